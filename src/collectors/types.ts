@@ -1,0 +1,114 @@
+// The shape of one sample of the host, as the collectors produce it and
+// toFeatures() consumes it. A missing subsystem means "unavailable this tick"
+// (no delta yet, a counter reset, a kernel without PSI, no GPU), never zero.
+
+// Fractions of all online CPUs' time since the previous tick, 0..1.
+export interface CpuReading {
+  user: number; // user + nice
+  system: number; // system + irq + softirq
+  iowait: number;
+  steal: number;
+  busy: number; // everything but idle and iowait
+  online: number; // online CPUs counted in /proc/stat
+}
+
+// From /proc/loadavg.
+export interface LoadReading {
+  load1: number;
+  load1PerCpu: number;
+  runnable: number; // runnable tasks, including this process
+  runnablePerCpu: number;
+  online: number;
+}
+
+// From /proc/meminfo and /proc/vmstat. Rates are absent until a delta exists.
+export interface MemoryReading {
+  totalBytes: number;
+  availableBytes: number;
+  usedFraction: number; // 1 - MemAvailable / MemTotal
+  swapTotalBytes: number;
+  swapUsedFraction: number; // 0 when there is no swap
+  swapInPerSec?: number; // pages
+  swapOutPerSec?: number; // pages
+  majorFaultsPerSec?: number;
+}
+
+export interface DiskDevice {
+  name: string;
+  busy: number; // fraction of wall time with I/O in flight (io_ticks), 0..1
+  readBytesPerSec: number;
+  writeBytesPerSec: number;
+}
+
+// Physical block devices from /proc/diskstats.
+export interface DiskReading {
+  devices: DiskDevice[];
+  busiest?: string;
+  busyMax: number;
+  busyMean: number;
+  readBytesPerSec: number;
+  writeBytesPerSec: number;
+}
+
+export interface NetInterface {
+  name: string;
+  rxBytesPerSec: number;
+  txBytesPerSec: number;
+  speedBitsPerSec?: number; // absent when the driver does not say
+  utilization?: number; // max(rx, tx) * 8 / speed, 0..1; absent without a speed
+}
+
+// Physical network interfaces from /proc/net/dev and /sys/class/net.
+export interface NetworkReading {
+  interfaces: NetInterface[];
+  rxBytesPerSec: number;
+  txBytesPerSec: number;
+  utilizationMax?: number; // absent when no interface has a known speed
+}
+
+// Pressure stall information, avg10, as fractions 0..1 (the kernel prints percent).
+export interface PressureReading {
+  cpuSome: number;
+  cpuFull?: number; // only kernels >= 5.13 print "full" for cpu
+  memorySome: number;
+  memoryFull: number;
+  ioSome: number;
+  ioFull: number;
+}
+
+// NVIDIA GPUs, from the last successful background query.
+export interface GpuReading {
+  count: number;
+  utilMean: number; // 0..1
+  utilMax: number; // 0..1
+  memUsedFraction: number; // 0..1, the fullest GPU
+  ageMs: number; // how old the query result is
+}
+
+export interface SampleParts {
+  cpu: CpuReading;
+  load: LoadReading;
+  memory: MemoryReading;
+  disk: DiskReading;
+  network: NetworkReading;
+  pressure: PressureReading;
+  gpu: GpuReading;
+}
+
+export type CollectorName = keyof SampleParts;
+
+// One sample: what every collector returned this tick.
+export interface Sample extends Partial<SampleParts> {
+  ts: number; // wall clock, epoch milliseconds
+  failures: Partial<Record<CollectorName, string>>; // collector name -> why it gave nothing
+}
+
+// A collector keeps its own previous counters; collect() is called once per tick.
+export interface Collector<K extends CollectorName = CollectorName> {
+  readonly name: K;
+  // Returns this tick's values, or undefined while no delta exists yet
+  // (first tick, counter went backwards). Throws CollectorError on bad input.
+  collect(monotonicMs: number): SampleParts[K] | undefined;
+  // Releases timers or child processes (the GPU poller); optional.
+  close?(): void;
+}

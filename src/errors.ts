@@ -1,0 +1,56 @@
+// The few error classes lavarank raises. Each names what was wrong and where,
+// and keeps the underlying error as `cause`.
+
+// A configuration file or value that cannot be used. `problems` lists every
+// problem found, so `lavarank check` can print them all at once.
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly problems: readonly string[];
+  constructor(message: string, options: { problems?: readonly string[]; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.problems = options.problems ?? [message];
+  }
+}
+
+// A model file that cannot be used: unreadable, malformed, or not matching this build.
+export class ModelError extends Error {
+  override name = 'ModelError';
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+// A collector that could not read or parse what the kernel gave it.
+export class CollectorError extends Error {
+  override name = 'CollectorError';
+  readonly collector: string;
+  constructor(collector: string, message: string, options: { cause?: unknown } = {}) {
+    super(`${collector}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.collector = collector;
+  }
+}
+
+// Input data (accounting file, history, child elim output) that does not parse.
+export class ParseError extends Error {
+  override name = 'ParseError';
+  readonly where: string;
+  constructor(where: string, message: string, options: { cause?: unknown } = {}) {
+    super(`${where}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.where = where;
+  }
+}
+
+// The message of any thrown value, for logs.
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+// The errno code of a Node system error, if it has one.
+export function errorCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
