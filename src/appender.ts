@@ -1,0 +1,251 @@
+// A size-bounded, rotating, append-only line writer for the log and the history.
+// It never blocks the caller: lines are queued (bounded; the oldest are dropped
+// first) and written by one asynchronous write at a time, so a slow, full or hung
+// filesystem (NFS under $LSF_LOGDIR) delays only itself, never a report. A short
+// write is undone with ftruncate, so a full disk never leaves a torn line in the
+// middle of the file; a kill can at most leave the last line incomplete.
+import { close, fstat, ftruncate, mkdir, open, rename, stat, write, constants, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
+import { errorCode } from './errors.js';
+
+const openAsync = promisify(open);
+const closeAsync = promisify(close);
+const fstatAsync = promisify(fstat);
+const statAsync = promisify(stat);
+const renameAsync = promisify(rename);
+const mkdirAsync = promisify(mkdir);
+const ftruncateAsync = promisify(ftruncate);
+
+function writeAsync(fd: number, buf: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    write(fd, buf, 0, buf.length, null, (err, n) => (err === null ? resolve(n) : reject(err)));
+  });
+}
+
+export interface AppenderOptions {
+  path: string;
+  maxBytes: number; // rotate before the file would grow past this
+  keep: number; // rotated files kept: path.1 (newest) ... path.keep
+  maxQueueBytes?: number; // bytes held in memory while the file cannot be written
+  dirMode?: number;
+  fileMode?: number;
+  retryMs?: number; // first retry after a failure; doubles up to 5 minutes
+  now?: () => number; // monotonic ms, for retry timing
+  // Told once when writing starts failing (with the error) and once when it works again.
+  onTrouble?: (event: { state: 'failing'; error: unknown; path: string } | { state: 'recovered'; dropped: number; path: string }) => void;
+}
+
+export interface AppenderStats {
+  linesWritten: number;
+  bytesWritten: number;
+  linesDropped: number;
+  failures: number;
+  rotations: number;
+}
+
+// How often the path is checked against the open file (moved, deleted, directory removed).
+const REOPEN_CHECK_MS = 30_000;
+const MAX_RETRY_MS = 5 * 60_000;
+
+export class RotatingAppender {
+  private fd: number | undefined;
+  private ino = 0;
+  private size = 0;
+  private queue: string[] = [];
+  private queueBytes = 0;
+  private busy: Promise<void> | undefined;
+  private failing = false;
+  private droppedWhileFailing = 0;
+  private retryAt = 0;
+  private retryMs: number;
+  private lastCheck = 0;
+  private closed = false;
+  private readonly maxQueueBytes: number;
+  private readonly now: () => number;
+  readonly stats: AppenderStats = { linesWritten: 0, bytesWritten: 0, linesDropped: 0, failures: 0, rotations: 0 };
+
+  constructor(private readonly options: AppenderOptions) {
+    this.maxQueueBytes = options.maxQueueBytes ?? 1024 * 1024;
+    this.retryMs = options.retryMs ?? 10_000;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  get path(): string {
+    return this.options.path;
+  }
+
+  // Queues one line (a newline is added if missing). Never throws, never waits.
+  append(line: string): void {
+    if (this.closed) return;
+    const text = line.endsWith('\n') ? line : `${line}\n`;
+    this.queue.push(text);
+    this.queueBytes += text.length;
+    this.trimQueue();
+    this.kick();
+  }
+
+  // Resolves when everything queued so far is written, or after timeoutMs.
+  async flush(timeoutMs: number): Promise<void> {
+    const deadline = this.now() + timeoutMs;
+    while ((this.queue.length > 0 || this.busy !== undefined) && this.now() < deadline) {
+      if (this.busy === undefined) {
+        if (this.failing && this.now() < this.retryAt) break;
+        this.kick();
+        if (this.busy === undefined) break;
+      }
+      const left = Math.max(1, deadline - this.now());
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.busy, new Promise((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
+    }
+  }
+
+  // Flushes (bounded) and closes the file.
+  async close(timeoutMs = 500): Promise<void> {
+    await this.flush(timeoutMs);
+    this.closed = true;
+    if (this.busy === undefined && this.fd !== undefined) {
+      const fd = this.fd;
+      this.fd = undefined;
+      await closeAsync(fd).catch(() => undefined);
+    }
+  }
+
+  private kick(): void {
+    if (this.busy !== undefined || this.queue.length === 0) return;
+    if (this.failing && this.now() < this.retryAt) return;
+    this.busy = this.drain().finally(() => {
+      this.busy = undefined;
+      if (!this.closed && this.queue.length > 0 && !this.failing) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const taken = this.queue;
+      this.queue = [];
+      this.queueBytes = 0;
+      const batch = Buffer.from(taken.join(''));
+      try {
+        await this.ensureOpen(batch.length);
+        await this.writeAll(batch);
+      } catch (err) {
+        // Put the batch back in front of what arrived meanwhile, within the memory bound.
+        this.queue = taken.concat(this.queue);
+        this.queueBytes = this.queue.reduce((n, s) => n + s.length, 0);
+        this.markFailing(err);
+        this.trimQueue();
+        return;
+      }
+      this.stats.linesWritten += taken.length;
+      this.stats.bytesWritten += batch.length;
+      if (this.failing) {
+        this.failing = false;
+        this.retryMs = this.options.retryMs ?? 10_000;
+        this.options.onTrouble?.({ state: 'recovered', dropped: this.droppedWhileFailing, path: this.options.path });
+        this.droppedWhileFailing = 0;
+      }
+    }
+  }
+
+  private trimQueue(): void {
+    while (this.queueBytes > this.maxQueueBytes && this.queue.length > 1) {
+      const dropped = this.queue.shift()!;
+      this.queueBytes -= dropped.length;
+      this.stats.linesDropped++;
+      if (this.failing) this.droppedWhileFailing++;
+    }
+  }
+
+  private markFailing(err: unknown): void {
+    this.stats.failures++;
+    if (this.fd !== undefined) {
+      const fd = this.fd;
+      this.fd = undefined;
+      close(fd, () => undefined);
+    }
+    this.retryAt = this.now() + this.retryMs;
+    const retryMs = this.retryMs;
+    this.retryMs = Math.min(MAX_RETRY_MS, this.retryMs * 2);
+    if (!this.failing) {
+      this.failing = true;
+      this.options.onTrouble?.({ state: 'failing', error: err, path: this.options.path });
+    }
+    if (!this.closed) setTimeout(() => this.kick(), retryMs + 1).unref();
+  }
+
+  private async writeAll(buf: Buffer): Promise<void> {
+    const fd = this.fd!;
+    const before = this.size;
+    let off = 0;
+    try {
+      while (off < buf.length) {
+        const n = await writeAsync(fd, buf.subarray(off));
+        if (n <= 0) throw Object.assign(new Error(`write to ${this.options.path} made no progress`), { code: 'EIO' });
+        off += n;
+      }
+    } catch (err) {
+      // Undo the part that did get written: the file keeps only whole lines.
+      if (off > 0) await ftruncateAsync(fd, before).catch(() => undefined);
+      throw err;
+    }
+    this.size += buf.length;
+  }
+
+  private async ensureOpen(incoming: number): Promise<void> {
+    if (this.fd !== undefined && this.now() - this.lastCheck > REOPEN_CHECK_MS) {
+      this.lastCheck = this.now();
+      let current: Stats | undefined;
+      try {
+        current = await statAsync(this.options.path);
+      } catch (err) {
+        if (errorCode(err) !== 'ENOENT') throw err;
+      }
+      // Deleted, moved away by logrotate, or its directory removed: start a new file.
+      if (current === undefined || current.ino !== this.ino) {
+        const fd = this.fd;
+        this.fd = undefined;
+        await closeAsync(fd).catch(() => undefined);
+      }
+    }
+    if (this.fd !== undefined && this.size > 0 && this.size + incoming > this.options.maxBytes) {
+      const fd = this.fd;
+      this.fd = undefined;
+      await closeAsync(fd).catch(() => undefined);
+      await this.rotate();
+    }
+    if (this.fd === undefined) {
+      await mkdirAsync(dirname(this.options.path), { recursive: true, mode: this.options.dirMode ?? 0o755 });
+      const fd = await openAsync(
+        this.options.path,
+        constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NOCTTY,
+        this.options.fileMode ?? 0o644,
+      );
+      const st = await fstatAsync(fd);
+      this.fd = fd;
+      this.ino = st.ino;
+      this.size = st.size;
+      this.lastCheck = this.now();
+      if (this.size > 0 && this.size + incoming > this.options.maxBytes) {
+        this.fd = undefined;
+        await closeAsync(fd);
+        await this.rotate();
+        return this.ensureOpen(incoming);
+      }
+    }
+  }
+
+  private async rotate(): Promise<void> {
+    const p = this.options.path;
+    for (let i = this.options.keep - 1; i >= 1; i--) {
+      await renameAsync(`${p}.${i}`, `${p}.${i + 1}`).catch((err: unknown) => {
+        if (errorCode(err) !== 'ENOENT') throw err;
+      });
+    }
+    await renameAsync(p, `${p}.1`).catch((err: unknown) => {
+      if (errorCode(err) !== 'ENOENT') throw err;
+    });
+    this.stats.rotations++;
+  }
+}

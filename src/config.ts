@@ -1,0 +1,453 @@
+// The YAML configuration: found, trust-checked, parsed once at start into a frozen
+// typed object. Every problem names the key, what was expected and what was found,
+// with the file, line and column, and all problems are reported at once.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { ConfigError, errorCode } from './errors.js';
+import { RANK_MAX, RANK_MIN } from './rank.js';
+import { isValidIndexName } from './report.js';
+import { trustProblems } from './trust.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface LogConfig {
+  file: string | null; // null: $LSF_LOGDIR/lavarank.<host>.log, stderr on a terminal, /var/log/lavarank/
+  level: LogLevel;
+  max_bytes: number; // rotate when the file would grow past this
+  keep: number; // rotated files kept (file.1 ... file.N)
+}
+
+export interface HistoryConfig {
+  enabled: boolean;
+  dir: string | null; // null: $LSF_LOGDIR/lavarank-history, else /var/lib/lavarank/history
+  max_bytes: number;
+  keep: number;
+}
+
+export interface GpuConfig {
+  enabled: 'auto' | boolean; // auto: query NVIDIA GPUs if nvidia-smi is found
+  command: string;
+  interval: number; // seconds between queries, in the background
+  timeout: number; // seconds before a query is killed
+}
+
+export interface ChildElimConfig {
+  name: string | null;
+  command: readonly string[]; // argv; command[0] is an absolute path
+  max_age: number | null; // seconds a value stays valid; null: the default
+}
+
+export interface Config {
+  resource: string;
+  interval: number; // seconds between reports
+  nice: number;
+  proc_root: string;
+  sys_root: string;
+  sample_deadline: number | null; // seconds; null: half the interval
+  pessimistic_after: number; // consecutive failed samples before the pessimistic rank
+  pessimistic_rank: number;
+  model: string | null; // null: the embedded default model
+  log: LogConfig;
+  history: HistoryConfig;
+  gpu: GpuConfig;
+  elims: readonly ChildElimConfig[];
+}
+
+// The configuration used when no file is given.
+export function defaultConfig(): Config {
+  return {
+    resource: 'rank',
+    interval: 10,
+    nice: 10,
+    proc_root: '/proc',
+    sys_root: '/sys',
+    sample_deadline: null,
+    pessimistic_after: 3,
+    pessimistic_rank: RANK_MAX,
+    model: null,
+    log: { file: null, level: 'info', max_bytes: 10 * 1024 * 1024, keep: 3 },
+    history: { enabled: true, dir: null, max_bytes: 64 * 1024 * 1024, keep: 4 },
+    gpu: { enabled: 'auto', command: 'nvidia-smi', interval: 30, timeout: 10 },
+    elims: [],
+  };
+}
+
+// LIM reads one report per 5 s; faster reports pile up in the pipe.
+export const MIN_LIM_INTERVAL = 5;
+
+type Path = ReadonlyArray<string | number>;
+
+class Checker {
+  readonly problems: string[] = [];
+  constructor(
+    private readonly where: string,
+    private readonly doc: Document | undefined,
+    private readonly lines: LineCounter | undefined,
+  ) {}
+
+  // file:line:col of the value at path (or of its key), when known.
+  at(path: Path, key = false): string {
+    if (this.doc === undefined || this.lines === undefined || path.length === 0) return this.where;
+    const parent = path.length === 1 ? this.doc.contents : this.doc.getIn(path.slice(0, -1), true);
+    let node: Node | undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === path[path.length - 1]);
+      node = (key ? pair?.key : (pair?.value ?? pair?.key)) as Node | undefined;
+    } else if (isSeq(parent)) {
+      node = parent.items[Number(path[path.length - 1])] as Node | undefined;
+    }
+    const offset = node?.range?.[0];
+    if (offset === undefined) return this.where;
+    const pos = this.lines.linePos(offset);
+    return `${this.where}:${pos.line}:${pos.col}`;
+  }
+
+  fail(path: Path, expected: string, received: unknown, key = false): void {
+    this.problems.push(`${this.at(path, key)}: ${keyName(path)}: expected ${expected}, received ${show(received)}`);
+  }
+
+  note(path: Path, message: string): void {
+    this.problems.push(`${this.at(path)}: ${keyName(path)}: ${message}`);
+  }
+}
+
+function keyName(path: Path): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `a list (${JSON.stringify(value).slice(0, 60)})`;
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+function checkKeys(c: Checker, path: Path, value: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const close = known.filter((k) => distance(k, key) <= 2);
+    const hint = close.length > 0 ? ` (did you mean ${close.map((k) => `'${k}'`).join(' or ')}?)` : '';
+    c.problems.push(`${c.at([...path, key], true)}: unknown key '${keyName([...path, key])}'${hint}; known keys: ${known.join(', ')}`);
+  }
+}
+
+interface NumberRule {
+  min?: number;
+  max?: number;
+  integer?: boolean;
+  above?: number; // exclusive minimum
+}
+
+function num(c: Checker, path: Path, value: unknown, fallback: number, rule: NumberRule): number {
+  if (value === undefined) return fallback;
+  const parts: string[] = [rule.integer === true ? 'an integer' : 'a number'];
+  if (rule.above !== undefined) parts.push(`greater than ${rule.above}`);
+  if (rule.min !== undefined && rule.max !== undefined) parts.push(`from ${rule.min} to ${rule.max}`);
+  else if (rule.min !== undefined) parts.push(`of at least ${rule.min}`);
+  else if (rule.max !== undefined) parts.push(`of at most ${rule.max}`);
+  const expected = parts.join(' ');
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    c.fail(path, expected, value);
+    return fallback;
+  }
+  if (
+    (rule.integer === true && !Number.isInteger(value)) ||
+    (rule.min !== undefined && value < rule.min) ||
+    (rule.max !== undefined && value > rule.max) ||
+    (rule.above !== undefined && value <= rule.above)
+  ) {
+    c.fail(path, expected, value);
+    return fallback;
+  }
+  return value;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+// Bytes given as a number or as a string such as "10M", "64MiB", "512k".
+function size(c: Checker, path: Path, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  let bytes: number | undefined;
+  if (typeof value === 'number' && Number.isInteger(value)) bytes = value;
+  if (typeof value === 'string') {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*$/i.exec(value);
+    if (m !== null) bytes = Math.floor(Number(m[1]) * (SIZE_UNITS[m[2]!.toLowerCase()] ?? 1));
+  }
+  if (bytes === undefined || bytes < min || bytes > 2 ** 42) {
+    c.fail(path, `a size in bytes of at least ${min} (a number, or a string such as "10M")`, value);
+    return fallback;
+  }
+  return bytes;
+}
+
+function str(c: Checker, path: Path, value: unknown, fallback: string, test?: (s: string) => string | undefined): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value.length === 0) {
+    c.fail(path, 'a non-empty string', value);
+    return fallback;
+  }
+  const why = test?.(value);
+  if (why !== undefined) {
+    c.fail(path, why, value);
+    return fallback;
+  }
+  return value;
+}
+
+function absolutePath(s: string): string | undefined {
+  if (!s.startsWith('/')) return 'an absolute path';
+  if (s.includes('\0')) return 'a path without NUL bytes';
+  return undefined;
+}
+
+function optionalPath(c: Checker, path: Path, value: unknown, fallback: string | null): string | null {
+  if (value === undefined) return fallback;
+  if (value === null) return null;
+  return str(c, path, value, fallback ?? '', absolutePath) || fallback;
+}
+
+function bool(c: Checker, path: Path, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    c.fail(path, 'true or false', value);
+    return fallback;
+  }
+  return value;
+}
+
+function section(c: Checker, path: Path, value: unknown, known: readonly string[]): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (!isObject(value)) {
+    c.fail(path, `a mapping with keys ${known.join(', ')}`, value);
+    return {};
+  }
+  checkKeys(c, path, value, known);
+  return value;
+}
+
+const TOP_KEYS = [
+  'resource',
+  'interval',
+  'nice',
+  'proc_root',
+  'sys_root',
+  'sample_deadline',
+  'pessimistic_after',
+  'pessimistic_rank',
+  'model',
+  'log',
+  'history',
+  'gpu',
+  'elims',
+] as const;
+
+function checkElims(c: Checker, value: unknown): ChildElimConfig[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) {
+    c.fail(['elims'], 'a list of child elims, each with a command', value);
+    return [];
+  }
+  const out: ChildElimConfig[] = [];
+  const names = new Set<string>();
+  value.forEach((entry: unknown, i) => {
+    const path: Path = ['elims', i];
+    if (!isObject(entry)) {
+      c.fail(path, 'a mapping with keys name, command, max_age', entry);
+      return;
+    }
+    checkKeys(c, path, entry, ['name', 'command', 'max_age']);
+    const cmd = entry['command'];
+    let command: string[] = [];
+    if (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((a): a is string => typeof a === 'string')) {
+      c.fail([...path, 'command'], 'a non-empty list of strings (program and arguments, no shell)', cmd);
+    } else if (absolutePath(cmd[0]!) !== undefined) {
+      c.fail([...path, 'command', 0], 'an absolute path to the program', cmd[0]);
+    } else {
+      command = cmd;
+    }
+    let name: string | null = null;
+    if (entry['name'] !== undefined && entry['name'] !== null) {
+      name = str(c, [...path, 'name'], entry['name'], '', (s) =>
+        /^[A-Za-z0-9_.-]{1,64}$/.test(s) ? undefined : 'a name of letters, digits, ".", "_" or "-" (at most 64)',
+      );
+      if (name !== '' && names.has(name)) c.note([...path, 'name'], `duplicate child elim name ${show(name)}`);
+      names.add(name);
+      if (name === '') name = null;
+    }
+    const maxAge = entry['max_age'] === null ? null : num(c, [...path, 'max_age'], entry['max_age'], -1, { above: 0, max: 86400 });
+    if (command.length > 0) out.push({ name, command, max_age: maxAge === -1 ? null : maxAge });
+  });
+  return out;
+}
+
+// Checks a parsed YAML value against the schema. Returns the config and every problem.
+export function validateConfig(
+  raw: unknown,
+  where = 'config',
+  doc?: Document,
+  lines?: LineCounter,
+): { config: Config; problems: string[] } {
+  const c = new Checker(where, doc, lines);
+  const d = defaultConfig();
+  const top = raw === null || raw === undefined ? {} : raw;
+  if (!isObject(top)) {
+    c.problems.push(`${where}: expected a mapping of settings at the top level, received ${show(top)}`);
+    return { config: d, problems: c.problems };
+  }
+  checkKeys(c, [], top, TOP_KEYS);
+  const resource = str(c, ['resource'], top['resource'], d.resource, (s) =>
+    isValidIndexName(s) ? undefined : 'a load index name (a letter, then letters, digits or _; at most 39)',
+  );
+  const interval = num(c, ['interval'], top['interval'], d.interval, { min: 1, max: 3600 });
+  let deadline: number | null = d.sample_deadline;
+  if (top['sample_deadline'] !== null && top['sample_deadline'] !== undefined) {
+    deadline = num(c, ['sample_deadline'], top['sample_deadline'], -1, { above: 0, max: 3600 });
+    if (deadline === -1) deadline = null;
+    else if (deadline > interval) {
+      c.note(['sample_deadline'], `must not exceed interval (${interval} s), received ${deadline}`);
+      deadline = null;
+    }
+  }
+  const log = section(c, ['log'], top['log'], ['file', 'level', 'max_bytes', 'keep']);
+  const level = log['level'];
+  let logLevel: LogLevel = d.log.level;
+  if (level !== undefined) {
+    if (typeof level === 'string' && (LOG_LEVELS as readonly string[]).includes(level)) logLevel = level as LogLevel;
+    else c.fail(['log', 'level'], `one of ${LOG_LEVELS.join(', ')}`, level);
+  }
+  const history = section(c, ['history'], top['history'], ['enabled', 'dir', 'max_bytes', 'keep']);
+  const gpu = section(c, ['gpu'], top['gpu'], ['enabled', 'command', 'interval', 'timeout']);
+  let gpuEnabled: 'auto' | boolean = d.gpu.enabled;
+  if (gpu['enabled'] !== undefined) {
+    if (gpu['enabled'] === 'auto' || typeof gpu['enabled'] === 'boolean') gpuEnabled = gpu['enabled'];
+    else c.fail(['gpu', 'enabled'], 'auto, true or false', gpu['enabled']);
+  }
+  const config: Config = {
+    resource,
+    interval,
+    nice: num(c, ['nice'], top['nice'], d.nice, { integer: true, min: -20, max: 19 }),
+    proc_root: str(c, ['proc_root'], top['proc_root'], d.proc_root, absolutePath),
+    sys_root: str(c, ['sys_root'], top['sys_root'], d.sys_root, absolutePath),
+    sample_deadline: deadline,
+    pessimistic_after: num(c, ['pessimistic_after'], top['pessimistic_after'], d.pessimistic_after, { integer: true, min: 1, max: 1000 }),
+    pessimistic_rank: num(c, ['pessimistic_rank'], top['pessimistic_rank'], d.pessimistic_rank, { min: RANK_MIN, max: RANK_MAX }),
+    model: optionalPath(c, ['model'], top['model'], d.model),
+    log: {
+      file: optionalPath(c, ['log', 'file'], log['file'], d.log.file),
+      level: logLevel,
+      max_bytes: size(c, ['log', 'max_bytes'], log['max_bytes'], d.log.max_bytes, 64 * 1024),
+      keep: num(c, ['log', 'keep'], log['keep'], d.log.keep, { integer: true, min: 1, max: 100 }),
+    },
+    history: {
+      enabled: bool(c, ['history', 'enabled'], history['enabled'], d.history.enabled),
+      dir: optionalPath(c, ['history', 'dir'], history['dir'], d.history.dir),
+      max_bytes: size(c, ['history', 'max_bytes'], history['max_bytes'], d.history.max_bytes, 64 * 1024),
+      keep: num(c, ['history', 'keep'], history['keep'], d.history.keep, { integer: true, min: 1, max: 1000 }),
+    },
+    gpu: {
+      enabled: gpuEnabled,
+      command: str(c, ['gpu', 'command'], gpu['command'], d.gpu.command, (s) =>
+        s.startsWith('/') || /^[A-Za-z0-9_.-]+$/.test(s) ? undefined : 'an absolute path or a program name found in PATH',
+      ),
+      interval: num(c, ['gpu', 'interval'], gpu['interval'], d.gpu.interval, { min: 1, max: 3600 }),
+      timeout: num(c, ['gpu', 'timeout'], gpu['timeout'], d.gpu.timeout, { above: 0, max: 600 }),
+    },
+    elims: [],
+  };
+  config.elims = checkElims(c, top['elims']);
+  return { config, problems: c.problems };
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+// Parses YAML text into a frozen Config; throws ConfigError listing every problem.
+export function parseConfigText(text: string, where = 'config'): Readonly<Config> {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, strict: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      const firstLine = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      return `${where}${pos === undefined ? '' : `:${pos.line}:${pos.col}`}: invalid YAML: ${firstLine}`;
+    });
+    throw new ConfigError(problems[0]!, { problems });
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 50 });
+  } catch (err) {
+    throw new ConfigError(`${where}: invalid YAML: ${(err as Error).message}`, { cause: err });
+  }
+  const { config, problems } = validateConfig(raw, where, doc, lines);
+  if (problems.length > 0) {
+    throw new ConfigError(problems.length === 1 ? problems[0]! : `${problems.length} problems in ${where}:\n  ${problems.join('\n  ')}`, {
+      problems,
+    });
+  }
+  return deepFreeze(config);
+}
+
+export interface ConfigSource {
+  path: string | null; // null: built-in defaults
+  why: string; // which rule chose it
+}
+
+// Which file to read: --config, then $LAVARANK_CONFIG, then $LSF_ENVDIR/lavarank.yaml if it exists.
+export function findConfig(explicit: string | undefined, env: NodeJS.ProcessEnv, exists: (p: string) => boolean): ConfigSource {
+  if (explicit !== undefined) return { path: explicit, why: '--config' };
+  const fromEnv = env['LAVARANK_CONFIG'];
+  if (fromEnv !== undefined && fromEnv !== '') return { path: fromEnv, why: '$LAVARANK_CONFIG' };
+  const envdir = env['LSF_ENVDIR'];
+  if (envdir !== undefined && envdir !== '') {
+    const candidate = join(envdir, 'lavarank.yaml');
+    if (exists(candidate)) return { path: candidate, why: '$LSF_ENVDIR/lavarank.yaml' };
+  }
+  return { path: null, why: 'no --config, no $LAVARANK_CONFIG, no $LSF_ENVDIR/lavarank.yaml' };
+}
+
+// Reads, trust-checks and parses the config file named by source.
+export function loadConfig(source: ConfigSource): Readonly<Config> {
+  if (source.path === null) return deepFreeze(defaultConfig());
+  const path = source.path;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${path} (from ${source.why}) cannot be read: ${errorCode(err) ?? String(err)}`, {
+      cause: err,
+    });
+  }
+  const untrusted = trustProblems(path, 'config file');
+  if (untrusted.length > 0) {
+    throw new ConfigError(`config file ${path} refused: ${untrusted.join('; ')}`, { problems: untrusted });
+  }
+  return parseConfigText(text, path);
+}

@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { defaultConfig, findConfig, loadConfig, parseConfigText } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+import { tempDir } from './helpers.js';
+
+function problemsOf(text: string): string[] {
+  try {
+    parseConfigText(text, 'lavarank.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return [...err.problems];
+  }
+  assert.fail('expected the config to be refused');
+}
+
+describe('parseConfigText', () => {
+  it('gives the defaults for an empty file', () => {
+    assert.deepEqual(parseConfigText('', 'x'), defaultConfig());
+  });
+
+  it('reads every documented key', () => {
+    const c = parseConfigText(
+      [
+        'resource: load_rank',
+        'interval: 20',
+        'nice: 5',
+        'sample_deadline: 4',
+        'pessimistic_after: 5',
+        'pessimistic_rank: 900',
+        'model: /etc/lavarank/model.json',
+        'log: {file: /var/log/x.log, level: debug, max_bytes: 1M, keep: 2}',
+        'history: {enabled: false, dir: /data/h, max_bytes: 128MiB, keep: 9}',
+        'gpu: {enabled: false, command: /usr/bin/nvidia-smi, interval: 60, timeout: 5}',
+        'elims:',
+        '  - name: site',
+        '    command: [/opt/site/elim, -v]',
+        '    max_age: 90',
+      ].join('\n'),
+      'x',
+    );
+    assert.equal(c.resource, 'load_rank');
+    assert.equal(c.interval, 20);
+    assert.equal(c.nice, 5);
+    assert.equal(c.sample_deadline, 4);
+    assert.equal(c.pessimistic_rank, 900);
+    assert.equal(c.log.max_bytes, 1024 * 1024);
+    assert.equal(c.history.max_bytes, 128 * 1024 * 1024);
+    assert.equal(c.gpu.enabled, false);
+    assert.deepEqual(c.elims, [{ name: 'site', command: ['/opt/site/elim', '-v'], max_age: 90 }]);
+  });
+
+  it('returns a frozen object', () => {
+    const c = parseConfigText('interval: 10', 'x');
+    assert.ok(Object.isFrozen(c));
+    assert.ok(Object.isFrozen(c.log));
+  });
+
+  it('names an unknown key with its line and column and suggests the close one', () => {
+    const [p] = problemsOf('interval: 10\nintervall: 20\n');
+    assert.equal(p?.startsWith("lavarank.yaml:2:1: unknown key 'intervall' (did you mean 'interval'?)"), true, p);
+  });
+
+  it('names an unknown key inside a section with its dotted path', () => {
+    const [p] = problemsOf('log:\n  levle: debug\n');
+    assert.match(p ?? '', /^lavarank\.yaml:2:3: unknown key 'log\.levle' \(did you mean 'level'\?\)/);
+  });
+
+  it('names the key, the expected and the received value for a wrong type', () => {
+    assert.deepEqual(problemsOf('interval: ten\n'), ['lavarank.yaml:1:11: interval: expected a number from 1 to 3600, received "ten"']);
+  });
+
+  it('refuses out-of-range values', () => {
+    assert.deepEqual(problemsOf('nice: 25\n'), ['lavarank.yaml:1:7: nice: expected an integer from -20 to 19, received 25']);
+    assert.deepEqual(problemsOf('pessimistic_rank: -1\n'), [
+      'lavarank.yaml:1:19: pessimistic_rank: expected a number from 0 to 1000, received -1',
+    ]);
+  });
+
+  it('refuses a sample deadline longer than the interval', () => {
+    assert.match(problemsOf('interval: 10\nsample_deadline: 11\n')[0] ?? '', /sample_deadline: must not exceed interval \(10 s\)/);
+  });
+
+  it('refuses relative paths', () => {
+    assert.match(problemsOf('model: model.json\n')[0] ?? '', /model: expected an absolute path, received "model.json"/);
+  });
+
+  it('refuses a resource name LIM could not use', () => {
+    assert.match(problemsOf('resource: "my rank"\n')[0] ?? '', /resource: expected a load index name/);
+  });
+
+  it('refuses a log level that pino does not have', () => {
+    assert.match(problemsOf('log:\n  level: verbose\n')[0] ?? '', /log\.level: expected one of fatal, error, warn, info, debug, trace, silent, received "verbose"/);
+  });
+
+  it('refuses sizes that are not sizes', () => {
+    assert.match(problemsOf('history:\n  max_bytes: lots\n')[0] ?? '', /history\.max_bytes: expected a size in bytes/);
+  });
+
+  it('refuses a child elim given as a shell command line', () => {
+    const p = problemsOf('elims:\n  - command: "/opt/elim --flag"\n');
+    assert.match(p[0] ?? '', /elims\[0\]\.command: expected a non-empty list of strings \(program and arguments, no shell\)/);
+  });
+
+  it('refuses a child elim whose program is not an absolute path', () => {
+    assert.match(problemsOf('elims:\n  - command: [elim.site]\n')[0] ?? '', /elims\[0\]\.command\[0\]: expected an absolute path to the program/);
+  });
+
+  it('lists every problem at once', () => {
+    const p = problemsOf('interval: 0\nnice: x\nfoo: 1\ngpu: {enabled: maybe}\n');
+    assert.equal(p.length, 4, p.join('\n'));
+  });
+
+  it('gives line and column for YAML syntax errors', () => {
+    const [p] = problemsOf('interval: 10\nlog: [unclosed\n');
+    assert.match(p ?? '', /^lavarank\.yaml:\d+:\d+: invalid YAML: /);
+  });
+
+  it('refuses duplicate keys', () => {
+    const [p] = problemsOf('interval: 10\ninterval: 20\n');
+    assert.match(p ?? '', /^lavarank\.yaml:2:1: invalid YAML: Map keys must be unique/);
+  });
+
+  it('refuses a top level that is not a mapping', () => {
+    assert.match(problemsOf('- 1\n- 2\n')[0] ?? '', /expected a mapping of settings at the top level/);
+  });
+});
+
+describe('findConfig', () => {
+  const none = (): boolean => false;
+  it('prefers --config, then $LAVARANK_CONFIG, then $LSF_ENVDIR/lavarank.yaml', () => {
+    const env = { LAVARANK_CONFIG: '/a.yaml', LSF_ENVDIR: '/etc/lsf' };
+    assert.deepEqual(findConfig('/c.yaml', env, () => true), { path: '/c.yaml', why: '--config' });
+    assert.deepEqual(findConfig(undefined, env, () => true), { path: '/a.yaml', why: '$LAVARANK_CONFIG' });
+    assert.deepEqual(findConfig(undefined, { LSF_ENVDIR: '/etc/lsf' }, () => true), {
+      path: '/etc/lsf/lavarank.yaml',
+      why: '$LSF_ENVDIR/lavarank.yaml',
+    });
+  });
+  it('falls back to built-in defaults when $LSF_ENVDIR has no lavarank.yaml', () => {
+    assert.equal(findConfig(undefined, { LSF_ENVDIR: '/etc/lsf' }, none).path, null);
+  });
+});
+
+describe('loadConfig', () => {
+  it('reads a file owned by root with mode 0644', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.yaml');
+      writeFileSync(path, 'interval: 30\n', { mode: 0o644 });
+      assert.equal(loadConfig({ path, why: 'test' }).interval, 30);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a config file writable by others, saying how to fix it', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.yaml');
+      writeFileSync(path, 'interval: 30\n');
+      chmodSync(path, 0o666);
+      assert.throws(() => loadConfig({ path, why: 'test' }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /mode 0666, writable by group or others; run: chmod go-w/);
+        return true;
+      });
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a config file in a directory writable by others', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sub = join(dir, 'etc');
+      mkdirSync(sub);
+      chmodSync(sub, 0o777);
+      const path = join(sub, 'lavarank.yaml');
+      writeFileSync(path, 'interval: 30\n', { mode: 0o644 });
+      assert.throws(() => loadConfig({ path, why: 'test' }), /directory .*etc above config file .* has mode 0777/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('names the file and the reason when it cannot be read', () => {
+    assert.throws(() => loadConfig({ path: '/nonexistent/lavarank.yaml', why: '--config' }), {
+      name: 'ConfigError',
+      message: 'config file /nonexistent/lavarank.yaml (from --config) cannot be read: ENOENT',
+    });
+  });
+});

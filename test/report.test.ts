@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { closeSync, openSync, readFileSync, readSync, constants, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { fdSink, formatElimLine, formatValue, PIPE_BUF, streamSink } from '../src/report.js';
+import { tempDir } from './helpers.js';
+
+describe('formatValue', () => {
+  it('prints integers without a decimal point', () => {
+    assert.equal(formatValue(42), '42');
+  });
+  it('keeps at most three decimals and strips trailing zeros', () => {
+    assert.equal(formatValue(12.3456), '12.346');
+    assert.equal(formatValue(0.1), '0.1');
+  });
+  it('never uses exponent notation, for tiny or huge values', () => {
+    assert.equal(formatValue(1e-9), '0');
+    assert.equal(formatValue(2.5e21), '2500000000000000000000');
+    assert.equal(formatValue(1e20), '100000000000000000000');
+  });
+  it('prints negative zero as 0', () => {
+    assert.equal(formatValue(-0.0001), '0');
+  });
+  it('refuses NaN and infinities', () => {
+    assert.throws(() => formatValue(Number.NaN), RangeError);
+    assert.throws(() => formatValue(Number.POSITIVE_INFINITY), RangeError);
+  });
+});
+
+describe('formatElimLine', () => {
+  it('writes the count, then the pairs, then a newline', () => {
+    assert.equal(formatElimLine([['rank', 12.5]]), '1 rank 12.5\n');
+    assert.equal(formatElimLine([['rank', 1], ['scratch', 20]]), '2 rank 1 scratch 20\n');
+  });
+  it('refuses an empty report, which LIM would read as a protocol error', () => {
+    assert.throws(() => formatElimLine([]), /at least one/);
+  });
+  it('refuses names with whitespace, which would break the pair count', () => {
+    assert.throws(() => formatElimLine([['my rank', 1]]), /invalid load index name/);
+    assert.throws(() => formatElimLine([['', 1]]), /invalid load index name/);
+  });
+  it('refuses a report longer than PIPE_BUF, which could not be written atomically', () => {
+    const pairs: Array<[string, number]> = [];
+    for (let i = 0; i < 300; i++) pairs.push([`index_with_a_long_name_${i}`, 123456.789]);
+    assert.throws(() => formatElimLine(pairs), new RegExp(`PIPE_BUF \\(${PIPE_BUF}\\)`));
+  });
+});
+
+describe('fdSink', () => {
+  it('writes a whole report to a regular file', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'out');
+      const fd = openSync(path, 'w');
+      assert.equal(fdSink(fd).write('1 rank 3\n'), 'written');
+      closeSync(fd);
+      assert.equal(readFileSync(path, 'utf8'), '1 rank 3\n');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('drops a report instead of blocking when the pipe is full, and writes again once read', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const fifo = join(dir, 'fifo');
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const writer = openSync(fifo, constants.O_WRONLY);
+      const sink = fdSink(writer);
+      let written = 0;
+      let outcome = sink.write('1 rank 100\n');
+      while (outcome === 'written' && written < 100_000) {
+        written++;
+        outcome = sink.write('1 rank 100\n');
+      }
+      assert.equal(outcome, 'dropped');
+      assert.ok(written > 1000, `the pipe took ${written} reports before filling`);
+      // Everything in the pipe is whole reports: nothing partial was left by the dropped write.
+      const buf = Buffer.alloc(1 << 20);
+      let total = '';
+      for (;;) {
+        let n = 0;
+        try {
+          n = readSync(reader, buf);
+        } catch {
+          break;
+        }
+        if (n === 0) break;
+        total += buf.toString('latin1', 0, n);
+      }
+      assert.equal(total.length, written * '1 rank 100\n'.length);
+      assert.equal(sink.write('1 rank 7\n'), 'written');
+      closeSync(reader);
+      assert.equal(sink.write('1 rank 8\n'), 'closed');
+      closeSync(writer);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('reports a closed descriptor as closed', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      mkdirSync(join(dir, 'x'));
+      const fd = openSync(join(dir, 'x', 'f'), 'w');
+      closeSync(fd);
+      assert.equal(fdSink(fd).write('1 rank 1\n'), 'closed');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('streamSink', () => {
+  it('writes to a stream and reports a destroyed one as closed', () => {
+    const stream = new PassThrough();
+    const chunks: string[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c.toString()));
+    const sink = streamSink(stream);
+    assert.equal(sink.write('1 rank 2\n'), 'written');
+    stream.destroy();
+    assert.equal(sink.write('1 rank 3\n'), 'closed');
+    assert.deepEqual(chunks, ['1 rank 2\n']);
+  });
+});
