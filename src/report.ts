@@ -4,6 +4,7 @@
 // exactly one write(2) of at most PIPE_BUF bytes (atomic on a pipe), and a full
 // pipe drops the report instead of queueing it.
 import { constants, fstatSync, openSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { errorCode } from './errors.js';
 
@@ -53,14 +54,28 @@ export interface ReportSink {
 
 const CLOSED_CODES = new Set(['EPIPE', 'EBADF', 'ECONNRESET', 'ENXIO', 'EIO', 'EINVAL', 'ENOTCONN']);
 
-// A sink on a file descriptor (stdout by default). On a pipe, the descriptor is
-// reopened through /proc/self/fd with O_NONBLOCK: a new open file description, so
-// LIM's side is unaffected, and a write to a full pipe fails with EAGAIN at once
-// (nothing written) instead of blocking the daemon until LIM reads again.
+// Wrappers kept referenced so their handles are never collected.
+const keepAlive: Socket[] = [];
+
+// Blocks the thread for ms without spinning the CPU.
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+// A sink on a file descriptor (stdout by default), made non-blocking so that a
+// reader that stops reading costs dropped reports, never a blocked daemon that can
+// no longer handle SIGTERM. On a pipe (what LIM gives), the descriptor is reopened
+// through /proc/self/fd with O_NONBLOCK: a new open file description, so nothing
+// shared changes, and a write of at most PIPE_BUF bytes to a full pipe fails with
+// EAGAIN having written nothing. On a socket (what Node's child_process gives), a
+// net.Socket wrapper switches the descriptor to non-blocking; the socket is never
+// used otherwise.
 export function fdSink(fd = 1): ReportSink {
   let target = fd;
   try {
-    if (fstatSync(fd).isFIFO()) target = openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (st.isFIFO()) target = openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);
+    else if (st.isSocket()) keepAlive.push(new Socket({ fd, readable: false, writable: true }).unref());
   } catch (err) {
     const code = errorCode(err);
     // EBADF: stdout closed; ENXIO: a FIFO with no reader. Either way nobody reads us.
@@ -71,17 +86,25 @@ export function fdSink(fd = 1): ReportSink {
     write(line) {
       const buf = Buffer.from(line);
       let off = 0;
-      try {
-        off = writeSync(target, buf, 0, buf.length);
-        // A non-blocking pipe write of <= PIPE_BUF bytes is all or nothing; a short
-        // write can only happen on a terminal, file or socket, where finishing it is safe.
-        while (off < buf.length) off += writeSync(target, buf, off, buf.length - off);
-        return 'written';
-      } catch (err) {
-        const code = errorCode(err);
-        if (code === 'EAGAIN' && off === 0) return 'dropped';
-        if (code !== undefined && CLOSED_CODES.has(code)) return 'closed';
-        throw err;
+      let waited = 0;
+      for (;;) {
+        try {
+          while (off < buf.length) off += writeSync(target, buf, off, buf.length - off);
+          return 'written';
+        } catch (err) {
+          const code = errorCode(err);
+          if (code === 'EAGAIN' && off === 0) return 'dropped';
+          if (code !== undefined && CLOSED_CODES.has(code)) return 'closed';
+          // Part of a report is out (only possible on a socket): LIM would block on
+          // the rest, so finish it, waiting up to a second for room.
+          if (code === 'EAGAIN' && waited < 1000) {
+            pause(10);
+            waited += 10;
+            continue;
+          }
+          if (code === 'EAGAIN') return 'closed';
+          throw err;
+        }
       }
     },
   };

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, readSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fdSink, formatElimLine, formatValue, PIPE_BUF, streamSink } from '../src/report.js';
-import { tempDir } from './helpers.js';
+import { repoRoot, tempDir } from './helpers.js';
 
 describe('formatValue', () => {
   it('prints integers without a decimal point', () => {
@@ -99,6 +99,26 @@ describe('fdSink', () => {
     } finally {
       cleanup();
     }
+  });
+
+  it('drops instead of blocking when stdout is a socket nobody reads (Node child_process pipes)', async () => {
+    const script = `
+      import { fdSink } from ${JSON.stringify(join(repoRoot, 'dist', 'src', 'report.js'))};
+      import { writeSync } from 'node:fs';
+      const sink = fdSink(1);
+      let n = 0, outcome;
+      while ((outcome = sink.write('1 rank 100\\n')) === 'written' && n < 1e6) n++;
+      writeSync(2, JSON.stringify({ n, outcome }));
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pause();
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0, err);
+    const result = JSON.parse(err) as { n: number; outcome: string };
+    assert.equal(result.outcome, 'dropped');
+    assert.ok(result.n > 10 && result.n < 1e6, `wrote ${result.n} reports before the socket filled`);
   });
 
   it('reports a closed descriptor as closed', () => {
