@@ -4,6 +4,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { ConfigError } from './errors.js';
 
 // One line without its newline. `complete` is false for a last line that has no
 // newline; `tooLong` marks a line cut at maxLength, whose text is only the start.
@@ -29,7 +30,7 @@ const READ_CHUNK = 256 * 1024;
 export async function* readLineBatches(input: string | Readable, options: LineOptions = {}): AsyncGenerator<Line[]> {
   const maxLength = options.maxLength ?? DEFAULT_MAX_LINE;
   if (!Number.isInteger(maxLength) || maxLength < 1) {
-    throw new RangeError(`maxLength: expected a positive integer, received ${String(maxLength)}`);
+    throw new ConfigError(`maxLength: expected a positive integer, received ${String(maxLength)}`);
   }
   const stream = typeof input === 'string' ? createReadStream(input, { highWaterMark: READ_CHUNK }) : input;
   const decoder = new StringDecoder('utf8');
