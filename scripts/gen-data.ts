@@ -12,6 +12,7 @@ import { formatJobFinish, JOB_STAT_DONE, JOB_STAT_EXIT, type JobFinish } from '.
 import { printError, print } from '../src/cliio.js';
 import { ConfigError, errorMessage } from '../src/errors.js';
 
+// Options of generateData; every count is validated and named in the error.
 export interface GenOptions {
   outDir: string; // receives lsb.acct and history/
   seed?: number; // default 1
@@ -30,6 +31,7 @@ export interface GenOptions {
   startTime?: number; // epoch seconds of the first sample; default 1800000000
 }
 
+// What generateData wrote.
 export interface GenResult {
   acctPath: string;
   historyDir: string;

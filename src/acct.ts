@@ -150,6 +150,7 @@ export type AcctLine =
   | { kind: 'unknownType'; type: string }
   | { kind: 'unknownVersion'; version: string };
 
+// Options of parseAcctLine and readAcct.
 export interface AcctParseOptions {
   versions?: readonly string[]; // default KNOWN_VERSIONS
 }
@@ -332,6 +333,7 @@ export interface AcctStats {
   incomplete: number; // a last line without newline: mbatchd was still writing it
 }
 
+// Options of readAcct.
 export interface AcctReadOptions extends AcctParseOptions {
   source?: string; // the name in messages; default the path, or "lsb.acct" for a stream
   maxProblems?: number; // default 100

@@ -85,6 +85,7 @@ export interface HistoryStats {
   incomplete: number; // last lines without newline: the daemon was killed mid-write
 }
 
+// Options of readHistory.
 export interface HistoryReadOptions {
   maxProblems?: number; // default 100
   maxLineLength?: number;

@@ -9,7 +9,9 @@ import { RANK_MAX } from './rank.js';
 
 // Why a finished job was left out, checked in this order; a job counts once.
 export const EXCLUSION_REASONS = ['notStarted', 'failed', 'badTimes', 'fewRuns', 'tooShort', 'outlier', 'noHistory'] as const;
+// One of EXCLUSION_REASONS.
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
+// How many jobs were left out for each reason.
 export type ExclusionCounts = Record<ExclusionReason, number>;
 
 // A zero count for every reason.
@@ -17,6 +19,7 @@ export function noExclusions(): ExclusionCounts {
   return { notStarted: 0, failed: 0, badTimes: 0, fewRuns: 0, tooShort: 0, outlier: 0, noHistory: 0 };
 }
 
+// Options of labelJobs (defaults and reasons in docs/retrain-data.md).
 export interface LabelOptions {
   minRuns?: number; // a kind needs this many successful runs for a baseline; default 5
   baselinePercentile?: number; // of the kind's run times, 0..100; default 10
@@ -25,10 +28,12 @@ export interface LabelOptions {
   maxSlowdown?: number; // labels above this, in percent, are outliers; default RANK_MAX
 }
 
+// Options of HistoryJoin and joinHistory.
 export interface JoinOptions {
   intervalSec?: number; // the daemon's sampling interval; a sample counts up to 2 intervals back; default 10
 }
 
+// Options of buildExamples.
 export type ExampleOptions = LabelOptions & JoinOptions;
 
 // A job that has a label but no features yet.

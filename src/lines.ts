@@ -15,6 +15,7 @@ export interface Line {
   tooLong: boolean;
 }
 
+// Options of readLineBatches.
 export interface LineOptions {
   // Longer lines are cut, so a file without newlines cannot exhaust memory.
   maxLength?: number;
