@@ -1,0 +1,70 @@
+// Splitting a file or stream into lines for the lsb.acct and history readers.
+// readline cannot say whether the last line ended with a newline, and both readers
+// must skip a last line that a writer (mbatchd, the daemon) has not finished.
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { ConfigError } from './errors.js';
+
+// One line without its newline. `complete` is false for a last line that has no
+// newline; `tooLong` marks a line cut at maxLength, whose text is only the start.
+export interface Line {
+  text: string;
+  number: number; // 1-based
+  complete: boolean;
+  tooLong: boolean;
+}
+
+// Options of readLineBatches.
+export interface LineOptions {
+  // Longer lines are cut, so a file without newlines cannot exhaust memory.
+  maxLength?: number;
+}
+
+// Far above any real lsb.acct or history line; bounds memory on a garbage file.
+export const DEFAULT_MAX_LINE = 1024 * 1024;
+
+const READ_CHUNK = 256 * 1024;
+
+// Yields the lines of a file (by path) or a stream, a batch per chunk read, so the
+// callers pay for one await per chunk rather than per line.
+export async function* readLineBatches(input: string | Readable, options: LineOptions = {}): AsyncGenerator<Line[]> {
+  const maxLength = options.maxLength ?? DEFAULT_MAX_LINE;
+  if (!Number.isInteger(maxLength) || maxLength < 1) {
+    throw new ConfigError(`maxLength: expected a positive integer, received ${String(maxLength)}`);
+  }
+  const stream = typeof input === 'string' ? createReadStream(input, { highWaterMark: READ_CHUNK }) : input;
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  let skipping = false; // inside an overlong line, discarding up to its newline
+  let number = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    const text = pending + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    const batch: Line[] = [];
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      if (skipping) {
+        skipping = false;
+      } else {
+        number += 1;
+        const tooLong = nl - start > maxLength;
+        batch.push({ text: text.slice(start, tooLong ? start + maxLength : nl), number, complete: true, tooLong });
+      }
+      start = nl + 1;
+    }
+    pending = text.slice(start);
+    if (!skipping && pending.length > maxLength) {
+      number += 1;
+      batch.push({ text: pending.slice(0, maxLength), number, complete: true, tooLong: true });
+      skipping = true;
+    }
+    if (skipping) pending = '';
+    if (batch.length > 0) yield batch;
+  }
+  const tail = pending + decoder.end();
+  if (tail.length > 0 && !skipping) {
+    number += 1;
+    const tooLong = tail.length > maxLength;
+    yield [{ text: tooLong ? tail.slice(0, maxLength) : tail, number, complete: false, tooLong }];
+  }
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { generateData, mulberry32, type GenOptions } from '../../scripts/gen-data.js';
+import { readAcct, type JobFinish } from '../../src/acct.js';
+import { ConfigError } from '../../src/errors.js';
+import { readHistory } from '../../src/history-reader.js';
+import { buildExamples } from '../../src/jobs.js';
+
+const root = mkdtempSync(join(tmpdir(), 'lavarank-gen-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let runs = 0;
+
+async function generate(options: Omit<GenOptions, 'outDir'>) {
+  runs += 1;
+  return generateData({ outDir: join(root, String(runs)), ...options });
+}
+
+function contents(result: { acctPath: string; historyDir: string }): string[] {
+  const files = readdirSync(result.historyDir).sort();
+  return [readFileSync(result.acctPath, 'utf8'), ...files.map((f) => readFileSync(join(result.historyDir, f), 'utf8'))];
+}
+
+describe('generateData', () => {
+  test('writes identical files for the same seed and different ones for another', async () => {
+    const small = { hosts: 3, ticks: 200, jobs: 50 };
+    const a = contents(await generate({ ...small, seed: 5 }));
+    const b = contents(await generate({ ...small, seed: 5 }));
+    const c = contents(await generate({ ...small, seed: 6 }));
+    assert.deepEqual(a, b);
+    assert.notDeepEqual(a, c);
+  });
+
+  test('writes files the readers accept without a malformed line, the torn ends counted', async () => {
+    const result = await generate({ hosts: 4, ticks: 300, jobs: 200, torn: true, domain: '.example.com' });
+    const acct = readAcct(result.acctPath);
+    const jobs: JobFinish[] = [];
+    for await (const job of acct) jobs.push(job);
+    const history = readHistory(result.historyDir);
+    for await (const _ of history);
+    assert.equal(acct.stats.records, 200);
+    assert.equal(acct.stats.malformed, 0);
+    assert.equal(history.stats.records, 1200);
+    assert.equal(history.stats.malformed, 0);
+    assert.equal(history.stats.incomplete, 4);
+    assert.ok(jobs.every((j) => j.execHosts[0]?.endsWith('.example.com')));
+  });
+
+  test('rotates history into .jsonl.N files, oldest with the highest N', async () => {
+    const result = await generate({ hosts: 1, ticks: 25, jobs: 0, rotateEvery: 10 });
+    assert.deepEqual(readdirSync(result.historyDir).sort(), ['node001.jsonl', 'node001.jsonl.1', 'node001.jsonl.2']);
+    const firstTs = (file: string) => (JSON.parse(readFileSync(join(result.historyDir, file), 'utf8').split('\n')[0] ?? '') as { ts: number }).ts;
+    assert.ok(firstTs('node001.jsonl.2') < firstTs('node001.jsonl.1'));
+    assert.equal(readFileSync(join(result.historyDir, 'node001.jsonl'), 'utf8').split('\n').length - 1, 5);
+  });
+
+  test('makes jobs whose joined labels recover slowdown = 200 x cpu_busy', async () => {
+    const result = await generate({ hosts: 8, ticks: 2000, jobs: 3000, seed: 11, domain: '.example.com' });
+    const jobs: JobFinish[] = [];
+    for await (const job of readAcct(result.acctPath)) jobs.push(job);
+    const { examples, excluded } = await buildExamples(jobs, readHistory(result.historyDir));
+    assert.equal(excluded.noHistory, 0);
+    assert.equal(excluded.fewRuns + excluded.tooShort, 0);
+    const xs = examples.map((e) => e.features.cpu_busy ?? NaN);
+    const ys = examples.map((e) => e.label);
+    const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+    const mx = mean(xs);
+    const my = mean(ys);
+    let sxy = 0;
+    let sxx = 0;
+    xs.forEach((x, i) => {
+      sxy += (x - mx) * ((ys[i] ?? NaN) - my);
+      sxx += (x - mx) ** 2;
+    });
+    const slope = sxy / sxx;
+    assert.ok(slope > 185 && slope < 215, `slope ${slope}`);
+  });
+
+  test('rejects a host count of 0, naming the option', async () => {
+    await assert.rejects(generate({ hosts: 0 }), (err: unknown) => err instanceof ConfigError && /^hosts: expected an integer >= 1, received 0$/.test(err.message));
+  });
+});
+
+describe('mulberry32', () => {
+  test('repeats its sequence for a seed, within [0, 1)', () => {
+    const a = mulberry32(42);
+    const b = mulberry32(42);
+    const xs = Array.from({ length: 1000 }, () => a());
+    assert.deepEqual(xs, Array.from({ length: 1000 }, () => b()));
+    assert.ok(xs.every((x) => x >= 0 && x < 1));
+  });
+});
