@@ -16,7 +16,7 @@ export interface CpuReading {
 export interface LoadReading {
   load1: number;
   load1PerCpu: number;
-  runnable: number; // runnable tasks, including this process
+  runnable: number; // runnable tasks, not counting the process reading /proc/loadavg
   runnablePerCpu: number;
   online: number;
 }
@@ -76,12 +76,13 @@ export interface PressureReading {
   ioFull: number;
 }
 
-// NVIDIA GPUs, from the last successful background query.
+// NVIDIA GPUs, from the last successful background query. A field that no GPU
+// reports (nvidia-smi prints `[Not Supported]` or `[N/A]`) is absent.
 export interface GpuReading {
   count: number;
-  utilMean: number; // 0..1
-  utilMax: number; // 0..1
-  memUsedFraction: number; // 0..1, the fullest GPU
+  utilMean?: number; // 0..1, over the GPUs that report it
+  utilMax?: number; // 0..1
+  memUsedFraction?: number; // 0..1, the fullest GPU
   ageMs: number; // how old the query result is
 }
 
@@ -101,6 +102,12 @@ export type CollectorName = keyof SampleParts;
 export interface Sample extends Partial<SampleParts> {
   ts: number; // wall clock, epoch milliseconds
   failures: Partial<Record<CollectorName, string>>; // collector name -> why it gave nothing
+}
+
+// Where the kernel's files are; tests point these at fixture trees.
+export interface CollectorOptions {
+  procRoot?: string; // default /proc
+  sysRoot?: string; // default /sys
 }
 
 // A collector keeps its own previous counters; collect() is called once per tick.
