@@ -47,10 +47,15 @@ export function parseCpuList(text: string, file = '/sys/devices/system/cpu/onlin
   return count;
 }
 
+// The load collector always has a reading: it needs no delta.
+export interface LoadCollector extends Collector<'load'> {
+  collect(monotonicMs: number): LoadReading;
+}
+
 // The runnable count in /proc/loadavg is nr_running() at the instant of the read, and
 // the reading process is running then: it is subtracted so that an idle host shows 0.
 // Online CPUs come from sysfs; without it (some containers), from /proc/stat's cpuN lines.
-export function createLoadCollector(options: CollectorOptions = {}): Collector<'load'> {
+export function createLoadCollector(options: CollectorOptions = {}): LoadCollector {
   const procRoot = options.procRoot ?? '/proc';
   const file = procPath(procRoot, 'loadavg');
   const onlineFile = procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/online');

@@ -88,10 +88,15 @@ export function memoryFractions(m: MeminfoCounters): MemoryReading {
   };
 }
 
+// The memory collector always has a reading; only its rates need a delta.
+export interface MemoryCollector extends Collector<'memory'> {
+  collect(monotonicMs: number): MemoryReading;
+}
+
 // Reads meminfo and vmstat each tick. The fractions are there from the first tick;
 // the per-second rates from the second, each left out for a tick when its counter
 // went backwards.
-export function createMemoryCollector(options: CollectorOptions = {}): Collector<'memory'> {
+export function createMemoryCollector(options: CollectorOptions = {}): MemoryCollector {
   const root = options.procRoot ?? '/proc';
   const meminfoFile = procPath(root, 'meminfo');
   const vmstatFile = procPath(root, 'vmstat');

@@ -67,7 +67,7 @@ export function pressureFractions(cpu: PressureCounters, memory: PressureCounter
 
 // Missing files (kernel without CONFIG_PSI, before 4.20) and EOPNOTSUPP (built in but
 // disabled at boot with psi=0) mean "no PSI on this host".
-function isUnavailable(err: unknown): boolean {
+export function isPsiUnavailable(err: unknown): boolean {
   const code = err instanceof CollectorError ? errorCode(err.cause) : undefined;
   return code === 'ENOENT' || code === 'EOPNOTSUPP' || code === 'ENOTSUP';
 }
@@ -86,7 +86,7 @@ export function createPressureCollector(options: CollectorOptions = {}): Collect
       try {
         return pressureFractions(read('cpu'), read('memory'), read('io'));
       } catch (err) {
-        if (isUnavailable(err)) return undefined;
+        if (isPsiUnavailable(err)) return undefined;
         throw err;
       }
     },
