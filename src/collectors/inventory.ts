@@ -52,8 +52,8 @@ export async function collectInventory(options: InventoryOptions = {}): Promise<
   const errors: Record<string, string> = {};
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
+    // Not unref'd: with every part stuck on a promise, this timer is what ends the wait.
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    timer.unref();
   });
   async function part<T>(name: string, get: () => Promise<T>): Promise<T | null> {
     try {
