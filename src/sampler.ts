@@ -17,12 +17,14 @@ export interface CollectorStats {
   lastMs: number;
 }
 
+// What the sampler runs, the clock it stamps samples with, and where it logs.
 export interface SamplerOptions {
   collectors: readonly Collector[];
   clock: Clock;
   log: Logger;
 }
 
+// One sample per call; stats for the periodic summary; close releases the collectors.
 export interface Sampler {
   sample(): Sample;
   stats(): Partial<Record<CollectorName, CollectorStats>>;
@@ -73,7 +75,7 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
     sample() {
       const sample: Sample = { ts: clock.now(), failures: {} };
       const monotonic = clock.monotonic();
-      const durations: Record<string, number> = {};
+      const durations: Record<string, number> | undefined = log.isLevelEnabled('debug') ? {} : undefined;
       for (const c of collectors) {
         const state = states.get(c);
         if (state === undefined) continue;
@@ -92,10 +94,10 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
           state.stats.totalMs += ms;
           state.stats.lastMs = ms;
           if (ms > state.stats.maxMs) state.stats.maxMs = ms;
-          durations[c.name] = ms;
+          if (durations !== undefined) durations[c.name] = ms;
         }
       }
-      if (log.isLevelEnabled('debug')) log.debug({ durationsMs: durations }, 'sampled');
+      if (durations !== undefined) log.debug({ durationsMs: durations }, 'sampled');
       return sample;
     },
     stats() {

@@ -17,6 +17,7 @@ export const GPU_QUERY_ARGS: readonly string[] = [
   '--format=csv,noheader,nounits',
 ];
 
+// The config's three-way switch for GPU polling.
 export type GpuEnabled = 'auto' | 'true' | 'false';
 
 // How the GPU collector runs; the lead's config file maps onto these.

@@ -8,6 +8,7 @@ import { createNetworkCollector } from './network.js';
 import { createPressureCollector } from './pressure.js';
 import type { Collector, CollectorOptions } from './types.js';
 
+// The roots of every reader, plus the GPU poller's own options.
 export interface CollectorsOptions extends CollectorOptions {
   gpu?: GpuOptions; // default: enabled auto, nvidia-smi every 30 s
 }

@@ -30,6 +30,7 @@ export interface Inventory {
   durationMs: number;
 }
 
+// How long the inventory may take, and where systeminformation comes from.
 export interface InventoryOptions {
   timeoutMs?: number; // for all parts together, default 20 s
   load?: () => Promise<SiModule>; // how to get systeminformation; tests pass a fake

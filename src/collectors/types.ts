@@ -33,6 +33,7 @@ export interface MemoryReading {
   majorFaultsPerSec?: number;
 }
 
+// One physical disk's figures for the tick.
 export interface DiskDevice {
   name: string;
   busy: number; // fraction of wall time with I/O in flight (io_ticks), 0..1
@@ -50,6 +51,7 @@ export interface DiskReading {
   writeBytesPerSec: number;
 }
 
+// One physical interface's figures for the tick.
 export interface NetInterface {
   name: string;
   rxBytesPerSec: number;
@@ -86,6 +88,7 @@ export interface GpuReading {
   ageMs: number; // how old the query result is
 }
 
+// What each collector contributes, by collector name.
 export interface SampleParts {
   cpu: CpuReading;
   load: LoadReading;
@@ -96,6 +99,7 @@ export interface SampleParts {
   gpu: GpuReading;
 }
 
+// A collector's name is the key of its part in the Sample.
 export type CollectorName = keyof SampleParts;
 
 // One sample: what every collector returned this tick.
