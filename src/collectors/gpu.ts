@@ -112,17 +112,20 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   const clock = options.clock ?? systemClock;
   const log = options.log;
 
+  // close() and the daemon's signal both end a query in flight (AbortSignal.any is
+  // missing before Node 20.3, which package.json's engines still allows).
   const controller = new AbortController();
-  const signal = options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
+  const signal = controller.signal;
+  if (options.signal?.aborted === true) controller.abort();
+  options.signal?.addEventListener('abort', () => controller.abort(), { once: true, signal });
   let timer: NodeJS.Timeout | undefined;
-  let closed = false;
   let latest: { at: number; rows: GpuRow[] } | undefined;
   let problem: string | undefined; // why the last query gave nothing
   let missingLogged = false;
   let repeats = 0;
 
   function schedule(ms: number): void {
-    if (closed || signal.aborted) return;
+    if (signal.aborted) return;
     timer = setTimeout(() => void query(), ms);
     timer.unref(); // the daemon's own loop keeps the process alive, not this poller
   }
@@ -142,7 +145,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
     let next = intervalMs;
     try {
       const result = await runCommand(command, GPU_QUERY_ARGS, { timeoutMs, signal });
-      if (closed) return;
+      if (signal.aborted) return; // shutting down: a cancelled query is no news
       if (!result.failed) {
         latest = { at: clock.monotonic(), rows: parseNvidiaSmi(result.stdout, `${command} output`) };
         if (problem !== undefined) log?.info({ collector: NAME, command }, 'GPU query works again');
@@ -160,7 +163,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
         failed((result.reason ?? 'failed').split('\n')[0] ?? 'failed');
       }
     } catch (err) {
-      if (!closed) failed(errorMessage(err));
+      if (!signal.aborted) failed(errorMessage(err));
     } finally {
       schedule(next);
     }
@@ -182,7 +185,6 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       return undefined; // first query still running
     },
     close() {
-      closed = true;
       if (timer !== undefined) clearTimeout(timer);
       controller.abort();
     },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { FakeClock } from '../../src/clock.js';
@@ -163,6 +163,21 @@ test('a hung nvidia-smi does not delay collect, and close kills it', async (t) =
   assert.ok(isAlive(pid));
   c.close?.();
   await eventually(() => (isAlive(pid) ? undefined : true));
+});
+
+test("aborting the daemon's signal kills a hung query and stops the polling", async (t) => {
+  const pidFile = join(tempDir(t), 'pid');
+  withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
+  const daemon = new AbortController();
+  const { log, entries } = recordingLog();
+  gpu(t, 'nvidia-smi-hang', { timeoutMs: 30_000, signal: daemon.signal, log });
+  const pid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
+  rmSync(pidFile);
+  daemon.abort();
+  await eventually(() => (isAlive(pid) ? undefined : true));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(existsSync(pidFile), false, 'no new query after the abort');
+  assert.deepEqual(entries(), [], 'a cancelled query at shutdown is not logged as a failure');
 });
 
 test('a hung nvidia-smi is killed at the timeout and the failure logged', async (t) => {
