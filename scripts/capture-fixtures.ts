@@ -9,7 +9,7 @@
 // /sys/class/net/<if>/device) become empty files. A speed file the kernel refuses to
 // read (EINVAL: link down, virtual interface) is left out, which the collector reads
 // as "unknown" just the same.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -75,6 +75,12 @@ async function main(): Promise<void> {
     return;
   }
   const delayMs = Number(values['delay-ms']);
+  // Replaces an earlier capture, but never a directory that is something else.
+  if (existsSync(values.out) && readdirSync(values.out).length > 0 && !existsSync(join(values.out, 'meta.json'))) {
+    console.error(`${values.out} exists and is not a fixture tree (no meta.json); not overwriting it`);
+    process.exitCode = 2;
+    return;
+  }
   rmSync(values.out, { recursive: true, force: true });
   const t0 = performance.now();
   capture(join(values.out, 't0'));
