@@ -31,6 +31,7 @@ export interface AppenderOptions {
   dirMode?: number;
   fileMode?: number;
   retryMs?: number; // first retry after a failure; doubles up to 5 minutes
+  reopenCheckMs?: number; // how often the path is compared with the open file; default 30 s
   now?: () => number; // monotonic ms, for retry timing
   // Told once when writing starts failing (with the error) and once when it works again.
   onTrouble?: (event: { state: 'failing'; error: unknown; path: string } | { state: 'recovered'; dropped: number; path: string }) => void;
@@ -194,7 +195,7 @@ export class RotatingAppender {
   }
 
   private async ensureOpen(incoming: number): Promise<void> {
-    if (this.fd !== undefined && this.now() - this.lastCheck > REOPEN_CHECK_MS) {
+    if (this.fd !== undefined && this.now() - this.lastCheck > (this.options.reopenCheckMs ?? REOPEN_CHECK_MS)) {
       this.lastCheck = this.now();
       let current: Stats | undefined;
       try {
