@@ -4,7 +4,7 @@
 // filesystem (NFS under $LSF_LOGDIR) delays only itself, never a report. A short
 // write is undone with ftruncate, so a full disk never leaves a torn line in the
 // middle of the file; a kill can at most leave the last line incomplete.
-import { close, fstat, ftruncate, mkdir, open, rename, stat, write, constants, type Stats } from 'node:fs';
+import { appendFileSync, close, fstat, ftruncate, mkdir, open, rename, stat, write, constants, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
@@ -99,6 +99,19 @@ export class RotatingAppender {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.busy, new Promise((r) => (timer = setTimeout(r, left)))]);
       clearTimeout(timer);
+    }
+  }
+
+  // Writes a line synchronously, after what is queued is abandoned: for the last
+  // words of a process about to die, when waiting for the queue is not possible.
+  writeNow(line: string): void {
+    const text = line.endsWith('\n') ? line : `${line}\n`;
+    try {
+      appendFileSync(this.options.path, this.queue.join('') + text, { mode: this.options.fileMode ?? 0o644 });
+      this.queue = [];
+      this.queueBytes = 0;
+    } catch {
+      // the file cannot be written even now: nothing else is left to try
     }
   }
 

@@ -2,6 +2,8 @@
 // with an argument vector (never a shell), a timeout, and the daemon's abort
 // signal, so nothing it starts can outlive it or hang it. execa is imported
 // lazily: a daemon with no GPU and no child elims never loads it.
+import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 
 export interface RunOptions {
@@ -83,4 +85,20 @@ export async function spawnLongRunning(file: string, args: readonly string[], op
     ...(options.env === undefined ? {} : { env: options.env, extendEnv: false }),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
+}
+
+// Where `command` would be found (itself if it names a path, else the first match on
+// PATH), or undefined when no executable file is there. Reads the filesystem only:
+// callers use it to avoid loading execa at all for a program that is not installed.
+export function findExecutable(command: string, pathVar: string = process.env['PATH'] ?? ''): string | undefined {
+  const candidates = command.includes('/') ? [command] : pathVar.split(':').filter((d) => d !== '').map((d) => join(d, command));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here: try the next PATH entry
+    }
+  }
+  return undefined;
 }

@@ -113,6 +113,16 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
 
   const logging = setupLogging(config.log, { host });
   const log = logging.log;
+  // A bug must not die silently: LIM discards stderr, so the reason goes to the log
+  // file, written synchronously. Reports are whole or absent (one write each), so an
+  // exit here never leaves LIM half a report; LIM marks the host's rank unknown
+  // and restarts the elim 90 s after its previous start.
+  const die = (what: string) => (err: unknown) => {
+    logging.fatalNow(`${what}; exiting`, err);
+    process.exit(1);
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled promise rejection'));
   log.info(
     {
       version: VERSION,

@@ -40,4 +40,18 @@ describe('setupLogging', () => {
       cleanup();
     }
   });
+
+  it('writes a fatal record synchronously, after the lines still queued', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      setup.log.info('queued');
+      setup.fatalNow('uncaught exception; exiting', new Error('boom'));
+      const recs = readFileSync(join(dir, 'l.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(recs.map((r) => r['msg']), ['queued', 'uncaught exception; exiting']);
+      assert.equal(recs[1]?.['err'], 'boom');
+    } finally {
+      cleanup();
+    }
+  });
 });

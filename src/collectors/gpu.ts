@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import { CollectorError, errorMessage } from '../errors.js';
-import { runCommand } from '../exec.js';
+import { findExecutable, runCommand } from '../exec.js';
 import { badLine, fraction, toNumber } from './text.js';
 import type { Collector, GpuReading } from './types.js';
 
@@ -144,7 +144,12 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   async function query(): Promise<void> {
     let next = intervalMs;
     try {
-      const result = await runCommand(command, GPU_QUERY_ARGS, { timeoutMs, signal });
+      // Not installed (most CPU-only nodes): say so without loading execa, which
+      // would cost the daemon about 10 MB of memory for nothing.
+      const result =
+        findExecutable(command) === undefined
+          ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '' }
+          : await runCommand(command, GPU_QUERY_ARGS, { timeoutMs, signal });
       if (signal.aborted) return; // shutting down: a cancelled query is no news
       if (!result.failed) {
         latest = { at: clock.monotonic(), rows: parseNvidiaSmi(result.stdout, `${command} output`) };
