@@ -56,6 +56,7 @@ export class RotatingAppender {
   private queue: string[] = [];
   private queueBytes = 0;
   private busy: Promise<void> | undefined;
+  private inflight: string[] | undefined; // the batch being written asynchronously
   private failing = false;
   private droppedWhileFailing = 0;
   private retryAt = 0;
@@ -102,12 +103,14 @@ export class RotatingAppender {
     }
   }
 
-  // Writes a line synchronously, after what is queued is abandoned: for the last
-  // words of a process about to die, when waiting for the queue is not possible.
+  // Writes a line synchronously, after what is still queued or being written: for
+  // the last words of a process about to die, which cannot wait for the queue. A
+  // batch whose asynchronous write was already under way may then appear twice.
   writeNow(line: string): void {
     const text = line.endsWith('\n') ? line : `${line}\n`;
     try {
-      appendFileSync(this.options.path, this.queue.join('') + text, { mode: this.options.fileMode ?? 0o644 });
+      const pending = [...(this.inflight ?? []), ...this.queue].join('');
+      appendFileSync(this.options.path, pending + text, { mode: this.options.fileMode ?? 0o644 });
       this.queue = [];
       this.queueBytes = 0;
     } catch {
@@ -141,10 +144,12 @@ export class RotatingAppender {
       this.queue = [];
       this.queueBytes = 0;
       const batch = Buffer.from(taken.join(''));
+      this.inflight = taken;
       try {
         await this.ensureOpen(batch.length);
         await this.writeAll(batch);
       } catch (err) {
+        this.inflight = undefined;
         // Put the batch back in front of what arrived meanwhile, within the memory bound.
         this.queue = taken.concat(this.queue);
         this.queueBytes = this.queue.reduce((n, s) => n + s.length, 0);
@@ -152,6 +157,7 @@ export class RotatingAppender {
         this.trimQueue();
         return;
       }
+      this.inflight = undefined;
       this.stats.linesWritten += taken.length;
       this.stats.bytesWritten += batch.length;
       if (this.failing) {
