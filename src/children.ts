@@ -86,7 +86,6 @@ class Child {
   readonly problemsLogged = new Set<string>(); // in this run
   readonly clashesLogged = new Set<string>(); // ever
   constructor(
-    readonly index: number,
     readonly label: string,
     readonly file: string,
     readonly args: readonly string[],
@@ -117,7 +116,7 @@ function validateSpecs(specs: readonly ChildElimSpec[]): Child[] {
     if (spec.name !== undefined && (typeof spec.name !== 'string' || !LABEL.test(spec.name))) {
       problems.push(`${where}.name must be 1 to 64 letters, digits, '.', '_' or '-', received ${JSON.stringify(spec.name)}`);
     }
-    children.push(new Child(i, label, file ?? '', args, maxAge * 1000));
+    children.push(new Child(label, file ?? '', args, maxAge * 1000));
   });
   if (problems.length > 0) throw new ConfigError(problems.join('; '), { problems });
   return children;

@@ -42,7 +42,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { print, printError } from './cliio.js';
-import { ConfigError, errorCode, errorMessage } from './errors.js';
+import { errorCode, errorMessage } from './errors.js';
 import { runCommand } from './exec.js';
 import { clusterNames, mergeQueues, mergeResourceMap, mergeResources, removeBlocks, unifiedDiff, type MergeResult } from './lsf-conf.js';
 import { trustProblems } from './trust.js';
@@ -113,7 +113,7 @@ class InstallError extends Error {
 }
 
 interface Step {
-  say: string; // what it does, in the past tense once done
+  say: string; // what it does; printed after "would:" or "done:"
   run?: () => void; // absent for information lines
 }
 
@@ -135,6 +135,15 @@ export async function runInstall(argv: string[], io: InstallIO): Promise<number>
     io.out(USAGE);
     return 0;
   }
+  const confOnly = (['envdir', 'cluster', 'queues', 'no-queue'] as const).filter((o) => opts[o] !== undefined);
+  if (confOnly.length > 0 && opts['merge-conf'] !== true) {
+    io.err(`lavarank install: --${confOnly.join(', --')} only matter${confOnly.length === 1 ? 's' : ''} with --merge-conf\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts.force === true && opts.uninstall === true) {
+    io.err(`lavarank install: --force and --uninstall do not go together: --uninstall never removes an elim that is not lavarank's\n\n${USAGE}`);
+    return 2;
+  }
   const dryRun = opts['dry-run'] === true;
   const steps: Step[] = [];
   const next: string[] = [];
@@ -149,11 +158,8 @@ export async function runInstall(argv: string[], io: InstallIO): Promise<number>
       nextAfterInstall(opts, conf?.cluster, next);
     }
   } catch (err) {
-    if (err instanceof InstallError || err instanceof ConfigError) {
-      io.err(`lavarank install: ${err.message}\nNothing was changed.`);
-      return 1;
-    }
-    throw err;
+    io.err(`lavarank install: ${errorMessage(err)}\nNothing was changed.`);
+    return 1;
   }
   if (dryRun) io.out('Dry run: nothing is changed; "would" marks each change a real run makes.');
   for (const step of steps) {
@@ -240,8 +246,9 @@ function existing(path: string): Existing {
   return { kind: 'file', text: st.size <= MAX_WRAPPER_BYTES ? readFileSync(path, 'utf8') : undefined, st };
 }
 
+// Ours when its second line is the mark wrapperText() writes there.
 function isOurs(found: Existing): boolean {
-  return found.kind === 'file' && found.text?.includes(WRAPPER_MARK) === true;
+  return found.kind === 'file' && found.text?.split('\n', 2)[1]?.startsWith(`# ${WRAPPER_MARK}`) === true;
 }
 
 function stamp(now: Date): string {

@@ -151,11 +151,6 @@ export function removeBlocks(text: string, file: string): string {
   return out.join('\n');
 }
 
-// True when text contains a lavarank block.
-export function hasBlocks(text: string): boolean {
-  return splitLines(text).some((line) => line.startsWith(BLOCK_BEGIN));
-}
-
 function block(origin: string, body: readonly string[], replaced: readonly string[] = []): string[] {
   return [
     `${BLOCK_BEGIN}: added by "lavarank install --merge-conf" from ${origin}; "--uninstall --merge-conf" removes it`,

@@ -78,7 +78,8 @@ async function install(t: Tree, ...args: string[]): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
   const io: InstallIO = { out: (s) => out.push(s), err: (s) => err.push(s), env: {}, now: () => NOW, uid };
-  const code = await runInstall(['--serverdir', t.sbin, '--program', t.program, '--envdir', t.etc, ...args], io);
+  const conf = args.includes('--merge-conf') ? ['--envdir', t.etc] : [];
+  const code = await runInstall(['--serverdir', t.sbin, '--program', t.program, ...conf, ...args], io);
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -418,12 +419,17 @@ test('LSF_SERVERDIR and LSF_ENVDIR are taken from the environment', async () => 
   assert.match(readFileSync(t.shared, 'utf8'), /^rank /m);
 });
 
-test('an unknown option is a usage error', async () => {
+test('an unknown option, or options that do nothing together, are usage errors', async () => {
   const t = tree('fresh');
   const r = await install(t, '--frobnicate');
   assert.equal(r.code, 2);
   assert.match(r.err, /Unknown option '--frobnicate'/);
   assert.match(r.err, /Usage: lavarank install/);
+  const lone = await install(t, '--no-queue', '--envdir', t.etc);
+  assert.equal(lone.code, 2);
+  assert.match(lone.err, /--envdir, --no-queue only matter with --merge-conf/);
+  assert.equal((await install(t, '--uninstall', '--force')).code, 2);
+  assert.equal(existsSync(t.elim), false);
 });
 
 test('scripts/install-elim runs the built installer', () => {
