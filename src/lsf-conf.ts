@@ -207,14 +207,6 @@ export interface MergeResult {
   notes: string[]; // things found and left alone
 }
 
-// The snippet's only section of the given name, as a table.
-function snippetTable(snippet: string, origin: string, name: string): { section: ConfSection; lines: string[] } {
-  const lines = splitLines(snippet);
-  const [section] = sectionsNamed(parseSections(snippet, origin), name);
-  if (section?.header === undefined) throw new ConfigError(`${origin}: no "Begin ${name}" table in the snippet`);
-  return { section, lines };
-}
-
 function rowMap(section: ConfSection, row: ConfRow): Map<string, string> {
   const map = new Map<string, string>();
   (section.header?.values ?? []).forEach((key, i) => {
@@ -224,39 +216,80 @@ function rowMap(section: ConfSection, row: ConfRow): Map<string, string> {
   return map;
 }
 
+// One table merge: the site's file without lavarank's blocks, its sections of
+// one name, the snippet's table of that name, and what the merge does.
+interface TableMerge {
+  origin: string;
+  pristine: string;
+  lines: string[];
+  sections: ConfSection[];
+  target: ConfSection | undefined; // the first section with a header: new rows go there
+  wanted: ConfSection;
+  snippetLines: string[];
+  edits: Edit[];
+  warnings: string[];
+  notes: string[];
+}
+
+function startTableMerge(text: string, file: string, snippet: string, origin: string, name: string, required: readonly string[]): TableMerge {
+  const pristine = removeBlocks(text, file);
+  const sections = sectionsNamed(parseSections(pristine, file), name);
+  const [wanted] = sectionsNamed(parseSections(snippet, origin), name);
+  if (wanted?.header === undefined) throw new ConfigError(`${origin}: no "Begin ${name}" table in the snippet`);
+  const target = sections.find((s) => s.header !== undefined);
+  const header = target?.header;
+  if (target !== undefined && header !== undefined) {
+    for (const key of required) {
+      if (column(target, key) < 0) {
+        throw new ConfigError(`${file} line ${header.first + 1}: the ${name} section has no ${key} column, which lavarank's lines need`);
+      }
+    }
+  }
+  const lines = splitLines(pristine);
+  return { origin, pristine, lines, sections, target, wanted, snippetLines: splitLines(snippet), edits: [], warnings: [], notes: [] };
+}
+
+// The first row, in any of the sections, whose RESOURCENAME is name.
+function findRow(sections: readonly ConfSection[], name: string): { section: ConfSection; row: ConfRow } | undefined {
+  for (const section of sections) {
+    const row = section.rows.find((r) => cell(section, r, 'RESOURCENAME') === name);
+    if (row !== undefined) return { section, row };
+  }
+  return undefined;
+}
+
+// Adds rows before the End line of the target section, or, if the file has no
+// such section, a whole one laid out like the snippet's at the end of the file.
+function addRows(m: TableMerge, rows: ReadonlyArray<ReadonlyMap<string, string>>): void {
+  if (rows.length === 0) return;
+  const header = m.target?.header;
+  if (m.target !== undefined && header !== undefined) {
+    const formatted = rows.map((want) => formatRow(header, m.lines[header.first] ?? '', want));
+    m.edits.push({ first: m.target.end, last: m.target.end - 1, lines: block(m.origin, formatted) });
+    return;
+  }
+  const snippetHeader = m.wanted.header;
+  const headerLine = m.snippetLines[snippetHeader?.first ?? 0] ?? '';
+  const formatted = rows.map((want) => (snippetHeader === undefined ? '' : formatRow(snippetHeader, headerLine, want)));
+  const body = [`Begin ${m.wanted.name}`, headerLine.trimEnd(), ...formatted, `End ${m.wanted.name}`];
+  m.edits.push(appendAtEnd(m.lines, block(m.origin, body)));
+}
+
+function finish(m: TableMerge): MergeResult {
+  return { text: m.edits.length === 0 ? m.pristine : applyEdits(m.lines, m.edits), warnings: m.warnings, notes: m.notes };
+}
+
 // Merges the snippet's Resource rows into lsf.shared. `ordered` is the resource
 // whose INCREASING direction decides where jobs go: declared the other way, it is
 // fixed (the old line kept in the block); a resource of the same name but another
 // TYPE, or static where the snippet's is dynamic, is a conflict.
 export function mergeResources(text: string, file: string, snippet: string, origin: string, ordered: string): MergeResult {
-  const pristine = removeBlocks(text, file);
-  const lines = splitLines(pristine);
-  const sections = sectionsNamed(parseSections(pristine, file), 'Resource');
-  const { section: wanted } = snippetTable(snippet, origin, 'Resource');
-  const warnings: string[] = [];
-  const notes: string[] = [];
-  const edits: Edit[] = [];
+  const m = startTableMerge(text, file, snippet, origin, 'Resource', ['RESOURCENAME', 'TYPE', 'INTERVAL', 'INCREASING']);
   const missing: Array<Map<string, string>> = [];
-  const target = sections.find((s) => s.header !== undefined);
-  const targetHeader = target?.header;
-  if (target !== undefined && targetHeader !== undefined) {
-    for (const key of ['RESOURCENAME', 'TYPE', 'INTERVAL', 'INCREASING']) {
-      if (column(target, key) < 0) {
-        throw new ConfigError(`${file} line ${targetHeader.first + 1}: the Resource section has no ${key} column, which lavarank's resources need`);
-      }
-    }
-  }
-  for (const row of wanted.rows) {
-    const want = rowMap(wanted, row);
+  for (const row of m.wanted.rows) {
+    const want = rowMap(m.wanted, row);
     const name = valueText(want.get('RESOURCENAME') ?? '');
-    let found: { section: ConfSection; row: ConfRow } | undefined;
-    for (const section of sections) {
-      const existing = section.rows.find((r) => cell(section, r, 'RESOURCENAME') === name);
-      if (existing !== undefined) {
-        found = { section, row: existing };
-        break;
-      }
-    }
+    const found = findRow(m.sections, name);
     if (found === undefined) {
       missing.push(want);
       continue;
@@ -272,94 +305,58 @@ export function mergeResources(text: string, file: string, snippet: string, orig
     }
     const increasing = (cell(found.section, found.row, 'INCREASING') ?? '').toUpperCase();
     const wantIncreasing = valueText(want.get('INCREASING') ?? '').toUpperCase();
-    if (name === ordered && increasing !== wantIncreasing) {
-      const header = found.section.header;
-      if (header === undefined) continue;
-      edits.push({
+    const header = found.section.header;
+    if (name === ordered && increasing !== wantIncreasing && header !== undefined) {
+      m.edits.push({
         first: found.row.first,
         last: found.row.last,
-        lines: block(origin, [formatRow(header, lines[header.first] ?? '', want)], lines.slice(found.row.first, found.row.last + 1)),
+        lines: block(origin, [formatRow(header, m.lines[header.first] ?? '', want)], m.lines.slice(found.row.first, found.row.last + 1)),
       });
-      warnings.push(
+      m.warnings.push(
         `${where} declared ${name} with INCREASING ${increasing || '(none)'}: order[${name}] would then send jobs to the BUSIEST host, and hosts whose elim is dead first. ` +
           `Replaced by INCREASING ${wantIncreasing}; the old line stays in the file as a comment and --uninstall --merge-conf puts it back.`,
       );
     } else {
-      notes.push(`${where} already declares ${name} (${type}, INCREASING ${increasing || '(none)'}); left as it is.`);
+      m.notes.push(`${where} already declares ${name} (${type}, INCREASING ${increasing || '(none)'}); left as it is.`);
     }
   }
-  if (missing.length > 0) {
-    if (target !== undefined && targetHeader !== undefined) {
-      const headerLine = lines[targetHeader.first] ?? '';
-      const rows = missing.map((want) => formatRow(targetHeader, headerLine, want));
-      edits.push({ first: target.end, last: target.end - 1, lines: block(origin, rows) });
-    } else {
-      const snippetLines = splitLines(snippet);
-      const header = wanted.header;
-      const rows = missing.map((want) => (header === undefined ? '' : formatRow(header, snippetLines[header.first] ?? '', want)));
-      const body = ['Begin Resource', snippetLines[header?.first ?? 0]?.trimEnd() ?? '', ...rows, 'End Resource'];
-      edits.push(appendAtEnd(lines, block(origin, body)));
-    }
-  }
-  return { text: edits.length === 0 ? pristine : applyEdits(lines, edits), warnings, notes };
+  addRows(m, missing);
+  return finish(m);
 }
 
 // Merges the snippet's ResourceMap rows into lsf.cluster.<name>, and takes out
 // any row mapping one of `unmapped` (kept in the block as a comment).
 export function mergeResourceMap(text: string, file: string, snippet: string, origin: string, unmapped: readonly string[]): MergeResult {
-  const pristine = removeBlocks(text, file);
-  const lines = splitLines(pristine);
-  const sections = sectionsNamed(parseSections(pristine, file), 'ResourceMap');
-  const { section: wanted } = snippetTable(snippet, origin, 'ResourceMap');
-  const warnings: string[] = [];
-  const notes: string[] = [];
-  const edits: Edit[] = [];
-  const missing: Array<Map<string, string>> = [];
-  for (const section of sections) {
+  const m = startTableMerge(text, file, snippet, origin, 'ResourceMap', ['RESOURCENAME', 'LOCATION']);
+  for (const section of m.sections) {
     for (const row of section.rows) {
       const name = cell(section, row, 'RESOURCENAME');
       if (name === undefined || !unmapped.includes(name)) continue;
-      edits.push({ first: row.first, last: row.last, lines: block(origin, [], lines.slice(row.first, row.last + 1)) });
-      warnings.push(
+      m.edits.push({ first: row.first, last: row.last, lines: block(origin, [], m.lines.slice(row.first, row.last + 1)) });
+      m.warnings.push(
         `${file} line ${row.first + 1} maps ${name} in the ResourceMap. OpenLava 4.0 then gives ${name} the flag 0x40, which mbatchd also uses for free job slots, ` +
           `so order[${name}] would sort hosts by free slots instead of by ${name}. Taken out (kept as a comment; --uninstall --merge-conf puts it back).`,
       );
     }
   }
-  for (const row of wanted.rows) {
-    const want = rowMap(wanted, row);
+  const missing: Array<Map<string, string>> = [];
+  for (const row of m.wanted.rows) {
+    const want = rowMap(m.wanted, row);
     const name = valueText(want.get('RESOURCENAME') ?? '');
-    let existing: { section: ConfSection; row: ConfRow } | undefined;
-    for (const section of sections) {
-      const r = section.rows.find((x) => cell(section, x, 'RESOURCENAME') === name);
-      if (r !== undefined) existing = { section, row: r };
-    }
+    const existing = findRow(m.sections, name);
     if (existing === undefined) {
       missing.push(want);
-    } else {
-      const location = cell(existing.section, existing.row, 'LOCATION') ?? '';
-      const wantLocation = valueText(want.get('LOCATION') ?? '');
-      notes.push(
-        `${file} line ${existing.row.first + 1} already maps ${name} (${location}); left as it is.` +
-          (location === wantLocation ? '' : ` LIM starts the elim only on hosts with an instance of ${name}; lavarank ships ${wantLocation}.`),
-      );
+      continue;
     }
+    const location = cell(existing.section, existing.row, 'LOCATION') ?? '';
+    const wantLocation = valueText(want.get('LOCATION') ?? '');
+    m.notes.push(
+      `${file} line ${existing.row.first + 1} already maps ${name} (${location}); left as it is.` +
+        (location === wantLocation ? '' : ` LIM starts the elim only on hosts with an instance of ${name}; lavarank ships ${wantLocation}.`),
+    );
   }
-  if (missing.length > 0) {
-    const target = sections.find((s) => s.header !== undefined);
-    if (target?.header !== undefined) {
-      const header = target.header;
-      if (column(target, 'RESOURCENAME') < 0 || column(target, 'LOCATION') < 0) {
-        throw new ConfigError(`${file} line ${header.first + 1}: the ResourceMap header must be RESOURCENAME LOCATION`);
-      }
-      const rows = missing.map((want) => formatRow(header, lines[header.first] ?? '', want));
-      edits.push({ first: target.end, last: target.end - 1, lines: block(origin, rows) });
-    } else {
-      const snippetLines = splitLines(snippet);
-      edits.push(appendAtEnd(lines, block(origin, snippetLines.slice(wanted.begin, wanted.end + 1))));
-    }
-  }
-  return { text: edits.length === 0 ? pristine : applyEdits(lines, edits), warnings, notes };
+  addRows(m, missing);
+  return finish(m);
 }
 
 function queueName(section: ConfSection): string | undefined {
