@@ -211,6 +211,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
       setTimeout(() => subprocess.stdout?.destroy(), PIPE_GRACE_MS).unref();
     });
     const result = await subprocess;
+    // again here: a child that failed to spawn emits no 'exit'
     child.alive = false;
     child.values.clear();
     if (!stop.signal.aborted) {
