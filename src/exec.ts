@@ -69,10 +69,16 @@ export interface SpawnOptions {
 export type ChildProcess = ResultPromise<{ stdin: 'ignore'; stdout: 'pipe'; stderr: 'ignore'; buffer: false; reject: false }>;
 
 // Starts a long-running child (a site's own elim) whose stdout is read as a stream.
-// Aborting signal sends SIGTERM, then SIGKILL after a second.
-export async function spawnLongRunning(file: string, args: readonly string[], options: SpawnOptions): Promise<ChildProcess> {
+// Aborting signal sends SIGTERM, then SIGKILL after a second. The subprocess is
+// returned inside an object: it is a thenable, so an async function returning it
+// bare would resolve only when the process exits, with no stream left to read.
+export async function spawnLongRunning(
+  file: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): Promise<{ child: ChildProcess }> {
   const { execa } = await import('execa');
-  return execa(file, args, {
+  const child = execa(file, args, {
     shell: false,
     reject: false,
     stdin: 'ignore',
@@ -85,6 +91,7 @@ export async function spawnLongRunning(file: string, args: readonly string[], op
     ...(options.env === undefined ? {} : { env: options.env, extendEnv: false }),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
+  return { child };
 }
 
 // Where `command` would be found (itself if it names a path, else the first match on
