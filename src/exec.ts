@@ -60,6 +60,68 @@ export async function runCommand(file: string, args: readonly string[], options:
   return out;
 }
 
+// Runs file with args like runCommand, but in a process group of its own, and on
+// timeout or abort kills the whole group with SIGKILL at once: for a program that
+// runs other programs synchronously (systeminformation does, without timeouts), so
+// neither it nor what it started can stay behind, hung, after lavarank gave up.
+export async function runIsolated(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) {
+    throw new TypeError(`runIsolated: timeoutMs must be a positive number, received ${String(options.timeoutMs)}`);
+  }
+  const { execa } = await import('execa');
+  const subprocess = execa(file, args, {
+    shell: false,
+    reject: false,
+    stdin: 'ignore',
+    detached: true, // setsid(): the child leads a new process group
+    cleanup: false,
+    maxBuffer: options.maxBufferBytes ?? 1024 * 1024,
+    stripFinalNewline: false,
+    ...(options.env === undefined ? {} : { env: options.env, extendEnv: false }),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  });
+  let exited = false;
+  let timedOut = false;
+  let cancelled = false;
+  subprocess.once('exit', () => (exited = true));
+  // Only while the leader is unreaped: its pid, the group's id, cannot be reused then.
+  const killGroup = (): void => {
+    if (exited || subprocess.pid === undefined) return;
+    try {
+      process.kill(-subprocess.pid, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is already gone
+    }
+  };
+  const onAbort = (): void => {
+    cancelled = true;
+    killGroup();
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup();
+  }, options.timeoutMs);
+  if (options.signal?.aborted === true) onAbort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const result = await subprocess;
+    const out: RunResult = {
+      stdout: typeof result.stdout === 'string' ? result.stdout : '',
+      stderr: typeof result.stderr === 'string' ? result.stderr : '',
+      exitCode: result.exitCode,
+      failed: result.failed || timedOut || cancelled,
+      timedOut,
+    };
+    if (timedOut) out.reason = `Command timed out after ${options.timeoutMs} milliseconds: ${file}`;
+    else if (cancelled) out.reason = `Command was cancelled: ${file}`;
+    else if (result.failed) out.reason = result.shortMessage;
+    return out;
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
 export interface SpawnOptions {
   signal: AbortSignal;
   env?: NodeJS.ProcessEnv;

@@ -5,17 +5,18 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isatty } from 'node:tty';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { RotatingAppender } from './appender.js';
 import { printError } from './cliio.js';
 import { systemClock, type Clock } from './clock.js';
 import { collectorsFromConfig } from './collectors/index.js';
-import { collectInventory } from './collectors/inventory.js';
 import { startChildElims, type ChildElimSpec } from './children.js';
 import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from './config.js';
 import { runElim, type Tick } from './elim.js';
 import { ConfigError, ModelError, errorMessage } from './errors.js';
+import { runIsolated } from './exec.js';
 import { historyRecord } from './history.js';
 import { setupLogging } from './log.js';
 import { openRankers } from './rankers.js';
@@ -214,7 +215,7 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
   const onTick = (tick: Tick): void => {
     if (tick.seq === 1) {
       log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
-      inventory = collectInventory({ timeoutMs: 10_000 })
+      inventory = hostInventory(signal)
         .then((inv) => log.info({ inventory: inv }, 'host inventory'))
         .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'host inventory failed'));
     }
@@ -276,6 +277,15 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
   log.info({ reason: stopping }, 'lavarank stopped');
   await logging.close(300);
   return 0;
+}
+
+// The host inventory from `lavarank inventory`, run out of process (see src/inventory.ts);
+// killed with everything it started after 15 s or when the daemon stops.
+async function hostInventory(signal: AbortSignal): Promise<unknown> {
+  const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
+  const result = await runIsolated(process.execPath, [cli, 'inventory'], { timeoutMs: 15_000, signal });
+  if (result.failed) throw new Error(result.reason ?? 'lavarank inventory failed');
+  return JSON.parse(result.stdout) as unknown;
 }
 
 function childSpec(elim: ChildElimConfig): ChildElimSpec {
