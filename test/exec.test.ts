@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { findExecutable, runCommand } from '../src/exec.js';
+import { findExecutable, runCommand, runIsolated } from '../src/exec.js';
 import { tempDir } from './helpers.js';
 
 describe('findExecutable', () => {
@@ -38,5 +38,31 @@ describe('runCommand', () => {
   });
   it('refuses a missing or non-positive timeout, naming the option', async () => {
     await assert.rejects(runCommand('/bin/true', [], { timeoutMs: 0 }), /timeoutMs must be a positive number, received 0/);
+  });
+});
+
+describe('runIsolated', () => {
+  it('kills the program and everything it started, at once, when the timeout passes', async () => {
+    // A fixture-like shell that leaves a grandchild in its process group, then waits.
+    const started = Date.now();
+    const r = await runIsolated('/bin/sh', ['-c', 'sleep 30 & echo $!; wait'], { timeoutMs: 300 });
+    assert.equal(r.failed, true);
+    assert.equal(r.timedOut, true);
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    const grandchild = Number(r.stdout.trim());
+    assert.ok(grandchild > 0, JSON.stringify(r.stdout));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(existsSync(`/proc/${grandchild}`) && !readFileSync(`/proc/${grandchild}/stat`, 'utf8').includes(') Z'), false);
+  });
+  it('kills it when the abort signal fires, and says it was cancelled', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const r = await runIsolated('/bin/sleep', ['30'], { timeoutMs: 60_000, signal: controller.signal });
+    assert.equal(r.failed, true);
+    assert.match(r.reason ?? '', /cancelled/);
+  });
+  it('returns the output of a program that finishes', async () => {
+    const r = await runIsolated('/bin/echo', ['a b'], { timeoutMs: 5000 });
+    assert.deepEqual([r.failed, r.stdout], [false, 'a b\n']);
   });
 });

@@ -4,6 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { cliPath, fixture, tempDir } from '../helpers.js';
 
 export interface Report {
@@ -32,6 +33,7 @@ export interface Elim {
 
 export interface StartOptions {
   config?: string; // YAML appended to the test's base config
+  override?: Record<string, Record<string, unknown>>; // sections merged over the base config (log, history, gpu)
   args?: string[]; // extra arguments after `run`
   env?: NodeJS.ProcessEnv;
   testInterval?: number | null; // seconds; null: none (use the config's interval)
@@ -57,11 +59,13 @@ export function startElim(options: StartOptions = {}): Elim {
   const logFile = join(dir, 'lavarank.log');
   const historyDir = join(dir, 'history');
   const configPath = join(dir, 'lavarank.yaml');
-  writeFileSync(
-    configPath,
-    [`log:\n  file: ${logFile}\n  level: debug`, `history:\n  dir: ${historyDir}`, 'gpu:\n  enabled: false', options.config ?? ''].join('\n'),
-    { mode: 0o644 },
-  );
+  const base: Record<string, Record<string, unknown>> = {
+    log: { file: logFile, level: 'debug' },
+    history: { dir: historyDir },
+    gpu: { enabled: false },
+  };
+  for (const [section, values] of Object.entries(options.override ?? {})) base[section] = { ...base[section], ...values };
+  writeFileSync(configPath, [stringify(base), options.config ?? ''].join('\n'), { mode: 0o644 });
   const fifo = mkfifo(dir);
   const reader = openReader(fifo);
   const out = openSync(fifo, constants.O_WRONLY);

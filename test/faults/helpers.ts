@@ -1,0 +1,349 @@
+// Shared by the fault tests: a synthetic host whose /proc and /sys files change
+// every tick, process inspection through /proc (RSS, state, descendants), a small
+// tmpfs, and a seeded random source so that a failing random run can be replayed.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fixture } from '../helpers.js';
+
+// Root can open any file whatever its mode, so EACCES faults need another user.
+export const isRoot = process.getuid?.() === 0;
+
+// A deterministic random source (mulberry32), so a failing run can be replayed from its seed.
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// The seed of this run: $LAVARANK_FAULT_SEED to replay one, else a fresh one.
+export function runSeed(): number {
+  const fromEnv = Number(process.env['LAVARANK_FAULT_SEED']);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.floor(Math.random() * 2 ** 31) + 1;
+}
+
+// A count from the environment (for longer runs by hand), else the CI default.
+export function envCount(name: string, fallback: number): number {
+  const n = Number(process.env[name]);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+// Writes a file, creating its directory.
+export function put(path: string, text: string | Buffer): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+// What a synthetic host is doing; every counter only grows unless a test says otherwise.
+export interface HostState {
+  cpus: number; // online CPUs
+  jiffies: number[][]; // per CPU: user nice system idle iowait irq softirq steal
+  processes: number;
+  load1: number;
+  running: number;
+  memTotalKb: number;
+  memAvailableKb: number;
+  vm: { pswpin: number; pswpout: number; pgmajfault: number };
+  disk: { readSectors: number; writeSectors: number; ioTicksMs: number };
+  net: { rx: number; tx: number };
+  psi: number; // avg10 percent, used for all three files
+}
+
+// A fake host in a directory: proc/ and sys/ trees in the kernel's formats, rewritten
+// from `state` by write(). tick() advances the counters as a host at `busy` would.
+export class SyntheticHost {
+  readonly procRoot: string;
+  readonly sysRoot: string;
+  readonly state: HostState;
+  constructor(readonly root: string, cpus = 4) {
+    this.procRoot = join(root, 'proc');
+    this.sysRoot = join(root, 'sys');
+    this.state = {
+      cpus,
+      jiffies: Array.from({ length: cpus }, () => [1000, 0, 500, 100_000, 10, 0, 5, 0]),
+      processes: 5000,
+      load1: 0.5,
+      running: 2,
+      memTotalKb: 16 * 1024 * 1024,
+      memAvailableKb: 12 * 1024 * 1024,
+      vm: { pswpin: 0, pswpout: 0, pgmajfault: 100 },
+      disk: { readSectors: 1000, writeSectors: 1000, ioTicksMs: 100 },
+      net: { rx: 1_000_000, tx: 1_000_000 },
+      psi: 1,
+    };
+    put(join(this.sysRoot, 'block/sda/device'), '');
+    put(join(this.sysRoot, 'block/sda/removable'), '0\n');
+    put(join(this.sysRoot, 'class/net/eth0/device'), '');
+    put(join(this.sysRoot, 'class/net/eth0/speed'), '10000\n');
+    this.write();
+  }
+
+  // Advances every counter by `seconds` of a host whose CPUs are `busy` (0..1) busy.
+  tick(seconds: number, busy: number): void {
+    const s = this.state;
+    const hz = 100 * seconds;
+    for (const cpu of s.jiffies) {
+      cpu[0]! += Math.round(hz * busy * 0.8);
+      cpu[2]! += Math.round(hz * busy * 0.2);
+      cpu[3]! += Math.round(hz * (1 - busy));
+    }
+    s.processes += 3;
+    s.load1 = busy * s.cpus;
+    s.running = Math.round(busy * s.cpus) + 1;
+    s.memAvailableKb = Math.round(s.memTotalKb * (0.9 - 0.5 * busy));
+    s.vm.pgmajfault += 2;
+    s.disk.readSectors += Math.round(1000 * seconds);
+    s.disk.writeSectors += Math.round(2000 * seconds);
+    s.disk.ioTicksMs += Math.round(100 * seconds * busy);
+    s.net.rx += Math.round(1e6 * seconds);
+    s.net.tx += Math.round(5e5 * seconds);
+    s.psi = Math.round(busy * 5000) / 100;
+  }
+
+  // Changes the number of online CPUs, as `echo 0 > /sys/devices/system/cpu/cpuN/online` does.
+  setOnline(cpus: number): void {
+    const s = this.state;
+    while (s.jiffies.length < cpus) s.jiffies.push([0, 0, 0, 0, 0, 0, 0, 0]);
+    s.jiffies.length = cpus;
+    s.cpus = cpus;
+  }
+
+  // The files of the tree, rendered from the state, by path under the root.
+  render(): Record<string, string> {
+    const s = this.state;
+    const total = [0, 0, 0, 0, 0, 0, 0, 0];
+    for (const cpu of s.jiffies) cpu.forEach((v, i) => (total[i]! += v));
+    const stat = [
+      `cpu  ${total.join(' ')} 0 0`,
+      ...s.jiffies.map((cpu, i) => `cpu${i} ${cpu.join(' ')} 0 0`),
+      'intr 0',
+      'ctxt 1000',
+      `processes ${s.processes}`,
+      'procs_running 1',
+      '',
+    ].join('\n');
+    const kb = (name: string, v: number): string => `${`${name}:`.padEnd(16)}${String(v).padStart(8)} kB`;
+    const meminfo = [
+      kb('MemTotal', s.memTotalKb),
+      kb('MemFree', Math.round(s.memAvailableKb / 2)),
+      kb('MemAvailable', s.memAvailableKb),
+      kb('Buffers', 1000),
+      kb('Cached', 100_000),
+      kb('SwapTotal', 0),
+      kb('SwapFree', 0),
+      '',
+    ].join('\n');
+    const d = s.disk;
+    const psi = (full: boolean): string =>
+      `some avg10=${s.psi.toFixed(2)} avg60=0.00 avg300=0.00 total=1000\n` + (full ? 'full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n' : '');
+    return {
+      'proc/stat': stat,
+      'proc/loadavg': `${s.load1.toFixed(2)} 0.40 0.30 ${s.running}/300 12345\n`,
+      'proc/meminfo': meminfo,
+      'proc/vmstat': `pswpin ${s.vm.pswpin}\npswpout ${s.vm.pswpout}\npgmajfault ${s.vm.pgmajfault}\n`,
+      'proc/diskstats': `   8       0 sda 100 0 ${d.readSectors} 50 200 0 ${d.writeSectors} 80 0 ${d.ioTicksMs} 130 0 0 0 0 0 0\n`,
+      'proc/net/dev':
+        'Inter-|   Receive                                                |  Transmit\n' +
+        ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n' +
+        `    lo:    3193      29    0    0    0     0          0         0     3193      29    0    0    0     0       0          0\n` +
+        `  eth0: ${s.net.rx} 5992 0 0 0 0 0 0 ${s.net.tx} 4056 0 0 0 0 0 0\n`,
+      'proc/pressure/cpu': psi(true),
+      'proc/pressure/memory': psi(true),
+      'proc/pressure/io': psi(true),
+      'sys/devices/system/cpu/online': s.cpus === 1 ? '0\n' : `0-${s.cpus - 1}\n`,
+    };
+  }
+
+  // Writes every file from the state.
+  write(): void {
+    for (const [path, text] of Object.entries(this.render())) put(join(this.root, path), text);
+  }
+
+  // Absolute path of a file of the tree, e.g. path('proc/stat').
+  path(rel: string): string {
+    return join(this.root, rel);
+  }
+}
+
+// Copies a fixture elim into dir with mode 0755, so the trust check passes whatever
+// umask the checkout was made with; returns its path.
+export function installElim(dir: string, name: string, as = `elim.${name}`): string {
+  const path = join(dir, as);
+  copyFileSync(fixture('elims', name), path);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+// Copies a fixture program into dir under a name of our choosing (nvidia-smi, lspci).
+export function installBin(dir: string, name: string, as: string): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, as);
+  copyFileSync(fixture('bin', name), path);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+// The fields of /proc/<pid>/stat after the command name, or undefined once it is gone.
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+// True while pid exists and is not a zombie.
+export function isAlive(pid: number): boolean {
+  const f = statFields(pid);
+  return f !== undefined && f[0] !== 'Z' && f[0] !== 'X';
+}
+
+// VmRSS of a process in KiB, from /proc/<pid>/status.
+export function vmRssKb(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+// A process seen below the watched one: its pid and start time (pids are reused).
+export interface SeenProcess {
+  pid: number;
+  parent: number;
+  start: string;
+  comm: string;
+}
+
+// Polls /proc and records every process descended from root while it runs, so that
+// after root exits the test can check that none of them outlived it (an orphan is
+// reparented, so it can no longer be found from root afterwards).
+export class DescendantWatch {
+  private readonly seen = new Map<string, SeenProcess>();
+  private readonly timer: NodeJS.Timeout;
+  constructor(private readonly root: number, everyMs = 20) {
+    this.timer = setInterval(() => this.poll(), everyMs);
+    this.poll();
+  }
+
+  poll(): void {
+    const parents = new Map<number, number>();
+    const info = new Map<number, { start: string; comm: string }>();
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const pid = Number(entry);
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parents.set(pid, Number(f[1]));
+      info.set(pid, { start: f[19] ?? '', comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
+    }
+    for (const [pid, parent] of parents) {
+      let p = parent;
+      let depth = 0;
+      while (p !== this.root && p > 1 && depth++ < 64) p = parents.get(p) ?? 0;
+      if (p !== this.root) continue;
+      const i = info.get(pid)!;
+      this.seen.set(`${pid}:${i.start}`, { pid, parent, start: i.start, comm: i.comm });
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  // Every descendant seen so far.
+  all(): SeenProcess[] {
+    return [...this.seen.values()];
+  }
+
+  // Direct children of root seen so far.
+  children(): SeenProcess[] {
+    return this.all().filter((p) => p.parent === this.root);
+  }
+
+  // Those of `among` still running (same pid and start time, not a zombie).
+  static survivors(among: SeenProcess[]): SeenProcess[] {
+    return among.filter((p) => {
+      const f = statFields(p.pid);
+      return f !== undefined && f[19] === p.start && f[0] !== 'Z' && f[0] !== 'X';
+    });
+  }
+}
+
+// A tmpfs of `bytes` mounted on dir/name, or undefined when mounting is not permitted.
+export interface SmallDisk {
+  path: string;
+  readOnly(on: boolean): void;
+  unmount(): void;
+}
+
+// Mounts a small tmpfs for full-disk faults (needs root).
+export function mountTmpfs(dir: string, bytes: number, name = 'disk'): SmallDisk | undefined {
+  const path = join(dir, name);
+  mkdirSync(path, { recursive: true });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0755`, 'tmpfs', path]);
+  if (r.status !== 0) return undefined;
+  return {
+    path,
+    readOnly: (on) => void spawnSync('mount', ['-o', `remount,${on ? 'ro' : 'rw'}`, path]),
+    unmount: () => void spawnSync('umount', ['-l', path]),
+  };
+}
+
+// Whether this process may mount a tmpfs (root, outside a locked-down container).
+export const canMount: boolean = (() => {
+  if (!isRoot) return false;
+  const dir = join('/tmp', `lavarank-mount-probe-${process.pid}`);
+  try {
+    const disk = mountTmpfs(dir, 65536);
+    disk?.unmount();
+    return disk !== undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+})();
+
+// Lines of a file that do not parse as JSON, except a last line without newline
+// (a write cut short by a kill), which the history reader skips by design.
+export function badJsonLines(path: string): string[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  lines.pop(); // '' when the file ends with a newline, else a torn line
+  return lines.filter((line) => {
+    try {
+      JSON.parse(line);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+// Resolves after ms.
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Polls until check() gives something other than undefined, or throws after timeoutMs.
+export async function until<T>(what: string, check: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(25);
+  }
+}

@@ -1,0 +1,49 @@
+// The host inventory the daemon logs once after its first report is gathered with
+// systeminformation, which runs programs of the host synchronously and without a
+// timeout (lspci, then nvidia-smi when lspci lists an NVIDIA board; `hostname -f`;
+// dmidecode). On a GPU node with a wedged driver nvidia-smi hangs: that must cost
+// the inventory, never a report or the exit on SIGTERM.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { tempDir } from '../helpers.js';
+import { startElim } from '../e2e/harness.js';
+import { DescendantWatch, installBin, isAlive, sleep, until } from './helpers.js';
+
+describe('a host inventory that hangs', { concurrency: false }, () => {
+  it('delays no report and no exit: reports stay on time and SIGTERM ends the elim and the hung command within 2 s', async () => {
+    const { dir, cleanup } = tempDir('lavarank-inventory-');
+    const bin = join(dir, 'bin');
+    installBin(bin, 'lspci-nvidia', 'lspci');
+    installBin(bin, 'nvidia-smi-hang', 'nvidia-smi');
+    const pidFile = join(dir, 'nvidia-smi.pid');
+    const elim = startElim({
+      testInterval: 0.2,
+      env: { PATH: `${bin}:${process.env['PATH'] ?? ''}`, FAKE_GPU_PIDFILE: pidFile },
+    });
+    const watch = new DescendantWatch(elim.pid);
+    try {
+      // The inventory starts after the first report; nvidia-smi is then hung.
+      const hung = await until('the inventory runs nvidia-smi', () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
+      const before = elim.reports().length;
+      await sleep(3000);
+      const during = elim.reports().slice(before);
+      assert.ok(during.length >= 5, `${during.length} reports in 3 s at a 0.2 s interval while nvidia-smi hangs`);
+      assert.ok(isAlive(hung), 'the fake nvidia-smi is not hanging; the test proves nothing');
+
+      const sent = Date.now();
+      process.kill(elim.pid, 'SIGTERM');
+      const exit = await Promise.race([elim.exited, sleep(5000).then(() => undefined)]);
+      assert.ok(exit !== undefined && Date.now() - sent < 2000, `exit ${Date.now() - sent} ms after SIGTERM`);
+      assert.equal(exit.code, 0);
+      await sleep(100);
+      assert.equal(isAlive(hung), false, 'the hung nvidia-smi outlived the elim');
+      assert.deepEqual(DescendantWatch.survivors(watch.all()), []);
+    } finally {
+      watch.stop();
+      elim.cleanup();
+      cleanup();
+    }
+  });
+});

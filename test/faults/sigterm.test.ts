@@ -1,0 +1,85 @@
+// SIGTERM at random moments of the daemon's life, as LIM sends it on limshutdown,
+// reconfig and restart: then it waits 2 s and execs a new LIM. Each run has child
+// elims and a hung GPU query, so that there are children to end, and a fake /proc
+// large enough that a sample takes a while.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fixture, tempDir } from '../helpers.js';
+import { REPORT_RE, startElim } from '../e2e/harness.js';
+import { DescendantWatch, SyntheticHost, badJsonLines, envCount, installElim, random, runSeed, sleep } from './helpers.js';
+
+const RUNS = envCount('LAVARANK_SIGTERM_RUNS', 10);
+const seed = runSeed();
+
+// 20 000 loop devices: each sample parses ~1.3 MB of diskstats, so a signal often
+// arrives while one is under way.
+function bigDiskstats(host: SyntheticHost): void {
+  const lines: string[] = [];
+  for (let i = 0; i < 20_000; i++) lines.push(`   7 ${String(i).padStart(7)} loop${i} 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0`);
+  writeFileSync(host.path('proc/diskstats'), readFileSync(host.path('proc/diskstats'), 'utf8') + lines.join('\n') + '\n');
+}
+
+describe(`SIGTERM at random moments (${RUNS} runs, seed ${seed}; replay with LAVARANK_FAULT_SEED=${seed})`, { concurrency: false }, () => {
+  const rand = random(seed);
+  for (let run = 1; run <= RUNS; run++) {
+    const delayMs = Math.floor(rand() * 2500);
+    const stubborn = run % 2 === 0;
+    it(`run ${run}: SIGTERM ${delayMs} ms after start ends the elim within 2 s with status 0, no partial report and no child left`, async (t) => {
+      const { dir, cleanup } = tempDir('lavarank-sigterm-');
+      const host = new SyntheticHost(join(dir, 'host'));
+      bigDiskstats(host);
+      const gpuPidFile = join(dir, 'gpu.pid');
+      const elims = [`  - name: good\n    command: [${installElim(dir, 'good')}]`];
+      if (stubborn) elims.push(`  - name: stubborn\n    command: [${installElim(dir, 'stubborn')}]`);
+      const elim = startElim({
+        testInterval: 0.1,
+        override: { gpu: { enabled: true, command: fixture('bin', 'nvidia-smi-hang'), interval: 1, timeout: 30 } },
+        config: `proc_root: ${host.procRoot}\nsys_root: ${host.sysRoot}\nelims:\n${elims.join('\n')}\n`,
+        env: { FAKE_GPU_PIDFILE: gpuPidFile },
+      });
+      const watch = new DescendantWatch(elim.pid);
+      const what = `run ${run}, seed ${seed}, SIGTERM at ${delayMs} ms${stubborn ? ', with a child that ignores SIGTERM' : ''}`;
+      try {
+        await sleep(delayMs);
+        watch.poll();
+        const sentAt = Date.now() - elim.started;
+        process.kill(elim.pid, 'SIGTERM');
+        const exit = await Promise.race([elim.exited, sleep(5000).then(() => undefined)]);
+        watch.poll();
+        watch.stop();
+        assert.ok(exit !== undefined, `${what}: still running 5 s after SIGTERM`);
+        assert.ok(exit.at - sentAt < 2000, `${what}: exited ${exit.at - sentAt} ms after SIGTERM`);
+
+        const output = elim.reads.map((r) => r.data).join('');
+        const sampled = elim.log().filter((l) => l['msg'] === 'sampled');
+        t.diagnostic(
+          `exit ${exit.code ?? exit.signal} after ${exit.at - sentAt} ms; ${output.split('\n').length - 1} reports; ` +
+            `${watch.children().length} children (${watch.children().map((p) => p.comm).join(', ')}); ` +
+            `disk sample ${Math.round(Number((sampled.at(-1)?.['durationsMs'] as Record<string, number> | undefined)?.['disk'] ?? 0))} ms`,
+        );
+        // Node handles SIGTERM once its own code runs; before that the default action
+        // ends the process, which is harmless only if it has written nothing yet.
+        if (exit.signal === 'SIGTERM') {
+          assert.equal(output, '', `${what}: killed by the signal after writing reports`);
+        } else {
+          assert.equal(exit.code, 0, `${what}: exit status ${exit.code}; log tail:\n${elim.log().slice(-5).map((l) => JSON.stringify(l)).join('\n')}`);
+        }
+        assert.ok(output === '' || output.endsWith('\n'), `${what}: output ends inside a report: ${JSON.stringify(output.slice(-40))}`);
+        for (const line of output.split('\n').slice(0, -1)) assert.match(line, REPORT_RE, what);
+
+        await sleep(100); // the kernel reaps what was SIGKILLed a moment ago
+        const left = DescendantWatch.survivors(watch.children());
+        assert.deepEqual(left, [], `${what}: children left running: ${JSON.stringify(left)}`);
+        const history = join(elim.historyDir, `${hostname()}.jsonl`);
+        assert.deepEqual(badJsonLines(history), [], `${what}: a history line other than the last does not parse`);
+      } finally {
+        watch.stop();
+        elim.cleanup();
+        cleanup();
+      }
+    });
+  }
+});
