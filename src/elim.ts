@@ -74,7 +74,8 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
   let pending = false;
   let lastGood: number | undefined;
   let failures = 0;
-  let dropped = 0;
+  let unread = 0; // consecutive reports LIM did not read
+  let unreadKind: 'dropped' | 'replaced' = 'dropped';
   let extrasBroken = false;
 
   // Runs the sampler, raced against the deadline when it is asynchronous.
@@ -192,12 +193,16 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
       log.info('stdout closed by the reader; exiting');
       return 'output-closed';
     }
-    if (outcome === 'dropped') {
-      if (dropped === 0) log.warn('LIM is not reading (pipe full); dropping reports until it reads again');
-      dropped++;
-    } else if (dropped > 0) {
-      log.info({ dropped }, `LIM is reading again; ${dropped} reports were dropped`);
-      dropped = 0;
+    if (outcome === 'dropped' || outcome === 'replaced') {
+      if (unread === 0) {
+        unreadKind = outcome;
+        if (outcome === 'dropped') log.warn('LIM is not reading (pipe full); dropping reports until it reads again');
+        else log.warn('LIM had not read the previous report; each new report replaces the unread one until it reads again');
+      }
+      unread++;
+    } else if (unread > 0) {
+      log.info({ [unreadKind]: unread }, `LIM is reading again; ${unread} reports were ${unreadKind}`);
+      unread = 0;
     }
 
     seq++;

@@ -71,14 +71,14 @@ Runs the elim: writes "1 rank N" to stdout every interval, as LIM expects.
 interface Summary {
   ticks: number;
   states: Record<string, number>;
-  dropped: number;
+  unread: number; // reports LIM did not read: dropped, or replaced by a newer one
   rankMin: number;
   rankMax: number;
   rankSum: number;
 }
 
 function emptySummary(): Summary {
-  return { ticks: 0, states: {}, dropped: 0, rankMin: Number.POSITIVE_INFINITY, rankMax: Number.NEGATIVE_INFINITY, rankSum: 0 };
+  return { ticks: 0, states: {}, unread: 0, rankMin: Number.POSITIVE_INFINITY, rankMax: Number.NEGATIVE_INFINITY, rankSum: 0 };
 }
 
 // Runs the elim until stopped; returns the exit status.
@@ -224,7 +224,7 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
     }
     summary.ticks++;
     summary.states[tick.state] = (summary.states[tick.state] ?? 0) + 1;
-    if (tick.outcome === 'dropped') summary.dropped++;
+    if (tick.outcome === 'dropped' || tick.outcome === 'replaced') summary.unread++;
     summary.rankMin = Math.min(summary.rankMin, tick.rank);
     summary.rankMax = Math.max(summary.rankMax, tick.rank);
     summary.rankSum += tick.rank;
@@ -234,7 +234,7 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
         {
           ticks: summary.ticks,
           states: summary.states,
-          dropped: summary.dropped,
+          unread: summary.unread,
           rank: { min: summary.rankMin, mean: summary.rankSum / summary.ticks, max: summary.rankMax },
           collectors: sampler.stats(),
           history: history?.stats,

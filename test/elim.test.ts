@@ -183,6 +183,16 @@ describe('runElim', () => {
     assert.ok(msgs.includes('LIM is reading again; 3 reports were dropped'), msgs.join('|'));
   });
 
+  it('logs once that LIM stopped reading when each report replaces an unread one, and once that it reads again', async () => {
+    const cap = captureLog();
+    const out = new Recorder((n) => (n >= 1 && n <= 3 ? 'replaced' : 'written'));
+    const o = options({ sampler: scripted([0.1]), out, log: cap.log, maxTicks: 6 });
+    await runElim(o);
+    const msgs = cap.messages();
+    assert.equal(msgs.filter((m) => m.startsWith('LIM had not read the previous report')).length, 1, msgs.join('|'));
+    assert.ok(msgs.includes('LIM is reading again; 3 reports were replaced'), msgs.join('|'));
+  });
+
   it('stops without writing when aborted while waiting for the next tick', async () => {
     const controller = new AbortController();
     const o = options({ sampler: scripted([0.1]), signal: controller.signal, maxTicks: 100 });
