@@ -1,7 +1,7 @@
 // Runs the built elim the way LIM does: stdout a real pipe (a FIFO here, as LIM's
 // pipe(2)), stdin /dev/null, stderr closed, nice -20 as root, LSF_RESOURCES set.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -53,6 +53,45 @@ export function openReader(fifo: string): Socket {
   return new Socket({ fd, readable: true, writable: false });
 }
 
+// The read end of the elim's pipe, read by polling: paused, it makes no read(2) at
+// all, so unread reports stay in the kernel pipe as they would with a stuck LIM (a
+// paused net.Socket keeps reading into its own buffer up to its high-water mark).
+class PollingReader {
+  private readonly buf = Buffer.alloc(64 * 1024);
+  private readonly timer: NodeJS.Timeout;
+  private paused = false;
+  private fd: number | undefined;
+  constructor(fifo: string, private readonly onData: (chunk: string) => void) {
+    this.fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    this.timer = setInterval(() => this.poll(), 10);
+  }
+  poll(): void {
+    if (this.paused || this.fd === undefined) return;
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(this.fd, this.buf, 0, this.buf.length, null);
+      } catch {
+        return; // EAGAIN: nothing to read now
+      }
+      if (n === 0) return; // no writer at the moment
+      this.onData(this.buf.toString('latin1', 0, n));
+    }
+  }
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+    this.poll();
+  }
+  close(): void {
+    clearInterval(this.timer);
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
 // Starts `lavarank run` as LIM would, with a config in a fresh temp directory.
 export function startElim(options: StartOptions = {}): Elim {
   const { dir, cleanup } = tempDir('lavarank-e2e-');
@@ -67,23 +106,21 @@ export function startElim(options: StartOptions = {}): Elim {
   for (const [section, values] of Object.entries(options.override ?? {})) base[section] = { ...base[section], ...values };
   writeFileSync(configPath, [stringify(base), options.config ?? ''].join('\n'), { mode: 0o644 });
   const fifo = mkfifo(dir);
-  const reader = openReader(fifo);
+  const reads: Elim['reads'] = [];
+  const waiters: Array<() => void> = [];
+  const started = Date.now();
+  const reader = new PollingReader(fifo, (data) => {
+    reads.push({ at: Date.now() - started, data });
+    for (const w of waiters.splice(0)) w();
+  });
   const out = openSync(fifo, constants.O_WRONLY);
   const args = [cliPath, 'run', '--config', configPath, ...(options.args ?? [])];
   if (options.testInterval !== null) args.push('--test-interval', String(options.testInterval ?? 0.3));
-  const started = Date.now();
   const child = spawn(fixture('bin', 'as-lim'), [process.execPath, ...args], {
     stdio: ['ignore', out, 'ignore'],
     env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...options.env },
   });
   closeSync(out);
-  const reads: Elim['reads'] = [];
-  const waiters: Array<() => void> = [];
-  reader.on('data', (chunk: Buffer) => {
-    reads.push({ at: Date.now() - started, data: chunk.toString('latin1') });
-    for (const w of waiters.splice(0)) w();
-  });
-  reader.on('error', () => undefined);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
     child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() - started }));
   });
@@ -121,7 +158,7 @@ export function startElim(options: StartOptions = {}): Elim {
       }
       return reports();
     },
-    closeReader: () => reader.destroy(),
+    closeReader: () => reader.close(),
     pauseReader: () => reader.pause(),
     resumeReader: () => reader.resume(),
     log: () =>
@@ -140,7 +177,7 @@ export function startElim(options: StartOptions = {}): Elim {
     },
     cleanup: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      reader.destroy();
+      reader.close();
       cleanup();
     },
   };

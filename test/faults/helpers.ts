@@ -233,29 +233,37 @@ export class DescendantWatch {
     this.poll();
   }
 
+  // Walks /proc/<pid>/task/<tid>/children from root down: cheap enough to poll often.
   poll(): void {
-    const parents = new Map<number, number>();
-    const info = new Map<number, { start: string; comm: string }>();
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const pid = Number(entry);
-      let stat: string;
+    const queue = [this.root];
+    while (queue.length > 0) {
+      const pid = queue.shift()!;
+      let tasks: string[];
       try {
-        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        tasks = readdirSync(`/proc/${pid}/task`);
       } catch {
-        continue;
+        continue; // gone meanwhile
       }
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parents.set(pid, Number(f[1]));
-      info.set(pid, { start: f[19] ?? '', comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
-    }
-    for (const [pid, parent] of parents) {
-      let p = parent;
-      let depth = 0;
-      while (p !== this.root && p > 1 && depth++ < 64) p = parents.get(p) ?? 0;
-      if (p !== this.root) continue;
-      const i = info.get(pid)!;
-      this.seen.set(`${pid}:${i.start}`, { pid, parent, start: i.start, comm: i.comm });
+      for (const tid of tasks) {
+        let kids: string;
+        try {
+          kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+        } catch {
+          continue;
+        }
+        for (const kid of kids.split(' ').filter((k) => k !== '').map(Number)) {
+          const f = statFields(kid);
+          if (f === undefined) continue;
+          let comm = '';
+          try {
+            comm = readFileSync(`/proc/${kid}/comm`, 'utf8').trim();
+          } catch {
+            // gone meanwhile
+          }
+          this.seen.set(`${kid}:${f[19]}`, { pid: kid, parent: pid, start: f[19] ?? '', comm });
+          queue.push(kid);
+        }
+      }
     }
   }
 
