@@ -2,7 +2,7 @@
 // every tick, process inspection through /proc (RSS, state, descendants), a small
 // tmpfs, and a seeded random source so that a failing random run can be replayed.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fixture } from '../helpers.js';
 
@@ -60,6 +60,7 @@ export class SyntheticHost {
   readonly procRoot: string;
   readonly sysRoot: string;
   readonly state: HostState;
+  readonly frozen = new Set<string>(); // files write() leaves alone: a test owns them
   constructor(readonly root: string, cpus = 4) {
     this.procRoot = join(root, 'proc');
     this.sysRoot = join(root, 'sys');
@@ -159,9 +160,24 @@ export class SyntheticHost {
     };
   }
 
-  // Writes every file from the state.
+  // Writes every file from the state, except the frozen ones.
   write(): void {
-    for (const [path, text] of Object.entries(this.render())) put(join(this.root, path), text);
+    for (const [path, text] of Object.entries(this.render())) if (!this.frozen.has(path)) put(join(this.root, path), text);
+  }
+
+  // Puts a fault in place of a file (see FAULTS); returns what undoes it.
+  break(rel: string, fault: FileFault): () => void {
+    const path = this.path(rel);
+    const text = this.render()[rel] ?? '';
+    this.frozen.add(rel);
+    rmSync(path, { recursive: true, force: true });
+    const undo = fault.apply(path, text);
+    return () => {
+      undo?.();
+      rmSync(path, { recursive: true, force: true });
+      this.frozen.delete(rel);
+      this.write();
+    };
   }
 
   // Absolute path of a file of the tree, e.g. path('proc/stat').
@@ -169,6 +185,41 @@ export class SyntheticHost {
     return join(this.root, rel);
   }
 }
+
+// Creates a FIFO (Node has no mkfifo).
+export function mkfifo(path: string): void {
+  const r = spawnSync('mkfifo', ['-m', '644', path]);
+  if (r.status !== 0) throw new Error(`mkfifo ${path}: ${r.stderr.toString()}`);
+}
+
+// One way a kernel file can be broken; apply() finds the path removed and may return
+// an undo of its own (closing a descriptor it holds).
+export interface FileFault {
+  name: string;
+  apply(path: string, text: string): (() => void) | void;
+}
+
+// The faults of a /proc or /sys file, each as a test would put it in place.
+export const FAULTS: readonly FileFault[] = [
+  { name: 'missing', apply: () => undefined },
+  // Root reads any file whatever its mode; a directory in its place fails for everyone (EISDIR).
+  { name: 'unreadable (a directory)', apply: (path) => void mkdirSync(path) },
+  ...(isRoot
+    ? []
+    : [{ name: 'unreadable (mode 000)', apply: (path: string, text: string) => void writeFileSync(path, text, { mode: 0o000 }) }]),
+  { name: 'empty', apply: (path) => void writeFileSync(path, '') },
+  { name: 'truncated', apply: (path, text) => void writeFileSync(path, text.slice(0, Math.min(10, Math.floor(text.length / 2)))) },
+  { name: 'garbage', apply: (path) => void writeFileSync(path, Buffer.from('\x00\x01\xff\xfe garbage \u00bf?\n\x7f\x80 1e999 NaN -Infinity\n', 'latin1')) },
+  { name: 'a FIFO nobody writes (a read would hang)', apply: (path) => mkfifo(path) },
+  {
+    name: 'a FIFO whose writer never writes (a read would hang)',
+    apply: (path) => {
+      mkfifo(path);
+      const fd = openSync(path, constants.O_RDWR); // a writer that holds it open; O_RDWR never blocks
+      return () => closeSync(fd);
+    },
+  },
+];
 
 // Copies a fixture elim into dir with mode 0755, so the trust check passes whatever
 // umask the checkout was made with; returns its path.
