@@ -202,6 +202,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     try {
       ({ child: subprocess } = await spawnLongRunning(child.file, child.args, { signal: stop.signal, env }));
     } catch (err) {
+      if (stop.signal.aborted) return; // stopping: not started, on purpose
       log.error({ elim: child.label, err: errorMessage(err) }, `child elim ${child.label} could not be started`);
       return;
     }

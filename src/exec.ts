@@ -134,12 +134,16 @@ export type ChildProcess = ResultPromise<{ stdin: 'ignore'; stdout: 'pipe'; stde
 // Aborting signal sends SIGTERM, then SIGKILL after a second. The subprocess is
 // returned inside an object: it is a thenable, so an async function returning it
 // bare would resolve only when the process exits, with no stream left to read.
+// Rejects with the signal's reason, starting nothing, if it aborted meanwhile.
 export async function spawnLongRunning(
   file: string,
   args: readonly string[],
   options: SpawnOptions,
 ): Promise<{ child: ChildProcess }> {
   const { execa } = await import('execa');
+  // Loading execa can take a second on a saturated host at nice 10; a child started
+  // after the daemon began to stop could outlive it (execa's SIGKILL comes 1 s later).
+  options.signal.throwIfAborted();
   const child = execa(file, args, {
     shell: false,
     reject: false,

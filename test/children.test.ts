@@ -316,6 +316,14 @@ test('invalid specs are refused before anything starts, naming each key', () => 
   );
 });
 
+test('close() before a child could be spawned starts nothing that could outlive the daemon', async () => {
+  const h = start([elim('stubborn')]);
+  await h.elims.close(); // while execa is still being loaded
+  await sleep(300);
+  assert.ok(!h.messages().some((m) => m.includes('started')), h.messages().join(' | '));
+  assert.ok(!h.messages().some((m) => m.includes('could not be started')), 'a deliberate non-start was logged as an error');
+});
+
 test('aborting the daemon\'s signal ends the children as close() does', async () => {
   const controller = new AbortController();
   const lines: string[] = [];
