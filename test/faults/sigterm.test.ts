@@ -3,8 +3,8 @@
 // elims and a hung GPU query, so that there are children to end, and a fake /proc
 // large enough that a sample takes a while.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fixture, tempDir } from '../helpers.js';
@@ -47,6 +47,7 @@ describe(`SIGTERM at random moments (${RUNS} runs, seed ${seed}; replay with LAV
         watch.poll();
         const sentAt = Date.now() - elim.started;
         process.kill(elim.pid, 'SIGTERM');
+        t.diagnostic(`SIGTERM sent ${new Date(elim.started + sentAt).toISOString()}`);
         const exit = await Promise.race([elim.exited, sleep(5000).then(() => undefined)]);
         watch.poll();
         watch.stop();
@@ -75,6 +76,12 @@ describe(`SIGTERM at random moments (${RUNS} runs, seed ${seed}; replay with LAV
         assert.deepEqual(left, [], `${what}: children left running: ${JSON.stringify(left)}`);
         const history = join(elim.historyDir, `${hostname()}.jsonl`);
         assert.deepEqual(badJsonLines(history), [], `${what}: a history line other than the last does not parse`);
+      } catch (err) {
+        // Keep the elim's log of a failed run: timing failures are hard to replay.
+        const kept = join(tmpdir(), `lavarank-sigterm-seed${seed}-run${run}.log`);
+        copyFileSync(elim.logFile, kept);
+        t.diagnostic(`log kept in ${kept}; SIGTERM sent at ${new Date(elim.started + delayMs).toISOString()} (approx.)`);
+        throw err;
       } finally {
         watch.stop();
         elim.cleanup();

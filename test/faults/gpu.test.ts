@@ -1,0 +1,61 @@
+// A GPU tool that hangs (a wedged driver) or prints garbage, with gpu.enabled: true.
+// The query runs in the background on its own cadence and with its own timeout, so
+// neither may delay a report; GPU is not a required collector, so the rank stays
+// normal while the failure is logged.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fixture, tempDir } from '../helpers.js';
+import { startElim } from '../e2e/harness.js';
+import { isAlive, sleep, until } from './helpers.js';
+
+function gaps(at: number[]): number[] {
+  return at.slice(1).map((t, i) => t - at[i]!);
+}
+
+describe('a GPU tool that misbehaves', { concurrency: false }, () => {
+  it('that hangs: reports stay on time and normal, the query is killed at its timeout and the failure is logged', async () => {
+    const { dir, cleanup } = tempDir('lavarank-gpu-');
+    const pidFile = join(dir, 'gpu.pid');
+    const elim = startElim({
+      testInterval: 0.2,
+      override: { gpu: { enabled: true, command: fixture('bin', 'nvidia-smi-hang'), interval: 1, timeout: 1 } },
+      env: { FAKE_GPU_PIDFILE: pidFile },
+    });
+    try {
+      const hung = await until('nvidia-smi started', () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
+      await sleep(4000);
+      const reports = elim.reports();
+      assert.ok(reports.length >= 10, `${reports.length} reports in 4 s at a 0.2 s interval`);
+      assert.ok(Math.max(...gaps(reports.map((r) => r.at))) < 2000);
+      assert.ok(reports.every((r) => /^1 rank \d+(\.\d+)?$/.test(r.line) && Number(r.line.split(' ')[2]) < 1000), 'a pessimistic or odd report');
+      const failure = elim.log().find((l) => String(l['msg']).startsWith('GPU query failed'));
+      assert.match(String(failure?.['msg']), /timed out/);
+      assert.equal(isAlive(hung), false, 'the hung nvidia-smi was not killed after its 1 s timeout');
+    } finally {
+      elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('that prints garbage: reports stay normal and the parse failure is logged once, naming the output line', async () => {
+    const elim = startElim({
+      testInterval: 0.2,
+      override: { gpu: { enabled: true, command: fixture('bin', 'nvidia-smi-garbage'), interval: 1, timeout: 5 } },
+    });
+    try {
+      await sleep(3500);
+      const reports = elim.reports();
+      assert.ok(reports.length >= 8, `${reports.length} reports in 3.5 s`);
+      assert.ok(reports.every((r) => Number(r.line.split(' ')[2]) < 1000));
+      const log = elim.log();
+      const warned = log.filter((l) => String(l['msg']).startsWith('GPU query failed:'));
+      assert.equal(warned.length, 1, 'the same failure should be warned once, then logged at debug');
+      assert.match(String(warned[0]?.['msg']), /nvidia-smi-garbage output line 1: expected 3 comma-separated values/);
+      assert.ok(log.some((l) => String(l['msg']).startsWith('GPU query failed again')), 'the repeats were not logged at debug');
+    } finally {
+      elim.cleanup();
+    }
+  });
+});
