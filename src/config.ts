@@ -454,7 +454,16 @@ export function loadConfig(source: ConfigSource): Readonly<Config> {
   }
   const untrusted = trustProblems(path, 'config file');
   if (untrusted.length > 0) {
-    throw new ConfigError(`config file ${path} refused: ${untrusted.join('; ')}`, { problems: untrusted });
+    // Refused whatever it says; parsing it is safe (data only), and lists what else
+    // is wrong, so `lavarank check` shows every problem at once.
+    let more: readonly string[] = [];
+    try {
+      parseConfigText(text, path);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      more = err.problems;
+    }
+    throw new ConfigError(`config file ${path} refused: ${untrusted.join('; ')}`, { problems: [...untrusted, ...more] });
   }
   return parseConfigText(text, path);
 }

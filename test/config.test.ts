@@ -172,6 +172,24 @@ describe('loadConfig', () => {
     }
   });
 
+  it('lists what else is wrong in a config file it refuses for its mode', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.yaml');
+      writeFileSync(path, 'interval: 0\n');
+      chmodSync(path, 0o666);
+      assert.throws(() => loadConfig({ path, why: 'test' }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.problems.length, 2, err.problems.join('\n'));
+        assert.match(err.problems[0]!, /mode 0666/);
+        assert.match(err.problems[1]!, /interval: expected a number from 1 to 3600, received 0/);
+        return true;
+      });
+    } finally {
+      cleanup();
+    }
+  });
+
   it('refuses a config file in a directory writable by others', () => {
     const { dir, cleanup } = tempDir();
     try {
