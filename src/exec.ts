@@ -1,7 +1,9 @@
-// The one place lavarank runs other programs. Every command goes through execa
-// with an argument vector (never a shell), a timeout, and the daemon's abort
-// signal, so nothing it starts can outlive it or hang it. execa is imported
-// lazily: a daemon with no GPU and no child elims never loads it.
+// The one place lavarank runs other programs. Every command is started with an
+// argument vector (never a shell), a timeout or the daemon's abort signal, so
+// nothing it starts can outlive it or hang it: through execa, imported lazily (a
+// daemon with no GPU and no child elims never loads it), except runIsolated,
+// which needs a process group of its own and uses node:child_process.
+import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
@@ -60,66 +62,88 @@ export async function runCommand(file: string, args: readonly string[], options:
   return out;
 }
 
-// Runs file with args like runCommand, but in a process group of its own, and on
-// timeout or abort kills the whole group with SIGKILL at once: for a program that
-// runs other programs synchronously (systeminformation does, without timeouts), so
-// neither it nor what it started can stay behind, hung, after lavarank gave up.
-export async function runIsolated(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+// Runs file with args to completion like runCommand, but in a process group of its
+// own, and on timeout or abort kills the whole group with SIGKILL: for a program
+// that runs other programs synchronously and without timeouts (systeminformation),
+// so that neither it nor what it started stays behind, hung, once lavarank gives
+// up. Uses node:child_process, not execa: loading execa costs the daemon ~14 MB
+// and, on a saturated host at nice 10, more than a second.
+export function runIsolated(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) {
-    throw new TypeError(`runIsolated: timeoutMs must be a positive number, received ${String(options.timeoutMs)}`);
+    return Promise.reject(new TypeError(`runIsolated: timeoutMs must be a positive number, received ${String(options.timeoutMs)}`));
   }
-  const { execa } = await import('execa');
-  const subprocess = execa(file, args, {
-    shell: false,
-    reject: false,
-    stdin: 'ignore',
-    detached: true, // setsid(): the child leads a new process group
-    cleanup: false,
-    maxBuffer: options.maxBufferBytes ?? 1024 * 1024,
-    stripFinalNewline: false,
-    ...(options.env === undefined ? {} : { env: options.env, extendEnv: false }),
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-  });
-  let exited = false;
-  let timedOut = false;
-  let cancelled = false;
-  subprocess.once('exit', () => (exited = true));
-  // Only while the leader is unreaped: its pid, the group's id, cannot be reused then.
-  const killGroup = (): void => {
-    if (exited || subprocess.pid === undefined) return;
-    try {
-      process.kill(-subprocess.pid, 'SIGKILL');
-    } catch {
-      // ESRCH: the group is already gone
-    }
-  };
-  const onAbort = (): void => {
-    cancelled = true;
-    killGroup();
-  };
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killGroup();
-  }, options.timeoutMs);
-  if (options.signal?.aborted === true) onAbort();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    const result = await subprocess;
-    const out: RunResult = {
-      stdout: typeof result.stdout === 'string' ? result.stdout : '',
-      stderr: typeof result.stderr === 'string' ? result.stderr : '',
-      exitCode: result.exitCode,
-      failed: result.failed || timedOut || cancelled,
-      timedOut,
+  const maxBytes = options.maxBufferBytes ?? 1024 * 1024;
+  return new Promise((resolve) => {
+    const child = spawn(file, args, {
+      shell: false,
+      detached: true, // setsid(): the child leads a new process group
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let bytes = 0;
+    let why: string | undefined; // set when lavarank ended it
+    let timedOut = false;
+    let exited = false;
+    let settled = false;
+    // The group's id is the leader's pid, which cannot be reused while the leader
+    // is unreaped or any member still holds the pipes.
+    const killGroup = (): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // ESRCH: the group is already gone
+      }
     };
-    if (timedOut) out.reason = `Command timed out after ${options.timeoutMs} milliseconds: ${file}`;
-    else if (cancelled) out.reason = `Command was cancelled: ${file}`;
-    else if (result.failed) out.reason = result.shortMessage;
-    return out;
-  } finally {
-    clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onAbort);
-  }
+    const end = (reason: string): void => {
+      why ??= reason;
+      if (!exited) killGroup();
+    };
+    const onAbort = (): void => end(`Command was cancelled: ${file}`);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      end(`Command timed out after ${options.timeoutMs} milliseconds: ${file}`);
+    }, options.timeoutMs);
+    let straggler: NodeJS.Timeout | undefined;
+    const finish = (exitCode: number | undefined, failure: string | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(straggler);
+      options.signal?.removeEventListener('abort', onAbort);
+      const result: RunResult = {
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+        exitCode,
+        failed: why !== undefined || failure !== undefined,
+        timedOut,
+      };
+      const reason = why ?? failure;
+      if (reason !== undefined) result.reason = reason;
+      resolve(result);
+    };
+    const keep = (into: Buffer[]) => (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > maxBytes) end(`Command's output exceeded ${maxBytes} bytes: ${file}`);
+      else into.push(chunk);
+    };
+    child.stdout.on('data', keep(stdout));
+    child.stderr.on('data', keep(stderr));
+    child.once('error', (err) => finish(undefined, `Command failed: ${file}: ${err.message}`));
+    child.once('exit', () => {
+      exited = true;
+      // Something it started still holds the pipes: end it too, after a grace period.
+      straggler = setTimeout(killGroup, 1000);
+    });
+    child.once('close', (code, signal) =>
+      finish(code ?? undefined, code === 0 ? undefined : `Command failed with ${code === null ? `signal ${String(signal)}` : `exit code ${code}`}: ${file}`),
+    );
+    if (options.signal?.aborted === true) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export interface SpawnOptions {

@@ -61,6 +61,11 @@ describe('runIsolated', () => {
     assert.equal(r.failed, true);
     assert.match(r.reason ?? '', /cancelled/);
   });
+  it('reports a program that cannot be started as failed, without throwing', async () => {
+    const r = await runIsolated('/nonexistent/program', [], { timeoutMs: 5000 });
+    assert.equal(r.failed, true);
+    assert.match(r.reason ?? '', /ENOENT/);
+  });
   it('returns the output of a program that finishes', async () => {
     const r = await runIsolated('/bin/echo', ['a b'], { timeoutMs: 5000 });
     assert.deepEqual([r.failed, r.stdout], [false, 'a b\n']);
