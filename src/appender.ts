@@ -206,8 +206,15 @@ export class RotatingAppender {
         off += n;
       }
     } catch (err) {
-      // Undo the part that did get written: the file keeps only whole lines.
-      if (off > 0) await ftruncateAsync(fd, before).catch(() => undefined);
+      // Undo the part that did get written: the file keeps only whole lines. That part
+      // is at the end (O_APPEND); the end is asked of the file, since this.size is
+      // stale if someone truncated it meanwhile (logrotate's copytruncate), and
+      // cutting at the stale size would leave the part, or a hole of zeros.
+      if (off > 0) {
+        const end = await fstatAsync(fd).then((st) => st.size, () => before + off);
+        this.size = Math.max(0, end - off);
+        await ftruncateAsync(fd, this.size).catch(() => undefined);
+      }
       throw err;
     }
     this.size += buf.length;
