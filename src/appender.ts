@@ -4,7 +4,7 @@
 // filesystem (NFS under $LSF_LOGDIR) delays only itself, never a report. A short
 // write is undone with ftruncate, so a full disk never leaves a torn line in the
 // middle of the file; a kill can at most leave the last line incomplete.
-import { appendFileSync, close, fstat, ftruncate, mkdir, open, rename, stat, write, constants, type Stats } from 'node:fs';
+import { appendFileSync, close, fstat, ftruncate, mkdir, mkdirSync, open, rename, stat, write, constants, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
@@ -48,6 +48,34 @@ export interface AppenderStats {
 // How often the path is checked against the open file (moved, deleted, directory removed).
 const REOPEN_CHECK_MS = 30_000;
 const MAX_RETRY_MS = 5 * 60_000;
+
+// mkdir -p. Node's recursive mkdir reports some failures, EROFS among them, as
+// ENOENT, which would send an administrator looking for a missing directory; a
+// plain mkdir of the last component then names the real cause.
+export async function makeDir(dir: string, mode: number): Promise<void> {
+  try {
+    await mkdirAsync(dir, { recursive: true, mode });
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+    await mkdirAsync(dir, { mode }).catch((plain: unknown) => {
+      if (errorCode(plain) !== 'EEXIST') throw plain;
+    });
+  }
+}
+
+// makeDir, synchronously, for start-up.
+export function makeDirSync(dir: string, mode: number): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode });
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+    try {
+      mkdirSync(dir, { mode });
+    } catch (plain) {
+      if (errorCode(plain) !== 'EEXIST') throw plain;
+    }
+  }
+}
 
 export class RotatingAppender {
   private fd: number | undefined;
@@ -243,7 +271,7 @@ export class RotatingAppender {
       await this.rotate();
     }
     if (this.fd === undefined) {
-      await mkdirAsync(dirname(this.options.path), { recursive: true, mode: this.options.dirMode ?? 0o755 });
+      await makeDir(dirname(this.options.path), this.options.dirMode ?? 0o755);
       const fd = await openAsync(
         this.options.path,
         constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NOCTTY,

@@ -3,11 +3,11 @@
 // else stderr when it is a terminal, else /var/log/lavarank/lavarank.<host>.log.
 // A location that cannot be written is skipped for the next one, and the reason is
 // logged in the one that works; nothing about logging can stop the reports.
-import { closeSync, constants, fstatSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
-import { RotatingAppender } from './appender.js';
+import { RotatingAppender, makeDirSync } from './appender.js';
 import type { LogConfig } from './config.js';
 import { printError } from './cliio.js';
 import { errorCode, errorMessage } from './errors.js';
@@ -45,7 +45,7 @@ export function logCandidates(config: LogConfig, host: string, env: NodeJS.Proce
 
 function tryOpen(path: string): string | undefined {
   try {
-    mkdirSync(join(path, '..'), { recursive: true, mode: 0o755 });
+    makeDirSync(join(path, '..'), 0o755);
     const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
     const isFile = fstatSync(fd).isFile();
     closeSync(fd);
