@@ -344,7 +344,7 @@ export class DescendantWatch {
 // A tmpfs of `bytes` mounted on dir/name, or undefined when mounting is not permitted.
 export interface SmallDisk {
   path: string;
-  readOnly(on: boolean): void;
+  readOnly(on: boolean): void; // fails (EBUSY) while a file on it is open for writing
   unmount(): void;
 }
 
@@ -356,7 +356,10 @@ export function mountTmpfs(dir: string, bytes: number, name = 'disk'): SmallDisk
   if (r.status !== 0) return undefined;
   return {
     path,
-    readOnly: (on) => void spawnSync('mount', ['-o', `remount,${on ? 'ro' : 'rw'}`, path]),
+    readOnly: (on) => {
+      const r = spawnSync('mount', ['-o', `remount,${on ? 'ro' : 'rw'}`, path]);
+      if (r.status !== 0) throw new Error(`remount ${on ? 'ro' : 'rw'} ${path}: ${r.stderr.toString()}`);
+    },
     unmount: () => void spawnSync('umount', ['-l', path]),
   };
 }

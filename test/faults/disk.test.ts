@@ -1,0 +1,200 @@
+// The history and log directories: full, read-only (what root gets instead of
+// EACCES), not a directory, and removed while running. Reports never depend on
+// them; what is already written stays whole lines; writing resumes, and says how
+// many lines were lost, when the directory is usable again. Full-disk cases mount
+// a small tmpfs and need root.
+import assert from 'node:assert/strict';
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { RotatingAppender } from '../../src/appender.js';
+import { tempDir } from '../helpers.js';
+import { startElim, type Elim } from '../e2e/harness.js';
+import { badJsonLines, canMount, mountTmpfs, sleep, until } from './helpers.js';
+
+const NEED_MOUNT = canMount ? false : 'needs root to mount a small tmpfs';
+
+// Fills a filesystem to the last byte with a file of its own.
+function fill(dir: string): string {
+  const filler = join(dir, 'filler');
+  const fd = openSync(filler, 'w');
+  const chunk = Buffer.alloc(4096, 0x78);
+  try {
+    for (;;) writeFileSync(fd, chunk);
+  } catch {
+    // ENOSPC
+  }
+  for (let n = 256; n >= 1; n = Math.floor(n / 2)) {
+    try {
+      for (;;) writeFileSync(fd, chunk.subarray(0, n));
+    } catch {
+      // ENOSPC at this size: try smaller writes
+    }
+  }
+  closeSync(fd);
+  return filler;
+}
+
+function count(elim: Elim): number {
+  return elim.reports().length;
+}
+
+async function reportsContinue(elim: Elim, what: string): Promise<void> {
+  const before = count(elim);
+  await sleep(1000);
+  assert.ok(count(elim) - before >= 5, `${what}: ${count(elim) - before} reports in 1 s at a 0.05 s interval`);
+}
+
+function msgs(elim: Elim): string[] {
+  return elim.log().map((l) => String(l['msg']));
+}
+
+describe('the history directory', { concurrency: false }, () => {
+  it('full: reports continue, the file keeps only whole lines, and writing resumes when space returns', { skip: NEED_MOUNT }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-disk-');
+    const disk = mountTmpfs(dir, 256 * 1024)!;
+    const history = join(disk.path, 'history');
+    const elim = startElim({ testInterval: 0.05, override: { history: { dir: history } } });
+    const file = join(history, `${hostname()}.jsonl`);
+    try {
+      await until('history lines', () => (existsSync(file) && statSync(file).size > 2000 ? true : undefined));
+      const filler = fill(disk.path);
+      await until('the history failure logged', () => (msgs(elim).includes('cannot write history; reports continue, retrying later') ? true : undefined));
+      await reportsContinue(elim, 'disk full');
+      assert.deepEqual(badJsonLines(file), []);
+      assert.ok(readFileSync(file, 'utf8').endsWith('\n'), 'a torn line was left at the end');
+      const sizeWhileFull = statSync(file).size;
+      rmSync(filler);
+      // The first retry comes 10 s after the failure.
+      const recovered = await until('the recovery logged', () => elim.log().find((l) => /^history writable again; \d+ lines were lost$/.test(String(l['msg']))), 25_000);
+      await sleep(500);
+      assert.ok(statSync(file).size > sizeWhileFull, 'nothing was written after space returned');
+      assert.deepEqual(badJsonLines(file), []);
+      assert.equal(typeof recovered['dropped'], 'number');
+    } finally {
+      elim.cleanup();
+      disk.unmount();
+      cleanup();
+    }
+  });
+
+  // Permissions are checked when a file is opened, and a filesystem with a file open
+  // for writing cannot be made read-only, so this fault is one of the start or of a
+  // reopen (rotation, a removed file), not of a file already being written.
+  it('read-only at start: reports go out, and writing starts once it is writable', { skip: NEED_MOUNT }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-disk-');
+    const disk = mountTmpfs(dir, 1024 * 1024)!;
+    disk.readOnly(true);
+    const history = join(disk.path, 'history');
+    const elim = startElim({ testInterval: 0.05, override: { history: { dir: history } } });
+    const file = join(history, `${hostname()}.jsonl`);
+    try {
+      await elim.waitForReports(5);
+      const failure = await until('the history failure logged', () => elim.log().find((l) => l['msg'] === 'cannot write history; reports continue, retrying later'));
+      assert.match(String(failure['err']), /EROFS/);
+      await reportsContinue(elim, 'read-only');
+      disk.readOnly(false);
+      await until('the recovery logged', () => (msgs(elim).some((m) => m.startsWith('history writable again')) ? true : undefined), 25_000);
+      await sleep(300);
+      assert.ok(existsSync(file));
+      assert.deepEqual(badJsonLines(file), []);
+    } finally {
+      elim.cleanup();
+      disk.unmount();
+      cleanup();
+    }
+  });
+
+  it('not a directory at start: reports go out, and the failure is logged with its reason', async () => {
+    const { dir, cleanup } = tempDir('lavarank-disk-');
+    writeFileSync(join(dir, 'file'), '');
+    const elim = startElim({ testInterval: 0.05, override: { history: { dir: join(dir, 'file', 'history') } } });
+    try {
+      await elim.waitForReports(5);
+      const failure = await until('the history failure logged', () => elim.log().find((l) => l['msg'] === 'cannot write history; reports continue, retrying later'));
+      assert.match(String(failure['err']), /ENOTDIR|EEXIST/);
+      await reportsContinue(elim, 'history dir under a file');
+    } finally {
+      elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('removed while running: reports continue, and a new file is started within the 30 s reopen check', async () => {
+    const { dir, cleanup } = tempDir('lavarank-disk-');
+    const history = join(dir, 'history');
+    const elim = startElim({ testInterval: 0.1, override: { history: { dir: history } } });
+    const file = join(history, `${hostname()}.jsonl`);
+    try {
+      await until('history lines', () => (existsSync(file) ? true : undefined));
+      rmSync(history, { recursive: true });
+      await reportsContinue(elim, 'history dir removed');
+      await until('a new history file', () => (existsSync(file) ? true : undefined), 40_000);
+      await sleep(300);
+      assert.deepEqual(badJsonLines(file), []);
+      assert.equal(elim.child.exitCode, null);
+    } finally {
+      elim.cleanup();
+      cleanup();
+    }
+  });
+});
+
+describe('the log directory', { concurrency: false }, () => {
+  it('full: reports continue, the log keeps only whole lines, and it says how many lines were lost when space returns', { skip: NEED_MOUNT }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-disk-');
+    const disk = mountTmpfs(dir, 256 * 1024)!;
+    const logFile = join(disk.path, 'lavarank.log');
+    const elim = startElim({ testInterval: 0.05, override: { log: { file: logFile } } });
+    try {
+      await until('log lines', () => (existsSync(logFile) && statSync(logFile).size > 2000 ? true : undefined));
+      const filler = fill(disk.path);
+      await reportsContinue(elim, 'log disk full');
+      assert.deepEqual(badJsonLines(logFile), []);
+      rmSync(filler);
+      await until('the recovery logged', () => (readFileSync(logFile, 'utf8').includes('writable again;') ? true : undefined), 25_000);
+      assert.deepEqual(badJsonLines(logFile), []);
+      assert.match(readFileSync(logFile, 'utf8'), /"msg":"log file .* writable again; \d+ lines were lost"/);
+    } finally {
+      elim.cleanup();
+      disk.unmount();
+      cleanup();
+    }
+  });
+});
+
+describe('a file truncated by someone else (logrotate copytruncate)', () => {
+  it('then a short write on a full disk leaves only whole lines, before and after space returns', { skip: NEED_MOUNT }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-disk-');
+    const disk = mountTmpfs(dir, 64 * 1024)!;
+    const path = join(disk.path, 'h.jsonl');
+    try {
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, retryMs: 20 });
+      for (let i = 0; i < 40; i++) a.append(JSON.stringify({ i, pad: 'p'.repeat(40) }));
+      await a.flush(2000);
+      // copytruncate: the file is copied away and cut to nothing under the writer.
+      const fd = openSync(path, 'r+');
+      ftruncateSync(fd, 0);
+      closeSync(fd);
+      a.append(JSON.stringify({ i: 50 }));
+      await a.flush(2000);
+      const filler = fill(disk.path);
+      // Fits only partly in the file's last page: a short write, then ENOSPC.
+      a.append(JSON.stringify({ i: 51, pad: 'q'.repeat(5000) }));
+      await a.flush(300);
+      const during = readFileSync(path, 'utf8');
+      assert.ok(during.endsWith('\n'), `a full disk left a torn line: ...${JSON.stringify(during.slice(-20))}`);
+      rmSync(filler);
+      await sleep(100);
+      a.append(JSON.stringify({ i: 52 }));
+      await a.close(2000);
+      assert.deepEqual(badJsonLines(path), []);
+      const got = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
+      assert.deepEqual(got, [50, 51, 52]);
+    } finally {
+      disk.unmount();
+      cleanup();
+    }
+  });
+});
