@@ -140,6 +140,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
   const env = options.env ?? process.env;
   const reserved = options.reserved ?? ['rank'];
   const stop = new AbortController();
+  const live = new Set<Promise<void>>(); // each started child until it has exited
   const onAbort = (): void => stop.abort();
   if (options.signal.aborted) stop.abort();
   else options.signal.addEventListener('abort', onAbort, { once: true });
@@ -206,6 +207,12 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
       log.error({ elim: child.label, err: errorMessage(err) }, `child elim ${child.label} could not be started`);
       return;
     }
+    const settled = subprocess.then(
+      () => undefined,
+      () => undefined,
+    );
+    live.add(settled);
+    void settled.finally(() => live.delete(settled));
     child.alive = true;
     child.parser = new ElimReportParser();
     child.needResync = false;
@@ -254,11 +261,11 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     }
   }
 
-  const running = children.map((child) =>
-    supervise(child).catch((err: unknown) => {
+  for (const child of children) {
+    void supervise(child).catch((err: unknown) => {
       log.error({ elim: child.label, err: errorMessage(err) }, `supervising child elim ${child.label} failed`);
-    }),
-  );
+    });
+  }
   let closing: Promise<void> | undefined;
 
   return {
@@ -292,7 +299,9 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
       closing ??= (async () => {
         stop.abort();
         options.signal.removeEventListener('abort', onAbort);
-        await Promise.all(running);
+        // The children that run, not the supervisors: one still loading execa (more
+        // than a second on a saturated host at nice 10) starts nothing once stopped.
+        await Promise.all([...live]);
       })();
       return closing;
     },
