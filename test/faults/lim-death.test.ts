@@ -1,0 +1,60 @@
+// LIM killed with SIGKILL: the elim gets no signal, its parent is gone, and the
+// read end of its pipe closes with LIM unless something else holds it. It must not
+// outlive LIM by more than one interval: a new LIM starts a new elim at once.
+// With the shortest interval LIM allows (5 s) rather than a test interval.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { cliPath, fixture, tempDir } from '../helpers.js';
+import { mkfifo, openReader } from '../e2e/harness.js';
+import { isAlive, sleep, until } from './helpers.js';
+
+const INTERVAL_S = 5;
+
+async function killLim(options: { closePipe: boolean }): Promise<{ outlivedMs: number; log: string }> {
+  const { dir, cleanup } = tempDir('lavarank-lim-death-');
+  try {
+    const fifo = mkfifo(dir);
+    const reader = openReader(fifo); // the read end, as LIM holds it
+    let data = '';
+    reader.on('data', (c: Buffer) => (data += c.toString()));
+    const configPath = join(dir, 'lavarank.yaml');
+    const logFile = join(dir, 'lavarank.log');
+    writeFileSync(configPath, `interval: ${INTERVAL_S}\nlog: {file: ${logFile}}\nhistory: {dir: ${join(dir, 'history')}}\ngpu: {enabled: false}\n`);
+    const lim = spawn(process.execPath, [fixture('bin', 'fake-lim.mjs'), fifo, fixture('bin', 'as-lim'), process.execPath, cliPath, 'run', '--config', configPath], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const elimPid = Number(await new Promise<string>((resolve) => createInterface({ input: lim.stdout }).once('line', resolve)));
+    await until('the first report', () => (data.includes('\n') ? true : undefined));
+    const killed = Date.now();
+    lim.kill('SIGKILL');
+    if (options.closePipe) reader.destroy();
+    await until('the elim to end', () => (isAlive(elimPid) ? undefined : true), 3 * INTERVAL_S * 1000);
+    const outlivedMs = Date.now() - killed;
+    reader.destroy();
+    await sleep(50);
+    return { outlivedMs, log: readFileSync(logFile, 'utf8') };
+  } finally {
+    cleanup();
+  }
+}
+
+describe('LIM killed with SIGKILL', { concurrency: false }, () => {
+  it(`with its pipe closed: the elim exits within one interval (${INTERVAL_S} s), quietly`, async (t) => {
+    const { outlivedMs, log } = await killLim({ closePipe: true });
+    t.diagnostic(`the elim outlived LIM by ${outlivedMs} ms`);
+    assert.ok(outlivedMs < INTERVAL_S * 1000, `the elim outlived LIM by ${outlivedMs} ms`);
+    assert.match(log, /"msg":"(stopping: parent process \d+ is gone \(LIM killed\?\)|stdout closed by the reader; exiting)"/);
+    assert.doesNotMatch(log, /"level":"(fatal|error)"/);
+  });
+
+  it(`with its pipe held open by another process: the elim still exits within one interval (${INTERVAL_S} s)`, async (t) => {
+    const { outlivedMs, log } = await killLim({ closePipe: false });
+    t.diagnostic(`the elim outlived LIM by ${outlivedMs} ms`);
+    assert.ok(outlivedMs < INTERVAL_S * 1000, `the elim outlived LIM by ${outlivedMs} ms`);
+    assert.match(log, /"msg":"stopping: parent process \d+ is gone \(LIM killed\?\)"/);
+  });
+});
