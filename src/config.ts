@@ -1,7 +1,7 @@
 // The YAML configuration: found, trust-checked, parsed once at start into a frozen
 // typed object. Every problem names the key, what was expected and what was found,
 // with the file, line and column, and all problems are reported at once.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { ConfigError, errorCode } from './errors.js';
@@ -395,16 +395,31 @@ function deepFreeze<T>(value: T): Readonly<T> {
   return value;
 }
 
+// A lavarank config is a few hundred bytes. The yaml parser's time grows faster
+// than the size of some broken input (a 256 KB run of double quotes took 3 s, 94 s
+// with its pretty errors), so a larger file is refused before it is parsed.
+export const MAX_CONFIG_BYTES = 64 * 1024;
+// YAML syntax errors listed; a broken file can have one per character.
+const MAX_YAML_ERRORS = 10;
+
+function tooLarge(where: string, bytes: number): ConfigError {
+  return new ConfigError(`${where}: ${bytes} bytes; a lavarank config is at most ${MAX_CONFIG_BYTES} bytes (is this the right file?)`);
+}
+
 // Parses YAML text into a frozen Config; throws ConfigError listing every problem.
 export function parseConfigText(text: string, where = 'config'): Readonly<Config> {
+  if (text.length > MAX_CONFIG_BYTES) throw tooLarge(where, Buffer.byteLength(text));
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, strict: true });
+  // Positions come from the line counter: yaml's prettyErrors copies the whole line
+  // into every error, which is quadratic on a long line full of errors.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
+    const problems = doc.errors.slice(0, MAX_YAML_ERRORS).map((e) => {
+      const pos = lines.linePos(e.pos[0]);
       const firstLine = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      return `${where}${pos === undefined ? '' : `:${pos.line}:${pos.col}`}: invalid YAML: ${firstLine}`;
+      return `${where}:${pos.line}:${pos.col}: invalid YAML: ${firstLine}`;
     });
+    if (doc.errors.length > MAX_YAML_ERRORS) problems.push(`${where}: ${doc.errors.length - MAX_YAML_ERRORS} more YAML errors`);
     throw new ConfigError(problems[0]!, { problems });
   }
   let raw: unknown;
@@ -446,8 +461,13 @@ export function loadConfig(source: ConfigSource): Readonly<Config> {
   const path = source.path;
   let text: string;
   try {
+    // Not a FIFO or a device that would block or never end, and not huge.
+    const st = statSync(path);
+    if (!st.isFile()) throw new ConfigError(`config file ${path} (from ${source.why}) is not a regular file`);
+    if (st.size > MAX_CONFIG_BYTES) throw tooLarge(`config file ${path} (from ${source.why})`, st.size);
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`config file ${path} (from ${source.why}) cannot be read: ${errorCode(err) ?? String(err)}`, {
       cause: err,
     });

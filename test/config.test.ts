@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { defaultConfig, findConfig, loadConfig, parseConfigText } from '../src/config.js';
+import { MAX_CONFIG_BYTES, defaultConfig, findConfig, loadConfig, parseConfigText } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { tempDir } from './helpers.js';
 
@@ -118,6 +119,12 @@ describe('parseConfigText', () => {
     assert.match(p ?? '', /^lavarank\.yaml:\d+:\d+: invalid YAML: /);
   });
 
+  it('lists the first ten YAML errors of a broken file and counts the rest', () => {
+    const problems = problemsOf('"'.repeat(1000));
+    assert.equal(problems.length, 11);
+    assert.match(problems[10]!, /^lavarank\.yaml: \d+ more YAML errors$/);
+  });
+
   it('refuses duplicate keys', () => {
     const [p] = problemsOf('interval: 10\ninterval: 20\n');
     assert.match(p ?? '', /^lavarank\.yaml:2:1: invalid YAML: Map keys must be unique/);
@@ -199,6 +206,30 @@ describe('loadConfig', () => {
       const path = join(sub, 'lavarank.yaml');
       writeFileSync(path, 'interval: 30\n', { mode: 0o644 });
       assert.throws(() => loadConfig({ path, why: 'test' }), /directory .*etc above config file .* has mode 0777/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a file larger than MAX_CONFIG_BYTES before parsing it, quickly', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.yaml');
+      writeFileSync(path, '"'.repeat(MAX_CONFIG_BYTES + 1), { mode: 0o644 });
+      const started = performance.now();
+      assert.throws(() => loadConfig({ path, why: 'test' }), /bytes; a lavarank config is at most 65536 bytes/);
+      assert.ok(performance.now() - started < 1000);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a FIFO as config file instead of blocking on it', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.yaml');
+      assert.equal(spawnSync('mkfifo', [path]).status, 0);
+      assert.throws(() => loadConfig({ path, why: 'test' }), /is not a regular file/);
     } finally {
       cleanup();
     }
