@@ -31,19 +31,24 @@ export function parseLoadavg(text: string, file = '/proc/loadavg'): LoadavgCount
   return { load1: load1!, load5: load5!, load15: load15!, running: running!, tasks: tasks!, lastPid: lastPid! };
 }
 
+// No Linux build allows more than 8192 CPUs (CONFIG_NR_CPUS); a list naming more is
+// garbage, and would make a loaded host look idle per CPU.
+const MAX_CPUS = 65_536;
+
 // Counts the CPUs in a kernel CPU list such as "0-3,6" (/sys/devices/system/cpu/online).
 export function parseCpuList(text: string, file = '/sys/devices/system/cpu/online'): number {
   const line = text.trim();
   if (line === '') throw badLine(NAME, file, 1, line, 'empty CPU list');
   let count = 0;
   for (const part of line.split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    const m = /^(\d{1,6})(?:-(\d{1,6}))?$/.exec(part);
     if (m === null) throw badLine(NAME, file, 1, line, `"${part}" is not a CPU number or range`);
     const first = Number(m[1]);
     const last = m[2] === undefined ? first : Number(m[2]);
     if (last < first) throw badLine(NAME, file, 1, line, `range "${part}" runs backwards`);
     count += last - first + 1;
   }
+  if (count > MAX_CPUS) throw badLine(NAME, file, 1, line, `${count} CPUs, more than any kernel supports`);
   return count;
 }
 

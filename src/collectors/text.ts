@@ -9,11 +9,16 @@ export function tokens(line: string): string[] {
   return t === '' ? [] : t.split(/\s+/);
 }
 
-// A finite number from a token, or undefined for anything else (including an empty token).
+// The kernel prints counters as decimal integers (a u64 has at most 20 digits) and
+// averages as fixed-point decimals; nvidia-smi's csv is the same. Only that form is
+// taken: no exponent, hex or Infinity, and at most 30 digits on each side, so that
+// no sum, product (kB to bytes, Mb/s to bit/s) or rate of them overflows to Infinity.
+const DECIMAL = /^-?\d{1,30}(?:\.\d{1,30})?$/;
+
+// A number from a token in that form, or undefined for anything else (including an empty token).
 export function toNumber(token: string | undefined): number | undefined {
-  if (token === undefined || token === '') return undefined;
-  const n = Number(token);
-  return Number.isFinite(n) ? n : undefined;
+  if (token === undefined || !DECIMAL.test(token)) return undefined;
+  return Number(token);
 }
 
 // The error for a line the parser cannot use, naming collector, file, line number and text.

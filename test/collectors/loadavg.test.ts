@@ -64,3 +64,8 @@ test('the collector reads the captured host under CPU hogs', (t) => {
   assert.equal(r.online, 2);
   assert.ok(r.runnablePerCpu >= 1, `runnablePerCpu ${r.runnablePerCpu}`);
 });
+
+test('parseCpuList rejects a list naming more CPUs than any kernel supports, instead of an idle-looking host', () => {
+  assert.throws(() => parseCpuList('0-4294967295'), CollectorError);
+  assert.throws(() => parseCpuList(`0-${'9'.repeat(400)}`), CollectorError);
+});

@@ -87,3 +87,8 @@ test('a vmstat counter that went backwards leaves only that rate out', (t) => {
   assert.equal(r.majorFaultsPerSec, undefined);
   assert.equal(r.swapInPerSec, 0);
 });
+
+test('parseMeminfo takes only plain decimals, so kB to bytes cannot overflow to Infinity', () => {
+  assert.throws(() => parseMeminfo('MemTotal: 1e306 kB\nMemAvailable: 1e306 kB\n'), CollectorError);
+  assert.throws(() => parseMeminfo('MemTotal: 0x1000 kB\n'), CollectorError);
+});

@@ -135,3 +135,8 @@ test('a missing /proc/net/dev is a CollectorError naming the path', (t) => {
   const c = createNetworkCollector({ procRoot: root, sysRoot: root });
   assert.throws(() => c.collect(0), (err: unknown) => err instanceof CollectorError && err.message.includes('net/dev'));
 });
+
+test('parseLinkSpeed gives unknown, not Infinity, for a speed in exponent notation', () => {
+  assert.equal(parseLinkSpeed('1e303'), undefined);
+  assert.equal(parseLinkSpeed('Infinity'), undefined);
+});
