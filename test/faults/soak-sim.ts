@@ -1,0 +1,125 @@
+// A simulated day of the daemon, run by soak.test.ts in a process of its own with
+// --expose-gc: 8640 ticks of runElim at 10 s on a fake clock, a synthetic /proc
+// and /sys whose values change every tick, the real collectors and sampler, the
+// report written with fdSink, a history appender with rotation, and the log
+// through pino into its own appender. Prints one JSON object: heap and RSS after a
+// forced GC at the end of every simulated hour.
+//   node --expose-gc --max-semi-space-size=1 dist/test/faults/soak-sim.js [ticks]
+// The young generation is pinned at 1 MB: the simulation allocates thousands of
+// times faster than the daemon does in real time, and V8 would grow it (to 16 MB
+// here, at simulated hour 21), which is heap sizing, not memory kept.
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { pino } from 'pino';
+import { RotatingAppender } from '../../src/appender.js';
+import { FakeClock } from '../../src/clock.js';
+import { createCollectors } from '../../src/collectors/index.js';
+import { runElim } from '../../src/elim.js';
+import { historyRecord } from '../../src/history.js';
+import { formulaRanker } from '../../src/rank.js';
+import { fdSink } from '../../src/report.js';
+import { createSampler } from '../../src/sampler.js';
+import { SyntheticHost, random } from './helpers.js';
+
+const TICKS = Number(process.argv[2] ?? 8640);
+const PER_HOUR = 360;
+
+// A fake clock that lets I/O callbacks (the appenders' writes) run every tenth
+// sleep, as real intervals would; every sleep would cost a scheduler wait per tick
+// on a busy host, for nothing.
+class YieldingClock extends FakeClock {
+  private sleeps = 0;
+  override async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    await super.sleep(ms, signal);
+    if (++this.sleeps % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (collect === undefined) throw new Error('run with --expose-gc');
+  collect();
+  collect();
+}
+
+interface Point {
+  hour: number;
+  heapUsed: number;
+  heapTotal: number;
+  codeSpace: number; // V8's compiled code, which grows as functions are optimised
+  rss: number;
+  external: number;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'lavarank-soak-'));
+try {
+  const host = new SyntheticHost(join(dir, 'host'), 8);
+  const clock = new YieldingClock();
+  const logAppender = new RotatingAppender({ path: join(dir, 'lavarank.log'), maxBytes: 256 * 1024, keep: 2 });
+  const log = pino({ level: 'info' }, { write: (s: string) => logAppender.append(s) });
+  const history = new RotatingAppender({ path: join(dir, 'history', 'host.jsonl'), maxBytes: 512 * 1024, keep: 2 });
+  const collectors = createCollectors({ procRoot: host.procRoot, sysRoot: host.sysRoot, gpu: { enabled: false } });
+  const sampler = createSampler({ collectors, clock, log });
+  const devNull = openSync('/dev/null', 'w');
+  const rand = random(42);
+  const points: Point[] = [];
+  const started = performance.now();
+  let written = 0;
+
+  await runElim({
+    sampler,
+    rankers: { current: () => formulaRanker() },
+    out: fdSink(devNull),
+    log,
+    clock,
+    signal: new AbortController().signal,
+    resource: 'rank',
+    intervalMs: 10_000,
+    pessimisticAfter: 3,
+    pessimisticRank: 1000,
+    maxTicks: TICKS,
+    onTick: (tick) => {
+      if (tick.result !== undefined) history.append(JSON.stringify(historyRecord(tick.ts, 'soak', tick.result)));
+      if (tick.outcome === 'written') written++;
+      // A working day: load rises and falls, with noise.
+      const busy = Math.min(1, Math.max(0, 0.5 + 0.4 * Math.sin((tick.seq / 8640) * 2 * Math.PI) + 0.2 * (rand() - 0.5)));
+      host.tick(10, busy);
+      host.write();
+      if (tick.seq % PER_HOUR === 0) {
+        gc();
+        const m = process.memoryUsage();
+        const code = getHeapSpaceStatistics().find((sp) => sp.space_name === 'code_space')?.space_size ?? 0;
+        points.push({ hour: tick.seq / PER_HOUR, heapUsed: m.heapUsed, heapTotal: m.heapTotal, codeSpace: code, rss: m.rss, external: m.external });
+      }
+    },
+  });
+  sampler.close();
+  await history.close(2000);
+  await logAppender.close(2000);
+  closeSync(devNull);
+
+  // The first hours are warm-up: V8 optimises the hot functions (its code space
+  // grows by a quarter of a megabyte) and sizes its heap.
+  const at = (hour: number): Point => points.find((p) => p.hour === hour) ?? points[0]!;
+  const last = points.at(-1)!;
+  process.stdout.write(
+    `${JSON.stringify({
+      ticks: TICKS,
+      written,
+      wallSeconds: (performance.now() - started) / 1000,
+      cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+      heapGrowthFromHour1: last.heapUsed - at(1).heapUsed,
+      rssGrowthFromHour1: last.rss - at(1).rss,
+      heapGrowthFromHour4: last.heapUsed - at(4).heapUsed,
+      rssGrowthFromHour4: last.rss - at(4).rss,
+      historyLines: history.stats.linesWritten,
+      historyRotations: history.stats.rotations,
+      historyDropped: history.stats.linesDropped,
+      points,
+    })}\n`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
