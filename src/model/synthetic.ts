@@ -68,6 +68,9 @@ export function syntheticCalibration(options: SyntheticOptions = {}): Calibratio
     const cpuSome = clamp(Math.max(0, (cpuTasks - ncpu) / ncpu) * 0.9 + 0.02 * busyShare + 0.01 * rand(), 0, 1);
     const memSome = clamp(0.5 * paging + 0.05 * paging * normal(rand), 0, 1);
     const ioSome = clamp(0.8 * disk + 0.3 * paging + 0.01 * rand(), 0, 1);
+    const rx = Math.round(2e5 * rand());
+    const tx = Math.round(1e5 * rand());
+    const netUtil = round((Math.max(rx, tx) * 8) / 1e10, 6);
     ts += Math.round((60 + 30 * rand()) * 1000);
 
     const sample: Sample = {
@@ -110,10 +113,10 @@ export function syntheticCalibration(options: SyntheticOptions = {}): Calibratio
         writeBytesPerSec: Math.round(4e8 * disk),
       },
       network: {
-        interfaces: [{ name: 'eth0', rxBytesPerSec: Math.round(2e5 * rand()), txBytesPerSec: Math.round(1e5 * rand()), speedBitsPerSec: 1e10, utilization: round(0.002 * rand(), 5) }],
-        rxBytesPerSec: 0,
-        txBytesPerSec: 0,
-        utilizationMax: round(0.002 * rand(), 5),
+        interfaces: [{ name: 'eth0', rxBytesPerSec: rx, txBytesPerSec: tx, speedBitsPerSec: 1e10, utilization: netUtil }],
+        rxBytesPerSec: rx,
+        txBytesPerSec: tx,
+        utilizationMax: netUtil,
       },
       pressure: {
         cpuSome: round(cpuSome),
