@@ -4,7 +4,7 @@
 // filesystem (NFS under $LSF_LOGDIR) delays only itself, never a report. A short
 // write is undone with ftruncate, so a full disk never leaves a torn line in the
 // middle of the file; a kill can at most leave the last line incomplete.
-import { close, fstat, ftruncate, mkdir, open, rename, stat, write, constants, type Stats } from 'node:fs';
+import { appendFileSync, close, fstat, ftruncate, mkdir, open, rename, stat, write, constants, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
@@ -31,6 +31,7 @@ export interface AppenderOptions {
   dirMode?: number;
   fileMode?: number;
   retryMs?: number; // first retry after a failure; doubles up to 5 minutes
+  reopenCheckMs?: number; // how often the path is compared with the open file; default 30 s
   now?: () => number; // monotonic ms, for retry timing
   // Told once when writing starts failing (with the error) and once when it works again.
   onTrouble?: (event: { state: 'failing'; error: unknown; path: string } | { state: 'recovered'; dropped: number; path: string }) => void;
@@ -55,6 +56,7 @@ export class RotatingAppender {
   private queue: string[] = [];
   private queueBytes = 0;
   private busy: Promise<void> | undefined;
+  private inflight: string[] | undefined; // the batch being written asynchronously
   private failing = false;
   private droppedWhileFailing = 0;
   private retryAt = 0;
@@ -101,6 +103,21 @@ export class RotatingAppender {
     }
   }
 
+  // Writes a line synchronously, after what is still queued or being written: for
+  // the last words of a process about to die, which cannot wait for the queue. A
+  // batch whose asynchronous write was already under way may then appear twice.
+  writeNow(line: string): void {
+    const text = line.endsWith('\n') ? line : `${line}\n`;
+    try {
+      const pending = [...(this.inflight ?? []), ...this.queue].join('');
+      appendFileSync(this.options.path, pending + text, { mode: this.options.fileMode ?? 0o644 });
+      this.queue = [];
+      this.queueBytes = 0;
+    } catch {
+      // the file cannot be written even now: nothing else is left to try
+    }
+  }
+
   // Flushes (bounded) and closes the file.
   async close(timeoutMs = 500): Promise<void> {
     await this.flush(timeoutMs);
@@ -127,10 +144,12 @@ export class RotatingAppender {
       this.queue = [];
       this.queueBytes = 0;
       const batch = Buffer.from(taken.join(''));
+      this.inflight = taken;
       try {
         await this.ensureOpen(batch.length);
         await this.writeAll(batch);
       } catch (err) {
+        this.inflight = undefined;
         // Put the batch back in front of what arrived meanwhile, within the memory bound.
         this.queue = taken.concat(this.queue);
         this.queueBytes = this.queue.reduce((n, s) => n + s.length, 0);
@@ -138,6 +157,7 @@ export class RotatingAppender {
         this.trimQueue();
         return;
       }
+      this.inflight = undefined;
       this.stats.linesWritten += taken.length;
       this.stats.bytesWritten += batch.length;
       if (this.failing) {
@@ -194,7 +214,7 @@ export class RotatingAppender {
   }
 
   private async ensureOpen(incoming: number): Promise<void> {
-    if (this.fd !== undefined && this.now() - this.lastCheck > REOPEN_CHECK_MS) {
+    if (this.fd !== undefined && this.now() - this.lastCheck > (this.options.reopenCheckMs ?? REOPEN_CHECK_MS)) {
       this.lastCheck = this.now();
       let current: Stats | undefined;
       try {

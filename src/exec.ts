@@ -2,6 +2,8 @@
 // with an argument vector (never a shell), a timeout, and the daemon's abort
 // signal, so nothing it starts can outlive it or hang it. execa is imported
 // lazily: a daemon with no GPU and no child elims never loads it.
+import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 
 export interface RunOptions {
@@ -67,10 +69,16 @@ export interface SpawnOptions {
 export type ChildProcess = ResultPromise<{ stdin: 'ignore'; stdout: 'pipe'; stderr: 'ignore'; buffer: false; reject: false }>;
 
 // Starts a long-running child (a site's own elim) whose stdout is read as a stream.
-// Aborting signal sends SIGTERM, then SIGKILL after a second.
-export async function spawnLongRunning(file: string, args: readonly string[], options: SpawnOptions): Promise<ChildProcess> {
+// Aborting signal sends SIGTERM, then SIGKILL after a second. The subprocess is
+// returned inside an object: it is a thenable, so an async function returning it
+// bare would resolve only when the process exits, with no stream left to read.
+export async function spawnLongRunning(
+  file: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): Promise<{ child: ChildProcess }> {
   const { execa } = await import('execa');
-  return execa(file, args, {
+  const child = execa(file, args, {
     shell: false,
     reject: false,
     stdin: 'ignore',
@@ -83,4 +91,21 @@ export async function spawnLongRunning(file: string, args: readonly string[], op
     ...(options.env === undefined ? {} : { env: options.env, extendEnv: false }),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
+  return { child };
+}
+
+// Where `command` would be found (itself if it names a path, else the first match on
+// PATH), or undefined when no executable file is there. Reads the filesystem only:
+// callers use it to avoid loading execa at all for a program that is not installed.
+export function findExecutable(command: string, pathVar: string = process.env['PATH'] ?? ''): string | undefined {
+  const candidates = command.includes('/') ? [command] : pathVar.split(':').filter((d) => d !== '').map((d) => join(d, command));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here: try the next PATH entry
+    }
+  }
+  return undefined;
 }

@@ -26,6 +26,8 @@ export interface LogSetup {
   skipped: string[]; // locations tried first and why they failed
   appender?: RotatingAppender;
   close(timeoutMs?: number): Promise<void>;
+  // Logs a fatal error synchronously, for a process that is about to exit.
+  fatalNow(message: string, err: unknown): void;
 }
 
 // The log file locations to try, in order, for this host.
@@ -77,7 +79,7 @@ export function setupLogging(
   for (const target of logCandidates(config, options.host, env, tty)) {
     if (target.kind === 'stderr') {
       const log = pino({ ...baseOptions, level: config.level, name: options.name ?? 'lavarank' }, pino.destination({ fd: 2, sync: true }));
-      return { log, target, skipped, close: async () => undefined };
+      return { log, target, skipped, close: async () => undefined, fatalNow: (m, e) => log.fatal({ err: errorMessage(e) }, m) };
     }
     const path = target.path!;
     const why = tryOpen(path);
@@ -97,12 +99,30 @@ export function setupLogging(
       },
     });
     log = pino({ ...baseOptions, level: config.level, name: options.name ?? 'lavarank' }, { write: (s: string) => appender.append(s) });
-    return { log, target, skipped, appender, close: (timeoutMs = 500) => appender.close(timeoutMs) };
+    const fatalNow = (message: string, err: unknown): void => {
+      const record = {
+        level: 'fatal',
+        time: new Date().toISOString(),
+        pid: process.pid,
+        name: options.name ?? 'lavarank',
+        err: errorMessage(err),
+        stack: err instanceof Error ? err.stack : undefined,
+        msg: message,
+      };
+      appender.writeNow(JSON.stringify(record));
+    };
+    return { log, target, skipped, appender, close: (timeoutMs = 500) => appender.close(timeoutMs), fatalNow };
   }
   // Nothing writable: stderr, which under LIM is /dev/null. Say so where it can be seen.
   printError(`lavarank: no log location is writable (${skipped.join('; ')}); logging to stderr`);
   const log = pino({ ...baseOptions, level: config.level, name: options.name ?? 'lavarank' }, pino.destination({ fd: 2, sync: true }));
-  return { log, target: { kind: 'stderr', why: 'no log location writable' }, skipped, close: async () => undefined };
+  return {
+    log,
+    target: { kind: 'stderr', why: 'no log location writable' },
+    skipped,
+    close: async () => undefined,
+    fatalNow: (m, e) => log.fatal({ err: errorMessage(e) }, m),
+  };
 }
 
 // A logger that discards everything, for tests and pure subcommands.

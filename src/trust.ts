@@ -10,6 +10,7 @@ import { errorCode } from './errors.js';
 export interface TrustOptions {
   uid?: number; // the user lavarank runs as; default process.geteuid()
   executable?: boolean; // the file must also have an execute bit
+  directory?: boolean; // path is a directory (LSF_SERVERDIR) rather than a file
 }
 
 function describeMode(st: Stats): string {
@@ -33,7 +34,9 @@ export function trustProblems(path: string, what: string, options: TrustOptions 
   } catch (err) {
     return [`${what} ${path} cannot be read: ${errorCode(err) ?? String(err)}`];
   }
-  if (!st.isFile()) problems.push(`${what} ${path} is not a regular file`);
+  if (options.directory === true ? !st.isDirectory() : !st.isFile()) {
+    problems.push(`${what} ${path} is not a ${options.directory === true ? 'directory' : 'regular file'}`);
+  }
   if (!ownerOk(st, uid)) {
     problems.push(`${what} ${real} is owned by uid ${st.uid}; it must be owned by root (chown root ${real})`);
   }

@@ -16,7 +16,7 @@ export interface CpuReading {
 export interface LoadReading {
   load1: number;
   load1PerCpu: number;
-  runnable: number; // runnable tasks, including this process
+  runnable: number; // runnable tasks, not counting the process reading /proc/loadavg
   runnablePerCpu: number;
   online: number;
 }
@@ -33,6 +33,7 @@ export interface MemoryReading {
   majorFaultsPerSec?: number;
 }
 
+// One physical disk's figures for the tick.
 export interface DiskDevice {
   name: string;
   busy: number; // fraction of wall time with I/O in flight (io_ticks), 0..1
@@ -50,6 +51,7 @@ export interface DiskReading {
   writeBytesPerSec: number;
 }
 
+// One physical interface's figures for the tick.
 export interface NetInterface {
   name: string;
   rxBytesPerSec: number;
@@ -76,15 +78,17 @@ export interface PressureReading {
   ioFull: number;
 }
 
-// NVIDIA GPUs, from the last successful background query.
+// NVIDIA GPUs, from the last successful background query. A field that no GPU
+// reports (nvidia-smi prints `[Not Supported]` or `[N/A]`) is absent.
 export interface GpuReading {
   count: number;
-  utilMean: number; // 0..1
-  utilMax: number; // 0..1
-  memUsedFraction: number; // 0..1, the fullest GPU
+  utilMean?: number; // 0..1, over the GPUs that report it
+  utilMax?: number; // 0..1
+  memUsedFraction?: number; // 0..1, the fullest GPU
   ageMs: number; // how old the query result is
 }
 
+// What each collector contributes, by collector name.
 export interface SampleParts {
   cpu: CpuReading;
   load: LoadReading;
@@ -95,12 +99,19 @@ export interface SampleParts {
   gpu: GpuReading;
 }
 
+// A collector's name is the key of its part in the Sample.
 export type CollectorName = keyof SampleParts;
 
 // One sample: what every collector returned this tick.
 export interface Sample extends Partial<SampleParts> {
   ts: number; // wall clock, epoch milliseconds
   failures: Partial<Record<CollectorName, string>>; // collector name -> why it gave nothing
+}
+
+// Where the kernel's files are; tests point these at fixture trees.
+export interface CollectorOptions {
+  procRoot?: string; // default /proc
+  sysRoot?: string; // default /sys
 }
 
 // A collector keeps its own previous counters; collect() is called once per tick.

@@ -1,0 +1,262 @@
+// `npm run bench`: what lavarank costs the host it runs on, next to the obvious
+// alternative. Each section runs in a fresh Node process of its own, so that its
+// RSS, heap and child-process counts are its own; this process only starts them
+// and prints the table.
+//
+//   node dist/scripts/bench.js [--json] [--lavarank-samples 2000] [--si-samples 100]
+//   node dist/scripts/bench.js --section NAME --samples N     (one section, JSON out)
+//
+// A section is a function returning a SectionResult; add one (model inference, the
+// whole daemon) by adding it to SECTIONS.
+import { spawnSync } from 'node:child_process';
+import * as childProcess from 'node:child_process';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { cpus, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { readKernelText } from '../src/procfs.js';
+
+// USER_HZ: the unit of the children's CPU times in /proc/self/stat. 100 on every
+// Linux architecture lavarank runs on (asking `getconf CLK_TCK` would be a fork).
+const USER_HZ = 100;
+
+// systeminformation caches disksIO, networkStats and fsStats for 500 ms.
+const SI_PACE_MS = 600;
+
+// What one section measured, as the child process reports it to the parent.
+export interface SectionResult {
+  section: string;
+  samples: number;
+  cpuMsMedian: number; // this process's CPU (user + system) per sample
+  cpuMsP90: number;
+  childCpuMsPerSample: number; // CPU of the children it waited for, per sample
+  wallMsMedian: number;
+  spawnsPerSample: number; // counted by wrapping child_process
+  forksPerSampleSystemWide: number; // /proc/stat `processes` delta: every fork on the host, an upper bound
+  rssMB: number; // after the run
+  heapUsedMB: number;
+  notes: string[];
+}
+
+interface SectionOptions {
+  samples: number;
+}
+
+type Section = (options: SectionOptions) => Promise<SectionResult>;
+
+// Counts every child process this Node process starts. Async children all go
+// through ChildProcess.prototype.spawn (spawn, exec, execFile, fork); the sync
+// functions each reach the native spawn once, without calling each other's export.
+// Must run before the code under test captures child_process's functions.
+function countSpawns(): () => number {
+  let count = 0;
+  const proto = childProcess.ChildProcess.prototype as unknown as { spawn: (...args: unknown[]) => unknown };
+  const asyncSpawn = proto.spawn;
+  proto.spawn = function (this: unknown, ...args: unknown[]) {
+    count++;
+    return asyncSpawn.apply(this, args);
+  };
+  const cjs = createRequire(import.meta.url)('node:child_process') as Record<string, unknown>;
+  for (const name of ['spawnSync', 'execSync', 'execFileSync']) {
+    const original = cjs[name] as (...args: unknown[]) => unknown;
+    cjs[name] = function (this: unknown, ...args: unknown[]) {
+      count++;
+      return original.apply(this, args);
+    };
+  }
+  syncBuiltinESMExports();
+  return () => count;
+}
+
+function forksSinceBoot(): number {
+  const m = /^processes (\d+)$/m.exec(readKernelText('bench', '/proc/stat'));
+  return Number(m?.[1] ?? Number.NaN);
+}
+
+// CPU ms of the children this process has waited for (cutime + cstime).
+function childCpuMs(): number {
+  const stat = readKernelText('bench', '/proc/self/stat');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / USER_HZ; // fields 16 and 17 of proc(5)
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}
+
+// Runs sampleOnce `samples` times after `warmup` untimed runs and measures each,
+// sleeping paceMs between samples (outside the measured window).
+async function measure(
+  section: string,
+  samples: number,
+  warmup: number,
+  paceMs: number,
+  spawns: () => number,
+  sampleOnce: () => unknown,
+  notes: string[],
+): Promise<SectionResult> {
+  const pause = () => (paceMs > 0 ? new Promise((resolve) => setTimeout(resolve, paceMs)) : undefined);
+  for (let i = 0; i < warmup; i++) {
+    await sampleOnce();
+    await pause();
+  }
+  const cpu: number[] = [];
+  const wall: number[] = [];
+  const spawnsBefore = spawns();
+  const forksBefore = forksSinceBoot();
+  const childBefore = childCpuMs();
+  for (let i = 0; i < samples; i++) {
+    const c0 = process.cpuUsage();
+    const w0 = performance.now();
+    await sampleOnce();
+    const w1 = performance.now();
+    const c1 = process.cpuUsage(c0);
+    cpu.push((c1.user + c1.system) / 1000);
+    wall.push(w1 - w0);
+    await pause();
+  }
+  const forks = forksSinceBoot() - forksBefore;
+  const mem = process.memoryUsage();
+  return {
+    section,
+    samples,
+    cpuMsMedian: percentile(cpu, 0.5),
+    cpuMsP90: percentile(cpu, 0.9),
+    childCpuMsPerSample: (childCpuMs() - childBefore) / samples,
+    wallMsMedian: percentile(wall, 0.5),
+    spawnsPerSample: (spawns() - spawnsBefore) / samples,
+    forksPerSampleSystemWide: forks / samples,
+    rssMB: mem.rss / 2 ** 20,
+    heapUsedMB: mem.heapUsed / 2 ** 20,
+    notes,
+  };
+}
+
+// lavarank's own sampler over the real /proc and /sys, GPU polling off (this host
+// has no nvidia-smi; where it has, that is one child every 30 s, not per tick).
+async function lavarankSection({ samples }: SectionOptions): Promise<SectionResult> {
+  const spawns = countSpawns();
+  const { createCollectors } = await import('../src/collectors/index.js');
+  const { createSampler } = await import('../src/sampler.js');
+  const { systemClock } = await import('../src/clock.js');
+  const { pino } = await import('pino');
+  const log = pino({ level: 'info' }, { write: () => undefined });
+  const sampler = createSampler({ collectors: createCollectors({ gpu: { enabled: false } }), clock: systemClock, log });
+  const result = await measure('lavarank', samples, 50, 0, spawns, () => sampler.sample(), ['gpu disabled', 'steady state: first 50 samples untimed']);
+  const failures = sampler.sample().failures;
+  if (Object.keys(failures).length > 0) result.notes.push(`failures: ${JSON.stringify(failures)}`);
+  sampler.close();
+  return result;
+}
+
+// The same subsystems through systeminformation, as a collector built on it would ask.
+// disksIO, networkStats and fsStats return their cached result when called again
+// within 500 ms, so samples are paced 600 ms apart, as a 10 s tick would see them.
+async function systeminformationSection({ samples }: SectionOptions): Promise<SectionResult> {
+  const spawns = countSpawns();
+  const mod = (await import('systeminformation')) as typeof import('systeminformation') & { default?: typeof import('systeminformation') };
+  const si = mod.default ?? mod;
+  const sampleOnce = () => Promise.all([si.currentLoad(), si.mem(), si.disksIO(), si.networkStats(), si.fsStats()]);
+  return measure('systeminformation', samples, 3, SI_PACE_MS, spawns, sampleOnce, [
+    'currentLoad + mem + disksIO + networkStats + fsStats per sample',
+    `first 3 samples untimed; samples ${SI_PACE_MS} ms apart so that no cached result is returned`,
+  ]);
+}
+
+// A Node process that loads nothing: the floor under every RSS figure.
+async function baselineSection(): Promise<SectionResult> {
+  const mem = process.memoryUsage();
+  return {
+    section: 'node baseline',
+    samples: 0,
+    cpuMsMedian: 0,
+    cpuMsP90: 0,
+    childCpuMsPerSample: 0,
+    wallMsMedian: 0,
+    spawnsPerSample: 0,
+    forksPerSampleSystemWide: 0,
+    rssMB: mem.rss / 2 ** 20,
+    heapUsedMB: mem.heapUsed / 2 ** 20,
+    notes: ['empty Node process, for comparison'],
+  };
+}
+
+const SECTIONS: Record<string, Section> = {
+  baseline: baselineSection,
+  lavarank: lavarankSection,
+  systeminformation: systeminformationSection,
+};
+
+// Runs one section in a fresh Node process and returns its result.
+function runSection(name: string, samples: number): SectionResult {
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--section', name, '--samples', String(samples)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 16 * 2 ** 20,
+  });
+  if (child.status !== 0) throw new Error(`bench section ${name} failed with status ${String(child.status)}`);
+  return JSON.parse(child.stdout) as SectionResult;
+}
+
+function fmt(value: number, digits = 3): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '-';
+}
+
+function report(results: SectionResult[], lr: SectionResult, si: SectionResult): string {
+  const cpuModel = cpus()[0]?.model ?? 'unknown';
+  const lines = [
+    `lavarank bench, ${new Date().toISOString()}`,
+    `host: ${cpus().length} CPUs (${cpuModel}), Linux ${release()}, Node ${process.version}`,
+    '',
+    '| sampler | samples | CPU ms/sample median (p90) | children CPU ms/sample | wall ms median | spawns/sample | forks/sample host-wide | RSS MB | heap MB |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    lines.push(
+      `| ${r.section} | ${r.samples} | ${fmt(r.cpuMsMedian)} (${fmt(r.cpuMsP90)}) | ${fmt(r.childCpuMsPerSample, 2)} | ${fmt(r.wallMsMedian)} | ${fmt(r.spawnsPerSample, 2)} | ${fmt(r.forksPerSampleSystemWide, 2)} | ${fmt(r.rssMB, 1)} | ${fmt(r.heapUsedMB, 1)} |`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    `systeminformation / lavarank: CPU in-process ${fmt(si.cpuMsMedian / lr.cpuMsMedian, 1)}x, ` +
+      `CPU with children ${fmt((si.cpuMsMedian + si.childCpuMsPerSample) / (lr.cpuMsMedian + lr.childCpuMsPerSample), 1)}x, ` +
+      `spawns ${fmt(si.spawnsPerSample, 1)} vs ${fmt(lr.spawnsPerSample, 1)}, RSS ${fmt(si.rssMB / lr.rssMB, 2)}x`,
+  );
+  if (si.samples < lr.samples) {
+    lines.push(
+      `systeminformation ran ${si.samples} samples, not ${lr.samples}: they must be ${SI_PACE_MS} ms apart to miss its cache, ` +
+        `and each takes ~${fmt(si.wallMsMedian, 0)} ms of wall time.`,
+    );
+  }
+  const ok = lr.spawnsPerSample === 0 && lr.cpuMsMedian <= 0.5;
+  lines.push(`lavarank targets (0 spawns per tick, <= 0.5 ms CPU per sample): ${ok ? 'met' : 'NOT MET'}`);
+  for (const r of results) for (const n of r.notes) lines.push(`note (${r.section}): ${n}`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      section: { type: 'string' },
+      samples: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'lavarank-samples': { type: 'string', default: '2000' },
+      'si-samples': { type: 'string', default: '100' },
+    },
+  });
+  if (values.section !== undefined) {
+    const section = SECTIONS[values.section];
+    if (section === undefined) throw new Error(`unknown section ${values.section}; known: ${Object.keys(SECTIONS).join(', ')}`);
+    const result = await section({ samples: Number(values.samples ?? '100') });
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const base = runSection('baseline', 0);
+  const lr = runSection('lavarank', Number(values['lavarank-samples']));
+  const si = runSection('systeminformation', Number(values['si-samples']));
+  const results = [base, lr, si];
+  process.stdout.write(`${values.json ? JSON.stringify(results, null, 2) : report(results, lr, si)}\n`);
+}
+
+await main();

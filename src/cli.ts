@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// The lavarank command. With no subcommand (as LIM starts it, with ELIMARGS if
+// any) it runs the elim. Subcommand modules are imported on demand, so the
+// running elim never loads the training or installation code.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { printError, print, type SubcommandMain } from './cliio.js';
+import { ConfigError, ModelError, errorMessage } from './errors.js';
+import { VERSION } from './version.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: SubcommandMain }> }> = {
+  run: { summary: 'run the elim (the default; what LIM starts)', load: () => import('./run.js') },
+  once: { summary: 'take one sample, print the report line (--json: sample, features, rank)', load: () => import('./once.js') },
+  check: { summary: 'validate the config and model, print what would be used', load: () => import('./check.js') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'Usage: lavarank [COMMAND] [OPTIONS]',
+    '',
+    'An OpenLava/LSF elim reporting "rank": the predicted slowdown, in percent, of a',
+    'job started on this host now (0 = idle host).',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Common options: --config FILE, --help. "lavarank COMMAND --help" for more.',
+    'Config: --config, else $LAVARANK_CONFIG, else $LSF_ENVDIR/lavarank.yaml, else defaults.',
+  ].join('\n');
+}
+
+// Parses the command line and runs the chosen subcommand; resolves to the exit status.
+export async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  if (first === '--version' || first === '-V') {
+    print(VERSION);
+    return 0;
+  }
+  if (first === '--help' || first === '-h' || first === 'help') {
+    print(usage());
+    return 0;
+  }
+  let name = 'run';
+  let rest = argv;
+  if (first !== undefined && !first.startsWith('-')) {
+    if (!(first in COMMANDS)) {
+      printError(`lavarank: unknown command '${first}'\n\n${usage()}`);
+      return 2;
+    }
+    name = first;
+    rest = argv.slice(1);
+  }
+  const command = COMMANDS[name]!;
+  try {
+    const module = await command.load();
+    return await module.main(rest);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      printError(`lavarank ${name}: ${err.problems.length > 1 ? `${err.problems.length} problems:\n  ${err.problems.join('\n  ')}` : err.message}`);
+      return 1;
+    }
+    if (err instanceof ModelError) {
+      printError(`lavarank ${name}: ${err.message}`);
+      return 1;
+    }
+    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      printError(`lavarank ${name}: ${err.message}\nTry "lavarank ${name} --help".`);
+      return 2;
+    }
+    printError(`lavarank ${name}: ${errorMessage(err)}`);
+    if (process.env['LAVARANK_DEBUG'] === '1' && err instanceof Error && err.stack !== undefined) printError(err.stack);
+    return 1;
+  }
+}
+
+// True when this file is the program node was asked to run (directly or through
+// the npm bin link), not a module imported by a script.
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false; // argv[1] is not a file: we were imported
+  }
+}
+
+if (invokedDirectly()) {
+  const code = await main(process.argv.slice(2));
+  // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive.
+  process.exit(code);
+}

@@ -1,0 +1,197 @@
+// NVIDIA GPU utilisation and memory, from nvidia-smi run in the background on its
+// own slower cadence. nvidia-smi can hang for seconds to minutes when the driver is
+// wedged (a GPU fallen off the bus, a driver reload), so the tick never waits for
+// it: collect() returns the latest result the background query left behind.
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
+import { CollectorError, errorMessage } from '../errors.js';
+import { findExecutable, runCommand } from '../exec.js';
+import { badLine, fraction, toNumber } from './text.js';
+import type { Collector, GpuReading } from './types.js';
+
+const NAME = 'gpu';
+
+// The arguments lavarank passes to nvidia-smi; a fake nvidia-smi in tests gets the same.
+export const GPU_QUERY_ARGS: readonly string[] = [
+  '--query-gpu=utilization.gpu,memory.used,memory.total',
+  '--format=csv,noheader,nounits',
+];
+
+// The config's three-way switch for GPU polling.
+export type GpuEnabled = 'auto' | 'true' | 'false';
+
+// How the GPU collector runs; the lead's config file maps onto these.
+export interface GpuOptions {
+  // auto: use nvidia-smi if it is there, silently unavailable otherwise; true: a GPU is
+  // expected, so failures reach sample.failures; false: never run anything.
+  enabled?: GpuEnabled | boolean;
+  command?: string; // default nvidia-smi, found on PATH
+  intervalMs?: number; // between queries, default 30 s
+  timeoutMs?: number; // per query, default 10 s; then SIGTERM, SIGKILL a second later
+  staleAfterMs?: number; // a result older than this is not used, default 3 intervals
+  missingRetryMs?: number; // retry interval while the command is not found, default 10 min
+  signal?: AbortSignal; // the daemon's: aborting it kills a query in flight
+  log?: Logger;
+  clock?: Clock; // stamps results with clock.monotonic(), the time base of collect()
+}
+
+// One GPU as nvidia-smi printed it; a field is absent where it printed [Not Supported] or [N/A].
+export interface GpuRow {
+  utilPercent?: number;
+  memUsedMiB?: number;
+  memTotalMiB?: number;
+}
+
+// Parses the csv,noheader,nounits output: one "util, used, total" line per GPU.
+export function parseNvidiaSmi(text: string, file = 'nvidia-smi output'): GpuRow[] {
+  const rows: GpuRow[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (line.trim() === '') continue;
+    const cells = line.split(',').map((c) => c.trim());
+    if (cells.length !== 3) throw badLine(NAME, file, i + 1, line, `expected 3 comma-separated values, found ${cells.length}`);
+    const values = cells.map((cell) => {
+      if (/^\[[^\]]*\]$/.test(cell)) return undefined; // [Not Supported], [N/A], [Unknown Error]
+      const v = toNumber(cell);
+      if (v === undefined || v < 0) throw badLine(NAME, file, i + 1, line, `"${cell}" is neither a number nor [Not Supported]`);
+      return v;
+    });
+    const row: GpuRow = {};
+    if (values[0] !== undefined) row.utilPercent = values[0];
+    if (values[1] !== undefined) row.memUsedMiB = values[1];
+    if (values[2] !== undefined) row.memTotalMiB = values[2];
+    rows.push(row);
+  }
+  return rows;
+}
+
+// The reading for a set of GPUs: mean and max utilisation, and the fullest GPU's memory.
+export function summarizeGpus(rows: GpuRow[], ageMs: number): GpuReading {
+  const utils = rows.flatMap((r) => (r.utilPercent === undefined ? [] : [fraction(r.utilPercent / 100)]));
+  const mems = rows.flatMap((r) =>
+    r.memUsedMiB === undefined || r.memTotalMiB === undefined || !(r.memTotalMiB > 0) ? [] : [fraction(r.memUsedMiB / r.memTotalMiB)],
+  );
+  const out: GpuReading = { count: rows.length, ageMs };
+  if (utils.length > 0) {
+    out.utilMean = utils.reduce((a, b) => a + b, 0) / utils.length;
+    out.utilMax = Math.max(...utils);
+  }
+  if (mems.length > 0) out.memUsedFraction = Math.max(...mems);
+  return out;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`gpu.${name} must be a positive number of milliseconds, received ${String(value)}`);
+  }
+  return value;
+}
+
+function normalizeEnabled(value: GpuOptions['enabled']): GpuEnabled {
+  if (value === undefined || value === 'auto') return 'auto';
+  if (value === true || value === 'true') return 'true';
+  if (value === false || value === 'false') return 'false';
+  throw new TypeError(`gpu.enabled must be auto, true or false, received ${JSON.stringify(value)}`);
+}
+
+// A command that cannot be started at all: execa's message begins with the errno.
+const NOT_RUNNABLE = /^Command failed with (ENOENT|EACCES|ENOTDIR)\b/;
+
+// Starts the background query (at once, then every intervalMs) and returns the
+// collector that hands out its latest result. With enabled false nothing is run.
+export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
+  const enabled = normalizeEnabled(options.enabled);
+  const command = options.command ?? 'nvidia-smi';
+  if (command === '') throw new TypeError('gpu.command must be a command name or path, received ""');
+  const intervalMs = positive('intervalMs', options.intervalMs, 30_000);
+  const timeoutMs = positive('timeoutMs', options.timeoutMs, 10_000);
+  const staleAfterMs = positive('staleAfterMs', options.staleAfterMs, 3 * intervalMs);
+  const missingRetryMs = positive('missingRetryMs', options.missingRetryMs, 600_000);
+  const clock = options.clock ?? systemClock;
+  const log = options.log;
+
+  // close() and the daemon's signal both end a query in flight (AbortSignal.any is
+  // missing before Node 20.3, which package.json's engines still allows).
+  const controller = new AbortController();
+  const signal = controller.signal;
+  if (options.signal?.aborted === true) controller.abort();
+  options.signal?.addEventListener('abort', () => controller.abort(), { once: true, signal });
+  let timer: NodeJS.Timeout | undefined;
+  let latest: { at: number; rows: GpuRow[] } | undefined;
+  let problem: string | undefined; // why the last query gave nothing
+  let missingLogged = false;
+  let repeats = 0;
+
+  function schedule(ms: number): void {
+    if (signal.aborted) return;
+    timer = setTimeout(() => void query(), ms);
+    timer.unref(); // the daemon's own loop keeps the process alive, not this poller
+  }
+
+  function failed(message: string): void {
+    if (message === problem) {
+      repeats++;
+      log?.debug({ collector: NAME, repeats }, `GPU query failed again: ${message}`);
+    } else {
+      repeats = 0;
+      log?.warn({ collector: NAME, command }, `GPU query failed: ${message}`);
+    }
+    problem = message;
+  }
+
+  async function query(): Promise<void> {
+    let next = intervalMs;
+    try {
+      // Not installed (most CPU-only nodes): say so without loading execa, which
+      // would cost the daemon about 10 MB of memory for nothing.
+      const result =
+        findExecutable(command) === undefined
+          ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '' }
+          : await runCommand(command, GPU_QUERY_ARGS, { timeoutMs, signal });
+      if (signal.aborted) return; // shutting down: a cancelled query is no news
+      if (!result.failed) {
+        latest = { at: clock.monotonic(), rows: parseNvidiaSmi(result.stdout, `${command} output`) };
+        if (problem !== undefined) log?.info({ collector: NAME, command }, 'GPU query works again');
+        problem = undefined;
+        missingLogged = false;
+      } else if (NOT_RUNNABLE.test(result.reason ?? '')) {
+        next = missingRetryMs;
+        problem = `${command} cannot be run: ${(result.reason ?? '').split('\n').pop() ?? ''}`;
+        if (!missingLogged) {
+          const level = enabled === 'true' ? 'warn' : 'info';
+          log?.[level]({ collector: NAME, command, retryMs: missingRetryMs }, `${problem}; GPU features unavailable`);
+          missingLogged = true;
+        }
+      } else {
+        failed((result.reason ?? 'failed').split('\n')[0] ?? 'failed');
+      }
+    } catch (err) {
+      if (!signal.aborted) failed(errorMessage(err));
+    } finally {
+      schedule(next);
+    }
+  }
+
+  if (enabled !== 'false') void query();
+
+  return {
+    name: NAME,
+    collect(monotonicMs) {
+      if (latest !== undefined) {
+        const ageMs = Math.max(0, monotonicMs - latest.at);
+        if (ageMs <= staleAfterMs && latest.rows.length > 0) return summarizeGpus(latest.rows, ageMs);
+      }
+      if (enabled !== 'true') return undefined;
+      if (problem !== undefined) throw new CollectorError(NAME, problem);
+      if (latest !== undefined && latest.rows.length === 0) throw new CollectorError(NAME, `${command} listed no GPU`);
+      if (latest !== undefined) throw new CollectorError(NAME, `the last GPU result is older than ${staleAfterMs} ms`);
+      return undefined; // first query still running
+    },
+    close() {
+      if (timer !== undefined) clearTimeout(timer);
+      controller.abort();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+// The collectors lavarank runs each tick, listed explicitly in the order the sampler calls them.
+import { createCpuCollector } from './cpu.js';
+import { createDiskCollector } from './disk.js';
+import { createGpuCollector, type GpuOptions } from './gpu.js';
+import { createLoadCollector } from './loadavg.js';
+import { createMemoryCollector } from './memory.js';
+import { createNetworkCollector } from './network.js';
+import { createPressureCollector } from './pressure.js';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { Collector, CollectorOptions } from './types.js';
+
+// The roots of every reader, plus the GPU poller's own options.
+export interface CollectorsOptions extends CollectorOptions {
+  gpu?: GpuOptions; // default: enabled auto, nvidia-smi every 30 s
+}
+
+// Creates every collector; the GPU one only unless gpu.enabled is false.
+export function createCollectors(options: CollectorsOptions = {}): Collector[] {
+  const roots: CollectorOptions = {};
+  if (options.procRoot !== undefined) roots.procRoot = options.procRoot;
+  if (options.sysRoot !== undefined) roots.sysRoot = options.sysRoot;
+  const collectors: Collector[] = [
+    createCpuCollector(roots),
+    createLoadCollector(roots),
+    createMemoryCollector(roots),
+    createDiskCollector(roots),
+    createNetworkCollector(roots),
+    createPressureCollector(roots),
+  ];
+  const gpuEnabled = options.gpu?.enabled;
+  if (gpuEnabled !== false && gpuEnabled !== 'false') collectors.push(createGpuCollector(options.gpu));
+  return collectors;
+}
+
+// The collectors a loaded config asks for, with the daemon's log, abort signal and clock.
+export function collectorsFromConfig(
+  config: Readonly<Config>,
+  deps: { log: Logger; signal: AbortSignal; clock?: Clock },
+): Collector[] {
+  return createCollectors({
+    procRoot: config.proc_root,
+    sysRoot: config.sys_root,
+    gpu: {
+      enabled: config.gpu.enabled,
+      command: config.gpu.command,
+      intervalMs: config.gpu.interval * 1000,
+      timeoutMs: config.gpu.timeout * 1000,
+      signal: deps.signal,
+      log: deps.log,
+      ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+    },
+  });
+}

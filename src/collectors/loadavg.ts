@@ -1,0 +1,78 @@
+// The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg.
+import { procPath, readKernelText, readKernelTextIfPresent } from '../procfs.js';
+import { parseStat } from './cpu.js';
+import { badFile, badLine, toNumber, tokens } from './text.js';
+import type { Collector, CollectorOptions, LoadReading } from './types.js';
+
+const NAME = 'load';
+
+// The five fields of /proc/loadavg.
+export interface LoadavgCounters {
+  load1: number;
+  load5: number;
+  load15: number;
+  running: number; // tasks runnable at the instant of the read, the reader included
+  tasks: number; // all tasks
+  lastPid: number;
+}
+
+// Parses /proc/loadavg: "0.15 0.16 0.06 2/85 3851".
+export function parseLoadavg(text: string, file = '/proc/loadavg'): LoadavgCounters {
+  const line = text.split('\n')[0] ?? '';
+  const t = tokens(line);
+  if (t.length < 5) throw badLine(NAME, file, 1, line, `expected 5 fields, found ${t.length}`);
+  const [l1, l5, l15, ratio, last] = t;
+  const slash = (ratio ?? '').split('/');
+  const values = [toNumber(l1), toNumber(l5), toNumber(l15), toNumber(slash[0]), toNumber(slash[1]), toNumber(last)];
+  if (slash.length !== 2 || values.some((v) => v === undefined || v < 0)) {
+    throw badLine(NAME, file, 1, line, 'expected "load1 load5 load15 running/total lastpid"');
+  }
+  const [load1, load5, load15, running, tasks, lastPid] = values as number[];
+  return { load1: load1!, load5: load5!, load15: load15!, running: running!, tasks: tasks!, lastPid: lastPid! };
+}
+
+// Counts the CPUs in a kernel CPU list such as "0-3,6" (/sys/devices/system/cpu/online).
+export function parseCpuList(text: string, file = '/sys/devices/system/cpu/online'): number {
+  const line = text.trim();
+  if (line === '') throw badLine(NAME, file, 1, line, 'empty CPU list');
+  let count = 0;
+  for (const part of line.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (m === null) throw badLine(NAME, file, 1, line, `"${part}" is not a CPU number or range`);
+    const first = Number(m[1]);
+    const last = m[2] === undefined ? first : Number(m[2]);
+    if (last < first) throw badLine(NAME, file, 1, line, `range "${part}" runs backwards`);
+    count += last - first + 1;
+  }
+  return count;
+}
+
+// The load collector always has a reading: it needs no delta.
+export interface LoadCollector extends Collector<'load'> {
+  collect(monotonicMs: number): LoadReading;
+}
+
+// The runnable count in /proc/loadavg is nr_running() at the instant of the read, and
+// the reading process is running then: it is subtracted so that an idle host shows 0.
+// Online CPUs come from sysfs; without it (some containers), from /proc/stat's cpuN lines.
+export function createLoadCollector(options: CollectorOptions = {}): LoadCollector {
+  const procRoot = options.procRoot ?? '/proc';
+  const file = procPath(procRoot, 'loadavg');
+  const onlineFile = procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/online');
+  const statFile = procPath(procRoot, 'stat');
+  function onlineCpus(): number {
+    const list = readKernelTextIfPresent(NAME, onlineFile);
+    if (list !== undefined) return parseCpuList(list, onlineFile);
+    return parseStat(readKernelText(NAME, statFile), statFile).cpus.length;
+  }
+  return {
+    name: NAME,
+    collect(): LoadReading {
+      const load = parseLoadavg(readKernelText(NAME, file), file);
+      const online = onlineCpus();
+      if (!(online > 0)) throw badFile(NAME, onlineFile, 'no online CPU');
+      const runnable = Math.max(0, load.running - 1);
+      return { load1: load.load1, load1PerCpu: load.load1 / online, runnable, runnablePerCpu: runnable / online, online };
+    },
+  };
+}

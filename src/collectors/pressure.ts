@@ -1,0 +1,94 @@
+// Pressure stall information (PSI) for cpu, memory and io, from /proc/pressure/*.
+import { CollectorError, errorCode } from '../errors.js';
+import { procPath, readKernelText } from '../procfs.js';
+import { badFile, badLine, toNumber, tokens } from './text.js';
+import type { Collector, CollectorOptions, PressureReading } from './types.js';
+
+const NAME = 'pressure';
+
+// One line of a PSI file; averages in percent, total in microseconds, as printed.
+export interface PressureLine {
+  avg10: number;
+  avg60: number;
+  avg300: number;
+  total: number;
+}
+
+// One /proc/pressure/<resource> file. `full` is missing for cpu before kernel 5.13.
+export interface PressureCounters {
+  some: PressureLine;
+  full?: PressureLine;
+}
+
+// Parses a PSI file: "some avg10=1.81 avg60=1.12 avg300=1.00 total=7027585", then "full ...".
+export function parsePressure(text: string, file = '/proc/pressure/cpu'): PressureCounters {
+  let some: PressureLine | undefined;
+  let full: PressureLine | undefined;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    const t = tokens(line);
+    if (t.length === 0) continue;
+    const values = new Map<string, number>();
+    for (const pair of t.slice(1)) {
+      const eq = pair.indexOf('=');
+      const v = toNumber(pair.slice(eq + 1));
+      if (eq <= 0 || v === undefined || v < 0) throw badLine(NAME, file, i + 1, line, `"${pair}" is not key=number`);
+      values.set(pair.slice(0, eq), v);
+    }
+    const avg10 = values.get('avg10');
+    const avg60 = values.get('avg60');
+    const avg300 = values.get('avg300');
+    const total = values.get('total');
+    if (avg10 === undefined || avg60 === undefined || avg300 === undefined || total === undefined) {
+      throw badLine(NAME, file, i + 1, line, 'expected avg10, avg60, avg300 and total');
+    }
+    const parsed = { avg10, avg60, avg300, total };
+    if (t[0] === 'some') some = parsed;
+    else if (t[0] === 'full') full = parsed;
+    else throw badLine(NAME, file, i + 1, line, 'expected "some" or "full"');
+  }
+  if (some === undefined) throw badFile(NAME, file, 'no "some" line');
+  return full === undefined ? { some } : { some, full };
+}
+
+// The reading from the three files, avg10 percent turned into fractions.
+export function pressureFractions(cpu: PressureCounters, memory: PressureCounters, io: PressureCounters): PressureReading {
+  const out: PressureReading = {
+    cpuSome: cpu.some.avg10 / 100,
+    memorySome: memory.some.avg10 / 100,
+    memoryFull: (memory.full?.avg10 ?? 0) / 100,
+    ioSome: io.some.avg10 / 100,
+    ioFull: (io.full?.avg10 ?? 0) / 100,
+  };
+  if (cpu.full !== undefined) out.cpuFull = cpu.full.avg10 / 100;
+  return out;
+}
+
+// Missing files (kernel without CONFIG_PSI, before 4.20) and EOPNOTSUPP (built in but
+// disabled at boot with psi=0) mean "no PSI on this host".
+export function isPsiUnavailable(err: unknown): boolean {
+  const code = err instanceof CollectorError ? errorCode(err.cause) : undefined;
+  return code === 'ENOENT' || code === 'EOPNOTSUPP' || code === 'ENOTSUP';
+}
+
+// Reads the three PSI files each tick. A host without PSI yields undefined (the
+// features are unavailable), never zeros, which would claim an unloaded host.
+export function createPressureCollector(options: CollectorOptions = {}): Collector<'pressure'> {
+  const dir = procPath(options.procRoot ?? '/proc', 'pressure');
+  const read = (resource: string): PressureCounters => {
+    const file = procPath(dir, resource);
+    return parsePressure(readKernelText(NAME, file), file);
+  };
+  return {
+    name: NAME,
+    collect() {
+      try {
+        return pressureFractions(read('cpu'), read('memory'), read('io'));
+      } catch (err) {
+        if (isPsiUnavailable(err)) return undefined;
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,42 @@
+// Helpers shared by the parsers of /proc and /sys text and by the rate arithmetic.
+import { CollectorError } from '../errors.js';
+
+const MAX_QUOTED = 120;
+
+// Splits a line into its whitespace-separated tokens (none for a blank line).
+export function tokens(line: string): string[] {
+  const t = line.trim();
+  return t === '' ? [] : t.split(/\s+/);
+}
+
+// A finite number from a token, or undefined for anything else (including an empty token).
+export function toNumber(token: string | undefined): number | undefined {
+  if (token === undefined || token === '') return undefined;
+  const n = Number(token);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+// The error for a line the parser cannot use, naming collector, file, line number and text.
+export function badLine(collector: string, file: string, lineNo: number, line: string, why: string): CollectorError {
+  const shown = line.length > MAX_QUOTED ? `${line.slice(0, MAX_QUOTED)}...` : line;
+  return new CollectorError(collector, `${file} line ${lineNo}: ${why}: ${JSON.stringify(shown)}`);
+}
+
+// The error for a file that parsed line by line but lacks something required.
+export function badFile(collector: string, file: string, why: string): CollectorError {
+  return new CollectorError(collector, `${file}: ${why}`);
+}
+
+// Counters are parsed as doubles: past 2^53 they lose a few units of precision, which
+// is far below what matters for a rate over ten seconds.
+// The per-second rate of a counter between two readings, or undefined when it went
+// backwards (wrap, device reset, reboot of the counter) or no time passed.
+export function ratePerSec(now: number, before: number, seconds: number): number | undefined {
+  if (!(seconds > 0) || now < before) return undefined;
+  return (now - before) / seconds;
+}
+
+// Clamps to [0, 1]: kernel counters sampled a few microseconds apart can overshoot slightly.
+export function fraction(value: number): number {
+  return Math.min(1, Math.max(0, value));
+}

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createCpuCollector, cpuFractions, parseStat } from '../../src/collectors/cpu.js';
+import { CollectorError } from '../../src/errors.js';
+import { fakeHost, fixtureMeta, fixtureText, tempDir, writeTree } from './helpers.js';
+
+function stat(cpu: string, ...cpus: string[]): string {
+  return [`cpu  ${cpu}`, ...cpus.map((times, i) => `cpu${i} ${times}`), 'intr 1 0', 'processes 42', ''].join('\n');
+}
+
+test('parseStat reads the aggregate line, the online CPUs and the fork counter of a real /proc/stat', () => {
+  const s = parseStat(fixtureText('proc-idle', 't0/proc/stat'));
+  assert.deepEqual(s.cpus, ['cpu0', 'cpu1']);
+  assert.ok(s.total.idle > 0);
+  assert.ok(s.total.user > 0);
+  assert.ok((s.processes ?? 0) > 0);
+});
+
+test('parseStat treats the times an old kernel does not print as 0', () => {
+  const s = parseStat('cpu 10 20 30 40\ncpu0 10 20 30 40\n');
+  assert.deepEqual(s.total, { user: 10, nice: 20, system: 30, idle: 40, iowait: 0, irq: 0, softirq: 0, steal: 0 });
+});
+
+test('parseStat names the file and the line of a garbled cpu line', () => {
+  assert.throws(
+    () => parseStat('cpu 1 2 3 4 5 6 7 8\ncpu0 1 2 x 4\n', '/proc/stat'),
+    (err: unknown) => err instanceof CollectorError && err.collector === 'cpu' && /\/proc\/stat line 2: system/.test(err.message),
+  );
+});
+
+test('parseStat rejects a cpu line cut short', () => {
+  assert.throws(() => parseStat('cpu 1 2 3\ncpu0 1 2 3\n'), /line 1: expected at least 4 times/);
+});
+
+test('parseStat rejects a file without cpuN lines', () => {
+  assert.throws(() => parseStat('cpu 1 2 3 4\nintr 0\n'), /no cpuN lines/);
+});
+
+test('the collector sees both CPUs busy under two CPU hogs', (t) => {
+  const host = fakeHost(t);
+  const c = createCpuCollector(host);
+  host.load('proc-cpu', 't0');
+  assert.equal(c.collect(0), undefined);
+  host.load('proc-cpu', 't1');
+  const r = c.collect(fixtureMeta('proc-cpu').elapsedMs);
+  assert.ok(r !== undefined);
+  assert.ok(r.busy > 0.95, `busy ${r.busy}`);
+  assert.equal(r.online, 2);
+  assert.ok(Math.abs(r.user + r.system + r.steal - r.busy) < 1e-9);
+});
+
+test('the collector sees an idle host as mostly idle', (t) => {
+  const host = fakeHost(t);
+  const c = createCpuCollector(host);
+  host.load('proc-idle', 't0');
+  c.collect(0);
+  host.load('proc-idle', 't1');
+  const r = c.collect(3000);
+  assert.ok(r !== undefined && r.busy < 0.3, `busy ${r?.busy}`);
+});
+
+test('fractions are over all CPUs: one busy CPU of two is half busy', () => {
+  const before = parseStat(stat('0 0 0 0 0 0 0 0', '0 0 0 0', '0 0 0 0'));
+  const after = parseStat(stat('100 0 0 100 0 0 0 0', '100 0 0 0', '0 0 0 100'));
+  assert.equal(cpuFractions(before, after)?.busy, 0.5);
+});
+
+test('user includes nice, system includes irq and softirq, iowait is not busy', () => {
+  const before = parseStat(stat('0 0 0 0 0 0 0 0', '0 0 0 0'));
+  const after = parseStat(stat('10 10 10 40 10 10 10 0', '10 10 10 40'));
+  assert.deepEqual(cpuFractions(before, after), { user: 0.2, system: 0.3, iowait: 0.1, steal: 0, busy: 0.5, online: 1 });
+});
+
+test('a counter that went backwards gives no value for that tick, then rates resume', (t) => {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: root });
+  writeTree(root, { stat: stat('500 0 100 1000 0 0 0 0', '500 0 100 1000') });
+  c.collect(0);
+  writeTree(root, { stat: stat('400 0 100 1100 0 0 0 0', '400 0 100 1100') });
+  assert.equal(c.collect(10_000), undefined);
+  writeTree(root, { stat: stat('500 0 100 1100 0 0 0 0', '500 0 100 1100') });
+  assert.equal(c.collect(20_000)?.busy, 1);
+});
+
+test('iowait moving back into idle does not drop the tick', () => {
+  const before = parseStat(stat('0 0 0 100 50 0 0 0', '0 0 0 100'));
+  const after = parseStat(stat('100 0 0 200 40 0 0 0', '100 0 0 200'));
+  const r = cpuFractions(before, after);
+  assert.ok(r !== undefined);
+  assert.equal(r.iowait, 0);
+  assert.equal(r.busy, 100 / 190);
+});
+
+test('a CPU going offline skips the tick that straddles it and counts the new set afterwards', (t) => {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: root });
+  writeTree(root, { stat: stat('0 0 0 0 0 0 0 0', '0 0 0 0', '0 0 0 0') });
+  c.collect(0);
+  writeTree(root, { stat: stat('100 0 0 300 0 0 0 0', '100 0 0 100') });
+  assert.equal(c.collect(10_000), undefined);
+  writeTree(root, { stat: stat('200 0 0 300 0 0 0 0', '200 0 0 100') });
+  assert.deepEqual(c.collect(20_000), { user: 1, system: 0, iowait: 0, steal: 0, busy: 1, online: 1 });
+});
+
+test('a missing /proc/stat is a CollectorError naming the path', (t) => {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: root });
+  assert.throws(() => c.collect(0), (err: unknown) => err instanceof CollectorError && err.message.includes(`${root}/stat`));
+});

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createDiskCollector, diskExclusion, parseDiskstats } from '../../src/collectors/disk.js';
+import { CollectorError } from '../../src/errors.js';
+import { fakeHost, fixtureMeta, fixtureText, tempDir, writeTree } from './helpers.js';
+
+// One /proc/diskstats line with the given counters, in a kernel's 14, 18 or 20 columns.
+function line(name: string, minor: number, c: { read?: number; write?: number; ticks?: number }, columns = 20): string {
+  const stats = [1, 0, c.read ?? 0, 1, 1, 0, c.write ?? 0, 1, 0, c.ticks ?? 0, 2, 0, 0, 0, 0, 0, 0];
+  return `   8 ${String(minor).padStart(7)} ${name} ${stats.slice(0, columns - 3).join(' ')}`;
+}
+
+// A fake /sys with whole disks that have a device link, partitions, and virtual disks.
+function sysTree(root: string, disks: string[], extra: Record<string, string> = {}): void {
+  const files: Record<string, string> = {};
+  for (const d of disks) {
+    files[`sys/block/${d}/device`] = '';
+    files[`sys/block/${d}/removable`] = '0\n';
+  }
+  writeTree(root, { ...files, ...extra });
+}
+
+test('parseDiskstats reads every line of a real /proc/diskstats', () => {
+  const text = fixtureText('proc-disk', 't1/proc/diskstats');
+  const disks = parseDiskstats(text);
+  assert.equal(disks.length, text.trim().split('\n').length);
+  const vda = disks.find((d) => d.name === 'vda');
+  assert.ok(vda !== undefined && vda.writeSectors > 0 && vda.ioTicksMs > 0);
+});
+
+test('parseDiskstats reads the 14-, 18- and 20-column formats alike', () => {
+  for (const columns of [14, 18, 20]) {
+    const [d] = parseDiskstats(line('sda', 0, { read: 8, write: 16, ticks: 30 }, columns));
+    assert.deepEqual(d, { major: 8, minor: 0, name: 'sda', readSectors: 8, writeSectors: 16, ioTicksMs: 30 }, `${columns} columns`);
+  }
+});
+
+test('parseDiskstats skips the 7-column partition lines of 2.6 kernels', () => {
+  assert.deepEqual(parseDiskstats('   8    1 sda1 10 20 30 40\n'), []);
+});
+
+test('parseDiskstats names the file and line of a short or garbled line', () => {
+  assert.throws(
+    () => parseDiskstats(`${line('sda', 0, {})}\n   8 0 sdb 1 2 3 4 5 6 7 8 9 10\n`, '/proc/diskstats'),
+    (err: unknown) => err instanceof CollectorError && /\/proc\/diskstats line 2: expected 14, 18 or 20 columns/.test(err.message),
+  );
+  assert.throws(() => parseDiskstats(line('sda', 0, { ticks: 777 }).replace('777', 'x7x')), /line 1: a counter is not a number/);
+});
+
+test('the collector sees the fsync-ing writer on vda and leaves out loop and zram devices', (t) => {
+  const host = fakeHost(t);
+  const c = createDiskCollector(host);
+  host.load('proc-disk', 't0');
+  assert.equal(c.collect(0), undefined);
+  host.load('proc-disk', 't1');
+  const r = c.collect(fixtureMeta('proc-disk').elapsedMs);
+  assert.ok(r !== undefined);
+  assert.deepEqual(
+    r.devices.map((d) => d.name),
+    ['vda'],
+  );
+  assert.ok(r.writeBytesPerSec > 50e6, `write ${r.writeBytesPerSec}`);
+  assert.ok(r.busyMax > 0.05 && r.busyMax <= 1, `busy ${r.busyMax}`);
+  assert.equal(r.busiest, 'vda');
+});
+
+test('busy is io_ticks over wall time and throughput is sectors of 512 bytes per second', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': line('sda', 0, { read: 0, write: 0, ticks: 0 }) });
+  c.collect(0);
+  writeTree(root, { 'proc/diskstats': line('sda', 0, { read: 2000, write: 4000, ticks: 2500 }) });
+  assert.deepEqual(c.collect(10_000)?.devices, [{ name: 'sda', busy: 0.25, readBytesPerSec: 102_400, writeBytesPerSec: 204_800 }]);
+});
+
+test('the busiest device and the mean over devices are reported', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sdb']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, {})}\n${line('sdb', 16, {})}\n` });
+  c.collect(0);
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 1000 })}\n${line('sdb', 16, { ticks: 9000 })}\n` });
+  const r = c.collect(10_000);
+  assert.equal(r?.busiest, 'sdb');
+  assert.equal(r?.busyMax, 0.9);
+  assert.equal(r?.busyMean, 0.5);
+});
+
+test('partitions, device-mapper, md, loop and removable devices are left out', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sr0'], {
+    'sys/class/block/sda1/partition': '1\n',
+    'sys/block/sr0/removable': '1\n',
+    'sys/block/dm-0/removable': '0\n',
+    'sys/block/md0/removable': '0\n',
+    'sys/block/nvme0n1/removable': '0\n',
+  });
+  const sys = `${root}/sys`;
+  assert.equal(diskExclusion('sda', sys), undefined);
+  assert.equal(diskExclusion('sda1', sys), 'partition');
+  assert.equal(diskExclusion('dm-0', sys), 'virtual or removable by name');
+  assert.equal(diskExclusion('md0', sys), 'virtual or removable by name');
+  assert.equal(diskExclusion('loop3', sys), 'virtual or removable by name');
+  assert.equal(diskExclusion('sr0', sys), 'virtual or removable by name');
+  assert.equal(diskExclusion('nvme0n1', sys), 'virtual (no device link)');
+  assert.equal(diskExclusion('sdz', sys), 'not a whole disk');
+});
+
+test('a removable disk whose name says nothing is left out through sysfs', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sdc'], { 'sys/block/sdc/removable': '1\n' });
+  assert.equal(diskExclusion('sdc', `${root}/sys`), 'removable');
+});
+
+test('without sysfs, partitions are recognised by name', () => {
+  assert.equal(diskExclusion('sda', undefined), undefined);
+  assert.equal(diskExclusion('nvme0n1', undefined), undefined);
+  assert.equal(diskExclusion('sda1', undefined), 'partition by name');
+  assert.equal(diskExclusion('nvme0n1p2', undefined), 'partition by name');
+  assert.equal(diskExclusion('mmcblk0p1', undefined), 'partition by name');
+});
+
+test('a device whose counters went backwards is left out for that tick only', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sdb']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 5000 })}\n${line('sdb', 16, { ticks: 5000 })}\n` });
+  c.collect(0);
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 100 })}\n${line('sdb', 16, { ticks: 6000 })}\n` });
+  assert.deepEqual(
+    c.collect(10_000)?.devices.map((d) => d.name),
+    ['sdb'],
+  );
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 1100 })}\n${line('sdb', 16, { ticks: 7000 })}\n` });
+  assert.equal(c.collect(20_000)?.devices.find((d) => d.name === 'sda')?.busy, 0.1);
+});
+
+test('when every device was reset the tick gives no value rather than zeros', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': line('sda', 0, { ticks: 5000 }) });
+  c.collect(0);
+  writeTree(root, { 'proc/diskstats': line('sda', 0, { ticks: 10 }) });
+  assert.equal(c.collect(10_000), undefined);
+});
+
+test('a disk that appears between ticks is absent until its second reading', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sdb']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': line('sda', 0, {}) });
+  c.collect(0);
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 10 })}\n${line('sdb', 16, { ticks: 99_000 })}\n` });
+  assert.deepEqual(
+    c.collect(10_000)?.devices.map((d) => d.name),
+    ['sda'],
+  );
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 20 })}\n${line('sdb', 16, { ticks: 100_000 })}\n` });
+  assert.equal(c.collect(20_000)?.busiest, 'sdb');
+});
+
+test('a host without a physical disk reports no devices and 0 busy', (t) => {
+  const root = tempDir(t);
+  sysTree(root, []);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': line('loop0', 0, {}) });
+  c.collect(0);
+  assert.deepEqual(c.collect(10_000), { devices: [], busyMax: 0, busyMean: 0, readBytesPerSec: 0, writeBytesPerSec: 0 });
+});

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { FakeClock } from '../../src/clock.js';
+import { createGpuCollector, parseNvidiaSmi, summarizeGpus, type GpuOptions } from '../../src/collectors/gpu.js';
+import { CollectorError } from '../../src/errors.js';
+import { eventually, fixture, recordingLog, tempDir } from './helpers.js';
+
+// A collector over a fake nvidia-smi, closed when the test ends.
+function gpu(t: TestContext, bin: string, options: GpuOptions = {}) {
+  const c = createGpuCollector({ command: fixture('bin', bin), intervalMs: 20, ...options });
+  t.after(() => c.close?.());
+  return c;
+}
+
+function withEnv(t: TestContext, name: string, value: string): void {
+  process.env[name] = value;
+  t.after(() => delete process.env[name]);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false; // ESRCH: the process is gone, which is what the caller is waiting for
+  }
+}
+
+test('parseNvidiaSmi reads one line per GPU', () => {
+  assert.deepEqual(parseNvidiaSmi('45, 1024, 16384\n85, 15000, 16384\n'), [
+    { utilPercent: 45, memUsedMiB: 1024, memTotalMiB: 16384 },
+    { utilPercent: 85, memUsedMiB: 15000, memTotalMiB: 16384 },
+  ]);
+});
+
+test('parseNvidiaSmi leaves out fields printed as [Not Supported] or [N/A]', () => {
+  assert.deepEqual(parseNvidiaSmi('[Not Supported], 2048, 8192\n3, [N/A], [N/A]\n'), [
+    { memUsedMiB: 2048, memTotalMiB: 8192 },
+    { utilPercent: 3 },
+  ]);
+});
+
+test('parseNvidiaSmi names the line of output that is not the CSV asked for', () => {
+  assert.throws(
+    () => parseNvidiaSmi('45, 1024, 16384\nNVIDIA-SMI has failed\n', 'nvidia-smi output'),
+    (err: unknown) => err instanceof CollectorError && /nvidia-smi output line 2: expected 3 comma-separated values/.test(err.message),
+  );
+  assert.throws(() => parseNvidiaSmi('45, lots, 16384\n'), /"lots" is neither a number nor \[Not Supported\]/);
+});
+
+test('summarizeGpus gives the mean and max utilisation and the fullest GPU', () => {
+  assert.deepEqual(
+    summarizeGpus(
+      [
+        { utilPercent: 20, memUsedMiB: 100, memTotalMiB: 1000 },
+        { utilPercent: 60, memUsedMiB: 750, memTotalMiB: 1000 },
+      ],
+      5,
+    ),
+    { count: 2, utilMean: 0.4, utilMax: 0.6, memUsedFraction: 0.75, ageMs: 5 },
+  );
+});
+
+test('the collector hands out the background query result with its age', async (t) => {
+  const clock = new FakeClock();
+  const c = gpu(t, 'nvidia-smi-ok', { clock, intervalMs: 60_000 });
+  const r = await eventually(() => c.collect(clock.monotonic()));
+  assert.equal(r.count, 2);
+  assert.equal(r.utilMean, 0.65);
+  assert.equal(r.utilMax, 0.85);
+  assert.equal(r.memUsedFraction, 15000 / 16384);
+  assert.equal(c.collect(clock.monotonic() + 1234)?.ageMs, 1234);
+});
+
+test('a result older than staleAfterMs is not used', async (t) => {
+  const clock = new FakeClock();
+  const c = gpu(t, 'nvidia-smi-ok', { clock, intervalMs: 60_000, staleAfterMs: 90_000 });
+  await eventually(() => c.collect(0));
+  assert.ok(c.collect(90_000) !== undefined);
+  assert.equal(c.collect(90_001), undefined);
+});
+
+test('GPUs that print [Not Supported] for utilisation still report memory', async (t) => {
+  const c = gpu(t, 'nvidia-smi-not-supported');
+  const r = await eventually(() => c.collect(performance.now()));
+  assert.deepEqual({ ...r, ageMs: 0 }, { count: 2, memUsedFraction: 0.25, ageMs: 0 });
+});
+
+test('an absent nvidia-smi makes the GPU unavailable and is logged once', async (t) => {
+  const { log, entries } = recordingLog();
+  const c = gpu(t, 'no-such-nvidia-smi', { log });
+  await eventually(() => (entries().length > 0 ? true : undefined));
+  assert.equal(c.collect(performance.now()), undefined);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(
+    entries().map((e) => e.level),
+    ['info'],
+  );
+  assert.match(entries()[0]?.msg ?? '', /cannot be run: .*ENOENT.*; GPU features unavailable/);
+});
+
+test('an absent nvidia-smi is retried at the slow missing-tool interval, not every interval', async (t) => {
+  const dir = tempDir(t);
+  const command = join(dir, 'nvidia-smi');
+  const slow = createGpuCollector({ command, intervalMs: 20 });
+  const fast = createGpuCollector({ command, intervalMs: 20, missingRetryMs: 50 });
+  t.after(() => {
+    slow.close?.();
+    fast.close?.();
+  });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  copyFileSync(fixture('bin', 'nvidia-smi-ok'), command);
+  await eventually(() => fast.collect(performance.now()));
+  assert.equal(slow.collect(performance.now()), undefined);
+});
+
+test('with enabled true an absent nvidia-smi is a failure the sampler will report', async (t) => {
+  const c = gpu(t, 'no-such-nvidia-smi', { enabled: 'true' });
+  const err = await eventually(() => {
+    try {
+      c.collect(performance.now());
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  });
+  assert.ok(err instanceof CollectorError);
+  assert.match(err.message, /gpu: .*no-such-nvidia-smi cannot be run/);
+});
+
+test('garbage output is logged at warn once, then at debug while it repeats', async (t) => {
+  const { log, entries } = recordingLog();
+  const c = gpu(t, 'nvidia-smi-garbage', { log });
+  await eventually(() => (entries().length >= 3 ? true : undefined));
+  const levels = entries().map((e) => e.level);
+  assert.equal(levels[0], 'warn');
+  assert.ok(levels.slice(1).every((l) => l === 'debug'), levels.join(','));
+  assert.equal(c.collect(performance.now()), undefined);
+});
+
+test('a failing nvidia-smi with enabled true fails with its exit code', async (t) => {
+  const c = gpu(t, 'nvidia-smi-fails', { enabled: true });
+  await eventually(() => {
+    try {
+      c.collect(performance.now());
+      return undefined;
+    } catch (err) {
+      return err;
+    }
+  }).then((err) => assert.match(String(err), /exit code 6/));
+});
+
+test('a hung nvidia-smi does not delay collect, and close kills it', async (t) => {
+  const pidFile = join(tempDir(t), 'pid');
+  withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
+  const c = createGpuCollector({ command: fixture('bin', 'nvidia-smi-hang'), timeoutMs: 30_000 });
+  const pid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
+  const started = performance.now();
+  assert.equal(c.collect(performance.now()), undefined);
+  assert.ok(performance.now() - started < 5, 'collect returned at once');
+  assert.ok(isAlive(pid));
+  c.close?.();
+  await eventually(() => (isAlive(pid) ? undefined : true));
+});
+
+test("aborting the daemon's signal kills a hung query and stops the polling", async (t) => {
+  const pidFile = join(tempDir(t), 'pid');
+  withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
+  const daemon = new AbortController();
+  const { log, entries } = recordingLog();
+  gpu(t, 'nvidia-smi-hang', { timeoutMs: 30_000, signal: daemon.signal, log });
+  const pid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
+  rmSync(pidFile);
+  daemon.abort();
+  await eventually(() => (isAlive(pid) ? undefined : true));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(existsSync(pidFile), false, 'no new query after the abort');
+  assert.deepEqual(entries(), [], 'a cancelled query at shutdown is not logged as a failure');
+});
+
+test('a hung nvidia-smi is killed at the timeout and the failure logged', async (t) => {
+  const pidFile = join(tempDir(t), 'pid');
+  withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
+  const { log, entries } = recordingLog();
+  gpu(t, 'nvidia-smi-hang', { timeoutMs: 100, intervalMs: 60_000, log });
+  const pid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
+  await eventually(() => (isAlive(pid) ? undefined : true));
+  await eventually(() => entries()[0]);
+  assert.match(entries()[0]?.msg ?? '', /timed out after 100 milliseconds/);
+});
+
+test('with enabled false nvidia-smi is never run', async (t) => {
+  const calls = join(tempDir(t), 'calls');
+  withEnv(t, 'FAKE_GPU_CALLS', calls);
+  const c = gpu(t, 'nvidia-smi-ok', { enabled: 'false' });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(existsSync(calls), false);
+  assert.equal(c.collect(performance.now()), undefined);
+});
+
+test('the query runs again every intervalMs', async (t) => {
+  const calls = join(tempDir(t), 'calls');
+  withEnv(t, 'FAKE_GPU_CALLS', calls);
+  gpu(t, 'nvidia-smi-ok', { intervalMs: 30 });
+  await eventually(() => (existsSync(calls) && readFileSync(calls, 'utf8').split('\n').length > 3 ? true : undefined));
+});
+
+test('invalid options are rejected with the option name and the value received', () => {
+  assert.throws(() => createGpuCollector({ intervalMs: -5 }), /gpu\.intervalMs must be a positive number of milliseconds, received -5/);
+  assert.throws(() => createGpuCollector({ enabled: 'yes' as never }), /gpu\.enabled must be auto, true or false, received "yes"/);
+});

@@ -1,0 +1,103 @@
+// Shared by the collector tests: fixture paths, fake /proc and /sys trees in temp
+// dirs, and a pino logger that records what it was given.
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import type { TestContext } from 'node:test';
+
+// dist/test/collectors/ -> the repository root, where the fixtures stay uncompiled.
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+// Absolute path of something under test/fixtures/.
+export function fixture(...parts: string[]): string {
+  return join(ROOT, 'test/fixtures', ...parts);
+}
+
+// The text of one captured kernel file, e.g. fixtureText('proc-idle', 't0/proc/stat').
+export function fixtureText(...parts: string[]): string {
+  return readFileSync(fixture(...parts), 'latin1');
+}
+
+export interface FixtureMeta {
+  label: string;
+  elapsedMs: number;
+  nproc: number;
+}
+
+// meta.json of a captured fixture tree.
+export function fixtureMeta(name: string): FixtureMeta {
+  return JSON.parse(readFileSync(fixture(name, 'meta.json'), 'utf8')) as FixtureMeta;
+}
+
+// A temp dir removed when the test ends.
+export function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lavarank-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+// Writes files (path relative to root -> content) under root, creating directories.
+export function writeTree(root: string, files: Record<string, string>): void {
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(root, path);
+    mkdirSync(dirname(full), { recursive: true });
+    writeFileSync(full, content);
+  }
+}
+
+// A fake host whose proc and sys trees can be swapped from one captured instant
+// to the next, as time passing would.
+export interface FakeHost {
+  procRoot: string;
+  sysRoot: string;
+  load(fixtureName: string, instant: 't0' | 't1'): void;
+}
+
+// A temp dir to load captured instants into.
+export function fakeHost(t: TestContext): FakeHost {
+  const root = tempDir(t);
+  const procRoot = join(root, 'proc');
+  const sysRoot = join(root, 'sys');
+  return {
+    procRoot,
+    sysRoot,
+    load(fixtureName, instant) {
+      rmSync(procRoot, { recursive: true, force: true });
+      rmSync(sysRoot, { recursive: true, force: true });
+      cpSync(fixture(fixtureName, instant, 'proc'), procRoot, { recursive: true });
+      cpSync(fixture(fixtureName, instant, 'sys'), sysRoot, { recursive: true });
+    },
+  };
+}
+
+export interface RecordedLog {
+  log: Logger;
+  entries(): { level: string; msg: string; [key: string]: unknown }[];
+}
+
+// A debug-level pino logger writing into memory.
+export function recordingLog(): RecordedLog {
+  const lines: string[] = [];
+  const log = pino({ level: 'debug', base: null, timestamp: false }, { write: (s: string) => void lines.push(s) });
+  return {
+    log,
+    entries: () =>
+      lines.map((l) => {
+        const o = JSON.parse(l) as { level: number; msg: string };
+        return { ...o, level: pino.levels.labels[o.level] ?? String(o.level) };
+      }),
+  };
+}
+
+// Resolves once check() returns something other than undefined, or rejects after timeoutMs.
+export async function eventually<T>(check: () => T | undefined, timeoutMs = 3000): Promise<T> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (performance.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createCollectors } from '../../src/collectors/index.js';
+
+test('createCollectors lists every subsystem in a fixed order', () => {
+  const collectors = createCollectors({ gpu: { enabled: false } });
+  assert.deepEqual(
+    collectors.map((c) => c.name),
+    ['cpu', 'load', 'memory', 'disk', 'network', 'pressure'],
+  );
+});
+
+test('createCollectors adds the GPU collector unless it is disabled', (t) => {
+  const collectors = createCollectors({ gpu: { enabled: 'auto', command: '/nonexistent/nvidia-smi' } });
+  t.after(() => collectors.forEach((c) => c.close?.()));
+  assert.equal(collectors.at(-1)?.name, 'gpu');
+});
+
+test('the collectors read this host without failing', (t) => {
+  const collectors = createCollectors({ gpu: { enabled: false } });
+  t.after(() => collectors.forEach((c) => c.close?.()));
+  for (const c of collectors) c.collect(0);
+  const values = collectors.map((c) => [c.name, c.collect(1000)]);
+  assert.ok(values.find(([name]) => name === 'load')?.[1] !== undefined);
+});

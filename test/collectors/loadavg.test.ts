@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createLoadCollector, parseCpuList, parseLoadavg } from '../../src/collectors/loadavg.js';
+import { CollectorError } from '../../src/errors.js';
+import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
+
+test('parseLoadavg reads a real /proc/loadavg', () => {
+  const text = fixtureText('proc-cpu', 't1/proc/loadavg');
+  const l = parseLoadavg(text);
+  assert.equal(String(l.load1), text.split(' ')[0]);
+  assert.ok(l.running >= 3, 'two hogs and the reader were running');
+  assert.ok(l.tasks > l.running);
+});
+
+test('parseLoadavg names the file and line of a garbled line', () => {
+  assert.throws(
+    () => parseLoadavg('0.15 0.16 0.06 2-85 3851\n', '/proc/loadavg'),
+    (err: unknown) => err instanceof CollectorError && /\/proc\/loadavg line 1/.test(err.message),
+  );
+});
+
+test('parseLoadavg rejects a line cut short', () => {
+  assert.throws(() => parseLoadavg('0.15 0.16'), /expected 5 fields, found 2/);
+});
+
+test('parseCpuList counts single CPUs and ranges', () => {
+  assert.equal(parseCpuList('0-3,6\n'), 5);
+  assert.equal(parseCpuList('0'), 1);
+  assert.equal(parseCpuList('0-1,4-5,8'), 5);
+});
+
+test('parseCpuList rejects what is not a CPU list', () => {
+  assert.throws(() => parseCpuList('0-3,x'), /"x" is not a CPU number or range/);
+  assert.throws(() => parseCpuList('3-1'), /runs backwards/);
+  assert.throws(() => parseCpuList(''), /empty CPU list/);
+});
+
+test('the reading process is not counted as a runnable task', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/loadavg': '3.00 1.00 0.50 5/85 100\n', 'sys/devices/system/cpu/online': '0-3\n' });
+  const r = createLoadCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` }).collect(0);
+  assert.deepEqual(r, { load1: 3, load1PerCpu: 0.75, runnable: 4, runnablePerCpu: 1, online: 4 });
+});
+
+test('a runnable count of 0 does not go below 0', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/loadavg': '0.00 0.00 0.00 0/85 100\n', 'sys/devices/system/cpu/online': '0\n' });
+  assert.equal(createLoadCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` }).collect(0).runnable, 0);
+});
+
+test('without sysfs the online CPUs are counted from /proc/stat', (t) => {
+  const root = tempDir(t);
+  writeTree(root, {
+    'proc/loadavg': '1.00 1.00 1.00 1/85 100\n',
+    'proc/stat': 'cpu 1 1 1 1\ncpu0 1 1 1 1\ncpu1 1 1 1 1\ncpu2 1 1 1 1\n',
+  });
+  assert.equal(createLoadCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` }).collect(0).online, 3);
+});
+
+test('the collector reads the captured host under CPU hogs', (t) => {
+  const host = fakeHost(t);
+  host.load('proc-cpu', 't1');
+  const r = createLoadCollector(host).collect(0);
+  assert.equal(r.online, 2);
+  assert.ok(r.runnablePerCpu >= 1, `runnablePerCpu ${r.runnablePerCpu}`);
+});

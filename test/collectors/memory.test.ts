@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createMemoryCollector, memoryFractions, parseMeminfo, parseVmstat } from '../../src/collectors/memory.js';
+import { CollectorError } from '../../src/errors.js';
+import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
+
+function meminfo(fields: Record<string, number>): string {
+  return Object.entries(fields)
+    .map(([k, v]) => `${k}:${' '.repeat(8)}${v} kB`)
+    .join('\n');
+}
+
+test('parseMeminfo reads a real /proc/meminfo in bytes', () => {
+  const text = fixtureText('proc-idle', 't0/proc/meminfo');
+  const kb = Number(/MemTotal:\s+(\d+) kB/.exec(text)?.[1]);
+  const m = parseMeminfo(text);
+  assert.equal(m.totalBytes, kb * 1024);
+  assert.ok(m.availableBytes !== undefined && m.availableBytes < m.totalBytes);
+});
+
+test('parseMeminfo names the file and line of a garbled line', () => {
+  assert.throws(
+    () => parseMeminfo('MemTotal: 100 kB\nMemFree 50 kB\n', '/proc/meminfo'),
+    (err: unknown) => err instanceof CollectorError && /\/proc\/meminfo line 2/.test(err.message),
+  );
+});
+
+test('parseMeminfo requires MemTotal', () => {
+  assert.throws(() => parseMeminfo('MemFree: 50 kB\n'), /no positive MemTotal/);
+});
+
+test('parseVmstat picks the swap and major fault counters of a real /proc/vmstat', () => {
+  const v = parseVmstat(fixtureText('proc-idle', 't0/proc/vmstat'));
+  assert.equal(typeof v.pswpin, 'number');
+  assert.equal(typeof v.pswpout, 'number');
+  assert.ok((v.pgmajfault ?? 0) > 0);
+});
+
+test('parseVmstat rejects a line that is not a name and a number', () => {
+  assert.throws(() => parseVmstat('pgmajfault 1\npswpin\n'), /line 2/);
+});
+
+test('the collector sees the memory held during the capture as used', (t) => {
+  const host = fakeHost(t);
+  host.load('proc-memory', 't0');
+  const held = createMemoryCollector(host).collect(0);
+  host.load('proc-idle', 't0');
+  const idle = createMemoryCollector(host).collect(0);
+  assert.ok(held.usedFraction > 0.9, `used ${held.usedFraction}`);
+  assert.ok(idle.usedFraction < 0.2, `used ${idle.usedFraction}`);
+});
+
+test('without MemAvailable, available memory is MemFree + Buffers + Cached', () => {
+  const m = parseMeminfo(meminfo({ MemTotal: 1000, MemFree: 100, Buffers: 50, Cached: 250, SwapTotal: 0, SwapFree: 0 }));
+  assert.equal(memoryFractions(m).usedFraction, 0.6);
+});
+
+test('swap used is a fraction of swap total, and 0 without swap', () => {
+  const withSwap = parseMeminfo(meminfo({ MemTotal: 1000, MemAvailable: 500, SwapTotal: 400, SwapFree: 300 }));
+  const without = parseMeminfo(meminfo({ MemTotal: 1000, MemAvailable: 500, SwapTotal: 0, SwapFree: 0 }));
+  assert.equal(memoryFractions(withSwap).swapUsedFraction, 0.25);
+  assert.equal(memoryFractions(without).swapUsedFraction, 0);
+});
+
+test('the first reading has fractions but no rates; the second has rates per second', (t) => {
+  const root = tempDir(t);
+  const c = createMemoryCollector({ procRoot: root });
+  const mem = meminfo({ MemTotal: 1000, MemAvailable: 500 });
+  writeTree(root, { meminfo: mem, vmstat: 'pswpin 10\npswpout 20\npgmajfault 30\n' });
+  const first = c.collect(0);
+  assert.equal(first.usedFraction, 0.5);
+  assert.equal(first.majorFaultsPerSec, undefined);
+  writeTree(root, { vmstat: 'pswpin 30\npswpout 20\npgmajfault 130\n' });
+  const second = c.collect(10_000);
+  assert.equal(second.swapInPerSec, 2);
+  assert.equal(second.swapOutPerSec, 0);
+  assert.equal(second.majorFaultsPerSec, 10);
+});
+
+test('a vmstat counter that went backwards leaves only that rate out', (t) => {
+  const root = tempDir(t);
+  const c = createMemoryCollector({ procRoot: root });
+  writeTree(root, { meminfo: meminfo({ MemTotal: 1000, MemAvailable: 500 }), vmstat: 'pswpin 10\npswpout 20\npgmajfault 30\n' });
+  c.collect(0);
+  writeTree(root, { vmstat: 'pswpin 10\npswpout 20\npgmajfault 5\n' });
+  const r = c.collect(10_000);
+  assert.equal(r.majorFaultsPerSec, undefined);
+  assert.equal(r.swapInPerSec, 0);
+});

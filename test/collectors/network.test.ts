@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createNetworkCollector, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
+import { CollectorError } from '../../src/errors.js';
+import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
+
+const HEADER =
+  'Inter-|   Receive                                                |  Transmit\n' +
+  ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n';
+
+function dev(counters: Record<string, [number, number]>): string {
+  return (
+    HEADER +
+    Object.entries(counters)
+      .map(([name, [rx, tx]]) => `${name.padStart(6)}: ${rx} 10 0 0 0 0 0 0 ${tx} 10 0 0 0 0 0 0`)
+      .join('\n') +
+    '\n'
+  );
+}
+
+// A fake /sys/class/net: physical interfaces get a device link and a speed (Mb/s).
+function sysNet(root: string, physical: Record<string, string | undefined>, virtual: string[] = []): void {
+  const files: Record<string, string> = {};
+  for (const [name, speed] of Object.entries(physical)) {
+    files[`sys/class/net/${name}/device`] = '';
+    if (speed !== undefined) files[`sys/class/net/${name}/speed`] = `${speed}\n`;
+  }
+  for (const name of virtual) files[`sys/class/net/${name}/type`] = '1\n';
+  writeTree(root, files);
+}
+
+test('parseNetDev reads every interface of a real /proc/net/dev', () => {
+  const names = parseNetDev(fixtureText('proc-idle', 't0/proc/net/dev')).map((c) => c.name);
+  assert.deepEqual(names.sort(), ['eth0', 'ifb0', 'ifb1', 'lo']);
+});
+
+test('parseNetDev reads a counter glued to the colon', () => {
+  const [c] = parseNetDev(`${HEADER}  eth0:107891391 3241 0 0 0 0 0 0 201419 1910 0 0 0 0 0 0\n`);
+  assert.deepEqual(c, { name: 'eth0', rxBytes: 107891391, txBytes: 201419 });
+});
+
+test('parseNetDev names the file and line of a line cut short', () => {
+  assert.throws(
+    () => parseNetDev(`${HEADER}  eth0: 1 2 3 4\n`, '/proc/net/dev'),
+    (err: unknown) => err instanceof CollectorError && /\/proc\/net\/dev line 3: expected an interface name and 16 counters/.test(err.message),
+  );
+});
+
+test('parseLinkSpeed turns Mb/s into bits per second and unknown speeds into undefined', () => {
+  assert.equal(parseLinkSpeed('1000\n'), 1e9);
+  assert.equal(parseLinkSpeed('-1\n'), undefined);
+  assert.equal(parseLinkSpeed('0\n'), undefined);
+  assert.equal(parseLinkSpeed('4294967295\n'), undefined);
+  assert.equal(parseLinkSpeed('65535\n'), undefined);
+  assert.equal(parseLinkSpeed('fast\n'), undefined);
+});
+
+test('the captured host counts eth0 only: lo and the ifb interfaces are virtual', (t) => {
+  const host = fakeHost(t);
+  const c = createNetworkCollector(host);
+  host.load('proc-idle', 't0');
+  assert.equal(c.collect(0), undefined);
+  host.load('proc-idle', 't1');
+  const r = c.collect(3000);
+  assert.deepEqual(
+    r?.interfaces.map((i) => i.name),
+    ['eth0'],
+  );
+  assert.equal(r?.utilizationMax, undefined, 'virtio reports speed -1');
+});
+
+test('utilization is the busier direction in bits over the link speed', (t) => {
+  const root = tempDir(t);
+  sysNet(root, { eth0: '1000', eth1: '10000' }, ['docker0']);
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/net/dev': dev({ eth0: [0, 0], eth1: [0, 0], docker0: [0, 0] }) });
+  c.collect(0);
+  writeTree(root, { 'proc/net/dev': dev({ eth0: [250e6, 500e6], eth1: [0, 0], docker0: [9e9, 9e9] }) });
+  const r = c.collect(10_000);
+  assert.deepEqual(r?.interfaces[0], {
+    name: 'eth0',
+    rxBytesPerSec: 25e6,
+    txBytesPerSec: 50e6,
+    speedBitsPerSec: 1e9,
+    utilization: 0.4,
+  });
+  assert.equal(r?.utilizationMax, 0.4);
+  assert.equal(r?.rxBytesPerSec, 25e6, 'docker0 is not counted');
+});
+
+test('an interface without a known speed has throughput but no utilization', (t) => {
+  const root = tempDir(t);
+  sysNet(root, { ib0: undefined, eth0: '-1' });
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/net/dev': dev({ ib0: [0, 0], eth0: [0, 0] }) });
+  c.collect(0);
+  writeTree(root, { 'proc/net/dev': dev({ ib0: [1000, 2000], eth0: [10, 10] }) });
+  const r = c.collect(1000);
+  assert.deepEqual(r?.interfaces[0], { name: 'ib0', rxBytesPerSec: 1000, txBytesPerSec: 2000 });
+  assert.equal(r?.utilizationMax, undefined);
+});
+
+test('an interface whose counters went backwards is left out for that tick', (t) => {
+  const root = tempDir(t);
+  sysNet(root, { eth0: '1000', eth1: '1000' });
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/net/dev': dev({ eth0: [5000, 5000], eth1: [5000, 5000] }) });
+  c.collect(0);
+  writeTree(root, { 'proc/net/dev': dev({ eth0: [10, 10], eth1: [6000, 6000] }) });
+  assert.deepEqual(
+    c.collect(1000)?.interfaces.map((i) => i.name),
+    ['eth1'],
+  );
+  writeTree(root, { 'proc/net/dev': dev({ eth0: [1010, 10], eth1: [7000, 7000] }) });
+  assert.equal(c.collect(2000)?.interfaces.find((i) => i.name === 'eth0')?.rxBytesPerSec, 1000);
+});
+
+test('an interface that appears between ticks is absent until its second reading', (t) => {
+  const root = tempDir(t);
+  sysNet(root, { eth0: '1000', eth1: '1000' });
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/net/dev': dev({ eth0: [0, 0] }) });
+  c.collect(0);
+  writeTree(root, { 'proc/net/dev': dev({ eth0: [10, 10], eth1: [5000, 5000] }) });
+  assert.deepEqual(
+    c.collect(1000)?.interfaces.map((i) => i.name),
+    ['eth0'],
+  );
+  writeTree(root, { 'proc/net/dev': dev({ eth0: [20, 20], eth1: [6000, 6000] }) });
+  assert.equal(c.collect(2000)?.interfaces.length, 2);
+});
+
+test('a missing /proc/net/dev is a CollectorError naming the path', (t) => {
+  const root = tempDir(t);
+  const c = createNetworkCollector({ procRoot: root, sysRoot: root });
+  assert.throws(() => c.collect(0), (err: unknown) => err instanceof CollectorError && err.message.includes('net/dev'));
+});

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createPressureCollector, isPsiUnavailable, parsePressure } from '../../src/collectors/pressure.js';
+import { CollectorError } from '../../src/errors.js';
+import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
+
+const LINE = 'avg10=12.50 avg60=1.00 avg300=0.10 total=123';
+
+test('parsePressure reads the some and full lines of a real PSI file', () => {
+  const text = fixtureText('proc-disk', 't1/proc/pressure/io');
+  const p = parsePressure(text);
+  assert.equal(p.some.avg10, Number(/^some avg10=([\d.]+)/.exec(text)?.[1]));
+  assert.ok(p.full !== undefined && p.full.total > 0);
+});
+
+test('parsePressure accepts a cpu file without a full line, as kernels before 5.13 print it', () => {
+  assert.equal(parsePressure(`some ${LINE}\n`).full, undefined);
+});
+
+test('parsePressure names the file and line of a garbled pair', () => {
+  assert.throws(
+    () => parsePressure(`some ${LINE}\nfull avg10=x avg60=0 avg300=0 total=0\n`, '/proc/pressure/io'),
+    (err: unknown) => err instanceof CollectorError && /\/proc\/pressure\/io line 2: "avg10=x"/.test(err.message),
+  );
+});
+
+test('parsePressure rejects a line that lacks avg10', () => {
+  assert.throws(() => parsePressure('some avg60=0 avg300=0 total=0\n'), /expected avg10, avg60, avg300 and total/);
+});
+
+test('the collector turns avg10 percent into fractions', (t) => {
+  const root = tempDir(t);
+  writeTree(root, {
+    'pressure/cpu': `some ${LINE}\nfull ${LINE.replace('12.50', '5.00')}\n`,
+    'pressure/memory': `some ${LINE.replace('12.50', '1.00')}\nfull ${LINE.replace('12.50', '0.50')}\n`,
+    'pressure/io': `some ${LINE.replace('12.50', '80.00')}\nfull ${LINE.replace('12.50', '40.00')}\n`,
+  });
+  assert.deepEqual(createPressureCollector({ procRoot: root }).collect(0), {
+    cpuSome: 0.125,
+    cpuFull: 0.05,
+    memorySome: 0.01,
+    memoryFull: 0.005,
+    ioSome: 0.8,
+    ioFull: 0.4,
+  });
+});
+
+test('the collector reads the io stall of the captured fsync-ing writer', (t) => {
+  const host = fakeHost(t);
+  host.load('proc-disk', 't1');
+  const r = createPressureCollector(host).collect(0);
+  assert.ok(r !== undefined && r.ioSome > 0.01, `ioSome ${r?.ioSome}`);
+});
+
+test('a kernel without /proc/pressure makes pressure unavailable, not zero', (t) => {
+  const root = tempDir(t);
+  assert.equal(createPressureCollector({ procRoot: root }).collect(0), undefined);
+});
+
+test('PSI disabled at boot (EOPNOTSUPP on read) counts as unavailable', () => {
+  const cause = Object.assign(new Error('read failed'), { code: 'EOPNOTSUPP' });
+  assert.equal(isPsiUnavailable(new CollectorError('pressure', 'cannot read', { cause })), true);
+  const denied = Object.assign(new Error('read failed'), { code: 'EACCES' });
+  assert.equal(isPsiUnavailable(new CollectorError('pressure', 'cannot read', { cause: denied })), false);
+});
+
+test('a garbled PSI file is an error, not unavailability', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'pressure/cpu': 'nonsense\n', 'pressure/memory': `some ${LINE}\n`, 'pressure/io': `some ${LINE}\n` });
+  assert.throws(() => createPressureCollector({ procRoot: root }).collect(0), CollectorError);
+});

@@ -1,0 +1,179 @@
+// Runs the built elim the way LIM does: stdout a real pipe (a FIFO here, as LIM's
+// pipe(2)), stdin /dev/null, stderr closed, nice -20 as root, LSF_RESOURCES set.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { cliPath, fixture, tempDir } from '../helpers.js';
+
+export interface Report {
+  at: number; // ms since spawn
+  line: string;
+}
+
+export interface Elim {
+  child: ChildProcess;
+  pid: number;
+  dir: string;
+  logFile: string;
+  historyDir: string;
+  started: number;
+  reads: Array<{ at: number; data: string }>; // every chunk as read
+  reports(): Report[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  waitForReports(n: number, timeoutMs?: number): Promise<Report[]>;
+  closeReader(): void;
+  pauseReader(): void;
+  resumeReader(): void;
+  log(): Array<Record<string, unknown>>;
+  waitForLog(test: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  cleanup(): void;
+}
+
+export interface StartOptions {
+  config?: string; // YAML appended to the test's base config
+  args?: string[]; // extra arguments after `run`
+  env?: NodeJS.ProcessEnv;
+  testInterval?: number | null; // seconds; null: none (use the config's interval)
+}
+
+// Creates a FIFO and returns its path.
+export function mkfifo(dir: string, name = 'stdout.fifo'): string {
+  const path = join(dir, name);
+  const r = spawnSync('mkfifo', ['-m', '600', path]);
+  if (r.status !== 0) throw new Error(`mkfifo failed: ${r.stderr.toString()}`);
+  return path;
+}
+
+// Opens the read end of a FIFO as a stream (before the writer, without blocking).
+export function openReader(fifo: string): Socket {
+  const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  return new Socket({ fd, readable: true, writable: false });
+}
+
+// Starts `lavarank run` as LIM would, with a config in a fresh temp directory.
+export function startElim(options: StartOptions = {}): Elim {
+  const { dir, cleanup } = tempDir('lavarank-e2e-');
+  const logFile = join(dir, 'lavarank.log');
+  const historyDir = join(dir, 'history');
+  const configPath = join(dir, 'lavarank.yaml');
+  writeFileSync(
+    configPath,
+    [`log:\n  file: ${logFile}\n  level: debug`, `history:\n  dir: ${historyDir}`, 'gpu:\n  enabled: false', options.config ?? ''].join('\n'),
+    { mode: 0o644 },
+  );
+  const fifo = mkfifo(dir);
+  const reader = openReader(fifo);
+  const out = openSync(fifo, constants.O_WRONLY);
+  const args = [cliPath, 'run', '--config', configPath, ...(options.args ?? [])];
+  if (options.testInterval !== null) args.push('--test-interval', String(options.testInterval ?? 0.3));
+  const started = Date.now();
+  const child = spawn(fixture('bin', 'as-lim'), [process.execPath, ...args], {
+    stdio: ['ignore', out, 'ignore'],
+    env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...options.env },
+  });
+  closeSync(out);
+  const reads: Elim['reads'] = [];
+  const waiters: Array<() => void> = [];
+  reader.on('data', (chunk: Buffer) => {
+    reads.push({ at: Date.now() - started, data: chunk.toString('latin1') });
+    for (const w of waiters.splice(0)) w();
+  });
+  reader.on('error', () => undefined);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() - started }));
+  });
+  const reports = (): Report[] => {
+    const out: Report[] = [];
+    let buffered = '';
+    for (const r of reads) {
+      buffered += r.data;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        out.push({ at: r.at, line: buffered.slice(0, nl) });
+        buffered = buffered.slice(nl + 1);
+      }
+    }
+    return out;
+  };
+  return {
+    child,
+    pid: child.pid!,
+    dir,
+    logFile,
+    historyDir,
+    started,
+    reads,
+    reports,
+    exited,
+    async waitForReports(n, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (reports().length < n) {
+        if (Date.now() > deadline) throw new Error(`only ${reports().length} of ${n} reports after ${timeoutMs} ms; log:\n${safeRead(logFile)}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 50);
+        });
+      }
+      return reports();
+    },
+    closeReader: () => reader.destroy(),
+    pauseReader: () => reader.pause(),
+    resumeReader: () => reader.resume(),
+    log: () =>
+      safeRead(logFile)
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    async waitForLog(test, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = this.log().find(test);
+        if (found !== undefined) return found;
+        if (Date.now() > deadline) throw new Error(`no matching log line after ${timeoutMs} ms; log:\n${safeRead(logFile)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    cleanup: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      reader.destroy();
+      cleanup();
+    },
+  };
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+// The nice value of every thread of a process.
+export function threadNice(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[16]);
+  });
+}
+
+// Pids of every process whose parent is pid.
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}
+
+// The strict grammar of one report line as lavarank writes it.
+export const REPORT_RE = /^([1-9]\d*)( [A-Za-z][A-Za-z0-9_]* -?\d+(\.\d+)?)+$/;

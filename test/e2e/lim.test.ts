@@ -1,0 +1,184 @@
+// The built elim, run the way LIM runs it.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { cliPath, fixture, tempDir } from '../helpers.js';
+import { mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
+
+describe('the elim under LIM conditions', { concurrency: false }, () => {
+  it('writes its first report within 2 s of start, then one per interval', async () => {
+    const elim = startElim({ testInterval: 0.5 });
+    try {
+      const reports = await elim.waitForReports(4);
+      assert.ok(reports[0]!.at < 2000, `first report after ${reports[0]!.at} ms`);
+      const gaps = reports.slice(1, 4).map((r, i) => r.at - reports[i]!.at);
+      for (const gap of gaps) assert.ok(gap > 250 && gap < 1500, `gaps ${gaps.join(', ')} ms for a 0.5 s interval`);
+    } finally {
+      elim.cleanup();
+    }
+  });
+
+  it('delivers every report whole: each read ends at a report boundary and matches the grammar', async () => {
+    const elim = startElim({ testInterval: 0.1 });
+    try {
+      await elim.waitForReports(15);
+      for (const read of elim.reads) {
+        assert.ok(read.data.endsWith('\n'), `a read ended inside a report: ${JSON.stringify(read.data)}`);
+        for (const line of read.data.trimEnd().split('\n')) {
+          assert.match(line, REPORT_RE);
+          assert.match(line, /^1 rank \d+(\.\d+)?$/);
+          const rank = Number(line.split(' ')[2]);
+          assert.ok(rank >= 0 && rank <= 1000, line);
+        }
+      }
+    } finally {
+      elim.cleanup();
+    }
+  });
+
+  it('stops within 2 s of SIGTERM with status 0, after a complete report', async () => {
+    const elim = startElim({ testInterval: 0.2 });
+    try {
+      await elim.waitForReports(3);
+      const sent = Date.now();
+      process.kill(elim.pid, 'SIGTERM');
+      const exit = await elim.exited;
+      assert.ok(Date.now() - sent < 2000, `exited ${Date.now() - sent} ms after SIGTERM`);
+      assert.equal(exit.code, 0);
+      const all = elim.reads.map((r) => r.data).join('');
+      assert.ok(all.endsWith('\n'), 'output ends inside a report');
+      assert.ok(elim.log().some((l) => l['msg'] === 'stopping: SIGTERM'));
+    } finally {
+      elim.cleanup();
+    }
+  });
+
+  it('exits quietly with status 0 when LIM closes the read end', async () => {
+    const elim = startElim({ testInterval: 0.2 });
+    try {
+      await elim.waitForReports(2);
+      elim.closeReader();
+      const exit = await elim.exited;
+      assert.equal(exit.code, 0);
+      const log = elim.log();
+      assert.ok(log.some((l) => l['msg'] === 'stdout closed by the reader; exiting'), JSON.stringify(log.slice(-3)));
+      assert.ok(!log.some((l) => l['level'] === 'fatal' || l['level'] === 'error'), 'an error was logged');
+    } finally {
+      elim.cleanup();
+    }
+  });
+
+  it('exits within one interval when LIM is killed with SIGKILL, even if the pipe stays open', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const fifo = mkfifo(dir);
+      const reader = openReader(fifo); // the test holds the read end: no EPIPE, only the lost parent tells
+      let data = '';
+      reader.on('data', (c: Buffer) => (data += c.toString()));
+      const configPath = join(dir, 'lavarank.yaml');
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(configPath, `log: {file: ${join(dir, 'l.log')}}\nhistory: {enabled: false}\ngpu: {enabled: false}\n`);
+      const lim = spawn(
+        process.execPath,
+        [fixture('bin', 'fake-lim.mjs'), fifo, fixture('bin', 'as-lim'), process.execPath, cliPath, 'run', '--config', configPath, '--test-interval', '1'],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      const pidLine = await new Promise<string>((resolve) => createInterface({ input: lim.stdout }).once('line', resolve));
+      const elimPid = Number(pidLine);
+      while (!data.includes('\n')) await new Promise((r) => setTimeout(r, 50));
+      const killed = Date.now();
+      lim.kill('SIGKILL');
+      while (existsSync(`/proc/${elimPid}`) && Date.now() - killed < 5000) {
+        // the orphaned elim is reparented, so it is not our child to wait for
+        const stat = readFileSync(`/proc/${elimPid}/stat`, 'utf8');
+        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const took = Date.now() - killed;
+      assert.ok(took < 1500, `the elim outlived its LIM by ${took} ms with a 1 s interval`);
+      reader.destroy();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('lowers the nice value of every thread from -20 to 10', { skip: process.getuid?.() !== 0 ? 'needs root for nice -20' : false }, async () => {
+    const elim = startElim({ testInterval: 0.3 });
+    try {
+      await elim.waitForReports(1);
+      const nice = threadNice(elim.pid);
+      assert.ok(nice.length > 1);
+      assert.deepEqual(new Set(nice), new Set([10]), `thread nice values: ${nice.join(', ')}`);
+      await elim.waitForLog((l) => l['msg'] === 'nice changed from -20 to 10');
+    } finally {
+      elim.cleanup();
+    }
+  });
+
+  it('logs to its file although stderr is closed', async () => {
+    const elim = startElim({ testInterval: 0.3 });
+    try {
+      await elim.waitForReports(1);
+      await elim.waitForLog((l) => l['msg'] === 'first report written');
+      assert.ok(elim.log().some((l) => l['msg'] === 'lavarank starting'));
+    } finally {
+      elim.cleanup();
+    }
+  });
+
+  it('refuses an interval under 5 s under LIM, saying why', async () => {
+    const elim = startElim({ config: 'interval: 2', testInterval: null });
+    try {
+      const exit = await elim.exited;
+      assert.equal(exit.code, 1);
+      assert.equal(elim.reports().length, 0);
+      const fatal = elim.log().find((l) => l['level'] === 'fatal');
+      assert.match(String(fatal?.['msg']), /interval 2 s is under 5 s: LIM reads one report per 5 s/);
+    } finally {
+      elim.cleanup();
+    }
+  });
+
+  it('exits with ELIM_ABORT_VALUE under LSF when LSF_RESOURCES does not name rank', async () => {
+    const elim = startElim({ env: { ELIM_ABORT_VALUE: '97', LSF_RESOURCES: 'gpu_util ' } });
+    try {
+      const exit = await elim.exited;
+      assert.equal(exit.code, 97);
+      assert.ok(elim.log().some((l) => /does not name 'rank'/.test(String(l['msg']))));
+    } finally {
+      elim.cleanup();
+    }
+  });
+
+  it('keeps running under OpenLava, where LSF_RESOURCES names only the trigger resource', async () => {
+    const elim = startElim({ env: { LSF_RESOURCES: 'elimtrig ' } });
+    try {
+      await elim.waitForReports(2);
+      assert.equal(elim.child.exitCode, null);
+    } finally {
+      elim.cleanup();
+    }
+  });
+
+  it('writes one history line per report into its per-host file', async () => {
+    const elim = startElim({ testInterval: 0.2 });
+    try {
+      await elim.waitForReports(4);
+      process.kill(elim.pid, 'SIGTERM');
+      await elim.exited;
+      const { hostname } = await import('node:os');
+      const lines = readFileSync(join(elim.historyDir, `${hostname()}.jsonl`), 'utf8').trimEnd().split('\n');
+      assert.ok(lines.length >= 3, `${lines.length} history lines`);
+      const rec = JSON.parse(lines[0]!) as Record<string, unknown>;
+      assert.equal(rec['host'], hostname());
+      assert.equal(typeof rec['ts'], 'number');
+      assert.equal(typeof rec['rank'], 'number');
+      assert.equal(typeof rec['features'], 'object');
+    } finally {
+      elim.cleanup();
+    }
+  });
+});
