@@ -183,8 +183,9 @@ describe('the synthetic calibration data', () => {
   it('gets slower with more CPU hogs than CPUs, as the rule says', () => {
     const records = syntheticCalibration({ count: 400, seed: 2 });
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-    const light = records.filter((r) => (r['stressors'] as { cpuHogs: number; diskWriter: number; memoryUsed: number }).cpuHogs === 0);
+    const light = records.filter((r) => (r['stressors'] as { cpuHogs: number }).cpuHogs === 0);
     const heavy = records.filter((r) => (r['stressors'] as { cpuHogs: number }).cpuHogs >= 12);
-    assert.ok(mean(heavy.map((r) => r.slowdown)) > mean(light.map((r) => r.slowdown)) + 50);
+    // 13 to 16 tasks on 8 CPUs: the CPU half of the probe alone takes 1.6 to 2 times as long.
+    assert.ok(mean(heavy.map((r) => r.slowdown)) > mean(light.map((r) => r.slowdown)) + 25);
   });
 });
