@@ -4,17 +4,22 @@
 // and prints the table.
 //
 //   node dist/scripts/bench.js [--json] [--lavarank-samples 2000] [--si-samples 100]
+//                              [--model-calls 20000] [--daemon-reports 60]
 //   node dist/scripts/bench.js --section NAME --samples N     (one section, JSON out)
 //
-// A section is a function returning a SectionResult; add one (model inference, the
-// whole daemon) by adding it to SECTIONS.
+// A section is a function returning a SectionResult; add one by adding it to SECTIONS.
+// The whole daemon is measured apart (scripts/bench-daemon.ts): the built elim, run
+// as a child the way LIM runs it, for --daemon-reports reports at a 1 s test interval.
 import { spawnSync } from 'node:child_process';
 import * as childProcess from 'node:child_process';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { existsSync } from 'node:fs';
 import { cpus, release } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readKernelText } from '../src/procfs.js';
+import { measureDaemon, type DaemonResult } from './bench-daemon.js';
 
 // USER_HZ: the unit of the children's CPU times in /proc/self/stat. 100 on every
 // Linux architecture lavarank runs on (asking `getconf CLK_TCK` would be a fork).
@@ -36,6 +41,17 @@ export interface SectionResult {
   rssMB: number; // after the run
   heapUsedMB: number;
   notes: string[];
+  inference?: InferenceResult; // the model section only
+}
+
+// Per-call times of the model, in microseconds (each call timed on its own).
+export interface InferenceResult {
+  calls: number;
+  forwardUsMedian: number; // the network's forward pass over a feature vector
+  forwardUsP90: number;
+  rankUsMedian: number; // what the daemon does per tick: toFeatures + forward pass
+  rankUsP90: number;
+  model: string;
 }
 
 interface SectionOptions {
@@ -182,10 +198,68 @@ async function baselineSection(): Promise<SectionResult> {
   };
 }
 
+// The embedded default model over a real sample of this host: the forward pass
+// alone, and rank(sample) as the daemon calls it each tick (features included).
+async function modelSection({ samples }: SectionOptions): Promise<SectionResult> {
+  const { loadModel } = await import('../src/model/model.js');
+  const { defaultModelPath, modelRanker } = await import('../src/rankers.js');
+  const { toFeatures } = await import('../src/model/features.js');
+  const { createCollectors } = await import('../src/collectors/index.js');
+  const { createSampler } = await import('../src/sampler.js');
+  const { systemClock } = await import('../src/clock.js');
+  const { pino } = await import('pino');
+  const log = pino({ level: 'info' }, { write: () => undefined });
+  const sampler = createSampler({ collectors: createCollectors({ gpu: { enabled: false } }), clock: systemClock, log });
+  sampler.sample();
+  await new Promise((r) => setTimeout(r, 200));
+  const sample = sampler.sample();
+  sampler.close();
+  const model = loadModel(defaultModelPath(), { trust: false });
+  const ranker = modelRanker(model);
+  const values = toFeatures(sample).values;
+  const time = (fn: () => unknown): number[] => {
+    for (let i = 0; i < 2000; i++) fn();
+    const out: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const t = performance.now();
+      fn();
+      out.push((performance.now() - t) * 1000);
+    }
+    return out;
+  };
+  const c0 = process.cpuUsage();
+  const forward = time(() => model.network.run(values));
+  const ranked = time(() => ranker.rank(sample));
+  const cpu = process.cpuUsage(c0);
+  const mem = process.memoryUsage();
+  return {
+    section: 'model',
+    samples,
+    cpuMsMedian: (cpu.user + cpu.system) / 1000 / (2 * samples),
+    cpuMsP90: Number.NaN,
+    childCpuMsPerSample: 0,
+    wallMsMedian: percentile(ranked, 0.5) / 1000,
+    spawnsPerSample: 0,
+    forksPerSampleSystemWide: 0,
+    rssMB: mem.rss / 2 ** 20,
+    heapUsedMB: mem.heapUsed / 2 ** 20,
+    notes: [`model ${model.id}; each call timed alone after 2000 untimed calls`],
+    inference: {
+      calls: samples,
+      forwardUsMedian: percentile(forward, 0.5),
+      forwardUsP90: percentile(forward, 0.9),
+      rankUsMedian: percentile(ranked, 0.5),
+      rankUsP90: percentile(ranked, 0.9),
+      model: model.id,
+    },
+  };
+}
+
 const SECTIONS: Record<string, Section> = {
   baseline: baselineSection,
   lavarank: lavarankSection,
   systeminformation: systeminformationSection,
+  model: modelSection,
 };
 
 // Runs one section in a fresh Node process and returns its result.
@@ -201,6 +275,25 @@ function runSection(name: string, samples: number): SectionResult {
 
 function fmt(value: number, digits = 3): string {
   return Number.isFinite(value) ? value.toFixed(digits) : '-';
+}
+
+function modelReport(model: SectionResult, daemon: DaemonResult | undefined): string[] {
+  const lines = [''];
+  const inf = model.inference;
+  if (inf !== undefined) {
+    lines.push(
+      `model inference (${inf.model}, ${inf.calls} calls each): forward pass ${fmt(inf.forwardUsMedian, 2)} µs median (p90 ${fmt(inf.forwardUsP90, 2)}), ` +
+        `rank(sample) with features ${fmt(inf.rankUsMedian, 2)} µs median (p90 ${fmt(inf.rankUsP90, 2)}); target <= 50 µs: ${inf.rankUsMedian <= 50 ? 'met' : 'NOT MET'}`,
+    );
+  }
+  if (daemon !== undefined) {
+    lines.push(
+      `whole elim (dist/src/cli.js run, ${daemon.intervalSec} s test interval, ${daemon.reports} reports after ${daemon.warmupReports}): ` +
+        `${fmt(daemon.cpuMsPerReport, 2)} ms CPU per report (${daemon.threads} threads, ${daemon.cpuSource}; utime+stime alone: ${fmt(daemon.cpuMsPerReportTicks, 2)} ms), ` +
+        `RSS ${fmt(daemon.rssMB, 1)} MB; last report "${daemon.lastLine.trim()}"`,
+    );
+  }
+  return lines;
 }
 
 function report(results: SectionResult[], lr: SectionResult, si: SectionResult): string {
@@ -243,6 +336,8 @@ async function main(): Promise<void> {
       json: { type: 'boolean', default: false },
       'lavarank-samples': { type: 'string', default: '2000' },
       'si-samples': { type: 'string', default: '100' },
+      'model-calls': { type: 'string', default: '20000' },
+      'daemon-reports': { type: 'string', default: '60' },
     },
   });
   if (values.section !== undefined) {
@@ -256,7 +351,13 @@ async function main(): Promise<void> {
   const lr = runSection('lavarank', Number(values['lavarank-samples']));
   const si = runSection('systeminformation', Number(values['si-samples']));
   const results = [base, lr, si];
-  process.stdout.write(`${values.json ? JSON.stringify(results, null, 2) : report(results, lr, si)}\n`);
+  const model = runSection('model', Number(values['model-calls']));
+  const reports = Number(values['daemon-reports']);
+  const cliPath = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+  let daemon: DaemonResult | undefined;
+  if (reports > 0 && existsSync(cliPath)) daemon = await measureDaemon({ cliPath, reports });
+  const text = values.json ? JSON.stringify({ samplers: results, model, daemon }, null, 2) : [report(results, lr, si), ...modelReport(model, daemon)].join('\n');
+  process.stdout.write(`${text}\n`);
 }
 
 await main();
