@@ -9,8 +9,9 @@
 //
 // Dropping a value only leaves it out of lavarank's report: LIM keeps showing
 // the last value it read for that name for as long as lavarank lives (an elim
-// cannot report "unknown"). It still keeps garbage and a dead child's numbers
-// out of every later report.
+// cannot report "unknown"). A site that knows which value is safe for its
+// resource (0 free scratch, say) sets stale_value, and that value is reported
+// for every name of a stale or dead child instead.
 //
 // Children are signalled by PID only, as LIM signals its elim: a grandchild a
 // shell elim leaves behind is its own business, but it can no longer hold up
@@ -28,6 +29,7 @@ export interface ChildElimSpec {
   name?: string; // for logs; default the executable's file name
   command: string[]; // argv; [0] is an absolute path
   max_age?: number; // seconds a value stays valid without a new report
+  stale_value?: number; // reported instead of a stale or dead child's values; default: leave them out
 }
 
 // What startChildElims needs from the daemon.
@@ -58,6 +60,8 @@ export const FLOOD_WINDOW_MS = 10_000;
 const PIPE_GRACE_MS = 1_000;
 
 const LABEL = /^[A-Za-z0-9_.-]{1,64}$/;
+// Names remembered per child for stale_value, as many as the parser keeps.
+const MAX_KNOWN_NAMES = 256;
 
 const PROBLEM_TEXT: Record<ParseProblem, string> = {
   'bad-count': 'a token where a report count was due is not a count',
@@ -77,6 +81,7 @@ interface Stamped {
 
 class Child {
   readonly values = new Map<string, Stamped>();
+  readonly known = new Set<string>(); // every name this child has reported, for stale_value
   alive = false;
   parser = new ElimReportParser();
   needResync = false;
@@ -90,6 +95,7 @@ class Child {
     readonly file: string,
     readonly args: readonly string[],
     readonly maxAgeMs: number,
+    readonly staleValue: number | undefined,
   ) {}
 }
 
@@ -112,11 +118,15 @@ function validateSpecs(specs: readonly ChildElimSpec[]): Child[] {
     if (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge <= 0) {
       problems.push(`${where}.max_age must be a positive number of seconds, received ${JSON.stringify(spec.max_age)}`);
     }
+    const stale = spec.stale_value;
+    if (stale !== undefined && (typeof stale !== 'number' || !Number.isFinite(stale))) {
+      problems.push(`${where}.stale_value must be a finite number, received ${JSON.stringify(stale)}`);
+    }
     const label = spec.name ?? basename(file ?? '');
     if (spec.name !== undefined && (typeof spec.name !== 'string' || !LABEL.test(spec.name))) {
       problems.push(`${where}.name must be 1 to 64 letters, digits, '.', '_' or '-', received ${JSON.stringify(spec.name)}`);
     }
-    children.push(new Child(label, file ?? '', args, maxAge * 1000));
+    children.push(new Child(label, file ?? '', args, maxAge * 1000, stale));
   });
   if (problems.length > 0) throw new ConfigError(problems.join('; '), { problems });
   return children;
@@ -136,7 +146,10 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
 
   function apply(child: Child, result: ParseResult): void {
     const at = clock.monotonic();
-    for (const [name, value] of result.values) child.values.set(name, { value, at });
+    for (const [name, value] of result.values) {
+      child.values.set(name, { value, at });
+      if (child.known.size < MAX_KNOWN_NAMES) child.known.add(name);
+    }
     for (const problem of result.problems) {
       if (child.problemsLogged.has(problem)) continue;
       child.problemsLogged.add(problem);
@@ -252,23 +265,24 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
       const now = clock.monotonic();
       const taken = new Set(reserved);
       const out: Array<[string, number]> = [];
+      const offer = (child: Child, name: string, value: number): void => {
+        if (taken.has(name)) {
+          if (!child.clashesLogged.has(name)) {
+            child.clashesLogged.add(name);
+            log.warn({ elim: child.label, name }, `child elim ${child.label} reports ${name}, which lavarank or an earlier child in elims: already reports; its value is ignored`);
+          }
+          return;
+        }
+        taken.add(name);
+        out.push([name, value]);
+      };
       for (const child of children) {
-        if (!child.alive) continue;
-        parseFloodTail(child);
-        for (const [name, { value, at }] of child.values) {
-          if (now - at > child.maxAgeMs) {
-            child.values.delete(name);
-            continue;
-          }
-          if (taken.has(name)) {
-            if (!child.clashesLogged.has(name)) {
-              child.clashesLogged.add(name);
-              log.warn({ elim: child.label, name }, `child elim ${child.label} reports ${name}, which lavarank or an earlier child in elims: already reports; its value is ignored`);
-            }
-            continue;
-          }
-          taken.add(name);
-          out.push([name, value]);
+        if (child.alive) parseFloodTail(child);
+        for (const [name, { at }] of child.values) if (!child.alive || now - at > child.maxAgeMs) child.values.delete(name);
+        for (const [name, { value }] of child.values) offer(child, name, value);
+        // LIM would keep showing a value left out; stale_value replaces it instead.
+        if (child.staleValue !== undefined) {
+          for (const name of child.known) if (!child.values.has(name)) offer(child, name, child.staleValue);
         }
       }
       return out;

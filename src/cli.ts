@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: Su
   run: { summary: 'run the elim (the default; what LIM starts)', load: () => import('./run.js') },
   once: { summary: 'take one sample, print the report line (--json: sample, features, rank)', load: () => import('./once.js') },
   check: { summary: 'validate the config and model, print what would be used', load: () => import('./check.js') },
+  install: { summary: 'install the elim wrapper into $LSF_SERVERDIR (--help for options)', load: () => import('./install.js') },
 };
 
 function usage(): string {

@@ -37,6 +37,7 @@ export interface ChildElimConfig {
   name: string | null;
   command: readonly string[]; // argv; command[0] is an absolute path
   max_age: number | null; // seconds a value stays valid; null: the default
+  stale_value: number | null; // reported for a stale or dead child's names; null: leave them out
 }
 
 export interface Config {
@@ -274,10 +275,10 @@ function checkElims(c: Checker, value: unknown): ChildElimConfig[] {
   value.forEach((entry: unknown, i) => {
     const path: Path = ['elims', i];
     if (!isObject(entry)) {
-      c.fail(path, 'a mapping with keys name, command, max_age', entry);
+      c.fail(path, 'a mapping with keys name, command, max_age, stale_value', entry);
       return;
     }
-    checkKeys(c, path, entry, ['name', 'command', 'max_age']);
+    checkKeys(c, path, entry, ['name', 'command', 'max_age', 'stale_value']);
     const cmd = entry['command'];
     let command: string[] = [];
     if (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((a): a is string => typeof a === 'string')) {
@@ -297,7 +298,13 @@ function checkElims(c: Checker, value: unknown): ChildElimConfig[] {
       if (name === '') name = null;
     }
     const maxAge = entry['max_age'] === null ? null : num(c, [...path, 'max_age'], entry['max_age'], -1, { above: 0, max: 86400 });
-    if (command.length > 0) out.push({ name, command, max_age: maxAge === -1 ? null : maxAge });
+    let staleValue: number | null = null;
+    const rawStale = entry['stale_value'];
+    if (rawStale !== undefined && rawStale !== null) {
+      if (typeof rawStale === 'number' && Number.isFinite(rawStale) && Math.abs(rawStale) < 1e15) staleValue = rawStale;
+      else c.fail([...path, 'stale_value'], 'a finite number', rawStale);
+    }
+    if (command.length > 0) out.push({ name, command, max_age: maxAge === -1 ? null : maxAge, stale_value: staleValue });
   });
   return out;
 }

@@ -12,7 +12,8 @@ import { printError } from './cliio.js';
 import { systemClock, type Clock } from './clock.js';
 import { collectorsFromConfig } from './collectors/index.js';
 import { collectInventory } from './collectors/inventory.js';
-import { findConfig, loadConfig, MIN_LIM_INTERVAL, type Config } from './config.js';
+import { startChildElims, type ChildElimSpec } from './children.js';
+import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from './config.js';
 import { runElim, type Tick } from './elim.js';
 import { ConfigError, ModelError, errorMessage } from './errors.js';
 import { historyRecord } from './history.js';
@@ -180,6 +181,7 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
   const sampler = createSampler({ collectors, clock, log });
 
   const history = openHistory(config, host, env, log);
+  const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource] });
   let stopping: string | undefined;
   const stop = (why: string): void => {
     if (stopping !== undefined) {
@@ -258,6 +260,7 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
     pessimisticAfter: config.pessimistic_after,
     pessimisticRank: config.pessimistic_rank,
     onTick,
+    ...(children === undefined ? {} : { extraValues: () => children.values() }),
   });
   if (stopping === undefined) {
     stopping = reason;
@@ -266,12 +269,21 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
   clearInterval(parentWatch);
   sampler.close();
   const pending: Array<Promise<unknown>> = [];
+  if (children !== undefined) pending.push(children.close());
   if (inventory !== undefined) pending.push(inventory);
   if (history !== undefined) pending.push(history.close(300));
-  await Promise.race([Promise.allSettled(pending), clock.sleep(1000)]);
+  await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
   log.info({ reason: stopping }, 'lavarank stopped');
   await logging.close(300);
   return 0;
+}
+
+function childSpec(elim: ChildElimConfig): ChildElimSpec {
+  const spec: ChildElimSpec = { command: [...elim.command] };
+  if (elim.name !== null) spec.name = elim.name;
+  if (elim.max_age !== null) spec.max_age = elim.max_age;
+  if (elim.stale_value !== null) spec.stale_value = elim.stale_value;
+  return spec;
 }
 
 function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): RotatingAppender | undefined {

@@ -329,3 +329,37 @@ test('aborting the daemon\'s signal ends the children as close() does', async ()
   await elims.close();
   assert.equal(isRunning(pid), false);
 });
+
+test('with stale_value, a silent child\'s names report that value once stale instead of vanishing', async () => {
+  const clock = new FakeClock();
+  const h = start([elim('silent', { max_age: 30, stale_value: -1 })], { clock });
+  try {
+    await waitFor('once', () => valueOf(h.elims, 'once'));
+    assert.deepEqual(h.elims.values(), [['once', 7]]);
+    clock.advance(31_000);
+    assert.deepEqual(h.elims.values(), [['once', -1]]);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('with stale_value, a dead child\'s names report that value until it reports again', async () => {
+  const clock = new GateClock();
+  const h = start([elim('dying', { stale_value: 0 })], { clock });
+  try {
+    assert.equal(await waitFor('first value', () => valueOf(h.elims, 'dying')), 5);
+    await waitFor('death', () => (clock.waiting > 0 ? true : undefined));
+    assert.deepEqual(h.elims.values(), [['dying', 0]]);
+    clock.release();
+    assert.equal(await waitFor('value after restart', () => (valueOf(h.elims, 'dying') === 5 ? 5 : undefined)), 5);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('a stale_value that is not a finite number is refused, naming the key', () => {
+  assert.throws(
+    () => startChildElims([elim('good', { stale_value: Number.NaN })], { log: pino({ level: 'silent' }), signal: new AbortController().signal, clock: systemClock }),
+    /elims\[0\]\.stale_value must be a finite number/,
+  );
+});

@@ -49,7 +49,7 @@ describe('parseConfigText', () => {
     assert.equal(c.log.max_bytes, 1024 * 1024);
     assert.equal(c.history.max_bytes, 128 * 1024 * 1024);
     assert.equal(c.gpu.enabled, false);
-    assert.deepEqual(c.elims, [{ name: 'site', command: ['/opt/site/elim', '-v'], max_age: 90 }]);
+    assert.deepEqual(c.elims, [{ name: 'site', command: ['/opt/site/elim', '-v'], max_age: 90, stale_value: null }]);
   });
 
   it('returns a frozen object', () => {

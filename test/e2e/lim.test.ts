@@ -1,12 +1,12 @@
 // The built elim, run the way LIM runs it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { cliPath, fixture, tempDir } from '../helpers.js';
-import { mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
+import { childrenOf, mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
 
 describe('the elim under LIM conditions', { concurrency: false }, () => {
   it('writes its first report within 2 s of start, then one per interval', async () => {
@@ -179,6 +179,58 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       assert.equal(typeof rec['features'], 'object');
     } finally {
       elim.cleanup();
+    }
+  });
+
+  it('merges its child elims\' values into its own report, one write per interval', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const good = join(dir, 'elim.good');
+      copyFileSync(fixture('elims', 'good'), good);
+      chmodSync(good, 0o755);
+      const elim = startElim({ config: `elims:\n  - name: site\n    command: [${good}]`, testInterval: 0.3 });
+      try {
+        const reports = await elim.waitForReports(8);
+        const merged = reports.filter((r) => r.line.startsWith('3 '));
+        assert.ok(merged.length > 0, reports.map((r) => r.line).join(' | '));
+        assert.match(merged.at(-1)!.line, /^3 rank \d+(\.\d+)? scratch 12\.5 licenses 3$/);
+        for (const r of reports) assert.match(r.line, REPORT_RE);
+      } finally {
+        elim.cleanup();
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('ends its child elims with it on SIGTERM, even one that ignores SIGTERM, within 2 s', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const stubborn = join(dir, 'elim.stubborn');
+      copyFileSync(fixture('elims', 'stubborn'), stubborn);
+      chmodSync(stubborn, 0o755);
+      const elim = startElim({ config: `elims:\n  - command: [${stubborn}]`, testInterval: 0.3 });
+      try {
+        await elim.waitForReports(2);
+        let kids: number[] = [];
+        const deadline = Date.now() + 5000;
+        while (kids.length === 0 && Date.now() < deadline) {
+          kids = childrenOf(elim.pid);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(kids.length > 0, 'the child elim never started');
+        const sent = Date.now();
+        process.kill(elim.pid, 'SIGTERM');
+        const exit = await elim.exited;
+        assert.ok(Date.now() - sent < 2000, `exited ${Date.now() - sent} ms after SIGTERM`);
+        assert.equal(exit.code, 0);
+        const alive = kids.filter((pid) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'));
+        assert.deepEqual(alive, []);
+      } finally {
+        elim.cleanup();
+      }
+    } finally {
+      cleanup();
     }
   });
 });
