@@ -43,6 +43,7 @@ export function holdoutTable(report: TrainReport): string {
       note: `${report.loadOnlyFit.intercept.toFixed(1)} + ${report.loadOnlyFit.slope.toFixed(1)} × load1 per CPU`,
     },
     { name: 'hand-weighted formula', mae: report.baselines.formula, note: 'formulaRanker in src/rank.ts' },
+    { name: 'lavarank model, no PSI', mae: report.holdoutMaeWithoutPsi, note: 'the holdout as a kernel without PSI sends it' },
   ]);
 }
 

@@ -65,6 +65,8 @@ export interface TrainOptions {
 // The holdout comparison and what training did.
 export interface TrainReport {
   holdoutMae: number;
+  holdoutMaeWithoutPsi: number; // the same rows as a host without PSI would send them
+
   baselines: { mean: number; loadOnly: number; formula: number };
   beatsBaselines: boolean;
   meanLabel: number;
@@ -324,9 +326,13 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
     throw new ConfigError(`training produced an unusable model: ${errorMessage(err)}`, { cause: err });
   }
   const holdoutMae = meanAbsoluteError((v) => loaded.predict(v), holdout);
+  const noPsi = holdout.map((r) => ({ ...withoutFeatures(r.values, r.mask, PSI_FEATURES), label: r.label }));
+  const holdoutMaeWithoutPsi = meanAbsoluteError((v) => loaded.predict(v), noPsi);
   draft.training.holdoutMae = holdoutMae;
+  draft.training['holdoutMaeWithoutPsi'] = holdoutMaeWithoutPsi;
   const report: TrainReport = {
     holdoutMae,
+    holdoutMaeWithoutPsi,
     baselines,
     beatsBaselines: holdoutMae < Math.min(baselines.mean, baselines.loadOnly, baselines.formula),
     meanLabel,
@@ -344,12 +350,11 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
   return { model: draft, report };
 }
 
-// A side-by-side table of holdout errors, best first, for a terminal or markdown.
+// A side-by-side table of holdout errors, in the order given, for a terminal or markdown.
 export function maeTable(entries: ReadonlyArray<{ name: string; mae: number; note?: string }>): string {
-  const sorted = [...entries].sort((a, b) => a.mae - b.mae);
-  const width = Math.max(9, ...sorted.map((e) => e.name.length));
-  const lines = [`| ${'predictor'.padEnd(width)} | holdout MAE | notes`, `|${'-'.repeat(width + 2)}|-------------|------`];
-  for (const e of sorted) lines.push(`| ${e.name.padEnd(width)} | ${e.mae.toFixed(1).padStart(11)} | ${e.note ?? ''}`);
+  const width = Math.max(9, ...entries.map((e) => e.name.length));
+  const lines = [`| ${'predictor'.padEnd(width)} | holdout MAE | notes |`, `|${'-'.repeat(width + 2)}|------------:|-------|`];
+  for (const e of entries) lines.push(`| ${e.name.padEnd(width)} | ${e.mae.toFixed(1).padStart(11)} | ${e.note ?? ''} |`);
   return lines.join('\n');
 }
 

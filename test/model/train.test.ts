@@ -161,11 +161,12 @@ describe('writeModelFile', () => {
 });
 
 describe('maeTable', () => {
-  it('lists the predictors best first', () => {
-    const table = maeTable([{ name: 'mean', mae: 40 }, { name: 'model', mae: 9.04, note: 'this' }]);
+  it('lists the predictors in the order given, as a markdown table', () => {
+    const table = maeTable([{ name: 'model', mae: 9.04, note: 'this' }, { name: 'mean', mae: 40 }]);
     const lines = table.split('\n');
-    assert.match(lines[2]!, /^\| model\s+\|\s+9\.0 \| this$/);
-    assert.match(lines[3]!, /^\| mean/);
+    assert.match(lines[0]!, /^\| predictor \| holdout MAE \| notes \|$/);
+    assert.match(lines[2]!, /^\| model\s+\|\s+9\.0 \| this \|$/);
+    assert.match(lines[3]!, /^\| mean\s+\|\s+40\.0 \|  \|$/);
   });
 });
 
