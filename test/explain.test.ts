@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { explainFeatures, formatExplanation, type Explanation } from '../src/explain.js';
 import { FEATURE_NAMES, featureIndex, toFeatures } from '../src/model/features.js';
 import { modelFromFile } from '../src/model/model.js';
+import { repoRoot } from './helpers.js';
 import { fullSample, randomModelFile } from './model/helpers.js';
 
 // A one-layer model that looks only at runnable tasks per CPU and disk busy.
@@ -79,5 +83,18 @@ describe('formatExplanation', () => {
   it('says when a collector failed', () => {
     const e = { ...explanation(), failures: { disk: 'diskstats: garbled' } };
     assert.match(formatExplanation(e).split('\n').at(-1)!, /^collectors failed: disk/);
+  });
+});
+
+describe('lavarank explain', () => {
+  it('samples this host and prints every feature as JSON with --json', () => {
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'dist', 'src', 'explain.js')).href)}); process.exitCode = await m.main(['--json', '--window', '0.2']);`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 0, child.stderr);
+    const out = JSON.parse(child.stdout) as { rank: number; model: string; features: Array<{ name: string }>; modelPath: string };
+    assert.ok(out.rank >= 0 && out.rank <= 1000);
+    assert.match(out.model, /^default/);
+    assert.deepEqual(out.features.map((f) => f.name).sort(), [...FEATURE_NAMES].sort());
+    assert.equal(out.modelPath, join(repoRoot, 'models', 'default.json'));
   });
 });

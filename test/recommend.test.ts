@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { featureIndex, featuresFromNamed } from '../src/model/features.js';
 import { modelFromFile } from '../src/model/model.js';
 import {
@@ -12,6 +15,7 @@ import {
   saturated,
   type HostState,
 } from '../src/recommend.js';
+import { repoRoot } from './helpers.js';
 import { fullSample, randomModelFile } from './model/helpers.js';
 
 // A model whose rank is 1000 × sigmoid(runnable tasks per CPU / 4).
@@ -114,5 +118,19 @@ describe('starting states', () => {
     assert.equal(s.named['runnable_per_cpu'], 1);
     assert.equal(s.named['cpu_busy'], 1);
     assert.equal(s.named['mem_used'], 0.3);
+  });
+});
+
+describe('lavarank recommend', () => {
+  it('prints D, T and the RES_REQ for the embedded default model and a calibration dataset', () => {
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'dist', 'src', 'recommend.js')).href)}); process.exitCode = await m.main(process.argv.slice(1));`;
+    const data = join(repoRoot, 'data', 'calibration-synthetic.jsonl');
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, '--', '--json', '--data', data], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 0, child.stderr);
+    const r = JSON.parse(child.stdout) as { d: number; t: number; resReq: string; states: number };
+    assert.ok(Number.isInteger(r.d) && r.d >= 1);
+    assert.equal(r.t, 45);
+    assert.equal(r.resReq, `order[rank] rusage[rank=${r.d}:duration=45s:decay=1]`);
+    assert.ok(r.states > 50, String(r.states));
   });
 });
