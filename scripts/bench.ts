@@ -149,16 +149,21 @@ async function measure(
   };
 }
 
-// lavarank's own sampler over the real /proc and /sys, GPU polling off (this host
-// has no nvidia-smi; where it has, that is one child every 30 s, not per tick).
-async function lavarankSection({ samples }: SectionOptions): Promise<SectionResult> {
-  const spawns = countSpawns();
+// lavarank's sampler over the real /proc and /sys, GPU polling off, logging nowhere.
+async function hostSampler() {
   const { createCollectors } = await import('../src/collectors/index.js');
   const { createSampler } = await import('../src/sampler.js');
   const { systemClock } = await import('../src/clock.js');
   const { pino } = await import('pino');
   const log = pino({ level: 'info' }, { write: () => undefined });
-  const sampler = createSampler({ collectors: createCollectors({ gpu: { enabled: false } }), clock: systemClock, log });
+  return createSampler({ collectors: createCollectors({ gpu: { enabled: false } }), clock: systemClock, log });
+}
+
+// lavarank's own sampler over the real /proc and /sys, GPU polling off (this host
+// has no nvidia-smi; where it has, that is one child every 30 s, not per tick).
+async function lavarankSection({ samples }: SectionOptions): Promise<SectionResult> {
+  const spawns = countSpawns();
+  const sampler = await hostSampler();
   const result = await measure('lavarank', samples, 50, 0, spawns, () => sampler.sample(), ['gpu disabled', 'steady state: first 50 samples untimed']);
   const failures = sampler.sample().failures;
   if (Object.keys(failures).length > 0) result.notes.push(`failures: ${JSON.stringify(failures)}`);
@@ -204,12 +209,7 @@ async function modelSection({ samples }: SectionOptions): Promise<SectionResult>
   const { loadModel } = await import('../src/model/model.js');
   const { defaultModelPath, modelRanker } = await import('../src/rankers.js');
   const { toFeatures } = await import('../src/model/features.js');
-  const { createCollectors } = await import('../src/collectors/index.js');
-  const { createSampler } = await import('../src/sampler.js');
-  const { systemClock } = await import('../src/clock.js');
-  const { pino } = await import('pino');
-  const log = pino({ level: 'info' }, { write: () => undefined });
-  const sampler = createSampler({ collectors: createCollectors({ gpu: { enabled: false } }), clock: systemClock, log });
+  const sampler = await hostSampler();
   sampler.sample();
   await new Promise((r) => setTimeout(r, 200));
   const sample = sampler.sample();
