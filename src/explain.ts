@@ -14,7 +14,7 @@ import { findConfig, loadConfig } from './config.js';
 import { ModelError, errorMessage } from './errors.js';
 import { FEATURES, IDLE_VALUE, toFeatures, type FeatureUnit, type Features } from './model/features.js';
 import { loadModel, type LoadedModel } from './model/model.js';
-import { defaultModelPath } from './rankers.js';
+import { modelPathFor } from './rankers.js';
 import { createSampler } from './sampler.js';
 
 // One feature's part in the rank.
@@ -113,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
-  const path = config.model ?? defaultModelPath();
+  const path = modelPathFor(config);
   let model: LoadedModel;
   try {
     model = loadModel(path);

@@ -19,6 +19,11 @@ export function defaultModelPath(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'default.json');
 }
 
+// The model file a config names, else the embedded default.
+export function modelPathFor(config: Readonly<Config>, options: { defaultModelPath?: string } = {}): string {
+  return config.model ?? options.defaultModelPath ?? defaultModelPath();
+}
+
 // A ranker over a loaded model: features of the sample, one forward pass.
 export function modelRanker(model: LoadedModel): Ranker {
   return {
@@ -48,7 +53,7 @@ function versionOf(path: string): string {
   return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
-function where(model: LoadedModel): Record<string, unknown> {
+function logFields(model: LoadedModel): Record<string, unknown> {
   const t = model.file.training;
   return { model: model.id, path: model.path, trained: t.date, samples: t.samples, holdoutMae: Number(t.holdoutMae.toFixed(2)) };
 }
@@ -56,7 +61,7 @@ function where(model: LoadedModel): Record<string, unknown> {
 // The ranker source for this config; throws ModelError for an unusable model file named in it.
 export function openRankers(config: Readonly<Config>, log: Logger, options: RankerOptions = {}): ModelRankers {
   const configured = config.model !== null;
-  const path = config.model ?? options.defaultModelPath ?? defaultModelPath();
+  const path = modelPathFor(config, options);
   const load = (): LoadedModel => loadModel(path, options);
 
   let seen: string | undefined; // the version last looked at, good or bad
@@ -70,7 +75,7 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
   try {
     model = load();
     ranker = modelRanker(model);
-    log.info(where(model), `ranking with ${configured ? 'the configured' : 'the embedded default'} model ${describeLoaded(model)}`);
+    log.info(logFields(model), `ranking with ${configured ? 'the configured' : 'the embedded default'} model ${describeLoaded(model)}`);
   } catch (err) {
     if (configured) throw err instanceof ModelError ? err : new ModelError(`model file ${path}: ${errorMessage(err)}`, { cause: err });
     ranker = formulaRanker();
@@ -100,7 +105,7 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
         const before = ranker.name;
         model = next;
         ranker = modelRanker(next);
-        log.info({ ...where(next), previous: before }, `model file changed; now ranking with ${describeLoaded(next)}`);
+        log.info({ ...logFields(next), previous: before }, `model file changed; now ranking with ${describeLoaded(next)}`);
       } catch (err) {
         log.error({ path, err: errorMessage(err) }, `model file changed but cannot be used; keeping ${ranker.name}`);
       }
@@ -110,7 +115,7 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
 
 // What `lavarank check` says about the model this config would use, and its problems.
 export function describeModel(config: Readonly<Config>, options: RankerOptions = {}): { description: string; problems: string[] } {
-  const path = config.model ?? options.defaultModelPath ?? defaultModelPath();
+  const path = modelPathFor(config, options);
   const what = config.model === null ? 'embedded default model' : 'model';
   try {
     const model = loadModel(path, options);

@@ -11,7 +11,7 @@ import { ConfigError } from './errors.js';
 import { readCalibration, type CalibrationRecord } from './model/dataset.js';
 import { featuresFromNamed, rawFeatures } from './model/features.js';
 import { loadModel, type LoadedModel } from './model/model.js';
-import { defaultModelPath } from './rankers.js';
+import { modelPathFor } from './rankers.js';
 
 // OpenLava's defaults: non-master LIMs send their load every EXINTERVAL (15 s), and
 // mbatchd refreshes its copy about every 20 s (elim-contract.md, "Propagation").
@@ -199,7 +199,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
-  const model = loadModel(args.model ?? config.model ?? defaultModelPath());
+  const model = loadModel(args.model ?? modelPathFor(config));
   let states = builtInStates();
   let statesFrom = 'built-in light states (no --data)';
   if (args.data !== undefined && args.data.length > 0) {
