@@ -106,10 +106,10 @@ function shuffled<T>(items: readonly T[], rand: () => number): T[] {
 const clampLabel = (label: number): number => Math.min(RANK_MAX, Math.max(RANK_MIN, label));
 
 // The mean absolute error, in rank points, of a predictor over rows (labels clamped to the rank's range).
-export function meanAbsoluteError(predict: (values: readonly number[]) => number, rows: readonly TrainingRow[]): number {
+export function meanAbsoluteError(predict: (values: readonly number[], mask: readonly boolean[]) => number, rows: readonly TrainingRow[]): number {
   if (rows.length === 0) return NaN;
   let sum = 0;
-  for (const row of rows) sum += Math.abs(clampRank(predict(row.values)) - clampLabel(row.label));
+  for (const row of rows) sum += Math.abs(clampRank(predict(row.values, row.mask)) - clampLabel(row.label));
   return sum / rows.length;
 }
 
@@ -199,8 +199,8 @@ function fraction(name: string, v: number, min: number, max: number): number {
 }
 
 // Splits rows into training and holdout parts (the holdout is never trained on).
-export function splitHoldout<T>(rows: readonly T[], how: 'random' | 'tail', fraction: number, seed: number): { train: T[]; holdout: T[] } {
-  const count = Math.round(rows.length * fraction);
+export function splitHoldout<T>(rows: readonly T[], how: 'random' | 'tail', share: number, seed: number): { train: T[]; holdout: T[] } {
+  const count = Math.round(rows.length * share);
   if (how === 'tail') return { train: rows.slice(0, rows.length - count), holdout: rows.slice(rows.length - count) };
   const order = shuffled(rows.map((_, i) => i), seededRandom(seed ^ 0x5eed));
   const held = new Set(order.slice(0, count));
@@ -282,12 +282,13 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
   }
   if (best === undefined) throw new ConfigError(`training diverged (training error ${String(trainError)}); try a lower learningRate`);
 
-  const meanLabel = fit.reduce((s, r) => s + clampLabel(r.label), 0) / fit.length;
-  const loadFit = fitLoadOnly(fit);
+  // The fitted baselines get every non-holdout row, validation part included.
+  const meanLabel = train.reduce((s, r) => s + clampLabel(r.label), 0) / train.length;
+  const loadFit = fitLoadOnly(train);
   const baselines = {
     mean: meanAbsoluteError(() => meanLabel, holdout),
     loadOnly: meanAbsoluteError((v) => loadOnlyRank(loadFit, v), holdout),
-    formula: meanAbsoluteError((v) => formulaRank(v), holdout),
+    formula: meanAbsoluteError(formulaRank, holdout),
   };
   const date = (options.now?.() ?? new Date()).toISOString();
   const draft: ModelFile = {
