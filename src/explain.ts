@@ -5,17 +5,15 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { print, printError } from './cliio.js';
-import { systemClock } from './clock.js';
-import { collectorsFromConfig } from './collectors/index.js';
 import type { CollectorName } from './collectors/types.js';
 import { findConfig, loadConfig } from './config.js';
 import { ModelError, errorMessage } from './errors.js';
+import { cliLogger } from './log.js';
 import { FEATURES, IDLE_VALUE, toFeatures, type FeatureUnit, type Features } from './model/features.js';
 import { loadModel, type LoadedModel } from './model/model.js';
 import { modelPathFor } from './rankers.js';
-import { createSampler } from './sampler.js';
+import { failedRequired, parseWindow, sampleOverWindow } from './oneshot.js';
 
 // One feature's part in the rank.
 export interface FeatureExplanation {
@@ -107,9 +105,9 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  const windowSeconds = args.window === undefined ? 1 : Number(args.window);
-  if (!Number.isFinite(windowSeconds) || windowSeconds < 0.1 || windowSeconds > 600) {
-    printError(`lavarank explain: --window: expected seconds from 0.1 to 600, received ${JSON.stringify(args.window)}`);
+  const window = parseWindow('explain', args.window);
+  if ('error' in window) {
+    printError(window.error);
     return 2;
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
@@ -121,18 +119,8 @@ export async function main(argv: string[]): Promise<number> {
     const note = config.model === null ? ' (the daemon would rank with the built-in formula, which explain cannot break down)' : '';
     throw new ModelError(`${errorMessage(err)}${note}`, { cause: err });
   }
-  const log = pino({ level: 'warn', name: 'lavarank' }, pino.destination({ fd: 2, sync: true }));
-  const controller = new AbortController();
-  const sampler = createSampler({ collectors: collectorsFromConfig(config, { log, signal: controller.signal }), clock: systemClock, log });
-  try {
-    sampler.sample();
-    await systemClock.sleep(windowSeconds * 1000);
-    const sample = sampler.sample();
-    const e: Explanation = { host: hostname(), ts: sample.ts, ...explainFeatures(model, toFeatures(sample)), failures: sample.failures };
-    print(args.json === true ? JSON.stringify({ ...e, ts: new Date(e.ts).toISOString(), modelPath: path }, null, 2) : formatExplanation(e));
-    return ['cpu', 'load', 'memory'].some((n) => sample.failures[n as CollectorName] !== undefined) ? 1 : 0;
-  } finally {
-    sampler.close();
-    controller.abort();
-  }
+  const sample = await sampleOverWindow(config, window.seconds, cliLogger());
+  const e: Explanation = { host: hostname(), ts: sample.ts, ...explainFeatures(model, toFeatures(sample)), failures: sample.failures };
+  print(args.json === true ? JSON.stringify({ ...e, ts: new Date(e.ts).toISOString(), modelPath: path }, null, 2) : formatExplanation(e));
+  return failedRequired(sample).length > 0 ? 1 : 0;
 }
