@@ -84,6 +84,8 @@ export interface RetrainResult {
   installedMae: number | null;
   readMs: number; // lsb.acct, history and the join
   trainMs: number;
+  epochs: number;
+  stoppedBy: string; // what ended training
   totalMs: number;
   reportPath?: string;
 }
@@ -468,7 +470,7 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
   const aborted = (): boolean => io.signal?.aborted === true;
   const result: RetrainResult = {
     exitCode: EXIT_INTERRUPTED, written: false, outcome: 'interrupted: nothing written', jobs: 0, examples: 0, holdout: 0,
-    newMae: NaN, installedMae: null, readMs: 0, trainMs: 0, totalMs: 0,
+    newMae: NaN, installedMae: null, readMs: 0, trainMs: 0, epochs: 0, stoppedBy: '', totalMs: 0,
   };
   const interrupted = (): RetrainResult => {
     progress.clear();
@@ -657,6 +659,8 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
   });
   if (aborted()) return interrupted();
   result.trainMs = clock() - trainStart;
+  result.epochs = report.epochs;
+  result.stoppedBy = stoppedBy;
   if (report.holdoutSamples !== holdoutCount) throw new Error(`internal: trainModel held out ${report.holdoutSamples} rows, expected ${holdoutCount}`);
   const training = `Trained ${report.epochs} epochs in ${(result.trainMs / 1000).toFixed(1)} s (stopped by ${stoppedBy}); kept the network of epoch ${report.bestEpoch}, the best on the validation part (${report.validationSamples} rows).`;
   say(training);
