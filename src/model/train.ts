@@ -3,7 +3,7 @@
 // atomically as a model file. Used by scripts/train-default.ts and by `lavarank
 // retrain`. The only daemon-side module that may import brain.js is this one's
 // callers' business: src/run.ts must never reach it (test/model/imports.test.ts).
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import brain from 'brain.js';
 import type { Sample } from '../collectors/types.js';
@@ -378,6 +378,9 @@ export function writeModelFile(path: string, model: ModelFile): void {
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   const fd = openSync(tmp, 'wx', 0o644);
   try {
+    // The mode given to open is cut by the umask; readers other than root (check, explain
+    // run by a user) need 0644 whatever the umask of whoever ran the training.
+    fchmodSync(fd, 0o644);
     const buf = Buffer.from(text);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off);
