@@ -86,7 +86,7 @@ export const EXCLUSION_MEANINGS: Record<(typeof EXCLUSION_REASONS)[number], stri
 };
 
 // The error of the models over one range of one feature's scaled value.
-export interface RangeError {
+export interface RangeMae {
   from: number; // scaled, 0..1
   to: number;
   rawFrom: number; // the same bounds as raw values
@@ -99,8 +99,8 @@ export interface RangeError {
 // Per feature: the held-out rows binned by the feature's scaled value (equal-width bins
 // over 0..1, the last one closed), with the models' MAE in each. Features no held-out
 // row reported are left out: an estimate or the idle value says nothing about the feature.
-export function featureRangeErrors(points: readonly HoldoutPoint[], bins = 5): Array<{ feature: FeatureSpec; ranges: RangeError[] }> {
-  const out: Array<{ feature: FeatureSpec; ranges: RangeError[] }> = [];
+export function featureRangeErrors(points: readonly HoldoutPoint[], bins = 5): Array<{ feature: FeatureSpec; ranges: RangeMae[] }> {
+  const out: Array<{ feature: FeatureSpec; ranges: RangeMae[] }> = [];
   FEATURES.forEach((feature, i) => {
     if (!points.some((p) => p.mask[i] === true)) return;
     const n = new Array<number>(bins).fill(0);
@@ -117,7 +117,7 @@ export function featureRangeErrors(points: readonly HoldoutPoint[], bins = 5): A
         instErr[b] = (instErr[b] ?? 0) + Math.abs(p.installed - actual);
       }
     }
-    const ranges: RangeError[] = [];
+    const ranges: RangeMae[] = [];
     for (let b = 0; b < bins; b++) {
       const count = n[b] ?? 0;
       if (count === 0) continue;

@@ -4,7 +4,7 @@
 // trains, compares the new model with the installed one on those jobs, and replaces
 // the installed model atomically only if the new one is better. Writes an HTML
 // report either way. Choices and their reasons are in docs/retrain.md.
-import { accessSync, chmodSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, copyFileSync, existsSync, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readAcct, type JobFinish } from './acct.js';
@@ -22,22 +22,27 @@ import { defaultModelPath, modelPathFor } from './rankers.js';
 import { renderReport, type HoldoutPoint, type MaeEntry } from './report-html.js';
 import { trustProblems } from './trust.js';
 
-// Exit statuses, documented in docs/retrain.md and --help.
-export const EXIT_WRITTEN = 0; // the new model was written (or, with --dry-run, would be)
+// Exit status: the new model was written (or, with --dry-run, would be). All are in docs/retrain.md.
+export const EXIT_WRITTEN = 0;
+// Exit status: an error; the message names the file or option and what was wrong.
 export const EXIT_ERROR = 1;
-export const EXIT_USAGE = 2; // a bad option
-export const EXIT_NOT_BETTER = 3; // the new model is not better than the installed one: nothing written
-export const EXIT_INTERRUPTED = 130; // Ctrl-C (or SIGTERM): stopped, nothing written
+// Exit status: a bad option value.
+export const EXIT_USAGE = 2;
+// Exit status: the new model is not better than the installed one, so nothing was written.
+export const EXIT_NOT_BETTER = 3;
+// Exit status: Ctrl-C or SIGTERM (128 + SIGINT, as shells report it); nothing was written.
+export const EXIT_INTERRUPTED = 130;
 
 // A holdout smaller than this says too little to replace a model on.
 export const MIN_HOLDOUT = 20;
 // Fewer training rows than this cannot fit a network with a validation part.
 export const MIN_TRAIN = 50;
 
-// Defaults of the training limits: 2000 epochs as for the default model, but never more
-// than two minutes of training, and no more once the validation error has stopped improving.
+// At most as many epochs as the default model is trained for.
 export const DEFAULT_EPOCHS = 2000;
+// Never more than two minutes of training by default, so that 100 000 jobs fit in a few minutes.
 export const DEFAULT_TIME_LIMIT_SEC = 120;
+// Training stops once the validation error has not improved for this many epochs.
 export const PATIENCE_EPOCHS = 200;
 // An improvement of the validation MAE smaller than this share does not count for patience.
 export const MIN_IMPROVEMENT = 0.005;
@@ -45,6 +50,7 @@ export const MIN_IMPROVEMENT = 0.005;
 // Everything one retrain run needs, already resolved against the config.
 export interface RetrainOptions {
   history: string[]; // files or directories
+  historyFromConfig?: boolean; // no --history was given: history is the config's history.dir
   acct: string[]; // files or directories (lsb.acct and lsb.acct.N inside)
   calibration: string[];
   out: string;
@@ -414,6 +420,7 @@ function writeFileAtomic(path: string, text: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   const fd = openSync(tmp, 'wx', 0o644);
   try {
+    fchmodSync(fd, 0o644); // whatever the umask: the report is for whoever looks
     const buf = Buffer.from(text);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off);
@@ -482,7 +489,8 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
   checkOutput(options.out, options.report, options.dryRun);
   const acctPaths = acctFiles(options.acct);
   if (options.history.length === 0) throw new ConfigError('--history: expected at least one history file or directory, received none');
-  for (const path of options.history) statOrFail('--history', path, 'a history file or a directory of *.jsonl files');
+  const historyNote = options.historyFromConfig === true ? ' (no --history was given, so this is the config\'s history.dir)' : '';
+  for (const path of options.history) statOrFail('--history', path, `a history file or a directory of *.jsonl files${historyNote}`);
   const historyPaths = await historyFiles(options.history);
   if (historyPaths.length === 0) {
     throw new ConfigError(`no history found: no *.jsonl or *.jsonl.N files in ${options.history.join(', ')} (the daemons write them to their history.dir)`);
@@ -812,6 +820,7 @@ export async function resolveOptions(args: RetrainArgs, config: Readonly<Config>
   }
   return {
     history,
+    historyFromConfig: args.history.length === 0,
     acct: args.acct,
     calibration: args.calibration,
     out,

@@ -272,6 +272,14 @@ describe('retrain', () => {
     await assert.rejects(retrain(o, sink()), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`--acct ${join(root, 'missing.acct')}: no such file`));
   });
 
+  test('says so when the missing history directory is the config\'s, taken for want of --history', async () => {
+    const missing = join(root, 'no-history-here');
+    await assert.rejects(
+      retrain(options({ history: [missing], historyFromConfig: true }), sink()),
+      (err: unknown) => err instanceof ConfigError && err.message.startsWith(`--history ${missing}: no such file or directory`) && err.message.includes("no --history was given, so this is the config's history.dir"),
+    );
+  });
+
   test('says there is no history in a directory without history files', async () => {
     const empty = join(root, 'empty-history');
     mkdirSync(empty);
