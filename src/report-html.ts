@@ -63,7 +63,7 @@ export interface ReportData {
   out: string;
   outcome: string; // one sentence: written, not written and why, dry run
   newModelId: string;
-  installed: { path: string; id?: string; note: string }; // id when usable
+  installed: { path: string; id?: string }; // the file compared with; id when it was usable
   table: MaeEntry[];
   holdout: HoldoutPoint[];
   holdoutRange: { from: number; to: number }; // epoch s of the first and last held-out start
@@ -166,14 +166,15 @@ export function scatterSvg(title: string, pairs: ReadonlyArray<{ actual: number;
   const size = 360;
   const pad = 44;
   const span = size - 2 * pad;
-  const x = (v: number): number => pad + (Math.min(max, Math.max(0, v)) / max) * span;
-  const y = (v: number): number => size - pad - (Math.min(max, Math.max(0, v)) / max) * span;
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => Math.round(f * max));
+  const x = (v: number): string => (pad + (Math.min(max, Math.max(0, v)) / max) * span).toFixed(1);
+  const y = (v: number): string => (size - pad - (Math.min(max, Math.max(0, v)) / max) * span).toFixed(1);
+  const step = max <= 100 ? 20 : max <= 250 ? 50 : max <= 500 ? 100 : 200;
+  const ticks = Array.from({ length: Math.floor(max / step) + 1 }, (_, i) => i * step);
   const shown = thinned(pairs, PLOT_POINTS);
-  const dots = shown.map((p) => `<circle cx="${x(p.actual).toFixed(1)}" cy="${y(p.predicted).toFixed(1)}" r="1.6"/>`).join('');
+  const dots = shown.map((p) => `<circle cx="${x(p.actual)}" cy="${y(p.predicted)}" r="1.6"/>`).join('');
   return html`<figure><svg width="${size}" height="${size}" viewBox="0 0 ${size} ${size}" role="img" aria-label="${title}">
 <rect x="${pad}" y="${pad}" width="${span}" height="${span}" class="frame"/>
-${new Html(ticks.map((t) => `<line x1="${x(t)}" y1="${size - pad}" x2="${x(t)}" y2="${size - pad + 4}" class="axis"/><text x="${x(t)}" y="${size - pad + 16}" text-anchor="middle">${t}</text>` + `<line x1="${pad - 4}" y1="${y(t)}" x2="${pad}" y2="${y(t)}" class="axis"/><text x="${pad - 6}" y="${y(t) + 4}" text-anchor="end">${t}</text>`).join(''))}
+${new Html(ticks.map((t) => `<line x1="${x(t)}" y1="${size - pad}" x2="${x(t)}" y2="${size - pad + 4}" class="axis"/><text x="${x(t)}" y="${size - pad + 16}" text-anchor="middle">${t}</text>` + `<line x1="${pad - 4}" y1="${y(t)}" x2="${pad}" y2="${y(t)}" class="axis"/><text x="${pad - 6}" y="${(Number(y(t)) + 4).toFixed(1)}" text-anchor="end">${t}</text>`).join(''))}
 <line x1="${x(0)}" y1="${y(0)}" x2="${x(max)}" y2="${y(max)}" class="diagonal"/>
 <g class="dots">${new Html(dots)}</g>
 <text x="${size / 2}" y="${size - 6}" text-anchor="middle">actual slowdown (%)</text>
@@ -231,7 +232,7 @@ difference between the predicted rank and the job's measured slowdown, in rank p
 <table><thead><tr><th>predictor</th><th>MAE</th><th>n</th><th>notes</th></tr></thead><tbody>
 ${d.table.map((e) => html`<tr><td>${e.name}</td><td class="n">${fmt(e.mae)}</td><td class="n">${e.n}</td><td>${e.note}</td></tr>`)}
 </tbody></table>
-<p>Installed model: <code>${d.installed.path}</code>: ${d.installed.note}</p>
+<p>The installed model is the file the new one would replace, else the one the daemons' config names: <code>${d.installed.path}</code>.</p>
 
 <h2>Predicted vs actual</h2>
 <p>One dot per held-out job; a perfect model puts every dot on the dashed diagonal.</p>

@@ -759,7 +759,7 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
     out: options.out,
     outcome: `${decision.reason[0]?.toUpperCase() ?? ''}${decision.reason.slice(1)}.`,
     newModelId: fresh.id,
-    installed: installed.state === 'loaded' ? { path: installed.path, id: installed.model.id, note: installedNote } : { path: installed.path, note: installedNote },
+    installed: installed.state === 'loaded' ? { path: installed.path, id: installed.model.id } : { path: installed.path },
     table,
     holdout: points,
     holdoutRange: { from: firstHeld, to: lastHeld },

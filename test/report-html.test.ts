@@ -23,7 +23,7 @@ function data(over: Partial<ReportData> = {}): ReportData {
     out: '/etc/lavarank/model.json',
     outcome: 'Written.',
     newModelId: 'retrained#12345678',
-    installed: { path: '/etc/lavarank/model.json', id: 'old#87654321', note: 'old' },
+    installed: { path: '/etc/lavarank/model.json', id: 'old#87654321' },
     table: [{ name: 'new model', mae: 4.2, n: 3, note: 'n' }, { name: 'installed model', mae: null, n: 3, note: 'none' }],
     holdout: [point(0.1, 20, 22, {}, 40), point(0.5, 100, 90, {}, 60), point(0.9, 180, 185, {}, 80)],
     holdoutRange: { from: 1_800_000_000, to: 1_800_003_600 },
@@ -57,7 +57,7 @@ describe('renderReport', () => {
         holdout: [point(0.2, 50, 300, { kind: `name:${EVIL}`, host: EVIL_ATTR, id: EVIL })],
         inputs: [{ what: 'history', path: `/tmp/${EVIL}`, summary: EVIL }],
         problems: [`lsb.acct:3: unexpected ${EVIL}`],
-        installed: { path: EVIL_ATTR, note: EVIL },
+        installed: { path: EVIL_ATTR },
         table: [{ name: 'new model', mae: 1, n: 1, note: EVIL }],
         out: EVIL_ATTR,
       }),
@@ -85,7 +85,7 @@ describe('renderReport', () => {
   });
 
   test('draws only the new model when there is no usable installed one', () => {
-    const text = renderReport(data({ installed: { path: '/x', note: 'none: no file at /x' }, holdout: [point(0.2, 10, 12), point(0.3, 20, 25)] }));
+    const text = renderReport(data({ installed: { path: '/x' }, holdout: [point(0.2, 10, 12), point(0.3, 20, 25)] }));
     assert.equal(text.match(/<svg width="360"/g)?.length, 1);
     assert.doesNotMatch(text, /MAE installed/);
   });
