@@ -3,7 +3,7 @@
 // atomically as a model file. Used by scripts/train-default.ts and by `lavarank
 // retrain`. The only daemon-side module that may import brain.js is this one's
 // callers' business: src/run.ts must never reach it (test/model/imports.test.ts).
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import brain from 'brain.js';
 import type { Sample } from '../collectors/types.js';
@@ -249,12 +249,18 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
   const span = output.rankAtOne - output.rankAtZero;
   const toTarget = (label: number): number => Math.min(1, Math.max(0, (clampLabel(label) - output.rankAtZero) / span));
   // Plain arrays: brain.js takes any other input (a Float32Array too) for a hash of named inputs.
-  const data = shuffled([...fit, ...augmented], seededRandom(seed ^ 0xbeef)).map((r) => ({
+  let data: unknown = shuffled([...fit, ...augmented], seededRandom(seed ^ 0xbeef)).map((r) => ({
     input: [...r.values],
     output: [toTarget(r.label)],
   }));
 
   const net = new brain.NeuralNetwork({ hiddenLayers: [...hiddenLayers], activation });
+  // brain.js 1.6.1's train() copies the whole data set into Float32Arrays (formatData) on
+  // every call, so one call per chunk made a full copy per chunk: with 100 000 rows and a
+  // chunk of one epoch that garbage took the RSS past 900 MB. After the first call (which
+  // sets the conversion up and draws the weights) the data is converted once, by brain.js
+  // itself, and later calls are told it is already in that form. The numbers are the same.
+  const formatOnce = net as unknown as { formatData(d: unknown): unknown };
   const trainOpts = { errorThresh: 1e-9, learningRate, momentum, log: false };
   const predictWith = (values: readonly number[]): number => output.rankAtZero + (net.run(values as number[])[0] ?? NaN) * span;
 
@@ -266,8 +272,12 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
   while (done < epochs) {
     const n = Math.min(chunk, epochs - done);
     // The first call initialises the weights from Math.random; seed it.
-    const run = () => net.train(data, { ...trainOpts, iterations: n });
+    const run = () => net.train(data as Parameters<typeof net.train>[0], { ...trainOpts, iterations: n });
     const status = done === 0 ? withSeededRandom(seed, run) : run();
+    if (done === 0) {
+      data = formatOnce.formatData(data);
+      formatOnce.formatData = (d) => d;
+    }
     done += n;
     trainError = status.error;
     const mae = meanAbsoluteError(predictWith, validation);
@@ -368,6 +378,9 @@ export function writeModelFile(path: string, model: ModelFile): void {
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   const fd = openSync(tmp, 'wx', 0o644);
   try {
+    // The mode given to open is cut by the umask; readers other than root (check, explain
+    // run by a user) need 0644 whatever the umask of whoever ran the training.
+    fchmodSync(fd, 0o644);
     const buf = Buffer.from(text);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off);

@@ -145,6 +145,19 @@ describe('writeModelFile', () => {
     }
   });
 
+  it('writes mode 0644 even under a umask that would take the read bits away', () => {
+    const t = tempDir();
+    const umask = process.umask(0o077);
+    try {
+      const path = join(t.dir, 'model.json');
+      writeModelFile(path, randomModelFile());
+      assert.equal(statSync(path).mode & 0o777, 0o644);
+    } finally {
+      process.umask(umask);
+      t.cleanup();
+    }
+  });
+
   it('refuses to write a model the daemon would refuse, leaving the old file alone', () => {
     const t = tempDir();
     try {
