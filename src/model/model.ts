@@ -4,7 +4,7 @@
 // anything is used, and nothing in the file is ever run as code: the weights feed
 // src/model/network.ts, never brain.js's fromJSON/toFunction.
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ModelError, errorCode } from '../errors.js';
 import { RANK_MAX, clampRank } from '../rank.js';
 import { trustProblems } from '../trust.js';
@@ -338,10 +338,13 @@ export interface LoadOptions {
 }
 
 // Reads at most MAX_MODEL_BYTES + 1 bytes, so a huge file is refused without reading it all.
+// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever,
+// before fstat could refuse it, and the daemon reloads a replaced model on its only
+// thread. The flag means nothing for a regular file.
 function readLimited(path: string): string {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
     throw new ModelError(`model file ${path} cannot be read: ${errorCode(err) ?? String(err)}`, { cause: err });
   }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -148,6 +149,25 @@ describe('loadModel', () => {
       assert.throws(() => loadModel(join(t.dir, 'd')), /is not a regular file|EISDIR/);
       writeFileSync(join(t.dir, 'bin'), Buffer.from([0x7b, 0xff, 0xfe]), { mode: 0o644 });
       assert.throws(() => loadModel(join(t.dir, 'bin')), /not UTF-8 text/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('loadModel on a FIFO', () => {
+  // In a process of its own: were the open to block again, the test would time out
+  // instead of hanging the whole test run.
+  it('refuses it at once instead of waiting for a writer that never comes', () => {
+    const t = tempDir();
+    try {
+      const fifo = join(t.dir, 'model.json');
+      assert.equal(spawnSync('mkfifo', ['-m', '644', fifo]).status, 0);
+      const script = `import { loadModel } from ${JSON.stringify(join(repoRoot, 'dist', 'src', 'model', 'model.js'))};
+        try { loadModel(${JSON.stringify(fifo)}); console.log('loaded'); } catch (err) { console.log(err.message); }`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.signal, null, 'loadModel blocked on the FIFO');
+      assert.match(r.stdout, /is not a regular file/);
     } finally {
       t.cleanup();
     }
