@@ -1,14 +1,17 @@
 // SIGTERM at random moments of the daemon's life, as LIM sends it on limshutdown,
 // reconfig and restart: then it waits 2 s and execs a new LIM. Each run has child
-// elims and a hung GPU query, so that there are children to end, and a fake /proc
-// large enough that a sample takes a while.
+// elims and a hung GPU query, so that there are children to end, a fake /proc
+// large enough that a sample takes a while, history being appended every tick,
+// and its model file replaced every 40 ms, so that most ticks reload it.
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fixture, tempDir } from '../helpers.js';
+import { serializeModel } from '../../src/model/model.js';
 import { REPORT_RE, startElim } from '../e2e/harness.js';
+import { randomModelFile } from '../model/helpers.js';
 import { DescendantWatch, SyntheticHost, badJsonLines, envCount, installElim, random, runSeed, sleep } from './helpers.js';
 
 const RUNS = envCount('LAVARANK_SIGTERM_RUNS', 10);
@@ -33,11 +36,21 @@ describe(`SIGTERM at random moments (${RUNS} runs, seed ${seed}; replay with LAV
       bigDiskstats(host);
       const gpuPidFile = join(dir, 'gpu.pid');
       const elims = [`  - name: good\n    command: [${installElim(dir, 'good')}]`];
+      const models = [serializeModel(randomModelFile({ seed: 1, name: 'a' })), serializeModel(randomModelFile({ seed: 2, name: 'b' }))];
+      mkdirSync(join(dir, 'models'), { mode: 0o755 });
+      const modelPath = join(dir, 'models', 'rank.json');
+      let swaps = 0;
+      const swap = (): void => {
+        writeFileSync(`${modelPath}.new`, models[swaps++ % 2]!, { mode: 0o644 });
+        renameSync(`${modelPath}.new`, modelPath);
+      };
+      swap();
+      const swapper = setInterval(swap, 40);
       if (stubborn) elims.push(`  - name: stubborn\n    command: [${installElim(dir, 'stubborn')}]`);
       const elim = startElim({
         testInterval: 0.1,
         override: { gpu: { enabled: true, command: fixture('bin', 'nvidia-smi-hang'), interval: 1, timeout: 30 } },
-        config: `proc_root: ${host.procRoot}\nsys_root: ${host.sysRoot}\nelims:\n${elims.join('\n')}\n`,
+        config: `proc_root: ${host.procRoot}\nsys_root: ${host.sysRoot}\nmodel: ${modelPath}\nelims:\n${elims.join('\n')}\n`,
         env: { FAKE_GPU_PIDFILE: gpuPidFile },
       });
       const watch = new DescendantWatch(elim.pid);
@@ -59,6 +72,7 @@ describe(`SIGTERM at random moments (${RUNS} runs, seed ${seed}; replay with LAV
         t.diagnostic(
           `exit ${exit.code ?? exit.signal} after ${exit.at - sentAt} ms; ${output.split('\n').length - 1} reports; ` +
             `${watch.children().length} children (${watch.children().map((p) => p.comm).join(', ')}); ` +
+            `${elim.log().filter((l) => String(l['msg']).startsWith('model file changed; now ranking')).length} model reloads; ` +
             `disk sample ${Math.round(Number((sampled.at(-1)?.['durationsMs'] as Record<string, number> | undefined)?.['disk'] ?? 0))} ms`,
         );
         // Node handles SIGTERM once its own code runs; before that the default action
@@ -83,6 +97,7 @@ describe(`SIGTERM at random moments (${RUNS} runs, seed ${seed}; replay with LAV
         t.diagnostic(`log kept in ${kept}; SIGTERM sent at ${new Date(elim.started + delayMs).toISOString()} (approx.)`);
         throw err;
       } finally {
+        clearInterval(swapper);
         watch.stop();
         elim.cleanup();
         cleanup();
