@@ -1,14 +1,15 @@
 // A simulated day of the daemon, run by soak.test.ts in a process of its own with
 // --expose-gc: 8640 ticks of runElim at 10 s on a fake clock, a synthetic /proc
 // and /sys whose values change every tick, the real collectors and sampler, the
-// report written with fdSink, a history appender with rotation, and the log
-// through pino into its own appender. Prints one JSON object: heap and RSS after a
-// forced GC at the end of every simulated hour.
+// configured model (openRankers) replaced by another every simulated hour and
+// reloaded, the report written with fdSink, a history appender with rotation, and
+// the log through pino into its own appender. Prints one JSON object: heap and RSS
+// after a forced GC at the end of every simulated hour.
 //   node --expose-gc --max-semi-space-size=1 dist/test/faults/soak-sim.js [ticks]
 // The young generation is pinned at 1 MB: the simulation allocates thousands of
 // times faster than the daemon does in real time, and V8 would grow it (to 16 MB
 // here, at simulated hour 21), which is heap sizing, not memory kept.
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getHeapSpaceStatistics } from 'node:v8';
@@ -18,9 +19,12 @@ import { FakeClock } from '../../src/clock.js';
 import { createCollectors } from '../../src/collectors/index.js';
 import { runElim } from '../../src/elim.js';
 import { historyRecord } from '../../src/history.js';
-import { formulaRanker } from '../../src/rank.js';
+import { defaultConfig } from '../../src/config.js';
+import { serializeModel } from '../../src/model/model.js';
+import { openRankers } from '../../src/rankers.js';
 import { fdSink } from '../../src/report.js';
 import { createSampler } from '../../src/sampler.js';
+import { randomModelFile } from '../model/helpers.js';
 import { SyntheticHost, random } from './helpers.js';
 
 const TICKS = Number(process.argv[2] ?? 8640);
@@ -63,14 +67,26 @@ try {
   const collectors = createCollectors({ procRoot: host.procRoot, sysRoot: host.sysRoot, gpu: { enabled: false } });
   const sampler = createSampler({ collectors, clock, log });
   const devNull = openSync('/dev/null', 'w');
+  // Two models taking turns; a new file renamed over the old, as retrain installs one.
+  mkdirSync(join(dir, 'models'), { mode: 0o755 });
+  const modelPath = join(dir, 'models', 'rank.json');
+  const models = [1, 2].map((seed) => serializeModel(randomModelFile({ seed, name: `soak${seed}`, hidden: [12, 6] })));
+  const installModel = (i: number): void => {
+    writeFileSync(`${modelPath}.new`, models[i % 2]!, { mode: 0o644 });
+    renameSync(`${modelPath}.new`, modelPath);
+  };
+  installModel(0);
+  const rankers = openRankers({ ...defaultConfig(), model: modelPath }, log);
+  let reloads = 0;
   const rand = random(42);
   const points: Point[] = [];
   const started = performance.now();
   let written = 0;
+  const ids: string[] = []; // the model of each stretch of ticks
 
   await runElim({
     sampler,
-    rankers: { current: () => formulaRanker() },
+    rankers,
     out: fdSink(devNull),
     log,
     clock,
@@ -81,13 +97,18 @@ try {
     pessimisticRank: 1000,
     maxTicks: TICKS,
     onTick: (tick) => {
-      if (tick.result !== undefined) history.append(JSON.stringify(historyRecord(tick.ts, 'soak', tick.result)));
+      if (tick.result !== undefined) {
+        history.append(JSON.stringify(historyRecord(tick.ts, 'soak', tick.result)));
+        if (ids.at(-1) !== tick.result.model) ids.push(tick.result.model);
+      }
       if (tick.outcome === 'written') written++;
       // A working day: load rises and falls, with noise.
       const busy = Math.min(1, Math.max(0, 0.5 + 0.4 * Math.sin((tick.seq / 8640) * 2 * Math.PI) + 0.2 * (rand() - 0.5)));
       host.tick(10, busy);
       host.write();
       if (tick.seq % PER_HOUR === 0) {
+        installModel(tick.seq / PER_HOUR);
+        reloads++;
         gc();
         const m = process.memoryUsage();
         const code = getHeapSpaceStatistics().find((sp) => sp.space_name === 'code_space')?.space_size ?? 0;
@@ -114,6 +135,8 @@ try {
       rssGrowthFromHour1: last.rss - at(1).rss,
       heapGrowthFromHour4: last.heapUsed - at(4).heapUsed,
       rssGrowthFromHour4: last.rss - at(4).rss,
+      modelReloads: reloads,
+      modelSwitches: ids.length - 1,
       historyLines: history.stats.linesWritten,
       historyRotations: history.stats.rotations,
       historyDropped: history.stats.linesDropped,
