@@ -37,6 +37,7 @@ export interface StartOptions {
   args?: string[]; // extra arguments after `run`
   env?: NodeJS.ProcessEnv;
   testInterval?: number | null; // seconds; null: none (use the config's interval)
+  nodeArgs?: string[]; // options for node itself, before the program (--expose-gc, --import)
 }
 
 // Creates a FIFO and returns its path.
@@ -116,7 +117,7 @@ export function startElim(options: StartOptions = {}): Elim {
   const out = openSync(fifo, constants.O_WRONLY);
   const args = [cliPath, 'run', '--config', configPath, ...(options.args ?? [])];
   if (options.testInterval !== null) args.push('--test-interval', String(options.testInterval ?? 0.3));
-  const child = spawn(fixture('bin', 'as-lim'), [process.execPath, ...args], {
+  const child = spawn(fixture('bin', 'as-lim'), [process.execPath, ...(options.nodeArgs ?? []), ...args], {
     stdio: ['ignore', out, 'ignore'],
     env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...options.env },
   });

@@ -1,0 +1,19 @@
+// Loaded into the daemon with --import by `npm run soak` (scripts/soak.ts), never
+// otherwise: every $LAVARANK_SOAK_EVERY_MS, a forced GC (node --expose-gc) and one
+// JSON line of memory figures appended to $LAVARANK_SOAK_PROBE, so the real-time
+// run is measured as the simulated day measures itself. Writes nothing to stdout,
+// which belongs to LIM.
+import { appendFileSync } from 'node:fs';
+
+const out = process.env['LAVARANK_SOAK_PROBE'];
+const every = Number(process.env['LAVARANK_SOAK_EVERY_MS'] ?? 30_000);
+const gc = (globalThis as { gc?: () => void }).gc;
+
+if (out !== undefined && gc !== undefined && every > 0) {
+  setInterval(() => {
+    gc();
+    gc();
+    const m = process.memoryUsage();
+    appendFileSync(out, `${JSON.stringify({ at: Date.now(), rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external })}\n`);
+  }, every).unref();
+}
