@@ -2,7 +2,7 @@
 // near-valid text (the format's own structure with hostile tokens: huge, negative,
 // exponent, hex, NaN, empty, binary) and mutations of real lines. For every input a
 // parser returns a value whose every number is finite, or throws its own typed
-// error (CollectorError, ParseError, ConfigError), within a bounded time.
+// error (CollectorError, ParseError, ConfigError, ModelError), within a bounded time.
 // $LAVARANK_FUZZ_RUNS sets the runs per parser, $LAVARANK_FAULT_SEED replays a seed.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,9 +21,13 @@ import { parsePressure } from '../../src/collectors/pressure.js';
 import { toNumber } from '../../src/collectors/text.js';
 import { defaultConfig, parseConfigText } from '../../src/config.js';
 import { ElimReportParser, isValidResourceName } from '../../src/elim-parse.js';
-import { CollectorError, ConfigError, ParseError } from '../../src/errors.js';
+import { CollectorError, ConfigError, ModelError, ParseError } from '../../src/errors.js';
 import { parseHistoryLine } from '../../src/history-reader.js';
+import { FEATURE_NAMES } from '../../src/model/features.js';
+import { parseModel, serializeModel } from '../../src/model/model.js';
+import { RANK_MAX } from '../../src/rank.js';
 import { repoRoot, fixture } from '../helpers.js';
+import { randomModelFile } from '../model/helpers.js';
 import { envCount } from './helpers.js';
 
 const RUNS = envCount('LAVARANK_FUZZ_RUNS', 300);
@@ -276,4 +280,57 @@ describe('hostile history lines', () => {
     .record({ ts: fc.oneof(fc.double(), fc.string()), host: fc.oneof(fc.string(), fc.nat()), features: fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.double(), fc.constant(null), fc.string())), rank: fc.double(), model: fc.string() }, { requiredKeys: [] })
     .map((r) => JSON.stringify(r));
   property('parseHistoryLine', anyOr(fc.oneof(record, fc.jsonValue().map((v) => JSON.stringify(v)))), (t) => parseHistoryLine(t), [ParseError]);
+});
+
+// A valid model, then changed: a value anywhere set to something else or removed, a
+// number in the text replaced by a hostile token, or the text cut short.
+const GOOD_MODEL = serializeModel(randomModelFile({ seed: 3, hidden: [4], activation: 'relu' }));
+const NUMBERS = GOOD_MODEL.match(/-?\d+(\.\d+)?(e[-+]?\d+)?/g)?.length ?? 1;
+
+function paths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
+  if (typeof value !== 'object' || value === null) return [prefix];
+  const keys = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
+  return [prefix, ...keys.flatMap((k) => paths((value as Record<string | number, unknown>)[k], [...prefix, k]))];
+}
+
+const modelText: fc.Arbitrary<string> = fc.oneof(
+  fc
+    .tuple(fc.nat(), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(1e308, -1e308, 5e-324, 0, -0, '', '__proto__', [], {})), fc.boolean())
+    .map(([i, v, remove]) => {
+      const m = JSON.parse(GOOD_MODEL) as Record<string, unknown>;
+      const all = paths(m).filter((p) => p.length > 0);
+      const path = all[i % all.length]!;
+      let at = m as Record<string | number, unknown>;
+      for (const k of path.slice(0, -1)) at = at[k] as Record<string | number, unknown>;
+      if (remove) delete at[path.at(-1)!];
+      else at[path.at(-1)!] = v;
+      return JSON.stringify(m);
+    }),
+  fc.tuple(fc.nat(), fc.constantFrom('1e999', '-1e999', 'NaN', 'Infinity', 'null', '"1"', '1e308', '-0', '0x10', '[]', '{}', 'true')).map(([i, token]) => {
+    let k = 0;
+    return GOOD_MODEL.replace(/-?\d+(\.\d+)?(e[-+]?\d+)?/g, (m) => (k++ === i % NUMBERS ? token : m));
+  }),
+  fc.nat().map((i) => GOOD_MODEL.slice(0, i % GOOD_MODEL.length)),
+);
+
+describe('hostile model files', () => {
+  property('parseModel', anyOr(modelText), (t) => parseModel(t, 'fuzz.json'), [ModelError]);
+
+  it('parseModel: a model it accepts gives a finite rank within 0..RANK_MAX for any finite features', () => {
+    const features = fc.array(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), { minLength: FEATURE_NAMES.length, maxLength: FEATURE_NAMES.length });
+    fc.assert(
+      fc.property(modelText, features, (text, values) => {
+        let model;
+        try {
+          model = parseModel(text, 'fuzz.json');
+        } catch (err) {
+          if (err instanceof ModelError) return;
+          throw err;
+        }
+        const rank = model.predict(values);
+        assert.ok(Number.isFinite(rank) && rank >= 0 && rank <= RANK_MAX, `rank ${rank}`);
+      }),
+      { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: SEED }) },
+    );
+  });
 });
