@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import { CollectorError, errorMessage } from '../errors.js';
 import { findExecutable, runCommand } from '../exec.js';
+import { trustProblems } from '../trust.js';
 import { badLine, fraction, toNumber } from './text.js';
 import type { Collector, GpuReading } from './types.js';
 
@@ -146,10 +147,22 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
     try {
       // Not installed (most CPU-only nodes): say so without loading execa, which
       // would cost the daemon about 10 MB of memory for nothing.
+      const found = findExecutable(command);
+      // lavarank runs as root: a program another user can change would run their
+      // code as root, so it is refused as child elims are (checked at every query:
+      // a chmod or a new file on PATH can change the answer).
+      const untrusted = found === undefined ? [] : trustProblems(found, 'gpu.command', { executable: true });
+      if (untrusted.length > 0) {
+        next = missingRetryMs;
+        const message = `${command} refused: ${untrusted.join('; ')}`;
+        if (message !== problem) log?.error({ collector: NAME, command, retryMs: missingRetryMs }, `${message}; GPU features unavailable`);
+        problem = message;
+        return;
+      }
       const result =
-        findExecutable(command) === undefined
+        found === undefined
           ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '' }
-          : await runCommand(command, GPU_QUERY_ARGS, { timeoutMs, signal });
+          : await runCommand(found, GPU_QUERY_ARGS, { timeoutMs, signal });
       if (signal.aborted) return; // shutting down: a cancelled query is no news
       if (!result.failed) {
         latest = { at: clock.monotonic(), rows: parseNvidiaSmi(result.stdout, `${command} output`) };
