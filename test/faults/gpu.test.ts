@@ -3,12 +3,13 @@
 // neither may delay a report; GPU is not a required collector, so the rank stays
 // normal while the failure is logged.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fixture, tempDir } from '../helpers.js';
+import { createGpuCollector } from '../../src/collectors/gpu.js';
+import { captureLog, fixture, tempDir } from '../helpers.js';
 import { startElim } from '../e2e/harness.js';
-import { isAlive, sleep, until } from './helpers.js';
+import { installBin, isAlive, sleep, until } from './helpers.js';
 
 function gaps(at: number[]): number[] {
   return at.slice(1).map((t, i) => t - at[i]!);
@@ -56,6 +57,33 @@ describe('a GPU tool that misbehaves', { concurrency: false }, () => {
       assert.ok(log.some((l) => String(l['msg']).startsWith('GPU query failed again')), 'the repeats were not logged at debug');
     } finally {
       elim.cleanup();
+    }
+  });
+});
+
+describe('a GPU command another user can change', () => {
+  // lavarank runs as root: a program others can write would run their code as root.
+  it('is never run: the query is refused, the reason logged, and GPU features are unavailable', async () => {
+    const { dir, cleanup } = tempDir('lavarank-gpu-');
+    const calls = join(dir, 'calls');
+    const command = installBin(join(dir, 'bin'), 'nvidia-smi-ok', 'nvidia-smi');
+    chmodSync(command, 0o777);
+    const log = captureLog();
+    const env = process.env['FAKE_GPU_CALLS'];
+    process.env['FAKE_GPU_CALLS'] = calls;
+    const gpu = createGpuCollector({ enabled: true, command, intervalMs: 50, missingRetryMs: 50, log: log.log });
+    try {
+      await sleep(500);
+      assert.equal(existsSync(calls), false, 'the command was run');
+      assert.throws(() => gpu.collect(performance.now()), /writable by group or others/);
+      const refused = log.lines.filter((l) => /refused/.test(String(l.msg)));
+      assert.equal(refused.length, 1, log.messages().join(' | '));
+      assert.equal(refused[0]?.level, 'error');
+    } finally {
+      gpu.close?.();
+      if (env === undefined) delete process.env['FAKE_GPU_CALLS'];
+      else process.env['FAKE_GPU_CALLS'] = env;
+      cleanup();
     }
   });
 });
