@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { print } from './cliio.js';
 import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config } from './config.js';
 import { ConfigError, errorCode, errorMessage } from './errors.js';
+import { findExecutable } from './exec.js';
 import { logCandidates } from './log.js';
 import { describeModel } from './rankers.js';
 import { defaultHistoryDir } from './run.js';
@@ -69,6 +70,17 @@ export async function main(argv: string[]): Promise<number> {
     const program = elim.command[0]!;
     problems.push(...trustProblems(program, `child elim elims[${i}]`, { executable: true }));
     notes.push(`child elim ${elim.name ?? `#${i}`}: ${elim.command.join(' ')}`);
+  }
+
+  if (config.gpu.enabled !== false) {
+    const gpu = findExecutable(config.gpu.command);
+    if (gpu === undefined) {
+      notes.push(`gpu: ${config.gpu.command} not found${config.gpu.enabled === 'auto' ? ' (GPU features off)' : ''}`);
+      if (config.gpu.enabled === true) problems.push(`gpu.command ${config.gpu.command}: not found (gpu.enabled is true)`);
+    } else {
+      notes.push(`gpu: ${gpu}`);
+      problems.push(...trustProblems(gpu, 'gpu.command', { executable: true }));
+    }
   }
 
   const host = hostname();
