@@ -3,11 +3,12 @@
 // neither may delay a report; GPU is not a required collector, so the rank stays
 // normal while the failure is logged.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createGpuCollector } from '../../src/collectors/gpu.js';
-import { captureLog, fixture, tempDir } from '../helpers.js';
+import { captureLog, cliPath, fixture, tempDir } from '../helpers.js';
 import { startElim } from '../e2e/harness.js';
 import { installBin, isAlive, sleep, until } from './helpers.js';
 
@@ -83,6 +84,21 @@ describe('a GPU command another user can change', () => {
       gpu.close?.();
       if (env === undefined) delete process.env['FAKE_GPU_CALLS'];
       else process.env['FAKE_GPU_CALLS'] = env;
+      cleanup();
+    }
+  });
+
+  it('is named by lavarank check, which exits 1', () => {
+    const { dir, cleanup } = tempDir('lavarank-gpu-');
+    try {
+      const command = installBin(join(dir, 'bin'), 'nvidia-smi-ok', 'nvidia-smi');
+      chmodSync(command, 0o777);
+      const config = join(dir, 'lavarank.yaml');
+      writeFileSync(config, `log: {file: ${join(dir, 'l.log')}}\nhistory: {dir: ${join(dir, 'h')}}\ngpu: {enabled: true, command: ${command}}\n`, { mode: 0o644 });
+      const r = spawnSync(process.execPath, [cliPath, 'check', '--config', config], { encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stdout, /gpu\.command .*nvidia-smi has mode 0777, writable by group or others/);
+    } finally {
       cleanup();
     }
   });
