@@ -4,14 +4,14 @@
 // many lines were lost, when the directory is usable again. Full-disk cases mount
 // a small tmpfs and need root.
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RotatingAppender } from '../../src/appender.js';
 import { tempDir } from '../helpers.js';
 import { startElim, type Elim } from '../e2e/harness.js';
-import { badJsonLines, canMount, mountTmpfs, sleep, until } from './helpers.js';
+import { badJsonLines, canMount, isRoot, mountTmpfs, sleep, until } from './helpers.js';
 
 const NEED_MOUNT = canMount ? false : 'needs root to mount a small tmpfs';
 
@@ -102,6 +102,26 @@ describe('the history directory', { concurrency: false }, () => {
     } finally {
       elim.cleanup();
       disk.unmount();
+      cleanup();
+    }
+  });
+
+  it('permission denied at start: reports go out, and writing starts once permitted', { skip: isRoot ? 'root writes whatever the mode; the read-only case stands in for it' : false }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-disk-');
+    const parent = join(dir, 'locked');
+    mkdirSync(parent, { mode: 0o555 });
+    const history = join(parent, 'history');
+    const elim = startElim({ testInterval: 0.05, override: { history: { dir: history } } });
+    try {
+      await elim.waitForReports(5);
+      const failure = await until('the history failure logged', () => elim.log().find((l) => l['msg'] === 'cannot write history; reports continue, retrying later'));
+      assert.match(String(failure['err']), /EACCES/);
+      await reportsContinue(elim, 'permission denied');
+      chmodSync(parent, 0o755);
+      await until('the recovery logged', () => (msgs(elim).some((m) => m.startsWith('history writable again')) ? true : undefined), 25_000);
+    } finally {
+      elim.cleanup();
+      chmodSync(parent, 0o755);
       cleanup();
     }
   });
