@@ -14,6 +14,7 @@ if (out !== undefined && gc !== undefined && every > 0) {
     gc();
     gc();
     const m = process.memoryUsage();
-    appendFileSync(out, `${JSON.stringify({ at: Date.now(), rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external })}\n`);
+    const line = { at: Date.now(), rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
+    appendFileSync(out, `${JSON.stringify(line)}\n`);
   }, every).unref();
 }

@@ -7,7 +7,9 @@
 // first two minutes are warm-up. Ends with SIGTERM and checks the exit. Exits 1 if
 // heap or RSS grew by 1 MB or more after warm-up, a report came 2 s late, or the
 // exit was not clean.
-//   node dist/scripts/soak.js [--minutes 10] [--interval 1] [--json]
+//   node dist/scripts/soak.js [--minutes 10] [--interval 1] [--warmup 2] [--probe-every 30]
+//                             [--without gpu,child,model] [--json]
+// --without leaves parts out, to find which one a growth comes from.
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,6 +25,8 @@ interface Point {
   rss: number;
   heapUsed: number;
   heapTotal: number;
+  external: number;
+  arrayBuffers: number;
 }
 
 const MB = 1024 * 1024;
@@ -32,10 +36,19 @@ function out(text: string): void {
 }
 
 const { values: args } = parseArgs({
-  options: { minutes: { type: 'string', default: '10' }, interval: { type: 'string', default: '1' }, json: { type: 'boolean', default: false } },
+  options: {
+    minutes: { type: 'string', default: '10' },
+    interval: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '2' },
+    'probe-every': { type: 'string', default: '30' },
+    without: { type: 'string', default: '' },
+    json: { type: 'boolean', default: false },
+  },
   strict: true,
 });
 const minutes = Number(args.minutes);
+const warmupMs = Number(args.warmup) * 60_000;
+const without = new Set(args.without.split(',').filter((w) => w !== ''));
 const interval = Number(args.interval);
 if (!(minutes > 0) || !(interval >= 0.05)) throw new Error('--minutes must be positive and --interval at least 0.05');
 
@@ -55,18 +68,21 @@ try {
   const elim = startElim({
     testInterval: interval,
     nodeArgs: ['--expose-gc', '--import', pathToFileURL(join(repoRoot, 'dist', 'scripts', 'soak-probe.js')).href],
-    env: { LAVARANK_SOAK_PROBE: probe, LAVARANK_SOAK_EVERY_MS: '30000' },
-    override: { log: { level: 'info' }, gpu: { enabled: true, command: fixture('bin', 'nvidia-smi-ok'), interval: 1, timeout: 5 } },
-    config: `model: ${modelPath}\nelims:\n  - name: site\n    command: [${installElim(dir, 'good')}]\n`,
+    env: { LAVARANK_SOAK_PROBE: probe, LAVARANK_SOAK_EVERY_MS: String(Number(args['probe-every']) * 1000) },
+    override: {
+      log: { level: 'info' },
+      gpu: without.has('gpu') ? { enabled: false } : { enabled: true, command: fixture('bin', 'nvidia-smi-ok'), interval: 1, timeout: 5 },
+    },
+    config: `model: ${modelPath}\n${without.has('child') ? '' : `elims:\n  - name: site\n    command: [${installElim(dir, 'good')}]\n`}`,
   });
   const started = Date.now();
   const external: Array<{ at: number; rssKb: number }> = [];
-  if (!args.json) out(`soak: pid ${elim.pid}, ${minutes} min at a ${interval} s interval; model replaced every minute`);
+  if (!args.json) out(`soak: pid ${elim.pid}, ${minutes} min at a ${interval} s interval${without.size > 0 ? `, without ${[...without].join(', ')}` : ''}`);
   const end = started + minutes * 60_000;
   let nextModel = started + 60_000;
   while (Date.now() < end && elim.child.exitCode === null) {
     await new Promise((resolve) => setTimeout(resolve, 5000));
-    if (Date.now() >= nextModel) {
+    if (Date.now() >= nextModel && !without.has('model')) {
       installModel();
       nextModel += 60_000;
     }
@@ -83,7 +99,7 @@ try {
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as Point);
-  const warm = points.find((p) => p.at - started >= 120_000) ?? points[0];
+  const warm = points.find((p) => p.at - started >= warmupMs) ?? points[0];
   const last = points.at(-1);
   const reports = elim.reports();
   const gaps = reports.slice(1).map((r, i) => r.at - reports[i]!.at);
