@@ -124,6 +124,14 @@ class Check {
     return v;
   }
 
+  // A weight or bias: the network holds them in Float32Arrays (as brain.js does), where
+  // a finite double beyond ±3.4e38 becomes Infinity and every rank NaN.
+  float32(path: string, v: Json): number {
+    const n = this.finite(path, v);
+    if (!Number.isFinite(Math.fround(n))) this.expect(path, 'a number within float32 range (±3.4e38)', n);
+    return n;
+  }
+
   string(path: string, v: Json): string {
     if (typeof v !== 'string') this.expect(path, 'a string', v);
     return v;
@@ -194,11 +202,11 @@ function validateNetwork(c: Check, raw: Json): { net: BrainNetworkJSON; weights:
       const np = `${lp}["${node}"]`;
       const obj = c.object(np, layer[String(node)]);
       c.onlyKeys(np, obj, ['bias', 'weights']);
-      lb.push(c.finite(`${np}.bias`, obj['bias']));
+      lb.push(c.float32(`${np}.bias`, obj['bias']));
       const w = c.object(`${np}.weights`, obj['weights']);
       c.indexKeys(`${np}.weights`, w, prev, 'weight');
       const row: number[] = [];
-      for (let k = 0; k < prev; k++) row.push(c.finite(`${np}.weights["${k}"]`, w[String(k)]));
+      for (let k = 0; k < prev; k++) row.push(c.float32(`${np}.weights["${k}"]`, w[String(k)]));
       lw.push(row);
     }
     weights.push(lw);

@@ -77,6 +77,11 @@ describe('parseModel', () => {
     assert.throws(() => parseModel(text, 'm'), /bias is Infinity, expected a finite number/);
   });
 
+  it('refuses a weight or bias beyond float32 range, which the network would hold as Infinity', () => {
+    rejects((m) => (m.network.layers[1]!['0']!.weights!['0'] = 1e308), /network\.layers\[1\]\["0"\]\.weights\["0"\] is 1e\+308, expected a number within float32 range/);
+    rejects((m) => (m.network.layers[1]!['0']!.bias = -1e39), /bias is -1e\+39, expected a number within float32 range/);
+  });
+
   it('refuses code where a number belongs, without running it', () => {
     rejects((m) => (m.network.layers[1]!['2']!.weights!['0'] = 'process.exit(7)' as never), /weights\["0"\] is "process.exit\(7\)", expected a finite number/);
   });
