@@ -4,10 +4,24 @@
 // run is measured as the simulated day measures itself. Writes nothing to stdout,
 // which belongs to LIM.
 import { appendFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 
 const out = process.env['LAVARANK_SOAK_PROBE'];
 const every = Number(process.env['LAVARANK_SOAK_EVERY_MS'] ?? 30_000);
 const gc = (globalThis as { gc?: () => void }).gc;
+
+// $LAVARANK_SOAK_SNAPSHOTS: seconds after start at which to write a heap snapshot next
+// to the probe file, for comparing what the heap holds (a diagnosis aid).
+const snapshots = (process.env['LAVARANK_SOAK_SNAPSHOTS'] ?? '').split(',').filter((t) => t !== '').map(Number);
+if (out !== undefined && gc !== undefined) {
+  for (const at of snapshots) {
+    setTimeout(() => {
+      gc();
+      writeHeapSnapshot(join(dirname(out), `heap-${at}s.heapsnapshot`));
+    }, at * 1000).unref();
+  }
+}
 
 if (out !== undefined && gc !== undefined && every > 0) {
   setInterval(() => {

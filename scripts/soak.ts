@@ -8,9 +8,9 @@
 // heap or RSS grew by 1 MB or more after warm-up, a report came 2 s late, or the
 // exit was not clean.
 //   node dist/scripts/soak.js [--minutes 10] [--interval 1] [--warmup 2] [--probe-every 30]
-//                             [--without gpu,child,model] [--json]
+//                             [--without gpu,child,model] [--snapshots 120,480 --keep DIR] [--json]
 // --without leaves parts out, to find which one a growth comes from.
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '2' },
     'probe-every': { type: 'string', default: '30' },
     without: { type: 'string', default: '' },
+    snapshots: { type: 'string', default: '' }, // seconds, e.g. 120,480: heap snapshots kept in --keep
+    keep: { type: 'string' }, // a directory to keep the probe file and snapshots in
     json: { type: 'boolean', default: false },
   },
   strict: true,
@@ -68,7 +70,11 @@ try {
   const elim = startElim({
     testInterval: interval,
     nodeArgs: ['--expose-gc', '--import', pathToFileURL(join(repoRoot, 'dist', 'scripts', 'soak-probe.js')).href],
-    env: { LAVARANK_SOAK_PROBE: probe, LAVARANK_SOAK_EVERY_MS: String(Number(args['probe-every']) * 1000) },
+    env: {
+      LAVARANK_SOAK_PROBE: probe,
+      LAVARANK_SOAK_EVERY_MS: String(Number(args['probe-every']) * 1000),
+      LAVARANK_SOAK_SNAPSHOTS: args.snapshots,
+    },
     override: {
       log: { level: 'info' },
       gpu: without.has('gpu') ? { enabled: false } : { enabled: true, command: fixture('bin', 'nvidia-smi-ok'), interval: 1, timeout: 5 },
@@ -144,6 +150,10 @@ try {
     out(failures.length === 0 ? 'OK' : `FAILED:\n  ${failures.join('\n  ')}`);
   }
   process.exitCode = failures.length === 0 ? 0 : 1;
+  if (args.keep !== undefined) {
+    mkdirSync(args.keep, { recursive: true });
+    for (const f of readdirSync(dir)) if (f.endsWith('.heapsnapshot') || f === 'probe.jsonl') renameSync(join(dir, f), join(args.keep, f));
+  }
 } finally {
   cleanup();
 }
