@@ -229,7 +229,9 @@ export const QUIET_FOREIGN_CPU = 0.1;
 
 // Idle runs whose probe shared the host with more foreign CPU use than this are not
 // used as a baseline (another user's job would make every slowdown look smaller).
-export const CLEAN_FOREIGN_CPU = 0.05;
+// Kernel work done for calibrate's processes is not attributed to them: a quiet host
+// shows 1-5% in idle runs and up to 8% beside many stressors.
+export const CLEAN_FOREIGN_CPU = 0.1;
 // Idle runs the baseline takes the median of, nearest in time.
 export const BASELINE_NEAREST = 6;
 
@@ -326,6 +328,7 @@ function createProgress(tty: boolean, clock: Clock): Progress {
 class StressorGroup {
   private readonly controller = new AbortController();
   private readonly children: ChildProcess[] = [];
+  private readonly kinds = new Map<ChildProcess, StressKind>();
   private readonly unlink: () => void;
 
   constructor(
@@ -345,6 +348,7 @@ class StressorGroup {
       const args = [STRESS_PATH, kind, '--intensity', String(intensity), '--dir', this.dir];
       const { child } = await spawnLongRunning(process.execPath, args, { signal: this.controller.signal });
       this.children.push(child);
+      this.kinds.set(child, kind);
       started.push(child);
     }
     await Promise.all(started.map((c) => this.ready(c, kind, readyTimeoutMs)));
@@ -370,7 +374,14 @@ class StressorGroup {
 
   // The pids of the stressors still running.
   pids(): number[] {
-    return this.children.filter((c) => c.exitCode === null && c.pid !== undefined).map((c) => c.pid!);
+    return this.children.filter((c) => c.exitCode === null && c.signalCode === null && c.pid !== undefined).map((c) => c.pid!);
+  }
+
+  // The kind of a stressor that exited while it should be running (the OOM killer,
+  // a crash), if any: the block's load is no longer what its config says.
+  lost(): StressKind | undefined {
+    const gone = this.children.find((c) => c.exitCode !== null || c.signalCode !== null);
+    return gone === undefined ? undefined : this.kinds.get(gone);
   }
 
   // Sends SIGTERM (SIGKILL a second later) to all and waits until every one has exited.
@@ -410,7 +421,7 @@ function readLoad1(): number {
 
 // Seconds of extra hogs that bring the 1-minute load from load1 to target: the
 // kernel's average follows the runnable count with a 60 s time constant, so with
-// target + extra tasks it reaches target after 60 ln(extra + target - load1) / extra).
+// target + extra tasks it reaches target after 60 s × ln((extra + target − load1) / extra).
 export function boostSeconds(load1: number, target: number, extra: number): number {
   if (load1 >= 0.9 * target || extra <= 0) return 0;
   return Math.min(60, 60 * Math.log((extra + target - load1) / extra));
@@ -545,6 +556,12 @@ async function runBlock(ctx: RunContext, block: PlanBlock, position: { done: num
     await clock.sleep(block.settleSeconds * 1000, ctx.signal);
     for (let i = 0; i < block.probes; i++) {
       const record = await runProbeOnce(ctx, block, group, readyAt);
+      const lost = group?.lost();
+      if (lost !== undefined) {
+        // Its runs would be labelled with a load that was not there: drop this one and the rest.
+        progress.note(`${label}: the ${lost} stressor exited on its own; skipping the rest of this block`);
+        break;
+      }
       ctx.onRecord(record);
       position.done++;
       const line =
@@ -596,6 +613,7 @@ const USAGE = `Usage: lavarank calibrate [--out FILE] [--repeats N] [--idle-repe
                           [--warmup SECONDS] [--seed N] [--quick] [--dry-run]
                           [--force] [--config FILE]
        lavarank calibrate --finalize JOURNAL --out FILE
+       lavarank calibrate --summary DATASET
 
 Runs a fixed probe job many times on this host, alone and beside controlled
 background load (CPU hogs, a memory-bandwidth hog, memory pressure, an fsync'ing
@@ -612,7 +630,9 @@ see docs/calibration.md.
   --seed N            the order of the configurations (default 1)
   --quick             a tiny run for tests: small probe, three short blocks
   --dry-run           print the plan and its estimated duration, run nothing
-  --finalize JOURNAL  turn the journal of an interrupted run (FILE.partial) into a dataset
+  --finalize JOURNAL  turn the journal of an interrupted run (FILE.partial), or a
+                      dataset, into a dataset (the idle baselines computed afresh)
+  --summary DATASET   print the slowdown by configuration as a Markdown table
 
 Progress goes to stderr. SIGINT or SIGTERM stops the stressors, removes the
 temporary files and writes the runs done so far; a second signal exits at once.`;
@@ -624,16 +644,32 @@ function positiveInt(name: string, raw: string | undefined, fallback: number, mi
   return n;
 }
 
-function summarize(lines: readonly CalibrationLine[]): string {
-  const groups = new Map<string, number[]>();
+// The slowdown by configuration as a Markdown table: every run, and the runs that
+// shared the host with nobody (others used at most CLEAN_FOREIGN_CPU of it).
+export function summaryTable(lines: readonly CalibrationLine[]): string {
+  const groups = new Map<string, { config: StressConfig; all: number[]; clean: number[] }>();
   for (const l of lines) {
     const key = describe(l.config);
-    groups.set(key, [...(groups.get(key) ?? []), l.slowdown]);
+    const g = groups.get(key) ?? { config: l.config, all: [], clean: [] };
+    g.all.push(l.slowdown);
+    if (l.foreign.before <= CLEAN_FOREIGN_CPU && l.foreign.during <= CLEAN_FOREIGN_CPU) g.clean.push(l.slowdown);
+    groups.set(key, g);
   }
-  return [...groups.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([key, v]) => `  ${key.padEnd(36)} n=${String(v.length).padStart(3)}  mean ${(v.reduce((s, x) => s + x, 0) / v.length).toFixed(1).padStart(6)} %`)
-    .join('\n');
+  const order = (c: StressConfig): number[] => [c.membw + c.mem + c.disk === 3 ? 4 : c.membw * 1 + c.mem * 2 + c.disk * 3, c.cpuHogs];
+  const sorted = [...groups.values()].sort((a, b) => {
+    const [x, y] = [order(a.config), order(b.config)];
+    return x[0]! - y[0]! || x[1]! - y[1]!;
+  });
+  const mean = (v: number[]): string => (v.length === 0 ? '' : (v.reduce((s, x) => s + x, 0) / v.length).toFixed(1));
+  const rows = sorted.map((g) => {
+    const c = g.config;
+    return `| ${c.cpuHogs} | ${c.membw} | ${c.mem === 0 ? 'none' : 'high'} | ${c.disk} | ${g.all.length} | ${mean(g.all)} | ${Math.min(...g.all).toFixed(1)} | ${Math.max(...g.all).toFixed(1)} | ${g.clean.length} | ${mean(g.clean)} |`;
+  });
+  return [
+    '| CPU hogs | membw | mem | disk | n | mean % | min % | max % | n clean | mean clean % |',
+    '|---:|---:|:---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
 }
 
 // Runs the calibration (or prints its plan); resolves to the exit status.
@@ -650,6 +686,7 @@ export async function main(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean' },
       force: { type: 'boolean' },
       finalize: { type: 'string' },
+      summary: { type: 'string' },
       config: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -680,6 +717,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (args['dry-run'] === true) {
     print(formatPlan(plan));
+    return 0;
+  }
+  if (args.summary !== undefined) {
+    print(summaryTable(finalizeRecords(readJournal(readFileSync(args.summary, 'utf8')))));
     return 0;
   }
   const out = args.out ?? `calibration-${hostname()}.jsonl`;
@@ -763,7 +804,7 @@ async function calibrate(o: { plan: Plan; out: string; journalPath: string; conf
   if (lines.length > 0) {
     writeLines(out, lines);
     rmSync(journalPath, { force: true });
-    progress.note(`lavarank calibrate: wrote ${lines.length} lines to ${out}; mean slowdown by configuration:\n${summarize(lines)}`);
+    progress.note(`lavarank calibrate: wrote ${lines.length} lines to ${out}; slowdown by configuration:\n${summaryTable(lines)}`);
   } else {
     rmSync(journalPath, { force: true });
     progress.note('lavarank calibrate: no probe run with an idle baseline; nothing written');

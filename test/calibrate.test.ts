@@ -293,3 +293,25 @@ test('SIGINT in the middle of a calibration stops every stressor and leaves no t
     assert.ok(lines.length >= 1 && lines.length <= 4, 'the runs done before the signal');
   }
 });
+
+test('a stressor that dies during a block ends that block and its runs are left out', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  const run = quickCalibrate(dir, out);
+  t.after(() => processesUsing(dir).forEach((pid) => process.kill(pid, 'SIGKILL')));
+  const deadline = Date.now() + 15_000;
+  let cpuHog: number | undefined;
+  while (cpuHog === undefined) {
+    assert.ok(Date.now() < deadline, 'the cpu stressor started');
+    cpuHog = processesUsing(dir).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('\0cpu\0'));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  process.kill(cpuHog, 'SIGKILL'); // as the OOM killer would
+  const { code, stderr } = await run.exited;
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /the cpu stressor exited on its own; skipping the rest of this block/);
+  const lines = readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as CalibrationLine);
+  assert.deepEqual(lines.map((l) => isIdle(l.config)), [true, true, true, true], 'only the idle runs');
+  assert.deepEqual(processesUsing(dir), []);
+});
