@@ -4,17 +4,27 @@
 // and prints the table.
 //
 //   node dist/scripts/bench.js [--json] [--lavarank-samples 2000] [--si-samples 100]
+//                              [--model-calls 20000] [--daemon-reports 60]
+//                              [--retrain-jobs 100000] [--retrain-hosts 100] [--retrain-ticks 10000]
 //   node dist/scripts/bench.js --section NAME --samples N     (one section, JSON out)
 //
-// A section is a function returning a SectionResult; add one (model inference, the
-// whole daemon) by adding it to SECTIONS.
+// The retrain section times `lavarank retrain` over generated data (scripts/gen-data.ts:
+// hosts x ticks history lines, --retrain-jobs jobs; 0 skips it). The data is generated
+// by this process into a temp dir first, so neither its time nor its memory is counted.
+//
+// A section is a function returning a SectionResult; add one by adding it to SECTIONS.
+// The whole daemon is measured apart (scripts/bench-daemon.ts): the built elim, run
+// as a child the way LIM runs it, for --daemon-reports reports at a 1 s test interval.
 import { spawnSync } from 'node:child_process';
 import * as childProcess from 'node:child_process';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { cpus, release } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readKernelText } from '../src/procfs.js';
+import { measureDaemon, type DaemonResult } from './bench-daemon.js';
 
 // USER_HZ: the unit of the children's CPU times in /proc/self/stat. 100 on every
 // Linux architecture lavarank runs on (asking `getconf CLK_TCK` would be a fork).
@@ -36,10 +46,42 @@ export interface SectionResult {
   rssMB: number; // after the run
   heapUsedMB: number;
   notes: string[];
+  inference?: InferenceResult; // the model section only
+  retrain?: RetrainBench; // the retrain section only
+}
+
+// A whole `lavarank retrain` over generated data, in the section's own process.
+export interface RetrainBench {
+  historyLines: number;
+  jobs: number;
+  examples: number;
+  holdout: number;
+  generateSec: number; // not part of wallSec
+  wallSec: number; // the whole retrain: read, join, train, compare, write model and report
+  readSec: number; // lsb.acct + history + join
+  trainSec: number;
+  epochs: number;
+  stoppedBy: string;
+  peakRssMB: number; // process.resourceUsage().maxRSS of the section's process
+  examplesPerSec: number; // usable examples / wallSec
+  historyLinesPerSec: number; // history lines / readSec (lsb.acct included)
+  newMae: number;
+  exitCode: number;
+}
+
+// Per-call times of the model, in microseconds (each call timed on its own).
+export interface InferenceResult {
+  calls: number;
+  forwardUsMedian: number; // the network's forward pass over a feature vector
+  forwardUsP90: number;
+  rankUsMedian: number; // what the daemon does per tick: toFeatures + forward pass
+  rankUsP90: number;
+  model: string;
 }
 
 interface SectionOptions {
   samples: number;
+  data?: string; // the retrain section's generated data: a JSON GenResult-like summary
 }
 
 type Section = (options: SectionOptions) => Promise<SectionResult>;
@@ -133,16 +175,21 @@ async function measure(
   };
 }
 
-// lavarank's own sampler over the real /proc and /sys, GPU polling off (this host
-// has no nvidia-smi; where it has, that is one child every 30 s, not per tick).
-async function lavarankSection({ samples }: SectionOptions): Promise<SectionResult> {
-  const spawns = countSpawns();
+// lavarank's sampler over the real /proc and /sys, GPU polling off, logging nowhere.
+async function hostSampler() {
   const { createCollectors } = await import('../src/collectors/index.js');
   const { createSampler } = await import('../src/sampler.js');
   const { systemClock } = await import('../src/clock.js');
   const { pino } = await import('pino');
   const log = pino({ level: 'info' }, { write: () => undefined });
-  const sampler = createSampler({ collectors: createCollectors({ gpu: { enabled: false } }), clock: systemClock, log });
+  return createSampler({ collectors: createCollectors({ gpu: { enabled: false } }), clock: systemClock, log });
+}
+
+// lavarank's own sampler over the real /proc and /sys, GPU polling off (this host
+// has no nvidia-smi; where it has, that is one child every 30 s, not per tick).
+async function lavarankSection({ samples }: SectionOptions): Promise<SectionResult> {
+  const spawns = countSpawns();
+  const sampler = await hostSampler();
   const result = await measure('lavarank', samples, 50, 0, spawns, () => sampler.sample(), ['gpu disabled', 'steady state: first 50 samples untimed']);
   const failures = sampler.sample().failures;
   if (Object.keys(failures).length > 0) result.notes.push(`failures: ${JSON.stringify(failures)}`);
@@ -182,15 +229,137 @@ async function baselineSection(): Promise<SectionResult> {
   };
 }
 
+// The embedded default model over a real sample of this host: the forward pass
+// alone, and rank(sample) as the daemon calls it each tick (features included).
+async function modelSection({ samples }: SectionOptions): Promise<SectionResult> {
+  const { loadModel } = await import('../src/model/model.js');
+  const { defaultModelPath, modelRanker } = await import('../src/rankers.js');
+  const { toFeatures } = await import('../src/model/features.js');
+  const sampler = await hostSampler();
+  sampler.sample();
+  await new Promise((r) => setTimeout(r, 200));
+  const sample = sampler.sample();
+  sampler.close();
+  const model = loadModel(defaultModelPath(), { trust: false });
+  const ranker = modelRanker(model);
+  const values = toFeatures(sample).values;
+  const time = (fn: () => unknown): number[] => {
+    for (let i = 0; i < 2000; i++) fn();
+    const out: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const t = performance.now();
+      fn();
+      out.push((performance.now() - t) * 1000);
+    }
+    return out;
+  };
+  const c0 = process.cpuUsage();
+  const forward = time(() => model.network.run(values));
+  const ranked = time(() => ranker.rank(sample));
+  const cpu = process.cpuUsage(c0);
+  const mem = process.memoryUsage();
+  return {
+    section: 'model',
+    samples,
+    cpuMsMedian: (cpu.user + cpu.system) / 1000 / (2 * samples),
+    cpuMsP90: Number.NaN,
+    childCpuMsPerSample: 0,
+    wallMsMedian: percentile(ranked, 0.5) / 1000,
+    spawnsPerSample: 0,
+    forksPerSampleSystemWide: 0,
+    rssMB: mem.rss / 2 ** 20,
+    heapUsedMB: mem.heapUsed / 2 ** 20,
+    notes: [`model ${model.id}; each call timed alone after 2000 untimed calls`],
+    inference: {
+      calls: samples,
+      forwardUsMedian: percentile(forward, 0.5),
+      forwardUsP90: percentile(forward, 0.9),
+      rankUsMedian: percentile(ranked, 0.5),
+      rankUsP90: percentile(ranked, 0.9),
+      model: model.id,
+    },
+  };
+}
+
+interface GeneratedData {
+  dir: string;
+  acctPath: string;
+  historyDir: string;
+  historyLines: number;
+  jobs: number;
+  generateSec: number;
+}
+
+// `lavarank retrain` over data generated beforehand, as `retrain` runs for an administrator
+// (defaults: time limit, epochs, holdout), with its output kept rather than printed, since
+// this process's stdout carries the result.
+async function retrainSection({ data }: SectionOptions): Promise<SectionResult> {
+  if (data === undefined) throw new Error('the retrain section needs --data');
+  const gen = JSON.parse(data) as GeneratedData;
+  const { retrain, parseRetrainArgs, resolveOptions } = await import('../src/retrain.js');
+  const { defaultConfig } = await import('../src/config.js');
+  const out = join(gen.dir, 'model.json');
+  const options = await resolveOptions(parseRetrainArgs(['--acct', gen.acctPath, '--history', gen.historyDir, '--out', out]), defaultConfig(), null);
+  const lines: string[] = [];
+  const c0 = process.cpuUsage();
+  const w0 = performance.now();
+  const r = await retrain(options, { out: (t) => lines.push(t), err: () => undefined, isTTY: false });
+  const wallSec = (performance.now() - w0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const mem = process.memoryUsage();
+  return {
+    section: 'retrain',
+    samples: r.examples,
+    cpuMsMedian: Number.NaN,
+    cpuMsP90: Number.NaN,
+    childCpuMsPerSample: 0,
+    wallMsMedian: Number.NaN,
+    spawnsPerSample: 0,
+    forksPerSampleSystemWide: 0,
+    rssMB: mem.rss / 2 ** 20,
+    heapUsedMB: mem.heapUsed / 2 ** 20,
+    notes: [`retrain CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over ${wallSec.toFixed(1)} s wall; ${r.outcome}`],
+    retrain: {
+      historyLines: gen.historyLines,
+      jobs: r.jobs,
+      examples: r.examples,
+      holdout: r.holdout,
+      generateSec: gen.generateSec,
+      wallSec,
+      readSec: r.readMs / 1000,
+      trainSec: r.trainMs / 1000,
+      epochs: r.epochs,
+      stoppedBy: r.stoppedBy,
+      peakRssMB: process.resourceUsage().maxRSS / 1024,
+      examplesPerSec: r.examples / wallSec,
+      historyLinesPerSec: gen.historyLines / (r.readMs / 1000),
+      newMae: r.newMae,
+      exitCode: r.exitCode,
+    },
+  };
+}
+
 const SECTIONS: Record<string, Section> = {
   baseline: baselineSection,
   lavarank: lavarankSection,
   systeminformation: systeminformationSection,
+  model: modelSection,
+  retrain: retrainSection,
 };
 
+// Generates the retrain section's data into a fresh temp dir; the caller removes it.
+async function generateRetrainData(hosts: number, ticks: number, jobs: number): Promise<GeneratedData> {
+  const { generateData } = await import('./gen-data.js');
+  const dir = mkdtempSync(join(tmpdir(), 'lavarank-bench-retrain-'));
+  const t0 = performance.now();
+  const r = await generateData({ outDir: dir, hosts, ticks, jobs, seed: 1 });
+  return { dir, acctPath: r.acctPath, historyDir: r.historyDir, historyLines: r.historyLines, jobs: r.jobs, generateSec: (performance.now() - t0) / 1000 };
+}
+
 // Runs one section in a fresh Node process and returns its result.
-function runSection(name: string, samples: number): SectionResult {
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--section', name, '--samples', String(samples)], {
+function runSection(name: string, samples: number, data?: GeneratedData): SectionResult {
+  const extra = data === undefined ? [] : ['--data', JSON.stringify(data)];
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--section', name, '--samples', String(samples), ...extra], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 16 * 2 ** 20,
@@ -201,6 +370,37 @@ function runSection(name: string, samples: number): SectionResult {
 
 function fmt(value: number, digits = 3): string {
   return Number.isFinite(value) ? value.toFixed(digits) : '-';
+}
+
+function modelReport(model: SectionResult, daemon: DaemonResult | undefined): string[] {
+  const lines = [''];
+  const inf = model.inference;
+  if (inf !== undefined) {
+    lines.push(
+      `model inference (${inf.model}, ${inf.calls} calls each): forward pass ${fmt(inf.forwardUsMedian, 2)} µs median (p90 ${fmt(inf.forwardUsP90, 2)}), ` +
+        `rank(sample) with features ${fmt(inf.rankUsMedian, 2)} µs median (p90 ${fmt(inf.rankUsP90, 2)}); target <= 50 µs: ${inf.rankUsMedian <= 50 ? 'met' : 'NOT MET'}`,
+    );
+  }
+  if (daemon !== undefined) {
+    lines.push(
+      `whole elim (dist/src/cli.js run, ${daemon.intervalSec} s test interval, ${daemon.reports} reports after ${daemon.warmupReports}): ` +
+        `${fmt(daemon.cpuMsPerReport, 2)} ms CPU per report (${daemon.threads} threads, ${daemon.cpuSource}; utime+stime alone: ${fmt(daemon.cpuMsPerReportTicks, 2)} ms), ` +
+        `RSS ${fmt(daemon.rssMB, 1)} MB; last report "${daemon.lastLine.trim()}"`,
+    );
+  }
+  return lines;
+}
+
+function retrainReport(section: SectionResult | undefined): string[] {
+  const r = section?.retrain;
+  if (r === undefined) return [];
+  return [
+    '',
+    `retrain (${r.historyLines} history lines, ${r.jobs} jobs from scripts/gen-data.ts, generated in ${fmt(r.generateSec, 1)} s, not counted): ` +
+      `${fmt(r.wallSec, 1)} s wall (lsb.acct, history and join ${fmt(r.readSec, 1)} s, ${fmt(r.historyLinesPerSec, 0)} history lines/s overall; ` +
+      `training ${fmt(r.trainSec, 1)} s: ${r.epochs} epochs, stopped by ${r.stoppedBy}), peak RSS ${fmt(r.peakRssMB, 0)} MB, ` +
+      `${fmt(r.examplesPerSec, 0)} examples/s (${r.examples} examples, ${r.holdout} held out; holdout MAE ${fmt(r.newMae, 2)}; exit ${r.exitCode})`,
+  ];
 }
 
 function report(results: SectionResult[], lr: SectionResult, si: SectionResult): string {
@@ -243,12 +443,20 @@ async function main(): Promise<void> {
       json: { type: 'boolean', default: false },
       'lavarank-samples': { type: 'string', default: '2000' },
       'si-samples': { type: 'string', default: '100' },
+      'model-calls': { type: 'string', default: '20000' },
+      'daemon-reports': { type: 'string', default: '60' },
+      'retrain-jobs': { type: 'string', default: '100000' },
+      'retrain-hosts': { type: 'string', default: '100' },
+      'retrain-ticks': { type: 'string', default: '10000' },
+      data: { type: 'string' },
     },
   });
   if (values.section !== undefined) {
     const section = SECTIONS[values.section];
     if (section === undefined) throw new Error(`unknown section ${values.section}; known: ${Object.keys(SECTIONS).join(', ')}`);
-    const result = await section({ samples: Number(values.samples ?? '100') });
+    const options: SectionOptions = { samples: Number(values.samples ?? '100') };
+    if (values.data !== undefined) options.data = values.data;
+    const result = await section(options);
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
@@ -256,7 +464,25 @@ async function main(): Promise<void> {
   const lr = runSection('lavarank', Number(values['lavarank-samples']));
   const si = runSection('systeminformation', Number(values['si-samples']));
   const results = [base, lr, si];
-  process.stdout.write(`${values.json ? JSON.stringify(results, null, 2) : report(results, lr, si)}\n`);
+  const model = runSection('model', Number(values['model-calls']));
+  const reports = Number(values['daemon-reports']);
+  const cliPath = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+  let daemon: DaemonResult | undefined;
+  if (reports > 0 && existsSync(cliPath)) daemon = await measureDaemon({ cliPath, reports });
+  let retrain: SectionResult | undefined;
+  const retrainJobs = Number(values['retrain-jobs']);
+  if (retrainJobs > 0) {
+    const data = await generateRetrainData(Number(values['retrain-hosts']), Number(values['retrain-ticks']), retrainJobs);
+    try {
+      retrain = runSection('retrain', 0, data);
+    } finally {
+      rmSync(data.dir, { recursive: true, force: true });
+    }
+  }
+  const text = values.json
+    ? JSON.stringify({ samplers: results, model, daemon, retrain }, null, 2)
+    : [report(results, lr, si), ...modelReport(model, daemon), ...retrainReport(retrain)].join('\n');
+  process.stdout.write(`${text}\n`);
 }
 
 await main();

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { formatJobFinish, JOB_STAT_DONE, JOB_STAT_EXIT, type JobFinish } from '../src/acct.js';
 import { printError, print } from '../src/cliio.js';
 import { ConfigError, errorMessage } from '../src/errors.js';
+import { seededRandom } from '../src/model/random.js';
 
 // Options of generateData; every count is validated and named in the error.
 export interface GenOptions {
@@ -41,21 +42,12 @@ export interface GenResult {
   baseRuntimes: Map<string, number>; // job name -> run time at cpu_busy 0, seconds
 }
 
-// The features each sample carries. Only cpu_busy drives the slowdown; the others are
-// there so that a model has something to ignore (runnable_per_cpu follows cpu_busy).
-export const GEN_FEATURES = ['cpu_busy', 'runnable_per_cpu', 'mem_used', 'io_busy'] as const;
-
-// A small, fast, seedable PRNG (mulberry32): uniform in [0, 1).
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The features each sample carries, named as the model names them (src/model/features.ts),
+// so that retrain reads them as it reads a real daemon's history. Only cpu_busy drives
+// the slowdown; the others are there so that a model has something to ignore or be
+// misled by: runnable_per_cpu follows cpu_busy, load1_per_cpu trails it by a minute
+// (what the load-only baseline sees), mem_used and disk_busy_max are unrelated.
+export const GEN_FEATURES = ['cpu_busy', 'load1_per_cpu', 'runnable_per_cpu', 'mem_used', 'disk_busy_max'] as const;
 
 function normal(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
@@ -118,7 +110,8 @@ interface HostState {
   cpuMean: number;
   cpu: number;
   mem: number;
-  io: number;
+  disk: number; // busiest disk's busy share
+  load1: number; // per CPU, the kernel's 1-minute exponential average of runnable tasks
 }
 
 // Writes OUTDIR/lsb.acct and OUTDIR/history/<host>.jsonl[.N] and returns what it wrote.
@@ -135,14 +128,16 @@ export async function generateData(options: GenOptions): Promise<GenResult> {
   const noise = options.noise ?? 5;
   const domain = options.domain ?? '';
   const t0 = options.startTime ?? 1_800_000_000;
-  const rand = mulberry32(options.seed ?? 1);
+  // Over t seconds the kernel's 1-minute load average keeps exp(-t / 60 s) of its old value.
+  const load1Decay = Math.exp(-interval / 60);
+  const rand = seededRandom(options.seed ?? 1);
 
   const hostStates: HostState[] = Array.from({ length: hosts }, (_, i) => {
     const cpuMean = 0.1 + 0.4 * rand();
     return {
       name: `node${String(i + 1).padStart(3, '0')}`,
       msOffset: 1 + Math.floor(rand() * 998),
-      cpuMean, cpu: cpuMean, mem: 0.2 + 0.5 * rand(), io: 0.1 * rand(),
+      cpuMean, cpu: cpuMean, mem: 0.2 + 0.5 * rand(), disk: 0.1 * rand(), load1: 1.2 * cpuMean,
     };
   });
   // Log-uniform from one minute to an hour: all far above lsb.acct's 1 s resolution.
@@ -188,15 +183,17 @@ export async function generateData(options: GenOptions): Promise<GenResult> {
       // kind has runs on idle hosts and its baseline is close to the true base run time.
       s.cpu = s.cpuMean + 0.99 * (s.cpu - s.cpuMean) + 0.056 * normal(rand);
       s.mem = clamp(s.mem + 0.005 * normal(rand), 0.05, 0.95);
-      s.io = clamp(0.9 * s.io + 0.02 * Math.abs(normal(rand)), 0, 1);
+      s.disk = clamp(0.9 * s.disk + 0.02 * Math.abs(normal(rand)), 0, 1);
       const cpu = round4(clamp(s.cpu, 0, 1));
       const runnable = round4(Math.max(0, cpu * 1.2 + 0.05 * normal(rand)));
+      s.load1 = runnable + load1Decay * (s.load1 - runnable);
+      const load1 = round4(s.load1);
       const mem = round4(s.mem);
-      const io = round4(s.io);
+      const disk = round4(s.disk);
       const rank = Math.round(100 * Math.max(cpu, runnable) * 10) / 10;
       await (files[h] as BufferedFile).write(
-        `{"ts":${second * 1000 + s.msOffset},"host":"${s.name}","features":{"cpu_busy":${cpu},"runnable_per_cpu":${runnable},` +
-          `"mem_used":${mem},"io_busy":${io}},"rank":${rank},"model":"formula"}\n`,
+        `{"ts":${second * 1000 + s.msOffset},"host":"${s.name}","features":{"cpu_busy":${cpu},"load1_per_cpu":${load1},` +
+          `"runnable_per_cpu":${runnable},"mem_used":${mem},"disk_busy_max":${disk}},"rank":${rank},"model":"formula"}\n`,
       );
       historyLines += 1;
     }

@@ -12,6 +12,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: Su
   run: { summary: 'run the elim (the default; what LIM starts)', load: () => import('./run.js') },
   once: { summary: 'take one sample, print the report line (--json: sample, features, rank)', load: () => import('./once.js') },
   check: { summary: 'validate the config and model, print what would be used', load: () => import('./check.js') },
+  explain: { summary: "show every feature, the rank and what each feature adds to it", load: () => import('./explain.js') },
+  recommend: { summary: 'print the recommended rusage[rank=D:duration=T:decay=1] for the rank queue', load: () => import('./recommend.js') },
+  retrain: { summary: 'train a model from finished jobs (lsb.acct + history); replace the installed one if better', load: () => import('./retrain.js') },
   install: { summary: 'install the elim wrapper into $LSF_SERVERDIR (--help for options)', load: () => import('./install.js') },
 };
 

@@ -31,6 +31,14 @@ export function printError(text: string): void {
 // The signature every subcommand module exports as `main`.
 export type SubcommandMain = (argv: string[]) => Promise<number>;
 
+// Writes text to stderr as it is, adding no newline: for a progress line redrawn in
+// place on a terminal. A closed stderr is ignored, as in printError.
+export function printStatus(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    // stderr closed or not writable: progress is only a courtesy
+  }
 // Runs main when the module at moduleUrl is the program node was started with (the
 // helper programs calibrate spawns: probe.js, stress.js), then exits with its status.
 // Does nothing when the module is merely imported.

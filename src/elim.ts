@@ -59,7 +59,8 @@ export interface ElimOptions {
 
 export type StopReason = 'aborted' | 'output-closed' | 'max-ticks';
 
-const DEFAULT_REQUIRED: readonly CollectorName[] = ['cpu', 'load', 'memory'];
+// Collectors without which a sample is a failure: the rank would mean nothing.
+export const REQUIRED_COLLECTORS: readonly CollectorName[] = ['cpu', 'load', 'memory'];
 
 interface Attempt {
   sample?: Sample;
@@ -70,7 +71,7 @@ interface Attempt {
 export async function runElim(o: ElimOptions): Promise<StopReason> {
   const { clock, log, signal } = o;
   const deadlineMs = o.deadlineMs ?? o.intervalMs / 2;
-  const required = o.required ?? DEFAULT_REQUIRED;
+  const required = o.required ?? REQUIRED_COLLECTORS;
   let pending = false;
   let lastGood: number | undefined;
   let failures = 0;

@@ -125,6 +125,11 @@ export function setupLogging(
   };
 }
 
+// A logger for interactive subcommands: warnings and errors to stderr.
+export function cliLogger(): Logger {
+  return pino({ level: 'warn', name: 'lavarank' }, pino.destination({ fd: 2, sync: true }));
+}
+
 // A logger that discards everything, for tests and pure subcommands.
 export function silentLogger(): Logger {
   return pino({ level: 'silent' }, { write: () => undefined });

@@ -3,25 +3,21 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { print, printError } from './cliio.js';
-import { systemClock } from './clock.js';
-import { collectorsFromConfig } from './collectors/index.js';
 import { collectInventory } from './collectors/inventory.js';
 import { findConfig, loadConfig } from './config.js';
 import { errorMessage } from './errors.js';
+import { cliLogger } from './log.js';
 import { openRankers } from './rankers.js';
 import { clampRank } from './rank.js';
 import { formatElimLine } from './report.js';
-import { createSampler } from './sampler.js';
+import { failedRequired, parseWindow, sampleOverWindow } from './oneshot.js';
 
 const USAGE = `Usage: lavarank once [--json] [--window SECONDS] [--config FILE]
 
 Takes one sample of this host over a short window (default 1 s) and prints the
 report line the elim would write. --json prints the sample, the features, the
 rank and the host inventory instead.`;
-
-const REQUIRED = ['cpu', 'load', 'memory'] as const;
 
 // Prints one report (or the JSON detail) and returns 0, or 1 if sampling failed.
 export async function main(argv: string[]): Promise<number> {
@@ -39,51 +35,33 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  const windowSeconds = args.window === undefined ? 1 : Number(args.window);
-  if (!Number.isFinite(windowSeconds) || windowSeconds < 0.1 || windowSeconds > 600) {
-    printError(`lavarank once: --window: expected seconds from 0.1 to 600, received ${JSON.stringify(args.window)}`);
+  const window = parseWindow('once', args.window);
+  if ('error' in window) {
+    printError(window.error);
     return 2;
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
-  const log = pino({ level: 'warn', name: 'lavarank' }, pino.destination({ fd: 2, sync: true }));
-  const controller = new AbortController();
+  const log = cliLogger();
   const rankers = openRankers(config, log);
-  const sampler = createSampler({
-    collectors: collectorsFromConfig(config, { log, signal: controller.signal }),
-    clock: systemClock,
-    log,
-  });
-  try {
-    sampler.sample();
-    await systemClock.sleep(windowSeconds * 1000);
-    const sample = sampler.sample();
-    const broken = REQUIRED.filter((name) => sample.failures[name] !== undefined);
-    const result = rankers.current().rank(sample);
-    const rank = broken.length > 0 ? config.pessimistic_rank : clampRank(result.rank);
-    if (args.json === true) {
-      let inventory: unknown;
-      try {
-        inventory = await collectInventory({ timeoutMs: 10_000 });
-      } catch (err) {
-        inventory = { error: errorMessage(err) };
-      }
-      print(
-        JSON.stringify(
-          { host: hostname(), ts: new Date(sample.ts).toISOString(), rank, model: result.model, features: result.features ?? {}, sample, inventory },
-          null,
-          2,
-        ),
-      );
-    } else {
-      print(formatElimLine([[config.resource, rank]]).trimEnd());
+  const sample = await sampleOverWindow(config, window.seconds, log);
+  const broken = failedRequired(sample);
+  const result = rankers.current().rank(sample);
+  const rank = broken.length > 0 ? config.pessimistic_rank : clampRank(result.rank);
+  if (args.json === true) {
+    let inventory: unknown;
+    try {
+      inventory = await collectInventory({ timeoutMs: 10_000 });
+    } catch (err) {
+      inventory = { error: errorMessage(err) };
     }
-    if (broken.length > 0) {
-      printError(`lavarank once: sampling failed, the elim would report the pessimistic rank: ${broken.map((n) => sample.failures[n]).join('; ')}`);
-      return 1;
-    }
-    return 0;
-  } finally {
-    sampler.close();
-    controller.abort();
+    const detail = { host: hostname(), ts: new Date(sample.ts).toISOString(), rank, model: result.model, features: result.features ?? {}, sample, inventory };
+    print(JSON.stringify(detail, null, 2));
+  } else {
+    print(formatElimLine([[config.resource, rank]]).trimEnd());
   }
+  if (broken.length > 0) {
+    printError(`lavarank once: sampling failed, the elim would report the pessimistic rank: ${broken.map((n) => sample.failures[n]).join('; ')}`);
+    return 1;
+  }
+  return 0;
 }

@@ -3,10 +3,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { generateData, mulberry32, type GenOptions } from '../../scripts/gen-data.js';
+import { GEN_FEATURES, generateData, type GenOptions } from '../../scripts/gen-data.js';
 import { readAcct, type JobFinish } from '../../src/acct.js';
 import { ConfigError } from '../../src/errors.js';
 import { readHistory } from '../../src/history-reader.js';
+import { FEATURE_NAMES } from '../../src/model/features.js';
 import { buildExamples } from '../../src/jobs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lavarank-gen-'));
@@ -48,6 +49,15 @@ describe('generateData', () => {
     assert.ok(jobs.every((j) => j.execHosts[0]?.endsWith('.example.com')));
   });
 
+  test('writes only features the model knows, so retrain reads every one of them', async () => {
+    const result = await generate({ hosts: 2, ticks: 5, jobs: 0 });
+    const history = readHistory(result.historyDir);
+    const names = new Set<string>();
+    for await (const record of history) for (const name of Object.keys(record.features)) names.add(name);
+    assert.deepEqual([...names].sort(), [...GEN_FEATURES].sort());
+    for (const name of names) assert.ok(FEATURE_NAMES.includes(name), `${name} is not a model feature`);
+  });
+
   test('rotates history into .jsonl.N files, oldest with the highest N', async () => {
     const result = await generate({ hosts: 1, ticks: 25, jobs: 0, rotateEvery: 10 });
     assert.deepEqual(readdirSync(result.historyDir).sort(), ['node001.jsonl', 'node001.jsonl.1', 'node001.jsonl.2']);
@@ -80,15 +90,5 @@ describe('generateData', () => {
 
   test('rejects a host count of 0, naming the option', async () => {
     await assert.rejects(generate({ hosts: 0 }), (err: unknown) => err instanceof ConfigError && /^hosts: expected an integer >= 1, received 0$/.test(err.message));
-  });
-});
-
-describe('mulberry32', () => {
-  test('repeats its sequence for a seed, within [0, 1)', () => {
-    const a = mulberry32(42);
-    const b = mulberry32(42);
-    const xs = Array.from({ length: 1000 }, () => a());
-    assert.deepEqual(xs, Array.from({ length: 1000 }, () => b()));
-    assert.ok(xs.every((x) => x >= 0 && x < 1));
   });
 });

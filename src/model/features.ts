@@ -1,0 +1,237 @@
+// The model's inputs: one fixed, named, ordered list of features, each scaled to
+// 0..1. The daemon (toFeatures on a live sample), the training scripts (toFeatures
+// on a calibration sample) and retrain (featuresFromNamed on a history line) all go
+// through featuresFromNamed, so training and serving cannot drift apart. The table
+// of sources, scalings and rules for unavailable inputs is in docs/model.md.
+import type { Sample } from '../collectors/types.js';
+
+// How a raw value becomes 0..1: linear is min(x / cap, 1); log1p is
+// min(ln(1 + x) / ln(1 + cap), 1), for rates that span orders of magnitude.
+export type Transform = 'linear' | 'log1p';
+
+// What a raw value counts, for explain's display.
+export type FeatureUnit = 'fraction' | 'per-cpu' | 'per-second';
+
+// One feature: its name, where it comes from, how it is scaled and what stands in
+// for it when the input is unavailable.
+export interface FeatureSpec {
+  readonly name: string;
+  readonly unit: FeatureUnit;
+  readonly transform: Transform;
+  readonly cap: number;
+  readonly source: string;
+  // Reads the raw value from a sample; undefined when the input is unavailable.
+  readonly read: (sample: Sample) => number | undefined;
+  // An estimate of the raw value from other features that are present, where one
+  // is well founded; otherwise the idle value (0) stands in.
+  readonly estimate?: { readonly from: string; readonly how: string; readonly fn: (raw: RawLookup) => number | undefined };
+}
+
+// Raw values of the features that were present, for estimates.
+export type RawLookup = (name: string) => number | undefined;
+
+const sum2 = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined || b === undefined ? undefined : a + b;
+
+// The feature list, in the order the network sees it. Changing it (names, order,
+// scaling) makes every existing model file invalid for this build: the loader
+// compares the file's list with this one.
+export const FEATURES: readonly FeatureSpec[] = [
+  {
+    name: 'cpu_busy',
+    unit: 'fraction',
+    transform: 'linear',
+    cap: 1,
+    source: '/proc/stat: share of all online CPUs\' time not idle and not iowait',
+    read: (s) => s.cpu?.busy,
+    // The collector that feeds it is required by the elim; for history rows only.
+    estimate: { from: 'runnable_per_cpu', how: 'min(runnable per CPU, 1)', fn: (v) => mapDefined(v('runnable_per_cpu'), (r) => Math.min(r, 1)) },
+  },
+  { name: 'cpu_iowait', unit: 'fraction', transform: 'linear', cap: 0.5, source: '/proc/stat: iowait share', read: (s) => s.cpu?.iowait },
+  { name: 'cpu_steal', unit: 'fraction', transform: 'linear', cap: 0.5, source: '/proc/stat: steal share (time a hypervisor gave to others)', read: (s) => s.cpu?.steal },
+  { name: 'load1_per_cpu', unit: 'per-cpu', transform: 'linear', cap: 4, source: '/proc/loadavg: 1-minute load / online CPUs', read: (s) => s.load?.load1PerCpu },
+  { name: 'runnable_per_cpu', unit: 'per-cpu', transform: 'linear', cap: 4, source: '/proc/loadavg: runnable tasks now / online CPUs', read: (s) => s.load?.runnablePerCpu },
+  { name: 'mem_used', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/meminfo: 1 - MemAvailable / MemTotal', read: (s) => s.memory?.usedFraction },
+  {
+    name: 'swap_io',
+    unit: 'per-second',
+    transform: 'log1p',
+    cap: 10_000,
+    source: '/proc/vmstat: pswpin + pswpout, pages per second',
+    read: (s) => sum2(s.memory?.swapInPerSec, s.memory?.swapOutPerSec),
+  },
+  {
+    name: 'major_faults',
+    unit: 'per-second',
+    transform: 'log1p',
+    cap: 10_000,
+    source: '/proc/vmstat: pgmajfault per second (pages read back from disk or swap)',
+    read: (s) => s.memory?.majorFaultsPerSec,
+  },
+  {
+    name: 'disk_busy_max',
+    unit: 'fraction',
+    transform: 'linear',
+    cap: 1,
+    source: '/proc/diskstats: busiest physical device\'s share of time with I/O in flight',
+    read: (s) => s.disk?.busyMax,
+    estimate: { from: 'psi_io_some', how: 'the io "some" pressure', fn: (v) => v('psi_io_some') },
+  },
+  { name: 'disk_busy_mean', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/diskstats: mean busy share over physical devices', read: (s) => s.disk?.busyMean },
+  {
+    name: 'net_util_max',
+    unit: 'fraction',
+    transform: 'linear',
+    cap: 1,
+    source: '/proc/net/dev + /sys/class/net/*/speed: busiest interface, max(rx, tx) / link speed',
+    read: (s) => s.network?.utilizationMax,
+  },
+  {
+    name: 'psi_cpu_some',
+    unit: 'fraction',
+    transform: 'linear',
+    cap: 1,
+    source: '/proc/pressure/cpu: some avg10 (share of time a runnable task waited for a CPU)',
+    read: (s) => s.pressure?.cpuSome,
+    estimate: {
+      from: 'runnable_per_cpu',
+      how: 'clamp(runnable per CPU - 1, 0, 1): tasks wait once there are more of them than CPUs',
+      fn: (v) => mapDefined(v('runnable_per_cpu'), (r) => clamp01(r - 1)),
+    },
+  },
+  { name: 'psi_mem_some', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/pressure/memory: some avg10', read: (s) => s.pressure?.memorySome },
+  { name: 'psi_mem_full', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/pressure/memory: full avg10', read: (s) => s.pressure?.memoryFull },
+  {
+    name: 'psi_io_some',
+    unit: 'fraction',
+    transform: 'linear',
+    cap: 1,
+    source: '/proc/pressure/io: some avg10',
+    read: (s) => s.pressure?.ioSome,
+    estimate: { from: 'disk_busy_max', how: 'the busiest disk\'s busy share', fn: (v) => v('disk_busy_max') },
+  },
+  { name: 'psi_io_full', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/pressure/io: full avg10', read: (s) => s.pressure?.ioFull },
+  { name: 'gpu_util_max', unit: 'fraction', transform: 'linear', cap: 1, source: 'nvidia-smi: utilization.gpu of the busiest GPU', read: (s) => s.gpu?.utilMax },
+  { name: 'gpu_mem_used', unit: 'fraction', transform: 'linear', cap: 1, source: 'nvidia-smi: memory.used / memory.total of the fullest GPU', read: (s) => s.gpu?.memUsedFraction },
+];
+
+// The feature names, in order.
+export const FEATURE_NAMES: readonly string[] = FEATURES.map((f) => f.name);
+
+// The scaled value every feature has on an idle host; also what stands in for an
+// unavailable input without an estimate, and the reference for explain's contributions.
+export const IDLE_VALUE = 0;
+
+const INDEX = new Map(FEATURE_NAMES.map((name, i) => [name, i]));
+
+// The position of a feature in the vector; throws for a name this build does not know.
+export function featureIndex(name: string): number {
+  const i = INDEX.get(name);
+  if (i === undefined) throw new RangeError(`unknown feature '${name}'; known: ${FEATURE_NAMES.join(', ')}`);
+  return i;
+}
+
+// The model's input for one state of a host.
+export interface Features {
+  names: readonly string[];
+  values: number[]; // scaled 0..1, estimates or the idle value where unavailable
+  mask: boolean[]; // true where the input was present
+  named: Record<string, number | null>; // raw values; null where unavailable
+}
+
+function clamp01(x: number): number {
+  return x <= 0 ? 0 : x >= 1 ? 1 : x;
+}
+
+function mapDefined(x: number | undefined, f: (x: number) => number): number | undefined {
+  return x === undefined ? undefined : f(x);
+}
+
+// Scales a raw value to 0..1 with the feature's transform; negative values count as 0.
+export function scaleValue(spec: Pick<FeatureSpec, 'transform' | 'cap'>, raw: number): number {
+  if (!(raw > 0)) return 0;
+  if (spec.transform === 'linear') return clamp01(raw / spec.cap);
+  return clamp01(Math.log1p(raw) / Math.log1p(spec.cap));
+}
+
+// The raw value a scaled one came from (exact below the cap; the cap above it).
+export function unscaleValue(spec: Pick<FeatureSpec, 'transform' | 'cap'>, scaled: number): number {
+  if (spec.transform === 'linear') return clamp01(scaled) * spec.cap;
+  return Math.expm1(clamp01(scaled) * Math.log1p(spec.cap));
+}
+
+// The raw, named values of a sample: null where the input is unavailable. This is
+// what the daemon records in history and what featuresFromNamed reads back.
+export function rawFeatures(sample: Sample): Record<string, number | null> {
+  const named: Record<string, number | null> = {};
+  for (const spec of FEATURES) {
+    let raw: number | undefined;
+    try {
+      raw = spec.read(sample);
+    } catch {
+      raw = undefined; // a malformed sample from a dataset: a missing part, not a crash
+    }
+    named[spec.name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
+  }
+  return named;
+}
+
+// The vector and mask for raw named values (a history line's `features`, or
+// rawFeatures of a sample). A missing key, null or a non-finite value is unavailable.
+export function featuresFromNamed(named: Readonly<Record<string, number | null | undefined>>): Features {
+  const n = FEATURES.length;
+  const values = new Array<number>(n).fill(IDLE_VALUE);
+  const mask = new Array<boolean>(n).fill(false);
+  const out: Record<string, number | null> = {};
+  for (let i = 0; i < n; i++) {
+    const spec = FEATURES[i]!;
+    const raw = Object.hasOwn(named, spec.name) ? named[spec.name] : undefined;
+    if (typeof raw === 'number' && Number.isFinite(raw)) {
+      values[i] = scaleValue(spec, raw);
+      mask[i] = true;
+      out[spec.name] = raw;
+    } else {
+      out[spec.name] = null;
+    }
+  }
+  // Estimates read only features that were present, never other estimates, so
+  // the order of the list does not matter.
+  const present: RawLookup = (name) => out[name] ?? undefined;
+  for (let i = 0; i < n; i++) {
+    if (mask[i] === true) continue;
+    const spec = FEATURES[i]!;
+    const guess = spec.estimate?.fn(present);
+    if (guess !== undefined && Number.isFinite(guess)) values[i] = scaleValue(spec, guess);
+  }
+  return { names: FEATURE_NAMES, values, mask, named: out };
+}
+
+// The model's input for a sample: the one function the daemon and training share.
+export function toFeatures(sample: Sample): Features {
+  return featuresFromNamed(rawFeatures(sample));
+}
+
+// The scaling of every feature, in order, as a model file records it.
+export interface FeatureScaling {
+  feature: string;
+  transform: Transform;
+  cap: number;
+}
+
+// This build's scaling, for writing into model files and checking them.
+export function featureScaling(): FeatureScaling[] {
+  return FEATURES.map((f) => ({ feature: f.name, transform: f.transform, cap: f.cap }));
+}
+
+// The pressure features, which kernels before 4.20 (or booted with psi=0) lack.
+export const PSI_FEATURES: readonly string[] = FEATURE_NAMES.filter((n) => n.startsWith('psi_'));
+
+// The vector a host would give if the named inputs were unavailable: for training
+// the network on what it will see where they are missing (estimates, idle values).
+export function withoutFeatures(values: readonly number[], mask: readonly boolean[], drop: readonly string[]): Features {
+  const named: Record<string, number | null> = {};
+  FEATURES.forEach((spec, i) => {
+    named[spec.name] = mask[i] === true && !drop.includes(spec.name) ? unscaleValue(spec, values[i] ?? IDLE_VALUE) : null;
+  });
+  return featuresFromNamed(named);
+}

@@ -1,0 +1,393 @@
+// Model files: a JSON document holding the feature list and scaling this build
+// uses, a brain.js 1.6.1 network (NeuralNetwork.toJSON()), the output scaling and
+// how the model was trained. Loading checks every part and every number before
+// anything is used, and nothing in the file is ever run as code: the weights feed
+// src/model/network.ts, never brain.js's fromJSON/toFunction.
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { ModelError, errorCode } from '../errors.js';
+import { RANK_MAX, clampRank } from '../rank.js';
+import { trustProblems } from '../trust.js';
+import { FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
+import { ACTIVATIONS, Network, type Activation } from './network.js';
+
+// The `format` and `version` every model file starts with.
+export const MODEL_FORMAT = 'lavarank-model';
+export const MODEL_VERSION = 1;
+// Larger files are refused before they are parsed (the default model is ~20 KB).
+export const MAX_MODEL_BYTES = 2 * 1024 * 1024;
+// Generous bounds that keep one forward pass far below the 50 µs budget.
+export const MAX_LAYER_SIZE = 512;
+export const MAX_LAYERS = 8;
+
+// brain.js 1.6.1's NeuralNetwork.toJSON(), trained on arrays (no lookups).
+export interface BrainNetworkJSON {
+  sizes: number[];
+  layers: Array<Record<string, { bias?: number; weights?: Record<string, number> }>>;
+  outputLookup: boolean;
+  inputLookup: boolean;
+  activation: Activation;
+  trainOpts?: Record<string, unknown>;
+  leakyReluAlpha?: number;
+}
+
+// The network's output y (0..1 for sigmoid) maps to rank = rankAtZero + y × (rankAtOne − rankAtZero).
+export interface OutputScaling {
+  rankAtZero: number;
+  rankAtOne: number;
+}
+
+// Holdout mean absolute errors of the baselines, in rank points; retrain may add more.
+export interface BaselineMae {
+  mean: number;
+  loadOnly: number;
+  formula: number;
+  [other: string]: number;
+}
+
+// How the model was made. Extra keys are allowed (retrain adds its own).
+export interface TrainingInfo {
+  date: string; // ISO 8601
+  source: string[]; // datasets, with their sha256
+  samples: number; // rows used, training + holdout
+  trainSamples: number;
+  holdoutSamples: number;
+  holdoutMae: number; // rank points
+  baselines: BaselineMae;
+  [other: string]: unknown;
+}
+
+// A model file, as written and as read back.
+export interface ModelFile {
+  format: typeof MODEL_FORMAT;
+  version: typeof MODEL_VERSION;
+  name: string;
+  features: string[];
+  scaling: FeatureScaling[];
+  output: OutputScaling;
+  network: BrainNetworkJSON;
+  training: TrainingInfo;
+}
+
+// A validated model, ready to rank.
+export interface LoadedModel {
+  file: ModelFile;
+  id: string; // name#first 8 hex digits of the file's sha256: what history and logs record
+  path?: string;
+  network: Network;
+  // The rank for a feature vector, clamped to 0..RANK_MAX.
+  predict(values: ArrayLike<number>): number;
+}
+
+const TOP_KEYS = ['format', 'version', 'name', 'features', 'scaling', 'output', 'network', 'training'];
+const NETWORK_KEYS = ['sizes', 'layers', 'outputLookup', 'inputLookup', 'activation', 'trainOpts', 'leakyReluAlpha'];
+
+type Json = unknown;
+
+function isObject(v: Json): v is Record<string, Json> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function show(v: Json): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+class Check {
+  constructor(private readonly where: string) {}
+
+  fail(path: string, message: string): never {
+    throw new ModelError(`${this.where}: ${path === '' ? '' : `${path} `}${message}`);
+  }
+
+  expect(path: string, expected: string, found: Json): never {
+    this.fail(path, `is ${show(found)}, expected ${expected}`);
+  }
+
+  object(path: string, v: Json): Record<string, Json> {
+    if (!isObject(v)) this.expect(path, 'an object', v);
+    return v;
+  }
+
+  array(path: string, v: Json): Json[] {
+    if (!Array.isArray(v)) this.expect(path, 'a list', v);
+    return v;
+  }
+
+  finite(path: string, v: Json): number {
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.expect(path, 'a finite number', v);
+    return v;
+  }
+
+  string(path: string, v: Json): string {
+    if (typeof v !== 'string') this.expect(path, 'a string', v);
+    return v;
+  }
+
+  onlyKeys(path: string, obj: Record<string, Json>, known: readonly string[]): void {
+    for (const key of Object.keys(obj)) {
+      if (!known.includes(key)) this.fail(path === '' ? key : `${path}.${key}`, `is not a known key (known: ${known.join(', ')})`);
+    }
+  }
+
+  // The object's keys must be exactly "0".."n-1" (brain.js's node and weight keys).
+  indexKeys(path: string, obj: Record<string, Json>, n: number, what: string): void {
+    const keys = Object.keys(obj);
+    for (let i = 0; i < n; i++) if (!Object.hasOwn(obj, String(i))) this.fail(path, `has no ${what} "${i}" (expected ${n}: "0".."${n - 1}")`);
+    if (keys.length !== n) {
+      const extra = keys.find((k) => !/^(0|[1-9]\d*)$/.test(k) || Number(k) >= n);
+      this.fail(path, `has ${keys.length} ${what}s, expected ${n}${extra === undefined ? '' : ` (unexpected "${extra}")`}`);
+    }
+  }
+}
+
+function validateNetwork(c: Check, raw: Json): { net: BrainNetworkJSON; weights: number[][][]; biases: number[][] } {
+  const n = c.object('network', raw);
+  c.onlyKeys('network', n, NETWORK_KEYS);
+  const sizesRaw = c.array('network.sizes', n['sizes']);
+  if (sizesRaw.length < 2 || sizesRaw.length > MAX_LAYERS) c.fail('network.sizes', `has ${sizesRaw.length} layers, expected 2 to ${MAX_LAYERS}`);
+  const sizes = sizesRaw.map((s, i) => {
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < 1 || s > MAX_LAYER_SIZE) {
+      c.expect(`network.sizes[${i}]`, `an integer from 1 to ${MAX_LAYER_SIZE}`, s);
+    }
+    return s;
+  });
+  if (sizes[0] !== FEATURE_NAMES.length) {
+    c.fail('network.sizes[0]', `is ${sizes[0]}, but the model has ${FEATURE_NAMES.length} features: the input layer must match`);
+  }
+  if (sizes[sizes.length - 1] !== 1) c.fail(`network.sizes[${sizes.length - 1}]`, `is ${sizes[sizes.length - 1]}, expected 1 output (the rank)`);
+  const activation = n['activation'];
+  if (typeof activation !== 'string' || !(ACTIVATIONS as readonly string[]).includes(activation)) {
+    c.expect('network.activation', `one of ${ACTIVATIONS.join(', ')}`, activation);
+  }
+  // brain.js's toJSON does not save leakyReluAlpha; fromJSON then uses its default.
+  const alpha = n['leakyReluAlpha'] === undefined ? 0.01 : c.finite('network.leakyReluAlpha', n['leakyReluAlpha']);
+  if (n['inputLookup'] !== false) c.expect('network.inputLookup', 'false (a network trained on arrays)', n['inputLookup']);
+  if (n['outputLookup'] !== false) c.expect('network.outputLookup', 'false (a network trained on arrays)', n['outputLookup']);
+  if (n['trainOpts'] !== undefined) c.object('network.trainOpts', n['trainOpts']);
+  const layers = c.array('network.layers', n['layers']);
+  if (layers.length !== sizes.length) c.fail('network.layers', `has ${layers.length} layers, but network.sizes has ${sizes.length}`);
+  const weights: number[][][] = [[]];
+  const biases: number[][] = [[]];
+  layers.forEach((layerRaw, l) => {
+    const lp = `network.layers[${l}]`;
+    const layer = c.object(lp, layerRaw);
+    const size = sizes[l]!;
+    c.indexKeys(lp, layer, size, 'node');
+    if (l === 0) {
+      for (let node = 0; node < size; node++) {
+        const np = `${lp}["${node}"]`;
+        const obj = c.object(np, layer[String(node)]);
+        if (Object.keys(obj).length !== 0) c.fail(np, 'is an input node and must be {}');
+      }
+      return;
+    }
+    const prev = sizes[l - 1]!;
+    const lw: number[][] = [];
+    const lb: number[] = [];
+    for (let node = 0; node < size; node++) {
+      const np = `${lp}["${node}"]`;
+      const obj = c.object(np, layer[String(node)]);
+      c.onlyKeys(np, obj, ['bias', 'weights']);
+      lb.push(c.finite(`${np}.bias`, obj['bias']));
+      const w = c.object(`${np}.weights`, obj['weights']);
+      c.indexKeys(`${np}.weights`, w, prev, 'weight');
+      const row: number[] = [];
+      for (let k = 0; k < prev; k++) row.push(c.finite(`${np}.weights["${k}"]`, w[String(k)]));
+      lw.push(row);
+    }
+    weights.push(lw);
+    biases.push(lb);
+  });
+  const net: BrainNetworkJSON = {
+    sizes,
+    layers: layers as BrainNetworkJSON['layers'],
+    outputLookup: false,
+    inputLookup: false,
+    activation: activation as Activation,
+  };
+  if (n['trainOpts'] !== undefined) net.trainOpts = n['trainOpts'] as Record<string, unknown>;
+  if (n['leakyReluAlpha'] !== undefined) net.leakyReluAlpha = alpha;
+  return { net, weights, biases };
+}
+
+function validateFeatures(c: Check, namesRaw: Json, scalingRaw: Json): void {
+  const names = c.array('features', namesRaw);
+  const scaling = c.array('scaling', scalingRaw);
+  const mine = featureScaling();
+  for (let i = 0; i < Math.max(names.length, FEATURE_NAMES.length); i++) {
+    const theirs = names[i];
+    const ours = FEATURE_NAMES[i];
+    if (theirs !== ours) {
+      const what = ours === undefined ? 'this build has no feature there' : `this build expects ${JSON.stringify(ours)}`;
+      c.fail(`features[${i}]`, `is ${show(theirs)}, but ${what}: the model was made for another feature list (retrain it, or use a lavarank version that matches)`);
+    }
+  }
+  if (scaling.length !== mine.length) c.fail('scaling', `has ${scaling.length} entries, expected ${mine.length}`);
+  mine.forEach((ours, i) => {
+    const p = `scaling[${i}]`;
+    const s = c.object(p, scaling[i]);
+    c.onlyKeys(p, s, ['feature', 'transform', 'cap']);
+    if (s['feature'] !== ours.feature) c.expect(`${p}.feature`, JSON.stringify(ours.feature), s['feature']);
+    if (s['transform'] !== ours.transform) c.expect(`${p}.transform`, `${JSON.stringify(ours.transform)} (this build's scaling of ${ours.feature})`, s['transform']);
+    if (s['cap'] !== ours.cap) c.expect(`${p}.cap`, `${ours.cap} (this build's scaling of ${ours.feature})`, s['cap']);
+  });
+}
+
+function validateTraining(c: Check, raw: Json): TrainingInfo {
+  const t = c.object('training', raw);
+  const date = c.string('training.date', t['date']);
+  if (Number.isNaN(Date.parse(date))) c.expect('training.date', 'an ISO 8601 date', date);
+  const source = c.array('training.source', t['source']);
+  source.forEach((s, i) => c.string(`training.source[${i}]`, s));
+  for (const key of ['samples', 'trainSamples', 'holdoutSamples']) {
+    const v = t[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) c.expect(`training.${key}`, 'a count (an integer >= 0)', v);
+  }
+  const mae = c.finite('training.holdoutMae', t['holdoutMae']);
+  if (mae < 0) c.expect('training.holdoutMae', 'a number >= 0', mae);
+  const baselines = c.object('training.baselines', t['baselines']);
+  for (const key of ['mean', 'loadOnly', 'formula']) c.finite(`training.baselines.${key}`, baselines[key]);
+  for (const [key, v] of Object.entries(baselines)) c.finite(`training.baselines.${key}`, v);
+  return t as TrainingInfo;
+}
+
+// Checks a parsed model document; `where` names it in every message.
+export function validateModel(raw: Json, where: string): { file: ModelFile; network: Network } {
+  const c = new Check(where);
+  const top = c.object('', raw);
+  if (top['format'] !== MODEL_FORMAT) c.expect('format', JSON.stringify(MODEL_FORMAT), top['format']);
+  if (top['version'] !== MODEL_VERSION) c.expect('version', `${MODEL_VERSION} (the only model format this build reads)`, top['version']);
+  c.onlyKeys('', top, TOP_KEYS);
+  const name = c.string('name', top['name']);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) c.expect('name', 'letters, digits, ".", "_" or "-" (at most 64)', name);
+  validateFeatures(c, top['features'], top['scaling']);
+  const output = c.object('output', top['output']);
+  c.onlyKeys('output', output, ['rankAtZero', 'rankAtOne']);
+  const rankAtZero = c.finite('output.rankAtZero', output['rankAtZero']);
+  const rankAtOne = c.finite('output.rankAtOne', output['rankAtOne']);
+  if (!(rankAtOne > rankAtZero)) c.fail('output.rankAtOne', `(${rankAtOne}) must be greater than output.rankAtZero (${rankAtZero})`);
+  if (Math.abs(rankAtZero) > 10 * RANK_MAX || Math.abs(rankAtOne) > 10 * RANK_MAX) c.fail('output', `maps outside ±${10 * RANK_MAX}`);
+  const { net, weights, biases } = validateNetwork(c, top['network']);
+  const training = validateTraining(c, top['training']);
+  const file: ModelFile = {
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    name,
+    features: [...FEATURE_NAMES],
+    scaling: featureScaling(),
+    output: { rankAtZero, rankAtOne },
+    network: net,
+    training,
+  };
+  const network = new Network({ sizes: net.sizes, activation: net.activation, leakyReluAlpha: net.leakyReluAlpha ?? 0.01, biases, weights });
+  return { file, network };
+}
+
+// The id history and logs record for a model: its name and a digest of its bytes.
+export function modelId(name: string, text: string): string {
+  return `${name}#${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
+}
+
+function loaded(file: ModelFile, network: Network, id: string, path?: string): LoadedModel {
+  const { rankAtZero, rankAtOne } = file.output;
+  const span = rankAtOne - rankAtZero;
+  const model: LoadedModel = {
+    file,
+    id,
+    network,
+    predict: (values) => clampRank(rankAtZero + network.run(values) * span),
+  };
+  if (path !== undefined) model.path = path;
+  return model;
+}
+
+// Parses and validates model text; throws ModelError naming what is wrong and where.
+export function parseModel(text: string, where: string): LoadedModel {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_MODEL_BYTES) throw new ModelError(`${where}: ${bytes} bytes, more than the ${MAX_MODEL_BYTES}-byte limit for a model file`);
+  let raw: Json;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ModelError(`${where}: not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const { file, network } = validateModel(raw, where);
+  return loaded(file, network, modelId(file.name, text));
+}
+
+// The exact text a model file holds; the id is a digest of it.
+export function serializeModel(file: ModelFile): string {
+  return `${JSON.stringify(file, null, 2)}\n`;
+}
+
+// A model object in memory (fresh from training) as the daemon would see it once written.
+export function modelFromFile(file: ModelFile, where = 'model'): LoadedModel {
+  return parseModel(serializeModel(file), where);
+}
+
+// Options of loadModel.
+export interface LoadOptions {
+  trust?: boolean; // refuse files other users can write; default true
+  uid?: number; // the user lavarank runs as, for the trust check
+}
+
+// Reads at most MAX_MODEL_BYTES + 1 bytes, so a huge file is refused without reading it all.
+function readLimited(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new ModelError(`model file ${path} cannot be read: ${errorCode(err) ?? String(err)}`, { cause: err });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ModelError(`model file ${path} is not a regular file`);
+    if (st.size > MAX_MODEL_BYTES) throw new ModelError(`model file ${path}: ${st.size} bytes, more than the ${MAX_MODEL_BYTES}-byte limit`);
+    const buf = Buffer.alloc(MAX_MODEL_BYTES + 1);
+    let got = 0;
+    for (;;) {
+      const n = readSync(fd, buf, got, buf.length - got, null);
+      if (n === 0) break;
+      got += n;
+      if (got > MAX_MODEL_BYTES) throw new ModelError(`model file ${path}: more than the ${MAX_MODEL_BYTES}-byte limit (it grew while being read)`);
+    }
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(0, got));
+    } catch (err) {
+      throw new ModelError(`model file ${path} is not UTF-8 text`, { cause: err });
+    }
+  } catch (err) {
+    if (err instanceof ModelError) throw err;
+    throw new ModelError(`model file ${path} cannot be read: ${errorCode(err) ?? String(err)}`, { cause: err });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// Reads, trust-checks and validates a model file; throws ModelError.
+export function loadModel(path: string, options: LoadOptions = {}): LoadedModel {
+  const text = readLimited(path);
+  if (options.trust !== false) {
+    const problems = trustProblems(path, 'model file', options.uid === undefined ? {} : { uid: options.uid });
+    if (problems.length > 0) throw new ModelError(`model file ${path} refused: ${problems.join('; ')}`);
+  }
+  const model = parseModel(text, path);
+  model.path = path;
+  return model;
+}
+
+// One line about a model for logs and `lavarank check`.
+export function describeLoaded(model: LoadedModel): string {
+  const t = model.file.training;
+  const b = t.baselines;
+  return (
+    `${model.id}, trained ${t.date.slice(0, 10)} on ${t.samples} samples (${t.source.join(', ') || 'unknown source'}); ` +
+    `holdout MAE ${t.holdoutMae.toFixed(1)} (mean ${b.mean.toFixed(1)}, load-only ${b.loadOnly.toFixed(1)}, formula ${b.formula.toFixed(1)})`
+  );
+}

@@ -1,0 +1,35 @@
+// One sample of this host over a short window, for the interactive subcommands
+// (once, explain): what the elim would see at its next tick.
+import type { Logger } from 'pino';
+import { systemClock } from './clock.js';
+import { collectorsFromConfig } from './collectors/index.js';
+import type { CollectorName, Sample } from './collectors/types.js';
+import type { Config } from './config.js';
+import { REQUIRED_COLLECTORS } from './elim.js';
+import { createSampler } from './sampler.js';
+
+// Samples twice, windowSeconds apart (rates need two readings), and returns the second.
+export async function sampleOverWindow(config: Readonly<Config>, windowSeconds: number, log: Logger): Promise<Sample> {
+  const controller = new AbortController();
+  const sampler = createSampler({ collectors: collectorsFromConfig(config, { log, signal: controller.signal }), clock: systemClock, log });
+  try {
+    sampler.sample();
+    await systemClock.sleep(windowSeconds * 1000);
+    return sampler.sample();
+  } finally {
+    sampler.close();
+    controller.abort();
+  }
+}
+
+// The required collectors that failed in sample: when any did, the elim reports the pessimistic rank.
+export function failedRequired(sample: Sample): CollectorName[] {
+  return REQUIRED_COLLECTORS.filter((name) => sample.failures[name] !== undefined);
+}
+
+// Seconds from --window (default 1), or a message saying why it is not usable.
+export function parseWindow(command: string, raw: string | undefined): { seconds: number } | { error: string } {
+  const seconds = raw === undefined ? 1 : Number(raw);
+  if (Number.isFinite(seconds) && seconds >= 0.1 && seconds <= 600) return { seconds };
+  return { error: `lavarank ${command}: --window: expected seconds from 0.1 to 600, received ${JSON.stringify(raw)}` };
+}

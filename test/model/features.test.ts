@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Sample } from '../../src/collectors/types.js';
+import {
+  FEATURES,
+  FEATURE_NAMES,
+  PSI_FEATURES,
+  featureIndex,
+  featuresFromNamed,
+  scaleValue,
+  toFeatures,
+  unscaleValue,
+  withoutFeatures,
+} from '../../src/model/features.js';
+import { fullSample } from './helpers.js';
+
+const at = (values: readonly number[], name: string): number => values[featureIndex(name)]!;
+const maskAt = (mask: readonly boolean[], name: string): boolean => mask[featureIndex(name)]!;
+
+function without<K extends keyof Sample>(sample: Sample, ...parts: K[]): Sample {
+  const copy = structuredClone(sample);
+  for (const p of parts) delete copy[p];
+  return copy;
+}
+
+describe('toFeatures', () => {
+  it('gives every feature, in the fixed order, scaled to 0..1', () => {
+    const f = toFeatures(fullSample());
+    assert.deepEqual(f.names, FEATURE_NAMES);
+    assert.equal(f.values.length, FEATURE_NAMES.length);
+    for (const [i, v] of f.values.entries()) assert.ok(v >= 0 && v <= 1, `${FEATURE_NAMES[i]} = ${v}`);
+  });
+
+  it('marks present inputs in the mask and absent subsystems (no GPU) as unavailable', () => {
+    const f = toFeatures(fullSample());
+    for (const name of FEATURE_NAMES) assert.equal(maskAt(f.mask, name), !name.startsWith('gpu_'), name);
+    assert.equal(f.named['gpu_util_max'], null);
+    assert.equal(at(f.values, 'gpu_util_max'), 0);
+  });
+
+  it('scales per-CPU load linearly to a cap of 4 and rates logarithmically to a cap of 10 000/s', () => {
+    const s = fullSample({ busy: 0.5 });
+    s.load!.load1PerCpu = 2;
+    s.memory!.majorFaultsPerSec = 99;
+    const f = toFeatures(s);
+    assert.equal(at(f.values, 'load1_per_cpu'), 0.5);
+    assert.equal(at(f.values, 'major_faults'), Math.log(100) / Math.log(10_001));
+    s.load!.load1PerCpu = 9;
+    s.memory!.majorFaultsPerSec = 1e9;
+    const g = toFeatures(s);
+    assert.equal(at(g.values, 'load1_per_cpu'), 1);
+    assert.equal(at(g.values, 'major_faults'), 1);
+  });
+
+  it('adds swap-in and swap-out into one swap activity feature, unavailable when either rate is', () => {
+    const s = fullSample();
+    s.memory!.swapInPerSec = 30;
+    s.memory!.swapOutPerSec = 70;
+    assert.equal(toFeatures(s).named['swap_io'], 100);
+    delete s.memory!.swapInPerSec;
+    assert.equal(toFeatures(s).named['swap_io'], null);
+  });
+
+  it('estimates the PSI features a kernel without PSI lacks, and marks them unavailable', () => {
+    const s = without(fullSample({ runnablePerCpu: 1.5 }), 'pressure');
+    const f = toFeatures(s);
+    for (const name of PSI_FEATURES) assert.equal(maskAt(f.mask, name), false, name);
+    assert.equal(at(f.values, 'psi_cpu_some'), 0.5); // runnable per CPU - 1
+    assert.equal(at(f.values, 'psi_io_some'), 0.3); // the busiest disk's busy share
+    assert.equal(at(f.values, 'psi_mem_some'), 0);
+    assert.equal(at(f.values, 'psi_io_full'), 0);
+  });
+
+  it('uses the idle value where no estimate is founded on a present input', () => {
+    const s = without(fullSample(), 'pressure', 'disk', 'load');
+    const f = toFeatures(s);
+    assert.equal(at(f.values, 'psi_cpu_some'), 0);
+    assert.equal(at(f.values, 'psi_io_some'), 0);
+    assert.equal(at(f.values, 'disk_busy_max'), 0);
+  });
+
+  it('treats negative, NaN and infinite inputs as 0 or unavailable, never as out-of-range values', () => {
+    const s = fullSample();
+    s.cpu!.iowait = -0.1;
+    s.cpu!.steal = NaN;
+    s.network!.utilizationMax = Infinity;
+    const f = toFeatures(s);
+    assert.equal(at(f.values, 'cpu_iowait'), 0);
+    assert.equal(maskAt(f.mask, 'cpu_steal'), false);
+    assert.equal(maskAt(f.mask, 'net_util_max'), false);
+  });
+
+  it('does not change the sample', () => {
+    const s = fullSample();
+    const copy = structuredClone(s);
+    toFeatures(s);
+    assert.deepEqual(s, copy);
+  });
+
+  it('survives a malformed sample from a dataset', () => {
+    const s = { ts: 0, failures: {}, cpu: 'busy', memory: null } as unknown as Sample;
+    const f = toFeatures(s);
+    assert.ok(f.mask.every((m) => !m));
+  });
+});
+
+describe('featuresFromNamed', () => {
+  it('gives exactly what toFeatures gave, from the named values a history line stores', () => {
+    for (const s of [fullSample(), without(fullSample({ runnablePerCpu: 2 }), 'pressure'), without(fullSample(), 'disk', 'network')]) {
+      const f = toFeatures(s);
+      const back = featuresFromNamed(JSON.parse(JSON.stringify(f.named)) as Record<string, number | null>);
+      assert.deepEqual(back, f);
+    }
+  });
+
+  it('treats missing keys, null and non-numbers as unavailable and ignores unknown keys', () => {
+    const f = featuresFromNamed({ cpu_busy: 0.5, mem_used: null, load5: 3, runnable_per_cpu: 'x' as unknown as number });
+    assert.equal(at(f.values, 'cpu_busy'), 0.5);
+    assert.equal(maskAt(f.mask, 'cpu_busy'), true);
+    assert.equal(maskAt(f.mask, 'mem_used'), false);
+    assert.equal(maskAt(f.mask, 'runnable_per_cpu'), false);
+    assert.equal(Object.hasOwn(f.named, 'load5'), false);
+  });
+
+  it('does not read inherited properties', () => {
+    const named = Object.create({ cpu_busy: 0.9 }) as Record<string, number>;
+    assert.equal(maskAt(featuresFromNamed(named).mask, 'cpu_busy'), false);
+  });
+});
+
+describe('scaling', () => {
+  it('round-trips every feature below its cap', () => {
+    for (const spec of FEATURES) {
+      const raw = spec.cap / 3;
+      assert.ok(Math.abs(unscaleValue(spec, scaleValue(spec, raw)) - raw) < 1e-9 * spec.cap, spec.name);
+    }
+  });
+
+  it('withoutFeatures gives what a host without those inputs would', () => {
+    const s = fullSample({ runnablePerCpu: 1.25 });
+    const f = toFeatures(s);
+    const dropped = withoutFeatures(f.values, f.mask, PSI_FEATURES);
+    const expected = toFeatures(without(s, 'pressure'));
+    assert.deepEqual(dropped.mask, expected.mask);
+    dropped.values.forEach((v, i) => assert.ok(Math.abs(v - expected.values[i]!) < 1e-12, FEATURE_NAMES[i]));
+  });
+});

@@ -1,0 +1,75 @@
+// Model files for tests, built without brain.js: random weights of a chosen shape.
+import type { Sample } from '../../src/collectors/types.js';
+import { FEATURE_NAMES, featureScaling } from '../../src/model/features.js';
+import { MODEL_FORMAT, MODEL_VERSION, type BrainNetworkJSON, type ModelFile } from '../../src/model/model.js';
+import type { Activation } from '../../src/model/network.js';
+import { seededRandom } from '../../src/model/random.js';
+
+// A brain.js-shaped network JSON with seeded random weights in [-scale, scale].
+export function randomNetwork(sizes: number[], activation: Activation = 'sigmoid', seed = 1, scale = 2): BrainNetworkJSON {
+  const rand = seededRandom(seed);
+  const layers: BrainNetworkJSON['layers'] = [];
+  sizes.forEach((size, l) => {
+    const layer: BrainNetworkJSON['layers'][number] = {};
+    for (let node = 0; node < size; node++) {
+      if (l === 0) {
+        layer[String(node)] = {};
+        continue;
+      }
+      const weights: Record<string, number> = {};
+      for (let k = 0; k < sizes[l - 1]!; k++) weights[String(k)] = Math.fround((rand() * 2 - 1) * scale);
+      layer[String(node)] = { bias: Math.fround((rand() * 2 - 1) * scale), weights };
+    }
+    layers.push(layer);
+  });
+  return { sizes, layers, outputLookup: false, inputLookup: false, activation, trainOpts: {} };
+}
+
+// A complete, valid model file around a random network.
+export function randomModelFile(options: { seed?: number; hidden?: number[]; activation?: Activation; name?: string } = {}): ModelFile {
+  const sizes = [FEATURE_NAMES.length, ...(options.hidden ?? [6]), 1];
+  return {
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    name: options.name ?? 'test',
+    features: [...FEATURE_NAMES],
+    scaling: featureScaling(),
+    output: { rankAtZero: -50, rankAtOne: 500 },
+    network: randomNetwork(sizes, options.activation ?? 'sigmoid', options.seed ?? 1),
+    training: {
+      date: '2026-11-28T12:00:00.000Z',
+      source: ['test'],
+      samples: 100,
+      trainSamples: 80,
+      holdoutSamples: 20,
+      holdoutMae: 12.5,
+      baselines: { mean: 40, loadOnly: 30, formula: 50 },
+    },
+  };
+}
+
+// A sample with every subsystem present (no GPU), at a chosen CPU load.
+export function fullSample(over: { busy?: number; runnablePerCpu?: number; ncpu?: number } = {}): Sample {
+  const ncpu = over.ncpu ?? 4;
+  const busy = over.busy ?? 0.5;
+  const runnablePerCpu = over.runnablePerCpu ?? busy;
+  return {
+    ts: Date.UTC(2026, 10, 28, 12),
+    failures: {},
+    cpu: { user: busy * 0.8, system: busy * 0.2, iowait: 0.05, steal: 0.01, busy, online: ncpu },
+    load: { load1: 2 * ncpu * busy, load1PerCpu: 2 * busy, runnable: runnablePerCpu * ncpu, runnablePerCpu, online: ncpu },
+    memory: {
+      totalBytes: 16e9,
+      availableBytes: 6e9,
+      usedFraction: 0.625,
+      swapTotalBytes: 0,
+      swapUsedFraction: 0,
+      swapInPerSec: 0,
+      swapOutPerSec: 10,
+      majorFaultsPerSec: 100,
+    },
+    disk: { devices: [{ name: 'sda', busy: 0.3, readBytesPerSec: 1e6, writeBytesPerSec: 2e6 }], busiest: 'sda', busyMax: 0.3, busyMean: 0.3, readBytesPerSec: 1e6, writeBytesPerSec: 2e6 },
+    network: { interfaces: [{ name: 'eth0', rxBytesPerSec: 1e6, txBytesPerSec: 1e5, speedBitsPerSec: 1e9, utilization: 0.008 }], rxBytesPerSec: 1e6, txBytesPerSec: 1e5, utilizationMax: 0.008 },
+    pressure: { cpuSome: 0.2, cpuFull: 0, memorySome: 0.01, memoryFull: 0, ioSome: 0.1, ioFull: 0.05 },
+  };
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import brain from 'brain.js';
+import { FEATURE_NAMES } from '../../src/model/features.js';
+import { parseModel } from '../../src/model/model.js';
+import { ACTIVATIONS, Network, type Activation } from '../../src/model/network.js';
+import { seededRandom } from '../../src/model/random.js';
+import { withSeededRandom } from '../../src/model/train.js';
+import { randomModelFile, randomNetwork } from './helpers.js';
+
+const N = FEATURE_NAMES.length;
+
+function inputs(count: number, seed: number, width = N): number[][] {
+  const rand = seededRandom(seed);
+  return Array.from({ length: count }, () => Array.from({ length: width }, () => rand()));
+}
+
+function ours(json: ReturnType<typeof randomNetwork>): Network {
+  const file = randomModelFile();
+  file.network = json;
+  return parseModel(JSON.stringify(file), 'test').network;
+}
+
+function brainFrom(json: object): brain.NeuralNetwork {
+  return new brain.NeuralNetwork().fromJSON(json as brain.INeuralNetworkJSON);
+}
+
+function assertSame(mine: Network, theirs: brain.NeuralNetwork, xs: number[][]): void {
+  for (const x of xs) {
+    const expected = theirs.run(x)[0];
+    const got = mine.run(x);
+    assert.ok(Object.is(got, expected), `input ${JSON.stringify(x.slice(0, 3))}...: ours ${got}, brain.js ${expected}`);
+  }
+}
+
+describe('the forward pass', () => {
+  for (const activation of ACTIVATIONS) {
+    it(`equals brain.js 1.6.1 run() bit for bit on random ${activation} networks of several shapes`, () => {
+      for (const [i, hidden] of [[], [5], [12, 8], [3, 7, 4]].entries()) {
+        const json = randomNetwork([N, ...hidden, 1], activation, 10 + i);
+        assertSame(ours(json), brainFrom(json), inputs(200, i));
+      }
+    });
+  }
+
+  for (const activation of ['sigmoid', 'tanh', 'relu'] as Activation[]) {
+    it(`equals brain.js run() on a ${activation} network brain.js trained`, () => {
+      const rand = seededRandom(7);
+      const data = Array.from({ length: 60 }, () => {
+        const input = Array.from({ length: N }, () => rand());
+        return { input, output: [0.3 * input[0]! + 0.2 * input[4]! + 0.1] };
+      });
+      const net = new brain.NeuralNetwork({ hiddenLayers: [6, 4], activation });
+      withSeededRandom(3, () => net.train(data, { iterations: 30, learningRate: 0.05 }));
+      const json = net.toJSON() as unknown as ReturnType<typeof randomNetwork>;
+      assertSame(ours(json), net, [...data.map((d) => d.input), ...inputs(50, 9)]);
+    });
+  }
+
+  it('reproduces brain.js 1.6.1 leaky-relu as it is: 0 below zero, alpha × sum above', () => {
+    const json = randomNetwork([N, 1], 'leaky-relu', 4);
+    json.leakyReluAlpha = 0.5;
+    const net = ours(json);
+    const node = json.layers[1]!['0']!;
+    const x = inputs(1, 5)[0]!;
+    let sum = Math.fround(node.bias!);
+    for (let k = 0; k < N; k++) sum += Math.fround(node.weights![String(k)]!) * x[k]!;
+    assert.equal(net.run(x), Math.fround(sum < 0 ? 0 : 0.5 * sum));
+  });
+
+  it('gives the same answer on repeated calls (its buffers carry nothing over)', () => {
+    const net = ours(randomNetwork([N, 8, 1], 'sigmoid', 2));
+    const [a, b] = inputs(2, 3);
+    const first = net.run(a!);
+    net.run(b!);
+    assert.equal(net.run(a!), first);
+  });
+
+  it('runs in well under 50 µs per call', () => {
+    const net = ours(randomNetwork([N, 12, 8, 1], 'sigmoid', 2));
+    const x = inputs(1, 1)[0]!;
+    for (let i = 0; i < 2000; i++) net.run(x);
+    const rounds: number[] = [];
+    for (let r = 0; r < 9; r++) {
+      const t = performance.now();
+      for (let i = 0; i < 1000; i++) net.run(x);
+      rounds.push(((performance.now() - t) * 1000) / 1000);
+    }
+    rounds.sort((p, q) => p - q);
+    assert.ok(rounds[4]! < 50, `median ${rounds[4]} µs per call`);
+  });
+});
