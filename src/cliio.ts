@@ -39,6 +39,8 @@ export function printStatus(text: string): void {
   } catch {
     // stderr closed or not writable: progress is only a courtesy
   }
+}
+
 // Runs main when the module at moduleUrl is the program node was started with (the
 // helper programs calibrate spawns: probe.js, stress.js), then exits with its status.
 // Does nothing when the module is merely imported.
