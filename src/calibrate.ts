@@ -253,9 +253,11 @@ export function idleBaseline(records: readonly RawRecord[], i: number): number |
 export function finalizeRecords(records: readonly RawRecord[]): CalibrationLine[] {
   const out: CalibrationLine[] = [];
   records.forEach((r, i) => {
-    const idleSeconds = idleBaseline(records, i);
-    if (idleSeconds === undefined) return;
-    out.push({ ...r, idleSeconds: roundSignificant(idleSeconds), slowdown: roundSignificant(100 * (r.probe.wallSeconds / idleSeconds - 1)) });
+    const baseline = idleBaseline(records, i);
+    if (baseline === undefined) return;
+    // From the stored (rounded) baseline, so every line's slowdown can be recomputed exactly from it.
+    const idleSeconds = roundSignificant(baseline);
+    out.push({ ...r, idleSeconds, slowdown: roundSignificant(100 * (r.probe.wallSeconds / idleSeconds - 1)) });
   });
   return out;
 }
