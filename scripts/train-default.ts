@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { print, printError } from '../src/cliio.js';
 import { errorMessage } from '../src/errors.js';
-import { calibrationRows, readCalibration } from '../src/model/dataset.js';
+import { calibrationRows, MAX_FOREIGN_RISE, readCalibration, unusableReason } from '../src/model/dataset.js';
 import { syntheticCalibration } from '../src/model/synthetic.js';
 import { maeTable, trainModel, writeModelFile, type TrainReport } from '../src/model/train.js';
 
@@ -20,7 +20,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // The datasets the default model is trained on, relative to the repository root.
 // Synthetic until a real `lavarank calibrate` dataset of this kind of machine is committed.
-export const DEFAULT_DATA = ['data/calibration-synthetic.jsonl'];
+export const DEFAULT_DATA = ['data/calibration-epyc-2vcpu.jsonl'];
 
 // The training settings of the default model.
 export const DEFAULT_SETTINGS = { name: 'default', seed: 1, epochs: 2000, chunk: 100, hiddenLayers: [12, 8], learningRate: 0.2, momentum: 0.3 } as const;
@@ -93,9 +93,12 @@ export async function main(argv: string[]): Promise<number> {
     const file = readCalibration(path);
     for (const problem of file.problems) printError(`skipped ${problem}`);
     const name = relative(ROOT, path).startsWith('..') ? path : relative(ROOT, path);
-    source.push(`${name} (${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
+    const usable = file.records.filter((r) => unusableReason(r) === undefined);
+    const dropped = file.records.length - usable.length;
+    source.push(`${name} (${usable.length} of ${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
     print(`${name}: ${file.records.length} probes${file.skipped > 0 ? `, ${file.skipped} lines skipped` : ''}`);
-    rows.push(...calibrationRows(file.records));
+    if (dropped > 0) print(`  ${dropped} left out: other processes' CPU use rose by more than ${MAX_FOREIGN_RISE * 100} % of the CPUs while the probe ran`);
+    rows.push(...calibrationRows(usable));
     synthetic &&= file.records.every((r) => r['synthetic'] === true);
   }
 

@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: Su
   check: { summary: 'validate the config and model, print what would be used', load: () => import('./check.js') },
   explain: { summary: "show every feature, the rank and what each feature adds to it", load: () => import('./explain.js') },
   recommend: { summary: 'print the recommended rusage[rank=D:duration=T:decay=1] for the rank queue', load: () => import('./recommend.js') },
+  calibrate: { summary: 'measure a probe job under controlled loads and write a training dataset', load: () => import('./calibrate.js') },
   retrain: { summary: 'train a model from finished jobs (lsb.acct + history); replace the installed one if better', load: () => import('./retrain.js') },
   inventory: { summary: "print this host's inventory as JSON (what the elim logs at start)", load: () => import('./inventory.js') },
   install: { summary: 'install the elim wrapper into $LSF_SERVERDIR (--help for options)', load: () => import('./install.js') },

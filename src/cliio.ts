@@ -1,7 +1,9 @@
 // Output for the interactive subcommands (check, once, explain, retrain, install...).
 // Never reachable in elim mode: there stdout belongs to LIM and carries reports only,
 // written by src/report.ts.
-import { writeSync } from 'node:fs';
+import { realpathSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 // Writes text to stdout synchronously, so it is complete before the process exits.
 export function print(text: string): void {
@@ -37,4 +39,30 @@ export function printStatus(text: string): void {
   } catch {
     // stderr closed or not writable: progress is only a courtesy
   }
+}
+
+// Runs main when the module at moduleUrl is the program node was started with (the
+// helper programs calibrate spawns: probe.js, stress.js), then exits with its status.
+// Does nothing when the module is merely imported.
+export async function runAsProgram(moduleUrl: string, main: SubcommandMain): Promise<void> {
+  const script = process.argv[1];
+  if (script === undefined) return;
+  let self: boolean;
+  try {
+    self = realpathSync(script) === fileURLToPath(moduleUrl);
+  } catch {
+    return; // argv[1] is not a file: we were imported
+  }
+  if (!self) return;
+  let code: number;
+  try {
+    code = await main(process.argv.slice(2));
+  } catch (err) {
+    const name = basename(fileURLToPath(moduleUrl), '.js');
+    const usage = err instanceof TypeError && String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS');
+    printError(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+    code = usage ? 2 : 1;
+  }
+  // Exit explicitly: a stray timer must not keep a finished helper alive.
+  process.exit(code);
 }

@@ -384,7 +384,7 @@ export function mergeQueues(text: string, file: string, snippet: string, origin:
       );
     }
   }
-  // the "D and T" placeholder note travels with the queue, so it is seen where the numbers are
+  // the "D and T" note travels with the queue, so it is seen where the numbers are
   const notesAbove = snippetLines.slice(0, wanted.begin).filter((line) => line.startsWith('# D and T'));
   const body = [...notesAbove, ...snippetLines.slice(wanted.begin, wanted.end + 1)];
   return { text: applyEdits(lines, [appendAtEnd(lines, block(origin, body))]), warnings: [], notes: [] };

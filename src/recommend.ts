@@ -1,9 +1,10 @@
 // `lavarank recommend`: the load reservation for the rank queue,
-// `order[rank] rusage[rank=D:duration=T:decay=1]`. D is the rank one more typical
-// job adds to a lightly loaded host, as the model sees it; T is how long the elim's
+// `order[rank] rusage[rank=D:duration=T:decay=1]`. D is the rank a typical job adds,
+// on average, while a burst fills a lightly loaded host, as the model sees it; T is how long the elim's
 // rank takes to reflect a new job in mbatchd's view (the contract's 5–50 s window).
 // The derivation and the trade-off are in docs/model.md.
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { print, printError } from './cliio.js';
 import { findConfig, loadConfig } from './config.js';
@@ -29,23 +30,24 @@ export interface HostState {
 
 // The reservation and how it was found.
 export interface Recommendation {
-  d: number; // rank points per job, an integer >= 1
+  d: number; // rank points per job, an integer >= 1: the median of perJob
   t: number; // seconds
   resReq: string;
   model: string;
   states: number;
-  deltas: { min: number; median: number; max: number };
+  perJob: { min: number; median: number; max: number }; // average rank per job while a burst fills a host's slots
+  firstJobMedian: number; // what the first job adds to the light hosts
   saturatedMedian: number; // what one more job adds once every CPU of the same hosts is taken
   statesFrom: string;
   intervalSec: number;
 }
 
-// The state after one more single-threaded CPU-bound job: one more busy CPU, one
-// more runnable task (and, once settled, one more unit of 1-minute load), and the
-// CPU pressure that follows from runnable tasks outnumbering CPUs. Memory, disk and
-// network stay as they were: such a job uses little of them.
-export function addOneJob(state: HostState): Record<string, number | null> {
-  const step = 1 / state.ncpu;
+// The state after k more single-threaded CPU-bound jobs: k more busy CPUs (at most
+// all of them), k more runnable tasks (and, once settled, k more units of 1-minute
+// load), and the CPU pressure that follows from runnable tasks outnumbering CPUs.
+// Memory, disk and network stay as they were: such a job uses little of them.
+export function addJobs(state: HostState, k: number): Record<string, number | null> {
+  const step = k / state.ncpu;
   const named = { ...state.named };
   const add = (name: string, cap: number): void => {
     const v = named[name];
@@ -61,6 +63,11 @@ export function addOneJob(state: HostState): Record<string, number | null> {
     named['psi_cpu_some'] = Math.min(1, Math.max(0, psi + waiting(runnableBefore + step) - waiting(runnableBefore)));
   }
   return named;
+}
+
+// The state after one more job.
+export function addOneJob(state: HostState): Record<string, number | null> {
+  return addJobs(state, 1);
 }
 
 // Lightly loaded starting states when no calibration data is given: 4 to 64 CPUs,
@@ -127,8 +134,12 @@ export function recommend(
   if (states.length === 0) throw new ConfigError(`no lightly loaded starting state in ${options.statesFrom}`);
   const rank = (named: Record<string, number | null>): number => model.predict(featuresFromNamed(named).values);
   const added = (s: HostState): number => rank(addOneJob(s)) - rank(s.named);
-  const deltas = states.map(added).sort((a, b) => a - b);
-  const mid = median(deltas);
+  // A burst fills a host's job slots, one per CPU by default: the reservation is
+  // linear, so D is the average a job adds over that fill, which makes the reserved
+  // rank right once the host is full (the first jobs on free CPUs add less, the
+  // ones past the free CPUs more).
+  const perJob = states.map((s) => (rank(addJobs(s, s.ncpu)) - rank(s.named)) / s.ncpu).sort((a, b) => a - b);
+  const mid = median(perJob);
   // At least 1: any reservation makes mbatchd re-sort after each job it places.
   const d = Math.max(1, Math.round(mid));
   const t = reservationSeconds(options.intervalSec);
@@ -139,7 +150,8 @@ export function recommend(
     resReq: `order[${resource}] rusage[${resource}=${d}:duration=${t}s:decay=1]`,
     model: model.id,
     states: states.length,
-    deltas: { min: deltas[0]!, median: mid, max: deltas[deltas.length - 1]! },
+    perJob: { min: perJob[0]!, median: mid, max: perJob[perJob.length - 1]! },
+    firstJobMedian: median(states.map(added).sort((a, b) => a - b)),
     saturatedMedian: median(states.map((s) => added(saturated(s))).sort((a, b) => a - b)),
     statesFrom: options.statesFrom,
     intervalSec: options.intervalSec,
@@ -152,10 +164,11 @@ export function formatRecommendation(r: Recommendation): string {
   return [
     `model ${r.model}`,
     '',
-    `D = ${r.d}: the rank one more single-threaded CPU-bound job adds to a lightly`,
-    `    loaded host: median ${f(r.deltas.median)} over ${r.states} starting states (min ${f(r.deltas.min)}, max ${f(r.deltas.max)})`,
-    `    from ${r.statesFrom}.`,
-    `    On the same hosts with every CPU taken, one more job adds ${f(r.saturatedMedian)}.`,
+    `D = ${r.d}: the rank a single-threaded CPU-bound job adds, on average, while a`,
+    `    burst fills a lightly loaded host's slots (one per CPU): median ${f(r.perJob.median)}`,
+    `    over ${r.states} starting states (min ${f(r.perJob.min)}, max ${f(r.perJob.max)}) from ${r.statesFrom}.`,
+    `    The first job on those hosts adds ${f(r.firstJobMedian)}; one more once every CPU is`,
+    `    taken adds ${f(r.saturatedMedian)}.`,
     `T = ${r.t}s: how stale mbatchd's rank can be: elim interval ${r.intervalSec} s + EXINTERVAL`,
     `    ${EXINTERVAL_SEC} s + mbatchd's load refresh ~${MBATCHD_REFRESH_SEC} s, kept within ${MIN_DURATION_SEC}-${MAX_DURATION_SEC} s`,
     '',
@@ -168,18 +181,18 @@ export function formatRecommendation(r: Recommendation): string {
     'zero over T. Once the elim\'s rank reflects the job, the job is counted twice',
     '(measured and reserved) until the reservation has decayed: a larger D or T',
     'spreads bursts more but makes busy hosts look busier for up to T; a smaller',
-    'one lets bursts herd again. D is measured on light hosts, where a job costs',
-    'least; if bursts are larger than the free CPUs of the least-loaded hosts,',
-    'consider the figure for hosts with every CPU taken.',
+    'one lets bursts herd again.',
   ].join('\n');
 }
 
-const USAGE = `Usage: lavarank recommend [--model FILE] [--config FILE] [--data FILE]... [--json]
+const USAGE = `Usage: lavarank recommend [--model FILE] [--config FILE] [--data FILE]... [--cpus N] [--json]
 
 Prints the load reservation for the rank queue, order[rank] rusage[rank=D:duration=T:decay=1]:
 D from the model (--model, else the config's, else the embedded default), starting
 from lightly loaded states in the calibration datasets given with --data (else
-built-in ones); T from the config's interval.`;
+built-in ones), for hosts with --cpus CPUs (default: this host's; run it on a
+compute node, or give the CPU count of your typical node); T from the config's
+interval.`;
 
 // Prints the recommendation; resolves to the exit status.
 export async function main(argv: string[]): Promise<number> {
@@ -189,6 +202,7 @@ export async function main(argv: string[]): Promise<number> {
       model: { type: 'string' },
       config: { type: 'string' },
       data: { type: 'string', multiple: true },
+      cpus: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -197,6 +211,11 @@ export async function main(argv: string[]): Promise<number> {
   if (args.help === true) {
     print(USAGE);
     return 0;
+  }
+  const cpus = args.cpus === undefined ? availableParallelism() : Number(args.cpus);
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 4096) {
+    printError(`lavarank recommend: --cpus: expected a whole number of CPUs from 1 to 4096, received ${JSON.stringify(args.cpus)}`);
+    return 2;
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
   const model = loadModel(args.model ?? modelPathFor(config));
@@ -212,7 +231,9 @@ export async function main(argv: string[]): Promise<number> {
     states = lightStates(records);
     statesFrom = args.data.join(', ');
   }
-  const r = recommend(model, states, { intervalSec: config.interval, resource: config.resource, statesFrom });
+  // The states' loads are per CPU; how much one job adds depends on the hosts' size.
+  states = states.map((st) => ({ ...st, ncpu: cpus }));
+  const r = recommend(model, states, { intervalSec: config.interval, resource: config.resource, statesFrom: `${statesFrom}, for hosts with ${cpus} CPUs (--cpus)` });
   print(args.json === true ? JSON.stringify(r, null, 2) : formatRecommendation(r));
   return 0;
 }

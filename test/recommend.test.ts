@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { featureIndex, featuresFromNamed } from '../src/model/features.js';
 import { modelFromFile } from '../src/model/model.js';
 import {
+  addJobs,
   addOneJob,
   builtInStates,
   formatRecommendation,
@@ -57,16 +58,29 @@ describe('addOneJob', () => {
 });
 
 describe('recommend', () => {
-  it('takes D as the median, over the starting states, of what one more job adds, rounded', () => {
+  it('takes D as the median, over the starting states, of the average a job adds while a burst fills the host, rounded', () => {
     const model = runnableModel();
     const states = [state(4, 0.25), state(8, 0.25), state(16, 0.25)];
     const r = recommend(model, states, { intervalSec: 10, statesFrom: 'test' });
-    const added = states.map((s) => model.predict(featuresFromNamed(addOneJob(s)).values) - model.predict(featuresFromNamed(s.named).values));
-    assert.equal(r.deltas.median, added.sort((a, b) => a - b)[1]);
-    assert.equal(r.d, Math.round(r.deltas.median));
+    const rank = (named: Record<string, number | null>): number => model.predict(featuresFromNamed(named).values);
+    const perJob = states.map((s) => (rank(addJobs(s, s.ncpu)) - rank(s.named)) / s.ncpu);
+    assert.equal(r.perJob.median, perJob.sort((a, b) => a - b)[1]);
+    assert.equal(r.d, Math.round(r.perJob.median));
     assert.equal(r.states, 3);
-    // The 8-CPU host: 1000 × sigmoid slope 0.25 × (1/8 runnable per CPU) / cap 4 ≈ 7.8.
-    assert.equal(r.d, 8);
+    assert.ok(r.perJob.min <= r.perJob.median && r.perJob.median <= r.perJob.max);
+  });
+
+  it('adds k jobs as k single jobs would, per CPU', () => {
+    const s = state(8, 0.25);
+    assert.deepEqual(addJobs(s, 1), addOneJob(s));
+    assert.equal(addJobs(s, 4)['runnable_per_cpu'], 0.75);
+    assert.equal(addJobs(s, 8)['cpu_busy'], 1);
+  });
+
+  it('gives a smaller D for hosts with more CPUs, since each job is a smaller share of the host', () => {
+    const model = runnableModel();
+    const d = (ncpu: number): number => recommend(model, [state(ncpu, 0.25)], { intervalSec: 10, statesFrom: 'test' }).perJob.median;
+    assert.ok(d(4) > d(16), `${d(4)} vs ${d(16)}`);
   });
 
   it('never recommends a D under 1, which would not make mbatchd re-sort', () => {

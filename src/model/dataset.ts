@@ -78,6 +78,21 @@ export function readCalibration(path: string): CalibrationFile {
   return { path, sha256, ...parseCalibration(buf.toString('utf8'), path) };
 }
 
+// A run whose neighbours' CPU use (the share of CPUs used by processes calibrate did
+// not start) rose by more than this while the probe ran: its slowdown has a cause
+// that the sample taken before the probe cannot show, so it cannot be learnt from.
+export const MAX_FOREIGN_RISE = 0.15;
+
+// Why a calibration record should not be trained on, or undefined if it should.
+export function unusableReason(record: CalibrationRecord): string | undefined {
+  const foreign = record['foreign'];
+  if (isObject(foreign) && typeof foreign['before'] === 'number' && typeof foreign['during'] === 'number') {
+    const rise = foreign['during'] - foreign['before'];
+    if (rise > MAX_FOREIGN_RISE) return `other processes' CPU use rose by ${(rise * 100).toFixed(0)} % of the CPUs during the probe`;
+  }
+  return undefined;
+}
+
 // Training rows from calibration records, through the daemon's own toFeatures.
 export function calibrationRows(records: readonly CalibrationRecord[]): TrainingRow[] {
   return records.map((r) => {
