@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readKernelText } from '../src/procfs.js';
+import { DAEMON_NODE_FLAGS } from '../src/node-flags.js';
 
 // USER_HZ, the unit of utime and stime in /proc/PID/stat.
 const USER_HZ = 100;
@@ -57,7 +58,7 @@ export async function measureDaemon(options: { cliPath: string; reports: number;
   const dir = mkdtempSync(join(tmpdir(), 'lavarank-bench-'));
   const config = join(dir, 'lavarank.yaml');
   writeFileSync(config, `log:\n  file: ${join(dir, 'lavarank.log')}\nhistory:\n  enabled: false\ngpu:\n  enabled: false\n`, { mode: 0o644 });
-  const child = spawn(process.execPath, [options.cliPath, 'run', '--test-interval', String(intervalSec), '--config', config], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, options.cliPath, 'run', '--test-interval', String(intervalSec), '--config', config], {
     stdio: ['ignore', 'pipe', 'ignore'],
     cwd: dir,
   });

@@ -45,6 +45,7 @@ import { print, printError } from './cliio.js';
 import { errorCode, errorMessage } from './errors.js';
 import { runCommand } from './exec.js';
 import { clusterNames, mergeQueues, mergeResourceMap, mergeResources, removeBlocks, unifiedDiff, type MergeResult } from './lsf-conf.js';
+import { DAEMON_NODE_FLAGS } from './node-flags.js';
 import { trustProblems } from './trust.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -212,7 +213,7 @@ export function wrapperText(node: string, program: string): string {
     `# ${WRAPPER_MARK}: written by "lavarank install"; "lavarank install --uninstall" removes it.`,
     '# LIM runs this as root. Both paths were fixed at install time; exec hands',
     "# this process to Node so LIM's signals reach lavarank directly.",
-    `exec ${shQuote(node, 'Node path')} ${shQuote(program, 'program path')} run "$@"`,
+    `exec ${shQuote(node, 'Node path')} ${DAEMON_NODE_FLAGS.join(' ')} ${shQuote(program, 'program path')} run "$@"`,
     '',
   ].join('\n');
 }

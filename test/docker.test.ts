@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DAEMON_NODE_FLAGS } from '../src/node-flags.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const at = (path: string): string => posix.join(REPO, path);
@@ -150,8 +151,11 @@ test('every COPY --from=build source is copied into or compiled in the build sta
 
 test('the entry point runs the file tsc makes of src/cli.ts', (t) => {
   assert.ok(runtime?.entrypoint);
-  const [interpreter, script = ''] = runtime.entrypoint;
+  const [interpreter, ...rest] = runtime.entrypoint;
   assert.equal(interpreter, 'node');
+  // The daemon's Node options, as the installed wrapper passes them, then the script.
+  assert.deepEqual(rest.slice(0, DAEMON_NODE_FLAGS.length), [...DAEMON_NODE_FLAGS]);
+  const script = rest[DAEMON_NODE_FLAGS.length] ?? '';
   assert.ok(script.startsWith('/'), 'absolute entry point');
   // follow the entry point back through the COPY --from=build that put it there
   const copy = runtime.copies.find((c) => c.from !== undefined && c.targets.some((target) => isUnder(script, target)));
@@ -174,4 +178,9 @@ test('the image ships what the installer needs at run time', () => {
   for (const path of ['/opt/lavarank/dist/src', '/opt/lavarank/openlava-conf', '/opt/lavarank/scripts/install-elim', '/opt/lavarank/models']) {
     assert.ok(dests.includes(path), `${path} is in the image`);
   }
+});
+
+test('npm start runs the elim with the same Node options as the installed wrapper', () => {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: Record<string, string> };
+  assert.ok(pkg.scripts['start']?.includes(`node ${DAEMON_NODE_FLAGS.join(' ')} dist/src/cli.js run`), pkg.scripts['start']);
 });

@@ -1,5 +1,6 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { DAEMON_NODE_FLAGS } from '../src/node-flags.js';
 import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
@@ -115,7 +116,7 @@ test('install writes a POSIX sh wrapper that execs Node with the built program a
   const text = readFileSync(t.elim, 'utf8');
   assert.equal(text, wrapperText(process.execPath, t.program));
   assert.match(text, /^#!\/bin\/sh\n/);
-  assert.ok(text.includes(`exec '${process.execPath}' '${t.program}' run "$@"\n`));
+  assert.ok(text.includes(`exec '${process.execPath}' ${DAEMON_NODE_FLAGS.join(' ')} '${t.program}' run "$@"\n`), text);
   const st = statSync(t.elim);
   assert.equal(st.mode & 0o7777, 0o755);
   if (uid === 0) assert.deepEqual([st.uid, st.gid], [0, 0]);
@@ -141,7 +142,7 @@ test('the wrapper hands its own PID to Node and passes LIM\'s arguments through'
 
 test('paths with quotes are quoted safely in the wrapper', () => {
   const text = wrapperText("/opt/it's/node", '/opt/lava rank/cli.js');
-  assert.ok(text.includes(`exec '/opt/it'\\''s/node' '/opt/lava rank/cli.js' run "$@"`));
+  assert.ok(text.includes(`exec '/opt/it'\\''s/node' ${DAEMON_NODE_FLAGS.join(' ')} '/opt/lava rank/cli.js' run "$@"`), text);
   const r = spawnSync('/bin/sh', ['-n'], { input: text });
   assert.equal(r.status, 0);
   assert.throws(() => wrapperText('/opt/a\nb/node', '/x'), /control character/);

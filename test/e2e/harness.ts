@@ -5,6 +5,7 @@ import { closeSync, constants, openSync, readFileSync, readSync, readdirSync, wr
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { DAEMON_NODE_FLAGS } from '../../src/node-flags.js';
 import { cliPath, fixture, tempDir } from '../helpers.js';
 
 export interface Report {
@@ -117,7 +118,8 @@ export function startElim(options: StartOptions = {}): Elim {
   const out = openSync(fifo, constants.O_WRONLY);
   const args = [cliPath, 'run', '--config', configPath, ...(options.args ?? [])];
   if (options.testInterval !== null) args.push('--test-interval', String(options.testInterval ?? 0.3));
-  const child = spawn(fixture('bin', 'as-lim'), [process.execPath, ...(options.nodeArgs ?? []), ...args], {
+  // The flags the installed wrapper passes, so the tests run what LIM runs.
+  const child = spawn(fixture('bin', 'as-lim'), [process.execPath, ...DAEMON_NODE_FLAGS, ...(options.nodeArgs ?? []), ...args], {
     stdio: ['ignore', out, 'ignore'],
     env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...options.env },
   });
