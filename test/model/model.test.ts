@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ModelError } from '../../src/errors.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
-import { MAX_MODEL_BYTES, loadModel, modelId, parseModel, serializeModel, type ModelFile } from '../../src/model/model.js';
+import { MAX_MODEL_BYTES, loadModel, modelId, parseModel, readModelText, serializeModel, type ModelFile } from '../../src/model/model.js';
 import { repoRoot, tempDir } from '../helpers.js';
 import { randomModelFile } from './helpers.js';
 
@@ -141,6 +141,25 @@ describe('loadModel', () => {
       const path = join(t.dir, 'm.json');
       writeFileSync(path, Buffer.alloc(MAX_MODEL_BYTES + 10, 0x20), { mode: 0o644 });
       assert.throws(() => loadModel(path), /\d+ bytes, more than the 2097152-byte limit/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('reads a file to its end when it is longer than its size said when opened', () => {
+    // /proc files are regular files whose stat size is 0: the reader has to grow its buffer.
+    const text = readModelText('/proc/self/status');
+    assert.match(text, /^Name:/);
+    assert.match(text, /\nnonvoluntary_ctxt_switches:\s+\d+\n$/); // the last line: read to the end
+    assert.ok(text.length > 512, String(text.length));
+  });
+
+  it('reads a model file exactly at the size limit', () => {
+    const t = tempDir();
+    try {
+      const path = join(t.dir, 'm.json');
+      writeFileSync(path, Buffer.alloc(MAX_MODEL_BYTES, 0x20), { mode: 0o644 });
+      assert.equal(readModelText(path).length, MAX_MODEL_BYTES);
     } finally {
       t.cleanup();
     }
