@@ -18,6 +18,7 @@ import type { Sample } from './collectors/types.js';
 import { findConfig, loadConfig } from './config.js';
 import { errorMessage } from './errors.js';
 import { runCommand, spawnLongRunning, type ChildProcess } from './exec.js';
+import { seededRandom, shuffled } from './model/random.js';
 import type { ProbeResult } from './probe.js';
 import { createSampler, type Sampler } from './sampler.js';
 import type { StressKind } from './stress.js';
@@ -92,27 +93,6 @@ export interface CalibrationLine extends RawRecord {
 
 const NO_STRESS: StressConfig = { cpuHogs: 0, membw: 0, mem: 0, disk: 0 };
 
-// Deterministic PRNG (mulberry32), so a seed always gives the same plan.
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffled<T>(items: readonly T[], rand: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
 // The CPU hog counts tried: 0, 1/2, 1, 3/2 and 2 times the CPUs (0..4 on 2 CPUs).
 export function cpuHogLevels(cpus: number): number[] {
   return [...new Set([0, 0.5, 1, 1.5, 2].map((f) => Math.round(f * cpus)))];
@@ -162,7 +142,7 @@ export function buildPlan(o: PlanOptions): Plan {
     add(true, NO_STRESS, o.idleRepeats, o.warmupSeconds);
     return { cpus: o.cpus, seed: o.seed, quick: true, probeScale: 0.02, windowSeconds: 0.3, memIntensity: 0.01, maxQuietWaits: 0, blocks };
   }
-  const rand = random(o.seed);
+  const rand = seededRandom(o.seed); // a seed always gives the same plan
   const byLoad = shuffled(stressConfigs(o.cpus), rand).sort((a, b) => expectedLoad(a) - expectedLoad(b));
   const sweeps: StressConfig[][] = Array.from({ length: SWEEPS }, () => []);
   byLoad.forEach((c, i) => sweeps[i % SWEEPS]!.push(c));

@@ -3,15 +3,14 @@
 // atomically as a model file. Used by scripts/train-default.ts and by `lavarank
 // retrain`. The only daemon-side module that may import brain.js is this one's
 // callers' business: src/run.ts must never reach it (test/model/imports.test.ts).
-import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import brain from 'brain.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { Sample } from '../collectors/types.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { RANK_MAX, RANK_MIN, clampRank, formulaRanker } from '../rank.js';
 import { FEATURES, FEATURE_NAMES, PSI_FEATURES, featureIndex, featureScaling, unscaleValue, withoutFeatures } from './features.js';
 import { ACTIVATIONS, type Activation } from './network.js';
-import { seededRandom } from './random.js';
+import { seededRandom, shuffled } from './random.js';
 import {
   MODEL_FORMAT,
   MODEL_VERSION,
@@ -92,15 +91,6 @@ export function withSeededRandom<T>(seed: number, fn: () => T): T {
   } finally {
     Math.random = original;
   }
-}
-
-function shuffled<T>(items: readonly T[], rand: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 const clampLabel = (label: number): number => Math.min(RANK_MAX, Math.max(RANK_MIN, label));
@@ -369,38 +359,10 @@ export function maeTable(entries: ReadonlyArray<{ name: string; mae: number; not
   return lines.join('\n');
 }
 
-// Writes a model file atomically: a temp file in the same directory, fsync, rename,
-// fsync of the directory. A daemon checking the file sees the old or the new model, never half of one.
+// Writes a model file atomically (writeFileAtomic): a daemon checking the file sees
+// the old or the new model, never half of one.
 export function writeModelFile(path: string, model: ModelFile): void {
   const text = serializeModel(model);
   modelFromFile(model, path); // never write what the daemon would refuse
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o644);
-  try {
-    // The mode given to open is cut by the umask; readers other than root (check, explain
-    // run by a user) need 0644 whatever the umask of whoever ran the training.
-    fchmodSync(fd, 0o644);
-    const buf = Buffer.from(text);
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (err) {
-    unlinkSync(tmp);
-    throw err;
-  }
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  writeFileAtomic(path, text);
 }

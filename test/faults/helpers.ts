@@ -4,22 +4,14 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { seededRandom } from '../../src/model/random.js';
 import { fixture } from '../helpers.js';
 
 // Root can open any file whatever its mode, so EACCES faults need another user.
 export const isRoot = process.getuid?.() === 0;
 
 // A deterministic random source (mulberry32), so a failing run can be replayed from its seed.
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const random = seededRandom;
 
 // The seed of this run: $LAVARANK_FAULT_SEED to replay one, else a fresh one.
 export function runSeed(): number {
