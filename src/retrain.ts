@@ -4,10 +4,11 @@
 // trains, compares the new model with the installed one on those jobs, and replaces
 // the installed model atomically only if the new one is better. Writes an HTML
 // report either way. Choices and their reasons are in docs/retrain.md.
-import { accessSync, chmodSync, closeSync, constants, copyFileSync, existsSync, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, chmodSync, constants, copyFileSync, existsSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readAcct, type JobFinish } from './acct.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { print, printError, printStatus } from './cliio.js';
 import { findConfig, loadConfig, type Config } from './config.js';
 import { ConfigError, ModelError, errorCode, errorMessage } from './errors.js';
@@ -413,25 +414,6 @@ function loadInstalled(path: string): Installed {
   } catch (err) {
     return { state: 'invalid', path, why: errorMessage(err) };
   }
-}
-
-// Writes text through a temp file and a rename, so a reader never sees half of it.
-function writeFileAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o644);
-  try {
-    fchmodSync(fd, 0o644); // whatever the umask: the report is for whoever looks
-    const buf = Buffer.from(text);
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
 }
 
 // Keeps the model about to be replaced as OUT.previous (atomically too): rolling back is
