@@ -39,6 +39,7 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   testInterval?: number | null; // seconds; null: none (use the config's interval)
   nodeArgs?: string[]; // options for node itself, before the program (--expose-gc, --import)
+  blockSignals?: boolean; // start node with every signal blocked and TERM, HUP, INT, QUIT ignored
 }
 
 // Creates a FIFO and returns its path.
@@ -119,7 +120,8 @@ export function startElim(options: StartOptions = {}): Elim {
   const args = [cliPath, 'run', '--config', configPath, ...(options.args ?? [])];
   if (options.testInterval !== null) args.push('--test-interval', String(options.testInterval ?? 0.3));
   // The flags the installed wrapper passes, so the tests run what LIM runs.
-  const child = spawn(fixture('bin', 'as-lim'), [process.execPath, ...DAEMON_NODE_FLAGS, ...(options.nodeArgs ?? []), ...args], {
+  const node = [process.execPath, ...DAEMON_NODE_FLAGS, ...(options.nodeArgs ?? []), ...args];
+  const child = spawn(fixture('bin', 'as-lim'), options.blockSignals === true ? [fixture('bin', 'with-signals-blocked'), ...node] : node, {
     stdio: ['ignore', out, 'ignore'],
     env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...options.env },
   });

@@ -56,6 +56,30 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
     }
   });
 
+  it('stops on SIGTERM with status 0 although started with every signal blocked and SIGTERM ignored', async () => {
+    const elim = startElim({ testInterval: 0.2, blockSignals: true });
+    try {
+      await elim.waitForReports(3);
+      // Node resets the mask and the dispositions it inherited; TERM is bit 14.
+      const status = readFileSync(`/proc/${elim.pid}/status`, 'utf8');
+      const mask = (name: string): bigint => {
+        const hex = new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1];
+        assert.ok(hex !== undefined, `no ${name} line in /proc/${elim.pid}/status`);
+        return BigInt(`0x${hex}`);
+      };
+      assert.equal(mask('SigBlk') & (1n << 14n), 0n, 'SIGTERM is still blocked in the daemon');
+      assert.equal(mask('SigIgn') & (1n << 14n), 0n, 'SIGTERM is still ignored in the daemon');
+      const sent = Date.now();
+      process.kill(elim.pid, 'SIGTERM');
+      const exit = await elim.exited;
+      assert.ok(Date.now() - sent < 2000, `exited ${Date.now() - sent} ms after SIGTERM`);
+      assert.equal(exit.code, 0);
+      assert.ok(elim.log().some((l) => l['msg'] === 'stopping: SIGTERM'));
+    } finally {
+      elim.cleanup();
+    }
+  });
+
   it('exits quietly with status 0 when LIM closes the read end', async () => {
     const elim = startElim({ testInterval: 0.2 });
     try {
