@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
-import { print, printError, runAsProgram } from './cliio.js';
+import { numberOption, print, printError, runAsProgram } from './cliio.js';
 import { systemClock, type Clock } from './clock.js';
 import { collectorsFromConfig } from './collectors/index.js';
 import { parseLoadavg } from './collectors/loadavg.js';
@@ -619,13 +619,6 @@ see docs/calibration.md.
 Progress goes to stderr. SIGINT or SIGTERM stops the stressors, removes the
 temporary files and writes the runs done so far; a second signal exits at once.`;
 
-function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > 10_000) throw new RangeError(`--${name}: expected an integer from ${min} to 10000, received ${JSON.stringify(raw)}`);
-  return n;
-}
-
 // The slowdown by configuration as a Markdown table: every run, and the runs that
 // shared the host with nobody (others used at most CLEAN_FOREIGN_CPU of it).
 export function summaryTable(lines: readonly CalibrationLine[]): string {
@@ -681,16 +674,13 @@ export async function main(argv: string[]): Promise<number> {
   const quick = args.quick === true;
   let plan: Plan;
   try {
-    const warmup = args.warmup === undefined ? (quick ? 0.5 : 30) : Number(args.warmup);
-    if (!Number.isFinite(warmup) || warmup < 0 || warmup > 3600) {
-      throw new RangeError(`--warmup: expected seconds from 0 to 3600, received ${JSON.stringify(args.warmup)}`);
-    }
+    const count = { integer: true, min: 1, max: 10_000 };
     plan = buildPlan({
       cpus: availableParallelism(),
-      repeats: positiveInt('repeats', args.repeats, quick ? 2 : 10),
-      idleRepeats: positiveInt('idle-repeats', args['idle-repeats'], quick ? 2 : 5),
-      warmupSeconds: warmup,
-      seed: positiveInt('seed', args.seed, 1, 0),
+      repeats: numberOption('repeats', args.repeats, quick ? 2 : 10, count),
+      idleRepeats: numberOption('idle-repeats', args['idle-repeats'], quick ? 2 : 5, count),
+      warmupSeconds: numberOption('warmup', args.warmup, quick ? 0.5 : 30, { min: 0, max: 3600, kind: 'seconds' }),
+      seed: numberOption('seed', args.seed, 1, { ...count, min: 0 }),
       quick,
     });
   } catch (err) {

@@ -1,9 +1,11 @@
-// Output for the interactive subcommands (check, once, explain, retrain, install...).
+// Output, and numeric options, for the interactive subcommands (check, once, explain,
+// retrain, install...).
 // Never reachable in elim mode: there stdout belongs to LIM and carries reports only,
 // written by src/report.ts.
 import { realpathSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from './errors.js';
 
 // Writes text to stdout synchronously, so it is complete before the process exits.
 export function print(text: string): void {
@@ -65,4 +67,17 @@ export async function runAsProgram(moduleUrl: string, main: SubcommandMain): Pro
   }
   // Exit explicitly: a stray timer must not keep a finished helper alive.
   process.exit(code);
+}
+
+// The value of a numeric command-line option, or fallback when it was not given;
+// throws ConfigError naming the option, the range (as `kind`, default "a number" or
+// "an integer") and what was received. Blank text is refused, not read as 0.
+export function numberOption(name: string, text: string | undefined, fallback: number, rule: { integer?: boolean; min: number; max: number; kind?: string }): number {
+  if (text === undefined) return fallback;
+  const value = text.trim() === '' ? NaN : Number(text);
+  const kind = rule.kind ?? (rule.integer === true ? 'an integer' : 'a number');
+  if (!Number.isFinite(value) || (rule.integer === true && !Number.isInteger(value)) || value < rule.min || value > rule.max) {
+    throw new ConfigError(`--${name}: expected ${kind} from ${rule.min} to ${rule.max}, received ${JSON.stringify(text)}`);
+  }
+  return value;
 }

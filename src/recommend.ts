@@ -6,9 +6,9 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { print, printError } from './cliio.js';
+import { numberOption, print, printError } from './cliio.js';
 import { findConfig, loadConfig } from './config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, errorMessage } from './errors.js';
 import { readCalibration, type CalibrationRecord } from './model/dataset.js';
 import { featuresFromNamed, rawFeatures } from './model/features.js';
 import { loadModel, type LoadedModel } from './model/model.js';
@@ -212,9 +212,11 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  const cpus = args.cpus === undefined ? availableParallelism() : Number(args.cpus);
-  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 4096) {
-    printError(`lavarank recommend: --cpus: expected a whole number of CPUs from 1 to 4096, received ${JSON.stringify(args.cpus)}`);
+  let cpus: number;
+  try {
+    cpus = numberOption('cpus', args.cpus, availableParallelism(), { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
+  } catch (err) {
+    printError(`lavarank recommend: ${errorMessage(err)}`);
     return 2;
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));

@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readAcct, type JobFinish } from './acct.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { print, printError, printStatus } from './cliio.js';
+import { numberOption, print, printError, printStatus } from './cliio.js';
 import { findConfig, loadConfig, type Config } from './config.js';
 import { ConfigError, ModelError, errorCode, errorMessage } from './errors.js';
 import { historyFiles, readHistory } from './history-reader.js';
@@ -323,16 +323,6 @@ export interface RetrainArgs {
   timeLimitSec: number;
   force: boolean;
   dryRun: boolean;
-}
-
-function numberOption(name: string, text: string | undefined, fallback: number, rule: { integer?: boolean; min: number; max: number }): number {
-  if (text === undefined) return fallback;
-  const value = text.trim() === '' ? NaN : Number(text);
-  const kind = rule.integer === true ? 'an integer' : 'a number';
-  if (!Number.isFinite(value) || (rule.integer === true && !Number.isInteger(value)) || value < rule.min || value > rule.max) {
-    throw new ConfigError(`--${name}: expected ${kind} from ${rule.min} to ${rule.max}, received ${JSON.stringify(text)}`);
-  }
-  return value;
 }
 
 // Parses and checks the options; throws ConfigError naming the option for a bad value.

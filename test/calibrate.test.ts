@@ -191,6 +191,19 @@ test('--dry-run prints the plan and its estimated duration and runs nothing', ()
   assert.match(r.stdout, /Estimated duration: \d+:\d\d/);
 });
 
+test('a bad count or warm-up is refused with status 2, naming the option and what was received', () => {
+  for (const [args, message] of [
+    [['--repeats', '0'], '--repeats: expected an integer from 1 to 10000, received "0"'],
+    [['--seed', ''], '--seed: expected an integer from 0 to 10000, received ""'],
+    [['--warmup', 'soon'], '--warmup: expected seconds from 0 to 3600, received "soon"'],
+  ] as const) {
+    const r = spawnSync(process.execPath, [calibratePath, '--dry-run', ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, `lavarank calibrate: ${message}\n`);
+    assert.equal(r.stdout, '');
+  }
+});
+
 test('calibrate refuses to overwrite an existing dataset without --force', (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);

@@ -147,4 +147,11 @@ describe('lavarank recommend', () => {
     assert.equal(r.resReq, `order[rank] rusage[rank=${r.d}:duration=45s:decay=1]`);
     assert.ok(r.states > 50, String(r.states));
   });
+
+  it('refuses a --cpus that is not a whole number of CPUs with status 2', () => {
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'dist', 'src', 'recommend.js')).href)}); process.exitCode = await m.main(process.argv.slice(1));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, '--', '--cpus', '2.5'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 2);
+    assert.equal(child.stderr, 'lavarank recommend: --cpus: expected a whole number of CPUs from 1 to 4096, received "2.5"\n');
+  });
 });
