@@ -314,11 +314,22 @@ test('a stressor that dies during a block ends that block and its runs are left 
   const run = quickCalibrate(dir, out);
   t.after(() => processesUsing(dir).forEach((pid) => process.kill(pid, 'SIGKILL')));
   const deadline = Date.now() + 15_000;
+  // calibrate starts the membw stressor only once the cpu one said it was ready. A
+  // cpu stressor killed before that could not start, which ends the calibration instead.
   let cpuHog: number | undefined;
   while (cpuHog === undefined) {
-    assert.ok(Date.now() < deadline, 'the cpu stressor started');
-    cpuHog = processesUsing(dir).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('\0cpu\0'));
-    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(Date.now() < deadline, 'the cpu stressor was ready and the membw one started');
+    const cmdlines = new Map<number, string>();
+    for (const pid of processesUsing(dir)) {
+      try {
+        cmdlines.set(pid, readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+      } catch {
+        // exited while we looked
+      }
+    }
+    const hog = [...cmdlines].find(([, c]) => c.includes('\0cpu\0'));
+    if (hog !== undefined && [...cmdlines.values()].some((c) => c.includes('\0membw\0'))) cpuHog = hog[0];
+    await new Promise((r) => setTimeout(r, 20));
   }
   process.kill(cpuHog, 'SIGKILL'); // as the OOM killer would
   const { code, stderr } = await run.exited;
