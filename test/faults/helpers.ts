@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { seededRandom } from '../../src/model/random.js';
-import { fixture } from '../helpers.js';
+import { DAEMON_NODE_FLAGS } from '../../src/node-flags.js';
+import { fixture, repoRoot } from '../helpers.js';
 
 // Root can open any file whatever its mode, so EACCES faults need another user.
 export const isRoot = process.getuid?.() === 0;
@@ -400,4 +401,37 @@ export async function until<T>(what: string, check: () => T | undefined, timeout
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await sleep(25);
   }
+}
+
+/** What soak-sim.ts prints: memory after a forced GC at the end of every simulated hour. */
+export interface SimulatedDay {
+  ticks: number;
+  written: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  heapGrowthFromHour1: number;
+  rssGrowthFromHour1: number;
+  heapGrowthFromHour4: number;
+  rssGrowthFromHour4: number;
+  externalGrowthFromHour4: number;
+  historyLines: number;
+  historyDropped: number;
+  modelReloads: number;
+  modelSwitches: number;
+  points: Array<{ hour: number; heapUsed: number; rss: number; external: number; codeSpace: number }>;
+}
+
+/**
+ * The simulated day (soak-sim.ts) in a process of its own, with forced GC and the
+ * Node options the installed elim runs with: V8's optimising compiler, which the
+ * daemon goes without, would keep adding code for hours at this speed.
+ */
+export function runSimulatedDay(ticks: number): SimulatedDay {
+  const r = spawnSync(process.execPath, ['--expose-gc', ...DAEMON_NODE_FLAGS, join(repoRoot, 'dist', 'test', 'faults', 'soak-sim.js'), String(ticks)], {
+    encoding: 'utf8',
+    timeout: 600_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`soak-sim exited ${r.status ?? r.signal}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as SimulatedDay;
 }

@@ -1,18 +1,22 @@
-// A simulated day of the daemon, run by soak.test.ts in a process of its own with
-// --expose-gc: 8640 ticks of runElim at 10 s on a fake clock, a synthetic /proc
-// and /sys whose values change every tick, the real collectors and sampler, the
+// A simulated day of the daemon, run in a process of its own with --expose-gc by
+// soak.test.ts (a leak guard) and by `npm run soak:day` (the figures): 8640 ticks
+// of runElim at 10 s on a fake clock, a synthetic /proc and /sys whose values
+// change every tick, the real collectors and sampler, the
 // configured model (openRankers) replaced by another every simulated hour and
 // reloaded, the report written with fdSink, a history appender with rotation, and
 // the log through pino into its own appender. Prints one JSON object: heap and RSS
 // after a forced GC at the end of every simulated hour.
-//   node --expose-gc --max-semi-space-size=1 dist/test/faults/soak-sim.js [ticks]
-// The young generation is pinned at 1 MB: the simulation allocates thousands of
-// times faster than the daemon does in real time, and V8 would grow it (to 16 MB
-// here, at simulated hour 21), which is heap sizing, not memory kept.
+//   node --expose-gc --lite-mode --no-expose-wasm dist/test/faults/soak-sim.js [ticks]
+// (runSimulatedDay in helpers.ts). The Node options are the installed elim's
+// (src/node-flags.ts): with V8's optimising compiler, which the daemon goes
+// without, this simulation would keep adding optimised code for hours (+0.2 MB of
+// heap and about +1 MB of RSS from hour 4 to 24, measured), which is not what LIM
+// runs. $LAVARANK_SOAK_SNAPSHOTS names a directory for heap snapshots at hour 4
+// and at the end, to compare what the heap holds (a diagnosis aid).
 import { closeSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 import { RotatingAppender } from '../../src/appender.js';
 import { FakeClock } from '../../src/clock.js';
@@ -29,6 +33,7 @@ import { SyntheticHost, random } from './helpers.js';
 
 const TICKS = Number(process.argv[2] ?? 8640);
 const PER_HOUR = 360;
+const SNAPSHOTS = process.env['LAVARANK_SOAK_SNAPSHOTS'];
 
 // A fake clock that lets I/O callbacks (the appenders' writes) run every tenth
 // sleep, as real intervals would; every sleep would cost a scheduler wait per tick
@@ -54,7 +59,8 @@ interface Point {
   heapTotal: number;
   codeSpace: number; // V8's compiled code, which grows as functions are optimised
   rss: number;
-  external: number;
+  external: number; // memory outside the V8 heap held by JS objects (Buffers included)
+  arrayBuffers: number;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'lavarank-soak-'));
@@ -112,7 +118,8 @@ try {
         gc();
         const m = process.memoryUsage();
         const code = getHeapSpaceStatistics().find((sp) => sp.space_name === 'code_space')?.space_size ?? 0;
-        points.push({ hour: tick.seq / PER_HOUR, heapUsed: m.heapUsed, heapTotal: m.heapTotal, codeSpace: code, rss: m.rss, external: m.external });
+        if (SNAPSHOTS !== undefined && (tick.seq / PER_HOUR === 4 || tick.seq === TICKS)) writeHeapSnapshot(join(SNAPSHOTS, `hour-${tick.seq / PER_HOUR}.heapsnapshot`));
+        points.push({ hour: tick.seq / PER_HOUR, heapUsed: m.heapUsed, heapTotal: m.heapTotal, codeSpace: code, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers });
       }
     },
   });
@@ -135,6 +142,7 @@ try {
       rssGrowthFromHour1: last.rss - at(1).rss,
       heapGrowthFromHour4: last.heapUsed - at(4).heapUsed,
       rssGrowthFromHour4: last.rss - at(4).rss,
+      externalGrowthFromHour4: last.external - at(4).external,
       modelReloads: reloads,
       modelSwitches: ids.length - 1,
       historyLines: history.stats.linesWritten,
