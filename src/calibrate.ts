@@ -21,6 +21,7 @@ import { runCommand, spawnLongRunning, type ChildProcess } from './exec.js';
 import { seededRandom, shuffled } from './model/random.js';
 import type { ProbeResult } from './probe.js';
 import { createSampler, type Sampler } from './sampler.js';
+import { median } from './stats.js';
 import type { StressKind } from './stress.js';
 
 const PROBE_PATH = fileURLToPath(new URL('./probe.js', import.meta.url));
@@ -195,12 +196,6 @@ export function formatPlan(plan: Plan): string {
     ...lines,
     `Estimated duration: ${minutes(estimateSeconds(plan))} (min:s), rough.`,
   ].join('\n');
-}
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 // A probe starts only after a sample window in which others used at most this share

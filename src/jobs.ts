@@ -6,6 +6,7 @@ import { JOB_STAT_DONE, JOB_STAT_EXIT, type JobFinish } from './acct.js';
 import { ConfigError } from './errors.js';
 import type { HistoryRecord } from './history.js';
 import { RANK_MAX } from './rank.js';
+import { percentile } from './stats.js';
 
 // Why a finished job was left out, checked in this order; a job counts once.
 export const EXCLUSION_REASONS = ['notStarted', 'failed', 'badTimes', 'fewRuns', 'tooShort', 'outlier', 'noHistory'] as const;
@@ -70,16 +71,6 @@ export function shortHostName(name: string): string {
   if (IPV4.test(lower)) return lower;
   const dot = lower.indexOf('.');
   return dot === -1 ? lower : lower.slice(0, dot);
-}
-
-// The p-th percentile (0..100) of ascending values, interpolating between ranks.
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = ((sorted.length - 1) * p) / 100;
-  const lo = Math.floor(rank);
-  const below = sorted[lo] ?? NaN;
-  const above = sorted[Math.min(lo + 1, sorted.length - 1)] ?? NaN;
-  return below + (above - below) * (rank - lo);
 }
 
 function succeeded(job: JobFinish): boolean {

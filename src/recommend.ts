@@ -13,6 +13,7 @@ import { readCalibration, type CalibrationRecord } from './model/dataset.js';
 import { featuresFromNamed, rawFeatures } from './model/features.js';
 import { loadModel, type LoadedModel } from './model/model.js';
 import { modelPathFor } from './rankers.js';
+import { median } from './stats.js';
 
 // OpenLava's defaults: non-master LIMs send their load every EXINTERVAL (15 s), and
 // mbatchd refreshes its copy about every 20 s (elim-contract.md, "Propagation").
@@ -115,11 +116,6 @@ export function saturated(state: HostState): HostState {
   return { ncpu: state.ncpu, named };
 }
 
-function median(sorted: readonly number[]): number {
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 // The staleness window for an elim interval: interval + EXINTERVAL + mbatchd's refresh, within 5–50 s.
 export function reservationSeconds(intervalSec: number): number {
   return Math.round(Math.min(MAX_DURATION_SEC, Math.max(MIN_DURATION_SEC, intervalSec + EXINTERVAL_SEC + MBATCHD_REFRESH_SEC)));
@@ -151,8 +147,8 @@ export function recommend(
     model: model.id,
     states: states.length,
     perJob: { min: perJob[0]!, median: mid, max: perJob[perJob.length - 1]! },
-    firstJobMedian: median(states.map(added).sort((a, b) => a - b)),
-    saturatedMedian: median(states.map((s) => added(saturated(s))).sort((a, b) => a - b)),
+    firstJobMedian: median(states.map(added)),
+    saturatedMedian: median(states.map((s) => added(saturated(s)))),
     statesFrom: options.statesFrom,
     intervalSec: options.intervalSec,
   };

@@ -8,7 +8,7 @@ import { ConfigError } from '../src/errors.js';
 import type { HistoryRecord } from '../src/history.js';
 import { readHistory } from '../src/history-reader.js';
 import {
-  buildExamples, HistoryJoin, jobKind, joinHistory, labelJobs, noExclusions, percentile, shortHostName,
+  buildExamples, HistoryJoin, jobKind, joinHistory, labelJobs, noExclusions, shortHostName,
   type LabelledJob,
 } from '../src/jobs.js';
 import { makeJob } from './helpers/job.js';
@@ -60,18 +60,6 @@ describe('shortHostName', () => {
 
   test('keeps an IPv4 address whole', () => {
     assert.equal(shortHostName('10.1.2.3'), '10.1.2.3');
-  });
-});
-
-describe('percentile', () => {
-  test('interpolates between ranks', () => {
-    assert.equal(percentile([10, 20, 30, 40, 50], 10), 14);
-    assert.equal(percentile([10, 20, 30, 40, 50], 50), 30);
-  });
-
-  test('gives the extremes at 0 and 100', () => {
-    assert.equal(percentile([10, 20, 30], 0), 10);
-    assert.equal(percentile([10, 20, 30], 100), 30);
   });
 });
 
