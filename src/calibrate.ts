@@ -4,12 +4,13 @@
 // dataset it writes is what the default model is trained on. The design, the
 // warm-up and the idle baseline are explained in docs/calibration.md.
 import { createInterface } from 'node:readline';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { writeFileAtomic } from './atomic-file.js';
 import { numberOption, print, printError, runAsProgram } from './cliio.js';
 import { systemClock, type Clock } from './clock.js';
 import { collectorsFromConfig } from './collectors/index.js';
@@ -18,6 +19,7 @@ import type { Sample } from './collectors/types.js';
 import { findConfig, loadConfig } from './config.js';
 import { errorMessage } from './errors.js';
 import { runCommand, spawnLongRunning, type ChildProcess } from './exec.js';
+import { cliLogger } from './log.js';
 import { seededRandom, shuffled } from './model/random.js';
 import type { ProbeResult } from './probe.js';
 import { createSampler, type Sampler } from './sampler.js';
@@ -560,15 +562,9 @@ async function runPlan(ctx: RunContext): Promise<void> {
   }
 }
 
+// Writes the dataset as JSON lines, atomically: an interrupted write leaves no half file.
 function writeLines(path: string, lines: readonly object[]): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(path, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
 }
 
 // Reads raw records back from a journal (one JSON object a line, a torn last line ignored).
@@ -709,7 +705,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
-  const log = pino({ level: 'warn', name: 'lavarank' }, pino.destination({ fd: 2, sync: true }));
+  const log = cliLogger();
   return calibrate({ plan, out, journalPath, config, log });
 }
 
