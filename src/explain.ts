@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { print, printError } from './cliio.js';
+import { numberOption, print, printError } from './cliio.js';
 import type { CollectorName } from './collectors/types.js';
 import { findConfig, loadConfig } from './config.js';
 import { ModelError, errorMessage } from './errors.js';
@@ -13,7 +13,7 @@ import { cliLogger } from './log.js';
 import { FEATURES, IDLE_VALUE, toFeatures, type FeatureUnit, type Features } from './model/features.js';
 import { loadModel, type LoadedModel } from './model/model.js';
 import { modelPathFor } from './rankers.js';
-import { failedRequired, parseWindow, sampleOverWindow } from './oneshot.js';
+import { failedRequired, sampleOverWindow } from './oneshot.js';
 
 // One feature's part in the rank.
 export interface FeatureExplanation {
@@ -105,9 +105,11 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  const window = parseWindow('explain', args.window);
-  if ('error' in window) {
-    printError(window.error);
+  let windowSeconds: number;
+  try {
+    windowSeconds = numberOption('window', args.window, 1, { min: 0.1, max: 600, kind: 'seconds' });
+  } catch (err) {
+    printError(`lavarank explain: ${errorMessage(err)}`);
     return 2;
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
@@ -119,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
     const note = config.model === null ? ' (the daemon would rank with the built-in formula, which explain cannot break down)' : '';
     throw new ModelError(`${errorMessage(err)}${note}`, { cause: err });
   }
-  const sample = await sampleOverWindow(config, window.seconds, cliLogger());
+  const sample = await sampleOverWindow(config, windowSeconds, cliLogger());
   const e: Explanation = { host: hostname(), ts: sample.ts, ...explainFeatures(model, toFeatures(sample)), failures: sample.failures };
   print(args.json === true ? JSON.stringify({ ...e, ts: new Date(e.ts).toISOString(), modelPath: path }, null, 2) : formatExplanation(e));
   return failedRequired(sample).length > 0 ? 1 : 0;

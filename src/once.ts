@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { print, printError } from './cliio.js';
+import { numberOption, print, printError } from './cliio.js';
 import { collectInventory } from './collectors/inventory.js';
 import { findConfig, loadConfig } from './config.js';
 import { errorMessage } from './errors.js';
@@ -11,7 +11,7 @@ import { cliLogger } from './log.js';
 import { openRankers } from './rankers.js';
 import { clampRank } from './rank.js';
 import { formatElimLine } from './report.js';
-import { failedRequired, parseWindow, sampleOverWindow } from './oneshot.js';
+import { failedRequired, sampleOverWindow } from './oneshot.js';
 
 const USAGE = `Usage: lavarank once [--json] [--window SECONDS] [--config FILE]
 
@@ -35,15 +35,17 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  const window = parseWindow('once', args.window);
-  if ('error' in window) {
-    printError(window.error);
+  let windowSeconds: number;
+  try {
+    windowSeconds = numberOption('window', args.window, 1, { min: 0.1, max: 600, kind: 'seconds' });
+  } catch (err) {
+    printError(`lavarank once: ${errorMessage(err)}`);
     return 2;
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
   const log = cliLogger();
   const rankers = openRankers(config, log);
-  const sample = await sampleOverWindow(config, window.seconds, log);
+  const sample = await sampleOverWindow(config, windowSeconds, log);
   const broken = failedRequired(sample);
   const result = rankers.current().rank(sample);
   const rank = broken.length > 0 ? config.pessimistic_rank : clampRank(result.rank);

@@ -26,10 +26,3 @@ export async function sampleOverWindow(config: Readonly<Config>, windowSeconds: 
 export function failedRequired(sample: Sample): CollectorName[] {
   return REQUIRED_COLLECTORS.filter((name) => sample.failures[name] !== undefined);
 }
-
-// Seconds from --window (default 1), or a message saying why it is not usable.
-export function parseWindow(command: string, raw: string | undefined): { seconds: number } | { error: string } {
-  const seconds = raw === undefined ? 1 : Number(raw);
-  if (Number.isFinite(seconds) && seconds >= 0.1 && seconds <= 600) return { seconds };
-  return { error: `lavarank ${command}: --window: expected seconds from 0.1 to 600, received ${JSON.stringify(raw)}` };
-}

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { explainFeatures, formatExplanation, type Explanation } from '../src/explain.js';
 import { FEATURE_NAMES, featureIndex, toFeatures } from '../src/model/features.js';
 import { modelFromFile } from '../src/model/model.js';
-import { repoRoot } from './helpers.js';
+import { cliPath, repoRoot } from './helpers.js';
 import { fullSample, randomModelFile } from './model/helpers.js';
 
 // A one-layer model that looks only at runnable tasks per CPU and disk busy.
@@ -97,4 +97,17 @@ describe('lavarank explain', () => {
     assert.deepEqual(out.features.map((f) => f.name).sort(), [...FEATURE_NAMES].sort());
     assert.equal(out.modelPath, join(repoRoot, 'models', 'default.json'));
   });
+});
+
+describe('lavarank once and explain', () => {
+  for (const command of ['once', 'explain']) {
+    it(`${command} refuses a --window out of range or not a number, with status 2 and the option named`, () => {
+      for (const window of ['0', '601', 'abc', '']) {
+        const r = spawnSync(process.execPath, [cliPath, command, '--window', window], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+        assert.equal(r.status, 2, `--window ${JSON.stringify(window)}: ${r.stderr}`);
+        assert.equal(r.stdout, '');
+        assert.equal(r.stderr.trim(), `lavarank ${command}: --window: expected seconds from 0.1 to 600, received ${JSON.stringify(window)}`);
+      }
+    });
+  }
 });
