@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { processCpuSeconds } from '../src/calibrate.js';
+import { isAlive, sleep, vmRssKb } from './faults/helpers.js';
 import { repoRoot, tempDir } from './helpers.js';
 
 const stressPath = join(repoRoot, 'dist', 'src', 'stress.js');
@@ -29,15 +30,6 @@ async function start(kind: string, dir: string, extra: string[] = []): Promise<S
   return { child, ready, exited };
 }
 
-// True while pid is a live process (a zombie awaiting its reaper counts as gone).
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 async function waitUntil(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -46,8 +38,6 @@ async function waitUntil(what: string, cond: () => boolean, timeoutMs = 5000): P
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('the cpu stressor uses about one CPU until SIGTERM, then exits with 0', async (t) => {
   const { dir, cleanup } = tempDir();
@@ -80,7 +70,7 @@ test('the membw stressor copies between two 256 MiB buffers until SIGTERM', asyn
   t.after(cleanup);
   const s = await start('membw', dir);
   t.after(() => s.child.kill('SIGKILL'));
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'latin1'))?.[1]);
+  const rssKb = vmRssKb(s.child.pid!)!;
   assert.ok(rssKb > 500 * 1024, `resident ${rssKb} kB`);
   const before = processCpuSeconds(s.child.pid!)!;
   await sleep(600);
@@ -100,7 +90,7 @@ test('the mem stressor holds the memory it reports, touched, until SIGTERM', asy
   const target = Number(s.ready['targetBytes']);
   assert.ok(held <= target && held > target - 64 * 1024 * 1024, `holds ${held} bytes of ${target} asked`);
   if (target < 64 * 1024 * 1024) t.diagnostic('this host has no memory to spare: the stressor rightly holds nothing');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'latin1'))?.[1]);
+  const rssKb = vmRssKb(s.child.pid!)!;
   assert.ok(rssKb * 1024 >= held, `resident ${rssKb} kB for ${held} bytes held`);
   assert.equal(readFileSync(`/proc/${s.child.pid}/oom_score_adj`, 'latin1').trim(), '1000');
   s.child.kill('SIGTERM');
@@ -137,12 +127,12 @@ test('each stressor leaves, removing its files, within seconds of its parent bei
   const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve) => createInterface({ input: parent.stdout! }).once('line', resolve));
   const pids = JSON.parse(line) as number[];
-  t.after(() => pids.forEach((p) => alive(p) && process.kill(p, 'SIGKILL')));
+  t.after(() => pids.forEach((p) => isAlive(p) && process.kill(p, 'SIGKILL')));
   await waitUntil('the disk stressor has written', () => readdirSync(dir).some((d) => readdirSync(join(dir, d)).length > 0));
   await sleep(300);
-  assert.ok(pids.every(alive));
+  assert.ok(pids.every(isAlive));
   parent.kill('SIGKILL');
-  await waitUntil('every stressor has exited', () => !pids.some(alive), 5000);
+  await waitUntil('every stressor has exited', () => !pids.some(isAlive), 5000);
   assert.deepEqual(readdirSync(dir), []);
 });
 

@@ -3,18 +3,11 @@
 // time and whole, memory stays bounded, the newest values still get through, and
 // SIGTERM still ends everything within 2 s.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { processCpuSeconds } from '../../src/calibrate.js';
 import { tempDir } from '../helpers.js';
 import { REPORT_RE, startElim, type Elim } from '../e2e/harness.js';
 import { DescendantWatch, installElim, sleep, until, vmRssKb } from './helpers.js';
-
-// CPU seconds (user + system) a process has used, from /proc/<pid>/stat.
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 function withChild(dir: string, name: string, testInterval = 0.2): Elim {
   return startElim({ testInterval, config: `elims:\n  - name: ${name}\n    command: [${installElim(dir, name)}]\n` });
@@ -43,11 +36,11 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     try {
       await until('a flood value', () => elim.reports().find((r) => r.line.includes(' flood ')), 10_000);
       await sleep(3000); // buffers and pools reach their working size first
-      const cpu0 = cpuSeconds(elim.pid);
+      const cpu0 = processCpuSeconds(elim.pid)!;
       const rss0 = vmRssKb(elim.pid)!;
       const from = elim.reports().length;
       await sleep(5000);
-      const cpu = cpuSeconds(elim.pid) - cpu0;
+      const cpu = processCpuSeconds(elim.pid)! - cpu0;
       const rss = vmRssKb(elim.pid)!;
       const reports = elim.reports().slice(from);
       t.diagnostic(`${reports.length} reports in 5 s; the daemon used ${cpu.toFixed(2)} CPU s; VmRSS ${rss0} -> ${rss} kB`);
