@@ -1,5 +1,6 @@
 // Runs the built elim the way LIM does: stdout a real pipe (a FIFO here, as LIM's
 // pipe(2)), stdin /dev/null, stderr closed, nice -20 as root, LSF_RESOURCES set.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -93,6 +94,20 @@ class PollingReader {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
+}
+
+// Sends SIGTERM, as LIM does at shutdown, and asserts what LIM needs: exit status 0
+// within 2 s. Waits 5 s at most, so that a slow exit says how slow it was.
+export async function assertStopsOnSigterm(elim: Elim): Promise<void> {
+  const sent = Date.now();
+  process.kill(elim.pid, 'SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const exit = await Promise.race([elim.exited, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 5000)))]);
+  clearTimeout(timer);
+  const ms = Date.now() - sent;
+  assert.ok(exit !== undefined, 'still running 5 s after SIGTERM');
+  assert.ok(ms < 2000, `exited ${ms} ms after SIGTERM`);
+  assert.equal(exit.code, 0, `exit status ${exit.code ?? exit.signal} after SIGTERM`);
 }
 
 // Starts `lavarank run` as LIM would, with a config in a fresh temp directory.

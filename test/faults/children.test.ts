@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { processCpuSeconds } from '../../src/calibrate.js';
 import { tempDir } from '../helpers.js';
-import { REPORT_RE, startElim, type Elim } from '../e2e/harness.js';
+import { assertStopsOnSigterm, REPORT_RE, startElim, type Elim } from '../e2e/harness.js';
 import { DescendantWatch, installElim, sleep, until, vmRssKb } from './helpers.js';
 
 function withChild(dir: string, name: string, testInterval = 0.2): Elim {
@@ -19,11 +19,7 @@ function maxGap(elim: Elim): number {
 }
 
 async function sigtermWithin2s(elim: Elim, watch: DescendantWatch): Promise<void> {
-  const sent = Date.now();
-  process.kill(elim.pid, 'SIGTERM');
-  const exit = await Promise.race([elim.exited, sleep(5000).then(() => undefined)]);
-  assert.ok(exit !== undefined && Date.now() - sent < 2000, `exit ${Date.now() - sent} ms after SIGTERM`);
-  assert.equal(exit.code, 0);
+  await assertStopsOnSigterm(elim);
   await sleep(100);
   assert.deepEqual(DescendantWatch.survivors(watch.children()), []);
 }
