@@ -6,51 +6,19 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FakeClock } from '../../src/clock.js';
-import { createCollectors } from '../../src/collectors/index.js';
+import type { FakeClock } from '../../src/clock.js';
 import type { Sample } from '../../src/collectors/types.js';
-import { runElim, type Tick } from '../../src/elim.js';
-import { formulaRanker } from '../../src/rank.js';
-import { createSampler } from '../../src/sampler.js';
-import { captureLog, tempDir } from '../helpers.js';
-import { SyntheticHost } from './helpers.js';
+import { tempDir } from '../helpers.js';
+import { SyntheticHost, runOnHost, type HostRun } from './helpers.js';
 
 // Called after tick `seq` was reported, before the host advances to the next one.
 type Hooks = Record<number, (host: SyntheticHost, clock: FakeClock) => void>;
 
-interface Run {
-  ticks: Tick[];
-  mono: number[];
-}
-
-async function run(hooks: Hooks, ticks = 8): Promise<Run> {
+async function run(hooks: Hooks, ticks = 8): Promise<HostRun> {
   const { dir, cleanup } = tempDir('lavarank-counters-');
   try {
     const host = new SyntheticHost(join(dir, 'host'));
-    const clock = new FakeClock();
-    const cap = captureLog();
-    const out: Run = { ticks: [], mono: [] };
-    await runElim({
-      sampler: createSampler({ collectors: createCollectors({ procRoot: host.procRoot, sysRoot: host.sysRoot, gpu: { enabled: false } }), clock, log: cap.log }),
-      rankers: { current: () => formulaRanker() },
-      out: { write: () => 'written' },
-      log: cap.log,
-      clock,
-      signal: new AbortController().signal,
-      resource: 'rank',
-      intervalMs: 10_000,
-      pessimisticAfter: 3,
-      pessimisticRank: 1000,
-      maxTicks: ticks,
-      onTick: (tick) => {
-        out.ticks.push(tick);
-        out.mono.push(clock.monotonic());
-        host.tick(10, 0.5);
-        hooks[tick.seq]?.(host, clock);
-        host.write();
-      },
-    });
-    return out;
+    return await runOnHost(host, { ticks, afterTick: (seq, clock) => hooks[seq]?.(host, clock) });
   } finally {
     cleanup();
   }
@@ -72,7 +40,7 @@ function assertSane(sample: Sample | undefined, where: string): void {
   walk(sample, 'sample');
 }
 
-function allSane(r: Run): void {
+function allSane(r: HostRun): void {
   r.ticks.forEach((t, i) => {
     assertSane(t.sample, `tick ${i + 1}`);
     assert.equal(t.state, 'ok', `tick ${i + 1}: ${t.failure ?? ''}`);
@@ -147,7 +115,7 @@ describe('the wall clock stepped', () => {
       const stepped = await run({ 3: (_host, clock) => clock.jumpWall(stepMs) });
       allSane(stepped);
       assert.deepEqual(stepped.mono, steady.mono);
-      const rates = (r: Run): unknown[] => r.ticks.map((t) => [t.rank, t.sample?.cpu?.busy, t.sample?.network?.rxBytesPerSec, t.sample?.disk?.busyMax]);
+      const rates = (r: HostRun): unknown[] => r.ticks.map((t) => [t.rank, t.sample?.cpu?.busy, t.sample?.network?.rxBytesPerSec, t.sample?.disk?.busyMax]);
       assert.deepEqual(rates(stepped), rates(steady));
       const ts = stepped.ticks.map((t) => t.ts);
       assert.equal(ts[3]! - ts[2]!, 10_000 + stepMs);

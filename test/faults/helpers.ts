@@ -1,12 +1,18 @@
 // Shared by the fault tests: a synthetic host whose /proc and /sys files change
-// every tick, process inspection through /proc (RSS, state, descendants), a small
-// tmpfs, and a seeded random source so that a failing random run can be replayed.
+// every tick and the elim's loop run on it, process inspection through /proc (RSS,
+// state, descendants), a small tmpfs, a seeded random source so that a failing
+// random run can be replayed, and the simulated day.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { FakeClock } from '../../src/clock.js';
+import { createCollectors } from '../../src/collectors/index.js';
+import { runElim, type Tick } from '../../src/elim.js';
 import { seededRandom } from '../../src/model/random.js';
 import { DAEMON_NODE_FLAGS } from '../../src/node-flags.js';
-import { fixture, repoRoot } from '../helpers.js';
+import { formulaRanker } from '../../src/rank.js';
+import { createSampler } from '../../src/sampler.js';
+import { captureLog, fixture, repoRoot } from '../helpers.js';
 
 // Root can open any file whatever its mode, so EACCES faults need another user.
 export const isRoot = process.getuid?.() === 0;
@@ -177,6 +183,48 @@ export class SyntheticHost {
   path(rel: string): string {
     return join(this.root, rel);
   }
+}
+
+// What runOnHost saw: each tick, the monotonic time it was reported at, and the log.
+export interface HostRun {
+  ticks: Tick[];
+  mono: number[];
+  messages: string[];
+}
+
+// runElim with the real collectors and sampler on a synthetic host, the formula
+// ranker and a fake clock: `ticks` reports 10 s apart, the host at 50 % CPU.
+// afterTick(seq) runs after report seq, once the host has advanced and before its
+// files are written, to change what the next sample reads.
+export async function runOnHost(
+  host: SyntheticHost,
+  o: { ticks: number; pessimisticRank?: number; afterTick?: (seq: number, clock: FakeClock) => void },
+): Promise<HostRun> {
+  const clock = new FakeClock();
+  const cap = captureLog();
+  const run: HostRun = { ticks: [], mono: [], messages: [] };
+  await runElim({
+    sampler: createSampler({ collectors: createCollectors({ procRoot: host.procRoot, sysRoot: host.sysRoot, gpu: { enabled: false } }), clock, log: cap.log }),
+    rankers: { current: () => formulaRanker() },
+    out: { write: () => 'written' },
+    log: cap.log,
+    clock,
+    signal: new AbortController().signal,
+    resource: 'rank',
+    intervalMs: 10_000,
+    pessimisticAfter: 3,
+    pessimisticRank: o.pessimisticRank ?? 1000,
+    maxTicks: o.ticks,
+    onTick: (tick) => {
+      run.ticks.push(tick);
+      run.mono.push(clock.monotonic());
+      host.tick(10, 0.5);
+      o.afterTick?.(tick.seq, clock);
+      host.write();
+    },
+  });
+  run.messages = cap.messages();
+  return run;
 }
 
 // Creates a FIFO (Node has no mkfifo).

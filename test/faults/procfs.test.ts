@@ -8,14 +8,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FakeClock } from '../../src/clock.js';
-import { createCollectors } from '../../src/collectors/index.js';
-import { runElim, type Tick } from '../../src/elim.js';
-import { formulaRanker } from '../../src/rank.js';
-import type { ReportSink } from '../../src/report.js';
-import { createSampler } from '../../src/sampler.js';
-import { captureLog, tempDir } from '../helpers.js';
-import { FAULTS, SyntheticHost, type FileFault } from './helpers.js';
+import { tempDir } from '../helpers.js';
+import { FAULTS, SyntheticHost, runOnHost, type FileFault, type HostRun } from './helpers.js';
 
 const PESSIMISTIC = 900;
 
@@ -29,53 +23,27 @@ const READABLE: Record<string, readonly string[]> = {
 };
 const OPTIONAL_FILES = ['proc/diskstats', 'proc/net/dev', 'proc/pressure/cpu', 'sys/class/net/eth0/speed', 'sys/block/sda/removable'];
 
-interface Run {
-  ticks: Tick[];
-  at: number[];
-  messages: string[];
-}
-
 // Eight ticks 10 s apart on a host at 50 % CPU; the fault is in place for ticks 3 to 6.
-async function runWithFault(file: string, fault: FileFault): Promise<Run> {
+async function runWithFault(file: string, fault: FileFault): Promise<HostRun> {
   const { dir, cleanup } = tempDir('lavarank-procfs-');
   const host = new SyntheticHost(join(dir, 'host'));
-  const cap = captureLog();
-  const clock = new FakeClock();
-  const collectors = createCollectors({ procRoot: host.procRoot, sysRoot: host.sysRoot, gpu: { enabled: false } });
-  const ticks: Tick[] = [];
-  const at: number[] = [];
   let undo: (() => void) | undefined;
-  const out: ReportSink = { write: () => 'written' };
   try {
-    await runElim({
-      sampler: createSampler({ collectors, clock, log: cap.log }),
-      rankers: { current: () => formulaRanker() },
-      out,
-      log: cap.log,
-      clock,
-      signal: new AbortController().signal,
-      resource: 'rank',
-      intervalMs: 10_000,
-      pessimisticAfter: 3,
+    return await runOnHost(host, {
+      ticks: 8,
       pessimisticRank: PESSIMISTIC,
-      maxTicks: 8,
-      onTick: (tick) => {
-        ticks.push(tick);
-        at.push(clock.monotonic());
-        host.tick(10, 0.5);
-        if (tick.seq === 2) undo = host.break(file, fault);
-        if (tick.seq === 6) {
+      afterTick: (seq) => {
+        if (seq === 2) undo = host.break(file, fault);
+        if (seq === 6) {
           undo?.();
           undo = undefined;
         }
-        host.write();
       },
     });
   } finally {
     undo?.();
     cleanup();
   }
-  return { ticks, at, messages: cap.messages() };
 }
 
 const ON_TIME = [1000, 11_000, 21_000, 31_000, 41_000, 51_000, 61_000, 71_000];
@@ -86,14 +54,14 @@ describe('a broken file of a required collector', () => {
       if (READABLE[file]?.includes(fault.name) === true) {
         it(`${file} ${fault.name}: is read as unavailable, and every report is normal and on time`, async () => {
           const run = await runWithFault(file, fault);
-          assert.deepEqual(run.at, ON_TIME);
+          assert.deepEqual(run.mono, ON_TIME);
           assert.deepEqual(run.ticks.map((t) => t.state), Array(8).fill('ok'));
         });
         continue;
       }
       it(`${file} ${fault.name}: reports stay on time, the last good rank twice, then the pessimistic rank, and recovery is logged`, async () => {
         const run = await runWithFault(file, fault);
-        assert.deepEqual(run.at, ON_TIME);
+        assert.deepEqual(run.mono, ON_TIME);
         assert.deepEqual(
           run.ticks.map((t) => t.state),
           ['ok', 'ok', 'held', 'held', 'pessimistic', 'pessimistic', 'ok', 'ok'],
@@ -115,7 +83,7 @@ describe('a broken file of an optional collector', () => {
     for (const fault of FAULTS) {
       it(`${file} ${fault.name}: leaves that part out, and every report is normal and on time`, async () => {
         const run = await runWithFault(file, fault);
-        assert.deepEqual(run.at, ON_TIME);
+        assert.deepEqual(run.mono, ON_TIME);
         assert.deepEqual(run.ticks.map((t) => t.state), Array(8).fill('ok'));
         assert.ok(run.ticks.every((t) => t.rank !== PESSIMISTIC && Number.isFinite(t.rank)));
       });
