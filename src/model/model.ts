@@ -346,9 +346,10 @@ export interface LoadOptions {
 }
 
 // Reads a model file's text, at most MAX_MODEL_BYTES + 1 bytes, so a huge file is
-// refused without reading it all; throws ModelError. O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever,
-// before fstat could refuse it, and the daemon reloads a replaced model on its only
-// thread. The flag means nothing for a regular file.
+// refused without reading it all; throws ModelError. O_NONBLOCK: opening a FIFO for
+// reading would otherwise wait for a writer forever, before fstat could refuse it,
+// and the daemon reloads a replaced model on its only thread. The flag means
+// nothing for a regular file.
 export function readModelText(path: string): string {
   let fd: number;
   try {
