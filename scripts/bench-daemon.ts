@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readKernelText } from '../src/procfs.js';
-import { DAEMON_NODE_FLAGS } from '../src/node-flags.js';
+import { readKernelText } from '../src/collectors/procfs.js';
+import { DAEMON_NODE_FLAGS } from '../src/util/node-flags.js';
 
 // USER_HZ, the unit of utime and stime in /proc/PID/stat.
 const USER_HZ = 100;

@@ -23,7 +23,7 @@ import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { readKernelText } from '../src/procfs.js';
+import { readKernelText } from '../src/collectors/procfs.js';
 import { measureDaemon, type DaemonResult } from './bench-daemon.js';
 
 // USER_HZ: the unit of the children's CPU times in /proc/self/stat. 100 on every
@@ -178,8 +178,8 @@ async function measure(
 // lavarank's sampler over the real /proc and /sys, GPU polling off, logging nowhere.
 async function hostSampler() {
   const { createCollectors } = await import('../src/collectors/index.js');
-  const { createSampler } = await import('../src/sampler.js');
-  const { systemClock } = await import('../src/clock.js');
+  const { createSampler } = await import('../src/daemon/sampler.js');
+  const { systemClock } = await import('../src/util/clock.js');
   const { pino } = await import('pino');
   const log = pino({ level: 'info' }, { write: () => undefined });
   return createSampler({ collectors: createCollectors({ gpu: { enabled: false } }), clock: systemClock, log });
@@ -233,7 +233,7 @@ async function baselineSection(): Promise<SectionResult> {
 // alone, and rank(sample) as the daemon calls it each tick (features included).
 async function modelSection({ samples }: SectionOptions): Promise<SectionResult> {
   const { loadModel } = await import('../src/model/model.js');
-  const { defaultModelPath, modelRanker } = await import('../src/rankers.js');
+  const { defaultModelPath, modelRanker } = await import('../src/model/rankers.js');
   const { toFeatures } = await import('../src/model/features.js');
   const sampler = await hostSampler();
   sampler.sample();
@@ -296,7 +296,8 @@ interface GeneratedData {
 async function retrainSection({ data }: SectionOptions): Promise<SectionResult> {
   if (data === undefined) throw new Error('the retrain section needs --data');
   const gen = JSON.parse(data) as GeneratedData;
-  const { retrain, parseRetrainArgs, resolveOptions } = await import('../src/retrain.js');
+  const { retrain, resolveOptions } = await import('../src/training/retrain.js');
+  const { parseRetrainArgs } = await import('../src/commands/retrain.js');
   const { defaultConfig } = await import('../src/config.js');
   const out = join(gen.dir, 'model.json');
   const options = await resolveOptions(parseRetrainArgs(['--acct', gen.acctPath, '--history', gen.historyDir, '--out', out]), defaultConfig(), null);

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDiskstats } from '../src/collectors/disk.js';
 import { parseNetDev } from '../src/collectors/network.js';
-import { readKernelText } from '../src/procfs.js';
+import { readKernelText } from '../src/collectors/procfs.js';
 
 const PROC_FILES = ['stat', 'loadavg', 'meminfo', 'vmstat', 'diskstats', 'net/dev', 'pressure/cpu', 'pressure/memory', 'pressure/io'];
 

@@ -8,10 +8,10 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { formatJobFinish, JOB_STAT_DONE, JOB_STAT_EXIT, type JobFinish } from '../src/acct.js';
-import { printError, print } from '../src/cliio.js';
-import { ConfigError, errorMessage } from '../src/errors.js';
-import { seededRandom } from '../src/model/random.js';
+import { formatJobFinish, JOB_STAT_DONE, JOB_STAT_EXIT, type JobFinish } from '../src/lsf/acct.js';
+import { printError, print } from '../src/util/cliio.js';
+import { ConfigError, errorMessage } from '../src/util/errors.js';
+import { seededRandom } from '../src/util/random.js';
 
 // Options of generateData; every count is validated and named in the error.
 export interface GenOptions {

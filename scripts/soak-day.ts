@@ -8,7 +8,7 @@
 // Exits 1 if heap, Buffers or RSS grew by 1 MB or more after hour 4, or a report or
 // history line was not written.
 import { parseArgs } from 'node:util';
-import { numberOption } from '../src/cliio.js';
+import { numberOption } from '../src/util/options.js';
 import { runSimulatedDay } from '../test/faults/helpers.js';
 
 const MB = 1024 * 1024;

@@ -9,11 +9,11 @@ import { writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { print, printError } from '../src/cliio.js';
-import { errorMessage } from '../src/errors.js';
-import { calibrationRows, MAX_FOREIGN_RISE, readCalibration, unusableReason } from '../src/model/dataset.js';
-import { syntheticCalibration } from '../src/model/synthetic.js';
-import { maeTable, trainModel, writeModelFile, type TrainReport } from '../src/model/train.js';
+import { print, printError } from '../src/util/cliio.js';
+import { errorMessage } from '../src/util/errors.js';
+import { calibrationRows, MAX_FOREIGN_RISE, readCalibration, unusableReason } from '../src/training/dataset.js';
+import { syntheticCalibration } from '../src/training/synthetic.js';
+import { maeTable, trainModel, writeModelFile, type TrainReport } from '../src/training/train.js';
 
 // The repository root (this file runs as dist/scripts/train-default.js).
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -42,7 +42,7 @@ export function holdoutTable(report: TrainReport): string {
       mae: report.baselines.loadOnly,
       note: `${report.loadOnlyFit.intercept.toFixed(1)} + ${report.loadOnlyFit.slope.toFixed(1)} × load1 per CPU`,
     },
-    { name: 'hand-weighted formula', mae: report.baselines.formula, note: 'formulaRanker in src/rank.ts' },
+    { name: 'hand-weighted formula', mae: report.baselines.formula, note: 'formulaRanker in src/model/rank.ts' },
     { name: 'lavarank model, no PSI', mae: report.holdoutMaeWithoutPsi, note: 'the holdout as a kernel without PSI sends it' },
   ]);
 }

@@ -4,20 +4,20 @@
 // running elim never loads the training or installation code.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { printError, print, type SubcommandMain } from './cliio.js';
-import { ConfigError, ModelError, errorMessage } from './errors.js';
-import { VERSION } from './version.js';
+import { printError, print, type SubcommandMain } from './util/cliio.js';
+import { ConfigError, ModelError, errorMessage } from './util/errors.js';
+import { VERSION } from './util/version.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: SubcommandMain }> }> = {
-  run: { summary: 'run the elim (the default; what LIM starts)', load: () => import('./run.js') },
-  once: { summary: 'take one sample, print the report line (--json: sample, features, rank)', load: () => import('./once.js') },
-  check: { summary: 'validate the config and model, print what would be used', load: () => import('./check.js') },
-  explain: { summary: "show every feature, the rank and what each feature adds to it", load: () => import('./explain.js') },
-  recommend: { summary: 'print the recommended rusage[rank=D:duration=T:decay=1] for the rank queue', load: () => import('./recommend.js') },
-  calibrate: { summary: 'measure a probe job under controlled loads and write a training dataset', load: () => import('./calibrate.js') },
-  retrain: { summary: 'train a model from finished jobs (lsb.acct + history); replace the installed one if better', load: () => import('./retrain.js') },
-  inventory: { summary: "print this host's inventory as JSON (what the elim logs at start)", load: () => import('./inventory.js') },
-  install: { summary: 'install the elim wrapper into $LSF_SERVERDIR (--help for options)', load: () => import('./install.js') },
+  run: { summary: 'run the elim (the default; what LIM starts)', load: () => import('./commands/run.js') },
+  once: { summary: 'take one sample, print the report line (--json: sample, features, rank)', load: () => import('./commands/once.js') },
+  check: { summary: 'validate the config and model, print what would be used', load: () => import('./commands/check.js') },
+  explain: { summary: "show every feature, the rank and what each feature adds to it", load: () => import('./commands/explain.js') },
+  recommend: { summary: 'print the recommended rusage[rank=D:duration=T:decay=1] for the rank queue', load: () => import('./commands/recommend.js') },
+  calibrate: { summary: 'measure a probe job under controlled loads and write a training dataset', load: () => import('./commands/calibrate.js') },
+  retrain: { summary: 'train a model from finished jobs (lsb.acct + history); replace the installed one if better', load: () => import('./commands/retrain.js') },
+  inventory: { summary: "print this host's inventory as JSON (what the elim logs at start)", load: () => import('./commands/inventory.js') },
+  install: { summary: 'install the elim wrapper into $LSF_SERVERDIR (--help for options)', load: () => import('./commands/install.js') },
 };
 
 function usage(): string {

@@ -4,10 +4,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
-import { ConfigError, errorCode } from './errors.js';
-import { RANK_MAX, RANK_MIN } from './rank.js';
-import { isValidIndexName } from './report.js';
-import { trustProblems } from './trust.js';
+import { ConfigError, errorCode } from './util/errors.js';
+import { RANK_MAX, RANK_MIN } from './model/rank.js';
+import { isValidIndexName } from './daemon/report.js';
+import { trustProblems } from './util/trust.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

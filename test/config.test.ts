@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MAX_CONFIG_BYTES, defaultConfig, findConfig, loadConfig, parseConfigText } from '../src/config.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/util/errors.js';
 import { tempDir } from './helpers.js';
 
 function problemsOf(text: string): string[] {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DAEMON_NODE_FLAGS } from '../src/node-flags.js';
+import { DAEMON_NODE_FLAGS } from '../src/util/node-flags.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const at = (path: string): string => posix.join(REPO, path);

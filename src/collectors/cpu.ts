@@ -1,5 +1,5 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
-import { procPath, readKernelText } from '../procfs.js';
+import { procPath, readKernelText } from './procfs.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 

@@ -1,6 +1,6 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
 import { existsSync } from 'node:fs';
-import { procPath, readKernelText, readKernelTextIfPresent } from '../procfs.js';
+import { procPath, readKernelText, readKernelTextIfPresent } from './procfs.js';
 import { badLine, fraction, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 

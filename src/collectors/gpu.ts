@@ -3,10 +3,9 @@
 // wedged (a GPU fallen off the bus, a driver reload), so the tick never waits for
 // it: collect() returns the latest result the background query left behind.
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from '../clock.js';
-import { CollectorError, errorMessage } from '../errors.js';
-import { findExecutable, runCommand } from '../exec.js';
-import { trustProblems } from '../trust.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { CollectorError, errorMessage } from '../util/errors.js';
+import { findExecutable, runCommand } from '../util/exec.js';
 import { badLine, fraction, toNumber } from './text.js';
 import type { Collector, GpuReading } from './types.js';
 
@@ -34,6 +33,11 @@ export interface GpuOptions {
   signal?: AbortSignal; // the daemon's: aborting it kills a query in flight
   log?: Logger;
   clock?: Clock; // stamps results with clock.monotonic(), the time base of collect()
+  // The problems that forbid running the program found for `command` (lavarank runs as
+  // root: a program other users can change must never run); [] when it may run. The
+  // caller decides what is trusted, so collectors need no knowledge of the daemon's rules.
+  // Required unless enabled is false.
+  checkProgram?: (path: string) => string[];
 }
 
 // One GPU as nvidia-smi printed it; a field is absent where it printed [Not Supported] or [N/A].
@@ -106,6 +110,11 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   const enabled = normalizeEnabled(options.enabled);
   const command = options.command ?? 'nvidia-smi';
   if (command === '') throw new TypeError('gpu.command must be a command name or path, received ""');
+  const vet = options.checkProgram;
+  if (vet === undefined && options.enabled !== false && options.enabled !== 'false') {
+    throw new TypeError('gpu.checkProgram must be a function that vets the program before it runs, received undefined');
+  }
+  const checkProgram = vet ?? ((): string[] => ['no gpu.checkProgram was given']);
   const intervalMs = positive('intervalMs', options.intervalMs, 30_000);
   const timeoutMs = positive('timeoutMs', options.timeoutMs, 10_000);
   const staleAfterMs = positive('staleAfterMs', options.staleAfterMs, 3 * intervalMs);
@@ -151,7 +160,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       // lavarank runs as root: a program another user can change would run their
       // code as root, so it is refused as child elims are (checked at every query:
       // a chmod or a new file on PATH can change the answer).
-      const untrusted = found === undefined ? [] : trustProblems(found, 'gpu.command', { executable: true });
+      const untrusted = found === undefined ? [] : checkProgram(found);
       if (untrusted.length > 0) {
         next = missingRetryMs;
         const message = `${command} refused: ${untrusted.join('; ')}`;

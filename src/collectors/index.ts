@@ -6,9 +6,6 @@ import { createLoadCollector } from './loadavg.js';
 import { createMemoryCollector } from './memory.js';
 import { createNetworkCollector } from './network.js';
 import { createPressureCollector } from './pressure.js';
-import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
 import type { Collector, CollectorOptions } from './types.js';
 
 // The roots of every reader, plus the GPU poller's own options.
@@ -32,24 +29,4 @@ export function createCollectors(options: CollectorsOptions = {}): Collector[] {
   const gpuEnabled = options.gpu?.enabled;
   if (gpuEnabled !== false && gpuEnabled !== 'false') collectors.push(createGpuCollector(options.gpu));
   return collectors;
-}
-
-// The collectors a loaded config asks for, with the daemon's log, abort signal and clock.
-export function collectorsFromConfig(
-  config: Readonly<Config>,
-  deps: { log: Logger; signal: AbortSignal; clock?: Clock },
-): Collector[] {
-  return createCollectors({
-    procRoot: config.proc_root,
-    sysRoot: config.sys_root,
-    gpu: {
-      enabled: config.gpu.enabled,
-      command: config.gpu.command,
-      intervalMs: config.gpu.interval * 1000,
-      timeoutMs: config.gpu.timeout * 1000,
-      signal: deps.signal,
-      log: deps.log,
-      ...(deps.clock === undefined ? {} : { clock: deps.clock }),
-    },
-  });
 }

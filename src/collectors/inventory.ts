@@ -7,7 +7,7 @@
 // users' jobs every 10 s. The collectors read the same /proc files directly instead.
 // It is imported lazily so that the daemon pays for loading it only when called.
 import type * as Si from 'systeminformation';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../util/errors.js';
 
 type SiModule = typeof Si;
 

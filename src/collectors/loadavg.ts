@@ -1,5 +1,5 @@
 // The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg.
-import { procPath, readKernelText, readKernelTextIfPresent } from '../procfs.js';
+import { procPath, readKernelText, readKernelTextIfPresent } from './procfs.js';
 import { parseStat } from './cpu.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, LoadReading } from './types.js';

@@ -1,5 +1,5 @@
 // Memory use from /proc/meminfo, and swap and major-fault rates from /proc/vmstat.
-import { procPath, readKernelText } from '../procfs.js';
+import { procPath, readKernelText } from './procfs.js';
 import { badFile, badLine, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, MemoryReading } from './types.js';
 

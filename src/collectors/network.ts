@@ -1,8 +1,8 @@
 // Throughput of the physical network interfaces relative to their link speed, from
 // /proc/net/dev and /sys/class/net.
 import { existsSync } from 'node:fs';
-import { CollectorError } from '../errors.js';
-import { procPath, readKernelText } from '../procfs.js';
+import { CollectorError } from '../util/errors.js';
+import { procPath, readKernelText } from './procfs.js';
 import { badLine, fraction, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 

@@ -1,6 +1,6 @@
 // Pressure stall information (PSI) for cpu, memory and io, from /proc/pressure/*.
-import { CollectorError, errorCode } from '../errors.js';
-import { procPath, readKernelText } from '../procfs.js';
+import { CollectorError, errorCode } from '../util/errors.js';
+import { procPath, readKernelText } from './procfs.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, PressureReading } from './types.js';
 

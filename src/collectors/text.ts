@@ -1,5 +1,5 @@
 // Helpers shared by the parsers of /proc and /sys text and by the rate arithmetic.
-import { CollectorError } from '../errors.js';
+import { CollectorError } from '../util/errors.js';
 
 const MAX_QUOTED = 120;
 

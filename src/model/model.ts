@@ -5,9 +5,9 @@
 // src/model/network.ts, never brain.js's fromJSON/toFunction.
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { ModelError, errorCode } from '../errors.js';
-import { RANK_MAX, clampRank } from '../rank.js';
-import { trustProblems } from '../trust.js';
+import { ModelError, errorCode } from '../util/errors.js';
+import { RANK_MAX, clampRank } from './rank.js';
+import { trustProblems } from '../util/trust.js';
 import { FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
 import { ACTIVATIONS, Network, type Activation } from './network.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createCpuCollector, cpuFractions, parseStat } from '../../src/collectors/cpu.js';
-import { CollectorError } from '../../src/errors.js';
+import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, tempDir, writeTree } from './helpers.js';
 
 function stat(cpu: string, ...cpus: string[]): string {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createDiskCollector, diskExclusion, parseDiskstats } from '../../src/collectors/disk.js';
-import { CollectorError } from '../../src/errors.js';
+import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, tempDir, writeTree } from './helpers.js';
 
 // One /proc/diskstats line with the given counters, in a kernel's 14, 18 or 20 columns.

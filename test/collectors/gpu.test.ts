@@ -2,14 +2,17 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { FakeClock } from '../../src/clock.js';
+import { FakeClock } from '../../src/util/clock.js';
 import { createGpuCollector, parseNvidiaSmi, summarizeGpus, type GpuOptions } from '../../src/collectors/gpu.js';
-import { CollectorError } from '../../src/errors.js';
+import { CollectorError } from '../../src/util/errors.js';
 import { eventually, fixture, recordingLog, tempDir } from './helpers.js';
+
+// A vetting rule that lets every program run: these tests are about the query itself.
+const allowAll = (): string[] => [];
 
 // A collector over a fake nvidia-smi, closed when the test ends.
 function gpu(t: TestContext, bin: string, options: GpuOptions = {}) {
-  const c = createGpuCollector({ command: fixture('bin', bin), intervalMs: 20, ...options });
+  const c = createGpuCollector({ command: fixture('bin', bin), intervalMs: 20, checkProgram: allowAll, ...options });
   t.after(() => c.close?.());
   return c;
 }
@@ -104,8 +107,8 @@ test('an absent nvidia-smi makes the GPU unavailable and is logged once', async 
 test('an absent nvidia-smi is retried at the slow missing-tool interval, not every interval', async (t) => {
   const dir = tempDir(t);
   const command = join(dir, 'nvidia-smi');
-  const slow = createGpuCollector({ command, intervalMs: 20 });
-  const fast = createGpuCollector({ command, intervalMs: 20, missingRetryMs: 50 });
+  const slow = createGpuCollector({ command, intervalMs: 20, checkProgram: allowAll });
+  const fast = createGpuCollector({ command, intervalMs: 20, missingRetryMs: 50, checkProgram: allowAll });
   t.after(() => {
     slow.close?.();
     fast.close?.();
@@ -155,7 +158,7 @@ test('a failing nvidia-smi with enabled true fails with its exit code', async (t
 test('a hung nvidia-smi does not delay collect, and close kills it', async (t) => {
   const pidFile = join(tempDir(t), 'pid');
   withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
-  const c = createGpuCollector({ command: fixture('bin', 'nvidia-smi-hang'), timeoutMs: 30_000 });
+  const c = createGpuCollector({ command: fixture('bin', 'nvidia-smi-hang'), timeoutMs: 30_000, checkProgram: allowAll });
   const pid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
   const started = performance.now();
   assert.equal(c.collect(performance.now()), undefined);
@@ -208,6 +211,20 @@ test('the query runs again every intervalMs', async (t) => {
 });
 
 test('invalid options are rejected with the option name and the value received', () => {
-  assert.throws(() => createGpuCollector({ intervalMs: -5 }), /gpu\.intervalMs must be a positive number of milliseconds, received -5/);
-  assert.throws(() => createGpuCollector({ enabled: 'yes' as never }), /gpu\.enabled must be auto, true or false, received "yes"/);
+  assert.throws(() => createGpuCollector({ intervalMs: -5, checkProgram: allowAll }), /gpu\.intervalMs must be a positive number of milliseconds, received -5/);
+  assert.throws(() => createGpuCollector({ enabled: 'yes' as never, checkProgram: allowAll }), /gpu\.enabled must be auto, true or false, received "yes"/);
+});
+
+test('a collector that may run a program cannot be made without a rule to vet it', () => {
+  assert.throws(() => createGpuCollector({ enabled: 'auto' }), /gpu\.checkProgram must be a function that vets the program before it runs, received undefined/);
+  createGpuCollector({ enabled: false }).close?.();
+});
+
+test('a program the vetting rule refuses is never run, and the reason is the collector\'s failure', async (t) => {
+  const calls = join(tempDir(t), 'calls');
+  withEnv(t, 'FAKE_GPU_CALLS', calls);
+  const c = gpu(t, 'nvidia-smi-ok', { enabled: true, checkProgram: (path) => [`${path} is not ours`] });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(existsSync(calls), false, 'the refused program was run');
+  assert.throws(() => c.collect(performance.now()), /nvidia-smi-ok is not ours/);
 });

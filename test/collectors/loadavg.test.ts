@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLoadCollector, parseCpuList, parseLoadavg } from '../../src/collectors/loadavg.js';
-import { CollectorError } from '../../src/errors.js';
+import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
 
 test('parseLoadavg reads a real /proc/loadavg', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMemoryCollector, memoryFractions, parseMeminfo, parseVmstat } from '../../src/collectors/memory.js';
-import { CollectorError } from '../../src/errors.js';
+import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
 
 function meminfo(fields: Record<string, number>): string {

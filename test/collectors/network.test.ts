@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createNetworkCollector, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
-import { CollectorError } from '../../src/errors.js';
+import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
 
 const HEADER =

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createPressureCollector, isPsiUnavailable, parsePressure } from '../../src/collectors/pressure.js';
-import { CollectorError } from '../../src/errors.js';
+import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
 
 const LINE = 'avg10=12.50 avg60=1.00 avg300=0.10 total=123';

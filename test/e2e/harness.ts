@@ -6,7 +6,7 @@ import { closeSync, constants, openSync, readFileSync, readSync, readdirSync, wr
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { DAEMON_NODE_FLAGS } from '../../src/node-flags.js';
+import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { cliPath, fixture, tempDir } from '../helpers.js';
 
 export interface Report {

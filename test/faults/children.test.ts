@@ -4,7 +4,7 @@
 // SIGTERM still ends everything within 2 s.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { processCpuSeconds } from '../../src/calibrate.js';
+import { processCpuSeconds } from '../../src/calibration/calibrate.js';
 import { tempDir } from '../helpers.js';
 import { assertStopsOnSigterm, REPORT_RE, startElim, type Elim } from '../e2e/harness.js';
 import { DescendantWatch, installElim, sleep, until, vmRssKb } from './helpers.js';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { FakeClock } from '../../src/clock.js';
+import type { FakeClock } from '../../src/util/clock.js';
 import type { Sample } from '../../src/collectors/types.js';
 import { tempDir } from '../helpers.js';
 import { SyntheticHost, runOnHost, type HostRun } from './helpers.js';

@@ -8,7 +8,7 @@ import { chmodSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, r
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { RotatingAppender } from '../../src/appender.js';
+import { RotatingAppender } from '../../src/util/appender.js';
 import { tempDir } from '../helpers.js';
 import { startElim, type Elim } from '../e2e/harness.js';
 import { badJsonLines, canMount, isRoot, mountTmpfs, sleep, until } from './helpers.js';

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createGpuCollector } from '../../src/collectors/gpu.js';
+import { defaultConfig } from '../../src/config.js';
+import { collectorsFromConfig } from '../../src/daemon/sampler.js';
 import { captureLog, cliPath, fixture, tempDir } from '../helpers.js';
 import { startElim } from '../e2e/harness.js';
 import { installBin, isAlive, sleep, until } from './helpers.js';
@@ -72,7 +73,10 @@ describe('a GPU command another user can change', () => {
     const log = captureLog();
     const env = process.env['FAKE_GPU_CALLS'];
     process.env['FAKE_GPU_CALLS'] = calls;
-    const gpu = createGpuCollector({ enabled: true, command, intervalMs: 50, missingRetryMs: 50, log: log.log });
+    // The daemon's own wiring, so the trust rule under test is the one the elim applies.
+    const config = { ...defaultConfig(), gpu: { ...defaultConfig().gpu, enabled: true, command, interval: 0.05 } };
+    const controller = new AbortController();
+    const gpu = collectorsFromConfig(config, { log: log.log, signal: controller.signal }).find((c) => c.name === 'gpu')!;
     try {
       await sleep(500);
       assert.equal(existsSync(calls), false, 'the command was run');
@@ -81,6 +85,7 @@ describe('a GPU command another user can change', () => {
       assert.equal(refused.length, 1, log.messages().join(' | '));
       assert.equal(refused[0]?.level, 'error');
     } finally {
+      controller.abort();
       gpu.close?.();
       if (env === undefined) delete process.env['FAKE_GPU_CALLS'];
       else process.env['FAKE_GPU_CALLS'] = env;

@@ -5,13 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { FakeClock } from '../../src/clock.js';
+import { FakeClock } from '../../src/util/clock.js';
 import { createCollectors } from '../../src/collectors/index.js';
-import { runElim, type Tick } from '../../src/elim.js';
-import { seededRandom } from '../../src/model/random.js';
-import { DAEMON_NODE_FLAGS } from '../../src/node-flags.js';
-import { formulaRanker } from '../../src/rank.js';
-import { createSampler } from '../../src/sampler.js';
+import { runElim, type Tick } from '../../src/daemon/elim.js';
+import { seededRandom } from '../../src/util/random.js';
+import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
+import { formulaRanker } from '../../src/model/rank.js';
+import { createSampler } from '../../src/daemon/sampler.js';
 import { captureLog, fixture, repoRoot } from '../helpers.js';
 
 // Root can open any file whatever its mode, so EACCES faults need another user.

@@ -8,7 +8,7 @@
 // after a forced GC at the end of every simulated hour.
 //   node --expose-gc --lite-mode --no-expose-wasm dist/test/faults/soak-sim.js [ticks]
 // (runSimulatedDay in helpers.ts). The Node options are the installed elim's
-// (src/node-flags.ts): with V8's optimising compiler, which the daemon goes
+// (src/util/node-flags.ts): with V8's optimising compiler, which the daemon goes
 // without, this simulation would keep adding optimised code for hours (+0.2 MB of
 // heap and about +1 MB of RSS from hour 4 to 24, measured), which is not what LIM
 // runs. $LAVARANK_SOAK_SNAPSHOTS names a directory for heap snapshots at hour 4
@@ -18,16 +18,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
-import { RotatingAppender } from '../../src/appender.js';
-import { FakeClock } from '../../src/clock.js';
+import { RotatingAppender } from '../../src/util/appender.js';
+import { FakeClock } from '../../src/util/clock.js';
 import { createCollectors } from '../../src/collectors/index.js';
-import { runElim } from '../../src/elim.js';
-import { historyRecord } from '../../src/history.js';
+import { runElim } from '../../src/daemon/elim.js';
+import { historyRecord } from '../../src/history/record.js';
 import { defaultConfig } from '../../src/config.js';
 import { serializeModel } from '../../src/model/model.js';
-import { openRankers } from '../../src/rankers.js';
-import { fdSink } from '../../src/report.js';
-import { createSampler } from '../../src/sampler.js';
+import { openRankers } from '../../src/model/rankers.js';
+import { fdSink } from '../../src/daemon/report.js';
+import { createSampler } from '../../src/daemon/sampler.js';
 import { randomModelFile } from '../model/helpers.js';
 import { SyntheticHost, random } from './helpers.js';
 

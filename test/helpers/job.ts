@@ -1,5 +1,5 @@
 // Builds JobFinish records for tests: a successful one-host job unless told otherwise.
-import { JOB_STAT_DONE, type JobFinish, type Rusage } from '../../src/acct.js';
+import { JOB_STAT_DONE, type JobFinish, type Rusage } from '../../src/lsf/acct.js';
 
 const RUSAGE: Rusage = {
   utime: 1, stime: 0.1, maxrss: 5000, ixrss: 0, ismrss: -1, idrss: 0, isrss: 0, minflt: 800, majflt: 0, nswap: 0,

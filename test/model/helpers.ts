@@ -3,7 +3,7 @@ import type { Sample } from '../../src/collectors/types.js';
 import { FEATURE_NAMES, featureScaling } from '../../src/model/features.js';
 import { MODEL_FORMAT, MODEL_VERSION, type BrainNetworkJSON, type ModelFile } from '../../src/model/model.js';
 import type { Activation } from '../../src/model/network.js';
-import { seededRandom } from '../../src/model/random.js';
+import { seededRandom } from '../../src/util/random.js';
 
 // A brain.js-shaped network JSON with seeded random weights in [-scale, scale].
 export function randomNetwork(sizes: number[], activation: Activation = 'sigmoid', seed = 1, scale = 2): BrainNetworkJSON {

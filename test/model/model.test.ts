@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ModelError } from '../../src/errors.js';
+import { ModelError } from '../../src/util/errors.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { MAX_MODEL_BYTES, loadModel, modelId, parseModel, readModelText, serializeModel, type ModelFile } from '../../src/model/model.js';
 import { repoRoot, tempDir } from '../helpers.js';

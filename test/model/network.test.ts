@@ -4,8 +4,8 @@ import brain from 'brain.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { parseModel } from '../../src/model/model.js';
 import { ACTIVATIONS, Network, type Activation } from '../../src/model/network.js';
-import { seededRandom } from '../../src/model/random.js';
-import { withSeededRandom } from '../../src/model/train.js';
+import { seededRandom } from '../../src/util/random.js';
+import { withSeededRandom } from '../../src/training/train.js';
 import { randomModelFile, randomNetwork } from './helpers.js';
 
 const N = FEATURE_NAMES.length;

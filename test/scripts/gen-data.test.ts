@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { GEN_FEATURES, generateData, type GenOptions } from '../../scripts/gen-data.js';
-import { readAcct, type JobFinish } from '../../src/acct.js';
-import { ConfigError } from '../../src/errors.js';
-import { readHistory } from '../../src/history-reader.js';
+import { readAcct, type JobFinish } from '../../src/lsf/acct.js';
+import { ConfigError } from '../../src/util/errors.js';
+import { readHistory } from '../../src/history/reader.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
-import { buildExamples } from '../../src/jobs.js';
+import { buildExamples } from '../../src/training/jobs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lavarank-gen-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -1,0 +1,25 @@
+// `lavarank inventory`: prints this host's inventory as JSON. The daemon runs it as
+// a child in a process group of its own (runIsolated) rather than in-process:
+// systeminformation runs programs synchronously and without a timeout (lspci, then
+// nvidia-smi; `hostname -f`; dmidecode), and one that hangs (a wedged GPU driver, an
+// unanswering DNS server) would otherwise block the daemon's only thread, so no
+// report would go out and SIGTERM would never be handled.
+import { parseArgs } from 'node:util';
+import { print } from '../util/cliio.js';
+import { collectInventory } from '../collectors/inventory.js';
+
+const USAGE = `Usage: lavarank inventory
+
+Prints this host's inventory (CPU, memory, disks, GPUs, OS) as JSON: what the
+elim logs once after its first report.`;
+
+// Prints the inventory and returns 0.
+export async function main(argv: string[]): Promise<number> {
+  const { values: args } = parseArgs({ args: argv, options: { help: { type: 'boolean' } }, strict: true });
+  if (args.help === true) {
+    print(USAGE);
+    return 0;
+  }
+  print(JSON.stringify(await collectInventory({ timeoutMs: 10_000 })));
+  return 0;
+}

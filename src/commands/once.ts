@@ -1,0 +1,70 @@
+// `lavarank once`: one sample over a short window, the report line the elim would
+// write (or, with --json, the sample, the features and the rank), then exit.
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { print, printError } from '../util/cliio.js';
+import { numberOption } from '../util/options.js';
+import { collectInventory } from '../collectors/inventory.js';
+import { findConfig, loadConfig } from '../config.js';
+import { errorMessage } from '../util/errors.js';
+import { cliLogger } from '../daemon/log.js';
+import { openRankers } from '../model/rankers.js';
+import { clampRank } from '../model/rank.js';
+import { formatElimLine } from '../daemon/report.js';
+import { failedRequired, sampleOverWindow } from './oneshot.js';
+
+const USAGE = `Usage: lavarank once [--json] [--window SECONDS] [--config FILE]
+
+Takes one sample of this host over a short window (default 1 s) and prints the
+report line the elim would write. --json prints the sample, the features, the
+rank and the host inventory instead.`;
+
+// Prints one report (or the JSON detail) and returns 0, or 1 if sampling failed.
+export async function main(argv: string[]): Promise<number> {
+  const { values: args } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      json: { type: 'boolean' },
+      window: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (args.help === true) {
+    print(USAGE);
+    return 0;
+  }
+  let windowSeconds: number;
+  try {
+    windowSeconds = numberOption('window', args.window, 1, { min: 0.1, max: 600, kind: 'seconds' });
+  } catch (err) {
+    printError(`lavarank once: ${errorMessage(err)}`);
+    return 2;
+  }
+  const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const log = cliLogger();
+  const rankers = openRankers(config, log);
+  const sample = await sampleOverWindow(config, windowSeconds, log);
+  const broken = failedRequired(sample);
+  const result = rankers.current().rank(sample);
+  const rank = broken.length > 0 ? config.pessimistic_rank : clampRank(result.rank);
+  if (args.json === true) {
+    let inventory: unknown;
+    try {
+      inventory = await collectInventory({ timeoutMs: 10_000 });
+    } catch (err) {
+      inventory = { error: errorMessage(err) };
+    }
+    const detail = { host: hostname(), ts: new Date(sample.ts).toISOString(), rank, model: result.model, features: result.features ?? {}, sample, inventory };
+    print(JSON.stringify(detail, null, 2));
+  } else {
+    print(formatElimLine([[config.resource, rank]]).trimEnd());
+  }
+  if (broken.length > 0) {
+    printError(`lavarank once: sampling failed, the elim would report the pessimistic rank: ${broken.map((n) => sample.failures[n]).join('; ')}`);
+    return 1;
+  }
+  return 0;
+}

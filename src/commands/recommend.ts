@@ -1,0 +1,238 @@
+// `lavarank recommend`: the load reservation for the rank queue,
+// `order[rank] rusage[rank=D:duration=T:decay=1]`. D is the rank a typical job adds,
+// on average, while a burst fills a lightly loaded host, as the model sees it; T is how long the elim's
+// rank takes to reflect a new job in mbatchd's view (the contract's 5–50 s window).
+// The derivation and the trade-off are in docs/model.md.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { print, printError } from '../util/cliio.js';
+import { numberOption } from '../util/options.js';
+import { findConfig, loadConfig } from '../config.js';
+import { ConfigError, errorMessage } from '../util/errors.js';
+import { readCalibration, type CalibrationRecord } from '../training/dataset.js';
+import { featuresFromNamed, rawFeatures } from '../model/features.js';
+import { loadModel, type LoadedModel } from '../model/model.js';
+import { modelPathFor } from '../model/rankers.js';
+import { median } from '../util/stats.js';
+
+// OpenLava's defaults: non-master LIMs send their load every EXINTERVAL (15 s), and
+// mbatchd refreshes its copy about every 20 s (elim-contract.md, "Propagation").
+export const EXINTERVAL_SEC = 15;
+export const MBATCHD_REFRESH_SEC = 20;
+// The window in which the rank mbatchd uses can be stale (elim-contract.md, "Bursts").
+export const MIN_DURATION_SEC = 5;
+export const MAX_DURATION_SEC = 50;
+
+// A host state to add one job to: raw named features and its CPU count.
+export interface HostState {
+  named: Record<string, number | null>;
+  ncpu: number;
+}
+
+// The reservation and how it was found.
+export interface Recommendation {
+  d: number; // rank points per job, an integer >= 1: the median of perJob
+  t: number; // seconds
+  resReq: string;
+  model: string;
+  states: number;
+  perJob: { min: number; median: number; max: number }; // average rank per job while a burst fills a host's slots
+  firstJobMedian: number; // what the first job adds to the light hosts
+  saturatedMedian: number; // what one more job adds once every CPU of the same hosts is taken
+  statesFrom: string;
+  intervalSec: number;
+}
+
+// The state after k more single-threaded CPU-bound jobs: k more busy CPUs (at most
+// all of them), k more runnable tasks (and, once settled, k more units of 1-minute
+// load), and the CPU pressure that follows from runnable tasks outnumbering CPUs.
+// Memory, disk and network stay as they were: such a job uses little of them.
+export function addJobs(state: HostState, k: number): Record<string, number | null> {
+  const step = k / state.ncpu;
+  const named = { ...state.named };
+  const add = (name: string, cap: number): void => {
+    const v = named[name];
+    if (typeof v === 'number') named[name] = Math.min(cap, v + step);
+  };
+  const runnableBefore = named['runnable_per_cpu'];
+  add('cpu_busy', 1);
+  add('load1_per_cpu', Infinity);
+  add('runnable_per_cpu', Infinity);
+  const psi = named['psi_cpu_some'];
+  if (typeof psi === 'number' && typeof runnableBefore === 'number') {
+    const waiting = (r: number): number => Math.min(1, Math.max(0, r - 1));
+    named['psi_cpu_some'] = Math.min(1, Math.max(0, psi + waiting(runnableBefore + step) - waiting(runnableBefore)));
+  }
+  return named;
+}
+
+// The state after one more job.
+export function addOneJob(state: HostState): Record<string, number | null> {
+  return addJobs(state, 1);
+}
+
+// Lightly loaded starting states when no calibration data is given: 4 to 64 CPUs,
+// 10 to 50 % busy, memory 40 % used, no paging and little I/O.
+export function builtInStates(): HostState[] {
+  const states: HostState[] = [];
+  for (const ncpu of [4, 8, 16, 32, 64]) {
+    for (const busy of [0.1, 0.25, 0.5]) {
+      states.push({
+        ncpu,
+        named: {
+          cpu_busy: busy, cpu_iowait: 0.005, cpu_steal: 0, load1_per_cpu: busy, runnable_per_cpu: busy, mem_used: 0.4,
+          swap_io: 0, major_faults: 1, disk_busy_max: 0.02, disk_busy_mean: 0.01, net_util_max: 0.01,
+          psi_cpu_some: 0.01, psi_mem_some: 0, psi_mem_full: 0, psi_io_some: 0.01, psi_io_full: 0, gpu_util_max: null, gpu_mem_used: null,
+        },
+      });
+    }
+  }
+  return states;
+}
+
+// The lightly loaded states in calibration data: at most half the CPUs busy and as
+// many runnable tasks, memory under 80 %, the busiest disk under 20 % busy.
+export function lightStates(records: readonly CalibrationRecord[]): HostState[] {
+  const out: HostState[] = [];
+  for (const r of records) {
+    const named = rawFeatures(r.sample);
+    const ncpu = r.sample.cpu?.online ?? r.sample.load?.online;
+    const light = (name: string, max: number): boolean => typeof named[name] === 'number' && named[name]! <= max;
+    if (typeof ncpu !== 'number' || !(ncpu >= 1)) continue;
+    if (light('cpu_busy', 0.5) && light('runnable_per_cpu', 0.5) && light('mem_used', 0.8) && (named['disk_busy_max'] ?? 0) <= 0.2) {
+      out.push({ named, ncpu });
+    }
+  }
+  return out;
+}
+
+// The same host with every CPU taken (one runnable task per CPU), for comparison:
+// past this point each job makes every other one wait.
+export function saturated(state: HostState): HostState {
+  const named = { ...state.named };
+  for (const name of ['cpu_busy', 'runnable_per_cpu', 'load1_per_cpu']) {
+    if (typeof named[name] === 'number') named[name] = Math.max(named[name]!, 1);
+  }
+  return { ncpu: state.ncpu, named };
+}
+
+// The staleness window for an elim interval: interval + EXINTERVAL + mbatchd's refresh, within 5–50 s.
+export function reservationSeconds(intervalSec: number): number {
+  return Math.round(Math.min(MAX_DURATION_SEC, Math.max(MIN_DURATION_SEC, intervalSec + EXINTERVAL_SEC + MBATCHD_REFRESH_SEC)));
+}
+
+// D and T for a model and starting states. Pure.
+export function recommend(
+  model: LoadedModel,
+  states: readonly HostState[],
+  options: { intervalSec: number; resource?: string; statesFrom: string },
+): Recommendation {
+  if (states.length === 0) throw new ConfigError(`no lightly loaded starting state in ${options.statesFrom}`);
+  const rank = (named: Record<string, number | null>): number => model.predict(featuresFromNamed(named).values);
+  const added = (s: HostState): number => rank(addOneJob(s)) - rank(s.named);
+  // A burst fills a host's job slots, one per CPU by default: the reservation is
+  // linear, so D is the average a job adds over that fill, which makes the reserved
+  // rank right once the host is full (the first jobs on free CPUs add less, the
+  // ones past the free CPUs more).
+  const perJob = states.map((s) => (rank(addJobs(s, s.ncpu)) - rank(s.named)) / s.ncpu).sort((a, b) => a - b);
+  const mid = median(perJob);
+  // At least 1: any reservation makes mbatchd re-sort after each job it places.
+  const d = Math.max(1, Math.round(mid));
+  const t = reservationSeconds(options.intervalSec);
+  const resource = options.resource ?? 'rank';
+  return {
+    d,
+    t,
+    resReq: `order[${resource}] rusage[${resource}=${d}:duration=${t}s:decay=1]`,
+    model: model.id,
+    states: states.length,
+    perJob: { min: perJob[0]!, median: mid, max: perJob[perJob.length - 1]! },
+    firstJobMedian: median(states.map(added)),
+    saturatedMedian: median(states.map((s) => added(saturated(s)))),
+    statesFrom: options.statesFrom,
+    intervalSec: options.intervalSec,
+  };
+}
+
+// The recommendation for a terminal: D, T, the RES_REQ line and the trade-off.
+export function formatRecommendation(r: Recommendation): string {
+  const f = (x: number): string => x.toFixed(1);
+  return [
+    `model ${r.model}`,
+    '',
+    `D = ${r.d}: the rank a single-threaded CPU-bound job adds, on average, while a`,
+    `    burst fills a lightly loaded host's slots (one per CPU): median ${f(r.perJob.median)}`,
+    `    over ${r.states} starting states (min ${f(r.perJob.min)}, max ${f(r.perJob.max)}) from ${r.statesFrom}.`,
+    `    The first job on those hosts adds ${f(r.firstJobMedian)}; one more once every CPU is`,
+    `    taken adds ${f(r.saturatedMedian)}.`,
+    `T = ${r.t}s: how stale mbatchd's rank can be: elim interval ${r.intervalSec} s + EXINTERVAL`,
+    `    ${EXINTERVAL_SEC} s + mbatchd's load refresh ~${MBATCHD_REFRESH_SEC} s, kept within ${MIN_DURATION_SEC}-${MAX_DURATION_SEC} s`,
+    '',
+    'In lsb.queues, in the rank queue:',
+    `    RES_REQ = ${r.resReq}`,
+    '',
+    'mbatchd adds D to a host\'s rank for each job it places there and re-sorts',
+    'before the next one, so a burst spreads by rank instead of piling onto the',
+    'host that looked least loaded at the last refresh. The reservation decays to',
+    'zero over T. Once the elim\'s rank reflects the job, the job is counted twice',
+    '(measured and reserved) until the reservation has decayed: a larger D or T',
+    'spreads bursts more but makes busy hosts look busier for up to T; a smaller',
+    'one lets bursts herd again.',
+  ].join('\n');
+}
+
+const USAGE = `Usage: lavarank recommend [--model FILE] [--config FILE] [--data FILE]... [--cpus N] [--json]
+
+Prints the load reservation for the rank queue, order[rank] rusage[rank=D:duration=T:decay=1]:
+D from the model (--model, else the config's, else the embedded default), starting
+from lightly loaded states in the calibration datasets given with --data (else
+built-in ones), for hosts with --cpus CPUs (default: this host's; run it on a
+compute node, or give the CPU count of your typical node); T from the config's
+interval.`;
+
+// Prints the recommendation; resolves to the exit status.
+export async function main(argv: string[]): Promise<number> {
+  const { values: args } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      config: { type: 'string' },
+      data: { type: 'string', multiple: true },
+      cpus: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (args.help === true) {
+    print(USAGE);
+    return 0;
+  }
+  let cpus: number;
+  try {
+    cpus = numberOption('cpus', args.cpus, availableParallelism(), { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
+  } catch (err) {
+    printError(`lavarank recommend: ${errorMessage(err)}`);
+    return 2;
+  }
+  const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const model = loadModel(args.model ?? modelPathFor(config));
+  let states = builtInStates();
+  let statesFrom = 'built-in light states (no --data)';
+  if (args.data !== undefined && args.data.length > 0) {
+    const records: CalibrationRecord[] = [];
+    for (const path of args.data) {
+      const file = readCalibration(path);
+      for (const problem of file.problems) printError(`skipped ${problem}`);
+      records.push(...file.records);
+    }
+    states = lightStates(records);
+    statesFrom = args.data.join(', ');
+  }
+  // The states' loads are per CPU; how much one job adds depends on the hosts' size.
+  states = states.map((st) => ({ ...st, ncpu: cpus }));
+  const r = recommend(model, states, { intervalSec: config.interval, resource: config.resource, statesFrom: `${statesFrom}, for hosts with ${cpus} CPUs (--cpus)` });
+  print(args.json === true ? JSON.stringify(r, null, 2) : formatRecommendation(r));
+  return 0;
+}

@@ -1,0 +1,239 @@
+// The elim loop: every interval, take a sample, rank it, write one report. It is
+// never silent while alive: a sample that fails or misses its deadline still
+// produces a report on time (the last good rank, then after `pessimisticAfter`
+// consecutive failures a pessimistic rank), because LIM would otherwise keep the
+// last value forever and keep sending jobs to a host in an unknown state.
+import type { Logger } from 'pino';
+import type { Clock } from '../util/clock.js';
+import type { CollectorName, Sample } from '../collectors/types.js';
+import { errorMessage } from '../util/errors.js';
+import { clampRank, type RankResult, type Ranker } from '../model/rank.js';
+import { formatElimLine, type ReportSink, type WriteOutcome } from './report.js';
+
+// Something that samples the host; real collectors are synchronous, fakes may not be.
+export interface SampleSource {
+  sample(): Sample | Promise<Sample>;
+}
+
+// The ranker in use; refresh() is called once per tick to pick up a replaced model.
+export interface RankerSource {
+  current(): Ranker;
+  refresh?(): void;
+}
+
+export type TickState = 'ok' | 'held' | 'pessimistic';
+
+// What one tick did, for history, logs and tests.
+export interface Tick {
+  seq: number;
+  ts: number; // wall clock of the report, epoch ms
+  rank: number;
+  state: TickState;
+  outcome: WriteOutcome;
+  line: string;
+  sample?: Sample;
+  result?: RankResult;
+  failure?: string;
+  durationMs: number;
+}
+
+export interface ElimOptions {
+  sampler: SampleSource;
+  rankers: RankerSource;
+  out: ReportSink;
+  log: Logger;
+  clock: Clock;
+  signal: AbortSignal;
+  resource: string;
+  intervalMs: number;
+  firstReportMs?: number; // measuring window before the first report; default min(1 s, interval)
+  deadlineMs?: number; // default half the interval
+  pessimisticAfter: number;
+  pessimisticRank: number;
+  // Collectors whose failure makes the whole sample a failure.
+  required?: readonly CollectorName[];
+  extraValues?: () => ReadonlyArray<readonly [string, number]>;
+  onTick?: (tick: Tick) => void;
+  maxTicks?: number;
+}
+
+export type StopReason = 'aborted' | 'output-closed' | 'max-ticks';
+
+// Collectors without which a sample is a failure: the rank would mean nothing.
+export const REQUIRED_COLLECTORS: readonly CollectorName[] = ['cpu', 'load', 'memory'];
+
+interface Attempt {
+  sample?: Sample;
+  failure?: string;
+}
+
+// Runs until the signal aborts, the reader goes away, or maxTicks reports were made.
+export async function runElim(o: ElimOptions): Promise<StopReason> {
+  const { clock, log, signal } = o;
+  const deadlineMs = o.deadlineMs ?? o.intervalMs / 2;
+  const required = o.required ?? REQUIRED_COLLECTORS;
+  let pending = false;
+  let lastGood: number | undefined;
+  let failures = 0;
+  let unread = 0; // consecutive reports LIM did not read
+  let unreadKind: 'dropped' | 'replaced' = 'dropped';
+  let extrasBroken = false;
+
+  // Runs the sampler, raced against the deadline when it is asynchronous.
+  const attempt = async (limitMs: number): Promise<Attempt> => {
+    if (pending) return { failure: 'the previous sample is still running' };
+    let result: Sample | Promise<Sample>;
+    try {
+      result = o.sampler.sample();
+    } catch (err) {
+      return { failure: `sampling failed: ${errorMessage(err)}` };
+    }
+    if (!(result instanceof Promise)) return { sample: result };
+    pending = true;
+    const settled = result.then(
+      (sample): Attempt => ({ sample }),
+      (err: unknown): Attempt => ({ failure: `sampling failed: ${errorMessage(err)}` }),
+    );
+    void settled.finally(() => {
+      pending = false;
+    });
+    const timer = new AbortController();
+    const onAbort = (): void => timer.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await Promise.race([
+        settled,
+        clock.sleep(limitMs, timer.signal).then(
+          (): Attempt => ({ failure: `sample did not finish within ${limitMs} ms` }),
+          (): Attempt => ({ failure: 'stopping' }),
+        ),
+      ]);
+    } finally {
+      timer.abort();
+      signal.removeEventListener('abort', onAbort);
+    }
+  };
+
+  const rankOf = (sample: Sample): { result?: RankResult; failure?: string } => {
+    const broken = required.filter((name) => sample.failures[name] !== undefined);
+    if (broken.length > 0) {
+      return { failure: broken.map((name) => sample.failures[name]).join('; ') };
+    }
+    try {
+      o.rankers.refresh?.();
+      const result = o.rankers.current().rank(sample);
+      if (!Number.isFinite(result.rank)) return { failure: `model ${result.model} gave a non-finite rank` };
+      return { result: { ...result, rank: clampRank(result.rank) } };
+    } catch (err) {
+      return { failure: `ranking failed: ${errorMessage(err)}` };
+    }
+  };
+
+  const lineFor = (rank: number): string => {
+    const own: [string, number] = [o.resource, rank];
+    if (o.extraValues === undefined) return formatElimLine([own]);
+    try {
+      const extras = o.extraValues().filter(([name]) => name !== o.resource);
+      const line = formatElimLine([own, ...extras]);
+      extrasBroken = false;
+      return line;
+    } catch (err) {
+      if (!extrasBroken) log.error({ err: errorMessage(err) }, 'child elim values left out of the report');
+      extrasBroken = true;
+      return formatElimLine([own]);
+    }
+  };
+
+  const start = clock.monotonic();
+  // The first reading only sets the collectors' baselines; rates need two.
+  await attempt(Math.max(1, (o.firstReportMs ?? Math.min(1000, o.intervalMs)) / 2));
+  let next = start + (o.firstReportMs ?? Math.min(1000, o.intervalMs));
+  let seq = 0;
+
+  while (!signal.aborted) {
+    const wait = next - clock.monotonic();
+    if (wait > 0) {
+      try {
+        await clock.sleep(wait, signal);
+      } catch {
+        break; // aborted while waiting: nothing half-done
+      }
+    }
+    if (signal.aborted) break;
+    const began = clock.monotonic();
+    const got = await attempt(deadlineMs);
+    if (signal.aborted) break;
+    const ranked = got.sample === undefined ? { failure: got.failure } : rankOf(got.sample);
+
+    let state: TickState;
+    let rank: number;
+    if (ranked.result !== undefined) {
+      if (failures > 0) log.info({ failedTicks: failures }, `sampling recovered after ${failures} failed ticks`);
+      failures = 0;
+      state = 'ok';
+      rank = ranked.result.rank;
+      lastGood = rank;
+    } else {
+      failures++;
+      if (failures >= o.pessimisticAfter || lastGood === undefined) {
+        if (failures === o.pessimisticAfter || (lastGood === undefined && failures === 1)) {
+          log.error({ failedTicks: failures, reason: ranked.failure }, `reporting the pessimistic rank ${o.pessimisticRank} until sampling recovers`);
+        }
+        state = 'pessimistic';
+        rank = o.pessimisticRank;
+      } else {
+        if (failures === 1) log.warn({ reason: ranked.failure }, 'sample failed; repeating the last good rank');
+        state = 'held';
+        rank = lastGood;
+      }
+    }
+
+    const line = lineFor(rank);
+    const outcome = o.out.write(line);
+    if (outcome === 'closed') {
+      log.info('stdout closed by the reader; exiting');
+      return 'output-closed';
+    }
+    if (outcome === 'dropped' || outcome === 'replaced') {
+      if (unread === 0) {
+        unreadKind = outcome;
+        if (outcome === 'dropped') log.warn('LIM is not reading (pipe full); dropping reports until it reads again');
+        else log.warn('LIM had not read the previous report; each new report replaces the unread one until it reads again');
+      }
+      unread++;
+    } else if (unread > 0) {
+      log.info({ [unreadKind]: unread }, `LIM is reading again; ${unread} reports were ${unreadKind}`);
+      unread = 0;
+    }
+
+    seq++;
+    const tick: Tick = {
+      seq,
+      ts: clock.now(),
+      rank,
+      state,
+      outcome,
+      line,
+      durationMs: clock.monotonic() - began,
+    };
+    if (got.sample !== undefined) tick.sample = got.sample;
+    if (ranked.result !== undefined) tick.result = ranked.result;
+    if (ranked.failure !== undefined) tick.failure = ranked.failure;
+    try {
+      o.onTick?.(tick);
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'tick hook failed');
+    }
+    if (o.maxTicks !== undefined && seq >= o.maxTicks) return 'max-ticks';
+
+    next += o.intervalMs;
+    const now = clock.monotonic();
+    // After a stall (a suspended VM, a starved CPU), start a new grid rather than
+    // send reports in quick succession: LIM reads one per 5 s and would fall behind.
+    if (next - now < o.intervalMs / 2) {
+      log.warn({ lateMs: Math.round(now - next + o.intervalMs) }, 'fell behind schedule; skipping missed reports');
+      next = now + o.intervalMs;
+    }
+  }
+  return 'aborted';
+}

@@ -1,0 +1,140 @@
+// Where lavarank's logs go. OpenLava closes the elim's stderr (Node reopens it on
+// /dev/null), so logs go to a file: log.file, else $LSF_LOGDIR/lavarank.<host>.log,
+// else stderr when it is a terminal, else /var/log/lavarank/lavarank.<host>.log.
+// A location that cannot be written is skipped for the next one, and the reason is
+// logged in the one that works; nothing about logging can stop the reports.
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { isatty } from 'node:tty';
+import { pino, type Logger } from 'pino';
+import { RotatingAppender, makeDirSync } from '../util/appender.js';
+import type { LogConfig } from '../config.js';
+import { errorCode, errorMessage } from '../util/errors.js';
+
+export const DEFAULT_LOG_DIR = '/var/log/lavarank';
+
+export interface LogTarget {
+  kind: 'file' | 'stderr';
+  path?: string;
+  why: string;
+}
+
+export interface LogSetup {
+  log: Logger;
+  target: LogTarget;
+  skipped: string[]; // locations tried first and why they failed
+  appender?: RotatingAppender;
+  close(timeoutMs?: number): Promise<void>;
+  // Logs a fatal error synchronously, for a process that is about to exit.
+  fatalNow(message: string, err: unknown): void;
+}
+
+// The log file locations to try, in order, for this host.
+export function logCandidates(config: LogConfig, host: string, env: NodeJS.ProcessEnv, stderrIsTty: boolean): LogTarget[] {
+  const out: LogTarget[] = [];
+  if (config.file !== null) out.push({ kind: 'file', path: config.file, why: 'log.file' });
+  const logdir = env['LSF_LOGDIR'];
+  if (logdir !== undefined && logdir.startsWith('/')) {
+    out.push({ kind: 'file', path: join(logdir, `lavarank.${host}.log`), why: '$LSF_LOGDIR' });
+  }
+  if (stderrIsTty) out.push({ kind: 'stderr', why: 'stderr is a terminal' });
+  out.push({ kind: 'file', path: join(DEFAULT_LOG_DIR, `lavarank.${host}.log`), why: 'default location' });
+  return out;
+}
+
+function tryOpen(path: string): string | undefined {
+  try {
+    makeDirSync(join(path, '..'), 0o755);
+    const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    const isFile = fstatSync(fd).isFile();
+    closeSync(fd);
+    return isFile ? undefined : 'not a regular file';
+  } catch (err) {
+    return errorCode(err) ?? errorMessage(err);
+  }
+}
+
+function stderrIsTerminal(): boolean {
+  try {
+    return isatty(2);
+  } catch {
+    return false; // fd 2 closed
+  }
+}
+
+const baseOptions = {
+  timestamp: pino.stdTimeFunctions.isoTime,
+  formatters: { level: (label: string) => ({ level: label }) },
+};
+
+// A logger writing synchronously to stderr: a terminal, or under LIM /dev/null.
+function stderrLogger(level: string, name = 'lavarank'): Logger {
+  return pino({ ...baseOptions, level, name }, pino.destination({ fd: 2, sync: true }));
+}
+
+// Opens the first usable log location and returns a pino logger writing there.
+export function setupLogging(
+  config: LogConfig,
+  options: { host: string; env?: NodeJS.ProcessEnv; stderrIsTty?: boolean; name?: string },
+): LogSetup {
+  const env = options.env ?? process.env;
+  const tty = options.stderrIsTty ?? stderrIsTerminal();
+  const skipped: string[] = [];
+  for (const target of logCandidates(config, options.host, env, tty)) {
+    if (target.kind === 'stderr') {
+      const log = stderrLogger(config.level, options.name);
+      return { log, target, skipped, close: async () => undefined, fatalNow: (m, e) => log.fatal({ err: errorMessage(e) }, m) };
+    }
+    const path = target.path!;
+    const why = tryOpen(path);
+    if (why !== undefined) {
+      skipped.push(`${path} (${target.why}): ${why}`);
+      continue;
+    }
+    let log: Logger | undefined;
+    const appender = new RotatingAppender({
+      path,
+      maxBytes: config.max_bytes,
+      keep: config.keep,
+      onTrouble: (event) => {
+        // The log itself cannot carry this message; stderr is the best remaining channel.
+        if (event.state === 'failing') stderrLogger(config.level, options.name).error({ path, err: errorMessage(event.error) }, 'cannot write the log file; retrying later');
+        else log?.warn({ dropped: event.dropped }, `log file ${path} writable again; ${event.dropped} lines were lost`);
+      },
+    });
+    log = pino({ ...baseOptions, level: config.level, name: options.name ?? 'lavarank' }, { write: (s: string) => appender.append(s) });
+    const fatalNow = (message: string, err: unknown): void => {
+      const record = {
+        level: 'fatal',
+        time: new Date().toISOString(),
+        pid: process.pid,
+        name: options.name ?? 'lavarank',
+        err: errorMessage(err),
+        stack: err instanceof Error ? err.stack : undefined,
+        msg: message,
+      };
+      appender.writeNow(JSON.stringify(record));
+    };
+    return { log, target, skipped, appender, close: (timeoutMs = 500) => appender.close(timeoutMs), fatalNow };
+  }
+  // Nothing writable: stderr, which under LIM is /dev/null. Say so where it can be seen.
+  const log = stderrLogger(config.level, options.name);
+  log.error({ skipped }, 'no log location is writable; logging to stderr');
+  return {
+    log,
+    target: { kind: 'stderr', why: 'no log location writable' },
+    skipped,
+    close: async () => undefined,
+    fatalNow: (m, e) => log.fatal({ err: errorMessage(e) }, m),
+  };
+}
+
+// A logger for interactive subcommands: warnings and errors to stderr.
+export function cliLogger(): Logger {
+  return pino({ level: 'warn', name: 'lavarank' }, pino.destination({ fd: 2, sync: true }));
+}
+
+// A logger that discards everything, for tests and pure subcommands.
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' }, { write: () => undefined });
+}

@@ -1,0 +1,169 @@
+// The elim protocol on stdout. LIM parses a report with fscanf: a count, then that
+// many name/value pairs, whitespace-separated. A partial report blocks LIM and a
+// report cut short by our exit crashes it, so each report is one line written with
+// exactly one write(2) of at most PIPE_BUF bytes (atomic on a pipe). LIM parses
+// one report per poll, every 5 s, so reports it has not read are a backlog of
+// stale values: on a pipe they are taken back before the next one is written.
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import { errorCode } from '../util/errors.js';
+
+// POSIX guarantees that a write of at most this many bytes to a pipe is atomic.
+export const PIPE_BUF = 4096;
+
+// A load index name LIM accepts: it reads names into 1024-byte buffers, lsf.shared
+// limits them to 39 characters of letters, digits and underscores.
+const NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,38}$/;
+
+// True if name can be reported as a load index.
+export function isValidIndexName(name: string): boolean {
+  return NAME_RE.test(name);
+}
+
+// A finite number as a plain decimal: no exponent, no NaN, at most `decimals` places.
+export function formatValue(value: number, decimals = 3): string {
+  if (!Number.isFinite(value)) throw new RangeError(`cannot report a non-finite value (${String(value)})`);
+  let text = Math.abs(value) < 1e21 ? value.toFixed(decimals) : BigInt(Math.round(value)).toString();
+  if (text.includes('.')) text = text.replace(/0+$/, '').replace(/\.$/, '');
+  return text === '-0' ? '0' : text;
+}
+
+// One complete report line, `N name value ...\n`, with N equal to the pairs.
+export function formatElimLine(pairs: ReadonlyArray<readonly [string, number]>): string {
+  if (pairs.length === 0) throw new RangeError('a report needs at least one name/value pair');
+  const parts: string[] = [String(pairs.length)];
+  for (const [name, value] of pairs) {
+    if (!isValidIndexName(name)) throw new RangeError(`invalid load index name ${JSON.stringify(name)}`);
+    parts.push(name, formatValue(value));
+  }
+  const line = `${parts.join(' ')}\n`;
+  if (Buffer.byteLength(line) > PIPE_BUF) {
+    throw new RangeError(`report of ${Buffer.byteLength(line)} bytes exceeds PIPE_BUF (${PIPE_BUF}) and could not be written atomically`);
+  }
+  return line;
+}
+
+// What happened to one report: written whole; written whole after taking back
+// older reports the reader had not read (it is not reading); dropped because the
+// reader is not reading and the pipe is full; or the reader is gone (EPIPE).
+export type WriteOutcome = 'written' | 'replaced' | 'dropped' | 'closed';
+
+// Where reports go.
+export interface ReportSink {
+  write(line: string): WriteOutcome;
+}
+
+const CLOSED_CODES = new Set(['EPIPE', 'EBADF', 'ECONNRESET', 'ENXIO', 'EIO', 'EINVAL', 'ENOTCONN']);
+
+// Wrappers kept referenced so their handles are never collected.
+const keepAlive: Socket[] = [];
+
+// Reads and discards whatever the reader of a pipe has not read yet, through a read
+// end of our own opened on /proc/self/fd/N, and returns how many bytes that was.
+// Every report went in with one atomic write and every read takes all there is, so
+// the pipe only ever holds whole reports, and what is taken is whole reports. The
+// read end is closed again at once: held open, it would hide LIM's death (no EPIPE).
+// This and the write that follows run in one turn of the event loop, so SIGTERM
+// cannot fall between them; a LIM polling at that very instant waits microseconds.
+function takeBackUnread(path: string, scratch: Buffer): number {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  let taken = 0;
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, scratch, 0, scratch.length, null);
+      } catch (err) {
+        if (errorCode(err) === 'EAGAIN') return taken; // the pipe is empty
+        throw err;
+      }
+      if (n === 0) return taken;
+      taken += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// Blocks the thread for ms without spinning the CPU.
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+// A sink on a file descriptor (stdout by default), made non-blocking so that a
+// reader that stops reading never blocks the daemon, which could then no longer
+// handle SIGTERM. On a pipe (what LIM gives), the descriptor is reopened through
+// /proc/self/fd with O_NONBLOCK: a new open file description, so nothing shared
+// changes, and a write of at most PIPE_BUF bytes to a full pipe fails with EAGAIN
+// having written nothing. Before each write, reports the reader has not read are
+// taken back (takeBackUnread), so the pipe holds at most the newest report instead
+// of up to 64 KiB of old ones (5000 reports, 14 hours of them at 10 s, which LIM
+// would read one per 5 s once it reads again). On a socket (what Node's
+// child_process gives), a net.Socket wrapper switches the descriptor to
+// non-blocking; the socket is never used otherwise, and its buffer cannot be
+// taken back, so a full socket drops reports.
+export function fdSink(fd = 1): ReportSink {
+  let target = fd;
+  let pipe: string | undefined;
+  const scratch = Buffer.allocUnsafe(64 * 1024);
+  try {
+    const st = fstatSync(fd);
+    if (st.isFIFO()) {
+      pipe = `/proc/self/fd/${fd}`;
+      target = openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK);
+    } else if (st.isSocket()) keepAlive.push(new Socket({ fd, readable: false, writable: true }).unref());
+  } catch (err) {
+    const code = errorCode(err);
+    // EBADF: stdout closed; ENXIO: a FIFO with no reader. Either way nobody reads us.
+    if (code === 'EBADF' || code === 'ENXIO') return { write: () => 'closed' };
+    // Without /proc the blocking descriptor still works; only the full-pipe case degrades.
+    pipe = undefined;
+  }
+  return {
+    write(line) {
+      const buf = Buffer.from(line);
+      let replaced = false;
+      if (pipe !== undefined) {
+        try {
+          replaced = takeBackUnread(pipe, scratch) > 0;
+        } catch {
+          pipe = undefined; // cannot open a read end here: a full pipe then drops reports instead
+        }
+      }
+      let off = 0;
+      let waited = 0;
+      for (;;) {
+        try {
+          while (off < buf.length) off += writeSync(target, buf, off, buf.length - off);
+          return replaced ? 'replaced' : 'written';
+        } catch (err) {
+          const code = errorCode(err);
+          if (code === 'EAGAIN' && off === 0) return 'dropped';
+          if (code !== undefined && CLOSED_CODES.has(code)) return 'closed';
+          // Part of a report is out (only possible on a socket): LIM would block on
+          // the rest, so finish it, waiting up to a second for room.
+          if (code === 'EAGAIN' && waited < 1000) {
+            pause(10);
+            waited += 10;
+            continue;
+          }
+          if (code === 'EAGAIN') return 'closed';
+          throw err;
+        }
+      }
+    },
+  };
+}
+
+// A sink on a Node stream, for tests (a PassThrough) and embedding.
+export function streamSink(stream: Writable): ReportSink {
+  return {
+    write(line) {
+      if (stream.destroyed || stream.writableEnded) return 'closed';
+      if (stream.writableNeedDrain) return 'dropped';
+      stream.write(line);
+      return 'written';
+    },
+  };
+}

@@ -1,0 +1,293 @@
+// The elim as LIM starts it (`lavarank run`). Sets up config, logs, priority and
+// the collectors, runs the report loop, and ends cleanly on SIGTERM, on a closed
+// stdout and when LIM itself is gone.
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { isatty } from 'node:tty';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { RotatingAppender } from '../util/appender.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { startChildElims, type ChildElimSpec } from './children.js';
+import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config.js';
+import { runElim, type Tick } from './elim.js';
+import { ConfigError, ModelError, errorMessage } from '../util/errors.js';
+import { runIsolated } from '../util/exec.js';
+import { defaultHistoryDir, historyRecord } from '../history/record.js';
+import { setupLogging } from './log.js';
+import { openRankers } from '../model/rankers.js';
+import { reniceProcess } from './nice.js';
+import { fdSink } from './report.js';
+import { collectorsFromConfig, createSampler } from './sampler.js';
+import { VERSION } from '../util/version.js';
+
+// Under LSF's MELIM (which sets ELIM_ABORT_VALUE), an elim whose resource this host
+// does not need exits with that value so MELIM does not restart it. OpenLava never
+// sets ELIM_ABORT_VALUE, and with the recommended layout its LSF_RESOURCES names only
+// the trigger resource, so there lavarank always keeps running.
+export function lsfAbortCode(resource: string, env: NodeJS.ProcessEnv): { code: number; why: string } | undefined {
+  const abortValue = env['ELIM_ABORT_VALUE'];
+  if (abortValue === undefined || abortValue.trim() === '') return undefined;
+  const resources = (env['LSF_RESOURCES'] ?? '').split(/\s+/).filter((s) => s !== '');
+  if (resources.includes(resource)) return undefined;
+  const code = Number(abortValue);
+  if (!Number.isInteger(code) || code < 0 || code > 255) return undefined;
+  return {
+    code,
+    why: `LSF_RESOURCES (${JSON.stringify(env['LSF_RESOURCES'] ?? '')}) does not name '${resource}' on this host; exiting with ELIM_ABORT_VALUE ${code} so MELIM does not restart this elim`,
+  };
+}
+
+// Seconds from --test-interval or $LAVARANK_TEST_INTERVAL: fast reports for tests only.
+export function testInterval(flag: string | undefined, env: NodeJS.ProcessEnv): number | undefined {
+  const raw = flag ?? env['LAVARANK_TEST_INTERVAL'];
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0.05 || seconds > 3600) {
+    throw new ConfigError(`--test-interval / $LAVARANK_TEST_INTERVAL: expected seconds from 0.05 to 3600, received ${JSON.stringify(raw)}`);
+  }
+  return seconds;
+}
+
+interface Summary {
+  ticks: number;
+  states: Record<string, number>;
+  unread: number; // reports LIM did not read: dropped, or replaced by a newer one
+  rankMin: number;
+  rankMax: number;
+  rankSum: number;
+}
+
+function emptySummary(): Summary {
+  return { ticks: 0, states: {}, unread: 0, rankMin: Number.POSITIVE_INFINITY, rankMax: Number.NEGATIVE_INFINITY, rankSum: 0 };
+}
+
+// What `lavarank run` was given on its command line.
+export interface DaemonArgs {
+  config?: string; // --config FILE
+  testInterval?: string; // --test-interval SECONDS
+}
+
+// Runs the elim until stopped; returns the exit status. `complain` receives the reason
+// the daemon cannot start, for a terminal (under LIM stderr is /dev/null, so the same
+// reason is always logged too).
+export async function runDaemon(args: DaemonArgs, complain: (text: string) => void, clock: Clock = systemClock): Promise<number> {
+  const env = process.env;
+  const interactive = isatty(1);
+  const host = hostname();
+  const source = findConfig(args.config, env, existsSync);
+
+  let config: Readonly<Config>;
+  let fastInterval: number | undefined;
+  try {
+    config = loadConfig(source);
+    fastInterval = testInterval(args.testInterval, env);
+  } catch (err) {
+    // The configured log location is unknown; log where the defaults would.
+    const fallback = setupLogging({ file: null, level: 'info', max_bytes: 10 * 1024 * 1024, keep: 3 }, { host });
+    const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
+    fallback.log.fatal({ problems, config: source.path }, 'cannot start: invalid configuration');
+    complain(`lavarank: cannot start: invalid configuration\n  ${problems.join('\n  ')}`);
+    await fallback.close(300);
+    return 1;
+  }
+
+  const logging = setupLogging(config.log, { host });
+  const log = logging.log;
+  // A bug must not die silently: LIM discards stderr, so the reason goes to the log
+  // file, written synchronously. Reports are whole or absent (one write each), so an
+  // exit here never leaves LIM half a report; LIM marks the host's rank unknown
+  // and restarts the elim 90 s after its previous start.
+  const die = (what: string) => (err: unknown) => {
+    logging.fatalNow(`${what}; exiting`, err);
+    process.exit(1);
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled promise rejection'));
+  log.info(
+    {
+      version: VERSION,
+      pid: process.pid,
+      ppid: process.ppid,
+      node: process.version,
+      config: source.path ?? 'built-in defaults',
+      configWhy: source.why,
+      logTarget: logging.target,
+      lsfResources: env['LSF_RESOURCES'],
+      lsfMaster: env['LSF_MASTER'],
+    },
+    'lavarank starting',
+  );
+  for (const skipped of logging.skipped) log.warn(`log location skipped: ${skipped}`);
+
+  const abort = lsfAbortCode(config.resource, env);
+  if (abort !== undefined) {
+    log.warn(abort.why);
+    await logging.close(300);
+    return abort.code;
+  }
+
+  let intervalMs = config.interval * 1000;
+  if (fastInterval !== undefined) {
+    intervalMs = fastInterval * 1000;
+    log.warn({ seconds: fastInterval }, 'test interval in use: not for LIM, which reads one report per 5 s');
+  } else if (!interactive && config.interval < MIN_LIM_INTERVAL) {
+    const why = `interval ${config.interval} s is under ${MIN_LIM_INTERVAL} s: LIM reads one report per 5 s, so faster reports pile up in the pipe and LIM shows ever older values; set interval to 10`;
+    log.fatal(why);
+    complain(`lavarank: ${why}`);
+    await logging.close(300);
+    return 1;
+  }
+
+  const renice = reniceProcess(config.nice);
+  if (renice.errors.length > 0) log.warn({ errors: renice.errors }, `could not set nice ${config.nice} on every thread`);
+  log.info({ threads: renice.threads }, `nice changed from ${renice.before} to ${renice.after}`);
+
+  const controller = new AbortController();
+  const signal = controller.signal;
+
+  let rankers;
+  try {
+    rankers = openRankers(config, log);
+  } catch (err) {
+    const why = err instanceof ModelError ? err.message : errorMessage(err);
+    log.fatal({ model: config.model }, `cannot start: ${why}`);
+    complain(`lavarank: cannot start: ${why}`);
+    await logging.close(300);
+    return 1;
+  }
+
+  const collectors = collectorsFromConfig(config, { log, signal, clock });
+  const sampler = createSampler({ collectors, clock, log });
+
+  const history = openHistory(config, host, env, log);
+  const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource] });
+  let stopping: string | undefined;
+  const stop = (why: string): void => {
+    if (stopping !== undefined) {
+      log.warn(`${why} while stopping (${stopping}); exiting now`);
+      process.exit(1);
+    }
+    stopping = why;
+    log.info(`stopping: ${why}`);
+    controller.abort();
+    // LIM waits 2 s after SIGTERM before it execs a new LIM; never outlive that.
+    setTimeout(() => {
+      log.error('shutdown took longer than 1.8 s; forcing exit');
+      process.exit(1);
+    }, 1800).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  for (const sig of ['SIGINT', 'SIGHUP'] as const) {
+    // Under LIM these reach the elim only through LIM's process group; LIM itself
+    // stops the elim with SIGTERM, so they are ignored there.
+    process.on(sig, () => (interactive ? stop(sig) : log.info(`${sig} ignored: only SIGTERM stops the elim under LIM`)));
+  }
+  const parent = process.ppid;
+  const parentWatch = setInterval(() => {
+    if (process.ppid !== parent) stop(`parent process ${parent} is gone (LIM killed?)`);
+  }, Math.min(1000, intervalMs / 2));
+
+  let summary = emptySummary();
+  const summaryEvery = Math.max(1, Math.round(3_600_000 / intervalMs));
+  let inventory: Promise<void> | undefined;
+  const onTick = (tick: Tick): void => {
+    if (tick.seq === 1) {
+      log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
+      inventory = hostInventory(signal)
+        .then((inv) => log.info({ inventory: inv }, 'host inventory'))
+        .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'host inventory failed'));
+    }
+    if (history !== undefined && tick.result !== undefined && tick.state === 'ok') {
+      history.append(JSON.stringify(historyRecord(tick.ts, host, tick.result)));
+    }
+    summary.ticks++;
+    summary.states[tick.state] = (summary.states[tick.state] ?? 0) + 1;
+    if (tick.outcome === 'dropped' || tick.outcome === 'replaced') summary.unread++;
+    summary.rankMin = Math.min(summary.rankMin, tick.rank);
+    summary.rankMax = Math.max(summary.rankMax, tick.rank);
+    summary.rankSum += tick.rank;
+    if (summary.ticks >= summaryEvery) {
+      const mem = process.memoryUsage();
+      log.info(
+        {
+          ticks: summary.ticks,
+          states: summary.states,
+          unread: summary.unread,
+          rank: { min: summary.rankMin, mean: summary.rankSum / summary.ticks, max: summary.rankMax },
+          collectors: sampler.stats(),
+          history: history?.stats,
+          rssBytes: mem.rss,
+          heapUsedBytes: mem.heapUsed,
+          cpu: process.cpuUsage(),
+        },
+        'summary',
+      );
+      summary = emptySummary();
+    }
+  };
+
+  const reason = await runElim({
+    sampler,
+    rankers,
+    out: fdSink(1),
+    log,
+    clock,
+    signal,
+    resource: config.resource,
+    intervalMs,
+    deadlineMs: config.sample_deadline !== null && fastInterval === undefined ? config.sample_deadline * 1000 : intervalMs / 2,
+    pessimisticAfter: config.pessimistic_after,
+    pessimisticRank: config.pessimistic_rank,
+    onTick,
+    ...(children === undefined ? {} : { extraValues: () => children.values() }),
+  });
+  if (stopping === undefined) {
+    stopping = reason;
+    controller.abort();
+  }
+  clearInterval(parentWatch);
+  sampler.close();
+  const pending: Array<Promise<unknown>> = [];
+  if (children !== undefined) pending.push(children.close());
+  if (inventory !== undefined) pending.push(inventory);
+  if (history !== undefined) pending.push(history.close(300));
+  await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
+  log.info({ reason: stopping }, 'lavarank stopped');
+  await logging.close(300);
+  return 0;
+}
+
+// The host inventory from `lavarank inventory`, run out of process (see src/commands/inventory.ts);
+// killed with everything it started after 15 s or when the daemon stops.
+async function hostInventory(signal: AbortSignal): Promise<unknown> {
+  const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
+  const result = await runIsolated(process.execPath, [cli, 'inventory'], { timeoutMs: 15_000, signal });
+  if (result.failed) throw new Error(result.reason ?? 'lavarank inventory failed');
+  return JSON.parse(result.stdout) as unknown;
+}
+
+function childSpec(elim: ChildElimConfig): ChildElimSpec {
+  const spec: ChildElimSpec = { command: [...elim.command] };
+  if (elim.name !== null) spec.name = elim.name;
+  if (elim.max_age !== null) spec.max_age = elim.max_age;
+  if (elim.stale_value !== null) spec.stale_value = elim.stale_value;
+  return spec;
+}
+
+function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): RotatingAppender | undefined {
+  if (!config.history.enabled) return undefined;
+  const dir = config.history.dir ?? defaultHistoryDir(env);
+  const path = join(dir, `${host}.jsonl`);
+  log.info({ path }, 'history file');
+  return new RotatingAppender({
+    path,
+    maxBytes: config.history.max_bytes,
+    keep: config.history.keep,
+    onTrouble: (event) => {
+      if (event.state === 'failing') log.error({ path, err: errorMessage(event.error) }, 'cannot write history; reports continue, retrying later');
+      else log.info({ path, dropped: event.dropped }, `history writable again; ${event.dropped} lines were lost`);
+    },
+  });
+}

@@ -1,0 +1,143 @@
+// Runs every collector once per tick and assembles the Sample. Each collector runs on
+// its own: one that throws leaves its part out, is named in sample.failures, and
+// never stops the others. Synchronous, since every reader is; the daemon still races
+// it against a deadline.
+import type { Logger } from 'pino';
+import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import { createCollectors } from '../collectors/index.js';
+import type { Collector, CollectorName, Sample, SampleParts } from '../collectors/types.js';
+import type { Config } from '../config.js';
+import { trustProblems } from '../util/trust.js';
+
+// Running totals for one collector, for the daemon's periodic summary.
+export interface CollectorStats {
+  calls: number;
+  failures: number;
+  consecutiveFailures: number;
+  totalMs: number;
+  maxMs: number;
+  lastMs: number;
+}
+
+// What the sampler runs, the clock it stamps samples with, and where it logs.
+export interface SamplerOptions {
+  collectors: readonly Collector[];
+  clock: Clock;
+  log: Logger;
+}
+
+// One sample per call; stats for the periodic summary; close releases the collectors.
+export interface Sampler {
+  sample(): Sample;
+  stats(): Partial<Record<CollectorName, CollectorStats>>;
+  close(): void;
+}
+
+interface State {
+  stats: CollectorStats;
+  lastError: string | undefined;
+}
+
+function store<K extends CollectorName>(sample: Sample, name: K, value: SampleParts[K]): void {
+  (sample as Partial<SampleParts>)[name] = value;
+}
+
+// Creates the sampler over a fixed list of collectors.
+export function createSampler({ collectors, clock, log }: SamplerOptions): Sampler {
+  const states = new Map<Collector, State>();
+  for (const c of collectors) {
+    states.set(c, {
+      stats: { calls: 0, failures: 0, consecutiveFailures: 0, totalMs: 0, maxMs: 0, lastMs: 0 },
+      lastError: undefined,
+    });
+  }
+
+  // A log that runs for months must not repeat the same failure every 10 s: the first
+  // failure (and any change of reason) at warn, repeats at debug, the recovery at info.
+  function failed(c: Collector, state: State, message: string): void {
+    state.stats.failures++;
+    state.stats.consecutiveFailures++;
+    if (message === state.lastError) {
+      log.debug({ collector: c.name, consecutive: state.stats.consecutiveFailures }, `collector failed again: ${message}`);
+    } else {
+      log.warn({ collector: c.name }, `collector failed: ${message}`);
+    }
+    state.lastError = message;
+  }
+
+  function succeeded(c: Collector, state: State): void {
+    if (state.lastError !== undefined) {
+      log.info({ collector: c.name, failedTicks: state.stats.consecutiveFailures }, 'collector recovered');
+    }
+    state.lastError = undefined;
+    state.stats.consecutiveFailures = 0;
+  }
+
+  return {
+    sample() {
+      const sample: Sample = { ts: clock.now(), failures: {} };
+      const monotonic = clock.monotonic();
+      const durations: Record<string, number> | undefined = log.isLevelEnabled('debug') ? {} : undefined;
+      for (const c of collectors) {
+        const state = states.get(c);
+        if (state === undefined) continue;
+        const started = performance.now();
+        try {
+          const value = c.collect(monotonic);
+          if (value !== undefined) store(sample, c.name, value);
+          succeeded(c, state);
+        } catch (err) {
+          const message = errorMessage(err);
+          sample.failures[c.name] = message;
+          failed(c, state, message);
+        } finally {
+          const ms = performance.now() - started;
+          state.stats.calls++;
+          state.stats.totalMs += ms;
+          state.stats.lastMs = ms;
+          if (ms > state.stats.maxMs) state.stats.maxMs = ms;
+          if (durations !== undefined) durations[c.name] = ms;
+        }
+      }
+      if (durations !== undefined) log.debug({ durationsMs: durations }, 'sampled');
+      return sample;
+    },
+    stats() {
+      const out: Partial<Record<CollectorName, CollectorStats>> = {};
+      for (const [c, state] of states) out[c.name] = { ...state.stats };
+      return out;
+    },
+    close() {
+      for (const c of collectors) {
+        try {
+          c.close?.();
+        } catch (err) {
+          log.warn({ collector: c.name }, `collector close failed: ${errorMessage(err)}`);
+        }
+      }
+    },
+  };
+}
+
+// The collectors a loaded config asks for, with the daemon's log, abort signal and clock;
+// the GPU program is vetted with the same trust rule as every program lavarank runs.
+export function collectorsFromConfig(
+  config: Readonly<Config>,
+  deps: { log: Logger; signal: AbortSignal; clock?: Clock },
+): Collector[] {
+  return createCollectors({
+    procRoot: config.proc_root,
+    sysRoot: config.sys_root,
+    gpu: {
+      enabled: config.gpu.enabled,
+      command: config.gpu.command,
+      intervalMs: config.gpu.interval * 1000,
+      timeoutMs: config.gpu.timeout * 1000,
+      signal: deps.signal,
+      log: deps.log,
+      checkProgram: (path) => trustProblems(path, 'gpu.command', { executable: true }),
+      ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+    },
+  });
+}

@@ -1,0 +1,477 @@
+// Reading and editing OpenLava's configuration files as text, for
+// `lavarank install --merge-conf`. Everything lavarank adds sits between
+// marker lines, and a line it had to replace is kept inside the block as a
+// `#lavarank-was: ` comment, so removing the blocks gives back the file as it
+// was, byte for byte. A merge first removes any earlier blocks and then adds
+// them again, which makes it idempotent.
+//
+// The parsing follows OpenLava 4.0's lib.words.c and lim.conf.c: `#` outside
+// double quotes starts a comment anywhere on a line, a trailing `\` joins the
+// next line, section and keyword names are case-insensitive, a table row's
+// values map to the header's keywords by position, `(...)` is one value, `-`
+// and `()` are empty, and resource and queue names are case-sensitive.
+import { ConfigError } from '../util/errors.js';
+
+export const BLOCK_BEGIN = '# >>> lavarank';
+export const BLOCK_END = '# <<< lavarank';
+export const WAS_PREFIX = '#lavarank-was: ';
+
+// One row of a table section (Resource, ResourceMap, Cluster) or one KEY = VALUE line.
+export interface ConfRow {
+  first: number; // index of its first physical line
+  last: number; // index of its last physical line (after `\` continuations)
+  values: string[]; // as written, `(...)` kept; use valueText() for the content
+}
+
+// A `Begin X` ... `End X` section.
+export interface ConfSection {
+  name: string; // as written after Begin
+  begin: number; // line index of Begin
+  end: number; // line index of End
+  header?: ConfRow; // the keyword line of a table section
+  rows: ConfRow[]; // the other lines
+}
+
+interface LogicalLine {
+  first: number;
+  last: number;
+  text: string;
+}
+
+function stripComment(line: string): string {
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '"') quoted = !quoted;
+    else if (c === '#' && !quoted) return line.slice(0, i);
+  }
+  return line;
+}
+
+function logicalLines(lines: readonly string[]): LogicalLine[] {
+  const out: LogicalLine[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const first = i;
+    let text = stripComment(lines[i] ?? '');
+    while (/\\\s*$/.test(text) && i + 1 < lines.length) {
+      text = text.replace(/\\\s*$/, ' ') + stripComment(lines[++i] ?? '');
+    }
+    if (text.trim() !== '') out.push({ first, last: i, text: text.trim() });
+  }
+  return out;
+}
+
+// Splits a row into values the way getNextValue() does: words, or `(` ... `)` as one.
+export function splitValues(text: string): string[] {
+  const values: string[] = [];
+  const re = /\([^)]*\)?\S*|\S+/g;
+  for (const m of text.matchAll(re)) values.push(m[0]);
+  return values;
+}
+
+// The content of a value: `-` and `()` are empty, `(a b)` is `a b`.
+export function valueText(value: string): string {
+  if (value === '-') return '';
+  if (value.startsWith('(')) return value.slice(1, value.includes(')') ? value.indexOf(')') : undefined).trim();
+  return value;
+}
+
+function firstWord(text: string): string {
+  return (text.split(/\s+/, 1)[0] ?? '').toLowerCase();
+}
+
+// Splits text into lines; the last element is '' when the text ends with a newline.
+export function splitLines(text: string): string[] {
+  return text.split('\n');
+}
+
+// The sections of a configuration file. Throws ConfigError naming the file and
+// line for a section that never ends.
+export function parseSections(text: string, file: string): ConfSection[] {
+  const sections: ConfSection[] = [];
+  let open: ConfSection | undefined;
+  for (const line of logicalLines(splitLines(text))) {
+    const word = firstWord(line.text);
+    if (open === undefined) {
+      if (word === 'begin') {
+        const name = line.text.split(/\s+/)[1] ?? '';
+        open = { name, begin: line.first, end: -1, rows: [] };
+      }
+      continue;
+    }
+    if (word === 'end') {
+      open.end = line.first;
+      sections.push(open);
+      open = undefined;
+      continue;
+    }
+    const row: ConfRow = { first: line.first, last: line.last, values: splitValues(line.text) };
+    if (open.header === undefined && open.rows.length === 0 && !line.text.includes('=')) open.header = row;
+    else open.rows.push(row);
+  }
+  if (open !== undefined) {
+    throw new ConfigError(`${file} line ${open.begin + 1}: section "Begin ${open.name}" has no End line`);
+  }
+  return sections;
+}
+
+function sectionsNamed(sections: readonly ConfSection[], name: string): ConfSection[] {
+  return sections.filter((s) => s.name.toLowerCase() === name.toLowerCase());
+}
+
+function column(section: ConfSection, key: string): number {
+  return (section.header?.values ?? []).findIndex((k) => k.toUpperCase() === key);
+}
+
+function cell(section: ConfSection, row: ConfRow, key: string): string | undefined {
+  const i = column(section, key);
+  const value = i < 0 ? undefined : row.values[i];
+  return value === undefined ? undefined : valueText(value);
+}
+
+// Removes every lavarank block, putting back the lines it had replaced.
+// Throws ConfigError for markers that do not pair up.
+export function removeBlocks(text: string, file: string): string {
+  const out: string[] = [];
+  let openedAt = -1;
+  splitLines(text).forEach((line, i) => {
+    if (line.startsWith(BLOCK_BEGIN)) {
+      if (openedAt >= 0) throw new ConfigError(`${file} line ${i + 1}: a lavarank block starts inside the one from line ${openedAt + 1}`);
+      openedAt = i;
+    } else if (line.startsWith(BLOCK_END)) {
+      if (openedAt < 0) throw new ConfigError(`${file} line ${i + 1}: a lavarank block ends that never started`);
+      openedAt = -1;
+    } else if (openedAt < 0) {
+      out.push(line);
+    } else if (line.startsWith(WAS_PREFIX)) {
+      out.push(line.slice(WAS_PREFIX.length));
+    }
+  });
+  if (openedAt >= 0) throw new ConfigError(`${file} line ${openedAt + 1}: a lavarank block never ends (no "${BLOCK_END}" line)`);
+  return out.join('\n');
+}
+
+function block(origin: string, body: readonly string[], replaced: readonly string[] = []): string[] {
+  return [
+    `${BLOCK_BEGIN}: added by "lavarank install --merge-conf" from ${origin}; "--uninstall --merge-conf" removes it`,
+    ...replaced.map((line) => WAS_PREFIX + line),
+    ...body,
+    BLOCK_END,
+  ];
+}
+
+// Lays a row out under the header's columns, filling columns the row lacks with `()`.
+function formatRow(header: ConfRow, headerLine: string, values: ReadonlyMap<string, string>): string {
+  const starts: number[] = [];
+  let from = 0;
+  for (const key of header.values) {
+    const at = headerLine.indexOf(key, from);
+    starts.push(at);
+    from = at + key.length;
+  }
+  let line = '';
+  header.values.forEach((key, i) => {
+    const value = values.get(key.toUpperCase()) ?? '()';
+    const start = starts[i] ?? 0;
+    if (i > 0) line += line.length < start ? ' '.repeat(start - line.length) : ' ';
+    line += value;
+  });
+  return line.trimEnd();
+}
+
+interface Edit {
+  first: number; // replace lines first..last (inclusive); last = first - 1 inserts before first
+  last: number;
+  lines: string[];
+}
+
+function applyEdits(lines: readonly string[], edits: Edit[]): string {
+  const out = [...lines];
+  for (const edit of [...edits].sort((a, b) => b.first - a.first)) {
+    out.splice(edit.first, edit.last - edit.first + 1, ...edit.lines);
+  }
+  return out.join('\n');
+}
+
+// Inserts lines after the file's last line, before its final newline if it has
+// one; nothing outside the block changes, so removing the block restores the file.
+function appendAtEnd(lines: readonly string[], added: readonly string[]): Edit {
+  const at = lines.length > 0 && lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;
+  return { first: at, last: at - 1, lines: [...added] };
+}
+
+// The outcome of merging one file.
+export interface MergeResult {
+  text: string; // the new content (equal to the input when nothing changes)
+  warnings: string[]; // a line of the site's that lavarank had to change, and why
+  notes: string[]; // things found and left alone
+}
+
+function rowMap(section: ConfSection, row: ConfRow): Map<string, string> {
+  const map = new Map<string, string>();
+  (section.header?.values ?? []).forEach((key, i) => {
+    const value = row.values[i];
+    if (value !== undefined) map.set(key.toUpperCase(), value);
+  });
+  return map;
+}
+
+// One table merge: the site's file without lavarank's blocks, its sections of
+// one name, the snippet's table of that name, and what the merge does.
+interface TableMerge {
+  origin: string;
+  pristine: string;
+  lines: string[];
+  sections: ConfSection[];
+  target: ConfSection | undefined; // the first section with a header: new rows go there
+  wanted: ConfSection;
+  snippetLines: string[];
+  edits: Edit[];
+  warnings: string[];
+  notes: string[];
+}
+
+function startTableMerge(text: string, file: string, snippet: string, origin: string, name: string, required: readonly string[]): TableMerge {
+  const pristine = removeBlocks(text, file);
+  const sections = sectionsNamed(parseSections(pristine, file), name);
+  const [wanted] = sectionsNamed(parseSections(snippet, origin), name);
+  if (wanted?.header === undefined) throw new ConfigError(`${origin}: no "Begin ${name}" table in the snippet`);
+  const target = sections.find((s) => s.header !== undefined);
+  const header = target?.header;
+  if (target !== undefined && header !== undefined) {
+    for (const key of required) {
+      if (column(target, key) < 0) {
+        throw new ConfigError(`${file} line ${header.first + 1}: the ${name} section has no ${key} column, which lavarank's lines need`);
+      }
+    }
+  }
+  const lines = splitLines(pristine);
+  return { origin, pristine, lines, sections, target, wanted, snippetLines: splitLines(snippet), edits: [], warnings: [], notes: [] };
+}
+
+// The first row, in any of the sections, whose RESOURCENAME is name.
+function findRow(sections: readonly ConfSection[], name: string): { section: ConfSection; row: ConfRow } | undefined {
+  for (const section of sections) {
+    const row = section.rows.find((r) => cell(section, r, 'RESOURCENAME') === name);
+    if (row !== undefined) return { section, row };
+  }
+  return undefined;
+}
+
+// Adds rows before the End line of the target section, or, if the file has no
+// such section, a whole one laid out like the snippet's at the end of the file.
+function addRows(m: TableMerge, rows: ReadonlyArray<ReadonlyMap<string, string>>): void {
+  if (rows.length === 0) return;
+  const header = m.target?.header;
+  if (m.target !== undefined && header !== undefined) {
+    const formatted = rows.map((want) => formatRow(header, m.lines[header.first] ?? '', want));
+    m.edits.push({ first: m.target.end, last: m.target.end - 1, lines: block(m.origin, formatted) });
+    return;
+  }
+  const snippetHeader = m.wanted.header;
+  const headerLine = m.snippetLines[snippetHeader?.first ?? 0] ?? '';
+  const formatted = rows.map((want) => (snippetHeader === undefined ? '' : formatRow(snippetHeader, headerLine, want)));
+  const body = [`Begin ${m.wanted.name}`, headerLine.trimEnd(), ...formatted, `End ${m.wanted.name}`];
+  m.edits.push(appendAtEnd(m.lines, block(m.origin, body)));
+}
+
+function finish(m: TableMerge): MergeResult {
+  return { text: m.edits.length === 0 ? m.pristine : applyEdits(m.lines, m.edits), warnings: m.warnings, notes: m.notes };
+}
+
+// Merges the snippet's Resource rows into lsf.shared. `ordered` is the resource
+// whose INCREASING direction decides where jobs go: declared the other way, it is
+// fixed (the old line kept in the block); a resource of the same name but another
+// TYPE, or static where the snippet's is dynamic, is a conflict.
+export function mergeResources(text: string, file: string, snippet: string, origin: string, ordered: string): MergeResult {
+  const m = startTableMerge(text, file, snippet, origin, 'Resource', ['RESOURCENAME', 'TYPE', 'INTERVAL', 'INCREASING']);
+  const missing: Array<Map<string, string>> = [];
+  for (const row of m.wanted.rows) {
+    const want = rowMap(m.wanted, row);
+    const name = valueText(want.get('RESOURCENAME') ?? '');
+    const found = findRow(m.sections, name);
+    if (found === undefined) {
+      missing.push(want);
+      continue;
+    }
+    const where = `${file} line ${found.row.first + 1}`;
+    const type = cell(found.section, found.row, 'TYPE') ?? '';
+    const wantType = valueText(want.get('TYPE') ?? '');
+    if (type.toLowerCase() !== wantType.toLowerCase()) {
+      throw new ConfigError(`${where} declares ${name} as ${type || 'untyped'}, but lavarank needs ${name} ${wantType}; rename or remove that resource first`);
+    }
+    if (valueText(want.get('INTERVAL') ?? '') !== '' && (cell(found.section, found.row, 'INTERVAL') ?? '') === '') {
+      throw new ConfigError(`${where} declares ${name} without an INTERVAL (a static resource); lavarank needs it dynamic, as in ${origin}`);
+    }
+    const increasing = (cell(found.section, found.row, 'INCREASING') ?? '').toUpperCase();
+    const wantIncreasing = valueText(want.get('INCREASING') ?? '').toUpperCase();
+    const header = found.section.header;
+    if (name === ordered && increasing !== wantIncreasing && header !== undefined) {
+      m.edits.push({
+        first: found.row.first,
+        last: found.row.last,
+        lines: block(origin, [formatRow(header, m.lines[header.first] ?? '', want)], m.lines.slice(found.row.first, found.row.last + 1)),
+      });
+      m.warnings.push(
+        `${where} declared ${name} with INCREASING ${increasing || '(none)'}: order[${name}] would then send jobs to the BUSIEST host, and hosts whose elim is dead first. ` +
+          `Replaced by INCREASING ${wantIncreasing}; the old line stays in the file as a comment and --uninstall --merge-conf puts it back.`,
+      );
+    } else {
+      m.notes.push(`${where} already declares ${name} (${type}, INCREASING ${increasing || '(none)'}); left as it is.`);
+    }
+  }
+  addRows(m, missing);
+  return finish(m);
+}
+
+// Merges the snippet's ResourceMap rows into lsf.cluster.<name>, and takes out
+// any row mapping one of `unmapped` (kept in the block as a comment).
+export function mergeResourceMap(text: string, file: string, snippet: string, origin: string, unmapped: readonly string[]): MergeResult {
+  const m = startTableMerge(text, file, snippet, origin, 'ResourceMap', ['RESOURCENAME', 'LOCATION']);
+  for (const section of m.sections) {
+    for (const row of section.rows) {
+      const name = cell(section, row, 'RESOURCENAME');
+      if (name === undefined || !unmapped.includes(name)) continue;
+      m.edits.push({ first: row.first, last: row.last, lines: block(origin, [], m.lines.slice(row.first, row.last + 1)) });
+      m.warnings.push(
+        `${file} line ${row.first + 1} maps ${name} in the ResourceMap. OpenLava 4.0 then gives ${name} the flag 0x40, which mbatchd also uses for free job slots, ` +
+          `so order[${name}] would sort hosts by free slots instead of by ${name}. Taken out (kept as a comment; --uninstall --merge-conf puts it back).`,
+      );
+    }
+  }
+  const missing: Array<Map<string, string>> = [];
+  for (const row of m.wanted.rows) {
+    const want = rowMap(m.wanted, row);
+    const name = valueText(want.get('RESOURCENAME') ?? '');
+    const existing = findRow(m.sections, name);
+    if (existing === undefined) {
+      missing.push(want);
+      continue;
+    }
+    const location = cell(existing.section, existing.row, 'LOCATION') ?? '';
+    const wantLocation = valueText(want.get('LOCATION') ?? '');
+    m.notes.push(
+      `${file} line ${existing.row.first + 1} already maps ${name} (${location}); left as it is.` +
+        (location === wantLocation ? '' : ` LIM starts the elim only on hosts with an instance of ${name}; lavarank ships ${wantLocation}.`),
+    );
+  }
+  addRows(m, missing);
+  return finish(m);
+}
+
+function queueName(section: ConfSection): string | undefined {
+  for (const row of section.rows) {
+    const m = /^\s*QUEUE_NAME\s*=\s*(\S+)/i.exec(row.values.join(' '));
+    if (m?.[1] !== undefined) return m[1];
+  }
+  return undefined;
+}
+
+// Appends the snippet's Queue section to lsb.queues. A queue of the same name
+// that lavarank did not add is a conflict: mbatchd would ignore the second one.
+export function mergeQueues(text: string, file: string, snippet: string, origin: string): MergeResult {
+  const pristine = removeBlocks(text, file);
+  const lines = splitLines(pristine);
+  const snippetLines = splitLines(snippet);
+  const [wanted] = sectionsNamed(parseSections(snippet, origin), 'Queue');
+  const name = wanted === undefined ? undefined : queueName(wanted);
+  if (wanted === undefined || name === undefined) throw new ConfigError(`${origin}: no "Begin Queue" section with a QUEUE_NAME in the snippet`);
+  for (const section of sectionsNamed(parseSections(pristine, file), 'Queue')) {
+    if (queueName(section) === name) {
+      throw new ConfigError(
+        `${file} line ${section.begin + 1} already defines a queue named ${name}, and mbatchd ignores a second queue of the same name. ` +
+          `Add lavarank's RES_REQ to it by hand (see ${origin}), rename it, or pass --no-queue.`,
+      );
+    }
+  }
+  // the "D and T" note travels with the queue, so it is seen where the numbers are
+  const notesAbove = snippetLines.slice(0, wanted.begin).filter((line) => line.startsWith('# D and T'));
+  const body = [...notesAbove, ...snippetLines.slice(wanted.begin, wanted.end + 1)];
+  return { text: applyEdits(lines, [appendAtEnd(lines, block(origin, body))]), warnings: [], notes: [] };
+}
+
+// The cluster names listed in lsf.shared's Cluster section.
+export function clusterNames(text: string, file: string): string[] {
+  const names: string[] = [];
+  for (const section of sectionsNamed(parseSections(text, file), 'Cluster')) {
+    const i = Math.max(0, column(section, 'CLUSTERNAME'));
+    for (const row of section.rows) {
+      const name = row.values[i];
+      if (name !== undefined) names.push(valueText(name));
+    }
+  }
+  return names;
+}
+
+// A unified diff of two texts with three lines of context, or '' when equal.
+export function unifiedDiff(before: string, after: string, fromName: string, toName: string): string {
+  if (before === after) return '';
+  const a = splitLines(before);
+  const b = splitLines(after);
+  let prefix = 0;
+  while (prefix < a.length && prefix < b.length && a[prefix] === b[prefix]) prefix++;
+  let suffix = 0;
+  while (suffix < a.length - prefix && suffix < b.length - prefix && a[a.length - 1 - suffix] === b[b.length - 1 - suffix]) suffix++;
+  const am = a.slice(prefix, a.length - suffix);
+  const bm = b.slice(prefix, b.length - suffix);
+  // ops over the middle: ' ' keep, '-' delete, '+' insert (LCS; the middle is small in practice)
+  const ops: Array<[' ' | '-' | '+', string]> = [];
+  if (am.length * bm.length > 4_000_000) {
+    for (const line of am) ops.push(['-', line]);
+    for (const line of bm) ops.push(['+', line]);
+  } else {
+    const w = bm.length + 1;
+    const lcs = new Uint32Array((am.length + 1) * w);
+    for (let i = am.length - 1; i >= 0; i--) {
+      for (let j = bm.length - 1; j >= 0; j--) {
+        lcs[i * w + j] = am[i] === bm[j] ? (lcs[(i + 1) * w + j + 1] ?? 0) + 1 : Math.max(lcs[(i + 1) * w + j] ?? 0, lcs[i * w + j + 1] ?? 0);
+      }
+    }
+    let i = 0;
+    let j = 0;
+    while (i < am.length || j < bm.length) {
+      if (i < am.length && j < bm.length && am[i] === bm[j]) {
+        ops.push([' ', am[i++] ?? '']);
+        j++;
+      } else if (i < am.length && (j === bm.length || (lcs[(i + 1) * w + j] ?? 0) >= (lcs[i * w + j + 1] ?? 0))) {
+        ops.push(['-', am[i++] ?? '']);
+      } else {
+        ops.push(['+', bm[j++] ?? '']);
+      }
+    }
+  }
+  const all: Array<[' ' | '-' | '+', string]> = [
+    ...a.slice(0, prefix).map((l): [' ', string] => [' ', l]),
+    ...ops,
+    ...a.slice(a.length - suffix).map((l): [' ', string] => [' ', l]),
+  ];
+  const out = [`--- ${fromName}`, `+++ ${toName}`];
+  const CONTEXT = 3;
+  const isChange = (x: number): boolean => all[x] !== undefined && all[x]?.[0] !== ' ';
+  let k = 0;
+  while (k < all.length) {
+    while (k < all.length && !isChange(k)) k++;
+    if (k >= all.length) break;
+    const start = Math.max(0, k - CONTEXT);
+    let end = k;
+    // one hunk goes on while the next change is within 2 × CONTEXT unchanged lines
+    for (;;) {
+      while (isChange(end)) end++;
+      let next = end;
+      while (next < all.length && !isChange(next)) next++;
+      if (next < all.length && next - end <= 2 * CONTEXT) end = next;
+      else break;
+    }
+    end = Math.min(all.length, end + CONTEXT);
+    const before = all.slice(0, start);
+    const hunk = all.slice(start, end);
+    const aStart = before.filter(([op]) => op !== '+').length;
+    const bStart = before.filter(([op]) => op !== '-').length;
+    const aLen = hunk.filter(([op]) => op !== '+').length;
+    const bLen = hunk.filter(([op]) => op !== '-').length;
+    out.push(`@@ -${aStart + (aLen > 0 ? 1 : 0)},${aLen} +${bStart + (bLen > 0 ? 1 : 0)},${bLen} @@`);
+    for (const [op, line] of hunk) out.push(op + line);
+    k = end;
+  }
+  return out.join('\n');
+}

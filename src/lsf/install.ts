@@ -1,0 +1,526 @@
+// `lavarank install` (and scripts/install-elim): writes the wrapper LIM runs as
+// $LSF_SERVERDIR/elim (elim.rank under LSF), merges openlava-conf/ into the
+// cluster's files with --merge-conf, and undoes both with --uninstall.
+//
+// Every check runs before anything is changed, so a refusal leaves the host as
+// it was, and --dry-run prints exactly what a real run would do. The wrapper and
+// everything it runs are checked with trustProblems: LIM runs them as root.
+//
+// Decisions:
+// - A foreign elim is replaced only with --force, and is then moved to
+//   $LSF_SERVERDIR/.lavarank-backup/<name>.<UTC stamp>. LSF's MELIM runs every
+//   elim.* in LSF_SERVERDIR itself, never in a subdirectory, so a backup there
+//   is never started. --uninstall moves the newest one back.
+// - Configuration lines lavarank must change are changed, loudly, not refused:
+//   rank declared INCREASING N sends jobs to the busiest host, and rank in the
+//   ResourceMap makes order[rank] sort by free slots (OpenLava 4.0). The old line
+//   stays in the file as a comment that --uninstall --merge-conf puts back. A
+//   same-named resource of another TYPE, or a site queue named "rank", is
+//   refused: it is the site's own, not a mistake about lavarank.
+// - --uninstall --merge-conf removes lavarank's marked blocks rather than
+//   restoring the backups, so edits made since the merge survive. Each changed
+//   file is backed up next to itself first, as <file>.lavarank-<UTC stamp>.
+import {
+  chmodSync,
+  chownSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  mkdirSync,
+  type Stats,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { errorCode, errorMessage } from '../util/errors.js';
+import { runCommand } from '../util/exec.js';
+import { clusterNames, mergeQueues, mergeResourceMap, mergeResources, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
+import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
+import { trustProblems } from '../util/trust.js';
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const DEFAULT_PROGRAM = join(PACKAGE_ROOT, 'dist', 'src', 'cli.js');
+const SNIPPET_DIR = join(PACKAGE_ROOT, 'openlava-conf');
+
+// The line that tells lavarank's wrapper from a site's own elim.
+export const WRAPPER_MARK = 'lavarank elim wrapper';
+// Where a replaced elim is kept, inside LSF_SERVERDIR.
+export const BACKUP_DIR = '.lavarank-backup';
+const MIN_NODE_MAJOR = 20;
+// Larger than any wrapper lavarank writes; a bigger file is someone else's elim.
+const MAX_WRAPPER_BYTES = 64 * 1024;
+// The resource whose sort direction and ResourceMap entry the merge enforces.
+const RANK = 'rank';
+
+const USAGE = `Usage: lavarank install [options]     (also: scripts/install-elim [options])
+
+Installs the elim wrapper LIM runs, as root, on this host.
+
+  --serverdir DIR   where LIM looks for the elim (default $LSF_SERVERDIR)
+  --lsf             IBM Spectrum LSF: install as elim.rank (MELIM runs every elim.*)
+  --node PATH       the Node.js (>= ${MIN_NODE_MAJOR}) the wrapper runs (default: the one running this)
+  --program PATH    lavarank's built CLI (default: dist/src/cli.js of this installation)
+  --force           replace an elim that is not lavarank's, keeping it in ${BACKUP_DIR}/
+  --merge-conf      also merge openlava-conf/ into lsf.shared, lsf.cluster.<cluster>, lsb.queues
+  --envdir DIR      where lsf.shared is (default $LSF_ENVDIR)
+  --cluster NAME    the cluster name, if lsf.shared lists several
+  --queues FILE     lsb.queues (default $LSB_CONFDIR/<cluster>/configdir/lsb.queues)
+  --no-queue        leave lsb.queues alone
+  --uninstall       remove the wrapper and put back the saved elim; with --merge-conf,
+                    take lavarank's blocks out of the configuration files
+  --dry-run         show every file, diff and command without changing anything
+  -h, --help        this text`;
+
+const OPTIONS = {
+  serverdir: { type: 'string' },
+  lsf: { type: 'boolean' },
+  node: { type: 'string' },
+  program: { type: 'string' },
+  force: { type: 'boolean' },
+  'merge-conf': { type: 'boolean' },
+  envdir: { type: 'string' },
+  cluster: { type: 'string' },
+  queues: { type: 'string' },
+  'no-queue': { type: 'boolean' },
+  uninstall: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true }>>['values'];
+
+// Output and surroundings of one run, so tests can pass a sink, an environment and a time.
+export interface InstallIO {
+  out(text: string): void;
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+  now(): Date;
+  uid: number; // effective uid; only root can give files to root
+}
+
+// A refusal or failure the administrator must act on; the message says what and where.
+class InstallError extends Error {
+  override name = 'InstallError';
+}
+
+interface Step {
+  say: string; // what it does; printed after "would:" or "done:"
+  run?: () => void; // absent for information lines
+}
+
+// The installer with its surroundings as parameters: 0 done, 1 refused or failed, 2 usage error.
+export async function runInstall(argv: string[], io: InstallIO): Promise<number> {
+  let opts: Options;
+  try {
+    opts = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    io.err(`lavarank install: ${errorMessage(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts.help === true) {
+    io.out(USAGE);
+    return 0;
+  }
+  const confOnly = (['envdir', 'cluster', 'queues', 'no-queue'] as const).filter((o) => opts[o] !== undefined);
+  if (confOnly.length > 0 && opts['merge-conf'] !== true) {
+    io.err(`lavarank install: --${confOnly.join(', --')} only matter${confOnly.length === 1 ? 's' : ''} with --merge-conf\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts.force === true && opts.uninstall === true) {
+    io.err(`lavarank install: --force and --uninstall do not go together: --uninstall never removes an elim that is not lavarank's\n\n${USAGE}`);
+    return 2;
+  }
+  const dryRun = opts['dry-run'] === true;
+  const steps: Step[] = [];
+  const next: string[] = [];
+  try {
+    if (opts.uninstall === true) {
+      planElimRemoval(opts, io, steps);
+      if (opts['merge-conf'] === true) planConf(opts, io, steps, 'unmerge');
+      nextAfterUninstall(opts, next);
+    } else {
+      await planElim(opts, io, steps);
+      const conf = opts['merge-conf'] === true ? planConf(opts, io, steps, 'merge') : undefined;
+      nextAfterInstall(opts, conf?.cluster, next);
+    }
+  } catch (err) {
+    io.err(`lavarank install: ${errorMessage(err)}\nNothing was changed.`);
+    return 1;
+  }
+  if (dryRun) io.out('Dry run: nothing is changed; "would" marks each change a real run makes.');
+  for (const step of steps) {
+    if (step.run === undefined) {
+      io.out(step.say);
+      continue;
+    }
+    if (dryRun) {
+      io.out(`  would: ${step.say}`);
+      continue;
+    }
+    try {
+      step.run();
+    } catch (err) {
+      io.err(`lavarank install: failed to ${step.say}: ${errorMessage(err)}\nThe steps printed above it were done.`);
+      return 1;
+    }
+    io.out(`  done: ${step.say}`);
+  }
+  io.out(['', 'Next steps:', ...next.map((line) => `  ${line}`)].join('\n'));
+  return 0;
+}
+
+// A path from an option or, failing that, the environment; made absolute.
+function pathFrom(option: string | undefined, env: NodeJS.ProcessEnv, variable: string, flag: string): string {
+  const value = option ?? env[variable];
+  if (value === undefined || value === '') {
+    throw new InstallError(`${variable} is not set; set it (source OpenLava's profile.lsf or openlava.sh) or pass ${flag} DIR`);
+  }
+  return resolve(value);
+}
+
+function refuseUntrusted(problems: string[]): void {
+  if (problems.length > 0) {
+    throw new InstallError(`LIM runs the elim as root, so everything it runs must be changeable by root only:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+// Single-quoted for sh; a path with a newline or other control character is refused.
+function shQuote(path: string, what: string): string {
+  if (/[\0-\x1f\x7f]/.test(path)) throw new InstallError(`${what} ${JSON.stringify(path)} contains a control character`);
+  return `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
+// The sh script LIM executes. exec replaces the shell, so lavarank keeps the PID
+// LIM started (LIM's SIGTERM reaches Node, and LIM reaps lavarank itself).
+export function wrapperText(node: string, program: string): string {
+  return [
+    '#!/bin/sh',
+    `# ${WRAPPER_MARK}: written by "lavarank install"; "lavarank install --uninstall" removes it.`,
+    '# LIM runs this as root. Both paths were fixed at install time; exec hands',
+    "# this process to Node so LIM's signals reach lavarank directly.",
+    `exec ${shQuote(node, 'Node path')} ${DAEMON_NODE_FLAGS.join(' ')} ${shQuote(program, 'program path')} run "$@"`,
+    '',
+  ].join('\n');
+}
+
+async function nodeVersion(node: string): Promise<string> {
+  const result = await runCommand(node, ['--version'], { timeoutMs: 10_000 });
+  const version = result.stdout.trim();
+  const major = /^v(\d+)\./.exec(version)?.[1];
+  if (result.failed || major === undefined) {
+    throw new InstallError(`cannot run ${node} --version: ${result.reason ?? `it printed ${JSON.stringify(version)}`}; pass --node PATH`);
+  }
+  if (Number(major) < MIN_NODE_MAJOR) {
+    throw new InstallError(`${node} is Node ${version}; lavarank needs Node ${MIN_NODE_MAJOR} or later (pass --node PATH)`);
+  }
+  return version;
+}
+
+// What is at a path now: nothing, a readable file, or something else.
+type Existing = { kind: 'none' } | { kind: 'file'; text: string | undefined; st: Stats } | { kind: 'other'; what: string };
+
+function existing(path: string): Existing {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return { kind: 'none' };
+    throw new InstallError(`cannot look at ${path}: ${errorMessage(err)}`);
+  }
+  if (st.isSymbolicLink()) return { kind: 'other', what: 'a symbolic link' };
+  if (!st.isFile()) return { kind: 'other', what: st.isDirectory() ? 'a directory' : 'not a regular file' };
+  return { kind: 'file', text: st.size <= MAX_WRAPPER_BYTES ? readFileSync(path, 'utf8') : undefined, st };
+}
+
+// Ours when its second line is the mark wrapperText() writes there.
+function isOurs(found: Existing): boolean {
+  return found.kind === 'file' && found.text?.split('\n', 2)[1]?.startsWith(`# ${WRAPPER_MARK}`) === true;
+}
+
+function stamp(now: Date): string {
+  return now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+// A path that does not exist yet: base, or base-2, base-3...
+function freshPath(base: string): string {
+  let path = base;
+  for (let n = 2; existsSync(path); n++) path = `${base}-${n}`;
+  return path;
+}
+
+// Writes through a temporary file and a rename, so LIM never starts a half-written file.
+function writeAtomically(path: string, text: string, mode: number, owner: { uid: number; gid: number } | undefined): void {
+  const tmp = join(dirname(path), `.${basename(path)}.lavarank-new`);
+  try {
+    unlinkSync(tmp);
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+  }
+  writeFileSync(tmp, text, { mode, flag: 'wx' });
+  chmodSync(tmp, mode);
+  if (owner !== undefined) chownSync(tmp, owner.uid, owner.gid);
+  renameSync(tmp, path);
+}
+
+async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<void> {
+  const serverdir = pathFrom(opts.serverdir, io.env, 'LSF_SERVERDIR', '--serverdir');
+  const name = opts.lsf === true ? 'elim.rank' : 'elim';
+  const target = join(serverdir, name);
+  refuseUntrusted(trustProblems(serverdir, 'LSF_SERVERDIR', { directory: true }));
+  const node = resolve(opts.node ?? process.execPath);
+  const program = resolve(opts.program ?? DEFAULT_PROGRAM);
+  if (!existsSync(program)) {
+    throw new InstallError(`the lavarank program ${program} does not exist; build lavarank first (npm run build) or pass --program PATH`);
+  }
+  refuseUntrusted([
+    ...trustProblems(node, 'Node binary', { executable: true }),
+    ...trustProblems(program, 'lavarank program'),
+  ]);
+  const version = await nodeVersion(node);
+  const text = wrapperText(node, program);
+  const isRoot = io.uid === 0;
+  const owner = isRoot ? { uid: 0, gid: 0 } : undefined;
+  steps.push({ say: `Elim for ${opts.lsf === true ? "LSF's MELIM" : 'OpenLava'}: ${target}\n  runs: ${node} (${version}) ${program} run` });
+  if (!isRoot) {
+    steps.push({ say: `  note: not running as root (uid ${io.uid}), so file owners are left as they are; LIM runs the elim as root, so install as root on a cluster.` });
+  }
+  const found = existing(target);
+  if (found.kind === 'other') {
+    throw new InstallError(`${target} is ${found.what}, not an elim lavarank can replace; move it away first`);
+  }
+  if (found.kind === 'file' && found.text === text) {
+    const modeOk = (found.st.mode & 0o7777) === 0o755;
+    const ownerOk = !isRoot || (found.st.uid === 0 && found.st.gid === 0);
+    if (modeOk && ownerOk) {
+      steps.push({ say: `  ${target} is already this wrapper; nothing to do.` });
+    } else {
+      steps.push({
+        say: `set ${target} to mode 0755${isRoot ? ', owner root' : ''}`,
+        run: () => {
+          chmodSync(target, 0o755);
+          if (owner !== undefined) chownSync(target, owner.uid, owner.gid);
+        },
+      });
+    }
+    return;
+  }
+  if (found.kind === 'file' && !isOurs(found)) {
+    const firstLine = found.text?.split('\n', 1)[0] ?? `${found.st.size} bytes`;
+    if (opts.force !== true) {
+      throw new InstallError(
+        [
+          `${target} already exists and is not lavarank's (it starts with: ${firstLine.slice(0, 80)}).`,
+          `  To replace it and keep it in ${join(serverdir, BACKUP_DIR)}/, pass --force.`,
+          opts.lsf === true
+            ? `  Under LSF's MELIM both can run side by side: lavarank installs as elim.rank, so choose another name only if elim.rank is taken.`
+            : `  OpenLava runs only one elim: to keep it running, copy it to a root-owned place and list it under "elims:" in lavarank's config; lavarank then runs it and passes its values on.`,
+        ].join('\n'),
+      );
+    }
+    const backup = freshPath(join(serverdir, BACKUP_DIR, `${name}.${stamp(io.now())}`));
+    steps.push({
+      say: `move the existing ${target} to ${backup} (LIM never runs files in a subdirectory)`,
+      run: () => {
+        mkdirSync(dirname(backup), { mode: 0o700, recursive: true });
+        renameSync(target, backup);
+      },
+    });
+  } else if (found.kind === 'file') {
+    steps.push({ say: `  ${target} is an earlier lavarank wrapper; it is replaced.` });
+  }
+  steps.push({
+    say: `write ${target} (mode 0755${isRoot ? ', owner root' : ''})`,
+    run: () => writeAtomically(target, text, 0o755, owner),
+  });
+}
+
+function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): void {
+  const serverdir = pathFrom(opts.serverdir, io.env, 'LSF_SERVERDIR', '--serverdir');
+  const name = opts.lsf === true ? 'elim.rank' : 'elim';
+  const target = join(serverdir, name);
+  const found = existing(target);
+  steps.push({ say: `Elim: ${target}` });
+  if (found.kind === 'none') {
+    steps.push({ say: `  there is no ${target}; nothing to remove.` });
+  } else if (isOurs(found)) {
+    steps.push({ say: `remove lavarank's wrapper ${target}`, run: () => unlinkSync(target) });
+  } else {
+    steps.push({ say: `  ${target} is not lavarank's wrapper; it is left alone.` });
+  }
+  const backups = join(serverdir, BACKUP_DIR);
+  const saved = existsSync(backups)
+    ? readdirSync(backups)
+        .filter((f) => f.startsWith(`${name}.`) && /^\d{8}-\d{6}(-\d+)?$/.test(f.slice(name.length + 1)))
+        .sort()
+    : [];
+  const newest = saved.at(-1);
+  if (newest === undefined) return;
+  const from = join(backups, newest);
+  if (found.kind !== 'none' && !isOurs(found)) {
+    steps.push({ say: `  the saved elim ${from} is not put back, since ${target} is not lavarank's.` });
+    return;
+  }
+  steps.push({
+    say: `put the saved elim ${from} back as ${target}`,
+    run: () => {
+      renameSync(from, target);
+      if (readdirSync(backups).length === 0) rmdirSync(backups);
+    },
+  });
+}
+
+interface ConfFiles {
+  envdir: string;
+  cluster: string;
+  shared: string;
+  clusterFile: string;
+  queues: string | undefined;
+}
+
+function readText(path: string, what: string, hint: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InstallError(`cannot read ${what} ${path}: ${errorCode(err) ?? errorMessage(err)}; ${hint}`);
+  }
+}
+
+// LSB_CONFDIR as lsf.conf sets it; lsf.conf is a sh file, but only a plain value is used, never evaluated.
+function lsbConfdir(envdir: string): string {
+  const conf = join(envdir, 'lsf.conf');
+  if (!existsSync(conf)) return join(envdir, 'lsbatch');
+  let value: string | undefined;
+  for (const line of readText(conf, 'lsf.conf', 'pass --queues FILE').split('\n')) {
+    const m = /^\s*LSB_CONFDIR\s*=\s*(.*?)\s*$/.exec(line);
+    if (m?.[1] !== undefined) value = m[1].replace(/^(["'])(.*)\1$/, '$2');
+  }
+  if (value === undefined) return join(envdir, 'lsbatch');
+  if (/[$`]/.test(value) || !value.startsWith('/')) {
+    throw new InstallError(`${conf} sets LSB_CONFDIR to ${JSON.stringify(value)}, which lavarank does not expand; pass --queues FILE`);
+  }
+  return value;
+}
+
+function findConfFiles(opts: Options, io: InstallIO): ConfFiles {
+  const envdir = pathFrom(opts.envdir, io.env, 'LSF_ENVDIR', '--envdir');
+  const shared = join(envdir, 'lsf.shared');
+  const sharedText = readText(shared, 'lsf.shared', 'is --envdir (or LSF_ENVDIR) the directory of lsf.shared?');
+  let cluster = opts.cluster;
+  if (cluster === undefined) {
+    const listed = clusterNames(sharedText, shared);
+    const files = readdirSync(envdir)
+      .map((f) => /^lsf\.cluster\.([A-Za-z0-9_-]+)$/.exec(f)?.[1])
+      .filter((c): c is string => c !== undefined);
+    const candidates = listed.length === 1 ? listed : listed.length > 1 ? listed.filter((c) => files.includes(c)) : files;
+    if (candidates.length !== 1) {
+      throw new InstallError(
+        `cannot tell which cluster to configure: ${shared} lists ${listed.join(', ') || 'no cluster'}, ` +
+          `and ${envdir} has ${files.map((c) => `lsf.cluster.${c}`).join(', ') || 'no lsf.cluster.* file'}; pass --cluster NAME`,
+      );
+    }
+    cluster = candidates[0] as string;
+  }
+  const clusterFile = join(envdir, `lsf.cluster.${cluster}`);
+  if (!existsSync(clusterFile)) {
+    throw new InstallError(`${clusterFile} does not exist; LIM reads that file for cluster ${cluster}. Is --envdir (or --cluster) right?`);
+  }
+  let queues: string | undefined;
+  if (opts['no-queue'] !== true) {
+    queues = opts.queues === undefined ? join(lsbConfdir(envdir), cluster, 'configdir', 'lsb.queues') : resolve(opts.queues);
+    if (!existsSync(queues)) throw new InstallError(`${queues} does not exist; pass --queues FILE, or --no-queue to leave the queues alone`);
+  }
+  return { envdir, cluster, shared, clusterFile, queues };
+}
+
+function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | 'unmerge'): ConfFiles {
+  const files = findConfFiles(opts, io);
+  const snippet = (name: string): { text: string; origin: string } => {
+    const origin = join(SNIPPET_DIR, name);
+    return { text: readText(origin, 'snippet', 'is this installation complete?'), origin };
+  };
+  const edits: Array<{ file: string; change: (text: string) => MergeResult }> = [];
+  if (mode === 'merge') {
+    const shared = snippet('lsf.shared');
+    const map = snippet('lsf.cluster');
+    const queue = snippet('lsb.queues');
+    edits.push({ file: files.shared, change: (t) => mergeResources(t, files.shared, shared.text, shared.origin, RANK) });
+    edits.push({ file: files.clusterFile, change: (t) => mergeResourceMap(t, files.clusterFile, map.text, map.origin, [RANK]) });
+    if (files.queues !== undefined) {
+      const path = files.queues;
+      edits.push({ file: path, change: (t) => mergeQueues(t, path, queue.text, queue.origin) });
+    }
+  } else {
+    for (const file of [files.shared, files.clusterFile, files.queues]) {
+      if (file !== undefined) edits.push({ file, change: (t) => ({ text: removeBlocks(t, file), warnings: [], notes: [] }) });
+    }
+  }
+  steps.push({ say: `\nConfiguration of cluster ${files.cluster} (${files.envdir}):` });
+  const when = stamp(io.now());
+  // every file is merged before anything is written, so a conflict in the last file changes nothing
+  const planned = edits.map(({ file, change }) => {
+    const before = readText(file, 'configuration file', 'check the path and its permissions');
+    return { file, before, result: change(before) };
+  });
+  for (const { file, before, result } of planned) {
+    // a warning is about a change; once made, the block in the file records it
+    if (result.text !== before) for (const warning of result.warnings) steps.push({ say: `  WARNING: ${warning}` });
+    for (const note of result.notes) steps.push({ say: `  note: ${note}` });
+    if (result.text === before) {
+      steps.push({ say: `  ${file}: ${mode === 'merge' ? 'already merged' : 'no lavarank block'}; unchanged.` });
+      continue;
+    }
+    steps.push({ say: unifiedDiff(before, result.text, `${file} (now)`, `${file} (${mode === 'merge' ? 'merged' : 'restored'})`) });
+    const real = realpathSync(file);
+    const backup = freshPath(`${real}.lavarank-${when}`);
+    steps.push({
+      say: `back up ${real} to ${backup}`,
+      run: () => copyFileSync(real, backup, constants.COPYFILE_EXCL),
+    });
+    steps.push({
+      say: `write ${real}`,
+      run: () => {
+        const st = statSync(real);
+        writeAtomically(real, result.text, st.mode & 0o7777, io.uid === 0 ? { uid: st.uid, gid: st.gid } : undefined);
+      },
+    });
+  }
+  return files;
+}
+
+function nextAfterInstall(opts: Options, cluster: string | undefined, next: string[]): void {
+  const clusterFile = `lsf.cluster.${cluster ?? '<cluster>'}`;
+  if (opts['merge-conf'] !== true) {
+    next.push(
+      `Merge ${SNIPPET_DIR}/ into lsf.shared, ${clusterFile} and lsb.queues (each snippet says where and why),`,
+      '  or run this again with --merge-conf; the configuration is shared, so once is enough.',
+    );
+  }
+  next.push(
+    'Install the wrapper on every host that runs LIM (run this there too), unless LSF_SERVERDIR is shared.',
+    'On the master host, as root (both ask for confirmation):',
+    `  lsadmin reconfig       # LIM rereads lsf.shared and ${clusterFile} and starts the elim on every host`,
+    '  badmin mbdrestart      # mbatchd picks up the rank resource and the rank queue',
+    'About 30 s later, check:',
+    '  lsload -l              # every host shows a number under rank; "-" means no report yet',
+    '  lsinfo                 # rank is listed with ORDER "Inc" (declared INCREASING Y)',
+    'Then submit:',
+    '  bsub -q rank ./job',
+    '  bsub -R "order[rank]" ./job',
+  );
+  if (opts.lsf === true) next.push('(The snippets and checks above were made on OpenLava 4.0; compare them with your LSF version.)');
+}
+
+function nextAfterUninstall(opts: Options, next: string[]): void {
+  next.push('On the master host, as root:', '  lsadmin reconfig       # LIM ends the running elim and starts the restored one, if any');
+  if (opts['merge-conf'] === true) next.push('  badmin mbdrestart      # mbatchd forgets the rank resource and the rank queue');
+  else next.push('The configuration still declares rank and maps elimtrig; remove them with --uninstall --merge-conf.');
+}

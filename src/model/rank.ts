@@ -1,0 +1,45 @@
+// What turns a sample into the number LIM receives. The daemon only knows this
+// interface; the trained model and the fallback formula both implement it.
+import type { Sample } from '../collectors/types.js';
+
+// The rank is a predicted slowdown in percent, clamped to this range.
+export const RANK_MIN = 0;
+export const RANK_MAX = 1000;
+
+export interface RankResult {
+  rank: number;
+  model: string; // which model produced it, for history and logs
+  features?: Record<string, number | null>; // named inputs; null where unavailable
+}
+
+export interface Ranker {
+  readonly name: string;
+  rank(sample: Sample): RankResult;
+}
+
+// Clamps to [RANK_MIN, RANK_MAX]; NaN becomes RANK_MAX, since an unknown state must not attract jobs.
+export function clampRank(value: number): number {
+  if (Number.isNaN(value)) return RANK_MAX;
+  return Math.min(RANK_MAX, Math.max(RANK_MIN, value));
+}
+
+// A transparent fallback: 100 × the busier of CPU use and runnable tasks per CPU,
+// plus up to 400 as memory use goes from 80 % to 100 %. A host whose CPUs are all
+// busy gets 100 (a new job would share a CPU: about twice as slow).
+export function formulaRanker(): Ranker {
+  return {
+    name: 'formula',
+    rank(sample) {
+      const cpu = sample.cpu?.busy;
+      const runnable = sample.load?.runnablePerCpu;
+      const mem = sample.memory?.usedFraction;
+      const cpuTerm = Math.max(cpu ?? 0, runnable ?? 0);
+      const memTerm = mem === undefined ? 0 : Math.max(0, (mem - 0.8) / 0.2);
+      return {
+        rank: clampRank(100 * cpuTerm + 400 * memTerm),
+        model: 'formula',
+        features: { cpu_busy: cpu ?? null, runnable_per_cpu: runnable ?? null, mem_used: mem ?? null },
+      };
+    },
+  };
+}

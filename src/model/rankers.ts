@@ -1,0 +1,133 @@
+// Chooses the ranker the daemon uses: the model file named in the config, else the
+// embedded default model, and notices once per tick (one stat) when that file is
+// replaced. A broken embedded default falls back to the documented formula so that
+// a damaged install still reports; a broken configured model refuses to start,
+// since the administrator asked for that model and would not notice the fallback.
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { RankerSource } from '../daemon/elim.js';
+import { ModelError, errorCode, errorMessage } from '../util/errors.js';
+import { toFeatures } from './features.js';
+import { describeLoaded, loadModel, type LoadOptions, type LoadedModel } from './model.js';
+import { formulaRanker, type Ranker } from './rank.js';
+
+// The model shipped with lavarank: models/default.json next to dist/ (dist/src/model/rankers.js → ../../../models).
+export function defaultModelPath(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'models', 'default.json');
+}
+
+// The model file a config names, else the embedded default.
+export function modelPathFor(config: Readonly<Config>, options: { defaultModelPath?: string } = {}): string {
+  return config.model ?? options.defaultModelPath ?? defaultModelPath();
+}
+
+// A ranker over a loaded model: features of the sample, one forward pass.
+export function modelRanker(model: LoadedModel): Ranker {
+  return {
+    name: model.id,
+    rank(sample) {
+      const f = toFeatures(sample);
+      return { rank: model.predict(f.values), model: model.id, features: f.named };
+    },
+  };
+}
+
+// Where the model comes from, for tests and tools; defaults suit the daemon.
+export interface RankerOptions extends LoadOptions {
+  defaultModelPath?: string;
+}
+
+// A RankerSource that also says which model it uses.
+export interface ModelRankers extends RankerSource {
+  refresh(): void;
+  readonly path: string; // the file watched
+  model(): LoadedModel | undefined; // undefined while the formula is in use
+}
+
+// The identity of a file's current version, from one stat.
+function versionOf(path: string): string {
+  const st = statSync(path);
+  return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
+function logFields(model: LoadedModel): Record<string, unknown> {
+  const t = model.file.training;
+  return { model: model.id, path: model.path, trained: t.date, samples: t.samples, holdoutMae: Number(t.holdoutMae.toFixed(2)) };
+}
+
+// The ranker source for this config; throws ModelError for an unusable model file named in it.
+export function openRankers(config: Readonly<Config>, log: Logger, options: RankerOptions = {}): ModelRankers {
+  const configured = config.model !== null;
+  const path = modelPathFor(config, options);
+  const load = (): LoadedModel => loadModel(path, options);
+
+  let seen: string | undefined; // the version last looked at, good or bad
+  try {
+    seen = versionOf(path);
+  } catch {
+    seen = undefined; // loadModel below says why
+  }
+  let model: LoadedModel | undefined;
+  let ranker: Ranker;
+  try {
+    model = load();
+    ranker = modelRanker(model);
+    log.info(logFields(model), `ranking with ${configured ? 'the configured' : 'the embedded default'} model ${describeLoaded(model)}`);
+  } catch (err) {
+    if (configured) throw err instanceof ModelError ? err : new ModelError(`model file ${path}: ${errorMessage(err)}`, { cause: err });
+    ranker = formulaRanker();
+    log.error({ path, err: errorMessage(err) }, 'the embedded default model is unusable (damaged install?); ranking with the built-in formula');
+  }
+
+  return {
+    path,
+    current: () => ranker,
+    model: () => model,
+    refresh() {
+      let version: string;
+      try {
+        version = versionOf(path);
+      } catch (err) {
+        const gone = `missing:${errorCode(err) ?? errorMessage(err)}`;
+        if (seen !== gone) {
+          log.error({ path, err: errorCode(err) ?? errorMessage(err) }, `model file cannot be read; keeping ${ranker.name}`);
+          seen = gone;
+        }
+        return;
+      }
+      if (version === seen) return;
+      seen = version;
+      try {
+        const next = load();
+        const before = ranker.name;
+        model = next;
+        ranker = modelRanker(next);
+        log.info({ ...logFields(next), previous: before }, `model file changed; now ranking with ${describeLoaded(next)}`);
+      } catch (err) {
+        log.error({ path, err: errorMessage(err) }, `model file changed but cannot be used; keeping ${ranker.name}`);
+      }
+    },
+  };
+}
+
+// What `lavarank check` says about the model this config would use, and its problems.
+export function describeModel(config: Readonly<Config>, options: RankerOptions = {}): { description: string; problems: string[] } {
+  const path = modelPathFor(config, options);
+  const what = config.model === null ? 'embedded default model' : 'model';
+  try {
+    const model = loadModel(path, options);
+    return { description: `${what} ${path}: ${describeLoaded(model)}`, problems: [] };
+  } catch (err) {
+    const why = errorMessage(err);
+    if (config.model === null) {
+      return {
+        description: `${what} ${path}: unusable; the daemon would rank with the built-in formula`,
+        problems: [`${what} unusable (the daemon would fall back to the built-in formula): ${why}`],
+      };
+    }
+    return { description: `${what} ${path}: unusable; the daemon would refuse to start`, problems: [why] };
+  }
+}

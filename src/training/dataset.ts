@@ -1,0 +1,102 @@
+// Calibration datasets (JSON lines written by `lavarank calibrate`): each line has
+// at least {sample, slowdown}, the raw sample taken just before the probe started
+// (what the daemon would have seen when LIM placed the job) and the probe's
+// slowdown in percent. Read whole (they are small) and checked line by line.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Sample } from '../collectors/types.js';
+import { ParseError, errorCode } from '../util/errors.js';
+import { toFeatures } from '../model/features.js';
+import type { TrainingRow } from './train.js';
+
+// One line of a calibration dataset: at least the sample and the slowdown in percent.
+export interface CalibrationRecord {
+  sample: Sample;
+  slowdown: number;
+  [other: string]: unknown;
+}
+
+// Calibration files larger than this are refused (a real one is well under 10 MB).
+export const MAX_DATASET_BYTES = 256 * 1024 * 1024;
+
+// What readCalibration found in one file.
+export interface CalibrationFile {
+  path: string;
+  sha256: string;
+  records: CalibrationRecord[];
+  skipped: number;
+  problems: string[]; // the first few skipped lines, with their line numbers
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// Parses dataset text; a bad line is skipped and reported with its number, never fatal.
+export function parseCalibration(text: string, where: string): Omit<CalibrationFile, 'path' | 'sha256'> {
+  const records: CalibrationRecord[] = [];
+  const problems: string[] = [];
+  let skipped = 0;
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let why: string | undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      why = i === lines.length - 1 ? 'incomplete last line' : `not JSON (${(err as Error).message})`;
+    }
+    if (why === undefined) {
+      if (!isObject(value)) why = 'not a JSON object';
+      else if (typeof value['slowdown'] !== 'number' || !Number.isFinite(value['slowdown'])) why = 'slowdown is not a finite number';
+      else if (!isObject(value['sample'])) why = 'sample is not an object';
+      else if (typeof value['sample']['ts'] !== 'number') why = 'sample.ts is not a number';
+    }
+    if (why !== undefined) {
+      skipped++;
+      if (problems.length < 20) problems.push(`${where}:${i + 1}: ${why}`);
+      return;
+    }
+    const record = value as CalibrationRecord;
+    if (!isObject(record.sample.failures)) (record.sample as Sample).failures = {};
+    records.push(record);
+  });
+  return { records, skipped, problems };
+}
+
+// Reads one dataset file; throws ParseError when it cannot be read at all.
+export function readCalibration(path: string): CalibrationFile {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (err) {
+    throw new ParseError(path, `cannot read the calibration dataset: ${errorCode(err) ?? String(err)}`, { cause: err });
+  }
+  if (buf.length > MAX_DATASET_BYTES) throw new ParseError(path, `${buf.length} bytes, more than the ${MAX_DATASET_BYTES}-byte limit`);
+  const sha256 = createHash('sha256').update(buf).digest('hex');
+  return { path, sha256, ...parseCalibration(buf.toString('utf8'), path) };
+}
+
+// A run whose neighbours' CPU use (the share of CPUs used by processes calibrate did
+// not start) rose by more than this while the probe ran: its slowdown has a cause
+// that the sample taken before the probe cannot show, so it cannot be learnt from.
+export const MAX_FOREIGN_RISE = 0.15;
+
+// Why a calibration record should not be trained on, or undefined if it should.
+export function unusableReason(record: CalibrationRecord): string | undefined {
+  const foreign = record['foreign'];
+  if (isObject(foreign) && typeof foreign['before'] === 'number' && typeof foreign['during'] === 'number') {
+    const rise = foreign['during'] - foreign['before'];
+    if (rise > MAX_FOREIGN_RISE) return `other processes' CPU use rose by ${(rise * 100).toFixed(0)} % of the CPUs during the probe`;
+  }
+  return undefined;
+}
+
+// Training rows from calibration records, through the daemon's own toFeatures.
+export function calibrationRows(records: readonly CalibrationRecord[]): TrainingRow[] {
+  return records.map((r) => {
+    const f = toFeatures(r.sample);
+    return { values: f.values, mask: f.mask, label: r.slowdown };
+  });
+}

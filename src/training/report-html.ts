@@ -1,0 +1,273 @@
+// The report `lavarank retrain` writes next to the model: one self-contained HTML
+// file (inline CSS and SVG, no script, nothing fetched) with the holdout table, a
+// predicted-vs-actual plot, the error per feature range and what was left out.
+// Every string that comes from the data (job names, commands, host and file names,
+// parser messages) is user-controlled and goes through the `html` template, which
+// escapes whatever it is given unless it is already Html.
+import { EXCLUSION_REASONS, type ExclusionCounts } from './jobs.js';
+import { FEATURES, unscaleValue, type FeatureSpec } from '../model/features.js';
+import { RANK_MAX, clampRank } from '../model/rank.js';
+
+// Markup that is already safe: built by `html`, never from data.
+export class Html {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+// Escapes text for HTML element content and quoted attribute values.
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
+}
+
+function piece(value: unknown): string {
+  if (value instanceof Html) return value.text;
+  if (Array.isArray(value)) return value.map(piece).join('');
+  if (value === undefined || value === null || value === false) return '';
+  return escapeHtml(String(value));
+}
+
+// A template tag that escapes every interpolated value except Html (and lists of it).
+export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+  let out = strings[0] ?? '';
+  values.forEach((v, i) => {
+    out += piece(v) + (strings[i + 1] ?? '');
+  });
+  return new Html(out);
+}
+
+// One row of the holdout table, as the terminal shows it too.
+export interface MaeEntry {
+  name: string;
+  mae: number | null; // null: not available (no installed model, say)
+  n: number;
+  note: string;
+}
+
+// A held-out job, what it measured and what the models said.
+export interface HoldoutPoint {
+  label: number; // actual slowdown, percent
+  values: readonly number[]; // scaled features, as the models saw them
+  mask: readonly boolean[];
+  predicted: number; // the new model
+  installed?: number; // the installed model, when there is a usable one
+  job: { id: string; kind: string; host: string; start: number; runtime: number; baseline: number }; // start in epoch s
+}
+
+// Everything the report shows.
+export interface ReportData {
+  generated: string; // ISO 8601
+  out: string;
+  outcome: string; // one sentence: written, not written and why, dry run
+  newModelId: string;
+  installed: { path: string; id?: string }; // the file compared with; id when it was usable
+  table: MaeEntry[];
+  holdout: HoldoutPoint[];
+  holdoutRange: { from: number; to: number }; // epoch s of the first and last held-out start
+  counts: { jobs: number; examples: number; train: number; calibration: number; holdout: number };
+  excluded: ExclusionCounts;
+  inputs: Array<{ what: string; path: string; summary: string }>;
+  problems: string[]; // first lines the readers skipped, with file and line
+  training: string; // one sentence: epochs, best epoch, why it stopped, time
+}
+
+// What each exclusion reason means, for the report (docs/retrain-data.md has the why).
+export const EXCLUSION_MEANINGS: Record<(typeof EXCLUSION_REASONS)[number], string> = {
+  notStarted: 'never started (killed while pending or held)',
+  failed: 'exited non-zero or was killed: its run time is not the work of its kind',
+  badTimes: 'ends before it starts',
+  fewRuns: 'its kind has fewer successful runs than --min-runs',
+  tooShort: 'its kind runs under 10 s, below what whole-second times can measure',
+  outlier: 'over 11 x or under 0.5 x its kind\'s baseline run time',
+  noHistory: 'no sample of its first execution host within two intervals before it started',
+};
+
+// The error of the models over one range of one feature's scaled value.
+export interface RangeMae {
+  from: number; // scaled, 0..1
+  to: number;
+  rawFrom: number; // the same bounds as raw values
+  rawTo: number;
+  n: number;
+  mae: number; // new model
+  installedMae: number | null;
+}
+
+// Per feature: the held-out rows binned by the feature's scaled value (equal-width bins
+// over 0..1, the last one closed), with the models' MAE in each. Features no held-out
+// row reported are left out: an estimate or the idle value says nothing about the feature.
+export function featureRangeErrors(points: readonly HoldoutPoint[], bins = 5): Array<{ feature: FeatureSpec; ranges: RangeMae[] }> {
+  const out: Array<{ feature: FeatureSpec; ranges: RangeMae[] }> = [];
+  FEATURES.forEach((feature, i) => {
+    if (!points.some((p) => p.mask[i] === true)) return;
+    const n = new Array<number>(bins).fill(0);
+    const err = new Array<number>(bins).fill(0);
+    const instErr = new Array<number>(bins).fill(0);
+    const instN = new Array<number>(bins).fill(0);
+    for (const p of points) {
+      const b = Math.min(bins - 1, Math.max(0, Math.floor((p.values[i] ?? 0) * bins)));
+      const actual = clampRank(p.label);
+      n[b] = (n[b] ?? 0) + 1;
+      err[b] = (err[b] ?? 0) + Math.abs(p.predicted - actual);
+      if (p.installed !== undefined) {
+        instN[b] = (instN[b] ?? 0) + 1;
+        instErr[b] = (instErr[b] ?? 0) + Math.abs(p.installed - actual);
+      }
+    }
+    const ranges: RangeMae[] = [];
+    for (let b = 0; b < bins; b++) {
+      const count = n[b] ?? 0;
+      if (count === 0) continue;
+      const ni = instN[b] ?? 0;
+      ranges.push({
+        from: b / bins,
+        to: (b + 1) / bins,
+        rawFrom: unscaleValue(feature, b / bins),
+        rawTo: unscaleValue(feature, (b + 1) / bins),
+        n: count,
+        mae: (err[b] ?? 0) / count,
+        installedMae: ni === 0 ? null : (instErr[b] ?? 0) / ni,
+      });
+    }
+    out.push({ feature, ranges });
+  });
+  return out;
+}
+
+function fmt(x: number | null, digits = 1): string {
+  return x === null || !Number.isFinite(x) ? '-' : x.toFixed(digits);
+}
+
+function rawText(spec: FeatureSpec, x: number): string {
+  if (spec.unit === 'fraction') return `${(100 * x).toFixed(0)} %`;
+  if (spec.unit === 'per-cpu') return `${x.toFixed(2)}/CPU`;
+  return `${x < 10 ? x.toFixed(1) : x.toFixed(0)}/s`;
+}
+
+function isoMinute(epochSec: number): string {
+  return Number.isFinite(epochSec) ? new Date(epochSec * 1000).toISOString().slice(0, 16).replace('T', ' ') : '-';
+}
+
+// Every n-th point so that at most `max` are drawn: a plot of 20 000 circles is a
+// multi-megabyte file that browsers render slowly, and shows no more than 3 000 do.
+export function thinned<T>(items: readonly T[], max: number): T[] {
+  if (items.length <= max) return [...items];
+  const step = items.length / max;
+  return Array.from({ length: max }, (_, i) => items[Math.floor(i * step)]!);
+}
+
+const PLOT_POINTS = 3000;
+
+// A predicted-vs-actual scatter plot as inline SVG, with the diagonal of a perfect model.
+export function scatterSvg(title: string, pairs: ReadonlyArray<{ actual: number; predicted: number }>, max: number): Html {
+  const size = 360;
+  const pad = 44;
+  const span = size - 2 * pad;
+  const x = (v: number): string => (pad + (Math.min(max, Math.max(0, v)) / max) * span).toFixed(1);
+  const y = (v: number): string => (size - pad - (Math.min(max, Math.max(0, v)) / max) * span).toFixed(1);
+  const step = max <= 100 ? 20 : max <= 250 ? 50 : max <= 500 ? 100 : 200;
+  const ticks = Array.from({ length: Math.floor(max / step) + 1 }, (_, i) => i * step);
+  const shown = thinned(pairs, PLOT_POINTS);
+  const dots = shown.map((p) => `<circle cx="${x(p.actual)}" cy="${y(p.predicted)}" r="1.6"/>`).join('');
+  return html`<figure><svg width="${size}" height="${size}" viewBox="0 0 ${size} ${size}" role="img" aria-label="${title}">
+<rect x="${pad}" y="${pad}" width="${span}" height="${span}" class="frame"/>
+${new Html(ticks.map((t) => `<line x1="${x(t)}" y1="${size - pad}" x2="${x(t)}" y2="${size - pad + 4}" class="axis"/><text x="${x(t)}" y="${size - pad + 16}" text-anchor="middle">${t}</text>` + `<line x1="${pad - 4}" y1="${y(t)}" x2="${pad}" y2="${y(t)}" class="axis"/><text x="${pad - 6}" y="${(Number(y(t)) + 4).toFixed(1)}" text-anchor="end">${t}</text>`).join(''))}
+<line x1="${x(0)}" y1="${y(0)}" x2="${x(max)}" y2="${y(max)}" class="diagonal"/>
+<g class="dots">${new Html(dots)}</g>
+<text x="${size / 2}" y="${size - 6}" text-anchor="middle">actual slowdown (%)</text>
+<text x="12" y="${size / 2}" text-anchor="middle" transform="rotate(-90 12 ${size / 2})">predicted rank</text>
+</svg><figcaption>${title}${shown.length < pairs.length ? ` (${shown.length} of ${pairs.length} jobs shown)` : ''}</figcaption></figure>`;
+}
+
+function bar(value: number, max: number, cls: string): Html {
+  const w = max > 0 ? Math.max(1, Math.round((Math.min(value, max) / max) * 120)) : 1;
+  return html`<svg width="124" height="10" class="${cls}"><rect x="0" y="1" width="${w}" height="8"/></svg>`;
+}
+
+const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222;padding:0 1em}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5em 0}td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
+td.n{text-align:right;font-variant-numeric:tabular-nums}.outcome{font-weight:bold}
+figure{display:inline-block;margin:0 1em 1em 0}svg text{font-size:11px;fill:#444}
+.frame{fill:#fafafa;stroke:#bbb}.axis{stroke:#888}.diagonal{stroke:#c33;stroke-dasharray:4 3}
+.dots circle{fill:#1f5fa8;fill-opacity:.35}.inst .dots circle{fill:#8a5a00}
+svg.new rect{fill:#1f5fa8}svg.old rect{fill:#c9a25c}code{font-size:.95em}.muted{color:#777}`;
+
+// The whole report as one HTML document.
+export function renderReport(d: ReportData): string {
+  const actualMax = d.holdout.reduce((m, p) => Math.max(m, clampRank(p.label), p.predicted, p.installed ?? 0), 0);
+  const plotMax = Math.min(RANK_MAX, Math.max(50, Math.ceil(actualMax / 50) * 50));
+  const plots = [
+    scatterSvg(`new model ${d.newModelId}`, d.holdout.map((p) => ({ actual: clampRank(p.label), predicted: p.predicted })), plotMax),
+  ];
+  const withInstalled = d.holdout.filter((p) => p.installed !== undefined);
+  if (d.installed.id !== undefined && withInstalled.length > 0) {
+    const inst = scatterSvg(`installed model ${d.installed.id}`, withInstalled.map((p) => ({ actual: clampRank(p.label), predicted: p.installed ?? 0 })), plotMax);
+    plots.push(html`<span class="inst">${inst}</span>`);
+  }
+  const ranges = featureRangeErrors(d.holdout);
+  const maxMae = ranges.reduce((m, f) => f.ranges.reduce((mm, r) => Math.max(mm, r.mae, r.installedMae ?? 0), m), 0);
+  const hasInstalled = d.installed.id !== undefined;
+  const rangeRows = ranges.map(({ feature, ranges: rs }) =>
+    rs.map(
+      (r, k) => html`<tr>${k === 0 ? html`<td rowspan="${rs.length}"><code>${feature.name}</code></td>` : ''}<td>${rawText(feature, r.rawFrom)} to ${rawText(feature, r.rawTo)}</td><td class="n">${r.n}</td><td class="n">${fmt(r.mae)}</td><td>${bar(r.mae, maxMae, 'new')}</td>${
+        hasInstalled ? html`<td class="n">${fmt(r.installedMae)}</td><td>${r.installedMae === null ? '' : bar(r.installedMae, maxMae, 'old')}</td>` : ''
+      }</tr>`,
+    ),
+  );
+  const worst = [...d.holdout].sort((a, b) => Math.abs(b.predicted - clampRank(b.label)) - Math.abs(a.predicted - clampRank(a.label))).slice(0, 10);
+  const doc = html`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>lavarank retrain report</title>
+<style>${new Html(STYLE)}</style></head><body>
+<h1>lavarank retrain report</h1>
+<p>Generated ${d.generated}. Model file <code>${d.out}</code>.</p>
+<p class="outcome">${d.outcome}</p>
+
+<h2>Holdout: the ${d.counts.holdout} newest jobs</h2>
+<p>Started ${isoMinute(d.holdoutRange.from)} to ${isoMinute(d.holdoutRange.to)} UTC; no model was trained on them. MAE is the mean absolute
+difference between the predicted rank and the job's measured slowdown, in rank points (percent); lower is better.</p>
+<table><thead><tr><th>predictor</th><th>MAE</th><th>n</th><th>notes</th></tr></thead><tbody>
+${d.table.map((e) => html`<tr><td>${e.name}</td><td class="n">${fmt(e.mae)}</td><td class="n">${e.n}</td><td>${e.note}</td></tr>`)}
+</tbody></table>
+<p>The installed model is the file the new one would replace, else the one the daemons' config names: <code>${d.installed.path}</code>.</p>
+
+<h2>Predicted vs actual</h2>
+<p>One dot per held-out job; a perfect model puts every dot on the dashed diagonal.</p>
+${plots}
+
+<h2>Error per feature range</h2>
+<p>Held-out jobs grouped by each feature's value when they started (equal fifths of the feature's scaled range);
+a range where the error is high is where the model has learnt least. Features the history never reported are left out.</p>
+<table><thead><tr><th>feature</th><th>range</th><th>n</th><th>MAE new</th><th></th>${hasInstalled ? html`<th>MAE installed</th><th></th>` : ''}</tr></thead><tbody>
+${rangeRows}
+</tbody></table>
+
+<h2>Largest errors of the new model</h2>
+<table><thead><tr><th>job</th><th>kind</th><th>host</th><th>started (UTC)</th><th>run time s</th><th>baseline s</th><th>actual %</th><th>predicted</th>${hasInstalled ? html`<th>installed</th>` : ''}</tr></thead><tbody>
+${worst.map(
+  (p) =>
+    html`<tr><td>${p.job.id}</td><td><code>${p.job.kind}</code></td><td>${p.job.host}</td><td>${isoMinute(p.job.start)}</td><td class="n">${p.job.runtime}</td><td class="n">${fmt(p.job.baseline)}</td><td class="n">${fmt(p.label)}</td><td class="n">${fmt(p.predicted)}</td>${
+      hasInstalled ? html`<td class="n">${p.installed === undefined ? '-' : fmt(p.installed)}</td>` : ''
+    }</tr>`,
+)}
+</tbody></table>
+
+<h2>Data</h2>
+<p>${d.counts.jobs} finished jobs read; ${d.counts.examples} kept as examples: ${d.counts.train} to train on${
+    d.counts.calibration > 0 ? ` (plus ${d.counts.calibration} calibration rows)` : ''
+  }, ${d.counts.holdout} held out. ${d.training}</p>
+<table><thead><tr><th>left out</th><th>jobs</th><th>why</th></tr></thead><tbody>
+${EXCLUSION_REASONS.map((r) => html`<tr><td>${r}</td><td class="n">${d.excluded[r]}</td><td>${EXCLUSION_MEANINGS[r]}</td></tr>`)}
+</tbody></table>
+<table><thead><tr><th>input</th><th>file</th><th>read</th></tr></thead><tbody>
+${d.inputs.map((i) => html`<tr><td>${i.what}</td><td><code>${i.path}</code></td><td>${i.summary}</td></tr>`)}
+</tbody></table>
+${d.problems.length === 0 ? '' : html`<p>Lines skipped by the readers (first ${d.problems.length}):</p><ul>${d.problems.map((p) => html`<li><code>${p}</code></li>`)}</ul>`}
+<p class="muted">lavarank retrain; see docs/retrain.md.</p>
+</body></html>
+`;
+  return doc.text;
+}

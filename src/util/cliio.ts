@@ -1,0 +1,68 @@
+// Output for the interactive subcommands (check, once, explain, retrain, install...)
+// Never reachable in elim mode: there stdout belongs to LIM and carries reports only,
+// written by src/daemon/report.ts.
+import { realpathSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Writes text to stdout synchronously, so it is complete before the process exits.
+export function print(text: string): void {
+  const buf = Buffer.from(text.endsWith('\n') ? text : `${text}\n`);
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(1, buf, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      throw err;
+    }
+  }
+}
+
+// Writes a diagnostic line to stderr, ignoring a closed stderr.
+export function printError(text: string): void {
+  try {
+    writeSync(2, text.endsWith('\n') ? text : `${text}\n`);
+  } catch {
+    // stderr closed or not writable: the exit status still tells the caller
+  }
+}
+
+// The signature every subcommand module exports as `main`.
+export type SubcommandMain = (argv: string[]) => Promise<number>;
+
+// Writes text to stderr as it is, adding no newline: for a progress line redrawn in
+// place on a terminal. A closed stderr is ignored, as in printError.
+export function printStatus(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    // stderr closed or not writable: progress is only a courtesy
+  }
+}
+
+// Runs main when the module at moduleUrl is the program node was started with (the
+// helper programs calibrate spawns: probe.js, stress.js), then exits with its status.
+// Does nothing when the module is merely imported.
+export async function runAsProgram(moduleUrl: string, main: SubcommandMain): Promise<void> {
+  const script = process.argv[1];
+  if (script === undefined) return;
+  let self: boolean;
+  try {
+    self = realpathSync(script) === fileURLToPath(moduleUrl);
+  } catch {
+    return; // argv[1] is not a file: we were imported
+  }
+  if (!self) return;
+  let code: number;
+  try {
+    code = await main(process.argv.slice(2));
+  } catch (err) {
+    const name = basename(fileURLToPath(moduleUrl), '.js');
+    const usage = err instanceof TypeError && String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS');
+    printError(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+    code = usage ? 2 : 1;
+  }
+  // Exit explicitly: a stray timer must not keep a finished helper alive.
+  process.exit(code);
+}

@@ -1,0 +1,341 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  BASELINE_NEAREST,
+  boostSeconds,
+  buildPlan,
+  compactSample,
+  cpuHogLevels,
+  estimateSeconds,
+  expectedLoad,
+  finalizeRecords,
+  idleBaseline,
+  processCpuSeconds,
+  readJournal,
+  roundSignificant,
+  stressConfigs,
+  type CalibrationLine,
+  type RawRecord,
+  type StressConfig,
+} from '../../src/calibration/calibrate.js';
+import type { Sample } from '../../src/collectors/types.js';
+import { repoRoot, tempDir } from '../helpers.js';
+
+const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
+const IDLE: StressConfig = { cpuHogs: 0, membw: 0, mem: 0, disk: 0 };
+const isIdle = (c: StressConfig): boolean => c.cpuHogs + c.membw + c.mem + c.disk === 0;
+const PLAN = { cpus: 2, repeats: 10, idleRepeats: 5, warmupSeconds: 30, seed: 1, quick: false };
+
+test('the design crosses 0..2x the CPUs in hogs with each other stressor alone and all together', () => {
+  assert.deepEqual(cpuHogLevels(2), [0, 1, 2, 3, 4]);
+  assert.deepEqual(cpuHogLevels(8), [0, 4, 8, 12, 16]);
+  const configs = stressConfigs(2);
+  assert.equal(configs.length, 24);
+  assert.ok(!configs.some(isIdle), 'the idle configuration is not a stress block');
+  for (const others of ['0/0/0', '1/0/0', '0/1/0', '0/0/1', '1/1/1']) {
+    const hogs = configs.filter((c) => `${c.membw}/${c.mem}/${c.disk}` === others).map((c) => c.cpuHogs);
+    assert.deepEqual(hogs, others === '0/0/0' ? [1, 2, 3, 4] : [0, 1, 2, 3, 4], others);
+  }
+});
+
+test('the plan runs every stress configuration once, between idle blocks at most two apart', () => {
+  const plan = buildPlan(PLAN);
+  const stress = plan.blocks.filter((b) => !b.idle);
+  assert.equal(stress.length, 24);
+  assert.equal(new Set(stress.map((b) => JSON.stringify(b.config))).size, 24);
+  assert.ok(plan.blocks[0]!.idle && plan.blocks.at(-1)!.idle, 'starts and ends idle');
+  let run = 0;
+  for (const b of plan.blocks) {
+    run = b.idle ? 0 : run + 1;
+    assert.ok(run <= 2, `block ${b.index} follows ${run} stress blocks`);
+  }
+  assert.ok(stress.every((b) => b.probes === 10 && b.boost && b.settleSeconds === 30));
+  assert.ok(plan.blocks.filter((b) => b.idle).every((b) => b.probes === 5 && isIdle(b.config)));
+  assert.deepEqual(plan.blocks.map((b) => b.index), plan.blocks.map((_, i) => i));
+});
+
+test('within each sweep the load rises from block to block, so the boost can follow it', () => {
+  const plan = buildPlan(PLAN);
+  const longIdle = plan.blocks.filter((b) => b.idle && b.settleSeconds === 60).map((b) => b.index);
+  assert.equal(longIdle.length, 4, 'one long idle block before each of three sweeps, and one at the end');
+  for (let s = 0; s + 1 < longIdle.length; s++) {
+    const loads = plan.blocks.slice(longIdle[s]! + 1, longIdle[s + 1]).filter((b) => !b.idle).map((b) => expectedLoad(b.config));
+    assert.deepEqual(loads, [...loads].sort((a, b) => a - b), `sweep ${s + 1}`);
+  }
+});
+
+test('the same seed gives the same plan and another seed another order', () => {
+  const order = (seed: number): string => JSON.stringify(buildPlan({ ...PLAN, seed }).blocks.map((b) => b.config));
+  assert.equal(order(1), order(1));
+  assert.notEqual(order(1), order(2));
+});
+
+test('the quick plan is three short blocks around one with every stressor', () => {
+  const plan = buildPlan({ ...PLAN, repeats: 2, idleRepeats: 2, warmupSeconds: 0.5, quick: true });
+  assert.deepEqual(plan.blocks.map((b) => [b.idle, b.probes, b.boost]), [[true, 2, false], [false, 2, false], [true, 2, false]]);
+  assert.deepEqual(plan.blocks[1]!.config, { cpuHogs: 1, membw: 1, mem: 1, disk: 1 });
+  assert.ok(estimateSeconds(plan) < 10);
+});
+
+test('the full plan on 2 CPUs is estimated at 45 to 75 minutes', () => {
+  const minutes = estimateSeconds(buildPlan(PLAN)) / 60;
+  assert.ok(minutes > 45 && minutes < 75, `${minutes} min`);
+});
+
+test('the boost lasts as long as the kernel load average needs to reach the target', () => {
+  assert.equal(boostSeconds(3.3, 3.6, 4), 0, 'already within 10%');
+  assert.equal(boostSeconds(0, 2.6, 0), 0);
+  // The kernel's 1-minute average, updated every 5 s: load = load * e + n * (1 - e).
+  const e = Math.exp(-5 / 60);
+  for (const [from, target, extra] of [[0, 2.6, 3], [0.5, 4.6, 5], [1, 1.6, 2]] as const) {
+    const seconds = boostSeconds(from, target, extra);
+    let load: number = from;
+    for (let t = 5; t <= seconds; t += 5) load = load * e + (target + extra) * (1 - e);
+    const rest = seconds % 5; // the part of an update period left over
+    load = load * Math.exp(-rest / 60) + (target + extra) * (1 - Math.exp(-rest / 60));
+    assert.ok(Math.abs(load - target) < 0.05, `from ${from} to ${target} with ${extra} extra: ${load}`);
+  }
+  assert.equal(boostSeconds(0, 100, 1), 60, 'capped at a minute');
+});
+
+function record(i: number, config: StressConfig, wallSeconds: number, foreign = 0): RawRecord {
+  const sample: Sample = { ts: i * 10_000, failures: {} };
+  return {
+    v: 1,
+    ts: i * 10_000,
+    host: 'h',
+    cpus: 2,
+    block: 0,
+    config,
+    sample,
+    sampleDuring: sample,
+    probe: { wallSeconds, cpuSeconds: wallSeconds, parts: { cpu: 1, mem: 0.5, disk: 0.1 } },
+    foreign: { before: foreign, during: foreign },
+    stressedSeconds: 0,
+    quietWaits: 0,
+  };
+}
+
+test('the idle baseline is the median of the nearest idle runs in time, never the run itself', () => {
+  const hog: StressConfig = { ...IDLE, cpuHogs: 2 };
+  // Idle walls drift from 2.0 to 3.0 s over the run.
+  const records = [
+    ...[2.0, 2.1, 2.0, 2.2, 2.1, 2.0, 2.1].map((w, i) => record(i, IDLE, w)),
+    record(7, hog, 3.15),
+    ...[3.0, 2.9, 3.1, 3.0, 3.0, 2.9, 3.1].map((w, i) => record(100 + i, IDLE, w)),
+  ];
+  assert.equal(idleBaseline(records, 0), 2.1, 'the six idle runs after the first, itself excluded');
+  assert.equal(idleBaseline(records, 7), 2.1, `the ${BASELINE_NEAREST} nearest are the early ones`);
+  assert.equal(idleBaseline(records, records.length - 1), 3.0);
+  const lines = finalizeRecords(records);
+  assert.equal(lines.length, records.length);
+  assert.equal(lines[7]!.slowdown, 50);
+  assert.equal(lines[7]!.idleSeconds, 2.1);
+});
+
+test('idle runs shared with others are left out of the baseline while three clean ones remain', () => {
+  const records = [record(0, IDLE, 2.0), record(1, IDLE, 2.0), record(2, IDLE, 2.0), record(3, IDLE, 4.0, 0.4), record(4, IDLE, 4.0, 0.4), record(5, { ...IDLE, disk: 1 }, 3.0)];
+  assert.equal(idleBaseline(records, 5), 2.0);
+  const fewClean = [record(0, IDLE, 2.0), record(3, IDLE, 4.0, 0.4), record(4, IDLE, 4.0, 0.4), record(5, { ...IDLE, disk: 1 }, 3.0)];
+  assert.equal(idleBaseline(fewClean, 1), 3.0, 'with fewer than three clean runs, all idle runs count');
+});
+
+test('a run with no other idle run has no baseline and is left out of the dataset', () => {
+  assert.equal(idleBaseline([record(0, IDLE, 2)], 0), undefined);
+  assert.deepEqual(finalizeRecords([record(0, { ...IDLE, cpuHogs: 1 }, 2)]), []);
+});
+
+test('numbers are stored with four significant digits; integers such as timestamps stay exact', () => {
+  assert.equal(roundSignificant(0.123456), 0.1235);
+  assert.equal(roundSignificant(123456.789), 123500);
+  assert.equal(roundSignificant(1795891988423), 1795891988423);
+  assert.equal(roundSignificant(0), 0);
+  const sample: Sample = {
+    ts: 1795891988421,
+    failures: { gpu: 'gone' },
+    cpu: { user: 0.0339123, system: 0.016949, iowait: 0, steal: 0, busy: 0.050861, online: 2 },
+    disk: { devices: [{ name: 'vda', busy: 0.00395587, readBytesPerSec: 8101.64004, writeBytesPerSec: 0 }], busyMax: 0.00395587, busyMean: 0.00395587, readBytesPerSec: 8101.64004, writeBytesPerSec: 0, busiest: 'vda' },
+  };
+  assert.deepEqual(compactSample(sample), {
+    ts: 1795891988421,
+    failures: { gpu: 'gone' },
+    cpu: { user: 0.03391, system: 0.01695, iowait: 0, steal: 0, busy: 0.05086, online: 2 },
+    disk: { devices: [{ name: 'vda', busy: 0.003956, readBytesPerSec: 8102, writeBytesPerSec: 0 }], busyMax: 0.003956, busyMean: 0.003956, readBytesPerSec: 8102, writeBytesPerSec: 0, busiest: 'vda' },
+  });
+});
+
+test('a process CPU time is read from /proc/<pid>/stat, even with spaces and parentheses in its name', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  mkdirSync(join(dir, '42'));
+  // utime 250 and stime 50 ticks are fields 14 and 15.
+  writeFileSync(join(dir, '42', 'stat'), '42 (a b) c) R 1 42 42 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 1 0 100 1000 10\n');
+  assert.equal(processCpuSeconds(42, dir), 3);
+  assert.equal(processCpuSeconds(43, dir), undefined);
+  assert.ok(processCpuSeconds(process.pid)! > 0);
+});
+
+test('a journal with a torn last line reads back all complete records', () => {
+  const r = record(0, IDLE, 2);
+  assert.deepEqual(readJournal(`${JSON.stringify(r)}\n${JSON.stringify(r)}\n{"v":1,"ts"`), [r, r]);
+  assert.throws(() => readJournal(`{"v":\n${JSON.stringify(r)}\n`), /journal line 1/);
+});
+
+test('--dry-run prints the plan and its estimated duration and runs nothing', () => {
+  const r = spawnSync(process.execPath, [calibratePath, '--dry-run'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Calibration plan for \d+ CPUs, seed 1: \d+ blocks, \d+ probe runs\./);
+  assert.match(r.stdout, /Estimated duration: \d+:\d\d/);
+});
+
+test('a bad count or warm-up is refused with status 2, naming the option and what was received', () => {
+  for (const [args, message] of [
+    [['--repeats', '0'], '--repeats: expected an integer from 1 to 10000, received "0"'],
+    [['--seed', ''], '--seed: expected an integer from 0 to 10000, received ""'],
+    [['--warmup', 'soon'], '--warmup: expected seconds from 0 to 3600, received "soon"'],
+  ] as const) {
+    const r = spawnSync(process.execPath, [calibratePath, '--dry-run', ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, `lavarank calibrate: ${message}\n`);
+    assert.equal(r.stdout, '');
+  }
+});
+
+test('calibrate refuses to overwrite an existing dataset without --force', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  writeFileSync(out, 'precious\n');
+  const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /out\.jsonl exists; use --force/);
+  assert.equal(readFileSync(out, 'utf8'), 'precious\n');
+});
+
+function finiteNumbers(value: unknown, path: string): void {
+  if (typeof value === 'number') assert.ok(Number.isFinite(value), `${path} is finite`);
+  else if (Array.isArray(value)) value.forEach((v, i) => finiteNumbers(v, `${path}[${i}]`));
+  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) finiteNumbers(v, `${path}.${k}`);
+}
+
+function assertSample(s: Sample, path: string): void {
+  assert.equal(typeof s.ts, 'number', `${path}.ts`);
+  assert.equal(typeof s.failures, 'object', `${path}.failures`);
+  for (const part of ['cpu', 'load', 'memory', 'disk'] as const) assert.equal(typeof s[part], 'object', `${path}.${part}`);
+  assert.ok(s.cpu!.busy >= 0 && s.cpu!.busy <= 1);
+  assert.ok(s.memory!.usedFraction > 0 && s.memory!.usedFraction < 1);
+  assert.ok(s.load!.online >= 1);
+  finiteNumbers(s, path);
+}
+
+// Runs `calibrate --quick` with its temporary files under dir; resolves with its exit and stderr.
+function quickCalibrate(dir: string, out: string): { pid: number; exited: Promise<{ code: number | null; stderr: string }> } {
+  const child = spawn(process.execPath, [calibratePath, '--quick', '--out', out], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, TMPDIR: dir },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { pid: child.pid!, exited: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr }))) };
+}
+
+test('calibrate --quick writes one well-formed line per probe run', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  const { code, stderr } = await quickCalibrate(dir, out).exited;
+  assert.equal(code, 0, stderr);
+  const lines = readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as CalibrationLine);
+  assert.equal(lines.length, 6);
+  assert.deepEqual(lines.map((l) => isIdle(l.config)), [true, true, false, false, true, true]);
+  for (const [i, l] of lines.entries()) {
+    assert.deepEqual(Object.keys(l).sort(), ['block', 'config', 'cpus', 'foreign', 'host', 'idleSeconds', 'probe', 'quietWaits', 'sample', 'sampleDuring', 'slowdown', 'stressedSeconds', 'ts', 'v']);
+    assert.equal(l.v, 1);
+    assert.ok(l.cpus >= 1 && l.host.length > 0);
+    assertSample(l.sample, `line ${i + 1}: sample`);
+    assertSample(l.sampleDuring, `line ${i + 1}: sampleDuring`);
+    assert.ok(l.sample.ts <= l.ts && l.ts <= l.sampleDuring.ts, 'sample before the probe, sampleDuring after');
+    finiteNumbers(l, `line ${i + 1}`);
+    assert.ok(l.probe.wallSeconds > 0 && l.idleSeconds > 0);
+    assert.equal(l.slowdown, roundSignificant(100 * (l.probe.wallSeconds / l.idleSeconds - 1)));
+  }
+  assert.deepEqual(readdirSync(dir), ['out.jsonl'], 'no journal and no temporary file left');
+  assert.match(stderr, /wrote 6 lines/);
+});
+
+// Live processes whose command line mentions dir (the stressors and probes get --dir under it).
+function processesUsing(dir: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'latin1');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      if (cmdline.includes(dir) && stat[stat.lastIndexOf(')') + 2] !== 'Z') out.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+test('SIGINT in the middle of a calibration stops every stressor and leaves no temporary file', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  const run = quickCalibrate(dir, out);
+  t.after(() => processesUsing(dir).forEach((pid) => process.kill(pid, 'SIGKILL')));
+  // Wait until all four stressors of the stress block run.
+  const deadline = Date.now() + 15_000;
+  while (processesUsing(dir).filter((pid) => pid !== run.pid).length < 4) {
+    assert.ok(Date.now() < deadline, 'the stressors started');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  process.kill(run.pid, 'SIGINT');
+  const { code, stderr } = await run.exited;
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /SIGINT: stopping the stressors/);
+  assert.deepEqual(processesUsing(dir), []);
+  const left = readdirSync(dir);
+  assert.ok(left.every((f) => f === 'out.jsonl'), `left behind: ${left.join(', ')}`);
+  if (left.length === 1) {
+    const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
+    assert.ok(lines.length >= 1 && lines.length <= 4, 'the runs done before the signal');
+  }
+});
+
+test('a stressor that dies during a block ends that block and its runs are left out', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  const run = quickCalibrate(dir, out);
+  t.after(() => processesUsing(dir).forEach((pid) => process.kill(pid, 'SIGKILL')));
+  const deadline = Date.now() + 15_000;
+  // calibrate starts the membw stressor only once the cpu one said it was ready. A
+  // cpu stressor killed before that could not start, which ends the calibration instead.
+  let cpuHog: number | undefined;
+  while (cpuHog === undefined) {
+    assert.ok(Date.now() < deadline, 'the cpu stressor was ready and the membw one started');
+    const cmdlines = new Map<number, string>();
+    for (const pid of processesUsing(dir)) {
+      try {
+        cmdlines.set(pid, readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+      } catch {
+        // exited while we looked
+      }
+    }
+    const hog = [...cmdlines].find(([, c]) => c.includes('\0cpu\0'));
+    if (hog !== undefined && [...cmdlines.values()].some((c) => c.includes('\0membw\0'))) cpuHog = hog[0];
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.kill(cpuHog, 'SIGKILL'); // as the OOM killer would
+  const { code, stderr } = await run.exited;
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /the cpu stressor exited on its own; skipping the rest of this block/);
+  const lines = readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as CalibrationLine);
+  assert.deepEqual(lines.map((l) => isIdle(l.config)), [true, true, true, true], 'only the idle runs');
+  assert.deepEqual(processesUsing(dir), []);
+});

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { PROBE_WORK, probeWork, type ProbeResult } from '../../src/calibration/probe.js';
+import { repoRoot, tempDir } from '../helpers.js';
+
+const probePath = join(repoRoot, 'dist', 'src', 'calibration', 'probe.js');
+
+function runProbe(args: string[]): { status: number | null; lines: string[]; stderr: string } {
+  const r = spawnSync(process.execPath, [probePath, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, lines: r.stdout.split('\n').filter((l) => l !== ''), stderr: r.stderr };
+}
+
+test('the probe prints one JSON line with its wall time, CPU time and the time of each part', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const r = runProbe(['--scale', '0.02', '--dir', dir]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.lines.length, 1);
+  const p = JSON.parse(r.lines[0]!) as ProbeResult;
+  assert.equal(p.v, 1);
+  assert.equal(p.scale, 0.02);
+  for (const v of [p.wallSeconds, p.cpuSeconds, p.processCpuSeconds, p.parts.cpu, p.parts.mem, p.parts.disk]) {
+    assert.ok(Number.isFinite(v) && v > 0, `${v} is a positive number`);
+  }
+  assert.ok(p.parts.cpu + p.parts.mem + p.parts.disk <= p.wallSeconds + 1e-6, 'the parts fit in the wall time');
+  assert.ok(p.processCpuSeconds >= p.cpuSeconds, 'the process used at least the CPU time of its work');
+});
+
+test('the probe does the same work on every run at the same scale, and more at a larger one', () => {
+  const works = ['0.02', '0.02', '0.04'].map((scale) => (JSON.parse(runProbe(['--scale', scale]).lines[0]!) as ProbeResult).work);
+  assert.deepEqual(works[0], works[1]);
+  assert.notDeepEqual(works[0], works[2]);
+  assert.equal(works[0]!.diskBytesWritten, probeWork(0.02).diskChunks * PROBE_WORK.diskChunkBytes);
+});
+
+test('the probe leaves nothing in its directory', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  assert.equal(runProbe(['--scale', '0.02', '--dir', dir]).status, 0);
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('a probe stopped with SIGTERM removes its files and exits with 143', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const child = spawn(process.execPath, [probePath, '--scale', '3', '--dir', dir], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 5000;
+  while (readdirSync(dir).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(readdirSync(dir).length, 1, 'the probe made its directory');
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143);
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('the work scales with --scale and never drops below one unit of each kind', () => {
+  assert.deepEqual(probeWork(1), {
+    cpuIterations: PROBE_WORK.cpuIterations,
+    memBytes: PROBE_WORK.memBytes,
+    memPasses: PROBE_WORK.memPasses,
+    diskChunks: PROBE_WORK.diskChunks,
+  });
+  const tiny = probeWork(1e-9);
+  assert.equal(tiny.cpuIterations, 1);
+  assert.equal(tiny.memBytes, 1024 * 1024);
+  assert.equal(tiny.diskChunks, 1);
+  assert.equal(probeWork(2).memBytes, PROBE_WORK.memBytes, 'buffers stay at 256 MiB; more passes instead');
+  assert.equal(probeWork(2).memPasses, 2 * PROBE_WORK.memPasses);
+});
+
+test('the probe refuses a scale that is not a positive number', () => {
+  const r = runProbe(['--scale', 'fast']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--scale: expected a number above 0/);
+});

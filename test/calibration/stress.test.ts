@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { processCpuSeconds } from '../../src/calibration/calibrate.js';
+import { isAlive, sleep, vmRssKb } from '../faults/helpers.js';
+import { repoRoot, tempDir } from '../helpers.js';
+
+const stressPath = join(repoRoot, 'dist', 'src', 'calibration', 'stress.js');
+
+interface Started {
+  child: ChildProcess;
+  ready: Record<string, unknown>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+// Starts a stressor and resolves once it has printed its ready line.
+async function start(kind: string, dir: string, extra: string[] = []): Promise<Started> {
+  const child = spawn(process.execPath, [stressPath, kind, '--dir', dir, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    lines.once('line', (line) => resolve(JSON.parse(line) as Record<string, unknown>));
+    void exited.then((e) => reject(new Error(`the ${kind} stressor exited first: ${JSON.stringify(e)}`)));
+  });
+  return { child, ready, exited };
+}
+
+
+async function waitUntil(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('the cpu stressor uses about one CPU until SIGTERM, then exits with 0', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const s = await start('cpu', dir);
+  t.after(() => s.child.kill('SIGKILL'));
+  const before = processCpuSeconds(s.child.pid!)!;
+  await sleep(1000);
+  const used = processCpuSeconds(s.child.pid!)! - before;
+  assert.ok(used > 0.5, `used ${used} CPU seconds in one second`);
+  s.child.kill('SIGTERM');
+  assert.deepEqual(await s.exited, { code: 0, signal: null });
+});
+
+test('a cpu stressor at intensity 0.3 uses well under one CPU', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const s = await start('cpu', dir, ['--intensity', '0.3']);
+  t.after(() => s.child.kill('SIGKILL'));
+  const before = processCpuSeconds(s.child.pid!)!;
+  await sleep(1000);
+  const used = processCpuSeconds(s.child.pid!)! - before;
+  assert.ok(used > 0.1 && used < 0.6, `used ${used} CPU seconds in one second`);
+  s.child.kill('SIGTERM');
+  assert.equal((await s.exited).code, 0);
+});
+
+test('the membw stressor copies between two 256 MiB buffers until SIGTERM', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const s = await start('membw', dir);
+  t.after(() => s.child.kill('SIGKILL'));
+  const rssKb = vmRssKb(s.child.pid!)!;
+  assert.ok(rssKb > 500 * 1024, `resident ${rssKb} kB`);
+  // It keeps copying: 0.3 CPU seconds of work arrive, however busy the machine is
+  // (under a loaded test run the 600 ms this once waited gave it less than that).
+  const before = processCpuSeconds(s.child.pid!)!;
+  let used = 0;
+  for (let waited = 0; waited < 20_000 && used <= 0.3; waited += 200) {
+    await sleep(200);
+    used = processCpuSeconds(s.child.pid!)! - before;
+  }
+  assert.ok(used > 0.3, `used ${used} CPU seconds`);
+  s.child.kill('SIGTERM');
+  assert.equal((await s.exited).code, 0);
+});
+
+test('the mem stressor holds the memory it reports, touched, until SIGTERM', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const s = await start('mem', dir, ['--intensity', '0.01']);
+  t.after(() => s.child.kill('SIGKILL'));
+  // The target is 1% of MemAvailable above the 3 GiB reserve: on a host already
+  // short of memory (a calibration running beside the tests) it may be 0.
+  const held = Number(s.ready['heldBytes']);
+  const target = Number(s.ready['targetBytes']);
+  assert.ok(held <= target && held > target - 64 * 1024 * 1024, `holds ${held} bytes of ${target} asked`);
+  if (target < 64 * 1024 * 1024) t.diagnostic('this host has no memory to spare: the stressor rightly holds nothing');
+  const rssKb = vmRssKb(s.child.pid!)!;
+  assert.ok(rssKb * 1024 >= held, `resident ${rssKb} kB for ${held} bytes held`);
+  assert.equal(readFileSync(`/proc/${s.child.pid}/oom_score_adj`, 'latin1').trim(), '1000');
+  s.child.kill('SIGTERM');
+  assert.equal((await s.exited).code, 0);
+});
+
+test('the disk stressor writes files in its own directory and removes them on SIGTERM', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const s = await start('disk', dir);
+  t.after(() => s.child.kill('SIGKILL'));
+  const [own] = readdirSync(dir);
+  assert.match(own ?? '', /^lavarank-stress-/);
+  const size = (): number => readdirSync(join(dir, own!)).reduce((n, f) => n + statSync(join(dir, own!, f)).size, 0);
+  const writes = (): number => Number(/^write_bytes: (\d+)/m.exec(readFileSync(`/proc/${s.child.pid}/io`, 'latin1'))?.[1]);
+  const w0 = writes();
+  await waitUntil('it has written 4 MiB', () => size() >= 4 * 1024 * 1024);
+  assert.ok(writes() > w0, 'the kernel counted its writes');
+  s.child.kill('SIGTERM');
+  assert.equal((await s.exited).code, 0);
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('each stressor leaves, removing its files, within seconds of its parent being killed', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  // A parent that starts all four kinds, prints their pids, and is then SIGKILLed.
+  const script = `
+    const { spawn } = require('node:child_process');
+    const pids = ['cpu', 'membw', 'mem', 'disk'].map((kind) =>
+      spawn(process.execPath, [${JSON.stringify(stressPath)}, kind, '--intensity', kind === 'mem' ? '0.005' : '1', '--dir', ${JSON.stringify(dir)}], { stdio: 'ignore' }).pid);
+    console.log(JSON.stringify(pids));
+    setInterval(() => {}, 1000);`;
+  const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve) => createInterface({ input: parent.stdout! }).once('line', resolve));
+  const pids = JSON.parse(line) as number[];
+  t.after(() => pids.forEach((p) => isAlive(p) && process.kill(p, 'SIGKILL')));
+  await waitUntil('the disk stressor has written', () => readdirSync(dir).some((d) => readdirSync(join(dir, d)).length > 0));
+  await sleep(300);
+  assert.ok(pids.every(isAlive));
+  parent.kill('SIGKILL');
+  await waitUntil('every stressor has exited', () => !pids.some(isAlive), 5000);
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('a stressor refuses an unknown kind and an intensity out of range', () => {
+  const unknown = spawnSync(process.execPath, [stressPath, 'gpu'], { encoding: 'utf8' });
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /expected one kind among cpu, membw, mem, disk, received \["gpu"\]/);
+  const tooMuch = spawnSync(process.execPath, [stressPath, 'cpu', '--intensity', '2'], { encoding: 'utf8' });
+  assert.equal(tooMuch.status, 2);
+  assert.match(tooMuch.stderr, /--intensity: expected a number above 0 and at most 1, received "2"/);
+});
+
+test('a stressor stops by itself after --max-seconds', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const s = await start('cpu', dir, ['--max-seconds', '0.5', '--intensity', '0.1']);
+  t.after(() => s.child.kill('SIGKILL'));
+  const started = Date.now();
+  assert.equal((await s.exited).code, 0);
+  assert.ok(Date.now() - started < 3000);
+});

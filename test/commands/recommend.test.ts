@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { featureIndex, featuresFromNamed } from '../../src/model/features.js';
+import { modelFromFile } from '../../src/model/model.js';
+import {
+  addJobs,
+  addOneJob,
+  builtInStates,
+  formatRecommendation,
+  lightStates,
+  recommend,
+  reservationSeconds,
+  saturated,
+  type HostState,
+} from '../../src/commands/recommend.js';
+import { repoRoot } from '../helpers.js';
+import { fullSample, randomModelFile } from '../model/helpers.js';
+
+// A model whose rank is 1000 × sigmoid(runnable tasks per CPU / 4).
+function runnableModel() {
+  const file = randomModelFile({ hidden: [] });
+  const node = file.network.layers[1]!['0']!;
+  node.bias = 0;
+  for (const k of Object.keys(node.weights!)) node.weights![k] = 0;
+  node.weights![String(featureIndex('runnable_per_cpu'))] = 1;
+  file.output = { rankAtZero: 0, rankAtOne: 1000 };
+  return modelFromFile(file);
+}
+
+const state = (ncpu: number, runnable: number, psi: number | null = 0): HostState => ({
+  ncpu,
+  named: { cpu_busy: runnable, runnable_per_cpu: runnable, load1_per_cpu: runnable, mem_used: 0.3, psi_cpu_some: psi },
+});
+
+describe('addOneJob', () => {
+  it('adds one busy CPU, one runnable task and one unit of load, per CPU', () => {
+    const after = addOneJob(state(4, 0.5));
+    assert.equal(after['cpu_busy'], 0.75);
+    assert.equal(after['runnable_per_cpu'], 0.75);
+    assert.equal(after['load1_per_cpu'], 0.75);
+    assert.equal(after['mem_used'], 0.3);
+  });
+
+  it('never takes CPU busy past 1, and adds CPU pressure only once tasks outnumber CPUs', () => {
+    assert.equal(addOneJob(state(4, 0.5))['psi_cpu_some'], 0);
+    const full = addOneJob(state(4, 1, 0.1));
+    assert.equal(full['cpu_busy'], 1);
+    assert.equal(full['runnable_per_cpu'], 1.25);
+    assert.ok(Math.abs((full['psi_cpu_some'] as number) - 0.35) < 1e-12);
+  });
+
+  it('leaves unavailable inputs unavailable', () => {
+    assert.equal(addOneJob(state(4, 0.5, null))['psi_cpu_some'], null);
+  });
+});
+
+describe('recommend', () => {
+  it('takes D as the median, over the starting states, of the average a job adds while a burst fills the host, rounded', () => {
+    const model = runnableModel();
+    const states = [state(4, 0.25), state(8, 0.25), state(16, 0.25)];
+    const r = recommend(model, states, { intervalSec: 10, statesFrom: 'test' });
+    const rank = (named: Record<string, number | null>): number => model.predict(featuresFromNamed(named).values);
+    const perJob = states.map((s) => (rank(addJobs(s, s.ncpu)) - rank(s.named)) / s.ncpu);
+    assert.equal(r.perJob.median, perJob.sort((a, b) => a - b)[1]);
+    assert.equal(r.d, Math.round(r.perJob.median));
+    assert.equal(r.states, 3);
+    assert.ok(r.perJob.min <= r.perJob.median && r.perJob.median <= r.perJob.max);
+  });
+
+  it('adds k jobs as k single jobs would, per CPU', () => {
+    const s = state(8, 0.25);
+    assert.deepEqual(addJobs(s, 1), addOneJob(s));
+    assert.equal(addJobs(s, 4)['runnable_per_cpu'], 0.75);
+    assert.equal(addJobs(s, 8)['cpu_busy'], 1);
+  });
+
+  it('gives a smaller D for hosts with more CPUs, since each job is a smaller share of the host', () => {
+    const model = runnableModel();
+    const d = (ncpu: number): number => recommend(model, [state(ncpu, 0.25)], { intervalSec: 10, statesFrom: 'test' }).perJob.median;
+    assert.ok(d(4) > d(16), `${d(4)} vs ${d(16)}`);
+  });
+
+  it('never recommends a D under 1, which would not make mbatchd re-sort', () => {
+    const flat = randomModelFile({ hidden: [] });
+    for (const k of Object.keys(flat.network.layers[1]!['0']!.weights!)) flat.network.layers[1]!['0']!.weights![k] = 0;
+    assert.equal(recommend(modelFromFile(flat), builtInStates(), { intervalSec: 10, statesFrom: 'x' }).d, 1);
+  });
+
+  it('takes T as interval + EXINTERVAL + mbatchd refresh, within 5-50 s, in whole seconds', () => {
+    assert.equal(reservationSeconds(10), 45);
+    assert.equal(reservationSeconds(5), 40);
+    assert.equal(reservationSeconds(7.4), 42);
+    assert.equal(reservationSeconds(60), 50);
+  });
+
+  it('writes the RES_REQ with the resource name, an integer D and lower-case seconds', () => {
+    const r = recommend(runnableModel(), [state(8, 0.25)], { intervalSec: 10, resource: 'lrank', statesFrom: 'test' });
+    assert.match(r.resReq, /^order\[lrank\] rusage\[lrank=\d+:duration=45s:decay=1\]$/);
+    const text = formatRecommendation(r);
+    assert.ok(text.includes(`    RES_REQ = ${r.resReq}`));
+    assert.match(text, /counted twice/);
+    for (const line of text.split('\n')) assert.ok(line.length <= 80, line);
+  });
+
+  it('refuses to recommend without a starting state', () => {
+    assert.throws(() => recommend(runnableModel(), [], { intervalSec: 10, statesFrom: 'd.jsonl' }), /no lightly loaded starting state in d\.jsonl/);
+  });
+});
+
+describe('starting states', () => {
+  it('takes the lightly loaded samples of calibration data, with their CPU counts', () => {
+    const light = { sample: fullSample({ busy: 0.2, runnablePerCpu: 0.25 }), slowdown: 3 };
+    light.sample.disk!.busyMax = 0.05;
+    const busy = { sample: fullSample({ busy: 0.9, runnablePerCpu: 1 }), slowdown: 60 };
+    const states = lightStates([light, busy]);
+    assert.equal(states.length, 1);
+    assert.equal(states[0]!.ncpu, 4);
+    assert.equal(states[0]!.named['cpu_busy'], 0.2);
+  });
+
+  it('has built-in light states from 4 to 64 CPUs when no data is given', () => {
+    const states = builtInStates();
+    assert.deepEqual([...new Set(states.map((s) => s.ncpu))], [4, 8, 16, 32, 64]);
+    for (const s of states) assert.ok((s.named['cpu_busy'] as number) <= 0.5);
+  });
+
+  it('compares with the same hosts once every CPU is taken', () => {
+    const s = saturated(state(8, 0.25));
+    assert.equal(s.named['runnable_per_cpu'], 1);
+    assert.equal(s.named['cpu_busy'], 1);
+    assert.equal(s.named['mem_used'], 0.3);
+  });
+});
+
+describe('lavarank recommend', () => {
+  it('prints D, T and the RES_REQ for the embedded default model and a calibration dataset', () => {
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'dist', 'src', 'commands', 'recommend.js')).href)}); process.exitCode = await m.main(process.argv.slice(1));`;
+    const data = join(repoRoot, 'data', 'calibration-synthetic.jsonl');
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, '--', '--json', '--data', data], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 0, child.stderr);
+    const r = JSON.parse(child.stdout) as { d: number; t: number; resReq: string; states: number };
+    assert.ok(Number.isInteger(r.d) && r.d >= 1);
+    assert.equal(r.t, 45);
+    assert.equal(r.resReq, `order[rank] rusage[rank=${r.d}:duration=45s:decay=1]`);
+    assert.ok(r.states > 50, String(r.states));
+  });
+
+  it('refuses a --cpus that is not a whole number of CPUs with status 2', () => {
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'dist', 'src', 'commands', 'recommend.js')).href)}); process.exitCode = await m.main(process.argv.slice(1));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, '--', '--cpus', '2.5'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 2);
+    assert.equal(child.stderr, 'lavarank recommend: --cpus: expected a whole number of CPUs from 1 to 4096, received "2.5"\n');
+  });
+});

@@ -1,0 +1,373 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino, type Logger } from 'pino';
+import {
+  BACKOFF_MIN_MS,
+  DEFAULT_MAX_AGE_S,
+  STABLE_RUN_MS,
+  startChildElims,
+  type ChildElimSpec,
+  type ChildElims,
+} from '../../src/daemon/children.js';
+import { FakeClock, systemClock, type Clock } from '../../src/util/clock.js';
+import { ConfigError } from '../../src/util/errors.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/elims/', import.meta.url));
+
+// The fixtures are copied to a private directory with mode 0755, so the trust
+// check passes whatever umask the checkout was made with.
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lavarank-children-'));
+  for (const name of readdirSync(FIXTURES)) {
+    copyFileSync(join(FIXTURES, name), join(dir, name));
+    chmodSync(join(dir, name), 0o755);
+  }
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function elim(name: string, extra: Partial<ChildElimSpec> = {}): ChildElimSpec {
+  return { command: [join(dir, name)], ...extra };
+}
+
+interface Harness {
+  elims: ChildElims;
+  lines: Array<Record<string, unknown>>;
+  messages(): string[];
+}
+
+function start(specs: ChildElimSpec[], options: { clock?: Clock; env?: NodeJS.ProcessEnv } = {}): Harness {
+  const lines: Array<Record<string, unknown>> = [];
+  const log: Logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const elims = startChildElims(specs, {
+    log,
+    signal: new AbortController().signal,
+    clock: options.clock ?? systemClock,
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+  return { elims, lines, messages: () => lines.map((l) => String(l.msg)) };
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function valueOf(elims: ChildElims, name: string): number | undefined {
+  return elims.values().find(([n]) => n === name)?.[1];
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a good child\'s values are returned as numbers', async () => {
+  const h = start([elim('good')]);
+  try {
+    await waitFor('scratch', () => valueOf(h.elims, 'scratch'));
+    assert.deepEqual(new Map(h.elims.values()), new Map([['scratch', 12.5], ['licenses', 3]]));
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('a bad child\'s garbage is dropped, its good pair kept, and each kind of problem logged once', async () => {
+  const h = start([elim('bad')]);
+  try {
+    assert.equal(await waitFor('good', () => valueOf(h.elims, 'good')), 4);
+    await sleep(1200); // a second report, whose problems must not be logged again
+    assert.deepEqual(h.elims.values(), [['good', 4]]);
+    const badValue = h.messages().filter((m) => m.includes('not a finite decimal'));
+    assert.equal(badValue.length, 1);
+    assert.ok(h.messages().some((m) => m.includes('resource name')));
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('a report split across writes is completed and a too-large count resynchronises', async () => {
+  const h = start([elim('partial')]);
+  try {
+    await waitFor('second', () => valueOf(h.elims, 'second'));
+    assert.equal(valueOf(h.elims, 'first'), 1);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('a silent child\'s last value is dropped once older than max_age', async () => {
+  const clock = new FakeClock();
+  const h = start([elim('silent', { max_age: 30 })], { clock });
+  try {
+    await waitFor('once', () => valueOf(h.elims, 'once'));
+    clock.advance(29_000);
+    assert.equal(valueOf(h.elims, 'once'), 7);
+    clock.advance(2_000);
+    assert.deepEqual(h.elims.values(), []);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('without max_age a value lives DEFAULT_MAX_AGE_S seconds', async () => {
+  const clock = new FakeClock();
+  const h = start([elim('silent')], { clock });
+  try {
+    await waitFor('once', () => valueOf(h.elims, 'once'));
+    clock.advance(DEFAULT_MAX_AGE_S * 1000);
+    assert.equal(valueOf(h.elims, 'once'), 7);
+    clock.advance(1);
+    assert.equal(valueOf(h.elims, 'once'), undefined);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+// A clock whose sleeps last until the test releases them, so a test can look at
+// a child between its death and its restart.
+class GateClock extends FakeClock {
+  readonly sleeps: number[] = [];
+  private gates: Array<() => void> = [];
+  override async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    this.sleeps.push(ms);
+    await new Promise<void>((resolve, reject) => {
+      this.gates.push(resolve);
+      signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+    });
+    this.advance(ms);
+  }
+  release(): void {
+    for (const open of this.gates.splice(0)) open();
+  }
+  get waiting(): number {
+    return this.gates.length;
+  }
+}
+
+test('a dead child\'s values are dropped at once and it is restarted with doubling back-off', async () => {
+  const clock = new GateClock();
+  const h = start([elim('dying')], { clock });
+  try {
+    for (let run = 1; run <= 4; run++) {
+      assert.equal(await waitFor(`value of run ${run}`, () => valueOf(h.elims, 'dying')), 5);
+      await waitFor(`death ${run}`, () => (clock.waiting > 0 ? true : undefined));
+      assert.deepEqual(h.elims.values(), []);
+      clock.release();
+    }
+    assert.deepEqual(clock.sleeps, [10_000, 20_000, 40_000, 80_000]);
+    assert.ok(h.messages().some((m) => m.includes('exit code 3')));
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('the back-off never exceeds BACKOFF_MAX_MS and goes back to the minimum after a stable run', async () => {
+  const clock = new GateClock();
+  const h = start([elim('dying')], { clock });
+  try {
+    for (let death = 1; death <= 7; death++) {
+      await waitFor(`death ${death}`, () => (clock.waiting > 0 ? true : undefined));
+      clock.release();
+    }
+    assert.deepEqual(clock.sleeps, [10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]);
+    await waitFor('run 8', () => valueOf(h.elims, 'dying'));
+    clock.advance(STABLE_RUN_MS); // run 8 lasts five minutes
+    await waitFor('death 8', () => (clock.waiting > 0 ? true : undefined));
+    assert.equal(clock.sleeps.at(-1), BACKOFF_MIN_MS);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('a flooding child costs bounded work and its newest value is still read', async () => {
+  const h = start([elim('flood')]);
+  try {
+    await sleep(1500);
+    const first = await waitFor('flood', () => valueOf(h.elims, 'flood'));
+    await sleep(300);
+    const second = await waitFor('flood', () => valueOf(h.elims, 'flood'));
+    assert.ok(second > first, `value moved on: ${first} then ${second}`);
+    assert.ok(h.messages().some((m) => m.includes('only its newest output is read')));
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('huge tokens are dropped with bounded memory and the reports after them are read', async () => {
+  const h = start([elim('hugetoken')]);
+  try {
+    assert.equal(await waitFor('after', () => valueOf(h.elims, 'after')), 7);
+    assert.ok(h.messages().some((m) => m.includes('longer than 1024 bytes')));
+    // the 1 MB token exceeds the flood budget: only the newest chunk, with the report, is parsed
+    assert.equal(await waitFor('later', () => valueOf(h.elims, 'later')), 8);
+    assert.ok(h.messages().some((m) => m.includes('only its newest output is read')));
+    const names = h.elims.values().map(([n]) => n);
+    assert.equal(names.includes('huge') || names.includes('huger'), false);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('close() ends a child that ignores SIGTERM with SIGKILL and leaves nothing behind', async () => {
+  const h = start([elim('stubborn')]);
+  const pid = await waitFor('pid', () => valueOf(h.elims, 'pid'));
+  assert.ok(isRunning(pid));
+  const t0 = Date.now();
+  await h.elims.close();
+  const took = Date.now() - t0;
+  assert.equal(isRunning(pid), false);
+  assert.ok(took >= 900 && took < 4000, `close took ${took} ms`);
+  assert.deepEqual(h.elims.values(), []);
+});
+
+test('a grandchild holding the pipe open does not hold up the child\'s restart or close()', async () => {
+  const clock = new FakeClock();
+  const h = start([elim('orphaner')], { clock });
+  try {
+    await waitFor('a restart', () => (h.lines.some((l) => l.restartInS !== undefined) ? true : undefined), 4000);
+  } finally {
+    const t0 = Date.now();
+    await h.elims.close();
+    assert.ok(Date.now() - t0 < 3000);
+  }
+});
+
+test('the children get the daemon\'s environment, LSF_RESOURCES included', async () => {
+  const h = start([elim('env')], { env: { ...process.env, LSF_RESOURCES: 'rank scratch ' } });
+  try {
+    assert.equal(await waitFor('envok', () => valueOf(h.elims, 'envok')), 1);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('a name lavarank or an earlier child reports is ignored, and the clash logged once', async () => {
+  const h = start([elim('good'), elim('clash', { name: 'site-clash' })]);
+  try {
+    await waitFor('mine', () => valueOf(h.elims, 'mine'));
+    await waitFor('scratch', () => valueOf(h.elims, 'scratch'));
+    await sleep(1100);
+    const values = new Map(h.elims.values());
+    assert.equal(values.get('scratch'), 12.5);
+    assert.equal(values.has('rank'), false);
+    assert.equal(values.get('mine'), 2);
+    const clashes = h.lines.filter((l) => l.elim === 'site-clash' && String(l.msg).includes('already reports'));
+    assert.deepEqual(clashes.map((l) => l.name).sort(), ['rank', 'scratch']);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('an executable others can write is not started', async () => {
+  const clock = new FakeClock();
+  const open = join(dir, 'good-but-writable');
+  copyFileSync(join(dir, 'good'), open);
+  chmodSync(open, 0o777);
+  const h = start([{ command: [open] }], { clock });
+  try {
+    await waitFor('refusal', () => (h.messages().some((m) => m.includes('not started')) ? true : undefined));
+    assert.ok(h.messages().some((m) => m.includes('chmod go-w')));
+    assert.equal(h.messages().some((m) => m.endsWith('started') && !m.includes('not started')), false);
+    assert.deepEqual(h.elims.values(), []);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('invalid specs are refused before anything starts, naming each key', () => {
+  const log = pino({ level: 'silent' });
+  const options = { log, signal: new AbortController().signal, clock: systemClock };
+  assert.throws(
+    () =>
+      startChildElims(
+        [
+          { command: ['relative/elim'] },
+          { command: [] },
+          { command: ['/bin/true'], max_age: -1 },
+          { command: ['/bin/true'], name: 'has space' },
+        ],
+        options,
+      ),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.problems.length, 4);
+      assert.match(err.message, /elims\[0\]\.command\[0\] must be an absolute path/);
+      assert.match(err.message, /elims\[1\]\.command must be a non-empty list/);
+      assert.match(err.message, /elims\[2\]\.max_age/);
+      assert.match(err.message, /elims\[3\]\.name/);
+      return true;
+    },
+  );
+});
+
+test('close() before a child could be spawned starts nothing that could outlive the daemon', async () => {
+  const h = start([elim('stubborn')]);
+  await h.elims.close(); // while execa is still being loaded
+  await sleep(300);
+  assert.ok(!h.messages().some((m) => m.includes('started')), h.messages().join(' | '));
+  assert.ok(!h.messages().some((m) => m.includes('could not be started')), 'a deliberate non-start was logged as an error');
+});
+
+test('aborting the daemon\'s signal ends the children as close() does', async () => {
+  const controller = new AbortController();
+  const lines: string[] = [];
+  const elims = startChildElims([elim('stubborn')], {
+    log: pino({ level: 'debug' }, { write: (s: string) => void lines.push(s) }),
+    signal: controller.signal,
+    clock: systemClock,
+  });
+  const pid = await waitFor('pid', () => valueOf(elims, 'pid'));
+  controller.abort();
+  await elims.close();
+  assert.equal(isRunning(pid), false);
+});
+
+test('with stale_value, a silent child\'s names report that value once stale instead of vanishing', async () => {
+  const clock = new FakeClock();
+  const h = start([elim('silent', { max_age: 30, stale_value: -1 })], { clock });
+  try {
+    await waitFor('once', () => valueOf(h.elims, 'once'));
+    assert.deepEqual(h.elims.values(), [['once', 7]]);
+    clock.advance(31_000);
+    assert.deepEqual(h.elims.values(), [['once', -1]]);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('with stale_value, a dead child\'s names report that value until it reports again', async () => {
+  const clock = new GateClock();
+  const h = start([elim('dying', { stale_value: 0 })], { clock });
+  try {
+    assert.equal(await waitFor('first value', () => valueOf(h.elims, 'dying')), 5);
+    await waitFor('death', () => (clock.waiting > 0 ? true : undefined));
+    assert.deepEqual(h.elims.values(), [['dying', 0]]);
+    clock.release();
+    assert.equal(await waitFor('value after restart', () => (valueOf(h.elims, 'dying') === 5 ? 5 : undefined)), 5);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('a stale_value that is not a finite number is refused, naming the key', () => {
+  assert.throws(
+    () => startChildElims([elim('good', { stale_value: Number.NaN })], { log: pino({ level: 'silent' }), signal: new AbortController().signal, clock: systemClock }),
+    /elims\[0\]\.stale_value must be a finite number/,
+  );
+});

@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FakeClock } from '../../src/util/clock.js';
+import type { Sample } from '../../src/collectors/types.js';
+import { runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
+import type { Ranker } from '../../src/model/rank.js';
+import type { ReportSink, WriteOutcome } from '../../src/daemon/report.js';
+import { captureLog } from '../helpers.js';
+
+function sampleWith(busy: number, failures: Sample['failures'] = {}): Sample {
+  return {
+    ts: 0,
+    cpu: { user: busy, system: 0, iowait: 0, steal: 0, busy, online: 2 },
+    load: { load1: 0, load1PerCpu: 0, runnable: 0, runnablePerCpu: 0, online: 2 },
+    memory: { totalBytes: 1, availableBytes: 1, usedFraction: 0, swapTotalBytes: 0, swapUsedFraction: 0 },
+    failures,
+  };
+}
+
+const busyRanker: Ranker = {
+  name: 'test',
+  rank: (s) => ({ rank: (s.cpu?.busy ?? 0) * 100, model: 'test' }),
+};
+
+class Recorder implements ReportSink {
+  lines: string[] = [];
+  outcomes: WriteOutcome[] = [];
+  constructor(private readonly script: (n: number) => WriteOutcome = () => 'written') {}
+  write(line: string): WriteOutcome {
+    const outcome = this.script(this.outcomes.length);
+    this.outcomes.push(outcome);
+    if (outcome === 'written') this.lines.push(line);
+    return outcome;
+  }
+}
+
+function options(over: Partial<ElimOptions> & Pick<ElimOptions, 'sampler'>): ElimOptions & { ticks: Tick[]; out: Recorder } {
+  const ticks: Tick[] = [];
+  const out = (over.out as Recorder | undefined) ?? new Recorder();
+  return {
+    rankers: { current: () => busyRanker },
+    log: captureLog().log,
+    clock: new FakeClock(),
+    signal: new AbortController().signal,
+    resource: 'rank',
+    intervalMs: 10_000,
+    pessimisticAfter: 3,
+    pessimisticRank: 1000,
+    maxTicks: 5,
+    onTick: (t) => ticks.push(t),
+    ...over,
+    out,
+    ticks,
+  };
+}
+
+// A sampler that plays a script of values; a function entry throws or returns what it returns.
+function scripted(values: Array<number | Error | (() => Sample | Promise<Sample>)>) {
+  let i = 0;
+  return {
+    calls: () => i,
+    sample(): Sample | Promise<Sample> {
+      const v = values[Math.min(i, values.length - 1)];
+      i++;
+      if (v instanceof Error) throw v;
+      if (typeof v === 'function') return v();
+      return sampleWith(v ?? 0);
+    },
+  };
+}
+
+describe('runElim', () => {
+  it('writes one report per tick with the rank from the model', async () => {
+    const o = options({ sampler: scripted([0, 0.1, 0.2, 0.3, 0.4, 0.5]) });
+    assert.equal(await runElim(o), 'max-ticks');
+    assert.deepEqual(o.out.lines, ['1 rank 10\n', '1 rank 20\n', '1 rank 30\n', '1 rank 40\n', '1 rank 50\n']);
+  });
+
+  it('makes the first report after the short measuring window, then one per interval', async () => {
+    const clock = new FakeClock();
+    const at: number[] = [];
+    const o = options({ sampler: scripted([0.1]), clock, firstReportMs: 1000, maxTicks: 3 });
+    o.onTick = () => at.push(clock.monotonic());
+    await runElim(o);
+    assert.deepEqual(at, [1000, 11_000, 21_000]);
+  });
+
+  it('repeats the last good rank while failures are fewer than pessimistic_after, then reports the pessimistic rank', async () => {
+    const boom = new Error('cannot open /proc/stat');
+    const o = options({ sampler: scripted([0, 0.2, boom, boom, boom, boom]), maxTicks: 5 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['1 rank 20\n', '1 rank 20\n', '1 rank 20\n', '1 rank 1000\n', '1 rank 1000\n']);
+    assert.deepEqual(o.ticks.map((t) => t.state), ['ok', 'held', 'held', 'pessimistic', 'pessimistic']);
+  });
+
+  it('returns to normal values after a failure and logs the recovery', async () => {
+    const boom = new Error('garbage');
+    const cap = captureLog();
+    const o = options({ sampler: scripted([0, boom, boom, boom, boom, 0.3]), log: cap.log, maxTicks: 5 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['1 rank 1000\n', '1 rank 1000\n', '1 rank 1000\n', '1 rank 1000\n', '1 rank 30\n']);
+    assert.ok(cap.messages().includes('sampling recovered after 4 failed ticks'), cap.messages().join('|'));
+  });
+
+  it('reports the pessimistic rank at once when no sample has ever succeeded', async () => {
+    const o = options({ sampler: scripted([new Error('no /proc')]), maxTicks: 1 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['1 rank 1000\n']);
+  });
+
+  it('still reports on time when a sample never finishes, and does not start another meanwhile', async () => {
+    const never = (): Promise<Sample> => new Promise<Sample>(() => undefined);
+    const sampler = scripted([0, 0.5, never]);
+    const clock = new FakeClock();
+    const at: number[] = [];
+    const o = options({ sampler, clock, maxTicks: 5, pessimisticAfter: 2 });
+    o.onTick = (t) => {
+      at.push(clock.monotonic());
+      o.ticks.push(t);
+    };
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['1 rank 50\n', '1 rank 50\n', '1 rank 1000\n', '1 rank 1000\n', '1 rank 1000\n']);
+    assert.match(o.ticks[1]?.failure ?? '', /did not finish within 5000 ms/);
+    assert.match(o.ticks[2]?.failure ?? '', /previous sample is still running/);
+    assert.equal(sampler.calls(), 3);
+    // Each report left on its own slot, deadline included: 1 s, then every 10 s after the first.
+    assert.deepEqual(at, [1000, 16_000, 21_000, 31_000, 41_000]);
+  });
+
+  it('treats a failed required collector as a failed sample, but not a failed optional one', async () => {
+    const o = options({
+      sampler: scripted([
+        () => sampleWith(0.1),
+        () => sampleWith(0.2, { pressure: 'pressure: cannot open /proc/pressure/cpu: EACCES' }),
+        () => sampleWith(0.3, { memory: 'memory: cannot open /proc/meminfo: ENOENT' }),
+      ]),
+      maxTicks: 2,
+    });
+    await runElim(o);
+    assert.deepEqual(o.ticks.map((t) => t.state), ['ok', 'held']);
+    assert.match(o.ticks[1]?.failure ?? '', /meminfo/);
+  });
+
+  it('treats a model that throws or returns NaN as a failed sample', async () => {
+    let n = 0;
+    const ranker: Ranker = {
+      name: 'flaky',
+      rank: () => {
+        n++;
+        if (n === 2) throw new Error('weights are broken');
+        return { rank: n === 3 ? Number.NaN : 5, model: 'flaky' };
+      },
+    };
+    const o = options({ sampler: scripted([0]), rankers: { current: () => ranker }, maxTicks: 3 });
+    await runElim(o);
+    assert.deepEqual(o.ticks.map((t) => t.state), ['ok', 'held', 'held']);
+    assert.match(o.ticks[1]?.failure ?? '', /weights are broken/);
+    assert.match(o.ticks[2]?.failure ?? '', /non-finite rank/);
+  });
+
+  it('clamps the rank to 0..1000', async () => {
+    const ranker: Ranker = { name: 'wild', rank: () => ({ rank: 5000, model: 'wild' }) };
+    const o = options({ sampler: scripted([0]), rankers: { current: () => ranker }, maxTicks: 1 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['1 rank 1000\n']);
+  });
+
+  it('stops when the reader has gone away', async () => {
+    const out = new Recorder((n) => (n === 2 ? 'closed' : 'written'));
+    const o = options({ sampler: scripted([0.1]), out, maxTicks: 10 });
+    assert.equal(await runElim(o), 'output-closed');
+    assert.equal(o.out.lines.length, 2);
+  });
+
+  it('keeps going when the pipe is full, and logs the drop once and the resumption once', async () => {
+    const cap = captureLog();
+    const out = new Recorder((n) => (n >= 1 && n <= 3 ? 'dropped' : 'written'));
+    const o = options({ sampler: scripted([0.1]), out, log: cap.log, maxTicks: 6 });
+    await runElim(o);
+    assert.equal(o.out.lines.length, 3);
+    const msgs = cap.messages();
+    assert.equal(msgs.filter((m) => m.startsWith('LIM is not reading')).length, 1);
+    assert.ok(msgs.includes('LIM is reading again; 3 reports were dropped'), msgs.join('|'));
+  });
+
+  it('logs once that LIM stopped reading when each report replaces an unread one, and once that it reads again', async () => {
+    const cap = captureLog();
+    const out = new Recorder((n) => (n >= 1 && n <= 3 ? 'replaced' : 'written'));
+    const o = options({ sampler: scripted([0.1]), out, log: cap.log, maxTicks: 6 });
+    await runElim(o);
+    const msgs = cap.messages();
+    assert.equal(msgs.filter((m) => m.startsWith('LIM had not read the previous report')).length, 1, msgs.join('|'));
+    assert.ok(msgs.includes('LIM is reading again; 3 reports were replaced'), msgs.join('|'));
+  });
+
+  it('stops without writing when aborted while waiting for the next tick', async () => {
+    const controller = new AbortController();
+    const o = options({ sampler: scripted([0.1]), signal: controller.signal, maxTicks: 100 });
+    o.onTick = (t) => {
+      if (t.seq === 2) controller.abort();
+    };
+    assert.equal(await runElim(o), 'aborted');
+    assert.equal(o.out.lines.length, 2);
+  });
+
+  it('adds values from child elims and drops one that reuses its own name', async () => {
+    const o = options({
+      sampler: scripted([0.1]),
+      extraValues: () => [
+        ['scratch', 12],
+        ['rank', 999],
+      ],
+      maxTicks: 1,
+    });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['2 rank 10 scratch 12\n']);
+  });
+
+  it('falls back to its own value alone when the child values cannot be reported', async () => {
+    const cap = captureLog();
+    const o = options({ sampler: scripted([0.1]), extraValues: () => [['bad name', 1]], log: cap.log, maxTicks: 2 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['1 rank 10\n', '1 rank 10\n']);
+    assert.equal(cap.messages().filter((m) => m === 'child elim values left out of the report').length, 1);
+  });
+
+  it('skips missed slots instead of bursting reports after a stall', async () => {
+    const clock = new FakeClock();
+    const at: number[] = [];
+    const sampler = {
+      sample(): Sample {
+        if (at.length === 1) clock.advance(35_000); // a 35 s stall inside one sample
+        return sampleWith(0.1);
+      },
+    };
+    const o = options({ sampler, clock, maxTicks: 3, deadlineMs: 60_000 });
+    o.onTick = () => at.push(clock.monotonic());
+    await runElim(o);
+    assert.deepEqual(at, [1000, 46_000, 56_000]);
+  });
+});

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FakeClock } from '../../src/util/clock.js';
+import type { Collector, CollectorName, CpuReading, LoadReading } from '../../src/collectors/types.js';
+import { CollectorError } from '../../src/util/errors.js';
+import { createSampler } from '../../src/daemon/sampler.js';
+import { recordingLog } from '../collectors/helpers.js';
+
+const CPU: CpuReading = { user: 0.5, system: 0.1, iowait: 0, steal: 0, busy: 0.6, online: 2 };
+const LOAD: LoadReading = { load1: 1, load1PerCpu: 0.5, runnable: 1, runnablePerCpu: 0.5, online: 2 };
+
+// A collector that returns whatever `next` says, or throws it when it is an Error.
+function scripted<K extends CollectorName>(name: K, next: () => unknown): Collector<K> & { seen: number[] } {
+  const seen: number[] = [];
+  return {
+    name,
+    seen,
+    collect(monotonicMs) {
+      seen.push(monotonicMs);
+      const value = next();
+      if (value instanceof Error) throw value;
+      return value as never;
+    },
+  };
+}
+
+test('the sample holds each collector part, the wall time, and no failures', () => {
+  const clock = new FakeClock(1_000_000);
+  const { log } = recordingLog();
+  const sampler = createSampler({ collectors: [scripted('cpu', () => CPU), scripted('load', () => LOAD)], clock, log });
+  assert.deepEqual(sampler.sample(), { ts: 1_000_000, failures: {}, cpu: CPU, load: LOAD });
+});
+
+test('every collector gets the same monotonic time of the tick', () => {
+  const clock = new FakeClock();
+  clock.advance(10_000);
+  const cpu = scripted('cpu', () => CPU);
+  const load = scripted('load', () => LOAD);
+  createSampler({ collectors: [cpu, load], clock, log: recordingLog().log }).sample();
+  assert.deepEqual([cpu.seen, load.seen], [[10_000], [10_000]]);
+});
+
+test('a collector that throws is named in failures and does not stop the others', () => {
+  const { log } = recordingLog();
+  const sampler = createSampler({
+    collectors: [scripted('cpu', () => new CollectorError('cpu', 'cannot open /proc/stat: EACCES')), scripted('load', () => LOAD)],
+    clock: new FakeClock(),
+    log,
+  });
+  const s = sampler.sample();
+  assert.equal(s.cpu, undefined);
+  assert.deepEqual(s.load, LOAD);
+  assert.deepEqual(s.failures, { cpu: 'cpu: cannot open /proc/stat: EACCES' });
+});
+
+test('a collector with no value yet leaves its part out without a failure', () => {
+  const s = createSampler({ collectors: [scripted('disk', () => undefined)], clock: new FakeClock(), log: recordingLog().log }).sample();
+  assert.equal('disk' in s, false);
+  assert.deepEqual(s.failures, {});
+});
+
+test('the first failure is logged at warn, repeats at debug, and the recovery at info', () => {
+  const { log, entries } = recordingLog();
+  const results: unknown[] = [new Error('EIO'), new Error('EIO'), new Error('EIO'), CPU];
+  const sampler = createSampler({ collectors: [scripted('cpu', () => results.shift())], clock: new FakeClock(), log });
+  for (let i = 0; i < 4; i++) sampler.sample();
+  const logged = entries()
+    .filter((e) => e.msg !== 'sampled')
+    .map((e) => [e.level, e.collector, e.msg]);
+  assert.deepEqual(logged, [
+    ['warn', 'cpu', 'collector failed: EIO'],
+    ['debug', 'cpu', 'collector failed again: EIO'],
+    ['debug', 'cpu', 'collector failed again: EIO'],
+    ['info', 'cpu', 'collector recovered'],
+  ]);
+});
+
+test('a failure with a new reason is logged at warn again', () => {
+  const { log, entries } = recordingLog();
+  const results: unknown[] = [new Error('EIO'), new Error('EACCES')];
+  const sampler = createSampler({ collectors: [scripted('cpu', () => results.shift())], clock: new FakeClock(), log });
+  sampler.sample();
+  sampler.sample();
+  assert.deepEqual(
+    entries()
+      .filter((e) => e.level === 'warn')
+      .map((e) => e.msg),
+    ['collector failed: EIO', 'collector failed: EACCES'],
+  );
+});
+
+test('each tick logs every collector duration at debug', () => {
+  const { log, entries } = recordingLog();
+  createSampler({ collectors: [scripted('cpu', () => CPU), scripted('load', () => LOAD)], clock: new FakeClock(), log }).sample();
+  const sampled = entries().find((e) => e.msg === 'sampled');
+  assert.equal(sampled?.level, 'debug');
+  assert.deepEqual(Object.keys(sampled?.durationsMs as object), ['cpu', 'load']);
+});
+
+test('stats count calls, failures and durations per collector', () => {
+  const results: unknown[] = [CPU, new Error('EIO'), new Error('EIO')];
+  const sampler = createSampler({ collectors: [scripted('cpu', () => results.shift())], clock: new FakeClock(), log: recordingLog().log });
+  for (let i = 0; i < 3; i++) sampler.sample();
+  const cpu = sampler.stats().cpu;
+  assert.ok(cpu !== undefined);
+  assert.equal(cpu.calls, 3);
+  assert.equal(cpu.failures, 2);
+  assert.equal(cpu.consecutiveFailures, 2);
+  assert.ok(cpu.totalMs >= cpu.maxMs && cpu.maxMs >= cpu.lastMs && cpu.lastMs >= 0);
+});
+
+test('close closes every collector even when one close throws', () => {
+  const closed: string[] = [];
+  const a: Collector<'gpu'> = {
+    name: 'gpu',
+    collect: () => undefined,
+    close: () => {
+      throw new Error('boom');
+    },
+  };
+  const b: Collector<'cpu'> = { name: 'cpu', collect: () => undefined, close: () => void closed.push('cpu') };
+  const { log, entries } = recordingLog();
+  createSampler({ collectors: [a, b], clock: new FakeClock(), log }).close();
+  assert.deepEqual(closed, ['cpu']);
+  assert.match(entries()[0]?.msg ?? '', /collector close failed: boom/);
+});

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ParseError } from '../../src/util/errors.js';
+import type { HistoryRecord } from '../../src/history/record.js';
+import { historyFiles, parseHistoryLine, readHistory, type HistoryReadOptions } from '../../src/history/reader.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lavarank-history-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function line(ts: number, host = 'ol1', features: Record<string, number | null> = { cpu_busy: 0.5 }): string {
+  return JSON.stringify({ ts, host, features, rank: 50, model: 'formula' });
+}
+
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, text);
+  return path;
+}
+
+async function readAll(paths: string | string[], options: HistoryReadOptions = {}) {
+  const reader = readHistory(paths, options);
+  const records: HistoryRecord[] = [];
+  for await (const r of reader) records.push(r);
+  return { records, stats: reader.stats };
+}
+
+describe('parseHistoryLine', () => {
+  test('returns the record of a valid line', () => {
+    assert.deepEqual(parseHistoryLine(line(1000, 'ol2', { cpu_busy: 0.25, gpu: null })), {
+      ts: 1000, host: 'ol2', features: { cpu_busy: 0.25, gpu: null }, rank: 50, model: 'formula',
+    });
+  });
+
+  test('drops keys it does not know, so newer daemons still read', () => {
+    const text = JSON.stringify({ ts: 1, host: 'a', features: {}, rank: 0, model: 'm', extra: [1] });
+    assert.deepEqual(Object.keys(parseHistoryLine(text)), ['ts', 'host', 'features', 'rank', 'model']);
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ['a torn line', '{"ts":1000,"host":"ol', /not JSON/],
+    ['an array', '[1,2]', /expected a JSON object, found an array/],
+    ['a string ts', '{"ts":"1000","host":"a","features":{},"rank":0,"model":"m"}', /ts: expected a number of epoch ms, found "1000"/],
+    ['an infinite ts', '{"ts":1e400,"host":"a","features":{},"rank":0,"model":"m"}', /ts: expected/],
+    ['an empty host', '{"ts":1,"host":"","features":{},"rank":0,"model":"m"}', /host: expected a host name/],
+    ['no features', '{"ts":1,"host":"a","rank":0,"model":"m"}', /features: expected an object, found nothing/],
+    ['a string feature', '{"ts":1,"host":"a","features":{"cpu":"0.5"},"rank":0,"model":"m"}', /features.cpu: expected a number or null/],
+    ['a missing rank', '{"ts":1,"host":"a","features":{},"model":"m"}', /rank: expected a number/],
+    ['a numeric model', '{"ts":1,"host":"a","features":{},"rank":0,"model":3}', /model: expected a string/],
+  ];
+  for (const [what, text, message] of bad) {
+    test(`rejects ${what} with a ParseError`, () => {
+      assert.throws(() => parseHistoryLine(text, 'h:3'), (err: unknown) => {
+        assert.ok(err instanceof ParseError);
+        assert.equal(err.where, 'h:3');
+        assert.match(err.message, message);
+        return true;
+      });
+    });
+  }
+});
+
+describe('historyFiles', () => {
+  test('lists current and rotated files, oldest first per host, and ignores others', async () => {
+    const d = join(dir, 'list');
+    for (const name of ['b.jsonl', 'a.jsonl.1', 'a.jsonl', 'a.jsonl.10', 'a.jsonl.2', 'notes.txt', 'a.jsonl.gz', 'a.jsonl.tmp']) {
+      write(join('list', name), '');
+    }
+    mkdirSync(join(d, 'sub.jsonl'));
+    symlinkSync(join(d, 'b.jsonl'), join(d, 'c.jsonl'));
+    assert.deepEqual(
+      (await historyFiles(d)).map((p) => p.slice(d.length + 1)),
+      ['a.jsonl.10', 'a.jsonl.2', 'a.jsonl.1', 'a.jsonl', 'b.jsonl', 'c.jsonl'],
+    );
+  });
+
+  test('keeps a file named explicitly whatever its name', async () => {
+    const path = write('explicit.log', '');
+    assert.deepEqual(await historyFiles([path]), [path]);
+  });
+});
+
+describe('readHistory', () => {
+  test('skips and counts a torn last line', async () => {
+    const path = write('torn/ol1.jsonl', `${line(1)}\n${line(2)}\n${line(3).slice(0, 30)}`);
+    const { records, stats } = await readAll(path);
+    assert.deepEqual(records.map((r) => r.ts), [1, 2]);
+    assert.equal(stats.incomplete, 1);
+    assert.equal(stats.malformed, 0);
+  });
+
+  test('skips garbage lines in the middle, reporting file and line', async () => {
+    const path = write('garbage/ol1.jsonl', [line(1), 'garbage', '', '{"ts":2}', line(3), '\u0000\u0000'].join('\n') + '\n');
+    const { records, stats } = await readAll(path);
+    assert.deepEqual(records.map((r) => r.ts), [1, 3]);
+    assert.equal(stats.malformed, 3);
+    assert.equal(stats.blank, 1);
+    assert.deepEqual(stats.problems.map((p) => [p.file, p.line]), [[path, 2], [path, 4], [path, 6]]);
+  });
+
+  test('reads every file of a directory and of several paths', async () => {
+    write('many/d/ol1.jsonl.1', `${line(1)}\n`);
+    write('many/d/ol1.jsonl', `${line(2)}\n${line(3).slice(0, 5)}`);
+    write('many/d/ol2.jsonl', `${line(4, 'ol2')}\n`);
+    const extra = write('many/other.jsonl', `${line(5, 'ol3')}\n`);
+    const { records, stats } = await readAll([join(dir, 'many/d'), extra]);
+    assert.deepEqual(records.map((r) => r.ts), [1, 2, 4, 5]);
+    assert.equal(stats.files, 4);
+    assert.equal(stats.incomplete, 1);
+  });
+
+  test('throws when a named path does not exist', async () => {
+    await assert.rejects(readAll(join(dir, 'nope')), { code: 'ENOENT' });
+  });
+
+  test('reads 20 000 lines across chunk boundaries without losing one', async () => {
+    const text = Array.from({ length: 20_000 }, (_, i) => line(i, 'ol1', { cpu_busy: i / 20_000, mem: null })).join('\n');
+    const path = write('big/ol1.jsonl', `${text}\n`);
+    const { records, stats } = await readAll(path);
+    assert.equal(stats.records, 20_000);
+    assert.equal(records[19_999]?.ts, 19_999);
+    assert.equal(stats.malformed + stats.incomplete, 0);
+  });
+});

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { repoRoot } from './helpers.js';
+
+// Packages the running elim must never load: brain.js pulls in gpu.js, which costs
+// the daemon about 1.2 ms of CPU per report and 10 MB of RSS.
+const FORBIDDEN = ['brain.js', 'gpu.js'];
+
+// Static imports and re-exports that survive compilation (not `import type`).
+export function staticImports(source: string): string[] {
+  const text = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const found: string[] = [];
+  const re = /^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm;
+  for (const m of text.matchAll(re)) found.push(m[1]!);
+  return found;
+}
+
+function packageName(spec: string): string {
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+// Every package a package depends on, transitively, as npm installed them.
+function packageClosure(name: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(name)) return seen;
+  seen.add(name);
+  const manifest = join(repoRoot, 'node_modules', name, 'package.json');
+  if (!existsSync(manifest)) return seen;
+  const deps = (JSON.parse(readFileSync(manifest, 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {};
+  for (const dep of Object.keys(deps)) packageClosure(dep, seen);
+  return seen;
+}
+
+// Follows relative imports through the .ts sources from an entry file; returns every
+// source file reached and every package imported, with the chain that reached it.
+export function importGraph(entry: string): { files: Map<string, string[]>; packages: Map<string, string[]> } {
+  const files = new Map<string, string[]>();
+  const packages = new Map<string, string[]>();
+  const visit = (file: string, chain: string[]): void => {
+    if (files.has(file)) return;
+    const here = [...chain, relative(repoRoot, file)];
+    files.set(file, here);
+    for (const spec of staticImports(readFileSync(file, 'utf8'))) {
+      if (spec.startsWith('.')) {
+        const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
+        assert.ok(existsSync(target), `${relative(repoRoot, file)} imports ${spec}, which has no .ts source`);
+        visit(target, here);
+      } else if (!spec.startsWith('node:')) {
+        for (const pkg of packageClosure(packageName(spec))) if (!packages.has(pkg)) packages.set(pkg, [...here, spec]);
+      }
+    }
+  };
+  visit(entry, []);
+  return { files, packages };
+}
+
+describe('the running elim', () => {
+  for (const entry of ['src/commands/run.ts', 'src/daemon/run.ts', 'src/model/rankers.ts']) {
+    it(`never reaches brain.js or gpu.js from ${entry}, directly or through a package`, () => {
+      const { files, packages } = importGraph(join(repoRoot, entry));
+      assert.ok(files.size > 1);
+      for (const pkg of FORBIDDEN) {
+        assert.equal(packages.has(pkg), false, `${pkg} is reachable: ${packages.get(pkg)?.join(' -> ')}`);
+      }
+    });
+  }
+
+  it('reaches the model code (so the check above looks at what the daemon runs)', () => {
+    const { files } = importGraph(join(repoRoot, 'src', 'commands', 'run.ts'));
+    for (const f of ['src/daemon/run.ts', 'src/model/rankers.ts', 'src/model/model.ts', 'src/model/network.ts', 'src/model/features.ts']) {
+      assert.ok(files.has(join(repoRoot, f)), `${f} not reached from src/commands/run.ts`);
+    }
+  });
+
+  it('the check itself sees brain.js where training imports it', () => {
+    const { packages } = importGraph(join(repoRoot, 'src', 'training', 'train.ts'));
+    assert.ok(packages.has('brain.js'));
+    assert.ok(packages.has('gpu.js'));
+  });
+});
+
+// Every import of a source file, type-only ones included, as repository paths.
+function allImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const found: string[] = [];
+  for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm)) {
+    found.push(relative(repoRoot, resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts'))));
+  }
+  return found;
+}
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(join(repoRoot, dir), { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sourceFiles(path));
+    else if (entry.name.endsWith('.ts')) out.push(path);
+  }
+  return out;
+}
+
+// The folders of src/ and the one concern each holds (README's "Development" map).
+const FOLDERS = ['daemon', 'collectors', 'model', 'training', 'calibration', 'lsf', 'history', 'commands', 'util', 'simulate'];
+// The only files directly in src/: the command-line entry point and the config file's schema.
+const TOP_LEVEL = ['src/cli.ts', 'src/config.ts'];
+const folderOf = (file: string): string => file.split('/')[1] ?? '';
+
+describe('the layout of src/', () => {
+  const files = sourceFiles('src');
+
+  it('every source file is in a named folder, or is cli.ts or config.ts', () => {
+    for (const f of files) assert.ok(TOP_LEVEL.includes(f) || FOLDERS.includes(folderOf(f)), `${f} is outside the folders of the architecture`);
+  });
+
+  it('the daemon and the model never reach training or calibration code, even through other folders', () => {
+    for (const f of files.filter((f) => ['daemon', 'model'].includes(folderOf(f)))) {
+      const { files: reached } = importGraph(join(repoRoot, f));
+      for (const [target, chain] of reached) {
+        const rel = relative(repoRoot, target);
+        assert.ok(!['training', 'calibration'].includes(folderOf(rel)), `${f} reaches ${rel}: ${chain.join(' -> ')}`);
+      }
+    }
+  });
+
+  it('collectors import only collectors and util: settings come in as parameters', () => {
+    for (const f of files.filter((f) => folderOf(f) === 'collectors')) {
+      for (const target of allImports(join(repoRoot, f))) {
+        assert.ok(['collectors', 'util'].includes(folderOf(target)), `${f} imports ${target}`);
+      }
+    }
+  });
+
+  it('util/ knows nothing of the project: it imports only util/', () => {
+    for (const f of files.filter((f) => folderOf(f) === 'util')) {
+      for (const target of allImports(join(repoRoot, f))) assert.equal(folderOf(target), 'util', `${f} imports ${target}`);
+    }
+  });
+
+  it('only command screens and the helper programs calibrate starts print through the terminal helpers', () => {
+    // probe.ts and stress.ts are programs of their own, whose stdout calibrate reads.
+    const allowed = (f: string): boolean => f === 'src/cli.ts' || folderOf(f) === 'commands' || ['src/calibration/probe.ts', 'src/calibration/stress.ts'].includes(f);
+    for (const f of files) {
+      if (allImports(join(repoRoot, f)).includes('src/util/cliio.ts')) assert.ok(allowed(f), `${f} prints through src/util/cliio.ts`);
+    }
+  });
+
+  it('the rules above see real imports (the daemon imports collectors, commands import cliio)', () => {
+    assert.ok(allImports(join(repoRoot, 'src/daemon/sampler.ts')).includes('src/collectors/index.ts'));
+    assert.ok(allImports(join(repoRoot, 'src/commands/check.ts')).includes('src/util/cliio.ts'));
+    assert.ok(allImports(join(repoRoot, 'src/collectors/types.ts')).length === 0);
+  });
+});
+
+describe('the layout of test/', () => {
+  // Folders of tests that cut across src/: whole-program runs, faults, the scripts.
+  const CROSS = ['e2e', 'faults', 'scripts', 'fixtures', 'helpers'];
+
+  it('mirrors src/: a test file in a source folder tests the source file of the same name', () => {
+    for (const f of sourceFiles('test').filter((f) => f.endsWith('.test.ts'))) {
+      const parts = f.split('/');
+      if (parts.length > 2 && CROSS.includes(parts[1]!)) continue;
+      if (f === 'test/layout.test.ts' || f === 'test/docker.test.ts') continue; // the repository as a whole
+      const source = f.replace(/^test\//, 'src/').replace(/\.test\.ts$/, '.ts');
+      assert.ok(existsSync(join(repoRoot, source)), `${f} has no ${source}`);
+    }
+  });
+});
+
+describe('staticImports', () => {
+  it('finds imports and re-exports, and skips type-only imports and comments', () => {
+    const src = [
+      "import { a } from './a.js';",
+      "import type { B } from './b.js';",
+      "import def, { c } from 'pkg';",
+      "import './side.js';",
+      "export { d } from './d.js';",
+      "export * from './e.js';",
+      "export type { F } from './f.js';",
+      "// import x from './commented.js';",
+      'import {',
+      '  g,',
+      "} from './g.js';",
+    ].join('\n');
+    assert.deepEqual(staticImports(src), ['./a.js', 'pkg', './side.js', './d.js', './e.js', './g.js']);
+  });
+});

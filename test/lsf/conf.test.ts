@@ -1,0 +1,170 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { ConfigError } from '../../src/util/errors.js';
+import {
+  BLOCK_BEGIN,
+  BLOCK_END,
+  clusterNames,
+  mergeQueues,
+  mergeResourceMap,
+  mergeResources,
+  parseSections,
+  removeBlocks,
+  splitValues,
+  unifiedDiff,
+  valueText,
+} from '../../src/lsf/conf.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const snippet = (name: string): string => readFileSync(join(REPO, 'openlava-conf', name), 'utf8');
+const sample = (dir: string, name: string): string => readFileSync(join(REPO, 'test', 'fixtures', 'cluster', dir, name), 'utf8');
+const SHARED = snippet('lsf.shared');
+const MAP = snippet('lsf.cluster');
+const QUEUE = snippet('lsb.queues');
+
+function resources(text: string): ReturnType<typeof mergeResources> {
+  return mergeResources(text, 'lsf.shared', SHARED, 'openlava-conf/lsf.shared', 'rank');
+}
+
+test('the shipped snippets declare what the contract asks for', () => {
+  const [resource] = parseSections(SHARED, 'lsf.shared');
+  const rows = resource?.rows.map((r) => r.values.map(valueText)) ?? [];
+  assert.deepEqual(rows.map((r) => r.slice(0, 4)), [
+    ['rank', 'Numeric', '10', 'Y'],
+    ['elimtrig', 'Numeric', '60', 'Y'],
+  ]);
+  assert.match(rows[0]?.[4] ?? '', /slowdown of a new job in percent, 0 idle, 1000 max/);
+  for (const row of rows) assert.ok((row[4] ?? '').length < 256, 'OpenLava keeps 256 bytes of a DESCRIPTION');
+  const [map] = parseSections(MAP, 'lsf.cluster');
+  assert.deepEqual(map?.rows.map((r) => r.values), [['elimtrig', '([default])']]);
+  assert.match(QUEUE, /^RES_REQ += order\[rank\] rusage\[rank=8:duration=45s:decay=1\]$/m);
+  assert.match(QUEUE, /^# D and T: see "lavarank recommend"$/m);
+  for (const text of [SHARED, MAP, QUEUE]) {
+    for (const line of text.split('\n').filter((l) => !l.startsWith('#'))) {
+      assert.doesNotMatch(line, /#/, `no "#" inside a configuration line: ${line}`);
+    }
+  }
+});
+
+test('values: words, (...) as one value, - and () empty', () => {
+  assert.deepEqual(splitValues('rank Numeric 10 Y (a b c)'), ['rank', 'Numeric', '10', 'Y', '(a b c)']);
+  assert.deepEqual(splitValues('elimtrig ([default])'), ['elimtrig', '([default])']);
+  assert.equal(valueText('(a b)'), 'a b');
+  assert.equal(valueText('()'), '');
+  assert.equal(valueText('-'), '');
+});
+
+test('comments start at # outside double quotes and a trailing backslash joins lines', () => {
+  const text = 'Begin Queue\nQUEUE_NAME = q # the name\nDESCRIPTION = "a # b" \\\n  more\nEnd Queue\n';
+  const [queue] = parseSections(text, 'lsb.queues');
+  assert.deepEqual(queue?.rows.map((r) => [r.first, r.last, r.values.join(' ')]), [
+    [1, 1, 'QUEUE_NAME = q'],
+    [2, 3, 'DESCRIPTION = "a # b" more'],
+  ]);
+});
+
+test('a section without End is an error naming the file and line', () => {
+  assert.throws(() => parseSections('x\nBegin Resource\nRESOURCENAME\n', 'lsf.shared'), /lsf\.shared line 2: section "Begin Resource" has no End line/);
+});
+
+test('rows are laid out under the site\'s own header, in its column order, with () for columns lavarank does not set', () => {
+  const text = 'Begin Resource\nRESOURCENAME  INCREASING  TYPE     RELEASE  INTERVAL  DESCRIPTION\nfoo           ()          Boolean  ()       ()        (x)\nEnd Resource\n';
+  const { text: merged } = resources(text);
+  const [section] = parseSections(merged, 'lsf.shared');
+  const rank = section?.rows.find((r) => r.values[0] === 'rank');
+  assert.deepEqual(rank?.values.slice(0, 5), ['rank', 'Y', 'Numeric', '()', '10']);
+});
+
+test('a Resource header without INCREASING cannot hold rank and is refused', () => {
+  assert.throws(() => resources('Begin Resource\nRESOURCENAME TYPE INTERVAL DESCRIPTION\nEnd Resource\n'), /no INCREASING column/);
+});
+
+test('a static rank is refused', () => {
+  const text = 'Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION\nrank Numeric () Y (static)\nEnd Resource\n';
+  assert.throws(() => resources(text), (err: unknown) => err instanceof ConfigError && /without an INTERVAL/.test(err.message));
+});
+
+test('rank already declared the right way is left alone and noted', () => {
+  const text = 'Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION\nrank numeric 15 y (mine)\nEnd Resource\n';
+  const r = resources(text);
+  assert.equal(r.warnings.length, 0);
+  assert.match(r.notes.join('\n'), /line 3 already declares rank/);
+  assert.match(r.text, /^rank numeric 15 y \(mine\)$/m);
+  assert.match(r.text, /^elimtrig /m);
+});
+
+test('a file without a Resource section, or without a final newline, gets a whole section and is restored exactly', () => {
+  for (const text of ['Begin Cluster\nClusterName\nc1\nEnd Cluster\n', 'Begin Cluster\nClusterName\nc1\nEnd Cluster', '']) {
+    const r = resources(text);
+    assert.match(r.text, /^Begin Resource\nRESOURCENAME +TYPE +INTERVAL +INCREASING +DESCRIPTION\nrank /m);
+    assert.equal(removeBlocks(r.text, 'f'), text);
+    assert.equal(resources(r.text).text, r.text);
+  }
+});
+
+test('merging is idempotent and removing the blocks restores the input, whatever the mix of sample lines', () => {
+  const sharedLines = [
+    'Begin Resource',
+    'RESOURCENAME  TYPE    INTERVAL INCREASING  DESCRIPTION',
+    '   fs         Boolean ()       ()          (File server)',
+    '   rank       Numeric 10       N           (old)',
+    '   elimtrig   Numeric 60       N           (old trigger)',
+    '# a comment',
+    '',
+    'End Resource',
+  ];
+  const mapLines = ['Begin ResourceMap', 'RESOURCENAME  LOCATION', 'rank ([default])', 'elimtrig [default]', 'scratch [default]', 'End ResourceMap'];
+  const pick = (lines: string[]) =>
+    fc.subarray(lines.slice(2, -1)).map((middle) => [lines[0], lines[1], ...middle, lines.at(-1)].join('\n') + '\n');
+  fc.assert(
+    fc.property(pick(sharedLines), pick(mapLines), fc.constantFrom('', 'Begin Cluster\nClusterName\nc\nEnd Cluster\n'), (shared, map, prefix) => {
+      const s = resources(prefix + shared);
+      assert.equal(resources(s.text).text, s.text);
+      assert.equal(removeBlocks(s.text, 'lsf.shared'), prefix + shared);
+      assert.doesNotMatch(s.text, /^\s*rank\s+Numeric\s+10\s+N/m);
+      const m = mergeResourceMap(prefix + map, 'lsf.cluster.c', MAP, 'o', ['rank']);
+      assert.equal(mergeResourceMap(m.text, 'lsf.cluster.c', MAP, 'o', ['rank']).text, m.text);
+      assert.equal(removeBlocks(m.text, 'lsf.cluster.c'), prefix + map);
+      assert.doesNotMatch(m.text, /^rank/m);
+      assert.match(m.text, /^elimtrig/m);
+    }),
+  );
+});
+
+test('the queue is appended once, with the D and T note, and a second merge changes nothing', () => {
+  const text = sample('fresh', 'lsb.queues');
+  const once = mergeQueues(text, 'lsb.queues', QUEUE, 'o').text;
+  assert.equal(mergeQueues(once, 'lsb.queues', QUEUE, 'o').text, once);
+  assert.equal((once.match(/^Begin Queue/gm) ?? []).length, 3);
+  assert.ok(once.startsWith(text.trimEnd()));
+  assert.equal(removeBlocks(once, 'lsb.queues'), text);
+});
+
+test('markers that do not pair up are errors naming the line', () => {
+  assert.throws(() => removeBlocks(`a\n${BLOCK_BEGIN}\nb\n`, 'f'), /f line 2: a lavarank block never ends/);
+  assert.throws(() => removeBlocks(`a\n${BLOCK_END}\n`, 'f'), /f line 2: a lavarank block ends that never started/);
+  assert.throws(() => removeBlocks(`${BLOCK_BEGIN}\n${BLOCK_BEGIN}\n${BLOCK_END}\n`, 'f'), /f line 2: a lavarank block starts inside/);
+});
+
+test('cluster names come from the Cluster section', () => {
+  assert.deepEqual(clusterNames(sample('capture', 'lsf.shared'), 'lsf.shared'), ['openlava']);
+  assert.deepEqual(clusterNames('Begin Cluster\nClusterName Servers\na (h1)\nb (h2)\nEnd Cluster\n', 'x'), ['a', 'b']);
+});
+
+test('the diff is unified, with three lines of context and correct ranges', () => {
+  const a = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', ''].join('\n');
+  const b = ['1', '2', '3', '4', 'five', '6', '7', '8', '9', '10', 'eleven', ''].join('\n');
+  assert.equal(
+    unifiedDiff(a, b, 'a', 'b'),
+    ['--- a', '+++ b', '@@ -2,10 +2,11 @@', ' 2', ' 3', ' 4', '-5', '+five', ' 6', ' 7', ' 8', ' 9', ' 10', '+eleven', ' '].join('\n'),
+  );
+  assert.equal(unifiedDiff(a, a, 'a', 'b'), '');
+  const far = unifiedDiff(['x', ...Array(20).fill('='), 'y'].join('\n'), ['X', ...Array(20).fill('='), 'Y'].join('\n'), 'a', 'b');
+  assert.equal((far.match(/^@@/gm) ?? []).length, 2);
+  assert.match(far, /^@@ -1,4 \+1,4 @@$/m);
+  assert.match(far, /^@@ -19,4 \+19,4 @@$/m);
+});

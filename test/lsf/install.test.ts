@@ -1,0 +1,444 @@
+import { afterEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BACKUP_DIR, WRAPPER_MARK, runInstall, wrapperText, type InstallIO } from '../../src/lsf/install.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const SAMPLES = join(REPO, 'test', 'fixtures', 'cluster');
+const NOW = new Date(Date.UTC(2026, 10, 28, 18, 24, 0));
+const STAMP = '20261128-182400';
+const uid = process.geteuid?.() ?? 0;
+
+interface Tree {
+  root: string;
+  sbin: string;
+  etc: string;
+  shared: string;
+  cluster: string;
+  queues: string;
+  program: string;
+  elim: string;
+}
+
+const roots: string[] = [];
+afterEach(() => {
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+});
+
+// A temporary LSF_SERVERDIR and LSF_ENVDIR laid out as OpenLava installs them,
+// with copies of the real samples, and a stand-in for the built CLI that prints
+// its arguments and PID.
+function tree(sample: 'fresh' | 'capture'): Tree {
+  const root = mkdtempSync(join(tmpdir(), 'lavarank-install-'));
+  roots.push(root);
+  chmodSync(root, 0o755);
+  const sbin = join(root, 'sbin');
+  const etc = join(root, 'etc');
+  const configdir = join(etc, 'lsbatch', 'openlava', 'configdir');
+  mkdirSync(sbin, { mode: 0o755 });
+  mkdirSync(configdir, { recursive: true, mode: 0o755 });
+  for (const name of ['lsf.shared', 'lsf.cluster.openlava']) copyFileSync(join(SAMPLES, sample, name), join(etc, name));
+  copyFileSync(join(SAMPLES, sample, 'lsb.queues'), join(configdir, 'lsb.queues'));
+  const program = join(root, 'cli.js');
+  writeFileSync(program, 'process.stdout.write(JSON.stringify({ argv: process.argv.slice(2), pid: process.pid }));\n', { mode: 0o644 });
+  return {
+    root,
+    sbin,
+    etc,
+    shared: join(etc, 'lsf.shared'),
+    cluster: join(etc, 'lsf.cluster.openlava'),
+    queues: join(configdir, 'lsb.queues'),
+    program,
+    elim: join(sbin, 'elim'),
+  };
+}
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+async function install(t: Tree, ...args: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: InstallIO = { out: (s) => out.push(s), err: (s) => err.push(s), env: {}, now: () => NOW, uid };
+  const conf = args.includes('--merge-conf') ? ['--envdir', t.etc] : [];
+  const code = await runInstall(['--serverdir', t.sbin, '--program', t.program, ...conf, ...args], io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+// Every file under root with its mode and content, to show that nothing changed.
+function snapshot(root: string): Map<string, string> {
+  const files = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      const st = statSync(path);
+      if (entry.isDirectory()) {
+        files.set(relative(root, path) + '/', (st.mode & 0o7777).toString(8));
+        walk(path);
+      } else {
+        files.set(relative(root, path), `${(st.mode & 0o7777).toString(8)} ${readFileSync(path, 'latin1')}`);
+      }
+    }
+  };
+  walk(root);
+  return files;
+}
+
+const FOREIGN = '#!/bin/sh\n# the site elim\nwhile :; do echo 1 scratch 5; sleep 10; done\n';
+
+function plantForeignElim(t: Tree, name = 'elim'): void {
+  writeFileSync(join(t.sbin, name), FOREIGN, { mode: 0o755 });
+}
+
+test('install writes a POSIX sh wrapper that execs Node with the built program and run "$@"', async () => {
+  const t = tree('fresh');
+  const r = await install(t);
+  assert.equal(r.code, 0, r.err);
+  const text = readFileSync(t.elim, 'utf8');
+  assert.equal(text, wrapperText(process.execPath, t.program));
+  assert.match(text, /^#!\/bin\/sh\n/);
+  assert.ok(text.includes(`exec '${process.execPath}' ${DAEMON_NODE_FLAGS.join(' ')} '${t.program}' run "$@"\n`), text);
+  const st = statSync(t.elim);
+  assert.equal(st.mode & 0o7777, 0o755);
+  if (uid === 0) assert.deepEqual([st.uid, st.gid], [0, 0]);
+  assert.match(r.out, /done: write .*sbin\/elim \(mode 0755/);
+  assert.match(r.out, /lsadmin reconfig/);
+  assert.match(r.out, /badmin mbdrestart/);
+  assert.match(r.out, /lsload -l/);
+  assert.match(r.out, /bsub -R "order\[rank\]"/);
+  assert.match(r.out, /--merge-conf/, 'without --merge-conf the next steps say how to merge');
+});
+
+test('the wrapper hands its own PID to Node and passes LIM\'s arguments through', async () => {
+  const t = tree('fresh');
+  assert.equal((await install(t)).code, 0);
+  const child = spawn(t.elim, ['a', 'b c'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  await new Promise((resolve) => child.on('close', resolve));
+  const printed = JSON.parse(output) as { argv: string[]; pid: number };
+  assert.deepEqual(printed.argv, ['run', 'a', 'b c']);
+  assert.equal(printed.pid, child.pid);
+});
+
+test('paths with quotes are quoted safely in the wrapper', () => {
+  const text = wrapperText("/opt/it's/node", '/opt/lava rank/cli.js');
+  assert.ok(text.includes(`exec '/opt/it'\\''s/node' ${DAEMON_NODE_FLAGS.join(' ')} '/opt/lava rank/cli.js' run "$@"`), text);
+  const r = spawnSync('/bin/sh', ['-n'], { input: text });
+  assert.equal(r.status, 0);
+  assert.throws(() => wrapperText('/opt/a\nb/node', '/x'), /control character/);
+});
+
+test('reinstalling the identical wrapper changes nothing', async () => {
+  const t = tree('fresh');
+  await install(t);
+  const before = snapshot(t.root);
+  const mtime = statSync(t.elim).mtimeMs;
+  const r = await install(t);
+  assert.equal(r.code, 0);
+  assert.match(r.out, /already this wrapper; nothing to do/);
+  assert.deepEqual(snapshot(t.root), before);
+  assert.equal(statSync(t.elim).mtimeMs, mtime);
+});
+
+test('an earlier lavarank wrapper is replaced without --force and without a backup', async () => {
+  const t = tree('fresh');
+  writeFileSync(t.elim, `#!/bin/sh\n# ${WRAPPER_MARK}\nexec '/old/node' '/old/cli.js' run "$@"\n`, { mode: 0o755 });
+  const r = await install(t);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /earlier lavarank wrapper/);
+  assert.equal(readFileSync(t.elim, 'utf8'), wrapperText(process.execPath, t.program));
+  assert.equal(existsSync(join(t.sbin, BACKUP_DIR)), false);
+});
+
+test('an existing elim that is not lavarank\'s is refused without --force, and nothing changes', async () => {
+  const t = tree('fresh');
+  plantForeignElim(t);
+  const before = snapshot(t.root);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 1);
+  assert.match(r.err, new RegExp(`${t.elim} already exists and is not lavarank's`));
+  assert.match(r.err, /--force/);
+  assert.match(r.err, /elims:/);
+  assert.match(r.err, /Nothing was changed/);
+  assert.deepEqual(snapshot(t.root), before);
+});
+
+test('--force keeps the old elim under a name LIM never runs and --uninstall puts it back', async () => {
+  const t = tree('fresh');
+  plantForeignElim(t);
+  const r = await install(t, '--force');
+  assert.equal(r.code, 0, r.err);
+  const backup = join(t.sbin, BACKUP_DIR, `elim.${STAMP}`);
+  assert.equal(readFileSync(backup, 'utf8'), FOREIGN);
+  assert.equal(statSync(join(t.sbin, BACKUP_DIR)).mode & 0o777, 0o700);
+  // nothing in LSF_SERVERDIR itself but the wrapper: neither OpenLava (elim) nor MELIM (elim.*) can start the old one
+  assert.deepEqual(readdirSync(t.sbin).sort(), [BACKUP_DIR, 'elim']);
+  assert.ok(readFileSync(t.elim, 'utf8').includes(WRAPPER_MARK));
+
+  const u = await install(t, '--uninstall');
+  assert.equal(u.code, 0, u.err);
+  assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
+  assert.equal(statSync(t.elim).mode & 0o777, 0o755);
+  assert.equal(existsSync(join(t.sbin, BACKUP_DIR)), false);
+});
+
+test('--uninstall removes the wrapper when nothing was saved, and leaves a foreign elim alone', async () => {
+  const t = tree('fresh');
+  await install(t);
+  const r = await install(t, '--uninstall');
+  assert.equal(r.code, 0, r.err);
+  assert.equal(existsSync(t.elim), false);
+  assert.match(r.out, /lsadmin reconfig/);
+
+  plantForeignElim(t);
+  const again = await install(t, '--uninstall');
+  assert.equal(again.code, 0);
+  assert.match(again.out, /not lavarank's wrapper; it is left alone/);
+  assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
+});
+
+test('--lsf installs elim.rank beside an existing elim and leaves that one alone', async () => {
+  const t = tree('fresh');
+  plantForeignElim(t);
+  const r = await install(t, '--lsf');
+  assert.equal(r.code, 0, r.err);
+  assert.ok(readFileSync(join(t.sbin, 'elim.rank'), 'utf8').includes(WRAPPER_MARK));
+  assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
+  assert.equal((await install(t, '--lsf', '--uninstall')).code, 0);
+  assert.deepEqual(readdirSync(t.sbin), ['elim']);
+});
+
+test('--dry-run shows the files, diffs and commands and changes nothing', async () => {
+  const t = tree('capture');
+  plantForeignElim(t);
+  const before = snapshot(t.root);
+  const r = await install(t, '--force', '--merge-conf', '--dry-run');
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(snapshot(t.root), before);
+  assert.match(r.out, /^Dry run: nothing is changed/);
+  assert.match(r.out, /would: move the existing .*sbin\/elim to .*\.lavarank-backup\/elim\.20261128-182400/);
+  assert.match(r.out, /would: write .*sbin\/elim/);
+  assert.match(r.out, /would: back up .*lsf\.shared to .*lsf\.shared\.lavarank-20261128-182400/);
+  assert.match(r.out, /^\+rank +Numeric 10 +Y /m);
+  assert.match(r.out, /^\+RES_REQ += order\[rank\] rusage\[rank=8:duration=45s:decay=1\]/m);
+  assert.match(r.out, /lsadmin reconfig/);
+  assert.doesNotMatch(r.out, /done:/);
+});
+
+test('--dry-run --uninstall changes nothing either', async () => {
+  const t = tree('fresh');
+  plantForeignElim(t);
+  await install(t, '--force', '--merge-conf');
+  const before = snapshot(t.root);
+  const r = await install(t, '--uninstall', '--merge-conf', '--dry-run');
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(snapshot(t.root), before);
+  assert.match(r.out, /would: put the saved elim/);
+  assert.match(r.out, /^-# >>> lavarank/m);
+});
+
+test('--merge-conf on a fresh cluster adds rank, elimtrig and the rank queue, with backups, and a second merge changes nothing', async () => {
+  const t = tree('fresh');
+  const originals = [t.shared, t.cluster, t.queues].map((f) => readFileSync(f, 'utf8'));
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  const shared = readFileSync(t.shared, 'utf8');
+  assert.match(shared, /^rank +Numeric 10 +Y +\(lavarank: predicted slowdown of a new job in percent, 0 idle, 1000 max or unknown\)$/m);
+  assert.match(shared, /^elimtrig +Numeric 60 +Y /m);
+  // the rows went inside the existing Resource section, before its End line
+  assert.ok(shared.indexOf('elimtrig') < shared.indexOf('End Resource'));
+  const cluster = readFileSync(t.cluster, 'utf8');
+  assert.match(cluster, /^Begin ResourceMap\nRESOURCENAME +LOCATION\nelimtrig +\(\[default\]\)\nEnd ResourceMap$/m);
+  assert.doesNotMatch(cluster, /^rank/m);
+  const queues = readFileSync(t.queues, 'utf8');
+  assert.match(queues, /^QUEUE_NAME += rank$/m);
+  assert.match(queues, /^# D and T: see "lavarank recommend"$/m);
+  [t.shared, t.cluster, t.queues].forEach((f, i) => assert.equal(readFileSync(`${f}.lavarank-${STAMP}`, 'utf8'), originals[i]));
+  assert.match(r.out, /^--- .*lsf\.shared \(now\)$/m);
+  assert.match(r.out, /^\+\+\+ .*lsf\.shared \(merged\)$/m);
+
+  const before = snapshot(t.root);
+  const again = await install(t, '--merge-conf');
+  assert.equal(again.code, 0, again.err);
+  assert.deepEqual(snapshot(t.root), before);
+  assert.equal((again.out.match(/already merged; unchanged/g) ?? []).length, 3);
+});
+
+test('rank declared INCREASING N is changed to Y, loudly, and --uninstall --merge-conf restores every file byte for byte', async () => {
+  const t = tree('capture');
+  const originals = [t.shared, t.cluster, t.queues].map((f) => readFileSync(f, 'utf8'));
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /WARNING: .*lsf\.shared line 20 declared rank with INCREASING N: order\[rank\] would then send jobs to the BUSIEST host/);
+  const shared = readFileSync(t.shared, 'utf8');
+  assert.match(shared, /^#lavarank-was: {4}rank +Numeric 10 +N /m);
+  assert.match(shared, /^rank +Numeric 10 +Y /m);
+  assert.doesNotMatch(shared, /^\s+rank\s+Numeric\s+10\s+N/m, 'no active rank line with N is left');
+  assert.equal((shared.match(/^\s*elimtrig\s/gm) ?? []).length, 1, 'the existing elimtrig is not declared twice');
+  assert.match(r.out, /already declares elimtrig/);
+  assert.match(r.out, /already maps elimtrig/);
+
+  const u = await install(t, '--uninstall', '--merge-conf');
+  assert.equal(u.code, 0, u.err);
+  [t.shared, t.cluster, t.queues].forEach((f, i) => assert.equal(readFileSync(f, 'utf8'), originals[i]));
+});
+
+test('rank in the ResourceMap is taken out, loudly, and elimtrig mapped instead', async () => {
+  const t = tree('fresh');
+  const original = `${readFileSync(t.cluster, 'utf8')}Begin ResourceMap\nRESOURCENAME  LOCATION\nrank          ([default])\nEnd ResourceMap\n`;
+  writeFileSync(t.cluster, original);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /WARNING: .*lsf\.cluster\.openlava line \d+ maps rank in the ResourceMap\. OpenLava 4\.0 then gives rank the flag 0x40/);
+  const cluster = readFileSync(t.cluster, 'utf8');
+  assert.doesNotMatch(cluster, /^rank/m);
+  assert.match(cluster, /^#lavarank-was: rank +\(\[default\]\)$/m);
+  assert.match(cluster, /^elimtrig +\(\[default\]\)$/m);
+  assert.equal((cluster.match(/^Begin ResourceMap/gm) ?? []).length, 1);
+  assert.equal((await install(t, '--uninstall', '--merge-conf')).code, 0);
+  assert.equal(readFileSync(t.cluster, 'utf8'), original);
+});
+
+test('a resource named rank of another type is refused before anything is written', async () => {
+  const t = tree('fresh');
+  writeFileSync(t.shared, readFileSync(t.shared, 'utf8').replace('End Resource', '   rank       Boolean ()       ()          (site flag)\nEnd Resource'));
+  const before = snapshot(t.root);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /lsf\.shared line \d+ declares rank as Boolean, but lavarank needs rank Numeric/);
+  assert.deepEqual(snapshot(t.root), before, 'not even the elim was written');
+});
+
+test('a site queue named rank is refused, and --no-queue merges the rest', async () => {
+  const t = tree('fresh');
+  writeFileSync(t.queues, `${readFileSync(t.queues, 'utf8')}\nBegin Queue\nQUEUE_NAME = rank\nEnd Queue\n`);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /lsb\.queues line \d+ already defines a queue named rank/);
+  assert.match(r.err, /--no-queue/);
+  const queues = readFileSync(t.queues, 'utf8');
+  const ok = await install(t, '--merge-conf', '--no-queue');
+  assert.equal(ok.code, 0, ok.err);
+  assert.equal(readFileSync(t.queues, 'utf8'), queues);
+  assert.match(readFileSync(t.shared, 'utf8'), /^rank /m);
+});
+
+test('lsb.queues is found through LSB_CONFDIR in lsf.conf, or given with --queues', async () => {
+  const t = tree('fresh');
+  const confdir = join(t.root, 'batchconf');
+  mkdirSync(join(confdir, 'openlava', 'configdir'), { recursive: true });
+  const queues = join(confdir, 'openlava', 'configdir', 'lsb.queues');
+  copyFileSync(t.queues, queues);
+  writeFileSync(join(t.etc, 'lsf.conf'), `LSF_SERVERDIR=${t.sbin}\nLSB_CONFDIR="${confdir}"\n`);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.match(readFileSync(queues, 'utf8'), /QUEUE_NAME += rank/);
+  assert.doesNotMatch(readFileSync(t.queues, 'utf8'), /QUEUE_NAME += rank/);
+
+  writeFileSync(join(t.etc, 'lsf.conf'), 'LSB_CONFDIR=$LSF_TOP/conf\n');
+  const refused = await install(t, '--merge-conf');
+  assert.equal(refused.code, 1);
+  assert.match(refused.err, /does not expand; pass --queues FILE/);
+  assert.equal((await install(t, '--merge-conf', '--queues', t.queues)).code, 0);
+  assert.match(readFileSync(t.queues, 'utf8'), /QUEUE_NAME += rank/);
+});
+
+test('the cluster name comes from lsf.shared, or --cluster when it lists several', async () => {
+  const t = tree('fresh');
+  writeFileSync(t.shared, readFileSync(t.shared, 'utf8').replace('openlava\nEnd Cluster', 'openlava\nother\nEnd Cluster'));
+  writeFileSync(join(t.etc, 'lsf.cluster.other'), 'Begin ClusterAdmins\nAdministrators = root\nEnd ClusterAdmins\n');
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /cannot tell which cluster .* lists openlava, other.*pass --cluster NAME/s);
+  const ok = await install(t, '--merge-conf', '--cluster', 'openlava');
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(readFileSync(t.cluster, 'utf8'), /^elimtrig/m);
+});
+
+test('a Node older than 20 is refused', async () => {
+  const t = tree('fresh');
+  const old = join(t.root, 'node18');
+  writeFileSync(old, '#!/bin/sh\necho v18.19.0\n', { mode: 0o755 });
+  const r = await install(t, '--node', old);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /node18 is Node v18\.19\.0; lavarank needs Node 20 or later/);
+  assert.equal(existsSync(t.elim), false);
+});
+
+test('files and directories others could change are refused, naming the fix', async () => {
+  const t = tree('fresh');
+  chmodSync(t.sbin, 0o777);
+  const r = await install(t);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /LSF_SERVERDIR .*sbin has mode 0777.*chmod go-w/);
+  chmodSync(t.sbin, 0o755);
+  chmodSync(t.program, 0o666);
+  const p = await install(t);
+  assert.equal(p.code, 1);
+  assert.match(p.err, /lavarank program .*cli\.js has mode 0666/);
+});
+
+test('missing settings and files are named in the error', async () => {
+  const io: InstallIO = { out: () => {}, err: (s) => errors.push(s), env: {}, now: () => NOW, uid };
+  const errors: string[] = [];
+  assert.equal(await runInstall([], io), 1);
+  assert.match(errors.join('\n'), /LSF_SERVERDIR is not set; .* pass --serverdir DIR/);
+  const t = tree('fresh');
+  const r = await install(t, '--program', join(t.root, 'missing.js'));
+  assert.equal(r.code, 1);
+  assert.match(r.err, /missing\.js does not exist; build lavarank first/);
+  rmSync(t.shared);
+  const s = await install(t, '--merge-conf');
+  assert.match(s.err, /cannot read lsf\.shared .*lsf\.shared: ENOENT/);
+});
+
+test('LSF_SERVERDIR and LSF_ENVDIR are taken from the environment', async () => {
+  const t = tree('fresh');
+  const io: InstallIO = { out: () => {}, err: () => {}, env: { LSF_SERVERDIR: t.sbin, LSF_ENVDIR: t.etc }, now: () => NOW, uid };
+  assert.equal(await runInstall(['--program', t.program, '--merge-conf'], io), 0);
+  assert.ok(existsSync(t.elim));
+  assert.match(readFileSync(t.shared, 'utf8'), /^rank /m);
+});
+
+test('an unknown option, or options that do nothing together, are usage errors', async () => {
+  const t = tree('fresh');
+  const r = await install(t, '--frobnicate');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /Unknown option '--frobnicate'/);
+  assert.match(r.err, /Usage: lavarank install/);
+  const lone = await install(t, '--no-queue', '--envdir', t.etc);
+  assert.equal(lone.code, 2);
+  assert.match(lone.err, /--envdir, --no-queue only matter with --merge-conf/);
+  assert.equal((await install(t, '--uninstall', '--force')).code, 2);
+  assert.equal(existsSync(t.elim), false);
+});
+
+test('scripts/install-elim runs the built installer', () => {
+  const t = tree('fresh');
+  const script = join(REPO, 'scripts', 'install-elim');
+  assert.ok((statSync(script).mode & 0o111) !== 0, 'scripts/install-elim is executable');
+  const r = spawnSync(script, ['--serverdir', t.sbin, '--program', t.program, '--dry-run'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /would: write .*sbin\/elim/);
+  assert.equal(existsSync(t.elim), false);
+});

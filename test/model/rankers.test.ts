@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { defaultConfig, type Config } from '../../src/config.js';
+import { ModelError } from '../../src/util/errors.js';
+import { FEATURE_NAMES } from '../../src/model/features.js';
+import { parseModel, serializeModel, type ModelFile } from '../../src/model/model.js';
+import { defaultModelPath, describeModel, modelRanker, openRankers } from '../../src/model/rankers.js';
+import { captureLog, repoRoot, tempDir } from '../helpers.js';
+import { fullSample, randomModelFile } from './helpers.js';
+
+function config(model: string | null): Config {
+  return { ...defaultConfig(), model };
+}
+
+// Writes a model the way an administrator or retrain would: a new file renamed over the old.
+function install(path: string, file: ModelFile | string): void {
+  writeFileSync(`${path}.new`, typeof file === 'string' ? file : serializeModel(file), { mode: 0o644 });
+  renameSync(`${path}.new`, path);
+}
+
+function withDir(fn: (dir: string) => void): void {
+  const t = tempDir();
+  try {
+    fn(t.dir);
+  } finally {
+    t.cleanup();
+  }
+}
+
+describe('openRankers', () => {
+  it('ranks with the embedded default model when the config names none, and says which', () => {
+    const c = captureLog();
+    const rankers = openRankers(config(null), c.log);
+    const model = rankers.model();
+    assert.ok(model !== undefined);
+    assert.equal(rankers.path, defaultModelPath());
+    const line = c.lines.find((l) => l.level === 'info' && /embedded default model/.test(String(l.msg)));
+    assert.ok(line, c.messages().join('\n'));
+    assert.equal(line['model'], model.id);
+    assert.equal(line['trained'], model.file.training.date);
+    assert.equal(typeof line['holdoutMae'], 'number');
+  });
+
+  it('gives the rank, the model id and the named features for a sample', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      install(path, randomModelFile());
+      const ranker = openRankers(config(path), captureLog().log).current();
+      const result = ranker.rank(fullSample());
+      assert.ok(result.rank >= 0 && result.rank <= 1000);
+      assert.match(result.model, /^test#[0-9a-f]{8}$/);
+      assert.deepEqual(Object.keys(result.features ?? {}), FEATURE_NAMES);
+      assert.equal(result.features?.['cpu_busy'], 0.5);
+      assert.equal(result.features?.['gpu_util_max'], null);
+    });
+  });
+
+  it('refuses to start on an invalid or missing model named in the config', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      install(path, '{"format":"lavarank-model","version":1}');
+      assert.throws(() => openRankers(config(path), captureLog().log), (err: unknown) => err instanceof ModelError && /m\.json: name is nothing/.test(err.message));
+      assert.throws(() => openRankers(config(join(dir, 'none.json')), captureLog().log), /none\.json cannot be read: ENOENT/);
+    });
+  });
+
+  it('falls back to the formula, logging an error, when the embedded default is unusable', () => {
+    withDir((dir) => {
+      const broken = join(dir, 'default.json');
+      install(broken, 'not json');
+      const c = captureLog();
+      const rankers = openRankers(config(null), c.log, { defaultModelPath: broken });
+      assert.equal(rankers.current().name, 'formula');
+      assert.equal(rankers.model(), undefined);
+      assert.ok(c.lines.some((l) => l.level === 'error' && /embedded default model is unusable/.test(String(l.msg))));
+    });
+  });
+});
+
+describe('refresh', () => {
+  it('does nothing while the file is unchanged', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      install(path, randomModelFile());
+      const c = captureLog();
+      const rankers = openRankers(config(path), c.log);
+      const before = rankers.current();
+      const logged = c.lines.length;
+      for (let i = 0; i < 5; i++) rankers.refresh();
+      assert.equal(rankers.current(), before);
+      assert.equal(c.lines.length, logged);
+    });
+  });
+
+  it('switches to a replaced model that validates, and logs the switch', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      install(path, randomModelFile({ seed: 1 }));
+      const c = captureLog();
+      const rankers = openRankers(config(path), c.log);
+      const first = rankers.current().name;
+      install(path, randomModelFile({ seed: 2, name: 'second' }));
+      rankers.refresh();
+      assert.match(rankers.current().name, /^second#/);
+      assert.notEqual(rankers.current().name, first);
+      assert.ok(c.lines.some((l) => /model file changed; now ranking with second#/.test(String(l.msg)) && l['previous'] === first));
+    });
+  });
+
+  it('keeps the old model when the replacement is invalid, logging once per version', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      install(path, randomModelFile());
+      const c = captureLog();
+      const rankers = openRankers(config(path), c.log);
+      const good = rankers.current();
+      const bad = randomModelFile({ name: 'bad' });
+      bad.network.layers[1]!['0']!.weights!['2'] = NaN;
+      install(path, serializeModel(bad));
+      for (let i = 0; i < 3; i++) rankers.refresh();
+      assert.equal(rankers.current(), good);
+      const errors = c.lines.filter((l) => l.level === 'error');
+      assert.equal(errors.length, 1);
+      assert.match(String(errors[0]!['err']), /network\.layers\[1\]\["0"\]\.weights\["2"\] is null/);
+      assert.match(String(errors[0]!.msg), /keeping test#/);
+      // A second bad version is logged too, then a good one is taken.
+      install(path, '{');
+      rankers.refresh();
+      rankers.refresh();
+      assert.equal(c.lines.filter((l) => l.level === 'error').length, 2);
+      install(path, randomModelFile({ name: 'fixed' }));
+      rankers.refresh();
+      assert.match(rankers.current().name, /^fixed#/);
+    });
+  });
+
+  it('keeps the old model when the file is deleted, logging once, and takes it back when it returns', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      install(path, randomModelFile());
+      const c = captureLog();
+      const rankers = openRankers(config(path), c.log);
+      const good = rankers.current();
+      unlinkSync(path);
+      for (let i = 0; i < 3; i++) rankers.refresh();
+      assert.equal(rankers.current(), good);
+      assert.equal(c.lines.filter((l) => l.level === 'error' && /cannot be read; keeping/.test(String(l.msg))).length, 1);
+      install(path, randomModelFile({ name: 'back' }));
+      rankers.refresh();
+      assert.match(rankers.current().name, /^back#/);
+    });
+  });
+
+  it('notices a model made writable by others (a chmod changes ctime) and keeps the old one', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      install(path, randomModelFile());
+      const c = captureLog();
+      const rankers = openRankers(config(path), c.log);
+      const good = rankers.current();
+      writeFileSync(path, serializeModel(randomModelFile({ name: 'sneaky' })));
+      chmodSync(path, 0o666);
+      rankers.refresh();
+      assert.equal(rankers.current(), good);
+      assert.ok(c.lines.some((l) => l.level === 'error' && /writable by group or others/.test(String(l['err']))));
+    });
+  });
+
+  it('leaves the formula for the embedded default once it is repaired', () => {
+    withDir((dir) => {
+      const path = join(dir, 'default.json');
+      install(path, 'broken');
+      const rankers = openRankers(config(null), captureLog().log, { defaultModelPath: path });
+      assert.equal(rankers.current().name, 'formula');
+      install(path, randomModelFile());
+      rankers.refresh();
+      assert.match(rankers.current().name, /^test#/);
+    });
+  });
+});
+
+describe('describeModel', () => {
+  it('describes a usable model with its id, training date and holdout error', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      install(path, randomModelFile());
+      const d = describeModel(config(path));
+      assert.deepEqual(d.problems, []);
+      assert.match(d.description, /^model .*m\.json: test#[0-9a-f]{8}, trained 2026-11-28 on 100 samples \(test\); holdout MAE 12\.5 \(mean 40\.0, load-only 30\.0, formula 50\.0\)$/);
+    });
+  });
+
+  it('lists an invalid configured model as a problem that stops the daemon', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      install(path, '[]');
+      const d = describeModel(config(path));
+      assert.match(d.description, /would refuse to start/);
+      assert.match(d.problems[0] ?? '', /m\.json: is a list of 0, expected an object/);
+    });
+  });
+
+  it('lists an unusable embedded default as a problem, saying the formula would be used', () => {
+    withDir((dir) => {
+      const d = describeModel(config(null), { defaultModelPath: join(dir, 'none.json') });
+      assert.match(d.problems[0] ?? '', /embedded default model unusable \(the daemon would fall back to the built-in formula\): .*ENOENT/);
+    });
+  });
+});
+
+describe('models/default.json', () => {
+  it('is a valid model for this build that beats its baselines on its holdout', () => {
+    const model = parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json');
+    const t = model.file.training;
+    assert.ok(t.holdoutMae < Math.min(t.baselines.mean, t.baselines.loadOnly, t.baselines.formula), JSON.stringify(t));
+  });
+
+  it('ranks an idle host low and a host with twice as many runnable tasks as CPUs high', () => {
+    const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'default'));
+    const idle = fullSample({ busy: 0.02, runnablePerCpu: 0 });
+    idle.pressure = { cpuSome: 0, memorySome: 0, memoryFull: 0, ioSome: 0, ioFull: 0 };
+    idle.disk!.busyMax = idle.disk!.busyMean = 0;
+    idle.memory!.majorFaultsPerSec = 0;
+    idle.load!.load1PerCpu = 0.05;
+    const busy = fullSample({ busy: 1, runnablePerCpu: 2 });
+    busy.pressure = { cpuSome: 0.9, memorySome: 0, memoryFull: 0, ioSome: 0, ioFull: 0 };
+    busy.disk!.busyMax = busy.disk!.busyMean = 0;
+    assert.ok(ranker.rank(idle).rank < 15, `idle: ${ranker.rank(idle).rank}`);
+    assert.ok(ranker.rank(busy).rank > 60, `busy: ${ranker.rank(busy).rank}`);
+  });
+});

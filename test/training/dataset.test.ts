@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ParseError } from '../../src/util/errors.js';
+import { calibrationRows, parseCalibration, readCalibration } from '../../src/training/dataset.js';
+import { toFeatures } from '../../src/model/features.js';
+import { tempDir } from '../helpers.js';
+import { fullSample } from '../model/helpers.js';
+
+describe('calibration datasets', () => {
+  const good = JSON.stringify({ sample: fullSample(), slowdown: 42.5, probe: 'mix' });
+
+  it('read {sample, slowdown} lines, keeping extra keys', () => {
+    const { records, skipped } = parseCalibration(`${good}\n${good}\n`, 'd.jsonl');
+    assert.equal(records.length, 2);
+    assert.equal(skipped, 0);
+    assert.equal(records[0]!['probe'], 'mix');
+  });
+
+  it('skip and report bad lines by number, and an incomplete last line as such', () => {
+    const text = [good, '{"sample":{}, "slowdown":1}', '[1]', JSON.stringify({ sample: fullSample(), slowdown: 'x' }), '', good, '{"sample":'].join('\n');
+    const r = parseCalibration(text, 'd.jsonl');
+    assert.equal(r.records.length, 2);
+    assert.equal(r.skipped, 4);
+    assert.deepEqual(r.problems, [
+      'd.jsonl:2: sample.ts is not a number',
+      'd.jsonl:3: not a JSON object',
+      'd.jsonl:4: slowdown is not a finite number',
+      'd.jsonl:7: incomplete last line',
+    ]);
+  });
+
+  it('become training rows through the daemon\'s toFeatures', () => {
+    const { records } = parseCalibration(good, 'd');
+    const [row] = calibrationRows(records);
+    const f = toFeatures(fullSample());
+    assert.deepEqual(row, { values: f.values, mask: f.mask, label: 42.5 });
+  });
+
+  it('are identified by their sha256, and an unreadable file is a ParseError', () => {
+    const t = tempDir();
+    try {
+      const path = join(t.dir, 'd.jsonl');
+      writeFileSync(path, `${good}\n`);
+      assert.match(readCalibration(path).sha256, /^[0-9a-f]{64}$/);
+      assert.throws(() => readCalibration(join(t.dir, 'none')), (err: unknown) => err instanceof ParseError && /ENOENT/.test(err.message));
+    } finally {
+      t.cleanup();
+    }
+  });
+});

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../src/util/errors.js';
+import { calibrationRows } from '../../src/training/dataset.js';
+import { FEATURE_NAMES, toFeatures } from '../../src/model/features.js';
+import { loadModel, serializeModel } from '../../src/model/model.js';
+import { syntheticCalibration } from '../../src/training/synthetic.js';
+import {
+  chooseOutput,
+  fitLoadOnly,
+  formulaRank,
+  maeTable,
+  meanAbsoluteError,
+  splitHoldout,
+  trainModel,
+  withSeededRandom,
+  writeModelFile,
+  type TrainingRow,
+} from '../../src/training/train.js';
+import { formulaRanker } from '../../src/model/rank.js';
+import { tempDir } from '../helpers.js';
+import { fullSample, randomModelFile } from '../model/helpers.js';
+
+const now = () => new Date('2026-11-28T12:00:00Z');
+const rows = calibrationRows(syntheticCalibration({ count: 250, seed: 3 }));
+const quick = { epochs: 150, chunk: 50, hiddenLayers: [8], now } as const;
+
+function rowWith(values: Record<string, number>, label: number): TrainingRow {
+  const v = FEATURE_NAMES.map((n) => values[n] ?? 0);
+  return { values: v, mask: FEATURE_NAMES.map(() => true), label };
+}
+
+describe('trainModel', () => {
+  it('learns the synthetic relation well enough to beat the mean, the load-only fit and the formula on the holdout', async () => {
+    const { model, report } = await trainModel(rows, { ...quick, epochs: 300, hiddenLayers: [10] });
+    assert.ok(report.beatsBaselines, JSON.stringify(report));
+    assert.ok(report.holdoutMae < 0.5 * report.baselines.mean, JSON.stringify(report));
+    assert.equal(model.training.holdoutMae, report.holdoutMae);
+    assert.equal(report.trainSamples + report.validationSamples + report.holdoutSamples, rows.length);
+  });
+
+  it('gives the same model for the same seed and rows, and another for another seed', async () => {
+    const a = await trainModel(rows, { ...quick, seed: 5 });
+    const b = await trainModel(rows, { ...quick, seed: 5 });
+    const c = await trainModel(rows, { ...quick, seed: 6 });
+    assert.equal(serializeModel(a.model), serializeModel(b.model));
+    assert.notEqual(JSON.stringify(a.model.network), JSON.stringify(c.model.network));
+  });
+
+  it('puts Math.random back after seeding it, also when training fails', async () => {
+    const original = Math.random;
+    await trainModel(rows, { ...quick, epochs: 50 });
+    assert.equal(Math.random, original);
+    assert.throws(() => withSeededRandom(1, () => { throw new Error('boom'); }), /boom/);
+    assert.equal(Math.random, original);
+  });
+
+  it('reports progress after every chunk and stops early when aborted, keeping the best epoch', async () => {
+    const seen: number[] = [];
+    const controller = new AbortController();
+    const { report } = await trainModel(rows, {
+      ...quick,
+      epochs: 1000,
+      onProgress: (p) => {
+        seen.push(p.epoch);
+        if (p.epoch >= 100) controller.abort();
+      },
+      signal: controller.signal,
+    });
+    assert.deepEqual(seen, [50, 100]);
+    assert.equal(report.epochs, 100);
+    assert.ok(report.bestEpoch === 50 || report.bestEpoch === 100);
+  });
+
+  it('records what the model is and how it was made', async () => {
+    const { model } = await trainModel(rows, { ...quick, name: 'site', source: ['a.jsonl sha256:00'] });
+    assert.equal(model.name, 'site');
+    assert.deepEqual(model.features, FEATURE_NAMES);
+    assert.equal(model.training.date, '2026-11-28T12:00:00.000Z');
+    assert.deepEqual(model.training.source, ['a.jsonl sha256:00']);
+    assert.equal(model.training.samples, rows.length);
+    assert.equal(model.network.sizes.join(','), `${FEATURE_NAMES.length},8,1`);
+  });
+
+  it('holds out the last rows as given with split "tail" (the newest, for retrain)', () => {
+    const items = Array.from({ length: 10 }, (_, i) => i);
+    assert.deepEqual(splitHoldout(items, 'tail', 0.3, 1), { train: [0, 1, 2, 3, 4, 5, 6], holdout: [7, 8, 9] });
+    const r = splitHoldout(items, 'random', 0.3, 1);
+    assert.equal(r.holdout.length, 3);
+    assert.deepEqual([...r.train, ...r.holdout].sort((a, b) => a - b), items);
+    assert.deepEqual(splitHoldout(items, 'random', 0.3, 1), r);
+  });
+
+  it('refuses too few rows and malformed rows with a message naming the problem', async () => {
+    await assert.rejects(trainModel(rows.slice(0, 12), quick), (err: unknown) => err instanceof ConfigError && /too few rows/.test(err.message));
+    const bad = [...rows];
+    bad[4] = { ...rows[4]!, label: NaN };
+    await assert.rejects(trainModel(bad, quick), /training row 4: label is NaN/);
+    bad[4] = { ...rows[4]!, values: rows[4]!.values.map(() => 2) };
+    await assert.rejects(trainModel(bad, quick), /training row 4: cpu_busy is 2, expected 0..1/);
+    await assert.rejects(trainModel(rows, { ...quick, learningRate: 3 }), /learningRate: expected a number from/);
+  });
+});
+
+describe('the baselines', () => {
+  it('fit a straight line on the 1-minute load per CPU by least squares', () => {
+    const data = [0.2, 0.5, 1, 1.5, 2].map((load) => rowWith({ load1_per_cpu: load / 4 }, 10 + 30 * load));
+    const fit = fitLoadOnly(data);
+    assert.ok(Math.abs(fit.intercept - 10) < 1e-9 && Math.abs(fit.slope - 30) < 1e-9, JSON.stringify(fit));
+  });
+
+  it('compute the formula of src/model/rank.ts from the features', () => {
+    const s = fullSample({ busy: 0.4, runnablePerCpu: 0.7 });
+    s.memory!.usedFraction = 0.9;
+    const f = toFeatures(s);
+    assert.ok(Math.abs(formulaRank(f.values, f.mask) - formulaRanker().rank(s).rank) < 1e-9);
+  });
+
+  it('measure the mean absolute error against labels clamped to the rank range', () => {
+    const data = [rowWith({}, -20), rowWith({}, 50), rowWith({}, 2000)];
+    assert.equal(meanAbsoluteError(() => 10, data), (10 + 40 + 990) / 3);
+  });
+
+  it('choose an output range from the labels, between 200 and 1000', () => {
+    assert.deepEqual(chooseOutput([0, 10, 20]), { rankAtZero: -20, rankAtOne: 200 });
+    assert.deepEqual(chooseOutput(Array.from({ length: 100 }, (_, i) => 4 * i)), { rankAtZero: -50, rankAtOne: 500 });
+    assert.equal(chooseOutput([5000]).rankAtOne, 1000);
+  });
+});
+
+describe('writeModelFile', () => {
+  it('writes a file the loader accepts, mode 0644, leaving no temporary file', () => {
+    const t = tempDir();
+    try {
+      const path = join(t.dir, 'model.json');
+      writeFileSync(path, 'old');
+      writeModelFile(path, randomModelFile());
+      assert.equal(loadModel(path).file.name, 'test');
+      assert.equal(statSync(path).mode & 0o777, 0o644);
+      assert.deepEqual(readdirSync(t.dir), ['model.json']);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('writes mode 0644 even under a umask that would take the read bits away', () => {
+    const t = tempDir();
+    const umask = process.umask(0o077);
+    try {
+      const path = join(t.dir, 'model.json');
+      writeModelFile(path, randomModelFile());
+      assert.equal(statSync(path).mode & 0o777, 0o644);
+    } finally {
+      process.umask(umask);
+      t.cleanup();
+    }
+  });
+
+  it('refuses to write a model the daemon would refuse, leaving the old file alone', () => {
+    const t = tempDir();
+    try {
+      const path = join(t.dir, 'model.json');
+      writeFileSync(path, 'old');
+      const bad = randomModelFile();
+      bad.network.layers[1]!['0']!.bias = NaN;
+      assert.throws(() => writeModelFile(path, bad), /bias is null/);
+      assert.deepEqual(readdirSync(t.dir), ['model.json']);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('maeTable', () => {
+  it('lists the predictors in the order given, as a markdown table', () => {
+    const table = maeTable([{ name: 'model', mae: 9.04, note: 'this' }, { name: 'mean', mae: 40 }]);
+    const lines = table.split('\n');
+    assert.match(lines[0]!, /^\| predictor \| holdout MAE \| notes \|$/);
+    assert.match(lines[2]!, /^\| model\s+\|\s+9\.0 \| this \|$/);
+    assert.match(lines[3]!, /^\| mean\s+\|\s+40\.0 \|  \|$/);
+  });
+});
+
+describe('the synthetic calibration data', () => {
+  it('is the same for the same seed and has samples toFeatures can read fully (no GPU)', () => {
+    const a = syntheticCalibration({ count: 20, seed: 9 });
+    assert.deepEqual(a, syntheticCalibration({ count: 20, seed: 9 }));
+    for (const r of a) {
+      const f = toFeatures(r.sample);
+      assert.equal(f.mask.filter((m) => !m).length, 2);
+      assert.ok(Number.isFinite(r.slowdown));
+    }
+  });
+
+  it('gets slower with more CPU hogs than CPUs, as the rule says', () => {
+    const records = syntheticCalibration({ count: 400, seed: 2 });
+    const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+    const light = records.filter((r) => (r['stressors'] as { cpuHogs: number }).cpuHogs === 0);
+    const heavy = records.filter((r) => (r['stressors'] as { cpuHogs: number }).cpuHogs >= 12);
+    // 13 to 16 tasks on 8 CPUs: the CPU half of the probe alone takes 1.6 to 2 times as long.
+    assert.ok(mean(heavy.map((r) => r.slowdown)) > mean(light.map((r) => r.slowdown)) + 25);
+  });
+});

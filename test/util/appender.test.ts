@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { RotatingAppender } from '../../src/util/appender.js';
+import { tempDir } from '../helpers.js';
+
+function lines(path: string): string[] {
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+}
+
+// Mounts a tmpfs of the given size on a new directory; undefined when not permitted.
+function smallDisk(dir: string, bytes: number): { path: string; unmount: () => void } | undefined {
+  const path = join(dir, 'disk');
+  mkdirSync(path);
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', path]);
+  if (r.status !== 0) return undefined;
+  return { path, unmount: () => void spawnSync('umount', ['-l', path]) };
+}
+
+const canMount = (() => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const d = smallDisk(dir, 65536);
+    d?.unmount();
+    return d !== undefined;
+  } finally {
+    cleanup();
+  }
+})();
+
+describe('RotatingAppender', () => {
+  it('appends lines in order, adding the newline', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const a = new RotatingAppender({ path: join(dir, 'sub', 'h.jsonl'), maxBytes: 1 << 20, keep: 2 });
+      for (let i = 0; i < 100; i++) a.append(`{"i":${i}}`);
+      await a.close(1000);
+      assert.deepEqual(lines(join(dir, 'sub', 'h.jsonl')), Array.from({ length: 100 }, (_, i) => `{"i":${i}}`));
+      assert.equal(a.stats.linesWritten, 100);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('rotates before the file would pass max_bytes and keeps only `keep` old files', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'x.log');
+      const a = new RotatingAppender({ path, maxBytes: 1000, keep: 2 });
+      const line = 'x'.repeat(99); // 100 bytes with the newline
+      for (let i = 0; i < 35; i++) {
+        a.append(`${String(i).padStart(2, '0')}${line.slice(2)}`);
+        await a.flush(1000);
+      }
+      await a.close(1000);
+      assert.deepEqual(readdirSync(dir).sort(), ['x.log', 'x.log.1', 'x.log.2']);
+      for (const f of ['x.log', 'x.log.1', 'x.log.2']) assert.ok(readFileSync(join(dir, f)).length <= 1000, f);
+      assert.equal(lines(path)[0]?.slice(0, 2), '30');
+      assert.equal(lines(`${path}.1`)[0]?.slice(0, 2), '20');
+      assert.equal(lines(`${path}.2`)[0]?.slice(0, 2), '10');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('never throws and reports trouble once when the file cannot be opened', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'notadir'), '');
+      const events: string[] = [];
+      const a = new RotatingAppender({
+        path: join(dir, 'notadir', 'h.jsonl'),
+        maxBytes: 1 << 20,
+        keep: 1,
+        retryMs: 10,
+        onTrouble: (e) => events.push(e.state),
+      });
+      for (let i = 0; i < 5; i++) {
+        a.append('line');
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      await a.close(100);
+      assert.deepEqual(events, ['failing']);
+      assert.ok(a.stats.failures >= 2, `retried ${a.stats.failures} times`);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('holds at most maxQueueBytes in memory while failing, dropping the oldest lines', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'f'), '');
+      const a = new RotatingAppender({ path: join(dir, 'f', 'x'), maxBytes: 1 << 20, keep: 1, maxQueueBytes: 1000, retryMs: 60_000 });
+      for (let i = 0; i < 1000; i++) a.append('y'.repeat(49));
+      assert.ok(a.stats.linesDropped >= 975 && a.stats.linesDropped < 1000, `dropped ${a.stats.linesDropped}`);
+      await a.close(10);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('starts a new file when its directory is removed while running', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'h', 'host.jsonl');
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, reopenCheckMs: 0 });
+      a.append('before');
+      await a.flush(1000);
+      rmSync(join(dir, 'h'), { recursive: true });
+      await new Promise((r) => setTimeout(r, 5));
+      a.append('after');
+      await a.close(1000);
+      assert.ok(existsSync(path));
+      assert.deepEqual(lines(path), ['after']);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('on a full disk, keeps only whole lines in the file and resumes when space returns', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
+    const { dir, cleanup } = tempDir();
+    const disk = smallDisk(dir, 64 * 1024)!;
+    try {
+      const path = join(disk.path, 'history.jsonl');
+      const filler = join(disk.path, 'filler');
+      // Leave a few hundred bytes free, less than one batch.
+      writeFileSync(filler, Buffer.alloc(64 * 1024 - 4096 + 3500));
+      const events: string[] = [];
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, retryMs: 20, onTrouble: (e) => events.push(e.state) });
+      for (let i = 0; i < 40; i++) a.append(JSON.stringify({ i, pad: 'p'.repeat(40) }));
+      await a.flush(300);
+      assert.equal(events[0], 'failing');
+      const during = readFileSync(path, 'utf8');
+      assert.ok(during === '' || during.endsWith('\n'), `a torn line was left: ${JSON.stringify(during.slice(-30))}`);
+      rmSync(filler);
+      await new Promise((r) => setTimeout(r, 100));
+      a.append(JSON.stringify({ i: 40, pad: '' }));
+      await a.close(2000);
+      assert.deepEqual(events, ['failing', 'recovered']);
+      const got = lines(path).map((l) => (JSON.parse(l) as { i: number }).i);
+      assert.deepEqual(got, Array.from({ length: 41 }, (_, i) => i));
+    } finally {
+      disk.unmount();
+      cleanup();
+    }
+  });
+});
