@@ -1,8 +1,11 @@
-// Shared helpers for tests: paths into the repository, captured logs, temp dirs.
-import { mkdtempSync, rmSync } from 'node:fs';
+// Shared helpers for tests: paths into the repository, captured logs, temp dirs,
+// and the guard that fails a test file whose processes outlive it.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
 import { pino, type Logger } from 'pino';
 
 // The repository root (tests run from dist/test/...).
@@ -37,3 +40,67 @@ export function tempDir(prefix = 'lavarank-test-'): { dir: string; cleanup: () =
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+// Every process a test file starts carries this variable, with a value of the
+// file's own, in its environment (children inherit it, and the e2e harness passes
+// it on), so that what a test started can be found after the file ends, even once
+// it has been reparented to init.
+export const TEST_TOKEN_ENV = 'LAVARANK_TEST_TOKEN';
+export const testToken = `${process.pid}.${randomBytes(6).toString('hex')}`;
+process.env[TEST_TOKEN_ENV] = testToken;
+
+// The variable to give a process started with an environment of its own.
+export function tokenEnv(): Record<string, string> {
+  return { [TEST_TOKEN_ENV]: testToken };
+}
+
+// A process still running (not a zombie) that carries this file's token.
+export interface Straggler {
+  pid: number;
+  command: string;
+}
+
+// Processes other than this one that carry this file's token and still run.
+export function stragglers(token = testToken): Straggler[] {
+  const out: Straggler[] = [];
+  const needle = `${TEST_TOKEN_ENV}=${token}\0`;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state === 'Z' || state === 'X') continue;
+      if (!readFileSync(`/proc/${entry}/environ`, 'latin1').includes(needle)) continue;
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0').join(' ').trim();
+      out.push({ pid: Number(entry), command });
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return out;
+}
+
+// Waits up to graceMs for this file's processes to end; then kills those left with
+// SIGKILL and throws, naming them: a test that leaves a process behind fails.
+export async function assertNoStragglers(graceMs = 3000): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  let left = stragglers();
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = stragglers();
+  }
+  if (left.length === 0) return;
+  for (const p of left) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // ended meanwhile
+    }
+  }
+  throw new Error(`${left.length} process(es) this test file started outlived it (killed now): ${left.map((p) => `${p.pid} ${p.command}`).join('; ')}`);
+}
+
+// Under the test runner (each file in a process of its own), every file that uses
+// these helpers is checked once its tests are done. Scripts that import them
+// (soak, soak-day) are not under the runner and are not checked.
+if (process.env['NODE_TEST_CONTEXT'] !== undefined) after(() => assertNoStragglers());

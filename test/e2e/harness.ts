@@ -7,7 +7,7 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
-import { cliPath, fixture, tempDir } from '../helpers.js';
+import { cliPath, fixture, tempDir, tokenEnv } from '../helpers.js';
 
 export interface Report {
   at: number; // ms since spawn
@@ -30,7 +30,7 @@ export interface Elim {
   resumeReader(): void;
   log(): Array<Record<string, unknown>>;
   waitForLog(test: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-  cleanup(): void;
+  cleanup(): Promise<void>; // SIGTERM as LIM would, SIGKILL after 3 s, then the temp dir goes
 }
 
 export interface StartOptions {
@@ -138,7 +138,7 @@ export function startElim(options: StartOptions = {}): Elim {
   const node = [process.execPath, ...DAEMON_NODE_FLAGS, ...(options.nodeArgs ?? []), ...args];
   const child = spawn(fixture('bin', 'as-lim'), options.blockSignals === true ? [fixture('bin', 'with-signals-blocked'), ...node] : node, {
     stdio: ['ignore', out, 'ignore'],
-    env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...options.env },
+    env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...tokenEnv(), ...options.env },
   });
   closeSync(out);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
@@ -195,8 +195,19 @@ export function startElim(options: StartOptions = {}): Elim {
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    cleanup: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    // SIGKILL alone would leave the elim's children running, reparented to init,
+    // as a LIM killed with SIGKILL would not (the elim ends them when its parent goes).
+    cleanup: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        const ended = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 3000)))]);
+        clearTimeout(timer);
+        if (!ended) {
+          child.kill('SIGKILL');
+          await exited;
+        }
+      }
       reader.close();
       cleanup();
     },
@@ -238,3 +249,25 @@ export function childrenOf(pid: number): number[] {
 
 // The strict grammar of one report line as lavarank writes it.
 export const REPORT_RE = /^([1-9]\d*)( [A-Za-z][A-Za-z0-9_]* -?\d+(\.\d+)?)+$/;
+
+// The process group of a live process (stat's fifth field).
+export function processGroupOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
+// Live (not zombie) processes of process group pgid.
+export function liveInGroup(pgid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const after = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
+      if (Number(after[2]) === pgid && after[0] !== 'Z' && after[0] !== 'X') out.push(Number(entry));
+    } catch {
+      // ended while we looked
+    }
+  }
+  return out;
+}

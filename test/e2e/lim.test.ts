@@ -17,7 +17,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       const gaps = reports.slice(1, 4).map((r, i) => r.at - reports[i]!.at);
       for (const gap of gaps) assert.ok(gap > 250 && gap < 1500, `gaps ${gaps.join(', ')} ms for a 0.5 s interval`);
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 
@@ -35,7 +35,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
         }
       }
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 
@@ -48,7 +48,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       assert.ok(all.endsWith('\n'), 'output ends inside a report');
       assert.ok(elim.log().some((l) => l['msg'] === 'stopping: SIGTERM'));
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 
@@ -68,7 +68,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       await assertStopsOnSigterm(elim);
       assert.ok(elim.log().some((l) => l['msg'] === 'stopping: SIGTERM'));
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 
@@ -83,7 +83,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       assert.ok(log.some((l) => l['msg'] === 'stdout closed by the reader; exiting'), JSON.stringify(log.slice(-3)));
       assert.ok(!log.some((l) => l['level'] === 'fatal' || l['level'] === 'error'), 'an error was logged');
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 
@@ -130,7 +130,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       assert.deepEqual(new Set(nice), new Set([10]), `thread nice values: ${nice.join(', ')}`);
       await elim.waitForLog((l) => l['msg'] === 'nice changed from -20 to 10');
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 
@@ -141,7 +141,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       await elim.waitForLog((l) => l['msg'] === 'first report written');
       assert.ok(elim.log().some((l) => l['msg'] === 'lavarank starting'));
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 
@@ -154,7 +154,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       const fatal = elim.log().find((l) => l['level'] === 'fatal');
       assert.match(String(fatal?.['msg']), /interval 2 s is under 5 s: LIM reads one report per 5 s/);
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 
@@ -165,7 +165,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       assert.equal(exit.code, 97);
       assert.ok(elim.log().some((l) => /does not name 'rank'/.test(String(l['msg']))));
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 
@@ -175,7 +175,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       await elim.waitForReports(2);
       assert.equal(elim.child.exitCode, null);
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 
@@ -194,7 +194,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       assert.equal(typeof rec['rank'], 'number');
       assert.equal(typeof rec['features'], 'object');
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 
@@ -212,7 +212,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
         assert.match(merged.at(-1)!.line, /^3 rank \d+(\.\d+)? scratch 12\.5 licenses 3$/);
         for (const r of reports) assert.match(r.line, REPORT_RE);
       } finally {
-        elim.cleanup();
+        await elim.cleanup();
       }
     } finally {
       cleanup();
@@ -239,7 +239,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
         const alive = kids.filter((pid) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'));
         assert.deepEqual(alive, []);
       } finally {
-        elim.cleanup();
+        await elim.cleanup();
       }
     } finally {
       cleanup();

@@ -51,7 +51,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       await sigtermWithin2s(elim, watch);
     } finally {
       watch.stop();
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });
@@ -72,7 +72,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       const problems = elim.log().filter((l) => l['elim'] === 'hugetoken').map((l) => String(l['problem'] ?? l['msg']));
       assert.ok(problems.some((p) => p === 'oversized-token' || p.includes('flood')), problems.join(' | '));
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });
@@ -90,7 +90,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       await sigtermWithin2s(elim, watch);
     } finally {
       watch.stop();
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });

@@ -226,7 +226,7 @@ describe('a configuration the daemon cannot use', { concurrency: false }, () => 
         assert.match(fatal[0]!, /cannot start: invalid configuration/);
         assert.match(fatal[0]!, c.expect);
       } finally {
-        elim.cleanup();
+        await elim.cleanup();
         cleanup();
       }
     });

@@ -73,7 +73,7 @@ describe('the history directory', { concurrency: false }, () => {
       assert.deepEqual(badJsonLines(file), []);
       assert.equal(typeof recovered['dropped'], 'number');
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       disk.unmount();
       cleanup();
     }
@@ -100,7 +100,7 @@ describe('the history directory', { concurrency: false }, () => {
       assert.ok(existsSync(file));
       assert.deepEqual(badJsonLines(file), []);
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       disk.unmount();
       cleanup();
     }
@@ -120,7 +120,7 @@ describe('the history directory', { concurrency: false }, () => {
       chmodSync(parent, 0o755);
       await until('the recovery logged', () => (msgs(elim).some((m) => m.startsWith('history writable again')) ? true : undefined), 25_000);
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       chmodSync(parent, 0o755);
       cleanup();
     }
@@ -136,7 +136,7 @@ describe('the history directory', { concurrency: false }, () => {
       assert.match(String(failure['err']), /ENOTDIR|EEXIST/);
       await reportsContinue(elim, 'history dir under a file');
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });
@@ -155,7 +155,7 @@ describe('the history directory', { concurrency: false }, () => {
       assert.deepEqual(badJsonLines(file), []);
       assert.equal(elim.child.exitCode, null);
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });
@@ -177,7 +177,7 @@ describe('the log directory', { concurrency: false }, () => {
       assert.deepEqual(badJsonLines(logFile), []);
       assert.match(readFileSync(logFile, 'utf8'), /"msg":"log file .* writable again; \d+ lines were lost"/);
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       disk.unmount();
       cleanup();
     }

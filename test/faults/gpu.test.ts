@@ -37,7 +37,7 @@ describe('a GPU tool that misbehaves', { concurrency: false }, () => {
       assert.match(String(failure?.['msg']), /timed out/);
       assert.equal(isAlive(hung), false, 'the hung nvidia-smi was not killed after its 1 s timeout');
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });
@@ -58,7 +58,7 @@ describe('a GPU tool that misbehaves', { concurrency: false }, () => {
       assert.match(String(warned[0]?.['msg']), /nvidia-smi-garbage output line 1: expected 3 comma-separated values/);
       assert.ok(log.some((l) => String(l['msg']).startsWith('GPU query failed again')), 'the repeats were not logged at debug');
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
     }
   });
 });

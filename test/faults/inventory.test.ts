@@ -38,7 +38,7 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
       assert.deepEqual(DescendantWatch.survivors(watch.all()), []);
     } finally {
       watch.stop();
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });

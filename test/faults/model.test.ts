@@ -103,7 +103,7 @@ describe('a configured model file that cannot be used, at start', { concurrency:
         assert.equal(r.status, 1, `check: status ${r.status}, signal ${r.signal}\n${r.stdout}`);
         assert.match(r.stdout, fault.why);
       } finally {
-        elim.cleanup();
+        await elim.cleanup();
         cleanup();
       }
     });
@@ -156,7 +156,7 @@ describe('a model file replaced while the daemon runs', { concurrency: false }, 
       assert.ok(elim.reports().every((r) => Number(r.line.split(' ')[2]) < 1000), 'a pessimistic report');
       assert.equal(historyModels(elim).at(-1), parseModel(goodModel(seed), 'x').id);
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });
@@ -180,7 +180,7 @@ describe('a model file replaced while the daemon runs', { concurrency: false }, 
       assert.ok(elim.reports().every((r) => Number(r.line.split(' ')[2]) < 1000), 'a pessimistic report');
       assert.ok(maxGap(elim) < 2000);
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });

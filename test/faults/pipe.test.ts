@@ -53,7 +53,7 @@ describe('a reader that stops reading', { concurrency: false }, () => {
       assert.ok(clock !== undefined, line);
       assert.ok(resumedAt - clock < 1000, `the first report read after a 3 s pause was ${resumedAt - clock} ms old: ${line}`);
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });
@@ -98,7 +98,7 @@ describe('a reader that stops reading', { concurrency: false }, () => {
       const clock = clockOf(line);
       assert.ok(clock !== undefined && resumedAt - clock < 1000, `the first report after resuming is ${resumedAt - (clock ?? 0)} ms old: ${line}`);
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });

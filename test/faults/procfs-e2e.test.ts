@@ -59,7 +59,7 @@ describe('broken /proc files under the built daemon', { concurrency: false }, ()
       assert.ok(Math.max(...gaps) < 2000, `a gap of ${Math.max(...gaps)} ms between reports`);
       assert.equal(elim.child.exitCode, null, 'the daemon exited');
     } finally {
-      elim.cleanup();
+      await elim.cleanup();
       cleanup();
     }
   });

@@ -99,7 +99,7 @@ describe(`SIGTERM at random moments (${RUNS} runs, seed ${seed}; replay with LAV
       } finally {
         clearInterval(swapper);
         watch.stop();
-        elim.cleanup();
+        await elim.cleanup();
         cleanup();
       }
     });
