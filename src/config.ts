@@ -1,13 +1,13 @@
 // The YAML configuration: found, trust-checked, parsed once at start into a frozen
 // typed object. Every problem names the key, what was expected and what was found,
 // with the file, line and column, and all problems are reported at once.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { ConfigError, errorCode } from './util/errors.js';
 import { RANK_MAX, RANK_MIN } from './model/rank.js';
 import { isValidIndexName } from './daemon/report.js';
-import { trustProblems } from './util/trust.js';
+import { openTrusted } from './util/trust.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -455,35 +455,35 @@ export function findConfig(explicit: string | undefined, env: NodeJS.ProcessEnv,
   return { path: null, why: 'no --config, no $LAVARANK_CONFIG, no $LSF_ENVDIR/lavarank.yaml' };
 }
 
-// Reads, trust-checks and parses the config file named by source.
+// Trust-checks, reads and parses the config file named by source. A file that
+// fails the trust check is refused unread: it may be a link to a root-only file
+// (/etc/shadow), and every parse error would quote its lines into a log others
+// can read. It is read from the descriptor the check opened, never by path again.
 export function loadConfig(source: ConfigSource): Readonly<Config> {
   if (source.path === null) return deepFreeze(defaultConfig());
   const path = source.path;
+  const opened = openTrusted(path, 'config file');
+  if ('problems' in opened) {
+    const unreadable = `config file ${path} cannot be read: `;
+    const [only] = opened.problems;
+    if (opened.problems.length === 1 && only!.startsWith(unreadable)) {
+      throw new ConfigError(`config file ${path} (from ${source.why}) cannot be read: ${only!.slice(unreadable.length)}`);
+    }
+    throw new ConfigError(`config file ${path} (from ${source.why}) refused, not read: ${opened.problems.join('; ')}`, { problems: opened.problems });
+  }
   let text: string;
   try {
-    // Not a FIFO or a device that would block or never end, and not huge.
-    const st = statSync(path);
-    if (!st.isFile()) throw new ConfigError(`config file ${path} (from ${source.why}) is not a regular file`);
-    if (st.size > MAX_CONFIG_BYTES) throw tooLarge(`config file ${path} (from ${source.why})`, st.size);
-    text = readFileSync(path, 'utf8');
+    // Not a FIFO or a device that would block or never end (the check wants a
+    // regular file), and not huge.
+    if (opened.stats.size > MAX_CONFIG_BYTES) throw tooLarge(`config file ${path} (from ${source.why})`, opened.stats.size);
+    text = readFileSync(opened.fd, 'utf8');
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`config file ${path} (from ${source.why}) cannot be read: ${errorCode(err) ?? String(err)}`, {
       cause: err,
     });
-  }
-  const untrusted = trustProblems(path, 'config file');
-  if (untrusted.length > 0) {
-    // Refused whatever it says; parsing it is safe (data only), and lists what else
-    // is wrong, so `lavarank check` shows every problem at once.
-    let more: readonly string[] = [];
-    try {
-      parseConfigText(text, path);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      more = err.problems;
-    }
-    throw new ConfigError(`config file ${path} refused: ${untrusted.join('; ')}`, { problems: [...untrusted, ...more] });
+  } finally {
+    closeSync(opened.fd);
   }
   return parseConfigText(text, path);
 }

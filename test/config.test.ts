@@ -179,7 +179,7 @@ describe('loadConfig', () => {
     }
   });
 
-  it('lists what else is wrong in a config file it refuses for its mode', () => {
+  it('does not read a config file it refuses for its mode: its content is never quoted', () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, 'lavarank.yaml');
@@ -187,9 +187,9 @@ describe('loadConfig', () => {
       chmodSync(path, 0o666);
       assert.throws(() => loadConfig({ path, why: 'test' }), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
-        assert.equal(err.problems.length, 2, err.problems.join('\n'));
+        assert.equal(err.problems.length, 1, err.problems.join('\n'));
         assert.match(err.problems[0]!, /mode 0666/);
-        assert.match(err.problems[1]!, /interval: expected a number from 1 to 3600, received 0/);
+        assert.doesNotMatch(err.message, /interval/);
         return true;
       });
     } finally {

@@ -12,6 +12,8 @@ import type { LogConfig } from '../config.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 
 export const DEFAULT_LOG_DIR = '/var/log/lavarank';
+// Log files are not for every user: they quote paths, child elims' output and errors.
+export const LOG_FILE_MODE = 0o640;
 
 export interface LogTarget {
   kind: 'file' | 'stderr';
@@ -45,7 +47,7 @@ export function logCandidates(config: LogConfig, host: string, env: NodeJS.Proce
 function tryOpen(path: string): string | undefined {
   try {
     makeDirSync(join(path, '..'), 0o755);
-    const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, LOG_FILE_MODE);
     const isFile = fstatSync(fd).isFile();
     closeSync(fd);
     return isFile ? undefined : 'not a regular file';
@@ -96,6 +98,7 @@ export function setupLogging(
       path,
       maxBytes: config.max_bytes,
       keep: config.keep,
+      fileMode: LOG_FILE_MODE,
       onTrouble: (event) => {
         // The log itself cannot carry this message; stderr is the best remaining channel.
         if (event.state === 'failing') stderrLogger(config.level, options.name).error({ path, err: errorMessage(event.error) }, 'cannot write the log file; retrying later');

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ModelError, errorCode } from '../util/errors.js';
 import { RANK_MAX, clampRank } from './rank.js';
-import { trustProblems } from '../util/trust.js';
+import { openTrusted } from '../util/trust.js';
 import { FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
 import { ACTIVATIONS, Network, type Activation } from './network.js';
 
@@ -357,6 +357,11 @@ export function readModelText(path: string): string {
   } catch (err) {
     throw new ModelError(`model file ${path} cannot be read: ${errorCode(err) ?? String(err)}`, { cause: err });
   }
+  return readOpenModel(fd, path);
+}
+
+// Reads the model text from an open descriptor and closes it.
+function readOpenModel(fd: number, path: string): string {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new ModelError(`model file ${path} is not a regular file`);
@@ -390,12 +395,17 @@ export function readModelText(path: string): string {
   }
 }
 
-// Reads, trust-checks and validates a model file; throws ModelError.
+// Reads, trust-checks and validates a model file; throws ModelError. The trust
+// check comes first and the text is read from the descriptor it checked, so a
+// file refused is never read, and a symbolic link swapped meanwhile changes nothing.
 export function loadModel(path: string, options: LoadOptions = {}): LoadedModel {
-  const text = readModelText(path);
-  if (options.trust !== false) {
-    const problems = trustProblems(path, 'model file', options.uid === undefined ? {} : { uid: options.uid });
-    if (problems.length > 0) throw new ModelError(`model file ${path} refused: ${problems.join('; ')}`);
+  let text: string;
+  if (options.trust === false) {
+    text = readModelText(path);
+  } else {
+    const opened = openTrusted(path, 'model file', options.uid === undefined ? {} : { uid: options.uid });
+    if ('problems' in opened) throw new ModelError(`model file ${path} refused: ${opened.problems.join('; ')}`);
+    text = readOpenModel(opened.fd, path);
   }
   const model = parseModel(text, path);
   model.path = path;

@@ -4,7 +4,7 @@
 // filesystem (NFS under $LSF_LOGDIR) delays only itself, never a report. A short
 // write is undone with ftruncate, so a full disk never leaves a torn line in the
 // middle of the file; a kill can at most leave the last line incomplete.
-import { appendFileSync, close, fstat, ftruncate, mkdir, mkdirSync, open, rename, stat, write, constants, type Stats } from 'node:fs';
+import { close, closeSync, fstat, ftruncate, mkdir, mkdirSync, open, openSync, rename, stat, write, writeSync, constants, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
@@ -44,6 +44,10 @@ export interface AppenderStats {
   failures: number;
   rotations: number;
 }
+
+// Every open of the file, by the writer and by writeNow: appending, and never
+// through a symbolic link planted at the path.
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NOCTTY;
 
 // How often the path is checked against the open file (moved, deleted, directory removed).
 const REOPEN_CHECK_MS = 30_000;
@@ -134,15 +138,21 @@ export class RotatingAppender {
   // Writes a line synchronously, after what is still queued or being written: for
   // the last words of a process about to die, which cannot wait for the queue. A
   // batch whose asynchronous write was already under way may then appear twice.
+  // It goes to the file already open, else to the path opened as the normal path
+  // opens it (O_NOFOLLOW: a symbolic link planted there is not followed).
   writeNow(line: string): void {
     const text = line.endsWith('\n') ? line : `${line}\n`;
+    let fd = this.fd;
     try {
-      const pending = [...(this.inflight ?? []), ...this.queue].join('');
-      appendFileSync(this.options.path, pending + text, { mode: this.options.fileMode ?? 0o644 });
+      fd ??= openSync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
+      const buf = Buffer.from([...(this.inflight ?? []), ...this.queue].join('') + text);
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
       this.queue = [];
       this.queueBytes = 0;
     } catch {
       // the file cannot be written even now: nothing else is left to try
+    } finally {
+      if (fd !== undefined && fd !== this.fd) closeSync(fd);
     }
   }
 
@@ -272,11 +282,7 @@ export class RotatingAppender {
     }
     if (this.fd === undefined) {
       await makeDir(dirname(this.options.path), this.options.dirMode ?? 0o755);
-      const fd = await openAsync(
-        this.options.path,
-        constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NOCTTY,
-        this.options.fileMode ?? 0o644,
-      );
+      const fd = await openAsync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
       const st = await fstatAsync(fd);
       this.fd = fd;
       this.ino = st.ino;

@@ -3,8 +3,16 @@
 // root, so such files are refused: the file and every directory above it must be
 // owned by root (or the user lavarank runs as) and not writable by group or others
 // (a sticky, world-writable directory such as /tmp is accepted, as for ssh keys).
-import { realpathSync, statSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+//
+// The path is walked one component at a time with lstat, following each symbolic
+// link by hand, so every directory and link of the path as given *and* of the path
+// it resolves to is looked at, links included (a link another user owns in /tmp is
+// theirs to swap). Once the whole chain belongs to root, nobody else can change it,
+// so what is then opened or executed by the resolved path is what was checked:
+// callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
+// descriptor) and execute the resolved path, never the given one.
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
+import { resolve } from 'node:path';
 import { errorCode } from './errors.js';
 
 export interface TrustOptions {
@@ -12,6 +20,16 @@ export interface TrustOptions {
   executable?: boolean; // the file must also have an execute bit
   directory?: boolean; // path is a directory (LSF_SERVERDIR) rather than a file
 }
+
+// The outcome of checking one path.
+export interface TrustVerdict {
+  real: string | undefined; // the path with every symbolic link resolved, once walked
+  problems: string[]; // empty: the file may be used
+  stats?: Stats; // lstat of the resolved file, for checking what is opened against it
+}
+
+// Linux gives up after 40 links (ELOOP); so do we.
+const MAX_LINKS = 40;
 
 function describeMode(st: Stats): string {
   return (st.mode & 0o7777).toString(8).padStart(4, '0');
@@ -21,21 +39,20 @@ function ownerOk(st: Stats, uid: number): boolean {
   return st.uid === 0 || st.uid === uid;
 }
 
-// Returns every reason `path` cannot be trusted, as sentences naming `what` and the
-// offending path; an empty list means the file may be used.
-export function trustProblems(path: string, what: string, options: TrustOptions = {}): string[] {
-  const uid = options.uid ?? process.geteuid?.() ?? 0;
+function join2(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+function parent(dir: string): string {
+  const at = dir.lastIndexOf('/');
+  return at <= 0 ? '/' : dir.slice(0, at);
+}
+
+// Problems of the resolved file itself (type, owner, mode), from its lstat or fstat.
+function fileProblems(st: Stats, shown: string, real: string, what: string, options: TrustOptions, uid: number): string[] {
   const problems: string[] = [];
-  let real: string;
-  let st: Stats;
-  try {
-    real = realpathSync(path);
-    st = statSync(real);
-  } catch (err) {
-    return [`${what} ${path} cannot be read: ${errorCode(err) ?? String(err)}`];
-  }
   if (options.directory === true ? !st.isDirectory() : !st.isFile()) {
-    problems.push(`${what} ${path} is not a ${options.directory === true ? 'directory' : 'regular file'}`);
+    problems.push(`${what} ${shown} is not a ${options.directory === true ? 'directory' : 'regular file'}`);
   }
   if (!ownerOk(st, uid)) {
     problems.push(`${what} ${real} is owned by uid ${st.uid}; it must be owned by root (chown root ${real})`);
@@ -46,31 +63,116 @@ export function trustProblems(path: string, what: string, options: TrustOptions 
   if (options.executable === true && (st.mode & 0o111) === 0) {
     problems.push(`${what} ${real} is not executable; run: chmod 755 ${real}`);
   }
-  const dirs = new Set<string>();
-  for (const start of [dirname(real), dirname(path)]) {
-    let dir = start;
-    for (;;) {
-      dirs.add(dir);
-      const up = dirname(dir);
-      if (up === dir) break;
-      dir = up;
-    }
-  }
-  for (const dir of dirs) {
-    let ds: Stats;
-    try {
-      ds = statSync(dir);
-    } catch {
-      continue; // a lexical parent of a symlink that does not resolve; the real path was checked
-    }
-    const sticky = (ds.mode & 0o1000) !== 0;
-    if (!ownerOk(ds, uid)) {
-      problems.push(`directory ${dir} above ${what} ${path} is owned by uid ${ds.uid}; it must be owned by root`);
-    } else if (!sticky && (ds.mode & 0o022) !== 0) {
-      problems.push(
-        `directory ${dir} above ${what} ${path} has mode ${describeMode(ds)}, writable by group or others; run: chmod go-w ${dir}`,
-      );
-    }
-  }
   return problems;
+}
+
+// Walks `path` and returns its resolved path and every reason it cannot be trusted.
+export function checkTrust(path: string, what: string, options: TrustOptions = {}): TrustVerdict {
+  const uid = options.uid ?? process.geteuid?.() ?? 0;
+  const problems: string[] = [];
+  const fail = (err: unknown): TrustVerdict => ({ real: undefined, problems: [`${what} ${path} cannot be read: ${errorCode(err) ?? String(err)}`] });
+  const checkDir = (dir: string, st: Stats): void => {
+    if (!ownerOk(st, uid)) {
+      problems.push(`directory ${dir} above ${what} ${path} is owned by uid ${st.uid}; it must be owned by root`);
+    } else if ((st.mode & 0o1000) === 0 && (st.mode & 0o022) !== 0) {
+      problems.push(`directory ${dir} above ${what} ${path} has mode ${describeMode(st)}, writable by group or others; run: chmod go-w ${dir}`);
+    }
+  };
+  if (path.includes('\0')) return { real: undefined, problems: [`${what} ${JSON.stringify(path)} contains a NUL byte`] };
+  let current = '/';
+  try {
+    checkDir('/', lstatSync('/'));
+  } catch (err) {
+    return fail(err);
+  }
+  const pending = resolve(path).split('/').filter((c) => c !== '' && c !== '.');
+  let links = 0;
+  while (pending.length > 0) {
+    const name = pending.shift()!;
+    if (name === '..') {
+      current = parent(current); // current is already free of links, so '..' is lexical
+      continue;
+    }
+    const entry = join2(current, name);
+    let st: Stats;
+    try {
+      st = lstatSync(entry);
+    } catch (err) {
+      return fail(err);
+    }
+    if (st.isSymbolicLink()) {
+      // A link is replaced, never changed, but its owner may replace it in a sticky
+      // directory; root's links alone are kept whatever the directory.
+      if (!ownerOk(st, uid)) {
+        problems.push(`symbolic link ${entry} on the path of ${what} ${path} is owned by uid ${st.uid}, who can point it elsewhere; it must be owned by root`);
+      }
+      if (++links > MAX_LINKS) return fail(Object.assign(new Error('too many symbolic links'), { code: 'ELOOP' }));
+      let target: string;
+      try {
+        target = readlinkSync(entry);
+      } catch (err) {
+        return fail(err);
+      }
+      if (target.startsWith('/')) current = '/';
+      pending.unshift(...target.split('/').filter((c) => c !== '' && c !== '.'));
+      continue;
+    }
+    if (pending.length === 0) {
+      problems.push(...fileProblems(st, path, entry, what, options, uid));
+      return { real: entry, problems, stats: st };
+    }
+    if (!st.isDirectory()) return fail(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }));
+    checkDir(entry, st);
+    current = entry;
+  }
+  // The path named a directory by '..' or '/': nothing after it to walk.
+  let st: Stats;
+  try {
+    st = lstatSync(current);
+  } catch (err) {
+    return fail(err);
+  }
+  problems.push(...fileProblems(st, path, current, what, options, uid));
+  return { real: current, problems, stats: st };
+}
+
+// Returns every reason `path` cannot be trusted, as sentences naming `what` and the
+// offending path; an empty list means the file may be used.
+export function trustProblems(path: string, what: string, options: TrustOptions = {}): string[] {
+  return checkTrust(path, what, options).problems;
+}
+
+// A file opened for reading after it passed the trust check, or why it was not.
+export type TrustedOpen = { fd: number; real: string; stats: Stats } | { problems: string[] };
+
+// Checks `path`, then opens its resolved path once (O_NOFOLLOW: the last component
+// must be the file that was checked; O_NONBLOCK: a FIFO swapped in never blocks)
+// and checks the descriptor again with fstat: same file, still a regular file owned
+// by root and not writable by others. Nothing is opened, and nothing read, when the
+// check fails. The caller reads from fd and closes it.
+export function openTrusted(path: string, what: string, options: TrustOptions = {}): TrustedOpen {
+  const uid = options.uid ?? process.geteuid?.() ?? 0;
+  const verdict = checkTrust(path, what, options);
+  if (verdict.problems.length > 0 || verdict.real === undefined || verdict.stats === undefined) return { problems: verdict.problems };
+  let fd: number;
+  try {
+    fd = openSync(verdict.real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (err) {
+    return { problems: [`${what} ${path} cannot be read: ${errorCode(err) ?? String(err)}`] };
+  }
+  try {
+    const st = fstatSync(fd);
+    const problems = fileProblems(st, path, verdict.real, what, options, uid);
+    if (st.dev !== verdict.stats.dev || st.ino !== verdict.stats.ino) {
+      problems.push(`${what} ${path} was replaced while it was being checked`);
+    }
+    if (problems.length > 0) {
+      closeSync(fd);
+      return { problems };
+    }
+    return { fd, real: verdict.real, stats: st };
+  } catch (err) {
+    closeSync(fd);
+    return { problems: [`${what} ${path} cannot be read: ${errorCode(err) ?? String(err)}`] };
+  }
 }

@@ -192,14 +192,14 @@ describe('a configuration the daemon cannot use', { concurrency: false }, () => 
     }
   });
 
-  it('lavarank check lists a file others can write and every problem in it, and exits 1', () => {
+  it('lavarank check refuses a file others can write without reading it, names the fix, and exits 1', () => {
     const { path, cleanup } = configFile('interval: 0\nintervall: 10\n', 0o666);
     try {
       const r = check(path);
       assert.equal(r.status, 1, r.stdout);
       assert.match(r.stdout, /mode 0666, writable by group or others; run: chmod go-w/);
-      assert.match(r.stdout, /:1:\d+: interval: expected a number from 1 to 3600, received 0/);
-      assert.match(r.stdout, /unknown key 'intervall'/);
+      // Anyone could have put anything there, /etc/shadow's lines included: not one is quoted.
+      assert.doesNotMatch(r.stdout, /intervall|interval: expected/);
     } finally {
       cleanup();
     }

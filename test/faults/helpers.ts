@@ -2,8 +2,8 @@
 // every tick and the elim's loop run on it, process inspection through /proc (RSS,
 // state, descendants), a small tmpfs, a seeded random source so that a failing
 // random run can be replayed, and the simulated day.
-import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FakeClock } from '../../src/util/clock.js';
 import { createCollectors } from '../../src/collectors/index.js';
@@ -16,6 +16,74 @@ import { captureLog, fixture, repoRoot } from '../helpers.js';
 
 // Root can open any file whatever its mode, so EACCES faults need another user.
 export const isRoot = process.getuid?.() === 0;
+
+// The hostile local user of the security tests: nobody, a real unprivileged uid
+// that owns nothing lavarank trusts. Acting as it needs root (setuid in the child).
+export const ATTACKER = { uid: 65534, gid: 65534 } as const;
+export const NEED_ROOT_FOR_ATTACKER = isRoot ? false : 'needs root to act as another user';
+
+// A directory owned by the attacker (mode 0755) inside parent, which is opened to
+// others (0755) so that the attacker can reach it, as a real $LSF_ENVDIR or /tmp is.
+export function attackerDir(parent: string, name = 'attacker'): string {
+  chmodSync(parent, 0o755);
+  const dir = join(parent, name);
+  mkdirSync(dir, { mode: 0o755 });
+  chownSync(dir, ATTACKER.uid, ATTACKER.gid);
+  return dir;
+}
+
+// A world-writable directory with the sticky bit, owned by root, like /tmp: anyone
+// may create entries there, and only an entry's owner may replace it.
+export function stickyDir(parent: string, name = 'tmp'): string {
+  chmodSync(parent, 0o755);
+  const dir = join(parent, name);
+  mkdirSync(dir);
+  chmodSync(dir, 0o1777);
+  return dir;
+}
+
+// Writes a file as the attacker would own it.
+export function attackerFile(path: string, text: string, mode = 0o755): string {
+  writeFileSync(path, text, { mode });
+  chmodSync(path, mode);
+  chownSync(path, ATTACKER.uid, ATTACKER.gid);
+  return path;
+}
+
+// Runs a command as the attacker, to completion; throws if it fails.
+export function asAttacker(file: string, args: string[]): void {
+  const r = spawnSync(file, args, { uid: ATTACKER.uid, gid: ATTACKER.gid, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${file} ${args.join(' ')} as uid ${ATTACKER.uid}: ${r.status ?? r.signal} ${r.stderr}`);
+}
+
+// The attacker swapping the symbolic link `link` between targets as fast as it can
+// (test/fixtures/bin/swap-link, run as the attacker) until stop(), which says how
+// many swaps it made.
+export class LinkSwapper {
+  private readonly child: ChildProcess;
+  private out = '';
+  constructor(link: string, targets: readonly string[]) {
+    symlinkAs(targets[0]!, link);
+    this.child = spawn(process.execPath, [fixture('bin', 'swap-link'), link, ...targets], {
+      uid: ATTACKER.uid,
+      gid: ATTACKER.gid,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    this.child.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
+  }
+  async stop(): Promise<number> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    await exited;
+    return Number(this.out.trim());
+  }
+}
+
+// A symbolic link owned by the attacker.
+export function symlinkAs(target: string, link: string): void {
+  symlinkSync(target, link);
+  lchownSync(link, ATTACKER.uid, ATTACKER.gid);
+}
 
 // A deterministic random source (mulberry32), so a failing run can be replayed from its seed.
 export const random = seededRandom;

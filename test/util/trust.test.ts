@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { trustProblems } from '../../src/util/trust.js';
+import { checkTrust, openTrusted, trustProblems } from '../../src/util/trust.js';
 import { tempDir } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -88,5 +88,75 @@ describe('trustProblems', () => {
 
   it('names a missing file', () => {
     assert.deepEqual(trustProblems('/nonexistent/m.json', 'model file'), ['model file /nonexistent/m.json cannot be read: ENOENT']);
+  });
+
+  it('accepts root\'s own link in a sticky directory, and resolves it', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sticky = join(dir, 'tmp');
+      mkdirSync(sticky);
+      chmodSync(sticky, 0o1777);
+      const real = join(dir, 'real.json');
+      writeFileSync(real, '{}', { mode: 0o644 });
+      symlinkSync(real, join(sticky, 'model.json'));
+      const verdict = checkTrust(join(sticky, 'model.json'), 'model file');
+      assert.deepEqual(verdict.problems, []);
+      assert.equal(verdict.real, real);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a link another user owns, even in a sticky directory and pointing at root\'s file: its owner can swap it', { skip: root ? false : 'needs root to chown' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sticky = join(dir, 'tmp');
+      mkdirSync(sticky);
+      chmodSync(sticky, 0o1777);
+      const real = join(dir, 'real.json');
+      writeFileSync(real, '{}', { mode: 0o644 });
+      const link = join(sticky, 'model.json');
+      symlinkSync(real, link);
+      lchownSync(link, 1234, 1234);
+      assert.match(trustProblems(link, 'model file').join('\n'), /symbolic link .*model\.json on the path of model file .* is owned by uid 1234, who can point it elsewhere/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('walks links inside the path (a linked directory) and checks the directories of the target', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const open = join(dir, 'open');
+      mkdirSync(open);
+      chmodSync(open, 0o777);
+      writeFileSync(join(open, 'm.json'), '{}', { mode: 0o644 });
+      symlinkSync(open, join(dir, 'models'));
+      assert.match(trustProblems(join(dir, 'models', 'm.json'), 'model file').join('\n'), /directory .*\/open above model file .*models\/m\.json has mode 0777/);
+      assert.equal(checkTrust(join(dir, 'models', '..', 'models', 'm.json'), 'model file').real, join(open, 'm.json'));
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('openTrusted opens nothing it refuses, and reads the file it checked', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const f = join(dir, 'lavarank.yaml');
+      writeFileSync(f, 'interval: 10\n', { mode: 0o666 });
+      chmodSync(f, 0o666);
+      const refused = openTrusted(f, 'config file');
+      assert.ok('problems' in refused && /mode 0666/.test(refused.problems[0]!));
+      chmodSync(f, 0o644);
+      const opened = openTrusted(f, 'config file');
+      assert.ok('fd' in opened);
+      try {
+        assert.equal(readFileSync(opened.fd, 'utf8'), 'interval: 10\n');
+      } finally {
+        closeSync(opened.fd);
+      }
+    } finally {
+      cleanup();
+    }
   });
 });

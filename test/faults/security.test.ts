@@ -1,0 +1,103 @@
+// A hostile local user against the files lavarank acts on as root: one who owns a
+// directory on the path to the config, the model, a child elim or the GPU
+// command, and swaps symbolic links there while the daemon reads or runs them.
+// The attacker is a real unprivileged user (nobody, through setuid in a child
+// process), so the kernel's own permission checks apply to it.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { setupLogging } from '../../src/daemon/log.js';
+import { loadModel, serializeModel } from '../../src/model/model.js';
+import { cliPath, tempDir } from '../helpers.js';
+import { randomModelFile } from '../model/helpers.js';
+import { ATTACKER, LinkSwapper, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerFile, sleep, stickyDir } from './helpers.js';
+
+describe('a user who owns a directory on the config path', () => {
+  it('points lavarank.yaml at a root-only file: it is refused unread, and nothing of it reaches the log, lavarank check or the terminal', { skip: NEED_ROOT_FOR_ATTACKER }, () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    try {
+      const shadow = join(dir, 'shadow');
+      writeFileSync(shadow, 'root:$6$S3CRETSALT$R00THASH:19000:0:99999:7:::\nalice:$6$AL1CESALT$AL1CEHASH:19000:0:99999:7:::\n', { mode: 0o600 });
+      const envdir = attackerDir(dir, 'envdir');
+      asAttacker('ln', ['-s', shadow, join(envdir, 'lavarank.yaml')]);
+      const logdir = join(dir, 'log');
+      mkdirSync(logdir, { mode: 0o755 });
+      const env = { PATH: process.env['PATH'], LSF_ENVDIR: envdir, LSF_LOGDIR: logdir };
+      const run = spawnSync(process.execPath, [cliPath, 'run'], { env, encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
+      const check = spawnSync(process.execPath, [cliPath, 'check'], { env, encoding: 'utf8', timeout: 20_000 });
+      const logFile = join(logdir, `lavarank.${hostname()}.log`);
+      const log = readFileSync(logFile, 'utf8');
+      assert.equal(run.status, 1, `run exited ${run.status}`);
+      assert.equal(check.status, 1, `check exited ${check.status}`);
+      assert.match(log, new RegExp(`owned by uid ${ATTACKER.uid}`));
+      assert.match(check.stdout, new RegExp(`owned by uid ${ATTACKER.uid}`));
+      for (const [where, text] of [['log', log], ['run', run.stdout + run.stderr], ['check', check.stdout + check.stderr]] as const) {
+        for (const secret of ['S3CRETSALT', 'R00THASH', 'alice', 'AL1CE', '19000', '99999']) {
+          assert.equal(text.includes(secret), false, `${where} shows "${secret}" from the refused file:\n${text}`);
+        }
+      }
+      assert.equal(statSync(logFile).mode & 0o007, 0, `the log is readable by others: mode ${(statSync(logFile).mode & 0o777).toString(8)}`);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+// The link is the attacker's own, in a directory like /tmp (root's, sticky,
+// writable by all), and points in turn at root's file and at the attacker's.
+describe('a user who swaps a symbolic link on the path lavarank reads or runs', () => {
+  it('model: swapped between root\'s model and their own while it is loaded over and over, their model is never loaded', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    try {
+      const good = join(dir, 'good.json');
+      writeFileSync(good, serializeModel(randomModelFile({ seed: 1, name: 'root' })), { mode: 0o644 });
+      const own = attackerDir(dir);
+      const evil = attackerFile(join(own, 'evil.json'), serializeModel(randomModelFile({ seed: 2, name: 'attacker' })), 0o644);
+      const link = join(stickyDir(dir), 'model.json'); // their own link in a /tmp-like directory
+      const swapper = new LinkSwapper(link, [good, evil]);
+      const loaded = { root: 0, attacker: 0, refused: 0 };
+      const until = Date.now() + 2000;
+      while (Date.now() < until) {
+        for (let i = 0; i < 20; i++) {
+          try {
+            const name = loadModel(link).file.name;
+            loaded[name === 'attacker' ? 'attacker' : 'root']++;
+          } catch {
+            loaded.refused++;
+          }
+        }
+        await sleep(0); // lets the swapper's output in
+      }
+      const swaps = await swapper.stop();
+      t.diagnostic(`${swaps} swaps; loads: ${JSON.stringify(loaded)}`);
+      assert.ok(swaps > 100, `the attacker made only ${swaps} swaps`);
+      assert.equal(loaded.attacker, 0, `the attacker's model was loaded ${loaded.attacker} times`);
+    } finally {
+      cleanup();
+    }
+  });
+
+});
+
+describe('a symbolic link planted at the log path', () => {
+  it('is not followed by the last line a crashing daemon writes, as it is not by the normal path', async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    try {
+      const path = join(dir, 'lavarank.log');
+      const setup = setupLogging({ file: path, level: 'info', max_bytes: 1 << 20, keep: 2 }, { host: 'h', stderrIsTty: false });
+      setup.log.info('running');
+      await setup.appender!.flush(1000);
+      const victim = join(dir, 'victim');
+      writeFileSync(victim, 'untouched\n', { mode: 0o644 });
+      rmSync(path);
+      symlinkSync(victim, path);
+      setup.fatalNow('uncaught exception; exiting', new Error('boom'));
+      assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+    } finally {
+      cleanup();
+    }
+  });
+});
