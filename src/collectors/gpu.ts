@@ -17,6 +17,12 @@ export const GPU_QUERY_ARGS: readonly string[] = [
   '--format=csv,noheader,nounits',
 ];
 
+// What checkProgram says about a program.
+export interface ProgramCheck {
+  problems: string[];
+  path: string | undefined; // the resolved path to execute when problems is empty
+}
+
 // The config's three-way switch for GPU polling.
 export type GpuEnabled = 'auto' | 'true' | 'false';
 
@@ -33,11 +39,13 @@ export interface GpuOptions {
   signal?: AbortSignal; // the daemon's: aborting it kills a query in flight
   log?: Logger;
   clock?: Clock; // stamps results with clock.monotonic(), the time base of collect()
-  // The problems that forbid running the program found for `command` (lavarank runs as
-  // root: a program other users can change must never run); [] when it may run. The
-  // caller decides what is trusted, so collectors need no knowledge of the daemon's rules.
+  // Vets the program found for `command` (lavarank runs as root: a program other
+  // users can change must never run): the problems that forbid running it ([] when
+  // it may run) and the path to execute, resolved by that same check, so that a
+  // symbolic link swapped after the check cannot change what runs. The caller
+  // decides what is trusted, so collectors need no knowledge of the daemon's rules.
   // Required unless enabled is false.
-  checkProgram?: (path: string) => string[];
+  checkProgram?: (path: string) => ProgramCheck;
 }
 
 // One GPU as nvidia-smi printed it; a field is absent where it printed [Not Supported] or [N/A].
@@ -114,7 +122,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   if (vet === undefined && options.enabled !== false && options.enabled !== 'false') {
     throw new TypeError('gpu.checkProgram must be a function that vets the program before it runs, received undefined');
   }
-  const checkProgram = vet ?? ((): string[] => ['no gpu.checkProgram was given']);
+  const checkProgram = vet ?? ((): ProgramCheck => ({ problems: ['no gpu.checkProgram was given'], path: undefined }));
   const intervalMs = positive('intervalMs', options.intervalMs, 30_000);
   const timeoutMs = positive('timeoutMs', options.timeoutMs, 10_000);
   const staleAfterMs = positive('staleAfterMs', options.staleAfterMs, 3 * intervalMs);
@@ -159,8 +167,10 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       const found = findExecutable(command);
       // lavarank runs as root: a program another user can change would run their
       // code as root, so it is refused as child elims are (checked at every query:
-      // a chmod or a new file on PATH can change the answer).
-      const untrusted = found === undefined ? [] : checkProgram(found);
+      // a chmod or a new file on PATH can change the answer). What runs is the path
+      // the check resolved, not `found` again.
+      const vetted = found === undefined ? undefined : checkProgram(found);
+      const untrusted = vetted === undefined ? [] : vetted.path === undefined && vetted.problems.length === 0 ? ['the check resolved no path'] : vetted.problems;
       if (untrusted.length > 0) {
         next = missingRetryMs;
         const message = `${command} refused: ${untrusted.join('; ')}`;
@@ -171,7 +181,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       const result =
         found === undefined
           ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '' }
-          : await runCommand(found, GPU_QUERY_ARGS, { timeoutMs, signal });
+          : await runCommand(vetted?.path ?? found, GPU_QUERY_ARGS, { timeoutMs, signal });
       if (signal.aborted) return; // shutting down: a cancelled query is no news
       if (!result.failed) {
         latest = { at: clock.monotonic(), rows: parseNvidiaSmi(result.stdout, `${command} output`) };

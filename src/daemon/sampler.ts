@@ -8,7 +8,8 @@ import { errorMessage } from '../util/errors.js';
 import { createCollectors } from '../collectors/index.js';
 import type { Collector, CollectorName, Sample, SampleParts } from '../collectors/types.js';
 import type { Config } from '../config.js';
-import { trustProblems } from '../util/trust.js';
+import type { ProgramCheck } from '../collectors/gpu.js';
+import { checkTrust } from '../util/trust.js';
 
 // Running totals for one collector, for the daemon's periodic summary.
 export interface CollectorStats {
@@ -136,8 +137,14 @@ export function collectorsFromConfig(
       timeoutMs: config.gpu.timeout * 1000,
       signal: deps.signal,
       log: deps.log,
-      checkProgram: (path) => trustProblems(path, 'gpu.command', { executable: true }),
+      checkProgram: checkGpuProgram,
       ...(deps.clock === undefined ? {} : { clock: deps.clock }),
     },
   });
+}
+
+// The daemon's trust rule for the GPU program, as the collector wants it.
+export function checkGpuProgram(path: string): ProgramCheck {
+  const verdict = checkTrust(path, 'gpu.command', { executable: true });
+  return { problems: verdict.problems, path: verdict.problems.length === 0 ? verdict.real : undefined };
 }

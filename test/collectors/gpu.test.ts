@@ -3,12 +3,12 @@ import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
-import { createGpuCollector, parseNvidiaSmi, summarizeGpus, type GpuOptions } from '../../src/collectors/gpu.js';
+import { createGpuCollector, parseNvidiaSmi, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { eventually, fixture, recordingLog, tempDir } from './helpers.js';
 
 // A vetting rule that lets every program run: these tests are about the query itself.
-const allowAll = (): string[] => [];
+const allowAll = (path: string): ProgramCheck => ({ problems: [], path });
 
 // A collector over a fake nvidia-smi, closed when the test ends.
 function gpu(t: TestContext, bin: string, options: GpuOptions = {}) {
@@ -220,10 +220,20 @@ test('a collector that may run a program cannot be made without a rule to vet it
   createGpuCollector({ enabled: false }).close?.();
 });
 
+test('what runs is the path the vetting rule resolved, not the one found on PATH', async (t) => {
+  const calls = join(tempDir(t), 'calls');
+  withEnv(t, 'FAKE_GPU_CALLS', calls);
+  const c = gpu(t, 'nvidia-smi-fails', { enabled: true, staleAfterMs: 60_000, checkProgram: () => ({ problems: [], path: fixture('bin', 'nvidia-smi-ok') }) });
+  const deadline = Date.now() + 5000;
+  while (!existsSync(calls) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(c.collect(performance.now()) !== undefined, 'the resolved program (nvidia-smi-ok) did not run');
+});
+
 test('a program the vetting rule refuses is never run, and the reason is the collector\'s failure', async (t) => {
   const calls = join(tempDir(t), 'calls');
   withEnv(t, 'FAKE_GPU_CALLS', calls);
-  const c = gpu(t, 'nvidia-smi-ok', { enabled: true, checkProgram: (path) => [`${path} is not ours`] });
+  const c = gpu(t, 'nvidia-smi-ok', { enabled: true, checkProgram: (path) => ({ problems: [`${path} is not ours`], path: undefined }) });
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(existsSync(calls), false, 'the refused program was run');
   assert.throws(() => c.collect(performance.now()), /nvidia-smi-ok is not ours/);

@@ -11,7 +11,7 @@ test('createCollectors lists every subsystem in a fixed order', () => {
 });
 
 test('createCollectors adds the GPU collector unless it is disabled', (t) => {
-  const collectors = createCollectors({ gpu: { enabled: 'auto', command: '/nonexistent/nvidia-smi', checkProgram: () => [] } });
+  const collectors = createCollectors({ gpu: { enabled: 'auto', command: '/nonexistent/nvidia-smi', checkProgram: (path) => ({ problems: [], path }) } });
   t.after(() => collectors.forEach((c) => c.close?.()));
   assert.equal(collectors.at(-1)?.name, 'gpu');
 });

@@ -5,15 +5,26 @@
 // process), so the kernel's own permission checks apply to it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { createGpuCollector } from '../../src/collectors/gpu.js';
 import { setupLogging } from '../../src/daemon/log.js';
+import { checkGpuProgram } from '../../src/daemon/sampler.js';
 import { loadModel, serializeModel } from '../../src/model/model.js';
-import { cliPath, tempDir } from '../helpers.js';
+import { captureLog, cliPath, tempDir } from '../helpers.js';
 import { randomModelFile } from '../model/helpers.js';
 import { ATTACKER, LinkSwapper, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerFile, sleep, stickyDir } from './helpers.js';
+
+// A root-owned program in a root-owned directory, as an administrator installs it.
+function rootProgram(dir: string, name: string, text: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const path = join(dir, name);
+  writeFileSync(path, text, { mode: 0o755 });
+  chmodSync(path, 0o755);
+  return path;
+}
 
 describe('a user who owns a directory on the config path', () => {
   it('points lavarank.yaml at a root-only file: it is refused unread, and nothing of it reaches the log, lavarank check or the terminal', { skip: NEED_ROOT_FOR_ATTACKER }, () => {
@@ -80,6 +91,29 @@ describe('a user who swaps a symbolic link on the path lavarank reads or runs', 
     }
   });
 
+  it('gpu.command: swapped between root\'s nvidia-smi and their own across many queries, their program never runs', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    try {
+      const marker = join(dir, 'pwned');
+      const good = rootProgram(join(dir, 'bin'), 'nvidia-smi', "#!/bin/sh\necho '5, 100, 1000'\n");
+      const own = attackerDir(dir);
+      const evil = attackerFile(join(own, 'nvidia-smi.evil'), `#!/bin/sh\ntouch ${marker}\necho '0, 0, 1000'\n`);
+      const link = join(stickyDir(dir), 'nvidia-smi'); // their own link in a /tmp-like directory
+      const swapper = new LinkSwapper(link, [good, evil]);
+      const log = captureLog();
+      const controller = new AbortController();
+      // The daemon's own trust rule, retried every 10 ms instead of every 10 minutes.
+      const gpu = createGpuCollector({ enabled: true, command: link, intervalMs: 10, missingRetryMs: 10, timeoutMs: 5000, signal: controller.signal, log: log.log, checkProgram: checkGpuProgram });
+      const until = Date.now() + 3000;
+      while (Date.now() < until && !existsSync(marker)) await sleep(50);
+      gpu.close?.();
+      const swaps = await swapper.stop();
+      t.diagnostic(`${swaps} swaps; ${log.lines.length} log lines`);
+      assert.equal(existsSync(marker), false, "the attacker's program ran as root");
+    } finally {
+      cleanup();
+    }
+  });
 });
 
 describe('a symbolic link planted at the log path', () => {
