@@ -23,6 +23,7 @@ import { ElimReportParser, type ParseProblem, type ParseResult } from '../lsf/el
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { spawnLongRunning, type ChildProcess } from '../util/exec.js';
 import { trustProblems } from '../util/trust.js';
+import type { ExtraValues } from './report.js';
 
 // One entry of the config's `elims:` list.
 export interface ChildElimSpec {
@@ -44,6 +45,7 @@ export interface ChildElimOptions {
 // The running set of child elims.
 export interface ChildElims {
   values(): Array<[string, number]>; // the latest fresh values from all live children
+  groups(): ExtraValues[]; // the same, per child, in config order
   close(): Promise<void>; // ends every child (SIGTERM, SIGKILL after 1 s) and waits
 }
 
@@ -72,6 +74,7 @@ const PROBLEM_TEXT: Record<ParseProblem, string> = {
   'oversized-token': `a token longer than 1024 bytes`,
   'too-many-names': 'more distinct resource names than lavarank keeps per child',
   'chunk-truncated': 'a single write too long to parse whole; only its end was read',
+  'out-of-range': 'a value beyond what LIM\'s float holds (over 3.4e38; dropped, not passed on as infinity)',
 };
 
 interface Stamped {
@@ -268,12 +271,13 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
   }
   let closing: Promise<void> | undefined;
 
-  return {
-    values() {
-      const now = clock.monotonic();
-      const taken = new Set(reserved);
-      const out: Array<[string, number]> = [];
-      const offer = (child: Child, name: string, value: number): void => {
+  const groups = (): ExtraValues[] => {
+    const now = clock.monotonic();
+    const taken = new Set(reserved);
+    const out: ExtraValues[] = [];
+    for (const child of children) {
+      const pairs: Array<[string, number]> = [];
+      const offer = (name: string, value: number): void => {
         if (taken.has(name)) {
           if (!child.clashesLogged.has(name)) {
             child.clashesLogged.add(name);
@@ -282,19 +286,23 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
           return;
         }
         taken.add(name);
-        out.push([name, value]);
+        pairs.push([name, value]);
       };
-      for (const child of children) {
-        if (child.alive) parseFloodTail(child);
-        for (const [name, { at }] of child.values) if (!child.alive || now - at > child.maxAgeMs) child.values.delete(name);
-        for (const [name, { value }] of child.values) offer(child, name, value);
-        // LIM would keep showing a value left out; stale_value replaces it instead.
-        if (child.staleValue !== undefined) {
-          for (const name of child.known) if (!child.values.has(name)) offer(child, name, child.staleValue);
-        }
+      if (child.alive) parseFloodTail(child);
+      for (const [name, { at }] of child.values) if (!child.alive || now - at > child.maxAgeMs) child.values.delete(name);
+      for (const [name, { value }] of child.values) offer(name, value);
+      // LIM would keep showing a value left out; stale_value replaces it instead.
+      if (child.staleValue !== undefined) {
+        for (const name of child.known) if (!child.values.has(name)) offer(name, child.staleValue);
       }
-      return out;
-    },
+      out.push({ source: child.label, pairs });
+    }
+    return out;
+  };
+
+  return {
+    groups,
+    values: () => groups().flatMap((g) => g.pairs.map(([name, value]): [string, number] => [name, value])),
     close() {
       closing ??= (async () => {
         stop.abort();

@@ -8,7 +8,7 @@ import type { Clock } from '../util/clock.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
 import { errorMessage } from '../util/errors.js';
 import { clampRank, type RankResult, type Ranker } from '../model/rank.js';
-import { formatElimLine, type ReportSink, type WriteOutcome } from './report.js';
+import { PIPE_BUF, budgetReport, formatElimLine, type ExtraValues, type ReportSink, type WriteOutcome } from './report.js';
 
 // Something that samples the host; real collectors are synchronous, fakes may not be.
 export interface SampleSource {
@@ -52,7 +52,8 @@ export interface ElimOptions {
   pessimisticRank: number;
   // Collectors whose failure makes the whole sample a failure.
   required?: readonly CollectorName[];
-  extraValues?: () => ReadonlyArray<readonly [string, number]>;
+  // Values of child elims, per child in priority order (see budgetReport).
+  extraValues?: () => readonly ExtraValues[];
   onTick?: (tick: Tick) => void;
   maxTicks?: number;
 }
@@ -78,6 +79,8 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
   let unread = 0; // consecutive reports LIM did not read
   let unreadKind: 'dropped' | 'replaced' = 'dropped';
   let extrasBroken = false;
+  const cutOff = new Set<string>(); // sources whose values do not fit in the report now
+  const refusedLogged = new Set<string>();
 
   // Runs the sampler, raced against the deadline when it is asynchronous.
   const attempt = async (limitMs: number): Promise<Attempt> => {
@@ -132,16 +135,33 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
   const lineFor = (rank: number): string => {
     const own: [string, number] = [o.resource, rank];
     if (o.extraValues === undefined) return formatElimLine([own]);
+    let extras: readonly ExtraValues[];
     try {
-      const extras = o.extraValues().filter(([name]) => name !== o.resource);
-      const line = formatElimLine([own, ...extras]);
+      extras = o.extraValues();
       extrasBroken = false;
-      return line;
     } catch (err) {
       if (!extrasBroken) log.error({ err: errorMessage(err) }, 'child elim values left out of the report');
       extrasBroken = true;
       return formatElimLine([own]);
     }
+    const built = budgetReport([own], extras);
+    for (const { source, name, why } of built.refused) {
+      const key = `${source}\0${name}`;
+      if (refusedLogged.has(key)) continue;
+      refusedLogged.add(key);
+      log.warn({ elim: source, name }, `child elim ${source}'s value ${JSON.stringify(name)} left out of the report: ${why}`);
+    }
+    for (const source of built.cut) {
+      if (cutOff.has(source)) continue;
+      cutOff.add(source);
+      log.warn({ elim: source }, `child elim ${source}'s values left out of the report: with them it would exceed ${PIPE_BUF} bytes`);
+    }
+    for (const source of cutOff) {
+      if (built.cut.includes(source)) continue;
+      cutOff.delete(source);
+      log.info({ elim: source }, `child elim ${source}'s values fit in the report again`);
+    }
+    return built.line;
   };
 
   const start = clock.monotonic();

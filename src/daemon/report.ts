@@ -7,18 +7,16 @@
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import { isValidResourceName } from '../lsf/elim-parse.js';
 import { errorCode } from '../util/errors.js';
 
 // POSIX guarantees that a write of at most this many bytes to a pipe is atomic.
 export const PIPE_BUF = 4096;
 
-// A load index name LIM accepts: it reads names into 1024-byte buffers, lsf.shared
-// limits them to 39 characters of letters, digits and underscores.
-const NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,38}$/;
-
-// True if name can be reported as a load index.
+// True if name can be reported as a load index: the rule child elims' names are
+// read with, so that nothing read can fail to be written.
 export function isValidIndexName(name: string): boolean {
-  return NAME_RE.test(name);
+  return isValidResourceName(name);
 }
 
 // A finite number as a plain decimal: no exponent, no NaN, at most `decimals` places.
@@ -42,6 +40,64 @@ export function formatElimLine(pairs: ReadonlyArray<readonly [string, number]>):
     throw new RangeError(`report of ${Buffer.byteLength(line)} bytes exceeds PIPE_BUF (${PIPE_BUF}) and could not be written atomically`);
   }
   return line;
+}
+
+// Values another source (a child elim) adds to a report.
+export interface ExtraValues {
+  source: string; // for logs: the child elim's name
+  pairs: ReadonlyArray<readonly [string, number]>;
+}
+
+// A report line with extra values, and what had to be left out of it.
+export interface BudgetedReport {
+  line: string;
+  cut: string[]; // sources left out whole: with them the line would exceed PIPE_BUF
+  refused: Array<{ source: string; name: string; why: string }>; // single pairs that cannot be reported
+}
+
+function pairText(name: string, value: number): string {
+  return ` ${name} ${formatValue(value)}`;
+}
+
+// Builds one report line within PIPE_BUF: `own` first (always, and alone it always
+// fits), then each source in order, all of its pairs or none, so a long or broken
+// child costs only its own values. A pair whose name LIM would refuse, or whose
+// value is not finite in LIM's float, or whose name is already in the line, is left
+// out alone.
+export function budgetReport(own: ReadonlyArray<readonly [string, number]>, extras: readonly ExtraValues[], limit = PIPE_BUF): BudgetedReport {
+  const ownLine = formatElimLine(own); // throws for an invalid pair of lavarank's own
+  const refused: BudgetedReport['refused'] = [];
+  const cut: string[] = [];
+  const names = new Set(own.map(([name]) => name));
+  let count = own.length;
+  let body = own.map(([name, value]) => pairText(name, value)).join('');
+  for (const { source, pairs } of extras) {
+    let part = '';
+    let n = 0;
+    const mine = new Set<string>();
+    for (const [name, value] of pairs) {
+      let why: string | undefined;
+      if (!isValidIndexName(name)) why = 'not a load index name LIM accepts';
+      else if (!Number.isFinite(Math.fround(value))) why = 'not a finite number in LIM\'s float';
+      else if (names.has(name) || mine.has(name)) why = 'already in the report';
+      if (why !== undefined) {
+        refused.push({ source, name, why });
+        continue;
+      }
+      mine.add(name);
+      part += pairText(name, value);
+      n++;
+    }
+    if (n === 0) continue;
+    if (String(count + n).length + body.length + part.length + 1 > limit) {
+      cut.push(source);
+      continue;
+    }
+    count += n;
+    body += part;
+    for (const name of mine) names.add(name);
+  }
+  return { line: count === own.length ? ownLine : `${count}${body}\n`, cut, refused };
 }
 
 // What happened to one report: written whole; written whole after taking back

@@ -241,7 +241,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     pessimisticAfter: config.pessimistic_after,
     pessimisticRank: config.pessimistic_rank,
     onTick,
-    ...(children === undefined ? {} : { extraValues: () => children.values() }),
+    ...(children === undefined ? {} : { extraValues: () => children.groups() }),
   });
   if (stopping === undefined) {
     stopping = reason;

@@ -35,7 +35,8 @@ export type ParseProblem =
   | 'bad-value' // not a finite decimal number; its pair is dropped
   | 'oversized-token' // longer than MAX_TOKEN_BYTES; dropped
   | 'too-many-names' // more than MAX_NAMES distinct names; new names dropped
-  | 'chunk-truncated'; // a chunk longer than MAX_BYTES_PER_PUSH; only its end was parsed
+  | 'chunk-truncated' // a chunk longer than MAX_BYTES_PER_PUSH; only its end was parsed
+  | 'out-of-range'; // a decimal beyond float32 (LIM's type for load values); its pair is dropped
 
 // What one push produced.
 export interface ParseResult {
@@ -44,23 +45,27 @@ export interface ParseResult {
   problems: Set<ParseProblem>;
 }
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// One rule for the names lavarank reads from a child and the names it writes to
+// LIM (formatElimLine uses it too), so a name a child gets through can always be
+// reported: lsf.shared allows 39 letters, digits and underscores, starting with a letter.
+const NAME = /^[A-Za-z][A-Za-z0-9_]{0,38}$/;
 const COUNT = /^\d{1,6}$/;
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?$/;
 const NEWLINE = 0x0a;
 
-// True for a name LIM would accept and lavarank is willing to pass on: a letter or
-// underscore, then letters, digits or underscores, at most 64 in all. (LIM refuses
-// names starting with a digit and names with any of .!-=+* /[]@:&|{}'`".)
+// True for a name LIM accepts as a load index and lavarank passes on: a letter,
+// then letters, digits or underscores, at most 39 in all. (LIM refuses names
+// starting with a digit and names with any of .!-=+* /[]@:&|{}'`".)
 export function isValidResourceName(name: string): boolean {
   return NAME.test(name);
 }
 
-// The number a value token stands for, or undefined unless it is a finite decimal.
+// The number a value token stands for, or undefined unless it is a finite decimal
+// that LIM's float holds (1e300 is a finite double, infinite in a float32).
 export function parseResourceValue(token: string): number | undefined {
   if (!NUMBER.test(token)) return undefined;
   const value = Number(token);
-  return Number.isFinite(value) ? value : undefined;
+  return Number.isFinite(Math.fround(value)) ? value : undefined;
 }
 
 // C's isspace() in the "C" locale, which is what fscanf skips.
@@ -180,7 +185,7 @@ export class ElimReportParser {
     const value = text === undefined ? undefined : parseResourceValue(text);
     if (this.name !== undefined) {
       if (value === undefined) {
-        if (text !== undefined) this.result.problems.add('bad-value');
+        if (text !== undefined) this.result.problems.add(NUMBER.test(text) ? 'out-of-range' : 'bad-value');
       } else {
         this.store(this.name, value);
       }

@@ -207,8 +207,13 @@ describe('runElim', () => {
     const o = options({
       sampler: scripted([0.1]),
       extraValues: () => [
-        ['scratch', 12],
-        ['rank', 999],
+        {
+          source: 'site',
+          pairs: [
+            ['scratch', 12],
+            ['rank', 999],
+          ],
+        },
       ],
       maxTicks: 1,
     });
@@ -216,9 +221,25 @@ describe('runElim', () => {
     assert.deepEqual(o.out.lines, ['2 rank 10 scratch 12\n']);
   });
 
-  it('falls back to its own value alone when the child values cannot be reported', async () => {
+  it('leaves out a child value LIM would refuse, alone, and says so once', async () => {
     const cap = captureLog();
-    const o = options({ sampler: scripted([0.1]), extraValues: () => [['bad name', 1]], log: cap.log, maxTicks: 2 });
+    const extras = [{ source: 'site', pairs: [['bad name', 1], ['ok', 2]] as Array<[string, number]> }];
+    const o = options({ sampler: scripted([0.1]), extraValues: () => extras, log: cap.log, maxTicks: 2 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['2 rank 10 ok 2\n', '2 rank 10 ok 2\n']);
+    assert.equal(cap.messages().filter((m) => m.startsWith('child elim site\'s value "bad name" left out')).length, 1);
+  });
+
+  it('falls back to its own value alone when the child values cannot be had', async () => {
+    const cap = captureLog();
+    const o = options({
+      sampler: scripted([0.1]),
+      extraValues: () => {
+        throw new Error('broken');
+      },
+      log: cap.log,
+      maxTicks: 2,
+    });
     await runElim(o);
     assert.deepEqual(o.out.lines, ['1 rank 10\n', '1 rank 10\n']);
     assert.equal(cap.messages().filter((m) => m === 'child elim values left out of the report').length, 1);

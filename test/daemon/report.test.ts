@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import { fdSink, formatElimLine, formatValue, PIPE_BUF, streamSink } from '../../src/daemon/report.js';
+import { budgetReport, fdSink, formatElimLine, formatValue, PIPE_BUF, streamSink } from '../../src/daemon/report.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
 describe('formatValue', () => {
@@ -45,6 +45,40 @@ describe('formatElimLine', () => {
     const pairs: Array<[string, number]> = [];
     for (let i = 0; i < 300; i++) pairs.push([`index_with_a_long_name_${i}`, 123456.789]);
     assert.throws(() => formatElimLine(pairs), new RegExp(`PIPE_BUF \\(${PIPE_BUF}\\)`));
+  });
+});
+
+describe('budgetReport', () => {
+  const long = (prefix: string, n: number): Array<[string, number]> =>
+    Array.from({ length: n }, (_, i) => [`${prefix}${'x'.repeat(30)}${String(i).padStart(3, '0')}`, 1234567.125]);
+
+  it('puts its own values first, then each source whole and in order, and cuts off a source that does not fit', () => {
+    const built = budgetReport([['rank', 10]], [
+      { source: 'a', pairs: [['scratch', 1]] },
+      { source: 'big', pairs: long('b', 120) },
+      { source: 'c', pairs: [['licenses', 3]] },
+    ]);
+    assert.equal(built.line, '3 rank 10 scratch 1 licenses 3\n');
+    assert.deepEqual(built.cut, ['big']);
+  });
+
+  it('fills the line up to exactly PIPE_BUF bytes and not one more, the count included', () => {
+    const fits = (n: number): boolean => budgetReport([['rank', 10]], [{ source: 's', pairs: long('n', n) }]).cut.length === 0;
+    for (let n = 60; n < 110; n++) {
+      const built = budgetReport([['rank', 10]], [{ source: 's', pairs: long('n', n) }]);
+      assert.ok(Buffer.byteLength(built.line) <= PIPE_BUF);
+      if (fits(n)) assert.equal(built.line, formatElimLine([['rank', 10], ...long('n', n)]));
+      else assert.equal(built.line, '1 rank 10\n');
+    }
+    const last = [...Array(110).keys()].filter(fits).at(-1)!;
+    assert.ok(last > 60 && last < 109, `the boundary is at ${last} pairs`);
+    assert.throws(() => formatElimLine([['rank', 10], ...long('n', last + 1)]), /exceeds PIPE_BUF/);
+  });
+
+  it('leaves out alone a pair whose name LIM refuses, whose value is infinite in a float, or whose name is taken', () => {
+    const built = budgetReport([['rank', 10]], [{ source: 's', pairs: [['_x', 1], ['n'.repeat(40), 2], ['big', 1e300], ['rank', 5], ['ok', 2]] }]);
+    assert.equal(built.line, '2 rank 10 ok 2\n');
+    assert.deepEqual(built.refused.map((r) => r.name), ['_x', 'n'.repeat(40), 'big', 'rank']);
   });
 });
 

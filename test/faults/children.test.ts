@@ -94,4 +94,64 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       cleanup();
     }
   });
+
+  it('one that prints names LIM would refuse (_x, 40 characters): only those are left out, logged once, and the other child\'s values and stale_value still go out', async () => {
+    const { dir, cleanup } = tempDir('lavarank-children-');
+    const elim = startElim({
+      testInterval: 0.2,
+      config:
+        `elims:\n  - name: badname\n    command: [${installElim(dir, 'badname')}]\n` +
+        `  - name: good\n    command: [${installElim(dir, 'good')}]\n  - name: once\n    command: [${installElim(dir, 'silent')}]\n    max_age: 0.5\n    stale_value: -1\n`,
+    });
+    try {
+      const report = await until('ok, scratch and once\'s stale value in one report', () =>
+        elim.reports().find((r) => / ok 2( |$)/.test(r.line) && / scratch 12\.5( |$)/.test(r.line) && / once -1( |$)/.test(r.line)),
+      );
+      assert.match(report.line, REPORT_RE);
+      for (const r of elim.reports()) assert.doesNotMatch(r.line, / _x |nnnnnnnnnn/);
+      const badName = elim.log().filter((l) => l['elim'] === 'badname' && l['problem'] === 'bad-name');
+      assert.equal(badName.length, 1, 'the bad names were not logged once');
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('one whose report would push the line past 4096 bytes: it alone is cut off, with a log line naming it, and the children before it still go out', async () => {
+    const { dir, cleanup } = tempDir('lavarank-children-');
+    const elim = startElim({
+      testInterval: 0.2,
+      config: `elims:\n  - name: good\n    command: [${installElim(dir, 'good')}]\n  - name: longnames\n    command: [${installElim(dir, 'longnames')}]\n`,
+    });
+    try {
+      await until('the cut logged', () => elim.log().find((l) => l['elim'] === 'longnames' && /would exceed 4096 bytes/.test(String(l['msg']))));
+      const from = elim.reports().length;
+      await elim.waitForReports(from + 3);
+      for (const r of elim.reports().slice(from)) {
+        assert.match(r.line, REPORT_RE);
+        assert.ok(r.line.length < 4096);
+        assert.match(r.line, / scratch 12\.5 licenses 3$/);
+      }
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('one that reports 1e300 (finite, but infinite in LIM\'s float): that value is left out and logged, the others go out', async () => {
+    const { dir, cleanup } = tempDir('lavarank-children-');
+    const elim = startElim({ testInterval: 0.2, config: `elims:\n  - name: bigvalue\n    command: [${installElim(dir, 'bigvalue')}]\n` });
+    try {
+      await until('fine 3', () => elim.reports().find((r) => / fine 3$/.test(r.line)));
+      await sleep(500);
+      for (const r of elim.reports()) {
+        assert.doesNotMatch(r.line, / big /);
+        assert.ok(r.line.split(' ').every((token) => token.length < 40), `a huge number reached LIM: ${r.line.slice(0, 80)}...`);
+      }
+      assert.ok(elim.log().some((l) => l['elim'] === 'bigvalue' && l['problem'] === 'out-of-range'), 'the refusal was not logged');
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
 });

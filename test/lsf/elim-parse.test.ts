@@ -149,11 +149,11 @@ test('resync skips the rest of the current line', () => {
   assert.deepEqual(values(r), { d: 4 });
 });
 
-test('resource names: letters, digits and underscores, not starting with a digit, at most 64', () => {
+test('resource names: a letter, then letters, digits and underscores, at most 39 (what lavarank can write)', () => {
   assert.ok(isValidResourceName('scratch_gb'));
-  assert.ok(isValidResourceName('_x1'));
-  assert.ok(isValidResourceName('a'.repeat(64)));
-  for (const bad of ['', '1x', 'a-b', 'a.b', 'a b', 'a'.repeat(65), 'é']) {
+  assert.ok(isValidResourceName('x_1'));
+  assert.ok(isValidResourceName('a'.repeat(39)));
+  for (const bad of ['', '1x', '_x', 'a-b', 'a.b', 'a b', 'a'.repeat(40), 'é']) {
     assert.equal(isValidResourceName(bad), false, bad);
   }
 });
@@ -163,7 +163,14 @@ test('values: finite decimals only', () => {
   assert.equal(parseResourceValue('-0.5'), -0.5);
   assert.equal(parseResourceValue('.5'), 0.5);
   assert.equal(parseResourceValue('1e3'), 1000);
-  for (const bad of ['-', '', 'nan', 'Infinity', '0x10', '1,5', '1e99999', '12abc']) {
+  assert.equal(parseResourceValue('3.4e38'), 3.4e38);
+  for (const bad of ['-', '', 'nan', 'Infinity', '0x10', '1,5', '1e99999', '12abc', '1e300', '3.5e38', '-1e39']) {
     assert.equal(parseResourceValue(bad), undefined, bad);
   }
+});
+
+test('a decimal beyond LIM\'s float is dropped as out of range, not as garbage, and its neighbours kept', () => {
+  const [r] = pushAll(new ElimReportParser(), '3 big 1e300 fine 3 junk x\n');
+  assert.deepEqual(values(r!), { fine: 3 });
+  assert.deepEqual([...r!.problems].sort(), ['bad-value', 'out-of-range']);
 });
