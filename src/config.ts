@@ -264,12 +264,16 @@ const TOP_KEYS = [
   'elims',
 ] as const;
 
+// More child elims than this are refused: each is a process lavarank runs as root.
+export const MAX_CHILD_ELIMS = 16;
+
 function checkElims(c: Checker, value: unknown): ChildElimConfig[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) {
     c.fail(['elims'], 'a list of child elims, each with a command', value);
     return [];
   }
+  if (value.length > MAX_CHILD_ELIMS) c.note(['elims'], `${value.length} child elims, at most ${MAX_CHILD_ELIMS}`);
   const out: ChildElimConfig[] = [];
   const names = new Set<string>();
   value.forEach((entry: unknown, i) => {

@@ -12,6 +12,7 @@ import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { findExecutable } from '../util/exec.js';
 import { logCandidates } from '../daemon/log.js';
 import { describeModel } from '../model/rankers.js';
+import { childProgram } from '../daemon/children.js';
 import { defaultHistoryDir } from '../history/record.js';
 import { trustProblems } from '../util/trust.js';
 
@@ -67,8 +68,7 @@ export async function main(argv: string[]): Promise<number> {
   problems.push(...model.problems);
 
   for (const [i, elim] of config.elims.entries()) {
-    const program = elim.command[0]!;
-    problems.push(...trustProblems(program, `child elim elims[${i}]`, { executable: true }));
+    problems.push(...childProgram(elim.command, `child elim elims[${i}]`).problems);
     notes.push(`child elim ${elim.name ?? `#${i}`}: ${elim.command.join(' ')}`);
   }
 

@@ -13,17 +13,22 @@
 // resource (0 free scratch, say) sets stale_value, and that value is reported
 // for every name of a stale or dead child instead.
 //
-// Children are signalled by PID only, as LIM signals its elim: a grandchild a
-// shell elim leaves behind is its own business, but it can no longer hold up
-// close() by keeping the pipe open.
+// Each child leads a process group of its own, and the whole group is ended
+// (SIGTERM, then SIGKILL a second later) when the child exits, is restarted, or
+// lavarank stops: a helper a child started cannot outlive it, even one that
+// ignores SIGTERM (one that calls setsid() to leave the group can; see SECURITY.md).
+// What is executed is the path the trust check resolved, checked right before each
+// start, never the configured path again (a link there could have been swapped).
 import { basename, isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
 import { ElimReportParser, type ParseProblem, type ParseResult } from '../lsf/elim-parse.js';
+import { selfReference } from '../lsf/wrapper.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
-import { spawnLongRunning, type ChildProcess } from '../util/exec.js';
-import { trustProblems } from '../util/trust.js';
+import { spawnGroup, type GroupProcess } from '../util/exec.js';
+import { checkTrust } from '../util/trust.js';
 import type { ExtraValues } from './report.js';
+import { MAX_CHILD_ELIMS } from '../config.js';
 
 // One entry of the config's `elims:` list.
 export interface ChildElimSpec {
@@ -46,8 +51,13 @@ export interface ChildElimOptions {
 export interface ChildElims {
   values(): Array<[string, number]>; // the latest fresh values from all live children
   groups(): ExtraValues[]; // the same, per child, in config order
-  close(): Promise<void>; // ends every child (SIGTERM, SIGKILL after 1 s) and waits
+  close(): Promise<void>; // ends every child's process group (SIGTERM, SIGKILL after 1 s) and waits; final
 }
+
+// Set in every child's environment to the daemon's pid: a lavarank started by
+// lavarank (through any path) sees it and refuses to run, so that it cannot start
+// itself again without end.
+export const PARENT_ENV = 'LAVARANK_PARENT_PID';
 
 // Three missed reports of an elim reporting every 60 s, the usual INTERVAL in lsf.shared.
 export const DEFAULT_MAX_AGE_S = 180;
@@ -55,11 +65,15 @@ export const DEFAULT_MAX_AGE_S = 180;
 export const BACKOFF_MIN_MS = 10_000;
 export const BACKOFF_MAX_MS = 300_000;
 export const STABLE_RUN_MS = 300_000;
-// A child that writes more than this per window is flooding: only its newest chunk is parsed.
-export const FLOOD_BYTES = 256 * 1024;
+// A child that writes more than this between two reports (or within a window, if
+// reports are further apart) is flooding: reading it stops until the next report,
+// and only the end of its newest chunk is parsed. A site elim writes a few hundred
+// bytes per report; parsing is what costs (about 15 ms per 64 KB in lite mode).
+export const FLOOD_BYTES = 64 * 1024;
 export const FLOOD_WINDOW_MS = 10_000;
-// After a child exits, how long its pipe may stay open (held by a grandchild) before it is cut.
-const PIPE_GRACE_MS = 1_000;
+// Of a flooding child's newest chunk, this much (its end) is parsed: room for a
+// report of 256 pairs of long names.
+export const FLOOD_TAIL_BYTES = 16 * 1024;
 
 const LABEL = /^[A-Za-z0-9_.-]{1,64}$/;
 // Names remembered per child for stale_value, as many as the parser keeps.
@@ -89,6 +103,8 @@ class Child {
   parser = new ElimReportParser();
   needResync = false;
   floodTail: Uint8Array | undefined;
+  paused = false; // reading stopped for the rest of the window: the child blocks on its pipe
+  process: GroupProcess | undefined;
   windowStart = 0;
   windowBytes = 0;
   readonly problemsLogged = new Set<string>(); // in this run
@@ -102,9 +118,21 @@ class Child {
   ) {}
 }
 
+// Why the program of `command` must not be started, and the resolved path to
+// execute when it may: the trust check of its whole path, and not lavarank itself.
+export function childProgram(command: readonly string[], what: string): { path: string | undefined; problems: string[] } {
+  const [file = '', ...args] = command;
+  const verdict = checkTrust(file, what, { executable: true });
+  const problems = [...verdict.problems];
+  const self = verdict.real === undefined ? undefined : selfReference(verdict.real, args);
+  if (self !== undefined) problems.push(`${what}: ${self}; lavarank would start itself again and again (is this the old elim, replaced by install --force?)`);
+  return { path: problems.length === 0 ? verdict.real : undefined, problems };
+}
+
 function validateSpecs(specs: readonly ChildElimSpec[]): Child[] {
   const problems: string[] = [];
   const children: Child[] = [];
+  if (specs.length > MAX_CHILD_ELIMS) problems.push(`elims: ${specs.length} child elims, at most ${MAX_CHILD_ELIMS}`);
   specs.forEach((spec, i) => {
     const where = `elims[${i}]`;
     const command = spec.command as unknown;
@@ -140,13 +168,11 @@ function validateSpecs(specs: readonly ChildElimSpec[]): Child[] {
 export function startChildElims(specs: readonly ChildElimSpec[], options: ChildElimOptions): ChildElims {
   const children = validateSpecs(specs);
   const { log, clock } = options;
-  const env = options.env ?? process.env;
+  const env = { ...(options.env ?? process.env), [PARENT_ENV]: String(process.pid) };
   const reserved = options.reserved ?? ['rank'];
   const stop = new AbortController();
-  const live = new Set<Promise<void>>(); // each started child until it has exited
-  const onAbort = (): void => stop.abort();
-  if (options.signal.aborted) stop.abort();
-  else options.signal.addEventListener('abort', onAbort, { once: true });
+  const live = new Set<Promise<void>>(); // each run of a child, from its start until its group is gone
+  let closing: Promise<void> | undefined;
 
   function apply(child: Child, result: ParseResult): void {
     const at = clock.monotonic();
@@ -161,31 +187,42 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     }
   }
 
-  function parseFloodTail(child: Child): void {
-    if (child.floodTail === undefined) return;
-    child.parser.resync();
-    child.needResync = false;
-    apply(child, child.parser.push(child.floodTail));
-    child.floodTail = undefined;
+  // Called once per report: parses what was kept of a flood and starts a new
+  // reading window, resuming a child whose reading was stopped.
+  function newWindow(child: Child): void {
+    if (child.floodTail !== undefined) {
+      const tail = child.floodTail;
+      child.parser.resync();
+      child.needResync = false;
+      apply(child, child.parser.push(tail.subarray(Math.max(0, tail.length - FLOOD_TAIL_BYTES))));
+      child.floodTail = undefined;
+    }
+    child.windowStart = clock.monotonic();
+    child.windowBytes = 0;
+    if (child.paused) {
+      child.paused = false;
+      child.process?.stdout.resume();
+    }
   }
 
   function onChunk(child: Child, chunk: Uint8Array): void {
     if (!child.alive) return;
-    const now = clock.monotonic();
-    if (now - child.windowStart >= FLOOD_WINDOW_MS) {
-      parseFloodTail(child);
-      child.windowStart = now;
-      child.windowBytes = 0;
-    }
+    if (clock.monotonic() - child.windowStart >= FLOOD_WINDOW_MS) newWindow(child);
     child.windowBytes += chunk.length;
     if (child.windowBytes > FLOOD_BYTES) {
-      // Bounded CPU: keep only the newest chunk, parsed when values are next read.
+      // Bounded CPU and memory: stop reading until the next report (the child
+      // blocks on its full pipe meanwhile) and keep only the newest chunk, which
+      // is parsed then. Reading on at the pipe's speed cost a whole CPU.
       if (!child.problemsLogged.has('flood')) {
         child.problemsLogged.add('flood');
-        log.warn({ elim: child.label }, `child elim ${child.label} writes more than ${FLOOD_BYTES} bytes per ${FLOOD_WINDOW_MS / 1000} s; only its newest output is read`);
+        log.warn({ elim: child.label, problem: 'flood' }, `child elim ${child.label} writes more than ${FLOOD_BYTES} bytes between two reports; it is read no further until the next, and only its newest output is read`);
       }
       child.floodTail = chunk;
       child.needResync = true;
+      if (!child.paused) {
+        child.paused = true;
+        child.process?.stdout.pause();
+      }
       return;
     }
     if (child.needResync) {
@@ -195,55 +232,54 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     apply(child, child.parser.push(chunk));
   }
 
-  // One run of a child, from the trust check to its exit; never throws.
-  async function runOnce(child: Child): Promise<void> {
-    const problems = trustProblems(child.file, `child elim ${child.label}`, { executable: true });
-    if (problems.length > 0) {
-      log.error({ elim: child.label, problems }, `child elim ${child.label} not started: ${problems.join('; ')}`);
-      return;
+  // One run of a child, from the trust check until its whole group is gone; never
+  // throws. Everything up to spawnGroup is synchronous, so a child is either started
+  // and in `live` before close() can look, or not started at all.
+  function runOnce(child: Child): Promise<void> {
+    if (closing !== undefined) return Promise.resolve();
+    // Checked right before every start: a chmod, a new link or a replaced
+    // directory since the last start changes the answer.
+    const program = childProgram([child.file, ...child.args], `child elim ${child.label}`);
+    if (program.path === undefined) {
+      log.error({ elim: child.label, problems: program.problems }, `child elim ${child.label} not started: ${program.problems.join('; ')}`);
+      return Promise.resolve();
     }
-    let subprocess: ChildProcess;
-    try {
-      ({ child: subprocess } = await spawnLongRunning(child.file, child.args, { signal: stop.signal, env }));
-    } catch (err) {
-      if (stop.signal.aborted) return; // stopping: not started, on purpose
-      log.error({ elim: child.label, err: errorMessage(err) }, `child elim ${child.label} could not be started`);
-      return;
-    }
-    const settled = subprocess.then(
-      () => undefined,
-      () => undefined,
-    );
-    live.add(settled);
-    void settled.finally(() => live.delete(settled));
+    const proc = spawnGroup(program.path, child.args, { env, argv0: child.file });
+    const run = follow(child, proc);
+    live.add(run);
+    void run.finally(() => live.delete(run));
+    return run;
+  }
+
+  async function follow(child: Child, proc: GroupProcess): Promise<void> {
+    child.process = proc;
     child.alive = true;
+    child.paused = false;
     child.parser = new ElimReportParser();
     child.needResync = false;
     child.floodTail = undefined;
     child.windowStart = clock.monotonic();
     child.windowBytes = 0;
     child.problemsLogged.clear();
-    log.info({ elim: child.label, pid: subprocess.pid }, `child elim ${child.label} started`);
-    subprocess.stdout?.on('data', (chunk: Uint8Array) => onChunk(child, chunk));
-    subprocess.stdout?.on('error', (err) => {
+    proc.stdout.on('data', (chunk: Uint8Array) => onChunk(child, chunk));
+    proc.stdout.on('error', (err) => {
       log.warn({ elim: child.label, err: errorMessage(err) }, `reading child elim ${child.label} failed`);
     });
-    subprocess.once('exit', () => {
-      child.alive = false;
-      child.values.clear();
-      child.floodTail = undefined;
-      setTimeout(() => subprocess.stdout?.destroy(), PIPE_GRACE_MS).unref();
-    });
-    const result = await subprocess;
-    // again here: a child that failed to spawn emits no 'exit'
+    if (proc.pid !== undefined) log.info({ elim: child.label, pid: proc.pid }, `child elim ${child.label} started`);
+    const result = await proc.exited;
     child.alive = false;
     child.values.clear();
-    if (!stop.signal.aborted) {
+    child.floodTail = undefined;
+    if (closing === undefined) {
       log.warn(
-        { elim: child.label, exitCode: result.exitCode, signal: result.signal, reason: result.shortMessage },
-        `child elim ${child.label} ended: ${result.shortMessage ?? `exit code ${String(result.exitCode)}`}`,
+        { elim: child.label, exitCode: result.exitCode, signal: result.signal, reason: result.reason },
+        `child elim ${child.label} ended: ${result.reason}`,
       );
     }
+    // What it started goes with it, before it is started again.
+    await proc.end();
+    proc.stdout.destroy();
+    if (child.process === proc) child.process = undefined;
   }
 
   async function supervise(child: Child): Promise<void> {
@@ -264,12 +300,25 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     }
   }
 
-  for (const child of children) {
-    void supervise(child).catch((err: unknown) => {
-      log.error({ elim: child.label, err: errorMessage(err) }, `supervising child elim ${child.label} failed`);
-    });
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      stop.abort();
+      options.signal.removeEventListener('abort', onAbort);
+      const ending = children.map((c) => c.process?.end());
+      await Promise.all([...ending, ...live]);
+    })();
+    return closing;
+  };
+  const onAbort = (): void => void close();
+  if (options.signal.aborted) void close();
+  else {
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    for (const child of children) {
+      void supervise(child).catch((err: unknown) => {
+        log.error({ elim: child.label, err: errorMessage(err) }, `supervising child elim ${child.label} failed`);
+      });
+    }
   }
-  let closing: Promise<void> | undefined;
 
   const groups = (): ExtraValues[] => {
     const now = clock.monotonic();
@@ -288,7 +337,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
         taken.add(name);
         pairs.push([name, value]);
       };
-      if (child.alive) parseFloodTail(child);
+      if (child.alive) newWindow(child);
       for (const [name, { at }] of child.values) if (!child.alive || now - at > child.maxAgeMs) child.values.delete(name);
       for (const [name, { value }] of child.values) offer(name, value);
       // LIM would keep showing a value left out; stale_value replaces it instead.
@@ -303,15 +352,6 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
   return {
     groups,
     values: () => groups().flatMap((g) => g.pairs.map(([name, value]): [string, number] => [name, value])),
-    close() {
-      closing ??= (async () => {
-        stop.abort();
-        options.signal.removeEventListener('abort', onAbort);
-        // The children that run, not the supervisors: one still loading execa (more
-        // than a second on a saturated host at nice 10) starts nothing once stopped.
-        await Promise.all([...live]);
-      })();
-      return closing;
-    },
+    close,
   };
 }

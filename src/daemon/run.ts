@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { RotatingAppender } from '../util/appender.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { startChildElims, type ChildElimSpec } from './children.js';
+import { PARENT_ENV, startChildElims, type ChildElimSpec } from './children.js';
 import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config.js';
 import { runElim, type Tick } from './elim.js';
 import { ConfigError, ModelError, errorMessage } from '../util/errors.js';
@@ -95,6 +95,16 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
 
   const logging = setupLogging(config.log, { host });
   const log = logging.log;
+  const parentElim = env[PARENT_ENV];
+  if (parentElim !== undefined && parentElim !== '') {
+    // Listed among lavarank's own child elims under some path the check at start
+    // did not recognise: running would start the same children again, without end.
+    const why = `started by lavarank (pid ${parentElim}) as a child elim (${PARENT_ENV} is set); refusing to run inside itself: remove lavarank from elims:`;
+    log.fatal(why);
+    complain(`lavarank: ${why}`);
+    await logging.close(300);
+    return 1;
+  }
   // A bug must not die silently: LIM discards stderr, so the reason goes to the log
   // file, written synchronously. Reports are whole or absent (one write each), so an
   // exit here never leaves LIM half a report; LIM marks the host's rank unknown

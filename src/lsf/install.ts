@@ -46,13 +46,13 @@ import { runCommand } from '../util/exec.js';
 import { clusterNames, mergeQueues, mergeResourceMap, mergeResources, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { trustProblems } from '../util/trust.js';
+import { WRAPPER_MARK } from './wrapper.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DEFAULT_PROGRAM = join(PACKAGE_ROOT, 'dist', 'src', 'cli.js');
 const SNIPPET_DIR = join(PACKAGE_ROOT, 'openlava-conf');
 
-// The line that tells lavarank's wrapper from a site's own elim.
-export const WRAPPER_MARK = 'lavarank elim wrapper';
+export { WRAPPER_MARK } from './wrapper.js';
 // Where a replaced elim is kept, inside LSF_SERVERDIR.
 export const BACKUP_DIR = '.lavarank-backup';
 const MIN_NODE_MAJOR = 20;

@@ -4,7 +4,8 @@
 // daemon with no GPU and no child elims never loads it), except runIsolated,
 // which needs a process group of its own and uses node:child_process.
 import { spawn } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, readdirSync, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 
@@ -182,6 +183,113 @@ export async function spawnLongRunning(
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   return { child };
+}
+
+// A long-running program in a process group of its own (see spawnGroup).
+export interface GroupProcess {
+  readonly pid: number | undefined; // also the group's id; undefined if it could not be started
+  readonly stdout: Readable;
+  // Settles when the program itself has exited (not its pipe, which something it
+  // started may hold), with why: "exit code N", "signal X" or "could not be started: E".
+  readonly exited: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; reason: string }>;
+  // Ends the whole group: SIGTERM, then SIGKILL to what is left after the grace
+  // period; resolves once no process of the group runs (the same promise each call).
+  end(): Promise<void>;
+}
+
+// Options of spawnGroup.
+export interface GroupOptions {
+  env?: NodeJS.ProcessEnv; // the whole environment; default process.env
+  argv0?: string; // argv[0] the program sees; default file
+  graceMs?: number; // between SIGTERM and SIGKILL; default 1 s
+}
+
+// How long end() waits after SIGKILL for the group to disappear (a process in an
+// uninterruptible sleep dies only when it wakes); then it stops waiting.
+const AFTER_KILL_MS = 300;
+const POLL_MS = 20;
+
+// True while a process of group pgid runs (zombies excluded: an init that does not
+// reap, as in some containers, would keep a dead group "alive" for kill(-pgid, 0)).
+export function groupRunning(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true; // no /proc: kill(0) said it exists
+  }
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // after "pid (comm) ": state ppid pgrp ...
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return false;
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: nothing left in the group
+  }
+}
+
+// Starts a long-running program (a site's own elim) without a shell, stdin closed,
+// stderr discarded, stdout a pipe to read, as the leader of a new process group
+// (setsid), so that end() reaches whatever it starts too: a helper that ignores
+// SIGTERM gets SIGKILL after the grace period instead of outliving lavarank. It
+// starts synchronously (no execa to load first), so a caller that checks it is not
+// stopping right before the call cannot start anything once stopping began.
+export function spawnGroup(file: string, args: readonly string[], options: GroupOptions = {}): GroupProcess {
+  const graceMs = options.graceMs ?? FORCE_KILL_AFTER_MS;
+  const child = spawn(file, args, {
+    shell: false,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: options.env ?? process.env,
+    argv0: options.argv0 ?? file,
+  });
+  const exited = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; reason: string }>((resolve) => {
+    child.once('error', (err: NodeJS.ErrnoException) => resolve({ exitCode: null, signal: null, reason: `could not be started: ${err.code ?? err.message}` }));
+    child.once('exit', (code, signal) => resolve({ exitCode: code, signal, reason: code !== null ? `exit code ${code}` : `signal ${String(signal)}` }));
+  });
+  const pgid = child.pid;
+  let ending: Promise<void> | undefined;
+  const end = (): Promise<void> => {
+    ending ??= (async () => {
+      if (pgid === undefined) {
+        await exited;
+        return;
+      }
+      signalGroup(pgid, 'SIGTERM');
+      const killAt = Date.now() + graceMs;
+      let giveUpAt = Number.POSITIVE_INFINITY;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        if (!groupRunning(pgid)) break;
+        if (Date.now() >= giveUpAt) break;
+        if (giveUpAt === Number.POSITIVE_INFINITY && Date.now() >= killAt) {
+          signalGroup(pgid, 'SIGKILL');
+          giveUpAt = Date.now() + AFTER_KILL_MS;
+        }
+      }
+      await Promise.race([exited, new Promise((r) => setTimeout(r, AFTER_KILL_MS))]);
+    })();
+    return ending;
+  };
+  return { pid: pgid, stdout: child.stdout, exited, end };
 }
 
 // Where `command` would be found (itself if it names a path, else the first match on

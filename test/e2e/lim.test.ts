@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { cliPath, fixture, tempDir } from '../helpers.js';
-import { assertStopsOnSigterm, childrenOf, mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
+import { assertStopsOnSigterm, liveInGroup, processGroupOf, type Elim, mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
 
 describe('the elim under LIM conditions', { concurrency: false }, () => {
   it('writes its first report within 2 s of start, then one per interval', async () => {
@@ -219,7 +219,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
     }
   });
 
-  it('ends its child elims with it on SIGTERM, even one that ignores SIGTERM, within 2 s', async () => {
+  it('ends its child elims with it on SIGTERM, even one that ignores SIGTERM, within 2 s, and the whole process group of each', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const stubborn = join(dir, 'elim.stubborn');
@@ -227,17 +227,15 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       chmodSync(stubborn, 0o755);
       const elim = startElim({ config: `elims:\n  - command: [${stubborn}]`, testInterval: 0.3 });
       try {
-        await elim.waitForReports(2);
-        let kids: number[] = [];
-        const deadline = Date.now() + 5000;
-        while (kids.length === 0 && Date.now() < deadline) {
-          kids = childrenOf(elim.pid);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        assert.ok(kids.length > 0, 'the child elim never started');
+        // The fixture reports its own pid.
+        const report = await waitForLine(elim, / pid (\d+)/);
+        const kid = Number(/ pid (\d+)/.exec(report)![1]);
+        const group = processGroupOf(kid);
+        assert.notEqual(group, processGroupOf(elim.pid), 'the child elim runs in the elim\'s own process group (LIM\'s), which cannot be ended as a whole');
         await assertStopsOnSigterm(elim);
-        const alive = kids.filter((pid) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'));
-        assert.deepEqual(alive, []);
+        const alive = existsSync(`/proc/${kid}`) && !readFileSync(`/proc/${kid}/stat`, 'utf8').includes(') Z');
+        assert.equal(alive, false);
+        assert.deepEqual(liveInGroup(group), [], 'a process of the child elim\'s group outlived the elim');
       } finally {
         await elim.cleanup();
       }
@@ -246,3 +244,13 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
     }
   });
 });
+
+async function waitForLine(elim: Elim, re: RegExp, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = elim.reports().find((r) => re.test(r.line));
+    if (found !== undefined) return found.line;
+    if (Date.now() > deadline) throw new Error(`no report matching ${re} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -3,9 +3,16 @@
 // time and whole, memory stays bounded, the newest values still get through, and
 // SIGTERM still ends everything within 2 s.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { processCpuSeconds } from '../../src/calibration/calibrate.js';
-import { tempDir } from '../helpers.js';
+import { parseConfigText } from '../../src/config.js';
+import { wrapperText } from '../../src/lsf/install.js';
+import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
+import { cliPath, tempDir, tokenEnv } from '../helpers.js';
 import { assertStopsOnSigterm, REPORT_RE, startElim, type Elim } from '../e2e/harness.js';
 import { DescendantWatch, installElim, sleep, until, vmRssKb } from './helpers.js';
 
@@ -138,6 +145,94 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     }
   });
 
+  it('one that floods as fast as the pipe takes it (yes "1 floodval 1"): the daemon stays far under half a CPU and its memory flat, and the value gets through', async (t) => {
+    // One report a second: ten times LIM's rate, a tenth of its reading budget per report.
+    const elim = startElim({ testInterval: 1, config: `elims:\n  - name: yes\n    command: [/usr/bin/yes, '1 floodval 1']\n` });
+    try {
+      await until('a floodval value', () => elim.reports().find((r) => r.line.includes(' floodval 1')), 10_000);
+      await sleep(2000);
+      const cpu0 = processCpuSeconds(elim.pid)!;
+      const rss0 = vmRssKb(elim.pid)!;
+      const from = elim.reports().length;
+      await sleep(6000);
+      const cpu = processCpuSeconds(elim.pid)! - cpu0;
+      const rss = vmRssKb(elim.pid)!;
+      const reports = elim.reports().slice(from);
+      t.diagnostic(`the daemon used ${cpu.toFixed(2)} CPU s in 6 s; VmRSS ${rss0} -> ${rss} kB; ${reports.length} reports`);
+      assert.ok(cpu < 0.6, `the daemon used ${cpu.toFixed(2)} CPU seconds in 6 s reading the flood`);
+      assert.ok(rss - rss0 < 10 * 1024, `VmRSS grew by ${rss - rss0} kB in 6 s`);
+      assert.ok(reports.length >= 5, `${reports.length} reports in 6 s at a 1 s interval`);
+      assert.ok(reports.every((r) => r.line.includes(' floodval 1')), 'the flood value went missing from a report');
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
+  it('one that starts a helper ignoring SIGTERM: SIGTERM still ends the daemon within 2 s, and the helper with it', async () => {
+    const { dir, cleanup } = tempDir('lavarank-children-');
+    const elim = startElim({ testInterval: 0.2, config: `elims:\n  - name: forker\n    command: [${installElim(dir, 'forker')}]\n` });
+    const watch = new DescendantWatch(elim.pid);
+    try {
+      await until('a forker value', () => elim.reports().find((r) => r.line.includes(' forker 1')), 10_000);
+      await sleep(300);
+      watch.poll();
+      assert.ok(watch.all().length >= 3, `the helper was not seen: ${JSON.stringify(watch.all())}`);
+      await assertStopsOnSigterm(elim);
+      await sleep(200);
+      assert.deepEqual(DescendantWatch.survivors(watch.all()), []);
+    } finally {
+      watch.stop();
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('lavarank\'s own wrapper listed as a child (the old elim after install --force) is refused, so lavarank never starts itself', async () => {
+    const { dir, cleanup } = tempDir('lavarank-children-');
+    const wrapper = join(dir, 'elim');
+    writeFileSync(wrapper, wrapperText(process.execPath, cliPath), { mode: 0o755 });
+    const elim = startElim({ testInterval: 0.2, config: `elims:\n  - name: old\n    command: [${wrapper}, --config, CONFIG]\n` });
+    // The nested daemon would read the same config, and start its own child in turn.
+    const configPath = join(elim.dir, 'lavarank.yaml');
+    writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('CONFIG', configPath));
+    const watch = new DescendantWatch(elim.pid);
+    try {
+      await sleep(4000);
+      watch.poll();
+      const nested = watch.all().filter((p) => p.comm === 'node' && p.parent !== elim.pid);
+      const runs = watch.all().filter((p) => readCmdline(p.pid).includes(' run'));
+      assert.deepEqual(runs.map((p) => p.pid), [], `lavarank started itself: ${JSON.stringify(nested)}`);
+      assert.ok(elim.log().some((l) => /lavarank would start itself/.test(String(l['msg']))), 'the refusal was not logged');
+      const check = spawnSync(process.execPath, [cliPath, 'check', '--config', configPath], { encoding: 'utf8', env: { ...process.env, ...tokenEnv() } });
+      assert.match(check.stdout, /lavarank's own elim wrapper/);
+    } finally {
+      watch.stop();
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('a lavarank started by lavarank through any other path refuses to run, saying why', () => {
+    const { dir, cleanup } = tempDir('lavarank-children-');
+    try {
+      const r = spawnSync(process.execPath, [...DAEMON_NODE_FLAGS, cliPath, 'run'], {
+        encoding: 'utf8',
+        timeout: 20_000,
+        env: { PATH: process.env['PATH'], LSF_LOGDIR: dir, LAVARANK_PARENT_PID: '1', ...tokenEnv() },
+      });
+      assert.equal(r.status, 1);
+      assert.equal(r.stdout, '');
+      assert.match(readFileSync(join(dir, `lavarank.${hostname()}.log`), 'utf8'), /started by lavarank \(pid 1\) as a child elim/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('more child elims than MAX_CHILD_ELIMS are refused by the config, naming the limit', () => {
+    const many = Array.from({ length: 17 }, (_, i) => `  - command: [/bin/true, '${i}']`).join('\n');
+    assert.throws(() => parseConfigText(`elims:\n${many}\n`, 'test.yaml'), /elims: 17 child elims, at most 16/);
+  });
+
   it('one that reports 1e300 (finite, but infinite in LIM\'s float): that value is left out and logged, the others go out', async () => {
     const { dir, cleanup } = tempDir('lavarank-children-');
     const elim = startElim({ testInterval: 0.2, config: `elims:\n  - name: bigvalue\n    command: [${installElim(dir, 'bigvalue')}]\n` });
@@ -155,3 +250,11 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     }
   });
 });
+
+function readCmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+}

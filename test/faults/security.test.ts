@@ -10,12 +10,17 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createGpuCollector } from '../../src/collectors/gpu.js';
+import { startChildElims } from '../../src/daemon/children.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { checkGpuProgram } from '../../src/daemon/sampler.js';
 import { loadModel, serializeModel } from '../../src/model/model.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
 import { captureLog, cliPath, tempDir } from '../helpers.js';
 import { randomModelFile } from '../model/helpers.js';
 import { ATTACKER, LinkSwapper, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerFile, sleep, stickyDir } from './helpers.js';
+
+// Restarts at once instead of after the back-off, so that a few seconds hold many starts.
+const hurried: Clock = { ...systemClock, sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 5), signal) };
 
 // A root-owned program in a root-owned directory, as an administrator installs it.
 function rootProgram(dir: string, name: string, text: string): string {
@@ -87,6 +92,33 @@ describe('a user who swaps a symbolic link on the path lavarank reads or runs', 
       assert.ok(swaps > 100, `the attacker made only ${swaps} swaps`);
       assert.equal(loaded.attacker, 0, `the attacker's model was loaded ${loaded.attacker} times`);
     } finally {
+      cleanup();
+    }
+  });
+
+  it('child elim: swapped between root\'s elim and their own across many restarts, their program never runs', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    try {
+      const marker = join(dir, 'pwned');
+      const good = rootProgram(join(dir, 'bin'), 'elim.site', "#!/bin/sh\nprintf '1 good 1\\n'\n");
+      const own = attackerDir(dir);
+      const evil = attackerFile(join(own, 'elim.evil'), `#!/bin/sh\ntouch ${marker}\nprintf '1 pwned 1\\n'\n`);
+      const link = join(stickyDir(dir), 'elim'); // their own link in a /tmp-like directory
+      const swapper = new LinkSwapper(link, [good, evil]);
+      const log = captureLog();
+      const controller = new AbortController();
+      const elims = startChildElims([{ command: [link] }], { log: log.log, signal: controller.signal, clock: hurried });
+      const until = Date.now() + 4000;
+      while (Date.now() < until && !existsSync(marker)) await sleep(50);
+      await elims.close();
+      const swaps = await swapper.stop();
+      const starts = log.messages().filter((m) => m.endsWith(' started')).length;
+      const refusals = log.messages().filter((m) => m.includes('not started')).length;
+      t.diagnostic(`${swaps} swaps, ${starts} starts, ${refusals} refusals`);
+      assert.ok(starts + refusals > 20, `only ${starts + refusals} attempts to start the child`);
+      assert.equal(existsSync(marker), false, "the attacker's program ran as root");
+    } finally {
+      rmSync(join(dir, 'pwned'), { force: true });
       cleanup();
     }
   });

@@ -1,0 +1,53 @@
+// How lavarank's own elim is recognised on disk: the wrapper `lavarank install`
+// writes into $LSF_SERVERDIR carries a mark on its second line, and runs the
+// program dist/src/cli.js. A site that lists that wrapper (or the program) among
+// its child elims would have lavarank start itself again and again without end.
+import { closeSync, constants, openSync, readSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// The line that tells lavarank's wrapper from a site's own elim.
+export const WRAPPER_MARK = 'lavarank elim wrapper';
+
+// The program LIM's wrapper runs: dist/src/cli.js (this file is dist/src/lsf/wrapper.js).
+export function entryPoint(): string {
+  return fileURLToPath(new URL('../cli.js', import.meta.url));
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+// The first bytes of a file, or '' when it cannot be read; never blocks (O_NONBLOCK).
+function head(path: string, bytes = 4096): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch {
+    return '';
+  }
+  try {
+    const buf = Buffer.alloc(bytes);
+    return buf.toString('latin1', 0, readSync(fd, buf, 0, bytes, 0));
+  } catch {
+    return '';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// Why the program `file` run with `args` is lavarank itself, or undefined if it is
+// not: a wrapper of any lavarank install (by its mark), this install's program, or
+// any program given this install's program as an argument (node .../cli.js run).
+export function selfReference(file: string, args: readonly string[]): string | undefined {
+  const entry = realOrSelf(entryPoint());
+  if (realOrSelf(file) === entry) return `${file} is lavarank's own program`;
+  const text = head(file);
+  if (text.startsWith('#!') && (text.includes(WRAPPER_MARK) || text.includes(entry))) return `${file} is lavarank's own elim wrapper`;
+  const arg = args.find((a) => a.startsWith('/') && realOrSelf(a) === entry);
+  if (arg !== undefined) return `${file} is given lavarank's own program ${arg}`;
+  return undefined;
+}
