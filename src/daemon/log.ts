@@ -100,8 +100,11 @@ export function setupLogging(
       keep: config.keep,
       fileMode: LOG_FILE_MODE,
       onTrouble: (event) => {
-        // The log itself cannot carry this message; stderr is the best remaining channel.
-        if (event.state === 'failing') stderrLogger(config.level, options.name).error({ path, err: errorMessage(event.error) }, 'cannot write the log file; retrying later');
+        // The log itself cannot carry these messages; stderr is the best remaining channel.
+        const stderr = (): Logger => stderrLogger(config.level, options.name);
+        if (event.state === 'failing') stderr().error({ path, err: errorMessage(event.error) }, 'cannot write the log file; retrying later');
+        else if (event.state === 'dropping') stderr().warn({ path }, 'log lines queued past the memory bound; dropping the oldest');
+        else if (event.state === 'lost') stderr().error({ path, lines: event.lines }, `${event.lines} log lines could not be written and are lost`);
         else log?.warn({ dropped: event.dropped }, `log file ${path} writable again; ${event.dropped} lines were lost`);
       },
     });

@@ -297,6 +297,9 @@ function openHistory(config: Readonly<Config>, host: string, env: NodeJS.Process
     keep: config.history.keep,
     onTrouble: (event) => {
       if (event.state === 'failing') log.error({ path, err: errorMessage(event.error) }, 'cannot write history; reports continue, retrying later');
+      else if (event.state === 'dropping') log.warn({ path }, 'history lines queued past the 1 MiB bound; dropping the oldest until the file can be written');
+      // At stop, after one last try: every line that never reached the file is said.
+      else if (event.state === 'lost') log.error({ path, lines: event.lines }, `${event.lines} history lines could not be written and are lost`);
       else log.info({ path, dropped: event.dropped }, `history writable again; ${event.dropped} lines were lost`);
     },
   });

@@ -33,9 +33,18 @@ export interface AppenderOptions {
   retryMs?: number; // first retry after a failure; doubles up to 5 minutes
   reopenCheckMs?: number; // how often the path is compared with the open file; default 30 s
   now?: () => number; // monotonic ms, for retry timing
-  // Told once when writing starts failing (with the error) and once when it works again.
-  onTrouble?: (event: { state: 'failing'; error: unknown; path: string } | { state: 'recovered'; dropped: number; path: string }) => void;
+  // Told once when writing starts failing (with the error), once when the queue
+  // first overflows meanwhile (the oldest lines are then dropped), once when it
+  // works again (with the lines dropped), and at close if lines could not be written.
+  onTrouble?: (event: TroubleEvent) => void;
 }
+
+// What went wrong, or right again, with the file; see AppenderOptions.onTrouble.
+export type TroubleEvent =
+  | { state: 'failing'; error: unknown; path: string }
+  | { state: 'dropping'; path: string }
+  | { state: 'recovered'; dropped: number; path: string }
+  | { state: 'lost'; lines: number; path: string };
 
 export interface AppenderStats {
   linesWritten: number;
@@ -90,7 +99,8 @@ export class RotatingAppender {
   private busy: Promise<void> | undefined;
   private inflight: string[] | undefined; // the batch being written asynchronously
   private failing = false;
-  private droppedWhileFailing = 0;
+  private droppedUntold = 0; // lines dropped since the last onTrouble that counted them
+  private droppingTold = false;
   private retryAt = 0;
   private retryMs: number;
   private lastCheck = 0;
@@ -156,10 +166,16 @@ export class RotatingAppender {
     }
   }
 
-  // Flushes (bounded) and closes the file.
+  // Flushes (bounded) and closes the file. A retry that is still waiting for its
+  // back-off is made at once (space may be back: this is the last chance), and the
+  // lines that could not be written are counted and told (onTrouble 'lost').
   async close(timeoutMs = 500): Promise<void> {
+    this.retryAt = 0;
     await this.flush(timeoutMs);
     this.closed = true;
+    const unwritten = this.queue.length + (this.inflight?.length ?? 0) + this.droppedUntold;
+    if (unwritten > 0) this.options.onTrouble?.({ state: 'lost', lines: unwritten, path: this.options.path });
+    this.droppedUntold = 0;
     if (this.busy === undefined && this.fd !== undefined) {
       const fd = this.fd;
       this.fd = undefined;
@@ -201,8 +217,9 @@ export class RotatingAppender {
       if (this.failing) {
         this.failing = false;
         this.retryMs = this.options.retryMs ?? 10_000;
-        this.options.onTrouble?.({ state: 'recovered', dropped: this.droppedWhileFailing, path: this.options.path });
-        this.droppedWhileFailing = 0;
+        this.options.onTrouble?.({ state: 'recovered', dropped: this.droppedUntold, path: this.options.path });
+        this.droppedUntold = 0;
+        this.droppingTold = false;
       }
     }
   }
@@ -212,7 +229,11 @@ export class RotatingAppender {
       const dropped = this.queue.shift()!;
       this.queueBytes -= dropped.length;
       this.stats.linesDropped++;
-      if (this.failing) this.droppedWhileFailing++;
+      this.droppedUntold++;
+      if (!this.droppingTold) {
+        this.droppingTold = true;
+        this.options.onTrouble?.({ state: 'dropping', path: this.options.path });
+      }
     }
   }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RotatingAppender } from '../../src/util/appender.js';
 import { tempDir } from '../helpers.js';
-import { startElim, type Elim } from '../e2e/harness.js';
+import { assertStopsOnSigterm, startElim, type Elim } from '../e2e/harness.js';
 import { badJsonLines, canMount, isRoot, mountTmpfs, sleep, until } from './helpers.js';
 
 const NEED_MOUNT = canMount ? false : 'needs root to mount a small tmpfs';
@@ -82,6 +82,34 @@ describe('the history directory', { concurrency: false }, () => {
   // Permissions are checked when a file is opened, and a filesystem with a file open
   // for writing cannot be made read-only, so this fault is one of the start or of a
   // reopen (rotation, a removed file), not of a file already being written.
+  it('full, space back, then SIGTERM during the retry back-off: the lines waiting are written at stop, none lost silently', { skip: NEED_MOUNT }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-disk-');
+    const disk = mountTmpfs(dir, 256 * 1024)!;
+    const history = join(disk.path, 'history');
+    const elim = startElim({ testInterval: 0.05, override: { history: { dir: history } } });
+    const file = join(history, `${hostname()}.jsonl`);
+    try {
+      await until('history lines', () => (existsSync(file) && statSync(file).size > 2000 ? true : undefined));
+      const filler = fill(disk.path);
+      await until('the history failure logged', () => (msgs(elim).includes('cannot write history; reports continue, retrying later') ? true : undefined));
+      await sleep(1000); // about 20 lines wait in memory
+      rmSync(filler);
+      // The next retry is 10 s after the failure; LIM stops the elim before that.
+      const stoppedAt = Date.now();
+      await assertStopsOnSigterm(elim);
+      const ts = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { ts: number }).ts);
+      const gaps = ts.slice(1).map((t, i) => t - ts[i]!);
+      const lost = elim.log().filter((l) => /history lines could not be written/.test(String(l['msg'])));
+      assert.ok(Math.max(...gaps) < 1000, `a gap of ${Math.max(...gaps)} ms in the history; lost lines logged: ${JSON.stringify(lost)}`);
+      assert.ok(ts.at(-1)! > stoppedAt - 1000, 'the lines of the last second before SIGTERM are missing');
+      assert.deepEqual(badJsonLines(file), []);
+    } finally {
+      await elim.cleanup();
+      disk.unmount();
+      cleanup();
+    }
+  });
+
   it('read-only at start: reports go out, and writing starts once it is writable', { skip: NEED_MOUNT }, async () => {
     const { dir, cleanup } = tempDir('lavarank-disk-');
     const disk = mountTmpfs(dir, 1024 * 1024)!;

@@ -65,7 +65,7 @@ describe('RotatingAppender', () => {
     }
   });
 
-  it('never throws and reports trouble once when the file cannot be opened', async () => {
+  it('never throws, reports trouble once when the file cannot be opened, and at close the lines never written', async () => {
     const { dir, cleanup } = tempDir();
     try {
       writeFileSync(join(dir, 'notadir'), '');
@@ -82,7 +82,7 @@ describe('RotatingAppender', () => {
         await new Promise((r) => setTimeout(r, 30));
       }
       await a.close(100);
-      assert.deepEqual(events, ['failing']);
+      assert.deepEqual(events, ['failing', 'lost']);
       assert.ok(a.stats.failures >= 2, `retried ${a.stats.failures} times`);
     } finally {
       cleanup();
@@ -142,6 +142,39 @@ describe('RotatingAppender', () => {
       assert.deepEqual(events, ['failing', 'recovered']);
       const got = lines(path).map((l) => (JSON.parse(l) as { i: number }).i);
       assert.deepEqual(got, Array.from({ length: 41 }, (_, i) => i));
+    } finally {
+      disk.unmount();
+      cleanup();
+    }
+  });
+
+  it('at close, writes what waits for a retry at once, and tells how many lines could not be written', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
+    const { dir, cleanup } = tempDir();
+    const disk = smallDisk(dir, 64 * 1024)!;
+    try {
+      const path = join(disk.path, 'history.jsonl');
+      const filler = join(disk.path, 'filler');
+      const events: Array<{ state: string; lines?: number }> = [];
+      const line = (i: number): string => JSON.stringify({ i, pad: 'p'.repeat(40) });
+      // Still full at close: every line is counted as lost.
+      writeFileSync(filler, Buffer.alloc(64 * 1024));
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, retryMs: 60_000, onTrouble: (e) => events.push(e) });
+      for (let i = 0; i < 10; i++) a.append(line(i));
+      await a.flush(300);
+      await a.close(300);
+      assert.deepEqual(events.map((e) => e.state), ['failing', 'lost']);
+      assert.equal(events[1]!.lines, 10);
+      // Space back during the (one minute) back-off: close writes them all.
+      rmSync(filler);
+      events.length = 0;
+      writeFileSync(filler, Buffer.alloc(64 * 1024));
+      const b = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, retryMs: 60_000, onTrouble: (e) => events.push(e) });
+      for (let i = 0; i < 10; i++) b.append(line(i));
+      await b.flush(300);
+      rmSync(filler);
+      await b.close(1000);
+      assert.deepEqual(events.map((e) => e.state), ['failing', 'recovered']);
+      assert.equal(lines(path).length, 10);
     } finally {
       disk.unmount();
       cleanup();
