@@ -367,8 +367,41 @@ function queueName(section: ConfSection): string | undefined {
   return undefined;
 }
 
+// The physical lines of each lavarank block's body (without marker and
+// `#lavarank-was:` lines), in file order.
+function blockBodies(text: string): string[][] {
+  const bodies: string[][] = [];
+  let open: string[] | undefined;
+  for (const line of splitLines(text)) {
+    if (line.startsWith(BLOCK_BEGIN)) open = [];
+    else if (line.startsWith(BLOCK_END)) {
+      if (open !== undefined) bodies.push(open);
+      open = undefined;
+    } else if (open !== undefined && !line.startsWith(WAS_PREFIX)) open.push(line);
+  }
+  return bodies;
+}
+
+interface Setting {
+  key: string; // upper case
+  value: string; // whitespace folded
+  lines: string[]; // as written (a trailing `\` joins the next)
+}
+
+// The `KEY = VALUE` setting a row of a Queue section holds, if it is one.
+function settingOf(lines: readonly string[], row: ConfRow): Setting | undefined {
+  const text = lines.slice(row.first, row.last + 1);
+  const joined = text.map((l) => stripComment(l).replace(/\\\s*$/, ' ')).join(' ');
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(joined);
+  return m === null ? undefined : { key: m[1]!.toUpperCase(), value: m[2]!.trim().replace(/\s+/g, ' '), lines: text };
+}
+
 // Appends the snippet's Queue section to lsb.queues. A queue of the same name
 // that lavarank did not add is a conflict: mbatchd would ignore the second one.
+// Settings an administrator changed or added inside lavarank's own queue block
+// (D in RES_REQ, as docs/install.md advises per host size) are kept, each with a
+// note; deleting such a line inside the block brings lavarank's value back. So a
+// second merge changes nothing, and a rerun never reverts an edit.
 export function mergeQueues(text: string, file: string, snippet: string, origin: string): MergeResult {
   const pristine = removeBlocks(text, file);
   const lines = splitLines(pristine);
@@ -384,10 +417,40 @@ export function mergeQueues(text: string, file: string, snippet: string, origin:
       );
     }
   }
+  const notes: string[] = [];
   // the "D and T" note travels with the queue, so it is seen where the numbers are
   const notesAbove = snippetLines.slice(0, wanted.begin).filter((line) => line.startsWith('# D and T'));
-  const body = [...notesAbove, ...snippetLines.slice(wanted.begin, wanted.end + 1)];
-  return { text: applyEdits(lines, [appendAtEnd(lines, block(origin, body))]), warnings: [], notes: [] };
+  let queue = snippetLines.slice(wanted.begin, wanted.end + 1);
+  for (const body of blockBodies(text)) {
+    const [ours] = sectionsNamed(parseSections(body.join('\n'), file), 'Queue').filter((q) => queueName(q) === name);
+    if (ours === undefined) continue;
+    const site = new Map<string, Setting>();
+    for (const row of ours.rows) {
+      const setting = settingOf(body, row);
+      if (setting !== undefined) site.set(setting.key, setting);
+    }
+    // The queue as it stands in the block, lines and order kept; a shipped setting
+    // missing from it (deleted inside the block) is added back before its End line.
+    queue = body.slice(ours.begin, ours.end);
+    const shippedKeys = new Set<string>();
+    for (const row of wanted.rows) {
+      const shipped = settingOf(snippetLines, row);
+      if (shipped === undefined) continue;
+      shippedKeys.add(shipped.key);
+      const mine = site.get(shipped.key);
+      if (mine === undefined) queue.push(...shipped.lines);
+      else if (mine.value !== shipped.value) {
+        notes.push(`${file}: ${shipped.key} = ${mine.value} in lavarank's ${name} queue is kept as it was changed (lavarank ships ${shipped.value}); delete that line inside the block to get lavarank's value back.`);
+      }
+    }
+    for (const setting of site.values()) {
+      if (!shippedKeys.has(setting.key)) notes.push(`${file}: ${setting.key} = ${setting.value}, added to lavarank's ${name} queue, is kept.`);
+    }
+    queue.push(body[ours.end]!);
+    break;
+  }
+  const body = [...notesAbove, ...queue];
+  return { text: applyEdits(lines, [appendAtEnd(lines, block(origin, body))]), warnings: [], notes };
 }
 
 // The cluster names listed in lsf.shared's Cluster section.

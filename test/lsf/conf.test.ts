@@ -144,6 +144,24 @@ test('the queue is appended once, with the D and T note, and a second merge chan
   assert.equal(removeBlocks(once, 'lsb.queues'), text);
 });
 
+test('a setting an administrator changed or added inside the queue block is kept by a new merge, with a note, and merging again changes nothing', () => {
+  const text = sample('fresh', 'lsb.queues');
+  const once = mergeQueues(text, 'lsb.queues', QUEUE, 'o').text;
+  assert.match(once, /rusage\[rank=8:/);
+  // docs/install.md: D = 17 for 8-CPU hosts; and a setting of the site's own
+  const edited = once.replace('rusage[rank=8:', 'rusage[rank=17:').replace('QUEUE_NAME   = rank\n', 'QUEUE_NAME   = rank\nUSERS        = all\n');
+  const merged = mergeQueues(edited, 'lsb.queues', QUEUE, 'o');
+  assert.equal(merged.text, edited);
+  assert.equal(merged.notes.length, 2, merged.notes.join('\n'));
+  assert.match(merged.notes[0]!, /RES_REQ = order\[rank\] rusage\[rank=17:duration=45s:decay=1\] .* is kept as it was changed \(lavarank ships order\[rank\] rusage\[rank=8:/);
+  assert.match(merged.notes[1]!, /USERS = all, added to lavarank's rank queue, is kept/);
+  assert.equal(mergeQueues(merged.text, 'lsb.queues', QUEUE, 'o').text, edited);
+  // the line deleted inside the block: lavarank's value comes back
+  const deleted = edited.replace(/^RES_REQ .*rank=17.*\n/m, '');
+  assert.match(mergeQueues(deleted, 'lsb.queues', QUEUE, 'o').text, /rusage\[rank=8:/);
+  assert.equal(removeBlocks(merged.text, 'lsb.queues'), text);
+});
+
 test('markers that do not pair up are errors naming the line', () => {
   assert.throws(() => removeBlocks(`a\n${BLOCK_BEGIN}\nb\n`, 'f'), /f line 2: a lavarank block never ends/);
   assert.throws(() => removeBlocks(`a\n${BLOCK_END}\n`, 'f'), /f line 2: a lavarank block ends that never started/);

@@ -284,6 +284,20 @@ test('--merge-conf on a fresh cluster adds rank, elimtrig and the rank queue, wi
   assert.equal((again.out.match(/already merged; unchanged/g) ?? []).length, 3);
 });
 
+test('--merge-conf run again keeps D changed in the rank queue (as docs/install.md advises), says so, and a third run changes nothing', async () => {
+  const t = tree('fresh');
+  assert.equal((await install(t, '--merge-conf')).code, 0);
+  writeFileSync(t.queues, readFileSync(t.queues, 'utf8').replace('rusage[rank=8:', 'rusage[rank=17:'));
+  const edited = snapshot(t.root);
+  const again = await install(t, '--merge-conf');
+  assert.equal(again.code, 0, again.err);
+  assert.deepEqual(snapshot(t.root), edited);
+  assert.match(again.out, /note: .*lsb\.queues: RES_REQ = order\[rank\] rusage\[rank=17:.* is kept as it was changed/);
+  assert.match(again.out, /lsb\.queues: already merged; unchanged/);
+  await install(t, '--merge-conf');
+  assert.deepEqual(snapshot(t.root), edited);
+});
+
 test('rank declared INCREASING N is changed to Y, loudly, and --uninstall --merge-conf restores every file byte for byte', async () => {
   const t = tree('capture');
   const originals = [t.shared, t.cluster, t.queues].map((f) => readFileSync(f, 'utf8'));
