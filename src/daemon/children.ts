@@ -51,7 +51,7 @@ export interface ChildElimOptions {
 export interface ChildElims {
   values(): Array<[string, number]>; // the latest fresh values from all live children
   groups(): ExtraValues[]; // the same, per child, in config order
-  close(): Promise<void>; // ends every child's process group (SIGTERM, SIGKILL after 1 s) and waits; final
+  close(): Promise<void>; // ends every child's process group (SIGTERM, SIGKILL after STOP_GRACE_MS) and waits; final
 }
 
 // Set in every child's environment to the daemon's pid: a lavarank started by
@@ -61,6 +61,9 @@ export const PARENT_ENV = 'LAVARANK_PARENT_PID';
 
 // Three missed reports of an elim reporting every 60 s, the usual INTERVAL in lsf.shared.
 export const DEFAULT_MAX_AGE_S = 180;
+// Between SIGTERM and SIGKILL when lavarank stops: LIM gives lavarank 2 s in all,
+// and a starved host (nice 10 under load) stretches every step of the shutdown.
+export const STOP_GRACE_MS = 800;
 // Restart delays: 10 s, doubling to 5 min; back to 10 s after a run of 5 min or more.
 export const BACKOFF_MIN_MS = 10_000;
 export const BACKOFF_MAX_MS = 300_000;
@@ -304,7 +307,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     closing ??= (async () => {
       stop.abort();
       options.signal.removeEventListener('abort', onAbort);
-      const ending = children.map((c) => c.process?.end());
+      const ending = children.map((c) => c.process?.end(STOP_GRACE_MS));
       await Promise.all([...ending, ...live]);
     })();
     return closing;

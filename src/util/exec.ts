@@ -193,8 +193,9 @@ export interface GroupProcess {
   // started may hold), with why: "exit code N", "signal X" or "could not be started: E".
   readonly exited: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; reason: string }>;
   // Ends the whole group: SIGTERM, then SIGKILL to what is left after the grace
-  // period; resolves once no process of the group runs (the same promise each call).
-  end(): Promise<void>;
+  // period (graceMs, else the spawn's); resolves once no process of the group runs.
+  // The first call decides; later calls get the same promise.
+  end(graceMs?: number): Promise<void>;
 }
 
 // Options of spawnGroup.
@@ -209,33 +210,14 @@ export interface GroupOptions {
 const AFTER_KILL_MS = 300;
 const POLL_MS = 20;
 
-// True while a process of group pgid runs (zombies excluded: an init that does not
-// reap, as in some containers, would keep a dead group "alive" for kill(-pgid, 0)).
-export function groupRunning(pgid: number): boolean {
+// False once no process, not even a zombie, is left in group pgid.
+function groupSignalable(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
+    return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true; // no /proc: kill(0) said it exists
-  }
-  for (const entry of entries) {
-    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // after "pid (comm) ": state ppid pgrp ...
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
-  }
-  return false;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -244,6 +226,56 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   } catch {
     // ESRCH: nothing left in the group
   }
+}
+
+// After "pid (comm) ": state, ppid, pgrp, ... starttime is the 20th.
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+interface Member {
+  pid: number;
+  start: string; // pids are reused; with its start time a process is unique
+}
+
+// The processes of group pgid that descend from its leader, read from
+// /proc/<pid>/task/<tid>/children (a few small files, where scanning all of /proc
+// took 60 ms on a busy VM).
+function groupMembers(pgid: number): Member[] {
+  const members: Member[] = [];
+  const queue = [pgid];
+  while (queue.length > 0 && members.length < 1000) {
+    const pid = queue.shift()!;
+    const fields = statFields(pid);
+    if (fields === undefined || Number(fields[2]) !== pgid) continue;
+    members.push({ pid, start: fields[19] ?? '' });
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // gone meanwhile
+    }
+    for (const tid of tasks) {
+      try {
+        for (const kid of readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').split(' ')) if (kid !== '') queue.push(Number(kid));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return members;
+}
+
+// True while the member runs (a zombie has ended: an init that never reaps, as in
+// some containers, would keep it in the group forever).
+function running(member: Member): boolean {
+  const fields = statFields(member.pid);
+  return fields !== undefined && fields[19] === member.start && fields[0] !== 'Z' && fields[0] !== 'X';
 }
 
 // Starts a long-running program (a site's own elim) without a shell, stdin closed,
@@ -267,24 +299,27 @@ export function spawnGroup(file: string, args: readonly string[], options: Group
   });
   const pgid = child.pid;
   let ending: Promise<void> | undefined;
-  const end = (): Promise<void> => {
+  const end = (endGraceMs = graceMs): Promise<void> => {
     ending ??= (async () => {
       if (pgid === undefined) {
         await exited;
         return;
       }
+      // Who is in the group now; a leader already gone leaves its orphans unknown.
+      const members = groupMembers(pgid);
       signalGroup(pgid, 'SIGTERM');
-      const killAt = Date.now() + graceMs;
-      let giveUpAt = Number.POSITIVE_INFINITY;
+      const killAt = Date.now() + endGraceMs;
       for (;;) {
         await new Promise((r) => setTimeout(r, POLL_MS));
-        if (!groupRunning(pgid)) break;
-        if (Date.now() >= giveUpAt) break;
-        if (giveUpAt === Number.POSITIVE_INFINITY && Date.now() >= killAt) {
-          signalGroup(pgid, 'SIGKILL');
-          giveUpAt = Date.now() + AFTER_KILL_MS;
-        }
+        if (!groupSignalable(pgid)) return;
+        // Everyone seen has ended: what kill(0) still finds is zombies, or a process
+        // started meanwhile; SIGKILL settles it without waiting out the grace period.
+        if (members.length > 0 && !members.some(running)) break;
+        if (Date.now() >= killAt) break;
       }
+      signalGroup(pgid, 'SIGKILL');
+      const giveUpAt = Date.now() + AFTER_KILL_MS;
+      while (Date.now() < giveUpAt && members.some(running)) await new Promise((r) => setTimeout(r, POLL_MS));
       await Promise.race([exited, new Promise((r) => setTimeout(r, AFTER_KILL_MS))]);
     })();
     return ending;

@@ -10,6 +10,7 @@ import {
   BACKOFF_MIN_MS,
   DEFAULT_MAX_AGE_S,
   STABLE_RUN_MS,
+  STOP_GRACE_MS,
   startChildElims,
   type ChildElimSpec,
   type ChildElims,
@@ -234,7 +235,7 @@ test('close() ends a child that ignores SIGTERM with SIGKILL and leaves nothing 
   await h.elims.close();
   const took = Date.now() - t0;
   assert.equal(isRunning(pid), false);
-  assert.ok(took >= 900 && took < 4000, `close took ${took} ms`);
+  assert.ok(took >= STOP_GRACE_MS - 20 && took < 4000, `close took ${took} ms`);
   assert.deepEqual(h.elims.values(), []);
 });
 
