@@ -100,7 +100,9 @@ export async function assertNoStragglers(graceMs = 3000): Promise<void> {
   throw new Error(`${left.length} process(es) this test file started outlived it (killed now): ${left.map((p) => `${p.pid} ${p.command}`).join('; ')}`);
 }
 
-// Under the test runner (each file in a process of its own), every file that uses
-// these helpers is checked once its tests are done. Scripts that import them
-// (soak, soak-day) are not under the runner and are not checked.
-if (process.env['NODE_TEST_CONTEXT'] !== undefined) after(() => assertNoStragglers());
+// Under the test runner (each file in a process of its own), every test file that
+// uses these helpers is checked once its tests are done. Programs that import them
+// (soak-sim.ts, started by a test, inherits NODE_TEST_CONTEXT; the soak scripts)
+// are not test files, and registering a hook there would print TAP to their stdout.
+const isTestFile = process.env['NODE_TEST_CONTEXT'] !== undefined && /\.test\.m?js$/.test(process.argv[1] ?? '');
+if (isTestFile) after(() => assertNoStragglers());
