@@ -2,7 +2,7 @@
 // pipe(2)), stdin /dev/null, stderr closed, nice -20 as root, LSF_RESOURCES set.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -41,6 +41,9 @@ export interface StartOptions {
   testInterval?: number | null; // seconds; null: none (use the config's interval)
   nodeArgs?: string[]; // options for node itself, before the program (--expose-gc, --import)
   blockSignals?: boolean; // start node with every signal blocked and TERM, HUP, INT, QUIT ignored
+  // Run the elim as this user (from root: setpriv after as-lim's nice -20), for
+  // faults only a non-root process meets (EACCES); its directory and pipe become its own.
+  user?: { uid: number; gid: number };
 }
 
 // Creates a FIFO and returns its path.
@@ -135,7 +138,13 @@ export function startElim(options: StartOptions = {}): Elim {
   const args = [cliPath, 'run', '--config', configPath, ...(options.args ?? [])];
   if (options.testInterval !== null) args.push('--test-interval', String(options.testInterval ?? 0.3));
   // The flags the installed wrapper passes, so the tests run what LIM runs.
-  const node = [process.execPath, ...DAEMON_NODE_FLAGS, ...(options.nodeArgs ?? []), ...args];
+  let node = [process.execPath, ...DAEMON_NODE_FLAGS, ...(options.nodeArgs ?? []), ...args];
+  if (options.user !== undefined) {
+    const { uid, gid } = options.user;
+    chmodSync(dir, 0o755);
+    for (const path of [dir, fifo]) chownSync(path, uid, gid);
+    node = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', ...node];
+  }
   const child = spawn(fixture('bin', 'as-lim'), options.blockSignals === true ? [fixture('bin', 'with-signals-blocked'), ...node] : node, {
     stdio: ['ignore', out, 'ignore'],
     env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...tokenEnv(), ...options.env },

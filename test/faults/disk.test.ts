@@ -4,14 +4,14 @@
 // many lines were lost, when the directory is usable again. Full-disk cases mount
 // a small tmpfs and need root.
 import assert from 'node:assert/strict';
-import { chmodSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RotatingAppender } from '../../src/util/appender.js';
 import { tempDir } from '../helpers.js';
 import { assertStopsOnSigterm, startElim, type Elim } from '../e2e/harness.js';
-import { badJsonLines, canMount, isRoot, mountTmpfs, sleep, until } from './helpers.js';
+import { ATTACKER, badJsonLines, canMount, isRoot, mountTmpfs, sleep, until } from './helpers.js';
 
 const NEED_MOUNT = canMount ? false : 'needs root to mount a small tmpfs';
 
@@ -134,12 +134,18 @@ describe('the history directory', { concurrency: false }, () => {
     }
   });
 
-  it('permission denied at start: reports go out, and writing starts once permitted', { skip: isRoot ? 'root writes whatever the mode; the read-only case stands in for it' : false }, async () => {
+  // Root writes whatever the mode, so as root the elim runs as nobody here.
+  it('permission denied at start: reports go out, and writing starts once permitted', async () => {
     const { dir, cleanup } = tempDir('lavarank-disk-');
     const parent = join(dir, 'locked');
     mkdirSync(parent, { mode: 0o555 });
+    const user = isRoot ? ATTACKER : undefined;
+    if (user !== undefined) {
+      chmodSync(dir, 0o755);
+      chownSync(parent, user.uid, user.gid);
+    }
     const history = join(parent, 'history');
-    const elim = startElim({ testInterval: 0.05, override: { history: { dir: history } } });
+    const elim = startElim({ testInterval: 0.05, override: { history: { dir: history } }, ...(user === undefined ? {} : { user }) });
     try {
       await elim.waitForReports(5);
       const failure = await until('the history failure logged', () => elim.log().find((l) => l['msg'] === 'cannot write history; reports continue, retrying later'));
