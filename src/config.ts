@@ -3,7 +3,7 @@
 // with the file, line and column, and all problems are reported at once.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import { ConfigError, errorCode } from './util/errors.js';
 import { RANK_MAX, RANK_MIN } from './model/rank.js';
 import { isValidIndexName } from './daemon/report.js';
@@ -422,6 +422,17 @@ export function parseConfigText(text: string, where = 'config'): Readonly<Config
     if (doc.errors.length > MAX_YAML_ERRORS) problems.push(`${where}: ${doc.errors.length - MAX_YAML_ERRORS} more YAML errors`);
     throw new ConfigError(problems[0]!, { problems });
   }
+  // A key that is itself a mapping or a list ({a: 1}: x, ? [a]) has no JS object
+  // form: yaml would turn it into a string and print a warning on stderr.
+  const complexKeys: string[] = [];
+  visit(doc, {
+    Pair(_, pair) {
+      if (!isCollection(pair.key)) return;
+      const pos = lines.linePos(pair.key.range?.[0] ?? 0);
+      complexKeys.push(`${where}:${pos.line}:${pos.col}: expected a key name, received a ${isMap(pair.key) ? 'mapping' : 'list'} as a key`);
+    },
+  });
+  if (complexKeys.length > 0) throw new ConfigError(complexKeys[0]!, { problems: complexKeys.slice(0, MAX_YAML_ERRORS) });
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 50 });
