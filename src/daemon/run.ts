@@ -16,6 +16,7 @@ import { ConfigError, ModelError, errorMessage } from '../util/errors.js';
 import { runIsolated } from '../util/exec.js';
 import { defaultHistoryDir, historyRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
+import { lsfEnvProblems } from './lsf-env.js';
 import { openRankers } from '../model/rankers.js';
 import { reniceProcess } from './nice.js';
 import { fdSink } from './report.js';
@@ -67,6 +68,7 @@ function emptySummary(): Summary {
 export interface DaemonArgs {
   config?: string; // --config FILE
   testInterval?: string; // --test-interval SECONDS
+  noHistory?: boolean; // --no-history: history off whatever the config says
 }
 
 // Runs the elim until stopped; returns the exit status. `complain` receives the reason
@@ -120,6 +122,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     'lavarank starting',
   );
   for (const skipped of logging.skipped) log.warn(`log location skipped: ${skipped}`);
+  for (const problem of lsfEnvProblems(env)) log.warn(problem);
 
   const abort = lsfAbortCode(config.resource, env);
   if (abort !== undefined) {
@@ -161,7 +164,8 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const collectors = collectorsFromConfig(config, { log, signal, clock });
   const sampler = createSampler({ collectors, clock, log });
 
-  const history = openHistory(config, host, env, log);
+  const history = args.noHistory === true ? undefined : openHistory(config, host, env, log);
+  if (history === undefined) log.info(args.noHistory === true ? 'history off (--no-history)' : 'history off (history.enabled: false)');
   const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource] });
   let stopping: string | undefined;
   const stop = (why: string): void => {
