@@ -33,6 +33,10 @@ export interface GpuConfig {
   timeout: number; // seconds before a query is killed
 }
 
+export interface MetricsConfig {
+  textfile: string | null; // a *.prom file for node_exporter's textfile collector, rewritten each tick; null: none
+}
+
 export interface ChildElimConfig {
   name: string | null;
   command: readonly string[]; // argv; command[0] is an absolute path
@@ -54,6 +58,7 @@ export interface Config {
   history: HistoryConfig;
   gpu: GpuConfig;
   elims: readonly ChildElimConfig[];
+  metrics: MetricsConfig;
 }
 
 // The configuration used when no file is given.
@@ -72,6 +77,7 @@ export function defaultConfig(): Config {
     history: { enabled: true, dir: null, max_bytes: 64 * 1024 * 1024, keep: 4 },
     gpu: { enabled: 'auto', command: 'nvidia-smi', interval: 30, timeout: 10 },
     elims: [],
+    metrics: { textfile: null },
   };
 }
 
@@ -229,6 +235,11 @@ function optionalPath(c: Checker, path: Path, value: unknown, fallback: string |
   return str(c, path, value, fallback ?? '', absolutePath) || fallback;
 }
 
+// node_exporter's textfile collector reads only *.prom files.
+function promPath(s: string): string | undefined {
+  return absolutePath(s) === undefined && s.endsWith('.prom') ? undefined : "an absolute path ending in .prom (node_exporter's textfile collector reads only *.prom files)";
+}
+
 function bool(c: Checker, path: Path, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {
@@ -262,6 +273,7 @@ const TOP_KEYS = [
   'history',
   'gpu',
   'elims',
+  'metrics',
 ] as const;
 
 function checkElims(c: Checker, value: unknown): ChildElimConfig[] {
@@ -346,6 +358,7 @@ export function validateConfig(
   }
   const history = section(c, ['history'], top['history'], ['enabled', 'dir', 'max_bytes', 'keep']);
   const gpu = section(c, ['gpu'], top['gpu'], ['enabled', 'command', 'interval', 'timeout']);
+  const metrics = section(c, ['metrics'], top['metrics'], ['textfile']);
   let gpuEnabled: 'auto' | boolean = d.gpu.enabled;
   if (gpu['enabled'] !== undefined) {
     if (gpu['enabled'] === 'auto' || typeof gpu['enabled'] === 'boolean') gpuEnabled = gpu['enabled'];
@@ -382,6 +395,9 @@ export function validateConfig(
       timeout: num(c, ['gpu', 'timeout'], gpu['timeout'], d.gpu.timeout, { above: 0, max: 600 }),
     },
     elims: [],
+    metrics: {
+      textfile: metrics['textfile'] === undefined || metrics['textfile'] === null ? null : str(c, ['metrics', 'textfile'], metrics['textfile'], '', promPath) || null,
+    },
   };
   config.elims = checkElims(c, top['elims']);
   return { config, problems: c.problems };

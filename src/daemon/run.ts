@@ -17,6 +17,7 @@ import { runIsolated } from '../util/exec.js';
 import { defaultHistoryDir, historyRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
 import { lsfEnvProblems } from './lsf-env.js';
+import { MetricsWriter } from './metrics.js';
 import { openRankers } from '../model/rankers.js';
 import { reniceProcess } from './nice.js';
 import { fdSink } from './report.js';
@@ -164,6 +165,9 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const collectors = collectorsFromConfig(config, { log, signal, clock });
   const sampler = createSampler({ collectors, clock, log });
 
+  const metricsPath = config.metrics.textfile;
+  const metrics = metricsPath === null ? undefined : new MetricsWriter({ path: metricsPath, resource: config.resource, version: VERSION, log });
+  if (metricsPath !== null) log.info({ path: metricsPath }, 'metrics file (Prometheus text format, each tick)');
   const history = args.noHistory === true ? undefined : openHistory(config, host, env, log);
   if (history === undefined) log.info(args.noHistory === true ? 'history off (--no-history)' : 'history off (history.enabled: false)');
   const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource] });
@@ -206,6 +210,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     if (history !== undefined && tick.result !== undefined && tick.state === 'ok') {
       history.append(JSON.stringify(historyRecord(tick.ts, host, tick.result)));
     }
+    metrics?.update(tick, sampler.stats());
     summary.ticks++;
     summary.states[tick.state] = (summary.states[tick.state] ?? 0) + 1;
     if (tick.outcome === 'dropped' || tick.outcome === 'replaced') summary.unread++;
@@ -257,6 +262,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   if (children !== undefined) pending.push(children.close());
   if (inventory !== undefined) pending.push(inventory);
   if (history !== undefined) pending.push(history.close(300));
+  if (metrics !== undefined) pending.push(metrics.close(300));
   await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
   log.info({ reason: stopping }, 'lavarank stopped');
   await logging.close(300);
