@@ -186,3 +186,19 @@ describe('staticImports', () => {
     assert.deepEqual(staticImports(src), ['./a.js', 'pkg', './side.js', './d.js', './e.js', './g.js']);
   });
 });
+
+describe('the documentation', () => {
+  it('links only to files of the repository that exist (README.md, docs/, SECURITY.md)', () => {
+    const pages = ['README.md', 'SECURITY.md', ...readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const broken: string[] = [];
+    for (const page of pages) {
+      const text = readFileSync(join(repoRoot, page), 'utf8');
+      for (const m of text.matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)) {
+        const target = m[1]!;
+        if (/^[a-z]+:/.test(target)) continue; // http:, mailto:
+        if (!existsSync(resolve(repoRoot, dirname(page), target))) broken.push(`${page} -> ${target}`);
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+});
