@@ -15,7 +15,7 @@ import { VERSION } from './util/version.js';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: SubcommandMain }> }> = {
   run: { summary: 'run the elim (the default; what LIM starts)', load: () => import('./commands/run.js') },
   once: { summary: 'take one sample, print the report line (--json: sample, features, rank)', load: () => import('./commands/once.js') },
-  check: { summary: 'validate the config and model, print what would be used', load: () => import('./commands/check.js') },
+  check: { summary: 'check the config, model and (with $LSF_ENVDIR) the OpenLava side; problems first', load: () => import('./commands/check.js') },
   explain: { summary: "show every feature, the rank and what each feature adds to it", load: () => import('./commands/explain.js') },
   recommend: { summary: 'print the recommended rusage[rank=D:duration=T:decay=1] for the rank queue', load: () => import('./commands/recommend.js') },
   calibrate: { summary: 'measure a probe job under controlled loads and write a training dataset', load: () => import('./commands/calibrate.js') },

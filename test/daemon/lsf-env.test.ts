@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { lsfEnvProblems } from '../../src/daemon/lsf-env.js';
+import { startElim } from '../e2e/harness.js';
 
 describe('lsfEnvProblems', () => {
   it('says nothing when LSF_ENVDIR and LSF_LOGDIR are unset or existing directories', () => {
@@ -20,5 +21,20 @@ describe('lsfEnvProblems', () => {
 
   it('names a relative LSF_LOGDIR, which is ignored', () => {
     assert.match(lsfEnvProblems({ LSF_LOGDIR: 'log' })[0] ?? '', /^LSF_LOGDIR log is not an absolute path and is ignored/);
+  });
+});
+
+describe("the elim's log", () => {
+  it('says at start that LSF_ENVDIR and LSF_LOGDIR do not exist', async () => {
+    const elim = startElim({ testInterval: 0.2, env: { LSF_ENVDIR: '/nonexistent/openlava/etc', LSF_LOGDIR: '/nonexistent/openlava/log' } });
+    try {
+      const envdir = await elim.waitForLog((l) => String(l['msg']).startsWith('LSF_ENVDIR /nonexistent/openlava/etc does not exist'));
+      assert.equal(envdir['level'], 'warn');
+      await elim.waitForLog((l) => String(l['msg']).startsWith('LSF_LOGDIR /nonexistent/openlava/log does not exist'));
+    } finally {
+      elim.child.kill('SIGTERM');
+      await elim.exited;
+      elim.cleanup();
+    }
   });
 });
