@@ -201,4 +201,16 @@ describe('the documentation', () => {
     }
     assert.deepEqual(broken, []);
   });
+
+  it("quotes in the README the retrain benchmark of docs/retrain.md: wall time, join, training, peak RSS", () => {
+    const bench = readFileSync(join(repoRoot, 'docs', 'retrain.md'), 'utf8');
+    const cell = (row: string): number => Number(new RegExp(`^\\| ${row} \\| ([\\d.]+) `, 'm').exec(bench)?.[1]);
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith('| `lavarank retrain`')) ?? '';
+    const wall = cell('whole retrain, wall');
+    assert.ok(wall > 0, 'no wall time in docs/retrain.md');
+    assert.ok(readme.includes(`**${Math.round(wall)} s** wall`), readme);
+    assert.ok(readme.includes(`reading and joining ${cell('lsb.acct \\+ history \\+ join')} s`), readme);
+    assert.ok(readme.includes(`training ${Math.round(cell('training'))} s`), readme);
+    assert.ok(readme.includes(`peak RSS ${cell('peak RSS')} MB`), readme);
+  });
 });
