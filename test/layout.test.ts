@@ -186,3 +186,31 @@ describe('staticImports', () => {
     assert.deepEqual(staticImports(src), ['./a.js', 'pkg', './side.js', './d.js', './e.js', './g.js']);
   });
 });
+
+describe('the documentation', () => {
+  it('links only to files of the repository that exist (README.md, docs/, SECURITY.md)', () => {
+    const pages = ['README.md', 'SECURITY.md', ...readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const broken: string[] = [];
+    for (const page of pages) {
+      const text = readFileSync(join(repoRoot, page), 'utf8');
+      for (const m of text.matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)) {
+        const target = m[1]!;
+        if (/^[a-z]+:/.test(target)) continue; // http:, mailto:
+        if (!existsSync(resolve(repoRoot, dirname(page), target))) broken.push(`${page} -> ${target}`);
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+
+  it("quotes in the README the retrain benchmark of docs/retrain.md: wall time, join, training, peak RSS", () => {
+    const bench = readFileSync(join(repoRoot, 'docs', 'retrain.md'), 'utf8');
+    const cell = (row: string): number => Number(new RegExp(`^\\| ${row} \\| ([\\d.]+) `, 'm').exec(bench)?.[1]);
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith('| `lavarank retrain`')) ?? '';
+    const wall = cell('whole retrain, wall');
+    assert.ok(wall > 0, 'no wall time in docs/retrain.md');
+    assert.ok(readme.includes(`**${Math.round(wall)} s** wall`), readme);
+    assert.ok(readme.includes(`reading and joining ${cell('lsb.acct \\+ history \\+ join')} s`), readme);
+    assert.ok(readme.includes(`training ${Math.round(cell('training'))} s`), readme);
+    assert.ok(readme.includes(`peak RSS ${cell('peak RSS')} MB`), readme);
+  });
+});
