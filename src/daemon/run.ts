@@ -180,7 +180,6 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   if (metricsPath !== null) log.info({ path: metricsPath }, 'metrics file (Prometheus text format, each tick)');
   const history = args.noHistory === true ? undefined : openHistory(config, host, env, log);
   if (history === undefined) log.info(args.noHistory === true ? 'history off (--no-history)' : 'history off (history.enabled: false)');
-  const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource] });
   let stopping: string | undefined;
   const stop = (why: string): void => {
     if (stopping !== undefined) {
@@ -202,6 +201,9 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     // stops the elim with SIGTERM, so they are ignored there.
     process.on(sig, () => (interactive ? stop(sig) : log.info(`${sig} ignored: only SIGTERM stops the elim under LIM`)));
   }
+  // Started once SIGTERM is handled: before that, the signal's default action would
+  // end lavarank and leave the children, in process groups of their own, running.
+  const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource] });
   const parent = process.ppid;
   const parentWatch = setInterval(() => {
     if (process.ppid !== parent) stop(`parent process ${parent} is gone (LIM killed?)`);
