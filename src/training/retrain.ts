@@ -15,11 +15,11 @@ import { defaultHistoryDir } from '../history/record.js';
 import { EXCLUSION_REASONS, HistoryJoin, labelJobs, shortHostName, type Example, type ExclusionCounts } from './jobs.js';
 import { calibrationRows, readCalibration } from './dataset.js';
 import { featuresFromNamed } from '../model/features.js';
-import { loadModel, modelFromFile, type LoadedModel } from '../model/model.js';
-import { meanAbsoluteError, trainModel, writeModelFile, type TrainingRow } from './train.js';
+import { loadModel, modelFromFile, type LoadedModel, type ModelFile } from '../model/model.js';
+import { meanAbsoluteError, trainModel, writeModelFile, type TrainingRow, type TrainReport } from './train.js';
 import { clampRank } from '../model/rank.js';
 import { defaultModelPath, modelPathFor } from '../model/rankers.js';
-import { renderReport, type HoldoutPoint, type MaeEntry } from './report-html.js';
+import { renderReport, type HoldoutPoint, type MaeEntry, type ReportData } from './report-html.js';
 import { trustProblems } from '../util/trust.js';
 
 // Exit status: the new model was written (or, with --dry-run, would be). All are in docs/retrain.md.
@@ -356,28 +356,51 @@ function checkOutput(out: string, report: string, dryRun: boolean): void {
   }
 }
 
-// Runs a retrain with resolved options; resolves to what it did. Throws ConfigError for
-// inputs that cannot be used (named in the message); I/O errors are thrown as they are.
-export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<RetrainResult> {
-  const clock = io.clock ?? (() => performance.now());
-  const started = clock();
-  const progress = new Progress(io.err, io.isTTY, clock, 10_000, io.columns ?? 80);
-  const say = (text: string): void => {
-    progress.clear();
-    io.out(text);
-  };
-  const aborted = (): boolean => io.signal?.aborted === true;
-  const result: RetrainResult = {
-    exitCode: EXIT_INTERRUPTED, written: false, outcome: 'interrupted: nothing written', jobs: 0, examples: 0, holdout: 0,
-    newMae: NaN, installedMae: null, readMs: 0, trainMs: 0, epochs: 0, stoppedBy: '', totalMs: 0,
-  };
-  const interrupted = (): RetrainResult => {
-    progress.clear();
-    result.totalMs = clock() - started;
-    return result;
-  };
+// ---------------------------------------------------------------- the stages
+// retrain() is this list: gather inputs → join and label → split → train → evaluate →
+// decide → write (model, report). Each stage takes and returns plain typed values, so a
+// test can run one alone; the run context only carries the output and the stop signal.
 
-  // Every input is checked before anything is read, so a typo fails at once.
+// What the stages share: where to print, the progress line, the clock and Ctrl-C.
+export interface StageContext {
+  say(text: string): void; // whole lines to stdout, after clearing the progress line
+  progress: Progress;
+  clock: () => number;
+  aborted(): boolean;
+}
+
+// Thrown by a stage that saw Ctrl-C; retrain() turns it into EXIT_INTERRUPTED.
+export class Interrupted extends Error {
+  override name = 'Interrupted';
+  constructor() {
+    super('interrupted');
+  }
+}
+
+// A stage context for tests and scripts: output to `out`, no progress, no Ctrl-C.
+export function quietContext(out: (text: string) => void = () => undefined, clock: () => number = () => performance.now()): StageContext {
+  return { say: out, progress: new Progress(() => undefined, false, clock), clock, aborted: () => false };
+}
+
+// One input as the report lists it.
+export interface InputSummary {
+  what: string;
+  path: string;
+  summary: string;
+}
+
+// What gatherInputs read: the finished jobs (slimmed, each once) and the history files to stream.
+export interface GatheredInputs {
+  jobs: JobFinish[];
+  historyPaths: string[];
+  inputs: InputSummary[];
+  problems: string[]; // file:line: reason of skipped lines
+  source: string[]; // recorded in the model file
+}
+
+// Stage 1: checks every input and the output before anything is read (a typo fails at
+// once), then reads lsb.acct into memory, slimmed; a record found twice counts once.
+export async function gatherInputs(options: RetrainOptions, ctx: StageContext): Promise<GatheredInputs> {
   checkOutput(options.out, options.report, options.dryRun);
   const acctPaths = acctFiles(options.acct);
   if (options.history.length === 0) throw new ConfigError('--history: expected at least one history file or directory, received none');
@@ -389,10 +412,8 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
   }
   for (const path of options.calibration) statOrFail('--calibration', path, 'a calibration dataset (JSON lines)');
 
-  // lsb.acct: every record in memory, slimmed; duplicates (a file given twice, a copy
-  // of a rotated file) counted once.
   const source: string[] = [];
-  const inputs: Array<{ what: string; path: string; summary: string }> = [];
+  const inputs: InputSummary[] = [];
   const problems: string[] = [];
   const jobs: JobFinish[] = [];
   const seen = new Set<string>();
@@ -408,8 +429,8 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
         jobs.push(slimJob(job, intern));
       }
       if ((jobs.length & 4095) === 0) {
-        progress.update(`reading ${path}: ${jobs.length} jobs`);
-        if (aborted()) return interrupted();
+        ctx.progress.update(`reading ${path}: ${jobs.length} jobs`);
+        if (ctx.aborted()) throw new Interrupted();
       }
     }
     const s = reader.stats;
@@ -420,20 +441,32 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
       ...[...s.unknownVersions].map(([v, n]) => `${n} of unknown version ${v}`),
     ].filter((x) => x !== '');
     const summary = `${s.records} JOB_FINISH records${skipped.length > 0 ? `; skipped ${skipped.join(', ')}` : ''}`;
-    say(`lsb.acct ${path}: ${summary}`);
+    ctx.say(`lsb.acct ${path}: ${summary}`);
     inputs.push({ what: 'lsb.acct', path, summary });
     source.push(`lsb.acct ${path} (${s.records} records)`);
     for (const p of s.problems.slice(0, 10)) problems.push(`${path}:${p.line}: ${p.message}`);
   }
   seen.clear();
-  if (duplicates > 0) say(`${duplicates} records appear more than once (the same job in two files) and are counted once`);
+  if (duplicates > 0) ctx.say(`${duplicates} records appear more than once (the same job in two files) and are counted once`);
   if (jobs.length === 0) {
     throw new ConfigError(`no JOB_FINISH records in ${acctPaths.join(', ')}${inputs.length > 0 ? ` (${inputs.map((i) => i.summary).join('; ')})` : ''}`);
   }
-  result.jobs = jobs.length;
+  return { jobs, historyPaths, inputs, problems, source };
+}
 
-  // Label, then stream the history once through the join.
-  const { labelled, excluded } = labelJobs(jobs, { minRuns: options.minRuns });
+// What joinAndLabel made of the jobs: labelled examples by start time, and what was left out.
+export interface JoinedExamples {
+  jobs: number; // finished jobs read
+  examples: Example[];
+  excluded: ExclusionCounts;
+}
+
+// Stage 2: labels the jobs, then streams the history once through the join. Empties
+// gathered.jobs (the labelled jobs keep what they need). Adds the history to the
+// gathered inputs, problems and source.
+export async function joinAndLabel(gathered: GatheredInputs, options: Pick<RetrainOptions, 'history' | 'intervalSec' | 'minRuns'>, ctx: StageContext): Promise<JoinedExamples> {
+  const jobCount = gathered.jobs.length;
+  const { labelled, excluded } = labelJobs(gathered.jobs, { minRuns: options.minRuns });
   const jobHosts = new Set(labelled.map((j) => shortHostName(j.host)));
   let jobFrom = Infinity;
   let jobTo = -Infinity;
@@ -441,8 +474,9 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
     jobFrom = Math.min(jobFrom, j.startTime);
     jobTo = Math.max(jobTo, j.startTime);
   }
-  jobs.length = 0;
+  gathered.jobs.length = 0;
   const join = new HistoryJoin(labelled, { intervalSec: options.intervalSec });
+  const { historyPaths } = gathered;
   const reader = readHistory(historyPaths);
   const historyHosts = new Set<string>();
   let tsFrom = Infinity;
@@ -455,94 +489,138 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
     if (record.ts > tsTo) tsTo = record.ts;
     records += 1;
     if ((records & 4095) === 0) {
-      progress.update(`reading history: ${records} records, file ${reader.stats.files} of ${historyPaths.length}`);
-      if (aborted()) return interrupted();
+      ctx.progress.update(`reading history: ${records} records, file ${reader.stats.files} of ${historyPaths.length}`);
+      if (ctx.aborted()) throw new Interrupted();
     }
   }
-  if (aborted()) return interrupted();
+  if (ctx.aborted()) throw new Interrupted();
   const hs = reader.stats;
   const historySummary =
     `${hs.records} records in ${hs.files} files` +
     `${hs.malformed > 0 ? `; skipped ${hs.malformed} malformed lines` : ''}${hs.incomplete > 0 ? `; ${hs.incomplete} incomplete last lines (a daemon killed mid-write, or still writing)` : ''}`;
-  say(`history: ${historySummary}`);
-  inputs.push({ what: 'history', path: options.history.join(', '), summary: historySummary });
-  source.push(`history ${options.history.join(', ')} (${hs.records} records)`);
-  for (const p of hs.problems.slice(0, 10)) problems.push(`${p.file}:${p.line}: ${p.message}`);
+  ctx.say(`history: ${historySummary}`);
+  gathered.inputs.push({ what: 'history', path: options.history.join(', '), summary: historySummary });
+  gathered.source.push(`history ${options.history.join(', ')} (${hs.records} records)`);
+  for (const p of hs.problems.slice(0, 10)) gathered.problems.push(`${p.file}:${p.line}: ${p.message}`);
   if (hs.records === 0) throw new ConfigError(`no history records in ${historyPaths.length} history files under ${options.history.join(', ')}${hs.malformed > 0 ? ` (${hs.malformed} malformed lines; first: ${hs.problems[0]?.message ?? ''})` : ''}`);
 
   const joined = join.result();
   excluded.noHistory = joined.noHistory;
   const examples: Example[] = joined.examples;
-  result.examples = examples.length;
-  say(`jobs: ${result.jobs} finished, ${examples.length} usable; left out: ${exclusionText(excluded)}`);
-  if (examples.length === 0) throw new ConfigError(noExamplesMessage(result.jobs, excluded, jobHosts, historyHosts, { jobFrom, jobTo, tsFrom, tsTo }, options.intervalSec));
+  ctx.say(`jobs: ${jobCount} finished, ${examples.length} usable; left out: ${exclusionText(excluded)}`);
+  if (examples.length === 0) throw new ConfigError(noExamplesMessage(jobCount, excluded, jobHosts, historyHosts, { jobFrom, jobTo, tsFrom, tsTo }, options.intervalSec));
+  return { jobs: jobCount, examples, excluded };
+}
 
-  // Calibration rows are not jobs of this cluster and have no place in its timeline:
-  // they go first, so the time split always trains on them and never holds them out.
-  const calRows: TrainingRow[] = [];
-  for (const path of options.calibration) {
+// Calibration rows read from the --calibration files.
+export interface CalibrationInputs {
+  rows: TrainingRow[];
+  inputs: InputSummary[];
+  problems: string[];
+  source: string[];
+}
+
+// Reads the calibration datasets (trained on, never held out).
+export function readCalibrationInputs(paths: readonly string[], ctx: StageContext): CalibrationInputs {
+  const out: CalibrationInputs = { rows: [], inputs: [], problems: [], source: [] };
+  for (const path of paths) {
     const file = readCalibration(path);
-    for (const p of file.problems.slice(0, 10)) problems.push(p);
+    for (const p of file.problems.slice(0, 10)) out.problems.push(p);
     const summary = `${file.records.length} rows${file.skipped > 0 ? `; skipped ${file.skipped} lines` : ''}`;
-    say(`calibration ${path}: ${summary} (trained on, never held out)`);
-    inputs.push({ what: 'calibration', path, summary });
-    source.push(`calibration ${path} (${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
-    calRows.push(...calibrationRows(file.records));
+    ctx.say(`calibration ${path}: ${summary} (trained on, never held out)`);
+    out.inputs.push({ what: 'calibration', path, summary });
+    out.source.push(`calibration ${path} (${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
+    out.rows.push(...calibrationRows(file.records));
   }
+  return out;
+}
+
+// The time split: every row trainModel gets (calibration first, then the jobs by start
+// time), and the held-out tail with its jobs.
+export interface TimeSplit {
+  rows: TrainingRow[]; // calibration rows, then example rows; the last holdoutCount are held out
+  share: number; // holdoutCount / rows.length, as trainModel's holdoutFraction
+  trainCount: number; // rows trained on, calibration included
+  calibrationCount: number;
+  holdoutCount: number;
+  holdoutExamples: Example[];
+  holdoutRows: TrainingRow[];
+  firstHeld: number; // epoch s of the first held-out start
+  lastHeld: number;
+}
+
+// Stage 3: holds out the newest share of the jobs. Calibration rows are not jobs of this
+// cluster and have no place in its timeline: they go first, so they are always trained
+// on and never held out. Throws ConfigError when either part is too small.
+export function splitByTime(examples: readonly Example[], calibrationRows: readonly TrainingRow[], holdoutFraction: number): TimeSplit {
   const exampleRows: TrainingRow[] = examples.map((e) => {
     const f = featuresFromNamed(e.features);
     return { values: f.values, mask: f.mask, label: e.label };
   });
-  const holdoutCount = Math.round(examples.length * options.holdoutFraction);
-  const trainCount = examples.length - holdoutCount + calRows.length;
+  const holdoutCount = Math.round(examples.length * holdoutFraction);
+  const trainCount = examples.length - holdoutCount + calibrationRows.length;
   if (holdoutCount < MIN_HOLDOUT) {
     throw new ConfigError(
-      `too few examples for a holdout: ${examples.length} usable jobs, so the newest ${pct(options.holdoutFraction)} is ${holdoutCount} jobs, and at least ${MIN_HOLDOUT} are needed to judge a model ` +
-        `(about ${Math.ceil(MIN_HOLDOUT / options.holdoutFraction)} usable jobs at --holdout ${options.holdoutFraction}; collect more history, or see the reasons above)`,
+      `too few examples for a holdout: ${examples.length} usable jobs, so the newest ${pct(holdoutFraction)} is ${holdoutCount} jobs, and at least ${MIN_HOLDOUT} are needed to judge a model ` +
+        `(about ${Math.ceil(MIN_HOLDOUT / holdoutFraction)} usable jobs at --holdout ${holdoutFraction}; collect more history, or see the reasons above)`,
     );
   }
   if (trainCount < MIN_TRAIN) throw new ConfigError(`too few examples to train on: ${trainCount} rows after holding out ${holdoutCount}, at least ${MIN_TRAIN} needed`);
-  const rows = [...calRows, ...exampleRows];
+  const rows = [...calibrationRows, ...exampleRows];
   const share = holdoutCount / rows.length;
   if (share < 0.01) throw new ConfigError(`the ${holdoutCount} held-out jobs would be under 1 % of the ${rows.length} rows: give fewer --calibration rows or more jobs`);
   const holdoutExamples = examples.slice(examples.length - holdoutCount);
-  const holdoutRows = exampleRows.slice(exampleRows.length - holdoutCount);
-  const firstHeld = holdoutExamples[0]?.startTime ?? NaN;
-  const lastHeld = holdoutExamples[holdoutExamples.length - 1]?.startTime ?? NaN;
-  say(
-    `split by start time: ${examples.length - holdoutCount} jobs to train on${calRows.length > 0 ? ` (+${calRows.length} calibration rows)` : ''}, ` +
-      `the newest ${holdoutCount} held out (started ${isoMinute(firstHeld)} to ${isoMinute(lastHeld)} UTC)`,
-  );
-  result.readMs = clock() - started;
-  result.holdout = holdoutCount;
+  return {
+    rows, share, trainCount, calibrationCount: calibrationRows.length, holdoutCount, holdoutExamples,
+    holdoutRows: exampleRows.slice(exampleRows.length - holdoutCount),
+    firstHeld: holdoutExamples[0]?.startTime ?? NaN,
+    lastHeld: holdoutExamples[holdoutExamples.length - 1]?.startTime ?? NaN,
+  };
+}
 
-  // Training, stopped by the epoch count, the time limit, a validation error that no
-  // longer improves, or Ctrl-C (io.signal: then nothing is written).
+// What trainStage produced.
+export interface Trained {
+  model: ModelFile;
+  report: TrainReport;
+  stoppedBy: string; // what ended training
+  trainMs: number;
+  summary: string; // one sentence for the output and the report
+}
+
+// Stage 4: trains on everything but the holdout, stopped by the epoch count, the time
+// limit, a validation error that no longer improves, or Ctrl-C (then Interrupted).
+export async function trainStage(
+  split: Pick<TimeSplit, 'rows' | 'share' | 'trainCount' | 'holdoutCount'>,
+  options: Pick<RetrainOptions, 'seed' | 'epochs' | 'timeLimitSec' | 'now'>,
+  source: string[],
+  ctx: StageContext,
+  signal?: AbortSignal,
+): Promise<Trained> {
   const stop = new AbortController();
-  const signal = io.signal === undefined ? stop.signal : AbortSignal.any([io.signal, stop.signal]);
-  const trainStart = clock();
+  const trainSignal = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
+  const trainStart = ctx.clock();
   const limitMs = options.timeLimitSec * 1000;
-  const chunk = chunkFor(trainCount);
+  const chunk = chunkFor(split.trainCount);
   let stoppedBy = `${options.epochs} epochs`;
   let improvedAt = 0;
   let improvedMae = Infinity;
-  const { model, report } = await trainModel(rows, {
+  const { model, report } = await trainModel(split.rows, {
     name: 'retrained',
     source,
     seed: options.seed,
     epochs: options.epochs,
     chunk,
     split: 'tail',
-    holdoutFraction: share,
+    holdoutFraction: split.share,
     ...(options.now === undefined ? {} : { now: options.now }),
-    signal,
+    signal: trainSignal,
     onProgress: (p) => {
-      const elapsed = clock() - trainStart;
+      const elapsed = ctx.clock() - trainStart;
       if (p.validationMae < improvedMae * (1 - MIN_IMPROVEMENT)) {
         improvedMae = p.validationMae;
         improvedAt = p.epoch;
       }
-      progress.update(
+      ctx.progress.update(
         `training: epoch ${p.epoch}/${p.epochs}, validation MAE ${p.validationMae.toFixed(2)} (best ${p.bestValidationMae.toFixed(2)}), ` +
           `${(elapsed / 1000).toFixed(0)}/${options.timeLimitSec} s`,
         p.epoch <= chunk || p.epoch === p.epochs, // a log says at once that training has begun
@@ -557,20 +635,36 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
       }
     },
   });
-  if (aborted()) return interrupted();
-  result.trainMs = clock() - trainStart;
-  result.epochs = report.epochs;
-  result.stoppedBy = stoppedBy;
-  if (report.holdoutSamples !== holdoutCount) throw new Error(`internal: trainModel held out ${report.holdoutSamples} rows, expected ${holdoutCount}`);
-  const training = `Trained ${report.epochs} epochs in ${(result.trainMs / 1000).toFixed(1)} s (stopped by ${stoppedBy}); kept the network of epoch ${report.bestEpoch}, the best on the validation part (${report.validationSamples} rows).`;
-  say(training);
+  if (ctx.aborted()) throw new Interrupted();
+  const trainMs = ctx.clock() - trainStart;
+  if (report.holdoutSamples !== split.holdoutCount) throw new Error(`internal: trainModel held out ${report.holdoutSamples} rows, expected ${split.holdoutCount}`);
+  const summary = `Trained ${report.epochs} epochs in ${(trainMs / 1000).toFixed(1)} s (stopped by ${stoppedBy}); kept the network of epoch ${report.bestEpoch}, the best on the validation part (${report.validationSamples} rows).`;
+  ctx.say(summary);
+  return { model, report, stoppedBy, trainMs, summary };
+}
 
-  // The same held-out rows through the new model and the installed one, as the daemon computes.
+// The held-out jobs through every predictor.
+export interface Evaluation {
+  newModelId: string; // of the model as trained (the file written later has its own, see WrittenModel)
+  newPred: number[];
+  newMae: number;
+  installed: Installed;
+  installedPath: string; // the file compared with
+  installedPred?: number[];
+  installedMae: number | null;
+  table: MaeEntry[];
+  paired?: { mean: number; se: number }; // new minus installed, per job
+}
+
+// Stage 5: the same held-out rows through the new model and the installed one, as the
+// daemon computes them, next to the baselines trainModel measured on the same rows.
+export function evaluate(trained: Pick<Trained, 'model' | 'report'>, split: Pick<TimeSplit, 'holdoutRows' | 'holdoutCount'>, installedPath: string): Evaluation {
+  const { model, report } = trained;
+  const { holdoutRows } = split;
   const fresh = modelFromFile(model, 'the new model');
   const newPred = holdoutRows.map((r) => fresh.predict(r.values));
   const newMae = meanAbsoluteError((v) => fresh.predict(v), holdoutRows);
-  const comparePath = existsSync(options.out) ? options.out : options.configModel;
-  const installed = loadInstalled(comparePath);
+  const installed = loadInstalled(installedPath);
   let installedPred: number[] | undefined;
   let installedMae: number | null = null;
   let installedNote: string;
@@ -584,9 +678,7 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
   } else {
     installedNote = `unusable: ${installed.why}`;
   }
-  result.newMae = newMae;
-  result.installedMae = installedMae;
-  const n = holdoutCount;
+  const n = split.holdoutCount;
   const b = report.baselines;
   const table: MaeEntry[] = [
     { name: 'new model', mae: newMae, n, note: `trained on ${report.trainSamples + report.validationSamples} rows` },
@@ -595,81 +687,184 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
     { name: 'mean', mae: b.mean, n, note: `always ${report.meanLabel.toFixed(1)}, the training jobs' mean slowdown` },
     { name: 'formula', mae: b.formula, n, note: 'the daemon\'s built-in fallback formula' },
   ];
-  say(`\nholdout: the ${n} newest jobs; MAE in rank points (percent slowdown), lower is better\n${formatHoldoutTable(table)}`);
+  const evaluation: Evaluation = { newModelId: fresh.id, newPred, newMae, installed, installedPath, installedMae, table };
   if (installedPred !== undefined) {
-    const d = pairedDifference(newPred, installedPred, holdoutRows.map((r) => r.label));
-    say(`new minus installed: ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(2)} ± ${d.se.toFixed(2)} rank points per job (± one standard error)`);
+    evaluation.installedPred = installedPred;
+    evaluation.paired = pairedDifference(newPred, installedPred, holdoutRows.map((r) => r.label));
   }
-  if (!(newMae < Math.min(b.mean, b.loadOnly))) say('warning: the new model does not beat the mean and the load-only fit on the holdout; the data may not carry enough signal');
+  return evaluation;
+}
 
-  // The decision, then the write: atomic, the previous model kept, and read back as the daemon will.
-  const decision = decideWrite(newMae, installedMae, { force: options.force, dryRun: options.dryRun, installedPath: comparePath });
-  result.exitCode = decision.exitCode;
-  result.outcome = decision.reason;
-  if (aborted()) return interrupted();
-  model.training['retrain'] = {
-    jobs: result.jobs, examples: examples.length, excluded, calibrationRows: calRows.length, holdoutFrom: isoMinute(firstHeld), holdoutTo: isoMinute(lastHeld),
-    intervalSec: options.intervalSec, minRuns: options.minRuns, stoppedBy, installed: installed.state === 'loaded' ? installed.model.id : installed.state,
-  };
+// Prints the holdout table, the paired difference and a warning when the model learnt little.
+function sayEvaluation(e: Evaluation, report: TrainReport, n: number, ctx: StageContext): void {
+  ctx.say(`\nholdout: the ${n} newest jobs; MAE in rank points (percent slowdown), lower is better\n${formatHoldoutTable(e.table)}`);
+  if (e.paired !== undefined) {
+    const d = e.paired;
+    ctx.say(`new minus installed: ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(2)} ± ${d.se.toFixed(2)} rank points per job (± one standard error)`);
+  }
+  const b = report.baselines;
+  if (!(e.newMae < Math.min(b.mean, b.loadOnly))) ctx.say('warning: the new model does not beat the mean and the load-only fit on the holdout; the data may not carry enough signal');
+}
+
+// What writeModelStage did.
+export interface WrittenModel {
+  written: boolean;
+  id?: string; // the written file's id, as the daemon logs it
+  previous?: string; // where the replaced model was kept
+}
+
+// Stage 7a: records how the model was retrained in it, and writes it if the decision says
+// so: atomically, the previous model kept, and read back as the daemon will.
+export function writeModelStage(
+  model: ModelFile,
+  decision: { write: boolean; reason: string },
+  record: Record<string, unknown>,
+  installedMae: number | null,
+  options: Pick<RetrainOptions, 'out' | 'configModel' | 'configPath'>,
+  ctx: StageContext,
+): WrittenModel {
+  model.training['retrain'] = record;
   if (installedMae !== null) model.training.baselines['installed'] = installedMae;
-  let previous: string | undefined;
-  if (decision.write) {
-    previous = keepPrevious(options.out);
-    writeModelFile(options.out, model);
-    result.written = true;
-    let check: LoadedModel;
-    try {
-      check = loadModel(options.out);
-    } catch (err) {
-      throw new ModelError(`wrote ${options.out}, but it does not load as the daemons would load it: ${errorMessage(err)}`, { cause: err });
-    }
-    say(`\n${decision.reason}\nwrote ${options.out} (${check.id})${previous === undefined ? '' : `; the model it replaced is kept as ${previous}`}`);
-    if (process.geteuid?.() !== 0) say('warning: not running as root: the file is not owned by root, and a daemon running as root refuses it');
-    if (resolve(options.out) !== resolve(options.configModel)) {
-      say(`note: the daemons use ${options.configModel}${options.configPath === null ? '' : ` (config ${options.configPath})`}; set "model: ${options.out}" in their config to use this one`);
-    } else {
-      say('the daemons load it at their next tick');
-    }
-  } else {
-    say(`\n${decision.reason}`);
+  if (!decision.write) {
+    ctx.say(`\n${decision.reason}`);
+    return { written: false };
   }
+  const previous = keepPrevious(options.out);
+  writeModelFile(options.out, model);
+  let check: LoadedModel;
+  try {
+    check = loadModel(options.out);
+  } catch (err) {
+    throw new ModelError(`wrote ${options.out}, but it does not load as the daemons would load it: ${errorMessage(err)}`, { cause: err });
+  }
+  ctx.say(`\n${decision.reason}\nwrote ${options.out} (${check.id})${previous === undefined ? '' : `; the model it replaced is kept as ${previous}`}`);
+  if (process.geteuid?.() !== 0) ctx.say('warning: not running as root: the file is not owned by root, and a daemon running as root refuses it');
+  if (resolve(options.out) !== resolve(options.configModel)) {
+    ctx.say(`note: the daemons use ${options.configModel}${options.configPath === null ? '' : ` (config ${options.configPath})`}; set "model: ${options.out}" in their config to use this one`);
+  } else {
+    ctx.say('the daemons load it at their next tick');
+  }
+  const written: WrittenModel = { written: true, id: check.id };
+  if (previous !== undefined) written.previous = previous;
+  return written;
+}
 
-  const points: HoldoutPoint[] = holdoutExamples.map((e, i) => {
+// The held-out jobs as the report plots them.
+export function holdoutPoints(split: Pick<TimeSplit, 'holdoutExamples' | 'holdoutRows'>, evaluation: Pick<Evaluation, 'newPred' | 'installedPred'>): HoldoutPoint[] {
+  return split.holdoutExamples.map((e, i) => {
     const p: HoldoutPoint = {
       label: e.label,
-      values: holdoutRows[i]?.values ?? [],
-      mask: holdoutRows[i]?.mask ?? [],
-      predicted: newPred[i] ?? NaN,
+      values: split.holdoutRows[i]?.values ?? [],
+      mask: split.holdoutRows[i]?.mask ?? [],
+      predicted: evaluation.newPred[i] ?? NaN,
       job: { id: e.job.idx > 0 ? `${e.job.jobId}[${e.job.idx}]` : String(e.job.jobId), kind: e.kind, host: e.host, start: e.startTime, runtime: e.runtime, baseline: e.baseline },
     };
-    const old = installedPred?.[i];
+    const old = evaluation.installedPred?.[i];
     if (old !== undefined) p.installed = old;
     return p;
   });
-  const html = renderReport({
+}
+
+// Stage 7b: writes the HTML report atomically. The error says whether the model was written.
+export function writeReportStage(path: string, data: ReportData, modelWritten: { written: boolean; out: string }, ctx: StageContext): void {
+  try {
+    writeFileAtomic(path, renderReport(data));
+  } catch (err) {
+    throw new Error(`${modelWritten.written ? `the model was written to ${modelWritten.out}, but ` : ''}the report ${path} could not be written: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+  }
+  ctx.say(`report: ${path}`);
+}
+
+// ---------------------------------------------------------------- the run
+
+// Runs a retrain with resolved options; resolves to what it did. Throws ConfigError for
+// inputs that cannot be used (named in the message); I/O errors are thrown as they are.
+export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<RetrainResult> {
+  const clock = io.clock ?? (() => performance.now());
+  const started = clock();
+  const progress = new Progress(io.err, io.isTTY, clock, 10_000, io.columns ?? 80);
+  const ctx: StageContext = {
+    say: (text) => {
+      progress.clear();
+      io.out(text);
+    },
+    progress,
+    clock,
+    aborted: () => io.signal?.aborted === true,
+  };
+  const result: RetrainResult = {
+    exitCode: EXIT_INTERRUPTED, written: false, outcome: 'interrupted: nothing written', jobs: 0, examples: 0, holdout: 0,
+    newMae: NaN, installedMae: null, readMs: 0, trainMs: 0, epochs: 0, stoppedBy: '', totalMs: 0,
+  };
+  try {
+    await runStages(options, io, ctx, result);
+  } catch (err) {
+    if (!(err instanceof Interrupted)) throw err;
+    progress.clear();
+  }
+  result.totalMs = clock() - started;
+  return result;
+}
+
+async function runStages(options: RetrainOptions, io: RetrainIO, ctx: StageContext, result: RetrainResult): Promise<void> {
+  const started = ctx.clock();
+  const gathered = await gatherInputs(options, ctx);
+  result.jobs = gathered.jobs.length;
+  const joined = await joinAndLabel(gathered, options, ctx);
+  result.examples = joined.examples.length;
+  const calibration = readCalibrationInputs(options.calibration, ctx);
+  const inputs = [...gathered.inputs, ...calibration.inputs];
+  const problems = [...gathered.problems, ...calibration.problems];
+  const source = [...gathered.source, ...calibration.source];
+  const split = splitByTime(joined.examples, calibration.rows, options.holdoutFraction);
+  ctx.say(
+    `split by start time: ${joined.examples.length - split.holdoutCount} jobs to train on${split.calibrationCount > 0 ? ` (+${split.calibrationCount} calibration rows)` : ''}, ` +
+      `the newest ${split.holdoutCount} held out (started ${isoMinute(split.firstHeld)} to ${isoMinute(split.lastHeld)} UTC)`,
+  );
+  result.readMs = ctx.clock() - started;
+  result.holdout = split.holdoutCount;
+
+  const trained = await trainStage(split, options, source, ctx, io.signal);
+  result.trainMs = trained.trainMs;
+  result.epochs = trained.report.epochs;
+  result.stoppedBy = trained.stoppedBy;
+
+  const installedPath = existsSync(options.out) ? options.out : options.configModel;
+  const evaluation = evaluate(trained, split, installedPath);
+  result.newMae = evaluation.newMae;
+  result.installedMae = evaluation.installedMae;
+  sayEvaluation(evaluation, trained.report, split.holdoutCount, ctx);
+
+  const decision = decideWrite(evaluation.newMae, evaluation.installedMae, { force: options.force, dryRun: options.dryRun, installedPath });
+  result.exitCode = decision.exitCode;
+  result.outcome = decision.reason;
+  if (ctx.aborted()) throw new Interrupted();
+
+  const { installed } = evaluation;
+  const record = {
+    jobs: result.jobs, examples: joined.examples.length, excluded: joined.excluded, calibrationRows: split.calibrationCount,
+    holdoutFrom: isoMinute(split.firstHeld), holdoutTo: isoMinute(split.lastHeld), intervalSec: options.intervalSec, minRuns: options.minRuns,
+    stoppedBy: trained.stoppedBy, installed: installed.state === 'loaded' ? installed.model.id : installed.state,
+  };
+  const written = writeModelStage(trained.model, decision, record, evaluation.installedMae, options, ctx);
+  result.written = written.written;
+
+  writeReportStage(options.report, {
     generated: (options.now?.() ?? new Date()).toISOString(),
     out: options.out,
     outcome: `${decision.reason[0]?.toUpperCase() ?? ''}${decision.reason.slice(1)}.`,
-    newModelId: fresh.id,
+    newModelId: evaluation.newModelId,
     installed: installed.state === 'loaded' ? { path: installed.path, id: installed.model.id } : { path: installed.path },
-    table,
-    holdout: points,
-    holdoutRange: { from: firstHeld, to: lastHeld },
-    counts: { jobs: result.jobs, examples: examples.length, train: examples.length - holdoutCount, calibration: calRows.length, holdout: holdoutCount },
-    excluded,
+    table: evaluation.table,
+    holdout: holdoutPoints(split, evaluation),
+    holdoutRange: { from: split.firstHeld, to: split.lastHeld },
+    counts: { jobs: result.jobs, examples: joined.examples.length, train: joined.examples.length - split.holdoutCount, calibration: split.calibrationCount, holdout: split.holdoutCount },
+    excluded: joined.excluded,
     inputs,
     problems,
-    training,
-  });
-  try {
-    writeFileAtomic(options.report, html);
-  } catch (err) {
-    throw new Error(`${result.written ? `the model was written to ${options.out}, but ` : ''}the report ${options.report} could not be written: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
-  }
+    training: trained.summary,
+  }, { written: written.written, out: options.out }, ctx);
   result.reportPath = options.report;
-  say(`report: ${options.report}`);
-  result.totalMs = clock() - started;
-  return result;
 }
 
 // Why no job found a sample, with what would tell a wrong host name from a wrong time range.

@@ -8,8 +8,8 @@ import { ConfigError } from '../../src/util/errors.js';
 import { labelJobs } from '../../src/training/jobs.js';
 import { loadModel } from '../../src/model/model.js';
 import {
-  acctFiles, chunkFor, decideWrite, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, formatHoldoutTable,
-  pairedDifference, Progress, resolveOutput, retrain, slimJob, stringPool, type RetrainIO, type RetrainOptions,
+  acctFiles, chunkFor, decideWrite, evaluate, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, formatHoldoutTable, gatherInputs, joinAndLabel,
+  pairedDifference, Progress, quietContext, resolveOutput, retrain, slimJob, splitByTime, stringPool, trainStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
 import { tempDir } from '../helpers.js';
@@ -300,5 +300,48 @@ describe('retrain', () => {
     assert.equal(t.samples, r.examples + 30);
     assert.equal(t.holdoutSamples, r.holdout);
     assert.match(io.stdout.join('\n'), /\(\+30 calibration rows\)/);
+  });
+});
+
+describe('the stages, one at a time', () => {
+  test('gather, then join and label, give time-ordered examples and count every job once', async () => {
+    const said: string[] = [];
+    const ctx = quietContext((t) => said.push(t));
+    const gathered = await gatherInputs(options(), ctx);
+    const jobs = gathered.jobs.length;
+    assert.equal(jobs, 400);
+    const joined = await joinAndLabel(gathered, options(), ctx);
+    const left = Object.values(joined.excluded).reduce((s, n) => s + n, 0);
+    assert.equal(joined.examples.length + left, jobs);
+    joined.examples.forEach((e, i) => i > 0 && assert.ok(e.startTime >= (joined.examples[i - 1]?.startTime ?? Infinity)));
+    assert.match(said.join('\n'), /^history: \d+ records in 3 files/m);
+  });
+
+  test('splitByTime holds out the newest jobs and puts calibration rows first, never held out', () => {
+    const features = { cpu_busy: 0.5 };
+    const examples = Array.from({ length: 100 }, (_, i) => ({
+      job: makeJob('k', T0 + i, 60), kind: 'name:k', host: 'ol1', startTime: T0 + i, runtime: 60, baseline: 60, label: i, features, sampleTs: 0,
+    }));
+    const cal = Array.from({ length: 10 }, () => ({ values: [0], mask: [true], label: -1 }));
+    const split = splitByTime(examples, cal, 0.2);
+    assert.equal(split.holdoutCount, 20);
+    assert.deepEqual(split.holdoutExamples.map((e) => e.label), Array.from({ length: 20 }, (_, i) => 80 + i));
+    assert.deepEqual(split.rows.slice(0, 10).map((r) => r.label), new Array<number>(10).fill(-1));
+    assert.equal(split.trainCount, 90);
+    assert.equal(split.share, 20 / 110);
+  });
+
+  test('evaluate puts the new model, the installed one and the baselines on the same held-out rows', async () => {
+    const ctx = quietContext();
+    const o = options();
+    const joined = await joinAndLabel(await gatherInputs(o, ctx), o, ctx);
+    const split = splitByTime(joined.examples, [], 0.2);
+    const trained = await trainStage(split, { ...o, epochs: 5 }, [], ctx);
+    const e = evaluate(trained, split, defaultModelPath());
+    assert.deepEqual(e.table.map((r) => r.name), ['new model', 'installed model', 'load-only fit', 'mean', 'formula']);
+    assert.ok(e.table.every((r) => r.n === split.holdoutCount));
+    assert.equal(e.installed.state, 'loaded');
+    assert.equal(e.installedPred?.length, split.holdoutCount);
+    assert.equal(e.newPred.length, split.holdoutCount);
   });
 });
