@@ -17,7 +17,7 @@ import { historyFiles, readHistory } from '../history/reader.js';
 import { defaultHistoryDir } from '../history/record.js';
 import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
 import { calibrationRows, readCalibration } from './dataset.js';
-import { FEATURE_NAMES, featureIndex, type Features } from '../model/features.js';
+import { FEATURE_NAMES, FEATURES, featureIndex, unscaleValue, type FeatureSpec, type Features } from '../model/features.js';
 import { loadModel, modelFromFile, modelId, serializeModel, type LoadedModel, type ModelFile } from '../model/model.js';
 import { formulaRank, trainModel, writeModelFile, type TrainingRow, type TrainReport } from './train.js';
 import { clampRank } from '../model/rank.js';
@@ -627,6 +627,8 @@ export interface TimeSplit {
 }
 
 const LOAD1 = featureIndex('load1_per_cpu');
+// The raw 1-minute load per CPU of a vector (exact below the feature's cap), as OpenLava's order sees it.
+const load1Of = (values: readonly number[]): number => unscaleValue(FEATURES[LOAD1] as FeatureSpec, values[LOAD1] ?? 0);
 
 // Stage 3: the rows to train on. The jobs are already split at examples.cut (stage 2
 // had to, to keep the baselines out of the holdout's future); this takes an even sample
@@ -650,14 +652,14 @@ export function splitByTime(labelled: Pick<LabelledExamples, 'table' | 'join' | 
   const trainRows: TrainingRow[] = [...calibration];
   for (const r of calibration) {
     linear.add(r.values, clampRank(r.label));
-    loadOnly.add([r.values[LOAD1] ?? 0], clampRank(r.label));
+    loadOnly.add([load1Of(r.values)], clampRank(r.label));
   }
   let next = 0; // the next sampled position
   for (let k = 0; k < trainCount; k++) {
     const f = join.featuresAt(index[k] ?? 0);
     const y = clampRank(label[k] ?? 0);
     linear.add(f.values, y);
-    loadOnly.add([f.values[LOAD1] ?? 0], y);
+    loadOnly.add([load1Of(f.values)], y);
     if (next < sampled && k === Math.floor((next * trainCount) / sampled)) {
       trainRows.push({ values: f.values, mask: f.mask, label: label[k] ?? 0 });
       next += 1;
@@ -796,7 +798,7 @@ export function evaluate(trained: Pick<Trained, 'model' | 'report'>, split: Time
     sameFile ? { ...candidateFromFile('embedded default', embedded), note: 'the installed model is the embedded default' } : candidateFromFile('embedded default', embedded),
     { name: 'linear regression', note: `ridge over all ${FEATURE_NAMES.length} features, fitted on the ${refs.linear.rows} training rows`, predict: (f) => linearPredict(refs.linear, f.values) },
     { name: 'physical backbone', note: 'not in this build yet (the rank issue adds it)' },
-    { name: 'load-only fit', note: `${refs.loadOnly.intercept.toFixed(1)} + ${(refs.loadOnly.weights[0] ?? 0).toFixed(1)} x scaled load1 per CPU, fitted on the training rows`, predict: (f) => linearPredict(refs.loadOnly, [f.values[LOAD1] ?? 0]) },
+    { name: 'load-only fit', note: `${refs.loadOnly.intercept.toFixed(1)} + ${(refs.loadOnly.weights[0] ?? 0).toFixed(1)} x load1 per CPU, fitted on the training rows`, predict: (f) => linearPredict(refs.loadOnly, [load1Of(f.values)]) },
     { name: 'mean', note: `always ${refs.meanLabel.toFixed(1)}, the training rows' mean slowdown`, predict: () => refs.meanLabel },
     { name: 'formula', note: 'the daemon\'s built-in fallback formula', predict: (f) => formulaRank(f.values, f.mask) },
   ];
