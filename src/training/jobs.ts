@@ -7,7 +7,7 @@
 import { JOB_STAT_DONE, JOB_STAT_EXIT, type JobFinish } from '../lsf/acct.js';
 import { ConfigError } from '../util/errors.js';
 import type { HistoryRecord } from '../history/record.js';
-import { FEATURE_NAMES, featuresFromNamed, type Features } from '../model/features.js';
+import { CONTEXT_NAMES, FEATURE_NAMES, featuresFromNamed, type Features } from '../model/features.js';
 import { contentionLabel, cpuEfficiency, familyBaseline, labelSettings, type FamilyBaseline, type LabelOptions, type LabelSettings } from './label.js';
 
 // Why a finished job was left out, checked in this order; a job counts once.
@@ -214,7 +214,9 @@ export interface JoinOptions {
   intervalSec?: number; // the daemon's sampling interval; a sample counts up to 2 intervals back; default 10
 }
 
-const F = FEATURE_NAMES.length;
+// What a job keeps of its sample: the model's features and the context the backbone reads (the CPU count).
+const PACKED: readonly string[] = [...FEATURE_NAMES, ...CONTEXT_NAMES];
+const F = PACKED.length;
 
 // Matches the table's usable jobs with history records offered one at a time: each job
 // keeps the latest sample of its first execution host at or before its start, no older
@@ -223,7 +225,7 @@ const F = FEATURE_NAMES.length;
 // keeps the sample's raw features packed in a Float32Array row (NaN where the host
 // reported none), never the parsed record: memory grows with the jobs, not the history.
 export class HistoryJoin {
-  readonly raw: Float32Array; // count × FEATURE_NAMES.length
+  readonly raw: Float32Array; // count × (FEATURE_NAMES + CONTEXT_NAMES)
   readonly sampleTs: Float64Array; // epoch ms of the sample used; -Infinity for none
   private readonly windowMs: number;
   private readonly order: Int32Array; // usable rows grouped by host, each group in start order
@@ -276,7 +278,7 @@ export class HistoryJoin {
         sampleTs[i] = record.ts;
         const base = i * F;
         for (let f = 0; f < F; f++) {
-          const v = record.features[FEATURE_NAMES[f] ?? ''];
+          const v = record.features[PACKED[f] ?? ''];
           this.raw[base + f] = typeof v === 'number' ? v : NaN;
         }
       }
@@ -299,7 +301,7 @@ export class HistoryJoin {
     const named: Record<string, number | null> = {};
     for (let f = 0; f < F; f++) {
       const v = this.raw[i * F + f] ?? NaN;
-      named[FEATURE_NAMES[f] ?? ''] = Number.isNaN(v) ? null : v;
+      named[PACKED[f] ?? ''] = Number.isNaN(v) ? null : v;
     }
     return named;
   }

@@ -21,6 +21,7 @@ import { FEATURE_NAMES, FEATURES, featureIndex, unscaleValue, type FeatureSpec, 
 import { loadModel, modelFromFile, modelId, serializeModel, type LoadedModel, type ModelFile } from '../model/model.js';
 import { formulaRank, trainModel, writeModelFile, type TrainingRow, type TrainReport } from './train.js';
 import { clampRank } from '../model/rank.js';
+import { backbone } from '../model/backbone.js';
 import { defaultModelPath, modelPathFor } from '../model/rankers.js';
 import { exclusionMeanings, renderReport, thinned, type HoldoutPoint, type MaeEntry, type ReportData } from './report-html.js';
 import { trustProblems } from '../util/trust.js';
@@ -797,7 +798,7 @@ export function evaluate(trained: Pick<Trained, 'model' | 'report'>, split: Time
     candidateFromFile('installed model', installed),
     sameFile ? { ...candidateFromFile('embedded default', embedded), note: 'the installed model is the embedded default' } : candidateFromFile('embedded default', embedded),
     { name: 'linear regression', note: `ridge over all ${FEATURE_NAMES.length} features, fitted on the ${refs.linear.rows} training rows`, predict: (f) => linearPredict(refs.linear, f.values) },
-    { name: 'physical backbone', note: 'not in this build yet (the rank issue adds it)' },
+    { name: 'physical backbone', note: 'per-resource stall from the raw inputs and the host\'s CPU count (src/model/backbone.ts), nothing fitted here', predict: (f) => backbone(f.named).rank },
     { name: 'load-only fit', note: `${refs.loadOnly.intercept.toFixed(1)} + ${(refs.loadOnly.weights[0] ?? 0).toFixed(1)} x load1 per CPU, fitted on the training rows`, predict: (f) => linearPredict(refs.loadOnly, [load1Of(f.values)]) },
     { name: 'mean', note: `always ${refs.meanLabel.toFixed(1)}, the training rows' mean slowdown`, predict: () => refs.meanLabel },
     { name: 'formula', note: 'the daemon\'s built-in fallback formula', predict: (f) => formulaRank(f.values, f.mask) },

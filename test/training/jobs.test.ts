@@ -292,6 +292,17 @@ describe('joining with history', () => {
     assert.equal(j.namedAt(0)['mem_used'], null);
   });
 
+  test('keeps the host\'s CPU count beside the features, for the backbone', () => {
+    const t = new JobTable();
+    t.add(run('j', T0, 100));
+    t.finish();
+    const j = new HistoryJoin(t);
+    j.offer({ ...sample('ol1', T0 - 5, 0.5), features: { cpu_busy: 0.5, cpus: 64 } });
+    j.finish();
+    assert.equal(j.namedAt(0)['cpus'], 64);
+    assert.equal(j.featuresAt(0).named['cpus'], 64);
+  });
+
   test('marks the usable jobs without a sample as noHistory', async () => {
     const t = new JobTable();
     t.add(run('j', T0, 100));

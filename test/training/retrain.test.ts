@@ -366,7 +366,8 @@ describe('the stages, one at a time', () => {
     assert.deepEqual(e.table.map((r) => r.name), ['new model', 'installed model', 'embedded default', 'linear regression', 'physical backbone', 'load-only fit', 'mean', 'formula']);
     assert.ok(e.table.every((r) => r.n === split.holdoutCount));
     assert.equal(e.installed.state, 'none');
-    assert.ok(e.table[2]?.mae !== null && e.table[3]?.mae !== null, 'the embedded default and linear regression were scored');
+    assert.ok(e.table[2]?.mae !== null && e.table[3]?.mae !== null && e.table[4]?.mae !== null, 'the embedded default, linear regression and the backbone were scored');
+    assert.deepEqual(e.references.map((r) => r.name), ['linear regression', 'physical backbone']);
     assert.ok(e.points.length === split.holdoutCount && e.worst.length === 10);
   });
 });
