@@ -25,9 +25,10 @@ Learns the rank from this cluster's finished jobs: joins each job in lsb.acct wi
 its host's features at its start (from the daemons' history), labels it with its
 slowdown from contention (its CPU efficiency against its family's, suspended time
 excluded), trains a model on all but the newest jobs, judges it with the installed
-model, the embedded default and linear regression on those newest jobs, and replaces
-the installed model (atomically; daemons reload it at their next tick) only if the
-new one beats them. Writes an HTML report either way (not when interrupted).
+model, the embedded default, linear regression and the physical backbone on those
+newest jobs, and replaces the installed model (atomically; daemons reload it at
+their next tick) only if the new one beats the installed model, linear regression
+and the backbone. Writes an HTML report either way (not when interrupted).
 
 Inputs:
   --acct FILE|DIR          lsb.acct, rotated lsb.acct.N, or their directory (repeatable);
@@ -54,8 +55,8 @@ Settings:
   --time-limit SEC         at most this long training; default ${DEFAULT_TIME_LIMIT_SEC}
 
 Exit status: 0 written (or would be, with --dry-run), 1 error, 2 bad option,
-3 not better than the installed model (or linear regression) so not written,
-130 interrupted.`;
+3 not better than the installed model, linear regression or the physical
+backbone, so not written, 130 interrupted.`;
 
 // Parses and checks the options; throws ConfigError naming the option for a bad value.
 export function parseRetrainArgs(argv: string[]): RetrainArgs {

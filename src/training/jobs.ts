@@ -51,7 +51,7 @@ const REASON_CODE = new Map<ExclusionReason, number>(EXCLUSION_REASONS.map((r, i
 const code = (r: ExclusionReason): number => REASON_CODE.get(r) ?? 0;
 
 // The finished jobs, one row each, as typed columns: what the label, the join and the
-// report need and nothing else (about 70 bytes a job). Rows are in start order after finish().
+// report need and nothing else (about 60 bytes a job). Rows are in start order after finish().
 export class JobTable {
   count = 0;
   start = new Float64Array(1024); // epoch s

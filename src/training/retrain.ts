@@ -444,6 +444,7 @@ export interface ReadLog {
   source: string[]; // recorded in the model file
   table?: JobTable; // once the accounting is read
   historyRecords: number;
+  reportTried?: boolean; // the run's own report was attempted: no failure report after it
 }
 
 // A fresh, empty ReadLog.
@@ -798,7 +799,7 @@ export function evaluate(trained: Pick<Trained, 'model' | 'report'>, split: Time
     candidateFromFile('installed model', installed),
     sameFile ? { ...candidateFromFile('embedded default', embedded), note: 'the installed model is the embedded default' } : candidateFromFile('embedded default', embedded),
     { name: 'linear regression', note: `ridge over all ${FEATURE_NAMES.length} features, fitted on the ${refs.linear.rows} training rows`, predict: (f) => linearPredict(refs.linear, f.values) },
-    { name: 'physical backbone', note: 'per-resource stall from the raw inputs and the host\'s CPU count (src/model/backbone.ts), nothing fitted here', predict: (f) => backbone(f.named).rank },
+    { name: 'physical backbone', note: 'per-resource stall on the host\'s own CPUs (src/model/backbone.ts), nothing fitted', predict: (f) => backbone(f.named).rank },
     { name: 'load-only fit', note: `${refs.loadOnly.intercept.toFixed(1)} + ${(refs.loadOnly.weights[0] ?? 0).toFixed(1)} x load1 per CPU, fitted on the training rows`, predict: (f) => linearPredict(refs.loadOnly, [load1Of(f.values)]) },
     { name: 'mean', note: `always ${refs.meanLabel.toFixed(1)}, the training rows' mean slowdown`, predict: () => refs.meanLabel },
     { name: 'formula', note: 'the daemon\'s built-in fallback formula', predict: (f) => formulaRank(f.values, f.mask) },
@@ -949,9 +950,9 @@ function labelSummary(l: LabelledExamples): string {
 // ---------------------------------------------------------------- the run
 
 // Runs a retrain with resolved options; resolves to what it did. Throws ConfigError for
-// inputs that cannot be used (named in the message); once the output is known to be
-// writable, a report is written first, with what was read and left out. I/O errors are
-// thrown as they are. Ctrl-C writes nothing.
+// inputs that cannot be used (named in the message), other errors as they are; once
+// the output is known to be writable, a run that gives up writes its report first,
+// with what was read and left out and why it stopped. Ctrl-C writes nothing.
 export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<RetrainResult> {
   const clock = io.clock ?? (() => performance.now());
   const started = clock();
@@ -975,23 +976,30 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
     await runStages(options, io, ctx, log, result);
   } catch (err) {
     if (err instanceof Interrupted) progress.clear();
-    else if (err instanceof ConfigError) {
-      writeFailureReport(options, log, err, ctx);
+    else {
+      // The report of a run that gave up, unless writing the report is what failed.
+      if (!log.reportTried) {
+        try {
+          writeFailureReport(options, log, err, ctx);
+        } catch (reportErr) {
+          ctx.say(`the report could not be written either: ${errorMessage(reportErr)}`);
+        }
+      }
       throw err;
-    } else throw err;
+    }
   }
   result.totalMs = clock() - started;
   return result;
 }
 
 // The report of a run that gave up: what was read and left out, and why it stopped.
-function writeFailureReport(options: RetrainOptions, log: ReadLog, err: ConfigError, ctx: StageContext): void {
+function writeFailureReport(options: RetrainOptions, log: ReadLog, err: unknown, ctx: StageContext): void {
   const table = log.table;
   const excluded = table === undefined ? noExclusions() : table.excluded();
   writeReportStage(options.report, {
     generated: (options.now?.() ?? new Date()).toISOString(),
     out: options.out,
-    outcome: `Not written: ${err.message}.`,
+    outcome: `Not written: ${errorMessage(err)}.`,
     installed: { path: existsSync(options.out) ? options.out : options.configModel },
     table: [],
     holdout: [],
@@ -1047,6 +1055,7 @@ async function runStages(options: RetrainOptions, io: RetrainIO, ctx: StageConte
   result.written = written.written;
   result.modelId = written.id;
 
+  log.reportTried = true;
   writeReportStage(options.report, {
     generated: (options.now?.() ?? new Date()).toISOString(),
     out: options.out,

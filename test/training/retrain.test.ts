@@ -213,9 +213,10 @@ describe('retrain', () => {
     assert.equal(existsSync(o.report), false);
   });
 
-  test('names an accounting file that does not exist', async () => {
+  test('names an accounting file that does not exist, and says so in the report too', async () => {
     const o = options({ acct: [join(root, 'missing.acct')] });
     await assert.rejects(retrain(o, sink()), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`--acct ${join(root, 'missing.acct')}: no such file`));
+    assert.match(readFileSync(o.report, 'utf8'), /Not written: --acct .*missing\.acct: no such file/);
   });
 
   test('says so when the missing history directory is the config\'s, taken for want of --history', async () => {
