@@ -64,7 +64,7 @@ describe('lavarank retrain, end to end', () => {
   const out = join(dir, 'model.json');
   before(() => mkdirSync(dir));
 
-  test('recovers slowdown = 200 x cpu_busy² from jobs of varied sizes, beats linear regression and writes a model the daemon loads', async (t) => {
+  test('recovers slowdown = 200 x cpu_busy² from jobs of varied sizes, beats linear regression and the backbone, and writes a model the daemon loads', async (t) => {
     const r = await retrain([...inputs, '--out', out, '--epochs', '400']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const mae = maeOf(r.stdout, 'new model');
@@ -73,7 +73,7 @@ describe('lavarank retrain, end to end', () => {
     assert.ok(mae < maeOf(r.stdout, 'load-only fit'), 'no better than a line on the load');
     assert.ok(mae < maeOf(r.stdout, 'linear regression'), 'no better than linear regression');
     assert.ok(mae < maeOf(r.stdout, 'embedded default'), 'no better than the embedded default');
-    assert.match(r.stdout, /^written: the new model beats the installed one on the holdout \(MAE [\d.]+ < [\d.]+\) and linear regression \(MAE [\d.]+\)$/m);
+    assert.match(r.stdout, /^written: the new model beats the installed one on the holdout \(MAE [\d.]+ < [\d.]+\) and linear regression \(MAE [\d.]+\) and physical backbone \(MAE [\d.]+\)$/m);
     assert.equal(statSync(out).mode & 0o777, 0o644);
     assert.ok(existsSync(`${out}.report.html`));
 
