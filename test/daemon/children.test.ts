@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import {
   BACKOFF_MIN_MS,
   DEFAULT_MAX_AGE_S,
+  FLOOD_BYTES,
   STABLE_RUN_MS,
   STOP_GRACE_MS,
   startChildElims,
@@ -206,6 +207,52 @@ test('a flooding child costs bounded work and its newest value is still read', a
     const second = await waitFor('flood', () => valueOf(h.elims, 'flood'));
     assert.ok(second > first, `value moved on: ${first} then ${second}`);
     assert.ok(h.messages().some((m) => m.includes('only its newest output is read')));
+  } finally {
+    await h.elims.close();
+  }
+});
+
+// The countflood fixture's reports are this long; it counts them in a file.
+const COUNTFLOOD_REPORT_BYTES = 1023;
+// What a blocked child can have written beyond what was read: the socket pair
+// between it and lavarank (at most 208 KiB, net.core.wmem_default), plus the
+// stream's buffer and the chunk that crossed the budget (64 KiB each).
+const PIPE_SLACK = 208 * 1024 + 2 * 64 * 1024;
+
+// How many reports countflood has written once it stays blocked on its pipe (the
+// same count over three readings); throws if it keeps writing for 10 s.
+async function blockedAt(file: string): Promise<number> {
+  const readings: number[] = [];
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    await sleep(200);
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      // not written yet
+    }
+    if (/^\d+\n$/.test(text)) readings.push(Number(text)); // else caught mid-update
+    const last = readings.slice(-3);
+    if (last.length === 3 && last.every((n) => n === last[0])) return last[0]!;
+    if (Date.now() > deadline) throw new Error(`the child never blocked: it wrote ${readings.at(-1)} reports of ${COUNTFLOOD_REPORT_BYTES} bytes in 10 s, all read`);
+  }
+}
+
+test('a flooding child is read no further than FLOOD_BYTES between two reports: it blocks on its pipe until the next', async (t) => {
+  // Time stands still, so only a report (values()) opens a new reading window.
+  const count = join(dir, 'countflood.written');
+  const h = start([elim('countflood', { command: [join(dir, 'countflood'), count] })], { clock: new FakeClock() });
+  try {
+    const first = await blockedAt(count);
+    assert.ok(first * COUNTFLOOD_REPORT_BYTES <= FLOOD_BYTES + PIPE_SLACK, `${first} reports written before the child blocked`);
+    const value = valueOf(h.elims, 'countflood'); // a report: its newest value, and a new window
+    assert.ok(value !== undefined && value > 0 && value <= first, `value ${value} of ${first} written`);
+    const second = await blockedAt(count);
+    t.diagnostic(`reports of ${COUNTFLOOD_REPORT_BYTES} bytes written before blocking: ${first}, then ${second - first} after one report`);
+    assert.ok(second > first, 'reading did not resume after the report');
+    assert.ok((second - first) * COUNTFLOOD_REPORT_BYTES <= FLOOD_BYTES + PIPE_SLACK, `${second - first} reports written in the second window`);
+    assert.equal(h.messages().filter((m) => m.includes('only its newest output is read')).length, 1, 'the flood was not logged once');
   } finally {
     await h.elims.close();
   }
