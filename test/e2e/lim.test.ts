@@ -222,8 +222,9 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
   it('ends its child elims with it on SIGTERM, even one that ignores SIGTERM, within 2 s, and the whole process group of each', async () => {
     const { dir, cleanup } = tempDir();
     try {
+      // It ignores SIGTERM, and so does the helper it starts in its process group.
       const stubborn = join(dir, 'elim.stubborn');
-      copyFileSync(fixture('elims', 'stubborn'), stubborn);
+      copyFileSync(fixture('elims', 'stubborngroup'), stubborn);
       chmodSync(stubborn, 0o755);
       const elim = startElim({ config: `elims:\n  - command: [${stubborn}]`, testInterval: 0.3 });
       try {
@@ -232,6 +233,8 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
         const kid = Number(/ pid (\d+)/.exec(report)![1]);
         const group = processGroupOf(kid);
         assert.notEqual(group, processGroupOf(elim.pid), 'the child elim runs in the elim\'s own process group (LIM\'s), which cannot be ended as a whole');
+        const members = await waitForGroup(group, 3);
+        assert.ok(members.length >= 3, `the helper was not seen in the child's group: ${members.join(', ')}`);
         await assertStopsOnSigterm(elim);
         const alive = existsSync(`/proc/${kid}`) && !readFileSync(`/proc/${kid}/stat`, 'utf8').includes(') Z');
         assert.equal(alive, false);
@@ -251,6 +254,16 @@ async function waitForLine(elim: Elim, re: RegExp, timeoutMs = 10_000): Promise<
     const found = elim.reports().find((r) => re.test(r.line));
     if (found !== undefined) return found.line;
     if (Date.now() > deadline) throw new Error(`no report matching ${re} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// The live processes of group pgid once there are at least n (or after 5 s).
+async function waitForGroup(pgid: number, n: number): Promise<number[]> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const live = liveInGroup(pgid);
+    if (live.length >= n || Date.now() > deadline) return live;
     await new Promise((r) => setTimeout(r, 50));
   }
 }
