@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config.js';
-import { formatLogLine, logCandidates, setupLogging } from '../../src/daemon/log.js';
+import { formatLogLine, LOG_FILE_MODE, logCandidates, setupLogging } from '../../src/daemon/log.js';
 import { tempDir } from '../helpers.js';
 
 describe('logCandidates', () => {
@@ -51,6 +51,39 @@ describe('setupLogging', () => {
       const recs = readFileSync(join(dir, 'l.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.deepEqual(recs.map((r) => r['msg']), ['queued', 'uncaught exception; exiting']);
       assert.equal(recs[1]?.['err'], 'boom');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('the log file', () => {
+  it('is created readable by its owner and group only (0640): it quotes paths, child output and errors', async () => {
+    const { dir, cleanup } = tempDir();
+    const umask = process.umask(0o002); // a lax umask must not widen it
+    try {
+      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      setup.log.info('hello');
+      await setup.close(1000);
+      assert.equal((statSync(join(dir, 'l.log')).mode & 0o777).toString(8), LOG_FILE_MODE.toString(8));
+      assert.equal(LOG_FILE_MODE & 0o007, 0);
+    } finally {
+      process.umask(umask);
+      cleanup();
+    }
+  });
+
+  it('is not reached through a symbolic link planted at its path by the crash path\'s last line, before anything was written', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'l.log');
+      const setup = setupLogging({ ...defaultConfig().log, file: path }, { host: 'h', env: {}, stderrIsTty: false });
+      const victim = join(dir, 'victim');
+      writeFileSync(victim, 'untouched\n');
+      rmSync(path);
+      symlinkSync(victim, path);
+      setup.fatalNow('uncaught exception; exiting', new Error('boom'));
+      assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
     } finally {
       cleanup();
     }
