@@ -51,13 +51,13 @@ function rssMBOf(pid: number): number {
 
 // Runs the built elim (dist/src/cli.js run) as LIM would, stdout piped, with a
 // temporary config (log file in a temp dir, history and GPU off), and measures
-// `reports` reports after `warmup` ones.
-export async function measureDaemon(options: { cliPath: string; reports: number; warmup?: number; intervalSec?: number }): Promise<DaemonResult> {
+// `reports` reports after `warmup` ones. `config` is added to that config (YAML).
+export async function measureDaemon(options: { cliPath: string; reports: number; warmup?: number; intervalSec?: number; config?: string }): Promise<DaemonResult> {
   const warmup = options.warmup ?? 5;
   const intervalSec = options.intervalSec ?? 1;
   const dir = mkdtempSync(join(tmpdir(), 'lavarank-bench-'));
   const config = join(dir, 'lavarank.yaml');
-  writeFileSync(config, `log:\n  file: ${join(dir, 'lavarank.log')}\nhistory:\n  enabled: false\ngpu:\n  enabled: false\n`, { mode: 0o644 });
+  writeFileSync(config, `log:\n  file: ${join(dir, 'lavarank.log')}\nhistory:\n  enabled: false\ngpu:\n  enabled: false\n${options.config ?? ''}`, { mode: 0o644 });
   const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, options.cliPath, 'run', '--test-interval', String(intervalSec), '--config', config], {
     stdio: ['ignore', 'pipe', 'ignore'],
     cwd: dir,
