@@ -9,6 +9,11 @@ export function tokens(line: string): string[] {
   return t === '' ? [] : t.split(/\s+/);
 }
 
+// Where the last line of text starts; a final newline ends that line rather than starting another.
+export function lastLineStart(text: string): number {
+  return text.lastIndexOf('\n', text.length - 2) + 1;
+}
+
 // The kernel prints counters as decimal integers (a u64 has at most 20 digits) and
 // averages as fixed-point decimals; nvidia-smi's csv is the same. Only that form is
 // taken: no exponent, hex or Infinity, and at most 30 digits on each side, so that
