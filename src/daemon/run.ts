@@ -184,15 +184,25 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     // stops the elim with SIGTERM, so they are ignored there.
     process.on(sig, () => (interactive ? stop(sig) : log.info(`${sig} ignored: only SIGTERM stops the elim under LIM`)));
   }
+  // LIM killed (SIGKILL) sends nothing, and its pipe may be held open by others: the
+  // parent is checked at each report and half-way between reports, so the elim never
+  // outlives LIM by an interval. Each timer wakeup costs about as much CPU as reading
+  // the kernel files, so there is one between reports, not one a second.
   const parent = process.ppid;
-  const parentWatch = setInterval(() => {
-    if (process.ppid !== parent) stop(`parent process ${parent} is gone (LIM killed?)`);
-  }, Math.min(1000, intervalMs / 2));
+  const checkParent = (): void => {
+    if (stopping === undefined && process.ppid !== parent) stop(`parent process ${parent} is gone (LIM killed?)`);
+  };
+  const parentWatch = setTimeout(function watch() {
+    checkParent();
+    parentWatch.refresh();
+  }, intervalMs / 2);
 
   let summary = emptySummary();
   const summaryEvery = Math.max(1, Math.round(3_600_000 / intervalMs));
   let inventory: Promise<void> | undefined;
   const onTick = (tick: Tick): void => {
+    checkParent();
+    parentWatch.refresh(); // the next check half an interval after this report
     if (tick.seq === 1) {
       log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
       inventory = hostInventory(signal)
@@ -247,7 +257,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     stopping = reason;
     controller.abort();
   }
-  clearInterval(parentWatch);
+  clearTimeout(parentWatch);
   sampler.close();
   const pending: Array<Promise<unknown>> = [];
   if (children !== undefined) pending.push(children.close());
