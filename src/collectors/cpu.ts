@@ -1,5 +1,5 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
-import { procPath, readKernelText } from './procfs.js';
+import { procPath, readKernelBytes } from './procfs.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
@@ -71,6 +71,18 @@ export interface CpuSet {
 // The CpuSet of a list of cpuN names.
 export function cpuSet(names: string[]): CpuSet {
   return { names, prefixes: names.map((n) => `${n} `) };
+}
+
+const NL_INTR = Buffer.from('\nintr ', 'latin1');
+const NL_CPU = Buffer.from('\ncpu', 'latin1');
+
+// The part of /proc/stat that scanStat reads: up to the `intr` line, which the
+// kernel prints right after the cpu lines, if no cpu line follows it; else all of
+// it. On a big node that leaves out most of the file (intr counts every interrupt).
+export function statHead(bytes: Buffer): string {
+  const end = bytes.indexOf(NL_INTR);
+  if (end < 0 || bytes.indexOf(NL_CPU, end) >= 0) return bytes.toString('latin1', 0, bytes.length);
+  return bytes.toString('latin1', 0, end + 1);
 }
 
 // The aggregate line as the kernel prints it ("cpu  " then single spaces), first 8 times.
@@ -157,10 +169,10 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   return {
     name: NAME,
     collect() {
-      const text = readKernelText(NAME, file);
-      let now = scanStat(text, known);
+      const bytes = readKernelBytes(NAME, file);
+      let now = scanStat(statHead(bytes), known);
       if (now === undefined) {
-        now = parseStat(text, file);
+        now = parseStat(bytes.toString('latin1', 0, bytes.length), file);
         known = cpuSet(now.cpus);
       }
       const before = previous;

@@ -1,7 +1,7 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
 import { existsSync } from 'node:fs';
-import { procPath, readKernelText, readKernelTextIfPresent } from './procfs.js';
-import { badLine, fraction, lastLineStart, ratePerSec, toNumber, tokens } from './text.js';
+import { procPath, readKernelBytes, readKernelTextIfPresent } from './procfs.js';
+import { badLine, bytesAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
 const NAME = 'disk';
@@ -57,8 +57,8 @@ interface DiskLine {
   name: string;
   major: number;
   minor: number;
-  prefix: string;
-  needle: string; // "\n" + prefix
+  prefix: Buffer;
+  needle: Buffer; // "\n" + prefix
   hint: number; // where the needle was last found (0: the first line); the search starts a little before
 }
 
@@ -67,7 +67,7 @@ interface DiskLine {
 // The kernel prints disks in the order they were added, each followed by its
 // partitions: a new disk changes the last line, a disk gone loses its line.
 export interface DiskLayout {
-  last: string;
+  last: Buffer;
   names: string[];
   disks: DiskLine[];
 }
@@ -99,12 +99,12 @@ export function diskLayout(text: string, disks: readonly DiskCounters[]): DiskLa
     let at = text.startsWith(prefix) ? 0 : text.indexOf(`\n${prefix}`);
     if (at < 0) return undefined;
     if (at > 0) at++;
-    lines.push({ name: d.name, major: d.major, minor: d.minor, prefix, needle: `\n${prefix}`, hint: Math.max(0, at - 1) });
+    lines.push({ name: d.name, major: d.major, minor: d.minor, prefix: Buffer.from(prefix, 'latin1'), needle: Buffer.from(`\n${prefix}`, 'latin1'), hint: Math.max(0, at - 1) });
   }
   const lastAt = lastLineStart(text);
   NAME_FIELD.lastIndex = lastAt;
   if (NAME_FIELD.exec(text) === null) return undefined;
-  return { last: text.slice(lastAt, NAME_FIELD.lastIndex), names: diskstatsNames(text), disks: lines };
+  return { last: Buffer.from(text.slice(lastAt, NAME_FIELD.lastIndex), 'latin1'), names: diskstatsNames(text), disks: lines };
 }
 
 // After the name, fields 4 to 14 as the kernel prints them; 6, 10 and 13 are kept.
@@ -114,27 +114,32 @@ const DISK_FIELDS = /\d+ \d+ (\d{1,30}) \d+ \d+ \d+ (\d{1,30}) \d+ \d+ (\d{1,30}
 // counters before them gain digits.
 const HINT_SLACK = 256;
 
+// Enough of a line for DISK_FIELDS: ten fields of up to 30 digits, their spaces and a digit.
+const FIELDS_MAX = 320;
+
 // The hot path's reading of /proc/diskstats: the counters of the layout's disks, each
 // found by the start of its line, the other lines not read. Undefined when the last
 // line changed (a device added), a disk's line is gone or renumbered, or is not in
 // the kernel's layout: then parseDiskstats reads it all and the devices are
 // classified again. When it returns, parseDiskstats gives the same counters for
 // these disks, or rejects a line this does not read. Updates the layout's hints.
-export function scanDiskstats(text: string, layout: DiskLayout): DiskCounters[] | undefined {
-  if (!text.startsWith(layout.last, lastLineStart(text))) return undefined;
+export function scanDiskstats(bytes: Buffer, layout: DiskLayout): DiskCounters[] | undefined {
+  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return undefined;
   const out: DiskCounters[] = [];
   for (const d of layout.disks) {
     let at: number;
-    if (d.hint === 0 && text.startsWith(d.prefix)) at = 0;
+    if (d.hint === 0 && bytesAt(bytes, d.prefix, 0)) at = 0;
     else {
-      at = text.indexOf(d.needle, d.hint - HINT_SLACK);
-      if (at < 0) at = text.indexOf(d.needle);
+      at = bytes.indexOf(d.needle, Math.max(0, d.hint - HINT_SLACK));
+      if (at < 0) at = bytes.indexOf(d.needle);
       if (at < 0) return undefined;
       d.hint = at;
       at++;
     }
-    DISK_FIELDS.lastIndex = at + d.prefix.length;
-    const m = DISK_FIELDS.exec(text);
+    const from = at + d.prefix.length;
+    const end = bytes.indexOf(10, from);
+    DISK_FIELDS.lastIndex = 0;
+    const m = DISK_FIELDS.exec(bytes.toString('latin1', from, end < 0 || end - from > FIELDS_MAX ? Math.min(bytes.length, from + FIELDS_MAX) : end));
     if (m === null) return undefined;
     out.push({ major: d.major, minor: d.minor, name: d.name, readSectors: Number(m[1]), writeSectors: Number(m[2]), ioTicksMs: Number(m[3]) });
   }
@@ -245,12 +250,12 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
   return {
     name: NAME,
     collect(monotonicMs) {
-      const text = readKernelText(NAME, file);
+      const bytes = readKernelBytes(NAME, file);
       if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
-        if (sameNames(text, layout)) checkedAt = monotonicMs;
+        if (sameNames(bytes.toString('latin1', 0, bytes.length), layout)) checkedAt = monotonicMs;
         else layout = undefined;
       }
-      const disks = (layout === undefined ? undefined : scanDiskstats(text, layout)) ?? readAll(text, monotonicMs);
+      const disks = (layout === undefined ? undefined : scanDiskstats(bytes, layout)) ?? readAll(bytes.toString('latin1', 0, bytes.length), monotonicMs);
       const before = previous;
       previous = { at: monotonicMs, disks, layout };
       if (before === undefined) return undefined;

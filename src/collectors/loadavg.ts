@@ -1,6 +1,6 @@
 // The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg.
-import { procPath, readKernelText, readKernelTextIfPresent } from './procfs.js';
-import { cpuSet, parseStat, scanStat, type CpuSet } from './cpu.js';
+import { procPath, readKernelBytes, readKernelText, readKernelTextIfPresent } from './procfs.js';
+import { cpuSet, parseStat, scanStat, statHead, type CpuSet } from './cpu.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, LoadReading } from './types.js';
 
@@ -91,8 +91,8 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
       return onlineCount;
     }
     onlineText = undefined;
-    const text = readKernelText(NAME, statFile);
-    const stat = scanStat(text, statCpus) ?? parseStat(text, statFile);
+    const bytes = readKernelBytes(NAME, statFile);
+    const stat = scanStat(statHead(bytes), statCpus) ?? parseStat(bytes.toString('latin1', 0, bytes.length), statFile);
     if (stat.cpus !== statCpus.names) statCpus = cpuSet(stat.cpus);
     return stat.cpus.length;
   }

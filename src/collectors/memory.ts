@@ -1,5 +1,5 @@
 // Memory use from /proc/meminfo, and swap and major-fault rates from /proc/vmstat.
-import { procPath, readKernelText } from './procfs.js';
+import { procPath, readKernelBytes, readKernelText } from './procfs.js';
 import { badFile, badLine, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, MemoryReading } from './types.js';
 
@@ -106,21 +106,28 @@ export function scanMeminfo(text: string): MeminfoCounters | undefined {
   return { totalBytes, freeBytes, availableBytes, buffersBytes, cachedBytes, swapTotalBytes, swapFreeBytes };
 }
 
-const VMSTAT_NAMES = ['pswpin ', 'pswpout ', 'pgmajfault '] as const;
-const VMSTAT_AFTER_NEWLINE = VMSTAT_NAMES.map((k) => `\n${k}`);
+const VMSTAT_NAMES = ['pswpin ', 'pswpout ', 'pgmajfault '].map((k) => Buffer.from(k, 'latin1'));
+const VMSTAT_AFTER_NEWLINE = VMSTAT_NAMES.map((k) => Buffer.concat([Buffer.from('\n'), k]));
 const VMSTAT_VALUE = /(\d{1,30})(?:\n|$)/y;
 
+// Where the value of the last line of bytes starting with `key` begins, or -1.
+function bytesValueAt(bytes: Buffer, key: Buffer, afterNewline: Buffer): number {
+  const at = bytes.lastIndexOf(afterNewline);
+  if (at >= 0) return at + afterNewline.length;
+  return bytes.length >= key.length && bytes.compare(key, 0, key.length, 0, key.length) === 0 ? key.length : -1;
+}
+
 // The hot path's reading of /proc/vmstat: the three counters used, found by name among
-// the ~190 lines. Undefined when one is missing or not in the kernel's layout, for
-// parseVmstat to read or reject; when it returns, parseVmstat agrees or rejects a
-// line this does not read.
-export function scanVmstat(text: string): VmstatCounters | undefined {
+// the ~190 lines, without making a string of the file. Undefined when one is missing or
+// not in the kernel's layout, for parseVmstat to read or reject; when it returns,
+// parseVmstat agrees or rejects a line this does not read.
+export function scanVmstat(bytes: Buffer): VmstatCounters | undefined {
   const v: number[] = [];
   for (let i = 0; i < VMSTAT_NAMES.length; i++) {
-    const at = lineValueAt(text, VMSTAT_NAMES[i]!, VMSTAT_AFTER_NEWLINE[i]!);
+    const at = bytesValueAt(bytes, VMSTAT_NAMES[i]!, VMSTAT_AFTER_NEWLINE[i]!);
     if (at < 0) return undefined;
-    VMSTAT_VALUE.lastIndex = at;
-    const m = VMSTAT_VALUE.exec(text);
+    VMSTAT_VALUE.lastIndex = 0;
+    const m = VMSTAT_VALUE.exec(bytes.toString('latin1', at, Math.min(bytes.length, at + 32)));
     if (m === null) return undefined;
     v.push(Number(m[1]));
   }
@@ -160,8 +167,8 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
     collect(monotonicMs): MemoryReading {
       const meminfo = readKernelText(NAME, meminfoFile);
       const reading = memoryFractions(scanMeminfo(meminfo) ?? parseMeminfo(meminfo, meminfoFile));
-      const vmstat = readKernelText(NAME, vmstatFile);
-      const vm = scanVmstat(vmstat) ?? parseVmstat(vmstat, vmstatFile);
+      const vmstat = readKernelBytes(NAME, vmstatFile);
+      const vm = scanVmstat(vmstat) ?? parseVmstat(vmstat.toString('latin1', 0, vmstat.length), vmstatFile);
       const before = previous;
       previous = { at: monotonicMs, vm };
       if (before !== undefined) {

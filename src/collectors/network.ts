@@ -2,8 +2,8 @@
 // /proc/net/dev and /sys/class/net.
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
-import { procPath, readKernelText } from './procfs.js';
-import { badLine, fraction, lastLineStart, ratePerSec, toNumber, tokens } from './text.js';
+import { procPath, readKernelBytes, readKernelText } from './procfs.js';
+import { badLine, bytesAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
 const NAME = 'network';
@@ -75,7 +75,7 @@ function linkSpeedAt(path: string): number | undefined {
 // line through the colon ("%6s:"), and its speed file.
 interface NetLine {
   name: string;
-  needle: string; // "\n" and the line's start
+  needle: Buffer; // "\n" and the line's start
   hint: number; // where the needle was last found; the search starts a little before
   speedFile: string;
 }
@@ -85,7 +85,7 @@ interface NetLine {
 // start. The kernel lists interfaces in the order they were created: a new one
 // changes the last line, one gone loses its line.
 export interface NetLayout {
-  last: string;
+  last: Buffer;
   names: string[];
   interfaces: NetLine[];
 }
@@ -114,12 +114,12 @@ export function netDevLayout(text: string, interfaces: readonly NetCounters[], s
   for (const c of interfaces) {
     const f = found.get(c.name);
     if (f === undefined) return undefined;
-    lines.push({ name: c.name, needle: `\n${f.prefix}`, hint: f.at, speedFile: procPath(sysRoot, 'class/net', c.name, 'speed') });
+    lines.push({ name: c.name, needle: Buffer.from(`\n${f.prefix}`, 'latin1'), hint: f.at, speedFile: procPath(sysRoot, 'class/net', c.name, 'speed') });
   }
   const lastAt = lastLineStart(text);
   const colon = text.indexOf(':', lastAt);
   if (colon < 0) return undefined;
-  return { last: text.slice(lastAt, colon + 1), names: netDevNames(text), interfaces: lines };
+  return { last: Buffer.from(text.slice(lastAt, colon + 1), 'latin1'), names: netDevNames(text), interfaces: lines };
 }
 
 // After the colon, the 16 counters as the kernel prints them; rx and tx bytes kept.
@@ -133,16 +133,18 @@ const HINT_SLACK = 256;
 // kernel's layout: then parseNetDev reads it all. When it returns, parseNetDev gives
 // the same counters for these interfaces, or rejects a line this does not read.
 // Updates the hints.
-export function scanNetDev(text: string, layout: NetLayout): NetCounters[] | undefined {
-  if (!text.startsWith(layout.last, lastLineStart(text))) return undefined;
+export function scanNetDev(bytes: Buffer, layout: NetLayout): NetCounters[] | undefined {
+  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return undefined;
   const out: NetCounters[] = [];
   for (const i of layout.interfaces) {
-    let at = text.indexOf(i.needle, i.hint - HINT_SLACK);
-    if (at < 0) at = text.indexOf(i.needle);
+    let at = bytes.indexOf(i.needle, Math.max(0, i.hint - HINT_SLACK));
+    if (at < 0) at = bytes.indexOf(i.needle);
     if (at < 0) return undefined;
     i.hint = at;
-    NET_FIELDS.lastIndex = at + i.needle.length;
-    const m = NET_FIELDS.exec(text);
+    const from = at + i.needle.length;
+    const end = bytes.indexOf(10, from);
+    NET_FIELDS.lastIndex = 0;
+    const m = NET_FIELDS.exec(bytes.toString('latin1', from, end < 0 ? bytes.length : end));
     if (m === null) return undefined;
     out.push({ name: i.name, rxBytes: Number(m[1]), txBytes: Number(m[2]) });
   }
@@ -207,14 +209,14 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
   return {
     name: NAME,
     collect(monotonicMs) {
-      const text = readKernelText(NAME, file);
+      const bytes = readKernelBytes(NAME, file);
       if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
-        const names = netDevNames(text);
+        const names = netDevNames(bytes.toString('latin1', 0, bytes.length));
         if (names.length === layout.names.length && names.every((n, i) => n === layout!.names[i])) checkedAt = monotonicMs;
         else layout = undefined;
       }
       const used = layout;
-      const counters = (used === undefined ? undefined : scanNetDev(text, used)) ?? readAll(text, monotonicMs);
+      const counters = (used === undefined ? undefined : scanNetDev(bytes, used)) ?? readAll(bytes.toString('latin1', 0, bytes.length), monotonicMs);
       const before = previous;
       previous = { at: monotonicMs, counters, layout };
       if (before === undefined) return undefined;

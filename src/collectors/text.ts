@@ -14,6 +14,16 @@ export function lastLineStart(text: string): number {
   return text.lastIndexOf('\n', text.length - 2) + 1;
 }
 
+// lastLineStart for bytes.
+export function lastLineStartOf(bytes: Buffer): number {
+  return bytes.length < 2 ? 0 : bytes.lastIndexOf(10, bytes.length - 2) + 1;
+}
+
+// True if bytes hold `part` at `at`.
+export function bytesAt(bytes: Buffer, part: Buffer, at: number): boolean {
+  return at >= 0 && at + part.length <= bytes.length && bytes.compare(part, 0, part.length, at, at + part.length) === 0;
+}
+
 // The kernel prints counters as decimal integers (a u64 has at most 20 digits) and
 // averages as fixed-point decimals; nvidia-smi's csv is the same. Only that form is
 // taken: no exponent, hex or Infinity, and at most 30 digits on each side, so that

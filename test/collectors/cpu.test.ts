@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createCpuCollector, cpuFractions, cpuSet, parseStat, scanStat } from '../../src/collectors/cpu.js';
+import { createCpuCollector, cpuFractions, cpuSet, parseStat, scanStat, statHead } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, tempDir, writeTree } from './helpers.js';
 
@@ -162,4 +162,12 @@ test('a CPU replaced by another between ticks, with as many online, skips the ti
   assert.equal(c.collect(20_000), undefined);
   writeTree(root, { stat: twoOf(['cpu0', 'cpu2'], 300) });
   assert.equal(c.collect(30_000)?.online, 2);
+});
+
+test('statHead is /proc/stat up to the intr line, or all of it when a cpu line comes after intr', () => {
+  const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4');
+  assert.equal(statHead(Buffer.from(text)), text.slice(0, text.indexOf('intr')));
+  const odd = `${text}cpu1 1 2 3 4\n`;
+  assert.equal(statHead(Buffer.from(odd)), odd);
+  assert.equal(statHead(Buffer.from('cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\n')), 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\n');
 });

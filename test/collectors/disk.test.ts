@@ -177,18 +177,18 @@ test('scanDiskstats reads the disk of every captured /proc/diskstats as parseDis
     const t1 = fixtureText(f, 't1/proc/diskstats');
     const layout = diskLayout(t0, parseDiskstats(t0).filter((d) => d.name === 'vda'));
     assert.ok(layout !== undefined, f);
-    assert.deepEqual(scanDiskstats(t1, layout), parseDiskstats(t1).filter((d) => d.name === 'vda'), f);
+    assert.deepEqual(scanDiskstats(Buffer.from(t1, 'latin1'), layout), parseDiskstats(t1).filter((d) => d.name === 'vda'), f);
   }
 });
 
 test('scanDiskstats leaves to a full reading a device added at the end, a disk renumbered or gone, and a garbled disk line', () => {
   const two = `${line('sda', 0, { ticks: 1 })}\n${line('sda1', 1, {})}\n`;
   const layout = diskLayout(two, parseDiskstats(two).filter((d) => d.name === 'sda'))!;
-  assert.deepEqual(scanDiskstats(`${line('sda', 0, { ticks: 5 })}\n${line('sda1', 1, { ticks: 9 })}\n`, layout)?.[0]?.ioTicksMs, 5);
-  assert.equal(scanDiskstats(`${two}${line('sdb', 16, {})}\n`, layout), undefined, 'sdb added');
-  assert.equal(scanDiskstats(`${line('sda', 2, {})}\n${line('sda1', 1, {})}\n`, layout), undefined, 'sda renumbered');
-  assert.equal(scanDiskstats(`${line('sdb', 16, {})}\n${line('sda1', 1, {})}\n`, layout), undefined, 'sda gone');
-  assert.equal(scanDiskstats(`${line('sda', 0, { ticks: 5 }).replace(' 5 ', ' 5x ')}\n${line('sda1', 1, {})}\n`, layout), undefined, 'garbled');
+  assert.deepEqual(scanDiskstats(Buffer.from(`${line('sda', 0, { ticks: 5 })}\n${line('sda1', 1, { ticks: 9 })}\n`), layout)?.[0]?.ioTicksMs, 5);
+  assert.equal(scanDiskstats(Buffer.from(`${two}${line('sdb', 16, {})}\n`), layout), undefined, 'sdb added');
+  assert.equal(scanDiskstats(Buffer.from(`${line('sda', 2, {})}\n${line('sda1', 1, {})}\n`), layout), undefined, 'sda renumbered');
+  assert.equal(scanDiskstats(Buffer.from(`${line('sdb', 16, {})}\n${line('sda1', 1, {})}\n`), layout), undefined, 'sda gone');
+  assert.equal(scanDiskstats(Buffer.from(`${line('sda', 0, { ticks: 5 }).replace(' 5 ', ' 5x ')}\n${line('sda1', 1, {})}\n`), layout), undefined, 'garbled');
 });
 
 test('a garbled line of a physical disk after good ticks is a CollectorError naming the file and line', (t) => {

@@ -100,7 +100,7 @@ test('scanMeminfo and scanVmstat read every captured file as the parsers do', ()
       const meminfo = fixtureText(f, `${t}/proc/meminfo`);
       const vmstat = fixtureText(f, `${t}/proc/vmstat`);
       assert.deepEqual(scanMeminfo(meminfo), parseMeminfo(meminfo), `${f}/${t}`);
-      assert.deepEqual(scanVmstat(vmstat), parseVmstat(vmstat), `${f}/${t}`);
+      assert.deepEqual(scanVmstat(Buffer.from(vmstat, 'latin1')), parseVmstat(vmstat), `${f}/${t}`);
     }
   }
 });
@@ -113,10 +113,10 @@ test('scanMeminfo leaves to parseMeminfo a kernel without MemAvailable and lines
 });
 
 test('scanVmstat leaves to parseVmstat a file without one of its counters, or with one not a count', () => {
-  assert.deepEqual(scanVmstat('pswpin 1\npswpout 2\npgmajfault 3'), { pswpin: 1, pswpout: 2, pgmajfault: 3 });
-  assert.equal(scanVmstat('pswpin 1\npgmajfault 3\n'), undefined);
-  assert.equal(scanVmstat('pswpin 1\npswpout -2\npgmajfault 3\n'), undefined);
-  assert.equal(scanVmstat(''), undefined);
+  assert.deepEqual(scanVmstat(Buffer.from('pswpin 1\npswpout 2\npgmajfault 3')), { pswpin: 1, pswpout: 2, pgmajfault: 3 });
+  assert.equal(scanVmstat(Buffer.from('pswpin 1\npgmajfault 3\n')), undefined);
+  assert.equal(scanVmstat(Buffer.from('pswpin 1\npswpout -2\npgmajfault 3\n')), undefined);
+  assert.equal(scanVmstat(Buffer.from('')), undefined);
 });
 
 test('a garbled line the collector reads, after good ticks, is a CollectorError naming the file and line', (t) => {

@@ -147,17 +147,17 @@ test('scanNetDev reads eth0 of every captured /proc/net/dev as parseNetDev does'
     const t1 = fixtureText(f, 't1/proc/net/dev');
     const layout = netDevLayout(t0, parseNetDev(t0).filter((c) => c.name === 'eth0'), '/sys');
     assert.ok(layout !== undefined, f);
-    assert.deepEqual(scanNetDev(t1, layout), parseNetDev(t1).filter((c) => c.name === 'eth0'), f);
+    assert.deepEqual(scanNetDev(Buffer.from(t1, 'latin1'), layout), parseNetDev(t1).filter((c) => c.name === 'eth0'), f);
   }
 });
 
 test('scanNetDev leaves to a full reading an interface added at the end, one gone, and a garbled line', () => {
   const text = dev({ lo: [1, 1], eth0: [10, 20] });
   const layout = netDevLayout(text, parseNetDev(text).filter((c) => c.name === 'eth0'), '/sys')!;
-  assert.deepEqual(scanNetDev(dev({ lo: [2, 2], eth0: [30, 40] }), layout), [{ name: 'eth0', rxBytes: 30, txBytes: 40 }]);
-  assert.equal(scanNetDev(dev({ lo: [2, 2], eth0: [30, 40], veth1: [0, 0] }), layout), undefined, 'veth1 added');
-  assert.equal(scanNetDev(dev({ lo: [2, 2], eth1: [30, 40] }), layout), undefined, 'eth0 gone');
-  assert.equal(scanNetDev(dev({ lo: [2, 2], eth0: [30, 40] }).replace(' 30 ', ' 3x0 '), layout), undefined, 'garbled');
+  assert.deepEqual(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40] })), layout), [{ name: 'eth0', rxBytes: 30, txBytes: 40 }]);
+  assert.equal(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40], veth1: [0, 0] })), layout), undefined, 'veth1 added');
+  assert.equal(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth1: [30, 40] })), layout), undefined, 'eth0 gone');
+  assert.equal(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40] }).replace(' 30 ', ' 3x0 ')), layout), undefined, 'garbled');
 });
 
 test('an interface added anywhere but at the end, which the kernel does not do, is found within 10 minutes', (t) => {

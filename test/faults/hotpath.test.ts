@@ -127,7 +127,7 @@ describe('hot-path readers agree with the parsers', () => {
     fc.tuple(counters(6), fc.shuffledSubarray(['nr_free_pages', 'pgpgin', 'pswpin', 'pswpout', 'pgfault', 'pgmajfault'], { minLength: 4 }), edits),
     ([v, keys, list]) => {
       const text = applyEdits(keys.map((k, i) => `${k} ${v[i]}`).join('\n') + '\n', list);
-      const scanned = scanVmstat(text);
+      const scanned = scanVmstat(Buffer.from(text, 'latin1'));
       if (scanned === undefined) return false;
       assert.ok(allFinite(scanned));
       const parsed = strict(() => parseVmstat(text));
@@ -174,7 +174,7 @@ describe('hot-path readers agree with the parsers', () => {
       const layout = diskLayout(first, parseDiskstats(first).filter((d) => /^sd[a-z]$/.test(d.name)));
       assert.ok(layout !== undefined);
       const text = applyEdits(diskText(after, columns), list);
-      const scanned = scanDiskstats(text, layout);
+      const scanned = scanDiskstats(Buffer.from(text, 'latin1'), layout);
       if (scanned === undefined) return false;
       assert.ok(allFinite(scanned));
       const parsed = strict(() => parseDiskstats(text));
@@ -196,7 +196,7 @@ describe('hot-path readers agree with the parsers', () => {
       const layout = netDevLayout(first, parseNetDev(first).filter((c) => c.name.startsWith('eth')), '/sys');
       assert.ok(layout !== undefined);
       const text = applyEdits(netText(after), list);
-      const scanned = scanNetDev(text, layout);
+      const scanned = scanNetDev(Buffer.from(text, 'latin1'), layout);
       if (scanned === undefined) return false;
       assert.ok(allFinite(scanned));
       const parsed = strict(() => parseNetDev(text));
