@@ -185,24 +185,20 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     process.on(sig, () => (interactive ? stop(sig) : log.info(`${sig} ignored: only SIGTERM stops the elim under LIM`)));
   }
   // LIM killed (SIGKILL) sends nothing, and its pipe may be held open by others: the
-  // parent is checked at each report and half-way between reports, so the elim never
-  // outlives LIM by an interval. Each timer wakeup costs about as much CPU as reading
-  // the kernel files, so there is one between reports, not one a second.
+  // parent is checked at each report (as the write would fail with EPIPE on a pipe
+  // LIM took with it). Not in between: a wakeup of an idle Node process costs about
+  // as much CPU as a whole report, so the elim wakes once per report and may outlive
+  // LIM by up to one interval and the time to stop.
   const parent = process.ppid;
   const checkParent = (): void => {
     if (stopping === undefined && process.ppid !== parent) stop(`parent process ${parent} is gone (LIM killed?)`);
   };
-  const parentWatch = setTimeout(function watch() {
-    checkParent();
-    parentWatch.refresh();
-  }, intervalMs / 2);
 
   let summary = emptySummary();
   const summaryEvery = Math.max(1, Math.round(3_600_000 / intervalMs));
   let inventory: Promise<void> | undefined;
   const onTick = (tick: Tick): void => {
     checkParent();
-    parentWatch.refresh(); // the next check half an interval after this report
     if (tick.seq === 1) {
       log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
       inventory = hostInventory(signal)
@@ -257,7 +253,6 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     stopping = reason;
     controller.abort();
   }
-  clearTimeout(parentWatch);
   sampler.close();
   const pending: Array<Promise<unknown>> = [];
   if (children !== undefined) pending.push(children.close());
