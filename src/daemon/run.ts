@@ -281,11 +281,6 @@ function childSpec(elim: ChildElimConfig): ChildElimSpec {
   return spec;
 }
 
-// History lines are written six at a time (a minute at the 10 s interval), and on
-// stop: each write of its own would wake the elim once more per report. A SIGKILL
-// loses at most the five lines held.
-const HISTORY_HOLD_LINES = 6;
-
 function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): RotatingAppender | undefined {
   if (!config.history.enabled) return undefined;
   const dir = config.history.dir ?? defaultHistoryDir(env);
@@ -295,7 +290,6 @@ function openHistory(config: Readonly<Config>, host: string, env: NodeJS.Process
     path,
     maxBytes: config.history.max_bytes,
     keep: config.history.keep,
-    holdLines: HISTORY_HOLD_LINES,
     onTrouble: (event) => {
       if (event.state === 'failing') log.error({ path, err: errorMessage(event.error) }, 'cannot write history; reports continue, retrying later');
       else log.info({ path, dropped: event.dropped }, `history writable again; ${event.dropped} lines were lost`);

@@ -32,9 +32,6 @@ export interface AppenderOptions {
   fileMode?: number;
   retryMs?: number; // first retry after a failure; doubles up to 5 minutes
   reopenCheckMs?: number; // how often the path is compared with the open file; default 30 s
-  // Lines are written once this many are queued (and on flush and close), not one
-  // write each: every asynchronous write wakes the main thread once more. Default 1.
-  holdLines?: number;
   now?: () => number; // monotonic ms, for retry timing
   // Told once when writing starts failing (with the error) and once when it works again.
   onTrouble?: (event: { state: 'failing'; error: unknown; path: string } | { state: 'recovered'; dropped: number; path: string }) => void;
@@ -115,7 +112,7 @@ export class RotatingAppender {
     this.queue.push(text);
     this.queueBytes += text.length;
     this.trimQueue();
-    if (this.queue.length >= (this.options.holdLines ?? 1)) this.kick();
+    this.kick();
   }
 
   // Resolves when everything queued so far is written, or after timeoutMs.
@@ -165,13 +162,12 @@ export class RotatingAppender {
     if (this.failing && this.now() < this.retryAt) return;
     this.busy = this.drain().finally(() => {
       this.busy = undefined;
-      if (!this.closed && this.queue.length >= (this.options.holdLines ?? 1) && !this.failing) this.kick();
+      if (!this.closed && this.queue.length > 0 && !this.failing) this.kick();
     });
   }
 
-  // Writes what is queued, again while enough lines for a write arrive meanwhile (flush writes the rest).
   private async drain(): Promise<void> {
-    do {
+    while (this.queue.length > 0) {
       const taken = this.queue;
       this.queue = [];
       this.queueBytes = 0;
@@ -198,7 +194,7 @@ export class RotatingAppender {
         this.options.onTrouble?.({ state: 'recovered', dropped: this.droppedWhileFailing, path: this.options.path });
         this.droppedWhileFailing = 0;
       }
-    } while (this.queue.length > 0 && this.queue.length >= (this.options.holdLines ?? 1));
+    }
   }
 
   private trimQueue(): void {

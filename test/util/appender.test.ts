@@ -44,26 +44,6 @@ describe('RotatingAppender', () => {
     }
   });
 
-  it('with holdLines, writes nothing until that many lines are queued, and the rest on close', async () => {
-    const { dir, cleanup } = tempDir();
-    try {
-      const path = join(dir, 'h.jsonl');
-      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 2, holdLines: 3 });
-      a.append('{"i":0}');
-      a.append('{"i":1}');
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(existsSync(path), false, 'two lines held were written');
-      a.append('{"i":2}');
-      a.append('{"i":3}');
-      await new Promise((r) => setTimeout(r, 50));
-      assert.deepEqual(lines(path), ['{"i":0}', '{"i":1}', '{"i":2}']);
-      await a.close(1000);
-      assert.deepEqual(lines(path), ['{"i":0}', '{"i":1}', '{"i":2}', '{"i":3}']);
-    } finally {
-      cleanup();
-    }
-  });
-
   it('rotates before the file would pass max_bytes and keeps only `keep` old files', async () => {
     const { dir, cleanup } = tempDir();
     try {
