@@ -317,20 +317,35 @@ export interface FlatPoint {
   floor: ElimMeasurement;
 }
 
-// lavarank and the floor on generated nodes of every size in `specs`, all at once.
-export async function flatness(o: { cliPath: string; floorPath: string; specs: BigNodeSpec[]; reports: number; warmup: number; intervalSec: number }): Promise<FlatPoint[]> {
+// lavarank and the floor on generated nodes of every size in `specs`, `together` nodes
+// at a time (every process side by side on a 2-CPU host would measure the crowd).
+export async function flatness(o: {
+  cliPath: string;
+  floorPath: string;
+  specs: BigNodeSpec[];
+  reports: number;
+  warmup: number;
+  windows: number;
+  intervalSec: number;
+  together: number;
+}): Promise<FlatPoint[]> {
   const dir = mkdtempSync(join(tmpdir(), 'lavarank-bench-flat-'));
   const stops: Array<() => void> = [];
   try {
-    const runs: ElimRun[] = [];
-    o.specs.forEach((spec, i) => {
-      const roots = generateBigNode(join(dir, `node${i}`), spec);
-      stops.push(advanceCounters(roots, spec, o.intervalSec));
-      runs.push(daemonRun(`lavarank ${i}`, o.cliPath, daemonConfig(dir, `node${i}`, roots), o.intervalSec, dir));
-      runs.push(floorRun(`floor ${i}`, o.floorPath, o.intervalSec, roots));
-    });
-    const results = await measureElims(runs, { reports: o.reports, warmup: o.warmup, intervalSec: o.intervalSec });
-    return o.specs.map((spec, i) => ({ spec, lavarank: results[2 * i]!, floor: results[2 * i + 1]! }));
+    const results: ElimMeasurement[] = [];
+    for (let first = 0; first < o.specs.length; first += o.together) {
+      const runs: ElimRun[] = [];
+      o.specs.slice(first, first + o.together).forEach((spec, k) => {
+        const i = first + k;
+        const roots = generateBigNode(join(dir, `node${i}`), spec);
+        stops.push(advanceCounters(roots, spec, o.intervalSec));
+        runs.push(floorRun(`floor ${i}`, o.floorPath, o.intervalSec, roots));
+        runs.push(daemonRun(`lavarank ${i}`, o.cliPath, daemonConfig(dir, `node${i}`, roots), o.intervalSec, dir));
+      });
+      results.push(...(await measureElims(runs, { reports: o.reports, warmup: o.warmup, windows: o.windows, intervalSec: o.intervalSec, stagger: true })));
+      while (stops.length > 0) stops.pop()!();
+    }
+    return o.specs.map((spec, i) => ({ spec, floor: results[2 * i]!, lavarank: results[2 * i + 1]! }));
   } finally {
     for (const stop of stops) stop();
     rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 //
 //   node dist/scripts/bench.js [--json] [--lavarank-samples 2000] [--si-samples 100]
 //                              [--model-calls 20000] [--daemon-reports 30] [--daemon-interval 5]
-//                              [--daemon-windows 6] [--flat-reports 20] [--flat-interval 1]
+//                              [--daemon-windows 6] [--flat-reports 20] [--flat-interval 2]
 //                              [--retrain-jobs 100000] [--retrain-hosts 100] [--retrain-ticks 10000]
 //   node dist/scripts/bench.js --section NAME --samples N     (one section, JSON out)
 //
@@ -447,15 +447,19 @@ function flatReport(points: FlatPoint[]): string[] {
   if (first === undefined) return [];
   const lines = [
     '',
-    `flatness: generated nodes, all side by side, test interval ${first.intervalSec} s, ${first.reports} reports after ${first.warmupReports}; CPU of all threads per report:`,
+    `flatness: generated nodes, four (and their floors) side by side at a time, test interval ${first.intervalSec} s, ${first.reports} reports after ` +
+      `${first.warmupReports}; CPU of all threads per report, median of ${first.windowsCpuMsPerReport.length} windows (min–max):`,
     '',
-    '| CPUs | block devices (physical) | lavarank ms/report | floor ms/report | lavarank − floor ms | ratio |',
+    '| CPUs | block devices (physical disks) | lavarank ms/report | floor ms/report | lavarank − floor ms | ratio |',
     '|---|---|---|---|---|---|',
   ];
   for (const p of points) {
-    const l = p.lavarank.cpuMsPerReport;
-    const f = p.floor.cpuMsPerReport;
-    lines.push(`| ${p.spec.cpus} | ${blockDevices(p.spec)} (${p.spec.disks}) | ${fmt(l)} | ${fmt(f)} | ${fmt(l - f)} | ${fmt(l / f, 2)} |`);
+    const l = p.lavarank.windowsCpuMsPerReport;
+    const f = p.floor.windowsCpuMsPerReport;
+    lines.push(
+      `| ${p.spec.cpus} | ${blockDevices(p.spec)} (${p.spec.disks}) | ${spread(l, 3)} | ${spread(f, 3)} | ${spread(l.map((v, i) => v - (f[i] ?? Number.NaN)), 3)} | ` +
+        `${spread(l.map((v, i) => v / (f[i] ?? Number.NaN)))} |`,
+    );
   }
   return lines;
 }
@@ -517,7 +521,7 @@ async function main(): Promise<void> {
       'daemon-interval': { type: 'string', default: '5' },
       'daemon-windows': { type: 'string', default: '6' },
       'flat-reports': { type: 'string', default: '20' },
-      'flat-interval': { type: 'string', default: '1' },
+      'flat-interval': { type: 'string', default: '2' },
       'retrain-jobs': { type: 'string', default: '100000' },
       'retrain-hosts': { type: 'string', default: '100' },
       'retrain-ticks': { type: 'string', default: '10000' },
@@ -557,7 +561,7 @@ async function main(): Promise<void> {
   let flat: FlatPoint[] = [];
   const flatReports = Number(values['flat-reports']);
   if (flatReports > 0 && existsSync(cliPath)) {
-    flat = await flatness({ cliPath, floorPath, specs: [...FLAT_SPECS], reports: flatReports, warmup: 10, intervalSec: Number(values['flat-interval']) });
+    flat = await flatness({ cliPath, floorPath, specs: [...FLAT_SPECS], reports: flatReports, warmup: 5, windows: 4, intervalSec: Number(values['flat-interval']), together: 4 });
   }
   let retrain: SectionResult | undefined;
   const retrainJobs = Number(values['retrain-jobs']);

@@ -1,7 +1,7 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
 import { existsSync } from 'node:fs';
 import { procPath, readKernelBytes, readKernelTextIfPresent } from './procfs.js';
-import { badLine, bytesAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
+import { badLine, byteIndex, bytesAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
 const NAME = 'disk';
@@ -137,7 +137,7 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout): DiskCounters[]
       at++;
     }
     const from = at + d.prefix.length;
-    const end = bytes.indexOf(10, from);
+    const end = byteIndex(bytes, 10, from);
     DISK_FIELDS.lastIndex = 0;
     const m = DISK_FIELDS.exec(bytes.toString('latin1', from, end < 0 || end - from > FIELDS_MAX ? Math.min(bytes.length, from + FIELDS_MAX) : end));
     if (m === null) return undefined;

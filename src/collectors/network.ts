@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
 import { procPath, readKernelBytes, readKernelText } from './procfs.js';
-import { badLine, bytesAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
+import { badLine, byteIndex, bytesAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
 const NAME = 'network';
@@ -142,7 +142,7 @@ export function scanNetDev(bytes: Buffer, layout: NetLayout): NetCounters[] | un
     if (at < 0) return undefined;
     i.hint = at;
     const from = at + i.needle.length;
-    const end = bytes.indexOf(10, from);
+    const end = byteIndex(bytes, 10, from);
     NET_FIELDS.lastIndex = 0;
     const m = NET_FIELDS.exec(bytes.toString('latin1', from, end < 0 ? bytes.length : end));
     if (m === null) return undefined;
