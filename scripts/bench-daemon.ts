@@ -1,12 +1,15 @@
-// The whole running elim's cost, for `npm run bench`: CPU per report (all threads)
-// and RSS of dist/src/cli.js run, started as LIM starts it (stdout a pipe, stdin
-// /dev/null) with a temporary config: log file in a temp dir, history and GPU off.
+// The whole running elim's cost, for `npm run bench`: CPU per report (all threads),
+// RSS and time to the first report of dist/src/cli.js run, started as LIM starts it
+// (stdout a pipe, stdin /dev/null, the installed wrapper's V8 flags) with a temporary
+// config, next to the reads-only floor (scripts/floor-elim.ts) on the same files,
+// on this host and on a generated big node (scripts/gen-bignode.ts).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readKernelText } from '../src/collectors/procfs.js';
 import { DAEMON_NODE_FLAGS } from '../src/util/node-flags.js';
+import { blockDevices, generateBigNode, writeCounters, type BigNodeRoots, type BigNodeSpec } from './gen-bignode.js';
 
 // USER_HZ, the unit of utime and stime in /proc/PID/stat.
 const USER_HZ = 100;
@@ -22,6 +25,21 @@ export interface DaemonResult {
   rssMB: number;
   threads: number;
   lastLine: string;
+}
+
+// One program to run as LIM would, and what it was measured at.
+export interface ElimRun {
+  label: string;
+  args: string[]; // after the Node executable: V8 flags, script, arguments
+  cwd?: string;
+}
+
+// One program's cost per report, over the measured reports and per window of them.
+export interface ElimMeasurement extends DaemonResult {
+  label: string;
+  windowsCpuMsPerReport: number[]; // the measured reports cut into equal windows, in order
+  firstReportMs: number; // from spawn to the first complete line
+  childrenSeen: number; // distinct child processes seen alive at a report after the warm-up
 }
 
 interface CpuReading {
@@ -44,69 +62,292 @@ function readCpu(pid: number): CpuReading {
   return { ticksNs, schedNs: Number.isFinite(schedNs) ? schedNs : undefined, tasks };
 }
 
+// CPU ns between two readings: schedstat when the same threads ran throughout (it forgets ended threads).
+function cpuNsBetween(a: CpuReading, b: CpuReading): { ns: number; precise: boolean } {
+  const precise = a.schedNs !== undefined && b.schedNs !== undefined && a.tasks.join() === b.tasks.join();
+  return { ns: precise ? b.schedNs! - a.schedNs! : b.ticksNs - a.ticksNs, precise };
+}
+
 function rssMBOf(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readKernelText('bench', `/proc/${pid}/status`));
   return Number(m?.[1] ?? Number.NaN) / 1024;
 }
 
+// Child processes of pid alive now (every thread's children).
+function childrenOf(pid: number): string[] {
+  const out: string[] = [];
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      out.push(...readKernelText('bench', `/proc/${pid}/task/${t}/children`).split(' ').filter((s) => s !== '' && s !== '\n'));
+    }
+  } catch {
+    // a thread that just ended, or a kernel without CONFIG_PROC_CHILDREN
+  }
+  return out;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+// Runs one program until it has written warmup + reports lines and measures it.
+function measureOne(run: ElimRun, o: { reports: number; warmup: number; windows: number; intervalSec: number }, onFirst: () => void = () => undefined): Promise<ElimMeasurement> {
+  const started = performance.now();
+  const child = spawn(process.execPath, run.args, { stdio: ['ignore', 'pipe', 'ignore'], ...(run.cwd === undefined ? {} : { cwd: run.cwd }) });
+  const pid = child.pid;
+  let timer: NodeJS.Timeout | undefined;
+  const done = new Promise<ElimMeasurement>((resolvePromise, reject) => {
+    if (pid === undefined) {
+      reject(new Error(`${run.label}: cannot start ${process.execPath} ${run.args.join(' ')}`));
+      return;
+    }
+    const perWindow = Math.max(1, Math.floor(o.reports / o.windows));
+    let seen = 0;
+    let buffered = '';
+    let firstReportMs = Number.NaN;
+    let start: CpuReading | undefined;
+    let windowStart: CpuReading | undefined;
+    const windows: number[] = [];
+    const children = new Set<string>();
+    let lastLine = '';
+    const limitMs = (o.warmup + o.reports) * o.intervalSec * 3000 + 15_000;
+    timer = setTimeout(() => reject(new Error(`${run.label}: wrote ${seen} reports in ${limitMs / 1000} s`)), limitMs);
+    child.on('exit', (code) => reject(new Error(`${run.label}: exited with status ${String(code)} after ${seen} reports`)));
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        lastLine = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        seen++;
+        if (seen === 1) {
+          firstReportMs = performance.now() - started;
+          onFirst();
+        }
+        if (seen > o.warmup) for (const c of childrenOf(pid)) children.add(c);
+        if (seen === o.warmup) start = windowStart = readCpu(pid);
+        const measured = seen - o.warmup;
+        if (measured > 0 && start !== undefined && windowStart !== undefined && (measured % perWindow === 0 || measured === o.reports)) {
+          const now = readCpu(pid);
+          const inWindow = measured % perWindow === 0 ? perWindow : measured % perWindow;
+          windows.push(cpuNsBetween(windowStart, now).ns / 1e6 / inWindow);
+          windowStart = now;
+        }
+        if (measured === o.reports && start !== undefined) {
+          const end = readCpu(pid);
+          const total = cpuNsBetween(start, end);
+          child.removeAllListeners('exit');
+          resolvePromise({
+            label: run.label,
+            reports: o.reports,
+            warmupReports: o.warmup,
+            intervalSec: o.intervalSec,
+            cpuMsPerReport: total.ns / 1e6 / o.reports,
+            cpuMsPerReportTicks: (end.ticksNs - start.ticksNs) / 1e6 / o.reports,
+            cpuSource: total.precise ? '/proc/PID/task/*/schedstat, all threads' : '/proc/PID/stat utime+stime, all threads',
+            rssMB: rssMBOf(pid),
+            threads: end.tasks.length,
+            lastLine,
+            windowsCpuMsPerReport: windows,
+            firstReportMs,
+            childrenSeen: children.size,
+          });
+        }
+      }
+    });
+  });
+  return done.finally(async () => {
+    clearTimeout(timer);
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
+  });
+}
+
+// Runs every program side by side (so that they share the host's noise) and measures
+// `reports` reports of each after `warmup`, cut into `windows` windows. With stagger,
+// each starts once the one before has written its first report, so that the time to
+// the first report is not that of several Node processes starting on the same CPUs.
+export async function measureElims(
+  runs: ElimRun[],
+  o: { reports: number; warmup?: number; windows?: number; intervalSec: number; stagger?: boolean },
+): Promise<ElimMeasurement[]> {
+  const options = { reports: o.reports, warmup: o.warmup ?? 5, windows: o.windows ?? 1, intervalSec: o.intervalSec };
+  const started: Array<Promise<ElimMeasurement>> = [];
+  for (const r of runs) {
+    let first: () => void = () => undefined;
+    const firstReport = new Promise<void>((resolve) => (first = resolve));
+    const measured = measureOne(r, options, first);
+    started.push(measured);
+    if (o.stagger === true) await Promise.race([firstReport, measured.then(() => undefined, () => undefined)]);
+  }
+  const settled = await Promise.allSettled(started);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<ElimMeasurement>).value);
+}
+
+// Where the elims' config files, logs and history go, and the file for one run.
+export function daemonConfig(dir: string, name: string, o: { procRoot?: string; sysRoot?: string; history?: boolean; extra?: string }): string {
+  const config = join(dir, `${name}.yaml`);
+  const lines = [
+    `log:\n  file: ${join(dir, `${name}.log`)}`,
+    o.history === false ? 'history:\n  enabled: false' : `history:\n  dir: ${join(dir, `${name}-history`)}`,
+    'gpu:\n  enabled: false',
+  ];
+  if (o.procRoot !== undefined) lines.push(`proc_root: ${o.procRoot}`);
+  if (o.sysRoot !== undefined) lines.push(`sys_root: ${o.sysRoot}`);
+  writeFileSync(config, `${lines.join('\n')}\n${o.extra ?? ''}`, { mode: 0o644 });
+  return config;
+}
+
+// The built elim as LIM runs it (the installed wrapper's V8 flags), at a test interval.
+export function daemonRun(label: string, cliPath: string, config: string, intervalSec: number, cwd: string): ElimRun {
+  return { label, args: [...DAEMON_NODE_FLAGS, cliPath, 'run', '--test-interval', String(intervalSec), '--config', config], cwd };
+}
+
+// The reads-only floor over the same roots, with the same V8 flags.
+export function floorRun(label: string, floorPath: string, intervalSec: number, roots: { procRoot?: string; sysRoot?: string } = {}): ElimRun {
+  const args = [...DAEMON_NODE_FLAGS, floorPath, '--interval', String(intervalSec)];
+  if (roots.procRoot !== undefined) args.push('--proc-root', roots.procRoot);
+  if (roots.sysRoot !== undefined) args.push('--sys-root', roots.sysRoot);
+  return { label, args };
+}
+
+// Median and range of a list of windows, as "median (min–max)".
+export function spread(values: number[], digits = 2): string {
+  if (values.length === 0) return '-';
+  return `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+}
+
+export { median };
+
 // Runs the built elim (dist/src/cli.js run) as LIM would, stdout piped, with a
 // temporary config (log file in a temp dir, history and GPU off), and measures
 // `reports` reports after `warmup` ones. `config` is added to that config (YAML).
 export async function measureDaemon(options: { cliPath: string; reports: number; warmup?: number; intervalSec?: number; config?: string }): Promise<DaemonResult> {
-  const warmup = options.warmup ?? 5;
   const intervalSec = options.intervalSec ?? 1;
   const dir = mkdtempSync(join(tmpdir(), 'lavarank-bench-'));
-  const config = join(dir, 'lavarank.yaml');
-  writeFileSync(config, `log:\n  file: ${join(dir, 'lavarank.log')}\nhistory:\n  enabled: false\ngpu:\n  enabled: false\n${options.config ?? ''}`, { mode: 0o644 });
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, options.cliPath, 'run', '--test-interval', String(intervalSec), '--config', config], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    cwd: dir,
-  });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`cannot start ${options.cliPath}`);
-  let timer: NodeJS.Timeout | undefined;
   try {
-    return await new Promise<DaemonResult>((resolvePromise, reject) => {
-      let seen = 0;
-      let buffered = '';
-      let start: CpuReading | undefined;
-      let lastLine = '';
-      const limitMs = (warmup + options.reports) * intervalSec * 3000 + 10_000;
-      timer = setTimeout(() => reject(new Error(`the elim wrote ${seen} reports in ${limitMs / 1000} s`)), limitMs);
-      child.on('exit', (code) => reject(new Error(`the elim exited with status ${String(code)} after ${seen} reports; see ${join(dir, 'lavarank.log')}`)));
-      child.stdout.setEncoding('utf8');
-      child.stdout.on('data', (chunk: string) => {
-        buffered += chunk;
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          lastLine = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
-          seen++;
-          if (seen === warmup) start = readCpu(pid);
-          if (seen === warmup + options.reports && start !== undefined) {
-            const end = readCpu(pid);
-            // schedstat forgets threads that ended; use it only if the same threads ran throughout.
-            const precise = start.schedNs !== undefined && end.schedNs !== undefined && start.tasks.join() === end.tasks.join();
-            child.removeAllListeners('exit');
-            resolvePromise({
-              reports: options.reports,
-              warmupReports: warmup,
-              intervalSec,
-              cpuMsPerReport: (precise ? end.schedNs! - start.schedNs! : end.ticksNs - start.ticksNs) / 1e6 / options.reports,
-              cpuMsPerReportTicks: (end.ticksNs - start.ticksNs) / 1e6 / options.reports,
-              cpuSource: precise ? '/proc/PID/task/*/schedstat, all threads' : '/proc/PID/stat utime+stime, all threads',
-              rssMB: rssMBOf(pid),
-              threads: end.tasks.length,
-              lastLine,
-            });
-          }
-        }
-      });
+    const config = daemonConfig(dir, 'lavarank', { history: false, ...(options.config === undefined ? {} : { extra: options.config }) });
+    const [r] = await measureElims([daemonRun('lavarank', options.cliPath, config, intervalSec, dir)], {
+      reports: options.reports,
+      warmup: options.warmup ?? 5,
+      intervalSec,
     });
+    const { label: _label, windowsCpuMsPerReport: _w, firstReportMs: _f, childrenSeen: _c, ...result } = r!;
+    return result;
+  } catch (err) {
+    if (err instanceof Error) err.message = err.message.replace(/^lavarank: /, 'the elim ').replace(/; see .*$/, '');
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; see ${join(dir, 'lavarank.log')}`, { cause: err });
   } finally {
-    clearTimeout(timer);
-    child.kill('SIGTERM');
-    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// One host of the side-by-side comparison: lavarank and the floor on the same files.
+export interface SideBySide {
+  host: string;
+  lavarank: ElimMeasurement;
+  floor: ElimMeasurement;
+  ratioWindows: number[]; // lavarank / floor, window by window (they ran at the same time)
+}
+
+// Keeps a generated node's counters moving while elims read it: a new tick every half interval.
+function advanceCounters(roots: BigNodeRoots, spec: BigNodeSpec, intervalSec: number): () => void {
+  let tick = 0;
+  const timer = setInterval(() => writeCounters(roots, spec, ++tick), (intervalSec * 1000) / 2);
+  return () => clearInterval(timer);
+}
+
+// lavarank and the reads-only floor, all four at once: on this host's /proc and /sys,
+// and on a generated node of `spec` whose counters advance every half interval.
+export async function sideBySide(o: {
+  cliPath: string;
+  floorPath: string;
+  spec: BigNodeSpec;
+  reports: number;
+  warmup: number;
+  windows: number;
+  intervalSec: number;
+}): Promise<SideBySide[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'lavarank-bench-side-'));
+  try {
+    const roots = generateBigNode(join(dir, 'node'), o.spec);
+    const hostConfig = daemonConfig(dir, 'host', {});
+    const bigConfig = daemonConfig(dir, 'big', roots);
+    const stop = advanceCounters(roots, o.spec, o.intervalSec);
+    let results: ElimMeasurement[];
+    try {
+      results = await measureElims(
+        // The floors first: a daemon's start-up inventory must not delay the next one's first report.
+        [
+          floorRun('floor host', o.floorPath, o.intervalSec),
+          floorRun('floor big', o.floorPath, o.intervalSec, roots),
+          daemonRun('lavarank big', o.cliPath, bigConfig, o.intervalSec, dir),
+          daemonRun('lavarank host', o.cliPath, hostConfig, o.intervalSec, dir),
+        ],
+        { ...o, stagger: true },
+      );
+    } finally {
+      stop();
+    }
+    const [fh, fb, lb, lh] = results as [ElimMeasurement, ElimMeasurement, ElimMeasurement, ElimMeasurement];
+    const ratios = (l: ElimMeasurement, f: ElimMeasurement) => l.windowsCpuMsPerReport.map((v, i) => v / (f.windowsCpuMsPerReport[i] ?? Number.NaN));
+    return [
+      { host: `this host (${cpus().length} CPUs)`, lavarank: lh, floor: fh, ratioWindows: ratios(lh, fh) },
+      { host: describeSpec(o.spec), lavarank: lb, floor: fb, ratioWindows: ratios(lb, fb) },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// "128 CPUs, 336 block devices (64 disks x 4 partitions, 16 loop), 8 NICs".
+export function describeSpec(s: BigNodeSpec): string {
+  return `${s.cpus} CPUs, ${blockDevices(s)} block devices (${s.disks} disks × ${s.partitions} partitions, ${s.loops} loop), ${s.nics} NICs`;
+}
+
+// One point of the flatness check: lavarank and the floor on a generated node of that size.
+export interface FlatPoint {
+  spec: BigNodeSpec;
+  lavarank: ElimMeasurement;
+  floor: ElimMeasurement;
+}
+
+// lavarank and the floor on generated nodes of every size in `specs`, `together` nodes
+// at a time (every process side by side on a 2-CPU host would measure the crowd).
+export async function flatness(o: {
+  cliPath: string;
+  floorPath: string;
+  specs: BigNodeSpec[];
+  reports: number;
+  warmup: number;
+  windows: number;
+  intervalSec: number;
+  together: number;
+}): Promise<FlatPoint[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'lavarank-bench-flat-'));
+  const stops: Array<() => void> = [];
+  try {
+    const results: ElimMeasurement[] = [];
+    for (let first = 0; first < o.specs.length; first += o.together) {
+      const runs: ElimRun[] = [];
+      o.specs.slice(first, first + o.together).forEach((spec, k) => {
+        const i = first + k;
+        const roots = generateBigNode(join(dir, `node${i}`), spec);
+        stops.push(advanceCounters(roots, spec, o.intervalSec));
+        runs.push(floorRun(`floor ${i}`, o.floorPath, o.intervalSec, roots));
+        runs.push(daemonRun(`lavarank ${i}`, o.cliPath, daemonConfig(dir, `node${i}`, roots), o.intervalSec, dir));
+      });
+      results.push(...(await measureElims(runs, { reports: o.reports, warmup: o.warmup, windows: o.windows, intervalSec: o.intervalSec, stagger: true })));
+      while (stops.length > 0) stops.pop()!();
+    }
+    return o.specs.map((spec, i) => ({ spec, floor: results[2 * i]!, lavarank: results[2 * i + 1]! }));
+  } finally {
+    for (const stop of stops) stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -4,24 +4,31 @@
 // and prints the table.
 //
 //   node dist/scripts/bench.js [--json] [--lavarank-samples 2000] [--si-samples 100]
-//                              [--model-calls 20000] [--daemon-reports 60]
+//                              [--model-calls 20000] [--daemon-reports 30] [--daemon-interval 5]
+//                              [--daemon-windows 6] [--flat-reports 20] [--flat-interval 2]
 //   node dist/scripts/bench.js --section NAME --samples N     (one section, JSON out)
 //
 // Retrain at scale is measured apart: scripts/bench-retrain.ts (npm run bench:retrain).
 //
 // A section is a function returning a SectionResult; add one by adding it to SECTIONS.
 // The whole daemon is measured apart (scripts/bench-daemon.ts): the built elim, run
-// as a child the way LIM runs it, for --daemon-reports reports at a 1 s test interval.
+// as a child the way LIM runs it (--lite-mode, history on), side by side with the
+// reads-only floor (scripts/floor-elim.ts), on this host and on a generated big node
+// (scripts/gen-bignode.ts), for --daemon-reports reports at a --daemon-interval test
+// interval cut into --daemon-windows windows (0 reports skips it); then the flatness
+// check: both on generated nodes from 2 to 256 CPUs and 1 to 300 block devices
+// (--flat-reports reports at --flat-interval; 0 skips it).
 import { spawnSync } from 'node:child_process';
 import * as childProcess from 'node:child_process';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { existsSync } from 'node:fs';
 import { cpus, release } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readKernelText } from '../src/collectors/procfs.js';
-import { measureDaemon, type DaemonResult } from './bench-daemon.js';
+import { flatness, median, sideBySide, spread, type FlatPoint, type SideBySide } from './bench-daemon.js';
+import { BIG_NODE, blockDevices, type BigNodeSpec } from './gen-bignode.js';
 
 // USER_HZ: the unit of the children's CPU times in /proc/self/stat. 100 on every
 // Linux architecture lavarank runs on (asking `getconf CLK_TCK` would be a fork).
@@ -279,7 +286,7 @@ function fmt(value: number, digits = 3): string {
   return Number.isFinite(value) ? value.toFixed(digits) : '-';
 }
 
-function modelReport(model: SectionResult, daemon: DaemonResult | undefined): string[] {
+function modelReport(model: SectionResult): string[] {
   const lines = [''];
   const inf = model.inference;
   if (inf !== undefined) {
@@ -288,11 +295,76 @@ function modelReport(model: SectionResult, daemon: DaemonResult | undefined): st
         `rank(sample) with features ${fmt(inf.rankUsMedian, 2)} µs median (p90 ${fmt(inf.rankUsP90, 2)}); target <= 50 µs: ${inf.rankUsMedian <= 50 ? 'met' : 'NOT MET'}`,
     );
   }
-  if (daemon !== undefined) {
+  return lines;
+}
+
+// The targets of issue 16 for the running elim.
+const TARGET_RATIO = 1.5;
+const TARGET_RSS_MB = 50;
+const TARGET_FIRST_REPORT_S = 2;
+
+function daemonReport(side: SideBySide[]): string[] {
+  const first = side[0]?.lavarank;
+  if (first === undefined) return [];
+  const lines = [
+    '',
+    `whole elim (dist/src/cli.js run, V8 flags of the installed wrapper, history on, GPU off) next to the reads-only floor ` +
+      `(scripts/floor-elim.ts: reads the same files, writes one line), all four side by side; test interval ${first.intervalSec} s, ` +
+      `${first.reports} reports after ${first.warmupReports}; CPU of all threads per report (${first.cpuSource}), ` +
+      `median of ${first.windowsCpuMsPerReport.length} windows (min–max):`,
+    '',
+    '| host | lavarank ms/report | floor ms/report | ratio | lavarank RSS MB | floor RSS MB | first report s | processes started |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const s of side) {
     lines.push(
-      `whole elim (dist/src/cli.js run, ${daemon.intervalSec} s test interval, ${daemon.reports} reports after ${daemon.warmupReports}): ` +
-        `${fmt(daemon.cpuMsPerReport, 2)} ms CPU per report (${daemon.threads} threads, ${daemon.cpuSource}; utime+stime alone: ${fmt(daemon.cpuMsPerReportTicks, 2)} ms), ` +
-        `RSS ${fmt(daemon.rssMB, 1)} MB; last report "${daemon.lastLine.trim()}"`,
+      `| ${s.host} | ${spread(s.lavarank.windowsCpuMsPerReport, 3)} | ${spread(s.floor.windowsCpuMsPerReport, 3)} | ${spread(s.ratioWindows)} | ` +
+        `${fmt(s.lavarank.rssMB, 1)} | ${fmt(s.floor.rssMB, 1)} | ${fmt(s.lavarank.firstReportMs / 1000, 2)} | ${s.lavarank.childrenSeen} |`,
+    );
+  }
+  const misses: string[] = [];
+  for (const s of side) {
+    const ratio = median(s.ratioWindows);
+    if (!(ratio <= TARGET_RATIO)) misses.push(`ratio ${fmt(ratio, 2)} > ${TARGET_RATIO} on ${s.host}`);
+    if (!(s.lavarank.rssMB <= TARGET_RSS_MB)) misses.push(`RSS ${fmt(s.lavarank.rssMB, 1)} MB > ${TARGET_RSS_MB} MB on ${s.host}`);
+    if (!(s.lavarank.firstReportMs <= TARGET_FIRST_REPORT_S * 1000)) misses.push(`first report after ${fmt(s.lavarank.firstReportMs / 1000, 2)} s on ${s.host}`);
+    if (s.lavarank.childrenSeen > 0) misses.push(`${s.lavarank.childrenSeen} child processes seen on ${s.host}`);
+  }
+  lines.push(
+    '',
+    `targets (ratio <= ${TARGET_RATIO} on both, RSS <= ${TARGET_RSS_MB} MB, first report <= ${TARGET_FIRST_REPORT_S} s, 0 processes started per report): ` +
+      (misses.length === 0 ? 'met' : `NOT MET: ${misses.join('; ')}`),
+    `last reports: ${side.map((s) => `"${s.lavarank.lastLine.trim()}" (${s.host})`).join(', ')}`,
+  );
+  return lines;
+}
+
+// The nodes of the flatness check: CPUs from 2 to 256 with one disk, then block devices
+// from 1 to 300 (disks with 4 partitions each) on 2 CPUs.
+const FLAT_SPECS: readonly BigNodeSpec[] = [
+  ...[2, 32, 128, 256].map((cpus) => ({ cpus, disks: 1, partitions: 0, loops: 0, nics: 1 })),
+  { cpus: 2, disks: 2, partitions: 4, loops: 0, nics: 1 },
+  { cpus: 2, disks: 20, partitions: 4, loops: 0, nics: 1 },
+  { cpus: 2, disks: 60, partitions: 4, loops: 0, nics: 1 },
+];
+
+function flatReport(points: FlatPoint[]): string[] {
+  const first = points[0]?.lavarank;
+  if (first === undefined) return [];
+  const lines = [
+    '',
+    `flatness: generated nodes, four (and their floors) side by side at a time, test interval ${first.intervalSec} s, ${first.reports} reports after ` +
+      `${first.warmupReports}; CPU of all threads per report, median of ${first.windowsCpuMsPerReport.length} windows (min–max):`,
+    '',
+    '| CPUs | block devices (physical disks) | lavarank ms/report | floor ms/report | lavarank − floor ms | ratio |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const p of points) {
+    const l = p.lavarank.windowsCpuMsPerReport;
+    const f = p.floor.windowsCpuMsPerReport;
+    lines.push(
+      `| ${p.spec.cpus} | ${blockDevices(p.spec)} (${p.spec.disks}) | ${spread(l, 3)} | ${spread(f, 3)} | ${spread(l.map((v, i) => v - (f[i] ?? Number.NaN)), 3)} | ` +
+        `${spread(l.map((v, i) => v / (f[i] ?? Number.NaN)))} |`,
     );
   }
   return lines;
@@ -339,7 +411,11 @@ async function main(): Promise<void> {
       'lavarank-samples': { type: 'string', default: '2000' },
       'si-samples': { type: 'string', default: '100' },
       'model-calls': { type: 'string', default: '20000' },
-      'daemon-reports': { type: 'string', default: '60' },
+      'daemon-reports': { type: 'string', default: '30' },
+      'daemon-interval': { type: 'string', default: '5' },
+      'daemon-windows': { type: 'string', default: '6' },
+      'flat-reports': { type: 'string', default: '20' },
+      'flat-interval': { type: 'string', default: '2' },
     },
   });
   if (values.section !== undefined) {
@@ -356,12 +432,29 @@ async function main(): Promise<void> {
   const results = [base, lr, si];
   const model = runSection('model', Number(values['model-calls']));
   const reports = Number(values['daemon-reports']);
-  const cliPath = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
-  let daemon: DaemonResult | undefined;
-  if (reports > 0 && existsSync(cliPath)) daemon = await measureDaemon({ cliPath, reports });
+  const here = dirname(fileURLToPath(import.meta.url));
+  const cliPath = resolve(here, '..', 'src', 'cli.js');
+  const floorPath = join(here, 'floor-elim.js');
+  let side: SideBySide[] = [];
+  if (reports > 0 && existsSync(cliPath)) {
+    side = await sideBySide({
+      cliPath,
+      floorPath,
+      spec: BIG_NODE,
+      reports,
+      warmup: 5,
+      windows: Number(values['daemon-windows']),
+      intervalSec: Number(values['daemon-interval']),
+    });
+  }
+  let flat: FlatPoint[] = [];
+  const flatReports = Number(values['flat-reports']);
+  if (flatReports > 0 && existsSync(cliPath)) {
+    flat = await flatness({ cliPath, floorPath, specs: [...FLAT_SPECS], reports: flatReports, warmup: 5, windows: 4, intervalSec: Number(values['flat-interval']), together: 4 });
+  }
   const text = values.json
-    ? JSON.stringify({ samplers: results, model, daemon }, null, 2)
-    : [report(results, lr, si), ...modelReport(model, daemon)].join('\n');
+    ? JSON.stringify({ samplers: results, model, side, flat }, null, 2)
+    : [report(results, lr, si), ...modelReport(model), ...daemonReport(side), ...flatReport(flat)].join('\n');
   process.stdout.write(`${text}\n`);
 }
 

@@ -1,5 +1,5 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
-import { procPath, readKernelText } from './procfs.js';
+import { procPath, readKernelBytes } from './procfs.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
@@ -61,6 +61,65 @@ export function parseStat(text: string, file = '/proc/stat'): StatCounters {
   return out;
 }
 
+// The cpuN lines a reading of /proc/stat had: their names, and each name followed by
+// the space the kernel prints after it, to look for at the start of a line.
+export interface CpuSet {
+  names: string[];
+  prefixes: string[];
+}
+
+// The CpuSet of a list of cpuN names.
+export function cpuSet(names: string[]): CpuSet {
+  return { names, prefixes: names.map((n) => `${n} `) };
+}
+
+const NL_INTR = Buffer.from('\nintr ', 'latin1');
+const NL_CPU = Buffer.from('\ncpu', 'latin1');
+
+// The part of /proc/stat that scanStat reads: up to the `intr` line, which the
+// kernel prints right after the cpu lines, if no cpu line follows it; else all of
+// it. On a big node that leaves out most of the file (intr counts every interrupt).
+export function statHead(bytes: Buffer): string {
+  const end = bytes.indexOf(NL_INTR);
+  if (end < 0 || bytes.indexOf(NL_CPU, end) >= 0) return bytes.toString('latin1', 0, bytes.length);
+  return bytes.toString('latin1', 0, end + 1);
+}
+
+// The aggregate line as the kernel prints it ("cpu  " then single spaces), first 8 times.
+const AGGREGATE = /cpu +(\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30})[ \n]/y;
+
+// The hot path's reading of /proc/stat: the aggregate line, and a check that the cpuN
+// lines are exactly `known` in order, without reading their numbers. Undefined for
+// anything else (hotplug, an old kernel's shorter line, garbage), for parseStat to
+// read or reject. When it returns, its cpus is known.names itself, and parseStat
+// would give the same total and names, or reject a line this does not read.
+export function scanStat(text: string, known: CpuSet): StatCounters | undefined {
+  AGGREGATE.lastIndex = 0;
+  const m = AGGREGATE.exec(text);
+  if (m === null) return undefined;
+  const prefixes = known.prefixes;
+  let i = 0;
+  let at = 0;
+  while ((at = text.indexOf('\ncpu', at)) >= 0) {
+    at++;
+    const prefix = prefixes[i];
+    if (prefix === undefined || !text.startsWith(prefix, at)) return undefined;
+    i++;
+  }
+  if (i === 0 || i !== prefixes.length) return undefined;
+  const total: CpuTimes = {
+    user: Number(m[1]),
+    nice: Number(m[2]),
+    system: Number(m[3]),
+    idle: Number(m[4]),
+    iowait: Number(m[5]),
+    irq: Number(m[6]),
+    softirq: Number(m[7]),
+    steal: Number(m[8]),
+  };
+  return { total, cpus: known.names };
+}
+
 function sum(t: CpuTimes): number {
   return t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal;
 }
@@ -69,7 +128,7 @@ function sum(t: CpuTimes): number {
 // the set of online CPUs changed (hotplug: an offline CPU's idle time is accounted
 // differently, so the aggregate jumps), a counter went backwards, or no time passed.
 export function cpuFractions(before: StatCounters, now: StatCounters): CpuReading | undefined {
-  if (before.cpus.length !== now.cpus.length || before.cpus.some((name, i) => now.cpus[i] !== name)) return undefined;
+  if (before.cpus !== now.cpus && (before.cpus.length !== now.cpus.length || before.cpus.some((name, i) => now.cpus[i] !== name))) return undefined;
   const a = before.total;
   const b = now.total;
   const d = {
@@ -100,14 +159,22 @@ export function cpuFractions(before: StatCounters, now: StatCounters): CpuReadin
 }
 
 // Reads /proc/stat each tick; fractions are over all online CPUs (the aggregate line
-// sums them, so 0.5 on a 2-CPU host means one CPU's worth of work).
+// sums them, so 0.5 on a 2-CPU host means one CPU's worth of work). scanStat reads
+// it while the CPU set stays the same; parseStat on the first tick, after a change,
+// and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
   const file = procPath(options.procRoot ?? '/proc', 'stat');
   let previous: StatCounters | undefined;
+  let known: CpuSet = cpuSet([]);
   return {
     name: NAME,
     collect() {
-      const now = parseStat(readKernelText(NAME, file), file);
+      const bytes = readKernelBytes(NAME, file);
+      let now = scanStat(statHead(bytes), known);
+      if (now === undefined) {
+        now = parseStat(bytes.toString('latin1', 0, bytes.length), file);
+        known = cpuSet(now.cpus);
+      }
       const before = previous;
       previous = now;
       return before === undefined ? undefined : cpuFractions(before, now);

@@ -1,7 +1,7 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
 import { existsSync } from 'node:fs';
-import { procPath, readKernelText, readKernelTextIfPresent } from './procfs.js';
-import { badLine, fraction, ratePerSec, toNumber, tokens } from './text.js';
+import { procPath, readKernelBytes, readKernelTextIfPresent } from './procfs.js';
+import { badLine, byteIndex, bytesAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
 const NAME = 'disk';
@@ -46,6 +46,102 @@ export function parseDiskstats(text: string, file = '/proc/diskstats'): DiskCoun
       throw badLine(NAME, file, i + 1, line, 'a counter is not a number');
     }
     out.push({ major, minor, name: t[2] ?? '', readSectors, writeSectors, ioTicksMs });
+  }
+  return out;
+}
+
+// Where one disk's line starts in /proc/diskstats: the text from the start of the
+// line through the name and the space after it ("%4d %7d %s "), major and minor
+// included, so that a renumbered device is not taken for the old one.
+interface DiskLine {
+  name: string;
+  major: number;
+  minor: number;
+  prefix: Buffer;
+  needle: Buffer; // "\n" + prefix
+  hint: number; // where the needle was last found (0: the first line); the search starts a little before
+}
+
+// What the hot path knows of /proc/diskstats from the last full reading: the start of
+// its last line, every device's name in order, and where the physical disks' lines start.
+// The kernel prints disks in the order they were added, each followed by its
+// partitions: a new disk changes the last line, a disk gone loses its line.
+export interface DiskLayout {
+  last: Buffer;
+  names: string[];
+  disks: DiskLine[];
+}
+
+// The start of a diskstats line through the name (third field).
+const NAME_FIELD = / *\d+ +\d+ (\S+)/y;
+
+// The device names of /proc/diskstats in order (lines without one are skipped).
+export function diskstatsNames(text: string): string[] {
+  const names: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    NAME_FIELD.lastIndex = start;
+    const m = NAME_FIELD.exec(text);
+    if (m !== null) names.push(m[1]!);
+    const nl = text.indexOf('\n', start);
+    if (nl < 0) break;
+    start = nl + 1;
+  }
+  return names;
+}
+
+// The layout of a diskstats text for the given disks (in file order), or undefined
+// when a disk's line does not start in the kernel's layout (then there is no hot path).
+export function diskLayout(text: string, disks: readonly DiskCounters[]): DiskLayout | undefined {
+  const lines: DiskLine[] = [];
+  for (const d of disks) {
+    const prefix = `${String(d.major).padStart(4)} ${String(d.minor).padStart(7)} ${d.name} `;
+    let at = text.startsWith(prefix) ? 0 : text.indexOf(`\n${prefix}`);
+    if (at < 0) return undefined;
+    if (at > 0) at++;
+    lines.push({ name: d.name, major: d.major, minor: d.minor, prefix: Buffer.from(prefix, 'latin1'), needle: Buffer.from(`\n${prefix}`, 'latin1'), hint: Math.max(0, at - 1) });
+  }
+  const lastAt = lastLineStart(text);
+  NAME_FIELD.lastIndex = lastAt;
+  if (NAME_FIELD.exec(text) === null) return undefined;
+  return { last: Buffer.from(text.slice(lastAt, NAME_FIELD.lastIndex), 'latin1'), names: diskstatsNames(text), disks: lines };
+}
+
+// After the name, fields 4 to 14 as the kernel prints them; 6, 10 and 13 are kept.
+const DISK_FIELDS = /\d+ \d+ (\d{1,30}) \d+ \d+ \d+ (\d{1,30}) \d+ \d+ (\d{1,30}) \d/y;
+
+// How far before its last place a line is looked for first: lines move as the
+// counters before them gain digits.
+const HINT_SLACK = 256;
+
+// Enough of a line for DISK_FIELDS: ten fields of up to 30 digits, their spaces and a digit.
+const FIELDS_MAX = 320;
+
+// The hot path's reading of /proc/diskstats: the counters of the layout's disks, each
+// found by the start of its line, the other lines not read. Undefined when the last
+// line changed (a device added), a disk's line is gone or renumbered, or is not in
+// the kernel's layout: then parseDiskstats reads it all and the devices are
+// classified again. When it returns, parseDiskstats gives the same counters for
+// these disks, or rejects a line this does not read. Updates the layout's hints.
+export function scanDiskstats(bytes: Buffer, layout: DiskLayout): DiskCounters[] | undefined {
+  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return undefined;
+  const out: DiskCounters[] = [];
+  for (const d of layout.disks) {
+    let at: number;
+    if (d.hint === 0 && bytesAt(bytes, d.prefix, 0)) at = 0;
+    else {
+      at = bytes.indexOf(d.needle, Math.max(0, d.hint - HINT_SLACK));
+      if (at < 0) at = bytes.indexOf(d.needle);
+      if (at < 0) return undefined;
+      d.hint = at;
+      at++;
+    }
+    const from = at + d.prefix.length;
+    const end = byteIndex(bytes, 10, from);
+    DISK_FIELDS.lastIndex = 0;
+    const m = DISK_FIELDS.exec(bytes.toString('latin1', from, end < 0 || end - from > FIELDS_MAX ? Math.min(bytes.length, from + FIELDS_MAX) : end));
+    if (m === null) return undefined;
+    out.push({ major: d.major, minor: d.minor, name: d.name, readSectors: Number(m[1]), writeSectors: Number(m[2]), ioTicksMs: Number(m[3]) });
   }
   return out;
 }
@@ -99,16 +195,24 @@ export function summarizeDisks(devices: DiskDevice[]): DiskReading {
   return out;
 }
 
+// How often the hot path checks every device name anyway: a device added anywhere but at
+// the end (not what the kernel does) would not change the last line.
+const RECHECK_MS = 10 * 60_000;
+
 // Reads /proc/diskstats each tick. A device is classified once (and again if its
 // major:minor changes); it reports from its second reading on, and a device whose
 // counters went backwards is left out for that tick. A host without a physical disk
-// (diskless, NFS root) reports no devices and 0 busy, which is the truth.
+// (diskless, NFS root) reports no devices and 0 busy, which is the truth. The whole
+// file is parsed and new devices classified on the first tick and when the lines
+// change; otherwise only the physical disks' lines are read (scanDiskstats).
 export function createDiskCollector(options: CollectorOptions = {}): Collector<'disk'> {
   const file = procPath(options.procRoot ?? '/proc', 'diskstats');
   const sysRoot = options.sysRoot ?? '/sys';
   let useSys: boolean | undefined;
   const classified = new Map<string, { dev: string; why: string | undefined }>();
-  let previous: { at: number; disks: Map<string, DiskCounters> } | undefined;
+  let layout: DiskLayout | undefined;
+  let checkedAt = 0;
+  let previous: { at: number; disks: DiskCounters[]; layout: DiskLayout | undefined } | undefined;
 
   function isPhysical(d: DiskCounters): boolean {
     const dev = `${d.major}:${d.minor}`;
@@ -121,23 +225,48 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
     return known.why === undefined;
   }
 
+  // The whole file, its new devices classified, and a new layout for the hot path.
+  function readAll(text: string, monotonicMs: number): DiskCounters[] {
+    const physical = new Map<string, DiskCounters>();
+    const seen = new Set<string>();
+    let repeated = false; // a name twice: not the kernel's text, no hot path
+    for (const d of parseDiskstats(text, file)) {
+      repeated ||= seen.has(d.name);
+      seen.add(d.name);
+      if (isPhysical(d)) physical.set(d.name, d);
+    }
+    for (const name of classified.keys()) if (!seen.has(name)) classified.delete(name);
+    const disks = [...physical.values()];
+    layout = repeated ? undefined : diskLayout(text, disks);
+    checkedAt = monotonicMs;
+    return disks;
+  }
+
+  function sameNames(text: string, known: DiskLayout): boolean {
+    const names = diskstatsNames(text);
+    return names.length === known.names.length && names.every((n, i) => n === known.names[i]);
+  }
+
   return {
     name: NAME,
     collect(monotonicMs) {
-      const disks = new Map<string, DiskCounters>();
-      const seen = new Set<string>();
-      for (const d of parseDiskstats(readKernelText(NAME, file), file)) {
-        seen.add(d.name);
-        if (isPhysical(d)) disks.set(d.name, d);
+      const bytes = readKernelBytes(NAME, file);
+      if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
+        if (sameNames(bytes.toString('latin1', 0, bytes.length), layout)) checkedAt = monotonicMs;
+        else layout = undefined;
       }
-      for (const name of classified.keys()) if (!seen.has(name)) classified.delete(name);
+      const disks = (layout === undefined ? undefined : scanDiskstats(bytes, layout)) ?? readAll(bytes.toString('latin1', 0, bytes.length), monotonicMs);
       const before = previous;
-      previous = { at: monotonicMs, disks };
+      previous = { at: monotonicMs, disks, layout };
       if (before === undefined) return undefined;
+      // Read through the same layout, the previous disks are in the same order.
+      const aligned = layout !== undefined && before.layout === layout && before.disks.length === disks.length;
+      const byName = aligned ? undefined : new Map(before.disks.map((d) => [d.name, d]));
       const elapsedMs = monotonicMs - before.at;
       const devices: DiskDevice[] = [];
-      for (const d of disks.values()) {
-        const old = before.disks.get(d.name);
+      for (let i = 0; i < disks.length; i++) {
+        const d = disks[i]!;
+        const old = byName === undefined ? before.disks[i] : byName.get(d.name);
         if (old === undefined || old.major !== d.major || old.minor !== d.minor) continue;
         const ticks = ratePerSec(d.ioTicksMs, old.ioTicksMs, elapsedMs); // ms busy per ms
         const read = ratePerSec(d.readSectors, old.readSectors, elapsedMs / 1000);
@@ -150,7 +279,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
           writeBytesPerSec: write * SECTOR_BYTES,
         });
       }
-      if (devices.length === 0 && disks.size > 0) return undefined;
+      if (devices.length === 0 && disks.length > 0) return undefined;
       return summarizeDisks(devices);
     },
   };

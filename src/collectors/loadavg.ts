@@ -1,6 +1,6 @@
 // The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg.
-import { procPath, readKernelText, readKernelTextIfPresent } from './procfs.js';
-import { parseStat } from './cpu.js';
+import { procPath, readKernelBytes, readKernelText, readKernelTextIfPresent } from './procfs.js';
+import { cpuSet, parseStat, scanStat, statHead, type CpuSet } from './cpu.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, LoadReading } from './types.js';
 
@@ -29,6 +29,18 @@ export function parseLoadavg(text: string, file = '/proc/loadavg'): LoadavgCount
   }
   const [load1, load5, load15, running, tasks, lastPid] = values as number[];
   return { load1: load1!, load5: load5!, load15: load15!, running: running!, tasks: tasks!, lastPid: lastPid! };
+}
+
+// /proc/loadavg as the kernel prints it ("%lu.%02lu" three times, "%u/%d %d").
+const LOADAVG = /(\d{1,30}\.\d{1,30}) (\d{1,30}\.\d{1,30}) (\d{1,30}\.\d{1,30}) (\d{1,30})\/(\d{1,30}) (\d{1,30})\n/y;
+
+// The hot path's reading of /proc/loadavg, or undefined for text not in the kernel's
+// layout, for parseLoadavg to read or reject; when it returns, parseLoadavg agrees.
+export function scanLoadavg(text: string): LoadavgCounters | undefined {
+  LOADAVG.lastIndex = 0;
+  const m = LOADAVG.exec(text);
+  if (m === null) return undefined;
+  return { load1: Number(m[1]), load5: Number(m[2]), load15: Number(m[3]), running: Number(m[4]), tasks: Number(m[5]), lastPid: Number(m[6]) };
 }
 
 // No Linux build allows more than 8192 CPUs (CONFIG_NR_CPUS); a list naming more is
@@ -65,15 +77,30 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
   const file = procPath(procRoot, 'loadavg');
   const onlineFile = procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/online');
   const statFile = procPath(procRoot, 'stat');
+  // The CPU list changes only with hotplug: it is parsed again only when its text does.
+  let onlineText: string | undefined;
+  let onlineCount = 0;
+  let statCpus: CpuSet = cpuSet([]);
   function onlineCpus(): number {
     const list = readKernelTextIfPresent(NAME, onlineFile);
-    if (list !== undefined) return parseCpuList(list, onlineFile);
-    return parseStat(readKernelText(NAME, statFile), statFile).cpus.length;
+    if (list !== undefined) {
+      if (list !== onlineText) {
+        onlineCount = parseCpuList(list, onlineFile);
+        onlineText = list;
+      }
+      return onlineCount;
+    }
+    onlineText = undefined;
+    const bytes = readKernelBytes(NAME, statFile);
+    const stat = scanStat(statHead(bytes), statCpus) ?? parseStat(bytes.toString('latin1', 0, bytes.length), statFile);
+    if (stat.cpus !== statCpus.names) statCpus = cpuSet(stat.cpus);
+    return stat.cpus.length;
   }
   return {
     name: NAME,
     collect(): LoadReading {
-      const load = parseLoadavg(readKernelText(NAME, file), file);
+      const text = readKernelText(NAME, file);
+      const load = scanLoadavg(text) ?? parseLoadavg(text, file);
       const online = onlineCpus();
       if (!(online > 0)) throw badFile(NAME, onlineFile, 'no online CPU');
       const runnable = Math.max(0, load.running - 1);

@@ -1,5 +1,5 @@
 // Memory use from /proc/meminfo, and swap and major-fault rates from /proc/vmstat.
-import { procPath, readKernelText } from './procfs.js';
+import { procPath, readKernelBytes, readKernelText } from './procfs.js';
 import { badFile, badLine, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, MemoryReading } from './types.js';
 
@@ -73,6 +73,67 @@ export function parseVmstat(text: string, file = '/proc/vmstat'): VmstatCounters
   return out;
 }
 
+// Where the value of the last line starting with `key` begins, or -1 (the parsers
+// also keep the last one of a name).
+function lineValueAt(text: string, key: string, afterNewline: string): number {
+  const at = text.lastIndexOf(afterNewline);
+  if (at >= 0) return at + afterNewline.length;
+  return text.startsWith(key) ? key.length : -1;
+}
+
+// A meminfo value as the kernel prints it: padded with spaces, in kB.
+const MEMINFO_VALUE = / *(\d{1,30}) kB\n/y;
+
+const MEMINFO_KEYS = ['MemTotal:', 'MemFree:', 'MemAvailable:', 'Buffers:', 'Cached:', 'SwapTotal:', 'SwapFree:'] as const;
+const MEMINFO_AFTER_NEWLINE = MEMINFO_KEYS.map((k) => `\n${k}`);
+
+// The hot path's reading of /proc/meminfo: the seven lines used, found by name. Undefined
+// when one is missing (an old kernel without MemAvailable) or not in the kernel's
+// layout, for parseMeminfo to read or reject; when it returns, parseMeminfo agrees
+// or rejects a line this does not read.
+export function scanMeminfo(text: string): MeminfoCounters | undefined {
+  const v: number[] = [];
+  for (let i = 0; i < MEMINFO_KEYS.length; i++) {
+    const at = lineValueAt(text, MEMINFO_KEYS[i]!, MEMINFO_AFTER_NEWLINE[i]!);
+    if (at < 0) return undefined;
+    MEMINFO_VALUE.lastIndex = at;
+    const m = MEMINFO_VALUE.exec(text);
+    if (m === null) return undefined;
+    v.push(Number(m[1]) * 1024);
+  }
+  const [totalBytes, freeBytes, availableBytes, buffersBytes, cachedBytes, swapTotalBytes, swapFreeBytes] = v as [number, number, number, number, number, number, number];
+  if (!(totalBytes > 0)) return undefined;
+  return { totalBytes, freeBytes, availableBytes, buffersBytes, cachedBytes, swapTotalBytes, swapFreeBytes };
+}
+
+const VMSTAT_NAMES = ['pswpin ', 'pswpout ', 'pgmajfault '].map((k) => Buffer.from(k, 'latin1'));
+const VMSTAT_AFTER_NEWLINE = VMSTAT_NAMES.map((k) => Buffer.concat([Buffer.from('\n'), k]));
+const VMSTAT_VALUE = /(\d{1,30})(?:\n|$)/y;
+
+// Where the value of the last line of bytes starting with `key` begins, or -1.
+function bytesValueAt(bytes: Buffer, key: Buffer, afterNewline: Buffer): number {
+  const at = bytes.lastIndexOf(afterNewline);
+  if (at >= 0) return at + afterNewline.length;
+  return bytes.length >= key.length && bytes.compare(key, 0, key.length, 0, key.length) === 0 ? key.length : -1;
+}
+
+// The hot path's reading of /proc/vmstat: the three counters used, found by name among
+// the ~190 lines, without making a string of the file. Undefined when one is missing or
+// not in the kernel's layout, for parseVmstat to read or reject; when it returns,
+// parseVmstat agrees or rejects a line this does not read.
+export function scanVmstat(bytes: Buffer): VmstatCounters | undefined {
+  const v: number[] = [];
+  for (let i = 0; i < VMSTAT_NAMES.length; i++) {
+    const at = bytesValueAt(bytes, VMSTAT_NAMES[i]!, VMSTAT_AFTER_NEWLINE[i]!);
+    if (at < 0) return undefined;
+    VMSTAT_VALUE.lastIndex = 0;
+    const m = VMSTAT_VALUE.exec(bytes.toString('latin1', at, Math.min(bytes.length, at + 32)));
+    if (m === null) return undefined;
+    v.push(Number(m[1]));
+  }
+  return { pswpin: v[0]!, pswpout: v[1]!, pgmajfault: v[2]! };
+}
+
 // Used and swap fractions of one meminfo reading. Without MemAvailable (kernels
 // before 3.14) the available memory is estimated as MemFree + Buffers + Cached,
 // which overstates it a little (some cache cannot be dropped).
@@ -104,8 +165,10 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
   return {
     name: NAME,
     collect(monotonicMs): MemoryReading {
-      const reading = memoryFractions(parseMeminfo(readKernelText(NAME, meminfoFile), meminfoFile));
-      const vm = parseVmstat(readKernelText(NAME, vmstatFile), vmstatFile);
+      const meminfo = readKernelText(NAME, meminfoFile);
+      const reading = memoryFractions(scanMeminfo(meminfo) ?? parseMeminfo(meminfo, meminfoFile));
+      const vmstat = readKernelBytes(NAME, vmstatFile);
+      const vm = scanVmstat(vmstat) ?? parseVmstat(vmstat.toString('latin1', 0, vmstat.length), vmstatFile);
       const before = previous;
       previous = { at: monotonicMs, vm };
       if (before !== undefined) {

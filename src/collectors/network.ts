@@ -2,8 +2,8 @@
 // /proc/net/dev and /sys/class/net.
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
-import { procPath, readKernelText } from './procfs.js';
-import { badLine, fraction, ratePerSec, toNumber, tokens } from './text.js';
+import { procPath, readKernelBytes, readKernelText } from './procfs.js';
+import { badLine, byteIndex, bytesAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
 const NAME = 'network';
@@ -56,14 +56,99 @@ export function isPhysicalInterface(name: string, sysRoot: string): boolean {
 
 // The link speed in bits per second, or undefined when the kernel does not know it.
 export function readLinkSpeed(name: string, sysRoot: string): number | undefined {
+  return linkSpeedAt(procPath(sysRoot, 'class/net', name, 'speed'));
+}
+
+// The link speed from a `speed` file, or undefined when the kernel does not know it.
+function linkSpeedAt(path: string): number | undefined {
   try {
-    return parseLinkSpeed(readKernelText(NAME, procPath(sysRoot, 'class/net', name, 'speed')));
+    return parseLinkSpeed(readKernelText(NAME, path));
   } catch (err) {
     // The kernel answers EINVAL while the link is down or the driver has no speed,
     // and the file is missing on old kernels: all mean "unknown", not a failure.
     if (err instanceof CollectorError) return undefined;
     throw err;
   }
+}
+
+// Where one interface's line starts in /proc/net/dev: the text from the start of the
+// line through the colon ("%6s:"), and its speed file.
+interface NetLine {
+  name: string;
+  needle: Buffer; // "\n" and the line's start
+  hint: number; // where the needle was last found; the search starts a little before
+  speedFile: string;
+}
+
+// What the hot path knows of /proc/net/dev from the last full reading: the start of
+// its last line, every interface's name in order, and where the physical ones' lines
+// start. The kernel lists interfaces in the order they were created: a new one
+// changes the last line, one gone loses its line.
+export interface NetLayout {
+  last: Buffer;
+  names: string[];
+  interfaces: NetLine[];
+}
+
+// The interface names of /proc/net/dev in order.
+export function netDevNames(text: string): string[] {
+  const names: string[] = [];
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && !line.includes('|')) names.push(line.slice(0, colon).trim());
+  }
+  return names;
+}
+
+// The layout of a net/dev text for the given interfaces (in file order), or undefined
+// when an interface's line cannot be found by its name.
+export function netDevLayout(text: string, interfaces: readonly NetCounters[], sysRoot: string): NetLayout | undefined {
+  const found = new Map<string, { prefix: string; at: number }>();
+  let offset = 0;
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && !line.includes('|')) found.set(line.slice(0, colon).trim(), { prefix: line.slice(0, colon + 1), at: offset - 1 });
+    offset += line.length + 1;
+  }
+  const lines: NetLine[] = [];
+  for (const c of interfaces) {
+    const f = found.get(c.name);
+    if (f === undefined) return undefined;
+    lines.push({ name: c.name, needle: Buffer.from(`\n${f.prefix}`, 'latin1'), hint: f.at, speedFile: procPath(sysRoot, 'class/net', c.name, 'speed') });
+  }
+  const lastAt = lastLineStart(text);
+  const colon = text.indexOf(':', lastAt);
+  if (colon < 0) return undefined;
+  return { last: Buffer.from(text.slice(lastAt, colon + 1), 'latin1'), names: netDevNames(text), interfaces: lines };
+}
+
+// After the colon, the 16 counters as the kernel prints them; rx and tx bytes kept.
+const NET_FIELDS = / *(\d{1,30}) +\d+ +\d+ +\d+ +\d+ +\d+ +\d+ +\d+ +(\d{1,30}) +\d+ +\d+ +\d+ +\d+ +\d+ +\d+ +\d+/y;
+
+const HINT_SLACK = 256;
+
+// The hot path's reading of /proc/net/dev: the byte counters of the layout's
+// interfaces, each found by the start of its line. Undefined when the last line
+// changed (an interface added), an interface's line is gone, or is not in the
+// kernel's layout: then parseNetDev reads it all. When it returns, parseNetDev gives
+// the same counters for these interfaces, or rejects a line this does not read.
+// Updates the hints.
+export function scanNetDev(bytes: Buffer, layout: NetLayout): NetCounters[] | undefined {
+  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return undefined;
+  const out: NetCounters[] = [];
+  for (const i of layout.interfaces) {
+    let at = bytes.indexOf(i.needle, Math.max(0, i.hint - HINT_SLACK));
+    if (at < 0) at = bytes.indexOf(i.needle);
+    if (at < 0) return undefined;
+    i.hint = at;
+    const from = at + i.needle.length;
+    const end = byteIndex(bytes, 10, from);
+    NET_FIELDS.lastIndex = 0;
+    const m = NET_FIELDS.exec(bytes.toString('latin1', from, end < 0 ? bytes.length : end));
+    if (m === null) return undefined;
+    out.push({ name: i.name, rxBytes: Number(m[1]), txBytes: Number(m[2]) });
+  }
+  return out;
 }
 
 // Totals over the interfaces; utilizationMax only over those with a known speed.
@@ -81,53 +166,86 @@ export function summarizeInterfaces(interfaces: NetInterface[]): NetworkReading 
   return out;
 }
 
+// How often the hot path checks every interface name anyway: an interface added anywhere but at
+// the end (not what the kernel does) would not change the last line.
+const RECHECK_MS = 10 * 60_000;
+
 // Reads /proc/net/dev and each physical interface's speed every tick (a link can
 // renegotiate). An interface reports from its second reading on and is left out for
 // a tick when a counter went backwards (driver reset); it is then classified again,
-// in case the name now belongs to another device.
+// in case the name now belongs to another device. The whole file is parsed and new
+// interfaces classified on the first tick and when the lines change; otherwise only
+// the physical interfaces' lines are read (scanNetDev).
 export function createNetworkCollector(options: CollectorOptions = {}): Collector<'network'> {
   const file = procPath(options.procRoot ?? '/proc', 'net/dev');
   const sysRoot = options.sysRoot ?? '/sys';
   const physical = new Map<string, boolean>();
-  let previous: { at: number; counters: Map<string, NetCounters> } | undefined;
+  let layout: NetLayout | undefined;
+  let checkedAt = 0;
+  let previous: { at: number; counters: NetCounters[]; layout: NetLayout | undefined } | undefined;
+
+  // The whole file, its new interfaces classified, and a new layout for the hot path.
+  function readAll(text: string, monotonicMs: number): NetCounters[] {
+    const counters = new Map<string, NetCounters>();
+    const seen = new Set<string>();
+    let repeated = false; // a name twice: not the kernel's text, no hot path
+    for (const c of parseNetDev(text, file)) {
+      repeated ||= seen.has(c.name);
+      seen.add(c.name);
+      let isPhysical = physical.get(c.name);
+      if (isPhysical === undefined) {
+        isPhysical = isPhysicalInterface(c.name, sysRoot);
+        physical.set(c.name, isPhysical);
+      }
+      if (isPhysical) counters.set(c.name, c);
+    }
+    for (const name of physical.keys()) if (!seen.has(name)) physical.delete(name);
+    const list = [...counters.values()];
+    layout = repeated ? undefined : netDevLayout(text, list, sysRoot);
+    checkedAt = monotonicMs;
+    return list;
+  }
+
   return {
     name: NAME,
     collect(monotonicMs) {
-      const counters = new Map<string, NetCounters>();
-      const seen = new Set<string>();
-      for (const c of parseNetDev(readKernelText(NAME, file), file)) {
-        seen.add(c.name);
-        let isPhysical = physical.get(c.name);
-        if (isPhysical === undefined) {
-          isPhysical = isPhysicalInterface(c.name, sysRoot);
-          physical.set(c.name, isPhysical);
-        }
-        if (isPhysical) counters.set(c.name, c);
+      const bytes = readKernelBytes(NAME, file);
+      if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
+        const names = netDevNames(bytes.toString('latin1', 0, bytes.length));
+        if (names.length === layout.names.length && names.every((n, i) => n === layout!.names[i])) checkedAt = monotonicMs;
+        else layout = undefined;
       }
-      for (const name of physical.keys()) if (!seen.has(name)) physical.delete(name);
+      const used = layout;
+      const counters = (used === undefined ? undefined : scanNetDev(bytes, used)) ?? readAll(bytes.toString('latin1', 0, bytes.length), monotonicMs);
       const before = previous;
-      previous = { at: monotonicMs, counters };
+      previous = { at: monotonicMs, counters, layout };
       if (before === undefined) return undefined;
+      // Read through the same layout, the previous counters are in the same order.
+      const aligned = layout !== undefined && before.layout === layout && before.counters.length === counters.length;
+      const byName = aligned ? undefined : new Map(before.counters.map((c) => [c.name, c]));
+      const lines = aligned ? layout!.interfaces : undefined;
       const seconds = (monotonicMs - before.at) / 1000;
       const interfaces: NetInterface[] = [];
-      for (const c of counters.values()) {
-        const old = before.counters.get(c.name);
+      for (let k = 0; k < counters.length; k++) {
+        const c = counters[k]!;
+        const old = byName === undefined ? before.counters[k] : byName.get(c.name);
         if (old === undefined) continue;
         const rx = ratePerSec(c.rxBytes, old.rxBytes, seconds);
         const tx = ratePerSec(c.txBytes, old.txBytes, seconds);
         if (rx === undefined || tx === undefined) {
           physical.delete(c.name);
+          layout = undefined; // classify it again on the next tick
           continue;
         }
         const entry: NetInterface = { name: c.name, rxBytesPerSec: rx, txBytesPerSec: tx };
-        const speed = readLinkSpeed(c.name, sysRoot);
+        const speed = lines === undefined ? readLinkSpeed(c.name, sysRoot) : linkSpeedAt(lines[k]!.speedFile);
         if (speed !== undefined) {
           entry.speedBitsPerSec = speed;
           entry.utilization = fraction((Math.max(rx, tx) * 8) / speed);
         }
         interfaces.push(entry);
       }
-      if (interfaces.length === 0 && counters.size > 0) return undefined;
+      if (interfaces.length === 0 && counters.length > 0) return undefined;
       return summarizeInterfaces(interfaces);
     },
   };

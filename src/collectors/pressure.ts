@@ -52,6 +52,22 @@ export function parsePressure(text: string, file = '/proc/pressure/cpu'): Pressu
   return full === undefined ? { some } : { some, full };
 }
 
+// A PSI file as the kernel prints it (kernel/sched/psi.c): the "some" line, then
+// "full" on every resource but cpu before 5.13; nothing else.
+const PSI_LINE = 'avg10=(\\d{1,30}\\.\\d{1,30}) avg60=(\\d{1,30}\\.\\d{1,30}) avg300=(\\d{1,30}\\.\\d{1,30}) total=(\\d{1,30})\\n';
+const PSI_FILE = new RegExp(`some ${PSI_LINE}(?:full ${PSI_LINE})?$`, 'y');
+
+// The hot path's reading of a PSI file, or undefined for text not in the kernel's
+// layout, for parsePressure to read or reject; when it returns, parsePressure agrees.
+export function scanPressure(text: string): PressureCounters | undefined {
+  PSI_FILE.lastIndex = 0;
+  const m = PSI_FILE.exec(text);
+  if (m === null) return undefined;
+  const some = { avg10: Number(m[1]), avg60: Number(m[2]), avg300: Number(m[3]), total: Number(m[4]) };
+  if (m[5] === undefined) return { some };
+  return { some, full: { avg10: Number(m[5]), avg60: Number(m[6]), avg300: Number(m[7]), total: Number(m[8]) } };
+}
+
 // The reading from the three files, avg10 percent turned into fractions.
 export function pressureFractions(cpu: PressureCounters, memory: PressureCounters, io: PressureCounters): PressureReading {
   const out: PressureReading = {
@@ -76,15 +92,16 @@ export function isPsiUnavailable(err: unknown): boolean {
 // features are unavailable), never zeros, which would claim an unloaded host.
 export function createPressureCollector(options: CollectorOptions = {}): Collector<'pressure'> {
   const dir = procPath(options.procRoot ?? '/proc', 'pressure');
-  const read = (resource: string): PressureCounters => {
-    const file = procPath(dir, resource);
-    return parsePressure(readKernelText(NAME, file), file);
+  const files = { cpu: procPath(dir, 'cpu'), memory: procPath(dir, 'memory'), io: procPath(dir, 'io') };
+  const read = (file: string): PressureCounters => {
+    const text = readKernelText(NAME, file);
+    return scanPressure(text) ?? parsePressure(text, file);
   };
   return {
     name: NAME,
     collect() {
       try {
-        return pressureFractions(read('cpu'), read('memory'), read('io'));
+        return pressureFractions(read(files.cpu), read(files.memory), read(files.io));
       } catch (err) {
         if (isPsiUnavailable(err)) return undefined;
         throw err;

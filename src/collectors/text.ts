@@ -9,6 +9,31 @@ export function tokens(line: string): string[] {
   return t === '' ? [] : t.split(/\s+/);
 }
 
+// Where the last line of text starts; a final newline ends that line rather than starting another.
+export function lastLineStart(text: string): number {
+  return text.lastIndexOf('\n', text.length - 2) + 1;
+}
+
+// V8's own searches for one byte: Buffer's indexOf checks its arguments in
+// JavaScript first, which costs more than the search.
+const u8IndexOf = Uint8Array.prototype.indexOf;
+const u8LastIndexOf = Uint8Array.prototype.lastIndexOf;
+
+// Where the byte is in bytes from `from` on, or -1.
+export function byteIndex(bytes: Uint8Array, byte: number, from: number): number {
+  return u8IndexOf.call(bytes, byte, from);
+}
+
+// lastLineStart for bytes.
+export function lastLineStartOf(bytes: Uint8Array): number {
+  return bytes.length < 2 ? 0 : u8LastIndexOf.call(bytes, 10, bytes.length - 2) + 1;
+}
+
+// True if bytes hold `part` at `at`.
+export function bytesAt(bytes: Buffer, part: Buffer, at: number): boolean {
+  return at >= 0 && at + part.length <= bytes.length && bytes.compare(part, 0, part.length, at, at + part.length) === 0;
+}
+
 // The kernel prints counters as decimal integers (a u64 has at most 20 digits) and
 // averages as fixed-point decimals; nvidia-smi's csv is the same. Only that form is
 // taken: no exponent, hex or Infinity, and at most 30 digits on each side, so that

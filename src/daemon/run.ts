@@ -14,7 +14,7 @@ import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Co
 import { runElim, type Tick } from './elim.js';
 import { ConfigError, ModelError, errorMessage } from '../util/errors.js';
 import { runIsolated } from '../util/exec.js';
-import { defaultHistoryDir, historyRecord } from '../history/record.js';
+import { defaultHistoryDir, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
 import { lsfEnvProblems } from './lsf-env.js';
 import { MetricsWriter } from './metrics.js';
@@ -204,15 +204,30 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   // Started once SIGTERM is handled: before that, the signal's default action would
   // end lavarank and leave the children, in process groups of their own, running.
   const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource] });
+  // LIM killed (SIGKILL) sends nothing, and its pipe may be held open by others: the
+  // parent is checked at each report (as the write would fail with EPIPE on a pipe
+  // LIM took with it). Not in between: a wakeup of an idle Node process costs about
+  // as much CPU as a whole report, so the elim wakes once per report and may outlive
+  // LIM by up to one interval and the time to stop.
   const parent = process.ppid;
-  const parentWatch = setInterval(() => {
-    if (process.ppid !== parent) stop(`parent process ${parent} is gone (LIM killed?)`);
-  }, Math.min(1000, intervalMs / 2));
+  const checkParent = (): void => {
+    if (stopping === undefined && process.ppid !== parent) stop(`parent process ${parent} is gone (LIM killed?)`);
+  };
+
+  // History records are written six at a time (a minute at the 10 s interval), and
+  // on stop: the elim's code runs cold, once per report, and serialising and
+  // writing a batch costs little more than one record. A SIGKILL loses at most five.
+  const heldHistory: HistoryRecord[] = [];
+  const writeHistory = (): void => {
+    if (heldHistory.length > 0) history?.appendAll(heldHistory.map((record) => JSON.stringify(record)));
+    heldHistory.length = 0;
+  };
 
   let summary = emptySummary();
   const summaryEvery = Math.max(1, Math.round(3_600_000 / intervalMs));
   let inventory: Promise<void> | undefined;
   const onTick = (tick: Tick): void => {
+    checkParent();
     if (tick.seq === 1) {
       log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
       inventory = hostInventory(signal)
@@ -220,7 +235,8 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
         .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'host inventory failed'));
     }
     if (history !== undefined && tick.result !== undefined && tick.state === 'ok') {
-      history.append(JSON.stringify(historyRecord(tick.ts, host, tick.result)));
+      heldHistory.push(historyRecord(tick.ts, host, tick.result));
+      if (heldHistory.length >= HISTORY_HOLD) writeHistory();
     }
     metrics?.update(tick, sampler.stats());
     summary.ticks++;
@@ -258,6 +274,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     signal,
     resource: config.resource,
     intervalMs,
+    firstReportMs: Math.min(FIRST_REPORT_MS, intervalMs),
     deadlineMs: config.sample_deadline !== null && fastInterval === undefined ? config.sample_deadline * 1000 : intervalMs / 2,
     pessimisticAfter: config.pessimistic_after,
     pessimisticRank: config.pessimistic_rank,
@@ -268,11 +285,11 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     stopping = reason;
     controller.abort();
   }
-  clearInterval(parentWatch);
   sampler.close();
   const pending: Array<Promise<unknown>> = [];
   if (children !== undefined) pending.push(children.close());
   if (inventory !== undefined) pending.push(inventory);
+  writeHistory();
   if (history !== undefined) pending.push(history.close(300));
   if (metrics !== undefined) pending.push(metrics.close(300));
   await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
@@ -297,6 +314,13 @@ function childSpec(elim: ChildElimConfig): ChildElimSpec {
   if (elim.stale_value !== null) spec.stale_value = elim.stale_value;
   return spec;
 }
+
+// The rates of the first report are measured over this long: the first report is due
+// within 2 s of the start, and on a loaded node Node and the modules take one to load.
+const FIRST_REPORT_MS = 500;
+
+// History records held before they are written together (see writeHistory).
+const HISTORY_HOLD = 6;
 
 function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): RotatingAppender | undefined {
   if (!config.history.enabled) return undefined;

@@ -121,10 +121,17 @@ export class RotatingAppender {
 
   // Queues one line (a newline is added if missing). Never throws, never waits.
   append(line: string): void {
+    this.appendAll([line]);
+  }
+
+  // Queues several lines, written together (one write unless the file is busy).
+  appendAll(lines: readonly string[]): void {
     if (this.closed) return;
-    const text = line.endsWith('\n') ? line : `${line}\n`;
-    this.queue.push(text);
-    this.queueBytes += text.length;
+    for (const line of lines) {
+      const text = line.endsWith('\n') ? line : `${line}\n`;
+      this.queue.push(text);
+      this.queueBytes += text.length;
+    }
     this.trimQueue();
     this.kick();
   }

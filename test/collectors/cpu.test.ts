@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createCpuCollector, cpuFractions, parseStat } from '../../src/collectors/cpu.js';
+import { createCpuCollector, cpuFractions, cpuSet, parseStat, scanStat, statHead } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, tempDir, writeTree } from './helpers.js';
 
@@ -106,4 +106,68 @@ test('a missing /proc/stat is a CollectorError naming the path', (t) => {
   const root = tempDir(t);
   const c = createCpuCollector({ procRoot: root });
   assert.throws(() => c.collect(0), (err: unknown) => err instanceof CollectorError && err.message.includes(`${root}/stat`));
+});
+
+const CAPTURES = ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory'].flatMap((f) => [`${f}/t0`, `${f}/t1`]);
+
+test('scanStat reads the aggregate line and the CPU set of every captured /proc/stat as parseStat does', () => {
+  for (const capture of CAPTURES) {
+    const text = fixtureText(capture, 'proc/stat');
+    const parsed = parseStat(text);
+    const scanned = scanStat(text, cpuSet(parsed.cpus));
+    assert.deepEqual(scanned?.total, parsed.total, capture);
+    assert.deepEqual(scanned?.cpus, parsed.cpus, capture);
+  }
+});
+
+test('scanStat leaves to parseStat a file whose cpuN lines are not the ones it knows', () => {
+  const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4', '1 2 3 4');
+  assert.ok(scanStat(text, cpuSet(['cpu0', 'cpu1'])) !== undefined);
+  assert.equal(scanStat(text, cpuSet([])), undefined);
+  assert.equal(scanStat(text, cpuSet(['cpu0'])), undefined);
+  assert.equal(scanStat(text, cpuSet(['cpu0', 'cpu1', 'cpu2'])), undefined);
+  assert.equal(scanStat(text, cpuSet(['cpu0', 'cpu2'])), undefined);
+});
+
+test('scanStat leaves to parseStat an aggregate line not as the kernel prints it', () => {
+  const known = cpuSet(['cpu0']);
+  assert.equal(scanStat('cpu 10 20 30 40\ncpu0 10 20 30 40\n', known), undefined, 'an old kernel: four times');
+  assert.equal(scanStat('cpu\t1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', known), undefined);
+  assert.equal(scanStat('cpu  1 2 3 4 5 6 7 0x8 0 0\ncpu0 1 2 3 4\n', known), undefined);
+  assert.equal(scanStat('cpu  1 2 3 4 5 6 7 -8 0 0\ncpu0 1 2 3 4\n', known), undefined);
+  assert.equal(scanStat('intr 0\ncpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', known), undefined);
+});
+
+test('a garbled aggregate line after good ticks is a CollectorError naming the file and line 1', (t) => {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: root });
+  writeTree(root, { stat: stat('0 0 0 0 0 0 0 0', '0 0 0 0') });
+  c.collect(0);
+  writeTree(root, { stat: stat('10 0 0 10 0 0 0 0', '10 0 0 10') });
+  c.collect(10_000);
+  writeTree(root, { stat: stat('20 0 0 2x 0 0 0 0', '20 0 0 20') });
+  assert.throws(() => c.collect(20_000), (err: unknown) => err instanceof CollectorError && err.message.includes(`${root}/stat line 1: idle is not a count`));
+});
+
+test('a CPU replaced by another between ticks, with as many online, skips the tick that straddles it', (t) => {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: root });
+  const twoOf = (names: string[], user: number): string =>
+    [`cpu  ${user} 0 0 100 0 0 0 0 0 0`, ...names.map((n) => `${n} ${user / 2} 0 0 50 0 0 0 0 0 0`), 'intr 0', ''].join('\n');
+  writeTree(root, { stat: twoOf(['cpu0', 'cpu1'], 0) });
+  c.collect(0);
+  writeTree(root, { stat: twoOf(['cpu0', 'cpu1'], 100) });
+  assert.ok(c.collect(10_000) !== undefined);
+  writeTree(root, { stat: twoOf(['cpu0', 'cpu2'], 200) });
+  assert.equal(c.collect(20_000), undefined);
+  writeTree(root, { stat: twoOf(['cpu0', 'cpu2'], 300) });
+  assert.equal(c.collect(30_000)?.online, 2);
+});
+
+test('statHead is /proc/stat up to the intr line, or all of it when a cpu line comes after intr', () => {
+  const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4');
+  assert.equal(statHead(Buffer.from(text)), text.slice(0, text.indexOf('intr')));
+  const odd = `${text}cpu1 1 2 3 4\n`;
+  assert.equal(statHead(Buffer.from(odd)), odd);
+  assert.equal(statHead(Buffer.from('cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\n')), 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\n');
 });

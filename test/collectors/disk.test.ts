@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
-import { createDiskCollector, diskExclusion, parseDiskstats } from '../../src/collectors/disk.js';
+import { createDiskCollector, diskExclusion, diskLayout, parseDiskstats, scanDiskstats } from '../../src/collectors/disk.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, tempDir, writeTree } from './helpers.js';
 
@@ -168,4 +169,77 @@ test('a host without a physical disk reports no devices and 0 busy', (t) => {
   writeTree(root, { 'proc/diskstats': line('loop0', 0, {}) });
   c.collect(0);
   assert.deepEqual(c.collect(10_000), { devices: [], busyMax: 0, busyMean: 0, readBytesPerSec: 0, writeBytesPerSec: 0 });
+});
+
+test('scanDiskstats reads the disk of every captured /proc/diskstats as parseDiskstats does', () => {
+  for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
+    const t0 = fixtureText(f, 't0/proc/diskstats');
+    const t1 = fixtureText(f, 't1/proc/diskstats');
+    const layout = diskLayout(t0, parseDiskstats(t0).filter((d) => d.name === 'vda'));
+    assert.ok(layout !== undefined, f);
+    assert.deepEqual(scanDiskstats(Buffer.from(t1, 'latin1'), layout), parseDiskstats(t1).filter((d) => d.name === 'vda'), f);
+  }
+});
+
+test('scanDiskstats leaves to a full reading a device added at the end, a disk renumbered or gone, and a garbled disk line', () => {
+  const two = `${line('sda', 0, { ticks: 1 })}\n${line('sda1', 1, {})}\n`;
+  const layout = diskLayout(two, parseDiskstats(two).filter((d) => d.name === 'sda'))!;
+  assert.deepEqual(scanDiskstats(Buffer.from(`${line('sda', 0, { ticks: 5 })}\n${line('sda1', 1, { ticks: 9 })}\n`), layout)?.[0]?.ioTicksMs, 5);
+  assert.equal(scanDiskstats(Buffer.from(`${two}${line('sdb', 16, {})}\n`), layout), undefined, 'sdb added');
+  assert.equal(scanDiskstats(Buffer.from(`${line('sda', 2, {})}\n${line('sda1', 1, {})}\n`), layout), undefined, 'sda renumbered');
+  assert.equal(scanDiskstats(Buffer.from(`${line('sdb', 16, {})}\n${line('sda1', 1, {})}\n`), layout), undefined, 'sda gone');
+  assert.equal(scanDiskstats(Buffer.from(`${line('sda', 0, { ticks: 5 }).replace(' 5 ', ' 5x ')}\n${line('sda1', 1, {})}\n`), layout), undefined, 'garbled');
+});
+
+test('a garbled line of a physical disk after good ticks is a CollectorError naming the file and line', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda'], { 'sys/class/block/sda1/partition': '1\n' });
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': `${line('sda1', 1, {})}\n${line('sda', 0, {})}\n` });
+  c.collect(0);
+  writeTree(root, { 'proc/diskstats': `${line('sda1', 1, {})}\n${line('sda', 0, { ticks: 100 })}\n` });
+  c.collect(10_000);
+  writeTree(root, { 'proc/diskstats': `${line('sda1', 1, {})}\n${line('sda', 0, { ticks: 200 }).replace(' 200 ', ' 2e2 ')}\n` });
+  assert.throws(() => c.collect(20_000), (err: unknown) => err instanceof CollectorError && err.message.includes(`${root}/proc/diskstats line 2: a counter is not a number`));
+});
+
+test('devices are classified once: sysfs is not read again while the devices stay the same', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda'], { 'sys/class/block/sda1/partition': '1\n' });
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, {})}\n${line('sda1', 1, {})}\n` });
+  c.collect(0);
+  rmSync(`${root}/sys`, { recursive: true });
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 500 })}\n${line('sda1', 1, { ticks: 500 })}\n` });
+  assert.deepEqual(
+    c.collect(10_000)?.devices.map((d) => [d.name, d.busy]),
+    [['sda', 0.05]],
+  );
+});
+
+test('a disk renumbered under the same name is left out for the tick that straddles it, then counted', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sdb']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, {})}\n${line('sdb', 16, {})}\n` });
+  c.collect(0);
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 10 })}\n${line('sdb', 32, { ticks: 10 })}\n` });
+  assert.deepEqual(c.collect(10_000)?.devices.map((d) => d.name), ['sda']);
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 20 })}\n${line('sdb', 32, { ticks: 1010 })}\n` });
+  assert.equal(c.collect(20_000)?.busiest, 'sdb');
+});
+
+test('a disk added anywhere but at the end, which the kernel does not do, is found within 10 minutes', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sdb']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  const at = (ms: number, withSdb: boolean) => {
+    writeTree(root, { 'proc/diskstats': [line('sda', 0, { ticks: ms / 100 }), ...(withSdb ? [line('sdb', 16, { ticks: ms / 10 })] : []), line('loop0', 7, {})].join('\n') });
+    return c.collect(ms)?.devices.map((d) => d.name);
+  };
+  at(0, false);
+  assert.deepEqual(at(10_000, true), ['sda']);
+  assert.deepEqual(at(20_000, true), ['sda']);
+  at(600_000, true);
+  assert.deepEqual(at(610_000, true), ['sda', 'sdb']);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLoadCollector, parseCpuList, parseLoadavg } from '../../src/collectors/loadavg.js';
+import { createLoadCollector, parseCpuList, parseLoadavg, scanLoadavg } from '../../src/collectors/loadavg.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
 
@@ -68,4 +68,25 @@ test('the collector reads the captured host under CPU hogs', (t) => {
 test('parseCpuList rejects a list naming more CPUs than any kernel supports, instead of an idle-looking host', () => {
   assert.throws(() => parseCpuList('0-4294967295'), CollectorError);
   assert.throws(() => parseCpuList(`0-${'9'.repeat(400)}`), CollectorError);
+});
+
+test('scanLoadavg reads every captured /proc/loadavg as parseLoadavg does, and leaves other text to it', () => {
+  for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
+    const text = fixtureText(f, 't1/proc/loadavg');
+    assert.deepEqual(scanLoadavg(text), parseLoadavg(text), f);
+  }
+  assert.equal(scanLoadavg('0.15 0.16 0.06 2-85 3851\n'), undefined);
+  assert.equal(scanLoadavg('0.15 0.16 0.06 2/85 3851 9\n'), undefined);
+  assert.equal(scanLoadavg('1e3 0.16 0.06 2/85 3851\n'), undefined);
+});
+
+test('a CPU coming online changes the count at once, without sysfs too', (t) => {
+  const root = tempDir(t);
+  const stat = (n: number): string => ['cpu  1 1 1 1 0 0 0 0 0 0', ...Array.from({ length: n }, (_, i) => `cpu${i} 1 1 1 1 0 0 0 0 0 0`), 'intr 0', ''].join('\n');
+  writeTree(root, { 'proc/loadavg': '1.00 1.00 1.00 1/85 100\n', 'sys/devices/system/cpu/online': '0-1\n', 'proc/stat': stat(2) });
+  const withSys = createLoadCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  const withoutSys = createLoadCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/none` });
+  assert.deepEqual([withSys.collect(0).online, withoutSys.collect(0).online], [2, 2]);
+  writeTree(root, { 'sys/devices/system/cpu/online': '0-2\n', 'proc/stat': stat(3) });
+  assert.deepEqual([withSys.collect(10_000).online, withoutSys.collect(10_000).online], [3, 3]);
 });

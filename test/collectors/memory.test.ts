@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { createMemoryCollector, memoryFractions, parseMeminfo, parseVmstat } from '../../src/collectors/memory.js';
+import { createMemoryCollector, memoryFractions, parseMeminfo, parseVmstat, scanMeminfo, scanVmstat } from '../../src/collectors/memory.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
 
@@ -91,4 +92,39 @@ test('a vmstat counter that went backwards leaves only that rate out', (t) => {
 test('parseMeminfo takes only plain decimals, so kB to bytes cannot overflow to Infinity', () => {
   assert.throws(() => parseMeminfo('MemTotal: 1e306 kB\nMemAvailable: 1e306 kB\n'), CollectorError);
   assert.throws(() => parseMeminfo('MemTotal: 0x1000 kB\n'), CollectorError);
+});
+
+test('scanMeminfo and scanVmstat read every captured file as the parsers do', () => {
+  for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
+    for (const t of ['t0', 't1']) {
+      const meminfo = fixtureText(f, `${t}/proc/meminfo`);
+      const vmstat = fixtureText(f, `${t}/proc/vmstat`);
+      assert.deepEqual(scanMeminfo(meminfo), parseMeminfo(meminfo), `${f}/${t}`);
+      assert.deepEqual(scanVmstat(Buffer.from(vmstat, 'latin1')), parseVmstat(vmstat), `${f}/${t}`);
+    }
+  }
+});
+
+test('scanMeminfo leaves to parseMeminfo a kernel without MemAvailable and lines not as the kernel prints them', () => {
+  const meminfo = fixtureText('proc-idle', 't0/proc/meminfo');
+  assert.equal(scanMeminfo(meminfo.replace(/^MemAvailable:.*\n/m, '')), undefined);
+  assert.equal(scanMeminfo(meminfo.replace(/^(MemFree:\s+\d+) kB/m, '$1')), undefined);
+  assert.equal(scanMeminfo(meminfo.replace(/^(Cached:\s+)\d+/m, '$10x10')), undefined);
+});
+
+test('scanVmstat leaves to parseVmstat a file without one of its counters, or with one not a count', () => {
+  assert.deepEqual(scanVmstat(Buffer.from('pswpin 1\npswpout 2\npgmajfault 3')), { pswpin: 1, pswpout: 2, pgmajfault: 3 });
+  assert.equal(scanVmstat(Buffer.from('pswpin 1\npgmajfault 3\n')), undefined);
+  assert.equal(scanVmstat(Buffer.from('pswpin 1\npswpout -2\npgmajfault 3\n')), undefined);
+  assert.equal(scanVmstat(Buffer.from('')), undefined);
+});
+
+test('a garbled line the collector reads, after good ticks, is a CollectorError naming the file and line', (t) => {
+  const host = fakeHost(t);
+  host.load('proc-idle', 't0');
+  const c = createMemoryCollector(host);
+  c.collect(0);
+  const vmstat = `${host.procRoot}/vmstat`;
+  writeFileSync(vmstat, fixtureText('proc-idle', 't1/proc/vmstat').replace(/^pgmajfault \d+/m, 'pgmajfault 12x'));
+  assert.throws(() => c.collect(3000), (err: unknown) => err instanceof CollectorError && new RegExp(`${vmstat} line \\d+: expected "name value": "pgmajfault 12x"`).test(err.message));
 });

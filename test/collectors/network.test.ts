@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createNetworkCollector, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
+import { createNetworkCollector, netDevLayout, parseLinkSpeed, parseNetDev, scanNetDev } from '../../src/collectors/network.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
 
@@ -139,4 +139,37 @@ test('a missing /proc/net/dev is a CollectorError naming the path', (t) => {
 test('parseLinkSpeed gives unknown, not Infinity, for a speed in exponent notation', () => {
   assert.equal(parseLinkSpeed('1e303'), undefined);
   assert.equal(parseLinkSpeed('Infinity'), undefined);
+});
+
+test('scanNetDev reads eth0 of every captured /proc/net/dev as parseNetDev does', () => {
+  for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
+    const t0 = fixtureText(f, 't0/proc/net/dev');
+    const t1 = fixtureText(f, 't1/proc/net/dev');
+    const layout = netDevLayout(t0, parseNetDev(t0).filter((c) => c.name === 'eth0'), '/sys');
+    assert.ok(layout !== undefined, f);
+    assert.deepEqual(scanNetDev(Buffer.from(t1, 'latin1'), layout), parseNetDev(t1).filter((c) => c.name === 'eth0'), f);
+  }
+});
+
+test('scanNetDev leaves to a full reading an interface added at the end, one gone, and a garbled line', () => {
+  const text = dev({ lo: [1, 1], eth0: [10, 20] });
+  const layout = netDevLayout(text, parseNetDev(text).filter((c) => c.name === 'eth0'), '/sys')!;
+  assert.deepEqual(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40] })), layout), [{ name: 'eth0', rxBytes: 30, txBytes: 40 }]);
+  assert.equal(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40], veth1: [0, 0] })), layout), undefined, 'veth1 added');
+  assert.equal(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth1: [30, 40] })), layout), undefined, 'eth0 gone');
+  assert.equal(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40] }).replace(' 30 ', ' 3x0 ')), layout), undefined, 'garbled');
+});
+
+test('an interface added anywhere but at the end, which the kernel does not do, is found within 10 minutes', (t) => {
+  const root = tempDir(t);
+  sysNet(root, { eth0: '1000', eth1: '1000' }, ['docker0']);
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  const at = (ms: number, withEth1: boolean) => {
+    writeTree(root, { 'proc/net/dev': dev({ eth0: [ms, ms], ...(withEth1 ? { eth1: [ms, ms] } : {}), docker0: [0, 0] }) });
+    return c.collect(ms)?.interfaces.map((i) => i.name);
+  };
+  at(0, false);
+  assert.deepEqual(at(10_000, true), ['eth0']);
+  at(600_000, true);
+  assert.deepEqual(at(610_000, true), ['eth0', 'eth1']);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createPressureCollector, isPsiUnavailable, parsePressure } from '../../src/collectors/pressure.js';
+import { createPressureCollector, isPsiUnavailable, parsePressure, scanPressure } from '../../src/collectors/pressure.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
 
@@ -68,4 +68,17 @@ test('a garbled PSI file is an error, not unavailability', (t) => {
   const root = tempDir(t);
   writeTree(root, { 'pressure/cpu': 'nonsense\n', 'pressure/memory': `some ${LINE}\n`, 'pressure/io': `some ${LINE}\n` });
   assert.throws(() => createPressureCollector({ procRoot: root }).collect(0), CollectorError);
+});
+
+test('scanPressure reads every captured PSI file as parsePressure does, and leaves other text to it', () => {
+  for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
+    for (const r of ['cpu', 'memory', 'io']) {
+      const text = fixtureText(f, `t1/proc/pressure/${r}`);
+      assert.deepEqual(scanPressure(text), parsePressure(text), `${f} ${r}`);
+    }
+  }
+  assert.deepEqual(scanPressure(`some ${LINE}\n`), { some: { avg10: 12.5, avg60: 1, avg300: 0.1, total: 123 } });
+  assert.equal(scanPressure(`some ${LINE}\nfull ${LINE}\nsome ${LINE}\n`), undefined);
+  assert.equal(scanPressure(`full ${LINE}\nsome ${LINE}\n`), undefined);
+  assert.equal(scanPressure(`some ${LINE.replace('12.50', '-1.00')}\n`), undefined);
 });

@@ -44,6 +44,21 @@ describe('RotatingAppender', () => {
     }
   });
 
+  it('appendAll queues several lines in order, each a line of the file', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'h.jsonl');
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 2 });
+      a.append('{"i":0}');
+      a.appendAll(['{"i":1}', '{"i":2}\n', '{"i":3}']);
+      await a.close(1000);
+      assert.deepEqual(lines(path), ['{"i":0}', '{"i":1}', '{"i":2}', '{"i":3}']);
+      assert.equal(a.stats.linesWritten, 4);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('rotates before the file would pass max_bytes and keeps only `keep` old files', async () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { BIG_NODE, blockDevices, generateBigNode, writeCounters } from '../../scripts/gen-bignode.js';
+import { createCollectors } from '../../src/collectors/index.js';
+import type { Sample } from '../../src/collectors/types.js';
+import { tempDir } from '../helpers.js';
+
+const SMALL = { cpus: 6, disks: 3, partitions: 2, loops: 2, nics: 2 };
+
+function sample(collectors: ReturnType<typeof createCollectors>, ms: number): Sample {
+  const s: Sample = { ts: ms, failures: {} };
+  for (const c of collectors) {
+    const v = c.collect(ms);
+    if (v !== undefined) (s as unknown as Record<string, unknown>)[c.name] = v;
+  }
+  return s;
+}
+
+describe('gen-bignode', () => {
+  it('is the node of issue 16 by default: 128 CPUs, 336 block devices, 8 NICs', () => {
+    assert.deepEqual(BIG_NODE, { cpus: 128, disks: 64, partitions: 4, loops: 16, nics: 8 });
+    assert.equal(blockDevices(BIG_NODE), 336);
+    assert.equal(blockDevices({ ...BIG_NODE, disks: 60, loops: 0 }), 300);
+  });
+
+  it('writes a node the collectors read as the spec says, and whose counters advance', () => {
+    const { dir, cleanup } = tempDir('lavarank-bignode-');
+    try {
+      const roots = generateBigNode(join(dir, 'node'), SMALL);
+      assert.equal(readFileSync(join(roots.procRoot, 'diskstats'), 'latin1').trim().split('\n').length, blockDevices(SMALL));
+      const collectors = createCollectors({ ...roots, gpu: { enabled: false } });
+      sample(collectors, 0);
+      writeCounters(roots, SMALL, 1);
+      const s = sample(collectors, 10_000);
+      assert.deepEqual(s.failures, {});
+      assert.equal(s.cpu?.online, 6);
+      assert.ok(s.cpu !== undefined && s.cpu.busy > 0 && s.cpu.busy < 1, JSON.stringify(s.cpu));
+      assert.equal(s.load?.online, 6);
+      assert.deepEqual(s.disk?.devices.map((d) => d.name), ['nvme0n1', 'nvme1n1', 'nvme2n1']);
+      assert.ok((s.disk?.writeBytesPerSec ?? 0) > 0);
+      assert.deepEqual(s.network?.interfaces.map((i) => [i.name, i.speedBitsPerSec]), [['ens0f0', 25e9], ['ens0f1', 25e9]]);
+      assert.ok((s.memory?.majorFaultsPerSec ?? -1) >= 0 && s.pressure !== undefined);
+    } finally {
+      cleanup();
+    }
+  });
+});
