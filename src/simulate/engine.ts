@@ -17,7 +17,8 @@ import { Heap } from '../util/heap.js';
 import { seededRandom } from '../util/random.js';
 import {
   HostTimeline,
-  idleTimeFactor,
+  aloneRate,
+  type HostReading,
   quantize,
   sampleKey,
   sampleValues,
@@ -67,8 +68,10 @@ export interface TypedResult {
 // The ranks the elim would report for one sample, as the rank cache keeps them.
 export interface CachedRank {
   rank: number;
-  typed?: [number, number, number]; // rank_cpu, rank_mem, rank_io
+  ranks: readonly number[]; // rank, rank_cpu, rank_mem, rank_io (INFINIT_LOAD without typed ranks)
 }
+
+const UNKNOWN_RANKS: readonly number[] = Object.freeze([INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD]);
 
 // How to run.
 export interface RunOptions {
@@ -82,6 +85,20 @@ export interface RunOptions {
   rankCache?: Map<string, CachedRank>; // shared between runs with the same ranker
   traceHosts?: number; // hosts whose running jobs are recorded at every session (default 0)
   onProgress?: (finished: number, total: number) => void;
+  // Called at every dispatch session, after a refresh if one was due and before any
+  // job is placed: mbatchd's view of every host (for tests and tracing; it makes
+  // every host's view be computed at every refresh).
+  onSession?: (t: number, refreshed: boolean, hosts: HostView[]) => void;
+}
+
+// mbatchd's view of one host at a session.
+export interface HostView {
+  name: string;
+  r15s: number; // the sort key of r15s: (normalised run queue + 1) / CPU factor
+  rank: number; // INFINIT_LOAD while unknown
+  typed: [number, number, number]; // rank_cpu, rank_mem, rank_io; INFINIT_LOAD without typed ranks
+  reserved: [number, number, number, number]; // on rank, rank_cpu, rank_mem, rank_io
+  running: number; // jobs
 }
 
 // What happened to one job.
@@ -154,7 +171,7 @@ class HostState {
   // mbatchd's view, valid for viewEpoch.
   viewEpoch = -1;
   r15sKey = 0;
-  ranks: number[] = [INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD];
+  ranks: readonly number[] = UNKNOWN_RANKS;
   readonly resv = [0, 0, 0, 0];
   readonly timeline: HostTimeline;
   readonly kind: string;
@@ -166,8 +183,8 @@ class HostState {
     params: Readonly<ClusterParams>,
     keepAll: boolean,
   ) {
-    this.timeline = new HostTimeline(spec.cpus, params, keepAll);
-    this.kind = `${spec.cpus}|${spec.memBytes}|${spec.speed}`;
+    this.timeline = new HostTimeline(spec.cpus, spec.disks, params, keepAll);
+    this.kind = `${spec.cpus}|${spec.memBytes}|${spec.speed}|${spec.disks}`;
   }
 
   get free(): number {
@@ -201,7 +218,7 @@ const RANK_CACHE_MAX = 200_000;
 
 function checkInputs(hosts: readonly HostSpec[], jobs: readonly JobSpec[], o: RunOptions): void {
   if (hosts.length === 0) throw new ConfigError('no hosts to simulate');
-  const maxSlots = Math.max(...hosts.map((h) => h.mxj));
+  const maxSlots = hosts.reduce((a, h) => Math.max(a, h.mxj), 0);
   for (const j of jobs) {
     if (j.slots > maxSlots) throw new ConfigError(`job ${j.id} (${j.family}) asks for ${j.slots} slots; the largest host has ${maxSlots}`);
     if (!(j.work > 0) || !(j.submit >= 0)) throw new ConfigError(`job ${j.id} (${j.family}): work ${j.work} s and submit ${j.submit} s must be positive`);
@@ -270,33 +287,38 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     if (next < Infinity) push(next, EV_COMPLETE, h.index, h.version);
   };
 
-  // mbatchd's view of h after the latest refresh, computed when first needed.
+  // mbatchd's view of h after the latest refresh, computed when first needed, and
+  // only the parts the policy reads (all of them for onSession).
+  const needLoad = policy.kind === 'default' || options.onSession !== undefined;
+  const needRank = options.ranker !== undefined && (usesRank(policy) || options.onSession !== undefined);
+  const reading: HostReading = { cpuWanting: 0, ioStreams: 0, memUsed: 0, load1: 0, psiCpu: 0, psiIo: 0, busyIntegral: 0, iowaitIntegral: 0 };
   const view = (h: HostState): void => {
     if (h.viewEpoch === epoch || lastRefresh === undefined) return;
     h.viewEpoch = epoch;
     const R = lastRefresh;
-    const loadAt = loadSampleTime(h.timing, R, s);
-    h.r15sKey = r15sSortKey(normalizeRq(h.timeline.at(loadAt).load1, h.spec.cpuFactor, h.spec.cpus), h.spec.cpuFactor);
-    if (options.ranker === undefined) return;
+    if (needLoad) {
+      const load1 = h.timeline.readAt(loadSampleTime(h.timing, R, s), reading).load1;
+      h.r15sKey = r15sSortKey(normalizeRq(load1, h.spec.cpuFactor, h.spec.cpus), h.spec.cpuFactor);
+    }
+    if (!needRank || options.ranker === undefined) return;
     const at = rankSampleTime(h.timing, R, s);
     if (at === undefined) {
-      h.ranks = [INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD];
+      h.ranks = UNKNOWN_RANKS;
       return;
     }
     counters.rankSamples++;
-    const v = quantize(sampleValues(h.timeline, h.spec.cpus, at, s.elimInterval, p));
+    const v = quantize(sampleValues(h.timeline, h.spec, at, s.elimInterval, p));
     const key = sampleKey(h.spec.cpus, h.spec.memBytes, v);
     let r = cache.get(key);
     if (r === undefined) {
       counters.rankCalls++;
       const result: RankResult & TypedResult = options.ranker.rank(toSample(v, h.spec.cpus, h.spec.memBytes, Math.round(at * 1000)));
       const typed = result.typed;
-      r = { rank: result.rank, typed: typed === undefined ? undefined : [typed.rank_cpu, typed.rank_mem, typed.rank_io] };
+      r = { rank: result.rank, ranks: typed === undefined ? [result.rank, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD] : [result.rank, typed.rank_cpu, typed.rank_mem, typed.rank_io] };
       if (cache.size >= RANK_CACHE_MAX) cache.clear();
       cache.set(key, r);
     }
-    const t = r.typed;
-    h.ranks = [r.rank, t?.[0] ?? INFINIT_LOAD, t?.[1] ?? INFINIT_LOAD, t?.[2] ?? INFINIT_LOAD];
+    h.ranks = r.ranks;
   };
 
   // A load refresh at session time t: fresh values from LIM, then every running job's
@@ -318,6 +340,19 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
 
   const eligible = (h: HostState, t: number): boolean => h.free > 0 && acceptsJob(t, h.lastAccept, s, acceptInterval);
 
+  // A job's rate alone on an idle host of h's kind, remembered per kind and job shape.
+  const aloneMemo = new Map<string, number>();
+  const alone = (h: HostState, item: LoadItem): number => {
+    const key = `${h.kind}#${item.threads}:${item.mix.cpu},${item.mix.mem},${item.mix.io},${item.mix.wait}:${Math.round(item.memBytes / 2 ** 26)}`;
+    let r = aloneMemo.get(key);
+    if (r === undefined) {
+      r = aloneRate(h.spec, item, p);
+      if (aloneMemo.size >= RANK_CACHE_MAX) aloneMemo.clear();
+      aloneMemo.set(key, r);
+    }
+    return r;
+  };
+
   // Starts job index ji on h at time t.
   const startJob = (ji: number, h: HostState, t: number): void => {
     const spec = jobs[ji]!;
@@ -332,7 +367,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       cpuRate: 0,
       start: t,
       cpuSeconds: 0,
-      ideal: spec.work * idleTimeFactor(spec.mix, h.spec.speed),
+      ideal: spec.work / alone(h, { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes }),
       resIndex,
       runTime: 0,
       updStateTime: t,
@@ -378,26 +413,41 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     resolve(h, t);
   };
 
-  // The oracle's price of putting a job on h now: its own excess slowdown plus what it
-  // adds to the jobs already there, from the cluster model itself.
-  const oracleMemo = new Map<string, number>();
-  const oracleCost = (h: HostState, spec: JobSpec): number => {
+  // The oracle's price of putting a job on h now, in the unit of the mean slowdown:
+  // its own excess slowdown, plus what it adds to each job already there, for the
+  // share of that job's idle run time during which both run (the shorter of the new
+  // job's idle run time and what that job has left), from the cluster model itself.
+  // Among hosts where that is the same (often nothing) it draws one at random:
+  // preferring the least loaded, or the first, did worse (docs/simulate.md).
+  const oracleMemo = new Map<string, { own: number; others: number[] }>();
+  const oracleCost = (h: HostState, spec: JobSpec, t: number): number => {
     if (h.compositionVersion !== h.version) {
-      h.composition = h.jobs.map((r) => `${r.item.threads}:${r.item.mix.cpu},${r.item.mix.mem},${r.item.mix.io}:${Math.round(r.item.memBytes / 2 ** 26)}`).sort().join(';') + `|bg${h.bgThreads}`;
+      h.composition = h.jobs.map((r) => `${r.item.threads}:${r.item.mix.cpu},${r.item.mix.mem},${r.item.mix.io},${r.item.mix.wait}:${Math.round(r.item.memBytes / 2 ** 26)}`).join(';') + `|bg${h.bgThreads}`;
       h.compositionVersion = h.version;
     }
-    const key = `${h.kind}#${h.composition}#${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io}:${Math.round(spec.memBytes / 2 ** 26)}`;
-    const known = oracleMemo.get(key);
-    if (known !== undefined) return known;
-    const items = h.jobs.map((r) => r.item);
-    const bgl = { threads: h.bgThreads, memBytes: 0 };
-    const before = solveRates(h.spec, items, bgl, p);
-    const after = solveRates(h.spec, [...items, { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes }], bgl, p);
-    const alone = (mixRate: number, i: number): number => (i < items.length ? 1 / idleTimeFactor(items[i]!.mix, h.spec.speed) : 1 / idleTimeFactor(spec.mix, h.spec.speed)) / mixRate;
-    let cost = alone(after.rate[items.length]!, items.length) - 1;
-    for (let i = 0; i < items.length; i++) cost += alone(after.rate[i]!, i) - alone(before.rate[i]!, i);
-    if (oracleMemo.size >= RANK_CACHE_MAX) oracleMemo.clear();
-    oracleMemo.set(key, cost);
+    const added = { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes };
+    const key = `${h.kind}#${h.composition}#${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io},${spec.mix.wait}:${Math.round(spec.memBytes / 2 ** 26)}`;
+    let m = oracleMemo.get(key);
+    if (m === undefined) {
+      const items = h.jobs.map((r) => r.item);
+      const bgl = { threads: h.bgThreads, memBytes: 0 };
+      const before = solveRates(h.spec, items, bgl, p);
+      const after = solveRates(h.spec, [...items, added], bgl, p);
+      const slowdown = (rate: number, item: LoadItem): number => alone(h, item) / rate;
+      m = {
+        own: slowdown(after.rate[items.length]!, added) - 1,
+        others: items.map((it, i) => slowdown(after.rate[i]!, it) - slowdown(before.rate[i]!, it)),
+      };
+      if (oracleMemo.size >= RANK_CACHE_MAX) oracleMemo.clear();
+      oracleMemo.set(key, m);
+    }
+    advance(h, t);
+    const ownIdle = spec.work / alone(h, added);
+    let cost = m.own;
+    h.jobs.forEach((r, i) => {
+      const rate = alone(h, r.item);
+      cost += (m!.others[i]! * Math.min(ownIdle, Math.max(0, r.remaining) / rate)) / (r.spec.work / rate);
+    });
     return cost;
   };
 
@@ -473,10 +523,13 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       case 'oracle': {
         let best: HostState | undefined;
         let bestCost = Infinity;
+        let bestTie = Infinity;
         for (const h of candidates(spec, t)) {
-          const c = oracleCost(h, spec);
-          if (c < bestCost - 1e-12) {
+          const c = oracleCost(h, spec, t);
+          const tie = policyRand();
+          if (c < bestCost - 1e-3 || (c <= bestCost + 1e-3 && tie < bestTie)) {
             bestCost = c;
+            bestTie = tie;
             best = h;
           }
         }
@@ -488,8 +541,15 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   const session = (t: number): void => {
     counters.sessions++;
     sessionNo++;
-    if (refreshDue(t, lastRefresh, s)) refresh(t);
+    const refreshed = refreshDue(t, lastRefresh, s);
+    if (refreshed) refresh(t);
     ordered = new Map();
+    if (options.onSession !== undefined) {
+      options.onSession(t, refreshed, H.map((h) => {
+        view(h);
+        return { name: h.spec.name, r15s: h.r15sKey, rank: h.ranks[0]!, typed: [h.ranks[1]!, h.ranks[2]!, h.ranks[3]!], reserved: [h.resv[0]!, h.resv[1]!, h.resv[2]!, h.resv[3]!], running: h.jobs.length };
+      }));
+    }
     let free = 0;
     for (const h of H) if (eligible(h, t)) free += h.free;
     if (pending.length > 0 && free > 0) {
@@ -497,7 +557,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       for (let k = 0; k < pending.length; k++) {
         const ji = pending[k]!;
         if (free <= 0) {
-          left.push(...pending.slice(k));
+          for (let r = k; r < pending.length; r++) left.push(pending[r]!);
           break;
         }
         const spec = jobs[ji]!;
@@ -511,8 +571,8 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
         free -= was - (eligible(h, t) ? h.free : 0);
         afterStart(h, spec, t);
       }
-      pending.length = 0;
-      pending.push(...left);
+      pending.length = left.length;
+      for (let r = 0; r < left.length; r++) pending[r] = left[r]!;
     }
     if (traceHosts.length > 0) {
       trace.times.push(t);
@@ -589,7 +649,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       const h = byName.get(host);
       if (h === undefined) throw new RangeError(`sampleAt: no host named ${JSON.stringify(host)}`);
       if (t < h.timeline.oldest) throw new RangeError(`sampleAt: ${host} at ${t} s is before the kept history (from ${h.timeline.oldest} s); run with keepHistory`);
-      return toSample(sampleValues(h.timeline, h.spec.cpus, t, s.elimInterval, p), h.spec.cpus, h.spec.memBytes, Math.round(t * 1000));
+      return toSample(sampleValues(h.timeline, h.spec, t, s.elimInterval, p), h.spec.cpus, h.spec.memBytes, Math.round(t * 1000));
     },
   };
 }

@@ -16,10 +16,14 @@ export interface HostFacts {
   memBytes?: number;
   mxj?: number;
   cpuFactor?: number;
+  disks?: number;
 }
 
 // Memory a host is given when no file says (per CPU).
 export const DEFAULT_MEM_PER_CPU = 4 * 2 ** 30;
+// CPUs per local disk when no file says how many disks a host has (an assumption:
+// larger nodes carry more or faster scratch devices).
+export const CPUS_PER_DISK = 8;
 
 const UNITS: Record<string, number> = { '': 2 ** 20, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
@@ -73,6 +77,9 @@ export function parseLshostsLong(text: string, where: string): HostFacts[] {
     const facts: HostFacts = { name };
     if (c.has('ncpus') && c.get('ncpus') !== '-') facts.cpus = positiveInt(c.get('ncpus')!, 'ncpus', at);
     if (c.has('cpuf')) facts.cpuFactor = positiveNum(c.get('cpuf')!, 'cpuf', at);
+    // LIM prints 0 disks where it cannot count them: no information.
+    const ndisks = Number(c.get('ndisks'));
+    if (Number.isInteger(ndisks) && ndisks > 0) facts.disks = ndisks;
     const mem = c.get('maxmem');
     if (mem !== undefined) {
       const bytes = parseSize(mem, at);
@@ -131,10 +138,10 @@ export function parseHostTable(text: string, where: string): HostFacts[] {
   return out;
 }
 
-const YAML_KEYS = ['name', 'cpus', 'mem', 'mxj', 'cpu_factor', 'count'];
+const YAML_KEYS = ['name', 'cpus', 'mem', 'mxj', 'cpu_factor', 'disks', 'count'];
 
 // The administrator's YAML: a list (or `hosts:` holding a list) of
-// {name, cpus, mem, mxj, cpu_factor, count}; `count: N` makes N hosts name-1..name-N.
+// {name, cpus, mem, mxj, cpu_factor, disks, count}; `count: N` makes N hosts name-1..name-N.
 export function parseHostsYaml(text: string, where: string): HostFacts[] {
   const doc = parseDocument(text, { prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -171,6 +178,7 @@ export function parseHostsYaml(text: string, where: string): HostFacts[] {
     };
     const cpus = int('cpus', 16384);
     const mxj = int('mxj', 65536);
+    const disks = int('disks', 4096);
     const count = int('count', 100_000) ?? 1;
     let cpuFactor: number | undefined;
     if (e['cpu_factor'] !== undefined) {
@@ -190,7 +198,7 @@ export function parseHostsYaml(text: string, where: string): HostFacts[] {
     }
     if (cpus === undefined) problems.push(`${at}.cpus: required`);
     for (let k = 1; k <= count; k++) {
-      out.push({ name: count === 1 ? name : `${name}-${k}`, cpus, memBytes, mxj, cpuFactor });
+      out.push({ name: count === 1 ? name : `${name}-${k}`, cpus, memBytes, mxj, cpuFactor, disks });
     }
   });
   if (problems.length > 0) throw new ConfigError(problems.length === 1 ? problems[0]! : `${where}: ${problems.length} problems`, { problems });
@@ -207,15 +215,16 @@ export function parseHostFile(text: string, where: string): HostFacts[] {
 
 // Merges facts by host name (later files fill what earlier ones left out, in the
 // order hosts first appear) into hosts: MXJ defaults to the CPUs, memory to
-// DEFAULT_MEM_PER_CPU per CPU, the CPU factor to 1; speed is the CPU factor over the
-// median CPU factor. Throws ConfigError for a host without a CPU count.
+// DEFAULT_MEM_PER_CPU per CPU, the disks to one per CPUS_PER_DISK CPUs, the CPU
+// factor to 1; speed is the CPU factor over the median CPU factor. Throws
+// ConfigError for a host without a CPU count.
 export function mergeHosts(facts: readonly HostFacts[]): HostSpec[] {
   const byName = new Map<string, HostFacts>();
   for (const f of facts) {
     const had = byName.get(f.name);
     if (had === undefined) byName.set(f.name, { ...f });
     else {
-      for (const k of ['cpus', 'memBytes', 'mxj', 'cpuFactor'] as const) if (had[k] === undefined && f[k] !== undefined) had[k] = f[k];
+      for (const k of ['cpus', 'memBytes', 'mxj', 'cpuFactor', 'disks'] as const) if (had[k] === undefined && f[k] !== undefined) had[k] = f[k];
     }
   }
   const missing = [...byName.values()].filter((h) => h.cpus === undefined).map((h) => h.name);
@@ -226,7 +235,7 @@ export function mergeHosts(facts: readonly HostFacts[]): HostSpec[] {
   return list.map((h) => {
     const cpus = h.cpus!;
     const cpuFactor = h.cpuFactor ?? 1;
-    return { name: h.name, cpus, memBytes: h.memBytes ?? cpus * DEFAULT_MEM_PER_CPU, mxj: h.mxj ?? cpus, cpuFactor, speed: cpuFactor / ref };
+    return { name: h.name, cpus, memBytes: h.memBytes ?? cpus * DEFAULT_MEM_PER_CPU, mxj: h.mxj ?? cpus, disks: h.disks ?? Math.max(1, Math.round(cpus / CPUS_PER_DISK)), cpuFactor, speed: cpuFactor / ref };
   });
 }
 

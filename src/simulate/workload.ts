@@ -4,7 +4,7 @@
 // higher load. Every random choice comes from one seeded generator.
 import type { JobFinish } from '../lsf/acct.js';
 import { jobKind } from '../training/jobs.js';
-import { seededRandom } from '../util/random.js';
+import { seededRandom, shuffled } from '../util/random.js';
 import { ConfigError } from '../util/errors.js';
 import { TYPE_MIX, idleTimeFactor, type HostSpec, type JobMix, type JobType } from './cluster.js';
 
@@ -40,8 +40,8 @@ export interface GenerateOptions {
 export const DEFAULT_GENERATE: Readonly<GenerateOptions> = Object.freeze({
   jobs: 5000,
   utilisation: 0.85,
-  families: 12,
-  mix: Object.freeze({ cpu: 0.5, mem: 0.25, io: 0.25 }),
+  families: 24,
+  mix: Object.freeze({ cpu: 0.6, mem: 0.25, io: 0.15 }),
   burstShare: 0.2,
   burstSize: 20,
   overthread: 0.2,
@@ -101,17 +101,23 @@ export function checkGenerate(o: Readonly<GenerateOptions>): void {
 }
 
 // The families of a generated workload: types in proportion to the mix (largest
-// remainders), slots, threads, run times and popularity drawn from the seed.
+// remainders), slot counts cycling through SLOT_CHOICES and median run times evenly
+// spread (log scale) over [runtimeMin, runtimeMax], each list in a seeded order, so
+// that every seed offers the same kind of load; popularity falls with the position.
 export function generateFamilies(o: Readonly<GenerateOptions>, rand: () => number, maxSlots: number): Family[] {
+  const F = o.families;
   const types: JobType[] = [];
   const total = o.mix.cpu + o.mix.mem + o.mix.io;
-  const exact = (['cpu', 'mem', 'io'] as const).map((t) => ({ t, n: (o.mix[t] / total) * o.families }));
+  const exact = (['cpu', 'mem', 'io'] as const).map((t) => ({ t, n: (o.mix[t] / total) * F }));
   for (const e of exact) for (let i = 0; i < Math.floor(e.n); i++) types.push(e.t);
   const byRemainder = [...exact].sort((a, b) => b.n - Math.floor(b.n) - (a.n - Math.floor(a.n)));
-  for (let i = 0; types.length < o.families; i++) types.push(byRemainder[i % 3]!.t);
-  return types.map((type, i) => {
-    const slots = Math.min(maxSlots, SLOT_CHOICES[Math.floor(rand() * SLOT_CHOICES.length)]!);
-    const medianWork = o.runtimeMin * Math.exp(rand() * Math.log(o.runtimeMax / o.runtimeMin));
+  for (let i = 0; types.length < F; i++) types.push(byRemainder[i % 3]!.t);
+  const typeOrder = shuffled(types, rand);
+  const slotOrder = shuffled(Array.from({ length: F }, (_, i) => SLOT_CHOICES[i % SLOT_CHOICES.length]!), rand);
+  const workOrder = shuffled(Array.from({ length: F }, (_, i) => (i + 0.5) / F), rand);
+  return typeOrder.map((type, i) => {
+    const slots = Math.min(maxSlots, slotOrder[i]!);
+    const medianWork = o.runtimeMin * Math.exp(workOrder[i]! * Math.log(o.runtimeMax / o.runtimeMin));
     // floor(families × overthread) families oversubscribe, spread evenly over the list.
     const over = Math.floor((i + 1) * o.overthread + 1e-9) > Math.floor(i * o.overthread + 1e-9);
     return {
@@ -132,7 +138,7 @@ export function generateWorkload(hosts: readonly HostSpec[], options: Partial<Ge
   checkGenerate(o);
   if (hosts.length === 0) throw new ConfigError('no hosts to generate a workload for');
   const rand = seededRandom(seed);
-  const maxSlots = Math.max(...hosts.map((h) => h.mxj));
+  const maxSlots = hosts.reduce((a, h) => Math.max(a, h.mxj), 0);
   const families = generateFamilies(o, rand, maxSlots);
   const weights = families.map((f) => f.weight);
   // The arrival rate that offers `utilisation` of all slots: jobs per second times the
@@ -205,7 +211,7 @@ export function jobsFromAcct(records: readonly JobFinish[], hosts: readonly Host
   const disk = options.diskBytesPerSec ?? 100e6;
   const repeat = options.repeat ?? 1;
   if (!(Number.isInteger(repeat) && repeat >= 1)) throw new ConfigError(`--repeat: expected a whole number of at least 1, received ${repeat}`);
-  const maxSlots = Math.max(...hosts.map((h) => h.mxj));
+  const maxSlots = hosts.reduce((a, h) => Math.max(a, h.mxj), 0);
   const t0 = ran[0]!.submitTime;
   const span = Math.max(1, ran[ran.length - 1]!.submitTime - t0 + 1);
   const base = ran.map((r) => {
