@@ -36,9 +36,18 @@ export interface HostSpec {
   cpus: number;
   memBytes: number;
   mxj: number; // job slots (bhosts MAX)
-  disks: number; // local disks io-bound jobs share (lshosts ndisks, else one per 8 CPUs)
+  disks?: number; // local disks io-bound jobs share; default diskCount(): one per CPUS_PER_DISK CPUs
   cpuFactor: number; // lshosts cpuf: what mbatchd divides r15s by
   speed: number; // CPU work per second relative to the reference host (cpuFactor / the median cpuFactor)
+}
+
+// CPUs per local disk when nothing says how many disks a host has (an assumption:
+// larger nodes carry more or faster scratch devices).
+export const CPUS_PER_DISK = 8;
+
+// The disks of a host: as given, else one per CPUS_PER_DISK CPUs (at least one).
+export function diskCount(host: Pick<HostSpec, 'cpus' | 'disks'>): number {
+  return host.disks ?? Math.max(1, Math.round(host.cpus / CPUS_PER_DISK));
 }
 
 // What a running job brings to its host's equations.
@@ -81,6 +90,7 @@ export function solveRates(host: Pick<HostSpec, 'cpus' | 'memBytes' | 'speed' | 
   const ioShare = new Array<number>(n).fill(0);
   const memShare = new Array<number>(n).fill(0);
   const C = host.cpus;
+  const disks = diskCount(host);
   let memBytes = background.memBytes;
   for (const it of items) memBytes += it.memBytes;
   const memUsed = host.memBytes > 0 ? memBytes / host.memBytes : 0;
@@ -118,7 +128,7 @@ export function solveRates(host: Pick<HostSpec, 'cpus' | 'memBytes' | 'speed' | 
     const bw = 1 + (p.memBandwidthStretch - 1) * streaming;
     const press = memUsed >= p.memPressureFrom && N > C ? p.memPressureStretch : 1;
     // Disk: streams spread over the host's disks; no stretch while each has one at most.
-    const disk = 1 + (p.diskShareStretch - 1) * Math.max(0, Q / host.disks - 1);
+    const disk = 1 + (p.diskShareStretch - 1) * Math.max(0, Q / disks - 1);
     for (let i = 0; i < n; i++) {
       const m = items[i]!.mix;
       const tc = (m.cpu * over) / (host.speed * given);
@@ -319,7 +329,7 @@ export function sampleValues(timeline: HostTimeline, host: Pick<HostSpec, 'cpus'
     load1PerCpu: now.load1 / cpus,
     runnablePerCpu: now.cpuWanting / cpus,
     memUsed: now.memUsed,
-    diskBusy: Math.min(1, (p.diskBusyPerStream * now.ioStreams) / host.disks),
+    diskBusy: Math.min(1, (p.diskBusyPerStream * now.ioStreams) / diskCount(host)),
     psiCpu: now.psiCpu,
     psiIo: now.psiIo,
   };

@@ -18,6 +18,7 @@ import { seededRandom } from '../util/random.js';
 import {
   HostTimeline,
   aloneRate,
+  diskCount,
   type HostReading,
   quantize,
   sampleKey,
@@ -183,8 +184,8 @@ class HostState {
     params: Readonly<ClusterParams>,
     keepAll: boolean,
   ) {
-    this.timeline = new HostTimeline(spec.cpus, spec.disks, params, keepAll);
-    this.kind = `${spec.cpus}|${spec.memBytes}|${spec.speed}|${spec.disks}`;
+    this.timeline = new HostTimeline(spec.cpus, diskCount(spec), params, keepAll);
+    this.kind = `${spec.cpus}|${spec.memBytes}|${spec.speed}|${diskCount(spec)}`;
   }
 
   get free(): number {

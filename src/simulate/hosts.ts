@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { ConfigError, ParseError, errorCode } from '../util/errors.js';
 import { median } from '../util/stats.js';
-import type { HostSpec } from './cluster.js';
+import { diskCount, type HostSpec } from './cluster.js';
 
 // What one file says about a host; missing fields come from another file or defaults.
 export interface HostFacts {
@@ -21,9 +21,6 @@ export interface HostFacts {
 
 // Memory a host is given when no file says (per CPU).
 export const DEFAULT_MEM_PER_CPU = 4 * 2 ** 30;
-// CPUs per local disk when no file says how many disks a host has (an assumption:
-// larger nodes carry more or faster scratch devices).
-export const CPUS_PER_DISK = 8;
 
 const UNITS: Record<string, number> = { '': 2 ** 20, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
@@ -215,7 +212,7 @@ export function parseHostFile(text: string, where: string): HostFacts[] {
 
 // Merges facts by host name (later files fill what earlier ones left out, in the
 // order hosts first appear) into hosts: MXJ defaults to the CPUs, memory to
-// DEFAULT_MEM_PER_CPU per CPU, the disks to one per CPUS_PER_DISK CPUs, the CPU
+// DEFAULT_MEM_PER_CPU per CPU, the disks to diskCount's one per 8 CPUs, the CPU
 // factor to 1; speed is the CPU factor over the median CPU factor. Throws
 // ConfigError for a host without a CPU count.
 export function mergeHosts(facts: readonly HostFacts[]): HostSpec[] {
@@ -235,7 +232,7 @@ export function mergeHosts(facts: readonly HostFacts[]): HostSpec[] {
   return list.map((h) => {
     const cpus = h.cpus!;
     const cpuFactor = h.cpuFactor ?? 1;
-    return { name: h.name, cpus, memBytes: h.memBytes ?? cpus * DEFAULT_MEM_PER_CPU, mxj: h.mxj ?? cpus, disks: h.disks ?? Math.max(1, Math.round(cpus / CPUS_PER_DISK)), cpuFactor, speed: cpuFactor / ref };
+    return { name: h.name, cpus, memBytes: h.memBytes ?? cpus * DEFAULT_MEM_PER_CPU, mxj: h.mxj ?? cpus, disks: diskCount({ cpus, disks: h.disks }), cpuFactor, speed: cpuFactor / ref };
   });
 }
 
