@@ -148,7 +148,7 @@ export function parseHostsYaml(text: string, where: string): HostFacts[] {
   }
   let list: unknown = doc.toJS();
   if (typeof list === 'object' && list !== null && !Array.isArray(list) && 'hosts' in list) list = (list as { hosts: unknown }).hosts;
-  if (!Array.isArray(list)) throw new ConfigError(`${where}: expected a list of hosts (or hosts: with a list), found ${typeof list}`);
+  if (!Array.isArray(list)) throw new ConfigError(`${where}: expected a list of hosts (or hosts: with a list), found ${list === null || list === undefined ? "nothing" : typeof list}`);
   const problems: string[] = [];
   const out: HostFacts[] = [];
   list.forEach((entry: unknown, i) => {
