@@ -136,7 +136,7 @@ export interface Features {
   names: readonly string[];
   values: number[]; // scaled 0..1, estimates or the idle value where unavailable
   mask: boolean[]; // true where the input was present
-  named: Record<string, number | null>; // raw values; null where unavailable
+  named: Record<string, number | null>; // raw values (features and CONTEXT_NAMES); null where unavailable
 }
 
 function clamp01(x: number): number {
@@ -160,10 +160,21 @@ export function unscaleValue(spec: Pick<FeatureSpec, 'transform' | 'cap'>, scale
   return Math.expm1(clamp01(scaled) * Math.log1p(spec.cap));
 }
 
+// Raw values kept beside the features, in history and in every rank result, that
+// the backbone (src/model/backbone.ts) reads: the host's online CPUs.
+export const CONTEXT_NAMES: readonly string[] = ['cpus'];
+
+// The online CPUs of a sample: sysfs's list, else /proc/stat's cpuN lines.
+function onlineCpus(sample: Sample): number | undefined {
+  return sample.load?.online ?? sample.cpu?.online;
+}
+
 // The raw, named values of a sample: null where the input is unavailable. This is
 // what the daemon records in history and what featuresFromNamed reads back.
 export function rawFeatures(sample: Sample): Record<string, number | null> {
   const named: Record<string, number | null> = {};
+  const cpus = onlineCpus(sample);
+  named['cpus'] = typeof cpus === 'number' && Number.isFinite(cpus) && cpus > 0 ? cpus : null;
   for (const spec of FEATURES) {
     let raw: number | undefined;
     try {
@@ -183,6 +194,10 @@ export function featuresFromNamed(named: Readonly<Record<string, number | null |
   const values = new Array<number>(n).fill(IDLE_VALUE);
   const mask = new Array<boolean>(n).fill(false);
   const out: Record<string, number | null> = {};
+  for (const name of CONTEXT_NAMES) {
+    const raw = Object.hasOwn(named, name) ? named[name] : undefined;
+    out[name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
+  }
   for (let i = 0; i < n; i++) {
     const spec = FEATURES[i]!;
     const raw = Object.hasOwn(named, spec.name) ? named[spec.name] : undefined;

@@ -6,10 +6,19 @@ import type { Sample } from '../collectors/types.js';
 export const RANK_MIN = 0;
 export const RANK_MAX = 1000;
 
+// The predicted slowdowns of a CPU-bound, a memory-bound and an io-bound job.
+export interface TypedRanks {
+  rank_cpu: number;
+  rank_mem: number;
+  rank_io: number;
+}
+
 export interface RankResult {
   rank: number;
   model: string; // which model produced it, for history and logs
   features?: Record<string, number | null>; // named inputs; null where unavailable
+  typed?: TypedRanks; // clamped like the rank
+  backbone?: number; // the physical backbone's rank for the same inputs (src/model/backbone.ts)
 }
 
 export interface Ranker {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig, type Config } from '../../src/config.js';
 import { ModelError } from '../../src/util/errors.js';
-import { FEATURE_NAMES } from '../../src/model/features.js';
+import { backbone } from '../../src/model/backbone.js';
+import { CONTEXT_NAMES, FEATURE_NAMES } from '../../src/model/features.js';
 import { parseModel, serializeModel, type ModelFile } from '../../src/model/model.js';
 import { defaultModelPath, describeModel, modelRanker, openRankers } from '../../src/model/rankers.js';
 import { captureLog, repoRoot, tempDir } from '../helpers.js';
@@ -51,9 +52,22 @@ describe('openRankers', () => {
       const result = ranker.rank(fullSample());
       assert.ok(result.rank >= 0 && result.rank <= 1000);
       assert.match(result.model, /^test#[0-9a-f]{8}$/);
-      assert.deepEqual(Object.keys(result.features ?? {}), FEATURE_NAMES);
+      assert.deepEqual(Object.keys(result.features ?? {}), [...CONTEXT_NAMES, ...FEATURE_NAMES]);
       assert.equal(result.features?.['cpu_busy'], 0.5);
+      assert.equal(result.features?.['cpus'], 4);
       assert.equal(result.features?.['gpu_util_max'], null);
+    });
+  });
+
+  it('gives the backbone and the per-type ranks beside the rank, as the backbone computes them from the same inputs', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      install(path, randomModelFile());
+      const result = openRankers(config(path), captureLog().log).current().rank(fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 2 }));
+      const b = backbone(result.features ?? {});
+      assert.equal(result.backbone, b.rank);
+      assert.deepEqual(result.typed, { rank_cpu: b.cpu, rank_mem: b.mem, rank_io: b.io });
+      assert.ok(b.cpu > 100, 'four tasks on two CPUs: a new one gets 2/5 of a CPU');
     });
   });
 

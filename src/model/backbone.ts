@@ -1,0 +1,117 @@
+// The physical backbone of the rank: the slowdown a new job would see on a host,
+// composed from per-resource stall. CPU: processor sharing between the tasks that
+// want a CPU and the new one, on the host's own number of CPUs, and steal. Memory:
+// PSI memory stall, pages swapped or faulted in, memory nearly full. I/O: PSI io
+// stall and the busiest disk's busy share. A share s of time lost to a resource
+// stretches the time spent on it by 1 / (1 - s), a slowdown of s / (1 - s). The
+// typical job is a mix of the three, with weights fitted on calibration data; the
+// per-type slowdowns are the typed ranks.
+// Pure and small: the daemon runs it every tick, the simulator and retrain call it
+// on history records. docs/model.md derives every term.
+
+// How much of a typical job is CPU, memory and io work (fitted), and how the number of
+// tasks that want a CPU is estimated from the runnable count and the 1-minute load.
+export interface BackboneParams {
+  weights: { cpu: number; mem: number; io: number };
+  runnableWeight: number; // 0..1: share of the runnable count (now) against load1 (the last minute)
+}
+
+// The per-resource and typical-job slowdowns, in rank points (percent).
+export interface BackboneResult {
+  rank: number; // the typical job: weights.cpu × cpu + weights.mem × mem + weights.io × io
+  cpu: number; // a CPU-bound job
+  mem: number; // a memory-bound job (it runs on a CPU too, so CPU sharing counts)
+  io: number; // an io-bound job
+  parts: BackboneParts;
+}
+
+// The intermediate quantities, for explain and tests.
+export interface BackboneParts {
+  cpus: number | null; // online CPUs used, null when unknown (then the per-CPU limit is used)
+  tasks: number; // tasks estimated to want a CPU, besides the new job (per CPU when cpus is null)
+  cpuShare: number; // share of a CPU the new job would get, 0..1
+  steal: number;
+  memStall: number; // share of time lost to memory, 0..MAX_STALL
+  ioStall: number; // share of time lost to io, 0..MAX_STALL
+}
+
+// Provisional defaults until models carry their own fit: the calibration probe spends
+// about 70 % of its idle time computing, 28 % streaming memory and 2 % in fsync'd
+// writes; io is given more since the disk writer slowed more than the probe's io part.
+export const DEFAULT_BACKBONE: Readonly<BackboneParams> = Object.freeze({
+  weights: Object.freeze({ cpu: 0.7, mem: 0.25, io: 0.05 }),
+  runnableWeight: 0.5,
+});
+
+// No stall share reaches 1 (a 100x slowdown already ranks far beyond RANK_MAX).
+export const MAX_STALL = 0.99;
+// Seconds of stall one swapped or faulted-in page costs: a 4 KiB read or write on
+// an SSD. At 5000 pages per second half the time is stalled.
+export const SECONDS_PER_PAGE = 1e-4;
+// Above this share of memory used, a new job's allocations start to reclaim: the
+// stall share rises linearly to MEM_FULL_STALL at 100 % used.
+export const MEM_FULL_FROM = 0.9;
+export const MEM_FULL_STALL = 0.5;
+// A busy disk counts for at most this stall share when PSI io does not say more:
+// busy time is not saturation on a device that serves requests in parallel.
+export const DISK_BUSY_STALL = 0.5;
+
+// A raw value as history records hold it: a finite number, else undefined.
+function value(raw: Readonly<Record<string, number | null | undefined>>, name: string): number | undefined {
+  const v = raw[name];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function share(x: number | undefined): number {
+  if (x === undefined || !(x > 0)) return 0;
+  return Math.min(MAX_STALL, x);
+}
+
+// The slowdown a share s of time lost causes: s / (1 - s).
+export function stallSlowdown(s: number): number {
+  const c = Math.min(MAX_STALL, Math.max(0, s));
+  return c / (1 - c);
+}
+
+// The backbone's slowdowns for raw named feature values (as rawFeatures gives them
+// and history stores them; null or missing where unavailable, which counts as idle).
+export function backbone(raw: Readonly<Record<string, number | null | undefined>>, params: Readonly<BackboneParams> = DEFAULT_BACKBONE): BackboneResult {
+  // CPU: processor sharing. With n CPUs and r other tasks wanting one, a new task
+  // gets min(1, n / (r + 1)) of a CPU: on a free CPU it runs at full speed whatever
+  // the host's size. r mixes the runnable count now with the 1-minute load.
+  const cpusRaw = value(raw, 'cpus');
+  const n = cpusRaw !== undefined && cpusRaw >= 1 ? cpusRaw : undefined;
+  const runnablePerCpu = Math.max(0, value(raw, 'runnable_per_cpu') ?? 0);
+  const load1PerCpu = Math.max(0, value(raw, 'load1_per_cpu') ?? runnablePerCpu);
+  const a = Math.min(1, Math.max(0, params.runnableWeight));
+  const perCpu = a * runnablePerCpu + (1 - a) * load1PerCpu;
+  // Without the CPU count (history from older versions) only the per-CPU limit of a
+  // large host is known: the new task waits once tasks outnumber CPUs.
+  const cpuShare = n === undefined ? Math.min(1, 1 / Math.max(1, perCpu)) : Math.min(1, n / (perCpu * n + 1));
+  const steal = share(value(raw, 'cpu_steal'));
+  const cpuFactor = 1 / (cpuShare * (1 - steal));
+
+  // Memory: the PSI share, the paging rate and a nearly full memory, as independent stalls.
+  const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, value(raw, 'major_faults') ?? 0);
+  const memUsed = value(raw, 'mem_used') ?? 0;
+  const fromPsi = share(value(raw, 'psi_mem_some'));
+  const fromPaging = share(pages * SECONDS_PER_PAGE);
+  const fromFull = share(Math.min(1, Math.max(0, (memUsed - MEM_FULL_FROM) / (1 - MEM_FULL_FROM))) * MEM_FULL_STALL);
+  const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));
+
+  // I/O: the PSI share, or the busiest disk's busy share (discounted) where it says more.
+  const ioStall = Math.max(share(value(raw, 'psi_io_some')), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
+
+  const cpu = 100 * (cpuFactor - 1);
+  const mem = 100 * (cpuFactor * (1 + stallSlowdown(memStall)) - 1);
+  const io = 100 * stallSlowdown(ioStall);
+  const w = params.weights;
+  const rank = Math.max(0, w.cpu) * cpu + Math.max(0, w.mem) * mem + Math.max(0, w.io) * io;
+  return {
+    rank,
+    cpu,
+    mem,
+    io,
+    parts: { cpus: n ?? null, tasks: n === undefined ? perCpu : perCpu * n, cpuShare, steal, memStall, ioStall },
+  };
+}

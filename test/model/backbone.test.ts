@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { DEFAULT_BACKBONE, backbone, stallSlowdown, type BackboneParams } from '../../src/model/backbone.js';
+import { rawFeatures } from '../../src/model/features.js';
+import { fullSample } from './helpers.js';
+
+// A host with `runnable` tasks wanting a CPU (now and over the last minute) and nothing else.
+function cpuHost(cpus: number, runnable: number): Record<string, number | null> {
+  return { cpus, runnable_per_cpu: runnable / cpus, load1_per_cpu: runnable / cpus, cpu_busy: Math.min(1, runnable / cpus), mem_used: 0.3 };
+}
+
+// The contention inputs the backbone reads, each with the range a host can show.
+const CONTENTION: Record<string, fc.Arbitrary<number>> = {
+  runnable_per_cpu: fc.double({ min: 0, max: 8, noNaN: true }),
+  load1_per_cpu: fc.double({ min: 0, max: 8, noNaN: true }),
+  cpu_steal: fc.double({ min: 0, max: 1, noNaN: true }),
+  mem_used: fc.double({ min: 0, max: 1, noNaN: true }),
+  swap_io: fc.double({ min: 0, max: 50_000, noNaN: true }),
+  major_faults: fc.double({ min: 0, max: 50_000, noNaN: true }),
+  psi_mem_some: fc.double({ min: 0, max: 1, noNaN: true }),
+  psi_io_some: fc.double({ min: 0, max: 1, noNaN: true }),
+  disk_busy_max: fc.double({ min: 0, max: 1, noNaN: true }),
+};
+
+describe('backbone', () => {
+  it('gives 0 for every job type on an idle host of any size', () => {
+    for (const cpus of [1, 2, 16, 64, 128]) {
+      const b = backbone(cpuHost(cpus, 0));
+      assert.deepEqual([b.rank, b.cpu, b.mem, b.io], [0, 0, 0, 0], `${cpus} CPUs`);
+    }
+  });
+
+  it('gives a CPU-bound job no slowdown while a CPU is free, whatever the host size', () => {
+    for (const cpus of [2, 16, 64, 128]) assert.equal(backbone(cpuHost(cpus, cpus - 1)).cpu, 0, `${cpus} CPUs, ${cpus - 1} runnable`);
+  });
+
+  it('shares the CPUs fairly once every one is taken: 100/n % on a full host, +100 % at two tasks per CPU', () => {
+    assert.ok(Math.abs(backbone(cpuHost(2, 2)).cpu - 50) < 1e-9);
+    assert.ok(Math.abs(backbone(cpuHost(64, 64)).cpu - 100 / 64) < 1e-9);
+    assert.ok(Math.abs(backbone(cpuHost(64, 128)).cpu - (129 / 64 - 1) * 100) < 1e-9);
+  });
+
+  it('ranks a small full host well above a big full host', () => {
+    assert.ok(backbone(cpuHost(2, 2)).rank > backbone(cpuHost(128, 128)).rank + 25);
+  });
+
+  it('costs a stall share s of lost time s / (1 - s)', () => {
+    assert.equal(stallSlowdown(0.5), 1);
+    assert.ok(Math.abs(stallSlowdown(0.9) - 9) < 1e-9);
+    assert.ok(Math.abs(backbone({ cpus: 4, psi_io_some: 0.9 }).io - 900) < 1e-9);
+    assert.ok(Math.abs(backbone({ cpus: 4, psi_mem_some: 0.5 }).mem - 100) < 1e-9);
+  });
+
+  it('counts 5000 pages swapped per second as half the time stalled on memory', () => {
+    const b = backbone({ cpus: 2, swap_io: 5000 });
+    assert.ok(Math.abs(b.parts.memStall - 0.5) < 1e-12);
+    assert.ok(b.mem > 99 && b.mem < 101);
+  });
+
+  it('slows a memory-bound job by CPU sharing as well as by memory stall', () => {
+    const b = backbone({ ...cpuHost(2, 2), psi_mem_some: 0.5 });
+    assert.ok(Math.abs(b.mem - (1.5 * 2 - 1) * 100) < 1e-9);
+  });
+
+  it('weights the per-type slowdowns into the typical job with the given parameters', () => {
+    const params: BackboneParams = { weights: { cpu: 0.5, mem: 0.3, io: 0.2 }, runnableWeight: 1 };
+    const b = backbone({ ...cpuHost(4, 6), psi_mem_some: 0.2, psi_io_some: 0.4 }, params);
+    assert.ok(Math.abs(b.rank - (0.5 * b.cpu + 0.3 * b.mem + 0.2 * b.io)) < 1e-9);
+  });
+
+  it('mixes the runnable count now and the 1-minute load by runnableWeight', () => {
+    const raw = { cpus: 2, runnable_per_cpu: 2, load1_per_cpu: 1 };
+    assert.equal(backbone(raw, { ...DEFAULT_BACKBONE, runnableWeight: 1 }).parts.tasks, 4);
+    assert.equal(backbone(raw, { ...DEFAULT_BACKBONE, runnableWeight: 0 }).parts.tasks, 2);
+  });
+
+  it('treats unavailable inputs as idle, and without the CPU count uses the per-CPU limit of a large host', () => {
+    assert.equal(backbone({}).rank, 0);
+    assert.equal(backbone({ runnable_per_cpu: null, psi_io_some: null }).rank, 0);
+    assert.equal(backbone({ runnable_per_cpu: 0.9, load1_per_cpu: 0.9 }).cpu, 0);
+    assert.ok(Math.abs(backbone({ runnable_per_cpu: 2, load1_per_cpu: 2 }).cpu - 100) < 1e-9);
+  });
+
+  it('reads a sample through rawFeatures, CPU count included', () => {
+    const b = backbone(rawFeatures(fullSample({ ncpu: 8, busy: 0.5, runnablePerCpu: 1.5 })));
+    assert.equal(b.parts.cpus, 8);
+    assert.ok(b.cpu > 0 && b.rank > 0);
+  });
+
+  it('never lowers any job type\'s slowdown when one contention input grows', () => {
+    const names = Object.keys(CONTENTION);
+    const host = fc.record({ cpus: fc.integer({ min: 1, max: 256 }), ...CONTENTION });
+    fc.assert(
+      fc.property(host, fc.constantFrom(...names), fc.double({ min: 0, max: 2, noNaN: true }), (raw, name, more) => {
+        const before = backbone(raw);
+        const grown = { ...raw, [name]: (raw as Record<string, number>)[name]! + more };
+        const after = backbone(grown);
+        for (const k of ['rank', 'cpu', 'mem', 'io'] as const) {
+          if (after[k] < before[k] - 1e-9) throw new Error(`${k} fell from ${before[k]} to ${after[k]} when ${name} grew by ${more}`);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('never ranks a host with fewer CPUs below one with more at the same counts of tasks and stalls per CPU', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 128 }), fc.integer({ min: 1, max: 64 }), fc.double({ min: 0, max: 4, noNaN: true }), (small, extra, perCpu) => {
+        const at = (cpus: number): number => backbone({ cpus, runnable_per_cpu: perCpu, load1_per_cpu: perCpu }).rank;
+        return at(small) >= at(small + extra) - 1e-9;
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
