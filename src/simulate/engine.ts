@@ -14,7 +14,7 @@ import type { Sample } from '../collectors/types.js';
 import type { RankResult, Ranker } from '../model/rank.js';
 import { ConfigError } from '../util/errors.js';
 import { Heap } from '../util/heap.js';
-import { seededRandom } from '../util/random.js';
+import { seededRandom, shuffled } from '../util/random.js';
 import {
   HostTimeline,
   aloneRate,
@@ -59,12 +59,6 @@ export interface BackgroundSpec {
 
 // No background load.
 export const NO_BACKGROUND: Readonly<BackgroundSpec> = Object.freeze({ share: 0, meanOn: 1800, maxCpuShare: 0.5 });
-
-// The typed ranks a model may give beside the rank (RankResult.typed, the rank issue's
-// rank_cpu, rank_mem and rank_io); absent when the model has none.
-export interface TypedResult {
-  typed?: { rank_cpu: number; rank_mem: number; rank_io: number };
-}
 
 // The ranks the elim would report for one sample, as the rank cache keeps them.
 export interface CachedRank {
@@ -150,6 +144,7 @@ interface Running {
   start: number;
   cpuSeconds: number;
   ideal: number;
+  aloneRate: number; // its rate alone on an idle host of this kind
   resIndex: number; // -1: no reservation
   runTime: number; // mbatchd's runTime: accumulated at refreshes
   updStateTime: number;
@@ -167,8 +162,9 @@ class HostState {
   version = 0;
   lastAccept = -Infinity;
   started = 0;
-  composition = ''; // for the oracle's cache, valid for compositionVersion
-  compositionVersion = -1;
+  // The oracle's prices of adding a job of each shape, valid for oracleVersion.
+  readonly oracleMemo = new Map<string, { own: number; ownIdle: number; others: number[] }>();
+  oracleVersion = -1;
   // mbatchd's view, valid for viewEpoch.
   viewEpoch = -1;
   r15sKey = 0;
@@ -214,6 +210,8 @@ const eventLess = (a: SimEvent, b: SimEvent): boolean => a.t < b.t || (a.t === b
 const END_EPSILON = 1e-6;
 // How far back mbatchd's view and the rates of samples ever look (50 s of staleness + the elim interval, generously).
 const LOOKBACK = 180;
+// Hosts the oracle prices per job at most (a random sample of the candidates beyond).
+export const ORACLE_CANDIDATES = 64;
 // Rank cache entries kept before the cache is emptied (a few MB).
 const RANK_CACHE_MAX = 200_000;
 
@@ -313,7 +311,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     let r = cache.get(key);
     if (r === undefined) {
       counters.rankCalls++;
-      const result: RankResult & TypedResult = options.ranker.rank(toSample(v, h.spec.cpus, h.spec.memBytes, Math.round(at * 1000)));
+      const result: RankResult = options.ranker.rank(toSample(v, h.spec.cpus, h.spec.memBytes, Math.round(at * 1000)));
       const typed = result.typed;
       r = { rank: result.rank, ranks: typed === undefined ? [result.rank, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD] : [result.rank, typed.rank_cpu, typed.rank_mem, typed.rank_io] };
       if (cache.size >= RANK_CACHE_MAX) cache.clear();
@@ -359,16 +357,19 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     const spec = jobs[ji]!;
     advance(h, t);
     const resIndex = policy.reservation === undefined ? -1 : policy.kind === 'typed' ? TYPE_INDEX[spec.type] : IDX_RANK;
+    const item = { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes };
+    const rate = alone(h, item);
     const r: Running = {
       spec,
       index: ji,
-      item: { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes },
+      item,
       remaining: spec.work,
       rate: 0,
       cpuRate: 0,
       start: t,
       cpuSeconds: 0,
-      ideal: spec.work / alone(h, { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes }),
+      ideal: spec.work / rate,
+      aloneRate: rate,
       resIndex,
       runTime: 0,
       updStateTime: t,
@@ -420,35 +421,33 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   // job's idle run time and what that job has left), from the cluster model itself.
   // Among hosts where that is the same (often nothing) it draws one at random:
   // preferring the least loaded, or the first, did worse (docs/simulate.md).
-  const oracleMemo = new Map<string, { own: number; others: number[] }>();
-  const oracleCost = (h: HostState, spec: JobSpec, t: number): number => {
-    if (h.compositionVersion !== h.version) {
-      h.composition = h.jobs.map((r) => `${r.item.threads}:${r.item.mix.cpu},${r.item.mix.mem},${r.item.mix.io},${r.item.mix.wait}:${Math.round(r.item.memBytes / 2 ** 26)}`).join(';') + `|bg${h.bgThreads}`;
-      h.compositionVersion = h.version;
+  const oracleCost = (h: HostState, spec: JobSpec, sig: string, t: number): number => {
+    // Prices depend on the host's jobs, which change with its version: one memo per host and version.
+    if (h.oracleVersion !== h.version) {
+      h.oracleMemo.clear();
+      h.oracleVersion = h.version;
     }
     const added = { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes };
-    const key = `${h.kind}#${h.composition}#${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io},${spec.mix.wait}:${Math.round(spec.memBytes / 2 ** 26)}`;
-    let m = oracleMemo.get(key);
+    let m = h.oracleMemo.get(sig);
     if (m === undefined) {
       const items = h.jobs.map((r) => r.item);
-      const bgl = { threads: h.bgThreads, memBytes: 0 };
-      const before = solveRates(h.spec, items, bgl, p);
-      const after = solveRates(h.spec, [...items, added], bgl, p);
-      const slowdown = (rate: number, item: LoadItem): number => alone(h, item) / rate;
+      // The jobs' current rates are the host's solved state: only the state with the job added is new.
+      const after = solveRates(h.spec, [...items, added], { threads: h.bgThreads, memBytes: 0 }, p);
+      const ownAlone = alone(h, added);
       m = {
-        own: slowdown(after.rate[items.length]!, added) - 1,
-        others: items.map((it, i) => slowdown(after.rate[i]!, it) - slowdown(before.rate[i]!, it)),
+        own: ownAlone / after.rate[items.length]! - 1,
+        ownIdle: 1 / ownAlone, // per idle-second of work
+        others: h.jobs.map((r, i) => r.aloneRate / after.rate[i]! - r.aloneRate / r.rate),
       };
-      if (oracleMemo.size >= RANK_CACHE_MAX) oracleMemo.clear();
-      oracleMemo.set(key, m);
+      h.oracleMemo.set(sig, m);
     }
     advance(h, t);
-    const ownIdle = spec.work / alone(h, added);
+    const ownIdle = spec.work * m.ownIdle;
     let cost = m.own;
-    h.jobs.forEach((r, i) => {
-      const rate = alone(h, r.item);
-      cost += (m!.others[i]! * Math.min(ownIdle, Math.max(0, r.remaining) / rate)) / (r.spec.work / rate);
-    });
+    for (let i = 0; i < h.jobs.length; i++) {
+      const r = h.jobs[i]!;
+      cost += (m.others[i]! * Math.min(ownIdle, Math.max(0, r.remaining) / r.aloneRate)) / (r.spec.work / r.aloneRate);
+    }
     return cost;
   };
 
@@ -525,8 +524,14 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
         let best: HostState | undefined;
         let bestCost = Infinity;
         let bestTie = Infinity;
-        for (const h of candidates(spec, t)) {
-          const c = oracleCost(h, spec, t);
+        let pool = candidates(spec, t);
+        // On a large cluster, a random sample of the candidates: among hundreds of
+        // hosts with free slots, many are equally good, and pricing every one of them
+        // for every job would cost minutes.
+        if (pool.length > ORACLE_CANDIDATES) pool = shuffled(pool, policyRand).slice(0, ORACLE_CANDIDATES);
+        const sig = `${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io},${spec.mix.wait}:${Math.round(spec.memBytes / 2 ** 26)}`;
+        for (const h of pool) {
+          const c = oracleCost(h, spec, sig, t);
           const tie = policyRand();
           if (c < bestCost - 1e-3 || (c <= bestCost + 1e-3 && tie < bestTie)) {
             bestCost = c;

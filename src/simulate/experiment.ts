@@ -5,7 +5,7 @@
 import type { RankResult, Ranker } from '../model/rank.js';
 import { percentile } from '../util/stats.js';
 import { toSample, JOB_TYPES, type HostSpec, type JobType } from './cluster.js';
-import { runWorkload, type BackgroundSpec, type CachedRank, type SimRun, type TypedResult } from './engine.js';
+import { runWorkload, type BackgroundSpec, type CachedRank, type SimRun } from './engine.js';
 import type { SchedulerSettings } from './mbatchd.js';
 import type { ClusterParams } from './params.js';
 import { describePolicy, usesRank, type PolicySpec } from './policies.js';
@@ -85,7 +85,7 @@ export interface ExperimentResult {
 export function typedUnavailable(ranker: Ranker | undefined, host: HostSpec | undefined): string | undefined {
   if (ranker === undefined || host === undefined) return 'unavailable: no rank model';
   const idle = { busy: 0, iowait: 0, load1PerCpu: 0, runnablePerCpu: 0, memUsed: 0.1, diskBusy: 0, psiCpu: 0, psiIo: 0 };
-  const result: RankResult & TypedResult = ranker.rank(toSample(idle, host.cpus, host.memBytes, 0));
+  const result: RankResult = ranker.rank(toSample(idle, host.cpus, host.memBytes, 0));
   return result.typed === undefined ? 'unavailable: model has no typed ranks' : undefined;
 }
 
