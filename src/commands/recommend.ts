@@ -189,7 +189,9 @@ export function formatRecommendation(r: Recommendation): string {
 // Reservation durations the simulator tries by default, within the contract's 5-50 s window.
 export const SIM_DURATIONS: readonly number[] = [25, 45];
 
-const USAGE = `Usage: lavarank recommend [--model FILE] [--config FILE] [--data FILE]... [--cpus N] [--json]
+// A function, not a constant: simulate.ts and this module import each other, and
+// SIMULATION_HELP may not be initialised yet when this module is evaluated.
+const usage = (): string => `Usage: lavarank recommend [--model FILE] [--config FILE] [--data FILE]... [--cpus N] [--json]
        lavarank recommend --hosts FILE... [--acct FILE] [simulation options] [--json]
 
 Prints the load reservation for the rank queue, order[rank] rusage[rank=D:duration=T:decay=1]:
@@ -225,7 +227,7 @@ export async function main(argv: string[]): Promise<number> {
     strict: true,
   });
   if (args.help === true) {
-    print(USAGE);
+    print(usage());
     return 0;
   }
   if (args.hosts !== undefined && args.hosts.length > 0) return simulatedMain(args);
