@@ -127,9 +127,9 @@ function lineChart(
   const sy = (y: number): number => m.t + ph - ((y - opts.y.min) / (opts.y.max - opts.y.min || 1)) * ph;
   const clipY = (y: number): number => Math.min(opts.y.max, Math.max(opts.y.min, y));
   const parts: string[] = [];
-  for (const t of ticks(opts.x)) parts.push(`<line x1="${sx(t)}" y1="${m.t}" x2="${sx(t)}" y2="${m.t + ph}" class="grid"/><text x="${sx(t)}" y="${m.t + ph + 16}" text-anchor="middle">${fmtTick(t)}</text>`);
-  for (const t of ticks(opts.y)) parts.push(`<line x1="${m.l}" y1="${sy(t)}" x2="${m.l + pw}" y2="${sy(t)}" class="grid"/><text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end">${fmtTick(t)}</text>`);
-  parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" class="frame"/>`);
+  for (const t of ticks(opts.x)) parts.push(`<line x1="${sx(t)}" y1="${m.t}" x2="${sx(t)}" y2="${m.t + ph}" stroke="#eee"/><text x="${sx(t)}" y="${m.t + ph + 16}" text-anchor="middle">${fmtTick(t)}</text>`);
+  for (const t of ticks(opts.y)) parts.push(`<line x1="${m.l}" y1="${sy(t)}" x2="${m.l + pw}" y2="${sy(t)}" stroke="#eee"/><text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end">${fmtTick(t)}</text>`);
+  parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
   parts.push(`<text x="${m.l + pw / 2}" y="${H - 6}" text-anchor="middle">${html`${opts.xLabel}`.text}</text>`);
   parts.push(`<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${html`${opts.yLabel}`.text}</text>`);
   series.forEach((s, i) => {
@@ -149,11 +149,13 @@ function lineChart(
       parts.push(`<line x1="${W - m.r + 10}" y1="${ly - 4}" x2="${W - m.r + 28}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="5 4"' : ''}/><text x="${W - m.r + 32}" y="${ly}">${html`${s.label}`.text}</text>`);
     }
   });
-  return new Html(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" class="chart">${parts.join('')}</svg>`);
+  return new Html(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" class="chart" font-family="sans-serif" font-size="11"><rect width="${W}" height="${H}" fill="#fff"/>${parts.join('')}</svg>`);
 }
 
 function cdfChart(policies: PolicySummary[]): Html {
-  const shown = policies.filter((p) => p.cdf !== undefined);
+  // The sweep's extra Ds (listed after the oracle) would only crowd the plot.
+  const oracleAt = policies.findIndex((p) => p.kind === 'oracle');
+  const shown = (oracleAt === -1 ? policies : policies.slice(0, oracleAt + 1)).filter((p) => p.cdf !== undefined);
   const xmax = Math.max(1.5, ...shown.map((p) => p.cdf![99] ?? 1));
   return lineChart(
     shown.map((p, i) => ({ label: p.name, color: COLORS[i % COLORS.length]!, points: p.cdf!.map((x, q) => [x, q / 100] as [number, number]), dashed: p.kind === 'oracle' || p.kind === 'default' })),
@@ -228,7 +230,7 @@ export function renderHtml(result: ExperimentResult, ctx: ReportContext): string
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}td.name,th:first-child{text-align:left}
-svg.chart text{font-size:11px;fill:#333}svg.chart .grid{stroke:#eee}svg.chart .frame{fill:none;stroke:#999}
+svg.chart text{fill:#333}
 .grid{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0}figcaption{font-weight:bold;font-size:13px}
 code,pre{background:#f5f5f5}pre{padding:.5em;white-space:pre-wrap}.note{color:#a33}
 </style></head><body>
