@@ -23,7 +23,7 @@ import { CALIBRATED, CALIBRATION_SOURCE } from '../simulate/params.js';
 import { parseSweep, standardPolicies, type PolicySpec } from '../simulate/policies.js';
 import { formatReport, renderHtml, reportJson, type ReportContext } from '../simulate/report.js';
 import { DEFAULT_GENERATE, generateWorkload, jobsFromAcct, offeredLoad, type GenerateOptions, type JobSpec } from '../simulate/workload.js';
-import { builtInStates, recommend } from './recommend.js';
+import { recommendForCpus } from './recommend.js';
 
 // The command-line options simulate and recommend's simulator mode share.
 export const SIMULATION_OPTIONS = {
@@ -120,7 +120,7 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
   };
   // The queue's reservation: recommend's D for the hosts' median CPU count, its T.
   const cpus = Math.round(median(hosts.map((h) => h.cpus)));
-  const rec = recommend(model, builtInStates().map((s) => ({ ...s, ncpu: cpus })), { intervalSec: scheduler.elimInterval, statesFrom: 'built-in light states' });
+  const rec = recommendForCpus(model, cpus, { intervalSec: scheduler.elimInterval });
   const d = numberOption('d', args.d, rec.d, { min: 0, max: 1000 });
   const t = numberOption('t', args.t, rec.t, { min: 1, max: 3600 });
   const recommended = { d, t, from: args.d === undefined ? `lavarank recommend for ${cpus}-CPU hosts` : '--d' };

@@ -53,6 +53,7 @@ export interface TrainOptions {
   momentum?: number; // default 0.3
   split?: 'random' | 'tail'; // holdout: a seeded random sample, or the last rows as given (by time); default random
   holdoutFraction?: number; // default 0.2
+  holdout?: readonly TrainingRow[]; // rows to judge on, given apart: then every row of `rows` is trained on
   validationFraction?: number; // of the training part, for choosing the epoch; default 0.15
   augmentWithoutPsi?: boolean; // also train on copies without PSI; default true
   output?: OutputScaling; // default from the labels (see chooseOutput)
@@ -217,7 +218,8 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
   const split = options.split ?? 'random';
   if (split !== 'random' && split !== 'tail') throw new ConfigError(`split: expected random or tail, received ${String(split)}`);
 
-  const { train, holdout } = splitHoldout(rows, split, holdoutFraction, seed);
+  if (options.holdout !== undefined) checkRows(options.holdout);
+  const { train, holdout } = options.holdout === undefined ? splitHoldout(rows, split, holdoutFraction, seed) : { train: [...rows], holdout: [...options.holdout] };
   const order = shuffled(train, seededRandom(seed ^ 0xfeed));
   const validationCount = Math.max(1, Math.round(order.length * validationFraction));
   const validation = order.slice(0, validationCount);
@@ -302,7 +304,7 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
     training: {
       date,
       source: options.source ?? [],
-      samples: rows.length,
+      samples: train.length + holdout.length,
       trainSamples: train.length,
       holdoutSamples: holdout.length,
       holdoutMae: 0,
