@@ -22,7 +22,7 @@ import { DEFAULT_SCHEDULER, type SchedulerSettings } from '../simulate/mbatchd.j
 import { CALIBRATED, CALIBRATION_SOURCE } from '../simulate/params.js';
 import { parseSweep, standardPolicies, type PolicySpec } from '../simulate/policies.js';
 import { formatReport, renderHtml, reportJson, type ReportContext } from '../simulate/report.js';
-import { DEFAULT_GENERATE, generateWorkload, jobsFromAcct, offeredLoad, type GenerateOptions, type JobSpec } from '../simulate/workload.js';
+import { SIMULATE_GENERATE, generateWorkload, jobsFromAcct, offeredLoad, type GenerateOptions, type JobSpec } from '../simulate/workload.js';
 import { recommendForCpus } from './recommend.js';
 
 // The command-line options simulate and recommend's simulator mode share.
@@ -70,11 +70,11 @@ Jobs (an lsb.acct replay, or generated):
   --load U              replay at this offered load (0..4), else --speedup X (default 1)
   --repeat N            play the trace N times in a row (default 1)
   --generate            generate (the default without --acct):
-  --jobs N (${DEFAULT_GENERATE.jobs})  --utilisation U (${DEFAULT_GENERATE.utilisation})  --families N (${DEFAULT_GENERATE.families})
-  --mix C,M,I           shares of CPU-, memory- and io-bound families (${DEFAULT_GENERATE.mix.cpu},${DEFAULT_GENERATE.mix.mem},${DEFAULT_GENERATE.mix.io})
-  --burst SHARE,SIZE    share of submissions that are bursts, jobs per burst (${DEFAULT_GENERATE.burstShare},${DEFAULT_GENERATE.burstSize})
-  --overthread S        share of families running twice as many threads as slots (${DEFAULT_GENERATE.overthread})
-  --runtime MIN,MAX     family median run times, seconds (${DEFAULT_GENERATE.runtimeMin},${DEFAULT_GENERATE.runtimeMax})
+  --jobs N (${SIMULATE_GENERATE.jobs})  --utilisation U (${SIMULATE_GENERATE.utilisation})  --families N (${SIMULATE_GENERATE.families})
+  --mix C,M,I           shares of CPU-, memory- and io-bound families (${SIMULATE_GENERATE.mix.cpu},${SIMULATE_GENERATE.mix.mem},${SIMULATE_GENERATE.mix.io})
+  --burst SHARE,SIZE    share of submissions that are bursts, jobs per burst (${SIMULATE_GENERATE.burstShare},${SIMULATE_GENERATE.burstSize})
+  --overthread S        share of families running twice as many threads as slots (${SIMULATE_GENERATE.overthread})
+  --runtime MIN,MAX     family median run times, seconds (${SIMULATE_GENERATE.runtimeMin},${SIMULATE_GENERATE.runtimeMax})
   --background S        share of time each host runs non-batch CPU load (default 0)
 mbatchd and LIM:
   --mbd-sleep S (${DEFAULT_SCHEDULER.mbdSleep})  --accept-interval N (${DEFAULT_SCHEDULER.acceptInterval})  --load-update S (${DEFAULT_SCHEDULER.freshPeriod})
@@ -153,24 +153,25 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
     workload = () => jobs;
     workloadText = `${args.acct} replayed (${records.length} records, ${jobs.length} jobs${repeat > 1 ? ` over ${repeat} repeats` : ''}), offered load ${offeredLoad(jobs, hosts).toFixed(2)}`;
   } else {
-    const [burstShare, burstSize] = pair('burst', args.burst, [DEFAULT_GENERATE.burstShare, DEFAULT_GENERATE.burstSize]);
-    const [runtimeMin, runtimeMax] = pair('runtime', args.runtime, [DEFAULT_GENERATE.runtimeMin, DEFAULT_GENERATE.runtimeMax]);
-    let mix = { ...DEFAULT_GENERATE.mix };
+    const [burstShare, burstSize] = pair('burst', args.burst, [SIMULATE_GENERATE.burstShare, SIMULATE_GENERATE.burstSize]);
+    const [runtimeMin, runtimeMax] = pair('runtime', args.runtime, [SIMULATE_GENERATE.runtimeMin, SIMULATE_GENERATE.runtimeMax]);
+    let mix = { ...SIMULATE_GENERATE.mix };
     if (args.mix !== undefined) {
       const m = args.mix.split(',').map((s) => Number(s.trim()));
       if (m.length !== 3 || m.some((x) => !Number.isFinite(x) || x < 0)) throw new ConfigError(`--mix: expected three shares cpu,mem,io, received ${JSON.stringify(args.mix)}`);
       mix = { cpu: m[0]!, mem: m[1]!, io: m[2]! };
     }
     const gen: GenerateOptions = {
-      jobs: numberOption('jobs', args.jobs, DEFAULT_GENERATE.jobs, { integer: true, min: 1, max: 10_000_000 }),
-      utilisation: numberOption('utilisation', args.utilisation, DEFAULT_GENERATE.utilisation, { min: 0.01, max: 4 }),
-      families: numberOption('families', args.families, DEFAULT_GENERATE.families, { integer: true, min: 1, max: 10_000 }),
+      jobs: numberOption('jobs', args.jobs, SIMULATE_GENERATE.jobs, { integer: true, min: 1, max: 10_000_000 }),
+      utilisation: numberOption('utilisation', args.utilisation, SIMULATE_GENERATE.utilisation, { min: 0.01, max: 4 }),
+      families: numberOption('families', args.families, SIMULATE_GENERATE.families, { integer: true, min: 1, max: 10_000 }),
       mix,
       burstShare,
       burstSize,
-      overthread: numberOption('overthread', args.overthread, DEFAULT_GENERATE.overthread, { min: 0, max: 1 }),
+      overthread: numberOption('overthread', args.overthread, SIMULATE_GENERATE.overthread, { min: 0, max: 1 }),
       runtimeMin,
       runtimeMax,
+      balanced: true,
     };
     workload = (s) => generateWorkload(hosts, gen, s);
     workloadText = `generated: ${gen.jobs} jobs per seed in ${gen.families} families (cpu ${gen.mix.cpu}, mem ${gen.mix.mem}, io ${gen.mix.io}), offered load ${gen.utilisation}, bursts ${gen.burstShare} × ${gen.burstSize}, ${gen.overthread} of families with twice the threads, run times ${gen.runtimeMin}-${gen.runtimeMax} s`;

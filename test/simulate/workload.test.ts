@@ -53,14 +53,21 @@ describe('generateWorkload', () => {
 });
 
 describe('generateFamilies', () => {
-  it('splits families by the mix, with every slot size and run times across the range', () => {
-    const fams = generateFamilies({ ...DEFAULT_GENERATE, families: 20, mix: { cpu: 0.5, mem: 0.25, io: 0.25 }, overthread: 0.25 }, seededRandom(1), 64);
+  it('splits families by the mix and, balanced, gives every slot size and run times across the range', () => {
+    const fams = generateFamilies({ ...DEFAULT_GENERATE, families: 20, mix: { cpu: 0.5, mem: 0.25, io: 0.25 }, overthread: 0.25, balanced: true }, seededRandom(1), 64);
     const count = (t: string) => fams.filter((f) => f.type === t).length;
     assert.deepEqual([count('cpu'), count('mem'), count('io')], [10, 5, 5]);
     assert.deepEqual([...new Set(fams.map((f) => f.slots))].sort((a, b) => a - b), [1, 2, 4, 8]);
     assert.equal(fams.filter((f) => f.threads === 2 * f.slots).length, 5);
     const works = fams.map((f) => f.medianWork).sort((a, b) => a - b);
     assert.ok(works[0]! < 400 && works[works.length - 1]! > 5000);
+  });
+
+  it('draws slots and run times from the seed unless balanced, with the types in the mix\'s order', () => {
+    const fams = generateFamilies({ ...DEFAULT_GENERATE, families: 8, mix: { cpu: 0.5, mem: 0.25, io: 0.25 } }, seededRandom(1), 64);
+    assert.deepEqual(fams.map((f) => f.type), ['cpu', 'cpu', 'cpu', 'cpu', 'mem', 'mem', 'io', 'io']);
+    const other = generateFamilies({ ...DEFAULT_GENERATE, families: 8, mix: { cpu: 0.5, mem: 0.25, io: 0.25 } }, seededRandom(2), 64);
+    assert.notDeepEqual(fams.map((f) => f.medianWork), other.map((f) => f.medianWork));
   });
 
   it('never asks for more slots than the largest host has', () => {
