@@ -49,6 +49,7 @@ export const SIMULATION_OPTIONS = {
   staleness: { type: 'string' },
   d: { type: 'string' },
   t: { type: 'string' },
+  'res-req': { type: 'string' },
   sweep: { type: 'string' },
   policies: { type: 'string' },
   seed: { type: 'string' },
@@ -81,6 +82,7 @@ mbatchd and LIM:
   --interval S          the elim's report interval (default: the config's)
   --staleness auto|S    how old mbatchd's values are: auto = elim, LIM and refresh timing (5-50 s)
   --d D --t T           the queue's rusage[rank=D:duration=T:decay=1] (default: recommend's)
+  --res-req STRING      the same from the queue's RES_REQ, e.g. "order[rank] rusage[rank=8:duration=45s:decay=1]"
   --sweep LIST          D values to compare (default 0,2,5,10,20,40)
   --policies LIST       policies to run (default all: default,rank,rank+D..,typed+D..,accept1,
                         random,two-choices,oracle and the sweep)
@@ -93,6 +95,20 @@ function pair(name: string, text: string | undefined, fallback: [number, number]
   const parts = text.split(',').map((s) => Number(s.trim()));
   if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x))) throw new ConfigError(`--${name}: expected two numbers separated by a comma, received ${JSON.stringify(text)}`);
   return [parts[0]!, parts[1]!];
+}
+
+// D and T of the rank reservation in a RES_REQ string: rusage[rank=D:duration=Ts:decay=1]
+// (a duration in seconds with or without "s", or minutes with "m"); throws ConfigError.
+export function parseRankRusage(text: string, resource = 'rank'): { d: number; t: number } {
+  const m = /rusage\[([^\]]*)\]/.exec(text);
+  const fields = new Map((m?.[1] ?? '').split(':').map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]));
+  const value = fields.get(resource);
+  const d = value === undefined || value === '' ? NaN : Number(value);
+  const dur = /^(\d+(?:\.\d+)?)([sm]?)$/.exec(fields.get('duration') ?? '');
+  if (m === null || !(d >= 0) || dur === null) {
+    throw new ConfigError(`--res-req: expected rusage[${resource}=D:duration=T...] with D >= 0 and T in seconds, received ${JSON.stringify(text)}`);
+  }
+  return { d, t: Number(dur[1]) * (dur[2] === 'm' ? 60 : 1) };
 }
 
 // Everything a simulation needs, from the command line.
@@ -121,9 +137,10 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
   // The queue's reservation: recommend's D for the hosts' median CPU count, its T.
   const cpus = Math.round(median(hosts.map((h) => h.cpus)));
   const rec = recommendForCpus(model, cpus, { intervalSec: scheduler.elimInterval });
-  const d = numberOption('d', args.d, rec.d, { min: 0, max: 1000 });
-  const t = numberOption('t', args.t, rec.t, { min: 1, max: 3600 });
-  const recommended = { d, t, from: args.d === undefined ? `lavarank recommend for ${cpus}-CPU hosts` : '--d' };
+  const fromResReq = args['res-req'] === undefined ? undefined : parseRankRusage(args['res-req']);
+  const d = fromResReq?.d ?? numberOption('d', args.d, rec.d, { min: 0, max: 1000 });
+  const t = fromResReq?.t ?? numberOption('t', args.t, rec.t, { min: 1, max: 3600 });
+  const recommended = { d, t, from: fromResReq !== undefined ? '--res-req' : args.d === undefined ? `lavarank recommend for ${cpus}-CPU hosts` : '--d' };
   const sweep = parseSweep(args.sweep ?? '0,2,5,10,20,40');
   let policies = (options.policies ?? standardPolicies)({ d, t }, sweep.filter((x) => x > 0));
   if (args.policies !== undefined) {

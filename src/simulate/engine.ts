@@ -254,7 +254,6 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   let now = 0;
   let epoch = -1;
   let lastRefresh: number | undefined;
-  let sessionNo = 0;
   const traceHosts = H.slice(0, Math.min(H.length, options.traceHosts ?? 0));
   const trace = { times: [] as number[], hosts: traceHosts.map((h) => h.spec.name), running: traceHosts.map(() => [] as number[]) };
   const progressEvery = Math.max(1, Math.floor(jobs.length / 200));
@@ -273,8 +272,8 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
 
   // Solves h's rates after a change at time t, records the new level and schedules its next completion.
   const resolve = (h: HostState, t: number): void => {
-    const bgMem = 0;
-    const rates = solveRates(h.spec, h.jobs.map((r) => r.item), { threads: h.bgThreads, memBytes: bgMem }, p);
+    // Background load is CPU-bound threads; its memory is not modelled.
+    const rates = solveRates(h.spec, h.jobs.map((r) => r.item), { threads: h.bgThreads, memBytes: 0 }, p);
     let next = Infinity;
     h.jobs.forEach((r, i) => {
       r.rate = rates.rate[i]!;
@@ -492,12 +491,11 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     return chosen?.host;
   };
   // After a job starts on h: its entries move (a reservation raised its value) or stay.
-  const afterStart = (h: HostState, spec: JobSpec, t: number): void => {
+  const afterStart = (h: HostState, t: number): void => {
     for (const [index, o] of ordered) {
       o.versions[h.index]!++;
       if (eligible(h, t)) o.heap.push({ key: orderValue(h, index), host: h, version: o.versions[h.index]! });
     }
-    void spec;
   };
   const pool: HostState[] = new Array<HostState>(H.length);
   const candidates = (spec: JobSpec, t: number): HostState[] => H.filter((h) => eligible(h, t) && h.free >= spec.slots);
@@ -557,7 +555,6 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
 
   const session = (t: number): void => {
     counters.sessions++;
-    sessionNo++;
     const refreshed = refreshDue(t, lastRefresh, s);
     if (refreshed) refresh(t);
     ordered = new Map();
@@ -586,7 +583,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
         const was = eligible(h, t) ? h.free : 0;
         startJob(ji, h, t);
         free -= was - (eligible(h, t) ? h.free : 0);
-        afterStart(h, spec, t);
+        afterStart(h, t);
       }
       pending.length = left.length;
       for (let r = 0; r < left.length; r++) pending[r] = left[r]!;
@@ -595,7 +592,6 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       trace.times.push(t);
       traceHosts.forEach((h, k) => trace.running[k]!.push(h.jobs.length));
     }
-    void sessionNo;
   };
 
   // Background load: every host starts busy with probability `share`, then alternates.

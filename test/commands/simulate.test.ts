@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseRankRusage } from '../../src/commands/simulate.js';
 import { cliPath, fixture, tempDir } from '../helpers.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'simulate', ...args], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '' }, timeout: 60_000 });
@@ -38,5 +39,14 @@ describe('lavarank simulate', () => {
     const r = run(['--seeds', '0']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--seeds: expected/);
+  });
+});
+
+describe('parseRankRusage', () => {
+  it('reads D and T from the queue\'s RES_REQ, and refuses a string without them', () => {
+    assert.deepEqual(parseRankRusage('order[rank] rusage[rank=8:duration=45s:decay=1]'), { d: 8, t: 45 });
+    assert.deepEqual(parseRankRusage('rusage[mem=100:rank=2.5:duration=1m]'), { d: 2.5, t: 60 });
+    assert.throws(() => parseRankRusage('order[rank]'), /--res-req: expected rusage\[rank=D:duration=T/);
+    assert.throws(() => parseRankRusage('rusage[rank=:duration=45s]'), /--res-req/);
   });
 });
