@@ -186,10 +186,21 @@ export function psiCpuLevel(level: HostLevel, cpus: number): number {
   return Math.min(1, Math.max(0, (level.cpuWanting - cpus) / cpus));
 }
 
-// PSI io "some" for a level: the calibrated share per io stream on one disk, for
-// the streams per disk.
-export function psiIoLevel(level: HostLevel, disks: number, p: Readonly<ClusterParams>): number {
-  return Math.min(1, (p.psiIoPerStream * level.ioStreams) / disks);
+// PSI io "some" for a level. The kernel marks a CPU "some" while a task that last ran
+// there is blocked on io, and averages the CPUs weighted by their non-idle time
+// (kernel/sched/psi.c): for a host, the io-blocked tasks over the productive ones,
+// min(non-idle tasks, CPUs), at most 1. It is host-wide (no per-disk share), an io
+// stream counts as non-idle, and CPU-bound tasks dilute it. A stream is blocked
+// psiIoPerStream of its time alone on its disk (the calibration writer); a shared
+// disk stretches its io time (diskShareStretch) and the stretch is all blocked time,
+// so the share tends to 1 only as the disk saturates.
+export function psiIoLevel(level: HostLevel, cpus: number, disks: number, p: Readonly<ClusterParams>): number {
+  const q = level.ioStreams;
+  if (!(q > 0)) return 0;
+  const stretch = 1 + (p.diskShareStretch - 1) * Math.max(0, q / disks - 1);
+  const blocked = 1 - (1 - p.psiIoPerStream) / stretch;
+  const productive = Math.min(level.cpuWanting + q, cpus);
+  return Math.min(1, (blocked * q) / Math.max(productive, blocked * q));
 }
 
 // A host's piecewise-constant history: one segment per state between two events, with
@@ -284,7 +295,7 @@ export class HostTimeline {
     const e10 = Math.exp(-dt / AVG10_TAU);
     const loadTarget = wanting + io;
     const psiCpuTarget = psiCpuLevel(level, this.cpus);
-    const psiIoTarget = psiIoLevel(level, this.disks, this.p);
+    const psiIoTarget = psiIoLevel(level, this.cpus, this.disks, this.p);
     out.cpuWanting = wanting;
     out.ioStreams = io;
     out.memUsed = level.memUsed;

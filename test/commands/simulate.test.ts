@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { parseRankRusage } from '../../src/commands/simulate.js';
+import { parseRankRusage, progressReporter } from '../../src/commands/simulate.js';
 import { cliPath, fixture, tempDir } from '../helpers.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'simulate', ...args], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '' }, timeout: 60_000 });
@@ -48,5 +49,17 @@ describe('parseRankRusage', () => {
     assert.deepEqual(parseRankRusage('rusage[mem=100:rank=2.5:duration=1m]'), { d: 2.5, t: 60 });
     assert.throws(() => parseRankRusage('order[rank]'), /--res-req: expected rusage\[rank=D:duration=T/);
     assert.throws(() => parseRankRusage('rusage[rank=:duration=45s]'), /--res-req/);
+  });
+});
+
+describe('progressReporter', () => {
+  it('draws a bar redrawn in place on a terminal, and nothing elsewhere', () => {
+    assert.equal(progressReporter(false), undefined);
+    // On a terminal it writes to fd 2 itself: run it in a child whose stderr is a pipe.
+    const module = pathToFileURL(join(cliPath, '..', 'commands', 'simulate.js')).href;
+    const code = `import(${JSON.stringify(module)}).then((m) => m.progressReporter(true)({ run: 1, runs: 2, policy: 'rank', seed: 3, finished: 5, jobs: 10 }))`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^\r\[#{8}\.{22}\]  25%  run 1\/2 rank seed 3\x1b\[K$/);
   });
 });

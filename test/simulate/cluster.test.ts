@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rawFeatures } from '../../src/model/features.js';
-import { HostTimeline, TYPE_MIX, aloneRate, quantize, sampleKey, sampleValues, solveRates, toSample, type LoadItem } from '../../src/simulate/cluster.js';
+import { HostTimeline, TYPE_MIX, aloneRate, psiIoLevel, quantize, sampleKey, sampleValues, solveRates, toSample, type LoadItem } from '../../src/simulate/cluster.js';
 import { CALIBRATED } from '../../src/simulate/params.js';
 
 const p = CALIBRATED;
@@ -51,6 +51,34 @@ describe('solveRates', () => {
   it('counts a job\'s own threads sharing the host in its rate alone', () => {
     close(aloneRate(host(2), job('cpu', 4), p), 0.5);
     close(aloneRate(host(8), job('cpu', 4), p), 1);
+  });
+});
+
+describe('psiIoLevel', () => {
+  // The level a host settles to with these jobs alone on it.
+  const level = (cpus: number, disks: number, items: LoadItem[]) => {
+    const r = solveRates(host(cpus, disks), items, none, p);
+    return psiIoLevel({ cpuWanting: r.cpuWanting, ioStreams: r.ioStreams, memUsed: r.memUsed }, cpus, disks, p);
+  };
+
+  it('gives one io-bound job on an idle disk its blocked share, not a stalled host', () => {
+    // 0.8 of its time in io, blocked the calibrated share of that: PSI io some ≈ 0.2.
+    close(level(8, 1, [job('io')]), 0.8 * p.psiIoPerStream);
+    close(level(8, 8, [job('io')]), 0.8 * p.psiIoPerStream);
+  });
+
+  it('is diluted by CPU-bound tasks, as the kernel weighs CPUs by their non-idle time', () => {
+    const alone = level(8, 1, [job('io')]);
+    const beside = level(8, 1, [job('io'), job('cpu', 7)]);
+    close(beside, alone / 8);
+  });
+
+  it('rises toward 1 only as more io streams share one disk', () => {
+    const streams = [1, 2, 4, 8, 32].map((n) => level(64, 1, [job('io', n)]));
+    for (let i = 1; i < streams.length; i++) assert.ok(streams[i]! > streams[i - 1]!, `${streams}`);
+    assert.ok(streams[0]! < 0.25 && streams[4]! > 0.9, `${streams}`);
+    // The same streams spread over a disk each stay at one stream's share.
+    close(level(64, 8, [job('io', 8)]), level(64, 1, [job('io')]));
   });
 });
 
