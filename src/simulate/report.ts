@@ -33,7 +33,10 @@ export function tableRows(result: ExperimentResult): string[][] {
   const header = ['policy', 'mean slowdown', 'p95', 'excess', 'of oracle gain', 'cut vs default', 'pending s', 'makespan h', 'util mean (min-max)'];
   const rows = result.policies.map((p) => {
     if (p.unavailable !== undefined) return [p.name, p.unavailable, '', '', '', '', '', '', ''];
-    const u = p.runs[0]?.utilisation;
+    // The hosts' lowest and highest utilisation, averaged over seeds like the mean
+    // beside them (one seed's extremes could fall outside the seeds' mean).
+    const avg = (f: (r: (typeof p.runs)[number]) => number): number => p.runs.reduce((a, r) => a + f(r), 0) / p.runs.length;
+    const u = p.runs.length === 0 ? undefined : { min: avg((r) => r.utilisation.min), max: avg((r) => r.utilisation.max) };
     return [
       p.name,
       withSpread(p.meanSlowdown, 3),

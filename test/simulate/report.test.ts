@@ -4,7 +4,7 @@ import type { Sample } from '../../src/collectors/types.js';
 import { runExperiment } from '../../src/simulate/experiment.js';
 import { mergeHosts } from '../../src/simulate/hosts.js';
 import { standardPolicies } from '../../src/simulate/policies.js';
-import { formatReport, renderHtml, reportJson, type ReportContext } from '../../src/simulate/report.js';
+import { formatReport, renderHtml, reportJson, tableRows, type ReportContext } from '../../src/simulate/report.js';
 import { generateWorkload } from '../../src/simulate/workload.js';
 
 const hosts = mergeHosts([{ name: 'node<1>&', cpus: 8 }, { name: 'n2', cpus: 16 }, { name: 'n3', cpus: 4 }]);
@@ -38,6 +38,20 @@ describe('formatReport', () => {
     assert.match(text, /^default +\d\.\d{3}±\d\.\d{3} /m);
     assert.match(text, /reservation sweep \(T = 45 s\): D=0: \d\.\d{3}, D=4: \d\.\d{3}, D=10: \d\.\d{3}/);
     assert.match(text, /note: typed ranks unavailable/);
+  });
+});
+
+describe('tableRows', () => {
+  it('gives the utilisation\'s mean, lowest and highest host each averaged over the seeds', () => {
+    const rows = tableRows(result);
+    const p = result.policies.find((x) => x.name === 'default')!;
+    const avg = (f: (r: (typeof p.runs)[number]) => number) => Math.round((100 * p.runs.reduce((a, r) => a + f(r), 0)) / p.runs.length);
+    const cell = rows.find((r) => r[0] === 'default')!.at(-1)!;
+    assert.equal(cell, `${avg((r) => r.utilisation.mean)}% (${avg((r) => r.utilisation.min)}%-${avg((r) => r.utilisation.max)}%)`);
+    for (const row of rows.slice(1)) {
+      const m = /^(\d+)% \((\d+)%-(\d+)%\)$/.exec(row.at(-1)!);
+      if (m !== null) assert.ok(Number(m[2]) <= Number(m[1]) && Number(m[1]) <= Number(m[3]), row.join(' | '));
+    }
   });
 });
 
