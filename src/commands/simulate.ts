@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { findConfig, loadConfig } from '../config.js';
 import { readAcct, type JobFinish } from '../lsf/acct.js';
+import { durationSeconds, parseResReq } from '../lsf/check.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor, modelRanker } from '../model/rankers.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -82,7 +83,7 @@ mbatchd and LIM:
   --interval S          the elim's report interval (default: the config's)
   --staleness auto|S    how old mbatchd's values are: auto = elim, LIM and refresh timing (5-50 s)
   --d D --t T           the queue's rusage[rank=D:duration=T:decay=1] (default: recommend's)
-  --res-req STRING      the same from the queue's RES_REQ, e.g. "order[rank] rusage[rank=8:duration=45s:decay=1]"
+  --res-req STRING      the same from the queue's RES_REQ (bare duration: minutes), e.g. "order[rank] rusage[rank=8:duration=45s:decay=1]"
   --sweep LIST          D values to compare (default 0,2,5,10,20,40)
   --policies LIST       policies to run (default all: default,rank,rank+D..,typed+D..,accept1,
                         random,two-choices,oracle and the sweep)
@@ -97,18 +98,19 @@ function pair(name: string, text: string | undefined, fallback: [number, number]
   return [parts[0]!, parts[1]!];
 }
 
-// D and T of the rank reservation in a RES_REQ string: rusage[rank=D:duration=Ts:decay=1]
-// (a duration in seconds with or without "s", or minutes with "m"); throws ConfigError.
+// D and T of the rank reservation in a RES_REQ string, rusage[rank=D:duration=T...],
+// read as `lavarank check` reads the queue's (a bare duration is minutes, as in
+// OpenLava); throws ConfigError.
 export function parseRankRusage(text: string, resource = 'rank'): { d: number; t: number } {
-  const m = /rusage\[([^\]]*)\]/.exec(text);
-  const fields = new Map((m?.[1] ?? '').split(':').map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]));
-  const value = fields.get(resource);
-  const d = value === undefined || value === '' ? NaN : Number(value);
-  const dur = /^(\d+(?:\.\d+)?)([sm]?)$/.exec(fields.get('duration') ?? '');
-  if (m === null || !(d >= 0) || dur === null) {
-    throw new ConfigError(`--res-req: expected rusage[${resource}=D:duration=T...] with D >= 0 and T in seconds, received ${JSON.stringify(text)}`);
+  const rusage = parseResReq(text).rusage;
+  const value = rusage.get(resource);
+  const d = value === undefined || !/^\d+(\.\d+)?$/.test(value) ? NaN : Number(value);
+  const duration = rusage.get('duration');
+  const t = duration === undefined ? undefined : durationSeconds(duration);
+  if (!(d >= 0) || t === undefined || !(t > 0)) {
+    throw new ConfigError(`--res-req: expected rusage[${resource}=D:duration=T...] with D >= 0 and T such as 45s, received ${JSON.stringify(text)}`);
   }
-  return { d, t: Number(dur[1]) * (dur[2] === 'm' ? 60 : 1) };
+  return { d, t };
 }
 
 // Everything a simulation needs, from the command line.

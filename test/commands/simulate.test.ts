@@ -47,6 +47,8 @@ describe('parseRankRusage', () => {
   it('reads D and T from the queue\'s RES_REQ, and refuses a string without them', () => {
     assert.deepEqual(parseRankRusage('order[rank] rusage[rank=8:duration=45s:decay=1]'), { d: 8, t: 45 });
     assert.deepEqual(parseRankRusage('rusage[mem=100:rank=2.5:duration=1m]'), { d: 2.5, t: 60 });
+    // A bare duration is minutes, as OpenLava (and lavarank check) read it.
+    assert.deepEqual(parseRankRusage('rusage[rank=8:duration=2:decay=1]'), { d: 8, t: 120 });
     assert.throws(() => parseRankRusage('order[rank]'), /--res-req: expected rusage\[rank=D:duration=T/);
     assert.throws(() => parseRankRusage('rusage[rank=:duration=45s]'), /--res-req/);
   });
