@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: Su
   once: { summary: 'take one sample, print the report line (--json: sample, features, rank)', load: () => import('./commands/once.js') },
   check: { summary: 'check the config, model and (with $LSF_ENVDIR) the OpenLava side; problems first', load: () => import('./commands/check.js') },
   explain: { summary: "show every feature, the rank and what each feature adds to it", load: () => import('./commands/explain.js') },
+  simulate: { summary: 'replay scheduling on your hosts and jobs: what ordering by rank gains over the default', load: () => import('./commands/simulate.js') },
   recommend: { summary: 'print the recommended rusage[rank=D:duration=T:decay=1] for the rank queue', load: () => import('./commands/recommend.js') },
   calibrate: { summary: 'measure a probe job under controlled loads and write a training dataset', load: () => import('./commands/calibrate.js') },
   retrain: { summary: 'train a model from finished jobs (lsb.acct + history); replace the installed one if better', load: () => import('./commands/retrain.js') },

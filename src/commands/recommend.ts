@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { print, printError } from '../util/cliio.js';
+import { print, printError, printStatus } from '../util/cliio.js';
 import { numberOption } from '../util/options.js';
 import { findConfig, loadConfig } from '../config.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
@@ -15,6 +15,10 @@ import { featuresFromNamed, rawFeatures } from '../model/features.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor } from '../model/rankers.js';
 import { median } from '../util/stats.js';
+import type { HostSpec } from '../simulate/cluster.js';
+import { runExperiment, type PolicySummary } from '../simulate/experiment.js';
+import { parseSweep, type PolicySpec } from '../simulate/policies.js';
+import { progressReporter, setupSimulation, SIMULATION_HELP, SIMULATION_OPTIONS, type SimulationArgs } from './simulate.js';
 
 // OpenLava's defaults: non-master LIMs send their load every EXINTERVAL (15 s), and
 // mbatchd refreshes its copy about every 20 s (elim-contract.md, "Propagation").
@@ -196,33 +200,51 @@ export function formatRecommendation(r: Recommendation): string {
   ].join('\n');
 }
 
-const USAGE = `Usage: lavarank recommend [--model FILE] [--config FILE] [--data FILE]... [--cpus N] [--json]
+// Reservation durations the simulator tries by default, within the contract's 5-50 s window.
+export const SIM_DURATIONS: readonly number[] = [25, 45];
+
+// A function, not a constant: simulate.ts and this module import each other, and
+// SIMULATION_HELP may not be initialised yet when this module is evaluated.
+const usage = (): string => `Usage: lavarank recommend [--model FILE] [--config FILE] [--data FILE]... [--cpus N] [--json]
+       lavarank recommend --hosts FILE... [--acct FILE] [simulation options] [--json]
 
 Prints the load reservation for the rank queue, order[rank] rusage[rank=D:duration=T:decay=1]:
 D from the model (--model, else the config's, else the embedded default), starting
 from lightly loaded states in the calibration datasets given with --data (else
 built-in ones), for hosts with --cpus CPUs (default: this host's; run it on a
 compute node, or give the CPU count of your typical node); T from the config's
-interval.`;
+interval.
+
+With --hosts, D and T are chosen by the simulator (lavarank simulate) instead: the
+queue's reservation is tried for every D of --sweep and every T of --durations
+(default ${SIM_DURATIONS.join(',')} s) on your hosts, with your jobs (--acct, replayed
+at --load) or a generated mixed workload, over --seeds seeds (default 3), and the
+one with the lowest mean slowdown is printed. It warns when your hosts differ so
+much in size that one D per queue cannot fit them.
+
+${SIMULATION_HELP}`;
 
 // Prints the recommendation; resolves to the exit status.
 export async function main(argv: string[]): Promise<number> {
   const { values: args } = parseArgs({
     args: argv,
     options: {
+      ...SIMULATION_OPTIONS,
       model: { type: 'string' },
       config: { type: 'string' },
       data: { type: 'string', multiple: true },
       cpus: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
+      durations: { type: 'string' },
     },
     strict: true,
   });
   if (args.help === true) {
-    print(USAGE);
+    print(usage());
     return 0;
   }
+  if (args.hosts !== undefined && args.hosts.length > 0) return simulatedMain(args);
   let cpus: number;
   try {
     cpus = numberOption('cpus', args.cpus, availableParallelism(), { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
@@ -246,5 +268,92 @@ export async function main(argv: string[]): Promise<number> {
   }
   const r = recommendForCpus(model, cpus, { intervalSec: config.interval, resource: config.resource, ...(states === undefined ? {} : { states, statesFrom }) });
   print(args.json === true ? JSON.stringify(r, null, 2) : formatRecommendation(r));
+  return 0;
+}
+
+// Host sizes past which one D per queue cannot fit them all: the D the model gives the
+// largest hosts and the smallest differ by more than this factor.
+export const MAX_D_RATIO = 2;
+
+// The model's D for each host size, and a warning when the sizes need different Ds
+// (a job adds less rank on a host with more CPUs): one queue per group of hosts then.
+export function hostSizeWarning(model: LoadedModel, hosts: readonly HostSpec[], intervalSec: number, resource = 'rank'): { perSize: Array<{ cpus: number; hosts: number; d: number }>; warning?: string } {
+  const sizes = [...new Set(hosts.map((h) => h.cpus))].sort((a, b) => a - b);
+  const perSize = sizes.map((cpus) => ({
+    cpus,
+    hosts: hosts.filter((h) => h.cpus === cpus).length,
+    d: recommendForCpus(model, cpus, { intervalSec, resource }).d,
+  }));
+  const ds = perSize.map((x) => x.d);
+  const lo = Math.min(...ds);
+  const hi = Math.max(...ds);
+  if (hi <= MAX_D_RATIO * lo) return { perSize };
+  const groups = perSize.map((x) => `${x.hosts} host${x.hosts === 1 ? '' : 's'} with ${x.cpus} CPUs: D = ${x.d}`).join('; ');
+  return {
+    perSize,
+    warning: `host sizes differ too much for one D per queue (the model's D goes from ${lo} to ${hi}, more than ${MAX_D_RATIO}x): ${groups}. One D over-reserves the large hosts or under-reserves the small ones; consider one queue per host group (HOSTS = the group in lsb.queues), each with its own rusage[${resource}=D:...].`,
+  };
+}
+
+// The reservations the simulator compares: every D of the sweep for every T, and D = 0.
+export function reservationGrid(ds: readonly number[], ts: readonly number[]): PolicySpec[] {
+  const out: PolicySpec[] = [{ name: 'default', kind: 'default' }, { name: 'rank', kind: 'rank' }];
+  for (const t of ts) for (const d of ds) if (d > 0) out.push({ name: `D${d}/T${t}`, kind: 'rank', reservation: { value: d, duration: t, decay: 1 } });
+  return out;
+}
+
+// The reservation with the lowest mean slowdown among those the grid ran.
+export function bestReservation(policies: readonly PolicySummary[]): PolicySummary | undefined {
+  return policies.filter((p) => p.kind === 'rank' && p.meanSlowdown !== undefined).sort((a, b) => a.meanSlowdown!.mean - b.meanSlowdown!.mean)[0];
+}
+
+async function simulatedMain(args: SimulationArgs & { json?: boolean; durations?: string; cpus?: string }): Promise<number> {
+  let durations: number[];
+  try {
+    durations = args.durations === undefined ? [...SIM_DURATIONS] : parseSweep(args.durations).filter((t) => t >= 1);
+    if (durations.length === 0) throw new ConfigError('--durations: expected seconds of at least 1');
+  } catch (err) {
+    printError(`lavarank recommend: ${errorMessage(err)}`);
+    return 2;
+  }
+  const sweep = parseSweep(args.sweep ?? '2,5,10,20,40');
+  const setup = await setupSimulation({ ...args, seeds: args.seeds ?? '3', jobs: args.jobs ?? '3000' }, { policies: () => reservationGrid(sweep, durations) });
+  const isTTY = process.stderr.isTTY === true;
+  const onProgress = progressReporter(isTTY);
+  const result = runExperiment({ ...setup.input, traceHosts: 0, ...(onProgress === undefined ? {} : { onProgress }) });
+  if (isTTY) printStatus('\r\x1b[K');
+  const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const sizes = hostSizeWarning(setup.model, setup.hosts, setup.input.scheduler?.elimInterval ?? config.interval, config.resource);
+  const best = bestReservation(result.policies);
+  const base = result.policies.find((p) => p.kind === 'default');
+  const d = best?.reservation?.value ?? 0;
+  const t = best?.reservation?.duration ?? 0;
+  const resReq = best?.reservation === undefined ? `order[${config.resource}]` : `order[${config.resource}] rusage[${config.resource}=${d}:duration=${t}s:decay=1]`;
+  if (args.json === true) {
+    print(JSON.stringify({ d, t, resReq, model: setup.model.id, workload: setup.context.workload, hosts: setup.context.hostsText, seeds: result.seeds, perSize: sizes.perSize, warning: sizes.warning ?? null, grid: result.policies.map((p) => ({ name: p.name, reservation: p.reservation ?? null, meanSlowdown: p.meanSlowdown ?? null, p95Slowdown: p.p95Slowdown ?? null })) }, null, 2));
+    return 0;
+  }
+  const f = (p: PolicySummary | undefined): string => (p?.meanSlowdown === undefined ? '-' : `${p.meanSlowdown.mean.toFixed(3)}±${Number.isFinite(p.meanSlowdown.ci95) ? p.meanSlowdown.ci95.toFixed(3) : '-'}`);
+  const lines = [
+    `model ${setup.model.id}`,
+    `workload: ${setup.context.workload}`,
+    `hosts:    ${setup.context.hostsText}`,
+    '',
+    'mean slowdown by reservation (mean over seeds ± 95 % interval):',
+    ...result.policies.map((p) => `  ${p.name.padEnd(10)} ${f(p)}`),
+    '',
+    best === undefined
+      ? 'No rank policy ran.'
+      : best.reservation === undefined
+        ? `No reservation did better than order[${config.resource}] alone (${f(best)}; the default r15s:pg: ${f(base)}).`
+        : `D = ${d}, T = ${t}s: the lowest mean slowdown, ${f(best)} (order[${config.resource}] alone: ${f(result.policies.find((p) => p.name === 'rank'))}; the default r15s:pg: ${f(base)}).`,
+    '',
+    'In lsb.queues, in the rank queue:',
+    `    RES_REQ = ${resReq}`,
+    '',
+    'Differences of a few thousandths are within the spread between seeds: run more seeds (--seeds) before trusting them.',
+  ];
+  if (sizes.warning !== undefined) lines.push('', `warning: ${sizes.warning}`);
+  print(lines.join('\n'));
   return 0;
 }

@@ -36,8 +36,18 @@ export interface HostSpec {
   cpus: number;
   memBytes: number;
   mxj: number; // job slots (bhosts MAX)
+  disks?: number; // local disks io-bound jobs share; default diskCount(): one per CPUS_PER_DISK CPUs
   cpuFactor: number; // lshosts cpuf: what mbatchd divides r15s by
   speed: number; // CPU work per second relative to the reference host (cpuFactor / the median cpuFactor)
+}
+
+// CPUs per local disk when nothing says how many disks a host has (an assumption:
+// larger nodes carry more or faster scratch devices).
+export const CPUS_PER_DISK = 8;
+
+// The disks of a host: as given, else one per CPUS_PER_DISK CPUs (at least one).
+export function diskCount(host: Pick<HostSpec, 'cpus' | 'disks'>): number {
+  return host.disks ?? Math.max(1, Math.round(host.cpus / CPUS_PER_DISK));
 }
 
 // What a running job brings to its host's equations.
@@ -53,7 +63,7 @@ export interface Rates {
   cpuShare: number[]; // share of its time each job's threads want a CPU (cpu + mem phases)
   ioShare: number[]; // share of its time in io
   cpuWanting: number; // threads that want a CPU, background included (the runnable count)
-  ioStreams: number; // threads waiting for the disk (D state)
+  ioStreams: number; // threads waiting for a disk (D state)
   memStreams: number; // threads streaming memory
   cpuGiven: number; // share of a CPU each wanting thread gets, 0..1
   memUsed: number; // fraction of memory used
@@ -73,13 +83,14 @@ export function idleTimeFactor(mix: Readonly<JobMix>, speed: number): number {
 // and the rates on how many threads are in each phase: a fixed point, reached by
 // iteration from the idle shares (it converges: every stretch is bounded and grows
 // with the load it depends on).
-export function solveRates(host: Pick<HostSpec, 'cpus' | 'memBytes' | 'speed'>, items: readonly LoadItem[], background: { threads: number; memBytes: number }, p: Readonly<ClusterParams>): Rates {
+export function solveRates(host: Pick<HostSpec, 'cpus' | 'memBytes' | 'speed' | 'disks'>, items: readonly LoadItem[], background: { threads: number; memBytes: number }, p: Readonly<ClusterParams>): Rates {
   const n = items.length;
   const rate = new Array<number>(n).fill(0);
   const cpuShare = new Array<number>(n).fill(0);
   const ioShare = new Array<number>(n).fill(0);
   const memShare = new Array<number>(n).fill(0);
   const C = host.cpus;
+  const disks = diskCount(host);
   let memBytes = background.memBytes;
   for (const it of items) memBytes += it.memBytes;
   const memUsed = host.memBytes > 0 ? memBytes / host.memBytes : 0;
@@ -116,7 +127,8 @@ export function solveRates(host: Pick<HostSpec, 'cpus' | 'memBytes' | 'speed'>, 
     const streaming = C > 1 ? Math.min(1, Math.max(0, (Math.min(M, C) - 1) / (C - 1))) : Math.min(1, Math.max(0, M - 1));
     const bw = 1 + (p.memBandwidthStretch - 1) * streaming;
     const press = memUsed >= p.memPressureFrom && N > C ? p.memPressureStretch : 1;
-    const disk = 1 + (p.diskShareStretch - 1) * Math.max(0, Q - 1);
+    // Disk: streams spread over the host's disks; no stretch while each has one at most.
+    const disk = 1 + (p.diskShareStretch - 1) * Math.max(0, Q / disks - 1);
     for (let i = 0; i < n; i++) {
       const m = items[i]!.mix;
       const tc = (m.cpu * over) / (host.speed * given);
@@ -130,6 +142,12 @@ export function solveRates(host: Pick<HostSpec, 'cpus' | 'memBytes' | 'speed'>, 
     }
   }
   return { rate, cpuShare, ioShare, cpuWanting: N, ioStreams: Q, memStreams: M, cpuGiven: given, memUsed };
+}
+
+// A job's rate alone on an idle host: its own threads may still share the host's
+// CPUs or disks with each other, which is part of its idle run time, not contention.
+export function aloneRate(host: Pick<HostSpec, 'cpus' | 'memBytes' | 'speed' | 'disks'>, item: LoadItem, p: Readonly<ClusterParams>): number {
+  return solveRates(host, [item], { threads: 0, memBytes: 0 }, p).rate[0]!;
 }
 
 // The instantaneous quantities a sample is made from; constant between two events on the host.
@@ -168,45 +186,70 @@ export function psiCpuLevel(level: HostLevel, cpus: number): number {
   return Math.min(1, Math.max(0, (level.cpuWanting - cpus) / cpus));
 }
 
-// PSI io "some" for a level, per calibrated io stream.
-export function psiIoLevel(level: HostLevel, p: Readonly<ClusterParams>): number {
-  return Math.min(1, p.psiIoPerStream * level.ioStreams);
+// PSI io "some" for a level. The kernel marks a CPU "some" while a task that last ran
+// there is blocked on io, and averages the CPUs weighted by their non-idle time
+// (kernel/sched/psi.c): for a host, the io-blocked tasks over the productive ones,
+// min(non-idle tasks, CPUs), at most 1. It is host-wide (no per-disk share), an io
+// stream counts as non-idle, and CPU-bound tasks dilute it. A stream is blocked
+// psiIoPerStream of its time alone on its disk (the calibration writer); a shared
+// disk stretches its io time (diskShareStretch) and the stretch is all blocked time,
+// so the share tends to 1 only as the disk saturates.
+export function psiIoLevel(level: HostLevel, cpus: number, disks: number, p: Readonly<ClusterParams>): number {
+  const q = level.ioStreams;
+  if (!(q > 0)) return 0;
+  const stretch = 1 + (p.diskShareStretch - 1) * Math.max(0, q / disks - 1);
+  const blocked = 1 - (1 - p.psiIoPerStream) / stretch;
+  const productive = Math.min(level.cpuWanting + q, cpus);
+  return Math.min(1, (blocked * q) / Math.max(productive, blocked * q));
 }
 
 // A host's piecewise-constant history: one segment per state between two events, with
 // the averages and counters at its start, so that the reading at any time inside it
 // is exact (an exponential average of a constant input has a closed form). Old
-// segments are dropped unless the whole history is kept.
+// segments are dropped unless the whole history is kept. Kept as columns of numbers:
+// the simulator reads it for every host at every load refresh.
 export class HostTimeline {
-  private t: number[] = [];
-  private lvl: HostLevel[] = [];
-  private start: HostReading[] = [];
+  // Per segment: start time, level, and the readings at its start.
+  private t: number[] = [0];
+  private wanting: number[] = [0];
+  private io: number[] = [0];
+  private mem: number[] = [0];
+  private load1: number[] = [0];
+  private psiCpu: number[] = [0];
+  private psiIo: number[] = [0];
+  private busyI: number[] = [0];
+  private iowaitI: number[] = [0];
   private first = 0;
+  private readonly scratch: HostReading = { cpuWanting: 0, ioStreams: 0, memUsed: 0, load1: 0, psiCpu: 0, psiIo: 0, busyIntegral: 0, iowaitIntegral: 0 };
 
   constructor(
     private readonly cpus: number,
+    private readonly disks: number,
     private readonly p: Readonly<ClusterParams>,
     private readonly keepAll: boolean,
-  ) {
-    this.t.push(0);
-    this.lvl.push({ cpuWanting: 0, ioStreams: 0, memUsed: 0 });
-    this.start.push({ cpuWanting: 0, ioStreams: 0, memUsed: 0, load1: 0, psiCpu: 0, psiIo: 0, busyIntegral: 0, iowaitIntegral: 0 });
-  }
+  ) {}
 
   // The level from time `at` on; `at` must not be before the last change.
   set(at: number, level: HostLevel): void {
     const last = this.t.length - 1;
     if (at < this.t[last]!) throw new RangeError(`host timeline: change at ${at} s before the last one at ${this.t[last]} s`);
-    const reading = this.readingIn(last, at);
+    const r = this.readInto(last, at, this.scratch);
     if (at === this.t[last]) {
       // Two changes at the same instant: the later one wins, the averages are unchanged.
-      this.lvl[last] = { ...level };
-      this.start[last] = { ...reading, ...level };
+      this.wanting[last] = level.cpuWanting;
+      this.io[last] = level.ioStreams;
+      this.mem[last] = level.memUsed;
       return;
     }
     this.t.push(at);
-    this.lvl.push({ ...level });
-    this.start.push({ ...reading, ...level });
+    this.wanting.push(level.cpuWanting);
+    this.io.push(level.ioStreams);
+    this.mem.push(level.memUsed);
+    this.load1.push(r.load1);
+    this.psiCpu.push(r.psiCpu);
+    this.psiIo.push(r.psiIo);
+    this.busyI.push(r.busyIntegral);
+    this.iowaitI.push(r.iowaitIntegral);
   }
 
   // Forgets segments that ended before `before` (they can no longer be asked for).
@@ -214,24 +257,28 @@ export class HostTimeline {
     if (this.keepAll) return;
     while (this.first + 1 < this.t.length && this.t[this.first + 1]! <= before) this.first++;
     if (this.first > 256 && this.first > this.t.length / 2) {
-      this.t = this.t.slice(this.first);
-      this.lvl = this.lvl.slice(this.first);
-      this.start = this.start.slice(this.first);
+      const k = this.first;
+      for (const col of [this.t, this.wanting, this.io, this.mem, this.load1, this.psiCpu, this.psiIo, this.busyI, this.iowaitI]) col.splice(0, k);
       this.first = 0;
     }
   }
 
-  // The reading at time `at` (clamped to the oldest segment kept).
+  // The reading at time `at` (clamped to the oldest segment kept), as a new object.
   at(at: number): HostReading {
+    return { ...this.readAt(at, this.scratch) };
+  }
+
+  // The reading at time `at` written into `out` (no allocation), which is returned.
+  readAt(at: number, out: HostReading): HostReading {
     let lo = this.first;
     let hi = this.t.length - 1;
-    if (at <= this.t[lo]!) return this.readingIn(lo, Math.max(at, this.t[lo]!));
+    if (at <= this.t[lo]!) return this.readInto(lo, this.t[lo]!, out);
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (this.t[mid]! <= at) lo = mid;
       else hi = mid - 1;
     }
-    return this.readingIn(lo, at);
+    return this.readInto(lo, at, out);
   }
 
   // The oldest time still answered exactly.
@@ -239,19 +286,25 @@ export class HostTimeline {
     return this.t[this.first]!;
   }
 
-  private readingIn(i: number, at: number): HostReading {
-    const s = this.start[i]!;
-    const level = this.lvl[i]!;
+  private readInto(i: number, at: number, out: HostReading): HostReading {
     const dt = at - this.t[i]!;
-    const toward = (from: number, target: number, tau: number): number => target + (from - target) * Math.exp(-dt / tau);
-    return {
-      ...level,
-      load1: toward(s.load1, level.cpuWanting + level.ioStreams, LOAD1_TAU),
-      psiCpu: toward(s.psiCpu, psiCpuLevel(level, this.cpus), AVG10_TAU),
-      psiIo: toward(s.psiIo, psiIoLevel(level, this.p), AVG10_TAU),
-      busyIntegral: s.busyIntegral + busyShare(level, this.cpus) * dt,
-      iowaitIntegral: s.iowaitIntegral + iowaitShare(level, this.cpus, this.p) * dt,
-    };
+    const wanting = this.wanting[i]!;
+    const io = this.io[i]!;
+    const level = { cpuWanting: wanting, ioStreams: io, memUsed: this.mem[i]! };
+    const e60 = Math.exp(-dt / LOAD1_TAU);
+    const e10 = Math.exp(-dt / AVG10_TAU);
+    const loadTarget = wanting + io;
+    const psiCpuTarget = psiCpuLevel(level, this.cpus);
+    const psiIoTarget = psiIoLevel(level, this.cpus, this.disks, this.p);
+    out.cpuWanting = wanting;
+    out.ioStreams = io;
+    out.memUsed = level.memUsed;
+    out.load1 = loadTarget + (this.load1[i]! - loadTarget) * e60;
+    out.psiCpu = psiCpuTarget + (this.psiCpu[i]! - psiCpuTarget) * e10;
+    out.psiIo = psiIoTarget + (this.psiIo[i]! - psiIoTarget) * e10;
+    out.busyIntegral = this.busyI[i]! + busyShare(level, this.cpus) * dt;
+    out.iowaitIntegral = this.iowaitI[i]! + iowaitShare(level, this.cpus, this.p) * dt;
+    return out;
   }
 }
 
@@ -269,44 +322,51 @@ export interface SampleValues {
 
 // What the elim would read at time `at` over its last `interval` seconds: rates are
 // deltas over the interval (as the collectors compute them), the rest is the state at `at`.
-export function sampleValues(timeline: HostTimeline, cpus: number, at: number, interval: number, p: Readonly<ClusterParams>): SampleValues {
-  const now = timeline.at(at);
+export function sampleValues(timeline: HostTimeline, host: Pick<HostSpec, 'cpus' | 'disks'>, at: number, interval: number, p: Readonly<ClusterParams>): SampleValues {
+  const cpus = host.cpus;
   const from = Math.max(timeline.oldest, at - interval);
   const dt = at - from;
-  const before = dt > 0 ? timeline.at(from) : now;
-  const busy = dt > 0 ? (now.busyIntegral - before.busyIntegral) / dt : busyShare(now, cpus);
-  const iowait = dt > 0 ? (now.iowaitIntegral - before.iowaitIntegral) / dt : iowaitShare(now, cpus, p);
+  let busyBefore = 0;
+  let iowaitBefore = 0;
+  if (dt > 0) {
+    const before = timeline.readAt(from, SCRATCH);
+    busyBefore = before.busyIntegral;
+    iowaitBefore = before.iowaitIntegral;
+  }
+  const now = timeline.readAt(at, SCRATCH);
   return {
-    busy,
-    iowait,
+    busy: dt > 0 ? (now.busyIntegral - busyBefore) / dt : busyShare(now, cpus),
+    iowait: dt > 0 ? (now.iowaitIntegral - iowaitBefore) / dt : iowaitShare(now, cpus, p),
     load1PerCpu: now.load1 / cpus,
     runnablePerCpu: now.cpuWanting / cpus,
     memUsed: now.memUsed,
-    diskBusy: Math.min(1, p.diskBusyPerStream * now.ioStreams),
+    diskBusy: Math.min(1, (p.diskBusyPerStream * now.ioStreams) / diskCount(host)),
     psiCpu: now.psiCpu,
     psiIo: now.psiIo,
   };
 }
 
+const SCRATCH: HostReading = { cpuWanting: 0, ioStreams: 0, memUsed: 0, load1: 0, psiCpu: 0, psiIo: 0, busyIntegral: 0, iowaitIntegral: 0 };
+
 // Rounds the values to the steps the rank cache keys on (docs/simulate.md): well
 // under what the collectors can tell apart from one tick to the next.
 export function quantize(v: SampleValues): SampleValues {
-  const q = (x: number, step: number): number => Math.round(x / step) * step;
   return {
-    busy: q(v.busy, 0.01),
-    iowait: q(v.iowait, 0.01),
-    load1PerCpu: q(v.load1PerCpu, 0.02),
-    runnablePerCpu: q(v.runnablePerCpu, 0.02),
-    memUsed: q(v.memUsed, 0.01),
-    diskBusy: q(v.diskBusy, 0.01),
-    psiCpu: q(v.psiCpu, 0.01),
-    psiIo: q(v.psiIo, 0.01),
+    busy: Math.round(v.busy * 100) / 100,
+    iowait: Math.round(v.iowait * 100) / 100,
+    load1PerCpu: Math.round(v.load1PerCpu * 50) / 50,
+    runnablePerCpu: Math.round(v.runnablePerCpu * 50) / 50,
+    memUsed: Math.round(v.memUsed * 100) / 100,
+    diskBusy: Math.round(v.diskBusy * 100) / 100,
+    psiCpu: Math.round(v.psiCpu * 100) / 100,
+    psiIo: Math.round(v.psiIo * 100) / 100,
   };
 }
 
 // The cache key of quantized values on a host of this size.
 export function sampleKey(cpus: number, memBytes: number, v: SampleValues): string {
-  return `${cpus}|${memBytes}|${v.busy.toFixed(2)}|${v.iowait.toFixed(2)}|${v.load1PerCpu.toFixed(2)}|${v.runnablePerCpu.toFixed(2)}|${v.memUsed.toFixed(2)}|${v.diskBusy.toFixed(2)}|${v.psiCpu.toFixed(2)}|${v.psiIo.toFixed(2)}`;
+  const i100 = (x: number): number => Math.round(x * 100);
+  return `${cpus}|${memBytes}|${i100(v.busy)}|${i100(v.iowait)}|${i100(v.load1PerCpu)}|${i100(v.runnablePerCpu)}|${i100(v.memUsed)}|${i100(v.diskBusy)}|${i100(v.psiCpu)}|${i100(v.psiIo)}`;
 }
 
 // A collectors' Sample for these values: what the daemon would pass to its ranker.

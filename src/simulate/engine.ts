@@ -17,7 +17,9 @@ import { Heap } from '../util/heap.js';
 import { seededRandom } from '../util/random.js';
 import {
   HostTimeline,
-  idleTimeFactor,
+  aloneRate,
+  diskCount,
+  type HostReading,
   quantize,
   sampleKey,
   sampleValues,
@@ -58,17 +60,13 @@ export interface BackgroundSpec {
 // No background load.
 export const NO_BACKGROUND: Readonly<BackgroundSpec> = Object.freeze({ share: 0, meanOn: 1800, maxCpuShare: 0.5 });
 
-// The typed ranks a model may give beside the rank (RankResult.typed, the rank issue's
-// rank_cpu, rank_mem and rank_io); absent when the model has none.
-export interface TypedResult {
-  typed?: { rank_cpu: number; rank_mem: number; rank_io: number };
-}
-
 // The ranks the elim would report for one sample, as the rank cache keeps them.
 export interface CachedRank {
   rank: number;
-  typed?: [number, number, number]; // rank_cpu, rank_mem, rank_io
+  ranks: readonly number[]; // rank, rank_cpu, rank_mem, rank_io (INFINIT_LOAD without typed ranks)
 }
+
+const UNKNOWN_RANKS: readonly number[] = Object.freeze([INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD]);
 
 // How to run.
 export interface RunOptions {
@@ -82,6 +80,20 @@ export interface RunOptions {
   rankCache?: Map<string, CachedRank>; // shared between runs with the same ranker
   traceHosts?: number; // hosts whose running jobs are recorded at every session (default 0)
   onProgress?: (finished: number, total: number) => void;
+  // Called at every dispatch session, after a refresh if one was due and before any
+  // job is placed: mbatchd's view of every host (for tests and tracing; it makes
+  // every host's view be computed at every refresh).
+  onSession?: (t: number, refreshed: boolean, hosts: HostView[]) => void;
+}
+
+// mbatchd's view of one host at a session.
+export interface HostView {
+  name: string;
+  r15s: number; // the sort key of r15s: (normalised run queue + 1) / CPU factor
+  rank: number; // INFINIT_LOAD while unknown
+  typed: [number, number, number]; // rank_cpu, rank_mem, rank_io; INFINIT_LOAD without typed ranks
+  reserved: [number, number, number, number]; // on rank, rank_cpu, rank_mem, rank_io
+  running: number; // jobs
 }
 
 // What happened to one job.
@@ -132,6 +144,7 @@ interface Running {
   start: number;
   cpuSeconds: number;
   ideal: number;
+  aloneRate: number; // its rate alone on an idle host of this kind
   resIndex: number; // -1: no reservation
   runTime: number; // mbatchd's runTime: accumulated at refreshes
   updStateTime: number;
@@ -149,12 +162,13 @@ class HostState {
   version = 0;
   lastAccept = -Infinity;
   started = 0;
-  composition = ''; // for the oracle's cache, valid for compositionVersion
-  compositionVersion = -1;
+  // The oracle's prices of adding a job of each shape, valid for oracleVersion.
+  readonly oracleMemo = new Map<string, { own: number; ownIdle: number; others: number[] }>();
+  oracleVersion = -1;
   // mbatchd's view, valid for viewEpoch.
   viewEpoch = -1;
   r15sKey = 0;
-  ranks: number[] = [INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD];
+  ranks: readonly number[] = UNKNOWN_RANKS;
   readonly resv = [0, 0, 0, 0];
   readonly timeline: HostTimeline;
   readonly kind: string;
@@ -166,8 +180,8 @@ class HostState {
     params: Readonly<ClusterParams>,
     keepAll: boolean,
   ) {
-    this.timeline = new HostTimeline(spec.cpus, params, keepAll);
-    this.kind = `${spec.cpus}|${spec.memBytes}|${spec.speed}`;
+    this.timeline = new HostTimeline(spec.cpus, diskCount(spec), params, keepAll);
+    this.kind = `${spec.cpus}|${spec.memBytes}|${spec.speed}|${diskCount(spec)}`;
   }
 
   get free(): number {
@@ -196,12 +210,14 @@ const eventLess = (a: SimEvent, b: SimEvent): boolean => a.t < b.t || (a.t === b
 const END_EPSILON = 1e-6;
 // How far back mbatchd's view and the rates of samples ever look (50 s of staleness + the elim interval, generously).
 const LOOKBACK = 180;
+// Hosts the oracle prices per job at most (a random sample of the candidates beyond).
+export const ORACLE_CANDIDATES = 64;
 // Rank cache entries kept before the cache is emptied (a few MB).
 const RANK_CACHE_MAX = 200_000;
 
 function checkInputs(hosts: readonly HostSpec[], jobs: readonly JobSpec[], o: RunOptions): void {
   if (hosts.length === 0) throw new ConfigError('no hosts to simulate');
-  const maxSlots = Math.max(...hosts.map((h) => h.mxj));
+  const maxSlots = hosts.reduce((a, h) => Math.max(a, h.mxj), 0);
   for (const j of jobs) {
     if (j.slots > maxSlots) throw new ConfigError(`job ${j.id} (${j.family}) asks for ${j.slots} slots; the largest host has ${maxSlots}`);
     if (!(j.work > 0) || !(j.submit >= 0)) throw new ConfigError(`job ${j.id} (${j.family}): work ${j.work} s and submit ${j.submit} s must be positive`);
@@ -238,7 +254,6 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   let now = 0;
   let epoch = -1;
   let lastRefresh: number | undefined;
-  let sessionNo = 0;
   const traceHosts = H.slice(0, Math.min(H.length, options.traceHosts ?? 0));
   const trace = { times: [] as number[], hosts: traceHosts.map((h) => h.spec.name), running: traceHosts.map(() => [] as number[]) };
   const progressEvery = Math.max(1, Math.floor(jobs.length / 200));
@@ -257,8 +272,8 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
 
   // Solves h's rates after a change at time t, records the new level and schedules its next completion.
   const resolve = (h: HostState, t: number): void => {
-    const bgMem = 0;
-    const rates = solveRates(h.spec, h.jobs.map((r) => r.item), { threads: h.bgThreads, memBytes: bgMem }, p);
+    // Background load is CPU-bound threads; its memory is not modelled.
+    const rates = solveRates(h.spec, h.jobs.map((r) => r.item), { threads: h.bgThreads, memBytes: 0 }, p);
     let next = Infinity;
     h.jobs.forEach((r, i) => {
       r.rate = rates.rate[i]!;
@@ -270,33 +285,38 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     if (next < Infinity) push(next, EV_COMPLETE, h.index, h.version);
   };
 
-  // mbatchd's view of h after the latest refresh, computed when first needed.
+  // mbatchd's view of h after the latest refresh, computed when first needed, and
+  // only the parts the policy reads (all of them for onSession).
+  const needLoad = policy.kind === 'default' || options.onSession !== undefined;
+  const needRank = options.ranker !== undefined && (usesRank(policy) || options.onSession !== undefined);
+  const reading: HostReading = { cpuWanting: 0, ioStreams: 0, memUsed: 0, load1: 0, psiCpu: 0, psiIo: 0, busyIntegral: 0, iowaitIntegral: 0 };
   const view = (h: HostState): void => {
     if (h.viewEpoch === epoch || lastRefresh === undefined) return;
     h.viewEpoch = epoch;
     const R = lastRefresh;
-    const loadAt = loadSampleTime(h.timing, R, s);
-    h.r15sKey = r15sSortKey(normalizeRq(h.timeline.at(loadAt).load1, h.spec.cpuFactor, h.spec.cpus), h.spec.cpuFactor);
-    if (options.ranker === undefined) return;
+    if (needLoad) {
+      const load1 = h.timeline.readAt(loadSampleTime(h.timing, R, s), reading).load1;
+      h.r15sKey = r15sSortKey(normalizeRq(load1, h.spec.cpuFactor, h.spec.cpus), h.spec.cpuFactor);
+    }
+    if (!needRank || options.ranker === undefined) return;
     const at = rankSampleTime(h.timing, R, s);
     if (at === undefined) {
-      h.ranks = [INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD];
+      h.ranks = UNKNOWN_RANKS;
       return;
     }
     counters.rankSamples++;
-    const v = quantize(sampleValues(h.timeline, h.spec.cpus, at, s.elimInterval, p));
+    const v = quantize(sampleValues(h.timeline, h.spec, at, s.elimInterval, p));
     const key = sampleKey(h.spec.cpus, h.spec.memBytes, v);
     let r = cache.get(key);
     if (r === undefined) {
       counters.rankCalls++;
-      const result: RankResult & TypedResult = options.ranker.rank(toSample(v, h.spec.cpus, h.spec.memBytes, Math.round(at * 1000)));
+      const result: RankResult = options.ranker.rank(toSample(v, h.spec.cpus, h.spec.memBytes, Math.round(at * 1000)));
       const typed = result.typed;
-      r = { rank: result.rank, typed: typed === undefined ? undefined : [typed.rank_cpu, typed.rank_mem, typed.rank_io] };
+      r = { rank: result.rank, ranks: typed === undefined ? [result.rank, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD] : [result.rank, typed.rank_cpu, typed.rank_mem, typed.rank_io] };
       if (cache.size >= RANK_CACHE_MAX) cache.clear();
       cache.set(key, r);
     }
-    const t = r.typed;
-    h.ranks = [r.rank, t?.[0] ?? INFINIT_LOAD, t?.[1] ?? INFINIT_LOAD, t?.[2] ?? INFINIT_LOAD];
+    h.ranks = r.ranks;
   };
 
   // A load refresh at session time t: fresh values from LIM, then every running job's
@@ -318,21 +338,37 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
 
   const eligible = (h: HostState, t: number): boolean => h.free > 0 && acceptsJob(t, h.lastAccept, s, acceptInterval);
 
+  // A job's rate alone on an idle host of h's kind, remembered per kind and job shape.
+  const aloneMemo = new Map<string, number>();
+  const alone = (h: HostState, item: LoadItem): number => {
+    const key = `${h.kind}#${item.threads}:${item.mix.cpu},${item.mix.mem},${item.mix.io},${item.mix.wait}:${Math.round(item.memBytes / 2 ** 26)}`;
+    let r = aloneMemo.get(key);
+    if (r === undefined) {
+      r = aloneRate(h.spec, item, p);
+      if (aloneMemo.size >= RANK_CACHE_MAX) aloneMemo.clear();
+      aloneMemo.set(key, r);
+    }
+    return r;
+  };
+
   // Starts job index ji on h at time t.
   const startJob = (ji: number, h: HostState, t: number): void => {
     const spec = jobs[ji]!;
     advance(h, t);
     const resIndex = policy.reservation === undefined ? -1 : policy.kind === 'typed' ? TYPE_INDEX[spec.type] : IDX_RANK;
+    const item = { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes };
+    const rate = alone(h, item);
     const r: Running = {
       spec,
       index: ji,
-      item: { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes },
+      item,
       remaining: spec.work,
       rate: 0,
       cpuRate: 0,
       start: t,
       cpuSeconds: 0,
-      ideal: spec.work * idleTimeFactor(spec.mix, h.spec.speed),
+      ideal: spec.work / rate,
+      aloneRate: rate,
       resIndex,
       runTime: 0,
       updStateTime: t,
@@ -378,26 +414,39 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     resolve(h, t);
   };
 
-  // The oracle's price of putting a job on h now: its own excess slowdown plus what it
-  // adds to the jobs already there, from the cluster model itself.
-  const oracleMemo = new Map<string, number>();
-  const oracleCost = (h: HostState, spec: JobSpec): number => {
-    if (h.compositionVersion !== h.version) {
-      h.composition = h.jobs.map((r) => `${r.item.threads}:${r.item.mix.cpu},${r.item.mix.mem},${r.item.mix.io}:${Math.round(r.item.memBytes / 2 ** 26)}`).sort().join(';') + `|bg${h.bgThreads}`;
-      h.compositionVersion = h.version;
+  // The oracle's price of putting a job on h now, in the unit of the mean slowdown:
+  // its own excess slowdown, plus what it adds to each job already there, for the
+  // share of that job's idle run time during which both run (the shorter of the new
+  // job's idle run time and what that job has left), from the cluster model itself.
+  // Among hosts where that is the same (often nothing) it draws one at random:
+  // preferring the least loaded, or the first, did worse (docs/simulate.md).
+  const oracleCost = (h: HostState, spec: JobSpec, sig: string, t: number): number => {
+    // Prices depend on the host's jobs, which change with its version: one memo per host and version.
+    if (h.oracleVersion !== h.version) {
+      h.oracleMemo.clear();
+      h.oracleVersion = h.version;
     }
-    const key = `${h.kind}#${h.composition}#${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io}:${Math.round(spec.memBytes / 2 ** 26)}`;
-    const known = oracleMemo.get(key);
-    if (known !== undefined) return known;
-    const items = h.jobs.map((r) => r.item);
-    const bgl = { threads: h.bgThreads, memBytes: 0 };
-    const before = solveRates(h.spec, items, bgl, p);
-    const after = solveRates(h.spec, [...items, { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes }], bgl, p);
-    const alone = (mixRate: number, i: number): number => (i < items.length ? 1 / idleTimeFactor(items[i]!.mix, h.spec.speed) : 1 / idleTimeFactor(spec.mix, h.spec.speed)) / mixRate;
-    let cost = alone(after.rate[items.length]!, items.length) - 1;
-    for (let i = 0; i < items.length; i++) cost += alone(after.rate[i]!, i) - alone(before.rate[i]!, i);
-    if (oracleMemo.size >= RANK_CACHE_MAX) oracleMemo.clear();
-    oracleMemo.set(key, cost);
+    const added = { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes };
+    let m = h.oracleMemo.get(sig);
+    if (m === undefined) {
+      const items = h.jobs.map((r) => r.item);
+      // The jobs' current rates are the host's solved state: only the state with the job added is new.
+      const after = solveRates(h.spec, [...items, added], { threads: h.bgThreads, memBytes: 0 }, p);
+      const ownAlone = alone(h, added);
+      m = {
+        own: ownAlone / after.rate[items.length]! - 1,
+        ownIdle: 1 / ownAlone, // per idle-second of work
+        others: h.jobs.map((r, i) => r.aloneRate / after.rate[i]! - r.aloneRate / r.rate),
+      };
+      h.oracleMemo.set(sig, m);
+    }
+    advance(h, t);
+    const ownIdle = spec.work * m.ownIdle;
+    let cost = m.own;
+    for (let i = 0; i < h.jobs.length; i++) {
+      const r = h.jobs[i]!;
+      cost += (m.others[i]! * Math.min(ownIdle, Math.max(0, r.remaining) / r.aloneRate)) / (r.spec.work / r.aloneRate);
+    }
     return cost;
   };
 
@@ -442,13 +491,13 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     return chosen?.host;
   };
   // After a job starts on h: its entries move (a reservation raised its value) or stay.
-  const afterStart = (h: HostState, spec: JobSpec, t: number): void => {
+  const afterStart = (h: HostState, t: number): void => {
     for (const [index, o] of ordered) {
       o.versions[h.index]!++;
       if (eligible(h, t)) o.heap.push({ key: orderValue(h, index), host: h, version: o.versions[h.index]! });
     }
-    void spec;
   };
+  const pool: HostState[] = new Array<HostState>(H.length);
   const candidates = (spec: JobSpec, t: number): HostState[] => H.filter((h) => eligible(h, t) && h.free >= spec.slots);
   const choose = (spec: JobSpec, t: number): HostState | undefined => {
     switch (policy.kind) {
@@ -473,10 +522,29 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       case 'oracle': {
         let best: HostState | undefined;
         let bestCost = Infinity;
-        for (const h of candidates(spec, t)) {
-          const c = oracleCost(h, spec);
-          if (c < bestCost - 1e-12) {
+        let bestTie = Infinity;
+        // On a large cluster, a random sample of the candidates: among hundreds of
+        // hosts with free slots, many are equally good, and pricing every one of them
+        // for every job would cost minutes. (A partial shuffle of a reused buffer.)
+        let n = 0;
+        for (const h of H) if (eligible(h, t) && h.free >= spec.slots) pool[n++] = h;
+        const k = Math.min(n, ORACLE_CANDIDATES);
+        if (n > k) {
+          for (let i = 0; i < k; i++) {
+            const j = i + Math.floor(policyRand() * (n - i));
+            const tmp = pool[i]!;
+            pool[i] = pool[j]!;
+            pool[j] = tmp;
+          }
+        }
+        const sig = `${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io},${spec.mix.wait}:${Math.round(spec.memBytes / 2 ** 26)}`;
+        for (let i = 0; i < k; i++) {
+          const h = pool[i]!;
+          const c = oracleCost(h, spec, sig, t);
+          const tie = policyRand();
+          if (c < bestCost - 1e-3 || (c <= bestCost + 1e-3 && tie < bestTie)) {
             bestCost = c;
+            bestTie = tie;
             best = h;
           }
         }
@@ -487,9 +555,15 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
 
   const session = (t: number): void => {
     counters.sessions++;
-    sessionNo++;
-    if (refreshDue(t, lastRefresh, s)) refresh(t);
+    const refreshed = refreshDue(t, lastRefresh, s);
+    if (refreshed) refresh(t);
     ordered = new Map();
+    if (options.onSession !== undefined) {
+      options.onSession(t, refreshed, H.map((h) => {
+        view(h);
+        return { name: h.spec.name, r15s: h.r15sKey, rank: h.ranks[0]!, typed: [h.ranks[1]!, h.ranks[2]!, h.ranks[3]!], reserved: [h.resv[0]!, h.resv[1]!, h.resv[2]!, h.resv[3]!], running: h.jobs.length };
+      }));
+    }
     let free = 0;
     for (const h of H) if (eligible(h, t)) free += h.free;
     if (pending.length > 0 && free > 0) {
@@ -497,7 +571,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       for (let k = 0; k < pending.length; k++) {
         const ji = pending[k]!;
         if (free <= 0) {
-          left.push(...pending.slice(k));
+          for (let r = k; r < pending.length; r++) left.push(pending[r]!);
           break;
         }
         const spec = jobs[ji]!;
@@ -509,16 +583,15 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
         const was = eligible(h, t) ? h.free : 0;
         startJob(ji, h, t);
         free -= was - (eligible(h, t) ? h.free : 0);
-        afterStart(h, spec, t);
+        afterStart(h, t);
       }
-      pending.length = 0;
-      pending.push(...left);
+      pending.length = left.length;
+      for (let r = 0; r < left.length; r++) pending[r] = left[r]!;
     }
     if (traceHosts.length > 0) {
       trace.times.push(t);
       traceHosts.forEach((h, k) => trace.running[k]!.push(h.jobs.length));
     }
-    void sessionNo;
   };
 
   // Background load: every host starts busy with probability `share`, then alternates.
@@ -589,7 +662,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       const h = byName.get(host);
       if (h === undefined) throw new RangeError(`sampleAt: no host named ${JSON.stringify(host)}`);
       if (t < h.timeline.oldest) throw new RangeError(`sampleAt: ${host} at ${t} s is before the kept history (from ${h.timeline.oldest} s); run with keepHistory`);
-      return toSample(sampleValues(h.timeline, h.spec.cpus, t, s.elimInterval, p), h.spec.cpus, h.spec.memBytes, Math.round(t * 1000));
+      return toSample(sampleValues(h.timeline, h.spec, t, s.elimInterval, p), h.spec.cpus, h.spec.memBytes, Math.round(t * 1000));
     },
   };
 }

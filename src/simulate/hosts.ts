@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { ConfigError, ParseError, errorCode } from '../util/errors.js';
 import { median } from '../util/stats.js';
-import type { HostSpec } from './cluster.js';
+import { diskCount, type HostSpec } from './cluster.js';
 
 // What one file says about a host; missing fields come from another file or defaults.
 export interface HostFacts {
@@ -16,6 +16,7 @@ export interface HostFacts {
   memBytes?: number;
   mxj?: number;
   cpuFactor?: number;
+  disks?: number;
 }
 
 // Memory a host is given when no file says (per CPU).
@@ -73,6 +74,9 @@ export function parseLshostsLong(text: string, where: string): HostFacts[] {
     const facts: HostFacts = { name };
     if (c.has('ncpus') && c.get('ncpus') !== '-') facts.cpus = positiveInt(c.get('ncpus')!, 'ncpus', at);
     if (c.has('cpuf')) facts.cpuFactor = positiveNum(c.get('cpuf')!, 'cpuf', at);
+    // LIM prints 0 disks where it cannot count them: no information.
+    const ndisks = Number(c.get('ndisks'));
+    if (Number.isInteger(ndisks) && ndisks > 0) facts.disks = ndisks;
     const mem = c.get('maxmem');
     if (mem !== undefined) {
       const bytes = parseSize(mem, at);
@@ -131,10 +135,10 @@ export function parseHostTable(text: string, where: string): HostFacts[] {
   return out;
 }
 
-const YAML_KEYS = ['name', 'cpus', 'mem', 'mxj', 'cpu_factor', 'count'];
+const YAML_KEYS = ['name', 'cpus', 'mem', 'mxj', 'cpu_factor', 'disks', 'count'];
 
 // The administrator's YAML: a list (or `hosts:` holding a list) of
-// {name, cpus, mem, mxj, cpu_factor, count}; `count: N` makes N hosts name-1..name-N.
+// {name, cpus, mem, mxj, cpu_factor, disks, count}; `count: N` makes N hosts name-1..name-N.
 export function parseHostsYaml(text: string, where: string): HostFacts[] {
   const doc = parseDocument(text, { prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -144,7 +148,7 @@ export function parseHostsYaml(text: string, where: string): HostFacts[] {
   }
   let list: unknown = doc.toJS();
   if (typeof list === 'object' && list !== null && !Array.isArray(list) && 'hosts' in list) list = (list as { hosts: unknown }).hosts;
-  if (!Array.isArray(list)) throw new ConfigError(`${where}: expected a list of hosts (or hosts: with a list), found ${typeof list}`);
+  if (!Array.isArray(list)) throw new ConfigError(`${where}: expected a list of hosts (or hosts: with a list), found ${list === null || list === undefined ? "nothing" : typeof list}`);
   const problems: string[] = [];
   const out: HostFacts[] = [];
   list.forEach((entry: unknown, i) => {
@@ -171,6 +175,7 @@ export function parseHostsYaml(text: string, where: string): HostFacts[] {
     };
     const cpus = int('cpus', 16384);
     const mxj = int('mxj', 65536);
+    const disks = int('disks', 4096);
     const count = int('count', 100_000) ?? 1;
     let cpuFactor: number | undefined;
     if (e['cpu_factor'] !== undefined) {
@@ -190,7 +195,7 @@ export function parseHostsYaml(text: string, where: string): HostFacts[] {
     }
     if (cpus === undefined) problems.push(`${at}.cpus: required`);
     for (let k = 1; k <= count; k++) {
-      out.push({ name: count === 1 ? name : `${name}-${k}`, cpus, memBytes, mxj, cpuFactor });
+      out.push({ name: count === 1 ? name : `${name}-${k}`, cpus, memBytes, mxj, cpuFactor, disks });
     }
   });
   if (problems.length > 0) throw new ConfigError(problems.length === 1 ? problems[0]! : `${where}: ${problems.length} problems`, { problems });
@@ -207,15 +212,16 @@ export function parseHostFile(text: string, where: string): HostFacts[] {
 
 // Merges facts by host name (later files fill what earlier ones left out, in the
 // order hosts first appear) into hosts: MXJ defaults to the CPUs, memory to
-// DEFAULT_MEM_PER_CPU per CPU, the CPU factor to 1; speed is the CPU factor over the
-// median CPU factor. Throws ConfigError for a host without a CPU count.
+// DEFAULT_MEM_PER_CPU per CPU, the disks to diskCount's one per 8 CPUs, the CPU
+// factor to 1; speed is the CPU factor over the median CPU factor. Throws
+// ConfigError for a host without a CPU count.
 export function mergeHosts(facts: readonly HostFacts[]): HostSpec[] {
   const byName = new Map<string, HostFacts>();
   for (const f of facts) {
     const had = byName.get(f.name);
     if (had === undefined) byName.set(f.name, { ...f });
     else {
-      for (const k of ['cpus', 'memBytes', 'mxj', 'cpuFactor'] as const) if (had[k] === undefined && f[k] !== undefined) had[k] = f[k];
+      for (const k of ['cpus', 'memBytes', 'mxj', 'cpuFactor', 'disks'] as const) if (had[k] === undefined && f[k] !== undefined) had[k] = f[k];
     }
   }
   const missing = [...byName.values()].filter((h) => h.cpus === undefined).map((h) => h.name);
@@ -226,7 +232,7 @@ export function mergeHosts(facts: readonly HostFacts[]): HostSpec[] {
   return list.map((h) => {
     const cpus = h.cpus!;
     const cpuFactor = h.cpuFactor ?? 1;
-    return { name: h.name, cpus, memBytes: h.memBytes ?? cpus * DEFAULT_MEM_PER_CPU, mxj: h.mxj ?? cpus, cpuFactor, speed: cpuFactor / ref };
+    return { name: h.name, cpus, memBytes: h.memBytes ?? cpus * DEFAULT_MEM_PER_CPU, mxj: h.mxj ?? cpus, disks: diskCount({ cpus, disks: h.disks }), cpuFactor, speed: cpuFactor / ref };
   });
 }
 

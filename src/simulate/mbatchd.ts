@@ -1,5 +1,5 @@
 // What OpenLava 4.0's LIM and mbatchd do with load values, as the simulator needs it
-// (docs/elim-contract.md; lsf/lim/lim.load.c, lsf/lim/lim.rload.c, lsbatch/daemons/
+// (elim-contract.md; lsf/lim/lim.load.c, lsf/lim/lim.rload.c, lsbatch/daemons/
 // mbd.policy.c, mbd.host.c and mbd.main.c of the 4.0 source): how old the values are
 // when mbatchd sorts by them, how r15s is normalised, how a job's rusage[]
 // reservation is added and when it decays, and the schedule of dispatch sessions

@@ -25,7 +25,9 @@ export interface ClusterParams {
   // disk would give 2): the stretch is 1 + (this − 1) × (streams − 1).
   diskShareStretch: number;
   // What the collectors see per continuous io stream: the disk's busy share, PSI io
-  // "some", and iowait in CPUs' worth of time (divided by the CPU count in a sample).
+  // "some" (the share of its time the stream is blocked, alone on its disk; psiIoLevel
+  // in cluster.ts turns it into the host's PSI), and iowait in CPUs' worth of time
+  // (divided by the CPU count in a sample).
   diskBusyPerStream: number;
   psiIoPerStream: number;
   iowaitCpusPerStream: number;

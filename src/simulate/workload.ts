@@ -4,7 +4,7 @@
 // higher load. Every random choice comes from one seeded generator.
 import type { JobFinish } from '../lsf/acct.js';
 import { jobKind } from '../training/jobs.js';
-import { seededRandom } from '../util/random.js';
+import { seededRandom, shuffled } from '../util/random.js';
 import { ConfigError } from '../util/errors.js';
 import { TYPE_MIX, idleTimeFactor, type HostSpec, type JobMix, type JobType } from './cluster.js';
 
@@ -32,11 +32,13 @@ export interface GenerateOptions {
   overthread: number; // share of families that run twice as many threads as slots
   runtimeMin: number; // family median run times are log-uniform in [min, max] seconds
   runtimeMax: number;
+  balanced?: boolean; // spread families' slots and run times evenly (less variation between seeds)
 }
 
-// A contended, mixed default: half CPU-, a quarter memory-, a quarter io-bound
-// families, 85 % offered load, a fifth of submissions bursts of 20 jobs, a fifth of
-// families oversubscribing their slots, medians from 5 minutes to 2 hours.
+// A contended, mixed default: 12 families, half CPU-, a quarter memory-, a quarter
+// io-bound, 85 % offered load, a fifth of submissions bursts of 20 jobs, a fifth of
+// families oversubscribing their slots, medians from 5 minutes to 2 hours. (The API's
+// defaults since its first version; lavarank simulate has its own, SIMULATE_GENERATE.)
 export const DEFAULT_GENERATE: Readonly<GenerateOptions> = Object.freeze({
   jobs: 5000,
   utilisation: 0.85,
@@ -47,6 +49,16 @@ export const DEFAULT_GENERATE: Readonly<GenerateOptions> = Object.freeze({
   overthread: 0.2,
   runtimeMin: 300,
   runtimeMax: 7200,
+});
+
+// What `lavarank simulate` and `recommend --hosts` generate by default: more
+// families, balanced, fewer io-bound ones (with one disk per 8 CPUs, a quarter of
+// io-bound families saturate the disks whatever the placement).
+export const SIMULATE_GENERATE: Readonly<GenerateOptions> = Object.freeze({
+  ...DEFAULT_GENERATE,
+  families: 24,
+  mix: Object.freeze({ cpu: 0.6, mem: 0.25, io: 0.15 }),
+  balanced: true,
 });
 
 // One generated family.
@@ -101,17 +113,26 @@ export function checkGenerate(o: Readonly<GenerateOptions>): void {
 }
 
 // The families of a generated workload: types in proportion to the mix (largest
-// remainders), slots, threads, run times and popularity drawn from the seed.
+// remainders), in that order, with slots, run times and memory drawn from the seed,
+// popularity falling with the position; or, with `balanced`, slot counts cycling
+// through SLOT_CHOICES and median run times evenly spread (log scale) over
+// [runtimeMin, runtimeMax], types, slots and run times each in a seeded order, so
+// that every seed offers the same kind of load.
 export function generateFamilies(o: Readonly<GenerateOptions>, rand: () => number, maxSlots: number): Family[] {
+  const F = o.families;
   const types: JobType[] = [];
   const total = o.mix.cpu + o.mix.mem + o.mix.io;
-  const exact = (['cpu', 'mem', 'io'] as const).map((t) => ({ t, n: (o.mix[t] / total) * o.families }));
+  const exact = (['cpu', 'mem', 'io'] as const).map((t) => ({ t, n: (o.mix[t] / total) * F }));
   for (const e of exact) for (let i = 0; i < Math.floor(e.n); i++) types.push(e.t);
   const byRemainder = [...exact].sort((a, b) => b.n - Math.floor(b.n) - (a.n - Math.floor(a.n)));
-  for (let i = 0; types.length < o.families; i++) types.push(byRemainder[i % 3]!.t);
-  return types.map((type, i) => {
-    const slots = Math.min(maxSlots, SLOT_CHOICES[Math.floor(rand() * SLOT_CHOICES.length)]!);
-    const medianWork = o.runtimeMin * Math.exp(rand() * Math.log(o.runtimeMax / o.runtimeMin));
+  for (let i = 0; types.length < F; i++) types.push(byRemainder[i % 3]!.t);
+  const balanced = o.balanced === true;
+  const typeOrder = balanced ? shuffled(types, rand) : types;
+  const slotOrder = balanced ? shuffled(Array.from({ length: F }, (_, i) => SLOT_CHOICES[i % SLOT_CHOICES.length]!), rand) : undefined;
+  const workOrder = balanced ? shuffled(Array.from({ length: F }, (_, i) => (i + 0.5) / F), rand) : undefined;
+  return typeOrder.map((type, i) => {
+    const slots = Math.min(maxSlots, slotOrder?.[i] ?? SLOT_CHOICES[Math.floor(rand() * SLOT_CHOICES.length)]!);
+    const medianWork = o.runtimeMin * Math.exp((workOrder?.[i] ?? rand()) * Math.log(o.runtimeMax / o.runtimeMin));
     // floor(families × overthread) families oversubscribe, spread evenly over the list.
     const over = Math.floor((i + 1) * o.overthread + 1e-9) > Math.floor(i * o.overthread + 1e-9);
     return {
@@ -132,7 +153,7 @@ export function generateWorkload(hosts: readonly HostSpec[], options: Partial<Ge
   checkGenerate(o);
   if (hosts.length === 0) throw new ConfigError('no hosts to generate a workload for');
   const rand = seededRandom(seed);
-  const maxSlots = Math.max(...hosts.map((h) => h.mxj));
+  const maxSlots = hosts.reduce((a, h) => Math.max(a, h.mxj), 0);
   const families = generateFamilies(o, rand, maxSlots);
   const weights = families.map((f) => f.weight);
   // The arrival rate that offers `utilisation` of all slots: jobs per second times the
@@ -205,7 +226,7 @@ export function jobsFromAcct(records: readonly JobFinish[], hosts: readonly Host
   const disk = options.diskBytesPerSec ?? 100e6;
   const repeat = options.repeat ?? 1;
   if (!(Number.isInteger(repeat) && repeat >= 1)) throw new ConfigError(`--repeat: expected a whole number of at least 1, received ${repeat}`);
-  const maxSlots = Math.max(...hosts.map((h) => h.mxj));
+  const maxSlots = hosts.reduce((a, h) => Math.max(a, h.mxj), 0);
   const t0 = ran[0]!.submitTime;
   const span = Math.max(1, ran[ran.length - 1]!.submitTime - t0 + 1);
   const base = ran.map((r) => {

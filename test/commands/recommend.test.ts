@@ -6,6 +6,9 @@ import { pathToFileURL } from 'node:url';
 import { featureIndex, featuresFromNamed } from '../../src/model/features.js';
 import { modelFromFile } from '../../src/model/model.js';
 import {
+  bestReservation,
+  hostSizeWarning,
+  reservationGrid,
   addJobs,
   addOneJob,
   builtInStates,
@@ -16,7 +19,8 @@ import {
   saturated,
   type HostState,
 } from '../../src/commands/recommend.js';
-import { repoRoot } from '../helpers.js';
+import { cliPath, repoRoot } from '../helpers.js';
+import { mergeHosts } from '../../src/simulate/hosts.js';
 import { fullSample, randomModelFile } from '../model/helpers.js';
 
 // A model whose rank is 1000 × sigmoid(runnable tasks per CPU / 4).
@@ -153,5 +157,37 @@ describe('lavarank recommend', () => {
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, '--', '--cpus', '2.5'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
     assert.equal(child.status, 2);
     assert.equal(child.stderr, 'lavarank recommend: --cpus: expected a whole number of CPUs from 1 to 4096, received "2.5"\n');
+  });
+});
+
+describe('recommend with the simulator (--hosts)', () => {
+  it('tries every D for every T, beside the default order and order[rank] alone', () => {
+    const grid = reservationGrid([0, 5, 20], [25, 45]);
+    assert.deepEqual(grid.map((p) => p.name), ['default', 'rank', 'D5/T25', 'D20/T25', 'D5/T45', 'D20/T45']);
+    assert.deepEqual(grid[5]!.reservation, { value: 20, duration: 45, decay: 1 });
+  });
+
+  it('picks the rank policy with the lowest mean slowdown, reservation or not', () => {
+    const s = (name: string, mean: number, kind: 'rank' | 'default' = 'rank') => ({ name, kind, description: '', runs: [], meanSlowdown: { mean, sd: 0, ci95: 0, n: 1 } });
+    assert.equal(bestReservation([s('default', 1.0, 'default'), s('rank', 1.2), s('D5/T45', 1.1)])!.name, 'D5/T45');
+    assert.equal(bestReservation([s('rank', 1.05), s('D5/T45', 1.1)])!.name, 'rank');
+  });
+
+  it('warns when host sizes need Ds more than twice apart, and not for one size', () => {
+    const model = runnableModel();
+    const mixed = hostSizeWarning(model, mergeHosts([{ name: 'a', cpus: 4 }, { name: 'b', cpus: 64 }]), 10);
+    assert.equal(mixed.perSize.length, 2);
+    assert.ok(mixed.perSize[0]!.d > 2 * mixed.perSize[1]!.d);
+    assert.match(mixed.warning!, /one queue per host group/);
+    assert.equal(hostSizeWarning(model, mergeHosts([{ name: 'a', cpus: 16 }, { name: 'b', cpus: 16 }]), 10).warning, undefined);
+  });
+
+  it('prints D, T and the RES_REQ line the simulation chose for the given hosts', () => {
+    const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--jobs', '120', '--seeds', '1', '--sweep', '5,20', '--durations', '45', '--json'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 0, child.stderr);
+    const r = JSON.parse(child.stdout) as { d: number; t: number; resReq: string; grid: Array<{ name: string }> };
+    assert.deepEqual(r.grid.map((g) => g.name), ['default', 'rank', 'D5/T45', 'D20/T45']);
+    assert.ok(r.d === 0 || [5, 20].includes(r.d));
+    assert.match(r.resReq, /^order\[rank\]/);
   });
 });

@@ -48,3 +48,104 @@ describe('runWorkload', () => {
     assert.throws(() => r.sampleAt('nope', 1), /no host named/);
   });
 });
+
+// A ranker that gives each host a fixed rank, told apart by its memory size.
+const fixedRanks = (byGiB: Record<number, number>) => ({
+  name: 'fixed',
+  rank: (sample: import('../../src/collectors/types.js').Sample) => ({ rank: byGiB[Math.round(sample.memory!.totalBytes / 2 ** 30)]!, model: 'fixed' }),
+});
+
+// The measured burst: 3 hosts with 8 slots, ranks 45 / 7.5 / 135, 12 jobs at once.
+function burst(policy: import('../../src/simulate/policies.js').PolicySpec, acceptInterval = 0): number[] {
+  const h = mergeHosts([
+    { name: 'ol1', cpus: 8, mxj: 8, memBytes: 8 * 2 ** 30 },
+    { name: 'ol2', cpus: 8, mxj: 8, memBytes: 16 * 2 ** 30 },
+    { name: 'ol3', cpus: 8, mxj: 8, memBytes: 24 * 2 ** 30 },
+  ]);
+  // Jobs that only wait, so that the hosts' state (and the ranks) never change.
+  const jobs: JobSpec[] = Array.from({ length: 12 }, (_, i) => ({ ...cpuJob(i + 1, 45, 3600), mix: { cpu: 0, mem: 0, io: 0, wait: 1 } }));
+  const r = runWorkload(h, jobs, { seed: 1, policy, ranker: fixedRanks({ 8: 45, 16: 7.5, 24: 135 }), scheduler: { acceptInterval } });
+  return ['ol1', 'ol2', 'ol3'].map((name) => r.outcomes.filter((o) => o.host === name).length);
+}
+
+describe('a burst of 12 jobs on 3 hosts ranked 45 / 7.5 / 135 (measured on OpenLava 4.0)', () => {
+  it('goes 4 / 8 / 0 with order[rank] and JOB_ACCEPT_INTERVAL=0: the lowest rank is filled first', () => {
+    assert.deepEqual(burst({ name: 'rank', kind: 'rank' }), [4, 8, 0]);
+  });
+
+  it('goes 4 / 4 / 4 with JOB_ACCEPT_INTERVAL=1: one job per host per session, whatever the rank', () => {
+    assert.deepEqual(burst({ name: 'rank', kind: 'rank' }, 1), [4, 4, 4]);
+    assert.deepEqual(burst({ name: 'accept1', kind: 'rank', acceptInterval: 1 }), [4, 4, 4]);
+  });
+
+  it('goes 5 / 5 / 2 with rusage[rank=40:duration=40s:decay=1]: 40 more per job placed, re-sorted per job', () => {
+    assert.deepEqual(burst({ name: 'rank+D40', kind: 'rank', reservation: { value: 40, duration: 40, decay: 1 } }), [5, 5, 2]);
+  });
+});
+
+describe('reservations', () => {
+  // One host, one job dispatched at the session at 20 s (between the refreshes at 10 and 30).
+  function reservedOverTime(work: number): Array<[number, boolean, number]> {
+    const seen: Array<[number, boolean, number]> = [];
+    runWorkload(hosts(1), [{ ...cpuJob(1, 15, work), mix: { cpu: 0, mem: 0, io: 0, wait: 1 } }, { ...cpuJob(2, 200, 1) }], {
+      seed: 1,
+      policy: { name: 'rank+D40', kind: 'rank', reservation: { value: 40, duration: 40, decay: 1 } },
+      ranker: fixedRanks({ 16: 10 }),
+      onSession: (t, refreshed, views) => {
+        if (t <= 110) seen.push([t, refreshed, views[0]!.reserved[0]]);
+      },
+    });
+    return seen;
+  }
+
+  it('changes only at load refreshes, one refresh late: a 40 s reservation lasts 70 s', () => {
+    // Sessions see the reservation before placing: the job is placed at 20 s, after that session looked.
+    assert.deepEqual(reservedOverTime(1000), [
+      [10, true, 0],
+      [20, false, 0],
+      [30, true, 40], // runTime 0 at this refresh: the whole reservation
+      [40, false, 40],
+      [50, true, 30], // runTime 10 (from the previous refresh at 30): 40 × 30/40
+      [60, false, 30],
+      [70, true, 10], // runTime 30
+      [80, false, 10],
+      [90, true, 0], // runTime 50: gone, 70 s after the job started
+      [100, false, 0],
+      [110, true, 0],
+    ]);
+  });
+
+  it('keeps a finished job\'s reservation until the next refresh', () => {
+    // The job runs from 20 s to 35 s; its reservation is still there at 40 s, gone at 50 s.
+    const seen = reservedOverTime(15);
+    assert.deepEqual(seen.filter(([t]) => t >= 30 && t <= 50), [
+      [30, true, 40],
+      [40, false, 40],
+      [50, true, 0],
+    ]);
+  });
+});
+
+describe('ties and event order', () => {
+  it('keeps the host list\'s order among equal ranks: a burst on idle hosts fills the first host first', () => {
+    const h = hosts(3, 8);
+    const jobs = Array.from({ length: 12 }, (_, i) => ({ ...cpuJob(i + 1, 45, 3600), mix: { cpu: 0, mem: 0, io: 0, wait: 1 } }));
+    for (const policy of [{ name: 'rank', kind: 'rank' as const }, { name: 'default', kind: 'default' as const }]) {
+      const r = runWorkload(h, jobs, { seed: 1, policy, ranker: fixedRanks({ 32: 20 }) });
+      assert.deepEqual(['h1', 'h2', 'h3'].map((n) => r.outcomes.filter((o) => o.host === n).length), [8, 4, 0], policy.name);
+    }
+  });
+
+  it('lets a session see a job submitted at its own time, and the slot of a job that ended at that time', () => {
+    const one = mergeHosts([{ name: 'solo', cpus: 1, mxj: 1 }]);
+    const r = runWorkload(one, [cpuJob(1, 10, 10), cpuJob(2, 10, 10)], { seed: 1, policy: { name: 'default', kind: 'default' } });
+    assert.equal(r.outcomes[0]!.start, 10); // submitted at the session's time
+    assert.ok(Math.abs(r.outcomes[0]!.end - 20) < 1e-9);
+    assert.equal(r.outcomes[1]!.start, 20); // the slot freed at 20 s is used by the session at 20 s
+  });
+
+  it('places no job before the first dispatch session, and none between sessions', () => {
+    const r = runWorkload(hosts(2), [cpuJob(1, 0), cpuJob(2, 13), cpuJob(3, 29.5)], { seed: 1, policy: { name: 'default', kind: 'default' } });
+    assert.deepEqual(r.outcomes.map((o) => o.start), [10, 20, 30]);
+  });
+});

@@ -1,0 +1,280 @@
+// `lavarank simulate`: replays a cluster's scheduling under each placement policy —
+// OpenLava's default, order[rank] with and without the queue's reservation, typed
+// ranks, JOB_ACCEPT_INTERVAL=1, random, two random choices, an oracle — on the site's
+// hosts and jobs (lsb.acct) or a generated workload, and reports what ordering by
+// rank gains. The model: docs/simulate.md.
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { findConfig, loadConfig } from '../config.js';
+import { readAcct, type JobFinish } from '../lsf/acct.js';
+import { durationSeconds, parseResReq } from '../lsf/check.js';
+import { loadModel, type LoadedModel } from '../model/model.js';
+import { modelPathFor, modelRanker } from '../model/rankers.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { print, printError, printStatus } from '../util/cliio.js';
+import { ConfigError, errorMessage } from '../util/errors.js';
+import { numberOption } from '../util/options.js';
+import { median } from '../util/stats.js';
+import type { HostSpec } from '../simulate/cluster.js';
+import { NO_BACKGROUND, type BackgroundSpec } from '../simulate/engine.js';
+import { runExperiment, type ExperimentInput, type ExperimentResult } from '../simulate/experiment.js';
+import { readHosts, syntheticHosts } from '../simulate/hosts.js';
+import { DEFAULT_SCHEDULER, type SchedulerSettings } from '../simulate/mbatchd.js';
+import { CALIBRATED, CALIBRATION_SOURCE } from '../simulate/params.js';
+import { parseSweep, standardPolicies, type PolicySpec } from '../simulate/policies.js';
+import { formatReport, renderHtml, reportJson, type ReportContext } from '../simulate/report.js';
+import { SIMULATE_GENERATE, generateWorkload, jobsFromAcct, offeredLoad, type GenerateOptions, type JobSpec } from '../simulate/workload.js';
+import { recommendForCpus } from './recommend.js';
+
+// The command-line options simulate and recommend's simulator mode share.
+export const SIMULATION_OPTIONS = {
+  hosts: { type: 'string', multiple: true },
+  synthetic: { type: 'string' },
+  acct: { type: 'string' },
+  load: { type: 'string' },
+  speedup: { type: 'string' },
+  repeat: { type: 'string' },
+  generate: { type: 'boolean' },
+  jobs: { type: 'string' },
+  utilisation: { type: 'string' },
+  families: { type: 'string' },
+  mix: { type: 'string' },
+  burst: { type: 'string' },
+  overthread: { type: 'string' },
+  runtime: { type: 'string' },
+  background: { type: 'string' },
+  'mbd-sleep': { type: 'string' },
+  'accept-interval': { type: 'string' },
+  'load-update': { type: 'string' },
+  interval: { type: 'string' },
+  staleness: { type: 'string' },
+  d: { type: 'string' },
+  t: { type: 'string' },
+  'res-req': { type: 'string' },
+  sweep: { type: 'string' },
+  policies: { type: 'string' },
+  seed: { type: 'string' },
+  seeds: { type: 'string' },
+  model: { type: 'string' },
+  config: { type: 'string' },
+} as const;
+
+// The parsed values of SIMULATION_OPTIONS.
+export type SimulationArgs = { [K in keyof typeof SIMULATION_OPTIONS]?: (typeof SIMULATION_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof SIMULATION_OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
+
+export const SIMULATION_HELP = `Hosts:
+  --hosts FILE          a YAML list (name, cpus, mem, mxj, cpu_factor, count) or the
+                        output of lshosts -l/-w and bhosts -l/-w; repeat to merge
+                        (lshosts for CPUs and memory, bhosts for MAX slots)
+  --synthetic N         without --hosts: N heterogeneous hosts, 8-64 CPUs (default 40)
+Jobs (an lsb.acct replay, or generated):
+  --acct FILE           replay this lsb.acct (jobs that ran; run time taken as the idle one)
+  --load U              replay at this offered load (0..4), else --speedup X (default 1)
+  --repeat N            play the trace N times in a row (default 1)
+  --generate            generate (the default without --acct):
+  --jobs N (${SIMULATE_GENERATE.jobs})  --utilisation U (${SIMULATE_GENERATE.utilisation})  --families N (${SIMULATE_GENERATE.families})
+  --mix C,M,I           shares of CPU-, memory- and io-bound families (${SIMULATE_GENERATE.mix.cpu},${SIMULATE_GENERATE.mix.mem},${SIMULATE_GENERATE.mix.io})
+  --burst SHARE,SIZE    share of submissions that are bursts, jobs per burst (${SIMULATE_GENERATE.burstShare},${SIMULATE_GENERATE.burstSize})
+  --overthread S        share of families running twice as many threads as slots (${SIMULATE_GENERATE.overthread})
+  --runtime MIN,MAX     family median run times, seconds (${SIMULATE_GENERATE.runtimeMin},${SIMULATE_GENERATE.runtimeMax})
+  --background S        share of time each host runs non-batch CPU load (default 0)
+mbatchd and LIM:
+  --mbd-sleep S (${DEFAULT_SCHEDULER.mbdSleep})  --accept-interval N (${DEFAULT_SCHEDULER.acceptInterval})  --load-update S (${DEFAULT_SCHEDULER.freshPeriod})
+  --interval S          the elim's report interval (default: the config's)
+  --staleness auto|S    how old mbatchd's values are: auto = elim, LIM and refresh timing (5-50 s)
+  --d D --t T           the queue's rusage[rank=D:duration=T:decay=1] (default: recommend's)
+  --res-req STRING      the same from the queue's RES_REQ (bare duration: minutes), e.g. "order[rank] rusage[rank=8:duration=45s:decay=1]"
+  --sweep LIST          D values to compare (default 0,2,5,10,20,40)
+  --policies LIST       policies to run (default all: default,rank,rank+D..,typed+D..,accept1,
+                        random,two-choices,oracle and the sweep)
+Runs:
+  --seed N (1) --seeds K (5)   K seeds from N; figures are means with their spread
+  --model FILE --config FILE   the rank model (default: the config's, else the embedded one)`;
+
+function pair(name: string, text: string | undefined, fallback: [number, number]): [number, number] {
+  if (text === undefined) return fallback;
+  const parts = text.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x))) throw new ConfigError(`--${name}: expected two numbers separated by a comma, received ${JSON.stringify(text)}`);
+  return [parts[0]!, parts[1]!];
+}
+
+// D and T of the rank reservation in a RES_REQ string, rusage[rank=D:duration=T...],
+// read as `lavarank check` reads the queue's (a bare duration is minutes, as in
+// OpenLava); throws ConfigError.
+export function parseRankRusage(text: string, resource = 'rank'): { d: number; t: number } {
+  const rusage = parseResReq(text).rusage;
+  const value = rusage.get(resource);
+  const d = value === undefined || !/^\d+(\.\d+)?$/.test(value) ? NaN : Number(value);
+  const duration = rusage.get('duration');
+  const t = duration === undefined ? undefined : durationSeconds(duration);
+  if (!(d >= 0) || t === undefined || !(t > 0)) {
+    throw new ConfigError(`--res-req: expected rusage[${resource}=D:duration=T...] with D >= 0 and T such as 45s, received ${JSON.stringify(text)}`);
+  }
+  return { d, t };
+}
+
+// Everything a simulation needs, from the command line.
+export interface SimulationSetup {
+  input: ExperimentInput;
+  hosts: HostSpec[];
+  model: LoadedModel;
+  recommended: { d: number; t: number; from: string };
+  context: Omit<ReportContext, 'generated' | 'command'>;
+}
+
+// Builds the hosts, the workload, the policies and the context from parsed options.
+export async function setupSimulation(args: SimulationArgs, options: { policies?: (recommended: { d: number; t: number }, sweep: number[]) => PolicySpec[] } = {}): Promise<SimulationSetup> {
+  const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const hosts = args.hosts !== undefined && args.hosts.length > 0 ? readHosts(args.hosts) : syntheticHosts(numberOption('synthetic', args.synthetic, 40, { integer: true, min: 1, max: 100_000 }));
+  const model = loadModel(args.model ?? modelPathFor(config));
+  const ranker = modelRanker(model);
+  const scheduler: SchedulerSettings = {
+    ...DEFAULT_SCHEDULER,
+    mbdSleep: numberOption('mbd-sleep', args['mbd-sleep'], DEFAULT_SCHEDULER.mbdSleep, { min: 1, max: 3600 }),
+    acceptInterval: numberOption('accept-interval', args['accept-interval'], DEFAULT_SCHEDULER.acceptInterval, { integer: true, min: 0, max: 100 }),
+    freshPeriod: numberOption('load-update', args['load-update'], DEFAULT_SCHEDULER.freshPeriod, { min: 1, max: 3600 }),
+    elimInterval: numberOption('interval', args.interval, config.interval, { min: 1, max: 3600 }),
+    staleness: args.staleness === undefined || args.staleness === 'auto' ? 'auto' : numberOption('staleness', args.staleness, 0, { min: 0, max: 3600, kind: '"auto" or seconds' }),
+  };
+  // The queue's reservation: recommend's D for the hosts' median CPU count, its T.
+  const cpus = Math.round(median(hosts.map((h) => h.cpus)));
+  const rec = recommendForCpus(model, cpus, { intervalSec: scheduler.elimInterval });
+  const fromResReq = args['res-req'] === undefined ? undefined : parseRankRusage(args['res-req']);
+  const d = fromResReq?.d ?? numberOption('d', args.d, rec.d, { min: 0, max: 1000 });
+  const t = fromResReq?.t ?? numberOption('t', args.t, rec.t, { min: 1, max: 3600 });
+  const recommended = { d, t, from: fromResReq !== undefined ? '--res-req' : args.d === undefined ? `lavarank recommend for ${cpus}-CPU hosts` : '--d' };
+  const sweep = parseSweep(args.sweep ?? '0,2,5,10,20,40');
+  let policies = (options.policies ?? standardPolicies)({ d, t }, sweep.filter((x) => x > 0));
+  if (args.policies !== undefined) {
+    const wanted = args.policies.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const unknown = wanted.filter((w) => !policies.some((p) => p.name === w));
+    if (unknown.length > 0) throw new ConfigError(`--policies: unknown ${unknown.join(', ')}; known: ${policies.map((p) => p.name).join(', ')}`);
+    policies = policies.filter((p) => wanted.includes(p.name));
+  }
+  const seed = numberOption('seed', args.seed, 1, { integer: true, min: 0, max: 2 ** 31 - 1 });
+  const seedCount = numberOption('seeds', args.seeds, 5, { integer: true, min: 1, max: 100 });
+  const seeds = Array.from({ length: seedCount }, (_, i) => seed + i);
+  const bgShare = numberOption('background', args.background, 0, { min: 0, max: 0.95 });
+  const background: BackgroundSpec = bgShare > 0 ? { ...NO_BACKGROUND, share: bgShare } : NO_BACKGROUND;
+
+  let workload: (seed: number) => JobSpec[];
+  let workloadText: string;
+  if (args.acct !== undefined) {
+    if (args.generate === true) throw new ConfigError('--acct and --generate: choose one');
+    const records: JobFinish[] = [];
+    const reader = readAcct(args.acct);
+    for await (const r of reader) records.push(r);
+    const repeat = numberOption('repeat', args.repeat, 1, { integer: true, min: 1, max: 100_000 });
+    const replay = args.load !== undefined
+      ? { utilisation: numberOption('load', args.load, 1, { min: 0.01, max: 4 }), repeat }
+      : { speedup: numberOption('speedup', args.speedup, 1, { min: 0.001, max: 1e6 }), repeat };
+    const jobs = jobsFromAcct(records, hosts, replay);
+    workload = () => jobs;
+    workloadText = `${args.acct} replayed (${records.length} records, ${jobs.length} jobs${repeat > 1 ? ` over ${repeat} repeats` : ''}), offered load ${offeredLoad(jobs, hosts).toFixed(2)}`;
+  } else {
+    const [burstShare, burstSize] = pair('burst', args.burst, [SIMULATE_GENERATE.burstShare, SIMULATE_GENERATE.burstSize]);
+    const [runtimeMin, runtimeMax] = pair('runtime', args.runtime, [SIMULATE_GENERATE.runtimeMin, SIMULATE_GENERATE.runtimeMax]);
+    let mix = { ...SIMULATE_GENERATE.mix };
+    if (args.mix !== undefined) {
+      const m = args.mix.split(',').map((s) => Number(s.trim()));
+      if (m.length !== 3 || m.some((x) => !Number.isFinite(x) || x < 0)) throw new ConfigError(`--mix: expected three shares cpu,mem,io, received ${JSON.stringify(args.mix)}`);
+      mix = { cpu: m[0]!, mem: m[1]!, io: m[2]! };
+    }
+    const gen: GenerateOptions = {
+      jobs: numberOption('jobs', args.jobs, SIMULATE_GENERATE.jobs, { integer: true, min: 1, max: 10_000_000 }),
+      utilisation: numberOption('utilisation', args.utilisation, SIMULATE_GENERATE.utilisation, { min: 0.01, max: 4 }),
+      families: numberOption('families', args.families, SIMULATE_GENERATE.families, { integer: true, min: 1, max: 10_000 }),
+      mix,
+      burstShare,
+      burstSize,
+      overthread: numberOption('overthread', args.overthread, SIMULATE_GENERATE.overthread, { min: 0, max: 1 }),
+      runtimeMin,
+      runtimeMax,
+      balanced: true,
+    };
+    workload = (s) => generateWorkload(hosts, gen, s);
+    workloadText = `generated: ${gen.jobs} jobs per seed in ${gen.families} families (cpu ${gen.mix.cpu}, mem ${gen.mix.mem}, io ${gen.mix.io}), offered load ${gen.utilisation}, bursts ${gen.burstShare} × ${gen.burstSize}, ${gen.overthread} of families with twice the threads, run times ${gen.runtimeMin}-${gen.runtimeMax} s`;
+  }
+  if (background.share > 0) workloadText += `; background CPU load on each host ${background.share} of the time`;
+  const sizes = [...new Set(hosts.map((h) => h.cpus))].sort((a, b) => a - b);
+  const slots = hosts.reduce((a, h) => a + h.mxj, 0);
+  const p = CALIBRATED;
+  return {
+    hosts,
+    model,
+    recommended,
+    input: { hosts, workload, policies, seeds, ranker, scheduler, params: p, background, traceHosts: Math.min(hosts.length, 6) },
+    context: {
+      workload: workloadText,
+      hostsText: `${hosts.length} hosts (${args.hosts?.join(', ') ?? 'synthetic'}), ${slots} slots, CPUs ${sizes.join('/')}`,
+      model: model.id,
+      scheduler: `MBD_SLEEP_TIME=${scheduler.mbdSleep}, JOB_ACCEPT_INTERVAL=${scheduler.acceptInterval}, LOAD_UPDATE_INTVL=${scheduler.freshPeriod}, elim interval ${scheduler.elimInterval} s, staleness ${scheduler.staleness === 'auto' ? 'auto (5-50 s)' : `${scheduler.staleness} s`}`,
+      recommended,
+      params: `CPU overhead ${p.cpuOverhead}, memory bandwidth ${p.memBandwidthStretch}, memory pressure ${p.memPressureStretch} from ${p.memPressureFrom} used, disk sharing ${p.diskShareStretch}; from ${CALIBRATION_SOURCE}`,
+      notes: [],
+    },
+  };
+}
+
+// A progress line on a terminal: which run, and how far its jobs are.
+export function progressReporter(isTTY: boolean): ExperimentInput['onProgress'] {
+  if (!isTTY) return undefined;
+  let lastDraw = 0;
+  return (p) => {
+    const now = Date.now();
+    if (now - lastDraw < 100 && p.finished < p.jobs) return;
+    lastDraw = now;
+    const width = 30;
+    const frac = ((p.run - 1) + p.finished / p.jobs) / p.runs;
+    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+    printStatus(`\r[${bar}] ${(frac * 100).toFixed(0).padStart(3)}%  run ${p.run}/${p.runs} ${p.policy} seed ${p.seed}\x1b[K`);
+  };
+}
+
+const USAGE = `Usage: lavarank simulate [--hosts FILE]... [--acct FILE | --generate ...] [options]
+
+Replays scheduling on your hosts with your jobs (or a generated workload) under
+OpenLava's default order r15s:pg, order[rank] with and without the queue's
+reservation (and a sweep of D), typed ranks, JOB_ACCEPT_INTERVAL=1, random, two
+random choices by rank and an oracle that knows the true state and each job's
+type, and prints per policy the mean and 95th-percentile slowdown, the excess
+slowdown, the share of the oracle's gain over the default each captures, pending
+time, makespan and utilisation, averaged over several seeds. The rank is computed
+by the daemon's own model from each host's simulated state, as old as mbatchd
+would see it. The cluster model and its assumptions: docs/simulate.md.
+
+${SIMULATION_HELP}
+Output:
+  --json                the figures as JSON instead of the table
+  --html FILE           also write a self-contained HTML report with plots
+  --help`;
+
+// Runs the comparison and prints it; resolves to the exit status.
+export async function main(argv: string[]): Promise<number> {
+  const { values: args } = parseArgs({ args: argv, options: { ...SIMULATION_OPTIONS, json: { type: 'boolean' }, html: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
+  if (args.help === true) {
+    print(USAGE);
+    return 0;
+  }
+  let setup: SimulationSetup;
+  try {
+    setup = await setupSimulation(args);
+  } catch (err) {
+    if (err instanceof ConfigError && /^--/.test(err.message)) {
+      printError(`lavarank simulate: ${errorMessage(err)}`);
+      return 2;
+    }
+    throw err;
+  }
+  const isTTY = process.stderr.isTTY === true;
+  const onProgress = progressReporter(isTTY);
+  const result: ExperimentResult = runExperiment({ ...setup.input, ...(onProgress === undefined ? {} : { onProgress }) });
+  if (isTTY) printStatus('\r\x1b[K');
+  const ctx: ReportContext = { ...setup.context, generated: new Date().toISOString(), command: `lavarank simulate ${argv.join(' ')}`.trim() };
+  if (!result.typedAvailable) ctx.notes.push('typed ranks unavailable: model has no typed ranks (RankResult.typed); the typed policy was not run.');
+  if (args.html !== undefined) {
+    writeFileAtomic(args.html, renderHtml(result, ctx));
+  }
+  print(args.json === true ? JSON.stringify(reportJson(result, ctx), null, 2) : `${formatReport(result, ctx)}${args.html === undefined ? '' : `\nreport: ${args.html}`}`);
+  return 0;
+}

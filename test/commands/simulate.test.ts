@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, it } from 'node:test';
+import { parseRankRusage, progressReporter } from '../../src/commands/simulate.js';
+import { cliPath, fixture, tempDir } from '../helpers.js';
+
+const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'simulate', ...args], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '' }, timeout: 60_000 });
+
+describe('lavarank simulate', () => {
+  it('explains itself with --help', () => {
+    const r = run(['--help']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /Usage: lavarank simulate/);
+    assert.match(r.stdout, /--acct FILE/);
+  });
+
+  it('replays the lsb.acct fixture on the fixture\'s hosts at a higher load, as JSON, without progress on a pipe', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const html = join(dir, 'report.html');
+      const r = run(['--hosts', fixture('openlava', 'lshosts-l.txt'), '--hosts', fixture('openlava', 'bhosts-l.txt'), '--acct', fixture('openlava', 'lsb.acct'), '--load', '0.8', '--repeat', '2', '--seeds', '2', '--policies', 'default,rank,rank+D2,oracle', '--sweep', '2', '--json', '--html', html]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      const j = JSON.parse(r.stdout) as { hosts: number; jobsPerSeed: number[]; policies: Array<{ name: string; meanSlowdown: { mean: number } }> };
+      assert.equal(j.hosts, 3);
+      assert.deepEqual(j.jobsPerSeed, [148, 148]);
+      assert.deepEqual(j.policies.map((p) => p.name), ['default', 'rank', 'oracle', 'rank+D2']); // the sweep's D after the fixed policies
+      for (const p of j.policies) assert.ok(p.meanSlowdown.mean >= 1);
+      assert.ok(existsSync(html));
+      assert.match(readFileSync(html, 'utf8'), /<svg /);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a bad option value with exit status 2, naming it', () => {
+    const r = run(['--seeds', '0']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--seeds: expected/);
+  });
+});
+
+describe('parseRankRusage', () => {
+  it('reads D and T from the queue\'s RES_REQ, and refuses a string without them', () => {
+    assert.deepEqual(parseRankRusage('order[rank] rusage[rank=8:duration=45s:decay=1]'), { d: 8, t: 45 });
+    assert.deepEqual(parseRankRusage('rusage[mem=100:rank=2.5:duration=1m]'), { d: 2.5, t: 60 });
+    // A bare duration is minutes, as OpenLava (and lavarank check) read it.
+    assert.deepEqual(parseRankRusage('rusage[rank=8:duration=2:decay=1]'), { d: 8, t: 120 });
+    assert.throws(() => parseRankRusage('order[rank]'), /--res-req: expected rusage\[rank=D:duration=T/);
+    assert.throws(() => parseRankRusage('rusage[rank=:duration=45s]'), /--res-req/);
+  });
+});
+
+describe('progressReporter', () => {
+  it('draws a bar redrawn in place on a terminal, and nothing elsewhere', () => {
+    assert.equal(progressReporter(false), undefined);
+    // On a terminal it writes to fd 2 itself: run it in a child whose stderr is a pipe.
+    const module = pathToFileURL(join(cliPath, '..', 'commands', 'simulate.js')).href;
+    const code = `import(${JSON.stringify(module)}).then((m) => m.progressReporter(true)({ run: 1, runs: 2, policy: 'rank', seed: 3, finished: 5, jobs: 10 }))`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^\r\[#{8}\.{22}\]  25%  run 1\/2 rank seed 3\x1b\[K$/);
+  });
+});

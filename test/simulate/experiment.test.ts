@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Sample } from '../../src/collectors/types.js';
+import { runExperiment, spread, sweepOf, typedUnavailable } from '../../src/simulate/experiment.js';
+import { syntheticHosts } from '../../src/simulate/hosts.js';
+import { standardPolicies } from '../../src/simulate/policies.js';
+import { generateWorkload } from '../../src/simulate/workload.js';
+
+const busyRanker = { name: 'busy', rank: (s: Sample) => ({ rank: 100 * (s.load?.runnablePerCpu ?? 0), model: 'busy' }) };
+const typedRanker = {
+  name: 'typed',
+  rank: (s: Sample) => ({ rank: 100 * (s.load?.runnablePerCpu ?? 0), model: 'typed', typed: { rank_cpu: 100 * (s.load?.runnablePerCpu ?? 0), rank_mem: 100 * (s.memory?.usedFraction ?? 0), rank_io: 100 * (s.disk?.busyMax ?? 0) } }),
+};
+
+describe('spread', () => {
+  it('gives the mean, the sample standard deviation and the 95 % interval of the mean', () => {
+    const s = spread([1, 2, 3, 4]);
+    assert.equal(s.mean, 2.5);
+    assert.ok(Math.abs(s.sd - Math.sqrt(5 / 3)) < 1e-12);
+    assert.ok(Math.abs(s.ci95 - (3.182 * Math.sqrt(5 / 3)) / 2) < 1e-9);
+    assert.equal(spread([7]).sd, 0);
+    assert.equal(spread([NaN, 1, 3]).mean, 2);
+  });
+});
+
+describe('runExperiment', () => {
+  const hosts = syntheticHosts(6);
+  const input = {
+    hosts,
+    workload: (seed: number) => generateWorkload(hosts, { jobs: 150, utilisation: 0.9 }, seed),
+    policies: standardPolicies({ d: 5, t: 45 }, [10]),
+    seeds: [1, 2],
+  };
+
+  it('runs every policy on the same jobs per seed and says why the typed one cannot run', () => {
+    const r = runExperiment({ ...input, ranker: busyRanker });
+    assert.equal(r.typedAvailable, false);
+    const typed = r.policies.find((p) => p.kind === 'typed')!;
+    assert.equal(typed.unavailable, 'unavailable: model has no typed ranks');
+    assert.equal(typed.runs.length, 0);
+    for (const p of r.policies.filter((x) => x.kind !== 'typed')) assert.deepEqual(p.runs.map((x) => x.jobs), [150, 150]);
+    assert.deepEqual(sweepOf(r).map((s) => s.d), [0, 5, 10]);
+  });
+
+  it('gives each policy the share of the oracle\'s gain over the default, seed by seed, where the oracle gained', () => {
+    const r = runExperiment({ ...input, ranker: typedRanker });
+    const get = (k: string) => r.policies.find((p) => p.name === k)!;
+    const base = get('default').runs;
+    const oracle = get('oracle').runs;
+    const random = get('random');
+    const expected = random.runs
+      .map((x, i) => ({ gain: base[i]!.meanSlowdown - x.meanSlowdown, headroom: base[i]!.meanSlowdown - oracle[i]!.meanSlowdown }))
+      .filter((g) => g.headroom > 0)
+      .map((g) => g.gain / g.headroom);
+    assert.ok(expected.length >= 1);
+    assert.equal(random.gainShare!.n, expected.length);
+    assert.ok(Math.abs(random.gainShare!.mean - expected.reduce((a, b) => a + b, 0) / expected.length) < 1e-12);
+    assert.equal(get('oracle').gainShare!.mean, 1);
+    assert.equal(get('typed+D5').runs.length, 2);
+    assert.equal(get('typed+D5').cdf!.length, 101);
+  });
+
+  it('knows a model with typed ranks from one without', () => {
+    assert.equal(typedUnavailable(typedRanker, hosts[0]), undefined);
+    assert.equal(typedUnavailable(busyRanker, hosts[0]), 'unavailable: model has no typed ranks');
+  });
+});

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../src/util/errors.js';
+import { mergeHosts, parseBhostsLong, parseHostFile, parseHostTable, parseHostsYaml, parseLshostsLong, parseSize, readHosts, syntheticHosts } from '../../src/simulate/hosts.js';
+import { fixture, tempDir } from '../helpers.js';
+
+const lshostsL = readFileSync(fixture('openlava', 'lshosts-l.txt'), 'utf8');
+const bhostsL = readFileSync(fixture('openlava', 'bhosts-l.txt'), 'utf8');
+
+describe('parseLshostsLong', () => {
+  it('reads CPUs, memory and CPU factor of every host of a real lshosts -l', () => {
+    const facts = parseLshostsLong(lshostsL, 'lshosts-l.txt');
+    assert.deepEqual(facts.map((f) => f.name), ['ol1', 'ol2', 'ol3']);
+    assert.deepEqual(facts[0], { name: 'ol1', cpus: 2, cpuFactor: 100, memBytes: 24105 * 2 ** 20 });
+  });
+});
+
+describe('parseBhostsLong', () => {
+  it('reads the job slots (MAX) of every host of a real bhosts -l', () => {
+    const facts = parseBhostsLong(bhostsL, 'bhosts-l.txt');
+    assert.deepEqual(facts.map((f) => [f.name, f.mxj, f.cpuFactor]), [['ol1', 2, 100], ['ol2', 1, 100], ['ol3', 1, 100]]);
+  });
+});
+
+describe('parseHostTable', () => {
+  it('reads lshosts -w and bhosts -w tables by their header', () => {
+    const lshosts = 'HOST_NAME  type  model  cpuf ncpus maxmem maxswp server RESOURCES\nn1  linux  X86_64  60.0  16  64G  0M  Yes (cs)\nn2  linux  X86_64  90.0  -  32000M  0M  Yes ()\n';
+    assert.deepEqual(parseHostTable(lshosts, 'lshosts'), [{ name: 'n1', cpus: 16, cpuFactor: 60, memBytes: 64 * 2 ** 30 }, { name: 'n2', cpuFactor: 90, memBytes: 32000 * 2 ** 20 }]);
+    const bhosts = 'HOST_NAME STATUS JL/U MAX NJOBS RUN SSUSP USUSP RSV\nn1 ok - 32 0 0 0 0 0\nn2 closed - - 0 0 0 0 0\n';
+    assert.deepEqual(parseHostTable(bhosts, 'bhosts'), [{ name: 'n1', mxj: 32 }, { name: 'n2' }]);
+  });
+
+  it('names the file and line of a bad value', () => {
+    assert.throws(() => parseHostTable('HOST_NAME ncpus\nn1 two\n', 'h.txt'), /h\.txt:2: ncpus "two"/);
+  });
+});
+
+describe('parseHostsYaml', () => {
+  it('reads hosts with sizes, counts and defaults', () => {
+    const facts = parseHostsYaml('- {name: big, cpus: 64, mem: 512G, mxj: 64, cpu_factor: 1.5, disks: 4}\n- {name: small, cpus: 8, count: 2}\n', 'h.yaml');
+    assert.deepEqual(facts, [
+      { name: 'big', cpus: 64, memBytes: 512 * 2 ** 30, mxj: 64, cpuFactor: 1.5, disks: 4 },
+      { name: 'small-1', cpus: 8, memBytes: undefined, mxj: undefined, cpuFactor: undefined, disks: undefined },
+      { name: 'small-2', cpus: 8, memBytes: undefined, mxj: undefined, cpuFactor: undefined, disks: undefined },
+    ]);
+  });
+
+  it('lists every problem: unknown keys, wrong types, a missing CPU count', () => {
+    const err = (() => {
+      try {
+        parseHostsYaml('hosts:\n  - {name: a, cpus: 0}\n  - {name: b, cpu: 4}\n', 'h.yaml');
+      } catch (e) {
+        return e as ConfigError;
+      }
+      return undefined;
+    })();
+    assert.ok(err instanceof ConfigError);
+    assert.ok(err.problems.some((p) => p.includes('hosts[0].cpus: expected a whole number')));
+    assert.ok(err.problems.some((p) => p.includes('hosts[1].cpu: unknown key')));
+    assert.ok(err.problems.some((p) => p.includes('hosts[1].cpus: required')));
+  });
+});
+
+describe('mergeHosts and readHosts', () => {
+  it('merges lshosts (CPUs, memory) with bhosts (slots) by host name', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'lshosts'), lshostsL);
+      writeFileSync(join(dir, 'bhosts'), bhostsL);
+      const hosts = readHosts([join(dir, 'lshosts'), join(dir, 'bhosts')]);
+      assert.deepEqual(hosts.map((h) => [h.name, h.cpus, h.mxj, h.speed]), [['ol1', 2, 2, 1], ['ol2', 2, 1, 1], ['ol3', 2, 1, 1]]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('gives slots = CPUs, 4 GiB per CPU, one disk per 8 CPUs and speeds relative to the median CPU factor by default', () => {
+    const [a, b, c] = mergeHosts([{ name: 'a', cpus: 16, cpuFactor: 50 }, { name: 'b', cpus: 4, cpuFactor: 100 }, { name: 'c', cpus: 32, cpuFactor: 200 }]);
+    assert.deepEqual([a!.mxj, a!.memBytes, a!.disks, a!.speed], [16, 16 * 4 * 2 ** 30, 2, 0.5]);
+    assert.deepEqual([b!.disks, b!.speed, c!.speed], [1, 1, 2]);
+  });
+
+  it('refuses a host no file gives a CPU count for', () => {
+    assert.throws(() => mergeHosts(parseBhostsLong(bhostsL, 'b')), /no CPU count for hosts ol1, ol2, ol3/);
+  });
+
+  it('tells the formats apart by their content', () => {
+    assert.equal(parseHostFile(lshostsL, 'x')[0]!.cpus, 2);
+    assert.equal(parseHostFile(bhostsL, 'x')[0]!.mxj, 2);
+    assert.equal(parseHostFile('- {name: y, cpus: 3}\n', 'x')[0]!.cpus, 3);
+  });
+});
+
+describe('parseSize and syntheticHosts', () => {
+  it('reads OpenLava and YAML sizes', () => {
+    assert.equal(parseSize('24105M', 'x'), 24105 * 2 ** 20);
+    assert.equal(parseSize('80G', 'x'), 80 * 2 ** 30);
+    assert.equal(parseSize('64', 'x', 'G'), 64 * 2 ** 30);
+    assert.equal(parseSize('-', 'x'), undefined);
+    assert.throws(() => parseSize('lots', 'f'), /f: size "lots"/);
+  });
+
+  it('makes a heterogeneous cluster of 8 to 64 CPUs', () => {
+    const hosts = syntheticHosts(8);
+    assert.deepEqual([...new Set(hosts.map((h) => h.cpus))].sort((a, b) => a - b), [8, 16, 32, 64]);
+    assert.ok(new Set(hosts.map((h) => h.speed)).size > 1);
+  });
+});

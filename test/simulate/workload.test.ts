@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readAcct, type JobFinish } from '../../src/lsf/acct.js';
+import { syntheticHosts, mergeHosts } from '../../src/simulate/hosts.js';
+import { DEFAULT_GENERATE, acctMix, generateFamilies, generateWorkload, jobsFromAcct, offeredLoad } from '../../src/simulate/workload.js';
+import { seededRandom } from '../../src/util/random.js';
+import { fixture } from '../helpers.js';
+
+const hosts = syntheticHosts(20);
+
+async function fixtureRecords(): Promise<JobFinish[]> {
+  const out: JobFinish[] = [];
+  for await (const r of readAcct(fixture('openlava', 'lsb.acct'))) out.push(r);
+  return out;
+}
+
+describe('generateWorkload', () => {
+  it('gives the same jobs for the same seed and other jobs for another', () => {
+    const a = generateWorkload(hosts, { jobs: 500 }, 7);
+    assert.deepEqual(generateWorkload(hosts, { jobs: 500 }, 7), a);
+    assert.notDeepEqual(generateWorkload(hosts, { jobs: 500 }, 8).map((j) => j.submit), a.map((j) => j.submit));
+  });
+
+  it('offers about the utilisation asked for', () => {
+    for (const u of [0.5, 0.9]) {
+      const load = offeredLoad(generateWorkload(hosts, { jobs: 20_000, utilisation: u }, 3), hosts);
+      assert.ok(Math.abs(load - u) / u < 0.15, `asked ${u}, offered ${load}`);
+    }
+  });
+
+  it('submits bursts of jobs of one family at the same instant', () => {
+    const jobs = generateWorkload(hosts, { jobs: 2000, burstShare: 1, burstSize: 10 }, 1);
+    for (let i = 0; i < jobs.length; i += 10) {
+      const burst = jobs.slice(i, i + 10);
+      assert.equal(new Set(burst.map((j) => j.submit)).size, 1);
+      assert.equal(new Set(burst.map((j) => j.family)).size, 1);
+    }
+    assert.ok(jobs[10]!.submit > jobs[0]!.submit);
+  });
+
+  it('keeps jobs in submit order, numbered from 1', () => {
+    const jobs = generateWorkload(hosts, { jobs: 300 }, 2);
+    jobs.forEach((j, i) => {
+      assert.equal(j.id, i + 1);
+      if (i > 0) assert.ok(j.submit >= jobs[i - 1]!.submit);
+    });
+  });
+
+  it('refuses settings out of range, naming them', () => {
+    assert.throws(() => generateWorkload(hosts, { utilisation: 0 }, 1), /utilisation: expected more than 0/);
+    assert.throws(() => generateWorkload(hosts, { jobs: 0, families: 0 }, 1), /2 problems/);
+  });
+});
+
+describe('generateFamilies', () => {
+  it('splits families by the mix and, balanced, gives every slot size and run times across the range', () => {
+    const fams = generateFamilies({ ...DEFAULT_GENERATE, families: 20, mix: { cpu: 0.5, mem: 0.25, io: 0.25 }, overthread: 0.25, balanced: true }, seededRandom(1), 64);
+    const count = (t: string) => fams.filter((f) => f.type === t).length;
+    assert.deepEqual([count('cpu'), count('mem'), count('io')], [10, 5, 5]);
+    assert.deepEqual([...new Set(fams.map((f) => f.slots))].sort((a, b) => a - b), [1, 2, 4, 8]);
+    assert.equal(fams.filter((f) => f.threads === 2 * f.slots).length, 5);
+    const works = fams.map((f) => f.medianWork).sort((a, b) => a - b);
+    assert.ok(works[0]! < 400 && works[works.length - 1]! > 5000);
+  });
+
+  it('draws slots and run times from the seed unless balanced, with the types in the mix\'s order', () => {
+    const fams = generateFamilies({ ...DEFAULT_GENERATE, families: 8, mix: { cpu: 0.5, mem: 0.25, io: 0.25 } }, seededRandom(1), 64);
+    assert.deepEqual(fams.map((f) => f.type), ['cpu', 'cpu', 'cpu', 'cpu', 'mem', 'mem', 'io', 'io']);
+    const other = generateFamilies({ ...DEFAULT_GENERATE, families: 8, mix: { cpu: 0.5, mem: 0.25, io: 0.25 } }, seededRandom(2), 64);
+    assert.notDeepEqual(fams.map((f) => f.medianWork), other.map((f) => f.medianWork));
+  });
+
+  it('never asks for more slots than the largest host has', () => {
+    const fams = generateFamilies({ ...DEFAULT_GENERATE, families: 16 }, seededRandom(1), 2);
+    assert.ok(fams.every((f) => f.slots <= 2));
+  });
+});
+
+describe('jobs from lsb.acct', () => {
+  it('replays every job that ran, in submit order, with its family, slots and run time', async () => {
+    const records = await fixtureRecords();
+    const jobs = jobsFromAcct(records, mergeHosts([{ name: 'ol1', cpus: 2 }, { name: 'ol2', cpus: 2 }, { name: 'ol3', cpus: 2 }]));
+    assert.equal(jobs.length, 74); // 75 records, one killed while held
+    assert.equal(jobs[0]!.submit, 0);
+    assert.ok(jobs.every((j, i) => i === 0 || j.submit >= jobs[i - 1]!.submit));
+    assert.ok(jobs.some((j) => j.family === 'name:par_probe' && j.slots === 2));
+    assert.ok(jobs.every((j) => j.work >= 1));
+  });
+
+  it('speeds the replay up for a higher load, and repeats it', async () => {
+    const records = await fixtureRecords();
+    const h = mergeHosts([{ name: 'ol1', cpus: 2 }, { name: 'ol2', cpus: 2 }, { name: 'ol3', cpus: 2 }]);
+    const plain = jobsFromAcct(records, h);
+    const fast = jobsFromAcct(records, h, { speedup: 4, repeat: 3 });
+    assert.equal(fast.length, 3 * plain.length);
+    assert.ok(Math.abs(fast[plain.length - 1]!.submit - plain[plain.length - 1]!.submit / 4) < 1e-9);
+    const loaded = jobsFromAcct(records, h, { utilisation: 0.8 });
+    assert.ok(Math.abs(offeredLoad(loaded, h) - 0.8) < 0.1, String(offeredLoad(loaded, h)));
+  });
+
+  it('takes CPU share from CPU time, io from blocks moved, the rest as waiting', async () => {
+    const records = await fixtureRecords();
+    const byName = (n: string) => records.find((r) => r.jobName === n && r.startTime > 0)!;
+    const sleeper = acctMix(byName('sleeper'), 100e6);
+    assert.ok(sleeper.mix.wait > 0.95);
+    const io = acctMix({ ...byName('io_probe'), rusage: { ...byName('io_probe').rusage, oublock: 400_000 } }, 100e6);
+    assert.equal(io.type, 'io');
+    const cpu = acctMix({ ...byName('cpu_probe'), startTime: 100, endTime: 110, rusage: { ...byName('cpu_probe').rusage, utime: 9, stime: 0.5 } }, 100e6);
+    assert.equal(cpu.type, 'cpu');
+    assert.ok(Math.abs(cpu.mix.cpu - 0.95) < 1e-9);
+  });
+});
