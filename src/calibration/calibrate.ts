@@ -86,6 +86,7 @@ export interface PlanOptions {
   probeScale?: number; // default 1 (0.02 for --quick)
   squeeze?: boolean; // include the memory squeeze blocks (the host can make them); default false
   squeezeLimitBytes?: number; // default 4 GiB
+  quietWaitSeconds?: number; // how long a probe may wait for others to go quiet; default 10
 }
 
 // The squeeze cgroup's limit unless told otherwise: the probe (2 × 256 MiB at scale 1)
@@ -209,7 +210,9 @@ export function buildPlan(o: PlanOptions): Plan {
     });
   }
   add(true, NO_STRESS, o.idleRepeats, LONG_IDLE_SETTLE);
-  return { cpus: o.cpus, seed: o.seed, quick: false, probeScale: o.probeScale ?? 1, squeezeLimitBytes, windowSeconds: 2, memIntensity: 1, maxQuietWaits: 5, blocks };
+  const windowSeconds = 2;
+  const maxQuietWaits = Math.ceil((o.quietWaitSeconds ?? 10) / windowSeconds);
+  return { cpus: o.cpus, seed: o.seed, quick: false, probeScale: o.probeScale ?? 1, squeezeLimitBytes, windowSeconds, memIntensity: 1, maxQuietWaits, blocks };
 }
 
 // The probe's wall time on an idle 2-vCPU EPYC VM, for estimates only.
@@ -466,16 +469,22 @@ export function boostSeconds(load1: number, target: number, extra: number): numb
 async function startStressors(ctx: RunContext, config: StressConfig): Promise<StressorGroup> {
   const group = new StressorGroup(ctx.signal, ctx.dir);
   ctx.groups.add(group);
-  if (config.mem > 0) await group.start('mem', 1, ctx.plan.memIntensity);
-  const squeeze = config.squeeze ?? 0;
-  if (squeeze > 0) {
-    if (ctx.squeeze === undefined) throw new Error('a squeeze block without a squeeze cgroup (prepareHost did not make one)');
-    const bytes = Math.round((SQUEEZE_FILL[squeeze] ?? 1) * ctx.squeeze.limitBytes);
-    await group.start('squeeze', 1, 1, ['--bytes', String(bytes), '--cgroup', ctx.squeeze.dir], 600_000);
+  try {
+    // Filling most of the memory can take minutes on a busy host.
+    if (config.mem > 0) await group.start('mem', 1, ctx.plan.memIntensity, [], 900_000);
+    const squeeze = config.squeeze ?? 0;
+    if (squeeze > 0) {
+      if (ctx.squeeze === undefined) throw new Error('a squeeze block without a squeeze cgroup (prepareHost did not make one)');
+      const bytes = Math.round((SQUEEZE_FILL[squeeze] ?? 1) * ctx.squeeze.limitBytes);
+      await group.start('squeeze', 1, 1, ['--bytes', String(bytes), '--cgroup', ctx.squeeze.dir], 900_000);
+    }
+    if (config.cpuHogs > 0) await group.start('cpu', config.cpuHogs);
+    if (config.membw > 0) await group.start('membw', config.membw);
+    if (config.disk > 0) await group.start('disk', config.disk);
+  } catch (err) {
+    await stopStressors(ctx, group);
+    throw err;
   }
-  if (config.cpuHogs > 0) await group.start('cpu', config.cpuHogs);
-  if (config.membw > 0) await group.start('membw', config.membw);
-  if (config.disk > 0) await group.start('disk', config.disk);
   return group;
 }
 
@@ -588,7 +597,17 @@ async function runBlock(ctx: RunContext, block: PlanBlock, position: { done: num
   progress.status(`${label}: starting stressors (${eta()})`, true);
   let group: StressorGroup | undefined;
   try {
-    if (!block.idle) group = await startStressors(ctx, block.config);
+    if (!block.idle) {
+      try {
+        group = await startStressors(ctx, block.config);
+      } catch (err) {
+        ctx.signal.throwIfAborted();
+        // A stressor that cannot reach full load (memory filled too slowly on a busy
+        // host, a cgroup refused) loses its block, not the whole run.
+        progress.note(`${label}: skipped: ${errorMessage(err)}`);
+        return;
+      }
+    }
     const readyAt = clock.monotonic();
     if (block.boost) {
       const target = expectedLoad(block.config);

@@ -24,7 +24,8 @@ import { numberOption } from '../util/options.js';
 const USAGE = `Usage: lavarank calibrate [--out FILE] [--repeats N] [--idle-repeats N]
                           [--warmup SECONDS] [--seed N] [--probe-scale X]
                           [--squeeze auto|yes|no] [--squeeze-limit MIB]
-                          [--swap-file FILE] [--quick] [--dry-run]
+                          [--swap-file FILE] [--quiet-wait SECONDS]
+                          [--quick] [--dry-run]
                           [--force] [--config FILE]
        lavarank calibrate --finalize JOURNAL --out FILE
        lavarank calibrate --summary DATASET
@@ -49,6 +50,8 @@ see docs/calibration.md.
   --squeeze-limit MIB the squeeze cgroup's memory limit (default 4096)
   --swap-file FILE    without swap, make FILE a swap file (twice the squeeze
                       limit) for the run, and remove it at the end
+  --quiet-wait SECONDS  how long a probe waits for a window in which other
+                      processes leave the CPUs alone (default 10)
   --quick             a tiny run for tests: small probe, three short blocks
   --dry-run           print the plan and its estimated duration, run nothing
   --finalize JOURNAL  turn the journal of an interrupted run (FILE.partial), or a
@@ -72,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       squeeze: { type: 'string' },
       'squeeze-limit': { type: 'string' },
       'swap-file': { type: 'string' },
+      'quiet-wait': { type: 'string' },
       quick: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       force: { type: 'boolean' },
@@ -104,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
       seed: numberOption('seed', args.seed, 1, { ...count, min: 0 }),
       quick,
       probeScale: numberOption('probe-scale', args['probe-scale'], quick ? 0.02 : 1, { min: 0.01, max: 100 }),
+      quietWaitSeconds: numberOption('quiet-wait', args['quiet-wait'], 10, { min: 0, max: 3600, kind: 'seconds' }),
       squeezeLimitBytes: numberOption('squeeze-limit', args['squeeze-limit'], DEFAULT_SQUEEZE_LIMIT / 1024 ** 2, { integer: true, min: 256, max: 1024 ** 2, kind: 'MiB' }) * 1024 ** 2,
     };
     // The squeeze blocks need root, a memory cgroup and swap; --quick never has them.

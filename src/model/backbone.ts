@@ -14,6 +14,8 @@
 export interface BackboneParams {
   weights: { cpu: number; mem: number; io: number };
   runnableWeight: number; // 0..1: share of the runnable count (now) against load1 (the last minute)
+  secondsPerPage: number; // stall one swapped or faulted-in page costs the host's jobs
+  memFullFrom: number; // share of memory used above which a new job's allocations reclaim
 }
 
 // The per-resource and typical-job slowdowns, in rank points (percent).
@@ -41,16 +43,14 @@ export interface BackboneParts {
 export const DEFAULT_BACKBONE: Readonly<BackboneParams> = Object.freeze({
   weights: Object.freeze({ cpu: 0.7, mem: 0.25, io: 0.05 }),
   runnableWeight: 0.5,
+  // A 4 KiB read or write on an SSD: at 5000 pages per second half the time is stalled.
+  secondsPerPage: 1e-4,
+  memFullFrom: 0.9,
 });
 
 // No stall share reaches 1 (a 100x slowdown already ranks far beyond RANK_MAX).
 export const MAX_STALL = 0.99;
-// Seconds of stall one swapped or faulted-in page costs: a 4 KiB read or write on
-// an SSD. At 5000 pages per second half the time is stalled.
-export const SECONDS_PER_PAGE = 1e-4;
-// Above this share of memory used, a new job's allocations start to reclaim: the
-// stall share rises linearly to MEM_FULL_STALL at 100 % used.
-export const MEM_FULL_FROM = 0.9;
+// From memFullFrom of memory used, the stall share rises linearly to this at 100 % used.
 export const MEM_FULL_STALL = 0.5;
 // A busy disk counts for at most this stall share when PSI io does not say more:
 // busy time is not saturation on a device that serves requests in parallel.
@@ -95,8 +95,9 @@ export function backbone(raw: Readonly<Record<string, number | null | undefined>
   const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, value(raw, 'major_faults') ?? 0);
   const memUsed = value(raw, 'mem_used') ?? 0;
   const fromPsi = share(value(raw, 'psi_mem_some'));
-  const fromPaging = share(pages * SECONDS_PER_PAGE);
-  const fromFull = share(Math.min(1, Math.max(0, (memUsed - MEM_FULL_FROM) / (1 - MEM_FULL_FROM))) * MEM_FULL_STALL);
+  const fromPaging = share(pages * Math.max(0, params.secondsPerPage));
+  const from = Math.min(0.999, Math.max(0, params.memFullFrom));
+  const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / (1 - from))) * MEM_FULL_STALL);
   const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));
 
   // I/O: the PSI share, or the busiest disk's busy share (discounted) where it says more.

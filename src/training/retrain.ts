@@ -491,7 +491,7 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
   }
   const exampleRows: TrainingRow[] = examples.map((e) => {
     const f = featuresFromNamed(e.features);
-    return { values: f.values, mask: f.mask, label: e.label };
+    return { values: f.values, mask: f.mask, named: f.named, label: e.label };
   });
   const holdoutCount = Math.round(examples.length * options.holdoutFraction);
   const trainCount = examples.length - holdoutCount + calRows.length;
@@ -567,8 +567,8 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
 
   // The same held-out rows through the new model and the installed one, as the daemon computes.
   const fresh = modelFromFile(model, 'the new model');
-  const newPred = holdoutRows.map((r) => fresh.predict(r.values));
-  const newMae = meanAbsoluteError((v) => fresh.predict(v), holdoutRows);
+  const newPred = holdoutRows.map((r) => fresh.predict(r));
+  const newMae = meanAbsoluteError((r) => fresh.predict(r), holdoutRows);
   const comparePath = existsSync(options.out) ? options.out : options.configModel;
   const installed = loadInstalled(comparePath);
   let installedPred: number[] | undefined;
@@ -576,8 +576,8 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
   let installedNote: string;
   if (installed.state === 'loaded') {
     const m = installed.model;
-    installedPred = holdoutRows.map((r) => m.predict(r.values));
-    installedMae = meanAbsoluteError((v) => m.predict(v), holdoutRows);
+    installedPred = holdoutRows.map((r) => m.predict(r));
+    installedMae = meanAbsoluteError((r) => m.predict(r), holdoutRows);
     installedNote = `${m.id} (${installed.path}), trained ${m.file.training.date.slice(0, 10)} on ${m.file.training.samples} samples`;
   } else if (installed.state === 'none') {
     installedNote = `none: no file at ${installed.path}`;

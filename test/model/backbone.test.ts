@@ -64,7 +64,7 @@ describe('backbone', () => {
   });
 
   it('weights the per-type slowdowns into the typical job with the given parameters', () => {
-    const params: BackboneParams = { weights: { cpu: 0.5, mem: 0.3, io: 0.2 }, runnableWeight: 1 };
+    const params: BackboneParams = { ...DEFAULT_BACKBONE, weights: { cpu: 0.5, mem: 0.3, io: 0.2 }, runnableWeight: 1 };
     const b = backbone({ ...cpuHost(4, 6), psi_mem_some: 0.2, psi_io_some: 0.4 }, params);
     assert.ok(Math.abs(b.rank - (0.5 * b.cpu + 0.3 * b.mem + 0.2 * b.io)) < 1e-9);
   });
