@@ -17,6 +17,7 @@ import { calibrationRows, readCalibration } from './dataset.js';
 import { featuresFromNamed } from '../model/features.js';
 import { loadModel, modelFromFile, type LoadedModel } from '../model/model.js';
 import { meanAbsoluteError, trainModel, writeModelFile, type TrainingRow } from './train.js';
+import type { GateResult } from './evaluate.js';
 import { clampRank } from '../model/rank.js';
 import { defaultModelPath, modelPathFor } from '../model/rankers.js';
 import { renderReport, type HoldoutPoint, type MaeEntry } from './report-html.js';
@@ -144,7 +145,11 @@ export type Installed =
 // Whether to write, the exit status and why. Strictly lower holdout MAE wins; with no
 // usable installed model there is nothing to beat; --force writes anyway; --dry-run
 // writes nothing but exits as a real run would.
-export function decideWrite(newMae: number, installedMae: number | null, options: { force: boolean; dryRun: boolean; installedPath: string }): { write: boolean; exitCode: number; reason: string } {
+export function decideWrite(
+  newMae: number,
+  installedMae: number | null,
+  options: { force: boolean; dryRun: boolean; installedPath: string; gate?: GateResult },
+): { write: boolean; exitCode: number; reason: string } {
   const fmt = (x: number): string => x.toFixed(2);
   let better: boolean;
   let reason: string;
@@ -160,6 +165,11 @@ export function decideWrite(newMae: number, installedMae: number | null, options
   } else {
     better = false;
     reason = `the new model does not beat the installed one on the holdout (MAE ${fmt(newMae)} >= ${fmt(installedMae)})`;
+  }
+  if (better && options.gate !== undefined && !options.gate.pass) {
+    // The rule the default model is held to (gateDecision): beat the backbone alone and the ridge regression.
+    better = false;
+    reason = options.gate.reason;
   }
   const write = better || options.force;
   const exitCode = write ? EXIT_WRITTEN : EXIT_NOT_BETTER;
@@ -591,6 +601,8 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
   const table: MaeEntry[] = [
     { name: 'new model', mae: newMae, n, note: `trained on ${report.trainSamples + report.validationSamples} rows` },
     { name: 'installed model', mae: installedMae, n, note: installedNote },
+    { name: 'backbone alone', mae: b.backbone, n, note: 'the new model without its network' },
+    { name: 'ridge regression', mae: b.ridge, n, note: 'on the same inputs, fitted on the training jobs' },
     { name: 'load-only fit', mae: b.loadOnly, n, note: `${report.loadOnlyFit.intercept.toFixed(1)} + ${report.loadOnlyFit.slope.toFixed(1)} x load1 per CPU, fitted on the training jobs` },
     { name: 'mean', mae: b.mean, n, note: `always ${report.meanLabel.toFixed(1)}, the training jobs' mean slowdown` },
     { name: 'formula', mae: b.formula, n, note: 'the daemon\'s built-in fallback formula' },
@@ -603,7 +615,7 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
   if (!(newMae < Math.min(b.mean, b.loadOnly))) say('warning: the new model does not beat the mean and the load-only fit on the holdout; the data may not carry enough signal');
 
   // The decision, then the write: atomic, the previous model kept, and read back as the daemon will.
-  const decision = decideWrite(newMae, installedMae, { force: options.force, dryRun: options.dryRun, installedPath: comparePath });
+  const decision = decideWrite(newMae, installedMae, { force: options.force, dryRun: options.dryRun, installedPath: comparePath, gate: report.gate });
   result.exitCode = decision.exitCode;
   result.outcome = decision.reason;
   if (aborted()) return interrupted();

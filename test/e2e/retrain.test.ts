@@ -63,15 +63,21 @@ describe('lavarank retrain, end to end', () => {
   const out = join(dir, 'model.json');
   before(() => mkdirSync(dir));
 
+  // The synthetic world is linear (slowdown = 200 x cpu_busy), where a ridge regression
+  // is as good as any model; the gate of the default model (beat the backbone and the
+  // ridge regression) may then refuse, so the write is forced and the verdict checked.
   test('recovers slowdown = 200 x cpu_busy from the jobs and writes a model the daemon loads', async (t) => {
-    const r = await retrain([...inputs, '--out', out, '--epochs', '400']);
+    const r = await retrain([...inputs, '--out', out, '--epochs', '400', '--force']);
     assert.equal(r.code, 0, r.stderr);
     const mae = maeOf(r.stdout, 'new model');
     const mean = maeOf(r.stdout, 'mean');
     assert.ok(mae < 0.2 * mean, `new model MAE ${mae}, mean baseline ${mean}`);
     assert.ok(mae < maeOf(r.stdout, 'load-only fit'), 'no better than a line on the load');
     assert.ok(mae < maeOf(r.stdout, 'installed model'), 'no better than the embedded default');
-    assert.match(r.stdout, /^written: the new model beats the installed one/m);
+    const ridge = maeOf(r.stdout, 'ridge regression');
+    const backboneAlone = maeOf(r.stdout, 'backbone alone');
+    if (mae < ridge && mae < backboneAlone) assert.match(r.stdout, /^written: the new model beats the installed one/m);
+    else assert.match(r.stdout, /^written because of --force, although the model \(MAE [\d.]+\) does not beat/m);
     assert.equal(statSync(out).mode & 0o777, 0o644);
     assert.ok(existsSync(`${out}.report.html`));
 

@@ -7,6 +7,7 @@ import { readAcct, type JobFinish } from '../../src/lsf/acct.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { labelJobs } from '../../src/training/jobs.js';
 import { loadModel } from '../../src/model/model.js';
+import { gateDecision } from '../../src/training/evaluate.js';
 import {
   acctFiles, chunkFor, decideWrite, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, formatHoldoutTable,
   pairedDifference, Progress, resolveOutput, retrain, slimJob, stringPool, type RetrainIO, type RetrainOptions,
@@ -99,6 +100,15 @@ describe('decideWrite', () => {
 
   test('never writes a model whose MAE is not a number', () => {
     assert.equal(decideWrite(NaN, null, opts).write, false);
+  });
+
+  test('does not write a model that fails the gate of the default model, even with nothing installed to beat', () => {
+    const gate = gateDecision({ model: 10, backbone: 9, ridge: 12 });
+    const d = decideWrite(10, null, { ...opts, gate });
+    assert.equal(d.write, false);
+    assert.equal(d.exitCode, EXIT_NOT_BETTER);
+    assert.match(d.reason, /^not written: the model \(MAE 10\.00\) does not beat the backbone alone \(9\.00\)/);
+    assert.equal(decideWrite(10, null, { ...opts, gate: gateDecision({ model: 10, backbone: 11, ridge: 12 }) }).write, true);
   });
 
   test('with --dry-run writes nothing but exits as the real run would', () => {
@@ -211,9 +221,12 @@ describe('slimJob and stringPool', () => {
   });
 });
 
+// The synthetic jobs slow down linearly with cpu_busy, where a ridge regression is as
+// good as any model and the gate (beat the backbone and the ridge regression) refuses
+// what 20 epochs give: tests that need a model written force it.
 describe('retrain', () => {
   test('writes a model that loads, a report, and says why, when nothing is installed', async () => {
-    const o = options();
+    const o = options({ force: true });
     const io = sink();
     const r = await retrain(o, io);
     assert.equal(r.exitCode, EXIT_WRITTEN);
@@ -221,13 +234,25 @@ describe('retrain', () => {
     assert.equal(loadModel(o.out).file.name, 'retrained');
     assert.ok(readFileSync(o.report, 'utf8').startsWith('<!DOCTYPE html>'));
     const text = io.stdout.join('\n');
-    assert.match(text, /\| installed model \|     - \|/);
-    assert.match(text, /written: there is no usable installed model/);
+    assert.match(text, /\| installed model +\| +- \|/);
+    assert.match(text, /\| backbone alone +\| +[\d.]+ \|/);
+    assert.match(text, /\| ridge regression +\| +[\d.]+ \|/);
+    assert.match(text, /written: there is no usable installed model|written because of --force, although the model \(MAE [\d.]+\) does not beat/);
     assert.equal(r.holdout, Math.round(r.examples * 0.2));
   });
 
+  test('refuses, when nothing is installed, a model that does not pass the gate, and says why', async () => {
+    const o = options({ epochs: 1 });
+    const io = sink();
+    const r = await retrain(o, io);
+    assert.equal(r.written, false);
+    assert.equal(r.exitCode, EXIT_NOT_BETTER);
+    assert.match(io.stdout.join('\n'), /not written: the model \(MAE [\d.]+\) does not beat the backbone alone|not written: the model \(MAE [\d.]+\) does not beat the ridge regression/);
+    assert.equal(existsSync(o.out), false);
+  });
+
   test('with --dry-run writes the report but not the model', async () => {
-    const o = options({ dryRun: true });
+    const o = options({ dryRun: true, force: true });
     const r = await retrain(o, sink());
     assert.equal(r.exitCode, EXIT_WRITTEN);
     assert.equal(existsSync(o.out), false);
@@ -293,7 +318,7 @@ describe('retrain', () => {
     writeFileSync(calibration, Array.from({ length: 30 }, () => JSON.stringify({ sample, slowdown: 100 })).join('\n') + '\n');
     const plain = await retrain(options(), sink());
     const io = sink();
-    const o = options({ calibration: [calibration] });
+    const o = options({ calibration: [calibration], force: true });
     const r = await retrain(o, io);
     assert.equal(r.holdout, plain.holdout);
     const t = loadModel(o.out).file.training;
