@@ -11,7 +11,7 @@ import { RotatingAppender } from '../util/appender.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { startChildElims, type ChildElimSpec } from './children.js';
 import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config.js';
-import { runElim, type Tick } from './elim.js';
+import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, errorMessage } from '../util/errors.js';
 import { runIsolated } from '../util/exec.js';
 import { defaultHistoryDir, historyRecord } from '../history/record.js';
@@ -162,7 +162,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const sampler = createSampler({ collectors, clock, log });
 
   const history = openHistory(config, host, env, log);
-  const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource] });
+  const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
   let stopping: string | undefined;
   const stop = (why: string): void => {
     if (stopping !== undefined) {
@@ -236,6 +236,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     clock,
     signal,
     resource: config.resource,
+    typedRanks: config.typed_ranks,
     intervalMs,
     deadlineMs: config.sample_deadline !== null && fastInterval === undefined ? config.sample_deadline * 1000 : intervalMs / 2,
     pessimisticAfter: config.pessimistic_after,
