@@ -103,7 +103,7 @@ export function formatExplanation(e: Explanation): string {
   const head = [
     `${e.host.slice(0, 30)}  ${when}  model ${e.model}`.slice(0, 80),
     `rank ${e.rank.toFixed(0)}: a job started now should take ${(1 + e.rank / 100).toFixed(2)} times as long as on an idle host`.slice(0, 80),
-    `= backbone ${e.backbone.toFixed(0)} ${signed(e.correction)} network; ${outside}`.slice(0, 80),
+    `= backbone ${e.backbone.toFixed(0)} ${e.correction < -0.5 ? '-' : '+'} network ${Math.abs(Math.round(e.correction))}; ${outside}`.slice(0, 80),
     `by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}`,
     `feature            value            scaled  adds  (every feature idle: rank ${e.idleRank.toFixed(0)})`,
   ];

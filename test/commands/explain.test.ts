@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -95,7 +97,7 @@ describe('formatExplanation', () => {
     const lines = formatExplanation(e).split('\n');
     assert.equal(lines[0], `node017  2026-11-28 12:30:05 UTC  model ${e.model}`);
     assert.match(lines[1]!, new RegExp(`^rank ${e.rank.toFixed(0)}: a job started now should take ${(1 + e.rank / 100).toFixed(2)} times as long`));
-    assert.match(lines[2]!, new RegExp(`^= backbone ${e.backbone.toFixed(0)} [+-]\\d+ network; every input within the calibration$`));
+    assert.match(lines[2]!, new RegExp(`^= backbone ${e.backbone.toFixed(0)} [+-] network \\d+; every input within the calibration$`));
     assert.match(lines[3]!, /^by job type: CPU-bound \d+, memory-bound \d+, io-bound \d+$/);
     assert.match(lines[5]!, /^runnable_per_cpu\s+1\.20 per CPU\s+0\.300\s+\+\d+  #{20}$/);
   });
@@ -146,4 +148,16 @@ describe('lavarank once and explain', () => {
       }
     });
   }
+});
+
+describe('lavarank once with typed_ranks', () => {
+  it('prints the report line the elim would write, with the three per-type ranks', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lavarank-once-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'lavarank.yaml');
+    writeFileSync(config, 'typed_ranks: true\nhistory:\n  enabled: false\n', { mode: 0o644 });
+    const r = spawnSync(process.execPath, [cliPath, 'once', '--window', '0.2', '--config', config], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^4 rank [\d.]+ rank_cpu [\d.]+ rank_mem [\d.]+ rank_io [\d.]+\n$/);
+  });
 });
