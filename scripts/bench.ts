@@ -5,12 +5,9 @@
 //
 //   node dist/scripts/bench.js [--json] [--lavarank-samples 2000] [--si-samples 100]
 //                              [--model-calls 20000] [--daemon-reports 60]
-//                              [--retrain-jobs 100000] [--retrain-hosts 100] [--retrain-ticks 10000]
 //   node dist/scripts/bench.js --section NAME --samples N     (one section, JSON out)
 //
-// The retrain section times `lavarank retrain` over generated data (scripts/gen-data.ts:
-// hosts x ticks history lines, --retrain-jobs jobs; 0 skips it). The data is generated
-// by this process into a temp dir first, so neither its time nor its memory is counted.
+// Retrain at scale is measured apart: scripts/bench-retrain.ts (npm run bench:retrain).
 //
 // A section is a function returning a SectionResult; add one by adding it to SECTIONS.
 // The whole daemon is measured apart (scripts/bench-daemon.ts): the built elim, run
@@ -18,9 +15,9 @@
 import { spawnSync } from 'node:child_process';
 import * as childProcess from 'node:child_process';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readKernelText } from '../src/collectors/procfs.js';
@@ -47,26 +44,6 @@ export interface SectionResult {
   heapUsedMB: number;
   notes: string[];
   inference?: InferenceResult; // the model section only
-  retrain?: RetrainBench; // the retrain section only
-}
-
-// A whole `lavarank retrain` over generated data, in the section's own process.
-export interface RetrainBench {
-  historyLines: number;
-  jobs: number;
-  examples: number;
-  holdout: number;
-  generateSec: number; // not part of wallSec
-  wallSec: number; // the whole retrain: read, join, train, compare, write model and report
-  readSec: number; // lsb.acct + history + join
-  trainSec: number;
-  epochs: number;
-  stoppedBy: string;
-  peakRssMB: number; // process.resourceUsage().maxRSS of the section's process
-  examplesPerSec: number; // usable examples / wallSec
-  historyLinesPerSec: number; // history lines / readSec (lsb.acct included)
-  newMae: number;
-  exitCode: number;
 }
 
 // Per-call times of the model, in microseconds (each call timed on its own).
@@ -81,7 +58,6 @@ export interface InferenceResult {
 
 interface SectionOptions {
   samples: number;
-  data?: string; // the retrain section's generated data: a JSON GenResult-like summary
 }
 
 type Section = (options: SectionOptions) => Promise<SectionResult>;
@@ -282,86 +258,16 @@ async function modelSection({ samples }: SectionOptions): Promise<SectionResult>
   };
 }
 
-interface GeneratedData {
-  dir: string;
-  acctPath: string;
-  historyDir: string;
-  historyLines: number;
-  jobs: number;
-  generateSec: number;
-}
-
-// `lavarank retrain` over data generated beforehand, as `retrain` runs for an administrator
-// (defaults: time limit, epochs, holdout), with its output kept rather than printed, since
-// this process's stdout carries the result.
-async function retrainSection({ data }: SectionOptions): Promise<SectionResult> {
-  if (data === undefined) throw new Error('the retrain section needs --data');
-  const gen = JSON.parse(data) as GeneratedData;
-  const { retrain, resolveOptions } = await import('../src/training/retrain.js');
-  const { parseRetrainArgs } = await import('../src/commands/retrain.js');
-  const { defaultConfig } = await import('../src/config.js');
-  const out = join(gen.dir, 'model.json');
-  const options = await resolveOptions(parseRetrainArgs(['--acct', gen.acctPath, '--history', gen.historyDir, '--out', out]), defaultConfig(), null);
-  const lines: string[] = [];
-  const c0 = process.cpuUsage();
-  const w0 = performance.now();
-  const r = await retrain(options, { out: (t) => lines.push(t), err: () => undefined, isTTY: false });
-  const wallSec = (performance.now() - w0) / 1000;
-  const cpu = process.cpuUsage(c0);
-  const mem = process.memoryUsage();
-  return {
-    section: 'retrain',
-    samples: r.examples,
-    cpuMsMedian: Number.NaN,
-    cpuMsP90: Number.NaN,
-    childCpuMsPerSample: 0,
-    wallMsMedian: Number.NaN,
-    spawnsPerSample: 0,
-    forksPerSampleSystemWide: 0,
-    rssMB: mem.rss / 2 ** 20,
-    heapUsedMB: mem.heapUsed / 2 ** 20,
-    notes: [`retrain CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over ${wallSec.toFixed(1)} s wall; ${r.outcome}`],
-    retrain: {
-      historyLines: gen.historyLines,
-      jobs: r.jobs,
-      examples: r.examples,
-      holdout: r.holdout,
-      generateSec: gen.generateSec,
-      wallSec,
-      readSec: r.readMs / 1000,
-      trainSec: r.trainMs / 1000,
-      epochs: r.epochs,
-      stoppedBy: r.stoppedBy,
-      peakRssMB: process.resourceUsage().maxRSS / 1024,
-      examplesPerSec: r.examples / wallSec,
-      historyLinesPerSec: gen.historyLines / (r.readMs / 1000),
-      newMae: r.newMae,
-      exitCode: r.exitCode,
-    },
-  };
-}
-
 const SECTIONS: Record<string, Section> = {
   baseline: baselineSection,
   lavarank: lavarankSection,
   systeminformation: systeminformationSection,
   model: modelSection,
-  retrain: retrainSection,
 };
 
-// Generates the retrain section's data into a fresh temp dir; the caller removes it.
-async function generateRetrainData(hosts: number, ticks: number, jobs: number): Promise<GeneratedData> {
-  const { generateData } = await import('./gen-data.js');
-  const dir = mkdtempSync(join(tmpdir(), 'lavarank-bench-retrain-'));
-  const t0 = performance.now();
-  const r = await generateData({ outDir: dir, hosts, ticks, jobs, seed: 1 });
-  return { dir, acctPath: r.acctPath, historyDir: r.historyDir, historyLines: r.historyLines, jobs: r.jobs, generateSec: (performance.now() - t0) / 1000 };
-}
-
 // Runs one section in a fresh Node process and returns its result.
-function runSection(name: string, samples: number, data?: GeneratedData): SectionResult {
-  const extra = data === undefined ? [] : ['--data', JSON.stringify(data)];
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--section', name, '--samples', String(samples), ...extra], {
+function runSection(name: string, samples: number): SectionResult {
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--section', name, '--samples', String(samples)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 16 * 2 ** 20,
@@ -391,18 +297,6 @@ function modelReport(model: SectionResult, daemon: DaemonResult | undefined): st
     );
   }
   return lines;
-}
-
-function retrainReport(section: SectionResult | undefined): string[] {
-  const r = section?.retrain;
-  if (r === undefined) return [];
-  return [
-    '',
-    `retrain (${r.historyLines} history lines, ${r.jobs} jobs from scripts/gen-data.ts, generated in ${fmt(r.generateSec, 1)} s, not counted): ` +
-      `${fmt(r.wallSec, 1)} s wall (lsb.acct, history and join ${fmt(r.readSec, 1)} s, ${fmt(r.historyLinesPerSec, 0)} history lines/s overall; ` +
-      `training ${fmt(r.trainSec, 1)} s: ${r.epochs} epochs, stopped by ${r.stoppedBy}), peak RSS ${fmt(r.peakRssMB, 0)} MB, ` +
-      `${fmt(r.examplesPerSec, 0)} examples/s (${r.examples} examples, ${r.holdout} held out; holdout MAE ${fmt(r.newMae, 2)}; exit ${r.exitCode})`,
-  ];
 }
 
 function report(results: SectionResult[], lr: SectionResult, si: SectionResult): string {
@@ -447,17 +341,12 @@ async function main(): Promise<void> {
       'si-samples': { type: 'string', default: '100' },
       'model-calls': { type: 'string', default: '20000' },
       'daemon-reports': { type: 'string', default: '60' },
-      'retrain-jobs': { type: 'string', default: '100000' },
-      'retrain-hosts': { type: 'string', default: '100' },
-      'retrain-ticks': { type: 'string', default: '10000' },
-      data: { type: 'string' },
     },
   });
   if (values.section !== undefined) {
     const section = SECTIONS[values.section];
     if (section === undefined) throw new Error(`unknown section ${values.section}; known: ${Object.keys(SECTIONS).join(', ')}`);
     const options: SectionOptions = { samples: Number(values.samples ?? '100') };
-    if (values.data !== undefined) options.data = values.data;
     const result = await section(options);
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
@@ -471,19 +360,9 @@ async function main(): Promise<void> {
   const cliPath = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
   let daemon: DaemonResult | undefined;
   if (reports > 0 && existsSync(cliPath)) daemon = await measureDaemon({ cliPath, reports });
-  let retrain: SectionResult | undefined;
-  const retrainJobs = Number(values['retrain-jobs']);
-  if (retrainJobs > 0) {
-    const data = await generateRetrainData(Number(values['retrain-hosts']), Number(values['retrain-ticks']), retrainJobs);
-    try {
-      retrain = runSection('retrain', 0, data);
-    } finally {
-      rmSync(data.dir, { recursive: true, force: true });
-    }
-  }
   const text = values.json
-    ? JSON.stringify({ samplers: results, model, daemon, retrain }, null, 2)
-    : [report(results, lr, si), ...modelReport(model, daemon), ...retrainReport(retrain)].join('\n');
+    ? JSON.stringify({ samplers: results, model, daemon }, null, 2)
+    : [report(results, lr, si), ...modelReport(model, daemon)].join('\n');
   process.stdout.write(`${text}\n`);
 }
 

@@ -1,7 +1,11 @@
 // Synthetic cluster data with a known answer, for the end-to-end retrain test and the
 // benchmark: per-host history files (a sample every interval) and an lsb.acct whose
 // jobs ran slower by exactly `slope` percent per unit of cpu_busy at their start,
-// plus noise. Deterministic for a seed; files are written as they are generated.
+// plus noise. A job's CPU time is its work (its family's size times its own input
+// size, `sizeSpread`), its run time that work stretched by the slowdown: the job
+// waited for the CPU. This generator assumes the answer; it shows that the pipeline
+// runs and scales (scripts/bench-retrain.ts). Deterministic for a seed; files are
+// written as they are generated.
 //
 //   node dist/scripts/gen-data.js OUTDIR [--hosts 10] [--ticks 8640] [--jobs 1000] [--seed 1] ...
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
@@ -24,6 +28,8 @@ export interface GenOptions {
   kinds?: number; // distinct job names; default 20
   slope?: number; // slowdown in percent per unit of cpu_busy; default 200
   noise?: number; // standard deviation of the slowdown noise, percent; default 5
+  curve?: 'linear' | 'square'; // slowdown = slope × cpu_busy, or slope × cpu_busy² (which a straight line cannot fit); default linear
+  sizeSpread?: number; // a job's input size is log-uniform in [1/s, s] times its family's; default 1 (all the same)
   failedFraction?: number; // jobs that exit 3; default 0.02
   multiHostFraction?: number; // jobs on two hosts, the sampled one first; default 0.05
   domain?: string; // appended to host names in lsb.acct only, e.g. ".example.com"; default ""
@@ -39,7 +45,7 @@ export interface GenResult {
   historyLines: number;
   jobs: number;
   failed: number;
-  baseRuntimes: Map<string, number>; // job name -> run time at cpu_busy 0, seconds
+  baseRuntimes: Map<string, number>; // job name -> run time at cpu_busy 0 of a job of size 1, seconds
 }
 
 // The features each sample carries, named as the model names them (src/model/features.ts),
@@ -102,6 +108,7 @@ interface PlannedJob {
   failed: boolean;
   start: number;
   runtime: number;
+  work: number; // CPU seconds
 }
 
 interface HostState {
@@ -126,6 +133,10 @@ export async function generateData(options: GenOptions): Promise<GenResult> {
   const multiHostFraction = hosts < 2 ? 0 : fraction('multiHostFraction', options.multiHostFraction ?? 0.05);
   const slope = options.slope ?? 200;
   const noise = options.noise ?? 5;
+  const sizeSpread = options.sizeSpread ?? 1;
+  const curve = options.curve ?? 'linear';
+  if (curve !== 'linear' && curve !== 'square') throw new ConfigError(`curve: expected linear or square, received ${String(curve)}`);
+  if (!(sizeSpread >= 1)) throw new ConfigError(`sizeSpread: expected a number >= 1, received ${String(sizeSpread)}`);
   const domain = options.domain ?? '';
   const t0 = options.startTime ?? 1_800_000_000;
   // Over t seconds the kernel's 1-minute load average keeps exp(-t / 60 s) of its old value.
@@ -158,6 +169,7 @@ export async function generateData(options: GenOptions): Promise<GenResult> {
       failed: rand() < failedFraction,
       start: 0,
       runtime: 0,
+      work: 0,
     };
   });
   planned.sort((a, b) => a.tick - b.tick);
@@ -204,10 +216,11 @@ export async function generateData(options: GenOptions): Promise<GenResult> {
   }
   function price(job: PlannedJob): void {
     const cpu = round4(clamp((hostStates[job.host] as HostState).cpu, 0, 1));
-    const slowdown = slope * cpu + noise * normal(rand);
+    const slowdown = slope * (curve === 'square' ? cpu * cpu : cpu) + noise * normal(rand);
     job.start = t0 + job.tick * interval + job.offset;
-    const base = baseRuntimes[job.kind] ?? 60;
-    job.runtime = job.failed ? 1 + Math.floor(rand() * 30) : Math.max(1, Math.round(base * (1 + slowdown / 100)));
+    const size = Math.exp((2 * rand() - 1) * Math.log(sizeSpread));
+    job.work = (baseRuntimes[job.kind] ?? 60) * size;
+    job.runtime = job.failed ? 1 + Math.floor(rand() * 30) : Math.max(1, Math.round(job.work * (1 + slowdown / 100)));
   }
   if (options.torn === true) {
     for (const [h, f] of files.entries()) await f.write(`{"ts":${(t0 + ticks * interval) * 1000},"host":"${hostStates[h]?.name}","feat`);
@@ -243,7 +256,8 @@ export async function generateData(options: GenOptions): Promise<GenResult> {
       jobFile: `${submitTime}.${jobId}`, askedHosts: [], execHosts, jStatus: job.failed ? JOB_STAT_EXIT : JOB_STAT_DONE,
       hostFactor: 100, jobName, command: `./${kindName(job.kind)} --input "case ${job.kind}"`,
       rusage: {
-        utime: job.runtime * 0.9, stime: job.runtime * 0.05, maxrss: 100_000, ixrss: 0, ismrss: -1, idrss: 0, isrss: 0,
+        // A two-host job keeps both of its slots busy: twice the CPU time for the same run time.
+        utime: (job.failed ? job.runtime * 0.9 : job.work * 0.95) * execHosts.length, stime: (job.failed ? job.runtime * 0.05 : job.work * 0.03) * execHosts.length, maxrss: 100_000, ixrss: 0, ismrss: -1, idrss: 0, isrss: 0,
         minflt: 5000, majflt: 0, nswap: 0, inblock: 0, oublock: 64, ioch: -1, msgsnd: 0, msgrcv: 0, nsignals: 0,
         nvcsw: 100, nivcsw: 10, exutime: -1,
       },
@@ -264,20 +278,20 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       seed: { type: 'string' }, hosts: { type: 'string' }, ticks: { type: 'string' }, jobs: { type: 'string' },
-      kinds: { type: 'string' }, interval: { type: 'string' }, slope: { type: 'string' }, noise: { type: 'string' },
+      kinds: { type: 'string' }, interval: { type: 'string' }, slope: { type: 'string' }, noise: { type: 'string' }, 'size-spread': { type: 'string' }, curve: { type: 'string' },
       domain: { type: 'string' }, 'rotate-every': { type: 'string' }, torn: { type: 'boolean' },
     },
   });
   const [outDir] = positionals;
   if (outDir === undefined || positionals.length > 1) {
-    printError('usage: gen-data OUTDIR [--seed N] [--hosts N] [--ticks N] [--jobs N] [--kinds N] [--interval S] [--slope P] [--noise P] [--domain .D] [--rotate-every N] [--torn]');
+    printError('usage: gen-data OUTDIR [--seed N] [--hosts N] [--ticks N] [--jobs N] [--kinds N] [--interval S] [--slope P] [--noise P] [--size-spread S] [--curve linear|square] [--domain .D] [--rotate-every N] [--torn]');
     return 2;
   }
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const started = performance.now();
   const result = await generateData({
     outDir, seed: num(values.seed), hosts: num(values.hosts), ticks: num(values.ticks), jobs: num(values.jobs),
-    kinds: num(values.kinds), intervalSec: num(values.interval), slope: num(values.slope), noise: num(values.noise),
+    kinds: num(values.kinds), intervalSec: num(values.interval), slope: num(values.slope), noise: num(values.noise), sizeSpread: num(values['size-spread']), curve: values.curve as GenOptions['curve'],
     domain: values.domain, rotateEvery: num(values['rotate-every']), torn: values.torn,
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);

@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// The lavarank command. With no subcommand (as LIM starts it, with ELIMARGS if
-// any) it runs the elim. Subcommand modules are imported on demand, so the
-// running elim never loads the training or installation code.
+// The lavarank command. Subcommand modules are imported on demand, so the
+// running elim never loads the training or installation code. Without a
+// subcommand it prints the help on a terminal, and runs the elim when stdout is
+// not a terminal: the installed wrapper always says `run`, but a wrapper written
+// by hand (or by an older guide) may start lavarank with ELIMARGS alone, and
+// under LIM stdout is a pipe.
 import { realpathSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { fileURLToPath } from 'node:url';
 import { printError, print, type SubcommandMain } from './util/cliio.js';
 import { ConfigError, ModelError, errorMessage } from './util/errors.js';
@@ -11,7 +15,7 @@ import { VERSION } from './util/version.js';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: SubcommandMain }> }> = {
   run: { summary: 'run the elim (the default; what LIM starts)', load: () => import('./commands/run.js') },
   once: { summary: 'take one sample, print the report line (--json: sample, features, rank)', load: () => import('./commands/once.js') },
-  check: { summary: 'validate the config and model, print what would be used', load: () => import('./commands/check.js') },
+  check: { summary: 'check the config, model and (with $LSF_ENVDIR) the OpenLava side; problems first', load: () => import('./commands/check.js') },
   explain: { summary: "show every feature, the rank and what each feature adds to it", load: () => import('./commands/explain.js') },
   recommend: { summary: 'print the recommended rusage[rank=D:duration=T:decay=1] for the rank queue', load: () => import('./commands/recommend.js') },
   calibrate: { summary: 'measure a probe job under controlled loads and write a training dataset', load: () => import('./commands/calibrate.js') },
@@ -32,32 +36,58 @@ function usage(): string {
     'Commands:',
     ...lines,
     '',
-    'Common options: --config FILE, --help. "lavarank COMMAND --help" for more.',
+    'Options: -h, --help (also after every command); -V, --version.',
     'Config: --config, else $LAVARANK_CONFIG, else $LSF_ENVDIR/lavarank.yaml, else defaults.',
+    'Without a command, on a terminal: this help; with stdout a pipe (under LIM): run.',
   ].join('\n');
+}
+
+// What a command line asks for: a subcommand with its arguments, the help, the
+// version, or a usage error. Pure: the terminal test is a parameter.
+export type Choice =
+  | { kind: 'command'; name: string; args: string[] }
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'usage-error'; message: string };
+
+// Chooses what to do; stdoutIsTerminal decides what a line without a command means.
+export function chooseCommand(argv: readonly string[], stdoutIsTerminal: boolean): Choice {
+  const first = argv[0];
+  if (first === '--version' || first === '-V') return { kind: 'version' };
+  if (first === '--help' || first === '-h' || first === 'help') return { kind: 'help' };
+  if (first !== undefined && !first.startsWith('-')) {
+    if (!(first in COMMANDS)) return { kind: 'usage-error', message: `lavarank: unknown command '${first}'` };
+    return { kind: 'command', name: first, args: helpAlias(argv.slice(1)) };
+  }
+  if (!stdoutIsTerminal) return { kind: 'command', name: 'run', args: helpAlias([...argv]) };
+  if (first === undefined) return { kind: 'help' };
+  return { kind: 'usage-error', message: `lavarank: no command given; to run the elim in the foreground: lavarank run ${argv.join(' ')}` };
+}
+
+// Every subcommand takes --help; -h is the same, mapped here so that no screen can
+// forget it. Only before "--": after it, -h is an argument. (As an option's value
+// it was already refused: parseArgs rejects a value that starts with "-".)
+function helpAlias(args: string[]): string[] {
+  const end = args.indexOf('--');
+  return args.map((a, i) => (a === '-h' && (end < 0 || i < end) ? '--help' : a));
 }
 
 // Parses the command line and runs the chosen subcommand; resolves to the exit status.
 export async function main(argv: string[]): Promise<number> {
-  const first = argv[0];
-  if (first === '--version' || first === '-V') {
+  const choice = chooseCommand(argv, isatty(1));
+  if (choice.kind === 'version') {
     print(VERSION);
     return 0;
   }
-  if (first === '--help' || first === '-h' || first === 'help') {
+  if (choice.kind === 'help') {
     print(usage());
     return 0;
   }
-  let name = 'run';
-  let rest = argv;
-  if (first !== undefined && !first.startsWith('-')) {
-    if (!(first in COMMANDS)) {
-      printError(`lavarank: unknown command '${first}'\n\n${usage()}`);
-      return 2;
-    }
-    name = first;
-    rest = argv.slice(1);
+  if (choice.kind === 'usage-error') {
+    printError(`${choice.message}\n\n${usage()}`);
+    return 2;
   }
+  const { name, args: rest } = choice;
   const command = COMMANDS[name]!;
   try {
     const module = await command.load();

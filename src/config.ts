@@ -3,7 +3,7 @@
 // with the file, line and column, and all problems are reported at once.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import { ConfigError, errorCode } from './util/errors.js';
 import { RANK_MAX, RANK_MIN } from './model/rank.js';
 import { isValidIndexName } from './daemon/report.js';
@@ -33,6 +33,10 @@ export interface GpuConfig {
   timeout: number; // seconds before a query is killed
 }
 
+export interface MetricsConfig {
+  textfile: string | null; // a *.prom file for node_exporter's textfile collector, rewritten each tick; null: none
+}
+
 export interface ChildElimConfig {
   name: string | null;
   command: readonly string[]; // argv; command[0] is an absolute path
@@ -55,6 +59,7 @@ export interface Config {
   history: HistoryConfig;
   gpu: GpuConfig;
   elims: readonly ChildElimConfig[];
+  metrics: MetricsConfig;
 }
 
 // The configuration used when no file is given.
@@ -74,6 +79,7 @@ export function defaultConfig(): Config {
     history: { enabled: true, dir: null, max_bytes: 64 * 1024 * 1024, keep: 4 },
     gpu: { enabled: 'auto', command: 'nvidia-smi', interval: 30, timeout: 10 },
     elims: [],
+    metrics: { textfile: null },
   };
 }
 
@@ -231,6 +237,11 @@ function optionalPath(c: Checker, path: Path, value: unknown, fallback: string |
   return str(c, path, value, fallback ?? '', absolutePath) || fallback;
 }
 
+// node_exporter's textfile collector reads only *.prom files.
+function promPath(s: string): string | undefined {
+  return absolutePath(s) === undefined && s.endsWith('.prom') ? undefined : "an absolute path ending in .prom (node_exporter's textfile collector reads only *.prom files)";
+}
+
 function bool(c: Checker, path: Path, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {
@@ -265,6 +276,7 @@ const TOP_KEYS = [
   'history',
   'gpu',
   'elims',
+  'metrics',
 ] as const;
 
 function checkElims(c: Checker, value: unknown): ChildElimConfig[] {
@@ -349,6 +361,7 @@ export function validateConfig(
   }
   const history = section(c, ['history'], top['history'], ['enabled', 'dir', 'max_bytes', 'keep']);
   const gpu = section(c, ['gpu'], top['gpu'], ['enabled', 'command', 'interval', 'timeout']);
+  const metrics = section(c, ['metrics'], top['metrics'], ['textfile']);
   let gpuEnabled: 'auto' | boolean = d.gpu.enabled;
   if (gpu['enabled'] !== undefined) {
     if (gpu['enabled'] === 'auto' || typeof gpu['enabled'] === 'boolean') gpuEnabled = gpu['enabled'];
@@ -386,6 +399,9 @@ export function validateConfig(
       timeout: num(c, ['gpu', 'timeout'], gpu['timeout'], d.gpu.timeout, { above: 0, max: 600 }),
     },
     elims: [],
+    metrics: {
+      textfile: metrics['textfile'] === undefined || metrics['textfile'] === null ? null : str(c, ['metrics', 'textfile'], metrics['textfile'], '', promPath) || null,
+    },
   };
   config.elims = checkElims(c, top['elims']);
   // The typed ranks are reported as <resource>_cpu, _mem and _io: valid load index names too.
@@ -430,6 +446,17 @@ export function parseConfigText(text: string, where = 'config'): Readonly<Config
     if (doc.errors.length > MAX_YAML_ERRORS) problems.push(`${where}: ${doc.errors.length - MAX_YAML_ERRORS} more YAML errors`);
     throw new ConfigError(problems[0]!, { problems });
   }
+  // A key that is itself a mapping or a list ({a: 1}: x, ? [a]) has no JS object
+  // form: yaml would turn it into a string and print a warning on stderr.
+  const complexKeys: string[] = [];
+  visit(doc, {
+    Pair(_, pair) {
+      if (!isCollection(pair.key)) return;
+      const pos = lines.linePos(pair.key.range?.[0] ?? 0);
+      complexKeys.push(`${where}:${pos.line}:${pos.col}: expected a key name, received a ${isMap(pair.key) ? 'mapping' : 'list'} as a key`);
+    },
+  });
+  if (complexKeys.length > 0) throw new ConfigError(complexKeys[0]!, { problems: complexKeys.slice(0, MAX_YAML_ERRORS) });
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 50 });

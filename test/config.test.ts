@@ -142,6 +142,20 @@ describe('parseConfigText', () => {
     assert.match(p ?? '', /^lavarank\.yaml:2:1: invalid YAML: Map keys must be unique/);
   });
 
+  it('refuses a key that is a mapping or a list, with its line and column', () => {
+    assert.deepEqual(problemsOf('interval: 10\n{TJ: false}: 1\n? [a, b]\n: 2\n'), [
+      'lavarank.yaml:2:1: expected a key name, received a mapping as a key',
+      'lavarank.yaml:3:3: expected a key name, received a list as a key',
+    ]);
+  });
+
+  it('refuses a collection key without a warning from the YAML library on stderr', () => {
+    const script = `import('${new URL('../src/config.js', import.meta.url).href}').then((m) => { try { m.parseConfigText('{a: 1}: x\\n'); } catch {} })`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+  });
+
   it('refuses a top level that is not a mapping', () => {
     assert.match(problemsOf('- 1\n- 2\n')[0] ?? '', /expected a mapping of settings at the top level/);
   });

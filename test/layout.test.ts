@@ -186,3 +186,30 @@ describe('staticImports', () => {
     assert.deepEqual(staticImports(src), ['./a.js', 'pkg', './side.js', './d.js', './e.js', './g.js']);
   });
 });
+
+describe('the documentation', () => {
+  it('links only to files of the repository that exist (README.md, docs/, SECURITY.md)', () => {
+    const pages = ['README.md', 'SECURITY.md', ...readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const broken: string[] = [];
+    for (const page of pages) {
+      const text = readFileSync(join(repoRoot, page), 'utf8');
+      for (const m of text.matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)) {
+        const target = m[1]!;
+        if (/^[a-z]+:/.test(target)) continue; // http:, mailto:
+        if (!existsSync(resolve(repoRoot, dirname(page), target))) broken.push(`${page} -> ${target}`);
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+
+  it('quotes in the README the retrain benchmark of docs/retrain.md: wall time, CPU and peak RSS of the largest run', () => {
+    const bench = readFileSync(join(repoRoot, 'docs', 'retrain.md'), 'utf8');
+    const row = /^\| 1 000 000 \| 10 000 000 \| \*\*([\d.]+) s\*\* \|.*\| \*\*(\d+) MB\*\* \| ([\d.]+) s \|$/m.exec(bench);
+    assert.ok(row !== null, 'no 1 000 000-job row in the benchmark table of docs/retrain.md');
+    const [wall, rss, cpu] = [Number(row[1]), Number(row[2]), Number(row[3])];
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith('| `lavarank retrain`')) ?? '';
+    assert.ok(readme.includes(`**${rss} MB** peak RSS`), readme);
+    assert.ok(readme.includes(`${Math.round(wall)} s wall`), readme);
+    assert.ok(readme.includes(`${Math.round(cpu)} s of CPU`), readme);
+  });
+});

@@ -1,24 +1,50 @@
 // `lavarank check`: validates the configuration and everything it names (model,
-// child elims, log and history locations), prints what would be used, and exits
-// 0 or 1 with every problem listed.
+// child elims, log and history locations) and, given $LSF_ENVDIR or --lsf-envdir,
+// the OpenLava side (src/lsf/check.ts). Prints the problems first, most serious
+// first, then the effective configuration; exits 1 on a critical problem or an
+// error, 0 when there are none (warnings alone do not fail).
 import { accessSync, constants, existsSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { availableParallelism, hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { print } from '../util/cliio.js';
+import { print, printError } from '../util/cliio.js';
 import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config } from '../config.js';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { findExecutable } from '../util/exec.js';
 import { logCandidates } from '../daemon/log.js';
-import { describeModel } from '../model/rankers.js';
+import { lsfEnvProblems } from '../daemon/lsf-env.js';
+import { describeModel, modelPathFor } from '../model/rankers.js';
+import { loadModel } from '../model/model.js';
 import { defaultHistoryDir } from '../history/record.js';
+import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.js';
+import { numberOption } from '../util/options.js';
+import { isDirectory } from '../util/paths.js';
 import { trustProblems } from '../util/trust.js';
+import { recommendForCpus } from './recommend.js';
 
-const USAGE = `Usage: lavarank check [--config FILE]
+const USAGE = `Usage: lavarank check [--config FILE] [--lsf-envdir DIR] [--cluster NAME] [--queues FILE] [--lsf] [--cpus N]
 
-Validates the configuration and the model, child elims, log and history
-locations it names; prints what would be used. Exits 1 listing every problem.`;
+Checks lavarank's configuration and what it names (model, child elims, log and
+history locations) and, with $LSF_ENVDIR or --lsf-envdir, the OpenLava side as
+OpenLava reads it: rank declared in lsf.shared with INCREASING Y and kept out of
+the ResourceMap, a dynamic resource mapped so that LIM starts the elim, a queue
+with order[rank] and its reservation against "lavarank recommend --cpus N", and
+the installed $LSF_SERVERDIR/elim (lavarank's wrapper, this build, Node >= 20).
+Problems come first, most serious first, with file:line and the offending text;
+then the effective configuration. Exits 1 on a critical problem or an error;
+warnings alone exit 0.
+
+  --config FILE     lavarank's configuration (default: as the elim finds it)
+  --lsf-envdir DIR  OpenLava's configuration directory (default: $LSF_ENVDIR)
+  --cluster NAME    the cluster, if lsf.shared lists several
+  --queues FILE     lsb.queues (default: $LSB_CONFDIR/<cluster>/configdir/lsb.queues)
+  --lsf             IBM Spectrum LSF: the installed elim is elim.rank
+  --cpus N          CPUs of a typical node, for the reservation (default: this host's)`;
+
+// This build's program, which the installed wrapper should run (dist/src/commands/check.js → dist/src/cli.js).
+const PROGRAM = fileURLToPath(new URL('../cli.js', import.meta.url));
 
 // The nearest existing directory at or above path is writable by us.
 function writableProblem(path: string): string | undefined {
@@ -38,37 +64,67 @@ function writableProblem(path: string): string | undefined {
   }
 }
 
-// Checks everything and prints a report; resolves to 0 when all is well, else 1.
+// One finding as a line: severity, file:line, message.
+export function formatFinding(f: Finding): string {
+  return `${f.severity.toUpperCase().padEnd(8)} ${f.where === undefined ? '' : `${f.where}: `}${f.message}`;
+}
+
+// The findings most serious first, keeping the order they were found in within a severity.
+export function bySeverity(findings: readonly Finding[]): Finding[] {
+  return SEVERITIES.flatMap((s) => findings.filter((f) => f.severity === s));
+}
+
+// Checks everything and prints a report; resolves to 0 when nothing is wrong, else 1.
 export async function main(argv: string[]): Promise<number> {
-  const { values: args } = parseArgs({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
+  const { values: args } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      'lsf-envdir': { type: 'string' },
+      cluster: { type: 'string' },
+      queues: { type: 'string' },
+      lsf: { type: 'boolean' },
+      cpus: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
   if (args.help === true) {
     print(USAGE);
     return 0;
   }
-  const env = process.env;
-  const problems: string[] = [];
+  let cpus: number;
+  try {
+    cpus = numberOption('cpus', args.cpus, availableParallelism(), { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
+  } catch (err) {
+    printError(`lavarank check: ${errorMessage(err)}`);
+    return 2;
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(args['lsf-envdir'] === undefined ? {} : { LSF_ENVDIR: args['lsf-envdir'] }) };
+  const findings: Finding[] = [];
+  const add = (severity: Severity, message: string): void => void findings.push({ severity, message });
   const notes: string[] = [];
   const source = findConfig(args.config, env, existsSync);
   let config: Readonly<Config> = defaultConfig();
   try {
     config = loadConfig(source);
   } catch (err) {
-    if (err instanceof ConfigError) problems.push(...err.problems);
-    else problems.push(errorMessage(err));
+    // The daemon refuses to start with an invalid config: LIM shows "-" for the host.
+    for (const problem of err instanceof ConfigError ? err.problems : [errorMessage(err)]) add('critical', `${problem} (the elim would not start)`);
   }
   notes.push(`config: ${source.path ?? 'built-in defaults'} (${source.why})`);
 
   if (config.interval < MIN_LIM_INTERVAL) {
-    problems.push(`interval ${config.interval} s: under LIM an interval under ${MIN_LIM_INTERVAL} s is refused (LIM reads one report per 5 s)`);
+    add('critical', `interval ${config.interval} s: under LIM an interval under ${MIN_LIM_INTERVAL} s is refused (LIM reads one report per 5 s)`);
   }
 
   const model = describeModel(config);
   notes.push(`model: ${model.description}`);
-  problems.push(...model.problems);
+  for (const problem of model.problems) add(config.model === null ? 'error' : 'critical', problem);
 
   for (const [i, elim] of config.elims.entries()) {
     const program = elim.command[0]!;
-    problems.push(...trustProblems(program, `child elim elims[${i}]`, { executable: true }));
+    for (const problem of trustProblems(program, `child elim elims[${i}]`, { executable: true })) add('error', `${problem} (lavarank would not start it)`);
     notes.push(`child elim ${elim.name ?? `#${i}`}: ${elim.command.join(' ')}`);
   }
 
@@ -76,36 +132,75 @@ export async function main(argv: string[]): Promise<number> {
     const gpu = findExecutable(config.gpu.command);
     if (gpu === undefined) {
       notes.push(`gpu: ${config.gpu.command} not found${config.gpu.enabled === 'auto' ? ' (GPU features off)' : ''}`);
-      if (config.gpu.enabled === true) problems.push(`gpu.command ${config.gpu.command}: not found (gpu.enabled is true)`);
+      if (config.gpu.enabled === true) add('error', `gpu.command ${config.gpu.command}: not found (gpu.enabled is true)`);
     } else {
       notes.push(`gpu: ${gpu}`);
-      problems.push(...trustProblems(gpu, 'gpu.command', { executable: true }));
+      for (const problem of trustProblems(gpu, 'gpu.command', { executable: true })) add('error', problem);
     }
   }
 
+  const envdir = env['LSF_ENVDIR'];
+  for (const problem of lsfEnvProblems({ LSF_LOGDIR: env['LSF_LOGDIR'] })) add('warning', problem);
   const host = hostname();
-  const firstFile = logCandidates(config.log, host, env, false).find((t) => t.kind === 'file' && writableProblem(t.path!) === undefined);
-  if (firstFile === undefined) problems.push('no log location is writable; logs would be lost (set log.file)');
+  const usable = (t: { kind: string; path?: string; mustExist?: string }): boolean =>
+    t.kind === 'file' && (t.mustExist === undefined || isDirectory(t.mustExist)) && writableProblem(t.path!) === undefined;
+  const firstFile = logCandidates(config.log, host, env, false).find(usable);
+  if (firstFile === undefined) add('error', 'no log location is writable; logs would be lost (set log.file)');
   else notes.push(`log: ${firstFile.path} (${firstFile.why})`);
   if (config.log.file !== null && firstFile?.path !== config.log.file) {
-    problems.push(`log.file ${config.log.file}: ${writableProblem(config.log.file) ?? 'not usable'}`);
+    add('error', `log.file ${config.log.file}: ${writableProblem(config.log.file) ?? 'not usable'}`);
   }
 
   if (config.history.enabled) {
     const dir = config.history.dir ?? defaultHistoryDir(env);
     const why = writableProblem(dir);
-    if (why !== undefined) problems.push(`history directory ${dir}: ${why}`);
+    if (why !== undefined) add('error', `history directory ${dir}: ${why}`);
     notes.push(`history: ${dir}/${host}.jsonl`);
   } else {
     notes.push('history: disabled');
   }
 
-  print(notes.join('\n'));
-  print(`\neffective configuration:\n${stringify(config).replace(/^/gm, '  ')}`);
-  if (problems.length > 0) {
-    print(`${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  ${problems.join('\n  ')}`);
-    return 1;
+  let expected: { d: number; t: number; resReq: string; why: string } | undefined;
+  try {
+    const loaded = loadModel(modelPathFor(config));
+    const r = recommendForCpus(loaded, cpus, { intervalSec: config.interval, resource: config.resource });
+    const whose = args.cpus === undefined ? "this host's CPUs; --cpus N for your typical node" : '--cpus';
+    expected = { d: r.d, t: r.t, resReq: r.resReq, why: `"lavarank recommend --cpus ${cpus}" (${whose}; model ${r.model})` };
+  } catch {
+    expected = undefined; // the model problem is already listed
   }
-  print('OK');
-  return 0;
+
+  const lsfLines: string[] = [];
+  if (envdir === undefined || envdir === '') {
+    lsfLines.push('not checked: no $LSF_ENVDIR (pass --lsf-envdir DIR)');
+  } else {
+    const lsf = await checkLsf({
+      envdir,
+      resource: config.resource,
+      env,
+      program: PROGRAM,
+      childElims: config.elims.map((e) => e.command[0]!),
+      ...(args.cluster === undefined ? {} : { cluster: args.cluster }),
+      ...(args.queues === undefined ? {} : { queues: args.queues }),
+      ...(args.lsf === true ? { lsf: true } : {}),
+      ...(expected === undefined ? {} : { expected }),
+    });
+    findings.push(...lsf.findings);
+    lsfLines.push(...lsf.effective);
+    if (expected !== undefined) lsfLines.push(`reservation recommended: ${expected.resReq}, from ${expected.why}`);
+  }
+
+  const sorted = bySeverity(findings);
+  const failing = sorted.filter((f) => f.severity !== 'warning').length;
+  if (sorted.length === 0) {
+    print('OK: no problems');
+  } else {
+    const counts = SEVERITIES.map((s) => [s, sorted.filter((f) => f.severity === s).length] as const).filter(([, n]) => n > 0);
+    print(`${counts.map(([s, n]) => `${n} ${s}`).join(', ')}, most serious first:`);
+    print(sorted.map((f) => `  ${formatFinding(f)}`).join('\n'));
+  }
+  print(`\neffective configuration:\n${notes.map((n) => `  ${n}`).join('\n')}`);
+  print(`  OpenLava:\n${lsfLines.map((l) => `    ${l}`).join('\n')}`);
+  print(`  lavarank.yaml, with defaults filled in:\n${stringify(config).replace(/^/gm, '    ').trimEnd()}`);
+  return failing > 0 ? 1 : 0;
 }

@@ -157,6 +157,20 @@ export function recommend(
   };
 }
 
+// `lavarank recommend --cpus N`: the states (built-in ones unless given) taken as
+// hosts of cpus CPUs. The shipped openlava-conf/lsb.queues and the docs take their
+// D and T from this function (npm run gen:reservation), and check compares with it.
+export function recommendForCpus(
+  model: LoadedModel,
+  cpus: number,
+  options: { intervalSec: number; resource?: string; states?: readonly HostState[]; statesFrom?: string },
+): Recommendation {
+  // The states' loads are per CPU; how much one job adds depends on the hosts' size.
+  const states = (options.states ?? builtInStates()).map((st) => ({ ...st, ncpu: cpus }));
+  const statesFrom = `${options.statesFrom ?? 'built-in light states (no --data)'}, for hosts with ${cpus} CPUs (--cpus)`;
+  return recommend(model, states, { intervalSec: options.intervalSec, statesFrom, ...(options.resource === undefined ? {} : { resource: options.resource }) });
+}
+
 // The recommendation for a terminal: D, T, the RES_REQ line and the trade-off.
 export function formatRecommendation(r: Recommendation): string {
   const f = (x: number): string => x.toFixed(1);
@@ -220,8 +234,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
   const model = loadModel(args.model ?? modelPathFor(config));
-  let states = builtInStates();
-  let statesFrom = 'built-in light states (no --data)';
+  let states: HostState[] | undefined;
+  let statesFrom: string | undefined;
   if (args.data !== undefined && args.data.length > 0) {
     const records: CalibrationRecord[] = [];
     for (const path of args.data) {
@@ -232,9 +246,7 @@ export async function main(argv: string[]): Promise<number> {
     states = lightStates(records);
     statesFrom = args.data.join(', ');
   }
-  // The states' loads are per CPU; how much one job adds depends on the hosts' size.
-  states = states.map((st) => ({ ...st, ncpu: cpus }));
-  const r = recommend(model, states, { intervalSec: config.interval, resource: config.resource, statesFrom: `${statesFrom}, for hosts with ${cpus} CPUs (--cpus)` });
+  const r = recommendForCpus(model, cpus, { intervalSec: config.interval, resource: config.resource, ...(states === undefined ? {} : { states, statesFrom }) });
   print(args.json === true ? JSON.stringify(r, null, 2) : formatRecommendation(r));
   return 0;
 }

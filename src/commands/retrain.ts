@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { findConfig, loadConfig } from '../config.js';
 import {
   DEFAULT_EPOCHS,
+  DEFAULT_MAX_TRAIN_ROWS,
+  DEFAULT_MIN_RUNTIME_SEC,
   DEFAULT_TIME_LIMIT_SEC,
   EXIT_ERROR,
   EXIT_INTERRUPTED,
@@ -20,13 +22,17 @@ import { numberOption } from '../util/options.js';
 const USAGE = `Usage: lavarank retrain --acct FILE... --history PATH... [options]
 
 Learns the rank from this cluster's finished jobs: joins each job in lsb.acct with
-its host's features at its start (from the daemons' history), trains a model on all
-but the newest jobs, compares it with the installed model on those newest jobs, and
-replaces the installed model (atomically; daemons reload it at their next tick) only
-if the new one is better. Writes an HTML report either way.
+its host's features at its start (from the daemons' history), labels it with its
+slowdown from contention (its CPU efficiency against its family's, suspended time
+excluded), trains a model on all but the newest jobs, judges it with the installed
+model, the embedded default, linear regression and the physical backbone on those
+newest jobs, and replaces the installed model (atomically; daemons reload it at
+their next tick) only if the new one beats the installed model, linear regression
+and the backbone. Writes an HTML report either way (not when interrupted).
 
 Inputs:
-  --acct FILE|DIR          lsb.acct, rotated lsb.acct.N, or their directory (repeatable)
+  --acct FILE|DIR          lsb.acct, rotated lsb.acct.N, or their directory (repeatable);
+                           lsb.events* there give the jobs' suspended time
   --history FILE|DIR       history files or directories of *.jsonl (repeatable);
                            default: the config's history.dir
   --calibration FILE       calibration dataset rows to train on too (repeatable);
@@ -40,14 +46,17 @@ Output:
 Settings:
   --config FILE            lavarank config (default: as the daemon finds it)
   --interval SEC           the daemons' sampling interval; default: the config's
-  --min-runs N             runs a kind of job needs for a baseline; default 5
+  --min-runs N             runs a family of jobs needs for a baseline; default 5
+  --min-runtime SEC        shorter runs are left out (whole-second times); default ${DEFAULT_MIN_RUNTIME_SEC}
+  --max-train-rows N       the network trains on at most N jobs; default ${DEFAULT_MAX_TRAIN_ROWS}
   --holdout FRACTION       newest share of the jobs held out; default 0.2
   --seed N                 seed of the weights and shuffles; default 1
   --epochs N               at most this many passes over the data; default ${DEFAULT_EPOCHS}
   --time-limit SEC         at most this long training; default ${DEFAULT_TIME_LIMIT_SEC}
 
 Exit status: 0 written (or would be, with --dry-run), 1 error, 2 bad option,
-3 not better than the installed model so not written, 130 interrupted.`;
+3 not better than the installed model, linear regression or the physical
+backbone, so not written, 130 interrupted.`;
 
 // Parses and checks the options; throws ConfigError naming the option for a bad value.
 export function parseRetrainArgs(argv: string[]): RetrainArgs {
@@ -62,6 +71,8 @@ export function parseRetrainArgs(argv: string[]): RetrainArgs {
       config: { type: 'string' },
       interval: { type: 'string' },
       'min-runs': { type: 'string' },
+      'min-runtime': { type: 'string' },
+      'max-train-rows': { type: 'string' },
       holdout: { type: 'string' },
       seed: { type: 'string' },
       epochs: { type: 'string' },
@@ -78,6 +89,8 @@ export function parseRetrainArgs(argv: string[]): RetrainArgs {
     history: v.history ?? [],
     calibration: v.calibration ?? [],
     minRuns: numberOption('min-runs', v['min-runs'], 5, { integer: true, min: 2, max: 1_000_000 }),
+    minRuntimeSec: numberOption('min-runtime', v['min-runtime'], DEFAULT_MIN_RUNTIME_SEC, { min: 1, max: 7 * 24 * 3600 }),
+    maxTrainRows: numberOption('max-train-rows', v['max-train-rows'], DEFAULT_MAX_TRAIN_ROWS, { integer: true, min: 100, max: 10_000_000 }),
     holdoutFraction: numberOption('holdout', v.holdout, 0.2, { min: 0.05, max: 0.5 }),
     seed: numberOption('seed', v.seed, 1, { integer: true, min: 0, max: 2 ** 32 - 1 }),
     epochs: numberOption('epochs', v.epochs, DEFAULT_EPOCHS, { integer: true, min: 1, max: 1_000_000 }),

@@ -1,14 +1,16 @@
 // `lavarank run`: the command line of the elim; the daemon itself is src/daemon/run.ts.
 import { parseArgs } from 'node:util';
 import { runDaemon } from '../daemon/run.js';
-import { printError } from '../util/cliio.js';
+import { print, printError } from '../util/cliio.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
-const USAGE = `Usage: lavarank [run] [--config FILE] [--test-interval SECONDS]
+const USAGE = `Usage: lavarank run [--config FILE] [--no-history] [--test-interval SECONDS]
 
 Runs the elim: writes "1 rank N" to stdout every interval, as LIM expects.
   --config FILE            configuration (default: $LAVARANK_CONFIG, then
                            $LSF_ENVDIR/lavarank.yaml, then built-in defaults)
+  --no-history             keep no history, whatever the config says (npm start:
+                           a foreground demo should not write under /var/lib)
   --test-interval SECONDS  FOR TESTS ONLY: report this often, even under 5 s.
                            Never under LIM: it reads one report per 5 s.`;
 
@@ -16,18 +18,19 @@ Runs the elim: writes "1 rank N" to stdout every interval, as LIM expects.
 export async function main(argv: string[], clock: Clock = systemClock): Promise<number> {
   const { values: args } = parseArgs({
     args: argv,
-    options: { config: { type: 'string' }, 'test-interval': { type: 'string' }, help: { type: 'boolean' } },
+    options: { config: { type: 'string' }, 'no-history': { type: 'boolean' }, 'test-interval': { type: 'string' }, help: { type: 'boolean' } },
     allowPositionals: false,
     strict: true,
   });
   if (args.help === true) {
-    printError(USAGE);
+    print(USAGE);
     return 0;
   }
   return runDaemon(
     {
       ...(args.config === undefined ? {} : { config: args.config }),
       ...(args['test-interval'] === undefined ? {} : { testInterval: args['test-interval'] }),
+      ...(args['no-history'] === true ? { noHistory: true } : {}),
     },
     printError,
     clock,

@@ -3,13 +3,14 @@
 // else stderr when it is a terminal, else /var/log/lavarank/lavarank.<host>.log.
 // A location that cannot be written is skipped for the next one, and the reason is
 // logged in the one that works; nothing about logging can stop the reports.
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
 import { RotatingAppender, makeDirSync } from '../util/appender.js';
 import type { LogConfig } from '../config.js';
 import { errorCode, errorMessage } from '../util/errors.js';
+import { isDirectory } from '../util/paths.js';
 
 export const DEFAULT_LOG_DIR = '/var/log/lavarank';
 
@@ -17,6 +18,7 @@ export interface LogTarget {
   kind: 'file' | 'stderr';
   path?: string;
   why: string;
+  mustExist?: string; // a directory that must already exist: lavarank never creates OpenLava's
 }
 
 export interface LogSetup {
@@ -35,7 +37,7 @@ export function logCandidates(config: LogConfig, host: string, env: NodeJS.Proce
   if (config.file !== null) out.push({ kind: 'file', path: config.file, why: 'log.file' });
   const logdir = env['LSF_LOGDIR'];
   if (logdir !== undefined && logdir.startsWith('/')) {
-    out.push({ kind: 'file', path: join(logdir, `lavarank.${host}.log`), why: '$LSF_LOGDIR' });
+    out.push({ kind: 'file', path: join(logdir, `lavarank.${host}.log`), why: '$LSF_LOGDIR', mustExist: logdir });
   }
   if (stderrIsTty) out.push({ kind: 'stderr', why: 'stderr is a terminal' });
   out.push({ kind: 'file', path: join(DEFAULT_LOG_DIR, `lavarank.${host}.log`), why: 'default location' });
@@ -67,8 +69,37 @@ const baseOptions = {
   formatters: { level: (label: string) => ({ level: label }) },
 };
 
-// A logger writing synchronously to stderr: a terminal, or under LIM /dev/null.
-function stderrLogger(level: string, name = 'lavarank'): Logger {
+// One JSON log record as a line for a person at a terminal: local time, level,
+// message, then the other fields as key=value; pid, hostname and name are left out.
+export function formatLogLine(json: string): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json.endsWith('\n') ? json : `${json}\n`; // not a record: as it came
+  }
+  const { time, level, msg, pid: _pid, hostname: _hostname, name: _name, ...fields } = rec;
+  const when = new Date(typeof time === 'string' || typeof time === 'number' ? time : Date.now());
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const clock = `${two(when.getHours())}:${two(when.getMinutes())}:${two(when.getSeconds())}.${String(when.getMilliseconds()).padStart(3, '0')}`;
+  const shown = (v: unknown): string => (typeof v === 'string' && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v) ?? String(v));
+  const rest = Object.entries(fields).map(([k, v]) => `${k}=${shown(v)}`);
+  return `${[clock, String(level ?? '').toUpperCase().padEnd(5), String(msg ?? ''), ...rest].join(' ')}\n`;
+}
+
+// Writes to stderr, ignoring a closed stderr (the log has nowhere else to go).
+function writeStderr(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    // stderr closed: nothing to tell
+  }
+}
+
+// A logger writing synchronously to stderr: lines for a person on a terminal, JSON
+// otherwise (under LIM stderr is /dev/null; a redirect keeps the machine format).
+function stderrLogger(level: string, name = 'lavarank', terminal = stderrIsTerminal()): Logger {
+  if (terminal) return pino({ ...baseOptions, level, name }, { write: (s: string) => writeStderr(formatLogLine(s)) });
   return pino({ ...baseOptions, level, name }, pino.destination({ fd: 2, sync: true }));
 }
 
@@ -82,10 +113,14 @@ export function setupLogging(
   const skipped: string[] = [];
   for (const target of logCandidates(config, options.host, env, tty)) {
     if (target.kind === 'stderr') {
-      const log = stderrLogger(config.level, options.name);
+      const log = stderrLogger(config.level, options.name, tty);
       return { log, target, skipped, close: async () => undefined, fatalNow: (m, e) => log.fatal({ err: errorMessage(e) }, m) };
     }
     const path = target.path!;
+    if (target.mustExist !== undefined && !isDirectory(target.mustExist)) {
+      skipped.push(`${path} (${target.why}): ${target.mustExist} does not exist, and lavarank does not create OpenLava's directory`);
+      continue;
+    }
     const why = tryOpen(path);
     if (why !== undefined) {
       skipped.push(`${path} (${target.why}): ${why}`);
@@ -118,7 +153,7 @@ export function setupLogging(
     return { log, target, skipped, appender, close: (timeoutMs = 500) => appender.close(timeoutMs), fatalNow };
   }
   // Nothing writable: stderr, which under LIM is /dev/null. Say so where it can be seen.
-  const log = stderrLogger(config.level, options.name);
+  const log = stderrLogger(config.level, options.name, tty);
   log.error({ skipped }, 'no log location is writable; logging to stderr');
   return {
     log,
@@ -131,7 +166,7 @@ export function setupLogging(
 
 // A logger for interactive subcommands: warnings and errors to stderr.
 export function cliLogger(): Logger {
-  return pino({ level: 'warn', name: 'lavarank' }, pino.destination({ fd: 2, sync: true }));
+  return stderrLogger('warn');
 }
 
 // A logger that discards everything, for tests and pure subcommands.

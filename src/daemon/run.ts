@@ -16,6 +16,8 @@ import { ConfigError, ModelError, errorMessage } from '../util/errors.js';
 import { runIsolated } from '../util/exec.js';
 import { defaultHistoryDir, historyRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
+import { lsfEnvProblems } from './lsf-env.js';
+import { MetricsWriter } from './metrics.js';
 import { openRankers } from '../model/rankers.js';
 import { reniceProcess } from './nice.js';
 import { fdSink } from './report.js';
@@ -67,6 +69,7 @@ function emptySummary(): Summary {
 export interface DaemonArgs {
   config?: string; // --config FILE
   testInterval?: string; // --test-interval SECONDS
+  noHistory?: boolean; // --no-history: history off whatever the config says
 }
 
 // Runs the elim until stopped; returns the exit status. `complain` receives the reason
@@ -120,6 +123,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     'lavarank starting',
   );
   for (const skipped of logging.skipped) log.warn(`log location skipped: ${skipped}`);
+  for (const problem of lsfEnvProblems(env)) log.warn(problem);
 
   const abort = lsfAbortCode(config.resource, env);
   if (abort !== undefined) {
@@ -161,7 +165,11 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const collectors = collectorsFromConfig(config, { log, signal, clock });
   const sampler = createSampler({ collectors, clock, log });
 
-  const history = openHistory(config, host, env, log);
+  const metricsPath = config.metrics.textfile;
+  const metrics = metricsPath === null ? undefined : new MetricsWriter({ path: metricsPath, resource: config.resource, version: VERSION, log });
+  if (metricsPath !== null) log.info({ path: metricsPath }, 'metrics file (Prometheus text format, each tick)');
+  const history = args.noHistory === true ? undefined : openHistory(config, host, env, log);
+  if (history === undefined) log.info(args.noHistory === true ? 'history off (--no-history)' : 'history off (history.enabled: false)');
   const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
   let stopping: string | undefined;
   const stop = (why: string): void => {
@@ -202,6 +210,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     if (history !== undefined && tick.result !== undefined && tick.state === 'ok') {
       history.append(JSON.stringify(historyRecord(tick.ts, host, tick.result)));
     }
+    metrics?.update(tick, sampler.stats());
     summary.ticks++;
     summary.states[tick.state] = (summary.states[tick.state] ?? 0) + 1;
     if (tick.outcome === 'dropped' || tick.outcome === 'replaced') summary.unread++;
@@ -254,6 +263,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   if (children !== undefined) pending.push(children.close());
   if (inventory !== undefined) pending.push(inventory);
   if (history !== undefined) pending.push(history.close(300));
+  if (metrics !== undefined) pending.push(metrics.close(300));
   await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
   log.info({ reason: stopping }, 'lavarank stopped');
   await logging.close(300);

@@ -55,7 +55,7 @@ const SNIPPET_DIR = join(PACKAGE_ROOT, 'openlava-conf');
 export const WRAPPER_MARK = 'lavarank elim wrapper';
 // Where a replaced elim is kept, inside LSF_SERVERDIR.
 export const BACKUP_DIR = '.lavarank-backup';
-const MIN_NODE_MAJOR = 20;
+export const MIN_NODE_MAJOR = 20;
 // Larger than any wrapper lavarank writes; a bigger file is someone else's elim.
 const MAX_WRAPPER_BYTES = 64 * 1024;
 // The resource whose sort direction and ResourceMap entry the merge enforces.
@@ -210,6 +210,29 @@ export function wrapperText(node: string, program: string): string {
     `exec ${shQuote(node, 'Node path')} ${DAEMON_NODE_FLAGS.join(' ')} ${shQuote(program, 'program path')} run "$@"`,
     '',
   ].join('\n');
+}
+
+// The Node and program an installed wrapper execs, read back from its exec line;
+// undefined when the text is not a wrapper lavarank wrote.
+export function parseWrapper(text: string): { node: string; program: string } | undefined {
+  if (text.split('\n', 2)[1]?.startsWith(`# ${WRAPPER_MARK}`) !== true) return undefined;
+  const exec = text.split('\n').find((line) => line.startsWith('exec '));
+  if (exec === undefined) return undefined;
+  // Single-quoted words as shQuote writes them ('\'' inside), or bare flags.
+  const words = [...exec.slice(5).matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]!));
+  const node = words[0];
+  const program = words.slice(1).find((w) => !w.startsWith('-'));
+  return node === undefined || program === undefined ? undefined : { node, program };
+}
+
+// Node's major version from `node --version`, or a reason it cannot be had.
+export async function nodeMajor(node: string): Promise<{ version: string; major: number } | { problem: string }> {
+  try {
+    const version = await nodeVersion(node);
+    return { version, major: Number(/^v(\d+)\./.exec(version)?.[1]) };
+  } catch (err) {
+    return { problem: errorMessage(err) };
+  }
 }
 
 async function nodeVersion(node: string): Promise<string> {

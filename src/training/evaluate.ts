@@ -4,6 +4,7 @@
 // a 95 % interval from a bootstrap over the groups; and the one rule that decides
 // whether a model may be written, shared by train-default, eval-model and retrain.
 import { seededRandom, shuffled } from '../util/random.js';
+import { notBeaten } from './judge.js';
 
 // What the write decision compares: mean absolute errors on the same held-out rows.
 export interface GateInput {
@@ -20,13 +21,15 @@ export interface GateResult {
 
 // The rule: a model is written only if it beats both the backbone alone and the ridge
 // regression on the held-out rows; otherwise it adds nothing a simpler model does not.
+// The same rule as retrain's (notBeaten in src/training/judge.ts), in one sentence.
 export function gateDecision(m: GateInput): GateResult {
   const f = (x: number): string => x.toFixed(2);
-  const lost: string[] = [];
-  if (!(m.model < m.backbone)) lost.push(`the backbone alone (${f(m.backbone)})`);
-  if (!(m.model < m.ridge)) lost.push(`the ridge regression (${f(m.ridge)})`);
+  const lost = notBeaten(m.model, [
+    { name: 'the backbone alone', mae: m.backbone },
+    { name: 'the ridge regression', mae: m.ridge },
+  ]);
   if (lost.length === 0) return { pass: true, reason: `the model (MAE ${f(m.model)}) beats the backbone alone (${f(m.backbone)}) and the ridge regression (${f(m.ridge)})` };
-  return { pass: false, reason: `the model (MAE ${f(m.model)}) does not beat ${lost.join(' nor ')}` };
+  return { pass: false, reason: `the model (MAE ${f(m.model)}) does not beat ${lost.map((l) => `${l.name} (${f(l.mae)})`).join(' nor ')}` };
 }
 
 // Fold numbers 0..k-1 for each row, whole groups together, groups dealt in a seeded

@@ -4,7 +4,8 @@
 // Every string that comes from the data (job names, commands, host and file names,
 // parser messages) is user-controlled and goes through the `html` template, which
 // escapes whatever it is given unless it is already Html.
-import { EXCLUSION_REASONS, type ExclusionCounts } from './jobs.js';
+import { EXCLUSION_REASONS, type ExclusionCounts, type ExclusionReason } from './jobs.js';
+import { labelSettings } from './label.js';
 import { FEATURES, unscaleValue, type FeatureSpec } from '../model/features.js';
 import { RANK_MAX, clampRank } from '../model/rank.js';
 
@@ -54,36 +55,62 @@ export interface HoldoutPoint {
   mask: readonly boolean[];
   predicted: number; // the new model
   installed?: number; // the installed model, when there is a usable one
-  job: { id: string; kind: string; host: string; start: number; runtime: number; baseline: number }; // start in epoch s
+  job: HoldoutJob;
 }
 
-// Everything the report shows.
+// What the report shows of a held-out job: how it ran and against which baseline it was labelled.
+export interface HoldoutJob {
+  id: string;
+  kind: string;
+  host: string;
+  start: number; // epoch s
+  runtime: number; // s, suspended time excluded
+  cpu: number; // user + system CPU seconds
+  efficiency: number; // CPU seconds per second of run time per slot
+  baseline: number; // the family's baseline efficiency
+}
+
+// Everything the report shows. A run that stopped before judging a model (too few
+// examples, say) still writes one: then table and holdout are empty and outcome says why.
 export interface ReportData {
   generated: string; // ISO 8601
   out: string;
-  outcome: string; // one sentence: written, not written and why, dry run
-  newModelId: string;
+  outcome: string; // one sentence: written, not written and why, dry run, or the error
+  newModelId?: string; // the id of the model as written (the one the daemons log); none when no model was trained
   installed: { path: string; id?: string }; // the file compared with; id when it was usable
   table: MaeEntry[];
-  holdout: HoldoutPoint[];
-  holdoutRange: { from: number; to: number }; // epoch s of the first and last held-out start
+  holdout: HoldoutPoint[]; // evenly thinned when there are many
+  holdoutTotal?: number; // held-out jobs in all; default holdout.length
+  worst?: HoldoutPoint[]; // the new model's largest errors over all held-out jobs; default from holdout
+  holdoutRange?: { from: number; to: number }; // epoch s of the first and last held-out start
   counts: { jobs: number; examples: number; train: number; calibration: number; holdout: number };
   excluded: ExclusionCounts;
+  meanings?: Record<ExclusionReason, string>; // default EXCLUSION_MEANINGS
+  label?: string; // how the jobs were labelled: baselines, families
   inputs: Array<{ what: string; path: string; summary: string }>;
-  problems: string[]; // first lines the readers skipped, with file and line
-  training: string; // one sentence: epochs, best epoch, why it stopped, time
+  problems: string[]; // the first lines the readers skipped, as file:line: reason
+  problemCount?: number; // all of them; default problems.length
+  training?: string; // one sentence: epochs, best epoch, why it stopped, time
 }
 
-// What each exclusion reason means, for the report (docs/retrain-data.md has the why).
-export const EXCLUSION_MEANINGS: Record<(typeof EXCLUSION_REASONS)[number], string> = {
-  notStarted: 'never started (killed while pending or held)',
-  failed: 'exited non-zero or was killed: its run time is not the work of its kind',
-  badTimes: 'ends before it starts',
-  fewRuns: 'its kind has fewer successful runs than --min-runs',
-  tooShort: 'its kind runs under 10 s, below what whole-second times can measure',
-  outlier: 'over 11 x or under 0.5 x its kind\'s baseline run time',
-  noHistory: 'no sample of its first execution host within two intervals before it started',
-};
+// What each exclusion reason means, with the options that set it.
+export function exclusionMeanings(settings: { minRuntimeSec: number; minRuns: number; minCpuShare: number; maxBaselineSpread: number; maxSpeedup: number; maxSlowdown: number }): Record<ExclusionReason, string> {
+  return {
+    notStarted: 'never started (killed while pending or held)',
+    failed: 'exited non-zero or was killed: its run time is not the work of its family',
+    badTimes: 'ends before it starts',
+    tooShort: `ran under --min-runtime ${settings.minRuntimeSec} s (suspended time excluded): lsb.acct's whole seconds make shorter run times too coarse to label; a site of short jobs can lower it`,
+    noUsage: 'the accounting has no user+system CPU time for it, so waiting cannot be told from working',
+    noHistory: 'no sample of its first execution host within two intervals before it started',
+    fewRuns: `its family has fewer than --min-runs ${settings.minRuns} usable runs before the holdout`,
+    lowCpu: `its family's fastest runs keep under ${Math.round(100 * settings.minCpuShare)} % of their slots' CPU busy (sleeping, waiting for io): CPU time does not measure its work`,
+    unstable: `its family's fastest runs are not stable: the baselines of its older and its newer runs differ by more than ${Math.round(100 * settings.maxBaselineSpread)} %`,
+    outlier: `slowed by more than ${settings.maxSlowdown} %, or over ${settings.maxSpeedup} x its family's baseline CPU efficiency (more threads than usual)`,
+  };
+}
+
+// The meanings at the default settings (docs/retrain-data.md has the why).
+export const EXCLUSION_MEANINGS: Record<ExclusionReason, string> = exclusionMeanings(labelSettings());
 
 // The error of the models over one range of one feature's scaled value.
 export interface RangeMae {
@@ -198,10 +225,12 @@ svg.new rect{fill:#1f5fa8}svg.old rect{fill:#c9a25c}code{font-size:.95em}.muted{
 
 // The whole report as one HTML document.
 export function renderReport(d: ReportData): string {
+  const judged = d.table.length > 0;
+  const total = d.holdoutTotal ?? d.holdout.length;
   const actualMax = d.holdout.reduce((m, p) => Math.max(m, clampRank(p.label), p.predicted, p.installed ?? 0), 0);
   const plotMax = Math.min(RANK_MAX, Math.max(50, Math.ceil(actualMax / 50) * 50));
   const plots = [
-    scatterSvg(`new model ${d.newModelId}`, d.holdout.map((p) => ({ actual: clampRank(p.label), predicted: p.predicted })), plotMax),
+    scatterSvg(`new model ${d.newModelId ?? ''}`, d.holdout.map((p) => ({ actual: clampRank(p.label), predicted: p.predicted })), plotMax),
   ];
   const withInstalled = d.holdout.filter((p) => p.installed !== undefined);
   if (d.installed.id !== undefined && withInstalled.length > 0) {
@@ -218,54 +247,66 @@ export function renderReport(d: ReportData): string {
       }</tr>`,
     ),
   );
-  const worst = [...d.holdout].sort((a, b) => Math.abs(b.predicted - clampRank(b.label)) - Math.abs(a.predicted - clampRank(a.label))).slice(0, 10);
-  const doc = html`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>lavarank retrain report</title>
-<style>${new Html(STYLE)}</style></head><body>
-<h1>lavarank retrain report</h1>
-<p>Generated ${d.generated}. Model file <code>${d.out}</code>.</p>
-<p class="outcome">${d.outcome}</p>
-
-<h2>Holdout: the ${d.counts.holdout} newest jobs</h2>
-<p>Started ${isoMinute(d.holdoutRange.from)} to ${isoMinute(d.holdoutRange.to)} UTC; no model was trained on them. MAE is the mean absolute
-difference between the predicted rank and the job's measured slowdown, in rank points (percent); lower is better.</p>
+  const worst = d.worst ?? [...d.holdout].sort((a, b) => Math.abs(b.predicted - clampRank(b.label)) - Math.abs(a.predicted - clampRank(a.label))).slice(0, 10);
+  const meanings = d.meanings ?? EXCLUSION_MEANINGS;
+  const shown = d.holdout.length < total ? ` (${d.holdout.length} of the ${total} held-out jobs, evenly spread over the holdout)` : '';
+  const range = d.holdoutRange;
+  const results = !judged
+    ? html`<p>No model was judged: the run stopped before (see the outcome above). What was read and left out is below.</p>`
+    : html`<h2>Holdout: the ${total} newest jobs</h2>
+<p>${range === undefined ? '' : html`Started ${isoMinute(range.from)} to ${isoMinute(range.to)} UTC; `}no model was trained on them, and every predictor below is judged on the same jobs
+and the same labels. MAE is the mean absolute difference between the predicted rank and the job's measured slowdown from contention,
+in rank points (percent); lower is better.</p>
 <table><thead><tr><th>predictor</th><th>MAE</th><th>n</th><th>notes</th></tr></thead><tbody>
 ${d.table.map((e) => html`<tr><td>${e.name}</td><td class="n">${fmt(e.mae)}</td><td class="n">${e.n}</td><td>${e.note}</td></tr>`)}
 </tbody></table>
 <p>The installed model is the file the new one would replace, else the one the daemons' config names: <code>${d.installed.path}</code>.</p>
 
 <h2>Predicted vs actual</h2>
-<p>One dot per held-out job; a perfect model puts every dot on the dashed diagonal.</p>
+<p>One dot per held-out job${shown}; a perfect model puts every dot on the dashed diagonal.</p>
 ${plots}
 
 <h2>Error per feature range</h2>
-<p>Held-out jobs grouped by each feature's value when they started (equal fifths of the feature's scaled range);
+<p>Held-out jobs${shown} grouped by each feature's value when they started (equal fifths of the feature's scaled range);
 a range where the error is high is where the model has learnt least. Features the history never reported are left out.</p>
 <table><thead><tr><th>feature</th><th>range</th><th>n</th><th>MAE new</th><th></th>${hasInstalled ? html`<th>MAE installed</th><th></th>` : ''}</tr></thead><tbody>
 ${rangeRows}
 </tbody></table>
 
 <h2>Largest errors of the new model</h2>
-<table><thead><tr><th>job</th><th>kind</th><th>host</th><th>started (UTC)</th><th>run time s</th><th>baseline s</th><th>actual %</th><th>predicted</th>${hasInstalled ? html`<th>installed</th>` : ''}</tr></thead><tbody>
+<p>CPU efficiency is CPU time per second of run time per slot; the label is how far it fell below its family's baseline.</p>
+<table><thead><tr><th>job</th><th>family</th><th>host</th><th>started (UTC)</th><th>run time s</th><th>CPU s</th><th>efficiency</th><th>family baseline</th><th>actual %</th><th>predicted</th>${hasInstalled ? html`<th>installed</th>` : ''}</tr></thead><tbody>
 ${worst.map(
   (p) =>
-    html`<tr><td>${p.job.id}</td><td><code>${p.job.kind}</code></td><td>${p.job.host}</td><td>${isoMinute(p.job.start)}</td><td class="n">${p.job.runtime}</td><td class="n">${fmt(p.job.baseline)}</td><td class="n">${fmt(p.label)}</td><td class="n">${fmt(p.predicted)}</td>${
+    html`<tr><td>${p.job.id}</td><td><code>${p.job.kind}</code></td><td>${p.job.host}</td><td>${isoMinute(p.job.start)}</td><td class="n">${fmt(p.job.runtime, 0)}</td><td class="n">${fmt(p.job.cpu, 0)}</td><td class="n">${fmt(p.job.efficiency, 2)}</td><td class="n">${fmt(p.job.baseline, 2)}</td><td class="n">${fmt(p.label)}</td><td class="n">${fmt(p.predicted)}</td>${
       hasInstalled ? html`<td class="n">${p.installed === undefined ? '-' : fmt(p.installed)}</td>` : ''
     }</tr>`,
 )}
-</tbody></table>
+</tbody></table>`;
+  const problemCount = d.problemCount ?? d.problems.length;
+  const doc = html`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>lavarank retrain report</title>
+<style>${new Html(STYLE)}</style></head><body>
+<h1>lavarank retrain report</h1>
+<p>Generated ${d.generated}. Model file <code>${d.out}</code>${d.newModelId === undefined ? '' : html`; the new model is <code>${d.newModelId}</code>, the id the daemons log when they load it`}.</p>
+<p class="outcome">${d.outcome}</p>
+
+${results}
 
 <h2>Data</h2>
 <p>${d.counts.jobs} finished jobs read; ${d.counts.examples} kept as examples: ${d.counts.train} to train on${
     d.counts.calibration > 0 ? ` (plus ${d.counts.calibration} calibration rows)` : ''
-  }, ${d.counts.holdout} held out. ${d.training}</p>
+  }, ${d.counts.holdout} held out. ${d.training ?? ''}</p>
+${d.label === undefined ? '' : html`<p>${d.label}</p>`}
 <table><thead><tr><th>left out</th><th>jobs</th><th>why</th></tr></thead><tbody>
-${EXCLUSION_REASONS.map((r) => html`<tr><td>${r}</td><td class="n">${d.excluded[r]}</td><td>${EXCLUSION_MEANINGS[r]}</td></tr>`)}
+${EXCLUSION_REASONS.map((r) => html`<tr><td>${r}</td><td class="n">${d.excluded[r]}</td><td>${meanings[r]}</td></tr>`)}
 </tbody></table>
 <table><thead><tr><th>input</th><th>file</th><th>read</th></tr></thead><tbody>
 ${d.inputs.map((i) => html`<tr><td>${i.what}</td><td><code>${i.path}</code></td><td>${i.summary}</td></tr>`)}
 </tbody></table>
-${d.problems.length === 0 ? '' : html`<p>Lines skipped by the readers (first ${d.problems.length}):</p><ul>${d.problems.map((p) => html`<li><code>${p}</code></li>`)}</ul>`}
+${problemCount === 0 ? '' : html`<p>${problemCount} malformed lines were skipped${problemCount > d.problems.length ? html`; the first ${d.problems.length}` : ''}:</p><ul>${d.problems.map((p) => html`<li><code>${p}</code></li>`)}</ul>${
+    problemCount > d.problems.length ? html`<p>and ${problemCount - d.problems.length} more.</p>` : ''
+  }`}
 <p class="muted">lavarank retrain; see docs/retrain.md.</p>
 </body></html>
 `;

@@ -1,27 +1,33 @@
 // `lavarank retrain`: learns the rank from the cluster's own finished jobs. Reads
-// lsb.acct and the daemons' history, labels each job with its slowdown and joins it
-// with its host's features at its start (src/training/jobs.ts), holds out the newest jobs,
-// trains, compares the new model with the installed one on those jobs, and replaces
-// the installed model atomically only if the new one is better. Writes an HTML
-// report either way. Choices and their reasons are in docs/retrain.md.
+// lsb.acct (and lsb.events for suspended time) and the daemons' history, joins each job
+// with its host's features at its start in one streaming pass, holds out the newest
+// jobs, labels every job with its slowdown from contention against baselines of its
+// family from the training window only (src/training/jobs.ts, label.ts), trains, judges
+// every candidate on the same held-out jobs, and replaces the installed model atomically
+// only if the new one is better. Writes an HTML report whatever happens, unless
+// interrupted. Choices and their reasons are in docs/retrain.md.
 import { accessSync, chmodSync, constants, copyFileSync, existsSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { readAcct, type JobFinish } from '../lsf/acct.js';
+import { readAcct } from '../lsf/acct.js';
+import { readSuspensions, Suspensions } from '../lsf/events.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Config } from '../config.js';
 import { ConfigError, ModelError, errorCode, errorMessage } from '../util/errors.js';
 import { historyFiles, readHistory } from '../history/reader.js';
 import { defaultHistoryDir } from '../history/record.js';
-import { EXCLUSION_REASONS, HistoryJoin, labelJobs, shortHostName, type Example, type ExclusionCounts } from './jobs.js';
+import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
 import { calibrationRows, readCalibration } from './dataset.js';
-import { featuresFromNamed } from '../model/features.js';
-import { loadModel, modelFromFile, type LoadedModel } from '../model/model.js';
-import { meanAbsoluteError, trainModel, writeModelFile, type TrainingRow } from './train.js';
-import type { GateResult } from './evaluate.js';
+import { FEATURE_NAMES, FEATURES, featureIndex, unscaleValue, type FeatureSpec, type Features } from '../model/features.js';
+import { loadModel, modelFromFile, modelId, serializeModel, type LoadedModel, type ModelFile } from '../model/model.js';
+import { formulaRank, trainModel, writeModelFile, type TrainingRow, type TrainReport } from './train.js';
 import { clampRank } from '../model/rank.js';
+import { backbone } from '../model/backbone.js';
 import { defaultModelPath, modelPathFor } from '../model/rankers.js';
-import { renderReport, type HoldoutPoint, type MaeEntry } from './report-html.js';
+import { exclusionMeanings, renderReport, thinned, type HoldoutPoint, type MaeEntry, type ReportData } from './report-html.js';
 import { trustProblems } from '../util/trust.js';
+import { judge, notBeaten, pairedDifference, type Candidate, type Verdict } from './judge.js';
+import { linearPredict, RidgeFit, type LinearModel } from './linear.js';
+import { labelSettings, type LabelSettings } from './label.js';
 
 // Exit status: the new model was written (or, with --dry-run, would be). All are in docs/retrain.md.
 export const EXIT_WRITTEN = 0;
@@ -29,7 +35,7 @@ export const EXIT_WRITTEN = 0;
 export const EXIT_ERROR = 1;
 // Exit status: a bad option value.
 export const EXIT_USAGE = 2;
-// Exit status: the new model is not better than the installed one, so nothing was written.
+// Exit status: the new model is not better than the installed one (or a reference), so nothing was written.
 export const EXIT_NOT_BETTER = 3;
 // Exit status: Ctrl-C or SIGTERM (128 + SIGINT, as shells report it); nothing was written.
 export const EXIT_INTERRUPTED = 130;
@@ -41,25 +47,39 @@ export const MIN_TRAIN = 50;
 
 // At most as many epochs as the default model is trained for.
 export const DEFAULT_EPOCHS = 2000;
-// Never more than two minutes of training by default, so that 100 000 jobs fit in a few minutes.
+// Never more than two minutes of training by default, so that a million jobs fit in five minutes.
 export const DEFAULT_TIME_LIMIT_SEC = 120;
 // Training stops once the validation error has not improved for this many epochs.
 export const PATIENCE_EPOCHS = 200;
 // An improvement of the validation MAE smaller than this share does not count for patience.
 export const MIN_IMPROVEMENT = 0.005;
+// The network trains on at most this many jobs, evenly spread over the training window:
+// brain.js keeps several copies of its rows, and more rows than this add time, not accuracy.
+export const DEFAULT_MAX_TRAIN_ROWS = 100_000;
+// Runs shorter than this many seconds are left out by default (--min-runtime).
+export const DEFAULT_MIN_RUNTIME_SEC = 10;
+// The malformed lines shown in the output and the report; the rest are counted.
+export const SHOWN_PROBLEMS = 20;
+// Held-out jobs drawn in the report (evenly thinned): its plots and feature ranges.
+export const REPORT_POINTS = 20_000;
+// Held-out rows trainModel checks its network on (the judge scores all of them).
+const TRAIN_CHECK_ROWS = 2000;
 
 // Everything one retrain run needs, already resolved against the config.
 export interface RetrainOptions {
   history: string[]; // files or directories
   historyFromConfig?: boolean; // no --history was given: history is the config's history.dir
-  acct: string[]; // files or directories (lsb.acct and lsb.acct.N inside)
+  acct: string[]; // files or directories (lsb.acct, lsb.acct.N and lsb.events* inside)
   calibration: string[];
   out: string;
   report: string;
   configPath: string | null; // for hints only
   configModel: string; // the model file the config makes the daemons use
+  embeddedModel?: string; // the embedded default; default defaultModelPath()
   intervalSec: number;
   minRuns: number;
+  minRuntimeSec?: number; // default DEFAULT_MIN_RUNTIME_SEC
+  maxTrainRows?: number; // default DEFAULT_MAX_TRAIN_ROWS
   holdoutFraction: number;
   seed: number;
   epochs: number;
@@ -87,9 +107,11 @@ export interface RetrainResult {
   jobs: number;
   examples: number;
   holdout: number;
+  historyRecords: number;
   newMae: number;
   installedMae: number | null;
-  readMs: number; // lsb.acct, history and the join
+  modelId?: string; // the new model's id as written (or as it would be)
+  readMs: number; // lsb.acct, history, the join and the labels
   trainMs: number;
   epochs: number;
   stoppedBy: string; // what ended training
@@ -142,34 +164,36 @@ export type Installed =
   | { state: 'invalid'; path: string; why: string }
   | { state: 'loaded'; path: string; model: LoadedModel };
 
-// Whether to write, the exit status and why. Strictly lower holdout MAE wins; with no
-// usable installed model there is nothing to beat; --force writes anyway; --dry-run
-// writes nothing but exits as a real run would.
+// Whether to write, the exit status and why. The new model must have a strictly lower
+// holdout MAE than the installed one (with no usable installed model there is nothing
+// to beat) and than every available reference (linear regression, the physical
+// backbone); --force writes anyway; --dry-run writes nothing but exits as a real run would.
 export function decideWrite(
   newMae: number,
   installedMae: number | null,
-  options: { force: boolean; dryRun: boolean; installedPath: string; gate?: GateResult },
+  options: { force: boolean; dryRun: boolean; installedPath: string; references?: ReadonlyArray<{ name: string; mae: number | null }> },
 ): { write: boolean; exitCode: number; reason: string } {
   const fmt = (x: number): string => x.toFixed(2);
+  const refs = (options.references ?? []).filter((r) => r.mae !== null);
+  const missed = notBeaten(newMae, refs);
+  const also = refs.length === 0 ? '' : ` and ${refs.map((r) => `${r.name} (MAE ${fmt(r.mae ?? NaN)})`).join(' and ')}`;
   let better: boolean;
   let reason: string;
   if (!Number.isFinite(newMae)) {
     better = false;
     reason = `the new model's holdout MAE is ${String(newMae)}`;
-  } else if (installedMae === null) {
-    better = true;
-    reason = `there is no usable installed model at ${options.installedPath} to beat`;
-  } else if (newMae < installedMae) {
-    better = true;
-    reason = `the new model beats the installed one on the holdout (MAE ${fmt(newMae)} < ${fmt(installedMae)})`;
-  } else {
+  } else if (installedMae !== null && !(newMae < installedMae)) {
     better = false;
     reason = `the new model does not beat the installed one on the holdout (MAE ${fmt(newMae)} >= ${fmt(installedMae)})`;
-  }
-  if (better && options.gate !== undefined && !options.gate.pass) {
-    // The rule the default model is held to (gateDecision): beat the backbone alone and the ridge regression.
+  } else if (missed.length > 0) {
     better = false;
-    reason = options.gate.reason;
+    reason = `the new model does not beat ${missed.map((m) => `${m.name} (MAE ${fmt(newMae)} >= ${fmt(m.mae)})`).join(' or ')} on the holdout, and a model no better than that is not worth deploying`;
+  } else if (installedMae === null) {
+    better = true;
+    reason = `there is no usable installed model at ${options.installedPath} to beat${refs.length === 0 ? '' : `, and the new model (MAE ${fmt(newMae)}) beats${also.slice(4)}`}`;
+  } else {
+    better = true;
+    reason = `the new model beats the installed one on the holdout (MAE ${fmt(newMae)} < ${fmt(installedMae)})${also}`;
   }
   const write = better || options.force;
   const exitCode = write ? EXIT_WRITTEN : EXIT_NOT_BETTER;
@@ -211,44 +235,6 @@ export function resolveOutput(out: string | undefined, config: Pick<Config, 'mod
   );
 }
 
-// A function that returns one shared copy of each distinct string it is given. The parser's
-// fields are slices of their line, and V8 keeps a whole line alive for a slice of 13
-// characters or more; names and hosts also repeat from job to job.
-export function stringPool(): (s: string) => string {
-  const pool = new Map<string, string>();
-  return (s) => {
-    let own = pool.get(s);
-    if (own === undefined) {
-      own = s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8'); // a flat copy, not a slice
-      pool.set(own, own);
-    }
-    return own;
-  };
-}
-
-// A job without the fields retrain never reads, its strings from the pool: 100 000 jobs
-// then take about 50 MB of heap instead of 140.
-export function slimJob(job: JobFinish, intern: (s: string) => string = (s) => s): JobFinish {
-  return {
-    ...EMPTY_JOB,
-    version: intern(job.version), endTime: job.endTime, jobId: job.jobId, submitTime: job.submitTime, startTime: job.startTime,
-    userName: intern(job.userName), queue: intern(job.queue), execHosts: job.execHosts.slice(0, 1).map(intern),
-    jStatus: job.jStatus, jobName: intern(job.jobName), command: job.jobName === '' ? intern(job.command) : '', exitStatus: job.exitStatus, idx: job.idx,
-  };
-}
-
-const EMPTY_JOB: JobFinish = Object.freeze({
-  version: '', endTime: 0, jobId: 0, userId: 0, options: 0, numProcessors: 0, submitTime: 0, beginTime: 0, termTime: 0, startTime: 0,
-  userName: '', queue: '', resReq: '', dependCond: '', preExecCmd: '', fromHost: '', cwd: '', inFile: '', outFile: '', errFile: '',
-  jobFile: '', askedHosts: [], execHosts: [], jStatus: 0, hostFactor: 0, jobName: '', command: '',
-  rusage: Object.freeze({
-    utime: -1, stime: -1, maxrss: -1, ixrss: -1, ismrss: -1, idrss: -1, isrss: -1, minflt: -1, majflt: -1, nswap: -1,
-    inblock: -1, oublock: -1, ioch: -1, msgsnd: -1, msgrcv: -1, nsignals: -1, nvcsw: -1, nivcsw: -1, exutime: -1,
-  }),
-  mailUser: '', projectName: '', exitStatus: 0, maxNumProcessors: 0, loginShell: '', idx: 0, maxRMem: 0, maxRSwap: 0,
-  inFileSpool: '', commandSpool: '',
-}) as JobFinish;
-
 const ACCT_FILE = /^lsb\.acct(?:\.(\d+))?$/;
 
 // The accounting files named: files as given; a directory gives its lsb.acct and rotated
@@ -258,7 +244,7 @@ export function acctFiles(paths: readonly string[]): string[] {
   for (const path of paths) {
     const st = statOrFail('--acct', path, 'an lsb.acct file or the directory holding it');
     if (!st.isDirectory()) {
-      files.push(path);
+      if (!EVENTS_FILE.test(basename(path))) files.push(path);
       continue;
     }
     const found = readdirSync(path)
@@ -281,6 +267,34 @@ function statOrFail(option: string, path: string, expected: string) {
   }
 }
 
+
+const EVENTS_FILE = /^lsb\.events(?:\.(\d+))?$/;
+
+// The event logs in the --acct directories (lsb.events and rotated lsb.events.N, oldest
+// first) and --acct files named so: where suspended time comes from. None is fine.
+export function eventFiles(paths: readonly string[]): string[] {
+  const files: string[] = [];
+  for (const path of paths) {
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      continue; // acctFiles names a missing path
+    }
+    if (!st.isDirectory()) {
+      if (EVENTS_FILE.test(basename(path))) files.push(path);
+      continue;
+    }
+    const found = readdirSync(path)
+      .map((name) => ({ name, m: EVENTS_FILE.exec(name) }))
+      .filter((f) => f.m !== null)
+      .map((f) => ({ path: join(path, f.name), n: f.m?.[1] === undefined ? 0 : Number(f.m[1]) }))
+      .sort((a, b) => b.n - a.n);
+    files.push(...found.map((f) => f.path));
+  }
+  return files;
+}
+
 // ---------------------------------------------------------------- arguments
 
 // The command line as given, before the config fills in defaults.
@@ -294,6 +308,8 @@ export interface RetrainArgs {
   config?: string;
   interval?: number;
   minRuns: number;
+  minRuntimeSec: number;
+  maxTrainRows: number;
   holdoutFraction: number;
   seed: number;
   epochs: number;
@@ -302,29 +318,49 @@ export interface RetrainArgs {
   dryRun: boolean;
 }
 
-// ---------------------------------------------------------------- the run
+// ---------------------------------------------------------------- helpers
+
+function isoMinute(epochSec: number): string {
+  return Number.isFinite(epochSec) ? new Date(epochSec * 1000).toISOString().slice(0, 16).replace('T', ' ') : '-';
+}
 
 function pct(x: number): string {
   return `${Math.round(100 * x)} %`;
 }
 
-function isoMinute(epochSec: number): string {
-  return new Date(epochSec * 1000).toISOString().slice(0, 16).replace('T', ' ');
+// The reasons with a count, as "failed 45, tooShort 66"; "none" when nothing was left out.
+export function exclusionText(excluded: ExclusionCounts): string {
+  const parts = EXCLUSION_REASONS.filter((r) => excluded[r] > 0).map((r) => `${r} ${excluded[r]}`);
+  return parts.length === 0 ? 'none' : parts.join(', ');
 }
 
-function exclusionText(excluded: ExclusionCounts): string {
-  return EXCLUSION_REASONS.map((r) => `${r} ${excluded[r]}`).join(', ');
+// One line per reason with a count, saying what it means and which option sets it.
+export function exclusionLines(excluded: ExclusionCounts, meanings: Record<ExclusionReason, string>): string[] {
+  return EXCLUSION_REASONS.filter((r) => excluded[r] > 0).map((r) => `  ${r} ${excluded[r]}: ${meanings[r]}`);
 }
 
-// Mean and standard error of the paired difference |new − actual| − |installed − actual|,
-// so that "better by 0.3" can be told from noise.
-export function pairedDifference(newPred: readonly number[], oldPred: readonly number[], labels: readonly number[]): { mean: number; se: number } {
-  const n = labels.length;
-  if (n < 2) return { mean: NaN, se: NaN };
-  const d = labels.map((y, i) => Math.abs((newPred[i] ?? NaN) - clampRank(y)) - Math.abs((oldPred[i] ?? NaN) - clampRank(y)));
-  const mean = d.reduce((s, x) => s + x, 0) / n;
-  const variance = d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1);
-  return { mean, se: Math.sqrt(variance / n) };
+// The malformed lines of every input: the first SHOWN_PROBLEMS as file:line: reason,
+// and how many there were in all.
+export class ProblemLog {
+  readonly first: string[] = [];
+  total = 0;
+
+  // Adds `count` malformed lines of one input, of which `messages` are the first.
+  add(count: number, messages: readonly string[]): void {
+    this.total += count;
+    for (const m of messages) if (this.first.length < SHOWN_PROBLEMS) this.first.push(m);
+  }
+
+  // The lines for the output; none when there was nothing malformed.
+  lines(): string[] {
+    if (this.total === 0) return [];
+    const more = this.total - this.first.length;
+    return [
+      `skipped ${this.total} malformed line${this.total === 1 ? '' : 's'}${more > 0 ? `; the first ${this.first.length}` : ''}:`,
+      ...this.first.map((p) => `  ${p}`),
+      ...(more > 0 ? [`  and ${more} more`] : []),
+    ];
+  }
 }
 
 function loadInstalled(path: string): Installed {
@@ -348,9 +384,9 @@ function keepPrevious(path: string): string | undefined {
   return previous;
 }
 
-// Fails early, before minutes of reading and training, if the model could not be written
+// Stage 0: fails early, before minutes of reading and training, if the model or the report could not be written
 // or the daemons would refuse it for where it is.
-function checkOutput(out: string, report: string, dryRun: boolean): void {
+export function checkOutput(out: string, report: string, dryRun: boolean): void {
   if (existsSync(out) && !statSync(out).isFile()) throw new ConfigError(`--out ${out}: exists and is not a regular file`);
   const dirs = dryRun ? [dirname(report)] : [dirname(out), dirname(report)];
   for (const dir of new Set(dirs)) {
@@ -366,30 +402,71 @@ function checkOutput(out: string, report: string, dryRun: boolean): void {
   }
 }
 
-// Runs a retrain with resolved options; resolves to what it did. Throws ConfigError for
-// inputs that cannot be used (named in the message); I/O errors are thrown as they are.
-export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<RetrainResult> {
-  const clock = io.clock ?? (() => performance.now());
-  const started = clock();
-  const progress = new Progress(io.err, io.isTTY, clock, 10_000, io.columns ?? 80);
-  const say = (text: string): void => {
-    progress.clear();
-    io.out(text);
-  };
-  const aborted = (): boolean => io.signal?.aborted === true;
-  const result: RetrainResult = {
-    exitCode: EXIT_INTERRUPTED, written: false, outcome: 'interrupted: nothing written', jobs: 0, examples: 0, holdout: 0,
-    newMae: NaN, installedMae: null, readMs: 0, trainMs: 0, epochs: 0, stoppedBy: '', totalMs: 0,
-  };
-  const interrupted = (): RetrainResult => {
-    progress.clear();
-    result.totalMs = clock() - started;
-    return result;
-  };
+// ---------------------------------------------------------------- the stages
+// retrain() is this list: check the output → gather inputs → join and label → split →
+// train → evaluate → decide → write (model, report). Each stage takes and returns plain
+// typed values, so a test can run one alone; the context only carries the output, the
+// progress line, the clock and Ctrl-C.
 
-  // Every input is checked before anything is read, so a typo fails at once.
-  checkOutput(options.out, options.report, options.dryRun);
+// What the stages share: where to print, the progress line, the clock and Ctrl-C.
+export interface StageContext {
+  say(text: string): void; // whole lines to stdout, after clearing the progress line
+  progress: Progress;
+  clock: () => number;
+  aborted(): boolean;
+}
+
+// Thrown by a stage that saw Ctrl-C; retrain() turns it into EXIT_INTERRUPTED.
+export class Interrupted extends Error {
+  override name = 'Interrupted';
+  constructor() {
+    super('interrupted');
+  }
+}
+
+// A stage context for tests and scripts: output to `out`, no progress, no Ctrl-C.
+export function quietContext(out: (text: string) => void = () => undefined, clock: () => number = () => performance.now()): StageContext {
+  return { say: out, progress: new Progress(() => undefined, false, clock), clock, aborted: () => false };
+}
+
+// One input as the report lists it.
+export interface InputSummary {
+  what: string;
+  path: string;
+  summary: string;
+}
+
+// What the run has read so far, kept by retrain() so that a report can be written
+// even when a later stage gives up.
+export interface ReadLog {
+  inputs: InputSummary[];
+  problems: ProblemLog;
+  source: string[]; // recorded in the model file
+  table?: JobTable; // once the accounting is read
+  historyRecords: number;
+  reportTried?: boolean; // the run's own report was attempted: no failure report after it
+}
+
+// A fresh, empty ReadLog.
+export function readLog(): ReadLog {
+  return { inputs: [], problems: new ProblemLog(), source: [], historyRecords: 0 };
+}
+
+// What gatherInputs read: every finished job once, in the table; the history files to
+// stream; the calibration rows.
+export interface GatheredInputs {
+  table: JobTable;
+  jobs: number; // finished job records, each once
+  historyPaths: string[];
+  calibration: TrainingRow[];
+}
+
+// Stage 1: checks every input before anything is read (a typo fails at once); reads
+// the calibration datasets, the suspended time from lsb.events, then lsb.acct into the
+// job table: a few dozen bytes per job, a record found twice counted once.
+export async function gatherInputs(options: RetrainOptions, log: ReadLog, ctx: StageContext): Promise<GatheredInputs> {
   const acctPaths = acctFiles(options.acct);
+  const eventPaths = eventFiles(options.acct);
   if (options.history.length === 0) throw new ConfigError('--history: expected at least one history file or directory, received none');
   const historyNote = options.historyFromConfig === true ? ' (no --history was given, so this is the config\'s history.dir)' : '';
   for (const path of options.history) statOrFail('--history', path, `a history file or a directory of *.jsonl files${historyNote}`);
@@ -399,27 +476,39 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
   }
   for (const path of options.calibration) statOrFail('--calibration', path, 'a calibration dataset (JSON lines)');
 
-  // lsb.acct: every record in memory, slimmed; duplicates (a file given twice, a copy
-  // of a rotated file) counted once.
-  const source: string[] = [];
-  const inputs: Array<{ what: string; path: string; summary: string }> = [];
-  const problems: string[] = [];
-  const jobs: JobFinish[] = [];
-  const seen = new Set<string>();
-  const intern = stringPool();
-  let duplicates = 0;
+  // Calibration rows are not jobs of this cluster and have no place in its timeline:
+  // they are always trained on and never held out.
+  const calibration: TrainingRow[] = [];
+  for (const path of options.calibration) {
+    const file = readCalibration(path);
+    log.problems.add(file.skipped, file.problems);
+    const summary = `${file.records.length} rows${file.skipped > 0 ? `; skipped ${file.skipped} lines` : ''}`;
+    ctx.say(`calibration ${path}: ${summary} (trained on, never held out)`);
+    log.inputs.push({ what: 'calibration', path, summary });
+    log.source.push(`calibration ${path} (${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
+    calibration.push(...calibrationRows(file.records));
+  }
+
+  const suspensions = new Suspensions();
+  for (const path of eventPaths) {
+    const s = await readSuspensions(path, suspensions);
+    log.problems.add(s.malformed, s.problems);
+    const summary = `${s.statusRecords} JOB_STATUS records${s.malformed > 0 ? `; skipped ${s.malformed} malformed` : ''}`;
+    ctx.say(`lsb.events ${path}: ${summary}`);
+    log.inputs.push({ what: 'lsb.events', path, summary });
+    if (ctx.aborted()) throw new Interrupted();
+  }
+  if (eventPaths.length > 0) ctx.say(`suspended while running: ${suspensions.jobs} jobs (their suspended time is left out of their run time)`);
+
+  const table = new JobTable({ minRuns: options.minRuns, minRuntimeSec: options.minRuntimeSec ?? DEFAULT_MIN_RUNTIME_SEC });
+  log.table = table;
   for (const path of acctPaths) {
     const reader = readAcct(path);
     for await (const job of reader) {
-      const key = `${job.jobId}.${job.idx}.${job.submitTime}.${job.startTime}.${job.endTime}`;
-      if (seen.has(key)) duplicates += 1;
-      else {
-        seen.add(key);
-        jobs.push(slimJob(job, intern));
-      }
-      if ((jobs.length & 4095) === 0) {
-        progress.update(`reading ${path}: ${jobs.length} jobs`);
-        if (aborted()) return interrupted();
+      table.add(job, suspensions.secondsWithin(job.jobId, job.idx, job.startTime, job.endTime));
+      if ((table.count & 16383) === 0) {
+        ctx.progress.update(`reading ${path}: ${table.count} jobs`);
+        if (ctx.aborted()) throw new Interrupted();
       }
     }
     const s = reader.stats;
@@ -430,129 +519,220 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
       ...[...s.unknownVersions].map(([v, n]) => `${n} of unknown version ${v}`),
     ].filter((x) => x !== '');
     const summary = `${s.records} JOB_FINISH records${skipped.length > 0 ? `; skipped ${skipped.join(', ')}` : ''}`;
-    say(`lsb.acct ${path}: ${summary}`);
-    inputs.push({ what: 'lsb.acct', path, summary });
-    source.push(`lsb.acct ${path} (${s.records} records)`);
-    for (const p of s.problems.slice(0, 10)) problems.push(`${path}:${p.line}: ${p.message}`);
+    ctx.say(`lsb.acct ${path}: ${summary}`);
+    log.inputs.push({ what: 'lsb.acct', path, summary });
+    log.source.push(`lsb.acct ${path} (${s.records} records)`);
+    log.problems.add(s.malformed, s.problems.map((p) => p.message));
   }
-  seen.clear();
-  if (duplicates > 0) say(`${duplicates} records appear more than once (the same job in two files) and are counted once`);
-  if (jobs.length === 0) {
-    throw new ConfigError(`no JOB_FINISH records in ${acctPaths.join(', ')}${inputs.length > 0 ? ` (${inputs.map((i) => i.summary).join('; ')})` : ''}`);
+  const duplicates = table.finish();
+  if (duplicates > 0) ctx.say(`${duplicates} records appear more than once (the same job in two files) and are counted once`);
+  if (table.count === 0) {
+    throw new ConfigError(`no JOB_FINISH records in ${acctPaths.join(', ')}${log.inputs.length > 0 ? ` (${log.inputs.map((i) => i.summary).join('; ')})` : ''}`);
   }
-  result.jobs = jobs.length;
+  return { table, jobs: table.count, historyPaths, calibration };
+}
 
-  // Label, then stream the history once through the join.
-  const { labelled, excluded } = labelJobs(jobs, { minRuns: options.minRuns });
-  const jobHosts = new Set(labelled.map((j) => shortHostName(j.host)));
-  let jobFrom = Infinity;
-  let jobTo = -Infinity;
-  for (const j of labelled) {
-    jobFrom = Math.min(jobFrom, j.startTime);
-    jobTo = Math.max(jobTo, j.startTime);
-  }
-  jobs.length = 0;
-  const join = new HistoryJoin(labelled, { intervalSec: options.intervalSec });
+// What joinAndLabel made of the jobs.
+export interface LabelledExamples {
+  table: JobTable;
+  join: HistoryJoin; // the features of every joined job
+  examples: ExampleSet; // labelled, in start order, split at examples.cut
+  excluded: ExclusionCounts;
+}
+
+// Stage 2: streams the history once through the join (each host's records are in time
+// order, and each touches only the jobs starting within its window), then splits the
+// joined jobs by time and labels them against their family's training-window baseline.
+export async function joinAndLabel(
+  gathered: Pick<GatheredInputs, 'table' | 'historyPaths'>,
+  options: Pick<RetrainOptions, 'history' | 'intervalSec' | 'holdoutFraction'>,
+  log: ReadLog,
+  ctx: StageContext,
+): Promise<LabelledExamples> {
+  const { table, historyPaths } = gathered;
+  const join = new HistoryJoin(table, { intervalSec: options.intervalSec });
   const reader = readHistory(historyPaths);
   const historyHosts = new Set<string>();
   let tsFrom = Infinity;
   let tsTo = -Infinity;
   let records = 0;
+  let lastHost = '';
   for await (const record of reader) {
     join.offer(record);
-    historyHosts.add(record.host);
+    if (record.host !== lastHost) {
+      historyHosts.add(record.host);
+      lastHost = record.host;
+    }
     if (record.ts < tsFrom) tsFrom = record.ts;
     if (record.ts > tsTo) tsTo = record.ts;
     records += 1;
-    if ((records & 4095) === 0) {
-      progress.update(`reading history: ${records} records, file ${reader.stats.files} of ${historyPaths.length}`);
-      if (aborted()) return interrupted();
+    if ((records & 16383) === 0) {
+      ctx.progress.update(`reading history: ${records} records, file ${reader.stats.files} of ${historyPaths.length}`);
+      if (ctx.aborted()) throw new Interrupted();
     }
   }
-  if (aborted()) return interrupted();
+  if (ctx.aborted()) throw new Interrupted();
+  log.historyRecords = records;
   const hs = reader.stats;
   const historySummary =
     `${hs.records} records in ${hs.files} files` +
     `${hs.malformed > 0 ? `; skipped ${hs.malformed} malformed lines` : ''}${hs.incomplete > 0 ? `; ${hs.incomplete} incomplete last lines (a daemon killed mid-write, or still writing)` : ''}`;
-  say(`history: ${historySummary}`);
-  inputs.push({ what: 'history', path: options.history.join(', '), summary: historySummary });
-  source.push(`history ${options.history.join(', ')} (${hs.records} records)`);
-  for (const p of hs.problems.slice(0, 10)) problems.push(`${p.file}:${p.line}: ${p.message}`);
+  ctx.say(`history: ${historySummary}`);
+  log.inputs.push({ what: 'history', path: options.history.join(', '), summary: historySummary });
+  log.source.push(`history ${options.history.join(', ')} (${hs.records} records)`);
+  log.problems.add(hs.malformed, hs.problems.map((p) => p.message));
+  for (const line of log.problems.lines()) ctx.say(line);
   if (hs.records === 0) throw new ConfigError(`no history records in ${historyPaths.length} history files under ${options.history.join(', ')}${hs.malformed > 0 ? ` (${hs.malformed} malformed lines; first: ${hs.problems[0]?.message ?? ''})` : ''}`);
 
-  const joined = join.result();
-  excluded.noHistory = joined.noHistory;
-  const examples: Example[] = joined.examples;
-  result.examples = examples.length;
-  say(`jobs: ${result.jobs} finished, ${examples.length} usable; left out: ${exclusionText(excluded)}`);
-  if (examples.length === 0) throw new ConfigError(noExamplesMessage(result.jobs, excluded, jobHosts, historyHosts, { jobFrom, jobTo, tsFrom, tsTo }, options.intervalSec));
-
-  // Calibration rows are not jobs of this cluster and have no place in its timeline:
-  // they go first, so the time split always trains on them and never holds them out.
-  const calRows: TrainingRow[] = [];
-  for (const path of options.calibration) {
-    const file = readCalibration(path);
-    for (const p of file.problems.slice(0, 10)) problems.push(p);
-    const summary = `${file.records.length} rows${file.skipped > 0 ? `; skipped ${file.skipped} lines` : ''}`;
-    say(`calibration ${path}: ${summary} (trained on, never held out)`);
-    inputs.push({ what: 'calibration', path, summary });
-    source.push(`calibration ${path} (${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
-    calRows.push(...calibrationRows(file.records));
+  join.finish();
+  const examples = labelAndSplit(table, options.holdoutFraction);
+  const excluded = table.excluded();
+  const meanings = exclusionMeanings(table.settings);
+  const n = examples.index.length;
+  ctx.say(
+    `jobs: ${table.count} finished, ${n} usable (${examples.trainCount} before the holdout, ${examples.holdoutCount} in it); left out: ${exclusionText(excluded)}` +
+      exclusionLines(excluded, meanings).map((l) => `\n${l}`).join(''),
+  );
+  if (n === 0) {
+    let jobFrom = Infinity;
+    let jobTo = -Infinity;
+    const jobHosts = new Set<string>();
+    for (let i = 0; i < table.count; i++) {
+      if (table.reasonOf(i) !== 'noHistory') continue;
+      jobFrom = Math.min(jobFrom, table.start[i] ?? Infinity);
+      jobTo = Math.max(jobTo, table.start[i] ?? -Infinity);
+      jobHosts.add(table.hosts[table.host[i] ?? 0] ?? '');
+    }
+    throw new ConfigError(noExamplesMessage(table.count, excluded, table.settings, jobHosts, historyHosts, { jobFrom, jobTo, tsFrom, tsTo }, options.intervalSec));
   }
-  const exampleRows: TrainingRow[] = examples.map((e) => {
-    const f = featuresFromNamed(e.features);
-    return { values: f.values, mask: f.mask, named: f.named, label: e.label };
-  });
-  const holdoutCount = Math.round(examples.length * options.holdoutFraction);
-  const trainCount = examples.length - holdoutCount + calRows.length;
+  return { table, join, examples, excluded };
+}
+
+// The reference predictors fitted on the training jobs (and calibration rows).
+export interface References {
+  linear: LinearModel; // ridge over every feature
+  loadOnly: LinearModel; // a line on the 1-minute load per CPU
+  meanLabel: number;
+}
+
+// The time split, as training needs it.
+export interface TimeSplit {
+  trainRows: TrainingRow[]; // calibration rows, then an even sample of the training jobs
+  checkRows: TrainingRow[]; // a thinned sample of the held-out jobs, for trainModel's own check
+  trainJobs: number; // jobs in the training window
+  sampledJobs: number; // of which the network trains on these (--max-train-rows)
+  calibrationCount: number;
+  holdoutCount: number;
+  firstHeld: number; // epoch s of the first held-out start
+  lastHeld: number;
+  references: References;
+}
+
+const LOAD1 = featureIndex('load1_per_cpu');
+// The raw 1-minute load per CPU of a vector (exact below the feature's cap), as OpenLava's order sees it.
+const load1Of = (values: readonly number[]): number => unscaleValue(FEATURES[LOAD1] as FeatureSpec, values[LOAD1] ?? 0);
+
+// Stage 3: the rows to train on. The jobs are already split at examples.cut (stage 2
+// had to, to keep the baselines out of the holdout's future); this takes an even sample
+// of at most maxTrainRows training jobs for the network, fits the reference predictors
+// on all of them in the same pass, and checks both parts are big enough.
+export function splitByTime(labelled: Pick<LabelledExamples, 'table' | 'join' | 'examples'>, calibration: readonly TrainingRow[], options: Pick<RetrainOptions, 'holdoutFraction' | 'maxTrainRows'>): TimeSplit {
+  const { examples, join, table } = labelled;
+  const { trainCount, holdoutCount, index, label } = examples;
+  const usable = index.length;
   if (holdoutCount < MIN_HOLDOUT) {
     throw new ConfigError(
-      `too few examples for a holdout: ${examples.length} usable jobs, so the newest ${pct(options.holdoutFraction)} is ${holdoutCount} jobs, and at least ${MIN_HOLDOUT} are needed to judge a model ` +
+      `too few examples for a holdout: ${usable} usable jobs, ${holdoutCount} of them in the newest ${pct(options.holdoutFraction)}, and at least ${MIN_HOLDOUT} are needed to judge a model ` +
         `(about ${Math.ceil(MIN_HOLDOUT / options.holdoutFraction)} usable jobs at --holdout ${options.holdoutFraction}; collect more history, or see the reasons above)`,
     );
   }
-  if (trainCount < MIN_TRAIN) throw new ConfigError(`too few examples to train on: ${trainCount} rows after holding out ${holdoutCount}, at least ${MIN_TRAIN} needed`);
-  const rows = [...calRows, ...exampleRows];
-  const share = holdoutCount / rows.length;
-  if (share < 0.01) throw new ConfigError(`the ${holdoutCount} held-out jobs would be under 1 % of the ${rows.length} rows: give fewer --calibration rows or more jobs`);
-  const holdoutExamples = examples.slice(examples.length - holdoutCount);
-  const holdoutRows = exampleRows.slice(exampleRows.length - holdoutCount);
-  const firstHeld = holdoutExamples[0]?.startTime ?? NaN;
-  const lastHeld = holdoutExamples[holdoutExamples.length - 1]?.startTime ?? NaN;
-  say(
-    `split by start time: ${examples.length - holdoutCount} jobs to train on${calRows.length > 0 ? ` (+${calRows.length} calibration rows)` : ''}, ` +
-      `the newest ${holdoutCount} held out (started ${isoMinute(firstHeld)} to ${isoMinute(lastHeld)} UTC)`,
-  );
-  result.readMs = clock() - started;
-  result.holdout = holdoutCount;
+  if (trainCount + calibration.length < MIN_TRAIN) throw new ConfigError(`too few examples to train on: ${trainCount + calibration.length} rows before the holdout of ${holdoutCount}, at least ${MIN_TRAIN} needed`);
+  const maxRows = options.maxTrainRows ?? DEFAULT_MAX_TRAIN_ROWS;
+  const sampled = Math.min(trainCount, maxRows);
+  const linear = new RidgeFit(FEATURE_NAMES.length);
+  const loadOnly = new RidgeFit(1);
+  const trainRows: TrainingRow[] = [...calibration];
+  for (const r of calibration) {
+    linear.add(r.values, clampRank(r.label));
+    loadOnly.add([load1Of(r.values)], clampRank(r.label));
+  }
+  let next = 0; // the next sampled position
+  for (let k = 0; k < trainCount; k++) {
+    const f = join.featuresAt(index[k] ?? 0);
+    const y = clampRank(label[k] ?? 0);
+    linear.add(f.values, y);
+    loadOnly.add([load1Of(f.values)], y);
+    if (next < sampled && k === Math.floor((next * trainCount) / sampled)) {
+      trainRows.push({ values: f.values, mask: f.mask, named: f.named, label: label[k] ?? 0 });
+      next += 1;
+    }
+  }
+  const checkRows: TrainingRow[] = [];
+  for (const k of thinned(Array.from({ length: holdoutCount }, (_, j) => trainCount + j), TRAIN_CHECK_ROWS)) {
+    const f = join.featuresAt(index[k] ?? 0);
+    checkRows.push({ values: f.values, mask: f.mask, named: f.named, label: label[k] ?? 0 });
+  }
+  const linearModel = linear.solve();
+  const loadModelFit = loadOnly.solve(1e-9);
+  return {
+    trainRows, checkRows, trainJobs: trainCount, sampledJobs: sampled, calibrationCount: calibration.length, holdoutCount,
+    firstHeld: table.start[index[trainCount] ?? 0] ?? NaN,
+    lastHeld: table.start[index[usable - 1] ?? 0] ?? NaN,
+    references: { linear: linearModel, loadOnly: loadModelFit, meanLabel: linearModel.rows === 0 ? 0 : meanOf(trainRows, calibration.length, examples) },
+  };
+}
 
-  // Training, stopped by the epoch count, the time limit, a validation error that no
-  // longer improves, or Ctrl-C (io.signal: then nothing is written).
+// The mean clamped label of the training jobs and calibration rows.
+function meanOf(trainRows: readonly TrainingRow[], calibration: number, examples: ExampleSet): number {
+  let sum = 0;
+  for (let r = 0; r < calibration; r++) sum += clampRank(trainRows[r]?.label ?? 0);
+  for (let k = 0; k < examples.trainCount; k++) sum += clampRank(examples.label[k] ?? 0);
+  return sum / Math.max(1, calibration + examples.trainCount);
+}
+
+// What trainStage produced.
+export interface Trained {
+  model: ModelFile;
+  report: TrainReport;
+  stoppedBy: string; // what ended training
+  trainMs: number;
+  summary: string; // one sentence for the output and the report
+}
+
+// Stage 4: trains the network on the sampled training rows, stopped by the epoch
+// count, the time limit, a validation error that no longer improves, or Ctrl-C
+// (then Interrupted).
+export async function trainStage(
+  split: Pick<TimeSplit, 'trainRows' | 'checkRows'>,
+  options: Pick<RetrainOptions, 'seed' | 'epochs' | 'timeLimitSec' | 'now'>,
+  source: string[],
+  ctx: StageContext,
+  signal?: AbortSignal,
+): Promise<Trained> {
   const stop = new AbortController();
-  const signal = io.signal === undefined ? stop.signal : AbortSignal.any([io.signal, stop.signal]);
-  const trainStart = clock();
+  const trainSignal = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
+  const trainStart = ctx.clock();
   const limitMs = options.timeLimitSec * 1000;
-  const chunk = chunkFor(trainCount);
+  const chunk = chunkFor(split.trainRows.length);
   let stoppedBy = `${options.epochs} epochs`;
   let improvedAt = 0;
   let improvedMae = Infinity;
-  const { model, report } = await trainModel(rows, {
+  const { model, report } = await trainModel(split.trainRows, {
     name: 'retrained',
     source,
     seed: options.seed,
     epochs: options.epochs,
     chunk,
-    split: 'tail',
-    holdoutFraction: share,
+    holdout: split.checkRows,
     ...(options.now === undefined ? {} : { now: options.now }),
-    signal,
+    signal: trainSignal,
     onProgress: (p) => {
-      const elapsed = clock() - trainStart;
+      const elapsed = ctx.clock() - trainStart;
       if (p.validationMae < improvedMae * (1 - MIN_IMPROVEMENT)) {
         improvedMae = p.validationMae;
         improvedAt = p.epoch;
       }
-      progress.update(
+      ctx.progress.update(
         `training: epoch ${p.epoch}/${p.epochs}, validation MAE ${p.validationMae.toFixed(2)} (best ${p.bestValidationMae.toFixed(2)}), ` +
           `${(elapsed / 1000).toFixed(0)}/${options.timeLimitSec} s`,
         p.epoch <= chunk || p.epoch === p.epochs, // a log says at once that training has begun
@@ -567,133 +747,352 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
       }
     },
   });
-  if (aborted()) return interrupted();
-  result.trainMs = clock() - trainStart;
-  result.epochs = report.epochs;
-  result.stoppedBy = stoppedBy;
-  if (report.holdoutSamples !== holdoutCount) throw new Error(`internal: trainModel held out ${report.holdoutSamples} rows, expected ${holdoutCount}`);
-  const training = `Trained ${report.epochs} epochs in ${(result.trainMs / 1000).toFixed(1)} s (stopped by ${stoppedBy}); kept the network of epoch ${report.bestEpoch}, the best on the validation part (${report.validationSamples} rows).`;
-  say(training);
+  if (ctx.aborted()) throw new Interrupted();
+  const trainMs = ctx.clock() - trainStart;
+  const summary = `Trained ${report.epochs} epochs in ${(trainMs / 1000).toFixed(1)} s (stopped by ${stoppedBy}); kept the network of epoch ${report.bestEpoch}, the best on the validation part (${report.validationSamples} rows).`;
+  ctx.say(summary);
+  return { model, report, stoppedBy, trainMs, summary };
+}
 
-  // The same held-out rows through the new model and the installed one, as the daemon computes.
-  const fresh = modelFromFile(model, 'the new model');
-  const newPred = holdoutRows.map((r) => fresh.predict(r));
-  const newMae = meanAbsoluteError((r) => fresh.predict(r), holdoutRows);
-  const comparePath = existsSync(options.out) ? options.out : options.configModel;
-  const installed = loadInstalled(comparePath);
-  let installedPred: number[] | undefined;
-  let installedMae: number | null = null;
-  let installedNote: string;
-  if (installed.state === 'loaded') {
-    const m = installed.model;
-    installedPred = holdoutRows.map((r) => m.predict(r));
-    installedMae = meanAbsoluteError((r) => m.predict(r), holdoutRows);
-    installedNote = `${m.id} (${installed.path}), trained ${m.file.training.date.slice(0, 10)} on ${m.file.training.samples} samples`;
-  } else if (installed.state === 'none') {
-    installedNote = `none: no file at ${installed.path}`;
-  } else {
-    installedNote = `unusable: ${installed.why}`;
+// The held-out jobs through every predictor.
+export interface Evaluation {
+  verdicts: Verdict[]; // in table order
+  table: MaeEntry[];
+  newMae: number;
+  installed: Installed;
+  installedPath: string; // the file compared with
+  installedMae: number | null;
+  references: Array<{ name: string; mae: number | null }>; // the gate's: linear regression, the physical backbone
+  paired?: { mean: number; se: number }; // new minus installed, per job
+  points: HoldoutPoint[]; // evenly thinned, for the report
+  worst: HoldoutPoint[]; // the new model's ten largest errors over all held-out jobs
+}
+
+// Where the candidates come from.
+export interface EvaluatePaths {
+  installed: string; // the model being replaced (the file at --out, else the config's)
+  embedded: string; // the embedded default
+}
+
+function candidateFromFile(name: string, loaded: Installed): Candidate {
+  if (loaded.state === 'loaded') {
+    const m = loaded.model;
+    return { name, note: `${m.id} (${loaded.path}), trained ${m.file.training.date.slice(0, 10)} on ${m.file.training.samples} samples`, predict: (f) => m.predict(f) };
   }
-  result.newMae = newMae;
-  result.installedMae = installedMae;
-  const n = holdoutCount;
-  const b = report.baselines;
-  const table: MaeEntry[] = [
-    { name: 'new model', mae: newMae, n, note: `trained on ${report.trainSamples + report.validationSamples} rows` },
-    { name: 'installed model', mae: installedMae, n, note: installedNote },
-    { name: 'backbone alone', mae: b.backbone, n, note: 'the new model without its network' },
-    { name: 'ridge regression', mae: b.ridge, n, note: 'on the same inputs, fitted on the training jobs' },
-    { name: 'load-only fit', mae: b.loadOnly, n, note: `${report.loadOnlyFit.intercept.toFixed(1)} + ${report.loadOnlyFit.slope.toFixed(1)} x load1 per CPU, fitted on the training jobs` },
-    { name: 'mean', mae: b.mean, n, note: `always ${report.meanLabel.toFixed(1)}, the training jobs' mean slowdown` },
-    { name: 'formula', mae: b.formula, n, note: 'the daemon\'s built-in fallback formula' },
+  return { name, note: loaded.state === 'none' ? `none: no file at ${loaded.path}` : `unusable: ${loaded.why}` };
+}
+
+// Stage 5: every candidate on the same held-out jobs and labels (src/training/judge.ts):
+// the new model as the daemon will compute it (from the file's numbers, through the
+// daemon's forward pass), the installed model, the embedded default, linear regression,
+// the physical backbone, and the reference baselines.
+export function evaluate(trained: Pick<Trained, 'model' | 'report'>, split: TimeSplit, labelled: Pick<LabelledExamples, 'table' | 'join' | 'examples'>, paths: EvaluatePaths): Evaluation {
+  const { table, join, examples } = labelled;
+  const fresh = modelFromFile(trained.model, 'the new model');
+  const installed = loadInstalled(paths.installed);
+  const sameFile = resolve(paths.embedded) === resolve(installed.path);
+  const embedded = sameFile ? installed : loadInstalled(paths.embedded);
+  const refs = split.references;
+  const trainedOn = `${trained.report.trainSamples + trained.report.validationSamples} rows`;
+  const candidates: Candidate[] = [
+    { name: 'new model', note: `trained on ${trainedOn}${split.sampledJobs < split.trainJobs ? ` (${split.sampledJobs} of the ${split.trainJobs} training jobs, evenly spread)` : ''}`, predict: (f) => fresh.predict(f) },
+    candidateFromFile('installed model', installed),
+    sameFile ? { ...candidateFromFile('embedded default', embedded), note: 'the installed model is the embedded default' } : candidateFromFile('embedded default', embedded),
+    { name: 'linear regression', note: `ridge over all ${FEATURE_NAMES.length} features, fitted on the ${refs.linear.rows} training rows`, predict: (f) => linearPredict(refs.linear, f.values) },
+    { name: 'physical backbone', note: 'the new model without its network: per-resource stall on the host\'s own CPUs (src/model/backbone.ts), weights fitted on the training rows', predict: (f) => backbone(f.named, fresh.file.backbone).rank },
+    { name: 'load-only fit', note: `${refs.loadOnly.intercept.toFixed(1)} + ${(refs.loadOnly.weights[0] ?? 0).toFixed(1)} x load1 per CPU, fitted on the training rows`, predict: (f) => linearPredict(refs.loadOnly, [load1Of(f.values)]) },
+    { name: 'mean', note: `always ${refs.meanLabel.toFixed(1)}, the training rows' mean slowdown`, predict: () => refs.meanLabel },
+    { name: 'formula', note: 'the daemon\'s built-in fallback formula', predict: (f) => formulaRank(f) },
   ];
-  say(`\nholdout: the ${n} newest jobs; MAE in rank points (percent slowdown), lower is better\n${formatHoldoutTable(table)}`);
-  if (installedPred !== undefined) {
-    const d = pairedDifference(newPred, installedPred, holdoutRows.map((r) => r.label));
-    say(`new minus installed: ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(2)} ± ${d.se.toFixed(2)} rank points per job (± one standard error)`);
-  }
-  if (!(newMae < Math.min(b.mean, b.loadOnly))) say('warning: the new model does not beat the mean and the load-only fit on the holdout; the data may not carry enough signal');
-
-  // The decision, then the write: atomic, the previous model kept, and read back as the daemon will.
-  const decision = decideWrite(newMae, installedMae, { force: options.force, dryRun: options.dryRun, installedPath: comparePath, gate: report.gate });
-  result.exitCode = decision.exitCode;
-  result.outcome = decision.reason;
-  if (aborted()) return interrupted();
-  model.training['retrain'] = {
-    jobs: result.jobs, examples: examples.length, excluded, calibrationRows: calRows.length, holdoutFrom: isoMinute(firstHeld), holdoutTo: isoMinute(lastHeld),
-    intervalSec: options.intervalSec, minRuns: options.minRuns, stoppedBy, installed: installed.state === 'loaded' ? installed.model.id : installed.state,
-  };
-  if (installedMae !== null) model.training.baselines['installed'] = installedMae;
-  let previous: string | undefined;
-  if (decision.write) {
-    previous = keepPrevious(options.out);
-    writeModelFile(options.out, model);
-    result.written = true;
-    let check: LoadedModel;
-    try {
-      check = loadModel(options.out);
-    } catch (err) {
-      throw new ModelError(`wrote ${options.out}, but it does not load as the daemons would load it: ${errorMessage(err)}`, { cause: err });
+  const first = examples.trainCount;
+  const n = examples.holdoutCount;
+  const shown = new Set(thinned(Array.from({ length: n }, (_, j) => j), REPORT_POINTS));
+  const shownFeatures = new Map<number, Features>();
+  function* rows() {
+    for (let j = 0; j < n; j++) {
+      const features = join.featuresAt(examples.index[first + j] ?? 0);
+      if (shown.has(j)) shownFeatures.set(j, features);
+      yield { features, label: examples.label[first + j] ?? 0 };
     }
-    say(`\n${decision.reason}\nwrote ${options.out} (${check.id})${previous === undefined ? '' : `; the model it replaced is kept as ${previous}`}`);
-    if (process.geteuid?.() !== 0) say('warning: not running as root: the file is not owned by root, and a daemon running as root refuses it');
-    if (resolve(options.out) !== resolve(options.configModel)) {
-      say(`note: the daemons use ${options.configModel}${options.configPath === null ? '' : ` (config ${options.configPath})`}; set "model: ${options.out}" in their config to use this one`);
-    } else {
-      say('the daemons load it at their next tick');
-    }
-  } else {
-    say(`\n${decision.reason}`);
   }
-
-  const points: HoldoutPoint[] = holdoutExamples.map((e, i) => {
+  const { verdicts, labels } = judge(candidates, rows(), n);
+  const byName = (name: string): Verdict => verdicts.find((v) => v.name === name) as Verdict;
+  const newV = byName('new model');
+  const instV = byName('installed model');
+  const newPred = newV.predictions ?? new Float32Array(n);
+  const point = (j: number, features?: Features): HoldoutPoint => {
+    const i = examples.index[first + j] ?? 0;
+    const f = features ?? join.featuresAt(i);
+    const fam = examples.families.get(table.family[i] ?? 0);
     const p: HoldoutPoint = {
-      label: e.label,
-      values: holdoutRows[i]?.values ?? [],
-      mask: holdoutRows[i]?.mask ?? [],
-      predicted: newPred[i] ?? NaN,
-      job: { id: e.job.idx > 0 ? `${e.job.jobId}[${e.job.idx}]` : String(e.job.jobId), kind: e.kind, host: e.host, start: e.startTime, runtime: e.runtime, baseline: e.baseline },
+      label: labels[j] ?? 0,
+      values: f.values,
+      mask: f.mask,
+      predicted: newPred[j] ?? NaN,
+      job: {
+        id: table.jobLabel(i), kind: table.families[table.family[i] ?? 0] ?? '', host: table.hosts[table.host[i] ?? 0] ?? '', start: table.start[i] ?? NaN,
+        runtime: (table.end[i] ?? 0) - (table.start[i] ?? 0) - (table.suspended[i] ?? 0), cpu: table.cpu[i] ?? NaN, efficiency: table.efficiency(i),
+        baseline: fam?.status === 'ok' ? fam.baseline : NaN,
+      },
     };
-    const old = installedPred?.[i];
+    const old = instV.predictions?.[j];
     if (old !== undefined) p.installed = old;
     return p;
-  });
-  const html = renderReport({
-    generated: (options.now?.() ?? new Date()).toISOString(),
-    out: options.out,
-    outcome: `${decision.reason[0]?.toUpperCase() ?? ''}${decision.reason.slice(1)}.`,
-    newModelId: fresh.id,
-    installed: installed.state === 'loaded' ? { path: installed.path, id: installed.model.id } : { path: installed.path },
-    table,
-    holdout: points,
-    holdoutRange: { from: firstHeld, to: lastHeld },
-    counts: { jobs: result.jobs, examples: examples.length, train: examples.length - holdoutCount, calibration: calRows.length, holdout: holdoutCount },
-    excluded,
-    inputs,
-    problems,
-    training,
-  });
-  try {
-    writeFileAtomic(options.report, html);
-  } catch (err) {
-    throw new Error(`${result.written ? `the model was written to ${options.out}, but ` : ''}the report ${options.report} could not be written: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+  };
+  const points = [...shown].map((j) => point(j, shownFeatures.get(j)));
+  const worstIdx = Array.from({ length: n }, (_, j) => j)
+    .sort((a, b) => Math.abs((newPred[b] ?? 0) - (labels[b] ?? 0)) - Math.abs((newPred[a] ?? 0) - (labels[a] ?? 0)))
+    .slice(0, 10);
+  const evaluation: Evaluation = {
+    verdicts,
+    table: verdicts.map((v) => ({ name: v.name, mae: v.mae, n: v.n, note: v.note })),
+    newMae: newV.mae ?? NaN,
+    installed,
+    installedPath: paths.installed,
+    installedMae: instV.mae,
+    references: [byName('linear regression'), byName('physical backbone')].map((v) => ({ name: v.name, mae: v.mae })),
+    points,
+    worst: worstIdx.map((j) => point(j)),
+  };
+  if (instV.predictions !== undefined) evaluation.paired = pairedDifference(newPred, instV.predictions, labels);
+  return evaluation;
+}
+
+// Prints the holdout table, the paired difference and a warning when the model learnt little.
+function sayEvaluation(e: Evaluation, n: number, ctx: StageContext): void {
+  ctx.say(`\nholdout: the ${n} newest jobs, every predictor on the same jobs and labels; MAE in rank points (percent slowdown), lower is better\n${formatHoldoutTable(e.table)}`);
+  if (e.paired !== undefined) {
+    const d = e.paired;
+    ctx.say(`new minus installed: ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(2)} ± ${d.se.toFixed(2)} rank points per job (± one standard error)`);
   }
-  result.reportPath = options.report;
-  say(`report: ${options.report}`);
+  const mae = (name: string): number => e.verdicts.find((v) => v.name === name)?.mae ?? Infinity;
+  if (!(e.newMae < Math.min(mae('mean'), mae('load-only fit')))) ctx.say('warning: the new model does not beat the mean and the load-only fit on the holdout; the data may not carry enough signal');
+}
+
+// What writeModelStage did.
+export interface WrittenModel {
+  written: boolean;
+  id: string; // the model file's id, as the daemon logs it (of the file it would write, when it does not)
+  previous?: string; // where the replaced model was kept
+}
+
+// Stage 7a: records how the model was retrained and judged in it, and writes it if the
+// decision says so: atomically, the previous model kept, and read back as the daemon will.
+export function writeModelStage(
+  model: ModelFile,
+  decision: { write: boolean; reason: string },
+  record: Record<string, unknown>,
+  evaluation: Pick<Evaluation, 'verdicts'>,
+  holdoutCount: number,
+  options: Pick<RetrainOptions, 'out' | 'configModel' | 'configPath'>,
+  ctx: StageContext,
+): WrittenModel {
+  // The judge's numbers, over every held-out job, replace trainModel's check on a sample.
+  const mae = (name: string): number | null => evaluation.verdicts.find((v) => v.name === name)?.mae ?? null;
+  model.training['retrain'] = record;
+  model.training.holdoutSamples = holdoutCount;
+  model.training.holdoutMae = mae('new model') ?? NaN;
+  model.training.baselines = { mean: mae('mean') ?? NaN, loadOnly: mae('load-only fit') ?? NaN, formula: mae('formula') ?? NaN };
+  for (const [key, name] of [['installed', 'installed model'], ['embedded', 'embedded default'], ['linear', 'linear regression'], ['backbone', 'physical backbone']] as const) {
+    const m = mae(name);
+    if (m !== null) model.training.baselines[key] = m;
+  }
+  const id = modelId(model.name, serializeModel(model));
+  if (!decision.write) {
+    ctx.say(`\n${decision.reason}\nnew model: ${id} (not written)`);
+    return { written: false, id };
+  }
+  const previous = keepPrevious(options.out);
+  writeModelFile(options.out, model);
+  let check: LoadedModel;
+  try {
+    check = loadModel(options.out);
+  } catch (err) {
+    throw new ModelError(`wrote ${options.out}, but it does not load as the daemons would load it: ${errorMessage(err)}`, { cause: err });
+  }
+  if (check.id !== id) throw new ModelError(`wrote ${options.out}, but it reads back as ${check.id}, not ${id}`);
+  ctx.say(`\n${decision.reason}\nwrote ${options.out} (${check.id})${previous === undefined ? '' : `; the model it replaced is kept as ${previous}`}`);
+  if (process.geteuid?.() !== 0) ctx.say('warning: not running as root: the file is not owned by root, and a daemon running as root refuses it');
+  if (resolve(options.out) !== resolve(options.configModel)) {
+    ctx.say(`note: the daemons use ${options.configModel}${options.configPath === null ? '' : ` (config ${options.configPath})`}; set "model: ${options.out}" in their config to use this one`);
+  } else {
+    ctx.say('the daemons load it at their next tick');
+  }
+  const written: WrittenModel = { written: true, id: check.id };
+  if (previous !== undefined) written.previous = previous;
+  return written;
+}
+
+// Stage 7b: writes the HTML report atomically. The error says whether the model was written.
+export function writeReportStage(path: string, data: ReportData, modelWritten: { written: boolean; out: string }, ctx: StageContext): void {
+  try {
+    writeFileAtomic(path, renderReport(data));
+  } catch (err) {
+    throw new Error(`${modelWritten.written ? `the model was written to ${modelWritten.out}, but ` : ''}the report ${path} could not be written: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+  }
+  ctx.say(`report: ${path}`);
+}
+
+// One paragraph on how the jobs were labelled, for the report.
+function labelSummary(l: LabelledExamples): string {
+  const s: LabelSettings = l.table.settings;
+  const counts = { ok: 0, fewRuns: 0, lowCpu: 0, unstable: 0 };
+  for (const f of l.examples.families.values()) counts[f.status] += 1;
+  return (
+    `Each job is labelled with its slowdown from contention: how far its CPU efficiency (user+system CPU time per second of run time per slot, ` +
+    `suspended time excluded) fell below its family's baseline, the ${s.baselinePercentile}th percentile of the family's efficiencies over the runs that started ` +
+    `before ${isoMinute(l.examples.cut)} UTC (the training window only). Of ${l.examples.families.size} families with runs there, ${counts.ok} were usable, ` +
+    `${counts.fewRuns} had fewer than ${s.minRuns} runs, ${counts.lowCpu} kept their CPUs under ${Math.round(100 * s.minCpuShare)} % busy and ${counts.unstable} had unstable fastest runs ` +
+    `(the baselines of their older and newer halves of runs more than ${Math.round(100 * s.maxBaselineSpread)} % apart).`
+  );
+}
+
+// ---------------------------------------------------------------- the run
+
+// Runs a retrain with resolved options; resolves to what it did. Throws ConfigError for
+// inputs that cannot be used (named in the message), other errors as they are; once
+// the output is known to be writable, a run that gives up writes its report first,
+// with what was read and left out and why it stopped. Ctrl-C writes nothing.
+export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<RetrainResult> {
+  const clock = io.clock ?? (() => performance.now());
+  const started = clock();
+  const progress = new Progress(io.err, io.isTTY, clock, 10_000, io.columns ?? 80);
+  const ctx: StageContext = {
+    say: (text) => {
+      progress.clear();
+      io.out(text);
+    },
+    progress,
+    clock,
+    aborted: () => io.signal?.aborted === true,
+  };
+  const result: RetrainResult = {
+    exitCode: EXIT_INTERRUPTED, written: false, outcome: 'interrupted: nothing written', jobs: 0, examples: 0, holdout: 0, historyRecords: 0,
+    newMae: NaN, installedMae: null, readMs: 0, trainMs: 0, epochs: 0, stoppedBy: '', totalMs: 0,
+  };
+  checkOutput(options.out, options.report, options.dryRun);
+  const log = readLog();
+  try {
+    await runStages(options, io, ctx, log, result);
+  } catch (err) {
+    if (err instanceof Interrupted) progress.clear();
+    else {
+      // The report of a run that gave up, unless writing the report is what failed.
+      if (!log.reportTried) {
+        try {
+          writeFailureReport(options, log, err, ctx);
+        } catch (reportErr) {
+          ctx.say(`the report could not be written either: ${errorMessage(reportErr)}`);
+        }
+      }
+      throw err;
+    }
+  }
   result.totalMs = clock() - started;
   return result;
 }
 
-// Why no job found a sample, with what would tell a wrong host name from a wrong time range.
+// The report of a run that gave up: what was read and left out, and why it stopped.
+function writeFailureReport(options: RetrainOptions, log: ReadLog, err: unknown, ctx: StageContext): void {
+  const table = log.table;
+  const excluded = table === undefined ? noExclusions() : table.excluded();
+  writeReportStage(options.report, {
+    generated: (options.now?.() ?? new Date()).toISOString(),
+    out: options.out,
+    outcome: `Not written: ${errorMessage(err)}.`,
+    installed: { path: existsSync(options.out) ? options.out : options.configModel },
+    table: [],
+    holdout: [],
+    counts: { jobs: table?.count ?? 0, examples: 0, train: 0, calibration: 0, holdout: 0 },
+    excluded,
+    meanings: exclusionMeanings(table?.settings ?? labelSettings({ minRuns: options.minRuns, minRuntimeSec: options.minRuntimeSec ?? DEFAULT_MIN_RUNTIME_SEC })),
+    inputs: log.inputs,
+    problems: log.problems.first,
+    problemCount: log.problems.total,
+  }, { written: false, out: options.out }, ctx);
+}
+
+async function runStages(options: RetrainOptions, io: RetrainIO, ctx: StageContext, log: ReadLog, result: RetrainResult): Promise<void> {
+  const started = ctx.clock();
+  const gathered = await gatherInputs(options, log, ctx);
+  result.jobs = gathered.jobs;
+  const labelled = await joinAndLabel(gathered, options, log, ctx);
+  result.historyRecords = log.historyRecords;
+  result.examples = labelled.examples.index.length;
+  const split = splitByTime(labelled, gathered.calibration, options);
+  ctx.say(
+    `split by start time: ${split.trainJobs} jobs to train on${split.calibrationCount > 0 ? ` (+${split.calibrationCount} calibration rows)` : ''}` +
+      `${split.sampledJobs < split.trainJobs ? ` (the network on ${split.sampledJobs} of them, evenly spread; --max-train-rows)` : ''}, ` +
+      `the newest ${split.holdoutCount} held out (started ${isoMinute(split.firstHeld)} to ${isoMinute(split.lastHeld)} UTC); family baselines from before the holdout only`,
+  );
+  result.readMs = ctx.clock() - started;
+  result.holdout = split.holdoutCount;
+
+  const trained = await trainStage(split, options, log.source, ctx, io.signal);
+  result.trainMs = trained.trainMs;
+  result.epochs = trained.report.epochs;
+  result.stoppedBy = trained.stoppedBy;
+
+  const installedPath = existsSync(options.out) ? options.out : options.configModel;
+  const evaluation = evaluate(trained, split, labelled, { installed: installedPath, embedded: options.embeddedModel ?? defaultModelPath() });
+  result.newMae = evaluation.newMae;
+  result.installedMae = evaluation.installedMae;
+  sayEvaluation(evaluation, split.holdoutCount, ctx);
+
+  const decision = decideWrite(evaluation.newMae, evaluation.installedMae, { force: options.force, dryRun: options.dryRun, installedPath, references: evaluation.references });
+  result.exitCode = decision.exitCode;
+  result.outcome = decision.reason;
+  if (ctx.aborted()) throw new Interrupted();
+
+  const { installed } = evaluation;
+  const s = labelled.table.settings;
+  const record = {
+    jobs: result.jobs, examples: result.examples, excluded: labelled.excluded, calibrationRows: split.calibrationCount, trainJobs: split.trainJobs, sampledJobs: split.sampledJobs,
+    holdoutFrom: isoMinute(split.firstHeld), holdoutTo: isoMinute(split.lastHeld), intervalSec: options.intervalSec, minRuns: s.minRuns, minRuntimeSec: s.minRuntimeSec,
+    label: 'cpu-efficiency', stoppedBy: trained.stoppedBy, installed: installed.state === 'loaded' ? installed.model.id : installed.state,
+  };
+  const written = writeModelStage(trained.model, decision, record, evaluation, split.holdoutCount, options, ctx);
+  result.written = written.written;
+  result.modelId = written.id;
+
+  log.reportTried = true;
+  writeReportStage(options.report, {
+    generated: (options.now?.() ?? new Date()).toISOString(),
+    out: options.out,
+    outcome: `${decision.reason[0]?.toUpperCase() ?? ''}${decision.reason.slice(1)}.`,
+    newModelId: written.id,
+    installed: installed.state === 'loaded' ? { path: installed.path, id: installed.model.id } : { path: installed.path },
+    table: evaluation.table,
+    holdout: evaluation.points,
+    holdoutTotal: split.holdoutCount,
+    worst: evaluation.worst,
+    holdoutRange: { from: split.firstHeld, to: split.lastHeld },
+    counts: { jobs: result.jobs, examples: result.examples, train: split.trainJobs, calibration: split.calibrationCount, holdout: split.holdoutCount },
+    excluded: labelled.excluded,
+    meanings: exclusionMeanings(s),
+    label: labelSummary(labelled),
+    inputs: log.inputs,
+    problems: log.problems.first,
+    problemCount: log.problems.total,
+    training: trained.summary,
+  }, { written: written.written, out: options.out }, ctx);
+  result.reportPath = options.report;
+}
+
+// Why no job became an example, with what would tell a wrong host name from a wrong
+// time range, and the options that set the rules that removed most jobs.
 function noExamplesMessage(
   jobs: number,
   excluded: ExclusionCounts,
+  settings: LabelSettings,
   jobHosts: ReadonlySet<string>,
   historyHosts: ReadonlySet<string>,
   range: { jobFrom: number; jobTo: number; tsFrom: number; tsTo: number },
   intervalSec: number,
 ): string {
-  const parts = [`no usable examples: of ${jobs} finished jobs, left out ${exclusionText(excluded)}`];
+  const meanings = exclusionMeanings(settings);
+  const top = EXCLUSION_REASONS.filter((r) => excluded[r] > 0).sort((a, b) => excluded[b] - excluded[a]).slice(0, 2);
+  const parts = [`no usable examples: of ${jobs} finished jobs, left out ${exclusionText(excluded)} (${top.map((r) => `${r}: ${meanings[r]}`).join('; ')})`];
   if (excluded.noHistory > 0) {
     const known = new Set([...historyHosts].map(shortHostName));
     const common = [...jobHosts].filter((h) => known.has(h));
@@ -732,6 +1131,8 @@ export async function resolveOptions(args: RetrainArgs, config: Readonly<Config>
     configModel: resolve(modelPathFor(config)),
     intervalSec: args.interval ?? config.interval,
     minRuns: args.minRuns,
+    minRuntimeSec: args.minRuntimeSec,
+    maxTrainRows: args.maxTrainRows,
     holdoutFraction: args.holdoutFraction,
     seed: args.seed,
     epochs: args.epochs,

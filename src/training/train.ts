@@ -66,6 +66,7 @@ export interface TrainOptions {
   momentum?: number; // default 0.3
   split?: 'random' | 'tail'; // holdout: a seeded random sample, or the last rows as given (by time); default random
   holdoutFraction?: number; // default 0.2
+  holdout?: readonly TrainingRow[]; // rows to judge on, given apart: then every row of `rows` is trained on
   validationFraction?: number; // of the training part, for choosing the epoch; default 0.15
   augmentWithoutPsi?: boolean; // also train on copies without PSI; default true
   correction?: boolean; // train the network at all (false: the backbone alone); default true
@@ -462,7 +463,8 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
   const holdoutFraction = fraction('holdoutFraction', options.holdoutFraction ?? 0.2, 0.01, 0.9);
   const split = options.split ?? 'random';
   if (split !== 'random' && split !== 'tail') throw new ConfigError(`split: expected random or tail, received ${String(split)}`);
-  const { train, holdout } = splitHoldout(rows, split, holdoutFraction, seed);
+  if (options.holdout !== undefined) checkRows(options.holdout);
+  const { train, holdout } = options.holdout === undefined ? splitHoldout(rows, split, holdoutFraction, seed) : { train: [...rows], holdout: [...options.holdout] };
   if (holdout.length < 5 || train.length < 12) {
     throw new ConfigError(`too few rows to train: ${rows.length} (${train.length} to train on, ${holdout.length} to hold out); need at least 12 to train on and 5 to hold out`);
   }
@@ -487,7 +489,7 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
   const holdoutMaeWithoutPsi = meanAbsoluteError((r) => loaded.predict(withoutPsi(r)), holdout);
   const gate = gateDecision({ model: holdoutMae, backbone: baselines.backbone, ridge: baselines.ridge });
   Object.assign(draft.training, {
-    samples: rows.length,
+    samples: train.length + holdout.length,
     trainSamples: train.length,
     holdoutSamples: holdout.length,
     holdoutMae,

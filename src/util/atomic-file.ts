@@ -1,6 +1,7 @@
 // Replacing a file so that a reader sees the old or the new content, never half of
 // one: a temp file in the same directory, fsync, rename, fsync of the directory.
 import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 // Writes text to path atomically, mode 0644; on failure removes the temp file and throws.
@@ -33,5 +34,29 @@ export function writeFileAtomic(path: string, text: string): void {
     fsyncSync(dfd);
   } finally {
     closeSync(dfd);
+  }
+}
+
+// Replaces path with text through a temp file and a rename, without blocking the
+// event loop and without fsync: for files rewritten every few seconds whose
+// readers want whole content, not durability (a metrics file). Mode 0644 whatever
+// the umask; on failure the temp file is removed and the error thrown.
+export async function replaceFileAsync(path: string, text: string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  const handle = await open(tmp, 'wx', 0o644);
+  try {
+    await handle.chmod(0o644);
+    await handle.writeFile(text);
+  } catch (err) {
+    await handle.close();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
   }
 }

@@ -5,15 +5,26 @@ import { realpathSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+let stdoutClosed = false;
+
 // Writes text to stdout synchronously, so it is complete before the process exits.
+// Once the reader has gone (`lavarank check | head -2`), the rest of the output is
+// dropped without a word: the command still finishes what it does (an install
+// stopped between two steps would be half done) and exits with its own status.
 export function print(text: string): void {
+  if (stdoutClosed) return;
   const buf = Buffer.from(text.endsWith('\n') ? text : `${text}\n`);
   let off = 0;
   while (off < buf.length) {
     try {
       off += writeSync(1, buf, off);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      if (code === 'EPIPE') {
+        stdoutClosed = true;
+        return;
+      }
       throw err;
     }
   }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config.js';
-import { logCandidates, setupLogging } from '../../src/daemon/log.js';
+import { formatLogLine, logCandidates, setupLogging } from '../../src/daemon/log.js';
 import { tempDir } from '../helpers.js';
 
 describe('logCandidates', () => {
@@ -50,6 +51,40 @@ describe('setupLogging', () => {
       const recs = readFileSync(join(dir, 'l.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.deepEqual(recs.map((r) => r['msg']), ['queued', 'uncaught exception; exiting']);
       assert.equal(recs[1]?.['err'], 'boom');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('logs on a terminal', () => {
+  it('formats a record as local time, level, message and key=value fields, without pid or hostname', () => {
+    const time = new Date(2026, 10, 28, 9, 5, 7, 42).toISOString();
+    const line = formatLogLine(JSON.stringify({ level: 'info', time, pid: 7, hostname: 'h', name: 'lavarank', path: '/var/lib/x', n: 3, why: 'two words', msg: 'history file' }));
+    assert.equal(line, '09:05:07.042 INFO  history file path=/var/lib/x n=3 why="two words"\n');
+  });
+
+  it('writes lines for a person to a terminal stderr, not JSON', () => {
+    const script = `import('${new URL('../../src/daemon/log.js', import.meta.url).href}').then((m) => {
+      const s = m.setupLogging({ file: null, level: 'info', max_bytes: 1e6, keep: 1 }, { host: 'h', env: {}, stderrIsTty: true });
+      s.log.info({ a: 1 }, 'hello');
+    })`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^\d\d:\d\d:\d\d\.\d{3} INFO  hello a=1\n$/);
+  });
+});
+
+describe('an $LSF_LOGDIR that does not exist', () => {
+  it('is skipped with the reason, and not created', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const logdir = join(dir, 'lsf', 'log');
+      const setup = setupLogging({ ...defaultConfig().log, file: null }, { host: 'h', env: { LSF_LOGDIR: logdir }, stderrIsTty: true });
+      await setup.close(100);
+      assert.equal(setup.target.kind, 'stderr');
+      assert.deepEqual(setup.skipped, [`${join(logdir, 'lavarank.h.log')} ($LSF_LOGDIR): ${logdir} does not exist, and lavarank does not create OpenLava's directory`]);
+      assert.equal(existsSync(join(dir, 'lsf')), false);
     } finally {
       cleanup();
     }

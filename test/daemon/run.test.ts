@@ -34,7 +34,11 @@ describe('testInterval', () => {
 
 describe('defaultHistoryDir', () => {
   it('uses $LSF_LOGDIR when set, else /var/lib/lavarank/history', () => {
-    assert.equal(defaultHistoryDir({ LSF_LOGDIR: '/opt/lsf/log' }), '/opt/lsf/log/lavarank-history');
+    assert.equal(defaultHistoryDir({ LSF_LOGDIR: '/opt/lsf/log' }, () => true), '/opt/lsf/log/lavarank-history');
     assert.equal(defaultHistoryDir({}), '/var/lib/lavarank/history');
+  });
+
+  it('does not use an $LSF_LOGDIR that does not exist, since lavarank never creates it', () => {
+    assert.equal(defaultHistoryDir({ LSF_LOGDIR: '/nonexistent/lsf/log' }), '/var/lib/lavarank/history');
   });
 });

@@ -14,7 +14,7 @@ import { ConfigError } from '../../src/util/errors.js';
 import { cliPath, tempDir } from '../helpers.js';
 import { startElim } from '../e2e/harness.js';
 
-type Kind = 'number' | 'integer' | 'size' | 'path' | 'optional-path' | 'optional-number' | 'name' | 'command' | 'level' | 'boolean' | 'tristate';
+type Kind = 'number' | 'integer' | 'size' | 'path' | 'optional-path' | 'prom-path' | 'optional-number' | 'name' | 'command' | 'level' | 'boolean' | 'tristate';
 
 // What each leaf key holds; the type of its default decides where it is not listed.
 const KINDS: Record<string, Kind> = {
@@ -34,6 +34,7 @@ const KINDS: Record<string, Kind> = {
   'history.keep': 'integer',
   'gpu.enabled': 'tristate',
   'gpu.command': 'command',
+  'metrics.textfile': 'prom-path',
 };
 
 // Values no key of that kind accepts: wrong types, then out of range or malformed.
@@ -44,6 +45,7 @@ const WRONG: Record<Kind, unknown[]> = {
   'optional-number': ['ten', true, [1], -1e15, 1e15, 0],
   path: [5, true, [1], { a: 1 }, '', 'relative/dir'],
   'optional-path': [5, true, [1], '', 'relative/file'],
+  'prom-path': [5, true, [1], '', 'relative/lavarank.prom', '/var/lib/node_exporter/lavarank.txt'],
   name: [5, true, [1], '', 'has space', '9starts_with_digit', 'x'.repeat(40)],
   command: [5, true, [1], '', 'nvidia-smi --flag', 'a;b'],
   level: [5, true, 'loud', 'INFO'],
@@ -113,7 +115,7 @@ describe('every configuration key wrong in turn', () => {
     }
   }
 
-  for (const section of ['log', 'history', 'gpu']) {
+  for (const section of ['log', 'history', 'gpu', 'metrics']) {
     it(`${section}: a value that is not a mapping, or an unknown key in it, is refused naming it`, () => {
       assert.match(refusal(`${section}: 5\n`).problems[0]!, new RegExp(`^lavarank\\.yaml:1:\\d+: ${section}: expected a mapping`));
       assert.match(refusal(`${section}:\n  bogus: 1\n`).problems[0]!, new RegExp(`^lavarank\\.yaml:2:3: unknown key '${section}\\.bogus'`));
@@ -166,11 +168,13 @@ const ALL_WRONG = [
   'gpu: {enabled: sometimes, command: "nvidia-smi -q", interval: 0, timeout: -1}',
   'intervall: 10',
   'elims: [{command: "/opt/elim -v"}]',
+  'metrics: {textfile: lavarank.txt}',
 ].join('\n');
 const ALL_KEYS = [
   'resource', 'interval', 'nice', 'proc_root', 'sys_root', 'sample_deadline', 'pessimistic_after', 'pessimistic_rank', 'model',
   'log.file', 'log.level', 'log.max_bytes', 'log.keep', 'history.enabled', 'history.dir', 'history.max_bytes', 'history.keep',
   'gpu.enabled', 'gpu.command', 'gpu.interval', 'gpu.timeout', "unknown key 'intervall' (did you mean 'interval'?)", 'elims[0].command',
+  'metrics.textfile',
 ];
 
 function check(path: string): { status: number | null; stdout: string } {
@@ -184,7 +188,7 @@ describe('a configuration the daemon cannot use', { concurrency: false }, () => 
     try {
       const r = check(path);
       assert.equal(r.status, 1, r.stdout);
-      const listed = r.stdout.slice(r.stdout.indexOf(' problems:'));
+      const listed = r.stdout.slice(0, r.stdout.indexOf('effective configuration:'));
       for (const key of ALL_KEYS) assert.ok(listed.includes(key), `${key} not listed:\n${listed}`);
       assert.match(listed, new RegExp(`${path.replaceAll('/', '\\/')}:10:\\d+: log\\.level: expected one of`));
     } finally {

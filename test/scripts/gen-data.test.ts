@@ -66,15 +66,14 @@ describe('generateData', () => {
     assert.equal(readFileSync(join(result.historyDir, 'node001.jsonl'), 'utf8').split('\n').length - 1, 5);
   });
 
-  test('makes jobs whose joined labels recover slowdown = 200 x cpu_busy', async () => {
-    const result = await generate({ hosts: 8, ticks: 2000, jobs: 3000, seed: 11, domain: '.example.com' });
-    const jobs: JobFinish[] = [];
-    for await (const job of readAcct(result.acctPath)) jobs.push(job);
-    const { examples, excluded } = await buildExamples(jobs, readHistory(result.historyDir));
+  test('makes jobs of varied sizes whose contention labels recover slowdown = 200 x cpu_busy', async () => {
+    const result = await generate({ hosts: 8, ticks: 2000, jobs: 3000, seed: 11, domain: '.example.com', sizeSpread: 3 });
+    const { join: j, examples, excluded } = await buildExamples(readAcct(result.acctPath), readHistory(result.historyDir), { holdoutFraction: 0 });
     assert.equal(excluded.noHistory, 0);
-    assert.equal(excluded.fewRuns + excluded.tooShort, 0);
-    const xs = examples.map((e) => e.features.cpu_busy ?? NaN);
-    const ys = examples.map((e) => e.label);
+    assert.equal(excluded.fewRuns + excluded.tooShort + excluded.lowCpu, 0);
+    assert.ok(excluded.unstable < 0.1 * examples.index.length, `${excluded.unstable} jobs of unstable families`);
+    const xs = [...examples.index].map((i) => j.namedAt(i)['cpu_busy'] ?? NaN);
+    const ys = [...examples.label];
     const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
     const mx = mean(xs);
     const my = mean(ys);
@@ -84,8 +83,9 @@ describe('generateData', () => {
       sxy += (x - mx) * ((ys[i] ?? NaN) - my);
       sxx += (x - mx) ** 2;
     });
+    // Against the family's fastest runs (which waited a little too), not against zero contention.
     const slope = sxy / sxx;
-    assert.ok(slope > 185 && slope < 215, `slope ${slope}`);
+    assert.ok(slope > 170 && slope < 215, `slope ${slope}`);
   });
 
   test('rejects a host count of 0, naming the option', async () => {

@@ -4,33 +4,50 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { JOB_STAT_EXIT, readAcct, type JobFinish } from '../../src/lsf/acct.js';
-import { ConfigError } from '../../src/util/errors.js';
 import type { HistoryRecord } from '../../src/history/record.js';
 import { readHistory } from '../../src/history/reader.js';
-import {
-  buildExamples, HistoryJoin, jobKind, joinHistory, labelJobs, noExclusions, shortHostName,
-  type LabelledJob,
-} from '../../src/training/jobs.js';
+import { buildExamples, HistoryJoin, jobKind, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleOptions } from '../../src/training/jobs.js';
 import { makeJob } from '../helpers/job.js';
 
 const T0 = 1_800_000_000; // epoch seconds
 
-// Five 100 s runs of `name` on ol1, so the kind has a baseline of 100 s.
-function kindOf100(name = 'sim', host = 'ol1'): JobFinish[] {
-  return Array.from({ length: 5 }, (_, i) => makeJob(name, T0 + 1000 * i, 100, host));
+// A job of `name` that ran `wall` s from `start` on `host`, using `cpu` CPU seconds.
+function run(name: string, start: number, wall: number, cpu = wall, host = 'ol1', over: Partial<JobFinish> = {}): JobFinish {
+  const base = makeJob(name, start, wall, host, over);
+  return { ...base, rusage: { ...base.rusage, utime: cpu, stime: 0 } };
 }
 
 function sample(host: string, tsSec: number, cpu = tsSec): HistoryRecord {
   return { ts: tsSec * 1000, host, features: { cpu_busy: cpu }, rank: 0, model: 'test' };
 }
 
-function labelled(host: string, start: number): LabelledJob {
-  return { job: makeJob('j', start, 100, host), kind: 'name:j', host, startTime: start, runtime: 100, baseline: 100, label: 0 };
+// A sample every 10 s on every host the jobs ran on, covering all their starts.
+function historyFor(jobs: readonly JobFinish[]): HistoryRecord[] {
+  const out: HistoryRecord[] = [];
+  const hosts = new Set(jobs.map((j) => j.execHosts[0] ?? ''));
+  const starts = jobs.map((j) => j.startTime).filter((t) => t > 0);
+  for (const host of hosts) for (let t = Math.min(...starts) - 10; t <= Math.max(...starts); t += 10) out.push(sample(host, t, 0.1));
+  return out;
 }
 
-async function sampleFor(host: string, start: number, history: HistoryRecord[], intervalSec?: number) {
-  const { examples } = await joinHistory([labelled(host, start)], history, intervalSec === undefined ? {} : { intervalSec });
-  return examples[0]?.sampleTs;
+// The labels of the jobs, in start order, and what was left out.
+async function labels(jobs: JobFinish[], options: ExampleOptions = {}) {
+  const r = await buildExamples(jobs, historyFor(jobs), options);
+  const byJob = new Map<number, number>();
+  r.examples.index.forEach((i, k) => byJob.set(r.table.jobId[i] ?? 0, r.examples.label[k] ?? NaN));
+  return { ...r, labelOf: (job: JobFinish) => byJob.get(job.jobId) };
+}
+
+// One job on ol1 at T0 (cpu = wall, so an idle run), joined with `history`; the ts of its sample.
+async function sampleFor(host: string, start: number, history: HistoryRecord[], intervalSec?: number): Promise<number | undefined> {
+  const table = new JobTable();
+  table.add(run('j', start, 100, 100, host));
+  table.finish();
+  const j = new HistoryJoin(table, intervalSec === undefined ? {} : { intervalSec });
+  for (const r of history) j.offer(r);
+  j.finish();
+  const ts = j.sampleTs[0];
+  return ts === -Infinity ? undefined : ts;
 }
 
 describe('jobKind', () => {
@@ -63,97 +80,147 @@ describe('shortHostName', () => {
   });
 });
 
-describe('labelJobs', () => {
-  test('labels a run as its percent slowdown against the 10th percentile of its kind', () => {
-    const slow = makeJob('sim', T0 + 9000, 150);
-    const { labelled, baselines } = labelJobs([...kindOf100(), slow]);
-    assert.equal(baselines.get('name:sim'), 100);
-    assert.equal(labelled.find((l) => l.job === slow)?.label, 50);
+describe('the contention label, on crafted families', () => {
+  test('gives every idle run 0, whatever its size: a bigger input is more work, not contention', async () => {
+    const jobs = Array.from({ length: 10 }, (_, i) => run('fit', T0 + 100 * i, 100 + 50 * i));
+    const r = await labels(jobs);
+    assert.equal(r.examples.index.length, 10);
+    assert.deepEqual([...r.examples.label], new Array<number>(10).fill(0));
   });
 
-  test('takes the 10th percentile of the kind\'s run times as its baseline', () => {
-    const runs = Array.from({ length: 11 }, (_, i) => makeJob('spread', T0 + 1000 * i, 100 + 10 * i));
-    const { labelled, baselines } = labelJobs(runs);
-    assert.equal(baselines.get('name:spread'), 110);
-    const label = labelled.find((l) => l.runtime === 200)?.label ?? NaN;
-    assert.ok(Math.abs(label - 81.818181) < 1e-5, `label ${label}`);
+  test('labels a run that got half the CPU time per second as 100 % slower', async () => {
+    const waited = run('fit', T0 + 450, 200, 100);
+    const jobs = [...Array.from({ length: 9 }, (_, i) => run('fit', T0 + 100 * i, 100 + 30 * i)), waited];
+    assert.equal((await labels(jobs)).labelOf(waited), 100);
   });
 
-  test('gives 0 to a run faster than the baseline', () => {
-    const fast = makeJob('sim', T0 + 9000, 90);
-    const runs = [...kindOf100(), ...kindOf100(), fast];
-    assert.equal(labelJobs(runs).labelled.find((l) => l.job === fast)?.label, 0);
+  test('compares a 4-slot run with its slots: 400 CPU seconds in 100 s on 4 slots is undisturbed', async () => {
+    const par = (start: number, wall: number, cpu: number) => run('par', start, wall, cpu, 'ol1', { execHosts: ['ol1', 'ol1', 'ol1', 'ol1'] });
+    const slow = par(T0 + 250, 200, 400);
+    const r = await labels([...Array.from({ length: 9 }, (_, i) => par(T0 + 100 * i, 100, 400)), slow]);
+    assert.equal(r.labelOf(slow), 100);
+    assert.equal(r.examples.families.get(r.table.family[0] ?? 0)?.status, 'ok');
   });
 
-  test('labels a multi-host job with its first execution host', () => {
-    const par = makeJob('sim', T0 + 9000, 100, 'ol3', { execHosts: ['ol3', 'ol1'] });
-    assert.equal(labelJobs([...kindOf100(), par]).labelled.find((l) => l.job === par)?.host, 'ol3');
+  test('takes the baselines from the training window only: the holdout never sees its own future', async () => {
+    // Training runs used half their CPU; the held-out ones, later, all of it. Baselines from
+    // every run would put the baseline at 1 and label every training run 100 %.
+    const training = Array.from({ length: 8 }, (_, i) => run('drift', T0 + 100 * i, 100, 50));
+    const held = Array.from({ length: 2 }, (_, i) => run('drift', T0 + 10_000 + 100 * i, 100, 95));
+    const r = await labels([...training, ...held], { maxSpeedup: 2 });
+    assert.equal(r.examples.trainCount, 8);
+    assert.equal(r.examples.holdoutCount, 2);
+    assert.ok(r.examples.cut > T0 + 700 && r.examples.cut <= T0 + 10_000);
+    const fam = r.examples.families.get(r.table.family[0] ?? 0);
+    assert.ok(fam?.status === 'ok' && Math.abs(fam.baseline - 0.5) < 1e-9, JSON.stringify(fam));
+    for (const j of training) assert.equal(r.labelOf(j), 0);
   });
 
-  test('counts failed and killed jobs as failed, and keeps them out of the baseline', () => {
-    const failed = makeJob('sim', T0 + 9000, 10, 'ol1', { jStatus: JOB_STAT_EXIT, exitStatus: 768 });
-    const killed = makeJob('sim', T0 + 9000, 10, 'ol1', { jStatus: JOB_STAT_EXIT, exitStatus: 33280 });
-    const { labelled, excluded, baselines } = labelJobs([...kindOf100(), failed, killed]);
-    assert.equal(excluded.failed, 2);
-    assert.equal(labelled.length, 5);
-    assert.equal(baselines.get('name:sim'), 100);
+  test('leaves out a family seen only in the holdout as fewRuns', async () => {
+    const jobs = [...Array.from({ length: 8 }, (_, i) => run('old', T0 + 100 * i, 100)), run('new', T0 + 5000, 100), run('new', T0 + 5100, 100)];
+    const r = await labels(jobs);
+    assert.equal(r.excluded.fewRuns, 2);
+  });
+
+  test('leaves out a family that mostly sleeps as lowCpu: its CPU time does not measure its work', async () => {
+    const r = await labels(Array.from({ length: 10 }, (_, i) => run('sleeper', T0 + 100 * i, 100 + i, 0.01)));
+    assert.deepEqual(r.excluded, { ...noExclusions(), lowCpu: 10 });
+  });
+
+  test('leaves out a family whose fast runs drifted as unstable', async () => {
+    const older = Array.from({ length: 6 }, (_, i) => run('drift', T0 + 100 * i, 100));
+    const newer = Array.from({ length: 6 }, (_, i) => run('drift', T0 + 1000 + 100 * i, 100, 60));
+    const r = await labels([...older, ...newer], { holdoutFraction: 0.1 });
+    assert.equal(r.excluded.unstable, 12);
+  });
+
+  test('counts a run beyond the label range, or far more efficient than its family, as an outlier', async () => {
+    const hung = run('fit', T0 + 450, 1200, 100);
+    const threads = run('fit', T0 + 550, 100, 250);
+    const r = await labels([...Array.from({ length: 10 }, (_, i) => run('fit', T0 + 100 * i, 100)), hung, threads]);
+    assert.equal(r.excluded.outlier, 2);
+  });
+});
+
+describe('JobTable', () => {
+  test('counts failed and killed jobs as failed, and keeps them out of the baseline', async () => {
+    const failed = run('sim', T0 + 450, 10, 1, 'ol1', { jStatus: JOB_STAT_EXIT, exitStatus: 768 });
+    const killed = run('sim', T0 + 460, 10, 1, 'ol1', { jStatus: JOB_STAT_EXIT, exitStatus: 33280 });
+    const r = await labels([...Array.from({ length: 10 }, (_, i) => run('sim', T0 + 100 * i, 100)), failed, killed]);
+    assert.equal(r.excluded.failed, 2);
+    assert.equal(r.examples.index.length, 10);
   });
 
   test('counts a DONE job with a non-zero wait status as failed', () => {
-    assert.equal(labelJobs([makeJob('x', T0, 100, 'ol1', { exitStatus: 256 })]).excluded.failed, 1);
+    const t = new JobTable();
+    t.add(run('x', T0, 100, 100, 'ol1', { exitStatus: 256 }));
+    assert.equal(t.excluded().failed, 1);
   });
 
-  test('counts a job killed before it started as not started rather than failed', () => {
-    const held = makeJob('sim', 0, 0, 'ol1', { startTime: 0, endTime: T0, execHosts: [], jStatus: JOB_STAT_EXIT });
-    assert.deepEqual(labelJobs([held]).excluded, { ...noExclusions(), notStarted: 1 });
+  test('counts a job killed before it started as not started, one that ended before it started as bad times', () => {
+    const t = new JobTable();
+    t.add(makeJob('sim', 0, 0, 'ol1', { startTime: 0, endTime: T0, execHosts: [], jStatus: JOB_STAT_EXIT }));
+    t.add(run('x', T0, -5, 1));
+    assert.deepEqual(t.excluded(), { ...noExclusions(), notStarted: 1, badTimes: 1 });
   });
 
-  test('counts a job that ended before it started as bad times', () => {
-    assert.equal(labelJobs([makeJob('x', T0, -5)]).excluded.badTimes, 1);
+  test('leaves out runs shorter than minRuntimeSec, suspended time excluded', () => {
+    const t = new JobTable({ minRuntimeSec: 10 });
+    t.add(run('q', T0, 9, 9));
+    t.add(run('q', T0, 30, 5), 25);
+    t.add(run('q', T0, 10, 10));
+    assert.equal(t.excluded().tooShort, 2);
+    const lower = new JobTable({ minRuntimeSec: 2 });
+    lower.add(run('q', T0, 9, 9));
+    assert.equal(lower.excluded().tooShort, 0);
   });
 
-  test('leaves out every run of a kind with fewer than minRuns successful runs', () => {
-    const four = kindOf100().slice(0, 4);
-    assert.equal(labelJobs(four).excluded.fewRuns, 4);
-    assert.equal(labelJobs(four, { minRuns: 4 }).labelled.length, 4);
+  test('leaves out a run without CPU time in the accounting as noUsage', () => {
+    const t = new JobTable();
+    t.add(run('x', T0, 100, -1));
+    t.add(run('x', T0 + 1, 100, 0));
+    assert.equal(t.excluded().noUsage, 2);
   });
 
-  test('groups the elements of a job array into one kind', () => {
-    const elements = [1, 2, 3, 4, 5].map((idx) => makeJob('arr[1-5]', T0, 60, 'ol1', { jobId: 122, idx }));
-    assert.equal(labelJobs(elements).labelled.length, 5);
+  test('takes the suspended time out of a run before labelling it', async () => {
+    const t = new JobTable();
+    for (let i = 0; i < 10; i++) t.add(run('s', T0 + 100 * i, 100));
+    const suspended = run('s', T0 + 450, 300, 100);
+    t.add(suspended, 150); // 300 s, of which 150 suspended: 100 CPU s in 150 s of running
+    t.finish();
+    const j = new HistoryJoin(t);
+    for (const r of historyFor([suspended, run('s', T0, 1), run('s', T0 + 900, 1)])) j.offer(r);
+    j.finish();
+    const ex = labelAndSplit(t, 0.2);
+    const k = [...ex.index].findIndex((i) => t.jobId[i] === suspended.jobId);
+    assert.ok(Math.abs((ex.label[k] ?? NaN) - 50) < 1e-4, `label ${ex.label[k]}`);
   });
 
-  test('leaves out a kind whose baseline is below the 1 s resolution threshold', () => {
-    const quick = Array.from({ length: 5 }, (_, i) => makeJob('quick', T0 + i, 3));
-    assert.equal(labelJobs(quick).excluded.tooShort, 5);
-    assert.equal(labelJobs(quick, { minBaselineSec: 2 }).labelled.length, 5);
+  test('counts a record found twice once, and sorts the rows by start time', () => {
+    const t = new JobTable();
+    const a = run('x', T0 + 50, 100);
+    const b = run('x', T0, 100);
+    t.add(a);
+    t.add(b);
+    t.add(a);
+    assert.equal(t.finish(), 1);
+    assert.deepEqual([...t.start], [T0, T0 + 50]);
   });
 
-  test('counts a run more than 11 times the baseline as an outlier', () => {
-    const hung = makeJob('sim', T0 + 9000, 1101);
-    const limit = makeJob('sim', T0 + 9000, 1100);
-    const { labelled, excluded } = labelJobs([...kindOf100(), hung, limit]);
-    assert.equal(excluded.outlier, 1);
-    assert.equal(labelled.find((l) => l.job === limit)?.label, 1000);
+  test('groups the elements of a job array into one family', async () => {
+    const elements = [1, 2, 3, 4, 5].map((idx) => run('arr[1-5]', T0 + idx, 60, 60, 'ol1', { jobId: 122, idx }));
+    const r = await labels(elements, { holdoutFraction: 0 });
+    assert.equal(r.examples.index.length, 5);
+    assert.equal(r.table.jobLabel(r.examples.index[0] ?? 0), '122[1]');
   });
 
-  test('counts a run under half the baseline as an outlier', () => {
-    const short = makeJob('sim', T0 + 9000, 49);
-    const { excluded } = labelJobs([...kindOf100(), ...kindOf100(), short]);
-    assert.equal(excluded.outlier, 1);
-  });
-
-  test('leaves out every job of the real capture, whose kinds all run under 10 s', async () => {
+  test('leaves out every job of the real capture, which all ran under 10 s', async () => {
     const jobs: JobFinish[] = [];
     for await (const job of readAcct(new URL('../../../test/fixtures/openlava/lsb.acct', import.meta.url).pathname)) jobs.push(job);
-    const { labelled, excluded } = labelJobs(jobs);
-    assert.equal(labelled.length, 0);
-    assert.deepEqual(excluded, { ...noExclusions(), notStarted: 1, failed: 6, fewRuns: 2, tooShort: 66 });
-  });
-
-  test('rejects an option out of range, naming it', () => {
-    assert.throws(() => labelJobs([], { minRuns: 0 }), (err: unknown) => err instanceof ConfigError && /^minRuns: expected a positive integer, received 0$/.test(err.message));
-    assert.throws(() => labelJobs([], { baselinePercentile: 101 }), /baselinePercentile: expected 0 to 100, received 101/);
+    const t = new JobTable();
+    for (const job of jobs) t.add(job);
+    t.finish();
+    assert.deepEqual(t.excluded(), { ...noExclusions(), notStarted: 1, failed: 6, tooShort: 68 });
   });
 });
 
@@ -163,9 +230,7 @@ describe('joining with history', () => {
   });
 
   test('gives a job started 25 s after the last sample none, with a 10 s interval', async () => {
-    const { examples, noHistory } = await joinHistory([labelled('ol1', T0)], [sample('ol1', T0 - 25)]);
-    assert.equal(examples.length, 0);
-    assert.equal(noHistory, 1);
+    assert.equal(await sampleFor('ol1', T0, [sample('ol1', T0 - 25)]), undefined);
   });
 
   test('accepts a sample exactly two intervals before the start', async () => {
@@ -205,26 +270,52 @@ describe('joining with history', () => {
   });
 
   test('joins a multi-host job with its first execution host', async () => {
-    const [job] = labelJobs([...kindOf100(), makeJob('sim', T0 + 9000, 100, 'ol3', { execHosts: ['ol3', 'ol1'] })]).labelled.slice(-1);
-    assert.ok(job);
-    const { examples } = await joinHistory([job], [sample('ol1', T0 + 8999, 0.1), sample('ol3', T0 + 8990, 0.9)]);
-    assert.equal(examples[0]?.features.cpu_busy, 0.9);
+    const t = new JobTable();
+    t.add(run('par', T0, 100, 200, 'ol3', { execHosts: ['ol3', 'ol1'] }));
+    t.finish();
+    const j = new HistoryJoin(t);
+    j.offer(sample('ol1', T0 - 1, 0.1));
+    j.offer(sample('ol3', T0 - 10, 0.9));
+    j.finish();
+    assert.ok(Math.abs((j.namedAt(0)['cpu_busy'] ?? NaN) - 0.9) < 1e-6); // kept as float32
   });
 
-  test('gives jobs of one host starting close together each their own sample', async () => {
-    const jobs = [labelled('ol1', T0 + 3), labelled('ol1', T0 + 12), labelled('ol1', T0 + 14)];
-    const { examples } = await joinHistory(jobs, [sample('ol1', T0), sample('ol1', T0 + 10)]);
-    assert.deepEqual(examples.map((e) => e.features.cpu_busy), [T0, T0 + 10, T0 + 10]);
+  test('gives jobs of one host starting close together each their own sample, packed as the history had it', async () => {
+    const t = new JobTable();
+    for (const start of [T0 + 3, T0 + 12, T0 + 14]) t.add(run('j', start, 100));
+    t.finish();
+    const j = new HistoryJoin(t);
+    j.offer(sample('ol1', T0, 0.25));
+    j.offer(sample('ol1', T0 + 10, 0.75));
+    assert.equal(j.finish(), 3);
+    assert.deepEqual([0, 1, 2].map((i) => j.namedAt(i)['cpu_busy']), [0.25, 0.75, 0.75]); // exact in float32
+    assert.equal(j.namedAt(0)['mem_used'], null);
   });
 
-  test('returns the examples in start order', async () => {
-    const jobs = [labelled('ol2', T0 + 50), labelled('ol1', T0 + 30), labelled('ol1', T0 + 10)];
-    const { examples } = await joinHistory(jobs, [sample('ol1', T0 + 5), sample('ol1', T0 + 25), sample('ol2', T0 + 45)]);
-    assert.deepEqual(examples.map((e) => e.startTime), [T0 + 10, T0 + 30, T0 + 50]);
+  test('keeps the host\'s CPU count beside the features, for the backbone', () => {
+    const t = new JobTable();
+    t.add(run('j', T0, 100));
+    t.finish();
+    const j = new HistoryJoin(t);
+    j.offer({ ...sample('ol1', T0 - 5, 0.5), features: { cpu_busy: 0.5, cpus: 64 } });
+    j.finish();
+    assert.equal(j.namedAt(0)['cpus'], 64);
+    assert.equal(j.featuresAt(0).named['cpus'], 64);
+  });
+
+  test('marks the usable jobs without a sample as noHistory', async () => {
+    const t = new JobTable();
+    t.add(run('j', T0, 100));
+    t.add(run('j', T0 + 500, 100));
+    t.finish();
+    const j = new HistoryJoin(t);
+    j.offer(sample('ol1', T0 - 1));
+    assert.equal(j.finish(), 1);
+    assert.equal(t.excluded().noHistory, 1);
   });
 
   test('rejects a non-positive interval, naming it', () => {
-    assert.throws(() => new HistoryJoin([], { intervalSec: 0 }), /^ConfigError: intervalSec: expected a positive number, received 0$/);
+    assert.throws(() => new HistoryJoin(new JobTable(), { intervalSec: 0 }), /^ConfigError: intervalSec: expected a positive number, received 0$/);
   });
 });
 
@@ -234,21 +325,22 @@ describe('buildExamples', () => {
 
   test('labels, joins and counts every job left out, reading history files', async () => {
     const jobs = [
-      ...kindOf100('sim', 'ol1.example.com'),
-      makeJob('sim', T0 + 9000, 150, 'ol1.example.com'),
-      makeJob('sim', T0 + 9500, 150, 'ol2'), // ol2 has no history
-      makeJob('sim', T0 + 9000, 10, 'ol1', { jStatus: JOB_STAT_EXIT, exitStatus: 768 }),
-      makeJob('lonely', T0, 100),
+      ...Array.from({ length: 10 }, (_, i) => run('sim', T0 + 900 * i, 100, 100, 'ol1.example.com')),
+      run('sim', T0 + 4000, 150, 100, 'ol1.example.com'),
+      run('sim', T0 + 9500, 150, 100, 'ol2'), // ol2 has no history
+      run('sim', T0 + 9000, 10, 10, 'ol1', { jStatus: JOB_STAT_EXIT, exitStatus: 768 }),
+      run('lonely', T0 + 5000, 100),
     ];
     const lines = [];
     for (let t = T0 - 100; t < T0 + 10_000; t += 10) lines.push(JSON.stringify(sample('ol1', t, (t - T0) / 10_000)));
     writeFileSync(join(dir, 'ol1.jsonl'), `${lines.join('\n')}\n`);
-    const { examples, excluded } = await buildExamples(jobs, readHistory(dir));
+    const { table, join: j, examples, excluded } = await buildExamples(jobs, readHistory(dir));
     assert.deepEqual(excluded, { ...noExclusions(), failed: 1, fewRuns: 1, noHistory: 1 });
-    assert.equal(examples.length, 6);
-    const last = examples.at(-1);
-    assert.equal(last?.label, 50);
-    assert.equal(last?.host, 'ol1.example.com');
-    assert.equal(last?.features.cpu_busy, 0.9);
+    assert.equal(examples.index.length, 11);
+    const k = [...examples.index].findIndex((i) => table.start[i] === T0 + 4000);
+    const i = examples.index[k] ?? 0;
+    assert.equal(examples.label[k], 50);
+    assert.equal(table.hosts[table.host[i] ?? 0], 'ol1');
+    assert.ok(Math.abs((j.namedAt(i)['cpu_busy'] ?? NaN) - 0.4) < 1e-6, 'the sample of its start second');
   });
 });

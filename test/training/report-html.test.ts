@@ -11,7 +11,7 @@ function point(cpu: number, label: number, predicted: number, over: Partial<Hold
   const f = featuresFromNamed({ cpu_busy: cpu });
   const p: HoldoutPoint = {
     label, values: f.values, mask: f.mask, predicted,
-    job: { id: '101', kind: 'name:sim', host: 'node001', start: 1_800_000_000, runtime: 120, baseline: 100, ...over },
+    job: { id: '101', kind: 'name:sim', host: 'node001', start: 1_800_000_000, runtime: 120, cpu: 100, efficiency: 0.83, baseline: 1, ...over },
   };
   if (installed !== undefined) p.installed = installed;
   return p;
@@ -88,6 +88,28 @@ describe('renderReport', () => {
     const text = renderReport(data({ installed: { path: '/x' }, holdout: [point(0.2, 10, 12), point(0.3, 20, 25)] }));
     assert.equal(text.match(/<svg width="360"/g)?.length, 1);
     assert.doesNotMatch(text, /MAE installed/);
+  });
+
+  test('names the new model by the id the daemons log', () => {
+    assert.match(renderReport(data()), /the new model is <code>retrained#12345678<\/code>, the id the daemons log/);
+  });
+
+  test('for a run that stopped early, says why and still lists what was read and left out', () => {
+    const text = renderReport(data({ outcome: 'Not written: no usable examples.', table: [], holdout: [], excluded: { ...noExclusions(), tooShort: 66 } }));
+    assert.match(text, /No model was judged/);
+    assert.doesNotMatch(text, /Predicted vs actual/);
+    assert.match(text, /<td>tooShort<\/td><td class="n">66<\/td><td>ran under --min-runtime 10 s/);
+  });
+
+  test('shows the first malformed lines and counts the rest', () => {
+    const text = renderReport(data({ problems: ['a:1: bad', 'a:2: bad'], problemCount: 30 }));
+    assert.match(text, /30 malformed lines were skipped; the first 2:/);
+    assert.match(text, /<li><code>a:2: bad<\/code><\/li>/);
+    assert.match(text, /and 28 more/);
+  });
+
+  test('says when the plots show a thinned sample of the holdout', () => {
+    assert.match(renderReport(data({ holdoutTotal: 300 })), /3 of the 300 held-out jobs, evenly spread/);
   });
 
   test('lists every exclusion reason with its count', () => {

@@ -1,29 +1,27 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { generateData } from '../../scripts/gen-data.js';
-import { readAcct, type JobFinish } from '../../src/lsf/acct.js';
 import { ConfigError } from '../../src/util/errors.js';
-import { labelJobs } from '../../src/training/jobs.js';
 import { loadModel } from '../../src/model/model.js';
-import { gateDecision } from '../../src/training/evaluate.js';
 import {
-  acctFiles, chunkFor, decideWrite, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, formatHoldoutTable,
-  pairedDifference, Progress, resolveOutput, retrain, slimJob, stringPool, type RetrainIO, type RetrainOptions,
+  acctFiles, chunkFor, decideWrite, evaluate, eventFiles, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, formatHoldoutTable, gatherInputs, joinAndLabel,
+  ProblemLog, Progress, quietContext, readLog, resolveOutput, retrain, splitByTime, trainStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
+import { FEATURE_NAMES } from '../../src/model/features.js';
 import { tempDir } from '../helpers.js';
-import { makeJob } from '../helpers/job.js';
 
 const T0 = 1_800_000_000;
 const { dir: root, cleanup } = tempDir('lavarank-retrain-');
 after(cleanup);
 
-// Small generated data: 3 hosts, 600 ticks, 400 jobs: ~390 examples, 78 held out.
+// Small generated data: 3 hosts, 600 ticks, 400 jobs: ~390 examples, ~78 held out.
 let small: { acctPath: string; historyDir: string };
 before(async () => {
-  small = await generateData({ outDir: join(root, 'small'), hosts: 3, ticks: 600, jobs: 400, kinds: 4, seed: 7 });
+  small = await generateData({ outDir: join(root, 'small'), hosts: 3, ticks: 600, jobs: 400, kinds: 4, seed: 7, curve: 'square', sizeSpread: 2 });
 });
 
 let runs = 0;
@@ -35,7 +33,7 @@ function options(over: Partial<RetrainOptions> = {}): RetrainOptions {
     history: [small.historyDir], acct: [small.acctPath], calibration: [],
     out: join(dir, 'model.json'), report: join(dir, 'model.json.report.html'), configPath: null,
     configModel: join(dir, 'model.json'), intervalSec: 10, minRuns: 5, holdoutFraction: 0.2, seed: 1,
-    epochs: 20, timeLimitSec: 60, force: false, dryRun: false, now: () => new Date('2027-01-01T00:00:00Z'),
+    epochs: 300, timeLimitSec: 60, force: false, dryRun: false, now: () => new Date('2027-01-01T00:00:00Z'),
     ...over,
   };
 }
@@ -102,15 +100,6 @@ describe('decideWrite', () => {
     assert.equal(decideWrite(NaN, null, opts).write, false);
   });
 
-  test('does not write a model that fails the gate of the default model, even with nothing installed to beat', () => {
-    const gate = gateDecision({ model: 10, backbone: 9, ridge: 12 });
-    const d = decideWrite(10, null, { ...opts, gate });
-    assert.equal(d.write, false);
-    assert.equal(d.exitCode, EXIT_NOT_BETTER);
-    assert.match(d.reason, /^not written: the model \(MAE 10\.00\) does not beat the backbone alone \(9\.00\)/);
-    assert.equal(decideWrite(10, null, { ...opts, gate: gateDecision({ model: 10, backbone: 11, ridge: 12 }) }).write, true);
-  });
-
   test('with --dry-run writes nothing but exits as the real run would', () => {
     const better = decideWrite(4, 5, { ...opts, dryRun: true });
     const worse = decideWrite(6, 5, { ...opts, dryRun: true });
@@ -155,15 +144,6 @@ describe('chunkFor', () => {
   });
 });
 
-describe('pairedDifference', () => {
-  test('is the mean of the per-job differences of absolute errors, with its standard error', () => {
-    // errors: new 1, 1, 1, 1; installed 2, 4, 2, 4 -> differences -1, -3, -1, -3
-    const d = pairedDifference([11, 9, 11, 9], [12, 6, 12, 14], [10, 10, 10, 10]);
-    assert.equal(d.mean, -2);
-    assert.ok(Math.abs(d.se - Math.sqrt(4 / 3 / 4)) < 1e-12);
-  });
-});
-
 describe('Progress', () => {
   test('on a terminal redraws one line in place, at most every 100 ms, cut to the width', () => {
     const out: string[] = [];
@@ -194,39 +174,9 @@ describe('Progress', () => {
   });
 });
 
-describe('slimJob and stringPool', () => {
-  test('a slimmed job labels exactly as the full record', async () => {
-    const jobs: JobFinish[] = [];
-    for await (const j of readAcct(small.acctPath)) jobs.push(j);
-    const intern = stringPool();
-    const full = labelJobs(jobs);
-    const slim = labelJobs(jobs.map((j) => slimJob(j, intern)));
-    assert.deepEqual(slim.excluded, full.excluded);
-    assert.deepEqual(slim.labelled.map((l) => [l.kind, l.host, l.label]), full.labelled.map((l) => [l.kind, l.host, l.label]));
-  });
-
-  test('keeps only the first execution host, and the command only for a job without a name', () => {
-    const named = slimJob(makeJob('fit', T0, 100, 'ol1', { execHosts: ['ol1', 'ol2', 'ol2'] }));
-    assert.deepEqual([named.execHosts, named.command], [['ol1'], '']);
-    assert.equal(slimJob(makeJob('', T0, 100, 'ol1', { command: 'run me' })).command, 'run me');
-  });
-
-  test('the pool gives one shared copy per distinct string', () => {
-    const intern = stringPool();
-    const line = 'x'.repeat(20) + 'a-long-host-name.example.com' + 'y'.repeat(20);
-    const a = intern(line.slice(20, 48));
-    const b = intern(line.slice(20, 48));
-    assert.equal(a, 'a-long-host-name.example.com');
-    assert.equal(a, b);
-  });
-});
-
-// The synthetic jobs slow down linearly with cpu_busy, where a ridge regression is as
-// good as any model and the gate (beat the backbone and the ridge regression) refuses
-// what 20 epochs give: tests that need a model written force it.
 describe('retrain', () => {
   test('writes a model that loads, a report, and says why, when nothing is installed', async () => {
-    const o = options({ force: true });
+    const o = options();
     const io = sink();
     const r = await retrain(o, io);
     assert.equal(r.exitCode, EXIT_WRITTEN);
@@ -234,25 +184,13 @@ describe('retrain', () => {
     assert.equal(loadModel(o.out).file.name, 'retrained');
     assert.ok(readFileSync(o.report, 'utf8').startsWith('<!DOCTYPE html>'));
     const text = io.stdout.join('\n');
-    assert.match(text, /\| installed model +\| +- \|/);
-    assert.match(text, /\| backbone alone +\| +[\d.]+ \|/);
-    assert.match(text, /\| ridge regression +\| +[\d.]+ \|/);
-    assert.match(text, /written: there is no usable installed model|written because of --force, although the model \(MAE [\d.]+\) does not beat/);
+    assert.match(text, /\| installed model +\|     - \|/);
+    assert.match(text, /written: there is no usable installed model/);
     assert.equal(r.holdout, Math.round(r.examples * 0.2));
   });
 
-  test('refuses, when nothing is installed, a model that does not pass the gate, and says why', async () => {
-    const o = options({ epochs: 1 });
-    const io = sink();
-    const r = await retrain(o, io);
-    assert.equal(r.written, false);
-    assert.equal(r.exitCode, EXIT_NOT_BETTER);
-    assert.match(io.stdout.join('\n'), /not written: the model \(MAE [\d.]+\) does not beat the backbone alone|not written: the model \(MAE [\d.]+\) does not beat the ridge regression/);
-    assert.equal(existsSync(o.out), false);
-  });
-
   test('with --dry-run writes the report but not the model', async () => {
-    const o = options({ dryRun: true, force: true });
+    const o = options({ dryRun: true });
     const r = await retrain(o, sink());
     assert.equal(r.exitCode, EXIT_WRITTEN);
     assert.equal(existsSync(o.out), false);
@@ -275,9 +213,10 @@ describe('retrain', () => {
     assert.equal(existsSync(o.report), false);
   });
 
-  test('names an accounting file that does not exist', async () => {
+  test('names an accounting file that does not exist, and says so in the report too', async () => {
     const o = options({ acct: [join(root, 'missing.acct')] });
     await assert.rejects(retrain(o, sink()), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`--acct ${join(root, 'missing.acct')}: no such file`));
+    assert.match(readFileSync(o.report, 'utf8'), /Not written: --acct .*missing\.acct: no such file/);
   });
 
   test('says so when the missing history directory is the config\'s, taken for want of --history', async () => {
@@ -305,11 +244,67 @@ describe('retrain', () => {
   });
 
   test('refuses a holdout too small to judge a model', async () => {
-    const tiny = await generateData({ outDir: join(root, 'tiny'), hosts: 2, ticks: 300, jobs: 60, kinds: 2, seed: 3 });
+    const tiny = await generateData({ outDir: join(root, 'tiny'), hosts: 2, ticks: 300, jobs: 60, kinds: 1, seed: 3, curve: 'square', slope: 50 });
     await assert.rejects(
       retrain(options({ acct: [tiny.acctPath], history: [tiny.historyDir] }), sink()),
-      (err: unknown) => err instanceof ConfigError && /^too few examples for a holdout: \d+ usable jobs, so the newest 20 % is \d+ jobs, and at least 20 are needed/.test(err.message),
+      (err: unknown) => err instanceof ConfigError && /^too few examples for a holdout: \d+ usable jobs, \d+ of them in the newest 20 %, and at least 20 are needed/.test(err.message),
     );
+  });
+
+  test('on the real capture, whose jobs all ran under 10 s, names --min-runtime and still writes the report', async () => {
+    const acct = fileURLToPath(new URL('../../../test/fixtures/openlava/lsb.acct', import.meta.url));
+    const history = join(root, 'capture-history');
+    mkdirSync(history);
+    const lines: string[] = [];
+    for (const host of ['ol1', 'ol2', 'ol3']) for (let t = 1795886690; t < 1795887200; t += 10) lines.push(JSON.stringify({ ts: t * 1000, host, features: { cpu_busy: 0.2 }, rank: 1, model: 'm' }));
+    writeFileSync(join(history, 'all.jsonl'), `${lines.join('\n')}\n`);
+    const o = options({ acct: [acct], history: [history] });
+    const io = sink();
+    await assert.rejects(retrain(o, io), (err: unknown) => err instanceof ConfigError && /^no usable examples: of 75 finished jobs, left out notStarted 1, failed 6, tooShort 68 \(tooShort: ran under --min-runtime 10 s/.test(err.message));
+    assert.match(io.stdout.join('\n'), /^  tooShort 68: ran under --min-runtime 10 s/m);
+    assert.match(io.stdout.join('\n'), /^report: /m);
+    const report = readFileSync(o.report, 'utf8');
+    assert.match(report, /<td>tooShort<\/td><td class="n">68<\/td>/);
+    assert.match(report, /Not written: no usable examples/);
+  });
+
+  test('shows malformed lines as file:line: reason, the first 20 and then a count, in the output and the report', async () => {
+    const dir = join(root, 'malformed');
+    mkdirSync(dir);
+    const bad = join(dir, 'lsb.acct');
+    const good = readFileSync(small.acctPath, 'utf8');
+    writeFileSync(bad, `${Array.from({ length: 25 }, (_, i) => `"JOB_FINISH" "33" nonsense ${i}`).join('\n')}\n${good}`);
+    const o = options({ acct: [bad], dryRun: true });
+    const io = sink();
+    await retrain(o, io);
+    const out = io.stdout.join('\n');
+    assert.match(out, /^skipped 25 malformed lines; the first 20:$/m);
+    assert.match(out, new RegExp(`^  ${bad}:20: field 3 \\(eventTime\\): expected an integer, found "nonsense"$`, 'm'));
+    assert.doesNotMatch(out, new RegExp(`${bad}:21:`));
+    assert.match(out, /^  and 5 more$/m);
+    const report = readFileSync(o.report, 'utf8');
+    assert.match(report, /25 malformed lines were skipped; the first 20:/);
+    assert.ok(report.includes(`${bad}:1: field 3 (eventTime)`));
+  });
+
+  test('names the written model in the report with the id the daemon logs when it loads it', async () => {
+    const o = options();
+    const r = await retrain(o, sink());
+    assert.equal(r.written, true);
+    const id = loadModel(o.out).id;
+    assert.equal(r.modelId, id);
+    assert.ok(readFileSync(o.report, 'utf8').includes(`the new model is <code>${id}</code>`));
+  });
+
+  test('takes suspended time from lsb.events in the --acct directory', async () => {
+    const dir = join(root, 'with-events');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'lsb.acct'), readFileSync(small.acctPath));
+    writeFileSync(join(dir, 'lsb.events'), `#0\n"JOB_STATUS" "33" ${T0} 1 8 0 0 0.0000 0 0 0 0\n`);
+    const io = sink();
+    await retrain(options({ acct: [dir], dryRun: true }), io);
+    assert.match(io.stdout.join('\n'), /^lsb\.events .*: 1 JOB_STATUS records$/m);
+    assert.match(io.stdout.join('\n'), /^suspended while running: 1 jobs/m);
   });
 
   test('appends calibration rows to the training part and never holds them out', async () => {
@@ -318,12 +313,85 @@ describe('retrain', () => {
     writeFileSync(calibration, Array.from({ length: 30 }, () => JSON.stringify({ sample, slowdown: 100 })).join('\n') + '\n');
     const plain = await retrain(options(), sink());
     const io = sink();
-    const o = options({ calibration: [calibration], force: true });
+    const o = options({ calibration: [calibration] });
     const r = await retrain(o, io);
     assert.equal(r.holdout, plain.holdout);
     const t = loadModel(o.out).file.training;
     assert.equal(t.samples, r.examples + 30);
     assert.equal(t.holdoutSamples, r.holdout);
     assert.match(io.stdout.join('\n'), /\(\+30 calibration rows\)/);
+  });
+});
+
+describe('the stages, one at a time', () => {
+  test('gather, then join and label, count every job once and keep the examples in start order', async () => {
+    const said: string[] = [];
+    const ctx = quietContext((t) => said.push(t));
+    const log = readLog();
+    const gathered = await gatherInputs(options(), log, ctx);
+    assert.equal(gathered.jobs, 400);
+    const labelled = await joinAndLabel(gathered, options(), log, ctx);
+    const left = Object.values(labelled.excluded).reduce((sum, n) => sum + n, 0);
+    const { index, trainCount, holdoutCount, cut } = labelled.examples;
+    assert.equal(index.length + left, 400);
+    assert.equal(trainCount + holdoutCount, index.length);
+    [...index].forEach((i, k) => {
+      if (k > 0) assert.ok((labelled.table.start[i] ?? 0) >= (labelled.table.start[index[k - 1] ?? 0] ?? Infinity));
+      assert.equal((labelled.table.start[i] ?? 0) < cut, k < trainCount);
+    });
+    assert.match(said.join('\n'), /^history: \d+ records in 3 files/m);
+  });
+
+  test('splitByTime samples at most --max-train-rows training jobs, calibration rows first and always kept', async () => {
+    const ctx = quietContext();
+    const o = options();
+    const log = readLog();
+    const labelled = await joinAndLabel(await gatherInputs(o, log, ctx), o, log, ctx);
+    const cal = Array.from({ length: 10 }, () => ({ values: new Array<number>(FEATURE_NAMES.length).fill(0), mask: new Array<boolean>(FEATURE_NAMES.length).fill(false), named: {}, label: -1 }));
+    const split = splitByTime(labelled, cal, { holdoutFraction: 0.2, maxTrainRows: 100 });
+    assert.equal(split.sampledJobs, 100);
+    assert.equal(split.trainRows.length, 110);
+    assert.deepEqual(split.trainRows.slice(0, 10).map((r) => r.label), new Array<number>(10).fill(-1));
+    assert.equal(split.holdoutCount, labelled.examples.holdoutCount);
+    assert.equal(split.references.linear.rows, labelled.examples.trainCount + 10);
+  });
+
+  test('evaluate judges every candidate on the same held-out jobs, the embedded default included', async () => {
+    const ctx = quietContext();
+    const o = options();
+    const log = readLog();
+    const labelled = await joinAndLabel(await gatherInputs(o, log, ctx), o, log, ctx);
+    const split = splitByTime(labelled, [], o);
+    const trained = await trainStage(split, { ...o, epochs: 5 }, [], ctx);
+    const e = evaluate(trained, split, labelled, { installed: join(root, 'nothing-here.json'), embedded: defaultModelPath() });
+    assert.deepEqual(e.table.map((r) => r.name), ['new model', 'installed model', 'embedded default', 'linear regression', 'physical backbone', 'load-only fit', 'mean', 'formula']);
+    assert.ok(e.table.every((r) => r.n === split.holdoutCount));
+    assert.equal(e.installed.state, 'none');
+    assert.ok(e.table[2]?.mae !== null && e.table[3]?.mae !== null && e.table[4]?.mae !== null, 'the embedded default, linear regression and the backbone were scored');
+    assert.deepEqual(e.references.map((r) => r.name), ['linear regression', 'physical backbone']);
+    assert.ok(e.points.length === split.holdoutCount && e.worst.length === 10);
+  });
+});
+
+describe('ProblemLog', () => {
+  test('keeps the first 20 malformed lines of all inputs and counts the rest', () => {
+    const log = new ProblemLog();
+    log.add(15, Array.from({ length: 15 }, (_, i) => `a:${i + 1}: bad`));
+    log.add(12, Array.from({ length: 10 }, (_, i) => `b:${i + 1}: bad`));
+    const lines = log.lines();
+    assert.equal(lines[0], 'skipped 27 malformed lines; the first 20:');
+    assert.equal(lines[20], '  b:5: bad');
+    assert.equal(lines[21], '  and 7 more');
+    assert.equal(lines.length, 22);
+  });
+});
+
+describe('eventFiles', () => {
+  test('finds lsb.events and its rotations, oldest first, in an --acct directory', () => {
+    const dir = join(root, 'logdir-events');
+    mkdirSync(dir);
+    for (const name of ['lsb.acct', 'lsb.events', 'lsb.events.1', 'lsb.events.2']) writeFileSync(join(dir, name), '');
+    assert.deepEqual(eventFiles([dir]), ['lsb.events.2', 'lsb.events.1', 'lsb.events'].map((n) => join(dir, n)));
+    assert.deepEqual(acctFiles([dir]), [join(dir, 'lsb.acct')]);
   });
 });

@@ -1,0 +1,94 @@
+// `npm run bundle`: an offline release tarball, as node_exporter ships them, for
+// clusters without registry access. `npm pack` first builds the npm tarball
+// (prepack compiles dist/); this script turns that very tarball into
+// lavarank-<version>/ with the production node_modules (from package-lock.json),
+// bin/lavarank and a short INSTALL, so both hold the same files. Nothing is
+// built or downloaded where it is unpacked; only Node.js 20 or later is needed.
+//
+//   npm run bundle [-- --out DIR]     # lavarank-<version>.tgz here, DIR/lavarank-<version>-bundle.tar.gz
+//   node dist/scripts/bundle.js --from lavarank-<version>.tgz [--out DIR]
+//
+// The archive's files are owned by uid 0 and not writable by group or others, so
+// root unpacks a tree lavarank's trust checks accept (LIM runs it as root).
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { print, printError } from '../src/util/cliio.js';
+import { errorMessage } from '../src/util/errors.js';
+import { findExecutable, runCommand } from '../src/util/exec.js';
+
+// The repository root (this file runs as dist/scripts/bundle.js).
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+// The INSTALL file of a bundle.
+export function installText(version: string): string {
+  const dir = `lavarank-${version}`;
+  return `lavarank ${version}: offline release bundle
+
+Needs Node.js 20 or later on every host that runs LIM, at the same path, and
+root. Nothing is built or downloaded here: node_modules holds the production
+dependencies. As root:
+
+  tar -xzf ${dir}-bundle.tar.gz -C /opt     # files owned by root, not writable by others
+  /opt/${dir}/bin/lavarank --version
+  /opt/${dir}/bin/lavarank check --lsf-envdir $LSF_ENVDIR   # what is in place already
+  /opt/${dir}/scripts/install-elim --merge-conf --dry-run   # look first: every file, every diff
+  /opt/${dir}/scripts/install-elim --merge-conf             # on the master host
+  /opt/${dir}/scripts/install-elim                          # on every other host
+  lsadmin reconfig && badmin mbdrestart
+
+The installed $LSF_SERVERDIR/elim runs /opt/${dir}/dist/src/cli.js with the
+Node that ran the installer (--node PATH for another). After an upgrade, run
+install-elim from the new directory. Everything else: docs/install.md.
+`;
+}
+
+async function run(file: string, args: string[], cwd: string): Promise<void> {
+  const result = await runCommand(file, args, { timeoutMs: 600_000, cwd });
+  if (result.failed) throw new Error(`${file} ${args.join(' ')} failed: ${result.reason ?? ''}\n${result.stderr}`);
+}
+
+// Turns the npm tarball packed (from the repository at root) into the bundle in outDir; returns its path.
+export async function buildBundle(packed: string, root: string, outDir: string): Promise<string> {
+  const npm = findExecutable('npm');
+  const tar = findExecutable('tar');
+  if (npm === undefined || tar === undefined) throw new Error(`needs npm and tar on PATH (npm: ${npm ?? 'missing'}, tar: ${tar ?? 'missing'})`);
+  const staging = mkdtempSync(join(tmpdir(), 'lavarank-bundle-'));
+  try {
+    await run(tar, ['--extract', '--gzip', '--file', resolve(packed), '--directory', staging], staging);
+    const version = (JSON.parse(readFileSync(join(staging, 'package', 'package.json'), 'utf8')) as { version: string }).version;
+    const name = `lavarank-${version}`;
+    const dir = join(staging, name);
+    renameSync(join(staging, 'package'), dir);
+    // npm never packs the lock file; the bundle installs exactly its versions.
+    copyFileSync(join(root, 'package-lock.json'), join(dir, 'package-lock.json'));
+    await run(npm, ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], dir);
+    mkdirSync(join(dir, 'bin'));
+    symlinkSync('../dist/src/cli.js', join(dir, 'bin', 'lavarank'));
+    for (const exe of ['dist/src/cli.js', 'scripts/install-elim', 'scripts/retrain', 'scripts/calibrate']) chmodSync(join(dir, exe), 0o755);
+    writeFileSync(join(dir, 'INSTALL'), installText(version));
+    const out = join(resolve(outDir), `${name}-bundle.tar.gz`);
+    await run(tar, ['--create', '--gzip', '--file', out, '--owner=0', '--group=0', '--numeric-owner', '--mode=go-w', '--sort=name', '--directory', staging, name], staging);
+    return out;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { from: { type: 'string' }, out: { type: 'string' } }, strict: true });
+  const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  try {
+    print(`wrote ${await buildBundle(values.from ?? `lavarank-${version}.tgz`, ROOT, values.out ?? '.')}`);
+    return 0;
+  } catch (err) {
+    printError(`bundle: ${errorMessage(err)}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,133 @@
+// The optional metrics file (`metrics.textfile`): after every tick, the rank, each
+// feature's raw value, the model, how long the tick took and the failure counters,
+// in Prometheus's text format, for node_exporter's textfile collector
+// (--collector.textfile.directory). The file is replaced by a rename, so the
+// collector never reads half of it, and written asynchronously: a slow or hung
+// disk delays only the metrics (a tick is skipped while a write is pending),
+// never a report.
+import type { Logger } from 'pino';
+import type { CollectorName } from '../collectors/types.js';
+import { replaceFileAsync } from '../util/atomic-file.js';
+import { errorMessage } from '../util/errors.js';
+import type { Tick, TickState } from './elim.js';
+import type { CollectorStats } from './sampler.js';
+
+// Counts kept across ticks, since the daemon started.
+export interface MetricsCounters {
+  ticks: number;
+  sampleFailures: number; // ticks whose sample or ranking failed (held or pessimistic rank)
+  pessimistic: number; // reports of the pessimistic rank
+  unread: number; // reports LIM did not read (dropped, or replaced by a newer one)
+  metricsSkipped: number; // ticks whose metrics were not written: the previous write was pending
+}
+
+// Everything one metrics file says.
+export interface MetricsSnapshot {
+  resource: string;
+  version: string;
+  tick: Tick;
+  model: string | undefined; // the model of the last good rank
+  counters: MetricsCounters;
+  collectors: Partial<Record<CollectorName, CollectorStats>>;
+}
+
+const STATES: readonly TickState[] = ['ok', 'held', 'pessimistic'];
+
+// A label value as the text format writes it: backslash, double quote and newline escaped.
+function labelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function sampleValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+type Labels = Record<string, string>;
+
+// One metric family: HELP, TYPE and its samples, in the text format.
+function family(name: string, type: 'gauge' | 'counter', help: string, samples: ReadonlyArray<readonly [Labels, number]>): string[] {
+  if (samples.length === 0) return [];
+  return [
+    `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`,
+    `# TYPE ${name} ${type}`,
+    ...samples.map(([labels, value]) => {
+      const pairs = Object.entries(labels).map(([k, v]) => `${k}="${labelValue(v)}"`);
+      return `${name}${pairs.length === 0 ? '' : `{${pairs.join(',')}}`} ${sampleValue(value)}`;
+    }),
+  ];
+}
+
+// The metrics file's text for one tick. Pure. An unavailable feature (no GPU, no
+// PSI) has no sample rather than a number that would read as "idle".
+export function formatMetrics(s: MetricsSnapshot): string {
+  const { tick, counters } = s;
+  const features = Object.entries(tick.result?.features ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number');
+  const collectors = Object.entries(s.collectors) as Array<[string, CollectorStats]>;
+  const lines = [
+    ...family('lavarank_rank', 'gauge', 'The rank last reported to LIM: predicted slowdown in percent of a job started on this host now.', [[{ resource: s.resource }, tick.rank]]),
+    ...family('lavarank_report_state', 'gauge', 'How the last rank was found: ok (sampled), held (sample failed, last good rank), pessimistic.', STATES.map((st) => [{ state: st }, tick.state === st ? 1 : 0] as const)),
+    ...family('lavarank_feature', 'gauge', "Each model input's raw value (before scaling) in the last good sample; absent when unavailable.", features.map(([name, v]) => [{ feature: name }, v] as const)),
+    ...family('lavarank_model_info', 'gauge', 'The model that ranks this host (1).', s.model === undefined ? [] : [[{ model: s.model }, 1]]),
+    ...family('lavarank_build_info', 'gauge', 'The lavarank version and Node.js running the elim (1).', [[{ version: s.version, node: process.version }, 1]]),
+    ...family('lavarank_sample_duration_seconds', 'gauge', 'Time the last tick took to sample the host, rank it and write the report.', [[{}, tick.durationMs / 1000]]),
+    ...family('lavarank_collector_duration_seconds', 'gauge', "Each collector's time in the last sample.", collectors.map(([name, st]) => [{ collector: name }, st.lastMs / 1000] as const)),
+    ...family('lavarank_last_report_timestamp_seconds', 'gauge', 'When the last report was written (Unix time).', [[{}, tick.ts / 1000]]),
+    ...family('lavarank_ticks_total', 'counter', 'Reports written since the elim started.', [[{}, counters.ticks]]),
+    ...family('lavarank_sample_failures_total', 'counter', 'Ticks whose sample or ranking failed since the elim started.', [[{}, counters.sampleFailures]]),
+    ...family('lavarank_pessimistic_reports_total', 'counter', 'Reports of the pessimistic rank since the elim started.', [[{}, counters.pessimistic]]),
+    ...family('lavarank_collector_failures_total', 'counter', "Each collector's failures since the elim started.", collectors.map(([name, st]) => [{ collector: name }, st.failures] as const)),
+    ...family('lavarank_reports_unread_total', 'counter', 'Reports LIM did not read (pipe full, or replaced by a newer one).', [[{}, counters.unread]]),
+    ...family('lavarank_metrics_skipped_total', 'counter', 'Ticks whose metrics were not written because the previous write was still pending.', [[{}, counters.metricsSkipped]]),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+// Keeps the counters and writes the file after each tick.
+export class MetricsWriter {
+  private readonly counters: MetricsCounters = { ticks: 0, sampleFailures: 0, pessimistic: 0, unread: 0, metricsSkipped: 0 };
+  private model: string | undefined;
+  private pending: Promise<void> | undefined;
+  private failing = false;
+
+  constructor(
+    private readonly options: { path: string; resource: string; version: string; log: Logger; write?: (path: string, text: string) => Promise<void> },
+  ) {}
+
+  // Counts the tick and starts writing the file, unless the previous write is still pending.
+  update(tick: Tick, collectors: Partial<Record<CollectorName, CollectorStats>>): void {
+    const c = this.counters;
+    c.ticks++;
+    if (tick.state !== 'ok') c.sampleFailures++;
+    if (tick.state === 'pessimistic') c.pessimistic++;
+    if (tick.outcome === 'dropped' || tick.outcome === 'replaced') c.unread++;
+    if (tick.result !== undefined) this.model = tick.result.model;
+    if (this.pending !== undefined) {
+      c.metricsSkipped++;
+      return;
+    }
+    const text = formatMetrics({ resource: this.options.resource, version: this.options.version, tick, model: this.model, counters: { ...c }, collectors });
+    const { path, log } = this.options;
+    this.pending = (this.options.write ?? replaceFileAsync)(path, text).then(
+      () => {
+        if (this.failing) log.info({ path }, 'metrics file writable again');
+        this.failing = false;
+      },
+      (err: unknown) => {
+        if (!this.failing) log.error({ path, err: errorMessage(err) }, 'cannot write the metrics file; reports continue, retrying each tick');
+        this.failing = true;
+      },
+    );
+    void this.pending.finally(() => {
+      this.pending = undefined;
+    });
+  }
+
+  // Resolves when no write is pending (or after timeoutMs), for a clean stop.
+  async close(timeoutMs = 300): Promise<void> {
+    if (this.pending === undefined) return;
+    await Promise.race([this.pending, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+  }
+}

@@ -1,0 +1,480 @@
+// The OpenLava side of `lavarank check`, like `lsadmin ckconfig`: reads lsf.conf,
+// lsf.shared, lsf.cluster.<cluster> and lsb.queues the way OpenLava 4.0 does, and
+// the installed $LSF_SERVERDIR/elim, and reports everything that would stop rank
+// from steering jobs, each with file:line and the offending text.
+//
+// How OpenLava reads lsf.conf (lib.initenv.c, readconfenv_ and parseLine): one
+// KEY=VALUE per line, no blank after "=", the value one word or one "quoted"
+// string; a line that is anything else makes the daemons refuse the whole file.
+// The last line for a key wins, and a variable set in the environment wins over
+// the file. Everything else is read with the section parser of conf.ts.
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { errorCode } from '../util/errors.js';
+import { isDirectory } from '../util/paths.js';
+import { trustProblems } from '../util/trust.js';
+import { clusterNames, parseSections, valueText, type ConfRow, type ConfSection } from './conf.js';
+import { MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
+
+// critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
+// something is broken or unsafe; warning: works, but not as lavarank recommends.
+export type Severity = 'critical' | 'error' | 'warning';
+export const SEVERITIES: readonly Severity[] = ['critical', 'error', 'warning'];
+
+// One problem, where it is (file:line when there is a line) and what to do.
+export interface Finding {
+  severity: Severity;
+  where?: string;
+  message: string;
+}
+
+// What the OpenLava side is checked against.
+export interface LsfCheckInput {
+  envdir: string; // $LSF_ENVDIR or --lsf-envdir
+  resource: string; // the config's resource name (rank)
+  env: NodeJS.ProcessEnv; // for the variables that override lsf.conf
+  cluster?: string; // --cluster, when lsf.shared lists several
+  queues?: string; // --queues FILE instead of $LSB_CONFDIR/<cluster>/configdir/lsb.queues
+  lsf?: boolean; // IBM Spectrum LSF: the wrapper is elim.rank
+  program: string; // this build's dist/src/cli.js
+  childElims: readonly string[]; // the config's child elim programs
+  expected?: { d: number; t: number; resReq: string; why: string }; // what recommend gives
+}
+
+// The findings, and the effective OpenLava configuration as lines to print.
+export interface LsfCheckResult {
+  findings: Finding[];
+  effective: string[];
+}
+
+interface Located {
+  value: string;
+  line: number; // 1-based
+}
+
+// lsf.conf as OpenLava reads it: the value of each key, the line it came from, and
+// a finding for each line the daemons would refuse.
+export function parseLsfConf(text: string, file: string): { values: Map<string, Located>; findings: Finding[] } {
+  const values = new Map<string, Located>();
+  const findings: Finding[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const first = i + 1;
+    let line = stripComment(lines[i] ?? '');
+    while (/\\\s*$/.test(line) && i + 1 < lines.length) line = line.replace(/\\\s*$/, '') + stripComment(lines[++i] ?? '');
+    line = line.trim();
+    if (line === '') continue;
+    const refuse = (why: string): void => {
+      findings.push({ severity: 'error', where: `${file}:${first}`, message: `${why}, and OpenLava's daemons refuse the whole file: ${JSON.stringify(line)}` });
+    };
+    const word = line.split(/\s/, 1)[0] ?? '';
+    const eq = word.indexOf('=');
+    if (eq <= 0) {
+      refuse('not a KEY=VALUE line (no blanks around "=")');
+      continue;
+    }
+    const rest = line.slice(eq + 1);
+    let value: string;
+    if (rest === '') value = '';
+    else if (/^\s/.test(rest)) {
+      refuse('a blank after "="');
+      continue;
+    } else if (rest.startsWith('"')) {
+      const close = rest.indexOf('"', 1);
+      if (close < 0 || rest.slice(close + 1).trim() !== '') {
+        refuse(close < 0 ? 'an unclosed quote' : 'more than one value');
+        continue;
+      }
+      value = rest.slice(1, close);
+    } else {
+      if (/\s/.test(rest)) {
+        refuse('more than one value (quote a value with blanks)');
+        continue;
+      }
+      value = rest;
+    }
+    values.set(word.slice(0, eq), { value, line: first });
+  }
+  return { values, findings };
+}
+
+function stripComment(line: string): string {
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === '"') quoted = !quoted;
+    else if (line[i] === '#' && !quoted) return line.slice(0, i);
+  }
+  return line;
+}
+
+// The parts of a resource requirement string that matter to rank.
+export interface ResReq {
+  order: string[]; // order[...] terms, e.g. "rank", "-rank", "r15s"
+  rusage: Map<string, string>; // rusage[...] keys to values: rank, duration, decay...
+}
+
+// Reads order[] and rusage[] out of a RES_REQ or -R string; other sections are skipped.
+export function parseResReq(text: string): ResReq {
+  const order: string[] = [];
+  const rusage = new Map<string, string>();
+  for (const m of text.matchAll(/order\[([^\]]*)\]/g)) order.push(...(m[1] ?? '').split(/[:\s]+/).filter((t) => t !== ''));
+  for (const m of text.matchAll(/rusage\[([^\]]*)\]/g)) {
+    for (const part of (m[1] ?? '').split(/[:,\s]+/)) {
+      const eq = part.indexOf('=');
+      if (eq > 0) rusage.set(part.slice(0, eq), part.slice(eq + 1));
+    }
+  }
+  return { order, rusage };
+}
+
+// Seconds in an rusage duration: a number of minutes, or with a lower-case s, m or h.
+export function durationSeconds(value: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)([smh]?)$/.exec(value);
+  if (m === null) return undefined;
+  const scale = { s: 1, m: 60, h: 3600, '': 60 }[m[2] as 's' | 'm' | 'h' | ''];
+  return Number(m[1]) * scale;
+}
+
+function cells(section: ConfSection, row: ConfRow): Map<string, string> {
+  const map = new Map<string, string>();
+  (section.header?.values ?? []).forEach((key, i) => {
+    const value = row.values[i];
+    if (value !== undefined) map.set(key.toUpperCase(), valueText(value));
+  });
+  return map;
+}
+
+function named(sections: readonly ConfSection[], name: string): ConfSection[] {
+  return sections.filter((s) => s.name.toLowerCase() === name.toLowerCase());
+}
+
+function readOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+// The text of lines first..last of a file, as written.
+function lineText(lines: readonly string[], row: ConfRow): string {
+  return lines
+    .slice(row.first, row.last + 1)
+    .map((l) => l.trim())
+    .join(' ');
+}
+
+// Checks the OpenLava side; never throws for what it finds, only reports it.
+export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
+  const findings: Finding[] = [];
+  const effective: string[] = [];
+  const add = (severity: Severity, message: string, where?: string): void => {
+    findings.push(where === undefined ? { severity, message } : { severity, where, message });
+  };
+  const envdir = resolve(input.envdir);
+  effective.push(`LSF_ENVDIR: ${envdir}`);
+  if (!isDirectory(envdir)) {
+    add('critical', `LSF_ENVDIR ${envdir} does not exist (or is not a directory); nothing on the OpenLava side could be checked`);
+    return { findings, effective };
+  }
+
+  // lsf.conf
+  const confFile = join(envdir, 'lsf.conf');
+  const confText = readOrUndefined(confFile);
+  let conf = new Map<string, Located>();
+  if (confText === undefined) {
+    add('error', `${confFile} cannot be read; OpenLava's daemons need it (is LSF_ENVDIR the directory of lsf.conf?)`);
+  } else {
+    const parsed = parseLsfConf(confText, 'lsf.conf');
+    conf = parsed.values;
+    findings.push(...parsed.findings);
+  }
+  // The environment wins over lsf.conf, as in OpenLava's initenv_.
+  const setting = (key: string): { value: string; from: string } | undefined => {
+    const fromEnv = input.env[key];
+    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, from: 'environment' };
+    const c = conf.get(key);
+    return c === undefined ? undefined : { value: c.value, from: `lsf.conf:${c.line}` };
+  };
+  for (const key of ['LSF_SERVERDIR', 'LSF_LOGDIR', 'LSB_CONFDIR']) {
+    const s = setting(key);
+    effective.push(`${key}: ${s === undefined ? '(not set)' : `${s.value} (${s.from})`}`);
+  }
+
+  // lsf.shared: the cluster name and the resource declaration
+  const sharedFile = join(envdir, 'lsf.shared');
+  const sharedText = readOrUndefined(sharedFile);
+  let sections: ConfSection[] = [];
+  if (sharedText === undefined) add('critical', `${sharedFile} cannot be read; LIM reads the resource declarations there`);
+  else sections = parseOrReport(sharedText, 'lsf.shared', add);
+  const sharedLines = sharedText?.split('\n') ?? [];
+  const resources = new Map<string, { cells: Map<string, string>; where: string; text: string }>();
+  for (const section of named(sections, 'Resource')) {
+    for (const row of section.rows) {
+      const c = cells(section, row);
+      const name = c.get('RESOURCENAME');
+      // LIM ignores a name declared again: the first declaration counts.
+      if (name !== undefined && !resources.has(name)) resources.set(name, { cells: c, where: `lsf.shared:${row.first + 1}`, text: lineText(sharedLines, row) });
+    }
+  }
+  const rank = resources.get(input.resource);
+  const r = input.resource;
+  if (sharedText !== undefined) {
+    if (rank === undefined) {
+      add('critical', `${r} is not declared in a Resource section: LIM ignores the value the elim reports, and order[${r}] is refused (add the line from openlava-conf/lsf.shared)`, 'lsf.shared');
+    } else {
+      const type = rank.cells.get('TYPE') ?? '';
+      const increasing = (rank.cells.get('INCREASING') ?? '').toUpperCase();
+      if (type.toLowerCase() !== 'numeric') add('critical', `${r} is declared ${type || 'without a TYPE'}, not Numeric: ${JSON.stringify(rank.text)}`, rank.where);
+      if ((rank.cells.get('INTERVAL') ?? '') === '') add('critical', `${r} is declared without an INTERVAL, so it is static and no elim reports it: ${JSON.stringify(rank.text)}`, rank.where);
+      if (increasing !== 'Y') {
+        add(
+          'critical',
+          `${r} is declared INCREASING ${increasing || '(none)'}: order[${r}] then sends jobs to the BUSIEST host, and to hosts whose elim is dead first; declare it Y: ${JSON.stringify(rank.text)}`,
+          rank.where,
+        );
+      }
+      effective.push(`${r}: ${type} INTERVAL ${rank.cells.get('INTERVAL') || '()'} INCREASING ${increasing || '()'} (${rank.where})`);
+    }
+  }
+
+  // the cluster file: which resources are mapped, and ELIMARGS
+  const cluster = chooseCluster(input.cluster, sharedText === undefined ? [] : clusterNames(sharedText, sharedFile), envdir);
+  if ('problem' in cluster) {
+    add('critical', cluster.problem);
+  } else {
+    effective.push(`cluster: ${cluster.name} (${cluster.why})`);
+    checkClusterFile(join(envdir, `lsf.cluster.${cluster.name}`), `lsf.cluster.${cluster.name}`, r, resources, add, effective);
+    const confdir = setting('LSB_CONFDIR');
+    const queues = input.queues ?? join(confdir?.value ?? join(envdir, 'lsbatch'), cluster.name, 'configdir', 'lsb.queues');
+    checkQueues(queues, r, increasingOf(rank), input.expected, add, effective);
+  }
+
+  // the installed elim
+  const serverdir = setting('LSF_SERVERDIR');
+  if (serverdir === undefined) add('critical', 'LSF_SERVERDIR is set neither in the environment nor in lsf.conf: LIM would not know where the elim is', 'lsf.conf');
+  else await checkElim(join(serverdir.value, input.lsf === true ? 'elim.rank' : 'elim'), input, add, effective);
+  return { findings, effective };
+}
+
+function increasingOf(rank: { cells: Map<string, string> } | undefined): string | undefined {
+  return rank?.cells.get('INCREASING')?.toUpperCase();
+}
+
+function parseOrReport(text: string, file: string, add: (s: Severity, m: string, w?: string) => void): ConfSection[] {
+  try {
+    return parseSections(text, file);
+  } catch (err) {
+    add('critical', err instanceof Error ? err.message : String(err), file);
+    return [];
+  }
+}
+
+function chooseCluster(given: string | undefined, listed: string[], envdir: string): { name: string; why: string } | { problem: string } {
+  if (given !== undefined) return { name: given, why: '--cluster' };
+  if (listed.length === 1) return { name: listed[0]!, why: "lsf.shared's Cluster section" };
+  const files = readdirSync(envdir)
+    .map((f) => /^lsf\.cluster\.([A-Za-z0-9_-]+)$/.exec(f)?.[1])
+    .filter((c): c is string => c !== undefined);
+  const candidates = listed.length > 1 ? listed.filter((c) => files.includes(c)) : files;
+  if (candidates.length === 1) return { name: candidates[0]!, why: `the only lsf.cluster.* file of ${listed.length > 1 ? 'the listed clusters' : envdir}` };
+  return {
+    problem: `cannot tell which cluster to check: lsf.shared lists ${listed.join(', ') || 'no cluster'} and ${envdir} has ${
+      files.map((c) => `lsf.cluster.${c}`).join(', ') || 'no lsf.cluster.* file'
+    }; pass --cluster NAME`,
+  };
+}
+
+function checkClusterFile(
+  path: string,
+  file: string,
+  r: string,
+  resources: ReadonlyMap<string, { cells: Map<string, string> }>,
+  add: (s: Severity, m: string, w?: string) => void,
+  effective: string[],
+): void {
+  const text = readOrUndefined(path);
+  if (text === undefined) {
+    add('critical', `${path} cannot be read; LIM reads the ResourceMap there`);
+    return;
+  }
+  const lines = text.split('\n');
+  const sections = parseOrReport(text, file, add);
+  const mapped: string[] = [];
+  let trigger = false;
+  for (const section of named(sections, 'ResourceMap')) {
+    for (const row of section.rows) {
+      const c = cells(section, row);
+      const name = c.get('RESOURCENAME');
+      if (name === undefined) continue;
+      const where = `${file}:${row.first + 1}`;
+      mapped.push(`${name} (${c.get('LOCATION') ?? ''}) (${where})`);
+      if (name === r) {
+        trigger = true; // the elim does start; the ordering is what breaks
+        add(
+          'critical',
+          `${r} is in the ResourceMap: OpenLava 4.0 gives a mapped resource the flag mbatchd also uses for free job slots, so order[${r}] sorts hosts by free slots, not by ${r}; map a dummy resource instead (elimtrig, openlava-conf/lsf.cluster): ${JSON.stringify(lineText(lines, row))}`,
+          where,
+        );
+        continue;
+      }
+      const declared = resources.get(name);
+      if (declared === undefined) continue;
+      if ((declared.cells.get('INTERVAL') ?? '') === '') continue; // static: starts no elim
+      trigger = true;
+      const location = c.get('LOCATION') ?? '';
+      if (!/^\[\s*default\s*\]$/.test(location)) {
+        add('warning', `${name} is mapped to ${location || 'no location'}: LIM starts the elim only on the hosts that have an instance of it; [default] starts it everywhere`, where);
+      }
+    }
+  }
+  if (!trigger) {
+    add(
+      'critical',
+      `no dynamic resource is mapped in a ResourceMap section: LIM starts the elim only for a mapped dynamic resource, so it never starts (add elimtrig from openlava-conf/lsf.cluster and declare it in lsf.shared)`,
+      file,
+    );
+  }
+  effective.push(`ResourceMap: ${mapped.join(', ') || '(none)'}`);
+  for (const section of named(sections, 'Parameters')) {
+    for (const row of section.rows) {
+      const m = /^ELIMARGS\s*=\s*(.*)$/i.exec(row.values.join(' '));
+      if (m !== null) effective.push(`ELIMARGS: ${m[1]} (${file}:${row.first + 1})`);
+    }
+  }
+}
+
+function checkQueues(
+  path: string,
+  r: string,
+  increasing: string | undefined,
+  expected: LsfCheckInput['expected'],
+  add: (s: Severity, m: string, w?: string) => void,
+  effective: string[],
+): void {
+  const text = readOrUndefined(path);
+  if (text === undefined) {
+    add('warning', `${path} cannot be read, so no queue was checked (pass --queues FILE)`);
+    return;
+  }
+  const file = 'lsb.queues';
+  effective.push(`lsb.queues: ${path}`);
+  let ordering = 0;
+  for (const section of named(parseOrReport(text, file, add), 'Queue')) {
+    let name = '?';
+    let resReq: { value: string; where: string } | undefined;
+    for (const row of section.rows) {
+      const m = /^(\w+)\s*=\s*(.*)$/.exec(row.values.join(' '));
+      if (m === null) continue;
+      if (m[1]!.toUpperCase() === 'QUEUE_NAME') name = m[2]!;
+      if (m[1]!.toUpperCase() === 'RES_REQ') resReq = { value: m[2]!.replace(/^"(.*)"$/, '$1'), where: `${file}:${row.first + 1}` };
+    }
+    if (resReq === undefined) continue;
+    const req = parseResReq(resReq.value);
+    const term = req.order.find((t) => t === r || t === `-${r}`);
+    if (term === undefined) continue;
+    ordering++;
+    effective.push(`queue ${name}: RES_REQ = ${resReq.value} (${resReq.where})`);
+    if (term === `-${r}` && increasing === 'Y') {
+      add('critical', `queue ${name} orders by ${term}: with ${r} INCREASING Y that picks the BUSIEST host; use order[${r}]: ${JSON.stringify(resReq.value)}`, resReq.where);
+    }
+    checkReservation(name, r, req, resReq, expected, add);
+  }
+  if (ordering === 0) {
+    add('warning', `no queue has order[${r}] in its RES_REQ: only jobs submitted with -R "order[${r}]" use the rank (add the queue from openlava-conf/lsb.queues)`, file);
+  }
+}
+
+function checkReservation(
+  name: string,
+  r: string,
+  req: ResReq,
+  resReq: { value: string; where: string },
+  expected: LsfCheckInput['expected'],
+  add: (s: Severity, m: string, w?: string) => void,
+): void {
+  const d = req.rusage.get(r);
+  if (d === undefined) {
+    add(
+      'warning',
+      `queue ${name} has order[${r}] without rusage[${r}=D:duration=T:decay=1]: a burst of jobs herds onto one host (JOB_ACCEPT_INTERVAL=0) or goes round robin (=1)${
+        expected === undefined ? '' : `; ${expected.why} gives ${expected.resReq}`
+      }`,
+      resReq.where,
+    );
+    return;
+  }
+  const duration = req.rusage.get('duration');
+  if (!/^\d+(\.\d+)?$/.test(d) || (duration !== undefined && durationSeconds(duration) === undefined)) {
+    add('error', `queue ${name}: bsub refuses this rusage (no negative values; a lower-case time unit such as 45s): ${JSON.stringify(resReq.value)}`, resReq.where);
+    return;
+  }
+  if (expected === undefined) return;
+  const seconds = duration === undefined ? undefined : durationSeconds(duration);
+  if (Number(d) !== expected.d || seconds !== expected.t) {
+    add(
+      'warning',
+      `queue ${name} reserves ${r}=${d} for ${duration === undefined ? 'no duration' : `duration=${duration}`}; ${expected.why} gives ${r}=${expected.d} for duration=${expected.t}s (${expected.resReq})`,
+      resReq.where,
+    );
+  }
+}
+
+async function checkElim(path: string, input: LsfCheckInput, add: (s: Severity, m: string, w?: string) => void, effective: string[]): Promise<void> {
+  const text = readOrUndefined(path);
+  if (text === undefined) {
+    add('critical', `${path} does not exist or cannot be read: LIM has no elim to start; run "lavarank install"`);
+    effective.push(`elim: ${path} (missing)`);
+    return;
+  }
+  const wrapper = parseWrapper(text);
+  if (wrapper === undefined) {
+    add(
+      'critical',
+      `${path} is not lavarank's wrapper (no "${WRAPPER_MARK}" line; it starts with ${JSON.stringify(text.split('\n', 1)[0]?.slice(0, 60) ?? '')}): LIM runs that instead of lavarank`,
+    );
+    effective.push(`elim: ${path} (not lavarank's)`);
+    return;
+  }
+  const { node, program } = wrapper;
+  const here = realOrSelf(input.program);
+  const there = realOrSelf(program);
+  let programNote = 'this build';
+  if (!existsSync(program)) {
+    add('critical', `${path} runs ${program}, which does not exist: LIM's elim dies at once; run "lavarank install" from this build`);
+    programNote = 'missing';
+  } else if (there !== here) {
+    add('error', `${path} runs ${program}, not this build (${input.program}); run "lavarank install" from the build you mean LIM to run`);
+    programNote = 'another build';
+  }
+  const version = await nodeMajor(node);
+  let nodeNote: string;
+  if ('problem' in version) {
+    add('critical', `${path} runs Node ${node}, which does not work here: ${version.problem}`);
+    nodeNote = 'does not run';
+  } else {
+    nodeNote = version.version;
+    if (version.major < MIN_NODE_MAJOR) add('critical', `${path} runs ${node}, Node ${version.version}; lavarank needs Node ${MIN_NODE_MAJOR} or later (lavarank install --node PATH)`);
+  }
+  if (text !== wrapperText(node, program)) {
+    add('warning', `${path} was written by another version of lavarank install (its text differs from what this one writes); run "lavarank install" again`);
+  }
+  for (const problem of [...trustProblems(path, 'the elim', { executable: true }), ...trustProblems(node, "the elim's Node", { executable: true })]) {
+    add('error', problem);
+  }
+  if (existsSync(program)) for (const problem of trustProblems(program, "the elim's program")) add('error', problem);
+  for (const child of input.childElims) {
+    if (realOrSelf(child) === realOrSelf(path)) {
+      add('error', `child elim ${child} is the installed elim itself: lavarank would start itself, again and again; list the site's own elim there`);
+    }
+  }
+  effective.push(`elim: ${path} -> ${node} (${nodeNote}) ${program} (${programNote})`);
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch (err) {
+    return errorCode(err) === undefined ? path : resolve(path);
+  }
+}

@@ -1,0 +1,120 @@
+// How long jobs were suspended while running, from OpenLava's event log, lsb.events.
+// lsb.acct has no suspended time, and a suspended job accumulates no CPU time, so
+// without this it would look like a job that waited for a CPU. Only JOB_STATUS
+// records are read: `"JOB_STATUS" "33" eventTime jobId jStatus reason subreasons
+// cpuTime endTime ru [19 rusage fields if ru] exitStatus idx`, as OpenLava's
+// writeJobStatus() (src/lsbatch/lib/lsb.log.c) writes them. Other records are skipped.
+import type { Readable } from 'node:stream';
+import { ParseError } from '../util/errors.js';
+import { readLineBatches } from '../util/lines.js';
+import { tokenizeAcctLine, type AcctToken } from './acct.js';
+
+// jStatus bits of a job suspended by the system (load thresholds) or by a user (bstop).
+export const JOB_STAT_SSUSP = 8;
+export const JOB_STAT_USUSP = 16;
+
+// One JOB_STATUS record: the job's new state and when it changed.
+export interface JobStatusEvent {
+  time: number; // epoch seconds
+  jobId: number;
+  idx: number; // array index, 0 for a job that is not an array element
+  jStatus: number;
+}
+
+function int(token: AcctToken | undefined, name: string, where: string): number {
+  const value = token === undefined || token.quoted || !/^-?\d+$/.test(token.text) ? NaN : Number(token.text);
+  if (!Number.isSafeInteger(value)) throw new ParseError(where, `${name}: expected an integer, found ${token === undefined ? 'nothing' : JSON.stringify(token.text)}`);
+  return value;
+}
+
+// Parses one line of lsb.events: a JOB_STATUS record, or undefined for any other record
+// (and for the `#pos` header line). Throws ParseError for a JOB_STATUS it cannot read.
+export function parseJobStatusLine(line: string, where = 'lsb.events'): JobStatusEvent | undefined {
+  if (line.startsWith('#') || !line.startsWith('"JOB_STATUS"')) return undefined;
+  const t = tokenizeAcctLine(line, where);
+  const time = int(t[2], 'eventTime', where);
+  const jobId = int(t[3], 'jobId', where);
+  const jStatus = int(t[4], 'jStatus', where);
+  const ru = int(t[9], 'ru', where);
+  return { time, jobId, jStatus, idx: int(t[11 + (ru === 0 ? 0 : 19)], 'idx', where) };
+}
+
+// Suspension intervals per job, from JOB_STATUS events in time order.
+export class Suspensions {
+  private readonly open = new Map<string, number>(); // job -> suspended since
+  private readonly intervals = new Map<string, number[]>(); // job -> [from, to, from, to...]
+
+  // Follows one state change.
+  add(e: JobStatusEvent): void {
+    const key = `${e.jobId}.${e.idx}`;
+    const suspended = (e.jStatus & (JOB_STAT_SSUSP | JOB_STAT_USUSP)) !== 0;
+    const since = this.open.get(key);
+    if (suspended) {
+      if (since === undefined) this.open.set(key, e.time);
+      return;
+    }
+    if (since === undefined) return;
+    this.open.delete(key);
+    const list = this.intervals.get(key);
+    if (list === undefined) this.intervals.set(key, [since, e.time]);
+    else list.push(since, e.time);
+  }
+
+  // Jobs that were suspended at least once (still suspended at the end of the log included).
+  get jobs(): number {
+    return new Set([...this.intervals.keys(), ...this.open.keys()]).size;
+  }
+
+  // Seconds the job was suspended between its start and its end. Job ids wrap around,
+  // so only intervals within the run count; one still open at the log's end runs to `end`.
+  secondsWithin(jobId: number, idx: number, start: number, end: number): number {
+    const key = `${jobId}.${idx}`;
+    const list = this.intervals.get(key);
+    let total = 0;
+    if (list !== undefined) {
+      for (let i = 0; i + 1 < list.length; i += 2) total += Math.max(0, Math.min(end, list[i + 1] ?? 0) - Math.max(start, list[i] ?? 0));
+    }
+    const since = this.open.get(key);
+    if (since !== undefined) total += Math.max(0, end - Math.max(start, since));
+    return total;
+  }
+}
+
+// What a read of lsb.events found.
+export interface EventStats {
+  lines: number;
+  statusRecords: number;
+  malformed: number;
+  problems: string[]; // "file:line: reason" of the first maxProblems malformed lines
+  incomplete: number;
+}
+
+// Reads JOB_STATUS records of a file or stream into `into`; other records are skipped,
+// a malformed JOB_STATUS is counted and located, never fatal. Only I/O errors are thrown.
+export async function readSuspensions(input: string | Readable, into: Suspensions, options: { source?: string; maxProblems?: number } = {}): Promise<EventStats> {
+  const source = options.source ?? (typeof input === 'string' ? input : 'lsb.events');
+  const maxProblems = options.maxProblems ?? 100;
+  const stats: EventStats = { lines: 0, statusRecords: 0, malformed: 0, problems: [], incomplete: 0 };
+  for await (const batch of readLineBatches(input)) {
+    for (const line of batch) {
+      stats.lines += 1;
+      if (!line.complete) {
+        stats.incomplete += 1;
+        continue;
+      }
+      let event: JobStatusEvent | undefined;
+      try {
+        event = line.tooLong ? undefined : parseJobStatusLine(line.text, `${source}:${line.number}`);
+      } catch (err) {
+        if (!(err instanceof ParseError)) throw err;
+        stats.malformed += 1;
+        if (stats.problems.length < maxProblems) stats.problems.push(err.message);
+        continue;
+      }
+      if (event === undefined) continue;
+      stats.statusRecords += 1;
+      into.add(event);
+    }
+  }
+  return stats;
+}

@@ -1,0 +1,602 @@
+// The discrete-event simulation of one policy on one workload: jobs arrive, wait for
+// mbatchd's dispatch sessions, run on a host at the speed the cluster model gives
+// them beside the other work there, and end. The rank a policy sees is computed by
+// the daemon's own ranker from the host's simulated sample, taken when the elim
+// would have sampled it and delayed as LIM and mbatchd delay it; reservations are
+// added and decay as mbatchd does. docs/simulate.md describes the model.
+//
+// API (stable, used by other tools such as synthetic lsb.acct generation):
+//   runWorkload(hosts, jobs, options) → SimRun: per-job outcomes and, with
+//   keepHistory, sampleAt(host, t): the host's simulated Sample at any time.
+//   simulateWorkload(hosts, generate, options): generateWorkload + runWorkload.
+// Deterministic: the same hosts, jobs and seed give the same outcomes.
+import type { Sample } from '../collectors/types.js';
+import type { RankResult, Ranker } from '../model/rank.js';
+import { ConfigError } from '../util/errors.js';
+import { Heap } from '../util/heap.js';
+import { seededRandom } from '../util/random.js';
+import {
+  HostTimeline,
+  idleTimeFactor,
+  quantize,
+  sampleKey,
+  sampleValues,
+  solveRates,
+  toSample,
+  type HostSpec,
+  type JobType,
+  type LoadItem,
+} from './cluster.js';
+import {
+  DEFAULT_SCHEDULER,
+  INFINIT_LOAD,
+  acceptsJob,
+  hostTimings,
+  loadSampleTime,
+  normalizeRq,
+  r15sSortKey,
+  rankSampleTime,
+  refreshDue,
+  reservedAt,
+  type HostTiming,
+  type Reservation,
+  type SchedulerSettings,
+} from './mbatchd.js';
+import { CALIBRATED, type ClusterParams } from './params.js';
+import { usesRank, type PolicySpec } from './policies.js';
+import { generateWorkload, type GenerateOptions, type JobSpec } from './workload.js';
+
+// Load on hosts that is not batch jobs (interactive users, services): each host is
+// busy with it `share` of the time, in periods of `meanOn` seconds on average, with
+// 1 to cpus × maxCpuShare CPU-bound threads.
+export interface BackgroundSpec {
+  share: number;
+  meanOn: number;
+  maxCpuShare: number;
+}
+
+// No background load.
+export const NO_BACKGROUND: Readonly<BackgroundSpec> = Object.freeze({ share: 0, meanOn: 1800, maxCpuShare: 0.5 });
+
+// The typed ranks a model may give beside the rank (RankResult.typed, the rank issue's
+// rank_cpu, rank_mem and rank_io); absent when the model has none.
+export interface TypedResult {
+  typed?: { rank_cpu: number; rank_mem: number; rank_io: number };
+}
+
+// The ranks the elim would report for one sample, as the rank cache keeps them.
+export interface CachedRank {
+  rank: number;
+  typed?: [number, number, number]; // rank_cpu, rank_mem, rank_io
+}
+
+// How to run.
+export interface RunOptions {
+  seed: number;
+  policy: PolicySpec;
+  scheduler?: Partial<SchedulerSettings>;
+  params?: Readonly<ClusterParams>;
+  ranker?: Ranker; // required by policies that read the rank
+  background?: Readonly<BackgroundSpec>;
+  keepHistory?: boolean; // keep every host's whole timeline, for sampleAt at any time
+  rankCache?: Map<string, CachedRank>; // shared between runs with the same ranker
+  traceHosts?: number; // hosts whose running jobs are recorded at every session (default 0)
+  onProgress?: (finished: number, total: number) => void;
+}
+
+// What happened to one job.
+export interface JobOutcome {
+  id: number;
+  family: string;
+  type: JobType;
+  host: string;
+  submit: number; // seconds from the start of the run
+  start: number;
+  end: number;
+  cpuSeconds: number; // CPU time its threads got
+  slots: number;
+  threads: number;
+  ideal: number; // its run time alone on an idle host of the kind it ran on
+  slowdown: number; // (end − start) / ideal
+}
+
+// One host's totals over the run.
+export interface HostStats {
+  name: string;
+  cpus: number;
+  jobs: number;
+  utilisation: number; // busy share of its CPUs over the makespan, background included
+}
+
+// A finished run.
+export interface SimRun {
+  policy: string;
+  outcomes: JobOutcome[]; // in job id order
+  makespan: number; // seconds until the last job ended
+  hosts: HostStats[];
+  trace: { times: number[]; hosts: string[]; running: number[][] }; // running[k][i]: jobs on hosts[k] at times[i]
+  counters: { events: number; sessions: number; refreshes: number; rankSamples: number; rankCalls: number };
+  // The host's simulated Sample at time t (what the elim's collectors would have given,
+  // over the elim interval before t); for times older than ~2 minutes before the end
+  // only with keepHistory.
+  sampleAt(host: string, t: number): Sample;
+}
+
+interface Running {
+  spec: JobSpec;
+  index: number; // in the jobs array
+  item: LoadItem;
+  remaining: number; // idle-seconds of reference work left
+  rate: number;
+  cpuRate: number; // CPU-seconds per second over its threads
+  start: number;
+  cpuSeconds: number;
+  ideal: number;
+  resIndex: number; // -1: no reservation
+  runTime: number; // mbatchd's runTime: accumulated at refreshes
+  updStateTime: number;
+}
+
+// Indices of mbatchd's view a reservation can apply to.
+const IDX_RANK = 0;
+const TYPE_INDEX: Record<JobType, number> = { cpu: 1, mem: 2, io: 3 };
+
+class HostState {
+  readonly jobs: Running[] = [];
+  usedSlots = 0;
+  bgThreads = 0;
+  lastUpdate = 0;
+  version = 0;
+  lastAccept = -Infinity;
+  started = 0;
+  composition = ''; // for the oracle's cache, valid for compositionVersion
+  compositionVersion = -1;
+  // mbatchd's view, valid for viewEpoch.
+  viewEpoch = -1;
+  r15sKey = 0;
+  ranks: number[] = [INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD];
+  readonly resv = [0, 0, 0, 0];
+  readonly timeline: HostTimeline;
+  readonly kind: string;
+
+  constructor(
+    readonly spec: HostSpec,
+    readonly index: number,
+    readonly timing: HostTiming,
+    params: Readonly<ClusterParams>,
+    keepAll: boolean,
+  ) {
+    this.timeline = new HostTimeline(spec.cpus, params, keepAll);
+    this.kind = `${spec.cpus}|${spec.memBytes}|${spec.speed}`;
+  }
+
+  get free(): number {
+    return this.spec.mxj - this.usedSlots;
+  }
+}
+
+// Event kinds, in the order they are handled at the same instant: jobs that end free
+// their slots before a session looks for slots; a job submitted at a session's time
+// is seen by that session.
+const EV_COMPLETE = 0;
+const EV_BACKGROUND = 1;
+const EV_SESSION = 3;
+
+interface SimEvent {
+  t: number;
+  kind: number;
+  seq: number;
+  host: number;
+  version: number;
+}
+
+const eventLess = (a: SimEvent, b: SimEvent): boolean => a.t < b.t || (a.t === b.t && (a.kind < b.kind || (a.kind === b.kind && a.seq < b.seq)));
+
+// A job "ends now" when what is left would take less than this.
+const END_EPSILON = 1e-6;
+// How far back mbatchd's view and the rates of samples ever look (50 s of staleness + the elim interval, generously).
+const LOOKBACK = 180;
+// Rank cache entries kept before the cache is emptied (a few MB).
+const RANK_CACHE_MAX = 200_000;
+
+function checkInputs(hosts: readonly HostSpec[], jobs: readonly JobSpec[], o: RunOptions): void {
+  if (hosts.length === 0) throw new ConfigError('no hosts to simulate');
+  const maxSlots = Math.max(...hosts.map((h) => h.mxj));
+  for (const j of jobs) {
+    if (j.slots > maxSlots) throw new ConfigError(`job ${j.id} (${j.family}) asks for ${j.slots} slots; the largest host has ${maxSlots}`);
+    if (!(j.work > 0) || !(j.submit >= 0)) throw new ConfigError(`job ${j.id} (${j.family}): work ${j.work} s and submit ${j.submit} s must be positive`);
+  }
+  for (let i = 1; i < jobs.length; i++) {
+    if (jobs[i]!.submit < jobs[i - 1]!.submit) throw new ConfigError(`jobs must be in submit order: job ${jobs[i]!.id} is submitted before job ${jobs[i - 1]!.id}`);
+  }
+  if (usesRank(o.policy) && o.ranker === undefined) throw new ConfigError(`policy ${o.policy.name} orders by rank: a ranker is needed`);
+}
+
+// Runs one policy over the jobs (in submit order) on the hosts.
+export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[], options: RunOptions): SimRun {
+  checkInputs(hosts, jobs, options);
+  const s: SchedulerSettings = { ...DEFAULT_SCHEDULER, ...options.scheduler };
+  const p = options.params ?? CALIBRATED;
+  const policy = options.policy;
+  const bg = options.background ?? NO_BACKGROUND;
+  const cache = options.rankCache ?? new Map<string, CachedRank>();
+  const acceptInterval = policy.acceptInterval ?? s.acceptInterval;
+  // Separate streams, so that every policy sees the same host phases and background.
+  const timings = hostTimings(hosts.length, s, seededRandom(options.seed * 7919 + 1));
+  const bgRand = seededRandom(options.seed * 7919 + 2);
+  const policyRand = seededRandom(options.seed * 7919 + 3);
+  const H = hosts.map((h, i) => new HostState(h, i, timings[i]!, p, options.keepHistory === true));
+  const byName = new Map(H.map((h) => [h.spec.name, h]));
+  const events = new Heap<SimEvent>(eventLess);
+  let seq = 0;
+  const push = (t: number, kind: number, host = -1, version = 0): void => events.push({ t, kind, seq: seq++, host, version });
+  const outcomes: Array<JobOutcome | undefined> = new Array(jobs.length);
+  const counters = { events: 0, sessions: 0, refreshes: 0, rankSamples: 0, rankCalls: 0 };
+  const pending: number[] = [];
+  let nextArrival = 0;
+  let finished = 0;
+  let now = 0;
+  let epoch = -1;
+  let lastRefresh: number | undefined;
+  let sessionNo = 0;
+  const traceHosts = H.slice(0, Math.min(H.length, options.traceHosts ?? 0));
+  const trace = { times: [] as number[], hosts: traceHosts.map((h) => h.spec.name), running: traceHosts.map(() => [] as number[]) };
+  const progressEvery = Math.max(1, Math.floor(jobs.length / 200));
+
+  // Brings every job's progress on h up to time t.
+  const advance = (h: HostState, t: number): void => {
+    const dt = t - h.lastUpdate;
+    if (dt > 0) {
+      for (const r of h.jobs) {
+        r.remaining -= r.rate * dt;
+        r.cpuSeconds += r.cpuRate * dt;
+      }
+    }
+    h.lastUpdate = t;
+  };
+
+  // Solves h's rates after a change at time t, records the new level and schedules its next completion.
+  const resolve = (h: HostState, t: number): void => {
+    const bgMem = 0;
+    const rates = solveRates(h.spec, h.jobs.map((r) => r.item), { threads: h.bgThreads, memBytes: bgMem }, p);
+    let next = Infinity;
+    h.jobs.forEach((r, i) => {
+      r.rate = rates.rate[i]!;
+      r.cpuRate = r.item.threads * rates.cpuShare[i]! * rates.cpuGiven;
+      next = Math.min(next, t + Math.max(0, r.remaining) / r.rate);
+    });
+    h.timeline.set(t, { cpuWanting: rates.cpuWanting, ioStreams: rates.ioStreams, memUsed: rates.memUsed });
+    h.version++;
+    if (next < Infinity) push(next, EV_COMPLETE, h.index, h.version);
+  };
+
+  // mbatchd's view of h after the latest refresh, computed when first needed.
+  const view = (h: HostState): void => {
+    if (h.viewEpoch === epoch || lastRefresh === undefined) return;
+    h.viewEpoch = epoch;
+    const R = lastRefresh;
+    const loadAt = loadSampleTime(h.timing, R, s);
+    h.r15sKey = r15sSortKey(normalizeRq(h.timeline.at(loadAt).load1, h.spec.cpuFactor, h.spec.cpus), h.spec.cpuFactor);
+    if (options.ranker === undefined) return;
+    const at = rankSampleTime(h.timing, R, s);
+    if (at === undefined) {
+      h.ranks = [INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD];
+      return;
+    }
+    counters.rankSamples++;
+    const v = quantize(sampleValues(h.timeline, h.spec.cpus, at, s.elimInterval, p));
+    const key = sampleKey(h.spec.cpus, h.spec.memBytes, v);
+    let r = cache.get(key);
+    if (r === undefined) {
+      counters.rankCalls++;
+      const result: RankResult & TypedResult = options.ranker.rank(toSample(v, h.spec.cpus, h.spec.memBytes, Math.round(at * 1000)));
+      const typed = result.typed;
+      r = { rank: result.rank, typed: typed === undefined ? undefined : [typed.rank_cpu, typed.rank_mem, typed.rank_io] };
+      if (cache.size >= RANK_CACHE_MAX) cache.clear();
+      cache.set(key, r);
+    }
+    const t = r.typed;
+    h.ranks = [r.rank, t?.[0] ?? INFINIT_LOAD, t?.[1] ?? INFINIT_LOAD, t?.[2] ?? INFINIT_LOAD];
+  };
+
+  // A load refresh at session time t: fresh values from LIM, then every running job's
+  // reservation added with the runTime of the previous refresh, then runTime updated.
+  const refresh = (t: number): void => {
+    counters.refreshes++;
+    epoch++;
+    lastRefresh = t;
+    for (const h of H) {
+      h.resv.fill(0);
+      h.timeline.prune(t - LOOKBACK);
+      for (const r of h.jobs) {
+        if (r.resIndex >= 0 && policy.reservation !== undefined) h.resv[r.resIndex]! += reservedAt(policy.reservation, r.runTime);
+        r.runTime += t - r.updStateTime;
+        r.updStateTime = t;
+      }
+    }
+  };
+
+  const eligible = (h: HostState, t: number): boolean => h.free > 0 && acceptsJob(t, h.lastAccept, s, acceptInterval);
+
+  // Starts job index ji on h at time t.
+  const startJob = (ji: number, h: HostState, t: number): void => {
+    const spec = jobs[ji]!;
+    advance(h, t);
+    const resIndex = policy.reservation === undefined ? -1 : policy.kind === 'typed' ? TYPE_INDEX[spec.type] : IDX_RANK;
+    const r: Running = {
+      spec,
+      index: ji,
+      item: { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes },
+      remaining: spec.work,
+      rate: 0,
+      cpuRate: 0,
+      start: t,
+      cpuSeconds: 0,
+      ideal: spec.work * idleTimeFactor(spec.mix, h.spec.speed),
+      resIndex,
+      runTime: 0,
+      updStateTime: t,
+    };
+    h.jobs.push(r);
+    h.usedSlots += spec.slots;
+    h.started++;
+    h.lastAccept = t;
+    // adjLsbLoad at jobStarted: the whole reservation at once, for the jobs placed after it.
+    if (resIndex >= 0 && policy.reservation !== undefined) h.resv[resIndex]! += reservedAt(policy.reservation, 0);
+    resolve(h, t);
+  };
+
+  const finishJobs = (h: HostState, t: number): void => {
+    advance(h, t);
+    const done = h.jobs.filter((r) => r.remaining <= r.rate * END_EPSILON);
+    if (done.length === 0) return;
+    for (const r of done) {
+      const j = r.spec;
+      outcomes[r.index] = {
+        id: j.id,
+        family: j.family,
+        type: j.type,
+        host: h.spec.name,
+        submit: j.submit,
+        start: r.start,
+        end: t,
+        cpuSeconds: r.cpuSeconds,
+        slots: j.slots,
+        threads: j.threads,
+        ideal: r.ideal,
+        slowdown: (t - r.start) / r.ideal,
+      };
+      h.usedSlots -= j.slots;
+      finished++;
+      if (options.onProgress !== undefined && (finished % progressEvery === 0 || finished === jobs.length)) options.onProgress(finished, jobs.length);
+    }
+    // A finished job leaves the started list at once; its reservation stays in the
+    // loads until the next refresh rebuilds them.
+    const keep = h.jobs.filter((r) => r.remaining > r.rate * END_EPSILON);
+    h.jobs.length = 0;
+    h.jobs.push(...keep);
+    resolve(h, t);
+  };
+
+  // The oracle's price of putting a job on h now: its own excess slowdown plus what it
+  // adds to the jobs already there, from the cluster model itself.
+  const oracleMemo = new Map<string, number>();
+  const oracleCost = (h: HostState, spec: JobSpec): number => {
+    if (h.compositionVersion !== h.version) {
+      h.composition = h.jobs.map((r) => `${r.item.threads}:${r.item.mix.cpu},${r.item.mix.mem},${r.item.mix.io}:${Math.round(r.item.memBytes / 2 ** 26)}`).sort().join(';') + `|bg${h.bgThreads}`;
+      h.compositionVersion = h.version;
+    }
+    const key = `${h.kind}#${h.composition}#${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io}:${Math.round(spec.memBytes / 2 ** 26)}`;
+    const known = oracleMemo.get(key);
+    if (known !== undefined) return known;
+    const items = h.jobs.map((r) => r.item);
+    const bgl = { threads: h.bgThreads, memBytes: 0 };
+    const before = solveRates(h.spec, items, bgl, p);
+    const after = solveRates(h.spec, [...items, { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes }], bgl, p);
+    const alone = (mixRate: number, i: number): number => (i < items.length ? 1 / idleTimeFactor(items[i]!.mix, h.spec.speed) : 1 / idleTimeFactor(spec.mix, h.spec.speed)) / mixRate;
+    let cost = alone(after.rate[items.length]!, items.length) - 1;
+    for (let i = 0; i < items.length; i++) cost += alone(after.rate[i]!, i) - alone(before.rate[i]!, i);
+    if (oracleMemo.size >= RANK_CACHE_MAX) oracleMemo.clear();
+    oracleMemo.set(key, cost);
+    return cost;
+  };
+
+  // The host a policy picks for a job among the eligible hosts with enough free slots.
+  interface Ordered {
+    heap: Heap<{ key: number; host: HostState; version: number }>;
+    versions: number[];
+  }
+  let ordered: Map<number, Ordered> = new Map();
+  const orderValue = (h: HostState, index: number): number => {
+    view(h);
+    if (policy.kind === 'default') return h.r15sKey;
+    return h.ranks[index]! + h.resv[index]!;
+  };
+  const orderedFor = (index: number, t: number): Ordered => {
+    let o = ordered.get(index);
+    if (o !== undefined) return o;
+    // Ties keep the host list's order (mbatchd's bubble sort swaps only when strictly out of order).
+    const heap = new Heap<{ key: number; host: HostState; version: number }>((a, b) => a.key < b.key || (a.key === b.key && a.host.index < b.host.index));
+    const versions = new Array<number>(H.length).fill(0);
+    for (const h of H) if (eligible(h, t)) heap.push({ key: orderValue(h, index), host: h, version: 0 });
+    o = { heap, versions };
+    ordered.set(index, o);
+    return o;
+  };
+  const chooseOrdered = (spec: JobSpec, t: number): HostState | undefined => {
+    const index = policy.kind === 'typed' ? TYPE_INDEX[spec.type] : IDX_RANK;
+    const o = orderedFor(index, t);
+    const aside: Array<{ key: number; host: HostState; version: number }> = [];
+    let chosen: { key: number; host: HostState; version: number } | undefined;
+    while (o.heap.size > 0) {
+      const e = o.heap.pop()!;
+      if (e.version !== o.versions[e.host.index] || !eligible(e.host, t)) continue; // stale or no longer eligible
+      if (e.host.free < spec.slots) {
+        aside.push(e);
+        continue;
+      }
+      chosen = e;
+      break;
+    }
+    for (const e of aside) o.heap.push(e);
+    return chosen?.host;
+  };
+  // After a job starts on h: its entries move (a reservation raised its value) or stay.
+  const afterStart = (h: HostState, spec: JobSpec, t: number): void => {
+    for (const [index, o] of ordered) {
+      o.versions[h.index]!++;
+      if (eligible(h, t)) o.heap.push({ key: orderValue(h, index), host: h, version: o.versions[h.index]! });
+    }
+    void spec;
+  };
+  const candidates = (spec: JobSpec, t: number): HostState[] => H.filter((h) => eligible(h, t) && h.free >= spec.slots);
+  const choose = (spec: JobSpec, t: number): HostState | undefined => {
+    switch (policy.kind) {
+      case 'default':
+      case 'rank':
+      case 'typed':
+        return chooseOrdered(spec, t);
+      case 'random': {
+        const c = candidates(spec, t);
+        return c.length === 0 ? undefined : c[Math.floor(policyRand() * c.length)];
+      }
+      case 'two-choices': {
+        const c = candidates(spec, t);
+        if (c.length <= 1) return c[0];
+        const i = Math.floor(policyRand() * c.length);
+        let j = Math.floor(policyRand() * (c.length - 1));
+        if (j >= i) j++;
+        const a = c[Math.min(i, j)]!;
+        const b = c[Math.max(i, j)]!;
+        return orderValue(b, IDX_RANK) < orderValue(a, IDX_RANK) ? b : a;
+      }
+      case 'oracle': {
+        let best: HostState | undefined;
+        let bestCost = Infinity;
+        for (const h of candidates(spec, t)) {
+          const c = oracleCost(h, spec);
+          if (c < bestCost - 1e-12) {
+            bestCost = c;
+            best = h;
+          }
+        }
+        return best;
+      }
+    }
+  };
+
+  const session = (t: number): void => {
+    counters.sessions++;
+    sessionNo++;
+    if (refreshDue(t, lastRefresh, s)) refresh(t);
+    ordered = new Map();
+    let free = 0;
+    for (const h of H) if (eligible(h, t)) free += h.free;
+    if (pending.length > 0 && free > 0) {
+      const left: number[] = [];
+      for (let k = 0; k < pending.length; k++) {
+        const ji = pending[k]!;
+        if (free <= 0) {
+          left.push(...pending.slice(k));
+          break;
+        }
+        const spec = jobs[ji]!;
+        const h = choose(spec, t);
+        if (h === undefined) {
+          left.push(ji);
+          continue;
+        }
+        const was = eligible(h, t) ? h.free : 0;
+        startJob(ji, h, t);
+        free -= was - (eligible(h, t) ? h.free : 0);
+        afterStart(h, spec, t);
+      }
+      pending.length = 0;
+      pending.push(...left);
+    }
+    if (traceHosts.length > 0) {
+      trace.times.push(t);
+      traceHosts.forEach((h, k) => trace.running[k]!.push(h.jobs.length));
+    }
+    void sessionNo;
+  };
+
+  // Background load: every host starts busy with probability `share`, then alternates.
+  const bgOn = new Array<boolean>(H.length).fill(false);
+  const toggleBackground = (h: HostState, t: number): void => {
+    advance(h, t);
+    bgOn[h.index] = !bgOn[h.index];
+    h.bgThreads = bgOn[h.index] ? 1 + Math.floor(bgRand() * Math.max(1, Math.floor(h.spec.cpus * bg.maxCpuShare))) : 0;
+    resolve(h, t);
+    const mean = bgOn[h.index] ? bg.meanOn : (bg.meanOn * (1 - bg.share)) / bg.share;
+    push(t - Math.log(1 - bgRand()) * mean, EV_BACKGROUND, h.index);
+  };
+  if (bg.share > 0) {
+    for (const h of H) {
+      if (bgRand() < bg.share) toggleBackground(h, 0);
+      else push(-Math.log(1 - bgRand()) * ((bg.meanOn * (1 - bg.share)) / bg.share), EV_BACKGROUND, h.index);
+    }
+  }
+
+  push(s.mbdSleep, EV_SESSION);
+  while (finished < jobs.length) {
+    const e = events.peek();
+    const arrival = nextArrival < jobs.length ? jobs[nextArrival]!.submit : Infinity;
+    // Arrivals are handled before a session at the same instant, after completions and background changes.
+    if (arrival < Infinity && (e === undefined || arrival < e.t || (arrival === e.t && e.kind === EV_SESSION))) {
+      now = arrival;
+      pending.push(nextArrival++);
+      counters.events++;
+      continue;
+    }
+    if (e === undefined) throw new Error('simulation: no event left with jobs unfinished (a bug)');
+    events.pop();
+    now = e.t;
+    counters.events++;
+    const h = e.host >= 0 ? H[e.host]! : undefined;
+    switch (e.kind) {
+      case EV_COMPLETE:
+        if (h !== undefined && e.version === h.version) finishJobs(h, now);
+        break;
+      case EV_BACKGROUND:
+        if (h !== undefined) toggleBackground(h, now);
+        break;
+      case EV_SESSION:
+        session(now);
+        if (finished < jobs.length) push(now + s.mbdSleep, EV_SESSION);
+        break;
+    }
+  }
+
+  const makespan = now;
+  const done = outcomes as JobOutcome[];
+  const hostJobs = new Map<string, number>();
+  for (const o of done) hostJobs.set(o.host, (hostJobs.get(o.host) ?? 0) + 1);
+  const hostStats = H.map((h) => ({
+    name: h.spec.name,
+    cpus: h.spec.cpus,
+    jobs: hostJobs.get(h.spec.name) ?? 0,
+    utilisation: makespan > 0 ? h.timeline.at(makespan).busyIntegral / makespan : 0,
+  }));
+  return {
+    policy: policy.name,
+    outcomes: done,
+    makespan,
+    hosts: hostStats,
+    trace,
+    counters,
+    sampleAt(host: string, t: number): Sample {
+      const h = byName.get(host);
+      if (h === undefined) throw new RangeError(`sampleAt: no host named ${JSON.stringify(host)}`);
+      if (t < h.timeline.oldest) throw new RangeError(`sampleAt: ${host} at ${t} s is before the kept history (from ${h.timeline.oldest} s); run with keepHistory`);
+      return toSample(sampleValues(h.timeline, h.spec.cpus, t, s.elimInterval, p), h.spec.cpus, h.spec.memBytes, Math.round(t * 1000));
+    },
+  };
+}
+
+// Generates a workload for the hosts from the seed and runs it (generateWorkload +
+// runWorkload with the same seed); the jobs are returned with the run.
+export function simulateWorkload(hosts: readonly HostSpec[], generate: Partial<GenerateOptions>, options: RunOptions): SimRun & { jobs: JobSpec[] } {
+  const jobs = generateWorkload(hosts, generate, options.seed);
+  return { ...runWorkload(hosts, jobs, options), jobs };
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { bySeverity, formatFinding } from '../../src/commands/check.js';
+import { cliPath } from '../helpers.js';
+import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
+
+function lavarank(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// lavarank.yaml in LSF_ENVDIR, where the elim finds it, keeping logs and history in
+// the tree; and the sample's own queue without its order[rank], which check would
+// rightly flag for lacking the reservation.
+function withConfig(t: LsfTree): void {
+  writeFileSync(t.queues, readFileSync(t.queues, 'utf8').replace('RES_REQ      = order[rank]\n', ''));
+  writeFileSync(join(t.etc, 'lavarank.yaml'), `log: {file: ${join(t.log, 'lavarank.log')}}\nhistory: {dir: ${join(t.log, 'history')}}\ngpu: {enabled: false}\n`, { mode: 0o644 });
+}
+
+describe('formatting findings', () => {
+  it('puts critical problems before errors before warnings, keeping their order within each', () => {
+    const sorted = bySeverity([
+      { severity: 'warning', message: 'w1' },
+      { severity: 'critical', message: 'c1' },
+      { severity: 'error', message: 'e1' },
+      { severity: 'critical', message: 'c2' },
+    ]);
+    assert.deepEqual(sorted.map((f) => f.message), ['c1', 'c2', 'e1', 'w1']);
+  });
+
+  it('shows the severity, then file:line, then the message', () => {
+    assert.equal(formatFinding({ severity: 'error', where: 'lsf.conf:3', message: 'm' }), 'ERROR    lsf.conf:3: m');
+  });
+});
+
+describe('lavarank check with an OpenLava configuration', () => {
+  it('passes, exit 0, on a cluster after "lavarank install --merge-conf", for the nodes the snippet is for', () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      const install = lavarank(['install', '--merge-conf', '--serverdir', t.sbin, '--envdir', t.etc]);
+      assert.equal(install.status, 0, install.stderr);
+      const r = lavarank(['check', '--cpus', '16'], { LSF_ENVDIR: t.etc });
+      assert.equal(r.status, 0, r.stdout);
+      assert.match(r.stdout, /^OK: no problems\n\neffective configuration:\n/);
+      assert.match(r.stdout, /queue rank: RES_REQ = order\[rank\] rusage\[rank=\d+:duration=45s:decay=1\] \(lsb\.queues:\d+\)/);
+      assert.match(r.stdout, /elim: .*\/sbin\/elim -> .* \(this build\)/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('lists problems first, critical before warnings, with file:line, and exits 1', () => {
+    const t = lsfTree('capture');
+    try {
+      writeFileSync(join(t.etc, 'lavarank.yaml'), `log: {file: ${join(t.log, 'l.log')}}\nhistory: {enabled: false}\ngpu: {enabled: false}\n`, { mode: 0o644 });
+      const r = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
+      assert.equal(r.status, 1, r.stdout);
+      const problems = r.stdout.slice(0, r.stdout.indexOf('effective configuration:'));
+      assert.match(problems, /^2 critical, 1 warning, most serious first:\n/);
+      assert.match(problems, /\n {2}CRITICAL lsf\.shared:20: rank is declared INCREASING N/);
+      assert.ok(problems.lastIndexOf('CRITICAL') < problems.indexOf('WARNING'), problems);
+      assert.match(problems, /WARNING {2}lsb\.queues:4: queue normal has order\[rank\] without rusage/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('says so when only warnings are found (an LSF_LOGDIR that does not exist), and exits 0', () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      assert.equal(lavarank(['install', '--merge-conf', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
+      const r = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16'], { LSF_LOGDIR: join(t.root, 'nolog') });
+      assert.equal(r.status, 0, r.stdout);
+      assert.match(r.stdout, /^1 warning, most serious first:\n {2}WARNING {2}LSF_LOGDIR .*nolog does not exist, and lavarank does not create/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('names an LSF_ENVDIR that does not exist, and exits 1', () => {
+    const r = lavarank(['check'], { LSF_ENVDIR: '/nonexistent/openlava/etc' });
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /CRITICAL LSF_ENVDIR \/nonexistent\/openlava\/etc does not exist/);
+  });
+});

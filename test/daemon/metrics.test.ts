@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Tick } from '../../src/daemon/elim.js';
+import { formatMetrics, MetricsWriter, type MetricsSnapshot } from '../../src/daemon/metrics.js';
+import { FEATURE_NAMES } from '../../src/model/features.js';
+import { captureLog, tempDir } from '../helpers.js';
+import { parseExposition, sampleOf } from '../helpers/prom-parse.js';
+import { startElim } from '../e2e/harness.js';
+
+const features = Object.fromEntries(FEATURE_NAMES.map((name, i) => [name, name.startsWith('gpu_') ? null : i / 100]));
+
+function tick(over: Partial<Tick> = {}): Tick {
+  return {
+    seq: 1,
+    ts: 1_795_886_702_000,
+    rank: 42.5,
+    state: 'ok',
+    outcome: 'written',
+    line: '1 rank 42.5\n',
+    durationMs: 0.25,
+    result: { rank: 42.5, model: 'default#14d68495', features },
+    ...over,
+  };
+}
+
+function snapshot(over: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
+  return {
+    resource: 'rank',
+    version: '0.1.0',
+    tick: tick(),
+    model: 'default#14d68495',
+    counters: { ticks: 7, sampleFailures: 2, pessimistic: 1, unread: 3, metricsSkipped: 0 },
+    collectors: { cpu: { calls: 7, failures: 1, consecutiveFailures: 0, totalMs: 1, maxMs: 0.5, lastMs: 0.05 } },
+    ...over,
+  };
+}
+
+// Waits until the writer has no write pending.
+async function settle(writer: MetricsWriter): Promise<void> {
+  await writer.close(5000);
+}
+
+describe('the exposition-format parser used by these tests', () => {
+  it('refuses what a scraper refuses', () => {
+    const bad = [
+      'a 1', // no final newline
+      'a{b="x} 1\n', // unterminated label value
+      'a{b="\\t"} 1\n', // bad escape
+      '# TYPE a gauge\na 1\n# TYPE a gauge\n', // second TYPE
+      'a 1\n# TYPE a gauge\n', // TYPE after samples
+      'a 1\nb 1\na{x="1"} 2\n', // a family in two groups
+      'a 1\na 2\n', // the same series twice
+      'a 1 1700000000000\n', // a timestamp
+      'a one\n', // not a float
+      '9a 1\n', // bad name
+    ];
+    for (const text of bad) assert.throws(() => parseExposition(text), Error, JSON.stringify(text));
+  });
+
+  it('reads families, escaped labels and special values', () => {
+    const f = parseExposition('# HELP a A \\\\ help\n# TYPE a gauge\na{l="q\\"\\\\\\n"} NaN\na{l="2"} +Inf\n');
+    assert.equal(f.get('a')?.help, 'A \\ help');
+    assert.equal(f.get('a')?.samples[0]?.labels['l'], 'q"\\\n');
+    assert.ok(Number.isNaN(sampleOf(f, 'a', { l: 'q"\\\n' })));
+  });
+});
+
+describe('formatMetrics', () => {
+  it('writes valid text format with the rank, every available raw feature, the model, the duration and the counters', () => {
+    const f = parseExposition(formatMetrics(snapshot()));
+    assert.equal(sampleOf(f, 'lavarank_rank', { resource: 'rank' }), 42.5);
+    for (const name of FEATURE_NAMES.filter((n) => !n.startsWith('gpu_'))) assert.equal(sampleOf(f, 'lavarank_feature', { feature: name }), features[name]);
+    assert.equal(sampleOf(f, 'lavarank_model_info', { model: 'default#14d68495' }), 1);
+    assert.equal(sampleOf(f, 'lavarank_sample_duration_seconds'), 0.00025);
+    assert.equal(sampleOf(f, 'lavarank_report_state', { state: 'ok' }), 1);
+    assert.equal(sampleOf(f, 'lavarank_report_state', { state: 'pessimistic' }), 0);
+    assert.equal(sampleOf(f, 'lavarank_sample_failures_total'), 2);
+    assert.equal(sampleOf(f, 'lavarank_pessimistic_reports_total'), 1);
+    assert.equal(sampleOf(f, 'lavarank_reports_unread_total'), 3);
+    assert.equal(sampleOf(f, 'lavarank_collector_failures_total', { collector: 'cpu' }), 1);
+    assert.equal(sampleOf(f, 'lavarank_last_report_timestamp_seconds'), 1_795_886_702);
+    for (const family of f.values()) {
+      assert.ok(family.help !== undefined && family.type !== 'untyped', family.name);
+      assert.equal(family.name.endsWith('_total'), family.type === 'counter', family.name);
+    }
+  });
+
+  it('leaves an unavailable feature out rather than report it as a number', () => {
+    const f = parseExposition(formatMetrics(snapshot()));
+    assert.equal(f.get('lavarank_feature')?.samples.some((s) => s.labels['feature']?.startsWith('gpu_')), false);
+  });
+
+  it('escapes a model id with quotes, backslashes and newlines so it reads back the same', () => {
+    const model = 'odd "model"\\\nname';
+    const f = parseExposition(formatMetrics(snapshot({ model })));
+    assert.equal(sampleOf(f, 'lavarank_model_info', { model }), 1);
+  });
+});
+
+describe('MetricsWriter', () => {
+  it('replaces the file each tick, mode 0644 whatever the umask, leaving no temporary file', async () => {
+    const { dir, cleanup } = tempDir();
+    const umask = process.umask(0o077);
+    try {
+      const path = join(dir, 'lavarank.prom');
+      const writer = new MetricsWriter({ path, resource: 'rank', version: '0.1.0', log: captureLog().log });
+      writer.update(tick(), {});
+      await settle(writer);
+      writer.update(tick({ rank: 7, seq: 2 }), {});
+      await settle(writer);
+      assert.equal(statSync(path).mode & 0o777, 0o644);
+      assert.deepEqual(readdirSync(dir), ['lavarank.prom']);
+      const f = parseExposition(readFileSync(path, 'utf8'));
+      assert.equal(sampleOf(f, 'lavarank_rank'), 7);
+      assert.equal(sampleOf(f, 'lavarank_ticks_total'), 2);
+    } finally {
+      process.umask(umask);
+      cleanup();
+    }
+  });
+
+  it('counts failed and pessimistic ticks, and keeps the model of the last good rank', async () => {
+    const texts: string[] = [];
+    const writer = new MetricsWriter({ path: '/x.prom', resource: 'rank', version: 'v', log: captureLog().log, write: async (_p, t) => void texts.push(t) });
+    writer.update(tick(), {});
+    await settle(writer);
+    const { result: _, ...failed } = tick({ state: 'pessimistic', rank: 1000 });
+    writer.update(failed, {});
+    await settle(writer);
+    const f = parseExposition(texts[1]!);
+    assert.equal(sampleOf(f, 'lavarank_sample_failures_total'), 1);
+    assert.equal(sampleOf(f, 'lavarank_pessimistic_reports_total'), 1);
+    assert.equal(sampleOf(f, 'lavarank_model_info', { model: 'default#14d68495' }), 1);
+  });
+
+  it('skips a tick while the previous write is pending, and counts it', async () => {
+    let release = (): void => undefined;
+    const texts: string[] = [];
+    const writer = new MetricsWriter({
+      path: '/x.prom',
+      resource: 'rank',
+      version: 'v',
+      log: captureLog().log,
+      write: (_p, t) => {
+        texts.push(t);
+        return new Promise<void>((resolve) => (release = resolve));
+      },
+    });
+    writer.update(tick(), {});
+    writer.update(tick({ seq: 2 }), {});
+    release();
+    await settle(writer);
+    writer.update(tick({ seq: 3 }), {});
+    release();
+    await settle(writer);
+    assert.equal(texts.length, 2);
+    assert.equal(sampleOf(parseExposition(texts[1]!), 'lavarank_metrics_skipped_total'), 1);
+  });
+
+  it('logs a write failure once and the recovery, and keeps going', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sub = join(dir, 'textfile');
+      const path = join(sub, 'lavarank.prom');
+      const cap = captureLog();
+      const writer = new MetricsWriter({ path, resource: 'rank', version: 'v', log: cap.log });
+      for (let i = 0; i < 3; i++) {
+        writer.update(tick(), {});
+        await settle(writer);
+      }
+      mkdirSync(sub);
+      writer.update(tick(), {});
+      await settle(writer);
+      assert.deepEqual(cap.messages(), ['cannot write the metrics file; reports continue, retrying each tick', 'metrics file writable again']);
+      assert.ok(existsSync(path));
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('the elim with metrics.textfile', () => {
+  it('writes the metrics file as it reports', async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'lavarank.prom');
+    const elim = startElim({ testInterval: 0.2, override: { metrics: { textfile: path } } });
+    try {
+      await elim.waitForReports(3);
+      const f = parseExposition(readFileSync(path, 'utf8'));
+      assert.ok(sampleOf(f, 'lavarank_ticks_total') >= 1);
+      assert.ok(sampleOf(f, 'lavarank_feature', { feature: 'cpu_busy' }) >= 0);
+      assert.equal(statSync(path).mode & 0o777, 0o644);
+    } finally {
+      elim.child.kill('SIGTERM');
+      await elim.exited;
+      elim.cleanup();
+      cleanup();
+    }
+  });
+});

@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { checkLsf, durationSeconds, parseLsfConf, parseResReq, type Finding, type LsfCheckInput } from '../../src/lsf/check.js';
+import { wrapperText } from '../../src/lsf/install.js';
+import { cliPath } from '../helpers.js';
+import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
+
+const EXPECTED = { d: 6, t: 45, resReq: 'order[rank] rusage[rank=6:duration=45s:decay=1]', why: 'recommend --cpus 16' };
+
+function input(t: LsfTree, over: Partial<LsfCheckInput> = {}): LsfCheckInput {
+  return { envdir: t.etc, resource: 'rank', env: {}, program: cliPath, childElims: [], expected: EXPECTED, ...over };
+}
+
+// Installs this build's wrapper as the tree's elim.
+function installWrapper(t: LsfTree, node = process.execPath, program = cliPath): string {
+  const elim = join(t.sbin, 'elim');
+  writeFileSync(elim, wrapperText(node, program), { mode: 0o755 });
+  return elim;
+}
+
+const find = (findings: readonly Finding[], re: RegExp): Finding | undefined => findings.find((f) => re.test(f.message));
+
+// Rewrites a line of a file.
+function edit(path: string, from: string | RegExp, to: string): void {
+  const text = readFileSync(path, 'utf8');
+  const next = text.replace(from, to);
+  assert.notEqual(next, text, `no ${String(from)} in ${path}`);
+  writeFileSync(path, next);
+}
+
+describe('parseLsfConf', () => {
+  it('reads KEY=VALUE lines with their line numbers; the last line for a key wins; quotes hold blanks', () => {
+    const { values, findings } = parseLsfConf('# c\nA=1\nB="x y"  # note\nA=2\nC=\n', 'lsf.conf');
+    assert.deepEqual(findings, []);
+    assert.deepEqual(Object.fromEntries(values), { A: { value: '2', line: 4 }, B: { value: 'x y', line: 3 }, C: { value: '', line: 5 } });
+  });
+
+  it('names every line OpenLava refuses, with its line and text', () => {
+    const { findings } = parseLsfConf('A = 1\nB= 2\nC=1 2\nD=ok\n', 'lsf.conf');
+    assert.deepEqual(
+      findings.map((f) => f.where),
+      ['lsf.conf:1', 'lsf.conf:2', 'lsf.conf:3'],
+    );
+    assert.match(findings[1]!.message, /a blank after "=", and OpenLava's daemons refuse the whole file: "B= 2"/);
+  });
+});
+
+describe('parseResReq', () => {
+  it('reads the order terms and the rusage values of a RES_REQ', () => {
+    const r = parseResReq('select[rank<50] order[rank:r15s] rusage[mem=100:rank=8:duration=45s:decay=1] span[hosts=1]');
+    assert.deepEqual(r.order, ['rank', 'r15s']);
+    assert.deepEqual(Object.fromEntries(r.rusage), { mem: '100', rank: '8', duration: '45s', decay: '1' });
+  });
+
+  it('takes a duration as minutes without a unit, and refuses an upper-case unit as bsub does', () => {
+    assert.equal(durationSeconds('45s'), 45);
+    assert.equal(durationSeconds('2'), 120);
+    assert.equal(durationSeconds('1h'), 3600);
+    assert.equal(durationSeconds('40S'), undefined);
+  });
+});
+
+describe('checkLsf', () => {
+  it('finds rank declared INCREASING N, with lsf.shared:line and the line itself', async () => {
+    const t = lsfTree('capture');
+    try {
+      const { findings } = await checkLsf(input(t));
+      const f = find(findings, /INCREASING N/);
+      assert.equal(f?.severity, 'critical');
+      assert.equal(f?.where, 'lsf.shared:20');
+      assert.match(f?.message ?? '', /BUSIEST host.*"rank +Numeric 10 +N +\(A rank for this host\.\)"/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('finds rank in the ResourceMap, and a missing trigger when nothing else is mapped', async () => {
+    const t = lsfTree('capture');
+    try {
+      edit(t.cluster, 'elimtrig ([default])', 'rank ([default])');
+      const { findings } = await checkLsf(input(t));
+      const mapped = find(findings, /is in the ResourceMap/);
+      assert.equal(mapped?.where, 'lsf.cluster.openlava:14');
+      assert.match(mapped?.message ?? '', /sorts hosts by free slots.*"rank \(\[default\]\)"/);
+      assert.equal(find(findings, /no dynamic resource is mapped/), undefined, 'rank mapped still starts the elim');
+      edit(t.cluster, 'rank ([default])', 'fs ([default])');
+      const after = await checkLsf(input(t));
+      assert.equal(find(after.findings, /no dynamic resource is mapped/)?.severity, 'critical');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('finds rank not declared at all', async () => {
+    const t = lsfTree('fresh');
+    try {
+      const { findings } = await checkLsf(input(t));
+      assert.equal(find(findings, /rank is not declared in a Resource section/)?.severity, 'critical');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('finds a queue ordering by rank without the reservation, and one ordering by -rank', async () => {
+    const t = lsfTree('capture');
+    try {
+      edit(t.shared, /rank {7}Numeric 10 {7}N/, 'rank       Numeric 10       Y');
+      const first = await checkLsf(input(t));
+      const noRusage = find(first.findings, /queue normal has order\[rank\] without rusage/);
+      assert.equal(noRusage?.severity, 'warning');
+      assert.equal(noRusage?.where, 'lsb.queues:4');
+      edit(t.queues, 'RES_REQ      = order[rank]', 'RES_REQ      = order[-rank]');
+      const second = await checkLsf(input(t));
+      assert.equal(find(second.findings, /orders by -rank: with rank INCREASING Y that picks the BUSIEST host/)?.severity, 'critical');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("compares the queue's D and T with recommend's, naming both", async () => {
+    const t = lsfTree('capture');
+    try {
+      edit(t.queues, 'RES_REQ      = order[rank]', 'RES_REQ      = order[rank] rusage[rank=8:duration=45s:decay=1]');
+      const { findings } = await checkLsf(input(t));
+      const f = find(findings, /reserves rank=8/);
+      assert.equal(f?.severity, 'warning');
+      assert.match(f?.message ?? '', /queue normal reserves rank=8 for duration=45s; recommend --cpus 16 gives rank=6 for duration=45s/);
+      edit(t.queues, 'rank=8', 'rank=6');
+      assert.equal(find((await checkLsf(input(t))).findings, /reserves rank=/), undefined);
+      edit(t.queues, 'duration=45s', 'duration=45S');
+      assert.equal(find((await checkLsf(input(t))).findings, /bsub refuses this rusage/)?.severity, 'error');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('finds no elim installed, and an elim that is not lavarank’s', async () => {
+    const t = lsfTree('capture');
+    try {
+      assert.match(find((await checkLsf(input(t))).findings, /elim does not exist/)?.message ?? '', /run "lavarank install"/);
+      writeFileSync(join(t.sbin, 'elim'), '#!/bin/sh\necho 1 scratch 5\n', { mode: 0o755 });
+      assert.equal(find((await checkLsf(input(t))).findings, /is not lavarank's wrapper/)?.severity, 'critical');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("accepts this build's wrapper, and names one of another build or with a Node that does not run", async () => {
+    const t = lsfTree('capture');
+    try {
+      installWrapper(t);
+      const ok = await checkLsf(input(t));
+      assert.deepEqual(ok.findings.filter((f) => f.message.includes(t.sbin)), []);
+      assert.ok(ok.effective.some((l) => l.includes('(this build)') && l.includes(process.version)), ok.effective.join('\n'));
+      const other = join(t.root, 'cli.js');
+      writeFileSync(other, '', { mode: 0o644 });
+      installWrapper(t, process.execPath, other);
+      assert.equal(find((await checkLsf(input(t))).findings, /runs .*cli\.js, not this build/)?.severity, 'error');
+      installWrapper(t, join(t.root, 'no-node'));
+      assert.equal(find((await checkLsf(input(t))).findings, /runs Node .*no-node, which does not work here/)?.severity, 'critical');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('refuses a child elim that is the installed elim itself', async () => {
+    const t = lsfTree('capture');
+    try {
+      const elim = installWrapper(t);
+      const { findings } = await checkLsf(input(t, { childElims: [elim] }));
+      assert.equal(find(findings, /is the installed elim itself/)?.severity, 'error');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('takes LSF_SERVERDIR from the environment before lsf.conf, as OpenLava does', async () => {
+    const t = lsfTree('capture');
+    try {
+      const { effective, findings } = await checkLsf(input(t, { env: { LSF_SERVERDIR: join(t.root, 'other') } }));
+      assert.ok(effective.includes(`LSF_SERVERDIR: ${join(t.root, 'other')} (environment)`), effective.join('\n'));
+      assert.match(find(findings, /elim does not exist/)?.message ?? '', /other\/elim/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('names an LSF_ENVDIR that does not exist and checks nothing else', async () => {
+    const { findings } = await checkLsf({ envdir: '/nonexistent/etc', resource: 'rank', env: {}, program: cliPath, childElims: [] });
+    assert.equal(findings.length, 1);
+    assert.match(findings[0]!.message, /LSF_ENVDIR \/nonexistent\/etc does not exist/);
+  });
+});

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { parseJobStatusLine, readSuspensions, Suspensions } from '../../src/lsf/events.js';
+import { ParseError } from '../../src/util/errors.js';
+
+const T0 = 1_800_000_000;
+const RUSAGE = '1.000000 0.100000 5000 0 -1 0 0 800 0 0 0 16 -1 0 0 0 16 8 -1';
+
+// A JOB_STATUS line as OpenLava's writeJobStatus() writes it (src/lsbatch/lib/lsb.log.c).
+function status(time: number, jobId: number, jStatus: number, idx = 0, withRusage = false): string {
+  return `"JOB_STATUS" "33" ${time} ${jobId} ${jStatus} 0 0 0.0000 0 ${withRusage ? `1 ${RUSAGE}` : '0'} 0 ${idx}`;
+}
+
+describe('parseJobStatusLine', () => {
+  test('reads the time, job, state and array index, with or without the rusage fields', () => {
+    assert.deepEqual(parseJobStatusLine(status(T0, 42, 8, 3)), { time: T0, jobId: 42, jStatus: 8, idx: 3 });
+    assert.deepEqual(parseJobStatusLine(status(T0, 42, 4, 3, true)), { time: T0, jobId: 42, jStatus: 4, idx: 3 });
+  });
+
+  test('skips other records and the position header', () => {
+    assert.equal(parseJobStatusLine('#1234'), undefined);
+    assert.equal(parseJobStatusLine(`"JOB_NEW" "33" ${T0} 42 0 1`), undefined);
+  });
+
+  test('names the field of a JOB_STATUS it cannot read', () => {
+    assert.throws(() => parseJobStatusLine(`"JOB_STATUS" "33" ${T0} x 8`, 'lsb.events:7'), (err: unknown) => err instanceof ParseError && err.message === 'lsb.events:7: jobId: expected an integer, found "x"');
+  });
+});
+
+describe('Suspensions', () => {
+  test('adds up the suspended intervals within the run, system and user suspensions alike', () => {
+    const s = new Suspensions();
+    for (const e of [
+      { time: T0 + 100, jobId: 1, idx: 0, jStatus: 8 }, // SSUSP
+      { time: T0 + 160, jobId: 1, idx: 0, jStatus: 4 }, // RUN
+      { time: T0 + 200, jobId: 1, idx: 0, jStatus: 16 }, // USUSP
+      { time: T0 + 230, jobId: 1, idx: 0, jStatus: 16 }, // still
+      { time: T0 + 240, jobId: 1, idx: 0, jStatus: 64 }, // DONE
+      { time: T0 + 100, jobId: 2, idx: 0, jStatus: 4 },
+    ]) s.add(e);
+    assert.equal(s.secondsWithin(1, 0, T0, T0 + 300), 100);
+    assert.equal(s.secondsWithin(1, 0, T0 + 150, T0 + 300), 50); // a reused id's older run does not count
+    assert.equal(s.secondsWithin(2, 0, T0, T0 + 300), 0);
+    assert.equal(s.jobs, 1);
+  });
+
+  test('counts a suspension still open at the end of the log up to the job\'s end', () => {
+    const s = new Suspensions();
+    s.add({ time: T0 + 10, jobId: 5, idx: 2, jStatus: 8 });
+    assert.equal(s.secondsWithin(5, 2, T0, T0 + 40), 30);
+    assert.equal(s.secondsWithin(5, 1, T0, T0 + 40), 0);
+  });
+});
+
+describe('readSuspensions', () => {
+  test('reads a log, locating a malformed JOB_STATUS as file:line and skipping the rest', async () => {
+    const text = ['#48', `"JOB_NEW" "33" ${T0} 7 0`, status(T0 + 10, 7, 8), '"JOB_STATUS" "33" broken', status(T0 + 40, 7, 4), ''].join('\n');
+    const s = new Suspensions();
+    const stats = await readSuspensions(Readable.from([text]), s, { source: 'lsb.events' });
+    assert.equal(stats.statusRecords, 2);
+    assert.equal(stats.malformed, 1);
+    assert.deepEqual(stats.problems, ['lsb.events:4: eventTime: expected an integer, found "broken"']);
+    assert.equal(s.secondsWithin(7, 0, T0, T0 + 100), 30);
+  });
+});
