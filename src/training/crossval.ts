@@ -7,10 +7,10 @@
 // decides whether `npm run train-default` writes the default model.
 import { backbone } from '../model/backbone.js';
 import { modelFromFile } from '../model/model.js';
-import { clampRank, RANK_MAX, RANK_MIN } from '../model/rank.js';
+import { clampRank } from '../model/rank.js';
 import { gateDecision, groupBootstrap, groupFolds, type EvalEntry, type GateResult, type MaeInterval } from './evaluate.js';
-import { fitRidge, ridgeRank } from './ridge.js';
-import { fitLoadOnly, fitModel, formulaRank, loadOnlyRank, type TrainOptions, type TrainingRow } from './train.js';
+import { linearPredict } from './linear.js';
+import { fitBaselines, fitModel, formulaRank, loadOnlyRank, type TrainOptions, type TrainingRow } from './train.js';
 
 // How the validation is run.
 export interface CrossValOptions {
@@ -36,8 +36,6 @@ export interface CrossValResult {
   gate: GateResult;
 }
 
-const clampLabel = (x: number): number => Math.min(RANK_MAX, Math.max(RANK_MIN, x));
-
 // Runs the validation; rows need a group (rows without one form a group each).
 export async function crossValidate(rows: readonly TrainingRow[], train: TrainOptions, o: CrossValOptions): Promise<CrossValResult> {
   const groups = rows.map((r, i) => r.group ?? `row ${i}`);
@@ -55,18 +53,16 @@ export async function crossValidate(rows: readonly TrainingRow[], train: TrainOp
       if (testIdx.length === 0 || trainRows.length === 0) continue;
       const { model } = await fitModel(trainRows, { ...train, seed: (train.seed ?? 1) + 101 * r + f, onProgress: undefined });
       const loaded = modelFromFile(model, `fold ${f + 1} of repeat ${r + 1}`);
-      const ridge = fitRidge(trainRows.map((x) => x.values), trainRows.map((x) => x.label));
-      const load = fitLoadOnly(trainRows);
-      const mean = trainRows.reduce((s, x) => s + clampLabel(x.label), 0) / trainRows.length;
+      const base = fitBaselines(trainRows);
       for (const i of testIdx) {
         const row = rows[i]!;
-        const y = clampLabel(row.label);
+        const y = clampRank(row.label);
         const pred: Record<Predictor, number> = {
           model: loaded.predict(row),
           backbone: backbone(row.named, model.backbone).rank,
-          ridge: ridgeRank(ridge, row.values),
-          loadOnly: loadOnlyRank(load, row),
-          mean,
+          ridge: linearPredict(base.ridge, row.values),
+          loadOnly: loadOnlyRank(base.loadOnly, row),
+          mean: base.meanLabel,
           formula: formulaRank(row),
         };
         for (const p of PREDICTORS) {
@@ -99,9 +95,9 @@ export async function crossValidate(rows: readonly TrainingRow[], train: TrainOp
 export function crossValEntries(r: CrossValResult): EvalEntry[] {
   const spread = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(', ');
   return [
-    { name: 'lavarank model', interval: r.mae.model, note: `backbone + monotone network; per repeat ${spread(r.perRepeat.model)}` },
-    { name: 'backbone alone', interval: r.mae.backbone, note: 'src/model/backbone.ts, weights fitted per fold' },
-    { name: 'ridge regression', interval: r.mae.ridge, note: 'closed form on the same inputs, λ = 1 (standardised)' },
+    { name: 'backbone + network', interval: r.mae.model, note: `the full recipe, a monotone correction network on the backbone; per repeat ${spread(r.perRepeat.model)}` },
+    { name: 'backbone alone', interval: r.mae.backbone, note: `src/model/backbone.ts, weights fitted per fold; per repeat ${spread(r.perRepeat.backbone)}` },
+    { name: 'ridge regression', interval: r.mae.ridge, note: 'closed form on the same inputs (src/training/linear.ts, as retrain)' },
     { name: 'load-only line', interval: r.mae.loadOnly, note: 'a + b × load1 per CPU' },
     { name: 'mean', interval: r.mae.mean, note: 'the training folds\' mean slowdown' },
     { name: 'formula', interval: r.mae.formula, note: 'the daemon\'s fallback, unfitted' },

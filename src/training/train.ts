@@ -30,7 +30,7 @@ import {
 } from '../model/model.js';
 import { fitBackbone } from './backbone-fit.js';
 import { gateDecision, type GateResult } from './evaluate.js';
-import { fitRidge, ridgeRank, type RidgeFit } from './ridge.js';
+import { linearPredict, RidgeFit, type LinearModel } from './linear.js';
 
 // One labelled example: the features of a host just before a job started there
 // (scaled values, mask, raw named values), the job's slowdown in percent, and the
@@ -440,7 +440,7 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
 export interface Baselines {
   meanLabel: number;
   loadOnly: { intercept: number; slope: number };
-  ridge: RidgeFit;
+  ridge: LinearModel; // src/training/linear.ts, the one retrain fits too
 }
 
 // Stage: fits the baselines a model is compared with on the same training rows.
@@ -448,11 +448,16 @@ export function fitBaselines(rows: readonly TrainingRow[]): Baselines {
   return {
     meanLabel: rows.reduce((s, r) => s + clampLabel(r.label), 0) / Math.max(1, rows.length),
     loadOnly: fitLoadOnly(rows),
-    ridge: fitRidge(
-      rows.map((r) => r.values),
-      rows.map((r) => r.label),
-    ),
+    ridge: fitLinear(rows),
   };
+}
+
+// The closed-form ridge regression over all features (src/training/linear.ts), on
+// labels clamped to the rank's range as the judge scores them.
+export function fitLinear(rows: readonly TrainingRow[]): LinearModel {
+  const fit = new RidgeFit(FEATURE_NAMES.length);
+  for (const r of rows) fit.add(r.values, clampLabel(r.label));
+  return fit.solve();
 }
 
 // Trains a model from labelled rows; returns the model file object and the holdout report.
@@ -484,7 +489,7 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
     loadOnly: meanAbsoluteError((r) => loadOnlyRank(base.loadOnly, r), holdout),
     formula: meanAbsoluteError(formulaRank, holdout),
     backbone: meanAbsoluteError((r) => backbone(r.named, draft.backbone).rank, holdout),
-    ridge: meanAbsoluteError((r) => ridgeRank(base.ridge, r.values), holdout),
+    ridge: meanAbsoluteError((r) => linearPredict(base.ridge, r.values), holdout),
   };
   const holdoutMaeWithoutPsi = meanAbsoluteError((r) => loaded.predict(withoutPsi(r)), holdout);
   const gate = gateDecision({ model: holdoutMae, backbone: baselines.backbone, ridge: baselines.ridge });
