@@ -3,7 +3,8 @@
 // want a CPU and the new one, on the host's own number of CPUs, and steal. Memory:
 // PSI memory stall, pages swapped or faulted in, memory nearly full. I/O: PSI io
 // stall and the busiest disk's busy share. A share s of time lost to a resource
-// stretches the time spent on it by 1 / (1 - s), a slowdown of s / (1 - s). The
+// stretches the time spent on it by 1 / (1 - s), a slowdown of s / (1 - s); io is
+// the exception (ioSlowdown: the disk is shared between streams, so it saturates). The
 // typical job is a mix of the three, with weights fitted on calibration data; the
 // per-type slowdowns are the typed ranks.
 // Pure and small: the daemon runs it every tick, the simulator and retrain call it
@@ -73,6 +74,18 @@ export function stallSlowdown(s: number): number {
   return c / (1 - c);
 }
 
+// The io part's slowdown for a host-wide io stall share s (PSI io "some": the share
+// of time at least one task waited for io). A new job's io shares the device with
+// the tasks already waiting, so it slows by about their mean number; "some" is the
+// chance that there is at least one, and for tasks that wait independently that mean
+// is -ln(1 - s). Near 0 this is s / (1 - s) (s + s²/2 against s + s²); near 1 it grows
+// slowly where s / (1 - s) explodes: one sequential reader keeps "some" near 1, yet a
+// second stream gets about half the disk (+100 %), not a hundredth (+9900 %).
+export function ioSlowdown(s: number): number {
+  const c = Math.min(MAX_STALL, Math.max(0, s));
+  return c === 0 ? 0 : -Math.log1p(-c);
+}
+
 // The backbone's slowdowns for raw named feature values (as rawFeatures gives them
 // and history stores them; null or missing where unavailable, which counts as idle).
 export function backbone(raw: Readonly<Record<string, number | null | undefined>>, params: Readonly<BackboneParams> = DEFAULT_BACKBONE): BackboneResult {
@@ -105,7 +118,7 @@ export function backbone(raw: Readonly<Record<string, number | null | undefined>
 
   const cpu = 100 * (cpuFactor - 1);
   const mem = 100 * (cpuFactor * (1 + stallSlowdown(memStall)) - 1);
-  const io = 100 * stallSlowdown(ioStall);
+  const io = 100 * ioSlowdown(ioStall);
   const w = params.weights;
   const rank = Math.max(0, w.cpu) * cpu + Math.max(0, w.mem) * mem + Math.max(0, w.io) * io;
   return {
