@@ -114,6 +114,15 @@ describe('parseModel', () => {
     rejects((m) => (m.version = 1 as never), /version is 1: a model of the first format .*retrain it for this version: "lavarank retrain" for a site model, "npm run train-default" for the embedded default/);
   });
 
+  it('refuses the embedded default of the previous release (format 1) as a file, naming it and how to retrain', () => {
+    const path = join(repoRoot, 'test', 'fixtures', 'models', 'default-format1.json');
+    assert.throws(() => parseModel(readFileSync(path, 'utf8'), path), (err: unknown) => {
+      assert.ok(err instanceof ModelError);
+      assert.match(err.message, /default-format1\.json: .*version is 1: a model of the first format.*"lavarank retrain" for a site model/);
+      return true;
+    });
+  });
+
   it('refuses backbone parameters out of their range, naming them', () => {
     rejects((m) => (m.backbone.weights.mem = -0.1), /backbone\.weights\.mem is -0\.1, expected a number from 0 to 100/);
     rejects((m) => (m.backbone.runnableWeight = 2), /backbone\.runnableWeight is 2, expected a number from 0 to 1/);
