@@ -156,7 +156,8 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     rankers = openRankers(config, log);
   } catch (err) {
     const why = err instanceof ModelError ? err.message : errorMessage(err);
-    log.fatal({ model: config.model }, `cannot start: ${why}`);
+    // Written at once: on a busy host the bounded close below can end before a queued line is written.
+    logging.fatalNow(`cannot start: ${why}`, err);
     complain(`lavarank: cannot start: ${why}`);
     await logging.close(300);
     return 1;
