@@ -1,7 +1,10 @@
 // Trains the embedded default model (models/default.json) from the committed
-// calibration dataset(s), prints the holdout table (model against the mean, the
-// load-only fit and the hand-weighted formula) and writes the model only if it
-// beats all three. Same data and seed, same numbers.
+// calibration dataset(s). First the whole recipe is validated as eval-model does
+// (grouped, repeated k-fold; src/training/crossval.ts) and the table printed; the
+// model, fitted on all rows, keeps its correction network only if it beats the
+// backbone alone and the ridge regression there (gateDecision, the rule retrain
+// applies too); otherwise the backbone alone is written. Same data and seed, same
+// numbers.
 //
 //   npm run train-default [-- --data data/FILE.jsonl ... --out models/default.json]
 //   node dist/scripts/train-default.js --write-synthetic data/calibration-synthetic.jsonl
@@ -13,38 +16,65 @@ import { print, printError } from '../src/util/cliio.js';
 import { errorMessage } from '../src/util/errors.js';
 import { calibrationRows, MAX_FOREIGN_RISE, readCalibration, unusableReason } from '../src/training/dataset.js';
 import { syntheticCalibration } from '../src/training/synthetic.js';
-import { maeTable, trainModel, writeModelFile, type TrainReport } from '../src/training/train.js';
+import { fitModel, writeModelFile, type TrainingRow } from '../src/training/train.js';
+import { crossValEntries, crossValidate, type CrossValResult } from '../src/training/crossval.js';
+import { evalTable } from '../src/training/evaluate.js';
 
 // The repository root (this file runs as dist/scripts/train-default.js).
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // The datasets the default model is trained on, relative to the repository root.
-// Synthetic until a real `lavarank calibrate` dataset of this kind of machine is committed.
 export const DEFAULT_DATA = ['data/calibration-epyc-2vcpu.jsonl'];
 
 // The training settings of the default model.
-export const DEFAULT_SETTINGS = { name: 'default', seed: 1, epochs: 2000, chunk: 100, hiddenLayers: [12, 8], learningRate: 0.2, momentum: 0.3 } as const;
+export const DEFAULT_SETTINGS = { name: 'default', seed: 1, epochs: 1000, chunk: 50, hiddenLayers: [8], learningRate: 0.1, momentum: 0.3 } as const;
+
+// The validation the default model must pass: 5 folds, 3 repeats.
+export const DEFAULT_VALIDATION = { folds: 5, repeats: 3, seed: 1 } as const;
 
 const USAGE = `Usage: node dist/scripts/train-default.js [--data FILE]... [--out FILE] [--epochs N] [--seed N] [--date ISO] [--force]
        node dist/scripts/train-default.js --write-synthetic FILE [--count N] [--seed N]
 
-Trains the default model from calibration datasets (default: ${DEFAULT_DATA.join(', ')}),
-prints the holdout table and writes the model (default: models/default.json) if
-it beats the mean, the load-only fit and the formula (--force: write anyway).`;
+Validates the training recipe on calibration datasets (default: ${DEFAULT_DATA.join(', ')})
+by grouped k-fold (whole stressor configurations held out), prints the table,
+fits the model on all rows and writes it (default: models/default.json): backbone
+and correction network if that beats the backbone alone and the ridge regression,
+else the backbone alone (--force: keep the network anyway).`;
 
-// The holdout table the README and docs/model.md show.
-export function holdoutTable(report: TrainReport): string {
-  return maeTable([
-    { name: 'lavarank model', mae: report.holdoutMae, note: 'the neural network' },
-    { name: 'mean', mae: report.baselines.mean, note: `always ${report.meanLabel.toFixed(1)}` },
-    {
-      name: 'load-only fit',
-      mae: report.baselines.loadOnly,
-      note: `${report.loadOnlyFit.intercept.toFixed(1)} + ${report.loadOnlyFit.slope.toFixed(1)} × load1 per CPU`,
-    },
-    { name: 'hand-weighted formula', mae: report.baselines.formula, note: 'formulaRanker in src/model/rank.ts' },
-    { name: 'lavarank model, no PSI', mae: report.holdoutMaeWithoutPsi, note: 'the holdout as a kernel without PSI sends it' },
-  ]);
+// The rows of calibration datasets, leaving out runs disturbed by other processes,
+// with a line per file of what was read.
+export function readDatasets(paths: readonly string[], say: (line: string) => void): { rows: TrainingRow[]; source: string[]; synthetic: boolean } {
+  const rows: TrainingRow[] = [];
+  const source: string[] = [];
+  let synthetic = true;
+  for (const path of paths) {
+    const file = readCalibration(path);
+    for (const problem of file.problems) printError(`skipped ${problem}`);
+    const name = relative(ROOT, path).startsWith('..') ? path : relative(ROOT, path);
+    const usable = file.records.filter((r) => unusableReason(r) === undefined);
+    const dropped = file.records.length - usable.length;
+    source.push(`${name} (${usable.length} of ${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
+    say(`${name}: ${file.records.length} probes${file.skipped > 0 ? `, ${file.skipped} lines skipped` : ''}${dropped > 0 ? `, ${dropped} left out (others' CPU use rose by more than ${MAX_FOREIGN_RISE * 100} % of the CPUs while the probe ran)` : ''}`);
+    rows.push(...calibrationRows(usable));
+    synthetic &&= file.records.every((r) => r['synthetic'] === true);
+  }
+  return { rows, source, synthetic };
+}
+
+// The validation table with the paired differences and the decision, as printed.
+export function validationReport(r: CrossValResult): string {
+  const d = (x: { mae: number; lo: number; hi: number }): string => `${x.mae >= 0 ? '+' : ''}${x.mae.toFixed(1)} (95 % interval ${x.lo.toFixed(1)} – ${x.hi.toFixed(1)})`;
+  return [
+    `grouped ${r.folds}-fold validation, ${r.repeats} repeats: ${r.rows} runs in ${r.groups} stressor configurations, each configuration held out whole;`,
+    'MAE in rank points (percent slowdown); the interval resamples whole configurations',
+    '',
+    evalTable(crossValEntries(r)),
+    '',
+    `model minus ridge:    ${d(r.difference.ridge)}`,
+    `model minus backbone: ${d(r.difference.backbone)}`,
+    `decision: ${r.gate.reason}`,
+    `ships: ${r.gate.pass ? 'the backbone and its correction network' : 'the backbone alone (no correction network), since the network does not pass the gate'}`,
+  ].join('\n');
 }
 
 // Runs the script; resolves to the exit status.
@@ -85,44 +115,41 @@ export async function main(argv: string[]): Promise<number> {
   if (Number.isNaN(date.getTime())) throw new Error(`--date: expected an ISO 8601 date, received ${JSON.stringify(args.date)}`);
   const paths = (args.data ?? DEFAULT_DATA.map((p) => resolve(ROOT, p))).map((p) => resolve(p));
   const out = resolve(args.out ?? resolve(ROOT, 'models', 'default.json'));
+  const { rows, source, synthetic } = readDatasets(paths, print);
+  const settings = { ...DEFAULT_SETTINGS, seed, epochs };
 
-  const rows = [];
-  const source: string[] = [];
-  let synthetic = true;
-  for (const path of paths) {
-    const file = readCalibration(path);
-    for (const problem of file.problems) printError(`skipped ${problem}`);
-    const name = relative(ROOT, path).startsWith('..') ? path : relative(ROOT, path);
-    const usable = file.records.filter((r) => unusableReason(r) === undefined);
-    const dropped = file.records.length - usable.length;
-    source.push(`${name} (${usable.length} of ${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
-    print(`${name}: ${file.records.length} probes${file.skipped > 0 ? `, ${file.skipped} lines skipped` : ''}`);
-    if (dropped > 0) print(`  ${dropped} left out: other processes' CPU use rose by more than ${MAX_FOREIGN_RISE * 100} % of the CPUs while the probe ran`);
-    rows.push(...calibrationRows(usable));
-    synthetic &&= file.records.every((r) => r['synthetic'] === true);
-  }
+  const validation = await crossValidate(rows, settings, { ...DEFAULT_VALIDATION, onFold: (done, total) => printError(`fold ${done}/${total}`) });
+  print(`\n${validationReport(validation)}`);
 
-  const { model, report } = await trainModel(rows, {
-    ...DEFAULT_SETTINGS,
+  // A network that does not beat the backbone and the ridge regression adds nothing a
+  // simpler model does not: then the backbone alone ships (no correction network).
+  const withNetwork = validation.gate.pass || args.force === true;
+  if (!withNetwork) print(`\n${validation.gate.reason}: the default model is the backbone alone (no correction network; --force to keep the network)`);
+  const { model, fit } = await fitModel(rows, {
+    ...settings,
     // Logs and history name the model; say so when no real measurement is behind it.
     name: synthetic ? `${DEFAULT_SETTINGS.name}-synthetic` : DEFAULT_SETTINGS.name,
-    seed,
-    epochs,
     source,
     now: () => date,
-    onProgress: (p) => {
-      if (p.epoch % 500 === 0 || p.epoch === p.epochs) {
-        print(`epoch ${p.epoch}/${p.epochs}: training error ${p.trainError.toExponential(2)}, validation MAE ${p.validationMae.toFixed(2)} (best ${p.bestValidationMae.toFixed(2)} at ${p.bestEpoch})`);
-      }
-    },
+    correction: withNetwork,
   });
-  print(`\n${report.trainSamples} rows to fit (+${report.augmentedSamples} without PSI), ${report.validationSamples} to choose the epoch, ${report.holdoutSamples} held out; best epoch ${report.bestEpoch}; ${(report.elapsedMs / 1000).toFixed(1)} s`);
-  print(`output: rank = ${model.output.rankAtZero} + y × ${model.output.rankAtOne - model.output.rankAtZero}\n`);
-  print(holdoutTable(report));
-  if (!report.beatsBaselines && args.force !== true) {
-    printError('\nthe model does not beat every baseline on the holdout; not written (--force to write anyway)');
-    return 1;
-  }
+  const b = model.backbone;
+  print(
+    `\nfitted on all ${rows.length} rows (${fit.fitSamples} to fit, +${fit.augmentedSamples} without PSI, ${fit.validationSamples} to choose the epoch; best epoch ${fit.bestEpoch})` +
+      `\nbackbone: weights cpu ${b.weights.cpu.toFixed(3)}, mem ${b.weights.mem.toFixed(3)}, io ${b.weights.io.toFixed(3)}; runnableWeight ${b.runnableWeight}, secondsPerPage ${b.secondsPerPage}, memFullFrom ${b.memFullFrom}`,
+  );
+  Object.assign(model.training, {
+    validation: {
+      method: `grouped ${validation.folds}-fold, ${validation.repeats} repeats`,
+      rows: validation.rows,
+      groups: validation.groups,
+      mae: Object.fromEntries(Object.entries(validation.mae).map(([k, v]) => [k, Number(v.mae.toFixed(3))])),
+      gate: validation.gate.reason,
+      ships: withNetwork ? 'backbone + correction network' : 'the backbone alone: the network did not pass the gate',
+    },
+    holdoutMae: (withNetwork ? validation.mae.model : validation.mae.backbone).mae,
+    baselines: Object.fromEntries(Object.entries(validation.mae).filter(([k]) => k !== 'model').map(([k, v]) => [k, v.mae])),
+  });
   writeModelFile(out, model);
   print(`\nwrote ${out}`);
   return 0;

@@ -54,6 +54,7 @@ export interface Config {
   pessimistic_after: number; // consecutive failed samples before the pessimistic rank
   pessimistic_rank: number;
   model: string | null; // null: the embedded default model
+  typed_ranks: boolean; // also report <resource>_cpu, _mem, _io: the ranks of CPU-, memory- and io-bound jobs
   log: LogConfig;
   history: HistoryConfig;
   gpu: GpuConfig;
@@ -73,6 +74,7 @@ export function defaultConfig(): Config {
     pessimistic_after: 3,
     pessimistic_rank: RANK_MAX,
     model: null,
+    typed_ranks: false,
     log: { file: null, level: 'info', max_bytes: 10 * 1024 * 1024, keep: 3 },
     history: { enabled: true, dir: null, max_bytes: 64 * 1024 * 1024, keep: 4 },
     gpu: { enabled: 'auto', command: 'nvidia-smi', interval: 30, timeout: 10 },
@@ -269,6 +271,7 @@ const TOP_KEYS = [
   'pessimistic_after',
   'pessimistic_rank',
   'model',
+  'typed_ranks',
   'log',
   'history',
   'gpu',
@@ -378,6 +381,7 @@ export function validateConfig(
     pessimistic_after: num(c, ['pessimistic_after'], top['pessimistic_after'], d.pessimistic_after, { integer: true, min: 1, max: 1000 }),
     pessimistic_rank: num(c, ['pessimistic_rank'], top['pessimistic_rank'], d.pessimistic_rank, { min: RANK_MIN, max: RANK_MAX }),
     model: optionalPath(c, ['model'], top['model'], d.model),
+    typed_ranks: bool(c, ['typed_ranks'], top['typed_ranks'], d.typed_ranks),
     log: {
       file: optionalPath(c, ['log', 'file'], log['file'], d.log.file),
       level: logLevel,
@@ -404,6 +408,10 @@ export function validateConfig(
     },
   };
   config.elims = checkElims(c, top['elims']);
+  // The typed ranks are reported as <resource>_cpu, _mem and _io: valid load index names too.
+  if (config.typed_ranks && !isValidIndexName(`${config.resource}_cpu`)) {
+    c.note(['resource'], `with typed_ranks: true, ${show(`${config.resource}_cpu`)} must be a load index name too (at most 39 characters): use a resource name of at most 35`);
+  }
   return { config, problems: c.problems };
 }
 

@@ -92,6 +92,18 @@ describe('parseConfigText', () => {
     assert.match(problemsOf('resource: "my rank"\n')[0] ?? '', /resource: expected a load index name/);
   });
 
+  it('reads typed_ranks, off by default, and refuses what is not true or false', () => {
+    assert.equal(defaultConfig().typed_ranks, false);
+    assert.equal(parseConfigText('typed_ranks: true\n', 'x').typed_ranks, true);
+    assert.match(problemsOf('typed_ranks: yes please\n')[0] ?? '', /typed_ranks: expected true or false, received "yes please"/);
+  });
+
+  it('refuses typed_ranks with a resource name too long to take the _cpu suffix', () => {
+    const long = `r${'x'.repeat(37)}`;
+    assert.equal(parseConfigText(`resource: ${long}\n`, 'x').resource, long);
+    assert.match(problemsOf(`resource: ${long}\ntyped_ranks: true\n`)[0] ?? '', /resource: with typed_ranks: true, "rx+_cpu" must be a load index name too \(at most 39 characters\)/);
+  });
+
   it('refuses a log level that pino does not have', () => {
     assert.match(problemsOf('log:\n  level: verbose\n')[0] ?? '', /log\.level: expected one of fatal, error, warn, info, debug, trace, silent, received "verbose"/);
   });

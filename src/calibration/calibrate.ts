@@ -4,7 +4,7 @@
 // dataset it writes is what the default model is trained on. The design, the
 // warm-up and the idle baseline are explained in docs/calibration.md.
 import { createInterface } from 'node:readline';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,18 +21,36 @@ import type { ProbeResult } from './probe.js';
 import { collectorsFromConfig, createSampler, type Sampler } from '../daemon/sampler.js';
 import { median } from '../util/stats.js';
 import type { StressKind } from './stress.js';
+import {
+  cgroupMemoryUse,
+  createSqueezeCgroup,
+  disableSwapFile,
+  enableSwapFile,
+  ownMemoryCgroup,
+  removeCgroup,
+  squeezedMemory,
+  swapTotalBytes,
+  type SqueezeCgroup,
+} from './cgroup.js';
 
 const PROBE_PATH = fileURLToPath(new URL('./probe.js', import.meta.url));
 const STRESS_PATH = fileURLToPath(new URL('./stress.js', import.meta.url));
 
 // The background load of one block: how many of each stressor runs. mem is 0 (none)
-// or 1 (high: MemAvailable brought down to about 3 GiB); the others are process counts.
+// or 1 (high: MemAvailable brought down to about 3 GiB); squeeze is 0 (none), 1
+// (the squeeze cgroup's memory nearly full) or 2 (overcommitted: it swaps all the
+// time), and then the probe runs in that cgroup too; the others are process counts.
+// Datasets from before the squeeze have no squeeze key: 0.
 export interface StressConfig {
   cpuHogs: number;
   membw: number;
   mem: number;
   disk: number;
+  squeeze?: number;
 }
+
+// What the squeeze stressor keeps touching, as a share of the squeeze cgroup's limit, by level.
+export const SQUEEZE_FILL: Readonly<Record<number, number>> = { 1: 0.95, 2: 1.5 };
 
 // One block of the plan: a configuration held steady while the probe runs `probes` times.
 export interface PlanBlock {
@@ -50,6 +68,7 @@ export interface Plan {
   seed: number;
   quick: boolean;
   probeScale: number;
+  squeezeLimitBytes: number; // the squeeze cgroup's memory limit (blocks with squeeze > 0)
   windowSeconds: number; // the sample window just before each probe
   memIntensity: number; // what mem: 1 asks of the mem stressor
   maxQuietWaits: number; // windows a probe may wait for the host's other users to go quiet
@@ -64,11 +83,19 @@ export interface PlanOptions {
   warmupSeconds: number; // settle time of a stress block
   seed: number;
   quick: boolean;
+  probeScale?: number; // default 1 (0.02 for --quick)
+  squeeze?: boolean; // include the memory squeeze blocks (the host can make them); default false
+  squeezeLimitBytes?: number; // default 4 GiB
+  quietWaitSeconds?: number; // how long a probe may wait for others to go quiet; default 10
 }
+
+// The squeeze cgroup's limit unless told otherwise: the probe (2 × 256 MiB at scale 1)
+// is then an eighth of the squeezed host's memory.
+export const DEFAULT_SQUEEZE_LIMIT = 4 * 1024 ** 3;
 
 // One probe run as measured, before the idle baseline is known.
 export interface RawRecord {
-  v: 1;
+  v: 1 | 2; // 2: squeeze, probe.scale and memoryView may be present
   ts: number; // epoch ms when the probe started
   host: string;
   cpus: number;
@@ -76,7 +103,10 @@ export interface RawRecord {
   config: StressConfig;
   sample: Sample; // the window just before the probe: what the daemon would have reported
   sampleDuring: Sample; // the probe's own run
-  probe: { wallSeconds: number; cpuSeconds: number; parts: ProbeResult['parts'] };
+  probe: { wallSeconds: number; cpuSeconds: number; parts: ProbeResult['parts']; scale?: number };
+  // 'cgroup' when sample.memory describes the squeeze cgroup (a host of its limit's
+  // size) rather than the whole machine; absent otherwise.
+  memoryView?: 'cgroup';
   // Share of the host's CPU time used by processes calibrate did not start (other
   // users of the host): in the sample window, and while the probe ran.
   foreign: { before: number; during: number };
@@ -92,33 +122,58 @@ export interface CalibrationLine extends RawRecord {
 
 const NO_STRESS: StressConfig = { cpuHogs: 0, membw: 0, mem: 0, disk: 0 };
 
-// The CPU hog counts tried: 0, 1/2, 1, 3/2 and 2 times the CPUs (0..4 on 2 CPUs).
-export function cpuHogLevels(cpus: number): number[] {
-  return [...new Set([0, 0.5, 1, 1.5, 2].map((f) => Math.round(f * cpus)))];
+// Whether a configuration loads the host at all.
+export function isIdleConfig(c: StressConfig): boolean {
+  return c.cpuHogs + c.membw + c.mem + c.disk + (c.squeeze ?? 0) === 0;
 }
 
-// The fractional design: every CPU hog level crossed with no other stressor, each
-// other stressor alone, and all three together; without the all-zero (idle) one.
-export function stressConfigs(cpus: number): StressConfig[] {
-  const others = [
-    { membw: 0, mem: 0, disk: 0 },
+// CPU hog counts, as tasks per CPU: from a free CPU for the probe (1/2) to
+// oversubscribed four times over (0..8 hogs on 2 CPUs).
+const CPU_LEVELS = [0, 0.5, 1, 1.5, 2, 3, 4];
+// The levels the other stressors are crossed with.
+const CROSS_LEVELS = [0, 0.5, 1, 2, 4];
+
+// The CPU hog counts tried: 0 to 4 times the CPUs.
+export function cpuHogLevels(cpus: number, levels: readonly number[] = CPU_LEVELS): number[] {
+  return [...new Set(levels.map((f) => Math.round(f * cpus)))];
+}
+
+// The other stressors, alone and in combinations: memory bandwidth, memory nearly
+// full (the whole host, and in the squeeze cgroup), memory overcommitted (swapping),
+// one and two fsync'ing disk writers, everything but the squeeze together, and
+// swapping with a disk writer.
+function otherLoads(squeeze: boolean): Array<Omit<StressConfig, 'cpuHogs'>> {
+  const loads: Array<Omit<StressConfig, 'cpuHogs'>> = [
     { membw: 1, mem: 0, disk: 0 },
     { membw: 0, mem: 1, disk: 0 },
     { membw: 0, mem: 0, disk: 1 },
+    { membw: 0, mem: 0, disk: 2 },
     { membw: 1, mem: 1, disk: 1 },
   ];
-  const out: StressConfig[] = [];
-  for (const cpuHogs of cpuHogLevels(cpus)) {
-    for (const o of others) if (cpuHogs + o.membw + o.mem + o.disk > 0) out.push({ cpuHogs, ...o });
+  if (squeeze) {
+    loads.push({ membw: 0, mem: 0, disk: 0, squeeze: 1 }, { membw: 0, mem: 0, disk: 0, squeeze: 2 }, { membw: 0, mem: 0, disk: 1, squeeze: 2 });
+  }
+  return loads;
+}
+
+// The design: every CPU hog level alone, and each other load crossed with the
+// CROSS_LEVELS hog counts; without the all-zero (idle) one.
+export function stressConfigs(cpus: number, squeeze = false): StressConfig[] {
+  const out: StressConfig[] = cpuHogLevels(cpus)
+    .filter((h) => h > 0)
+    .map((cpuHogs) => ({ cpuHogs, membw: 0, mem: 0, disk: 0 }));
+  for (const cpuHogs of cpuHogLevels(cpus, CROSS_LEVELS)) {
+    for (const o of otherLoads(squeeze)) out.push({ cpuHogs, ...o });
   }
   return out;
 }
 
 // The number of tasks a configuration keeps runnable or in uninterruptible sleep,
 // which is what the load average counts; 0.6 for the probe itself, which runs
-// about that share of a block. The mem stressor only sleeps.
+// about that share of a block. The mem stressor only sleeps; the squeeze stressor
+// is always either running or waiting for a page.
 export function expectedLoad(config: StressConfig): number {
-  return config.cpuHogs + config.membw + config.disk + 0.6;
+  return config.cpuHogs + config.membw + config.disk + ((config.squeeze ?? 0) > 0 ? 1 : 0) + 0.6;
 }
 
 const SWEEPS = 3;
@@ -135,14 +190,16 @@ export function buildPlan(o: PlanOptions): Plan {
   const add = (idle: boolean, config: StressConfig, probes: number, settleSeconds: number): void => {
     blocks.push({ index: blocks.length, idle, config, probes, settleSeconds, boost: !idle && !o.quick });
   };
+  const squeezeLimitBytes = o.squeezeLimitBytes ?? DEFAULT_SQUEEZE_LIMIT;
   if (o.quick) {
     add(true, NO_STRESS, o.idleRepeats, o.warmupSeconds);
     add(false, { cpuHogs: 1, membw: 1, mem: 1, disk: 1 }, o.repeats, o.warmupSeconds);
     add(true, NO_STRESS, o.idleRepeats, o.warmupSeconds);
-    return { cpus: o.cpus, seed: o.seed, quick: true, probeScale: 0.02, windowSeconds: 0.3, memIntensity: 0.01, maxQuietWaits: 0, blocks };
+    const probeScale = o.probeScale ?? 0.02;
+    return { cpus: o.cpus, seed: o.seed, quick: true, probeScale, squeezeLimitBytes, windowSeconds: 0.3, memIntensity: 0.01, maxQuietWaits: 0, blocks };
   }
   const rand = seededRandom(o.seed); // a seed always gives the same plan
-  const byLoad = shuffled(stressConfigs(o.cpus), rand).sort((a, b) => expectedLoad(a) - expectedLoad(b));
+  const byLoad = shuffled(stressConfigs(o.cpus, o.squeeze === true), rand).sort((a, b) => expectedLoad(a) - expectedLoad(b));
   const sweeps: StressConfig[][] = Array.from({ length: SWEEPS }, () => []);
   byLoad.forEach((c, i) => sweeps[i % SWEEPS]!.push(c));
   for (const sweep of sweeps) {
@@ -153,29 +210,35 @@ export function buildPlan(o: PlanOptions): Plan {
     });
   }
   add(true, NO_STRESS, o.idleRepeats, LONG_IDLE_SETTLE);
-  return { cpus: o.cpus, seed: o.seed, quick: false, probeScale: 1, windowSeconds: 2, memIntensity: 1, maxQuietWaits: 5, blocks };
+  const windowSeconds = 2;
+  const maxQuietWaits = Math.ceil((o.quietWaitSeconds ?? 10) / windowSeconds);
+  return { cpus: o.cpus, seed: o.seed, quick: false, probeScale: o.probeScale ?? 1, squeezeLimitBytes, windowSeconds, memIntensity: 1, maxQuietWaits, blocks };
 }
 
 // The probe's wall time on an idle 2-vCPU EPYC VM, for estimates only.
 const IDLE_PROBE_SECONDS = 2.3;
 
 // A rough run time: the probe gets cpus / runnable tasks of the CPU once they
-// outnumber the CPUs; boosts are guessed at 20 s and filling memory at 40 s.
+// outnumber the CPUs, and takes about 4 times as long in the squeeze; boosts are
+// guessed at 20 s and filling memory at 40 s.
 export function estimateSeconds(plan: Plan, idleProbeSeconds = IDLE_PROBE_SECONDS): number {
   let total = 0;
   for (const b of plan.blocks) {
-    const runnable = b.config.cpuHogs + b.config.membw + 1;
-    const wall = idleProbeSeconds * plan.probeScale * Math.max(1, runnable / plan.cpus) + 0.1;
+    const squeeze = b.config.squeeze ?? 0;
+    const runnable = b.config.cpuHogs + b.config.membw + (squeeze > 0 ? 1 : 0) + 1;
+    const wall = idleProbeSeconds * plan.probeScale * Math.max(1, runnable / plan.cpus) * (squeeze > 0 ? 4 : 1) + 0.1;
     total += b.settleSeconds + b.probes * (plan.windowSeconds + wall);
     if (b.boost) total += 20;
-    if (b.config.mem > 0 && !plan.quick) total += 40;
+    if ((b.config.mem > 0 || squeeze > 0) && !plan.quick) total += 40;
   }
   return total;
 }
 
-function describe(c: StressConfig): string {
-  if (c.cpuHogs + c.membw + c.mem + c.disk === 0) return 'idle';
-  return `cpu=${c.cpuHogs} membw=${c.membw} mem=${c.mem === 0 ? 'none' : 'high'} disk=${c.disk}`;
+// A configuration in words, as the plan, the progress lines and the summary name it.
+export function describe(c: StressConfig): string {
+  if (isIdleConfig(c)) return 'idle';
+  const squeeze = c.squeeze ?? 0;
+  return `cpu=${c.cpuHogs} membw=${c.membw} mem=${c.mem === 0 ? 'none' : 'high'} disk=${c.disk}${squeeze > 0 ? ` squeeze=${squeeze === 1 ? 'full' : 'swap'}` : ''}`;
 }
 
 export function minutes(seconds: number): string {
@@ -214,7 +277,7 @@ export const BASELINE_NEAREST = 6;
 export function idleBaseline(records: readonly RawRecord[], i: number): number | undefined {
   const me = records[i];
   if (me === undefined) return undefined;
-  const idle = records.filter((r, j) => j !== i && r.config.cpuHogs + r.config.membw + r.config.mem + r.config.disk === 0);
+  const idle = records.filter((r, j) => j !== i && isIdleConfig(r.config));
   const clean = idle.filter((r) => Math.max(r.foreign.before, r.foreign.during) <= CLEAN_FOREIGN_CPU);
   const pool = clean.length >= 3 ? clean : idle;
   if (pool.length === 0) return undefined;
@@ -317,10 +380,10 @@ class StressorGroup {
   }
 
   // Starts `count` stressors of a kind and waits until each says it is at full load.
-  async start(kind: StressKind, count: number, intensity = 1, readyTimeoutMs = 180_000): Promise<void> {
+  async start(kind: StressKind, count: number, intensity = 1, extra: readonly string[] = [], readyTimeoutMs = 180_000): Promise<void> {
     const started: ChildProcess[] = [];
     for (let i = 0; i < count; i++) {
-      const args = [STRESS_PATH, kind, '--intensity', String(intensity), '--dir', this.dir];
+      const args = [STRESS_PATH, kind, '--intensity', String(intensity), '--dir', this.dir, ...extra];
       const { child } = await spawnLongRunning(process.execPath, args, { signal: this.controller.signal });
       this.children.push(child);
       this.kinds.set(child, kind);
@@ -381,6 +444,7 @@ class StressorGroup {
 // What one calibration run needs from its surroundings.
 interface RunContext {
   plan: Plan;
+  squeeze: SqueezeCgroup | undefined; // made by prepareHost when the plan has squeeze blocks
   sampler: Sampler;
   clock: Clock;
   signal: AbortSignal;
@@ -405,10 +469,22 @@ export function boostSeconds(load1: number, target: number, extra: number): numb
 async function startStressors(ctx: RunContext, config: StressConfig): Promise<StressorGroup> {
   const group = new StressorGroup(ctx.signal, ctx.dir);
   ctx.groups.add(group);
-  if (config.mem > 0) await group.start('mem', 1, ctx.plan.memIntensity);
-  if (config.cpuHogs > 0) await group.start('cpu', config.cpuHogs);
-  if (config.membw > 0) await group.start('membw', config.membw);
-  if (config.disk > 0) await group.start('disk', config.disk);
+  try {
+    // Filling most of the memory can take minutes on a busy host.
+    if (config.mem > 0) await group.start('mem', 1, ctx.plan.memIntensity, [], 900_000);
+    const squeeze = config.squeeze ?? 0;
+    if (squeeze > 0) {
+      if (ctx.squeeze === undefined) throw new Error('a squeeze block without a squeeze cgroup (prepareHost did not make one)');
+      const bytes = Math.round((SQUEEZE_FILL[squeeze] ?? 1) * ctx.squeeze.limitBytes);
+      await group.start('squeeze', 1, 1, ['--bytes', String(bytes), '--cgroup', ctx.squeeze.dir], 900_000);
+    }
+    if (config.cpuHogs > 0) await group.start('cpu', config.cpuHogs);
+    if (config.membw > 0) await group.start('membw', config.membw);
+    if (config.disk > 0) await group.start('disk', config.disk);
+  } catch (err) {
+    await stopStressors(ctx, group);
+    throw err;
+  }
   return group;
 }
 
@@ -468,15 +544,18 @@ async function runProbeOnce(ctx: RunContext, block: PlanBlock, group: StressorGr
     quietWaits++;
     [w0, stressW0, selfW0] = [now, stressNow, selfNow];
   }
+  // In a squeeze block the probe runs in the squeeze cgroup, and the samples describe
+  // that cgroup's memory: the host the block emulates is one of the limit's size.
+  const squeezed = (block.config.squeeze ?? 0) > 0 ? ctx.squeeze : undefined;
+  if (squeezed !== undefined) sample = withCgroupMemory(sample, squeezed);
   const t0 = clock.monotonic();
   const ts = clock.now();
   const stressBefore = cpuOf(pids);
   const selfBefore = process.cpuUsage();
-  const result = await runCommand(process.execPath, [PROBE_PATH, '--scale', String(plan.probeScale), '--dir', ctx.dir], {
-    timeoutMs: 600_000,
-    signal: ctx.signal,
-  });
-  const sampleDuring = sampler.sample();
+  const probeArgs = [PROBE_PATH, '--scale', String(plan.probeScale), '--dir', ctx.dir, ...(squeezed === undefined ? [] : ['--cgroup', squeezed.dir])];
+  const result = await runCommand(process.execPath, probeArgs, { timeoutMs: 600_000, signal: ctx.signal });
+  let sampleDuring = sampler.sample();
+  if (squeezed !== undefined) sampleDuring = withCgroupMemory(sampleDuring, squeezed);
   const elapsed = (clock.monotonic() - t0) / 1000;
   ctx.signal.throwIfAborted();
   if (result.failed) throw new Error(`the probe failed: ${result.reason ?? 'unknown'}; ${result.stderr.trim()}`);
@@ -484,7 +563,7 @@ async function runProbeOnce(ctx: RunContext, block: PlanBlock, group: StressorGr
   const ours = probe.processCpuSeconds + cpuSince(selfBefore) + stressorCpu(stressBefore, cpuOf(pids));
   const during = foreignShare(sampleDuring, plan.cpus, elapsed, ours);
   return {
-    v: 1,
+    v: 2,
     ts,
     host: hostname(),
     cpus: sample.load?.online ?? plan.cpus,
@@ -492,11 +571,18 @@ async function runProbeOnce(ctx: RunContext, block: PlanBlock, group: StressorGr
     config: block.config,
     sample: compactSample(sample),
     sampleDuring: compactSample(sampleDuring),
-    probe: roundDeep({ wallSeconds: probe.wallSeconds, cpuSeconds: probe.cpuSeconds, parts: probe.parts }),
+    probe: roundDeep({ wallSeconds: probe.wallSeconds, cpuSeconds: probe.cpuSeconds, parts: probe.parts, scale: plan.probeScale }),
     foreign: { before: roundSignificant(before, 3), during: roundSignificant(during, 3) },
     stressedSeconds: roundSignificant((clock.monotonic() - stressedSince) / 1000, 3),
     quietWaits,
+    ...(squeezed === undefined ? {} : { memoryView: 'cgroup' as const }),
   };
+}
+
+// A sample whose memory part describes the squeeze cgroup instead of the machine.
+function withCgroupMemory(sample: Sample, cgroup: SqueezeCgroup): Sample {
+  if (sample.memory === undefined) return sample;
+  return { ...sample, memory: squeezedMemory(sample.memory, cgroupMemoryUse(cgroup), cgroup.limitBytes) };
 }
 
 async function runBlock(ctx: RunContext, block: PlanBlock, position: { done: number; total: number; startedMs: number }): Promise<void> {
@@ -511,7 +597,17 @@ async function runBlock(ctx: RunContext, block: PlanBlock, position: { done: num
   progress.status(`${label}: starting stressors (${eta()})`, true);
   let group: StressorGroup | undefined;
   try {
-    if (!block.idle) group = await startStressors(ctx, block.config);
+    if (!block.idle) {
+      try {
+        group = await startStressors(ctx, block.config);
+      } catch (err) {
+        ctx.signal.throwIfAborted();
+        // A stressor that cannot reach full load (memory filled too slowly on a busy
+        // host, a cgroup refused) loses its block, not the whole run.
+        progress.note(`${label}: skipped: ${errorMessage(err)}`);
+        return;
+      }
+    }
     const readyAt = clock.monotonic();
     if (block.boost) {
       const target = expectedLoad(block.config);
@@ -590,7 +686,7 @@ export function summaryTable(lines: readonly CalibrationLine[]): string {
     if (l.foreign.before <= CLEAN_FOREIGN_CPU && l.foreign.during <= CLEAN_FOREIGN_CPU) g.clean.push(l.slowdown);
     groups.set(key, g);
   }
-  const order = (c: StressConfig): number[] => [c.membw + c.mem + c.disk === 3 ? 4 : c.membw * 1 + c.mem * 2 + c.disk * 3, c.cpuHogs];
+  const order = (c: StressConfig): number[] => [10 * (c.squeeze ?? 0) + (c.membw + c.mem + c.disk === 3 ? 9 : c.membw * 1 + c.mem * 2 + c.disk * 3), c.cpuHogs];
   const sorted = [...groups.values()].sort((a, b) => {
     const [x, y] = [order(a.config), order(b.config)];
     return x[0]! - y[0]! || x[1]! - y[1]!;
@@ -598,19 +694,105 @@ export function summaryTable(lines: readonly CalibrationLine[]): string {
   const mean = (v: number[]): string => (v.length === 0 ? '' : (v.reduce((s, x) => s + x, 0) / v.length).toFixed(1));
   const rows = sorted.map((g) => {
     const c = g.config;
-    return `| ${c.cpuHogs} | ${c.membw} | ${c.mem === 0 ? 'none' : 'high'} | ${c.disk} | ${g.all.length} | ${mean(g.all)} | ${Math.min(...g.all).toFixed(1)} | ${Math.max(...g.all).toFixed(1)} | ${g.clean.length} | ${mean(g.clean)} |`;
+    const squeeze = ['none', 'full', 'swap'][c.squeeze ?? 0] ?? String(c.squeeze);
+    return `| ${c.cpuHogs} | ${c.membw} | ${c.mem === 0 ? 'none' : 'high'} | ${c.disk} | ${squeeze} | ${g.all.length} | ${mean(g.all)} | ${Math.min(...g.all).toFixed(1)} | ${Math.max(...g.all).toFixed(1)} | ${g.clean.length} | ${mean(g.clean)} |`;
   });
   return [
-    '| CPU hogs | membw | mem | disk | n | mean % | min % | max % | n clean | mean clean % |',
-    '|---:|---:|:---|---:|---:|---:|---:|---:|---:|---:|',
+    '| CPU hogs | membw | mem | disk | squeeze | n | mean % | min % | max % | n clean | mean clean % |',
+    '|---:|---:|:---|---:|:---|---:|---:|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
 }
 
-// Runs the calibration plan, writing the dataset to `out` (and each run as it ends to
-// the journal); `say` receives progress and problems for the terminal. Resolves to the
-// exit status: 0 done, 1 failed, 130/143 stopped by SIGINT/SIGTERM.
-export async function calibrate(o: { plan: Plan; out: string; journalPath: string; config: Readonly<Config>; log: Logger; say: (text: string) => void }): Promise<number> {
+// What the host offers for the memory squeeze, checked without changing anything:
+// root, a memory cgroup calibrate may make a child under, and swap (present, or a
+// swap file calibrate was told to set up).
+export function squeezeSupport(o: { swapFile?: string | undefined }): { ok: true } | { ok: false; why: string } {
+  if (process.getuid?.() !== 0) return { ok: false, why: 'not root: cannot make a memory cgroup' };
+  const where = ownMemoryCgroup();
+  if ('why' in where) return { ok: false, why: where.why };
+  try {
+    accessSync(where.parent, constants.W_OK);
+  } catch (err) {
+    return { ok: false, why: `cannot make a cgroup under ${where.parent}: ${errorMessage(err)}` };
+  }
+  if (swapTotalBytes(readFileSync('/proc/meminfo', 'latin1')) === 0 && o.swapFile === undefined) {
+    return { ok: false, why: 'no swap (give --swap-file FILE to let calibrate set one up for the run)' };
+  }
+  return { ok: true };
+}
+
+// What prepareHost set up, for the run and for releaseHost.
+export interface HostSetup {
+  squeeze: SqueezeCgroup | undefined;
+  swapFile: string | undefined; // enabled by calibrate, to be turned off again
+}
+
+// Stage: sets up what the plan's squeeze blocks need (the swap file if asked for and
+// there is no swap, then the cgroup); nothing when the plan has none. Throws with
+// the step that failed, having undone the ones before it.
+export async function prepareHost(plan: Plan, o: { swapFile?: string | undefined; swapBytes: number; signal: AbortSignal; say: (text: string) => void }): Promise<HostSetup> {
+  const setup: HostSetup = { squeeze: undefined, swapFile: undefined };
+  if (!plan.blocks.some((b) => (b.config.squeeze ?? 0) > 0)) return setup;
+  const where = ownMemoryCgroup();
+  if ('why' in where) throw new Error(`the plan has squeeze blocks but ${where.why}`);
+  if (swapTotalBytes(readFileSync('/proc/meminfo', 'latin1')) === 0) {
+    if (o.swapFile === undefined) throw new Error('the plan has squeeze blocks but the host has no swap; give --swap-file');
+    o.say(`lavarank calibrate: enabling a ${(o.swapBytes / 1024 ** 3).toFixed(1)} GiB swap file ${o.swapFile} for the run`);
+    await enableSwapFile(o.swapFile, o.swapBytes, o.signal);
+    setup.swapFile = o.swapFile;
+  }
+  try {
+    setup.squeeze = createSqueezeCgroup(where, `lavarank-calibrate-${process.pid}`, plan.squeezeLimitBytes);
+  } catch (err) {
+    await releaseHost(setup);
+    throw err;
+  }
+  return setup;
+}
+
+// Stage: undoes prepareHost once every stressor and probe has exited; returns what
+// could not be undone.
+export async function releaseHost(setup: HostSetup): Promise<string[]> {
+  const problems: string[] = [];
+  if (setup.squeeze !== undefined) {
+    // A process that was just killed may take a moment to leave the cgroup.
+    let removed = false;
+    for (let i = 0; i < 50 && !removed; i++) {
+      removed = removeCgroup(setup.squeeze.dir);
+      if (!removed) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!removed) problems.push(`cannot remove the squeeze cgroup ${setup.squeeze.dir} (rmdir it once empty)`);
+  }
+  if (setup.swapFile !== undefined) {
+    const why = await disableSwapFile(setup.swapFile);
+    if (why !== undefined) problems.push(why);
+  }
+  return problems;
+}
+
+// Stage: the dataset from the runs, written atomically, and the journal removed;
+// returns the lines written (none: nothing written).
+export function writeDataset(out: string, journalPath: string, records: readonly RawRecord[]): CalibrationLine[] {
+  const lines = finalizeRecords(records);
+  if (lines.length > 0) writeLines(out, lines);
+  rmSync(journalPath, { force: true });
+  return lines;
+}
+
+// Runs the calibration: prepareHost → runPlan (each run appended to the journal as it
+// ends) → releaseHost → writeDataset. `say` receives progress and problems for the
+// terminal. Resolves to the exit status: 0 done, 1 failed, 130/143 stopped by SIGINT/SIGTERM.
+export async function calibrate(o: {
+  plan: Plan;
+  out: string;
+  journalPath: string;
+  config: Readonly<Config>;
+  log: Logger;
+  say: (text: string) => void;
+  swapFile?: string | undefined;
+  swapBytes?: number;
+}): Promise<number> {
   const { plan, out, journalPath, log } = o;
   const clock = systemClock;
   const controller = new AbortController();
@@ -619,6 +801,7 @@ export async function calibrate(o: { plan: Plan; out: string; journalPath: strin
   const progress = createProgress(process.stderr.isTTY === true, clock, o.say);
   const records: RawRecord[] = [];
   const journal = openSync(journalPath, 'w', 0o644);
+  let setup: HostSetup = { squeeze: undefined, swapFile: undefined };
   let stopSignal: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopSignal === undefined) {
@@ -631,7 +814,8 @@ export async function calibrate(o: { plan: Plan; out: string; journalPath: strin
     // their own within a second, when they see they were reparented.
     for (const g of groups) g.killNow();
     rmSync(dir, { recursive: true, force: true });
-    o.say(`lavarank calibrate: ${signal} again: exiting now; the runs so far are in ${journalPath}`);
+    const left = [setup.squeeze === undefined ? '' : ` the cgroup ${setup.squeeze.dir}`, setup.swapFile === undefined ? '' : ` the swap file ${setup.swapFile} (swapoff it)`].join('');
+    o.say(`lavarank calibrate: ${signal} again: exiting now; the runs so far are in ${journalPath}${left === '' ? '' : `; left behind:${left}`}`);
     process.exit(1);
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -640,8 +824,10 @@ export async function calibrate(o: { plan: Plan; out: string; journalPath: strin
   let failure: unknown;
   try {
     progress.note(`lavarank calibrate: ${plan.blocks.length} blocks, ${plan.blocks.reduce((n, b) => n + b.probes, 0)} probe runs, about ${minutes(estimateSeconds(plan))} (min:s); writing ${out}`);
+    setup = await prepareHost(plan, { swapFile: o.swapFile, swapBytes: o.swapBytes ?? 2 * plan.squeezeLimitBytes, signal: controller.signal, say: progress.note });
     await runPlan({
       plan,
+      squeeze: setup.squeeze,
       sampler,
       clock,
       signal: controller.signal,
@@ -662,17 +848,12 @@ export async function calibrate(o: { plan: Plan; out: string; journalPath: strin
     sampler.close();
     closeSync(journal);
     rmSync(dir, { recursive: true, force: true });
+    for (const problem of await releaseHost(setup)) progress.note(`lavarank calibrate: ${problem}`);
     for (const s of signals) process.removeListener(s, onSignal);
   }
-  const lines = finalizeRecords(records);
-  if (lines.length > 0) {
-    writeLines(out, lines);
-    rmSync(journalPath, { force: true });
-    progress.note(`lavarank calibrate: wrote ${lines.length} lines to ${out}; slowdown by configuration:\n${summaryTable(lines)}`);
-  } else {
-    rmSync(journalPath, { force: true });
-    progress.note('lavarank calibrate: no probe run with an idle baseline; nothing written');
-  }
+  const lines = writeDataset(out, journalPath, records);
+  if (lines.length > 0) progress.note(`lavarank calibrate: wrote ${lines.length} lines to ${out}; slowdown by configuration:\n${summaryTable(lines)}`);
+  else progress.note('lavarank calibrate: no probe run with an idle baseline; nothing written');
   if (failure !== undefined) {
     o.say(`lavarank calibrate: ${errorMessage(failure)}`);
     return 1;
@@ -680,4 +861,3 @@ export async function calibrate(o: { plan: Plan; out: string; journalPath: strin
   if (stopSignal !== undefined) return stopSignal === 'SIGINT' ? 130 : 143;
   return 0;
 }
-

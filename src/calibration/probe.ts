@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { print, printError, runAsProgram } from '../util/cliio.js';
+import { joinCgroup } from './cgroup.js';
 
 // The amounts of work at scale 1: about 2.2 s on an idle 2-vCPU EPYC VM, of which
 // 1.5 s integer work, 0.65 s memory (0.2 s faulting the buffers in, 14 ms per copy)
@@ -141,18 +142,19 @@ export async function runProbe(options: { scale?: number; dir?: string } = {}): 
   }
 }
 
-const USAGE = `Usage: node dist/src/calibration/probe.js [--scale N] [--dir DIR]
+const USAGE = `Usage: node dist/src/calibration/probe.js [--scale N] [--dir DIR] [--cgroup DIR]
 
 Runs lavarank's calibration probe once (integer CPU work, 32 copies between two
 256 MiB buffers, 32 x 1 MiB writes each fsync'd in a temporary directory under DIR,
 default $TMPDIR or /tmp) and prints one JSON line with the times in seconds.
---scale multiplies the amount of work (default 1, about 2.2 s on an idle 2-vCPU EPYC VM).`;
+--scale multiplies the amount of work (default 1, about 2.2 s on an idle 2-vCPU EPYC VM).
+--cgroup DIR moves the probe into that cgroup before it starts (calibrate's memory squeeze).`;
 
 // Runs the probe and prints its result; returns the exit status.
 export async function main(argv: string[]): Promise<number> {
   const { values: args } = parseArgs({
     args: argv,
-    options: { scale: { type: 'string' }, dir: { type: 'string' }, help: { type: 'boolean' } },
+    options: { scale: { type: 'string' }, dir: { type: 'string' }, cgroup: { type: 'string' }, help: { type: 'boolean' } },
     strict: true,
   });
   if (args.help === true) {
@@ -164,6 +166,7 @@ export async function main(argv: string[]): Promise<number> {
     printError(`probe: --scale: expected a number above 0 and at most 100, received ${JSON.stringify(args.scale)}`);
     return 2;
   }
+  if (args.cgroup !== undefined) joinCgroup(args.cgroup);
   print(JSON.stringify(await runProbe({ scale, ...(args.dir === undefined ? {} : { dir: args.dir }) })));
   return 0;
 }

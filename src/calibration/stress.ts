@@ -1,6 +1,7 @@
 // Background stressors for calibration, one kind per process: cpu (a busy loop),
 // membw (copying between two large buffers), mem (memory allocated, touched and
-// held) and disk (1 MiB writes, each fsync'd). Run as
+// held), squeeze (memory touched over and over inside a memory cgroup too small
+// for it, so it swaps) and disk (1 MiB writes, each fsync'd). Run as
 // `node dist/src/calibration/stress.js <kind> [--intensity X] [--dir DIR]`. Each prints one JSON
 // line once it is at full load, and exits by itself on SIGTERM, SIGINT or SIGHUP,
 // when its parent is gone (calibrate killed with SIGKILL) or after --max-seconds,
@@ -16,9 +17,10 @@ import { print, printError, runAsProgram } from '../util/cliio.js';
 import { errorMessage } from '../util/errors.js';
 import { parseMeminfo } from '../collectors/memory.js';
 import { readKernelText } from '../collectors/procfs.js';
+import { joinCgroup } from './cgroup.js';
 
 // The kinds of stressor, as named on the command line and in calibration configs.
-export const STRESS_KINDS = ['cpu', 'membw', 'mem', 'disk'] as const;
+export const STRESS_KINDS = ['cpu', 'membw', 'mem', 'squeeze', 'disk'] as const;
 export type StressKind = (typeof STRESS_KINDS)[number];
 
 // The mem stressor holds at most MemAvailable minus this (intensity 1), so the
@@ -60,6 +62,33 @@ export interface StressOptions {
   intensity: number; // 0..1: share of time busy (cpu, membw, disk), share of the allowed memory (mem)
   dir: string; // where the disk stressor makes its temporary directory
   maxSeconds: number;
+  bytes?: number; // squeeze: how much memory to keep touching
+  cgroup?: string; // a cgroup directory to move into before any work (its cgroup.procs)
+}
+
+const PAGE_BYTES = 4096;
+
+// Keeps `bytes` of memory in use by writing to every page over and over. Inside a
+// memory cgroup whose limit is below `bytes` (and with swap), each pass swaps pages
+// out and back in: the memory stall, swap traffic and major faults of a host whose
+// memory is overcommitted, confined to the cgroup calibrate made for it.
+async function squeezeMemory(bytes: number, stop: Stop, ready: (details: Record<string, number>) => void): Promise<void> {
+  const chunks: Buffer[] = [];
+  for (let held = 0; held < bytes && stop.reason === undefined; held += MEM_CHUNK_BYTES) {
+    chunks.push(Buffer.allocUnsafeSlow(Math.min(MEM_CHUNK_BYTES, bytes - held)).fill(chunks.length & 0xff));
+    await yieldToLoop();
+  }
+  if (stop.reason !== undefined) return;
+  ready({ heldBytes: bytes });
+  let pass = 0;
+  while (stop.reason === undefined) {
+    pass++;
+    for (const chunk of chunks) {
+      for (let i = 0; i < chunk.length; i += PAGE_BYTES) chunk[i] = pass & 0xff;
+      await yieldToLoop();
+      if (stop.reason !== undefined) break;
+    }
+  }
 }
 
 // Busy until the slice ends, yielding often enough for signals and the watchdog.
@@ -170,6 +199,7 @@ export async function runStressor(kind: StressKind, options: StressOptions): Pro
   } catch (err) {
     printError(`stress ${kind}: cannot raise oom_score_adj: ${errorMessage(err)}`);
   }
+  if (options.cgroup !== undefined) joinCgroup(options.cgroup);
   const parent = process.ppid;
   const dir = kind === 'disk' ? mkdtempSync(join(options.dir, 'lavarank-stress-')) : undefined;
   const onSignal = (signal: NodeJS.Signals): void => halt(stop, signal);
@@ -204,6 +234,10 @@ export async function runStressor(kind: StressKind, options: StressOptions): Pro
       case 'mem':
         await holdMemory(options, stop, ready);
         break;
+      case 'squeeze':
+        if (options.bytes === undefined) throw new Error('squeeze needs --bytes');
+        await squeezeMemory(options.bytes, stop, ready);
+        break;
       case 'disk':
         await writeDisk(options, stop, ready, dir!);
         break;
@@ -217,16 +251,20 @@ export async function runStressor(kind: StressKind, options: StressOptions): Pro
 }
 
 const USAGE = `Usage: node dist/src/calibration/stress.js KIND [--intensity X] [--dir DIR] [--max-seconds S]
+                                               [--bytes N] [--cgroup DIR]
 
 Loads the host until stopped, for lavarank calibrate. KIND is one of:
   cpu    a busy loop on one CPU
   membw  copies between two 256 MiB buffers (memory bandwidth; also uses one CPU)
   mem    allocates and touches X * (MemAvailable - 3 GiB), then holds it; gives
          memory back whenever MemAvailable falls below 1 GiB
+  squeeze  allocates --bytes and writes to every page over and over; meant to
+         run in a memory cgroup smaller than that (--cgroup), with swap
   disk   1 MiB writes, each fsync'd, in a temporary directory under DIR (default
          $TMPDIR or /tmp), a new file every 64 MiB
 --intensity X (0 < X <= 1, default 1) is the share of time busy, or for mem the
-share of the allowed memory. Prints one JSON line when at full load; stops on
+share of the allowed memory. --cgroup DIR moves the stressor into that cgroup
+first. Prints one JSON line when at full load; stops on
 SIGTERM/SIGINT/SIGHUP, when its parent exits, or after --max-seconds (default
 21600), and removes its files.`;
 
@@ -238,6 +276,8 @@ export async function main(argv: string[]): Promise<number> {
       intensity: { type: 'string' },
       dir: { type: 'string' },
       'max-seconds': { type: 'string' },
+      bytes: { type: 'string' },
+      cgroup: { type: 'string' },
       help: { type: 'boolean' },
     },
     allowPositionals: true,
@@ -262,8 +302,23 @@ export async function main(argv: string[]): Promise<number> {
     printError(`stress: --max-seconds: expected a positive number, received ${JSON.stringify(args['max-seconds'])}`);
     return 2;
   }
+  const bytes = args.bytes === undefined ? undefined : Number(args.bytes);
+  if (bytes !== undefined && !(Number.isInteger(bytes) && bytes >= PAGE_BYTES)) {
+    printError(`stress: --bytes: expected a whole number of bytes of at least ${PAGE_BYTES}, received ${JSON.stringify(args.bytes)}`);
+    return 2;
+  }
+  if (kind === 'squeeze' && bytes === undefined) {
+    printError('stress: squeeze: --bytes is required (the memory to keep touching)');
+    return 2;
+  }
   try {
-    await runStressor(kind as StressKind, { intensity, dir: args.dir ?? tmpdir(), maxSeconds });
+    await runStressor(kind as StressKind, {
+      intensity,
+      dir: args.dir ?? tmpdir(),
+      maxSeconds,
+      ...(bytes === undefined ? {} : { bytes }),
+      ...(args.cgroup === undefined ? {} : { cgroup: args.cgroup }),
+    });
   } catch (err) {
     printError(`stress ${kind}: ${errorMessage(err)}`);
     return 1;

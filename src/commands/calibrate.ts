@@ -3,22 +3,37 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { buildPlan, calibrate, finalizeRecords, formatPlan, readJournal, summaryTable, writeLines, type Plan } from '../calibration/calibrate.js';
+import {
+  DEFAULT_SQUEEZE_LIMIT,
+  buildPlan,
+  calibrate,
+  finalizeRecords,
+  formatPlan,
+  readJournal,
+  squeezeSupport,
+  summaryTable,
+  writeLines,
+  type Plan,
+} from '../calibration/calibrate.js';
 import { findConfig, loadConfig } from '../config.js';
 import { cliLogger } from '../daemon/log.js';
 import { print, printError, runAsProgram } from '../util/cliio.js';
-import { errorMessage } from '../util/errors.js';
+import { ConfigError, errorMessage } from '../util/errors.js';
 import { numberOption } from '../util/options.js';
 
 const USAGE = `Usage: lavarank calibrate [--out FILE] [--repeats N] [--idle-repeats N]
-                          [--warmup SECONDS] [--seed N] [--quick] [--dry-run]
+                          [--warmup SECONDS] [--seed N] [--probe-scale X]
+                          [--squeeze auto|yes|no] [--squeeze-limit MIB]
+                          [--swap-file FILE] [--quiet-wait SECONDS]
+                          [--quick] [--dry-run]
                           [--force] [--config FILE]
        lavarank calibrate --finalize JOURNAL --out FILE
        lavarank calibrate --summary DATASET
 
 Runs a fixed probe job many times on this host, alone and beside controlled
-background load (CPU hogs, a memory-bandwidth hog, memory pressure, an fsync'ing
-disk writer), and writes one JSON line per probe run: the sample lavarank's
+background load (0.5 to 4 CPU hogs per CPU, a memory-bandwidth hog, memory
+nearly full, memory overcommitted in a cgroup with swap, one or two fsync'ing
+disk writers, and combinations), and writes one JSON line per probe run: the sample lavarank's
 collectors took just before the probe, the probe's times and its slowdown in
 percent against the idle runs nearest in time. Takes about an hour on 2 CPUs;
 see docs/calibration.md.
@@ -29,6 +44,14 @@ see docs/calibration.md.
   --idle-repeats N    probe runs per idle block (default 5)
   --warmup SECONDS    settle time of each configuration before its probes (default 30)
   --seed N            the order of the configurations (default 1)
+  --probe-scale X     the probe's amount of work (default 1: about 2.3 s idle)
+  --squeeze MODE      the memory squeeze blocks: auto (default: when this host
+                      can make them: root, a memory cgroup, swap), yes, no
+  --squeeze-limit MIB the squeeze cgroup's memory limit (default 4096)
+  --swap-file FILE    without swap, make FILE a swap file (twice the squeeze
+                      limit) for the run, and remove it at the end
+  --quiet-wait SECONDS  how long a probe waits for a window in which other
+                      processes leave the CPUs alone (default 10)
   --quick             a tiny run for tests: small probe, three short blocks
   --dry-run           print the plan and its estimated duration, run nothing
   --finalize JOURNAL  turn the journal of an interrupted run (FILE.partial), or a
@@ -48,6 +71,11 @@ export async function main(argv: string[]): Promise<number> {
       'idle-repeats': { type: 'string' },
       warmup: { type: 'string' },
       seed: { type: 'string' },
+      'probe-scale': { type: 'string' },
+      squeeze: { type: 'string' },
+      'squeeze-limit': { type: 'string' },
+      'swap-file': { type: 'string' },
+      'quiet-wait': { type: 'string' },
       quick: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       force: { type: 'boolean' },
@@ -63,17 +91,34 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const quick = args.quick === true;
+  const mode = args.squeeze ?? 'auto';
+  if (!['auto', 'yes', 'no'].includes(mode)) {
+    printError(`lavarank calibrate: --squeeze: expected auto, yes or no, received ${JSON.stringify(mode)}`);
+    return 2;
+  }
   let plan: Plan;
+  let squeeze = false;
   try {
     const count = { integer: true, min: 1, max: 10_000 };
-    plan = buildPlan({
+    const options = {
       cpus: availableParallelism(),
       repeats: numberOption('repeats', args.repeats, quick ? 2 : 10, count),
       idleRepeats: numberOption('idle-repeats', args['idle-repeats'], quick ? 2 : 5, count),
       warmupSeconds: numberOption('warmup', args.warmup, quick ? 0.5 : 30, { min: 0, max: 3600, kind: 'seconds' }),
       seed: numberOption('seed', args.seed, 1, { ...count, min: 0 }),
       quick,
-    });
+      probeScale: numberOption('probe-scale', args['probe-scale'], quick ? 0.02 : 1, { min: 0.01, max: 100 }),
+      quietWaitSeconds: numberOption('quiet-wait', args['quiet-wait'], 10, { min: 0, max: 3600, kind: 'seconds' }),
+      squeezeLimitBytes: numberOption('squeeze-limit', args['squeeze-limit'], DEFAULT_SQUEEZE_LIMIT / 1024 ** 2, { integer: true, min: 256, max: 1024 ** 2, kind: 'MiB' }) * 1024 ** 2,
+    };
+    // The squeeze blocks need root, a memory cgroup and swap; --quick never has them.
+    if (mode !== 'no' && !quick) {
+      const support = squeezeSupport({ swapFile: args['swap-file'] });
+      if (support.ok) squeeze = true;
+      else if (mode === 'yes') throw new ConfigError(`--squeeze yes: this host cannot make the memory squeeze: ${support.why}`);
+      else printError(`lavarank calibrate: no memory squeeze blocks: ${support.why}`);
+    }
+    plan = buildPlan({ ...options, squeeze });
   } catch (err) {
     printError(`lavarank calibrate: ${errorMessage(err)}`);
     return 2;
@@ -106,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
   const log = cliLogger();
-  return calibrate({ plan, out, journalPath, config, log, say: printError });
+  return calibrate({ plan, out, journalPath, config, log, say: printError, swapFile: args['swap-file'] });
 }
 
 await runAsProgram(import.meta.url, main);

@@ -1,7 +1,10 @@
 // `lavarank explain`: samples the host over a short window and shows, on one
-// 80×24 screen, every feature (raw and scaled, or what stood in for it), the rank,
-// and how much each feature adds to it: the rank minus the rank with that feature
-// at its idle value. It answers "why is this host's rank high?". --json for scripts.
+// 80×24 screen, the rank, the backbone and the network's correction that make it,
+// the slowdowns of a CPU-, a memory- and an io-bound job, the inputs outside the
+// range the model was trained on, and the features (raw and scaled, or what stood
+// in for them) with how much each adds to the rank: the rank minus the rank with
+// that feature at its idle value. It answers "why is this host's rank high?".
+// --json for scripts.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -13,6 +16,7 @@ import { ModelError, errorMessage } from '../util/errors.js';
 import { cliLogger } from '../daemon/log.js';
 import { FEATURES, IDLE_VALUE, toFeatures, type FeatureUnit, type Features } from '../model/features.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
+import type { TypedRanks } from '../model/rank.js';
 import { modelPathFor } from '../model/rankers.js';
 import { failedRequired, sampleOverWindow } from './oneshot.js';
 
@@ -26,74 +30,112 @@ export interface FeatureExplanation {
   contribution: number; // rank minus the rank with this feature at its idle value
 }
 
+// An input outside the range the model saw in training.
+export interface OutsideInput {
+  name: string;
+  raw: number | null;
+  min: number | null; // the raw range in training; null: never present there
+  max: number | null;
+}
+
 // Why a host has its rank.
 export interface Explanation {
   host: string;
   ts: number; // epoch ms of the sample
   model: string; // the model's id
   rank: number;
+  backbone: number; // the physical backbone's rank (src/model/backbone.ts)
+  correction: number; // what the network added to it
+  typed: TypedRanks; // CPU-bound, memory-bound, io-bound jobs
+  outside: OutsideInput[]; // where the correction is never below 0
   idleRank: number; // the rank with every feature at its idle value
   features: FeatureExplanation[]; // largest contribution (in absolute value) first
   failures: Partial<Record<CollectorName, string>>;
 }
 
 // Explains a feature vector with a model. Pure: the same input gives the same output.
-export function explainFeatures(model: LoadedModel, f: Features): Pick<Explanation, 'model' | 'rank' | 'idleRank' | 'features'> {
+export function explainFeatures(model: LoadedModel, f: Pick<Features, 'values' | 'named'>): Omit<Explanation, 'host' | 'ts' | 'failures'> {
   const values = [...f.values];
-  const rank = model.predict(values);
+  const named: Record<string, number | null> = { ...f.named };
+  const e = model.evaluate({ values, named });
   const features = FEATURES.map((spec, i): FeatureExplanation => {
     const own = values[i]!;
-    values[i] = IDLE_VALUE;
-    const without = model.predict(values);
-    values[i] = own;
     const raw = f.named[spec.name] ?? null;
-    return { name: spec.name, unit: spec.unit, raw, scaled: own, estimated: raw === null && own !== IDLE_VALUE, contribution: rank - without };
+    values[i] = IDLE_VALUE;
+    named[spec.name] = null;
+    const without = model.predict({ values, named });
+    values[i] = own;
+    named[spec.name] = raw;
+    return { name: spec.name, unit: spec.unit, raw, scaled: own, estimated: raw === null && own !== IDLE_VALUE, contribution: e.rank - without };
   });
   features.sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution) || a.name.localeCompare(b.name));
-  return { model: model.id, rank, idleRank: model.predict(f.values.map(() => IDLE_VALUE)), features };
+  const ranges = new Map(model.file.ranges.map((r) => [r.feature, r]));
+  const outside = e.outside.map((name): OutsideInput => ({ name, raw: f.named[name] ?? null, min: ranges.get(name)?.min ?? null, max: ranges.get(name)?.max ?? null }));
+  const idle = model.predict({ values: f.values.map(() => IDLE_VALUE), named: {} });
+  return { model: model.id, rank: e.rank, backbone: e.backbone.rank, correction: e.correction, typed: e.typed, outside, idleRank: idle, features };
 }
 
 function formatRaw(value: number | null, unit: FeatureUnit): string {
   if (value === null) return 'unavailable';
   if (unit === 'fraction') return `${(100 * value).toFixed(1)} %`;
   if (unit === 'per-cpu') return `${value.toFixed(2)} per CPU`;
+  if (unit === 'count') return Number.isInteger(value) ? String(value) : value.toFixed(1);
   if (value >= 10_000) return `${(value / 1000).toFixed(0)}k/s`;
   return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)}/s`;
 }
 
 const BAR = 20;
+const SCREEN_LINES = 24;
 
-// The screen: a title, the rank, one line per feature, a footer; at most 80 columns and 24 lines.
+function signed(x: number): string {
+  const r = Math.round(x);
+  return `${r > 0 ? '+' : r < 0 ? '-' : ''}${Math.abs(r)}`;
+}
+
+// The screen: a title, the rank and how it is made up, one line per feature that
+// matters, a footer; at most 80 columns and 24 lines (--json has everything).
 export function formatExplanation(e: Explanation): string {
   const when = new Date(e.ts).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-  const lines = [
+  const outside =
+    e.outside.length === 0
+      ? 'every input within the calibration'
+      : `outside the calibration: ${e.outside.map((o) => `${o.name} ${o.raw === null ? 'n/a' : formatRaw(o.raw, FEATURES.find((f) => f.name === o.name)?.unit ?? 'count')}`).join(', ')}`;
+  const head = [
     `${e.host.slice(0, 30)}  ${when}  model ${e.model}`.slice(0, 80),
     `rank ${e.rank.toFixed(0)}: a job started now should take ${(1 + e.rank / 100).toFixed(2)} times as long as on an idle host`.slice(0, 80),
-    `feature          value            scaled  adds  (every feature idle: rank ${e.idleRank.toFixed(0)})`,
+    `= backbone ${e.backbone.toFixed(0)} ${e.correction < -0.5 ? '-' : '+'} network ${Math.abs(Math.round(e.correction))}; ${outside}`.slice(0, 80),
+    `by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}`,
+    `feature            value            scaled  adds  (every feature idle: rank ${e.idleRank.toFixed(0)})`,
   ];
-  const largest = Math.max(1, ...e.features.map((f) => Math.abs(f.contribution)));
-  for (const f of e.features) {
-    const value = f.raw === null ? (f.estimated ? 'n/a, estimated' : 'n/a, idle') : formatRaw(f.raw, f.unit);
-    const adds = Math.round(f.contribution);
-    const sign = adds > 0 ? '+' : adds < 0 ? '-' : ' ';
-    const bar = (adds < 0 ? '-' : '#').repeat(Math.round((Math.abs(f.contribution) / largest) * BAR));
-    lines.push(`${f.name.padEnd(16)} ${value.padEnd(16)} ${f.scaled.toFixed(3).padStart(6)} ${`${sign}${Math.abs(adds)}`.padStart(5)}  ${bar}`.trimEnd());
-  }
   const broken = Object.keys(e.failures);
-  lines.push(
+  const foot =
     broken.length > 0
       ? `collectors failed: ${broken.join(', ')} (see --json); the elim may report its pessimistic rank`.slice(0, 80)
-      : 'adds = rank - rank with that feature idle; they need not sum to the rank',
-  );
+      : 'adds = rank - rank with that feature idle; they need not sum to the rank';
+  const room = SCREEN_LINES - head.length - 2;
+  const shown = e.features.length <= room + 1 ? e.features : e.features.slice(0, room);
+  const largest = Math.max(1, ...e.features.map((f) => Math.abs(f.contribution)));
+  const lines = [...head];
+  for (const f of shown) {
+    const value = f.raw === null ? (f.estimated ? 'n/a, estimated' : 'n/a, idle') : formatRaw(f.raw, f.unit);
+    const adds = Math.round(f.contribution);
+    const bar = (adds < 0 ? '-' : '#').repeat(Math.round((Math.abs(f.contribution) / largest) * BAR));
+    lines.push(`${f.name.padEnd(18)} ${value.padEnd(16)} ${f.scaled.toFixed(3).padStart(6)} ${signed(f.contribution).padStart(5)}  ${bar}`.trimEnd());
+  }
+  const rest = e.features.slice(shown.length);
+  if (rest.length > 0) lines.push(`${rest.length} more, adding ${signed(rest.reduce((s, f) => s + f.contribution, 0))} together: ${rest.map((f) => f.name).join(', ')}`.slice(0, 80));
+  lines.push(foot);
   return lines.join('\n');
 }
 
 const USAGE = `Usage: lavarank explain [--json] [--window SECONDS] [--config FILE]
 
-Samples this host over a short window (default 1 s) and shows every feature the
-model sees, the rank, and what each feature adds to it (the rank minus the rank
-with that feature at its idle value), largest first. --json prints the same for
-scripts. The model is the config's, else the embedded default.`;
+Samples this host over a short window (default 1 s) and shows the rank, the
+physical backbone and the network's correction that make it up, the ranks of a
+CPU-bound, a memory-bound and an io-bound job, the inputs outside the range the
+model was trained on, and what each feature adds to the rank (the rank minus the
+rank with that feature at its idle value), largest first. --json prints all of
+it for scripts. The model is the config's, else the embedded default.`;
 
 // Prints the explanation; resolves to 0, or 1 if a required collector failed.
 export async function main(argv: string[]): Promise<number> {

@@ -12,6 +12,7 @@ import { cliLogger } from '../daemon/log.js';
 import { openRankers } from '../model/rankers.js';
 import { clampRank } from '../model/rank.js';
 import { formatElimLine } from '../daemon/report.js';
+import { typedRankNames } from '../daemon/elim.js';
 import { failedRequired, sampleOverWindow } from './oneshot.js';
 
 const USAGE = `Usage: lavarank once [--json] [--window SECONDS] [--config FILE]
@@ -57,10 +58,18 @@ export async function main(argv: string[]): Promise<number> {
     } catch (err) {
       inventory = { error: errorMessage(err) };
     }
-    const detail = { host: hostname(), ts: new Date(sample.ts).toISOString(), rank, model: result.model, features: result.features ?? {}, sample, inventory };
+    const typed = broken.length > 0 ? undefined : result.typed;
+    const detail = { host: hostname(), ts: new Date(sample.ts).toISOString(), rank, backbone: result.backbone, typed, model: result.model, features: result.features ?? {}, sample, inventory };
     print(JSON.stringify(detail, null, 2));
   } else {
-    print(formatElimLine([[config.resource, rank]]).trimEnd());
+    const pairs: Array<[string, number]> = [[config.resource, rank]];
+    if (config.typed_ranks) {
+      // As the elim reports them: the rank for every type when there are none, or sampling failed.
+      const t = broken.length > 0 || result.typed === undefined ? { rank_cpu: rank, rank_mem: rank, rank_io: rank } : result.typed;
+      const [cpu, mem, io] = typedRankNames(config.resource);
+      pairs.push([cpu, t.rank_cpu], [mem, t.rank_mem], [io, t.rank_io]);
+    }
+    print(formatElimLine(pairs).trimEnd());
   }
   if (broken.length > 0) {
     printError(`lavarank once: sampling failed, the elim would report the pessimistic rank: ${broken.map((n) => sample.failures[n]).join('; ')}`);

@@ -133,13 +133,15 @@ export function recommend(
   options: { intervalSec: number; resource?: string; statesFrom: string },
 ): Recommendation {
   if (states.length === 0) throw new ConfigError(`no lightly loaded starting state in ${options.statesFrom}`);
-  const rank = (named: Record<string, number | null>): number => model.predict(featuresFromNamed(named).values);
-  const added = (s: HostState): number => rank(addOneJob(s)) - rank(s.named);
+  // The host's size is part of the state: the CPUs a new job finds free depend on it.
+  const rankOf = (s: HostState, named: Record<string, number | null>): number => model.predict(featuresFromNamed({ ...named, cpus: s.ncpu }));
+  const rank = (s: HostState): number => rankOf(s, s.named);
+  const added = (s: HostState): number => rankOf(s, addOneJob(s)) - rank(s);
   // A burst fills a host's job slots, one per CPU by default: the reservation is
   // linear, so D is the average a job adds over that fill, which makes the reserved
   // rank right once the host is full (the first jobs on free CPUs add less, the
   // ones past the free CPUs more).
-  const perJob = states.map((s) => (rank(addJobs(s, s.ncpu)) - rank(s.named)) / s.ncpu).sort((a, b) => a - b);
+  const perJob = states.map((s) => (rankOf(s, addJobs(s, s.ncpu)) - rank(s)) / s.ncpu).sort((a, b) => a - b);
   const mid = median(perJob);
   // At least 1: any reservation makes mbatchd re-sort after each job it places.
   const d = Math.max(1, Math.round(mid));

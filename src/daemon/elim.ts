@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
 import { errorMessage } from '../util/errors.js';
-import { clampRank, type RankResult, type Ranker } from '../model/rank.js';
+import { clampRank, type RankResult, type Ranker, type TypedRanks } from '../model/rank.js';
 import { PIPE_BUF, budgetReport, formatElimLine, type ExtraValues, type ReportSink, type WriteOutcome } from './report.js';
 
 // Something that samples the host; real collectors are synchronous, fakes may not be.
@@ -45,6 +45,9 @@ export interface ElimOptions {
   clock: Clock;
   signal: AbortSignal;
   resource: string;
+  // Also report the ranks of a CPU-, a memory- and an io-bound job as <resource>_cpu,
+  // <resource>_mem and <resource>_io (config typed_ranks); default false.
+  typedRanks?: boolean;
   intervalMs: number;
   firstReportMs?: number; // measuring window before the first report; default min(1 s, interval)
   deadlineMs?: number; // default half the interval
@@ -63,6 +66,19 @@ export type StopReason = 'aborted' | 'output-closed' | 'max-ticks';
 // Collectors without which a sample is a failure: the rank would mean nothing.
 export const REQUIRED_COLLECTORS: readonly CollectorName[] = ['cpu', 'load', 'memory'];
 
+// The names the typed ranks are reported under, for a resource name.
+export function typedRankNames(resource: string): [cpu: string, mem: string, io: string] {
+  return [`${resource}_cpu`, `${resource}_mem`, `${resource}_io`];
+}
+
+// The typed ranks to report with a rank: the ranker's, or the rank itself for each
+// type when the ranker has none (the fallback formula), or when the rank is held or
+// pessimistic and no typed ranks go with it.
+function typedOr(rank: number, typed: TypedRanks | undefined): TypedRanks {
+  if (typed === undefined) return { rank_cpu: rank, rank_mem: rank, rank_io: rank };
+  return { rank_cpu: clampRank(typed.rank_cpu), rank_mem: clampRank(typed.rank_mem), rank_io: clampRank(typed.rank_io) };
+}
+
 interface Attempt {
   sample?: Sample;
   failure?: string;
@@ -75,6 +91,8 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
   const required = o.required ?? REQUIRED_COLLECTORS;
   let pending = false;
   let lastGood: number | undefined;
+  let lastTyped: TypedRanks | undefined;
+  const typedNames: string[] = o.typedRanks === true ? typedRankNames(o.resource) : [];
   let failures = 0;
   let unread = 0; // consecutive reports LIM did not read
   let unreadKind: 'dropped' | 'replaced' = 'dropped';
@@ -132,9 +150,14 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     }
   };
 
-  const lineFor = (rank: number): string => {
-    const own: [string, number] = [o.resource, rank];
-    if (o.extraValues === undefined) return formatElimLine([own]);
+  const lineFor = (rank: number, typed: TypedRanks | undefined): string => {
+    const own: Array<[string, number]> = [[o.resource, rank]];
+    if (o.typedRanks === true) {
+      // Every report carries every name: LIM keeps a name's last value for as long as the elim lives.
+      const t = typedOr(rank, typed);
+      own.push([typedNames[0]!, t.rank_cpu], [typedNames[1]!, t.rank_mem], [typedNames[2]!, t.rank_io]);
+    }
+    if (o.extraValues === undefined) return formatElimLine(own);
     let extras: readonly ExtraValues[];
     try {
       extras = o.extraValues();
@@ -142,9 +165,9 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     } catch (err) {
       if (!extrasBroken) log.error({ err: errorMessage(err) }, 'child elim values left out of the report');
       extrasBroken = true;
-      return formatElimLine([own]);
+      return formatElimLine(own);
     }
-    const built = budgetReport([own], extras);
+    const built = budgetReport(own, extras);
     for (const { source, name, why } of built.refused) {
       const key = `${source}\0${name}`;
       if (refusedLogged.has(key)) continue;
@@ -187,12 +210,15 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
 
     let state: TickState;
     let rank: number;
+    let typed: TypedRanks | undefined;
     if (ranked.result !== undefined) {
       if (failures > 0) log.info({ failedTicks: failures }, `sampling recovered after ${failures} failed ticks`);
       failures = 0;
       state = 'ok';
       rank = ranked.result.rank;
       lastGood = rank;
+      typed = ranked.result.typed;
+      lastTyped = typed;
     } else {
       failures++;
       if (failures >= o.pessimisticAfter || lastGood === undefined) {
@@ -205,10 +231,11 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
         if (failures === 1) log.warn({ reason: ranked.failure }, 'sample failed; repeating the last good rank');
         state = 'held';
         rank = lastGood;
+        typed = lastTyped;
       }
     }
 
-    const line = lineFor(rank);
+    const line = lineFor(rank, typed);
     const outcome = o.out.write(line);
     if (outcome === 'closed') {
       log.info('stdout closed by the reader; exiting');

@@ -11,7 +11,7 @@ import { RotatingAppender } from '../util/appender.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { PARENT_ENV, startChildElims, type ChildElimSpec } from './children.js';
 import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config.js';
-import { runElim, type Tick } from './elim.js';
+import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, errorMessage } from '../util/errors.js';
 import { runIsolated } from '../util/exec.js';
 import { defaultHistoryDir, historyRecord, type HistoryRecord } from '../history/record.js';
@@ -166,7 +166,8 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     rankers = openRankers(config, log);
   } catch (err) {
     const why = err instanceof ModelError ? err.message : errorMessage(err);
-    log.fatal({ model: config.model }, `cannot start: ${why}`);
+    // Written at once: on a busy host the bounded close below can end before a queued line is written.
+    logging.fatalNow(`cannot start: ${why}`, err);
     complain(`lavarank: cannot start: ${why}`);
     await logging.close(300);
     return 1;
@@ -203,7 +204,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   }
   // Started once SIGTERM is handled: before that, the signal's default action would
   // end lavarank and leave the children, in process groups of their own, running.
-  const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource] });
+  const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
   // LIM killed (SIGKILL) sends nothing, and its pipe may be held open by others: the
   // parent is checked at each report (as the write would fail with EPIPE on a pipe
   // LIM took with it). Not in between: a wakeup of an idle Node process costs about
@@ -273,6 +274,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     clock,
     signal,
     resource: config.resource,
+    typedRanks: config.typed_ranks,
     intervalMs,
     firstReportMs: Math.min(FIRST_REPORT_MS, intervalMs),
     deadlineMs: config.sample_deadline !== null && fastInterval === undefined ? config.sample_deadline * 1000 : intervalMs / 2,

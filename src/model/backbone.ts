@@ -3,7 +3,8 @@
 // want a CPU and the new one, on the host's own number of CPUs, and steal. Memory:
 // PSI memory stall, pages swapped or faulted in, memory nearly full. I/O: PSI io
 // stall and the busiest disk's busy share. A share s of time lost to a resource
-// stretches the time spent on it by 1 / (1 - s), a slowdown of s / (1 - s). The
+// stretches the time spent on it by 1 / (1 - s), a slowdown of s / (1 - s); io is
+// the exception (ioSlowdown: the disk is shared between streams, so it saturates). The
 // typical job is a mix of the three, with weights fitted on calibration data; the
 // per-type slowdowns are the typed ranks.
 // Pure and small: the daemon runs it every tick, the simulator and retrain call it
@@ -14,6 +15,8 @@
 export interface BackboneParams {
   weights: { cpu: number; mem: number; io: number };
   runnableWeight: number; // 0..1: share of the runnable count (now) against load1 (the last minute)
+  secondsPerPage: number; // stall one swapped or faulted-in page costs the host's jobs
+  memFullFrom: number; // share of memory used above which a new job's allocations reclaim
 }
 
 // The per-resource and typical-job slowdowns, in rank points (percent).
@@ -41,16 +44,14 @@ export interface BackboneParts {
 export const DEFAULT_BACKBONE: Readonly<BackboneParams> = Object.freeze({
   weights: Object.freeze({ cpu: 0.7, mem: 0.25, io: 0.05 }),
   runnableWeight: 0.5,
+  // A 4 KiB read or write on an SSD: at 5000 pages per second half the time is stalled.
+  secondsPerPage: 1e-4,
+  memFullFrom: 0.9,
 });
 
 // No stall share reaches 1 (a 100x slowdown already ranks far beyond RANK_MAX).
 export const MAX_STALL = 0.99;
-// Seconds of stall one swapped or faulted-in page costs: a 4 KiB read or write on
-// an SSD. At 5000 pages per second half the time is stalled.
-export const SECONDS_PER_PAGE = 1e-4;
-// Above this share of memory used, a new job's allocations start to reclaim: the
-// stall share rises linearly to MEM_FULL_STALL at 100 % used.
-export const MEM_FULL_FROM = 0.9;
+// From memFullFrom of memory used, the stall share rises linearly to this at 100 % used.
 export const MEM_FULL_STALL = 0.5;
 // A busy disk counts for at most this stall share when PSI io does not say more:
 // busy time is not saturation on a device that serves requests in parallel.
@@ -71,6 +72,18 @@ function share(x: number | undefined): number {
 export function stallSlowdown(s: number): number {
   const c = Math.min(MAX_STALL, Math.max(0, s));
   return c / (1 - c);
+}
+
+// The io part's slowdown for a host-wide io stall share s (PSI io "some": the share
+// of time at least one task waited for io). A new job's io shares the device with
+// the tasks already waiting, so it slows by about their mean number; "some" is the
+// chance that there is at least one, and for tasks that wait independently that mean
+// is -ln(1 - s). Near 0 this is s / (1 - s) (s + s²/2 against s + s²); near 1 it grows
+// slowly where s / (1 - s) explodes: one sequential reader keeps "some" near 1, yet a
+// second stream gets about half the disk (+100 %), not a hundredth (+9900 %).
+export function ioSlowdown(s: number): number {
+  const c = Math.min(MAX_STALL, Math.max(0, s));
+  return c === 0 ? 0 : -Math.log1p(-c);
 }
 
 // The backbone's slowdowns for raw named feature values (as rawFeatures gives them
@@ -95,8 +108,9 @@ export function backbone(raw: Readonly<Record<string, number | null | undefined>
   const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, value(raw, 'major_faults') ?? 0);
   const memUsed = value(raw, 'mem_used') ?? 0;
   const fromPsi = share(value(raw, 'psi_mem_some'));
-  const fromPaging = share(pages * SECONDS_PER_PAGE);
-  const fromFull = share(Math.min(1, Math.max(0, (memUsed - MEM_FULL_FROM) / (1 - MEM_FULL_FROM))) * MEM_FULL_STALL);
+  const fromPaging = share(pages * Math.max(0, params.secondsPerPage));
+  const from = Math.min(0.999, Math.max(0, params.memFullFrom));
+  const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / (1 - from))) * MEM_FULL_STALL);
   const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));
 
   // I/O: the PSI share, or the busiest disk's busy share (discounted) where it says more.
@@ -104,7 +118,7 @@ export function backbone(raw: Readonly<Record<string, number | null | undefined>
 
   const cpu = 100 * (cpuFactor - 1);
   const mem = 100 * (cpuFactor * (1 + stallSlowdown(memStall)) - 1);
-  const io = 100 * stallSlowdown(ioStall);
+  const io = 100 * ioSlowdown(ioStall);
   const w = params.weights;
   const rank = Math.max(0, w.cpu) * cpu + Math.max(0, w.mem) * mem + Math.max(0, w.io) * io;
   return {

@@ -6,11 +6,14 @@
 import type { Sample } from '../collectors/types.js';
 
 // How a raw value becomes 0..1: linear is min(x / cap, 1); log1p is
-// min(ln(1 + x) / ln(1 + cap), 1), for rates that span orders of magnitude.
-export type Transform = 'linear' | 'log1p';
+// min(ln(1 + x) / ln(1 + cap), 1), for rates that span orders of magnitude;
+// inverse is 1 / (1 + x) and complement 1 - min(x, 1), for inputs where more means
+// less contention (CPUs, free CPUs, a CPU share), so that every scaled input grows
+// with contention: the network's monotonicity rests on that.
+export type Transform = 'linear' | 'log1p' | 'inverse' | 'complement';
 
 // What a raw value counts, for explain's display.
-export type FeatureUnit = 'fraction' | 'per-cpu' | 'per-second';
+export type FeatureUnit = 'fraction' | 'per-cpu' | 'per-second' | 'count';
 
 // One feature: its name, where it comes from, how it is scaled and what stands in
 // for it when the input is unavailable.
@@ -25,6 +28,13 @@ export interface FeatureSpec {
   // An estimate of the raw value from other features that are present, where one
   // is well founded; otherwise the idle value (0) stands in.
   readonly estimate?: { readonly from: string; readonly how: string; readonly fn: (raw: RawLookup) => number | undefined };
+  // A feature computed from other raw values (never read from a sample directly):
+  // recomputed whenever raw values are turned into features, so an edited state
+  // (recommend's added jobs) or an old history line stays consistent.
+  readonly derive?: (raw: RawLookup) => number | undefined;
+  // host: the host's size, which no load changes; its range in training is checked
+  // both ways. contention (the rest): only values above the range leave it.
+  readonly kind?: 'host' | 'contention';
 }
 
 // Raw values of the features that were present, for estimates.
@@ -113,12 +123,46 @@ export const FEATURES: readonly FeatureSpec[] = [
   { name: 'psi_io_full', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/pressure/io: full avg10', read: (s) => s.pressure?.ioFull },
   { name: 'gpu_util_max', unit: 'fraction', transform: 'linear', cap: 1, source: 'nvidia-smi: utilization.gpu of the busiest GPU', read: (s) => s.gpu?.utilMax },
   { name: 'gpu_mem_used', unit: 'fraction', transform: 'linear', cap: 1, source: 'nvidia-smi: memory.used / memory.total of the fullest GPU', read: (s) => s.gpu?.memUsedFraction },
+  // What a new job would get, which per-CPU averages cannot say: the same load per
+  // CPU leaves a free CPU on a large host and none on a small one.
+  {
+    name: 'cpus',
+    unit: 'count',
+    transform: 'inverse',
+    cap: 1,
+    source: '/sys/devices/system/cpu/online (else /proc/stat): online CPUs',
+    read: (s) => s.load?.online ?? s.cpu?.online,
+    kind: 'host',
+  },
+  {
+    name: 'free_cpus',
+    unit: 'count',
+    transform: 'inverse',
+    cap: 1,
+    source: 'online CPUs minus runnable tasks, at least 0',
+    read: () => undefined,
+    derive: (v) => mapBoth(v('cpus'), v('runnable_per_cpu'), (n, r) => Math.max(0, n - r * n)),
+  },
+  {
+    name: 'new_task_cpu_share',
+    unit: 'fraction',
+    transform: 'complement',
+    cap: 1,
+    source: 'share of a CPU a new task would get: min(1, CPUs / (runnable tasks + 1))',
+    read: () => undefined,
+    derive: (v) => mapBoth(v('cpus'), v('runnable_per_cpu'), (n, r) => Math.min(1, n / (r * n + 1))),
+  },
 ];
+
+function mapBoth(a: number | undefined, b: number | undefined, f: (a: number, b: number) => number): number | undefined {
+  return a === undefined || b === undefined || !(a > 0) ? undefined : f(a, Math.max(0, b));
+}
 
 // The feature names, in order.
 export const FEATURE_NAMES: readonly string[] = FEATURES.map((f) => f.name);
 
-// The scaled value every feature has on an idle host; also what stands in for an
+// The scaled value every feature has on an idle host (for CPUs, free CPUs and a new
+// task's share: as if the host had CPUs without end); also what stands in for an
 // unavailable input without an estimate, and the reference for explain's contributions.
 export const IDLE_VALUE = 0;
 
@@ -136,7 +180,7 @@ export interface Features {
   names: readonly string[];
   values: number[]; // scaled 0..1, estimates or the idle value where unavailable
   mask: boolean[]; // true where the input was present
-  named: Record<string, number | null>; // raw values (features and CONTEXT_NAMES); null where unavailable
+  named: Record<string, number | null>; // raw values; null where unavailable
 }
 
 function clamp01(x: number): number {
@@ -149,32 +193,39 @@ function mapDefined(x: number | undefined, f: (x: number) => number): number | u
 
 // Scales a raw value to 0..1 with the feature's transform; negative values count as 0.
 export function scaleValue(spec: Pick<FeatureSpec, 'transform' | 'cap'>, raw: number): number {
-  if (!(raw > 0)) return 0;
-  if (spec.transform === 'linear') return clamp01(raw / spec.cap);
-  return clamp01(Math.log1p(raw) / Math.log1p(spec.cap));
+  const x = raw > 0 ? raw : 0;
+  switch (spec.transform) {
+    case 'linear':
+      return clamp01(x / spec.cap);
+    case 'log1p':
+      return clamp01(Math.log1p(x) / Math.log1p(spec.cap));
+    case 'inverse':
+      return 1 / (1 + x);
+    case 'complement':
+      return 1 - clamp01(x);
+  }
 }
 
 // The raw value a scaled one came from (exact below the cap; the cap above it).
 export function unscaleValue(spec: Pick<FeatureSpec, 'transform' | 'cap'>, scaled: number): number {
-  if (spec.transform === 'linear') return clamp01(scaled) * spec.cap;
-  return Math.expm1(clamp01(scaled) * Math.log1p(spec.cap));
+  const y = clamp01(scaled);
+  switch (spec.transform) {
+    case 'linear':
+      return y * spec.cap;
+    case 'log1p':
+      return Math.expm1(y * Math.log1p(spec.cap));
+    case 'inverse':
+      return y > 0 ? 1 / y - 1 : Number.MAX_VALUE;
+    case 'complement':
+      return 1 - y;
+  }
 }
 
-// Raw values kept beside the features, in history and in every rank result, that
-// the backbone (src/model/backbone.ts) reads: the host's online CPUs.
-export const CONTEXT_NAMES: readonly string[] = ['cpus'];
-
-// The online CPUs of a sample: sysfs's list, else /proc/stat's cpuN lines.
-function onlineCpus(sample: Sample): number | undefined {
-  return sample.load?.online ?? sample.cpu?.online;
-}
 
 // The raw, named values of a sample: null where the input is unavailable. This is
 // what the daemon records in history and what featuresFromNamed reads back.
 export function rawFeatures(sample: Sample): Record<string, number | null> {
   const named: Record<string, number | null> = {};
-  const cpus = onlineCpus(sample);
-  named['cpus'] = typeof cpus === 'number' && Number.isFinite(cpus) && cpus > 0 ? cpus : null;
   for (const spec of FEATURES) {
     let raw: number | undefined;
     try {
@@ -184,7 +235,18 @@ export function rawFeatures(sample: Sample): Record<string, number | null> {
     }
     named[spec.name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
   }
+  deriveInto(named);
   return named;
+}
+
+// Computes the derived features from the base ones, in place.
+function deriveInto(named: Record<string, number | null>): void {
+  const present: RawLookup = (name) => named[name] ?? undefined;
+  for (const spec of FEATURES) {
+    if (spec.derive === undefined) continue;
+    const v = spec.derive(present);
+    named[spec.name] = v !== undefined && Number.isFinite(v) ? v : null;
+  }
 }
 
 // The vector and mask for raw named values (a history line's `features`, or
@@ -194,19 +256,17 @@ export function featuresFromNamed(named: Readonly<Record<string, number | null |
   const values = new Array<number>(n).fill(IDLE_VALUE);
   const mask = new Array<boolean>(n).fill(false);
   const out: Record<string, number | null> = {};
-  for (const name of CONTEXT_NAMES) {
-    const raw = Object.hasOwn(named, name) ? named[name] : undefined;
-    out[name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
+  for (const spec of FEATURES) {
+    const raw = spec.derive === undefined && Object.hasOwn(named, spec.name) ? named[spec.name] : undefined;
+    out[spec.name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
   }
+  deriveInto(out);
   for (let i = 0; i < n; i++) {
     const spec = FEATURES[i]!;
-    const raw = Object.hasOwn(named, spec.name) ? named[spec.name] : undefined;
-    if (typeof raw === 'number' && Number.isFinite(raw)) {
+    const raw = out[spec.name];
+    if (typeof raw === 'number') {
       values[i] = scaleValue(spec, raw);
       mask[i] = true;
-      out[spec.name] = raw;
-    } else {
-      out[spec.name] = null;
     }
   }
   // Estimates read only features that were present, never other estimates, so

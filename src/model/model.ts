@@ -1,19 +1,22 @@
 // Model files: a JSON document holding the feature list and scaling this build
-// uses, a brain.js 1.6.1 network (NeuralNetwork.toJSON()), the output scaling and
-// how the model was trained. Loading checks every part and every number before
-// anything is used, and nothing in the file is ever run as code: the weights feed
-// src/model/network.ts, never brain.js's fromJSON/toFunction.
+// uses, the fitted parameters of the physical backbone (src/model/backbone.ts), the
+// range of every input seen in training, a brain.js 1.6.1 network
+// (NeuralNetwork.toJSON()) that corrects the backbone within those ranges, its
+// output scaling, and how the model was trained. Loading checks every part and
+// every number before anything is used, and nothing in the file is ever run as
+// code: the weights feed src/model/network.ts, never brain.js's fromJSON/toFunction.
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ModelError, errorCode } from '../util/errors.js';
-import { RANK_MAX, clampRank } from './rank.js';
+import { RANK_MAX, clampRank, type TypedRanks } from './rank.js';
 import { openTrusted } from '../util/trust.js';
-import { FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
+import { FEATURES, FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
+import { backbone, type BackboneParams, type BackboneResult } from './backbone.js';
 import { ACTIVATIONS, Network, type Activation } from './network.js';
 
 // The `format` and `version` every model file starts with.
 export const MODEL_FORMAT = 'lavarank-model';
-export const MODEL_VERSION = 1;
+export const MODEL_VERSION = 2;
 // Larger files are refused before they are parsed (the default model is ~20 KB).
 export const MAX_MODEL_BYTES = 2 * 1024 * 1024;
 // Generous bounds that keep one forward pass far below the 50 µs budget.
@@ -31,13 +34,15 @@ export interface BrainNetworkJSON {
   leakyReluAlpha?: number;
 }
 
-// The network's output y (0..1 for sigmoid) maps to rank = rankAtZero + y × (rankAtOne − rankAtZero).
+// The network's output y (0..1 for sigmoid) maps to a correction of the backbone,
+// in rank points: rankAtZero + y × (rankAtOne − rankAtZero).
 export interface OutputScaling {
   rankAtZero: number;
   rankAtOne: number;
 }
 
-// Holdout mean absolute errors of the baselines, in rank points; retrain may add more.
+// Holdout mean absolute errors of the baselines, in rank points (backbone, ridge
+// and more where the trainer measured them).
 export interface BaselineMae {
   mean: number;
   loadOnly: number;
@@ -57,6 +62,22 @@ export interface TrainingInfo {
   [other: string]: unknown;
 }
 
+// The range of one input in training: lo..hi of the scaled values the network saw
+// (estimates included), min..max of the raw values present (null: never present).
+export interface FeatureRange {
+  feature: string;
+  lo: number;
+  hi: number;
+  min: number | null;
+  max: number | null;
+}
+
+// The network that corrects the backbone, and its output scaling.
+export interface Residual {
+  output: OutputScaling;
+  network: BrainNetworkJSON;
+}
+
 // A model file, as written and as read back.
 export interface ModelFile {
   format: typeof MODEL_FORMAT;
@@ -64,9 +85,26 @@ export interface ModelFile {
   name: string;
   features: string[];
   scaling: FeatureScaling[];
-  output: OutputScaling;
-  network: BrainNetworkJSON;
+  backbone: BackboneParams;
+  ranges: FeatureRange[];
+  residual: Residual | null; // null: the backbone alone
   training: TrainingInfo;
+}
+
+// What a model makes of one state of a host.
+export interface Evaluation {
+  rank: number; // clamped to 0..RANK_MAX
+  backbone: BackboneResult;
+  correction: number; // what the network added to the backbone (never below 0 outside the ranges)
+  outside: string[]; // inputs outside the range seen in training
+  typed: TypedRanks; // the backbone's per-type slowdowns, clamped
+}
+
+// What a model ranks: the scaled values the network sees and the raw named values
+// the backbone reads, of one state of a host (a Features, a training row).
+export interface ModelInput {
+  values: ArrayLike<number>;
+  named: Readonly<Record<string, number | null | undefined>>;
 }
 
 // A validated model, ready to rank.
@@ -74,12 +112,14 @@ export interface LoadedModel {
   file: ModelFile;
   id: string; // name#first 8 hex digits of the file's sha256: what history and logs record
   path?: string;
-  network: Network;
-  // The rank for a feature vector, clamped to 0..RANK_MAX.
-  predict(values: ArrayLike<number>): number;
+  network: Network | undefined;
+  // The rank and how it came about, for the scaled values and the raw named ones of one state.
+  evaluate(f: ModelInput): Evaluation;
+  // The rank alone, clamped to 0..RANK_MAX.
+  predict(f: ModelInput): number;
 }
 
-const TOP_KEYS = ['format', 'version', 'name', 'features', 'scaling', 'output', 'network', 'training'];
+const TOP_KEYS = ['format', 'version', 'name', 'features', 'scaling', 'backbone', 'ranges', 'residual', 'training'];
 const NETWORK_KEYS = ['sizes', 'layers', 'outputLookup', 'inputLookup', 'activation', 'trainOpts', 'leakyReluAlpha'];
 
 type Json = unknown;
@@ -155,35 +195,35 @@ class Check {
 }
 
 function validateNetwork(c: Check, raw: Json): { net: BrainNetworkJSON; weights: number[][][]; biases: number[][] } {
-  const n = c.object('network', raw);
-  c.onlyKeys('network', n, NETWORK_KEYS);
-  const sizesRaw = c.array('network.sizes', n['sizes']);
-  if (sizesRaw.length < 2 || sizesRaw.length > MAX_LAYERS) c.fail('network.sizes', `has ${sizesRaw.length} layers, expected 2 to ${MAX_LAYERS}`);
+  const n = c.object('residual.network', raw);
+  c.onlyKeys('residual.network', n, NETWORK_KEYS);
+  const sizesRaw = c.array('residual.network.sizes', n['sizes']);
+  if (sizesRaw.length < 2 || sizesRaw.length > MAX_LAYERS) c.fail('residual.network.sizes', `has ${sizesRaw.length} layers, expected 2 to ${MAX_LAYERS}`);
   const sizes = sizesRaw.map((s, i) => {
     if (typeof s !== 'number' || !Number.isInteger(s) || s < 1 || s > MAX_LAYER_SIZE) {
-      c.expect(`network.sizes[${i}]`, `an integer from 1 to ${MAX_LAYER_SIZE}`, s);
+      c.expect(`residual.network.sizes[${i}]`, `an integer from 1 to ${MAX_LAYER_SIZE}`, s);
     }
     return s;
   });
   if (sizes[0] !== FEATURE_NAMES.length) {
-    c.fail('network.sizes[0]', `is ${sizes[0]}, but the model has ${FEATURE_NAMES.length} features: the input layer must match`);
+    c.fail('residual.network.sizes[0]', `is ${sizes[0]}, but the model has ${FEATURE_NAMES.length} features: the input layer must match`);
   }
-  if (sizes[sizes.length - 1] !== 1) c.fail(`network.sizes[${sizes.length - 1}]`, `is ${sizes[sizes.length - 1]}, expected 1 output (the rank)`);
+  if (sizes[sizes.length - 1] !== 1) c.fail(`residual.network.sizes[${sizes.length - 1}]`, `is ${sizes[sizes.length - 1]}, expected 1 output (the rank)`);
   const activation = n['activation'];
   if (typeof activation !== 'string' || !(ACTIVATIONS as readonly string[]).includes(activation)) {
-    c.expect('network.activation', `one of ${ACTIVATIONS.join(', ')}`, activation);
+    c.expect('residual.network.activation', `one of ${ACTIVATIONS.join(', ')}`, activation);
   }
   // brain.js's toJSON does not save leakyReluAlpha; fromJSON then uses its default.
-  const alpha = n['leakyReluAlpha'] === undefined ? 0.01 : c.finite('network.leakyReluAlpha', n['leakyReluAlpha']);
-  if (n['inputLookup'] !== false) c.expect('network.inputLookup', 'false (a network trained on arrays)', n['inputLookup']);
-  if (n['outputLookup'] !== false) c.expect('network.outputLookup', 'false (a network trained on arrays)', n['outputLookup']);
-  if (n['trainOpts'] !== undefined) c.object('network.trainOpts', n['trainOpts']);
-  const layers = c.array('network.layers', n['layers']);
-  if (layers.length !== sizes.length) c.fail('network.layers', `has ${layers.length} layers, but network.sizes has ${sizes.length}`);
+  const alpha = n['leakyReluAlpha'] === undefined ? 0.01 : c.finite('residual.network.leakyReluAlpha', n['leakyReluAlpha']);
+  if (n['inputLookup'] !== false) c.expect('residual.network.inputLookup', 'false (a network trained on arrays)', n['inputLookup']);
+  if (n['outputLookup'] !== false) c.expect('residual.network.outputLookup', 'false (a network trained on arrays)', n['outputLookup']);
+  if (n['trainOpts'] !== undefined) c.object('residual.network.trainOpts', n['trainOpts']);
+  const layers = c.array('residual.network.layers', n['layers']);
+  if (layers.length !== sizes.length) c.fail('residual.network.layers', `has ${layers.length} layers, but residual.network.sizes has ${sizes.length}`);
   const weights: number[][][] = [[]];
   const biases: number[][] = [[]];
   layers.forEach((layerRaw, l) => {
-    const lp = `network.layers[${l}]`;
+    const lp = `residual.network.layers[${l}]`;
     const layer = c.object(lp, layerRaw);
     const size = sizes[l]!;
     c.indexKeys(lp, layer, size, 'node');
@@ -265,23 +305,81 @@ function validateTraining(c: Check, raw: Json): TrainingInfo {
   return t as TrainingInfo;
 }
 
+function validateBackbone(c: Check, raw: Json): BackboneParams {
+  const b = c.object('backbone', raw);
+  c.onlyKeys('backbone', b, ['weights', 'runnableWeight', 'secondsPerPage', 'memFullFrom']);
+  const w = c.object('backbone.weights', b['weights']);
+  c.onlyKeys('backbone.weights', w, ['cpu', 'mem', 'io']);
+  const weight = (k: string): number => {
+    const v = c.finite(`backbone.weights.${k}`, w[k]);
+    if (v < 0 || v > 100) c.expect(`backbone.weights.${k}`, 'a number from 0 to 100', v);
+    return v;
+  };
+  const within = (k: string, lo: number, hi: number): number => {
+    const v = c.finite(`backbone.${k}`, b[k]);
+    if (v < lo || v > hi) c.expect(`backbone.${k}`, `a number from ${lo} to ${hi}`, v);
+    return v;
+  };
+  return {
+    weights: { cpu: weight('cpu'), mem: weight('mem'), io: weight('io') },
+    runnableWeight: within('runnableWeight', 0, 1),
+    secondsPerPage: within('secondsPerPage', 0, 1),
+    memFullFrom: within('memFullFrom', 0, 0.999),
+  };
+}
+
+function validateRanges(c: Check, raw: Json): FeatureRange[] {
+  const list = c.array('ranges', raw);
+  if (list.length !== FEATURE_NAMES.length) c.fail('ranges', `has ${list.length} entries, expected one per feature (${FEATURE_NAMES.length})`);
+  return FEATURE_NAMES.map((name, i) => {
+    const p = `ranges[${i}]`;
+    const r = c.object(p, list[i]);
+    c.onlyKeys(p, r, ['feature', 'lo', 'hi', 'min', 'max']);
+    if (r['feature'] !== name) c.expect(`${p}.feature`, JSON.stringify(name), r['feature']);
+    const lo = c.finite(`${p}.lo`, r['lo']);
+    const hi = c.finite(`${p}.hi`, r['hi']);
+    if (!(lo >= 0 && hi <= 1 && lo <= hi)) c.fail(p, `lo ${lo} and hi ${hi} must satisfy 0 <= lo <= hi <= 1 (scaled values)`);
+    const min = r['min'] === null ? null : c.finite(`${p}.min`, r['min']);
+    const max = r['max'] === null ? null : c.finite(`${p}.max`, r['max']);
+    if ((min === null) !== (max === null) || (min !== null && max !== null && min > max)) c.fail(p, `min ${show(min)} and max ${show(max)} must both be null or min <= max`);
+    return { feature: name, lo, hi, min, max };
+  });
+}
+
+// The message for a model file of the first format, which had no backbone.
+const OLD_FORMAT =
+  'is 1: a model of the first format (a network alone on 18 inputs, blind to the host\'s size), which this build no longer runs; ' +
+  'retrain it for this version: "lavarank retrain" for a site model, "npm run train-default" for the embedded default, ' +
+  'or remove "model:" from the config to use the embedded default';
+
 // Checks a parsed model document; `where` names it in every message.
-export function validateModel(raw: Json, where: string): { file: ModelFile; network: Network } {
+export function validateModel(raw: Json, where: string): { file: ModelFile; network: Network | undefined } {
   const c = new Check(where);
   const top = c.object('', raw);
   if (top['format'] !== MODEL_FORMAT) c.expect('format', JSON.stringify(MODEL_FORMAT), top['format']);
+  if (top['version'] === 1) c.fail('version', OLD_FORMAT);
   if (top['version'] !== MODEL_VERSION) c.expect('version', `${MODEL_VERSION} (the only model format this build reads)`, top['version']);
   c.onlyKeys('', top, TOP_KEYS);
   const name = c.string('name', top['name']);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) c.expect('name', 'letters, digits, ".", "_" or "-" (at most 64)', name);
   validateFeatures(c, top['features'], top['scaling']);
-  const output = c.object('output', top['output']);
-  c.onlyKeys('output', output, ['rankAtZero', 'rankAtOne']);
-  const rankAtZero = c.finite('output.rankAtZero', output['rankAtZero']);
-  const rankAtOne = c.finite('output.rankAtOne', output['rankAtOne']);
-  if (!(rankAtOne > rankAtZero)) c.fail('output.rankAtOne', `(${rankAtOne}) must be greater than output.rankAtZero (${rankAtZero})`);
-  if (Math.abs(rankAtZero) > 10 * RANK_MAX || Math.abs(rankAtOne) > 10 * RANK_MAX) c.fail('output', `maps outside ±${10 * RANK_MAX}`);
-  const { net, weights, biases } = validateNetwork(c, top['network']);
+  const backboneParams = validateBackbone(c, top['backbone']);
+  const ranges = validateRanges(c, top['ranges']);
+  let residual: Residual | null = null;
+  let network: Network | undefined;
+  if (top['residual'] !== null) {
+    const r = c.object('residual', top['residual']);
+    c.onlyKeys('residual', r, ['output', 'network']);
+    const output = c.object('residual.output', r['output']);
+    c.onlyKeys('residual.output', output, ['rankAtZero', 'rankAtOne']);
+    const rankAtZero = c.finite('residual.output.rankAtZero', output['rankAtZero']);
+    const rankAtOne = c.finite('residual.output.rankAtOne', output['rankAtOne']);
+    if (!(rankAtOne > rankAtZero)) c.fail('residual.output.rankAtOne', `(${rankAtOne}) must be greater than residual.output.rankAtZero (${rankAtZero})`);
+    if (Math.abs(rankAtZero) > 10 * RANK_MAX || Math.abs(rankAtOne) > 10 * RANK_MAX) c.fail('residual.output', `maps outside ±${10 * RANK_MAX}`);
+    const { net, weights, biases } = validateNetwork(c, r['network']);
+    residual = { output: { rankAtZero, rankAtOne }, network: net };
+    network = new Network({ sizes: net.sizes, activation: net.activation, leakyReluAlpha: net.leakyReluAlpha ?? 0.01, biases, weights });
+  }
   const training = validateTraining(c, top['training']);
   const file: ModelFile = {
     format: MODEL_FORMAT,
@@ -289,11 +387,11 @@ export function validateModel(raw: Json, where: string): { file: ModelFile; netw
     name,
     features: [...FEATURE_NAMES],
     scaling: featureScaling(),
-    output: { rankAtZero, rankAtOne },
-    network: net,
+    backbone: backboneParams,
+    ranges,
+    residual,
     training,
   };
-  const network = new Network({ sizes: net.sizes, activation: net.activation, leakyReluAlpha: net.leakyReluAlpha ?? 0.01, biases, weights });
   return { file, network };
 }
 
@@ -302,15 +400,43 @@ export function modelId(name: string, text: string): string {
   return `${name}#${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
 }
 
-function loaded(file: ModelFile, network: Network, id: string, path?: string): LoadedModel {
-  const { rankAtZero, rankAtOne } = file.output;
-  const span = rankAtOne - rankAtZero;
-  const model: LoadedModel = {
-    file,
-    id,
-    network,
-    predict: (values) => clampRank(rankAtZero + network.run(values) * span),
+const HOST_FEATURES = new Set(FEATURES.filter((f) => f.kind === 'host').map((f) => f.name));
+
+// The model as a function of one state: backbone, plus the network's correction on
+// the inputs clamped to the ranges seen in training, never below 0 once an input
+// is outside them (more contention than calibrated, or a host of another size).
+function loaded(file: ModelFile, network: Network | undefined, id: string, path?: string): LoadedModel {
+  const n = FEATURE_NAMES.length;
+  const lo = Float64Array.from(file.ranges, (r) => r.lo);
+  const hi = Float64Array.from(file.ranges, (r) => r.hi);
+  const host = FEATURE_NAMES.map((name) => HOST_FEATURES.has(name));
+  const input = new Float64Array(n);
+  const out = file.residual?.output;
+  const span = out === undefined ? 0 : out.rankAtOne - out.rankAtZero;
+  // A hair of slack: scaled values go through float rounding on both sides.
+  const EPS = 1e-9;
+  const evaluate = (f: ModelInput): Evaluation => {
+    const b = backbone(f.named, file.backbone);
+    const outside: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = f.values[i] ?? 0;
+      if (v > hi[i]! + EPS || (host[i] === true && v < lo[i]! - EPS)) outside.push(FEATURE_NAMES[i]!);
+      input[i] = Math.min(hi[i]!, Math.max(lo[i]!, v));
+    }
+    let correction = 0;
+    if (network !== undefined && out !== undefined) {
+      correction = out.rankAtZero + network.run(input) * span;
+      if (outside.length > 0 && correction < 0) correction = 0;
+    }
+    return {
+      rank: clampRank(b.rank + correction),
+      backbone: b,
+      correction,
+      outside,
+      typed: { rank_cpu: clampRank(b.cpu), rank_mem: clampRank(b.mem), rank_io: clampRank(b.io) },
+    };
   };
+  const model: LoadedModel = { file, id, network, evaluate, predict: (f) => evaluate(f).rank };
   if (path !== undefined) model.path = path;
   return model;
 }

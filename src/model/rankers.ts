@@ -12,7 +12,6 @@ import type { RankerSource } from '../daemon/elim.js';
 import { ModelError, errorCode, errorMessage } from '../util/errors.js';
 import { toFeatures } from './features.js';
 import { describeLoaded, loadModel, type LoadOptions, type LoadedModel } from './model.js';
-import { backbone } from './backbone.js';
 import { clampRank, formulaRanker, type Ranker } from './rank.js';
 
 // The model shipped with lavarank: models/default.json next to dist/ (dist/src/model/rankers.js → ../../../models).
@@ -25,21 +24,15 @@ export function modelPathFor(config: Readonly<Config>, options: { defaultModelPa
   return config.model ?? options.defaultModelPath ?? defaultModelPath();
 }
 
-// A ranker over a loaded model: features of the sample, one forward pass, and the
-// backbone's typical-job and per-type slowdowns for the same inputs.
+// A ranker over a loaded model: features of the sample, the backbone and one forward
+// pass, and the backbone's per-type slowdowns for the same inputs.
 export function modelRanker(model: LoadedModel): Ranker {
   return {
     name: model.id,
     rank(sample) {
       const f = toFeatures(sample);
-      const b = backbone(f.named);
-      return {
-        rank: model.predict(f.values),
-        model: model.id,
-        features: f.named,
-        typed: { rank_cpu: clampRank(b.cpu), rank_mem: clampRank(b.mem), rank_io: clampRank(b.io) },
-        backbone: clampRank(b.rank),
-      };
+      const e = model.evaluate(f);
+      return { rank: e.rank, model: model.id, features: f.named, typed: e.typed, backbone: clampRank(e.backbone.rank) };
     },
   };
 }

@@ -93,10 +93,22 @@ export function unusableReason(record: CalibrationRecord): string | undefined {
   return undefined;
 }
 
+// The group a record belongs to for grouped validation: its stressor configuration
+// (a dataset from before the squeeze has no squeeze key: none), or undefined.
+export function configurationOf(record: CalibrationRecord): string | undefined {
+  const c = record['config'];
+  if (!isObject(c)) return undefined;
+  const n = (k: string): number => (typeof c[k] === 'number' ? c[k] : 0);
+  return `cpu=${n('cpuHogs')} membw=${n('membw')} mem=${n('mem')} disk=${n('disk')} squeeze=${n('squeeze')}`;
+}
+
 // Training rows from calibration records, through the daemon's own toFeatures.
 export function calibrationRows(records: readonly CalibrationRecord[]): TrainingRow[] {
   return records.map((r) => {
     const f = toFeatures(r.sample);
-    return { values: f.values, mask: f.mask, label: r.slowdown };
+    const row: TrainingRow = { values: f.values, mask: f.mask, named: f.named, label: r.slowdown };
+    const group = configurationOf(r);
+    if (group !== undefined) row.group = group;
+    return row;
   });
 }

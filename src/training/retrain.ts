@@ -663,14 +663,14 @@ export function splitByTime(labelled: Pick<LabelledExamples, 'table' | 'join' | 
     linear.add(f.values, y);
     loadOnly.add([load1Of(f.values)], y);
     if (next < sampled && k === Math.floor((next * trainCount) / sampled)) {
-      trainRows.push({ values: f.values, mask: f.mask, label: label[k] ?? 0 });
+      trainRows.push({ values: f.values, mask: f.mask, named: f.named, label: label[k] ?? 0 });
       next += 1;
     }
   }
   const checkRows: TrainingRow[] = [];
   for (const k of thinned(Array.from({ length: holdoutCount }, (_, j) => trainCount + j), TRAIN_CHECK_ROWS)) {
     const f = join.featuresAt(index[k] ?? 0);
-    checkRows.push({ values: f.values, mask: f.mask, label: label[k] ?? 0 });
+    checkRows.push({ values: f.values, mask: f.mask, named: f.named, label: label[k] ?? 0 });
   }
   const linearModel = linear.solve();
   const loadModelFit = loadOnly.solve(1e-9);
@@ -777,7 +777,7 @@ export interface EvaluatePaths {
 function candidateFromFile(name: string, loaded: Installed): Candidate {
   if (loaded.state === 'loaded') {
     const m = loaded.model;
-    return { name, note: `${m.id} (${loaded.path}), trained ${m.file.training.date.slice(0, 10)} on ${m.file.training.samples} samples`, predict: (f) => m.predict(f.values) };
+    return { name, note: `${m.id} (${loaded.path}), trained ${m.file.training.date.slice(0, 10)} on ${m.file.training.samples} samples`, predict: (f) => m.predict(f) };
   }
   return { name, note: loaded.state === 'none' ? `none: no file at ${loaded.path}` : `unusable: ${loaded.why}` };
 }
@@ -795,14 +795,14 @@ export function evaluate(trained: Pick<Trained, 'model' | 'report'>, split: Time
   const refs = split.references;
   const trainedOn = `${trained.report.trainSamples + trained.report.validationSamples} rows`;
   const candidates: Candidate[] = [
-    { name: 'new model', note: `trained on ${trainedOn}${split.sampledJobs < split.trainJobs ? ` (${split.sampledJobs} of the ${split.trainJobs} training jobs, evenly spread)` : ''}`, predict: (f) => fresh.predict(f.values) },
+    { name: 'new model', note: `trained on ${trainedOn}${split.sampledJobs < split.trainJobs ? ` (${split.sampledJobs} of the ${split.trainJobs} training jobs, evenly spread)` : ''}`, predict: (f) => fresh.predict(f) },
     candidateFromFile('installed model', installed),
     sameFile ? { ...candidateFromFile('embedded default', embedded), note: 'the installed model is the embedded default' } : candidateFromFile('embedded default', embedded),
     { name: 'linear regression', note: `ridge over all ${FEATURE_NAMES.length} features, fitted on the ${refs.linear.rows} training rows`, predict: (f) => linearPredict(refs.linear, f.values) },
-    { name: 'physical backbone', note: 'per-resource stall on the host\'s own CPUs (src/model/backbone.ts), nothing fitted', predict: (f) => backbone(f.named).rank },
+    { name: 'physical backbone', note: 'the new model without its network: per-resource stall on the host\'s own CPUs (src/model/backbone.ts), weights fitted on the training rows', predict: (f) => backbone(f.named, fresh.file.backbone).rank },
     { name: 'load-only fit', note: `${refs.loadOnly.intercept.toFixed(1)} + ${(refs.loadOnly.weights[0] ?? 0).toFixed(1)} x load1 per CPU, fitted on the training rows`, predict: (f) => linearPredict(refs.loadOnly, [load1Of(f.values)]) },
     { name: 'mean', note: `always ${refs.meanLabel.toFixed(1)}, the training rows' mean slowdown`, predict: () => refs.meanLabel },
-    { name: 'formula', note: 'the daemon\'s built-in fallback formula', predict: (f) => formulaRank(f.values, f.mask) },
+    { name: 'formula', note: 'the daemon\'s built-in fallback formula', predict: (f) => formulaRank(f) },
   ];
   const first = examples.trainCount;
   const n = examples.holdoutCount;

@@ -1,14 +1,20 @@
-// Training a rank model: a brain.js network fitted to {values, mask, label} rows,
-// judged on a holdout the training never saw against three baselines, and written
-// atomically as a model file. Used by scripts/train-default.ts and by `lavarank
-// retrain`. The only daemon-side module that may import brain.js is this one's
-// callers' business: src/daemon/run.ts must never reach it (test/layout.test.ts).
+// Training a rank model from {values, mask, named, label} rows, in stages:
+// fitBackbone (the physical backbone's weights, src/training/backbone-fit.ts) →
+// trainCorrection (a brain.js network, with every weight kept at or above zero so
+// that more contention never lowers the rank, learns what the backbone misses,
+// within the ranges of the inputs it saw) → judge (a holdout the training never saw,
+// against the backbone alone, a ridge regression, the load-only line, the mean and
+// the formula) → gate (gateDecision) → writeModelFile. Used by
+// scripts/train-default.ts, scripts/eval-model.ts and `lavarank retrain`. Only
+// training code imports brain.js: src/daemon/run.ts must never reach it
+// (test/layout.test.ts).
 import brain from 'brain.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Sample } from '../collectors/types.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { RANK_MAX, RANK_MIN, clampRank, formulaRanker } from '../model/rank.js';
-import { FEATURES, FEATURE_NAMES, PSI_FEATURES, featureIndex, featureScaling, unscaleValue, withoutFeatures } from '../model/features.js';
+import { FEATURE_NAMES, PSI_FEATURES, featureIndex, featureScaling, withoutFeatures } from '../model/features.js';
+import { backbone, type BackboneParams } from '../model/backbone.js';
 import { ACTIVATIONS, type Activation } from '../model/network.js';
 import { seededRandom, shuffled } from '../util/random.js';
 import {
@@ -17,17 +23,24 @@ import {
   modelFromFile,
   serializeModel,
   type BrainNetworkJSON,
+  type FeatureRange,
   type LoadedModel,
   type ModelFile,
   type OutputScaling,
 } from '../model/model.js';
+import { fitBackbone } from './backbone-fit.js';
+import { gateDecision, type GateResult } from './evaluate.js';
+import { linearPredict, RidgeFit, type LinearModel } from './linear.js';
 
-// One labelled example: the features of a host just before a job started there,
-// and the job's slowdown in percent.
+// One labelled example: the features of a host just before a job started there
+// (scaled values, mask, raw named values), the job's slowdown in percent, and the
+// group it belongs to for grouped validation (a calibration configuration).
 export interface TrainingRow {
   values: readonly number[];
   mask: readonly boolean[];
+  named: Readonly<Record<string, number | null>>;
   label: number;
+  group?: string;
 }
 
 // Where training is, for a progress bar or log lines.
@@ -35,28 +48,28 @@ export interface TrainProgress {
   epoch: number;
   epochs: number;
   trainError: number; // brain.js's mean squared error on the scaled output
-  validationMae: number; // rank points
+  validationMae: number; // rank points, of backbone + correction
   bestEpoch: number;
   bestValidationMae: number;
 }
 
-// Options of trainModel; every one has a default.
+// Options of trainModel and fitModel; every one has a default.
 export interface TrainOptions {
   name?: string; // the model's name; default "model"
   source?: string[]; // the data the rows came from, recorded in the file
   seed?: number; // initial weights, shuffles and splits; default 1
-  hiddenLayers?: readonly number[]; // default [12, 8]
-  activation?: Activation; // default sigmoid
-  epochs?: number; // passes over the training rows; default 2000
+  hiddenLayers?: readonly number[]; // default [8]
+  activation?: Activation; // sigmoid (the default) keeps the correction monotone with non-negative weights
+  epochs?: number; // passes over the training rows; default 1000
   chunk?: number; // epochs between validation checks (and progress calls); default 50
-  learningRate?: number; // default 0.2
+  learningRate?: number; // default 0.1
   momentum?: number; // default 0.3
   split?: 'random' | 'tail'; // holdout: a seeded random sample, or the last rows as given (by time); default random
   holdoutFraction?: number; // default 0.2
   holdout?: readonly TrainingRow[]; // rows to judge on, given apart: then every row of `rows` is trained on
   validationFraction?: number; // of the training part, for choosing the epoch; default 0.15
   augmentWithoutPsi?: boolean; // also train on copies without PSI; default true
-  output?: OutputScaling; // default from the labels (see chooseOutput)
+  correction?: boolean; // train the network at all (false: the backbone alone); default true
   onProgress?: (p: TrainProgress) => void;
   signal?: AbortSignal; // stops after the current chunk, keeping the best so far
   now?: () => Date;
@@ -66,11 +79,12 @@ export interface TrainOptions {
 export interface TrainReport {
   holdoutMae: number;
   holdoutMaeWithoutPsi: number; // the same rows as a host without PSI would send them
-
-  baselines: { mean: number; loadOnly: number; formula: number };
-  beatsBaselines: boolean;
+  baselines: { mean: number; loadOnly: number; formula: number; backbone: number; ridge: number };
+  gate: GateResult; // gateDecision: beats the backbone alone and the ridge regression
+  beatsBaselines: boolean; // gate.pass
   meanLabel: number;
   loadOnlyFit: { intercept: number; slope: number }; // rank = intercept + slope × load1 per CPU
+  backbone: BackboneParams;
   trainSamples: number;
   validationSamples: number;
   holdoutSamples: number;
@@ -78,7 +92,7 @@ export interface TrainReport {
   epochs: number;
   bestEpoch: number;
   validationMae: number;
-  output: OutputScaling;
+  output: OutputScaling | null;
   elapsedMs: number;
 }
 
@@ -96,22 +110,19 @@ export function withSeededRandom<T>(seed: number, fn: () => T): T {
 
 const clampLabel = (label: number): number => Math.min(RANK_MAX, Math.max(RANK_MIN, label));
 
-// The mean absolute error, in rank points, of a predictor over rows (labels clamped to the rank's range).
-export function meanAbsoluteError(predict: (values: readonly number[], mask: readonly boolean[]) => number, rows: readonly TrainingRow[]): number {
+// The mean absolute error, in rank points, of a predictor over rows (predictions
+// and labels clamped to the rank's range).
+export function meanAbsoluteError(predict: (row: TrainingRow) => number, rows: readonly TrainingRow[]): number {
   if (rows.length === 0) return NaN;
   let sum = 0;
-  for (const row of rows) sum += Math.abs(clampRank(predict(row.values, row.mask)) - clampLabel(row.label));
+  for (const row of rows) sum += Math.abs(clampRank(predict(row)) - clampLabel(row.label));
   return sum / rows.length;
 }
 
-const LOAD1 = featureIndex('load1_per_cpu');
-const CPU_BUSY = featureIndex('cpu_busy');
-const RUNNABLE = featureIndex('runnable_per_cpu');
-const MEM_USED = featureIndex('mem_used');
-
-function rawAt(values: readonly number[], mask: readonly boolean[], i: number): number | undefined {
-  return mask[i] === true ? unscaleValue(FEATURES[i]!, values[i] ?? 0) : undefined;
-}
+const rawOf = (row: TrainingRow, name: string): number | undefined => {
+  const v = row.named[name];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+};
 
 // The least-squares line rank = a + b × (1-minute load per CPU): what OpenLava's
 // default host ordering looks at, made as good as a straight line can be.
@@ -122,7 +133,7 @@ export function fitLoadOnly(rows: readonly TrainingRow[]): { intercept: number; 
   let sxx = 0;
   let sxy = 0;
   for (const row of rows) {
-    const x = rawAt(row.values, row.mask, LOAD1) ?? 0;
+    const x = rawOf(row, 'load1_per_cpu') ?? 0;
     const y = clampLabel(row.label);
     n++;
     sx += x;
@@ -136,20 +147,19 @@ export function fitLoadOnly(rows: readonly TrainingRow[]): { intercept: number; 
   return { intercept: (sy - slope * sx) / n, slope };
 }
 
-// The load-only line's prediction for a vector.
-export function loadOnlyRank(fit: { intercept: number; slope: number }, values: readonly number[]): number {
-  return fit.intercept + fit.slope * unscaleValue(FEATURES[LOAD1]!, values[LOAD1] ?? 0);
+// The load-only line's prediction for a row.
+export function loadOnlyRank(fit: { intercept: number; slope: number }, row: TrainingRow): number {
+  return fit.intercept + fit.slope * (rawOf(row, 'load1_per_cpu') ?? 0);
 }
 
 const FORMULA = formulaRanker();
 
 // The hand-weighted formula of src/model/rank.ts (the daemon's fallback), fed the raw
-// cpu busy, runnable per CPU and memory used that the vector holds. Values beyond a
-// feature's cap come back as the cap (runnable per CPU above 4 counts as 4).
-export function formulaRank(values: readonly number[], mask: readonly boolean[] = FEATURE_NAMES.map(() => true)): number {
-  const busy = rawAt(values, mask, CPU_BUSY);
-  const runnable = rawAt(values, mask, RUNNABLE);
-  const mem = rawAt(values, mask, MEM_USED);
+// CPU busy, runnable per CPU and memory used of the row.
+export function formulaRank(row: Pick<TrainingRow, 'named'>): number {
+  const busy = row.named['cpu_busy'] ?? undefined;
+  const runnable = row.named['runnable_per_cpu'] ?? undefined;
+  const mem = row.named['mem_used'] ?? undefined;
   const sample: Sample = { ts: 0, failures: {} };
   if (busy !== undefined) sample.cpu = { user: busy, system: 0, iowait: 0, steal: 0, busy, online: 1 };
   if (runnable !== undefined) sample.load = { load1: 0, load1PerCpu: 0, runnable, runnablePerCpu: runnable, online: 1 };
@@ -157,14 +167,17 @@ export function formulaRank(values: readonly number[], mask: readonly boolean[] 
   return FORMULA.rank(sample).rank;
 }
 
-// The output scaling for a set of labels: rank 0 sits a little above the sigmoid's
-// floor (so an idle host is not pushed into saturation), and y = 1 sits 25 % above
-// the 99th percentile label, rounded up to 50, between 200 and RANK_MAX.
-export function chooseOutput(labels: readonly number[]): OutputScaling {
-  const sorted = labels.map(clampLabel).sort((a, b) => a - b);
-  const p99 = sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))]!;
-  const top = Math.min(RANK_MAX, Math.max(200, Math.ceil((1.25 * p99) / 50) * 50));
-  return { rankAtZero: -top / 10, rankAtOne: top };
+// The output scaling of the correction network for a set of corrections (label minus
+// backbone): the sigmoid's 0..1 spans the 1st to 99th percentile with a quarter of
+// margin each side, and at least -50..+50, so that no correction sits in a flat tail.
+export function chooseOutput(corrections: readonly number[]): OutputScaling {
+  const sorted = [...corrections].sort((a, b) => a - b);
+  const at = (q: number): number => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+  const lo = at(0.01);
+  const hi = at(0.99);
+  const margin = 0.25 * Math.max(hi - lo, 1);
+  const round = (x: number): number => Math.round(x / 5) * 5;
+  return { rankAtZero: round(Math.min(-50, lo - margin)), rankAtOne: round(Math.max(50, hi + margin)) };
 }
 
 function checkRows(rows: readonly TrainingRow[]): void {
@@ -198,14 +211,113 @@ export function splitHoldout<T>(rows: readonly T[], how: 'random' | 'tail', shar
   return { train: rows.filter((_, i) => !held.has(i)), holdout: rows.filter((_, i) => held.has(i)) };
 }
 
+// The part of the training rows that chooses the epoch. Where rows have groups
+// (calibration configurations), whole groups: the epoch is then chosen for states
+// the network has not seen, as it will be judged, not for twins of its training rows.
+export function splitValidation(rows: readonly TrainingRow[], share: number, seed: number): { fitRows: TrainingRow[]; validation: TrainingRow[] } {
+  const rand = seededRandom(seed ^ 0xfeed);
+  const want = Math.max(1, Math.round(rows.length * share));
+  const groups = [...new Set(rows.map((r) => r.group).filter((g) => g !== undefined))].sort();
+  if (groups.length >= 4) {
+    const held = new Set<string>();
+    let count = 0;
+    for (const g of shuffled(groups, rand)) {
+      if (count >= want || held.size >= groups.length - 2) break;
+      held.add(g);
+      count += rows.filter((r) => r.group === g).length;
+    }
+    return { fitRows: rows.filter((r) => r.group === undefined || !held.has(r.group)), validation: rows.filter((r) => r.group !== undefined && held.has(r.group)) };
+  }
+  const order = shuffled(rows, rand);
+  return { validation: order.slice(0, want), fitRows: order.slice(want) };
+}
+
+// The range of every input over rows: scaled lo..hi (what the network saw) and raw min..max.
+export function rangesOf(rows: readonly TrainingRow[]): FeatureRange[] {
+  return FEATURE_NAMES.map((feature, i) => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    let min: number | null = null;
+    let max: number | null = null;
+    for (const row of rows) {
+      const v = row.values[i] ?? 0;
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+      const raw = rawOf(row, feature);
+      if (raw !== undefined) {
+        min = min === null ? raw : Math.min(min, raw);
+        max = max === null ? raw : Math.max(max, raw);
+      }
+    }
+    if (!Number.isFinite(lo)) [lo, hi] = [0, 0];
+    return { feature, lo, hi, min, max };
+  });
+}
+
+// The rows again as a kernel without PSI would send them: estimates stand in.
+function withoutPsi(row: TrainingRow): TrainingRow {
+  const f = withoutFeatures(row.values, row.mask, PSI_FEATURES);
+  const named = { ...row.named };
+  for (const name of PSI_FEATURES) named[name] = null;
+  return { ...row, values: f.values, mask: f.mask, named };
+}
+
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-// Trains a model from labelled rows; returns the model file object and the holdout report.
-export async function trainModel(rows: readonly TrainingRow[], options: TrainOptions = {}): Promise<{ model: ModelFile; report: TrainReport }> {
-  const started = performance.now();
+// brain.js 1.6.1's NeuralNetwork internals that the monotone training touches.
+interface BrainInternals {
+  outputLayer: number;
+  sizes: number[];
+  weights: Float32Array[][];
+  changes: Float32Array[][];
+  adjustWeights(): void;
+  formatData(d: unknown): unknown;
+  verifyIsInitialized(d: unknown): void;
+}
+
+// Makes a brain.js network keep every weight at or above zero: after each update
+// (brain.js adjusts after every row) a negative weight is set to 0 and its momentum
+// dropped. With non-negative weights and an increasing activation, the output can
+// only grow with each input, and every scaled input grows with contention.
+function keepWeightsNonNegative(net: BrainInternals): void {
+  const adjust = Object.getPrototypeOf(net).adjustWeights as () => void;
+  net.adjustWeights = function adjustWeights(this: BrainInternals): void {
+    adjust.call(this);
+    for (let layer = 1; layer <= this.outputLayer; layer++) {
+      const w = this.weights[layer]!;
+      const ch = this.changes[layer]!;
+      for (let node = 0; node < w.length; node++) {
+        const row = w[node]!;
+        for (let k = 0; k < row.length; k++) {
+          if (row[k]! < 0) {
+            row[k] = 0;
+            ch[node]![k] = 0;
+          }
+        }
+      }
+    }
+  };
+}
+
+// What fitModel reports besides the model.
+export interface FitReport {
+  backboneTrainMae: number;
+  fitSamples: number;
+  validationSamples: number;
+  augmentedSamples: number;
+  epochs: number;
+  bestEpoch: number;
+  validationMae: number;
+  output: OutputScaling | null;
+}
+
+// Stage: a model from training rows alone (nothing held out here but the validation
+// part that chooses the epoch): the backbone fitted on all of them, then the
+// correction network trained on what the backbone misses.
+export async function fitModel(rows: readonly TrainingRow[], options: TrainOptions = {}): Promise<{ model: ModelFile; fit: FitReport }> {
   checkRows(rows);
   const seed = options.seed ?? 1;
-  const epochs = positiveInt('epochs', options.epochs ?? 2000, 1_000_000);
+  const epochs = positiveInt('epochs', options.epochs ?? 1000, 1_000_000);
   const chunk = Math.min(epochs, positiveInt('chunk', options.chunk ?? 50, 1_000_000));
   const hiddenLayers = options.hiddenLayers ?? [12, 8];
   hiddenLayers.forEach((n, i) => positiveInt(`hiddenLayers[${i}]`, n, 512));
@@ -213,48 +325,89 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
   if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`activation: expected one of ${ACTIVATIONS.join(', ')}, received ${String(activation)}`);
   const learningRate = fraction('learningRate', options.learningRate ?? 0.2, 1e-6, 0.999);
   const momentum = fraction('momentum', options.momentum ?? 0.3, 1e-6, 0.999);
-  const holdoutFraction = fraction('holdoutFraction', options.holdoutFraction ?? 0.2, 0.01, 0.9);
   const validationFraction = fraction('validationFraction', options.validationFraction ?? 0.15, 0.01, 0.9);
-  const split = options.split ?? 'random';
-  if (split !== 'random' && split !== 'tail') throw new ConfigError(`split: expected random or tail, received ${String(split)}`);
 
-  if (options.holdout !== undefined) checkRows(options.holdout);
-  const { train, holdout } = options.holdout === undefined ? splitHoldout(rows, split, holdoutFraction, seed) : { train: [...rows], holdout: [...options.holdout] };
-  const order = shuffled(train, seededRandom(seed ^ 0xfeed));
-  const validationCount = Math.max(1, Math.round(order.length * validationFraction));
-  const validation = order.slice(0, validationCount);
-  const fit = order.slice(validationCount);
-  if (fit.length < 10 || holdout.length < 5) {
-    throw new ConfigError(`too few rows to train: ${rows.length} (${fit.length} to fit, ${validation.length} to validate, ${holdout.length} to hold out); need at least 10 to fit and 5 to hold out`);
-  }
+  const { fitRows, validation } = splitValidation(rows, validationFraction, seed);
+  if (fitRows.length < 10) throw new ConfigError(`too few rows to train: ${rows.length} (${fitRows.length} to fit, ${validation.length} to validate); need at least 10 to fit`);
 
+  // The backbone sees every training row: it has a handful of parameters.
+  const { params, mae: backboneTrainMae } = fitBackbone(rows);
   const augmented: TrainingRow[] = [];
   if (options.augmentWithoutPsi !== false) {
     const psi = PSI_FEATURES.map(featureIndex);
-    for (const row of fit) {
-      if (!psi.some((i) => row.mask[i] === true)) continue;
-      const f = withoutFeatures(row.values, row.mask, PSI_FEATURES);
-      augmented.push({ values: f.values, mask: f.mask, label: row.label });
-    }
+    for (const row of fitRows) if (psi.some((i) => row.mask[i] === true)) augmented.push(withoutPsi(row));
   }
-  const output = options.output ?? chooseOutput(fit.map((r) => r.label));
-  const span = output.rankAtOne - output.rankAtZero;
-  const toTarget = (label: number): number => Math.min(1, Math.max(0, (clampLabel(label) - output.rankAtZero) / span));
-  // Plain arrays: brain.js takes any other input (a Float32Array too) for a hash of named inputs.
-  let data: unknown = shuffled([...fit, ...augmented], seededRandom(seed ^ 0xbeef)).map((r) => ({
-    input: [...r.values],
-    output: [toTarget(r.label)],
-  }));
+  const ranges = rangesOf([...rows, ...augmented]);
+  const draft: ModelFile = {
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    name: options.name ?? 'model',
+    features: [...FEATURE_NAMES],
+    scaling: featureScaling(),
+    backbone: params,
+    ranges,
+    residual: null,
+    training: {
+      date: (options.now?.() ?? new Date()).toISOString(),
+      source: options.source ?? [],
+      samples: rows.length,
+      trainSamples: rows.length,
+      holdoutSamples: 0,
+      holdoutMae: 0,
+      baselines: { mean: 0, loadOnly: 0, formula: 0 },
+      seed,
+      backboneTrainMae,
+    },
+  };
+  const report: FitReport = {
+    backboneTrainMae,
+    fitSamples: fitRows.length,
+    validationSamples: validation.length,
+    augmentedSamples: augmented.length,
+    epochs: 0,
+    bestEpoch: 0,
+    validationMae: NaN,
+    output: null,
+  };
+  if (options.correction === false) return { model: draft, fit: report };
 
+  const trainSet = [...fitRows, ...augmented];
+  const baseOf = (row: TrainingRow): number => backbone(row.named, params).rank;
+  const corrections = trainSet.map((r) => clampLabel(r.label) - baseOf(r));
+  const output = chooseOutput(corrections);
+  const span = output.rankAtOne - output.rankAtZero;
+  const toTarget = (c: number): number => Math.min(1, Math.max(0, (c - output.rankAtZero) / span));
+  // Plain arrays: brain.js takes any other input (a Float32Array too) for a hash of named inputs.
+  let data: unknown = shuffled(
+    trainSet.map((r, i) => ({ input: [...r.values], output: [toTarget(corrections[i]!)] })),
+    seededRandom(seed ^ 0xbeef),
+  );
   const net = new brain.NeuralNetwork({ hiddenLayers: [...hiddenLayers], activation });
+  const internals = net as unknown as BrainInternals;
+  keepWeightsNonNegative(internals);
+  const trainOpts = { errorThresh: 1e-9, learningRate, momentum, log: false };
+  const validationBase = validation.map(baseOf);
+  const validationMae = (): number => {
+    let sum = 0;
+    validation.forEach((row, i) => {
+      const c = output.rankAtZero + (net.run(row.values as number[])[0] ?? NaN) * span;
+      sum += Math.abs(clampRank(validationBase[i]! + c) - clampLabel(row.label));
+    });
+    return sum / validation.length;
+  };
+
   // brain.js 1.6.1's train() copies the whole data set into Float32Arrays (formatData) on
   // every call, so one call per chunk made a full copy per chunk: with 100 000 rows and a
-  // chunk of one epoch that garbage took the RSS past 900 MB. After the first call (which
-  // sets the conversion up and draws the weights) the data is converted once, by brain.js
-  // itself, and later calls are told it is already in that form. The numbers are the same.
-  const formatOnce = net as unknown as { formatData(d: unknown): unknown };
-  const trainOpts = { errorThresh: 1e-9, learningRate, momentum, log: false };
-  const predictWith = (values: readonly number[]): number => output.rankAtZero + (net.run(values as number[])[0] ?? NaN) * span;
+  // chunk of one epoch that garbage took the RSS past 900 MB. The data is converted once,
+  // by brain.js itself, and later calls are told it is already in that form. The
+  // weights are drawn from Math.random (seeded) as train() would, then made
+  // non-negative (their size kept), so that no unit starts dead.
+  data = internals.formatData(data);
+  internals.formatData = (d) => d;
+  withSeededRandom(seed, () => internals.verifyIsInitialized(data));
+  for (let layer = 1; layer <= internals.outputLayer; layer++) {
+    for (const row of internals.weights[layer]!) for (let k = 0; k < row.length; k++) row[k] = Math.abs(row[k]!);
+  }
 
   let best: BrainNetworkJSON | undefined;
   let bestEpoch = 0;
@@ -263,16 +416,10 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
   let trainError = NaN;
   while (done < epochs) {
     const n = Math.min(chunk, epochs - done);
-    // The first call initialises the weights from Math.random; seed it.
-    const run = () => net.train(data as Parameters<typeof net.train>[0], { ...trainOpts, iterations: n });
-    const status = done === 0 ? withSeededRandom(seed, run) : run();
-    if (done === 0) {
-      data = formatOnce.formatData(data);
-      formatOnce.formatData = (d) => d;
-    }
+    const status = net.train(data as Parameters<typeof net.train>[0], { ...trainOpts, iterations: n });
     done += n;
     trainError = status.error;
-    const mae = meanAbsoluteError(predictWith, validation);
+    const mae = validationMae();
     if (mae < bestMae) {
       bestMae = mae;
       bestEpoch = done;
@@ -283,44 +430,51 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
     await yieldToLoop();
   }
   if (best === undefined) throw new ConfigError(`training diverged (training error ${String(trainError)}); try a lower learningRate`);
+  draft.residual = { output, network: { ...best, leakyReluAlpha: 0.01 } };
+  Object.assign(draft.training, { hiddenLayers: [...hiddenLayers], activation, epochs: done, bestEpoch, validationMae: bestMae, augmentedWithoutPsi: augmented.length, learningRate, momentum });
+  Object.assign(report, { epochs: done, bestEpoch, validationMae: bestMae, output });
+  return { model: draft, fit: report };
+}
 
-  // The fitted baselines get every non-holdout row, validation part included.
-  const meanLabel = train.reduce((s, r) => s + clampLabel(r.label), 0) / train.length;
-  const loadFit = fitLoadOnly(train);
-  const baselines = {
-    mean: meanAbsoluteError(() => meanLabel, holdout),
-    loadOnly: meanAbsoluteError((v) => loadOnlyRank(loadFit, v), holdout),
-    formula: meanAbsoluteError(formulaRank, holdout),
+// The fitted baselines of the holdout comparison, from the training rows.
+export interface Baselines {
+  meanLabel: number;
+  loadOnly: { intercept: number; slope: number };
+  ridge: LinearModel; // src/training/linear.ts, the one retrain fits too
+}
+
+// Stage: fits the baselines a model is compared with on the same training rows.
+export function fitBaselines(rows: readonly TrainingRow[]): Baselines {
+  return {
+    meanLabel: rows.reduce((s, r) => s + clampLabel(r.label), 0) / Math.max(1, rows.length),
+    loadOnly: fitLoadOnly(rows),
+    ridge: fitLinear(rows),
   };
-  const date = (options.now?.() ?? new Date()).toISOString();
-  const draft: ModelFile = {
-    format: MODEL_FORMAT,
-    version: MODEL_VERSION,
-    name: options.name ?? 'model',
-    features: [...FEATURE_NAMES],
-    scaling: featureScaling(),
-    output,
-    network: { ...best, leakyReluAlpha: 0.01 },
-    training: {
-      date,
-      source: options.source ?? [],
-      samples: train.length + holdout.length,
-      trainSamples: train.length,
-      holdoutSamples: holdout.length,
-      holdoutMae: 0,
-      baselines,
-      seed,
-      hiddenLayers: [...hiddenLayers],
-      activation,
-      epochs: done,
-      bestEpoch,
-      validationMae: bestMae,
-      augmentedWithoutPsi: augmented.length,
-      learningRate,
-      momentum,
-      split,
-    },
-  };
+}
+
+// The closed-form ridge regression over all features (src/training/linear.ts), on
+// labels clamped to the rank's range as the judge scores them.
+export function fitLinear(rows: readonly TrainingRow[]): LinearModel {
+  const fit = new RidgeFit(FEATURE_NAMES.length);
+  for (const r of rows) fit.add(r.values, clampLabel(r.label));
+  return fit.solve();
+}
+
+// Trains a model from labelled rows; returns the model file object and the holdout report.
+export async function trainModel(rows: readonly TrainingRow[], options: TrainOptions = {}): Promise<{ model: ModelFile; report: TrainReport }> {
+  const started = performance.now();
+  checkRows(rows);
+  const seed = options.seed ?? 1;
+  const holdoutFraction = fraction('holdoutFraction', options.holdoutFraction ?? 0.2, 0.01, 0.9);
+  const split = options.split ?? 'random';
+  if (split !== 'random' && split !== 'tail') throw new ConfigError(`split: expected random or tail, received ${String(split)}`);
+  if (options.holdout !== undefined) checkRows(options.holdout);
+  const { train, holdout } = options.holdout === undefined ? splitHoldout(rows, split, holdoutFraction, seed) : { train: [...rows], holdout: [...options.holdout] };
+  if (holdout.length < 5 || train.length < 12) {
+    throw new ConfigError(`too few rows to train: ${rows.length} (${train.length} to train on, ${holdout.length} to hold out); need at least 12 to train on and 5 to hold out`);
+  }
+  const { model: draft, fit } = await fitModel(train, options);
+
   // Judged exactly as the daemon will run it: through the file's text and our own forward pass.
   let loaded: LoadedModel;
   try {
@@ -328,26 +482,43 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
   } catch (err) {
     throw new ConfigError(`training produced an unusable model: ${errorMessage(err)}`, { cause: err });
   }
-  const holdoutMae = meanAbsoluteError((v) => loaded.predict(v), holdout);
-  const noPsi = holdout.map((r) => ({ ...withoutFeatures(r.values, r.mask, PSI_FEATURES), label: r.label }));
-  const holdoutMaeWithoutPsi = meanAbsoluteError((v) => loaded.predict(v), noPsi);
-  draft.training.holdoutMae = holdoutMae;
-  draft.training['holdoutMaeWithoutPsi'] = holdoutMaeWithoutPsi;
+  const base = fitBaselines(train);
+  const holdoutMae = meanAbsoluteError((r) => loaded.predict(r), holdout);
+  const baselines = {
+    mean: meanAbsoluteError(() => base.meanLabel, holdout),
+    loadOnly: meanAbsoluteError((r) => loadOnlyRank(base.loadOnly, r), holdout),
+    formula: meanAbsoluteError(formulaRank, holdout),
+    backbone: meanAbsoluteError((r) => backbone(r.named, draft.backbone).rank, holdout),
+    ridge: meanAbsoluteError((r) => linearPredict(base.ridge, r.values), holdout),
+  };
+  const holdoutMaeWithoutPsi = meanAbsoluteError((r) => loaded.predict(withoutPsi(r)), holdout);
+  const gate = gateDecision({ model: holdoutMae, backbone: baselines.backbone, ridge: baselines.ridge });
+  Object.assign(draft.training, {
+    samples: train.length + holdout.length,
+    trainSamples: train.length,
+    holdoutSamples: holdout.length,
+    holdoutMae,
+    baselines,
+    holdoutMaeWithoutPsi,
+    split,
+  });
   const report: TrainReport = {
     holdoutMae,
     holdoutMaeWithoutPsi,
     baselines,
-    beatsBaselines: holdoutMae < Math.min(baselines.mean, baselines.loadOnly, baselines.formula),
-    meanLabel,
-    loadOnlyFit: loadFit,
-    trainSamples: fit.length,
-    validationSamples: validation.length,
+    gate,
+    beatsBaselines: gate.pass,
+    meanLabel: base.meanLabel,
+    loadOnlyFit: base.loadOnly,
+    backbone: draft.backbone,
+    trainSamples: fit.fitSamples,
+    validationSamples: fit.validationSamples,
     holdoutSamples: holdout.length,
-    augmentedSamples: augmented.length,
-    epochs: done,
-    bestEpoch,
-    validationMae: bestMae,
-    output,
+    augmentedSamples: fit.augmentedSamples,
+    epochs: fit.epochs,
+    bestEpoch: fit.bestEpoch,
+    validationMae: fit.validationMae,
+    output: fit.output,
     elapsedMs: performance.now() - started,
   };
   return { model: draft, report };

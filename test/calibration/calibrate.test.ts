@@ -13,12 +13,15 @@ import {
   expectedLoad,
   finalizeRecords,
   idleBaseline,
+  prepareHost,
   processCpuSeconds,
   readJournal,
+  releaseHost,
   roundSignificant,
   stressConfigs,
   type CalibrationLine,
   type RawRecord,
+  writeDataset,
   type StressConfig,
 } from '../../src/calibration/calibrate.js';
 import type { Sample } from '../../src/collectors/types.js';
@@ -26,26 +29,36 @@ import { repoRoot, tempDir } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
 const IDLE: StressConfig = { cpuHogs: 0, membw: 0, mem: 0, disk: 0 };
-const isIdle = (c: StressConfig): boolean => c.cpuHogs + c.membw + c.mem + c.disk === 0;
+const isIdle = (c: StressConfig): boolean => c.cpuHogs + c.membw + c.mem + c.disk + (c.squeeze ?? 0) === 0;
 const PLAN = { cpus: 2, repeats: 10, idleRepeats: 5, warmupSeconds: 30, seed: 1, quick: false };
 
-test('the design crosses 0..2x the CPUs in hogs with each other stressor alone and all together', () => {
-  assert.deepEqual(cpuHogLevels(2), [0, 1, 2, 3, 4]);
-  assert.deepEqual(cpuHogLevels(8), [0, 4, 8, 12, 16]);
+test('the design tries 0.5 to 4 CPU hogs per CPU alone, and crosses the other loads with 0 to 4 per CPU', () => {
+  assert.deepEqual(cpuHogLevels(2), [0, 1, 2, 3, 4, 6, 8]);
+  assert.deepEqual(cpuHogLevels(8), [0, 4, 8, 12, 16, 24, 32]);
   const configs = stressConfigs(2);
-  assert.equal(configs.length, 24);
+  assert.equal(configs.length, 6 + 5 * 5);
   assert.ok(!configs.some(isIdle), 'the idle configuration is not a stress block');
-  for (const others of ['0/0/0', '1/0/0', '0/1/0', '0/0/1', '1/1/1']) {
+  for (const others of ['0/0/0', '1/0/0', '0/1/0', '0/0/1', '0/0/2', '1/1/1']) {
     const hogs = configs.filter((c) => `${c.membw}/${c.mem}/${c.disk}` === others).map((c) => c.cpuHogs);
-    assert.deepEqual(hogs, others === '0/0/0' ? [1, 2, 3, 4] : [0, 1, 2, 3, 4], others);
+    assert.deepEqual(hogs, others === '0/0/0' ? [1, 2, 3, 4, 6, 8] : [0, 1, 2, 4, 8], others);
   }
+  assert.ok(configs.every((c) => (c.squeeze ?? 0) === 0), 'no squeeze unless the host can make it');
+});
+
+test('with the squeeze, memory nearly full, swapping, and swapping beside a disk writer are crossed with the hog counts too', () => {
+  const squeezed = stressConfigs(2, true).filter((c) => (c.squeeze ?? 0) > 0);
+  assert.deepEqual(
+    squeezed.map((c) => `${c.cpuHogs}:${c.squeeze}/${c.disk}`).sort(),
+    [0, 1, 2, 4, 8].flatMap((h) => [`${h}:1/0`, `${h}:2/0`, `${h}:2/1`]).sort(),
+  );
+  assert.ok(squeezed.every((c) => c.membw === 0 && c.mem === 0), 'never beside the whole-host memory hog');
 });
 
 test('the plan runs every stress configuration once, between idle blocks at most two apart', () => {
   const plan = buildPlan(PLAN);
   const stress = plan.blocks.filter((b) => !b.idle);
-  assert.equal(stress.length, 24);
-  assert.equal(new Set(stress.map((b) => JSON.stringify(b.config))).size, 24);
+  assert.equal(stress.length, 31);
+  assert.equal(new Set(stress.map((b) => JSON.stringify(b.config))).size, 31);
   assert.ok(plan.blocks[0]!.idle && plan.blocks.at(-1)!.idle, 'starts and ends idle');
   let run = 0;
   for (const b of plan.blocks) {
@@ -80,9 +93,10 @@ test('the quick plan is three short blocks around one with every stressor', () =
   assert.ok(estimateSeconds(plan) < 10);
 });
 
-test('the full plan on 2 CPUs is estimated at 45 to 75 minutes', () => {
+test('the full plan on 2 CPUs is estimated at 60 to 120 minutes, and the squeeze blocks add to it', () => {
   const minutes = estimateSeconds(buildPlan(PLAN)) / 60;
-  assert.ok(minutes > 45 && minutes < 75, `${minutes} min`);
+  assert.ok(minutes > 60 && minutes < 120, `${minutes} min`);
+  assert.ok(estimateSeconds(buildPlan({ ...PLAN, squeeze: true })) / 60 > minutes + 20);
 });
 
 test('the boost lasts as long as the kernel load average needs to reach the target', () => {
@@ -253,7 +267,8 @@ test('calibrate --quick writes one well-formed line per probe run', async (t) =>
   assert.deepEqual(lines.map((l) => isIdle(l.config)), [true, true, false, false, true, true]);
   for (const [i, l] of lines.entries()) {
     assert.deepEqual(Object.keys(l).sort(), ['block', 'config', 'cpus', 'foreign', 'host', 'idleSeconds', 'probe', 'quietWaits', 'sample', 'sampleDuring', 'slowdown', 'stressedSeconds', 'ts', 'v']);
-    assert.equal(l.v, 1);
+    assert.equal(l.v, 2);
+    assert.equal(l.probe.scale, 0.02);
     assert.ok(l.cpus >= 1 && l.host.length > 0);
     assertSample(l.sample, `line ${i + 1}: sample`);
     assertSample(l.sampleDuring, `line ${i + 1}: sampleDuring`);
@@ -343,4 +358,23 @@ test('a stressor that dies during a block ends that block and its runs are left 
   const lines = readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as CalibrationLine);
   assert.deepEqual(lines.map((l) => isIdle(l.config)), [true, true, true, true], 'only the idle runs');
   assert.deepEqual(processesUsing(dir), []);
+});
+
+test('prepareHost sets nothing up for a plan without squeeze blocks, and releaseHost has nothing to undo', async () => {
+  const setup = await prepareHost(buildPlan(PLAN), { swapBytes: 1, signal: new AbortController().signal, say: () => assert.fail('nothing to say') });
+  assert.deepEqual(setup, { squeeze: undefined, swapFile: undefined });
+  assert.deepEqual(await releaseHost(setup), []);
+});
+
+test('writeDataset writes the finalized runs and removes the journal', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  const journal = `${out}.partial`;
+  writeFileSync(journal, 'x\n');
+  const records = [record(0, IDLE, 2), record(1, { ...IDLE, cpuHogs: 2 }, 3), record(2, IDLE, 2)];
+  const lines = writeDataset(out, journal, records);
+  assert.deepEqual(lines.map((l) => l.slowdown), [0, 50, 0]);
+  assert.deepEqual(readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as CalibrationLine).slowdown), [0, 50, 0]);
+  assert.deepEqual(readdirSync(dir), ['out.jsonl']);
 });

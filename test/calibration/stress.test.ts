@@ -166,7 +166,7 @@ test('each stressor leaves, removing its files, within seconds of its parent bei
 test('a stressor refuses an unknown kind and an intensity out of range', () => {
   const unknown = spawnSync(process.execPath, [stressPath, 'gpu'], { encoding: 'utf8' });
   assert.equal(unknown.status, 2);
-  assert.match(unknown.stderr, /expected one kind among cpu, membw, mem, disk, received \["gpu"\]/);
+  assert.match(unknown.stderr, /expected one kind among cpu, membw, mem, squeeze, disk, received \["gpu"\]/);
   const tooMuch = spawnSync(process.execPath, [stressPath, 'cpu', '--intensity', '2'], { encoding: 'utf8' });
   assert.equal(tooMuch.status, 2);
   assert.match(tooMuch.stderr, /--intensity: expected a number above 0 and at most 1, received "2"/);

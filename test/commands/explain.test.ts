@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -9,15 +11,17 @@ import { modelFromFile } from '../../src/model/model.js';
 import { cliPath, repoRoot } from '../helpers.js';
 import { fullSample, randomModelFile } from '../model/helpers.js';
 
-// A one-layer model that looks only at runnable tasks per CPU and disk busy.
+// A model whose backbone counts CPU work only, and whose one-layer network looks only
+// at runnable tasks per CPU and disk busy.
 function focusedModel() {
   const file = randomModelFile({ hidden: [] });
-  const node = file.network.layers[1]!['0']!;
+  file.backbone.weights = { cpu: 1, mem: 0, io: 0 };
+  const node = file.residual.network.layers[1]!['0']!;
   node.bias = -3;
   for (const k of Object.keys(node.weights!)) node.weights![k] = 0;
   node.weights![String(featureIndex('runnable_per_cpu'))] = 8;
   node.weights![String(featureIndex('disk_busy_max'))] = 2;
-  file.output = { rankAtZero: 0, rankAtOne: 1000 };
+  file.residual.output = { rankAtZero: 0, rankAtOne: 500 };
   return modelFromFile(file);
 }
 
@@ -33,11 +37,35 @@ describe('explainFeatures', () => {
     assert.deepEqual(e.features.slice(0, 2).map((x) => x.name), ['runnable_per_cpu', 'disk_busy_max']);
     const idle = [...f.values];
     idle[featureIndex('runnable_per_cpu')] = 0;
-    assert.equal(e.features[0]!.contribution, model.predict(f.values) - model.predict(idle));
-    for (const x of e.features.slice(2)) assert.equal(x.contribution, 0, x.name);
-    assert.equal(e.rank, model.predict(f.values));
-    assert.equal(e.idleRank, model.predict(FEATURE_NAMES.map(() => 0)));
+    const without = model.predict({ values: idle, named: { ...f.named, runnable_per_cpu: null } });
+    assert.equal(e.features[0]!.contribution, model.predict(f) - without);
+    // What the network reads and what the backbone's CPU part reads (its only weight here).
+    const others = new Set(['runnable_per_cpu', 'disk_busy_max', 'load1_per_cpu', 'cpus', 'cpu_steal']);
+    for (const x of e.features) if (!others.has(x.name)) assert.equal(x.contribution, 0, x.name);
+    assert.equal(e.rank, model.predict(f));
+    assert.equal(e.idleRank, model.predict({ values: FEATURE_NAMES.map(() => 0), named: {} }));
     assert.equal(e.model, model.id);
+  });
+
+  it('splits the rank into the backbone and the network\'s correction, and gives the per-type ranks', () => {
+    const model = focusedModel();
+    const f = toFeatures(fullSample({ busy: 1, runnablePerCpu: 2, ncpu: 4 }));
+    const e = explainFeatures(model, f);
+    const ev = model.evaluate(f);
+    assert.equal(e.backbone, ev.backbone.rank);
+    assert.equal(e.correction, ev.correction);
+    assert.ok(Math.abs(e.rank - (e.backbone + e.correction)) < 1e-9);
+    assert.deepEqual(e.typed, ev.typed);
+    assert.ok(e.typed.rank_cpu > 100, 'eight tasks on four CPUs: a new one gets 4/9 of a CPU');
+  });
+
+  it('lists the inputs outside the calibration with the range seen there', () => {
+    const file = randomModelFile();
+    const c = featureIndex('cpus');
+    file.ranges[c] = { feature: 'cpus', lo: 1 / 3, hi: 1 / 3, min: 2, max: 2 };
+    const e = explainFeatures(modelFromFile(file), toFeatures(fullSample({ ncpu: 64 })));
+    assert.deepEqual(e.outside, [{ name: 'cpus', raw: 64, min: 2, max: 2 }]);
+    assert.ok(e.correction >= 0, 'never below the backbone outside the calibration');
   });
 
   it('marks unavailable inputs and says when an estimate stood in for them', () => {
@@ -45,28 +73,33 @@ describe('explainFeatures', () => {
     delete s.pressure;
     const e = explainFeatures(focusedModel(), toFeatures(s));
     const byName = new Map(e.features.map((x) => [x.name, x]));
-    assert.deepEqual(byName.get('psi_cpu_some'), { name: 'psi_cpu_some', unit: 'fraction', raw: null, scaled: 0.5, estimated: true, contribution: 0 });
+    const psi = byName.get('psi_cpu_some');
+    assert.deepEqual({ ...psi, contribution: 0 }, { name: 'psi_cpu_some', unit: 'fraction', raw: null, scaled: 0.5, estimated: true, contribution: 0 });
     assert.equal(byName.get('psi_mem_some')?.estimated, false);
     assert.equal(byName.get('psi_mem_some')?.raw, null);
   });
 });
 
 describe('formatExplanation', () => {
-  it('fits one 80×24 screen with every feature on it', () => {
+  it('fits one 80×24 screen, naming every feature on a line of its own or in the summary line', () => {
     const text = formatExplanation(explanation());
     const lines = text.split('\n');
     assert.ok(lines.length <= 24, `${lines.length} lines`);
     for (const line of lines) assert.ok(line.length <= 80, `${line.length}: ${line}`);
-    for (const name of FEATURE_NAMES) assert.ok(lines.some((l) => l.startsWith(`${name} `)), name);
+    const shown = FEATURE_NAMES.filter((name) => lines.some((l) => l.startsWith(`${name} `)));
+    const more = /^(\d+) more, adding [+-]?\d+ together: /.exec(lines.at(-2) ?? '');
+    assert.ok(more !== null, lines.at(-2));
+    assert.equal(shown.length + Number(more[1]), FEATURE_NAMES.length);
   });
 
-  it('shows the rank, what it means, and the biggest contributor first with its bar', () => {
+  it('shows the rank, what it means, how it is made up, the job types, and the biggest contributor first with its bar', () => {
     const e = explanation();
     const lines = formatExplanation(e).split('\n');
     assert.equal(lines[0], `node017  2026-11-28 12:30:05 UTC  model ${e.model}`);
     assert.match(lines[1]!, new RegExp(`^rank ${e.rank.toFixed(0)}: a job started now should take ${(1 + e.rank / 100).toFixed(2)} times as long`));
-    assert.match(lines[3]!, /^runnable_per_cpu 1\.20 per CPU\s+0\.300\s+\+\d+  #{20}$/);
-    assert.match(lines[4]!, /^disk_busy_max\s+30\.0 %\s+0\.300\s+\+\d+  #+$/);
+    assert.match(lines[2]!, new RegExp(`^= backbone ${e.backbone.toFixed(0)} [+-] network \\d+; every input within the calibration$`));
+    assert.match(lines[3]!, /^by job type: CPU-bound \d+, memory-bound \d+, io-bound \d+$/);
+    assert.match(lines[5]!, /^runnable_per_cpu\s+1\.20 per CPU\s+0\.300\s+\+\d+  #{20}$/);
   });
 
   it('writes rates, fractions and unavailable inputs readably', () => {
@@ -74,10 +107,13 @@ describe('formatExplanation', () => {
     s.memory!.majorFaultsPerSec = 25_000;
     delete s.pressure;
     const text = formatExplanation(explanation(s));
-    assert.match(text, /^major_faults\s+25k\/s /m);
-    assert.match(text, /^swap_io\s+10\.0\/s /m);
-    assert.match(text, /^psi_io_some\s+n\/a, estimated\s+0\.300/m);
-    assert.match(text, /^gpu_util_max\s+n\/a, idle\s+0\.000/m);
+    const e = explanation(s);
+    const one = (name: string): string => formatExplanation({ ...e, features: [e.features.find((f) => f.name === name)!] });
+    assert.match(one('major_faults'), /^major_faults\s+25k\/s /m);
+    assert.match(one('swap_io'), /^swap_io\s+10\.0\/s /m);
+    assert.match(one('psi_io_some'), /^psi_io_some\s+n\/a, estimated\s+0\.300/m);
+    assert.match(one('gpu_util_max'), /^gpu_util_max\s+n\/a, idle\s+0\.000/m);
+    assert.match(one('cpus'), /^cpus\s+4 /m);
   });
 
   it('says when a collector failed', () => {
@@ -91,8 +127,10 @@ describe('lavarank explain', () => {
     const script = `const m = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'dist', 'src', 'commands', 'explain.js')).href)}); process.exitCode = await m.main(['--json', '--window', '0.2']);`;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
     assert.equal(child.status, 0, child.stderr);
-    const out = JSON.parse(child.stdout) as { rank: number; model: string; features: Array<{ name: string }>; modelPath: string };
+    const out = JSON.parse(child.stdout) as { rank: number; backbone: number; typed: Record<string, number>; model: string; features: Array<{ name: string }>; modelPath: string };
     assert.ok(out.rank >= 0 && out.rank <= 1000);
+    assert.ok(out.backbone >= 0);
+    assert.deepEqual(Object.keys(out.typed), ['rank_cpu', 'rank_mem', 'rank_io']);
     assert.match(out.model, /^default/);
     assert.deepEqual(out.features.map((f) => f.name).sort(), [...FEATURE_NAMES].sort());
     assert.equal(out.modelPath, join(repoRoot, 'models', 'default.json'));
@@ -110,4 +148,16 @@ describe('lavarank once and explain', () => {
       }
     });
   }
+});
+
+describe('lavarank once with typed_ranks', () => {
+  it('prints the report line the elim would write, with the three per-type ranks', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lavarank-once-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'lavarank.yaml');
+    writeFileSync(config, 'typed_ranks: true\nhistory:\n  enabled: false\n', { mode: 0o644 });
+    const r = spawnSync(process.execPath, [cliPath, 'once', '--window', '0.2', '--config', config], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^4 rank [\d.]+ rank_cpu [\d.]+ rank_mem [\d.]+ rank_io [\d.]+\n$/);
+  });
 });

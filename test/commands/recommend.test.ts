@@ -23,14 +23,22 @@ import { cliPath, repoRoot } from '../helpers.js';
 import { mergeHosts } from '../../src/simulate/hosts.js';
 import { fullSample, randomModelFile } from '../model/helpers.js';
 
-// A model whose rank is 1000 × sigmoid(runnable tasks per CPU / 4).
+// A model whose rank is 1000 × sigmoid(runnable tasks per CPU / 4): no backbone.
 function runnableModel() {
   const file = randomModelFile({ hidden: [] });
-  const node = file.network.layers[1]!['0']!;
+  file.backbone.weights = { cpu: 0, mem: 0, io: 0 };
+  const node = file.residual.network.layers[1]!['0']!;
   node.bias = 0;
   for (const k of Object.keys(node.weights!)) node.weights![k] = 0;
   node.weights![String(featureIndex('runnable_per_cpu'))] = 1;
-  file.output = { rankAtZero: 0, rankAtOne: 1000 };
+  file.residual.output = { rankAtZero: 0, rankAtOne: 1000 };
+  return modelFromFile(file);
+}
+
+// A backbone alone that counts CPU sharing only.
+function sharingModel() {
+  const file = { ...randomModelFile(), residual: null };
+  file.backbone = { ...file.backbone, weights: { cpu: 1, mem: 0, io: 0 }, runnableWeight: 1 };
   return modelFromFile(file);
 }
 
@@ -66,8 +74,8 @@ describe('recommend', () => {
     const model = runnableModel();
     const states = [state(4, 0.25), state(8, 0.25), state(16, 0.25)];
     const r = recommend(model, states, { intervalSec: 10, statesFrom: 'test' });
-    const rank = (named: Record<string, number | null>): number => model.predict(featuresFromNamed(named).values);
-    const perJob = states.map((s) => (rank(addJobs(s, s.ncpu)) - rank(s.named)) / s.ncpu);
+    const rank = (s: HostState, named: Record<string, number | null>): number => model.predict(featuresFromNamed({ ...named, cpus: s.ncpu }));
+    const perJob = states.map((s) => (rank(s, addJobs(s, s.ncpu)) - rank(s, s.named)) / s.ncpu);
     assert.equal(r.perJob.median, perJob.sort((a, b) => a - b)[1]);
     assert.equal(r.d, Math.round(r.perJob.median));
     assert.equal(r.states, 3);
@@ -87,9 +95,18 @@ describe('recommend', () => {
     assert.ok(d(4) > d(16), `${d(4)} vs ${d(16)}`);
   });
 
+  it('follows processor sharing with the backbone: a burst filling a light host adds what sharing its CPUs costs', () => {
+    // 4 of 16 CPUs taken, 16 more jobs: 20 tasks on 16 CPUs, each gets 16/21 of one.
+    const r = recommend(sharingModel(), [state(16, 0.25)], { intervalSec: 10, statesFrom: 'test' });
+    assert.ok(Math.abs(r.perJob.median - (100 * (21 / 16 - 1)) / 16) < 1e-9, String(r.perJob.median));
+    assert.equal(r.firstJobMedian, 0, 'the first job finds a free CPU');
+    assert.ok(r.saturatedMedian > 5, 'one more job on a full 16-CPU host shares');
+  });
+
   it('never recommends a D under 1, which would not make mbatchd re-sort', () => {
     const flat = randomModelFile({ hidden: [] });
-    for (const k of Object.keys(flat.network.layers[1]!['0']!.weights!)) flat.network.layers[1]!['0']!.weights![k] = 0;
+    flat.backbone.weights = { cpu: 0, mem: 0, io: 0 };
+    for (const k of Object.keys(flat.residual.network.layers[1]!['0']!.weights!)) flat.residual.network.layers[1]!['0']!.weights![k] = 0;
     assert.equal(recommend(modelFromFile(flat), builtInStates(), { intervalSec: 10, statesFrom: 'x' }).d, 1);
   });
 

@@ -260,3 +260,45 @@ describe('runElim', () => {
     assert.deepEqual(at, [1000, 46_000, 56_000]);
   });
 });
+
+// A ranker with per-type ranks: CPU-bound 2 × busy %, memory-bound busy % + 5, io-bound 1.
+const typedRanker: Ranker = {
+  name: 'typed',
+  rank: (s) => {
+    const b = (s.cpu?.busy ?? 0) * 100;
+    return { rank: b, model: 'typed', typed: { rank_cpu: 2 * b, rank_mem: b + 5, rank_io: 1 } };
+  },
+};
+
+describe('runElim with typed_ranks', () => {
+  it('reports the per-type ranks beside the rank, named after the resource, in every report', async () => {
+    const o = options({ sampler: scripted([0, 0.1, 0.2]), rankers: { current: () => typedRanker }, typedRanks: true, resource: 'lrank', maxTicks: 2 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['4 lrank 10 lrank_cpu 20 lrank_mem 15 lrank_io 1\n', '4 lrank 20 lrank_cpu 40 lrank_mem 25 lrank_io 1\n']);
+  });
+
+  it('holds the last per-type ranks with the rank, and reports the pessimistic rank for every type', async () => {
+    const boom = new Error('cannot open /proc/stat');
+    const o = options({ sampler: scripted([0, 0.2, boom, boom, boom]), rankers: { current: () => typedRanker }, typedRanks: true, maxTicks: 4 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, [
+      '4 rank 20 rank_cpu 40 rank_mem 25 rank_io 1\n',
+      '4 rank 20 rank_cpu 40 rank_mem 25 rank_io 1\n',
+      '4 rank 20 rank_cpu 40 rank_mem 25 rank_io 1\n',
+      '4 rank 1000 rank_cpu 1000 rank_mem 1000 rank_io 1000\n',
+    ]);
+  });
+
+  it('reports the rank for every type when the ranker has no per-type ranks (the fallback formula)', async () => {
+    const o = options({ sampler: scripted([0.3]), typedRanks: true, maxTicks: 1 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['4 rank 30 rank_cpu 30 rank_mem 30 rank_io 30\n']);
+  });
+
+  it('clamps the per-type ranks like the rank, and drops child values that reuse their names', async () => {
+    const wild: Ranker = { name: 'w', rank: () => ({ rank: 5, model: 'w', typed: { rank_cpu: 5000, rank_mem: -3, rank_io: 2 } }) };
+    const o = options({ sampler: scripted([0]), rankers: { current: () => wild }, typedRanks: true, extraValues: () => [{ source: 'site', pairs: [['rank_mem', 7], ['scratch', 1]] }], maxTicks: 1 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['5 rank 5 rank_cpu 1000 rank_mem 0 rank_io 2 scratch 1\n']);
+  });
+});

@@ -82,7 +82,7 @@ describe('lavarank retrain, end to end', () => {
     const model = loadModel(out);
     const cpus = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
     const ranks = cpus.map((c) =>
-      model.predict(featuresFromNamed({ cpu_busy: c, runnable_per_cpu: 1.2 * c, load1_per_cpu: 1.2 * c, mem_used: 0.45, disk_busy_max: 0.05 }).values),
+      model.predict(featuresFromNamed({ cpu_busy: c, runnable_per_cpu: 1.2 * c, load1_per_cpu: 1.2 * c, mem_used: 0.45, disk_busy_max: 0.05 })),
     );
     ranks.forEach((rank, i) => i > 1 && assert.ok(rank > (ranks[i - 1] ?? Infinity), `rank does not grow with cpu_busy: ${ranks.join(', ')}`));
     // The curve: the rise from 0.4 to 0.8 is three times the rise from 0 to 0.4 for c², once for a line.

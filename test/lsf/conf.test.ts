@@ -36,6 +36,9 @@ test('the shipped snippets declare what the contract asks for', () => {
   assert.deepEqual(rows.map((r) => r.slice(0, 4)), [
     ['rank', 'Numeric', '10', 'Y'],
     ['elimtrig', 'Numeric', '60', 'Y'],
+    ['rank_cpu', 'Numeric', '10', 'Y'],
+    ['rank_mem', 'Numeric', '10', 'Y'],
+    ['rank_io', 'Numeric', '10', 'Y'],
   ]);
   assert.match(rows[0]?.[4] ?? '', /slowdown of a new job in percent, 0 idle, 1000 max/);
   for (const row of rows) assert.ok((row[4] ?? '').length < 256, 'OpenLava keeps 256 bytes of a DESCRIPTION');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_BACKBONE, backbone, stallSlowdown, type BackboneParams } from '../../src/model/backbone.js';
+import { DEFAULT_BACKBONE, backbone, ioSlowdown, stallSlowdown, type BackboneParams } from '../../src/model/backbone.js';
 import { rawFeatures } from '../../src/model/features.js';
 import { fullSample } from './helpers.js';
 
@@ -45,11 +45,24 @@ describe('backbone', () => {
     assert.ok(backbone(cpuHost(2, 2)).rank > backbone(cpuHost(128, 128)).rank + 25);
   });
 
-  it('costs a stall share s of lost time s / (1 - s)', () => {
+  it('costs a memory stall share s of lost time s / (1 - s)', () => {
     assert.equal(stallSlowdown(0.5), 1);
     assert.ok(Math.abs(stallSlowdown(0.9) - 9) < 1e-9);
-    assert.ok(Math.abs(backbone({ cpus: 4, psi_io_some: 0.9 }).io - 900) < 1e-9);
     assert.ok(Math.abs(backbone({ cpus: 4, psi_mem_some: 0.5 }).mem - 100) < 1e-9);
+  });
+
+  it('slows the io part by the mean number of tasks waiting for io, -ln(1 - s), which stays finite near s = 1', () => {
+    assert.ok(Math.abs(backbone({ cpus: 4, psi_io_some: 0.5 }).io - 100 * Math.LN2) < 1e-9);
+    // Small stall: close to s / (1 - s).
+    assert.ok(Math.abs(ioSlowdown(0.05) - stallSlowdown(0.05)) < 0.002);
+    // One task always waiting (some = 1): a few hundred percent for the io part, not 9900.
+    const saturated = backbone({ cpus: 2, psi_io_some: 1 });
+    assert.ok(saturated.io > 300 && saturated.io < 500, String(saturated.io));
+    assert.ok(ioSlowdown(0.9) > ioSlowdown(0.5) && ioSlowdown(0.99) > ioSlowdown(0.9));
+  });
+
+  it('gives a CPU-bound job nothing for io stall', () => {
+    assert.equal(backbone({ cpus: 2, psi_io_some: 0.99, disk_busy_max: 1 }).cpu, 0);
   });
 
   it('counts 5000 pages swapped per second as half the time stalled on memory', () => {
@@ -64,7 +77,7 @@ describe('backbone', () => {
   });
 
   it('weights the per-type slowdowns into the typical job with the given parameters', () => {
-    const params: BackboneParams = { weights: { cpu: 0.5, mem: 0.3, io: 0.2 }, runnableWeight: 1 };
+    const params: BackboneParams = { ...DEFAULT_BACKBONE, weights: { cpu: 0.5, mem: 0.3, io: 0.2 }, runnableWeight: 1 };
     const b = backbone({ ...cpuHost(4, 6), psi_mem_some: 0.2, psi_io_some: 0.4 }, params);
     assert.ok(Math.abs(b.rank - (0.5 * b.cpu + 0.3 * b.mem + 0.2 * b.io)) < 1e-9);
   });

@@ -1,5 +1,6 @@
 // Model files for tests, built without brain.js: random weights of a chosen shape.
 import type { Sample } from '../../src/collectors/types.js';
+import { DEFAULT_BACKBONE } from '../../src/model/backbone.js';
 import { FEATURE_NAMES, featureScaling } from '../../src/model/features.js';
 import { MODEL_FORMAT, MODEL_VERSION, type BrainNetworkJSON, type ModelFile } from '../../src/model/model.js';
 import type { Activation } from '../../src/model/network.js';
@@ -25,8 +26,9 @@ export function randomNetwork(sizes: number[], activation: Activation = 'sigmoid
   return { sizes, layers, outputLookup: false, inputLookup: false, activation, trainOpts: {} };
 }
 
-// A complete, valid model file around a random network.
-export function randomModelFile(options: { seed?: number; hidden?: number[]; activation?: Activation; name?: string } = {}): ModelFile {
+// A complete, valid model file around a random correction network, with the default
+// backbone and every input's range 0..1 (nothing is ever outside it).
+export function randomModelFile(options: { seed?: number; hidden?: number[]; activation?: Activation; name?: string } = {}): ModelFile & { residual: NonNullable<ModelFile['residual']> } {
   const sizes = [FEATURE_NAMES.length, ...(options.hidden ?? [6]), 1];
   return {
     format: MODEL_FORMAT,
@@ -34,8 +36,9 @@ export function randomModelFile(options: { seed?: number; hidden?: number[]; act
     name: options.name ?? 'test',
     features: [...FEATURE_NAMES],
     scaling: featureScaling(),
-    output: { rankAtZero: -50, rankAtOne: 500 },
-    network: randomNetwork(sizes, options.activation ?? 'sigmoid', options.seed ?? 1),
+    backbone: { ...DEFAULT_BACKBONE, weights: { ...DEFAULT_BACKBONE.weights } },
+    ranges: FEATURE_NAMES.map((feature) => ({ feature, lo: 0, hi: 1, min: null, max: null })),
+    residual: { output: { rankAtZero: -50, rankAtOne: 500 }, network: randomNetwork(sizes, options.activation ?? 'sigmoid', options.seed ?? 1) },
     training: {
       date: '2026-11-28T12:00:00.000Z',
       source: ['test'],

@@ -4,13 +4,16 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ModelError } from '../../src/util/errors.js';
-import { FEATURE_NAMES } from '../../src/model/features.js';
+import { backbone } from '../../src/model/backbone.js';
+import { FEATURE_NAMES, featuresFromNamed } from '../../src/model/features.js';
 import { MAX_MODEL_BYTES, loadModel, modelId, parseModel, readModelText, serializeModel, type ModelFile } from '../../src/model/model.js';
 import { repoRoot, tempDir } from '../helpers.js';
 import { randomModelFile } from './helpers.js';
 
-function rejects(mutate: (m: ModelFile & Record<string, unknown>) => void, pattern: RegExp): void {
-  const file = randomModelFile({ hidden: [5, 3] }) as ModelFile & Record<string, unknown>;
+type TestFile = ReturnType<typeof randomModelFile> & Record<string, unknown>;
+
+function rejects(mutate: (m: TestFile) => void, pattern: RegExp): void {
+  const file = randomModelFile({ hidden: [5, 3] }) as TestFile;
   mutate(file);
   assert.throws(() => parseModel(JSON.stringify(file), 'm.json'), (err: unknown) => {
     assert.ok(err instanceof ModelError, `expected ModelError, got ${String(err)}`);
@@ -23,7 +26,7 @@ function rejects(mutate: (m: ModelFile & Record<string, unknown>) => void, patte
 describe('parseModel', () => {
   it('accepts a complete model and predicts a rank within 0..1000', () => {
     const model = parseModel(serializeModel(randomModelFile()), 'm.json');
-    const rank = model.predict(FEATURE_NAMES.map(() => 0.5));
+    const rank = model.predict({ values: FEATURE_NAMES.map(() => 0.5), named: { cpus: 4, runnable_per_cpu: 1 } });
     assert.ok(rank >= 0 && rank <= 1000, String(rank));
     assert.match(model.id, /^test#[0-9a-f]{8}$/);
   });
@@ -34,15 +37,66 @@ describe('parseModel', () => {
     assert.notEqual(parseModel(serializeModel(randomModelFile({ seed: 2 })), 'b').id, parseModel(text, 'a').id);
   });
 
-  it('maps the network output linearly from output.rankAtZero to output.rankAtOne', () => {
+  it('adds the network output, mapped linearly from rankAtZero to rankAtOne, to the backbone', () => {
     const file = randomModelFile({ hidden: [] });
     // Weights 0 and bias 0: the sigmoid gives 0.5 whatever the input.
-    for (const node of Object.values(file.network.layers[1]!)) {
+    for (const node of Object.values(file.residual.network.layers[1]!)) {
       node.bias = 0;
       for (const k of Object.keys(node.weights!)) node.weights![k] = 0;
     }
-    file.output = { rankAtZero: 100, rankAtOne: 300 };
-    assert.equal(parseModel(JSON.stringify(file), 'm').predict(FEATURE_NAMES.map(() => 1)), 200);
+    file.residual.output = { rankAtZero: 100, rankAtOne: 300 };
+    const model = parseModel(JSON.stringify(file), 'm');
+    assert.equal(model.predict({ values: FEATURE_NAMES.map(() => 1), named: {} }), 200, 'an idle host: backbone 0');
+    const named = { cpus: 2, runnable_per_cpu: 2, load1_per_cpu: 2 };
+    const e = model.evaluate({ values: FEATURE_NAMES.map(() => 1), named });
+    assert.equal(e.backbone.rank, backbone(named, file.backbone).rank);
+    assert.equal(e.correction, 200);
+    assert.equal(e.rank, e.backbone.rank + 200);
+  });
+
+  it('ranks with the backbone alone when the file has no network', () => {
+    const file = { ...randomModelFile(), residual: null };
+    const model = parseModel(JSON.stringify(file), 'm');
+    assert.equal(model.network, undefined);
+    const named = { cpus: 8, runnable_per_cpu: 1.5, load1_per_cpu: 1.5, psi_io_some: 0.3 };
+    assert.equal(model.predict({ values: FEATURE_NAMES.map(() => 0.3), named }), backbone(named, file.backbone).rank);
+  });
+
+  it('never lets the network lower the rank below the backbone once an input is above the range seen in training', () => {
+    const file = randomModelFile({ hidden: [] });
+    const node = file.residual.network.layers[1]!['0']!;
+    node.bias = -4; // the network alone would take about 50 points off
+    for (const k of Object.keys(node.weights!)) node.weights![k] = 0;
+    file.residual.output = { rankAtZero: -50, rankAtOne: 50 };
+    const i = FEATURE_NAMES.indexOf('psi_io_some');
+    file.ranges[i] = { feature: 'psi_io_some', lo: 0, hi: 0.5, min: 0, max: 0.5 };
+    const model = parseModel(JSON.stringify(file), 'm');
+    const at = (psi: number) => {
+      const values = FEATURE_NAMES.map(() => 0);
+      values[i] = psi;
+      return model.evaluate({ values, named: { cpus: 2, psi_io_some: psi } });
+    };
+    const inside = at(0.4);
+    assert.deepEqual(inside.outside, []);
+    assert.ok(inside.correction < -40 && inside.rank === Math.max(0, inside.backbone.rank + inside.correction), JSON.stringify(inside));
+    const beyond = at(0.8);
+    assert.deepEqual(beyond.outside, ['psi_io_some']);
+    assert.equal(beyond.correction, 0);
+    assert.equal(beyond.rank, beyond.backbone.rank);
+  });
+
+  it('counts a host of another size as outside the calibration, both ways, but not a less loaded one', () => {
+    const file = randomModelFile();
+    const c = FEATURE_NAMES.indexOf('cpus');
+    const r = FEATURE_NAMES.indexOf('runnable_per_cpu');
+    file.ranges[c] = { feature: 'cpus', lo: 1 / 3, hi: 1 / 3, min: 2, max: 2 };
+    file.ranges[r] = { feature: 'runnable_per_cpu', lo: 0.1, hi: 0.5, min: 0.4, max: 2 };
+    const model = parseModel(JSON.stringify(file), 'm');
+    const outside = (named: Record<string, number>) => model.evaluate(featuresFromNamed(named)).outside;
+    assert.deepEqual(outside({ cpus: 2, runnable_per_cpu: 1 }), []);
+    assert.deepEqual(outside({ cpus: 2, runnable_per_cpu: 0 }), [], 'less contention than calibrated is not outside');
+    assert.deepEqual(outside({ cpus: 64, runnable_per_cpu: 1 }), ['cpus']);
+    assert.deepEqual(outside({ cpus: 1, runnable_per_cpu: 3 }), ['runnable_per_cpu', 'cpus']);
   });
 
   it('refuses text larger than the size limit before parsing it', () => {
@@ -53,7 +107,32 @@ describe('parseModel', () => {
 
   it('refuses another format or version', () => {
     rejects((m) => (m.format = 'brain' as never), /format is "brain", expected "lavarank-model"/);
-    rejects((m) => (m.version = 2 as never), /version is 2, expected 1/);
+    rejects((m) => (m.version = 3 as never), /version is 3, expected 2/);
+  });
+
+  it('refuses a model of the first format, saying how to retrain it', () => {
+    rejects((m) => (m.version = 1 as never), /version is 1: a model of the first format .*retrain it for this version: "lavarank retrain" for a site model, "npm run train-default" for the embedded default/);
+  });
+
+  it('refuses the embedded default of the previous release (format 1) as a file, naming it and how to retrain', () => {
+    const path = join(repoRoot, 'test', 'fixtures', 'models', 'default-format1.json');
+    assert.throws(() => parseModel(readFileSync(path, 'utf8'), path), (err: unknown) => {
+      assert.ok(err instanceof ModelError);
+      assert.match(err.message, /default-format1\.json: .*version is 1: a model of the first format.*"lavarank retrain" for a site model/);
+      return true;
+    });
+  });
+
+  it('refuses backbone parameters out of their range, naming them', () => {
+    rejects((m) => (m.backbone.weights.mem = -0.1), /backbone\.weights\.mem is -0\.1, expected a number from 0 to 100/);
+    rejects((m) => (m.backbone.runnableWeight = 2), /backbone\.runnableWeight is 2, expected a number from 0 to 1/);
+    rejects((m) => delete (m.backbone as Partial<ModelFile['backbone']>).secondsPerPage, /backbone\.secondsPerPage is nothing/);
+  });
+
+  it('refuses ranges that are not one per feature in order, or not ordered', () => {
+    rejects((m) => m.ranges.pop(), /ranges has \d+ entries, expected one per feature/);
+    rejects((m) => (m.ranges[0]!.feature = 'load5'), /ranges\[0\]\.feature is "load5", expected "cpu_busy"/);
+    rejects((m) => Object.assign(m.ranges[2]!, { lo: 0.8, hi: 0.5 }), /ranges\[2\] lo 0\.8 and hi 0\.5 must satisfy 0 <= lo <= hi <= 1/);
   });
 
   it('refuses unknown top-level keys', () => rejects((m) => (m['script'] = 'x'), /script is not a known key/));
@@ -70,37 +149,37 @@ describe('parseModel', () => {
   });
 
   it('refuses a non-finite weight or bias, naming its place', () => {
-    rejects((m) => (m.network.layers[2]!['1']!.weights!['3'] = null as never), /network\.layers\[2\]\["1"\]\.weights\["3"\] is null, expected a finite number/);
-    rejects((m) => (m.network.layers[1]!['0']!.bias = 'NaN' as never), /network\.layers\[1\]\["0"\]\.bias is "NaN", expected a finite number/);
+    rejects((m) => (m.residual.network.layers[2]!['1']!.weights!['3'] = null as never), /network\.layers\[2\]\["1"\]\.weights\["3"\] is null, expected a finite number/);
+    rejects((m) => (m.residual.network.layers[1]!['0']!.bias = 'NaN' as never), /network\.layers\[1\]\["0"\]\.bias is "NaN", expected a finite number/);
     // JSON has no Infinity, but 1e999 parses to it.
     const text = JSON.stringify(randomModelFile()).replace(/"bias":[-0-9.e]+/, '"bias":1e999');
     assert.throws(() => parseModel(text, 'm'), /bias is Infinity, expected a finite number/);
   });
 
   it('refuses a weight or bias beyond float32 range, which the network would hold as Infinity', () => {
-    rejects((m) => (m.network.layers[1]!['0']!.weights!['0'] = 1e308), /network\.layers\[1\]\["0"\]\.weights\["0"\] is 1e\+308, expected a number within float32 range/);
-    rejects((m) => (m.network.layers[1]!['0']!.bias = -1e39), /bias is -1e\+39, expected a number within float32 range/);
+    rejects((m) => (m.residual.network.layers[1]!['0']!.weights!['0'] = 1e308), /network\.layers\[1\]\["0"\]\.weights\["0"\] is 1e\+308, expected a number within float32 range/);
+    rejects((m) => (m.residual.network.layers[1]!['0']!.bias = -1e39), /bias is -1e\+39, expected a number within float32 range/);
   });
 
   it('refuses code where a number belongs, without running it', () => {
-    rejects((m) => (m.network.layers[1]!['2']!.weights!['0'] = 'process.exit(7)' as never), /weights\["0"\] is "process.exit\(7\)", expected a finite number/);
+    rejects((m) => (m.residual.network.layers[1]!['2']!.weights!['0'] = 'process.exit(7)' as never), /weights\["0"\] is "process.exit\(7\)", expected a finite number/);
   });
 
   it('refuses layer sizes inconsistent with the feature count or with each other', () => {
-    rejects((m) => (m.network.sizes[0] = 5), /network\.sizes\[0\] is 5, but the model has \d+ features/);
-    rejects((m) => (m.network.sizes[3] = 2), /network\.sizes\[3\] is 2, expected 1 output/);
-    rejects((m) => m.network.layers.pop(), /network\.layers has 3 layers, but network\.sizes has 4/);
-    rejects((m) => delete m.network.layers[1]!['4'], /network\.layers\[1\] has no node "4"/);
-    rejects((m) => (m.network.layers[1]!['5'] = { bias: 0, weights: {} }), /network\.layers\[1\] has 6 nodes, expected 5 \(unexpected "5"\)/);
-    rejects((m) => delete m.network.layers[3]!['0']!.weights!['2'], /network\.layers\[3\]\["0"\]\.weights has no weight "2"/);
-    rejects((m) => (m.network.sizes[1] = 100000), /network\.sizes\[1\] is 100000, expected an integer from 1 to 512/);
+    rejects((m) => (m.residual.network.sizes[0] = 5), /network\.sizes\[0\] is 5, but the model has \d+ features/);
+    rejects((m) => (m.residual.network.sizes[3] = 2), /network\.sizes\[3\] is 2, expected 1 output/);
+    rejects((m) => m.residual.network.layers.pop(), /network\.layers has 3 layers, but residual\.network\.sizes has 4/);
+    rejects((m) => delete m.residual.network.layers[1]!['4'], /network\.layers\[1\] has no node "4"/);
+    rejects((m) => (m.residual.network.layers[1]!['5'] = { bias: 0, weights: {} }), /network\.layers\[1\] has 6 nodes, expected 5 \(unexpected "5"\)/);
+    rejects((m) => delete m.residual.network.layers[3]!['0']!.weights!['2'], /network\.layers\[3\]\["0"\]\.weights has no weight "2"/);
+    rejects((m) => (m.residual.network.sizes[1] = 100000), /network\.sizes\[1\] is 100000, expected an integer from 1 to 512/);
   });
 
-  it('refuses an unknown activation', () => rejects((m) => (m.network.activation = 'softmax' as never), /network\.activation is "softmax", expected one of sigmoid, relu, leaky-relu, tanh/));
+  it('refuses an unknown activation', () => rejects((m) => (m.residual.network.activation = 'softmax' as never), /network\.activation is "softmax", expected one of sigmoid, relu, leaky-relu, tanh/));
 
-  it('refuses a network trained with named inputs (a lookup table)', () => rejects((m) => (m.network.inputLookup = true), /network\.inputLookup is true/));
+  it('refuses a network trained with named inputs (a lookup table)', () => rejects((m) => (m.residual.network.inputLookup = true), /network\.inputLookup is true/));
 
-  it('refuses an output scaling that does not increase', () => rejects((m) => (m.output.rankAtOne = -50), /output\.rankAtOne \(-50\) must be greater/));
+  it('refuses an output scaling that does not increase', () => rejects((m) => (m.residual.output.rankAtOne = -50), /residual\.output\.rankAtOne \(-50\) must be greater/));
 
   it('refuses missing training metadata', () => {
     rejects((m) => delete (m.training as Partial<ModelFile['training']>).holdoutMae, /training\.holdoutMae is nothing, expected a finite number/);

@@ -17,8 +17,10 @@ function inputs(count: number, seed: number, width = N): number[][] {
 
 function ours(json: ReturnType<typeof randomNetwork>): Network {
   const file = randomModelFile();
-  file.network = json;
-  return parseModel(JSON.stringify(file), 'test').network;
+  file.residual.network = json;
+  const network = parseModel(JSON.stringify(file), 'test').network;
+  assert.ok(network !== undefined);
+  return network;
 }
 
 function brainFrom(json: object): brain.NeuralNetwork {

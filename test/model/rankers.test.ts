@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { defaultConfig, type Config } from '../../src/config.js';
 import { ModelError } from '../../src/util/errors.js';
 import { backbone } from '../../src/model/backbone.js';
-import { CONTEXT_NAMES, FEATURE_NAMES } from '../../src/model/features.js';
+import { FEATURE_NAMES } from '../../src/model/features.js';
 import { parseModel, serializeModel, type ModelFile } from '../../src/model/model.js';
 import { defaultModelPath, describeModel, modelRanker, openRankers } from '../../src/model/rankers.js';
 import { captureLog, repoRoot, tempDir } from '../helpers.js';
@@ -52,7 +52,7 @@ describe('openRankers', () => {
       const result = ranker.rank(fullSample());
       assert.ok(result.rank >= 0 && result.rank <= 1000);
       assert.match(result.model, /^test#[0-9a-f]{8}$/);
-      assert.deepEqual(Object.keys(result.features ?? {}), [...CONTEXT_NAMES, ...FEATURE_NAMES]);
+      assert.deepEqual(Object.keys(result.features ?? {}), FEATURE_NAMES);
       assert.equal(result.features?.['cpu_busy'], 0.5);
       assert.equal(result.features?.['cpus'], 4);
       assert.equal(result.features?.['gpu_util_max'], null);
@@ -74,7 +74,7 @@ describe('openRankers', () => {
   it('refuses to start on an invalid or missing model named in the config', () => {
     withDir((dir) => {
       const path = join(dir, 'm.json');
-      install(path, '{"format":"lavarank-model","version":1}');
+      install(path, '{"format":"lavarank-model","version":2}');
       assert.throws(() => openRankers(config(path), captureLog().log), (err: unknown) => err instanceof ModelError && /m\.json: name is nothing/.test(err.message));
       assert.throws(() => openRankers(config(join(dir, 'none.json')), captureLog().log), /none\.json cannot be read: ENOENT/);
     });
@@ -131,7 +131,7 @@ describe('refresh', () => {
       const rankers = openRankers(config(path), c.log);
       const good = rankers.current();
       const bad = randomModelFile({ name: 'bad' });
-      bad.network.layers[1]!['0']!.weights!['2'] = NaN;
+      bad.residual.network.layers[1]!['0']!.weights!['2'] = NaN;
       install(path, serializeModel(bad));
       for (let i = 0; i < 3; i++) rankers.refresh();
       assert.equal(rankers.current(), good);
@@ -225,10 +225,19 @@ describe('describeModel', () => {
 });
 
 describe('models/default.json', () => {
-  it('is a valid model for this build that beats its baselines on its holdout', () => {
+  it('is a valid model for this build whose grouped validation is recorded, beating the mean, the load line and the formula', () => {
     const model = parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json');
     const t = model.file.training;
     assert.ok(t.holdoutMae < Math.min(t.baselines.mean, t.baselines.loadOnly, t.baselines.formula), JSON.stringify(t));
+    const v = t['validation'] as { method: string; gate: string };
+    assert.match(v.method, /^grouped \d+-fold, \d+ repeats$/);
+    assert.match(v.gate, /^the model \(MAE [\d.]+\) /);
+  });
+
+  it('was trained on the host size of the calibration only, so larger hosts are outside its range', () => {
+    const model = parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'default');
+    const cpus = model.file.ranges.find((r) => r.feature === 'cpus');
+    assert.deepEqual([cpus?.min, cpus?.max], [2, 2]);
   });
 
   it('ranks an idle host low and a host with twice as many runnable tasks as CPUs high', () => {

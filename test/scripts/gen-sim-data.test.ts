@@ -103,7 +103,7 @@ describe('retrain on the simulated cluster', () => {
     assert.equal(r.written, true);
     const model = loadModel(out);
     const rank = (busy: number, runnable: number): number =>
-      model.predict(featuresFromNamed({ cpus: 16, cpu_busy: busy, runnable_per_cpu: runnable, load1_per_cpu: runnable, mem_used: 0.3, disk_busy_max: 0, psi_io_some: 0, psi_cpu_some: 0 }).values);
+      model.predict(featuresFromNamed({ cpus: 16, cpu_busy: busy, runnable_per_cpu: runnable, load1_per_cpu: runnable, mem_used: 0.3, disk_busy_max: 0, psi_io_some: 0, psi_cpu_some: 0 }));
     const idle = rank(0.1, 0.1);
     const busy = rank(1, 1.75);
     t.diagnostic(`holdout MAE: new ${mae('new model')}, linear regression ${mae('linear regression')}, mean ${mae('mean')}; rank idle ${idle.toFixed(1)}, busy ${busy.toFixed(1)}`);

@@ -35,7 +35,18 @@ describe('calibration datasets', () => {
     const { records } = parseCalibration(good, 'd');
     const [row] = calibrationRows(records);
     const f = toFeatures(fullSample());
-    assert.deepEqual(row, { values: f.values, mask: f.mask, label: 42.5 });
+    assert.deepEqual(row, { values: f.values, mask: f.mask, named: f.named, label: 42.5 });
+  });
+
+  it('are grouped by their stressor configuration, a dataset from before the squeeze counting as no squeeze', () => {
+    const sample = fullSample();
+    const rows = calibrationRows([
+      { sample, slowdown: 1, config: { cpuHogs: 2, membw: 0, mem: 1, disk: 0 } },
+      { sample, slowdown: 2, config: { cpuHogs: 2, membw: 0, mem: 1, disk: 0, squeeze: 0 } },
+      { sample, slowdown: 3, config: { cpuHogs: 0, membw: 0, mem: 0, disk: 1, squeeze: 2 } },
+      { sample, slowdown: 4 },
+    ]);
+    assert.deepEqual(rows.map((r) => r.group), ['cpu=2 membw=0 mem=1 disk=0 squeeze=0', 'cpu=2 membw=0 mem=1 disk=0 squeeze=0', 'cpu=0 membw=0 mem=0 disk=1 squeeze=2', undefined]);
   });
 
   it('are identified by their sha256, and an unreadable file is a ParseError', () => {

@@ -347,7 +347,7 @@ describe('the stages, one at a time', () => {
     const o = options();
     const log = readLog();
     const labelled = await joinAndLabel(await gatherInputs(o, log, ctx), o, log, ctx);
-    const cal = Array.from({ length: 10 }, () => ({ values: new Array<number>(FEATURE_NAMES.length).fill(0), mask: new Array<boolean>(FEATURE_NAMES.length).fill(false), label: -1 }));
+    const cal = Array.from({ length: 10 }, () => ({ values: new Array<number>(FEATURE_NAMES.length).fill(0), mask: new Array<boolean>(FEATURE_NAMES.length).fill(false), named: {}, label: -1 }));
     const split = splitByTime(labelled, cal, { holdoutFraction: 0.2, maxTrainRows: 100 });
     assert.equal(split.sampledJobs, 100);
     assert.equal(split.trainRows.length, 110);

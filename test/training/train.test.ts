@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/util/errors.js';
 import { calibrationRows } from '../../src/training/dataset.js';
-import { FEATURE_NAMES, toFeatures } from '../../src/model/features.js';
+import { FEATURE_NAMES, featuresFromNamed, toFeatures } from '../../src/model/features.js';
+import { gateDecision } from '../../src/training/evaluate.js';
 import { loadModel, serializeModel } from '../../src/model/model.js';
 import { syntheticCalibration } from '../../src/training/synthetic.js';
 import {
@@ -27,18 +28,40 @@ const now = () => new Date('2026-11-28T12:00:00Z');
 const rows = calibrationRows(syntheticCalibration({ count: 250, seed: 3 }));
 const quick = { epochs: 150, chunk: 50, hiddenLayers: [8], now } as const;
 
-function rowWith(values: Record<string, number>, label: number): TrainingRow {
-  const v = FEATURE_NAMES.map((n) => values[n] ?? 0);
-  return { values: v, mask: FEATURE_NAMES.map(() => true), label };
+function rowWith(named: Record<string, number>, label: number): TrainingRow {
+  const f = featuresFromNamed(named);
+  return { values: f.values, mask: f.mask, named: f.named, label };
 }
 
 describe('trainModel', () => {
   it('learns the synthetic relation well enough to beat the mean, the load-only fit and the formula on the holdout', async () => {
     const { model, report } = await trainModel(rows, { ...quick, epochs: 300, hiddenLayers: [10] });
-    assert.ok(report.beatsBaselines, JSON.stringify(report));
+    assert.ok(report.holdoutMae < Math.min(report.baselines.mean, report.baselines.loadOnly, report.baselines.formula), JSON.stringify(report));
     assert.ok(report.holdoutMae < 0.5 * report.baselines.mean, JSON.stringify(report));
     assert.equal(model.training.holdoutMae, report.holdoutMae);
     assert.equal(report.trainSamples + report.validationSamples + report.holdoutSamples, rows.length);
+  });
+
+  it('decides with gateDecision: the model is good enough only if it beats the backbone alone and the ridge regression', async () => {
+    const { report } = await trainModel(rows, quick);
+    assert.deepEqual(report.gate, gateDecision({ model: report.holdoutMae, backbone: report.baselines.backbone, ridge: report.baselines.ridge }));
+    assert.equal(report.beatsBaselines, report.gate.pass);
+  });
+
+  it('keeps every weight of the correction network at or above zero, so more contention never lowers it', async () => {
+    const { model } = await trainModel(rows, quick);
+    const layers = model.residual?.network.layers ?? [];
+    assert.ok(layers.length > 1);
+    for (const layer of layers.slice(1)) {
+      for (const node of Object.values(layer)) for (const w of Object.values(node.weights ?? {})) assert.ok(w >= 0, String(w));
+    }
+  });
+
+  it('records the range of every input in training', async () => {
+    const { model } = await trainModel(rows, quick);
+    const cpus = model.ranges.find((r) => r.feature === 'cpus');
+    assert.deepEqual([cpus?.min, cpus?.max], [8, 8], 'the synthetic host has 8 CPUs');
+    for (const r of model.ranges) assert.ok(r.lo <= r.hi, r.feature);
   });
 
   it('gives the same model for the same seed and rows, and another for another seed', async () => {
@@ -46,7 +69,7 @@ describe('trainModel', () => {
     const b = await trainModel(rows, { ...quick, seed: 5 });
     const c = await trainModel(rows, { ...quick, seed: 6 });
     assert.equal(serializeModel(a.model), serializeModel(b.model));
-    assert.notEqual(JSON.stringify(a.model.network), JSON.stringify(c.model.network));
+    assert.notEqual(JSON.stringify(a.model.residual), JSON.stringify(c.model.residual));
   });
 
   it('puts Math.random back after seeding it, also when training fails', async () => {
@@ -81,7 +104,7 @@ describe('trainModel', () => {
     assert.equal(model.training.date, '2026-11-28T12:00:00.000Z');
     assert.deepEqual(model.training.source, ['a.jsonl sha256:00']);
     assert.equal(model.training.samples, rows.length);
-    assert.equal(model.network.sizes.join(','), `${FEATURE_NAMES.length},8,1`);
+    assert.equal(model.residual?.network.sizes.join(','), `${FEATURE_NAMES.length},8,1`);
   });
 
   it('holds out the last rows as given with split "tail" (the newest, for retrain)', () => {
@@ -106,7 +129,7 @@ describe('trainModel', () => {
 
 describe('the baselines', () => {
   it('fit a straight line on the 1-minute load per CPU by least squares', () => {
-    const data = [0.2, 0.5, 1, 1.5, 2].map((load) => rowWith({ load1_per_cpu: load / 4 }, 10 + 30 * load));
+    const data = [0.2, 0.5, 1, 1.5, 2].map((load) => rowWith({ load1_per_cpu: load }, 10 + 30 * load));
     const fit = fitLoadOnly(data);
     assert.ok(Math.abs(fit.intercept - 10) < 1e-9 && Math.abs(fit.slope - 30) < 1e-9, JSON.stringify(fit));
   });
@@ -115,7 +138,7 @@ describe('the baselines', () => {
     const s = fullSample({ busy: 0.4, runnablePerCpu: 0.7 });
     s.memory!.usedFraction = 0.9;
     const f = toFeatures(s);
-    assert.ok(Math.abs(formulaRank(f.values, f.mask) - formulaRanker().rank(s).rank) < 1e-9);
+    assert.ok(Math.abs(formulaRank(f) - formulaRanker().rank(s).rank) < 1e-9);
   });
 
   it('measure the mean absolute error against labels clamped to the rank range', () => {
@@ -123,11 +146,13 @@ describe('the baselines', () => {
     assert.equal(meanAbsoluteError(() => 10, data), (10 + 40 + 990) / 3);
   });
 
-  it('choose an output range from the labels, between 200 and 1000', () => {
-    assert.deepEqual(chooseOutput([0, 10, 20]), { rankAtZero: -20, rankAtOne: 200 });
-    assert.deepEqual(chooseOutput(Array.from({ length: 100 }, (_, i) => 4 * i)), { rankAtZero: -50, rankAtOne: 500 });
-    assert.equal(chooseOutput([5000]).rankAtOne, 1000);
+  it('choose the correction\'s output range from the 1st to the 99th percentile with a quarter of margin, at least -50..50', () => {
+    assert.deepEqual(chooseOutput([0, 10, 20]), { rankAtZero: -50, rankAtOne: 50 });
+    // 0..100: percentiles 1 and 99, a margin of 24.5, rounded to 5.
+    assert.deepEqual(chooseOutput(Array.from({ length: 101 }, (_, i) => i)), { rankAtZero: -50, rankAtOne: 125 });
+    assert.deepEqual(chooseOutput(Array.from({ length: 101 }, (_, i) => -3 * i)), { rankAtZero: -370, rankAtOne: 70 });
   });
+
 });
 
 describe('writeModelFile', () => {
@@ -164,7 +189,7 @@ describe('writeModelFile', () => {
       const path = join(t.dir, 'model.json');
       writeFileSync(path, 'old');
       const bad = randomModelFile();
-      bad.network.layers[1]!['0']!.bias = NaN;
+      bad.residual.network.layers[1]!['0']!.bias = NaN;
       assert.throws(() => writeModelFile(path, bad), /bias is null/);
       assert.deepEqual(readdirSync(t.dir), ['model.json']);
     } finally {

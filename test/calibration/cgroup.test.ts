@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { findMemoryCgroup, squeezedMemory, swapTotalBytes } from '../../src/calibration/cgroup.js';
+import type { MemoryReading } from '../../src/collectors/types.js';
+import { repoRoot } from '../helpers.js';
+
+// mountinfo lines of a hybrid host (v1 controllers and a v2 mount) and of a pure v2 host.
+const HYBRID_MOUNTS = [
+  '30 25 0:26 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755',
+  '34 30 0:30 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory',
+  '35 30 0:31 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu',
+  '40 30 0:36 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+].join('\n');
+const V2_MOUNTS = '29 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate';
+
+test('finds the v1 memory cgroup of the process under the memory hierarchy\'s mount', () => {
+  const found = findMemoryCgroup('4:memory:/jobs/42\n1:cpu:/\n0::/', HYBRID_MOUNTS, () => undefined);
+  assert.deepEqual(found, { kind: 'v1', parent: '/sys/fs/cgroup/memory/jobs/42' });
+});
+
+test('finds a v2 cgroup only where the memory controller is offered', () => {
+  const withMemory = findMemoryCgroup('0::/user.slice/u.scope', V2_MOUNTS, (dir) => (dir === '/sys/fs/cgroup/user.slice/u.scope' ? 'cpu io memory pids\n' : undefined));
+  assert.deepEqual(withMemory, { kind: 'v2', parent: '/sys/fs/cgroup/user.slice/u.scope' });
+  const without = findMemoryCgroup('0::/', HYBRID_MOUNTS, () => 'hugetlb\n');
+  assert.ok('why' in without);
+  assert.match(without.why, /does not offer the memory controller \(cgroup.controllers: "hugetlb"\)/);
+});
+
+test('says why when there is no memory cgroup at all', () => {
+  const found = findMemoryCgroup('1:cpu:/\n', HYBRID_MOUNTS, () => undefined);
+  assert.ok('why' in found && /no memory cgroup/.test(found.why));
+});
+
+test('the squeezed memory reading is that of a host the size of the limit, with the page cache counted as available', () => {
+  const host: MemoryReading = { totalBytes: 24e9, availableBytes: 23e9, usedFraction: 1 - 23 / 24, swapTotalBytes: 4e9, swapUsedFraction: 0.1, swapInPerSec: 500, swapOutPerSec: 600, majorFaultsPerSec: 80 };
+  const m = squeezedMemory(host, { usageBytes: 2000, inactiveFileBytes: 200 }, 2048);
+  assert.deepEqual(m, { ...host, totalBytes: 2048, availableBytes: 248, usedFraction: 1 - 248 / 2048 });
+  assert.equal(squeezedMemory(host, { usageBytes: 4096, inactiveFileBytes: 0 }, 2048).availableBytes, 0, 'never negative');
+});
+
+test('swap space is read from /proc/meminfo in bytes, 0 when there is none', () => {
+  assert.equal(swapTotalBytes('MemTotal:       24683944 kB\nSwapTotal:       4194300 kB\nSwapFree:        4194300 kB\n'), 4194300 * 1024);
+  assert.equal(swapTotalBytes('MemTotal:       24683944 kB\nSwapTotal:             0 kB\n'), 0);
+});
+
+test('the squeeze stressor refuses to start without the amount of memory to touch', () => {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'calibration', 'stress.js'), 'squeeze'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /squeeze: --bytes is required/);
+});

@@ -1,0 +1,162 @@
+// The promises of the rank, as properties of the shipped default model on synthetic
+// hosts of 2, 16, 64 and 128 CPUs read through lavarank's own collectors (issue 12):
+// more contention never lowers the rank, a free CPU ranks near idle whatever the
+// host's size, swapping and memory stall rank far above idle (a saturated disk for an
+// io-bound job, rank_io), and a small full host ranks well above a big full one.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { parseModel } from '../../src/model/model.js';
+import { modelRanker } from '../../src/model/rankers.js';
+import { repoRoot } from '../helpers.js';
+import { fullState, hostSampler, type HostState } from '../helpers/synthetic-host.js';
+
+const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json'));
+const hosts = hostSampler();
+after(() => hosts.close());
+const rankOf = (state: HostState): number => ranker.rank(hosts.sample(state)).rank;
+const SIZES = [2, 16, 64, 128] as const;
+
+// What "near idle" and "far above idle" mean here, in rank points (percent slowdown).
+const NEAR = 10;
+const FAR = 30;
+
+describe('the synthetic host', () => {
+  it('reads back, through the collectors, as the state it was written from', () => {
+    const state: HostState = { cpus: 16, runnable: 20, load1: 18, busy: 0.8, iowait: 0.05, steal: 0.02, memUsed: 0.6, swapPagesPerSec: 400, majorFaultsPerSec: 50, diskBusy: 0.4, psiCpu: 0.3, psiMemSome: 0.1, psiMemFull: 0.05, psiIoSome: 0.2, psiIoFull: 0.1 };
+    const s = hosts.sample(state);
+    const near = (a: number | undefined, b: number, what: string): void => assert.ok(a !== undefined && Math.abs(a - b) < 0.01 * Math.max(1, b), `${what}: ${a} vs ${b}`);
+    near(s.cpu?.busy, 0.8, 'busy');
+    near(s.cpu?.iowait, 0.05, 'iowait');
+    near(s.cpu?.steal, 0.02, 'steal');
+    assert.equal(s.load?.online, 16);
+    near(s.load?.runnable, 20, 'runnable');
+    near(s.load?.load1, 18, 'load1');
+    near(s.memory?.usedFraction, 0.6, 'memory used');
+    near((s.memory?.swapInPerSec ?? 0) + (s.memory?.swapOutPerSec ?? 0), 400, 'swap pages per second');
+    near(s.memory?.majorFaultsPerSec, 50, 'major faults per second');
+    near(s.disk?.busyMax, 0.4, 'disk busy');
+    near(s.pressure?.cpuSome, 0.3, 'psi cpu');
+    near(s.pressure?.memorySome, 0.1, 'psi memory some');
+    near(s.pressure?.ioFull, 0.1, 'psi io full');
+    assert.deepEqual(s.failures, {});
+  });
+});
+
+// One contention input of a host, and how to give it more.
+const MORE: Record<string, (s: Required<HostState>, by: number) => HostState> = {
+  runnable: (s, by) => ({ ...s, runnable: s.runnable + Math.ceil(by * s.cpus) }),
+  load1: (s, by) => ({ ...s, load1: s.load1 + by * s.cpus }),
+  busy: (s, by) => ({ ...s, busy: Math.min(1 - s.iowait, s.busy + by / 4) }),
+  iowait: (s, by) => ({ ...s, iowait: Math.min(1 - s.busy, s.iowait + by / 4) }),
+  steal: (s, by) => ({ ...s, steal: Math.min(s.busy, s.steal + by / 4) }),
+  memUsed: (s, by) => ({ ...s, memUsed: Math.min(1, s.memUsed + by / 4) }),
+  swapPagesPerSec: (s, by) => ({ ...s, swapPagesPerSec: s.swapPagesPerSec + 1000 * by }),
+  majorFaultsPerSec: (s, by) => ({ ...s, majorFaultsPerSec: s.majorFaultsPerSec + 1000 * by }),
+  diskBusy: (s, by) => ({ ...s, diskBusy: Math.min(1, s.diskBusy + by / 4) }),
+  psiCpu: (s, by) => ({ ...s, psiCpu: Math.min(1, s.psiCpu + by / 4) }),
+  psiMemSome: (s, by) => ({ ...s, psiMemSome: Math.min(1, s.psiMemSome + by / 4) }),
+  psiMemFull: (s, by) => ({ ...s, psiMemFull: Math.min(s.psiMemSome, s.psiMemFull + by / 4) }),
+  psiIoSome: (s, by) => ({ ...s, psiIoSome: Math.min(1, s.psiIoSome + by / 4) }),
+  psiIoFull: (s, by) => ({ ...s, psiIoFull: Math.min(s.psiIoSome, s.psiIoFull + by / 4) }),
+};
+
+// Hosts of the four sizes in any state a kernel can report.
+const anyHost: fc.Arbitrary<Required<HostState>> = fc
+  .record({
+    cpus: fc.constantFrom(...SIZES),
+    perCpu: fc.double({ min: 0, max: 4, noNaN: true }),
+    load1PerCpu: fc.double({ min: 0, max: 4, noNaN: true }),
+    busy: fc.double({ min: 0, max: 1, noNaN: true }),
+    iowait: fc.double({ min: 0, max: 0.3, noNaN: true }),
+    steal: fc.double({ min: 0, max: 0.2, noNaN: true }),
+    memUsed: fc.double({ min: 0, max: 1, noNaN: true }),
+    swapPagesPerSec: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 20_000, noNaN: true })),
+    majorFaultsPerSec: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 20_000, noNaN: true })),
+    diskBusy: fc.double({ min: 0, max: 1, noNaN: true }),
+    psiCpu: fc.double({ min: 0, max: 1, noNaN: true }),
+    psiMemSome: fc.double({ min: 0, max: 1, noNaN: true }),
+    psiIoSome: fc.double({ min: 0, max: 1, noNaN: true }),
+    fullShare: fc.double({ min: 0, max: 1, noNaN: true }),
+  })
+  .map((r) =>
+    fullState({
+      cpus: r.cpus,
+      runnable: Math.round(r.perCpu * r.cpus),
+      load1: r.load1PerCpu * r.cpus,
+      iowait: r.iowait,
+      steal: r.steal,
+      busy: Math.max(r.steal, Math.min(r.busy, 1 - r.iowait)),
+      memUsed: r.memUsed,
+      swapPagesPerSec: r.swapPagesPerSec,
+      majorFaultsPerSec: r.majorFaultsPerSec,
+      diskBusy: r.diskBusy,
+      psiCpu: r.psiCpu,
+      psiMemSome: r.psiMemSome,
+      psiMemFull: r.psiMemSome * r.fullShare,
+      psiIoSome: r.psiIoSome,
+      psiIoFull: r.psiIoSome * r.fullShare,
+    }),
+  );
+
+describe('the default model on synthetic hosts', () => {
+  it('never ranks a host lower when one of its contention inputs grows (tolerance 1 point)', () => {
+    fc.assert(
+      fc.property(anyHost, fc.constantFrom(...Object.keys(MORE)), fc.double({ min: 0.05, max: 2, noNaN: true }), (host, input, by) => {
+        const before = rankOf(host);
+        const after = rankOf(MORE[input]!(host, by));
+        if (after < before - 1) throw new Error(`${input} +${by.toFixed(3)} on ${JSON.stringify(host)}: rank ${before.toFixed(2)} -> ${after.toFixed(2)}`);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('ranks a host with a free CPU near idle, whatever its size', () => {
+    for (const cpus of SIZES) {
+      const idle = rankOf({ cpus });
+      const oneFree = rankOf({ cpus, runnable: cpus - 1, psiCpu: 0.02 });
+      assert.ok(idle < NEAR, `${cpus} CPUs idle: ${idle}`);
+      assert.ok(oneFree < idle + NEAR, `${cpus} CPUs, ${cpus - 1} runnable: ${oneFree} against ${idle} idle`);
+    }
+  });
+
+  it('ranks swapping and memory stall far above idle, on every size', () => {
+    for (const cpus of SIZES) {
+      const idle = rankOf({ cpus });
+      const busyShare = Math.round(0.3 * cpus);
+      const swapping = rankOf({ cpus, runnable: busyShare, busy: 0.3, swapPagesPerSec: 5000, majorFaultsPerSec: 2500, psiMemSome: 0.6, psiMemFull: 0.3, memUsed: 0.99 });
+      const memoryStall = rankOf({ cpus, runnable: busyShare, busy: 0.3, psiMemSome: 0.6, psiMemFull: 0.3, memUsed: 0.9 });
+      for (const [what, rank] of [['swapping', swapping], ['memory stall', memoryStall]] as const) {
+        assert.ok(rank > idle + FAR, `${cpus} CPUs, ${what}: ${rank.toFixed(1)} against ${idle.toFixed(1)} idle`);
+      }
+    }
+  });
+
+  // The typical job is the calibration probe, whose io is about 1 % of its time: a
+  // saturated disk is slow "for the io part" (issue 12), which rank_io reports.
+  it('ranks a saturated disk far above idle for an io-bound job, and never below idle for the typical one, on every size', () => {
+    for (const cpus of SIZES) {
+      const idle = ranker.rank(hosts.sample({ cpus }));
+      const busyShare = Math.round(0.3 * cpus);
+      const disk = ranker.rank(hosts.sample({ cpus, runnable: busyShare, busy: 0.3, iowait: 0.4, diskBusy: 1, psiIoSome: 0.9, psiIoFull: 0.6 }));
+      const io = disk.typed?.rank_io ?? NaN;
+      assert.ok(io > (idle.typed?.rank_io ?? Infinity) + FAR, `${cpus} CPUs, saturated disk: rank_io ${io.toFixed(1)} against ${String(idle.typed?.rank_io)} idle`);
+      assert.ok(disk.rank >= idle.rank - 1, `${cpus} CPUs, saturated disk: rank ${disk.rank.toFixed(1)} against ${idle.rank.toFixed(1)} idle`);
+    }
+  });
+
+  it('ranks a small full host well above a big full host', () => {
+    const small = rankOf({ cpus: 2, runnable: 2, psiCpu: 0.3 });
+    const big = rankOf({ cpus: 128, runnable: 128, psiCpu: 0.3 });
+    assert.ok(small > big + FAR, `2 CPUs full: ${small.toFixed(1)}, 128 CPUs full: ${big.toFixed(1)}`);
+  });
+
+  it('doubles a CPU-bound job\'s time at two tasks per CPU on any size', () => {
+    for (const cpus of SIZES) {
+      const typed = ranker.rank(hosts.sample({ cpus, runnable: 2 * cpus, psiCpu: 0.9 })).typed;
+      assert.ok(typed !== undefined && typed.rank_cpu >= 100 && typed.rank_cpu <= 150, `${cpus} CPUs: ${JSON.stringify(typed)}`);
+    }
+  });
+});

@@ -1,0 +1,197 @@
+// Synthetic hosts of any size in any state, for property tests of the rank: the
+// /proc and /sys files the collectors read, in the kernel's formats, written at two
+// instants `seconds` apart (t0/ and t1/, each with proc/ and sys/) so that the rate
+// collectors (CPU shares, swap and fault rates, disk busy) have their deltas, and the
+// Sample lavarank's own collectors read from them. Nothing here is hand-edited
+// kernel text: every file is rendered from the state.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createCollectors } from '../../src/collectors/index.js';
+import type { Sample } from '../../src/collectors/types.js';
+
+// What a host is doing over the window between t0 and t1.
+export interface HostState {
+  cpus: number; // online CPUs
+  busy?: number; // share of all CPUs' time not idle and not iowait (steal included, as the collector counts), 0..1; default min(1, runnable / cpus)
+  iowait?: number; // share, 0..1
+  steal?: number; // share, 0..1
+  runnable?: number; // tasks runnable at t1, besides whoever reads /proc/loadavg; default 0
+  load1?: number; // the 1-minute load; default runnable
+  memUsed?: number; // 1 - MemAvailable / MemTotal; default 0.3
+  memTotalGiB?: number; // default 4 GiB per CPU
+  swapPagesPerSec?: number; // pswpin + pswpout per second (half each); default 0
+  majorFaultsPerSec?: number; // default 0
+  diskBusy?: number; // share of time the disk had I/O in flight; default 0
+  psiCpu?: number; // PSI cpu some avg10, 0..1; default 0
+  psiMemSome?: number;
+  psiMemFull?: number;
+  psiIoSome?: number;
+  psiIoFull?: number;
+  seconds?: number; // from t0 to t1; default 10
+}
+
+const HZ = 100; // USER_HZ
+const PAGE_KB = 4;
+
+function put(root: string, rel: string, text: string): void {
+  const path = join(root, rel);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
+
+// The files of one instant: counters at `t` seconds since t0 (0 or the window).
+function render(s: Required<Omit<HostState, 'seconds'>>, t: number): Record<string, string> {
+  const ticks = HZ * t;
+  const iowait = clamp01(s.iowait);
+  const busy = clamp01(Math.min(Math.max(s.busy, s.steal), 1 - iowait));
+  const steal = Math.min(clamp01(s.steal), busy);
+  const working = busy - steal; // user + system
+  const idle = 1 - busy - iowait;
+  // Counters start from a nonzero base, as on a host that has been up a while.
+  const perCpu = [
+    1_000_000 + Math.round(ticks * working * 0.85), // user
+    0, // nice
+    200_000 + Math.round(ticks * working * 0.15), // system
+    5_000_000 + Math.round(ticks * idle), // idle
+    10_000 + Math.round(ticks * iowait), // iowait
+    0,
+    1000,
+    Math.round(ticks * steal), // steal
+  ];
+  const total = perCpu.map((v) => v * s.cpus);
+  const stat = [
+    `cpu  ${total.join(' ')} 0 0`,
+    ...Array.from({ length: s.cpus }, (_, i) => `cpu${i} ${perCpu.join(' ')} 0 0`),
+    'intr 0',
+    'ctxt 1000',
+    `processes ${50_000 + Math.round(t)}`,
+    `procs_running ${s.runnable + 1}`,
+    'procs_blocked 0',
+    '',
+  ].join('\n');
+  const totalKb = Math.round(s.memTotalGiB * 1024 * 1024);
+  const availableKb = Math.round(totalKb * (1 - clamp01(s.memUsed)));
+  const kb = (name: string, v: number): string => `${`${name}:`.padEnd(16)}${String(v).padStart(10)} kB`;
+  const meminfo = [
+    kb('MemTotal', totalKb),
+    kb('MemFree', Math.round(availableKb / 2)),
+    kb('MemAvailable', availableKb),
+    kb('Buffers', 1000),
+    kb('Cached', Math.round(availableKb / 3)),
+    kb('SwapTotal', 8 * 1024 * 1024),
+    kb('SwapFree', 8 * 1024 * 1024 - Math.min(8 * 1024 * 1024, Math.round(s.swapPagesPerSec * 60 * PAGE_KB))),
+    '',
+  ].join('\n');
+  const swapHalf = (s.swapPagesPerSec * t) / 2;
+  const vmstat = `pgpgin 1000\npgpgout 1000\npswpin ${Math.round(1000 + swapHalf)}\npswpout ${Math.round(1000 + swapHalf)}\npgmajfault ${Math.round(5000 + s.majorFaultsPerSec * t)}\n`;
+  const ioMs = Math.round(1_000_000 + 1000 * t * clamp01(s.diskBusy));
+  const sectors = Math.round(1_000_000 + 20_000 * t * clamp01(s.diskBusy));
+  const diskstats = `   8       0 sda 10000 0 ${sectors} 5000 20000 0 ${sectors} 8000 0 ${ioMs} 13000 0 0 0 0 0 0\n`;
+  const netdev =
+    'Inter-|   Receive                                                |  Transmit\n' +
+    ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n' +
+    '    lo:    3193      29    0    0    0     0          0         0     3193      29    0    0    0     0       0          0\n' +
+    `  eth0: ${1_000_000 + Math.round(10_000 * t)} 5992 0 0 0 0 0 0 ${1_000_000 + Math.round(5000 * t)} 4056 0 0 0 0 0 0\n`;
+  const psi = (some: number, full: number | undefined): string =>
+    `some avg10=${(100 * clamp01(some)).toFixed(2)} avg60=0.00 avg300=0.00 total=1000\n` +
+    (full === undefined ? '' : `full avg10=${(100 * clamp01(full)).toFixed(2)} avg60=0.00 avg300=0.00 total=0\n`);
+  return {
+    'proc/stat': stat,
+    'proc/loadavg': `${s.load1.toFixed(2)} ${s.load1.toFixed(2)} ${s.load1.toFixed(2)} ${s.runnable + 1}/${1000 + s.cpus} 12345\n`,
+    'proc/meminfo': meminfo,
+    'proc/vmstat': vmstat,
+    'proc/diskstats': diskstats,
+    'proc/net/dev': netdev,
+    'proc/pressure/cpu': psi(s.psiCpu, 0),
+    'proc/pressure/memory': psi(s.psiMemSome, s.psiMemFull),
+    'proc/pressure/io': psi(s.psiIoSome, s.psiIoFull),
+    'sys/devices/system/cpu/online': s.cpus === 1 ? '0\n' : `0-${s.cpus - 1}\n`,
+    'sys/block/sda/device/vendor': 'ATA\n',
+    'sys/block/sda/removable': '0\n',
+    'sys/class/net/eth0/device/vendor': '0x8086\n',
+    'sys/class/net/eth0/speed': '10000\n',
+  };
+}
+
+// The state with every default filled in.
+export function fullState(state: HostState): Required<HostState> {
+  const runnable = Math.max(0, Math.round(state.runnable ?? 0));
+  return {
+    cpus: state.cpus,
+    busy: state.busy ?? Math.min(1, runnable / state.cpus),
+    iowait: state.iowait ?? 0,
+    steal: state.steal ?? 0,
+    runnable,
+    load1: state.load1 ?? runnable,
+    memUsed: state.memUsed ?? 0.3,
+    memTotalGiB: state.memTotalGiB ?? 4 * state.cpus,
+    swapPagesPerSec: state.swapPagesPerSec ?? 0,
+    majorFaultsPerSec: state.majorFaultsPerSec ?? 0,
+    diskBusy: state.diskBusy ?? 0,
+    psiCpu: state.psiCpu ?? 0,
+    psiMemSome: state.psiMemSome ?? 0,
+    psiMemFull: state.psiMemFull ?? 0,
+    psiIoSome: state.psiIoSome ?? 0,
+    psiIoFull: state.psiIoFull ?? 0,
+    seconds: state.seconds ?? 10,
+  };
+}
+
+// Writes the host's two instants under dir: dir/t0/{proc,sys} and dir/t1/{proc,sys}.
+export function writeSyntheticHost(dir: string, state: HostState): { t0: string; t1: string } {
+  const s = fullState(state);
+  const out = { t0: join(dir, 't0'), t1: join(dir, 't1') };
+  for (const [at, t] of [[out.t0, 0], [out.t1, s.seconds]] as const) {
+    for (const [rel, text] of Object.entries(render(s, t))) put(at, rel, text);
+  }
+  return out;
+}
+
+// Reads synthetic hosts through lavarank's collectors (GPU off), one directory for
+// all of them: each state's t0 files are written and read (the baselines), then its
+// t1 files `seconds` later, as two ticks of the daemon would, with fresh collectors.
+export interface HostSampler {
+  sample(state: HostState): Sample;
+  close(): void;
+}
+
+// A sampler over one temporary directory, removed by close().
+export function hostSampler(): HostSampler {
+  const dir = mkdtempSync(join(tmpdir(), 'lavarank-host-'));
+  const procRoot = join(dir, 'proc');
+  const sysRoot = join(dir, 'sys');
+  const write = (files: Record<string, string>): void => {
+    for (const [rel, text] of Object.entries(files)) put(dir, rel, text);
+  };
+  return {
+    sample(state) {
+      const s = fullState(state);
+      rmSync(sysRoot, { recursive: true, force: true }); // the CPU list and devices may differ between hosts
+      write(render(s, 0));
+      const collectors = createCollectors({ procRoot, sysRoot, gpu: { enabled: false } });
+      for (const c of collectors) c.collect(0);
+      write(render(s, s.seconds));
+      const sample: Sample = { ts: Date.UTC(2026, 11, 1, 12), failures: {} };
+      for (const c of collectors) {
+        const part = c.collect(s.seconds * 1000);
+        if (part !== undefined) (sample as unknown as Record<string, unknown>)[c.name] = part;
+        c.close?.();
+      }
+      return sample;
+    },
+    close: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+// The Sample the collectors read from one host (a sampler of its own, removed after).
+export function sampleSyntheticHost(state: HostState): Sample {
+  const sampler = hostSampler();
+  try {
+    return sampler.sample(state);
+  } finally {
+    sampler.close();
+  }
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { evalTable, gateDecision, groupBootstrap, groupFolds } from '../../src/training/evaluate.js';
+
+describe('groupFolds', () => {
+  const groups = Array.from({ length: 60 }, (_, i) => `g${i % 12}`);
+
+  it('puts every row of a group in the same fold, and deals the groups evenly', () => {
+    const fold = groupFolds(groups, 4, 1);
+    const foldOf = new Map<string, number>();
+    groups.forEach((g, i) => {
+      if (foldOf.has(g)) assert.equal(fold[i], foldOf.get(g), `group ${g} split across folds`);
+      foldOf.set(g, fold[i]!);
+    });
+    const perFold = [0, 1, 2, 3].map((f) => [...foldOf.values()].filter((x) => x === f).length);
+    assert.deepEqual(perFold, [3, 3, 3, 3]);
+  });
+
+  it('gives the same folds for the same seed and other folds for another', () => {
+    assert.deepEqual(groupFolds(groups, 4, 7), groupFolds(groups, 4, 7));
+    assert.notDeepEqual(groupFolds(groups, 4, 7), groupFolds(groups, 4, 8));
+  });
+});
+
+describe('groupBootstrap', () => {
+  it('gives the mean error and an interval around it that widens when the groups disagree', () => {
+    const groups = Array.from({ length: 40 }, (_, i) => `g${i % 10}`);
+    const alike = groups.map((_, i) => 10 + (i % 3));
+    const apart = groups.map((g) => (Number(g.slice(1)) < 5 ? 1 : 21));
+    const a = groupBootstrap(alike, groups, 1);
+    const b = groupBootstrap(apart, groups, 1);
+    assert.ok(Math.abs(a.mae - alike.reduce((s, x) => s + x, 0) / alike.length) < 1e-12);
+    assert.ok(a.lo <= a.mae && a.mae <= a.hi && b.lo <= b.mae && b.mae <= b.hi);
+    assert.ok(b.hi - b.lo > 5 * (a.hi - a.lo), `alike ${a.lo}..${a.hi}, apart ${b.lo}..${b.hi}`);
+  });
+});
+
+describe('gateDecision', () => {
+  it('passes a model only when it beats both the backbone alone and the ridge regression, naming what it lost to', () => {
+    assert.equal(gateDecision({ model: 40, backbone: 45, ridge: 42 }).pass, true);
+    const lost = gateDecision({ model: 40, backbone: 45, ridge: 39 });
+    assert.equal(lost.pass, false);
+    assert.match(lost.reason, /does not beat the ridge regression \(39\.00\)$/);
+    assert.match(gateDecision({ model: 50, backbone: 45, ridge: 50 }).reason, /the backbone alone \(45\.00\) nor the ridge regression \(50\.00\)/);
+  });
+});
+
+describe('evalTable', () => {
+  it('prints one Markdown row per predictor with its MAE and 95 % interval', () => {
+    const t = evalTable([{ name: 'backbone alone', interval: { mae: 53.71, lo: 41.4, hi: 71.33 }, note: 'n' }]).split('\n');
+    assert.equal(t.length, 3);
+    assert.match(t[2]!, /^\| backbone alone \|  53\.7 \|   41\.4 – 71\.3 \| n \|$/);
+  });
+});
