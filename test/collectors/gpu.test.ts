@@ -188,9 +188,10 @@ test('a hung nvidia-smi is killed at the timeout and the failure logged', async 
   withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
   const { log, entries } = recordingLog();
   gpu(t, 'nvidia-smi-hang', { timeoutMs: 100, intervalMs: 60_000, log });
-  const pid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
-  await eventually(() => (isAlive(pid) ? undefined : true));
-  await eventually(() => entries()[0]);
+  // Waits, not timings: a loaded CI host may take seconds to start the fake and reap it.
+  const pid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined), 15_000);
+  await eventually(() => (isAlive(pid) ? undefined : true), 15_000);
+  await eventually(() => entries()[0], 15_000);
   assert.match(entries()[0]?.msg ?? '', /timed out after 100 milliseconds/);
 });
 
