@@ -45,7 +45,7 @@ interface SizeResult extends ChildResult {
 async function child(dir: string): Promise<void> {
   const { retrain, resolveOptions } = await import('../src/training/retrain.js');
   const { parseRetrainArgs } = await import('../src/commands/retrain.js');
-  const { defaultConfig } = await import('../src/config.js');
+  const { defaultConfig } = await import('../src/config/config.js');
   const options = await resolveOptions(parseRetrainArgs(['--acct', join(dir, 'lsb.acct'), '--history', join(dir, 'history'), '--out', join(dir, 'model.json')]), defaultConfig(), null);
   const c0 = process.cpuUsage();
   const t0 = performance.now();

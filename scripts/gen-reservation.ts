@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { recommendForCpus } from '../src/commands/recommend.js';
-import { defaultConfig } from '../src/config.js';
+import { defaultConfig } from '../src/config/config.js';
 import { loadModel, type LoadedModel } from '../src/model/model.js';
 import { defaultModelPath } from '../src/model/rankers.js';
 import { print, printError } from '../src/util/cliio.js';

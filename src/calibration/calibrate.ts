@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { parseLoadavg } from '../collectors/loadavg.js';
 import type { Sample } from '../collectors/types.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { errorMessage } from '../util/errors.js';
 import { runCommand, spawnLongRunning, type ChildProcess } from '../util/exec.js';
 import { seededRandom, shuffled } from '../util/random.js';

@@ -15,7 +15,7 @@ import {
   writeLines,
   type Plan,
 } from '../calibration/calibrate.js';
-import { findConfig, loadConfig } from '../config.js';
+import { findConfig, loadConfig } from '../config/config.js';
 import { cliLogger } from '../daemon/log.js';
 import { print, printError, runAsProgram } from '../util/cliio.js';
 import { ConfigError, errorMessage } from '../util/errors.js';

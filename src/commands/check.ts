@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { print, printError } from '../util/cliio.js';
-import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config } from '../config.js';
+import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config } from '../config/config.js';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { findExecutable } from '../util/exec.js';
 import { logCandidates } from '../daemon/log.js';

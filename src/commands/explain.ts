@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { print, printError } from '../util/cliio.js';
 import { numberOption } from '../util/options.js';
 import type { CollectorName } from '../collectors/types.js';
-import { findConfig, loadConfig } from '../config.js';
+import { findConfig, loadConfig } from '../config/config.js';
 import { ModelError, errorMessage } from '../util/errors.js';
 import { cliLogger } from '../daemon/log.js';
 import { FEATURES, IDLE_VALUE, toFeatures, type FeatureUnit, type Features } from '../model/features.js';

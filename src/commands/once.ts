@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { print, printError } from '../util/cliio.js';
 import { numberOption } from '../util/options.js';
 import { collectInventory } from '../collectors/inventory.js';
-import { findConfig, loadConfig } from '../config.js';
+import { findConfig, loadConfig } from '../config/config.js';
 import { errorMessage } from '../util/errors.js';
 import { cliLogger } from '../daemon/log.js';
 import { openRankers } from '../model/rankers.js';

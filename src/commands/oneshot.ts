@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import { systemClock } from '../util/clock.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { REQUIRED_COLLECTORS } from '../daemon/elim.js';
 import { collectorsFromConfig, createSampler } from '../daemon/sampler.js';
 

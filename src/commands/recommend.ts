@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { numberOption } from '../util/options.js';
-import { findConfig, loadConfig } from '../config.js';
+import { findConfig, loadConfig } from '../config/config.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { readCalibration, type CalibrationRecord } from '../training/dataset.js';
 import { featuresFromNamed, rawFeatures } from '../model/features.js';

@@ -1,7 +1,7 @@
 // `lavarank retrain`: the command line and the terminal around src/training/retrain.ts.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { findConfig, loadConfig } from '../config.js';
+import { findConfig, loadConfig } from '../config/config.js';
 import {
   DEFAULT_EPOCHS,
   DEFAULT_MAX_TRAIN_ROWS,

@@ -5,7 +5,7 @@
 // rank gains. The model: docs/simulate.md.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { findConfig, loadConfig } from '../config.js';
+import { findConfig, loadConfig } from '../config/config.js';
 import { readAcct, type JobFinish } from '../lsf/acct.js';
 import { durationSeconds, parseResReq } from '../lsf/check.js';
 import { loadModel, type LoadedModel } from '../model/model.js';

@@ -28,7 +28,7 @@ import { ConfigError, errorMessage } from '../util/errors.js';
 import { spawnGroup, type GroupProcess } from '../util/exec.js';
 import { checkTrust } from '../util/trust.js';
 import type { ExtraValues } from './report.js';
-import { MAX_CHILD_ELIMS } from '../config.js';
+import { MAX_CHILD_ELIMS } from '../config/config.js';
 
 // One entry of the config's `elims:` list.
 export interface ChildElimSpec {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
 import { RotatingAppender, makeDirSync } from '../util/appender.js';
-import type { LogConfig } from '../config.js';
+import type { LogConfig } from '../config/config.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { isDirectory } from '../util/paths.js';
 

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { RotatingAppender } from '../util/appender.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { PARENT_ENV, startChildElims, type ChildElimSpec } from './children.js';
-import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config.js';
+import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config/config.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, errorMessage } from '../util/errors.js';
 import { runIsolated } from '../util/exec.js';

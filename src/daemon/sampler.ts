@@ -7,7 +7,7 @@ import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { createCollectors } from '../collectors/index.js';
 import type { Collector, CollectorName, Sample, SampleParts } from '../collectors/types.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { ProgramCheck } from '../collectors/gpu.js';
 import { checkTrust } from '../util/trust.js';
 

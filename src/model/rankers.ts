@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { RankerSource } from '../daemon/elim.js';
 import { ModelError, errorCode, errorMessage } from '../util/errors.js';
 import { toFeatures } from './features.js';

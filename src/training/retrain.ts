@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { readAcct } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, errorCode, errorMessage } from '../util/errors.js';
 import { historyFiles, readHistory } from '../history/reader.js';
 import { defaultHistoryDir } from '../history/record.js';

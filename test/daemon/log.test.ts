@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { formatLogLine, LOG_FILE_MODE, logCandidates, setupLogging } from '../../src/daemon/log.js';
 import { tempDir } from '../helpers.js';
 

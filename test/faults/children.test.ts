@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { processCpuSeconds } from '../../src/calibration/calibrate.js';
-import { parseConfigText } from '../../src/config.js';
+import { parseConfigText } from '../../src/config/config.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { cliPath, tempDir, tokenEnv } from '../helpers.js';

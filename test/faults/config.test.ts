@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { defaultConfig, parseConfigText } from '../../src/config.js';
+import { defaultConfig, parseConfigText } from '../../src/config/config.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { cliPath, tempDir } from '../helpers.js';
 import { startElim } from '../e2e/harness.js';

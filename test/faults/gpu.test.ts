@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { collectorsFromConfig } from '../../src/daemon/sampler.js';
 import { captureLog, cliPath, fixture, tempDir } from '../helpers.js';
 import { startElim } from '../e2e/harness.js';

@@ -19,7 +19,7 @@ import { parseMeminfo, parseVmstat } from '../../src/collectors/memory.js';
 import { parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
 import { parsePressure } from '../../src/collectors/pressure.js';
 import { toNumber } from '../../src/collectors/text.js';
-import { defaultConfig, parseConfigText } from '../../src/config.js';
+import { defaultConfig, parseConfigText } from '../../src/config/config.js';
 import { ElimReportParser, isValidResourceName } from '../../src/lsf/elim-parse.js';
 import { CollectorError, ConfigError, ModelError, ParseError } from '../../src/util/errors.js';
 import { parseHistoryLine } from '../../src/history/reader.js';

@@ -23,7 +23,7 @@ import { FakeClock } from '../../src/util/clock.js';
 import { createCollectors } from '../../src/collectors/index.js';
 import { runElim } from '../../src/daemon/elim.js';
 import { historyRecord } from '../../src/history/record.js';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { serializeModel } from '../../src/model/model.js';
 import { openRankers } from '../../src/model/rankers.js';
 import { fdSink } from '../../src/daemon/report.js';

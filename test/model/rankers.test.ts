@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { defaultConfig, type Config } from '../../src/config.js';
+import { defaultConfig, type Config } from '../../src/config/config.js';
 import { ModelError } from '../../src/util/errors.js';
 import { backbone } from '../../src/model/backbone.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';

@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { MAX_CONFIG_BYTES, defaultConfig, findConfig, loadConfig, parseConfigText } from '../src/config.js';
-import { ConfigError } from '../src/util/errors.js';
-import { tempDir } from './helpers.js';
+import { MAX_CONFIG_BYTES, defaultConfig, findConfig, loadConfig, parseConfigText } from '../../src/config/config.js';
+import { ConfigError } from '../../src/util/errors.js';
+import { tempDir } from '../helpers.js';
 
 function problemsOf(text: string): string[] {
   try {
@@ -150,7 +150,7 @@ describe('parseConfigText', () => {
   });
 
   it('refuses a collection key without a warning from the YAML library on stderr', () => {
-    const script = `import('${new URL('../src/config.js', import.meta.url).href}').then((m) => { try { m.parseConfigText('{a: 1}: x\\n'); } catch {} })`;
+    const script = `import('${new URL('../../src/config/config.js', import.meta.url).href}').then((m) => { try { m.parseConfigText('{a: 1}: x\\n'); } catch {} })`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '');

@@ -4,10 +4,10 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
-import { ConfigError, errorCode } from './util/errors.js';
-import { RANK_MAX, RANK_MIN } from './model/rank.js';
-import { isValidIndexName } from './daemon/report.js';
-import { openTrusted } from './util/trust.js';
+import { ConfigError, errorCode } from '../util/errors.js';
+import { RANK_MAX, RANK_MIN } from '../model/rank.js';
+import { isValidIndexName } from '../daemon/report.js';
+import { openTrusted } from '../util/trust.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
