@@ -264,7 +264,7 @@ describe('hostile configuration', () => {
     ['an alias bomb', `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [${'*a, '.repeat(50)}]\nc: &c [${'*b, '.repeat(50)}]\nresource: [${'*c, '.repeat(50)}]\n`],
   ] as const) {
     it(`parseConfigText: ${name} is refused with a ConfigError, not a crash`, () => {
-      const script = `import { parseConfigText } from ${JSON.stringify(`${repoRoot}/dist/src/config.js`)};
+      const script = `import { parseConfigText } from ${JSON.stringify(`${repoRoot}/dist/src/config/config.js`)};
         import { readFileSync } from 'node:fs';
         try { parseConfigText(readFileSync(0, 'utf8'), 'deep.yaml'); console.log('accepted'); }
         catch (err) { console.log(err.name); }`;
