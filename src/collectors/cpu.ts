@@ -1,6 +1,6 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
 import { procPath, readKernelBytes } from './procfs.js';
-import { badFile, badLine, toNumber, tokens } from './text.js';
+import { badFile, badLine, byteIndex, decimalAt, decimalEnd, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
 const NAME = 'cpu';
@@ -65,57 +65,66 @@ export function parseStat(text: string, file = '/proc/stat'): StatCounters {
 // the space the kernel prints after it, to look for at the start of a line.
 export interface CpuSet {
   names: string[];
-  prefixes: string[];
+  prefixes: Buffer[];
 }
 
 // The CpuSet of a list of cpuN names.
 export function cpuSet(names: string[]): CpuSet {
-  return { names, prefixes: names.map((n) => `${n} `) };
+  return { names, prefixes: names.map((n) => Buffer.from(`${n} `, 'latin1')) };
 }
 
-const NL_INTR = Buffer.from('\nintr ', 'latin1');
 const NL_CPU = Buffer.from('\ncpu', 'latin1');
+const CPU = Buffer.from('cpu', 'latin1');
+const SPACE = 32;
+const NEWLINE = 10;
 
-// The part of /proc/stat that scanStat reads: up to the `intr` line, which the
-// kernel prints right after the cpu lines, if no cpu line follows it; else all of
-// it. On a big node that leaves out most of the file (intr counts every interrupt).
-export function statHead(bytes: Buffer): string {
-  const end = bytes.indexOf(NL_INTR);
-  if (end < 0 || bytes.indexOf(NL_CPU, end) >= 0) return bytes.toString('latin1', 0, bytes.length);
-  return bytes.toString('latin1', 0, end + 1);
+// True if bytes hold all of `part` at `at` (a loop: Buffer's compare checks its
+// arguments in JavaScript first, which costs more than comparing a few bytes).
+function startsAt(bytes: Buffer, part: Buffer, at: number): boolean {
+  if (at + part.length > bytes.length) return false;
+  for (let i = 0; i < part.length; i++) if (bytes[at + i] !== part[i]) return false;
+  return true;
 }
 
-// The aggregate line as the kernel prints it ("cpu  " then single spaces), first 8 times.
-const AGGREGATE = /cpu +(\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30})[ \n]/y;
-
-// The hot path's reading of /proc/stat: the aggregate line, and a check that the cpuN
-// lines are exactly `known` in order, without reading their numbers. Undefined for
+// The hot path's reading of /proc/stat, from its bytes without making strings: the
+// aggregate line as the kernel prints it ("cpu  " then eight times, single spaces),
+// and a check that the cpuN lines follow it, exactly `known` in order, with no
+// other cpu line anywhere after them, without reading their numbers. Undefined for
 // anything else (hotplug, an old kernel's shorter line, garbage), for parseStat to
 // read or reject. When it returns, its cpus is known.names itself, and parseStat
 // would give the same total and names, or reject a line this does not read.
-export function scanStat(text: string, known: CpuSet): StatCounters | undefined {
-  AGGREGATE.lastIndex = 0;
-  const m = AGGREGATE.exec(text);
-  if (m === null) return undefined;
-  const prefixes = known.prefixes;
-  let i = 0;
-  let at = 0;
-  while ((at = text.indexOf('\ncpu', at)) >= 0) {
-    at++;
-    const prefix = prefixes[i];
-    if (prefix === undefined || !text.startsWith(prefix, at)) return undefined;
-    i++;
+export function scanStat(bytes: Buffer, known: CpuSet): StatCounters | undefined {
+  if (!startsAt(bytes, CPU, 0) || bytes[3] !== SPACE) return undefined;
+  let p = 4;
+  while (bytes[p] === SPACE) p++;
+  const times = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let f = 0; f < 8; f++) {
+    const v = decimalAt(bytes, p);
+    if (v < 0) return undefined;
+    times[f] = v;
+    p = decimalEnd();
+    const after = bytes[p];
+    if (after !== SPACE && (f < 7 || after !== NEWLINE)) return undefined;
+    p++;
   }
-  if (i === 0 || i !== prefixes.length) return undefined;
+  const prefixes = known.prefixes;
+  if (prefixes.length === 0) return undefined;
+  let nl = p - 1;
+  if (bytes[nl] !== NEWLINE) nl = byteIndex(bytes, NEWLINE, p);
+  for (const prefix of prefixes) {
+    if (nl < 0 || !startsAt(bytes, prefix, nl + 1)) return undefined;
+    nl = byteIndex(bytes, NEWLINE, nl + 1 + prefix.length);
+  }
+  if (nl >= 0 && bytes.indexOf(NL_CPU, nl) >= 0) return undefined;
   const total: CpuTimes = {
-    user: Number(m[1]),
-    nice: Number(m[2]),
-    system: Number(m[3]),
-    idle: Number(m[4]),
-    iowait: Number(m[5]),
-    irq: Number(m[6]),
-    softirq: Number(m[7]),
-    steal: Number(m[8]),
+    user: times[0]!,
+    nice: times[1]!,
+    system: times[2]!,
+    idle: times[3]!,
+    iowait: times[4]!,
+    irq: times[5]!,
+    softirq: times[6]!,
+    steal: times[7]!,
   };
   return { total, cpus: known.names };
 }
@@ -170,7 +179,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
     name: NAME,
     collect() {
       const bytes = readKernelBytes(NAME, file);
-      let now = scanStat(statHead(bytes), known);
+      let now = scanStat(bytes, known);
       if (now === undefined) {
         now = parseStat(bytes.toString('latin1', 0, bytes.length), file);
         known = cpuSet(now.cpus);

@@ -1,7 +1,7 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
 import { existsSync } from 'node:fs';
 import { procPath, readKernelBytes, readKernelTextIfPresent } from './procfs.js';
-import { badLine, byteIndex, bytesAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
+import { badLine, bytesAt, decimalAt, decimalEnd, skipDigits, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
 const NAME = 'disk';
@@ -107,15 +107,19 @@ export function diskLayout(text: string, disks: readonly DiskCounters[]): DiskLa
   return { last: Buffer.from(text.slice(lastAt, NAME_FIELD.lastIndex), 'latin1'), names: diskstatsNames(text), disks: lines };
 }
 
-// After the name, fields 4 to 14 as the kernel prints them; 6, 10 and 13 are kept.
-const DISK_FIELDS = /\d+ \d+ (\d{1,30}) \d+ \d+ \d+ (\d{1,30}) \d+ \d+ (\d{1,30}) \d/y;
+// After the name, fields 4 to 13 (single spaces between them, as the kernel prints
+// them) are read as decimals; 6, 10 and 13 are kept. A digit must follow: field 14.
+const READ_SECTORS = 6;
+const WRITE_SECTORS = 10;
+const IO_TICKS = 13;
 
 // How far before its last place a line is looked for first: lines move as the
 // counters before them gain digits.
 const HINT_SLACK = 256;
 
-// Enough of a line for DISK_FIELDS: ten fields of up to 30 digits, their spaces and a digit.
-const FIELDS_MAX = 320;
+const SPACE = 32;
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
 
 // The hot path's reading of /proc/diskstats: the counters of the layout's disks, each
 // found by the start of its line, the other lines not read. Undefined when the last
@@ -136,12 +140,29 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout): DiskCounters[]
       d.hint = at;
       at++;
     }
-    const from = at + d.prefix.length;
-    const end = byteIndex(bytes, 10, from);
-    DISK_FIELDS.lastIndex = 0;
-    const m = DISK_FIELDS.exec(bytes.toString('latin1', from, end < 0 || end - from > FIELDS_MAX ? Math.min(bytes.length, from + FIELDS_MAX) : end));
-    if (m === null) return undefined;
-    out.push({ major: d.major, minor: d.minor, name: d.name, readSectors: Number(m[1]), writeSectors: Number(m[2]), ioTicksMs: Number(m[3]) });
+    let p = at + d.prefix.length;
+    let readSectors = 0;
+    let writeSectors = 0;
+    let ioTicksMs = 0;
+    for (let field = 4; field <= IO_TICKS; field++) {
+      let end: number;
+      if (field === READ_SECTORS || field === WRITE_SECTORS || field === IO_TICKS) {
+        const value = decimalAt(bytes, p);
+        if (value < 0) return undefined;
+        end = decimalEnd();
+        if (field === READ_SECTORS) readSectors = value;
+        else if (field === WRITE_SECTORS) writeSectors = value;
+        else ioTicksMs = value;
+      } else {
+        end = skipDigits(bytes, p);
+        if (end < 0) return undefined;
+      }
+      if (bytes[end] !== SPACE) return undefined;
+      p = end + 1;
+    }
+    const next = bytes[p];
+    if (next === undefined || next < DIGIT_0 || next > DIGIT_9) return undefined;
+    out.push({ major: d.major, minor: d.minor, name: d.name, readSectors, writeSectors, ioTicksMs });
   }
   return out;
 }

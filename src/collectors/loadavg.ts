@@ -1,6 +1,6 @@
 // The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg.
 import { procPath, readKernelBytes, readKernelText, readKernelTextIfPresent } from './procfs.js';
-import { cpuSet, parseStat, scanStat, statHead, type CpuSet } from './cpu.js';
+import { cpuSet, parseStat, scanStat, type CpuSet } from './cpu.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, LoadReading } from './types.js';
 
@@ -92,7 +92,7 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
     }
     onlineText = undefined;
     const bytes = readKernelBytes(NAME, statFile);
-    const stat = scanStat(statHead(bytes), statCpus) ?? parseStat(bytes.toString('latin1', 0, bytes.length), statFile);
+    const stat = scanStat(bytes, statCpus) ?? parseStat(bytes.toString('latin1', 0, bytes.length), statFile);
     if (stat.cpus !== statCpus.names) statCpus = cpuSet(stat.cpus);
     return stat.cpus.length;
   }

@@ -34,6 +34,49 @@ export function bytesAt(bytes: Buffer, part: Buffer, at: number): boolean {
   return at >= 0 && at + part.length <= bytes.length && bytes.compare(part, 0, part.length, at, at + part.length) === 0;
 }
 
+// Where the digits read by the last decimalAt end.
+let digitsEnd = 0;
+
+// The unsigned decimal of 1 to 30 digits at bytes[at], or -1 when there is no digit
+// there or more than 30; decimalEnd() then tells where its digits end. The hot paths
+// read counters with it instead of a regular expression over a string: the string, the
+// match and its parts were garbage, most of what the elim allocated per report. The
+// digits are summed in two parts of at most 9, which stay small integers (an
+// interpreted sum past 2^30 allocates a heap number per digit). Up to 15 digits the
+// value is exact; longer ones are read by Number() from their text, as the parsers do.
+export function decimalAt(bytes: Buffer, at: number): number {
+  const end = skipDigits(bytes, at);
+  if (end < 0) return -1;
+  digitsEnd = end;
+  const digits = end - at;
+  if (digits > 15) return Number(bytes.toString('latin1', at, end));
+  const split = end - 9 > at ? end - 9 : at;
+  let high = 0;
+  for (let i = at; i < split; i++) high = high * 10 + (bytes[i]! - DIGIT_0);
+  let low = 0;
+  for (let i = split; i < end; i++) low = low * 10 + (bytes[i]! - DIGIT_0);
+  return split === at ? low : high * 1e9 + low;
+}
+
+// The index after the digits of the last decimalAt that found some.
+export function decimalEnd(): number {
+  return digitsEnd;
+}
+
+// Where the 1 to 30 digits at bytes[at] end, or -1 when there is no digit there or more than 30.
+export function skipDigits(bytes: Uint8Array, at: number): number {
+  const n = bytes.length < at + 31 ? bytes.length : at + 31;
+  let i = at;
+  for (; i < n; i++) {
+    const c = bytes[i]!;
+    if (c < DIGIT_0 || c > DIGIT_9) break;
+  }
+  return i === at || i - at > 30 ? -1 : i;
+}
+
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
+
 // The kernel prints counters as decimal integers (a u64 has at most 20 digits) and
 // averages as fixed-point decimals; nvidia-smi's csv is the same. Only that form is
 // taken: no exponent, hex or Infinity, and at most 30 digits on each side, so that

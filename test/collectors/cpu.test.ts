@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createCpuCollector, cpuFractions, cpuSet, parseStat, scanStat, statHead } from '../../src/collectors/cpu.js';
+import { createCpuCollector, cpuFractions, cpuSet, parseStat, scanStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, tempDir, writeTree } from './helpers.js';
 
@@ -114,7 +114,7 @@ test('scanStat reads the aggregate line and the CPU set of every captured /proc/
   for (const capture of CAPTURES) {
     const text = fixtureText(capture, 'proc/stat');
     const parsed = parseStat(text);
-    const scanned = scanStat(text, cpuSet(parsed.cpus));
+    const scanned = scanStat(Buffer.from(text, 'latin1'), cpuSet(parsed.cpus));
     assert.deepEqual(scanned?.total, parsed.total, capture);
     assert.deepEqual(scanned?.cpus, parsed.cpus, capture);
   }
@@ -122,20 +122,20 @@ test('scanStat reads the aggregate line and the CPU set of every captured /proc/
 
 test('scanStat leaves to parseStat a file whose cpuN lines are not the ones it knows', () => {
   const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4', '1 2 3 4');
-  assert.ok(scanStat(text, cpuSet(['cpu0', 'cpu1'])) !== undefined);
-  assert.equal(scanStat(text, cpuSet([])), undefined);
-  assert.equal(scanStat(text, cpuSet(['cpu0'])), undefined);
-  assert.equal(scanStat(text, cpuSet(['cpu0', 'cpu1', 'cpu2'])), undefined);
-  assert.equal(scanStat(text, cpuSet(['cpu0', 'cpu2'])), undefined);
+  assert.ok(scanStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu1'])) !== undefined);
+  assert.equal(scanStat(Buffer.from(text, 'latin1'), cpuSet([])), undefined);
+  assert.equal(scanStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0'])), undefined);
+  assert.equal(scanStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu1', 'cpu2'])), undefined);
+  assert.equal(scanStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu2'])), undefined);
 });
 
 test('scanStat leaves to parseStat an aggregate line not as the kernel prints it', () => {
   const known = cpuSet(['cpu0']);
-  assert.equal(scanStat('cpu 10 20 30 40\ncpu0 10 20 30 40\n', known), undefined, 'an old kernel: four times');
-  assert.equal(scanStat('cpu\t1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', known), undefined);
-  assert.equal(scanStat('cpu  1 2 3 4 5 6 7 0x8 0 0\ncpu0 1 2 3 4\n', known), undefined);
-  assert.equal(scanStat('cpu  1 2 3 4 5 6 7 -8 0 0\ncpu0 1 2 3 4\n', known), undefined);
-  assert.equal(scanStat('intr 0\ncpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', known), undefined);
+  assert.equal(scanStat(Buffer.from('cpu 10 20 30 40\ncpu0 10 20 30 40\n', 'latin1'), known), undefined, 'an old kernel: four times');
+  assert.equal(scanStat(Buffer.from('cpu\t1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
+  assert.equal(scanStat(Buffer.from('cpu  1 2 3 4 5 6 7 0x8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
+  assert.equal(scanStat(Buffer.from('cpu  1 2 3 4 5 6 7 -8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
+  assert.equal(scanStat(Buffer.from('intr 0\ncpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
 });
 
 test('a garbled aggregate line after good ticks is a CollectorError naming the file and line 1', (t) => {
@@ -164,10 +164,12 @@ test('a CPU replaced by another between ticks, with as many online, skips the ti
   assert.equal(c.collect(30_000)?.online, 2);
 });
 
-test('statHead is /proc/stat up to the intr line, or all of it when a cpu line comes after intr', () => {
+test('scanStat leaves to parseStat a cpu line after the intr line, or cpuN lines with another line between them', () => {
   const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4');
-  assert.equal(statHead(Buffer.from(text)), text.slice(0, text.indexOf('intr')));
-  const odd = `${text}cpu1 1 2 3 4\n`;
-  assert.equal(statHead(Buffer.from(odd)), odd);
-  assert.equal(statHead(Buffer.from('cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\n')), 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\n');
+  const known = cpuSet(['cpu0']);
+  assert.ok(scanStat(Buffer.from(text, 'latin1'), known) !== undefined);
+  assert.equal(scanStat(Buffer.from(`${text}cpu1 1 2 3 4\n`, 'latin1'), known), undefined);
+  const split = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\nctxt 5\ncpu1 1 2 3 4\n';
+  assert.equal(scanStat(Buffer.from(split, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
+  assert.equal(parseStat(split).cpus.length, 2, 'parseStat still reads both');
 });

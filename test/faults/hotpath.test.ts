@@ -79,7 +79,7 @@ describe('hot-path readers agree with the parsers', () => {
       const names = Array.from({ length: n }, (_, i) => `cpu${i}`);
       const kernel = [`cpu  ${total.join(' ')}`, ...names.map((c, i) => `${c} ${cpus[i]!.join(' ')}`), 'intr 5 0 1', 'processes 42', ''].join('\n');
       const text = applyEdits(kernel, list);
-      const scanned = scanStat(text, cpuSet(knowTheSet ? names : names.slice(1)));
+      const scanned = scanStat(Buffer.from(text, 'latin1'), cpuSet(knowTheSet ? names : names.slice(1)));
       if (scanned === undefined) return false;
       assert.ok(allFinite(scanned));
       const parsed = strict(() => parseStat(text));
