@@ -1,6 +1,6 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
 import { procPath, readKernelBytes } from './procfs.js';
-import { badFile, badLine, byteIndex, decimalAt, decimalEnd, toNumber, tokens } from './text.js';
+import { badFile, badLine, byteIndex, counterAt, onlySpacesAndNewlines, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
 const NAME = 'cpu';
@@ -94,24 +94,27 @@ function startsAt(bytes: Buffer, part: Buffer, at: number): boolean {
 // read or reject. When it returns, its cpus is known.names itself, and parseStat
 // would give the same total and names, or reject a line this does not read.
 export function scanStat(bytes: Buffer, known: CpuSet): StatCounters | undefined {
-  if (!startsAt(bytes, CPU, 0) || bytes[3] !== SPACE) return undefined;
+  if (!startsAt(bytes, CPU, 0) || bytes[3] !== SPACE || !onlySpacesAndNewlines(bytes)) return undefined;
   let p = 4;
   while (bytes[p] === SPACE) p++;
+  const newline = byteIndex(bytes, NEWLINE, p);
+  if (newline < 0) return undefined;
   const times = [0, 0, 0, 0, 0, 0, 0, 0];
   for (let f = 0; f < 8; f++) {
-    const v = decimalAt(bytes, p);
+    let end = byteIndex(bytes, SPACE, p);
+    if (end < 0 || end > newline) end = f === 7 ? newline : -1;
+    if (end <= p) return undefined;
+    const v = counterAt(bytes, p, end);
     if (v < 0) return undefined;
     times[f] = v;
-    p = decimalEnd();
-    const after = bytes[p];
-    if (after !== SPACE && (f < 7 || after !== NEWLINE)) return undefined;
-    p++;
+    p = end + 1;
   }
   const prefixes = known.prefixes;
   if (prefixes.length === 0) return undefined;
-  let nl = p - 1;
-  if (bytes[nl] !== NEWLINE) nl = byteIndex(bytes, NEWLINE, p);
-  for (const prefix of prefixes) {
+  let nl = newline;
+  // Indexed loops on the hot paths: an interpreted for-of allocates a result object per step.
+  for (let i = 0; i < prefixes.length; i++) {
+    const prefix = prefixes[i]!;
     if (nl < 0 || !startsAt(bytes, prefix, nl + 1)) return undefined;
     nl = byteIndex(bytes, NEWLINE, nl + 1 + prefix.length);
   }

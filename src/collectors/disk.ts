@@ -1,7 +1,7 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
 import { existsSync } from 'node:fs';
 import { procPath, readKernelBytes, readKernelTextIfPresent } from './procfs.js';
-import { badLine, bytesAt, decimalAt, decimalEnd, skipDigits, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
+import { badLine, byteIndex, bytesAt, counterAt, onlySpacesAndNewlines, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
 const NAME = 'disk';
@@ -118,6 +118,7 @@ const IO_TICKS = 13;
 const HINT_SLACK = 256;
 
 const SPACE = 32;
+const NEWLINE = 10;
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
 
@@ -129,8 +130,12 @@ const DIGIT_9 = 57;
 // these disks, or rejects a line this does not read. Updates the layout's hints.
 export function scanDiskstats(bytes: Buffer, layout: DiskLayout): DiskCounters[] | undefined {
   if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return undefined;
+  // Each field ends at the next space (a native search): where parseDiskstats's split
+  // ends it too when no other whitespace is in the text.
+  if (!onlySpacesAndNewlines(bytes)) return undefined;
   const out: DiskCounters[] = [];
-  for (const d of layout.disks) {
+  for (let k = 0; k < layout.disks.length; k++) {
+    const d = layout.disks[k]!;
     let at: number;
     if (d.hint === 0 && bytesAt(bytes, d.prefix, 0)) at = 0;
     else {
@@ -141,27 +146,25 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout): DiskCounters[]
       at++;
     }
     let p = at + d.prefix.length;
+    const newline = byteIndex(bytes, NEWLINE, p);
+    const stop = newline < 0 ? bytes.length : newline;
     let readSectors = 0;
     let writeSectors = 0;
     let ioTicksMs = 0;
     for (let field = 4; field <= IO_TICKS; field++) {
-      let end: number;
+      const end = byteIndex(bytes, SPACE, p);
+      if (end <= p || end >= stop) return undefined; // an empty field, or the line ends
       if (field === READ_SECTORS || field === WRITE_SECTORS || field === IO_TICKS) {
-        const value = decimalAt(bytes, p);
+        const value = counterAt(bytes, p, end);
         if (value < 0) return undefined;
-        end = decimalEnd();
         if (field === READ_SECTORS) readSectors = value;
         else if (field === WRITE_SECTORS) writeSectors = value;
         else ioTicksMs = value;
-      } else {
-        end = skipDigits(bytes, p);
-        if (end < 0) return undefined;
       }
-      if (bytes[end] !== SPACE) return undefined;
       p = end + 1;
     }
     const next = bytes[p];
-    if (next === undefined || next < DIGIT_0 || next > DIGIT_9) return undefined;
+    if (p >= stop || next === undefined || next < DIGIT_0 || next > DIGIT_9) return undefined;
     out.push({ major: d.major, minor: d.minor, name: d.name, readSectors, writeSectors, ioTicksMs });
   }
   return out;

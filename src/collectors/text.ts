@@ -34,48 +34,39 @@ export function bytesAt(bytes: Buffer, part: Buffer, at: number): boolean {
   return at >= 0 && at + part.length <= bytes.length && bytes.compare(part, 0, part.length, at, at + part.length) === 0;
 }
 
-// Where the digits read by the last decimalAt end.
-let digitsEnd = 0;
+// Buffer's own latin1Slice, where toString('latin1', start, end) ends after checking its
+// arguments in JavaScript, which costs more than the slice for a field of a few bytes.
+// Node has it on Buffer.prototype (undocumented); where it is missing, toString does the same.
+const latin1Slice =
+  (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, start: number, end: number) => string }).latin1Slice ??
+  function (this: Buffer, start: number, end: number): string {
+    return this.toString('latin1', start, end);
+  };
 
-// The unsigned decimal of 1 to 30 digits at bytes[at], or -1 when there is no digit
-// there or more than 30; decimalEnd() then tells where its digits end. The hot paths
-// read counters with it instead of a regular expression over a string: the string, the
-// match and its parts were garbage, most of what the elim allocated per report. The
-// digits are summed in two parts of at most 9, which stay small integers (an
-// interpreted sum past 2^30 allocates a heap number per digit). Up to 15 digits the
-// value is exact; longer ones are read by Number() from their text, as the parsers do.
-export function decimalAt(bytes: Buffer, at: number): number {
-  const end = skipDigits(bytes, at);
-  if (end < 0) return -1;
-  digitsEnd = end;
-  const digits = end - at;
-  if (digits > 15) return Number(bytes.toString('latin1', at, end));
-  const split = end - 9 > at ? end - 9 : at;
-  let high = 0;
-  for (let i = at; i < split; i++) high = high * 10 + (bytes[i]! - DIGIT_0);
-  let low = 0;
-  for (let i = split; i < end; i++) low = low * 10 + (bytes[i]! - DIGIT_0);
-  return split === at ? low : high * 1e9 + low;
+const DIGITS = /^\d{1,30}$/;
+
+// The counter in bytes[start, end) when it is 1 to 30 decimal digits, else -1. The
+// hot paths read the few counters they use this way, from fields they delimit with
+// native searches: a regular expression over a string of the whole line, its match and
+// parts, was most of what a report allocated, and summing digits one by one in
+// interpreted code (the elim runs in --lite-mode) cost more than this.
+export function counterAt(bytes: Buffer, start: number, end: number): number {
+  const text = latin1Slice.call(bytes, start, end);
+  return DIGITS.test(text) ? Number(text) : -1;
 }
 
-// The index after the digits of the last decimalAt that found some.
-export function decimalEnd(): number {
-  return digitsEnd;
-}
+// The bytes other than space and newline that tokens() splits on: JavaScript's \s in
+// latin1 (tab, vertical tab, form feed, carriage return, no-break space).
+const OTHER_SPACES = [9, 11, 12, 13, 0xa0];
 
-// Where the 1 to 30 digits at bytes[at] end, or -1 when there is no digit there or more than 30.
-export function skipDigits(bytes: Uint8Array, at: number): number {
-  const n = bytes.length < at + 31 ? bytes.length : at + 31;
-  let i = at;
-  for (; i < n; i++) {
-    const c = bytes[i]!;
-    if (c < DIGIT_0 || c > DIGIT_9) break;
-  }
-  return i === at || i - at > 30 ? -1 : i;
+// True if bytes hold no whitespace but spaces and newlines. A hot path may then skip a
+// field by looking for the next space (a native search) without reading it, and
+// still split the line where tokens() would.
+// Buffer's indexOf (memchr), not Uint8Array's (a loop over elements): this searches the whole file.
+export function onlySpacesAndNewlines(bytes: Buffer): boolean {
+  for (let i = 0; i < OTHER_SPACES.length; i++) if (bytes.indexOf(OTHER_SPACES[i]!) >= 0) return false;
+  return true;
 }
-
-const DIGIT_0 = 48;
-const DIGIT_9 = 57;
 
 // The kernel prints counters as decimal integers (a u64 has at most 20 digits) and
 // averages as fixed-point decimals; nvidia-smi's csv is the same. Only that form is
