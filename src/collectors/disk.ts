@@ -202,7 +202,8 @@ export function summarizeDisks(devices: DiskDevice[]): DiskReading {
   let busySum = 0;
   let read = 0;
   let write = 0;
-  for (const d of devices) {
+  for (let i = 0; i < devices.length; i++) {
+    const d = devices[i]!;
     if (busiest === undefined || d.busy > busiest.busy) busiest = d;
     busySum += d.busy;
     read += d.readBytesPerSec;

@@ -136,7 +136,8 @@ const HINT_SLACK = 256;
 export function scanNetDev(bytes: Buffer, layout: NetLayout): NetCounters[] | undefined {
   if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return undefined;
   const out: NetCounters[] = [];
-  for (const i of layout.interfaces) {
+  for (let k = 0; k < layout.interfaces.length; k++) {
+    const i = layout.interfaces[k]!;
     let at = bytes.indexOf(i.needle, Math.max(0, i.hint - HINT_SLACK));
     if (at < 0) at = bytes.indexOf(i.needle);
     if (at < 0) return undefined;
@@ -156,7 +157,8 @@ export function summarizeInterfaces(interfaces: NetInterface[]): NetworkReading 
   let rx = 0;
   let tx = 0;
   let utilizationMax: number | undefined;
-  for (const i of interfaces) {
+  for (let k = 0; k < interfaces.length; k++) {
+    const i = interfaces[k]!;
     rx += i.rxBytesPerSec;
     tx += i.txBytesPerSec;
     if (i.utilization !== undefined) utilizationMax = Math.max(utilizationMax ?? 0, i.utilization);

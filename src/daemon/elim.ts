@@ -136,10 +136,12 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
   };
 
   const rankOf = (sample: Sample): { result?: RankResult; failure?: string } => {
-    const broken = required.filter((name) => sample.failures[name] !== undefined);
-    if (broken.length > 0) {
-      return { failure: broken.map((name) => sample.failures[name]).join('; ') };
+    let failure: string | undefined;
+    for (let i = 0; i < required.length; i++) {
+      const why = sample.failures[required[i]!];
+      if (why !== undefined) failure = failure === undefined ? why : `${failure}; ${why}`;
     }
+    if (failure !== undefined) return { failure };
     try {
       o.rankers.refresh?.();
       const result = o.rankers.current().rank(sample);

@@ -40,7 +40,9 @@ const knownNames = new Set<string>();
 export function formatElimLine(pairs: ReadonlyArray<readonly [string, number]>): string {
   if (pairs.length === 0) throw new RangeError('a report needs at least one name/value pair');
   const parts: string[] = [String(pairs.length)];
-  for (const [name, value] of pairs) {
+  for (let i = 0; i < pairs.length; i++) {
+    const name = pairs[i]![0];
+    const value = pairs[i]![1];
     if (!knownNames.has(name)) {
       if (!isValidIndexName(name)) throw new RangeError(`invalid load index name ${JSON.stringify(name)}`);
       if (knownNames.size < 256) knownNames.add(name);

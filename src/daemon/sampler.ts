@@ -80,7 +80,8 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
       const sample: Sample = { ts: clock.now(), failures: {} };
       const monotonic = clock.monotonic();
       const durations: Record<string, number> | undefined = log.isLevelEnabled('debug') ? {} : undefined;
-      for (const c of collectors) {
+      for (let k = 0; k < collectors.length; k++) {
+        const c = collectors[k]!;
         const state = states.get(c);
         if (state === undefined) continue;
         const started = performance.now();

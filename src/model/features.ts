@@ -226,7 +226,10 @@ export function unscaleValue(spec: Pick<FeatureSpec, 'transform' | 'cap'>, scale
 // what the daemon records in history and what featuresFromNamed reads back.
 export function rawFeatures(sample: Sample): Record<string, number | null> {
   const named: Record<string, number | null> = {};
-  for (const spec of FEATURES) {
+  // Indexed loops here and below: the daemon runs this once per report in --lite-mode,
+  // where each step of a for-of allocates an iterator result.
+  for (let i = 0; i < FEATURES.length; i++) {
+    const spec = FEATURES[i]!;
     let raw: number | undefined;
     try {
       raw = spec.read(sample);
@@ -242,7 +245,8 @@ export function rawFeatures(sample: Sample): Record<string, number | null> {
 // Computes the derived features from the base ones, in place.
 function deriveInto(named: Record<string, number | null>): void {
   const present: RawLookup = (name) => named[name] ?? undefined;
-  for (const spec of FEATURES) {
+  for (let i = 0; i < FEATURES.length; i++) {
+    const spec = FEATURES[i]!;
     if (spec.derive === undefined) continue;
     const v = spec.derive(present);
     named[spec.name] = v !== undefined && Number.isFinite(v) ? v : null;
@@ -256,7 +260,8 @@ export function featuresFromNamed(named: Readonly<Record<string, number | null |
   const values = new Array<number>(n).fill(IDLE_VALUE);
   const mask = new Array<boolean>(n).fill(false);
   const out: Record<string, number | null> = {};
-  for (const spec of FEATURES) {
+  for (let i = 0; i < n; i++) {
+    const spec = FEATURES[i]!;
     const raw = spec.derive === undefined && Object.hasOwn(named, spec.name) ? named[spec.name] : undefined;
     out[spec.name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
   }
