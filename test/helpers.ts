@@ -1,7 +1,8 @@
 // Shared helpers for tests: paths into the repository, captured logs, temp dirs,
-// and the guard that fails a test file whose processes outlive it.
+// files and directories with exact modes, and the guard that fails a test file
+// whose processes outlive it.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +40,21 @@ export function captureLog(level = 'debug'): CapturedLog {
 export function tempDir(prefix = 'lavarank-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+// Writes a file with exactly `mode` (chmod after the write, as the umask narrows the mode write gives it); returns its path.
+export function writeWithMode(path: string, text: string, mode: number): string {
+  writeFileSync(path, text, { mode });
+  chmodSync(path, mode);
+  return path;
+}
+
+// Makes parent/name with exactly `mode` (0777: writable by others; 01777: sticky, like /tmp); returns its path.
+export function dirWithMode(parent: string, name: string, mode: number): string {
+  const dir = join(parent, name);
+  mkdirSync(dir);
+  chmodSync(dir, mode);
+  return dir;
 }
 
 // Every process a test file starts carries this variable, with a value of the

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MAX_CONFIG_BYTES, defaultConfig, findConfig, loadConfig, parseConfigText } from '../../src/config/config.js';
 import { ConfigError } from '../../src/util/errors.js';
-import { tempDir } from '../helpers.js';
+import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
 
 function problemsOf(text: string): string[] {
   try {
@@ -192,9 +192,7 @@ describe('loadConfig', () => {
   it('refuses a config file writable by others, saying how to fix it', () => {
     const { dir, cleanup } = tempDir();
     try {
-      const path = join(dir, 'lavarank.yaml');
-      writeFileSync(path, 'interval: 30\n');
-      chmodSync(path, 0o666);
+      const path = writeWithMode(join(dir, 'lavarank.yaml'), 'interval: 30\n', 0o666);
       assert.throws(() => loadConfig({ path, why: 'test' }), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.match(err.message, /mode 0666, writable by group or others; run: chmod go-w/);
@@ -208,9 +206,7 @@ describe('loadConfig', () => {
   it('does not read a config file it refuses for its mode: its content is never quoted', () => {
     const { dir, cleanup } = tempDir();
     try {
-      const path = join(dir, 'lavarank.yaml');
-      writeFileSync(path, 'interval: 0\n');
-      chmodSync(path, 0o666);
+      const path = writeWithMode(join(dir, 'lavarank.yaml'), 'interval: 0\n', 0o666);
       assert.throws(() => loadConfig({ path, why: 'test' }), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.equal(err.problems.length, 1, err.problems.join('\n'));
@@ -226,9 +222,7 @@ describe('loadConfig', () => {
   it('refuses a config file in a directory writable by others', () => {
     const { dir, cleanup } = tempDir();
     try {
-      const sub = join(dir, 'etc');
-      mkdirSync(sub);
-      chmodSync(sub, 0o777);
+      const sub = dirWithMode(dir, 'etc', 0o777);
       const path = join(sub, 'lavarank.yaml');
       writeFileSync(path, 'interval: 30\n', { mode: 0o644 });
       assert.throws(() => loadConfig({ path, why: 'test' }), /directory .*etc above config file .* has mode 0777/);

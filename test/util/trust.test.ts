@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, closeSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, lchownSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkTrust, openTrusted, trustProblems } from '../../src/util/trust.js';
-import { tempDir } from '../helpers.js';
+import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
 
@@ -22,9 +22,7 @@ describe('trustProblems', () => {
   it('refuses a group-writable file and says how to fix it', () => {
     const { dir, cleanup } = tempDir();
     try {
-      const f = join(dir, 'model.json');
-      writeFileSync(f, '{}');
-      chmodSync(f, 0o664);
+      const f = writeWithMode(join(dir, 'model.json'), '{}', 0o664);
       assert.deepEqual(trustProblems(f, 'model file'), [`model file ${f} has mode 0664, writable by group or others; run: chmod go-w ${f}`]);
     } finally {
       cleanup();
@@ -46,11 +44,9 @@ describe('trustProblems', () => {
   it('accepts a world-writable directory only if it is sticky, like /tmp', () => {
     const { dir, cleanup } = tempDir();
     try {
-      const open = join(dir, 'open');
-      mkdirSync(open);
+      const open = dirWithMode(dir, 'open', 0o1777);
       const f = join(open, 'x');
       writeFileSync(f, '', { mode: 0o644 });
-      chmodSync(open, 0o1777);
       assert.deepEqual(trustProblems(f, 'file'), []);
       chmodSync(open, 0o777);
       assert.match(trustProblems(f, 'file')[0] ?? '', /directory .*open above file .* has mode 0777/);
@@ -62,9 +58,7 @@ describe('trustProblems', () => {
   it('checks the directories of a symlink and of its target', () => {
     const { dir, cleanup } = tempDir();
     try {
-      const open = join(dir, 'open');
-      mkdirSync(open);
-      chmodSync(open, 0o777);
+      const open = dirWithMode(dir, 'open', 0o777);
       const real = join(dir, 'real.json');
       writeFileSync(real, '{}', { mode: 0o644 });
       const link = join(open, 'model.json');
@@ -93,9 +87,7 @@ describe('trustProblems', () => {
   it('accepts root\'s own link in a sticky directory, and resolves it', () => {
     const { dir, cleanup } = tempDir();
     try {
-      const sticky = join(dir, 'tmp');
-      mkdirSync(sticky);
-      chmodSync(sticky, 0o1777);
+      const sticky = dirWithMode(dir, 'tmp', 0o1777);
       const real = join(dir, 'real.json');
       writeFileSync(real, '{}', { mode: 0o644 });
       symlinkSync(real, join(sticky, 'model.json'));
@@ -110,9 +102,7 @@ describe('trustProblems', () => {
   it('refuses a link another user owns, even in a sticky directory and pointing at root\'s file: its owner can swap it', { skip: root ? false : 'needs root to chown' }, () => {
     const { dir, cleanup } = tempDir();
     try {
-      const sticky = join(dir, 'tmp');
-      mkdirSync(sticky);
-      chmodSync(sticky, 0o1777);
+      const sticky = dirWithMode(dir, 'tmp', 0o1777);
       const real = join(dir, 'real.json');
       writeFileSync(real, '{}', { mode: 0o644 });
       const link = join(sticky, 'model.json');
@@ -127,9 +117,7 @@ describe('trustProblems', () => {
   it('walks links inside the path (a linked directory) and checks the directories of the target', () => {
     const { dir, cleanup } = tempDir();
     try {
-      const open = join(dir, 'open');
-      mkdirSync(open);
-      chmodSync(open, 0o777);
+      const open = dirWithMode(dir, 'open', 0o777);
       writeFileSync(join(open, 'm.json'), '{}', { mode: 0o644 });
       symlinkSync(open, join(dir, 'models'));
       assert.match(trustProblems(join(dir, 'models', 'm.json'), 'model file').join('\n'), /directory .*\/open above model file .*models\/m\.json has mode 0777/);
@@ -142,9 +130,7 @@ describe('trustProblems', () => {
   it('openTrusted opens nothing it refuses, and reads the file it checked', () => {
     const { dir, cleanup } = tempDir();
     try {
-      const f = join(dir, 'lavarank.yaml');
-      writeFileSync(f, 'interval: 10\n', { mode: 0o666 });
-      chmodSync(f, 0o666);
+      const f = writeWithMode(join(dir, 'lavarank.yaml'), 'interval: 10\n', 0o666);
       const refused = openTrusted(f, 'config file');
       assert.ok('problems' in refused && /mode 0666/.test(refused.problems[0]!));
       chmodSync(f, 0o644);
