@@ -14,11 +14,7 @@ import { wrapperText } from '../../src/lsf/install.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { cliPath, tempDir, tokenEnv } from '../helpers.js';
 import { assertStopsOnSigterm, REPORT_RE, startElim, type Elim } from '../e2e/harness.js';
-import { DescendantWatch, installElim, sleep, until, vmRssKb } from './helpers.js';
-
-function withChild(dir: string, name: string, testInterval = 0.2): Elim {
-  return startElim({ testInterval, config: `elims:\n  - name: ${name}\n    command: [${installElim(dir, name)}]\n` });
-}
+import { DescendantWatch, installElim, sleep, startWithChild, startWithChildren, until, vmRssKb } from './helpers.js';
 
 function maxGap(elim: Elim): number {
   const at = elim.reports().map((r) => r.at);
@@ -33,8 +29,7 @@ async function sigtermWithin2s(elim: Elim, watch: DescendantWatch): Promise<void
 
 describe('child elims that misbehave', { concurrency: false }, () => {
   it('one that floods its output: reports stay on time with its newest value, memory and CPU stay bounded, and SIGTERM ends both', async (t) => {
-    const { dir, cleanup } = tempDir('lavarank-children-');
-    const elim = withChild(dir, 'flood');
+    const elim = startWithChild('flood');
     const watch = new DescendantWatch(elim.pid);
     try {
       await until('a flood value', () => elim.reports().find((r) => r.line.includes(' flood ')), 10_000);
@@ -59,13 +54,11 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     } finally {
       watch.stop();
       await elim.cleanup();
-      cleanup();
     }
   });
 
   it('one that prints tokens of 200 KB and 1 MB: they are dropped, the reports after them get through, and memory stays bounded', async (t) => {
-    const { dir, cleanup } = tempDir('lavarank-children-');
-    const elim = withChild(dir, 'hugetoken');
+    const elim = startWithChild('hugetoken');
     try {
       await until('the value after the 1 MB token', () => elim.reports().find((r) => / later 8(\s|$)/.test(r.line)), 10_000);
       assert.ok(elim.reports().some((r) => / after 7(\s|$)/.test(r.line)), 'the value after the 200 KB token never arrived');
@@ -80,16 +73,11 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       assert.ok(problems.some((p) => p === 'oversized-token' || p.includes('flood')), problems.join(' | '));
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
   it('one that ignores SIGTERM, next to one that floods: SIGTERM still ends the daemon and both within 2 s', async () => {
-    const { dir, cleanup } = tempDir('lavarank-children-');
-    const elim = startElim({
-      testInterval: 0.2,
-      config: `elims:\n  - command: [${installElim(dir, 'stubborn')}]\n  - command: [${installElim(dir, 'flood')}]\n`,
-    });
+    const elim = startWithChildren((dir) => `elims:\n  - command: [${installElim(dir, 'stubborn')}]\n  - command: [${installElim(dir, 'flood')}]\n`);
     const watch = new DescendantWatch(elim.pid);
     try {
       await until('both children reporting', () => elim.reports().find((r) => r.line.includes(' pid ') && r.line.includes(' flood ')), 10_000);
@@ -98,18 +86,15 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     } finally {
       watch.stop();
       await elim.cleanup();
-      cleanup();
     }
   });
 
   it('one that prints names LIM would refuse (_x, 40 characters): only those are left out, logged once, and the other child\'s values and stale_value still go out', async () => {
-    const { dir, cleanup } = tempDir('lavarank-children-');
-    const elim = startElim({
-      testInterval: 0.2,
-      config:
+    const elim = startWithChildren(
+      (dir) =>
         `elims:\n  - name: badname\n    command: [${installElim(dir, 'badname')}]\n` +
         `  - name: good\n    command: [${installElim(dir, 'good')}]\n  - name: once\n    command: [${installElim(dir, 'silent')}]\n    max_age: 0.5\n    stale_value: -1\n`,
-    });
+    );
     try {
       const report = await until('ok, scratch and once\'s stale value in one report', () =>
         elim.reports().find((r) => / ok 2( |$)/.test(r.line) && / scratch 12\.5( |$)/.test(r.line) && / once -1( |$)/.test(r.line)),
@@ -120,16 +105,11 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       assert.equal(badName.length, 1, 'the bad names were not logged once');
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
   it('one whose report would push the line past 4096 bytes: it alone is cut off, with a log line naming it, and the children before it still go out', async () => {
-    const { dir, cleanup } = tempDir('lavarank-children-');
-    const elim = startElim({
-      testInterval: 0.2,
-      config: `elims:\n  - name: good\n    command: [${installElim(dir, 'good')}]\n  - name: longnames\n    command: [${installElim(dir, 'longnames')}]\n`,
-    });
+    const elim = startWithChildren((dir) => `elims:\n  - name: good\n    command: [${installElim(dir, 'good')}]\n  - name: longnames\n    command: [${installElim(dir, 'longnames')}]\n`);
     try {
       await until('the cut logged', () => elim.log().find((l) => l['elim'] === 'longnames' && /would exceed 4096 bytes/.test(String(l['msg']))));
       const from = elim.reports().length;
@@ -141,7 +121,6 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       }
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
@@ -169,8 +148,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
   });
 
   it('one that starts a helper ignoring SIGTERM: SIGTERM still ends the daemon within 2 s, and the helper with it', async () => {
-    const { dir, cleanup } = tempDir('lavarank-children-');
-    const elim = startElim({ testInterval: 0.2, config: `elims:\n  - name: forker\n    command: [${installElim(dir, 'forker')}]\n` });
+    const elim = startWithChild('forker');
     const watch = new DescendantWatch(elim.pid);
     try {
       await until('a forker value', () => elim.reports().find((r) => r.line.includes(' forker 1')), 10_000);
@@ -183,7 +161,6 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     } finally {
       watch.stop();
       await elim.cleanup();
-      cleanup();
     }
   });
 
@@ -234,8 +211,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
   });
 
   it('one that reports 1e300 (finite, but infinite in LIM\'s float): that value is left out and logged, the others go out', async () => {
-    const { dir, cleanup } = tempDir('lavarank-children-');
-    const elim = startElim({ testInterval: 0.2, config: `elims:\n  - name: bigvalue\n    command: [${installElim(dir, 'bigvalue')}]\n` });
+    const elim = startWithChild('bigvalue');
     try {
       await until('fine 3', () => elim.reports().find((r) => / fine 3$/.test(r.line)));
       await sleep(500);
@@ -246,7 +222,6 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       assert.ok(elim.log().some((l) => l['elim'] === 'bigvalue' && l['problem'] === 'out-of-range'), 'the refusal was not logged');
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 });

@@ -1,7 +1,8 @@
 // Shared by the fault tests: a synthetic host whose /proc and /sys files change
-// every tick and the elim's loop run on it, process inspection through /proc (RSS,
-// state, descendants), a small tmpfs, a seeded random source so that a failing
-// random run can be replayed, and the simulated day.
+// every tick and the elim's loop run on it, the built elim with child elims,
+// process inspection through /proc (RSS, state, descendants), a small tmpfs, a
+// seeded random source so that a failing random run can be replayed, and the
+// simulated day.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,7 +13,8 @@ import { seededRandom } from '../../src/util/random.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { formulaRanker } from '../../src/model/rank.js';
 import { createSampler } from '../../src/daemon/sampler.js';
-import { captureLog, fixture, repoRoot } from '../helpers.js';
+import { captureLog, fixture, repoRoot, tempDir } from '../helpers.js';
+import { startElim, type Elim } from '../e2e/harness.js';
 
 // Root can open any file whatever its mode, so EACCES faults need another user.
 export const isRoot = process.getuid?.() === 0;
@@ -337,6 +339,24 @@ export function installElim(dir: string, name: string, as = `elim.${name}`): str
   copyFileSync(fixture('elims', name), path);
   chmodSync(path, 0o755);
   return path;
+}
+
+// The built elim (0.2 s ticks by default) with the `elims:` config that elims(dir)
+// gives, dir being a temp dir for the child elims; its cleanup() also removes dir.
+export function startWithChildren(elims: (dir: string) => string, testInterval = 0.2): Elim {
+  const { dir, cleanup } = tempDir('lavarank-children-');
+  const elim = startElim({ testInterval, config: elims(dir) });
+  const end = elim.cleanup;
+  elim.cleanup = async () => {
+    await end();
+    cleanup();
+  };
+  return elim;
+}
+
+// The built elim with one child elim, test/fixtures/elims/<name>, reporting as `name`.
+export function startWithChild(name: string, testInterval = 0.2): Elim {
+  return startWithChildren((dir) => `elims:\n  - name: ${name}\n    command: [${installElim(dir, name)}]\n`, testInterval);
 }
 
 // Copies a fixture program into dir under a name of our choosing (nvidia-smi, lspci).

@@ -7,19 +7,14 @@ import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { tempDir } from '../helpers.js';
-import { startElim, type Elim } from '../e2e/harness.js';
-import { installElim, sleep, until, vmRssKb } from './helpers.js';
+import type { Elim } from '../e2e/harness.js';
+import { sleep, startWithChild, until, vmRssKb } from './helpers.js';
 import { readFileSync } from 'node:fs';
 
 // The child elim's clock value in a report line, in ms.
 function clockOf(line: string): number | undefined {
   const m = / clock (\d+(?:\.\d+)?)/.exec(line);
   return m === null ? undefined : Number(m[1]) * 1000;
-}
-
-function withClock(dir: string, testInterval: number): Elim {
-  return startElim({ testInterval, config: `elims:\n  - name: clock\n    command: [${installElim(dir, 'clock')}]\n` });
 }
 
 // The first line read after `from` reads.
@@ -39,8 +34,7 @@ function historyLines(elim: Elim): number {
 
 describe('a reader that stops reading', { concurrency: false }, () => {
   it('gets the current report when it reads again, not one written while it was away', async () => {
-    const { dir, cleanup } = tempDir('lavarank-pipe-');
-    const elim = withClock(dir, 0.1);
+    const elim = startWithChild('clock', 0.1);
     try {
       await until('a report with the child clock', () => elim.reports().find((r) => clockOf(r.line) !== undefined));
       elim.pauseReader();
@@ -54,13 +48,11 @@ describe('a reader that stops reading', { concurrency: false }, () => {
       assert.ok(resumedAt - clock < 1000, `the first report read after a 3 s pause was ${resumedAt - clock} ms old: ${line}`);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
   it('keeps running without growing while the pipe is full, and the returning reader gets the newest report, not what the pipe held', async (t) => {
-    const { dir, cleanup } = tempDir('lavarank-pipe-');
-    const elim = withClock(dir, 0.05);
+    const elim = startWithChild('clock', 0.05);
     try {
       await until('a report with the child clock', () => elim.reports().find((r) => clockOf(r.line) !== undefined));
       elim.pauseReader();
@@ -99,7 +91,6 @@ describe('a reader that stops reading', { concurrency: false }, () => {
       assert.ok(clock !== undefined && resumedAt - clock < 1000, `the first report after resuming is ${resumedAt - (clock ?? 0)} ms old: ${line}`);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 });
