@@ -1,8 +1,8 @@
 // Shared helpers for tests: paths into the repository, captured logs, temp dirs,
-// files and directories with exact modes, and the guard that fails a test file
-// whose processes outlive it.
+// files and directories with exact modes, a planted link, and the guard that
+// fails a test file whose processes outlive it.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,15 @@ export function writeWithMode(path: string, text: string, mode: number): string 
   writeFileSync(path, text, { mode });
   chmodSync(path, mode);
   return path;
+}
+
+// Replaces the file at path with a symbolic link to a new file beside it, victim, that holds 'untouched\n'; returns victim's path.
+export function plantLink(path: string): string {
+  const victim = join(dirname(path), 'victim');
+  writeFileSync(victim, 'untouched\n', { mode: 0o644 });
+  rmSync(path);
+  symlinkSync(victim, path);
+  return victim;
 }
 
 // Makes parent/name with exactly `mode` (0777: writable by others; 01777: sticky, like /tmp); returns its path.

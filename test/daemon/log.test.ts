@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
 import { formatLogLine, LOG_FILE_MODE, logCandidates, setupLogging } from '../../src/daemon/log.js';
-import { tempDir } from '../helpers.js';
+import { plantLink, tempDir } from '../helpers.js';
 
 describe('logCandidates', () => {
   const log = defaultConfig().log;
@@ -78,10 +78,7 @@ describe('the log file', () => {
     try {
       const path = join(dir, 'l.log');
       const setup = setupLogging({ ...defaultConfig().log, file: path }, { host: 'h', env: {}, stderrIsTty: false });
-      const victim = join(dir, 'victim');
-      writeFileSync(victim, 'untouched\n');
-      rmSync(path);
-      symlinkSync(victim, path);
+      const victim = plantLink(path);
       setup.fatalNow('uncaught exception; exiting', new Error('boom'));
       assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
     } finally {

@@ -13,7 +13,7 @@ import { seededRandom } from '../../src/util/random.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { formulaRanker } from '../../src/model/rank.js';
 import { createSampler } from '../../src/daemon/sampler.js';
-import { captureLog, fixture, repoRoot, tempDir } from '../helpers.js';
+import { captureLog, dirWithMode, fixture, repoRoot, tempDir, writeWithMode } from '../helpers.js';
 import { startElim, type Elim } from '../e2e/harness.js';
 
 // Root can open any file whatever its mode, so EACCES faults need another user.
@@ -38,17 +38,12 @@ export function attackerDir(parent: string, name = 'attacker'): string {
 // may create entries there, and only an entry's owner may replace it.
 export function stickyDir(parent: string, name = 'tmp'): string {
   chmodSync(parent, 0o755);
-  const dir = join(parent, name);
-  mkdirSync(dir);
-  chmodSync(dir, 0o1777);
-  return dir;
+  return dirWithMode(parent, name, 0o1777);
 }
 
 // Writes a file as the attacker would own it.
 export function attackerFile(path: string, text: string, mode = 0o755): string {
-  writeFileSync(path, text, { mode });
-  chmodSync(path, mode);
-  chownSync(path, ATTACKER.uid, ATTACKER.gid);
+  chownSync(writeWithMode(path, text, mode), ATTACKER.uid, ATTACKER.gid);
   return path;
 }
 
@@ -79,6 +74,13 @@ export class LinkSwapper {
     await exited;
     return Number(this.out.trim());
   }
+}
+
+// The attacker's own link dir/tmp/<name> (tmp like /tmp), swapped between root's `good` and their own file `evil`.
+export function attackerSwap(dir: string, name: string, good: string, evil: { name: string; text: string; mode?: number }): { link: string; swapper: LinkSwapper } {
+  const own = attackerFile(join(attackerDir(dir), evil.name), evil.text, evil.mode);
+  const link = join(stickyDir(dir), name);
+  return { link, swapper: new LinkSwapper(link, [good, own]) };
 }
 
 // A symbolic link owned by the attacker.
@@ -341,8 +343,7 @@ export function installElim(dir: string, name: string, as = `elim.${name}`): str
   return path;
 }
 
-// The built elim (0.2 s ticks by default) with the `elims:` config that elims(dir)
-// gives, dir being a temp dir for the child elims; its cleanup() also removes dir.
+// The built elim with the `elims:` config elims(dir) gives, dir a temp dir for child elims that its cleanup() removes.
 export function startWithChildren(elims: (dir: string) => string, testInterval = 0.2): Elim {
   const { dir, cleanup } = tempDir('lavarank-children-');
   const elim = startElim({ testInterval, config: elims(dir) });

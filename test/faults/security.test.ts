@@ -5,7 +5,7 @@
 // process), so the kernel's own permission checks apply to it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,9 +15,9 @@ import { setupLogging } from '../../src/daemon/log.js';
 import { checkGpuProgram } from '../../src/daemon/sampler.js';
 import { loadModel, serializeModel } from '../../src/model/model.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
-import { captureLog, cliPath, tempDir } from '../helpers.js';
+import { captureLog, cliPath, plantLink, tempDir, writeWithMode } from '../helpers.js';
 import { randomModelFile } from '../model/helpers.js';
-import { ATTACKER, LinkSwapper, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerFile, sleep, stickyDir } from './helpers.js';
+import { ATTACKER, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerSwap, sleep } from './helpers.js';
 
 // Restarts at once instead of after the back-off, so that a few seconds hold many starts.
 const hurried: Clock = { ...systemClock, sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 5), signal) };
@@ -25,10 +25,13 @@ const hurried: Clock = { ...systemClock, sleep: (ms, signal) => systemClock.slee
 // A root-owned program in a root-owned directory, as an administrator installs it.
 function rootProgram(dir: string, name: string, text: string): string {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const path = join(dir, name);
-  writeFileSync(path, text, { mode: 0o755 });
-  chmodSync(path, 0o755);
-  return path;
+  return writeWithMode(join(dir, name), text, 0o755);
+}
+
+// Waits until path appears (the attacker's program ran) or ms have passed.
+async function waitForFile(path: string, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until && !existsSync(path)) await sleep(50);
 }
 
 describe('a user who owns a directory on the config path', () => {
@@ -70,10 +73,8 @@ describe('a user who swaps a symbolic link on the path lavarank reads or runs', 
     try {
       const good = join(dir, 'good.json');
       writeFileSync(good, serializeModel(randomModelFile({ seed: 1, name: 'root' })), { mode: 0o644 });
-      const own = attackerDir(dir);
-      const evil = attackerFile(join(own, 'evil.json'), serializeModel(randomModelFile({ seed: 2, name: 'attacker' })), 0o644);
-      const link = join(stickyDir(dir), 'model.json'); // their own link in a /tmp-like directory
-      const swapper = new LinkSwapper(link, [good, evil]);
+      const evil = serializeModel(randomModelFile({ seed: 2, name: 'attacker' }));
+      const { link, swapper } = attackerSwap(dir, 'model.json', good, { name: 'evil.json', text: evil, mode: 0o644 });
       const loaded = { root: 0, attacker: 0, refused: 0 };
       const until = Date.now() + 2000;
       while (Date.now() < until) {
@@ -101,15 +102,11 @@ describe('a user who swaps a symbolic link on the path lavarank reads or runs', 
     try {
       const marker = join(dir, 'pwned');
       const good = rootProgram(join(dir, 'bin'), 'elim.site', "#!/bin/sh\nprintf '1 good 1\\n'\n");
-      const own = attackerDir(dir);
-      const evil = attackerFile(join(own, 'elim.evil'), `#!/bin/sh\ntouch ${marker}\nprintf '1 pwned 1\\n'\n`);
-      const link = join(stickyDir(dir), 'elim'); // their own link in a /tmp-like directory
-      const swapper = new LinkSwapper(link, [good, evil]);
+      const { link, swapper } = attackerSwap(dir, 'elim', good, { name: 'elim.evil', text: `#!/bin/sh\ntouch ${marker}\nprintf '1 pwned 1\\n'\n` });
       const log = captureLog();
       const controller = new AbortController();
       const elims = startChildElims([{ command: [link] }], { log: log.log, signal: controller.signal, clock: hurried });
-      const until = Date.now() + 4000;
-      while (Date.now() < until && !existsSync(marker)) await sleep(50);
+      await waitForFile(marker, 4000);
       await elims.close();
       const swaps = await swapper.stop();
       const starts = log.messages().filter((m) => m.endsWith(' started')).length;
@@ -128,16 +125,12 @@ describe('a user who swaps a symbolic link on the path lavarank reads or runs', 
     try {
       const marker = join(dir, 'pwned');
       const good = rootProgram(join(dir, 'bin'), 'nvidia-smi', "#!/bin/sh\necho '5, 100, 1000'\n");
-      const own = attackerDir(dir);
-      const evil = attackerFile(join(own, 'nvidia-smi.evil'), `#!/bin/sh\ntouch ${marker}\necho '0, 0, 1000'\n`);
-      const link = join(stickyDir(dir), 'nvidia-smi'); // their own link in a /tmp-like directory
-      const swapper = new LinkSwapper(link, [good, evil]);
+      const { link, swapper } = attackerSwap(dir, 'nvidia-smi', good, { name: 'nvidia-smi.evil', text: `#!/bin/sh\ntouch ${marker}\necho '0, 0, 1000'\n` });
       const log = captureLog();
       const controller = new AbortController();
       // The daemon's own trust rule, retried every 10 ms instead of every 10 minutes.
       const gpu = createGpuCollector({ enabled: true, command: link, intervalMs: 10, missingRetryMs: 10, timeoutMs: 5000, signal: controller.signal, log: log.log, checkProgram: checkGpuProgram });
-      const until = Date.now() + 3000;
-      while (Date.now() < until && !existsSync(marker)) await sleep(50);
+      await waitForFile(marker, 3000);
       gpu.close?.();
       const swaps = await swapper.stop();
       t.diagnostic(`${swaps} swaps; ${log.lines.length} log lines`);
@@ -156,10 +149,7 @@ describe('a symbolic link planted at the log path', () => {
       const setup = setupLogging({ file: path, level: 'info', max_bytes: 1 << 20, keep: 2 }, { host: 'h', stderrIsTty: false });
       setup.log.info('running');
       await setup.appender!.flush(1000);
-      const victim = join(dir, 'victim');
-      writeFileSync(victim, 'untouched\n', { mode: 0o644 });
-      rmSync(path);
-      symlinkSync(victim, path);
+      const victim = plantLink(path);
       setup.fatalNow('uncaught exception; exiting', new Error('boom'));
       assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
     } finally {
