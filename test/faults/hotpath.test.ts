@@ -36,6 +36,16 @@ function allFinite(value: unknown): boolean {
   return Object.values(value).every(allFinite);
 }
 
+// The reader's value against the parser's: false when either gives nothing, else true once compare's assertions pass.
+function agrees<S, P>(scanned: S | undefined, parse: () => P, compare: (scanned: S, parsed: P) => void = (s, p) => assert.deepEqual(s, p)): boolean {
+  if (scanned === undefined) return false;
+  assert.ok(allFinite(scanned));
+  const parsed = strict(parse);
+  if (parsed === undefined) return false;
+  compare(scanned, parsed);
+  return true;
+}
+
 // Hostile edits: a character inserted, replaced or deleted at a position.
 const edit = fc.tuple(fc.nat(), fc.constantFrom('insert', 'replace', 'delete'), fc.constantFrom(' ', '  ', '\t', '\n', '\r', 'x', '-', '+', '.', 'e', 'E', '0', '9', ':', '=', '/', '\u00a0'));
 const edits = fc.oneof({ weight: 1, arbitrary: fc.constant([] as Array<[number, string, string]>) }, { weight: 3, arbitrary: fc.array(edit, { minLength: 1, maxLength: 4 }) });
@@ -79,14 +89,10 @@ describe('hot-path readers agree with the parsers', () => {
       const names = Array.from({ length: n }, (_, i) => `cpu${i}`);
       const kernel = [`cpu  ${total.join(' ')}`, ...names.map((c, i) => `${c} ${cpus[i]!.join(' ')}`), 'intr 5 0 1', 'processes 42', ''].join('\n');
       const text = applyEdits(kernel, list);
-      const scanned = scanStat(Buffer.from(text, 'latin1'), cpuSet(knowTheSet ? names : names.slice(1)));
-      if (scanned === undefined) return false;
-      assert.ok(allFinite(scanned));
-      const parsed = strict(() => parseStat(text));
-      if (parsed === undefined) return false;
-      assert.deepEqual(scanned.total, parsed.total);
-      assert.deepEqual(scanned.cpus, parsed.cpus);
-      return true;
+      return agrees(scanStat(Buffer.from(text, 'latin1'), cpuSet(knowTheSet ? names : names.slice(1))), () => parseStat(text), (scanned, parsed) => {
+        assert.deepEqual(scanned.total, parsed.total);
+        assert.deepEqual(scanned.cpus, parsed.cpus);
+      });
     },
   );
 
@@ -95,13 +101,7 @@ describe('hot-path readers agree with the parsers', () => {
     fc.tuple(counters(6), edits),
     ([v, list]) => {
       const text = applyEdits(`${v[0]}.${v[1]!.slice(-2)} ${v[1]}.05 ${v[2]}.00 ${v[3]}/${v[4]} ${v[5]}\n`, list);
-      const scanned = scanLoadavg(text);
-      if (scanned === undefined) return false;
-      assert.ok(allFinite(scanned));
-      const parsed = strict(() => parseLoadavg(text));
-      if (parsed === undefined) return false;
-      assert.deepEqual(scanned, parsed);
-      return true;
+      return agrees(scanLoadavg(text), () => parseLoadavg(text));
     },
   );
 
@@ -112,13 +112,7 @@ describe('hot-path readers agree with the parsers', () => {
       const keys = ['MemTotal', 'MemFree', ...(available ? ['MemAvailable'] : []), 'Buffers', 'Cached', 'SwapCached', 'SwapTotal', 'SwapFree', 'Dirty'];
       const kernel = keys.map((k, i) => `${`${k}:`.padEnd(16)}${v[i]!.padStart(8)} kB`).join('\n') + '\nHugePages_Total:       0\n';
       const text = applyEdits(kernel, list);
-      const scanned = scanMeminfo(text);
-      if (scanned === undefined) return false;
-      assert.ok(allFinite(scanned));
-      const parsed = strict(() => parseMeminfo(text));
-      if (parsed === undefined) return false;
-      assert.deepEqual(scanned, parsed);
-      return true;
+      return agrees(scanMeminfo(text), () => parseMeminfo(text));
     },
   );
 
@@ -127,13 +121,7 @@ describe('hot-path readers agree with the parsers', () => {
     fc.tuple(counters(6), fc.shuffledSubarray(['nr_free_pages', 'pgpgin', 'pswpin', 'pswpout', 'pgfault', 'pgmajfault'], { minLength: 4 }), edits),
     ([v, keys, list]) => {
       const text = applyEdits(keys.map((k, i) => `${k} ${v[i]}`).join('\n') + '\n', list);
-      const scanned = scanVmstat(Buffer.from(text, 'latin1'));
-      if (scanned === undefined) return false;
-      assert.ok(allFinite(scanned));
-      const parsed = strict(() => parseVmstat(text));
-      if (parsed === undefined) return false;
-      assert.deepEqual(scanned, parsed);
-      return true;
+      return agrees(scanVmstat(Buffer.from(text, 'latin1')), () => parseVmstat(text));
     },
   );
 
@@ -144,13 +132,7 @@ describe('hot-path readers agree with the parsers', () => {
       const pct = (x: number) => (x / 100).toFixed(2);
       const line = (kind: string, a: number, t: string) => `${kind} avg10=${pct(avg[a]!)} avg60=${pct(avg[a + 1]!)} avg300=${pct(avg[a + 2]!)} total=${t}\n`;
       const text = applyEdits(line('some', 0, totals[0]!) + (full ? line('full', 3, totals[1]!) : ''), list);
-      const scanned = scanPressure(text);
-      if (scanned === undefined) return false;
-      assert.ok(allFinite(scanned));
-      const parsed = strict(() => parsePressure(text));
-      if (parsed === undefined) return false;
-      assert.deepEqual(scanned, parsed);
-      return true;
+      return agrees(scanPressure(text), () => parsePressure(text));
     },
   );
 
@@ -174,13 +156,9 @@ describe('hot-path readers agree with the parsers', () => {
       const layout = diskLayout(first, parseDiskstats(first).filter((d) => /^sd[a-z]$/.test(d.name)));
       assert.ok(layout !== undefined);
       const text = applyEdits(diskText(after, columns), list);
-      const scanned = scanDiskstats(Buffer.from(text, 'latin1'), layout);
-      if (scanned === undefined) return false;
-      assert.ok(allFinite(scanned));
-      const parsed = strict(() => parseDiskstats(text));
-      if (parsed === undefined) return false;
-      for (const d of scanned) assert.ok(parsed.some((p: DiskCounters) => JSON.stringify(p) === JSON.stringify(d)), JSON.stringify(d));
-      return true;
+      return agrees(scanDiskstats(Buffer.from(text, 'latin1'), layout), () => parseDiskstats(text), (scanned, parsed) => {
+        for (const d of scanned) assert.ok(parsed.some((p: DiskCounters) => JSON.stringify(p) === JSON.stringify(d)), JSON.stringify(d));
+      });
     },
   );
 
@@ -196,13 +174,9 @@ describe('hot-path readers agree with the parsers', () => {
       const layout = netDevLayout(first, parseNetDev(first).filter((c) => c.name.startsWith('eth')), '/sys');
       assert.ok(layout !== undefined);
       const text = applyEdits(netText(after), list);
-      const scanned = scanNetDev(Buffer.from(text, 'latin1'), layout);
-      if (scanned === undefined) return false;
-      assert.ok(allFinite(scanned));
-      const parsed = strict(() => parseNetDev(text));
-      if (parsed === undefined) return false;
-      for (const c of scanned) assert.ok(parsed.some((p) => p.name === c.name && p.rxBytes === c.rxBytes && p.txBytes === c.txBytes), JSON.stringify(c));
-      return true;
+      return agrees(scanNetDev(Buffer.from(text, 'latin1'), layout), () => parseNetDev(text), (scanned, parsed) => {
+        for (const c of scanned) assert.ok(parsed.some((p) => p.name === c.name && p.rxBytes === c.rxBytes && p.txBytes === c.txBytes), JSON.stringify(c));
+      });
     },
   );
 });
