@@ -13,12 +13,21 @@ import { parseConfigText } from '../../src/config/config.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { cliPath, tempDir, tokenEnv } from '../helpers.js';
-import { assertStopsOnSigterm, REPORT_RE, startElim, type Elim } from '../e2e/harness.js';
+import { assertStopsOnSigterm, REPORT_RE, startElim, type Elim, type Report } from '../e2e/harness.js';
 import { DescendantWatch, installElim, sleep, startWithChild, startWithChildren, until, vmRssKb } from './helpers.js';
 
 function maxGap(elim: Elim): number {
   const at = elim.reports().map((r) => r.at);
   return Math.max(0, ...at.slice(1).map((t, i) => t - at[i]!));
+}
+
+// The daemon's CPU seconds, its VmRSS (kB) before and after, and its reports, over the next ms.
+async function measure(elim: Elim, ms: number): Promise<{ cpu: number; rss0: number; rss: number; reports: Report[] }> {
+  const cpu0 = processCpuSeconds(elim.pid)!;
+  const rss0 = vmRssKb(elim.pid)!;
+  const from = elim.reports().length;
+  await sleep(ms);
+  return { cpu: processCpuSeconds(elim.pid)! - cpu0, rss0, rss: vmRssKb(elim.pid)!, reports: elim.reports().slice(from) };
 }
 
 async function sigtermWithin2s(elim: Elim, watch: DescendantWatch): Promise<void> {
@@ -34,13 +43,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     try {
       await until('a flood value', () => elim.reports().find((r) => r.line.includes(' flood ')), 10_000);
       await sleep(3000); // buffers and pools reach their working size first
-      const cpu0 = processCpuSeconds(elim.pid)!;
-      const rss0 = vmRssKb(elim.pid)!;
-      const from = elim.reports().length;
-      await sleep(5000);
-      const cpu = processCpuSeconds(elim.pid)! - cpu0;
-      const rss = vmRssKb(elim.pid)!;
-      const reports = elim.reports().slice(from);
+      const { cpu, rss0, rss, reports } = await measure(elim, 5000);
       t.diagnostic(`${reports.length} reports in 5 s; the daemon used ${cpu.toFixed(2)} CPU s; VmRSS ${rss0} -> ${rss} kB`);
       assert.ok(reports.length >= 12, `${reports.length} reports in 5 s at a 0.2 s interval`);
       assert.ok(maxGap(elim) < 2000, `a gap of ${maxGap(elim)} ms`);
@@ -130,13 +133,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     try {
       await until('a floodval value', () => elim.reports().find((r) => r.line.includes(' floodval 1')), 10_000);
       await sleep(2000);
-      const cpu0 = processCpuSeconds(elim.pid)!;
-      const rss0 = vmRssKb(elim.pid)!;
-      const from = elim.reports().length;
-      await sleep(6000);
-      const cpu = processCpuSeconds(elim.pid)! - cpu0;
-      const rss = vmRssKb(elim.pid)!;
-      const reports = elim.reports().slice(from);
+      const { cpu, rss0, rss, reports } = await measure(elim, 6000);
       t.diagnostic(`the daemon used ${cpu.toFixed(2)} CPU s in 6 s; VmRSS ${rss0} -> ${rss} kB; ${reports.length} reports`);
       assert.ok(cpu < 0.6, `the daemon used ${cpu.toFixed(2)} CPU seconds in 6 s reading the flood`);
       assert.ok(rss - rss0 < 10 * 1024, `VmRSS grew by ${rss - rss0} kB in 6 s`);
