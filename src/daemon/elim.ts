@@ -100,8 +100,10 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
   const cutOff = new Set<string>(); // sources whose values do not fit in the report now
   const refusedLogged = new Set<string>();
 
-  // Runs the sampler, raced against the deadline when it is asynchronous.
-  const attempt = async (limitMs: number): Promise<Attempt> => {
+  // Runs the sampler, raced against the deadline when it is asynchronous. A
+  // synchronous sampler (the real collectors) gets its answer without a promise:
+  // the loop awaits only what is asynchronous.
+  const attempt = (limitMs: number): Attempt | Promise<Attempt> => {
     if (pending) return { failure: 'the previous sample is still running' };
     let result: Sample | Promise<Sample>;
     try {
@@ -110,6 +112,10 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
       return { failure: `sampling failed: ${errorMessage(err)}` };
     }
     if (!(result instanceof Promise)) return { sample: result };
+    return race(result, limitMs);
+  };
+
+  const race = async (result: Promise<Sample>, limitMs: number): Promise<Attempt> => {
     pending = true;
     const settled = result.then(
       (sample): Attempt => ({ sample }),
@@ -191,7 +197,8 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
 
   const start = clock.monotonic();
   // The first reading only sets the collectors' baselines; rates need two.
-  await attempt(Math.max(1, (o.firstReportMs ?? Math.min(1000, o.intervalMs)) / 2));
+  const baseline = attempt(Math.max(1, (o.firstReportMs ?? Math.min(1000, o.intervalMs)) / 2));
+  if (baseline instanceof Promise) await baseline;
   let next = start + (o.firstReportMs ?? Math.min(1000, o.intervalMs));
   let seq = 0;
 
@@ -206,7 +213,8 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     }
     if (signal.aborted) break;
     const began = clock.monotonic();
-    const got = await attempt(deadlineMs);
+    const tried = attempt(deadlineMs);
+    const got = tried instanceof Promise ? await tried : tried;
     if (signal.aborted) break;
     const ranked = got.sample === undefined ? { failure: got.failure } : rankOf(got.sample);
 

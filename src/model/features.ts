@@ -225,6 +225,14 @@ export function unscaleValue(spec: Pick<FeatureSpec, 'transform' | 'cap'>, scale
 // The raw, named values of a sample: null where the input is unavailable. This is
 // what the daemon records in history and what featuresFromNamed reads back.
 export function rawFeatures(sample: Sample): Record<string, number | null> {
+  const named = baseFeatures(sample);
+  deriveInto(named);
+  return named;
+}
+
+// rawFeatures without the derived features: featuresFromNamed ignores derived values
+// in its input and derives them itself, so toFeatures need not derive them twice.
+function baseFeatures(sample: Sample): Record<string, number | null> {
   const named: Record<string, number | null> = {};
   // Indexed loops here and below: the daemon runs this once per report in --lite-mode,
   // where each step of a for-of allocates an iterator result.
@@ -238,7 +246,6 @@ export function rawFeatures(sample: Sample): Record<string, number | null> {
     }
     named[spec.name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
   }
-  deriveInto(named);
   return named;
 }
 
@@ -288,7 +295,7 @@ export function featuresFromNamed(named: Readonly<Record<string, number | null |
 
 // The model's input for a sample: the one function the daemon and training share.
 export function toFeatures(sample: Sample): Features {
-  return featuresFromNamed(rawFeatures(sample));
+  return featuresFromNamed(baseFeatures(sample));
 }
 
 // The scaling of every feature, in order, as a model file records it.

@@ -49,10 +49,18 @@ export interface ModelRankers extends RankerSource {
   model(): LoadedModel | undefined; // undefined while the formula is in use
 }
 
-// The identity of a file's current version, from one stat.
-function versionOf(path: string): string {
+// The identity of a file's current version, from one stat: inode, size, mtime, ctime.
+type Version = readonly [number, number, number, number];
+
+function versionOf(path: string): Version {
   const st = statSync(path);
-  return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  return [st.ino, st.size, st.mtimeMs, st.ctimeMs];
+}
+
+// Compared field by field: the daemon stats the model file once per report, and
+// making a string of the four numbers each time cost more than the stat.
+function sameVersion(a: Version | string | undefined, b: Version): boolean {
+  return typeof a === 'object' && a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
 }
 
 function logFields(model: LoadedModel): Record<string, unknown> {
@@ -66,7 +74,7 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
   const path = modelPathFor(config, options);
   const load = (): LoadedModel => loadModel(path, options);
 
-  let seen: string | undefined; // the version last looked at, good or bad
+  let seen: Version | string | undefined; // the version last looked at, good or bad; a string: why it could not be read
   try {
     seen = versionOf(path);
   } catch {
@@ -89,7 +97,7 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
     current: () => ranker,
     model: () => model,
     refresh() {
-      let version: string;
+      let version: Version;
       try {
         version = versionOf(path);
       } catch (err) {
@@ -100,7 +108,7 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
         }
         return;
       }
-      if (version === seen) return;
+      if (sameVersion(seen, version)) return;
       seen = version;
       try {
         const next = load();

@@ -6,7 +6,7 @@
 // reloaded, the report written with fdSink, a history appender with rotation, and
 // the log through pino into its own appender. Prints one JSON object: heap and RSS
 // after a forced GC at the end of every simulated hour.
-//   node --expose-gc --lite-mode --no-expose-wasm --no-memory-reducer dist/test/faults/soak-sim.js [ticks]
+//   node --expose-gc --lite-mode --no-expose-wasm --no-memory-reducer --single-threaded-gc dist/test/faults/soak-sim.js [ticks]
 // (runSimulatedDay in helpers.ts). The Node options are the installed elim's
 // (src/util/node-flags.ts): with V8's optimising compiler, which the daemon goes
 // without, this simulation would keep adding optimised code for hours (+0.2 MB of
