@@ -107,8 +107,9 @@ export function diskLayout(text: string, disks: readonly DiskCounters[]): DiskLa
   return { last: Buffer.from(text.slice(lastAt, NAME_FIELD.lastIndex), 'latin1'), names: diskstatsNames(text), disks: lines };
 }
 
-// After the name, fields 4 to 13 (single spaces between them, as the kernel prints
-// them) are read as decimals; 6, 10 and 13 are kept. A digit must follow: field 14.
+// After the name, fields 4 to 13 are delimited by single spaces, as the kernel prints
+// them; 6, 10 and 13 are read (1 to 30 digits), the others only skipped, as
+// parseDiskstats skips them. A digit must follow: field 14.
 const READ_SECTORS = 6;
 const WRITE_SECTORS = 10;
 const IO_TICKS = 13;
