@@ -190,11 +190,15 @@ export function startElim(options: StartOptions = {}): Elim {
     closeReader: () => reader.close(),
     pauseReader: () => reader.pause(),
     resumeReader: () => reader.resume(),
-    log: () =>
-      safeRead(logFile)
+    log: () => {
+      const text = safeRead(logFile);
+      // Whole lines only: the daemon may be writing the last one while it is read.
+      return text
+        .slice(0, text.lastIndexOf('\n') + 1)
         .split('\n')
         .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
     async waitForLog(test, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
