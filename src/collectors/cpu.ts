@@ -1,6 +1,6 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
 import { procPath, readKernelBytes } from './procfs.js';
-import { badFile, badLine, byteIndex, counterAt, onlySpacesAndNewlines, toNumber, tokens } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, onlySpacesAndNewlines, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
 const NAME = 'cpu';
@@ -78,14 +78,6 @@ const CPU = Buffer.from('cpu', 'latin1');
 const SPACE = 32;
 const NEWLINE = 10;
 
-// True if bytes hold all of `part` at `at` (a loop: Buffer's compare checks its
-// arguments in JavaScript first, which costs more than comparing a few bytes).
-function startsAt(bytes: Buffer, part: Buffer, at: number): boolean {
-  if (at + part.length > bytes.length) return false;
-  for (let i = 0; i < part.length; i++) if (bytes[at + i] !== part[i]) return false;
-  return true;
-}
-
 // The hot path's reading of /proc/stat, from its bytes without making strings: the
 // aggregate line as the kernel prints it ("cpu  " then eight times, single spaces),
 // and a check that the cpuN lines follow it, exactly `known` in order, with no
@@ -94,7 +86,7 @@ function startsAt(bytes: Buffer, part: Buffer, at: number): boolean {
 // read or reject. When it returns, its cpus is known.names itself, and parseStat
 // would give the same total and names, or reject a line this does not read.
 export function scanStat(bytes: Buffer, known: CpuSet): StatCounters | undefined {
-  if (!startsAt(bytes, CPU, 0) || bytes[3] !== SPACE || !onlySpacesAndNewlines(bytes)) return undefined;
+  if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE || !onlySpacesAndNewlines(bytes)) return undefined;
   let p = 4;
   while (bytes[p] === SPACE) p++;
   const newline = byteIndex(bytes, NEWLINE, p);
@@ -115,7 +107,7 @@ export function scanStat(bytes: Buffer, known: CpuSet): StatCounters | undefined
   // Indexed loops on the hot paths: an interpreted for-of allocates a result object per step.
   for (let i = 0; i < prefixes.length; i++) {
     const prefix = prefixes[i]!;
-    if (nl < 0 || !startsAt(bytes, prefix, nl + 1)) return undefined;
+    if (nl < 0 || !bytesAt(bytes, prefix, nl + 1)) return undefined;
     nl = byteIndex(bytes, NEWLINE, nl + 1 + prefix.length);
   }
   if (nl >= 0 && bytes.indexOf(NL_CPU, nl) >= 0) return undefined;

@@ -29,9 +29,13 @@ export function lastLineStartOf(bytes: Uint8Array): number {
   return bytes.length < 2 ? 0 : u8LastIndexOf.call(bytes, 10, bytes.length - 2) + 1;
 }
 
-// True if bytes hold `part` at `at`.
-export function bytesAt(bytes: Buffer, part: Buffer, at: number): boolean {
-  return at >= 0 && at + part.length <= bytes.length && bytes.compare(part, 0, part.length, at, at + part.length) === 0;
+// True if bytes hold `part` at `at`. A loop: Buffer's compare checks its arguments in
+// JavaScript first (and allocates), which costs more than comparing the few bytes of a
+// line's start, and the hot paths call this once per report or per disk.
+export function bytesAt(bytes: Uint8Array, part: Uint8Array, at: number): boolean {
+  if (at < 0 || at + part.length > bytes.length) return false;
+  for (let i = 0; i < part.length; i++) if (bytes[at + i] !== part[i]) return false;
+  return true;
 }
 
 // Buffer's own latin1Slice, where toString('latin1', start, end) ends after checking its
