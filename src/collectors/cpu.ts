@@ -1,5 +1,5 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
-import { procPath, readKernelBytes } from './procfs.js';
+import { kernelFile, procPath } from './procfs.js';
 import { badFile, badLine, byteIndex, bytesAt, counterAt, onlySpacesAndNewlines, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
@@ -167,21 +167,22 @@ export function cpuFractions(before: StatCounters, now: StatCounters): CpuReadin
 // it while the CPU set stays the same; parseStat on the first tick, after a change,
 // and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
-  const file = procPath(options.procRoot ?? '/proc', 'stat');
+  const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'));
   let previous: StatCounters | undefined;
   let known: CpuSet = cpuSet([]);
   return {
     name: NAME,
     collect() {
-      const bytes = readKernelBytes(NAME, file);
+      const bytes = file.bytes();
       let now = scanStat(bytes, known);
       if (now === undefined) {
-        now = parseStat(bytes.toString('latin1', 0, bytes.length), file);
+        now = parseStat(bytes.toString('latin1', 0, bytes.length), file.path);
         known = cpuSet(now.cpus);
       }
       const before = previous;
       previous = now;
       return before === undefined ? undefined : cpuFractions(before, now);
     },
+    close: file.close,
   };
 }

@@ -1,6 +1,6 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
 import { existsSync } from 'node:fs';
-import { procPath, readKernelBytes, readKernelTextIfPresent } from './procfs.js';
+import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
 import { badLine, byteIndex, bytesAt, counterAt, onlySpacesAndNewlines, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
@@ -139,6 +139,7 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout): DiskCounters[]
     const d = layout.disks[k]!;
     let at: number;
     if (d.hint === 0 && bytesAt(bytes, d.prefix, 0)) at = 0;
+    else if (bytesAt(bytes, d.needle, d.hint)) at = d.hint + 1; // where it was: most lines do not move
     else {
       at = bytes.indexOf(d.needle, Math.max(0, d.hint - HINT_SLACK));
       if (at < 0) at = bytes.indexOf(d.needle);
@@ -232,7 +233,8 @@ const RECHECK_MS = 10 * 60_000;
 // file is parsed and new devices classified on the first tick and when the lines
 // change; otherwise only the physical disks' lines are read (scanDiskstats).
 export function createDiskCollector(options: CollectorOptions = {}): Collector<'disk'> {
-  const file = procPath(options.procRoot ?? '/proc', 'diskstats');
+  const diskstats = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'diskstats'));
+  const file = diskstats.path;
   const sysRoot = options.sysRoot ?? '/sys';
   let useSys: boolean | undefined;
   const classified = new Map<string, { dev: string; why: string | undefined }>();
@@ -276,7 +278,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
   return {
     name: NAME,
     collect(monotonicMs) {
-      const bytes = readKernelBytes(NAME, file);
+      const bytes = diskstats.bytes();
       if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
         if (sameNames(bytes.toString('latin1', 0, bytes.length), layout)) checkedAt = monotonicMs;
         else layout = undefined;
@@ -308,5 +310,6 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
       if (devices.length === 0 && disks.length > 0) return undefined;
       return summarizeDisks(devices);
     },
+    close: diskstats.close,
   };
 }

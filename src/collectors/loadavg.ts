@@ -1,5 +1,5 @@
 // The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg.
-import { procPath, readKernelBytes, readKernelText, readKernelTextIfPresent } from './procfs.js';
+import { kernelFile, procPath } from './procfs.js';
 import { cpuSet, parseStat, scanStat, type CpuSet } from './cpu.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, LoadReading } from './types.js';
@@ -74,37 +74,42 @@ export interface LoadCollector extends Collector<'load'> {
 // Online CPUs come from sysfs; without it (some containers), from /proc/stat's cpuN lines.
 export function createLoadCollector(options: CollectorOptions = {}): LoadCollector {
   const procRoot = options.procRoot ?? '/proc';
-  const file = procPath(procRoot, 'loadavg');
-  const onlineFile = procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/online');
-  const statFile = procPath(procRoot, 'stat');
+  const file = kernelFile(NAME, procPath(procRoot, 'loadavg'));
+  const onlineFile = kernelFile(NAME, procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/online'));
+  const statFile = kernelFile(NAME, procPath(procRoot, 'stat'));
   // The CPU list changes only with hotplug: it is parsed again only when its text does.
   let onlineText: string | undefined;
   let onlineCount = 0;
   let statCpus: CpuSet = cpuSet([]);
   function onlineCpus(): number {
-    const list = readKernelTextIfPresent(NAME, onlineFile);
+    const list = onlineFile.textIfPresent();
     if (list !== undefined) {
       if (list !== onlineText) {
-        onlineCount = parseCpuList(list, onlineFile);
+        onlineCount = parseCpuList(list, onlineFile.path);
         onlineText = list;
       }
       return onlineCount;
     }
     onlineText = undefined;
-    const bytes = readKernelBytes(NAME, statFile);
-    const stat = scanStat(bytes, statCpus) ?? parseStat(bytes.toString('latin1', 0, bytes.length), statFile);
+    const bytes = statFile.bytes();
+    const stat = scanStat(bytes, statCpus) ?? parseStat(bytes.toString('latin1', 0, bytes.length), statFile.path);
     if (stat.cpus !== statCpus.names) statCpus = cpuSet(stat.cpus);
     return stat.cpus.length;
   }
   return {
     name: NAME,
     collect(): LoadReading {
-      const text = readKernelText(NAME, file);
-      const load = scanLoadavg(text) ?? parseLoadavg(text, file);
+      const text = file.text();
+      const load = scanLoadavg(text) ?? parseLoadavg(text, file.path);
       const online = onlineCpus();
-      if (!(online > 0)) throw badFile(NAME, onlineFile, 'no online CPU');
+      if (!(online > 0)) throw badFile(NAME, onlineFile.path, 'no online CPU');
       const runnable = Math.max(0, load.running - 1);
       return { load1: load.load1, load1PerCpu: load.load1 / online, runnable, runnablePerCpu: runnable / online, online };
+    },
+    close() {
+      file.close();
+      onlineFile.close();
+      statFile.close();
     },
   };
 }

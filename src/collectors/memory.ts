@@ -1,5 +1,5 @@
 // Memory use from /proc/meminfo, and swap and major-fault rates from /proc/vmstat.
-import { procPath, readKernelBytes, readKernelText } from './procfs.js';
+import { kernelFile, procPath } from './procfs.js';
 import { badFile, badLine, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, MemoryReading } from './types.js';
 
@@ -159,16 +159,16 @@ export interface MemoryCollector extends Collector<'memory'> {
 // went backwards.
 export function createMemoryCollector(options: CollectorOptions = {}): MemoryCollector {
   const root = options.procRoot ?? '/proc';
-  const meminfoFile = procPath(root, 'meminfo');
-  const vmstatFile = procPath(root, 'vmstat');
+  const meminfoFile = kernelFile(NAME, procPath(root, 'meminfo'));
+  const vmstatFile = kernelFile(NAME, procPath(root, 'vmstat'));
   let previous: { at: number; vm: VmstatCounters } | undefined;
   return {
     name: NAME,
     collect(monotonicMs): MemoryReading {
-      const meminfo = readKernelText(NAME, meminfoFile);
-      const reading = memoryFractions(scanMeminfo(meminfo) ?? parseMeminfo(meminfo, meminfoFile));
-      const vmstat = readKernelBytes(NAME, vmstatFile);
-      const vm = scanVmstat(vmstat) ?? parseVmstat(vmstat.toString('latin1', 0, vmstat.length), vmstatFile);
+      const meminfo = meminfoFile.text();
+      const reading = memoryFractions(scanMeminfo(meminfo) ?? parseMeminfo(meminfo, meminfoFile.path));
+      const vmstat = vmstatFile.bytes();
+      const vm = scanVmstat(vmstat) ?? parseVmstat(vmstat.toString('latin1', 0, vmstat.length), vmstatFile.path);
       const before = previous;
       previous = { at: monotonicMs, vm };
       if (before !== undefined) {
@@ -186,6 +186,10 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
         if (faults !== undefined) reading.majorFaultsPerSec = faults;
       }
       return reading;
+    },
+    close() {
+      meminfoFile.close();
+      vmstatFile.close();
     },
   };
 }

@@ -2,8 +2,8 @@
 // /proc/net/dev and /sys/class/net.
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
-import { procPath, readKernelBytes, readKernelText } from './procfs.js';
-import { badLine, byteIndex, bytesAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
+import { kernelFile, procPath, type KernelFile } from './procfs.js';
+import { badLine, byteIndex, bytesAt, counterAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
 const NAME = 'network';
@@ -41,7 +41,10 @@ export function parseNetDev(text: string, file = '/proc/net/dev'): NetCounters[]
 // speed is unknown: -1 (SPEED_UNKNOWN, link down), 0, or the 65535 and 4294967295
 // that older drivers print for unknown.
 export function parseLinkSpeed(text: string): number | undefined {
-  const mbps = toNumber(text.trim());
+  return bitsPerSec(toNumber(text.trim()));
+}
+
+function bitsPerSec(mbps: number | undefined): number | undefined {
   if (mbps === undefined || mbps <= 0 || mbps === 65535 || mbps === 4294967295) return undefined;
   return mbps * 1e6;
 }
@@ -54,15 +57,16 @@ export function isPhysicalInterface(name: string, sysRoot: string): boolean {
   return name !== 'lo' && existsSync(procPath(sysRoot, 'class/net', name, 'device'));
 }
 
-// The link speed in bits per second, or undefined when the kernel does not know it.
-export function readLinkSpeed(name: string, sysRoot: string): number | undefined {
-  return linkSpeedAt(procPath(sysRoot, 'class/net', name, 'speed'));
-}
+const NEWLINE = 10;
 
 // The link speed from a `speed` file, or undefined when the kernel does not know it.
-function linkSpeedAt(path: string): number | undefined {
+// The kernel prints "%d\n": the digits are read from the bytes, and anything else
+// (-1 while the link is down) as parseLinkSpeed reads it.
+function linkSpeedOf(file: KernelFile): number | undefined {
   try {
-    return parseLinkSpeed(readKernelText(NAME, path));
+    const bytes = file.bytes();
+    const mbps = bytes.length > 1 && bytes[bytes.length - 1] === NEWLINE ? counterAt(bytes, 0, bytes.length - 1) : -1;
+    return mbps >= 0 ? bitsPerSec(mbps) : parseLinkSpeed(bytes.toString('latin1', 0, bytes.length));
   } catch (err) {
     // The kernel answers EINVAL while the link is down or the driver has no speed,
     // and the file is missing on old kernels: all mean "unknown", not a failure.
@@ -72,12 +76,11 @@ function linkSpeedAt(path: string): number | undefined {
 }
 
 // Where one interface's line starts in /proc/net/dev: the text from the start of the
-// line through the colon ("%6s:"), and its speed file.
+// line through the colon ("%6s:").
 interface NetLine {
   name: string;
   needle: Buffer; // "\n" and the line's start
   hint: number; // where the needle was last found; the search starts a little before
-  speedFile: string;
 }
 
 // What the hot path knows of /proc/net/dev from the last full reading: the start of
@@ -102,7 +105,7 @@ export function netDevNames(text: string): string[] {
 
 // The layout of a net/dev text for the given interfaces (in file order), or undefined
 // when an interface's line cannot be found by its name.
-export function netDevLayout(text: string, interfaces: readonly NetCounters[], sysRoot: string): NetLayout | undefined {
+export function netDevLayout(text: string, interfaces: readonly NetCounters[]): NetLayout | undefined {
   const found = new Map<string, { prefix: string; at: number }>();
   let offset = 0;
   for (const line of text.split('\n')) {
@@ -114,7 +117,7 @@ export function netDevLayout(text: string, interfaces: readonly NetCounters[], s
   for (const c of interfaces) {
     const f = found.get(c.name);
     if (f === undefined) return undefined;
-    lines.push({ name: c.name, needle: Buffer.from(`\n${f.prefix}`, 'latin1'), hint: f.at, speedFile: procPath(sysRoot, 'class/net', c.name, 'speed') });
+    lines.push({ name: c.name, needle: Buffer.from(`\n${f.prefix}`, 'latin1'), hint: f.at });
   }
   const lastAt = lastLineStart(text);
   const colon = text.indexOf(':', lastAt);
@@ -179,12 +182,29 @@ const RECHECK_MS = 10 * 60_000;
 // interfaces classified on the first tick and when the lines change; otherwise only
 // the physical interfaces' lines are read (scanNetDev).
 export function createNetworkCollector(options: CollectorOptions = {}): Collector<'network'> {
-  const file = procPath(options.procRoot ?? '/proc', 'net/dev');
+  const netDev = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'net/dev'));
+  const file = netDev.path;
   const sysRoot = options.sysRoot ?? '/sys';
   const physical = new Map<string, boolean>();
+  const speedFiles = new Map<string, KernelFile>(); // of the physical interfaces
   let layout: NetLayout | undefined;
   let checkedAt = 0;
   let previous: { at: number; counters: NetCounters[]; layout: NetLayout | undefined } | undefined;
+
+  function forget(name: string): void {
+    physical.delete(name);
+    speedFiles.get(name)?.close();
+    speedFiles.delete(name);
+  }
+
+  function linkSpeed(name: string): number | undefined {
+    let speed = speedFiles.get(name);
+    if (speed === undefined) {
+      speed = kernelFile(NAME, procPath(sysRoot, 'class/net', name, 'speed'));
+      speedFiles.set(name, speed);
+    }
+    return linkSpeedOf(speed);
+  }
 
   // The whole file, its new interfaces classified, and a new layout for the hot path.
   function readAll(text: string, monotonicMs: number): NetCounters[] {
@@ -201,9 +221,9 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
       }
       if (isPhysical) counters.set(c.name, c);
     }
-    for (const name of physical.keys()) if (!seen.has(name)) physical.delete(name);
+    for (const name of physical.keys()) if (!seen.has(name)) forget(name);
     const list = [...counters.values()];
-    layout = repeated ? undefined : netDevLayout(text, list, sysRoot);
+    layout = repeated ? undefined : netDevLayout(text, list);
     checkedAt = monotonicMs;
     return list;
   }
@@ -211,7 +231,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
   return {
     name: NAME,
     collect(monotonicMs) {
-      const bytes = readKernelBytes(NAME, file);
+      const bytes = netDev.bytes();
       if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
         const names = netDevNames(bytes.toString('latin1', 0, bytes.length));
         if (names.length === layout.names.length && names.every((n, i) => n === layout!.names[i])) checkedAt = monotonicMs;
@@ -225,7 +245,6 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
       // Read through the same layout, the previous counters are in the same order.
       const aligned = layout !== undefined && before.layout === layout && before.counters.length === counters.length;
       const byName = aligned ? undefined : new Map(before.counters.map((c) => [c.name, c]));
-      const lines = aligned ? layout!.interfaces : undefined;
       const seconds = (monotonicMs - before.at) / 1000;
       const interfaces: NetInterface[] = [];
       for (let k = 0; k < counters.length; k++) {
@@ -235,12 +254,12 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
         const rx = ratePerSec(c.rxBytes, old.rxBytes, seconds);
         const tx = ratePerSec(c.txBytes, old.txBytes, seconds);
         if (rx === undefined || tx === undefined) {
-          physical.delete(c.name);
+          forget(c.name);
           layout = undefined; // classify it again on the next tick
           continue;
         }
         const entry: NetInterface = { name: c.name, rxBytesPerSec: rx, txBytesPerSec: tx };
-        const speed = lines === undefined ? readLinkSpeed(c.name, sysRoot) : linkSpeedAt(lines[k]!.speedFile);
+        const speed = linkSpeed(c.name);
         if (speed !== undefined) {
           entry.speedBitsPerSec = speed;
           entry.utilization = fraction((Math.max(rx, tx) * 8) / speed);
@@ -249,6 +268,11 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
       }
       if (interfaces.length === 0 && counters.length > 0) return undefined;
       return summarizeInterfaces(interfaces);
+    },
+    close() {
+      netDev.close();
+      for (const speed of speedFiles.values()) speed.close();
+      speedFiles.clear();
     },
   };
 }

@@ -1,6 +1,6 @@
 // Pressure stall information (PSI) for cpu, memory and io, from /proc/pressure/*.
 import { CollectorError, errorCode } from '../util/errors.js';
-import { procPath, readKernelText } from './procfs.js';
+import { kernelFile, procPath, type KernelFile } from './procfs.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, PressureReading } from './types.js';
 
@@ -92,10 +92,10 @@ export function isPsiUnavailable(err: unknown): boolean {
 // features are unavailable), never zeros, which would claim an unloaded host.
 export function createPressureCollector(options: CollectorOptions = {}): Collector<'pressure'> {
   const dir = procPath(options.procRoot ?? '/proc', 'pressure');
-  const files = { cpu: procPath(dir, 'cpu'), memory: procPath(dir, 'memory'), io: procPath(dir, 'io') };
-  const read = (file: string): PressureCounters => {
-    const text = readKernelText(NAME, file);
-    return scanPressure(text) ?? parsePressure(text, file);
+  const files = { cpu: kernelFile(NAME, procPath(dir, 'cpu')), memory: kernelFile(NAME, procPath(dir, 'memory')), io: kernelFile(NAME, procPath(dir, 'io')) };
+  const read = (file: KernelFile): PressureCounters => {
+    const text = file.text();
+    return scanPressure(text) ?? parsePressure(text, file.path);
   };
   return {
     name: NAME,
@@ -106,6 +106,11 @@ export function createPressureCollector(options: CollectorOptions = {}): Collect
         if (isPsiUnavailable(err)) return undefined;
         throw err;
       }
+    },
+    close() {
+      files.cpu.close();
+      files.memory.close();
+      files.io.close();
     },
   };
 }

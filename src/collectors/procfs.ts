@@ -2,7 +2,7 @@
 // ever blocking the event loop. Files are opened with O_NONBLOCK: /proc and /sys
 // ignore the flag, but a FIFO planted in their place (a fault, a fake procfs)
 // returns EAGAIN or end-of-file at once instead of hanging the daemon forever.
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollectorError, errorCode } from '../util/errors.js';
 
@@ -24,36 +24,129 @@ export function readKernelText(collector: string, path: string): string {
 // and make strings of only the few they use: turning a 50 kB /proc/diskstats into a
 // string every tick, in fresh memory, cost more than reading it.
 export function readKernelBytes(collector: string, path: string): Buffer {
-  let fd: number;
+  const fd = openKernelFile(collector, path);
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-  } catch (err) {
-    throw new CollectorError(collector, `cannot open ${path}: ${errorCode(err) ?? String(err)}`, { cause: err });
-  }
-  try {
-    let length = 0;
-    for (;;) {
-      if (length === scratch.length) {
-        if (scratch.length >= MAX_BYTES) throw new CollectorError(collector, `${path} is larger than ${MAX_BYTES} bytes`);
-        const bigger = Buffer.allocUnsafe(scratch.length * 2);
-        scratch.copy(bigger, 0, 0, length);
-        scratch = bigger;
-      }
-      let n: number;
-      try {
-        n = readSync(fd, scratch, length, scratch.length - length, null);
-      } catch (err) {
-        const code = errorCode(err);
-        const why = code === 'EAGAIN' ? 'read would block (not a kernel file?)' : (code ?? String(err));
-        throw new CollectorError(collector, `cannot read ${path}: ${why}`, { cause: err });
-      }
-      if (n === 0) break;
-      length += n;
-    }
-    return scratch.subarray(0, length);
+    return scratch.subarray(0, readFrom(collector, path, fd, null));
   } finally {
     closeSync(fd);
   }
+}
+
+function openKernelFile(collector: string, path: string): number {
+  try {
+    return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (err) {
+    throw new CollectorError(collector, `cannot open ${path}: ${errorCode(err) ?? String(err)}`, { cause: err });
+  }
+}
+
+// Reads fd to its end into the read buffer, from its current offset (position null)
+// or from offset 0 (position 0: a kernel file kept open is read again from its start,
+// each read at the offset the previous one ended, as seq_file expects); returns the
+// length. A seq_file read returns about a page at a time, so a short read is not the
+// end: the end is a read of 0 bytes.
+function readFrom(collector: string, path: string, fd: number, position: 0 | null): number {
+  let length = 0;
+  for (;;) {
+    if (length === scratch.length) {
+      if (scratch.length >= MAX_BYTES) throw new CollectorError(collector, `${path} is larger than ${MAX_BYTES} bytes`);
+      const bigger = Buffer.allocUnsafe(scratch.length * 2);
+      scratch.copy(bigger, 0, 0, length);
+      scratch = bigger;
+    }
+    let n: number;
+    try {
+      n = readSync(fd, scratch, length, scratch.length - length, position === null ? null : length);
+    } catch (err) {
+      const code = errorCode(err);
+      const why = code === 'EAGAIN' ? 'read would block (not a kernel file?)' : (code ?? String(err));
+      throw new CollectorError(collector, `cannot read ${path}: ${why}`, { cause: err });
+    }
+    if (n === 0) return length;
+    length += n;
+  }
+}
+
+// statfs f_type of procfs and sysfs (linux/magic.h).
+const PROC_SUPER_MAGIC = 0x9fa0;
+const SYSFS_MAGIC = 0x62656572;
+
+// True if path is on procfs or sysfs, whose files are never replaced by another file at
+// the same path: a sysfs attribute goes away with its device, and a read through a
+// descriptor kept open then fails. Anything else (a fake root, a snapshot, lxcfs's
+// FUSE files) may be replaced or removed under a kept descriptor, unnoticed.
+export function onKernelFs(path: string): boolean {
+  try {
+    const type = statfsSync(path).type;
+    return type === PROC_SUPER_MAGIC || type === SYSFS_MAGIC;
+  } catch {
+    return false; // cannot tell: opened for each read, as any other file
+  }
+}
+
+// One kernel file a collector reads every tick.
+export interface KernelFile {
+  readonly path: string;
+  // The whole file, as readKernelBytes: a view valid until the next read.
+  bytes(): Buffer;
+  // The whole file as latin1 text, as readKernelText.
+  text(): string;
+  // Like text, but undefined when the file does not exist, as readKernelTextIfPresent.
+  textIfPresent(): string | undefined;
+  // Closes the descriptor kept open, if any; a later read opens the file again.
+  close(): void;
+}
+
+// A kernel file read every tick. A file on procfs or sysfs is opened once and read
+// again from offset 0 each tick, as top does: opening and closing it cost as much as
+// reading it (one path walk under /proc, and Node's checks of each call, interpreted in
+// --lite-mode). Any other file is opened for each read. A failed read closes the
+// descriptor (a removed device's attribute fails for good), so the next read opens the
+// file again and a file that came back is found. Errors are readKernelBytes's.
+export function kernelFile(collector: string, path: string, keepOpen: (path: string) => boolean = onKernelFs): KernelFile {
+  let fd: number | undefined;
+  let keep = false;
+  let view: Buffer | undefined; // the last view returned, reused while the buffer and the length are the same
+  const close = (): void => {
+    if (fd === undefined) return;
+    const open = fd;
+    fd = undefined;
+    closeSync(open);
+  };
+  const bytes = (): Buffer => {
+    if (fd === undefined) {
+      fd = openKernelFile(collector, path);
+      keep = keepOpen(path);
+    }
+    let length: number;
+    try {
+      length = readFrom(collector, path, fd, keep ? 0 : null);
+    } catch (err) {
+      close();
+      throw err;
+    }
+    if (!keep) close();
+    if (view === undefined || view.length !== length || view.buffer !== scratch.buffer) view = scratch.subarray(0, length);
+    return view;
+  };
+  return {
+    path,
+    bytes,
+    text: () => {
+      const b = bytes();
+      return b.toString('latin1', 0, b.length);
+    },
+    textIfPresent: () => {
+      try {
+        const b = bytes();
+        return b.toString('latin1', 0, b.length);
+      } catch (err) {
+        if (err instanceof CollectorError && errorCode(err.cause) === 'ENOENT') return undefined;
+        throw err;
+      }
+    },
+    close,
+  };
 }
 
 // Like readKernelText, but a missing file (ENOENT) gives undefined: used where

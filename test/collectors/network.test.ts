@@ -145,7 +145,7 @@ test('scanNetDev reads eth0 of every captured /proc/net/dev as parseNetDev does'
   for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
     const t0 = fixtureText(f, 't0/proc/net/dev');
     const t1 = fixtureText(f, 't1/proc/net/dev');
-    const layout = netDevLayout(t0, parseNetDev(t0).filter((c) => c.name === 'eth0'), '/sys');
+    const layout = netDevLayout(t0, parseNetDev(t0).filter((c) => c.name === 'eth0'));
     assert.ok(layout !== undefined, f);
     assert.deepEqual(scanNetDev(Buffer.from(t1, 'latin1'), layout), parseNetDev(t1).filter((c) => c.name === 'eth0'), f);
   }
@@ -153,7 +153,7 @@ test('scanNetDev reads eth0 of every captured /proc/net/dev as parseNetDev does'
 
 test('scanNetDev leaves to a full reading an interface added at the end, one gone, and a garbled line', () => {
   const text = dev({ lo: [1, 1], eth0: [10, 20] });
-  const layout = netDevLayout(text, parseNetDev(text).filter((c) => c.name === 'eth0'), '/sys')!;
+  const layout = netDevLayout(text, parseNetDev(text).filter((c) => c.name === 'eth0'))!;
   assert.deepEqual(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40] })), layout), [{ name: 'eth0', rxBytes: 30, txBytes: 40 }]);
   assert.equal(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40], veth1: [0, 0] })), layout), undefined, 'veth1 added');
   assert.equal(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth1: [30, 40] })), layout), undefined, 'eth0 gone');

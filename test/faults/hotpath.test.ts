@@ -171,7 +171,7 @@ describe('hot-path readers agree with the parsers', () => {
     fc.tuple(fc.array(counters(16), { minLength: 4, maxLength: 4 }), fc.array(counters(16), { minLength: 4, maxLength: 4 }), edits),
     ([before, after, list]) => {
       const first = netText(before);
-      const layout = netDevLayout(first, parseNetDev(first).filter((c) => c.name.startsWith('eth')), '/sys');
+      const layout = netDevLayout(first, parseNetDev(first).filter((c) => c.name.startsWith('eth')));
       assert.ok(layout !== undefined);
       const text = applyEdits(netText(after), list);
       return agrees(scanNetDev(Buffer.from(text, 'latin1'), layout), () => parseNetDev(text), (scanned, parsed) => {

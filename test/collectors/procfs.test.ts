@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { kernelFile, onKernelFs } from '../../src/collectors/procfs.js';
+import { CollectorError } from '../../src/util/errors.js';
+import { tempDir } from '../helpers.js';
+
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+test('onKernelFs tells procfs and sysfs from any other filesystem', () => {
+  assert.equal(onKernelFs('/proc/loadavg'), true);
+  if (existsSync('/sys/devices/system/cpu/online')) assert.equal(onKernelFs('/sys/devices/system/cpu/online'), true);
+  const { dir, cleanup } = tempDir('lavarank-procfs-');
+  try {
+    writeFileSync(join(dir, 'stat'), 'cpu 1 2 3\n');
+    assert.equal(onKernelFs(join(dir, 'stat')), false);
+    assert.equal(onKernelFs(join(dir, 'missing')), false);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a file on procfs is read again through the one descriptor it keeps open', () => {
+  const before = openFds();
+  const file = kernelFile('load', '/proc/loadavg');
+  try {
+    const first = file.text();
+    assert.match(first, /^\d+\.\d+ \d+\.\d+ \d+\.\d+ \d+\/\d+ \d+\n$/);
+    assert.equal(openFds(), before + 1);
+    for (let i = 0; i < 5; i++) assert.match(file.text(), /^\d+\.\d+ \d+\.\d+ \d+\.\d+ \d+\/\d+ \d+\n$/);
+    assert.equal(openFds(), before + 1);
+  } finally {
+    file.close();
+  }
+  assert.equal(openFds(), before);
+});
+
+test('a kept procfs file longer than one seq_file page is read whole each time, not its first page again', () => {
+  // /proc/vmstat prints one record per counter, a page at a time, and runs past 4 kB on any recent kernel.
+  const names = (text: string): string[] => text.trim().split('\n').map((l) => l.split(' ')[0]!);
+  const expected = names(readFileSync('/proc/vmstat', 'latin1'));
+  const file = kernelFile('memory', '/proc/vmstat');
+  try {
+    for (let i = 0; i < 3; i++) assert.deepEqual(names(file.text()), expected);
+  } finally {
+    file.close();
+  }
+});
+
+test('a file elsewhere is opened for each read, so a file replaced at its path is read anew', () => {
+  const { dir, cleanup } = tempDir('lavarank-procfs-');
+  try {
+    const path = join(dir, 'loadavg');
+    writeFileSync(path, 'first\n');
+    const file = kernelFile('load', path);
+    const before = openFds();
+    assert.equal(file.text(), 'first\n');
+    assert.equal(openFds(), before);
+    writeFileSync(`${path}.new`, 'second\n');
+    renameSync(`${path}.new`, path);
+    assert.equal(file.text(), 'second\n');
+    rmSync(path);
+    assert.throws(() => file.text(), (err: unknown) => err instanceof CollectorError && /cannot open .*loadavg: ENOENT/.test(err.message));
+    assert.equal(file.textIfPresent(), undefined);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a kept descriptor whose read fails is closed, and the next read opens the path again', () => {
+  const { dir, cleanup } = tempDir('lavarank-procfs-');
+  try {
+    const path = join(dir, 'speed');
+    mkdirSync(path); // opens, but a read fails (EISDIR), as a removed device's attribute does (ENODEV)
+    const file = kernelFile('network', path, () => true);
+    const before = openFds();
+    assert.throws(() => file.bytes(), (err: unknown) => err instanceof CollectorError && /cannot read .*speed: EISDIR/.test(err.message));
+    assert.equal(openFds(), before, 'the descriptor of the failed read is closed');
+    rmSync(path, { recursive: true });
+    writeFileSync(path, '1000\n');
+    assert.equal(file.text(), '1000\n');
+    assert.equal(openFds(), before + 1, 'kept open once read');
+    file.close();
+    assert.equal(openFds(), before);
+  } finally {
+    cleanup();
+  }
+});
