@@ -3,7 +3,12 @@
 // nothing else (no parsing, features, model, log). What it costs per report is what
 // any Node elim reading the same files must pay; lavarank is measured against it.
 //
-//   node --lite-mode dist/scripts/floor-elim.js [--proc-root /proc] [--sys-root /sys] [--interval 10]
+//   node --lite-mode dist/scripts/floor-elim.js [--proc-root /proc] [--sys-root /sys] [--interval 10] [--keep-open]
+//
+// Each file is opened, read to its end and closed every interval, the floor issue 16
+// defines. With --keep-open each file is opened once and read again from offset 0, as
+// lavarank reads the files of procfs and sysfs: the lower floor of a reader that
+// keeps its files open.
 //
 // Like lavarank, it decides once at start which interfaces are physical (those with
 // /sys/class/net/<if>/device) and reads their speed every tick.
@@ -28,8 +33,15 @@ export function floorFiles(procRoot: string, sysRoot: string): string[] {
 
 function main(): void {
   const { values } = parseArgs({
-    options: { 'proc-root': { type: 'string', default: '/proc' }, 'sys-root': { type: 'string', default: '/sys' }, interval: { type: 'string', default: '10' } },
+    options: {
+      'proc-root': { type: 'string', default: '/proc' },
+      'sys-root': { type: 'string', default: '/sys' },
+      interval: { type: 'string', default: '10' },
+      'keep-open': { type: 'boolean', default: false },
+    },
   });
+  const keepOpen = values['keep-open'];
+  const kept = new Map<string, number>();
   const intervalMs = Number(values.interval) * 1000;
   if (!(intervalMs >= 10)) throw new RangeError(`--interval: expected seconds >= 0.01, received ${JSON.stringify(values.interval)}`);
   const files = floorFiles(values['proc-root'], values['sys-root']);
@@ -38,17 +50,24 @@ function main(): void {
   let next = performance.now();
   const tick = (): void => {
     for (const file of files) {
-      let fd: number;
-      try {
-        fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-      } catch {
-        continue;
+      let fd = kept.get(file);
+      if (fd === undefined) {
+        try {
+          fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+        } catch {
+          continue;
+        }
       }
+      let failed = false;
       try {
-        while (readSync(fd, buffer, 0, buffer.length, null) > 0);
+        if (keepOpen) for (let at = 0, n = 0; (n = readSync(fd, buffer, 0, buffer.length, at)) > 0; at += n);
+        else while (readSync(fd, buffer, 0, buffer.length, null) > 0);
       } catch {
-        // EINVAL from a NIC without a speed: what lavarank reads as "unknown"
-      } finally {
+        failed = true; // EINVAL from a NIC without a speed: what lavarank reads as "unknown"
+      }
+      if (keepOpen && !failed) kept.set(file, fd);
+      else {
+        kept.delete(file);
         closeSync(fd);
       }
     }
