@@ -28,7 +28,7 @@ import {
   type ModelFile,
   type OutputScaling,
 } from '../model/model.js';
-import { fitBackbone } from './backbone-fit.js';
+import { backboneFitSteps, type BackboneFit } from './backbone-fit.js';
 import { gateDecision, type GateResult } from './evaluate.js';
 import { linearPredict, RidgeFit, type LinearModel } from './linear.js';
 
@@ -71,9 +71,14 @@ export interface TrainOptions {
   augmentWithoutPsi?: boolean; // also train on copies without PSI; default true
   correction?: boolean; // train the network at all (false: the backbone alone); default true
   onProgress?: (p: TrainProgress) => void;
-  signal?: AbortSignal; // stops after the current chunk, keeping the best so far
+  signal?: AbortSignal; // stops within a step (STEP_MS of work), keeping the best so far
+  deadline?: number; // ms on clock: stops there within a step, keeping the best so far
+  clock?: () => number; // ms, for the deadline and the size of a step; default performance.now
   now?: () => Date;
 }
+
+// What ended the training: every epoch done, the deadline, or the signal.
+export type TrainStop = 'epochs' | 'deadline' | 'signal';
 
 // The holdout comparison and what training did.
 export interface TrainReport {
@@ -93,6 +98,8 @@ export interface TrainReport {
   bestEpoch: number;
   validationMae: number;
   output: OutputScaling | null;
+  stopped: TrainStop;
+  backboneGridPoints: number; // of BACKBONE_GRID_POINTS: fewer when stopped during the backbone fit
   elapsedMs: number;
 }
 
@@ -309,7 +316,16 @@ export interface FitReport {
   bestEpoch: number;
   validationMae: number;
   output: OutputScaling | null;
+  stopped: TrainStop;
+  backboneGridPoints: number;
 }
+
+// About how long one step of fitModel takes (a grid point of the backbone fit is
+// shorter): the deadline and the signal are checked, and the event loop given a turn
+// for Ctrl-C, between steps, so that both act within about this long at any size.
+export const STEP_MS = 250;
+// The first step's rows, before fitModel has measured how fast this machine trains.
+const FIRST_STEP_ROWS = 1000;
 
 // Stage: a model from training rows alone (nothing held out here but the validation
 // part that chooses the epoch): the backbone fitted on all of them, then the
@@ -330,8 +346,24 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
   const { fitRows, validation } = splitValidation(rows, validationFraction, seed);
   if (fitRows.length < 10) throw new ConfigError(`too few rows to train: ${rows.length} (${fitRows.length} to fit, ${validation.length} to validate); need at least 10 to fit`);
 
+  const clock = options.clock ?? (() => performance.now());
+  const deadline = options.deadline ?? Infinity;
+  let stopped: TrainStop = 'epochs';
+  const mustStop = (): boolean => {
+    if (options.signal?.aborted === true) stopped = 'signal';
+    else if (clock() >= deadline) stopped = 'deadline';
+    return stopped !== 'epochs';
+  };
+
   // The backbone sees every training row: it has a handful of parameters.
-  const { params, mae: backboneTrainMae } = fitBackbone(rows);
+  const steps = backboneFitSteps(rows);
+  let fitted: BackboneFit | undefined;
+  for (let step = steps.next(); ; step = steps.next()) {
+    fitted = step.value;
+    if (step.done === true || mustStop()) break;
+    await yieldToLoop();
+  }
+  const { params, mae: backboneTrainMae, gridPoints: backboneGridPoints } = fitted;
   const augmented: TrainingRow[] = [];
   if (options.augmentWithoutPsi !== false) {
     const psi = PSI_FEATURES.map(featureIndex);
@@ -368,8 +400,11 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
     bestEpoch: 0,
     validationMae: NaN,
     output: null,
+    stopped,
+    backboneGridPoints,
   };
-  if (options.correction === false) return { model: draft, fit: report };
+  // Stopped during the backbone fit: the backbone alone, with the best grid point so far.
+  if (options.correction === false || stopped !== 'epochs') return { model: draft, fit: report };
 
   const trainSet = [...fitRows, ...augmented];
   const baseOf = (row: TrainingRow): number => backbone(row.named, params).rank;
@@ -409,16 +444,35 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
     for (const row of internals.weights[layer]!) for (let k = 0; k < row.length; k++) row[k] = Math.abs(row[k]!);
   }
 
+  // brain.js trains row after row and keeps its momentum on the network, with no
+  // shuffle between epochs: an epoch trained in steps of a slice of the rows each is
+  // the same epoch, update for update. A step is sized to take about STEP_MS, so that
+  // the deadline and the signal are checked that often whatever the rows' number.
+  const rowsOf = data as unknown[];
+  let stepRows = Math.min(rowsOf.length, FIRST_STEP_ROWS);
+  let trainedRows = 0;
+  const trainEpoch = async (): Promise<number | undefined> => {
+    let errorSum = 0;
+    for (let at = 0; at < rowsOf.length; ) {
+      if (mustStop()) return undefined;
+      const end = Math.min(rowsOf.length, at + stepRows);
+      const started = clock();
+      errorSum += net.train(rowsOf.slice(at, end) as Parameters<typeof net.train>[0], { ...trainOpts, iterations: 1 }).error * (end - at);
+      const ms = clock() - started;
+      stepRows = Math.max(1, Math.min(rowsOf.length, ms > 0 ? Math.round(((end - at) * STEP_MS) / ms) : 2 * stepRows));
+      trainedRows += end - at;
+      at = end;
+      await yieldToLoop();
+    }
+    return errorSum / rowsOf.length;
+  };
+
   let best: BrainNetworkJSON | undefined;
   let bestEpoch = 0;
   let bestMae = Infinity;
   let done = 0;
   let trainError = NaN;
-  while (done < epochs) {
-    const n = Math.min(chunk, epochs - done);
-    const status = net.train(data as Parameters<typeof net.train>[0], { ...trainOpts, iterations: n });
-    done += n;
-    trainError = status.error;
+  const check = (): void => {
     const mae = validationMae();
     if (mae < bestMae) {
       bestMae = mae;
@@ -426,13 +480,29 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
       best = net.toJSON() as unknown as BrainNetworkJSON;
     }
     options.onProgress?.({ epoch: done, epochs, trainError, validationMae: mae, bestEpoch, bestValidationMae: bestMae });
-    if (options.signal?.aborted === true || !Number.isFinite(trainError)) break;
-    await yieldToLoop();
+  };
+  while (done < epochs) {
+    const n = Math.min(chunk, epochs - done);
+    let finished = 0;
+    for (; finished < n; finished++) {
+      const error = await trainEpoch();
+      if (error === undefined) break;
+      trainError = error;
+      done += 1;
+    }
+    // A chunk cut short is dropped, unless nothing better exists: then the network
+    // as it is, even within its first epoch, is kept, since it has learnt something.
+    if (finished === n || (best === undefined && trainedRows > 0)) check();
+    if (stopped !== 'epochs' || !Number.isFinite(trainError)) break;
+  }
+  if (best === undefined && trainedRows === 0) {
+    report.stopped = stopped;
+    return { model: draft, fit: report };
   }
   if (best === undefined) throw new ConfigError(`training diverged (training error ${String(trainError)}); try a lower learningRate`);
   draft.residual = { output, network: { ...best, leakyReluAlpha: 0.01 } };
   Object.assign(draft.training, { hiddenLayers: [...hiddenLayers], activation, epochs: done, bestEpoch, validationMae: bestMae, augmentedWithoutPsi: augmented.length, learningRate, momentum });
-  Object.assign(report, { epochs: done, bestEpoch, validationMae: bestMae, output });
+  Object.assign(report, { epochs: done, bestEpoch, validationMae: bestMae, output, stopped });
   return { model: draft, fit: report };
 }
 
@@ -519,6 +589,8 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
     bestEpoch: fit.bestEpoch,
     validationMae: fit.validationMae,
     output: fit.output,
+    stopped: fit.stopped,
+    backboneGridPoints: fit.backboneGridPoints,
     elapsedMs: performance.now() - started,
   };
   return { model: draft, report };
