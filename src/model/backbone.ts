@@ -57,8 +57,8 @@ export const MEM_FULL_STALL = 0.5;
 // busy time is not saturation on a device that serves requests in parallel.
 export const DISK_BUSY_STALL = 0.5;
 
-// Every raw value backbone() reads: a fit that calls it many times per row copies
-// these alone into objects of one shape, which it reads several times faster.
+// Every raw value backbone() reads: a fit that calls it many times per row packs
+// these alone, and hands them back in one object of one shape, read much faster.
 export const BACKBONE_INPUTS = [
   'cpus',
   'runnable_per_cpu',

@@ -177,8 +177,8 @@ export function formulaRank(row: Pick<TrainingRow, 'named'>): number {
 // The output scaling of the correction network for a set of corrections (label minus
 // backbone): the sigmoid's 0..1 spans the 1st to 99th percentile with a quarter of
 // margin each side, and at least -50..+50, so that no correction sits in a flat tail.
-export function chooseOutput(corrections: readonly number[]): OutputScaling {
-  const sorted = [...corrections].sort((a, b) => a - b);
+export function chooseOutput(corrections: ArrayLike<number>): OutputScaling {
+  const sorted = Float64Array.from(corrections).sort();
   const at = (q: number): number => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
   const lo = at(0.01);
   const hi = at(0.99);
@@ -267,6 +267,59 @@ function withoutPsi(row: TrainingRow): TrainingRow {
   const named = { ...row.named };
   for (const name of PSI_FEATURES) named[name] = null;
   return { ...row, values: f.values, mask: f.mask, named };
+}
+
+const WIDTH = FEATURE_NAMES.length;
+
+// Copies of the rows that have PSI, as a host without it would send them (withoutPsi),
+// packed: what training needs of them and no more (WIDTH scaled values a copy, its
+// backbone with the given parameters, its label), since there can be 100 000 of them.
+interface Copies {
+  values: Float64Array;
+  base: Float64Array;
+  label: Float64Array;
+}
+
+const emptyCopies = (): Copies => ({ values: new Float64Array(0), base: new Float64Array(0), label: new Float64Array(0) });
+
+function copiesWithoutPsi(rows: readonly TrainingRow[], params: BackboneParams): Copies {
+  const psi = PSI_FEATURES.map(featureIndex);
+  const withPsi = rows.filter((row) => psi.some((i) => row.mask[i] === true));
+  const copies: Copies = { values: new Float64Array(withPsi.length * WIDTH), base: new Float64Array(withPsi.length), label: new Float64Array(withPsi.length) };
+  withPsi.forEach((row, j) => {
+    const copy = withoutPsi(row);
+    copies.values.set(copy.values, j * WIDTH);
+    copies.base[j] = backbone(copy.named, params).rank;
+    copies.label[j] = copy.label;
+  });
+  return copies;
+}
+
+// Ranges widened to take in more scaled values (WIDTH a row); the raw min and max stay,
+// since the copies without PSI have no raw values the rows they come from lack.
+function widenRanges(ranges: FeatureRange[], values: Float64Array): FeatureRange[] {
+  for (let at = 0; at < values.length; at += WIDTH) {
+    ranges.forEach((r, i) => {
+      const v = values[at + i]!;
+      r.lo = Math.min(r.lo, v);
+      r.hi = Math.max(r.hi, v);
+    });
+  }
+  return ranges;
+}
+
+// The training set in the form brain.js 1.6.1's formatData gives arrays ({input,
+// output} of Float32Arrays), in a seeded shuffled order, every row a view into one
+// buffer: 170 000 rows as plain arrays, then as brain.js's own copies, took more
+// than 150 MB where these take about 50.
+function brainData(count: number, inputOf: (i: number) => ArrayLike<number>, targetOf: (i: number) => number, rand: () => number): Array<{ input: Float32Array; output: Float32Array }> {
+  const inputs = new Float32Array(count * WIDTH);
+  const outputs = new Float32Array(count);
+  return shuffled([...Array(count).keys()], rand).map((i, k) => {
+    inputs.set(inputOf(i), k * WIDTH);
+    outputs[k] = targetOf(i);
+    return { input: inputs.subarray(k * WIDTH, (k + 1) * WIDTH), output: outputs.subarray(k, k + 1) };
+  });
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -364,12 +417,8 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
     await yieldToLoop();
   }
   const { params, mae: backboneTrainMae, gridPoints: backboneGridPoints } = fitted;
-  const augmented: TrainingRow[] = [];
-  if (options.augmentWithoutPsi !== false) {
-    const psi = PSI_FEATURES.map(featureIndex);
-    for (const row of fitRows) if (psi.some((i) => row.mask[i] === true)) augmented.push(withoutPsi(row));
-  }
-  const ranges = rangesOf([...rows, ...augmented]);
+  const copies = options.augmentWithoutPsi === false ? emptyCopies() : copiesWithoutPsi(fitRows, params);
+  const ranges = widenRanges(rangesOf(rows), copies.values);
   const draft: ModelFile = {
     format: MODEL_FORMAT,
     version: MODEL_VERSION,
@@ -395,7 +444,7 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
     backboneTrainMae,
     fitSamples: fitRows.length,
     validationSamples: validation.length,
-    augmentedSamples: augmented.length,
+    augmentedSamples: copies.base.length,
     epochs: 0,
     bestEpoch: 0,
     validationMae: NaN,
@@ -406,17 +455,17 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
   // Stopped during the backbone fit: the backbone alone, with the best grid point so far.
   if (options.correction === false || stopped !== 'epochs') return { model: draft, fit: report };
 
-  const trainSet = [...fitRows, ...augmented];
+  // The training set: the fit rows, then their copies without PSI.
   const baseOf = (row: TrainingRow): number => backbone(row.named, params).rank;
-  const corrections = trainSet.map((r) => clampLabel(r.label) - baseOf(r));
+  const count = fitRows.length + copies.base.length;
+  const corrections = new Float64Array(count);
+  fitRows.forEach((r, i) => (corrections[i] = clampLabel(r.label) - baseOf(r)));
+  copies.base.forEach((base, j) => (corrections[fitRows.length + j] = clampLabel(copies.label[j]!) - base));
   const output = chooseOutput(corrections);
   const span = output.rankAtOne - output.rankAtZero;
   const toTarget = (c: number): number => Math.min(1, Math.max(0, (c - output.rankAtZero) / span));
-  // Plain arrays: brain.js takes any other input (a Float32Array too) for a hash of named inputs.
-  let data: unknown = shuffled(
-    trainSet.map((r, i) => ({ input: [...r.values], output: [toTarget(corrections[i]!)] })),
-    seededRandom(seed ^ 0xbeef),
-  );
+  const inputOf = (i: number): ArrayLike<number> => (i < fitRows.length ? fitRows[i]!.values : copies.values.subarray((i - fitRows.length) * WIDTH, (i - fitRows.length + 1) * WIDTH));
+  const data = brainData(count, inputOf, (i) => toTarget(corrections[i]!), seededRandom(seed ^ 0xbeef));
   const net = new brain.NeuralNetwork({ hiddenLayers: [...hiddenLayers], activation });
   const internals = net as unknown as BrainInternals;
   keepWeightsNonNegative(internals);
@@ -433,11 +482,10 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
 
   // brain.js 1.6.1's train() copies the whole data set into Float32Arrays (formatData) on
   // every call, so one call per chunk made a full copy per chunk: with 100 000 rows and a
-  // chunk of one epoch that garbage took the RSS past 900 MB. The data is converted once,
-  // by brain.js itself, and later calls are told it is already in that form. The
-  // weights are drawn from Math.random (seeded) as train() would, then made
-  // non-negative (their size kept), so that no unit starts dead.
-  data = internals.formatData(data);
+  // chunk of one epoch that garbage took the RSS past 900 MB. The data is built in that
+  // form once (brainData), and train() is told it already is. The weights are drawn
+  // from Math.random (seeded) as train() would, then made non-negative (their size
+  // kept), so that no unit starts dead.
   internals.formatData = (d) => d;
   withSeededRandom(seed, () => internals.verifyIsInitialized(data));
   for (let layer = 1; layer <= internals.outputLayer; layer++) {
@@ -448,7 +496,7 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
   // shuffle between epochs: an epoch trained in steps of a slice of the rows each is
   // the same epoch, update for update. A step is sized to take about STEP_MS, so that
   // the deadline and the signal are checked that often whatever the rows' number.
-  const rowsOf = data as unknown[];
+  const rowsOf = data;
   let stepRows = Math.min(rowsOf.length, FIRST_STEP_ROWS);
   let trainedRows = 0;
   const trainEpoch = async (): Promise<number | undefined> => {
@@ -501,7 +549,7 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
   }
   if (best === undefined) throw new ConfigError(`training diverged (training error ${String(trainError)}); try a lower learningRate`);
   draft.residual = { output, network: { ...best, leakyReluAlpha: 0.01 } };
-  Object.assign(draft.training, { hiddenLayers: [...hiddenLayers], activation, epochs: done, bestEpoch, validationMae: bestMae, augmentedWithoutPsi: augmented.length, learningRate, momentum });
+  Object.assign(draft.training, { hiddenLayers: [...hiddenLayers], activation, epochs: done, bestEpoch, validationMae: bestMae, augmentedWithoutPsi: copies.base.length, learningRate, momentum });
   Object.assign(report, { epochs: done, bestEpoch, validationMae: bestMae, output, stopped });
   return { model: draft, fit: report };
 }
