@@ -57,6 +57,21 @@ export const MEM_FULL_STALL = 0.5;
 // busy time is not saturation on a device that serves requests in parallel.
 export const DISK_BUSY_STALL = 0.5;
 
+// Every raw value backbone() reads: a fit that calls it many times per row packs
+// these alone, and hands them back in one object of one shape, read much faster.
+export const BACKBONE_INPUTS = [
+  'cpus',
+  'runnable_per_cpu',
+  'load1_per_cpu',
+  'cpu_steal',
+  'swap_io',
+  'major_faults',
+  'mem_used',
+  'psi_mem_some',
+  'psi_io_some',
+  'disk_busy_max',
+] as const;
+
 // A raw value as history records hold it: a finite number, else undefined.
 function value(raw: Readonly<Record<string, number | null | undefined>>, name: string): number | undefined {
   const v = raw[name];

@@ -27,6 +27,7 @@ import { exclusionMeanings, renderReport, thinned, type HoldoutPoint, type MaeEn
 import { trustProblems } from '../util/trust.js';
 import { judge, notBeaten, pairedDifference, type Candidate, type Verdict } from './judge.js';
 import { linearPredict, RidgeFit, type LinearModel } from './linear.js';
+import { BACKBONE_GRID_POINTS } from './backbone-fit.js';
 import { labelSettings, type LabelSettings } from './label.js';
 
 // Exit status: the new model was written (or, with --dry-run, would be). All are in docs/retrain.md.
@@ -217,8 +218,10 @@ export function formatHoldoutTable(entries: readonly MaeEntry[]): string {
   return lines.join('\n');
 }
 
-// Epochs per training chunk for this many rows: about half a second of brain.js at
-// ~150 000 rows per second, so Ctrl-C and the time limit act within a second.
+// Epochs between validation checks for this many rows: one check per ~75 000 rows
+// trained, so that patience and the best epoch are judged often on large sets without
+// the check's cost dominating on small ones. (Ctrl-C and the time limit do not wait
+// for a chunk: fitModel checks them between steps of STEP_MS.)
 export function chunkFor(rows: number): number {
   return Math.max(1, Math.min(50, Math.floor(75_000 / Math.max(1, rows))));
 }
@@ -726,6 +729,8 @@ export async function trainStage(
     holdout: split.checkRows,
     ...(options.now === undefined ? {} : { now: options.now }),
     signal: trainSignal,
+    clock: ctx.clock,
+    deadline: trainStart + limitMs,
     onProgress: (p) => {
       const elapsed = ctx.clock() - trainStart;
       if (p.validationMae < improvedMae * (1 - MIN_IMPROVEMENT)) {
@@ -738,18 +743,25 @@ export async function trainStage(
         p.epoch <= chunk || p.epoch === p.epochs, // a log says at once that training has begun
       );
       if (stop.signal.aborted) return;
-      if (elapsed >= limitMs && p.epoch < p.epochs) {
-        stoppedBy = `the ${options.timeLimitSec} s time limit`;
-        stop.abort();
-      } else if (p.epoch - improvedAt >= PATIENCE_EPOCHS && p.epoch < p.epochs) {
+      if (p.epoch - improvedAt >= PATIENCE_EPOCHS && p.epoch < p.epochs) {
         stoppedBy = `no improvement of the validation error for ${PATIENCE_EPOCHS} epochs`;
         stop.abort();
       }
     },
   });
   if (ctx.aborted()) throw new Interrupted();
+  if (report.stopped === 'deadline') {
+    stoppedBy =
+      report.backboneGridPoints < BACKBONE_GRID_POINTS
+        ? `the ${options.timeLimitSec} s time limit, during the backbone fit (${report.backboneGridPoints} of its ${BACKBONE_GRID_POINTS} grid points; no network)`
+        : `the ${options.timeLimitSec} s time limit`;
+  }
   const trainMs = ctx.clock() - trainStart;
-  const summary = `Trained ${report.epochs} epochs in ${(trainMs / 1000).toFixed(1)} s (stopped by ${stoppedBy}); kept the network of epoch ${report.bestEpoch}, the best on the validation part (${report.validationSamples} rows).`;
+  const kept =
+    model.residual === null
+      ? 'kept the backbone alone'
+      : `kept the network of ${report.bestEpoch === 0 ? 'part of the first epoch' : `epoch ${report.bestEpoch}`}, the best on the validation part (${report.validationSamples} rows)`;
+  const summary = `Trained ${report.epochs} epochs in ${(trainMs / 1000).toFixed(1)} s (stopped by ${stoppedBy}); ${kept}.`;
   ctx.say(summary);
   return { model, report, stoppedBy, trainMs, summary };
 }

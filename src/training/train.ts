@@ -28,7 +28,7 @@ import {
   type ModelFile,
   type OutputScaling,
 } from '../model/model.js';
-import { fitBackbone } from './backbone-fit.js';
+import { backboneFitSteps, type BackboneFit } from './backbone-fit.js';
 import { gateDecision, type GateResult } from './evaluate.js';
 import { linearPredict, RidgeFit, type LinearModel } from './linear.js';
 
@@ -71,9 +71,14 @@ export interface TrainOptions {
   augmentWithoutPsi?: boolean; // also train on copies without PSI; default true
   correction?: boolean; // train the network at all (false: the backbone alone); default true
   onProgress?: (p: TrainProgress) => void;
-  signal?: AbortSignal; // stops after the current chunk, keeping the best so far
+  signal?: AbortSignal; // stops within a step (STEP_MS of work), keeping the best so far
+  deadline?: number; // ms on clock: stops there within a step, keeping the best so far
+  clock?: () => number; // ms, for the deadline and the size of a step; default performance.now
   now?: () => Date;
 }
+
+// What ended the training: every epoch done, the deadline, or the signal.
+export type TrainStop = 'epochs' | 'deadline' | 'signal';
 
 // The holdout comparison and what training did.
 export interface TrainReport {
@@ -93,6 +98,8 @@ export interface TrainReport {
   bestEpoch: number;
   validationMae: number;
   output: OutputScaling | null;
+  stopped: TrainStop;
+  backboneGridPoints: number; // of BACKBONE_GRID_POINTS: fewer when stopped during the backbone fit
   elapsedMs: number;
 }
 
@@ -170,8 +177,8 @@ export function formulaRank(row: Pick<TrainingRow, 'named'>): number {
 // The output scaling of the correction network for a set of corrections (label minus
 // backbone): the sigmoid's 0..1 spans the 1st to 99th percentile with a quarter of
 // margin each side, and at least -50..+50, so that no correction sits in a flat tail.
-export function chooseOutput(corrections: readonly number[]): OutputScaling {
-  const sorted = [...corrections].sort((a, b) => a - b);
+export function chooseOutput(corrections: ArrayLike<number>): OutputScaling {
+  const sorted = Float64Array.from(corrections).sort();
   const at = (q: number): number => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
   const lo = at(0.01);
   const hi = at(0.99);
@@ -262,6 +269,59 @@ function withoutPsi(row: TrainingRow): TrainingRow {
   return { ...row, values: f.values, mask: f.mask, named };
 }
 
+const WIDTH = FEATURE_NAMES.length;
+
+// Copies of the rows that have PSI, as a host without it would send them (withoutPsi),
+// packed: what training needs of them and no more (WIDTH scaled values a copy, its
+// backbone with the given parameters, its label), since there can be 100 000 of them.
+interface Copies {
+  values: Float64Array;
+  base: Float64Array;
+  label: Float64Array;
+}
+
+const emptyCopies = (): Copies => ({ values: new Float64Array(0), base: new Float64Array(0), label: new Float64Array(0) });
+
+function copiesWithoutPsi(rows: readonly TrainingRow[], params: BackboneParams): Copies {
+  const psi = PSI_FEATURES.map(featureIndex);
+  const withPsi = rows.filter((row) => psi.some((i) => row.mask[i] === true));
+  const copies: Copies = { values: new Float64Array(withPsi.length * WIDTH), base: new Float64Array(withPsi.length), label: new Float64Array(withPsi.length) };
+  withPsi.forEach((row, j) => {
+    const copy = withoutPsi(row);
+    copies.values.set(copy.values, j * WIDTH);
+    copies.base[j] = backbone(copy.named, params).rank;
+    copies.label[j] = copy.label;
+  });
+  return copies;
+}
+
+// Ranges widened to take in more scaled values (WIDTH a row); the raw min and max stay,
+// since the copies without PSI have no raw values the rows they come from lack.
+function widenRanges(ranges: FeatureRange[], values: Float64Array): FeatureRange[] {
+  for (let at = 0; at < values.length; at += WIDTH) {
+    ranges.forEach((r, i) => {
+      const v = values[at + i]!;
+      r.lo = Math.min(r.lo, v);
+      r.hi = Math.max(r.hi, v);
+    });
+  }
+  return ranges;
+}
+
+// The training set in the form brain.js 1.6.1's formatData gives arrays ({input,
+// output} of Float32Arrays), in a seeded shuffled order, every row a view into one
+// buffer: 170 000 rows as plain arrays, then as brain.js's own copies, took more
+// than 150 MB where these take about 50.
+function brainData(count: number, inputOf: (i: number) => ArrayLike<number>, targetOf: (i: number) => number, rand: () => number): Array<{ input: Float32Array; output: Float32Array }> {
+  const inputs = new Float32Array(count * WIDTH);
+  const outputs = new Float32Array(count);
+  return shuffled([...Array(count).keys()], rand).map((i, k) => {
+    inputs.set(inputOf(i), k * WIDTH);
+    outputs[k] = targetOf(i);
+    return { input: inputs.subarray(k * WIDTH, (k + 1) * WIDTH), output: outputs.subarray(k, k + 1) };
+  });
+}
+
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // brain.js 1.6.1's NeuralNetwork internals that the monotone training touches.
@@ -309,7 +369,16 @@ export interface FitReport {
   bestEpoch: number;
   validationMae: number;
   output: OutputScaling | null;
+  stopped: TrainStop;
+  backboneGridPoints: number;
 }
+
+// About how long one step of fitModel takes (a grid point of the backbone fit is
+// shorter): the deadline and the signal are checked, and the event loop given a turn
+// for Ctrl-C, between steps, so that both act within about this long at any size.
+export const STEP_MS = 250;
+// The first step's rows, before fitModel has measured how fast this machine trains.
+const FIRST_STEP_ROWS = 1000;
 
 // Stage: a model from training rows alone (nothing held out here but the validation
 // part that chooses the epoch): the backbone fitted on all of them, then the
@@ -330,14 +399,26 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
   const { fitRows, validation } = splitValidation(rows, validationFraction, seed);
   if (fitRows.length < 10) throw new ConfigError(`too few rows to train: ${rows.length} (${fitRows.length} to fit, ${validation.length} to validate); need at least 10 to fit`);
 
+  const clock = options.clock ?? (() => performance.now());
+  const deadline = options.deadline ?? Infinity;
+  let stopped: TrainStop = 'epochs';
+  const mustStop = (): boolean => {
+    if (options.signal?.aborted === true) stopped = 'signal';
+    else if (clock() >= deadline) stopped = 'deadline';
+    return stopped !== 'epochs';
+  };
+
   // The backbone sees every training row: it has a handful of parameters.
-  const { params, mae: backboneTrainMae } = fitBackbone(rows);
-  const augmented: TrainingRow[] = [];
-  if (options.augmentWithoutPsi !== false) {
-    const psi = PSI_FEATURES.map(featureIndex);
-    for (const row of fitRows) if (psi.some((i) => row.mask[i] === true)) augmented.push(withoutPsi(row));
+  const steps = backboneFitSteps(rows);
+  let fitted: BackboneFit | undefined;
+  for (let step = steps.next(); ; step = steps.next()) {
+    fitted = step.value;
+    if (step.done === true || mustStop()) break;
+    await yieldToLoop();
   }
-  const ranges = rangesOf([...rows, ...augmented]);
+  const { params, mae: backboneTrainMae, gridPoints: backboneGridPoints } = fitted;
+  const copies = options.augmentWithoutPsi === false ? emptyCopies() : copiesWithoutPsi(fitRows, params);
+  const ranges = widenRanges(rangesOf(rows), copies.values);
   const draft: ModelFile = {
     format: MODEL_FORMAT,
     version: MODEL_VERSION,
@@ -363,25 +444,28 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
     backboneTrainMae,
     fitSamples: fitRows.length,
     validationSamples: validation.length,
-    augmentedSamples: augmented.length,
+    augmentedSamples: copies.base.length,
     epochs: 0,
     bestEpoch: 0,
     validationMae: NaN,
     output: null,
+    stopped,
+    backboneGridPoints,
   };
-  if (options.correction === false) return { model: draft, fit: report };
+  // Stopped during the backbone fit: the backbone alone, with the best grid point so far.
+  if (options.correction === false || stopped !== 'epochs') return { model: draft, fit: report };
 
-  const trainSet = [...fitRows, ...augmented];
+  // The training set: the fit rows, then their copies without PSI.
   const baseOf = (row: TrainingRow): number => backbone(row.named, params).rank;
-  const corrections = trainSet.map((r) => clampLabel(r.label) - baseOf(r));
+  const count = fitRows.length + copies.base.length;
+  const corrections = new Float64Array(count);
+  fitRows.forEach((r, i) => (corrections[i] = clampLabel(r.label) - baseOf(r)));
+  copies.base.forEach((base, j) => (corrections[fitRows.length + j] = clampLabel(copies.label[j]!) - base));
   const output = chooseOutput(corrections);
   const span = output.rankAtOne - output.rankAtZero;
   const toTarget = (c: number): number => Math.min(1, Math.max(0, (c - output.rankAtZero) / span));
-  // Plain arrays: brain.js takes any other input (a Float32Array too) for a hash of named inputs.
-  let data: unknown = shuffled(
-    trainSet.map((r, i) => ({ input: [...r.values], output: [toTarget(corrections[i]!)] })),
-    seededRandom(seed ^ 0xbeef),
-  );
+  const inputOf = (i: number): ArrayLike<number> => (i < fitRows.length ? fitRows[i]!.values : copies.values.subarray((i - fitRows.length) * WIDTH, (i - fitRows.length + 1) * WIDTH));
+  const data = brainData(count, inputOf, (i) => toTarget(corrections[i]!), seededRandom(seed ^ 0xbeef));
   const net = new brain.NeuralNetwork({ hiddenLayers: [...hiddenLayers], activation });
   const internals = net as unknown as BrainInternals;
   keepWeightsNonNegative(internals);
@@ -398,27 +482,45 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
 
   // brain.js 1.6.1's train() copies the whole data set into Float32Arrays (formatData) on
   // every call, so one call per chunk made a full copy per chunk: with 100 000 rows and a
-  // chunk of one epoch that garbage took the RSS past 900 MB. The data is converted once,
-  // by brain.js itself, and later calls are told it is already in that form. The
-  // weights are drawn from Math.random (seeded) as train() would, then made
-  // non-negative (their size kept), so that no unit starts dead.
-  data = internals.formatData(data);
+  // chunk of one epoch that garbage took the RSS past 900 MB. The data is built in that
+  // form once (brainData), and train() is told it already is. The weights are drawn
+  // from Math.random (seeded) as train() would, then made non-negative (their size
+  // kept), so that no unit starts dead.
   internals.formatData = (d) => d;
   withSeededRandom(seed, () => internals.verifyIsInitialized(data));
   for (let layer = 1; layer <= internals.outputLayer; layer++) {
     for (const row of internals.weights[layer]!) for (let k = 0; k < row.length; k++) row[k] = Math.abs(row[k]!);
   }
 
+  // brain.js trains row after row and keeps its momentum on the network, with no
+  // shuffle between epochs: an epoch trained in steps of a slice of the rows each is
+  // the same epoch, update for update. A step is sized to take about STEP_MS, so that
+  // the deadline and the signal are checked that often whatever the rows' number.
+  const rowsOf = data;
+  let stepRows = Math.min(rowsOf.length, FIRST_STEP_ROWS);
+  let trainedRows = 0;
+  const trainEpoch = async (): Promise<number | undefined> => {
+    let errorSum = 0;
+    for (let at = 0; at < rowsOf.length; ) {
+      if (mustStop()) return undefined;
+      const end = Math.min(rowsOf.length, at + stepRows);
+      const started = clock();
+      errorSum += net.train(rowsOf.slice(at, end) as Parameters<typeof net.train>[0], { ...trainOpts, iterations: 1 }).error * (end - at);
+      const ms = clock() - started;
+      stepRows = Math.max(1, Math.min(rowsOf.length, ms > 0 ? Math.round(((end - at) * STEP_MS) / ms) : 2 * stepRows));
+      trainedRows += end - at;
+      at = end;
+      await yieldToLoop();
+    }
+    return errorSum / rowsOf.length;
+  };
+
   let best: BrainNetworkJSON | undefined;
   let bestEpoch = 0;
   let bestMae = Infinity;
   let done = 0;
   let trainError = NaN;
-  while (done < epochs) {
-    const n = Math.min(chunk, epochs - done);
-    const status = net.train(data as Parameters<typeof net.train>[0], { ...trainOpts, iterations: n });
-    done += n;
-    trainError = status.error;
+  const check = (): void => {
     const mae = validationMae();
     if (mae < bestMae) {
       bestMae = mae;
@@ -426,13 +528,29 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
       best = net.toJSON() as unknown as BrainNetworkJSON;
     }
     options.onProgress?.({ epoch: done, epochs, trainError, validationMae: mae, bestEpoch, bestValidationMae: bestMae });
-    if (options.signal?.aborted === true || !Number.isFinite(trainError)) break;
-    await yieldToLoop();
+  };
+  while (done < epochs) {
+    const n = Math.min(chunk, epochs - done);
+    let finished = 0;
+    for (; finished < n; finished++) {
+      const error = await trainEpoch();
+      if (error === undefined) break;
+      trainError = error;
+      done += 1;
+    }
+    // A chunk cut short is dropped, unless nothing better exists: then the network
+    // as it is, even within its first epoch, is kept, since it has learnt something.
+    if (finished === n || (best === undefined && trainedRows > 0)) check();
+    if (stopped !== 'epochs' || !Number.isFinite(trainError)) break;
+  }
+  if (best === undefined && trainedRows === 0) {
+    report.stopped = stopped;
+    return { model: draft, fit: report };
   }
   if (best === undefined) throw new ConfigError(`training diverged (training error ${String(trainError)}); try a lower learningRate`);
   draft.residual = { output, network: { ...best, leakyReluAlpha: 0.01 } };
-  Object.assign(draft.training, { hiddenLayers: [...hiddenLayers], activation, epochs: done, bestEpoch, validationMae: bestMae, augmentedWithoutPsi: augmented.length, learningRate, momentum });
-  Object.assign(report, { epochs: done, bestEpoch, validationMae: bestMae, output });
+  Object.assign(draft.training, { hiddenLayers: [...hiddenLayers], activation, epochs: done, bestEpoch, validationMae: bestMae, augmentedWithoutPsi: copies.base.length, learningRate, momentum });
+  Object.assign(report, { epochs: done, bestEpoch, validationMae: bestMae, output, stopped });
   return { model: draft, fit: report };
 }
 
@@ -519,6 +637,8 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
     bestEpoch: fit.bestEpoch,
     validationMae: fit.validationMae,
     output: fit.output,
+    stopped: fit.stopped,
+    backboneGridPoints: fit.backboneGridPoints,
     elapsedMs: performance.now() - started,
   };
   return { model: draft, report };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_BACKBONE, backbone, ioSlowdown, stallSlowdown, type BackboneParams } from '../../src/model/backbone.js';
+import { BACKBONE_INPUTS, DEFAULT_BACKBONE, backbone, ioSlowdown, stallSlowdown, type BackboneParams } from '../../src/model/backbone.js';
 import { rawFeatures } from '../../src/model/features.js';
 import { fullSample } from './helpers.js';
 
@@ -125,5 +125,14 @@ describe('backbone', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('reads no raw value besides those BACKBONE_INPUTS names, which the backbone fit copies alone', () => {
+    const read = new Set<string | symbol>();
+    const raw = new Proxy({ cpus: 8, runnable_per_cpu: 1, load1_per_cpu: 1, cpu_busy: 0.9, mem_used: 0.95, swap_io: 10, psi_io_some: 0.1 } as Record<string, number>, {
+      get: (t, k) => (read.add(k), Reflect.get(t, k) as unknown),
+    });
+    backbone(raw, { ...DEFAULT_BACKBONE, secondsPerPage: 1e-5 });
+    assert.deepEqual([...read].sort(), [...BACKBONE_INPUTS].sort());
   });
 });

@@ -371,6 +371,22 @@ describe('the stages, one at a time', () => {
     assert.deepEqual(e.references.map((r) => r.name), ['linear regression', 'physical backbone']);
     assert.ok(e.points.length === split.holdoutCount && e.worst.length === 10);
   });
+
+  test('trainStage stops at the time limit even inside the backbone fit, says so, and the backbone alone is still judged', async () => {
+    // A clock that moves a second at every look: the 5 s limit passes during the backbone's grid search.
+    let seconds = 0;
+    const ctx = quietContext(undefined, () => 1000 * seconds++);
+    const o = options({ timeLimitSec: 5 });
+    const log = readLog();
+    const labelled = await joinAndLabel(await gatherInputs(o, log, ctx), o, log, ctx);
+    const split = splitByTime(labelled, [], o);
+    const trained = await trainStage(split, o, [], ctx);
+    assert.match(trained.stoppedBy, /^the 5 s time limit, during the backbone fit \(\d+ of its 150 grid points; no network\)$/);
+    assert.match(trained.summary, /kept the backbone alone\.$/);
+    assert.equal(trained.model.residual, null);
+    const e = evaluate(trained, split, labelled, { installed: join(root, 'nothing-here.json'), embedded: defaultModelPath() });
+    assert.ok(Number.isFinite(e.table[0]?.mae), 'the new model was scored');
+  });
 });
 
 describe('ProblemLog', () => {

@@ -6,11 +6,13 @@ import { ConfigError } from '../../src/util/errors.js';
 import { calibrationRows } from '../../src/training/dataset.js';
 import { FEATURE_NAMES, featuresFromNamed, toFeatures } from '../../src/model/features.js';
 import { gateDecision } from '../../src/training/evaluate.js';
-import { loadModel, serializeModel } from '../../src/model/model.js';
+import { loadModel, modelFromFile, serializeModel } from '../../src/model/model.js';
+import { BACKBONE_GRID_POINTS } from '../../src/training/backbone-fit.js';
 import { syntheticCalibration } from '../../src/training/synthetic.js';
 import {
   chooseOutput,
   fitLoadOnly,
+  fitModel,
   formulaRank,
   maeTable,
   meanAbsoluteError,
@@ -95,6 +97,53 @@ describe('trainModel', () => {
     assert.deepEqual(seen, [50, 100]);
     assert.equal(report.epochs, 100);
     assert.ok(report.bestEpoch === 50 || report.bestEpoch === 100);
+  });
+
+  it('stops within one grid point of the backbone fit when the signal is already aborted, with a usable backbone-only model', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const { model, fit } = await fitModel(rows, { ...quick, signal: controller.signal });
+    assert.equal(fit.stopped, 'signal');
+    assert.equal(fit.backboneGridPoints, 1);
+    assert.equal(model.residual, null);
+    assert.ok(Number.isFinite(modelFromFile(model, 'stopped').predict(rows[0]!)));
+  });
+
+  it('stops at the deadline inside a long backbone fit, however slow one step is', async () => {
+    // A clock that moves a minute at every look: every step looks "slow".
+    let minutes = 0;
+    const clock = (): number => 60_000 * minutes++;
+    const { fit } = await fitModel(rows, { ...quick, clock, deadline: 5 * 60_000 });
+    assert.equal(fit.stopped, 'deadline');
+    // The clock is looked at after each grid point: the sixth look, after the sixth point, is the first at 5 minutes.
+    assert.equal(fit.backboneGridPoints, 6);
+  });
+
+  it('stops at the deadline in the middle of the first epoch, keeping the network as far as it got', async () => {
+    // Each look at the clock is a millisecond. The backbone fit looks between grid points (149 looks); the
+    // network's first step (FIRST_STEP_ROWS rows, fewer than the epoch's) looks before it and twice to time it;
+    // having "taken" 1 ms it makes the next step the rest of the epoch, but the look before that step is past
+    // the deadline.
+    const many = calibrationRows(syntheticCalibration({ count: 1500, seed: 4 }));
+    let ms = 0;
+    const clock = (): number => ms++;
+    const { model, fit } = await fitModel(many, { ...quick, clock, deadline: BACKBONE_GRID_POINTS + 1 });
+    assert.equal(fit.stopped, 'deadline');
+    assert.equal(fit.backboneGridPoints, BACKBONE_GRID_POINTS);
+    assert.equal(fit.epochs, 0);
+    assert.ok(model.residual !== null, 'the network of the part epoch is kept');
+    assert.ok(Number.isFinite(fit.validationMae));
+  });
+
+  it('trains the same network in steps of one row as in steps of a whole epoch (brain.js updates row after row)', async () => {
+    const few = rows.slice(0, 120);
+    const whole = await fitModel(few, { ...quick, epochs: 3, chunk: 3 });
+    // A clock that jumps an hour per look makes every step take "too long": one row a step.
+    let hours = 0;
+    const stepped = await fitModel(few, { ...quick, epochs: 3, chunk: 3, clock: () => 3_600_000 * hours++ });
+    assert.ok(hours > 3 * 2 * 100, `${hours} looks at the clock`);
+    assert.deepEqual(stepped.model.residual?.network.layers, whole.model.residual?.network.layers);
+    assert.equal(stepped.fit.validationMae, whole.fit.validationMae);
   });
 
   it('records what the model is and how it was made', async () => {
