@@ -123,6 +123,11 @@ export function kernelFile(collector: string, path: string, keepOpen: (path: str
       length = readFrom(collector, path, fd, keep ? 0 : null);
     } catch (err) {
       close();
+      // A file that cannot be read at an offset (a stream: ESPIPE) is read as one, opened each time.
+      if (keep && err instanceof CollectorError && errorCode(err.cause) === 'ESPIPE') {
+        keepOpen = () => false;
+        return bytes();
+      }
       throw err;
     }
     if (!keep) close();

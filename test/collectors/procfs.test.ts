@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { kernelFile, onKernelFs } from '../../src/collectors/procfs.js';
 import { CollectorError } from '../../src/util/errors.js';
+import { mkfifo } from '../faults/helpers.js';
 import { tempDir } from '../helpers.js';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
@@ -83,6 +84,21 @@ test('a kept descriptor whose read fails is closed, and the next read opens the 
     assert.equal(openFds(), before + 1, 'kept open once read');
     file.close();
     assert.equal(openFds(), before);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a file taken for a kernel file that cannot be read at an offset (ESPIPE) is read as a stream instead', () => {
+  const { dir, cleanup } = tempDir('lavarank-procfs-');
+  try {
+    const path = join(dir, 'stat');
+    mkfifo(path); // no writer: a stream read gives end-of-file at once, a read at an offset ESPIPE
+    const file = kernelFile('cpu', path, () => true);
+    const before = openFds();
+    assert.equal(file.bytes().length, 0);
+    assert.equal(file.bytes().length, 0);
+    assert.equal(openFds(), before, 'opened for each read from then on');
   } finally {
     cleanup();
   }
