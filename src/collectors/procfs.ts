@@ -105,7 +105,7 @@ export interface KernelFile {
 // file again and a file that came back is found. Errors are readKernelBytes's.
 export function kernelFile(collector: string, path: string, keepOpen: (path: string) => boolean = onKernelFs): KernelFile {
   let fd: number | undefined;
-  let keep = false;
+  let keep: boolean | undefined; // decided at the first open: a statfs per read would cost what keeping saves
   let view: Buffer | undefined; // the last view returned, reused while the buffer and the length are the same
   const close = (): void => {
     if (fd === undefined) return;
@@ -116,21 +116,21 @@ export function kernelFile(collector: string, path: string, keepOpen: (path: str
   const bytes = (): Buffer => {
     if (fd === undefined) {
       fd = openKernelFile(collector, path);
-      keep = keepOpen(path);
+      keep ??= keepOpen(path);
     }
     let length: number;
     try {
-      length = readFrom(collector, path, fd, keep ? 0 : null);
+      length = readFrom(collector, path, fd, keep === true ? 0 : null);
     } catch (err) {
       close();
       // A file that cannot be read at an offset (a stream: ESPIPE) is read as one, opened each time.
-      if (keep && err instanceof CollectorError && errorCode(err.cause) === 'ESPIPE') {
-        keepOpen = () => false;
+      if (keep === true && err instanceof CollectorError && errorCode(err.cause) === 'ESPIPE') {
+        keep = false;
         return bytes();
       }
       throw err;
     }
-    if (!keep) close();
+    if (keep !== true) close();
     if (view === undefined || view.length !== length || view.buffer !== scratch.buffer) view = scratch.subarray(0, length);
     return view;
   };

@@ -103,3 +103,20 @@ test('a file taken for a kernel file that cannot be read at an offset (ESPIPE) i
     cleanup();
   }
 });
+
+test('whether a file is kept open is decided once, not asked again at each read', () => {
+  const { dir, cleanup } = tempDir('lavarank-procfs-');
+  try {
+    const path = join(dir, 'loadavg');
+    writeFileSync(path, '0.00 0.00 0.00 1/1 1\n');
+    let asked = 0;
+    const file = kernelFile('load', path, () => {
+      asked++;
+      return false;
+    });
+    for (let i = 0; i < 4; i++) file.text();
+    assert.equal(asked, 1);
+  } finally {
+    cleanup();
+  }
+});
