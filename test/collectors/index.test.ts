@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { createCollectors } from '../../src/collectors/index.js';
 
@@ -22,4 +23,20 @@ test('the collectors read this host without failing', (t) => {
   for (const c of collectors) c.collect(0);
   const values = collectors.map((c) => [c.name, c.collect(1000)]);
   assert.ok(values.find(([name]) => name === 'load')?.[1] !== undefined);
+});
+
+test('on this host the collectors keep a fixed set of descriptors open across reports, and close gives them all back', () => {
+  const open = (): number => readdirSync('/proc/self/fd').length;
+  const before = open();
+  const collectors = createCollectors({ gpu: { enabled: false } });
+  try {
+    for (let tick = 0; tick < 5; tick++) for (const c of collectors) c.collect(tick * 1000);
+    const kept = open();
+    assert.ok(kept > before, 'no kernel file kept open on procfs and sysfs');
+    for (let tick = 5; tick < 50; tick++) for (const c of collectors) c.collect(tick * 1000);
+    assert.equal(open(), kept, 'descriptors grew from report 5 to 50');
+  } finally {
+    collectors.forEach((c) => c.close?.());
+  }
+  assert.equal(open(), before);
 });
