@@ -15,8 +15,22 @@ let scratch = Buffer.allocUnsafe(CHUNK);
 // Reads a whole kernel text file synchronously. Throws CollectorError naming the
 // collector and the path on any failure (missing, unreadable, would block, too big).
 export function readKernelText(collector: string, path: string): string {
-  const bytes = readKernelBytes(collector, path);
+  return latin1(readKernelBytes(collector, path));
+}
+
+function latin1(bytes: Buffer): string {
   return bytes.toString('latin1', 0, bytes.length);
+}
+
+// What read gives, or undefined when the file does not exist (ENOENT): where absence
+// is a normal state (no PSI, no link speed, no sysfs CPU list).
+function unlessMissing<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof CollectorError && errorCode(err.cause) === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 // Reads a whole kernel file like readKernelText, into the one read buffer, and returns
@@ -137,19 +151,8 @@ export function kernelFile(collector: string, path: string, keepOpen: (path: str
   return {
     path,
     bytes,
-    text: () => {
-      const b = bytes();
-      return b.toString('latin1', 0, b.length);
-    },
-    textIfPresent: () => {
-      try {
-        const b = bytes();
-        return b.toString('latin1', 0, b.length);
-      } catch (err) {
-        if (err instanceof CollectorError && errorCode(err.cause) === 'ENOENT') return undefined;
-        throw err;
-      }
-    },
+    text: () => latin1(bytes()),
+    textIfPresent: () => unlessMissing(() => latin1(bytes())),
     close,
   };
 }
@@ -157,12 +160,7 @@ export function kernelFile(collector: string, path: string, keepOpen: (path: str
 // Like readKernelText, but a missing file (ENOENT) gives undefined: used where
 // absence is a normal state (no PSI, no link speed).
 export function readKernelTextIfPresent(collector: string, path: string): string | undefined {
-  try {
-    return readKernelText(collector, path);
-  } catch (err) {
-    if (err instanceof CollectorError && errorCode(err.cause) === 'ENOENT') return undefined;
-    throw err;
-  }
+  return unlessMissing(() => readKernelText(collector, path));
 }
 
 export function procPath(root: string, ...parts: string[]): string {
