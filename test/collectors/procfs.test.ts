@@ -120,3 +120,27 @@ test('whether a file is kept open is decided once, not asked again at each read'
     cleanup();
   }
 });
+
+test('a file larger than the read buffer is read whole, opened each time or kept open, and one past the size limit is refused', () => {
+  const { dir, cleanup } = tempDir('lavarank-procfs-');
+  try {
+    // 300 kB of numbered lines: several reads, the buffer grown twice, every byte where it belongs.
+    const lines: string[] = [];
+    for (let i = 0; lines.join('\n').length < 300_000; i++) lines.push(`dev${i} ${i * 7919} ${i % 13}`);
+    const text = `${lines.join('\n')}\n`;
+    writeFileSync(join(dir, 'diskstats'), text);
+    assert.equal(kernelFile('disk', join(dir, 'diskstats'), () => false).text(), text);
+    const kept = kernelFile('disk', join(dir, 'diskstats'), () => true);
+    try {
+      assert.equal(kept.text(), text);
+      assert.equal(kept.text(), text, 'read again from offset 0 through the kept descriptor');
+    } finally {
+      kept.close();
+    }
+    writeFileSync(join(dir, 'huge'), Buffer.alloc(4 * 1024 * 1024 + 1, 0x31));
+    assert.throws(() => kernelFile('disk', join(dir, 'huge')).bytes(), (err: unknown) => err instanceof CollectorError && /huge is larger than 4194304 bytes/.test(err.message));
+    assert.equal(kernelFile('disk', join(dir, 'diskstats')).text(), text, 'a refused file leaves the next read whole');
+  } finally {
+    cleanup();
+  }
+});
