@@ -3,7 +3,7 @@
 // never stops the others. Synchronous, since every reader is; the daemon still races
 // it against a deadline.
 import type { Logger } from 'pino';
-import type { Clock } from '../util/clock.js';
+import { monotonicMs, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { createCollectors } from '../collectors/index.js';
 import type { Collector, CollectorName, Sample, SampleParts } from '../collectors/types.js';
@@ -84,7 +84,7 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
         const c = collectors[k]!;
         const state = states.get(c);
         if (state === undefined) continue;
-        const started = performance.now();
+        const started = monotonicMs();
         try {
           const value = c.collect(monotonic);
           if (value !== undefined) store(sample, c.name, value);
@@ -94,7 +94,7 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
           sample.failures[c.name] = message;
           failed(c, state, message);
         } finally {
-          const ms = performance.now() - started;
+          const ms = monotonicMs() - started;
           state.stats.calls++;
           state.stats.totalMs += ms;
           state.stats.lastMs = ms;

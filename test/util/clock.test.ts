@@ -28,3 +28,20 @@ describe('systemClock.sleep', () => {
     await assert.rejects(systemClock.sleep(10_000, ac.signal), { name: 'AbortError' });
   });
 });
+
+describe('systemClock.monotonic', () => {
+  it('counts milliseconds as performance.now() does, and never goes back', async () => {
+    const m0 = systemClock.monotonic();
+    const p0 = performance.now();
+    let last = m0;
+    for (let i = 0; i < 1000; i++) {
+      const m = systemClock.monotonic();
+      assert.ok(m >= last, `went back from ${last} to ${m}`);
+      last = m;
+    }
+    await systemClock.sleep(50);
+    const elapsed = systemClock.monotonic() - m0;
+    const reference = performance.now() - p0;
+    assert.ok(elapsed >= 49 && Math.abs(elapsed - reference) < 5, `monotonic ${elapsed} ms, performance.now ${reference} ms`);
+  });
+});
