@@ -47,6 +47,12 @@ const latin1Slice =
     return this.toString('latin1', start, end);
   };
 
+// bytes[start, end) as latin1 text, without toString's checks; the part past the bytes' end is left out.
+export function latin1At(bytes: Buffer, start: number, end: number): string {
+  const stop = Math.min(end, bytes.length);
+  return start < stop ? latin1Slice.call(bytes, start, stop) : '';
+}
+
 const DIGITS = /^\d{1,30}$/;
 
 // The counter in bytes[start, end) when it is 1 to 30 decimal digits, else -1. The

@@ -191,6 +191,16 @@ test('scanDiskstats leaves to a full reading a device added at the end, a disk r
   assert.equal(scanDiskstats(Buffer.from(`${line('sda', 0, { ticks: 5 }).replace(' 5 ', ' 5x ')}\n${line('sda1', 1, {})}\n`), layout), undefined, 'garbled');
 });
 
+test('scanDiskstats finds a disk whose line moved, before or after where it was, and past the end of a shorter file', () => {
+  const loops = [0, 1, 2, 3, 4].map((n) => line(`loop${n}`, n, {}).replace(/^ *8/, '   7')).join('\n');
+  const three = `${loops}\n${line('sda1', 1, {})}\n${line('sda', 0, { ticks: 1 })}\n`;
+  const layout = diskLayout(three, parseDiskstats(three).filter((d) => d.name === 'sda'))!;
+  const moved = `${line('sda1', 1, { read: 123_456_789_012 })}\n${line('sda', 0, { ticks: 7 })}\n`;
+  assert.equal(scanDiskstats(Buffer.from(moved), layout)?.[0]?.ioTicksMs, 7, 'the file is shorter than where the line was');
+  const later = `${three.trimEnd().replace(/\n[^\n]*$/, '')}\n${line('sdz9', 99, {})}\n${line('sda', 0, { ticks: 8 })}\n`;
+  assert.equal(scanDiskstats(Buffer.from(later), layout)?.[0]?.ioTicksMs, 8, 'a line added before it');
+});
+
 test('a garbled line of a physical disk after good ticks is a CollectorError naming the file and line', (t) => {
   const root = tempDir(t);
   sysTree(root, ['sda'], { 'sys/class/block/sda1/partition': '1\n' });

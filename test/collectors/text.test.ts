@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { byteIndex, counterAt, onlySpacesAndNewlines, tokens, toNumber } from '../../src/collectors/text.js';
+import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, tokens, toNumber } from '../../src/collectors/text.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
@@ -36,4 +36,12 @@ test('byteIndex finds a byte from a position on, or -1', () => {
   const b = bytes('a b\nc');
   assert.equal(byteIndex(b, 10, 0), 3);
   assert.equal(byteIndex(b, 32, 2), -1);
+});
+
+test('latin1At gives the bytes between two positions as text, and only what the bytes hold past their end', () => {
+  const b = Buffer.from('cpu0 1 2\n', 'latin1');
+  assert.equal(latin1At(b, 0, 4), 'cpu0');
+  assert.equal(latin1At(b, 5, 100), '1 2\n');
+  assert.equal(latin1At(b, 9, 20), '');
+  assert.equal(latin1At(b, 50, 60), '');
 });
