@@ -5,21 +5,17 @@ import { test } from 'node:test';
 import { kernelFile, onKernelFs } from '../../src/collectors/procfs.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { mkfifo } from '../faults/helpers.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from './helpers.js';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
-test('onKernelFs tells procfs and sysfs from any other filesystem', () => {
+test('onKernelFs tells procfs and sysfs from any other filesystem', (t) => {
   assert.equal(onKernelFs('/proc/loadavg'), true);
   if (existsSync('/sys/devices/system/cpu/online')) assert.equal(onKernelFs('/sys/devices/system/cpu/online'), true);
-  const { dir, cleanup } = tempDir('lavarank-procfs-');
-  try {
-    writeFileSync(join(dir, 'stat'), 'cpu 1 2 3\n');
-    assert.equal(onKernelFs(join(dir, 'stat')), false);
-    assert.equal(onKernelFs(join(dir, 'missing')), false);
-  } finally {
-    cleanup();
-  }
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'stat'), 'cpu 1 2 3\n');
+  assert.equal(onKernelFs(join(dir, 'stat')), false);
+  assert.equal(onKernelFs(join(dir, 'missing')), false);
 });
 
 test('a file on procfs is read again through the one descriptor it keeps open', () => {
@@ -49,98 +45,78 @@ test('a kept procfs file longer than one seq_file page is read whole each time, 
   }
 });
 
-test('a file elsewhere is opened for each read, so a file replaced at its path is read anew', () => {
-  const { dir, cleanup } = tempDir('lavarank-procfs-');
-  try {
-    const path = join(dir, 'loadavg');
-    writeFileSync(path, 'first\n');
-    const file = kernelFile('load', path);
-    const before = openFds();
-    assert.equal(file.text(), 'first\n');
-    assert.equal(openFds(), before);
-    writeFileSync(`${path}.new`, 'second\n');
-    renameSync(`${path}.new`, path);
-    assert.equal(file.text(), 'second\n');
-    rmSync(path);
-    assert.throws(() => file.text(), (err: unknown) => err instanceof CollectorError && /cannot open .*loadavg: ENOENT/.test(err.message));
-    assert.equal(file.textIfPresent(), undefined);
-  } finally {
-    cleanup();
-  }
+test('a file elsewhere is opened for each read, so a file replaced at its path is read anew', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'loadavg');
+  writeFileSync(path, 'first\n');
+  const file = kernelFile('load', path);
+  const before = openFds();
+  assert.equal(file.text(), 'first\n');
+  assert.equal(openFds(), before);
+  writeFileSync(`${path}.new`, 'second\n');
+  renameSync(`${path}.new`, path);
+  assert.equal(file.text(), 'second\n');
+  rmSync(path);
+  assert.throws(() => file.text(), (err: unknown) => err instanceof CollectorError && /cannot open .*loadavg: ENOENT/.test(err.message));
+  assert.equal(file.textIfPresent(), undefined);
 });
 
-test('a kept descriptor whose read fails is closed, and the next read opens the path again', () => {
-  const { dir, cleanup } = tempDir('lavarank-procfs-');
-  try {
-    const path = join(dir, 'speed');
-    mkdirSync(path); // opens, but a read fails (EISDIR), as a removed device's attribute does (ENODEV)
-    const file = kernelFile('network', path, () => true);
-    const before = openFds();
-    assert.throws(() => file.bytes(), (err: unknown) => err instanceof CollectorError && /cannot read .*speed: EISDIR/.test(err.message));
-    assert.equal(openFds(), before, 'the descriptor of the failed read is closed');
-    rmSync(path, { recursive: true });
-    writeFileSync(path, '1000\n');
-    assert.equal(file.text(), '1000\n');
-    assert.equal(openFds(), before + 1, 'kept open once read');
-    file.close();
-    assert.equal(openFds(), before);
-  } finally {
-    cleanup();
-  }
+test('a kept descriptor whose read fails is closed, and the next read opens the path again', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'speed');
+  mkdirSync(path); // opens, but a read fails (EISDIR), as a removed device's attribute does (ENODEV)
+  const file = kernelFile('network', path, () => true);
+  const before = openFds();
+  assert.throws(() => file.bytes(), (err: unknown) => err instanceof CollectorError && /cannot read .*speed: EISDIR/.test(err.message));
+  assert.equal(openFds(), before, 'the descriptor of the failed read is closed');
+  rmSync(path, { recursive: true });
+  writeFileSync(path, '1000\n');
+  assert.equal(file.text(), '1000\n');
+  assert.equal(openFds(), before + 1, 'kept open once read');
+  file.close();
+  assert.equal(openFds(), before);
 });
 
-test('a file taken for a kernel file that cannot be read at an offset (ESPIPE) is read as a stream instead', () => {
-  const { dir, cleanup } = tempDir('lavarank-procfs-');
-  try {
-    const path = join(dir, 'stat');
-    mkfifo(path); // no writer: a stream read gives end-of-file at once, a read at an offset ESPIPE
-    const file = kernelFile('cpu', path, () => true);
-    const before = openFds();
-    assert.equal(file.bytes().length, 0);
-    assert.equal(file.bytes().length, 0);
-    assert.equal(openFds(), before, 'opened for each read from then on');
-  } finally {
-    cleanup();
-  }
+test('a file taken for a kernel file that cannot be read at an offset (ESPIPE) is read as a stream instead', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'stat');
+  mkfifo(path); // no writer: a stream read gives end-of-file at once, a read at an offset ESPIPE
+  const file = kernelFile('cpu', path, () => true);
+  const before = openFds();
+  assert.equal(file.bytes().length, 0);
+  assert.equal(file.bytes().length, 0);
+  assert.equal(openFds(), before, 'opened for each read from then on');
 });
 
-test('whether a file is kept open is decided once, not asked again at each read', () => {
-  const { dir, cleanup } = tempDir('lavarank-procfs-');
-  try {
-    const path = join(dir, 'loadavg');
-    writeFileSync(path, '0.00 0.00 0.00 1/1 1\n');
-    let asked = 0;
-    const file = kernelFile('load', path, () => {
-      asked++;
-      return false;
-    });
-    for (let i = 0; i < 4; i++) file.text();
-    assert.equal(asked, 1);
-  } finally {
-    cleanup();
-  }
+test('whether a file is kept open is decided once, not asked again at each read', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'loadavg');
+  writeFileSync(path, '0.00 0.00 0.00 1/1 1\n');
+  let asked = 0;
+  const file = kernelFile('load', path, () => {
+    asked++;
+    return false;
+  });
+  for (let i = 0; i < 4; i++) file.text();
+  assert.equal(asked, 1);
 });
 
-test('a file larger than the read buffer is read whole, opened each time or kept open, and one past the size limit is refused', () => {
-  const { dir, cleanup } = tempDir('lavarank-procfs-');
+test('a file larger than the read buffer is read whole, opened each time or kept open, and one past the size limit is refused', (t) => {
+  const dir = tempDir(t);
+  // 300 kB of numbered lines: several reads, the buffer grown twice, every byte where it belongs.
+  const lines: string[] = [];
+  for (let i = 0; lines.join('\n').length < 300_000; i++) lines.push(`dev${i} ${i * 7919} ${i % 13}`);
+  const text = `${lines.join('\n')}\n`;
+  writeFileSync(join(dir, 'diskstats'), text);
+  assert.equal(kernelFile('disk', join(dir, 'diskstats'), () => false).text(), text);
+  const kept = kernelFile('disk', join(dir, 'diskstats'), () => true);
   try {
-    // 300 kB of numbered lines: several reads, the buffer grown twice, every byte where it belongs.
-    const lines: string[] = [];
-    for (let i = 0; lines.join('\n').length < 300_000; i++) lines.push(`dev${i} ${i * 7919} ${i % 13}`);
-    const text = `${lines.join('\n')}\n`;
-    writeFileSync(join(dir, 'diskstats'), text);
-    assert.equal(kernelFile('disk', join(dir, 'diskstats'), () => false).text(), text);
-    const kept = kernelFile('disk', join(dir, 'diskstats'), () => true);
-    try {
-      assert.equal(kept.text(), text);
-      assert.equal(kept.text(), text, 'read again from offset 0 through the kept descriptor');
-    } finally {
-      kept.close();
-    }
-    writeFileSync(join(dir, 'huge'), Buffer.alloc(4 * 1024 * 1024 + 1, 0x31));
-    assert.throws(() => kernelFile('disk', join(dir, 'huge')).bytes(), (err: unknown) => err instanceof CollectorError && /huge is larger than 4194304 bytes/.test(err.message));
-    assert.equal(kernelFile('disk', join(dir, 'diskstats')).text(), text, 'a refused file leaves the next read whole');
+    assert.equal(kept.text(), text);
+    assert.equal(kept.text(), text, 'read again from offset 0 through the kept descriptor');
   } finally {
-    cleanup();
+    kept.close();
   }
+  writeFileSync(join(dir, 'huge'), Buffer.alloc(4 * 1024 * 1024 + 1, 0x31));
+  assert.throws(() => kernelFile('disk', join(dir, 'huge')).bytes(), (err: unknown) => err instanceof CollectorError && /huge is larger than 4194304 bytes/.test(err.message));
+  assert.equal(kernelFile('disk', join(dir, 'diskstats')).text(), text, 'a refused file leaves the next read whole');
 });
