@@ -1,5 +1,6 @@
-// What one report allocates on V8's heap, by function: every collector and the ranker,
-// as the daemon calls them per report, on this host and on a generated big node.
+// What one report allocates on V8's heap, by function: the daemon's sampler over every
+// collector, and the ranker, as the daemon calls them per report, on this host and on a
+// generated big node.
 //
 //   npm run bench:alloc [-- --samples 400] [--top 12]
 //
@@ -17,9 +18,10 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { createCollectors } from '../src/collectors/index.js';
-import type { Sample } from '../src/collectors/types.js';
 import { defaultConfig } from '../src/config/config.js';
+import { createSampler } from '../src/daemon/sampler.js';
 import { openRankers } from '../src/model/rankers.js';
+import { FakeClock } from '../src/util/clock.js';
 import { BIG_NODE, generateBigNode, writeCounters } from './gen-bignode.js';
 
 // One node of the sampling heap profile (the inspector's HeapProfiler.SamplingHeapProfileNode).
@@ -62,22 +64,18 @@ function post<T>(session: Session, method: string, params?: object): Promise<T> 
   return new Promise((resolve, reject) => session.post(method, params, (err, result) => (err === null ? resolve(result as T) : reject(err))));
 }
 
-// Runs the collectors and the ranker `reports` times over the roots, sampling what they allocate.
+// Runs the sampler over the collectors, and the ranker, `reports` times over the roots, sampling what they allocate.
 // `between` runs before each report (a generated node's counters move there).
 export async function profileReports(o: { procRoot: string; sysRoot: string; reports: number; between?: () => void }): Promise<AllocProfile> {
   const log = pino({ level: 'silent' });
-  const collectors = createCollectors({ procRoot: o.procRoot, sysRoot: o.sysRoot, gpu: { enabled: false } });
+  // The daemon's own sampler, on a clock that moves 10 s per report.
+  const clock = new FakeClock();
+  const sampler = createSampler({ collectors: createCollectors({ procRoot: o.procRoot, sysRoot: o.sysRoot, gpu: { enabled: false } }), clock, log });
   const rankers = openRankers({ ...defaultConfig(), proc_root: o.procRoot, sys_root: o.sysRoot }, log);
-  let monotonic = 0;
   const report = (): void => {
     o.between?.();
-    monotonic += 10_000;
-    const sample = { ts: Date.now(), failures: {} } as Sample;
-    for (let i = 0; i < collectors.length; i++) {
-      const c = collectors[i]!;
-      const value = c.collect(monotonic);
-      if (value !== undefined) (sample as unknown as Record<string, unknown>)[c.name] = value;
-    }
+    clock.advance(10_000);
+    const sample = sampler.sample();
     rankers.refresh?.();
     rankers.current().rank(sample);
   };
@@ -93,7 +91,7 @@ export async function profileReports(o: { procRoot: string; sysRoot: string; rep
     return summarizeProfile(profile.head, o.reports);
   } finally {
     session.disconnect();
-    for (const c of collectors) c.close?.();
+    sampler.close();
   }
 }
 
@@ -120,7 +118,7 @@ async function main(): Promise<void> {
         writeCounters(roots, BIG_NODE, ++tick);
       },
     });
-    console.log(`lavarank allocation per report (collectors and ranker, ${reports} reports after 30, sampling heap profiler every 64 bytes, ${process.execArgv.join(' ') || 'no V8 flags'})\n`);
+    console.log(`lavarank allocation per report (sampler, collectors and ranker, ${reports} reports after 30, sampling heap profiler every 64 bytes, ${process.execArgv.join(' ') || 'no V8 flags'})\n`);
     console.log(show('this host', host, top));
     console.log('');
     console.log(show(`generated node: ${BIG_NODE.cpus} CPUs, ${BIG_NODE.disks} disks × ${BIG_NODE.partitions} partitions, ${BIG_NODE.loops} loops, ${BIG_NODE.nics} NICs (counters moved before each report)`, big, top));
