@@ -70,7 +70,7 @@ export async function profileReports(o: { procRoot: string; sysRoot: string; rep
   const log = pino({ level: 'silent' });
   // The daemon's own sampler, on a clock that moves 10 s per report.
   const clock = new FakeClock();
-  const sampler = createSampler({ collectors: createCollectors({ procRoot: o.procRoot, sysRoot: o.sysRoot, gpu: { enabled: false } }), clock, log });
+  const sampler = createSampler({ collectors: createCollectors({ procRoot: o.procRoot, sysRoot: o.sysRoot, detail: false, gpu: { enabled: false } }), clock, log });
   const rankers = openRankers({ ...defaultConfig(), proc_root: o.procRoot, sys_root: o.sysRoot }, log);
   const report = (): void => {
     o.between?.();

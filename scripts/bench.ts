@@ -158,14 +158,14 @@ async function measure(
   };
 }
 
-// lavarank's sampler over the real /proc and /sys, GPU polling off, logging nowhere.
+// lavarank's sampler as the daemon runs it over the real /proc and /sys, GPU polling off, logging nowhere.
 async function hostSampler() {
   const { createCollectors } = await import('../src/collectors/index.js');
   const { createSampler } = await import('../src/daemon/sampler.js');
   const { systemClock } = await import('../src/util/clock.js');
   const { pino } = await import('pino');
   const log = pino({ level: 'info' }, { write: () => undefined });
-  return createSampler({ collectors: createCollectors({ gpu: { enabled: false } }), clock: systemClock, log });
+  return createSampler({ collectors: createCollectors({ detail: false, gpu: { enabled: false } }), clock: systemClock, log });
 }
 
 // lavarank's own sampler over the real /proc and /sys, GPU polling off (this host

@@ -53,10 +53,7 @@ export function parseDiskstats(text: string, file = '/proc/diskstats'): DiskCoun
 // Where one disk's line starts in /proc/diskstats: the text from the start of the
 // line through the name and the space after it ("%4d %7d %s "), major and minor
 // included, so that a renumbered device is not taken for the old one.
-interface DiskLine {
-  name: string;
-  major: number;
-  minor: number;
+interface DiskLine extends DiskId {
   prefix: Buffer;
   needle: Buffer; // "\n" + prefix
   needleText: string;
@@ -124,18 +121,43 @@ const NEWLINE = 10;
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
 
+// The counters of the physical disks in one reading, in file order, as parallel
+// arrays. In the interpreter, an object per disk per report, each counter copied out
+// of it as a fresh heap number, was most of what a report allocated on a node with 64
+// disks; arrays reused from report to report hold small integers without any.
+export interface DiskScan {
+  disks: readonly DiskId[];
+  ioTicksMs: number[];
+  readSectors: number[]; // filled only when sectors are read
+  writeSectors: number[];
+}
+
+// Which device a reading's counters belong to.
+export interface DiskId {
+  name: string;
+  major: number;
+  minor: number;
+}
+
+// Arrays to scan the layout's disks into.
+export function diskScanFor(layout: DiskLayout): DiskScan {
+  const n = layout.disks.length;
+  return { disks: layout.disks, ioTicksMs: new Array<number>(n).fill(0), readSectors: new Array<number>(n).fill(0), writeSectors: new Array<number>(n).fill(0) };
+}
+
 // The hot path's reading of /proc/diskstats: the counters of the layout's disks, each
-// found by the start of its line, the other lines not read. Undefined when the last
-// line changed (a device added), a disk's line is gone or renumbered, or is not in
-// the kernel's layout: then parseDiskstats reads it all and the devices are
-// classified again. When it returns, parseDiskstats gives the same counters for
-// these disks, or rejects a line this does not read. Updates the layout's hints.
-export function scanDiskstats(bytes: Buffer, layout: DiskLayout): DiskCounters[] | undefined {
-  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return undefined;
+// found by the start of its line, the other lines not read, written into `into` (from
+// diskScanFor); the sectors only when asked, since the model uses io_ticks alone.
+// False when the last line changed (a device added), a disk's line is gone or
+// renumbered, or is not in the kernel's layout: then parseDiskstats reads it all and
+// the devices are classified again. When it returns true, parseDiskstats gives the
+// same counters for these disks, or rejects a line this does not read or a field it
+// only skips. Updates the layout's hints.
+export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan, sectors: boolean): boolean {
+  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return false;
   // Each field ends at the next space (a native search): where parseDiskstats's split
   // ends it too when no other whitespace is in the text.
-  if (!onlySpacesAndNewlines(bytes)) return undefined;
-  const out: DiskCounters[] = [];
+  if (!onlySpacesAndNewlines(bytes)) return false;
   for (let k = 0; k < layout.disks.length; k++) {
     const d = layout.disks[k]!;
     let at: number;
@@ -146,34 +168,30 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout): DiskCounters[]
     else {
       at = bytes.indexOf(d.needle, Math.max(0, d.hint - HINT_SLACK));
       if (at < 0) at = bytes.indexOf(d.needle);
-      if (at < 0) return undefined;
+      if (at < 0) return false;
       d.hint = at;
       at++;
     }
     let p = at + d.prefix.length;
-    // u8IndexOf called directly (64 disks × 11 fields per report): byteIndex's extra call cost a third of the search.
+    // u8IndexOf called directly (64 disks × 10 fields per report): byteIndex's extra call cost a third of the search.
     const newline = u8IndexOf.call(bytes, NEWLINE, p);
     const stop = newline < 0 ? bytes.length : newline;
-    let readSectors = 0;
-    let writeSectors = 0;
-    let ioTicksMs = 0;
     for (let field = 4; field <= IO_TICKS; field++) {
       const end = u8IndexOf.call(bytes, SPACE, p);
-      if (end <= p || end >= stop) return undefined; // an empty field, or the line ends
-      if (field === READ_SECTORS || field === WRITE_SECTORS || field === IO_TICKS) {
+      if (end <= p || end >= stop) return false; // an empty field, or the line ends
+      if (field === IO_TICKS || (sectors && (field === READ_SECTORS || field === WRITE_SECTORS))) {
         const value = counterAt(bytes, p, end);
-        if (value < 0) return undefined;
-        if (field === READ_SECTORS) readSectors = value;
-        else if (field === WRITE_SECTORS) writeSectors = value;
-        else ioTicksMs = value;
+        if (value < 0) return false;
+        if (field === IO_TICKS) into.ioTicksMs[k] = value;
+        else if (field === READ_SECTORS) into.readSectors[k] = value;
+        else into.writeSectors[k] = value;
       }
       p = end + 1;
     }
     const next = bytes[p];
-    if (p >= stop || next === undefined || next < DIGIT_0 || next > DIGIT_9) return undefined;
-    out.push({ major: d.major, minor: d.minor, name: d.name, readSectors, writeSectors, ioTicksMs });
+    if (p >= stop || next === undefined || next < DIGIT_0 || next > DIGIT_9) return false;
   }
-  return out;
+  return true;
 }
 
 // Names that are never a physical disk of their own: memory-backed (ram, zram), file-
@@ -208,19 +226,23 @@ const RECHECK_MS = 10 * 60_000;
 
 // Reads /proc/diskstats each tick. A device is classified once (and again if its
 // major:minor changes); it reports from its second reading on, and a device whose
-// counters went backwards is left out for that tick. A host without a physical disk
+// io_ticks went backwards is left out for that tick. A host without a physical disk
 // (diskless, NFS root) reports no devices and 0 busy, which is the truth. The whole
 // file is parsed and new devices classified on the first tick and when the lines
 // change; otherwise only the physical disks' lines are read (scanDiskstats).
+// Without options.detail (the daemon), only io_ticks is read: no device list, no throughput.
 export function createDiskCollector(options: CollectorOptions = {}): Collector<'disk'> {
   const diskstats = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'diskstats'));
   const file = diskstats.path;
   const sysRoot = options.sysRoot ?? '/sys';
+  const detail = options.detail ?? true;
   let useSys: boolean | undefined;
   const classified = new Map<string, { dev: string; why: string | undefined }>();
   let layout: DiskLayout | undefined;
   let checkedAt = 0;
-  let previous: { at: number; disks: DiskCounters[]; layout: DiskLayout | undefined } | undefined;
+  // Two readings, swapped each report: the hot path writes into the older one.
+  let previous: { at: number; scan: DiskScan } | undefined;
+  let spare: DiskScan | undefined;
 
   function isPhysical(d: DiskCounters): boolean {
     const dev = `${d.major}:${d.minor}`;
@@ -234,7 +256,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
   }
 
   // The whole file, its new devices classified, and a new layout for the hot path.
-  function readAll(text: string, monotonicMs: number): DiskCounters[] {
+  function readAll(text: string, monotonicMs: number): DiskScan {
     const physical = new Map<string, DiskCounters>();
     const seen = new Set<string>();
     let repeated = false; // a name twice: not the kernel's text, no hot path
@@ -247,7 +269,8 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
     const disks = [...physical.values()];
     layout = repeated ? undefined : diskLayout(text, disks);
     checkedAt = monotonicMs;
-    return disks;
+    // The layout's own list when there is one (same disks, same order), so that the next scan lines up with this reading.
+    return { disks: layout?.disks ?? disks, ioTicksMs: disks.map((d) => d.ioTicksMs), readSectors: disks.map((d) => d.readSectors), writeSectors: disks.map((d) => d.writeSectors) };
   }
 
   function sameNames(text: string, known: DiskLayout): boolean {
@@ -255,59 +278,82 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
     return names.length === known.names.length && names.every((n, i) => n === known.names[i]);
   }
 
+  function read(monotonicMs: number): DiskScan {
+    const bytes = diskstats.bytes();
+    if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
+      if (sameNames(bytes.toString('latin1', 0, bytes.length), layout)) checkedAt = monotonicMs;
+      else layout = undefined;
+    }
+    if (layout !== undefined) {
+      const into = spare !== undefined && spare.disks === layout.disks ? spare : diskScanFor(layout);
+      if (scanDiskstats(bytes, layout, into, detail)) return into;
+    }
+    return readAll(bytes.toString('latin1', 0, bytes.length), monotonicMs);
+  }
+
   return {
     name: NAME,
     collect(monotonicMs) {
-      const bytes = diskstats.bytes();
-      if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
-        if (sameNames(bytes.toString('latin1', 0, bytes.length), layout)) checkedAt = monotonicMs;
-        else layout = undefined;
-      }
-      const disks = (layout === undefined ? undefined : scanDiskstats(bytes, layout)) ?? readAll(bytes.toString('latin1', 0, bytes.length), monotonicMs);
+      const now = read(monotonicMs);
       const before = previous;
-      previous = { at: monotonicMs, disks, layout };
+      previous = { at: monotonicMs, scan: now };
+      spare = before?.scan;
       if (before === undefined) return undefined;
-      // Read through the same layout, the previous disks are in the same order.
-      const aligned = layout !== undefined && before.layout === layout && before.disks.length === disks.length;
-      const byName = aligned ? undefined : new Map(before.disks.map((d) => [d.name, d]));
+      const old = before.scan;
       const elapsedMs = monotonicMs - before.at;
-      // One pass, each value computed once: in the interpreter every number that is not
-      // a small integer is a fresh heap object, and on a node with 64 disks a rate
-      // helper per counter and a second loop for the summary doubled what a report allocated.
-      const seconds = elapsedMs / 1000;
+      if (!(elapsedMs > 0)) return now.disks.length === 0 ? idle(detail) : undefined;
+      // Read through the same layout, the previous disks are in the same order.
+      const index = old.disks === now.disks ? undefined : new Map(old.disks.map((d, i) => [`${d.major}:${d.minor} ${d.name}`, i]));
+      // Small integers only in this loop (ticks, their sums, counts), and the fractions
+      // computed once after it: in the interpreter every other number is a fresh heap object.
+      let counted = 0;
+      let saturated = 0; // disks busy the whole time: ticks at or past the elapsed time
+      let ticksSum = 0; // ticks of the others
+      let busiestAt = -1;
+      let busiestTicks = 0; // clamped to the elapsed time
       const devices: DiskDevice[] = [];
-      let busiest: DiskDevice | undefined;
-      let busyMax = 0;
-      let busySum = 0;
       let readSum = 0;
       let writeSum = 0;
-      for (let i = 0; i < disks.length; i++) {
-        const d = disks[i]!;
-        const old = byName === undefined ? before.disks[i] : byName.get(d.name);
-        if (old === undefined || old.major !== d.major || old.minor !== d.minor || !(elapsedMs > 0)) continue;
+      for (let i = 0; i < now.disks.length; i++) {
+        const d = now.disks[i]!;
+        const j = index === undefined ? i : index.get(`${d.major}:${d.minor} ${d.name}`);
+        if (j === undefined) continue;
         // A counter that went backwards (a reset device) gives no value for this tick.
-        const ticks = d.ioTicksMs - old.ioTicksMs;
-        const readSectors = d.readSectors - old.readSectors;
-        const writeSectors = d.writeSectors - old.writeSectors;
-        if (ticks < 0 || readSectors < 0 || writeSectors < 0) continue;
-        const busy = ticks >= elapsedMs ? 1 : ticks / elapsedMs; // ms busy per ms, clamped to 1: counters read microseconds apart overshoot
-        const read = (readSectors / seconds) * SECTOR_BYTES;
-        const write = (writeSectors / seconds) * SECTOR_BYTES;
-        const device: DiskDevice = { name: d.name, busy, readBytesPerSec: read, writeBytesPerSec: write };
-        devices.push(device);
-        if (busiest === undefined || busy > busyMax) {
-          busiest = device;
-          busyMax = busy;
+        const ticks = now.ioTicksMs[i]! - old.ioTicksMs[j]!;
+        if (ticks < 0) continue;
+        counted++;
+        // ms busy per ms, clamped to 1: counters read microseconds apart overshoot.
+        const clamped = ticks >= elapsedMs ? elapsedMs : ticks;
+        if (ticks >= elapsedMs) saturated++;
+        else ticksSum += ticks;
+        if (busiestAt < 0 || clamped > busiestTicks) {
+          busiestAt = i;
+          busiestTicks = clamped;
         }
-        busySum += busy;
+        if (!detail) continue;
+        const readSectors = now.readSectors[i]! - old.readSectors[j]!;
+        const writeSectors = now.writeSectors[i]! - old.writeSectors[j]!;
+        if (readSectors < 0 || writeSectors < 0) continue; // busy still counts: io_ticks did not go back
+        const read = (readSectors / (elapsedMs / 1000)) * SECTOR_BYTES;
+        const write = (writeSectors / (elapsedMs / 1000)) * SECTOR_BYTES;
+        devices.push({ name: d.name, busy: clamped / elapsedMs, readBytesPerSec: read, writeBytesPerSec: write });
         readSum += read;
         writeSum += write;
       }
-      if (devices.length === 0 && disks.length > 0) return undefined;
-      const out: DiskReading = { devices, busyMax, busyMean: devices.length > 0 ? busySum / devices.length : 0, readBytesPerSec: readSum, writeBytesPerSec: writeSum };
-      if (busiest !== undefined) out.busiest = busiest.name;
+      if (counted === 0 && now.disks.length > 0) return undefined;
+      const out: DiskReading = {
+        busyMax: counted === 0 ? 0 : busiestTicks / elapsedMs,
+        busyMean: counted === 0 ? 0 : (saturated + ticksSum / elapsedMs) / counted,
+      };
+      if (busiestAt >= 0) out.busiest = now.disks[busiestAt]!.name;
+      if (detail) Object.assign(out, { devices, readBytesPerSec: readSum, writeBytesPerSec: writeSum });
       return out;
     },
     close: diskstats.close,
   };
+}
+
+// The reading of a host without a physical disk.
+function idle(detail: boolean): DiskReading {
+  return detail ? { devices: [], busyMax: 0, busyMean: 0, readBytesPerSec: 0, writeBytesPerSec: 0 } : { busyMax: 0, busyMean: 0 };
 }

@@ -8,7 +8,7 @@ import { createNetworkCollector } from './network.js';
 import { createPressureCollector } from './pressure.js';
 import type { Collector, CollectorOptions } from './types.js';
 
-// The roots of every reader, plus the GPU poller's own options.
+// The roots of every reader, whether to give detail, plus the GPU poller's own options.
 export interface CollectorsOptions extends CollectorOptions {
   gpu?: GpuOptions; // default: enabled auto, nvidia-smi every 30 s
 }
@@ -18,6 +18,7 @@ export function createCollectors(options: CollectorsOptions = {}): Collector[] {
   const roots: CollectorOptions = {};
   if (options.procRoot !== undefined) roots.procRoot = options.procRoot;
   if (options.sysRoot !== undefined) roots.sysRoot = options.sysRoot;
+  if (options.detail !== undefined) roots.detail = options.detail;
   const collectors: Collector[] = [
     createCpuCollector(roots),
     createLoadCollector(roots),

@@ -41,14 +41,15 @@ export interface DiskDevice {
   writeBytesPerSec: number;
 }
 
-// Physical block devices from /proc/diskstats.
+// Physical block devices from /proc/diskstats. The device list and the throughput
+// are there only with CollectorOptions.detail: the model uses neither.
 export interface DiskReading {
-  devices: DiskDevice[];
+  devices?: DiskDevice[];
   busiest?: string;
   busyMax: number;
   busyMean: number;
-  readBytesPerSec: number;
-  writeBytesPerSec: number;
+  readBytesPerSec?: number;
+  writeBytesPerSec?: number;
 }
 
 // One physical interface's figures for the tick.
@@ -112,6 +113,9 @@ export interface Sample extends Partial<SampleParts> {
 export interface CollectorOptions {
   procRoot?: string; // default /proc
   sysRoot?: string; // default /sys
+  // Figures the model does not use (each disk's, disk throughput), for people reading a
+  // sample (lavarank once --json, calibration). Default true; the daemon turns it off.
+  detail?: boolean;
 }
 
 // A collector keeps its own previous counters; collect() is called once per tick.

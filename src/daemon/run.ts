@@ -173,7 +173,8 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     return 1;
   }
 
-  const collectors = collectorsFromConfig(config, { log, signal, clock });
+  // Without the detail that only a person reads (each disk, throughput): the model does not use it.
+  const collectors = collectorsFromConfig(config, { log, signal, clock, detail: false });
   const sampler = createSampler({ collectors, clock, log });
 
   const metricsPath = config.metrics.textfile;

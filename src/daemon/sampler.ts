@@ -124,13 +124,15 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
 
 // The collectors a loaded config asks for, with the daemon's log, abort signal and clock;
 // the GPU program is vetted with the same trust rule as every program lavarank runs.
+// detail (default true) adds the figures the model does not use; the daemon leaves them out.
 export function collectorsFromConfig(
   config: Readonly<Config>,
-  deps: { log: Logger; signal: AbortSignal; clock?: Clock },
+  deps: { log: Logger; signal: AbortSignal; clock?: Clock; detail?: boolean },
 ): Collector[] {
   return createCollectors({
     procRoot: config.proc_root,
     sysRoot: config.sys_root,
+    detail: deps.detail ?? true,
     gpu: {
       enabled: config.gpu.enabled,
       command: config.gpu.command,

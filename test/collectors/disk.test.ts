@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
-import { createDiskCollector, diskExclusion, diskLayout, parseDiskstats, scanDiskstats } from '../../src/collectors/disk.js';
+import { createDiskCollector, diskExclusion, diskLayout, parseDiskstats } from '../../src/collectors/disk.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureMeta, fixtureText, tempDir, writeTree } from './helpers.js';
+import { fakeHost, fixtureMeta, fixtureText, scannedDisks, tempDir, writeTree } from './helpers.js';
 
 // One /proc/diskstats line with the given counters, in a kernel's 14, 18 or 20 columns.
 function line(name: string, minor: number, c: { read?: number; write?: number; ticks?: number }, columns = 20): string {
@@ -57,10 +57,10 @@ test('the collector sees the fsync-ing writer on vda and leaves out loop and zra
   const r = c.collect(fixtureMeta('proc-disk').elapsedMs);
   assert.ok(r !== undefined);
   assert.deepEqual(
-    r.devices.map((d) => d.name),
+    r.devices?.map((d) => d.name),
     ['vda'],
   );
-  assert.ok(r.writeBytesPerSec > 50e6, `write ${r.writeBytesPerSec}`);
+  assert.ok((r.writeBytesPerSec ?? 0) > 50e6, `write ${r.writeBytesPerSec}`);
   assert.ok(r.busyMax > 0.05 && r.busyMax <= 1, `busy ${r.busyMax}`);
   assert.equal(r.busiest, 'vda');
 });
@@ -85,6 +85,41 @@ test('the busiest device and the mean over devices are reported', (t) => {
   const r = c.collect(10_000);
   assert.equal(r?.busiest, 'sdb');
   assert.equal(r?.busyMax, 0.9);
+  assert.equal(r?.busyMean, 0.5);
+});
+
+test('without detail (the daemon) the busy figures are the same, and no device list or throughput is given', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sdb', 'sdc']);
+  const detailed = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  const lean = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  const both = (ms: number, ticks: number[]) => {
+    writeTree(root, { 'proc/diskstats': ['sda', 'sdb', 'sdc'].map((n, i) => line(n, 16 * i, { read: ms, write: 2 * ms, ticks: ticks[i] })).join('\n') });
+    return [detailed.collect(ms), lean.collect(ms)] as const;
+  };
+  both(0, [0, 0, 0]);
+  for (const [ms, ticks] of [[10_000, [1234, 10_003, 77]], [20_000, [1234, 19_999, 2077]], [30_000, [9999, 20_000, 2077]]] as const) {
+    const [d, l] = both(ms, [...ticks]);
+    assert.ok(d !== undefined && d.devices?.length === 3 && d.readBytesPerSec === 3 * 512_000, JSON.stringify(d));
+    const { devices, readBytesPerSec, writeBytesPerSec, ...busy } = d;
+    assert.deepEqual(l, busy, `at ${ms} ms`);
+    assert.deepEqual(busy, { busyMax: devices.reduce((m, x) => Math.max(m, x.busy), 0), busyMean: l?.busyMean, busiest: l?.busiest });
+    assert.ok(Math.abs((l?.busyMean ?? 0) - devices.reduce((s, x) => s + x.busy, 0) / 3) < 1e-12, `mean at ${ms} ms`);
+  }
+});
+
+test('a disk whose sectors went backwards but not its io_ticks still counts as busy, without its throughput', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sdb']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { read: 5000 })}\n${line('sdb', 16, { read: 5000 })}\n` });
+  c.collect(0);
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { read: 10, ticks: 8000 })}\n${line('sdb', 16, { read: 5100, ticks: 2000 })}\n` });
+  const r = c.collect(10_000);
+  assert.deepEqual(r?.devices?.map((d) => d.name), ['sdb']);
+  assert.equal(r?.readBytesPerSec, 5120);
+  assert.equal(r?.busiest, 'sda');
+  assert.equal(r?.busyMax, 0.8);
   assert.equal(r?.busyMean, 0.5);
 });
 
@@ -130,11 +165,11 @@ test('a device whose counters went backwards is left out for that tick only', (t
   c.collect(0);
   writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 100 })}\n${line('sdb', 16, { ticks: 6000 })}\n` });
   assert.deepEqual(
-    c.collect(10_000)?.devices.map((d) => d.name),
+    c.collect(10_000)?.devices?.map((d) => d.name),
     ['sdb'],
   );
   writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 1100 })}\n${line('sdb', 16, { ticks: 7000 })}\n` });
-  assert.equal(c.collect(20_000)?.devices.find((d) => d.name === 'sda')?.busy, 0.1);
+  assert.equal(c.collect(20_000)?.devices?.find((d) => d.name === 'sda')?.busy, 0.1);
 });
 
 test('when every device was reset the tick gives no value rather than zeros', (t) => {
@@ -155,7 +190,7 @@ test('a disk that appears between ticks is absent until its second reading', (t)
   c.collect(0);
   writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 10 })}\n${line('sdb', 16, { ticks: 99_000 })}\n` });
   assert.deepEqual(
-    c.collect(10_000)?.devices.map((d) => d.name),
+    c.collect(10_000)?.devices?.map((d) => d.name),
     ['sda'],
   );
   writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 20 })}\n${line('sdb', 16, { ticks: 100_000 })}\n` });
@@ -177,18 +212,18 @@ test('scanDiskstats reads the disk of every captured /proc/diskstats as parseDis
     const t1 = fixtureText(f, 't1/proc/diskstats');
     const layout = diskLayout(t0, parseDiskstats(t0).filter((d) => d.name === 'vda'));
     assert.ok(layout !== undefined, f);
-    assert.deepEqual(scanDiskstats(Buffer.from(t1, 'latin1'), layout), parseDiskstats(t1).filter((d) => d.name === 'vda'), f);
+    assert.deepEqual(scannedDisks(Buffer.from(t1, 'latin1'), layout), parseDiskstats(t1).filter((d) => d.name === 'vda'), f);
   }
 });
 
 test('scanDiskstats leaves to a full reading a device added at the end, a disk renumbered or gone, and a garbled disk line', () => {
   const two = `${line('sda', 0, { ticks: 1 })}\n${line('sda1', 1, {})}\n`;
   const layout = diskLayout(two, parseDiskstats(two).filter((d) => d.name === 'sda'))!;
-  assert.deepEqual(scanDiskstats(Buffer.from(`${line('sda', 0, { ticks: 5 })}\n${line('sda1', 1, { ticks: 9 })}\n`), layout)?.[0]?.ioTicksMs, 5);
-  assert.equal(scanDiskstats(Buffer.from(`${two}${line('sdb', 16, {})}\n`), layout), undefined, 'sdb added');
-  assert.equal(scanDiskstats(Buffer.from(`${line('sda', 2, {})}\n${line('sda1', 1, {})}\n`), layout), undefined, 'sda renumbered');
-  assert.equal(scanDiskstats(Buffer.from(`${line('sdb', 16, {})}\n${line('sda1', 1, {})}\n`), layout), undefined, 'sda gone');
-  assert.equal(scanDiskstats(Buffer.from(`${line('sda', 0, { ticks: 5 }).replace(' 5 ', ' 5x ')}\n${line('sda1', 1, {})}\n`), layout), undefined, 'garbled');
+  assert.deepEqual(scannedDisks(Buffer.from(`${line('sda', 0, { ticks: 5 })}\n${line('sda1', 1, { ticks: 9 })}\n`), layout)?.[0]?.ioTicksMs, 5);
+  assert.equal(scannedDisks(Buffer.from(`${two}${line('sdb', 16, {})}\n`), layout), undefined, 'sdb added');
+  assert.equal(scannedDisks(Buffer.from(`${line('sda', 2, {})}\n${line('sda1', 1, {})}\n`), layout), undefined, 'sda renumbered');
+  assert.equal(scannedDisks(Buffer.from(`${line('sdb', 16, {})}\n${line('sda1', 1, {})}\n`), layout), undefined, 'sda gone');
+  assert.equal(scannedDisks(Buffer.from(`${line('sda', 0, { ticks: 5 }).replace(' 5 ', ' 5x ')}\n${line('sda1', 1, {})}\n`), layout), undefined, 'garbled');
 });
 
 test('scanDiskstats finds a disk whose line moved, before or after where it was, and past the end of a shorter file', () => {
@@ -196,9 +231,9 @@ test('scanDiskstats finds a disk whose line moved, before or after where it was,
   const three = `${loops}\n${line('sda1', 1, {})}\n${line('sda', 0, { ticks: 1 })}\n`;
   const layout = diskLayout(three, parseDiskstats(three).filter((d) => d.name === 'sda'))!;
   const moved = `${line('sda1', 1, { read: 123_456_789_012 })}\n${line('sda', 0, { ticks: 7 })}\n`;
-  assert.equal(scanDiskstats(Buffer.from(moved), layout)?.[0]?.ioTicksMs, 7, 'the file is shorter than where the line was');
+  assert.equal(scannedDisks(Buffer.from(moved), layout)?.[0]?.ioTicksMs, 7, 'the file is shorter than where the line was');
   const later = `${three.trimEnd().replace(/\n[^\n]*$/, '')}\n${line('sdz9', 99, {})}\n${line('sda', 0, { ticks: 8 })}\n`;
-  assert.equal(scanDiskstats(Buffer.from(later), layout)?.[0]?.ioTicksMs, 8, 'a line added before it');
+  assert.equal(scannedDisks(Buffer.from(later), layout)?.[0]?.ioTicksMs, 8, 'a line added before it');
 });
 
 test('a garbled line of a physical disk after good ticks is a CollectorError naming the file and line', (t) => {
@@ -222,7 +257,7 @@ test('devices are classified once: sysfs is not read again while the devices sta
   rmSync(`${root}/sys`, { recursive: true });
   writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 500 })}\n${line('sda1', 1, { ticks: 500 })}\n` });
   assert.deepEqual(
-    c.collect(10_000)?.devices.map((d) => [d.name, d.busy]),
+    c.collect(10_000)?.devices?.map((d) => [d.name, d.busy]),
     [['sda', 0.05]],
   );
 });
@@ -234,7 +269,7 @@ test('a disk renumbered under the same name is left out for the tick that stradd
   writeTree(root, { 'proc/diskstats': `${line('sda', 0, {})}\n${line('sdb', 16, {})}\n` });
   c.collect(0);
   writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 10 })}\n${line('sdb', 32, { ticks: 10 })}\n` });
-  assert.deepEqual(c.collect(10_000)?.devices.map((d) => d.name), ['sda']);
+  assert.deepEqual(c.collect(10_000)?.devices?.map((d) => d.name), ['sda']);
   writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 20 })}\n${line('sdb', 32, { ticks: 1010 })}\n` });
   assert.equal(c.collect(20_000)?.busiest, 'sdb');
 });
@@ -245,7 +280,7 @@ test('a disk added anywhere but at the end, which the kernel does not do, is fou
   const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
   const at = (ms: number, withSdb: boolean) => {
     writeTree(root, { 'proc/diskstats': [line('sda', 0, { ticks: ms / 100 }), ...(withSdb ? [line('sdb', 16, { ticks: ms / 10 })] : []), line('loop0', 7, {})].join('\n') });
-    return c.collect(ms)?.devices.map((d) => d.name);
+    return c.collect(ms)?.devices?.map((d) => d.name);
   };
   at(0, false);
   assert.deepEqual(at(10_000, true), ['sda']);

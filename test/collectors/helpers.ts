@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { TestContext } from 'node:test';
+import { diskScanFor, scanDiskstats, type DiskCounters, type DiskLayout } from '../../src/collectors/disk.js';
 
 // dist/test/collectors/ -> the repository root, where the fixtures stay uncompiled.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -100,4 +101,12 @@ export async function eventually<T>(check: () => T | undefined, timeoutMs = 3000
     if (performance.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+// scanDiskstats's reading of the layout's disks as the counters parseDiskstats gives
+// (sectors 0 when not read), or undefined when it leaves the text to the parser.
+export function scannedDisks(bytes: Buffer, layout: DiskLayout, sectors = true): DiskCounters[] | undefined {
+  const into = diskScanFor(layout);
+  if (!scanDiskstats(bytes, layout, into, sectors)) return undefined;
+  return into.disks.map((d, i) => ({ major: d.major, minor: d.minor, name: d.name, readSectors: into.readSectors[i]!, writeSectors: into.writeSectors[i]!, ioTicksMs: into.ioTicksMs[i]! }));
 }
