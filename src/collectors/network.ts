@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
 import { kernelFile, procPath, type KernelFile } from './procfs.js';
-import { badLine, byteIndex, bytesAt, counterAt, fraction, lastLineStart, lastLineStartOf, ratePerSec, toNumber, tokens } from './text.js';
+import { badLine, bytesAt, counterAt, fraction, lastLineStart, lastLineStartOf, latin1At, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
 const NAME = 'network';
@@ -80,6 +80,7 @@ function linkSpeedOf(file: KernelFile): number | undefined {
 interface NetLine {
   name: string;
   needle: Buffer; // "\n" and the line's start
+  needleText: string;
   hint: number; // where the needle was last found; the search starts a little before
 }
 
@@ -110,14 +111,14 @@ export function netDevLayout(text: string, interfaces: readonly NetCounters[]): 
   let offset = 0;
   for (const line of text.split('\n')) {
     const colon = line.indexOf(':');
-    if (colon > 0 && !line.includes('|')) found.set(line.slice(0, colon).trim(), { prefix: line.slice(0, colon + 1), at: offset - 1 });
+    if (colon > 0 && !line.includes('|')) found.set(line.slice(0, colon).trim(), { prefix: line.slice(0, colon + 1), at: Math.max(0, offset - 1) });
     offset += line.length + 1;
   }
   const lines: NetLine[] = [];
   for (const c of interfaces) {
     const f = found.get(c.name);
     if (f === undefined) return undefined;
-    lines.push({ name: c.name, needle: Buffer.from(`\n${f.prefix}`, 'latin1'), hint: f.at });
+    lines.push({ name: c.name, needle: Buffer.from(`\n${f.prefix}`, 'latin1'), needleText: `\n${f.prefix}`, hint: f.at });
   }
   const lastAt = lastLineStart(text);
   const colon = text.indexOf(':', lastAt);
@@ -125,34 +126,83 @@ export function netDevLayout(text: string, interfaces: readonly NetCounters[]): 
   return { last: Buffer.from(text.slice(lastAt, colon + 1), 'latin1'), names: netDevNames(text), interfaces: lines };
 }
 
-// After the colon, the 16 counters as the kernel prints them; rx and tx bytes kept.
-const NET_FIELDS = / *(\d{1,30}) +\d+ +\d+ +\d+ +\d+ +\d+ +\d+ +\d+ +(\d{1,30}) +\d+ +\d+ +\d+ +\d+ +\d+ +\d+ +\d+/y;
+// The byte counters of the physical interfaces in one reading, in file order, as
+// parallel arrays reused from report to report. In the interpreter an object per
+// interface per report, and each counter past 2^31 copied out of it as a fresh heap
+// number at every load, allocated more than the reading itself.
+export interface NetScan {
+  interfaces: readonly { name: string }[];
+  rxBytes: number[];
+  txBytes: number[];
+}
+
+// Lists of n counters that V8 keeps as references to their numbers (HOLEY_ELEMENTS):
+// a byte counter is past 2^31 on any busy link, and a list of doubles (what a list of
+// small integers becomes when one is stored) makes a fresh heap number at each load.
+function counterList(n: number): number[] {
+  return new Array<number | null>(n).fill(null) as number[];
+}
+
+// Lists to scan the layout's interfaces into.
+export function netScanFor(layout: NetLayout): NetScan {
+  const n = layout.interfaces.length;
+  return { interfaces: layout.interfaces, rxBytes: counterList(n), txBytes: counterList(n) };
+}
+
+// After the colon, as parseNetDev splits them: 16 fields or more, separated by spaces
+// (the kernel pads them: "%7llu %7llu %4llu ..."), the 1st and 9th (rx and tx bytes) of
+// 1 to 30 digits, the others anything but whitespace and "|" (a line with "|" is a
+// header to parseNetDev), to the end of the line.
+const FIELDS = / *\d{1,30}(?: +[^\s|]+){7} +\d{1,30}(?: +[^\s|]+){7,} *$/y;
+// From the start of the fields to the 1st, and from its end to the 9th.
+const TO_RX = / */y;
+const TO_TX = /(?: +[^\s|]+){7} +/y;
 
 const HINT_SLACK = 256;
+const SPACE = ' ';
 
 // The hot path's reading of /proc/net/dev: the byte counters of the layout's
-// interfaces, each found by the start of its line. Undefined when the last line
-// changed (an interface added), an interface's line is gone, or is not in the
-// kernel's layout: then parseNetDev reads it all. When it returns, parseNetDev gives
-// the same counters for these interfaces, or rejects a line this does not read.
-// Updates the hints.
-export function scanNetDev(bytes: Buffer, layout: NetLayout): NetCounters[] | undefined {
-  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return undefined;
-  const out: NetCounters[] = [];
+// interfaces, each found by the start of its line, written into `into` (from
+// netScanFor). False when the last line changed (an interface added), an interface's
+// line is gone, or is not in the kernel's layout: then parseNetDev reads it all. When
+// it returns true, parseNetDev gives the same counters for these interfaces, or
+// rejects a line this does not read. Updates the hints.
+// One string per line, searched with regular expressions that only test and move
+// lastIndex: a match array and its strings (exec) allocated more than the line, and
+// walking the padding byte by byte in the interpreter cost twice the whole scan.
+export function scanNetDev(bytes: Buffer, layout: NetLayout, into: NetScan): boolean {
+  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return false;
   for (let k = 0; k < layout.interfaces.length; k++) {
     const i = layout.interfaces[k]!;
-    let at = bytes.indexOf(i.needle, Math.max(0, i.hint - HINT_SLACK));
-    if (at < 0) at = bytes.indexOf(i.needle);
-    if (at < 0) return undefined;
-    i.hint = at;
-    const from = at + i.needle.length;
-    const end = byteIndex(bytes, 10, from);
-    NET_FIELDS.lastIndex = 0;
-    const m = NET_FIELDS.exec(bytes.toString('latin1', from, end < 0 ? bytes.length : end));
-    if (m === null) return undefined;
-    out.push({ name: i.name, rxBytes: Number(m[1]), txBytes: Number(m[2]) });
+    let line = lineAt(bytes, i.hint);
+    // Where it was: most lines do not move.
+    if (!line.startsWith(i.needleText)) {
+      let at = bytes.indexOf(i.needle, Math.max(0, i.hint - HINT_SLACK));
+      if (at < 0) at = bytes.indexOf(i.needle);
+      if (at < 0) return false;
+      i.hint = at;
+      line = lineAt(bytes, at);
+    }
+    const from = i.needleText.length;
+    FIELDS.lastIndex = from;
+    if (!FIELDS.test(line)) return false;
+    TO_RX.lastIndex = from;
+    TO_RX.test(line);
+    const rxStart = TO_RX.lastIndex;
+    const rxEnd = line.indexOf(SPACE, rxStart);
+    TO_TX.lastIndex = rxEnd;
+    if (!TO_TX.test(line)) return false;
+    const txStart = TO_TX.lastIndex;
+    into.rxBytes[k] = Number(line.slice(rxStart, rxEnd));
+    into.txBytes[k] = Number(line.slice(txStart, line.indexOf(SPACE, txStart)));
   }
-  return out;
+  return true;
+}
+
+// The text of the line that starts after the newline at `at`, that newline included.
+function lineAt(bytes: Buffer, at: number): string {
+  const end = u8IndexOf.call(bytes, NEWLINE, at + 1);
+  return latin1At(bytes, at, end < 0 ? bytes.length : end);
 }
 
 // Totals over the interfaces; utilizationMax only over those with a known speed.
@@ -189,7 +239,9 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
   const speedFiles = new Map<string, KernelFile>(); // of the physical interfaces
   let layout: NetLayout | undefined;
   let checkedAt = 0;
-  let previous: { at: number; counters: NetCounters[]; layout: NetLayout | undefined } | undefined;
+  // Two readings, swapped each report: the hot path writes into the older one.
+  let previous: { at: number; scan: NetScan } | undefined;
+  let spare: NetScan | undefined;
 
   function forget(name: string): void {
     physical.delete(name);
@@ -207,7 +259,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
   }
 
   // The whole file, its new interfaces classified, and a new layout for the hot path.
-  function readAll(text: string, monotonicMs: number): NetCounters[] {
+  function readAll(text: string, monotonicMs: number): NetScan {
     const counters = new Map<string, NetCounters>();
     const seen = new Set<string>();
     let repeated = false; // a name twice: not the kernel's text, no hot path
@@ -225,48 +277,62 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
     const list = [...counters.values()];
     layout = repeated ? undefined : netDevLayout(text, list);
     checkedAt = monotonicMs;
-    return list;
+    // The layout's own list when there is one (same interfaces, same order), so that the next scan lines up with this reading.
+    const scan: NetScan = { interfaces: layout?.interfaces ?? list, rxBytes: counterList(list.length), txBytes: counterList(list.length) };
+    for (let k = 0; k < list.length; k++) {
+      scan.rxBytes[k] = list[k]!.rxBytes;
+      scan.txBytes[k] = list[k]!.txBytes;
+    }
+    return scan;
+  }
+
+  function read(monotonicMs: number): NetScan {
+    const bytes = netDev.bytes();
+    if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
+      const names = netDevNames(bytes.toString('latin1', 0, bytes.length));
+      if (names.length === layout.names.length && names.every((n, i) => n === layout!.names[i])) checkedAt = monotonicMs;
+      else layout = undefined;
+    }
+    if (layout !== undefined) {
+      const into = spare !== undefined && spare.interfaces === layout.interfaces ? spare : netScanFor(layout);
+      if (scanNetDev(bytes, layout, into)) return into;
+    }
+    return readAll(bytes.toString('latin1', 0, bytes.length), monotonicMs);
   }
 
   return {
     name: NAME,
     collect(monotonicMs) {
-      const bytes = netDev.bytes();
-      if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
-        const names = netDevNames(bytes.toString('latin1', 0, bytes.length));
-        if (names.length === layout.names.length && names.every((n, i) => n === layout!.names[i])) checkedAt = monotonicMs;
-        else layout = undefined;
-      }
-      const used = layout;
-      const counters = (used === undefined ? undefined : scanNetDev(bytes, used)) ?? readAll(bytes.toString('latin1', 0, bytes.length), monotonicMs);
+      const now = read(monotonicMs);
       const before = previous;
-      previous = { at: monotonicMs, counters, layout };
+      previous = { at: monotonicMs, scan: now };
+      spare = before?.scan;
       if (before === undefined) return undefined;
-      // Read through the same layout, the previous counters are in the same order.
-      const aligned = layout !== undefined && before.layout === layout && before.counters.length === counters.length;
-      const byName = aligned ? undefined : new Map(before.counters.map((c) => [c.name, c]));
+      const old = before.scan;
+      // Read through the same layout, the previous interfaces are in the same order.
+      const index = old.interfaces === now.interfaces ? undefined : new Map(old.interfaces.map((c, i) => [c.name, i]));
       const seconds = (monotonicMs - before.at) / 1000;
       const interfaces: NetInterface[] = [];
-      for (let k = 0; k < counters.length; k++) {
-        const c = counters[k]!;
-        const old = byName === undefined ? before.counters[k] : byName.get(c.name);
-        if (old === undefined) continue;
-        const rx = ratePerSec(c.rxBytes, old.rxBytes, seconds);
-        const tx = ratePerSec(c.txBytes, old.txBytes, seconds);
+      for (let k = 0; k < now.interfaces.length; k++) {
+        const name = now.interfaces[k]!.name;
+        const j = index === undefined ? k : index.get(name);
+        if (j === undefined) continue;
+        const rx = ratePerSec(now.rxBytes[k]!, old.rxBytes[j]!, seconds);
+        const tx = ratePerSec(now.txBytes[k]!, old.txBytes[j]!, seconds);
         if (rx === undefined || tx === undefined) {
-          forget(c.name);
+          forget(name);
           layout = undefined; // classify it again on the next tick
           continue;
         }
-        const entry: NetInterface = { name: c.name, rxBytesPerSec: rx, txBytesPerSec: tx };
-        const speed = linkSpeed(c.name);
+        const entry: NetInterface = { name, rxBytesPerSec: rx, txBytesPerSec: tx };
+        const speed = linkSpeed(name);
         if (speed !== undefined) {
           entry.speedBitsPerSec = speed;
           entry.utilization = fraction((Math.max(rx, tx) * 8) / speed);
         }
         interfaces.push(entry);
       }
-      if (interfaces.length === 0 && counters.length > 0) return undefined;
+      if (interfaces.length === 0 && now.interfaces.length > 0) return undefined;
       return summarizeInterfaces(interfaces);
     },
     close() {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { TestContext } from 'node:test';
 import { diskScanFor, scanDiskstats, type DiskCounters, type DiskLayout } from '../../src/collectors/disk.js';
+import { netScanFor, scanNetDev, type NetCounters, type NetLayout } from '../../src/collectors/network.js';
 
 // dist/test/collectors/ -> the repository root, where the fixtures stay uncompiled.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -109,4 +110,12 @@ export function scannedDisks(bytes: Buffer, layout: DiskLayout, sectors = true):
   const into = diskScanFor(layout);
   if (!scanDiskstats(bytes, layout, into, sectors)) return undefined;
   return into.disks.map((d, i) => ({ major: d.major, minor: d.minor, name: d.name, readSectors: into.readSectors[i]!, writeSectors: into.writeSectors[i]!, ioTicksMs: into.ioTicksMs[i]! }));
+}
+
+// scanNetDev's reading of the layout's interfaces as the counters parseNetDev gives, or
+// undefined when it leaves the text to the parser.
+export function scannedInterfaces(bytes: Buffer, layout: NetLayout): NetCounters[] | undefined {
+  const into = netScanFor(layout);
+  if (!scanNetDev(bytes, layout, into)) return undefined;
+  return into.interfaces.map((c, k) => ({ name: c.name, rxBytes: into.rxBytes[k]!, txBytes: into.txBytes[k]! }));
 }

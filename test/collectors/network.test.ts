@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createNetworkCollector, netDevLayout, parseLinkSpeed, parseNetDev, scanNetDev } from '../../src/collectors/network.js';
+import { createNetworkCollector, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
+import { fakeHost, fixtureText, scannedInterfaces, tempDir, writeTree } from './helpers.js';
 
 const HEADER =
   'Inter-|   Receive                                                |  Transmit\n' +
@@ -147,17 +147,23 @@ test('scanNetDev reads eth0 of every captured /proc/net/dev as parseNetDev does'
     const t1 = fixtureText(f, 't1/proc/net/dev');
     const layout = netDevLayout(t0, parseNetDev(t0).filter((c) => c.name === 'eth0'));
     assert.ok(layout !== undefined, f);
-    assert.deepEqual(scanNetDev(Buffer.from(t1, 'latin1'), layout), parseNetDev(t1).filter((c) => c.name === 'eth0'), f);
+    assert.deepEqual(scannedInterfaces(Buffer.from(t1, 'latin1'), layout), parseNetDev(t1).filter((c) => c.name === 'eth0'), f);
   }
 });
 
 test('scanNetDev leaves to a full reading an interface added at the end, one gone, and a garbled line', () => {
   const text = dev({ lo: [1, 1], eth0: [10, 20] });
   const layout = netDevLayout(text, parseNetDev(text).filter((c) => c.name === 'eth0'))!;
-  assert.deepEqual(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40] })), layout), [{ name: 'eth0', rxBytes: 30, txBytes: 40 }]);
-  assert.equal(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40], veth1: [0, 0] })), layout), undefined, 'veth1 added');
-  assert.equal(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth1: [30, 40] })), layout), undefined, 'eth0 gone');
-  assert.equal(scanNetDev(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40] }).replace(' 30 ', ' 3x0 ')), layout), undefined, 'garbled');
+  assert.deepEqual(scannedInterfaces(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40] })), layout), [{ name: 'eth0', rxBytes: 30, txBytes: 40 }]);
+  assert.equal(scannedInterfaces(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40], veth1: [0, 0] })), layout), undefined, 'veth1 added');
+  assert.equal(scannedInterfaces(Buffer.from(dev({ lo: [2, 2], eth1: [30, 40] })), layout), undefined, 'eth0 gone');
+  assert.equal(scannedInterfaces(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40] }).replace(' 30 ', ' 3x0 ')), layout), undefined, 'garbled');
+});
+
+test('scanNetDev leaves to a full reading an interface on the first line, which has no newline before it to be found by', () => {
+  const text = '  eth0: 10 0 0 0 0 0 0 0 20 0 0 0 0 0 0 0\n    lo: 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0 0\n';
+  const layout = netDevLayout(text, parseNetDev(text).filter((c) => c.name === 'eth0'))!;
+  assert.equal(scannedInterfaces(Buffer.from(text.replace(' 10 ', ' 11 ')), layout), undefined);
 });
 
 test('an interface added anywhere but at the end, which the kernel does not do, is found within 10 minutes', (t) => {
