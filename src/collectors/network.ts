@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
 import { kernelFile, procPath, type KernelFile } from './procfs.js';
-import { badLine, bytesAt, counterAt, fraction, lastLineStart, lastLineStartOf, latin1At, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
 const NAME = 'network';
@@ -205,20 +205,12 @@ function lineAt(bytes: Buffer, at: number): string {
   return latin1At(bytes, at, end < 0 ? bytes.length : end);
 }
 
-// Totals over the interfaces; utilizationMax only over those with a known speed.
-export function summarizeInterfaces(interfaces: NetInterface[]): NetworkReading {
-  let rx = 0;
-  let tx = 0;
-  let utilizationMax: number | undefined;
-  for (let k = 0; k < interfaces.length; k++) {
-    const i = interfaces[k]!;
-    rx += i.rxBytesPerSec;
-    tx += i.txBytesPerSec;
-    if (i.utilization !== undefined) utilizationMax = Math.max(utilizationMax ?? 0, i.utilization);
-  }
-  const out: NetworkReading = { interfaces, rxBytesPerSec: rx, txBytesPerSec: tx };
-  if (utilizationMax !== undefined) out.utilizationMax = utilizationMax;
-  return out;
+// max(rx, tx) × 8 / speed, at most 1, as fraction() gives it (it is never below 0: the
+// rates are not). Comparisons rather than Math.max and Math.min: in the interpreter
+// each of their results is a fresh heap number.
+function utilizationOf(rxBytesPerSec: number, txBytesPerSec: number, speedBitsPerSec: number): number {
+  const u = ((rxBytesPerSec >= txBytesPerSec ? rxBytesPerSec : txBytesPerSec) * 8) / speedBitsPerSec;
+  return u < 1 ? u : 1;
 }
 
 // How often the hot path checks every interface name anyway: an interface added anywhere but at
@@ -231,10 +223,12 @@ const RECHECK_MS = 10 * 60_000;
 // in case the name now belongs to another device. The whole file is parsed and new
 // interfaces classified on the first tick and when the lines change; otherwise only
 // the physical interfaces' lines are read (scanNetDev).
+// Without options.detail (the daemon), only utilizationMax: no list of interfaces, no totals.
 export function createNetworkCollector(options: CollectorOptions = {}): Collector<'network'> {
   const netDev = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'net/dev'));
   const file = netDev.path;
   const sysRoot = options.sysRoot ?? '/sys';
+  const detail = options.detail ?? true;
   const physical = new Map<string, boolean>();
   const speedFiles = new Map<string, KernelFile>(); // of the physical interfaces
   let layout: NetLayout | undefined;
@@ -312,7 +306,11 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
       // Read through the same layout, the previous interfaces are in the same order.
       const index = old.interfaces === now.interfaces ? undefined : new Map(old.interfaces.map((c, i) => [c.name, i]));
       const seconds = (monotonicMs - before.at) / 1000;
-      const interfaces: NetInterface[] = [];
+      let counted = 0;
+      let utilizationMax: number | undefined; // over the interfaces with a known speed
+      const interfaces: NetInterface[] | undefined = detail ? [] : undefined;
+      let rxSum = 0;
+      let txSum = 0;
       for (let k = 0; k < now.interfaces.length; k++) {
         const name = now.interfaces[k]!.name;
         const j = index === undefined ? k : index.get(name);
@@ -324,16 +322,24 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
           layout = undefined; // classify it again on the next tick
           continue;
         }
-        const entry: NetInterface = { name, rxBytesPerSec: rx, txBytesPerSec: tx };
+        counted++;
         const speed = linkSpeed(name);
+        const utilization = speed === undefined ? undefined : utilizationOf(rx, tx, speed);
+        if (utilization !== undefined && (utilizationMax === undefined || utilization > utilizationMax)) utilizationMax = utilization;
+        if (interfaces === undefined) continue;
+        const entry: NetInterface = { name, rxBytesPerSec: rx, txBytesPerSec: tx };
         if (speed !== undefined) {
           entry.speedBitsPerSec = speed;
-          entry.utilization = fraction((Math.max(rx, tx) * 8) / speed);
+          entry.utilization = utilization;
         }
         interfaces.push(entry);
+        rxSum += rx;
+        txSum += tx;
       }
-      if (interfaces.length === 0 && now.interfaces.length > 0) return undefined;
-      return summarizeInterfaces(interfaces);
+      if (counted === 0 && now.interfaces.length > 0) return undefined;
+      const out: NetworkReading = interfaces === undefined ? {} : { interfaces, rxBytesPerSec: rxSum, txBytesPerSec: txSum };
+      if (utilizationMax !== undefined) out.utilizationMax = utilizationMax;
+      return out;
     },
     close() {
       netDev.close();

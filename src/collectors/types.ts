@@ -61,11 +61,12 @@ export interface NetInterface {
   utilization?: number; // max(rx, tx) * 8 / speed, 0..1; absent without a speed
 }
 
-// Physical network interfaces from /proc/net/dev and /sys/class/net.
+// Physical network interfaces from /proc/net/dev and /sys/class/net. The interface
+// list and the totals are there only with CollectorOptions.detail: the model uses neither.
 export interface NetworkReading {
-  interfaces: NetInterface[];
-  rxBytesPerSec: number;
-  txBytesPerSec: number;
+  interfaces?: NetInterface[];
+  rxBytesPerSec?: number;
+  txBytesPerSec?: number;
   utilizationMax?: number; // absent when no interface has a known speed
 }
 
@@ -113,7 +114,7 @@ export interface Sample extends Partial<SampleParts> {
 export interface CollectorOptions {
   procRoot?: string; // default /proc
   sysRoot?: string; // default /sys
-  // Figures the model does not use (each disk's, disk throughput), for people reading a
+  // Figures the model does not use (each disk's and interface's, throughput), for people reading a
   // sample (lavarank once --json, calibration). Default true; the daemon turns it off.
   detail?: boolean;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createNetworkCollector, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
+import { fraction } from '../../src/collectors/text.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, scannedInterfaces, tempDir, writeTree } from './helpers.js';
 
@@ -63,7 +64,7 @@ test('the captured host counts eth0 only: lo and the ifb interfaces are virtual'
   host.load('proc-idle', 't1');
   const r = c.collect(3000);
   assert.deepEqual(
-    r?.interfaces.map((i) => i.name),
+    r?.interfaces?.map((i) => i.name),
     ['eth0'],
   );
   assert.equal(r?.utilizationMax, undefined, 'virtio reports speed -1');
@@ -77,7 +78,7 @@ test('utilization is the busier direction in bits over the link speed', (t) => {
   c.collect(0);
   writeTree(root, { 'proc/net/dev': dev({ eth0: [250e6, 500e6], eth1: [0, 0], docker0: [9e9, 9e9] }) });
   const r = c.collect(10_000);
-  assert.deepEqual(r?.interfaces[0], {
+  assert.deepEqual(r?.interfaces?.[0], {
     name: 'eth0',
     rxBytesPerSec: 25e6,
     txBytesPerSec: 50e6,
@@ -88,6 +89,50 @@ test('utilization is the busier direction in bits over the link speed', (t) => {
   assert.equal(r?.rxBytesPerSec, 25e6, 'docker0 is not counted');
 });
 
+test('without detail (the daemon) utilizationMax is the same, and no interface list or totals are given', (t) => {
+  const root = tempDir(t);
+  sysNet(root, { eth0: '1000', eth1: '10', eth2: '-1', eth3: '25000' }, ['docker0']);
+  const detailed = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  const lean = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  const both = (ms: number, counters: Record<string, [number, number]>) => {
+    writeTree(root, { 'proc/net/dev': dev(counters) });
+    return [detailed.collect(ms), lean.collect(ms)] as const;
+  };
+  both(0, { eth0: [0, 0], eth1: [0, 0], eth2: [0, 0], docker0: [0, 0] });
+  const ticks: Array<[number, Record<string, [number, number]>]> = [
+    // eth1 (10 Mb/s) saturated: utilization 1, not above
+    [10_000, { eth0: [1_234_567, 98_765_432_109], eth1: [50e6, 3], eth2: [9e12, 9e12], docker0: [9e9, 9e9] }],
+    [20_000, { eth0: [2_469_134, 98_865_432_109], eth1: [50e6 + 777_777, 4], eth2: [9e12, 9e12], docker0: [0, 0] }],
+    // eth0 reset (left out), eth3 appears (absent until its second reading)
+    [30_000, { eth0: [5, 5], eth1: [50e6 + 800_000, 4], eth2: [9e12 + 1, 9e12], eth3: [2 ** 53, 0], docker0: [0, 0] }],
+    [40_000, { eth0: [1e9, 5], eth1: [50e6 + 800_000, 4], eth2: [9e12 + 1, 9e12], eth3: [2 ** 53 + 3e10, 1e9], docker0: [0, 0] }],
+  ];
+  for (const [ms, counters] of ticks) {
+    const [d, l] = both(ms, counters);
+    assert.ok(d?.interfaces !== undefined && d.rxBytesPerSec !== undefined, JSON.stringify(d));
+    const { interfaces, rxBytesPerSec, txBytesPerSec, ...model } = d;
+    assert.deepEqual(l, model, `at ${ms} ms`);
+    const known = interfaces.flatMap((i) => (i.utilization === undefined ? [] : [i.utilization]));
+    assert.equal(l?.utilizationMax, Math.max(...known), `at ${ms} ms`);
+  }
+  assert.equal(both(50_000, { eth0: [1e9, 5], eth1: [50e6 + 800_000, 4], eth2: [9e12 + 1, 9e12], eth3: [2 ** 53 + 3e10, 1e9] })[1]?.utilizationMax, 0, 'idle links: 0, not absent');
+});
+
+test('utilization is the busier direction over the link speed, clamped to 1, as the fraction helper gives it', (t) => {
+  const root = tempDir(t);
+  sysNet(root, { eth0: '10', eth1: '1000', eth2: '25000' });
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/net/dev': dev({ eth0: [0, 0], eth1: [0, 0], eth2: [0, 0] }) });
+  c.collect(0);
+  writeTree(root, { 'proc/net/dev': dev({ eth0: [3, 30e6], eth1: [123_456_789, 7], eth2: [31, 98_765_432_109] }) });
+  const r = c.collect(7_000);
+  assert.deepEqual(
+    r?.interfaces?.map((i) => i.utilization),
+    r?.interfaces?.map((i) => fraction((Math.max(i.rxBytesPerSec, i.txBytesPerSec) * 8) / i.speedBitsPerSec!)),
+  );
+  assert.equal(r?.interfaces?.[0]?.utilization, 1);
+});
+
 test('an interface without a known speed has throughput but no utilization', (t) => {
   const root = tempDir(t);
   sysNet(root, { ib0: undefined, eth0: '-1' });
@@ -96,7 +141,7 @@ test('an interface without a known speed has throughput but no utilization', (t)
   c.collect(0);
   writeTree(root, { 'proc/net/dev': dev({ ib0: [1000, 2000], eth0: [10, 10] }) });
   const r = c.collect(1000);
-  assert.deepEqual(r?.interfaces[0], { name: 'ib0', rxBytesPerSec: 1000, txBytesPerSec: 2000 });
+  assert.deepEqual(r?.interfaces?.[0], { name: 'ib0', rxBytesPerSec: 1000, txBytesPerSec: 2000 });
   assert.equal(r?.utilizationMax, undefined);
 });
 
@@ -108,11 +153,11 @@ test('an interface whose counters went backwards is left out for that tick', (t)
   c.collect(0);
   writeTree(root, { 'proc/net/dev': dev({ eth0: [10, 10], eth1: [6000, 6000] }) });
   assert.deepEqual(
-    c.collect(1000)?.interfaces.map((i) => i.name),
+    c.collect(1000)?.interfaces?.map((i) => i.name),
     ['eth1'],
   );
   writeTree(root, { 'proc/net/dev': dev({ eth0: [1010, 10], eth1: [7000, 7000] }) });
-  assert.equal(c.collect(2000)?.interfaces.find((i) => i.name === 'eth0')?.rxBytesPerSec, 1000);
+  assert.equal(c.collect(2000)?.interfaces?.find((i) => i.name === 'eth0')?.rxBytesPerSec, 1000);
 });
 
 test('an interface that appears between ticks is absent until its second reading', (t) => {
@@ -123,11 +168,11 @@ test('an interface that appears between ticks is absent until its second reading
   c.collect(0);
   writeTree(root, { 'proc/net/dev': dev({ eth0: [10, 10], eth1: [5000, 5000] }) });
   assert.deepEqual(
-    c.collect(1000)?.interfaces.map((i) => i.name),
+    c.collect(1000)?.interfaces?.map((i) => i.name),
     ['eth0'],
   );
   writeTree(root, { 'proc/net/dev': dev({ eth0: [20, 20], eth1: [6000, 6000] }) });
-  assert.equal(c.collect(2000)?.interfaces.length, 2);
+  assert.equal(c.collect(2000)?.interfaces?.length, 2);
 });
 
 test('a missing /proc/net/dev is a CollectorError naming the path', (t) => {
@@ -172,7 +217,7 @@ test('an interface added anywhere but at the end, which the kernel does not do, 
   const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
   const at = (ms: number, withEth1: boolean) => {
     writeTree(root, { 'proc/net/dev': dev({ eth0: [ms, ms], ...(withEth1 ? { eth1: [ms, ms] } : {}), docker0: [0, 0] }) });
-    return c.collect(ms)?.interfaces.map((i) => i.name);
+    return c.collect(ms)?.interfaces?.map((i) => i.name);
   };
   at(0, false);
   assert.deepEqual(at(10_000, true), ['eth0']);
