@@ -2,7 +2,7 @@
 // /proc/net/dev and /sys/class/net.
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
-import { kernelFile, procPath, type KernelFile } from './procfs.js';
+import { kernelFile, onKernelFs, procPath, type KernelFile } from './procfs.js';
 import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
@@ -246,7 +246,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
   function linkSpeed(name: string): number | undefined {
     let speed = speedFiles.get(name);
     if (speed === undefined) {
-      speed = kernelFile(NAME, procPath(sysRoot, 'class/net', name, 'speed'));
+      speed = kernelFile(NAME, procPath(sysRoot, 'class/net', name, 'speed'), onKernelFs, true);
       speedFiles.set(name, speed);
     }
     return linkSpeedOf(speed);
