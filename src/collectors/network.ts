@@ -169,7 +169,7 @@ const SPACE = ' ';
 // rejects a line this does not read. Updates the hints.
 // One string per line, searched with regular expressions that only test and move
 // lastIndex: a match array and its strings (exec) allocated more than the line, and
-// walking the padding byte by byte in the interpreter cost twice the whole scan.
+// walking the padding byte by byte in the interpreter took about three times as long.
 export function scanNetDev(bytes: Buffer, layout: NetLayout, into: NetScan): boolean {
   if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return false;
   for (let k = 0; k < layout.interfaces.length; k++) {
