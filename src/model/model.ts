@@ -100,6 +100,13 @@ export interface Evaluation {
   typed: TypedRanks; // the backbone's per-type slowdowns, clamped
 }
 
+// The part of an Evaluation the daemon reports, as evaluate gives it.
+export interface Score {
+  rank: number;
+  backbone: number; // the backbone's rank, unclamped (Evaluation.backbone.rank)
+  typed: TypedRanks;
+}
+
 // What a model ranks: the scaled values the network sees and the raw named values
 // the backbone reads, of one state of a host (a Features, a training row).
 export interface ModelInput {
@@ -115,6 +122,8 @@ export interface LoadedModel {
   network: Network | undefined;
   // The rank and how it came about, for the scaled values and the raw named ones of one state.
   evaluate(f: ModelInput): Evaluation;
+  // What the daemon reports of evaluate's answer, computed without the rest.
+  score(f: ModelInput): Score;
   // The rank alone, clamped to 0..RANK_MAX.
   predict(f: ModelInput): number;
 }
@@ -402,41 +411,59 @@ export function modelId(name: string, text: string): string {
 
 const HOST_FEATURES = new Set(FEATURES.filter((f) => f.kind === 'host').map((f) => f.name));
 
+// Plain arrays of numbers filled with null first, so that V8 keeps their elements
+// tagged: the model reads every entry every report in the interpreter, which boxes
+// each double read from a Float64Array or an array of doubles anew, and never one
+// read from a tagged array. Same numbers, so the same results bit for bit.
+function taggedNumbers(n: number, at: (i: number) => number): number[] {
+  const a = new Array<number | null>(n).fill(null) as number[];
+  for (let i = 0; i < n; i++) a[i] = at(i);
+  return a;
+}
+
 // The model as a function of one state: backbone, plus the network's correction on
 // the inputs clamped to the ranges seen in training, never below 0 once an input
 // is outside them (more contention than calibrated, or a host of another size).
 function loaded(file: ModelFile, network: Network | undefined, id: string, path?: string): LoadedModel {
   const n = FEATURE_NAMES.length;
-  const lo = Float64Array.from(file.ranges, (r) => r.lo);
-  const hi = Float64Array.from(file.ranges, (r) => r.hi);
-  const host = FEATURE_NAMES.map((name) => HOST_FEATURES.has(name));
-  const input = new Float64Array(n);
-  const out = file.residual?.output;
-  const span = out === undefined ? 0 : out.rankAtOne - out.rankAtZero;
+  const lo = taggedNumbers(n, (i) => file.ranges[i]!.lo);
+  const hi = taggedNumbers(n, (i) => file.ranges[i]!.hi);
   // A hair of slack: scaled values go through float rounding on both sides.
   const EPS = 1e-9;
+  const above = taggedNumbers(n, (i) => hi[i]! + EPS);
+  const below = taggedNumbers(n, (i) => lo[i]! - EPS);
+  const host = FEATURE_NAMES.map((name) => HOST_FEATURES.has(name));
+  const input = taggedNumbers(n, () => 0); // the network's input, reused
+  const out = file.residual?.output;
+  const span = out === undefined ? 0 : out.rankAtOne - out.rankAtZero;
+  const outsideAt = (values: ArrayLike<number>, i: number): boolean => {
+    const v = values[i] ?? 0;
+    return v > above[i]! || (host[i] === true && v < below[i]!);
+  };
+  // What the network adds to the backbone; `outside`: whether an input is outside the ranges.
+  const correctionOf = (values: ArrayLike<number>, outside: boolean): number => {
+    if (network === undefined || out === undefined) return 0;
+    for (let i = 0; i < n; i++) input[i] = Math.min(hi[i]!, Math.max(lo[i]!, values[i] ?? 0));
+    const correction = out.rankAtZero + network.run(input) * span;
+    return outside && correction < 0 ? 0 : correction;
+  };
+  const typedOf = (b: BackboneResult): TypedRanks => ({ rank_cpu: clampRank(b.cpu), rank_mem: clampRank(b.mem), rank_io: clampRank(b.io) });
   const evaluate = (f: ModelInput): Evaluation => {
     const b = backbone(f.named, file.backbone);
     const outside: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const v = f.values[i] ?? 0;
-      if (v > hi[i]! + EPS || (host[i] === true && v < lo[i]! - EPS)) outside.push(FEATURE_NAMES[i]!);
-      input[i] = Math.min(hi[i]!, Math.max(lo[i]!, v));
-    }
-    let correction = 0;
-    if (network !== undefined && out !== undefined) {
-      correction = out.rankAtZero + network.run(input) * span;
-      if (outside.length > 0 && correction < 0) correction = 0;
-    }
-    return {
-      rank: clampRank(b.rank + correction),
-      backbone: b,
-      correction,
-      outside,
-      typed: { rank_cpu: clampRank(b.cpu), rank_mem: clampRank(b.mem), rank_io: clampRank(b.io) },
-    };
+    for (let i = 0; i < n; i++) if (outsideAt(f.values, i)) outside.push(FEATURE_NAMES[i]!);
+    const correction = correctionOf(f.values, outside.length > 0);
+    return { rank: clampRank(b.rank + correction), backbone: b, correction, outside, typed: typedOf(b) };
   };
-  const model: LoadedModel = { file, id, network, evaluate, predict: (f) => evaluate(f).rank };
+  // evaluate's rank, backbone rank and typed ranks, without what only explain shows:
+  // no list of the inputs outside the ranges, which only a network needs to know of.
+  const score = (f: ModelInput): Score => {
+    const b = backbone(f.named, file.backbone);
+    let outside = false;
+    if (network !== undefined) for (let i = 0; i < n && !outside; i++) outside = outsideAt(f.values, i);
+    return { rank: clampRank(b.rank + correctionOf(f.values, outside)), backbone: b.rank, typed: typedOf(b) };
+  };
+  const model: LoadedModel = { file, id, network, evaluate, score, predict: (f) => score(f).rank };
   if (path !== undefined) model.path = path;
   return model;
 }

@@ -31,8 +31,8 @@ export function modelRanker(model: LoadedModel): Ranker {
     name: model.id,
     rank(sample) {
       const f = toFeatures(sample);
-      const e = model.evaluate(f);
-      return { rank: e.rank, model: model.id, features: f.named, typed: e.typed, backbone: clampRank(e.backbone.rank) };
+      const s = model.score(f);
+      return { rank: s.rank, model: model.id, features: f.named, typed: s.typed, backbone: clampRank(s.backbone) };
     },
   };
 }
