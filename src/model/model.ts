@@ -11,7 +11,7 @@ import { ModelError, errorCode } from '../util/errors.js';
 import { RANK_MAX, clampRank, type TypedRanks } from './rank.js';
 import { openTrusted } from '../util/trust.js';
 import { FEATURES, FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
-import { backbone, type BackboneParams, type BackboneResult } from './backbone.js';
+import { backboneWith, type BackboneParams, type BackboneResult } from './backbone.js';
 import { ACTIVATIONS, Network, type Activation } from './network.js';
 
 // The `format` and `version` every model file starts with.
@@ -433,6 +433,7 @@ function loaded(file: ModelFile, network: Network | undefined, id: string, path?
   const above = taggedNumbers(n, (i) => hi[i]! + EPS);
   const below = taggedNumbers(n, (i) => lo[i]! - EPS);
   const host = FEATURE_NAMES.map((name) => HOST_FEATURES.has(name));
+  const backbone = backboneWith(file.backbone);
   const input = taggedNumbers(n, () => 0); // the network's input, reused
   const out = file.residual?.output;
   const span = out === undefined ? 0 : out.rankAtOne - out.rankAtZero;
@@ -449,7 +450,7 @@ function loaded(file: ModelFile, network: Network | undefined, id: string, path?
   };
   const typedOf = (b: BackboneResult): TypedRanks => ({ rank_cpu: clampRank(b.cpu), rank_mem: clampRank(b.mem), rank_io: clampRank(b.io) });
   const evaluate = (f: ModelInput): Evaluation => {
-    const b = backbone(f.named, file.backbone);
+    const b = backbone(f.named);
     const outside: string[] = [];
     for (let i = 0; i < n; i++) if (outsideAt(f.values, i)) outside.push(FEATURE_NAMES[i]!);
     const correction = correctionOf(f.values, outside.length > 0);
@@ -458,7 +459,7 @@ function loaded(file: ModelFile, network: Network | undefined, id: string, path?
   // evaluate's rank, backbone rank and typed ranks, without what only explain shows:
   // no list of the inputs outside the ranges, which only a network needs to know of.
   const score = (f: ModelInput): Score => {
-    const b = backbone(f.named, file.backbone);
+    const b = backbone(f.named);
     let outside = false;
     if (network !== undefined) for (let i = 0; i < n && !outside; i++) outside = outsideAt(f.values, i);
     return { rank: clampRank(b.rank + correctionOf(f.values, outside)), backbone: b.rank, typed: typedOf(b) };
