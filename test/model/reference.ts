@@ -6,7 +6,13 @@ import type { Sample } from '../../src/collectors/types.js';
 import { backbone } from '../../src/model/backbone.js';
 import { FEATURES, FEATURE_NAMES, IDLE_VALUE, scaleValue, type Features, type RawLookup } from '../../src/model/features.js';
 import type { Evaluation, LoadedModel, ModelInput } from '../../src/model/model.js';
-import { clampRank, type RankResult } from '../../src/model/rank.js';
+import { RANK_MAX, RANK_MIN, type RankResult } from '../../src/model/rank.js';
+
+// clampRank as it was.
+export function referenceClamp(value: number): number {
+  if (Number.isNaN(value)) return RANK_MAX;
+  return Math.min(RANK_MAX, Math.max(RANK_MIN, value));
+}
 
 function baseFeatures(sample: Sample): Record<string, number | null> {
   const named: Record<string, number | null> = {};
@@ -94,11 +100,11 @@ export function referenceEvaluate(model: LoadedModel, f: ModelInput): Evaluation
     if (outside.length > 0 && correction < 0) correction = 0;
   }
   return {
-    rank: clampRank(b.rank + correction),
+    rank: referenceClamp(b.rank + correction),
     backbone: b,
     correction,
     outside,
-    typed: { rank_cpu: clampRank(b.cpu), rank_mem: clampRank(b.mem), rank_io: clampRank(b.io) },
+    typed: { rank_cpu: referenceClamp(b.cpu), rank_mem: referenceClamp(b.mem), rank_io: referenceClamp(b.io) },
   };
 }
 
@@ -106,5 +112,5 @@ export function referenceEvaluate(model: LoadedModel, f: ModelInput): Evaluation
 export function referenceRank(model: LoadedModel, sample: Sample): RankResult {
   const f = referenceFeatures(sample);
   const e = referenceEvaluate(model, f);
-  return { rank: e.rank, model: model.id, features: f.named, typed: e.typed, backbone: clampRank(e.backbone.rank) };
+  return { rank: e.rank, model: model.id, features: f.named, typed: e.typed, backbone: referenceClamp(e.backbone.rank) };
 }
