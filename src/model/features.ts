@@ -4,6 +4,7 @@
 // through featuresFromNamed, so training and serving cannot drift apart. The table
 // of sources, scalings and rules for unavailable inputs is in docs/model.md.
 import type { Sample } from '../collectors/types.js';
+import { taggedArray } from '../util/tagged.js';
 
 // How a raw value becomes 0..1: linear is min(x / cap, 1); log1p is
 // min(ln(1 + x) / ln(1 + cap), 1), for rates that span orders of magnitude;
@@ -229,16 +230,11 @@ export function unscaleValue(spec: Pick<FeatureSpec, 'transform' | 'cap'>, scale
 // 4 kB is a page fault (docs/collectors.md, "What the cost is made of").
 const NO_VALUES: Readonly<Record<string, number | null>> = Object.fromEntries(FEATURE_NAMES.map((name) => [name, null]));
 
-// n copies of value in a plain array whose elements V8 keeps tagged (filled with null
-// first: an array's elements kind never narrows back to numbers). A copy of it holds
-// each scaled value as the number computed, where an array of doubles would box the
-// value again at each read, as the model reads it every report, in the interpreter.
-function taggedArray<T>(n: number, value: T): T[] {
-  return new Array<T | null>(n).fill(null).fill(value) as T[];
-}
-
-const IDLE_VALUES: readonly number[] = taggedArray(FEATURES.length, IDLE_VALUE);
-const NO_MASK: readonly boolean[] = taggedArray(FEATURES.length, false);
+// What values and mask start as, copied per call. Tagged (src/util/tagged.ts): a copy
+// holds each scaled value as the number computed, which the model then reads without
+// boxing it again.
+const IDLE_VALUES: readonly number[] = taggedArray(FEATURES.length, () => IDLE_VALUE);
+const NO_MASK: readonly boolean[] = taggedArray(FEATURES.length, () => false);
 
 // The raw, named values of a sample: null where the input is unavailable. This is
 // what the daemon records in history and what featuresFromNamed reads back.

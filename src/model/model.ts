@@ -10,6 +10,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ModelError, errorCode } from '../util/errors.js';
 import { RANK_MAX, clampRank, type TypedRanks } from './rank.js';
 import { openTrusted } from '../util/trust.js';
+import { taggedArray } from '../util/tagged.js';
 import { FEATURES, FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
 import { backboneWith, type BackboneParams, type BackboneResult } from './backbone.js';
 import { ACTIVATIONS, Network, type Activation } from './network.js';
@@ -411,30 +412,22 @@ export function modelId(name: string, text: string): string {
 
 const HOST_FEATURES = new Set(FEATURES.filter((f) => f.kind === 'host').map((f) => f.name));
 
-// Plain arrays of numbers filled with null first, so that V8 keeps their elements
-// tagged: the model reads every entry every report in the interpreter, which boxes
-// each double read from a Float64Array or an array of doubles anew, and never one
-// read from a tagged array. Same numbers, so the same results bit for bit.
-function taggedNumbers(n: number, at: (i: number) => number): number[] {
-  const a = new Array<number | null>(n).fill(null) as number[];
-  for (let i = 0; i < n; i++) a[i] = at(i);
-  return a;
-}
-
 // The model as a function of one state: backbone, plus the network's correction on
 // the inputs clamped to the ranges seen in training, never below 0 once an input
 // is outside them (more contention than calibrated, or a host of another size).
 function loaded(file: ModelFile, network: Network | undefined, id: string, path?: string): LoadedModel {
   const n = FEATURE_NAMES.length;
-  const lo = taggedNumbers(n, (i) => file.ranges[i]!.lo);
-  const hi = taggedNumbers(n, (i) => file.ranges[i]!.hi);
+  // Tagged arrays (src/util/tagged.ts), read every report without boxing; the same
+  // numbers as the Float64Arrays they replace, so the same results bit for bit.
+  const lo = taggedArray(n, (i) => file.ranges[i]!.lo);
+  const hi = taggedArray(n, (i) => file.ranges[i]!.hi);
   // A hair of slack: scaled values go through float rounding on both sides.
   const EPS = 1e-9;
-  const above = taggedNumbers(n, (i) => hi[i]! + EPS);
-  const below = taggedNumbers(n, (i) => lo[i]! - EPS);
+  const above = taggedArray(n, (i) => hi[i]! + EPS);
+  const below = taggedArray(n, (i) => lo[i]! - EPS);
   const host = FEATURE_NAMES.map((name) => HOST_FEATURES.has(name));
   const backbone = backboneWith(file.backbone);
-  const input = taggedNumbers(n, () => 0); // the network's input, reused
+  const input = taggedArray(n, () => 0); // the network's input, reused
   const out = file.residual?.output;
   const span = out === undefined ? 0 : out.rankAtOne - out.rankAtZero;
   const outsideAt = (values: ArrayLike<number>, i: number): boolean => {

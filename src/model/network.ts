@@ -4,6 +4,8 @@
 // what training measured is what the daemon computes, without loading brain.js
 // (which pulls in gpu.js: about 1.2 ms more CPU per report and 10 MB more RSS).
 
+import { taggedArray } from '../util/tagged.js';
+
 // The activations brain.js 1.6.1 knows.
 export const ACTIVATIONS = ['sigmoid', 'relu', 'leaky-relu', 'tanh'] as const;
 // One of ACTIVATIONS.
@@ -25,14 +27,6 @@ const LEAKY_RELU = 2;
 const TANH = 3;
 const CODES: Record<Activation, number> = { sigmoid: SIGMOID, relu: RELU, 'leaky-relu': LEAKY_RELU, tanh: TANH };
 
-// A plain array of n numbers, each rounded to float32, whose elements V8 keeps tagged
-// (filled with null first: an array's elements kind never narrows back to numbers).
-function float32s(n: number, at: (i: number) => number): number[] {
-  const a = new Array<number | null>(n).fill(null) as number[];
-  for (let i = 0; i < n; i++) a[i] = Math.fround(at(i));
-  return a;
-}
-
 // A forward pass with every buffer allocated once: run() allocates only the numbers it computes.
 export class Network {
   readonly inputs: number;
@@ -41,10 +35,10 @@ export class Network {
   private readonly code: number;
   private readonly alpha: number;
   // brain.js keeps weights, biases and layer outputs in Float32Arrays. Here they are
-  // the same float32 values (Math.fround) in plain tagged arrays: the daemon runs
-  // this in the interpreter, which boxes every value read from a typed array into a
-  // fresh heap number (two per multiply-add, 16 bytes each, on top of the product
-  // and the sum), and never a value read from a tagged array.
+  // the same float32 values (Math.fround) in tagged arrays (src/util/tagged.ts): the
+  // daemon runs this in the interpreter, which boxes every value read from a typed
+  // array into a fresh heap number (two per multiply-add, 16 bytes each, on top of
+  // the product and the sum), and never a value read from a tagged array.
   private readonly w: number[][];
   private readonly b: number[][];
   private readonly out: number[][];
@@ -61,9 +55,9 @@ export class Network {
     for (let l = 1; l <= this.layers; l++) {
       const n = net.sizes[l] ?? 0;
       const m = net.sizes[l - 1] ?? 0;
-      this.w.push(float32s(n * m, (j) => net.weights[l]?.[Math.floor(j / m)]?.[j % m] ?? NaN));
-      this.b.push(float32s(n, (node) => net.biases[l]?.[node] ?? NaN));
-      this.out.push(float32s(n, () => 0));
+      this.w.push(taggedArray(n * m, (j) => Math.fround(net.weights[l]?.[Math.floor(j / m)]?.[j % m] ?? NaN)));
+      this.b.push(taggedArray(n, (node) => Math.fround(net.biases[l]?.[node] ?? NaN)));
+      this.out.push(taggedArray(n, () => 0));
     }
   }
 
