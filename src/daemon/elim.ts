@@ -71,12 +71,13 @@ export function typedRankNames(resource: string): [cpu: string, mem: string, io:
   return [`${resource}_cpu`, `${resource}_mem`, `${resource}_io`];
 }
 
-// The typed ranks to report with a rank: the ranker's, or the rank itself for each
-// type when the ranker has none (the fallback formula), or when the rank is held or
-// pessimistic and no typed ranks go with it.
-function typedOr(rank: number, typed: TypedRanks | undefined): TypedRanks {
-  if (typed === undefined) return { rank_cpu: rank, rank_mem: rank, rank_io: rank };
-  return { rank_cpu: clampRank(typed.rank_cpu), rank_mem: clampRank(typed.rank_mem), rank_io: clampRank(typed.rank_io) };
+// Sets the typed ranks of a report's own pairs (after the rank): the ranker's, or the
+// rank itself for each type when the ranker has none (the fallback formula), or when
+// the rank is held or pessimistic and no typed ranks go with it.
+function setTyped(own: Array<[string, number]>, rank: number, typed: TypedRanks | undefined): void {
+  own[1]![1] = typed === undefined ? rank : clampRank(typed.rank_cpu);
+  own[2]![1] = typed === undefined ? rank : clampRank(typed.rank_mem);
+  own[3]![1] = typed === undefined ? rank : clampRank(typed.rank_io);
 }
 
 interface Attempt {
@@ -158,13 +159,13 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     }
   };
 
+  // The report's own name/value pairs, made once: only the values change from one
+  // report to the next, and nothing keeps the pairs beyond the line built from them.
+  // Every report carries every name: LIM keeps a name's last value for as long as the elim lives.
+  const own: Array<[string, number]> = [[o.resource, 0], ...typedNames.map((name): [string, number] => [name, 0])];
   const lineFor = (rank: number, typed: TypedRanks | undefined): string => {
-    const own: Array<[string, number]> = [[o.resource, rank]];
-    if (o.typedRanks === true) {
-      // Every report carries every name: LIM keeps a name's last value for as long as the elim lives.
-      const t = typedOr(rank, typed);
-      own.push([typedNames[0]!, t.rank_cpu], [typedNames[1]!, t.rank_mem], [typedNames[2]!, t.rank_io]);
-    }
+    own[0]![1] = rank;
+    if (o.typedRanks === true) setTyped(own, rank, typed);
     if (o.extraValues === undefined) return formatElimLine(own);
     let extras: readonly ExtraValues[];
     try {

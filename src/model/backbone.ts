@@ -73,7 +73,7 @@ export const BACKBONE_INPUTS = [
 ] as const;
 
 // A raw value as history records hold it: a finite number, else undefined.
-function value(raw: Readonly<Record<string, number | null | undefined>>, name: string): number | undefined {
+function value(raw: BackboneInput, name: string): number | undefined {
   const v = raw[name];
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
@@ -101,46 +101,64 @@ export function ioSlowdown(s: number): number {
   return c === 0 ? 0 : -Math.log1p(-c);
 }
 
-// The backbone's slowdowns for raw named feature values (as rawFeatures gives them
-// and history stores them; null or missing where unavailable, which counts as idle).
-export function backbone(raw: Readonly<Record<string, number | null | undefined>>, params: Readonly<BackboneParams> = DEFAULT_BACKBONE): BackboneResult {
-  // CPU: processor sharing. With n CPUs and r other tasks wanting one, a new task
-  // gets min(1, n / (r + 1)) of a CPU: on a free CPU it runs at full speed whatever
-  // the host's size. r mixes the runnable count now with the 1-minute load.
-  const cpusRaw = value(raw, 'cpus');
-  const n = cpusRaw !== undefined && cpusRaw >= 1 ? cpusRaw : undefined;
-  const runnablePerCpu = Math.max(0, value(raw, 'runnable_per_cpu') ?? 0);
-  const load1PerCpu = Math.max(0, value(raw, 'load1_per_cpu') ?? runnablePerCpu);
+// The raw named values backbone() reads: as rawFeatures gives them and history
+// stores them; null or missing where unavailable, which counts as idle.
+export type BackboneInput = Readonly<Record<string, number | null | undefined>>;
+
+// The backbone's slowdowns for raw named feature values.
+export function backbone(raw: BackboneInput, params: Readonly<BackboneParams> = DEFAULT_BACKBONE): BackboneResult {
+  return backboneWith(params)(raw);
+}
+
+// backbone() for parameters that stay fixed, as a loaded model's do. What depends
+// on the parameters alone is computed here once rather than at each call: the daemon
+// calls it every report in the interpreter, which would box those numbers anew each
+// time (16 heap numbers, a quarter of what a call allocated). Same numbers.
+export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneInput) => BackboneResult {
   const a = Math.min(1, Math.max(0, params.runnableWeight));
-  const perCpu = a * runnablePerCpu + (1 - a) * load1PerCpu;
-  // Without the CPU count (history from older versions) only the per-CPU limit of a
-  // large host is known: the new task waits once tasks outnumber CPUs.
-  const cpuShare = n === undefined ? Math.min(1, 1 / Math.max(1, perCpu)) : Math.min(1, n / (perCpu * n + 1));
-  const steal = share(value(raw, 'cpu_steal'));
-  const cpuFactor = 1 / (cpuShare * (1 - steal));
-
-  // Memory: the PSI share, the paging rate and a nearly full memory, as independent stalls.
-  const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, value(raw, 'major_faults') ?? 0);
-  const memUsed = value(raw, 'mem_used') ?? 0;
-  const fromPsi = share(value(raw, 'psi_mem_some'));
-  const fromPaging = share(pages * Math.max(0, params.secondsPerPage));
+  const loadWeight = 1 - a;
+  const secondsPerPage = Math.max(0, params.secondsPerPage);
   const from = Math.min(0.999, Math.max(0, params.memFullFrom));
-  const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / (1 - from))) * MEM_FULL_STALL);
-  const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));
+  const fullSpan = 1 - from;
+  const wCpu = Math.max(0, params.weights.cpu);
+  const wMem = Math.max(0, params.weights.mem);
+  const wIo = Math.max(0, params.weights.io);
+  return (raw) => {
+    // CPU: processor sharing. With n CPUs and r other tasks wanting one, a new task
+    // gets min(1, n / (r + 1)) of a CPU: on a free CPU it runs at full speed whatever
+    // the host's size. r mixes the runnable count now (weight a) with the 1-minute load.
+    const cpusRaw = value(raw, 'cpus');
+    const n = cpusRaw !== undefined && cpusRaw >= 1 ? cpusRaw : undefined;
+    const runnablePerCpu = Math.max(0, value(raw, 'runnable_per_cpu') ?? 0);
+    const load1PerCpu = Math.max(0, value(raw, 'load1_per_cpu') ?? runnablePerCpu);
+    const perCpu = a * runnablePerCpu + loadWeight * load1PerCpu;
+    // Without the CPU count (history from older versions) only the per-CPU limit of a
+    // large host is known: the new task waits once tasks outnumber CPUs.
+    const cpuShare = n === undefined ? Math.min(1, 1 / Math.max(1, perCpu)) : Math.min(1, n / (perCpu * n + 1));
+    const steal = share(value(raw, 'cpu_steal'));
+    const cpuFactor = 1 / (cpuShare * (1 - steal));
 
-  // I/O: the PSI share, or the busiest disk's busy share (discounted) where it says more.
-  const ioStall = Math.max(share(value(raw, 'psi_io_some')), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
+    // Memory: the PSI share, the paging rate and a nearly full memory, as independent stalls.
+    const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, value(raw, 'major_faults') ?? 0);
+    const memUsed = value(raw, 'mem_used') ?? 0;
+    const fromPsi = share(value(raw, 'psi_mem_some'));
+    const fromPaging = share(pages * secondsPerPage);
+    const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / fullSpan)) * MEM_FULL_STALL);
+    const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));
 
-  const cpu = 100 * (cpuFactor - 1);
-  const mem = 100 * (cpuFactor * (1 + stallSlowdown(memStall)) - 1);
-  const io = 100 * ioSlowdown(ioStall);
-  const w = params.weights;
-  const rank = Math.max(0, w.cpu) * cpu + Math.max(0, w.mem) * mem + Math.max(0, w.io) * io;
-  return {
-    rank,
-    cpu,
-    mem,
-    io,
-    parts: { cpus: n ?? null, tasks: n === undefined ? perCpu : perCpu * n, cpuShare, steal, memStall, ioStall },
+    // I/O: the PSI share, or the busiest disk's busy share (discounted) where it says more.
+    const ioStall = Math.max(share(value(raw, 'psi_io_some')), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
+
+    const cpu = 100 * (cpuFactor - 1);
+    const mem = 100 * (cpuFactor * (1 + stallSlowdown(memStall)) - 1);
+    const io = 100 * ioSlowdown(ioStall);
+    const rank = wCpu * cpu + wMem * mem + wIo * io;
+    return {
+      rank,
+      cpu,
+      mem,
+      io,
+      parts: { cpus: n ?? null, tasks: n === undefined ? perCpu : perCpu * n, cpuShare, steal, memStall, ioStall },
+    };
   };
 }

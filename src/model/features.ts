@@ -4,6 +4,7 @@
 // through featuresFromNamed, so training and serving cannot drift apart. The table
 // of sources, scalings and rules for unavailable inputs is in docs/model.md.
 import type { Sample } from '../collectors/types.js';
+import { taggedArray } from '../util/tagged.js';
 
 // How a raw value becomes 0..1: linear is min(x / cap, 1); log1p is
 // min(ln(1 + x) / ln(1 + cap), 1), for rates that span orders of magnitude;
@@ -222,6 +223,19 @@ export function unscaleValue(spec: Pick<FeatureSpec, 'transform' | 'cap'>, scale
 }
 
 
+// Every feature's name in order, each unavailable: the start of every named record.
+// Copied whole ({ ...NO_VALUES }, one allocation in the record's final shape), not
+// built a key at a time, which grew the record's property store at each added key:
+// the daemon makes one record per report, in --lite-mode, where every allocated
+// 4 kB is a page fault (docs/collectors.md, "What the cost is made of").
+const NO_VALUES: Readonly<Record<string, number | null>> = Object.fromEntries(FEATURE_NAMES.map((name) => [name, null]));
+
+// What values and mask start as, copied per call. Tagged (src/util/tagged.ts): a copy
+// holds each scaled value as the number computed, which the model then reads without
+// boxing it again.
+const IDLE_VALUES: readonly number[] = taggedArray(FEATURES.length, () => IDLE_VALUE);
+const NO_MASK: readonly boolean[] = taggedArray(FEATURES.length, () => false);
+
 // The raw, named values of a sample: null where the input is unavailable. This is
 // what the daemon records in history and what featuresFromNamed reads back.
 export function rawFeatures(sample: Sample): Record<string, number | null> {
@@ -230,21 +244,21 @@ export function rawFeatures(sample: Sample): Record<string, number | null> {
   return named;
 }
 
-// rawFeatures without the derived features: featuresFromNamed ignores derived values
-// in its input and derives them itself, so toFeatures need not derive them twice.
+// rawFeatures without the derived features (null there): complete() derives them.
 function baseFeatures(sample: Sample): Record<string, number | null> {
-  const named: Record<string, number | null> = {};
+  const named = { ...NO_VALUES };
   // Indexed loops here and below: the daemon runs this once per report in --lite-mode,
   // where each step of a for-of allocates an iterator result.
   for (let i = 0; i < FEATURES.length; i++) {
     const spec = FEATURES[i]!;
+    if (spec.derive !== undefined) continue; // never read from a sample
     let raw: number | undefined;
     try {
       raw = spec.read(sample);
     } catch {
       raw = undefined; // a malformed sample from a dataset: a missing part, not a crash
     }
-    named[spec.name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
+    if (typeof raw === 'number' && Number.isFinite(raw)) named[spec.name] = raw;
   }
   return named;
 }
@@ -260,22 +274,16 @@ function deriveInto(named: Record<string, number | null>): void {
   }
 }
 
-// The vector and mask for raw named values (a history line's `features`, or
-// rawFeatures of a sample). A missing key, null or a non-finite value is unavailable.
-export function featuresFromNamed(named: Readonly<Record<string, number | null | undefined>>): Features {
+// The features of a record of base raw values (a copy of NO_VALUES, finite numbers
+// where present), which it derives into and keeps as the features' named values.
+function complete(named: Record<string, number | null>): Features {
+  deriveInto(named);
   const n = FEATURES.length;
-  const values = new Array<number>(n).fill(IDLE_VALUE);
-  const mask = new Array<boolean>(n).fill(false);
-  const out: Record<string, number | null> = {};
+  const values = IDLE_VALUES.slice();
+  const mask = NO_MASK.slice();
   for (let i = 0; i < n; i++) {
     const spec = FEATURES[i]!;
-    const raw = spec.derive === undefined && Object.hasOwn(named, spec.name) ? named[spec.name] : undefined;
-    out[spec.name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
-  }
-  deriveInto(out);
-  for (let i = 0; i < n; i++) {
-    const spec = FEATURES[i]!;
-    const raw = out[spec.name];
+    const raw = named[spec.name];
     if (typeof raw === 'number') {
       values[i] = scaleValue(spec, raw);
       mask[i] = true;
@@ -283,19 +291,34 @@ export function featuresFromNamed(named: Readonly<Record<string, number | null |
   }
   // Estimates read only features that were present, never other estimates, so
   // the order of the list does not matter.
-  const present: RawLookup = (name) => out[name] ?? undefined;
+  let present: RawLookup | undefined; // made only when an estimate is needed
   for (let i = 0; i < n; i++) {
     if (mask[i] === true) continue;
-    const spec = FEATURES[i]!;
-    const guess = spec.estimate?.fn(present);
-    if (guess !== undefined && Number.isFinite(guess)) values[i] = scaleValue(spec, guess);
+    const estimate = FEATURES[i]!.estimate;
+    if (estimate === undefined) continue;
+    present ??= (name) => named[name] ?? undefined;
+    const guess = estimate.fn(present);
+    if (guess !== undefined && Number.isFinite(guess)) values[i] = scaleValue(FEATURES[i]!, guess);
   }
-  return { names: FEATURE_NAMES, values, mask, named: out };
+  return { names: FEATURE_NAMES, values, mask, named };
+}
+
+// The vector and mask for raw named values (a history line's `features`, or
+// rawFeatures of a sample). A missing key, null or a non-finite value is unavailable.
+export function featuresFromNamed(named: Readonly<Record<string, number | null | undefined>>): Features {
+  const out = { ...NO_VALUES };
+  for (let i = 0; i < FEATURES.length; i++) {
+    const spec = FEATURES[i]!;
+    if (spec.derive !== undefined || !Object.hasOwn(named, spec.name)) continue; // derived: always recomputed
+    const raw = named[spec.name];
+    if (typeof raw === 'number' && Number.isFinite(raw)) out[spec.name] = raw;
+  }
+  return complete(out);
 }
 
 // The model's input for a sample: the one function the daemon and training share.
 export function toFeatures(sample: Sample): Features {
-  return featuresFromNamed(baseFeatures(sample));
+  return complete(baseFeatures(sample));
 }
 
 // The scaling of every feature, in order, as a model file records it.

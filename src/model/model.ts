@@ -10,8 +10,9 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ModelError, errorCode } from '../util/errors.js';
 import { RANK_MAX, clampRank, type TypedRanks } from './rank.js';
 import { openTrusted } from '../util/trust.js';
+import { taggedArray } from '../util/tagged.js';
 import { FEATURES, FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
-import { backbone, type BackboneParams, type BackboneResult } from './backbone.js';
+import { backboneWith, type BackboneParams, type BackboneResult } from './backbone.js';
 import { ACTIVATIONS, Network, type Activation } from './network.js';
 
 // The `format` and `version` every model file starts with.
@@ -100,6 +101,13 @@ export interface Evaluation {
   typed: TypedRanks; // the backbone's per-type slowdowns, clamped
 }
 
+// The part of an Evaluation the daemon reports, as evaluate gives it.
+export interface Score {
+  rank: number;
+  backbone: number; // the backbone's rank, unclamped (Evaluation.backbone.rank)
+  typed: TypedRanks;
+}
+
 // What a model ranks: the scaled values the network sees and the raw named values
 // the backbone reads, of one state of a host (a Features, a training row).
 export interface ModelInput {
@@ -115,6 +123,8 @@ export interface LoadedModel {
   network: Network | undefined;
   // The rank and how it came about, for the scaled values and the raw named ones of one state.
   evaluate(f: ModelInput): Evaluation;
+  // What the daemon reports of evaluate's answer, computed without the rest.
+  score(f: ModelInput): Score;
   // The rank alone, clamped to 0..RANK_MAX.
   predict(f: ModelInput): number;
 }
@@ -407,36 +417,47 @@ const HOST_FEATURES = new Set(FEATURES.filter((f) => f.kind === 'host').map((f) 
 // is outside them (more contention than calibrated, or a host of another size).
 function loaded(file: ModelFile, network: Network | undefined, id: string, path?: string): LoadedModel {
   const n = FEATURE_NAMES.length;
-  const lo = Float64Array.from(file.ranges, (r) => r.lo);
-  const hi = Float64Array.from(file.ranges, (r) => r.hi);
-  const host = FEATURE_NAMES.map((name) => HOST_FEATURES.has(name));
-  const input = new Float64Array(n);
-  const out = file.residual?.output;
-  const span = out === undefined ? 0 : out.rankAtOne - out.rankAtZero;
+  // Tagged arrays (src/util/tagged.ts), read every report without boxing; the same
+  // numbers as the Float64Arrays they replace, so the same results bit for bit.
+  const lo = taggedArray(n, (i) => file.ranges[i]!.lo);
+  const hi = taggedArray(n, (i) => file.ranges[i]!.hi);
   // A hair of slack: scaled values go through float rounding on both sides.
   const EPS = 1e-9;
-  const evaluate = (f: ModelInput): Evaluation => {
-    const b = backbone(f.named, file.backbone);
-    const outside: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const v = f.values[i] ?? 0;
-      if (v > hi[i]! + EPS || (host[i] === true && v < lo[i]! - EPS)) outside.push(FEATURE_NAMES[i]!);
-      input[i] = Math.min(hi[i]!, Math.max(lo[i]!, v));
-    }
-    let correction = 0;
-    if (network !== undefined && out !== undefined) {
-      correction = out.rankAtZero + network.run(input) * span;
-      if (outside.length > 0 && correction < 0) correction = 0;
-    }
-    return {
-      rank: clampRank(b.rank + correction),
-      backbone: b,
-      correction,
-      outside,
-      typed: { rank_cpu: clampRank(b.cpu), rank_mem: clampRank(b.mem), rank_io: clampRank(b.io) },
-    };
+  const above = taggedArray(n, (i) => hi[i]! + EPS);
+  const below = taggedArray(n, (i) => lo[i]! - EPS);
+  const host = FEATURE_NAMES.map((name) => HOST_FEATURES.has(name));
+  const backbone = backboneWith(file.backbone);
+  const input = taggedArray(n, () => 0); // the network's input, reused
+  const out = file.residual?.output;
+  const span = out === undefined ? 0 : out.rankAtOne - out.rankAtZero;
+  const outsideAt = (values: ArrayLike<number>, i: number): boolean => {
+    const v = values[i] ?? 0;
+    return v > above[i]! || (host[i] === true && v < below[i]!);
   };
-  const model: LoadedModel = { file, id, network, evaluate, predict: (f) => evaluate(f).rank };
+  // What the network adds to the backbone; `outside`: whether an input is outside the ranges.
+  const correctionOf = (values: ArrayLike<number>, outside: boolean): number => {
+    if (network === undefined || out === undefined) return 0;
+    for (let i = 0; i < n; i++) input[i] = Math.min(hi[i]!, Math.max(lo[i]!, values[i] ?? 0));
+    const correction = out.rankAtZero + network.run(input) * span;
+    return outside && correction < 0 ? 0 : correction;
+  };
+  const typedOf = (b: BackboneResult): TypedRanks => ({ rank_cpu: clampRank(b.cpu), rank_mem: clampRank(b.mem), rank_io: clampRank(b.io) });
+  const evaluate = (f: ModelInput): Evaluation => {
+    const b = backbone(f.named);
+    const outside: string[] = [];
+    for (let i = 0; i < n; i++) if (outsideAt(f.values, i)) outside.push(FEATURE_NAMES[i]!);
+    const correction = correctionOf(f.values, outside.length > 0);
+    return { rank: clampRank(b.rank + correction), backbone: b, correction, outside, typed: typedOf(b) };
+  };
+  // evaluate's rank, backbone rank and typed ranks, without what only explain shows:
+  // no list of the inputs outside the ranges, which only a network needs to know of.
+  const score = (f: ModelInput): Score => {
+    const b = backbone(f.named);
+    let outside = false;
+    if (network !== undefined) for (let i = 0; i < n && !outside; i++) outside = outsideAt(f.values, i);
+    return { rank: clampRank(b.rank + correctionOf(f.values, outside)), backbone: b.rank, typed: typedOf(b) };
+  };
+  const model: LoadedModel = { file, id, network, evaluate, score, predict: (f) => score(f).rank };
   if (path !== undefined) model.path = path;
   return model;
 }

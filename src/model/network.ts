@@ -4,6 +4,8 @@
 // what training measured is what the daemon computes, without loading brain.js
 // (which pulls in gpu.js: about 1.2 ms more CPU per report and 10 MB more RSS).
 
+import { taggedArray } from '../util/tagged.js';
+
 // The activations brain.js 1.6.1 knows.
 export const ACTIVATIONS = ['sigmoid', 'relu', 'leaky-relu', 'tanh'] as const;
 // One of ACTIVATIONS.
@@ -25,41 +27,37 @@ const LEAKY_RELU = 2;
 const TANH = 3;
 const CODES: Record<Activation, number> = { sigmoid: SIGMOID, relu: RELU, 'leaky-relu': LEAKY_RELU, tanh: TANH };
 
-// A forward pass with every buffer allocated once: run() allocates nothing.
+// A forward pass with every buffer allocated once: run() allocates only the numbers it computes.
 export class Network {
   readonly inputs: number;
   private readonly layers: number; // index of the output layer
-  private readonly sizes: Int32Array;
+  private readonly sizes: number[];
   private readonly code: number;
   private readonly alpha: number;
-  // brain.js keeps weights, biases and layer outputs in Float32Arrays; so do we,
-  // since rounding to float32 between layers is part of what run() computes.
-  private readonly w: Float32Array[];
-  private readonly b: Float32Array[];
-  private readonly out: Float32Array[];
+  // brain.js keeps weights, biases and layer outputs in Float32Arrays. Here they are
+  // the same float32 values (Math.fround) in tagged arrays (src/util/tagged.ts): the
+  // daemon runs this in the interpreter, which boxes every value read from a typed
+  // array into a fresh heap number (two per multiply-add, 16 bytes each, on top of
+  // the product and the sum), and never a value read from a tagged array.
+  private readonly w: number[][];
+  private readonly b: number[][];
+  private readonly out: number[][];
 
   constructor(net: NetworkWeights) {
-    this.sizes = Int32Array.from(net.sizes);
+    this.sizes = [...net.sizes];
     this.layers = net.sizes.length - 1;
     this.inputs = net.sizes[0] ?? 0;
     this.code = CODES[net.activation];
     this.alpha = net.leakyReluAlpha;
-    this.w = [new Float32Array(0)];
-    this.b = [new Float32Array(0)];
-    this.out = [new Float32Array(0)];
+    this.w = [[]];
+    this.b = [[]];
+    this.out = [[]];
     for (let l = 1; l <= this.layers; l++) {
       const n = net.sizes[l] ?? 0;
       const m = net.sizes[l - 1] ?? 0;
-      const w = new Float32Array(n * m);
-      const b = new Float32Array(n);
-      for (let node = 0; node < n; node++) {
-        b[node] = net.biases[l]?.[node] ?? NaN;
-        const row = net.weights[l]?.[node];
-        for (let k = 0; k < m; k++) w[node * m + k] = row?.[k] ?? NaN;
-      }
-      this.w.push(w);
-      this.b.push(b);
-      this.out.push(new Float32Array(n));
+      this.w.push(taggedArray(n * m, (j) => Math.fround(net.weights[l]?.[Math.floor(j / m)]?.[j % m] ?? NaN)));
+      this.b.push(taggedArray(n, (node) => Math.fround(net.biases[l]?.[node] ?? NaN)));
+      this.out.push(taggedArray(n, () => 0));
     }
   }
 
@@ -87,7 +85,8 @@ export class Network {
         // above. The network was trained (and evaluated) with exactly that.
         else if (code === LEAKY_RELU) v = sum < 0 ? 0 : alpha * sum;
         else v = Math.tanh(sum);
-        y[node] = v;
+        // brain.js stores it in a Float32Array: rounded to float32 for the next layer.
+        y[node] = Math.fround(v);
       }
       x = y;
     }

@@ -28,6 +28,10 @@ export interface Ranker {
 
 // Clamps to [RANK_MIN, RANK_MAX]; NaN becomes RANK_MAX, since an unknown state must not attract jobs.
 export function clampRank(value: number): number {
+  // A rank within the range is returned as it is: Math.max and Math.min would give
+  // the same number boxed anew, twice per call, in the interpreter the elim runs in.
+  // 0 and -0 go the long way, which makes -0 a 0.
+  if (value > RANK_MIN && value <= RANK_MAX) return value;
   if (Number.isNaN(value)) return RANK_MAX;
   return Math.min(RANK_MAX, Math.max(RANK_MIN, value));
 }

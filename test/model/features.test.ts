@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { Sample } from '../../src/collectors/types.js';
 import {
   FEATURES,
@@ -7,12 +8,14 @@ import {
   PSI_FEATURES,
   featureIndex,
   featuresFromNamed,
+  rawFeatures,
   scaleValue,
   toFeatures,
   unscaleValue,
   withoutFeatures,
 } from '../../src/model/features.js';
-import { fullSample } from './helpers.js';
+import { anySample, calibrationSamples, fullSample } from './helpers.js';
+import { referenceFeatures, referenceFromNamed, referenceRaw } from './reference.js';
 
 const at = (values: readonly number[], name: string): number => values[featureIndex(name)]!;
 const maskAt = (mask: readonly boolean[], name: string): boolean => mask[featureIndex(name)]!;
@@ -143,5 +146,24 @@ describe('scaling', () => {
     const expected = toFeatures(without(s, 'pressure'));
     assert.deepEqual(dropped.mask, expected.mask);
     dropped.values.forEach((v, i) => assert.ok(Math.abs(v - expected.values[i]!) < 1e-12, FEATURE_NAMES[i]));
+  });
+});
+
+describe('the daemon\'s path to the features', () => {
+  // deepStrictEqual compares numbers with Object.is: bit for bit, -0 apart from 0.
+  const assertSame = (sample: Sample): void => {
+    const f = toFeatures(sample);
+    assert.deepStrictEqual(f, referenceFeatures(sample));
+    assert.deepStrictEqual(Object.keys(f.named), FEATURE_NAMES); // the order history lines are written in
+    assert.deepStrictEqual(rawFeatures(sample), referenceRaw(sample));
+    assert.deepStrictEqual(featuresFromNamed(f.named), referenceFromNamed(f.named));
+  };
+
+  it('gives every calibration sample the features the reference gives, bit for bit and in the same order', () => {
+    for (const sample of calibrationSamples()) assertSame(sample);
+  });
+
+  it('gives random samples, damaged ones included, the features the reference gives', () => {
+    fc.assert(fc.property(anySample, (sample) => assertSame(sample)), { numRuns: 2000 });
   });
 });

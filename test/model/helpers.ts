@@ -1,10 +1,15 @@
-// Model files for tests, built without brain.js: random weights of a chosen shape.
+// Model files for tests, built without brain.js: random weights of a chosen shape;
+// samples from the calibration datasets and random ones.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
 import type { Sample } from '../../src/collectors/types.js';
 import { DEFAULT_BACKBONE } from '../../src/model/backbone.js';
 import { FEATURE_NAMES, featureScaling } from '../../src/model/features.js';
 import { MODEL_FORMAT, MODEL_VERSION, type BrainNetworkJSON, type ModelFile } from '../../src/model/model.js';
 import type { Activation } from '../../src/model/network.js';
 import { seededRandom } from '../../src/util/random.js';
+import { repoRoot } from '../helpers.js';
 
 // A brain.js-shaped network JSON with seeded random weights in [-scale, scale].
 export function randomNetwork(sizes: number[], activation: Activation = 'sigmoid', seed = 1, scale = 2): BrainNetworkJSON {
@@ -76,3 +81,49 @@ export function fullSample(over: { busy?: number; runnablePerCpu?: number; ncpu?
     pressure: { cpuSome: 0.2, cpuFull: 0, memorySome: 0.01, memoryFull: 0, ioSome: 0.1, ioFull: 0.05 },
   };
 }
+
+// Every sample of the calibration datasets in data/ (idle and loaded, real and synthetic hosts).
+export function calibrationSamples(): Sample[] {
+  const samples: Sample[] = [];
+  for (const file of ['calibration-epyc-2vcpu.jsonl', 'calibration-synthetic.jsonl']) {
+    for (const line of readFileSync(join(repoRoot, 'data', file), 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      const record = JSON.parse(line) as { sample: Sample; sampleDuring?: Sample };
+      samples.push(record.sample);
+      if (record.sampleDuring !== undefined) samples.push(record.sampleDuring);
+    }
+  }
+  return samples;
+}
+
+// A reading's number as a collector, a dataset or a damaged one may give it: ordinary
+// values of any size, and the edges (0, -0, negatives, NaN, infinities, the tiniest).
+const anyNumber: fc.Arbitrary<number> = fc.oneof(
+  { weight: 6, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) },
+  { weight: 2, arbitrary: fc.double({ min: 0, max: 1e6, noNaN: true }) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 512 }) },
+  { weight: 1, arbitrary: fc.constantFrom(0, -0, -1, 1, 4, 10_000, 5e-324, 1e300, NaN, Infinity, -Infinity) },
+);
+
+// A part of a sample with these number fields, any of them absent, or the part absent.
+function part<K extends string>(keys: readonly K[]): fc.Arbitrary<Record<K, number> | undefined> {
+  const fields = Object.fromEntries(keys.map((k) => [k, anyNumber])) as Record<K, fc.Arbitrary<number>>;
+  return fc.option(fc.record(fields, { requiredKeys: [] }), { freq: 6, nil: undefined }) as fc.Arbitrary<Record<K, number> | undefined>;
+}
+
+// Samples with any subsystem present or absent and any values in the fields the features read.
+export const anySample: fc.Arbitrary<Sample> = fc
+  .record({
+    cpu: part(['busy', 'iowait', 'steal', 'online', 'user', 'system']),
+    load: part(['runnablePerCpu', 'load1PerCpu', 'online', 'load1', 'runnable']),
+    memory: part(['usedFraction', 'swapInPerSec', 'swapOutPerSec', 'majorFaultsPerSec', 'totalBytes']),
+    disk: part(['busyMax', 'busyMean']),
+    network: part(['utilizationMax', 'rxBytesPerSec']),
+    pressure: part(['cpuSome', 'memorySome', 'memoryFull', 'ioSome', 'ioFull']),
+    gpu: part(['utilMax', 'memUsedFraction', 'count']),
+  })
+  .map((parts) => {
+    const sample: Record<string, unknown> = { ts: 0, failures: {} };
+    for (const [name, value] of Object.entries(parts)) if (value !== undefined) sample[name] = value;
+    return sample as unknown as Sample;
+  });

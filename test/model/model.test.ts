@@ -3,12 +3,14 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { ModelError } from '../../src/util/errors.js';
 import { backbone } from '../../src/model/backbone.js';
-import { FEATURE_NAMES, featuresFromNamed } from '../../src/model/features.js';
-import { MAX_MODEL_BYTES, loadModel, modelId, parseModel, readModelText, serializeModel, type ModelFile } from '../../src/model/model.js';
+import { FEATURE_NAMES, featuresFromNamed, toFeatures } from '../../src/model/features.js';
+import { MAX_MODEL_BYTES, loadModel, modelId, parseModel, readModelText, serializeModel, type LoadedModel, type ModelFile, type ModelInput } from '../../src/model/model.js';
 import { repoRoot, tempDir } from '../helpers.js';
-import { randomModelFile } from './helpers.js';
+import { anySample, calibrationSamples, randomModelFile } from './helpers.js';
+import { referenceEvaluate } from './reference.js';
 
 type TestFile = ReturnType<typeof randomModelFile> & Record<string, unknown>;
 
@@ -282,6 +284,46 @@ describe('the model modules', () => {
     for (const file of ['model.ts', 'network.ts', 'features.ts']) {
       const text = readFileSync(join(repoRoot, 'src', 'model', file), 'utf8').replace(/^\s*\/\/.*$/gm, '');
       assert.doesNotMatch(text, /\bnew Function\b|\beval\(|\bfromJSON\(|\btoFunction\(|\bimport\(|\brequire\(/, file);
+    }
+  });
+});
+
+describe('evaluate and score', () => {
+  // The default model (no network) and networks whose ranges leave inputs outside, with a correction that can go below 0.
+  const models = (): LoadedModel[] => {
+    const narrow = (file: ReturnType<typeof randomModelFile>): ReturnType<typeof randomModelFile> => {
+      file.ranges = file.ranges.map((r, i) => ({ ...r, lo: i % 3 === 0 ? 0.1 : 0, hi: i % 2 === 0 ? 0.3 : 0.9 }));
+      file.residual.output = { rankAtZero: -300, rankAtOne: 200 };
+      return file;
+    };
+    return [
+      parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'default'),
+      parseModel(serializeModel(narrow(randomModelFile({ hidden: [12, 8], seed: 3 }))), 'sigmoid'),
+      parseModel(serializeModel(narrow(randomModelFile({ hidden: [5], activation: 'relu', seed: 4 }))), 'relu'),
+    ];
+  };
+
+  // deepStrictEqual compares numbers with Object.is: bit for bit, -0 apart from 0.
+  const assertSame = (model: LoadedModel, f: ModelInput): void => {
+    const expected = referenceEvaluate(model, f);
+    assert.deepStrictEqual(model.evaluate(f), expected);
+    assert.deepStrictEqual(model.score(f), { rank: expected.rank, backbone: expected.backbone.rank, typed: expected.typed });
+    assert.ok(Object.is(model.predict(f), expected.rank));
+  };
+
+  it('give every calibration sample what the reference evaluation gives, bit for bit', () => {
+    const samples = calibrationSamples();
+    for (const model of models()) for (const sample of samples) assertSame(model, toFeatures(sample));
+  });
+
+  it('give random samples and arbitrary input vectors (out of range, NaN, -0) what the reference gives', () => {
+    const value = fc.oneof(fc.double({ min: -0.5, max: 1.5, noNaN: true }), fc.constantFrom(0, -0, 1, NaN, Infinity, -Infinity));
+    for (const model of models()) {
+      fc.assert(fc.property(anySample, (sample) => assertSame(model, toFeatures(sample))), { numRuns: 500 });
+      fc.assert(
+        fc.property(anySample, fc.array(value, { minLength: FEATURE_NAMES.length, maxLength: FEATURE_NAMES.length }), (sample, values) => assertSame(model, { values, named: toFeatures(sample).named })),
+        { numRuns: 500 },
+      );
     }
   });
 });

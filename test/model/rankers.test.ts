@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { Sample } from '../../src/collectors/types.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
 import { ModelError } from '../../src/util/errors.js';
 import { backbone } from '../../src/model/backbone.js';
@@ -9,7 +11,8 @@ import { FEATURE_NAMES } from '../../src/model/features.js';
 import { parseModel, serializeModel, type ModelFile } from '../../src/model/model.js';
 import { defaultModelPath, describeModel, modelRanker, openRankers } from '../../src/model/rankers.js';
 import { captureLog, repoRoot, tempDir } from '../helpers.js';
-import { fullSample, randomModelFile } from './helpers.js';
+import { anySample, calibrationSamples, fullSample, randomModelFile } from './helpers.js';
+import { referenceRank } from './reference.js';
 
 function config(model: string | null): Config {
   return { ...defaultConfig(), model };
@@ -252,5 +255,25 @@ describe('models/default.json', () => {
     busy.disk!.busyMax = busy.disk!.busyMean = 0;
     assert.ok(ranker.rank(idle).rank < 15, `idle: ${ranker.rank(idle).rank}`);
     assert.ok(ranker.rank(busy).rank > 60, `busy: ${ranker.rank(busy).rank}`);
+  });
+});
+
+describe('modelRanker', () => {
+  it('gives calibration and random samples the rank, features, typed ranks and backbone rank the reference gives, bit for bit', () => {
+    const file = randomModelFile({ hidden: [12, 8], seed: 5 });
+    file.ranges = file.ranges.map((r, i) => ({ ...r, hi: i % 2 === 0 ? 0.4 : 1 }));
+    file.residual.output = { rankAtZero: -200, rankAtOne: 300 };
+    const models = [parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'default'), parseModel(serializeModel(file), 'network')];
+    const samples = calibrationSamples();
+    for (const model of models) {
+      const ranker = modelRanker(model);
+      const assertSame = (sample: Sample): void => {
+        const result = ranker.rank(sample);
+        assert.deepStrictEqual(result, referenceRank(model, sample)); // numbers by Object.is
+        assert.deepStrictEqual(Object.keys(result.features ?? {}), FEATURE_NAMES);
+      };
+      for (const sample of samples) assertSame(sample);
+      fc.assert(fc.property(anySample, assertSame), { numRuns: 1000 });
+    }
   });
 });
