@@ -3,8 +3,9 @@
 // (stdout a pipe, stdin /dev/null, the installed wrapper's V8 flags) with a temporary
 // config, next to the reads-only floor (scripts/floor-elim.ts) on the same files,
 // on this host and on a generated big node (scripts/gen-bignode.ts).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readKernelText } from '../src/collectors/procfs.js';
@@ -92,10 +93,26 @@ function median(values: number[]): number {
   return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+// A pipe like the one LIM gives its elim (pipe(2)), made as a FIFO: Node's spawn gives
+// a socket pair instead, on which lavarank's report sink skips what it does on a pipe
+// (taking back a report the reader has not read, before each write). The write end
+// is blocking, as LIM's is.
+function reportPipe(): { readEnd: Socket; writeFd: number; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'lavarank-bench-pipe-'));
+  const path = join(dir, 'stdout');
+  execFileSync('mkfifo', ['-m', '600', path]);
+  const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK); // does not wait for a writer
+  const writeFd = openSync(path, constants.O_WRONLY); // a reader is there: does not wait either
+  return { readEnd: new Socket({ fd: readFd, readable: true, writable: false }), writeFd, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 // Runs one program until it has written warmup + reports lines and measures it.
 function measureOne(run: ElimRun, o: { reports: number; warmup: number; windows: number; intervalSec: number }, onFirst: () => void = () => undefined): Promise<ElimMeasurement> {
   const started = performance.now();
-  const child = spawn(process.execPath, run.args, { stdio: ['ignore', 'pipe', 'ignore'], ...(run.cwd === undefined ? {} : { cwd: run.cwd }) });
+  const pipe = reportPipe();
+  const child = spawn(process.execPath, run.args, { stdio: ['ignore', pipe.writeFd, 'ignore'], ...(run.cwd === undefined ? {} : { cwd: run.cwd }) });
+  closeSync(pipe.writeFd); // the child's copy is the only writer: its exit ends the pipe
+  const stdout = pipe.readEnd;
   const pid = child.pid;
   let timer: NodeJS.Timeout | undefined;
   const done = new Promise<ElimMeasurement>((resolvePromise, reject) => {
@@ -115,8 +132,8 @@ function measureOne(run: ElimRun, o: { reports: number; warmup: number; windows:
     const limitMs = (o.warmup + o.reports) * o.intervalSec * 3000 + 15_000;
     timer = setTimeout(() => reject(new Error(`${run.label}: wrote ${seen} reports in ${limitMs / 1000} s`)), limitMs);
     child.on('exit', (code) => reject(new Error(`${run.label}: exited with status ${String(code)} after ${seen} reports`)));
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
+    stdout.setEncoding('utf8');
+    stdout.on('data', (chunk: string) => {
       buffered += chunk;
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -163,6 +180,8 @@ function measureOne(run: ElimRun, o: { reports: number; warmup: number; windows:
     clearTimeout(timer);
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
+    stdout.destroy();
+    pipe.remove();
   });
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { measureDaemon } from '../../scripts/bench-daemon.js';
+import { measureDaemon, measureElims } from '../../scripts/bench-daemon.js';
 import { cliPath } from '../helpers.js';
 
 describe('measureDaemon', () => {
@@ -15,5 +15,14 @@ describe('measureDaemon', () => {
 
   it('says so when the elim cannot run', async () => {
     await assert.rejects(measureDaemon({ cliPath: '/nonexistent/cli.js', reports: 1, warmup: 1, intervalSec: 0.2 }), /exited with status 1 after 0 reports/);
+  });
+});
+
+describe('measureElims', () => {
+  it("gives each program a pipe for stdout, as LIM does, not Node's socket pair", async () => {
+    // Says every 50 ms what its stdout is.
+    const probe = "const { fstatSync, writeSync } = require('node:fs'); const s = fstatSync(1); setInterval(() => writeSync(1, `1 fifo ${s.isFIFO() ? 1 : 0} socket ${s.isSocket() ? 1 : 0}\\n`), 50);";
+    const [r] = await measureElims([{ label: 'probe', args: ['-e', probe] }], { reports: 2, warmup: 1, intervalSec: 0.05 });
+    assert.equal(r?.lastLine, '1 fifo 1 socket 0');
   });
 });
