@@ -1,7 +1,7 @@
 // The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg.
 import { kernelFile, procPath } from './procfs.js';
-import { cpuSet, parseStat, scanStat, type CpuSet } from './cpu.js';
-import { badFile, badLine, toNumber, tokens } from './text.js';
+import { cpuSet, parseStat, scanStat, TIMES_SLOTS, type CpuSet } from './cpu.js';
+import { badFile, badLine, latin1At, numberSlots, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, LoadReading } from './types.js';
 
 const NAME = 'load';
@@ -81,6 +81,7 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
   let onlineText: string | undefined;
   let onlineCount = 0;
   let statCpus: CpuSet = cpuSet([]);
+  const statTimes = numberSlots(TIMES_SLOTS); // scanStat's, unused here
   function onlineCpus(): number {
     const list = onlineFile.textIfPresent();
     if (list !== undefined) {
@@ -92,9 +93,8 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
     }
     onlineText = undefined;
     const bytes = statFile.bytes();
-    const stat = scanStat(bytes, statCpus) ?? parseStat(bytes.toString('latin1', 0, bytes.length), statFile.path);
-    if (stat.cpus !== statCpus.names) statCpus = cpuSet(stat.cpus);
-    return stat.cpus.length;
+    if (!scanStat(bytes, statCpus, statTimes)) statCpus = cpuSet(parseStat(latin1At(bytes, 0, bytes.length), statFile.path).cpus);
+    return statCpus.names.length;
   }
   return {
     name: NAME,

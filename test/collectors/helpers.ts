@@ -6,7 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { TestContext } from 'node:test';
+import { scanStat, TIMES_SLOTS, type CpuSet, type CpuTimes } from '../../src/collectors/cpu.js';
 import { diskScanFor, scanDiskstats, type DiskCounters, type DiskLayout } from '../../src/collectors/disk.js';
+import { numberSlots } from '../../src/collectors/text.js';
 
 // dist/test/collectors/ -> the repository root, where the fixtures stay uncompiled.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -109,4 +111,12 @@ export function scannedDisks(bytes: Buffer, layout: DiskLayout, sectors = true):
   const into = diskScanFor(layout);
   if (!scanDiskstats(bytes, layout, into, sectors)) return undefined;
   return into.disks.map((d, i) => ({ major: d.major, minor: d.minor, name: d.name, readSectors: into.readSectors[i]!, writeSectors: into.writeSectors[i]!, ioTicksMs: into.ioTicksMs[i]! }));
+}
+
+// scanStat's reading of the aggregate line as the times parseStat gives, or undefined
+// when it leaves the text to the parser.
+export function scannedStat(bytes: Buffer, known: CpuSet): CpuTimes | undefined {
+  const t = numberSlots(TIMES_SLOTS);
+  if (!scanStat(bytes, known, t)) return undefined;
+  return { user: t[0]!, nice: t[1]!, system: t[2]!, idle: t[3]!, iowait: t[4]!, irq: t[5]!, softirq: t[6]!, steal: t[7]! };
 }
