@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import type { TestContext } from 'node:test';
 import { scanStat, TIMES_SLOTS, type CpuSet, type CpuTimes } from '../../src/collectors/cpu.js';
 import { diskScanFor, scanDiskstats, type DiskCounters, type DiskLayout } from '../../src/collectors/disk.js';
+import { MEMINFO_SLOTS, scanMeminfo, scanVmstat, VMSTAT_SLOTS, type MeminfoCounters, type VmstatCounters } from '../../src/collectors/memory.js';
 import { numberSlots } from '../../src/collectors/text.js';
 
 // dist/test/collectors/ -> the repository root, where the fixtures stay uncompiled.
@@ -119,4 +120,21 @@ export function scannedStat(bytes: Buffer, known: CpuSet): CpuTimes | undefined 
   const t = numberSlots(TIMES_SLOTS);
   if (!scanStat(bytes, known, t)) return undefined;
   return { user: t[0]!, nice: t[1]!, system: t[2]!, idle: t[3]!, iowait: t[4]!, irq: t[5]!, softirq: t[6]!, steal: t[7]! };
+}
+
+// scanMeminfo's reading as the counters parseMeminfo gives, or undefined when it leaves
+// the text to the parser.
+export function scannedMeminfo(text: string): MeminfoCounters | undefined {
+  const m: Array<number | undefined> = numberSlots(MEMINFO_SLOTS);
+  if (!scanMeminfo(Buffer.from(text, 'latin1'), m)) return undefined;
+  const [totalBytes, freeBytes, availableBytes, buffersBytes, cachedBytes, swapTotalBytes, swapFreeBytes] = m as number[];
+  return { totalBytes: totalBytes!, freeBytes: freeBytes!, availableBytes: availableBytes!, buffersBytes: buffersBytes!, cachedBytes: cachedBytes!, swapTotalBytes: swapTotalBytes!, swapFreeBytes: swapFreeBytes! };
+}
+
+// scanVmstat's reading as the counters parseVmstat gives, or undefined when it leaves
+// the text to the parser.
+export function scannedVmstat(bytes: Buffer): VmstatCounters | undefined {
+  const v: Array<number | undefined> = numberSlots(VMSTAT_SLOTS);
+  if (!scanVmstat(bytes, v)) return undefined;
+  return { pswpin: v[0]!, pswpout: v[1]!, pgmajfault: v[2]! };
 }

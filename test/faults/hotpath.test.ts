@@ -11,11 +11,11 @@ import fc from 'fast-check';
 import { cpuSet, parseStat } from '../../src/collectors/cpu.js';
 import { diskLayout, parseDiskstats, type DiskCounters } from '../../src/collectors/disk.js';
 import { parseLoadavg, scanLoadavg } from '../../src/collectors/loadavg.js';
-import { parseMeminfo, parseVmstat, scanMeminfo, scanVmstat } from '../../src/collectors/memory.js';
+import { parseMeminfo, parseVmstat } from '../../src/collectors/memory.js';
 import { netDevLayout, parseNetDev, scanNetDev } from '../../src/collectors/network.js';
 import { parsePressure, scanPressure } from '../../src/collectors/pressure.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { scannedDisks, scannedStat } from '../collectors/helpers.js';
+import { scannedDisks, scannedMeminfo, scannedStat, scannedVmstat } from '../collectors/helpers.js';
 import { envCount } from './helpers.js';
 
 const RUNS = envCount('LAVARANK_FUZZ_RUNS', 300);
@@ -114,7 +114,7 @@ describe('hot-path readers agree with the parsers', () => {
       const keys = ['MemTotal', 'MemFree', ...(available ? ['MemAvailable'] : []), 'Buffers', 'Cached', 'SwapCached', 'SwapTotal', 'SwapFree', 'Dirty'];
       const kernel = keys.map((k, i) => `${`${k}:`.padEnd(16)}${v[i]!.padStart(8)} kB`).join('\n') + '\nHugePages_Total:       0\n';
       const text = applyEdits(kernel, list);
-      return agrees(scanMeminfo(text), () => parseMeminfo(text));
+      return agrees(scannedMeminfo(text), () => parseMeminfo(text));
     },
   );
 
@@ -123,7 +123,7 @@ describe('hot-path readers agree with the parsers', () => {
     fc.tuple(counters(6), fc.shuffledSubarray(['nr_free_pages', 'pgpgin', 'pswpin', 'pswpout', 'pgfault', 'pgmajfault'], { minLength: 4 }), edits),
     ([v, keys, list]) => {
       const text = applyEdits(keys.map((k, i) => `${k} ${v[i]}`).join('\n') + '\n', list);
-      return agrees(scanVmstat(Buffer.from(text, 'latin1')), () => parseVmstat(text));
+      return agrees(scannedVmstat(Buffer.from(text, 'latin1')), () => parseVmstat(text));
     },
   );
 
