@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test';
 import { scanStat, TIMES_SLOTS, type CpuSet, type CpuTimes } from '../../src/collectors/cpu.js';
 import { diskScanFor, scanDiskstats, type DiskCounters, type DiskLayout } from '../../src/collectors/disk.js';
 import { MEMINFO_SLOTS, scanMeminfo, scanVmstat, VMSTAT_SLOTS, type MeminfoCounters, type VmstatCounters } from '../../src/collectors/memory.js';
+import { scanPressure } from '../../src/collectors/pressure.js';
 import { numberSlots } from '../../src/collectors/text.js';
 
 // dist/test/collectors/ -> the repository root, where the fixtures stay uncompiled.
@@ -137,4 +138,11 @@ export function scannedVmstat(bytes: Buffer): VmstatCounters | undefined {
   const v: Array<number | undefined> = numberSlots(VMSTAT_SLOTS);
   if (!scanVmstat(bytes, v)) return undefined;
   return { pswpin: v[0]!, pswpout: v[1]!, pgmajfault: v[2]! };
+}
+
+// What the hot path reads of a PSI file: the avg10 of its some and full lines (full
+// undefined without one), or undefined when it leaves the text to parsePressure.
+export function scannedPressure(text: string): { some: number; full: number | undefined } | undefined {
+  const avg10: Array<number | undefined> = numberSlots(2);
+  return scanPressure(text, avg10, 0) ? { some: avg10[0]!, full: avg10[1] } : undefined;
 }

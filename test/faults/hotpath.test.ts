@@ -13,9 +13,9 @@ import { diskLayout, parseDiskstats, type DiskCounters } from '../../src/collect
 import { parseLoadavg, scanLoadavg } from '../../src/collectors/loadavg.js';
 import { parseMeminfo, parseVmstat } from '../../src/collectors/memory.js';
 import { netDevLayout, parseNetDev, scanNetDev } from '../../src/collectors/network.js';
-import { parsePressure, scanPressure } from '../../src/collectors/pressure.js';
+import { parsePressure } from '../../src/collectors/pressure.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { scannedDisks, scannedMeminfo, scannedStat, scannedVmstat } from '../collectors/helpers.js';
+import { scannedDisks, scannedMeminfo, scannedPressure, scannedStat, scannedVmstat } from '../collectors/helpers.js';
 import { envCount } from './helpers.js';
 
 const RUNS = envCount('LAVARANK_FUZZ_RUNS', 300);
@@ -134,7 +134,7 @@ describe('hot-path readers agree with the parsers', () => {
       const pct = (x: number) => (x / 100).toFixed(2);
       const line = (kind: string, a: number, t: string) => `${kind} avg10=${pct(avg[a]!)} avg60=${pct(avg[a + 1]!)} avg300=${pct(avg[a + 2]!)} total=${t}\n`;
       const text = applyEdits(line('some', 0, totals[0]!) + (full ? line('full', 3, totals[1]!) : ''), list);
-      return agrees(scanPressure(text), () => parsePressure(text));
+      return agrees(scannedPressure(text), () => parsePressure(text), (scanned, parsed) => assert.deepEqual(scanned, { some: parsed.some.avg10, full: parsed.full?.avg10 }));
     },
   );
 
