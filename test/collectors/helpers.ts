@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import type { TestContext } from 'node:test';
 import { scanStat, TIMES_SLOTS, type CpuSet, type CpuTimes } from '../../src/collectors/cpu.js';
 import { diskScanFor, scanDiskstats, type DiskCounters, type DiskLayout } from '../../src/collectors/disk.js';
+import { LOAD1, RUNNING, scanLoadavg } from '../../src/collectors/loadavg.js';
 import { MEMINFO_SLOTS, scanMeminfo, scanVmstat, VMSTAT_SLOTS, type MeminfoCounters, type VmstatCounters } from '../../src/collectors/memory.js';
 import { scanPressure } from '../../src/collectors/pressure.js';
 import { numberSlots } from '../../src/collectors/text.js';
@@ -145,4 +146,10 @@ export function scannedVmstat(bytes: Buffer): VmstatCounters | undefined {
 export function scannedPressure(text: string): { some: number; full: number | undefined } | undefined {
   const avg10: Array<number | undefined> = numberSlots(2);
   return scanPressure(text, avg10, 0) ? { some: avg10[0]!, full: avg10[1] } : undefined;
+}
+
+// What the hot path reads of /proc/loadavg, or undefined when it leaves the text to parseLoadavg.
+export function scannedLoadavg(text: string): { load1: number; running: number } | undefined {
+  const into = numberSlots(2);
+  return scanLoadavg(text, into) ? { load1: into[LOAD1]!, running: into[RUNNING]! } : undefined;
 }

@@ -10,12 +10,12 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { cpuSet, parseStat } from '../../src/collectors/cpu.js';
 import { diskLayout, parseDiskstats, type DiskCounters } from '../../src/collectors/disk.js';
-import { parseLoadavg, scanLoadavg } from '../../src/collectors/loadavg.js';
+import { parseLoadavg } from '../../src/collectors/loadavg.js';
 import { parseMeminfo, parseVmstat } from '../../src/collectors/memory.js';
 import { netDevLayout, parseNetDev, scanNetDev } from '../../src/collectors/network.js';
 import { parsePressure } from '../../src/collectors/pressure.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { scannedDisks, scannedMeminfo, scannedPressure, scannedStat, scannedVmstat } from '../collectors/helpers.js';
+import { scannedDisks, scannedLoadavg, scannedMeminfo, scannedPressure, scannedStat, scannedVmstat } from '../collectors/helpers.js';
 import { envCount } from './helpers.js';
 
 const RUNS = envCount('LAVARANK_FUZZ_RUNS', 300);
@@ -103,7 +103,7 @@ describe('hot-path readers agree with the parsers', () => {
     fc.tuple(counters(6), edits),
     ([v, list]) => {
       const text = applyEdits(`${v[0]}.${v[1]!.slice(-2)} ${v[1]}.05 ${v[2]}.00 ${v[3]}/${v[4]} ${v[5]}\n`, list);
-      return agrees(scanLoadavg(text), () => parseLoadavg(text));
+      return agrees(scannedLoadavg(text), () => parseLoadavg(text), (scanned, parsed) => assert.deepEqual(scanned, { load1: parsed.load1, running: parsed.running }));
     },
   );
 
