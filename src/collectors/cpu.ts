@@ -1,6 +1,6 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
 import { kernelFile, procPath } from './procfs.js';
-import { badFile, badLine, byteIndex, bytesAt, counterAt, onlySpacesAndNewlines, toNumber, tokens } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
 const NAME = 'cpu';
@@ -78,87 +78,115 @@ const CPU = Buffer.from('cpu', 'latin1');
 const SPACE = 32;
 const NEWLINE = 10;
 
+// A reading as the collector keeps it, in an array from numberSlots(TIMES_SLOTS): the
+// eight times in FIELDS order, then their sum and idle + iowait. In the interpreter a
+// time past 2^31 read from an object's field is copied into a fresh heap number, and so
+// is every result of arithmetic on one: kept in such an array, each sum computed once
+// per reading (the next report uses it again as the earlier reading's), and no delta
+// computed twice, the times cost a report a few hundred bytes.
+export const TIMES_SLOTS = 10;
+const SUM = 8;
+const IDLE_IOWAIT = 9;
+
+// Writes the eight times of a parsed reading into times slots, in FIELDS order.
+function timesInto(t: CpuTimes, into: number[]): void {
+  into[0] = t.user;
+  into[1] = t.nice;
+  into[2] = t.system;
+  into[3] = t.idle;
+  into[4] = t.iowait;
+  into[5] = t.irq;
+  into[6] = t.softirq;
+  into[7] = t.steal;
+}
+
 // The hot path's reading of /proc/stat, from its bytes without making strings: the
 // aggregate line as the kernel prints it ("cpu  " then eight times, single spaces),
-// and a check that the cpuN lines follow it, exactly `known` in order, with no
-// other cpu line anywhere after them, without reading their numbers. Undefined for
-// anything else (hotplug, an old kernel's shorter line, garbage), for parseStat to
-// read or reject. When it returns, its cpus is known.names itself, and parseStat
-// would give the same total and names, or reject a line this does not read.
-export function scanStat(bytes: Buffer, known: CpuSet): StatCounters | undefined {
-  if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE || !onlySpacesAndNewlines(bytes)) return undefined;
+// its times written into `into` (times slots, FIELDS order), and a check that the cpuN
+// lines follow it, exactly `known` in order, with no other cpu line anywhere after
+// them, without reading their numbers. False for anything else (hotplug, an old
+// kernel's shorter line, garbage), for parseStat to read or reject; `into` may then
+// hold some of the times. When it returns true, parseStat would give the same total
+// and known.names as its cpus, or reject a line this does not read. Each of the eight
+// fields is read whole and must be digits, so whitespace other than a space anywhere in
+// them makes this give up; the rest of the file needs no such check.
+export function scanStat(bytes: Buffer, known: CpuSet, into: number[]): boolean {
+  if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE) return false;
   let p = 4;
   while (bytes[p] === SPACE) p++;
   const newline = byteIndex(bytes, NEWLINE, p);
-  if (newline < 0) return undefined;
-  const times = [0, 0, 0, 0, 0, 0, 0, 0];
+  if (newline < 0) return false;
   for (let f = 0; f < 8; f++) {
     let end = byteIndex(bytes, SPACE, p);
     if (end < 0 || end > newline) end = f === 7 ? newline : -1;
-    if (end <= p) return undefined;
+    if (end <= p) return false;
     const v = counterAt(bytes, p, end);
-    if (v < 0) return undefined;
-    times[f] = v;
+    if (v < 0) return false;
+    into[f] = v;
     p = end + 1;
   }
   const prefixes = known.prefixes;
-  if (prefixes.length === 0) return undefined;
+  if (prefixes.length === 0) return false;
   let nl = newline;
   // Indexed loops on the hot paths: an interpreted for-of allocates a result object per step.
   for (let i = 0; i < prefixes.length; i++) {
     const prefix = prefixes[i]!;
-    if (nl < 0 || !bytesAt(bytes, prefix, nl + 1)) return undefined;
+    if (nl < 0 || !bytesAt(bytes, prefix, nl + 1)) return false;
     nl = byteIndex(bytes, NEWLINE, nl + 1 + prefix.length);
   }
-  if (nl >= 0 && bytes.indexOf(NL_CPU, nl) >= 0) return undefined;
-  const total: CpuTimes = {
-    user: times[0]!,
-    nice: times[1]!,
-    system: times[2]!,
-    idle: times[3]!,
-    iowait: times[4]!,
-    irq: times[5]!,
-    softirq: times[6]!,
-    steal: times[7]!,
-  };
-  return { total, cpus: known.names };
+  return nl < 0 || bytes.indexOf(NL_CPU, nl) < 0;
 }
 
-function sum(t: CpuTimes): number {
-  return t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal;
+// Completes times slots with the sum of the eight times and idle + iowait.
+function withSums(v: number[]): void {
+  v[SUM] = v[0]! + v[1]! + v[2]! + v[3]! + v[4]! + v[5]! + v[6]! + v[7]!;
+  v[IDLE_IOWAIT] = v[3]! + v[4]!;
+}
+
+function sameCpus(a: string[], b: string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 // The fractions between two readings, or undefined when they cannot be compared:
 // the set of online CPUs changed (hotplug: an offline CPU's idle time is accounted
 // differently, so the aggregate jumps), a counter went backwards, or no time passed.
 export function cpuFractions(before: StatCounters, now: StatCounters): CpuReading | undefined {
-  if (before.cpus !== now.cpus && (before.cpus.length !== now.cpus.length || before.cpus.some((name, i) => now.cpus[i] !== name))) return undefined;
-  const a = before.total;
-  const b = now.total;
-  const d = {
-    user: b.user - a.user,
-    nice: b.nice - a.nice,
-    system: b.system - a.system,
-    irq: b.irq - a.irq,
-    softirq: b.softirq - a.softirq,
-    steal: b.steal - a.steal,
-  };
-  if (Object.values(d).some((v) => v < 0)) return undefined;
+  const a = numberSlots(TIMES_SLOTS);
+  const b = numberSlots(TIMES_SLOTS);
+  timesInto(before.total, a);
+  timesInto(now.total, b);
+  withSums(a);
+  withSums(b);
+  return sameCpus(before.cpus, now.cpus) ? fractionsOf(a, b, now.cpus.length) : undefined;
+}
+
+// cpuFractions of two readings in times slots with their sums, over the same CPUs.
+function fractionsOf(a: number[], b: number[], online: number): CpuReading | undefined {
+  const user = b[0]! - a[0]!;
+  const nice = b[1]! - a[1]!;
+  const system = b[2]! - a[2]!;
+  const irq = b[5]! - a[5]!;
+  const softirq = b[6]! - a[6]!;
+  const steal = b[7]! - a[7]!;
+  if (user < 0 || nice < 0 || system < 0 || irq < 0 || softirq < 0 || steal < 0) return undefined;
   // proc(5): iowait "may decrease in certain conditions" (with NO_HZ a sleeping CPU's
   // time moves from iowait to idle when the task it waited for wakes elsewhere). The
   // sum of the two only grows, so split that sum instead of dropping the tick.
-  const idleIowait = b.idle + b.iowait - (a.idle + a.iowait);
+  const idleIowait = b[IDLE_IOWAIT]! - a[IDLE_IOWAIT]!;
   if (idleIowait < 0) return undefined;
-  const iowait = Math.min(idleIowait, Math.max(0, b.iowait - a.iowait));
-  const total = sum(b) - sum(a);
+  const iowait = Math.min(idleIowait, Math.max(0, b[4]! - a[4]!));
+  const total = b[SUM]! - a[SUM]!;
   if (!(total > 0)) return undefined;
   return {
-    user: (d.user + d.nice) / total,
-    system: (d.system + d.irq + d.softirq) / total,
+    user: (user + nice) / total,
+    system: (system + irq + softirq) / total,
     iowait: iowait / total,
-    steal: d.steal / total,
+    steal: steal / total,
     busy: (total - idleIowait) / total,
-    online: now.cpus.length,
+    online,
   };
 }
 
@@ -168,20 +196,29 @@ export function cpuFractions(before: StatCounters, now: StatCounters): CpuReadin
 // and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
   const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'));
-  let previous: StatCounters | undefined;
   let known: CpuSet = cpuSet([]);
+  // Two readings, swapped each report: the hot path writes into the older one, so that a
+  // file it cannot read, and parseStat then rejects, leaves the last reading as it was.
+  let previous = numberSlots(TIMES_SLOTS);
+  let spare = numberSlots(TIMES_SLOTS);
+  let previousCpus: string[] | undefined; // undefined before the first reading
   return {
     name: NAME,
     collect() {
       const bytes = file.bytes();
-      let now = scanStat(bytes, known);
-      if (now === undefined) {
-        now = parseStat(bytes.toString('latin1', 0, bytes.length), file.path);
-        known = cpuSet(now.cpus);
+      const now = spare;
+      if (!scanStat(bytes, known, now)) {
+        const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
+        known = cpuSet(parsed.cpus);
+        timesInto(parsed.total, now);
       }
+      withSums(now);
       const before = previous;
+      const beforeCpus = previousCpus;
       previous = now;
-      return before === undefined ? undefined : cpuFractions(before, now);
+      previousCpus = known.names;
+      spare = before;
+      return beforeCpus === undefined || !sameCpus(beforeCpus, known.names) ? undefined : fractionsOf(before, now, known.names.length);
     },
     close: file.close,
   };

@@ -1,7 +1,7 @@
 // The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg.
 import { kernelFile, procPath } from './procfs.js';
-import { cpuSet, parseStat, scanStat, type CpuSet } from './cpu.js';
-import { badFile, badLine, toNumber, tokens } from './text.js';
+import { cpuSet, parseStat, scanStat, TIMES_SLOTS, type CpuSet } from './cpu.js';
+import { badFile, badLine, latin1At, numberSlots, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, LoadReading } from './types.js';
 
 const NAME = 'load';
@@ -32,15 +32,25 @@ export function parseLoadavg(text: string, file = '/proc/loadavg'): LoadavgCount
 }
 
 // /proc/loadavg as the kernel prints it ("%lu.%02lu" three times, "%u/%d %d").
-const LOADAVG = /(\d{1,30}\.\d{1,30}) (\d{1,30}\.\d{1,30}) (\d{1,30}\.\d{1,30}) (\d{1,30})\/(\d{1,30}) (\d{1,30})\n/y;
+const LOADAVG = /\d{1,30}\.\d{1,30} \d{1,30}\.\d{1,30} \d{1,30}\.\d{1,30} \d{1,30}\/\d{1,30} \d{1,30}\n/y;
 
-// The hot path's reading of /proc/loadavg, or undefined for text not in the kernel's
-// layout, for parseLoadavg to read or reject; when it returns, parseLoadavg agrees.
-export function scanLoadavg(text: string): LoadavgCounters | undefined {
+// Slots for what the hot path reads of /proc/loadavg, from numberSlots.
+export const LOAD1 = 0;
+export const RUNNING = 1;
+
+// The hot path's reading of /proc/loadavg: the 1-minute load and the running count,
+// written into into[LOAD1] and into[RUNNING] (a numberSlots array), without a match
+// array or an object. False for text not in the kernel's layout, for parseLoadavg to
+// read or reject; when it returns true, parseLoadavg agrees.
+export function scanLoadavg(text: string, into: number[]): boolean {
   LOADAVG.lastIndex = 0;
-  const m = LOADAVG.exec(text);
-  if (m === null) return undefined;
-  return { load1: Number(m[1]), load5: Number(m[2]), load15: Number(m[3]), running: Number(m[4]), tasks: Number(m[5]), lastPid: Number(m[6]) };
+  if (!LOADAVG.test(text)) return false;
+  // The layout is checked: single spaces, and a slash after the running count.
+  const load1End = text.indexOf(' ');
+  const runningAt = text.indexOf(' ', text.indexOf(' ', load1End + 1) + 1) + 1;
+  into[LOAD1] = Number(text.slice(0, load1End));
+  into[RUNNING] = Number(text.slice(runningAt, text.indexOf('/', runningAt)));
+  return true;
 }
 
 // No Linux build allows more than 8192 CPUs (CONFIG_NR_CPUS); a list naming more is
@@ -77,10 +87,12 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
   const file = kernelFile(NAME, procPath(procRoot, 'loadavg'));
   const onlineFile = kernelFile(NAME, procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/online'));
   const statFile = kernelFile(NAME, procPath(procRoot, 'stat'));
+  const load = numberSlots(2);
   // The CPU list changes only with hotplug: it is parsed again only when its text does.
   let onlineText: string | undefined;
   let onlineCount = 0;
   let statCpus: CpuSet = cpuSet([]);
+  const statTimes = numberSlots(TIMES_SLOTS); // scanStat's, unused here
   function onlineCpus(): number {
     const list = onlineFile.textIfPresent();
     if (list !== undefined) {
@@ -92,19 +104,23 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
     }
     onlineText = undefined;
     const bytes = statFile.bytes();
-    const stat = scanStat(bytes, statCpus) ?? parseStat(bytes.toString('latin1', 0, bytes.length), statFile.path);
-    if (stat.cpus !== statCpus.names) statCpus = cpuSet(stat.cpus);
-    return stat.cpus.length;
+    if (!scanStat(bytes, statCpus, statTimes)) statCpus = cpuSet(parseStat(latin1At(bytes, 0, bytes.length), statFile.path).cpus);
+    return statCpus.names.length;
   }
   return {
     name: NAME,
     collect(): LoadReading {
       const text = file.text();
-      const load = scanLoadavg(text) ?? parseLoadavg(text, file.path);
+      if (!scanLoadavg(text, load)) {
+        const parsed = parseLoadavg(text, file.path);
+        load[LOAD1] = parsed.load1;
+        load[RUNNING] = parsed.running;
+      }
       const online = onlineCpus();
       if (!(online > 0)) throw badFile(NAME, onlineFile.path, 'no online CPU');
-      const runnable = Math.max(0, load.running - 1);
-      return { load1: load.load1, load1PerCpu: load.load1 / online, runnable, runnablePerCpu: runnable / online, online };
+      const load1 = load[LOAD1]!;
+      const runnable = Math.max(0, load[RUNNING]! - 1);
+      return { load1, load1PerCpu: load1 / online, runnable, runnablePerCpu: runnable / online, online };
     },
     close() {
       file.close();

@@ -1,6 +1,6 @@
 // Memory use from /proc/meminfo, and swap and major-fault rates from /proc/vmstat.
 import { kernelFile, procPath } from './procfs.js';
-import { badFile, badLine, ratePerSec, toNumber, tokens } from './text.js';
+import { badFile, badLine, bytesAt, counterAt, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, MemoryReading } from './types.js';
 
 const NAME = 'memory';
@@ -73,79 +73,118 @@ export function parseVmstat(text: string, file = '/proc/vmstat'): VmstatCounters
   return out;
 }
 
-// Where the value of the last line starting with `key` begins, or -1 (the parsers
-// also keep the last one of a name).
-function lineValueAt(text: string, key: string, afterNewline: string): number {
-  const at = text.lastIndexOf(afterNewline);
+// The meminfo values the hot path reads, in the order of its slots.
+const MEMINFO_NAMES = ['MemTotal:', 'MemFree:', 'MemAvailable:', 'Buffers:', 'Cached:', 'SwapTotal:', 'SwapFree:'].map((k) => Buffer.from(k, 'latin1'));
+const MEMINFO_AFTER_NEWLINE = MEMINFO_NAMES.map((k) => Buffer.concat([Buffer.from('\n'), k]));
+const TOTAL = 0;
+const FREE = 1;
+const AVAILABLE = 2;
+const BUFFERS = 3;
+const CACHED = 4;
+const SWAP_TOTAL = 5;
+const SWAP_FREE = 6;
+// Slots for a meminfo reading in bytes, MEMINFO_NAMES's order (AVAILABLE undefined
+// without MemAvailable), from numberSlots: the hot path reads it without an object, and
+// the fractions read each value without the copy an object's field costs.
+export const MEMINFO_SLOTS = 7;
+
+// Where the value of the last line of bytes starting with `key` begins, or -1 (the
+// parsers also keep the last one of a name).
+function bytesValueAt(bytes: Buffer, key: Buffer, afterNewline: Buffer): number {
+  const at = bytes.lastIndexOf(afterNewline);
   if (at >= 0) return at + afterNewline.length;
-  return text.startsWith(key) ? key.length : -1;
+  return bytesAt(bytes, key, 0) ? key.length : -1;
 }
 
-// A meminfo value as the kernel prints it: padded with spaces, in kB.
-const MEMINFO_VALUE = / *(\d{1,30}) kB\n/y;
+// A meminfo value as the kernel prints it ("%8lu", then " kB"): padded with spaces.
+const PADDED_COUNT = /^ *\d{1,30}$/;
+const SPACE = 32;
+const NEWLINE = 10;
+const LETTER_K = 107;
+const LETTER_B = 66;
 
-const MEMINFO_KEYS = ['MemTotal:', 'MemFree:', 'MemAvailable:', 'Buffers:', 'Cached:', 'SwapTotal:', 'SwapFree:'] as const;
-const MEMINFO_AFTER_NEWLINE = MEMINFO_KEYS.map((k) => `\n${k}`);
-
-// The hot path's reading of /proc/meminfo: the seven lines used, found by name. Undefined
-// when one is missing (an old kernel without MemAvailable) or not in the kernel's
-// layout, for parseMeminfo to read or reject; when it returns, parseMeminfo agrees
-// or rejects a line this does not read.
-export function scanMeminfo(text: string): MeminfoCounters | undefined {
-  const v: number[] = [];
-  for (let i = 0; i < MEMINFO_KEYS.length; i++) {
-    const at = lineValueAt(text, MEMINFO_KEYS[i]!, MEMINFO_AFTER_NEWLINE[i]!);
-    if (at < 0) return undefined;
-    MEMINFO_VALUE.lastIndex = at;
-    const m = MEMINFO_VALUE.exec(text);
-    if (m === null) return undefined;
-    v.push(Number(m[1]) * 1024);
+// The hot path's reading of /proc/meminfo, from its bytes without making a string of the
+// file: the seven lines used, found by name, their values in bytes written into `into`
+// (meminfo slots). False when one is missing (an old kernel without MemAvailable), not
+// in the kernel's layout or MemTotal is not positive, for parseMeminfo to read or
+// reject; `into` may then hold some of the values. When it returns true, parseMeminfo
+// agrees, or rejects a line this does not read.
+export function scanMeminfo(bytes: Buffer, into: Array<number | undefined>): boolean {
+  for (let i = 0; i < MEMINFO_NAMES.length; i++) {
+    const at = bytesValueAt(bytes, MEMINFO_NAMES[i]!, MEMINFO_AFTER_NEWLINE[i]!);
+    if (at < 0) return false;
+    const newline = u8IndexOf.call(bytes, NEWLINE, at);
+    const end = newline - 3; // " kB"
+    if (end <= at || bytes[end] !== SPACE || bytes[end + 1] !== LETTER_K || bytes[end + 2] !== LETTER_B) return false;
+    const text = latin1At(bytes, at, end);
+    if (!PADDED_COUNT.test(text)) return false;
+    into[i] = Number(text) * 1024;
   }
-  const [totalBytes, freeBytes, availableBytes, buffersBytes, cachedBytes, swapTotalBytes, swapFreeBytes] = v as [number, number, number, number, number, number, number];
-  if (!(totalBytes > 0)) return undefined;
-  return { totalBytes, freeBytes, availableBytes, buffersBytes, cachedBytes, swapTotalBytes, swapFreeBytes };
+  return into[TOTAL]! > 0;
+}
+
+// Writes a parsed meminfo reading into meminfo slots.
+function meminfoInto(m: MeminfoCounters, into: Array<number | undefined>): void {
+  into[TOTAL] = m.totalBytes;
+  into[FREE] = m.freeBytes;
+  into[AVAILABLE] = m.availableBytes;
+  into[BUFFERS] = m.buffersBytes;
+  into[CACHED] = m.cachedBytes;
+  into[SWAP_TOTAL] = m.swapTotalBytes;
+  into[SWAP_FREE] = m.swapFreeBytes;
 }
 
 const VMSTAT_NAMES = ['pswpin ', 'pswpout ', 'pgmajfault '].map((k) => Buffer.from(k, 'latin1'));
 const VMSTAT_AFTER_NEWLINE = VMSTAT_NAMES.map((k) => Buffer.concat([Buffer.from('\n'), k]));
-const VMSTAT_VALUE = /(\d{1,30})(?:\n|$)/y;
-
-// Where the value of the last line of bytes starting with `key` begins, or -1.
-function bytesValueAt(bytes: Buffer, key: Buffer, afterNewline: Buffer): number {
-  const at = bytes.lastIndexOf(afterNewline);
-  if (at >= 0) return at + afterNewline.length;
-  return bytes.length >= key.length && bytes.compare(key, 0, key.length, 0, key.length) === 0 ? key.length : -1;
-}
+// Slots for the vmstat counters, VMSTAT_NAMES's order (each undefined when the kernel
+// does not print it), from numberSlots.
+export const VMSTAT_SLOTS = 3;
 
 // The hot path's reading of /proc/vmstat: the three counters used, found by name among
-// the ~190 lines, without making a string of the file. Undefined when one is missing or
-// not in the kernel's layout, for parseVmstat to read or reject; when it returns,
-// parseVmstat agrees or rejects a line this does not read.
-export function scanVmstat(bytes: Buffer): VmstatCounters | undefined {
-  const v: number[] = [];
+// the ~190 lines, without making a string of the file, written into `into` (vmstat
+// slots). False when one is missing or not in the kernel's layout, for parseVmstat to
+// read or reject; `into` may then hold some of them. When it returns true, parseVmstat
+// agrees, or rejects a line this does not read.
+export function scanVmstat(bytes: Buffer, into: Array<number | undefined>): boolean {
   for (let i = 0; i < VMSTAT_NAMES.length; i++) {
     const at = bytesValueAt(bytes, VMSTAT_NAMES[i]!, VMSTAT_AFTER_NEWLINE[i]!);
-    if (at < 0) return undefined;
-    VMSTAT_VALUE.lastIndex = 0;
-    const m = VMSTAT_VALUE.exec(bytes.toString('latin1', at, Math.min(bytes.length, at + 32)));
-    if (m === null) return undefined;
-    v.push(Number(m[1]));
+    if (at < 0) return false;
+    const newline = u8IndexOf.call(bytes, NEWLINE, at);
+    const v = counterAt(bytes, at, newline < 0 ? bytes.length : newline);
+    if (v < 0) return false;
+    into[i] = v;
   }
-  return { pswpin: v[0]!, pswpout: v[1]!, pgmajfault: v[2]! };
+  return true;
+}
+
+// Writes a parsed vmstat reading into vmstat slots.
+export function vmstatInto(v: VmstatCounters, into: Array<number | undefined>): void {
+  into[0] = v.pswpin;
+  into[1] = v.pswpout;
+  into[2] = v.pgmajfault;
 }
 
 // Used and swap fractions of one meminfo reading. Without MemAvailable (kernels
 // before 3.14) the available memory is estimated as MemFree + Buffers + Cached,
 // which overstates it a little (some cache cannot be dropped).
 export function memoryFractions(m: MeminfoCounters): MemoryReading {
-  const available = Math.min(m.totalBytes, m.availableBytes ?? m.freeBytes + m.buffersBytes + m.cachedBytes);
-  const swapUsed = Math.max(0, m.swapTotalBytes - m.swapFreeBytes);
+  const slots: Array<number | undefined> = numberSlots(MEMINFO_SLOTS);
+  meminfoInto(m, slots);
+  return fractionsOf(slots);
+}
+
+// memoryFractions of a reading in meminfo slots.
+function fractionsOf(m: ReadonlyArray<number | undefined>): MemoryReading {
+  const total = m[TOTAL]!;
+  const swapTotal = m[SWAP_TOTAL]!;
+  const available = Math.min(total, m[AVAILABLE] ?? m[FREE]! + m[BUFFERS]! + m[CACHED]!);
+  const swapUsed = Math.max(0, swapTotal - m[SWAP_FREE]!);
   return {
-    totalBytes: m.totalBytes,
+    totalBytes: total,
     availableBytes: available,
-    usedFraction: 1 - available / m.totalBytes,
-    swapTotalBytes: m.swapTotalBytes,
-    swapUsedFraction: m.swapTotalBytes > 0 ? swapUsed / m.swapTotalBytes : 0,
+    usedFraction: 1 - available / total,
+    swapTotalBytes: swapTotal,
+    swapUsedFraction: swapTotal > 0 ? swapUsed / swapTotal : 0,
   };
 }
 
@@ -161,26 +200,32 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
   const root = options.procRoot ?? '/proc';
   const meminfoFile = kernelFile(NAME, procPath(root, 'meminfo'));
   const vmstatFile = kernelFile(NAME, procPath(root, 'vmstat'));
-  let previous: { at: number; vm: VmstatCounters } | undefined;
+  const meminfo: Array<number | undefined> = numberSlots(MEMINFO_SLOTS);
+  // Two vmstat readings, swapped each report: the hot path writes into the older one, so
+  // that a file it cannot read, and parseVmstat then rejects, leaves the last one as it was.
+  let previous: Array<number | undefined> = numberSlots(VMSTAT_SLOTS);
+  let spare: Array<number | undefined> = numberSlots(VMSTAT_SLOTS);
+  let previousAt: number | undefined; // undefined before the first reading
   return {
     name: NAME,
     collect(monotonicMs): MemoryReading {
-      const meminfo = meminfoFile.text();
-      const reading = memoryFractions(scanMeminfo(meminfo) ?? parseMeminfo(meminfo, meminfoFile.path));
+      const meminfoBytes = meminfoFile.bytes();
+      const reading = scanMeminfo(meminfoBytes, meminfo)
+        ? fractionsOf(meminfo)
+        : memoryFractions(parseMeminfo(latin1At(meminfoBytes, 0, meminfoBytes.length), meminfoFile.path));
       const vmstat = vmstatFile.bytes();
-      const vm = scanVmstat(vmstat) ?? parseVmstat(vmstat.toString('latin1', 0, vmstat.length), vmstatFile.path);
+      const now = spare;
+      if (!scanVmstat(vmstat, now)) vmstatInto(parseVmstat(latin1At(vmstat, 0, vmstat.length), vmstatFile.path), now);
       const before = previous;
-      previous = { at: monotonicMs, vm };
-      if (before !== undefined) {
-        const seconds = (monotonicMs - before.at) / 1000;
-        const rate = (key: keyof VmstatCounters): number | undefined => {
-          const now = vm[key];
-          const then = before.vm[key];
-          return now === undefined || then === undefined ? undefined : ratePerSec(now, then, seconds);
-        };
-        const swapIn = rate('pswpin');
-        const swapOut = rate('pswpout');
-        const faults = rate('pgmajfault');
+      const beforeAt = previousAt;
+      previous = now;
+      previousAt = monotonicMs;
+      spare = before;
+      if (beforeAt !== undefined) {
+        const seconds = (monotonicMs - beforeAt) / 1000;
+        const swapIn = rate(now[0], before[0], seconds);
+        const swapOut = rate(now[1], before[1], seconds);
+        const faults = rate(now[2], before[2], seconds);
         if (swapIn !== undefined) reading.swapInPerSec = swapIn;
         if (swapOut !== undefined) reading.swapOutPerSec = swapOut;
         if (faults !== undefined) reading.majorFaultsPerSec = faults;
@@ -192,4 +237,9 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
       vmstatFile.close();
     },
   };
+}
+
+// The rate of a vmstat counter, undefined when the kernel does not print it.
+function rate(now: number | undefined, before: number | undefined, seconds: number): number | undefined {
+  return now === undefined || before === undefined ? undefined : ratePerSec(now, before, seconds);
 }

@@ -1,7 +1,7 @@
 // Pressure stall information (PSI) for cpu, memory and io, from /proc/pressure/*.
 import { CollectorError, errorCode } from '../util/errors.js';
 import { kernelFile, procPath, type KernelFile } from './procfs.js';
-import { badFile, badLine, toNumber, tokens } from './text.js';
+import { badFile, badLine, numberSlots, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, PressureReading } from './types.js';
 
 const NAME = 'pressure';
@@ -54,30 +54,48 @@ export function parsePressure(text: string, file = '/proc/pressure/cpu'): Pressu
 
 // A PSI file as the kernel prints it (kernel/sched/psi.c): the "some" line, then
 // "full" on every resource but cpu before 5.13; nothing else.
-const PSI_LINE = 'avg10=(\\d{1,30}\\.\\d{1,30}) avg60=(\\d{1,30}\\.\\d{1,30}) avg300=(\\d{1,30}\\.\\d{1,30}) total=(\\d{1,30})\\n';
+const PSI_LINE = 'avg10=\\d{1,30}\\.\\d{1,30} avg60=\\d{1,30}\\.\\d{1,30} avg300=\\d{1,30}\\.\\d{1,30} total=\\d{1,30}\\n';
 const PSI_FILE = new RegExp(`some ${PSI_LINE}(?:full ${PSI_LINE})?$`, 'y');
+const AVG10_AT = 'some avg10='.length; // also 'full avg10='
 
-// The hot path's reading of a PSI file, or undefined for text not in the kernel's
-// layout, for parsePressure to read or reject; when it returns, parsePressure agrees.
-export function scanPressure(text: string): PressureCounters | undefined {
+// The hot path's reading of a PSI file: the avg10 of its "some" line written into
+// into[at], and of its "full" line into into[at + 1] (undefined without one), without a
+// match array or an object. False for text not in the kernel's layout, for
+// parsePressure to read or reject; when it returns true, parsePressure agrees.
+export function scanPressure(text: string, into: Array<number | undefined>, at: number): boolean {
   PSI_FILE.lastIndex = 0;
-  const m = PSI_FILE.exec(text);
-  if (m === null) return undefined;
-  const some = { avg10: Number(m[1]), avg60: Number(m[2]), avg300: Number(m[3]), total: Number(m[4]) };
-  if (m[5] === undefined) return { some };
-  return { some, full: { avg10: Number(m[5]), avg60: Number(m[6]), avg300: Number(m[7]), total: Number(m[8]) } };
+  if (!PSI_FILE.test(text)) return false;
+  // The layout is checked: each avg10 ends at the first space after it.
+  into[at] = Number(text.slice(AVG10_AT, text.indexOf(' ', AVG10_AT)));
+  const full = text.indexOf('\n') + 1 + AVG10_AT;
+  into[at + 1] = full < text.length ? Number(text.slice(full, text.indexOf(' ', full))) : undefined;
+  return true;
 }
 
-// The reading from the three files, avg10 percent turned into fractions.
-export function pressureFractions(cpu: PressureCounters, memory: PressureCounters, io: PressureCounters): PressureReading {
+// Slots for the six avg10 values, in percent (full undefined where a file has none),
+// from numberSlots.
+const CPU = 0;
+const MEMORY = 2;
+const IO = 4;
+const FULL = 1;
+
+// Writes a parsed file's avg10 values into avg10 slots.
+function avg10Into(p: PressureCounters, into: Array<number | undefined>, at: number): void {
+  into[at] = p.some.avg10;
+  into[at + FULL] = p.full?.avg10;
+}
+
+// The reading from the three files' avg10 slots, percent turned into fractions.
+function fractionsOf(avg10: ReadonlyArray<number | undefined>): PressureReading {
+  const cpuFull = avg10[CPU + FULL];
   const out: PressureReading = {
-    cpuSome: cpu.some.avg10 / 100,
-    memorySome: memory.some.avg10 / 100,
-    memoryFull: (memory.full?.avg10 ?? 0) / 100,
-    ioSome: io.some.avg10 / 100,
-    ioFull: (io.full?.avg10 ?? 0) / 100,
+    cpuSome: avg10[CPU]! / 100,
+    memorySome: avg10[MEMORY]! / 100,
+    memoryFull: (avg10[MEMORY + FULL] ?? 0) / 100,
+    ioSome: avg10[IO]! / 100,
+    ioFull: (avg10[IO + FULL] ?? 0) / 100,
   };
-  if (cpu.full !== undefined) out.cpuFull = cpu.full.avg10 / 100;
+  if (cpuFull !== undefined) out.cpuFull = cpuFull / 100;
   return out;
 }
 
@@ -93,19 +111,23 @@ export function isPsiUnavailable(err: unknown): boolean {
 export function createPressureCollector(options: CollectorOptions = {}): Collector<'pressure'> {
   const dir = procPath(options.procRoot ?? '/proc', 'pressure');
   const files = { cpu: kernelFile(NAME, procPath(dir, 'cpu')), memory: kernelFile(NAME, procPath(dir, 'memory')), io: kernelFile(NAME, procPath(dir, 'io')) };
-  const read = (file: KernelFile): PressureCounters => {
+  const avg10: Array<number | undefined> = numberSlots(6);
+  function read(file: KernelFile, at: number): void {
     const text = file.text();
-    return scanPressure(text) ?? parsePressure(text, file.path);
-  };
+    if (!scanPressure(text, avg10, at)) avg10Into(parsePressure(text, file.path), avg10, at);
+  }
   return {
     name: NAME,
     collect() {
       try {
-        return pressureFractions(read(files.cpu), read(files.memory), read(files.io));
+        read(files.cpu, CPU);
+        read(files.memory, MEMORY);
+        read(files.io, IO);
       } catch (err) {
         if (isPsiUnavailable(err)) return undefined;
         throw err;
       }
+      return fractionsOf(avg10);
     },
     close() {
       files.cpu.close();

@@ -5,6 +5,7 @@
 import { closeSync, constants, openSync, readvSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollectorError, errorCode } from '../util/errors.js';
+import { latin1At } from './text.js';
 
 // /proc/diskstats on a host with thousands of devices is still far below this.
 const MAX_BYTES = 4 * 1024 * 1024;
@@ -26,7 +27,7 @@ export function readKernelText(collector: string, path: string): string {
 }
 
 function latin1(bytes: Buffer): string {
-  return bytes.toString('latin1', 0, bytes.length);
+  return latin1At(bytes, 0, bytes.length);
 }
 
 // What read gives, or undefined when the file does not exist (ENOENT): where absence

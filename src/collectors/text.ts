@@ -79,6 +79,15 @@ export function onlySpacesAndNewlines(bytes: Buffer): boolean {
   return true;
 }
 
+// An array of n zeros for numbers a hot path keeps from one report to the next and reads
+// more often than it writes. V8 keeps a plain array of numbers unboxed once it holds a
+// fraction or a number past 2^31, and then makes a fresh 16-byte heap number at every
+// read in the interpreter; an array that once held undefined keeps pointers to the
+// numbers themselves, and a read allocates nothing.
+export function numberSlots(n: number): number[] {
+  return (new Array(n).fill(undefined) as number[]).fill(0);
+}
+
 // The kernel prints counters as decimal integers (a u64 has at most 20 digits) and
 // averages as fixed-point decimals; nvidia-smi's csv is the same. Only that form is
 // taken: no exponent, hex or Infinity, and at most 30 digits on each side, so that

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createCpuCollector, cpuFractions, cpuSet, parseStat, scanStat } from '../../src/collectors/cpu.js';
+import { createCpuCollector, cpuFractions, cpuSet, parseStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureMeta, fixtureText, tempDir, writeTree } from './helpers.js';
+import { fakeHost, fixtureMeta, fixtureText, scannedStat, tempDir, writeTree } from './helpers.js';
 
 function stat(cpu: string, ...cpus: string[]): string {
   return [`cpu  ${cpu}`, ...cpus.map((times, i) => `cpu${i} ${times}`), 'intr 1 0', 'processes 42', ''].join('\n');
@@ -114,28 +114,26 @@ test('scanStat reads the aggregate line and the CPU set of every captured /proc/
   for (const capture of CAPTURES) {
     const text = fixtureText(capture, 'proc/stat');
     const parsed = parseStat(text);
-    const scanned = scanStat(Buffer.from(text, 'latin1'), cpuSet(parsed.cpus));
-    assert.deepEqual(scanned?.total, parsed.total, capture);
-    assert.deepEqual(scanned?.cpus, parsed.cpus, capture);
+    assert.deepEqual(scannedStat(Buffer.from(text, 'latin1'), cpuSet(parsed.cpus)), parsed.total, capture);
   }
 });
 
 test('scanStat leaves to parseStat a file whose cpuN lines are not the ones it knows', () => {
   const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4', '1 2 3 4');
-  assert.ok(scanStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu1'])) !== undefined);
-  assert.equal(scanStat(Buffer.from(text, 'latin1'), cpuSet([])), undefined);
-  assert.equal(scanStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0'])), undefined);
-  assert.equal(scanStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu1', 'cpu2'])), undefined);
-  assert.equal(scanStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu2'])), undefined);
+  assert.ok(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu1'])) !== undefined);
+  assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet([])), undefined);
+  assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0'])), undefined);
+  assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu1', 'cpu2'])), undefined);
+  assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu2'])), undefined);
 });
 
 test('scanStat leaves to parseStat an aggregate line not as the kernel prints it', () => {
   const known = cpuSet(['cpu0']);
-  assert.equal(scanStat(Buffer.from('cpu 10 20 30 40\ncpu0 10 20 30 40\n', 'latin1'), known), undefined, 'an old kernel: four times');
-  assert.equal(scanStat(Buffer.from('cpu\t1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
-  assert.equal(scanStat(Buffer.from('cpu  1 2 3 4 5 6 7 0x8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
-  assert.equal(scanStat(Buffer.from('cpu  1 2 3 4 5 6 7 -8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
-  assert.equal(scanStat(Buffer.from('intr 0\ncpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
+  assert.equal(scannedStat(Buffer.from('cpu 10 20 30 40\ncpu0 10 20 30 40\n', 'latin1'), known), undefined, 'an old kernel: four times');
+  assert.equal(scannedStat(Buffer.from('cpu\t1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
+  assert.equal(scannedStat(Buffer.from('cpu  1 2 3 4 5 6 7 0x8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
+  assert.equal(scannedStat(Buffer.from('cpu  1 2 3 4 5 6 7 -8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
+  assert.equal(scannedStat(Buffer.from('intr 0\ncpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
 });
 
 test('a garbled aggregate line after good ticks is a CollectorError naming the file and line 1', (t) => {
@@ -167,9 +165,9 @@ test('a CPU replaced by another between ticks, with as many online, skips the ti
 test('scanStat leaves to parseStat a cpu line after the intr line, or cpuN lines with another line between them', () => {
   const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4');
   const known = cpuSet(['cpu0']);
-  assert.ok(scanStat(Buffer.from(text, 'latin1'), known) !== undefined);
-  assert.equal(scanStat(Buffer.from(`${text}cpu1 1 2 3 4\n`, 'latin1'), known), undefined);
+  assert.ok(scannedStat(Buffer.from(text, 'latin1'), known) !== undefined);
+  assert.equal(scannedStat(Buffer.from(`${text}cpu1 1 2 3 4\n`, 'latin1'), known), undefined);
   const split = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\nctxt 5\ncpu1 1 2 3 4\n';
-  assert.equal(scanStat(Buffer.from(split, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
+  assert.equal(scannedStat(Buffer.from(split, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
   assert.equal(parseStat(split).cpus.length, 2, 'parseStat still reads both');
 });

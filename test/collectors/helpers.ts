@@ -6,8 +6,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { TestContext } from 'node:test';
+import { scanStat, TIMES_SLOTS, type CpuSet, type CpuTimes } from '../../src/collectors/cpu.js';
 import { diskScanFor, scanDiskstats, type DiskCounters, type DiskLayout } from '../../src/collectors/disk.js';
 import { netScanFor, scanNetDev, type NetCounters, type NetLayout } from '../../src/collectors/network.js';
+import { LOAD1, RUNNING, scanLoadavg } from '../../src/collectors/loadavg.js';
+import { MEMINFO_SLOTS, scanMeminfo, scanVmstat, VMSTAT_SLOTS, type MeminfoCounters, type VmstatCounters } from '../../src/collectors/memory.js';
+import { scanPressure } from '../../src/collectors/pressure.js';
+import { numberSlots } from '../../src/collectors/text.js';
 
 // dist/test/collectors/ -> the repository root, where the fixtures stay uncompiled.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -118,4 +123,42 @@ export function scannedInterfaces(bytes: Buffer, layout: NetLayout): NetCounters
   const into = netScanFor(layout);
   if (!scanNetDev(bytes, layout, into)) return undefined;
   return into.interfaces.map((c, k) => ({ name: c.name, rxBytes: into.rxBytes[k]!, txBytes: into.txBytes[k]! }));
+}
+
+// scanStat's reading of the aggregate line as the times parseStat gives, or undefined
+// when it leaves the text to the parser.
+export function scannedStat(bytes: Buffer, known: CpuSet): CpuTimes | undefined {
+  const t = numberSlots(TIMES_SLOTS);
+  if (!scanStat(bytes, known, t)) return undefined;
+  return { user: t[0]!, nice: t[1]!, system: t[2]!, idle: t[3]!, iowait: t[4]!, irq: t[5]!, softirq: t[6]!, steal: t[7]! };
+}
+
+// scanMeminfo's reading as the counters parseMeminfo gives, or undefined when it leaves
+// the text to the parser.
+export function scannedMeminfo(text: string): MeminfoCounters | undefined {
+  const m: Array<number | undefined> = numberSlots(MEMINFO_SLOTS);
+  if (!scanMeminfo(Buffer.from(text, 'latin1'), m)) return undefined;
+  const [totalBytes, freeBytes, availableBytes, buffersBytes, cachedBytes, swapTotalBytes, swapFreeBytes] = m as number[];
+  return { totalBytes: totalBytes!, freeBytes: freeBytes!, availableBytes: availableBytes!, buffersBytes: buffersBytes!, cachedBytes: cachedBytes!, swapTotalBytes: swapTotalBytes!, swapFreeBytes: swapFreeBytes! };
+}
+
+// scanVmstat's reading as the counters parseVmstat gives, or undefined when it leaves
+// the text to the parser.
+export function scannedVmstat(bytes: Buffer): VmstatCounters | undefined {
+  const v: Array<number | undefined> = numberSlots(VMSTAT_SLOTS);
+  if (!scanVmstat(bytes, v)) return undefined;
+  return { pswpin: v[0]!, pswpout: v[1]!, pgmajfault: v[2]! };
+}
+
+// What the hot path reads of a PSI file: the avg10 of its some and full lines (full
+// undefined without one), or undefined when it leaves the text to parsePressure.
+export function scannedPressure(text: string): { some: number; full: number | undefined } | undefined {
+  const avg10: Array<number | undefined> = numberSlots(2);
+  return scanPressure(text, avg10, 0) ? { some: avg10[0]!, full: avg10[1] } : undefined;
+}
+
+// What the hot path reads of /proc/loadavg, or undefined when it leaves the text to parseLoadavg.
+export function scannedLoadavg(text: string): { load1: number; running: number } | undefined {
+  const into = numberSlots(2);
+  return scanLoadavg(text, into) ? { load1: into[LOAD1]!, running: into[RUNNING]! } : undefined;
 }

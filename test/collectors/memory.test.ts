@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { createMemoryCollector, memoryFractions, parseMeminfo, parseVmstat, scanMeminfo, scanVmstat } from '../../src/collectors/memory.js';
+import { createMemoryCollector, memoryFractions, parseMeminfo, parseVmstat } from '../../src/collectors/memory.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
+import { fakeHost, fixtureText, scannedMeminfo, scannedVmstat, tempDir, writeTree } from './helpers.js';
 
 function meminfo(fields: Record<string, number>): string {
   return Object.entries(fields)
@@ -99,24 +99,24 @@ test('scanMeminfo and scanVmstat read every captured file as the parsers do', ()
     for (const t of ['t0', 't1']) {
       const meminfo = fixtureText(f, `${t}/proc/meminfo`);
       const vmstat = fixtureText(f, `${t}/proc/vmstat`);
-      assert.deepEqual(scanMeminfo(meminfo), parseMeminfo(meminfo), `${f}/${t}`);
-      assert.deepEqual(scanVmstat(Buffer.from(vmstat, 'latin1')), parseVmstat(vmstat), `${f}/${t}`);
+      assert.deepEqual(scannedMeminfo(meminfo), parseMeminfo(meminfo), `${f}/${t}`);
+      assert.deepEqual(scannedVmstat(Buffer.from(vmstat, 'latin1')), parseVmstat(vmstat), `${f}/${t}`);
     }
   }
 });
 
 test('scanMeminfo leaves to parseMeminfo a kernel without MemAvailable and lines not as the kernel prints them', () => {
   const meminfo = fixtureText('proc-idle', 't0/proc/meminfo');
-  assert.equal(scanMeminfo(meminfo.replace(/^MemAvailable:.*\n/m, '')), undefined);
-  assert.equal(scanMeminfo(meminfo.replace(/^(MemFree:\s+\d+) kB/m, '$1')), undefined);
-  assert.equal(scanMeminfo(meminfo.replace(/^(Cached:\s+)\d+/m, '$10x10')), undefined);
+  assert.equal(scannedMeminfo(meminfo.replace(/^MemAvailable:.*\n/m, '')), undefined);
+  assert.equal(scannedMeminfo(meminfo.replace(/^(MemFree:\s+\d+) kB/m, '$1')), undefined);
+  assert.equal(scannedMeminfo(meminfo.replace(/^(Cached:\s+)\d+/m, '$10x10')), undefined);
 });
 
 test('scanVmstat leaves to parseVmstat a file without one of its counters, or with one not a count', () => {
-  assert.deepEqual(scanVmstat(Buffer.from('pswpin 1\npswpout 2\npgmajfault 3')), { pswpin: 1, pswpout: 2, pgmajfault: 3 });
-  assert.equal(scanVmstat(Buffer.from('pswpin 1\npgmajfault 3\n')), undefined);
-  assert.equal(scanVmstat(Buffer.from('pswpin 1\npswpout -2\npgmajfault 3\n')), undefined);
-  assert.equal(scanVmstat(Buffer.from('')), undefined);
+  assert.deepEqual(scannedVmstat(Buffer.from('pswpin 1\npswpout 2\npgmajfault 3')), { pswpin: 1, pswpout: 2, pgmajfault: 3 });
+  assert.equal(scannedVmstat(Buffer.from('pswpin 1\npgmajfault 3\n')), undefined);
+  assert.equal(scannedVmstat(Buffer.from('pswpin 1\npswpout -2\npgmajfault 3\n')), undefined);
+  assert.equal(scannedVmstat(Buffer.from('')), undefined);
 });
 
 test('a garbled line the collector reads, after good ticks, is a CollectorError naming the file and line', (t) => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createPressureCollector, isPsiUnavailable, parsePressure, scanPressure } from '../../src/collectors/pressure.js';
+import { createPressureCollector, isPsiUnavailable, parsePressure } from '../../src/collectors/pressure.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureText, tempDir, writeTree } from './helpers.js';
+import { fakeHost, fixtureText, scannedPressure, tempDir, writeTree } from './helpers.js';
 
 const LINE = 'avg10=12.50 avg60=1.00 avg300=0.10 total=123';
 
@@ -74,11 +74,13 @@ test('scanPressure reads every captured PSI file as parsePressure does, and leav
   for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
     for (const r of ['cpu', 'memory', 'io']) {
       const text = fixtureText(f, `t1/proc/pressure/${r}`);
-      assert.deepEqual(scanPressure(text), parsePressure(text), `${f} ${r}`);
+      const parsed = parsePressure(text);
+      assert.deepEqual(scannedPressure(text), { some: parsed.some.avg10, full: parsed.full?.avg10 }, `${f} ${r}`);
     }
   }
-  assert.deepEqual(scanPressure(`some ${LINE}\n`), { some: { avg10: 12.5, avg60: 1, avg300: 0.1, total: 123 } });
-  assert.equal(scanPressure(`some ${LINE}\nfull ${LINE}\nsome ${LINE}\n`), undefined);
-  assert.equal(scanPressure(`full ${LINE}\nsome ${LINE}\n`), undefined);
-  assert.equal(scanPressure(`some ${LINE.replace('12.50', '-1.00')}\n`), undefined);
+  assert.deepEqual(scannedPressure(`some ${LINE}\n`), { some: 12.5, full: undefined });
+  assert.deepEqual(scannedPressure(`some ${LINE}\nfull ${LINE.replace('12.50', '0.01')}\n`), { some: 12.5, full: 0.01 });
+  assert.equal(scannedPressure(`some ${LINE}\nfull ${LINE}\nsome ${LINE}\n`), undefined);
+  assert.equal(scannedPressure(`full ${LINE}\nsome ${LINE}\n`), undefined);
+  assert.equal(scannedPressure(`some ${LINE.replace('12.50', '-1.00')}\n`), undefined);
 });

@@ -6,16 +6,21 @@
 // values for what the reader read, or rejects the text (a line the reader skips).
 // $LAVARANK_FUZZ_RUNS sets the runs per reader, $LAVARANK_FAULT_SEED replays a seed.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { cpuSet, parseStat, scanStat } from '../../src/collectors/cpu.js';
+import { cpuSet, createCpuCollector, parseStat, type StatCounters } from '../../src/collectors/cpu.js';
 import { diskLayout, parseDiskstats, type DiskCounters } from '../../src/collectors/disk.js';
-import { parseLoadavg, scanLoadavg } from '../../src/collectors/loadavg.js';
-import { parseMeminfo, parseVmstat, scanMeminfo, scanVmstat } from '../../src/collectors/memory.js';
+import { parseLoadavg } from '../../src/collectors/loadavg.js';
+import { createMemoryCollector, parseMeminfo, parseVmstat, type MeminfoCounters, type VmstatCounters } from '../../src/collectors/memory.js';
 import { netDevLayout, parseNetDev } from '../../src/collectors/network.js';
-import { parsePressure, scanPressure } from '../../src/collectors/pressure.js';
+import { parsePressure } from '../../src/collectors/pressure.js';
+import { ratePerSec } from '../../src/collectors/text.js';
+import type { CpuReading, MemoryReading } from '../../src/collectors/types.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { scannedDisks, scannedInterfaces } from '../collectors/helpers.js';
+import { tempDir } from '../helpers.js';
+import { scannedDisks, scannedInterfaces, scannedLoadavg, scannedMeminfo, scannedPressure, scannedStat, scannedVmstat } from '../collectors/helpers.js';
 import { envCount } from './helpers.js';
 
 const RUNS = envCount('LAVARANK_FUZZ_RUNS', 300);
@@ -90,9 +95,10 @@ describe('hot-path readers agree with the parsers', () => {
       const names = Array.from({ length: n }, (_, i) => `cpu${i}`);
       const kernel = [`cpu  ${total.join(' ')}`, ...names.map((c, i) => `${c} ${cpus[i]!.join(' ')}`), 'intr 5 0 1', 'processes 42', ''].join('\n');
       const text = applyEdits(kernel, list);
-      return agrees(scanStat(Buffer.from(text, 'latin1'), cpuSet(knowTheSet ? names : names.slice(1))), () => parseStat(text), (scanned, parsed) => {
-        assert.deepEqual(scanned.total, parsed.total);
-        assert.deepEqual(scanned.cpus, parsed.cpus);
+      const known = cpuSet(knowTheSet ? names : names.slice(1));
+      return agrees(scannedStat(Buffer.from(text, 'latin1'), known), () => parseStat(text), (scanned, parsed) => {
+        assert.deepEqual(scanned, parsed.total);
+        assert.deepEqual(known.names, parsed.cpus);
       });
     },
   );
@@ -102,7 +108,7 @@ describe('hot-path readers agree with the parsers', () => {
     fc.tuple(counters(6), edits),
     ([v, list]) => {
       const text = applyEdits(`${v[0]}.${v[1]!.slice(-2)} ${v[1]}.05 ${v[2]}.00 ${v[3]}/${v[4]} ${v[5]}\n`, list);
-      return agrees(scanLoadavg(text), () => parseLoadavg(text));
+      return agrees(scannedLoadavg(text), () => parseLoadavg(text), (scanned, parsed) => assert.deepEqual(scanned, { load1: parsed.load1, running: parsed.running }));
     },
   );
 
@@ -113,7 +119,7 @@ describe('hot-path readers agree with the parsers', () => {
       const keys = ['MemTotal', 'MemFree', ...(available ? ['MemAvailable'] : []), 'Buffers', 'Cached', 'SwapCached', 'SwapTotal', 'SwapFree', 'Dirty'];
       const kernel = keys.map((k, i) => `${`${k}:`.padEnd(16)}${v[i]!.padStart(8)} kB`).join('\n') + '\nHugePages_Total:       0\n';
       const text = applyEdits(kernel, list);
-      return agrees(scanMeminfo(text), () => parseMeminfo(text));
+      return agrees(scannedMeminfo(text), () => parseMeminfo(text));
     },
   );
 
@@ -122,7 +128,7 @@ describe('hot-path readers agree with the parsers', () => {
     fc.tuple(counters(6), fc.shuffledSubarray(['nr_free_pages', 'pgpgin', 'pswpin', 'pswpout', 'pgfault', 'pgmajfault'], { minLength: 4 }), edits),
     ([v, keys, list]) => {
       const text = applyEdits(keys.map((k, i) => `${k} ${v[i]}`).join('\n') + '\n', list);
-      return agrees(scanVmstat(Buffer.from(text, 'latin1')), () => parseVmstat(text));
+      return agrees(scannedVmstat(Buffer.from(text, 'latin1')), () => parseVmstat(text));
     },
   );
 
@@ -133,7 +139,7 @@ describe('hot-path readers agree with the parsers', () => {
       const pct = (x: number) => (x / 100).toFixed(2);
       const line = (kind: string, a: number, t: string) => `${kind} avg10=${pct(avg[a]!)} avg60=${pct(avg[a + 1]!)} avg300=${pct(avg[a + 2]!)} total=${t}\n`;
       const text = applyEdits(line('some', 0, totals[0]!) + (full ? line('full', 3, totals[1]!) : ''), list);
-      return agrees(scanPressure(text), () => parsePressure(text));
+      return agrees(scannedPressure(text), () => parsePressure(text), (scanned, parsed) => assert.deepEqual(scanned, { some: parsed.some.avg10, full: parsed.full?.avg10 }));
     },
   );
 
@@ -188,6 +194,147 @@ describe('hot-path readers agree with the parsers', () => {
       return agrees(scannedInterfaces(Buffer.from(text, 'latin1'), layout), () => parseNetDev(text), (scanned, parsed) => {
         for (const c of scanned) assert.ok(parsed.some((p) => p.name === c.name && p.rxBytes === c.rxBytes && p.txBytes === c.txBytes), JSON.stringify(c));
       });
+    },
+  );
+});
+
+// What a collector or the parsers make of a report: a value, or a CollectorError.
+type Outcome<T> = { value: T | undefined } | { error: true };
+
+function outcome<T>(f: () => T | undefined): Outcome<T> {
+  try {
+    return { value: f() };
+  } catch (err) {
+    assert.ok(err instanceof CollectorError, `untyped rejection: ${String(err)}`);
+    return { error: true };
+  }
+}
+
+// The formulas of docs/collectors.md over two parsed readings' named fields, each
+// double computed in the order it always was: the collectors keep their readings in
+// arrays and compute each sum once, and must give the same doubles, also for counters
+// past 2^53, where the order of the additions shows.
+function cpuByName(before: StatCounters, now: StatCounters): CpuReading | undefined {
+  if (before.cpus.join() !== now.cpus.join()) return undefined;
+  const a = before.total;
+  const b = now.total;
+  const d = { user: b.user - a.user, nice: b.nice - a.nice, system: b.system - a.system, irq: b.irq - a.irq, softirq: b.softirq - a.softirq, steal: b.steal - a.steal };
+  if (Object.values(d).some((v) => v < 0)) return undefined;
+  const idleIowait = b.idle + b.iowait - (a.idle + a.iowait);
+  if (idleIowait < 0) return undefined;
+  const iowait = Math.min(idleIowait, Math.max(0, b.iowait - a.iowait));
+  const sum = (t: typeof a): number => t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal;
+  const total = sum(b) - sum(a);
+  if (!(total > 0)) return undefined;
+  return { user: (d.user + d.nice) / total, system: (d.system + d.irq + d.softirq) / total, iowait: iowait / total, steal: d.steal / total, busy: (total - idleIowait) / total, online: now.cpus.length };
+}
+
+function memoryByName(m: MeminfoCounters): MemoryReading {
+  const available = Math.min(m.totalBytes, m.availableBytes ?? m.freeBytes + m.buffersBytes + m.cachedBytes);
+  const swapUsed = Math.max(0, m.swapTotalBytes - m.swapFreeBytes);
+  return { totalBytes: m.totalBytes, availableBytes: available, usedFraction: 1 - available / m.totalBytes, swapTotalBytes: m.swapTotalBytes, swapUsedFraction: m.swapTotalBytes > 0 ? swapUsed / m.swapTotalBytes : 0 };
+}
+
+// Over a few reports whose files are kernel-shaped text with hostile edits, each
+// collector, which keeps its readings in reused arrays and reads through its hot path
+// where it can, gives what those formulas give of the strict parsers' readings: the
+// same numbers, bit for bit, or an error on the same report.
+describe('collectors over a few reports give what the parsers give', () => {
+  const { dir, cleanup } = tempDir('lavarank-hotpath-');
+  after(cleanup);
+  let runs = 0;
+  // A fresh /proc per run: the collector opens its files at the first read.
+  const procRoot = (): string => {
+    const root = join(dir, String(runs++));
+    mkdirSync(root);
+    return root;
+  };
+  const REPORTS = 3;
+  const counterBig = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+  // The counters of one report: the previous ones plus a small step, sometimes none, sometimes a step back or a jump.
+  const steps = (n: number) => fc.array(fc.array(fc.oneof(fc.bigInt({ min: 0n, max: 5000n }), fc.constant(-3n), counterBig), { minLength: n, maxLength: n }), { minLength: REPORTS - 1, maxLength: REPORTS - 1 });
+  const series = (start: bigint[], stepList: bigint[][]): string[][] => {
+    const out = [start];
+    for (const step of stepList) out.push(out[out.length - 1]!.map((v, i) => { const next = v + step[i]!; return next < 0n ? 0n : next; }));
+    return out.map((values) => values.map(String));
+  };
+  const editsPerReport = fc.array(edits, { minLength: REPORTS, maxLength: REPORTS });
+  // A hot path may read a file whose strict parser rejects a line it does not read (a
+  // cpuN line's numbers, another vmstat line): the collector then goes on from a reading
+  // the parsers never gave, and the run is not compared further.
+  const stopsHere = <T>(got: Outcome<T>, expected: Outcome<T>): boolean => 'error' in expected && 'value' in got;
+
+  property(
+    'cpu: the fractions between the readings parseStat gives',
+    fc.tuple(fc.array(counterBig, { minLength: 8, maxLength: 8 }), steps(8), fc.integer({ min: 1, max: 4 }), editsPerReport),
+    ([start, stepList, n, editList]) => {
+      const root = procRoot();
+      const collector = createCpuCollector({ procRoot: root });
+      let previous: StatCounters | undefined;
+      let agreed = false;
+      const reports = series(start, stepList);
+      for (let r = 0; r < reports.length; r++) {
+        const kernel = [`cpu  ${reports[r]!.join(' ')} 0 0`, ...Array.from({ length: n }, (_, i) => `cpu${i} 1 2 3 4 5 6 7 8 0 0`), 'intr 5 0 1', ''].join('\n');
+        const text = applyEdits(kernel, editList[r]!);
+        writeFileSync(join(root, 'stat'), text, 'latin1');
+        const got = outcome(() => collector.collect(r * 10_000));
+        const expected = outcome(() => {
+          const now = parseStat(text);
+          const before = previous;
+          previous = now;
+          return before === undefined ? undefined : cpuByName(before, now);
+        });
+        if (stopsHere(got, expected)) break;
+        assert.deepEqual(got, expected, `report ${r}`);
+        agreed ||= 'value' in got && got.value !== undefined;
+      }
+      collector.close?.();
+      return agreed;
+    },
+  );
+
+  property(
+    'memory: the fractions of the reading parseMeminfo gives, and the rates of the counters parseVmstat gives',
+    fc.tuple(fc.array(counterBig, { minLength: 7, maxLength: 7 }), steps(7), fc.boolean(), editsPerReport),
+    ([start, stepList, available, editList]) => {
+      const root = procRoot();
+      const collector = createMemoryCollector({ procRoot: root });
+      let previous: { at: number; vm: VmstatCounters } | undefined;
+      let agreed = false;
+      const reports = series(start, stepList);
+      for (let r = 0; r < reports.length; r++) {
+        const v = reports[r]!;
+        const names = ['MemTotal', 'MemFree', ...(available ? ['MemAvailable'] : []), 'Buffers', 'Cached', 'SwapTotal', 'SwapFree'];
+        // Small enough that kB become bytes exactly, as on any real host.
+        const kb = v.map((x) => String(BigInt(x) % 2n ** 40n));
+        const meminfo = names.map((k, i) => `${`${k}:`.padEnd(16)}${kb[i]!.padStart(8)} kB`).join('\n') + '\nHugePages_Total:       0\n';
+        const vmstat = `nr_free_pages 5\npswpin ${v[4]}\npswpout ${v[5]}\npgfault 9\npgmajfault ${v[6]}\n`;
+        // The edits go to one of the two files.
+        const edited = r % 2 === 0 ? [applyEdits(meminfo, editList[r]!), vmstat] : [meminfo, applyEdits(vmstat, editList[r]!)];
+        writeFileSync(join(root, 'meminfo'), edited[0]!, 'latin1');
+        writeFileSync(join(root, 'vmstat'), edited[1]!, 'latin1');
+        const at = r * 10_000;
+        const got = outcome(() => collector.collect(at));
+        const expected = outcome((): MemoryReading => {
+          const reading = memoryByName(parseMeminfo(edited[0]!));
+          const vm = parseVmstat(edited[1]!);
+          const before = previous;
+          previous = { at, vm };
+          if (before === undefined) return reading;
+          const seconds = (at - before.at) / 1000;
+          const rate = (k: keyof VmstatCounters): number | undefined => (vm[k] === undefined || before.vm[k] === undefined ? undefined : ratePerSec(vm[k], before.vm[k], seconds));
+          const [swapIn, swapOut, faults] = [rate('pswpin'), rate('pswpout'), rate('pgmajfault')];
+          if (swapIn !== undefined) reading.swapInPerSec = swapIn;
+          if (swapOut !== undefined) reading.swapOutPerSec = swapOut;
+          if (faults !== undefined) reading.majorFaultsPerSec = faults;
+          return reading;
+        });
+        if (stopsHere(got, expected)) break;
+        assert.deepEqual(got, expected, `report ${r}`);
+        agreed ||= r > 0 && 'value' in got;
+      }
+      collector.close?.();
+      return agreed;
     },
   );
 });
