@@ -106,8 +106,8 @@ export function diskLayout(text: string, disks: readonly DiskCounters[]): DiskLa
 }
 
 // After the name, fields 4 to 13 are delimited by single spaces, as the kernel prints
-// them; 6, 10 and 13 are read (1 to 30 digits), the others only skipped, as
-// parseDiskstats skips them. A digit must follow: field 14.
+// them; 13 is read (1 to 30 digits), and 6 and 10 when the sectors are asked for; the
+// others are only skipped, as parseDiskstats skips them. A digit must follow: field 14.
 const READ_SECTORS = 6;
 const WRITE_SECTORS = 10;
 const IO_TICKS = 13;
