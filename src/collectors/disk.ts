@@ -1,7 +1,7 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
 import { existsSync } from 'node:fs';
 import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
-import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, onlySpacesAndNewlines, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, onlySpacesAndNewlines, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
 const NAME = 'disk';
@@ -142,7 +142,7 @@ export interface DiskId {
 // Arrays to scan the layout's disks into.
 export function diskScanFor(layout: DiskLayout): DiskScan {
   const n = layout.disks.length;
-  return { disks: layout.disks, ioTicksMs: new Array<number>(n).fill(0), readSectors: new Array<number>(n).fill(0), writeSectors: new Array<number>(n).fill(0) };
+  return { disks: layout.disks, ioTicksMs: numberSlots(n), readSectors: numberSlots(n), writeSectors: numberSlots(n) };
 }
 
 // The hot path's reading of /proc/diskstats: the counters of the layout's disks, each

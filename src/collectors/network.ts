@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
 import { kernelFile, onKernelFs, procPath, type KernelFile } from './procfs.js';
-import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
 const NAME = 'network';
@@ -136,17 +136,10 @@ export interface NetScan {
   txBytes: number[];
 }
 
-// Lists of n counters that V8 keeps as references to their numbers (HOLEY_ELEMENTS):
-// a byte counter is past 2^31 on any busy link, and a list of doubles (what a list of
-// small integers becomes when one is stored) makes a fresh heap number at each load.
-function counterList(n: number): number[] {
-  return new Array<number | null>(n).fill(null) as number[];
-}
-
 // Lists to scan the layout's interfaces into.
 export function netScanFor(layout: NetLayout): NetScan {
   const n = layout.interfaces.length;
-  return { interfaces: layout.interfaces, rxBytes: counterList(n), txBytes: counterList(n) };
+  return { interfaces: layout.interfaces, rxBytes: numberSlots(n), txBytes: numberSlots(n) };
 }
 
 // After the colon, as parseNetDev splits them: 16 fields or more, separated by spaces
@@ -272,7 +265,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
     layout = repeated ? undefined : netDevLayout(text, list);
     checkedAt = monotonicMs;
     // The layout's own list when there is one (same interfaces, same order), so that the next scan lines up with this reading.
-    const scan: NetScan = { interfaces: layout?.interfaces ?? list, rxBytes: counterList(list.length), txBytes: counterList(list.length) };
+    const scan: NetScan = { interfaces: layout?.interfaces ?? list, rxBytes: numberSlots(list.length), txBytes: numberSlots(list.length) };
     for (let k = 0; k < list.length; k++) {
       scan.rxBytes[k] = list[k]!.rxBytes;
       scan.txBytes[k] = list[k]!.txBytes;

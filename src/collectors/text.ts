@@ -1,5 +1,6 @@
 // Helpers shared by the parsers of /proc and /sys text and by the rate arithmetic.
 import { CollectorError } from '../util/errors.js';
+import { taggedArray } from '../util/tagged.js';
 
 const MAX_QUOTED = 120;
 
@@ -80,12 +81,11 @@ export function onlySpacesAndNewlines(bytes: Buffer): boolean {
 }
 
 // An array of n zeros for numbers a hot path keeps from one report to the next and reads
-// more often than it writes. V8 keeps a plain array of numbers unboxed once it holds a
-// fraction or a number past 2^31, and then makes a fresh 16-byte heap number at every
-// read in the interpreter; an array that once held undefined keeps pointers to the
-// numbers themselves, and a read allocates nothing.
+// more often than it writes, with its elements kept tagged (taggedArray): a plain array
+// of numbers turns into an unboxed one once it holds a fraction or a number past 2^31,
+// and then every read in the interpreter makes a fresh 16-byte heap number.
 export function numberSlots(n: number): number[] {
-  return (new Array(n).fill(undefined) as number[]).fill(0);
+  return taggedArray(n, () => 0);
 }
 
 // The kernel prints counters as decimal integers (a u64 has at most 20 digits) and
