@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { createNetworkCollector, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
 import { fraction } from '../../src/collectors/text.js';
@@ -143,6 +144,24 @@ test('an interface without a known speed has throughput but no utilization', (t)
   const r = c.collect(1000);
   assert.deepEqual(r?.interfaces?.[0], { name: 'ib0', rxBytesPerSec: 1000, txBytesPerSec: 2000 });
   assert.equal(r?.utilizationMax, undefined);
+});
+
+test("an idle link's speed is not read again: its utilization is 0 whatever the speed, and a link is read again at its first bytes", (t) => {
+  const root = tempDir(t);
+  sysNet(root, { eth0: '1000', eth1: '-1' });
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  const at = (ms: number, eth0: [number, number], eth1: [number, number]) => {
+    writeTree(root, { 'proc/net/dev': dev({ eth0, eth1 }) });
+    return c.collect(ms);
+  };
+  at(0, [0, 0], [0, 0]);
+  assert.deepEqual(at(1000, [12_500_000, 0], [0, 0]), { utilizationMax: 0.1 });
+  // Both idle, and eth0's speed file gone: not read again, eth0 keeps its known speed (read, it would be unknown, and so would the maximum).
+  rmSync(`${root}/sys/class/net/eth0/speed`);
+  assert.deepEqual(at(2000, [12_500_000, 0], [0, 0]), { utilizationMax: 0 });
+  // eth1's link comes up and both move bytes: both are read, eth0's speed is now unknown and eth1 has 10 Gb/s.
+  writeTree(root, { 'sys/class/net/eth1/speed': '10000\n' });
+  assert.deepEqual(at(3000, [12_500_001, 0], [0, 125_000_000]), { utilizationMax: 0.1 });
 });
 
 test('an interface whose counters went backwards is left out for that tick', (t) => {
