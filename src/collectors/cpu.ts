@@ -1,6 +1,6 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
 import { kernelFile, procPath } from './procfs.js';
-import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, toNumber, tokens } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, sameStrings, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
 const NAME = 'cpu';
@@ -143,13 +143,6 @@ function withSums(v: number[]): void {
   v[IDLE_IOWAIT] = v[3]! + v[4]!;
 }
 
-function sameCpus(a: string[], b: string[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 // The fractions between two readings, or undefined when they cannot be compared:
 // the set of online CPUs changed (hotplug: an offline CPU's idle time is accounted
 // differently, so the aggregate jumps), a counter went backwards, or no time passed.
@@ -160,7 +153,7 @@ export function cpuFractions(before: StatCounters, now: StatCounters): CpuReadin
   timesInto(now.total, b);
   withSums(a);
   withSums(b);
-  return sameCpus(before.cpus, now.cpus) ? fractionsOf(a, b, now.cpus.length) : undefined;
+  return sameStrings(before.cpus, now.cpus) ? fractionsOf(a, b, now.cpus.length) : undefined;
 }
 
 // cpuFractions of two readings in times slots with their sums, over the same CPUs.
@@ -218,7 +211,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       previous = now;
       previousCpus = known.names;
       spare = before;
-      return beforeCpus === undefined || !sameCpus(beforeCpus, known.names) ? undefined : fractionsOf(before, now, known.names.length);
+      return beforeCpus === undefined || !sameStrings(beforeCpus, known.names) ? undefined : fractionsOf(before, now, known.names.length);
     },
     close: file.close,
   };

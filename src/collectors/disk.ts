@@ -1,7 +1,7 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
 import { existsSync } from 'node:fs';
 import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
-import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, onlySpacesAndNewlines, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, onlySpacesAndNewlines, sameStrings, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
 const NAME = 'disk';
@@ -273,15 +273,10 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
     return { disks: layout?.disks ?? disks, ioTicksMs: disks.map((d) => d.ioTicksMs), readSectors: disks.map((d) => d.readSectors), writeSectors: disks.map((d) => d.writeSectors) };
   }
 
-  function sameNames(text: string, known: DiskLayout): boolean {
-    const names = diskstatsNames(text);
-    return names.length === known.names.length && names.every((n, i) => n === known.names[i]);
-  }
-
   function read(monotonicMs: number): DiskScan {
     const bytes = diskstats.bytes();
     if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
-      if (sameNames(bytes.toString('latin1', 0, bytes.length), layout)) checkedAt = monotonicMs;
+      if (sameStrings(diskstatsNames(bytes.toString('latin1', 0, bytes.length)), layout.names)) checkedAt = monotonicMs;
       else layout = undefined;
     }
     if (layout !== undefined) {

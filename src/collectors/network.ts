@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
 import { kernelFile, onKernelFs, procPath, type KernelFile } from './procfs.js';
-import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, sameStrings, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
 const NAME = 'network';
@@ -285,8 +285,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
   function read(monotonicMs: number): NetScan {
     const bytes = netDev.bytes();
     if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
-      const names = netDevNames(bytes.toString('latin1', 0, bytes.length));
-      if (names.length === layout.names.length && names.every((n, i) => n === layout!.names[i])) checkedAt = monotonicMs;
+      if (sameStrings(netDevNames(bytes.toString('latin1', 0, bytes.length)), layout.names)) checkedAt = monotonicMs;
       else layout = undefined;
     }
     if (layout !== undefined) {

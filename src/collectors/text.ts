@@ -80,6 +80,15 @@ export function onlySpacesAndNewlines(bytes: Buffer): boolean {
   return true;
 }
 
+// True if both lists hold the same strings in the same order: the same device or CPU
+// names as the last reading. An indexed loop, for the hot paths that call it each report.
+export function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 // An array of n zeros for numbers a hot path keeps from one report to the next and reads
 // more often than it writes, with its elements kept tagged (taggedArray): a plain array
 // of numbers turns into an unboxed one once it holds a fraction or a number past 2^31,

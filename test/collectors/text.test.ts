@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, tokens, toNumber } from '../../src/collectors/text.js';
+import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, sameStrings, tokens, toNumber } from '../../src/collectors/text.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
@@ -44,4 +44,14 @@ test('latin1At gives the bytes between two positions as text, and only what the 
   assert.equal(latin1At(b, 5, 100), '1 2\n');
   assert.equal(latin1At(b, 9, 20), '');
   assert.equal(latin1At(b, 50, 60), '');
+});
+
+test('sameStrings is true for the same names in the same order, and false for any other list', () => {
+  const names = ['cpu0', 'cpu1', 'cpu2'];
+  assert.equal(sameStrings(names, names), true);
+  assert.equal(sameStrings(names, ['cpu0', 'cpu1', 'cpu2']), true);
+  assert.equal(sameStrings([], []), true);
+  assert.equal(sameStrings(names, ['cpu0', 'cpu1']), false);
+  assert.equal(sameStrings(names, ['cpu0', 'cpu2', 'cpu1']), false);
+  assert.equal(sameStrings(names, ['cpu0', 'cpu1', 'cpu3']), false);
 });
