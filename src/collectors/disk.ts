@@ -296,7 +296,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
       if (before === undefined) return undefined;
       const old = before.scan;
       const elapsedMs = monotonicMs - before.at;
-      if (!(elapsedMs > 0)) return now.disks.length === 0 ? idle(detail) : undefined;
+      if (!(elapsedMs > 0) && now.disks.length > 0) return undefined; // no disk, no time: 0 busy, as below
       // Read through the same layout, the previous disks are in the same order.
       const index = old.disks === now.disks ? undefined : new Map(old.disks.map((d, i) => [`${d.major}:${d.minor} ${d.name}`, i]));
       // Small integers only in this loop (ticks, their sums, counts), and the fractions
@@ -307,6 +307,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
       let busiestAt = -1;
       let busiestTicks = 0; // clamped to the elapsed time
       const devices: DiskDevice[] = [];
+      const seconds = elapsedMs / 1000; // for the throughput, with detail
       let readSum = 0;
       let writeSum = 0;
       for (let i = 0; i < now.disks.length; i++) {
@@ -318,9 +319,11 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
         if (ticks < 0) continue;
         counted++;
         // ms busy per ms, clamped to 1: counters read microseconds apart overshoot.
-        const clamped = ticks >= elapsedMs ? elapsedMs : ticks;
-        if (ticks >= elapsedMs) saturated++;
-        else ticksSum += ticks;
+        let clamped = ticks;
+        if (ticks >= elapsedMs) {
+          clamped = elapsedMs;
+          saturated++;
+        } else ticksSum += ticks;
         if (busiestAt < 0 || clamped > busiestTicks) {
           busiestAt = i;
           busiestTicks = clamped;
@@ -329,8 +332,8 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
         const readSectors = now.readSectors[i]! - old.readSectors[j]!;
         const writeSectors = now.writeSectors[i]! - old.writeSectors[j]!;
         if (readSectors < 0 || writeSectors < 0) continue; // busy still counts: io_ticks did not go back
-        const read = (readSectors / (elapsedMs / 1000)) * SECTOR_BYTES;
-        const write = (writeSectors / (elapsedMs / 1000)) * SECTOR_BYTES;
+        const read = (readSectors / seconds) * SECTOR_BYTES;
+        const write = (writeSectors / seconds) * SECTOR_BYTES;
         devices.push({ name: d.name, busy: clamped / elapsedMs, readBytesPerSec: read, writeBytesPerSec: write });
         readSum += read;
         writeSum += write;
@@ -346,9 +349,4 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
     },
     close: diskstats.close,
   };
-}
-
-// The reading of a host without a physical disk.
-function idle(detail: boolean): DiskReading {
-  return detail ? { devices: [], busyMax: 0, busyMean: 0, readBytesPerSec: 0, writeBytesPerSec: 0 } : { busyMax: 0, busyMean: 0 };
 }
