@@ -1,7 +1,8 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
 import { existsSync } from 'node:fs';
 import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
-import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, onlySpacesAndNewlines, sameStrings, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, onlySpacesAndNewlines, toNumber, tokens, u8IndexOf } from './text.js';
+import { TableReader } from './table.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
 const NAME = 'disk';
@@ -220,10 +221,6 @@ export function diskExclusion(name: string, sysRoot: string | undefined): string
   return undefined;
 }
 
-// How often the hot path checks every device name anyway: a device added anywhere but at
-// the end (not what the kernel does) would not change the last line.
-const RECHECK_MS = 10 * 60_000;
-
 // Reads /proc/diskstats each tick. A device is classified once (and again if its
 // major:minor changes); it reports from its second reading on, and a device whose
 // io_ticks went backwards is left out for that tick. A host without a physical disk
@@ -238,11 +235,6 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
   const detail = options.detail ?? true;
   let useSys: boolean | undefined;
   const classified = new Map<string, { dev: string; why: string | undefined }>();
-  let layout: DiskLayout | undefined;
-  let checkedAt = 0;
-  // Two readings, swapped each report: the hot path writes into the older one.
-  let previous: { at: number; scan: DiskScan } | undefined;
-  let spare: DiskScan | undefined;
 
   function isPhysical(d: DiskCounters): boolean {
     const dev = `${d.major}:${d.minor}`;
@@ -255,44 +247,35 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
     return known.why === undefined;
   }
 
-  // The whole file, its new devices classified, and a new layout for the hot path.
-  function readAll(text: string, monotonicMs: number): DiskScan {
-    const physical = new Map<string, DiskCounters>();
-    const seen = new Set<string>();
-    let repeated = false; // a name twice: not the kernel's text, no hot path
-    for (const d of parseDiskstats(text, file)) {
-      repeated ||= seen.has(d.name);
-      seen.add(d.name);
-      if (isPhysical(d)) physical.set(d.name, d);
-    }
-    for (const name of classified.keys()) if (!seen.has(name)) classified.delete(name);
-    const disks = [...physical.values()];
-    layout = repeated ? undefined : diskLayout(text, disks);
-    checkedAt = monotonicMs;
-    // The layout's own list when there is one (same disks, same order), so that the next scan lines up with this reading.
-    return { disks: layout?.disks ?? disks, ioTicksMs: disks.map((d) => d.ioTicksMs), readSectors: disks.map((d) => d.readSectors), writeSectors: disks.map((d) => d.writeSectors) };
-  }
-
-  function read(monotonicMs: number): DiskScan {
-    const bytes = diskstats.bytes();
-    if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
-      if (sameStrings(diskstatsNames(bytes.toString('latin1', 0, bytes.length)), layout.names)) checkedAt = monotonicMs;
-      else layout = undefined;
-    }
-    if (layout !== undefined) {
-      const into = spare !== undefined && spare.disks === layout.disks ? spare : diskScanFor(layout);
-      if (scanDiskstats(bytes, layout, into, detail)) return into;
-    }
-    return readAll(bytes.toString('latin1', 0, bytes.length), monotonicMs);
-  }
+  const table = new TableReader<DiskLayout, DiskScan>(diskstats, {
+    names: diskstatsNames,
+    // The whole file, its new devices classified, and a new layout for the hot path.
+    readAll(text) {
+      const physical = new Map<string, DiskCounters>();
+      const seen = new Set<string>();
+      let repeated = false; // a name twice: not the kernel's text, no hot path
+      for (const d of parseDiskstats(text, file)) {
+        repeated ||= seen.has(d.name);
+        seen.add(d.name);
+        if (isPhysical(d)) physical.set(d.name, d);
+      }
+      for (const name of classified.keys()) if (!seen.has(name)) classified.delete(name);
+      const disks = [...physical.values()];
+      const layout = repeated ? undefined : diskLayout(text, disks);
+      // The layout's own list when there is one (same disks, same order), so that the next scan lines up with this reading.
+      const scan = { disks: layout?.disks ?? disks, ioTicksMs: disks.map((d) => d.ioTicksMs), readSectors: disks.map((d) => d.readSectors), writeSectors: disks.map((d) => d.writeSectors) };
+      return { scan, layout };
+    },
+    scan: (bytes, layout, into) => scanDiskstats(bytes, layout, into, detail),
+    scanFor: diskScanFor,
+    fits: (scan, layout) => scan.disks === layout.disks,
+  });
 
   return {
     name: NAME,
     collect(monotonicMs) {
-      const now = read(monotonicMs);
-      const before = previous;
-      previous = { at: monotonicMs, scan: now };
-      spare = before?.scan;
+      const now = table.read(monotonicMs);
+      const before = table.before;
       if (before === undefined) return undefined;
       const old = before.scan;
       const elapsedMs = monotonicMs - before.at;
@@ -347,6 +330,6 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
       if (detail) Object.assign(out, { devices, readBytesPerSec: readSum, writeBytesPerSec: writeSum });
       return out;
     },
-    close: diskstats.close,
+    close: () => table.close(),
   };
 }

@@ -3,7 +3,8 @@
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
 import { kernelFile, onKernelFs, procPath, type KernelFile } from './procfs.js';
-import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, sameStrings, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
+import { TableReader } from './table.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
 const NAME = 'network';
@@ -206,10 +207,6 @@ function utilizationOf(rxBytesPerSec: number, txBytesPerSec: number, speedBitsPe
   return u < 1 ? u : 1;
 }
 
-// How often the hot path checks every interface name anyway: an interface added anywhere but at
-// the end (not what the kernel does) would not change the last line.
-const RECHECK_MS = 10 * 60_000;
-
 // Reads /proc/net/dev and each physical interface's speed every tick (a link can
 // renegotiate). An interface reports from its second reading on and is left out for
 // a tick when a counter went backwards (driver reset); it is then classified again,
@@ -225,11 +222,6 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
   const physical = new Map<string, boolean>();
   const speedFiles = new Map<string, KernelFile>(); // of the physical interfaces
   const speeds = new Map<string, number | undefined>(); // the last speed read of each (undefined: unknown)
-  let layout: NetLayout | undefined;
-  let checkedAt = 0;
-  // Two readings, swapped each report: the hot path writes into the older one.
-  let previous: { at: number; scan: NetScan } | undefined;
-  let spare: NetScan | undefined;
 
   function forget(name: string): void {
     physical.delete(name);
@@ -254,54 +246,44 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
     return speed;
   }
 
-  // The whole file, its new interfaces classified, and a new layout for the hot path.
-  function readAll(text: string, monotonicMs: number): NetScan {
-    const counters = new Map<string, NetCounters>();
-    const seen = new Set<string>();
-    let repeated = false; // a name twice: not the kernel's text, no hot path
-    for (const c of parseNetDev(text, file)) {
-      repeated ||= seen.has(c.name);
-      seen.add(c.name);
-      let isPhysical = physical.get(c.name);
-      if (isPhysical === undefined) {
-        isPhysical = isPhysicalInterface(c.name, sysRoot);
-        physical.set(c.name, isPhysical);
+  const table = new TableReader<NetLayout, NetScan>(netDev, {
+    names: netDevNames,
+    // The whole file, its new interfaces classified, and a new layout for the hot path.
+    readAll(text) {
+      const counters = new Map<string, NetCounters>();
+      const seen = new Set<string>();
+      let repeated = false; // a name twice: not the kernel's text, no hot path
+      for (const c of parseNetDev(text, file)) {
+        repeated ||= seen.has(c.name);
+        seen.add(c.name);
+        let isPhysical = physical.get(c.name);
+        if (isPhysical === undefined) {
+          isPhysical = isPhysicalInterface(c.name, sysRoot);
+          physical.set(c.name, isPhysical);
+        }
+        if (isPhysical) counters.set(c.name, c);
       }
-      if (isPhysical) counters.set(c.name, c);
-    }
-    for (const name of physical.keys()) if (!seen.has(name)) forget(name);
-    const list = [...counters.values()];
-    layout = repeated ? undefined : netDevLayout(text, list);
-    checkedAt = monotonicMs;
-    // The layout's own list when there is one (same interfaces, same order), so that the next scan lines up with this reading.
-    const scan: NetScan = { interfaces: layout?.interfaces ?? list, rxBytes: numberSlots(list.length), txBytes: numberSlots(list.length) };
-    for (let k = 0; k < list.length; k++) {
-      scan.rxBytes[k] = list[k]!.rxBytes;
-      scan.txBytes[k] = list[k]!.txBytes;
-    }
-    return scan;
-  }
-
-  function read(monotonicMs: number): NetScan {
-    const bytes = netDev.bytes();
-    if (layout !== undefined && monotonicMs - checkedAt >= RECHECK_MS) {
-      if (sameStrings(netDevNames(bytes.toString('latin1', 0, bytes.length)), layout.names)) checkedAt = monotonicMs;
-      else layout = undefined;
-    }
-    if (layout !== undefined) {
-      const into = spare !== undefined && spare.interfaces === layout.interfaces ? spare : netScanFor(layout);
-      if (scanNetDev(bytes, layout, into)) return into;
-    }
-    return readAll(bytes.toString('latin1', 0, bytes.length), monotonicMs);
-  }
+      for (const name of physical.keys()) if (!seen.has(name)) forget(name);
+      const list = [...counters.values()];
+      const layout = repeated ? undefined : netDevLayout(text, list);
+      // The layout's own list when there is one (same interfaces, same order), so that the next scan lines up with this reading.
+      const scan: NetScan = { interfaces: layout?.interfaces ?? list, rxBytes: numberSlots(list.length), txBytes: numberSlots(list.length) };
+      for (let k = 0; k < list.length; k++) {
+        scan.rxBytes[k] = list[k]!.rxBytes;
+        scan.txBytes[k] = list[k]!.txBytes;
+      }
+      return { scan, layout };
+    },
+    scan: scanNetDev,
+    scanFor: netScanFor,
+    fits: (scan, layout) => scan.interfaces === layout.interfaces,
+  });
 
   return {
     name: NAME,
     collect(monotonicMs) {
-      const now = read(monotonicMs);
-      const before = previous;
-      previous = { at: monotonicMs, scan: now };
-      spare = before?.scan;
+      const now = table.read(monotonicMs);
+      const before = table.before;
       if (before === undefined) return undefined;
       const old = before.scan;
       // Read through the same layout, the previous interfaces are in the same order.
@@ -320,7 +302,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
         const tx = ratePerSec(now.txBytes[k]!, old.txBytes[j]!, seconds);
         if (rx === undefined || tx === undefined) {
           forget(name);
-          layout = undefined; // classify it again on the next tick
+          table.invalidate(); // classify it again on the next tick
           continue;
         }
         counted++;
@@ -343,7 +325,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
       return out;
     },
     close() {
-      netDev.close();
+      table.close();
       for (const speed of speedFiles.values()) speed.close();
       speedFiles.clear();
       speeds.clear();
