@@ -5,20 +5,16 @@
 // in for them) with how much each adds to the rank: the rank minus the rank with
 // that feature at its idle value. It answers "why is this host's rank high?".
 // --json for scripts.
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
-import { print, printError } from '../util/cliio.js';
-import { numberOption } from '../util/options.js';
+import { print } from '../util/cliio.js';
 import type { CollectorName } from '../collectors/types.js';
-import { findConfig, loadConfig } from '../config/config.js';
 import { ModelError, errorMessage } from '../util/errors.js';
 import { cliLogger } from '../daemon/log.js';
 import { FEATURES, IDLE_VALUE, toFeatures, type FeatureUnit, type Features } from '../model/features.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import type { TypedRanks } from '../model/rank.js';
 import { modelPathFor } from '../model/rankers.js';
-import { failedRequired, sampleOverWindow } from './oneshot.js';
+import { failedRequired, oneShotArgs, sampleOverWindow } from './oneshot.js';
 
 // One feature's part in the rank.
 export interface FeatureExplanation {
@@ -139,23 +135,9 @@ it for scripts. The model is the config's, else the embedded default.`;
 
 // Prints the explanation; resolves to 0, or 1 if a required collector failed.
 export async function main(argv: string[]): Promise<number> {
-  const { values: args } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string' }, json: { type: 'boolean' }, window: { type: 'string' }, help: { type: 'boolean' } },
-    strict: true,
-  });
-  if (args.help === true) {
-    print(USAGE);
-    return 0;
-  }
-  let windowSeconds: number;
-  try {
-    windowSeconds = numberOption('window', args.window, 1, { min: 0.1, max: 600, kind: 'seconds' });
-  } catch (err) {
-    printError(`lavarank explain: ${errorMessage(err)}`);
-    return 2;
-  }
-  const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const parsed = oneShotArgs('explain', USAGE, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { config, windowSeconds } = parsed;
   const path = modelPathFor(config);
   let model: LoadedModel;
   try {
@@ -166,6 +148,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   const sample = await sampleOverWindow(config, windowSeconds, cliLogger());
   const e: Explanation = { host: hostname(), ts: sample.ts, ...explainFeatures(model, toFeatures(sample)), failures: sample.failures };
-  print(args.json === true ? JSON.stringify({ ...e, ts: new Date(e.ts).toISOString(), modelPath: path }, null, 2) : formatExplanation(e));
+  print(parsed.json ? JSON.stringify({ ...e, ts: new Date(e.ts).toISOString(), modelPath: path }, null, 2) : formatExplanation(e));
   return failedRequired(sample).length > 0 ? 1 : 0;
 }

@@ -1,19 +1,15 @@
 // `lavarank once`: one sample over a short window, the report line the elim would
 // write (or, with --json, the sample, the features and the rank), then exit.
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import { print, printError } from '../util/cliio.js';
-import { numberOption } from '../util/options.js';
 import { collectInventory } from '../collectors/inventory.js';
-import { findConfig, loadConfig } from '../config/config.js';
 import { errorMessage } from '../util/errors.js';
 import { cliLogger } from '../daemon/log.js';
 import { openRankers } from '../model/rankers.js';
 import { clampRank } from '../model/rank.js';
 import { formatElimLine } from '../daemon/report.js';
 import { typedRankNames } from '../daemon/elim.js';
-import { failedRequired, sampleOverWindow } from './oneshot.js';
+import { failedRequired, oneShotArgs, sampleOverWindow } from './oneshot.js';
 
 const USAGE = `Usage: lavarank once [--json] [--window SECONDS] [--config FILE]
 
@@ -23,35 +19,16 @@ rank and the host inventory instead.`;
 
 // Prints one report (or the JSON detail) and returns 0, or 1 if sampling failed.
 export async function main(argv: string[]): Promise<number> {
-  const { values: args } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string' },
-      json: { type: 'boolean' },
-      window: { type: 'string' },
-      help: { type: 'boolean' },
-    },
-    strict: true,
-  });
-  if (args.help === true) {
-    print(USAGE);
-    return 0;
-  }
-  let windowSeconds: number;
-  try {
-    windowSeconds = numberOption('window', args.window, 1, { min: 0.1, max: 600, kind: 'seconds' });
-  } catch (err) {
-    printError(`lavarank once: ${errorMessage(err)}`);
-    return 2;
-  }
-  const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const parsed = oneShotArgs('once', USAGE, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { config, windowSeconds } = parsed;
   const log = cliLogger();
   const rankers = openRankers(config, log);
   const sample = await sampleOverWindow(config, windowSeconds, log);
   const broken = failedRequired(sample);
   const result = rankers.current().rank(sample);
   const rank = broken.length > 0 ? config.pessimistic_rank : clampRank(result.rank);
-  if (args.json === true) {
+  if (parsed.json) {
     let inventory: unknown;
     try {
       inventory = await collectInventory({ timeoutMs: 10_000 });

@@ -1,9 +1,14 @@
 // One sample of this host over a short window, for the interactive subcommands
 // (once, explain): what the elim would see at its next tick.
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
+import { print, printError } from '../util/cliio.js';
+import { errorMessage } from '../util/errors.js';
+import { numberOption } from '../util/options.js';
 import { systemClock } from '../util/clock.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
-import type { Config } from '../config/config.js';
+import { findConfig, loadConfig, type Config } from '../config/config.js';
 import { REQUIRED_COLLECTORS } from '../daemon/elim.js';
 import { collectorsFromConfig, createSampler } from '../daemon/sampler.js';
 
@@ -24,4 +29,33 @@ export async function sampleOverWindow(config: Readonly<Config>, windowSeconds: 
 // The required collectors that failed in sample: when any did, the elim reports the pessimistic rank.
 export function failedRequired(sample: Sample): CollectorName[] {
   return REQUIRED_COLLECTORS.filter((name) => sample.failures[name] !== undefined);
+}
+
+// What both interactive subcommands take: --config, --json and --window (seconds, default 1).
+export interface OneShotArgs {
+  config: Readonly<Config>;
+  json: boolean;
+  windowSeconds: number;
+}
+
+// Parses once's or explain's command line and loads the config; a number is the exit
+// status to return at once (0 after --help, 2 for a bad --window, said on stderr).
+export function oneShotArgs(command: string, usage: string, argv: string[]): OneShotArgs | number {
+  const { values: args } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, json: { type: 'boolean' }, window: { type: 'string' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (args.help === true) {
+    print(usage);
+    return 0;
+  }
+  let windowSeconds: number;
+  try {
+    windowSeconds = numberOption('window', args.window, 1, { min: 0.1, max: 600, kind: 'seconds' });
+  } catch (err) {
+    printError(`lavarank ${command}: ${errorMessage(err)}`);
+    return 2;
+  }
+  return { config: loadConfig(findConfig(args.config, process.env, existsSync)), json: args.json === true, windowSeconds };
 }

@@ -250,13 +250,9 @@ export function acctFiles(paths: readonly string[]): string[] {
       if (!EVENTS_FILE.test(basename(path))) files.push(path);
       continue;
     }
-    const found = readdirSync(path)
-      .map((name) => ({ name, m: ACCT_FILE.exec(name) }))
-      .filter((f) => f.m !== null)
-      .map((f) => ({ path: join(path, f.name), n: f.m?.[1] === undefined ? 0 : Number(f.m[1]) }))
-      .sort((a, b) => b.n - a.n);
+    const found = rotatedFiles(path, ACCT_FILE);
     if (found.length === 0) throw new ConfigError(`--acct ${path}: a directory with no lsb.acct or lsb.acct.N in it`);
-    files.push(...found.map((f) => f.path));
+    files.push(...found);
   }
   return files;
 }
@@ -270,6 +266,16 @@ function statOrFail(option: string, path: string, expected: string) {
   }
 }
 
+// The files of dir whose names match `file` (a name, then optionally ".N" captured), as
+// mbatchd rotates them: the oldest (highest N) first, the current file (no N) last.
+function rotatedFiles(dir: string, file: RegExp): string[] {
+  return readdirSync(dir)
+    .map((name) => ({ name, m: file.exec(name) }))
+    .filter((f) => f.m !== null)
+    .map((f) => ({ path: join(dir, f.name), n: f.m?.[1] === undefined ? 0 : Number(f.m[1]) }))
+    .sort((a, b) => b.n - a.n)
+    .map((f) => f.path);
+}
 
 const EVENTS_FILE = /^lsb\.events(?:\.(\d+))?$/;
 
@@ -288,12 +294,7 @@ export function eventFiles(paths: readonly string[]): string[] {
       if (EVENTS_FILE.test(basename(path))) files.push(path);
       continue;
     }
-    const found = readdirSync(path)
-      .map((name) => ({ name, m: EVENTS_FILE.exec(name) }))
-      .filter((f) => f.m !== null)
-      .map((f) => ({ path: join(path, f.name), n: f.m?.[1] === undefined ? 0 : Number(f.m[1]) }))
-      .sort((a, b) => b.n - a.n);
-    files.push(...found.map((f) => f.path));
+    files.push(...rotatedFiles(path, EVENTS_FILE));
   }
   return files;
 }
