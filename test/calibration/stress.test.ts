@@ -30,7 +30,6 @@ async function start(kind: string, dir: string, extra: string[] = []): Promise<S
   return { child, ready, exited };
 }
 
-
 // Time the main thread of pid has run and has waited on a run queue, in ns
 // (/proc/<pid>/schedstat; its JavaScript runs on that thread).
 function schedstat(pid: number): { runNs: number; waitNs: number } {
@@ -38,7 +37,9 @@ function schedstat(pid: number): { runNs: number; waitNs: number } {
   return { runNs: run!, waitNs: wait! };
 }
 
-async function waitUntil(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+// Generous: each wait is on a real stressor process, which a CI machine loaded by the
+// rest of the suite can take seconds to start. A passing wait returns at once.
+async function waitUntil(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);

@@ -56,7 +56,9 @@ function start(specs: ChildElimSpec[], options: { clock?: Clock; env?: NodeJS.Pr
   return { elims, lines, messages: () => lines.map((l) => String(l.msg)) };
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined, ms = 5000): Promise<T> {
+// Generous: each step waits on a real child process, which a CI machine loaded by the
+// rest of the suite can take seconds to start. A passing step returns at once.
+async function waitFor<T>(what: string, probe: () => T | undefined, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = probe();
