@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
 import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, onlySpacesAndNewlines, toNumber, tokens, u8IndexOf } from './text.js';
-import { TableReader } from './table.js';
+import { TableReader, keptEntries } from './table.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
 const NAME = 'disk';
@@ -251,16 +251,8 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
     names: diskstatsNames,
     // The whole file, its new devices classified, and a new layout for the hot path.
     readAll(text) {
-      const physical = new Map<string, DiskCounters>();
-      const seen = new Set<string>();
-      let repeated = false; // a name twice: not the kernel's text, no hot path
-      for (const d of parseDiskstats(text, file)) {
-        repeated ||= seen.has(d.name);
-        seen.add(d.name);
-        if (isPhysical(d)) physical.set(d.name, d);
-      }
+      const { kept: disks, seen, repeated } = keptEntries(parseDiskstats(text, file), isPhysical);
       for (const name of classified.keys()) if (!seen.has(name)) classified.delete(name);
-      const disks = [...physical.values()];
       const layout = repeated ? undefined : diskLayout(text, disks);
       // The layout's own list when there is one (same disks, same order), so that the next scan lines up with this reading.
       const scan = { disks: layout?.disks ?? disks, ioTicksMs: disks.map((d) => d.ioTicksMs), readSectors: disks.map((d) => d.readSectors), writeSectors: disks.map((d) => d.writeSectors) };

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
 import { kernelFile, onKernelFs, procPath, type KernelFile } from './procfs.js';
 import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
-import { TableReader } from './table.js';
+import { TableReader, keptEntries } from './table.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
 const NAME = 'network';
@@ -250,21 +250,15 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
     names: netDevNames,
     // The whole file, its new interfaces classified, and a new layout for the hot path.
     readAll(text) {
-      const counters = new Map<string, NetCounters>();
-      const seen = new Set<string>();
-      let repeated = false; // a name twice: not the kernel's text, no hot path
-      for (const c of parseNetDev(text, file)) {
-        repeated ||= seen.has(c.name);
-        seen.add(c.name);
+      const { kept: list, seen, repeated } = keptEntries(parseNetDev(text, file), (c) => {
         let isPhysical = physical.get(c.name);
         if (isPhysical === undefined) {
           isPhysical = isPhysicalInterface(c.name, sysRoot);
           physical.set(c.name, isPhysical);
         }
-        if (isPhysical) counters.set(c.name, c);
-      }
+        return isPhysical;
+      });
       for (const name of physical.keys()) if (!seen.has(name)) forget(name);
-      const list = [...counters.values()];
       const layout = repeated ? undefined : netDevLayout(text, list);
       // The layout's own list when there is one (same interfaces, same order), so that the next scan lines up with this reading.
       const scan: NetScan = { interfaces: layout?.interfaces ?? list, rxBytes: numberSlots(list.length), txBytes: numberSlots(list.length) };

@@ -27,6 +27,21 @@ export interface TableFormat<L extends TableLayout, S> {
   fits(scan: S, layout: L): boolean;
 }
 
+// What a full reading keeps: the entries `keep` accepts, in file order (a name given
+// twice keeps its first place and its last counters), every name seen, and whether a
+// name was given twice, which is not the kernel's text, so there is then no hot path.
+export function keptEntries<T extends { name: string }>(entries: readonly T[], keep: (entry: T) => boolean): { kept: T[]; seen: Set<string>; repeated: boolean } {
+  const kept = new Map<string, T>();
+  const seen = new Set<string>();
+  let repeated = false;
+  for (const entry of entries) {
+    repeated ||= seen.has(entry.name);
+    seen.add(entry.name);
+    if (keep(entry)) kept.set(entry.name, entry);
+  }
+  return { kept: [...kept.values()], seen, repeated };
+}
+
 // A reading and when it was made (monotonic ms).
 export interface TimedScan<S> {
   at: number;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KernelFile } from '../../src/collectors/procfs.js';
-import { RECHECK_MS, TableReader, type TableFormat } from '../../src/collectors/table.js';
+import { RECHECK_MS, TableReader, keptEntries, type TableFormat } from '../../src/collectors/table.js';
 
 // A table of "name value" lines; the layout is the list of names, and a scan reads the
 // values of every line while the names are the same ones, in the same order.
@@ -160,4 +160,32 @@ test('close closes the file', () => {
   const f = fixture('a 1\n');
   new TableReader(f.file, f.format).close();
   assert.equal(f.calls.closed, 1);
+});
+
+test('keptEntries keeps the accepted entries in file order and names every entry seen', () => {
+  const entries = [
+    { name: 'sda', v: 1 },
+    { name: 'loop0', v: 2 },
+    { name: 'sdb', v: 3 },
+  ];
+  const got = keptEntries(entries, (e) => !e.name.startsWith('loop'));
+  assert.deepEqual(got.kept, [entries[0], entries[2]]);
+  assert.deepEqual([...got.seen], ['sda', 'loop0', 'sdb']);
+  assert.equal(got.repeated, false);
+});
+
+test('keptEntries says when a name comes twice, keeping its first place and its last entry', () => {
+  const got = keptEntries(
+    [
+      { name: 'eth0', v: 1 },
+      { name: 'eth1', v: 2 },
+      { name: 'eth0', v: 3 },
+    ],
+    () => true,
+  );
+  assert.equal(got.repeated, true);
+  assert.deepEqual(got.kept, [
+    { name: 'eth0', v: 3 },
+    { name: 'eth1', v: 2 },
+  ]);
 });
