@@ -277,7 +277,7 @@ export interface SideBySide {
 }
 
 // Keeps a generated node's counters moving while elims read it: a new tick every half interval.
-function advanceCounters(roots: BigNodeRoots, spec: BigNodeSpec, intervalSec: number): () => void {
+export function advanceCounters(roots: BigNodeRoots, spec: BigNodeSpec, intervalSec: number): () => void {
   let tick = 0;
   const timer = setInterval(() => writeCounters(roots, spec, ++tick), (intervalSec * 1000) / 2);
   return () => clearInterval(timer);
