@@ -1,5 +1,5 @@
-// One sample of this host over a short window, for the interactive subcommands
-// (once, explain): what the elim would see at its next tick.
+// What the interactive subcommands once and explain share: their command line, and
+// one sample of this host over a short window, what the elim would see at its next tick.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
