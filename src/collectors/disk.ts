@@ -255,7 +255,14 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
       for (const name of classified.keys()) if (!seen.has(name)) classified.delete(name);
       const layout = repeated ? undefined : diskLayout(text, disks);
       // The layout's own list when there is one (same disks, same order), so that the next scan lines up with this reading.
-      const scan = { disks: layout?.disks ?? disks, ioTicksMs: disks.map((d) => d.ioTicksMs), readSectors: disks.map((d) => d.readSectors), writeSectors: disks.map((d) => d.writeSectors) };
+      // In numberSlots, as diskScanFor's are: the next scan but one writes into this reading.
+      const n = disks.length;
+      const scan: DiskScan = {
+        disks: layout?.disks ?? disks,
+        ioTicksMs: numberSlots(n, (i) => disks[i]!.ioTicksMs),
+        readSectors: numberSlots(n, (i) => disks[i]!.readSectors),
+        writeSectors: numberSlots(n, (i) => disks[i]!.writeSectors),
+      };
       return { scan, layout };
     },
     scan: (bytes, layout, into) => scanDiskstats(bytes, layout, into, detail),

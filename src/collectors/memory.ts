@@ -158,7 +158,7 @@ export function scanVmstat(bytes: Buffer, into: Array<number | undefined>): bool
 }
 
 // Writes a parsed vmstat reading into vmstat slots.
-export function vmstatInto(v: VmstatCounters, into: Array<number | undefined>): void {
+function vmstatInto(v: VmstatCounters, into: Array<number | undefined>): void {
   into[0] = v.pswpin;
   into[1] = v.pswpout;
   into[2] = v.pgmajfault;

@@ -261,11 +261,8 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
       for (const name of physical.keys()) if (!seen.has(name)) forget(name);
       const layout = repeated ? undefined : netDevLayout(text, list);
       // The layout's own list when there is one (same interfaces, same order), so that the next scan lines up with this reading.
-      const scan: NetScan = { interfaces: layout?.interfaces ?? list, rxBytes: numberSlots(list.length), txBytes: numberSlots(list.length) };
-      for (let k = 0; k < list.length; k++) {
-        scan.rxBytes[k] = list[k]!.rxBytes;
-        scan.txBytes[k] = list[k]!.txBytes;
-      }
+      const n = list.length;
+      const scan: NetScan = { interfaces: layout?.interfaces ?? list, rxBytes: numberSlots(n, (k) => list[k]!.rxBytes), txBytes: numberSlots(n, (k) => list[k]!.txBytes) };
       return { scan, layout };
     },
     scan: scanNetDev,

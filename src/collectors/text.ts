@@ -89,12 +89,13 @@ export function sameStrings(a: readonly string[], b: readonly string[]): boolean
   return true;
 }
 
-// An array of n zeros for numbers a hot path keeps from one report to the next and reads
-// more often than it writes, with its elements kept tagged (taggedArray): a plain array
-// of numbers turns into an unboxed one once it holds a fraction or a number past 2^31,
-// and then every read in the interpreter makes a fresh 16-byte heap number.
-export function numberSlots(n: number): number[] {
-  return taggedArray(n, () => 0);
+// An array of n numbers (value i at(i), else 0) that a hot path keeps from one report to
+// the next and reads more often than it writes, with its elements kept tagged
+// (taggedArray): a plain array of numbers turns into an unboxed one once it holds a
+// fraction or a number past 2^31, and then every read in the interpreter makes a fresh
+// 16-byte heap number.
+export function numberSlots(n: number, at: (i: number) => number = () => 0): number[] {
+  return taggedArray(n, at);
 }
 
 // The kernel prints counters as decimal integers (a u64 has at most 20 digits) and
