@@ -9,6 +9,7 @@ import { Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readKernelText } from '../src/collectors/procfs.js';
+import { median } from '../src/util/stats.js';
 import { DAEMON_NODE_FLAGS } from '../src/util/node-flags.js';
 import { blockDevices, generateBigNode, writeCounters, type BigNodeRoots, type BigNodeSpec } from './gen-bignode.js';
 
@@ -85,12 +86,6 @@ function childrenOf(pid: number): string[] {
     // a thread that just ended, or a kernel without CONFIG_PROC_CHILDREN
   }
   return out;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 // A pipe like the one LIM gives its elim (pipe(2)), made as a FIFO: Node's spawn gives
@@ -241,8 +236,6 @@ export function spread(values: number[], digits = 2): string {
   if (values.length === 0) return '-';
   return `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 }
-
-export { median };
 
 // Runs the built elim (dist/src/cli.js run) as LIM would, stdout piped, with a
 // temporary config (log file in a temp dir, history and GPU off), and measures

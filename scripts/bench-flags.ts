@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DAEMON_NODE_FLAGS } from '../src/util/node-flags.js';
+import { percentile } from '../src/util/stats.js';
 import { advanceCounters, daemonConfig, describeSpec, measureElims, type ElimRun } from './bench-daemon.js';
 import { BIG_NODE, generateBigNode } from './gen-bignode.js';
 
@@ -39,13 +40,6 @@ export function parseVariant(text: string): FlagVariant {
     throw new RangeError(`--variant: expected name=--flag,--flag..., received ${JSON.stringify(text)}`);
   }
   return { name, flags };
-}
-
-// The value at fraction q (0..1) of the sorted values, nearest rank.
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.round(q * (sorted.length - 1))]!;
 }
 
 // One variant's figures in one round.
@@ -75,11 +69,12 @@ export async function compareFlags(o: { cliPath: string; variants: readonly Flag
       const measured = await measureElims(runs, { reports: o.reports, warmup: 5, windows: o.reports, intervalSec: o.intervalSec, stagger: true });
       return measured.map((m) => {
         const w = m.windowsCpuMsPerReport;
+        const sorted = [...w].sort((a, b) => a - b);
         return {
           name: m.label,
-          medianMs: quantile(w, 0.5),
-          q25Ms: quantile(w, 0.25),
-          q75Ms: quantile(w, 0.75),
+          medianMs: percentile(sorted, 50),
+          q25Ms: percentile(sorted, 25),
+          q75Ms: percentile(sorted, 75),
           meanMs: w.reduce((a, b) => a + b, 0) / w.length,
           rssMB: m.rssMB,
           lastLine: m.lastLine,

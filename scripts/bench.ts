@@ -27,7 +27,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readKernelText } from '../src/collectors/procfs.js';
-import { flatness, median, sideBySide, spread, type FlatPoint, type SideBySide } from './bench-daemon.js';
+import { flatness, sideBySide, spread, type FlatPoint, type SideBySide } from './bench-daemon.js';
+import { median } from '../src/util/stats.js';
 import { BIG_NODE, blockDevices, type BigNodeSpec } from './gen-bignode.js';
 
 // USER_HZ: the unit of the children's CPU times in /proc/self/stat. 100 on every

@@ -16,6 +16,6 @@
 // than the work they take over; collecting on the main thread saved 0.1-0.4 ms of CPU
 // per report side by side, and the elim no longer wakes four threads on a node whose
 // CPUs belong to jobs. A pause of a few ms every few reports does not matter at 10 s.
-// Sparkplug without the optimiser saved 0-10 % per report but took RSS to 51 MB.
+// Sparkplug without the optimiser saved up to 10 % per report (not in every round) but took RSS to 51 MB.
 // `npm run bench:flags` measures other flags against these, side by side.
 export const DAEMON_NODE_FLAGS: readonly string[] = ['--lite-mode', '--no-expose-wasm', '--no-memory-reducer', '--single-threaded-gc'];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_VARIANTS, compareFlags, parseVariant, quantile } from '../../scripts/bench-flags.js';
+import { DEFAULT_VARIANTS, compareFlags, parseVariant } from '../../scripts/bench-flags.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { cliPath } from '../helpers.js';
 
@@ -13,15 +13,6 @@ describe('parseVariant', () => {
     for (const bad of ['--jitless', '=--jitless', 'x=', 'x=jitless']) {
       assert.throws(() => parseVariant(bad), { message: `--variant: expected name=--flag,--flag..., received ${JSON.stringify(bad)}` });
     }
-  });
-});
-
-describe('quantile', () => {
-  it('gives the nearest-rank value of the sorted list', () => {
-    assert.equal(quantile([5, 1, 3, 2, 4], 0.5), 3);
-    assert.equal(quantile([5, 1, 3, 2, 4], 0.25), 2);
-    assert.equal(quantile([5, 1, 3, 2, 4], 1), 5);
-    assert.ok(Number.isNaN(quantile([], 0.5)));
   });
 });
 
