@@ -188,7 +188,7 @@ function fractionsOf(a: number[], b: number[], online: number): CpuReading | und
 // it while the CPU set stays the same; parseStat on the first tick, after a change,
 // and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
-  const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'));
+  const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen);
   let known: CpuSet = cpuSet([]);
   // Two readings, swapped each report: the hot path writes into the older one, so that a
   // file it cannot read, and parseStat then rejects, leaves the last reading as it was.

@@ -19,6 +19,7 @@ export function createCollectors(options: CollectorsOptions = {}): Collector[] {
   if (options.procRoot !== undefined) roots.procRoot = options.procRoot;
   if (options.sysRoot !== undefined) roots.sysRoot = options.sysRoot;
   if (options.detail !== undefined) roots.detail = options.detail;
+  if (options.keepOpen !== undefined) roots.keepOpen = options.keepOpen;
   const collectors: Collector[] = [
     createCpuCollector(roots),
     createLoadCollector(roots),

@@ -84,9 +84,9 @@ export interface LoadCollector extends Collector<'load'> {
 // Online CPUs come from sysfs; without it (some containers), from /proc/stat's cpuN lines.
 export function createLoadCollector(options: CollectorOptions = {}): LoadCollector {
   const procRoot = options.procRoot ?? '/proc';
-  const file = kernelFile(NAME, procPath(procRoot, 'loadavg'));
-  const onlineFile = kernelFile(NAME, procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/online'));
-  const statFile = kernelFile(NAME, procPath(procRoot, 'stat'));
+  const file = kernelFile(NAME, procPath(procRoot, 'loadavg'), options.keepOpen);
+  const onlineFile = kernelFile(NAME, procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/online'), options.keepOpen);
+  const statFile = kernelFile(NAME, procPath(procRoot, 'stat'), options.keepOpen);
   const load = numberSlots(2);
   // The CPU list changes only with hotplug: it is parsed again only when its text does.
   let onlineText: string | undefined;

@@ -198,8 +198,8 @@ export interface MemoryCollector extends Collector<'memory'> {
 // went backwards.
 export function createMemoryCollector(options: CollectorOptions = {}): MemoryCollector {
   const root = options.procRoot ?? '/proc';
-  const meminfoFile = kernelFile(NAME, procPath(root, 'meminfo'));
-  const vmstatFile = kernelFile(NAME, procPath(root, 'vmstat'));
+  const meminfoFile = kernelFile(NAME, procPath(root, 'meminfo'), options.keepOpen);
+  const vmstatFile = kernelFile(NAME, procPath(root, 'vmstat'), options.keepOpen);
   const meminfo: Array<number | undefined> = numberSlots(MEMINFO_SLOTS);
   // Two vmstat readings, swapped each report: the hot path writes into the older one, so
   // that a file it cannot read, and parseVmstat then rejects, leaves the last one as it was.

@@ -215,7 +215,7 @@ function utilizationOf(rxBytesPerSec: number, txBytesPerSec: number, speedBitsPe
 // the physical interfaces' lines are read (scanNetDev).
 // Without options.detail (the daemon), only utilizationMax: no list of interfaces, no totals.
 export function createNetworkCollector(options: CollectorOptions = {}): Collector<'network'> {
-  const netDev = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'net/dev'));
+  const netDev = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'net/dev'), options.keepOpen);
   const file = netDev.path;
   const sysRoot = options.sysRoot ?? '/sys';
   const detail = options.detail ?? true;
@@ -238,7 +238,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
     if (!moved && speeds.has(name)) return speeds.get(name);
     let file = speedFiles.get(name);
     if (file === undefined) {
-      file = kernelFile(NAME, procPath(sysRoot, 'class/net', name, 'speed'), onKernelFs, true);
+      file = kernelFile(NAME, procPath(sysRoot, 'class/net', name, 'speed'), options.keepOpen ?? onKernelFs, true);
       speedFiles.set(name, file);
     }
     const speed = linkSpeedOf(file);

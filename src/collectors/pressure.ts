@@ -110,7 +110,8 @@ export function isPsiUnavailable(err: unknown): boolean {
 // features are unavailable), never zeros, which would claim an unloaded host.
 export function createPressureCollector(options: CollectorOptions = {}): Collector<'pressure'> {
   const dir = procPath(options.procRoot ?? '/proc', 'pressure');
-  const files = { cpu: kernelFile(NAME, procPath(dir, 'cpu')), memory: kernelFile(NAME, procPath(dir, 'memory')), io: kernelFile(NAME, procPath(dir, 'io')) };
+  const keep = options.keepOpen;
+  const files = { cpu: kernelFile(NAME, procPath(dir, 'cpu'), keep), memory: kernelFile(NAME, procPath(dir, 'memory'), keep), io: kernelFile(NAME, procPath(dir, 'io'), keep) };
   const avg10: Array<number | undefined> = numberSlots(6);
   function read(file: KernelFile, at: number): void {
     const text = file.text();

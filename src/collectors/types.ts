@@ -117,6 +117,10 @@ export interface CollectorOptions {
   // Figures the model does not use (each disk's and interface's, throughput), for people reading a
   // sample (lavarank once --json, calibration). Default true; the daemon turns it off.
   detail?: boolean;
+  // Which files are kept open and read again from their start each tick; default
+  // onKernelFs (those on procfs and sysfs). Tests and `npm run bench` keep every file
+  // of a generated tree open, as lavarank keeps a real node's /proc and /sys files.
+  keepOpen?: (path: string) => boolean;
 }
 
 // A collector keeps its own previous counters; collect() is called once per tick.

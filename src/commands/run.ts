@@ -4,7 +4,7 @@ import { runDaemon } from '../daemon/run.js';
 import { print, printError } from '../util/cliio.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
-const USAGE = `Usage: lavarank run [--config FILE] [--no-history] [--test-interval SECONDS]
+const USAGE = `Usage: lavarank run [--config FILE] [--no-history] [--test-interval SECONDS] [--test-keep-open]
 
 Runs the elim: writes "1 rank N" to stdout every interval, as LIM expects.
   --config FILE            configuration (default: $LAVARANK_CONFIG, then
@@ -12,13 +12,17 @@ Runs the elim: writes "1 rank N" to stdout every interval, as LIM expects.
   --no-history             keep no history, whatever the config says (npm start:
                            a foreground demo should not write under /var/lib)
   --test-interval SECONDS  FOR TESTS ONLY: report this often, even under 5 s.
-                           Never under LIM: it reads one report per 5 s.`;
+                           Never under LIM: it reads one report per 5 s.
+  --test-keep-open         FOR TESTS ONLY: keep every file of proc_root and sys_root
+                           open, as lavarank keeps those of procfs and sysfs, also
+                           under a plain directory (npm run bench's generated node,
+                           rewritten in place). A file replaced there would not be seen.`;
 
 // Runs the elim until stopped; returns the exit status.
 export async function main(argv: string[], clock: Clock = systemClock): Promise<number> {
   const { values: args } = parseArgs({
     args: argv,
-    options: { config: { type: 'string' }, 'no-history': { type: 'boolean' }, 'test-interval': { type: 'string' }, help: { type: 'boolean' } },
+    options: { config: { type: 'string' }, 'no-history': { type: 'boolean' }, 'test-interval': { type: 'string' }, 'test-keep-open': { type: 'boolean' }, help: { type: 'boolean' } },
     allowPositionals: false,
     strict: true,
   });
@@ -31,6 +35,7 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
       ...(args.config === undefined ? {} : { config: args.config }),
       ...(args['test-interval'] === undefined ? {} : { testInterval: args['test-interval'] }),
       ...(args['no-history'] === true ? { noHistory: true } : {}),
+      ...(args['test-keep-open'] === true ? { testKeepOpen: true } : {}),
     },
     printError,
     clock,

@@ -65,11 +65,17 @@ function emptySummary(): Summary {
   return { ticks: 0, states: {}, unread: 0, rankMin: Number.POSITIVE_INFINITY, rankMax: Number.NEGATIVE_INFINITY, rankSum: 0 };
 }
 
+// --test-keep-open's rule: every file kept open, as lavarank keeps those of procfs and sysfs.
+function keepEveryFile(): boolean {
+  return true;
+}
+
 // What `lavarank run` was given on its command line.
 export interface DaemonArgs {
   config?: string; // --config FILE
   testInterval?: string; // --test-interval SECONDS
   noHistory?: boolean; // --no-history: history off whatever the config says
+  testKeepOpen?: boolean; // --test-keep-open: every file kept open, as on procfs and sysfs
 }
 
 // Runs the elim until stopped; returns the exit status. `complain` receives the reason
@@ -174,7 +180,8 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   }
 
   // Without the detail that only a person reads (each disk, throughput): the model does not use it.
-  const collectors = collectorsFromConfig(config, { log, signal, clock, detail: false });
+  if (args.testKeepOpen === true) log.warn('test keep-open in use: every file is kept open, even one that is not on procfs or sysfs');
+  const collectors = collectorsFromConfig(config, { log, signal, clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
   const sampler = createSampler({ collectors, clock, log });
 
   const metricsPath = config.metrics.textfile;

@@ -125,14 +125,16 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
 // The collectors a loaded config asks for, with the daemon's log, abort signal and clock;
 // the GPU program is vetted with the same trust rule as every program lavarank runs.
 // detail (default true) adds the figures the model does not use; the daemon leaves them out.
+// keepOpen (--test-keep-open) replaces the rule of which files are kept open.
 export function collectorsFromConfig(
   config: Readonly<Config>,
-  deps: { log: Logger; signal: AbortSignal; clock?: Clock; detail?: boolean },
+  deps: { log: Logger; signal: AbortSignal; clock?: Clock; detail?: boolean; keepOpen?: (path: string) => boolean },
 ): Collector[] {
   return createCollectors({
     procRoot: config.proc_root,
     sysRoot: config.sys_root,
     detail: deps.detail ?? true,
+    ...(deps.keepOpen === undefined ? {} : { keepOpen: deps.keepOpen }),
     gpu: {
       enabled: config.gpu.enabled,
       command: config.gpu.command,

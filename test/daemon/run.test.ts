@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { generateBigNode } from '../../scripts/gen-bignode.js';
 import { lsfAbortCode, testInterval } from '../../src/daemon/run.js';
 import { defaultHistoryDir } from '../../src/history/record.js';
+import { tempDir } from '../helpers.js';
+import { startElim } from '../e2e/harness.js';
 
 describe('lsfAbortCode', () => {
   it('does nothing under OpenLava, which never sets ELIM_ABORT_VALUE', () => {
@@ -40,5 +45,43 @@ describe('defaultHistoryDir', () => {
 
   it('does not use an $LSF_LOGDIR that does not exist, since lavarank never creates it', () => {
     assert.equal(defaultHistoryDir({ LSF_LOGDIR: '/nonexistent/lsf/log' }), '/var/lib/lavarank/history');
+  });
+});
+
+// The files under dir that the process holds open now.
+function openFilesUnder(pid: number, dir: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target.startsWith(`${dir}/`)) out.push(target);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out.sort();
+}
+
+describe('lavarank run --test-keep-open', () => {
+  it('keeps every file of a generated root open between reports, and says so in the log', async () => {
+    const { dir, cleanup } = tempDir('lavarank-keep-');
+    const roots = generateBigNode(join(dir, 'node'), { cpus: 4, disks: 2, partitions: 1, loops: 0, nics: 1 });
+    const config = `proc_root: ${roots.procRoot}\nsys_root: ${roots.sysRoot}\n`;
+    const kept = startElim({ testInterval: 0.2, config, args: ['--test-keep-open'] });
+    const plain = startElim({ testInterval: 0.2, config });
+    try {
+      await Promise.all([kept.waitForReports(3, 20_000), plain.waitForReports(3, 20_000)]);
+      const files = openFilesUnder(kept.pid, dir);
+      for (const f of ['proc/stat', 'proc/diskstats', 'proc/meminfo', 'proc/vmstat', 'proc/loadavg', 'proc/net/dev', 'sys/devices/system/cpu/online', 'sys/class/net/ens0f0/speed']) {
+        assert.ok(files.includes(join(dir, 'node', f)), `${f} is not held open: ${files.join(', ')}`);
+      }
+      // Without the flag, a plain directory's files are opened for each read and closed after it.
+      assert.deepEqual(openFilesUnder(plain.pid, dir), []);
+      await kept.waitForLog((l) => String(l['msg']).startsWith('test keep-open in use'));
+      assert.equal(plain.log().find((l) => String(l['msg']).startsWith('test keep-open')), undefined);
+    } finally {
+      await Promise.all([kept.cleanup(), plain.cleanup()]);
+      cleanup();
+    }
   });
 });
