@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { readKernelText } from '../src/collectors/procfs.js';
 import { median } from '../src/util/stats.js';
 import { DAEMON_NODE_FLAGS } from '../src/util/node-flags.js';
-import { blockDevices, generateBigNode, writeCounters, type BigNodeRoots, type BigNodeSpec } from './gen-bignode.js';
+import { blockDevices, generateBigNode, writeCounters, type BigNodeRoots, type BigNodeSpec, type WriteOptions } from './gen-bignode.js';
 
 // USER_HZ, the unit of utime and stime in /proc/PID/stat.
 const USER_HZ = 100;
@@ -218,8 +218,9 @@ export function daemonConfig(dir: string, name: string, o: { procRoot?: string; 
 }
 
 // The built elim as LIM runs it (the installed wrapper's V8 flags), at a test interval.
-export function daemonRun(label: string, cliPath: string, config: string, intervalSec: number, cwd: string): ElimRun {
-  return { label, args: [...DAEMON_NODE_FLAGS, cliPath, 'run', '--test-interval', String(intervalSec), '--config', config], cwd };
+// `extra`: more arguments of `lavarank run` (--test-keep-open).
+export function daemonRun(label: string, cliPath: string, config: string, intervalSec: number, cwd: string, extra: readonly string[] = []): ElimRun {
+  return { label, args: [...DAEMON_NODE_FLAGS, cliPath, 'run', '--test-interval', String(intervalSec), '--config', config, ...extra], cwd };
 }
 
 // The reads-only floor over the same roots, with the same V8 flags.
@@ -269,18 +270,20 @@ export interface SideBySide {
   target: boolean; // false: a row for context, not judged against issue 16's targets
 }
 
-// Keeps a generated node's counters moving while elims read it: a new tick every half interval.
-export function advanceCounters(roots: BigNodeRoots, spec: BigNodeSpec, intervalSec: number): () => void {
+// Keeps a generated node's counters moving while elims read it: a new tick every half
+// interval, each file replaced by a rename, or rewritten in place (options.inPlace).
+export function advanceCounters(roots: BigNodeRoots, spec: BigNodeSpec, intervalSec: number, options: WriteOptions = {}): () => void {
   let tick = 0;
-  const timer = setInterval(() => writeCounters(roots, spec, ++tick), (intervalSec * 1000) / 2);
+  const timer = setInterval(() => writeCounters(roots, spec, ++tick, options), (intervalSec * 1000) / 2);
   return () => clearInterval(timer);
 }
 
 // lavarank and the reads-only floor, all at once: on this host's /proc and /sys, and on
-// a generated node of `spec` whose counters advance every half interval; and on this
-// host a second floor that keeps its files open, as lavarank does on procfs and sysfs.
-// The generated node is a plain directory, where lavarank (and the floor) open each file
-// for each read.
+// a generated node of `spec` whose counters advance every half interval; and a second
+// floor on each that keeps its files open, as lavarank does on procfs and sysfs.
+// The generated node is a plain directory, whose files lavarank opens for each read:
+// it is read that way, as a snapshot, and as a real node's procfs and sysfs are read,
+// kept open (lavarank run --test-keep-open; the files are rewritten in place for it).
 export async function sideBySide(o: {
   cliPath: string;
   floorPath: string;
@@ -295,7 +298,9 @@ export async function sideBySide(o: {
     const roots = generateBigNode(join(dir, 'node'), o.spec);
     const hostConfig = daemonConfig(dir, 'host', {});
     const bigConfig = daemonConfig(dir, 'big', roots);
-    const stop = advanceCounters(roots, o.spec, o.intervalSec);
+    const keptConfig = daemonConfig(dir, 'big-kept', roots);
+    // In place: a reader that keeps its files open sees the new counters, as on procfs.
+    const stop = advanceCounters(roots, o.spec, o.intervalSec, { inPlace: true });
     let results: ElimMeasurement[];
     try {
       results = await measureElims(
@@ -304,6 +309,8 @@ export async function sideBySide(o: {
           floorRun('floor host', o.floorPath, o.intervalSec),
           floorRun('floor host kept open', o.floorPath, o.intervalSec, {}, true),
           floorRun('floor big', o.floorPath, o.intervalSec, roots),
+          floorRun('floor big kept open', o.floorPath, o.intervalSec, roots, true),
+          daemonRun('lavarank big kept open', o.cliPath, keptConfig, o.intervalSec, dir, ['--test-keep-open']),
           daemonRun('lavarank big', o.cliPath, bigConfig, o.intervalSec, dir),
           daemonRun('lavarank host', o.cliPath, hostConfig, o.intervalSec, dir),
         ],
@@ -312,12 +319,16 @@ export async function sideBySide(o: {
     } finally {
       stop();
     }
-    const [fh, fk, fb, lb, lh] = results as [ElimMeasurement, ElimMeasurement, ElimMeasurement, ElimMeasurement, ElimMeasurement];
+    const [fh, fhk, fb, fbk, lbk, lb, lh] = results as [ElimMeasurement, ElimMeasurement, ElimMeasurement, ElimMeasurement, ElimMeasurement, ElimMeasurement, ElimMeasurement];
     const ratios = (l: ElimMeasurement, f: ElimMeasurement) => l.windowsCpuMsPerReport.map((v, i) => v / (f.windowsCpuMsPerReport[i] ?? Number.NaN));
+    const big = describeSpec(o.spec);
+    const host = `this host (${cpus().length} CPUs)`;
     return [
-      { host: `this host (${cpus().length} CPUs)`, lavarank: lh, floor: fh, ratioWindows: ratios(lh, fh), target: true },
-      { host: describeSpec(o.spec), lavarank: lb, floor: fb, ratioWindows: ratios(lb, fb), target: true },
-      { host: `this host (${cpus().length} CPUs), against the floor keeping its files open`, lavarank: lh, floor: fk, ratioWindows: ratios(lh, fk), target: false },
+      { host, lavarank: lh, floor: fh, ratioWindows: ratios(lh, fh), target: true },
+      { host: `${big}, files kept open as on procfs and sysfs`, lavarank: lbk, floor: fb, ratioWindows: ratios(lbk, fb), target: true },
+      { host: `${big}, files opened for each read as a snapshot's`, lavarank: lb, floor: fb, ratioWindows: ratios(lb, fb), target: false },
+      { host: `${host}, against the floor keeping its files open`, lavarank: lh, floor: fhk, ratioWindows: ratios(lh, fhk), target: false },
+      { host: `${big}, files kept open, against the floor keeping its files open`, lavarank: lbk, floor: fbk, ratioWindows: ratios(lbk, fbk), target: false },
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

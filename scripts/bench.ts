@@ -14,7 +14,9 @@
 // The whole daemon is measured apart (scripts/bench-daemon.ts): the built elim, run
 // as a child the way LIM runs it (--lite-mode, history on), side by side with the
 // reads-only floor (scripts/floor-elim.ts), on this host and on a generated big node
-// (scripts/gen-bignode.ts), for --daemon-reports reports at a --daemon-interval test
+// (scripts/gen-bignode.ts; lavarank keeps its files open there, as on a real node's
+// procfs, and, for context, opens them for each read, as a snapshot's), for
+// --daemon-reports reports at a --daemon-interval test
 // interval cut into --daemon-windows windows (0 reports skips it); then the flatness
 // check: both on generated nodes from 2 to 256 CPUs and 1 to 300 block devices
 // (--flat-reports reports at --flat-interval; 0 skips it).
@@ -311,7 +313,9 @@ function daemonReport(side: SideBySide[]): string[] {
   const lines = [
     '',
     `whole elim (dist/src/cli.js run, V8 flags of the installed wrapper, history on, GPU off) next to the reads-only floor ` +
-      `(scripts/floor-elim.ts: reads the same files, writes one line; the last row: with --keep-open), all five side by side; test interval ${first.intervalSec} s, ` +
+      `(scripts/floor-elim.ts: opens, reads and closes the same files, writes one line; the last two rows: with --keep-open), seven processes side by side; ` +
+      `on the generated node, lavarank keeps its files open (--test-keep-open, the files rewritten in place) as it keeps a real node's /proc and /sys, ` +
+      `or opens them for each read as it does any file elsewhere (the third row, not a target); test interval ${first.intervalSec} s, ` +
       `${first.reports} reports after ${first.warmupReports}; CPU of all threads per report (${first.cpuSource}), ` +
       `median of ${first.windowsCpuMsPerReport.length} windows (min–max):`,
     '',

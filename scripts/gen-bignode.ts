@@ -2,14 +2,15 @@
 // what lavarank reads each tick on a host with many CPUs, NVMe namespaces with
 // partitions, loop devices and NICs, in the kernel's own formats, pointed at with
 // `proc_root` / `sys_root`. The counters can be advanced (writeCounters), each file
-// replaced by a rename so that a reader never sees half of one.
+// replaced by a rename so that a reader never sees half of one, or rewritten in place
+// for a reader that keeps its files open as lavarank keeps procfs's.
 //
 //   node dist/scripts/gen-bignode.js --out DIR [--cpus 128] [--disks 64] [--partitions 4]
 //                                              [--loops 16] [--nics 8]
 //
 // Formats follow the kernel's printf strings: fs/proc/stat.c, block/genhd.c
 // (diskstats_show), net/core/net-procfs.c (dev_seq_printf_stats), kernel/sched/psi.c.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -176,25 +177,47 @@ function pressureText(tick: number, full: boolean): string {
 }
 
 // Replaces a file by a rename, so a concurrent reader sees the old or the new text, never half.
-function replaceFile(path: string, text: string): void {
+function replaceNamed(path: string, text: string): void {
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
 }
 
+// Rewrites a file in place: the same inode, so a descriptor kept open (lavarank run
+// --test-keep-open) reads the new text from offset 0, as it reads procfs's. One write
+// from offset 0, then the end cut: never empty in between, but a read that meets the
+// write may see part of each text, which procfs never shows.
+function rewriteFile(path: string, text: string): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o644);
+  try {
+    const bytes = Buffer.from(text, 'latin1');
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off, off);
+    ftruncateSync(fd, bytes.length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// How writeCounters changes the files.
+export interface WriteOptions {
+  // In place (rewriteFile) rather than replaced by a rename (replaceNamed); default false.
+  inPlace?: boolean;
+}
+
 // Writes every counter file of the node for tick `tick` (0, 1, 2...): /proc/stat,
 // diskstats, net/dev, vmstat, loadavg, meminfo and pressure.
-export function writeCounters(roots: BigNodeRoots, spec: BigNodeSpec, tick: number): void {
+export function writeCounters(roots: BigNodeRoots, spec: BigNodeSpec, tick: number, options: WriteOptions = {}): void {
   const p = roots.procRoot;
-  replaceFile(join(p, 'stat'), statText(spec, tick));
-  replaceFile(join(p, 'diskstats'), diskstatsText(spec, tick));
-  replaceFile(join(p, 'net', 'dev'), netDevText(spec, tick));
-  replaceFile(join(p, 'vmstat'), `${VMSTAT_KEYS.map((k, i) => `${k} ${counter(1e6, i % 4 === 0 ? 100 : 0, tick, i)}`).join('\n')}\n`);
-  replaceFile(join(p, 'loadavg'), `${(30 + (tick % 10)).toFixed(2)} 28.40 25.10 ${2 + (tick % 30)}/${4000 + tick} ${100_000 + tick}\n`);
-  replaceFile(join(p, 'meminfo'), `${MEMINFO.map(([k, v]) => `${`${k}:`.padEnd(16)}${pad(v ?? 0, 8)}${v === undefined ? '' : ' kB'}`).join('\n')}\n`);
-  replaceFile(join(p, 'pressure', 'cpu'), pressureText(tick, false));
-  replaceFile(join(p, 'pressure', 'memory'), pressureText(tick + 1, true));
-  replaceFile(join(p, 'pressure', 'io'), pressureText(tick + 2, true));
+  const put = options.inPlace === true ? rewriteFile : replaceNamed;
+  put(join(p, 'stat'), statText(spec, tick));
+  put(join(p, 'diskstats'), diskstatsText(spec, tick));
+  put(join(p, 'net', 'dev'), netDevText(spec, tick));
+  put(join(p, 'vmstat'), `${VMSTAT_KEYS.map((k, i) => `${k} ${counter(1e6, i % 4 === 0 ? 100 : 0, tick, i)}`).join('\n')}\n`);
+  put(join(p, 'loadavg'), `${(30 + (tick % 10)).toFixed(2)} 28.40 25.10 ${2 + (tick % 30)}/${4000 + tick} ${100_000 + tick}\n`);
+  put(join(p, 'meminfo'), `${MEMINFO.map(([k, v]) => `${`${k}:`.padEnd(16)}${pad(v ?? 0, 8)}${v === undefined ? '' : ' kB'}`).join('\n')}\n`);
+  put(join(p, 'pressure', 'cpu'), pressureText(tick, false));
+  put(join(p, 'pressure', 'memory'), pressureText(tick + 1, true));
+  put(join(p, 'pressure', 'io'), pressureText(tick + 2, true));
 }
 
 // Creates DIR/proc and DIR/sys for the spec (replacing what was there) with the counters of tick 0.

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { measureDaemon, measureElims } from '../../scripts/bench-daemon.js';
+import { describeSpec, measureDaemon, measureElims, sideBySide } from '../../scripts/bench-daemon.js';
 import { cliPath } from '../helpers.js';
 
 describe('measureDaemon', () => {
@@ -24,5 +25,27 @@ describe('measureElims', () => {
     const probe = "const { fstatSync, writeSync } = require('node:fs'); const s = fstatSync(1); setInterval(() => writeSync(1, `1 fifo ${s.isFIFO() ? 1 : 0} socket ${s.isSocket() ? 1 : 0}\\n`), 50);";
     const [r] = await measureElims([{ label: 'probe', args: ['-e', probe] }], { reports: 2, warmup: 1, intervalSec: 0.05 });
     assert.equal(r?.lastLine, '1 fifo 1 socket 0');
+  });
+});
+
+describe('sideBySide', () => {
+  it('measures lavarank on the generated node both ways, and judges the kept-open one with this host', async () => {
+    const floorPath = join(dirname(cliPath), '..', 'scripts', 'floor-elim.js');
+    const spec = { cpus: 4, disks: 2, partitions: 1, loops: 0, nics: 1 };
+    const rows = await sideBySide({ cliPath, floorPath, spec, reports: 2, warmup: 2, windows: 1, intervalSec: 0.3 });
+    assert.deepEqual(
+      rows.map((r) => [r.host.replace(/^this host \(\d+ CPUs\)/, 'host').replace(describeSpec(spec), 'node'), r.target]),
+      [
+        ['host', true],
+        ['node, files kept open as on procfs and sysfs', true],
+        ["node, files opened for each read as a snapshot's", false],
+        ['host, against the floor keeping its files open', false],
+        ['node, files kept open, against the floor keeping its files open', false],
+      ],
+    );
+    // The generated node's load makes lavarank report a rank above 0 there, read either way.
+    for (const r of rows.slice(1, 3)) assert.match(r.lavarank.lastLine, /^1 rank [1-9]\d*(\.\d+)?$/, r.host);
+    assert.equal(rows[1]!.floor, rows[2]!.floor);
+    assert.notEqual(rows[1]!.lavarank, rows[2]!.lavarank);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BIG_NODE, blockDevices, generateBigNode, writeCounters } from '../../scripts/gen-bignode.js';
@@ -42,6 +42,56 @@ describe('gen-bignode', () => {
       assert.ok((s.disk?.writeBytesPerSec ?? 0) > 0);
       assert.deepEqual(s.network?.interfaces?.map((i) => [i.name, i.speedBitsPerSec]), [['ens0f0', 25e9], ['ens0f1', 25e9]]);
       assert.ok((s.memory?.majorFaultsPerSec ?? -1) >= 0 && s.pressure !== undefined);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('rewrites the counter files in place when asked, which collectors keeping every file open then read', () => {
+    const { dir, cleanup } = tempDir('lavarank-bignode-');
+    try {
+      const roots = generateBigNode(join(dir, 'node'), SMALL);
+      const stat = join(roots.procRoot, 'stat');
+      const inode = statSync(stat).ino;
+      const collectors = createCollectors({ ...roots, gpu: { enabled: false }, keepOpen: () => true });
+      try {
+        sample(collectors, 0);
+        writeCounters(roots, SMALL, 1, { inPlace: true });
+        assert.equal(statSync(stat).ino, inode);
+        const s = sample(collectors, 10_000);
+        assert.deepEqual(s.failures, {});
+        assert.ok(s.cpu !== undefined && s.cpu.busy > 0 && s.cpu.busy < 1, JSON.stringify(s.cpu));
+        assert.ok((s.disk?.writeBytesPerSec ?? 0) > 0);
+        // A shorter text than the last leaves no tail of it: tick 0's counters are smaller.
+        writeCounters(roots, SMALL, 0, { inPlace: true });
+        const fresh = generateBigNode(join(dir, 'again'), SMALL);
+        assert.equal(readFileSync(stat, 'latin1'), readFileSync(join(fresh.procRoot, 'stat'), 'latin1'));
+      } finally {
+        for (const c of collectors) c.close?.();
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('replaces the counter files by a rename by default, unseen through a descriptor kept open', () => {
+    const { dir, cleanup } = tempDir('lavarank-bignode-');
+    try {
+      const roots = generateBigNode(join(dir, 'node'), SMALL);
+      const kept = createCollectors({ ...roots, gpu: { enabled: false }, keepOpen: () => true });
+      const reopened = createCollectors({ ...roots, gpu: { enabled: false } });
+      try {
+        sample(kept, 0);
+        sample(reopened, 0);
+        const inode = statSync(join(roots.procRoot, 'stat')).ino;
+        writeCounters(roots, SMALL, 1);
+        assert.notEqual(statSync(join(roots.procRoot, 'stat')).ino, inode);
+        // The kept descriptors still read tick 0's files: no time passed in /proc/stat.
+        assert.equal(sample(kept, 10_000).cpu, undefined);
+        assert.ok((sample(reopened, 10_000).cpu?.busy ?? 0) > 0);
+      } finally {
+        for (const c of [...kept, ...reopened]) c.close?.();
+      }
     } finally {
       cleanup();
     }
