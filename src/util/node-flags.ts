@@ -17,5 +17,7 @@
 // per report side by side, and the elim no longer wakes four threads on a node whose
 // CPUs belong to jobs. A pause of a few ms every few reports does not matter at 10 s.
 // Sparkplug without the optimiser saved up to 10 % per report (not in every round) but took RSS to 51 MB.
+// --jitless instead of --lite-mode (no optimize-for-size) saved nothing and took RSS to 52.7 MB;
+// --no-lazy-feedback-allocation saved nothing.
 // `npm run bench:flags` measures other flags against these, side by side.
 export const DAEMON_NODE_FLAGS: readonly string[] = ['--lite-mode', '--no-expose-wasm', '--no-memory-reducer', '--single-threaded-gc'];
