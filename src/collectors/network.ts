@@ -2,7 +2,7 @@
 // /proc/net/dev and /sys/class/net.
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
-import { kernelFile, onKernelFs, procPath, type KernelFile } from './procfs.js';
+import { kernelFile, procPath, type KernelFile } from './procfs.js';
 import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
 import { TableReader, keptEntries } from './table.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
@@ -238,7 +238,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
     if (!moved && speeds.has(name)) return speeds.get(name);
     let file = speedFiles.get(name);
     if (file === undefined) {
-      file = kernelFile(NAME, procPath(sysRoot, 'class/net', name, 'speed'), options.keepOpen ?? onKernelFs, true);
+      file = kernelFile(NAME, procPath(sysRoot, 'class/net', name, 'speed'), options.keepOpen, true);
       speedFiles.set(name, file);
     }
     const speed = linkSpeedOf(file);
