@@ -3,6 +3,7 @@
 // lavarank's own collectors saw just before each probe started. The JSON-lines
 // dataset it writes is what the default model is trained on. The design, the
 // warm-up and the idle baseline are explained in docs/calibration.md.
+import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline';
 import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
@@ -363,7 +364,7 @@ function createProgress(tty: boolean, clock: Clock, say: (text: string) => void)
 }
 
 // The stressors of one block, started together and stopped together.
-class StressorGroup {
+export class StressorGroup {
   private readonly controller = new AbortController();
   private readonly children: ChildProcess[] = [];
   private readonly kinds = new Map<ChildProcess, StressKind>();
@@ -373,6 +374,11 @@ class StressorGroup {
     runSignal: AbortSignal,
     private readonly dir: string,
   ) {
+    // Each stressor adds a listener to the group's signal (execa's cancelSignal), and so
+    // does each wait for its readiness: a block of 8 hogs, a disk writer and the boost's
+    // extra hogs passes Node's default of 10 and printed a MaxListenersExceededWarning.
+    // Not a leak: the group, its signal and their listeners are dropped with the block.
+    setMaxListeners(0, this.controller.signal);
     const abort = (): void => this.controller.abort();
     if (runSignal.aborted) abort();
     runSignal.addEventListener('abort', abort, { once: true });
@@ -395,6 +401,7 @@ class StressorGroup {
   private async ready(child: ChildProcess, kind: string, timeoutMs: number): Promise<void> {
     const lines = createInterface({ input: child.stdout });
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
         lines.on('line', (line) => {
@@ -403,10 +410,12 @@ class StressorGroup {
         void child.then((r) => reject(new Error(`the ${kind} stressor exited before it was ready (${r.exitCode ?? r.signal ?? 'unknown'})`)));
         timer = setTimeout(() => reject(new Error(`the ${kind} stressor was not ready within ${timeoutMs / 1000} s`)), timeoutMs);
         if (this.controller.signal.aborted) reject(new Error('interrupted'));
-        this.controller.signal.addEventListener('abort', () => reject(new Error('interrupted')), { once: true });
+        onAbort = () => reject(new Error('interrupted'));
+        this.controller.signal.addEventListener('abort', onAbort, { once: true });
       });
     } finally {
       clearTimeout(timer);
+      if (onAbort !== undefined) this.controller.signal.removeEventListener('abort', onAbort);
     }
   }
 

@@ -19,6 +19,7 @@ import {
   releaseHost,
   roundSignificant,
   stressConfigs,
+  StressorGroup,
   type CalibrationLine,
   type RawRecord,
   writeDataset,
@@ -377,4 +378,25 @@ test('writeDataset writes the finalized runs and removes the journal', (t) => {
   assert.deepEqual(lines.map((l) => l.slowdown), [0, 50, 0]);
   assert.deepEqual(readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as CalibrationLine).slowdown), [0, 50, 0]);
   assert.deepEqual(readdirSync(dir), ['out.jsonl']);
+});
+
+test('a block of a dozen stressors starts and stops without a listener warning', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(`${w.name}: ${w.message}`);
+  };
+  process.on('warning', onWarning);
+  t.after(() => process.removeListener('warning', onWarning));
+  const run = new AbortController();
+  const group = new StressorGroup(run.signal, dir);
+  t.after(() => group.killNow());
+  // As many as a cpu=8 block with its boost starts: each adds listeners to the group's signal.
+  await group.start('cpu', 12, 0.01, ['--max-seconds', '60']);
+  assert.equal(group.pids().length, 12);
+  await group.stop();
+  assert.deepEqual(group.pids(), []);
+  await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+  assert.deepEqual(warnings.filter((w) => w.includes('MaxListeners')), []);
 });
