@@ -85,7 +85,7 @@ export function fullSample(over: { busy?: number; runnablePerCpu?: number; ncpu?
 // Every sample of the calibration datasets in data/ (idle and loaded, real and synthetic hosts).
 export function calibrationSamples(): Sample[] {
   const samples: Sample[] = [];
-  for (const file of ['calibration-epyc-2vcpu.jsonl', 'calibration-synthetic.jsonl']) {
+  for (const file of ['calibration-epyc-2vcpu.jsonl', 'calibration-epyc-2vcpu-broad.jsonl', 'calibration-synthetic.jsonl']) {
     for (const line of readFileSync(join(repoRoot, 'data', file), 'utf8').split('\n')) {
       if (line.trim() === '') continue;
       const record = JSON.parse(line) as { sample: Sample; sampleDuring?: Sample };
