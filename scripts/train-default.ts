@@ -24,7 +24,7 @@ import { evalTable } from '../src/training/evaluate.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // The datasets the default model is trained on, relative to the repository root.
-export const DEFAULT_DATA = ['data/calibration-epyc-2vcpu.jsonl'];
+export const DEFAULT_DATA = ['data/calibration-epyc-2vcpu.jsonl', 'data/calibration-epyc-2vcpu-broad.jsonl'];
 
 // The training settings of the default model.
 export const DEFAULT_SETTINGS = { name: 'default', seed: 1, epochs: 1000, chunk: 50, hiddenLayers: [8], learningRate: 0.1, momentum: 0.3 } as const;
