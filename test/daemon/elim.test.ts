@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
 import type { Sample } from '../../src/collectors/types.js';
-import { runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
+import { MODEL_CHECK_EVERY, runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
 import type { Ranker } from '../../src/model/rank.js';
 import type { ReportSink, WriteOutcome } from '../../src/daemon/report.js';
 import { captureLog } from '../helpers.js';
@@ -156,6 +156,35 @@ describe('runElim', () => {
     assert.deepEqual(o.ticks.map((t) => t.state), ['ok', 'held', 'held']);
     assert.match(o.ticks[1]?.failure ?? '', /weights are broken/);
     assert.match(o.ticks[2]?.failure ?? '', /non-finite rank/);
+  });
+
+  it('looks for a replaced model at the first ranked report and every MODEL_CHECK_EVERY after it', async () => {
+    const refreshedAt: number[] = [];
+    let current: Ranker = busyRanker;
+    const replacement: Ranker = { name: 'new', rank: () => ({ rank: 7, model: 'new' }) };
+    const rankers = {
+      current: () => current,
+      refresh: () => {
+        refreshedAt.push(o.ticks.length + 1); // the report this refresh ranks
+        if (refreshedAt.length === 2) current = replacement;
+      },
+    };
+    const n = 2 * MODEL_CHECK_EVERY + 1;
+    const o = options({ sampler: scripted([0.1]), rankers, maxTicks: n });
+    await runElim(o);
+    assert.deepEqual(refreshedAt, [1, MODEL_CHECK_EVERY + 1, 2 * MODEL_CHECK_EVERY + 1]);
+    // The replacement is ranked with from the report that found it.
+    assert.deepEqual(o.out.lines.slice(MODEL_CHECK_EVERY - 1, MODEL_CHECK_EVERY + 1), ['1 rank 10\n', '1 rank 7\n']);
+  });
+
+  it('counts only the reports it ranks towards the next look at the model', async () => {
+    const refreshedAt: number[] = [];
+    const rankers = { current: () => busyRanker, refresh: () => refreshedAt.push(o.ticks.length + 1) };
+    const boom = new Error('no /proc/stat');
+    // The baseline and report 1 sample, reports 2 and 3 fail: the second look is MODEL_CHECK_EVERY ranked reports after the first.
+    const o = options({ sampler: scripted([0.1, 0.1, boom, boom, ...Array<number>(MODEL_CHECK_EVERY + 2).fill(0.1)]), rankers, maxTicks: MODEL_CHECK_EVERY + 3 });
+    await runElim(o);
+    assert.deepEqual(refreshedAt, [1, MODEL_CHECK_EVERY + 3]);
   });
 
   it('clamps the rank to 0..1000', async () => {

@@ -10,6 +10,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, renameSync, rmSync, writeFil
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { MODEL_CHECK_EVERY } from '../../src/daemon/elim.js';
 import { parseModel, serializeModel } from '../../src/model/model.js';
 import { cliPath, tempDir } from '../helpers.js';
 import { startElim, type Elim } from '../e2e/harness.js';
@@ -154,7 +155,9 @@ describe('a model file replaced while the daemon runs', { concurrency: false }, 
       t.diagnostic(`${FAULTS.length} faults, ${elim.reports().length} reports, longest gap ${maxGap(elim)} ms at a 0.1 s interval`);
       assert.ok(maxGap(elim) < 2000, `a gap of ${maxGap(elim)} ms`);
       assert.ok(elim.reports().every((r) => Number(r.line.split(' ')[2]) < 1000), 'a pessimistic report');
-      assert.equal(historyModels(elim).at(-1), parseModel(goodModel(seed), 'x').id);
+      // History is written six records at a time: wait for the batch with the last model.
+      const last = parseModel(goodModel(seed), 'x').id;
+      await until('the last model in the history', () => (historyModels(elim).at(-1) === last ? true : undefined), 5000);
     } finally {
       await elim.cleanup();
       cleanup();
@@ -168,10 +171,12 @@ describe('a model file replaced while the daemon runs', { concurrency: false }, 
     try {
       await elim.waitForReports(3);
       const next = Buffer.from(goodModel(2));
+      // The daemon looks at the file every MODEL_CHECK_EVERY reports (0.1 s each): the
+      // writing lasts several of those, so that it meets the file partly written.
       const fd = openSync(path, 'w'); // truncates: the daemon sees it empty, then growing
-      for (let off = 0; off < next.length; off += 2048) {
-        writeSync(fd, next, off, Math.min(2048, next.length - off));
-        await sleep(60);
+      for (let off = 0; off < next.length; off += 1024) {
+        writeSync(fd, next, off, Math.min(1024, next.length - off));
+        await sleep((MODEL_CHECK_EVERY * 100) / 3);
       }
       closeSync(fd);
       const id = parseModel(next.toString(), 'x').id;
