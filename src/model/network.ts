@@ -77,7 +77,14 @@ export class Network {
       for (let node = 0; node < n; node++) {
         let sum = b[node]!;
         const base = node * m;
-        for (let k = 0; k < m; k++) sum += w[base + k]! * x[k]!;
+        // A zero input adds ±0 (the weights are finite), which leaves a nonzero sum as
+        // it is: it is skipped then. Idle subsystems make about half of a host's inputs
+        // 0, and each multiply-add is two heap numbers in the interpreter. A sum of ±0
+        // still takes it, for the sign of a zero to come out as brain.js's.
+        for (let k = 0; k < m; k++) {
+          const xk = x[k]!;
+          if (xk !== 0 || sum === 0) sum += w[base + k]! * xk;
+        }
         let v: number;
         if (code === SIGMOID) v = 1 / (1 + Math.exp(-sum));
         else if (code === RELU) v = sum < 0 ? 0 : sum;

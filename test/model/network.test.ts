@@ -45,6 +45,39 @@ describe('the forward pass', () => {
     });
   }
 
+  // Inputs as an idle host gives them: about half exactly 0, and all-zero vectors.
+  function sparseInputs(count: number, seed: number): number[][] {
+    const rand = seededRandom(seed);
+    const xs = Array.from({ length: count }, () => Array.from({ length: N }, () => (rand() < 0.5 ? 0 : rand())));
+    return [...xs, Array<number>(N).fill(0)];
+  }
+
+  for (const activation of ACTIVATIONS) {
+    it(`equals brain.js bit for bit on ${activation} networks when most inputs are 0`, () => {
+      for (const [i, hidden] of [[], [8], [12, 8]].entries()) {
+        const json = randomNetwork([N, ...hidden, 1], activation, 30 + i);
+        assertSame(ours(json), brainFrom(json), sparseInputs(200, 40 + i));
+      }
+    });
+
+    it(`gives the sign of a zero as brain.js does when ${activation} sums start at -0`, () => {
+      // Biases of -0 (JSON can carry them) and zero inputs make sums of ±0 throughout.
+      const json = randomNetwork([N, 5, 1], activation, 50);
+      for (const layer of json.layers.slice(1)) for (const node of Object.values(layer)) node.bias = -0;
+      const sizes = json.sizes;
+      const layers = json.layers.map((layer) => Object.values(layer));
+      const mine = new Network({
+        sizes,
+        activation,
+        leakyReluAlpha: 0.01,
+        biases: layers.map((nodes) => nodes.map((n) => n.bias ?? 0)),
+        weights: layers.map((nodes, l) => nodes.map((n) => Array.from({ length: sizes[l - 1] ?? 0 }, (_, k) => n.weights?.[String(k)] ?? 0))),
+      });
+      const xs = [Array<number>(N).fill(0), ...sparseInputs(50, 51).map((x) => x.map((v, k) => (k % 3 === 0 ? v : 0)))];
+      assertSame(mine, brainFrom(json), xs);
+    });
+  }
+
   for (const activation of ['sigmoid', 'tanh', 'relu'] as Activation[]) {
     it(`equals brain.js run() on a ${activation} network brain.js trained`, () => {
       const rand = seededRandom(7);
