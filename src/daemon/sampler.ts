@@ -80,11 +80,12 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
       const sample: Sample = { ts: clock.now(), failures: {} };
       const monotonic = clock.monotonic();
       const durations: Record<string, number> | undefined = log.isLevelEnabled('debug') ? {} : undefined;
+      // One clock read per collector: each one's end is the next one's start.
+      let started = monotonicMs();
       for (let k = 0; k < collectors.length; k++) {
         const c = collectors[k]!;
         const state = states.get(c);
         if (state === undefined) continue;
-        const started = monotonicMs();
         try {
           const value = c.collect(monotonic);
           if (value !== undefined) store(sample, c.name, value);
@@ -94,7 +95,9 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
           sample.failures[c.name] = message;
           failed(c, state, message);
         } finally {
-          const ms = monotonicMs() - started;
+          const ended = monotonicMs();
+          const ms = ended - started;
+          started = ended;
           state.stats.calls++;
           state.stats.totalMs += ms;
           state.stats.lastMs = ms;
