@@ -26,8 +26,8 @@ its host's features at its start (from the daemons' history), labels it with its
 slowdown from contention (its CPU efficiency against its family's, suspended time
 excluded), trains a model on all but the newest jobs, judges it with the installed
 model, the embedded default, linear regression and the physical backbone on those
-newest jobs, and replaces the installed model (atomically; daemons reload it at
-their next tick) only if the new one beats the installed model, linear regression
+newest jobs, and replaces the installed model (atomically; daemons reload it within
+six reports) only if the new one beats the installed model, linear regression
 and the backbone. Writes an HTML report either way (not when interrupted).
 
 Inputs:

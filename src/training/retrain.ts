@@ -929,7 +929,7 @@ export function writeModelStage(
   if (resolve(options.out) !== resolve(options.configModel)) {
     ctx.say(`note: the daemons use ${options.configModel}${options.configPath === null ? '' : ` (config ${options.configPath})`}; set "model: ${options.out}" in their config to use this one`);
   } else {
-    ctx.say('the daemons load it at their next tick');
+    ctx.say('the daemons load it within six reports (a minute at the 10 s interval)');
   }
   const written: WrittenModel = { written: true, id: check.id };
   if (previous !== undefined) written.previous = previous;
