@@ -1,8 +1,9 @@
 // Chooses the ranker the daemon uses: the model file named in the config, else the
-// embedded default model, and notices once per tick (one stat) when that file is
-// replaced. A broken embedded default falls back to the documented formula so that
-// a damaged install still reports; a broken configured model refuses to start,
-// since the administrator asked for that model and would not notice the fallback.
+// embedded default model, and notices at each refresh (one stat; the daemon asks
+// every MODEL_CHECK_EVERY reports) when that file is replaced. A broken embedded
+// default falls back to the documented formula so that a damaged install still
+// reports; a broken configured model refuses to start, since the administrator
+// asked for that model and would not notice the fallback.
 import { statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
