@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import brain from 'brain.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
-import { parseModel } from '../../src/model/model.js';
+import { parseModel, validateModel } from '../../src/model/model.js';
 import { ACTIVATIONS, Network, type Activation } from '../../src/model/network.js';
 import { seededRandom } from '../../src/util/random.js';
 import { withSeededRandom } from '../../src/training/train.js';
@@ -64,15 +64,11 @@ describe('the forward pass', () => {
       // Biases of -0 (JSON can carry them) and zero inputs make sums of ±0 throughout.
       const json = randomNetwork([N, 5, 1], activation, 50);
       for (const layer of json.layers.slice(1)) for (const node of Object.values(layer)) node.bias = -0;
-      const sizes = json.sizes;
-      const layers = json.layers.map((layer) => Object.values(layer));
-      const mine = new Network({
-        sizes,
-        activation,
-        leakyReluAlpha: 0.01,
-        biases: layers.map((nodes) => nodes.map((n) => n.bias ?? 0)),
-        weights: layers.map((nodes, l) => nodes.map((n) => Array.from({ length: sizes[l - 1] ?? 0 }, (_, k) => n.weights?.[String(k)] ?? 0))),
-      });
+      // Validated from the object, as parseModel does after JSON.parse: stringified, -0 would become 0.
+      const file = randomModelFile();
+      file.residual.network = json;
+      const mine = validateModel(file, 'test').network;
+      assert.ok(mine !== undefined);
       const xs = [Array<number>(N).fill(0), ...sparseInputs(50, 51).map((x) => x.map((v, k) => (k % 3 === 0 ? v : 0)))];
       assertSame(mine, brainFrom(json), xs);
     });
