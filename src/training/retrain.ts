@@ -23,6 +23,7 @@ import { formulaRank, trainModel, writeModelFile, type TrainingRow, type TrainRe
 import { clampRank } from '../model/rank.js';
 import { backbone } from '../model/backbone.js';
 import { defaultModelPath, modelPathFor } from '../model/rankers.js';
+import { MODEL_CHECK_EVERY } from '../daemon/elim.js';
 import { exclusionMeanings, renderReport, thinned, type HoldoutPoint, type MaeEntry, type ReportData } from './report-html.js';
 import { trustProblems } from '../util/trust.js';
 import { judge, notBeaten, pairedDifference, type Candidate, type Verdict } from './judge.js';
@@ -929,7 +930,7 @@ export function writeModelStage(
   if (resolve(options.out) !== resolve(options.configModel)) {
     ctx.say(`note: the daemons use ${options.configModel}${options.configPath === null ? '' : ` (config ${options.configPath})`}; set "model: ${options.out}" in their config to use this one`);
   } else {
-    ctx.say('the daemons load it within six reports (a minute at the 10 s interval)');
+    ctx.say(`the daemons load it within ${MODEL_CHECK_EVERY} reports (${MODEL_CHECK_EVERY * 10} s at the 10 s interval)`);
   }
   const written: WrittenModel = { written: true, id: check.id };
   if (previous !== undefined) written.previous = previous;
