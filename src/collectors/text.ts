@@ -15,16 +15,11 @@ export function lastLineStart(text: string): number {
   return text.lastIndexOf('\n', text.length - 2) + 1;
 }
 
-// V8's own searches for one byte: Buffer's indexOf checks its arguments in
-// JavaScript first, which costs more than the search. u8IndexOf is exported for a loop
-// that calls it per field (scanDiskstats), where byteIndex's extra call shows.
+// V8's own searches for one byte, called as u8IndexOf.call(bytes, byte, from): Buffer's
+// indexOf checks its arguments in JavaScript first, which costs more than the search
+// for the newline that ends a line of a few dozen bytes.
 export const u8IndexOf = Uint8Array.prototype.indexOf;
 const u8LastIndexOf = Uint8Array.prototype.lastIndexOf;
-
-// Where the byte is in bytes from `from` on, or -1.
-export function byteIndex(bytes: Uint8Array, byte: number, from: number): number {
-  return u8IndexOf.call(bytes, byte, from);
-}
 
 // lastLineStart for bytes.
 export function lastLineStartOf(bytes: Uint8Array): number {

@@ -127,6 +127,22 @@ test('scanStat leaves to parseStat a file whose cpuN lines are not the ones it k
   assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu2'])), undefined);
 });
 
+test('scanStat reads a file that ends after its cpuN lines, with or without an intr line or a final newline', () => {
+  const known = cpuSet(['cpu0', 'cpu1']);
+  const lines = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 1 1 1\ncpu1 0 1 2 3';
+  for (const text of [lines, `${lines}\n`, `${lines}\nctxt 5\n`, `${lines}\nintr 0\n`]) {
+    assert.deepEqual(scannedStat(Buffer.from(text, 'latin1'), known), parseStat(text).total, JSON.stringify(text));
+  }
+  assert.equal(scannedStat(Buffer.from(`${lines}\nctxt 5\ncpu2 0 0 0 0\n`, 'latin1'), known), undefined, 'a cpu line after another line');
+});
+
+test('scanStat tells cpu1 from cpu10 and cpu1 with no times from cpu1 with times', () => {
+  const text = 'cpu  1 2 3 4 5 6 7 8\ncpu10 1 1 1 1\nintr 0\n';
+  assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu1'])), undefined);
+  assert.deepEqual(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu10'])), parseStat(text).total);
+  assert.equal(scannedStat(Buffer.from('cpu  1 2 3 4 5 6 7 8\ncpu1\nintr 0\n', 'latin1'), cpuSet(['cpu1'])), undefined);
+});
+
 test('scanStat leaves to parseStat an aggregate line not as the kernel prints it', () => {
   const known = cpuSet(['cpu0']);
   assert.equal(scannedStat(Buffer.from('cpu 10 20 30 40\ncpu0 10 20 30 40\n', 'latin1'), known), undefined, 'an old kernel: four times');

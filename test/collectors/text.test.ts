@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, sameStrings, tokens, toNumber } from '../../src/collectors/text.js';
+import { counterAt, latin1At, onlySpacesAndNewlines, sameStrings, tokens, toNumber } from '../../src/collectors/text.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
@@ -30,12 +30,6 @@ test('onlySpacesAndNewlines finds every byte that tokens() splits on besides spa
   // U+0085 is latin1 0x85 and not whitespace to JavaScript: tokens() keeps it in the field.
   assert.equal(onlySpacesAndNewlines(bytes('cpu  1\u00852 3\n')), true);
   assert.equal(tokens('cpu  1\u00852 3').length, 3);
-});
-
-test('byteIndex finds a byte from a position on, or -1', () => {
-  const b = bytes('a b\nc');
-  assert.equal(byteIndex(b, 10, 0), 3);
-  assert.equal(byteIndex(b, 32, 2), -1);
 });
 
 test('latin1At gives the bytes between two positions as text, and only what the bytes hold past their end', () => {

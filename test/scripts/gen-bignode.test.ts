@@ -3,8 +3,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BIG_NODE, blockDevices, generateBigNode, writeCounters } from '../../scripts/gen-bignode.js';
+import { cpuSet, parseStat } from '../../src/collectors/cpu.js';
+import { diskLayout, parseDiskstats } from '../../src/collectors/disk.js';
 import { createCollectors } from '../../src/collectors/index.js';
 import type { Sample } from '../../src/collectors/types.js';
+import { scannedDisks, scannedStat } from '../collectors/helpers.js';
 import { tempDir } from '../helpers.js';
 
 const SMALL = { cpus: 6, disks: 3, partitions: 2, loops: 2, nics: 2 };
@@ -42,6 +45,31 @@ describe('gen-bignode', () => {
       assert.ok((s.disk?.writeBytesPerSec ?? 0) > 0);
       assert.deepEqual(s.network?.interfaces?.map((i) => [i.name, i.speedBitsPerSec]), [['ens0f0', 25e9], ['ens0f1', 25e9]]);
       assert.ok((s.memory?.majorFaultsPerSec ?? -1) >= 0 && s.pressure !== undefined);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('writes a node whose 128 CPUs and 64 disks the hot paths read as the strict parsers do', () => {
+    const { dir, cleanup } = tempDir('lavarank-bignode-');
+    try {
+      const roots = generateBigNode(join(dir, 'node'), BIG_NODE);
+      writeCounters(roots, BIG_NODE, 3);
+      const stat = readFileSync(join(roots.procRoot, 'stat'), 'latin1');
+      const parsedStat = parseStat(stat);
+      assert.equal(parsedStat.cpus.length, 128);
+      assert.deepEqual(scannedStat(Buffer.from(stat, 'latin1'), cpuSet(parsedStat.cpus)), parsedStat.total);
+      const diskstats = readFileSync(join(roots.procRoot, 'diskstats'), 'latin1');
+      const disks = parseDiskstats(diskstats).filter((d) => /^nvme\d+n1$/.test(d.name));
+      assert.equal(disks.length, 64);
+      const layout = diskLayout(diskstats, disks);
+      assert.ok(layout !== undefined);
+      writeCounters(roots, BIG_NODE, 4);
+      const later = readFileSync(join(roots.procRoot, 'diskstats'), 'latin1');
+      const expected = parseDiskstats(later).filter((d) => /^nvme\d+n1$/.test(d.name));
+      assert.notDeepEqual(expected, disks, 'the counters moved');
+      assert.deepEqual(scannedDisks(Buffer.from(later, 'latin1'), layout), expected);
+      assert.deepEqual(scannedDisks(Buffer.from(later, 'latin1'), layout, false)?.map((d) => d.ioTicksMs), expected.map((d) => d.ioTicksMs));
     } finally {
       cleanup();
     }
