@@ -1,7 +1,7 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
 import { existsSync } from 'node:fs';
 import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
-import { badLine, bytesAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, onlySpacesAndNewlines, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, bytesAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, toNumber, tokens, u8IndexOf } from './text.js';
 import { TableReader, keptEntries } from './table.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
@@ -108,13 +108,15 @@ export function diskLayout(text: string, disks: readonly DiskCounters[]): DiskLa
 
 // After the name, fields 4 to 13 as the kernel prints them, one space after each; 13
 // (io_ticks) is read, 1 to 30 digits, and a digit must follow: field 14. The others
-// need only not be empty, as parseDiskstats only splits them, except 6 and 10 (the
-// sectors), which TICKS_AND_SECTORS reads as digits. Applied to one line's text (no
-// newline in it) from the end of the device's name. One native match per disk: finding
-// the ten fields with a search each cost a report on a node with 64 disks twice as much
-// in the interpreter.
-const TICKS = /(?:[^ \n]+ ){9}(\d{1,30}) (?=\d)/y;
-const TICKS_AND_SECTORS = /[^ \n]+ [^ \n]+ (\d{1,30}) [^ \n]+ [^ \n]+ [^ \n]+ (\d{1,30}) [^ \n]+ [^ \n]+ (\d{1,30}) (?=\d)/y;
+// need only be free of whitespace, as parseDiskstats only splits them on it (\s, as
+// tokens() does), except 6 and 10 (the sectors), which TICKS_AND_SECTORS reads as
+// digits. Applied to one line's text (no newline in it) from the end of the device's
+// name, matched exactly: parseDiskstats then splits the line's first 13 fields where
+// this does, whatever follows field 14's first digit. One native match per disk:
+// finding the ten fields with a search each cost a report on a node with 64 disks
+// twice as much in the interpreter.
+const TICKS = /(?:\S+ ){9}(\d{1,30}) (?=\d)/y;
+const TICKS_AND_SECTORS = /\S+ \S+ (\d{1,30}) \S+ \S+ \S+ (\d{1,30}) \S+ \S+ (\d{1,30}) (?=\d)/y;
 
 // How far before its last place a line is looked for first: lines move as the
 // counters before them gain digits.
@@ -163,9 +165,6 @@ function lineFrom(bytes: Buffer, from: number): string {
 // only skips. Updates the layout's hints.
 export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan, sectors: boolean): boolean {
   if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return false;
-  // A field ends at the next space: where parseDiskstats's split ends it too when no
-  // other whitespace is in the text.
-  if (!onlySpacesAndNewlines(bytes)) return false;
   const fields = sectors ? TICKS_AND_SECTORS : TICKS;
   for (let k = 0; k < layout.disks.length; k++) {
     const d = layout.disks[k]!;

@@ -62,19 +62,6 @@ export function counterAt(bytes: Buffer, start: number, end: number): number {
   return DIGITS.test(text) ? Number(text) : -1;
 }
 
-// The bytes other than space and newline that tokens() splits on: JavaScript's \s in
-// latin1 (tab, vertical tab, form feed, carriage return, no-break space).
-const OTHER_SPACES = [9, 11, 12, 13, 0xa0];
-
-// True if bytes hold no whitespace but spaces and newlines. A hot path may then skip a
-// field by looking for the next space (a native search) without reading it, and
-// still split the line where tokens() would.
-// Buffer's indexOf (memchr), not Uint8Array's (a loop over elements): this searches the whole file.
-export function onlySpacesAndNewlines(bytes: Buffer): boolean {
-  for (let i = 0; i < OTHER_SPACES.length; i++) if (bytes.indexOf(OTHER_SPACES[i]!) >= 0) return false;
-  return true;
-}
-
 // True if both lists hold the same strings in the same order: the same device or CPU
 // names as the last reading. An indexed loop, for the hot paths that call it each report.
 export function sameStrings(a: readonly string[], b: readonly string[]): boolean {

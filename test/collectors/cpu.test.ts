@@ -136,11 +136,11 @@ test('scanStat reads a file that ends after its cpuN lines, with or without an i
   assert.equal(scannedStat(Buffer.from(`${lines}\nctxt 5\ncpu2 0 0 0 0\n`, 'latin1'), known), undefined, 'a cpu line after another line');
 });
 
-test('scanStat tells cpu1 from cpu10 and cpu1 with no times from cpu1 with times', () => {
+test('scanStat tells cpu1 from cpu10, and a name followed by a tab from one followed by a space', () => {
   const text = 'cpu  1 2 3 4 5 6 7 8\ncpu10 1 1 1 1\nintr 0\n';
   assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu1'])), undefined);
   assert.deepEqual(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu10'])), parseStat(text).total);
-  assert.equal(scannedStat(Buffer.from('cpu  1 2 3 4 5 6 7 8\ncpu1\nintr 0\n', 'latin1'), cpuSet(['cpu1'])), undefined);
+  assert.equal(scannedStat(Buffer.from(text.replace('cpu10 ', 'cpu10\t'), 'latin1'), cpuSet(['cpu10'])), undefined);
 });
 
 test('scanStat leaves to parseStat an aggregate line not as the kernel prints it', () => {
