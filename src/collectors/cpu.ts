@@ -1,6 +1,6 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
 import { kernelFile, procPath } from './procfs.js';
-import { badFile, badLine, latin1At, numberSlots, sameStrings, toNumber, tokens, u8IndexOf } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, sameStrings, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
 const NAME = 'cpu';
@@ -61,28 +61,22 @@ export function parseStat(text: string, file = '/proc/stat'): StatCounters {
   return out;
 }
 
-// The cpuN lines a reading of /proc/stat had: their names, and the names as the hot
-// path finds them, each on a line of its own.
+// The cpuN lines a reading of /proc/stat had: their names, and each name followed by
+// the space the kernel prints after it, to look for at the start of a line.
 export interface CpuSet {
   names: string[];
-  lines: string; // "cpu0\ncpu1\n"; empty for no names
+  prefixes: Buffer[];
 }
 
 // The CpuSet of a list of cpuN names.
 export function cpuSet(names: string[]): CpuSet {
-  return { names, lines: names.map((n) => `${n}\n`).join('') };
+  return { names, prefixes: names.map((n) => Buffer.from(`${n} `, 'latin1')) };
 }
 
 const NL_CPU = Buffer.from('\ncpu', 'latin1');
-const NL_INTR = Buffer.from('\nintr ', 'latin1');
+const CPU = Buffer.from('cpu', 'latin1');
+const SPACE = 32;
 const NEWLINE = 10;
-
-// The aggregate line as the kernel prints it: "cpu", spaces, then eight times or more,
-// each 1 to 30 digits, one space between them. The last read ends at a space or the line's end.
-const AGGREGATE = /cpu +(\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30}) (\d{1,30})(?: |$)/y;
-
-// What follows a cpuN line's name: everything from the first space to the line's end.
-const AFTER_NAME = / [^\n]*/g;
 
 // A reading as the collector keeps it, in an array from numberSlots(TIMES_SLOTS): the
 // eight times in FIELDS order, then their sum and idle + iowait. In the interpreter a
@@ -106,37 +100,41 @@ function timesInto(t: CpuTimes, into: number[]): void {
   into[7] = t.steal;
 }
 
-// The hot path's reading of /proc/stat: the aggregate line as the kernel prints it,
-// its times written into `into` (times slots, FIELDS order), and a check that the
-// cpuN lines follow it, exactly `known` in order, with no other cpu line anywhere after
+// The hot path's reading of /proc/stat, from its bytes without making strings: the
+// aggregate line as the kernel prints it ("cpu  " then eight times, single spaces),
+// its times written into `into` (times slots, FIELDS order), and a check that the cpuN
+// lines follow it, exactly `known` in order, with no other cpu line anywhere after
 // them, without reading their numbers. False for anything else (hotplug, an old
 // kernel's shorter line, garbage), for parseStat to read or reject; `into` may then
 // hold some of the times. When it returns true, parseStat would give the same total
 // and known.names as its cpus, or reject a line this does not read. Each of the eight
 // fields is read whole and must be digits, so whitespace other than a space anywhere in
 // them makes this give up; the rest of the file needs no such check.
-// The names are checked by cutting every line after its name (one native replace)
-// and comparing the text of the names: a 128-CPU node's names checked one by one in
-// the interpreter, or by one expression spelling them all (40 kB of regexp bytecode,
-// run cold every report), cost five times as much.
 export function scanStat(bytes: Buffer, known: CpuSet, into: number[]): boolean {
-  if (known.lines === '') return false;
-  const newline = u8IndexOf.call(bytes, NEWLINE, 0);
+  if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE) return false;
+  let p = 4;
+  while (bytes[p] === SPACE) p++;
+  const newline = byteIndex(bytes, NEWLINE, p);
   if (newline < 0) return false;
-  AGGREGATE.lastIndex = 0;
-  const total = AGGREGATE.exec(latin1At(bytes, 0, newline));
-  if (total === null) return false;
-  for (let f = 0; f < 8; f++) into[f] = Number(total[f + 1]);
-  // The kernel prints intr right after the cpu lines (the file's longest line, not made
-  // a string); without it, the rest of the file.
-  const intr = bytes.indexOf(NL_INTR, newline);
-  const names = latin1At(bytes, newline + 1, intr < 0 ? bytes.length : intr + 1).replace(AFTER_NAME, '');
-  const expected = known.lines;
-  // The last line may end the file without a newline.
-  if (!names.startsWith(expected) && !(names.length === expected.length - 1 && expected.startsWith(names))) return false;
-  // No other cpu line, before intr or after it.
-  if (names.indexOf('\ncpu', expected.length - 1) >= 0) return false;
-  return intr < 0 || bytes.indexOf(NL_CPU, intr) < 0;
+  for (let f = 0; f < 8; f++) {
+    let end = byteIndex(bytes, SPACE, p);
+    if (end < 0 || end > newline) end = f === 7 ? newline : -1;
+    if (end <= p) return false;
+    const v = counterAt(bytes, p, end);
+    if (v < 0) return false;
+    into[f] = v;
+    p = end + 1;
+  }
+  const prefixes = known.prefixes;
+  if (prefixes.length === 0) return false;
+  let nl = newline;
+  // Indexed loops on the hot paths: an interpreted for-of allocates a result object per step.
+  for (let i = 0; i < prefixes.length; i++) {
+    const prefix = prefixes[i]!;
+    if (nl < 0 || !bytesAt(bytes, prefix, nl + 1)) return false;
+    nl = byteIndex(bytes, NEWLINE, nl + 1 + prefix.length);
+  }
+  return nl < 0 || bytes.indexOf(NL_CPU, nl) < 0;
 }
 
 // Completes times slots with the sum of the eight times and idle + iowait.

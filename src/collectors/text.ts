@@ -15,11 +15,16 @@ export function lastLineStart(text: string): number {
   return text.lastIndexOf('\n', text.length - 2) + 1;
 }
 
-// V8's own searches for one byte, called as u8IndexOf.call(bytes, byte, from): Buffer's
-// indexOf checks its arguments in JavaScript first, which costs more than the search
-// for the newline that ends a line of a few dozen bytes.
+// V8's own searches for one byte: Buffer's indexOf checks its arguments in
+// JavaScript first, which costs more than the search. u8IndexOf is exported for a loop
+// that calls it per field (scanDiskstats), where byteIndex's extra call shows.
 export const u8IndexOf = Uint8Array.prototype.indexOf;
 const u8LastIndexOf = Uint8Array.prototype.lastIndexOf;
+
+// Where the byte is in bytes from `from` on, or -1.
+export function byteIndex(bytes: Uint8Array, byte: number, from: number): number {
+  return u8IndexOf.call(bytes, byte, from);
+}
 
 // lastLineStart for bytes.
 export function lastLineStartOf(bytes: Uint8Array): number {
@@ -60,6 +65,19 @@ const DIGITS = /^\d{1,30}$/;
 export function counterAt(bytes: Buffer, start: number, end: number): number {
   const text = latin1Slice.call(bytes, start, end);
   return DIGITS.test(text) ? Number(text) : -1;
+}
+
+// The bytes other than space and newline that tokens() splits on: JavaScript's \s in
+// latin1 (tab, vertical tab, form feed, carriage return, no-break space).
+const OTHER_SPACES = [9, 11, 12, 13, 0xa0];
+
+// True if bytes hold no whitespace but spaces and newlines. A hot path may then skip a
+// field by looking for the next space (a native search) without reading it, and
+// still split the line where tokens() would.
+// Buffer's indexOf (memchr), not Uint8Array's (a loop over elements): this searches the whole file.
+export function onlySpacesAndNewlines(bytes: Buffer): boolean {
+  for (let i = 0; i < OTHER_SPACES.length; i++) if (bytes.indexOf(OTHER_SPACES[i]!) >= 0) return false;
+  return true;
 }
 
 // True if both lists hold the same strings in the same order: the same device or CPU

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { counterAt, latin1At, sameStrings, tokens, toNumber } from '../../src/collectors/text.js';
+import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, sameStrings, tokens, toNumber } from '../../src/collectors/text.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
@@ -18,6 +18,24 @@ test('counterAt refuses what is not 1 to 30 digits: signs, points, exponents, he
     assert.equal(counterAt(b, 1, 1 + Buffer.byteLength(field, 'latin1')), -1, JSON.stringify(field));
   }
   assert.equal(counterAt(bytes('1'.repeat(30)), 0, 30), Number('1'.repeat(30)));
+});
+
+test('onlySpacesAndNewlines finds every byte that tokens() splits on besides space and newline', () => {
+  assert.equal(onlySpacesAndNewlines(bytes('cpu  1 2 3\ncpu0 1 2 3\n')), true);
+  for (const ch of ['\t', '\v', '\f', '\r', '\u00a0']) {
+    const text = `cpu  1${ch}2 3\n`;
+    assert.equal(onlySpacesAndNewlines(bytes(text)), false, JSON.stringify(ch));
+    assert.equal(tokens(text).length, 4, `tokens() splits on ${JSON.stringify(ch)}`);
+  }
+  // U+0085 is latin1 0x85 and not whitespace to JavaScript: tokens() keeps it in the field.
+  assert.equal(onlySpacesAndNewlines(bytes('cpu  1\u00852 3\n')), true);
+  assert.equal(tokens('cpu  1\u00852 3').length, 3);
+});
+
+test('byteIndex finds a byte from a position on, or -1', () => {
+  const b = bytes('a b\nc');
+  assert.equal(byteIndex(b, 10, 0), 3);
+  assert.equal(byteIndex(b, 32, 2), -1);
 });
 
 test('latin1At gives the bytes between two positions as text, and only what the bytes hold past their end', () => {
