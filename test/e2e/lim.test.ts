@@ -145,6 +145,19 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
     }
   });
 
+  it('runs one full collection once its inventory is in, and logs the resident set before and after', async () => {
+    const elim = startElim({ testInterval: 0.3 });
+    try {
+      await elim.waitForLog((l) => l['msg'] === 'start-up garbage collected');
+      await elim.waitForReports(4);
+      const settled = elim.log().filter((l) => l['msg'] === 'start-up garbage collected');
+      assert.equal(settled.length, 1);
+      for (const key of ['rssBefore', 'rssAfter']) assert.ok(Number(settled[0]?.[key]) > 10e6, `${key}: ${String(settled[0]?.[key])}`);
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
   it('refuses an interval under 5 s under LIM, saying why', async () => {
     const elim = startElim({ config: 'interval: 2', testInterval: null });
     try {
