@@ -898,7 +898,7 @@ export function writeModelStage(
   record: Record<string, unknown>,
   evaluation: Pick<Evaluation, 'verdicts'>,
   holdoutCount: number,
-  options: Pick<RetrainOptions, 'out' | 'configModel' | 'configPath'>,
+  options: Pick<RetrainOptions, 'out' | 'configModel' | 'configPath' | 'intervalSec'>,
   ctx: StageContext,
 ): WrittenModel {
   // The judge's numbers, over every held-out job, replace trainModel's check on a sample.
@@ -930,7 +930,7 @@ export function writeModelStage(
   if (resolve(options.out) !== resolve(options.configModel)) {
     ctx.say(`note: the daemons use ${options.configModel}${options.configPath === null ? '' : ` (config ${options.configPath})`}; set "model: ${options.out}" in their config to use this one`);
   } else {
-    ctx.say(`the daemons load it within ${MODEL_CHECK_EVERY} reports (${MODEL_CHECK_EVERY * 10} s at the 10 s interval)`);
+    ctx.say(`the daemons load it within ${MODEL_CHECK_EVERY} reports (${MODEL_CHECK_EVERY * options.intervalSec} s at the ${options.intervalSec} s interval)`);
   }
   const written: WrittenModel = { written: true, id: check.id };
   if (previous !== undefined) written.previous = previous;
