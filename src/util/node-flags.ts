@@ -21,8 +21,8 @@
 // --no-lazy-feedback-allocation saved nothing.
 // --expose-gc: without the memory reducer, what start-up leaves behind stays resident;
 // the daemon runs two full collections at its third report (src/daemon/run.ts), which
-// took its VmRSS from 52.5 to 49.6 MB on this VM, 1-3 MB under the same daemon without
-// them over the next 12 minutes. No code but lavarank's runs in the process: model and
-// config files are data, never evaluated.
+// took its resident set from 52.5 to 49.6 MB (10^6 bytes) on a 2-vCPU VM, and kept it
+// 1-3 MB under the same daemon without them over the next 21 minutes. No code but
+// lavarank's runs in the process: model and config files are data, never evaluated.
 // `npm run bench:flags` measures other flags against these, side by side.
 export const DAEMON_NODE_FLAGS: readonly string[] = ['--lite-mode', '--no-expose-wasm', '--no-memory-reducer', '--single-threaded-gc', '--expose-gc'];
