@@ -85,7 +85,9 @@ export interface PlanOptions {
   seed: number;
   quick: boolean;
   probeScale?: number; // default 1 (0.02 for --quick)
-  squeeze?: boolean; // include the memory squeeze blocks (the host can make them); default false
+  // Include the memory squeeze blocks (the host can make them), or 'only' them and the idle
+  // blocks between them, to add memory stall and swapping to a dataset made without; default false.
+  squeeze?: boolean | 'only';
   squeezeLimitBytes?: number; // default 4 GiB
   quietWaitSeconds?: number; // how long a probe may wait for others to go quiet; default 10
 }
@@ -200,7 +202,8 @@ export function buildPlan(o: PlanOptions): Plan {
     return { cpus: o.cpus, seed: o.seed, quick: true, probeScale, squeezeLimitBytes, windowSeconds: 0.3, memIntensity: 0.01, maxQuietWaits: 0, blocks };
   }
   const rand = seededRandom(o.seed); // a seed always gives the same plan
-  const byLoad = shuffled(stressConfigs(o.cpus, o.squeeze === true), rand).sort((a, b) => expectedLoad(a) - expectedLoad(b));
+  const configs = stressConfigs(o.cpus, o.squeeze === true || o.squeeze === 'only').filter((c) => o.squeeze !== 'only' || (c.squeeze ?? 0) > 0);
+  const byLoad = shuffled(configs, rand).sort((a, b) => expectedLoad(a) - expectedLoad(b));
   const sweeps: StressConfig[][] = Array.from({ length: SWEEPS }, () => []);
   byLoad.forEach((c, i) => sweeps[i % SWEEPS]!.push(c));
   for (const sweep of sweeps) {

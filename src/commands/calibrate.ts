@@ -23,7 +23,7 @@ import { numberOption } from '../util/options.js';
 
 const USAGE = `Usage: lavarank calibrate [--out FILE] [--repeats N] [--idle-repeats N]
                           [--warmup SECONDS] [--seed N] [--probe-scale X]
-                          [--squeeze auto|yes|no] [--squeeze-limit MIB]
+                          [--squeeze auto|yes|no|only] [--squeeze-limit MIB]
                           [--swap-file FILE] [--quiet-wait SECONDS]
                           [--quick] [--dry-run]
                           [--force] [--config FILE]
@@ -46,7 +46,9 @@ see docs/calibration.md.
   --seed N            the order of the configurations (default 1)
   --probe-scale X     the probe's amount of work (default 1: about 2.3 s idle)
   --squeeze MODE      the memory squeeze blocks: auto (default: when this host
-                      can make them: root, a memory cgroup, swap), yes, no
+                      can make them: root, a memory cgroup, swap), yes, no,
+                      or only (just the squeeze blocks and the idle ones between
+                      them: memory stall and swapping for a dataset without)
   --squeeze-limit MIB the squeeze cgroup's memory limit (default 4096)
   --swap-file FILE    without swap, make FILE a swap file (twice the squeeze
                       limit) for the run, and remove it at the end
@@ -92,12 +94,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const quick = args.quick === true;
   const mode = args.squeeze ?? 'auto';
-  if (!['auto', 'yes', 'no'].includes(mode)) {
-    printError(`lavarank calibrate: --squeeze: expected auto, yes or no, received ${JSON.stringify(mode)}`);
+  if (!['auto', 'yes', 'no', 'only'].includes(mode)) {
+    printError(`lavarank calibrate: --squeeze: expected auto, yes, no or only, received ${JSON.stringify(mode)}`);
     return 2;
   }
   let plan: Plan;
-  let squeeze = false;
+  let squeeze: boolean | 'only' = false;
   try {
     const count = { integer: true, min: 1, max: 10_000 };
     const options = {
@@ -112,10 +114,11 @@ export async function main(argv: string[]): Promise<number> {
       squeezeLimitBytes: numberOption('squeeze-limit', args['squeeze-limit'], DEFAULT_SQUEEZE_LIMIT / 1024 ** 2, { integer: true, min: 256, max: 1024 ** 2, kind: 'MiB' }) * 1024 ** 2,
     };
     // The squeeze blocks need root, a memory cgroup and swap; --quick never has them.
+    if (mode === 'only' && quick) throw new ConfigError('--squeeze only: --quick never has the squeeze blocks; leave one of them out');
     if (mode !== 'no' && !quick) {
       const support = squeezeSupport({ swapFile: args['swap-file'] });
-      if (support.ok) squeeze = true;
-      else if (mode === 'yes') throw new ConfigError(`--squeeze yes: this host cannot make the memory squeeze: ${support.why}`);
+      if (support.ok) squeeze = mode === 'only' ? 'only' : true;
+      else if (mode === 'yes' || mode === 'only') throw new ConfigError(`--squeeze ${mode}: this host cannot make the memory squeeze: ${support.why}`);
       else printError(`lavarank calibrate: no memory squeeze blocks: ${support.why}`);
     }
     plan = buildPlan({ ...options, squeeze });

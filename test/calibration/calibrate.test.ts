@@ -81,6 +81,32 @@ test('within each sweep the load rises from block to block, so the boost can fol
   }
 });
 
+test("with squeeze 'only', the plan is the fifteen squeeze configurations between idle blocks, and nothing else", () => {
+  const plan = buildPlan({ ...PLAN, squeeze: 'only' });
+  const stress = plan.blocks.filter((b) => !b.idle);
+  assert.deepEqual(
+    stress.map((b) => `${b.config.cpuHogs}:${b.config.squeeze}/${b.config.disk}`).sort(),
+    stressConfigs(2, true).filter((c) => (c.squeeze ?? 0) > 0).map((c) => `${c.cpuHogs}:${c.squeeze}/${c.disk}`).sort(),
+  );
+  assert.ok(stress.every((b) => b.config.membw === 0 && b.config.mem === 0 && b.probes === 10 && b.boost));
+  assert.ok(plan.blocks[0]!.idle && plan.blocks.at(-1)!.idle, 'starts and ends idle: every probe has idle runs on both sides');
+  let run = 0;
+  for (const b of plan.blocks) {
+    run = b.idle ? 0 : run + 1;
+    assert.ok(run <= 2, `block ${b.index} follows ${run} stress blocks`);
+  }
+});
+
+test("calibrate refuses --squeeze only with --quick, and names the modes it takes", () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [calibratePath, '--dry-run', ...args], { encoding: 'utf8' });
+  const quick = run('--squeeze', 'only', '--quick');
+  assert.equal(quick.status, 2);
+  assert.match(quick.stderr, /--squeeze only: --quick never has the squeeze blocks/);
+  const bad = run('--squeeze', 'sometimes');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--squeeze: expected auto, yes, no or only, received "sometimes"/);
+});
+
 test('the same seed gives the same plan and another seed another order', () => {
   const order = (seed: number): string => JSON.stringify(buildPlan({ ...PLAN, seed }).blocks.map((b) => b.config));
   assert.equal(order(1), order(1));
