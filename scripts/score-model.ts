@@ -1,0 +1,144 @@
+// Scores a model on calibration runs it was never trained on: by default the shipped
+// default model on the squeeze runs (memory stall and swapping, which neither training
+// dataset has), next to the simple predictors fitted on the model's own training
+// datasets. Prints, per stressor configuration, the measured mean slowdown and each
+// predictor's mean rank, then each predictor's MAE with a 95 % interval that resamples
+// whole configurations. docs/model.md quotes its output.
+//
+//   npm run score-model -- --data data/calibration-epyc-2vcpu-squeeze.jsonl [--model models/default.json] [--train FILE ...]
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { backbone } from '../src/model/backbone.js';
+import { loadModel, type LoadedModel } from '../src/model/model.js';
+import { clampRank } from '../src/model/rank.js';
+import { evalTable, groupBootstrap, type MaeInterval } from '../src/training/evaluate.js';
+import { linearPredict } from '../src/training/linear.js';
+import { fitBaselines, formulaRank, loadOnlyRank, type TrainingRow } from '../src/training/train.js';
+import { print, printError } from '../src/util/cliio.js';
+import { errorMessage } from '../src/util/errors.js';
+import { numberOption } from '../src/util/options.js';
+import { DEFAULT_DATA, readDatasets } from './train-default.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+// The predictors scored, in table order.
+export const SCORED = ['model', 'backbone', 'ridge', 'loadOnly', 'mean', 'formula'] as const;
+export type Scored = (typeof SCORED)[number];
+
+// One stressor configuration of the scored runs: its measured and predicted means.
+export interface ConfigScore {
+  config: string;
+  runs: number;
+  measured: number; // mean slowdown, percent, clamped as ranks are
+  predicted: Record<Scored, number>; // mean rank of each predictor
+}
+
+// What scoreRuns found.
+export interface ScoreResult {
+  runs: number;
+  configs: ConfigScore[];
+  mae: Record<Scored, MaeInterval>;
+}
+
+// Each predictor's rank for each run, the model as given and the baselines fitted on
+// trainRows; per configuration means and the MAE over runs, intervals by configuration.
+export function scoreRuns(model: LoadedModel, trainRows: readonly TrainingRow[], runs: readonly TrainingRow[], seed = 1): ScoreResult {
+  if (runs.length === 0) throw new RangeError('no runs to score');
+  const base = fitBaselines(trainRows);
+  const groups = runs.map((r, i) => r.group ?? `run ${i}`);
+  const errors = Object.fromEntries(SCORED.map((p) => [p, [] as number[]])) as Record<Scored, number[]>;
+  const byConfig = new Map<string, { n: number; measured: number; predicted: Record<Scored, number> }>();
+  runs.forEach((row, i) => {
+    const y = clampRank(row.label);
+    const pred: Record<Scored, number> = {
+      model: model.predict(row),
+      backbone: backbone(row.named, model.file.backbone).rank,
+      ridge: linearPredict(base.ridge, row.values),
+      loadOnly: loadOnlyRank(base.loadOnly, row),
+      mean: base.meanLabel,
+      formula: formulaRank(row),
+    };
+    const g = byConfig.get(groups[i]!) ?? { n: 0, measured: 0, predicted: Object.fromEntries(SCORED.map((p) => [p, 0])) as Record<Scored, number> };
+    g.n++;
+    g.measured += y;
+    for (const p of SCORED) {
+      const rank = clampRank(pred[p]);
+      errors[p].push(Math.abs(rank - y));
+      g.predicted[p] += rank;
+    }
+    byConfig.set(groups[i]!, g);
+  });
+  const configs = [...byConfig].map(([config, g]) => ({
+    config,
+    runs: g.n,
+    measured: g.measured / g.n,
+    predicted: Object.fromEntries(SCORED.map((p) => [p, g.predicted[p] / g.n])) as Record<Scored, number>,
+  }));
+  configs.sort((a, b) => a.measured - b.measured);
+  const mae = Object.fromEntries(SCORED.map((p) => [p, groupBootstrap(errors[p], groups, seed)])) as Record<Scored, MaeInterval>;
+  return { runs: runs.length, configs, mae };
+}
+
+const NOTES: Record<Scored, string> = {
+  model: 'the model as shipped: backbone and correction network',
+  backbone: "the model's backbone alone, with the model's fitted parameters",
+  ridge: 'ridge regression on the same inputs, fitted on the training datasets',
+  loadOnly: 'a line on the 1-minute load per CPU, fitted on the training datasets',
+  mean: "the training datasets' mean slowdown",
+  formula: 'the hand-weighted fallback formula (src/model/rank.ts)',
+};
+
+// The per-configuration table and the MAE table, as printed.
+export function scoreReport(r: ScoreResult): string {
+  const head = `| configuration | runs | measured | ${SCORED.join(' | ')} |`;
+  const rule = `|---|--:|--:|${SCORED.map(() => '--:').join('|')}|`;
+  const rows = r.configs.map((c) => `| ${c.config} | ${c.runs} | ${c.measured.toFixed(0)} | ${SCORED.map((p) => c.predicted[p].toFixed(0)).join(' | ')} |`);
+  return [
+    `${r.runs} runs in ${r.configs.length} stressor configurations; mean slowdown and mean rank in percent, clamped to the rank's range`,
+    '',
+    head,
+    rule,
+    ...rows,
+    '',
+    'MAE in rank points; the interval resamples whole configurations',
+    '',
+    evalTable(SCORED.map((p) => ({ name: p, interval: r.mae[p], note: NOTES[p] }))),
+  ].join('\n');
+}
+
+// Runs the script; resolves to the exit status.
+export async function main(argv: string[]): Promise<number> {
+  const { values: args } = parseArgs({
+    args: argv,
+    options: { data: { type: 'string', multiple: true }, model: { type: 'string' }, train: { type: 'string', multiple: true }, seed: { type: 'string' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (args.help === true || args.data === undefined) {
+    (args.help === true ? print : printError)('Usage: npm run score-model -- --data FILE ... [--model FILE] [--train FILE ...] [--seed N]');
+    return args.help === true ? 0 : 2;
+  }
+  const seed = numberOption('seed', args.seed, 1, { integer: true, min: 0, max: 2 ** 31 });
+  const model = loadModel(resolve(args.model ?? resolve(ROOT, 'models', 'default.json')), { trust: false });
+  const train = readDatasets((args.train ?? DEFAULT_DATA.map((p) => resolve(ROOT, p))).map((p) => resolve(p)), printError);
+  const scored = readDatasets(args.data.map((p) => resolve(p)), printError);
+  print(`model ${model.id}; baselines fitted on ${train.source.join(', ')}; scored on ${scored.source.join(', ')}`);
+  // A file among the training ones (same contents) is no test of anything: say so.
+  const digest = (source: string): string | undefined => /sha256 ([0-9a-f]+)/.exec(source)?.[1];
+  const seen = new Set(train.source.map(digest));
+  const inSample = scored.source.filter((s) => seen.has(digest(s)));
+  if (inSample.length > 0) print(`in sample, not a test: the baselines (and the default model) were fitted on ${inSample.join(', ')}`);
+  print('');
+  print(scoreReport(scoreRuns(model, train.rows, scored.rows, seed)));
+  return 0;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      printError(`score-model: ${errorMessage(err)}`);
+      process.exit(1);
+    },
+  );
+}

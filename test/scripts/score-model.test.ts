@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { SCORED, scoreReport, scoreRuns } from '../../scripts/score-model.js';
+import { backbone } from '../../src/model/backbone.js';
+import { loadModel } from '../../src/model/model.js';
+import { clampRank } from '../../src/model/rank.js';
+import { calibrationRows, readCalibration } from '../../src/training/dataset.js';
+import { fitBaselines } from '../../src/training/train.js';
+import { repoRoot } from '../helpers.js';
+
+const model = loadModel(join(repoRoot, 'models', 'default.json'), { trust: false });
+const rows = calibrationRows(readCalibration(join(repoRoot, 'data', 'calibration-epyc-2vcpu.jsonl')).records);
+// Runs of the disk writer's configurations are scored; the baselines learn from the rest.
+const scored = rows.filter((r) => r.group?.includes('disk=1') === true);
+const train = rows.filter((r) => r.group?.includes('disk=1') !== true);
+
+test('each configuration gets its measured mean and each predictor\'s mean rank over its own runs', () => {
+  assert.ok(scored.length > 0 && train.length > 0);
+  const r = scoreRuns(model, train, scored);
+  assert.equal(r.runs, scored.length);
+  assert.equal(r.configs.reduce((n, c) => n + c.runs, 0), scored.length);
+  for (const c of r.configs) {
+    const own = scored.filter((row) => row.group === c.config);
+    assert.equal(own.length, c.runs, c.config);
+    const mean = (f: (row: (typeof own)[number]) => number): number => own.reduce((s, row) => s + f(row), 0) / own.length;
+    assert.ok(Math.abs(c.measured - mean((row) => clampRank(row.label))) < 1e-9, c.config);
+    assert.ok(Math.abs(c.predicted.model - mean((row) => clampRank(model.predict(row)))) < 1e-9, c.config);
+    assert.ok(Math.abs(c.predicted.backbone - mean((row) => clampRank(backbone(row.named, model.file.backbone).rank))) < 1e-9, c.config);
+  }
+  const measured = r.configs.map((c) => c.measured);
+  assert.deepEqual(measured, [...measured].sort((a, b) => a - b), 'listed from the least to the most slowed');
+});
+
+test('the MAE of the mean predictor is the mean distance of the runs from the training mean', () => {
+  const r = scoreRuns(model, train, scored);
+  const meanLabel = fitBaselines(train).meanLabel;
+  const expected = scored.reduce((s, row) => s + Math.abs(clampRank(meanLabel) - clampRank(row.label)), 0) / scored.length;
+  assert.ok(Math.abs(r.mae.mean.mae - expected) < 1e-9);
+  for (const p of SCORED) assert.ok(r.mae[p].lo <= r.mae[p].mae && r.mae[p].mae <= r.mae[p].hi, p);
+});
+
+test('the report lists every configuration and every predictor', () => {
+  const r = scoreRuns(model, train, scored);
+  const text = scoreReport(r);
+  for (const c of r.configs) assert.ok(text.includes(`| ${c.config} | ${c.runs} |`), c.config);
+  for (const p of SCORED) assert.match(text, new RegExp(`\\| ${p} +\\|`));
+});
+
+test('scoring no runs is an error, and the script without --data exits 2 with its usage', () => {
+  assert.throws(() => scoreRuns(model, train, []), /no runs to score/);
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'scripts', 'score-model.js')], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /Usage: npm run score-model -- --data FILE/);
+});
