@@ -54,3 +54,15 @@ test('scoring no runs is an error, and the script without --data exits 2 with it
   assert.equal(r.status, 2);
   assert.match(r.stderr, /Usage: npm run score-model -- --data FILE/);
 });
+
+test('the shipped model, scored on the squeeze runs it was never trained on, beats the ridge and the load line, and ranks swapping far above idle', () => {
+  const squeeze = calibrationRows(readCalibration(join(repoRoot, 'data', 'calibration-epyc-2vcpu-squeeze.jsonl')).records);
+  const training = ['calibration-epyc-2vcpu.jsonl', 'calibration-epyc-2vcpu-broad.jsonl'].flatMap((f) => calibrationRows(readCalibration(join(repoRoot, 'data', f)).records));
+  const r = scoreRuns(model, training, squeeze);
+  assert.ok(r.mae.model.mae < r.mae.ridge.mae, `model ${r.mae.model.mae} against ridge ${r.mae.ridge.mae}`);
+  assert.ok(r.mae.model.mae < r.mae.loadOnly.mae, `model ${r.mae.model.mae} against the load line ${r.mae.loadOnly.mae}`);
+  const idle = r.configs.find((c) => c.config === 'cpu=0 membw=0 mem=0 disk=0 squeeze=0');
+  const swapping = r.configs.find((c) => c.config === 'cpu=0 membw=0 mem=0 disk=0 squeeze=2');
+  assert.ok(idle !== undefined && swapping !== undefined);
+  assert.ok(swapping.measured > 50 && swapping.predicted.model > idle.predicted.model + 50, `swapping ranks ${swapping.predicted.model}, idle ${idle.predicted.model}`);
+});
