@@ -103,9 +103,13 @@ function seconds(fromMs: number): number {
 export async function runProbe(options: { scale?: number; dir?: string } = {}): Promise<ProbeResult> {
   const scale = options.scale ?? 1;
   const work = probeWork(scale);
-  const workDir = mkdtempSync(join(options.dir ?? tmpdir(), 'lavarank-probe-'));
-  const removeDir = (): void => rmSync(workDir, { recursive: true, force: true });
-  // A probe stopped mid-run (calibrate interrupted) still removes its files.
+  let workDir: string | undefined;
+  const removeDir = (): void => {
+    if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+  };
+  // A probe stopped mid-run (calibrate interrupted) still removes its files. The
+  // handlers come before the directory: a SIGTERM sent as soon as it appears would
+  // otherwise kill the probe with the signal's default action and leave it behind.
   const onSignal = (): void => {
     removeDir();
     process.exit(143);
@@ -113,6 +117,7 @@ export async function runProbe(options: { scale?: number; dir?: string } = {}): 
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {
+    workDir = mkdtempSync(join(options.dir ?? tmpdir(), 'lavarank-probe-'));
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const cpuChecksum = await cpuPart(work.cpuIterations);
