@@ -201,9 +201,10 @@ export async function runStressor(kind: StressKind, options: StressOptions): Pro
   }
   if (options.cgroup !== undefined) joinCgroup(options.cgroup);
   const parent = process.ppid;
-  const dir = kind === 'disk' ? mkdtempSync(join(options.dir, 'lavarank-stress-')) : undefined;
   const onSignal = (signal: NodeJS.Signals): void => halt(stop, signal);
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, onSignal);
+  // After the handlers: a signal sent as soon as the directory appears must still remove it.
+  const dir = kind === 'disk' ? mkdtempSync(join(options.dir, 'lavarank-stress-')) : undefined;
   const deadline = performance.now() + options.maxSeconds * 1000;
   // Reparented (to init or a subreaper) means calibrate died without stopping us.
   const watchdog = setInterval(() => {

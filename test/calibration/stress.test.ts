@@ -136,6 +136,22 @@ test('the disk stressor writes files in its own directory and removes them on SI
   assert.deepEqual(readdirSync(dir), []);
 });
 
+test('the disk stressor signalled the moment its directory appears still removes it, and exits with 0', async (t) => {
+  // Five rounds, polled without pause: a stressor that made its directory before
+  // handling SIGTERM died of the signal there, leaving the directory behind.
+  for (let round = 0; round < 5; round++) {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const child = spawn(process.execPath, [stressPath, 'disk', '--dir', dir], { stdio: 'ignore' });
+    const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+    const deadline = Date.now() + 5000;
+    while (readdirSync(dir).length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, `round ${round + 1}`);
+    assert.deepEqual(readdirSync(dir), [], `round ${round + 1}`);
+  }
+});
+
 test('each stressor leaves, removing its files, within seconds of its parent being killed', async (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
