@@ -809,10 +809,9 @@ export async function calibrate(o: {
   const clock = systemClock;
   const controller = new AbortController();
   const groups = new Set<StressorGroup>();
-  const dir = mkdtempSync(join(tmpdir(), 'lavarank-calibrate-'));
   const progress = createProgress(process.stderr.isTTY === true, clock, o.say);
   const records: RawRecord[] = [];
-  const journal = openSync(journalPath, 'w', 0o644);
+  let dir: string | undefined; // made once the signals are handled, so that a signal never leaves it behind
   let setup: HostSetup = { squeeze: undefined, swapFile: undefined };
   let stopSignal: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -825,13 +824,23 @@ export async function calibrate(o: {
     // Second signal: no more waiting. Stressors that escape SIGKILL still leave on
     // their own within a second, when they see they were reparented.
     for (const g of groups) g.killNow();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     const left = [setup.squeeze === undefined ? '' : ` the cgroup ${setup.squeeze.dir}`, setup.swapFile === undefined ? '' : ` the swap file ${setup.swapFile} (swapoff it)`].join('');
     o.say(`lavarank calibrate: ${signal} again: exiting now; the runs so far are in ${journalPath}${left === '' ? '' : `; left behind:${left}`}`);
     process.exit(1);
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const s of signals) process.on(s, onSignal);
+  let journal: number;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'lavarank-calibrate-'));
+    journal = openSync(journalPath, 'w', 0o644);
+  } catch (err) {
+    for (const s of signals) process.removeListener(s, onSignal);
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const workDir = dir;
   const sampler = createSampler({ collectors: collectorsFromConfig(o.config, { log, signal: controller.signal, clock }), clock, log });
   let failure: unknown;
   try {
@@ -843,7 +852,7 @@ export async function calibrate(o: {
       sampler,
       clock,
       signal: controller.signal,
-      dir,
+      dir: workDir,
       progress,
       groups,
       onRecord: (r) => {
@@ -859,7 +868,7 @@ export async function calibrate(o: {
     await Promise.all([...groups].map((g) => g.stop()));
     sampler.close();
     closeSync(journal);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(workDir, { recursive: true, force: true });
     for (const problem of await releaseHost(setup)) progress.note(`lavarank calibrate: ${problem}`);
     for (const s of signals) process.removeListener(s, onSignal);
   }

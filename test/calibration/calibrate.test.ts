@@ -245,6 +245,16 @@ test('a bad count or warm-up is refused with status 2, naming the option and wha
   }
 });
 
+test('a journal that cannot be opened ends calibrate with status 1, naming it, and leaves no work directory', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'missing', 'cal.jsonl');
+  const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8', env: { ...process.env, TMPDIR: dir } });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`ENOENT.*${join('missing', 'cal.jsonl')}\\.partial`));
+  assert.deepEqual(readdirSync(dir), [], 'no lavarank-calibrate-* directory left in TMPDIR');
+});
+
 test('calibrate refuses to overwrite an existing dataset without --force', (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
