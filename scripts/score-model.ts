@@ -9,12 +9,12 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { backbone } from '../src/model/backbone.js';
 import { loadModel, type LoadedModel } from '../src/model/model.js';
 import { clampRank } from '../src/model/rank.js';
+import { defaultModelPath } from '../src/model/rankers.js';
+import { PREDICTORS, predictAll, type Predictor } from '../src/training/crossval.js';
 import { evalTable, groupBootstrap, type MaeInterval } from '../src/training/evaluate.js';
-import { linearPredict } from '../src/training/linear.js';
-import { fitBaselines, formulaRank, loadOnlyRank, type TrainingRow } from '../src/training/train.js';
+import { fitBaselines, type TrainingRow } from '../src/training/train.js';
 import { print, printError } from '../src/util/cliio.js';
 import { errorMessage } from '../src/util/errors.js';
 import { numberOption } from '../src/util/options.js';
@@ -22,47 +22,37 @@ import { DEFAULT_DATA, readDatasets } from './train-default.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-// The predictors scored, in table order.
-export const SCORED = ['model', 'backbone', 'ridge', 'loadOnly', 'mean', 'formula'] as const;
-export type Scored = (typeof SCORED)[number];
-
 // One stressor configuration of the scored runs: its measured and predicted means.
 export interface ConfigScore {
   config: string;
   runs: number;
   measured: number; // mean slowdown, percent, clamped as ranks are
-  predicted: Record<Scored, number>; // mean rank of each predictor
+  predicted: Record<Predictor, number>; // mean rank of each predictor
 }
 
 // What scoreRuns found.
 export interface ScoreResult {
   runs: number;
   configs: ConfigScore[];
-  mae: Record<Scored, MaeInterval>;
+  mae: Record<Predictor, MaeInterval>;
 }
 
-// Each predictor's rank for each run, the model as given and the baselines fitted on
-// trainRows; per configuration means and the MAE over runs, intervals by configuration.
+// Each predictor's rank for each run (eval-model's predictors: the model as given, and
+// the baselines fitted on trainRows); per configuration means and the MAE over runs,
+// intervals by configuration.
 export function scoreRuns(model: LoadedModel, trainRows: readonly TrainingRow[], runs: readonly TrainingRow[], seed = 1): ScoreResult {
   if (runs.length === 0) throw new RangeError('no runs to score');
   const base = fitBaselines(trainRows);
   const groups = runs.map((r, i) => r.group ?? `run ${i}`);
-  const errors = Object.fromEntries(SCORED.map((p) => [p, [] as number[]])) as Record<Scored, number[]>;
-  const byConfig = new Map<string, { n: number; measured: number; predicted: Record<Scored, number> }>();
+  const errors = Object.fromEntries(PREDICTORS.map((p) => [p, [] as number[]])) as Record<Predictor, number[]>;
+  const byConfig = new Map<string, { n: number; measured: number; predicted: Record<Predictor, number> }>();
   runs.forEach((row, i) => {
     const y = clampRank(row.label);
-    const pred: Record<Scored, number> = {
-      model: model.predict(row),
-      backbone: backbone(row.named, model.file.backbone).rank,
-      ridge: linearPredict(base.ridge, row.values),
-      loadOnly: loadOnlyRank(base.loadOnly, row),
-      mean: base.meanLabel,
-      formula: formulaRank(row),
-    };
-    const g = byConfig.get(groups[i]!) ?? { n: 0, measured: 0, predicted: Object.fromEntries(SCORED.map((p) => [p, 0])) as Record<Scored, number> };
+    const pred = predictAll(model, base, row);
+    const g = byConfig.get(groups[i]!) ?? { n: 0, measured: 0, predicted: Object.fromEntries(PREDICTORS.map((p) => [p, 0])) as Record<Predictor, number> };
     g.n++;
     g.measured += y;
-    for (const p of SCORED) {
+    for (const p of PREDICTORS) {
       const rank = clampRank(pred[p]);
       errors[p].push(Math.abs(rank - y));
       g.predicted[p] += rank;
@@ -73,14 +63,14 @@ export function scoreRuns(model: LoadedModel, trainRows: readonly TrainingRow[],
     config,
     runs: g.n,
     measured: g.measured / g.n,
-    predicted: Object.fromEntries(SCORED.map((p) => [p, g.predicted[p] / g.n])) as Record<Scored, number>,
+    predicted: Object.fromEntries(PREDICTORS.map((p) => [p, g.predicted[p] / g.n])) as Record<Predictor, number>,
   }));
   configs.sort((a, b) => a.measured - b.measured);
-  const mae = Object.fromEntries(SCORED.map((p) => [p, groupBootstrap(errors[p], groups, seed)])) as Record<Scored, MaeInterval>;
+  const mae = Object.fromEntries(PREDICTORS.map((p) => [p, groupBootstrap(errors[p], groups, seed)])) as Record<Predictor, MaeInterval>;
   return { runs: runs.length, configs, mae };
 }
 
-const NOTES: Record<Scored, string> = {
+const NOTES: Record<Predictor, string> = {
   model: 'the model as shipped: backbone and correction network',
   backbone: "the model's backbone alone, with the model's fitted parameters",
   ridge: 'ridge regression on the same inputs, fitted on the training datasets',
@@ -91,9 +81,9 @@ const NOTES: Record<Scored, string> = {
 
 // The per-configuration table and the MAE table, as printed.
 export function scoreReport(r: ScoreResult): string {
-  const head = `| configuration | runs | measured | ${SCORED.join(' | ')} |`;
-  const rule = `|---|--:|--:|${SCORED.map(() => '--:').join('|')}|`;
-  const rows = r.configs.map((c) => `| ${c.config} | ${c.runs} | ${c.measured.toFixed(0)} | ${SCORED.map((p) => c.predicted[p].toFixed(0)).join(' | ')} |`);
+  const head = `| configuration | runs | measured | ${PREDICTORS.join(' | ')} |`;
+  const rule = `|---|--:|--:|${PREDICTORS.map(() => '--:').join('|')}|`;
+  const rows = r.configs.map((c) => `| ${c.config} | ${c.runs} | ${c.measured.toFixed(0)} | ${PREDICTORS.map((p) => c.predicted[p].toFixed(0)).join(' | ')} |`);
   return [
     `${r.runs} runs in ${r.configs.length} stressor configurations; mean slowdown and mean rank in percent, clamped to the rank's range`,
     '',
@@ -103,7 +93,7 @@ export function scoreReport(r: ScoreResult): string {
     '',
     'MAE in rank points; the interval resamples whole configurations',
     '',
-    evalTable(SCORED.map((p) => ({ name: p, interval: r.mae[p], note: NOTES[p] }))),
+    evalTable(PREDICTORS.map((p) => ({ name: p, interval: r.mae[p], note: NOTES[p] }))),
   ].join('\n');
 }
 
@@ -119,14 +109,12 @@ export async function main(argv: string[]): Promise<number> {
     return args.help === true ? 0 : 2;
   }
   const seed = numberOption('seed', args.seed, 1, { integer: true, min: 0, max: 2 ** 31 });
-  const model = loadModel(resolve(args.model ?? resolve(ROOT, 'models', 'default.json')), { trust: false });
+  const model = loadModel(resolve(args.model ?? defaultModelPath()), { trust: false });
   const train = readDatasets((args.train ?? DEFAULT_DATA.map((p) => resolve(ROOT, p))).map((p) => resolve(p)), printError);
   const scored = readDatasets(args.data.map((p) => resolve(p)), printError);
   print(`model ${model.id}; baselines fitted on ${train.source.join(', ')}; scored on ${scored.source.join(', ')}`);
   // A file among the training ones (same contents) is no test of anything: say so.
-  const digest = (source: string): string | undefined => /sha256 ([0-9a-f]+)/.exec(source)?.[1];
-  const seen = new Set(train.source.map(digest));
-  const inSample = scored.source.filter((s) => seen.has(digest(s)));
+  const inSample = scored.source.filter((_, i) => train.sha256.includes(scored.sha256[i]!));
   if (inSample.length > 0) print(`in sample, not a test: the baselines (and the default model) were fitted on ${inSample.join(', ')}`);
   print('');
   print(scoreReport(scoreRuns(model, train.rows, scored.rows, seed)));

@@ -42,10 +42,11 @@ and correction network if that beats the backbone alone and the ridge regression
 else the backbone alone (--force: keep the network anyway).`;
 
 // The rows of calibration datasets, leaving out runs disturbed by other processes,
-// with a line per file of what was read.
-export function readDatasets(paths: readonly string[], say: (line: string) => void): { rows: TrainingRow[]; source: string[]; synthetic: boolean } {
+// with a line per file of what was read and each file's sha256.
+export function readDatasets(paths: readonly string[], say: (line: string) => void): { rows: TrainingRow[]; source: string[]; sha256: string[]; synthetic: boolean } {
   const rows: TrainingRow[] = [];
   const source: string[] = [];
+  const sha256: string[] = [];
   let synthetic = true;
   for (const path of paths) {
     const file = readCalibration(path);
@@ -54,11 +55,12 @@ export function readDatasets(paths: readonly string[], say: (line: string) => vo
     const usable = file.records.filter((r) => unusableReason(r) === undefined);
     const dropped = file.records.length - usable.length;
     source.push(`${name} (${usable.length} of ${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
+    sha256.push(file.sha256);
     say(`${name}: ${file.records.length} probes${file.skipped > 0 ? `, ${file.skipped} lines skipped` : ''}${dropped > 0 ? `, ${dropped} left out (others' CPU use rose by more than ${MAX_FOREIGN_RISE * 100} % of the CPUs while the probe ran)` : ''}`);
     rows.push(...calibrationRows(usable));
     synthetic &&= file.records.every((r) => r['synthetic'] === true);
   }
-  return { rows, source, synthetic };
+  return { rows, source, sha256, synthetic };
 }
 
 // The validation table with the paired differences and the decision, as printed.

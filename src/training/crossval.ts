@@ -6,11 +6,11 @@
 // the same configuration in training. What `npm run eval-model` prints and what
 // decides whether `npm run train-default` writes the default model.
 import { backbone } from '../model/backbone.js';
-import { modelFromFile } from '../model/model.js';
+import { modelFromFile, type LoadedModel } from '../model/model.js';
 import { clampRank } from '../model/rank.js';
 import { gateDecision, groupBootstrap, groupFolds, type EvalEntry, type GateResult, type MaeInterval } from './evaluate.js';
 import { linearPredict } from './linear.js';
-import { fitBaselines, fitModel, formulaRank, loadOnlyRank, type TrainOptions, type TrainingRow } from './train.js';
+import { fitBaselines, fitModel, formulaRank, loadOnlyRank, type Baselines, type TrainOptions, type TrainingRow } from './train.js';
 
 // How the validation is run.
 export interface CrossValOptions {
@@ -23,6 +23,19 @@ export interface CrossValOptions {
 // The predictors compared, in table order.
 export const PREDICTORS = ['model', 'backbone', 'ridge', 'loadOnly', 'mean', 'formula'] as const;
 export type Predictor = (typeof PREDICTORS)[number];
+
+// Each predictor's rank for one row, unclamped: the model, its own backbone, and the
+// baselines fitted on the same training rows.
+export function predictAll(model: LoadedModel, base: Baselines, row: TrainingRow): Record<Predictor, number> {
+  return {
+    model: model.predict(row),
+    backbone: backbone(row.named, model.file.backbone).rank,
+    ridge: linearPredict(base.ridge, row.values),
+    loadOnly: loadOnlyRank(base.loadOnly, row),
+    mean: base.meanLabel,
+    formula: formulaRank(row),
+  };
+}
 
 // What the validation found.
 export interface CrossValResult {
@@ -57,14 +70,7 @@ export async function crossValidate(rows: readonly TrainingRow[], train: TrainOp
       for (const i of testIdx) {
         const row = rows[i]!;
         const y = clampRank(row.label);
-        const pred: Record<Predictor, number> = {
-          model: loaded.predict(row),
-          backbone: backbone(row.named, model.backbone).rank,
-          ridge: linearPredict(base.ridge, row.values),
-          loadOnly: loadOnlyRank(base.loadOnly, row),
-          mean: base.meanLabel,
-          formula: formulaRank(row),
-        };
+        const pred = predictAll(loaded, base, row);
         for (const p of PREDICTORS) {
           const e = Math.abs(clampRank(pred[p]) - y);
           err[p][i]! += e / o.repeats;

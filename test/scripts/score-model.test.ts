@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SCORED, scoreReport, scoreRuns } from '../../scripts/score-model.js';
+import { scoreReport, scoreRuns } from '../../scripts/score-model.js';
 import { backbone } from '../../src/model/backbone.js';
 import { loadModel } from '../../src/model/model.js';
 import { clampRank } from '../../src/model/rank.js';
+import { PREDICTORS } from '../../src/training/crossval.js';
 import { calibrationRows, readCalibration } from '../../src/training/dataset.js';
 import { fitBaselines } from '../../src/training/train.js';
 import { repoRoot } from '../helpers.js';
@@ -38,14 +39,14 @@ test('the MAE of the mean predictor is the mean distance of the runs from the tr
   const meanLabel = fitBaselines(train).meanLabel;
   const expected = scored.reduce((s, row) => s + Math.abs(clampRank(meanLabel) - clampRank(row.label)), 0) / scored.length;
   assert.ok(Math.abs(r.mae.mean.mae - expected) < 1e-9);
-  for (const p of SCORED) assert.ok(r.mae[p].lo <= r.mae[p].mae && r.mae[p].mae <= r.mae[p].hi, p);
+  for (const p of PREDICTORS) assert.ok(r.mae[p].lo <= r.mae[p].mae && r.mae[p].mae <= r.mae[p].hi, p);
 });
 
 test('the report lists every configuration and every predictor', () => {
   const r = scoreRuns(model, train, scored);
   const text = scoreReport(r);
   for (const c of r.configs) assert.ok(text.includes(`| ${c.config} | ${c.runs} |`), c.config);
-  for (const p of SCORED) assert.match(text, new RegExp(`\\| ${p} +\\|`));
+  for (const p of PREDICTORS) assert.match(text, new RegExp(`\\| ${p} +\\|`));
 });
 
 test('scoring no runs is an error, and the script without --data exits 2 with its usage', () => {
