@@ -1,6 +1,7 @@
 // Shared helpers for tests: paths into the repository, captured logs, temp dirs,
 // files and directories with exact modes, a planted link, and the guard that
 // fails a test file whose processes outlive it.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,18 @@ export function captureLog(level = 'debug'): CapturedLog {
     { write: (s: string) => lines.push(JSON.parse(s) as CapturedLog['lines'][number]) },
   );
   return { log, lines, messages: () => lines.map((l) => String(l.msg)) };
+}
+
+// Runs Node on args, sends it SIGTERM the moment anything appears in dir (polled
+// without pause, as early as any caller could signal), and resolves to its exit code,
+// or the signal's name when the signal ended it.
+export async function signalOnFirstEntry(args: readonly string[], dir: string): Promise<number | string | null> {
+  const child = spawn(process.execPath, args, { stdio: 'ignore' });
+  const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+  const deadline = Date.now() + 5000;
+  while (readdirSync(dir).length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  child.kill('SIGTERM');
+  return exited;
 }
 
 // A fresh temporary directory, removed by the returned cleanup function.

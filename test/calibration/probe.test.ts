@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PROBE_WORK, probeWork, type ProbeResult } from '../../src/calibration/probe.js';
-import { repoRoot, tempDir } from '../helpers.js';
+import { repoRoot, signalOnFirstEntry, tempDir } from '../helpers.js';
 
 const probePath = join(repoRoot, 'dist', 'src', 'calibration', 'probe.js');
 
@@ -50,12 +50,7 @@ test('a probe stopped with SIGTERM, even as soon as its directory exists, remove
   for (let round = 0; round < 5; round++) {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
-    const child = spawn(process.execPath, [probePath, '--scale', '3', '--dir', dir], { stdio: 'ignore' });
-    const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
-    const deadline = Date.now() + 5000;
-    while (readdirSync(dir).length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 143, `round ${round + 1}`);
+    assert.equal(await signalOnFirstEntry([probePath, '--scale', '3', '--dir', dir], dir), 143, `round ${round + 1}`);
     assert.deepEqual(readdirSync(dir), [], `round ${round + 1}`);
   }
 });

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { processCpuSeconds } from '../../src/calibration/calibrate.js';
 import { isAlive, sleep, vmRssKb } from '../faults/helpers.js';
-import { repoRoot, tempDir } from '../helpers.js';
+import { repoRoot, signalOnFirstEntry, tempDir } from '../helpers.js';
 
 const stressPath = join(repoRoot, 'dist', 'src', 'calibration', 'stress.js');
 
@@ -142,12 +142,7 @@ test('the disk stressor signalled the moment its directory appears still removes
   for (let round = 0; round < 5; round++) {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
-    const child = spawn(process.execPath, [stressPath, 'disk', '--dir', dir], { stdio: 'ignore' });
-    const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
-    const deadline = Date.now() + 5000;
-    while (readdirSync(dir).length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, `round ${round + 1}`);
+    assert.equal(await signalOnFirstEntry([stressPath, 'disk', '--dir', dir], dir), 0, `round ${round + 1}`);
     assert.deepEqual(readdirSync(dir), [], `round ${round + 1}`);
   }
 });
