@@ -840,7 +840,6 @@ export async function calibrate(o: {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const workDir = dir;
   const sampler = createSampler({ collectors: collectorsFromConfig(o.config, { log, signal: controller.signal, clock }), clock, log });
   let failure: unknown;
   try {
@@ -852,7 +851,7 @@ export async function calibrate(o: {
       sampler,
       clock,
       signal: controller.signal,
-      dir: workDir,
+      dir,
       progress,
       groups,
       onRecord: (r) => {
@@ -868,7 +867,7 @@ export async function calibrate(o: {
     await Promise.all([...groups].map((g) => g.stop()));
     sampler.close();
     closeSync(journal);
-    rmSync(workDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
     for (const problem of await releaseHost(setup)) progress.note(`lavarank calibrate: ${problem}`);
     for (const s of signals) process.removeListener(s, onSignal);
   }
