@@ -1,7 +1,7 @@
 // Shared helpers for tests: paths into the repository, captured logs, temp dirs,
 // files and directories with exact modes, a planted link, and the guard that
 // fails a test file whose processes outlive it.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +60,12 @@ export function writeWithMode(path: string, text: string, mode: number): string 
   writeFileSync(path, text, { mode });
   chmodSync(path, mode);
   return path;
+}
+
+// Makes a FIFO (mode 0644) at path.
+export function mkfifo(path: string): void {
+  const r = spawnSync('mkfifo', ['-m', '644', path]);
+  if (r.status !== 0) throw new Error(`mkfifo ${path}: ${r.stderr.toString()}`);
 }
 
 // Replaces the file at path with a symbolic link to a new file beside it, victim, that holds 'untouched\n'; returns victim's path.

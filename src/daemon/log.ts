@@ -49,7 +49,8 @@ export function logCandidates(config: LogConfig, host: string, env: NodeJS.Proce
 function tryOpen(path: string): string | undefined {
   try {
     makeDirSync(join(path, '..'), 0o755);
-    const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, LOG_FILE_MODE);
+    // As the appender opens it: O_NONBLOCK, so that a FIFO planted there is refused, not waited on.
+    const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, LOG_FILE_MODE);
     const isFile = fstatSync(fd).isFile();
     closeSync(fd);
     return isFile ? undefined : 'not a regular file';

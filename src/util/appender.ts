@@ -4,7 +4,7 @@
 // filesystem (NFS under $LSF_LOGDIR) delays only itself, never a report. A short
 // write is undone with ftruncate, so a full disk never leaves a torn line in the
 // middle of the file; a kill can at most leave the last line incomplete.
-import { close, closeSync, fstat, ftruncate, mkdir, mkdirSync, open, openSync, rename, stat, write, writeSync, constants, type Stats } from 'node:fs';
+import { close, closeSync, fstat, fstatSync, ftruncate, mkdir, mkdirSync, open, openSync, rename, stat, write, writeSync, constants, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
@@ -54,9 +54,17 @@ export interface AppenderStats {
   rotations: number;
 }
 
-// Every open of the file, by the writer and by writeNow: appending, and never
-// through a symbolic link planted at the path.
-const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NOCTTY;
+// Every open of the file, by the writer and by writeNow: appending, never through a
+// symbolic link planted at the path, and never waiting: a FIFO planted there by
+// whoever owns the directory would otherwise block the open until they read it
+// (O_NONBLOCK changes nothing for a regular file). Anything but a regular file is
+// then refused (notRegular).
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK;
+
+// The refusal of a path that is not a regular file (a FIFO, a device, a socket).
+export function notRegular(path: string): Error {
+  return Object.assign(new Error(`${path} is not a regular file; lavarank writes its log and history only to regular files`), { code: 'ENOTREG' });
+}
 
 // How often the path is checked against the open file (moved, deleted, directory removed).
 const REOPEN_CHECK_MS = 30_000;
@@ -161,7 +169,10 @@ export class RotatingAppender {
     const text = line.endsWith('\n') ? line : `${line}\n`;
     let fd = this.fd;
     try {
-      fd ??= openSync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
+      if (fd === undefined) {
+        fd = openSync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
+        if (!fstatSync(fd).isFile()) return;
+      }
       const buf = Buffer.from([...(this.inflight ?? []), ...this.queue].join('') + text);
       for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
       this.queue = [];
@@ -312,6 +323,10 @@ export class RotatingAppender {
       await makeDir(dirname(this.options.path), this.options.dirMode ?? 0o755);
       const fd = await openAsync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
       const st = await fstatAsync(fd);
+      if (!st.isFile()) {
+        await closeAsync(fd);
+        throw notRegular(this.options.path);
+      }
       this.fd = fd;
       this.ino = st.ino;
       this.size = st.size;

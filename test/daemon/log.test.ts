@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
 import { formatLogLine, LOG_FILE_MODE, logCandidates, setupLogging } from '../../src/daemon/log.js';
-import { plantLink, tempDir } from '../helpers.js';
+import { mkfifo, plantLink, tempDir } from '../helpers.js';
 
 describe('logCandidates', () => {
   const log = defaultConfig().log;
@@ -82,6 +82,48 @@ describe('the log file', () => {
       setup.fatalNow('uncaught exception; exiting', new Error('boom'));
       assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
     } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('a FIFO planted at the log path', () => {
+  // In a child with a deadline: an open that waits for a reader (the bug) would block this test's own thread.
+  it('with nobody reading it is skipped at once, and the log goes to the next location', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const fifo = join(dir, 'l.log');
+      mkfifo(fifo);
+      const script = `const { setupLogging } = await import(${JSON.stringify(new URL('../../src/daemon/log.js', import.meta.url).href)});
+        const { defaultConfig } = await import(${JSON.stringify(new URL('../../src/config/config.js', import.meta.url).href)});
+        const s = setupLogging({ ...defaultConfig().log, file: ${JSON.stringify(fifo)} }, { host: 'h', env: { LSF_LOGDIR: ${JSON.stringify(dir)} }, stderrIsTty: false });
+        console.log(JSON.stringify({ path: s.target.path, skipped: s.skipped })); await s.close(1000);`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000, encoding: 'utf8' });
+      if (r.status !== 0) closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)); // release a child stuck in open
+      assert.equal(r.status, 0, `exited ${r.status} (${r.signal}): ${r.stderr}`);
+      const got = JSON.parse(r.stdout) as { path: string; skipped: string[] };
+      assert.equal(got.path, join(dir, 'lavarank.h.log'));
+      assert.match(got.skipped[0] ?? '', /l\.log \(log\.file\): ENXIO$/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('that someone reads is skipped, and gets nothing', async () => {
+    const { dir, cleanup } = tempDir();
+    const fifo = join(dir, 'l.log');
+    mkfifo(fifo);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const setup = setupLogging({ ...defaultConfig().log, file: fifo }, { host: 'h', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
+      assert.equal(setup.target.path, join(dir, 'lavarank.h.log'));
+      assert.match(setup.skipped[0] ?? '', /not a regular file$/);
+      setup.log.info('hello');
+      setup.fatalNow('uncaught exception; exiting', new Error('boom'));
+      await setup.close(1000);
+      assert.equal(readSync(reader, Buffer.alloc(64)), 0);
+    } finally {
+      closeSync(reader);
       cleanup();
     }
   });

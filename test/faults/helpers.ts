@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FakeClock } from '../../src/util/clock.js';
+import { mkfifo } from '../helpers.js';
 import { createCollectors } from '../../src/collectors/index.js';
 import { runElim, type Tick } from '../../src/daemon/elim.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -299,11 +300,7 @@ export async function runOnHost(
   return run;
 }
 
-// Creates a FIFO (Node has no mkfifo).
-export function mkfifo(path: string): void {
-  const r = spawnSync('mkfifo', ['-m', '644', path]);
-  if (r.status !== 0) throw new Error(`mkfifo ${path}: ${r.stderr.toString()}`);
-}
+export { mkfifo };
 
 // One way a kernel file can be broken; apply() finds the path removed and may return
 // an undo of its own (closing a descriptor it holds).

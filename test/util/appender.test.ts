@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RotatingAppender } from '../../src/util/appender.js';
-import { tempDir } from '../helpers.js';
+import { mkfifo, tempDir } from '../helpers.js';
 
 function lines(path: string): string[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
@@ -31,6 +31,43 @@ const canMount = (() => {
 })();
 
 describe('RotatingAppender', () => {
+  it('refuses a FIFO planted at its path without waiting for a reader, and says why', async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'h.jsonl');
+    mkfifo(path);
+    try {
+      const troubles: string[] = [];
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 2, retryMs: 60_000, onTrouble: (e) => troubles.push(e.state === 'failing' ? String(e.error) : e.state) });
+      a.append('{"i":0}');
+      await a.close(1000);
+      assert.equal(a.stats.linesWritten, 0);
+      assert.match(troubles[0] ?? '', /ENXIO|not a regular file/);
+    } finally {
+      // Opening the read end lets an open that waits for one (the bug) return, so the file can end.
+      closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+      cleanup();
+    }
+  });
+
+  it('writes nothing to a FIFO planted at its path that someone reads', async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'h.jsonl');
+    mkfifo(path);
+    const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const troubles: string[] = [];
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 2, retryMs: 60_000, onTrouble: (e) => troubles.push(e.state === 'failing' ? String(e.error) : e.state) });
+      a.append('{"secret":1}');
+      a.writeNow('last words');
+      await a.close(1000);
+      assert.match(troubles[0] ?? '', /not a regular file/);
+      assert.equal(readSync(reader, Buffer.alloc(64)), 0); // nothing was written to it, and no writer holds it
+    } finally {
+      closeSync(reader);
+      cleanup();
+    }
+  });
+
   it('appends lines in order, adding the newline', async () => {
     const { dir, cleanup } = tempDir();
     try {
