@@ -5,7 +5,7 @@
 // warm-up and the idle baseline are explained in docs/calibration.md.
 import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline';
-import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { parseLoadavg } from '../collectors/loadavg.js';
 import type { Sample } from '../collectors/types.js';
 import type { Config } from '../config/config.js';
-import { errorMessage } from '../util/errors.js';
+import { errorCode, errorMessage } from '../util/errors.js';
 import { runCommand, spawnLongRunning, type ChildProcess } from '../util/exec.js';
 import { seededRandom, shuffled } from '../util/random.js';
 import type { ProbeResult } from './probe.js';
@@ -792,6 +792,19 @@ export function writeDataset(out: string, journalPath: string, records: readonly
   return lines;
 }
 
+// Makes the journal anew, never opening what is at its path: calibrate runs as root,
+// often from a directory others can write (/tmp), where a link planted at the name
+// would have root create or empty the file it points to. The command refused a path
+// that exists unless --force, which replaces the entry, never what a link names.
+export function createJournal(path: string): number {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+  }
+  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+}
+
 // Runs the calibration: prepareHost → runPlan (each run appended to the journal as it
 // ends) → releaseHost → writeDataset. `say` receives progress and problems for the
 // terminal. Resolves to the exit status: 0 done, 1 failed, 130/143 stopped by SIGINT/SIGTERM.
@@ -834,7 +847,7 @@ export async function calibrate(o: {
   let journal: number;
   try {
     dir = mkdtempSync(join(tmpdir(), 'lavarank-calibrate-'));
-    journal = openSync(journalPath, 'w', 0o644);
+    journal = createJournal(journalPath);
   } catch (err) {
     for (const s of signals) process.removeListener(s, onSignal);
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });

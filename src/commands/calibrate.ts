@@ -1,6 +1,6 @@
 // `lavarank calibrate` (also scripts/calibrate): the command line around
 // src/calibration/calibrate.ts; docs/calibration.md explains the measurement.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
@@ -136,7 +136,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const out = args.out ?? `calibration-${hostname()}.jsonl`;
   if (args.finalize !== undefined) {
-    if (existsSync(out) && args.force !== true) {
+    if (present(out) && args.force !== true) {
       printError(`lavarank calibrate: --out: ${out} exists; use --force to replace it`);
       return 2;
     }
@@ -147,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const journalPath = `${out}.partial`;
   for (const path of [out, journalPath]) {
-    if (existsSync(path) && args.force !== true) {
+    if (present(path) && args.force !== true) {
       printError(`lavarank calibrate: ${path} exists; use --force to replace it`);
       return 2;
     }
@@ -155,6 +155,16 @@ export async function main(argv: string[]): Promise<number> {
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
   const log = cliLogger();
   return calibrate({ plan, out, journalPath, config, log, say: printError, swapFile: args['swap-file'] });
+}
+
+// Whether anything is at path, a link to nothing included (existsSync follows links).
+function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false; // nothing there, or a directory on the way that cannot be read: the open will say
+  }
 }
 
 await runAsProgram(import.meta.url, main);

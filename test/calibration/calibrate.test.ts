@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -253,6 +253,38 @@ test('a journal that cannot be opened ends calibrate with status 1, naming it, a
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`ENOENT.*${join('missing', 'cal.jsonl')}\\.partial`));
   assert.deepEqual(readdirSync(dir), [], 'no lavarank-calibrate-* directory left in TMPDIR');
+});
+
+test('a link planted at the journal\'s path, even to nothing, is refused without --force and its target is not created', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  const victim = join(dir, 'victim');
+  symlinkSync(victim, `${out}.partial`);
+  const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /out\.jsonl\.partial exists; use --force/);
+  assert.equal(existsSync(victim), false);
+});
+
+test('with --force, a link at the journal\'s path is replaced by the journal, and the file it named is untouched', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  const journal = `${out}.partial`;
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, 'untouched\n');
+  symlinkSync(victim, journal);
+  const child = spawn(process.execPath, [calibratePath, '--quick', '--force', '--out', out], { stdio: 'ignore', env: { ...process.env, TMPDIR: dir } });
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  const deadline = Date.now() + 20_000;
+  const isFile = (): boolean => lstatSync(journal, { throwIfNoEntry: false })?.isFile() === true; // between the link's removal and the journal, nothing
+  while (!isFile() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const journalWasAFile = isFile();
+  child.kill('SIGTERM');
+  await exited;
+  assert.ok(journalWasAFile, 'the journal was a file of its own');
+  assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
 });
 
 test('calibrate refuses to overwrite an existing dataset without --force', (t) => {
