@@ -23,10 +23,14 @@
 import {
   chmodSync,
   chownSync,
+  closeSync,
   constants,
   copyFileSync,
   existsSync,
+  fchmodSync,
+  fchownSync,
   lstatSync,
+  openSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -288,9 +292,16 @@ function writeAtomically(path: string, text: string, mode: number, owner: { uid:
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
   }
-  writeFileSync(tmp, text, { mode, flag: 'wx' });
-  chmodSync(tmp, mode);
-  if (owner !== undefined) chownSync(tmp, owner.uid, owner.gid);
+  // Mode and owner are set on the descriptor ('wx': a new file, never a link's target),
+  // not by path, which whoever can write the directory could swap for a link meanwhile.
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    writeFileSync(fd, text);
+    fchmodSync(fd, mode);
+    if (owner !== undefined) fchownSync(fd, owner.uid, owner.gid);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
 }
 
@@ -466,6 +477,17 @@ function findConfFiles(opts: Options, io: InstallIO): ConfFiles {
 
 function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | 'unmerge'): ConfFiles {
   const files = findConfFiles(opts, io);
+  // Root reads, backs up and rewrites these files. Whoever else could change one of
+  // them, a directory above it or a link on the way could point it at any file (a
+  // link to /etc/shadow, swapped in between the check and the write) and have root
+  // rewrite that file, or copy it into their directory.
+  const problems = [files.shared, files.clusterFile, files.queues].flatMap((f) => (f === undefined ? [] : trustProblems(f, 'configuration file')));
+  if (problems.length > 0) {
+    throw new InstallError(
+      `--merge-conf rewrites the cluster's configuration files, so they must be changeable by root only${io.uid === 0 ? '' : ` (or by you, uid ${io.uid})`}:\n  - ${problems.join('\n  - ')}\n` +
+        `  Make them and their directories root's and not writable by group or others, or merge ${SNIPPET_DIR}/ by hand (each snippet says where).`,
+    );
+  }
   const snippet = (name: string): { text: string; origin: string } => {
     const origin = join(SNIPPET_DIR, name);
     return { text: readText(origin, 'snippet', 'is this installation complete?'), origin };

@@ -12,6 +12,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -410,6 +411,31 @@ test('files and directories others could change are refused, naming the fix', as
   const p = await install(t);
   assert.equal(p.code, 1);
   assert.match(p.err, /lavarank program .*cli\.js has mode 0666/);
+});
+
+test('--merge-conf refuses configuration files others could change, or a link in a directory they can write, before writing anything', async () => {
+  const t = tree('fresh');
+  chmodSync(t.queues, 0o666);
+  const before = snapshot(t.root);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /configuration file .*lsb\.queues has mode 0666/);
+  assert.match(r.err, /merge .*openlava-conf\/? by hand/);
+  assert.deepEqual(snapshot(t.root), before);
+
+  // Whoever can write configdir swaps lsb.queues for a link to a file root owns elsewhere.
+  chmodSync(t.queues, 0o644);
+  const configdir = join(t.queues, '..');
+  chmodSync(configdir, 0o777);
+  const victim = join(t.root, 'victim.conf');
+  writeFileSync(victim, 'untouched\n', { mode: 0o600 });
+  rmSync(t.queues);
+  symlinkSync(victim, t.queues);
+  const l = await install(t, '--merge-conf');
+  assert.equal(l.code, 1);
+  assert.match(l.err, /configdir above configuration file .*lsb\.queues has mode 0777/);
+  assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+  assert.deepEqual(readdirSync(t.root).filter((f) => f.startsWith('victim')), ['victim.conf'], 'no backup of it either');
 });
 
 test('missing settings and files are named in the error', async () => {
