@@ -93,11 +93,15 @@ export function diskstatsNames(text: string): string[] {
 // when a disk's line does not start in the kernel's layout (then there is no hot path).
 export function diskLayout(text: string, disks: readonly DiskCounters[]): DiskLayout | undefined {
   const lines: DiskLine[] = [];
+  // Each search starts after the previous disk's line (the disks are in file order):
+  // searching from the top for each took quadratic time, 0.2 s at 9 000 devices.
+  let from = 0;
   for (const d of disks) {
     const prefix = `${String(d.major).padStart(4)} ${String(d.minor).padStart(7)} ${d.name} `;
-    let at = text.startsWith(prefix) ? 0 : text.indexOf(`\n${prefix}`);
+    let at = from === 0 && text.startsWith(prefix) ? 0 : text.indexOf(`\n${prefix}`, from);
     if (at < 0) return undefined;
     if (at > 0) at++;
+    from = at + prefix.length - 1;
     lines.push({ name: d.name, major: d.major, minor: d.minor, prefix: Buffer.from(prefix, 'latin1'), needle: Buffer.from(`\n${prefix}`, 'latin1'), needleText: `\n${prefix}`, hint: Math.max(0, at - 1) });
   }
   const lastAt = lastLineStart(text);
@@ -197,12 +201,14 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan,
 
 // Names that are never a physical disk of their own: memory-backed (ram, zram), file-
 // backed (loop), views of other disks (dm-*: LVM, dm-crypt, multipath; md: software
-// RAID) whose I/O is already counted on the disks below them, network-backed (nbd)
-// and removable media (sr, fd). Used even without sysfs.
-const NOT_PHYSICAL = /^(loop|ram|zram|dm-|md|nbd|sr|fd)\d/;
+// RAID; drbd: replication) whose I/O is already counted on the disks below them,
+// network-backed (nbd; rbd: Ceph) and removable media (sr, fd). Used even without sysfs.
+const NOT_PHYSICAL = /^(loop|ram|zram|dm-|md|nbd|rbd|drbd|sr|fd)\d/;
 
-// Partitions by name, for hosts without sysfs: sda1, vdb2, xvda1, hdc3, nvme0n1p1, mmcblk0p2.
-const PARTITION_NAME = /^((s|v|xv|h)d[a-z]+\d+|(nvme\d+n\d+|mmcblk\d+|md\d+)p\d+)$/;
+// Partitions by name, for hosts without sysfs: sda1, vdb2, xvda1, hdc3, dasda1 (s390),
+// nvme0n1p1, mmcblk0p2, cciss/c0d0p1; and an eMMC's boot and RPMB areas (mmcblk0boot0,
+// mmcblk0rpmb), which the kernel lists as devices of their own.
+const PARTITION_NAME = /^((s|v|xv|h)d[a-z]+\d+|dasd[a-z]+\d+|(nvme\d+n\d+|mmcblk\d+|md\d+|cciss\/c\d+d\d+)p\d+|mmcblk\d+(boot\d+|rpmb))$/;
 
 // Why a block device is left out of the disk figures, or undefined for a physical disk.
 // With sysfs: a partition has a `partition` attribute, a whole disk appears in

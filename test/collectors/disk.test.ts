@@ -155,6 +155,27 @@ test('without sysfs, partitions are recognised by name', () => {
   assert.equal(diskExclusion('sda1', undefined), 'partition by name');
   assert.equal(diskExclusion('nvme0n1p2', undefined), 'partition by name');
   assert.equal(diskExclusion('mmcblk0p1', undefined), 'partition by name');
+  assert.equal(diskExclusion('dasda', undefined), undefined);
+  assert.equal(diskExclusion('dasda1', undefined), 'partition by name');
+  assert.equal(diskExclusion('cciss/c0d0', undefined), undefined);
+  assert.equal(diskExclusion('cciss/c0d0p1', undefined), 'partition by name');
+  assert.equal(diskExclusion('mmcblk0', undefined), undefined);
+  assert.equal(diskExclusion('mmcblk0boot0', undefined), 'partition by name');
+  assert.equal(diskExclusion('mmcblk0rpmb', undefined), 'partition by name');
+});
+
+test('network-backed and replicated block devices are left out by name', () => {
+  for (const name of ['rbd0', 'drbd1', 'nbd0']) assert.equal(diskExclusion(name, undefined), 'virtual or removable by name', name);
+});
+
+test('diskLayout finds every disk of a diskstats with thousands of devices, at the line of each', () => {
+  const names = Array.from({ length: 3000 }, (_, i) => `sd${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26) % 26)}${Math.floor(i / 676)}`);
+  const text = names.map((n, i) => line(n, i, { ticks: i })).join('\n') + '\n';
+  const disks = parseDiskstats(text).filter((_, i) => i % 3 === 0);
+  const layout = diskLayout(text, disks);
+  assert.ok(layout !== undefined);
+  assert.deepEqual(layout.disks.map((d) => d.name), disks.map((d) => d.name));
+  assert.deepEqual(scannedDisks(Buffer.from(text, 'latin1'), layout)?.map((d) => d.ioTicksMs), disks.map((d) => d.ioTicksMs));
 });
 
 test('a device whose counters went backwards is left out for that tick only', (t) => {
