@@ -311,6 +311,7 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
   const target = join(serverdir, name);
   refuseUntrusted(trustProblems(serverdir, 'LSF_SERVERDIR', { directory: true }));
   const node = resolve(opts.node ?? process.execPath);
+  if (!existsSync(node)) throw new InstallError(`the Node binary ${node} does not exist${opts.node === undefined ? '' : ' (--node)'}`);
   const program = resolve(opts.program ?? DEFAULT_PROGRAM);
   if (!existsSync(program)) {
     throw new InstallError(`the lavarank program ${program} does not exist; build lavarank first (npm run build) or pass --program PATH`);

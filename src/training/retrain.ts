@@ -398,7 +398,8 @@ export function checkOutput(out: string, report: string, dryRun: boolean): void 
     try {
       accessSync(dir, constants.W_OK);
     } catch (err) {
-      throw new ConfigError(`cannot write into ${dir}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+      const why = errorCode(err) === 'ENOENT' ? 'the directory does not exist (retrain does not create it)' : (errorCode(err) ?? errorMessage(err));
+      throw new ConfigError(`cannot write into ${dir}: ${why}`, { cause: err });
     }
   }
   if (!dryRun) {

@@ -390,6 +390,14 @@ test('the cluster name comes from lsf.shared, or --cluster when it lists several
   assert.match(readFileSync(t.cluster, 'utf8'), /^elimtrig/m);
 });
 
+test('a Node binary that does not exist is named as missing, not as a permission problem', async () => {
+  const t = tree('fresh');
+  const r = await install(t, '--node', join(t.root, 'nonexistent', 'node'));
+  assert.equal(r.code, 1);
+  assert.match(r.err, /the Node binary .*nonexistent\/node does not exist \(--node\)/);
+  assert.equal(existsSync(t.elim), false);
+});
+
 test('a Node older than 20 is refused', async () => {
   const t = tree('fresh');
   const old = join(t.root, 'node18');

@@ -7,7 +7,7 @@ import { generateData } from '../../scripts/gen-data.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import {
-  acctFiles, chunkFor, decideWrite, evaluate, eventFiles, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, formatHoldoutTable, gatherInputs, joinAndLabel,
+  acctFiles, chunkFor, decideWrite, evaluate, eventFiles, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, formatHoldoutTable, gatherInputs, joinAndLabel,
   ProblemLog, Progress, quietContext, readLog, resolveOutput, retrain, splitByTime, trainStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
@@ -119,6 +119,16 @@ describe('resolveOutput', () => {
     assert.throws(
       () => resolveOutput(undefined, { model: null }, '/install/default.json', '/etc/lavarank.yaml'),
       (err: unknown) => err instanceof ConfigError && /config \/etc\/lavarank\.yaml sets no model/.test(err.message) && /--out \/install\/default\.json$/.test(err.message),
+    );
+  });
+});
+
+describe('checkOutput', () => {
+  test('names a directory that does not exist as such, before anything is read', () => {
+    const out = join(root, 'no-such-dir', 'model.json');
+    assert.throws(
+      () => checkOutput(out, `${out}.html`, false),
+      (err: unknown) => err instanceof ConfigError && err.message === `cannot write into ${join(root, 'no-such-dir')}: the directory does not exist (retrain does not create it)`,
     );
   });
 });
