@@ -18,6 +18,7 @@ import { fitBaselines, type TrainingRow } from '../src/training/train.js';
 import { print, printError } from '../src/util/cliio.js';
 import { errorMessage } from '../src/util/errors.js';
 import { numberOption } from '../src/util/options.js';
+import { withoutPsi } from '../src/training/train.js';
 import { DEFAULT_DATA, readDatasets } from './train-default.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -101,11 +102,18 @@ export function scoreReport(r: ScoreResult): string {
 export async function main(argv: string[]): Promise<number> {
   const { values: args } = parseArgs({
     args: argv,
-    options: { data: { type: 'string', multiple: true }, model: { type: 'string' }, train: { type: 'string', multiple: true }, seed: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      data: { type: 'string', multiple: true },
+      model: { type: 'string' },
+      train: { type: 'string', multiple: true },
+      seed: { type: 'string' },
+      'without-psi': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     strict: true,
   });
   if (args.help === true || args.data === undefined) {
-    (args.help === true ? print : printError)('Usage: npm run score-model -- --data FILE ... [--model FILE] [--train FILE ...] [--seed N]');
+    (args.help === true ? print : printError)('Usage: npm run score-model -- --data FILE ... [--model FILE] [--train FILE ...] [--seed N] [--without-psi]');
     return args.help === true ? 0 : 2;
   }
   const seed = numberOption('seed', args.seed, 1, { integer: true, min: 0, max: 2 ** 31 });
@@ -116,8 +124,11 @@ export async function main(argv: string[]): Promise<number> {
   // A file among the training ones (same contents) is no test of anything: say so.
   const inSample = scored.source.filter((_, i) => train.sha256.includes(scored.sha256[i]!));
   if (inSample.length > 0) print(`in sample, not a test: the baselines (and the default model) were fitted on ${inSample.join(', ')}`);
+  // As a kernel without PSI (before 4.20) would send the scored runs; the baselines are fitted as they are.
+  const runs = args['without-psi'] === true ? scored.rows.map(withoutPsi) : scored.rows;
+  if (args['without-psi'] === true) print('scored as a host without PSI would send them: every /proc/pressure input unavailable');
   print('');
-  print(scoreReport(scoreRuns(model, train.rows, scored.rows, seed)));
+  print(scoreReport(scoreRuns(model, train.rows, runs, seed)));
   return 0;
 }
 

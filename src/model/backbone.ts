@@ -78,6 +78,20 @@ function value(raw: BackboneInput, name: string): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
+// What one major fault costs the task that takes it: a 4 KiB page read back from an SSD.
+const FAULT_SECONDS = 100e-6;
+
+// The memory stall a kernel without PSI (before 4.20: RHEL 7's 3.10) cannot report,
+// from the major-fault rate: faults arriving at random leave no task waiting for a
+// share exp(-rate × FAULT_SECONDS) of the time. On the squeeze calibration's swapping
+// runs without CPU hogs, the measured stall is what 110-130 µs a fault would give;
+// CPU contention and disks slower than an SSD lengthen each wait, so this is low
+// there, never high. The fitted paging cost (secondsPerPage) is not this: no training
+// run paged, so it stayed at the bottom of its grid.
+function faultStall(faultsPerSec: number | undefined): number | undefined {
+  return faultsPerSec === undefined ? undefined : 1 - Math.exp(-Math.max(0, faultsPerSec) * FAULT_SECONDS);
+}
+
 function share(x: number | undefined): number {
   if (x === undefined || !(x > 0)) return 0;
   return Math.min(MAX_STALL, x);
@@ -141,7 +155,8 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     // Memory: the PSI share, the paging rate and a nearly full memory, as independent stalls.
     const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, value(raw, 'major_faults') ?? 0);
     const memUsed = value(raw, 'mem_used') ?? 0;
-    const fromPsi = share(value(raw, 'psi_mem_some'));
+    const psiMem = value(raw, 'psi_mem_some');
+    const fromPsi = share(psiMem ?? faultStall(value(raw, 'major_faults')));
     const fromPaging = share(pages * secondsPerPage);
     const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / fullSpan)) * MEM_FULL_STALL);
     const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));

@@ -262,7 +262,7 @@ export function rangesOf(rows: readonly TrainingRow[]): FeatureRange[] {
 }
 
 // The rows again as a kernel without PSI would send them: estimates stand in.
-function withoutPsi(row: TrainingRow): TrainingRow {
+export function withoutPsi(row: TrainingRow): TrainingRow {
   const f = withoutFeatures(row.values, row.mask, PSI_FEATURES);
   const named = { ...row.named };
   for (const name of PSI_FEATURES) named[name] = null;

@@ -71,6 +71,16 @@ describe('backbone', () => {
     assert.ok(b.mem > 99 && b.mem < 101);
   });
 
+  it('without PSI, takes the memory stall from the major-fault rate (100 µs a fault); with PSI, from PSI whatever the faults', () => {
+    const params: BackboneParams = { ...DEFAULT_BACKBONE, secondsPerPage: 0 };
+    assert.ok(Math.abs(backbone({ cpus: 2, major_faults: 5000 }, params).parts.memStall - (1 - Math.exp(-0.5))) < 1e-12);
+    assert.ok(Math.abs(backbone({ cpus: 2, major_faults: 5000, psi_mem_some: null }, params).parts.memStall - (1 - Math.exp(-0.5))) < 1e-12);
+    assert.equal(backbone({ cpus: 2, major_faults: 5000, psi_mem_some: 0 }, params).parts.memStall, 0);
+    assert.ok(Math.abs(backbone({ cpus: 2, major_faults: 5000, psi_mem_some: 0.1 }, params).parts.memStall - 0.1) < 1e-12);
+    const stall = (faults: number): number => backbone({ cpus: 2, major_faults: faults }, params).parts.memStall;
+    assert.ok(stall(0) === 0 && stall(100) < stall(1000) && stall(1000) < stall(10_000));
+  });
+
   it('slows a memory-bound job by CPU sharing as well as by memory stall', () => {
     const b = backbone({ ...cpuHost(2, 2), psi_mem_some: 0.5 });
     assert.ok(Math.abs(b.mem - (1.5 * 2 - 1) * 100) < 1e-9);

@@ -8,7 +8,7 @@ import { loadModel } from '../../src/model/model.js';
 import { clampRank } from '../../src/model/rank.js';
 import { PREDICTORS } from '../../src/training/crossval.js';
 import { calibrationRows, readCalibration } from '../../src/training/dataset.js';
-import { fitBaselines } from '../../src/training/train.js';
+import { fitBaselines, withoutPsi } from '../../src/training/train.js';
 import { repoRoot } from '../helpers.js';
 
 const model = loadModel(join(repoRoot, 'models', 'default.json'), { trust: false });
@@ -66,4 +66,23 @@ test('the shipped model, scored on the squeeze runs it was never trained on, bea
   const swapping = r.configs.find((c) => c.config === 'cpu=0 membw=0 mem=0 disk=0 squeeze=2');
   assert.ok(idle !== undefined && swapping !== undefined);
   assert.ok(swapping.measured > 50 && swapping.predicted.model > idle.predicted.model + 50, `swapping ranks ${swapping.predicted.model}, idle ${idle.predicted.model}`);
+});
+
+test('scored as a host without PSI would send them, the squeeze runs still rank swapping far above idle, and the model still beats the ridge and the load line', () => {
+  const squeeze = calibrationRows(readCalibration(join(repoRoot, 'data', 'calibration-epyc-2vcpu-squeeze.jsonl')).records).map(withoutPsi);
+  assert.ok(squeeze.every((r) => r.named['psi_mem_some'] === null && r.named['psi_io_some'] === null));
+  const training = ['calibration-epyc-2vcpu.jsonl', 'calibration-epyc-2vcpu-broad.jsonl'].flatMap((f) => calibrationRows(readCalibration(join(repoRoot, 'data', f)).records));
+  const r = scoreRuns(model, training, squeeze);
+  assert.ok(r.mae.model.mae < r.mae.ridge.mae && r.mae.model.mae < r.mae.loadOnly.mae, `model ${r.mae.model.mae}, ridge ${r.mae.ridge.mae}, load line ${r.mae.loadOnly.mae}`);
+  const idle = r.configs.find((c) => c.config === 'cpu=0 membw=0 mem=0 disk=0 squeeze=0');
+  const swapping = r.configs.find((c) => c.config === 'cpu=0 membw=0 mem=0 disk=0 squeeze=2');
+  assert.ok(idle !== undefined && swapping !== undefined);
+  assert.ok(swapping.predicted.model > idle.predicted.model + 50, `swapping ranks ${swapping.predicted.model}, idle ${idle.predicted.model}`);
+});
+
+test('score-model --without-psi says how it scored the runs', () => {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'scripts', 'score-model.js'), '--data', join(repoRoot, 'data', 'calibration-epyc-2vcpu-squeeze.jsonl'), '--without-psi'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^scored as a host without PSI would send them/m);
+  assert.match(r.stdout, /^\| model +\| +\d+\.\d \|/m);
 });
