@@ -14,11 +14,10 @@ import { clampRank } from '../src/model/rank.js';
 import { defaultModelPath } from '../src/model/rankers.js';
 import { PREDICTORS, predictAll, type Predictor } from '../src/training/crossval.js';
 import { evalTable, groupBootstrap, type MaeInterval } from '../src/training/evaluate.js';
-import { fitBaselines, type TrainingRow } from '../src/training/train.js';
+import { fitBaselines, withoutPsi, type TrainingRow } from '../src/training/train.js';
 import { print, printError } from '../src/util/cliio.js';
 import { errorMessage } from '../src/util/errors.js';
 import { numberOption } from '../src/util/options.js';
-import { withoutPsi } from '../src/training/train.js';
 import { DEFAULT_DATA, readDatasets } from './train-default.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

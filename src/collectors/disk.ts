@@ -94,7 +94,7 @@ export function diskstatsNames(text: string): string[] {
 export function diskLayout(text: string, disks: readonly DiskCounters[]): DiskLayout | undefined {
   const lines: DiskLine[] = [];
   // Each search starts after the previous disk's line (the disks are in file order):
-  // searching from the top for each took quadratic time, 0.2 s at 9 000 devices.
+  // searching from the top for each took quadratic time, 0.14 s at 9 000 devices.
   let from = 0;
   for (const d of disks) {
     const prefix = `${String(d.major).padStart(4)} ${String(d.minor).padStart(7)} ${d.name} `;

@@ -85,9 +85,9 @@ const FAULT_SECONDS = 100e-6;
 // from the major-fault rate: faults arriving at random leave no task waiting for a
 // share exp(-rate × FAULT_SECONDS) of the time. On the squeeze calibration's swapping
 // runs without CPU hogs, the measured stall is what 110-130 µs a fault would give;
-// CPU contention and disks slower than an SSD lengthen each wait, so this is low
-// there, never high. The fitted paging cost (secondsPerPage) is not this: no training
-// run paged, so it stayed at the bottom of its grid.
+// CPU contention and disks slower than an SSD lengthen each wait, so it is low there.
+// The fitted paging cost (secondsPerPage) is not this: no training run paged, so it
+// stayed at the bottom of its grid.
 function faultStall(faultsPerSec: number | undefined): number | undefined {
   return faultsPerSec === undefined ? undefined : 1 - Math.exp(-Math.max(0, faultsPerSec) * FAULT_SECONDS);
 }
