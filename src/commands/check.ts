@@ -66,6 +66,14 @@ function writableProblem(path: string): string | undefined {
 }
 
 // One finding as a line: severity, file:line, message.
+// The log and the history are written as root into directories that are not
+// trust-checked at run time (SECURITY.md): one that others can change is theirs to
+// point elsewhere. Nothing is said of a directory that does not exist yet.
+function sharedDirectory(dir: string, what: string, risk: string): string[] {
+  if (!isDirectory(dir)) return [];
+  return trustProblems(dir, what, { directory: true }).map((problem) => `${problem} (whoever can change it can ${risk})`);
+}
+
 export function formatFinding(f: Finding): string {
   return `${f.severity.toUpperCase().padEnd(8)} ${f.where === undefined ? '' : `${f.where}: `}${f.message}`;
 }
@@ -146,7 +154,10 @@ export async function main(argv: string[]): Promise<number> {
     t.kind === 'file' && (t.mustExist === undefined || isDirectory(t.mustExist)) && writableProblem(t.path!) === undefined;
   const firstFile = logCandidates(config.log, host, env, false).find(usable);
   if (firstFile === undefined) add('error', 'no log location is writable; logs would be lost (set log.file)');
-  else notes.push(`log: ${firstFile.path} (${firstFile.why})`);
+  else {
+    notes.push(`log: ${firstFile.path} (${firstFile.why})`);
+    for (const problem of sharedDirectory(dirname(firstFile.path!), 'log directory', 'redirect the log root appends to')) add('warning', problem);
+  }
   if (config.log.file !== null && firstFile?.path !== config.log.file) {
     add('error', `log.file ${config.log.file}: ${writableProblem(config.log.file) ?? 'not usable'}`);
   }
@@ -155,6 +166,7 @@ export async function main(argv: string[]): Promise<number> {
     const dir = config.history.dir ?? defaultHistoryDir(env);
     const why = writableProblem(dir);
     if (why !== undefined) add('error', `history directory ${dir}: ${why}`);
+    for (const problem of sharedDirectory(dir, 'history directory', 'redirect the history root appends to, and write the history lavarank retrain learns from')) add('warning', problem);
     notes.push(`history: ${dir}/${host}.jsonl`);
   } else {
     notes.push('history: disabled');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bySeverity, formatFinding } from '../../src/commands/check.js';
@@ -77,6 +77,25 @@ describe('lavarank check with an OpenLava configuration', () => {
       const r = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16'], { LSF_LOGDIR: join(t.root, 'nolog') });
       assert.equal(r.status, 0, r.stdout);
       assert.match(r.stdout, /^1 warning, most serious first:\n {2}WARNING {2}LSF_LOGDIR .*nolog does not exist, and lavarank does not create/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('warns of a log or history directory others can write, since root appends there', () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      assert.equal(lavarank(['install', '--merge-conf', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
+      mkdirSync(join(t.log, 'history'));
+      chmodSync(join(t.log, 'history'), 0o777);
+      const r = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
+      assert.equal(r.status, 0, r.stdout);
+      assert.match(r.stdout, /^1 warning, most serious first:\n {2}WARNING {2}history directory .*\/log\/history has mode 0777.*whoever can change it can redirect the history root appends to, and write the history lavarank retrain learns from/);
+      chmodSync(join(t.log, 'history'), 0o755);
+      chmodSync(t.log, 0o777);
+      const l = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
+      assert.match(l.stdout, /WARNING {2}log directory .*\/log has mode 0777.*redirect the log root appends to/);
     } finally {
       t.cleanup();
     }
