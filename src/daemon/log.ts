@@ -7,7 +7,7 @@ import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
-import { RotatingAppender, makeDirSync } from '../util/appender.js';
+import { RotatingAppender, makeDirSync, unwritable } from '../util/appender.js';
 import type { LogConfig } from '../config/config.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { isDirectory } from '../util/paths.js';
@@ -51,9 +51,9 @@ function tryOpen(path: string): string | undefined {
     makeDirSync(join(path, '..'), 0o755);
     // As the appender opens it: O_NONBLOCK, so that a FIFO planted there is refused, not waited on.
     const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, LOG_FILE_MODE);
-    const isFile = fstatSync(fd).isFile();
+    const why = unwritable(fstatSync(fd));
     closeSync(fd);
-    return isFile ? undefined : 'not a regular file';
+    return why;
   } catch (err) {
     return errorCode(err) ?? errorMessage(err);
   }

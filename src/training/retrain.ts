@@ -938,10 +938,15 @@ export function writeModelStage(
   return written;
 }
 
+// The report quotes the inputs' malformed lines (up to 40 characters of a field, the
+// JSON parser's view of a history line), and root may have read an input through a
+// link whoever owns its directory planted: readable by owner and group, as the log is.
+export const REPORT_MODE = 0o640;
+
 // Stage 7b: writes the HTML report atomically. The error says whether the model was written.
 export function writeReportStage(path: string, data: ReportData, modelWritten: { written: boolean; out: string }, ctx: StageContext): void {
   try {
-    writeFileAtomic(path, renderReport(data));
+    writeFileAtomic(path, renderReport(data), REPORT_MODE);
   } catch (err) {
     throw new Error(`${modelWritten.written ? `the model was written to ${modelWritten.out}, but ` : ''}the report ${path} could not be written: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
   }

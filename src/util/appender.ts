@@ -57,13 +57,23 @@ export interface AppenderStats {
 // Every open of the file, by the writer and by writeNow: appending, never through a
 // symbolic link planted at the path, and never waiting: a FIFO planted there by
 // whoever owns the directory would otherwise block the open until they read it
-// (O_NONBLOCK changes nothing for a regular file). Anything but a regular file is
-// then refused (notRegular).
+// (O_NONBLOCK changes nothing for a regular file). What unwritable() names is then
+// refused.
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK;
 
-// The refusal of a path that is not a regular file (a FIFO, a device, a socket).
-export function notRegular(path: string): Error {
-  return Object.assign(new Error(`${path} is not a regular file; lavarank writes its log and history only to regular files`), { code: 'ENOTREG' });
+// Why an opened log or history file must not be written, or undefined. Not a regular
+// file: a FIFO, a device, a socket. More than one link: O_NOFOLLOW stops a symbolic
+// link, not a hard one, and where fs.protected_hardlinks is 0 whoever owns the
+// directory can link a root file there for root to append to.
+export function unwritable(st: { isFile(): boolean; nlink: number }): string | undefined {
+  if (!st.isFile()) return 'is not a regular file';
+  if (st.nlink !== 1) return `has ${st.nlink} hard links`;
+  return undefined;
+}
+
+// The refusal of a file unwritable() names.
+export function refusal(path: string, why: string): Error {
+  return Object.assign(new Error(`${path} ${why}; lavarank appends its log and history only to a regular file of one link`), { code: 'EREFUSED' });
 }
 
 // How often the path is checked against the open file (moved, deleted, directory removed).
@@ -171,7 +181,7 @@ export class RotatingAppender {
     try {
       if (fd === undefined) {
         fd = openSync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
-        if (!fstatSync(fd).isFile()) return;
+        if (unwritable(fstatSync(fd)) !== undefined) return;
       }
       const buf = Buffer.from([...(this.inflight ?? []), ...this.queue].join('') + text);
       for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
@@ -323,9 +333,10 @@ export class RotatingAppender {
       await makeDir(dirname(this.options.path), this.options.dirMode ?? 0o755);
       const fd = await openAsync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
       const st = await fstatAsync(fd);
-      if (!st.isFile()) {
+      const why = unwritable(st);
+      if (why !== undefined) {
         await closeAsync(fd);
-        throw notRegular(this.options.path);
+        throw refusal(this.options.path, why);
       }
       this.fd = fd;
       this.ino = st.ino;

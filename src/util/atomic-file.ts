@@ -4,15 +4,15 @@ import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, wri
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-// Writes text to path atomically, mode 0644; on failure removes the temp file and throws.
-export function writeFileAtomic(path: string, text: string): void {
+// Writes text to path atomically, mode 0644 unless given; on failure removes the temp file and throws.
+export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o644);
+  const fd = openSync(tmp, 'wx', mode);
   try {
     // The mode given to open is cut by the umask; readers other than root (check,
     // explain, a report run or read by a user) need 0644 whatever the umask.
-    fchmodSync(fd, 0o644);
+    fchmodSync(fd, mode);
     const buf = Buffer.from(text);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, linkSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
@@ -124,6 +124,26 @@ describe('a FIFO planted at the log path', () => {
       assert.equal(readSync(reader, Buffer.alloc(64)), 0);
     } finally {
       closeSync(reader);
+      cleanup();
+    }
+  });
+});
+
+describe('a hard link planted at the log path', () => {
+  it('is skipped, the file it shares untouched, and the log goes to the next location', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const victim = join(dir, 'victim');
+      writeFileSync(victim, 'untouched\n', { mode: 0o600 });
+      linkSync(victim, join(dir, 'l.log'));
+      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
+      assert.equal(setup.target.path, join(dir, 'lavarank.h.log'));
+      assert.match(setup.skipped[0] ?? '', /l\.log \(log\.file\): has 2 hard links$/);
+      setup.log.info('hello');
+      setup.fatalNow('uncaught exception; exiting', new Error('boom'));
+      await setup.close(1000);
+      assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+    } finally {
       cleanup();
     }
   });

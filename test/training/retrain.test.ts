@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -193,6 +193,8 @@ describe('retrain', () => {
     assert.equal(r.written, true);
     assert.equal(loadModel(o.out).file.name, 'retrained');
     assert.ok(readFileSync(o.report, 'utf8').startsWith('<!DOCTYPE html>'));
+    assert.equal((statSync(o.report).mode & 0o777).toString(8), '640', 'the report quotes input lines: owner and group only');
+    assert.equal((statSync(o.out).mode & 0o777).toString(8), '644', 'the model is read by check and explain run by anyone');
     const text = io.stdout.join('\n');
     assert.match(text, /\| installed model +\|     - \|/);
     assert.match(text, /written: there is no usable installed model/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RotatingAppender } from '../../src/util/appender.js';
@@ -45,6 +45,25 @@ describe('RotatingAppender', () => {
     } finally {
       // Opening the read end lets an open that waits for one (the bug) return, so the file can end.
       closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+      cleanup();
+    }
+  });
+
+  it('appends nothing to a file hard-linked at its path (a root file, where fs.protected_hardlinks is 0)', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const victim = join(dir, 'victim');
+      writeFileSync(victim, 'untouched\n', { mode: 0o600 });
+      const path = join(dir, 'h.jsonl');
+      linkSync(victim, path);
+      const troubles: string[] = [];
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 2, retryMs: 60_000, onTrouble: (e) => troubles.push(e.state === 'failing' ? String(e.error) : e.state) });
+      a.append('{"i":0}');
+      a.writeNow('last words');
+      await a.close(1000);
+      assert.match(troubles[0] ?? '', /has 2 hard links/);
+      assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+    } finally {
       cleanup();
     }
   });
