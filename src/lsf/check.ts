@@ -8,10 +8,10 @@
 // string; a line that is anything else makes the daemons refuse the whole file.
 // The last line for a key wins, and a variable set in the environment wins over
 // the file. Everything else is read with the section parser of conf.ts.
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorCode } from '../util/errors.js';
-import { isDirectory } from '../util/paths.js';
+import { isDirectory, readRegularText } from '../util/paths.js';
 import { trustProblems } from '../util/trust.js';
 import { clusterNames, parseSections, valueText, type ConfRow, type ConfSection } from './conf.js';
 import { MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
@@ -148,11 +148,14 @@ function named(sections: readonly ConfSection[], name: string): ConfSection[] {
   return sections.filter((s) => s.name.toLowerCase() === name.toLowerCase());
 }
 
+// OpenLava's configuration files are a few kilobytes; a FIFO or a device there is refused, not waited on.
+const MAX_CONF_BYTES = 4 * 1024 * 1024;
+
 function readOrUndefined(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readRegularText(path, MAX_CONF_BYTES);
   } catch {
-    return undefined;
+    return undefined; // missing or unusable: each caller names the file as missing or unreadable
   }
 }
 

@@ -50,6 +50,7 @@ import { runCommand } from '../util/exec.js';
 import { clusterNames, mergeQueues, mergeResourceMap, mergeResources, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { trustProblems } from '../util/trust.js';
+import { readRegularText } from '../util/paths.js';
 import { WRAPPER_MARK } from './wrapper.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -421,9 +422,12 @@ interface ConfFiles {
   queues: string | undefined;
 }
 
+// OpenLava's configuration files and lavarank's snippets are a few kilobytes; a FIFO or a device there is refused, not waited on.
+const MAX_CONF_BYTES = 4 * 1024 * 1024;
+
 function readText(path: string, what: string, hint: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readRegularText(path, MAX_CONF_BYTES);
   } catch (err) {
     throw new InstallError(`cannot read ${what} ${path}: ${errorCode(err) ?? errorMessage(err)}; ${hint}`);
   }

@@ -1,5 +1,5 @@
 // Small questions about paths that several folders ask.
-import { statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 
 // True when path names an existing directory (following symbolic links).
 export function isDirectory(path: string): boolean {
@@ -7,5 +7,21 @@ export function isDirectory(path: string): boolean {
     return statSync(path).isDirectory();
   } catch {
     return false; // missing, unreadable or a dangling link: not a directory lavarank can use
+  }
+}
+
+// The text of a regular file of at most maxBytes. Opened with O_NONBLOCK, so that a
+// FIFO put in its place (by whoever owns its directory) is refused at once instead of
+// waiting for a writer; anything but a regular file, or a larger one, is an error
+// whose message says which.
+export function readRegularText(path: string, maxBytes: number): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > maxBytes) throw new Error(`${st.size} bytes, more than the ${maxBytes} expected`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bySeverity, formatFinding } from '../../src/commands/check.js';
-import { cliPath } from '../helpers.js';
+import { cliPath, mkfifo } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
 
 function lavarank(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
@@ -96,6 +96,23 @@ describe('lavarank check with an OpenLava configuration', () => {
       chmodSync(t.log, 0o777);
       const l = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
       assert.match(l.stdout, /WARNING {2}log directory .*\/log has mode 0777.*redirect the log root appends to/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('reports a FIFO put in place of lsf.shared as unreadable, instead of waiting on it; install --merge-conf refuses it too', () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      rmSync(join(t.etc, 'lsf.shared'));
+      mkfifo(join(t.etc, 'lsf.shared'));
+      const r = spawnSync(process.execPath, [cliPath, 'check', '--lsf-envdir', t.etc, '--cpus', '16'], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 1, `status ${r.status} (${r.signal}): ${r.stdout}`);
+      assert.match(r.stdout, /CRITICAL .*lsf\.shared cannot be read/);
+      const i = spawnSync(process.execPath, [cliPath, 'install', '--merge-conf', '--dry-run', '--serverdir', t.sbin, '--envdir', t.etc], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(i.status, 1, `status ${i.status} (${i.signal}): ${i.stderr}`);
+      assert.match(i.stderr, /lsf\.shared: not a regular file/);
     } finally {
       t.cleanup();
     }
