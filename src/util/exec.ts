@@ -327,6 +327,13 @@ export function spawnGroup(file: string, args: readonly string[], options: Group
   return { pid: pgid, stdout: child.stdout, exited, end };
 }
 
+// PATH without its empty and relative entries, which a shell searching by name takes
+// as the working directory (or below it); the system's own directories if none is left.
+export function absolutePath(pathVar: string | undefined): string {
+  const dirs = (pathVar ?? '').split(':').filter((d) => d.startsWith('/'));
+  return dirs.length > 0 ? dirs.join(':') : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+}
+
 // Where `command` would be found (itself if it names a path, else the first match on
 // PATH), or undefined when no executable file is there. Reads the filesystem only:
 // callers use it to avoid loading execa at all for a program that is not installed.

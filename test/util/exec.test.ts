@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { findExecutable, runCommand, runIsolated } from '../../src/util/exec.js';
-import { tempDir } from '../helpers.js';
+import { absolutePath, findExecutable, runCommand, runIsolated } from '../../src/util/exec.js';
+import { cliPath, tempDir } from '../helpers.js';
+import { spawnSync } from 'node:child_process';
 
 describe('findExecutable', () => {
   it('finds a program on PATH and skips entries where it is not executable', () => {
@@ -19,6 +20,31 @@ describe('findExecutable', () => {
       assert.equal(findExecutable('tool', `${a}:${b}`), join(b, 'tool'));
       assert.equal(findExecutable('other', `${a}:${b}`), undefined);
       assert.equal(findExecutable(join(b, 'tool'), ''), join(b, 'tool'));
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('absolutePath', () => {
+  it('drops the empty and relative entries a shell would take as the working directory', () => {
+    assert.equal(absolutePath('/usr/bin::bin:.:/bin:'), '/usr/bin:/bin');
+    assert.equal(absolutePath(':.'), '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    assert.equal(absolutePath(undefined), '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  });
+
+  it('keeps lavarank inventory from running a program found in its working directory through an empty PATH entry', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const marker = join(dir, 'ran');
+      // Programs systeminformation asks for and this machine may lack; found only in dir, by the empty entry.
+      for (const name of ['clinfo', 'xrandr', 'xdpyinfo', 'nvidia-smi', 'dmidecode', 'lscpu']) {
+        writeFileSync(join(dir, name), `#!/bin/sh\necho ${name} >> '${marker}'\n`);
+        chmodSync(join(dir, name), 0o755);
+      }
+      const r = spawnSync(process.execPath, [cliPath, 'inventory'], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { PATH: `/usr/sbin:/usr/bin:/sbin:/bin:` } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(existsSync(marker), false, existsSync(marker) ? readFileSync(marker, 'utf8') : '');
     } finally {
       cleanup();
     }
