@@ -6,7 +6,7 @@
 // every candidate on the same held-out jobs, and replaces the installed model atomically
 // only if the new one is better. Writes an HTML report whatever happens, unless
 // interrupted. Choices and their reasons are in docs/retrain.md.
-import { accessSync, chmodSync, constants, copyFileSync, existsSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, copyFileSync, existsSync, fchmodSync, openSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAcct } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
@@ -383,8 +383,15 @@ function keepPrevious(path: string): string | undefined {
   if (!existsSync(path) || !statSync(path).isFile()) return undefined;
   const previous = `${path}.previous`;
   const tmp = join(dirname(path), `.${basename(previous)}.${process.pid}.tmp`);
-  copyFileSync(path, tmp);
-  chmodSync(tmp, 0o644);
+  // A new file (EXCL: never through a link at the name), its mode set on a descriptor
+  // of it; the directory is one only root can write (checkOutput), this is hardening.
+  copyFileSync(path, tmp, constants.COPYFILE_EXCL);
+  const fd = openSync(tmp, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    fchmodSync(fd, 0o644);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, previous);
   return previous;
 }

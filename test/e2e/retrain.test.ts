@@ -107,6 +107,7 @@ describe('lavarank retrain, end to end', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^written because of --force/m);
     assert.deepEqual(readFileSync(`${out}.previous`), before);
+    assert.equal(statSync(`${out}.previous`).mode & 0o777, 0o644);
     assert.notDeepEqual(readFileSync(out), before);
     assert.equal(loadModel(out).file.training.epochs, 1);
   });
