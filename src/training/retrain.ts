@@ -258,6 +258,51 @@ export function acctFiles(paths: readonly string[]): string[] {
   return files;
 }
 
+// The files, each a regular file (a link to one included): a FIFO or a device among
+// the inputs would block the read for ever, with SIGTERM unable to end it.
+function regularFiles(option: string, files: string[]): string[] {
+  for (const file of files) {
+    if (!statOrFail(option, file, 'a regular file').isFile()) throw new ConfigError(`${option} ${file}: not a regular file; expected a file the cluster or lavarank wrote`);
+  }
+  return files;
+}
+
+// Stage 0b: refuses outputs that name an input or each other (--report given as the
+// lsb.acct, --out as the report): writing one would destroy the other. Files are told
+// apart by device and inode, so a second name or a link for one is caught too.
+export async function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun' | 'acct' | 'history' | 'calibration'>): Promise<void> {
+  const identity = (path: string): string => {
+    try {
+      const st = statSync(path);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return `path ${resolve(path)}`; // not there yet: its name is all there is to compare
+    }
+  };
+  const outputs: Array<[string, string]> = [['--report', options.report]];
+  if (!options.dryRun) outputs.unshift(['--out', options.out]);
+  const [first, second] = outputs;
+  if (first !== undefined && second !== undefined && identity(first[1]) === identity(second[1])) {
+    throw new ConfigError(`--out ${options.out} and --report ${options.report} name the same file; the report would replace the model`);
+  }
+  const inputs: Array<[string, string]> = [];
+  const listed = async (option: string, list: () => Promise<string[]> | string[]): Promise<void> => {
+    try {
+      for (const file of await list()) inputs.push([option, file]);
+    } catch {
+      // a missing or unreadable input is named by the stage that reads it
+    }
+  };
+  await listed('--acct', () => [...acctFiles(options.acct), ...eventFiles(options.acct)]);
+  await listed('--history', () => historyFiles(options.history));
+  await listed('--calibration', () => options.calibration);
+  for (const [outOption, out] of outputs) {
+    const id = identity(out);
+    const clash = inputs.find(([, file]) => identity(file) === id);
+    if (clash !== undefined) throw new ConfigError(`${outOption} ${out} is the input ${clash[0]} ${clash[1]}; writing it would destroy it`);
+  }
+}
+
 function statOrFail(option: string, path: string, expected: string) {
   try {
     return statSync(path);
@@ -400,6 +445,7 @@ function keepPrevious(path: string): string | undefined {
 // or the daemons would refuse it for where it is.
 export function checkOutput(out: string, report: string, dryRun: boolean): void {
   if (existsSync(out) && !statSync(out).isFile()) throw new ConfigError(`--out ${out}: exists and is not a regular file`);
+  if (existsSync(report) && !statSync(report).isFile()) throw new ConfigError(`--report ${report}: exists and is not a regular file`);
   const dirs = dryRun ? [dirname(report)] : [dirname(out), dirname(report)];
   for (const dir of new Set(dirs)) {
     try {
@@ -478,16 +524,17 @@ export interface GatheredInputs {
 // the calibration datasets, the suspended time from lsb.events, then lsb.acct into the
 // job table: a few dozen bytes per job, a record found twice counted once.
 export async function gatherInputs(options: RetrainOptions, log: ReadLog, ctx: StageContext): Promise<GatheredInputs> {
-  const acctPaths = acctFiles(options.acct);
-  const eventPaths = eventFiles(options.acct);
+  const acctPaths = regularFiles('--acct', acctFiles(options.acct));
+  const eventPaths = regularFiles('--acct', eventFiles(options.acct));
   if (options.history.length === 0) throw new ConfigError('--history: expected at least one history file or directory, received none');
   const historyNote = options.historyFromConfig === true ? ' (no --history was given, so this is the config\'s history.dir)' : '';
   for (const path of options.history) statOrFail('--history', path, `a history file or a directory of *.jsonl files${historyNote}`);
-  const historyPaths = await historyFiles(options.history);
+  const historyPaths = regularFiles('--history', await historyFiles(options.history));
   if (historyPaths.length === 0) {
     throw new ConfigError(`no history found: no *.jsonl or *.jsonl.N files in ${options.history.join(', ')} (the daemons write them to their history.dir)`);
   }
   for (const path of options.calibration) statOrFail('--calibration', path, 'a calibration dataset (JSON lines)');
+  regularFiles('--calibration', options.calibration);
 
   // Calibration rows are not jobs of this cluster and have no place in its timeline:
   // they are always trained on and never held out.
@@ -998,6 +1045,7 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
     newMae: NaN, installedMae: null, readMs: 0, trainMs: 0, epochs: 0, stoppedBy: '', totalMs: 0,
   };
   checkOutput(options.out, options.report, options.dryRun);
+  await checkDistinct(options);
   const log = readLog();
   try {
     await runStages(options, io, ctx, log, result);

@@ -12,7 +12,7 @@ import {
 } from '../../src/training/retrain.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
-import { tempDir } from '../helpers.js';
+import { mkfifo, tempDir } from '../helpers.js';
 
 const T0 = 1_800_000_000;
 const { dir: root, cleanup } = tempDir('lavarank-retrain-');
@@ -181,6 +181,34 @@ describe('Progress', () => {
     p.update('d');
     p.clear();
     assert.deepEqual(out, ['a\n', 'c\n', 'd\n']);
+  });
+});
+
+describe('retrain refuses, before reading anything', () => {
+  test('a --report or --out that names an input, or each other', async () => {
+    const acctCopy = join(root, 'acct-copy');
+    writeFileSync(acctCopy, readFileSync(small.acctPath));
+    const before = readFileSync(acctCopy);
+    await assert.rejects(retrain(options({ acct: [acctCopy], report: acctCopy }), sink()), (err: unknown) => err instanceof ConfigError && /--report .*acct-copy is the input --acct .*acct-copy; writing it would destroy it/.test(err.message));
+    await assert.rejects(retrain(options({ acct: [acctCopy], out: acctCopy, force: true }), sink()), /--out .*acct-copy is the input --acct/);
+    const o = options();
+    writeFileSync(o.out, '{}');
+    await assert.rejects(retrain({ ...o, report: o.out }, sink()), /--out .* and --report .* name the same file/);
+    assert.deepEqual(readFileSync(acctCopy), before);
+    assert.equal(readFileSync(o.out, 'utf8'), '{}');
+  });
+
+  test('a FIFO among the inputs, instead of waiting on it for ever', { timeout: 20_000 }, async () => {
+    const fifo = join(root, 'acct-fifo');
+    mkfifo(fifo);
+    await assert.rejects(retrain(options({ acct: [fifo] }), sink()), (err: unknown) => err instanceof ConfigError && /--acct .*acct-fifo: not a regular file/.test(err.message));
+    const history = join(root, 'h-fifo.jsonl');
+    mkfifo(history);
+    await assert.rejects(retrain(options({ history: [history] }), sink()), /--history .*h-fifo\.jsonl: not a regular file/);
+  });
+
+  test('a --report that is a directory', async () => {
+    await assert.rejects(retrain(options({ report: root }), sink()), /--report .*: exists and is not a regular file/);
   });
 });
 
