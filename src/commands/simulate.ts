@@ -11,6 +11,7 @@ import { durationSeconds, parseResReq } from '../lsf/check.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor, modelRanker } from '../model/rankers.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { fileIdentity } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { numberOption } from '../util/options.js';
@@ -255,6 +256,15 @@ export async function main(argv: string[]): Promise<number> {
   if (args.help === true) {
     print(USAGE);
     return 0;
+  }
+  // The report replacing one of the simulation's own inputs would destroy it.
+  if (args.html !== undefined) {
+    const inputs: Array<[string, string | undefined]> = [...(args.hosts ?? []).map((h): [string, string] => ['--hosts', h]), ['--acct', args.acct], ['--model', args.model], ['--config', args.config]];
+    const clash = inputs.find(([, path]) => path !== undefined && fileIdentity(path) === fileIdentity(args.html!));
+    if (clash !== undefined) {
+      printError(`lavarank simulate: --html ${args.html} is the input ${clash[0]} ${clash[1]!}; writing the report would destroy it`);
+      return 2;
+    }
   }
   let setup: SimulationSetup;
   try {

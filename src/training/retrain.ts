@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, errorCode, errorMessage } from '../util/errors.js';
 import { historyFiles, readHistory } from '../history/reader.js';
+import { fileIdentity } from '../util/paths.js';
 import { defaultHistoryDir } from '../history/record.js';
 import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
 import { calibrationRows, readCalibration } from './dataset.js';
@@ -271,18 +272,10 @@ function regularFiles(option: string, files: string[]): string[] {
 // lsb.acct, --out as the report): writing one would destroy the other. Files are told
 // apart by device and inode, so a second name or a link for one is caught too.
 export async function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun' | 'acct' | 'history' | 'calibration'>): Promise<void> {
-  const identity = (path: string): string => {
-    try {
-      const st = statSync(path);
-      return `${st.dev}:${st.ino}`;
-    } catch {
-      return `path ${resolve(path)}`; // not there yet: its name is all there is to compare
-    }
-  };
   const outputs: Array<[string, string]> = [['--report', options.report]];
   if (!options.dryRun) outputs.unshift(['--out', options.out]);
   const [first, second] = outputs;
-  if (first !== undefined && second !== undefined && identity(first[1]) === identity(second[1])) {
+  if (first !== undefined && second !== undefined && fileIdentity(first[1]) === fileIdentity(second[1])) {
     throw new ConfigError(`--out ${options.out} and --report ${options.report} name the same file; the report would replace the model`);
   }
   const inputs: Array<[string, string]> = [];
@@ -297,8 +290,8 @@ export async function checkDistinct(options: Pick<RetrainOptions, 'out' | 'repor
   await listed('--history', () => historyFiles(options.history));
   await listed('--calibration', () => options.calibration);
   for (const [outOption, out] of outputs) {
-    const id = identity(out);
-    const clash = inputs.find(([, file]) => identity(file) === id);
+    const id = fileIdentity(out);
+    const clash = inputs.find(([, file]) => fileIdentity(file) === id);
     if (clash !== undefined) throw new ConfigError(`${outOption} ${out} is the input ${clash[0]} ${clash[1]}; writing it would destroy it`);
   }
 }

@@ -1,5 +1,6 @@
 // Small questions about paths that several folders ask.
 import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 // True when path names an existing directory (following symbolic links).
 export function isDirectory(path: string): boolean {
@@ -23,5 +24,16 @@ export function readRegularText(path: string, maxBytes: number): string {
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
+  }
+}
+
+// What tells two names of one file apart from two files: device and inode where the
+// path exists (a second name, a link), else the absolute path (not written yet).
+export function fileIdentity(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return `path ${resolve(path)}`;
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
@@ -40,6 +40,23 @@ describe('lavarank simulate', () => {
     const r = run(['--seeds', '0']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--seeds: expected/);
+  });
+});
+
+describe('lavarank simulate --html', () => {
+  it('refuses to write the report over one of its inputs, with exit status 2, leaving it whole', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const acct = join(dir, 'lsb.acct');
+      writeFileSync(acct, readFileSync(fixture('openlava', 'lsb.acct')));
+      const before = readFileSync(acct);
+      const r = run(['--hosts', fixture('openlava', 'lshosts-l.txt'), '--acct', acct, '--html', acct]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /--html .*lsb\.acct is the input --acct .*lsb\.acct; writing the report would destroy it/);
+      assert.deepEqual(readFileSync(acct), before);
+    } finally {
+      cleanup();
+    }
   });
 });
 
