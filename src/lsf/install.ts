@@ -518,6 +518,12 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
   // every file is merged before anything is written, so a conflict in the last file changes nothing
   const planned = edits.map(({ file, change }) => {
     const before = readText(file, 'configuration file', 'check the path and its permissions');
+    // The merge rewrites the whole file from its text: bytes that are not UTF-8 (or a NUL) would come back changed.
+    const bad = before.search(/[\0\uFFFD]/);
+    if (bad >= 0) {
+      const line = before.slice(0, bad).split('\n').length;
+      throw new InstallError(`${file}:${line}: not UTF-8 text (a NUL or a byte that is not UTF-8); lavarank would not write it back as it is. Is this the right file? Merge ${SNIPPET_DIR}/ by hand if it is.`);
+    }
     return { file, before, result: change(before) };
   });
   for (const { file, before, result } of planned) {

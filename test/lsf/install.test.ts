@@ -446,6 +446,16 @@ test('--merge-conf refuses configuration files others could change, or a link in
   assert.deepEqual(readdirSync(t.root).filter((f) => f.startsWith('victim')), ['victim.conf'], 'no backup of it either');
 });
 
+test('--merge-conf refuses a configuration file that is not UTF-8 text, naming its line, and changes nothing', async () => {
+  const t = tree('fresh');
+  writeFileSync(t.shared, Buffer.concat([readFileSync(t.shared), Buffer.from([0x23, 0x20, 0xe9, 0x74, 0xe9, 0x0a])])); // "# été" in Latin-1
+  const before = snapshot(t.root);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /lsf\.shared:\d+: not UTF-8 text/);
+  assert.deepEqual(snapshot(t.root), before);
+});
+
 test('missing settings and files are named in the error', async () => {
   const io: InstallIO = { out: () => {}, err: (s) => errors.push(s), env: {}, now: () => NOW, uid };
   const errors: string[] = [];
