@@ -52,6 +52,8 @@ export function readDatasets(paths: readonly string[], say: (line: string) => vo
     const file = readCalibration(path);
     for (const problem of file.problems) printError(`skipped ${problem}`);
     const name = relative(ROOT, path).startsWith('..') ? path : relative(ROOT, path);
+    // An empty file, garbage or another kind of JSON lines (a history file) would make every figure NaN.
+    if (file.records.length === 0) throw new Error(`${path}: no calibration runs in it${file.skipped > 0 ? ` (${file.skipped} lines skipped)` : ''}; expected a dataset lavarank calibrate wrote`);
     const usable = file.records.filter((r) => unusableReason(r) === undefined);
     const dropped = file.records.length - usable.length;
     source.push(`${name} (${usable.length} of ${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);

@@ -672,16 +672,25 @@ export function writeLines(path: string, lines: readonly object[]): void {
 }
 
 // Reads raw records back from a journal (one JSON object a line, a torn last line ignored).
-export function readJournal(text: string): RawRecord[] {
+export function readJournal(text: string, file = 'journal'): RawRecord[] {
   const out: RawRecord[] = [];
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
+    let record: unknown;
     try {
-      out.push(JSON.parse(line) as RawRecord);
+      record = JSON.parse(line);
     } catch (err) {
-      if (i < lines.length - 1) throw new Error(`journal line ${i + 1}: ${errorMessage(err)}`, { cause: err });
+      if (i < lines.length - 1) throw new Error(`${file} line ${i + 1}: ${errorMessage(err)}`, { cause: err });
+      return;
     }
+    // The fields finalizing reads; anything else (a finished dataset, a history line) is not a journal.
+    const r = record as Partial<RawRecord> | null;
+    const numbers = (o: unknown, keys: string[]): boolean => typeof o === 'object' && o !== null && keys.every((k) => typeof (o as Record<string, unknown>)[k] === 'number');
+    if (!numbers(r, ['ts', 'cpus', 'block']) || !numbers(r?.config, ['cpuHogs']) || !numbers(r?.probe, ['wallSeconds', 'cpuSeconds']) || typeof r?.sample !== 'object') {
+      throw new Error(`${file} line ${i + 1}: not a calibration journal record (expected ts, cpus, block, config, probe and sample, as calibrate writes them to <out>.partial)`);
+    }
+    out.push(record as RawRecord);
   });
   return out;
 }

@@ -131,7 +131,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.summary !== undefined) {
-    print(summaryTable(finalizeRecords(readJournal(readFileSync(args.summary, 'utf8')))));
+    print(summaryTable(finalizeRecords(readJournal(readFileSync(args.summary, 'utf8'), args.summary))));
     return 0;
   }
   const out = args.out ?? `calibration-${hostname()}.jsonl`;
@@ -140,7 +140,11 @@ export async function main(argv: string[]): Promise<number> {
       printError(`lavarank calibrate: --out: ${out} exists; use --force to replace it`);
       return 2;
     }
-    const lines = finalizeRecords(readJournal(readFileSync(args.finalize, 'utf8')));
+    const lines = finalizeRecords(readJournal(readFileSync(args.finalize, 'utf8'), args.finalize));
+    if (lines.length === 0) {
+      printError(`lavarank calibrate: --finalize ${args.finalize}: no probe run with an idle baseline in it; nothing written`);
+      return 1;
+    }
     writeLines(out, lines);
     printError(`lavarank calibrate: wrote ${lines.length} lines to ${out}`);
     return 0;

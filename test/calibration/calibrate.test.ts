@@ -225,6 +225,23 @@ test('a journal with a torn last line reads back all complete records', () => {
   assert.throws(() => readJournal(`{"v":\n${JSON.stringify(r)}\n`), /journal line 1/);
 });
 
+test('a line that is not a journal record (a history line, a synthetic row) is refused, naming the file and line', () => {
+  const r = record(0, IDLE, 2);
+  assert.throws(() => readJournal(`${JSON.stringify(r)}\n{"v":2,"ts":1,"host":"h","rank":3}\n`, 'x.partial'), /^Error: x\.partial line 2: not a calibration journal record/);
+});
+
+test('--finalize of a journal with no run in it writes nothing and exits 1', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const journal = join(dir, 'empty.partial');
+  writeFileSync(journal, '');
+  const out = join(dir, 'out.jsonl');
+  const r = spawnSync(process.execPath, [calibratePath, '--finalize', journal, '--out', out], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /--finalize .*empty\.partial: no probe run with an idle baseline in it; nothing written/);
+  assert.equal(existsSync(out), false);
+});
+
 test('--dry-run prints the plan and its estimated duration and runs nothing', () => {
   const r = spawnSync(process.execPath, [calibratePath, '--dry-run'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);

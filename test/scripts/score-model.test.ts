@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { scoreReport, scoreRuns } from '../../scripts/score-model.js';
@@ -9,7 +10,7 @@ import { clampRank } from '../../src/model/rank.js';
 import { PREDICTORS } from '../../src/training/crossval.js';
 import { calibrationRows, readCalibration } from '../../src/training/dataset.js';
 import { fitBaselines, withoutPsi } from '../../src/training/train.js';
-import { repoRoot } from '../helpers.js';
+import { repoRoot, tempDir } from '../helpers.js';
 
 const model = loadModel(join(repoRoot, 'models', 'default.json'), { trust: false });
 const rows = calibrationRows(readCalibration(join(repoRoot, 'data', 'calibration-epyc-2vcpu.jsonl')).records);
@@ -85,4 +86,21 @@ test('score-model --without-psi says how it scored the runs', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^scored as a host without PSI would send them/m);
   assert.match(r.stdout, /^\| model +\| +\d+\.\d \|/m);
+});
+
+test('eval-model and score-model refuse a data file that holds no calibration run, naming it, with status 1', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const empty = join(dir, 'empty.jsonl');
+    writeFileSync(empty, '');
+    const history = join(dir, 'history.jsonl');
+    writeFileSync(history, '{"v":2,"ts":1,"host":"h","rank":3}\n');
+    for (const [script, file] of [['eval-model.js', empty], ['score-model.js', history]] as const) {
+      const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'scripts', script), '--data', file], { encoding: 'utf8' });
+      assert.equal(r.status, 1, `${script}: ${r.stdout}`);
+      assert.match(r.stderr, new RegExp(`${file.replaceAll('/', '\\/').replaceAll('.', '\\.')}: no calibration runs in it`));
+    }
+  } finally {
+    cleanup();
+  }
 });
