@@ -580,7 +580,12 @@ export async function gatherInputs(options: RetrainOptions, log: ReadLog, ctx: S
   const duplicates = table.finish();
   if (duplicates > 0) ctx.say(`${duplicates} records appear more than once (the same job in two files) and are counted once`);
   if (table.count === 0) {
-    throw new ConfigError(`no JOB_FINISH records in ${acctPaths.join(', ')}${log.inputs.length > 0 ? ` (${log.inputs.map((i) => i.summary).join('; ')})` : ''}`);
+    // Why every line was refused is the one thing to tell: the first few reasons.
+    const why = log.problems.first.slice(0, 3);
+    throw new ConfigError(
+      `no JOB_FINISH records in ${acctPaths.join(', ')}${log.inputs.length > 0 ? ` (${log.inputs.map((i) => i.summary).join('; ')})` : ''}` +
+        (why.length > 0 ? `; the first malformed line${why.length > 1 ? 's' : ''}:\n  ${why.join('\n  ')}` : ''),
+    );
   }
   return { table, jobs: table.count, historyPaths, calibration };
 }

@@ -207,6 +207,14 @@ describe('retrain refuses, before reading anything', () => {
     await assert.rejects(retrain(options({ history: [history] }), sink()), /--history .*h-fifo\.jsonl: not a regular file/);
   });
 
+  test('an lsb.acct whose every line is malformed, saying why for the first ones', async () => {
+    const bad = join(root, 'all-bad.acct');
+    const line = readFileSync(small.acctPath, 'utf8').split('\n')[0]!.split(' ');
+    line[4] = 'notanumber';
+    writeFileSync(bad, `${line.join(' ')}\n${line.join(' ')}\n`);
+    await assert.rejects(retrain(options({ acct: [bad] }), sink()), /skipped 2 malformed\); the first malformed lines:\n {2}.*all-bad\.acct:1: field 5 \(userId\): expected an integer, found "notanumber"/);
+  });
+
   test('a --report that is a directory', async () => {
     await assert.rejects(retrain(options({ report: root }), sink()), /--report .*: exists and is not a regular file/);
   });
