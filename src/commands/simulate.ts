@@ -165,6 +165,14 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
     const records: JobFinish[] = [];
     const reader = readAcct(args.acct);
     for await (const r of reader) records.push(r);
+    // Lines left out change the workload replayed: say how many and why, as retrain does.
+    const st = reader.stats;
+    const skipped = [
+      st.malformed > 0 ? `${st.malformed} malformed (the first: ${st.problems[0]?.message ?? '?'})` : '',
+      ...[...st.unknownVersions].map(([v, n]) => `${n} of unknown version ${v}`),
+      st.incomplete > 0 ? `${st.incomplete} cut short` : '',
+    ].filter((x) => x !== '');
+    if (skipped.length > 0) printError(`lavarank simulate: --acct ${args.acct}: skipped ${skipped.join(', ')}`);
     const repeat = numberOption('repeat', args.repeat, 1, { integer: true, min: 1, max: 100_000 });
     const replay = args.load !== undefined
       ? { utilisation: numberOption('load', args.load, 1, { min: 0.01, max: 4 }), repeat }

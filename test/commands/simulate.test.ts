@@ -60,6 +60,24 @@ describe('lavarank simulate --html', () => {
   });
 });
 
+describe('lavarank simulate --acct', () => {
+  it('says how many lines it skipped and why, instead of replaying fewer jobs silently', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const lines = readFileSync(fixture('openlava', 'lsb.acct'), 'utf8').split('\n');
+      const bad = lines[0]!.split(' ');
+      bad[4] = 'x';
+      const acct = join(dir, 'lsb.acct');
+      writeFileSync(acct, [...lines.slice(0, 10), bad.join(' '), 'garbage', ...lines.slice(10)].join('\n'));
+      const r = run(['--hosts', fixture('openlava', 'lshosts-l.txt'), '--acct', acct, '--seeds', '1', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /--acct .*lsb\.acct: skipped 2 malformed \(the first: .*lsb\.acct:11: field 5 \(userId\): expected an integer, found "x"\)/);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('parseRankRusage', () => {
   it('reads D and T from the queue\'s RES_REQ, and refuses a string without them', () => {
     assert.deepEqual(parseRankRusage('order[rank] rusage[rank=8:duration=45s:decay=1]'), { d: 8, t: 45 });
