@@ -3,9 +3,9 @@
 // `bhosts -l`/`bhosts -w` (job slots, MAX), as captured from a real cluster. Several
 // files are merged by host name: lshosts says what a host is, bhosts how many jobs
 // it takes. Pure parsers plus one reader.
-import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { ConfigError, ParseError, errorCode } from '../util/errors.js';
+import { ConfigError, ParseError, errorCode, errorMessage } from '../util/errors.js';
+import { readRegularText } from '../util/paths.js';
 import { median } from '../util/stats.js';
 import { diskCount, type HostSpec } from './cluster.js';
 
@@ -236,17 +236,28 @@ export function mergeHosts(facts: readonly HostFacts[]): HostSpec[] {
   });
 }
 
+// lshosts -l of 100 000 hosts is about 100 MB; a FIFO or a device is refused, not waited on.
+const MAX_HOSTS_BYTES = 256 * 1024 * 1024;
+
 // Reads and merges host files.
 export function readHosts(paths: readonly string[]): HostSpec[] {
   const facts: HostFacts[] = [];
   for (const path of paths) {
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      text = readRegularText(path, MAX_HOSTS_BYTES);
     } catch (err) {
-      throw new ConfigError(`--hosts ${path}: cannot read: ${errorCode(err) ?? String(err)}`, { cause: err });
+      throw new ConfigError(`--hosts ${path}: cannot read: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
     }
-    facts.push(...parseHostFile(text, path));
+    const parsed = parseHostFile(text, path);
+    // Files are merged by host name; within one file a name twice is a mistake (two
+    // hosts entered under one name, or a count's "name-2" clashing with a host so named).
+    const seen = new Set<string>();
+    for (const h of parsed) {
+      if (seen.has(h.name)) throw new ConfigError(`--hosts ${path}: host ${h.name} is listed twice; each host once per file (files are merged by name)`);
+      seen.add(h.name);
+    }
+    facts.push(...parsed);
   }
   return mergeHosts(facts);
 }

@@ -82,6 +82,18 @@ describe('mergeHosts and readHosts', () => {
     assert.deepEqual([b!.disks, b!.speed, c!.speed], [1, 1, 2]);
   });
 
+  it('refuses a host listed twice in one file, and a count whose names clash with a host', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'twice.yaml'), '- {name: a, cpus: 8}\n- {name: a, cpus: 16}\n');
+      assert.throws(() => readHosts([join(dir, 'twice.yaml')]), /--hosts .*twice\.yaml: host a is listed twice/);
+      writeFileSync(join(dir, 'count.yaml'), '- {name: thin, cpus: 8, count: 3}\n- {name: thin-2, cpus: 64}\n');
+      assert.throws(() => readHosts([join(dir, 'count.yaml')]), /host thin-2 is listed twice/);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('refuses a host no file gives a CPU count for', () => {
     assert.throws(() => mergeHosts(parseBhostsLong(bhostsL, 'b')), /no CPU count for hosts ol1, ol2, ol3/);
   });
