@@ -535,6 +535,9 @@ export async function gatherInputs(options: RetrainOptions, log: ReadLog, ctx: S
   for (const path of options.calibration) {
     const file = readCalibration(path);
     log.problems.add(file.skipped, file.problems);
+    if (file.records.length === 0) {
+      throw new ConfigError(`--calibration ${path}: no calibration runs in it${file.skipped > 0 ? ` (${file.skipped} lines skipped; the first: ${file.problems[0] ?? '?'})` : ''}; expected a dataset lavarank calibrate wrote`);
+    }
     const summary = `${file.records.length} rows${file.skipped > 0 ? `; skipped ${file.skipped} lines` : ''}`;
     ctx.say(`calibration ${path}: ${summary} (trained on, never held out)`);
     log.inputs.push({ what: 'calibration', path, summary });

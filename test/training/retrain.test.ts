@@ -184,7 +184,7 @@ describe('Progress', () => {
   });
 });
 
-describe('retrain refuses, before reading anything', () => {
+describe('retrain refuses bad inputs and outputs, naming the option and the file', () => {
   test('a --report or --out that names an input, or each other', async () => {
     const acctCopy = join(root, 'acct-copy');
     writeFileSync(acctCopy, readFileSync(small.acctPath));
@@ -213,6 +213,10 @@ describe('retrain refuses, before reading anything', () => {
     line[4] = 'notanumber';
     writeFileSync(bad, `${line.join(' ')}\n${line.join(' ')}\n`);
     await assert.rejects(retrain(options({ acct: [bad] }), sink()), /skipped 2 malformed\); the first malformed lines:\n {2}.*all-bad\.acct:1: field 5 \(userId\): expected an integer, found "notanumber"/);
+  });
+
+  test('a --calibration file with no calibration run in it (an lsb.acct given by mistake)', async () => {
+    await assert.rejects(retrain(options({ calibration: [small.acctPath] }), sink()), /--calibration .*: no calibration runs in it \(\d+ lines skipped; the first: /);
   });
 
   test('a --report that is a directory', async () => {
