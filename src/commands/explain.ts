@@ -58,7 +58,11 @@ export function explainFeatures(model: LoadedModel, f: Pick<Features, 'values' |
     const own = values[i]!;
     const raw = f.named[spec.name] ?? null;
     values[i] = IDLE_VALUE;
-    named[spec.name] = null;
+    // Idle, not unavailable: the backbone estimates an unavailable input from others
+    // (load from runnable tasks, memory stall from major faults), which would turn
+    // "what this feature adds" into "what it adds over its estimate", of either sign.
+    // The CPU count has no idle value; without it the backbone assumes a large host.
+    named[spec.name] = spec.name === 'cpus' ? null : 0;
     const without = model.predict({ values, named });
     values[i] = own;
     named[spec.name] = raw;

@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { explainFeatures, formatExplanation, type Explanation } from '../../src/commands/explain.js';
 import { FEATURE_NAMES, featureIndex, toFeatures } from '../../src/model/features.js';
-import { modelFromFile } from '../../src/model/model.js';
+import { loadModel, modelFromFile } from '../../src/model/model.js';
+import { defaultModelPath } from '../../src/model/rankers.js';
 import { cliPath, repoRoot } from '../helpers.js';
 import { fullSample, randomModelFile } from '../model/helpers.js';
 
@@ -34,10 +35,12 @@ describe('explainFeatures', () => {
     const model = focusedModel();
     const f = toFeatures(fullSample({ busy: 0.9, runnablePerCpu: 1.2 }));
     const e = explainFeatures(model, f);
-    assert.deepEqual(e.features.slice(0, 2).map((x) => x.name), ['runnable_per_cpu', 'disk_busy_max']);
+    // The network reads runnable tasks and the busiest disk; the backbone's CPU part, runnable tasks and the 1-minute load.
+    assert.deepEqual(new Set(e.features.slice(0, 3).map((x) => x.name)), new Set(['runnable_per_cpu', 'load1_per_cpu', 'disk_busy_max']));
+    assert.equal(e.features[0]!.name, 'runnable_per_cpu');
     const idle = [...f.values];
     idle[featureIndex('runnable_per_cpu')] = 0;
-    const without = model.predict({ values: idle, named: { ...f.named, runnable_per_cpu: null } });
+    const without = model.predict({ values: idle, named: { ...f.named, runnable_per_cpu: 0 } });
     assert.equal(e.features[0]!.contribution, model.predict(f) - without);
     // What the network reads and what the backbone's CPU part reads (its only weight here).
     const others = new Set(['runnable_per_cpu', 'disk_busy_max', 'load1_per_cpu', 'cpus', 'cpu_steal']);
@@ -45,6 +48,18 @@ describe('explainFeatures', () => {
     assert.equal(e.rank, model.predict(f));
     assert.equal(e.idleRank, model.predict({ values: FEATURE_NAMES.map(() => 0), named: {} }));
     assert.equal(e.model, model.id);
+  });
+
+  it('never shows a present load or memory stall as lowering the rank: idle is 0, not an estimate from the other inputs', () => {
+    const model = loadModel(defaultModelPath(), { trust: false });
+    const f = toFeatures(fullSample({ busy: 1, runnablePerCpu: 2, ncpu: 2 }));
+    f.named['major_faults'] = 3000;
+    f.named['psi_mem_some'] = 0.2;
+    const e = explainFeatures(model, f);
+    for (const name of ['load1_per_cpu', 'psi_mem_some']) {
+      const x = e.features.find((g) => g.name === name)!;
+      assert.ok(x.contribution >= 0, `${name} adds ${x.contribution}`);
+    }
   });
 
   it('splits the rank into the backbone and the network\'s correction, and gives the per-type ranks', () => {
