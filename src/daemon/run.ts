@@ -128,7 +128,6 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   log.info(
     {
       version: VERSION,
-      pid: process.pid,
       ppid: process.ppid,
       node: process.version,
       config: source.path ?? 'built-in defaults',
