@@ -3,9 +3,9 @@
 // (what the daemon would have seen when LIM placed the job) and the probe's
 // slowdown in percent. Read whole (they are small) and checked line by line.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readRegularBytes } from '../util/paths.js';
 import type { Sample } from '../collectors/types.js';
-import { ParseError, errorCode } from '../util/errors.js';
+import { ParseError, errorCode, errorMessage } from '../util/errors.js';
 import { toFeatures } from '../model/features.js';
 import type { TrainingRow } from './train.js';
 
@@ -69,13 +69,14 @@ export function parseCalibration(text: string, where: string): Omit<CalibrationF
 export function readCalibration(path: string): CalibrationFile {
   let buf: Buffer;
   try {
-    buf = readFileSync(path);
+    // A FIFO or a device is refused at once, a file over the limit before it is read.
+    buf = readRegularBytes(path, MAX_DATASET_BYTES);
   } catch (err) {
-    throw new ParseError(path, `cannot read the calibration dataset: ${errorCode(err) ?? String(err)}`, { cause: err });
+    throw new ParseError(path, `cannot read the calibration dataset: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
   }
-  if (buf.length > MAX_DATASET_BYTES) throw new ParseError(path, `${buf.length} bytes, more than the ${MAX_DATASET_BYTES}-byte limit`);
   const sha256 = createHash('sha256').update(buf).digest('hex');
-  return { path, sha256, ...parseCalibration(buf.toString('utf8'), path) };
+  // A byte order mark (a file saved by a Windows editor) is not part of the first line.
+  return { path, sha256, ...parseCalibration(buf.toString('utf8').replace(/^\uFEFF/, ''), path) };
 }
 
 // A run whose neighbours' CPU use (the share of CPUs used by processes calibrate did

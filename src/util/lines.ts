@@ -38,8 +38,14 @@ export async function* readLineBatches(input: string | Readable, options: LineOp
   let pending = '';
   let skipping = false; // inside an overlong line, discarding up to its newline
   let number = 0;
+  let first = true;
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
-    const text = pending + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    let text = pending + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    // A file saved by a Windows editor starts with a byte order mark; it is not part of the first line.
+    if (first && text.length > 0) {
+      first = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
     const batch: Line[] = [];
     let start = 0;
     for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {

@@ -16,12 +16,17 @@ export function isDirectory(path: string): boolean {
 // waiting for a writer; anything but a regular file, or a larger one, is an error
 // whose message says which.
 export function readRegularText(path: string, maxBytes: number): string {
+  return readRegularBytes(path, maxBytes).toString('utf8');
+}
+
+// readRegularText's bytes, undecoded.
+export function readRegularBytes(path: string, maxBytes: number): Buffer {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new Error('not a regular file');
     if (st.size > maxBytes) throw new Error(`${st.size} bytes, more than the ${maxBytes} expected`);
-    return readFileSync(fd, 'utf8');
+    return readFileSync(fd);
   } finally {
     closeSync(fd);
   }

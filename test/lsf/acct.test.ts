@@ -244,6 +244,15 @@ describe('readAcct', () => {
     assert.match(stats.problems[0]?.message ?? '', /^acct:2: unterminated string/);
   });
 
+  test('reads a first line behind a byte order mark (a file saved by a Windows editor), split across chunks too', async () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`${GOOD}\n`)]);
+    for (const chunks of [[bytes], [bytes.subarray(0, 2), bytes.subarray(2)]]) {
+      const { records, stats } = await readAll(Readable.from(chunks));
+      assert.deepEqual(records.map((r) => r.jobId), [101]);
+      assert.equal(stats.malformed, 0);
+    }
+  });
+
   test('counts unknown record types and versions by name', async () => {
     const { stats } = await readAll(Readable.from([crafted]));
     assert.deepEqual([...stats.unknownTypes], [['JOB_NEW', 2]]);

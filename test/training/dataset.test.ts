@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { ParseError } from '../../src/util/errors.js';
 import { calibrationRows, parseCalibration, readCalibration } from '../../src/training/dataset.js';
 import { toFeatures } from '../../src/model/features.js';
-import { tempDir } from '../helpers.js';
+import { mkfifo, tempDir } from '../helpers.js';
 import { fullSample } from '../model/helpers.js';
 
 describe('calibration datasets', () => {
@@ -29,6 +29,22 @@ describe('calibration datasets', () => {
       'd.jsonl:4: slowdown is not a finite number',
       'd.jsonl:7: incomplete last line',
     ]);
+  });
+
+  it('read a file behind a byte order mark, and refuse a FIFO at once, naming it', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'bom.jsonl');
+      writeFileSync(path, `\uFEFF${good}\n`);
+      const file = readCalibration(path);
+      assert.equal(file.records.length, 1);
+      assert.equal(file.skipped, 0);
+      const fifo = join(dir, 'fifo.jsonl');
+      mkfifo(fifo);
+      assert.throws(() => readCalibration(fifo), (err: unknown) => err instanceof ParseError && /fifo\.jsonl: cannot read the calibration dataset: not a regular file/.test(err.message));
+    } finally {
+      cleanup();
+    }
   });
 
   it('become training rows through the daemon\'s toFeatures', () => {
