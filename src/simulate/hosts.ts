@@ -168,7 +168,7 @@ export function parseHostsYaml(text: string, where: string): HostFacts[] {
       const v = e[k];
       if (v === undefined) return undefined;
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-        problems.push(`${at}.${k}: expected a whole number from 1 to ${max}, found ${JSON.stringify(v)}`);
+        problems.push(`${at}.${k}: expected a whole number from 1 to ${max}, found ${shown(v)}`);
         return undefined;
       }
       return v;
@@ -180,7 +180,7 @@ export function parseHostsYaml(text: string, where: string): HostFacts[] {
     let cpuFactor: number | undefined;
     if (e['cpu_factor'] !== undefined) {
       const v = e['cpu_factor'];
-      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) problems.push(`${at}.cpu_factor: expected a positive number, found ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) problems.push(`${at}.cpu_factor: expected a positive number, found ${shown(v)}`);
       else cpuFactor = v;
     }
     let memBytes: number | undefined;
@@ -188,18 +188,23 @@ export function parseHostsYaml(text: string, where: string): HostFacts[] {
       const v = e['mem'];
       try {
         memBytes = typeof v === 'number' ? v * 2 ** 30 : typeof v === 'string' ? parseSize(v, `${at}.mem`, 'G') : undefined;
-        if (memBytes === undefined || !(memBytes > 0)) throw new ParseError(`${at}.mem`, `expected a size such as 64G or a number of GiB, found ${JSON.stringify(v)}`);
+        if (memBytes === undefined || !(memBytes > 0)) throw new ParseError(`${at}.mem`, `expected a size such as 64G or a number of GiB, found ${shown(v)}`);
       } catch (err) {
         problems.push(err instanceof Error ? err.message : String(err));
       }
     }
-    if (cpus === undefined) problems.push(`${at}.cpus: required`);
+    if (e['cpus'] === undefined) problems.push(`${at}.cpus: required`);
     for (let k = 1; k <= count; k++) {
       out.push({ name: count === 1 ? name : `${name}-${k}`, cpus, memBytes, mxj, cpuFactor, disks });
     }
   });
   if (problems.length > 0) throw new ConfigError(problems.length === 1 ? problems[0]! : `${where}: ${problems.length} problems`, { problems });
   return out;
+}
+
+// A YAML value as the message shows it: JSON, except the numbers JSON has no words for (.nan, .inf).
+function shown(v: unknown): string {
+  return typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v);
 }
 
 // Which parser a file needs, from its content.

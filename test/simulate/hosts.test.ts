@@ -60,6 +60,12 @@ describe('parseHostsYaml', () => {
     assert.ok(err.problems.some((p) => p.includes('hosts[0].cpus: expected a whole number')));
     assert.ok(err.problems.some((p) => p.includes('hosts[1].cpu: unknown key')));
     assert.ok(err.problems.some((p) => p.includes('hosts[1].cpus: required')));
+    assert.equal(err.problems.filter((p) => p.includes('hosts[0].cpus')).length, 1, 'one problem for a CPU count out of range, not also "required"');
+  });
+
+  it('shows .nan and .inf as such, not as null', () => {
+    assert.throws(() => parseHostsYaml('- {name: a, cpus: .nan}\n', 'h.yaml'), /hosts\[0\]\.cpus: expected a whole number from 1 to 16384, found NaN/);
+    assert.throws(() => parseHostsYaml('- {name: a, cpus: 4, cpu_factor: .inf}\n', 'h.yaml'), /cpu_factor: expected a positive number, found Infinity/);
   });
 });
 
