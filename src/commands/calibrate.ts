@@ -115,7 +115,9 @@ export async function main(argv: string[]): Promise<number> {
     };
     // The squeeze blocks need root, a memory cgroup and swap; --quick never has them.
     if (mode === 'only' && quick) throw new ConfigError('--squeeze only: --quick never has the squeeze blocks; leave one of them out');
-    if (mode !== 'no' && !quick) {
+    // --summary and --finalize read a journal and run nothing: no word about the host's squeeze.
+    const runs = args.summary === undefined && args.finalize === undefined;
+    if (mode !== 'no' && !quick && runs) {
       const support = squeezeSupport({ swapFile: args['swap-file'] });
       if (support.ok) squeeze = mode === 'only' ? 'only' : true;
       else if (mode === 'yes' || mode === 'only') throw new ConfigError(`--squeeze ${mode}: this host cannot make the memory squeeze: ${support.why}`);
