@@ -176,6 +176,8 @@ test('diskLayout finds every disk of a diskstats with thousands of devices, at t
   assert.ok(layout !== undefined);
   assert.deepEqual(layout.disks.map((d) => d.name), disks.map((d) => d.name));
   assert.deepEqual(scannedDisks(Buffer.from(text, 'latin1'), layout)?.map((d) => d.ioTicksMs), disks.map((d) => d.ioTicksMs));
+  const reversed = diskLayout(text, [...disks].reverse());
+  assert.deepEqual(reversed?.disks.map((d) => d.name), [...disks].reverse().map((d) => d.name), 'disks given out of file order are found too');
 });
 
 test('a device whose counters went backwards is left out for that tick only', (t) => {
