@@ -674,7 +674,7 @@ export function writeLines(path: string, lines: readonly object[]): void {
 // Reads raw records back from a journal (one JSON object a line, a torn last line ignored).
 export function readJournal(text: string, file = 'journal'): RawRecord[] {
   const out: RawRecord[] = [];
-  const lines = text.split('\n');
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
     let record: unknown;
@@ -684,7 +684,8 @@ export function readJournal(text: string, file = 'journal'): RawRecord[] {
       if (i < lines.length - 1) throw new Error(`${file} line ${i + 1}: ${errorMessage(err)}`, { cause: err });
       return;
     }
-    // The fields finalizing reads; anything else (a finished dataset, a history line) is not a journal.
+    // The fields finalizing reads (a finished dataset has them too, and finalizes again
+    // the same); anything else (a history line, a synthetic row) is not a journal.
     const r = record as Partial<RawRecord> | null;
     const numbers = (o: unknown, keys: string[]): boolean => typeof o === 'object' && o !== null && keys.every((k) => typeof (o as Record<string, unknown>)[k] === 'number');
     if (!numbers(r, ['ts', 'cpus', 'block']) || !numbers(r?.config, ['cpuHogs']) || !numbers(r?.probe, ['wallSeconds', 'cpuSeconds']) || typeof r?.sample !== 'object') {

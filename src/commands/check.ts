@@ -65,7 +65,6 @@ function writableProblem(path: string): string | undefined {
   }
 }
 
-// One finding as a line: severity, file:line, message.
 // The log and the history are written as root into directories that are not
 // trust-checked at run time (SECURITY.md): one that others can change is theirs to
 // point elsewhere. Nothing is said of a directory that does not exist yet.
@@ -74,6 +73,7 @@ function sharedDirectory(dir: string, what: string, risk: string): string[] {
   return trustProblems(dir, what, { directory: true }).map((problem) => `${problem} (whoever can change it can ${risk})`);
 }
 
+// One finding as a line: severity, file:line, message.
 export function formatFinding(f: Finding): string {
   return `${f.severity.toUpperCase().padEnd(8)} ${f.where === undefined ? '' : `${f.where}: `}${f.message}`;
 }

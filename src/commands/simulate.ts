@@ -265,17 +265,21 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  // The report replacing one of the simulation's own inputs would destroy it.
-  if (args.html !== undefined) {
-    const inputs: Array<[string, string | undefined]> = [...(args.hosts ?? []).map((h): [string, string] => ['--hosts', h]), ['--acct', args.acct], ['--model', args.model], ['--config', args.config]];
-    const clash = inputs.find(([, path]) => path !== undefined && fileIdentity(path) === fileIdentity(args.html!));
-    if (clash !== undefined) {
-      printError(`lavarank simulate: --html ${args.html} is the input ${clash[0]} ${clash[1]!}; writing the report would destroy it`);
-      return 2;
-    }
-  }
   let setup: SimulationSetup;
   try {
+    // The report replacing one of the simulation's own inputs would destroy it: the
+    // files given, the config and the model it names (the daemons' model, often).
+    if (args.html !== undefined) {
+      const source = findConfig(args.config, process.env, existsSync);
+      const inputs: Array<[string, string | undefined]> = [
+        ...(args.hosts ?? []).map((h): [string, string] => ['the input --hosts', h]),
+        ['the input --acct', args.acct],
+        ['the config', source.path ?? undefined],
+        ['the model', args.model ?? modelPathFor(loadConfig(source))],
+      ];
+      const clash = inputs.find(([, path]) => path !== undefined && fileIdentity(path) === fileIdentity(args.html!));
+      if (clash !== undefined) throw new ConfigError(`--html ${args.html} is ${clash[0]} ${clash[1]!}; writing the report would destroy it`);
+    }
     setup = await setupSimulation(args);
   } catch (err) {
     if (err instanceof ConfigError && /^--/.test(err.message)) {

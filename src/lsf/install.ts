@@ -50,7 +50,7 @@ import { runCommand } from '../util/exec.js';
 import { clusterNames, mergeQueues, mergeResourceMap, mergeResources, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { trustProblems } from '../util/trust.js';
-import { readRegularText } from '../util/paths.js';
+import { readRegularBytes, readRegularText } from '../util/paths.js';
 import { WRAPPER_MARK } from './wrapper.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -433,6 +433,31 @@ function readText(path: string, what: string, hint: string): string {
   }
 }
 
+// A configuration file the merge rewrites whole from its text: bytes that are not
+// UTF-8, or a NUL, would not come back as they were, so such a file is refused.
+function readConfText(file: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readRegularBytes(file, MAX_CONF_BYTES);
+  } catch (err) {
+    throw new InstallError(`cannot read configuration file ${file}: ${errorCode(err) ?? errorMessage(err)}; check the path and its permissions`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    text = bytes.toString('utf8');
+    return refuseText(file, text, text.indexOf('\uFFFD'));
+  }
+  const nul = text.indexOf('\0');
+  return nul < 0 ? text : refuseText(file, text, nul);
+}
+
+function refuseText(file: string, text: string, at: number): never {
+  const line = text.slice(0, Math.max(0, at)).split('\n').length;
+  throw new InstallError(`${file}:${line}: not UTF-8 text (a NUL or a byte that is not UTF-8); lavarank would not write it back as it is. Is this the right file? Merge ${SNIPPET_DIR}/ by hand if it is.`);
+}
+
 // LSB_CONFDIR as lsf.conf sets it; lsf.conf is a sh file, but only a plain value is used, never evaluated.
 function lsbConfdir(envdir: string): string {
   const conf = join(envdir, 'lsf.conf');
@@ -517,13 +542,7 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
   const when = stamp(io.now());
   // every file is merged before anything is written, so a conflict in the last file changes nothing
   const planned = edits.map(({ file, change }) => {
-    const before = readText(file, 'configuration file', 'check the path and its permissions');
-    // The merge rewrites the whole file from its text: bytes that are not UTF-8 (or a NUL) would come back changed.
-    const bad = before.search(/[\0\uFFFD]/);
-    if (bad >= 0) {
-      const line = before.slice(0, bad).split('\n').length;
-      throw new InstallError(`${file}:${line}: not UTF-8 text (a NUL or a byte that is not UTF-8); lavarank would not write it back as it is. Is this the right file? Merge ${SNIPPET_DIR}/ by hand if it is.`);
-    }
+    const before = readConfText(file);
     return { file, before, result: change(before) };
   });
   for (const { file, before, result } of planned) {

@@ -6,7 +6,7 @@
 // every candidate on the same held-out jobs, and replaces the installed model atomically
 // only if the new one is better. Writes an HTML report whatever happens, unless
 // interrupted. Choices and their reasons are in docs/retrain.md.
-import { accessSync, closeSync, constants, copyFileSync, existsSync, fchmodSync, openSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, copyFileSync, existsSync, fchmodSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAcct } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
@@ -260,10 +260,14 @@ export function acctFiles(paths: readonly string[]): string[] {
 }
 
 // The files, each a regular file (a link to one included): a FIFO or a device among
-// the inputs would block the read for ever, with SIGTERM unable to end it.
+// the inputs would block the read for ever, with SIGTERM unable to end it. The pipe
+// of a shell's process substitution (--acct <(zcat lsb.acct.3.gz), a /dev/fd/N path)
+// is let through: its writer is the administrator's own command.
 function regularFiles(option: string, files: string[]): string[] {
   for (const file of files) {
-    if (!statOrFail(option, file, 'a regular file').isFile()) throw new ConfigError(`${option} ${file}: not a regular file; expected a file the cluster or lavarank wrote`);
+    const st = statOrFail(option, file, 'a regular file');
+    const substituted = st.isFIFO() && /^\/(dev|proc\/self)\/fd\/\d+$/.test(file);
+    if (!st.isFile() && !substituted) throw new ConfigError(`${option} ${file}: not a regular file; expected a file the cluster or lavarank wrote`);
   }
   return files;
 }
@@ -271,28 +275,34 @@ function regularFiles(option: string, files: string[]): string[] {
 // Stage 0b: refuses outputs that name an input or each other (--report given as the
 // lsb.acct, --out as the report): writing one would destroy the other. Files are told
 // apart by device and inode, so a second name or a link for one is caught too.
-export async function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun' | 'acct' | 'history' | 'calibration'>): Promise<void> {
+export async function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun' | 'acct' | 'history' | 'calibration' | 'configPath' | 'configModel'>): Promise<void> {
   const outputs: Array<[string, string]> = [['--report', options.report]];
   if (!options.dryRun) outputs.unshift(['--out', options.out]);
   const [first, second] = outputs;
   if (first !== undefined && second !== undefined && fileIdentity(first[1]) === fileIdentity(second[1])) {
     throw new ConfigError(`--out ${options.out} and --report ${options.report} name the same file; the report would replace the model`);
   }
+  // Every path given, and what each directory expands to, one at a time: a missing
+  // one (named later by the stage that reads it) must not hide the others.
   const inputs: Array<[string, string]> = [];
-  const listed = async (option: string, list: () => Promise<string[]> | string[]): Promise<void> => {
+  const listed = async (option: string, path: string, expand: () => Promise<string[]> | string[]): Promise<void> => {
+    inputs.push([`the input ${option}`, path]);
     try {
-      for (const file of await list()) inputs.push([option, file]);
+      for (const file of await expand()) inputs.push([`the input ${option}`, file]);
     } catch {
-      // a missing or unreadable input is named by the stage that reads it
+      // missing or unreadable: the stage that reads it says so
     }
   };
-  await listed('--acct', () => [...acctFiles(options.acct), ...eventFiles(options.acct)]);
-  await listed('--history', () => historyFiles(options.history));
-  await listed('--calibration', () => options.calibration);
+  for (const path of options.acct) await listed('--acct', path, () => [...acctFiles([path]), ...eventFiles([path])]);
+  for (const path of options.history) await listed('--history', path, () => historyFiles([path]));
+  for (const path of options.calibration) await listed('--calibration', path, () => []);
+  if (options.configPath !== null) inputs.push(['the config', options.configPath]);
   for (const [outOption, out] of outputs) {
     const id = fileIdentity(out);
-    const clash = inputs.find(([, file]) => fileIdentity(file) === id);
-    if (clash !== undefined) throw new ConfigError(`${outOption} ${out} is the input ${clash[0]} ${clash[1]}; writing it would destroy it`);
+    // The model the daemons use is what --out normally replaces; nothing else may.
+    const others = outOption === '--out' ? inputs : [...inputs, ['the model the daemons use', options.configModel] as [string, string]];
+    const clash = others.find(([, file]) => fileIdentity(file) === id);
+    if (clash !== undefined) throw new ConfigError(`${outOption} ${out} is ${clash[0]} ${clash[1]}; writing it would destroy it`);
   }
 }
 
@@ -423,6 +433,7 @@ function keepPrevious(path: string): string | undefined {
   const tmp = join(dirname(path), `.${basename(previous)}.${process.pid}.tmp`);
   // A new file (EXCL: never through a link at the name), its mode set on a descriptor
   // of it; the directory is one only root can write (checkOutput), this is hardening.
+  rmSync(tmp, { force: true }); // left by a run killed here (the entry, never what a link there names)
   copyFileSync(path, tmp, constants.COPYFILE_EXCL);
   const fd = openSync(tmp, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {

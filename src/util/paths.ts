@@ -1,6 +1,6 @@
 // Small questions about paths that several folders ask.
 import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 
 // True when path names an existing directory (following symbolic links).
 export function isDirectory(path: string): boolean {
@@ -33,12 +33,18 @@ export function readRegularBytes(path: string, maxBytes: number): Buffer {
 }
 
 // What tells two names of one file apart from two files: device and inode where the
-// path exists (a second name, a link), else the absolute path (not written yet).
+// path exists (a second name, a link), else its directory's (links resolved) and its
+// name, for a file not written yet.
 export function fileIdentity(path: string): string {
   try {
     const st = statSync(path);
     return `${st.dev}:${st.ino}`;
   } catch {
-    return `path ${resolve(path)}`;
+    try {
+      const dir = statSync(dirname(resolve(path)));
+      return `${dir.dev}:${dir.ino}/${basename(path)}`;
+    } catch {
+      return `path ${resolve(path)}`;
+    }
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { parseRankRusage, progressReporter } from '../../src/commands/simulate.js';
-import { cliPath, fixture, tempDir } from '../helpers.js';
+import { cliPath, fixture, repoRoot, tempDir } from '../helpers.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'simulate', ...args], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '' }, timeout: 60_000 });
 
@@ -54,6 +54,15 @@ describe('lavarank simulate --html', () => {
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, /--html .*lsb\.acct is the input --acct .*lsb\.acct; writing the report would destroy it/);
       assert.deepEqual(readFileSync(acct), before);
+      // The model the config names, given by neither --model nor --acct.
+      const model = join(dir, 'site-model.json');
+      writeFileSync(model, readFileSync(join(repoRoot, 'models', 'default.json')), { mode: 0o644 });
+      const config = join(dir, 'lavarank.yaml');
+      writeFileSync(config, `model: ${model}\n`, { mode: 0o644 });
+      const m = run(['--hosts', fixture('openlava', 'lshosts-l.txt'), '--acct', acct, '--config', config, '--html', model]);
+      assert.equal(m.status, 2, m.stderr);
+      assert.match(m.stderr, /--html .*site-model\.json is the model .*site-model\.json/);
+      assert.deepEqual(readFileSync(model), readFileSync(join(repoRoot, 'models', 'default.json')));
     } finally {
       cleanup();
     }

@@ -454,6 +454,10 @@ test('--merge-conf refuses a configuration file that is not UTF-8 text, naming i
   assert.equal(r.code, 1);
   assert.match(r.err, /lsf\.shared:\d+: not UTF-8 text/);
   assert.deepEqual(snapshot(t.root), before);
+  // U+FFFD written as UTF-8 is text like any other.
+  const ascii = readFileSync(t.shared, 'latin1').replace(/# \xe9t\xe9\n$/, '');
+  writeFileSync(t.shared, `${ascii}# note: \uFFFD placeholder\n`, 'utf8');
+  assert.equal((await install(t, '--merge-conf', '--dry-run')).code, 0);
 });
 
 test('missing settings and files are named in the error', async () => {

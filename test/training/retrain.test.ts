@@ -194,8 +194,17 @@ describe('retrain refuses bad inputs and outputs, naming the option and the file
     const o = options();
     writeFileSync(o.out, '{}');
     await assert.rejects(retrain({ ...o, report: o.out }, sink()), /--out .* and --report .* name the same file/);
+    // A missing --acct beside it hides nothing; the config and the daemons' model are inputs too.
+    await assert.rejects(retrain(options({ acct: [acctCopy, join(root, 'typo')], report: acctCopy }), sink()), /--report .*acct-copy is the input --acct/);
+    const config = join(root, 'lavarank.yaml');
+    writeFileSync(config, 'gpu: {enabled: false}\n');
+    await assert.rejects(retrain(options({ configPath: config, report: config }), sink()), /--report .*lavarank\.yaml is the config/);
+    const live = join(root, 'live-model.json');
+    writeFileSync(live, '{}');
+    await assert.rejects(retrain(options({ configModel: live, report: live }), sink()), /--report .*live-model\.json is the model the daemons use/);
     assert.deepEqual(readFileSync(acctCopy), before);
     assert.equal(readFileSync(o.out, 'utf8'), '{}');
+    assert.equal(readFileSync(config, 'utf8'), 'gpu: {enabled: false}\n');
   });
 
   test('a FIFO among the inputs, instead of waiting on it for ever', { timeout: 20_000 }, async () => {
