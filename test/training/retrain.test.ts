@@ -12,7 +12,8 @@ import {
 } from '../../src/training/retrain.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
-import { mkfifo, tempDir } from '../helpers.js';
+import { cliPath, mkfifo, tempDir } from '../helpers.js';
+import { spawnSync } from 'node:child_process';
 
 const T0 = 1_800_000_000;
 const { dir: root, cleanup } = tempDir('lavarank-retrain-');
@@ -226,6 +227,14 @@ describe('retrain refuses bad inputs and outputs, naming the option and the file
 
   test('a --calibration file with no calibration run in it (an lsb.acct given by mistake)', async () => {
     await assert.rejects(retrain(options({ calibration: [small.acctPath] }), sink()), /--calibration .*: no calibration runs in it \(\d+ lines skipped; the first: /);
+  });
+
+  test('but takes a shell\'s process substitution as --acct (a /dev/fd pipe)', () => {
+    const out = join(root, 'subst', 'model.json');
+    mkdirSync(join(root, 'subst'));
+    const cmd = `exec '${process.execPath}' '${cliPath}' retrain --acct <(cat '${small.acctPath}') --history '${small.historyDir}' --out '${out}' --dry-run --epochs 1`;
+    const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8', timeout: 120_000 });
+    assert.match(r.stdout, /lsb\.acct \/dev\/fd\/\d+: \d+ JOB_FINISH records/, r.stderr);
   });
 
   test('a --report that is a directory', async () => {
