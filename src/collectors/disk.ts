@@ -98,8 +98,9 @@ export function diskLayout(text: string, disks: readonly DiskCounters[]): DiskLa
   let from = 0;
   for (const d of disks) {
     const prefix = `${String(d.major).padStart(4)} ${String(d.minor).padStart(7)} ${d.name} `;
-    let at = from === 0 && text.startsWith(prefix) ? 0 : text.indexOf(`\n${prefix}`, from);
-    if (at < 0 && from > 0) at = text.startsWith(prefix) ? 0 : text.indexOf(`\n${prefix}`); // not in file order after all
+    const find = (start: number): number => (start === 0 && text.startsWith(prefix) ? 0 : text.indexOf(`\n${prefix}`, start));
+    let at = find(from);
+    if (at < 0 && from > 0) at = find(0); // not in file order after all
     if (at < 0) return undefined;
     if (at > 0) at++;
     from = at + prefix.length - 1;

@@ -3,11 +3,11 @@
 // else stderr when it is a terminal, else /var/log/lavarank/lavarank.<host>.log.
 // A location that cannot be written is skipped for the next one, and the reason is
 // logged in the one that works; nothing about logging can stop the reports.
-import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
-import { RotatingAppender, makeDirSync, unwritable } from '../util/appender.js';
+import { OPEN_FLAGS, RotatingAppender, makeDirSync, unwritable } from '../util/appender.js';
 import type { LogConfig } from '../config/config.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { isDirectory } from '../util/paths.js';
@@ -49,8 +49,8 @@ export function logCandidates(config: LogConfig, host: string, env: NodeJS.Proce
 function tryOpen(path: string): string | undefined {
   try {
     makeDirSync(join(path, '..'), 0o755);
-    // As the appender opens it: O_NONBLOCK, so that a FIFO planted there is refused, not waited on.
-    const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, LOG_FILE_MODE);
+    // As the appender opens it (O_NONBLOCK: a FIFO planted there is refused, not waited on).
+    const fd = openSync(path, OPEN_FLAGS, LOG_FILE_MODE);
     const why = unwritable(fstatSync(fd));
     closeSync(fd);
     return why;

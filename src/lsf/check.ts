@@ -14,7 +14,7 @@ import { errorCode } from '../util/errors.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { trustProblems } from '../util/trust.js';
 import { clusterNames, parseSections, valueText, type ConfRow, type ConfSection } from './conf.js';
-import { MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
+import { MAX_CONF_BYTES, MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 
 // critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
 // something is broken or unsafe; warning: works, but not as lavarank recommends.
@@ -147,9 +147,6 @@ function cells(section: ConfSection, row: ConfRow): Map<string, string> {
 function named(sections: readonly ConfSection[], name: string): ConfSection[] {
   return sections.filter((s) => s.name.toLowerCase() === name.toLowerCase());
 }
-
-// OpenLava's configuration files are a few kilobytes; a FIFO or a device there is refused, not waited on.
-const MAX_CONF_BYTES = 4 * 1024 * 1024;
 
 function readOrUndefined(path: string): string | undefined {
   try {

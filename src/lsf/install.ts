@@ -50,7 +50,7 @@ import { runCommand } from '../util/exec.js';
 import { clusterNames, mergeQueues, mergeResourceMap, mergeResources, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { trustProblems } from '../util/trust.js';
-import { readRegularBytes, readRegularText } from '../util/paths.js';
+import { readRegularBytes } from '../util/paths.js';
 import { WRAPPER_MARK } from './wrapper.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -423,25 +423,24 @@ interface ConfFiles {
 }
 
 // OpenLava's configuration files and lavarank's snippets are a few kilobytes; a FIFO or a device there is refused, not waited on.
-const MAX_CONF_BYTES = 4 * 1024 * 1024;
+export const MAX_CONF_BYTES = 4 * 1024 * 1024;
 
-function readText(path: string, what: string, hint: string): string {
+function readBytes(path: string, what: string, hint: string): Buffer {
   try {
-    return readRegularText(path, MAX_CONF_BYTES);
+    return readRegularBytes(path, MAX_CONF_BYTES);
   } catch (err) {
     throw new InstallError(`cannot read ${what} ${path}: ${errorCode(err) ?? errorMessage(err)}; ${hint}`);
   }
 }
 
+function readText(path: string, what: string, hint: string): string {
+  return readBytes(path, what, hint).toString('utf8');
+}
+
 // A configuration file the merge rewrites whole from its text: bytes that are not
 // UTF-8, or a NUL, would not come back as they were, so such a file is refused.
 function readConfText(file: string): string {
-  let bytes: Buffer;
-  try {
-    bytes = readRegularBytes(file, MAX_CONF_BYTES);
-  } catch (err) {
-    throw new InstallError(`cannot read configuration file ${file}: ${errorCode(err) ?? errorMessage(err)}; check the path and its permissions`);
-  }
+  const bytes = readBytes(file, 'configuration file', 'check the path and its permissions');
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);

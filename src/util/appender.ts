@@ -59,7 +59,7 @@ export interface AppenderStats {
 // whoever owns the directory would otherwise block the open until they read it
 // (O_NONBLOCK changes nothing for a regular file). What unwritable() names is then
 // refused.
-const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK;
+export const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK;
 
 // Why an opened log or history file must not be written, or undefined. Not a regular
 // file: a FIFO, a device, a socket. More than one link: O_NOFOLLOW stops a symbolic
