@@ -153,10 +153,10 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     const cpuFactor = 1 / (cpuShare * (1 - steal));
 
     // Memory: the PSI share, the paging rate and a nearly full memory, as independent stalls.
-    const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, value(raw, 'major_faults') ?? 0);
+    const faults = value(raw, 'major_faults');
+    const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, faults ?? 0);
     const memUsed = value(raw, 'mem_used') ?? 0;
-    const psiMem = value(raw, 'psi_mem_some');
-    const fromPsi = share(psiMem ?? faultStall(value(raw, 'major_faults')));
+    const fromPsi = share(value(raw, 'psi_mem_some') ?? faultStall(faults));
     const fromPaging = share(pages * secondsPerPage);
     const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / fullSpan)) * MEM_FULL_STALL);
     const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));

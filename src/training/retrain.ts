@@ -276,10 +276,8 @@ function regularFiles(option: string, files: string[]): string[] {
 // lsb.acct, --out as the report): writing one would destroy the other. Files are told
 // apart by device and inode, so a second name or a link for one is caught too.
 export async function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun' | 'acct' | 'history' | 'calibration' | 'configPath' | 'configModel'>): Promise<void> {
-  const outputs: Array<[string, string]> = [['--report', options.report]];
-  if (!options.dryRun) outputs.unshift(['--out', options.out]);
-  const [first, second] = outputs;
-  if (first !== undefined && second !== undefined && fileIdentity(first[1]) === fileIdentity(second[1])) {
+  const outputs: Array<[string, string]> = options.dryRun ? [['--report', options.report]] : [['--out', options.out], ['--report', options.report]];
+  if (!options.dryRun && fileIdentity(options.out) === fileIdentity(options.report)) {
     throw new ConfigError(`--out ${options.out} and --report ${options.report} name the same file; the report would replace the model`);
   }
   // Every path given, and what each directory expands to, one at a time: a missing
