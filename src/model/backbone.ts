@@ -2,11 +2,13 @@
 // composed from per-resource stall. CPU: processor sharing between the tasks that
 // want a CPU and the new one, on the host's own number of CPUs, and steal. Memory:
 // PSI memory stall, pages swapped or faulted in, memory nearly full. I/O: PSI io
-// stall and the busiest disk's busy share. A share s of time lost to a resource
+// stall and the busiest disk's busy share. Network: the busiest physical link's
+// utilization, with an assumed weight (no calibration run had a known link speed).
+// A share s of time lost to a resource
 // stretches the time spent on it by 1 / (1 - s), a slowdown of s / (1 - s); io is
-// the exception (ioSlowdown: the disk is shared between streams, so it saturates). The
-// typical job is a mix of the three, with weights fitted on calibration data; the
-// per-type slowdowns are the typed ranks.
+// the exception (ioSlowdown: the disk is shared between streams, so it saturates), and
+// so is the network. The typical job is a mix of the four, with the first three's
+// weights fitted on calibration data; the per-type slowdowns are the typed ranks.
 // Pure and small: the daemon runs it every tick, the simulator and retrain call it
 // on history records. docs/model.md derives every term.
 
@@ -21,10 +23,11 @@ export interface BackboneParams {
 
 // The per-resource and typical-job slowdowns, in rank points (percent).
 export interface BackboneResult {
-  rank: number; // the typical job: weights.cpu × cpu + weights.mem × mem + weights.io × io
+  rank: number; // the typical job: weights.cpu × cpu + weights.mem × mem + weights.io × io + NET_WEIGHT × net
   cpu: number; // a CPU-bound job
   mem: number; // a memory-bound job (it runs on a CPU too, so CPU sharing counts)
   io: number; // an io-bound job
+  net: number; // a job bound by the busiest network link
   parts: BackboneParts;
 }
 
@@ -36,6 +39,7 @@ export interface BackboneParts {
   steal: number;
   memStall: number; // share of time lost to memory, 0..MAX_STALL
   ioStall: number; // share of time lost to io, 0..MAX_STALL
+  netUtil: number; // the busiest link's utilization, 0..MAX_STALL (0 when no link speed is known)
 }
 
 // Provisional defaults until models carry their own fit: the calibration probe spends
@@ -57,6 +61,14 @@ export const MEM_FULL_STALL = 0.5;
 // busy time is not saturation on a device that serves requests in parallel.
 export const DISK_BUSY_STALL = 0.5;
 
+// How much of a typical job is moving data over the network: assumed, not fitted, and
+// the same share the io part was given before any fit (DEFAULT_BACKBONE). No
+// calibration run had a known link speed, so a fit would find nothing; with it a
+// saturated link moves the rank (15 at 95 % of the link, 23 from 99 %) instead of
+// leaving the host ranked as idle. Retraining on a cluster whose hosts report their
+// link speed corrects it through the network (net_util_max is one of its inputs).
+export const NET_WEIGHT = 0.05;
+
 // Every raw value backbone() reads: a fit that calls it many times per row packs
 // these alone, and hands them back in one object of one shape, read much faster.
 export const BACKBONE_INPUTS = [
@@ -70,6 +82,7 @@ export const BACKBONE_INPUTS = [
   'psi_mem_some',
   'psi_io_some',
   'disk_busy_max',
+  'net_util_max',
 ] as const;
 
 // A raw value as history records hold it: a finite number, else undefined.
@@ -164,16 +177,22 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     // I/O: the PSI share, or the busiest disk's busy share (discounted) where it says more.
     const ioStall = Math.max(share(value(raw, 'psi_io_some')), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
 
+    // Network: a link carries streams as a disk does, and one bulk transfer keeps it
+    // near 100 % while a second one still gets about half of it: ioSlowdown's argument.
+    const netUtil = share(value(raw, 'net_util_max'));
+
     const cpu = 100 * (cpuFactor - 1);
     const mem = 100 * (cpuFactor * (1 + stallSlowdown(memStall)) - 1);
     const io = 100 * ioSlowdown(ioStall);
-    const rank = wCpu * cpu + wMem * mem + wIo * io;
+    const net = 100 * ioSlowdown(netUtil);
+    const rank = wCpu * cpu + wMem * mem + wIo * io + NET_WEIGHT * net;
     return {
       rank,
       cpu,
       mem,
       io,
-      parts: { cpus: n ?? null, tasks: n === undefined ? perCpu : perCpu * n, cpuShare, steal, memStall, ioStall },
+      net,
+      parts: { cpus: n ?? null, tasks: n === undefined ? perCpu : perCpu * n, cpuShare, steal, memStall, ioStall, netUtil },
     };
   };
 }

@@ -4,7 +4,7 @@
 // grid search, how the CPU demand mixes the runnable count with the 1-minute load,
 // what a paged page costs and from what share of memory used allocations reclaim.
 // The fit minimises the absolute error, as the model is judged.
-import { BACKBONE_INPUTS, DEFAULT_BACKBONE, backbone, type BackboneParams } from '../model/backbone.js';
+import { BACKBONE_INPUTS, DEFAULT_BACKBONE, NET_WEIGHT, backbone, type BackboneParams } from '../model/backbone.js';
 import { RANK_MAX, RANK_MIN } from '../model/rank.js';
 
 // A row the backbone can be fitted on: raw named values and the measured slowdown.
@@ -181,6 +181,18 @@ export const BACKBONE_GRID_POINTS = BACKBONE_GRID.runnableWeight.length * BACKBO
 // the best of the whole grid. One point costs a pass over the rows per IRLS round.
 export function* backboneFitSteps(rows: readonly BackboneRow[], prior: Readonly<BackboneParams> = DEFAULT_BACKBONE): Generator<BackboneFit, BackboneFit> {
   const y = rows.map((r) => clampLabel(r.label));
+  // The network part is not fitted (NET_WEIGHT is assumed) and depends on no grid
+  // parameter: the weights are fitted to what it leaves of each label.
+  const fixed = new Float64Array(rows.length);
+  const width = BACKBONE_INPUTS.length;
+  const packed = new Float64Array(width * rows.length);
+  rows.forEach((r, i) => BACKBONE_INPUTS.forEach((k, a) => (packed[i * width + a] = r.named[k] ?? NaN)));
+  const input: Record<string, number> = Object.fromEntries(BACKBONE_INPUTS.map((k) => [k, NaN]));
+  for (let i = 0; i < rows.length; i++) {
+    for (let a = 0; a < width; a++) input[BACKBONE_INPUTS[a]!] = packed[i * width + a]!;
+    fixed[i] = NET_WEIGHT * backbone(input, prior).net;
+  }
+  const target = y.map((v, i) => v - fixed[i]!);
   const priorWeights = [prior.weights.cpu, prior.weights.mem, prior.weights.io];
   let best: BackboneFit = { params: { ...prior, weights: { ...prior.weights } }, mae: NaN, gridPoints: 0 };
   if (rows.length === 0) return best;
@@ -189,12 +201,8 @@ export function* backboneFitSteps(rows: readonly BackboneRow[], prior: Readonly<
   // The per-resource slowdowns of a grid point, reused: 3 numbers a row, not an array each.
   const x = new Float64Array(3 * rows.length);
   // The backbone runs once a row at every grid point: on the values it reads alone,
-  // packed (NaN for missing, which it takes as missing too) and put back into one
+  // packed above (NaN for missing, which it takes as missing too) and put back into one
   // object of one shape for each call, which it reads several times faster than rows.
-  const width = BACKBONE_INPUTS.length;
-  const packed = new Float64Array(width * rows.length);
-  rows.forEach((r, i) => BACKBONE_INPUTS.forEach((k, a) => (packed[i * width + a] = r.named[k] ?? NaN)));
-  const input: Record<string, number> = Object.fromEntries(BACKBONE_INPUTS.map((k) => [k, NaN]));
   for (const runnableWeight of BACKBONE_GRID.runnableWeight) {
     for (const secondsPerPage of BACKBONE_GRID.secondsPerPage) {
       for (const memFullFrom of BACKBONE_GRID.memFullFrom) {
@@ -206,13 +214,13 @@ export function* backboneFitSteps(rows: readonly BackboneRow[], prior: Readonly<
           x[3 * i + 1] = b.mem;
           x[3 * i + 2] = b.io;
         }
-        const fit = absoluteFit(x, y, priorWeights);
+        const fit = absoluteFit(x, target, priorWeights);
         const [cpu, mem, io] = fit.weights as [number, number, number];
         // Grid points are compared as fitted, level included; the backbone ships without it.
         let withLevel = 0;
         let alone = 0;
         for (let i = 0; i < rows.length; i++) {
-          const b = cpu * x[3 * i]! + mem * x[3 * i + 1]! + io * x[3 * i + 2]!;
+          const b = cpu * x[3 * i]! + mem * x[3 * i + 1]! + io * x[3 * i + 2]! + fixed[i]!;
           withLevel += Math.abs(y[i]! - clampLabel(fit.intercept + b));
           alone += Math.abs(y[i]! - clampLabel(b));
         }

@@ -42,9 +42,11 @@ describe('explainFeatures', () => {
     idle[featureIndex('runnable_per_cpu')] = 0;
     const without = model.predict({ values: idle, named: { ...f.named, runnable_per_cpu: 0 } });
     assert.equal(e.features[0]!.contribution, model.predict(f) - without);
-    // What the network reads and what the backbone's CPU part reads (its only weight here).
-    const others = new Set(['runnable_per_cpu', 'disk_busy_max', 'load1_per_cpu', 'cpus', 'cpu_steal']);
+    // What the network reads, what the backbone's CPU part reads (its only fitted weight
+    // here) and the busiest link, whose part of the backbone has an assumed weight.
+    const others = new Set(['runnable_per_cpu', 'disk_busy_max', 'load1_per_cpu', 'cpus', 'cpu_steal', 'net_util_max']);
     for (const x of e.features) if (!others.has(x.name)) assert.equal(x.contribution, 0, x.name);
+    assert.ok(f.named['net_util_max']! > 0 && e.features.find((x) => x.name === 'net_util_max')!.contribution > 0);
     assert.equal(e.rank, model.predict(f));
     assert.equal(e.idleRank, model.predict({ values: FEATURE_NAMES.map(() => 0), named: {} }));
     assert.equal(e.model, model.id);

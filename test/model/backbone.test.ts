@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { BACKBONE_INPUTS, DEFAULT_BACKBONE, backbone, ioSlowdown, stallSlowdown, type BackboneParams } from '../../src/model/backbone.js';
+import { BACKBONE_INPUTS, DEFAULT_BACKBONE, NET_WEIGHT, backbone, ioSlowdown, stallSlowdown, type BackboneParams } from '../../src/model/backbone.js';
 import { rawFeatures } from '../../src/model/features.js';
 import { fullSample } from './helpers.js';
 
@@ -21,13 +21,14 @@ const CONTENTION: Record<string, fc.Arbitrary<number>> = {
   psi_mem_some: fc.double({ min: 0, max: 1, noNaN: true }),
   psi_io_some: fc.double({ min: 0, max: 1, noNaN: true }),
   disk_busy_max: fc.double({ min: 0, max: 1, noNaN: true }),
+  net_util_max: fc.double({ min: 0, max: 1, noNaN: true }),
 };
 
 describe('backbone', () => {
   it('gives 0 for every job type on an idle host of any size', () => {
     for (const cpus of [1, 2, 16, 64, 128]) {
       const b = backbone(cpuHost(cpus, 0));
-      assert.deepEqual([b.rank, b.cpu, b.mem, b.io], [0, 0, 0, 0], `${cpus} CPUs`);
+      assert.deepEqual([b.rank, b.cpu, b.mem, b.io, b.net], [0, 0, 0, 0, 0], `${cpus} CPUs`);
     }
   });
 
@@ -111,6 +112,27 @@ describe('backbone', () => {
     assert.ok(b.cpu > 0 && b.rank > 0);
   });
 
+  it('raises the rank of a host whose busiest link is saturated, by the assumed network share of the typical job', () => {
+    const idle = backbone(cpuHost(16, 0));
+    const at = (u: number | null): number => backbone({ ...cpuHost(16, 0), net_util_max: u }).rank;
+    assert.equal(at(null), idle.rank); // no interface with a known speed
+    assert.equal(at(0), idle.rank);
+    assert.ok(Math.abs(at(0.95) - NET_WEIGHT * 100 * -Math.log(0.05)) < 1e-9, String(at(0.95)));
+    assert.ok(Math.abs(at(0.95) - 15) < 0.1, String(at(0.95)));
+    // One bulk transfer keeps a link at 100 %: the rank stays finite there, as for io.
+    assert.ok(Math.abs(at(1) - NET_WEIGHT * 100 * -Math.log1p(-0.99)) < 1e-9, String(at(1)));
+    assert.ok(at(0.5) < at(0.9) && at(0.9) < at(1));
+  });
+
+  it('adds the network part on top of CPU contention and leaves the typed ranks of CPU, memory and io alone', () => {
+    const busy = { ...cpuHost(4, 8), psi_io_some: 0.3 };
+    const plain = backbone(busy);
+    const loaded = backbone({ ...busy, net_util_max: 0.9 });
+    assert.deepEqual([loaded.cpu, loaded.mem, loaded.io], [plain.cpu, plain.mem, plain.io]);
+    assert.ok(Math.abs(loaded.rank - plain.rank - NET_WEIGHT * loaded.net) < 1e-9);
+    assert.equal(loaded.parts.netUtil, 0.9);
+  });
+
   it('never lowers any job type\'s slowdown when one contention input grows', () => {
     const names = Object.keys(CONTENTION);
     const host = fc.record({ cpus: fc.integer({ min: 1, max: 256 }), ...CONTENTION });
@@ -119,7 +141,7 @@ describe('backbone', () => {
         const before = backbone(raw);
         const grown = { ...raw, [name]: (raw as Record<string, number>)[name]! + more };
         const after = backbone(grown);
-        for (const k of ['rank', 'cpu', 'mem', 'io'] as const) {
+        for (const k of ['rank', 'cpu', 'mem', 'io', 'net'] as const) {
           if (after[k] < before[k] - 1e-9) throw new Error(`${k} fell from ${before[k]} to ${after[k]} when ${name} grew by ${more}`);
         }
       }),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BACKBONE_INPUTS, backbone, type BackboneParams } from '../../src/model/backbone.js';
+import { BACKBONE_INPUTS, NET_WEIGHT, backbone, type BackboneParams } from '../../src/model/backbone.js';
 import { seededRandom } from '../../src/util/random.js';
 import {
   BACKBONE_GRID_POINTS,
@@ -125,6 +125,21 @@ describe('fitBackbone', () => {
     assert.ok(params.weights.io > 0.2 && params.weights.io <= truth.weights.io, String(params.weights.io));
     const meanLabel = rows.reduce((s, r) => s + r.label, 0) / rows.length;
     assert.ok(mae < 0.05 * meanLabel, `${mae} against a mean label of ${meanLabel}`);
+  });
+
+  it('fits the weights to what the assumed network part leaves of each label, so that busy links change no fitted weight', () => {
+    const rand = seededRandom(9);
+    const linked = rows.map((r) => {
+      const named = { ...r.named, net_util_max: rand() < 0.5 ? 0 : 0.99 * rand() };
+      return { named, label: backbone(named, truth).rank };
+    });
+    assert.ok(linked.some((r, i) => r.label > rows[i]!.label + 1), 'the network part is in some labels');
+    const plain = fitBackbone(rows);
+    const fit = fitBackbone(linked);
+    assert.deepEqual([fit.params.runnableWeight, fit.params.secondsPerPage, fit.params.memFullFrom], [plain.params.runnableWeight, plain.params.secondsPerPage, plain.params.memFullFrom]);
+    for (const k of ['cpu', 'mem', 'io'] as const) assert.ok(Math.abs(fit.params.weights[k] - plain.params.weights[k]) < 1e-6, `${k}: ${fit.params.weights[k]} against ${plain.params.weights[k]}`);
+    assert.ok(Math.abs(fit.mae - plain.mae) < 1e-6 * Math.max(1, plain.mae), `${fit.mae} against ${plain.mae}`);
+    assert.ok(NET_WEIGHT > 0);
   });
 
   it('reads each raw value of a row once, whatever the size of the grid', () => {
