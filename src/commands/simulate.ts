@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { findConfig, loadConfig } from '../config/config.js';
-import { readAcct, type JobFinish } from '../lsf/acct.js';
+import { readAcct, skippedLines, type JobFinish } from '../lsf/acct.js';
 import { durationSeconds, parseResReq } from '../lsf/check.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor, modelRanker } from '../model/rankers.js';
@@ -167,11 +167,7 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
     for await (const r of reader) records.push(r);
     // Lines left out change the workload replayed: say how many and why, as retrain does.
     const st = reader.stats;
-    const skipped = [
-      st.malformed > 0 ? `${st.malformed} malformed (the first: ${st.problems[0]?.message ?? '?'})` : '',
-      ...[...st.unknownVersions].map(([v, n]) => `${n} of unknown version ${v}`),
-      st.incomplete > 0 ? `${st.incomplete} cut short` : '',
-    ].filter((x) => x !== '');
+    const skipped = skippedLines(st, true);
     if (skipped.length > 0) printError(`lavarank simulate: --acct ${args.acct}: skipped ${skipped.join(', ')}`);
     const repeat = numberOption('repeat', args.repeat, 1, { integer: true, min: 1, max: 100_000 });
     const replay = args.load !== undefined

@@ -333,6 +333,19 @@ export interface AcctStats {
   incomplete: number; // a last line without newline: mbatchd was still writing it
 }
 
+// What a read skipped, one phrase per reason ("2 malformed", "1 incomplete last
+// line", "3 JOB_NEW"), empty when it skipped nothing: the words every command that
+// reads lsb.acct uses to say so.
+export function skippedLines(stats: Readonly<AcctStats>, firstProblem = false): string[] {
+  const malformed = firstProblem && stats.problems[0] !== undefined ? ` (the first: ${stats.problems[0].message})` : '';
+  return [
+    stats.malformed > 0 ? `${stats.malformed} malformed${malformed}` : '',
+    stats.incomplete > 0 ? `${stats.incomplete} incomplete last line` : '',
+    ...[...stats.unknownTypes].map(([t, n]) => `${n} ${t}`),
+    ...[...stats.unknownVersions].map(([v, n]) => `${n} of unknown version ${v}`),
+  ].filter((x) => x !== '');
+}
+
 // Options of readAcct.
 export interface AcctReadOptions extends AcctParseOptions {
   source?: string; // the name in messages; default the path, or "lsb.acct" for a stream

@@ -8,7 +8,7 @@
 // interrupted. Choices and their reasons are in docs/retrain.md.
 import { accessSync, closeSync, constants, copyFileSync, existsSync, fchmodSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { readAcct } from '../lsf/acct.js';
+import { readAcct, skippedLines } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Config } from '../config/config.js';
@@ -577,12 +577,7 @@ export async function gatherInputs(options: RetrainOptions, log: ReadLog, ctx: S
       }
     }
     const s = reader.stats;
-    const skipped = [
-      s.malformed > 0 ? `${s.malformed} malformed` : '',
-      s.incomplete > 0 ? `${s.incomplete} incomplete last line` : '',
-      ...[...s.unknownTypes].map(([t, n]) => `${n} ${t}`),
-      ...[...s.unknownVersions].map(([v, n]) => `${n} of unknown version ${v}`),
-    ].filter((x) => x !== '');
+    const skipped = skippedLines(s);
     const summary = `${s.records} JOB_FINISH records${skipped.length > 0 ? `; skipped ${skipped.join(', ')}` : ''}`;
     ctx.say(`lsb.acct ${path}: ${summary}`);
     log.inputs.push({ what: 'lsb.acct', path, summary });

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
-  formatJobFinish, JOB_STAT_DONE, JOB_STAT_EXIT, parseAcctLine, readAcct, tokenizeAcctLine, type JobFinish,
+  formatJobFinish, JOB_STAT_DONE, JOB_STAT_EXIT, parseAcctLine, readAcct, skippedLines, tokenizeAcctLine, type JobFinish,
 } from '../../src/lsf/acct.js';
 import { ParseError } from '../../src/util/errors.js';
 
@@ -265,6 +265,14 @@ describe('readAcct', () => {
     assert.equal(stats.incomplete, 1);
     assert.equal(stats.blank, 1);
     assert.equal(stats.records, 2);
+  });
+
+  test('says what it skipped in one phrase per reason, the first malformed line on request, and nothing for a clean read', async () => {
+    const { stats } = await readAll(Readable.from([crafted]), { source: 'acct' });
+    assert.deepEqual(skippedLines(stats), ['2 malformed', '1 incomplete last line', '2 JOB_NEW', '1 of unknown version 34']);
+    assert.match(skippedLines(stats, true)[0] ?? '', /^2 malformed \(the first: acct:2: unterminated string/);
+    const clean = await readAll(Readable.from([`${GOOD}\n`]));
+    assert.deepEqual(skippedLines(clean.stats, true), []);
   });
 
   test('reads a complete last line without skipping it', async () => {
