@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { MAX_STALL, NET_WEIGHT } from '../../src/model/backbone.js';
 import { parseModel } from '../../src/model/model.js';
 import { modelRanker } from '../../src/model/rankers.js';
 import { repoRoot } from '../helpers.js';
@@ -25,7 +26,7 @@ const FAR = 30;
 
 describe('the synthetic host', () => {
   it('reads back, through the collectors, as the state it was written from', () => {
-    const state: HostState = { cpus: 16, runnable: 20, load1: 18, busy: 0.8, iowait: 0.05, steal: 0.02, memUsed: 0.6, swapPagesPerSec: 400, majorFaultsPerSec: 50, diskBusy: 0.4, psiCpu: 0.3, psiMemSome: 0.1, psiMemFull: 0.05, psiIoSome: 0.2, psiIoFull: 0.1 };
+    const state: HostState = { cpus: 16, runnable: 20, load1: 18, busy: 0.8, iowait: 0.05, steal: 0.02, memUsed: 0.6, swapPagesPerSec: 400, majorFaultsPerSec: 50, diskBusy: 0.4, netUtil: 0.7, psiCpu: 0.3, psiMemSome: 0.1, psiMemFull: 0.05, psiIoSome: 0.2, psiIoFull: 0.1 };
     const s = hosts.sample(state);
     const near = (a: number | undefined, b: number, what: string): void => assert.ok(a !== undefined && Math.abs(a - b) < 0.01 * Math.max(1, b), `${what}: ${a} vs ${b}`);
     near(s.cpu?.busy, 0.8, 'busy');
@@ -38,6 +39,7 @@ describe('the synthetic host', () => {
     near((s.memory?.swapInPerSec ?? 0) + (s.memory?.swapOutPerSec ?? 0), 400, 'swap pages per second');
     near(s.memory?.majorFaultsPerSec, 50, 'major faults per second');
     near(s.disk?.busyMax, 0.4, 'disk busy');
+    near(s.network?.utilizationMax, 0.7, 'busiest link');
     near(s.pressure?.cpuSome, 0.3, 'psi cpu');
     near(s.pressure?.memorySome, 0.1, 'psi memory some');
     near(s.pressure?.ioFull, 0.1, 'psi io full');
@@ -56,6 +58,7 @@ const MORE: Record<string, (s: Required<HostState>, by: number) => HostState> = 
   swapPagesPerSec: (s, by) => ({ ...s, swapPagesPerSec: s.swapPagesPerSec + 1000 * by }),
   majorFaultsPerSec: (s, by) => ({ ...s, majorFaultsPerSec: s.majorFaultsPerSec + 1000 * by }),
   diskBusy: (s, by) => ({ ...s, diskBusy: Math.min(1, s.diskBusy + by / 4) }),
+  netUtil: (s, by) => ({ ...s, netUtil: Math.min(1, s.netUtil + by / 4) }),
   psiCpu: (s, by) => ({ ...s, psiCpu: Math.min(1, s.psiCpu + by / 4) }),
   psiMemSome: (s, by) => ({ ...s, psiMemSome: Math.min(1, s.psiMemSome + by / 4) }),
   psiMemFull: (s, by) => ({ ...s, psiMemFull: Math.min(s.psiMemSome, s.psiMemFull + by / 4) }),
@@ -76,6 +79,7 @@ const anyHost: fc.Arbitrary<Required<HostState>> = fc
     swapPagesPerSec: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 20_000, noNaN: true })),
     majorFaultsPerSec: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 20_000, noNaN: true })),
     diskBusy: fc.double({ min: 0, max: 1, noNaN: true }),
+    netUtil: fc.double({ min: 0, max: 1, noNaN: true }),
     psiCpu: fc.double({ min: 0, max: 1, noNaN: true }),
     psiMemSome: fc.double({ min: 0, max: 1, noNaN: true }),
     psiIoSome: fc.double({ min: 0, max: 1, noNaN: true }),
@@ -93,6 +97,7 @@ const anyHost: fc.Arbitrary<Required<HostState>> = fc
       swapPagesPerSec: r.swapPagesPerSec,
       majorFaultsPerSec: r.majorFaultsPerSec,
       diskBusy: r.diskBusy,
+      netUtil: r.netUtil,
       psiCpu: r.psiCpu,
       psiMemSome: r.psiMemSome,
       psiMemFull: r.psiMemSome * r.fullShare,
@@ -144,6 +149,19 @@ describe('the default model on synthetic hosts', () => {
       const io = disk.typed?.rank_io ?? NaN;
       assert.ok(io > (idle.typed?.rank_io ?? Infinity) + FAR, `${cpus} CPUs, saturated disk: rank_io ${io.toFixed(1)} against ${String(idle.typed?.rank_io)} idle`);
       assert.ok(disk.rank >= idle.rank - 1, `${cpus} CPUs, saturated disk: rank ${disk.rank.toFixed(1)} against ${idle.rank.toFixed(1)} idle`);
+    }
+  });
+
+  // No training run had network load: the backbone's network part, with its assumed
+  // weight, is all there is (docs/model.md), and it must reach the rank as written.
+  it('ranks a host whose link is saturated above idle by the backbone\'s assumed network part, on every size', () => {
+    for (const cpus of SIZES) {
+      const idle = rankOf({ cpus });
+      const half = rankOf({ cpus, netUtil: 0.5 });
+      const full = rankOf({ cpus, netUtil: 1 });
+      const part = (u: number): number => NET_WEIGHT * 100 * -Math.log1p(-Math.min(MAX_STALL, u));
+      assert.ok(Math.abs(half - idle - part(0.5)) < 0.5, `${cpus} CPUs, link at 50 %: ${half.toFixed(2)} against ${idle.toFixed(2)} idle`);
+      assert.ok(Math.abs(full - idle - part(1)) < 0.5, `${cpus} CPUs, link saturated: ${full.toFixed(2)} against ${idle.toFixed(2)} idle`);
     }
   });
 

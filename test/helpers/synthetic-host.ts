@@ -23,6 +23,7 @@ export interface HostState {
   swapPagesPerSec?: number; // pswpin + pswpout per second (half each); default 0
   majorFaultsPerSec?: number; // default 0
   diskBusy?: number; // share of time the disk had I/O in flight; default 0
+  netUtil?: number; // eth0's received bytes as a share of its 10 Gb/s link, 0..1; default 10 kB/s
   psiCpu?: number; // PSI cpu some avg10, 0..1; default 0
   psiMemSome?: number;
   psiMemFull?: number;
@@ -32,6 +33,7 @@ export interface HostState {
 }
 
 const HZ = 100; // USER_HZ
+const LINK_BYTES_PER_SEC = 10_000e6 / 8; // eth0's speed file says 10000 (Mb/s)
 const PAGE_KB = 4;
 
 function put(root: string, rel: string, text: string): void {
@@ -94,7 +96,7 @@ function render(s: Required<Omit<HostState, 'seconds'>>, t: number): Record<stri
     'Inter-|   Receive                                                |  Transmit\n' +
     ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n' +
     '    lo:    3193      29    0    0    0     0          0         0     3193      29    0    0    0     0       0          0\n' +
-    `  eth0: ${1_000_000 + Math.round(10_000 * t)} 5992 0 0 0 0 0 0 ${1_000_000 + Math.round(5000 * t)} 4056 0 0 0 0 0 0\n`;
+    `  eth0: ${1_000_000 + Math.round(Math.max(10_000, clamp01(s.netUtil) * LINK_BYTES_PER_SEC) * t)} 5992 0 0 0 0 0 0 ${1_000_000 + Math.round(5000 * t)} 4056 0 0 0 0 0 0\n`;
   const psi = (some: number, full: number | undefined): string =>
     `some avg10=${(100 * clamp01(some)).toFixed(2)} avg60=0.00 avg300=0.00 total=1000\n` +
     (full === undefined ? '' : `full avg10=${(100 * clamp01(full)).toFixed(2)} avg60=0.00 avg300=0.00 total=0\n`);
@@ -131,6 +133,7 @@ export function fullState(state: HostState): Required<HostState> {
     swapPagesPerSec: state.swapPagesPerSec ?? 0,
     majorFaultsPerSec: state.majorFaultsPerSec ?? 0,
     diskBusy: state.diskBusy ?? 0,
+    netUtil: state.netUtil ?? 0,
     psiCpu: state.psiCpu ?? 0,
     psiMemSome: state.psiMemSome ?? 0,
     psiMemFull: state.psiMemFull ?? 0,
