@@ -37,6 +37,11 @@ export interface MetricsConfig {
   textfile: string | null; // a *.prom file for node_exporter's textfile collector, rewritten each tick; null: none
 }
 
+// What the kernel cannot tell the network collector.
+export interface NetworkConfig {
+  link_speed: number | null; // Mb/s assumed for a physical interface whose kernel reports no speed; null: none
+}
+
 export interface ChildElimConfig {
   name: string | null;
   command: readonly string[]; // argv; command[0] is an absolute path
@@ -60,6 +65,7 @@ export interface Config {
   gpu: GpuConfig;
   elims: readonly ChildElimConfig[];
   metrics: MetricsConfig;
+  network: NetworkConfig;
 }
 
 // The configuration used when no file is given.
@@ -80,8 +86,12 @@ export function defaultConfig(): Config {
     gpu: { enabled: 'auto', command: 'nvidia-smi', interval: 30, timeout: 10 },
     elims: [],
     metrics: { textfile: null },
+    network: { link_speed: null },
   };
 }
+
+// The fastest link an assumed speed may claim, in Mb/s: 10 Tb/s.
+export const MAX_LINK_SPEED_MBPS = 1e7;
 
 // LIM reads one report per 5 s; faster reports pile up in the pipe.
 export const MIN_LIM_INTERVAL = 5;
@@ -167,11 +177,12 @@ interface NumberRule {
   max?: number;
   integer?: boolean;
   above?: number; // exclusive minimum
+  unit?: string; // named in the message: "a number of Mb/s"
 }
 
 function num(c: Checker, path: Path, value: unknown, fallback: number, rule: NumberRule): number {
   if (value === undefined) return fallback;
-  const parts: string[] = [rule.integer === true ? 'an integer' : 'a number'];
+  const parts: string[] = [`${rule.integer === true ? 'an integer' : 'a number'}${rule.unit === undefined ? '' : ` of ${rule.unit}`}`];
   if (rule.above !== undefined) parts.push(`greater than ${rule.above}`);
   if (rule.min !== undefined && rule.max !== undefined) parts.push(`from ${rule.min} to ${rule.max}`);
   else if (rule.min !== undefined) parts.push(`of at least ${rule.min}`);
@@ -277,6 +288,7 @@ const TOP_KEYS = [
   'gpu',
   'elims',
   'metrics',
+  'network',
 ] as const;
 
 // More child elims than this are refused: each is a process lavarank runs as root.
@@ -366,6 +378,12 @@ export function validateConfig(
   const history = section(c, ['history'], top['history'], ['enabled', 'dir', 'max_bytes', 'keep']);
   const gpu = section(c, ['gpu'], top['gpu'], ['enabled', 'command', 'interval', 'timeout']);
   const metrics = section(c, ['metrics'], top['metrics'], ['textfile']);
+  const network = section(c, ['network'], top['network'], ['link_speed']);
+  let linkSpeed: number | null = d.network.link_speed;
+  if (network['link_speed'] !== undefined && network['link_speed'] !== null) {
+    linkSpeed = num(c, ['network', 'link_speed'], network['link_speed'], -1, { above: 0, max: MAX_LINK_SPEED_MBPS, unit: 'Mb/s' });
+    if (linkSpeed === -1) linkSpeed = null;
+  }
   let gpuEnabled: 'auto' | boolean = d.gpu.enabled;
   if (gpu['enabled'] !== undefined) {
     if (gpu['enabled'] === 'auto' || typeof gpu['enabled'] === 'boolean') gpuEnabled = gpu['enabled'];
@@ -406,6 +424,7 @@ export function validateConfig(
     metrics: {
       textfile: metrics['textfile'] === undefined || metrics['textfile'] === null ? null : str(c, ['metrics', 'textfile'], metrics['textfile'], '', promPath) || null,
     },
+    network: { link_speed: linkSpeed },
   };
   config.elims = checkElims(c, top['elims']);
   // The typed ranks are reported as <resource>_cpu, _mem and _io: valid load index names too.

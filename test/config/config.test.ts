@@ -104,6 +104,32 @@ describe('parseConfigText', () => {
     assert.match(problemsOf(`resource: ${long}\ntyped_ranks: true\n`)[0] ?? '', /resource: with typed_ranks: true, "rx+_cpu" must be a load index name too \(at most 39 characters\)/);
   });
 
+  it('reads network.link_speed in Mb/s, null by default and when given as null', () => {
+    assert.equal(defaultConfig().network.link_speed, null);
+    assert.equal(parseConfigText('network:\n  link_speed: 10000\n', 'x').network.link_speed, 10000);
+    assert.equal(parseConfigText('network:\n  link_speed: 2.5\n', 'x').network.link_speed, 2.5);
+    assert.equal(parseConfigText('network:\n  link_speed: null\n', 'x').network.link_speed, null);
+    assert.equal(parseConfigText('network: {}\n', 'x').network.link_speed, null);
+    assert.ok(Object.isFrozen(parseConfigText('network: {link_speed: 1000}\n', 'x').network));
+  });
+
+  it('refuses a network.link_speed that is not a speed in Mb/s above 0 and up to 10 Tb/s, naming the key and its line', () => {
+    const expected = 'expected a number of Mb/s greater than 0 of at most 10000000';
+    assert.deepEqual(problemsOf('network:\n  link_speed: 0\n'), [`lavarank.yaml:2:15: network.link_speed: ${expected}, received 0`]);
+    assert.deepEqual(problemsOf('network:\n  link_speed: -1000\n'), [`lavarank.yaml:2:15: network.link_speed: ${expected}, received -1000`]);
+    assert.deepEqual(problemsOf('network:\n  link_speed: 10G\n'), [`lavarank.yaml:2:15: network.link_speed: ${expected}, received "10G"`]);
+    assert.deepEqual(problemsOf('network:\n  link_speed: "10000"\n'), [`lavarank.yaml:2:15: network.link_speed: ${expected}, received "10000"`]);
+    assert.deepEqual(problemsOf('network:\n  link_speed: 2e7\n'), [`lavarank.yaml:2:15: network.link_speed: ${expected}, received 20000000`]);
+    assert.deepEqual(problemsOf('network:\n  link_speed: .inf\n'), [`lavarank.yaml:2:15: network.link_speed: ${expected}, received Infinity`]);
+  });
+
+  it('refuses an unknown key under network, and a network that is not a mapping, naming them', () => {
+    assert.deepEqual(problemsOf('network:\n  link_sped: 1000\n'), [
+      "lavarank.yaml:2:3: unknown key 'network.link_sped' (did you mean 'link_speed'?); known keys: link_speed",
+    ]);
+    assert.deepEqual(problemsOf('network: 10000\n'), ['lavarank.yaml:1:10: network: expected a mapping with keys link_speed, received 10000']);
+  });
+
   it('refuses a log level that pino does not have', () => {
     assert.match(problemsOf('log:\n  level: verbose\n')[0] ?? '', /log\.level: expected one of fatal, error, warn, info, debug, trace, silent, received "verbose"/);
   });

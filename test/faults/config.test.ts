@@ -35,6 +35,7 @@ const KINDS: Record<string, Kind> = {
   'gpu.enabled': 'tristate',
   'gpu.command': 'command',
   'metrics.textfile': 'prom-path',
+  'network.link_speed': 'optional-number',
 };
 
 // Values no key of that kind accepts: wrong types, then out of range or malformed.
@@ -115,7 +116,7 @@ describe('every configuration key wrong in turn', () => {
     }
   }
 
-  for (const section of ['log', 'history', 'gpu', 'metrics']) {
+  for (const section of ['log', 'history', 'gpu', 'metrics', 'network']) {
     it(`${section}: a value that is not a mapping, or an unknown key in it, is refused naming it`, () => {
       assert.match(refusal(`${section}: 5\n`).problems[0]!, new RegExp(`^lavarank\\.yaml:1:\\d+: ${section}: expected a mapping`));
       assert.match(refusal(`${section}:\n  bogus: 1\n`).problems[0]!, new RegExp(`^lavarank\\.yaml:2:3: unknown key '${section}\\.bogus'`));
@@ -169,12 +170,13 @@ const ALL_WRONG = [
   'intervall: 10',
   'elims: [{command: "/opt/elim -v"}]',
   'metrics: {textfile: lavarank.txt}',
+  'network: {link_speed: 0}',
 ].join('\n');
 const ALL_KEYS = [
   'resource', 'interval', 'nice', 'proc_root', 'sys_root', 'sample_deadline', 'pessimistic_after', 'pessimistic_rank', 'model',
   'log.file', 'log.level', 'log.max_bytes', 'log.keep', 'history.enabled', 'history.dir', 'history.max_bytes', 'history.keep',
   'gpu.enabled', 'gpu.command', 'gpu.interval', 'gpu.timeout', "unknown key 'intervall' (did you mean 'interval'?)", 'elims[0].command',
-  'metrics.textfile',
+  'metrics.textfile', 'network.link_speed',
 ];
 
 function check(path: string): { status: number | null; stdout: string } {
