@@ -207,8 +207,16 @@ function utilizationOf(rxBytesPerSec: number, txBytesPerSec: number, speedBitsPe
   return u < 1 ? u : 1;
 }
 
+// The bits per second of options.linkSpeedMbps, checked where it is used.
+function assumedSpeed(mbps: number | undefined): number | undefined {
+  if (mbps === undefined) return undefined;
+  if (!Number.isFinite(mbps) || mbps <= 0) throw new TypeError(`linkSpeedMbps must be a positive number of Mb/s, received ${String(mbps)}`);
+  return mbps * 1e6;
+}
+
 // Reads /proc/net/dev and each physical interface's speed every tick (a link can
-// renegotiate). An interface reports from its second reading on and is left out for
+// renegotiate); where the kernel reports no speed, options.linkSpeedMbps is assumed.
+// An interface reports from its second reading on and is left out for
 // a tick when a counter went backwards (driver reset); it is then classified again,
 // in case the name now belongs to another device. The whole file is parsed and new
 // interfaces classified on the first tick and when the lines change; otherwise only
@@ -219,6 +227,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
   const file = netDev.path;
   const sysRoot = options.sysRoot ?? '/sys';
   const detail = options.detail ?? true;
+  const assumed = assumedSpeed(options.linkSpeedMbps); // bits/s, once: the hot path only reads it
   const physical = new Map<string, boolean>();
   const speedFiles = new Map<string, KernelFile>(); // of the physical interfaces
   const speeds = new Map<string, number | undefined>(); // the last speed read of each (undefined: unknown)
@@ -281,7 +290,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
       const index = old.interfaces === now.interfaces ? undefined : new Map(old.interfaces.map((c, i) => [c.name, i]));
       const seconds = (monotonicMs - before.at) / 1000;
       let counted = 0;
-      let utilizationMax: number | undefined; // over the interfaces with a known speed
+      let utilizationMax: number | undefined; // over the interfaces with a known or assumed speed
       const interfaces: NetInterface[] | undefined = detail ? [] : undefined;
       let rxSum = 0;
       let txSum = 0;
@@ -297,7 +306,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
           continue;
         }
         counted++;
-        const speed = linkSpeed(name, rx > 0 || tx > 0);
+        const speed = linkSpeed(name, rx > 0 || tx > 0) ?? assumed;
         const utilization = speed === undefined ? undefined : utilizationOf(rx, tx, speed);
         if (utilization !== undefined && (utilizationMax === undefined || utilization > utilizationMax)) utilizationMax = utilization;
         if (interfaces === undefined) continue;

@@ -57,7 +57,7 @@ export interface NetInterface {
   name: string;
   rxBytesPerSec: number;
   txBytesPerSec: number;
-  speedBitsPerSec?: number; // absent when the driver does not say
+  speedBitsPerSec?: number; // the kernel's, else CollectorOptions.linkSpeedMbps; absent when neither says
   utilization?: number; // max(rx, tx) * 8 / speed, 0..1; absent without a speed
 }
 
@@ -67,7 +67,7 @@ export interface NetworkReading {
   interfaces?: NetInterface[];
   rxBytesPerSec?: number;
   txBytesPerSec?: number;
-  utilizationMax?: number; // absent when no interface has a known speed
+  utilizationMax?: number; // absent when no interface has a known or assumed speed
 }
 
 // Pressure stall information, avg10, as fractions 0..1 (the kernel prints percent).
@@ -121,6 +121,9 @@ export interface CollectorOptions {
   // onKernelFs (those on procfs and sysfs). Tests and `npm run bench` keep every file
   // of a generated tree open, as lavarank keeps a real node's /proc and /sys files.
   keepOpen?: (path: string) => boolean;
+  // The link speed (Mb/s) assumed for a physical interface whose kernel reports none
+  // (network.link_speed); the kernel's speed wins where known. Default: none assumed.
+  linkSpeedMbps?: number;
 }
 
 // A collector keeps its own previous counters; collect() is called once per tick.

@@ -138,6 +138,7 @@ export function collectorsFromConfig(
     sysRoot: config.sys_root,
     detail: deps.detail ?? true,
     ...(deps.keepOpen === undefined ? {} : { keepOpen: deps.keepOpen }),
+    ...(config.network.link_speed === null ? {} : { linkSpeedMbps: config.network.link_speed }),
     gpu: {
       enabled: config.gpu.enabled,
       command: config.gpu.command,

@@ -146,6 +146,51 @@ test('an interface without a known speed has throughput but no utilization', (t)
   assert.equal(r?.utilizationMax, undefined);
 });
 
+test('the captured virtio host, whose eth0 reports speed -1, has a utilization against linkSpeedMbps: 0 for its idle link, not absent', (t) => {
+  const host = fakeHost(t);
+  const c = createNetworkCollector({ ...host, linkSpeedMbps: 1000 });
+  host.load('proc-idle', 't0');
+  c.collect(0);
+  host.load('proc-idle', 't1');
+  const r = c.collect(3000);
+  assert.deepEqual(r?.interfaces, [{ name: 'eth0', rxBytesPerSec: 0, txBytesPerSec: 0, speedBitsPerSec: 1e9, utilization: 0 }]);
+  assert.equal(r?.utilizationMax, 0);
+});
+
+test('an interface whose speed file is missing or says -1 is measured against linkSpeedMbps, and a known kernel speed still wins', (t) => {
+  const root = tempDir(t);
+  sysNet(root, { eth0: undefined, eth1: '-1', eth2: '1000' }, ['docker0']);
+  const options = { procRoot: `${root}/proc`, sysRoot: `${root}/sys`, linkSpeedMbps: 10_000 };
+  const detailed = createNetworkCollector(options);
+  const lean = createNetworkCollector({ ...options, detail: false });
+  const both = (ms: number, counters: Record<string, [number, number]>) => {
+    writeTree(root, { 'proc/net/dev': dev(counters) });
+    return [detailed.collect(ms), lean.collect(ms)] as const;
+  };
+  both(0, { eth0: [0, 0], eth1: [0, 0], eth2: [0, 0], docker0: [0, 0] });
+  // 1 Gb/s on eth0, 2 Gb/s on eth1 (of an assumed 10), 0.5 Gb/s on eth2 (of the kernel's 1): eth2 is the busiest.
+  const [d, l] = both(1000, { eth0: [125e6, 0], eth1: [0, 250e6], eth2: [62.5e6, 0], docker0: [9e9, 9e9] });
+  assert.deepEqual(
+    d?.interfaces?.map((i) => [i.name, i.speedBitsPerSec, i.utilization]),
+    [
+      ['eth0', 1e10, 0.1],
+      ['eth1', 1e10, 0.2],
+      ['eth2', 1e9, 0.5],
+    ],
+  );
+  assert.equal(d?.utilizationMax, 0.5);
+  assert.deepEqual(l, { utilizationMax: 0.5 });
+  // The kernel learns eth1's speed (the link renegotiated): from then on it wins over the assumed one.
+  writeTree(root, { 'sys/class/net/eth1/speed': '2500\n' });
+  assert.deepEqual(both(2000, { eth0: [125e6, 0], eth1: [0, 500e6], eth2: [62.5e6, 0], docker0: [9e9, 9e9] })[1], { utilizationMax: 0.8 });
+});
+
+test('linkSpeedMbps that is not a positive number of Mb/s is refused when the collector is created, naming the option', () => {
+  for (const bad of [0, -1000, Number.NaN, Number.POSITIVE_INFINITY]) {
+    assert.throws(() => createNetworkCollector({ linkSpeedMbps: bad }), (err: unknown) => err instanceof TypeError && err.message === `linkSpeedMbps must be a positive number of Mb/s, received ${String(bad)}`);
+  }
+});
+
 test("an idle link's speed is not read again: its utilization is 0 whatever the speed, and a link is read again at its first bytes", (t) => {
   const root = tempDir(t);
   sysNet(root, { eth0: '1000', eth1: '-1' });

@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
 import type { Collector, CollectorName, CpuReading, LoadReading } from '../../src/collectors/types.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { createSampler } from '../../src/daemon/sampler.js';
-import { recordingLog } from '../collectors/helpers.js';
+import { defaultConfig } from '../../src/config/config.js';
+import { collectorsFromConfig, createSampler } from '../../src/daemon/sampler.js';
+import { recordingLog, tempDir, writeTree } from '../collectors/helpers.js';
 
 const CPU: CpuReading = { user: 0.5, system: 0.1, iowait: 0, steal: 0, busy: 0.6, online: 2 };
 const LOAD: LoadReading = { load1: 1, load1PerCpu: 0.5, runnable: 1, runnablePerCpu: 0.5, online: 2 };
@@ -123,4 +124,26 @@ test('close closes every collector even when one close throws', () => {
   createSampler({ collectors: [a, b], clock: new FakeClock(), log }).close();
   assert.deepEqual(closed, ['cpu']);
   assert.match(entries()[0]?.msg ?? '', /collector close failed: boom/);
+});
+
+test("the config's network.link_speed reaches the network collector, for an interface whose kernel reports no speed", (t) => {
+  const root = tempDir(t);
+  const netDev = (rx: number): string =>
+    'Inter-|   Receive |  Transmit\n face |bytes    packets|bytes    packets\n' + `  eth0: ${rx} 10 0 0 0 0 0 0 0 10 0 0 0 0 0 0\n`;
+  writeTree(root, { 'proc/net/dev': netDev(0), 'sys/class/net/eth0/device': '', 'sys/class/net/eth0/speed': '-1\n' });
+  const d = defaultConfig();
+  const controller = new AbortController();
+  const network = (linkSpeed: number | null) => {
+    const config = { ...d, proc_root: `${root}/proc`, sys_root: `${root}/sys`, gpu: { ...d.gpu, enabled: false }, network: { link_speed: linkSpeed } };
+    const c = collectorsFromConfig(config, { log: recordingLog().log, signal: controller.signal, detail: false }).find((x) => x.name === 'network')!;
+    t.after(() => c.close?.());
+    return c;
+  };
+  const assumed = network(1000);
+  const unknown = network(null);
+  assumed.collect(0);
+  unknown.collect(0);
+  writeTree(root, { 'proc/net/dev': netDev(25e6) });
+  assert.deepEqual(assumed.collect(1000), { utilizationMax: 0.2 });
+  assert.deepEqual(unknown.collect(1000), {});
 });
