@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bySeverity, formatFinding } from '../../src/commands/check.js';
-import { cliPath, mkfifo } from '../helpers.js';
+import { cliPath, mkfifo, tempDir } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
 
 function lavarank(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
@@ -122,5 +122,20 @@ describe('lavarank check with an OpenLava configuration', () => {
     const r = lavarank(['check'], { LSF_ENVDIR: '/nonexistent/openlava/etc' });
     assert.equal(r.status, 1, r.stdout);
     assert.match(r.stdout, /CRITICAL LSF_ENVDIR \/nonexistent\/openlava\/etc does not exist/);
+  });
+});
+
+describe('lavarank check without an OpenLava configuration', () => {
+  it('shows network.link_speed in the effective configuration', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = join(dir, 'lavarank.yaml');
+      writeFileSync(config, `log: {file: ${join(dir, 'l.log')}}\nhistory: {enabled: false}\ngpu: {enabled: false}\nnetwork: {link_speed: 10000}\n`, { mode: 0o644 });
+      const r = lavarank(['check', '--config', config, '--cpus', '16']);
+      const effective = r.stdout.slice(r.stdout.indexOf('effective configuration:'));
+      assert.match(effective, /\n {4}network:\n {6}link_speed: 10000\n/, r.stdout);
+    } finally {
+      cleanup();
+    }
   });
 });
