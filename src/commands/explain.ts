@@ -11,6 +11,7 @@ import type { CollectorName } from '../collectors/types.js';
 import { ModelError, errorMessage } from '../util/errors.js';
 import { cliLogger } from '../daemon/log.js';
 import { FEATURES, IDLE_VALUE, toFeatures, type FeatureUnit, type Features } from '../model/features.js';
+import { NET_WEIGHT } from '../model/backbone.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import type { TypedRanks } from '../model/rank.js';
 import { modelPathFor } from '../model/rankers.js';
@@ -43,6 +44,7 @@ export interface Explanation {
   backbone: number; // the physical backbone's rank (src/model/backbone.ts)
   correction: number; // what the network added to it
   typed: TypedRanks; // CPU-bound, memory-bound, io-bound jobs
+  link: number; // what the busiest network link adds to the backbone's rank (an assumed weight)
   outside: OutsideInput[]; // where the correction is never below 0
   idleRank: number; // the rank with every feature at its idle value
   features: FeatureExplanation[]; // largest contribution (in absolute value) first
@@ -72,7 +74,8 @@ export function explainFeatures(model: LoadedModel, f: Pick<Features, 'values' |
   const ranges = new Map(model.file.ranges.map((r) => [r.feature, r]));
   const outside = e.outside.map((name): OutsideInput => ({ name, raw: f.named[name] ?? null, min: ranges.get(name)?.min ?? null, max: ranges.get(name)?.max ?? null }));
   const idle = model.predict({ values: f.values.map(() => IDLE_VALUE), named: {} });
-  return { model: model.id, rank: e.rank, backbone: e.backbone.rank, correction: e.correction, typed: e.typed, outside, idleRank: idle, features };
+  const link = NET_WEIGHT * e.backbone.net;
+  return { model: model.id, rank: e.rank, backbone: e.backbone.rank, correction: e.correction, typed: e.typed, link, outside, idleRank: idle, features };
 }
 
 function formatRaw(value: number | null, unit: FeatureUnit): string {
@@ -104,7 +107,7 @@ export function formatExplanation(e: Explanation): string {
     `${e.host.slice(0, 30)}  ${when}  model ${e.model}`.slice(0, 80),
     `rank ${e.rank.toFixed(0)}: a job started now should take ${(1 + e.rank / 100).toFixed(2)} times as long as on an idle host`.slice(0, 80),
     `= backbone ${e.backbone.toFixed(0)} ${e.correction < -0.5 ? '-' : '+'} network ${Math.abs(Math.round(e.correction))}; ${outside}`.slice(0, 80),
-    `by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}`,
+    `by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}${e.link >= 0.5 ? `; busiest link +${e.link.toFixed(0)}` : ''}`.slice(0, 80),
     `feature            value            scaled  adds  (every feature idle: rank ${e.idleRank.toFixed(0)})`,
   ];
   const broken = Object.keys(e.failures);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { explainFeatures, formatExplanation, type Explanation } from '../../src/commands/explain.js';
+import { NET_WEIGHT } from '../../src/model/backbone.js';
 import { FEATURE_NAMES, featureIndex, toFeatures } from '../../src/model/features.js';
 import { loadModel, modelFromFile } from '../../src/model/model.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
@@ -117,6 +118,16 @@ describe('formatExplanation', () => {
     assert.match(lines[2]!, new RegExp(`^= backbone ${e.backbone.toFixed(0)} [+-] network \\d+; every input within the calibration$`));
     assert.match(lines[3]!, /^by job type: CPU-bound \d+, memory-bound \d+, io-bound \d+$/);
     assert.match(lines[5]!, /^runnable_per_cpu\s+1\.20 per CPU\s+0\.300\s+\+\d+  #{20}$/);
+  });
+
+  it('says what the busiest link adds beside the job types when it adds a rank point or more, and nothing otherwise', () => {
+    const s = fullSample();
+    s.network!.utilizationMax = 0.95;
+    const e = explanation(s);
+    assert.ok(Math.abs(e.link - NET_WEIGHT * 100 * -Math.log(0.05)) < 1e-9, String(e.link));
+    assert.match(formatExplanation(e).split('\n')[3]!, /^by job type: CPU-bound \d+, memory-bound \d+, io-bound \d+; busiest link \+15$/);
+    s.network!.utilizationMax = 0;
+    assert.match(formatExplanation(explanation(s)).split('\n')[3]!, /io-bound \d+$/);
   });
 
   it('writes rates, fractions and unavailable inputs readably', () => {
