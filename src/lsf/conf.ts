@@ -5,6 +5,10 @@
 // was, byte for byte. A merge first removes any earlier blocks and then adds
 // them again, which makes it idempotent.
 //
+// Lines keep their own line ending: a file whose line ends are mostly CRLF gets
+// CRLF lines from the merge too, any other file LF ones. OpenLava reads both
+// (lib.words.c and lib.wconf.c turn the CR into a blank, which a line's end drops).
+//
 // The parsing follows OpenLava 4.0's lib.words.c and lim.conf.c: `#` outside
 // double quotes starts a comment anywhere on a line, a trailing `\` joins the
 // next line, section and keyword names are case-insensitive, a table row's
@@ -81,8 +85,23 @@ function firstWord(text: string): string {
 }
 
 // Splits text into lines; the last element is '' when the text ends with a newline.
+// A CRLF line keeps its CR, so a line lavarank did not write comes back as it was.
 export function splitLines(text: string): string[] {
   return text.split('\n');
+}
+
+// True when most of the text's line ends are CRLF; a tie, or no line end, is LF.
+// By majority rather than by the first line, so one line pasted from elsewhere
+// does not decide for the file; lines the merge adds keep the majority as it was.
+function usesCrlf(text: string): boolean {
+  const crlf = text.split('\r\n').length - 1;
+  const all = text.split('\n').length - 1;
+  return crlf > all - crlf;
+}
+
+// The lines with the CR of a CRLF file added where it is missing.
+function withLineEnd(lines: readonly string[], crlf: boolean): string[] {
+  return crlf ? lines.map((line) => (line.endsWith('\r') ? line : `${line}\r`)) : [...lines];
 }
 
 // The sections of a configuration file. Throws ConfigError naming the file and
@@ -134,7 +153,8 @@ function cell(section: ConfSection, row: ConfRow, key: string): string | undefin
 export function removeBlocks(text: string, file: string): string {
   const out: string[] = [];
   let openedAt = -1;
-  splitLines(text).forEach((line, i) => {
+  const lines = splitLines(text);
+  lines.forEach((line, i) => {
     if (line.startsWith(BLOCK_BEGIN)) {
       if (openedAt >= 0) throw new ConfigError(`${file} line ${i + 1}: a lavarank block starts inside the one from line ${openedAt + 1}`);
       openedAt = i;
@@ -148,15 +168,23 @@ export function removeBlocks(text: string, file: string): string {
     }
   });
   if (openedAt >= 0) throw new ConfigError(`${file} line ${openedAt + 1}: a lavarank block never ends (no "${BLOCK_END}" line)`);
+  // A block that ends a file without a final newline was appended after the file's
+  // last line, whose line end came with the block (see appendAtEnd): in a CRLF file
+  // its CR goes too.
+  const last = out.length - 1;
+  if (lines.at(-1)?.startsWith(BLOCK_END) === true && usesCrlf(text) && out[last]?.endsWith('\r') === true) {
+    out[last] = out[last]!.slice(0, -1);
+  }
   return out.join('\n');
 }
 
-function block(origin: string, body: readonly string[], replaced: readonly string[] = []): string[] {
+// A marked block. The replaced lines keep their own line ends, so that removing the
+// block gives them back byte for byte; the others get the file's.
+function block(crlf: boolean, origin: string, body: readonly string[], replaced: readonly string[] = []): string[] {
   return [
-    `${BLOCK_BEGIN}: added by "lavarank install --merge-conf" from ${origin}; "--uninstall --merge-conf" removes it`,
+    ...withLineEnd([`${BLOCK_BEGIN}: added by "lavarank install --merge-conf" from ${origin}; "--uninstall --merge-conf" removes it`], crlf),
     ...replaced.map((line) => WAS_PREFIX + line),
-    ...body,
-    BLOCK_END,
+    ...withLineEnd([...body, BLOCK_END], crlf),
   ];
 }
 
@@ -195,9 +223,14 @@ function applyEdits(lines: readonly string[], edits: Edit[]): string {
 
 // Inserts lines after the file's last line, before its final newline if it has
 // one; nothing outside the block changes, so removing the block restores the file.
-function appendAtEnd(lines: readonly string[], added: readonly string[]): Edit {
+// Without a final newline the file still ends without one, after the block; in a
+// CRLF file the old last line then gets the CR of its new line end, which
+// removeBlocks takes off again.
+function appendAtEnd(lines: readonly string[], added: readonly string[], crlf: boolean): Edit {
   const at = lines.length > 0 && lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;
-  return { first: at, last: at - 1, lines: [...added] };
+  if (!crlf || at === 0 || at < lines.length) return { first: at, last: at - 1, lines: [...added] };
+  const end = added.length - 1;
+  return { first: at - 1, last: at - 1, lines: [`${lines[at - 1]}\r`, ...added.map((line, i) => (i === end ? line.replace(/\r$/, '') : line))] };
 }
 
 // The outcome of merging one file.
@@ -222,6 +255,7 @@ interface TableMerge {
   origin: string;
   pristine: string;
   lines: string[];
+  crlf: boolean; // the file's lines end in CRLF
   sections: ConfSection[];
   target: ConfSection | undefined; // the first section with a header: new rows go there
   wanted: ConfSection;
@@ -246,7 +280,7 @@ function startTableMerge(text: string, file: string, snippet: string, origin: st
     }
   }
   const lines = splitLines(pristine);
-  return { origin, pristine, lines, sections, target, wanted, snippetLines: splitLines(snippet), edits: [], warnings: [], notes: [] };
+  return { origin, pristine, lines, crlf: usesCrlf(pristine), sections, target, wanted, snippetLines: splitLines(snippet), edits: [], warnings: [], notes: [] };
 }
 
 // The first row, in any of the sections, whose RESOURCENAME is name.
@@ -265,14 +299,14 @@ function addRows(m: TableMerge, rows: ReadonlyArray<ReadonlyMap<string, string>>
   const header = m.target?.header;
   if (m.target !== undefined && header !== undefined) {
     const formatted = rows.map((want) => formatRow(header, m.lines[header.first] ?? '', want));
-    m.edits.push({ first: m.target.end, last: m.target.end - 1, lines: block(m.origin, formatted) });
+    m.edits.push({ first: m.target.end, last: m.target.end - 1, lines: block(m.crlf, m.origin, formatted) });
     return;
   }
   const snippetHeader = m.wanted.header;
   const headerLine = m.snippetLines[snippetHeader?.first ?? 0] ?? '';
   const formatted = rows.map((want) => (snippetHeader === undefined ? '' : formatRow(snippetHeader, headerLine, want)));
   const body = [`Begin ${m.wanted.name}`, headerLine.trimEnd(), ...formatted, `End ${m.wanted.name}`];
-  m.edits.push(appendAtEnd(m.lines, block(m.origin, body)));
+  m.edits.push(appendAtEnd(m.lines, block(m.crlf, m.origin, body), m.crlf));
 }
 
 function finish(m: TableMerge): MergeResult {
@@ -310,7 +344,7 @@ export function mergeResources(text: string, file: string, snippet: string, orig
       m.edits.push({
         first: found.row.first,
         last: found.row.last,
-        lines: block(origin, [formatRow(header, m.lines[header.first] ?? '', want)], m.lines.slice(found.row.first, found.row.last + 1)),
+        lines: block(m.crlf, origin, [formatRow(header, m.lines[header.first] ?? '', want)], m.lines.slice(found.row.first, found.row.last + 1)),
       });
       m.warnings.push(
         `${where} declared ${name} with INCREASING ${increasing || '(none)'}: order[${name}] would then send jobs to the BUSIEST host, and hosts whose elim is dead first. ` +
@@ -332,7 +366,7 @@ export function mergeResourceMap(text: string, file: string, snippet: string, or
     for (const row of section.rows) {
       const name = cell(section, row, 'RESOURCENAME');
       if (name === undefined || !unmapped.includes(name)) continue;
-      m.edits.push({ first: row.first, last: row.last, lines: block(origin, [], m.lines.slice(row.first, row.last + 1)) });
+      m.edits.push({ first: row.first, last: row.last, lines: block(m.crlf, origin, [], m.lines.slice(row.first, row.last + 1)) });
       m.warnings.push(
         `${file} line ${row.first + 1} maps ${name} in the ResourceMap. OpenLava 4.0 then gives ${name} the flag 0x40, which mbatchd also uses for free job slots, ` +
           `so order[${name}] would sort hosts by free slots instead of by ${name}. Taken out (kept as a comment; --uninstall --merge-conf puts it back).`,
@@ -392,7 +426,8 @@ interface Setting {
 function settingOf(lines: readonly string[], row: ConfRow): Setting | undefined {
   const text = lines.slice(row.first, row.last + 1);
   const joined = text.map((l) => stripComment(l).replace(/\\\s*$/, ' ')).join(' ');
-  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(joined);
+  // s: a CRLF line's CR is blank space to OpenLava, but `.` alone does not match it
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/s.exec(joined);
   return m === null ? undefined : { key: m[1]!.toUpperCase(), value: m[2]!.trim().replace(/\s+/g, ' '), lines: text };
 }
 
@@ -450,7 +485,8 @@ export function mergeQueues(text: string, file: string, snippet: string, origin:
     break;
   }
   const body = [...notesAbove, ...queue];
-  return { text: applyEdits(lines, [appendAtEnd(lines, block(origin, body))]), warnings: [], notes };
+  const crlf = usesCrlf(pristine);
+  return { text: applyEdits(lines, [appendAtEnd(lines, block(crlf, origin, body), crlf)]), warnings: [], notes };
 }
 
 // The cluster names listed in lsf.shared's Cluster section.

@@ -165,6 +165,61 @@ test('a setting an administrator changed or added inside the queue block is kept
   assert.equal(removeBlocks(merged.text, 'lsb.queues'), text);
 });
 
+const toCrlf = (text: string): string => text.replace(/\n/g, '\r\n');
+const toLf = (text: string): string => text.replace(/\r\n/g, '\n');
+// a line end that is not CRLF
+const LF_ONLY = /(^|[^\r])\n/;
+const mergeMap = (text: string): string => mergeResourceMap(text, 'lsf.cluster.openlava', MAP, 'o', ['rank']).text;
+const mergeQueue = (text: string): string => mergeQueues(text, 'lsb.queues', QUEUE, 'o').text;
+
+test('a CRLF lsf.shared, lsf.cluster and lsb.queues merge to CRLF lines only, as the LF merge otherwise, and are restored exactly', () => {
+  const mappedRank = `${sample('fresh', 'lsf.cluster.openlava')}Begin ResourceMap\nRESOURCENAME  LOCATION\nrank          ([default])\nEnd ResourceMap\n`;
+  const cases: Array<[string, string, (text: string) => string]> = [
+    ['fresh lsf.shared', sample('fresh', 'lsf.shared'), (t) => resources(t).text],
+    ['capture lsf.shared (rank INCREASING N replaced)', sample('capture', 'lsf.shared'), (t) => resources(t).text],
+    ['fresh lsf.cluster (no ResourceMap)', sample('fresh', 'lsf.cluster.openlava'), mergeMap],
+    ['lsf.cluster mapping rank (taken out)', mappedRank, mergeMap],
+    ['lsb.queues', sample('fresh', 'lsb.queues'), mergeQueue],
+  ];
+  for (const [what, lf, merge] of cases) {
+    const lfMerged = merge(lf);
+    assert.notEqual(lfMerged, lf, what);
+    assert.doesNotMatch(lfMerged, /\r/, `${what}: an LF file stays LF`);
+    const crlf = toCrlf(lf);
+    const merged = merge(crlf);
+    assert.doesNotMatch(merged, LF_ONLY, what);
+    assert.equal(toLf(merged), lfMerged, what);
+    assert.equal(merge(merged), merged, `${what}: a second merge changes nothing`);
+    assert.equal(removeBlocks(merged, what), crlf, what);
+  }
+});
+
+test('a CRLF file without a final newline still ends without one after the merge, and is restored exactly', () => {
+  const cases: Array<[string, (text: string) => string]> = [
+    ['Begin Cluster\r\nClusterName\r\nc1\r\nEnd Cluster', (t) => resources(t).text],
+    [toCrlf(sample('fresh', 'lsb.queues')).trimEnd(), mergeQueue],
+  ];
+  for (const [text, merge] of cases) {
+    const merged = merge(text);
+    assert.doesNotMatch(merged, LF_ONLY);
+    assert.ok(merged.endsWith(BLOCK_END), merged.slice(-40));
+    assert.equal(toLf(merged), merge(toLf(text)));
+    assert.equal(merge(merged), merged);
+    assert.equal(removeBlocks(merged, 'f'), text);
+  }
+});
+
+test('in a file of mixed line ends the majority decides, a tie is LF, and lines lavarank did not write keep theirs', () => {
+  const mostlyCrlf = 'Begin Cluster\r\nClusterName\nc1\r\nEnd Cluster\r\n';
+  const merged = resources(mostlyCrlf).text;
+  assert.equal(merged.match(LF_ONLY)?.[0], 'e\n', 'only the ClusterName line ends in LF');
+  assert.equal(removeBlocks(merged, 'f'), mostlyCrlf);
+  const tie = 'Begin Cluster\r\nClusterName\nc1\r\nEnd Cluster\n';
+  const tieMerged = resources(tie).text;
+  assert.equal((tieMerged.match(/\r/g) ?? []).length, 2);
+  assert.equal(removeBlocks(tieMerged, 'f'), tie);
+});
+
 test('markers that do not pair up are errors naming the line', () => {
   assert.throws(() => removeBlocks(`a\n${BLOCK_BEGIN}\nb\n`, 'f'), /f line 2: a lavarank block never ends/);
   assert.throws(() => removeBlocks(`a\n${BLOCK_END}\n`, 'f'), /f line 2: a lavarank block ends that never started/);

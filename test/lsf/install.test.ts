@@ -318,6 +318,19 @@ test('rank declared INCREASING N is changed to Y, loudly, and --uninstall --merg
   [t.shared, t.cluster, t.queues].forEach((f, i) => assert.equal(readFileSync(f, 'utf8'), originals[i]));
 });
 
+test('CRLF configuration files stay CRLF through --merge-conf, and --uninstall --merge-conf restores them byte for byte', async () => {
+  const t = tree('capture');
+  const files = [t.shared, t.cluster, t.queues];
+  for (const f of files) writeFileSync(f, readFileSync(f, 'utf8').replace(/\n/g, '\r\n'));
+  const originals = files.map((f) => readFileSync(f, 'utf8'));
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  for (const f of files) assert.doesNotMatch(readFileSync(f, 'utf8'), /(^|[^\r])\n/, `${f} has only CRLF lines`);
+  assert.match(readFileSync(t.queues, 'utf8'), /^QUEUE_NAME += rank\r$/m);
+  assert.equal((await install(t, '--uninstall', '--merge-conf')).code, 0);
+  files.forEach((f, i) => assert.equal(readFileSync(f, 'utf8'), originals[i]));
+});
+
 test('rank in the ResourceMap is taken out, loudly, and elimtrig mapped instead', async () => {
   const t = tree('fresh');
   const original = `${readFileSync(t.cluster, 'utf8')}Begin ResourceMap\nRESOURCENAME  LOCATION\nrank          ([default])\nEnd ResourceMap\n`;
