@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { stripBom } from '../util/bom.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { parseLoadavg } from '../collectors/loadavg.js';
 import type { Sample } from '../collectors/types.js';
@@ -674,7 +675,7 @@ export function writeLines(path: string, lines: readonly object[]): void {
 // Reads raw records back from a journal (one JSON object a line, a torn last line ignored).
 export function readJournal(text: string, file = 'journal'): RawRecord[] {
   const out: RawRecord[] = [];
-  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  const lines = stripBom(text).split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
     let record: unknown;

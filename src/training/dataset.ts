@@ -3,6 +3,7 @@
 // (what the daemon would have seen when LIM placed the job) and the probe's
 // slowdown in percent. Read whole (they are small) and checked line by line.
 import { createHash } from 'node:crypto';
+import { stripBom } from '../util/bom.js';
 import { readRegularBytes } from '../util/paths.js';
 import type { Sample } from '../collectors/types.js';
 import { ParseError, errorCode, errorMessage } from '../util/errors.js';
@@ -75,8 +76,7 @@ export function readCalibration(path: string): CalibrationFile {
     throw new ParseError(path, `cannot read the calibration dataset: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
   }
   const sha256 = createHash('sha256').update(buf).digest('hex');
-  // A byte order mark (a file saved by a Windows editor) is not part of the first line.
-  return { path, sha256, ...parseCalibration(buf.toString('utf8').replace(/^\uFEFF/, ''), path) };
+  return { path, sha256, ...parseCalibration(stripBom(buf.toString('utf8')), path) };
 }
 
 // A run whose neighbours' CPU use (the share of CPUs used by processes calibrate did

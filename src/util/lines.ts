@@ -4,6 +4,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { stripBom } from './bom.js';
 import { ConfigError } from './errors.js';
 
 // One line without its newline. `complete` is false for a last line that has no
@@ -41,10 +42,11 @@ export async function* readLineBatches(input: string | Readable, options: LineOp
   let first = true;
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
     let text = pending + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
-    // A file saved by a Windows editor starts with a byte order mark; it is not part of the first line.
+    // A file saved by a Windows editor starts with a byte order mark; it is not part of the
+    // first line. The decoder gives '' until the mark's three bytes are all in.
     if (first && text.length > 0) {
       first = false;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      text = stripBom(text);
     }
     const batch: Line[] = [];
     let start = 0;
