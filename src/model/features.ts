@@ -44,6 +44,26 @@ export type RawLookup = (name: string) => number | undefined;
 const sum2 = (a: number | undefined, b: number | undefined): number | undefined =>
   a === undefined || b === undefined ? undefined : a + b;
 
+// The runnable tasks per CPU that the rank believes. /proc/loadavg's count is one
+// instant: a burst of short commands at the moment of the read (a job's launch, an
+// administrator's ps) showed a 2-CPU host that had been idle for the whole interval
+// as oversubscribed (rank 100-150 under a real LIM). Over the interval, the tasks
+// that wanted a CPU averaged at most the busy CPUs (busy × n) plus those waiting,
+// whom PSI cpu "some" counts as a share of the time: so at most busy × n + r × some,
+// plus one task that may just have arrived. A count above that is a transient and is
+// cut to it; a persistent load passes, since its CPU time and pressure account for
+// it. Without the CPU share or PSI (kernels before 4.20) the count is taken as read.
+function runnableShown(s: Sample): number | undefined {
+  const load = s.load;
+  if (load === undefined) return undefined;
+  const perCpu = load.runnablePerCpu;
+  const busy = s.cpu?.busy;
+  const some = s.pressure?.cpuSome;
+  if (busy === undefined || some === undefined || !(load.online > 0)) return perCpu;
+  const bound = busy + (1 + load.runnable * some) / load.online;
+  return perCpu <= bound ? perCpu : bound;
+}
+
 // The feature list, in the order the network sees it. Changing it (names, order,
 // scaling) makes every existing model file invalid for this build: the loader
 // compares the file's list with this one.
@@ -61,7 +81,14 @@ export const FEATURES: readonly FeatureSpec[] = [
   { name: 'cpu_iowait', unit: 'fraction', transform: 'linear', cap: 0.5, source: '/proc/stat: iowait share', read: (s) => s.cpu?.iowait },
   { name: 'cpu_steal', unit: 'fraction', transform: 'linear', cap: 0.5, source: '/proc/stat: steal share (time a hypervisor gave to others)', read: (s) => s.cpu?.steal },
   { name: 'load1_per_cpu', unit: 'per-cpu', transform: 'linear', cap: 4, source: '/proc/loadavg: 1-minute load / online CPUs', read: (s) => s.load?.load1PerCpu },
-  { name: 'runnable_per_cpu', unit: 'per-cpu', transform: 'linear', cap: 4, source: '/proc/loadavg: runnable tasks now / online CPUs', read: (s) => s.load?.runnablePerCpu },
+  {
+    name: 'runnable_per_cpu',
+    unit: 'per-cpu',
+    transform: 'linear',
+    cap: 4,
+    source: '/proc/loadavg: runnable tasks now, at most what the last interval\'s CPU busy share and PSI cpu account for plus one, / online CPUs',
+    read: runnableShown,
+  },
   { name: 'mem_used', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/meminfo: 1 - MemAvailable / MemTotal', read: (s) => s.memory?.usedFraction },
   {
     name: 'swap_io',

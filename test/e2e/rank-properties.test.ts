@@ -127,6 +127,16 @@ describe('the default model on synthetic hosts', () => {
     }
   });
 
+  // A real LIM showed this: an idle 2-CPU host ranked 107-153 at the ticks that met
+  // a burst of short commands, from /proc/loadavg's count of one instant.
+  it('ranks a host near idle when a burst of short commands meets the read after an idle interval, on every size', () => {
+    for (const cpus of SIZES) {
+      const idle = rankOf({ cpus });
+      const burst = rankOf({ cpus, runnable: cpus + 3, busy: 0.01, load1: 0.1, psiCpu: 0.002 });
+      assert.ok(burst < idle + NEAR, `${cpus} CPUs, ${cpus + 3} runnable at the read after an idle interval: ${burst.toFixed(1)} against ${idle.toFixed(1)} idle`);
+    }
+  });
+
   it('ranks swapping and memory stall far above idle, on every size', () => {
     for (const cpus of SIZES) {
       const idle = rankOf({ cpus });

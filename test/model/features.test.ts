@@ -55,6 +55,26 @@ describe('toFeatures', () => {
     assert.equal(at(g.values, 'major_faults'), 1);
   });
 
+  it('cuts a burst of runnable tasks that the interval\'s CPU time and CPU pressure cannot account for, to that plus one task', () => {
+    const s = fullSample({ ncpu: 2, busy: 0.01, runnablePerCpu: 2 });
+    s.pressure!.cpuSome = 0;
+    const f = toFeatures(s);
+    assert.equal(f.named['runnable_per_cpu'], 0.01 + 1 / 2);
+    assert.equal(f.named['free_cpus'], 2 - 2 * (0.01 + 1 / 2)); // derived from the count believed
+  });
+
+  it('keeps the runnable count of a host whose CPU time and pressure account for it, and of a kernel without PSI', () => {
+    const over = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 4 });
+    over.pressure!.cpuSome = 0.9; // 8 tasks on 2 CPUs: at most 1 + (1 + 8 × 0.9) / 2 = 5.1 per CPU
+    assert.equal(toFeatures(over).named['runnable_per_cpu'], 4);
+    const full = fullSample({ ncpu: 16, busy: 1, runnablePerCpu: 1 });
+    full.pressure!.cpuSome = 0; // one task per CPU, none waiting
+    assert.equal(toFeatures(full).named['runnable_per_cpu'], 1);
+    const old = fullSample({ ncpu: 2, busy: 0.01, runnablePerCpu: 2 });
+    delete old.pressure;
+    assert.equal(toFeatures(old).named['runnable_per_cpu'], 2);
+  });
+
   it('adds swap-in and swap-out into one swap activity feature, unavailable when either rate is', () => {
     const s = fullSample();
     s.memory!.swapInPerSec = 30;
@@ -139,8 +159,10 @@ describe('scaling', () => {
     }
   });
 
+  // For a count cut by PSI's bound (runnableShown), a host without PSI would show it
+  // uncut, which the values no longer hold: the copy keeps the cut count (docs/model.md).
   it('withoutFeatures gives what a host without those inputs would', () => {
-    const s = fullSample({ runnablePerCpu: 1.25 });
+    const s = fullSample({ busy: 0.9, runnablePerCpu: 1.25 });
     const f = toFeatures(s);
     const dropped = withoutFeatures(f.values, f.mask, PSI_FEATURES);
     const expected = toFeatures(without(s, 'pressure'));
