@@ -40,7 +40,8 @@ warnings alone exit 0.
   --config FILE     lavarank's configuration (default: as the elim finds it)
   --lsf-envdir DIR  OpenLava's configuration directory (default: $LSF_ENVDIR)
   --cluster NAME    the cluster, if lsf.shared lists several
-  --queues FILE     lsb.queues (default: $LSB_CONFDIR/<cluster>/configdir/lsb.queues)
+  --queues FILE     lsb.queues (default: $LSB_CONFDIR/lsb.queues, as OpenLava reads it,
+                    else $LSB_CONFDIR/<cluster>/configdir/lsb.queues, as LSF does)
   --lsf             IBM Spectrum LSF: the installed elim is elim.rank
   --cpus N          CPUs of a typical node, for the reservation (default: this host's)`;
 

@@ -14,7 +14,7 @@ import { errorCode } from '../util/errors.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { trustProblems } from '../util/trust.js';
 import { clusterNames, parseSections, valueText, type ConfRow, type ConfSection } from './conf.js';
-import { MAX_CONF_BYTES, MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
+import { findLsbQueues, lsbQueuesCandidates, MAX_CONF_BYTES, MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 
 // critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
 // something is broken or unsafe; warning: works, but not as lavarank recommends.
@@ -34,7 +34,7 @@ export interface LsfCheckInput {
   resource: string; // the config's resource name (rank)
   env: NodeJS.ProcessEnv; // for the variables that override lsf.conf
   cluster?: string; // --cluster, when lsf.shared lists several
-  queues?: string; // --queues FILE instead of $LSB_CONFDIR/<cluster>/configdir/lsb.queues
+  queues?: string; // --queues FILE instead of $LSB_CONFDIR/lsb.queues or $LSB_CONFDIR/<cluster>/configdir/lsb.queues
   lsf?: boolean; // IBM Spectrum LSF: the wrapper is elim.rank
   program: string; // this build's dist/src/cli.js
   childElims: readonly string[]; // the config's child elim programs
@@ -246,8 +246,13 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
     effective.push(`cluster: ${cluster.name} (${cluster.why})`);
     checkClusterFile(join(envdir, `lsf.cluster.${cluster.name}`), `lsf.cluster.${cluster.name}`, r, resources, add, effective);
     const confdir = setting('LSB_CONFDIR');
-    const queues = input.queues ?? join(confdir?.value ?? join(envdir, 'lsbatch'), cluster.name, 'configdir', 'lsb.queues');
-    checkQueues(queues, r, increasingOf(rank), input.expected, add, effective);
+    const confdirPath = confdir?.value ?? join(envdir, 'lsbatch');
+    const queues = input.queues ?? findLsbQueues(confdirPath, cluster.name, input.lsf === true);
+    if (queues === undefined) {
+      add('warning', `no lsb.queues at ${lsbQueuesCandidates(confdirPath, cluster.name, input.lsf === true).join(' or ')}, so no queue was checked (pass --queues FILE)`);
+    } else {
+      checkQueues(queues, r, increasingOf(rank), input.expected, add, effective);
+    }
   }
 
   // the installed elim

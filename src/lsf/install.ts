@@ -78,7 +78,8 @@ Installs the elim wrapper LIM runs, as root, on this host.
   --merge-conf      also merge openlava-conf/ into lsf.shared, lsf.cluster.<cluster>, lsb.queues
   --envdir DIR      where lsf.shared is (default $LSF_ENVDIR)
   --cluster NAME    the cluster name, if lsf.shared lists several
-  --queues FILE     lsb.queues (default $LSB_CONFDIR/<cluster>/configdir/lsb.queues)
+  --queues FILE     lsb.queues (default $LSB_CONFDIR/lsb.queues, as OpenLava reads it,
+                    else $LSB_CONFDIR/<cluster>/configdir/lsb.queues, as LSF does)
   --no-queue        leave lsb.queues alone
   --uninstall       remove the wrapper and put back the saved elim; with --merge-conf,
                     take lavarank's blocks out of the configuration files
@@ -458,6 +459,21 @@ function refuseText(file: string, text: string, at: number): never {
 }
 
 // LSB_CONFDIR as lsf.conf sets it; lsf.conf is a sh file, but only a plain value is used, never evaluated.
+// Where mbatchd reads lsb.queues, most likely first: OpenLava 4.0 reads it from
+// LSB_CONFDIR itself (mbd.init.c, readQueueConf), IBM Spectrum LSF from
+// LSB_CONFDIR/<cluster>/configdir. The other product's place comes second, for a
+// tree laid out the other way.
+export function lsbQueuesCandidates(confdir: string, cluster: string, lsf: boolean): string[] {
+  const flat = join(confdir, 'lsb.queues');
+  const perCluster = join(confdir, cluster, 'configdir', 'lsb.queues');
+  return lsf ? [perCluster, flat] : [flat, perCluster];
+}
+
+// The first candidate that exists, else undefined.
+export function findLsbQueues(confdir: string, cluster: string, lsf: boolean): string | undefined {
+  return lsbQueuesCandidates(confdir, cluster, lsf).find((path) => existsSync(path));
+}
+
 function lsbConfdir(envdir: string): string {
   const conf = join(envdir, 'lsf.conf');
   if (!existsSync(conf)) return join(envdir, 'lsbatch');
@@ -498,8 +514,16 @@ function findConfFiles(opts: Options, io: InstallIO): ConfFiles {
   }
   let queues: string | undefined;
   if (opts['no-queue'] !== true) {
-    queues = opts.queues === undefined ? join(lsbConfdir(envdir), cluster, 'configdir', 'lsb.queues') : resolve(opts.queues);
-    if (!existsSync(queues)) throw new InstallError(`${queues} does not exist; pass --queues FILE, or --no-queue to leave the queues alone`);
+    if (opts.queues === undefined) {
+      const confdir = lsbConfdir(envdir);
+      queues = findLsbQueues(confdir, cluster, opts.lsf === true);
+      if (queues === undefined) {
+        throw new InstallError(`no lsb.queues at ${lsbQueuesCandidates(confdir, cluster, opts.lsf === true).join(' or ')}; pass --queues FILE, or --no-queue to leave the queues alone`);
+      }
+    } else {
+      queues = resolve(opts.queues);
+      if (!existsSync(queues)) throw new InstallError(`${queues} does not exist; pass --queues FILE, or --no-queue to leave the queues alone`);
+    }
   }
   return { envdir, cluster, shared, clusterFile, queues };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkLsf, durationSeconds, parseLsfConf, parseResReq, type Finding, type LsfCheckInput } from '../../src/lsf/check.js';
@@ -114,6 +114,25 @@ describe('checkLsf', () => {
       edit(t.queues, 'RES_REQ      = order[rank]', 'RES_REQ      = order[-rank]');
       const second = await checkLsf(input(t));
       assert.equal(find(second.findings, /orders by -rank: with rank INCREASING Y that picks the BUSIEST host/)?.severity, 'critical');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('reads lsb.queues where OpenLava 4.0 keeps it, in LSB_CONFDIR itself, and names both places when neither has it', async () => {
+    const t = lsfTree('capture');
+    try {
+      writeFileSync(join(t.etc, 'lsf.conf'), `LSB_CONFDIR=${t.etc}\n`);
+      const flat = join(t.etc, 'lsb.queues');
+      writeFileSync(flat, readFileSync(t.queues, 'utf8'));
+      rmSync(t.queues);
+      const found = await checkLsf(input(t));
+      assert.equal(find(found.findings, /queue normal has order\[rank\] without rusage/)?.where, 'lsb.queues:4');
+      rmSync(flat);
+      const none = await checkLsf(input(t));
+      const missing = find(none.findings, /no lsb\.queues at/);
+      assert.equal(missing?.severity, 'warning');
+      assert.ok(missing?.message.includes(`${flat} or ${join(t.etc, 'openlava', 'configdir', 'lsb.queues')}`), missing?.message);
     } finally {
       t.cleanup();
     }

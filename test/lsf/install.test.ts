@@ -391,6 +391,33 @@ test('lsb.queues is found through LSB_CONFDIR in lsf.conf, or given with --queue
   assert.match(readFileSync(t.queues, 'utf8'), /QUEUE_NAME += rank/);
 });
 
+// OpenLava 4.0's mbatchd reads $LSB_CONFDIR/lsb.queues (mbd.init.c); LSF reads
+// $LSB_CONFDIR/<cluster>/configdir/lsb.queues. A real 4.0 install has only the first.
+test('lsb.queues is found where OpenLava 4.0 reads it, LSB_CONFDIR itself, before the LSF place, and LSF first with --lsf', async () => {
+  const t = tree('fresh');
+  const confdir = join(t.root, 'olconf');
+  mkdirSync(confdir, { mode: 0o755 });
+  const flat = join(confdir, 'lsb.queues');
+  copyFileSync(t.queues, flat);
+  writeFileSync(join(t.etc, 'lsf.conf'), `LSF_SERVERDIR=${t.sbin}\nLSB_CONFDIR=${confdir}\n`);
+  const r = await install(t, '--merge-conf', '--dry-run');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, new RegExp(`${flat.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  mkdirSync(join(confdir, 'openlava', 'configdir'), { recursive: true, mode: 0o755 });
+  const perCluster = join(confdir, 'openlava', 'configdir', 'lsb.queues');
+  copyFileSync(t.queues, perCluster);
+  const ol = await install(t, '--merge-conf');
+  assert.equal(ol.code, 0, ol.err);
+  assert.match(readFileSync(flat, 'utf8'), /QUEUE_NAME += rank/);
+  assert.doesNotMatch(readFileSync(perCluster, 'utf8'), /QUEUE_NAME += rank/);
+
+  rmSync(flat);
+  rmSync(perCluster);
+  const none = await install(t, '--merge-conf');
+  assert.equal(none.code, 1);
+  assert.ok(none.err.includes(`no lsb.queues at ${flat} or ${perCluster}; pass --queues FILE`), none.err);
+});
+
 test('the cluster name comes from lsf.shared, or --cluster when it lists several', async () => {
   const t = tree('fresh');
   writeFileSync(t.shared, readFileSync(t.shared, 'utf8').replace('openlava\nEnd Cluster', 'openlava\nother\nEnd Cluster'));
