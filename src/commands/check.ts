@@ -14,7 +14,7 @@ import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config } 
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { findExecutable } from '../util/exec.js';
 import { logCandidates } from '../daemon/log.js';
-import { lsfEnvProblems } from '../daemon/lsf-env.js';
+import { lsfEnvProblems, withLsfLogdir } from '../daemon/lsf-env.js';
 import { childProgram } from '../daemon/children.js';
 import { describeModel, modelPathFor } from '../model/rankers.js';
 import { loadModel } from '../model/model.js';
@@ -110,7 +110,9 @@ export async function main(argv: string[]): Promise<number> {
     printError(`lavarank check: ${errorMessage(err)}`);
     return 2;
   }
-  const env: NodeJS.ProcessEnv = { ...process.env, ...(args['lsf-envdir'] === undefined ? {} : { LSF_ENVDIR: args['lsf-envdir'] }) };
+  const given: NodeJS.ProcessEnv = { ...process.env, ...(args['lsf-envdir'] === undefined ? {} : { LSF_ENVDIR: args['lsf-envdir'] }) };
+  // LSF_LOGDIR from lsf.conf where the environment lacks it, as the daemon takes it.
+  const env = withLsfLogdir(given);
   const findings: Finding[] = [];
   const add = (severity: Severity, message: string): void => void findings.push({ severity, message });
   const notes: string[] = [];
@@ -190,7 +192,7 @@ export async function main(argv: string[]): Promise<number> {
     const lsf = await checkLsf({
       envdir,
       resource: config.resource,
-      env,
+      env: given, // so that each setting says whether it came from the environment or lsf.conf
       program: PROGRAM,
       childElims: config.elims.map((e) => e.command[0]!),
       ...(args.cluster === undefined ? {} : { cluster: args.cluster }),

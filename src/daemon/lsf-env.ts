@@ -2,7 +2,31 @@
 // names a directory that does not exist is a mistake (a typo, a file system not
 // mounted yet), so it is said, by `lavarank check` and in the daemon's log, rather
 // than silently replaced by a default.
-import { isDirectory } from '../util/paths.js';
+import { join } from 'node:path';
+import { MAX_CONF_BYTES, readLsfConf } from '../lsf/lsf-conf.js';
+import { isDirectory, readRegularText } from '../util/paths.js';
+
+// LIM passes the elim its own environment, and OpenLava's daemons read LSF_LOGDIR
+// from lsf.conf, not from a variable: under a real OpenLava 4.0 LIM the elim had
+// LSF_ENVDIR and no LSF_LOGDIR, so its log and history went to /var. This is the
+// environment with LSF_LOGDIR taken from $LSF_ENVDIR/lsf.conf (/etc/lsf.conf without
+// LSF_ENVDIR, where OpenLava looks then) when the environment does not set it: an
+// absolute path as written, nothing expanded. An unreadable lsf.conf changes nothing.
+export function withLsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string = (path) => readRegularText(path, MAX_CONF_BYTES)): NodeJS.ProcessEnv {
+  const own = env['LSF_LOGDIR'];
+  if (own !== undefined && own !== '') return env;
+  const envdir = env['LSF_ENVDIR'];
+  const file = join(envdir !== undefined && envdir !== '' ? envdir : '/etc', 'lsf.conf');
+  let text: string;
+  try {
+    text = read(file);
+  } catch {
+    return env; // no lsf.conf there: nothing to take, and `lavarank check` says why
+  }
+  const logdir = readLsfConf(text, file).values.get('LSF_LOGDIR')?.value;
+  if (logdir === undefined || !logdir.startsWith('/') || /[$`]/.test(logdir)) return env;
+  return { ...env, LSF_LOGDIR: logdir };
+}
 
 // Each LSF_ENVDIR / LSF_LOGDIR that is set but unusable, and what lavarank does instead.
 export function lsfEnvProblems(env: NodeJS.ProcessEnv, isDir: (path: string) => boolean = isDirectory): string[] {

@@ -17,7 +17,7 @@ import { collectGarbage } from '../util/gc.js';
 import { runIsolated } from '../util/exec.js';
 import { defaultHistoryDir, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
-import { lsfEnvProblems } from './lsf-env.js';
+import { lsfEnvProblems, withLsfLogdir } from './lsf-env.js';
 import { MetricsWriter } from './metrics.js';
 import { openRankers } from '../model/rankers.js';
 import { reniceProcess } from './nice.js';
@@ -83,7 +83,8 @@ export interface DaemonArgs {
 // the daemon cannot start, for a terminal (under LIM stderr is /dev/null, so the same
 // reason is always logged too).
 export async function runDaemon(args: DaemonArgs, complain: (text: string) => void, clock: Clock = systemClock): Promise<number> {
-  const env = process.env;
+  // LSF_LOGDIR from lsf.conf where LIM did not pass it: the log and history go there.
+  const env = withLsfLogdir(process.env);
   const interactive = isatty(1);
   const host = hostname();
   const source = findConfig(args.config, env, existsSync);
@@ -95,7 +96,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     fastInterval = testInterval(args.testInterval, env);
   } catch (err) {
     // The configured log location is unknown; log where the defaults would.
-    const fallback = setupLogging({ file: null, level: 'info', max_bytes: 10 * 1024 * 1024, keep: 3 }, { host });
+    const fallback = setupLogging({ file: null, level: 'info', max_bytes: 10 * 1024 * 1024, keep: 3 }, { host, env });
     const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
     fallback.log.fatal({ problems, config: source.path }, 'cannot start: invalid configuration');
     complain(`lavarank: cannot start: invalid configuration\n  ${problems.join('\n  ')}`);
@@ -103,7 +104,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     return 1;
   }
 
-  const logging = setupLogging(config.log, { host });
+  const logging = setupLogging(config.log, { host, env });
   const log = logging.log;
   const parentElim = env[PARENT_ENV];
   if (parentElim !== undefined && parentElim !== '') {

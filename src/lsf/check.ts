@@ -14,6 +14,7 @@ import { errorCode } from '../util/errors.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { trustProblems } from '../util/trust.js';
 import { clusterNames, parseSections, valueText, type ConfRow, type ConfSection } from './conf.js';
+import { readLsfConf, type Located } from './lsf-conf.js';
 import { findLsbQueues, lsbQueuesCandidates, MAX_CONF_BYTES, MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 
 // critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
@@ -47,65 +48,13 @@ export interface LsfCheckResult {
   effective: string[];
 }
 
-interface Located {
-  value: string;
-  line: number; // 1-based
-}
-
-// lsf.conf as OpenLava reads it: the value of each key, the line it came from, and
-// a finding for each line the daemons would refuse.
+// lsf.conf as OpenLava reads it (lsf-conf.ts), with each line the daemons would
+// refuse as an error finding.
 export function parseLsfConf(text: string, file: string): { values: Map<string, Located>; findings: Finding[] } {
-  const values = new Map<string, Located>();
-  const findings: Finding[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const first = i + 1;
-    let line = stripComment(lines[i] ?? '');
-    while (/\\\s*$/.test(line) && i + 1 < lines.length) line = line.replace(/\\\s*$/, '') + stripComment(lines[++i] ?? '');
-    line = line.trim();
-    if (line === '') continue;
-    const refuse = (why: string): void => {
-      findings.push({ severity: 'error', where: `${file}:${first}`, message: `${why}, and OpenLava's daemons refuse the whole file: ${JSON.stringify(line)}` });
-    };
-    const word = line.split(/\s/, 1)[0] ?? '';
-    const eq = word.indexOf('=');
-    if (eq <= 0) {
-      refuse('not a KEY=VALUE line (no blanks around "=")');
-      continue;
-    }
-    const rest = line.slice(eq + 1);
-    let value: string;
-    if (rest === '') value = '';
-    else if (/^\s/.test(rest)) {
-      refuse('a blank after "="');
-      continue;
-    } else if (rest.startsWith('"')) {
-      const close = rest.indexOf('"', 1);
-      if (close < 0 || rest.slice(close + 1).trim() !== '') {
-        refuse(close < 0 ? 'an unclosed quote' : 'more than one value');
-        continue;
-      }
-      value = rest.slice(1, close);
-    } else {
-      if (/\s/.test(rest)) {
-        refuse('more than one value (quote a value with blanks)');
-        continue;
-      }
-      value = rest;
-    }
-    values.set(word.slice(0, eq), { value, line: first });
-  }
-  return { values, findings };
+  const { values, refused } = readLsfConf(text, file);
+  return { values, findings: refused.map((r) => ({ severity: 'error' as const, ...r })) };
 }
 
-function stripComment(line: string): string {
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    if (line[i] === '"') quoted = !quoted;
-    else if (line[i] === '#' && !quoted) return line.slice(0, i);
-  }
-  return line;
-}
 
 // The parts of a resource requirement string that matter to rank.
 export interface ResReq {

@@ -42,6 +42,7 @@ import {
   mkdirSync,
   type Stats,
 } from 'node:fs';
+import { MAX_CONF_BYTES } from './lsf-conf.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -423,8 +424,7 @@ interface ConfFiles {
   queues: string | undefined;
 }
 
-// OpenLava's configuration files and lavarank's snippets are a few kilobytes; a FIFO or a device there is refused, not waited on.
-export const MAX_CONF_BYTES = 4 * 1024 * 1024;
+export { MAX_CONF_BYTES };
 
 function readBytes(path: string, what: string, hint: string): Buffer {
   try {

@@ -16,6 +16,7 @@ import { ConfigError, ModelError, errorCode, errorMessage } from '../util/errors
 import { historyFiles, readHistory } from '../history/reader.js';
 import { fileIdentity } from '../util/paths.js';
 import { defaultHistoryDir } from '../history/record.js';
+import { withLsfLogdir } from '../daemon/lsf-env.js';
 import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
 import { calibrationRows, readCalibration } from './dataset.js';
 import { FEATURE_NAMES, FEATURES, featureIndex, unscaleValue, type FeatureSpec, type Features } from '../model/features.js';
@@ -1198,7 +1199,7 @@ export async function resolveOptions(args: RetrainArgs, config: Readonly<Config>
   const out = resolveOutput(args.out, config, defaultModelPath(), configPath);
   let history = args.history;
   if (history.length === 0) {
-    history = [config.history.dir ?? defaultHistoryDir(process.env)];
+    history = [config.history.dir ?? defaultHistoryDir(withLsfLogdir(process.env))];
   }
   return {
     history,

@@ -53,6 +53,21 @@ describe('lavarank check with an OpenLava configuration', () => {
     }
   });
 
+  // OpenLava 4.0's LIM does not pass LSF_LOGDIR to the elim: the daemon and check
+  // take it from lsf.conf, so the log goes where OpenLava's own logs are.
+  it('puts the log and history under the LSF_LOGDIR of lsf.conf when the environment does not set it', () => {
+    const t = lsfTree('fresh');
+    try {
+      writeFileSync(join(t.etc, 'lavarank.yaml'), 'gpu: {enabled: false}\n', { mode: 0o644 });
+      const r = lavarank(['check', '--cpus', '16'], { LSF_ENVDIR: t.etc });
+      assert.match(r.stdout, new RegExp(`^ +log: ${t.log}/lavarank\\.[^ ]+\\.log \\(\\$LSF_LOGDIR\\)$`, 'm'), r.stdout);
+      assert.match(r.stdout, new RegExp(`^ +history: ${t.log}/lavarank-history/`, 'm'), r.stdout);
+      assert.match(r.stdout, new RegExp(`^ +LSF_LOGDIR: ${t.log} \\(lsf\\.conf:\\d+\\)$`, 'm'), r.stdout);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('lists problems first, critical before warnings, with file:line, and exits 1', () => {
     const t = lsfTree('capture');
     try {

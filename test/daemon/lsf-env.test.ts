@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { lsfEnvProblems } from '../../src/daemon/lsf-env.js';
+import { lsfEnvProblems, withLsfLogdir } from '../../src/daemon/lsf-env.js';
 import { startElim } from '../e2e/harness.js';
+import { tempDir } from '../helpers.js';
 
 describe('lsfEnvProblems', () => {
   it('says nothing when LSF_ENVDIR and LSF_LOGDIR are unset or existing directories', () => {
@@ -24,7 +28,57 @@ describe('lsfEnvProblems', () => {
   });
 });
 
+describe('withLsfLogdir', () => {
+  // What a read of lsf.conf finds, by path.
+  const files = (texts: Record<string, string>) => (path: string): string => {
+    const text = texts[path];
+    if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+    return text;
+  };
+
+  it('takes LSF_LOGDIR from $LSF_ENVDIR/lsf.conf when LIM did not pass it, leaving the given environment alone', () => {
+    const env = { LSF_ENVDIR: '/opt/openlava/etc', LSF_RESOURCES: 'rank ' };
+    const out = withLsfLogdir(env, files({ '/opt/openlava/etc/lsf.conf': 'LSF_SERVERDIR=/opt/openlava/sbin\nLSF_LOGDIR=/opt/openlava/log # logs\n' }));
+    assert.deepEqual(out, { ...env, LSF_LOGDIR: '/opt/openlava/log' });
+    assert.equal((env as Record<string, string>)['LSF_LOGDIR'], undefined);
+  });
+
+  it('keeps an LSF_LOGDIR the environment sets, and reads /etc/lsf.conf without LSF_ENVDIR, as OpenLava does', () => {
+    const env = { LSF_LOGDIR: '/var/log/lsf', LSF_ENVDIR: '/opt/openlava/etc' };
+    assert.equal(withLsfLogdir(env, files({})), env);
+    assert.equal(withLsfLogdir({}, files({ '/etc/lsf.conf': 'LSF_LOGDIR="/srv/lsf log"\n' }))['LSF_LOGDIR'], '/srv/lsf log');
+  });
+
+  it('changes nothing for a relative or unexpanded value, a missing key or an unreadable lsf.conf', () => {
+    for (const text of ['LSF_LOGDIR=log\n', 'LSF_LOGDIR=$LSF_TOP/log\n', 'LSF_SERVERDIR=/x\n', 'LSF_LOGDIR= /x\n']) {
+      assert.equal(withLsfLogdir({ LSF_ENVDIR: '/e' }, files({ '/e/lsf.conf': text }))['LSF_LOGDIR'], undefined, text);
+    }
+    assert.equal(withLsfLogdir({ LSF_ENVDIR: '/e' }, files({}))['LSF_LOGDIR'], undefined);
+  });
+});
+
 describe("the elim's log", () => {
+  it('goes to the LSF_LOGDIR of $LSF_ENVDIR/lsf.conf when LIM passes only LSF_ENVDIR, as OpenLava 4.0 does', async () => {
+    const { dir, cleanup } = tempDir('lavarank-logdir-');
+    const etc = join(dir, 'etc');
+    const logdir = join(dir, 'log');
+    mkdirSync(etc);
+    mkdirSync(logdir);
+    writeFileSync(join(etc, 'lsf.conf'), `LSF_SERVERDIR=${dir}\nLSF_LOGDIR=${logdir}\n`);
+    const elim = startElim({ testInterval: 0.2, env: { LSF_ENVDIR: etc }, override: { log: { file: null }, history: { enabled: false } } });
+    try {
+      await elim.waitForReports(1);
+      const log = readFileSync(join(logdir, `lavarank.${hostname()}.log`), 'utf8');
+      assert.match(log, /"msg":"lavarank starting"/);
+    } finally {
+      elim.child.kill('SIGTERM');
+      await elim.exited;
+      elim.cleanup();
+      cleanup();
+    }
+  });
+
+
   it('says at start that LSF_ENVDIR and LSF_LOGDIR do not exist', async () => {
     const elim = startElim({ testInterval: 0.2, env: { LSF_ENVDIR: '/nonexistent/openlava/etc', LSF_LOGDIR: '/nonexistent/openlava/log' } });
     try {
