@@ -3,7 +3,7 @@
 // mounted yet), so it is said, by `lavarank check` and in the daemon's log, rather
 // than silently replaced by a default.
 import { join } from 'node:path';
-import { MAX_CONF_BYTES, readLsfConf } from '../lsf/lsf-conf.js';
+import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from '../lsf/lsf-conf.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 
 // LIM passes the elim its own environment, and OpenLava's daemons read LSF_LOGDIR
@@ -24,7 +24,7 @@ export function withLsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => st
     return env; // no lsf.conf there: nothing to take, and `lavarank check` says why
   }
   const logdir = readLsfConf(text, file).values.get('LSF_LOGDIR')?.value;
-  if (logdir === undefined || !logdir.startsWith('/') || /[$`]/.test(logdir)) return env;
+  if (logdir === undefined || !isPlainPath(logdir)) return env;
   return { ...env, LSF_LOGDIR: logdir };
 }
 

@@ -14,8 +14,8 @@ import { errorCode } from '../util/errors.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { trustProblems } from '../util/trust.js';
 import { clusterNames, parseSections, valueText, type ConfRow, type ConfSection } from './conf.js';
-import { readLsfConf, type Located } from './lsf-conf.js';
-import { findLsbQueues, lsbQueuesCandidates, MAX_CONF_BYTES, MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
+import { MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
+import { findLsbQueues, lsbQueuesCandidates, MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 
 // critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
 // something is broken or unsafe; warning: works, but not as lavarank recommends.
@@ -54,7 +54,6 @@ export function parseLsfConf(text: string, file: string): { values: Map<string, 
   const { values, refused } = readLsfConf(text, file);
   return { values, findings: refused.map((r) => ({ severity: 'error' as const, ...r })) };
 }
-
 
 // The parts of a resource requirement string that matter to rank.
 export interface ResReq {

@@ -42,13 +42,13 @@ import {
   mkdirSync,
   type Stats,
 } from 'node:fs';
-import { MAX_CONF_BYTES } from './lsf-conf.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { clusterNames, mergeQueues, mergeResourceMap, mergeResources, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
+import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { trustProblems } from '../util/trust.js';
 import { readRegularBytes } from '../util/paths.js';
@@ -424,8 +424,6 @@ interface ConfFiles {
   queues: string | undefined;
 }
 
-export { MAX_CONF_BYTES };
-
 function readBytes(path: string, what: string, hint: string): Buffer {
   try {
     return readRegularBytes(path, MAX_CONF_BYTES);
@@ -458,7 +456,6 @@ function refuseText(file: string, text: string, at: number): never {
   throw new InstallError(`${file}:${line}: not UTF-8 text (a NUL or a byte that is not UTF-8); lavarank would not write it back as it is. Is this the right file? Merge ${SNIPPET_DIR}/ by hand if it is.`);
 }
 
-// LSB_CONFDIR as lsf.conf sets it; lsf.conf is a sh file, but only a plain value is used, never evaluated.
 // Where mbatchd reads lsb.queues, most likely first: OpenLava 4.0 reads it from
 // LSB_CONFDIR itself (mbd.init.c, readQueueConf), IBM Spectrum LSF from
 // LSB_CONFDIR/<cluster>/configdir. The other product's place comes second, for a
@@ -474,16 +471,14 @@ export function findLsbQueues(confdir: string, cluster: string, lsf: boolean): s
   return lsbQueuesCandidates(confdir, cluster, lsf).find((path) => existsSync(path));
 }
 
+// LSB_CONFDIR as lsf.conf sets it, read as check and OpenLava's daemons read it
+// (lsf-conf.ts); lsf.conf is a sh file, but only a plain value is used, never evaluated.
 function lsbConfdir(envdir: string): string {
   const conf = join(envdir, 'lsf.conf');
   if (!existsSync(conf)) return join(envdir, 'lsbatch');
-  let value: string | undefined;
-  for (const line of readText(conf, 'lsf.conf', 'pass --queues FILE').split('\n')) {
-    const m = /^\s*LSB_CONFDIR\s*=\s*(.*?)\s*$/.exec(line);
-    if (m?.[1] !== undefined) value = m[1].replace(/^(["'])(.*)\1$/, '$2');
-  }
+  const value = readLsfConf(readText(conf, 'lsf.conf', 'pass --queues FILE'), conf).values.get('LSB_CONFDIR')?.value;
   if (value === undefined) return join(envdir, 'lsbatch');
-  if (/[$`]/.test(value) || !value.startsWith('/')) {
+  if (!isPlainPath(value)) {
     throw new InstallError(`${conf} sets LSB_CONFDIR to ${JSON.stringify(value)}, which lavarank does not expand; pass --queues FILE`);
   }
   return value;

@@ -63,6 +63,12 @@ export function readLsfConf(text: string, file: string): { values: Map<string, L
   return { values, refused };
 }
 
+// True for a value lavarank can use as a path: absolute, with nothing a shell would
+// expand ($VAR, `command`), since lsf.conf is never evaluated.
+export function isPlainPath(value: string): boolean {
+  return value.startsWith('/') && !/[$`]/.test(value);
+}
+
 function stripComment(line: string): string {
   let quoted = false;
   for (let i = 0; i < line.length; i++) {

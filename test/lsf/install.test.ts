@@ -399,7 +399,8 @@ test('lsb.queues is found where OpenLava 4.0 reads it, LSB_CONFDIR itself, befor
   mkdirSync(confdir, { mode: 0o755 });
   const flat = join(confdir, 'lsb.queues');
   copyFileSync(t.queues, flat);
-  writeFileSync(join(t.etc, 'lsf.conf'), `LSF_SERVERDIR=${t.sbin}\nLSB_CONFDIR=${confdir}\n`);
+  // A comment after the value, as OpenLava's own lsf.conf has them: read as check reads it.
+  writeFileSync(join(t.etc, 'lsf.conf'), `LSF_SERVERDIR=${t.sbin}\nLSB_CONFDIR=${confdir}   # batch configuration\n`);
   const r = await install(t, '--merge-conf', '--dry-run');
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, new RegExp(`${flat.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
