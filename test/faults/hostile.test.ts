@@ -32,8 +32,11 @@ import { envCount } from './helpers.js';
 
 const RUNS = envCount('LAVARANK_FUZZ_RUNS', 300);
 const SEED = Number(process.env['LAVARANK_FAULT_SEED']) || undefined;
-// Generous: a catastrophic regex or a quadratic loop shows as seconds, not milliseconds.
-const PER_INPUT_MS = 1000;
+// A hang, not a speed target: the quadratic YAML error path once took 94 s on 256 KB.
+// 64 KiB of `"` (the largest config accepted) still takes 0.9 s on an idle 2-vCPU VM
+// in yaml's error path, and several times that on a loaded one: a 1 s bound failed a
+// full run at load 6.
+const PER_INPUT_MS = 10_000;
 
 type ErrorClass = new (...args: never[]) => Error;
 
