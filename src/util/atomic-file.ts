@@ -1,6 +1,6 @@
 // Replacing a file so that a reader sees the old or the new content, never half of
 // one: a temp file in the same directory, fsync, rename, fsync of the directory.
-import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -11,8 +11,11 @@ export function writeFileAtomic(path: string, text: string, mode = 0o644): void 
   const fd = openSync(tmp, 'wx', mode);
   try {
     // The mode given to open is cut by the umask; readers other than root (check,
-    // explain, a report run or read by a user) need 0644 whatever the umask.
+    // explain, a report run or read by a user) need 0644 whatever the umask. The
+    // group is ours too: in a setgid directory the file would take the directory's
+    // group, and a 0640 report (it quotes input lines) would be that group's to read.
     fchmodSync(fd, mode);
+    fchownSync(fd, process.geteuid?.() ?? 0, process.getegid?.() ?? 0);
     const buf = Buffer.from(text);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off);
