@@ -11,7 +11,7 @@
 // so what is then opened or executed by the resolved path is what was checked:
 // callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
 // descriptor) and execute the resolved path, never the given one.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { errorCode } from './errors.js';
 
@@ -19,6 +19,7 @@ export interface TrustOptions {
   uid?: number; // the user lavarank runs as; default process.geteuid()
   executable?: boolean; // the file must also have an execute bit
   directory?: boolean; // path is a directory (LSF_SERVERDIR) rather than a file
+  sticky?: boolean; // with directory: a sticky directory writable by others (/tmp) is accepted
 }
 
 // The outcome of checking one path.
@@ -57,7 +58,8 @@ function fileProblems(st: Stats, shown: string, real: string, what: string, opti
   if (!ownerOk(st, uid)) {
     problems.push(`${what} ${real} is owned by uid ${st.uid}; it must be owned by root (chown root ${real})`);
   }
-  if ((st.mode & 0o022) !== 0) {
+  const stickyOk = options.directory === true && options.sticky === true && (st.mode & 0o1000) !== 0;
+  if ((st.mode & 0o022) !== 0 && !stickyOk) {
     problems.push(`${what} ${real} has mode ${describeMode(st)}, writable by group or others; run: chmod go-w ${real}`);
   }
   if (options.executable === true && (st.mode & 0o111) === 0) {
@@ -140,6 +142,20 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
 // offending path; an empty list means the file may be used.
 export function trustProblems(path: string, what: string, options: TrustOptions = {}): string[] {
   return checkTrust(path, what, options).problems;
+}
+
+// Why root must not create or append files in dir (the log's, the history's):
+// dir, or the nearest existing directory above it when dir is still to be created,
+// fails checkTrust as a directory. A sticky one such as /tmp passes, since there only
+// an entry's owner can replace it. Whoever owns a directory on the way, or can write
+// to it, could point the rest of the path anywhere: root would then create its files,
+// rename its rotated logs and append its lines wherever they chose.
+export function directoryProblems(dir: string, what: string, options: { uid?: number } = {}): string[] {
+  let existing = resolve(dir);
+  while (existing !== '/' && !existsSync(existing)) existing = parent(existing);
+  const problems = checkTrust(existing, what, { ...options, directory: true, sticky: true }).problems;
+  if (existing === resolve(dir) || problems.length === 0) return problems;
+  return problems.map((problem) => `${problem} (${dir} is to be created there)`);
 }
 
 // A file opened for reading after it passed the trust check, or why it was not.

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, closeSync, lchownSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkTrust, openTrusted, trustProblems } from '../../src/util/trust.js';
+import { checkTrust, directoryProblems, openTrusted, trustProblems } from '../../src/util/trust.js';
 import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -141,6 +141,60 @@ describe('trustProblems', () => {
       } finally {
         closeSync(opened.fd);
       }
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('directoryProblems', () => {
+  it('accepts a root-owned 0755 directory and a sticky one such as /tmp', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      assert.deepEqual(directoryProblems(dirWithMode(dir, 'log', 0o755), 'log directory'), []);
+      assert.deepEqual(directoryProblems(dirWithMode(dir, 'tmp', 0o1777), 'log directory'), []);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a directory others can write that is not sticky, and says how to fix it', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const open = dirWithMode(dir, 'open', 0o777);
+      assert.deepEqual(directoryProblems(open, 'history directory'), [`history directory ${open} has mode 0777, writable by group or others; run: chmod go-w ${open}`]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('checks the nearest existing directory when the directory is still to be created', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const open = dirWithMode(dir, 'open', 0o777);
+      const [problem, ...rest] = directoryProblems(join(open, 'a', 'b'), 'history directory');
+      assert.equal(rest.length, 0);
+      assert.match(problem ?? '', new RegExp(`history directory ${open} has mode 0777.*\\(${join(open, 'a', 'b')} is to be created there\\)`));
+      assert.deepEqual(directoryProblems(join(dirWithMode(dir, 'safe', 0o755), 'a', 'b'), 'history directory'), []);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a directory another user owns, and a root directory reached through their link', { skip: root ? false : 'needs root to chown' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const theirs = join(dir, 'theirs');
+      mkdirSync(theirs, { mode: 0o755 });
+      chownSync(theirs, 1234, 1234);
+      assert.match(directoryProblems(theirs, 'log directory')[0] ?? '', /log directory .*theirs is owned by uid 1234; it must be owned by root/);
+      const rootDir = dirWithMode(dir, 'root', 0o755);
+      const link = join(theirs, 'history');
+      symlinkSync(rootDir, link);
+      lchownSync(link, 1234, 1234);
+      const problems = directoryProblems(link, 'history directory');
+      assert.ok(problems.some((p) => /directory .*theirs above history directory .* is owned by uid 1234/.test(p)), problems.join('\n'));
+      assert.ok(problems.some((p) => /symbolic link .*theirs\/history .* is owned by uid 1234/.test(p)), problems.join('\n'));
     } finally {
       cleanup();
     }
