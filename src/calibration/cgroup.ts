@@ -6,11 +6,12 @@
 // (cgroup v1's memory hierarchy or v2 with memory delegated), and swap: a swap file
 // calibrate may set up when told to (--swap-file). What a host lacks is said, and
 // the squeeze blocks are left out of the plan.
-import { mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { MemoryReading } from '../collectors/types.js';
 import { errorCode, errorMessage } from '../util/errors.js';
-import { runCommand } from '../util/exec.js';
+import { findExecutable, runCommand } from '../util/exec.js';
+import { directoryProblems } from '../util/trust.js';
 
 // Moves the calling process into a cgroup (v1 or v2: both take a pid in cgroup.procs),
 // before it allocates anything, so that all of its memory is charged there.
@@ -130,26 +131,56 @@ export function swapTotalBytes(meminfo: string): number {
   return m === null ? 0 : Number(m[1]) * 1024;
 }
 
+// A system tool by absolute path, found on PATH's absolute entries only: an empty or
+// relative entry names the working directory, which may be another user's (/tmp).
+function systemTool(name: string): string {
+  const found = findExecutable(name);
+  if (found === undefined) throw new Error(`${name} not found on PATH's absolute entries (${process.env['PATH'] ?? ''})`);
+  return found;
+}
+
 // Makes and enables a swap file (zero-filled, mode 0600, mkswap, swapon); throws
-// with the step that failed. Undone by disableSwapFile.
+// with the step that failed. Undone by disableSwapFile. Root fills the file, formats
+// it and hands it to the kernel by its path, so the directory must be one no one
+// but root can change: in another user's directory they could swap the file for a
+// link to any file between those steps, and root would overwrite it.
 export async function enableSwapFile(path: string, bytes: number, signal: AbortSignal): Promise<void> {
+  const problems = directoryProblems(dirname(resolve(path)), 'swap file directory');
+  if (problems.length > 0) throw new Error(`--swap-file ${path}: ${problems.join('; ')}`);
+  const tools = { mkswap: systemTool('mkswap'), swapon: systemTool('swapon') };
   const chunk = Buffer.alloc(1024 * 1024);
-  writeFileSync(path, '', { mode: 0o600, flag: 'wx' });
   // Written, not fallocate'd: swapon refuses files with holes on several filesystems.
-  for (let done = 0; done < bytes; done += chunk.length) writeFileSync(path, chunk, { flag: 'a' });
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    for (let done = 0; done < bytes; done += chunk.length) {
+      for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   for (const [file, args] of [
-    ['mkswap', [path]],
-    ['swapon', [path]],
+    [tools.mkswap, [path]],
+    [tools.swapon, [path]],
   ] as const) {
     const r = await runCommand(file, args, { timeoutMs: 60_000, signal });
-    if (r.failed) throw new Error(`${file} ${path}: ${r.reason ?? 'failed'}: ${r.stderr.trim()}`);
+    if (r.failed) {
+      rmSync(path, { force: true }); // not in use as swap: swapon is the last step
+      throw new Error(`${file} ${path}: ${r.reason ?? 'failed'}: ${r.stderr.trim()}`);
+    }
   }
 }
 
 // Turns a swap file off (its pages come back to memory first) and removes it;
 // returns what went wrong, if anything.
 export async function disableSwapFile(path: string): Promise<string | undefined> {
-  const r = await runCommand('swapoff', [path], { timeoutMs: 300_000 });
+  let swapoff: string;
+  try {
+    swapoff = systemTool('swapoff');
+  } catch (err) {
+    return `${errorMessage(err)} (${path} is left in place, still in use as swap)`;
+  }
+  const r = await runCommand(swapoff, [path], { timeoutMs: 300_000 });
   if (r.failed) return `swapoff ${path}: ${r.reason ?? 'failed'}: ${r.stderr.trim()} (the file is left in place)`;
   try {
     rmSync(path, { force: true });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { findMemoryCgroup, squeezedMemory, swapTotalBytes } from '../../src/calibration/cgroup.js';
+import { enableSwapFile, findMemoryCgroup, squeezedMemory, swapTotalBytes } from '../../src/calibration/cgroup.js';
 import type { MemoryReading } from '../../src/collectors/types.js';
-import { repoRoot } from '../helpers.js';
+import { dirWithMode, repoRoot, tempDir } from '../helpers.js';
 
 // mountinfo lines of a hybrid host (v1 controllers and a v2 mount) and of a pure v2 host.
 const HYBRID_MOUNTS = [
@@ -49,4 +50,30 @@ test('the squeeze stressor refuses to start without the amount of memory to touc
   const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'calibration', 'stress.js'), 'squeeze'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /squeeze: --bytes is required/);
+});
+
+test('enableSwapFile refuses a swap file in a directory others can write, before creating anything', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const open = dirWithMode(dir, 'open', 0o777);
+    await assert.rejects(enableSwapFile(join(open, 'calib.swap'), 1 << 20, new AbortController().signal), (err: Error) => {
+      assert.match(err.message, new RegExp(`^--swap-file ${open}/calib.swap: swap file directory ${open} has mode 0777, writable by group or others`));
+      return true;
+    });
+    assert.deepEqual(readdirSync(open), []);
+  } finally {
+    cleanup();
+  }
+});
+
+test('enableSwapFile never writes into a file that is already there', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'calib.swap');
+    writeFileSync(path, 'precious\n');
+    await assert.rejects(enableSwapFile(path, 1 << 20, new AbortController().signal), /EEXIST|not found/);
+    assert.equal(readFileSync(path, 'utf8'), 'precious\n');
+  } finally {
+    cleanup();
+  }
 });
