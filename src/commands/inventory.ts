@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { print } from '../util/cliio.js';
 import { collectInventory } from '../collectors/inventory.js';
-import { absolutePath } from '../util/exec.js';
+import { forNamedCommands } from '../util/exec.js';
 
 const USAGE = `Usage: lavarank inventory
 
@@ -21,12 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  // systeminformation runs its commands (lscpu, dmidecode, clinfo, xrandr...) by name,
-  // through a shell, in this process's working directory. As root, an empty or
-  // relative PATH entry would run a program of that name from there (the daemon's is
-  // LIM's, an administrator's may be /tmp): only absolute entries, from /.
-  process.env['PATH'] = absolutePath(process.env['PATH']);
-  process.chdir('/');
+  forNamedCommands();
   print(JSON.stringify(await collectInventory({ timeoutMs: 10_000 })));
   return 0;
 }

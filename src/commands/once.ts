@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { print, printError } from '../util/cliio.js';
 import { collectInventory } from '../collectors/inventory.js';
 import { errorMessage } from '../util/errors.js';
+import { forNamedCommands } from '../util/exec.js';
 import { cliLogger } from '../daemon/log.js';
 import { openRankers } from '../model/rankers.js';
 import { clampRank } from '../model/rank.js';
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   const rank = broken.length > 0 ? config.pessimistic_rank : clampRank(result.rank);
   if (parsed.json) {
     let inventory: unknown;
+    forNamedCommands(); // as `lavarank inventory` does: systeminformation runs commands by name
     try {
       inventory = await collectInventory({ timeoutMs: 10_000 });
     } catch (err) {

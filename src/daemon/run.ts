@@ -3,7 +3,7 @@
 // stdout and when LIM itself is gone.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -87,7 +87,13 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const env = withLsfLogdir(process.env);
   const interactive = isatty(1);
   const host = hostname();
-  const source = findConfig(args.config, env, existsSync);
+  const found = findConfig(args.config, env, existsSync);
+  const source = found.path === null ? found : { ...found, path: resolve(found.path) };
+  // LIM leaves the elim in the directory LIM runs in (/tmp under OpenLava 4.0). A
+  // relative name resolved there by a child elim (`python3 -m module`, a relative
+  // PATH entry, a `#!/usr/bin/env` script) would be whatever another user put there,
+  // run as root; from / it is root's.
+  process.chdir('/');
 
   let config: Readonly<Config>;
   let fastInterval: number | undefined;

@@ -292,6 +292,7 @@ export function spawnGroup(file: string, args: readonly string[], options: Group
     stdio: ['ignore', 'pipe', 'ignore'],
     env: options.env ?? process.env,
     argv0: options.argv0 ?? file,
+    cwd: '/', // never a directory another user may own (see runDaemon)
   });
   const exited = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; reason: string }>((resolve) => {
     child.once('error', (err: NodeJS.ErrnoException) => resolve({ exitCode: null, signal: null, reason: `could not be started: ${err.code ?? err.message}` }));
@@ -334,11 +335,22 @@ export function absolutePath(pathVar: string | undefined): string {
   return dirs.length > 0 ? dirs.join(':') : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 }
 
+// Prepares this process for systeminformation, which runs its commands (lscpu,
+// dmidecode, clinfo, xrandr...) by name, through a shell, in the working directory.
+// As root, an empty or relative PATH entry would run a program of that name from
+// there (LIM's directory, an administrator's /tmp): only absolute entries, from /.
+export function forNamedCommands(): void {
+  process.env['PATH'] = absolutePath(process.env['PATH']);
+  process.chdir('/');
+}
+
 // Where `command` would be found (itself if it names a path, else the first match on
 // PATH), or undefined when no executable file is there. Reads the filesystem only:
 // callers use it to avoid loading execa at all for a program that is not installed.
 export function findExecutable(command: string, pathVar: string = process.env['PATH'] ?? ''): string | undefined {
-  const candidates = command.includes('/') ? [command] : pathVar.split(':').filter((d) => d !== '').map((d) => join(d, command));
+  // Absolute entries only: an empty or relative one names the working directory,
+  // which may be another user's (/tmp).
+  const candidates = command.includes('/') ? [command] : pathVar.split(':').filter((d) => d.startsWith('/')).map((d) => join(d, command));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

@@ -44,6 +44,7 @@ export interface StartOptions {
   // Run the elim as this user (from root: setpriv after as-lim's nice -20), for
   // faults only a non-root process meets (EACCES); its directory and pipe become its own.
   user?: { uid: number; gid: number };
+  cwd?: string; // the directory LIM leaves the elim in; default /tmp, as OpenLava 4.0's LIM
 }
 
 // Creates a FIFO and returns its path.
@@ -147,7 +148,7 @@ export function startElim(options: StartOptions = {}): Elim {
   }
   const child = spawn(fixture('bin', 'as-lim'), options.blockSignals === true ? [fixture('bin', 'with-signals-blocked'), ...node] : node, {
     stdio: ['ignore', out, 'ignore'],
-    env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...tokenEnv(), ...options.env },
+    env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...tokenEnv(), ...options.env, ...(options.cwd === undefined ? {} : { AS_LIM_CWD: options.cwd }) },
   });
   closeSync(out);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {

@@ -17,6 +17,7 @@ import { loadModel, serializeModel } from '../../src/model/model.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { captureLog, cliPath, plantLink, tempDir, writeWithMode } from '../helpers.js';
 import { randomModelFile } from '../model/helpers.js';
+import { startElim } from '../e2e/harness.js';
 import { ATTACKER, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerSwap, sleep } from './helpers.js';
 
 // Restarts at once instead of after the back-off, so that a few seconds hold many starts.
@@ -153,6 +154,26 @@ describe('a symbolic link planted at the log path', () => {
       setup.fatalNow('uncaught exception; exiting', new Error('boom'));
       assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
     } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('a user who owns the directory LIM leaves the elim in', () => {
+  it('a child elim that names a program relative to its working directory never runs theirs', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    const theirs = attackerDir(dir, 'theirs');
+    const marker = join(theirs, 'ran-as-root');
+    // As `python3 -m site_elim`, or a relative PATH entry, would: a name looked up in the working directory.
+    asAttacker('sh', ['-c', `printf '#!/bin/sh\\nid -u > ${marker}\\necho "1 evil 1"\\nsleep 60\\n' > ${join(theirs, 'site_elim')} && chmod 755 ${join(theirs, 'site_elim')}`]);
+    const elim = startElim({ cwd: theirs, config: `elims:\n  - name: relative\n    command: [/bin/sh, -c, 'exec ./site_elim']\n` });
+    try {
+      await elim.waitForReports(4);
+      await sleep(500);
+      assert.equal(existsSync(marker), false, 'their program ran');
+      assert.equal(elim.reports().some((r) => r.line.includes(' evil ')), false);
+    } finally {
+      await elim.cleanup();
       cleanup();
     }
   });
