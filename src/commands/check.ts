@@ -14,15 +14,15 @@ import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config } 
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { findExecutable } from '../util/exec.js';
 import { logCandidates } from '../daemon/log.js';
-import { lsfEnvProblems, withLsfLogdir } from '../daemon/lsf-env.js';
+import { lsfConfRefusal, lsfEnvProblems, withLsfLogdir } from '../daemon/lsf-env.js';
 import { childProgram } from '../daemon/children.js';
 import { describeModel, modelPathFor } from '../model/rankers.js';
 import { loadModel } from '../model/model.js';
-import { defaultHistoryDir } from '../history/record.js';
+import { chooseHistoryDir } from '../history/record.js';
 import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.js';
 import { numberOption } from '../util/options.js';
 import { isDirectory } from '../util/paths.js';
-import { trustProblems } from '../util/trust.js';
+import { directoryProblems, trustProblems } from '../util/trust.js';
 import { recommendForCpus } from './recommend.js';
 
 const USAGE = `Usage: lavarank check [--config FILE] [--lsf-envdir DIR] [--cluster NAME] [--queues FILE] [--lsf] [--cpus N]
@@ -64,14 +64,6 @@ function writableProblem(path: string): string | undefined {
     if (up === dir) return `no existing directory above ${path}`;
     dir = up;
   }
-}
-
-// The log and the history are written as root into directories that are not
-// trust-checked at run time (SECURITY.md): one that others can change is theirs to
-// point elsewhere. Nothing is said of a directory that does not exist yet.
-function sharedDirectory(dir: string, what: string, risk: string): string[] {
-  if (!isDirectory(dir)) return [];
-  return trustProblems(dir, what, { directory: true }).map((problem) => `${problem} (whoever can change it can ${risk})`);
 }
 
 // One finding as a line: severity, file:line, message.
@@ -152,27 +144,40 @@ export async function main(argv: string[]): Promise<number> {
 
   const envdir = env['LSF_ENVDIR'];
   for (const problem of lsfEnvProblems({ LSF_LOGDIR: env['LSF_LOGDIR'] })) add('warning', problem);
+  const confRefusal = lsfConfRefusal(env);
+  if (confRefusal !== undefined) add('warning', confRefusal);
   const host = hostname();
-  const usable = (t: { kind: string; path?: string; mustExist?: string }): boolean =>
-    t.kind === 'file' && (t.mustExist === undefined || isDirectory(t.mustExist)) && writableProblem(t.path!) === undefined;
-  const firstFile = logCandidates(config.log, host, env, false).find(usable);
-  if (firstFile === undefined) add('error', 'no log location is writable; logs would be lost (set log.file)');
-  else {
-    notes.push(`log: ${firstFile.path} (${firstFile.why})`);
-    for (const problem of sharedDirectory(dirname(firstFile.path!), 'log directory', 'redirect the log root appends to')) add('warning', problem);
-  }
-  if (config.log.file !== null && firstFile?.path !== config.log.file) {
-    add('error', `log.file ${config.log.file}: ${writableProblem(config.log.file) ?? 'not usable'}`);
+  // As the daemon chooses: the first location that exists, can be written, and whose
+  // directory no one but root can change (root creates, appends and renames there).
+  const passedOver: { path: string; why: string; shared: boolean }[] = [];
+  const firstFile = logCandidates(config.log, host, env, false).find((t) => {
+    if (t.kind !== 'file' || (t.mustExist !== undefined && !isDirectory(t.mustExist))) return false;
+    const unwritable = writableProblem(t.path!);
+    const shared = unwritable === undefined ? directoryProblems(dirname(t.path!), 'log directory') : [];
+    if (unwritable !== undefined || shared.length > 0) passedOver.push({ path: t.path!, why: unwritable ?? shared.join('; '), shared: shared.length > 0 });
+    return unwritable === undefined && shared.length === 0;
+  });
+  if (firstFile === undefined) add('error', 'no log location is usable; logs would be lost (set log.file)');
+  else notes.push(`log: ${firstFile.path} (${firstFile.why})`);
+  for (const { path, why, shared } of passedOver) {
+    if (path === config.log.file) add('error', `log.file ${path}: ${why}`);
+    else if (shared) add('warning', `${why}: the log does not go to ${path}`);
   }
 
   if (config.history.enabled) {
-    const dir = config.history.dir ?? defaultHistoryDir(env);
+    const choice = config.history.dir === null ? chooseHistoryDir(env) : { dir: config.history.dir };
+    if (choice.skipped !== undefined) add('warning', `${choice.skipped}: history goes to ${choice.dir} instead`);
+    const dir = choice.dir;
     const why = writableProblem(dir);
     if (why !== undefined) add('error', `history directory ${dir}: ${why}`);
-    for (const problem of sharedDirectory(dir, 'history directory', 'redirect the history root appends to, and write the history lavarank retrain learns from')) add('warning', problem);
-    notes.push(`history: ${dir}/${host}.jsonl`);
+    const shared = directoryProblems(dir, 'history directory');
+    for (const problem of shared) add('error', `${problem} (history would be off: root appends there, and retrain learns from it)`);
+    notes.push(shared.length === 0 ? `history: ${dir}/${host}.jsonl` : 'history: off (its directory is refused)');
   } else {
     notes.push('history: disabled');
+  }
+  if (config.metrics.textfile !== null) {
+    for (const problem of directoryProblems(dirname(config.metrics.textfile), 'metrics directory')) add('error', `${problem} (metrics would be off)`);
   }
 
   let expected: { d: number; t: number; resReq: string; why: string } | undefined;

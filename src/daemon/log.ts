@@ -1,16 +1,18 @@
 // Where lavarank's logs go. OpenLava closes the elim's stderr (Node reopens it on
 // /dev/null), so logs go to a file: log.file, else $LSF_LOGDIR/lavarank.<host>.log,
 // else stderr when it is a terminal, else /var/log/lavarank/lavarank.<host>.log.
-// A location that cannot be written is skipped for the next one, and the reason is
-// logged in the one that works; nothing about logging can stop the reports.
+// A location that cannot be written, or whose directory another user can change, is
+// skipped for the next one, and the reason is logged in the one that works; nothing
+// about logging can stop the reports.
 import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
 import { OPEN_FLAGS, RotatingAppender, makeDirSync, unwritable } from '../util/appender.js';
 import type { LogConfig } from '../config/config.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { isDirectory } from '../util/paths.js';
+import { directoryProblems } from '../util/trust.js';
 
 export const DEFAULT_LOG_DIR = '/var/log/lavarank';
 // Log files are not for every user: they quote paths, child elims' output and errors.
@@ -122,6 +124,12 @@ export function setupLogging(
     const path = target.path!;
     if (target.mustExist !== undefined && !isDirectory(target.mustExist)) {
       skipped.push(`${path} (${target.why}): ${target.mustExist} does not exist, and lavarank does not create OpenLava's directory`);
+      continue;
+    }
+    // Root creates, appends to and renames files here: not in a directory another user can change.
+    const shared = directoryProblems(dirname(path), 'log directory');
+    if (shared.length > 0) {
+      skipped.push(`${path} (${target.why}): ${shared.join('; ')}`);
       continue;
     }
     const why = tryOpen(path);

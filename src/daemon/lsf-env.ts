@@ -2,9 +2,11 @@
 // names a directory that does not exist is a mistake (a typo, a file system not
 // mounted yet), so it is said, by `lavarank check` and in the daemon's log, rather
 // than silently replaced by a default.
+import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from '../lsf/lsf-conf.js';
-import { isDirectory, readRegularText } from '../util/paths.js';
+import { isDirectory } from '../util/paths.js';
+import { openTrusted, trustProblems } from '../util/trust.js';
 
 // LIM passes the elim its own environment, and OpenLava's daemons read LSF_LOGDIR
 // from lsf.conf, not from a variable: under a real OpenLava 4.0 LIM the elim had
@@ -12,11 +14,12 @@ import { isDirectory, readRegularText } from '../util/paths.js';
 // environment with LSF_LOGDIR taken from $LSF_ENVDIR/lsf.conf (/etc/lsf.conf without
 // LSF_ENVDIR, where OpenLava looks then) when the environment does not set it: an
 // absolute path as written, nothing expanded. An unreadable lsf.conf changes nothing.
-export function withLsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string = (path) => readRegularText(path, MAX_CONF_BYTES)): NodeJS.ProcessEnv {
+// lsf.conf must pass the trust check, as lavarank.yaml beside it must: root writes
+// its log and history where it says.
+export function withLsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string = readTrustedLsfConf): NodeJS.ProcessEnv {
   const own = env['LSF_LOGDIR'];
   if (own !== undefined && own !== '') return env;
-  const envdir = env['LSF_ENVDIR'];
-  const file = join(envdir !== undefined && envdir !== '' ? envdir : '/etc', 'lsf.conf');
+  const file = lsfConfPath(env);
   let text: string;
   try {
     text = read(file);
@@ -26,6 +29,36 @@ export function withLsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => st
   const logdir = readLsfConf(text, file).values.get('LSF_LOGDIR')?.value;
   if (logdir === undefined || !isPlainPath(logdir)) return env;
   return { ...env, LSF_LOGDIR: logdir };
+}
+
+// The lsf.conf OpenLava reads: $LSF_ENVDIR/lsf.conf, else /etc/lsf.conf.
+function lsfConfPath(env: NodeJS.ProcessEnv): string {
+  const envdir = env['LSF_ENVDIR'];
+  return join(envdir !== undefined && envdir !== '' ? envdir : '/etc', 'lsf.conf');
+}
+
+// lsf.conf's text, if it passes the trust check; throws with the problems if not.
+function readTrustedLsfConf(path: string): string {
+  const opened = openTrusted(path, 'lsf.conf');
+  if ('problems' in opened) throw new Error(opened.problems.join('; '));
+  try {
+    if (opened.stats.size > MAX_CONF_BYTES) throw new Error(`${opened.stats.size} bytes, more than the ${MAX_CONF_BYTES} expected`);
+    return readFileSync(opened.fd, 'utf8');
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+// Why LSF_LOGDIR is not taken from an lsf.conf that exists (the environment lacking
+// it): the file fails the trust check. Undefined when it is taken, or there is nothing to take.
+export function lsfConfRefusal(env: NodeJS.ProcessEnv): string | undefined {
+  const own = env['LSF_LOGDIR'];
+  if (own !== undefined && own !== '') return undefined;
+  const file = lsfConfPath(env);
+  if (!existsSync(file)) return undefined;
+  const problems = trustProblems(file, 'lsf.conf');
+  if (problems.length === 0) return undefined;
+  return `LSF_LOGDIR is not taken from ${file}: ${problems.join('; ')}`;
 }
 
 // Each LSF_ENVDIR / LSF_LOGDIR that is set but unusable, and what lavarank does instead.

@@ -3,7 +3,7 @@
 // stdout and when LIM itself is gone.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -15,9 +15,10 @@ import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, errorMessage } from '../util/errors.js';
 import { collectGarbage } from '../util/gc.js';
 import { runIsolated } from '../util/exec.js';
-import { defaultHistoryDir, historyRecord, type HistoryRecord } from '../history/record.js';
+import { directoryProblems } from '../util/trust.js';
+import { chooseHistoryDir, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
-import { lsfEnvProblems, withLsfLogdir } from './lsf-env.js';
+import { lsfConfRefusal, lsfEnvProblems, withLsfLogdir } from './lsf-env.js';
 import { MetricsWriter } from './metrics.js';
 import { openRankers } from '../model/rankers.js';
 import { reniceProcess } from './nice.js';
@@ -147,6 +148,8 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   );
   for (const skipped of logging.skipped) log.warn(`log location skipped: ${skipped}`);
   for (const problem of lsfEnvProblems(env)) log.warn(problem);
+  const confRefusal = lsfConfRefusal(env);
+  if (confRefusal !== undefined) log.warn(confRefusal);
 
   const abort = lsfAbortCode(config.resource, env);
   if (abort !== undefined) {
@@ -191,11 +194,10 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const collectors = collectorsFromConfig(config, { log, signal, clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
   const sampler = createSampler({ collectors, clock, log });
 
-  const metricsPath = config.metrics.textfile;
-  const metrics = metricsPath === null ? undefined : new MetricsWriter({ path: metricsPath, resource: config.resource, version: VERSION, log });
-  if (metricsPath !== null) log.info({ path: metricsPath }, 'metrics file (Prometheus text format, each tick)');
+  const metrics = openMetrics(config, log);
   const history = args.noHistory === true ? undefined : openHistory(config, host, env, log);
-  if (history === undefined) log.info(args.noHistory === true ? 'history off (--no-history)' : 'history off (history.enabled: false)');
+  if (args.noHistory === true) log.info('history off (--no-history)');
+  else if (!config.history.enabled) log.info('history off (history.enabled: false)');
   let stopping: string | undefined;
   const stop = (why: string): void => {
     if (stopping !== undefined) {
@@ -353,9 +355,36 @@ const HISTORY_HOLD = 6;
 // The report at which start-up's garbage is collected (see settleHeap): 20 s in at the 10 s interval.
 const SETTLE_AT = 3;
 
+// The metrics writer, unless metrics.textfile is unset or in a directory another
+// user can change (root creates a file there and renames it over the old one).
+function openMetrics(config: Readonly<Config>, log: Logger): MetricsWriter | undefined {
+  const path = config.metrics.textfile;
+  if (path === null) return undefined;
+  const problems = directoryProblems(dirname(path), 'metrics directory');
+  if (problems.length > 0) {
+    log.error({ problems }, `metrics off: ${problems.join('; ')}`);
+    return undefined;
+  }
+  log.info({ path }, 'metrics file (Prometheus text format, each tick)');
+  return new MetricsWriter({ path, resource: config.resource, version: VERSION, log });
+}
+
 function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): RotatingAppender | undefined {
   if (!config.history.enabled) return undefined;
-  const dir = config.history.dir ?? defaultHistoryDir(env);
+  let dir: string;
+  if (config.history.dir !== null) {
+    dir = config.history.dir;
+  } else {
+    const choice = chooseHistoryDir(env);
+    if (choice.skipped !== undefined) log.warn(`history location skipped: ${choice.skipped}`);
+    dir = choice.dir;
+  }
+  // Root creates, appends to and renames files here, and retrain learns from them.
+  const problems = directoryProblems(dir, 'history directory');
+  if (problems.length > 0) {
+    log.error({ problems }, `history off: ${problems.join('; ')}`);
+    return undefined;
+  }
   const path = join(dir, `${host}.jsonl`);
   log.info({ path }, 'history file');
   return new RotatingAppender({

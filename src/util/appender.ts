@@ -64,16 +64,19 @@ export const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_
 // Why an opened log or history file must not be written, or undefined. Not a regular
 // file: a FIFO, a device, a socket. More than one link: O_NOFOLLOW stops a symbolic
 // link, not a hard one, and where fs.protected_hardlinks is 0 whoever owns the
-// directory can link a root file there for root to append to.
-export function unwritable(st: { isFile(): boolean; nlink: number }): string | undefined {
+// directory can link a root file there for root to append to. Another user's: one
+// who made it before lavarank, in a sticky directory such as /tmp, could read every
+// line root appends (its mode is theirs to choose).
+export function unwritable(st: { isFile(): boolean; nlink: number; uid: number }, uid: number = process.geteuid?.() ?? 0): string | undefined {
   if (!st.isFile()) return 'is not a regular file';
   if (st.nlink !== 1) return `has ${st.nlink} hard links`;
+  if (st.uid !== uid) return `is owned by uid ${st.uid}`;
   return undefined;
 }
 
 // The refusal of a file unwritable() names.
 export function refusal(path: string, why: string): Error {
-  return Object.assign(new Error(`${path} ${why}; lavarank appends its log and history only to a regular file of one link`), { code: 'EREFUSED' });
+  return Object.assign(new Error(`${path} ${why}; lavarank appends its log and history only to a regular file of one link that it owns`), { code: 'EREFUSED' });
 }
 
 // How often the path is checked against the open file (moved, deleted, directory removed).

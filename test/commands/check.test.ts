@@ -97,7 +97,7 @@ describe('lavarank check with an OpenLava configuration', () => {
     }
   });
 
-  it('warns of a log or history directory others can write, since root appends there', () => {
+  it('reports a history directory others can write as an error, since the daemon turns history off there', () => {
     const t = lsfTree('fresh');
     try {
       withConfig(t);
@@ -105,12 +105,25 @@ describe('lavarank check with an OpenLava configuration', () => {
       mkdirSync(join(t.log, 'history'));
       chmodSync(join(t.log, 'history'), 0o777);
       const r = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
-      assert.equal(r.status, 0, r.stdout);
-      assert.match(r.stdout, /^1 warning, most serious first:\n {2}WARNING {2}history directory .*\/log\/history has mode 0777.*whoever can change it can redirect the history root appends to, and write the history lavarank retrain learns from/);
-      chmodSync(join(t.log, 'history'), 0o755);
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stdout, /^1 error, most serious first:\n {2}ERROR {4}history directory .*\/log\/history has mode 0777, writable by group or others; run: chmod go-w .*history would be off/);
+      assert.match(r.stdout, /history: off \(its directory is refused\)/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('reports a log.file in a directory others can write as an error, and names the location the log goes to instead', () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      assert.equal(lavarank(['install', '--merge-conf', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
+      mkdirSync(join(t.log, 'history'));
       chmodSync(t.log, 0o777);
-      const l = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
-      assert.match(l.stdout, /WARNING {2}log directory .*\/log has mode 0777.*redirect the log root appends to/);
+      const r = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stdout, /ERROR {4}log\.file .*\/log\/lavarank\.log: log directory .*\/log has mode 0777/);
+      assert.doesNotMatch(r.stdout, /log: .*\/log\/lavarank\.log/);
     } finally {
       t.cleanup();
     }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
 import { formatLogLine, LOG_FILE_MODE, logCandidates, setupLogging } from '../../src/daemon/log.js';
-import { mkfifo, plantLink, tempDir } from '../helpers.js';
+import { dirWithMode, mkfifo, plantLink, tempDir } from '../helpers.js';
 
 describe('logCandidates', () => {
   const log = defaultConfig().log;
@@ -31,12 +31,25 @@ describe('setupLogging', () => {
         { host: 'h1', env: { LSF_LOGDIR: dir }, stderrIsTty: false },
       );
       assert.equal(setup.target.path, join(dir, 'lavarank.h1.log'));
-      assert.match(setup.skipped[0] ?? '', /file\/lavarank\.log \(log\.file\): E[A-Z]+$/);
+      assert.match(setup.skipped[0] ?? '', /file\/lavarank\.log \(log\.file\): log directory .*\/file is not a directory$/);
       setup.log.info('hello');
       await setup.close(1000);
       const rec = JSON.parse(readFileSync(join(dir, 'lavarank.h1.log'), 'utf8').trim()) as Record<string, unknown>;
       assert.equal(rec['msg'], 'hello');
       assert.equal(rec['level'], 'info');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('passes over a log directory others can write, for the next location, and says why', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const open = dirWithMode(dir, 'open', 0o777);
+      const setup = setupLogging({ ...defaultConfig().log, file: join(open, 'lavarank.log') }, { host: 'h1', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
+      assert.equal(setup.target.path, join(dir, 'lavarank.h1.log'));
+      assert.deepEqual(setup.skipped, [`${join(open, 'lavarank.log')} (log.file): log directory ${open} has mode 0777, writable by group or others; run: chmod go-w ${open}`]);
+      assert.equal(existsSync(join(open, 'lavarank.log')), false, 'nothing is created in the refused directory');
     } finally {
       cleanup();
     }

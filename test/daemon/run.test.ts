@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
 import { lsfAbortCode, testInterval } from '../../src/daemon/run.js';
-import { defaultHistoryDir } from '../../src/history/record.js';
+import { chooseHistoryDir, defaultHistoryDir } from '../../src/history/record.js';
 import { tempDir } from '../helpers.js';
 import { startElim } from '../e2e/harness.js';
 
@@ -41,6 +41,11 @@ describe('defaultHistoryDir', () => {
   it('uses $LSF_LOGDIR when set, else /var/lib/lavarank/history', () => {
     assert.equal(defaultHistoryDir({ LSF_LOGDIR: '/opt/lsf/log' }, () => true), '/opt/lsf/log/lavarank-history');
     assert.equal(defaultHistoryDir({}), '/var/lib/lavarank/history');
+  });
+
+  it('passes over an $LSF_LOGDIR others can change for /var/lib, and says why', () => {
+    const choice = chooseHistoryDir({ LSF_LOGDIR: '/opt/lsf/log' }, () => true, (dir) => (dir === '/opt/lsf/log/lavarank-history' ? ['directory /opt/lsf/log is owned by uid 500'] : []));
+    assert.deepEqual(choice, { dir: '/var/lib/lavarank/history', skipped: '/opt/lsf/log/lavarank-history: directory /opt/lsf/log is owned by uid 500' });
   });
 
   it('does not use an $LSF_LOGDIR that does not exist, since lavarank never creates it', () => {

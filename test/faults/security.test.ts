@@ -5,7 +5,7 @@
 // process), so the kernel's own permission checks apply to it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -17,7 +17,7 @@ import { loadModel, serializeModel } from '../../src/model/model.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { captureLog, cliPath, plantLink, tempDir, writeWithMode } from '../helpers.js';
 import { randomModelFile } from '../model/helpers.js';
-import { startElim } from '../e2e/harness.js';
+import { assertStopsOnSigterm, startElim } from '../e2e/harness.js';
 import { ATTACKER, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerSwap, sleep } from './helpers.js';
 
 // Restarts at once instead of after the back-off, so that a few seconds hold many starts.
@@ -153,6 +153,46 @@ describe('a symbolic link planted at the log path', () => {
       const victim = plantLink(path);
       setup.fatalNow('uncaught exception; exiting', new Error('boom'));
       assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('a user who owns a directory where lavarank writes as root', () => {
+  it('history and metrics in their directory: the daemon reports on, writes nothing there or where their link points, and says why', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    const theirs = attackerDir(dir, 'theirs');
+    const rootOnly = join(dir, 'root-only');
+    mkdirSync(rootOnly, { mode: 0o700 });
+    asAttacker('ln', ['-s', rootOnly, join(theirs, 'history')]);
+    const elim = startElim({ override: { history: { dir: join(theirs, 'history') }, metrics: { textfile: join(theirs, 'lavarank.prom') } } });
+    try {
+      await elim.waitForReports(3);
+      const errors = elim.log().filter((r) => r['level'] === 'error').map((r) => String(r['msg']));
+      assert.ok(errors.some((m) => /^history off: .*theirs.* is owned by uid 65534/.test(m)), errors.join('\n'));
+      assert.ok(errors.some((m) => /^metrics off: metrics directory .*theirs is owned by uid 65534/.test(m)), errors.join('\n'));
+      await assertStopsOnSigterm(elim);
+      assert.deepEqual(readdirSync(rootOnly), []);
+      assert.deepEqual(readdirSync(theirs), ['history']);
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('log.file in their directory: the log goes to the next location, and nothing is created in theirs', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    try {
+      const theirs = attackerDir(dir, 'theirs');
+      const logdir = join(dir, 'log');
+      mkdirSync(logdir, { mode: 0o755 });
+      const setup = setupLogging({ file: join(theirs, 'lavarank.log'), level: 'info', max_bytes: 1 << 20, keep: 2 }, { host: 'h', env: { LSF_LOGDIR: logdir }, stderrIsTty: false });
+      setup.log.info('running');
+      await setup.close(1000);
+      assert.equal(setup.target.path, join(logdir, 'lavarank.h.log'));
+      assert.match(setup.skipped[0] ?? '', new RegExp(`log directory ${theirs} is owned by uid ${ATTACKER.uid}; it must be owned by root`));
+      assert.deepEqual(readdirSync(theirs), []);
     } finally {
       cleanup();
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RotatingAppender } from '../../src/util/appender.js';
@@ -63,6 +63,24 @@ describe('RotatingAppender', () => {
       await a.close(1000);
       assert.match(troubles[0] ?? '', /has 2 hard links/);
       assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('writes nothing to a file another user made at its path first, as in /tmp, where they would read every line', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'h.jsonl');
+      writeFileSync(path, '', { mode: 0o666 });
+      chownSync(path, 65534, 65534);
+      const troubles: string[] = [];
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 2, retryMs: 60_000, onTrouble: (e) => troubles.push(e.state === 'failing' ? String(e.error) : e.state) });
+      a.append('{"secret":1}');
+      a.writeNow('last words');
+      await a.close(1000);
+      assert.match(troubles[0] ?? '', /is owned by uid 65534; lavarank appends .* only to a regular file of one link that it owns/);
+      assert.equal(readFileSync(path, 'utf8'), '');
     } finally {
       cleanup();
     }
