@@ -8,8 +8,7 @@
 import { realpathSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { fileURLToPath } from 'node:url';
-import { printError, print, type SubcommandMain } from './util/cliio.js';
-import { ConfigError, ModelError, errorMessage } from './util/errors.js';
+import { EXIT_USAGE, failureStatus, printError, print, type SubcommandMain } from './util/cliio.js';
 import { VERSION } from './util/version.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: SubcommandMain }> }> = {
@@ -86,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (choice.kind === 'usage-error') {
     printError(`${choice.message}\n\n${usage()}`);
-    return 2;
+    return EXIT_USAGE;
   }
   const { name, args: rest } = choice;
   const command = COMMANDS[name]!;
@@ -94,21 +93,7 @@ export async function main(argv: string[]): Promise<number> {
     const module = await command.load();
     return await module.main(rest);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      printError(`lavarank ${name}: ${err.problems.length > 1 ? `${err.problems.length} problems:\n  ${err.problems.join('\n  ')}` : err.message}`);
-      return 1;
-    }
-    if (err instanceof ModelError) {
-      printError(`lavarank ${name}: ${err.message}`);
-      return 1;
-    }
-    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      printError(`lavarank ${name}: ${err.message}\nTry "lavarank ${name} --help".`);
-      return 2;
-    }
-    printError(`lavarank ${name}: ${errorMessage(err)}`);
-    if (process.env['LAVARANK_DEBUG'] === '1' && err instanceof Error && err.stack !== undefined) printError(err.stack);
-    return 1;
+    return failureStatus(`lavarank ${name}`, err);
   }
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { chooseCommand } from '../src/cli.js';
 import { VERSION } from '../src/util/version.js';
-import { cliPath, repoRoot, tempDir } from './helpers.js';
+import { cliPath, fixture, repoRoot, tempDir } from './helpers.js';
 
 const COMMANDS = ['run', 'once', 'check', 'explain', 'recommend', 'calibrate', 'retrain', 'inventory', 'install'];
 // No config or LSF environment from the machine running the tests.
@@ -78,6 +78,79 @@ describe('lavarank on the command line', () => {
       cleanup();
     }
   });
+});
+
+// The rule of README's "Exit statuses": 2 when the command line is wrong in itself, 1
+// for every other error (an input that cannot be read or used, a file in the way).
+describe('exit statuses', () => {
+  const lavarank = (args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: ENV, timeout: 60_000 });
+  const hosts = fixture('openlava', 'lshosts-l.txt');
+
+  for (const name of COMMANDS) {
+    it(`${name} exits 2 for an unknown option, naming it`, () => {
+      const r = lavarank([name, '--no-such-option']);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /--no-such-option/);
+    });
+  }
+
+  it('exits 2 for an option value out of range, also where the simulator reads it (recommend --hosts)', () => {
+    for (const args of [
+      ['recommend', '--hosts', hosts, '--seeds', '0'],
+      ['recommend', '--hosts', hosts, '--sweep', 'x'],
+      ['simulate', '--hosts', hosts, '--seeds', '0'],
+      ['simulate', '--runtime', '100,10'],
+      ['simulate', '--burst', '2,3'],
+      ['simulate', '--mix', '0,0,0'],
+    ]) {
+      const r = lavarank(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^lavarank ${args[0]!}: ${args[args.length - 2]!}: expected `), args.join(' '));
+    }
+  });
+
+  it('exits 2 when an output option names one of the inputs, in retrain as in simulate', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const acct = join(dir, 'lsb.acct');
+      writeFileSync(acct, '');
+      const r = lavarank(['retrain', '--dry-run', '--acct', acct, '--history', dir, '--out', join(dir, 'model.json'), '--report', acct]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /--report .*lsb\.acct is the input --acct/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('exits 1 for an input file that cannot be read or used, even one named by an option', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const config = join(dir, 'lavarank.yaml');
+      writeFileSync(config, 'no_such_key: 1\n', { mode: 0o644 });
+      for (const args of [
+        ['simulate', '--hosts', join(dir, 'missing-hosts')],
+        ['recommend', '--hosts', join(dir, 'missing-hosts')],
+        ['recommend', '--model', join(dir, 'missing-model.json')],
+        ['retrain', '--acct', join(dir, 'missing-acct'), '--history', dir, '--out', join(dir, 'model.json'), '--dry-run'],
+        ...['once', 'explain', 'recommend', 'simulate'].map((name) => [name, '--config', config]),
+      ]) {
+        const r = lavarank(args);
+        assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+        assert.doesNotMatch(r.stderr, /--help/, args.join(' '));
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
+  for (const script of ['retrain', 'calibrate']) {
+    it(`scripts/${script} exits as lavarank ${script} does: 2 for an unknown option`, () => {
+      const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', script), '--no-such-option'], { encoding: 'utf8', env: ENV });
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr, `lavarank ${script}: Unknown option '--no-such-option'\nTry "lavarank ${script} --help".\n`);
+    });
+  }
 });
 
 // Starts the program with stdout a pipe whose reader is gone before it writes.

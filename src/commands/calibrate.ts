@@ -17,8 +17,8 @@ import {
 } from '../calibration/calibrate.js';
 import { findConfig, loadConfig } from '../config/config.js';
 import { cliLogger } from '../daemon/log.js';
-import { print, printError, runAsProgram } from '../util/cliio.js';
-import { ConfigError, errorMessage } from '../util/errors.js';
+import { EXIT_FAILURE, EXIT_USAGE, print, printError, runAsProgram } from '../util/cliio.js';
+import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
 import { numberOption } from '../util/options.js';
 
 const USAGE = `Usage: lavarank calibrate [--out FILE] [--repeats N] [--idle-repeats N]
@@ -96,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
   const mode = args.squeeze ?? 'auto';
   if (!['auto', 'yes', 'no', 'only'].includes(mode)) {
     printError(`lavarank calibrate: --squeeze: expected auto, yes, no or only, received ${JSON.stringify(mode)}`);
-    return 2;
+    return EXIT_USAGE;
   }
   let plan: Plan;
   let squeeze: boolean | 'only' = false;
@@ -114,19 +114,20 @@ export async function main(argv: string[]): Promise<number> {
       squeezeLimitBytes: numberOption('squeeze-limit', args['squeeze-limit'], DEFAULT_SQUEEZE_LIMIT / 1024 ** 2, { integer: true, min: 256, max: 1024 ** 2, kind: 'MiB' }) * 1024 ** 2,
     };
     // The squeeze blocks need root, a memory cgroup and swap; --quick never has them.
-    if (mode === 'only' && quick) throw new ConfigError('--squeeze only: --quick never has the squeeze blocks; leave one of them out');
+    if (mode === 'only' && quick) throw new UsageError('--squeeze only: --quick never has the squeeze blocks; leave one of them out');
     // --summary and --finalize read a journal and run nothing: no word about the host's squeeze.
     const runs = args.summary === undefined && args.finalize === undefined;
     if (mode !== 'no' && !quick && runs) {
       const support = squeezeSupport({ swapFile: args['swap-file'] });
       if (support.ok) squeeze = mode === 'only' ? 'only' : true;
+      // Not a usage error: the same command line works on a host that can.
       else if (mode === 'yes' || mode === 'only') throw new ConfigError(`--squeeze ${mode}: this host cannot make the memory squeeze: ${support.why}`);
       else printError(`lavarank calibrate: no memory squeeze blocks: ${support.why}`);
     }
     plan = buildPlan({ ...options, squeeze });
   } catch (err) {
     printError(`lavarank calibrate: ${errorMessage(err)}`);
-    return 2;
+    return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
   }
   if (args['dry-run'] === true) {
     print(formatPlan(plan));
@@ -140,12 +141,12 @@ export async function main(argv: string[]): Promise<number> {
   if (args.finalize !== undefined) {
     if (present(out) && args.force !== true) {
       printError(`lavarank calibrate: --out: ${out} exists; use --force to replace it`);
-      return 2;
+      return EXIT_FAILURE;
     }
     const lines = finalizeRecords(readJournal(readFileSync(args.finalize, 'utf8'), args.finalize));
     if (lines.length === 0) {
       printError(`lavarank calibrate: --finalize ${args.finalize}: no probe run with an idle baseline in it; nothing written`);
-      return 1;
+      return EXIT_FAILURE;
     }
     writeLines(out, lines);
     printError(`lavarank calibrate: wrote ${lines.length} lines to ${out}`);
@@ -155,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const path of [out, journalPath]) {
     if (present(path) && args.force !== true) {
       printError(`lavarank calibrate: ${path} exists; use --force to replace it`);
-      return 2;
+      return EXIT_FAILURE;
     }
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));

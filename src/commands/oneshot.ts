@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { print, printError } from '../util/cliio.js';
+import { EXIT_USAGE, print, printError } from '../util/cliio.js';
 import { errorMessage } from '../util/errors.js';
 import { numberOption } from '../util/options.js';
 import { systemClock } from '../util/clock.js';
@@ -39,7 +39,7 @@ export interface OneShotArgs {
 }
 
 // Parses once's or explain's command line and loads the config; a number is the exit
-// status to return at once (0 after --help, 2 for a bad --window, said on stderr).
+// status to return at once (0 after --help, EXIT_USAGE for a bad --window, said on stderr).
 export function oneShotArgs(command: string, usage: string, argv: string[]): OneShotArgs | number {
   const { values: args } = parseArgs({
     args: argv,
@@ -55,7 +55,7 @@ export function oneShotArgs(command: string, usage: string, argv: string[]): One
     windowSeconds = numberOption('window', args.window, 1, { min: 0.1, max: 600, kind: 'seconds' });
   } catch (err) {
     printError(`lavarank ${command}: ${errorMessage(err)}`);
-    return 2;
+    return EXIT_USAGE;
   }
   return { config: loadConfig(findConfig(args.config, process.env, existsSync)), json: args.json === true, windowSeconds };
 }

@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { print, printError, printStatus } from '../util/cliio.js';
+import { EXIT_USAGE, print, printError, printStatus } from '../util/cliio.js';
 import { numberOption } from '../util/options.js';
 import { findConfig, loadConfig } from '../config/config.js';
-import { ConfigError, errorMessage } from '../util/errors.js';
+import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
 import { readCalibration, type CalibrationRecord } from '../training/dataset.js';
 import { featuresFromNamed, rawFeatures } from '../model/features.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
@@ -252,7 +252,7 @@ export async function main(argv: string[]): Promise<number> {
     cpus = numberOption('cpus', args.cpus, availableParallelism(), { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
   } catch (err) {
     printError(`lavarank recommend: ${errorMessage(err)}`);
-    return 2;
+    return EXIT_USAGE;
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
   const model = loadModel(args.model ?? modelPathFor(config));
@@ -313,10 +313,10 @@ async function simulatedMain(args: SimulationArgs & { json?: boolean; durations?
   let durations: number[];
   try {
     durations = args.durations === undefined ? [...SIM_DURATIONS] : parseSweep(args.durations).filter((t) => t >= 1);
-    if (durations.length === 0) throw new ConfigError('--durations: expected seconds of at least 1');
+    if (durations.length === 0) throw new UsageError('--durations: expected seconds of at least 1');
   } catch (err) {
     printError(`lavarank recommend: ${errorMessage(err)}`);
-    return 2;
+    return EXIT_USAGE;
   }
   const sweep = parseSweep(args.sweep ?? '2,5,10,20,40');
   const setup = await setupSimulation({ ...args, seeds: args.seeds ?? '3', jobs: args.jobs ?? '3000' }, { policies: () => reservationGrid(sweep, durations) });

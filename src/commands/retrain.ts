@@ -17,7 +17,7 @@ import {
 } from '../training/retrain.js';
 import { MODEL_CHECK_EVERY } from '../daemon/elim.js';
 import { print, printError, printStatus } from '../util/cliio.js';
-import { ConfigError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import { numberOption } from '../util/options.js';
 
 const USAGE = `Usage: lavarank retrain --acct FILE... --history PATH... [options]
@@ -59,7 +59,7 @@ Exit status: 0 written (or would be, with --dry-run), 1 error, 2 bad option,
 3 not better than the installed model, linear regression or the physical
 backbone, so not written, 130 interrupted.`;
 
-// Parses and checks the options; throws ConfigError naming the option for a bad value.
+// Parses and checks the options; throws UsageError naming the option for a bad value.
 export function parseRetrainArgs(argv: string[]): RetrainArgs {
   const { values: v } = parseArgs({
     args: argv,
@@ -104,9 +104,9 @@ export function parseRetrainArgs(argv: string[]): RetrainArgs {
   if (v.report !== undefined) args.report = v.report;
   if (v.config !== undefined) args.config = v.config;
   for (const [name, value] of [['out', v.out], ['report', v.report]] as const) {
-    if (value !== undefined && value.trim() === '') throw new ConfigError(`--${name}: expected a file name, received ""`);
+    if (value !== undefined && value.trim() === '') throw new UsageError(`--${name}: expected a file name, received ""`);
   }
-  if (!args.help && args.acct.length === 0) throw new ConfigError('--acct: expected at least one lsb.acct file (OpenLava writes $LSB_SHAREDIR/logdir/lsb.acct), received none');
+  if (!args.help && args.acct.length === 0) throw new UsageError('--acct: expected at least one lsb.acct file (OpenLava writes $LSB_SHAREDIR/logdir/lsb.acct), received none');
   return args;
 }
 
@@ -119,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     args = parseRetrainArgs(argv);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
+    if (!(err instanceof UsageError)) throw err;
     printError(`lavarank retrain: ${err.message}\nTry "lavarank retrain --help".`);
     return EXIT_USAGE;
   }

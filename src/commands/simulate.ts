@@ -13,7 +13,7 @@ import { modelPathFor, modelRanker } from '../model/rankers.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { fileIdentity } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
-import { ConfigError, errorMessage } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import { numberOption } from '../util/options.js';
 import { median } from '../util/stats.js';
 import type { HostSpec } from '../simulate/cluster.js';
@@ -92,16 +92,20 @@ Runs:
   --seed N (1) --seeds K (5)   K seeds from N; figures are means with their spread
   --model FILE --config FILE   the rank model (default: the config's, else the embedded one)`;
 
-function pair(name: string, text: string | undefined, fallback: [number, number]): [number, number] {
+// Two numbers A,B of an option, checked here so that a bad value is a usage error
+// naming the option rather than one of the generator's settings, found later.
+function pair(name: string, text: string | undefined, fallback: [number, number], rule: { expected: string; ok: (a: number, b: number) => boolean }): [number, number] {
   if (text === undefined) return fallback;
-  const parts = text.split(',').map((s) => Number(s.trim()));
-  if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x))) throw new ConfigError(`--${name}: expected two numbers separated by a comma, received ${JSON.stringify(text)}`);
+  const parts = text.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
+  if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x)) || !rule.ok(parts[0]!, parts[1]!)) {
+    throw new UsageError(`--${name}: expected ${rule.expected}, received ${JSON.stringify(text)}`);
+  }
   return [parts[0]!, parts[1]!];
 }
 
 // D and T of the rank reservation in a RES_REQ string, rusage[rank=D:duration=T...],
 // read as `lavarank check` reads the queue's (a bare duration is minutes, as in
-// OpenLava); throws ConfigError.
+// OpenLava); throws UsageError.
 export function parseRankRusage(text: string, resource = 'rank'): { d: number; t: number } {
   const rusage = parseResReq(text).rusage;
   const value = rusage.get(resource);
@@ -109,7 +113,7 @@ export function parseRankRusage(text: string, resource = 'rank'): { d: number; t
   const duration = rusage.get('duration');
   const t = duration === undefined ? undefined : durationSeconds(duration);
   if (!(d >= 0) || t === undefined || !(t > 0)) {
-    throw new ConfigError(`--res-req: expected rusage[${resource}=D:duration=T...] with D >= 0 and T such as 45s, received ${JSON.stringify(text)}`);
+    throw new UsageError(`--res-req: expected rusage[${resource}=D:duration=T...] with D >= 0 and T such as 45s, received ${JSON.stringify(text)}`);
   }
   return { d, t };
 }
@@ -149,7 +153,7 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
   if (args.policies !== undefined) {
     const wanted = args.policies.split(',').map((s) => s.trim()).filter((s) => s !== '');
     const unknown = wanted.filter((w) => !policies.some((p) => p.name === w));
-    if (unknown.length > 0) throw new ConfigError(`--policies: unknown ${unknown.join(', ')}; known: ${policies.map((p) => p.name).join(', ')}`);
+    if (unknown.length > 0) throw new UsageError(`--policies: unknown ${unknown.join(', ')}; known: ${policies.map((p) => p.name).join(', ')}`);
     policies = policies.filter((p) => wanted.includes(p.name));
   }
   const seed = numberOption('seed', args.seed, 1, { integer: true, min: 0, max: 2 ** 31 - 1 });
@@ -161,7 +165,7 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
   let workload: (seed: number) => JobSpec[];
   let workloadText: string;
   if (args.acct !== undefined) {
-    if (args.generate === true) throw new ConfigError('--acct and --generate: choose one');
+    if (args.generate === true) throw new UsageError('--acct and --generate: choose one');
     const records: JobFinish[] = [];
     const reader = readAcct(args.acct);
     for await (const r of reader) records.push(r);
@@ -177,12 +181,20 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
     workload = () => jobs;
     workloadText = `${args.acct} replayed (${records.length} records, ${jobs.length} jobs${repeat > 1 ? ` over ${repeat} repeats` : ''}), offered load ${offeredLoad(jobs, hosts).toFixed(2)}`;
   } else {
-    const [burstShare, burstSize] = pair('burst', args.burst, [SIMULATE_GENERATE.burstShare, SIMULATE_GENERATE.burstSize]);
-    const [runtimeMin, runtimeMax] = pair('runtime', args.runtime, [SIMULATE_GENERATE.runtimeMin, SIMULATE_GENERATE.runtimeMax]);
+    const [burstShare, burstSize] = pair('burst', args.burst, [SIMULATE_GENERATE.burstShare, SIMULATE_GENERATE.burstSize], {
+      expected: 'SHARE,SIZE: a share from 0 to 1 and a whole number of jobs of at least 1',
+      ok: (share, size) => share >= 0 && share <= 1 && Number.isInteger(size) && size >= 1,
+    });
+    const [runtimeMin, runtimeMax] = pair('runtime', args.runtime, [SIMULATE_GENERATE.runtimeMin, SIMULATE_GENERATE.runtimeMax], {
+      expected: 'MIN,MAX: seconds, 0 < MIN <= MAX',
+      ok: (min, max) => min > 0 && max >= min,
+    });
     let mix = { ...SIMULATE_GENERATE.mix };
     if (args.mix !== undefined) {
-      const m = args.mix.split(',').map((s) => Number(s.trim()));
-      if (m.length !== 3 || m.some((x) => !Number.isFinite(x) || x < 0)) throw new ConfigError(`--mix: expected three shares cpu,mem,io, received ${JSON.stringify(args.mix)}`);
+      const m = args.mix.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
+      if (m.length !== 3 || m.some((x) => !Number.isFinite(x) || x < 0) || m[0]! + m[1]! + m[2]! <= 0) {
+        throw new UsageError(`--mix: expected three shares cpu,mem,io, none negative and not all 0, received ${JSON.stringify(args.mix)}`);
+      }
       mix = { cpu: m[0]!, mem: m[1]!, io: m[2]! };
     }
     const gen: GenerateOptions = {
@@ -261,29 +273,21 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  let setup: SimulationSetup;
-  try {
-    // The report replacing one of the simulation's own inputs would destroy it: the
-    // files given, the config and the model it names (the daemons' model, often).
-    if (args.html !== undefined) {
-      const source = findConfig(args.config, process.env, existsSync);
-      const inputs: Array<[string, string | undefined]> = [
-        ...(args.hosts ?? []).map((h): [string, string] => ['the input --hosts', h]),
-        ['the input --acct', args.acct],
-        ['the config', source.path ?? undefined],
-        ['the model', args.model ?? modelPathFor(loadConfig(source))],
-      ];
-      const clash = inputs.find(([, path]) => path !== undefined && fileIdentity(path) === fileIdentity(args.html!));
-      if (clash !== undefined) throw new ConfigError(`--html ${args.html} is ${clash[0]} ${clash[1]!}; writing the report would destroy it`);
-    }
-    setup = await setupSimulation(args);
-  } catch (err) {
-    if (err instanceof ConfigError && /^--/.test(err.message)) {
-      printError(`lavarank simulate: ${errorMessage(err)}`);
-      return 2;
-    }
-    throw err;
+  // The report replacing one of the simulation's own inputs would destroy it: the
+  // files given, the config and the model it names (the daemons' model, often).
+  if (args.html !== undefined) {
+    const source = findConfig(args.config, process.env, existsSync);
+    const inputs: Array<[string, string | undefined]> = [
+      ...(args.hosts ?? []).map((h): [string, string] => ['the input --hosts', h]),
+      ['the input --acct', args.acct],
+      ['the config', source.path ?? undefined],
+      ['the model', args.model ?? modelPathFor(loadConfig(source))],
+    ];
+    const clash = inputs.find(([, path]) => path !== undefined && fileIdentity(path) === fileIdentity(args.html!));
+    if (clash !== undefined) throw new UsageError(`--html ${args.html} is ${clash[0]} ${clash[1]!}; writing the report would destroy it`);
   }
+  // A bad option is a UsageError (exit status 2), an unusable input any other error (1): src/cli.ts.
+  const setup: SimulationSetup = await setupSimulation(args);
   const isTTY = process.stderr.isTTY === true;
   const onProgress = progressReporter(isTTY);
   const result: ExperimentResult = runExperiment({ ...setup.input, ...(onProgress === undefined ? {} : { onProgress }) });

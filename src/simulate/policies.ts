@@ -2,7 +2,7 @@
 // OpenLava's default order, order[rank] with and without the queue's reservation,
 // typed ranks, JOB_ACCEPT_INTERVAL=1, random, two random choices by rank, and an
 // oracle that sees the true current state and each job's type.
-import { ConfigError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { Reservation } from './mbatchd.js';
 
 // How a policy picks a host among those with free slots.
@@ -68,12 +68,12 @@ export function describePolicy(p: PolicySpec): string {
   }
 }
 
-// A D sweep from text: "0,5,10,20,40"; throws ConfigError.
+// A D sweep from text: "0,5,10,20,40"; throws UsageError.
 export function parseSweep(text: string): number[] {
   const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const values = parts.map(Number);
   if (parts.length === 0 || values.some((v) => !Number.isFinite(v) || v < 0 || v > 1000)) {
-    throw new ConfigError(`--sweep: expected comma-separated rank points from 0 to 1000, received ${JSON.stringify(text)}`);
+    throw new UsageError(`--sweep: expected comma-separated rank points from 0 to 1000, received ${JSON.stringify(text)}`);
   }
   return [...new Set(values)].sort((a, b) => a - b);
 }

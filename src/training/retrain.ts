@@ -12,7 +12,7 @@ import { readAcct, skippedLines } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Config } from '../config/config.js';
-import { ConfigError, ModelError, errorCode, errorMessage } from '../util/errors.js';
+import { ConfigError, ModelError, UsageError, errorCode, errorMessage } from '../util/errors.js';
 import { historyFiles, readHistory } from '../history/reader.js';
 import { fileIdentity } from '../util/paths.js';
 import { defaultHistoryDir } from '../history/record.js';
@@ -37,7 +37,7 @@ import { labelSettings, type LabelSettings } from './label.js';
 export const EXIT_WRITTEN = 0;
 // Exit status: an error; the message names the file or option and what was wrong.
 export const EXIT_ERROR = 1;
-// Exit status: a bad option value.
+// Exit status: a bad option value, or an output option naming an input (UsageError).
 export const EXIT_USAGE = 2;
 // Exit status: the new model is not better than the installed one (or a reference), so nothing was written.
 export const EXIT_NOT_BETTER = 3;
@@ -279,7 +279,7 @@ function regularFiles(option: string, files: string[]): string[] {
 export async function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun' | 'acct' | 'history' | 'calibration' | 'configPath' | 'configModel'>): Promise<void> {
   const outputs: Array<[string, string]> = options.dryRun ? [['--report', options.report]] : [['--out', options.out], ['--report', options.report]];
   if (!options.dryRun && fileIdentity(options.out) === fileIdentity(options.report)) {
-    throw new ConfigError(`--out ${options.out} and --report ${options.report} name the same file; the report would replace the model`);
+    throw new UsageError(`--out ${options.out} and --report ${options.report} name the same file; the report would replace the model`);
   }
   // Every path given, and what each directory expands to, one at a time: a missing
   // one (named later by the stage that reads it) must not hide the others.
@@ -301,7 +301,7 @@ export async function checkDistinct(options: Pick<RetrainOptions, 'out' | 'repor
     // The model the daemons use is what --out normally replaces; nothing else may.
     const others = outOption === '--out' ? inputs : [...inputs, ['the model the daemons use', options.configModel] as [string, string]];
     const clash = others.find(([, file]) => fileIdentity(file) === id);
-    if (clash !== undefined) throw new ConfigError(`${outOption} ${out} is ${clash[0]} ${clash[1]}; writing it would destroy it`);
+    if (clash !== undefined) throw new UsageError(`${outOption} ${out} is ${clash[0]} ${clash[1]}; writing it would destroy it`);
   }
 }
 

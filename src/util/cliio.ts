@@ -4,6 +4,7 @@
 import { realpathSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError, UsageError, errorMessage } from './errors.js';
 
 let stdoutClosed = false;
 
@@ -39,6 +40,32 @@ export function printError(text: string): void {
   }
 }
 
+// Exit statuses of every command (README, "Exit statuses"): 2 when the command line
+// is wrong in itself, 1 for any other error (unreadable or malformed input, a
+// refusal, a failure). A command may add its own above 2 (retrain: 3, 130).
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+// Whether err is about the command line itself: parseArgs' own errors (an unknown
+// option, a missing value) and UsageError.
+function isUsageError(err: unknown): boolean {
+  return err instanceof UsageError || (err instanceof TypeError && String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS'));
+}
+
+// Says on stderr why a command failed, prefixed with who ("lavarank check"), and
+// returns its exit status: the one place that decides it for an error a command
+// throws. A usage error points to `who --help` when the command has one.
+export function failureStatus(who: string, err: unknown, options: { help?: boolean } = {}): number {
+  if (isUsageError(err)) {
+    printError(`${who}: ${errorMessage(err)}${options.help === false ? '' : `\nTry "${who} --help".`}`);
+    return EXIT_USAGE;
+  }
+  if (err instanceof ConfigError && err.problems.length > 1) printError(`${who}: ${err.problems.length} problems:\n  ${err.problems.join('\n  ')}`);
+  else printError(`${who}: ${errorMessage(err)}`);
+  if (process.env['LAVARANK_DEBUG'] === '1' && err instanceof Error && !(err instanceof ConfigError) && err.stack !== undefined) printError(err.stack);
+  return EXIT_FAILURE;
+}
+
 // The signature every subcommand module exports as `main`.
 export type SubcommandMain = (argv: string[]) => Promise<number>;
 
@@ -69,10 +96,7 @@ export async function runAsProgram(moduleUrl: string, main: SubcommandMain): Pro
   try {
     code = await main(process.argv.slice(2));
   } catch (err) {
-    const name = basename(fileURLToPath(moduleUrl), '.js');
-    const usage = err instanceof TypeError && String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS');
-    printError(`${name}: ${err instanceof Error ? err.message : String(err)}`);
-    code = usage ? 2 : 1;
+    code = failureStatus(basename(fileURLToPath(moduleUrl), '.js'), err, { help: false });
   }
   // Exit explicitly: a stray timer must not keep a finished helper alive.
   process.exit(code);

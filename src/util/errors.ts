@@ -12,6 +12,15 @@ export class ConfigError extends Error {
   }
 }
 
+// A command line that is wrong in itself: an option's value malformed or out of
+// range, options that contradict each other, an output option naming one of the
+// command's own inputs. The commands exit 2 for it, and 1 for every other error
+// (README, "Exit statuses"); a subclass, so that whatever takes any ConfigError
+// (the daemon's start, check) still does.
+export class UsageError extends ConfigError {
+  override name = 'UsageError';
+}
+
 // A model file that cannot be used: unreadable, malformed, or not matching this build.
 export class ModelError extends Error {
   override name = 'ModelError';

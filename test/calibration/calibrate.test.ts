@@ -272,14 +272,14 @@ test('a journal that cannot be opened ends calibrate with status 1, naming it, a
   assert.deepEqual(readdirSync(dir), [], 'no lavarank-calibrate-* directory left in TMPDIR');
 });
 
-test('a link planted at the journal\'s path, even to nothing, is refused without --force and its target is not created', (t) => {
+test('a link planted at the journal\'s path, even to nothing, is refused without --force, with status 1, and its target is not created', (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
   const out = join(dir, 'out.jsonl');
   const victim = join(dir, 'victim');
   symlinkSync(victim, `${out}.partial`);
   const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8' });
-  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /out\.jsonl\.partial exists; use --force/);
   assert.equal(existsSync(victim), false);
 });
@@ -304,13 +304,13 @@ test('with --force, a link at the journal\'s path is replaced by the journal, an
   assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
 });
 
-test('calibrate refuses to overwrite an existing dataset without --force', (t) => {
+test('calibrate refuses to overwrite an existing dataset without --force, with status 1: a file in the way, not a bad command line', (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
   const out = join(dir, 'out.jsonl');
   writeFileSync(out, 'precious\n');
   const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8' });
-  assert.equal(r.status, 2);
+  assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /out\.jsonl exists; use --force/);
   assert.equal(readFileSync(out, 'utf8'), 'precious\n');
 });

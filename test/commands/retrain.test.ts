@@ -20,7 +20,7 @@ describe('parseRetrainArgs', () => {
   test('names the option, what it expects and what it got', () => {
     assert.throws(() => parseRetrainArgs(['--acct', 'a', '--holdout', '0.9']), { message: '--holdout: expected a number from 0.05 to 0.5, received "0.9"' });
     assert.throws(() => parseRetrainArgs(['--acct', 'a', '--min-runs', '2.5']), { message: '--min-runs: expected an integer from 2 to 1000000, received "2.5"' });
-    assert.throws(() => parseRetrainArgs(['--acct', 'a', '--interval', '']), /^ConfigError: --interval: expected a number/);
+    assert.throws(() => parseRetrainArgs(['--acct', 'a', '--interval', '']), /^UsageError: --interval: expected a number/);
   });
 
   test('requires an accounting file', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { numberOption } from '../../src/util/options.js';
-import { ConfigError } from '../../src/util/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 
 describe('numberOption', () => {
   it('gives the fallback when the option was not given, and the number when it is in range', () => {
@@ -13,9 +13,9 @@ describe('numberOption', () => {
     assert.throws(() => numberOption('seed', ' ', 1, { integer: true, min: 0, max: 9 }), { message: '--seed: expected an integer from 0 to 9, received " "' });
   });
 
-  it('names the option, the kind and range expected, and the text received, as a ConfigError', () => {
+  it('names the option, the kind and range expected, and the text received, as a UsageError (exit status 2)', () => {
     assert.throws(() => numberOption('cpus', '2.5', 1, { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
+      assert.ok(err instanceof UsageError);
       assert.equal(err.message, '--cpus: expected a whole number of CPUs from 1 to 4096, received "2.5"');
       return true;
     });
