@@ -243,19 +243,50 @@ export function resolveOutput(out: string | undefined, config: Pick<Config, 'mod
 
 const ACCT_FILE = /^lsb\.acct(?:\.(\d+))?$/;
 
-// The accounting files named: files as given; a directory gives its lsb.acct and rotated
-// lsb.acct.N, oldest (highest N) first. Throws ConfigError naming a path that is missing.
-export function acctFiles(paths: readonly string[]): string[] {
-  const files: string[] = [];
-  for (const path of paths) {
-    const st = statOrFail('--acct', path, 'an lsb.acct file or the directory holding it');
-    if (!st.isDirectory()) {
-      if (!EVENTS_FILE.test(basename(path))) files.push(path);
-      continue;
+const EVENTS_FILE = /^lsb\.events(?:\.(\d+))?$/;
+
+// The files the input options name, each directory listed once, for checkDistinct and
+// gatherInputs alike: listed twice, a history directory of thousands of files was read
+// twice, and the files checked against the outputs need not be those read (mbatchd and
+// the daemons rotate their files while retrain runs).
+export interface InputFiles {
+  acct: string[]; // lsb.acct files: as given, or a directory's lsb.acct and lsb.acct.N, oldest first
+  events: string[]; // lsb.events files: as given, or those in the --acct directories, oldest first
+  history: string[]; // *.jsonl and *.jsonl.N files: as given, or those in the --history directories
+  // The first --acct or --history path that could not be listed: thrown by gatherInputs,
+  // inside the run, so that the failure report names it; the other paths are listed.
+  acctProblem?: unknown;
+  historyProblem?: unknown;
+}
+
+// Stage 0a: lists the --acct and --history inputs. Never throws for an input; a path
+// that cannot be listed is kept as acctProblem or historyProblem.
+export async function listInputs(options: Pick<RetrainOptions, 'acct' | 'history' | 'historyFromConfig'>): Promise<InputFiles> {
+  const files: InputFiles = { acct: [], events: [], history: [] };
+  for (const path of options.acct) {
+    try {
+      const st = statOrFail('--acct', path, 'an lsb.acct file or the directory holding it');
+      if (!st.isDirectory()) {
+        (EVENTS_FILE.test(basename(path)) ? files.events : files.acct).push(path);
+        continue;
+      }
+      const names = readdirSync(path);
+      const acct = rotatedFiles(path, names, ACCT_FILE);
+      if (acct.length === 0) throw new ConfigError(`--acct ${path}: a directory with no lsb.acct or lsb.acct.N in it`);
+      files.acct.push(...acct);
+      files.events.push(...rotatedFiles(path, names, EVENTS_FILE));
+    } catch (err) {
+      files.acctProblem ??= err;
     }
-    const found = rotatedFiles(path, ACCT_FILE);
-    if (found.length === 0) throw new ConfigError(`--acct ${path}: a directory with no lsb.acct or lsb.acct.N in it`);
-    files.push(...found);
+  }
+  const historyNote = options.historyFromConfig === true ? ' (no --history was given, so this is the config\'s history.dir)' : '';
+  for (const path of options.history) {
+    try {
+      statOrFail('--history', path, `a history file or a directory of *.jsonl files${historyNote}`);
+      files.history.push(...(await historyFiles([path])));
+    } catch (err) {
+      files.historyProblem ??= err;
+    }
   }
   return files;
 }
@@ -276,25 +307,21 @@ function regularFiles(option: string, files: string[]): string[] {
 // Stage 0b: refuses outputs that name an input or each other (--report given as the
 // lsb.acct, --out as the report): writing one would destroy the other. Files are told
 // apart by device and inode, so a second name or a link for one is caught too.
-export async function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun' | 'acct' | 'history' | 'calibration' | 'configPath' | 'configModel'>): Promise<void> {
+export function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun' | 'acct' | 'history' | 'calibration' | 'configPath' | 'configModel'>, files: InputFiles): void {
   const outputs: Array<[string, string]> = options.dryRun ? [['--report', options.report]] : [['--out', options.out], ['--report', options.report]];
   if (!options.dryRun && fileIdentity(options.out) === fileIdentity(options.report)) {
     throw new UsageError(`--out ${options.out} and --report ${options.report} name the same file; the report would replace the model`);
   }
-  // Every path given, and what each directory expands to, one at a time: a missing
-  // one (named later by the stage that reads it) must not hide the others.
+  // Every path given, and the files the directories among them hold (a missing path
+  // is named later, by the stage that reads it).
   const inputs: Array<[string, string]> = [];
-  const listed = async (option: string, path: string, expand: () => Promise<string[]> | string[]): Promise<void> => {
-    inputs.push([`the input ${option}`, path]);
-    try {
-      for (const file of await expand()) inputs.push([`the input ${option}`, file]);
-    } catch {
-      // missing or unreadable: the stage that reads it says so
-    }
+  const add = (option: string, given: readonly string[], listed: readonly string[]): void => {
+    for (const path of given) inputs.push([`the input ${option}`, path]);
+    for (const file of listed) if (!given.includes(file)) inputs.push([`the input ${option}`, file]);
   };
-  for (const path of options.acct) await listed('--acct', path, () => [...acctFiles([path]), ...eventFiles([path])]);
-  for (const path of options.history) await listed('--history', path, () => historyFiles([path]));
-  for (const path of options.calibration) await listed('--calibration', path, () => []);
+  add('--acct', options.acct, [...files.acct, ...files.events]);
+  add('--history', options.history, files.history);
+  add('--calibration', options.calibration, []);
   if (options.configPath !== null) inputs.push(['the config', options.configPath]);
   for (const [outOption, out] of outputs) {
     const id = fileIdentity(out);
@@ -314,37 +341,15 @@ function statOrFail(option: string, path: string, expected: string) {
   }
 }
 
-// The files of dir whose names match `file` (a name, then optionally ".N" captured), as
-// mbatchd rotates them: the oldest (highest N) first, the current file (no N) last.
-function rotatedFiles(dir: string, file: RegExp): string[] {
-  return readdirSync(dir)
+// The files among names (of dir) that match `file` (a name, then optionally ".N" captured),
+// as mbatchd rotates them: the oldest (highest N) first, the current file (no N) last.
+function rotatedFiles(dir: string, names: readonly string[], file: RegExp): string[] {
+  return names
     .map((name) => ({ name, m: file.exec(name) }))
     .filter((f) => f.m !== null)
     .map((f) => ({ path: join(dir, f.name), n: f.m?.[1] === undefined ? 0 : Number(f.m[1]) }))
     .sort((a, b) => b.n - a.n)
     .map((f) => f.path);
-}
-
-const EVENTS_FILE = /^lsb\.events(?:\.(\d+))?$/;
-
-// The event logs in the --acct directories (lsb.events and rotated lsb.events.N, oldest
-// first) and --acct files named so: where suspended time comes from. None is fine.
-export function eventFiles(paths: readonly string[]): string[] {
-  const files: string[] = [];
-  for (const path of paths) {
-    let st;
-    try {
-      st = statSync(path);
-    } catch {
-      continue; // acctFiles names a missing path
-    }
-    if (!st.isDirectory()) {
-      if (EVENTS_FILE.test(basename(path))) files.push(path);
-      continue;
-    }
-    files.push(...rotatedFiles(path, EVENTS_FILE));
-  }
-  return files;
 }
 
 // ---------------------------------------------------------------- arguments
@@ -465,7 +470,7 @@ export function checkOutput(out: string, report: string, dryRun: boolean): void 
 }
 
 // ---------------------------------------------------------------- the stages
-// retrain() is this list: check the output → gather inputs → join and label → split →
+// retrain() is this list: check the output → list the inputs → gather them → join and label → split →
 // train → evaluate → decide → write (model, report). Each stage takes and returns plain
 // typed values, so a test can run one alone; the context only carries the output, the
 // progress line, the clock and Ctrl-C.
@@ -525,14 +530,15 @@ export interface GatheredInputs {
 
 // Stage 1: checks every input before anything is read (a typo fails at once); reads
 // the calibration datasets, the suspended time from lsb.events, then lsb.acct into the
-// job table: a few dozen bytes per job, a record found twice counted once.
-export async function gatherInputs(options: RetrainOptions, log: ReadLog, ctx: StageContext): Promise<GatheredInputs> {
-  const acctPaths = regularFiles('--acct', acctFiles(options.acct));
-  const eventPaths = regularFiles('--acct', eventFiles(options.acct));
+// job table: a few dozen bytes per job, a record found twice counted once. The files
+// are those listInputs found.
+export async function gatherInputs(options: RetrainOptions, files: InputFiles, log: ReadLog, ctx: StageContext): Promise<GatheredInputs> {
+  if (files.acctProblem !== undefined) throw files.acctProblem;
+  const acctPaths = regularFiles('--acct', files.acct);
+  const eventPaths = regularFiles('--acct', files.events);
   if (options.history.length === 0) throw new ConfigError('--history: expected at least one history file or directory, received none');
-  const historyNote = options.historyFromConfig === true ? ' (no --history was given, so this is the config\'s history.dir)' : '';
-  for (const path of options.history) statOrFail('--history', path, `a history file or a directory of *.jsonl files${historyNote}`);
-  const historyPaths = regularFiles('--history', await historyFiles(options.history));
+  if (files.historyProblem !== undefined) throw files.historyProblem;
+  const historyPaths = regularFiles('--history', files.history);
   if (historyPaths.length === 0) {
     throw new ConfigError(`no history found: no *.jsonl or *.jsonl.N files in ${options.history.join(', ')} (the daemons write them to their history.dir)`);
   }
@@ -1051,10 +1057,11 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
     newMae: NaN, installedMae: null, readMs: 0, trainMs: 0, epochs: 0, stoppedBy: '', totalMs: 0,
   };
   checkOutput(options.out, options.report, options.dryRun);
-  await checkDistinct(options);
+  const files = await listInputs(options);
+  checkDistinct(options, files);
   const log = readLog();
   try {
-    await runStages(options, io, ctx, log, result);
+    await runStages(options, files, io, ctx, log, result);
   } catch (err) {
     if (err instanceof Interrupted) progress.clear();
     else {
@@ -1093,9 +1100,9 @@ function writeFailureReport(options: RetrainOptions, log: ReadLog, err: unknown,
   }, { written: false, out: options.out }, ctx);
 }
 
-async function runStages(options: RetrainOptions, io: RetrainIO, ctx: StageContext, log: ReadLog, result: RetrainResult): Promise<void> {
+async function runStages(options: RetrainOptions, files: InputFiles, io: RetrainIO, ctx: StageContext, log: ReadLog, result: RetrainResult): Promise<void> {
   const started = ctx.clock();
-  const gathered = await gatherInputs(options, log, ctx);
+  const gathered = await gatherInputs(options, files, log, ctx);
   result.jobs = gathered.jobs;
   const labelled = await joinAndLabel(gathered, options, log, ctx);
   result.historyRecords = log.historyRecords;

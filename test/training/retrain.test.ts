@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, mock, test } from 'node:test';
 import { generateData } from '../../scripts/gen-data.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import {
-  acctFiles, chunkFor, decideWrite, evaluate, eventFiles, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, formatHoldoutTable, gatherInputs, joinAndLabel,
+  chunkFor, decideWrite, evaluate, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs,
   ProblemLog, Progress, quietContext, readLog, resolveOutput, retrain, splitByTime, trainStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
@@ -134,16 +136,29 @@ describe('checkOutput', () => {
   });
 });
 
-describe('acctFiles', () => {
-  test('expands a directory to lsb.acct and its rotations, oldest first', () => {
+describe('listInputs', () => {
+  test('expands an --acct directory to lsb.acct and its rotations, and lsb.events and its rotations, oldest first', async () => {
     const dir = join(root, 'logdir');
     mkdirSync(dir);
-    for (const name of ['lsb.acct', 'lsb.acct.1', 'lsb.acct.10', 'lsb.acct.2', 'lsb.events']) writeFileSync(join(dir, name), '');
-    assert.deepEqual(acctFiles([dir]), ['lsb.acct.10', 'lsb.acct.2', 'lsb.acct.1', 'lsb.acct'].map((n) => join(dir, n)));
+    for (const name of ['lsb.acct', 'lsb.acct.1', 'lsb.acct.10', 'lsb.acct.2', 'lsb.events', 'lsb.events.1', 'lsb.events.2']) writeFileSync(join(dir, name), '');
+    const files = await listInputs({ acct: [dir], history: [] });
+    assert.deepEqual(files.acct, ['lsb.acct.10', 'lsb.acct.2', 'lsb.acct.1', 'lsb.acct'].map((n) => join(dir, n)));
+    assert.deepEqual(files.events, ['lsb.events.2', 'lsb.events.1', 'lsb.events'].map((n) => join(dir, n)));
   });
 
-  test('names a missing file', () => {
-    assert.throws(() => acctFiles([join(root, 'nope')]), { message: `--acct ${join(root, 'nope')}: no such file or directory; expected an lsb.acct file or the directory holding it` });
+  test('takes files as given, each once, and an lsb.events file given as --acct as an event log', async () => {
+    const dir = join(root, 'logdir-files');
+    mkdirSync(dir);
+    for (const name of ['lsb.acct', 'lsb.events']) writeFileSync(join(dir, name), '');
+    const files = await listInputs({ acct: [join(dir, 'lsb.acct'), join(dir, 'lsb.events')], history: [small.historyDir] });
+    assert.deepEqual(files, { acct: [join(dir, 'lsb.acct')], events: [join(dir, 'lsb.events')], history: ['node001', 'node002', 'node003'].map((h) => join(small.historyDir, `${h}.jsonl`)) });
+  });
+
+  test('keeps a missing path as the problem to report, and lists the paths after it', async () => {
+    const files = await listInputs({ acct: [join(root, 'nope'), small.acctPath], history: [] });
+    assert.ok(files.acctProblem instanceof ConfigError);
+    assert.equal(files.acctProblem.message, `--acct ${join(root, 'nope')}: no such file or directory; expected an lsb.acct file or the directory holding it`);
+    assert.deepEqual(files.acct, [small.acctPath]);
   });
 });
 
@@ -377,6 +392,46 @@ describe('retrain', () => {
     assert.match(io.stdout.join('\n'), /^suspended while running: 1 jobs/m);
   });
 
+  test('lists each --acct and --history directory once, and reads and reports each file in them once', async () => {
+    const dir = join(root, 'listed-once');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'lsb.acct'), readFileSync(small.acctPath));
+    writeFileSync(join(dir, 'lsb.events'), `#0\n"JOB_STATUS" "33" ${T0} 1 8 0 0 0.0000 0 0 0 0\n`);
+    // Every directory listing retrain makes, through the fs functions its modules import.
+    const listSync = mock.method(fs, 'readdirSync');
+    const list = mock.method(fsp, 'readdir');
+    syncBuiltinESMExports();
+    const io = sink();
+    const o = options({ acct: [dir], dryRun: true });
+    try {
+      await retrain(o, io);
+    } finally {
+      listSync.mock.restore();
+      list.mock.restore();
+      syncBuiltinESMExports();
+    }
+    const listings = (path: string): number => [...listSync.mock.calls, ...list.mock.calls].filter((c) => c.arguments[0] === path).length;
+    assert.equal(listings(dir), 1, 'the --acct directory');
+    assert.equal(listings(small.historyDir), 1, 'the --history directory');
+    const said = io.stdout.join('\n');
+    assert.deepEqual(said.match(/^lsb\.(acct|events) .*$/gm), [`lsb.events ${join(dir, 'lsb.events')}: 1 JOB_STATUS records`, `lsb.acct ${join(dir, 'lsb.acct')}: 400 JOB_FINISH records`]);
+    assert.match(said, /^history: \d+ records in 3 files$/m);
+    const report = readFileSync(o.report, 'utf8');
+    for (const file of ['lsb.acct', 'lsb.events']) assert.equal(report.split(join(dir, file)).length - 1, 1, `${file} in the report`);
+  });
+
+  test('reads the files it listed at the start, not those a rotation left by the time it reads', async () => {
+    const dir = join(root, 'rotated-meanwhile');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'lsb.acct'), readFileSync(small.acctPath));
+    const o = options({ acct: [dir] });
+    const files = await listInputs(o);
+    writeFileSync(join(dir, 'lsb.acct.1'), readFileSync(small.acctPath)); // mbatchd rotated after the listing
+    const said: string[] = [];
+    await gatherInputs(o, files, readLog(), quietContext((t) => said.push(t)));
+    assert.deepEqual(said.filter((l) => l.startsWith('lsb.acct ')), [`lsb.acct ${join(dir, 'lsb.acct')}: 400 JOB_FINISH records`]);
+  });
+
   test('appends calibration rows to the training part and never holds them out', async () => {
     const calibration = join(root, 'cal.jsonl');
     const sample = { ts: T0 * 1000, failures: {}, cpu: { user: 0.5, system: 0, iowait: 0, steal: 0, busy: 0.5, online: 4 } };
@@ -398,7 +453,7 @@ describe('the stages, one at a time', () => {
     const said: string[] = [];
     const ctx = quietContext((t) => said.push(t));
     const log = readLog();
-    const gathered = await gatherInputs(options(), log, ctx);
+    const gathered = await gatherInputs(options(), await listInputs(options()), log, ctx);
     assert.equal(gathered.jobs, 400);
     const labelled = await joinAndLabel(gathered, options(), log, ctx);
     const left = Object.values(labelled.excluded).reduce((sum, n) => sum + n, 0);
@@ -416,7 +471,7 @@ describe('the stages, one at a time', () => {
     const ctx = quietContext();
     const o = options();
     const log = readLog();
-    const labelled = await joinAndLabel(await gatherInputs(o, log, ctx), o, log, ctx);
+    const labelled = await joinAndLabel(await gatherInputs(o, await listInputs(o), log, ctx), o, log, ctx);
     const cal = Array.from({ length: 10 }, () => ({ values: new Array<number>(FEATURE_NAMES.length).fill(0), mask: new Array<boolean>(FEATURE_NAMES.length).fill(false), named: {}, label: -1 }));
     const split = splitByTime(labelled, cal, { holdoutFraction: 0.2, maxTrainRows: 100 });
     assert.equal(split.sampledJobs, 100);
@@ -430,7 +485,7 @@ describe('the stages, one at a time', () => {
     const ctx = quietContext();
     const o = options();
     const log = readLog();
-    const labelled = await joinAndLabel(await gatherInputs(o, log, ctx), o, log, ctx);
+    const labelled = await joinAndLabel(await gatherInputs(o, await listInputs(o), log, ctx), o, log, ctx);
     const split = splitByTime(labelled, [], o);
     const trained = await trainStage(split, { ...o, epochs: 5 }, [], ctx);
     const e = evaluate(trained, split, labelled, { installed: join(root, 'nothing-here.json'), embedded: defaultModelPath() });
@@ -448,7 +503,7 @@ describe('the stages, one at a time', () => {
     const ctx = quietContext(undefined, () => 1000 * seconds++);
     const o = options({ timeLimitSec: 5 });
     const log = readLog();
-    const labelled = await joinAndLabel(await gatherInputs(o, log, ctx), o, log, ctx);
+    const labelled = await joinAndLabel(await gatherInputs(o, await listInputs(o), log, ctx), o, log, ctx);
     const split = splitByTime(labelled, [], o);
     const trained = await trainStage(split, o, [], ctx);
     assert.match(trained.stoppedBy, /^the 5 s time limit, during the backbone fit \(\d+ of its 150 grid points; no network\)$/);
@@ -472,12 +527,3 @@ describe('ProblemLog', () => {
   });
 });
 
-describe('eventFiles', () => {
-  test('finds lsb.events and its rotations, oldest first, in an --acct directory', () => {
-    const dir = join(root, 'logdir-events');
-    mkdirSync(dir);
-    for (const name of ['lsb.acct', 'lsb.events', 'lsb.events.1', 'lsb.events.2']) writeFileSync(join(dir, name), '');
-    assert.deepEqual(eventFiles([dir]), ['lsb.events.2', 'lsb.events.1', 'lsb.events'].map((n) => join(dir, n)));
-    assert.deepEqual(acctFiles([dir]), [join(dir, 'lsb.acct')]);
-  });
-});
