@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { errorCode } from '../util/errors.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { trustProblems } from '../util/trust.js';
-import { clusterNames, parseSections, valueText, type ConfRow, type ConfSection } from './conf.js';
+import { clusterNames, parseSections, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { findLsbQueues, lsbQueuesCandidates, MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 
@@ -154,7 +154,7 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   const sharedText = readOrUndefined(sharedFile);
   let sections: ConfSection[] = [];
   if (sharedText === undefined) add('critical', `${sharedFile} cannot be read; LIM reads the resource declarations there`);
-  else sections = parseOrReport(sharedText, 'lsf.shared', add);
+  else sections = parseOrReport(sharedText, 'lsf.shared', 'lim', add);
   const sharedLines = sharedText?.split('\n') ?? [];
   const resources = new Map<string, { cells: Map<string, string>; where: string; text: string }>();
   for (const section of named(sections, 'Resource')) {
@@ -214,9 +214,9 @@ function increasingOf(rank: { cells: Map<string, string> } | undefined): string 
   return rank?.cells.get('INCREASING')?.toUpperCase();
 }
 
-function parseOrReport(text: string, file: string, add: (s: Severity, m: string, w?: string) => void): ConfSection[] {
+function parseOrReport(text: string, file: string, reader: ConfReader, add: (s: Severity, m: string, w?: string) => void): ConfSection[] {
   try {
-    return parseSections(text, file);
+    return parseSections(text, file, reader);
   } catch (err) {
     add('critical', err instanceof Error ? err.message : String(err), file);
     return [];
@@ -252,7 +252,7 @@ function checkClusterFile(
     return;
   }
   const lines = text.split('\n');
-  const sections = parseOrReport(text, file, add);
+  const sections = parseOrReport(text, file, 'lim', add);
   const mapped: string[] = [];
   let trigger = false;
   for (const section of named(sections, 'ResourceMap')) {
@@ -313,7 +313,7 @@ function checkQueues(
   const file = 'lsb.queues';
   effective.push(`lsb.queues: ${path}`);
   let ordering = 0;
-  for (const section of named(parseOrReport(text, file, add), 'Queue')) {
+  for (const section of named(parseOrReport(text, file, 'mbatchd', add), 'Queue')) {
     let name = '?';
     let resReq: { value: string; where: string } | undefined;
     for (const row of section.rows) {

@@ -11,9 +11,10 @@
 //
 // The parsing follows OpenLava 4.0's lib.words.c and lim.conf.c: `#` outside
 // double quotes starts a comment anywhere on a line, a trailing `\` joins the
-// next line, section and keyword names are case-insensitive, a table row's
-// values map to the header's keywords by position, `(...)` is one value, `-`
-// and `()` are empty, and resource and queue names are case-sensitive.
+// next line (as the daemon reading the file does it: see ConfReader), section
+// and keyword names are case-insensitive, a table row's values map to the
+// header's keywords by position, `(...)` is one value, `-` and `()` are empty,
+// and resource and queue names are case-sensitive.
 import { ConfigError } from '../util/errors.js';
 
 export const BLOCK_BEGIN = '# >>> lavarank';
@@ -42,6 +43,18 @@ interface LogicalLine {
   text: string;
 }
 
+// Which daemon's reading a file gets, for the one place they differ: a `\` followed
+// by blanks or a CR (a CRLF file) before the newline.
+// - 'lim': LIM reads lsf.shared and lsf.cluster.<cluster> with getNextLineC_ (via
+//   getBeginLine, lsf/lib/lib.confmisc.c), that is getNextLineD_ in
+//   lsf/lib/lib.words.c: a `\` joins the next line only when the newline follows it
+//   at once; a `\` before a blank or a CR is dropped, the blank kept, and the line
+//   ends at its newline.
+// - 'mbatchd': mbatchd reads lsb.queues with ls_getconf (lsf/lib/lib.wconf.c), which
+//   stores each line with its CR and trailing blanks removed, then getNextLineC_conf
+//   joins a stored line that ends in `\`: there `\` + blanks or CR does join.
+export type ConfReader = 'lim' | 'mbatchd';
+
 function stripComment(line: string): string {
   let quoted = false;
   for (let i = 0; i < line.length; i++) {
@@ -52,13 +65,45 @@ function stripComment(line: string): string {
   return line;
 }
 
-function logicalLines(lines: readonly string[]): LogicalLine[] {
+// One physical line as getNextLineD_ (lsf/lib/lib.words.c, confFormat TRUE) reads it,
+// with the quote state the line before left: a `#` outside quotes ends it; a `\`
+// last on the line joins the next (`\` and newline become a blank); a `\` before a
+// blank or a CR is dropped, the blank kept; a `\` before anything else stays, and the
+// character after it is taken as it is (neither a quote nor a comment).
+function limLine(line: string, quoted: boolean): { text: string; joins: boolean; quoted: boolean } {
+  let text = '';
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === '"') quoted = !quoted;
+    else if (c === '#' && !quoted) return { text, joins: false, quoted };
+    else if (c === '\\') {
+      const next = line[++i];
+      if (next === undefined) return { text: `${text} `, joins: true, quoted };
+      text += /[ \t\v\f\r]/.test(next) ? ' ' : `\\${next}`; // C's isspace(), not Unicode's blanks
+      continue;
+    }
+    text += c;
+  }
+  return { text, joins: false, quoted };
+}
+
+function logicalLines(lines: readonly string[], reader: ConfReader): LogicalLine[] {
   const out: LogicalLine[] = [];
   for (let i = 0; i < lines.length; i++) {
     const first = i;
-    let text = stripComment(lines[i] ?? '');
-    while (/\\\s*$/.test(text) && i + 1 < lines.length) {
-      text = text.replace(/\\\s*$/, ' ') + stripComment(lines[++i] ?? '');
+    let text: string;
+    if (reader === 'lim') {
+      let line = limLine(lines[i] ?? '', false);
+      text = line.text;
+      while (line.joins && i + 1 < lines.length) {
+        line = limLine(lines[++i] ?? '', line.quoted);
+        text += line.text;
+      }
+    } else {
+      text = stripComment(lines[i] ?? '');
+      while (/\\\s*$/.test(text) && i + 1 < lines.length) {
+        text = text.replace(/\\\s*$/, ' ') + stripComment(lines[++i] ?? '');
+      }
     }
     if (text.trim() !== '') out.push({ first, last: i, text: text.trim() });
   }
@@ -104,12 +149,12 @@ function withLineEnd(lines: readonly string[], crlf: boolean): string[] {
   return crlf ? lines.map((line) => (line.endsWith('\r') ? line : `${line}\r`)) : [...lines];
 }
 
-// The sections of a configuration file. Throws ConfigError naming the file and
-// line for a section that never ends.
-export function parseSections(text: string, file: string): ConfSection[] {
+// The sections of a configuration file, as reader reads it. Throws ConfigError naming
+// the file and line for a section that never ends.
+export function parseSections(text: string, file: string, reader: ConfReader): ConfSection[] {
   const sections: ConfSection[] = [];
   let open: ConfSection | undefined;
-  for (const line of logicalLines(splitLines(text))) {
+  for (const line of logicalLines(splitLines(text), reader)) {
     const word = firstWord(line.text);
     if (open === undefined) {
       if (word === 'begin') {
@@ -267,8 +312,9 @@ interface TableMerge {
 
 function startTableMerge(text: string, file: string, snippet: string, origin: string, name: string, required: readonly string[]): TableMerge {
   const pristine = removeBlocks(text, file);
-  const sections = sectionsNamed(parseSections(pristine, file), name);
-  const [wanted] = sectionsNamed(parseSections(snippet, origin), name);
+  // Resource in lsf.shared, ResourceMap in lsf.cluster.<cluster>: files LIM reads.
+  const sections = sectionsNamed(parseSections(pristine, file, 'lim'), name);
+  const [wanted] = sectionsNamed(parseSections(snippet, origin, 'lim'), name);
   if (wanted?.header === undefined) throw new ConfigError(`${origin}: no "Begin ${name}" table in the snippet`);
   const target = sections.find((s) => s.header !== undefined);
   const header = target?.header;
@@ -441,10 +487,10 @@ export function mergeQueues(text: string, file: string, snippet: string, origin:
   const pristine = removeBlocks(text, file);
   const lines = splitLines(pristine);
   const snippetLines = splitLines(snippet);
-  const [wanted] = sectionsNamed(parseSections(snippet, origin), 'Queue');
+  const [wanted] = sectionsNamed(parseSections(snippet, origin, 'mbatchd'), 'Queue');
   const name = wanted === undefined ? undefined : queueName(wanted);
   if (wanted === undefined || name === undefined) throw new ConfigError(`${origin}: no "Begin Queue" section with a QUEUE_NAME in the snippet`);
-  for (const section of sectionsNamed(parseSections(pristine, file), 'Queue')) {
+  for (const section of sectionsNamed(parseSections(pristine, file, 'mbatchd'), 'Queue')) {
     if (queueName(section) === name) {
       throw new ConfigError(
         `${file} line ${section.begin + 1} already defines a queue named ${name}, and mbatchd ignores a second queue of the same name. ` +
@@ -457,7 +503,7 @@ export function mergeQueues(text: string, file: string, snippet: string, origin:
   const notesAbove = snippetLines.slice(0, wanted.begin).filter((line) => line.startsWith('# D and T'));
   let queue = snippetLines.slice(wanted.begin, wanted.end + 1);
   for (const body of blockBodies(text)) {
-    const [ours] = sectionsNamed(parseSections(body.join('\n'), file), 'Queue').filter((q) => queueName(q) === name);
+    const [ours] = sectionsNamed(parseSections(body.join('\n'), file, 'mbatchd'), 'Queue').filter((q) => queueName(q) === name);
     if (ours === undefined) continue;
     const site = new Map<string, Setting>();
     for (const row of ours.rows) {
@@ -492,7 +538,7 @@ export function mergeQueues(text: string, file: string, snippet: string, origin:
 // The cluster names listed in lsf.shared's Cluster section.
 export function clusterNames(text: string, file: string): string[] {
   const names: string[] = [];
-  for (const section of sectionsNamed(parseSections(text, file), 'Cluster')) {
+  for (const section of sectionsNamed(parseSections(text, file, 'lim'), 'Cluster')) {
     const i = Math.max(0, column(section, 'CLUSTERNAME'));
     for (const row of section.rows) {
       const name = row.values[i];

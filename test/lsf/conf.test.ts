@@ -31,7 +31,7 @@ function resources(text: string): ReturnType<typeof mergeResources> {
 }
 
 test('the shipped snippets declare what the contract asks for', () => {
-  const [resource] = parseSections(SHARED, 'lsf.shared');
+  const [resource] = parseSections(SHARED, 'lsf.shared', 'lim');
   const rows = resource?.rows.map((r) => r.values.map(valueText)) ?? [];
   assert.deepEqual(rows.map((r) => r.slice(0, 4)), [
     ['rank', 'Numeric', '10', 'Y'],
@@ -42,7 +42,7 @@ test('the shipped snippets declare what the contract asks for', () => {
   ]);
   assert.match(rows[0]?.[4] ?? '', /slowdown of a new job in percent, 0 idle, 1000 max/);
   for (const row of rows) assert.ok((row[4] ?? '').length < 256, 'OpenLava keeps 256 bytes of a DESCRIPTION');
-  const [map] = parseSections(MAP, 'lsf.cluster');
+  const [map] = parseSections(MAP, 'lsf.cluster', 'lim');
   assert.deepEqual(map?.rows.map((r) => r.values), [['elimtrig', '([default])']]);
   assert.match(QUEUE, /^RES_REQ += order\[rank\] rusage\[rank=\d+:duration=45s:decay=1\]$/m);
   assert.match(QUEUE, /^# D and T: see "lavarank recommend"$/m);
@@ -63,21 +63,72 @@ test('values: words, (...) as one value, - and () empty', () => {
 
 test('comments start at # outside double quotes and a trailing backslash joins lines', () => {
   const text = 'Begin Queue\nQUEUE_NAME = q # the name\nDESCRIPTION = "a # b" \\\n  more\nEnd Queue\n';
-  const [queue] = parseSections(text, 'lsb.queues');
-  assert.deepEqual(queue?.rows.map((r) => [r.first, r.last, r.values.join(' ')]), [
-    [1, 1, 'QUEUE_NAME = q'],
-    [2, 3, 'DESCRIPTION = "a # b" more'],
+  for (const reader of ['lim', 'mbatchd'] as const) {
+    const [queue] = parseSections(text, 'lsb.queues', reader);
+    assert.deepEqual(queue?.rows.map((r) => [r.first, r.last, r.values.join(' ')]), [
+      [1, 1, 'QUEUE_NAME = q'],
+      [2, 3, 'DESCRIPTION = "a # b" more'],
+    ], reader);
+  }
+});
+
+// OpenLava 4.0, lsf/lib/lib.words.c, getNextLineD_ (LIM's reader of lsf.shared and
+// lsf.cluster): a "\" joins only when the newline follows it at once.
+const RESOURCE_HEAD = 'Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION\n';
+const rowsOf = (text: string, reader: 'lim' | 'mbatchd'): Array<[number, number, string]> =>
+  (parseSections(text, 'lsf.shared', reader)[0]?.rows ?? []).map((r) => [r.first, r.last, r.values.join(' ')]);
+
+test('as LIM reads lsf.shared, a backslash right before the newline joins the next line, in place of a blank', () => {
+  assert.deepEqual(rowsOf(`${RESOURCE_HEAD}fs Boolean () () \\\n(File server)\nEnd Resource\n`, 'lim'), [[2, 3, 'fs Boolean () () (File server)']]);
+  assert.deepEqual(rowsOf(`${RESOURCE_HEAD}fs Boolean () ()\\\n(File server)\nEnd Resource\n`, 'lim'), [[2, 3, 'fs Boolean () () (File server)']]);
+});
+
+test('as LIM reads lsf.shared, a backslash before blanks or a CR does not join: it is dropped and the line ends', () => {
+  for (const [what, end] of [['blanks', ' \t '], ['a CR (a CRLF file)', '\r']]) {
+    const text = `${RESOURCE_HEAD}fs Boolean () () \\${end}\nrank Numeric 10 N (old)\nEnd Resource\n`;
+    assert.deepEqual(rowsOf(text, 'lim'), [[2, 2, 'fs Boolean () ()'], [3, 3, 'rank Numeric 10 N (old)']], what);
+    assert.deepEqual(rowsOf(toCrlf(text), 'lim'), [[2, 2, 'fs Boolean () ()'], [3, 3, 'rank Numeric 10 N (old)']], `${what}, CRLF`);
+  }
+});
+
+test('as LIM reads it, a backslash before any other character stays, and quotes that character: two backslashes do not join', () => {
+  assert.deepEqual(rowsOf(`${RESOURCE_HEAD}fs Boolean () () (a\\#b) \\\\\nrank Numeric 10 N (old)\nEnd Resource\n`, 'lim'), [
+    [2, 2, 'fs Boolean () () (a\\#b) \\\\'],
+    [3, 3, 'rank Numeric 10 N (old)'],
   ]);
 });
 
+test('as mbatchd reads lsb.queues, a backslash before blanks or a CR still joins: ls_getconf trims them first', () => {
+  // lsf/lib/lib.wconf.c: ls_getconf stores each line without its trailing blanks (a CR
+  // is one), then getNextLineC_conf joins a line that ends in "\".
+  for (const end of [' \t ', '\r']) {
+    const text = `Begin Queue\nQUEUE_NAME = q\nRES_REQ = order[rank] \\${end}\n  rusage[rank=8:duration=45s:decay=1]\nEnd Queue\n`;
+    const [queue] = parseSections(text, 'lsb.queues', 'mbatchd');
+    assert.deepEqual(queue?.rows.map((r) => [r.first, r.last]), [[1, 1], [2, 3]], JSON.stringify(end));
+  }
+});
+
+test('a site\'s rank declared INCREASING N after a line ending in a backslash and blanks or a CR is found and replaced, as LIM would read it', () => {
+  for (const end of [' ', '\r']) {
+    for (const crlf of [false, true]) {
+      const lf = `${RESOURCE_HEAD}fs Boolean () () (File server) \\${end}\nrank Numeric 10 N (old)\nEnd Resource\n`;
+      const text = crlf ? toCrlf(lf) : lf;
+      const r = resources(text);
+      assert.match(r.warnings.join('\n'), /line 4 declared rank with INCREASING N/, `${JSON.stringify(end)}, CRLF ${crlf}`);
+      assert.match(r.text, new RegExp(`^#lavarank-was: rank Numeric 10 N \\(old\\)${crlf ? '\r' : ''}$`, 'm'));
+      assert.equal(removeBlocks(r.text, 'lsf.shared'), text);
+    }
+  }
+});
+
 test('a section without End is an error naming the file and line', () => {
-  assert.throws(() => parseSections('x\nBegin Resource\nRESOURCENAME\n', 'lsf.shared'), /lsf\.shared line 2: section "Begin Resource" has no End line/);
+  assert.throws(() => parseSections('x\nBegin Resource\nRESOURCENAME\n', 'lsf.shared', 'lim'), /lsf\.shared line 2: section "Begin Resource" has no End line/);
 });
 
 test('rows are laid out under the site\'s own header, in its column order, with () for columns lavarank does not set', () => {
   const text = 'Begin Resource\nRESOURCENAME  INCREASING  TYPE     RELEASE  INTERVAL  DESCRIPTION\nfoo           ()          Boolean  ()       ()        (x)\nEnd Resource\n';
   const { text: merged } = resources(text);
-  const [section] = parseSections(merged, 'lsf.shared');
+  const [section] = parseSections(merged, 'lsf.shared', 'lim');
   const rank = section?.rows.find((r) => r.values[0] === 'rank');
   assert.deepEqual(rank?.values.slice(0, 5), ['rank', 'Y', 'Numeric', '()', '10']);
 });
