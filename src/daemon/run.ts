@@ -12,7 +12,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { PARENT_ENV, startChildElims, type ChildElimSpec } from './children.js';
 import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config/config.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
-import { ConfigError, ModelError, errorMessage } from '../util/errors.js';
+import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
 import { collectGarbage } from '../util/gc.js';
 import { runIsolated } from '../util/exec.js';
 import { directoryProblems } from '../util/trust.js';
@@ -49,7 +49,7 @@ export function testInterval(flag: string | undefined, env: NodeJS.ProcessEnv): 
   if (raw === undefined || raw === '') return undefined;
   const seconds = Number(raw);
   if (!Number.isFinite(seconds) || seconds < 0.05 || seconds > 3600) {
-    throw new ConfigError(`--test-interval / $LAVARANK_TEST_INTERVAL: expected seconds from 0.05 to 3600, received ${JSON.stringify(raw)}`);
+    throw new UsageError(`--test-interval / $LAVARANK_TEST_INTERVAL: expected seconds from 0.05 to 3600, received ${JSON.stringify(raw)}`);
   }
   return seconds;
 }
@@ -108,7 +108,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     fallback.log.fatal({ problems, config: source.path }, 'cannot start: invalid configuration');
     complain(`lavarank: cannot start: invalid configuration\n  ${problems.join('\n  ')}`);
     await fallback.close(300);
-    return 1;
+    return err instanceof UsageError ? 2 : 1; // the README's rule: 2 for a bad command line
   }
 
   const logging = setupLogging(config.log, { host, env });
