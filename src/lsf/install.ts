@@ -213,7 +213,10 @@ export function wrapperText(node: string, program: string): string {
     '#!/bin/sh',
     `# ${WRAPPER_MARK}: written by "lavarank install"; "lavarank install --uninstall" removes it.`,
     '# LIM runs this as root. Both paths were fixed at install time; exec hands',
-    "# this process to Node so LIM's signals reach lavarank directly.",
+    "# this process to Node so LIM's signals reach lavarank directly. Node reads",
+    "# these from the environment LIM passes on (a root shell's, if LIM was started",
+    '# from one): --inspect in NODE_OPTIONS would open a debugger port to root.',
+    'unset NODE_OPTIONS NODE_PATH NODE_V8_COVERAGE NODE_ICU_DATA',
     `exec ${shQuote(node, 'Node path')} ${DAEMON_NODE_FLAGS.join(' ')} ${shQuote(program, 'program path')} run "$@"`,
     '',
   ].join('\n');

@@ -129,6 +129,20 @@ test('install writes a POSIX sh wrapper that execs Node with the built program a
   assert.match(r.out, /--merge-conf/, 'without --merge-conf the next steps say how to merge');
 });
 
+test('the wrapper runs Node without the NODE_OPTIONS (and the like) of the environment LIM passes on', async () => {
+  const t = tree('fresh');
+  assert.equal((await install(t)).code, 0);
+  const env = { ...process.env, NODE_OPTIONS: '--require /nonexistent/hook.cjs', NODE_PATH: '/nonexistent' };
+  const child = spawn(t.elim, [], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let output = '';
+  let errors = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (errors += d.toString()));
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, errors);
+  assert.deepEqual((JSON.parse(output) as { argv: string[] }).argv, ['run']);
+});
+
 test('the wrapper hands its own PID to Node and passes LIM\'s arguments through', async () => {
   const t = tree('fresh');
   assert.equal((await install(t)).code, 0);
