@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, UsageError, errorCode, errorMessage } from '../util/errors.js';
 import { historyFiles, readHistory } from '../history/reader.js';
-import { fileIdentity } from '../util/paths.js';
+import { fileIdentity, isDirectory } from '../util/paths.js';
 import { defaultHistoryDir } from '../history/record.js';
 import { withLsfLogdir } from '../daemon/lsf-env.js';
 import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
@@ -27,7 +27,7 @@ import { backbone } from '../model/backbone.js';
 import { defaultModelPath, modelPathFor } from '../model/rankers.js';
 import { MODEL_CHECK_EVERY } from '../daemon/elim.js';
 import { exclusionMeanings, renderReport, thinned, type HoldoutPoint, type MaeEntry, type ReportData } from './report-html.js';
-import { trustProblems } from '../util/trust.js';
+import { directoryProblems, trustProblems } from '../util/trust.js';
 import { judge, notBeaten, pairedDifference, type Candidate, type Verdict } from './judge.js';
 import { linearPredict, RidgeFit, type LinearModel } from './linear.js';
 import { BACKBONE_GRID_POINTS } from './backbone-fit.js';
@@ -604,6 +604,15 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
   return { table, jobs: table.count, historyPaths, calibration };
 }
 
+// A warning for each history directory (or a history file's directory) that someone
+// other than root can change: the lines there may be anyone's, and a model that
+// learns a host is always idle draws every job to it. Said, not refused: history
+// copied from the nodes into an administrator's own directory is a fair input.
+export function sharedHistoryWarnings(paths: readonly string[]): string[] {
+  const dirs = new Set(paths.map((p) => (isDirectory(p) ? p : dirname(p))));
+  return [...dirs].flatMap((dir) => directoryProblems(dir, 'history directory').map((problem) => `warning: ${problem}; its lines may be anyone's, and the model learns from them`));
+}
+
 // What joinAndLabel made of the jobs.
 export interface LabelledExamples {
   table: JobTable;
@@ -650,6 +659,7 @@ export async function joinAndLabel(
     `${hs.records} records in ${hs.files} files` +
     `${hs.malformed > 0 ? `; skipped ${hs.malformed} malformed lines` : ''}${hs.incomplete > 0 ? `; ${hs.incomplete} incomplete last lines (a daemon killed mid-write, or still writing)` : ''}`;
   ctx.say(`history: ${historySummary}`);
+  for (const warning of sharedHistoryWarnings(options.history)) ctx.say(warning);
   log.inputs.push({ what: 'history', path: options.history.join(', '), summary: historySummary });
   log.source.push(`history ${options.history.join(', ')} (${hs.records} records)`);
   log.problems.add(hs.malformed, hs.problems.map((p) => p.message));

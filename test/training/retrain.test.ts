@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import fs, { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import {
   chunkFor, decideWrite, evaluate, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs,
-  ProblemLog, Progress, quietContext, readLog, resolveOutput, retrain, splitByTime, trainStage, type RetrainIO, type RetrainOptions,
+  ProblemLog, Progress, quietContext, readLog, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
@@ -159,6 +159,24 @@ describe('listInputs', () => {
     assert.ok(files.acctProblem instanceof ConfigError);
     assert.equal(files.acctProblem.message, `--acct ${join(root, 'nope')}: no such file or directory; expected an lsb.acct file or the directory holding it`);
     assert.deepEqual(files.acct, [small.acctPath]);
+  });
+});
+
+describe('sharedHistoryWarnings', () => {
+  test('warns of a history directory others can write, and of a history file\'s directory, once each; says nothing of a root-only one', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const open = join(dir, 'open');
+      mkdirSync(open);
+      chmodSync(open, 0o777);
+      const safe = join(dir, 'safe');
+      mkdirSync(safe, { mode: 0o755 });
+      writeFileSync(join(open, 'a.jsonl'), '');
+      const warnings = sharedHistoryWarnings([open, join(open, 'a.jsonl'), safe]);
+      assert.deepEqual(warnings, [`warning: history directory ${open} has mode 0777, writable by group or others; run: chmod go-w ${open}; its lines may be anyone's, and the model learns from them`]);
+    } finally {
+      cleanup();
+    }
   });
 });
 
