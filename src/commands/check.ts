@@ -3,7 +3,7 @@
 // the OpenLava side (src/lsf/check.ts). Prints the problems first, most serious
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, type Stats } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.
 import { numberOption } from '../util/options.js';
 import { isDirectory } from '../util/paths.js';
 import { directoryProblems, trustProblems } from '../util/trust.js';
+import { unwritable } from '../util/appender.js';
 import { recommendForCpus } from './recommend.js';
 
 const USAGE = `Usage: lavarank check [--config FILE] [--lsf-envdir DIR] [--cluster NAME] [--queues FILE] [--lsf] [--cpus N]
@@ -64,6 +65,20 @@ function writableProblem(path: string): string | undefined {
     if (up === dir) return `no existing directory above ${path}`;
     dir = up;
   }
+}
+
+// Why the daemon would refuse the log or history file already at path (see
+// unwritable: another user's, a link, not a regular file), or undefined.
+function existingFileProblem(path: string): string | undefined {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return undefined; // not there yet: the daemon creates it
+  }
+  if (st.isSymbolicLink()) return `${path} is a symbolic link, which lavarank does not follow`;
+  const why = unwritable(st);
+  return why === undefined ? undefined : `${path} ${why}`;
 }
 
 // One finding as a line: severity, file:line, message.
@@ -149,19 +164,21 @@ export async function main(argv: string[]): Promise<number> {
   const host = hostname();
   // As the daemon chooses: the first location that exists, can be written, and whose
   // directory no one but root can change (root creates, appends and renames there).
-  const passedOver: { path: string; why: string; shared: boolean }[] = [];
+  // refused: the daemon could write there but will not (the directory or the file is
+  // not lavarank's alone): worth a warning even when the log then goes elsewhere.
+  const passedOver: { path: string; why: string; refused: boolean }[] = [];
   const firstFile = logCandidates(config.log, host, env, false).find((t) => {
     if (t.kind !== 'file' || (t.mustExist !== undefined && !isDirectory(t.mustExist))) return false;
-    const unwritable = writableProblem(t.path!);
-    const shared = unwritable === undefined ? directoryProblems(dirname(t.path!), 'log directory') : [];
-    if (unwritable !== undefined || shared.length > 0) passedOver.push({ path: t.path!, why: unwritable ?? shared.join('; '), shared: shared.length > 0 });
-    return unwritable === undefined && shared.length === 0;
+    const cannot = writableProblem(t.path!);
+    const refusal = cannot === undefined ? [...directoryProblems(dirname(t.path!), 'log directory'), existingFileProblem(t.path!) ?? []].flat() : [];
+    if (cannot !== undefined || refusal.length > 0) passedOver.push({ path: t.path!, why: cannot ?? refusal.join('; '), refused: refusal.length > 0 });
+    return cannot === undefined && refusal.length === 0;
   });
   if (firstFile === undefined) add('error', 'no log location is usable; logs would be lost (set log.file)');
   else notes.push(`log: ${firstFile.path} (${firstFile.why})`);
-  for (const { path, why, shared } of passedOver) {
+  for (const { path, why, refused } of passedOver) {
     if (path === config.log.file) add('error', `log.file ${path}: ${why}`);
-    else if (shared) add('warning', `${why}: the log does not go to ${path}`);
+    else if (refused) add('warning', `${why}: the log does not go to ${path}`);
   }
 
   if (config.history.enabled) {
@@ -172,6 +189,8 @@ export async function main(argv: string[]): Promise<number> {
     if (why !== undefined) add('error', `history directory ${dir}: ${why}`);
     const shared = directoryProblems(dir, 'history directory');
     for (const problem of shared) add('error', `${problem} (history would be off: root appends there, and retrain learns from it)`);
+    const file = existingFileProblem(join(dir, `${host}.jsonl`));
+    if (file !== undefined && shared.length === 0) add('error', `history file ${file}: the daemon would write no history until it is removed`);
     notes.push(shared.length === 0 ? `history: ${dir}/${host}.jsonl` : 'history: off (its directory is refused)');
   } else {
     notes.push('history: disabled');
@@ -216,7 +235,7 @@ export async function main(argv: string[]): Promise<number> {
     print('OK: no problems');
   } else {
     const counts = SEVERITIES.map((s) => [s, sorted.filter((f) => f.severity === s).length] as const).filter(([, n]) => n > 0);
-    print(`${counts.map(([s, n]) => `${n} ${s}`).join(', ')}, most serious first:`);
+    print(`${counts.map(([s, n]) => `${n} ${s}${n === 1 || s === 'critical' ? '' : 's'}`).join(', ')}, most serious first:`);
     print(sorted.map((f) => `  ${formatFinding(f)}`).join('\n'));
   }
   print(`\neffective configuration:\n${notes.map((n) => `  ${n}`).join('\n')}`);

@@ -144,9 +144,12 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
     const c = conf.get(key);
     return c === undefined ? undefined : { value: c.value, from: `lsf.conf:${c.line}` };
   };
+  // The daemon takes LSF_LOGDIR from lsf.conf only if no one but root can change it.
+  const confShared = trustProblems(confFile, 'lsf.conf').length > 0;
   for (const key of ['LSF_SERVERDIR', 'LSF_LOGDIR', 'LSB_CONFDIR']) {
     const s = setting(key);
-    effective.push(`${key}: ${s === undefined ? '(not set)' : `${s.value} (${s.from})`}`);
+    const ignored = key === 'LSF_LOGDIR' && s !== undefined && s.from !== 'environment' && confShared ? '; not taken by lavarank: lsf.conf is not root\'s alone' : '';
+    effective.push(`${key}: ${s === undefined ? '(not set)' : `${s.value} (${s.from}${ignored})`}`);
   }
 
   // lsf.shared: the cluster name and the resource declaration

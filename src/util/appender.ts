@@ -70,7 +70,7 @@ export const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_
 export function unwritable(st: { isFile(): boolean; nlink: number; uid: number }, uid: number = process.geteuid?.() ?? 0): string | undefined {
   if (!st.isFile()) return 'is not a regular file';
   if (st.nlink !== 1) return `has ${st.nlink} hard links`;
-  if (st.uid !== uid) return `is owned by uid ${st.uid}`;
+  if (st.uid !== uid) return `is owned by uid ${st.uid} (remove it, or chown root it)`;
   return undefined;
 }
 

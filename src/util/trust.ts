@@ -20,6 +20,18 @@ export interface TrustOptions {
   executable?: boolean; // the file must also have an execute bit
   directory?: boolean; // path is a directory (LSF_SERVERDIR) rather than a file
   sticky?: boolean; // with directory: a sticky directory writable by others (/tmp) is accepted
+  systemGroups?: boolean; // directories writable by a system group (below SYSTEM_GID_END) are accepted
+}
+
+// Groups below this are system groups on Debian, Ubuntu and RHEL (SYS_GID_MAX 999 in
+// login.defs): root gives their membership, to daemons' accounts. Ubuntu's /var/log
+// is root:syslog 0775.
+export const SYSTEM_GID_END = 1000;
+
+// Whether the group-write bit of a directory is a grant root made to a system group
+// (allowed by options.systemGroups), rather than a way in for users.
+function systemGroupWrite(st: Stats, options: TrustOptions): boolean {
+  return options.systemGroups === true && (st.mode & 0o002) === 0 && st.gid < SYSTEM_GID_END;
 }
 
 // The outcome of checking one path.
@@ -59,7 +71,8 @@ function fileProblems(st: Stats, shown: string, real: string, what: string, opti
     problems.push(`${what} ${real} is owned by uid ${st.uid}; it must be owned by root (chown root ${real})`);
   }
   const stickyOk = options.directory === true && options.sticky === true && (st.mode & 0o1000) !== 0;
-  if ((st.mode & 0o022) !== 0 && !stickyOk) {
+  const groupOk = options.directory === true && systemGroupWrite(st, options);
+  if ((st.mode & 0o022) !== 0 && !stickyOk && !groupOk) {
     problems.push(`${what} ${real} has mode ${describeMode(st)}, writable by group or others; run: chmod go-w ${real}`);
   }
   if (options.executable === true && (st.mode & 0o111) === 0) {
@@ -75,8 +88,8 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
   const fail = (err: unknown): TrustVerdict => ({ real: undefined, problems: [`${what} ${path} cannot be read: ${errorCode(err) ?? String(err)}`] });
   const checkDir = (dir: string, st: Stats): void => {
     if (!ownerOk(st, uid)) {
-      problems.push(`directory ${dir} above ${what} ${path} is owned by uid ${st.uid}; it must be owned by root`);
-    } else if ((st.mode & 0o1000) === 0 && (st.mode & 0o022) !== 0) {
+      problems.push(`directory ${dir} above ${what} ${path} is owned by uid ${st.uid}; it must be owned by root (chown root ${dir})`);
+    } else if ((st.mode & 0o1000) === 0 && (st.mode & 0o022) !== 0 && !systemGroupWrite(st, options)) {
       problems.push(`directory ${dir} above ${what} ${path} has mode ${describeMode(st)}, writable by group or others; run: chmod go-w ${dir}`);
     }
   };
@@ -147,13 +160,15 @@ export function trustProblems(path: string, what: string, options: TrustOptions 
 // Why root must not create or append files in dir (the log's, the history's):
 // dir, or the nearest existing directory above it when dir is still to be created,
 // fails checkTrust as a directory. A sticky one such as /tmp passes, since there only
-// an entry's owner can replace it. Whoever owns a directory on the way, or can write
-// to it, could point the rest of the path anywhere: root would then create its files,
-// rename its rotated logs and append its lines wherever they chose.
+// an entry's owner can replace it. So does one only a system group may write besides
+// root (Ubuntu's /var/log is root:syslog 0775): root chose who is in that group.
+// Whoever owns a directory on the way, or can write to it, could point the rest of
+// the path anywhere: root would then create its files, rename its rotated logs and
+// append its lines wherever they chose.
 export function directoryProblems(dir: string, what: string, options: { uid?: number } = {}): string[] {
   let existing = resolve(dir);
   while (existing !== '/' && !existsSync(existing)) existing = parent(existing);
-  const problems = checkTrust(existing, what, { ...options, directory: true, sticky: true }).problems;
+  const problems = checkTrust(existing, what, { ...options, directory: true, sticky: true, systemGroups: true }).problems;
   if (existing === resolve(dir) || problems.length === 0) return problems;
   return problems.map((problem) => `${problem} (${dir} is to be created there)`);
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bySeverity, formatFinding } from '../../src/commands/check.js';
@@ -124,6 +125,43 @@ describe('lavarank check with an OpenLava configuration', () => {
       assert.equal(r.status, 1, r.stdout);
       assert.match(r.stdout, /ERROR {4}log\.file .*\/log\/lavarank\.log: log directory .*\/log has mode 0777/);
       assert.doesNotMatch(r.stdout, /log: .*\/log\/lavarank\.log/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('reports log and history files the daemon would refuse (another user\'s), as the daemon does', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      assert.equal(lavarank(['install', '--merge-conf', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
+      mkdirSync(join(t.log, 'history'), { mode: 0o755 });
+      const historyFile = join(t.log, 'history', `${hostname()}.jsonl`);
+      writeFileSync(historyFile, '');
+      chownSync(historyFile, 65534, 65534);
+      writeFileSync(join(t.log, 'lavarank.log'), '');
+      chownSync(join(t.log, 'lavarank.log'), 65534, 65534);
+      const r = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stdout, /^2 errors, most serious first:\n/);
+      assert.match(r.stdout, /ERROR {4}log\.file .*\/lavarank\.log: .*\/lavarank\.log is owned by uid 65534 \(remove it, or chown root it\)/);
+      assert.match(r.stdout, /ERROR {4}history file .*\.jsonl is owned by uid 65534 .*: the daemon would write no history until it is removed/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('says that LSF_LOGDIR is not taken from an lsf.conf others can change, in the findings and in the OpenLava section', () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      assert.equal(lavarank(['install', '--merge-conf', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
+      chmodSync(join(t.etc, 'lsf.conf'), 0o664);
+      const r = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
+      assert.match(r.stdout, /WARNING {2}LSF_LOGDIR is not taken from .*lsf\.conf: lsf\.conf .* has mode 0664, writable by group or others; run: chmod go-w/);
+      assert.match(r.stdout, /LSF_LOGDIR: .*\/log \(lsf\.conf:\d+; not taken by lavarank: lsf\.conf is not root's alone\)/);
+      chmodSync(join(t.etc, 'lsf.conf'), 0o644);
+      assert.doesNotMatch(lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']).stdout, /not taken/);
     } finally {
       t.cleanup();
     }

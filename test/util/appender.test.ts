@@ -79,7 +79,7 @@ describe('RotatingAppender', () => {
       a.append('{"secret":1}');
       a.writeNow('last words');
       await a.close(1000);
-      assert.match(troubles[0] ?? '', /is owned by uid 65534; lavarank appends .* only to a regular file of one link that it owns/);
+      assert.match(troubles[0] ?? '', /is owned by uid 65534 \(remove it, or chown root it\); lavarank appends .* only to a regular file of one link that it owns/);
       assert.equal(readFileSync(path, 'utf8'), '');
     } finally {
       cleanup();

@@ -158,6 +158,22 @@ describe('directoryProblems', () => {
     }
   });
 
+  it('accepts a directory a system group may write, as Ubuntu\'s /var/log (root:syslog 0775), and refuses one a user group may write', { skip: root ? false : 'needs root to chown' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const varLog = dirWithMode(dir, 'log', 0o775);
+      chownSync(varLog, 0, 104);
+      assert.deepEqual(directoryProblems(join(varLog, 'lavarank'), 'log directory'), []);
+      chownSync(varLog, 0, 1234);
+      assert.match(directoryProblems(join(varLog, 'lavarank'), 'log directory')[0] ?? '', /log directory .*log has mode 0775, writable by group or others/);
+      chownSync(varLog, 0, 104);
+      chmodSync(varLog, 0o777);
+      assert.equal(directoryProblems(varLog, 'log directory').length, 1, 'writable by others is refused whatever the group');
+    } finally {
+      cleanup();
+    }
+  });
+
   it('refuses a directory others can write that is not sticky, and says how to fix it', () => {
     const { dir, cleanup } = tempDir();
     try {
