@@ -312,7 +312,7 @@ export function bestReservation(policies: readonly PolicySummary[]): PolicySumma
 async function simulatedMain(args: SimulationArgs & { json?: boolean; durations?: string; cpus?: string }): Promise<number> {
   let durations: number[];
   try {
-    durations = args.durations === undefined ? [...SIM_DURATIONS] : parseSweep(args.durations).filter((t) => t >= 1);
+    durations = args.durations === undefined ? [...SIM_DURATIONS] : parseSweep(args.durations, '--durations', 'seconds').filter((t) => t >= 1);
     if (durations.length === 0) throw new UsageError('--durations: expected seconds of at least 1');
   } catch (err) {
     printError(`lavarank recommend: ${errorMessage(err)}`);

@@ -69,11 +69,11 @@ export function describePolicy(p: PolicySpec): string {
 }
 
 // A D sweep from text: "0,5,10,20,40"; throws UsageError.
-export function parseSweep(text: string): number[] {
+export function parseSweep(text: string, option = '--sweep', expected = 'rank points'): number[] {
   const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const values = parts.map(Number);
   if (parts.length === 0 || values.some((v) => !Number.isFinite(v) || v < 0 || v > 1000)) {
-    throw new UsageError(`--sweep: expected comma-separated rank points from 0 to 1000, received ${JSON.stringify(text)}`);
+    throw new UsageError(`${option}: expected comma-separated ${expected} from 0 to 1000, received ${JSON.stringify(text)}`);
   }
   return [...new Set(values)].sort((a, b) => a - b);
 }

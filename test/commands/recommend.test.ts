@@ -199,6 +199,12 @@ describe('recommend with the simulator (--hosts)', () => {
     assert.equal(hostSizeWarning(model, mergeHosts([{ name: 'a', cpus: 16 }, { name: 'b', cpus: 16 }]), 10).warning, undefined);
   });
 
+  it('names --durations, not --sweep, when --durations is malformed, and exits 2', () => {
+    const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--durations', 'x'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 2, child.stderr);
+    assert.match(child.stderr, /--durations: expected comma-separated seconds from 0 to 1000, received "x"/);
+  });
+
   it('prints D, T and the RES_REQ line the simulation chose for the given hosts', () => {
     const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--jobs', '120', '--seeds', '1', '--sweep', '5,20', '--durations', '45', '--json'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
     assert.equal(child.status, 0, child.stderr);
