@@ -16,6 +16,7 @@
 // header's keywords by position, `(...)` is one value, `-` and `()` are empty,
 // and resource and queue names are case-sensitive.
 import { ConfigError } from '../util/errors.js';
+import { limLine } from './lsf-conf.js';
 
 export const BLOCK_BEGIN = '# >>> lavarank';
 export const BLOCK_END = '# <<< lavarank';
@@ -63,28 +64,6 @@ function stripComment(line: string): string {
     else if (c === '#' && !quoted) return line.slice(0, i);
   }
   return line;
-}
-
-// One physical line as getNextLineD_ (lsf/lib/lib.words.c, confFormat TRUE) reads it,
-// with the quote state the line before left: a `#` outside quotes ends it; a `\`
-// last on the line joins the next (`\` and newline become a blank); a `\` before a
-// blank or a CR is dropped, the blank kept; a `\` before anything else stays, and the
-// character after it is taken as it is (neither a quote nor a comment).
-function limLine(line: string, quoted: boolean): { text: string; joins: boolean; quoted: boolean } {
-  let text = '';
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (c === '"') quoted = !quoted;
-    else if (c === '#' && !quoted) return { text, joins: false, quoted };
-    else if (c === '\\') {
-      const next = line[++i];
-      if (next === undefined) return { text: `${text} `, joins: true, quoted };
-      text += /[ \t\v\f\r]/.test(next) ? ' ' : `\\${next}`; // C's isspace(), not Unicode's blanks
-      continue;
-    }
-    text += c;
-  }
-  return { text, joins: false, quoted };
 }
 
 function logicalLines(lines: readonly string[], reader: ConfReader): LogicalLine[] {

@@ -1,6 +1,7 @@
-// lsf.conf as OpenLava's daemons read it: KEY=VALUE lines, no blank on either side of
-// "=", a value with blanks in double quotes, "#" comments, "\" continuing a line, the
-// last line for a key winning. Pure, and small enough for the daemon to load: it
+// lsf.conf as OpenLava's daemons read it (readconfenv_ in lsf/lib/lib.initenv.c, line
+// by line through getNextLineC_, as LIM reads lsf.shared): KEY=VALUE lines, no blank
+// on either side of "=", a value with blanks in double quotes, "#" comments, "\" last
+// on a line continuing it, the last line for a key winning. Pure, and small enough for the daemon to load: it
 // takes LSF_LOGDIR from here, since LIM does not pass it on.
 
 // OpenLava's configuration files and lavarank's snippets are a few kilobytes; a FIFO or a device there is refused, not waited on.
@@ -25,8 +26,12 @@ export function readLsfConf(text: string, file: string): { values: Map<string, L
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const first = i + 1;
-    let line = stripComment(lines[i] ?? '');
-    while (/\\\s*$/.test(line) && i + 1 < lines.length) line = line.replace(/\\\s*$/, '') + stripComment(lines[++i] ?? '');
+    let read = limLine(lines[i] ?? '', false);
+    let line = read.text;
+    while (read.joins && i + 1 < lines.length) {
+      read = limLine(lines[++i] ?? '', read.quoted);
+      line += read.text;
+    }
     line = line.trim();
     if (line === '') continue;
     const refuse = (why: string): void => {
@@ -69,11 +74,25 @@ export function isPlainPath(value: string): boolean {
   return value.startsWith('/') && !/[$`]/.test(value);
 }
 
-function stripComment(line: string): string {
-  let quoted = false;
+// One physical line as getNextLineD_ (lsf/lib/lib.words.c, confFormat TRUE) reads it,
+// with the quote state the line before left: a `#` outside quotes ends it; a `\`
+// last on the line joins the next (`\` and newline become a blank); a `\` before a
+// blank or a CR is dropped, the blank kept; a `\` before anything else stays, and the
+// character after it is taken as it is (neither a quote nor a comment).
+export function limLine(line: string, quoted: boolean): { text: string; joins: boolean; quoted: boolean } {
+  let text = '';
   for (let i = 0; i < line.length; i++) {
-    if (line[i] === '"') quoted = !quoted;
-    else if (line[i] === '#' && !quoted) return line.slice(0, i);
+    const c = line[i]!;
+    if (c === '"') quoted = !quoted;
+    else if (c === '#' && !quoted) return { text, joins: false, quoted };
+    else if (c === '\\') {
+      const next = line[++i];
+      if (next === undefined) return { text: `${text} `, joins: true, quoted };
+      text += /[ \t\v\f\r]/.test(next) ? ' ' : `\\${next}`; // C's isspace(), not Unicode's blanks
+      continue;
+    }
+    text += c;
   }
-  return line;
+  return { text, joins: false, quoted };
 }
+

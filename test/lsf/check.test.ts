@@ -45,6 +45,17 @@ describe('parseLsfConf', () => {
     );
     assert.match(findings[1]!.message, /a blank after "=", and OpenLava's daemons refuse the whole file: "B= 2"/);
   });
+
+  it('continues a line as getNextLineC_ does: only a "\\" right before the newline joins, and the join is a blank', () => {
+    // Joined with a blank, a value split over two lines is two values, which OpenLava refuses.
+    const split = parseLsfConf('LSF_LOGDIR=/opt/\\\nopenlava/log\n', 'lsf.conf');
+    assert.equal(split.values.get('LSF_LOGDIR'), undefined);
+    assert.match(split.findings[0]?.message ?? '', /more than one value/);
+    // "\\" then a blank (or the CR of a CRLF file) joins nothing: two settings, not one.
+    const { values, findings } = parseLsfConf('LSF_LOGDIR=/opt/log\\ \nLSF_SERVERDIR=/x\r\nLSB_CONFDIR=/c\\\r\nLSF_ENVDIR=/e\n', 'lsf.conf');
+    assert.deepEqual(findings, []);
+    assert.deepEqual([...values].map(([k, v]) => [k, v.value, v.line]), [['LSF_LOGDIR', '/opt/log', 1], ['LSF_SERVERDIR', '/x', 2], ['LSB_CONFDIR', '/c', 3], ['LSF_ENVDIR', '/e', 4]]);
+  });
 });
 
 describe('parseResReq', () => {
