@@ -3,7 +3,8 @@
 // the OpenLava side (src/lsf/check.ts). Prints the problems first, most serious
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
-import { accessSync, constants, existsSync, lstatSync, type Stats } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, readFileSync, type Stats } from 'node:fs';
+import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/network.js';
 import { availableParallelism, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +80,31 @@ function existingFileProblem(path: string): string | undefined {
   if (st.isSymbolicLink()) return `${path} is a symbolic link, which lavarank does not follow`;
   const why = unwritable(st);
   return why === undefined ? undefined : `${path} ${why}`;
+}
+
+// What the rank makes of the network: the physical interfaces that are up, and those
+// whose kernel gives no link speed (virtio and the like), whose load then counts only
+// with network.link_speed set.
+export function networkNote(config: Readonly<Config>): string {
+  let names: string[];
+  try {
+    names = netDevNames(readFileSync(join(config.proc_root, 'net/dev'), 'latin1')).filter((n) => isPhysicalInterface(n, config.sys_root));
+  } catch (err) {
+    return `network: ${join(config.proc_root, 'net/dev')} cannot be read (${errorCode(err) ?? errorMessage(err)})`;
+  }
+  const read = (name: string, file: string): string | undefined => {
+    try {
+      return readFileSync(join(config.sys_root, 'class/net', name, file), 'latin1').trim();
+    } catch {
+      return undefined; // EINVAL while the link is down or the driver has no speed
+    }
+  };
+  const up = names.filter((n) => read(n, 'operstate') === 'up');
+  if (up.length === 0) return 'network: no physical interface is up';
+  const unknown = up.filter((n) => parseLinkSpeed(read(n, 'speed') ?? '-1') === undefined);
+  if (unknown.length === 0) return `network: ${up.join(', ')} (link speeds from the kernel)`;
+  if (config.network.link_speed !== null) return `network: ${up.join(', ')} (${unknown.join(', ')} taken as ${config.network.link_speed} Mb/s: network.link_speed)`;
+  return `network: ${up.join(', ')}; ${unknown.join(', ')} report${unknown.length === 1 ? 's' : ''} no link speed, so ${unknown.length === 1 ? 'its' : 'their'} load does not count in the rank (set network.link_speed, Mb/s)`;
 }
 
 // One finding as a line: severity, file:line, message.
@@ -198,6 +224,7 @@ export async function main(argv: string[]): Promise<number> {
   if (config.metrics.textfile !== null) {
     for (const problem of directoryProblems(dirname(config.metrics.textfile), 'metrics directory')) add('error', `${problem} (metrics would be off)`);
   }
+  notes.push(networkNote(config));
 
   let expected: { d: number; t: number; resReq: string; why: string } | undefined;
   try {

@@ -4,7 +4,8 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bySeverity, formatFinding } from '../../src/commands/check.js';
+import { bySeverity, formatFinding, networkNote } from '../../src/commands/check.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { cliPath, mkfifo, tempDir } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
 
@@ -200,6 +201,42 @@ describe('lavarank check without an OpenLava configuration', () => {
       const r = lavarank(['check', '--config', config, '--cpus', '16']);
       const effective = r.stdout.slice(r.stdout.indexOf('effective configuration:'));
       assert.match(effective, /\n {4}network:\n {6}link_speed: 10000\n/, r.stdout);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('networkNote', () => {
+  // A host with two physical links up (one whose driver reports no speed, as virtio's
+  // -1), one down, and lo and a bridge, which never count.
+  function host(dir: string): { proc: string; sys: string } {
+    const proc = join(dir, 'proc');
+    const sys = join(dir, 'sys');
+    mkdirSync(join(proc, 'net'), { recursive: true });
+    const row = (name: string): string => `${name.padStart(6)}: 100 1 0 0 0 0 0 0 200 2 0 0 0 0 0 0`;
+    writeFileSync(
+      join(proc, 'net/dev'),
+      ['Inter-|   Receive |  Transmit', ' face |bytes packets|bytes packets', ...['lo', 'br0', 'eth0', 'ens1', 'ens2'].map(row), ''].join('\n'),
+    );
+    for (const [name, state, speed] of [['eth0', 'up', '-1'], ['ens1', 'up', '10000'], ['ens2', 'down', '-1'], ['br0', 'up', '-1']] as const) {
+      mkdirSync(join(sys, 'class/net', name), { recursive: true });
+      if (name !== 'br0') mkdirSync(join(sys, 'class/net', name, 'device'));
+      writeFileSync(join(sys, 'class/net', name, 'operstate'), `${state}\n`);
+      writeFileSync(join(sys, 'class/net', name, 'speed'), `${speed}\n`);
+    }
+    return { proc, sys };
+  }
+
+  it('names the links that are up and report no speed, whose load the rank then leaves out, until network.link_speed is set', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const { proc, sys } = host(dir);
+      const config = { ...defaultConfig(), proc_root: proc, sys_root: sys };
+      assert.equal(networkNote(config), 'network: eth0, ens1; eth0 reports no link speed, so its load does not count in the rank (set network.link_speed, Mb/s)');
+      assert.equal(networkNote({ ...config, network: { link_speed: 25000 } }), 'network: eth0, ens1 (eth0 taken as 25000 Mb/s: network.link_speed)');
+      writeFileSync(join(sys, 'class/net/eth0/speed'), '1000\n');
+      assert.equal(networkNote(config), 'network: eth0, ens1 (link speeds from the kernel)');
     } finally {
       cleanup();
     }
