@@ -48,9 +48,17 @@ export function logCandidates(config: LogConfig, host: string, env: NodeJS.Proce
   return out;
 }
 
+// Why root must not write its log in dir (see directoryProblems).
+function logDirectoryProblems(dir: string): string[] {
+  return directoryProblems(dir, 'log directory');
+}
+
 function tryOpen(path: string): string | undefined {
   try {
     makeDirSync(join(path, '..'), 0o755);
+    // Again once it exists: someone else may have made it (see AppenderOptions.directoryProblems).
+    const shared = logDirectoryProblems(dirname(path));
+    if (shared.length > 0) return shared.join('; ');
     // As the appender opens it (O_NONBLOCK: a FIFO planted there is refused, not waited on).
     const fd = openSync(path, OPEN_FLAGS, LOG_FILE_MODE);
     const why = unwritable(fstatSync(fd));
@@ -127,7 +135,7 @@ export function setupLogging(
       continue;
     }
     // Root creates, appends to and renames files here: not in a directory another user can change.
-    const shared = directoryProblems(dirname(path), 'log directory');
+    const shared = logDirectoryProblems(dirname(path));
     if (shared.length > 0) {
       skipped.push(`${path} (${target.why}): ${shared.join('; ')}`);
       continue;
@@ -143,6 +151,7 @@ export function setupLogging(
       maxBytes: config.max_bytes,
       keep: config.keep,
       fileMode: LOG_FILE_MODE,
+      directoryProblems: logDirectoryProblems,
       onTrouble: (event) => {
         // The log itself cannot carry these messages; stderr is the best remaining channel.
         const stderr = (): Logger => stderrLogger(config.level, options.name);

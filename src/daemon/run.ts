@@ -391,6 +391,7 @@ function openHistory(config: Readonly<Config>, host: string, env: NodeJS.Process
     path,
     maxBytes: config.history.max_bytes,
     keep: config.history.keep,
+    directoryProblems: (at) => directoryProblems(at, 'history directory'),
     onTrouble: (event) => {
       if (event.state === 'failing') log.error({ path, err: errorMessage(event.error) }, 'cannot write history; reports continue, retrying later');
       else if (event.state === 'dropping') log.warn({ path }, 'history lines queued past the 1 MiB bound; dropping the oldest until the file can be written');

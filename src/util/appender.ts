@@ -33,6 +33,11 @@ export interface AppenderOptions {
   retryMs?: number; // first retry after a failure; doubles up to 5 minutes
   reopenCheckMs?: number; // how often the path is compared with the open file; default 30 s
   now?: () => number; // monotonic ms, for retry timing
+  // Why the file's directory must not be written into (directoryProblems), asked
+  // after the directory is made and before every open: one checked at start may be
+  // made, or made again after a cleaner removed it, by someone else (in a sticky
+  // parent such as /tmp, or at the end of a link that pointed nowhere at start).
+  directoryProblems?: (dir: string) => string[];
   // Told once when writing starts failing (with the error), once when the queue
   // first overflows meanwhile (the oldest lines are then dropped), once when it
   // works again (with the lines dropped), and at close if lines could not be written.
@@ -183,6 +188,7 @@ export class RotatingAppender {
     let fd = this.fd;
     try {
       if (fd === undefined) {
+        if ((this.options.directoryProblems?.(dirname(this.options.path)) ?? []).length > 0) return;
         fd = openSync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
         if (unwritable(fstatSync(fd)) !== undefined) return;
       }
@@ -333,7 +339,10 @@ export class RotatingAppender {
       await this.rotate();
     }
     if (this.fd === undefined) {
-      await makeDir(dirname(this.options.path), this.options.dirMode ?? 0o755);
+      const dir = dirname(this.options.path);
+      await makeDir(dir, this.options.dirMode ?? 0o755);
+      const problems = this.options.directoryProblems?.(dir) ?? [];
+      if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'EREFUSED' });
       const fd = await openAsync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
       const st = await fstatAsync(fd);
       const why = unwritable(st);

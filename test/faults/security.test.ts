@@ -5,7 +5,7 @@
 // process), so the kernel's own permission checks apply to it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -175,6 +175,28 @@ describe('a user who owns a directory where lavarank writes as root', () => {
       await assertStopsOnSigterm(elim);
       assert.deepEqual(readdirSync(rootOnly), []);
       assert.deepEqual(readdirSync(theirs), ['history']);
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('history through root\'s link that points into their directory at a name not made yet: once they make it, nothing is written there', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    const theirs = attackerDir(dir, 'theirs');
+    const lib = join(dir, 'lib');
+    mkdirSync(lib, { mode: 0o755 });
+    // An NFS directory not mounted yet at boot, a target removed: the link leads nowhere when the daemon starts.
+    symlinkSync(join(theirs, 'history'), join(lib, 'history'));
+    const elim = startElim({ override: { history: { dir: join(lib, 'history') } } });
+    try {
+      await elim.waitForReports(2);
+      asAttacker('mkdir', [join(theirs, 'history')]);
+      await sleep(11_000); // past the history writer's first retry, 10 s after its failure at start
+      assert.deepEqual(readdirSync(join(theirs, 'history')), []);
+      const errors = elim.log().filter((r) => r['level'] === 'error').map((r) => `${String(r['msg'])} ${String(r['err'])}`);
+      assert.ok(errors.some((m) => /history directory .*history is owned by uid 65534/.test(m)), errors.join('\n'));
+      await assertStopsOnSigterm(elim);
     } finally {
       await elim.cleanup();
       cleanup();
