@@ -8,14 +8,16 @@ import { basename, dirname, join } from 'node:path';
 export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  const fd = openSync(tmp, 'wx', mode);
+  // Created readable by us alone: in a setgid directory it takes the directory's
+  // group, and a descriptor that group opened before the chown below would read
+  // what is written after it.
+  const fd = openSync(tmp, 'wx', 0o600);
   try {
-    // The mode given to open is cut by the umask; readers other than root (check,
-    // explain, a report run or read by a user) need 0644 whatever the umask. The
-    // group is ours too: in a setgid directory the file would take the directory's
-    // group, and a 0640 report (it quotes input lines) would be that group's to read.
-    fchmodSync(fd, mode);
+    // The group is ours (a 0640 report quotes input lines), then the mode: readers
+    // other than root (check, explain, a report run or read by a user) need 0644
+    // whatever the umask.
     fchownSync(fd, process.geteuid?.() ?? 0, process.getegid?.() ?? 0);
+    fchmodSync(fd, mode);
     const buf = Buffer.from(text);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off);

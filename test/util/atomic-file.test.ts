@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import fs, { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { writeFileAtomic } from '../../src/util/atomic-file.js';
@@ -49,6 +51,34 @@ describe('writeFileAtomic', () => {
       assert.equal(statSync(path).gid, process.getegid!());
       assert.equal(statSync(path).mode & 0o777, 0o640);
     } finally {
+      t.cleanup();
+    }
+  });
+
+  it('gives a member of a setgid directory\'s group no moment in which to open the temp file of a 0640 file', { skip: process.getuid?.() === 0 ? false : 'needs root to act as another user' }, () => {
+    const t = tempDir();
+    const realOpen = fs.openSync;
+    try {
+      chmodSync(t.dir, 0o755);
+      const shared = join(t.dir, 'shared');
+      mkdirSync(shared);
+      chownSync(shared, 0, 65534);
+      chmodSync(shared, 0o2755);
+      // Right after the temp file is created, a process of the directory's group tries
+      // to open it: a descriptor it gets then reads whatever is written afterwards.
+      const readable: boolean[] = [];
+      fs.openSync = ((path: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode | null): number => {
+        const fd = realOpen(path, flags, mode);
+        const r = spawnSync('/bin/sh', ['-c', 'exec 3< "$0"', String(path)], { uid: 65534, gid: 65534 });
+        readable.push(r.status === 0);
+        return fd;
+      }) as typeof fs.openSync;
+      syncBuiltinESMExports();
+      writeFileAtomic(join(shared, 'report.html'), 'quoted lines\n', 0o640);
+      assert.deepEqual(readable.slice(0, 1), [false]);
+    } finally {
+      fs.openSync = realOpen;
+      syncBuiltinESMExports();
       t.cleanup();
     }
   });
