@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { print, printError } from '../util/cliio.js';
+import { EXIT_USAGE, print, printError } from '../util/cliio.js';
 import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config } from '../config/config.js';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { findExecutable } from '../util/exec.js';
@@ -141,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
     cpus = numberOption('cpus', args.cpus, availableParallelism(), { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
   } catch (err) {
     printError(`lavarank check: ${errorMessage(err)}`);
-    return 2;
+    return EXIT_USAGE;
   }
   const given: NodeJS.ProcessEnv = { ...process.env, ...(args['lsf-envdir'] === undefined ? {} : { LSF_ENVDIR: args['lsf-envdir'] }) };
   // LSF_LOGDIR from lsf.conf where the environment lacks it, as the daemon takes it.

@@ -86,6 +86,7 @@ export interface DaemonArgs {
 export async function runDaemon(args: DaemonArgs, complain: (text: string) => void, clock: Clock = systemClock): Promise<number> {
   // LSF_LOGDIR from lsf.conf where LIM did not pass it: the log and history go there.
   const env = withLsfLogdir(process.env);
+  const confRefusal = lsfConfRefusal(env); // before the move to /, as lsf.conf was read
   const interactive = isatty(1);
   const host = hostname();
   const found = findConfig(args.config, env, existsSync);
@@ -105,8 +106,9 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     // The configured log location is unknown; log where the defaults would.
     const fallback = setupLogging({ file: null, level: 'info', max_bytes: 10 * 1024 * 1024, keep: 3 }, { host, env });
     const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
-    fallback.log.fatal({ problems, config: source.path }, 'cannot start: invalid configuration');
-    complain(`lavarank: cannot start: invalid configuration\n  ${problems.join('\n  ')}`);
+    const what = err instanceof UsageError ? 'invalid command line' : 'invalid configuration';
+    fallback.log.fatal({ problems, config: source.path }, `cannot start: ${what}`);
+    complain(`lavarank: cannot start: ${what}\n  ${problems.join('\n  ')}`);
     await fallback.close(300);
     return err instanceof UsageError ? 2 : 1; // the README's rule: 2 for a bad command line
   }
@@ -148,7 +150,6 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   );
   for (const skipped of logging.skipped) log.warn(`log location skipped: ${skipped}`);
   for (const problem of lsfEnvProblems(env)) log.warn(problem);
-  const confRefusal = lsfConfRefusal(env);
   if (confRefusal !== undefined) log.warn(confRefusal);
 
   const abort = lsfAbortCode(config.resource, env);

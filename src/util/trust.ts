@@ -11,7 +11,7 @@
 // so what is then opened or executed by the resolved path is what was checked:
 // callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
 // descriptor) and execute the resolved path, never the given one.
-import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { errorCode } from './errors.js';
 
@@ -20,18 +20,28 @@ export interface TrustOptions {
   executable?: boolean; // the file must also have an execute bit
   directory?: boolean; // path is a directory (LSF_SERVERDIR) rather than a file
   sticky?: boolean; // with directory: a sticky directory writable by others (/tmp) is accepted
-  systemGroups?: boolean; // directories writable by a system group (below SYSTEM_GID_END) are accepted
+  logGroup?: number; // a directory only root and this group may write is accepted (see syslogGid)
 }
 
-// Groups below this are system groups on Debian, Ubuntu and RHEL (SYS_GID_MAX 999 in
-// login.defs): root gives their membership, to daemons' accounts. Ubuntu's /var/log
-// is root:syslog 0775.
-export const SYSTEM_GID_END = 1000;
+// The gid of the group named syslog in groupFile, or undefined. Ubuntu's /var/log is
+// root:syslog 0775: the syslog daemon's account writes there, and root alone decides
+// who else is in that group. No wider rule holds: a gid below 1000 is not a system
+// group everywhere (users is 100, every user's group on SUSE and in Debian's adduser;
+// user groups began at 500 on RHEL 6).
+export function syslogGid(groupFile = '/etc/group'): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(groupFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^syslog:[^:\n]*:(\d+):/m.exec(text);
+  return m === null ? undefined : Number(m[1]);
+}
 
-// Whether the group-write bit of a directory is a grant root made to a system group
-// (allowed by options.systemGroups), rather than a way in for users.
-function systemGroupWrite(st: Stats, options: TrustOptions): boolean {
-  return options.systemGroups === true && (st.mode & 0o002) === 0 && st.gid < SYSTEM_GID_END;
+// Whether the group-write bit of a directory is the grant options.logGroup names.
+function logGroupWrite(st: Stats, options: TrustOptions): boolean {
+  return options.logGroup !== undefined && (st.mode & 0o002) === 0 && st.gid === options.logGroup;
 }
 
 // The outcome of checking one path.
@@ -71,7 +81,7 @@ function fileProblems(st: Stats, shown: string, real: string, what: string, opti
     problems.push(`${what} ${real} is owned by uid ${st.uid}; it must be owned by root (chown root ${real})`);
   }
   const stickyOk = options.directory === true && options.sticky === true && (st.mode & 0o1000) !== 0;
-  const groupOk = options.directory === true && systemGroupWrite(st, options);
+  const groupOk = options.directory === true && logGroupWrite(st, options);
   if ((st.mode & 0o022) !== 0 && !stickyOk && !groupOk) {
     problems.push(`${what} ${real} has mode ${describeMode(st)}, writable by group or others; run: chmod go-w ${real}`);
   }
@@ -89,7 +99,7 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
   const checkDir = (dir: string, st: Stats): void => {
     if (!ownerOk(st, uid)) {
       problems.push(`directory ${dir} above ${what} ${path} is owned by uid ${st.uid}; it must be owned by root (chown root ${dir})`);
-    } else if ((st.mode & 0o1000) === 0 && (st.mode & 0o022) !== 0 && !systemGroupWrite(st, options)) {
+    } else if ((st.mode & 0o1000) === 0 && (st.mode & 0o022) !== 0 && !logGroupWrite(st, options)) {
       problems.push(`directory ${dir} above ${what} ${path} has mode ${describeMode(st)}, writable by group or others; run: chmod go-w ${dir}`);
     }
   };
@@ -160,15 +170,16 @@ export function trustProblems(path: string, what: string, options: TrustOptions 
 // Why root must not create or append files in dir (the log's, the history's):
 // dir, or the nearest existing directory above it when dir is still to be created,
 // fails checkTrust as a directory. A sticky one such as /tmp passes, since there only
-// an entry's owner can replace it. So does one only a system group may write besides
-// root (Ubuntu's /var/log is root:syslog 0775): root chose who is in that group.
+// an entry's owner can replace it. So does one only root and the syslog group may
+// write (Ubuntu's /var/log, root:syslog 0775; see syslogGid).
 // Whoever owns a directory on the way, or can write to it, could point the rest of
 // the path anywhere: root would then create its files, rename its rotated logs and
 // append its lines wherever they chose.
-export function directoryProblems(dir: string, what: string, options: { uid?: number } = {}): string[] {
+export function directoryProblems(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): string[] {
   let existing = resolve(dir);
   while (existing !== '/' && !existsSync(existing)) existing = parent(existing);
-  const problems = checkTrust(existing, what, { ...options, directory: true, sticky: true, systemGroups: true }).problems;
+  const logGroup = 'logGroup' in options ? options.logGroup : syslogGid();
+  const problems = checkTrust(existing, what, { ...options, directory: true, sticky: true, ...(logGroup === undefined ? {} : { logGroup }) }).problems;
   if (existing === resolve(dir) || problems.length === 0) return problems;
   return problems.map((problem) => `${problem} (${dir} is to be created there)`);
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, closeSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkTrust, directoryProblems, openTrusted, trustProblems } from '../../src/util/trust.js';
+import { checkTrust, directoryProblems, openTrusted, syslogGid, trustProblems } from '../../src/util/trust.js';
 import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -158,17 +158,33 @@ describe('directoryProblems', () => {
     }
   });
 
-  it('accepts a directory a system group may write, as Ubuntu\'s /var/log (root:syslog 0775), and refuses one a user group may write', { skip: root ? false : 'needs root to chown' }, () => {
+  it('accepts a directory only root and the syslog group may write, as Ubuntu\'s /var/log (root:syslog 0775), and refuses one another group may write', { skip: root ? false : 'needs root to chown' }, () => {
     const { dir, cleanup } = tempDir();
     try {
       const varLog = dirWithMode(dir, 'log', 0o775);
       chownSync(varLog, 0, 104);
-      assert.deepEqual(directoryProblems(join(varLog, 'lavarank'), 'log directory'), []);
-      chownSync(varLog, 0, 1234);
-      assert.match(directoryProblems(join(varLog, 'lavarank'), 'log directory')[0] ?? '', /log directory .*log has mode 0775, writable by group or others/);
+      assert.deepEqual(directoryProblems(join(varLog, 'lavarank'), 'log directory', { logGroup: 104 }), []);
+      // users (100) is every user's group on SUSE: a low gid is not a system group.
+      chownSync(varLog, 0, 100);
+      assert.match(directoryProblems(join(varLog, 'lavarank'), 'log directory', { logGroup: 104 })[0] ?? '', /log directory .*log has mode 0775, writable by group or others/);
+      assert.equal(directoryProblems(varLog, 'log directory', { logGroup: undefined }).length, 1, 'no syslog group: no exception');
       chownSync(varLog, 0, 104);
       chmodSync(varLog, 0o777);
-      assert.equal(directoryProblems(varLog, 'log directory').length, 1, 'writable by others is refused whatever the group');
+      assert.equal(directoryProblems(varLog, 'log directory', { logGroup: 104 }).length, 1, 'writable by others is refused whatever the group');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('syslogGid finds the syslog group in a group file, and nothing where there is none', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = join(dir, 'group');
+      writeFileSync(file, 'root:x:0:\nusers:x:100:\nsyslog:x:110:\nadm:x:4:syslog,alice\n');
+      assert.equal(syslogGid(file), 110);
+      writeFileSync(file, 'root:x:0:\nadm:x:4:syslog\n');
+      assert.equal(syslogGid(file), undefined);
+      assert.equal(syslogGid(join(dir, 'missing')), undefined);
     } finally {
       cleanup();
     }
