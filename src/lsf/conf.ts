@@ -514,6 +514,65 @@ export function mergeQueues(text: string, file: string, snippet: string, origin:
   return { text: applyEdits(lines, [appendAtEnd(lines, block(crlf, origin, body), crlf)]), warnings: [], notes };
 }
 
+// The queues lsb.params names as DEFAULT_QUEUE (a list is allowed), the queues a
+// job submitted without -q goes to; none when the setting is absent.
+export function defaultQueues(text: string, file: string): string[] {
+  const lines = splitLines(text);
+  for (const section of sectionsNamed(parseSections(text, file, 'mbatchd'), 'Parameters')) {
+    for (const row of section.rows) {
+      const setting = settingOf(lines, row);
+      if (setting?.key === 'DEFAULT_QUEUE') return setting.value.split(' ').filter((q) => q !== '');
+    }
+  }
+  return [];
+}
+
+// The rusage[...] section of the RES_REQ of the queue in lavarank's blocks of
+// lsb.queues, as merged (a D changed inside the block by the site included), or undefined.
+export function rankQueueRusage(text: string, file: string): string | undefined {
+  for (const body of blockBodies(text)) {
+    for (const section of sectionsNamed(parseSections(body.join('\n'), file, 'mbatchd'), 'Queue')) {
+      for (const row of section.rows) {
+        const setting = settingOf(body, row);
+        if (setting?.key === 'RES_REQ') return /rusage\[[^\]]*\]/.exec(setting.value)?.[0];
+      }
+    }
+  }
+  return undefined;
+}
+
+// Adds lavarank's reservation (`RES_REQ = rusage[rank=D:...]`) to each default queue
+// that has no RES_REQ, in a block before its End line. A job submitted without -q
+// as `bsub -R "order[rank]"` then spreads a burst by rank instead of herding onto
+// the host that looked least loaded: mbatchd takes a queue's rusage for a resource
+// the job's own -R does not reserve (getReserveValues, lsbatch/daemons/mbd.host.c),
+// while the job's order[] still wins, and jobs that give no order[] keep mbatchd's
+// own. A queue with its own RES_REQ is the site's to edit: a note says what to add.
+export function mergeDefaultQueueReservation(text: string, file: string, queues: readonly string[], rusage: string, origin: string): MergeResult {
+  const lines = splitLines(text);
+  const sections = sectionsNamed(parseSections(text, file, 'mbatchd'), 'Queue');
+  const edits: Edit[] = [];
+  const notes: string[] = [];
+  const crlf = usesCrlf(text);
+  for (const name of queues) {
+    const section = sections.find((s) => queueName(s) === name);
+    if (section === undefined) {
+      notes.push(`${file}: the default queue ${name} (lsb.params DEFAULT_QUEUE) is not defined here; jobs sent there with -R "order[rank]" get no reservation.`);
+      continue;
+    }
+    const resReq = section.rows.map((row) => settingOf(lines, row)).find((s) => s?.key === 'RES_REQ');
+    if (resReq === undefined) {
+      edits.push({ first: section.end, last: section.end - 1, lines: block(crlf, origin, [`RES_REQ     = ${rusage}`]) });
+    } else if (!/rusage\[[^\]]*\brank\s*=/.test(resReq.value)) {
+      notes.push(
+        `${file} line ${section.begin + 1}: the default queue ${name} has its own RES_REQ (${resReq.value}), left as it is; ` +
+          `add ${rusage} to it so that jobs sent there with -R "order[rank]" spread by rank instead of herding.`,
+      );
+    }
+  }
+  return { text: edits.length === 0 ? text : applyEdits(lines, edits), warnings: [], notes };
+}
+
 // The cluster names listed in lsf.shared's Cluster section.
 export function clusterNames(text: string, file: string): string[] {
   const names: string[] = [];

@@ -47,7 +47,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
-import { clusterNames, mergeQueues, mergeResourceMap, mergeResources, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
+import { clusterNames, defaultQueues, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { trustProblems } from '../util/trust.js';
@@ -82,6 +82,9 @@ Installs the elim wrapper LIM runs, as root, on this host.
   --queues FILE     lsb.queues (default $LSB_CONFDIR/lsb.queues, as OpenLava reads it,
                     else $LSB_CONFDIR/<cluster>/configdir/lsb.queues, as LSF does)
   --no-queue        leave lsb.queues alone
+  --no-default-queue  add no reservation to the default queue (lsb.params DEFAULT_QUEUE),
+                    which --merge-conf gives one when it has no RES_REQ of its own, so that
+                    bsub -R "order[rank]" without -q spreads bursts
   --uninstall       remove the wrapper and put back the saved elim; with --merge-conf,
                     take lavarank's blocks out of the configuration files
   --dry-run         show every file, diff and command without changing anything
@@ -98,6 +101,7 @@ const OPTIONS = {
   cluster: { type: 'string' },
   queues: { type: 'string' },
   'no-queue': { type: 'boolean' },
+  'no-default-queue': { type: 'boolean' },
   uninstall: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -137,7 +141,7 @@ export async function runInstall(argv: string[], io: InstallIO): Promise<number>
     io.out(USAGE);
     return 0;
   }
-  const confOnly = (['envdir', 'cluster', 'queues', 'no-queue'] as const).filter((o) => opts[o] !== undefined);
+  const confOnly = (['envdir', 'cluster', 'queues', 'no-queue', 'no-default-queue'] as const).filter((o) => opts[o] !== undefined);
   if (confOnly.length > 0 && opts['merge-conf'] !== true) {
     io.err(`lavarank install: --${confOnly.join(', --')} only matter${confOnly.length === 1 ? 's' : ''} with --merge-conf\n\n${USAGE}`);
     return 2;
@@ -552,7 +556,9 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
     edits.push({ file: files.clusterFile, change: (t) => mergeResourceMap(t, files.clusterFile, map.text, map.origin, [RANK]) });
     if (files.queues !== undefined) {
       const path = files.queues;
-      edits.push({ file: path, change: (t) => mergeQueues(t, path, queue.text, queue.origin) });
+      const params = join(dirname(path), 'lsb.params');
+      const defaults = opts['no-default-queue'] === true || !existsSync(params) ? [] : defaultQueues(readConfText(params), params);
+      edits.push({ file: path, change: (t) => withDefaultQueues(mergeQueues(t, path, queue.text, queue.origin), path, defaults, queue.origin) });
     }
   } else {
     for (const file of [files.shared, files.clusterFile, files.queues]) {
@@ -590,6 +596,15 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
     });
   }
   return files;
+}
+
+// The merged lsb.queues with lavarank's reservation added to the default queues
+// (mergeDefaultQueueReservation), the notes of both steps kept.
+function withDefaultQueues(merged: MergeResult, file: string, queues: readonly string[], origin: string): MergeResult {
+  const rusage = rankQueueRusage(merged.text, file);
+  if (queues.length === 0 || rusage === undefined) return merged;
+  const added = mergeDefaultQueueReservation(merged.text, file, queues, rusage, origin);
+  return { text: added.text, warnings: [...merged.warnings, ...added.warnings], notes: [...merged.notes, ...added.notes] };
 }
 
 function nextAfterInstall(opts: Options, cluster: string | undefined, next: string[]): void {

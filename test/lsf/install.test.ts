@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BACKUP_DIR, WRAPPER_MARK, runInstall, wrapperText, type InstallIO } from '../../src/lsf/install.js';
 
@@ -311,6 +311,41 @@ test('--merge-conf run again keeps D changed in the rank queue (as docs/install.
   assert.match(again.out, /lsb\.queues: already merged; unchanged/);
   await install(t, '--merge-conf');
   assert.deepEqual(snapshot(t.root), edited);
+});
+
+test('--merge-conf gives the default queue (lsb.params DEFAULT_QUEUE) the rank queue\'s reservation when it has no RES_REQ, so that bsub -R "order[rank]" without -q spreads bursts; a rerun, D, --no-default-queue and --uninstall', async () => {
+  const t = tree('fresh');
+  const original = readFileSync(t.queues, 'utf8');
+  writeFileSync(join(dirname(t.queues), 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE  = plain   #default job queue name\nJOB_ACCEPT_INTERVAL = 0\nEnd Parameters\n');
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  const queues = readFileSync(t.queues, 'utf8');
+  // inside the plain queue, before its End line, in a block that --uninstall takes out
+  const plain = queues.slice(queues.indexOf('QUEUE_NAME   = plain'), queues.indexOf('End Queue', queues.indexOf('QUEUE_NAME   = plain')));
+  assert.match(plain, /^# >>> lavarank: added by .*\nRES_REQ {5}= rusage\[rank=2:duration=45s:decay=1\]\n# <<< lavarank$/m);
+  const before = snapshot(t.root);
+  const again = await install(t, '--merge-conf');
+  assert.equal(again.code, 0, again.err);
+  assert.deepEqual(snapshot(t.root), before, 'a second merge changes nothing');
+  // the default queue follows a D changed in the rank queue's block
+  writeFileSync(t.queues, readFileSync(t.queues, 'utf8').replace('order[rank] rusage[rank=2:', 'order[rank] rusage[rank=11:'));
+  assert.equal((await install(t, '--merge-conf')).code, 0);
+  assert.match(readFileSync(t.queues, 'utf8'), /^RES_REQ {5}= rusage\[rank=11:duration=45s:decay=1\]$/m);
+  assert.equal((await install(t, '--merge-conf', '--no-default-queue')).code, 0);
+  assert.doesNotMatch(readFileSync(t.queues, 'utf8'), /^RES_REQ {5}= rusage/m);
+  assert.equal((await install(t, '--merge-conf')).code, 0);
+  assert.equal((await install(t, '--uninstall', '--merge-conf')).code, 0);
+  assert.equal(readFileSync(t.queues, 'utf8'), original);
+});
+
+test('--merge-conf leaves a default queue with its own RES_REQ alone, and says what to add', async () => {
+  const t = tree('fresh');
+  writeFileSync(join(dirname(t.queues), 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE = normal\nEnd Parameters\n');
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /note: .*lsb\.queues line 1: the default queue normal has its own RES_REQ \(order\[rank\]\), left as it is; add rusage\[rank=2:duration=45s:decay=1\] to it/);
+  const queues = readFileSync(t.queues, 'utf8');
+  assert.equal((queues.match(/rusage\[rank=/g) ?? []).length, 1, 'only the rank queue reserves');
 });
 
 test('rank declared INCREASING N is changed to Y, loudly, and --uninstall --merge-conf restores every file byte for byte', async () => {
