@@ -9,11 +9,11 @@
 // The last line for a key wins, and a variable set in the environment wins over
 // the file. Everything else is read with the section parser of conf.ts.
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { errorCode } from '../util/errors.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { trustProblems } from '../util/trust.js';
-import { clusterNames, parseSections, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
+import { clusterNames, defaultQueues, parseSections, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { findLsbQueues, lsbQueuesCandidates, MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 
@@ -316,6 +316,10 @@ function checkQueues(
   const file = 'lsb.queues';
   effective.push(`lsb.queues: ${path}`);
   let ordering = 0;
+  // The queues a job without -q goes to (lsb.params beside lsb.queues), and whether
+  // each reserves the rank: without it, bsub -R "order[rank]" there herds a burst.
+  const paramsText = readOrUndefined(join(dirname(path), 'lsb.params'));
+  const defaults = new Map((paramsText === undefined ? [] : defaultQueues(paramsText, 'lsb.params')).map((q) => [q, false]));
   for (const section of named(parseOrReport(text, file, 'mbatchd', add), 'Queue')) {
     let name = '?';
     let resReq: { value: string; where: string } | undefined;
@@ -325,6 +329,7 @@ function checkQueues(
       if (m[1]!.toUpperCase() === 'QUEUE_NAME') name = m[2]!;
       if (m[1]!.toUpperCase() === 'RES_REQ') resReq = { value: m[2]!.replace(/^"(.*)"$/, '$1'), where: `${file}:${row.first + 1}` };
     }
+    if (defaults.has(name)) defaults.set(name, resReq !== undefined && new RegExp(`rusage\\[[^\\]]*\\b${r}\\s*=`).test(resReq.value));
     if (resReq === undefined) continue;
     const req = parseResReq(resReq.value);
     const term = req.order.find((t) => t === r || t === `-${r}`);
@@ -338,6 +343,11 @@ function checkQueues(
   }
   if (ordering === 0) {
     add('warning', `no queue has order[${r}] in its RES_REQ: only jobs submitted with -R "order[${r}]" use the rank (add the queue from openlava-conf/lsb.queues)`, file);
+  }
+  for (const [name, reserves] of defaults) {
+    if (!reserves) {
+      add('warning', `the default queue ${name} (lsb.params DEFAULT_QUEUE) reserves no ${r}: a burst sent there with -R "order[${r}]" herds onto one host; add the rank queue's rusage[${r}=...] to its RES_REQ (lavarank install --merge-conf does, if it has none)`, file);
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bySeverity, formatFinding, networkNote } from '../../src/commands/check.js';
 import { defaultConfig } from '../../src/config/config.js';
@@ -163,6 +163,21 @@ describe('lavarank check with an OpenLava configuration', () => {
       assert.match(r.stdout, /LSF_LOGDIR: .*\/log \(lsf\.conf:\d+; not taken by lavarank: lsf\.conf is not root's alone\)/);
       chmodSync(join(t.etc, 'lsf.conf'), 0o644);
       assert.doesNotMatch(lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']).stdout, /not taken/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('warns when the default queue reserves no rank, since a burst sent there with -R "order[rank]" herds; install --merge-conf gives it the reservation', () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      writeFileSync(join(dirname(t.queues), 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE = plain\nEnd Parameters\n');
+      assert.equal(lavarank(['install', '--merge-conf', '--no-default-queue', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
+      const before = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
+      assert.match(before.stdout, /WARNING {2}lsb\.queues: the default queue plain \(lsb\.params DEFAULT_QUEUE\) reserves no rank: a burst sent there with -R "order\[rank\]" herds onto one host/);
+      assert.equal(lavarank(['install', '--merge-conf', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
+      assert.doesNotMatch(lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']).stdout, /reserves no rank/);
     } finally {
       t.cleanup();
     }
