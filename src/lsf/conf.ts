@@ -563,6 +563,11 @@ export function mergeDefaultQueueReservation(text: string, file: string, queues:
     const resReq = section.rows.map((row) => settingOf(lines, row)).find((s) => s?.key === 'RES_REQ');
     if (resReq === undefined) {
       edits.push({ first: section.end, last: section.end - 1, lines: block(crlf, origin, [`RES_REQ     = ${rusage}`]) });
+      // mbatchd cannot reserve on an unknown value (ckResReserve, mbd.policy.c).
+      notes.push(
+        `${file}: the default queue ${name} gets ${rusage}, so that -R "order[rank]" spreads bursts there; its jobs, ordinary ones included, ` +
+          `then go only to hosts that report a rank (a host without a running elim shows "-" and takes none): pass --no-default-queue if some hosts run no lavarank.`,
+      );
     } else if (!/rusage\[[^\]]*\brank\s*=/.test(resReq.value)) {
       notes.push(
         `${file} line ${section.begin + 1}: the default queue ${name} has its own RES_REQ (${resReq.value}), left as it is; ` +

@@ -319,6 +319,7 @@ test('--merge-conf gives the default queue (lsb.params DEFAULT_QUEUE) the rank q
   writeFileSync(join(dirname(t.queues), 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE  = plain   #default job queue name\nJOB_ACCEPT_INTERVAL = 0\nEnd Parameters\n');
   const r = await install(t, '--merge-conf');
   assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /note: .*the default queue plain gets rusage\[rank=2:duration=45s:decay=1\].* then go only to hosts that report a rank .*--no-default-queue/);
   const queues = readFileSync(t.queues, 'utf8');
   // inside the plain queue, before its End line, in a block that --uninstall takes out
   const plain = queues.slice(queues.indexOf('QUEUE_NAME   = plain'), queues.indexOf('End Queue', queues.indexOf('QUEUE_NAME   = plain')));
