@@ -346,7 +346,7 @@ function checkQueues(
   }
   for (const [name, reserves] of defaults) {
     if (!reserves) {
-      add('warning', `the default queue ${name} (lsb.params DEFAULT_QUEUE) reserves no ${r}: a burst sent there with -R "order[${r}]" herds onto one host; add the rank queue's rusage[${r}=...] to its RES_REQ (lavarank install --merge-conf does, if it has none)`, file);
+      add('warning', `the default queue ${name} (lsb.params DEFAULT_QUEUE) reserves no ${r}: a burst sent there with -R "order[${r}]" herds onto one host; add the rank queue's rusage[${r}=...] to its RES_REQ (lavarank install --merge-conf --default-queue does, if it has none; its jobs then go only to hosts that report a rank)`, file);
     }
   }
 }

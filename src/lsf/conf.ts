@@ -541,6 +541,16 @@ export function rankQueueRusage(text: string, file: string): string | undefined 
   return undefined;
 }
 
+// Whether one of the queues already holds a lavarank block (the reservation an
+// earlier merge with --default-queue added), so that a rerun keeps it.
+export function hasDefaultQueueReservation(text: string, file: string, queues: readonly string[]): boolean {
+  const lines = splitLines(text);
+  return sectionsNamed(parseSections(text, file, 'mbatchd'), 'Queue').some((section) => {
+    const name = queueName(section);
+    return name !== undefined && queues.includes(name) && lines.slice(section.begin, section.end).some((line) => line.startsWith(BLOCK_BEGIN));
+  });
+}
+
 // Adds lavarank's reservation (`RES_REQ = rusage[rank=D:...]`) to each default queue
 // that has no RES_REQ, in a block before its End line. A job submitted without -q
 // as `bsub -R "order[rank]"` then spreads a burst by rank instead of herding onto
@@ -566,7 +576,7 @@ export function mergeDefaultQueueReservation(text: string, file: string, queues:
       // mbatchd cannot reserve on an unknown value (ckResReserve, mbd.policy.c).
       notes.push(
         `${file}: the default queue ${name} gets ${rusage}, so that -R "order[rank]" spreads bursts there; its jobs, ordinary ones included, ` +
-          `then go only to hosts that report a rank (a host without a running elim shows "-" and takes none): pass --no-default-queue if some hosts run no lavarank.`,
+          `then go only to hosts that report a rank (a host without a running elim shows "-" and takes none): merge with --no-default-queue to take it out if some hosts run no lavarank.`,
       );
     } else if (!/rusage\[[^\]]*\brank\s*=/.test(resReq.value)) {
       notes.push(

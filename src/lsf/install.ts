@@ -47,7 +47,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
-import { clusterNames, defaultQueues, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
+import { clusterNames, defaultQueues, hasDefaultQueueReservation, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { trustProblems } from '../util/trust.js';
@@ -82,9 +82,10 @@ Installs the elim wrapper LIM runs, as root, on this host.
   --queues FILE     lsb.queues (default $LSB_CONFDIR/lsb.queues, as OpenLava reads it,
                     else $LSB_CONFDIR/<cluster>/configdir/lsb.queues, as LSF does)
   --no-queue        leave lsb.queues alone
-  --no-default-queue  add no reservation to the default queue (lsb.params DEFAULT_QUEUE),
-                    which --merge-conf gives one when it has no RES_REQ of its own, so that
-                    bsub -R "order[rank]" without -q spreads bursts
+  --default-queue   also give the default queue (lsb.params DEFAULT_QUEUE), if it has no
+                    RES_REQ, the rank queue's reservation, so that bsub -R "order[rank]"
+                    without -q spreads bursts; its jobs then go only to hosts that report a
+                    rank. Kept by later merges; --no-default-queue takes it out
   --uninstall       remove the wrapper and put back the saved elim; with --merge-conf,
                     take lavarank's blocks out of the configuration files
   --dry-run         show every file, diff and command without changing anything
@@ -101,6 +102,7 @@ const OPTIONS = {
   cluster: { type: 'string' },
   queues: { type: 'string' },
   'no-queue': { type: 'boolean' },
+  'default-queue': { type: 'boolean' },
   'no-default-queue': { type: 'boolean' },
   uninstall: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
@@ -141,9 +143,13 @@ export async function runInstall(argv: string[], io: InstallIO): Promise<number>
     io.out(USAGE);
     return 0;
   }
-  const confOnly = (['envdir', 'cluster', 'queues', 'no-queue', 'no-default-queue'] as const).filter((o) => opts[o] !== undefined);
+  const confOnly = (['envdir', 'cluster', 'queues', 'no-queue', 'default-queue', 'no-default-queue'] as const).filter((o) => opts[o] !== undefined);
   if (confOnly.length > 0 && opts['merge-conf'] !== true) {
     io.err(`lavarank install: --${confOnly.join(', --')} only matter${confOnly.length === 1 ? 's' : ''} with --merge-conf\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts['default-queue'] === true && opts['no-default-queue'] === true) {
+    io.err(`lavarank install: --default-queue and --no-default-queue contradict each other\n\n${USAGE}`);
     return 2;
   }
   if (opts.force === true && opts.uninstall === true) {
@@ -558,7 +564,9 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
       const path = files.queues;
       const params = join(dirname(path), 'lsb.params');
       const defaults = opts['no-default-queue'] === true || !existsSync(params) ? [] : defaultQueues(readConfText(params), params);
-      edits.push({ file: path, change: (t) => withDefaultQueues(mergeQueues(t, path, queue.text, queue.origin), path, defaults, queue.origin) });
+      // Asked for, or added by an earlier merge: a rerun keeps what the site chose.
+      const wanted = (t: string): readonly string[] => (opts['default-queue'] === true || hasDefaultQueueReservation(t, path, defaults) ? defaults : []);
+      edits.push({ file: path, change: (t) => withDefaultQueues(mergeQueues(t, path, queue.text, queue.origin), path, wanted(t), queue.origin) });
     }
   } else {
     for (const file of [files.shared, files.clusterFile, files.queues]) {

@@ -168,15 +168,15 @@ describe('lavarank check with an OpenLava configuration', () => {
     }
   });
 
-  it('warns when the default queue reserves no rank, since a burst sent there with -R "order[rank]" herds; install --merge-conf gives it the reservation', () => {
+  it('warns when the default queue reserves no rank, since a burst sent there with -R "order[rank]" herds; install --merge-conf --default-queue gives it the reservation', () => {
     const t = lsfTree('fresh');
     try {
       withConfig(t);
       writeFileSync(join(dirname(t.queues), 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE = plain\nEnd Parameters\n');
-      assert.equal(lavarank(['install', '--merge-conf', '--no-default-queue', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
+      assert.equal(lavarank(['install', '--merge-conf', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
       const before = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
       assert.match(before.stdout, /WARNING {2}lsb\.queues: the default queue plain \(lsb\.params DEFAULT_QUEUE\) reserves no rank: a burst sent there with -R "order\[rank\]" herds onto one host/);
-      assert.equal(lavarank(['install', '--merge-conf', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
+      assert.equal(lavarank(['install', '--merge-conf', '--default-queue', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
       assert.doesNotMatch(lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']).stdout, /reserves no rank/);
     } finally {
       t.cleanup();

@@ -313,11 +313,23 @@ test('--merge-conf run again keeps D changed in the rank queue (as docs/install.
   assert.deepEqual(snapshot(t.root), edited);
 });
 
-test('--merge-conf gives the default queue (lsb.params DEFAULT_QUEUE) the rank queue\'s reservation when it has no RES_REQ, so that bsub -R "order[rank]" without -q spreads bursts; a rerun, D, --no-default-queue and --uninstall', async () => {
+test('--merge-conf leaves the default queue alone unless asked', async () => {
+  const t = tree('fresh');
+  writeFileSync(join(dirname(t.queues), 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE = plain\nEnd Parameters\n');
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.equal((readFileSync(t.queues, 'utf8').match(/rusage\[rank=/g) ?? []).length, 1, 'only the rank queue reserves');
+  assert.doesNotMatch(r.out, /default queue/);
+  const both = await install(t, '--merge-conf', '--default-queue', '--no-default-queue');
+  assert.equal(both.code, 2);
+  assert.match(both.err, /--default-queue and --no-default-queue contradict each other/);
+});
+
+test('--merge-conf --default-queue gives the default queue (lsb.params DEFAULT_QUEUE) the rank queue\'s reservation when it has no RES_REQ, so that bsub -R "order[rank]" without -q spreads bursts; reruns keep it, it follows D, --no-default-queue and --uninstall take it out', async () => {
   const t = tree('fresh');
   const original = readFileSync(t.queues, 'utf8');
   writeFileSync(join(dirname(t.queues), 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE  = plain   #default job queue name\nJOB_ACCEPT_INTERVAL = 0\nEnd Parameters\n');
-  const r = await install(t, '--merge-conf');
+  const r = await install(t, '--merge-conf', '--default-queue');
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /note: .*the default queue plain gets rusage\[rank=2:duration=45s:decay=1\].* then go only to hosts that report a rank .*--no-default-queue/);
   const queues = readFileSync(t.queues, 'utf8');
@@ -327,7 +339,7 @@ test('--merge-conf gives the default queue (lsb.params DEFAULT_QUEUE) the rank q
   const before = snapshot(t.root);
   const again = await install(t, '--merge-conf');
   assert.equal(again.code, 0, again.err);
-  assert.deepEqual(snapshot(t.root), before, 'a second merge changes nothing');
+  assert.deepEqual(snapshot(t.root), before, 'a second merge, without the flag, keeps it and changes nothing');
   // the default queue follows a D changed in the rank queue's block
   writeFileSync(t.queues, readFileSync(t.queues, 'utf8').replace('order[rank] rusage[rank=2:', 'order[rank] rusage[rank=11:'));
   assert.equal((await install(t, '--merge-conf')).code, 0);
@@ -335,14 +347,16 @@ test('--merge-conf gives the default queue (lsb.params DEFAULT_QUEUE) the rank q
   assert.equal((await install(t, '--merge-conf', '--no-default-queue')).code, 0);
   assert.doesNotMatch(readFileSync(t.queues, 'utf8'), /^RES_REQ {5}= rusage/m);
   assert.equal((await install(t, '--merge-conf')).code, 0);
+  assert.doesNotMatch(readFileSync(t.queues, 'utf8'), /^RES_REQ {5}= rusage/m, 'taken out, it stays out');
+  assert.equal((await install(t, '--merge-conf', '--default-queue')).code, 0);
   assert.equal((await install(t, '--uninstall', '--merge-conf')).code, 0);
   assert.equal(readFileSync(t.queues, 'utf8'), original);
 });
 
-test('--merge-conf leaves a default queue with its own RES_REQ alone, and says what to add', async () => {
+test('--merge-conf --default-queue leaves a default queue with its own RES_REQ alone, and says what to add', async () => {
   const t = tree('fresh');
   writeFileSync(join(dirname(t.queues), 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE = normal\nEnd Parameters\n');
-  const r = await install(t, '--merge-conf');
+  const r = await install(t, '--merge-conf', '--default-queue');
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /note: .*lsb\.queues line 1: the default queue normal has its own RES_REQ \(order\[rank\]\), left as it is; add rusage\[rank=2:duration=45s:decay=1\] to it/);
   const queues = readFileSync(t.queues, 'utf8');
