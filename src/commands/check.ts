@@ -15,7 +15,7 @@ import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config } 
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { findExecutable } from '../util/exec.js';
 import { logCandidates } from '../daemon/log.js';
-import { lsfConfRefusal, lsfEnvProblems, withLsfLogdir } from '../daemon/lsf-env.js';
+import { lsfEnvProblems, lsfLogdir } from '../daemon/lsf-env.js';
 import { childProgram } from '../daemon/children.js';
 import { describeModel, modelPathFor } from '../model/rankers.js';
 import { loadModel } from '../model/model.js';
@@ -145,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const given: NodeJS.ProcessEnv = { ...process.env, ...(args['lsf-envdir'] === undefined ? {} : { LSF_ENVDIR: args['lsf-envdir'] }) };
   // LSF_LOGDIR from lsf.conf where the environment lacks it, as the daemon takes it.
-  const env = withLsfLogdir(given);
+  const { env, refusal: confRefusal } = lsfLogdir(given);
   const findings: Finding[] = [];
   const add = (severity: Severity, message: string): void => void findings.push({ severity, message });
   const notes: string[] = [];
@@ -185,7 +185,6 @@ export async function main(argv: string[]): Promise<number> {
 
   const envdir = env['LSF_ENVDIR'];
   for (const problem of lsfEnvProblems({ LSF_LOGDIR: env['LSF_LOGDIR'] })) add('warning', problem);
-  const confRefusal = lsfConfRefusal(env);
   if (confRefusal !== undefined) add('warning', confRefusal);
   const host = hostname();
   // As the daemon chooses: the first location that exists, can be written, and whose

@@ -6,7 +6,7 @@ import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from '../lsf/lsf-conf.js';
 import { isDirectory } from '../util/paths.js';
-import { openTrusted, trustProblems } from '../util/trust.js';
+import { openTrusted } from '../util/trust.js';
 
 // LIM passes the elim its own environment, and OpenLava's daemons read LSF_LOGDIR
 // from lsf.conf, not from a variable: under a real OpenLava 4.0 LIM the elim had
@@ -15,20 +15,32 @@ import { openTrusted, trustProblems } from '../util/trust.js';
 // LSF_ENVDIR, where OpenLava looks then) when the environment does not set it: an
 // absolute path as written, nothing expanded. An unreadable lsf.conf changes nothing.
 // lsf.conf must pass the trust check, as lavarank.yaml beside it must: root writes
-// its log and history where it says.
-export function withLsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string = readTrustedLsfConf): NodeJS.ProcessEnv {
+// its log and history where it says. refusal says why an lsf.conf that exists was
+// not read (the problems the trust check found), for the log and `lavarank check`.
+export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string = readTrustedLsfConf): { env: NodeJS.ProcessEnv; refusal?: string } {
   const own = env['LSF_LOGDIR'];
-  if (own !== undefined && own !== '') return env;
+  if (own !== undefined && own !== '') return { env };
   const file = lsfConfPath(env);
   let text: string;
   try {
     text = read(file);
-  } catch {
-    return env; // no lsf.conf there: nothing to take, and `lavarank check` says why
+  } catch (err) {
+    // no lsf.conf there: nothing to take, and `lavarank check` says why
+    return err instanceof LsfConfRefused ? { env, refusal: `LSF_LOGDIR is not taken from ${file}: ${err.message}` } : { env };
   }
   const logdir = readLsfConf(text, file).values.get('LSF_LOGDIR')?.value;
-  if (logdir === undefined || !isPlainPath(logdir)) return env;
-  return { ...env, LSF_LOGDIR: logdir };
+  if (logdir === undefined || !isPlainPath(logdir)) return { env };
+  return { env: { ...env, LSF_LOGDIR: logdir } };
+}
+
+// The environment lsfLogdir gives, for callers that need no refusal (retrain).
+export function withLsfLogdir(env: NodeJS.ProcessEnv, read?: (path: string) => string): NodeJS.ProcessEnv {
+  return lsfLogdir(env, read).env;
+}
+
+// An lsf.conf that exists and fails the trust check; its message lists the problems.
+class LsfConfRefused extends Error {
+  override name = 'LsfConfRefused';
 }
 
 // The lsf.conf OpenLava reads: $LSF_ENVDIR/lsf.conf, else /etc/lsf.conf.
@@ -37,28 +49,17 @@ function lsfConfPath(env: NodeJS.ProcessEnv): string {
   return join(envdir !== undefined && envdir !== '' ? envdir : '/etc', 'lsf.conf');
 }
 
-// lsf.conf's text, if it passes the trust check; throws with the problems if not.
+// lsf.conf's text, if it passes the trust check; throws LsfConfRefused with the
+// problems if it exists and does not, another error if it cannot be read.
 function readTrustedLsfConf(path: string): string {
   const opened = openTrusted(path, 'lsf.conf');
-  if ('problems' in opened) throw new Error(opened.problems.join('; '));
+  if ('problems' in opened) throw new (existsSync(path) ? LsfConfRefused : Error)(opened.problems.join('; '));
   try {
     if (opened.stats.size > MAX_CONF_BYTES) throw new Error(`${opened.stats.size} bytes, more than the ${MAX_CONF_BYTES} expected`);
     return readFileSync(opened.fd, 'utf8');
   } finally {
     closeSync(opened.fd);
   }
-}
-
-// Why LSF_LOGDIR is not taken from an lsf.conf that exists (the environment lacking
-// it): the file fails the trust check. Undefined when it is taken, or there is nothing to take.
-export function lsfConfRefusal(env: NodeJS.ProcessEnv): string | undefined {
-  const own = env['LSF_LOGDIR'];
-  if (own !== undefined && own !== '') return undefined;
-  const file = lsfConfPath(env);
-  if (!existsSync(file)) return undefined;
-  const problems = trustProblems(file, 'lsf.conf');
-  if (problems.length === 0) return undefined;
-  return `LSF_LOGDIR is not taken from ${file}: ${problems.join('; ')}`;
 }
 
 // Each LSF_ENVDIR / LSF_LOGDIR that is set but unusable, and what lavarank does instead.

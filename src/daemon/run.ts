@@ -18,7 +18,7 @@ import { runIsolated } from '../util/exec.js';
 import { directoryProblems } from '../util/trust.js';
 import { chooseHistoryDir, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
-import { lsfConfRefusal, lsfEnvProblems, withLsfLogdir } from './lsf-env.js';
+import { lsfEnvProblems, lsfLogdir } from './lsf-env.js';
 import { MetricsWriter } from './metrics.js';
 import { openRankers } from '../model/rankers.js';
 import { reniceProcess } from './nice.js';
@@ -85,8 +85,7 @@ export interface DaemonArgs {
 // reason is always logged too).
 export async function runDaemon(args: DaemonArgs, complain: (text: string) => void, clock: Clock = systemClock): Promise<number> {
   // LSF_LOGDIR from lsf.conf where LIM did not pass it: the log and history go there.
-  const env = withLsfLogdir(process.env);
-  const confRefusal = lsfConfRefusal(env); // before the move to /, as lsf.conf was read
+  const { env, refusal: confRefusal } = lsfLogdir(process.env);
   const interactive = isatty(1);
   const host = hostname();
   const found = findConfig(args.config, env, existsSync);

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { lsfConfRefusal, lsfEnvProblems, withLsfLogdir } from '../../src/daemon/lsf-env.js';
+import { lsfEnvProblems, lsfLogdir, withLsfLogdir } from '../../src/daemon/lsf-env.js';
 import { startElim } from '../e2e/harness.js';
 import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
 
@@ -94,17 +94,17 @@ describe("the elim's log", () => {
 });
 
 describe('an lsf.conf others can change', () => {
-  it('gives no LSF_LOGDIR, and lsfConfRefusal says why; the same file made root\'s alone gives it', () => {
+  it('gives no LSF_LOGDIR, and the refusal says why; the same file made root\'s alone gives it', () => {
     const { dir, cleanup } = tempDir();
     try {
       const envdir = dirWithMode(dir, 'etc', 0o755);
       const conf = writeWithMode(join(envdir, 'lsf.conf'), `LSF_LOGDIR=${dir}\n`, 0o666);
       const env = { LSF_ENVDIR: envdir };
       assert.equal(withLsfLogdir(env)['LSF_LOGDIR'], undefined);
-      assert.equal(lsfConfRefusal(env), `LSF_LOGDIR is not taken from ${conf}: lsf.conf ${conf} has mode 0666, writable by group or others; run: chmod go-w ${conf}`);
+      assert.equal(lsfLogdir(env).refusal, `LSF_LOGDIR is not taken from ${conf}: lsf.conf ${conf} has mode 0666, writable by group or others; run: chmod go-w ${conf}`);
       writeWithMode(conf, `LSF_LOGDIR=${dir}\n`, 0o644);
       assert.equal(withLsfLogdir(env)['LSF_LOGDIR'], dir);
-      assert.equal(lsfConfRefusal(env), undefined);
+      assert.equal(lsfLogdir(env).refusal, undefined);
     } finally {
       cleanup();
     }
