@@ -329,9 +329,9 @@ function checkQueues(
       if (m[1]!.toUpperCase() === 'QUEUE_NAME') name = m[2]!;
       if (m[1]!.toUpperCase() === 'RES_REQ') resReq = { value: m[2]!.replace(/^"(.*)"$/, '$1'), where: `${file}:${row.first + 1}` };
     }
-    if (defaults.has(name)) defaults.set(name, resReq !== undefined && new RegExp(`rusage\\[[^\\]]*\\b${r}\\s*=`).test(resReq.value));
-    if (resReq === undefined) continue;
-    const req = parseResReq(resReq.value);
+    const req = resReq === undefined ? undefined : parseResReq(resReq.value);
+    if (defaults.has(name)) defaults.set(name, req?.rusage.has(r) === true);
+    if (resReq === undefined || req === undefined) continue;
     const term = req.order.find((t) => t === r || t === `-${r}`);
     if (term === undefined) continue;
     ordering++;
