@@ -96,7 +96,9 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
   const uid = options.uid ?? process.geteuid?.() ?? 0;
   const problems: string[] = [];
   const fail = (err: unknown): TrustVerdict => ({ real: undefined, problems: [`${what} ${path} cannot be read: ${errorCode(err) ?? String(err)}`] });
+  let sharedDir = false; // the last directory walked is one others may write (sticky, or the log group's)
   const checkDir = (dir: string, st: Stats): void => {
+    sharedDir = (st.mode & 0o022) !== 0;
     if (!ownerOk(st, uid)) {
       problems.push(`directory ${dir} above ${what} ${path} is owned by uid ${st.uid}; it must be owned by root (chown root ${dir})`);
     } else if ((st.mode & 0o1000) === 0 && (st.mode & 0o022) !== 0 && !logGroupWrite(st, options)) {
@@ -144,6 +146,12 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
     }
     if (pending.length === 0) {
       problems.push(...fileProblems(st, path, entry, what, options, uid));
+      // In a directory others may write, a file of root's with a second name may be
+      // another user's link to it (possible where fs.protected_hardlinks is 0): root's
+      // /etc/shadow would pass every check above as a config or model file.
+      if (sharedDir && !st.isDirectory() && st.nlink > 1) {
+        problems.push(`${what} ${entry} has ${st.nlink} hard links and sits in ${current}, a directory others can write, so another user may have linked it there; copy it to a directory of root's`);
+      }
       return { real: entry, problems, stats: st };
     }
     if (!st.isDirectory()) return fail(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }));

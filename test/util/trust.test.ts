@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, closeSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkTrust, directoryProblems, openTrusted, syslogGid, trustProblems } from '../../src/util/trust.js';
@@ -50,6 +50,35 @@ describe('trustProblems', () => {
       assert.deepEqual(trustProblems(f, 'file'), []);
       chmodSync(open, 0o777);
       assert.match(trustProblems(f, 'file')[0] ?? '', /directory .*open above file .* has mode 0777/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a file with a second name in a sticky directory: another user may have linked root\'s file there', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sticky = dirWithMode(dir, 'tmp', 0o1777);
+      const secret = join(dir, 'shadow');
+      writeFileSync(secret, 'root:x:0:0\n', { mode: 0o640 });
+      const f = join(sticky, 'lavarank.yaml');
+      linkSync(secret, f);
+      assert.deepEqual(trustProblems(f, 'config file'), [
+        `config file ${f} has 2 hard links and sits in ${sticky}, a directory others can write, so another user may have linked it there; copy it to a directory of root's`,
+      ]);
+      assert.ok('problems' in openTrusted(f, 'config file'));
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('accepts a file with a second name when every directory holding it is root\'s alone', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const f = join(dir, 'model.json');
+      writeFileSync(f, '{}', { mode: 0o644 });
+      linkSync(f, join(dir, 'model-copy.json'));
+      assert.deepEqual(trustProblems(f, 'model file'), []);
     } finally {
       cleanup();
     }
