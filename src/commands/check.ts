@@ -11,10 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { EXIT_USAGE, print, printError } from '../util/cliio.js';
-import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config } from '../config/config.js';
+import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config, type LogConfig } from '../config/config.js';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { findExecutable } from '../util/exec.js';
-import { logCandidates } from '../daemon/log.js';
+import { chooseLogTarget, type LogChoice } from '../daemon/log.js';
 import { lsfEnvProblems, lsfLogdir } from '../daemon/lsf-env.js';
 import { childProgram } from '../daemon/children.js';
 import { describeModel, modelPathFor } from '../model/rankers.js';
@@ -22,7 +22,6 @@ import { loadModel } from '../model/model.js';
 import { chooseHistoryDir } from '../history/record.js';
 import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.js';
 import { numberOption } from '../util/options.js';
-import { isDirectory } from '../util/paths.js';
 import { directoryProblems, trustProblems } from '../util/trust.js';
 import { unwritable } from '../util/appender.js';
 import { recommendForCpus } from './recommend.js';
@@ -80,6 +79,22 @@ function existingFileProblem(path: string): string | undefined {
   if (st.isSymbolicLink()) return `${path} is a symbolic link, which lavarank does not follow`;
   const why = unwritable(st);
   return why === undefined ? undefined : `${path} ${why}`;
+}
+
+// Why the daemon could not append to the log or history file at path, predicted
+// without creating anything: refused when it could but will not (see unwritable).
+function predictedOpenProblem(path: string): { why: string; refused: boolean } | undefined {
+  const cannot = writableProblem(path);
+  if (cannot !== undefined) return { why: cannot, refused: false };
+  const file = existingFileProblem(path);
+  return file === undefined ? undefined : { why: file, refused: true };
+}
+
+// Where the daemon would log on this host, and the locations it would pass over
+// first: its own rule (chooseLogTarget), with the file's open predicted. Under LIM
+// stderr is never a terminal.
+export function logChoice(config: LogConfig, host: string, env: NodeJS.ProcessEnv): LogChoice {
+  return chooseLogTarget(config, { host, env, stderrIsTty: false }, { fileProblem: predictedOpenProblem });
 }
 
 // What the rank makes of the network: the physical interfaces that are up, and those
@@ -187,23 +202,14 @@ export async function main(argv: string[]): Promise<number> {
   for (const problem of lsfEnvProblems({ LSF_LOGDIR: env['LSF_LOGDIR'] })) add('warning', problem);
   if (confRefusal !== undefined) add('warning', confRefusal);
   const host = hostname();
-  // As the daemon chooses: the first location that exists, can be written, and whose
-  // directory no one but root can change (root creates, appends and renames there).
-  // refused: the daemon could write there but will not (the directory or the file is
-  // not lavarank's alone): worth a warning even when the log then goes elsewhere.
-  const passedOver: { path: string; why: string; refused: boolean }[] = [];
-  const firstFile = logCandidates(config.log, host, env, false).find((t) => {
-    if (t.kind !== 'file' || (t.mustExist !== undefined && !isDirectory(t.mustExist))) return false;
-    const cannot = writableProblem(t.path!);
-    const refusal = cannot === undefined ? [...directoryProblems(dirname(t.path!), 'log directory'), existingFileProblem(t.path!) ?? []].flat() : [];
-    if (cannot !== undefined || refusal.length > 0) passedOver.push({ path: t.path!, why: cannot ?? refusal.join('; '), refused: refusal.length > 0 });
-    return cannot === undefined && refusal.length === 0;
-  });
-  if (firstFile === undefined) add('error', 'no log location is usable; logs would be lost (set log.file)');
-  else notes.push(`log: ${firstFile.path} (${firstFile.why})`);
-  for (const { path, why, refused } of passedOver) {
-    if (path === config.log.file) add('error', `log.file ${path}: ${why}`);
-    else if (refused) add('warning', `${why}: the log does not go to ${path}`);
+  const logs = logChoice(config.log, host, env);
+  if (logs.chosen === undefined) add('error', 'no log location is usable; logs would be lost (set log.file)');
+  else notes.push(`log: ${logs.chosen.path} (${logs.chosen.why})`);
+  for (const { target, why, missing, refused } of logs.skipped) {
+    if (missing) continue; // lsfEnvProblems already says that $LSF_LOGDIR does not exist
+    if (target.path === config.log.file) add('error', `log.file ${target.path}: ${why}`);
+    // The daemon could write there but will not: worth a warning even when the log then goes elsewhere.
+    else if (refused) add('warning', `${why}: the log does not go to ${target.path}`);
   }
 
   if (config.history.enabled) {

@@ -53,19 +53,80 @@ function logDirectoryProblems(dir: string): string[] {
   return directoryProblems(dir, 'log directory');
 }
 
-function tryOpen(path: string): string | undefined {
+// A log location passed over, and why. missing: its $LSF_LOGDIR does not exist;
+// refused: it could be written, but its directory or file is not lavarank's alone.
+export interface SkippedLog {
+  target: LogTarget;
+  why: string;
+  missing: boolean;
+  refused: boolean;
+}
+
+// The log locations in order, the one chosen (none: nothing usable), and those passed over before it.
+export interface LogChoice {
+  candidates: LogTarget[];
+  chosen: LogTarget | undefined;
+  skipped: SkippedLog[];
+}
+
+// How chooseLogTarget judges a location. The daemon opens the file; check, which must
+// create nothing, predicts that open. The directory rules default to the daemon's.
+export interface LogProbe {
+  isDirectory?: (path: string) => boolean;
+  directoryProblems?: (dir: string) => string[];
+  // Why the file cannot be appended to, asked once its directory passed.
+  fileProblem: (path: string) => { why: string; refused: boolean } | undefined;
+}
+
+// The log locations for this host in order (logCandidates), the first usable one
+// (stderr, when it is a candidate, always is), and each one passed over before it
+// and why: the one rule by which the daemon logs and check says where it will.
+export function chooseLogTarget(
+  config: LogConfig,
+  where: { host: string; env: NodeJS.ProcessEnv; stderrIsTty: boolean },
+  probe: LogProbe,
+): LogChoice {
+  const isDir = probe.isDirectory ?? isDirectory;
+  const problemsOf = probe.directoryProblems ?? logDirectoryProblems;
+  const candidates = logCandidates(config, where.host, where.env, where.stderrIsTty);
+  const skipped: SkippedLog[] = [];
+  for (const target of candidates) {
+    if (target.kind === 'stderr') return { candidates, chosen: target, skipped };
+    const path = target.path!;
+    if (target.mustExist !== undefined && !isDir(target.mustExist)) {
+      skipped.push({ target, why: `${target.mustExist} does not exist, and lavarank does not create OpenLava's directory`, missing: true, refused: false });
+      continue;
+    }
+    // Root creates, appends to and renames files here: not in a directory another user can change.
+    const shared = problemsOf(dirname(path));
+    if (shared.length > 0) {
+      skipped.push({ target, why: shared.join('; '), missing: false, refused: true });
+      continue;
+    }
+    const file = probe.fileProblem(path);
+    if (file !== undefined) {
+      skipped.push({ target, ...file, missing: false });
+      continue;
+    }
+    return { candidates, chosen: target, skipped };
+  }
+  return { candidates, chosen: undefined, skipped };
+}
+
+// Opens path as the appender will, to see that it can: the reason it cannot, else undefined.
+function tryOpen(path: string): { why: string; refused: boolean } | undefined {
   try {
     makeDirSync(join(path, '..'), 0o755);
     // Again once it exists: someone else may have made it (see AppenderOptions.directoryProblems).
     const shared = logDirectoryProblems(dirname(path));
-    if (shared.length > 0) return shared.join('; ');
+    if (shared.length > 0) return { why: shared.join('; '), refused: true };
     // As the appender opens it (O_NONBLOCK: a FIFO planted there is refused, not waited on).
     const fd = openSync(path, OPEN_FLAGS, LOG_FILE_MODE);
     const why = unwritable(fstatSync(fd));
     closeSync(fd);
-    return why;
+    return why === undefined ? undefined : { why, refused: true };
   } catch (err) {
-    return errorCode(err) ?? errorMessage(err);
+    return { why: errorCode(err) ?? errorMessage(err), refused: false };
   }
 }
 
@@ -123,28 +184,15 @@ export function setupLogging(
 ): LogSetup {
   const env = options.env ?? process.env;
   const tty = options.stderrIsTty ?? stderrIsTerminal();
-  const skipped: string[] = [];
-  for (const target of logCandidates(config, options.host, env, tty)) {
-    if (target.kind === 'stderr') {
-      const log = stderrLogger(config.level, options.name, tty);
-      return { log, target, skipped, close: async () => undefined, fatalNow: (m, e) => log.fatal({ err: errorMessage(e) }, m) };
-    }
+  const choice = chooseLogTarget(config, { host: options.host, env, stderrIsTty: tty }, { fileProblem: tryOpen });
+  const skipped = choice.skipped.map((s) => `${s.target.path} (${s.target.why}): ${s.why}`);
+  const target = choice.chosen;
+  if (target?.kind === 'stderr') {
+    const log = stderrLogger(config.level, options.name, tty);
+    return { log, target, skipped, close: async () => undefined, fatalNow: (m, e) => log.fatal({ err: errorMessage(e) }, m) };
+  }
+  if (target !== undefined) {
     const path = target.path!;
-    if (target.mustExist !== undefined && !isDirectory(target.mustExist)) {
-      skipped.push(`${path} (${target.why}): ${target.mustExist} does not exist, and lavarank does not create OpenLava's directory`);
-      continue;
-    }
-    // Root creates, appends to and renames files here: not in a directory another user can change.
-    const shared = logDirectoryProblems(dirname(path));
-    if (shared.length > 0) {
-      skipped.push(`${path} (${target.why}): ${shared.join('; ')}`);
-      continue;
-    }
-    const why = tryOpen(path);
-    if (why !== undefined) {
-      skipped.push(`${path} (${target.why}): ${why}`);
-      continue;
-    }
     let log: Logger | undefined;
     const appender = new RotatingAppender({
       path,

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bySeverity, formatFinding, networkNote } from '../../src/commands/check.js';
+import { bySeverity, formatFinding, logChoice, networkNote } from '../../src/commands/check.js';
 import { defaultConfig } from '../../src/config/config.js';
+import { setupLogging } from '../../src/daemon/log.js';
 import { cliPath, mkfifo, tempDir } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
 
@@ -216,6 +217,32 @@ describe('lavarank check without an OpenLava configuration', () => {
       const r = lavarank(['check', '--config', config, '--cpus', '16']);
       const effective = r.stdout.slice(r.stdout.indexOf('effective configuration:'));
       assert.match(effective, /\n {4}network:\n {6}link_speed: 10000\n/, r.stdout);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('where check says the log goes', () => {
+  it('is where the daemon logs when the first location is refused (log.file in another user\'s directory)', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const theirs = join(dir, 'theirs');
+      mkdirSync(theirs, { mode: 0o755 });
+      chownSync(theirs, 65534, 65534);
+      const logdir = join(dir, 'lsf-log');
+      mkdirSync(logdir, { mode: 0o755 });
+      const config = { ...defaultConfig().log, file: join(theirs, 'lavarank.log') };
+      const env = { LSF_LOGDIR: logdir };
+      const checked = logChoice(config, 'h', env);
+      const daemon = setupLogging(config, { host: 'h', env, stderrIsTty: false });
+      await daemon.close(100);
+      assert.equal(daemon.target.path, join(logdir, 'lavarank.h.log'));
+      assert.equal(checked.chosen?.path, daemon.target.path);
+      const why = `log directory ${theirs} is owned by uid 65534; it must be owned by root (chown root ${theirs})`;
+      assert.deepEqual(daemon.skipped, [`${config.file} (log.file): ${why}`]);
+      assert.deepEqual(checked.skipped.map((s) => [s.target.path, s.why]), [[config.file, why]]);
+      assert.deepEqual(readdirSync(theirs), [], 'nothing is created in their directory');
     } finally {
       cleanup();
     }

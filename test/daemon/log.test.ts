@@ -4,7 +4,7 @@ import { closeSync, constants, existsSync, linkSync, openSync, readFileSync, rea
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
-import { formatLogLine, LOG_FILE_MODE, logCandidates, setupLogging } from '../../src/daemon/log.js';
+import { chooseLogTarget, formatLogLine, LOG_FILE_MODE, logCandidates, setupLogging } from '../../src/daemon/log.js';
 import { dirWithMode, mkfifo, plantLink, tempDir } from '../helpers.js';
 
 describe('logCandidates', () => {
@@ -18,6 +18,58 @@ describe('logCandidates', () => {
   });
   it('skips stderr when it is not a terminal (LIM closes it)', () => {
     assert.ok(!logCandidates(log, 'h', {}, false).some((t) => t.kind === 'stderr'));
+  });
+});
+
+describe('chooseLogTarget', () => {
+  const log = { ...defaultConfig().log, file: '/x/l.log' };
+  const where = { host: 'h', env: { LSF_LOGDIR: '/lsf/log' }, stderrIsTty: false };
+
+  it('passes over a location whose directory is refused, with the reason, and takes the next', () => {
+    const got = chooseLogTarget(log, where, {
+      isDirectory: () => true,
+      directoryProblems: (dir) => (dir === '/x' ? ['log directory /x is owned by uid 500'] : []),
+      fileProblem: () => undefined,
+    });
+    assert.equal(got.chosen?.path, '/lsf/log/lavarank.h.log');
+    assert.deepEqual(
+      got.skipped.map((s) => [s.target.path, s.why, s.missing, s.refused]),
+      [['/x/l.log', 'log directory /x is owned by uid 500', false, true]],
+    );
+  });
+
+  it('asks nothing about the file in a refused directory', () => {
+    const asked: string[] = [];
+    chooseLogTarget(log, where, {
+      isDirectory: () => true,
+      directoryProblems: (dir) => (dir === '/x' ? ['refused'] : []),
+      fileProblem: (path) => void asked.push(path),
+    });
+    assert.deepEqual(asked, ['/lsf/log/lavarank.h.log']);
+  });
+
+  it('marks an $LSF_LOGDIR that does not exist as missing, without asking about its directory', () => {
+    const asked: string[] = [];
+    const got = chooseLogTarget({ ...log, file: null }, where, {
+      isDirectory: () => false,
+      directoryProblems: (dir) => (asked.push(dir), []),
+      fileProblem: () => undefined,
+    });
+    assert.deepEqual(got.skipped.map((s) => [s.target.why, s.missing]), [['$LSF_LOGDIR', true]]);
+    assert.deepEqual(asked, ['/var/log/lavarank']);
+    assert.equal(got.chosen?.why, 'default location');
+  });
+
+  it('takes stderr on a terminal before the default location, asking nothing about it', () => {
+    const got = chooseLogTarget({ ...log, file: null }, { host: 'h', env: {}, stderrIsTty: true }, { fileProblem: () => ({ why: 'EACCES', refused: false }) });
+    assert.equal(got.chosen?.kind, 'stderr');
+    assert.deepEqual(got.skipped, []);
+  });
+
+  it('chooses nothing when every location fails, and gives each reason', () => {
+    const got = chooseLogTarget(log, where, { isDirectory: () => true, directoryProblems: () => [], fileProblem: () => ({ why: 'EROFS', refused: false }) });
+    assert.equal(got.chosen, undefined);
+    assert.deepEqual(got.skipped.map((s) => s.why), ['EROFS', 'EROFS', 'EROFS']);
   });
 });
 
