@@ -19,7 +19,7 @@ import { lsfEnvProblems, lsfLogdir } from '../daemon/lsf-env.js';
 import { childProgram } from '../daemon/children.js';
 import { describeModel, modelPathFor } from '../model/rankers.js';
 import { loadModel } from '../model/model.js';
-import { chooseHistoryDir } from '../history/record.js';
+import { historyLocation } from '../history/record.js';
 import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.js';
 import { numberOption } from '../util/options.js';
 import { directoryProblems, trustProblems } from '../util/trust.js';
@@ -213,12 +213,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (config.history.enabled) {
-    const choice = config.history.dir === null ? chooseHistoryDir(env) : { dir: config.history.dir };
-    if (choice.skipped !== undefined) add('warning', `${choice.skipped}: history goes to ${choice.dir} instead`);
-    const dir = choice.dir;
+    const { dir, skipped, problems: shared } = historyLocation(config.history.dir, env);
+    if (skipped !== undefined) add('warning', `${skipped}: history goes to ${dir} instead`);
     const why = writableProblem(dir);
     if (why !== undefined) add('error', `history directory ${dir}: ${why}`);
-    const shared = directoryProblems(dir, 'history directory');
     for (const problem of shared) add('error', `${problem} (history would be off: root appends there, and retrain learns from it)`);
     const file = existingFileProblem(join(dir, `${host}.jsonl`));
     if (file !== undefined && shared.length === 0) add('error', `history file ${file}: the daemon would write no history until it is removed`);

@@ -16,7 +16,7 @@ import { ConfigError, ModelError, UsageError, errorMessage } from '../util/error
 import { collectGarbage } from '../util/gc.js';
 import { runIsolated } from '../util/exec.js';
 import { directoryProblems } from '../util/trust.js';
-import { chooseHistoryDir, historyRecord, type HistoryRecord } from '../history/record.js';
+import { historyDirectoryProblems, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
 import { lsfEnvProblems, lsfLogdir } from './lsf-env.js';
 import { MetricsWriter } from './metrics.js';
@@ -371,16 +371,9 @@ function openMetrics(config: Readonly<Config>, log: Logger): MetricsWriter | und
 
 function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): RotatingAppender | undefined {
   if (!config.history.enabled) return undefined;
-  let dir: string;
-  if (config.history.dir !== null) {
-    dir = config.history.dir;
-  } else {
-    const choice = chooseHistoryDir(env);
-    if (choice.skipped !== undefined) log.warn(`history location skipped: ${choice.skipped}`);
-    dir = choice.dir;
-  }
+  const { dir, skipped, problems } = historyLocation(config.history.dir, env);
+  if (skipped !== undefined) log.warn(`history location skipped: ${skipped}`);
   // Root creates, appends to and renames files here, and retrain learns from them.
-  const problems = directoryProblems(dir, 'history directory');
   if (problems.length > 0) {
     log.error({ problems }, `history off: ${problems.join('; ')}`);
     return undefined;
@@ -391,7 +384,7 @@ function openHistory(config: Readonly<Config>, host: string, env: NodeJS.Process
     path,
     maxBytes: config.history.max_bytes,
     keep: config.history.keep,
-    directoryProblems: (at) => directoryProblems(at, 'history directory'),
+    directoryProblems: historyDirectoryProblems,
     onTrouble: (event) => {
       if (event.state === 'failing') log.error({ path, err: errorMessage(event.error) }, 'cannot write history; reports continue, retrying later');
       else if (event.state === 'dropping') log.warn({ path }, 'history lines queued past the 1 MiB bound; dropping the oldest until the file can be written');

@@ -18,6 +18,13 @@ export function historyRecord(ts: number, host: string, result: RankResult): His
   return { ts, host, features: result.features ?? {}, rank: result.rank, model: result.model };
 }
 
+const DEFAULT_HISTORY_DIR = '/var/lib/lavarank/history';
+
+// Why root must not write history in dir (see directoryProblems).
+export function historyDirectoryProblems(dir: string): string[] {
+  return directoryProblems(dir, 'history directory');
+}
+
 // Where history goes when history.dir is not set, and why $LSF_LOGDIR was passed
 // over if it was: under $LSF_LOGDIR if it is an existing directory (lavarank never
 // creates OpenLava's directory) that no user but root can change (root appends
@@ -25,15 +32,28 @@ export function historyRecord(ts: number, host: string, result: RankResult): His
 export function chooseHistoryDir(
   env: NodeJS.ProcessEnv,
   isDir: (path: string) => boolean = isDirectory,
-  problemsOf: (dir: string) => string[] = (dir) => directoryProblems(dir, 'history directory'),
+  problemsOf: (dir: string) => string[] = historyDirectoryProblems,
 ): { dir: string; skipped?: string } {
-  const fallback = '/var/lib/lavarank/history';
   const logdir = env['LSF_LOGDIR'];
-  if (logdir === undefined || !logdir.startsWith('/') || !isDir(logdir)) return { dir: fallback };
+  if (logdir === undefined || !logdir.startsWith('/') || !isDir(logdir)) return { dir: DEFAULT_HISTORY_DIR };
   const dir = join(logdir, 'lavarank-history');
   const problems = problemsOf(dir);
   if (problems.length === 0) return { dir };
-  return { dir: fallback, skipped: `${dir}: ${problems.join('; ')}` };
+  return { dir: DEFAULT_HISTORY_DIR, skipped: `${dir}: ${problems.join('; ')}` };
+}
+
+// Where the daemon writes history (history.dir, else chooseHistoryDir), an $LSF_LOGDIR
+// passed over and why, and why root must not write there (history is then off): the
+// one rule by which the daemon opens history and check says where it goes.
+export function historyLocation(
+  configured: string | null,
+  env: NodeJS.ProcessEnv,
+  isDir: (path: string) => boolean = isDirectory,
+  problemsOf: (dir: string) => string[] = historyDirectoryProblems,
+): { dir: string; skipped?: string; problems: string[] } {
+  if (configured !== null) return { dir: configured, problems: problemsOf(configured) };
+  const choice = chooseHistoryDir(env, isDir, problemsOf);
+  return { ...choice, problems: problemsOf(choice.dir) };
 }
 
 // The history directory when history.dir is not set (see chooseHistoryDir).

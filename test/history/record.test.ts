@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { historyLocation } from '../../src/history/record.js';
+
+describe('historyLocation', () => {
+  it('takes history.dir when it is set, with the reasons root must not write there', () => {
+    const got = historyLocation('/data/h', { LSF_LOGDIR: '/opt/lsf/log' }, () => true, (dir) => [`history directory ${dir} is owned by uid 500`]);
+    assert.deepEqual(got, { dir: '/data/h', problems: ['history directory /data/h is owned by uid 500'] });
+  });
+
+  it('puts history under an $LSF_LOGDIR whose directory passes, with no problems', () => {
+    assert.deepEqual(historyLocation(null, { LSF_LOGDIR: '/opt/lsf/log' }, () => true, () => []), { dir: '/opt/lsf/log/lavarank-history', problems: [] });
+  });
+
+  it('passes over a refused $LSF_LOGDIR for /var/lib, says why, and judges /var/lib in turn', () => {
+    const problemsOf = (dir: string): string[] => (dir.startsWith('/opt/') ? ['directory /opt/lsf/log is owned by uid 500'] : dir === '/var/lib/lavarank/history' ? ['refused too'] : []);
+    assert.deepEqual(historyLocation(null, { LSF_LOGDIR: '/opt/lsf/log' }, () => true, problemsOf), {
+      dir: '/var/lib/lavarank/history',
+      skipped: '/opt/lsf/log/lavarank-history: directory /opt/lsf/log is owned by uid 500',
+      problems: ['refused too'],
+    });
+  });
+});
