@@ -4,7 +4,7 @@
 // A location that cannot be written, or whose directory another user can change, is
 // skipped for the next one, and the reason is logged in the one that works; nothing
 // about logging can stop the reports.
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
@@ -113,19 +113,25 @@ export function chooseLogTarget(
   return { candidates, chosen: undefined, skipped };
 }
 
-// Opens path as the appender will, to see that it can: the reason it cannot, else undefined.
-function tryOpen(path: string): { why: string; refused: boolean } | undefined {
+// Opens path as the appender would (making its directory, which is then checked
+// again: someone else may have made it), for the appender to take as its first open;
+// else the reason it cannot.
+function openLog(path: string): { fd: number; stats: Stats } | { why: string; refused: boolean } {
+  let fd: number | undefined;
   try {
     makeDirSync(join(path, '..'), 0o755);
     // Again once it exists: someone else may have made it (see AppenderOptions.directoryProblems).
     const shared = logDirectoryProblems(dirname(path));
     if (shared.length > 0) return { why: shared.join('; '), refused: true };
     // As the appender opens it (O_NONBLOCK: a FIFO planted there is refused, not waited on).
-    const fd = openSync(path, OPEN_FLAGS, LOG_FILE_MODE);
-    const why = unwritable(fstatSync(fd));
+    fd = openSync(path, OPEN_FLAGS, LOG_FILE_MODE);
+    const stats = fstatSync(fd);
+    const why = unwritable(stats);
+    if (why === undefined) return { fd, stats };
     closeSync(fd);
-    return why === undefined ? undefined : { why, refused: true };
+    return { why, refused: true };
   } catch (err) {
+    if (fd !== undefined) closeSync(fd);
     return { why: errorCode(err) ?? errorMessage(err), refused: false };
   }
 }
@@ -184,7 +190,15 @@ export function setupLogging(
 ): LogSetup {
   const env = options.env ?? process.env;
   const tty = options.stderrIsTty ?? stderrIsTerminal();
-  const choice = chooseLogTarget(config, { host: options.host, env, stderrIsTty: tty }, { fileProblem: tryOpen });
+  // The chooser stops at the first file that opens: that open is the chosen one's.
+  let opened: { fd: number; stats: Stats } | undefined;
+  const fileProblem = (path: string): { why: string; refused: boolean } | undefined => {
+    const result = openLog(path);
+    if ('why' in result) return result;
+    opened = result;
+    return undefined;
+  };
+  const choice = chooseLogTarget(config, { host: options.host, env, stderrIsTty: tty }, { fileProblem });
   const skipped = choice.skipped.map((s) => `${s.target.path} (${s.target.why}): ${s.why}`);
   const target = choice.chosen;
   if (target?.kind === 'stderr') {
@@ -200,6 +214,7 @@ export function setupLogging(
       keep: config.keep,
       fileMode: LOG_FILE_MODE,
       directoryProblems: logDirectoryProblems,
+      ...(opened === undefined ? {} : { opened }),
       onTrouble: (event) => {
         // The log itself cannot carry these messages; stderr is the best remaining channel.
         const stderr = (): Logger => stderrLogger(config.level, options.name);

@@ -53,7 +53,8 @@ export function historyLocation(
 ): { dir: string; skipped?: string; problems: string[] } {
   if (configured !== null) return { dir: configured, problems: problemsOf(configured) };
   const choice = chooseHistoryDir(env, isDir, problemsOf);
-  return { ...choice, problems: problemsOf(choice.dir) };
+  // $LSF_LOGDIR's is chosen only once it passed problemsOf: not asked twice.
+  return { ...choice, problems: choice.dir === DEFAULT_HISTORY_DIR ? problemsOf(choice.dir) : [] };
 }
 
 // The history directory when history.dir is not set (see chooseHistoryDir).

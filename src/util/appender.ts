@@ -38,6 +38,10 @@ export interface AppenderOptions {
   // made, or made again after a cleaner removed it, by someone else (in a sticky
   // parent such as /tmp, or at the end of a link that pointed nowhere at start).
   directoryProblems?: (dir: string) => string[];
+  // The file already opened at path with OPEN_FLAGS, right after its directory was
+  // checked, of which unwritable() names nothing: taken as the first open, so that the
+  // directory is not asked again at once. Every later open asks it.
+  opened?: { fd: number; stats: { ino: number; size: number } };
   // Told once when writing starts failing (with the error), once when the queue
   // first overflows meanwhile (the oldest lines are then dropped), once when it
   // works again (with the lines dropped), and at close if lines could not be written.
@@ -139,6 +143,12 @@ export class RotatingAppender {
     this.maxQueueBytes = options.maxQueueBytes ?? 1024 * 1024;
     this.retryMs = options.retryMs ?? 10_000;
     this.now = options.now ?? (() => performance.now());
+    if (options.opened !== undefined) {
+      this.fd = options.opened.fd;
+      this.ino = options.opened.stats.ino;
+      this.size = options.opened.stats.size;
+      this.lastCheck = this.now();
+    }
   }
 
   get path(): string {

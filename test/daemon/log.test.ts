@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, linkSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, linkSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
@@ -102,6 +102,20 @@ describe('setupLogging', () => {
       assert.equal(setup.target.path, join(dir, 'lavarank.h1.log'));
       assert.deepEqual(setup.skipped, [`${join(open, 'lavarank.log')} (log.file): log directory ${open} has mode 0777, writable by group or others; run: chmod go-w ${open}`]);
       assert.equal(existsSync(join(open, 'lavarank.log')), false, 'nothing is created in the refused directory');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('writes its first lines to the file it opened when it chose the location, not to one opened again', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      renameSync(join(dir, 'l.log'), join(dir, 'opened.log'));
+      setup.log.info('hello');
+      await setup.close(1000);
+      assert.deepEqual(readdirSync(dir), ['opened.log']);
+      assert.match(readFileSync(join(dir, 'opened.log'), 'utf8'), /"msg":"hello"/);
     } finally {
       cleanup();
     }

@@ -20,4 +20,10 @@ describe('historyLocation', () => {
       problems: ['refused too'],
     });
   });
+
+  it('asks about $LSF_LOGDIR\'s history directory once, not again once it is chosen', () => {
+    const asked: string[] = [];
+    historyLocation(null, { LSF_LOGDIR: '/opt/lsf/log' }, () => true, (dir) => (asked.push(dir), []));
+    assert.deepEqual(asked, ['/opt/lsf/log/lavarank-history']);
+  });
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chownSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, constants, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { RotatingAppender } from '../../src/util/appender.js';
+import { OPEN_FLAGS, RotatingAppender } from '../../src/util/appender.js';
 import { mkfifo, tempDir } from '../helpers.js';
 
 function lines(path: string): string[] {
@@ -128,6 +128,26 @@ describe('RotatingAppender', () => {
       await a.close(1000);
       assert.deepEqual(lines(path), ['{"i":0}', '{"i":1}', '{"i":2}', '{"i":3}']);
       assert.equal(a.stats.linesWritten, 4);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('writes first to the file opened for it at start without asking about the directory again, and asks before each later open', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'x.log');
+      const fd = openSync(path, OPEN_FLAGS, 0o640);
+      const asked: string[] = [];
+      const a = new RotatingAppender({ path, maxBytes: 150, keep: 1, opened: { fd, stats: fstatSync(fd) }, directoryProblems: (at) => (asked.push(at), []) });
+      a.append('a'.repeat(99));
+      await a.flush(1000);
+      assert.deepEqual(asked, []);
+      a.append('b'.repeat(99)); // past maxBytes: rotated, then opened anew
+      await a.close(1000);
+      assert.deepEqual(asked, [dir]);
+      assert.deepEqual(lines(`${path}.1`), ['a'.repeat(99)]);
+      assert.deepEqual(lines(path), ['b'.repeat(99)]);
     } finally {
       cleanup();
     }
