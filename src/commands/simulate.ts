@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { findConfig, loadConfig } from '../config/config.js';
 import { readAcct, skippedLines, type JobFinish } from '../lsf/acct.js';
-import { durationSeconds, parseResReq } from '../lsf/check.js';
+import { durationSeconds, parseResReq } from '../lsf/res-req.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor, modelRanker } from '../model/rankers.js';
 import { writeFileAtomic } from '../util/atomic-file.js';

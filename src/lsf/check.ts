@@ -15,6 +15,7 @@ import { isDirectory, readRegularText } from '../util/paths.js';
 import { trustProblems } from '../util/trust.js';
 import { clusterNames, defaultQueues, parseSections, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
+import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
 import { findLsbQueues, lsbQueuesCandidates, MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 
 // critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
@@ -53,34 +54,6 @@ export interface LsfCheckResult {
 export function parseLsfConf(text: string, file: string): { values: Map<string, Located>; findings: Finding[] } {
   const { values, refused } = readLsfConf(text, file);
   return { values, findings: refused.map((r) => ({ severity: 'error' as const, ...r })) };
-}
-
-// The parts of a resource requirement string that matter to rank.
-export interface ResReq {
-  order: string[]; // order[...] terms, e.g. "rank", "-rank", "r15s"
-  rusage: Map<string, string>; // rusage[...] keys to values: rank, duration, decay...
-}
-
-// Reads order[] and rusage[] out of a RES_REQ or -R string; other sections are skipped.
-export function parseResReq(text: string): ResReq {
-  const order: string[] = [];
-  const rusage = new Map<string, string>();
-  for (const m of text.matchAll(/order\[([^\]]*)\]/g)) order.push(...(m[1] ?? '').split(/[:\s]+/).filter((t) => t !== ''));
-  for (const m of text.matchAll(/rusage\[([^\]]*)\]/g)) {
-    for (const part of (m[1] ?? '').split(/[:,\s]+/)) {
-      const eq = part.indexOf('=');
-      if (eq > 0) rusage.set(part.slice(0, eq), part.slice(eq + 1));
-    }
-  }
-  return { order, rusage };
-}
-
-// Seconds in an rusage duration: a number of minutes, or with a lower-case s, m or h.
-export function durationSeconds(value: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)([smh]?)$/.exec(value);
-  if (m === null) return undefined;
-  const scale = { s: 1, m: 60, h: 3600, '': 60 }[m[2] as 's' | 'm' | 'h' | ''];
-  return Number(m[1]) * scale;
 }
 
 function cells(section: ConfSection, row: ConfRow): Map<string, string> {

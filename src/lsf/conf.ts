@@ -17,6 +17,7 @@
 // and resource and queue names are case-sensitive.
 import { ConfigError } from '../util/errors.js';
 import { limLine } from './lsf-conf.js';
+import { parseResReq } from './res-req.js';
 
 export const BLOCK_BEGIN = '# >>> lavarank';
 export const BLOCK_END = '# <<< lavarank';
@@ -578,7 +579,7 @@ export function mergeDefaultQueueReservation(text: string, file: string, queues:
         `${file}: the default queue ${name} gets ${rusage}, so that -R "order[rank]" spreads bursts there; its jobs, ordinary ones included, ` +
           `then go only to hosts that report a rank (a host without a running elim shows "-" and takes none): merge with --no-default-queue to take it out if some hosts run no lavarank.`,
       );
-    } else if (!/rusage\[[^\]]*\brank\s*=/.test(resReq.value)) {
+    } else if (!parseResReq(resReq.value).rusage.has('rank')) {
       notes.push(
         `${file} line ${section.begin + 1}: the default queue ${name} has its own RES_REQ (${resReq.value}), left as it is; ` +
           `add ${rusage} to it so that jobs sent there with -R "order[rank]" spread by rank instead of herding.`,

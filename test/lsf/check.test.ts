@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkLsf, durationSeconds, parseLsfConf, parseResReq, type Finding, type LsfCheckInput } from '../../src/lsf/check.js';
+import { checkLsf, parseLsfConf, type Finding, type LsfCheckInput } from '../../src/lsf/check.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { cliPath } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
@@ -55,21 +55,6 @@ describe('parseLsfConf', () => {
     const { values, findings } = parseLsfConf('LSF_LOGDIR=/opt/log\\ \nLSF_SERVERDIR=/x\r\nLSB_CONFDIR=/c\\\r\nLSF_ENVDIR=/e\n', 'lsf.conf');
     assert.deepEqual(findings, []);
     assert.deepEqual([...values].map(([k, v]) => [k, v.value, v.line]), [['LSF_LOGDIR', '/opt/log', 1], ['LSF_SERVERDIR', '/x', 2], ['LSB_CONFDIR', '/c', 3], ['LSF_ENVDIR', '/e', 4]]);
-  });
-});
-
-describe('parseResReq', () => {
-  it('reads the order terms and the rusage values of a RES_REQ', () => {
-    const r = parseResReq('select[rank<50] order[rank:r15s] rusage[mem=100:rank=8:duration=45s:decay=1] span[hosts=1]');
-    assert.deepEqual(r.order, ['rank', 'r15s']);
-    assert.deepEqual(Object.fromEntries(r.rusage), { mem: '100', rank: '8', duration: '45s', decay: '1' });
-  });
-
-  it('takes a duration as minutes without a unit, and refuses an upper-case unit as bsub does', () => {
-    assert.equal(durationSeconds('45s'), 45);
-    assert.equal(durationSeconds('2'), 120);
-    assert.equal(durationSeconds('1h'), 3600);
-    assert.equal(durationSeconds('40S'), undefined);
   });
 });
 

@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { ConfigError } from '../../src/util/errors.js';
+import { parseResReq } from '../../src/lsf/res-req.js';
 import {
   BLOCK_BEGIN,
   BLOCK_END,
   clusterNames,
+  mergeDefaultQueueReservation,
   mergeQueues,
   mergeResourceMap,
   mergeResources,
@@ -294,4 +296,15 @@ test('the diff is unified, with three lines of context and correct ranges', () =
   assert.equal((far.match(/^@@/gm) ?? []).length, 2);
   assert.match(far, /^@@ -1,4 \+1,4 @@$/m);
   assert.match(far, /^@@ -19,4 \+19,4 @@$/m);
+});
+
+test('a default queue with its own RES_REQ gets a note exactly when that RES_REQ reserves no rank, as check judges it', () => {
+  const reserving = ['rusage[rank=3:duration=1]', 'order[rank] rusage[mem=100:rank=2]', '"rusage[rank=2]"'];
+  const not = ['order[rank] rusage[mem=100]', 'rusage[myrank=2]', 'select[rank=1] rusage[mem=1]', 'order[rank]'];
+  for (const value of [...reserving, ...not]) {
+    const text = `Begin Queue\nQUEUE_NAME = normal\nRES_REQ = ${value}\nEnd Queue\n`;
+    const { notes } = mergeDefaultQueueReservation(text, 'lsb.queues', ['normal'], 'rusage[rank=2:duration=45s:decay=1]', 'openlava-conf/lsb.queues');
+    assert.equal(notes.length, not.includes(value) ? 1 : 0, value);
+    assert.equal(parseResReq(value).rusage.has('rank'), reserving.includes(value), value);
+  }
 });

@@ -1,0 +1,18 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { durationSeconds, parseResReq } from '../../src/lsf/res-req.js';
+
+describe('parseResReq', () => {
+  it('reads the order terms and the rusage values of a RES_REQ', () => {
+    const r = parseResReq('select[rank<50] order[rank:r15s] rusage[mem=100:rank=8:duration=45s:decay=1] span[hosts=1]');
+    assert.deepEqual(r.order, ['rank', 'r15s']);
+    assert.deepEqual(Object.fromEntries(r.rusage), { mem: '100', rank: '8', duration: '45s', decay: '1' });
+  });
+
+  it('takes a duration as minutes without a unit, and refuses an upper-case unit as bsub does', () => {
+    assert.equal(durationSeconds('45s'), 45);
+    assert.equal(durationSeconds('2'), 120);
+    assert.equal(durationSeconds('1h'), 3600);
+    assert.equal(durationSeconds('40S'), undefined);
+  });
+});
