@@ -350,9 +350,12 @@ export class RotatingAppender {
     }
     if (this.fd === undefined) {
       const dir = dirname(this.options.path);
+      // Before mkdir -p as well as after: a directory still to be made is checked
+      // through its nearest existing ancestor, so root makes none at the end of
+      // another user's link; after, since someone may have made it in between.
+      this.refuseDirectory(dir);
       await makeDir(dir, this.options.dirMode ?? 0o755);
-      const problems = this.options.directoryProblems?.(dir) ?? [];
-      if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'EREFUSED' });
+      this.refuseDirectory(dir);
       const fd = await openAsync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
       const st = await fstatAsync(fd);
       const why = unwritable(st);
@@ -371,6 +374,11 @@ export class RotatingAppender {
         return this.ensureOpen(incoming);
       }
     }
+  }
+
+  private refuseDirectory(dir: string): void {
+    const problems = this.options.directoryProblems?.(dir) ?? [];
+    if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'EREFUSED' });
   }
 
   private async rotate(): Promise<void> {

@@ -145,9 +145,23 @@ describe('RotatingAppender', () => {
       assert.deepEqual(asked, []);
       a.append('b'.repeat(99)); // past maxBytes: rotated, then opened anew
       await a.close(1000);
-      assert.deepEqual(asked, [dir]);
+      assert.deepEqual(asked, [dir, dir]); // before making the directory, and after
       assert.deepEqual(lines(`${path}.1`), ['a'.repeat(99)]);
       assert.deepEqual(lines(path), ['b'.repeat(99)]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('makes no directory when the directory check refuses the place it would be made', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'theirs', 'history', 'h.jsonl');
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, directoryProblems: () => ['directory above is owned by uid 65534'] });
+      a.append('{"i":0}');
+      await a.close(1000);
+      assert.equal(existsSync(join(dir, 'theirs')), false);
+      assert.equal(a.stats.linesWritten, 0);
     } finally {
       cleanup();
     }
