@@ -35,8 +35,9 @@ background load (0.5 to 4 CPU hogs per CPU, a memory-bandwidth hog, memory
 nearly full, memory overcommitted in a cgroup with swap, one or two fsync'ing
 disk writers, and combinations), and writes one JSON line per probe run: the sample lavarank's
 collectors took just before the probe, the probe's times and its slowdown in
-percent against the idle runs nearest in time. Takes about an hour on 2 CPUs;
-see docs/calibration.md.
+percent against the idle runs nearest in time. Takes two to three hours on 2
+CPUs (140 min without the squeeze blocks; --dry-run estimates it, low); see
+docs/calibration.md.
 
   --out FILE          the dataset (default calibration-<host>.jsonl); refused if
                       it exists, unless --force
