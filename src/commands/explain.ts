@@ -95,6 +95,22 @@ function signed(x: number): string {
   return `${r > 0 ? '+' : r < 0 ? '-' : ''}${Math.abs(r)}`;
 }
 
+// As many feature lines as fit in `lines`, and the rest summed up by name, wrapped
+// between whole names: a name cut at the screen's edge would name no feature.
+function fitFeatures(features: readonly FeatureExplanation[], lines: number): { shown: readonly FeatureExplanation[]; summary: string[] } {
+  if (features.length <= lines) return { shown: features, summary: [] };
+  for (let n = lines - 1; ; n--) {
+    const rest = features.slice(n);
+    const summary = [`${rest.length} more, adding ${signed(rest.reduce((s, f) => s + f.contribution, 0))} together:`];
+    for (const [i, f] of rest.entries()) {
+      const name = i < rest.length - 1 ? `${f.name},` : f.name;
+      if (summary.at(-1)!.length + 1 + name.length <= 80) summary[summary.length - 1] += ` ${name}`;
+      else summary.push(`  ${name}`);
+    }
+    if (n + summary.length <= lines || n === 0) return { shown: features.slice(0, n), summary };
+  }
+}
+
 // The screen: a title, the rank and how it is made up, one line per feature that
 // matters, a footer; at most 80 columns and 24 lines (--json has everything).
 export function formatExplanation(e: Explanation): string {
@@ -115,8 +131,7 @@ export function formatExplanation(e: Explanation): string {
     broken.length > 0
       ? `collectors failed: ${broken.join(', ')} (see --json); the elim may report its pessimistic rank`.slice(0, 80)
       : 'adds = rank - rank with that feature idle; they need not sum to the rank';
-  const room = SCREEN_LINES - head.length - 2;
-  const shown = e.features.length <= room + 1 ? e.features : e.features.slice(0, room);
+  const { shown, summary } = fitFeatures(e.features, SCREEN_LINES - head.length - 1);
   const largest = Math.max(1, ...e.features.map((f) => Math.abs(f.contribution)));
   const lines = [...head];
   for (const f of shown) {
@@ -125,9 +140,7 @@ export function formatExplanation(e: Explanation): string {
     const bar = (adds < 0 ? '-' : '#').repeat(Math.round((Math.abs(f.contribution) / largest) * BAR));
     lines.push(`${f.name.padEnd(18)} ${value.padEnd(16)} ${f.scaled.toFixed(3).padStart(6)} ${signed(f.contribution).padStart(5)}  ${bar}`.trimEnd());
   }
-  const rest = e.features.slice(shown.length);
-  if (rest.length > 0) lines.push(`${rest.length} more, adding ${signed(rest.reduce((s, f) => s + f.contribution, 0))} together: ${rest.map((f) => f.name).join(', ')}`.slice(0, 80));
-  lines.push(foot);
+  lines.push(...summary, foot);
   return lines.join('\n');
 }
 

@@ -105,9 +105,20 @@ describe('formatExplanation', () => {
     assert.ok(lines.length <= 24, `${lines.length} lines`);
     for (const line of lines) assert.ok(line.length <= 80, `${line.length}: ${line}`);
     const shown = FEATURE_NAMES.filter((name) => lines.some((l) => l.startsWith(`${name} `)));
-    const more = /^(\d+) more, adding [+-]?\d+ together: /.exec(lines.at(-2) ?? '');
-    assert.ok(more !== null, lines.at(-2));
+    const more = lines.map((l) => /^(\d+) more, adding [+-]?\d+ together: /.exec(l)).find((m) => m !== null);
+    assert.ok(more !== undefined, text);
     assert.equal(shown.length + Number(more[1]), FEATURE_NAMES.length);
+  });
+
+  it('names the features left off the screen whole, wrapping between names rather than cutting one at 80 columns', () => {
+    const e = explanation();
+    const byLength = [...e.features].sort((a, b) => a.name.length - b.name.length);
+    const text = formatExplanation({ ...e, features: byLength });
+    const lines = text.split('\n');
+    assert.ok(lines.length <= 24, `${lines.length} lines`);
+    for (const line of lines) assert.ok(line.length <= 80, `${line.length}: ${line}`);
+    const words = new Set(text.split(/[\s,]+/));
+    for (const name of FEATURE_NAMES) assert.ok(words.has(name), `${name} is not named whole:\n${text}`);
   });
 
   it('shows the rank, what it means, how it is made up, the job types, and the biggest contributor first with its bar', () => {
