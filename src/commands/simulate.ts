@@ -129,6 +129,9 @@ export interface SimulationSetup {
 
 // Builds the hosts, the workload, the policies and the context from parsed options.
 export async function setupSimulation(args: SimulationArgs, options: { policies?: (recommended: { d: number; t: number }, sweep: number[]) => PolicySpec[] } = {}): Promise<SimulationSetup> {
+  // Each pair sets the same thing two ways: the one silently ignored would be a surprise.
+  if (args['res-req'] !== undefined && (args.d !== undefined || args.t !== undefined)) throw new UsageError('--res-req and --d/--t contradict each other: give the reservation one way');
+  if (args.load !== undefined && args.speedup !== undefined) throw new UsageError('--load and --speedup contradict each other: choose one');
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
   const hosts = args.hosts !== undefined && args.hosts.length > 0 ? readHosts(args.hosts) : syntheticHosts(numberOption('synthetic', args.synthetic, 40, { integer: true, min: 1, max: 100_000 }));
   const model = loadModel(args.model ?? modelPathFor(config));

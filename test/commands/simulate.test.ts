@@ -41,6 +41,18 @@ describe('lavarank simulate', () => {
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--seeds: expected/);
   });
+
+  it('refuses the reservation given both as --res-req and as --d, with exit status 2, rather than ignore one', () => {
+    const r = run(['--res-req', 'order[rank] rusage[rank=8:duration=45s:decay=1]', '--d', '2']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--res-req and --d\/--t contradict each other/);
+  });
+
+  it('refuses --load together with --speedup, with exit status 2, rather than ignore one', () => {
+    const r = run(['--acct', fixture('openlava', 'lsb.acct'), '--load', '0.9', '--speedup', '2']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--load and --speedup contradict each other/);
+  });
 });
 
 describe('lavarank simulate --html', () => {
