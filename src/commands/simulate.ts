@@ -169,6 +169,9 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
   let workloadText: string;
   if (args.acct !== undefined) {
     if (args.generate === true) throw new UsageError('--acct and --generate: choose one');
+    for (const name of ['jobs', 'utilisation', 'families', 'mix', 'burst', 'overthread', 'runtime'] as const) {
+      if (args[name] !== undefined) throw new UsageError(`--${name} applies to a generated workload only, not to a replay of --acct (whose offered load is --load)`);
+    }
     const records: JobFinish[] = [];
     const reader = readAcct(args.acct);
     for await (const r of reader) records.push(r);
@@ -184,6 +187,9 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
     workload = () => jobs;
     workloadText = `${args.acct} replayed (${records.length} records, ${jobs.length} jobs${repeat > 1 ? ` over ${repeat} repeats` : ''}), offered load ${offeredLoad(jobs, hosts).toFixed(2)}`;
   } else {
+    for (const name of ['load', 'speedup', 'repeat'] as const) {
+      if (args[name] !== undefined) throw new UsageError(`--${name} applies to a replay of --acct only (a generated workload's offered load is --utilisation)`);
+    }
     const [burstShare, burstSize] = pair('burst', args.burst, [SIMULATE_GENERATE.burstShare, SIMULATE_GENERATE.burstSize], {
       expected: 'SHARE,SIZE: a share from 0 to 1 and a whole number of jobs of at least 1',
       ok: (share, size) => share >= 0 && share <= 1 && Number.isInteger(size) && size >= 1,

@@ -53,6 +53,18 @@ describe('lavarank simulate', () => {
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /--load and --speedup contradict each other/);
   });
+
+  it('refuses --load without --acct, with exit status 2, rather than ignore it', () => {
+    const r = run(['--load', '5']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--load applies to a replay of --acct only/);
+  });
+
+  it('refuses a generated workload\'s option with --acct, with exit status 2, rather than ignore it', () => {
+    const r = run(['--acct', fixture('openlava', 'lsb.acct'), '--utilisation', '0.9']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--utilisation applies to a generated workload only/);
+  });
 });
 
 describe('lavarank simulate --html', () => {
