@@ -5,6 +5,7 @@
 // collector never reads half of it, and written asynchronously: a slow or hung
 // disk delays only the metrics (a tick is skipped while a write is pending),
 // never a report.
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { CollectorName } from '../collectors/types.js';
 import { replaceFileAsync } from '../util/atomic-file.js';
@@ -93,7 +94,16 @@ export class MetricsWriter {
   private failing = false;
 
   constructor(
-    private readonly options: { path: string; resource: string; version: string; log: Logger; write?: (path: string, text: string) => Promise<void> },
+    private readonly options: {
+      path: string;
+      resource: string;
+      version: string;
+      log: Logger;
+      write?: (path: string, text: string) => Promise<void>;
+      // Why root must not write in the file's directory, asked before every write: one
+      // still to be made when the daemon started may be someone else's by now.
+      directoryProblems?: (dir: string) => string[];
+    },
   ) {}
 
   // Counts the tick and starts writing the file, unless the previous write is still pending.
@@ -110,7 +120,10 @@ export class MetricsWriter {
     }
     const text = formatMetrics({ resource: this.options.resource, version: this.options.version, tick, model: this.model, counters: { ...c }, collectors });
     const { path, log } = this.options;
-    this.pending = (this.options.write ?? replaceFileAsync)(path, text).then(
+    const write = this.options.write ?? replaceFileAsync;
+    const refusal = this.options.directoryProblems?.(dirname(path)) ?? [];
+    const attempt = refusal.length > 0 ? Promise.reject(new Error(refusal.join('; '))) : write(path, text);
+    this.pending = attempt.then(
       () => {
         if (this.failing) log.info({ path }, 'metrics file writable again');
         this.failing = false;

@@ -181,6 +181,30 @@ describe('MetricsWriter', () => {
   });
 });
 
+describe('MetricsWriter and its directory', () => {
+  it('asks about the directory before every write, and writes nothing once it is refused', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.prom');
+      const cap = captureLog();
+      let refused: string[] = [];
+      const asked: string[] = [];
+      const writer = new MetricsWriter({ path, resource: 'rank', version: 'v', log: cap.log, directoryProblems: (at) => (asked.push(at), refused) });
+      writer.update(tick(), {});
+      await settle(writer);
+      const first = readFileSync(path, 'utf8');
+      refused = [`directory ${dir} is owned by uid 65534`];
+      writer.update(tick(), {});
+      await settle(writer);
+      assert.deepEqual(asked, [dir, dir]);
+      assert.equal(readFileSync(path, 'utf8'), first);
+      assert.deepEqual(cap.messages(), ['cannot write the metrics file; reports continue, retrying each tick']);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('the elim with metrics.textfile', () => {
   it('writes the metrics file as it reports', async () => {
     const { dir, cleanup } = tempDir();
