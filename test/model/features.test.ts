@@ -63,16 +63,29 @@ describe('toFeatures', () => {
     assert.equal(f.named['free_cpus'], 2 - 2 * (0.01 + 1 / 2)); // derived from the count believed
   });
 
-  it('keeps the runnable count of a host whose CPU time and pressure account for it, and of a kernel without PSI', () => {
+  it('keeps the runnable count of a host whose CPU time and pressure account for it, with PSI or without, and of one without the CPU share', () => {
     const over = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 4 });
     over.pressure!.cpuSome = 0.9; // 8 tasks on 2 CPUs: at most 1 + (1 + 8 × 0.9) / 2 = 5.1 per CPU
     assert.equal(toFeatures(over).named['runnable_per_cpu'], 4);
     const full = fullSample({ ncpu: 16, busy: 1, runnablePerCpu: 1 });
     full.pressure!.cpuSome = 0; // one task per CPU, none waiting
     assert.equal(toFeatures(full).named['runnable_per_cpu'], 1);
-    const old = fullSample({ ncpu: 2, busy: 0.01, runnablePerCpu: 2 });
-    delete old.pressure;
-    assert.equal(toFeatures(old).named['runnable_per_cpu'], 2);
+    const old = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 4 });
+    delete old.pressure; // 8 tasks on 2 busy CPUs: "some" may be 1, so up to 1 + (1 + 8) / 2
+    assert.equal(toFeatures(old).named['runnable_per_cpu'], 4);
+    const noCpu = fullSample({ ncpu: 2, busy: 0.01, runnablePerCpu: 2 });
+    delete noCpu.pressure;
+    delete noCpu.cpu;
+    assert.equal(toFeatures(noCpu).named['runnable_per_cpu'], 2);
+  });
+
+  it('without PSI, cuts a burst read on a host that was mostly idle, taking CPU pressure at most the busy share', () => {
+    const s = fullSample({ ncpu: 2, busy: 0.05, runnablePerCpu: 2.5 }); // 5 tasks at the read, CPUs 5 % busy
+    delete s.pressure;
+    assert.equal(toFeatures(s).named['runnable_per_cpu'], 0.05 + (1 + 5 * 0.05) / 2);
+    const half = fullSample({ ncpu: 2, busy: 0.5, runnablePerCpu: 2 }); // 4 tasks: 0.5 + (1 + 4 × 0.5) / 2 = 2
+    delete half.pressure;
+    assert.equal(toFeatures(half).named['runnable_per_cpu'], 2);
   });
 
   it('adds swap-in and swap-out into one swap activity feature, unavailable when either rate is', () => {
