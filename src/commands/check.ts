@@ -122,6 +122,31 @@ export function networkNote(config: Readonly<Config>): string {
   return `network: ${up.join(', ')}; ${unknown.join(', ')} report${unknown.length === 1 ? 's' : ''} no link speed, so ${unknown.length === 1 ? 'its' : 'their'} load does not count in the rank (set network.link_speed, Mb/s)`;
 }
 
+// What the rank makes of PSI, from how reading /proc/pressure/cpu ended: undefined
+// when it was read, else the error code. Without PSI the rank estimates stall from
+// other inputs (docs/model.md), less accurately; RHEL 8 and 9 build it in but boot
+// with it off, where the file is there and reading it fails with EOPNOTSUPP.
+export function pressureNoteFor(path: string, code: string | undefined): string {
+  if (code === undefined) return `pressure: PSI read from ${path}`;
+  const estimated = 'so the rank estimates CPU, memory and io stall from other inputs, less accurately (docs/model.md)';
+  if (code === 'ENOENT') return `pressure: no ${path} (a kernel before 4.20, or one built without CONFIG_PSI), ${estimated}`;
+  if (code === 'EOPNOTSUPP' || code === 'ENOTSUP') {
+    return `pressure: PSI is built into this kernel but off (RHEL 8 and 9 ship it off), ${estimated}; boot with psi=1 to turn it on (grubby --update-kernel=ALL --args=psi=1)`;
+  }
+  return `pressure: ${path} cannot be read (${code}), ${estimated}`;
+}
+
+// pressureNoteFor this host's (proc_root's) /proc/pressure/cpu.
+export function pressureNote(config: Readonly<Config>): string {
+  const path = join(config.proc_root, 'pressure/cpu');
+  try {
+    readFileSync(path, 'latin1');
+    return pressureNoteFor(path, undefined);
+  } catch (err) {
+    return pressureNoteFor(path, errorCode(err) ?? errorMessage(err));
+  }
+}
+
 // One finding as a line: severity, file:line, message.
 export function formatFinding(f: Finding): string {
   return `${f.severity.toUpperCase().padEnd(8)} ${f.where === undefined ? '' : `${f.where}: `}${f.message}`;
@@ -228,6 +253,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const problem of directoryProblems(dirname(config.metrics.textfile), 'metrics directory')) add('error', `${problem} (metrics would be off)`);
   }
   notes.push(networkNote(config));
+  notes.push(pressureNote(config));
 
   let expected: { d: number; t: number; resReq: string; why: string } | undefined;
   try {

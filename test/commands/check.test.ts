@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, wri
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bySeverity, formatFinding, logChoice, networkNote } from '../../src/commands/check.js';
+import { bySeverity, formatFinding, logChoice, networkNote, pressureNote, pressureNoteFor } from '../../src/commands/check.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { cliPath, mkfifo, tempDir } from '../helpers.js';
@@ -282,5 +282,25 @@ describe('networkNote', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('pressureNote', () => {
+  it('says PSI is read when /proc/pressure/cpu can be read, and that the rank estimates stall when the file is missing', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = { ...defaultConfig(), proc_root: dir };
+      assert.equal(pressureNote(config), `pressure: no ${dir}/pressure/cpu (a kernel before 4.20, or one built without CONFIG_PSI), so the rank estimates CPU, memory and io stall from other inputs, less accurately (docs/model.md)`);
+      mkdirSync(join(dir, 'pressure'));
+      writeFileSync(join(dir, 'pressure/cpu'), 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n');
+      assert.equal(pressureNote(config), `pressure: PSI read from ${dir}/pressure/cpu`);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('tells a kernel that has PSI but booted with it off (EOPNOTSUPP, as RHEL 8 and 9) to boot with psi=1', () => {
+    assert.match(pressureNoteFor('/proc/pressure/cpu', 'EOPNOTSUPP'), /^pressure: PSI is built into this kernel but off .*boot with psi=1/);
+    assert.match(pressureNoteFor('/proc/pressure/cpu', 'EACCES'), /^pressure: \/proc\/pressure\/cpu cannot be read \(EACCES\)/);
   });
 });
