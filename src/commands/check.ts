@@ -4,6 +4,7 @@
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
 import { accessSync, constants, existsSync, lstatSync, readFileSync, type Stats } from 'node:fs';
+import { parseCpuList } from '../collectors/loadavg.js';
 import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/network.js';
 import { availableParallelism, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -147,6 +148,21 @@ export function pressureNote(config: Readonly<Config>): string {
   }
 }
 
+// Whether the host's CPUs are SMT threads (hyperthreads, most cloud vCPUs), from
+// cpu0's siblings in sys_root; undefined when sysfs does not say. The rank counts
+// each thread as a CPU: a job placed beside a busy sibling runs slower than it says.
+export function smtNote(config: Readonly<Config>): string | undefined {
+  let threads: number;
+  try {
+    const path = join(config.sys_root, 'devices/system/cpu/cpu0/topology/thread_siblings_list');
+    threads = parseCpuList(readFileSync(path, 'latin1'), path);
+  } catch {
+    return undefined;
+  }
+  if (threads <= 1) return 'cpus: one thread per core';
+  return `cpus: ${threads} threads per core (SMT); the rank counts each thread as a CPU, so a job placed beside a busy sibling thread runs slower than the rank says (docs/model.md)`;
+}
+
 // One finding as a line: severity, file:line, message.
 export function formatFinding(f: Finding): string {
   return `${f.severity.toUpperCase().padEnd(8)} ${f.where === undefined ? '' : `${f.where}: `}${f.message}`;
@@ -254,6 +270,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   notes.push(networkNote(config));
   notes.push(pressureNote(config));
+  const smt = smtNote(config);
+  if (smt !== undefined) notes.push(smt);
 
   let expected: { d: number; t: number; resReq: string; why: string } | undefined;
   try {

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, wri
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bySeverity, formatFinding, logChoice, networkNote, pressureNote, pressureNoteFor } from '../../src/commands/check.js';
+import { bySeverity, formatFinding, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { cliPath, mkfifo, tempDir } from '../helpers.js';
@@ -302,5 +302,23 @@ describe('pressureNote', () => {
   it('tells a kernel that has PSI but booted with it off (EOPNOTSUPP, as RHEL 8 and 9) to boot with psi=1', () => {
     assert.match(pressureNoteFor('/proc/pressure/cpu', 'EOPNOTSUPP'), /^pressure: PSI is built into this kernel but off .*boot with psi=1/);
     assert.match(pressureNoteFor('/proc/pressure/cpu', 'EACCES'), /^pressure: \/proc\/pressure\/cpu cannot be read \(EACCES\)/);
+  });
+});
+
+describe('smtNote', () => {
+  it('says when the CPUs are SMT threads, which the rank counts as whole CPUs, and says nothing when sysfs does not tell', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = { ...defaultConfig(), sys_root: dir };
+      assert.equal(smtNote(config), undefined);
+      const topology = join(dir, 'devices/system/cpu/cpu0/topology');
+      mkdirSync(topology, { recursive: true });
+      writeFileSync(join(topology, 'thread_siblings_list'), '0,64\n');
+      assert.match(smtNote(config) ?? '', /^cpus: 2 threads per core \(SMT\); the rank counts each thread as a CPU/);
+      writeFileSync(join(topology, 'thread_siblings_list'), '0\n');
+      assert.equal(smtNote(config), 'cpus: one thread per core');
+    } finally {
+      cleanup();
+    }
   });
 });
