@@ -259,6 +259,10 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     if (tick.seq === SETTLE_AT) settleHeap();
     if (tick.seq === 1) {
       log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
+      // RHEL 8 and 9 build PSI in and boot with it off: say so once, where the administrator looks.
+      if (tick.sample !== undefined && tick.sample.pressure === undefined && tick.sample.failures.pressure === undefined) {
+        log.warn(`no PSI (${join(config.proc_root, 'pressure')} missing or off): the rank estimates CPU, memory and io stall from other inputs, less accurately; where the kernel has PSI built in but off (RHEL 8 and 9), boot with psi=1`);
+      }
       inventory = hostInventory(signal)
         .then((inv) => log.info({ inventory: inv }, 'host inventory'))
         .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'host inventory failed'));

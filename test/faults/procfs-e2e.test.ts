@@ -3,6 +3,7 @@
 // pessimistic rank appears after pessimistic_after failed samples, and the daemon
 // recovers and says so when the file is repaired.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from '../helpers.js';
@@ -58,6 +59,23 @@ describe('broken /proc files under the built daemon', { concurrency: false }, ()
       t.diagnostic(`${cases.length} faults, ${reports.length} reports, longest gap ${Math.max(...gaps)} ms at a 0.1 s interval`);
       assert.ok(Math.max(...gaps) < 2000, `a gap of ${Math.max(...gaps)} ms between reports`);
       assert.equal(elim.child.exitCode, null, 'the daemon exited');
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('says once, at the first report, that the host has no PSI and how to turn it on, and keeps reporting', async () => {
+    const { dir, cleanup } = tempDir('lavarank-procfs-e2e-');
+    const host = new SyntheticHost(join(dir, 'host'));
+    rmSync(join(host.procRoot, 'pressure'), { recursive: true });
+    const elim = startElim({ testInterval: 0.1, config: `proc_root: ${host.procRoot}\nsys_root: ${host.sysRoot}\n` });
+    try {
+      await elim.waitForReports(5);
+      const said = elim.log().filter((l) => String(l['msg']).startsWith('no PSI'));
+      assert.equal(said.length, 1);
+      assert.match(String(said[0]!['msg']), /boot with psi=1$/);
+      assert.ok(elim.reports().every((r) => /^1 rank \d/.test(r.line)), 'a report without a rank');
     } finally {
       await elim.cleanup();
       cleanup();
