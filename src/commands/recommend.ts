@@ -319,7 +319,9 @@ async function simulatedMain(args: SimulationArgs & { json?: boolean; durations?
     return EXIT_USAGE;
   }
   const sweep = parseSweep(args.sweep ?? '2,5,10,20,40');
-  const setup = await setupSimulation({ ...args, seeds: args.seeds ?? '3', jobs: args.jobs ?? '3000' }, { policies: () => reservationGrid(sweep, durations) });
+  // --jobs belongs to a generated workload: with --acct, setupSimulation refuses it.
+  const jobs = args.acct === undefined ? { jobs: args.jobs ?? '3000' } : {};
+  const setup = await setupSimulation({ ...args, seeds: args.seeds ?? '3', ...jobs }, { policies: () => reservationGrid(sweep, durations) });
   const isTTY = process.stderr.isTTY === true;
   const onProgress = progressReporter(isTTY);
   const result = runExperiment({ ...setup.input, traceHosts: 0, ...(onProgress === undefined ? {} : { onProgress }) });

@@ -205,6 +205,13 @@ describe('recommend with the simulator (--hosts)', () => {
     assert.match(child.stderr, /--durations: expected comma-separated seconds from 0 to 1000, received "x"/);
   });
 
+  it('replays --acct on the given hosts, without taking the generated workload\'s --jobs default for one the admin gave', () => {
+    const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--acct', join(repoRoot, 'test', 'fixtures', 'openlava', 'lsb.acct'), '--seeds', '1', '--sweep', '5', '--durations', '45', '--json'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 0, child.stderr);
+    const r = JSON.parse(child.stdout) as { workload: string };
+    assert.match(r.workload, /lsb\.acct replayed/);
+  });
+
   it('prints D, T and the RES_REQ line the simulation chose for the given hosts', () => {
     const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--jobs', '120', '--seeds', '1', '--sweep', '5,20', '--durations', '45', '--json'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
     assert.equal(child.status, 0, child.stderr);
