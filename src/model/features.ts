@@ -53,16 +53,18 @@ const sum2 = (a: number | undefined, b: number | undefined): number | undefined 
 // plus one task that may just have arrived. A count above that is a transient and is
 // cut to it; a persistent load passes, since its CPU time and pressure account for
 // it. Without PSI (kernels before 4.20, and RHEL 8 and 9 unless booted with psi=1)
-// "some" is taken at its largest: a task waits for a CPU only while CPUs are busy, so
-// "some" is at most the busy share. That bound is looser, and still cuts a burst
-// read on a host that was mostly idle. Without the CPU share the count is taken as read.
+// "some" is taken at its largest: a task waits for a CPU only while some CPU is busy
+// (the one it is pinned to, with taskset or a cpuset, while the others idle), so
+// "some" is at most min(1, busy × n), not the busy share. That bound is looser, and
+// still cuts a burst read on a small host that was mostly idle. Without the CPU share
+// the count is taken as read.
 function runnableShown(s: Sample): number | undefined {
   const load = s.load;
   if (load === undefined) return undefined;
   const perCpu = load.runnablePerCpu;
   const busy = s.cpu?.busy;
   if (busy === undefined || !(load.online > 0)) return perCpu;
-  const some = s.pressure?.cpuSome ?? busy;
+  const some = s.pressure?.cpuSome ?? Math.min(1, busy * load.online);
   const bound = busy + (1 + load.runnable * some) / load.online;
   return perCpu <= bound ? perCpu : bound;
 }

@@ -79,13 +79,21 @@ describe('toFeatures', () => {
     assert.equal(toFeatures(noCpu).named['runnable_per_cpu'], 2);
   });
 
-  it('without PSI, cuts a burst read on a host that was mostly idle, taking CPU pressure at most the busy share', () => {
+  it('without PSI, cuts a burst read on a host that was mostly idle, taking CPU pressure at most the share of time some CPU was busy', () => {
     const s = fullSample({ ncpu: 2, busy: 0.05, runnablePerCpu: 2.5 }); // 5 tasks at the read, CPUs 5 % busy
-    delete s.pressure;
-    assert.equal(toFeatures(s).named['runnable_per_cpu'], 0.05 + (1 + 5 * 0.05) / 2);
+    delete s.pressure; // some CPU was busy at most 2 × 5 % of the time
+    assert.equal(toFeatures(s).named['runnable_per_cpu'], 0.05 + (1 + 5 * (2 * 0.05)) / 2);
     const half = fullSample({ ncpu: 2, busy: 0.5, runnablePerCpu: 2 }); // 4 tasks: 0.5 + (1 + 4 × 0.5) / 2 = 2
     delete half.pressure;
     assert.equal(toFeatures(half).named['runnable_per_cpu'], 2);
+  });
+
+  it('without PSI, keeps the runnable count of tasks pinned to one CPU of an otherwise idle host', () => {
+    // taskset -c 0, or two jobs binding to the same core: 4 tasks share CPU 0 of 8, so
+    // 3 always wait (PSI "some" would be 1) while the busy share is only 1/8.
+    const pinned = fullSample({ ncpu: 8, busy: 1 / 8, runnablePerCpu: 4 / 8 });
+    delete pinned.pressure;
+    assert.equal(toFeatures(pinned).named['runnable_per_cpu'], 0.5);
   });
 
   it('adds swap-in and swap-out into one swap activity feature, unavailable when either rate is', () => {
