@@ -96,9 +96,12 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
   const uid = options.uid ?? process.geteuid?.() ?? 0;
   const problems: string[] = [];
   const fail = (err: unknown): TrustVerdict => ({ real: undefined, problems: [`${what} ${path} cannot be read: ${errorCode(err) ?? String(err)}`] });
-  let sharedDir = false; // the last directory walked is one others may write (sticky, or the log group's)
+  // The directories walked that others may write (sticky, or the log group's). Kept by
+  // path, not as the last one walked: a link's '..' or absolute target moves current
+  // back to a directory walked earlier, which is then the file's parent.
+  const shared = new Set<string>();
   const checkDir = (dir: string, st: Stats): void => {
-    sharedDir = (st.mode & 0o022) !== 0;
+    if ((st.mode & 0o022) !== 0) shared.add(dir);
     if (!ownerOk(st, uid)) {
       problems.push(`directory ${dir} above ${what} ${path} is owned by uid ${st.uid}; it must be owned by root (chown root ${dir})`);
     } else if ((st.mode & 0o1000) === 0 && (st.mode & 0o022) !== 0 && !logGroupWrite(st, options)) {
@@ -149,7 +152,7 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
       // In a directory others may write, a file of root's with a second name may be
       // another user's link to it (possible where fs.protected_hardlinks is 0): root's
       // /etc/shadow would pass every check above as a config or model file.
-      if (sharedDir && !st.isDirectory() && st.nlink > 1) {
+      if (shared.has(current) && !st.isDirectory() && st.nlink > 1) {
         problems.push(`${what} ${entry} has ${st.nlink} hard links and sits in ${current}, a directory others can write, so another user may have linked it there; copy it to a directory of root's`);
       }
       return { real: entry, problems, stats: st };

@@ -72,6 +72,40 @@ describe('trustProblems', () => {
     }
   });
 
+  it('refuses a file with a second name reached by a link that climbs back into a sticky directory with ..', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sticky = dirWithMode(dir, 'tmp', 0o1777);
+      const own = dirWithMode(sticky, 'lavarank', 0o755);
+      const secret = join(dir, 'shadow');
+      writeFileSync(secret, 'root:x:0:0\n', { mode: 0o640 });
+      const f = join(sticky, 'lavarank.yaml');
+      linkSync(secret, f);
+      const link = join(own, 'lavarank.yaml');
+      symlinkSync('../lavarank.yaml', link);
+      assert.deepEqual(trustProblems(link, 'config file'), [
+        `config file ${f} has 2 hard links and sits in ${sticky}, a directory others can write, so another user may have linked it there; copy it to a directory of root's`,
+      ]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('accepts a file with a second name in a directory of root\'s reached through a sticky one and ..', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      dirWithMode(dir, 'tmp', 0o1777);
+      const f = join(dir, 'model.json');
+      writeFileSync(f, '{}', { mode: 0o644 });
+      linkSync(f, join(dir, 'model-copy.json'));
+      const link = join(dir, 'current.json');
+      symlinkSync('tmp/../model.json', link);
+      assert.deepEqual(trustProblems(link, 'model file'), []);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('accepts a file with a second name when every directory holding it is root\'s alone', () => {
     const { dir, cleanup } = tempDir();
     try {
