@@ -43,6 +43,7 @@ export interface Explanation {
   rank: number;
   backbone: number; // the physical backbone's rank (src/model/backbone.ts)
   correction: number; // what the network added to it
+  tie: number; // what the load tie-break added (at most TIE_WEIGHT, src/model/rank.ts)
   typed: TypedRanks; // CPU-bound, memory-bound, io-bound jobs
   link: number; // what the busiest network link adds to the backbone's rank (an assumed weight)
   outside: OutsideInput[]; // where the correction is never below 0
@@ -75,7 +76,7 @@ export function explainFeatures(model: LoadedModel, f: Pick<Features, 'values' |
   const outside = e.outside.map((name): OutsideInput => ({ name, raw: f.named[name] ?? null, min: ranges.get(name)?.min ?? null, max: ranges.get(name)?.max ?? null }));
   const idle = model.predict({ values: f.values.map(() => IDLE_VALUE), named: {} });
   const link = NET_WEIGHT * e.backbone.net;
-  return { model: model.id, rank: e.rank, backbone: e.backbone.rank, correction: e.correction, typed: e.typed, link, outside, idleRank: idle, features };
+  return { model: model.id, rank: e.rank, backbone: e.backbone.rank, correction: e.correction, tie: e.tie, typed: e.typed, link, outside, idleRank: idle, features };
 }
 
 function formatRaw(value: number | null, unit: FeatureUnit): string {

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ModelError, errorCode } from '../util/errors.js';
-import { RANK_MAX, clampRank, type TypedRanks } from './rank.js';
+import { RANK_MAX, clampRank, withLoadTieBreak, type TypedRanks } from './rank.js';
 import { openTrusted } from '../util/trust.js';
 import { taggedArray } from '../util/tagged.js';
 import { FEATURES, FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
@@ -94,9 +94,10 @@ export interface ModelFile {
 
 // What a model makes of one state of a host.
 export interface Evaluation {
-  rank: number; // clamped to 0..RANK_MAX
+  rank: number; // backbone + correction clamped to 0..RANK_MAX, plus the load tie-break (withLoadTieBreak)
   backbone: BackboneResult;
   correction: number; // what the network added to the backbone (never below 0 outside the ranges)
+  tie: number; // what the load tie-break added (0..TIE_WEIGHT)
   outside: string[]; // inputs outside the range seen in training
   typed: TypedRanks; // the backbone's per-type slowdowns, clamped
 }
@@ -447,7 +448,9 @@ function loaded(file: ModelFile, network: Network | undefined, id: string, path?
     const outside: string[] = [];
     for (let i = 0; i < n; i++) if (outsideAt(f.values, i)) outside.push(FEATURE_NAMES[i]!);
     const correction = correctionOf(f.values, outside.length > 0);
-    return { rank: clampRank(b.rank + correction), backbone: b, correction, outside, typed: typedOf(b) };
+    const clamped = clampRank(b.rank + correction);
+    const rank = withLoadTieBreak(clamped, f.named['cpu_busy']);
+    return { rank, backbone: b, correction, tie: rank - clamped, outside, typed: typedOf(b) };
   };
   // evaluate's rank, backbone rank and typed ranks, without what only explain shows:
   // no list of the inputs outside the ranges, which only a network needs to know of.
@@ -455,7 +458,7 @@ function loaded(file: ModelFile, network: Network | undefined, id: string, path?
     const b = backbone(f.named);
     let outside = false;
     if (network !== undefined) for (let i = 0; i < n && !outside; i++) outside = outsideAt(f.values, i);
-    return { rank: clampRank(b.rank + correctionOf(f.values, outside)), backbone: b.rank, typed: typedOf(b) };
+    return { rank: withLoadTieBreak(clampRank(b.rank + correctionOf(f.values, outside)), f.named['cpu_busy']), backbone: b.rank, typed: typedOf(b) };
   };
   const model: LoadedModel = { file, id, network, evaluate, score, predict: (f) => score(f).rank };
   if (path !== undefined) model.path = path;

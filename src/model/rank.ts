@@ -36,6 +36,23 @@ export function clampRank(value: number): number {
   return Math.min(RANK_MAX, Math.max(RANK_MIN, value));
 }
 
+// Hosts the model ranks alike are told apart by their CPU load, as mbatchd's own
+// r15s order would: every host with a free CPU and nothing else contended ranks 0
+// (processor sharing), yet the calibration measured 3-6 % on a 2-CPU host half busy
+// (shared caches and memory bandwidth, which the model does not see), and ties go
+// to mbatchd's host order, whatever the load. So the rank adds TIE_WEIGHT times the
+// share of CPU time busy: at most 0.1 % of slowdown, far below what the model
+// resolves, yet 100 steps of LIM's 3 decimals, above mbatchd's 0.0001 sort threshold.
+export const TIE_WEIGHT = 0.1;
+
+// rank, a clamped model rank, plus the load tie-break for a busy share (0..1;
+// undefined or NaN: none), still within RANK_MAX.
+export function withLoadTieBreak(rank: number, busy: number | null | undefined): number {
+  if (typeof busy !== 'number' || !(busy > 0) || !(rank < RANK_MAX)) return rank;
+  const tied = rank + TIE_WEIGHT * (busy < 1 ? busy : 1);
+  return tied < RANK_MAX ? tied : RANK_MAX;
+}
+
 // A transparent fallback: 100 × the busier of CPU use and runnable tasks per CPU,
 // plus up to 400 as memory use goes from 80 % to 100 %. A host whose CPUs are all
 // busy gets 100 (a new job would share a CPU: about twice as slow).

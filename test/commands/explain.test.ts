@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { TIE_WEIGHT } from '../../src/model/rank.js';
 import { pathToFileURL } from 'node:url';
 import { explainFeatures, formatExplanation, type Explanation } from '../../src/commands/explain.js';
 import { NET_WEIGHT } from '../../src/model/backbone.js';
@@ -46,7 +47,10 @@ describe('explainFeatures', () => {
     // What the network reads, what the backbone's CPU part reads (its only fitted weight
     // here) and the busiest link, whose part of the backbone has an assumed weight.
     const others = new Set(['runnable_per_cpu', 'disk_busy_max', 'load1_per_cpu', 'cpus', 'cpu_steal', 'net_util_max']);
-    for (const x of e.features) if (!others.has(x.name)) assert.equal(x.contribution, 0, x.name);
+    for (const x of e.features) if (!others.has(x.name) && x.name !== 'cpu_busy') assert.equal(x.contribution, 0, x.name);
+    // cpu_busy reaches the rank through the load tie-break alone.
+    const busy = e.features.find((x) => x.name === 'cpu_busy')!.contribution;
+    assert.ok(busy > 0 && busy <= TIE_WEIGHT + 1e-12, String(busy));
     assert.ok(f.named['net_util_max']! > 0 && e.features.find((x) => x.name === 'net_util_max')!.contribution > 0);
     assert.equal(e.rank, model.predict(f));
     assert.equal(e.idleRank, model.predict({ values: FEATURE_NAMES.map(() => 0), named: {} }));
@@ -72,7 +76,8 @@ describe('explainFeatures', () => {
     const ev = model.evaluate(f);
     assert.equal(e.backbone, ev.backbone.rank);
     assert.equal(e.correction, ev.correction);
-    assert.ok(Math.abs(e.rank - (e.backbone + e.correction)) < 1e-9);
+    assert.ok(Math.abs(e.rank - (e.backbone + e.correction + e.tie)) < 1e-9);
+    assert.ok(Math.abs(e.tie - TIE_WEIGHT) < 1e-9, 'all CPUs busy: the whole tie-break');
     assert.deepEqual(e.typed, ev.typed);
     assert.ok(e.typed.rank_cpu > 100, 'eight tasks on four CPUs: a new one gets 4/9 of a CPU');
   });

@@ -1,12 +1,13 @@
 // The model's per-report path as it was written before its allocations were cut
 // (commit b6ae1b4): a named record built a key at a time, arrays of doubles, every
 // input clamped and checked against the ranges. Kept as the oracle that the daemon's
-// path gives the same features, rank and typed ranks bit for bit.
+// path gives the same features, rank and typed ranks bit for bit; the load tie-break
+// joined both later.
 import type { Sample } from '../../src/collectors/types.js';
 import { backbone } from '../../src/model/backbone.js';
 import { FEATURES, FEATURE_NAMES, IDLE_VALUE, scaleValue, type Features, type RawLookup } from '../../src/model/features.js';
 import type { Evaluation, LoadedModel, ModelInput } from '../../src/model/model.js';
-import { RANK_MAX, RANK_MIN, type RankResult } from '../../src/model/rank.js';
+import { RANK_MAX, RANK_MIN, TIE_WEIGHT, type RankResult } from '../../src/model/rank.js';
 
 // clampRank as it was.
 export function referenceClamp(value: number): number {
@@ -99,10 +100,15 @@ export function referenceEvaluate(model: LoadedModel, f: ModelInput): Evaluation
     correction = out.rankAtZero + network.run(input) * span;
     if (outside.length > 0 && correction < 0) correction = 0;
   }
+  // The load tie-break (withLoadTieBreak), written out.
+  const clamped = referenceClamp(b.rank + correction);
+  const busy = f.named['cpu_busy'];
+  const rank = typeof busy === 'number' && busy > 0 && clamped < RANK_MAX ? Math.min(RANK_MAX, clamped + TIE_WEIGHT * Math.min(1, busy)) : clamped;
   return {
-    rank: referenceClamp(b.rank + correction),
+    rank,
     backbone: b,
     correction,
+    tie: rank - clamped,
     outside,
     typed: { rank_cpu: referenceClamp(b.cpu), rank_mem: referenceClamp(b.mem), rank_io: referenceClamp(b.io) },
   };
