@@ -130,7 +130,9 @@ export function networkNote(config: Readonly<Config>): string {
 export function pressureNoteFor(path: string, code: string | undefined): string {
   if (code === undefined) return `pressure: PSI read from ${path}`;
   const estimated = 'so the rank estimates CPU, memory and io stall from other inputs, less accurately (docs/model.md)';
-  if (code === 'ENOENT') return `pressure: no ${path} (a kernel before 4.20, or one built without CONFIG_PSI), ${estimated}`;
+  if (code === 'ENOENT') {
+    return `pressure: no ${path} (a kernel before 4.20, one built without CONFIG_PSI, or one booted with PSI off, which newer kernels show so), ${estimated}; where the kernel has PSI built in (grep CONFIG_PSI /boot/config-$(uname -r)), boot with psi=1`;
+  }
   if (code === 'EOPNOTSUPP' || code === 'ENOTSUP') {
     return `pressure: PSI is built into this kernel but off (RHEL 8 and 9 ship it off), ${estimated}; boot with psi=1 to turn it on (grubby --update-kernel=ALL --args=psi=1)`;
   }
