@@ -15,7 +15,7 @@ import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
 import { collectGarbage } from '../util/gc.js';
 import { runIsolated } from '../util/exec.js';
-import { directoryProblems } from '../util/trust.js';
+import { directoryProblems, syslogGid } from '../util/trust.js';
 import { historyDirectoryProblems, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
 import { lsfEnvProblems, lsfLogdir } from './lsf-env.js';
@@ -370,7 +370,9 @@ function openMetrics(config: Readonly<Config>, log: Logger): MetricsWriter | und
     return undefined;
   }
   log.info({ path }, 'metrics file (Prometheus text format, each tick)');
-  return new MetricsWriter({ path, resource: config.resource, version: VERSION, log, directoryProblems: (dir) => directoryProblems(dir, 'metrics directory') });
+  // /etc/group read once, not at every report's check.
+  const logGroup = syslogGid();
+  return new MetricsWriter({ path, resource: config.resource, version: VERSION, log, directoryProblems: (dir) => directoryProblems(dir, 'metrics directory', { logGroup }) });
 }
 
 function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): RotatingAppender | undefined {
