@@ -1,6 +1,7 @@
 // What turns a sample into the number LIM receives. The daemon only knows this
 // interface; the trained model and the fallback formula both implement it.
 import type { Sample } from '../collectors/types.js';
+import { runnableShown } from './features.js';
 
 // The rank is a predicted slowdown in percent, clamped to this range.
 export const RANK_MIN = 0;
@@ -61,7 +62,7 @@ export function formulaRanker(): Ranker {
     name: 'formula',
     rank(sample) {
       const cpu = sample.cpu?.busy;
-      const runnable = sample.load?.runnablePerCpu;
+      const runnable = runnableShown(sample); // the count the model believes (transients cut), as training's formula baseline reads it
       const mem = sample.memory?.usedFraction;
       const cpuTerm = Math.max(cpu ?? 0, runnable ?? 0);
       const memTerm = mem === undefined ? 0 : Math.max(0, (mem - 0.8) / 0.2);

@@ -28,14 +28,14 @@ function focusedModel() {
   return modelFromFile(file);
 }
 
-function explanation(sample = fullSample({ busy: 0.9, runnablePerCpu: 1.2 })): Explanation {
+function explanation(sample = fullSample({ busy: 1, runnablePerCpu: 1.2 })): Explanation {
   return { host: 'node017', ts: Date.UTC(2026, 10, 28, 12, 30, 5), failures: {}, ...explainFeatures(focusedModel(), toFeatures(sample)) };
 }
 
 describe('explainFeatures', () => {
   it('gives each feature the rank it adds over its idle value, largest first', () => {
     const model = focusedModel();
-    const f = toFeatures(fullSample({ busy: 0.9, runnablePerCpu: 1.2 }));
+    const f = toFeatures(fullSample({ busy: 1, runnablePerCpu: 1.2 }));
     const e = explainFeatures(model, f);
     // The network reads runnable tasks and the busiest disk; the backbone's CPU part, runnable tasks and the 1-minute load.
     assert.deepEqual(new Set(e.features.slice(0, 3).map((x) => x.name)), new Set(['runnable_per_cpu', 'load1_per_cpu', 'disk_busy_max']));
@@ -71,7 +71,9 @@ describe('explainFeatures', () => {
 
   it('splits the rank into the backbone and the network\'s correction, and gives the per-type ranks', () => {
     const model = focusedModel();
-    const f = toFeatures(fullSample({ busy: 1, runnablePerCpu: 2, ncpu: 4 }));
+    const s = fullSample({ busy: 1, runnablePerCpu: 2, ncpu: 4 });
+    s.pressure!.cpuSome = 1; // eight tasks on four CPUs: some task always waits
+    const f = toFeatures(s);
     const e = explainFeatures(model, f);
     const ev = model.evaluate(f);
     assert.equal(e.backbone, ev.backbone.rank);

@@ -55,12 +55,16 @@ describe('toFeatures', () => {
     assert.equal(at(g.values, 'major_faults'), 1);
   });
 
-  it('cuts a burst of runnable tasks that the interval\'s CPU time and CPU pressure cannot account for, to that plus one task', () => {
+  it('cuts a burst of runnable tasks that the interval\'s CPU time and CPU pressure cannot account for, to what they account for', () => {
     const s = fullSample({ ncpu: 2, busy: 0.01, runnablePerCpu: 2 });
     s.pressure!.cpuSome = 0;
     const f = toFeatures(s);
-    assert.equal(f.named['runnable_per_cpu'], 0.01 + 1 / 2);
-    assert.equal(f.named['free_cpus'], 2 - 2 * (0.01 + 1 / 2)); // derived from the count believed
+    assert.equal(f.named['runnable_per_cpu'], 0.01);
+    assert.equal(f.named['free_cpus'], 2 - 2 * 0.01); // derived from the count believed
+    // One busy task on 2 CPUs and a kernel worker runnable at the read: the worker is not believed.
+    const one = fullSample({ ncpu: 2, busy: 0.52, runnablePerCpu: 1 });
+    one.pressure!.cpuSome = 0.002;
+    assert.equal(toFeatures(one).named['runnable_per_cpu'], 0.52 + (2 * 0.002) / 2);
   });
 
   it('keeps the runnable count of a host whose CPU time and pressure account for it, with PSI or without, and of one without the CPU share', () => {
@@ -82,8 +86,8 @@ describe('toFeatures', () => {
   it('without PSI, cuts a burst read on a host that was mostly idle, taking CPU pressure at most the share of time some CPU was busy', () => {
     const s = fullSample({ ncpu: 2, busy: 0.05, runnablePerCpu: 2.5 }); // 5 tasks at the read, CPUs 5 % busy
     delete s.pressure; // some CPU was busy at most 2 × 5 % of the time
-    assert.equal(toFeatures(s).named['runnable_per_cpu'], 0.05 + (1 + 5 * (2 * 0.05)) / 2);
-    const half = fullSample({ ncpu: 2, busy: 0.5, runnablePerCpu: 2 }); // 4 tasks: 0.5 + (1 + 4 × 0.5) / 2 = 2
+    assert.equal(toFeatures(s).named['runnable_per_cpu'], 0.05 + (5 * (2 * 0.05)) / 2);
+    const half = fullSample({ ncpu: 2, busy: 0.5, runnablePerCpu: 2 }); // 4 tasks: at most 0.5 + 4 × 1 / 2 = 2.5
     delete half.pressure;
     assert.equal(toFeatures(half).named['runnable_per_cpu'], 2);
   });
@@ -183,7 +187,7 @@ describe('scaling', () => {
   // For a count cut by PSI's bound (runnableShown), a host without PSI would show it
   // uncut, which the values no longer hold: the copy keeps the cut count (docs/model.md).
   it('withoutFeatures gives what a host without those inputs would', () => {
-    const s = fullSample({ busy: 0.9, runnablePerCpu: 1.25 });
+    const s = fullSample({ busy: 1, runnablePerCpu: 1.2 }); // within both bounds: 1 + 4.8 × 0.2 / 4 with PSI
     const f = toFeatures(s);
     const dropped = withoutFeatures(f.values, f.mask, PSI_FEATURES);
     const expected = toFeatures(without(s, 'pressure'));
