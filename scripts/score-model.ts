@@ -71,7 +71,7 @@ export function scoreRuns(model: LoadedModel, trainRows: readonly TrainingRow[],
 }
 
 const NOTES: Record<Predictor, string> = {
-  model: 'the model as shipped: backbone and correction network',
+  model: 'the model as shipped (its backbone, and its correction network if it has one)',
   backbone: "the model's backbone alone, with the model's fitted parameters",
   ridge: 'ridge regression on the same inputs, fitted on the training datasets',
   loadOnly: 'a line on the 1-minute load per CPU, fitted on the training datasets',
