@@ -95,7 +95,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     unit: 'per-cpu',
     transform: 'linear',
     cap: 4,
-    source: '/proc/loadavg: runnable tasks now, at most what the last interval\'s CPU busy share and PSI cpu account for plus one, / online CPUs',
+    source: '/proc/loadavg: runnable tasks now, at most what the last interval\'s CPU busy share and PSI cpu account for, / online CPUs',
     read: runnableShown,
   },
   { name: 'mem_used', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/meminfo: 1 - MemAvailable / MemTotal', read: (s) => s.memory?.usedFraction },
