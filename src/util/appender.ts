@@ -198,7 +198,7 @@ export class RotatingAppender {
     let fd = this.fd;
     try {
       if (fd === undefined) {
-        if ((this.options.directoryProblems?.(dirname(this.options.path)) ?? []).length > 0) return;
+        this.refuseDirectory(dirname(this.options.path)); // refused: nothing is written (catch below)
         fd = openSync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
         if (unwritable(fstatSync(fd)) !== undefined) return;
       }
