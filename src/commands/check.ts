@@ -23,7 +23,8 @@ import { loadModel } from '../model/model.js';
 import { historyLocation } from '../history/record.js';
 import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.js';
 import { numberOption } from '../util/options.js';
-import { directoryProblems, trustProblems } from '../util/trust.js';
+import { trustProblems } from '../util/trust.js';
+import { metricsDirectoryProblems } from '../daemon/metrics.js';
 import { unwritable } from '../util/appender.js';
 import { recommendForCpus } from './recommend.js';
 
@@ -268,7 +269,7 @@ export async function main(argv: string[]): Promise<number> {
     notes.push('history: disabled');
   }
   if (config.metrics.textfile !== null) {
-    for (const problem of directoryProblems(dirname(config.metrics.textfile), 'metrics directory')) add('error', `${problem} (metrics would be off)`);
+    for (const problem of metricsDirectoryProblems(dirname(config.metrics.textfile))) add('error', `${problem} (metrics would be off)`);
   }
   notes.push(networkNote(config));
   notes.push(pressureNote(config));

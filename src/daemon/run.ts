@@ -15,11 +15,11 @@ import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
 import { collectGarbage } from '../util/gc.js';
 import { runIsolated } from '../util/exec.js';
-import { directoryProblems, syslogGid } from '../util/trust.js';
+import { syslogGid } from '../util/trust.js';
 import { historyDirectoryProblems, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
 import { lsfEnvProblems, lsfLogdir } from './lsf-env.js';
-import { MetricsWriter } from './metrics.js';
+import { MetricsWriter, metricsDirectoryProblems } from './metrics.js';
 import { openRankers } from '../model/rankers.js';
 import { reniceProcess } from './nice.js';
 import { fdSink } from './report.js';
@@ -364,15 +364,16 @@ const SETTLE_AT = 3;
 function openMetrics(config: Readonly<Config>, log: Logger): MetricsWriter | undefined {
   const path = config.metrics.textfile;
   if (path === null) return undefined;
-  const problems = directoryProblems(dirname(path), 'metrics directory');
+  // /etc/group read once, not at every report's check.
+  const group = { logGroup: syslogGid() };
+  const problemsOf = (dir: string): string[] => metricsDirectoryProblems(dir, group);
+  const problems = problemsOf(dirname(path));
   if (problems.length > 0) {
     log.error({ problems }, `metrics off: ${problems.join('; ')}`);
     return undefined;
   }
   log.info({ path }, 'metrics file (Prometheus text format, each tick)');
-  // /etc/group read once, not at every report's check.
-  const logGroup = syslogGid();
-  return new MetricsWriter({ path, resource: config.resource, version: VERSION, log, directoryProblems: (dir) => directoryProblems(dir, 'metrics directory', { logGroup }) });
+  return new MetricsWriter({ path, resource: config.resource, version: VERSION, log, directoryProblems: problemsOf });
 }
 
 function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): RotatingAppender | undefined {
