@@ -2,10 +2,10 @@
 // names a directory that does not exist is a mistake (a typo, a file system not
 // mounted yet), so it is said, by `lavarank check` and in the daemon's log, rather
 // than silently replaced by a default.
-import { closeSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from '../lsf/lsf-conf.js';
-import { isDirectory } from '../util/paths.js';
+import { isDirectory, readOpenRegular } from '../util/paths.js';
 import { openTrusted } from '../util/trust.js';
 
 // LIM passes the elim its own environment, and OpenLava's daemons read LSF_LOGDIR
@@ -54,12 +54,7 @@ function lsfConfPath(env: NodeJS.ProcessEnv): string {
 function readTrustedLsfConf(path: string): string {
   const opened = openTrusted(path, 'lsf.conf');
   if ('problems' in opened) throw new (existsSync(path) ? LsfConfRefused : Error)(opened.problems.join('; '));
-  try {
-    if (opened.stats.size > MAX_CONF_BYTES) throw new Error(`${opened.stats.size} bytes, more than the ${MAX_CONF_BYTES} expected`);
-    return readFileSync(opened.fd, 'utf8');
-  } finally {
-    closeSync(opened.fd);
-  }
+  return readOpenRegular(opened.fd, MAX_CONF_BYTES).toString('utf8');
 }
 
 // Each LSF_ENVDIR / LSF_LOGDIR that is set but unusable, and what lavarank does instead.

@@ -21,7 +21,11 @@ export function readRegularText(path: string, maxBytes: number): string {
 
 // readRegularText's bytes, undecoded.
 export function readRegularBytes(path: string, maxBytes: number): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  return readOpenRegular(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY), maxBytes);
+}
+
+// The bytes of the regular file open at fd, if no more than maxBytes; closes fd.
+export function readOpenRegular(fd: number, maxBytes: number): Buffer {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new Error('not a regular file');
