@@ -383,6 +383,8 @@ export class RotatingAppender {
 
   private async rotate(): Promise<void> {
     const p = this.options.path;
+    // The renames are made in the directory too: checked first, as before an open.
+    this.refuseDirectory(dirname(p));
     for (let i = this.options.keep - 1; i >= 1; i--) {
       await renameAsync(`${p}.${i}`, `${p}.${i + 1}`).catch((err: unknown) => {
         if (errorCode(err) !== 'ENOENT') throw err;

@@ -145,9 +145,26 @@ describe('RotatingAppender', () => {
       assert.deepEqual(asked, []);
       a.append('b'.repeat(99)); // past maxBytes: rotated, then opened anew
       await a.close(1000);
-      assert.deepEqual(asked, [dir, dir]); // before making the directory, and after
+      assert.deepEqual(asked, [dir, dir, dir]); // before the rotation's renames, before making the directory, and after
       assert.deepEqual(lines(`${path}.1`), ['a'.repeat(99)]);
       assert.deepEqual(lines(path), ['b'.repeat(99)]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('renames nothing when the directory check refuses the directory at a rotation', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'x.log');
+      const fd = openSync(path, OPEN_FLAGS, 0o640);
+      const a = new RotatingAppender({ path, maxBytes: 150, keep: 2, retryMs: 60_000, opened: { fd, stats: fstatSync(fd) }, directoryProblems: () => ['directory is owned by uid 65534'] });
+      a.append('a'.repeat(99));
+      await a.flush(1000);
+      a.append('b'.repeat(99)); // past maxBytes: a rotation, refused
+      await a.close(1000);
+      assert.deepEqual(readdirSync(dir), ['x.log']);
+      assert.deepEqual(lines(path), ['a'.repeat(99)]);
     } finally {
       cleanup();
     }
