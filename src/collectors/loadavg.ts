@@ -1,5 +1,5 @@
 // The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg.
-import { kernelFile, procPath } from './procfs.js';
+import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
 import { cpuSet, parseStat, scanStat, TIMES_SLOTS, type CpuSet } from './cpu.js';
 import { badFile, badLine, latin1At, numberSlots, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, LoadReading } from './types.js';
@@ -74,6 +74,48 @@ export function parseCpuList(text: string, file = '/sys/devices/system/cpu/onlin
   return count;
 }
 
+// The CPU numbers of a kernel CPU list such as "0-3,6", in order; parseCpuList has
+// checked the list first (its count is bounded by MAX_CPUS).
+function cpuNumbers(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.trim().split(',')) {
+    const [first, last] = part.split('-').map(Number);
+    for (let i = first!; i <= (last ?? first!); i++) out.push(i);
+  }
+  return out;
+}
+
+// How many cores the online CPUs make: the distinct lists of CPUs that share a core
+// (each CPU's topology/core_cpus_list, thread_siblings_list before Linux 5.7; "0,64"
+// or "0-1" for a thread with a sibling, "0" for a core of its own). Undefined when a
+// list is missing or unreadable (an old kernel, a container without /sys, a fake root)
+// or when the count is not between 1 and the online CPUs: then no CPU counts as a
+// thread of a shared core.
+export function countCores(siblingLists: readonly (string | undefined)[], online: number): number | undefined {
+  const cores = new Set<string>();
+  for (const list of siblingLists) {
+    if (list === undefined) return undefined;
+    const text = list.trim();
+    if (text === '' || !/^[0-9,-]+$/.test(text)) return undefined;
+    cores.add(text);
+  }
+  return cores.size >= 1 && cores.size <= online ? cores.size : undefined;
+}
+
+// Reads the cores of the online CPUs from sysfs, once per change of the online list:
+// a few small files per CPU, never on a report whose CPU set is unchanged.
+export function readCores(sysRoot: string, onlineList: string, online: number): number | undefined {
+  const lists = cpuNumbers(onlineList).map((cpu) => {
+    const dir = procPath(sysRoot, `devices/system/cpu/cpu${cpu}/topology`);
+    try {
+      return readKernelTextIfPresent(NAME, `${dir}/core_cpus_list`) ?? readKernelTextIfPresent(NAME, `${dir}/thread_siblings_list`);
+    } catch {
+      return undefined; // unreadable: treated as unknown, as missing is
+    }
+  });
+  return countCores(lists, online);
+}
+
 // The load collector always has a reading: it needs no delta.
 export interface LoadCollector extends Collector<'load'> {
   collect(monotonicMs: number): LoadReading;
@@ -85,12 +127,14 @@ export interface LoadCollector extends Collector<'load'> {
 export function createLoadCollector(options: CollectorOptions = {}): LoadCollector {
   const procRoot = options.procRoot ?? '/proc';
   const file = kernelFile(NAME, procPath(procRoot, 'loadavg'), options.keepOpen);
-  const onlineFile = kernelFile(NAME, procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/online'), options.keepOpen);
+  const sysRoot = options.sysRoot ?? '/sys';
+  const onlineFile = kernelFile(NAME, procPath(sysRoot, 'devices/system/cpu/online'), options.keepOpen);
   const statFile = kernelFile(NAME, procPath(procRoot, 'stat'), options.keepOpen);
   const load = numberSlots(2);
   // The CPU list changes only with hotplug: it is parsed again only when its text does.
   let onlineText: string | undefined;
   let onlineCount = 0;
+  let cores: number | undefined; // of onlineText's CPUs; undefined without topology
   let statCpus: CpuSet = cpuSet([]);
   const statTimes = numberSlots(TIMES_SLOTS); // scanStat's, unused here
   function onlineCpus(): number {
@@ -98,11 +142,13 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
     if (list !== undefined) {
       if (list !== onlineText) {
         onlineCount = parseCpuList(list, onlineFile.path);
+        cores = readCores(sysRoot, list, onlineCount);
         onlineText = list;
       }
       return onlineCount;
     }
     onlineText = undefined;
+    cores = undefined;
     const bytes = statFile.bytes();
     if (!scanStat(bytes, statCpus, statTimes)) statCpus = cpuSet(parseStat(latin1At(bytes, 0, bytes.length), statFile.path).cpus);
     return statCpus.names.length;
@@ -120,7 +166,7 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
       if (!(online > 0)) throw badFile(NAME, onlineFile.path, 'no online CPU');
       const load1 = load[LOAD1]!;
       const runnable = Math.max(0, load[RUNNING]! - 1);
-      return { load1, load1PerCpu: load1 / online, runnable, runnablePerCpu: runnable / online, online };
+      return { load1, load1PerCpu: load1 / online, runnable, runnablePerCpu: runnable / online, online, cores };
     },
     close() {
       file.close();

@@ -19,6 +19,7 @@ export interface LoadReading {
   runnable: number; // runnable tasks, not counting the process reading /proc/loadavg
   runnablePerCpu: number;
   online: number;
+  cores?: number | undefined; // cores the online CPUs make (SMT threads share one); absent when sysfs does not say
 }
 
 // From /proc/meminfo and /proc/vmstat. Rates are absent until a delta exists.

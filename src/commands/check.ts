@@ -4,7 +4,8 @@
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
 import { accessSync, constants, existsSync, lstatSync, readFileSync, type Stats } from 'node:fs';
-import { parseCpuList } from '../collectors/loadavg.js';
+import { parseCpuList, readCores } from '../collectors/loadavg.js';
+import { SMT_YIELD } from '../model/backbone.js';
 import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/network.js';
 import { availableParallelism, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -152,8 +153,8 @@ export function pressureNote(config: Readonly<Config>): string {
 }
 
 // Whether the host's CPUs are SMT threads (hyperthreads, most cloud vCPUs), from
-// cpu0's siblings in sys_root; undefined when sysfs does not say. The rank counts
-// each thread as a CPU: a job placed beside a busy sibling runs slower than it says.
+// cpu0's siblings in sys_root, and whether the cores of the online CPUs could be
+// counted, as the rank needs to cost a busy sibling; undefined when sysfs does not say.
 export function smtNote(config: Readonly<Config>): string | undefined {
   let threads: number;
   try {
@@ -163,7 +164,22 @@ export function smtNote(config: Readonly<Config>): string | undefined {
     return undefined;
   }
   if (threads <= 1) return 'cpus: one thread per core';
-  return `cpus: ${threads} threads per core (SMT); the rank counts each thread as a CPU, so a job placed beside a busy sibling thread runs slower than the rank says (docs/model.md)`;
+  let cores: number | undefined;
+  let online = 0;
+  try {
+    const path = join(config.sys_root, 'devices/system/cpu/online');
+    const list = readFileSync(path, 'latin1');
+    online = parseCpuList(list, path);
+    cores = readCores(config.sys_root, list, online);
+  } catch {
+    cores = undefined;
+  }
+  const smt = `cpus: ${threads} threads per core (SMT)`;
+  if (cores === undefined || !(cores < online)) {
+    return `${smt}, but the cores of the online CPUs cannot be counted from sysfs, so the rank counts each thread as a CPU: a job placed beside a busy sibling thread runs slower than the rank says (docs/model.md)`;
+  }
+  const yieldPct = Math.round(SMT_YIELD * 100);
+  return `${smt}: ${online} CPUs make ${cores} cores; the rank counts a job placed beside a busy sibling thread as sharing that core, which an assumed ${yieldPct} % SMT yield makes ${Math.round((2 / (1 + SMT_YIELD) - 1) * 100)} % slower (docs/model.md)`;
 }
 
 // One finding as a line: severity, file:line, message.

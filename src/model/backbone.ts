@@ -1,6 +1,7 @@
 // The physical backbone of the rank: the slowdown a new job would see on a host,
 // composed from per-resource stall. CPU: processor sharing between the tasks that
-// want a CPU and the new one, on the host's own number of CPUs, and steal. Memory:
+// want a CPU and the new one, on the host's own number of CPUs and cores (SMT threads
+// share a core, with an assumed yield), and steal. Memory:
 // PSI memory stall, pages swapped or faulted in, memory nearly full. I/O: PSI io
 // stall and the busiest disk's busy share. Network: the busiest physical link's
 // utilization, with an assumed weight (no calibration run had a known link speed).
@@ -34,6 +35,7 @@ export interface BackboneResult {
 // The intermediate quantities, for explain and tests.
 export interface BackboneParts {
   cpus: number | null; // online CPUs used, null when unknown (then the per-CPU limit is used)
+  cores: number | null; // the cores they make where fewer than the CPUs (SMT), else null
   tasks: number; // tasks estimated to want a CPU, besides the new job (per CPU when cpus is null)
   cpuShare: number; // share of a CPU the new job would get, 0..1
   steal: number;
@@ -69,10 +71,32 @@ export const DISK_BUSY_STALL = 0.5;
 // link speed corrects it through the network (net_util_max is one of its inputs).
 export const NET_WEIGHT = 0.05;
 
+// What a second thread adds to a core's throughput when both of its SMT threads
+// (hyperthreads) are busy: assumed, not fitted (the calibration VM shows one thread per
+// core, so there was nothing to fit it on). Vendors and HPC measurements put it at 0 to
+// 40 % by workload, commonly 20 to 30 %. With it, two busy threads of one core each
+// run at (1 + SMT_YIELD) / 2 = 62.5 % of a core to themselves: a job that shares a core
+// with a busy sibling is slowed by 60 %, where counting threads as CPUs said 0.
+export const SMT_YIELD = 0.25;
+
+// The throughput, in cores' worth, of x tasks that each want a CPU on n CPUs that make
+// c cores (c = n without SMT). The scheduler gives each task a core of its own while
+// there are idle cores; the next ones share cores with a busy sibling, each thread
+// beyond the first adding SMT_YIELD of a core spread over the core's extra threads;
+// beyond n tasks, time-sharing adds nothing. Divided by x, the share of a core each
+// task gets on average: over a long job's life, the new job is as likely as any task
+// to be one that shares a core.
+export function smtCapacity(x: number, n: number, c: number): number {
+  if (!(c < n)) return Math.min(x, n);
+  const perExtraThread = (SMT_YIELD * c) / (n - c);
+  return Math.min(x, c) + perExtraThread * Math.min(Math.max(0, x - c), n - c);
+}
+
 // Every raw value backbone() reads: a fit that calls it many times per row packs
 // these alone, and hands them back in one object of one shape, read much faster.
 export const BACKBONE_INPUTS = [
   'cpus',
+  'cores',
   'runnable_per_cpu',
   'load1_per_cpu',
   'cpu_steal',
@@ -161,7 +185,18 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     const perCpu = a * runnablePerCpu + loadWeight * load1PerCpu;
     // Without the CPU count (history from older versions) only the per-CPU limit of a
     // large host is known: the new task waits once tasks outnumber CPUs.
-    const cpuShare = n === undefined ? Math.min(1, 1 / Math.max(1, perCpu)) : Math.min(1, n / (perCpu * n + 1));
+    // On an SMT host (fewer cores than CPUs) a thread beside a busy sibling is not a
+    // free CPU: smtCapacity. Without the core count (older history, no topology in
+    // sysfs), every CPU counts as a core.
+    const coresRaw = value(raw, 'cores');
+    const cores = n !== undefined && coresRaw !== undefined && coresRaw >= 1 && coresRaw < n ? coresRaw : undefined;
+    const tasksWithNew = n === undefined ? 0 : perCpu * n + 1;
+    const cpuShare =
+      n === undefined
+        ? Math.min(1, 1 / Math.max(1, perCpu))
+        : cores === undefined
+          ? Math.min(1, n / tasksWithNew)
+          : Math.min(1, smtCapacity(tasksWithNew, n, cores) / tasksWithNew);
     const steal = share(value(raw, 'cpu_steal'));
     const cpuFactor = 1 / (cpuShare * (1 - steal));
 
@@ -192,7 +227,7 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
       mem,
       io,
       net,
-      parts: { cpus: n ?? null, tasks: n === undefined ? perCpu : perCpu * n, cpuShare, steal, memStall, ioStall, netUtil },
+      parts: { cpus: n ?? null, cores: cores ?? null, tasks: n === undefined ? perCpu : perCpu * n, cpuShare, steal, memStall, ioStall, netUtil },
     };
   };
 }

@@ -198,6 +198,27 @@ function mapBoth(a: number | undefined, b: number | undefined, f: (a: number, b:
 // The feature names, in order.
 export const FEATURE_NAMES: readonly string[] = FEATURES.map((f) => f.name);
 
+// A fact about the host that the backbone reads and the network does not.
+export interface HostFact {
+  name: string;
+  source: string;
+  read: (sample: Sample) => number | undefined;
+}
+
+// Recorded in history beside the features, so that retraining's backbone sees them,
+// but never a network input: a model file lists its features, and those made before
+// a fact was added must still load.
+export const HOST_FACTS: readonly HostFact[] = [
+  {
+    name: 'cores',
+    source: '/sys/devices/system/cpu/cpuN/topology/core_cpus_list: cores the online CPUs make (fewer than the CPUs on an SMT host)',
+    read: (s) => s.load?.cores,
+  },
+];
+
+// Every raw value a sample gives, in the order history records them: the features, then the host facts.
+export const RAW_NAMES: readonly string[] = [...FEATURE_NAMES, ...HOST_FACTS.map((f) => f.name)];
+
 // The scaled value every feature has on an idle host (for CPUs, free CPUs and a new
 // task's share: as if the host had CPUs without end); also what stands in for an
 // unavailable input without an estimate, and the reference for explain's contributions.
@@ -264,7 +285,7 @@ export function unscaleValue(spec: Pick<FeatureSpec, 'transform' | 'cap'>, scale
 // built a key at a time, which grew the record's property store at each added key:
 // the daemon makes one record per report, in --lite-mode, where every allocated
 // 4 kB is a page fault (docs/collectors.md, "What the cost is made of").
-const NO_VALUES: Readonly<Record<string, number | null>> = Object.fromEntries(FEATURE_NAMES.map((name) => [name, null]));
+const NO_VALUES: Readonly<Record<string, number | null>> = Object.fromEntries(RAW_NAMES.map((name) => [name, null]));
 
 // What values and mask start as, copied per call. Tagged (src/util/tagged.ts): a copy
 // holds each scaled value as the number computed, which the model then reads without
@@ -295,6 +316,16 @@ function baseFeatures(sample: Sample): Record<string, number | null> {
       raw = undefined; // a malformed sample from a dataset: a missing part, not a crash
     }
     if (typeof raw === 'number' && Number.isFinite(raw)) named[spec.name] = raw;
+  }
+  for (let i = 0; i < HOST_FACTS.length; i++) {
+    const fact = HOST_FACTS[i]!;
+    let raw: number | undefined;
+    try {
+      raw = fact.read(sample);
+    } catch {
+      raw = undefined; // as for the features above
+    }
+    if (typeof raw === 'number' && Number.isFinite(raw)) named[fact.name] = raw;
   }
   return named;
 }
@@ -348,6 +379,10 @@ export function featuresFromNamed(named: Readonly<Record<string, number | null |
     if (spec.derive !== undefined || !Object.hasOwn(named, spec.name)) continue; // derived: always recomputed
     const raw = named[spec.name];
     if (typeof raw === 'number' && Number.isFinite(raw)) out[spec.name] = raw;
+  }
+  for (const fact of HOST_FACTS) {
+    const raw = named[fact.name];
+    if (typeof raw === 'number' && Number.isFinite(raw)) out[fact.name] = raw;
   }
   return complete(out);
 }

@@ -7,7 +7,7 @@
 import { JOB_STAT_DONE, JOB_STAT_EXIT, type JobFinish } from '../lsf/acct.js';
 import { ConfigError } from '../util/errors.js';
 import type { HistoryRecord } from '../history/record.js';
-import { FEATURE_NAMES, featuresFromNamed, type Features } from '../model/features.js';
+import { RAW_NAMES, featuresFromNamed, type Features } from '../model/features.js';
 import { contentionLabel, cpuEfficiency, familyBaseline, labelSettings, type FamilyBaseline, type LabelOptions, type LabelSettings } from './label.js';
 
 // Why a finished job was left out, checked in this order; a job counts once.
@@ -214,8 +214,8 @@ export interface JoinOptions {
   intervalSec?: number; // the daemon's sampling interval; a sample counts up to 2 intervals back; default 10
 }
 
-// What a job keeps of its sample: the model's raw features, the CPU count the backbone reads among them.
-const PACKED: readonly string[] = FEATURE_NAMES;
+// What a job keeps of its sample: the model's raw features (the CPU count the backbone reads among them) and the host facts (the cores).
+const PACKED: readonly string[] = RAW_NAMES;
 const F = PACKED.length;
 
 // Matches the table's usable jobs with history records offered one at a time: each job
@@ -225,7 +225,7 @@ const F = PACKED.length;
 // keeps the sample's raw features packed in a Float32Array row (NaN where the host
 // reported none), never the parsed record: memory grows with the jobs, not the history.
 export class HistoryJoin {
-  readonly raw: Float32Array; // count × FEATURE_NAMES (the CPU count among them)
+  readonly raw: Float32Array; // count × RAW_NAMES (the CPU count among them)
   readonly sampleTs: Float64Array; // epoch ms of the sample used; -Infinity for none
   private readonly windowMs: number;
   private readonly order: Int32Array; // usable rows grouped by host, each group in start order

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLoadCollector, parseCpuList, parseLoadavg } from '../../src/collectors/loadavg.js';
+import { countCores, createLoadCollector, parseCpuList, parseLoadavg } from '../../src/collectors/loadavg.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, scannedLoadavg, tempDir, writeTree } from './helpers.js';
 
@@ -39,7 +39,7 @@ test('the reading process is not counted as a runnable task', (t) => {
   const root = tempDir(t);
   writeTree(root, { 'proc/loadavg': '3.00 1.00 0.50 5/85 100\n', 'sys/devices/system/cpu/online': '0-3\n' });
   const r = createLoadCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` }).collect(0);
-  assert.deepEqual(r, { load1: 3, load1PerCpu: 0.75, runnable: 4, runnablePerCpu: 1, online: 4 });
+  assert.deepEqual(r, { load1: 3, load1PerCpu: 0.75, runnable: 4, runnablePerCpu: 1, online: 4, cores: undefined });
 });
 
 test('a runnable count of 0 does not go below 0', (t) => {
@@ -90,4 +90,53 @@ test('a CPU coming online changes the count at once, without sysfs too', (t) => 
   assert.deepEqual([withSys.collect(0).online, withoutSys.collect(0).online], [2, 2]);
   writeTree(root, { 'sys/devices/system/cpu/online': '0-2\n', 'proc/stat': stat(3) });
   assert.deepEqual([withSys.collect(10_000).online, withoutSys.collect(10_000).online], [3, 3]);
+});
+
+// The topology files of CPUs 0..n-1 on a host whose core k holds CPUs k, k + cores, ...
+// (x86's numbering: "0,64" for CPU 0 of a 128-thread host), in the kernel's list format.
+function topology(cpus: number, cores: number, file = 'core_cpus_list'): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const core = cpu % cores;
+    const threads = Array.from({ length: cpus / cores }, (_, k) => core + k * cores);
+    files[`sys/devices/system/cpu/cpu${cpu}/topology/${file}`] = `${threads.join(',')}\n`;
+  }
+  return files;
+}
+
+test('counts the cores of an SMT host from sysfs topology: 128 threads on 64 cores, and thread_siblings_list on older kernels', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/loadavg': '1.00 1.00 1.00 1/85 100\n', 'sys/devices/system/cpu/online': '0-127\n', ...topology(128, 64) });
+  const r = createLoadCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` }).collect(0);
+  assert.deepEqual([r.online, r.cores], [128, 64]);
+  const old = tempDir(t);
+  writeTree(old, { 'proc/loadavg': '1.00 1.00 1.00 1/85 100\n', 'sys/devices/system/cpu/online': '0-7\n', ...topology(8, 2, 'thread_siblings_list') });
+  assert.equal(createLoadCollector({ procRoot: `${old}/proc`, sysRoot: `${old}/sys` }).collect(0).cores, 2);
+});
+
+test('counts the cores again only when the online CPUs change, and leaves them unknown when a CPU has no topology', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/loadavg': '1.00 1.00 1.00 1/85 100\n', 'sys/devices/system/cpu/online': '0-3\n', ...topology(4, 2) });
+  const c = createLoadCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  assert.equal(c.collect(0).cores, 2);
+  // Topology rewritten under an unchanged CPU list is not read again (no sysfs walk per report).
+  writeTree(root, topology(4, 4));
+  assert.equal(c.collect(10_000).cores, 2);
+  // CPU 4 comes online without a topology directory: the count is read again, and unknown.
+  writeTree(root, { 'sys/devices/system/cpu/online': '0-4\n' });
+  assert.deepEqual([c.collect(20_000).online, c.collect(20_000).cores], [5, undefined]);
+  // Its topology appears with the next change (CPU 4 offline, then online again).
+  writeTree(root, { 'sys/devices/system/cpu/online': '0-3\n' });
+  assert.equal(c.collect(30_000).cores, 4);
+});
+
+test('countCores counts distinct sibling lists, and refuses garbage, a missing list or more cores than CPUs', () => {
+  assert.equal(countCores(['0,2\n', '1,3\n', '0,2\n', '1,3\n'], 4), 2);
+  assert.equal(countCores(['0-1\n', '0-1\n', '2-3\n', '2-3\n'], 4), 2);
+  assert.equal(countCores(['0\n', '1\n'], 2), 2);
+  assert.equal(countCores(['0,2\n', undefined], 2), undefined);
+  assert.equal(countCores(['0,2\n', ''], 2), undefined);
+  assert.equal(countCores(['0,2\n', 'ff\n'], 2), undefined);
+  assert.equal(countCores(['0\n', '1\n', '2\n'], 2), undefined);
+  assert.equal(countCores([], 2), undefined);
 });

@@ -306,16 +306,23 @@ describe('pressureNote', () => {
 });
 
 describe('smtNote', () => {
-  it('says when the CPUs are SMT threads, which the rank counts as whole CPUs, and says nothing when sysfs does not tell', () => {
+  it('says when the CPUs are SMT threads, how many cores they make, and says nothing when sysfs does not tell', () => {
     const { dir, cleanup } = tempDir();
     try {
       const config = { ...defaultConfig(), sys_root: dir };
       assert.equal(smtNote(config), undefined);
-      const topology = join(dir, 'devices/system/cpu/cpu0/topology');
-      mkdirSync(topology, { recursive: true });
-      writeFileSync(join(topology, 'thread_siblings_list'), '0,64\n');
-      assert.match(smtNote(config) ?? '', /^cpus: 2 threads per core \(SMT\); the rank counts each thread as a CPU/);
-      writeFileSync(join(topology, 'thread_siblings_list'), '0\n');
+      const cpu = join(dir, 'devices/system/cpu');
+      mkdirSync(join(cpu, 'cpu0/topology'), { recursive: true });
+      writeFileSync(join(cpu, 'cpu0/topology/thread_siblings_list'), '0,2\n');
+      // cpu0 says SMT, but the online CPUs' cores cannot be counted: the rank counts threads.
+      assert.match(smtNote(config) ?? '', /^cpus: 2 threads per core \(SMT\), but the cores of the online CPUs cannot be counted from sysfs, so the rank counts each thread as a CPU/);
+      writeFileSync(join(cpu, 'online'), '0-3\n');
+      for (const [n, siblings] of [[0, '0,2'], [1, '1,3'], [2, '0,2'], [3, '1,3']] as const) {
+        mkdirSync(join(cpu, `cpu${n}/topology`), { recursive: true });
+        writeFileSync(join(cpu, `cpu${n}/topology/core_cpus_list`), `${siblings}\n`);
+      }
+      assert.match(smtNote(config) ?? '', /^cpus: 2 threads per core \(SMT\): 4 CPUs make 2 cores; the rank counts a job placed beside a busy sibling thread as sharing that core, which an assumed 25 % SMT yield makes 60 % slower/);
+      writeFileSync(join(cpu, 'cpu0/topology/thread_siblings_list'), '0\n');
       assert.equal(smtNote(config), 'cpus: one thread per core');
     } finally {
       cleanup();

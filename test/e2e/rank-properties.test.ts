@@ -1,14 +1,14 @@
 // The promises of the rank, as properties of the shipped default model on synthetic
 // hosts of 2, 16, 64 and 128 CPUs read through lavarank's own collectors (issue 12):
 // more contention never lowers the rank, a free CPU ranks near idle whatever the
-// host's size, swapping and memory stall rank far above idle (a saturated disk for an
+// host's size (a free core on an SMT host), swapping and memory stall rank far above idle (a saturated disk for an
 // io-bound job, rank_io), and a small full host ranks well above a big full one.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { MAX_STALL, NET_WEIGHT } from '../../src/model/backbone.js';
+import { MAX_STALL, NET_WEIGHT, SMT_YIELD } from '../../src/model/backbone.js';
 import { parseModel } from '../../src/model/model.js';
 import { modelRanker } from '../../src/model/rankers.js';
 import { repoRoot } from '../helpers.js';
@@ -26,13 +26,14 @@ const FAR = 30;
 
 describe('the synthetic host', () => {
   it('reads back, through the collectors, as the state it was written from', () => {
-    const state: HostState = { cpus: 16, runnable: 20, load1: 18, busy: 0.8, iowait: 0.05, steal: 0.02, memUsed: 0.6, swapPagesPerSec: 400, majorFaultsPerSec: 50, diskBusy: 0.4, netUtil: 0.7, psiCpu: 0.3, psiMemSome: 0.1, psiMemFull: 0.05, psiIoSome: 0.2, psiIoFull: 0.1 };
+    const state: HostState = { cpus: 16, cores: 8, runnable: 20, load1: 18, busy: 0.8, iowait: 0.05, steal: 0.02, memUsed: 0.6, swapPagesPerSec: 400, majorFaultsPerSec: 50, diskBusy: 0.4, netUtil: 0.7, psiCpu: 0.3, psiMemSome: 0.1, psiMemFull: 0.05, psiIoSome: 0.2, psiIoFull: 0.1 };
     const s = hosts.sample(state);
     const near = (a: number | undefined, b: number, what: string): void => assert.ok(a !== undefined && Math.abs(a - b) < 0.01 * Math.max(1, b), `${what}: ${a} vs ${b}`);
     near(s.cpu?.busy, 0.8, 'busy');
     near(s.cpu?.iowait, 0.05, 'iowait');
     near(s.cpu?.steal, 0.02, 'steal');
     assert.equal(s.load?.online, 16);
+    assert.equal(s.load?.cores, 8);
     near(s.load?.runnable, 20, 'runnable');
     near(s.load?.load1, 18, 'load1');
     near(s.memory?.usedFraction, 0.6, 'memory used');
@@ -70,6 +71,7 @@ const MORE: Record<string, (s: Required<HostState>, by: number) => HostState> = 
 const anyHost: fc.Arbitrary<Required<HostState>> = fc
   .record({
     cpus: fc.constantFrom(...SIZES),
+    smt: fc.boolean(),
     perCpu: fc.double({ min: 0, max: 4, noNaN: true }),
     load1PerCpu: fc.double({ min: 0, max: 4, noNaN: true }),
     busy: fc.double({ min: 0, max: 1, noNaN: true }),
@@ -88,6 +90,7 @@ const anyHost: fc.Arbitrary<Required<HostState>> = fc
   .map((r) =>
     fullState({
       cpus: r.cpus,
+      cores: r.smt ? r.cpus / 2 : r.cpus,
       runnable: Math.round(r.perCpu * r.cpus),
       load1: r.load1PerCpu * r.cpus,
       iowait: r.iowait,
@@ -179,6 +182,22 @@ describe('the default model on synthetic hosts', () => {
     const small = rankOf({ cpus: 2, runnable: 2, psiCpu: 0.3 });
     const big = rankOf({ cpus: 128, runnable: 128, psiCpu: 0.3 });
     assert.ok(small > big + FAR, `2 CPUs full: ${small.toFixed(1)}, 128 CPUs full: ${big.toFixed(1)}`);
+  });
+
+  // A job placed beside a busy SMT sibling runs slower, by SMT_YIELD (assumed): near
+  // idle while a core is idle, a CPU-bound job +60 % once every thread is taken.
+  it('ranks an SMT host near idle while a core is idle, and far above idle once every thread is taken, on every size', () => {
+    for (const cpus of SIZES.filter((n) => n > 2)) {
+      const cores = cpus / 2;
+      const idle = rankOf({ cpus, cores });
+      const coreFree = rankOf({ cpus, cores, runnable: cores - 1, psiCpu: 0.02 });
+      const threadsFull = ranker.rank(hosts.sample({ cpus, cores, runnable: cpus - 1, psiCpu: 0.05 }));
+      const asThreads = rankOf({ cpus, runnable: cpus - 1, psiCpu: 0.05 });
+      assert.ok(coreFree < idle + NEAR, `${cpus} CPUs on ${cores} cores, ${cores - 1} runnable: ${coreFree.toFixed(1)} against ${idle.toFixed(1)} idle`);
+      assert.ok(threadsFull.rank > idle + FAR, `${cpus} CPUs on ${cores} cores, ${cpus - 1} runnable: ${threadsFull.rank.toFixed(1)} against ${idle.toFixed(1)} idle`);
+      assert.ok(Math.abs((threadsFull.typed?.rank_cpu ?? NaN) - (2 / (1 + SMT_YIELD) - 1) * 100) < 1, `${cpus} CPUs: ${JSON.stringify(threadsFull.typed)}`);
+      assert.ok(asThreads < idle + NEAR, `${cpus} CPUs without topology, ${cpus - 1} runnable: ${asThreads.toFixed(1)}`);
+    }
   });
 
   it('doubles a CPU-bound job\'s time at two tasks per CPU on any size', () => {

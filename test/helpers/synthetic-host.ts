@@ -13,6 +13,7 @@ import type { Sample } from '../../src/collectors/types.js';
 // What a host is doing over the window between t0 and t1.
 export interface HostState {
   cpus: number; // online CPUs
+  cores?: number; // the cores they make (SMT: fewer than cpus, which it must divide); default cpus, with no topology in sysfs
   busy?: number; // share of all CPUs' time not idle and not iowait (steal included, as the collector counts), 0..1; default min(1, runnable / cpus)
   iowait?: number; // share, 0..1
   steal?: number; // share, 0..1
@@ -115,7 +116,20 @@ function render(s: Required<Omit<HostState, 'seconds'>>, t: number): Record<stri
     'sys/block/sda/removable': '0\n',
     'sys/class/net/eth0/device/vendor': '0x8086\n',
     'sys/class/net/eth0/speed': '10000\n',
+    ...topology(s.cpus, s.cores),
   };
+}
+
+// The topology files of an SMT host, x86's numbering (core k holds CPUs k, k + cores,
+// ...), or none when every CPU is a core, as the collectors read most test trees.
+function topology(cpus: number, cores: number): Record<string, string> {
+  if (!(cores < cpus)) return {};
+  const files: Record<string, string> = {};
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const threads = Array.from({ length: Math.ceil(cpus / cores) }, (_, k) => (cpu % cores) + k * cores).filter((c) => c < cpus);
+    files[`sys/devices/system/cpu/cpu${cpu}/topology/core_cpus_list`] = `${threads.join(',')}\n`;
+  }
+  return files;
 }
 
 // The state with every default filled in.
@@ -123,6 +137,7 @@ export function fullState(state: HostState): Required<HostState> {
   const runnable = Math.max(0, Math.round(state.runnable ?? 0));
   return {
     cpus: state.cpus,
+    cores: state.cores ?? state.cpus,
     busy: state.busy ?? Math.min(1, runnable / state.cpus),
     iowait: state.iowait ?? 0,
     steal: state.steal ?? 0,

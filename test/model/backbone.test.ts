@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { BACKBONE_INPUTS, DEFAULT_BACKBONE, NET_WEIGHT, backbone, ioSlowdown, stallSlowdown, type BackboneParams } from '../../src/model/backbone.js';
+import { BACKBONE_INPUTS, DEFAULT_BACKBONE, NET_WEIGHT, SMT_YIELD, backbone, ioSlowdown, smtCapacity, stallSlowdown, type BackboneParams } from '../../src/model/backbone.js';
 import { rawFeatures } from '../../src/model/features.js';
 import { fullSample } from './helpers.js';
 
@@ -156,6 +156,52 @@ describe('backbone', () => {
         return at(small) >= at(small + extra) - 1e-9;
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('gives a job on an SMT host no slowdown while a core is idle, and 60 % once it must share a core with a busy sibling', () => {
+    const smt = (runnable: number): Record<string, number | null> => ({ ...cpuHost(64, runnable), cores: 32 });
+    assert.equal(backbone(smt(31)).cpu, 0); // 32 tasks with the new one: a core each
+    // 64 tasks on 64 threads of 32 cores: each core gives 1 + SMT_YIELD, shared by two.
+    assert.ok(Math.abs(backbone(smt(63)).cpu - (2 / (1 + SMT_YIELD) - 1) * 100) < 1e-9);
+    assert.ok(Math.abs(backbone(smt(63)).cpu - 60) < 1e-9);
+    // Counted as threads, the same host had a free CPU for every task.
+    assert.equal(backbone(cpuHost(64, 63)).cpu, 0);
+    // Beyond the threads, time-sharing on 40 cores' worth: 128 tasks get 40 / 128 each.
+    assert.ok(Math.abs(backbone(smt(127)).cpu - (128 / 40 - 1) * 100) < 1e-9);
+    assert.equal(backbone(smt(63)).parts.cores, 32);
+  });
+
+  it('spreads SMT_YIELD over a core\'s extra threads: four threads a core give 1 + SMT_YIELD cores each when all are busy', () => {
+    assert.ok(Math.abs(smtCapacity(128, 128, 32) - 32 * (1 + SMT_YIELD)) < 1e-9);
+    assert.ok(Math.abs(smtCapacity(64, 128, 32) - (32 + (SMT_YIELD * 32 * 32) / 96)) < 1e-9);
+    assert.equal(smtCapacity(20, 128, 32), 20);
+    assert.equal(smtCapacity(500, 128, 32), smtCapacity(128, 128, 32));
+  });
+
+  it('counts every CPU as a core when the core count is missing, unusable, or not fewer than the CPUs', () => {
+    const plain = backbone(cpuHost(16, 15));
+    for (const cores of [undefined, null, 16, 32, 0, 0.5, -4, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const b = backbone({ ...cpuHost(16, 15), cores });
+      assert.deepEqual([b.rank, b.cpu, b.mem, b.parts.cores], [plain.rank, plain.cpu, plain.mem, null], `cores ${String(cores)}`);
+    }
+  });
+
+  it('on an SMT host, never lowers the rank as tasks grow or cores are fewer, and never jumps at the core or thread count', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 128 }), fc.integer({ min: 2, max: 8 }), fc.double({ min: 0, max: 4, noNaN: true }), fc.double({ min: 0, max: 2, noNaN: true }), (c, t, perCpu, more) => {
+        const n = c * t;
+        const at = (cores: number, p: number): number => backbone({ cpus: n, cores, runnable_per_cpu: p, load1_per_cpu: p }).rank;
+        if (at(c, perCpu + more) < at(c, perCpu) - 1e-9) return false;
+        if (c > 1 && at(c - 1, perCpu) < at(c, perCpu) - 1e-9) return false;
+        // Continuous where the regimes meet: tasks (the new one included) at c and at n.
+        for (const x of [c, n]) {
+          const p = (x - 1) / n;
+          if (Math.abs(at(c, p + 1e-9) - at(c, Math.max(0, p - 1e-9))) > 1e-4) return false;
+        }
+        return true;
+      }),
+      { numRuns: 400 },
     );
   });
 

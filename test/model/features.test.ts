@@ -6,6 +6,7 @@ import {
   FEATURES,
   FEATURE_NAMES,
   PSI_FEATURES,
+  RAW_NAMES,
   featureIndex,
   featuresFromNamed,
   rawFeatures,
@@ -201,7 +202,7 @@ describe('the daemon\'s path to the features', () => {
   const assertSame = (sample: Sample): void => {
     const f = toFeatures(sample);
     assert.deepStrictEqual(f, referenceFeatures(sample));
-    assert.deepStrictEqual(Object.keys(f.named), FEATURE_NAMES); // the order history lines are written in
+    assert.deepStrictEqual(Object.keys(f.named), RAW_NAMES); // the order history lines are written in: the features, then the host facts
     assert.deepStrictEqual(rawFeatures(sample), referenceRaw(sample));
     assert.deepStrictEqual(featuresFromNamed(f.named), referenceFromNamed(f.named));
   };

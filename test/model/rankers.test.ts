@@ -7,7 +7,7 @@ import type { Sample } from '../../src/collectors/types.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
 import { ModelError } from '../../src/util/errors.js';
 import { backbone } from '../../src/model/backbone.js';
-import { FEATURE_NAMES } from '../../src/model/features.js';
+import { RAW_NAMES } from '../../src/model/features.js';
 import { parseModel, serializeModel, type ModelFile } from '../../src/model/model.js';
 import { defaultModelPath, describeModel, modelRanker, openRankers } from '../../src/model/rankers.js';
 import { captureLog, repoRoot, tempDir } from '../helpers.js';
@@ -55,7 +55,7 @@ describe('openRankers', () => {
       const result = ranker.rank(fullSample());
       assert.ok(result.rank >= 0 && result.rank <= 1000);
       assert.match(result.model, /^test#[0-9a-f]{8}$/);
-      assert.deepEqual(Object.keys(result.features ?? {}), FEATURE_NAMES);
+      assert.deepEqual(Object.keys(result.features ?? {}), RAW_NAMES);
       assert.equal(result.features?.['cpu_busy'], 0.5);
       assert.equal(result.features?.['cpus'], 4);
       assert.equal(result.features?.['gpu_util_max'], null);
@@ -270,7 +270,7 @@ describe('modelRanker', () => {
       const assertSame = (sample: Sample): void => {
         const result = ranker.rank(sample);
         assert.deepStrictEqual(result, referenceRank(model, sample)); // numbers by Object.is
-        assert.deepStrictEqual(Object.keys(result.features ?? {}), FEATURE_NAMES);
+        assert.deepStrictEqual(Object.keys(result.features ?? {}), RAW_NAMES);
       };
       for (const sample of samples) assertSame(sample);
       fc.assert(fc.property(anySample, assertSame), { numRuns: 1000 });

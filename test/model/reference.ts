@@ -5,7 +5,7 @@
 // joined both later.
 import type { Sample } from '../../src/collectors/types.js';
 import { backbone } from '../../src/model/backbone.js';
-import { FEATURES, FEATURE_NAMES, IDLE_VALUE, scaleValue, type Features, type RawLookup } from '../../src/model/features.js';
+import { FEATURES, FEATURE_NAMES, HOST_FACTS, IDLE_VALUE, scaleValue, type Features, type RawLookup } from '../../src/model/features.js';
 import type { Evaluation, LoadedModel, ModelInput } from '../../src/model/model.js';
 import { RANK_MAX, RANK_MIN, TIE_WEIGHT, type RankResult } from '../../src/model/rank.js';
 
@@ -25,6 +25,11 @@ function baseFeatures(sample: Sample): Record<string, number | null> {
       raw = undefined;
     }
     named[spec.name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
+  }
+  // The host facts (the cores) joined the record later, as the load tie-break did.
+  for (const fact of HOST_FACTS) {
+    const raw = fact.read(sample);
+    named[fact.name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
   }
   return named;
 }
@@ -47,6 +52,10 @@ export function referenceFromNamed(named: Readonly<Record<string, number | null 
   for (const spec of FEATURES) {
     const raw = spec.derive === undefined && Object.hasOwn(named, spec.name) ? named[spec.name] : undefined;
     out[spec.name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
+  }
+  for (const fact of HOST_FACTS) {
+    const raw = named[fact.name];
+    out[fact.name] = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
   }
   deriveInto(out);
   FEATURES.forEach((spec, i) => {
