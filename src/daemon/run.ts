@@ -15,7 +15,7 @@ import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
 import { collectGarbage } from '../util/gc.js';
 import { runIsolated } from '../util/exec.js';
-import { syslogGid } from '../util/trust.js';
+import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
 import { historyDirectoryProblems, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
 import { lsfEnvProblems, lsfLogdir } from './lsf-env.js';
@@ -256,6 +256,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   let inventory: Promise<void> | undefined;
   const onTick = (tick: Tick): void => {
     checkParent();
+    if (tick.seq === TREE_CHECK_AT) checkInstallation(log);
     if (tick.seq === SETTLE_AT) settleHeap();
     if (tick.seq === 1) {
       log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
@@ -358,6 +359,22 @@ const HISTORY_HOLD = 6;
 
 // The report at which start-up's garbage is collected (see settleHeap): 20 s in at the 10 s interval.
 const SETTLE_AT = 3;
+
+// The report after which the installed tree is checked: after the first, so that the
+// walk (a few thousand lstat calls) never delays it, and before SETTLE_AT, which
+// collects what the walk left.
+const TREE_CHECK_AT = 2;
+
+// Logs, once, every file of the running installation that a user other than root can
+// change (lavarank check and install refuse them too): Node loads the program's
+// modules from that tree, so such a file runs its owner's code as root at the next
+// start. The daemon goes on: it is already running what it loaded.
+function checkInstallation(log: Logger): void {
+  const root = packageRootOf(fileURLToPath(import.meta.url));
+  if (root === undefined) return;
+  const problems = treeProblems(root, 'lavarank installation');
+  if (problems.length > 0) log.error({ problems }, `the lavarank installation ${root} can be changed by users other than root, who could then run their code as root; make it root's: chown -R root ${root} && chmod -R go-w ${root}`);
+}
 
 // The metrics writer, unless metrics.textfile is unset or in a directory another
 // user can change (root creates a file there and renames it over the old one).

@@ -11,8 +11,8 @@
 // so what is then opened or executed by the resolved path is what was checked:
 // callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
 // descriptor) and execute the resolved path, never the given one.
-import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 import { errorCode } from './errors.js';
 
 export interface TrustOptions {
@@ -176,6 +176,100 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
 // offending path; an empty list means the file may be used.
 export function trustProblems(path: string, what: string, options: TrustOptions = {}): string[] {
   return checkTrust(path, what, options).problems;
+}
+
+// Options of treeProblems.
+export interface TreeOptions {
+  uid?: number; // as TrustOptions.uid
+  skip?: readonly string[]; // names of entries directly under root not walked; default ['.git']
+  limit?: number; // problems listed at most, the rest counted in one more; default 10
+  maxEntries?: number; // entries looked at, at most; default 200 000
+}
+
+// Why the installed program tree at root cannot be trusted: root as a directory
+// (checkTrust, so every directory above it too), then every directory and file below
+// it, by lstat without following links, owned by root (or uid) and not writable by
+// group or others. Node loads any file of dist/ and node_modules/ the program
+// imports, so one file that another user can write runs their code as root. A link
+// whose target is outside the tree has that target checked as a path. .git is
+// skipped: nothing runs from it.
+export function treeProblems(root: string, what: string, options: TreeOptions = {}): string[] {
+  const uid = options.uid ?? process.geteuid?.() ?? 0;
+  const limit = options.limit ?? 10;
+  const maxEntries = options.maxEntries ?? 200_000;
+  const skip = new Set(options.skip ?? ['.git']);
+  const verdict = checkTrust(root, what, { uid, directory: true });
+  if (verdict.real === undefined || verdict.problems.length > 0) return verdict.problems;
+  const top = verdict.real;
+  const problems: string[] = [];
+  let more = 0;
+  const add = (problem: string): void => {
+    if (problems.length < limit) problems.push(problem);
+    else more++;
+  };
+  const inside = (path: string): boolean => path === top || path.startsWith(top.endsWith(sep) ? top : top + sep);
+  const pending = [top];
+  let seen = 0;
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (err) {
+      add(`${what}: ${dir} cannot be listed: ${errorCode(err) ?? String(err)}`);
+      continue;
+    }
+    for (const name of names) {
+      if (dir === top && skip.has(name)) continue;
+      if (++seen > maxEntries) {
+        add(`${what} ${top} has more than ${maxEntries} entries; the rest were not checked`);
+        return more > 0 ? [...problems, `and ${more} more`] : problems;
+      }
+      const path = join(dir, name);
+      let st: Stats;
+      try {
+        st = lstatSync(path);
+      } catch (err) {
+        if (errorCode(err) !== 'ENOENT') add(`${what}: ${path} cannot be read: ${errorCode(err) ?? String(err)}`);
+        continue;
+      }
+      if (st.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = realpathSync(path);
+        } catch {
+          continue; // a dangling link loads nothing
+        }
+        if (!inside(target)) for (const problem of trustProblems(path, `${what} (a link out of ${top})`, { uid, directory: statIsDirectory(target) })) add(problem);
+        continue;
+      }
+      if (!ownerOk(st, uid)) add(`${what} ${path} is owned by uid ${st.uid}; it must be owned by root (chown -R root ${top})`);
+      else if ((st.mode & 0o022) !== 0) add(`${what} ${path} has mode ${describeMode(st)}, writable by group or others; run: chmod -R go-w ${top}`);
+      if (st.isDirectory()) pending.push(path);
+    }
+  }
+  return more > 0 ? [...problems, `and ${more} more`] : problems;
+}
+
+function statIsDirectory(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+// The root of the package a program file belongs to: the nearest directory above it
+// with a package.json (dist/src/cli.js is three levels down), or undefined.
+export function packageRootOf(program: string): string | undefined {
+  let dir = dirname(resolve(program));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+  return undefined;
 }
 
 // Why root must not create or append files in dir (the log's, the history's):

@@ -45,6 +45,7 @@ export interface StartOptions {
   // faults only a non-root process meets (EACCES); its directory and pipe become its own.
   user?: { uid: number; gid: number };
   cwd?: string; // the directory LIM leaves the elim in; default /tmp, as OpenLava 4.0's LIM
+  cli?: string; // the program to run; default this build's dist/src/cli.js
 }
 
 // Creates a FIFO and returns its path.
@@ -136,7 +137,7 @@ export function startElim(options: StartOptions = {}): Elim {
     for (const w of waiters.splice(0)) w();
   });
   const out = openSync(fifo, constants.O_WRONLY);
-  const args = [cliPath, 'run', '--config', configPath, ...(options.args ?? [])];
+  const args = [options.cli ?? cliPath, 'run', '--config', configPath, ...(options.args ?? [])];
   if (options.testInterval !== null) args.push('--test-interval', String(options.testInterval ?? 0.3));
   // The flags the installed wrapper passes, so the tests run what LIM runs.
   let node = [process.execPath, ...DAEMON_NODE_FLAGS, ...(options.nodeArgs ?? []), ...args];

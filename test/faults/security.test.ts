@@ -5,7 +5,7 @@
 // process), so the kernel's own permission checks apply to it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,7 +15,7 @@ import { setupLogging } from '../../src/daemon/log.js';
 import { checkGpuProgram } from '../../src/daemon/sampler.js';
 import { loadModel, serializeModel } from '../../src/model/model.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
-import { captureLog, cliPath, plantLink, tempDir, writeWithMode } from '../helpers.js';
+import { captureLog, cliPath, plantLink, repoRoot, tempDir, writeWithMode } from '../helpers.js';
 import { randomModelFile } from '../model/helpers.js';
 import { assertStopsOnSigterm, startElim } from '../e2e/harness.js';
 import { ATTACKER, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerSwap, sleep } from './helpers.js';
@@ -154,6 +154,54 @@ describe('a symbolic link planted at the log path', () => {
       setup.fatalNow('uncaught exception; exiting', new Error('boom'));
       assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
     } finally {
+      cleanup();
+    }
+  });
+});
+
+// A copy of this build as an administrator installs it (chmod -R go-w), whatever the
+// umask of the clone it comes from.
+function installedCopy(dir: string): string {
+  const pkg = join(dir, 'lavarank');
+  mkdirSync(pkg, { mode: 0o755 });
+  for (const part of ['package.json', 'models', 'node_modules', 'dist/src']) cpSync(join(repoRoot, part), join(pkg, part), { recursive: true });
+  const walk = (path: string): void => {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) return;
+    chmodSync(path, st.mode & 0o7755);
+    if (st.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  walk(pkg);
+  return pkg;
+}
+
+describe('an installation another user can change', () => {
+  it('is named in the log once the first report is out, with the module they could change and the fix; reports go on', async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    const pkg = installedCopy(dir);
+    const module = join(pkg, 'node_modules', 'yaml', 'package.json');
+    chmodSync(module, 0o664);
+    const elim = startElim({ cli: join(pkg, 'dist', 'src', 'cli.js') });
+    try {
+      await elim.waitForReports(3);
+      const line = await elim.waitForLog((r) => r['level'] === 'error' && /installation/.test(String(r['msg'])));
+      assert.match(String(line['msg']), new RegExp(`^the lavarank installation ${pkg} can be changed by users other than root, who could then run their code as root; make it root's: chown -R root ${pkg} && chmod -R go-w ${pkg}`));
+      assert.deepEqual(line['problems'], [`lavarank installation ${module} has mode 0664, writable by group or others; run: chmod -R go-w ${pkg}`]);
+      await assertStopsOnSigterm(elim);
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('is not mentioned when it is root\'s alone', async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    const elim = startElim({ cli: join(installedCopy(dir), 'dist', 'src', 'cli.js') });
+    try {
+      await elim.waitForReports(4);
+      assert.deepEqual(elim.log().filter((r) => /installation/.test(String(r['msg']))), []);
+    } finally {
+      await elim.cleanup();
       cleanup();
     }
   });

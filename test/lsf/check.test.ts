@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkLsf, parseLsfConf, type Finding, type LsfCheckInput } from '../../src/lsf/check.js';
@@ -175,6 +175,28 @@ describe('checkLsf', () => {
       assert.equal(find((await checkLsf(input(t))).findings, /runs .*cli\.js, not this build/)?.severity, 'error');
       installWrapper(t, join(t.root, 'no-node'));
       assert.equal(find((await checkLsf(input(t))).findings, /runs Node .*no-node, which does not work here/)?.severity, 'critical');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('names a module of the wrapper\'s installation that others could change', async () => {
+    const t = lsfTree('capture');
+    try {
+      const pkg = join(t.root, 'lavarank');
+      mkdirSync(join(pkg, 'dist', 'src'), { recursive: true, mode: 0o755 });
+      mkdirSync(join(pkg, 'node_modules', 'pino'), { recursive: true, mode: 0o755 });
+      writeFileSync(join(pkg, 'package.json'), '{"name":"lavarank"}\n', { mode: 0o644 });
+      const program = join(pkg, 'dist', 'src', 'cli.js');
+      writeFileSync(program, '', { mode: 0o644 });
+      const module = join(pkg, 'node_modules', 'pino', 'pino.js');
+      writeFileSync(module, '', { mode: 0o644 });
+      installWrapper(t, process.execPath, program);
+      assert.equal(find((await checkLsf(input(t))).findings, /installation/), undefined);
+      chmodSync(module, 0o666);
+      const found = find((await checkLsf(input(t))).findings, /installation/);
+      assert.equal(found?.severity, 'error');
+      assert.equal(found?.message, `the elim's installation ${module} has mode 0666, writable by group or others; run: chmod -R go-w ${pkg}`);
     } finally {
       t.cleanup();
     }

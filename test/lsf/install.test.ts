@@ -526,6 +526,22 @@ test('files and directories others could change are refused, naming the fix', as
   assert.match(p.err, /lavarank program .*cli\.js has mode 0666/);
 });
 
+test('a program whose package holds a module others could change is refused, naming the module and the fix', async () => {
+  const t = tree('fresh');
+  // The stand-in program as the root of a package: its node_modules are imported by it, as root.
+  writeFileSync(join(t.root, 'package.json'), '{"name":"lavarank"}\n', { mode: 0o644 });
+  mkdirSync(join(t.root, 'node_modules', 'pino'), { recursive: true, mode: 0o755 });
+  const module = join(t.root, 'node_modules', 'pino', 'pino.js');
+  writeFileSync(module, '', { mode: 0o644 });
+  chmodSync(module, 0o664);
+  const r = await install(t);
+  assert.equal(r.code, 1);
+  assert.match(r.err, new RegExp(`lavarank installation ${module.replace(/[.]/g, '\\.')} has mode 0664, writable by group or others; run: chmod -R go-w ${t.root}`));
+  assert.equal(existsSync(t.elim), false);
+  chmodSync(module, 0o644);
+  assert.equal((await install(t)).code, 0);
+});
+
 test('--merge-conf refuses configuration files others could change, or a link in a directory they can write, before writing anything', async () => {
   const t = tree('fresh');
   chmodSync(t.queues, 0o666);

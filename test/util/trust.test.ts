@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkTrust, directoryProblems, openTrusted, syslogGid, trustProblems } from '../../src/util/trust.js';
+import { checkTrust, directoryProblems, openTrusted, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
 import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -290,6 +290,100 @@ describe('directoryProblems', () => {
       const problems = directoryProblems(link, 'history directory');
       assert.ok(problems.some((p) => /directory .*theirs above history directory .* is owned by uid 1234/.test(p)), problems.join('\n'));
       assert.ok(problems.some((p) => /symbolic link .*theirs\/history .* is owned by uid 1234/.test(p)), problems.join('\n'));
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+// An installed package as npm and the build leave it: dist/src/cli.js, node_modules
+// with a module and a .bin link into it, and a .git nothing runs from.
+function packageTree(dir: string): string {
+  const pkg = join(dir, 'lavarank');
+  for (const d of ['dist/src', 'node_modules/pino/lib', 'node_modules/.bin', '.git/objects']) mkdirSync(join(pkg, d), { recursive: true, mode: 0o755 });
+  writeFileSync(join(pkg, 'package.json'), '{"name":"lavarank"}\n', { mode: 0o644 });
+  writeFileSync(join(pkg, 'dist/src/cli.js'), '', { mode: 0o644 });
+  writeFileSync(join(pkg, 'node_modules/pino/lib/tools.js'), '', { mode: 0o644 });
+  symlinkSync('../pino/lib/tools.js', join(pkg, 'node_modules/.bin/pino'));
+  return pkg;
+}
+
+describe('treeProblems', () => {
+  it('accepts a tree of root\'s files and directories, links inside it included, and finds its root from the program', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      assert.equal(packageRootOf(join(pkg, 'dist/src/cli.js')), pkg);
+      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), []);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('names a group-writable module deep in node_modules, and a writable directory, with the fix', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      chmodSync(join(pkg, 'node_modules/pino/lib/tools.js'), 0o664);
+      chmodSync(join(pkg, 'dist/src'), 0o777);
+      const problems = treeProblems(pkg, 'lavarank installation');
+      assert.deepEqual(problems.sort(), [
+        `lavarank installation ${join(pkg, 'dist/src')} has mode 0777, writable by group or others; run: chmod -R go-w ${pkg}`,
+        `lavarank installation ${join(pkg, 'node_modules/pino/lib/tools.js')} has mode 0664, writable by group or others; run: chmod -R go-w ${pkg}`,
+      ]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('names a file another user owns', { skip: root ? false : 'needs root to chown' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      chownSync(join(pkg, 'node_modules/pino/lib/tools.js'), 1234, 1234);
+      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [
+        `lavarank installation ${join(pkg, 'node_modules/pino/lib/tools.js')} is owned by uid 1234; it must be owned by root (chown -R root ${pkg})`,
+      ]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('checks the target of a link that leads out of the tree, and skips .git', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      const theirs = writeWithMode(join(dir, 'theirs.js'), '', 0o666);
+      symlinkSync(theirs, join(pkg, 'node_modules/pino/index.js'));
+      writeWithMode(join(pkg, '.git/objects/pack'), '', 0o666);
+      const problems = treeProblems(pkg, 'lavarank installation');
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.match(problems[0]!, new RegExp(`^lavarank installation \\(a link out of ${pkg}\\) .*${theirs} has mode 0666`));
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('lists at most `limit` problems and counts the rest', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      for (let i = 0; i < 5; i++) writeWithMode(join(pkg, 'dist/src', `m${i}.js`), '', 0o646);
+      const problems = treeProblems(pkg, 'lavarank installation', { limit: 3 });
+      assert.equal(problems.length, 4);
+      assert.equal(problems[3], 'and 2 more');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses the tree when its root or a directory above it is not root\'s alone, without walking it', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      chmodSync(pkg, 0o775);
+      writeWithMode(join(pkg, 'dist/src/x.js'), '', 0o666);
+      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [`lavarank installation ${pkg} has mode 0775, writable by group or others; run: chmod go-w ${pkg}`]);
     } finally {
       cleanup();
     }
