@@ -5,6 +5,7 @@
 // collector never reads half of it, and written asynchronously: a slow or hung
 // disk delays only the metrics (a tick is skipped while a write is pending),
 // never a report.
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { CollectorName } from '../collectors/types.js';
@@ -78,7 +79,7 @@ export function formatMetrics(s: MetricsSnapshot): string {
   const lines = [
     ...family('lavarank_rank', 'gauge', 'The rank last reported to LIM: predicted slowdown in percent of a job started on this host now.', [[{ resource: s.resource }, tick.rank]]),
     ...family('lavarank_report_state', 'gauge', 'How the last rank was found: ok (sampled), held (sample failed, last good rank), pessimistic.', STATES.map((st) => [{ state: st }, tick.state === st ? 1 : 0] as const)),
-    ...family('lavarank_feature', 'gauge', "Each model input's raw value (before scaling) in the last good sample; absent when unavailable.", features.map(([name, v]) => [{ feature: name }, v] as const)),
+    ...family('lavarank_feature', 'gauge', "Each raw value the model reads (its inputs before scaling, and the host's cores) in the last good sample; absent when unavailable.", features.map(([name, v]) => [{ feature: name }, v] as const)),
     ...family('lavarank_model_info', 'gauge', 'The model that ranks this host (1).', s.model === undefined ? [] : [[{ model: s.model }, 1]]),
     ...family('lavarank_build_info', 'gauge', 'The lavarank version and Node.js running the elim (1).', [[{ version: s.version, node: process.version }, 1]]),
     ...family('lavarank_sample_duration_seconds', 'gauge', 'Time the last tick took to sample the host, rank it and write the report.', [[{}, tick.durationMs / 1000]]),
@@ -93,6 +94,8 @@ export function formatMetrics(s: MetricsSnapshot): string {
   ];
   return `${lines.join('\n')}\n`;
 }
+
+const probeDirectory = (dir: string): Promise<unknown> => stat(dir);
 
 // Keeps the counters and writes the file after each tick.
 export class MetricsWriter {
@@ -111,6 +114,9 @@ export class MetricsWriter {
       // Why root must not write in the file's directory, asked before every write: one
       // still to be made when the daemon started may be someone else's by now.
       directoryProblems?: (dir: string) => string[];
+      // Reaches the directory off the event loop before that synchronous check; default
+      // an asynchronous stat.
+      probe?: (dir: string) => Promise<unknown>;
     },
   ) {}
 
@@ -129,8 +135,22 @@ export class MetricsWriter {
     const text = formatMetrics({ resource: this.options.resource, version: this.options.version, tick, model: this.model, counters: { ...c }, collectors });
     const { path, log } = this.options;
     const write = this.options.write ?? replaceFileAsync;
-    const refusal = this.options.directoryProblems?.(dirname(path)) ?? [];
-    const attempt = refusal.length > 0 ? Promise.reject(new Error(refusal.join('; '))) : write(path, text);
+    const dir = dirname(path);
+    const check = this.options.directoryProblems;
+    // The check walks the directory's path with lstat, on the event loop; a textfile
+    // directory on a hung NFS server would stop the reports with it. Reached first off
+    // the loop (the stat waits in libuv's pool, and the next ticks are skipped while it
+    // does), the check then meets the attributes the kernel has just read.
+    const attempt =
+      check === undefined
+        ? write(path, text)
+        : (this.options.probe ?? probeDirectory)(dir)
+            .catch(() => undefined) // missing or unreadable: the check and the write say why
+            .then(() => {
+              const refusal = check(dir);
+              if (refusal.length > 0) throw new Error(refusal.join('; '));
+              return write(path, text);
+            });
     this.pending = attempt.then(
       () => {
         if (this.failing) log.info({ path }, 'metrics file writable again');

@@ -205,6 +205,34 @@ describe('MetricsWriter and its directory', () => {
   });
 });
 
+describe('MetricsWriter on a directory that does not answer', () => {
+  it('never asks about it on the event loop before reaching it off the loop, and skips the ticks while it waits', async () => {
+    const asked: string[] = [];
+    let reach: (() => void) | undefined;
+    const written: string[] = [];
+    const texts: string[] = [];
+    const writer = new MetricsWriter({
+      path: '/nfs/textfile/lavarank.prom',
+      resource: 'rank',
+      version: 'v',
+      log: captureLog().log,
+      directoryProblems: (at) => (asked.push(at), []),
+      probe: () => (reach === undefined ? new Promise<void>((resolve) => (reach = resolve)) : Promise.resolve()), // a hung NFS server, until reach()
+      write: async (p, text) => void (written.push(p), texts.push(text)),
+    });
+    for (let i = 0; i < 3; i++) writer.update(tick(), {});
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(asked, []); // the synchronous walk waits for the probe
+    assert.deepEqual(written, []);
+    reach?.();
+    await settle(writer);
+    assert.deepEqual([asked, written], [['/nfs/textfile'], ['/nfs/textfile/lavarank.prom']]);
+    writer.update(tick(), {});
+    await settle(writer);
+    assert.match(texts.at(-1) ?? '', /^lavarank_metrics_skipped_total 2$/m); // the two ticks that met the wait
+  });
+});
+
 describe('the elim with metrics.textfile', () => {
   it('writes the metrics file as it reports', async () => {
     const { dir, cleanup } = tempDir();
