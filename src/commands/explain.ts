@@ -46,6 +46,7 @@ export interface Explanation {
   tie: number; // what the load tie-break added (at most TIE_WEIGHT, src/model/rank.ts)
   typed: TypedRanks; // CPU-bound, memory-bound, io-bound jobs
   link: number; // what the busiest network link adds to the backbone's rank (an assumed weight)
+  cores: number | null; // the cores the online CPUs make, where fewer than the CPUs (SMT); else null
   outside: OutsideInput[]; // where the correction is never below 0
   idleRank: number; // the rank with every feature at its idle value
   features: FeatureExplanation[]; // largest contribution (in absolute value) first
@@ -76,7 +77,7 @@ export function explainFeatures(model: LoadedModel, f: Pick<Features, 'values' |
   const outside = e.outside.map((name): OutsideInput => ({ name, raw: f.named[name] ?? null, min: ranges.get(name)?.min ?? null, max: ranges.get(name)?.max ?? null }));
   const idle = model.predict({ values: f.values.map(() => IDLE_VALUE), named: {} });
   const link = NET_WEIGHT * e.backbone.net;
-  return { model: model.id, rank: e.rank, backbone: e.backbone.rank, correction: e.correction, tie: e.tie, typed: e.typed, link, outside, idleRank: idle, features };
+  return { model: model.id, rank: e.rank, backbone: e.backbone.rank, correction: e.correction, tie: e.tie, typed: e.typed, link, cores: e.backbone.parts.cores, outside, idleRank: idle, features };
 }
 
 function formatRaw(value: number | null, unit: FeatureUnit): string {
@@ -124,7 +125,7 @@ export function formatExplanation(e: Explanation): string {
     `${e.host.slice(0, 30)}  ${when}  model ${e.model}`.slice(0, 80),
     `rank ${e.rank.toFixed(0)}: a job started now should take ${(1 + e.rank / 100).toFixed(2)} times as long as on an idle host`.slice(0, 80),
     `= backbone ${e.backbone.toFixed(0)} ${e.correction < -0.5 ? '-' : '+'} network ${Math.abs(Math.round(e.correction))}; ${outside}`.slice(0, 80),
-    `by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}${e.link >= 0.5 ? `; busiest link +${e.link.toFixed(0)}` : ''}`.slice(0, 80),
+    `by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}${e.cores === null ? '' : `; SMT, ${e.cores} cores`}${e.link >= 0.5 ? `; busiest link +${e.link.toFixed(0)}` : ''}`.slice(0, 80),
     `feature            value            scaled  adds  (every feature idle: rank ${e.idleRank.toFixed(0)})`,
   ];
   const broken = Object.keys(e.failures);

@@ -57,6 +57,17 @@ describe('explainFeatures', () => {
     assert.equal(e.model, model.id);
   });
 
+  it('says the cores of an SMT host, on the screen and in the JSON, and nothing of them on a host of one thread per core', () => {
+    const smt = fullSample({ busy: 1, runnablePerCpu: 1, ncpu: 8 });
+    smt.load = { ...smt.load!, cores: 4 };
+    const e = explanation(smt);
+    assert.equal(e.cores, 4);
+    assert.match(formatExplanation(e).split('\n')[3] ?? '', /^by job type: .*; SMT, 4 cores/);
+    const plain = explanation(fullSample({ busy: 1, runnablePerCpu: 1, ncpu: 8 }));
+    assert.equal(plain.cores, null);
+    assert.doesNotMatch(formatExplanation(plain), /SMT/);
+  });
+
   it('never shows a present load or memory stall as lowering the rank: idle is 0, not an estimate from the other inputs', () => {
     const model = loadModel(defaultModelPath(), { trust: false });
     const f = toFeatures(fullSample({ busy: 1, runnablePerCpu: 2, ncpu: 2 }));
