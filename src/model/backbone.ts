@@ -88,7 +88,10 @@ export const SMT_YIELD = 0.25;
 // to be one that shares a core.
 export function smtCapacity(x: number, n: number, c: number): number {
   if (!(c < n)) return Math.min(x, n);
-  const perExtraThread = (SMT_YIELD * c) / (n - c);
+  // The cores that have a second thread are at most c and at most the n - c extra
+  // threads: where only some cores show siblings (some offline, a hybrid CPU), each
+  // of those gives SMT_YIELD, never more, so the capacity stays below n.
+  const perExtraThread = (SMT_YIELD * Math.min(c, n - c)) / (n - c);
   return Math.min(x, c) + perExtraThread * Math.min(Math.max(0, x - c), n - c);
 }
 

@@ -208,10 +208,13 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
     else more++;
   };
   const inside = (path: string): boolean => path === top || path.startsWith(top.endsWith(sep) ? top : top + sep);
-  const pending = [top];
+  // Directories walked, by real path: a link to a directory out of the tree has that
+  // directory walked too (Node loads what is below it), once, whatever links lead there.
+  const walked = new Set<string>([top]);
+  const pending: Array<[string, string]> = [[top, top]]; // a directory, and the walked root it is under
   let seen = 0;
   while (pending.length > 0) {
-    const dir = pending.pop()!;
+    const [dir, base] = pending.pop()!;
     let names: string[];
     try {
       names = readdirSync(dir);
@@ -237,15 +240,31 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
         let target: string;
         try {
           target = realpathSync(path);
-        } catch {
-          continue; // a dangling link loads nothing
+        } catch (err) {
+          // A link to nothing yet loads what whoever can make its target puts there.
+          if (errorCode(err) === 'ENOENT') {
+            let text = '';
+            try {
+              text = readlinkSync(path);
+            } catch {
+              // gone meanwhile
+            }
+            if (!inside(resolve(dirname(path), text))) add(`${what} ${path} is a link to ${text}, which does not exist: whoever can create it there runs their code as root; remove the link`);
+          }
+          continue;
         }
-        if (!inside(target)) for (const problem of trustProblems(path, `${what} (a link out of ${top})`, { uid, directory: statIsDirectory(target) })) add(problem);
+        if (inside(target)) continue; // walked as part of the tree
+        const isDir = statIsDirectory(target);
+        for (const problem of trustProblems(path, `${what} (a link out of ${top})`, { uid, directory: isDir })) add(problem);
+        if (isDir && !walked.has(target)) {
+          walked.add(target);
+          pending.push([target, target]);
+        }
         continue;
       }
-      if (!ownerOk(st, uid)) add(`${what} ${path} is owned by uid ${st.uid}; it must be owned by root (chown -R root ${top})`);
-      else if ((st.mode & 0o022) !== 0) add(`${what} ${path} has mode ${describeMode(st)}, writable by group or others; run: chmod -R go-w ${top}`);
-      if (st.isDirectory()) pending.push(path);
+      if (!ownerOk(st, uid)) add(`${what} ${path} is owned by uid ${st.uid}; it must be owned by root (chown -R root ${base})`);
+      else if ((st.mode & 0o022) !== 0) add(`${what} ${path} has mode ${describeMode(st)}, writable by group or others; run: chmod -R go-w ${base}`);
+      if (st.isDirectory()) pending.push([path, base]);
     }
   }
   return more > 0 ? [...problems, `and ${more} more`] : problems;
@@ -261,8 +280,17 @@ function statIsDirectory(path: string): boolean {
 
 // The root of the package a program file belongs to: the nearest directory above it
 // with a package.json (dist/src/cli.js is three levels down), or undefined.
+// The program's links are resolved first, as Node resolves its main module's: an npm -g
+// bin link (/usr/bin/lavarank -> ../lib/node_modules/lavarank/dist/src/cli.js) names
+// the package the modules are loaded from, not /usr/bin.
 export function packageRootOf(program: string): string | undefined {
-  let dir = dirname(resolve(program));
+  let real: string;
+  try {
+    real = realpathSync(program);
+  } catch {
+    real = resolve(program);
+  }
+  let dir = dirname(real);
   for (let i = 0; i < 6; i++) {
     if (existsSync(join(dir, 'package.json'))) return dir;
     const up = dirname(dir);

@@ -179,6 +179,21 @@ describe('backbone', () => {
     assert.equal(smtCapacity(500, 128, 32), smtCapacity(128, 128, 32));
   });
 
+  it('never gives more than a CPU a task, where only some cores have a sibling online (a hybrid CPU, siblings taken offline)', () => {
+    // 32 cores, one of them with its sibling online: 33 CPUs, at most 32 + SMT_YIELD cores' worth.
+    assert.ok(Math.abs(smtCapacity(33, 33, 32) - (32 + SMT_YIELD)) < 1e-9);
+    // 8 cores with 2 threads and 8 with 1 (i9-12900K): 8 × (1 + SMT_YIELD) + 8.
+    assert.ok(Math.abs(smtCapacity(24, 24, 16) - (8 * (1 + SMT_YIELD) + 8)) < 1e-9);
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 256 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 600, noNaN: true }), (n, f, x) => {
+        const c = Math.max(1, Math.min(n - 1, Math.round(f * n)));
+        // Knowing the cores never makes a host look faster than counting its threads as CPUs.
+        return smtCapacity(x, n, c) <= Math.min(x, n) + 1e-9 && backbone({ cpus: n, cores: c, runnable_per_cpu: x / n, load1_per_cpu: x / n }).rank >= backbone({ cpus: n, runnable_per_cpu: x / n, load1_per_cpu: x / n }).rank - 1e-9;
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('counts every CPU as a core when the core count is missing, unusable, or not fewer than the CPUs', () => {
     const plain = backbone(cpuHost(16, 15));
     for (const cores of [undefined, null, 16, 32, 0, 0.5, -4, Number.NaN, Number.POSITIVE_INFINITY]) {

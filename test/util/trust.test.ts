@@ -364,6 +364,49 @@ describe('treeProblems', () => {
     }
   });
 
+  it('walks a directory a link leads to out of the tree: Node loads the modules below it', { skip: root ? false : 'needs root to chown' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      const shared = join(dir, 'shared/yaml');
+      mkdirSync(join(shared, 'dist'), { recursive: true, mode: 0o755 });
+      writeFileSync(join(shared, 'dist/index.js'), '', { mode: 0o644 });
+      chownSync(join(shared, 'dist/index.js'), 1234, 1234);
+      symlinkSync(shared, join(pkg, 'node_modules/yaml'));
+      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [
+        `lavarank installation ${join(shared, 'dist/index.js')} is owned by uid 1234; it must be owned by root (chown -R root ${shared})`,
+      ]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('names a link out of the tree to nothing yet: whoever can make its target chooses what Node loads', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      symlinkSync(join(dir, 'not-yet/index.js'), join(pkg, 'node_modules/pino/index.js'));
+      symlinkSync('../missing.js', join(pkg, 'node_modules/pino/inside.js')); // into the tree: root's to make
+      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [
+        `lavarank installation ${join(pkg, 'node_modules/pino/index.js')} is a link to ${join(dir, 'not-yet/index.js')}, which does not exist: whoever can create it there runs their code as root; remove the link`,
+      ]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('finds the package of a program named through a link, as Node resolves its main module (an npm -g bin link)', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      mkdirSync(join(dir, 'bin'), { mode: 0o755 });
+      symlinkSync(join(pkg, 'dist/src/cli.js'), join(dir, 'bin/lavarank'));
+      assert.equal(packageRootOf(join(dir, 'bin/lavarank')), pkg);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('lists at most `limit` problems and counts the rest', () => {
     const { dir, cleanup } = tempDir();
     try {
