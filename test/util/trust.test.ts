@@ -407,6 +407,18 @@ describe('treeProblems', () => {
     }
   });
 
+  it('stops after maxEntries entries and says the rest was not checked', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      for (let i = 0; i < 20; i++) writeFileSync(join(pkg, 'dist/src', `m${i}.js`), '', { mode: 0o644 });
+      assert.deepEqual(treeProblems(pkg, 'lavarank installation', { maxEntries: 10 }), [`lavarank installation ${pkg} has more than 10 entries; the rest were not checked`]);
+      assert.deepEqual(treeProblems(pkg, 'lavarank installation', { maxEntries: 100 }), []);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('lists at most `limit` problems and counts the rest', () => {
     const { dir, cleanup } = tempDir();
     try {
