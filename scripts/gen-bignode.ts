@@ -6,7 +6,7 @@
 // for a reader that keeps its files open as lavarank keeps procfs's.
 //
 //   node dist/scripts/gen-bignode.js --out DIR [--cpus 128] [--disks 64] [--partitions 4]
-//                                              [--loops 16] [--nics 8]
+//                                              [--loops 16] [--nics 8] [--threads-per-core 2]
 //
 // Formats follow the kernel's printf strings: fs/proc/stat.c, block/genhd.c
 // (diskstats_show), net/core/net-procfs.c (dev_seq_printf_stats), kernel/sched/psi.c.
@@ -22,6 +22,7 @@ export interface BigNodeSpec {
   partitions: number; // per disk: nvme<i>n1p1..pN
   loops: number; // loop0..loopN-1 (virtual)
   nics: number; // physical interfaces ens<i>f0 at 25 Gb/s, besides lo and docker0
+  threadsPerCore?: number; // SMT threads per core in sysfs topology (x86's numbering); default 2 where it divides cpus, else 1
 }
 
 // The node of issue 16: 128 CPUs, 64 NVMe namespaces with 4 partitions each, 16 loop devices, 8 NICs.
@@ -236,6 +237,14 @@ export function generateBigNode(dir: string, spec: BigNodeSpec): BigNodeRoots {
     writeFileSync(path, text);
   };
   file(join(sys, 'devices/system/cpu/online'), `${spec.cpus === 1 ? '0' : `0-${spec.cpus - 1}`}\n`);
+  // Core k holds CPUs k, k + cores, ...: what a two-socket x86 node's sysfs says.
+  const threads = spec.threadsPerCore ?? (spec.cpus % 2 === 0 ? 2 : 1);
+  if (!(Number.isInteger(threads) && threads >= 1 && spec.cpus % threads === 0)) throw new RangeError(`threadsPerCore: expected a whole number that divides ${spec.cpus}, received ${threads}`);
+  const cores = spec.cpus / threads;
+  for (let c = 0; c < spec.cpus; c++) {
+    const siblings = Array.from({ length: threads }, (_, t) => (c % cores) + t * cores).join(',');
+    file(join(sys, 'devices/system/cpu', `cpu${c}`, 'topology/core_cpus_list'), `${siblings}\n`);
+  }
   for (let l = 0; l < spec.loops; l++) file(join(sys, 'block', `loop${l}`, 'removable'), '0\n');
   for (let d = 0; d < spec.disks; d++) {
     const disk = `nvme${d}n1`;
@@ -269,6 +278,7 @@ function main(): void {
       partitions: { type: 'string' },
       loops: { type: 'string' },
       nics: { type: 'string' },
+      'threads-per-core': { type: 'string' },
     },
   });
   if (values.out === undefined) throw new RangeError('--out DIR is required');
@@ -278,6 +288,7 @@ function main(): void {
     partitions: positive('partitions', values.partitions, BIG_NODE.partitions),
     loops: positive('loops', values.loops, BIG_NODE.loops),
     nics: positive('nics', values.nics, BIG_NODE.nics),
+    ...(values['threads-per-core'] === undefined ? {} : { threadsPerCore: positive('threads-per-core', values['threads-per-core'], 1) }),
   };
   if (spec.cpus < 1) throw new RangeError('--cpus: at least 1');
   const roots = generateBigNode(values.out, spec);

@@ -41,6 +41,7 @@ describe('gen-bignode', () => {
       assert.equal(s.cpu?.online, 6);
       assert.ok(s.cpu !== undefined && s.cpu.busy > 0 && s.cpu.busy < 1, JSON.stringify(s.cpu));
       assert.equal(s.load?.online, 6);
+      assert.equal(s.load?.cores, 3); // two threads a core, as a big x86 node's sysfs says
       assert.deepEqual(s.disk?.devices?.map((d) => d.name), ['nvme0n1', 'nvme1n1', 'nvme2n1']);
       assert.ok((s.disk?.writeBytesPerSec ?? 0) > 0);
       assert.deepEqual(s.network?.interfaces?.map((i) => [i.name, i.speedBitsPerSec]), [['ens0f0', 25e9], ['ens0f1', 25e9]]);
