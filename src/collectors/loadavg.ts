@@ -87,25 +87,41 @@ function cpuNumbers(text: string): number[] {
 
 // How many cores the online CPUs make: the distinct lists of CPUs that share a core
 // (each CPU's topology/core_cpus_list, thread_siblings_list before Linux 5.7; "0,64"
-// or "0-1" for a thread with a sibling, "0" for a core of its own). Undefined when a
-// list is missing or unreadable (an old kernel, a container without /sys, a fake root)
-// or when the count is not between 1 and the online CPUs: then no CPU counts as a
-// thread of a shared core.
-export function countCores(siblingLists: readonly (string | undefined)[], online: number): number | undefined {
+// or "0-1" for a thread with a sibling, "0" for a core of its own), lists[i] being
+// CPU cpus[i]'s. Undefined when a list is missing or unreadable (an old kernel, a
+// container without /sys, a fake root), is not a CPU list or leaves out its own CPU,
+// or when the count is not between 1 and the online CPUs, or says more than
+// MAX_THREADS_PER_CORE threads a core: then no CPU counts as a thread of a shared core.
+export function countCores(lists: readonly (string | undefined)[], cpus: readonly number[]): number | undefined {
+  if (lists.length !== cpus.length) return undefined;
   const cores = new Set<string>();
-  for (const list of siblingLists) {
+  for (let i = 0; i < lists.length; i++) {
+    const list = lists[i];
     if (list === undefined) return undefined;
-    const text = list.trim();
-    if (text === '' || !/^[0-9,-]+$/.test(text)) return undefined;
-    cores.add(text);
+    let siblings: number[];
+    try {
+      parseCpuList(list); // a CPU list, of a bounded size, or a throw
+      siblings = cpuNumbers(list);
+    } catch {
+      return undefined;
+    }
+    if (!siblings.includes(cpus[i]!)) return undefined;
+    cores.add(siblings.join(','));
   }
-  return cores.size >= 1 && cores.size <= online ? cores.size : undefined;
+  const online = cpus.length;
+  return cores.size >= 1 && cores.size <= online && online <= MAX_THREADS_PER_CORE * cores.size ? cores.size : undefined;
 }
+
+// No processor runs more threads a core than POWER's SMT8. A topology that says more (a
+// hypervisor that puts every vCPU in one core) is not believed: the rank would treat
+// a 128-CPU guest as one core and rank it full under two tasks.
+const MAX_THREADS_PER_CORE = 8;
 
 // Reads the cores of the online CPUs from sysfs, once per change of the online list:
 // a few small files per CPU, never on a report whose CPU set is unchanged.
-export function readCores(sysRoot: string, onlineList: string, online: number): number | undefined {
-  const lists = cpuNumbers(onlineList).map((cpu) => {
+export function readCores(sysRoot: string, onlineList: string): number | undefined {
+  const cpus = cpuNumbers(onlineList);
+  const lists = cpus.map((cpu) => {
     const dir = procPath(sysRoot, `devices/system/cpu/cpu${cpu}/topology`);
     try {
       return readKernelTextIfPresent(NAME, `${dir}/core_cpus_list`) ?? readKernelTextIfPresent(NAME, `${dir}/thread_siblings_list`);
@@ -113,7 +129,7 @@ export function readCores(sysRoot: string, onlineList: string, online: number): 
       return undefined; // unreadable: treated as unknown, as missing is
     }
   });
-  return countCores(lists, online);
+  return countCores(lists, cpus);
 }
 
 // The load collector always has a reading: it needs no delta.
@@ -142,7 +158,7 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
     if (list !== undefined) {
       if (list !== onlineText) {
         onlineCount = parseCpuList(list, onlineFile.path);
-        cores = readCores(sysRoot, list, onlineCount);
+        cores = readCores(sysRoot, list);
         onlineText = list;
       }
       return onlineCount;

@@ -170,7 +170,7 @@ export function smtNote(config: Readonly<Config>): string | undefined {
     const path = join(config.sys_root, 'devices/system/cpu/online');
     const list = readFileSync(path, 'latin1');
     online = parseCpuList(list, path);
-    cores = readCores(config.sys_root, list, online);
+    cores = readCores(config.sys_root, list);
   } catch {
     cores = undefined;
   }

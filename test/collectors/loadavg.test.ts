@@ -130,13 +130,20 @@ test('counts the cores again only when the online CPUs change, and leaves them u
   assert.equal(c.collect(30_000).cores, 4);
 });
 
-test('countCores counts distinct sibling lists, and refuses garbage, a missing list or more cores than CPUs', () => {
-  assert.equal(countCores(['0,2\n', '1,3\n', '0,2\n', '1,3\n'], 4), 2);
-  assert.equal(countCores(['0-1\n', '0-1\n', '2-3\n', '2-3\n'], 4), 2);
-  assert.equal(countCores(['0\n', '1\n'], 2), 2);
-  assert.equal(countCores(['0,2\n', undefined], 2), undefined);
-  assert.equal(countCores(['0,2\n', ''], 2), undefined);
-  assert.equal(countCores(['0,2\n', 'ff\n'], 2), undefined);
-  assert.equal(countCores(['0\n', '1\n', '2\n'], 2), undefined);
-  assert.equal(countCores([], 2), undefined);
+test('countCores counts distinct sibling lists, and refuses garbage, a missing list, a list without its own CPU or more cores than CPUs', () => {
+  const four = [0, 1, 2, 3];
+  assert.equal(countCores(['0,2\n', '1,3\n', '0,2\n', '1,3\n'], four), 2);
+  assert.equal(countCores(['0-1\n', '0-1\n', '2-3\n', '2-3\n'], four), 2);
+  assert.equal(countCores(['0\n', '1\n'], [0, 1]), 2);
+  assert.equal(countCores(['0,2\n', undefined], [0, 2]), undefined);
+  assert.equal(countCores(['0,2\n', ''], [0, 2]), undefined);
+  assert.equal(countCores(['0,2\n', 'ff\n'], [0, 2]), undefined);
+  assert.equal(countCores(['0,2\n', '3-2\n'], [0, 2]), undefined);
+  assert.equal(countCores(['0-4294967295\n'], [0]), undefined); // refused before it is expanded
+  assert.equal(countCores(['0\n', '0\n'], [0, 1]), undefined); // CPU 1's list leaves CPU 1 out
+  assert.equal(countCores([], []), undefined);
+  // Eight threads a core (POWER's SMT8) is believed; a guest whose 16 vCPUs all share one core is not.
+  const sixteen = Array.from({ length: 16 }, (_, i) => i);
+  assert.equal(countCores(sixteen.map((i) => (i < 8 ? '0-7\n' : '8-15\n')), sixteen), 2);
+  assert.equal(countCores(sixteen.map(() => '0-15\n'), sixteen), undefined);
 });
