@@ -73,6 +73,25 @@ export function runnableShown(s: Sample): number | undefined {
   return perCpu <= bound ? perCpu : bound;
 }
 
+// The 1-minute load per CPU that the rank believes. The kernel's load average counts
+// tasks in uninterruptible sleep (state D) beside those that want a CPU: tasks waiting
+// for a disk or a hung NFS server, and any user's processes parked in vfork(), 50 of
+// which ranked an idle 2-CPU host 422 (2026-12-02, an audit) with the CPUs 0.5 %
+// busy and PSI cpu at 0.4 %. Such tasks compete for no CPU; their io shows in the io
+// inputs. So the load is bounded as the runnable count is (runnableShown): at most the
+// busy CPUs plus the load times PSI cpu "some", per CPU, "some" at most
+// min(1, busy × n) without PSI. A load that CPU time and pressure account for passes.
+export function load1Shown(s: Sample): number | undefined {
+  const load = s.load;
+  if (load === undefined) return undefined;
+  const perCpu = load.load1PerCpu;
+  const busy = s.cpu?.busy;
+  if (busy === undefined || !(load.online > 0)) return perCpu;
+  const some = s.pressure?.cpuSome ?? Math.min(1, busy * load.online);
+  const bound = busy + perCpu * some;
+  return perCpu <= bound ? perCpu : bound;
+}
+
 // The feature list, in the order the network sees it. Changing it (names, order,
 // scaling) makes every existing model file invalid for this build: the loader
 // compares the file's list with this one.
@@ -89,7 +108,14 @@ export const FEATURES: readonly FeatureSpec[] = [
   },
   { name: 'cpu_iowait', unit: 'fraction', transform: 'linear', cap: 0.5, source: '/proc/stat: iowait share', read: (s) => s.cpu?.iowait },
   { name: 'cpu_steal', unit: 'fraction', transform: 'linear', cap: 0.5, source: '/proc/stat: steal share (time a hypervisor gave to others)', read: (s) => s.cpu?.steal },
-  { name: 'load1_per_cpu', unit: 'per-cpu', transform: 'linear', cap: 4, source: '/proc/loadavg: 1-minute load / online CPUs', read: (s) => s.load?.load1PerCpu },
+  {
+    name: 'load1_per_cpu',
+    unit: 'per-cpu',
+    transform: 'linear',
+    cap: 4,
+    source: '/proc/loadavg: 1-minute load, at most what the last interval\'s CPU busy share and PSI cpu account for, / online CPUs',
+    read: load1Shown,
+  },
   {
     name: 'runnable_per_cpu',
     unit: 'per-cpu',

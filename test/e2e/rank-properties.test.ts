@@ -140,6 +140,16 @@ describe('the default model on synthetic hosts', () => {
     }
   });
 
+  // Tasks in uninterruptible sleep count in the load average and want no CPU: an
+  // audit parked 50 processes in vfork() and ranked an idle 2-CPU host 422.
+  it('ranks a host near idle when its load average is tasks in uninterruptible sleep, its CPUs idle, on every size', () => {
+    for (const cpus of SIZES) {
+      const idle = rankOf({ cpus });
+      const parked = rankOf({ cpus, runnable: 0, busy: 0.005, load1: 25 * cpus, psiCpu: 0.004 });
+      assert.ok(parked < idle + NEAR, `${cpus} CPUs, load ${25 * cpus} of parked tasks: ${parked.toFixed(1)} against ${idle.toFixed(1)} idle`);
+    }
+  });
+
   it('ranks swapping and memory stall far above idle, on every size', () => {
     for (const cpus of SIZES) {
       const idle = rankOf({ cpus });

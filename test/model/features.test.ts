@@ -43,7 +43,8 @@ describe('toFeatures', () => {
   });
 
   it('scales per-CPU load linearly to a cap of 4 and rates logarithmically to a cap of 10 000/s', () => {
-    const s = fullSample({ busy: 0.5 });
+    const s = fullSample({ busy: 1 });
+    s.pressure!.cpuSome = 1; // CPU time and pressure account for any load (load1Shown)
     s.load!.load1PerCpu = 2;
     s.memory!.majorFaultsPerSec = 99;
     const f = toFeatures(s);
@@ -91,6 +92,31 @@ describe('toFeatures', () => {
     const half = fullSample({ ncpu: 2, busy: 0.5, runnablePerCpu: 2 }); // 4 tasks: at most 0.5 + 4 × 1 / 2 = 2.5
     delete half.pressure;
     assert.equal(toFeatures(half).named['runnable_per_cpu'], 2);
+  });
+
+  it('cuts a load average of tasks in uninterruptible sleep, which want no CPU, to what CPU time and pressure account for', () => {
+    // 50 processes parked in vfork() by any user: load 37 on 2 idle CPUs (an audit, 2026-12-02).
+    const parked = fullSample({ ncpu: 2, busy: 0.005, runnablePerCpu: 0 });
+    parked.load = { ...parked.load!, load1: 37, load1PerCpu: 18.5 };
+    parked.pressure!.cpuSome = 0.004;
+    assert.equal(toFeatures(parked).named['load1_per_cpu'], 0.005 + 18.5 * 0.004);
+    // Without PSI, "some" is at most the share of time some CPU was busy.
+    delete parked.pressure;
+    assert.equal(toFeatures(parked).named['load1_per_cpu'], 0.005 + 18.5 * (2 * 0.005));
+  });
+
+  it('keeps the load average of a host whose CPU time and pressure account for it', () => {
+    const hogs = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 4 });
+    hogs.load = { ...hogs.load!, load1: 8, load1PerCpu: 4 };
+    hogs.pressure!.cpuSome = 0.95; // 8 hogs on 2 CPUs: at most 1 + 4 × 0.95
+    assert.equal(toFeatures(hogs).named['load1_per_cpu'], 4);
+    const one = fullSample({ ncpu: 2, busy: 0.5, runnablePerCpu: 0.5 });
+    one.load = { ...one.load!, load1: 1, load1PerCpu: 0.5 };
+    one.pressure!.cpuSome = 0;
+    assert.equal(toFeatures(one).named['load1_per_cpu'], 0.5);
+    const noCpu = fullSample({ ncpu: 2, busy: 0.01, runnablePerCpu: 2 });
+    delete noCpu.cpu;
+    assert.equal(toFeatures(noCpu).named['load1_per_cpu'], noCpu.load!.load1PerCpu);
   });
 
   it('without PSI, keeps the runnable count of tasks pinned to one CPU of an otherwise idle host', () => {
@@ -188,7 +214,8 @@ describe('scaling', () => {
   // For a count cut by PSI's bound (runnableShown), a host without PSI would show it
   // uncut, which the values no longer hold: the copy keeps the cut count (docs/model.md).
   it('withoutFeatures gives what a host without those inputs would', () => {
-    const s = fullSample({ busy: 1, runnablePerCpu: 1.2 }); // within both bounds: 1 + 4.8 × 0.2 / 4 with PSI
+    const s = fullSample({ busy: 1, runnablePerCpu: 1.2 });
+    s.pressure!.cpuSome = 0.5; // within both bounds with PSI: runnable 1.2 ≤ 1 + 1.2 × 0.5, load 2 ≤ 1 + 2 × 0.5
     const f = toFeatures(s);
     const dropped = withoutFeatures(f.values, f.mask, PSI_FEATURES);
     const expected = toFeatures(without(s, 'pressure'));

@@ -66,7 +66,9 @@ describe('openRankers', () => {
     withDir((dir) => {
       const path = join(dir, 'm.json');
       install(path, randomModelFile());
-      const result = openRankers(config(path), captureLog().log).current().rank(fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 2 }));
+      const sample = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 2 });
+      sample.pressure!.cpuSome = 0.9; // four tasks on two CPUs: two always wait
+      const result = openRankers(config(path), captureLog().log).current().rank(sample);
       const b = backbone(result.features ?? {});
       assert.equal(result.backbone, b.rank);
       assert.deepEqual(result.typed, { rank_cpu: b.cpu, rank_mem: b.mem, rank_io: b.io });

@@ -122,7 +122,8 @@ describe('toSample', () => {
     const named = rawFeatures(toSample(v, 16, 64 * 2 ** 30, 1000));
     assert.equal(named['cpu_busy'], 0.5);
     assert.equal(named['cpu_iowait'], 0.1);
-    assert.equal(named['load1_per_cpu'], 0.75);
+    // The load's io streams want no CPU: believed up to busy + load × PSI cpu (load1Shown).
+    assert.equal(named['load1_per_cpu'], 0.5 + 0.75 * 0.02);
     assert.equal(named['runnable_per_cpu'], 0.5);
     assert.ok(Math.abs(named['mem_used']! - 0.6) < 1e-12);
     assert.equal(named['disk_busy_max'], 0.3);
