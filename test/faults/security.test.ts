@@ -269,6 +269,34 @@ describe('a user who owns a directory where lavarank writes as root', () => {
   });
 });
 
+describe('a user who owns the directory of a child elim\'s script', () => {
+  it('[/bin/sh, their script]: the script is refused as a program would be, never runs, and check names it', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    const theirs = attackerDir(dir, 'theirs');
+    const marker = join(theirs, 'ran-as-root');
+    const script = join(theirs, 'elim.sh');
+    asAttacker('sh', ['-c', `printf 'id -u > ${marker}\necho "1 site 5"\nsleep 60\n' > ${script}`]);
+    const config = `elims:\n  - name: site\n    command: [/bin/sh, ${script}]\n`;
+    const elim = startElim({ config });
+    try {
+      await elim.waitForReports(4);
+      await sleep(500);
+      assert.equal(existsSync(marker), false, 'their script ran as root');
+      assert.equal(elim.reports().some((r) => r.line.includes(' site ')), false);
+      const errors = elim.log().filter((r) => r['level'] === 'error').map((r) => JSON.stringify(r));
+      assert.ok(errors.some((m) => m.includes('argument 1') && m.includes(`owned by uid ${ATTACKER.uid}`)), errors.join('\n'));
+      const yaml = join(dir, 'lavarank.yaml');
+      writeFileSync(yaml, config, { mode: 0o644 });
+      const check = spawnSync(process.execPath, [cliPath, 'check', '--config', yaml], { encoding: 'utf8', env: { PATH: process.env['PATH'] } });
+      assert.equal(check.status, 1, check.stdout);
+      assert.match(check.stdout, /child elim elims\[0\]: its argument 1 .*owned by uid 65534/);
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+});
+
 describe('a user who owns the directory LIM leaves the elim in', () => {
   it('a child elim that names a program relative to its working directory never runs theirs', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
     const { dir, cleanup } = tempDir('lavarank-security-');
