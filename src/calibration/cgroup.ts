@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { MemoryReading } from '../collectors/types.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { findExecutable, runCommand } from '../util/exec.js';
-import { directoryProblems } from '../util/trust.js';
+import { existingDirectoryProblems } from '../util/trust.js';
 
 // Moves the calling process into a cgroup (v1 or v2: both take a pid in cgroup.procs),
 // before it allocates anything, so that all of its memory is charged there.
@@ -145,7 +145,7 @@ function systemTool(name: string): string {
 // but root can change: in another user's directory they could swap the file for a
 // link to any file between those steps, and root would overwrite it.
 export async function enableSwapFile(path: string, bytes: number, signal: AbortSignal): Promise<void> {
-  const problems = directoryProblems(dirname(resolve(path)), 'swap file directory');
+  const problems = existingDirectoryProblems(dirname(resolve(path)), 'swap file directory');
   if (problems.length > 0) throw new Error(`--swap-file ${path}: ${problems.join('; ')}`);
   const tools = { mkswap: systemTool('mkswap'), swapon: systemTool('swapon') };
   const chunk = Buffer.alloc(1024 * 1024);

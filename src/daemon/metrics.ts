@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { CollectorName } from '../collectors/types.js';
 import { replaceFileAsync } from '../util/atomic-file.js';
-import { directoryProblems } from '../util/trust.js';
+import { existingDirectoryProblems } from '../util/trust.js';
 import { errorMessage } from '../util/errors.js';
 import type { Tick, TickState } from './elim.js';
 import type { CollectorStats } from './sampler.js';
@@ -34,11 +34,13 @@ export interface MetricsSnapshot {
   collectors: Partial<Record<CollectorName, CollectorStats>>;
 }
 
-// Why root must not write the metrics file in dir (see directoryProblems): asked by
-// the daemon at start and before every write, and by check. logGroup as
-// directoryProblems takes it; the daemon reads /etc/group once, not at every report.
+// Why root must not write the metrics file in dir (see existingDirectoryProblems: the
+// writer never makes the directory, so one still to be made in /tmp could be another
+// user's link by the time of the write): asked by the daemon at start and before every
+// write, and by check. logGroup as directoryProblems takes it; the daemon reads
+// /etc/group once, not at every report.
 export function metricsDirectoryProblems(dir: string, logGroup?: { logGroup: number | undefined }): string[] {
-  return directoryProblems(dir, 'metrics directory', logGroup ?? {});
+  return existingDirectoryProblems(dir, 'metrics directory', logGroup ?? {});
 }
 
 const STATES: readonly TickState[] = ['ok', 'held', 'pessimistic'];

@@ -11,7 +11,7 @@
 // so what is then opened or executed by the resolved path is what was checked:
 // callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
 // descriptor) and execute the resolved path, never the given one.
-import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { errorCode } from './errors.js';
 
@@ -311,12 +311,46 @@ export function packageRootOf(program: string): string | undefined {
 // the path anywhere: root would then create its files, rename its rotated logs and
 // append its lines wherever they chose.
 export function directoryProblems(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): string[] {
+  return directoryProblemsAt(nearestExisting(dir), dir, what, options);
+}
+
+// dir itself when it exists, else the nearest existing directory above it.
+function nearestExisting(dir: string): string {
   let existing = resolve(dir);
   while (existing !== '/' && !existsSync(existing)) existing = parent(existing);
+  return existing;
+}
+
+// directoryProblems of dir, judged by existing (nearestExisting's answer, asked once).
+function directoryProblemsAt(existing: string, dir: string, what: string, options: { uid?: number; logGroup?: number }): string[] {
   const logGroup = 'logGroup' in options ? options.logGroup : syslogGid();
   const problems = checkTrust(existing, what, { ...options, directory: true, sticky: true, ...(logGroup === undefined ? {} : { logGroup }) }).problems;
   if (existing === resolve(dir) || problems.length === 0) return problems;
   return problems.map((problem) => `${problem} (${dir} is to be created there)`);
+}
+
+// directoryProblems for a directory root writes into by path but never makes itself
+// (the metrics file's, a swap file's). One still to be made is refused when someone
+// other than root could make it: its nearest existing directory is one others may
+// write (sticky, as /tmp, or the syslog group's). directoryProblems judges it by that
+// directory, and between the check and the open they could make it a link to any
+// directory, where root would then create, fill and rename its files. The log and
+// history need no such rule: the appender makes their directory itself and checks it
+// again once it exists.
+export function existingDirectoryProblems(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): string[] {
+  // Whether dir exists is asked once: a link of theirs there may point at nothing at
+  // one instant and at a directory of root's at the next.
+  const existing = nearestExisting(dir);
+  const problems = directoryProblemsAt(existing, dir, what, options);
+  if (problems.length > 0 || existing === resolve(dir)) return problems;
+  let st: Stats;
+  try {
+    st = statSync(existing); // through root's links, which directoryProblems walked
+  } catch {
+    return problems;
+  }
+  if ((st.mode & 0o022) === 0) return problems; // only root can make it there
+  return [`${what} ${dir} does not exist, and ${existing}, where it would be made, can be written by others: they could make ${dir} a link to any directory before root writes there; create it first (mkdir -m 0755 ${dir})`];
 }
 
 // A file opened for reading after it passed the trust check, or why it was not.

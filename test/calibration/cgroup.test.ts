@@ -77,3 +77,18 @@ test('enableSwapFile never writes into a file that is already there', async () =
     cleanup();
   }
 });
+
+test('enableSwapFile refuses a swap file in a directory not made yet below a sticky one (/tmp/x): another user could make it their link to anywhere first', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const sticky = dirWithMode(dir, 'tmp', 0o1777);
+    const unmade = join(sticky, 'x');
+    await assert.rejects(enableSwapFile(join(unmade, 'calib.swap'), 1 << 20, new AbortController().signal), (err: Error) => {
+      assert.match(err.message, new RegExp(`^--swap-file ${unmade}/calib.swap: swap file directory ${unmade} does not exist, and ${sticky}, where it would be made, can be written by others`));
+      return true;
+    });
+    assert.deepEqual(readdirSync(sticky), []);
+  } finally {
+    cleanup();
+  }
+});

@@ -12,13 +12,14 @@ import { describe, it } from 'node:test';
 import { createGpuCollector } from '../../src/collectors/gpu.js';
 import { startChildElims } from '../../src/daemon/children.js';
 import { setupLogging } from '../../src/daemon/log.js';
+import { MetricsWriter, metricsDirectoryProblems } from '../../src/daemon/metrics.js';
 import { checkGpuProgram } from '../../src/daemon/sampler.js';
 import { loadModel, serializeModel } from '../../src/model/model.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { captureLog, cliPath, plantLink, repoRoot, tempDir, writeWithMode } from '../helpers.js';
 import { randomModelFile } from '../model/helpers.js';
 import { assertStopsOnSigterm, startElim } from '../e2e/harness.js';
-import { ATTACKER, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerSwap, sleep } from './helpers.js';
+import { ATTACKER, LinkSwapper, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerSwap, sleep, stickyDir } from './helpers.js';
 
 // Restarts at once instead of after the back-off, so that a few seconds hold many starts.
 const hurried: Clock = { ...systemClock, sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 5), signal) };
@@ -247,6 +248,35 @@ describe('a user who owns a directory where lavarank writes as root', () => {
       await assertStopsOnSigterm(elim);
     } finally {
       await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('metrics.textfile in a directory not made yet below a sticky one (as /tmp/x): their link, coming and going there, never has root write where it points', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    try {
+      const rootOnly = join(dir, 'root-only');
+      mkdirSync(rootOnly, { mode: 0o700 });
+      // The metrics directory, not made yet: the attacker's link there points at nothing, then at rootOnly, and so on.
+      const link = join(stickyDir(dir), 'metrics');
+      const swapper = new LinkSwapper(link, [join(dir, 'nowhere'), rootOnly]);
+      const log = captureLog();
+      const writer = new MetricsWriter({ path: join(link, 'lavarank.prom'), resource: 'rank', version: 'v', log: log.log, directoryProblems: (at) => metricsDirectoryProblems(at) });
+      const tick = { seq: 1, ts: Date.now(), rank: 1, state: 'ok', outcome: 'written', line: '1 rank 1\n', durationMs: 1 } as const;
+      let writes = 0;
+      const until = Date.now() + 2000;
+      while (Date.now() < until) {
+        writer.update({ ...tick }, {});
+        await writer.close(1000);
+        writes++;
+      }
+      const swaps = await swapper.stop();
+      t.diagnostic(`${swaps} swaps, ${writes} writes`);
+      assert.ok(swaps > 100, `the attacker made only ${swaps} swaps`);
+      assert.deepEqual(readdirSync(rootOnly), [], 'root wrote where their link pointed');
+      const unmade = join(dir, 'tmp', 'unmade');
+      assert.match(metricsDirectoryProblems(unmade)[0] ?? '', new RegExp(`^metrics directory ${unmade} does not exist, and .* can be written by others`));
+    } finally {
       cleanup();
     }
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkTrust, directoryProblems, openTrusted, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
+import { checkTrust, directoryProblems, existingDirectoryProblems, openTrusted, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
 import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -271,6 +271,22 @@ describe('directoryProblems', () => {
       assert.equal(rest.length, 0);
       assert.match(problem ?? '', new RegExp(`history directory ${open} has mode 0777.*\\(${join(open, 'a', 'b')} is to be created there\\)`));
       assert.deepEqual(directoryProblems(join(dirWithMode(dir, 'safe', 0o755), 'a', 'b'), 'history directory'), []);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('existingDirectoryProblems: refuses a directory not made yet where others could make it first (below a sticky one), not one only root can make', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sticky = dirWithMode(dir, 'tmp', 0o1777);
+      assert.deepEqual(directoryProblems(join(sticky, 'x'), 'metrics directory'), [], 'directoryProblems judges it by /tmp');
+      assert.deepEqual(existingDirectoryProblems(join(sticky, 'x'), 'metrics directory'), [
+        `metrics directory ${join(sticky, 'x')} does not exist, and ${sticky}, where it would be made, can be written by others: they could make ${join(sticky, 'x')} a link to any directory before root writes there; create it first (mkdir -m 0755 ${join(sticky, 'x')})`,
+      ]);
+      assert.equal(existingDirectoryProblems(join(sticky, 'x', 'y'), 'metrics directory').length, 1);
+      assert.deepEqual(existingDirectoryProblems(dirWithMode(sticky, 'made', 0o755), 'metrics directory'), [], 'made already, by root');
+      assert.deepEqual(existingDirectoryProblems(join(dirWithMode(dir, 'safe', 0o755), 'a', 'b'), 'metrics directory'), [], 'only root can make it');
     } finally {
       cleanup();
     }
