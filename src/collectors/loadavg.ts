@@ -1,4 +1,5 @@
-// The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg.
+// The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg, and the
+// cores the online CPUs make (SMT threads share one), from sysfs topology.
 import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
 import { cpuSet, parseStat, scanStat, TIMES_SLOTS, type CpuSet } from './cpu.js';
 import { badFile, badLine, latin1At, numberSlots, toNumber, tokens } from './text.js';
