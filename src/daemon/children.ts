@@ -3,8 +3,9 @@
 // `elims:` and lavarank runs each one, reads its reports, and passes their latest
 // values on in its own report. Each child is started without a shell, with
 // lavarank's environment (LSF_RESOURCES and the rest as LIM set them), and only
-// if its executable cannot be changed by another user, since lavarank runs it as
-// root. A dead child is restarted with back-off; its values are dropped at once,
+// if its executable, and every existing file an argument names by an absolute path
+// (the script of [/bin/sh, /site/elim.sh]), cannot be changed by another user, since
+// lavarank runs it as root. A dead child is restarted with back-off; its values are dropped at once,
 // and a live child's values are dropped once older than max_age.
 //
 // Dropping a value only leaves it out of lavarank's report: LIM keeps showing

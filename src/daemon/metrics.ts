@@ -1,10 +1,10 @@
 // The optional metrics file (`metrics.textfile`): after every tick, the rank, each
-// feature's raw value, the model, how long the tick took and the failure counters,
-// in Prometheus's text format, for node_exporter's textfile collector
-// (--collector.textfile.directory). The file is replaced by a rename, so the
-// collector never reads half of it, and written asynchronously: a slow or hung
-// disk delays only the metrics (a tick is skipped while a write is pending),
-// never a report.
+// feature's raw value and the host's cores, the model, how long the tick took and
+// the failure counters, in Prometheus's text format, for node_exporter's textfile
+// collector (--collector.textfile.directory). The file is replaced by a rename, so
+// the collector never reads half of it, and written asynchronously, its directory
+// reached first by an asynchronous stat: a slow or hung disk delays only the metrics
+// (a tick is skipped while a write is pending), never a report.
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';

@@ -4,7 +4,8 @@
 //
 // Every check runs before anything is changed, so a refusal leaves the host as
 // it was, and --dry-run prints exactly what a real run would do. The wrapper and
-// everything it runs are checked with trustProblems: LIM runs them as root.
+// everything it runs are checked with trustProblems, and the installed package the
+// program imports from with treeProblems: LIM runs them as root.
 //
 // Decisions:
 // - A foreign elim is replaced only with --force, and is then moved to

@@ -1,8 +1,10 @@
-// lavarank runs as root on every node and acts on its config file, its model file
-// and the child elims it starts. A file that another user can change is a way to
-// root, so such files are refused: the file and every directory above it must be
-// owned by root (or the user lavarank runs as) and not writable by group or others
-// (a sticky, world-writable directory such as /tmp is accepted, as for ssh keys).
+// lavarank runs as root on every node and acts on its config file, its model file,
+// the child elims it starts (and the files their arguments name) and the installed
+// tree it loads its own modules from (treeProblems). A file that another user can
+// change is a way to root, so such files are refused: the file and every directory
+// above it must be owned by root (or the user lavarank runs as) and not writable by
+// group or others (a sticky, world-writable directory such as /tmp is accepted, as for
+// ssh keys).
 //
 // The path is walked one component at a time with lstat, following each symbolic
 // link by hand, so every directory and link of the path as given *and* of the path
