@@ -3,7 +3,7 @@
 // on a calibration sample) and retrain (featuresFromNamed on a history line) all go
 // through featuresFromNamed, so training and serving cannot drift apart. The table
 // of sources, scalings and rules for unavailable inputs is in docs/model.md.
-import type { Sample } from '../collectors/types.js';
+import type { LoadReading, Sample } from '../collectors/types.js';
 import { taggedArray } from '../util/tagged.js';
 
 // How a raw value becomes 0..1: linear is min(x / cap, 1); log1p is
@@ -64,12 +64,19 @@ const sum2 = (a: number | undefined, b: number | undefined): number | undefined 
 // Without the CPU share the count is taken as read.
 export function runnableShown(s: Sample): number | undefined {
   const load = s.load;
-  if (load === undefined) return undefined;
-  const perCpu = load.runnablePerCpu;
+  return load === undefined ? undefined : accountedFor(s, load, load.runnablePerCpu, load.runnable, load.online);
+}
+
+// perCpu, or what the interval's CPU time and pressure account for when that is less:
+// busy + tasks × some / cpus, "some" being PSI cpu's, else at most min(1, busy × n).
+// The tasks' waiting share is given as a count over a number of CPUs so that each
+// caller's arithmetic stays as it was: runnableShown's runnable tasks over the online
+// CPUs, load1Shown's load already per CPU (over 1). Without the CPU share, perCpu.
+function accountedFor(s: Sample, load: LoadReading, perCpu: number, tasks: number, cpus: number): number {
   const busy = s.cpu?.busy;
   if (busy === undefined || !(load.online > 0)) return perCpu;
   const some = s.pressure?.cpuSome ?? Math.min(1, busy * load.online);
-  const bound = busy + (load.runnable * some) / load.online;
+  const bound = busy + (tasks * some) / cpus;
   return perCpu <= bound ? perCpu : bound;
 }
 
@@ -83,13 +90,7 @@ export function runnableShown(s: Sample): number | undefined {
 // min(1, busy × n) without PSI. A load that CPU time and pressure account for passes.
 export function load1Shown(s: Sample): number | undefined {
   const load = s.load;
-  if (load === undefined) return undefined;
-  const perCpu = load.load1PerCpu;
-  const busy = s.cpu?.busy;
-  if (busy === undefined || !(load.online > 0)) return perCpu;
-  const some = s.pressure?.cpuSome ?? Math.min(1, busy * load.online);
-  const bound = busy + perCpu * some;
-  return perCpu <= bound ? perCpu : bound;
+  return load === undefined ? undefined : accountedFor(s, load, load.load1PerCpu, load.load1PerCpu, 1);
 }
 
 // The feature list, in the order the network sees it. Changing it (names, order,
