@@ -20,7 +20,6 @@
 // ignores SIGTERM (one that calls setsid() to leave the group can; see SECURITY.md).
 // What is executed is the path the trust check resolved, checked right before each
 // start, never the configured path again (a link there could have been swapped).
-import { statSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
@@ -28,6 +27,7 @@ import { ElimReportParser, type ParseProblem, type ParseResult } from '../lsf/el
 import { selfReference } from '../lsf/wrapper.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { spawnGroup, type GroupProcess } from '../util/exec.js';
+import { isRegularFile } from '../util/paths.js';
 import { checkTrust, trustProblems } from '../util/trust.js';
 import type { ExtraValues } from './report.js';
 import { MAX_CHILD_ELIMS } from '../config/config.js';
@@ -132,20 +132,12 @@ export function childProgram(command: readonly string[], what: string): { path: 
   const verdict = checkTrust(file, what, { executable: true });
   const problems = [...verdict.problems];
   args.forEach((arg, i) => {
-    if (!isAbsolute(arg) || !isRegularFile(arg)) return;
+    if (!isAbsolute(arg) || !isRegularFile(arg)) return; // missing now: checked again before every start
     problems.push(...trustProblems(arg, `${what}: its argument ${i + 1}`));
   });
   const self = verdict.real === undefined ? undefined : selfReference(verdict.real, args);
   if (self !== undefined) problems.push(`${what}: ${self}; lavarank would start itself again and again (is this the old elim, replaced by install --force?)`);
   return { path: problems.length === 0 ? verdict.real : undefined, problems };
-}
-
-function isRegularFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false; // missing or unreadable: nothing to check now; checked again before every start
-  }
 }
 
 function validateSpecs(specs: readonly ChildElimSpec[]): Child[] {

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { errorCode } from '../util/errors.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
-import { packageRootOf, trustProblems, treeProblems } from '../util/trust.js';
+import { installationProblems, trustProblems } from '../util/trust.js';
 import { clusterNames, defaultQueues, parseSections, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
@@ -402,8 +402,7 @@ async function checkElim(path: string, input: LsfCheckInput, add: (s: Severity, 
     add('error', problem);
   }
   if (existsSync(program)) {
-    const tree = packageRootOf(program);
-    for (const problem of [...trustProblems(program, "the elim's program"), ...(tree === undefined ? [] : treeProblems(tree, "the elim's installation"))]) add('error', problem);
+    for (const problem of [...trustProblems(program, "the elim's program"), ...installationProblems(program, "the elim's installation")]) add('error', problem);
   }
   for (const child of input.childElims) {
     if (realOrSelf(child) === realOrSelf(path)) {

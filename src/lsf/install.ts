@@ -51,7 +51,7 @@ import { runCommand } from '../util/exec.js';
 import { clusterNames, defaultQueues, hasDefaultQueueReservation, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
-import { packageRootOf, trustProblems, treeProblems } from '../util/trust.js';
+import { installationProblems, trustProblems } from '../util/trust.js';
 import { readRegularBytes } from '../util/paths.js';
 import { WRAPPER_MARK } from './wrapper.js';
 
@@ -334,11 +334,10 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
     throw new InstallError(`the lavarank program ${program} does not exist; build lavarank first (npm run build) or pass --program PATH`);
   }
   // The program imports the rest of its package (dist/, node_modules/): all of it runs as root.
-  const tree = packageRootOf(program);
   refuseUntrusted([
     ...trustProblems(node, 'Node binary', { executable: true }),
     ...trustProblems(program, 'lavarank program'),
-    ...(tree === undefined ? [] : treeProblems(tree, 'lavarank installation')),
+    ...installationProblems(program, 'lavarank installation'),
   ]);
   const version = await nodeVersion(node);
   const text = wrapperText(node, program);

@@ -11,6 +11,15 @@ export function isDirectory(path: string): boolean {
   }
 }
 
+// True when path names an existing regular file (following symbolic links).
+export function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false; // missing, unreadable or a dangling link
+  }
+}
+
 // The text of a regular file of at most maxBytes. Opened with O_NONBLOCK, so that a
 // FIFO put in its place (by whoever owns its directory) is refused at once instead of
 // waiting for a writer; anything but a regular file, or a larger one, is an error

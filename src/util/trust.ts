@@ -16,6 +16,7 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { errorCode } from './errors.js';
+import { isDirectory } from './paths.js';
 
 export interface TrustOptions {
   uid?: number; // the user lavarank runs as; default process.geteuid()
@@ -258,7 +259,7 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
           continue;
         }
         if (inside(target)) continue; // walked as part of the tree
-        const isDir = statIsDirectory(target);
+        const isDir = isDirectory(target);
         for (const problem of trustProblems(path, `${what} (a link out of ${top})`, { uid, directory: isDir })) add(problem);
         if (isDir && !walked.has(target)) {
           walked.add(target);
@@ -274,12 +275,12 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
   return more > 0 ? [...problems, `and ${more} more`] : problems;
 }
 
-function statIsDirectory(path: string): boolean {
-  try {
-    return lstatSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+// treeProblems of the package program belongs to (packageRootOf), or none when it
+// belongs to none: what install and check ask of the installation (the daemon, whose
+// message names the root, calls the two itself).
+export function installationProblems(program: string, what: string): string[] {
+  const root = packageRootOf(program);
+  return root === undefined ? [] : treeProblems(root, what);
 }
 
 // The root of the package a program file belongs to: the nearest directory above it
