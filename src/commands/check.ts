@@ -96,8 +96,8 @@ function predictedOpenProblem(path: string): { why: string; refused: boolean } |
 // Where the daemon would log on this host, and the locations it would pass over
 // first: its own rule (chooseLogTarget), with the file's open predicted. Under LIM
 // stderr is never a terminal.
-export function logChoice(config: LogConfig, host: string, env: NodeJS.ProcessEnv): LogChoice {
-  return chooseLogTarget(config, { host, env, stderrIsTty: false }, { fileProblem: predictedOpenProblem });
+export function logChoice(config: LogConfig, host: string, env: NodeJS.ProcessEnv, logdirFrom?: string): LogChoice {
+  return chooseLogTarget(config, { host, env, stderrIsTty: false, logdirFrom }, { fileProblem: predictedOpenProblem });
 }
 
 // What the rank makes of the network: the physical interfaces that are up, and those
@@ -220,7 +220,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const given: NodeJS.ProcessEnv = { ...process.env, ...(args['lsf-envdir'] === undefined ? {} : { LSF_ENVDIR: args['lsf-envdir'] }) };
   // LSF_LOGDIR from lsf.conf where the environment lacks it, as the daemon takes it.
-  const { env, refusal: confRefusal } = lsfLogdir(given);
+  const { env, refusal: confRefusal, from: logdirFrom } = lsfLogdir(given);
   const findings: Finding[] = [];
   const add = (severity: Severity, message: string): void => void findings.push({ severity, message });
   const notes: string[] = [];
@@ -262,7 +262,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const problem of lsfEnvProblems({ LSF_LOGDIR: env['LSF_LOGDIR'] })) add('warning', problem);
   if (confRefusal !== undefined) add('warning', confRefusal);
   const host = hostname();
-  const logs = logChoice(config.log, host, env);
+  const logs = logChoice(config.log, host, env, logdirFrom);
   if (logs.chosen === undefined) add('error', 'no log location is usable; logs would be lost (set log.file)');
   else notes.push(`log: ${logs.chosen.path} (${logs.chosen.why})`);
   for (const { target, why, missing, refused } of logs.skipped) {

@@ -35,13 +35,14 @@ export interface LogSetup {
   fatalNow(message: string, err: unknown): void;
 }
 
-// The log file locations to try, in order, for this host.
-export function logCandidates(config: LogConfig, host: string, env: NodeJS.ProcessEnv, stderrIsTty: boolean): LogTarget[] {
+// The log file locations to try, in order, for this host. logdirFrom: the lsf.conf
+// that env's LSF_LOGDIR was taken from (lsfLogdir), when it was not in the environment.
+export function logCandidates(config: LogConfig, host: string, env: NodeJS.ProcessEnv, stderrIsTty: boolean, logdirFrom?: string): LogTarget[] {
   const out: LogTarget[] = [];
   if (config.file !== null) out.push({ kind: 'file', path: config.file, why: 'log.file' });
   const logdir = env['LSF_LOGDIR'];
   if (logdir !== undefined && logdir.startsWith('/')) {
-    out.push({ kind: 'file', path: join(logdir, `lavarank.${host}.log`), why: '$LSF_LOGDIR', mustExist: logdir });
+    out.push({ kind: 'file', path: join(logdir, `lavarank.${host}.log`), why: logdirFrom === undefined ? '$LSF_LOGDIR' : `LSF_LOGDIR in ${logdirFrom}`, mustExist: logdir });
   }
   if (stderrIsTty) out.push({ kind: 'stderr', why: 'stderr is a terminal' });
   out.push({ kind: 'file', path: join(DEFAULT_LOG_DIR, `lavarank.${host}.log`), why: 'default location' });
@@ -83,12 +84,12 @@ export interface LogProbe {
 // and why: the one rule by which the daemon logs and check says where it will.
 export function chooseLogTarget(
   config: LogConfig,
-  where: { host: string; env: NodeJS.ProcessEnv; stderrIsTty: boolean },
+  where: { host: string; env: NodeJS.ProcessEnv; stderrIsTty: boolean; logdirFrom?: string | undefined },
   probe: LogProbe,
 ): LogChoice {
   const isDir = probe.isDirectory ?? isDirectory;
   const problemsOf = probe.directoryProblems ?? logDirectoryProblems;
-  const candidates = logCandidates(config, where.host, where.env, where.stderrIsTty);
+  const candidates = logCandidates(config, where.host, where.env, where.stderrIsTty, where.logdirFrom);
   const skipped: SkippedLog[] = [];
   for (const target of candidates) {
     if (target.kind === 'stderr') return { candidates, chosen: target, skipped };
@@ -186,7 +187,7 @@ function stderrLogger(level: string, name = 'lavarank', terminal = stderrIsTermi
 // Opens the first usable log location and returns a pino logger writing there.
 export function setupLogging(
   config: LogConfig,
-  options: { host: string; env?: NodeJS.ProcessEnv; stderrIsTty?: boolean; name?: string },
+  options: { host: string; env?: NodeJS.ProcessEnv; logdirFrom?: string | undefined; stderrIsTty?: boolean; name?: string },
 ): LogSetup {
   const env = options.env ?? process.env;
   const tty = options.stderrIsTty ?? stderrIsTerminal();
@@ -198,7 +199,7 @@ export function setupLogging(
     opened = result;
     return undefined;
   };
-  const choice = chooseLogTarget(config, { host: options.host, env, stderrIsTty: tty }, { fileProblem });
+  const choice = chooseLogTarget(config, { host: options.host, env, stderrIsTty: tty, logdirFrom: options.logdirFrom }, { fileProblem });
   const skipped = choice.skipped.map((s) => `${s.target.path} (${s.target.why}): ${s.why}`);
   const target = choice.chosen;
   if (target?.kind === 'stderr') {

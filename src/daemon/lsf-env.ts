@@ -16,8 +16,10 @@ import { openTrusted } from '../util/trust.js';
 // absolute path as written, nothing expanded. An unreadable lsf.conf changes nothing.
 // lsf.conf must pass the trust check, as lavarank.yaml beside it must: root writes
 // its log and history where it says. refusal says why an lsf.conf that exists was
-// not read (the problems the trust check found), for the log and `lavarank check`.
-export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string = readTrustedLsfConf): { env: NodeJS.ProcessEnv; refusal?: string } {
+// not read (the problems the trust check found), for the log and `lavarank check`;
+// from names the lsf.conf LSF_LOGDIR was taken from, so that no message calls it a
+// variable of the environment.
+export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string = readTrustedLsfConf): { env: NodeJS.ProcessEnv; refusal?: string; from?: string } {
   const own = env['LSF_LOGDIR'];
   if (own !== undefined && own !== '') return { env };
   const file = lsfConfPath(env);
@@ -30,7 +32,7 @@ export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string
   }
   const logdir = readLsfConf(text, file).values.get('LSF_LOGDIR')?.value;
   if (logdir === undefined || !isPlainPath(logdir)) return { env };
-  return { env: { ...env, LSF_LOGDIR: logdir } };
+  return { env: { ...env, LSF_LOGDIR: logdir }, from: file };
 }
 
 // The environment lsfLogdir gives, for callers that need no refusal (retrain).

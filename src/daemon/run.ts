@@ -85,7 +85,7 @@ export interface DaemonArgs {
 // reason is always logged too).
 export async function runDaemon(args: DaemonArgs, complain: (text: string) => void, clock: Clock = systemClock): Promise<number> {
   // LSF_LOGDIR from lsf.conf where LIM did not pass it: the log and history go there.
-  const { env, refusal: confRefusal } = lsfLogdir(process.env);
+  const { env, refusal: confRefusal, from: logdirFrom } = lsfLogdir(process.env);
   const interactive = isatty(1);
   const host = hostname();
   const found = findConfig(args.config, env, existsSync);
@@ -103,7 +103,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     fastInterval = testInterval(args.testInterval, env);
   } catch (err) {
     // The configured log location is unknown; log where the defaults would.
-    const fallback = setupLogging({ file: null, level: 'info', max_bytes: 10 * 1024 * 1024, keep: 3 }, { host, env });
+    const fallback = setupLogging({ file: null, level: 'info', max_bytes: 10 * 1024 * 1024, keep: 3 }, { host, env, logdirFrom });
     const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
     const what = err instanceof UsageError ? 'invalid command line' : 'invalid configuration';
     fallback.log.fatal({ problems, config: source.path }, `cannot start: ${what}`);
@@ -112,7 +112,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     return err instanceof UsageError ? 2 : 1; // the README's rule: 2 for a bad command line
   }
 
-  const logging = setupLogging(config.log, { host, env });
+  const logging = setupLogging(config.log, { host, env, logdirFrom });
   const log = logging.log;
   const parentElim = env[PARENT_ENV];
   if (parentElim !== undefined && parentElim !== '') {

@@ -63,7 +63,7 @@ describe('lavarank check with an OpenLava configuration', () => {
     try {
       writeFileSync(join(t.etc, 'lavarank.yaml'), 'gpu: {enabled: false}\n', { mode: 0o644 });
       const r = lavarank(['check', '--cpus', '16'], { LSF_ENVDIR: t.etc });
-      assert.match(r.stdout, new RegExp(`^ +log: ${t.log}/lavarank\\.[^ ]+\\.log \\(\\$LSF_LOGDIR\\)$`, 'm'), r.stdout);
+      assert.match(r.stdout, new RegExp(`^ +log: ${t.log}/lavarank\\.[^ ]+\\.log \\(LSF_LOGDIR in ${t.etc}/lsf\\.conf\\)$`, 'm'), r.stdout);
       assert.match(r.stdout, new RegExp(`^ +history: ${t.log}/lavarank-history/`, 'm'), r.stdout);
       assert.match(r.stdout, new RegExp(`^ +LSF_LOGDIR: ${t.log} \\(lsf\\.conf:\\d+\\)$`, 'm'), r.stdout);
     } finally {

@@ -16,6 +16,11 @@ describe('logCandidates', () => {
       ['/x/l.log', '/lsf/log/lavarank.node7.log', 'stderr', '/var/log/lavarank/lavarank.node7.log'],
     );
   });
+  it('names where LSF_LOGDIR came from: the environment, or the lsf.conf it was taken from', () => {
+    const why = (from?: string): string | undefined => logCandidates(log, 'h', { LSF_LOGDIR: '/lsf/log' }, false, from).find((t) => t.path === '/lsf/log/lavarank.h.log')?.why;
+    assert.equal(why(), '$LSF_LOGDIR');
+    assert.equal(why('/opt/openlava/etc/lsf.conf'), 'LSF_LOGDIR in /opt/openlava/etc/lsf.conf');
+  });
   it('skips stderr when it is not a terminal (LIM closes it)', () => {
     assert.ok(!logCandidates(log, 'h', {}, false).some((t) => t.kind === 'stderr'));
   });

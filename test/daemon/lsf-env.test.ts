@@ -43,6 +43,13 @@ describe('withLsfLogdir', () => {
     assert.equal((env as Record<string, string>)['LSF_LOGDIR'], undefined);
   });
 
+  it('says which lsf.conf LSF_LOGDIR was taken from, and nothing when the environment set it or none was taken', () => {
+    const conf = files({ '/e/lsf.conf': 'LSF_LOGDIR=/e/log\n' });
+    assert.equal(lsfLogdir({ LSF_ENVDIR: '/e' }, conf).from, '/e/lsf.conf');
+    assert.equal(lsfLogdir({ LSF_ENVDIR: '/e', LSF_LOGDIR: '/own' }, conf).from, undefined);
+    assert.equal(lsfLogdir({ LSF_ENVDIR: '/e' }, files({ '/e/lsf.conf': 'LSF_SERVERDIR=/x\n' })).from, undefined);
+  });
+
   it('keeps an LSF_LOGDIR the environment sets, and reads /etc/lsf.conf without LSF_ENVDIR, as OpenLava does', () => {
     const env = { LSF_LOGDIR: '/var/log/lsf', LSF_ENVDIR: '/opt/openlava/etc' };
     assert.equal(withLsfLogdir(env, files({})), env);
