@@ -141,9 +141,11 @@ function systemTool(name: string): string {
 
 // Makes and enables a swap file (zero-filled, mode 0600, mkswap, swapon); throws
 // with the step that failed. Undone by disableSwapFile. Root fills the file, formats
-// it and hands it to the kernel by its path, so the directory must be one no one
-// but root can change: in another user's directory they could swap the file for a
-// link to any file between those steps, and root would overwrite it.
+// it and hands it to the kernel by its path, so no one else may be able to replace
+// it there: in another user's directory they could swap the file for a link to any
+// file between those steps, and root would overwrite it. A sticky directory (/tmp)
+// is accepted: its sticky bit keeps others from renaming or removing root's file,
+// and O_EXCL | O_NOFOLLOW refuses a name they made first (existingDirectoryProblems).
 export async function enableSwapFile(path: string, bytes: number, signal: AbortSignal): Promise<void> {
   const problems = existingDirectoryProblems(dirname(resolve(path)), 'swap file directory');
   if (problems.length > 0) throw new Error(`--swap-file ${path}: ${problems.join('; ')}`);
