@@ -127,97 +127,150 @@ export interface SimulationSetup {
   context: Omit<ReportContext, 'generated' | 'command'>;
 }
 
-// Builds the hosts, the workload, the policies and the context from parsed options.
-export async function setupSimulation(args: SimulationArgs, options: { policies?: (recommended: { d: number; t: number }, sweep: number[]) => PolicySpec[] } = {}): Promise<SimulationSetup> {
+// A number option whose default comes from an input (the config, the model), checked
+// before any input is read; undefined when not given.
+function givenNumber(name: string, text: string | undefined, rule: { integer?: boolean; min: number; max: number; kind?: string }): number | undefined {
+  return text === undefined ? undefined : numberOption(name, text, NaN, rule);
+}
+
+// What the command line asks for, every option checked: a bad option is a usage
+// error (exit status 2) even when an input named beside it cannot be read.
+export interface SimulationOptions {
+  synthetic: number;
+  scheduler: Omit<SchedulerSettings, 'elimInterval'>;
+  interval: number | undefined; // the elim's; default: the config's
+  reservation: { d: number | undefined; t: number | undefined; fromResReq: boolean };
+  sweep: number[];
+  seeds: number[];
+  background: BackgroundSpec;
+  // An lsb.acct replay (--acct) or a generated workload.
+  workload: { acct: string; replay: Replay } | { generate: GenerateOptions };
+}
+
+// How an lsb.acct replay is played: at an offered load, or sped up; repeated.
+type Replay = { utilisation: number; repeat: number } | { speedup: number; repeat: number };
+
+// Checks every option of SimulationArgs, reading nothing; throws UsageError.
+export function simulationOptions(args: SimulationArgs): SimulationOptions {
   // Each pair sets the same thing two ways: the one silently ignored would be a surprise.
   if (args['res-req'] !== undefined && (args.d !== undefined || args.t !== undefined)) throw new UsageError('--res-req and --d/--t contradict each other: give the reservation one way');
   if (args.load !== undefined && args.speedup !== undefined) throw new UsageError('--load and --speedup contradict each other: choose one');
-  const config = loadConfig(findConfig(args.config, process.env, existsSync));
-  const hosts = args.hosts !== undefined && args.hosts.length > 0 ? readHosts(args.hosts) : syntheticHosts(numberOption('synthetic', args.synthetic, 40, { integer: true, min: 1, max: 100_000 }));
-  const model = loadModel(args.model ?? modelPathFor(config));
-  const ranker = modelRanker(model);
-  const scheduler: SchedulerSettings = {
+  const scheduler = {
     ...DEFAULT_SCHEDULER,
     mbdSleep: numberOption('mbd-sleep', args['mbd-sleep'], DEFAULT_SCHEDULER.mbdSleep, { min: 1, max: 3600 }),
     acceptInterval: numberOption('accept-interval', args['accept-interval'], DEFAULT_SCHEDULER.acceptInterval, { integer: true, min: 0, max: 100 }),
     freshPeriod: numberOption('load-update', args['load-update'], DEFAULT_SCHEDULER.freshPeriod, { min: 1, max: 3600 }),
-    elimInterval: numberOption('interval', args.interval, config.interval, { min: 1, max: 3600 }),
-    staleness: args.staleness === undefined || args.staleness === 'auto' ? 'auto' : numberOption('staleness', args.staleness, 0, { min: 0, max: 3600, kind: '"auto" or seconds' }),
+    staleness: args.staleness === undefined || args.staleness === 'auto' ? 'auto' as const : numberOption('staleness', args.staleness, 0, { min: 0, max: 3600, kind: '"auto" or seconds' }),
   };
+  const fromResReq = args['res-req'] === undefined ? undefined : parseRankRusage(args['res-req']);
+  const reservation = {
+    d: fromResReq?.d ?? givenNumber('d', args.d, { min: 0, max: 1000 }),
+    t: fromResReq?.t ?? givenNumber('t', args.t, { min: 1, max: 3600 }),
+    fromResReq: fromResReq !== undefined,
+  };
+  const seed = numberOption('seed', args.seed, 1, { integer: true, min: 0, max: 2 ** 31 - 1 });
+  const seedCount = numberOption('seeds', args.seeds, 5, { integer: true, min: 1, max: 100 });
+  const bgShare = numberOption('background', args.background, 0, { min: 0, max: 0.95 });
+  return {
+    synthetic: numberOption('synthetic', args.synthetic, 40, { integer: true, min: 1, max: 100_000 }),
+    scheduler,
+    interval: givenNumber('interval', args.interval, { min: 1, max: 3600 }),
+    reservation,
+    sweep: parseSweep(args.sweep ?? '0,2,5,10,20,40'),
+    seeds: Array.from({ length: seedCount }, (_, i) => seed + i),
+    background: bgShare > 0 ? { ...NO_BACKGROUND, share: bgShare } : NO_BACKGROUND,
+    workload: args.acct === undefined ? { generate: generateOptions(args) } : { acct: args.acct, replay: replayOptions(args) },
+  };
+}
+
+// How an lsb.acct replay is played (--load or --speedup, --repeat).
+function replayOptions(args: SimulationArgs): Replay {
+  if (args.generate === true) throw new UsageError('--acct and --generate: choose one');
+  for (const name of ['jobs', 'utilisation', 'families', 'mix', 'burst', 'overthread', 'runtime'] as const) {
+    if (args[name] !== undefined) throw new UsageError(`--${name} applies to a generated workload only, not to a replay of --acct (whose offered load is --load)`);
+  }
+  const repeat = numberOption('repeat', args.repeat, 1, { integer: true, min: 1, max: 100_000 });
+  return args.load !== undefined
+    ? { utilisation: numberOption('load', args.load, 1, { min: 0.01, max: 4 }), repeat }
+    : { speedup: numberOption('speedup', args.speedup, 1, { min: 0.001, max: 1e6 }), repeat };
+}
+
+// The generated workload's settings.
+function generateOptions(args: SimulationArgs): GenerateOptions {
+  for (const name of ['load', 'speedup', 'repeat'] as const) {
+    if (args[name] !== undefined) throw new UsageError(`--${name} applies to a replay of --acct only (a generated workload's offered load is --utilisation)`);
+  }
+  const [burstShare, burstSize] = pair('burst', args.burst, [SIMULATE_GENERATE.burstShare, SIMULATE_GENERATE.burstSize], {
+    expected: 'SHARE,SIZE: a share from 0 to 1 and a whole number of jobs of at least 1',
+    ok: (share, size) => share >= 0 && share <= 1 && Number.isInteger(size) && size >= 1,
+  });
+  const [runtimeMin, runtimeMax] = pair('runtime', args.runtime, [SIMULATE_GENERATE.runtimeMin, SIMULATE_GENERATE.runtimeMax], {
+    expected: 'MIN,MAX: seconds, 0 < MIN <= MAX',
+    ok: (min, max) => min > 0 && max >= min,
+  });
+  let mix = { ...SIMULATE_GENERATE.mix };
+  if (args.mix !== undefined) {
+    const m = args.mix.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
+    if (m.length !== 3 || m.some((x) => !Number.isFinite(x) || x < 0) || m[0]! + m[1]! + m[2]! <= 0) {
+      throw new UsageError(`--mix: expected three shares cpu,mem,io, none negative and not all 0, received ${JSON.stringify(args.mix)}`);
+    }
+    mix = { cpu: m[0]!, mem: m[1]!, io: m[2]! };
+  }
+  return {
+    jobs: numberOption('jobs', args.jobs, SIMULATE_GENERATE.jobs, { integer: true, min: 1, max: 10_000_000 }),
+    utilisation: numberOption('utilisation', args.utilisation, SIMULATE_GENERATE.utilisation, { min: 0.01, max: 4 }),
+    families: numberOption('families', args.families, SIMULATE_GENERATE.families, { integer: true, min: 1, max: 10_000 }),
+    mix,
+    burstShare,
+    burstSize,
+    overthread: numberOption('overthread', args.overthread, SIMULATE_GENERATE.overthread, { min: 0, max: 1 }),
+    runtimeMin,
+    runtimeMax,
+    balanced: true,
+  };
+}
+
+// Builds the hosts, the workload, the policies and the context from parsed options:
+// every option is checked first (simulationOptions), then the inputs are read.
+export async function setupSimulation(args: SimulationArgs, options: { policies?: (recommended: { d: number; t: number }, sweep: number[]) => PolicySpec[] } = {}): Promise<SimulationSetup> {
+  const opts = simulationOptions(args);
+  const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const hosts = args.hosts !== undefined && args.hosts.length > 0 ? readHosts(args.hosts) : syntheticHosts(opts.synthetic);
+  const model = loadModel(args.model ?? modelPathFor(config));
+  const ranker = modelRanker(model);
+  const scheduler: SchedulerSettings = { ...opts.scheduler, elimInterval: opts.interval ?? config.interval };
   // The queue's reservation: recommend's D for the hosts' median CPU count, its T.
   const cpus = Math.round(median(hosts.map((h) => h.cpus)));
   const rec = recommendForCpus(model, cpus, { intervalSec: scheduler.elimInterval });
-  const fromResReq = args['res-req'] === undefined ? undefined : parseRankRusage(args['res-req']);
-  const d = fromResReq?.d ?? numberOption('d', args.d, rec.d, { min: 0, max: 1000 });
-  const t = fromResReq?.t ?? numberOption('t', args.t, rec.t, { min: 1, max: 3600 });
-  const recommended = { d, t, from: fromResReq !== undefined ? '--res-req' : args.d === undefined ? `lavarank recommend for ${cpus}-CPU hosts` : '--d' };
-  const sweep = parseSweep(args.sweep ?? '0,2,5,10,20,40');
-  let policies = (options.policies ?? standardPolicies)({ d, t }, sweep.filter((x) => x > 0));
+  const d = opts.reservation.d ?? rec.d;
+  const t = opts.reservation.t ?? rec.t;
+  const recommended = { d, t, from: opts.reservation.fromResReq ? '--res-req' : args.d === undefined ? `lavarank recommend for ${cpus}-CPU hosts` : '--d' };
+  let policies = (options.policies ?? standardPolicies)({ d, t }, opts.sweep.filter((x) => x > 0));
   if (args.policies !== undefined) {
+    // The names carry D (rank+D2), which may be recommend's: checked once it is known.
     const wanted = args.policies.split(',').map((s) => s.trim()).filter((s) => s !== '');
     const unknown = wanted.filter((w) => !policies.some((p) => p.name === w));
     if (unknown.length > 0) throw new UsageError(`--policies: unknown ${unknown.join(', ')}; known: ${policies.map((p) => p.name).join(', ')}`);
     policies = policies.filter((p) => wanted.includes(p.name));
   }
-  const seed = numberOption('seed', args.seed, 1, { integer: true, min: 0, max: 2 ** 31 - 1 });
-  const seedCount = numberOption('seeds', args.seeds, 5, { integer: true, min: 1, max: 100 });
-  const seeds = Array.from({ length: seedCount }, (_, i) => seed + i);
-  const bgShare = numberOption('background', args.background, 0, { min: 0, max: 0.95 });
-  const background: BackgroundSpec = bgShare > 0 ? { ...NO_BACKGROUND, share: bgShare } : NO_BACKGROUND;
+  const { seeds, background } = opts;
 
   let workload: (seed: number) => JobSpec[];
   let workloadText: string;
-  if (args.acct !== undefined) {
-    if (args.generate === true) throw new UsageError('--acct and --generate: choose one');
-    for (const name of ['jobs', 'utilisation', 'families', 'mix', 'burst', 'overthread', 'runtime'] as const) {
-      if (args[name] !== undefined) throw new UsageError(`--${name} applies to a generated workload only, not to a replay of --acct (whose offered load is --load)`);
-    }
+  if ('acct' in opts.workload) {
+    const { acct, replay } = opts.workload;
     const records: JobFinish[] = [];
-    const reader = readAcct(args.acct);
+    const reader = readAcct(acct);
     for await (const r of reader) records.push(r);
     // Lines left out change the workload replayed: say how many and why, as retrain does.
     const st = reader.stats;
     const skipped = skippedLines(st, true);
-    if (skipped.length > 0) printError(`lavarank simulate: --acct ${args.acct}: skipped ${skipped.join(', ')}`);
-    const repeat = numberOption('repeat', args.repeat, 1, { integer: true, min: 1, max: 100_000 });
-    const replay = args.load !== undefined
-      ? { utilisation: numberOption('load', args.load, 1, { min: 0.01, max: 4 }), repeat }
-      : { speedup: numberOption('speedup', args.speedup, 1, { min: 0.001, max: 1e6 }), repeat };
+    if (skipped.length > 0) printError(`lavarank simulate: --acct ${acct}: skipped ${skipped.join(', ')}`);
     const jobs = jobsFromAcct(records, hosts, replay);
     workload = () => jobs;
-    workloadText = `${args.acct} replayed (${records.length} records, ${jobs.length} jobs${repeat > 1 ? ` over ${repeat} repeats` : ''}), offered load ${offeredLoad(jobs, hosts).toFixed(2)}`;
+    workloadText = `${acct} replayed (${records.length} records, ${jobs.length} jobs${replay.repeat > 1 ? ` over ${replay.repeat} repeats` : ''}), offered load ${offeredLoad(jobs, hosts).toFixed(2)}`;
   } else {
-    for (const name of ['load', 'speedup', 'repeat'] as const) {
-      if (args[name] !== undefined) throw new UsageError(`--${name} applies to a replay of --acct only (a generated workload's offered load is --utilisation)`);
-    }
-    const [burstShare, burstSize] = pair('burst', args.burst, [SIMULATE_GENERATE.burstShare, SIMULATE_GENERATE.burstSize], {
-      expected: 'SHARE,SIZE: a share from 0 to 1 and a whole number of jobs of at least 1',
-      ok: (share, size) => share >= 0 && share <= 1 && Number.isInteger(size) && size >= 1,
-    });
-    const [runtimeMin, runtimeMax] = pair('runtime', args.runtime, [SIMULATE_GENERATE.runtimeMin, SIMULATE_GENERATE.runtimeMax], {
-      expected: 'MIN,MAX: seconds, 0 < MIN <= MAX',
-      ok: (min, max) => min > 0 && max >= min,
-    });
-    let mix = { ...SIMULATE_GENERATE.mix };
-    if (args.mix !== undefined) {
-      const m = args.mix.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
-      if (m.length !== 3 || m.some((x) => !Number.isFinite(x) || x < 0) || m[0]! + m[1]! + m[2]! <= 0) {
-        throw new UsageError(`--mix: expected three shares cpu,mem,io, none negative and not all 0, received ${JSON.stringify(args.mix)}`);
-      }
-      mix = { cpu: m[0]!, mem: m[1]!, io: m[2]! };
-    }
-    const gen: GenerateOptions = {
-      jobs: numberOption('jobs', args.jobs, SIMULATE_GENERATE.jobs, { integer: true, min: 1, max: 10_000_000 }),
-      utilisation: numberOption('utilisation', args.utilisation, SIMULATE_GENERATE.utilisation, { min: 0.01, max: 4 }),
-      families: numberOption('families', args.families, SIMULATE_GENERATE.families, { integer: true, min: 1, max: 10_000 }),
-      mix,
-      burstShare,
-      burstSize,
-      overthread: numberOption('overthread', args.overthread, SIMULATE_GENERATE.overthread, { min: 0, max: 1 }),
-      runtimeMin,
-      runtimeMax,
-      balanced: true,
-    };
+    const gen = opts.workload.generate;
     workload = (s) => generateWorkload(hosts, gen, s);
     workloadText = `generated: ${gen.jobs} jobs per seed in ${gen.families} families (cpu ${gen.mix.cpu}, mem ${gen.mix.mem}, io ${gen.mix.io}), offered load ${gen.utilisation}, bursts ${gen.burstShare} × ${gen.burstSize}, ${gen.overthread} of families with twice the threads, run times ${gen.runtimeMin}-${gen.runtimeMax} s`;
   }
@@ -282,6 +335,9 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
+  // A bad option is a UsageError (exit status 2), an unusable input any other error (1):
+  // src/cli.ts. Every option is checked before any input is read.
+  const setup: SimulationSetup = await setupSimulation(args);
   // The report replacing one of the simulation's own inputs would destroy it: the
   // files given, the config and the model it names (the daemons' model, often).
   if (args.html !== undefined) {
@@ -295,8 +351,6 @@ export async function main(argv: string[]): Promise<number> {
     const clash = inputs.find(([, path]) => path !== undefined && fileIdentity(path) === fileIdentity(args.html!));
     if (clash !== undefined) throw new UsageError(`--html ${args.html} is ${clash[0]} ${clash[1]!}; writing the report would destroy it`);
   }
-  // A bad option is a UsageError (exit status 2), an unusable input any other error (1): src/cli.ts.
-  const setup: SimulationSetup = await setupSimulation(args);
   const isTTY = process.stderr.isTTY === true;
   const onProgress = progressReporter(isTTY);
   const result: ExperimentResult = runExperiment({ ...setup.input, ...(onProgress === undefined ? {} : { onProgress }) });

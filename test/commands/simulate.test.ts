@@ -42,6 +42,19 @@ describe('lavarank simulate', () => {
     assert.match(r.stderr, /--seeds: expected/);
   });
 
+  it('checks every option before reading an input: a bad option beside an unreadable file is exit status 2', () => {
+    for (const args of [
+      ['--hosts', '/nonexistent/hosts.yaml', '--jobs', 'abc'],
+      ['--config', '/nonexistent/lavarank.yaml', '--interval', '0'],
+      ['--acct', '/nonexistent/lsb.acct', '--load', '9'],
+      ['--model', '/nonexistent/model.json', '--d', '1001', '--html', '/nonexistent/report.html'],
+    ]) {
+      const r = run(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /--(jobs|interval|load|d): expected/, args.join(' '));
+    }
+  });
+
   it('refuses the reservation given both as --res-req and as --d, with exit status 2, rather than ignore one', () => {
     const r = run(['--res-req', 'order[rank] rusage[rank=8:duration=45s:decay=1]', '--d', '2']);
     assert.equal(r.status, 2, r.stderr);
