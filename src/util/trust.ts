@@ -13,7 +13,7 @@
 // so what is then opened or executed by the resolved path is what was checked:
 // callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
 // descriptor) and execute the resolved path, never the given one.
-import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statfsSync, statSync, type Stats } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { errorCode } from './errors.js';
 import { isDirectory } from './paths.js';
@@ -65,6 +65,24 @@ function ownerOk(st: Stats, uid: number): boolean {
   return st.uid === 0 || st.uid === uid;
 }
 
+// NFS_SUPER_MAGIC (linux/magic.h): statfs's f_type on an NFS mount.
+const NFS_SUPER_MAGIC = 0x6969;
+
+// What to run to give path to root: `chown` names the command and its target. On
+// NFS exported with root_squash (the default), a file root made from this host is
+// owned by the anonymous user and root here cannot chown it: that is said instead.
+// Asked only when a check has already failed; typeOf gives statfs's f_type.
+export function chownAdvice(path: string, chown: string, typeOf: (path: string) => number = (p) => statfsSync(p).type): string {
+  let onNfs = false;
+  try {
+    onNfs = typeOf(path) === NFS_SUPER_MAGIC;
+  } catch {
+    // gone or unreadable meanwhile: the plain advice
+  }
+  if (!onNfs) return `(${chown})`;
+  return `(${chown}; ${path} is on NFS, where root_squash, the default, gives root's own files from this host to the anonymous user and refuses root's chown: chown it on the file server, or install on a local disk)`;
+}
+
 function join2(dir: string, name: string): string {
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
@@ -81,7 +99,7 @@ function fileProblems(st: Stats, shown: string, real: string, what: string, opti
     problems.push(`${what} ${shown} is not a ${options.directory === true ? 'directory' : 'regular file'}`);
   }
   if (!ownerOk(st, uid)) {
-    problems.push(`${what} ${real} is owned by uid ${st.uid}; it must be owned by root (chown root ${real})`);
+    problems.push(`${what} ${real} is owned by uid ${st.uid}; it must be owned by root ${chownAdvice(real, `chown root ${real}`)}`);
   }
   const stickyOk = options.directory === true && options.sticky === true && (st.mode & 0o1000) !== 0;
   const groupOk = options.directory === true && logGroupWrite(st, options);
@@ -106,7 +124,7 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
   const checkDir = (dir: string, st: Stats): void => {
     if ((st.mode & 0o022) !== 0) shared.add(dir);
     if (!ownerOk(st, uid)) {
-      problems.push(`directory ${dir} above ${what} ${path} is owned by uid ${st.uid}; it must be owned by root (chown root ${dir})`);
+      problems.push(`directory ${dir} above ${what} ${path} is owned by uid ${st.uid}; it must be owned by root ${chownAdvice(dir, `chown root ${dir}`)}`);
     } else if ((st.mode & 0o1000) === 0 && (st.mode & 0o022) !== 0 && !logGroupWrite(st, options)) {
       problems.push(`directory ${dir} above ${what} ${path} has mode ${describeMode(st)}, writable by group or others; run: chmod go-w ${dir}`);
     }
@@ -267,7 +285,7 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
         }
         continue;
       }
-      if (!ownerOk(st, uid)) add(`${what} ${path} is owned by uid ${st.uid}; it must be owned by root (chown -R root ${base})`);
+      if (!ownerOk(st, uid)) add(`${what} ${path} is owned by uid ${st.uid}; it must be owned by root ${chownAdvice(path, `chown -R root ${base}`)}`);
       else if ((st.mode & 0o022) !== 0) add(`${what} ${path} has mode ${describeMode(st)}, writable by group or others; run: chmod -R go-w ${base}`);
       if (st.isDirectory()) pending.push([path, base]);
     }

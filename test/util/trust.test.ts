@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkTrust, directoryProblems, existingDirectoryProblems, openTrusted, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
+import { checkTrust, chownAdvice, directoryProblems, existingDirectoryProblems, openTrusted, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
 import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -35,10 +35,17 @@ describe('trustProblems', () => {
       const f = join(dir, 'lavarank.yaml');
       writeFileSync(f, '', { mode: 0o644 });
       chownSync(f, 1234, 1234);
-      assert.match(trustProblems(f, 'config file')[0] ?? '', /is owned by uid 1234; it must be owned by root/);
+      assert.match(trustProblems(f, 'config file')[0] ?? '', /is owned by uid 1234; it must be owned by root \(chown root .*lavarank\.yaml\)$/);
     } finally {
       cleanup();
     }
+  });
+
+  it('says, for a file on NFS, that root_squash may be why and that root cannot chown it from this host', () => {
+    assert.equal(chownAdvice('/srv/x', 'chown root /srv/x', () => 0xef53), '(chown root /srv/x)'); // ext4
+    assert.match(chownAdvice('/nfs/x', 'chown root /nfs/x', () => 0x6969), /^\(chown root \/nfs\/x; \/nfs\/x is on NFS, where root_squash.*chown it on the file server, or install on a local disk\)$/);
+    assert.equal(chownAdvice('/gone', 'chown root /gone', () => { throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' }); }), '(chown root /gone)');
+    assert.match(chownAdvice('/', 'chown root /'), /^\(chown root \/[);]/); // the real statfs answers
   });
 
   it('accepts a world-writable directory only if it is sticky, like /tmp', () => {
