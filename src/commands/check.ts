@@ -316,6 +316,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(args.queues === undefined ? {} : { queues: args.queues }),
       ...(args.lsf === true ? { lsf: true } : {}),
       ...(expected === undefined ? {} : { expected }),
+      confRefused: confRefusal !== undefined, // the same lsf.conf: envdir is env's LSF_ENVDIR
     });
     findings.push(...lsf.findings);
     lsfLines.push(...lsf.effective);

@@ -41,6 +41,9 @@ export interface LsfCheckInput {
   program: string; // this build's dist/src/cli.js
   childElims: readonly string[]; // the config's child elim programs
   expected?: { d: number; t: number; resReq: string; why: string }; // what recommend gives
+  // Whether the daemon's rule refuses this lsf.conf (lsfLogdir's refusal), when the
+  // caller has asked already; else the trust check is made here.
+  confRefused?: boolean;
 }
 
 // The findings, and the effective OpenLava configuration as lines to print.
@@ -118,7 +121,7 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
     return c === undefined ? undefined : { value: c.value, from: `lsf.conf:${c.line}` };
   };
   // The daemon takes LSF_LOGDIR from lsf.conf only if no one but root can change it.
-  const confShared = trustProblems(confFile, 'lsf.conf').length > 0;
+  const confShared = input.confRefused ?? trustProblems(confFile, 'lsf.conf').length > 0;
   for (const key of ['LSF_SERVERDIR', 'LSF_LOGDIR', 'LSB_CONFDIR']) {
     const s = setting(key);
     const ignored = key === 'LSF_LOGDIR' && s !== undefined && s.from !== 'environment' && confShared ? '; not taken by lavarank: lsf.conf is not root\'s alone' : '';
