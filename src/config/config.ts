@@ -1,10 +1,11 @@
 // The YAML configuration: found, trust-checked, parsed once at start into a frozen
 // typed object. Every problem names the key, what was expected and what was found,
 // with the file, line and column, and all problems are reported at once.
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
-import { ConfigError, errorCode } from '../util/errors.js';
+import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
+import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, RANK_MIN } from '../model/rank.js';
 import { isValidIndexName } from '../daemon/report.js';
 import { openTrusted } from '../util/trust.js';
@@ -529,19 +530,19 @@ export function loadConfig(source: ConfigSource): Readonly<Config> {
     }
     throw new ConfigError(`config file ${path} (from ${source.why}) refused, not read: ${opened.problems.join('; ')}`, { problems: opened.problems });
   }
+  // Not a FIFO or a device that would block or never end (the check wants a
+  // regular file), and not huge.
+  if (opened.stats.size > MAX_CONFIG_BYTES) {
+    closeSync(opened.fd);
+    throw tooLarge(`config file ${path} (from ${source.why})`, opened.stats.size);
+  }
   let text: string;
   try {
-    // Not a FIFO or a device that would block or never end (the check wants a
-    // regular file), and not huge.
-    if (opened.stats.size > MAX_CONFIG_BYTES) throw tooLarge(`config file ${path} (from ${source.why})`, opened.stats.size);
-    text = readFileSync(opened.fd, 'utf8');
+    text = readOpenRegular(opened.fd, MAX_CONFIG_BYTES).toString('utf8'); // closes the descriptor
   } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`config file ${path} (from ${source.why}) cannot be read: ${errorCode(err) ?? String(err)}`, {
+    throw new ConfigError(`config file ${path} (from ${source.why}) cannot be read: ${errorCode(err) ?? errorMessage(err)}`, {
       cause: err,
     });
-  } finally {
-    closeSync(opened.fd);
   }
   return parseConfigText(text, path);
 }

@@ -6,8 +6,9 @@
 // every number before anything is used, and nothing in the file is ever run as
 // code: the weights feed src/model/network.ts, never brain.js's fromJSON/toFunction.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { ModelError, errorCode } from '../util/errors.js';
+import { constants, openSync } from 'node:fs';
+import { ModelError, errorCode, errorMessage } from '../util/errors.js';
+import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, clampRank, withLoadTieBreak, type TypedRanks } from './rank.js';
 import { openTrusted } from '../util/trust.js';
 import { taggedArray } from '../util/tagged.js';
@@ -512,36 +513,17 @@ export function readModelText(path: string): string {
 
 // Reads the model text from an open descriptor and closes it.
 function readOpenModel(fd: number, path: string): string {
+  let bytes: Buffer;
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new ModelError(`model file ${path} is not a regular file`);
-    if (st.size > MAX_MODEL_BYTES) throw new ModelError(`model file ${path}: ${st.size} bytes, more than the ${MAX_MODEL_BYTES}-byte limit`);
-    // Sized by the file, not the limit: a 2 MB buffer per reload left the daemon
-    // 2 MB more resident from the second reload on (npm run soak; likely glibc's
-    // adaptive mmap threshold). The extra byte shows a file that grew meanwhile.
-    let buf = Buffer.allocUnsafe(st.size + 1);
-    let got = 0;
-    for (;;) {
-      if (got === buf.length) {
-        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, MAX_MODEL_BYTES + 1));
-        buf.copy(bigger, 0, 0, got);
-        buf = bigger;
-      }
-      const n = readSync(fd, buf, got, buf.length - got, null);
-      if (n === 0) break;
-      got += n;
-      if (got > MAX_MODEL_BYTES) throw new ModelError(`model file ${path}: more than the ${MAX_MODEL_BYTES}-byte limit (it grew while being read)`);
-    }
-    try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(0, got));
-    } catch (err) {
-      throw new ModelError(`model file ${path} is not UTF-8 text`, { cause: err });
-    }
+    bytes = readOpenRegular(fd, MAX_MODEL_BYTES);
   } catch (err) {
-    if (err instanceof ModelError) throw err;
-    throw new ModelError(`model file ${path} cannot be read: ${errorCode(err) ?? String(err)}`, { cause: err });
-  } finally {
-    closeSync(fd);
+    const code = errorCode(err); // a system error's code; else what readOpenRegular refused
+    throw new ModelError(code === undefined ? `model file ${path}: ${errorMessage(err)}` : `model file ${path} cannot be read: ${code}`, { cause: err });
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (err) {
+    throw new ModelError(`model file ${path} is not UTF-8 text`, { cause: err });
   }
 }
 

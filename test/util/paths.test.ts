@@ -24,13 +24,22 @@ describe('fileIdentity', () => {
 });
 
 describe('readRegularText', () => {
+  // /proc's files are regular files whose fstat size is 0: their text stands for a
+  // file that grew after fstat, and shows the buffer growing past the size given.
+  it('reads a file to its end past the size fstat gave, and refuses one that grows past the limit', () => {
+    const text = readRegularText('/proc/self/mountinfo', 1 << 20);
+    assert.ok(text.length > 100 && text.endsWith('\n'), text);
+    assert.throws(() => readRegularText('/proc/self/mountinfo', 50), /^Error: more than the 50-byte limit \(it grew while being read\)$/);
+  });
+
+
   it('refuses a FIFO at once and a file over the limit, saying which', () => {
     const { dir, cleanup } = tempDir();
     try {
       mkfifo(join(dir, 'fifo'));
       assert.throws(() => readRegularText(join(dir, 'fifo'), 100), /^Error: not a regular file$/);
       writeFileSync(join(dir, 'big'), 'x'.repeat(101));
-      assert.throws(() => readRegularText(join(dir, 'big'), 100), /101 bytes, more than the 100 expected/);
+      assert.throws(() => readRegularText(join(dir, 'big'), 100), /^Error: 101 bytes, more than the 100-byte limit$/);
       writeFileSync(join(dir, 'ok'), 'été');
       assert.equal(readRegularText(join(dir, 'ok'), 100), 'été');
     } finally {
