@@ -60,28 +60,24 @@ const MAX_CPUS = 65_536;
 
 // Counts the CPUs in a kernel CPU list such as "0-3,6" (/sys/devices/system/cpu/online).
 export function parseCpuList(text: string, file = '/sys/devices/system/cpu/online'): number {
+  return parseCpuNumbers(text, file).length;
+}
+
+// The CPU numbers of a kernel CPU list such as "0-3,6", in order; anything else
+// throws, and a range is expanded only once it is known to keep the list within
+// MAX_CPUS. Lists are read only when they change (hotplug), never per report.
+export function parseCpuNumbers(text: string, file = '/sys/devices/system/cpu/online'): number[] {
   const line = text.trim();
   if (line === '') throw badLine(NAME, file, 1, line, 'empty CPU list');
-  let count = 0;
+  const out: number[] = [];
   for (const part of line.split(',')) {
     const m = /^(\d{1,6})(?:-(\d{1,6}))?$/.exec(part);
     if (m === null) throw badLine(NAME, file, 1, line, `"${part}" is not a CPU number or range`);
     const first = Number(m[1]);
     const last = m[2] === undefined ? first : Number(m[2]);
     if (last < first) throw badLine(NAME, file, 1, line, `range "${part}" runs backwards`);
-    count += last - first + 1;
-  }
-  if (count > MAX_CPUS) throw badLine(NAME, file, 1, line, `${count} CPUs, more than any kernel supports`);
-  return count;
-}
-
-// The CPU numbers of a kernel CPU list such as "0-3,6", in order; parseCpuList has
-// checked the list first (its count is bounded by MAX_CPUS).
-function cpuNumbers(text: string): number[] {
-  const out: number[] = [];
-  for (const part of text.trim().split(',')) {
-    const [first, last] = part.split('-').map(Number);
-    for (let i = first!; i <= (last ?? first!); i++) out.push(i);
+    if (out.length + last - first + 1 > MAX_CPUS) throw badLine(NAME, file, 1, line, `more than ${MAX_CPUS} CPUs, more than any kernel supports`);
+    for (let i = first; i <= last; i++) out.push(i);
   }
   return out;
 }
@@ -101,8 +97,7 @@ export function countCores(lists: readonly (string | undefined)[], cpus: readonl
     if (list === undefined) return undefined;
     let siblings: number[];
     try {
-      parseCpuList(list); // a CPU list, of a bounded size, or a throw
-      siblings = cpuNumbers(list);
+      siblings = parseCpuNumbers(list, 'a topology CPU list');
     } catch {
       return undefined;
     }
@@ -118,10 +113,10 @@ export function countCores(lists: readonly (string | undefined)[], cpus: readonl
 // a 128-CPU guest as one core and rank it full under two tasks.
 const MAX_THREADS_PER_CORE = 8;
 
-// Reads the cores of the online CPUs from sysfs, once per change of the online list:
-// a few small files per CPU, never on a report whose CPU set is unchanged.
-export function readCores(sysRoot: string, onlineList: string): number | undefined {
-  const cpus = cpuNumbers(onlineList);
+// Reads the cores of the online CPUs (parseCpuNumbers of the online list) from sysfs,
+// once per change of that list: a few small files per CPU, never on a report whose
+// CPU set is unchanged.
+export function readCores(sysRoot: string, cpus: readonly number[]): number | undefined {
   const lists = cpus.map((cpu) => {
     const dir = procPath(sysRoot, `devices/system/cpu/cpu${cpu}/topology`);
     try {
@@ -158,8 +153,9 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
     const list = onlineFile.textIfPresent();
     if (list !== undefined) {
       if (list !== onlineText) {
-        onlineCount = parseCpuList(list, onlineFile.path);
-        cores = readCores(sysRoot, list);
+        const cpus = parseCpuNumbers(list, onlineFile.path);
+        onlineCount = cpus.length;
+        cores = readCores(sysRoot, cpus);
         onlineText = list;
       }
       return onlineCount;

@@ -4,7 +4,7 @@
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
 import { accessSync, constants, existsSync, lstatSync, readFileSync, type Stats } from 'node:fs';
-import { parseCpuList, readCores } from '../collectors/loadavg.js';
+import { parseCpuList, parseCpuNumbers, readCores } from '../collectors/loadavg.js';
 import { SMT_YIELD } from '../model/backbone.js';
 import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/network.js';
 import { availableParallelism, hostname } from 'node:os';
@@ -168,9 +168,9 @@ export function smtNote(config: Readonly<Config>): string | undefined {
   let online = 0;
   try {
     const path = join(config.sys_root, 'devices/system/cpu/online');
-    const list = readFileSync(path, 'latin1');
-    online = parseCpuList(list, path);
-    cores = readCores(config.sys_root, list);
+    const cpus = parseCpuNumbers(readFileSync(path, 'latin1'), path);
+    online = cpus.length;
+    cores = readCores(config.sys_root, cpus);
   } catch {
     cores = undefined;
   }

@@ -230,6 +230,7 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
     if (problems.length < limit) problems.push(problem);
     else more++;
   };
+  const listed = (): string[] => (more > 0 ? [...problems, `and ${more} more`] : problems);
   const inside = (path: string): boolean => path === top || path.startsWith(top.endsWith(sep) ? top : top + sep);
   // Directories walked, by real path: a link to a directory out of the tree has that
   // directory walked too (Node loads what is below it), once, whatever links lead there.
@@ -249,7 +250,7 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
       if (dir === top && skip.has(name)) continue;
       if (++seen > maxEntries) {
         add(`${what} ${top} has more than ${maxEntries} entries; the rest were not checked`);
-        return more > 0 ? [...problems, `and ${more} more`] : problems;
+        return listed();
       }
       const path = join(dir, name);
       let st: Stats;
@@ -290,7 +291,7 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
       if (st.isDirectory()) pending.push([path, base]);
     }
   }
-  return more > 0 ? [...problems, `and ${more} more`] : problems;
+  return listed();
 }
 
 // treeProblems of the package program belongs to (packageRootOf), or none when it
