@@ -207,6 +207,23 @@ function utilizationOf(rxBytesPerSec: number, txBytesPerSec: number, speedBitsPe
   return u < 1 ? u : 1;
 }
 
+// A link whose speed neither the kernel nor network.link_speed gives (virtio_net and
+// most virtual NICs print -1) is taken to carry at most the highest rate it has carried
+// since the collector started, and at least LEARNED_FLOOR: no cluster node's link has
+// been slower than 1 Gb/s for two decades, so its load counts rather than reading as
+// idle. A transfer at a new high reads as a full link until a faster one shows the
+// link can carry more; LEARNED_CEILING (the fastest Ethernet) bounds what a counter
+// glitch could make it learn, which would leave every later load looking idle.
+export const LEARNED_FLOOR = 1e9;
+export const LEARNED_CEILING = 400e9;
+
+// The capacity a link without a known speed is taken to have after carrying bits/s,
+// given what it was taken to have before (LEARNED_FLOOR at first).
+export function learnedCapacity(before: number, bitsPerSec: number): number {
+  if (!(bitsPerSec > before)) return before;
+  return bitsPerSec < LEARNED_CEILING ? bitsPerSec : LEARNED_CEILING;
+}
+
 // The bits per second of options.linkSpeedMbps, checked where it is used.
 function assumedSpeed(mbps: number | undefined): number | undefined {
   if (mbps === undefined) return undefined;
@@ -215,7 +232,8 @@ function assumedSpeed(mbps: number | undefined): number | undefined {
 }
 
 // Reads /proc/net/dev and each physical interface's speed every tick (a link can
-// renegotiate); where the kernel reports no speed, options.linkSpeedMbps is assumed.
+// renegotiate); where the kernel reports no speed, options.linkSpeedMbps is assumed,
+// and without it the capacity is learned (learnedCapacity).
 // An interface reports from its second reading on and is left out for
 // a tick when a counter went backwards (driver reset); it is then classified again,
 // in case the name now belongs to another device. The whole file is parsed and new
@@ -231,12 +249,22 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
   const physical = new Map<string, boolean>();
   const speedFiles = new Map<string, KernelFile>(); // of the physical interfaces
   const speeds = new Map<string, number | undefined>(); // the last speed read of each (undefined: unknown)
+  const learned = new Map<string, number>(); // bits/s, of those without a known or assumed speed
 
   function forget(name: string): void {
     physical.delete(name);
     speedFiles.get(name)?.close();
     speedFiles.delete(name);
     speeds.delete(name);
+    learned.delete(name);
+  }
+
+  // The link's capacity where no speed is known, updated with this reading's rate.
+  function learnedSpeed(name: string, rx: number, tx: number): number {
+    const before = learned.get(name) ?? LEARNED_FLOOR;
+    const after = learnedCapacity(before, (rx >= tx ? rx : tx) * 8);
+    if (after !== before) learned.set(name, after);
+    return after;
   }
 
   // An interface's link speed, read again only when it moved bytes since the last
@@ -290,7 +318,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
       const index = old.interfaces === now.interfaces ? undefined : new Map(old.interfaces.map((c, i) => [c.name, i]));
       const seconds = (monotonicMs - before.at) / 1000;
       let counted = 0;
-      let utilizationMax: number | undefined; // over the interfaces with a known or assumed speed
+      let utilizationMax: number | undefined; // over the physical interfaces
       const interfaces: NetInterface[] | undefined = detail ? [] : undefined;
       let rxSum = 0;
       let txSum = 0;
@@ -306,15 +334,16 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
           continue;
         }
         counted++;
-        const speed = linkSpeed(name, rx > 0 || tx > 0) ?? assumed;
-        const utilization = speed === undefined ? undefined : utilizationOf(rx, tx, speed);
-        if (utilization !== undefined && (utilizationMax === undefined || utilization > utilizationMax)) utilizationMax = utilization;
+        const moved = rx > 0 || tx > 0;
+        const speed = linkSpeed(name, moved) ?? assumed;
+        // An idle link's utilization is 0 whatever its capacity: none is learned from it.
+        const capacity = speed ?? (moved ? learnedSpeed(name, rx, tx) : learned.get(name) ?? LEARNED_FLOOR);
+        const utilization = utilizationOf(rx, tx, capacity);
+        if (utilizationMax === undefined || utilization > utilizationMax) utilizationMax = utilization;
         if (interfaces === undefined) continue;
-        const entry: NetInterface = { name, rxBytesPerSec: rx, txBytesPerSec: tx };
-        if (speed !== undefined) {
-          entry.speedBitsPerSec = speed;
-          entry.utilization = utilization;
-        }
+        const entry: NetInterface = { name, rxBytesPerSec: rx, txBytesPerSec: tx, utilization };
+        if (speed !== undefined) entry.speedBitsPerSec = speed;
+        else entry.learnedBitsPerSec = capacity;
         interfaces.push(entry);
         rxSum += rx;
         txSum += tx;

@@ -59,7 +59,8 @@ export interface NetInterface {
   rxBytesPerSec: number;
   txBytesPerSec: number;
   speedBitsPerSec?: number; // the kernel's, else CollectorOptions.linkSpeedMbps; absent when neither says
-  utilization?: number; // max(rx, tx) * 8 / speed, 0..1; absent without a speed
+  learnedBitsPerSec?: number; // without speedBitsPerSec: the capacity learned (network.ts, learnedCapacity)
+  utilization?: number; // max(rx, tx) * 8 / (speed, else the learned capacity), 0..1
 }
 
 // Physical network interfaces from /proc/net/dev and /sys/class/net. The interface
@@ -68,7 +69,7 @@ export interface NetworkReading {
   interfaces?: NetInterface[];
   rxBytesPerSec?: number;
   txBytesPerSec?: number;
-  utilizationMax?: number; // absent when no interface has a known or assumed speed
+  utilizationMax?: number; // absent when no physical interface has two readings
 }
 
 // Pressure stall information, avg10, as fractions 0..1 (the kernel prints percent).

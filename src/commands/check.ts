@@ -101,8 +101,8 @@ export function logChoice(config: LogConfig, host: string, env: NodeJS.ProcessEn
 }
 
 // What the rank makes of the network: the physical interfaces that are up, and those
-// whose kernel gives no link speed (virtio and the like), whose load then counts only
-// with network.link_speed set.
+// whose kernel gives no link speed (virtio and the like), whose load is then measured
+// against network.link_speed or, without it, a learned capacity (collectors/network.ts).
 export function networkNote(config: Readonly<Config>): string {
   let names: string[];
   try {
@@ -122,7 +122,8 @@ export function networkNote(config: Readonly<Config>): string {
   const unknown = up.filter((n) => parseLinkSpeed(read(n, 'speed') ?? '-1') === undefined);
   if (unknown.length === 0) return `network: ${up.join(', ')} (link speeds from the kernel)`;
   if (config.network.link_speed !== null) return `network: ${up.join(', ')} (${unknown.join(', ')} taken as ${config.network.link_speed} Mb/s: network.link_speed)`;
-  return `network: ${up.join(', ')}; ${unknown.join(', ')} report${unknown.length === 1 ? 's' : ''} no link speed, so ${unknown.length === 1 ? 'its' : 'their'} load does not count in the rank (set network.link_speed, Mb/s)`;
+  const one = unknown.length === 1;
+  return `network: ${up.join(', ')}; ${unknown.join(', ')} report${one ? 's' : ''} no link speed, so ${one ? 'its load is' : 'their load is each'} measured against the highest rate ${one ? 'it has' : 'each has'} carried, at least 1 Gb/s (set network.link_speed, Mb/s, if you know it)`;
 }
 
 // What the rank makes of PSI, from how reading /proc/pressure/cpu ended: undefined

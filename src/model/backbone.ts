@@ -41,7 +41,7 @@ export interface BackboneParts {
   steal: number;
   memStall: number; // share of time lost to memory, 0..MAX_STALL
   ioStall: number; // share of time lost to io, 0..MAX_STALL
-  netUtil: number; // the busiest link's utilization, 0..MAX_STALL (0 when no link speed is known)
+  netUtil: number; // the busiest link's utilization, 0..MAX_STALL (of a learned capacity when no link speed is known)
 }
 
 // Provisional defaults until models carry their own fit: the calibration probe spends

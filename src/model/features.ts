@@ -157,7 +157,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     unit: 'fraction',
     transform: 'linear',
     cap: 1,
-    source: '/proc/net/dev + /sys/class/net/*/speed: busiest interface, max(rx, tx) / link speed',
+    source: '/proc/net/dev + /sys/class/net/*/speed: busiest interface, max(rx, tx) / link speed (unknown: the highest rate seen, at least 1 Gb/s)',
     read: (s) => s.network?.utilizationMax,
   },
   {

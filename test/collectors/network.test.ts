@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
-import { createNetworkCollector, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
+import { LEARNED_CEILING, LEARNED_FLOOR, createNetworkCollector, learnedCapacity, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
 import { fraction } from '../../src/collectors/text.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, scannedInterfaces, tempDir, writeTree } from './helpers.js';
@@ -68,7 +68,10 @@ test('the captured host counts eth0 only: lo and the ifb interfaces are virtual'
     r?.interfaces?.map((i) => i.name),
     ['eth0'],
   );
-  assert.equal(r?.utilizationMax, undefined, 'virtio reports speed -1');
+  // virtio reports speed -1: measured against the learned capacity, at least 1 Gb/s
+  assert.equal(r?.interfaces?.[0]?.learnedBitsPerSec, LEARNED_FLOOR);
+  assert.equal(r?.utilizationMax, r?.interfaces?.[0]?.utilization);
+  assert.ok((r?.utilizationMax ?? 1) < 0.01, 'an idle host\'s traffic is a sliver of 1 Gb/s');
 });
 
 test('utilization is the busier direction in bits over the link speed', (t) => {
@@ -134,16 +137,45 @@ test('utilization is the busier direction over the link speed, clamped to 1, as 
   assert.equal(r?.interfaces?.[0]?.utilization, 1);
 });
 
-test('an interface without a known speed has throughput but no utilization', (t) => {
+test('an interface without a known speed is measured against the highest rate it has carried, at least 1 Gb/s', (t) => {
   const root = tempDir(t);
   sysNet(root, { ib0: undefined, eth0: '-1' });
   const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
-  writeTree(root, { 'proc/net/dev': dev({ ib0: [0, 0], eth0: [0, 0] }) });
-  c.collect(0);
-  writeTree(root, { 'proc/net/dev': dev({ ib0: [1000, 2000], eth0: [10, 10] }) });
-  const r = c.collect(1000);
-  assert.deepEqual(r?.interfaces?.[0], { name: 'ib0', rxBytesPerSec: 1000, txBytesPerSec: 2000 });
-  assert.equal(r?.utilizationMax, undefined);
+  const lean = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false }); // the daemon's
+  let rx = 0;
+  // eth0 moves rate bytes/s in each 1 s reading; ib0 stays idle.
+  const step = (ms: number, rate: number) => {
+    rx += rate;
+    writeTree(root, { 'proc/net/dev': dev({ ib0: [0, 0], eth0: [rx, 10] }) });
+    const detailed = c.collect(ms);
+    assert.equal(lean.collect(ms)?.utilizationMax, detailed?.utilizationMax);
+    return detailed;
+  };
+  step(0, 0);
+  let r = step(1000, 25e6); // 200 Mb/s: a fifth of the floor
+  assert.deepEqual(r?.interfaces?.[1], { name: 'eth0', rxBytesPerSec: 25e6, txBytesPerSec: 0, utilization: 0.2, learnedBitsPerSec: 1e9 });
+  assert.deepEqual(r?.interfaces?.[0], { name: 'ib0', rxBytesPerSec: 0, txBytesPerSec: 0, utilization: 0, learnedBitsPerSec: 1e9 });
+  assert.equal(r?.utilizationMax, 0.2);
+  r = step(2000, 500e6); // 4 Gb/s, a new high: a full link as far as anyone knows
+  assert.equal(r?.utilizationMax, 1);
+  assert.equal(r?.interfaces?.[1]?.learnedBitsPerSec, 4e9);
+  r = step(3000, 250e6); // half of what it has carried
+  assert.equal(r?.utilizationMax, 0.5);
+  r = step(4000, 0);
+  assert.equal(r?.utilizationMax, 0);
+  r = step(5000, 1e12); // a glitch: 8 Tb/s
+  r = step(6000, 500e6);
+  assert.equal(r?.interfaces?.[1]?.learnedBitsPerSec, LEARNED_CEILING);
+  assert.equal(r?.utilizationMax, 0.01, 'the ceiling bounds what a glitch teaches');
+});
+
+test('learnedCapacity only rises, from the floor to the ceiling', () => {
+  assert.equal(learnedCapacity(LEARNED_FLOOR, 0), LEARNED_FLOOR);
+  assert.equal(learnedCapacity(LEARNED_FLOOR, 5e8), LEARNED_FLOOR);
+  assert.equal(learnedCapacity(LEARNED_FLOOR, 3e9), 3e9);
+  assert.equal(learnedCapacity(3e9, 2e9), 3e9);
+  assert.equal(learnedCapacity(3e9, Infinity), LEARNED_CEILING);
+  assert.equal(learnedCapacity(3e9, NaN), 3e9);
 });
 
 test('the captured virtio host, whose eth0 reports speed -1, has a utilization against linkSpeedMbps: 0 for its idle link, not absent', (t) => {
