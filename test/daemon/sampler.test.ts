@@ -139,11 +139,11 @@ test("the config's network.link_speed reaches the network collector, for an inte
     t.after(() => c.close?.());
     return c;
   };
-  const assumed = network(1000);
+  const assumed = network(10_000);
   const unknown = network(null);
   assumed.collect(0);
   unknown.collect(0);
   writeTree(root, { 'proc/net/dev': netDev(25e6) });
-  assert.deepEqual(assumed.collect(1000), { utilizationMax: 0.2 });
-  assert.deepEqual(unknown.collect(1000), {});
+  assert.deepEqual(assumed.collect(1000), { utilizationMax: 0.02 });
+  assert.deepEqual(unknown.collect(1000), { utilizationMax: 0.2 }, 'without it, against the learned capacity: 1 Gb/s at first');
 });
