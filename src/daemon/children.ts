@@ -3,8 +3,8 @@
 // `elims:` and lavarank runs each one, reads its reports, and passes their latest
 // values on in its own report. Each child is started without a shell, with
 // lavarank's environment (LSF_RESOURCES and the rest as LIM set them), and only
-// if its executable, and every existing file an argument names by an absolute path
-// (the script of [/bin/sh, /site/elim.sh]), cannot be changed by another user, since
+// if its executable, and every path an argument names by an absolute path
+// (the script of [/bin/sh, /site/elim.sh]), cannot be changed or made by another user, since
 // lavarank runs it as root. A dead child is restarted with back-off; its values are dropped at once,
 // and a live child's values are dropped once older than max_age.
 //
@@ -20,6 +20,7 @@
 // ignores SIGTERM (one that calls setsid() to leave the group can; see SECURITY.md).
 // What is executed is the path the trust check resolved, checked right before each
 // start, never the configured path again (a link there could have been swapped).
+import { statSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
@@ -27,7 +28,6 @@ import { ElimReportParser, type ParseProblem, type ParseResult } from '../lsf/el
 import { selfReference } from '../lsf/wrapper.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { spawnGroup, type GroupProcess } from '../util/exec.js';
-import { isRegularFile } from '../util/paths.js';
 import { checkTrust, trustProblems } from '../util/trust.js';
 import type { ExtraValues } from './report.js';
 import { MAX_CHILD_ELIMS } from '../config/config.js';
@@ -125,19 +125,44 @@ class Child {
 
 // Why the program of `command` must not be started, and the resolved path to
 // execute when it may: the trust check of its whole path, and not lavarank itself.
-// An argument that names an existing file by an absolute path is checked too (not
-// for execute): with [/bin/sh, /site/elim.sh] the script is what runs, as root.
+// An argument that names a path by an absolute path is checked too (argumentProblems):
+// with [/bin/sh, /site/elim.sh] the script is what runs, as root.
 export function childProgram(command: readonly string[], what: string): { path: string | undefined; problems: string[] } {
   const [file = '', ...args] = command;
   const verdict = checkTrust(file, what, { executable: true });
   const problems = [...verdict.problems];
   args.forEach((arg, i) => {
-    if (!isAbsolute(arg) || !isRegularFile(arg)) return; // missing now: checked again before every start
-    problems.push(...trustProblems(arg, `${what}: its argument ${i + 1}`));
+    if (isAbsolute(arg)) problems.push(...argumentProblems(arg, `${what}: its argument ${i + 1}`));
   });
   const self = verdict.real === undefined ? undefined : selfReference(verdict.real, args);
   if (self !== undefined) problems.push(`${what}: ${self}; lavarank would start itself again and again (is this the old elim, replaced by install --force?)`);
   return { path: problems.length === 0 ? verdict.real : undefined, problems };
+}
+
+// Why an argument naming `arg` by an absolute path must not be given to the program,
+// whatever is there: the program may read it as code (sh a script, python3 a
+// directory's __main__.py). A regular file and a directory pass the trust check as
+// such; a character device (/dev/null) by its owner and its path; anything else (a
+// FIFO, whose writer sh would take commands from; a socket) is refused. A path that
+// does not exist (a link to nothing included) is refused where anyone but root could
+// make it (in their directory, or one others can write, /tmp): between the check and
+// the moment the program opens it, they would; elsewhere it is checked again before
+// every start.
+function argumentProblems(arg: string, what: string): string[] {
+  let isDir = false;
+  try {
+    isDir = statSync(arg).isDirectory();
+  } catch {
+    // missing, or not ours to see: checkTrust says which
+  }
+  const verdict = checkTrust(arg, what, isDir ? { directory: true } : { device: true });
+  const missing = verdict.missing;
+  if (missing === undefined) return verdict.problems;
+  if (missing.problems.length > 0) return missing.problems;
+  if (missing.shared) {
+    return [`${what} ${arg} does not exist, and ${missing.dir}, where it would be, can be written by others: they could make it, a script of theirs, before the program opens it; create it there as root, or name a path in a directory only root can write`];
+  }
+  return []; // only root can make it: checked again before every start
 }
 
 function validateSpecs(specs: readonly ChildElimSpec[]): Child[] {

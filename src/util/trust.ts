@@ -24,6 +24,7 @@ export interface TrustOptions {
   directory?: boolean; // path is a directory (LSF_SERVERDIR) rather than a file
   sticky?: boolean; // with directory: a sticky directory writable by others (/tmp) is accepted
   logGroup?: number; // a directory only root and this group may write is accepted (see syslogGid)
+  device?: boolean; // a character device is accepted as the file, whatever its mode (/dev/null): only root makes device nodes
 }
 
 // The gid of the group named syslog in groupFile, or undefined. Ubuntu's /var/log is
@@ -52,6 +53,10 @@ export interface TrustVerdict {
   real: string | undefined; // the path with every symbolic link resolved, once walked
   problems: string[]; // empty: the file may be used
   stats?: Stats; // lstat of the resolved file, for checking what is opened against it
+  // Where the walk found nothing (ENOENT): the directory, links resolved, in which the
+  // missing name would be made, whether others may write there (sticky or not), and
+  // the problems of the way to it. Whoever can make the name there chooses what it is.
+  missing?: { dir: string; shared: boolean; problems: string[] };
 }
 
 // Linux gives up after 40 links (ELOOP); so do we.
@@ -95,7 +100,10 @@ function parent(dir: string): string {
 // Problems of the resolved file itself (type, owner, mode), from its lstat or fstat.
 function fileProblems(st: Stats, shown: string, real: string, what: string, options: TrustOptions, uid: number): string[] {
   const problems: string[] = [];
-  if (options.directory === true ? !st.isDirectory() : !st.isFile()) {
+  const device = options.device === true && st.isCharacterDevice();
+  if (device) {
+    // its content is a driver's; who owns it still matters (a user's own pty)
+  } else if (options.directory === true ? !st.isDirectory() : !st.isFile()) {
     problems.push(`${what} ${shown} is not a ${options.directory === true ? 'directory' : 'regular file'}`);
   }
   if (!ownerOk(st, uid)) {
@@ -103,7 +111,7 @@ function fileProblems(st: Stats, shown: string, real: string, what: string, opti
   }
   const stickyOk = options.directory === true && options.sticky === true && (st.mode & 0o1000) !== 0;
   const groupOk = options.directory === true && logGroupWrite(st, options);
-  if ((st.mode & 0o022) !== 0 && !stickyOk && !groupOk) {
+  if ((st.mode & 0o022) !== 0 && !stickyOk && !groupOk && !device) {
     problems.push(`${what} ${real} has mode ${describeMode(st)}, writable by group or others; run: chmod go-w ${real}`);
   }
   if (options.executable === true && (st.mode & 0o111) === 0) {
@@ -149,7 +157,9 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
     try {
       st = lstatSync(entry);
     } catch (err) {
-      return fail(err);
+      const verdict = fail(err);
+      if (errorCode(err) === 'ENOENT') verdict.missing = { dir: current, shared: shared.has(current), problems: [...problems] };
+      return verdict;
     }
     if (st.isSymbolicLink()) {
       // A link is replaced, never changed, but its owner may replace it in a sticky

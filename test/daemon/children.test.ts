@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ import {
   FLOOD_BYTES,
   STABLE_RUN_MS,
   STOP_GRACE_MS,
+  childProgram,
   startChildElims,
   type ChildElimSpec,
   type ChildElims,
@@ -427,4 +429,34 @@ test('a stale_value that is not a finite number is refused, naming the key', () 
     () => startChildElims([elim('good', { stale_value: Number.NaN })], { log: pino({ level: 'silent' }), signal: new AbortController().signal, clock: systemClock }),
     /elims\[0\]\.stale_value must be a finite number/,
   );
+});
+
+test('an absolute argument is checked whatever is there: a FIFO, a directory others write, a name others could make', { skip: process.getuid?.() === 0 ? false : 'the paths below must be root\'s' }, () => {
+  const base = mkdtempSync(join(tmpdir(), 'lavarank-args-'));
+  try {
+    chmodSync(base, 0o755);
+    const shared = join(base, 'tmp');
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777); // as /tmp
+    const own = join(base, 'site');
+    mkdirSync(own, { mode: 0o755 });
+    const fifo = join(shared, 'elim.sh');
+    assert.equal(spawnSync('mkfifo', ['-m', '0600', fifo]).status, 0);
+    const problems = (arg: string): string => childProgram(['/bin/sh', arg], 'child elim x').problems.join('; ');
+    // sh would take commands from whoever writes the FIFO
+    assert.match(problems(fifo), /argument 1 .*elim\.sh is not a regular file/);
+    // python3 runs a directory's __main__.py: one others can write is theirs
+    assert.match(problems(shared), /argument 1 .*tmp has mode 1777, writable by group or others/);
+    // missing: anyone could make it in the sticky directory before sh opens it
+    assert.match(problems(join(shared, 'later.sh')), /argument 1 .*later\.sh does not exist, and .*tmp, where it would be, can be written by others/);
+    // a link to nothing in the sticky directory, from a directory of root's
+    symlinkSync(join(shared, 'later.sh'), join(own, 'link.sh'));
+    assert.match(problems(join(own, 'link.sh')), /link\.sh does not exist, and .*tmp, where it would be, can be written by others/);
+    // only root can make it, or it is root's: accepted
+    assert.equal(problems(join(own, 'later.sh')), '');
+    assert.equal(problems(own), '');
+    assert.equal(problems('/dev/null'), '');
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
 });

@@ -4,7 +4,7 @@
 // The attacker is a real unprivileged user (nobody, through setuid in a child
 // process), so the kernel's own permission checks apply to it.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -325,6 +325,51 @@ describe('a user who owns the directory of a child elim\'s script', () => {
       cleanup();
     }
   });
+});
+
+// The attacker, in their own directory, keeps `script` something the trust check of a
+// regular file passes over: a FIFO fed with their commands, or a file that comes and
+// goes. Returns a stop that ends their loop.
+function attackerLoop(shell: string): () => Promise<void> {
+  const child = spawn('/bin/sh', ['-c', shell], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return async () => {
+    child.kill('SIGKILL');
+    await exited;
+  };
+}
+
+describe('a user who owns the directory of a child elim\'s script, and makes it no regular file', () => {
+  for (const [kind, loop] of [
+    // sh opens the FIFO and reads from it whatever they write: no race at all.
+    ['a FIFO they write commands into', (script: string, marker: string) => `mkfifo ${script}; while :; do printf 'id -u > ${marker}\\n' > ${script}; done`],
+    // Missing when lavarank looks, there when sh opens it a few milliseconds later.
+    ['a file that comes and goes', (script: string, marker: string) => `while :; do printf 'id -u > ${marker}\\n' > ${script}.new; mv ${script}.new ${script}; rm -f ${script}; done`],
+  ] as const) {
+    it(`[/bin/sh, their script] where the script is ${kind}: it never runs`, { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+      const { dir, cleanup } = tempDir('lavarank-security-');
+      const theirs = attackerDir(dir, 'theirs');
+      const marker = join(theirs, 'ran-as-root');
+      const script = join(theirs, 'elim.sh');
+      const stop = attackerLoop(loop(script, marker));
+      const log = captureLog();
+      const controller = new AbortController();
+      try {
+        await sleep(200); // their loop is under way
+        const elims = startChildElims([{ name: 'site', command: ['/bin/sh', script] }], { log: log.log, signal: controller.signal, clock: hurried });
+        await waitForFile(marker, 4000);
+        await elims.close();
+        const starts = log.messages().filter((m) => m.endsWith(' started')).length;
+        const refusals = log.messages().filter((m) => m.includes('not started')).length;
+        t.diagnostic(`${starts} starts, ${refusals} refusals`);
+        assert.equal(existsSync(marker), false, `their script ran as root (${starts} starts)`);
+        assert.ok(refusals > 0, log.messages().join('\n'));
+      } finally {
+        await stop();
+        cleanup();
+      }
+    });
+  }
 });
 
 describe('a user who owns the directory LIM leaves the elim in', () => {
