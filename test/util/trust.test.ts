@@ -467,3 +467,27 @@ describe('treeProblems', () => {
     }
   });
 });
+
+describe('checkTrust of a path that does not exist', () => {
+  it('says in which directory the name would be made and whether others may write there, through a link to nothing too', { skip: root ? false : 'the directories must be root\'s' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const shared = dirWithMode(dir, 'tmp', 0o1777);
+      const own = dirWithMode(dir, 'own', 0o755);
+      assert.deepEqual(checkTrust(join(shared, 'later'), 'x').missing, { dir: shared, shared: true, problems: [] });
+      assert.deepEqual(checkTrust(join(own, 'later'), 'x').missing, { dir: own, shared: false, problems: [] });
+      symlinkSync(join(shared, 'later'), join(own, 'link'));
+      assert.deepEqual(checkTrust(join(own, 'link'), 'x').missing, { dir: shared, shared: true, problems: [] });
+      assert.equal(checkTrust(join(own, 'link'), 'x').problems.length, 1); // still refused as before: cannot be read
+      assert.equal(checkTrust(own, 'x', { directory: true }).missing, undefined);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('accepts a character device by its owner and path with device, and refuses it without', () => {
+    assert.deepEqual(trustProblems('/dev/null', 'x', { device: true }), []);
+    assert.match(trustProblems('/dev/null', 'x').join('; '), /is not a regular file/);
+  });
+});
