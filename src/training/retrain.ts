@@ -605,13 +605,31 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
 }
 
 // A warning for each history directory (or a history file's directory) that someone
-// other than root can change: the lines there may be anyone's, and a model that
-// learns a host is always idle draws every job to it. Said, not refused: history
-// copied from the nodes into an administrator's own directory is a fair input.
-export function sharedHistoryWarnings(paths: readonly string[]): string[] {
+// other than root can change, and for each history file read (files) that another
+// user owns: the lines there may be anyone's, and a model that learns a host is
+// always idle draws every job to it. A sticky directory such as /tmp passes the
+// directory check, since only an entry's owner can replace it, but there anyone may
+// add a host's file, or make the daemon's own first: so the files' owners are asked
+// too. Said, not refused: history copied from the nodes into an administrator's own
+// directory is a fair input.
+export function sharedHistoryWarnings(paths: readonly string[], files: readonly string[] = []): string[] {
   const dirs = new Set(paths.map((p) => (isDirectory(p) ? p : dirname(p))));
-  return [...dirs].flatMap((dir) => directoryProblems(dir, 'history directory').map((problem) => `warning: ${problem}; its lines may be anyone's, and the model learns from them`));
+  const uid = process.geteuid?.() ?? 0;
+  const foreign = files.flatMap((file) => {
+    let owner: number;
+    try {
+      owner = statSync(file).uid;
+    } catch {
+      return []; // gone since it was listed: nothing was read from it
+    }
+    return owner === 0 || owner === uid ? [] : [`history file ${file} is owned by uid ${owner}, not root`];
+  });
+  const shown = foreign.length > MAX_FOREIGN_SHOWN ? [...foreign.slice(0, MAX_FOREIGN_SHOWN), `${foreign.length - MAX_FOREIGN_SHOWN} more history files owned by others`] : foreign;
+  return [...[...dirs].flatMap((dir) => directoryProblems(dir, 'history directory')), ...shown].map((problem) => `warning: ${problem}; its lines may be anyone's, and the model learns from them`);
 }
+
+// History files owned by others named one by one in sharedHistoryWarnings; the rest are counted.
+const MAX_FOREIGN_SHOWN = 5;
 
 // What joinAndLabel made of the jobs.
 export interface LabelledExamples {
@@ -659,7 +677,7 @@ export async function joinAndLabel(
     `${hs.records} records in ${hs.files} files` +
     `${hs.malformed > 0 ? `; skipped ${hs.malformed} malformed lines` : ''}${hs.incomplete > 0 ? `; ${hs.incomplete} incomplete last lines (a daemon killed mid-write, or still writing)` : ''}`;
   ctx.say(`history: ${historySummary}`);
-  for (const warning of sharedHistoryWarnings(options.history)) ctx.say(warning);
+  for (const warning of sharedHistoryWarnings(options.history, historyPaths)) ctx.say(warning);
   log.inputs.push({ what: 'history', path: options.history.join(', '), summary: historySummary });
   log.source.push(`history ${options.history.join(', ')} (${hs.records} records)`);
   log.problems.add(hs.malformed, hs.problems.map((p) => p.message));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import fs, { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
@@ -174,6 +174,29 @@ describe('sharedHistoryWarnings', () => {
       writeFileSync(join(open, 'a.jsonl'), '');
       const warnings = sharedHistoryWarnings([open, join(open, 'a.jsonl'), safe]);
       assert.deepEqual(warnings, [`warning: history directory ${open} has mode 0777, writable by group or others; run: chmod go-w ${open}; its lines may be anyone's, and the model learns from them`]);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('sharedHistoryWarnings in a sticky directory', () => {
+  // history.dir: /tmp passes the daemon's directory check (only an entry's owner can
+  // replace it), but anyone may add a host's *.jsonl there, or make the daemon's own
+  // file first: retrain read theirs with no word said.
+  test('warns of each history file another user owns, which a sticky directory lets them add', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sticky = join(dir, 'tmp');
+      mkdirSync(sticky);
+      chmodSync(sticky, 0o1777);
+      const mine = join(sticky, 'node1.jsonl');
+      const theirs = join(sticky, 'node2.jsonl');
+      writeFileSync(mine, '');
+      writeFileSync(theirs, '');
+      chownSync(theirs, 65534, 65534);
+      const warnings = sharedHistoryWarnings([sticky], [mine, theirs]);
+      assert.deepEqual(warnings, [`warning: history file ${theirs} is owned by uid 65534, not root; its lines may be anyone's, and the model learns from them`]);
     } finally {
       cleanup();
     }
