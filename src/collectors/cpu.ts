@@ -1,4 +1,6 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
+import { readFileSync } from 'node:fs';
+import { parseCpuNumbers } from './cpulist.js';
 import { kernelFile, procPath } from './procfs.js';
 import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, sameStrings, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
@@ -22,6 +24,7 @@ export interface CpuTimes {
 export interface StatCounters {
   total: CpuTimes; // the aggregate `cpu` line, summed over every possible CPU
   cpus: string[]; // names of the cpuN lines: the online CPUs
+  cpuIdle: number[]; // idle + iowait of each cpuN line, in the order of cpus
   processes?: number; // forks since boot
 }
 
@@ -31,6 +34,7 @@ const FIELDS = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 's
 export function parseStat(text: string, file = '/proc/stat'): StatCounters {
   let total: CpuTimes | undefined;
   const cpus: string[] = [];
+  const cpuIdle: number[] = [];
   let processes: number | undefined;
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -47,7 +51,10 @@ export function parseStat(text: string, file = '/proc/stat'): StatCounters {
         times[FIELDS[f] as keyof CpuTimes] = v;
       }
       if (label === 'cpu') total = times;
-      else cpus.push(label);
+      else {
+        cpus.push(label);
+        cpuIdle.push(times.idle + times.iowait);
+      }
     } else if (line.startsWith('processes ')) {
       const v = toNumber(tokens(line)[1]);
       if (v === undefined) throw badLine(NAME, file, i + 1, line, 'processes is not a count');
@@ -56,7 +63,7 @@ export function parseStat(text: string, file = '/proc/stat'): StatCounters {
   }
   if (total === undefined) throw badFile(NAME, file, 'no aggregate cpu line');
   if (cpus.length === 0) throw badFile(NAME, file, 'no cpuN lines');
-  const out: StatCounters = { total, cpus };
+  const out: StatCounters = { total, cpus, cpuIdle };
   if (processes !== undefined) out.processes = processes;
   return out;
 }
@@ -104,13 +111,14 @@ function timesInto(t: CpuTimes, into: number[]): void {
 // aggregate line as the kernel prints it ("cpu  " then eight times, single spaces),
 // its times written into `into` (times slots, FIELDS order), and a check that the cpuN
 // lines follow it, exactly `known` in order, with no other cpu line anywhere after
-// them, without reading their numbers. False for anything else (hotplug, an old
-// kernel's shorter line, garbage), for parseStat to read or reject; `into` may then
-// hold some of the times. When it returns true, parseStat would give the same total
-// and known.names as its cpus, or reject a line this does not read. Each of the eight
-// fields is read whole and must be digits, so whitespace other than a space anywhere in
-// them makes this give up; the rest of the file needs no such check.
-export function scanStat(bytes: Buffer, known: CpuSet, into: number[]): boolean {
+// them. With `idle` (a slot per known CPU), each cpuN line's idle + iowait is written
+// there; without it their numbers are not read. False for anything else (hotplug, an
+// old kernel's shorter line, garbage), for parseStat to read or reject; `into` and
+// `idle` may then hold some of the times. When it returns true, parseStat would give
+// the same total, known.names as its cpus and `idle` as its cpuIdle, or reject a line
+// this does not read. Each field read must be digits, so whitespace other than a space
+// anywhere in them makes this give up; the rest of the file needs no such check.
+export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: number[]): boolean {
   if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE) return false;
   let p = 4;
   while (bytes[p] === SPACE) p++;
@@ -132,9 +140,39 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[]): boolean 
   for (let i = 0; i < prefixes.length; i++) {
     const prefix = prefixes[i]!;
     if (nl < 0 || !bytesAt(bytes, prefix, nl + 1)) return false;
-    nl = byteIndex(bytes, NEWLINE, nl + 1 + prefix.length);
+    let from = nl + 1 + prefix.length;
+    if (idle !== undefined) {
+      from = idleIowaitAt(bytes, from, idle, i);
+      if (from < 0) return false;
+    }
+    nl = byteIndex(bytes, NEWLINE, from);
   }
   return nl < 0 || bytes.indexOf(NL_CPU, nl) < 0;
+}
+
+// The 15 digits a double holds exactly: a longer field is left to parseStat, whose
+// Number() would round it as a digit loop does not.
+const MAX_DIGITS = 15;
+
+// Reads a cpuN line's idle and iowait (its 4th and 5th times, after "cpuN " at p) into
+// idle[i], as their sum; returns where it stopped, or -1 for anything but single
+// spaces and digits there. Digits are read one by one: a string per field would
+// allocate 256 of them per report on a 128-CPU node.
+function idleIowaitAt(bytes: Buffer, p: number, idle: number[], i: number): number {
+  let sum = 0;
+  for (let f = 0; f < 5; f++) {
+    const start = p;
+    let v = 0;
+    for (let c = bytes[p]! - 48; c >= 0 && c <= 9; c = bytes[p]! - 48) {
+      v = v * 10 + c;
+      p++;
+    }
+    if (p === start || p - start > MAX_DIGITS || (bytes[p] !== SPACE && !(f === 4 && bytes[p] === NEWLINE))) return -1;
+    if (f >= 3) sum += v;
+    if (bytes[p] === SPACE) p++;
+  }
+  idle[i] = sum;
+  return p;
 }
 
 // Completes times slots with the sum of the eight times and idle + iowait.
@@ -183,36 +221,105 @@ function fractionsOf(a: number[], b: number[], online: number): CpuReading | und
   };
 }
 
+// The busy share of the least busy online CPU between two readings of each CPU's idle
+// + iowait (idleBefore, idleNow: parallel to the CPU names), each CPU's time taken as
+// the aggregate's over the CPUs (allTime, in the same jiffies). CPUs in skip (isolated
+// from the scheduler: isolcpus) are left out; undefined when none is left or a
+// counter went backwards.
+export function leastBusy(idleBefore: readonly number[], idleNow: readonly number[], allTime: number, skip: ReadonlySet<number> = NO_CPUS): number | undefined {
+  const n = idleNow.length;
+  if (idleBefore.length !== n || n === 0 || !(allTime > 0)) return undefined;
+  const each = allTime / n;
+  let most = -1; // the most idle time of one CPU
+  for (let i = 0; i < n; i++) {
+    if (skip.has(i)) continue;
+    const idle = idleNow[i]! - idleBefore[i]!;
+    if (idle < 0) return undefined;
+    if (idle > most) most = idle;
+  }
+  if (most < 0) return undefined;
+  const busy = 1 - most / each;
+  return busy <= 0 ? 0 : busy >= 1 ? 1 : busy;
+}
+
+const NO_CPUS: ReadonlySet<number> = new Set();
+
+// The positions, among the cpuN names, of the CPUs the kernel isolates from the
+// scheduler (isolcpus=, /sys/devices/system/cpu/isolated): no task runs there unless
+// pinned, so their idle time is no free CPU for a job. Read once: it changes only at boot.
+function isolatedPositions(isolated: readonly number[], names: readonly string[]): Set<number> {
+  const out = new Set<number>();
+  for (const cpu of isolated) {
+    const at = names.indexOf(`cpu${cpu}`);
+    if (at >= 0) out.add(at);
+  }
+  return out;
+}
+
 // Reads /proc/stat each tick; fractions are over all online CPUs (the aggregate line
-// sums them, so 0.5 on a 2-CPU host means one CPU's worth of work). scanStat reads
-// it while the CPU set stays the same; parseStat on the first tick, after a change,
-// and for text scanStat does not expect.
+// sums them, so 0.5 on a 2-CPU host means one CPU's worth of work), and minBusy is the
+// least busy CPU's share (leastBusy). scanStat reads it while the CPU set stays the
+// same; parseStat on the first tick, after a change, and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
   const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen);
+  const isolated = isolatedCpus(procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/isolated'));
   let known: CpuSet = cpuSet([]);
+  let skip: Set<number> = new Set();
   // Two readings, swapped each report: the hot path writes into the older one, so that a
   // file it cannot read, and parseStat then rejects, leaves the last reading as it was.
   let previous = numberSlots(TIMES_SLOTS);
   let spare = numberSlots(TIMES_SLOTS);
+  let previousIdle: number[] = [];
+  let spareIdle: number[] = [];
   let previousCpus: string[] | undefined; // undefined before the first reading
   return {
     name: NAME,
     collect() {
       const bytes = file.bytes();
       const now = spare;
-      if (!scanStat(bytes, known, now)) {
+      const nowIdle = spareIdle;
+      if (!scanStat(bytes, known, now, nowIdle)) {
         const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
-        known = cpuSet(parsed.cpus);
+        if (!sameStrings(parsed.cpus, known.names)) {
+          known = cpuSet(parsed.cpus);
+          skip = isolatedPositions(isolated, known.names);
+        }
         timesInto(parsed.total, now);
+        spareIdle = numberSlots(parsed.cpuIdle.length, (i) => parsed.cpuIdle[i]!);
       }
       withSums(now);
       const before = previous;
+      const beforeIdle = previousIdle;
       const beforeCpus = previousCpus;
       previous = now;
+      previousIdle = spareIdle;
       previousCpus = known.names;
       spare = before;
-      return beforeCpus === undefined || !sameStrings(beforeCpus, known.names) ? undefined : fractionsOf(before, now, known.names.length);
+      spareIdle = beforeIdle.length === known.names.length ? beforeIdle : numberSlots(known.names.length);
+      if (beforeCpus === undefined || !sameStrings(beforeCpus, known.names)) return undefined;
+      const reading = fractionsOf(before, now, known.names.length);
+      if (reading === undefined) return undefined;
+      const minBusy = leastBusy(beforeIdle, previousIdle, now[SUM]! - before[SUM]!, skip);
+      if (minBusy !== undefined) reading.minBusy = minBusy;
+      return reading;
     },
     close: file.close,
   };
+}
+
+// The CPUs of /sys/devices/system/cpu/isolated, none when it is missing, empty (no
+// isolcpus=) or not a CPU list.
+function isolatedCpus(path: string): number[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'latin1');
+  } catch {
+    return []; // an old kernel, or no sysfs: nothing isolated that lavarank can know of
+  }
+  if (text.trim() === '') return [];
+  try {
+    return parseCpuNumbers(text, path, NAME);
+  } catch {
+    return [];
+  }
 }

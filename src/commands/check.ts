@@ -4,7 +4,8 @@
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
 import { accessSync, constants, existsSync, lstatSync, readFileSync, type Stats } from 'node:fs';
-import { parseCpuList, parseCpuNumbers, readCores } from '../collectors/loadavg.js';
+import { parseCpuList, parseCpuNumbers } from '../collectors/cpulist.js';
+import { readCores } from '../collectors/loadavg.js';
 import { SMT_YIELD } from '../model/backbone.js';
 import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/network.js';
 import { availableParallelism, hostname } from 'node:os';

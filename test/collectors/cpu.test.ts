@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createCpuCollector, cpuFractions, cpuSet, parseStat } from '../../src/collectors/cpu.js';
+import { createCpuCollector, cpuFractions, cpuSet, leastBusy, parseStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedStat, tempDir, writeTree } from './helpers.js';
 
@@ -99,7 +99,7 @@ test('a CPU going offline skips the tick that straddles it and counts the new se
   writeTree(root, { stat: stat('100 0 0 300 0 0 0 0', '100 0 0 100') });
   assert.equal(c.collect(10_000), undefined);
   writeTree(root, { stat: stat('200 0 0 300 0 0 0 0', '200 0 0 100') });
-  assert.deepEqual(c.collect(20_000), { user: 1, system: 0, iowait: 0, steal: 0, busy: 1, online: 1 });
+  assert.deepEqual(c.collect(20_000), { user: 1, system: 0, iowait: 0, steal: 0, busy: 1, online: 1, minBusy: 1 });
 });
 
 test('a missing /proc/stat is a CollectorError naming the path', (t) => {
@@ -186,4 +186,36 @@ test('scanStat leaves to parseStat a cpu line after the intr line, or cpuN lines
   const split = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\nctxt 5\ncpu1 1 2 3 4\n';
   assert.equal(scannedStat(Buffer.from(split, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
   assert.equal(parseStat(split).cpus.length, 2, 'parseStat still reads both');
+});
+
+test('minBusy is the busy share of the least busy CPU: 0 beside tasks pinned to the other', (t) => {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+  c.collect(0);
+  // 10 s at 100 Hz on 2 CPUs: cpu0 idle throughout, cpu1 busy throughout (taskset -c 1).
+  writeTree(root, { 'proc/stat': stat('1000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0') });
+  const r = c.collect(10_000);
+  assert.equal(r?.busy, 0.5);
+  assert.equal(r?.minBusy, 0);
+  // Both half busy: the same busy share, and no CPU free the whole time.
+  writeTree(root, { 'proc/stat': stat('2000 0 0 2000 0 0 0 0', '500 0 0 1500 0', '1500 0 0 500 0') });
+  assert.equal(c.collect(20_000)?.minBusy, 0.5);
+});
+
+test('minBusy leaves out the CPUs the kernel isolates from the scheduler', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'sys/devices/system/cpu/isolated': '0\n', 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': stat('1000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0') });
+  assert.equal(c.collect(10_000)?.minBusy, 1); // cpu0 idles because nothing may run there
+});
+
+test('leastBusy gives nothing for a counter that went backwards, no time or no CPU left', () => {
+  assert.equal(leastBusy([5, 5], [6, 4], 200), undefined);
+  assert.equal(leastBusy([5, 5], [5, 5], 0), undefined);
+  assert.equal(leastBusy([0], [50], 100, new Set([0])), undefined);
+  assert.equal(leastBusy([0, 0], [25, 0], 100), 0.5);
+  assert.equal(leastBusy([0, 0], [90, 0], 100), 0); // more idle than a CPU's share (rounding): 0, not below
 });

@@ -133,6 +133,14 @@ export function scannedStat(bytes: Buffer, known: CpuSet): CpuTimes | undefined 
   return { user: t[0]!, nice: t[1]!, system: t[2]!, idle: t[3]!, iowait: t[4]!, irq: t[5]!, softirq: t[6]!, steal: t[7]! };
 }
 
+// scanStat's reading of each cpuN line's idle + iowait, as parseStat's cpuIdle, or
+// undefined when it leaves the text to the parser.
+export function scannedCpuIdle(bytes: Buffer, known: CpuSet): number[] | undefined {
+  const idle = numberSlots(known.names.length);
+  if (!scanStat(bytes, known, numberSlots(TIMES_SLOTS), idle)) return undefined;
+  return [...idle];
+}
+
 // scanMeminfo's reading as the counters parseMeminfo gives, or undefined when it leaves
 // the text to the parser.
 export function scannedMeminfo(text: string): MeminfoCounters | undefined {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { countCores, createLoadCollector, parseCpuList, parseLoadavg } from '../../src/collectors/loadavg.js';
+import { countCores, createLoadCollector, parseLoadavg } from '../../src/collectors/loadavg.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, scannedLoadavg, tempDir, writeTree } from './helpers.js';
 
@@ -21,18 +21,6 @@ test('parseLoadavg names the file and line of a garbled line', () => {
 
 test('parseLoadavg rejects a line cut short', () => {
   assert.throws(() => parseLoadavg('0.15 0.16'), /expected 5 fields, found 2/);
-});
-
-test('parseCpuList counts single CPUs and ranges', () => {
-  assert.equal(parseCpuList('0-3,6\n'), 5);
-  assert.equal(parseCpuList('0'), 1);
-  assert.equal(parseCpuList('0-1,4-5,8'), 5);
-});
-
-test('parseCpuList rejects what is not a CPU list', () => {
-  assert.throws(() => parseCpuList('0-3,x'), /"x" is not a CPU number or range/);
-  assert.throws(() => parseCpuList('3-1'), /runs backwards/);
-  assert.throws(() => parseCpuList(''), /empty CPU list/);
 });
 
 test('the reading process is not counted as a runnable task', (t) => {
@@ -63,11 +51,6 @@ test('the collector reads the captured host under CPU hogs', (t) => {
   const r = createLoadCollector(host).collect(0);
   assert.equal(r.online, 2);
   assert.ok(r.runnablePerCpu >= 1, `runnablePerCpu ${r.runnablePerCpu}`);
-});
-
-test('parseCpuList rejects a list naming more CPUs than any kernel supports, instead of an idle-looking host', () => {
-  assert.throws(() => parseCpuList('0-4294967295'), CollectorError);
-  assert.throws(() => parseCpuList(`0-${'9'.repeat(400)}`), CollectorError);
 });
 
 test('scanLoadavg reads every captured /proc/loadavg as parseLoadavg does, and leaves other text to it', () => {
