@@ -105,7 +105,7 @@ describe('explainFeatures', () => {
   });
 
   it('marks unavailable inputs and says when an estimate stood in for them', () => {
-    const s = fullSample({ runnablePerCpu: 1.5 });
+    const s = fullSample({ busy: 1, runnablePerCpu: 1.5 }); // busy: the runnable count is believed
     delete s.pressure;
     const e = explainFeatures(focusedModel(), toFeatures(s));
     const byName = new Map(e.features.map((x) => [x.name, x]));

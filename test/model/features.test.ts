@@ -85,13 +85,15 @@ describe('toFeatures', () => {
     assert.equal(toFeatures(noCpu).named['runnable_per_cpu'], 2);
   });
 
-  it('without PSI, cuts a burst read on a host that was mostly idle, taking CPU pressure at most the share of time some CPU was busy', () => {
+  it('without PSI, cuts a burst read on a host that was mostly idle, taking CPU pressure at most the busy share', () => {
     const s = fullSample({ ncpu: 2, busy: 0.05, runnablePerCpu: 2.5 }); // 5 tasks at the read, CPUs 5 % busy
-    delete s.pressure; // some CPU was busy at most 2 × 5 % of the time
-    assert.equal(toFeatures(s).named['runnable_per_cpu'], 0.05 + (5 * (2 * 0.05)) / 2);
-    const half = fullSample({ ncpu: 2, busy: 0.5, runnablePerCpu: 2 }); // 4 tasks: at most 0.5 + 4 × 1 / 2 = 2.5
+    delete s.pressure; // a task not pinned waits only while every CPU is busy: at most 5 % of the time
+    // 5 × 0.05 / 2 waiting per CPU is more than a queue non-empty 5 % of the time holds
+    assert.equal(toFeatures(s).named['runnable_per_cpu'], 0.05 + 0.05 / (1 - 0.05));
+    // 4 tasks on 2 half-busy CPUs: 0.5 + 4 × 0.5 / 2, which is also 0.5 / (1 - 0.5)
+    const half = fullSample({ ncpu: 2, busy: 0.5, runnablePerCpu: 2 });
     delete half.pressure;
-    assert.equal(toFeatures(half).named['runnable_per_cpu'], 2);
+    assert.equal(toFeatures(half).named['runnable_per_cpu'], 1.5);
   });
 
   it('cuts a load average of tasks in uninterruptible sleep, which want no CPU, to what CPU time and pressure account for', () => {
@@ -100,9 +102,9 @@ describe('toFeatures', () => {
     parked.load = { ...parked.load!, load1: 37, load1PerCpu: 18.5 };
     parked.pressure!.cpuSome = 0.004;
     assert.equal(toFeatures(parked).named['load1_per_cpu'], 0.005 + 18.5 * 0.004);
-    // Without PSI, "some" is at most the share of time some CPU was busy.
+    // Without PSI, "some" is at most the busy share.
     delete parked.pressure;
-    assert.equal(toFeatures(parked).named['load1_per_cpu'], 0.005 + 18.5 * (2 * 0.005));
+    assert.equal(toFeatures(parked).named['load1_per_cpu'], 0.005 + 18.5 * 0.005);
   });
 
   it('keeps the load average of a host whose CPU time and pressure account for it', () => {
@@ -119,12 +121,42 @@ describe('toFeatures', () => {
     assert.equal(toFeatures(noCpu).named['load1_per_cpu'], noCpu.load!.load1PerCpu);
   });
 
-  it('without PSI, keeps the runnable count of tasks pinned to one CPU of an otherwise idle host', () => {
-    // taskset -c 0, or two jobs binding to the same core: 4 tasks share CPU 0 of 8, so
-    // 3 always wait (PSI "some" would be 1) while the busy share is only 1/8.
+  it('counts tasks pinned to one CPU of an otherwise idle host as waiting no longer than the busy share, with PSI or without: a new job runs on an idle CPU', () => {
+    // taskset -c 0: 4 tasks share CPU 0 of 8, so 3 always wait (PSI "some" 1) while the
+    // busy share is 1/8: at most 1/8 + 4 × 1/8 / 8 per CPU, not the 4/8 read.
     const pinned = fullSample({ ncpu: 8, busy: 1 / 8, runnablePerCpu: 4 / 8 });
+    pinned.pressure!.cpuSome = 1;
+    assert.equal(toFeatures(pinned).named['runnable_per_cpu'], 1 / 8 + (4 * (1 / 8)) / 8);
     delete pinned.pressure;
-    assert.equal(toFeatures(pinned).named['runnable_per_cpu'], 0.5);
+    assert.equal(toFeatures(pinned).named['runnable_per_cpu'], 1 / 8 + (4 * (1 / 8)) / 8);
+    // With the least busy CPU's share known, none of their waiting counts: CPU 0 was free.
+    pinned.cpu!.minBusy = 0;
+    assert.equal(toFeatures(pinned).named['runnable_per_cpu'], 1 / 8);
+    // The audit's: 300 threads pinned to one CPU of an idle 2-CPU host (without minBusy).
+    const audit = fullSample({ ncpu: 2, busy: 0.5, runnablePerCpu: 150 });
+    audit.load = { ...audit.load!, load1: 150, load1PerCpu: 75 };
+    audit.pressure!.cpuSome = 0.999;
+    assert.equal(toFeatures(audit).named['runnable_per_cpu'], 0.5 + 0.5 / (1 - 0.5));
+    assert.equal(toFeatures(audit).named['load1_per_cpu'], 0.5 + 75 * 0.5);
+    audit.cpu!.minBusy = 0; // as the daemon reads it: CPU 0 idle throughout
+    assert.equal(toFeatures(audit).named['runnable_per_cpu'], 0.5);
+    assert.equal(toFeatures(audit).named['load1_per_cpu'], 0.5);
+  });
+
+  it('cuts a count read in a burst timed to the read to what a queue waiting that share of the time holds, but not the 1-minute load', () => {
+    // The audit's: 2000 threads runnable for 40-120 ms around each read, 1.8 % of a 2-CPU host.
+    for (const ncpu of [2, 64]) {
+      const timed = fullSample({ ncpu, busy: 0.018, runnablePerCpu: 2000 / ncpu });
+      timed.pressure!.cpuSome = 0.01;
+      timed.load = { ...timed.load!, load1: 40, load1PerCpu: 40 / ncpu };
+      const f = toFeatures(timed);
+      assert.equal(f.named['runnable_per_cpu'], 0.018 + 0.01 / (1 - 0.01), `${ncpu} CPUs`);
+      assert.equal(f.named['load1_per_cpu'], Math.min(40 / ncpu, 0.018 + (40 / ncpu) * 0.01), `${ncpu} CPUs`);
+    }
+    // Steady overload keeps "some" near 1: nothing is cut (8 hogs on 2 CPUs).
+    const hogs = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 4 });
+    hogs.pressure!.cpuSome = 0.97;
+    assert.equal(toFeatures(hogs).named['runnable_per_cpu'], 4);
   });
 
   it('adds swap-in and swap-out into one swap activity feature, unavailable when either rate is', () => {
@@ -137,7 +169,7 @@ describe('toFeatures', () => {
   });
 
   it('estimates the PSI features a kernel without PSI lacks, and marks them unavailable', () => {
-    const s = without(fullSample({ runnablePerCpu: 1.5 }), 'pressure');
+    const s = without(fullSample({ busy: 1, runnablePerCpu: 1.5 }), 'pressure');
     const f = toFeatures(s);
     for (const name of PSI_FEATURES) assert.equal(maskAt(f.mask, name), false, name);
     assert.equal(at(f.values, 'psi_cpu_some'), 0.5); // runnable per CPU - 1
@@ -215,7 +247,7 @@ describe('scaling', () => {
   // uncut, which the values no longer hold: the copy keeps the cut count (docs/model.md).
   it('withoutFeatures gives what a host without those inputs would', () => {
     const s = fullSample({ busy: 1, runnablePerCpu: 1.2 });
-    s.pressure!.cpuSome = 0.5; // within both bounds with PSI: runnable 1.2 ≤ 1 + 1.2 × 0.5, load 2 ≤ 1 + 2 × 0.5
+    s.pressure!.cpuSome = 0.5; // within every bound with PSI: runnable 1.2 ≤ 1 + min(1.2 × 0.5, 0.5 / 0.5), load 2 ≤ 1 + 2 × 0.5
     const f = toFeatures(s);
     const dropped = withoutFeatures(f.values, f.mask, PSI_FEATURES);
     const expected = toFeatures(without(s, 'pressure'));
