@@ -244,14 +244,29 @@ export function leastBusy(idleBefore: readonly number[], idleNow: readonly numbe
 
 const NO_CPUS: ReadonlySet<number> = new Set();
 
-// The positions, among the cpuN names, of the CPUs the kernel isolates from the
-// scheduler (isolcpus=, /sys/devices/system/cpu/isolated): no task runs there unless
-// pinned, so their idle time is no free CPU for a job. Read once: it changes only at boot.
-function isolatedPositions(isolated: readonly number[], names: readonly string[]): Set<number> {
+// The CPUs no job can be given, by number: those the kernel isolates from the
+// scheduler (isolcpus=, /sys/devices/system/cpu/isolated), and those outside the
+// affinity lavarank was started with (Cpus_allowed_list of /proc/self/status), where
+// that leaves some out: systemd's CPUAffinity= or a cpuset around OpenLava's daemons
+// applies to LIM, sbatchd and every job they start alike. Their idle time is no free
+// CPU for a job. Read once, at start: both change only with a reboot or a restart.
+export interface UnusableCpus {
+  isolated: readonly number[];
+  allowed: ReadonlySet<number> | undefined; // undefined: not known, every CPU allowed
+}
+
+// The positions, among the cpuN names, of the CPUs in unusable.
+function unusablePositions(unusable: UnusableCpus, names: readonly string[]): Set<number> {
   const out = new Set<number>();
-  for (const cpu of isolated) {
+  for (const cpu of unusable.isolated) {
     const at = names.indexOf(`cpu${cpu}`);
     if (at >= 0) out.add(at);
+  }
+  const allowed = unusable.allowed;
+  if (allowed !== undefined) {
+    names.forEach((name, at) => {
+      if (!allowed.has(Number(name.slice(3)))) out.add(at);
+    });
   }
   return out;
 }
@@ -262,7 +277,7 @@ function isolatedPositions(isolated: readonly number[], names: readonly string[]
 // same; parseStat on the first tick, after a change, and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
   const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen);
-  const isolated = isolatedCpus(procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/isolated'));
+  const unusable = unusableCpus(options.procRoot ?? '/proc', options.sysRoot ?? '/sys');
   let known: CpuSet = cpuSet([]);
   let skip: Set<number> = new Set();
   // Two readings, swapped each report: the hot path writes into the older one, so that a
@@ -282,7 +297,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
         const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
         if (!sameStrings(parsed.cpus, known.names)) {
           known = cpuSet(parsed.cpus);
-          skip = isolatedPositions(isolated, known.names);
+          skip = unusablePositions(unusable, known.names);
         }
         timesInto(parsed.total, now);
         spareIdle = numberSlots(parsed.cpuIdle.length, (i) => parsed.cpuIdle[i]!);
@@ -307,19 +322,26 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   };
 }
 
-// The CPUs of /sys/devices/system/cpu/isolated, none when it is missing, empty (no
-// isolcpus=) or not a CPU list.
-function isolatedCpus(path: string): number[] {
-  let text: string;
+// The CPUs no job can be given on this host (UnusableCpus); a file that is missing,
+// empty or not what the kernel writes counts as naming none.
+function unusableCpus(procRoot: string, sysRoot: string): UnusableCpus {
+  const isolated = cpuListOf(procPath(sysRoot, 'devices/system/cpu/isolated'), (text) => text) ?? [];
+  const allowed = cpuListOf(procPath(procRoot, 'self/status'), (text) => /^Cpus_allowed_list:\s*(\S+)\s*$/m.exec(text)?.[1]);
+  return { isolated, allowed: allowed === undefined ? undefined : new Set(allowed) };
+}
+
+// The CPU list that pick finds in a small file's text, or undefined.
+function cpuListOf(path: string, pick: (text: string) => string | undefined): number[] | undefined {
+  let list: string | undefined;
   try {
-    text = readFileSync(path, 'latin1');
+    list = pick(readFileSync(path, 'latin1'));
   } catch {
-    return []; // an old kernel, or no sysfs: nothing isolated that lavarank can know of
+    return undefined; // an old kernel, no sysfs, a fake proc root: nothing lavarank can know of
   }
-  if (text.trim() === '') return [];
+  if (list === undefined || list.trim() === '') return undefined;
   try {
-    return parseCpuNumbers(text, path, NAME);
+    return parseCpuNumbers(list, path, NAME);
   } catch {
-    return [];
+    return undefined;
   }
 }

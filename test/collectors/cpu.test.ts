@@ -212,6 +212,23 @@ test('minBusy leaves out the CPUs the kernel isolates from the scheduler', (t) =
   assert.equal(c.collect(10_000)?.minBusy, 1); // cpu0 idles because nothing may run there
 });
 
+test('minBusy leaves out the CPUs outside the affinity lavarank runs with, which no job started beside it gets', (t) => {
+  const root = tempDir(t);
+  // systemd's CPUAffinity=1-2: cpu0 is left to the system, and idles.
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed:\t6\nCpus_allowed_list:\t1-2\n', 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': stat('2000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0', '1000 0 0 0 0') });
+  assert.equal(c.collect(10_000)?.minBusy, 1);
+  // Without the status line (an old kernel), every CPU counts: cpu0 idled throughout.
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\n' });
+  const d = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+  d.collect(0);
+  writeTree(root, { 'proc/stat': stat('2000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0', '1000 0 0 0 0') });
+  assert.equal(d.collect(10_000)?.minBusy, 0);
+});
+
 test('leastBusy gives nothing for a counter that went backwards, no time or no CPU left', () => {
   assert.equal(leastBusy([5, 5], [6, 4], 200), undefined);
   assert.equal(leastBusy([5, 5], [5, 5], 0), undefined);
