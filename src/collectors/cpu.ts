@@ -249,7 +249,9 @@ const NO_CPUS: ReadonlySet<number> = new Set();
 // affinity lavarank was started with (Cpus_allowed_list of /proc/self/status), where
 // that leaves some out: systemd's CPUAffinity= or a cpuset around OpenLava's daemons
 // applies to LIM, sbatchd and every job they start alike. Their idle time is no free
-// CPU for a job. Read once, at start: both change only with a reboot or a restart.
+// CPU for a job. The isolated ones are read once (they change only with a reboot),
+// the affinity again whenever the set of online CPUs changes (a cpuset rewrites it on
+// hotplug), never per report.
 export interface UnusableCpus {
   isolated: readonly number[];
   allowed: ReadonlySet<number> | undefined; // undefined: not known, every CPU allowed
@@ -277,7 +279,8 @@ function unusablePositions(unusable: UnusableCpus, names: readonly string[]): Se
 // same; parseStat on the first tick, after a change, and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
   const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen);
-  const unusable = unusableCpus(options.procRoot ?? '/proc', options.sysRoot ?? '/sys');
+  const status = procPath(options.procRoot ?? '/proc', 'self/status');
+  const isolated = cpuListOf(procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/isolated'), (text) => text) ?? [];
   let known: CpuSet = cpuSet([]);
   let skip: Set<number> = new Set();
   // Two readings, swapped each report: the hot path writes into the older one, so that a
@@ -297,7 +300,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
         const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
         if (!sameStrings(parsed.cpus, known.names)) {
           known = cpuSet(parsed.cpus);
-          skip = unusablePositions(unusable, known.names);
+          skip = unusablePositions({ isolated, allowed: allowedCpus(status) }, known.names);
         }
         timesInto(parsed.total, now);
         spareIdle = numberSlots(parsed.cpuIdle.length, (i) => parsed.cpuIdle[i]!);
@@ -322,15 +325,15 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   };
 }
 
-// The CPUs no job can be given on this host (UnusableCpus); a file that is missing,
-// empty or not what the kernel writes counts as naming none.
-function unusableCpus(procRoot: string, sysRoot: string): UnusableCpus {
-  const isolated = cpuListOf(procPath(sysRoot, 'devices/system/cpu/isolated'), (text) => text) ?? [];
-  const allowed = cpuListOf(procPath(procRoot, 'self/status'), (text) => /^Cpus_allowed_list:\s*(\S+)\s*$/m.exec(text)?.[1]);
-  return { isolated, allowed: allowed === undefined ? undefined : new Set(allowed) };
+// The CPUs this process may run on (Cpus_allowed_list of /proc/self/status), undefined
+// when the file or the line is missing or not what the kernel writes: every CPU allowed.
+function allowedCpus(status: string): Set<number> | undefined {
+  const allowed = cpuListOf(status, (text) => /^Cpus_allowed_list:\s*(\S+)\s*$/m.exec(text)?.[1]);
+  return allowed === undefined ? undefined : new Set(allowed);
 }
 
-// The CPU list that pick finds in a small file's text, or undefined.
+// The CPU list that pick finds in a small file's text, or undefined when the file is
+// missing, the list empty or not what the kernel writes.
 function cpuListOf(path: string, pick: (text: string) => string | undefined): number[] | undefined {
   let list: string | undefined;
   try {

@@ -229,6 +229,31 @@ test('minBusy leaves out the CPUs outside the affinity lavarank runs with, which
   assert.equal(d.collect(10_000)?.minBusy, 0);
 });
 
+test('minBusy counts every CPU where the affinity line is garbage or missing', (t) => {
+  for (const status of ['Name:\tnode\nCpus_allowed_list:\tgarbage\n', 'Name:\tnode\nCpus_allowed_list:\t\n', 'Name:\tnode\n']) {
+    const root = tempDir(t);
+    writeTree(root, { 'proc/self/status': status, 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+    const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+    c.collect(0);
+    writeTree(root, { 'proc/stat': stat('1000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0') });
+    assert.equal(c.collect(10_000)?.minBusy, 0, JSON.stringify(status));
+  }
+});
+
+test('the affinity is read again when a CPU comes online, since a cpuset then changes it', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t1\n', 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': stat('1000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0') });
+  assert.equal(c.collect(10_000)?.minBusy, 1); // cpu0 is outside the affinity
+  // cpu2 comes online and the cpuset now takes cpu0 and cpu2 in too.
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-2\n', 'proc/stat': stat('1000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0', '0 0 0 0 0') });
+  assert.equal(c.collect(20_000), undefined); // a new CPU set: no rate this tick
+  writeTree(root, { 'proc/stat': stat('2500 0 0 2500 0 0 0 0', '0 0 0 2000 0', '2000 0 0 0 0', '500 0 0 500 0') });
+  assert.equal(c.collect(30_000)?.minBusy, 0, 'cpu0 idled and is now allowed');
+});
+
 test('leastBusy gives nothing for a counter that went backwards, no time or no CPU left', () => {
   assert.equal(leastBusy([5, 5], [6, 4], 200), undefined);
   assert.equal(leastBusy([5, 5], [5, 5], 0), undefined);
