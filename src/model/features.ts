@@ -95,7 +95,10 @@ function accountedFor(s: Sample, load: LoadReading, perCpu: number, tasks: numbe
   if (busy === undefined || !(load.online > 0)) return perCpu;
   const psi = s.pressure?.cpuSome;
   const alone = s.cpu?.minBusy; // the least busy CPU's share: all were busy at most that long
-  const most = alone !== undefined && alone < busy ? alone : busy;
+  // minBusy alone where known: over the CPUs a job may use it is at most the busy share
+  // anyway, but the busy share also counts the CPUs left out of it (isolcpus, others'
+  // cpusets), whose idle time would bound the waiting of jobs that cannot run there.
+  const most = alone !== undefined ? alone : busy;
   const some = psi !== undefined && psi <= most ? psi : most;
   const waiting = (tasks * some) / cpus;
   // The 1-minute load too, where PSI shows waiting that the least busy CPU cannot

@@ -143,6 +143,17 @@ describe('toFeatures', () => {
     assert.equal(toFeatures(audit).named['load1_per_cpu'], 0.5);
   });
 
+  it('takes the least busy CPU a job may use as known, not the busy share of CPUs no job may use (isolcpus=2-63)', () => {
+    // Jobs run on CPUs 0-1 only: 4 hogs keep both busy and wait half the time (PSI
+    // "some" 1); CPUs 2-63 idle, left out of minBusy, but in the busy share (2/64).
+    const s = fullSample({ ncpu: 64, busy: 2 / 64, runnablePerCpu: 4 / 64 });
+    s.load = { ...s.load!, load1: 4, load1PerCpu: 4 / 64 };
+    s.pressure!.cpuSome = 1;
+    s.cpu!.minBusy = 1;
+    assert.equal(toFeatures(s).named['runnable_per_cpu'], 4 / 64);
+    assert.equal(toFeatures(s).named['load1_per_cpu'], 4 / 64);
+  });
+
   it('cuts a count read in a burst timed to the read to what a queue waiting that share of the time holds, but not the 1-minute load', () => {
     // The audit's: 2000 threads runnable for 40-120 ms around each read, 1.8 % of a 2-CPU host.
     for (const ncpu of [2, 64]) {
