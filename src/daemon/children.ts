@@ -142,9 +142,9 @@ export function childProgram(command: readonly string[], what: string): { path: 
 // Why an argument naming `arg` by an absolute path must not be given to the program,
 // whatever is there: the program may read it as code (sh a script, python3 a
 // directory's __main__.py). A regular file and a directory pass the trust check as
-// such; a character device (/dev/null) by its owner and its path; anything else (a
-// FIFO, whose writer sh would take commands from; a socket) is refused. A path that
-// does not exist (a link to nothing included) is refused where anyone but root could
+// such; a device node (/dev/null, the /dev/sda of [smartctl, -A, /dev/sda]) by its
+// owner and its path; anything else (a FIFO, whose writer sh would take commands from;
+// a socket) is refused. A path that does not exist (a link to nothing included) is refused where anyone but root could
 // make it (in their directory, or one others can write, /tmp): between the check and
 // the moment the program opens it, they would; elsewhere it is checked again before
 // every start.

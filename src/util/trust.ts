@@ -24,7 +24,7 @@ export interface TrustOptions {
   directory?: boolean; // path is a directory (LSF_SERVERDIR) rather than a file
   sticky?: boolean; // with directory: a sticky directory writable by others (/tmp) is accepted
   logGroup?: number; // a directory only root and this group may write is accepted (see syslogGid)
-  device?: boolean; // a character device is accepted as the file, whatever its mode (/dev/null): only root makes device nodes
+  device?: boolean; // a device node (character: /dev/null; block: /dev/sda) is accepted as the file, whatever its mode: only root makes device nodes
 }
 
 // The gid of the group named syslog in groupFile, or undefined. Ubuntu's /var/log is
@@ -100,7 +100,7 @@ function parent(dir: string): string {
 // Problems of the resolved file itself (type, owner, mode), from its lstat or fstat.
 function fileProblems(st: Stats, shown: string, real: string, what: string, options: TrustOptions, uid: number): string[] {
   const problems: string[] = [];
-  const device = options.device === true && st.isCharacterDevice();
+  const device = options.device === true && (st.isCharacterDevice() || st.isBlockDevice());
   if (device) {
     // its content is a driver's; who owns it still matters (a user's own pty)
   } else if (options.directory === true ? !st.isDirectory() : !st.isFile()) {

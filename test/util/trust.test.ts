@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkTrust, chownAdvice, directoryProblems, existingDirectoryProblems, openTrusted, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
@@ -489,5 +490,21 @@ describe('checkTrust of a path that does not exist', () => {
   it('accepts a character device by its owner and path with device, and refuses it without', () => {
     assert.deepEqual(trustProblems('/dev/null', 'x', { device: true }), []);
     assert.match(trustProblems('/dev/null', 'x').join('; '), /is not a regular file/);
+  });
+});
+
+describe('checkTrust of a block device', () => {
+  it('accepts it with device, as a character device: [smartctl, -A, /dev/sda] names one', { skip: root ? false : 'mknod needs root' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const disk = join(dir, 'sda');
+      const made = spawnSync('mknod', ['-m', '0660', disk, 'b', '7', '0']);
+      if (made.status !== 0) return; // no CAP_MKNOD here
+      assert.deepEqual(trustProblems(disk, 'x', { device: true }), []);
+      assert.match(trustProblems(disk, 'x').join('; '), /is not a regular file/);
+    } finally {
+      cleanup();
+    }
   });
 });
