@@ -112,7 +112,10 @@ function fileProblems(st: Stats, shown: string, real: string, what: string, opti
   const stickyOk = options.directory === true && options.sticky === true && (st.mode & 0o1000) !== 0;
   const groupOk = options.directory === true && logGroupWrite(st, options);
   if ((st.mode & 0o022) !== 0 && !stickyOk && !groupOk && !device) {
-    problems.push(`${what} ${real} has mode ${describeMode(st)}, writable by group or others; run: chmod go-w ${real}`);
+    // A sticky directory (/tmp, /dev/shm, a scratch area) is shared on purpose: taking
+    // its write bit away would break the host, not make the path safe.
+    const fix = st.isDirectory() && (st.mode & 0o1000) !== 0 ? `anyone may add files there; name a directory only root can write instead` : `run: chmod go-w ${real}`;
+    problems.push(`${what} ${real} has mode ${describeMode(st)}, writable by group or others; ${fix}`);
   }
   if (options.executable === true && (st.mode & 0o111) === 0) {
     problems.push(`${what} ${real} is not executable; run: chmod 755 ${real}`);

@@ -508,3 +508,20 @@ describe('checkTrust of a block device', () => {
     }
   });
 });
+
+describe('advice for a sticky directory others write', () => {
+  it('never says to take the write bit from /tmp', { skip: root ? false : 'the directory must be root\'s' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const shared = dirWithMode(dir, 'tmp', 0o1777);
+      const said = trustProblems(shared, 'x', { directory: true }).join('; ');
+      assert.match(said, /has mode 1777, writable by group or others; anyone may add files there; name a directory only root can write instead/);
+      assert.doesNotMatch(said, /chmod go-w/);
+      const open = dirWithMode(dir, 'open', 0o777); // not sticky: the mode is the mistake
+      assert.match(trustProblems(open, 'x', { directory: true }).join('; '), /run: chmod go-w /);
+    } finally {
+      cleanup();
+    }
+  });
+});
