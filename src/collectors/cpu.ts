@@ -223,8 +223,8 @@ function fractionsOf(a: number[], b: number[], online: number): CpuReading | und
 
 // The busy share of the least busy online CPU between two readings of each CPU's idle
 // + iowait (idleBefore, idleNow: parallel to the CPU names), each CPU's time taken as
-// the aggregate's over the CPUs (allTime, in the same jiffies). CPUs in skip (isolated
-// from the scheduler: isolcpus) are left out; undefined when none is left or a
+// the aggregate's over the CPUs (allTime, in the same jiffies). CPUs in skip (no job can
+// be given them: UnusableCpus) are left out; undefined when none is left or a
 // counter went backwards.
 export function leastBusy(idleBefore: readonly number[], idleNow: readonly number[], allTime: number, skip: ReadonlySet<number> = NO_CPUS): number | undefined {
   const n = idleNow.length;

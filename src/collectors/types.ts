@@ -10,7 +10,7 @@ export interface CpuReading {
   steal: number;
   busy: number; // everything but idle and iowait
   online: number; // online CPUs counted in /proc/stat
-  minBusy?: number; // the least busy online CPU's busy share (isolated CPUs left out); absent when unknown
+  minBusy?: number; // the least busy online CPU's busy share (isolated CPUs and those outside lavarank's affinity left out); absent when unknown
 }
 
 // From /proc/loadavg.
