@@ -86,14 +86,13 @@ const SPACE = 32;
 const NEWLINE = 10;
 
 // A reading as the collector keeps it, in an array from numberSlots(TIMES_SLOTS): the
-// eight times in FIELDS order, then their sum and idle + iowait. In the interpreter a
-// time past 2^31 read from an object's field is copied into a fresh heap number, and so
-// is every result of arithmetic on one: kept in such an array, each sum computed once
-// per reading (the next report uses it again as the earlier reading's), and no delta
-// computed twice, the times cost a report a few hundred bytes.
-export const TIMES_SLOTS = 10;
-const SUM = 8;
-const IDLE_IOWAIT = 9;
+// eight times in FIELDS order, then idle + iowait. In the interpreter a time past 2^31
+// read from an object's field is copied into a fresh heap number, and so is every
+// result of arithmetic on one: kept in such an array, the sum computed once per reading
+// (the next report uses it again as the earlier reading's), the times cost a report a
+// few hundred bytes.
+export const TIMES_SLOTS = 9;
+const IDLE_IOWAIT = 8;
 
 // Writes the eight times of a parsed reading into times slots, in FIELDS order.
 function timesInto(t: CpuTimes, into: number[]): void {
@@ -175,10 +174,18 @@ function idleIowaitAt(bytes: Buffer, p: number, idle: number[], i: number): numb
   return p;
 }
 
-// Completes times slots with the sum of the eight times and idle + iowait.
+// Completes times slots with idle + iowait.
 function withSums(v: number[]): void {
-  v[SUM] = v[0]! + v[1]! + v[2]! + v[3]! + v[4]! + v[5]! + v[6]! + v[7]!;
   v[IDLE_IOWAIT] = v[3]! + v[4]!;
+}
+
+// The jiffies between two readings in times slots: the sum of each time's delta, not
+// the delta of their sums. A double holds a counter past 2^53 only to some thousand
+// jiffies (a steal counter wrapped below zero, near 2^64, as some hypervisors leave
+// it), and a sum of the eight carried that into the total: a 2-CPU host's 2000 jiffies
+// in 10 s read as 0 or 4096. A time that stands still has a delta of exactly 0.
+function timeBetween(a: number[], b: number[]): number {
+  return b[0]! - a[0]! + (b[1]! - a[1]!) + (b[2]! - a[2]!) + (b[IDLE_IOWAIT]! - a[IDLE_IOWAIT]!) + (b[5]! - a[5]!) + (b[6]! - a[6]!) + (b[7]! - a[7]!);
 }
 
 // The fractions between two readings, or undefined when they cannot be compared:
@@ -191,11 +198,12 @@ export function cpuFractions(before: StatCounters, now: StatCounters): CpuReadin
   timesInto(now.total, b);
   withSums(a);
   withSums(b);
-  return sameStrings(before.cpus, now.cpus) ? fractionsOf(a, b, now.cpus.length) : undefined;
+  return sameStrings(before.cpus, now.cpus) ? fractionsOf(a, b, now.cpus.length, timeBetween(a, b)) : undefined;
 }
 
-// cpuFractions of two readings in times slots with their sums, over the same CPUs.
-function fractionsOf(a: number[], b: number[], online: number): CpuReading | undefined {
+// cpuFractions of two readings in times slots with their sums, over the same CPUs, total
+// jiffies apart (timeBetween).
+function fractionsOf(a: number[], b: number[], online: number, total: number): CpuReading | undefined {
   const user = b[0]! - a[0]!;
   const nice = b[1]! - a[1]!;
   const system = b[2]! - a[2]!;
@@ -209,7 +217,6 @@ function fractionsOf(a: number[], b: number[], online: number): CpuReading | und
   const idleIowait = b[IDLE_IOWAIT]! - a[IDLE_IOWAIT]!;
   if (idleIowait < 0) return undefined;
   const iowait = Math.min(idleIowait, Math.max(0, b[4]! - a[4]!));
-  const total = b[SUM]! - a[SUM]!;
   if (!(total > 0)) return undefined;
   return {
     user: (user + nice) / total,
@@ -315,9 +322,10 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       spare = before;
       spareIdle = beforeIdle.length === known.names.length ? beforeIdle : numberSlots(known.names.length);
       if (beforeCpus === undefined || !sameStrings(beforeCpus, known.names)) return undefined;
-      const reading = fractionsOf(before, now, known.names.length);
+      const total = timeBetween(before, now);
+      const reading = fractionsOf(before, now, known.names.length, total);
       if (reading === undefined) return undefined;
-      const minBusy = leastBusy(beforeIdle, previousIdle, now[SUM]! - before[SUM]!, skip);
+      const minBusy = leastBusy(beforeIdle, previousIdle, total, skip);
       if (minBusy !== undefined) reading.minBusy = minBusy;
       return reading;
     },

@@ -102,6 +102,21 @@ test('a CPU going offline skips the tick that straddles it and counts the new se
   assert.deepEqual(c.collect(20_000), { user: 1, system: 0, iowait: 0, steal: 0, busy: 1, online: 1, minBusy: 1 });
 });
 
+test('a counter near 2^64 that stands still leaves the busy share and minBusy exact on a small host', (t) => {
+  // A steal counter wrapped below zero, as some hypervisors leave it: 2^64 - 100, frozen.
+  // Past 2^53 a double holds it only to 2048 jiffies, more than 2 CPUs give in 10 s.
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  const steal = '18446744073709551516';
+  writeTree(root, { 'proc/stat': stat(`0 0 0 0 0 0 0 ${steal}`, `0 0 0 0 0 0 0 ${steal}`, '0 0 0 0 0 0 0 0') });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': stat(`1000 0 0 1000 0 0 0 ${steal}`, `0 0 0 1000 0 0 0 ${steal}`, '1000 0 0 0 0 0 0 0') });
+  const r = c.collect(10_000);
+  assert.equal(r?.busy, 0.5);
+  assert.equal(r?.steal, 0);
+  assert.equal(r?.minBusy, 0);
+});
+
 test('a missing /proc/stat is a CollectorError naming the path', (t) => {
   const root = tempDir(t);
   const c = createCpuCollector({ procRoot: root });

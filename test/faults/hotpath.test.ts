@@ -236,8 +236,8 @@ function cpuByName(before: StatCounters, now: StatCounters): CpuReading | undefi
   const idleIowait = b.idle + b.iowait - (a.idle + a.iowait);
   if (idleIowait < 0) return undefined;
   const iowait = Math.min(idleIowait, Math.max(0, b.iowait - a.iowait));
-  const sum = (t: typeof a): number => t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal;
-  const total = sum(b) - sum(a);
+  // The sum of each time's delta: past 2^53 the delta of the times' sums loses what a counter near 2^64 rounds off.
+  const total = d.user + d.nice + d.system + idleIowait + d.irq + d.softirq + d.steal;
   if (!(total > 0)) return undefined;
   const out: CpuReading = { user: (d.user + d.nice) / total, system: (d.system + d.irq + d.softirq) / total, iowait: iowait / total, steal: d.steal / total, busy: (total - idleIowait) / total, online: now.cpus.length };
   // The least busy CPU: the most idle + iowait one CPU gained, over each CPU's share of the time.
