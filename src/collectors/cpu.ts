@@ -255,7 +255,9 @@ const NO_CPUS: ReadonlySet<number> = new Set();
 // scheduler (isolcpus=, /sys/devices/system/cpu/isolated), and those outside the
 // affinity lavarank was started with (Cpus_allowed_list of /proc/self/status), where
 // that leaves some out: systemd's CPUAffinity= or a cpuset around OpenLava's daemons
-// applies to LIM, sbatchd and every job they start alike. Their idle time is no free
+// applies to LIM, sbatchd and every job they start alike. A site that confines its
+// jobs otherwise (a JOB_STARTER running taskset) names their CPUs in cpu.job_cpus,
+// which then stands for the affinity. Their idle time is no free
 // CPU for a job. The isolated ones are read once (they change only with a reboot),
 // the affinity again whenever the set of online CPUs changes (a cpuset rewrites it on
 // hotplug), never per report.
@@ -287,6 +289,7 @@ function unusablePositions(unusable: UnusableCpus, names: readonly string[]): Se
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
   const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen);
   const status = procPath(options.procRoot ?? '/proc', 'self/status');
+  const jobCpus = options.jobCpus === undefined ? undefined : new Set(options.jobCpus);
   const isolated = cpuListOf(procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/isolated'), (text) => text) ?? [];
   let known: CpuSet = cpuSet([]);
   let skip: Set<number> = new Set();
@@ -307,7 +310,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
         const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
         if (!sameStrings(parsed.cpus, known.names)) {
           known = cpuSet(parsed.cpus);
-          skip = unusablePositions({ isolated, allowed: allowedCpus(status) }, known.names);
+          skip = unusablePositions({ isolated, allowed: jobCpus ?? allowedCpus(status) }, known.names);
         }
         timesInto(parsed.total, now);
         spareIdle = numberSlots(parsed.cpuIdle.length, (i) => parsed.cpuIdle[i]!);

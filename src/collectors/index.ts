@@ -8,7 +8,7 @@ import { createNetworkCollector } from './network.js';
 import { createPressureCollector } from './pressure.js';
 import type { Collector, CollectorOptions } from './types.js';
 
-// The roots of every reader, whether to give detail, the assumed link speed, plus the GPU poller's own options.
+// The roots of every reader, whether to give detail, the assumed link speed, the jobs' CPUs, plus the GPU poller's own options.
 export interface CollectorsOptions extends CollectorOptions {
   gpu?: GpuOptions; // default: enabled auto, nvidia-smi every 30 s
 }
@@ -21,6 +21,7 @@ export function createCollectors(options: CollectorsOptions = {}): Collector[] {
   if (options.detail !== undefined) roots.detail = options.detail;
   if (options.keepOpen !== undefined) roots.keepOpen = options.keepOpen;
   if (options.linkSpeedMbps !== undefined) roots.linkSpeedMbps = options.linkSpeedMbps;
+  if (options.jobCpus !== undefined) roots.jobCpus = options.jobCpus;
   const collectors: Collector[] = [
     createCpuCollector(roots),
     createLoadCollector(roots),

@@ -127,6 +127,10 @@ export interface CollectorOptions {
   // The link speed (Mb/s) assumed for a physical interface whose kernel reports none
   // (network.link_speed); the kernel's speed wins where known. Default: none assumed.
   linkSpeedMbps?: number;
+  // The CPUs jobs may run on (cpu.job_cpus), where the site confines jobs otherwise than
+  // LIM (a JOB_STARTER running taskset); default: lavarank's own affinity, which LIM's
+  // jobs share.
+  jobCpus?: readonly number[];
 }
 
 // A collector keeps its own previous counters; collect() is called once per tick.

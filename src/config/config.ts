@@ -9,6 +9,7 @@ import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, RANK_MIN } from '../model/rank.js';
 import { isValidIndexName } from '../daemon/report.js';
 import { openTrusted } from '../util/trust.js';
+import { parseCpuNumbers } from '../collectors/cpulist.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -43,6 +44,11 @@ export interface NetworkConfig {
   link_speed: number | null; // Mb/s assumed for a physical interface whose kernel reports no speed; null: none
 }
 
+// What the kernel cannot tell the cpu collector.
+export interface CpuConfig {
+  job_cpus: readonly number[] | null; // the CPUs jobs may run on; null: lavarank's own affinity (LIM's)
+}
+
 export interface ChildElimConfig {
   name: string | null;
   command: readonly string[]; // argv; command[0] is an absolute path
@@ -67,6 +73,7 @@ export interface Config {
   elims: readonly ChildElimConfig[];
   metrics: MetricsConfig;
   network: NetworkConfig;
+  cpu: CpuConfig;
 }
 
 // The configuration used when no file is given.
@@ -88,6 +95,7 @@ export function defaultConfig(): Config {
     elims: [],
     metrics: { textfile: null },
     network: { link_speed: null },
+    cpu: { job_cpus: null },
   };
 }
 
@@ -254,6 +262,24 @@ function promPath(s: string): string | undefined {
   return absolutePath(s) === undefined && s.endsWith('.prom') ? undefined : "an absolute path ending in .prom (node_exporter's textfile collector reads only *.prom files)";
 }
 
+// A CPU list as the kernel writes one ("2-127", "0-3,8-11"), or a single CPU number;
+// null when not given.
+function cpuList(c: Checker, path: Path, value: unknown): number[] | null {
+  if (value === undefined || value === null) return null;
+  const text = typeof value === 'number' && Number.isInteger(value) && value >= 0 ? String(value) : value;
+  const expected = 'a CPU list such as "2-127" or "0-3,8-11"';
+  if (typeof text !== 'string') {
+    c.fail(path, expected, value);
+    return null;
+  }
+  try {
+    return parseCpuNumbers(text, keyName(path), 'config');
+  } catch {
+    c.fail(path, expected, value);
+    return null;
+  }
+}
+
 function bool(c: Checker, path: Path, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {
@@ -290,6 +316,7 @@ const TOP_KEYS = [
   'elims',
   'metrics',
   'network',
+  'cpu',
 ] as const;
 
 // More child elims than this are refused: each is a process lavarank runs as root.
@@ -385,6 +412,8 @@ export function validateConfig(
     linkSpeed = num(c, ['network', 'link_speed'], network['link_speed'], -1, { above: 0, max: MAX_LINK_SPEED_MBPS, unit: 'Mb/s' });
     if (linkSpeed === -1) linkSpeed = null;
   }
+  const cpu = section(c, ['cpu'], top['cpu'], ['job_cpus']);
+  const jobCpus = cpuList(c, ['cpu', 'job_cpus'], cpu['job_cpus']);
   let gpuEnabled: 'auto' | boolean = d.gpu.enabled;
   if (gpu['enabled'] !== undefined) {
     if (gpu['enabled'] === 'auto' || typeof gpu['enabled'] === 'boolean') gpuEnabled = gpu['enabled'];
@@ -426,6 +455,7 @@ export function validateConfig(
       textfile: metrics['textfile'] === undefined || metrics['textfile'] === null ? null : str(c, ['metrics', 'textfile'], metrics['textfile'], '', promPath) || null,
     },
     network: { link_speed: linkSpeed },
+    cpu: { job_cpus: jobCpus },
   };
   config.elims = checkElims(c, top['elims']);
   // The typed ranks are reported as <resource>_cpu, _mem and _io: valid load index names too.

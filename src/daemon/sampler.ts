@@ -139,6 +139,7 @@ export function collectorsFromConfig(
     detail: deps.detail ?? true,
     ...(deps.keepOpen === undefined ? {} : { keepOpen: deps.keepOpen }),
     ...(config.network.link_speed === null ? {} : { linkSpeedMbps: config.network.link_speed }),
+    ...(config.cpu.job_cpus === null ? {} : { jobCpus: config.cpu.job_cpus }),
     gpu: {
       enabled: config.gpu.enabled,
       command: config.gpu.command,

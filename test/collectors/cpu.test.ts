@@ -269,6 +269,19 @@ test('the affinity is read again when a CPU comes online, since a cpuset then ch
   assert.equal(c.collect(30_000)?.minBusy, 0, 'cpu0 idled and is now allowed');
 });
 
+test('jobCpus (cpu.job_cpus) stands for the affinity, for jobs a JOB_STARTER confines to CPUs LIM is not confined to', (t) => {
+  const root = tempDir(t);
+  // LIM, and so lavarank, may run anywhere; the jobs only on cpu1, where they queue.
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-1\n', 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, jobCpus: [1] });
+  const d = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  d.collect(0);
+  writeTree(root, { 'proc/stat': stat('1000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0') });
+  assert.equal(c.collect(10_000)?.minBusy, 1, 'cpu0 idles, but no job may run there');
+  assert.equal(d.collect(10_000)?.minBusy, 0, 'without it, the affinity: cpu0 is free');
+});
+
 test('leastBusy gives nothing for a counter that went backwards, no time or no CPU left', () => {
   assert.equal(leastBusy([5, 5], [6, 4], 200), undefined);
   assert.equal(leastBusy([5, 5], [5, 5], 0), undefined);

@@ -130,6 +130,24 @@ describe('parseConfigText', () => {
     assert.deepEqual(problemsOf('network: 10000\n'), ['lavarank.yaml:1:10: network: expected a mapping with keys link_speed, received 10000']);
   });
 
+  it('reads cpu.job_cpus as a kernel CPU list or one CPU number, null by default', () => {
+    assert.equal(defaultConfig().cpu.job_cpus, null);
+    assert.deepEqual(parseConfigText('cpu:\n  job_cpus: 2-5,8\n', 'x').cpu.job_cpus, [2, 3, 4, 5, 8]);
+    assert.deepEqual(parseConfigText('cpu:\n  job_cpus: "0-1"\n', 'x').cpu.job_cpus, [0, 1]);
+    assert.deepEqual(parseConfigText('cpu:\n  job_cpus: 3\n', 'x').cpu.job_cpus, [3]);
+    assert.equal(parseConfigText('cpu:\n  job_cpus: null\n', 'x').cpu.job_cpus, null);
+    assert.ok(Object.isFrozen(parseConfigText('cpu: {job_cpus: 1-2}\n', 'x').cpu.job_cpus));
+  });
+
+  it('refuses a cpu.job_cpus that is not a CPU list, and an unknown key under cpu, naming them and their line', () => {
+    const expected = 'expected a CPU list such as "2-127" or "0-3,8-11"';
+    assert.deepEqual(problemsOf('cpu:\n  job_cpus: 5-2\n'), [`lavarank.yaml:2:13: cpu.job_cpus: ${expected}, received "5-2"`]);
+    assert.deepEqual(problemsOf('cpu:\n  job_cpus: all\n'), [`lavarank.yaml:2:13: cpu.job_cpus: ${expected}, received "all"`]);
+    assert.deepEqual(problemsOf('cpu:\n  job_cpus: -1\n'), [`lavarank.yaml:2:13: cpu.job_cpus: ${expected}, received -1`]);
+    assert.deepEqual(problemsOf('cpu:\n  job_cpus: [1, 2]\n'), [`lavarank.yaml:2:13: cpu.job_cpus: ${expected}, received a list ([1,2])`]);
+    assert.deepEqual(problemsOf('cpu:\n  job_cpu: 1\n'), ["lavarank.yaml:2:3: unknown key 'cpu.job_cpu' (did you mean 'job_cpus'?); known keys: job_cpus"]);
+  });
+
   it('refuses a log level that pino does not have', () => {
     assert.match(problemsOf('log:\n  level: verbose\n')[0] ?? '', /log\.level: expected one of fatal, error, warn, info, debug, trace, silent, received "verbose"/);
   });

@@ -147,3 +147,24 @@ test("the config's network.link_speed reaches the network collector, for an inte
   assert.deepEqual(assumed.collect(1000), { utilizationMax: 0.02 });
   assert.deepEqual(unknown.collect(1000), { utilizationMax: 0.2 }, 'without it, against the learned capacity: 1 Gb/s at first');
 });
+
+test("the config's cpu.job_cpus reaches the cpu collector", (t) => {
+  const root = tempDir(t);
+  const stat = (cpu0: string, cpu1: string): string => `cpu  ${cpu0.split(' ').map((v, i) => Number(v) + Number(cpu1.split(' ')[i])).join(' ')}\ncpu0 ${cpu0}\ncpu1 ${cpu1}\n`;
+  writeTree(root, { 'proc/self/status': 'Cpus_allowed_list:\t0-1\n', 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0 0 0 0') });
+  const d = defaultConfig();
+  const controller = new AbortController();
+  const cpu = (jobCpus: number[] | null) => {
+    const config = { ...d, proc_root: `${root}/proc`, sys_root: `${root}/sys`, gpu: { ...d.gpu, enabled: false }, cpu: { job_cpus: jobCpus } };
+    const c = collectorsFromConfig(config, { log: recordingLog().log, signal: controller.signal, detail: false }).find((x) => x.name === 'cpu')!;
+    t.after(() => c.close?.());
+    return c;
+  };
+  const confined = cpu([1]);
+  const anywhere = cpu(null);
+  confined.collect(0);
+  anywhere.collect(0);
+  writeTree(root, { 'proc/stat': stat('0 0 0 1000 0 0 0 0', '1000 0 0 0 0 0 0 0') });
+  assert.equal((confined.collect(10_000) as { minBusy?: number } | undefined)?.minBusy, 1);
+  assert.equal((anywhere.collect(10_000) as { minBusy?: number } | undefined)?.minBusy, 0);
+});
