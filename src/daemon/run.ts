@@ -84,6 +84,11 @@ export interface DaemonArgs {
 // the daemon cannot start, for a terminal (under LIM stderr is /dev/null, so the same
 // reason is always logged too).
 export async function runDaemon(args: DaemonArgs, complain: (text: string) => void, clock: Clock = systemClock): Promise<number> {
+  // At SIGUSR1 Node opens its inspector, a debugger on 127.0.0.1:9229 that any local
+  // user can connect to and run code in, as root here (Node 20 has no
+  // --disable-sigusr1). A listener of lavarank's own replaces Node's: set first.
+  let onUsr1 = (): void => {};
+  process.on('SIGUSR1', () => onUsr1());
   // LSF_LOGDIR from lsf.conf where LIM did not pass it: the log and history go there.
   const { env, refusal: confRefusal, from: logdirFrom } = lsfLogdir(process.env);
   const interactive = isatty(1);
@@ -114,6 +119,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
 
   const logging = setupLogging(config.log, { host, env, logdirFrom });
   const log = logging.log;
+  onUsr1 = () => log.info('SIGUSR1 ignored: Node would open its inspector, which any local user could use to run code as root');
   const parentElim = env[PARENT_ENV];
   if (parentElim !== undefined && parentElim !== '') {
     // Listed among lavarank's own child elims under some path the check at start

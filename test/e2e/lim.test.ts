@@ -1,7 +1,7 @@
 // The built elim, run the way LIM runs it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
@@ -67,6 +67,22 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       assert.equal(mask('SigIgn') & (1n << 14n), 0n, 'SIGTERM is still ignored in the daemon');
       await assertStopsOnSigterm(elim);
       assert.ok(elim.log().some((l) => l['msg'] === 'stopping: SIGTERM'));
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
+  it('does not open Node\'s inspector to every local user on SIGUSR1, and keeps reporting', async () => {
+    // Node starts its debugger on 127.0.0.1:9229 at SIGUSR1 (Node 20 has no
+    // --disable-sigusr1): whoever connects runs code as root, as nobody did here.
+    const elim = startElim({ testInterval: 0.2 });
+    try {
+      const before = (await elim.waitForReports(2)).length;
+      process.kill(elim.pid, 'SIGUSR1');
+      await elim.waitForReports(before + 5);
+      assert.deepEqual(listeningPorts(elim.pid), [], 'the elim listens on a TCP port');
+      assert.ok(elim.log().some((l) => /^SIGUSR1 ignored/.test(String(l['msg']))));
+      await assertStopsOnSigterm(elim);
     } finally {
       await elim.cleanup();
     }
@@ -279,4 +295,26 @@ async function waitForGroup(pgid: number, n: number): Promise<number[]> {
     if (live.length >= n || Date.now() > deadline) return live;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+// The TCP ports pid listens on: its sockets (by inode) in LISTEN state (0A) in its
+// network namespace's tables.
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m !== null) inodes.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports: number[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A' && inodes.has(f[9] ?? '')) ports.push(parseInt(f[1]!.split(':')[1]!, 16));
+    }
+  }
+  return ports;
 }
