@@ -209,13 +209,26 @@ function utilizationOf(rxBytesPerSec: number, txBytesPerSec: number, speedBitsPe
 
 // A link whose speed neither the kernel nor network.link_speed gives (virtio_net and
 // most virtual NICs print -1) is taken to carry at most the highest rate it has carried
-// since the collector started, and at least LEARNED_FLOOR: no cluster node's link has
+// within the last LEARNED_WINDOW_MS, and at least LEARNED_FLOOR: no cluster node's link has
 // been slower than 1 Gb/s for two decades, so its load counts rather than reading as
 // idle. A transfer at a new high reads as a full link until a faster one shows the
 // link can carry more; LEARNED_CEILING (the fastest Ethernet) bounds what a counter
-// glitch could make it learn, which would leave every later load looking idle.
+// glitch could make it learn, which would leave every later load looking idle. The
+// window bounds how long one burst does so: any local user can send UDP to any address
+// at a virtual NIC's speed, and a capacity kept for the daemon's life made a link
+// saturated later read as nearly idle for as long.
 export const LEARNED_FLOOR = 1e9;
 export const LEARNED_CEILING = 400e9;
+export const LEARNED_WINDOW_MS = 3_600_000;
+// The window is kept as this many buckets of the highest rate each: it ends to within one.
+const LEARNED_BUCKETS = 6;
+const BUCKET_MS = LEARNED_WINDOW_MS / LEARNED_BUCKETS;
+
+// The highest rates of one link, a bucket of BUCKET_MS each, as a ring.
+interface RateBuckets {
+  index: number[]; // which bucket (monotonic ms / BUCKET_MS) each slot holds
+  most: number[]; // its highest rate, bits/s
+}
 
 // The capacity a link without a known speed is taken to have after carrying bits/s,
 // given what it was taken to have before (LEARNED_FLOOR at first).
@@ -249,7 +262,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
   const physical = new Map<string, boolean>();
   const speedFiles = new Map<string, KernelFile>(); // of the physical interfaces
   const speeds = new Map<string, number | undefined>(); // the last speed read of each (undefined: unknown)
-  const learned = new Map<string, number>(); // bits/s, of those without a known or assumed speed
+  const learned = new Map<string, RateBuckets>(); // of those without a known or assumed speed
 
   function forget(name: string): void {
     physical.delete(name);
@@ -259,12 +272,29 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
     learned.delete(name);
   }
 
-  // The link's capacity where no speed is known, updated with this reading's rate.
-  function learnedSpeed(name: string, rx: number, tx: number): number {
-    const before = learned.get(name) ?? LEARNED_FLOOR;
-    const after = learnedCapacity(before, (rx >= tx ? rx : tx) * 8);
-    if (after !== before) learned.set(name, after);
-    return after;
+  // The link's capacity where no speed is known, updated with this reading's rate
+  // (none for an idle link).
+  function learnedSpeed(name: string, rx: number, tx: number, monotonicMs: number): number {
+    const now = Math.floor(monotonicMs / BUCKET_MS);
+    let buckets = learned.get(name);
+    if (rx > 0 || tx > 0) {
+      if (buckets === undefined) {
+        buckets = { index: numberSlots(LEARNED_BUCKETS, () => -LEARNED_BUCKETS), most: numberSlots(LEARNED_BUCKETS) };
+        learned.set(name, buckets);
+      }
+      const slot = now % LEARNED_BUCKETS;
+      if (buckets.index[slot] !== now) {
+        buckets.index[slot] = now;
+        buckets.most[slot] = 0;
+      }
+      buckets.most[slot] = learnedCapacity(buckets.most[slot]!, (rx >= tx ? rx : tx) * 8);
+    }
+    let capacity = LEARNED_FLOOR;
+    if (buckets === undefined) return capacity;
+    for (let i = 0; i < LEARNED_BUCKETS; i++) {
+      if (buckets.index[i]! > now - LEARNED_BUCKETS && buckets.most[i]! > capacity) capacity = buckets.most[i]!;
+    }
+    return capacity;
   }
 
   // An interface's link speed, read again only when it moved bytes since the last
@@ -337,7 +367,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
         const moved = rx > 0 || tx > 0;
         const speed = linkSpeed(name, moved) ?? assumed;
         // An idle link's utilization is 0 whatever its capacity: none is learned from it.
-        const capacity = speed ?? (moved ? learnedSpeed(name, rx, tx) : learned.get(name) ?? LEARNED_FLOOR);
+        const capacity = speed ?? learnedSpeed(name, rx, tx, monotonicMs);
         const utilization = utilizationOf(rx, tx, capacity);
         if (utilizationMax === undefined || utilization > utilizationMax) utilizationMax = utilization;
         if (interfaces === undefined) continue;

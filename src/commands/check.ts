@@ -124,7 +124,7 @@ export function networkNote(config: Readonly<Config>): string {
   if (unknown.length === 0) return `network: ${up.join(', ')} (link speeds from the kernel)`;
   if (config.network.link_speed !== null) return `network: ${up.join(', ')} (${unknown.join(', ')} taken as ${config.network.link_speed} Mb/s: network.link_speed)`;
   const one = unknown.length === 1;
-  return `network: ${up.join(', ')}; ${unknown.join(', ')} report${one ? 's' : ''} no link speed, so ${one ? 'its load is' : 'their load is each'} measured against the highest rate ${one ? 'it has' : 'each has'} carried, at least 1 Gb/s (set network.link_speed, Mb/s, if you know it)`;
+  return `network: ${up.join(', ')}; ${unknown.join(', ')} report${one ? 's' : ''} no link speed, so ${one ? 'its load is' : 'their load is each'} measured against the highest rate ${one ? 'it has' : 'each has'} carried in the last hour, at least 1 Gb/s, which anyone's burst of traffic raises (set network.link_speed, Mb/s, if you know it)`;
 }
 
 // What the rank makes of PSI, from how reading /proc/pressure/cpu ended: undefined

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
-import { LEARNED_CEILING, LEARNED_FLOOR, createNetworkCollector, learnedCapacity, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
+import { LEARNED_CEILING, LEARNED_FLOOR, LEARNED_WINDOW_MS, createNetworkCollector, learnedCapacity, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
 import { fraction } from '../../src/collectors/text.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, scannedInterfaces, tempDir, writeTree } from './helpers.js';
@@ -319,4 +319,24 @@ test('an interface added anywhere but at the end, which the kernel does not do, 
   assert.deepEqual(at(10_000, true), ['eth0']);
   at(600_000, true);
   assert.deepEqual(at(610_000, true), ['eth0', 'eth1']);
+});
+
+test('a capacity learned from one burst is forgotten within LEARNED_WINDOW_MS, so a saturated link reads full again', (t) => {
+  // Any local user can send UDP to any address at the virtio NIC's speed: one 10 s
+  // burst at 10 Gb/s taught a capacity kept for the daemon's life, and a link later
+  // saturated at 1 Gb/s read 10 % (the network part of the rank 0.5 instead of 23).
+  const root = tempDir(t);
+  sysNet(root, { eth0: '-1' });
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  let tx = 0;
+  const at = (ms: number, bytes: number) => {
+    tx += bytes;
+    writeTree(root, { 'proc/net/dev': dev({ eth0: [0, tx] }) });
+    return c.collect(ms)?.utilizationMax;
+  };
+  at(0, 0);
+  at(10_000, 12.5e9); // the burst: 10 Gb/s for 10 s
+  assert.equal(at(20_000, 1.25e9), 0.1, 'within the window the burst still counts');
+  at(LEARNED_WINDOW_MS, 0);
+  assert.equal(at(LEARNED_WINDOW_MS + 10_000, 1.25e9), 1, '1 Gb/s, the most the link has carried within the window');
 });

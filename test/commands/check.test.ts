@@ -275,7 +275,7 @@ describe('networkNote', () => {
     try {
       const { proc, sys } = host(dir);
       const config = { ...defaultConfig(), proc_root: proc, sys_root: sys };
-      assert.equal(networkNote(config), 'network: eth0, ens1; eth0 reports no link speed, so its load is measured against the highest rate it has carried, at least 1 Gb/s (set network.link_speed, Mb/s, if you know it)');
+      assert.equal(networkNote(config), 'network: eth0, ens1; eth0 reports no link speed, so its load is measured against the highest rate it has carried in the last hour, at least 1 Gb/s, which anyone\'s burst of traffic raises (set network.link_speed, Mb/s, if you know it)');
       assert.equal(networkNote({ ...config, network: { link_speed: 25000 } }), 'network: eth0, ens1 (eth0 taken as 25000 Mb/s: network.link_speed)');
       writeFileSync(join(sys, 'class/net/eth0/speed'), '1000\n');
       assert.equal(networkNote(config), 'network: eth0, ens1 (link speeds from the kernel)');
