@@ -2,11 +2,11 @@
 // is far larger than memory, so records are streamed one file after another; a line
 // that is not a valid record (a torn write, a disk error, a hand edit) is counted and
 // skipped, never fatal.
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ParseError } from '../util/errors.js';
 import type { HistoryRecord } from './record.js';
-import { readLineBatches } from '../util/lines.js';
+import { READ_CHUNK, readLineBatches } from '../util/lines.js';
 
 // Checks one line of a history file and returns it as a record. Unknown keys are
 // dropped, so files from a newer daemon still read. Throws ParseError.
@@ -83,6 +83,14 @@ export interface HistoryStats {
   malformed: number;
   problems: HistoryProblem[];
   incomplete: number; // last lines without newline: the daemon was killed mid-write
+  owners: HistoryOwner[]; // each file read, with the owner of what was opened and read
+}
+
+// Who owned a history file when it was read: asked of the open descriptor, since its
+// name may be removed or replaced by then (their own entry, in a sticky directory).
+export interface HistoryOwner {
+  file: string;
+  uid: number;
 }
 
 // Options of readHistory.
@@ -101,14 +109,23 @@ export interface HistoryReader extends AsyncIterable<HistoryRecord> {
 export function readHistory(paths: string | readonly string[], options: HistoryReadOptions = {}): HistoryReader {
   const maxProblems = options.maxProblems ?? 100;
   const lineOptions = options.maxLineLength === undefined ? {} : { maxLength: options.maxLineLength };
-  const stats: HistoryStats = { files: 0, lines: 0, records: 0, blank: 0, malformed: 0, problems: [], incomplete: 0 };
+  const stats: HistoryStats = { files: 0, lines: 0, records: 0, blank: 0, malformed: 0, problems: [], incomplete: 0, owners: [] };
   let started = false;
   async function* records(): AsyncGenerator<HistoryRecord> {
     if (started) throw new Error('readHistory: a reader can be iterated only once');
     started = true;
     for (const file of await historyFiles(paths)) {
       stats.files += 1;
-      for await (const batch of readLineBatches(file, lineOptions)) {
+      const handle = await open(file, 'r');
+      let uid: number;
+      try {
+        uid = (await handle.stat()).uid;
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
+      stats.owners.push({ file, uid });
+      for await (const batch of readLineBatches(handle.createReadStream({ highWaterMark: READ_CHUNK }), lineOptions)) {
         for (const line of batch) {
           stats.lines += 1;
           if (!line.complete) {

@@ -13,7 +13,7 @@ import { readSuspensions, Suspensions } from '../lsf/events.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, UsageError, errorCode, errorMessage } from '../util/errors.js';
-import { historyFiles, readHistory } from '../history/reader.js';
+import { historyFiles, readHistory, type HistoryOwner } from '../history/reader.js';
 import { fileIdentity, isDirectory } from '../util/paths.js';
 import { defaultHistoryDir } from '../history/record.js';
 import { withLsfLogdir } from '../daemon/lsf-env.js';
@@ -605,25 +605,18 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
 }
 
 // A warning for each history directory (or a history file's directory) that someone
-// other than root can change, and for each history file read (files) that another
-// user owns: the lines there may be anyone's, and a model that learns a host is
-// always idle draws every job to it. A sticky directory such as /tmp passes the
-// directory check, since only an entry's owner can replace it, but there anyone may
-// add a host's file, or make the daemon's own first: so the files' owners are asked
-// too. Said, not refused: history copied from the nodes into an administrator's own
-// directory is a fair input.
-export function sharedHistoryWarnings(paths: readonly string[], files: readonly string[] = []): string[] {
+// other than root can change, and for each history file read that another user owned
+// (owners, from the reader's descriptors): the lines there may be anyone's, and a
+// model that learns a host is always idle draws every job to it. A sticky directory
+// such as /tmp passes the directory check, since only an entry's owner can replace
+// it, but there anyone may add a host's file, or make the daemon's own first: so the
+// files' owners are asked too, of what was read, since by now they may have removed
+// it or put a link to a root file in its place. Said, not refused: history copied
+// from the nodes into an administrator's own directory is a fair input.
+export function sharedHistoryWarnings(paths: readonly string[], owners: readonly HistoryOwner[] = []): string[] {
   const dirs = new Set(paths.map((p) => (isDirectory(p) ? p : dirname(p))));
   const uid = process.geteuid?.() ?? 0;
-  const foreign = files.flatMap((file) => {
-    let owner: number;
-    try {
-      owner = statSync(file).uid;
-    } catch {
-      return []; // gone since it was listed: nothing was read from it
-    }
-    return owner === 0 || owner === uid ? [] : [`history file ${file} is owned by uid ${owner}, not root`];
-  });
+  const foreign = owners.flatMap(({ file, uid: owner }) => (owner === 0 || owner === uid ? [] : [`history file ${file} is owned by uid ${owner}, not root`]));
   const shown = foreign.length > MAX_FOREIGN_SHOWN ? [...foreign.slice(0, MAX_FOREIGN_SHOWN), `${foreign.length - MAX_FOREIGN_SHOWN} more history files owned by others`] : foreign;
   return [...[...dirs].flatMap((dir) => directoryProblems(dir, 'history directory')), ...shown].map((problem) => `warning: ${problem}; its lines may be anyone's, and the model learns from them`);
 }
@@ -677,7 +670,7 @@ export async function joinAndLabel(
     `${hs.records} records in ${hs.files} files` +
     `${hs.malformed > 0 ? `; skipped ${hs.malformed} malformed lines` : ''}${hs.incomplete > 0 ? `; ${hs.incomplete} incomplete last lines (a daemon killed mid-write, or still writing)` : ''}`;
   ctx.say(`history: ${historySummary}`);
-  for (const warning of sharedHistoryWarnings(options.history, historyPaths)) ctx.say(warning);
+  for (const warning of sharedHistoryWarnings(options.history, hs.owners)) ctx.say(warning);
   log.inputs.push({ what: 'history', path: options.history.join(', '), summary: historySummary });
   log.source.push(`history ${options.history.join(', ')} (${hs.records} records)`);
   log.problems.add(hs.malformed, hs.problems.map((p) => p.message));

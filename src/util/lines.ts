@@ -25,7 +25,8 @@ export interface LineOptions {
 // Far above any real lsb.acct or history line; bounds memory on a garbage file.
 export const DEFAULT_MAX_LINE = 1024 * 1024;
 
-const READ_CHUNK = 256 * 1024;
+// What one read takes from a file.
+export const READ_CHUNK = 256 * 1024;
 
 // Yields the lines of a file (by path) or a stream, a batch per chunk read, so the
 // callers pay for one await per chunk rather than per line.

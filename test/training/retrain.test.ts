@@ -15,6 +15,7 @@ import {
 import { defaultModelPath } from '../../src/model/rankers.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { cliPath, mkfifo, tempDir } from '../helpers.js';
+import { readHistory } from '../../src/history/reader.js';
 import { spawnSync } from 'node:child_process';
 
 const T0 = 1_800_000_000;
@@ -195,7 +196,30 @@ describe('sharedHistoryWarnings in a sticky directory', () => {
       writeFileSync(mine, '');
       writeFileSync(theirs, '');
       chownSync(theirs, 65534, 65534);
-      const warnings = sharedHistoryWarnings([sticky], [mine, theirs]);
+      const warnings = sharedHistoryWarnings([sticky], [mine, theirs].map((file) => ({ file, uid: statSync(file).uid })));
+      assert.deepEqual(warnings, [`warning: history file ${theirs} is owned by uid 65534, not root; its lines may be anyone's, and the model learns from them`]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  // Their own entry in a sticky directory is theirs to remove, or to replace with a link
+  // to a root file, once retrain has read it (inotify tells them when): asked by path
+  // afterwards, the file was "gone since it was listed" or root's, and nothing was said.
+  test('warns of a history file another user owned when it was read, though they removed it before the warning', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sticky = join(dir, 'tmp');
+      mkdirSync(sticky);
+      chmodSync(sticky, 0o1777);
+      const theirs = join(sticky, 'node2.jsonl');
+      writeFileSync(theirs, `${JSON.stringify({ ts: 1, host: 'node2', features: {}, rank: 0, model: 'm' })}\n`);
+      chownSync(theirs, 65534, 65534);
+      const reader = readHistory([theirs]);
+      for await (const record of reader) assert.equal(record.host, 'node2');
+      fs.rmSync(theirs);
+      fs.symlinkSync('/etc/hostname', theirs);
+      const warnings = sharedHistoryWarnings([sticky], reader.stats.owners);
       assert.deepEqual(warnings, [`warning: history file ${theirs} is owned by uid 65534, not root; its lines may be anyone's, and the model learns from them`]);
     } finally {
       cleanup();
