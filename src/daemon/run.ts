@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { RotatingAppender } from '../util/appender.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { PARENT_ENV, startChildElims, type ChildElimSpec } from './children.js';
+import { LIM_PID_ENV, limPid } from '../lsf/wrapper.js';
 import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config/config.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
@@ -89,6 +90,10 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   // --disable-sigusr1). A listener of lavarank's own replaces Node's: set first.
   let onUsr1 = (): void => {};
   process.on('SIGUSR1', () => onUsr1());
+  // LIM, watched at each report: as the wrapper found it, else our parent now. Not
+  // passed on to the child elims, whose parent is lavarank.
+  const parent = limPid(process.env) ?? process.ppid;
+  delete process.env[LIM_PID_ENV];
   // LSF_LOGDIR from lsf.conf where LIM did not pass it: the log and history go there.
   const { env, refusal: confRefusal, from: logdirFrom } = lsfLogdir(process.env);
   const interactive = isatty(1);
@@ -144,6 +149,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     {
       version: VERSION,
       ppid: process.ppid,
+      parent,
       node: process.version,
       config: source.path ?? 'built-in defaults',
       configWhy: source.why,
@@ -233,7 +239,6 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   // LIM took with it). Not in between: a wakeup of an idle Node process costs about
   // as much CPU as a whole report, so the elim wakes once per report and may outlive
   // LIM by up to one interval and the time to stop.
-  const parent = process.ppid;
   const checkParent = (): void => {
     if (stopping === undefined && process.ppid !== parent) stop(`parent process ${parent} is gone (LIM killed?)`);
   };

@@ -53,7 +53,7 @@ import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
 import { readRegularBytes } from '../util/paths.js';
-import { WRAPPER_MARK } from './wrapper.js';
+import { LIM_PID_ENV, WRAPPER_MARK } from './wrapper.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DEFAULT_PROGRAM = join(PACKAGE_ROOT, 'dist', 'src', 'cli.js');
@@ -228,6 +228,9 @@ export function wrapperText(node: string, program: string): string {
     "# these from the environment LIM passes on (a root shell's, if LIM was started",
     '# from one): --inspect in NODE_OPTIONS would open a debugger port to root.',
     'unset NODE_OPTIONS NODE_PATH NODE_V8_COVERAGE NODE_ICU_DATA',
+    "# LIM's pid, taken at once: Node takes a few hundred ms to reach lavarank's code,",
+    '# and a LIM killed meanwhile would leave no parent to miss.',
+    `${LIM_PID_ENV}=$PPID; export ${LIM_PID_ENV}`,
     `exec ${shQuote(node, 'Node path')} ${DAEMON_NODE_FLAGS.join(' ')} ${shQuote(program, 'program path')} run "$@"`,
     '',
   ].join('\n');

@@ -8,6 +8,17 @@ import { fileURLToPath } from 'node:url';
 // The line that tells lavarank's wrapper from a site's own elim.
 export const WRAPPER_MARK = 'lavarank elim wrapper';
 
+// Set by the wrapper to LIM's pid ($PPID, as the shell found it at once), which the
+// daemon watches: Node takes a few hundred ms to reach lavarank's code, and a LIM
+// killed meanwhile would leave the daemon no parent to miss.
+export const LIM_PID_ENV = 'LAVARANK_LIM_PID';
+
+// The pid LIM_PID_ENV names in env, or undefined when it names none.
+export function limPid(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env[LIM_PID_ENV];
+  return text !== undefined && /^[1-9]\d{0,9}$/.test(text) ? Number(text) : undefined;
+}
+
 // The program LIM's wrapper runs: dist/src/cli.js (this file is dist/src/lsf/wrapper.js).
 export function entryPoint(): string {
   return fileURLToPath(new URL('../cli.js', import.meta.url));

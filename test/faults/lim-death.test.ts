@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { cliPath, fixture, tempDir } from '../helpers.js';
 import { mkfifo, openReader } from '../e2e/harness.js';
+import { wrapperText } from '../../src/lsf/install.js';
 import { isAlive, sleep, until } from './helpers.js';
 
 const INTERVAL_S = 5;
@@ -59,5 +60,40 @@ describe('LIM killed with SIGKILL', { concurrency: false }, () => {
     t.diagnostic(`the elim outlived LIM by ${outlivedMs} ms`);
     assert.ok(outlivedMs < INTERVAL_S * 1000 + STOP_MS, `the elim outlived LIM by ${outlivedMs} ms`);
     assert.match(log, /"msg":"stopping: parent process \d+ is gone \(LIM killed\?\)"/);
+  });
+
+  // The parent used to be taken after the config, the log, the model and the collectors
+  // were set up, 0.2 to 0.35 s after LIM's fork here: LIM killed before that left a
+  // parent of 1 to compare with, and with its pipe held open the elim ran for ever.
+  it('while the elim is still starting, with its pipe held open by another process: the elim exits at its first reports', async (t) => {
+    const { dir, cleanup } = tempDir('lavarank-lim-death-');
+    let elimPid: number | undefined;
+    try {
+      const fifo = mkfifo(dir);
+      const reader = openReader(fifo);
+      reader.on('data', () => undefined);
+      const configPath = join(dir, 'lavarank.yaml');
+      writeFileSync(configPath, `log: {file: ${join(dir, 'lavarank.log')}}\nhistory: {enabled: false}\ngpu: {enabled: false}\n`);
+      const wrapper = join(dir, 'elim');
+      writeFileSync(wrapper, wrapperText(process.execPath, cliPath), { mode: 0o755 });
+      const lim = spawn(process.execPath, [fixture('bin', 'fake-lim.mjs'), fifo, fixture('bin', 'as-lim'), wrapper, '--config', configPath, '--test-interval', '1'], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const pid = Number(await new Promise<string>((resolve) => createInterface({ input: lim.stdout }).once('line', resolve)));
+      elimPid = pid;
+      // Killed once the wrapper has handed over to Node, before lavarank's code runs.
+      await until('the wrapper to exec node', () => (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(cliPath) ? true : undefined));
+      const killed = Date.now();
+      lim.kill('SIGKILL');
+      await until('the elim to end', () => (isAlive(pid) ? undefined : true), 8000).catch(() => undefined);
+      const outlivedMs = Date.now() - killed;
+      t.diagnostic(`the elim outlived LIM by ${outlivedMs} ms`);
+      assert.ok(!isAlive(pid), `the elim still runs ${outlivedMs} ms after LIM was killed`);
+      reader.destroy();
+    } finally {
+      if (elimPid !== undefined && isAlive(elimPid)) process.kill(elimPid, 'SIGTERM');
+      await sleep(300);
+      cleanup();
+    }
   });
 });
