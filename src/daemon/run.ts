@@ -226,9 +226,10 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     }, 1800).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
-  for (const sig of ['SIGINT', 'SIGHUP'] as const) {
+  for (const sig of ['SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
     // Under LIM these reach the elim only through LIM's process group; LIM itself
-    // stops the elim with SIGTERM, so they are ignored there.
+    // stops the elim with SIGTERM, so they are ignored there. SIGQUIT's default
+    // action, which Node keeps, ended the elim with no word and left its children.
     process.on(sig, () => (interactive ? stop(sig) : log.info(`${sig} ignored: only SIGTERM stops the elim under LIM`)));
   }
   // Started once SIGTERM is handled: before that, the signal's default action would

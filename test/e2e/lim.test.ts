@@ -88,6 +88,21 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
     }
   });
 
+  it('ignores SIGQUIT under LIM, as SIGINT and SIGHUP, rather than die by it and leave its child elims running', async () => {
+    // Node keeps SIGQUIT's default action: the elim ended with no word in its log, and
+    // each child elim, in a process group of its own, ran on under PID 1.
+    const elim = startElim({ testInterval: 0.2 });
+    try {
+      const before = (await elim.waitForReports(2)).length;
+      process.kill(elim.pid, 'SIGQUIT');
+      await elim.waitForReports(before + 5);
+      assert.ok(elim.log().some((l) => /^SIGQUIT ignored/.test(String(l['msg']))));
+      await assertStopsOnSigterm(elim);
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
   it('exits quietly with status 0 when LIM closes the read end', async () => {
     const elim = startElim({ testInterval: 0.2 });
     try {
