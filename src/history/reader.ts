@@ -2,9 +2,10 @@
 // is far larger than memory, so records are streamed one file after another; a line
 // that is not a valid record (a torn write, a disk error, a hand edit) is counted and
 // skipped, never fatal.
-import { open, readdir, stat } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ParseError } from '../util/errors.js';
+import { ConfigError, ParseError } from '../util/errors.js';
 import type { HistoryRecord } from './record.js';
 import { READ_CHUNK, readLineBatches } from '../util/lines.js';
 
@@ -104,6 +105,27 @@ export interface HistoryReader extends AsyncIterable<HistoryRecord> {
   readonly stats: HistoryStats;
 }
 
+// A shell's process substitution, <(zcat old.jsonl.gz): a pipe with a writer.
+const SUBSTITUTED = /^\/(dev|proc\/self)\/fd\/\d+$/;
+
+// Opens a history file to read and says who owns what was opened. O_NONBLOCK: the
+// files were regular when listed, but in a sticky history.dir a user's own entry may
+// be a FIFO by now, whose open would wait for a writer for ever; it is refused.
+async function openHistoryFile(file: string): Promise<{ handle: FileHandle; uid: number }> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  let st: Stats;
+  try {
+    st = await handle.stat();
+    if (!st.isFile() && !(st.isFIFO() && SUBSTITUTED.test(file))) throw new ConfigError(`history file ${file}: not a regular file`);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  if (st.isFile()) return { handle, uid: st.uid };
+  await handle.close();
+  return { handle: await open(file, 'r'), uid: st.uid }; // read blocking, as a pipe with a writer is meant to be
+}
+
 // Streams the records of history files and directories (see historyFiles). Bad lines
 // are counted in `stats` and skipped; only I/O errors are thrown.
 export function readHistory(paths: string | readonly string[], options: HistoryReadOptions = {}): HistoryReader {
@@ -116,14 +138,7 @@ export function readHistory(paths: string | readonly string[], options: HistoryR
     started = true;
     for (const file of await historyFiles(paths)) {
       stats.files += 1;
-      const handle = await open(file, 'r');
-      let uid: number;
-      try {
-        uid = (await handle.stat()).uid;
-      } catch (err) {
-        await handle.close();
-        throw err;
-      }
+      const { handle, uid } = await openHistoryFile(file);
       stats.owners.push({ file, uid });
       for await (const batch of readLineBatches(handle.createReadStream({ highWaterMark: READ_CHUNK }), lineOptions)) {
         for (const line of batch) {

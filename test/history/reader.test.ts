@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { ParseError } from '../../src/util/errors.js';
 import type { HistoryRecord } from '../../src/history/record.js';
@@ -110,6 +111,21 @@ describe('readHistory', () => {
     assert.deepEqual(records.map((r) => r.ts), [1, 2, 4, 5]);
     assert.equal(stats.files, 4);
     assert.equal(stats.incomplete, 1);
+  });
+
+  // In a sticky history.dir (/tmp) a user's own *.jsonl is theirs to replace between
+  // retrain's listing (which checks for regular files) and its read: a FIFO there held
+  // the open until someone wrote to it, retrain's SIGTERM included.
+  test('refuses a file that is a FIFO by the time it is read, at once, rather than wait for a writer', async () => {
+    const fifo = join(dir, 'swapped', 'node2.jsonl');
+    mkdirSync(join(fifo, '..'), { recursive: true });
+    const made = spawnSync('mkfifo', [fifo]);
+    assert.equal(made.status, 0);
+    const outcome = await Promise.race([
+      readAll([fifo]).then(() => 'read', (err: unknown) => (err instanceof Error ? err.message : String(err))),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000).unref()),
+    ]);
+    assert.equal(outcome, `history file ${fifo}: not a regular file`);
   });
 
   test('throws when a named path does not exist', async () => {
