@@ -14,7 +14,7 @@ import { ConfigError } from '../../src/util/errors.js';
 import { cliPath, tempDir } from '../helpers.js';
 import { startElim } from '../e2e/harness.js';
 
-type Kind = 'number' | 'integer' | 'size' | 'path' | 'optional-path' | 'prom-path' | 'optional-number' | 'name' | 'command' | 'level' | 'boolean' | 'tristate';
+type Kind = 'number' | 'integer' | 'size' | 'path' | 'optional-path' | 'prom-path' | 'optional-number' | 'name' | 'command' | 'level' | 'boolean' | 'tristate' | 'cpu-list';
 
 // What each leaf key holds; the type of its default decides where it is not listed.
 const KINDS: Record<string, Kind> = {
@@ -36,6 +36,7 @@ const KINDS: Record<string, Kind> = {
   'gpu.command': 'command',
   'metrics.textfile': 'prom-path',
   'network.link_speed': 'optional-number',
+  'cpu.job_cpus': 'cpu-list',
 };
 
 // Values no key of that kind accepts: wrong types, then out of range or malformed.
@@ -52,6 +53,7 @@ const WRONG: Record<Kind, unknown[]> = {
   level: [5, true, 'loud', 'INFO'],
   boolean: ['yes', 1, [true], 'true'],
   tristate: ['yes', 1, 'sometimes', ['auto']],
+  'cpu-list': [true, [1], { a: 1 }, -1, 2.5, '', 'all', '5-2', '0-3;8', '0-99999999'],
 };
 
 // Every leaf of the default config, with its dotted path and default value.
@@ -116,7 +118,7 @@ describe('every configuration key wrong in turn', () => {
     }
   }
 
-  for (const section of ['log', 'history', 'gpu', 'metrics', 'network']) {
+  for (const section of ['log', 'history', 'gpu', 'metrics', 'network', 'cpu']) {
     it(`${section}: a value that is not a mapping, or an unknown key in it, is refused naming it`, () => {
       assert.match(refusal(`${section}: 5\n`).problems[0]!, new RegExp(`^lavarank\\.yaml:1:\\d+: ${section}: expected a mapping`));
       assert.match(refusal(`${section}:\n  bogus: 1\n`).problems[0]!, new RegExp(`^lavarank\\.yaml:2:3: unknown key '${section}\\.bogus'`));
