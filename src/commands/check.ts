@@ -3,7 +3,7 @@
 // the OpenLava side (src/lsf/check.ts). Prints the problems first, most serious
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
-import { accessSync, constants, existsSync, lstatSync, readFileSync, type Stats } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import { parseCpuList, parseCpuNumbers } from '../collectors/cpulist.js';
 import { readCores } from '../collectors/loadavg.js';
 import { SMT_YIELD } from '../model/backbone.js';
@@ -184,6 +184,79 @@ export function smtNote(config: Readonly<Config>): string | undefined {
   return `${smt}: ${online} CPUs make ${cores} cores; the rank counts a job placed beside a busy sibling thread as sharing that core, which an assumed ${yieldPct} % SMT yield makes ${Math.round((2 / (1 + SMT_YIELD) - 1) * 100)} % slower (docs/model.md)`;
 }
 
+// The CPUs the rank takes a job to be free to use (the cpu collector's minBusy): the
+// online ones, less isolcpus=, within cpu.job_cpus or else the affinity LIM gives its
+// elim and jobs (a running lim's Cpus_allowed_list, else this process's); undefined
+// when sysfs does not list the online CPUs.
+export function jobCpusNote(config: Readonly<Config>): string | undefined {
+  let online: number[];
+  try {
+    online = parseCpuNumbers(readFileSync(join(config.sys_root, 'devices/system/cpu/online'), 'latin1'));
+  } catch {
+    return undefined;
+  }
+  const isolated = new Set(cpuListIn(join(config.sys_root, 'devices/system/cpu/isolated'), (text) => text) ?? []);
+  let allowed: number[] | undefined;
+  let from: string;
+  if (config.cpu.job_cpus !== null) {
+    allowed = [...config.cpu.job_cpus];
+    from = 'cpu.job_cpus';
+  } else {
+    const lim = limPidIn(config.proc_root);
+    const status = join(config.proc_root, lim === undefined ? 'self' : String(lim), 'status');
+    allowed = cpuListIn(status, (text) => /^Cpus_allowed_list:\s*(\S+)\s*$/m.exec(text)?.[1]);
+    from = lim === undefined ? "this process's affinity, no lim running here" : `the affinity of lim (pid ${lim}), which its elim and jobs share`;
+  }
+  const inAllowed = allowed === undefined ? undefined : new Set(allowed);
+  const usable = online.filter((n) => !isolated.has(n) && (inAllowed === undefined || inAllowed.has(n)));
+  const isolatedNote = isolated.size > 0 ? `, isolcpus ${cpuRanges([...isolated])} left out` : '';
+  if (usable.length === online.length) return `job CPUs: all ${online.length} online (${from}${isolatedNote})`;
+  const advice = config.cpu.job_cpus === null ? '; if jobs run elsewhere (a JOB_STARTER with taskset, or LIM alone pinned), name their CPUs in cpu.job_cpus' : '';
+  return `job CPUs: ${usable.length === 0 ? 'none' : cpuRanges(usable)} of ${online.length} online (${from}${isolatedNote}): an idle CPU outside these does not make tasks queued for the others count as pinned${advice}`;
+}
+
+// The pid of a running OpenLava or LSF lim, from the comm of each process; undefined if none.
+function limPidIn(procRoot: string): number | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(procRoot);
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(join(procRoot, name, 'comm'), 'latin1').trim() === 'lim') return Number(name);
+    } catch {
+      continue; // gone since the listing, or not readable: not the lim sought
+    }
+  }
+  return undefined;
+}
+
+// The CPU list that pick finds in a small file, or undefined when it is missing or not a list.
+function cpuListIn(path: string, pick: (text: string) => string | undefined): number[] | undefined {
+  try {
+    const list = pick(readFileSync(path, 'latin1'));
+    return list === undefined || list.trim() === '' ? undefined : parseCpuNumbers(list, path, 'cpu');
+  } catch {
+    return undefined; // missing (no sysfs entry, an old kernel) or garbage: nothing known
+  }
+}
+
+// CPU numbers as a kernel CPU list: [0, 1, 2, 5] as "0-2,5".
+export function cpuRanges(cpus: readonly number[]): string {
+  const sorted = [...cpus].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
 // One finding as a line: severity, file:line, message.
 export function formatFinding(f: Finding): string {
   return `${f.severity.toUpperCase().padEnd(8)} ${f.where === undefined ? '' : `${f.where}: `}${f.message}`;
@@ -293,6 +366,8 @@ export async function main(argv: string[]): Promise<number> {
   notes.push(pressureNote(config));
   const smt = smtNote(config);
   if (smt !== undefined) notes.push(smt);
+  const jobCpus = jobCpusNote(config);
+  if (jobCpus !== undefined) notes.push(jobCpus);
 
   let expected: { d: number; t: number; resReq: string; why: string } | undefined;
   try {

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, wri
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bySeverity, formatFinding, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
+import { bySeverity, cpuRanges, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { cliPath, mkfifo, tempDir } from '../helpers.js';
@@ -327,5 +327,41 @@ describe('smtNote', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('jobCpusNote', () => {
+  it("names the CPUs the rank takes jobs to be free to use: online, less isolcpus, within a running lim's affinity or cpu.job_cpus", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sys = join(dir, 'sys');
+      const proc = join(dir, 'proc');
+      const config = { ...defaultConfig(), sys_root: sys, proc_root: proc };
+      assert.equal(jobCpusNote(config), undefined, 'no online list: nothing said');
+      mkdirSync(join(sys, 'devices/system/cpu'), { recursive: true });
+      writeFileSync(join(sys, 'devices/system/cpu/online'), '0-3\n');
+      mkdirSync(proc, { recursive: true });
+      assert.equal(jobCpusNote(config), "job CPUs: all 4 online (this process's affinity, no lim running here)");
+      writeFileSync(join(sys, 'devices/system/cpu/isolated'), '2\n');
+      mkdirSync(join(proc, '4242'));
+      writeFileSync(join(proc, '4242/comm'), 'lim\n');
+      writeFileSync(join(proc, '4242/status'), 'Name:\tlim\nCpus_allowed_list:\t0-2\n');
+      mkdirSync(join(proc, '77'));
+      writeFileSync(join(proc, '77/comm'), 'sbatchd\n');
+      assert.match(
+        jobCpusNote(config) ?? '',
+        /^job CPUs: 0-1 of 4 online \(the affinity of lim \(pid 4242\), which its elim and jobs share, isolcpus 2 left out\): an idle CPU outside these .*name their CPUs in cpu\.job_cpus$/,
+      );
+      const named = { ...config, cpu: { job_cpus: [1, 2, 3] } };
+      assert.match(jobCpusNote(named) ?? '', /^job CPUs: 1,3 of 4 online \(cpu\.job_cpus, isolcpus 2 left out\): an idle CPU outside these does not make tasks queued for the others count as pinned$/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('writes CPU numbers as a kernel CPU list', () => {
+    assert.equal(cpuRanges([5, 0, 1, 2, 7, 8]), '0-2,5,7-8');
+    assert.equal(cpuRanges([3]), '3');
+    assert.equal(cpuRanges([]), '');
   });
 });
