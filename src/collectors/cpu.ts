@@ -257,8 +257,8 @@ const NO_CPUS: ReadonlySet<number> = new Set();
 // that leaves some out: systemd's CPUAffinity= or a cpuset around OpenLava's daemons
 // applies to LIM, sbatchd and every job they start alike. A site that confines its
 // jobs otherwise (a JOB_STARTER running taskset) names their CPUs in cpu.job_cpus,
-// which then stands for the affinity. Their idle time is no free
-// CPU for a job. The isolated ones are read once (they change only with a reboot),
+// which then stands for both: a site that isolates CPUs for its jobs (isolcpus= with
+// launchers that pin to them) names those. Their idle time is no free CPU for a job. The isolated ones are read once (they change only with a reboot),
 // the affinity again whenever the set of online CPUs changes (a cpuset rewrites it on
 // hotplug), never per report.
 export interface UnusableCpus {
@@ -310,7 +310,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
         const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
         if (!sameStrings(parsed.cpus, known.names)) {
           known = cpuSet(parsed.cpus);
-          skip = unusablePositions({ isolated, allowed: jobCpus ?? allowedCpus(status) }, known.names);
+          skip = unusablePositions(jobCpus === undefined ? { isolated, allowed: allowedCpus(status) } : { isolated: [], allowed: jobCpus }, known.names);
         }
         timesInto(parsed.total, now);
         spareIdle = numberSlots(parsed.cpuIdle.length, (i) => parsed.cpuIdle[i]!);

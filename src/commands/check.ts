@@ -185,7 +185,7 @@ export function smtNote(config: Readonly<Config>): string | undefined {
 }
 
 // The CPUs the rank takes a job to be free to use (the cpu collector's minBusy): the
-// online ones, less isolcpus=, within cpu.job_cpus or else the affinity LIM gives its
+// online ones within cpu.job_cpus, or else less isolcpus= and within the affinity LIM gives its
 // elim and jobs (a running lim's Cpus_allowed_list, else this process's); undefined
 // when sysfs does not list the online CPUs.
 export function jobCpusNote(config: Readonly<Config>): string | undefined {
@@ -195,7 +195,8 @@ export function jobCpusNote(config: Readonly<Config>): string | undefined {
   } catch {
     return undefined;
   }
-  const isolated = new Set(cpuListIn(join(config.sys_root, 'devices/system/cpu/isolated'), (text) => text) ?? []);
+  // cpu.job_cpus names the jobs' CPUs outright, isolated ones included (collectors/cpu.ts).
+  const isolated = new Set(config.cpu.job_cpus !== null ? [] : (cpuListIn(join(config.sys_root, 'devices/system/cpu/isolated'), (text) => text) ?? []));
   let allowed: number[] | undefined;
   let from: string;
   if (config.cpu.job_cpus !== null) {

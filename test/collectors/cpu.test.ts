@@ -282,6 +282,16 @@ test('jobCpus (cpu.job_cpus) stands for the affinity, for jobs a JOB_STARTER con
   assert.equal(d.collect(10_000)?.minBusy, 0, 'without it, the affinity: cpu0 is free');
 });
 
+test('jobCpus names isolated CPUs too, for a site whose launchers pin jobs to the CPUs isolcpus= keeps from the system', (t) => {
+  const root = tempDir(t);
+  // isolcpus=1: the jobs run there, pinned, and queue; cpu0 is the system's and idles.
+  writeTree(root, { 'sys/devices/system/cpu/isolated': '1\n', 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, jobCpus: [1] });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': stat('1000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0') });
+  assert.equal(c.collect(10_000)?.minBusy, 1, 'cpu1, the jobs\' CPU, was busy throughout');
+});
+
 test('leastBusy gives nothing for a counter that went backwards, no time or no CPU left', () => {
   assert.equal(leastBusy([5, 5], [6, 4], 200), undefined);
   assert.equal(leastBusy([5, 5], [5, 5], 0), undefined);

@@ -353,7 +353,7 @@ describe('jobCpusNote', () => {
         /^job CPUs: 0-1 of 4 online \(the affinity of lim \(pid 4242\), which its elim and jobs share, isolcpus 2 left out\): an idle CPU outside these .*name their CPUs in cpu\.job_cpus$/,
       );
       const named = { ...config, cpu: { job_cpus: [1, 2, 3] } };
-      assert.match(jobCpusNote(named) ?? '', /^job CPUs: 1,3 of 4 online \(cpu\.job_cpus, isolcpus 2 left out\): an idle CPU outside these does not make tasks queued for the others count as pinned$/);
+      assert.match(jobCpusNote(named) ?? '', /^job CPUs: 1-3 of 4 online \(cpu\.job_cpus\): an idle CPU outside these does not make tasks queued for the others count as pinned$/, 'job_cpus names isolated CPUs too');
     } finally {
       cleanup();
     }
