@@ -212,7 +212,7 @@ export function jobCpusNote(config: Readonly<Config>): string | undefined {
   const usable = online.filter((n) => !isolated.has(n) && (inAllowed === undefined || inAllowed.has(n)));
   const isolatedNote = isolated.size > 0 ? `, isolcpus ${cpuRanges([...isolated])} left out` : '';
   if (usable.length === online.length) return `job CPUs: all ${online.length} online (${from}${isolatedNote})`;
-  const advice = config.cpu.job_cpus === null ? '; if jobs run elsewhere (a JOB_STARTER with taskset, or LIM alone pinned), name their CPUs in cpu.job_cpus' : '';
+  const advice = config.cpu.job_cpus === null ? '; if jobs run elsewhere (a JOB_STARTER with taskset, launchers that pin them to isolcpus CPUs, or LIM alone pinned), name their CPUs in cpu.job_cpus' : '';
   return `job CPUs: ${usable.length === 0 ? 'none' : cpuRanges(usable)} of ${online.length} online (${from}${isolatedNote}): an idle CPU outside these does not make tasks queued for the others count as pinned${advice}`;
 }
 
