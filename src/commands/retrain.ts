@@ -34,8 +34,8 @@ and the backbone. Writes an HTML report either way (not when interrupted).
 Inputs:
   --acct FILE|DIR          lsb.acct, rotated lsb.acct.N, or their directory (repeatable);
                            lsb.events* there give the jobs' suspended time
-  --history FILE|DIR       history files or directories of *.jsonl (repeatable);
-                           default: the config's history.dir
+  --history FILE|DIR       history files or directories of *.jsonl and rotated
+                           *.jsonl.N (repeatable); default: the config's history.dir
   --calibration FILE       calibration dataset rows to train on too (repeatable);
                            never held out
 Output:
