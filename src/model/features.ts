@@ -58,7 +58,8 @@ const sum2 = (a: number | undefined, b: number | undefined): number | undefined 
 // recipe's error fell from 52.2 to 47.2 when the bound stopped allowing one more
 // task (docs/model.md). Without PSI (kernels before 4.20, and RHEL 8 and 9 unless
 // booted with psi=1) "some" is taken at its largest for a task that is not pinned:
-// the busy share (accountedFor). Without the CPU share the count is taken as read.
+// the least busy CPU's share, or the busy share where that is unknown (accountedFor).
+// Without the CPU share the count is taken as read.
 export function runnableShown(s: Sample): number | undefined {
   const load = s.load;
   return load === undefined ? undefined : accountedFor(s, load, load.runnablePerCpu, load.runnable, load.online, true);
@@ -115,8 +116,9 @@ function accountedFor(s: Sample, load: LoadReading, perCpu: number, tasks: numbe
 // which ranked an idle 2-CPU host 422 (2026-12-02, an audit) with the CPUs 0.5 %
 // busy and PSI cpu at 0.4 %. Such tasks compete for no CPU; their io shows in the io
 // inputs. So the load is bounded as the runnable count is (runnableShown): at most the
-// busy CPUs plus the load times PSI cpu "some" (at most the busy share), per CPU, and
-// what a CPU share of 1 − some leaves. A load that CPU time and pressure account for passes.
+// busy CPUs plus the load times PSI cpu "some" (at most the least busy CPU's share),
+// per CPU, its waiting part bounded as a queue's where tasks are pinned beside an idle
+// CPU (accountedFor). A load that CPU time and pressure account for passes.
 export function load1Shown(s: Sample): number | undefined {
   const load = s.load;
   return load === undefined ? undefined : accountedFor(s, load, load.load1PerCpu, load.load1PerCpu, 1, false);
@@ -143,7 +145,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     unit: 'per-cpu',
     transform: 'linear',
     cap: 4,
-    source: '/proc/loadavg: 1-minute load, at most what the last interval\'s CPU busy share and PSI cpu account for, / online CPUs',
+    source: '/proc/loadavg: 1-minute load, at most what the last interval\'s busy CPUs and PSI cpu account for, / online CPUs',
     read: load1Shown,
   },
   {
@@ -151,7 +153,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     unit: 'per-cpu',
     transform: 'linear',
     cap: 4,
-    source: '/proc/loadavg: runnable tasks now, at most what the last interval\'s CPU busy share and PSI cpu account for, / online CPUs',
+    source: '/proc/loadavg: runnable tasks now, at most what the last interval\'s busy CPUs and PSI cpu account for, / online CPUs',
     read: runnableShown,
   },
   { name: 'mem_used', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/meminfo: 1 - MemAvailable / MemTotal', read: (s) => s.memory?.usedFraction },
@@ -186,7 +188,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     unit: 'fraction',
     transform: 'linear',
     cap: 1,
-    source: '/proc/net/dev + /sys/class/net/*/speed: busiest interface, max(rx, tx) / link speed (unknown: the highest rate seen, at least 1 Gb/s)',
+    source: '/proc/net/dev + /sys/class/net/*/speed: busiest interface, max(rx, tx) / link speed (unknown: the highest rate of the last hour, at least 1 Gb/s)',
     read: (s) => s.network?.utilizationMax,
   },
   {
