@@ -47,5 +47,5 @@ COPY openlava-conf ./openlava-conf
 COPY scripts/install-elim ./scripts/install-elim
 # `once` reads /proc and needs no privileges; the elim itself runs as root under LIM.
 USER node
-ENTRYPOINT ["node", "--lite-mode", "--no-expose-wasm", "--no-memory-reducer", "--single-threaded-gc", "--expose-gc", "/opt/lavarank/dist/src/cli.js"]
+ENTRYPOINT ["node", "--lite-mode", "--no-expose-wasm", "--no-memory-reducer", "--single-threaded-gc", "--expose-gc", "--inspect-port=192.0.2.1:9229", "/opt/lavarank/dist/src/cli.js"]
 CMD ["once"]

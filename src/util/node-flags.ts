@@ -25,4 +25,12 @@
 // 1-3 MB under the same daemon without them over the next 21 minutes. No code but
 // lavarank's runs in the process: model and config files are data, never evaluated.
 // `npm run bench:flags` measures other flags against these, side by side.
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--lite-mode', '--no-expose-wasm', '--no-memory-reducer', '--single-threaded-gc', '--expose-gc'];
+// --inspect-port=192.0.2.1:9229: at SIGUSR1 Node 20 (which has no --disable-sigusr1)
+// opens its inspector, on 127.0.0.1:9229 by default, where any local user could run
+// code as root. lavarank's own SIGUSR1 listener replaces Node's once `run` starts, but
+// not in the first 0.15-0.2 s of start-up. This address (TEST-NET-1, RFC 5737, never
+// assigned to a host) makes the inspector fail to bind ("address not available"), and
+// even where net.ipv4.ip_nonlocal_bind lets it bind, no packet to it is delivered here.
+// It does not start the inspector; it only says where one would listen.
+export const INSPECTOR_NOWHERE = '192.0.2.1:9229';
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--lite-mode', '--no-expose-wasm', '--no-memory-reducer', '--single-threaded-gc', '--expose-gc', `--inspect-port=${INSPECTOR_NOWHERE}`];
