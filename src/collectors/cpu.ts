@@ -1,6 +1,5 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
-import { readFileSync } from 'node:fs';
-import { parseCpuNumbers } from './cpulist.js';
+import { allowedCpusIn, cpuListIn, jobCpuTest } from './cpulist.js';
 import { kernelFile, procPath } from './procfs.js';
 import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, sameStrings, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
@@ -231,7 +230,7 @@ function fractionsOf(a: number[], b: number[], online: number, total: number): C
 // The busy share of the least busy online CPU between two readings of each CPU's idle
 // + iowait (idleBefore, idleNow: parallel to the CPU names), each CPU's time taken as
 // the aggregate's over the CPUs (allTime, in the same jiffies). CPUs in skip (no job can
-// be given them: UnusableCpus) are left out; undefined when none is left or a
+// be given them: jobCpuTest) are left out; undefined when none is left or a
 // counter went backwards.
 export function leastBusy(idleBefore: readonly number[], idleNow: readonly number[], allTime: number, skip: ReadonlySet<number> = NO_CPUS): number | undefined {
   const n = idleNow.length;
@@ -251,34 +250,13 @@ export function leastBusy(idleBefore: readonly number[], idleNow: readonly numbe
 
 const NO_CPUS: ReadonlySet<number> = new Set();
 
-// The CPUs no job can be given, by number: those the kernel isolates from the
-// scheduler (isolcpus=, /sys/devices/system/cpu/isolated), and those outside the
-// affinity lavarank was started with (Cpus_allowed_list of /proc/self/status), where
-// that leaves some out: systemd's CPUAffinity= or a cpuset around OpenLava's daemons
-// applies to LIM, sbatchd and every job they start alike. A site that confines its
-// jobs otherwise (a JOB_STARTER running taskset) names their CPUs in cpu.job_cpus,
-// which then stands for both: a site that isolates CPUs for its jobs (isolcpus= with
-// launchers that pin to them) names those. Their idle time is no free CPU for a job. The isolated ones are read once (they change only with a reboot),
-// the affinity again whenever the set of online CPUs changes (a cpuset rewrites it on
-// hotplug), never per report.
-export interface UnusableCpus {
-  isolated: readonly number[];
-  allowed: ReadonlySet<number> | undefined; // undefined: not known, every CPU allowed
-}
-
-// The positions, among the cpuN names, of the CPUs in unusable.
-function unusablePositions(unusable: UnusableCpus, names: readonly string[]): Set<number> {
+// The positions, among the cpuN names, of the CPUs no job may be given (mayUse false):
+// their idle time is no free CPU for a job (jobCpuTest).
+function unusablePositions(mayUse: (cpu: number) => boolean, names: readonly string[]): Set<number> {
   const out = new Set<number>();
-  for (const cpu of unusable.isolated) {
-    const at = names.indexOf(`cpu${cpu}`);
-    if (at >= 0) out.add(at);
-  }
-  const allowed = unusable.allowed;
-  if (allowed !== undefined) {
-    names.forEach((name, at) => {
-      if (!allowed.has(Number(name.slice(3)))) out.add(at);
-    });
-  }
+  names.forEach((name, at) => {
+    if (!mayUse(Number(name.slice(3)))) out.add(at);
+  });
   return out;
 }
 
@@ -288,9 +266,12 @@ function unusablePositions(unusable: UnusableCpus, names: readonly string[]): Se
 // same; parseStat on the first tick, after a change, and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
   const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen);
+  // The CPUs a job may use (jobCpuTest): isolcpus= is read once, as it changes only
+  // with a reboot; the affinity again whenever the set of online CPUs changes (a cpuset
+  // rewrites it on hotplug), never per report; neither where cpu.job_cpus names them.
   const status = procPath(options.procRoot ?? '/proc', 'self/status');
-  const jobCpus = options.jobCpus === undefined ? undefined : new Set(options.jobCpus);
-  const isolated = cpuListOf(procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/isolated'), (text) => text) ?? [];
+  const jobCpus = options.jobCpus;
+  const isolated = jobCpus === undefined ? (cpuListIn(procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/isolated')) ?? []) : [];
   let known: CpuSet = cpuSet([]);
   let skip: Set<number> = new Set();
   // Two readings, swapped each report: the hot path writes into the older one, so that a
@@ -310,7 +291,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
         const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
         if (!sameStrings(parsed.cpus, known.names)) {
           known = cpuSet(parsed.cpus);
-          skip = unusablePositions(jobCpus === undefined ? { isolated, allowed: allowedCpus(status) } : { isolated: [], allowed: jobCpus }, known.names);
+          skip = unusablePositions(jobCpuTest(jobCpus, isolated, jobCpus === undefined ? allowedCpusIn(status) : undefined), known.names);
         }
         timesInto(parsed.total, now);
         spareIdle = numberSlots(parsed.cpuIdle.length, (i) => parsed.cpuIdle[i]!);
@@ -334,28 +315,4 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
     },
     close: file.close,
   };
-}
-
-// The CPUs this process may run on (Cpus_allowed_list of /proc/self/status), undefined
-// when the file or the line is missing or not what the kernel writes: every CPU allowed.
-function allowedCpus(status: string): Set<number> | undefined {
-  const allowed = cpuListOf(status, (text) => /^Cpus_allowed_list:\s*(\S+)\s*$/m.exec(text)?.[1]);
-  return allowed === undefined ? undefined : new Set(allowed);
-}
-
-// The CPU list that pick finds in a small file's text, or undefined when the file is
-// missing, the list empty or not what the kernel writes.
-function cpuListOf(path: string, pick: (text: string) => string | undefined): number[] | undefined {
-  let list: string | undefined;
-  try {
-    list = pick(readFileSync(path, 'latin1'));
-  } catch {
-    return undefined; // an old kernel, no sysfs, a fake proc root: nothing lavarank can know of
-  }
-  if (list === undefined || list.trim() === '') return undefined;
-  try {
-    return parseCpuNumbers(list, path, NAME);
-  } catch {
-    return undefined;
-  }
 }

@@ -1,5 +1,6 @@
 // Kernel CPU lists such as "0-3,6" (/sys/devices/system/cpu/online, isolated, a core's
 // siblings), read by the load and cpu collectors; a bad list names the collector.
+import { readFileSync } from 'node:fs';
 import { badLine } from './text.js';
 
 // No Linux build allows more than 8192 CPUs (CONFIG_NR_CPUS); a list naming more is
@@ -30,3 +31,55 @@ export function parseCpuNumbers(text: string, file = '/sys/devices/system/cpu/on
   return out;
 }
 
+// CPU numbers as a kernel CPU list, the inverse of parseCpuNumbers: [0, 1, 2, 5] as "0-2,5".
+export function cpuRanges(cpus: readonly number[]): string {
+  const sorted = [...cpus].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+// The CPU list that pick finds in a small file's text, or undefined when the file is
+// missing, the list empty or not what the kernel writes: an old kernel, no sysfs, a
+// fake proc root, nothing lavarank can know of.
+export function cpuListIn(path: string, pick: (text: string) => string | undefined = (text) => text): number[] | undefined {
+  let list: string | undefined;
+  try {
+    list = pick(readFileSync(path, 'latin1'));
+  } catch {
+    return undefined;
+  }
+  if (list === undefined || list.trim() === '') return undefined;
+  try {
+    return parseCpuNumbers(list, path, 'cpu');
+  } catch {
+    return undefined;
+  }
+}
+
+// The CPUs a process may run on, from the Cpus_allowed_list of its status file
+// (/proc/self/status, /proc/PID/status); undefined when unknown: every CPU allowed.
+export function allowedCpusIn(status: string): number[] | undefined {
+  return cpuListIn(status, (text) => /^Cpus_allowed_list:\s*(\S+)\s*$/m.exec(text)?.[1]);
+}
+
+// Whether a job may be given a CPU, by its number: one of jobCpus where the site names
+// them (cpu.job_cpus, isolated ones included: a site that isolates CPUs for jobs its
+// launchers pin there names those), else one outside isolated (isolcpus=: nothing runs
+// there unless pinned) and within allowed (the affinity LIM gives its elim and jobs:
+// systemd's CPUAffinity=, a cpuset), where that is known. The cpu collector's minBusy
+// and `lavarank check` both follow this rule.
+export function jobCpuTest(jobCpus: readonly number[] | undefined, isolated: readonly number[], allowed: readonly number[] | undefined): (cpu: number) => boolean {
+  if (jobCpus !== undefined) {
+    const named = new Set(jobCpus);
+    return (cpu) => named.has(cpu);
+  }
+  const left = new Set(isolated);
+  const within = allowed === undefined ? undefined : new Set(allowed);
+  return (cpu) => !left.has(cpu) && (within === undefined || within.has(cpu));
+}

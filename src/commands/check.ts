@@ -4,7 +4,7 @@
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
 import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
-import { parseCpuList, parseCpuNumbers } from '../collectors/cpulist.js';
+import { allowedCpusIn, cpuListIn, cpuRanges, jobCpuTest, parseCpuList, parseCpuNumbers } from '../collectors/cpulist.js';
 import { readCores } from '../collectors/loadavg.js';
 import { SMT_YIELD } from '../model/backbone.js';
 import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/network.js';
@@ -184,10 +184,9 @@ export function smtNote(config: Readonly<Config>): string | undefined {
   return `${smt}: ${online} CPUs make ${cores} cores; the rank counts a job placed beside a busy sibling thread as sharing that core, which an assumed ${yieldPct} % SMT yield makes ${Math.round((2 / (1 + SMT_YIELD) - 1) * 100)} % slower (docs/model.md)`;
 }
 
-// The CPUs the rank takes a job to be free to use (the cpu collector's minBusy): the
-// online ones within cpu.job_cpus, or else less isolcpus= and within the affinity LIM gives its
-// elim and jobs (a running lim's Cpus_allowed_list, else this process's); undefined
-// when sysfs does not list the online CPUs.
+// The CPUs the rank takes a job to be free to use (the cpu collector's minBusy, by the
+// same rule: jobCpuTest), with a running lim's affinity standing for the daemon's (else
+// this process's); undefined when sysfs does not list the online CPUs.
 export function jobCpusNote(config: Readonly<Config>): string | undefined {
   let online: number[];
   try {
@@ -195,24 +194,19 @@ export function jobCpusNote(config: Readonly<Config>): string | undefined {
   } catch {
     return undefined;
   }
-  // cpu.job_cpus names the jobs' CPUs outright, isolated ones included (collectors/cpu.ts).
-  const isolated = new Set(config.cpu.job_cpus !== null ? [] : (cpuListIn(join(config.sys_root, 'devices/system/cpu/isolated'), (text) => text) ?? []));
+  const named = config.cpu.job_cpus ?? undefined;
+  const isolated = named === undefined ? (cpuListIn(join(config.sys_root, 'devices/system/cpu/isolated')) ?? []) : [];
   let allowed: number[] | undefined;
-  let from: string;
-  if (config.cpu.job_cpus !== null) {
-    allowed = [...config.cpu.job_cpus];
-    from = 'cpu.job_cpus';
-  } else {
+  let from = 'cpu.job_cpus';
+  if (named === undefined) {
     const lim = limPidIn(config.proc_root);
-    const status = join(config.proc_root, lim === undefined ? 'self' : String(lim), 'status');
-    allowed = cpuListIn(status, (text) => /^Cpus_allowed_list:\s*(\S+)\s*$/m.exec(text)?.[1]);
+    allowed = allowedCpusIn(join(config.proc_root, lim === undefined ? 'self' : String(lim), 'status'));
     from = lim === undefined ? "this process's affinity, no lim running here" : `the affinity of lim (pid ${lim}), which its elim and jobs share`;
   }
-  const inAllowed = allowed === undefined ? undefined : new Set(allowed);
-  const usable = online.filter((n) => !isolated.has(n) && (inAllowed === undefined || inAllowed.has(n)));
-  const isolatedNote = isolated.size > 0 ? `, isolcpus ${cpuRanges([...isolated])} left out` : '';
+  const usable = online.filter(jobCpuTest(named, isolated, allowed));
+  const isolatedNote = isolated.length > 0 ? `, isolcpus ${cpuRanges(isolated)} left out` : '';
   if (usable.length === online.length) return `job CPUs: all ${online.length} online (${from}${isolatedNote})`;
-  const advice = config.cpu.job_cpus === null ? '; if jobs run elsewhere (a JOB_STARTER with taskset, launchers that pin them to isolcpus CPUs, or LIM alone pinned), name their CPUs in cpu.job_cpus' : '';
+  const advice = named === undefined ? '; if jobs run elsewhere (a JOB_STARTER with taskset, launchers that pin them to isolcpus CPUs, or LIM alone pinned), name their CPUs in cpu.job_cpus' : '';
   return `job CPUs: ${usable.length === 0 ? 'none' : cpuRanges(usable)} of ${online.length} online (${from}${isolatedNote}): an idle CPU outside these does not make tasks queued for the others count as pinned${advice}`;
 }
 
@@ -233,29 +227,6 @@ function limPidIn(procRoot: string): number | undefined {
     }
   }
   return undefined;
-}
-
-// The CPU list that pick finds in a small file, or undefined when it is missing or not a list.
-function cpuListIn(path: string, pick: (text: string) => string | undefined): number[] | undefined {
-  try {
-    const list = pick(readFileSync(path, 'latin1'));
-    return list === undefined || list.trim() === '' ? undefined : parseCpuNumbers(list, path, 'cpu');
-  } catch {
-    return undefined; // missing (no sysfs entry, an old kernel) or garbage: nothing known
-  }
-}
-
-// CPU numbers as a kernel CPU list: [0, 1, 2, 5] as "0-2,5".
-export function cpuRanges(cpus: readonly number[]): string {
-  const sorted = [...cpus].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
 }
 
 // One finding as a line: severity, file:line, message.

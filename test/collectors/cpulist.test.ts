@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseCpuList, parseCpuNumbers } from '../../src/collectors/cpulist.js';
+import { cpuRanges, parseCpuList, parseCpuNumbers } from '../../src/collectors/cpulist.js';
 import { CollectorError } from '../../src/util/errors.js';
 
 test('parseCpuList counts single CPUs and ranges', () => {
@@ -23,4 +23,10 @@ test('parseCpuNumbers lists the CPUs in order, and names the collector of a bad 
 test('parseCpuList rejects a list naming more CPUs than any kernel supports, instead of an idle-looking host', () => {
   assert.throws(() => parseCpuList('0-4294967295'), CollectorError);
   assert.throws(() => parseCpuList(`0-${'9'.repeat(400)}`), CollectorError);
+});
+
+test('cpuRanges writes CPU numbers as a kernel CPU list', () => {
+  assert.equal(cpuRanges([5, 0, 1, 2, 7, 8]), '0-2,5,7-8');
+  assert.equal(cpuRanges([3]), '3');
+  assert.equal(cpuRanges([]), '');
 });

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, wri
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bySeverity, cpuRanges, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
+import { bySeverity, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { cliPath, mkfifo, tempDir } from '../helpers.js';
@@ -357,11 +357,5 @@ describe('jobCpusNote', () => {
     } finally {
       cleanup();
     }
-  });
-
-  it('writes CPU numbers as a kernel CPU list', () => {
-    assert.equal(cpuRanges([5, 0, 1, 2, 7, 8]), '0-2,5,7-8');
-    assert.equal(cpuRanges([3]), '3');
-    assert.equal(cpuRanges([]), '');
   });
 });
