@@ -1212,7 +1212,7 @@ function noExamplesMessage(
     if (common.length === 0) parts.push(`the jobs ran on ${list(jobHosts)}, but the history is from ${list(known)}: no host in common`);
     else {
       parts.push(
-        `the jobs started ${isoMinute(range.jobFrom)} to ${isoMinute(range.jobTo)} UTC, the history covers ${isoMinute(range.tsFrom / 1000)} to ${isoMinute(range.tsTo / 1000)} UTC; ` +
+        `the ${excluded.noHistory} noHistory job${excluded.noHistory === 1 ? '' : 's'} started ${isoMinute(range.jobFrom)} to ${isoMinute(range.jobTo)} UTC, the history covers ${isoMinute(range.tsFrom / 1000)} to ${isoMinute(range.tsTo / 1000)} UTC; ` +
           `a job needs a sample of its host at most ${2 * intervalSec} s (two --interval) before it started`,
       );
     }

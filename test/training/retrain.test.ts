@@ -393,6 +393,18 @@ describe('retrain', () => {
     );
   });
 
+  test('with no usable example, gives the start times of the jobs left out for noHistory, saying they are those', async () => {
+    const late = join(root, 'late-history');
+    mkdirSync(late);
+    // node001's history, but a day after every job started.
+    writeFileSync(join(late, 'node001.jsonl'), `${JSON.stringify({ ts: (T0 + 86_400 * 2) * 1000, host: 'node001', features: { cpu_busy: 0.5 }, rank: 1, model: 'm' })}\n`);
+    await assert.rejects(retrain(options({ history: [late] }), sink()), (err: unknown) => {
+      if (!(err instanceof ConfigError)) return false;
+      const m = /the (\d+) noHistory jobs started (\S+ \S+) to (\S+ \S+) UTC, the history covers/.exec(err.message);
+      return m !== null && /left out [^(]*noHistory (\d+)/.exec(err.message)?.[1] === m[1] && m[2]!.startsWith('2027-01-15');
+    });
+  });
+
   test('refuses a holdout too small to judge a model', async () => {
     const tiny = await generateData({ outDir: join(root, 'tiny'), hosts: 2, ticks: 300, jobs: 60, kinds: 1, seed: 3, curve: 'square', slope: 50 });
     await assert.rejects(
