@@ -9,7 +9,7 @@ import { generateData } from '../../scripts/gen-data.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import {
-  chunkFor, decideWrite, evaluate, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs,
+  chunkFor, decideWrite, evaluate, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs,
   ProblemLog, Progress, quietContext, readLog, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
@@ -110,6 +110,18 @@ describe('decideWrite', () => {
     assert.deepEqual([better.write, better.exitCode, worse.write, worse.exitCode], [false, EXIT_WRITTEN, false, EXIT_NOT_BETTER]);
     assert.match(better.reason, /^dry run, nothing written: it would be written/);
     assert.match(worse.reason, /it would not be written/);
+  });
+});
+
+describe('floorWarning', () => {
+  test('names only the floor the new model missed, and says nothing when it beats both', () => {
+    assert.equal(
+      floorWarning(25.84, 41.9, 24.2),
+      'warning: the new model (MAE 25.84) does not beat the load-only fit (MAE 24.20) on the holdout; the data may not carry enough signal',
+    );
+    assert.match(floorWarning(50, 41.9, 24.2) ?? '', /does not beat the mean \(MAE 41\.90\) or the load-only fit \(MAE 24\.20\)/);
+    assert.equal(floorWarning(20, 41.9, 24.2), null);
+    assert.match(floorWarning(NaN, 41.9, 24.2) ?? '', /the mean .* or the load-only fit/);
   });
 });
 
