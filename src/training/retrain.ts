@@ -667,7 +667,7 @@ export async function joinAndLabel(
   log.historyRecords = records;
   const hs = reader.stats;
   const historySummary =
-    `${hs.records} records in ${hs.files} files` +
+    `${hs.records} record${hs.records === 1 ? '' : 's'} in ${hs.files} file${hs.files === 1 ? '' : 's'}` +
     `${hs.malformed > 0 ? `; skipped ${hs.malformed} malformed lines` : ''}${hs.incomplete > 0 ? `; ${hs.incomplete} incomplete last lines (a daemon killed mid-write, or still writing)` : ''}`;
   ctx.say(`history: ${historySummary}`);
   for (const warning of sharedHistoryWarnings(options.history, hs.owners)) ctx.say(warning);
@@ -675,7 +675,7 @@ export async function joinAndLabel(
   log.source.push(`history ${options.history.join(', ')} (${hs.records} records)`);
   log.problems.add(hs.malformed, hs.problems.map((p) => p.message));
   for (const line of log.problems.lines()) ctx.say(line);
-  if (hs.records === 0) throw new ConfigError(`no history records in ${historyPaths.length} history files under ${options.history.join(', ')}${hs.malformed > 0 ? ` (${hs.malformed} malformed lines; first: ${hs.problems[0]?.message ?? ''})` : ''}`);
+  if (hs.records === 0) throw new ConfigError(`no history records in ${historyPaths.length} history file${historyPaths.length === 1 ? '' : 's'} under ${options.history.join(', ')}${hs.malformed > 0 ? ` (${hs.malformed} malformed lines; first: ${hs.problems[0]?.message ?? ''})` : ''}`);
 
   join.finish();
   const examples = labelAndSplit(table, options.holdoutFraction);

@@ -417,6 +417,15 @@ describe('retrain', () => {
     });
   });
 
+  test('counts one history record in one file in the singular', async () => {
+    const one = join(root, 'one-history');
+    mkdirSync(one);
+    writeFileSync(join(one, 'node001.jsonl'), `${JSON.stringify({ ts: (T0 + 86_400 * 2) * 1000, host: 'node001', features: { cpu_busy: 0.5 }, rank: 1, model: 'm' })}\n`);
+    const io = sink();
+    await assert.rejects(retrain(options({ history: [one] }), io), ConfigError);
+    assert.match(io.stdout.join('\n'), /^history: 1 record in 1 file$/m);
+  });
+
   test('refuses a holdout too small to judge a model', async () => {
     const tiny = await generateData({ outDir: join(root, 'tiny'), hosts: 2, ticks: 300, jobs: 60, kinds: 1, seed: 3, curve: 'square', slope: 50 });
     await assert.rejects(
