@@ -154,6 +154,19 @@ describe('toFeatures', () => {
     assert.equal(toFeatures(s).named['load1_per_cpu'], 4 / 64);
   });
 
+  it('bounds the 1-minute load\'s waiting part as a queue\'s where PSI shows more waiting than the least busy CPU allows (pinned tasks), and only then', () => {
+    // Tasks pinned to one CPU of 2, the other busy a quarter of the time: PSI "some" 0.9
+    // is more than minBusy 0.25 allows, so the load's waiting part is at most 0.25 / 0.75.
+    const pinned = fullSample({ ncpu: 2, busy: 0.5, runnablePerCpu: 0.5 });
+    pinned.load = { ...pinned.load!, load1: 150, load1PerCpu: 75 };
+    pinned.pressure!.cpuSome = 0.9;
+    pinned.cpu!.minBusy = 0.25;
+    assert.equal(toFeatures(pinned).named['load1_per_cpu'], 0.5 + 0.25 / (1 - 0.25));
+    // PSI exactly what the least busy CPU allows: nothing pinned, the load's waiting part is not bounded as a queue's.
+    pinned.pressure!.cpuSome = 0.25;
+    assert.equal(toFeatures(pinned).named['load1_per_cpu'], 0.5 + 75 * 0.25);
+  });
+
   it('cuts a count read in a burst timed to the read to what a queue waiting that share of the time holds, but not the 1-minute load', () => {
     // The audit's: 2000 threads runnable for 40-120 ms around each read, 1.8 % of a 2-CPU host.
     for (const ncpu of [2, 64]) {
@@ -208,6 +221,15 @@ describe('toFeatures', () => {
     assert.equal(maskAt(f.mask, 'net_util_max'), false);
   });
 
+  it('counts no free CPU, never a negative number of them, on a host with more runnable tasks than CPUs', () => {
+    const over = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 3 });
+    over.pressure!.cpuSome = 1; // CPU time and pressure account for the 6 tasks
+    const f = toFeatures(over);
+    assert.equal(f.named['runnable_per_cpu'], 3);
+    assert.equal(f.named['free_cpus'], 0);
+    assert.equal(at(f.values, 'free_cpus'), 1);
+  });
+
   it('does not change the sample', () => {
     const s = fullSample();
     const copy = structuredClone(s);
@@ -252,6 +274,15 @@ describe('scaling', () => {
       const raw = spec.cap / 3;
       assert.ok(Math.abs(unscaleValue(spec, scaleValue(spec, raw)) - raw) < 1e-9 * spec.cap, spec.name);
     }
+  });
+
+  it('scales a negative raw value as 0 with every transform, never above 1', () => {
+    for (const transform of ['linear', 'log1p', 'inverse', 'complement'] as const) {
+      const spec = { transform, cap: 4 };
+      assert.equal(scaleValue(spec, -0.5), scaleValue(spec, 0), transform);
+      assert.equal(scaleValue(spec, -1e9), scaleValue(spec, 0), transform);
+    }
+    assert.equal(scaleValue({ transform: 'inverse', cap: 1 }, -0.5), 1);
   });
 
   // For a count cut by PSI's bound (runnableShown), a host without PSI would show it
