@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { RANK_MAX, TIE_WEIGHT, clampRank, withLoadTieBreak } from '../../src/model/rank.js';
+import { RANK_MAX, TIE_WEIGHT, clampRank, formulaRanker, withLoadTieBreak } from '../../src/model/rank.js';
+import type { Sample } from '../../src/collectors/types.js';
 import { featuresFromNamed } from '../../src/model/features.js';
 import { loadModel } from '../../src/model/model.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
@@ -44,5 +45,37 @@ describe('withLoadTieBreak', () => {
     const half = host(0.5);
     assert.ok(idle < half, `${idle} against ${half}`);
     assert.ok(half - idle <= TIE_WEIGHT, 'the tie-break alone tells them apart');
+  });
+});
+
+describe('formulaRanker', () => {
+  const host = (busy: number, runnablePerCpu: number, usedFraction: number): Sample => ({
+    ts: 0,
+    failures: {},
+    cpu: { user: busy, system: 0, iowait: 0, steal: 0, busy, online: 2 },
+    load: { load1: 0, load1PerCpu: 0, runnable: 2 * runnablePerCpu, runnablePerCpu, online: 2 },
+    memory: { totalBytes: 1, availableBytes: 1 - usedFraction, usedFraction, swapTotalBytes: 0, swapUsedFraction: 0 },
+    pressure: { cpuSome: 1, memorySome: 0, memoryFull: 0, ioSome: 0, ioFull: 0 }, // CPU pressure accounts for any runnable count
+  });
+
+  it('ranks 100 times the busier of CPU use and runnable tasks per CPU', () => {
+    assert.equal(formulaRanker().rank(host(0.3, 0, 0.5)).rank, 30);
+    assert.equal(formulaRanker().rank(host(1, 1.5, 0.5)).rank, 150);
+  });
+
+  it('adds up to 400 as memory use goes from 80 % to 100 %', () => {
+    assert.equal(formulaRanker().rank(host(0.5, 0.5, 0.8)).rank, 50);
+    const close = (usedFraction: number, expected: number): void => {
+      const rank = formulaRanker().rank(host(0.5, 0.5, usedFraction)).rank;
+      assert.ok(Math.abs(rank - expected) < 1e-9, `memory ${usedFraction}: ${rank}, expected ${expected}`);
+    };
+    close(0.9, 50 + 200);
+    close(1, 50 + 400);
+  });
+});
+
+describe('the load tie-break\'s size', () => {
+  it('adds at most 0.1 to the rank of a fully busy host, below what the model resolves, yet 100 steps of LIM\'s 3 decimals', () => {
+    assert.equal(withLoadTieBreak(0, 1), 0.1);
   });
 });
