@@ -99,6 +99,23 @@ describe('the forward pass', () => {
     assert.equal(net.run(x), Math.fround(sum < 0 ? 0 : 0.5 * sum));
   });
 
+  it('holds weights and biases that are not float32 values as brain.js\'s Float32Arrays do, rounded to float32', () => {
+    // Doubles with more precision than a float32 holds, as a hand-edited or another tool's file may carry.
+    const rand = seededRandom(13);
+    const double = (): number => (rand() * 2 - 1) * 2 + rand() * 1e-9;
+    for (const activation of ['relu', 'tanh'] as Activation[]) {
+      const json = randomNetwork([N, 8, 1], activation, 8);
+      for (const layer of json.layers.slice(1)) {
+        for (const node of Object.values(layer)) {
+          node.bias = double();
+          for (const k of Object.keys(node.weights!)) node.weights![k] = double();
+        }
+      }
+      assert.notEqual(json.layers[1]!['0']!.bias, Math.fround(json.layers[1]!['0']!.bias!));
+      assertSame(ours(json), brainFrom(json), inputs(200, 12));
+    }
+  });
+
   it('gives the same answer on repeated calls (its buffers carry nothing over)', () => {
     const net = ours(randomNetwork([N, 8, 1], 'sigmoid', 2));
     const [a, b] = inputs(2, 3);
