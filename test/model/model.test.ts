@@ -137,6 +137,11 @@ describe('parseModel', () => {
     rejects((m) => Object.assign(m.ranges[2]!, { lo: 0.8, hi: 0.5 }), /ranges\[2\] lo 0\.8 and hi 0\.5 must satisfy 0 <= lo <= hi <= 1/);
   });
 
+  it('refuses a raw range whose min is above its max, or with only one of them', () => {
+    rejects((m) => Object.assign(m.ranges[3]!, { min: 2, max: 1 }), /ranges\[3\] min 2 and max 1 must both be null or min <= max/);
+    rejects((m) => Object.assign(m.ranges[3]!, { min: 1, max: null }), /ranges\[3\] min 1 and max null must both be null or min <= max/);
+  });
+
   it('refuses unknown top-level keys', () => rejects((m) => (m['script'] = 'x'), /script is not a known key/));
 
   it('refuses a feature list other than this build\'s, naming the first difference', () => {
