@@ -46,6 +46,13 @@ describe('formatElimLine', () => {
     for (let i = 0; i < 300; i++) pairs.push([`index_with_a_long_name_${i}`, 123456.789]);
     assert.throws(() => formatElimLine(pairs), new RegExp(`PIPE_BUF \\(${PIPE_BUF}\\)`));
   });
+  it('writes a report of exactly PIPE_BUF bytes, and refuses one a byte longer', () => {
+    // 124 pairs of 33 bytes (" " + a 30-letter name + " 1"), after "124", then the newline: 4096 bytes.
+    const pairs: Array<[string, number]> = Array.from({ length: 124 }, (_, i) => [`i${'x'.repeat(26)}${String(i).padStart(3, '0')}`, 1]);
+    assert.equal(formatElimLine(pairs).length, PIPE_BUF);
+    pairs[0] = [`${pairs[0]![0]}y`, 1];
+    assert.throws(() => formatElimLine(pairs), /exceeds PIPE_BUF/);
+  });
 });
 
 describe('budgetReport', () => {
@@ -73,6 +80,30 @@ describe('budgetReport', () => {
     const last = [...Array(110).keys()].filter(fits).at(-1)!;
     assert.ok(last > 60 && last < 109, `the boundary is at ${last} pairs`);
     assert.throws(() => formatElimLine([['rank', 10], ...long('n', last + 1)]), /exceeds PIPE_BUF/);
+  });
+
+  it('takes a source whose line comes to exactly the limit, newline included, and cuts it at one byte less', () => {
+    const extras = [{ source: 's', pairs: long('n', 5) }];
+    const whole = formatElimLine([['rank', 10], ...long('n', 5)]);
+    assert.equal(budgetReport([['rank', 10]], extras, whole.length).line, whole);
+    const short = budgetReport([['rank', 10]], extras, whole.length - 1);
+    assert.equal(short.line, '1 rank 10\n');
+    assert.deepEqual(short.cut, ['s']);
+  });
+
+  it('reports a name given twice by one source once, the first value', () => {
+    const built = budgetReport([['rank', 10]], [{ source: 's', pairs: [['scratch', 1], ['scratch', 2]] }]);
+    assert.equal(built.line, '2 rank 10 scratch 1\n');
+    assert.deepEqual(built.refused, [{ source: 's', name: 'scratch', why: 'already in the report' }]);
+  });
+
+  it('leaves out a name an earlier source already put in the report', () => {
+    const built = budgetReport([['rank', 10]], [
+      { source: 'a', pairs: [['scratch', 1]] },
+      { source: 'b', pairs: [['scratch', 2], ['licenses', 3]] },
+    ]);
+    assert.equal(built.line, '3 rank 10 scratch 1 licenses 3\n');
+    assert.deepEqual(built.refused, [{ source: 'b', name: 'scratch', why: 'already in the report' }]);
   });
 
   it('leaves out alone a pair whose name LIM refuses, whose value is infinite in a float, or whose name is taken', () => {
