@@ -158,6 +158,36 @@ describe('runElim', () => {
     assert.match(o.ticks[2]?.failure ?? '', /non-finite rank/);
   });
 
+  it('treats a model that returns an infinite rank, either way, as a failed sample rather than a rank of 0 or 1000', async () => {
+    let n = 0;
+    const ranker: Ranker = { name: 'inf', rank: () => ({ rank: [5, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY][n++] ?? 5, model: 'inf' }) };
+    const o = options({ sampler: scripted([0]), rankers: { current: () => ranker }, maxTicks: 3 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['1 rank 5\n', '1 rank 5\n', '1 rank 5\n']);
+    assert.deepEqual(o.ticks.map((t) => t.state), ['ok', 'held', 'held']);
+    assert.match(o.ticks[1]?.failure ?? '', /non-finite rank/);
+  });
+
+  it('starts counting failures afresh after a good sample: earlier failures do not bring the pessimistic rank sooner', async () => {
+    const boom = new Error('cannot open /proc/stat');
+    const o = options({ sampler: scripted([0, 0.2, boom, boom, 0.3, boom, boom]), maxTicks: 6 });
+    await runElim(o);
+    assert.deepEqual(o.ticks.map((t) => t.state), ['ok', 'held', 'held', 'ok', 'held', 'held']);
+    assert.deepEqual(o.out.lines.slice(3), ['1 rank 30\n', '1 rank 30\n', '1 rank 30\n']);
+  });
+
+  it('treats the failure of each of the cpu, load and memory collectors as a failed sample by default', async () => {
+    for (const name of ['cpu', 'load', 'memory'] as const) {
+      const o = options({
+        sampler: scripted([() => sampleWith(0.1), () => sampleWith(0.1), () => sampleWith(0.2, { [name]: `${name}: broken` })]),
+        maxTicks: 2,
+      });
+      await runElim(o);
+      assert.deepEqual(o.ticks.map((t) => t.state), ['ok', 'held'], name);
+      assert.equal(o.ticks[1]?.failure, `${name}: broken`);
+    }
+  });
+
   it('looks for a replaced model at the first ranked report and every MODEL_CHECK_EVERY after it', async () => {
     const refreshedAt: number[] = [];
     let current: Ranker = busyRanker;
