@@ -89,6 +89,22 @@ test('a vmstat counter that went backwards leaves only that rate out', (t) => {
   assert.equal(r.swapInPerSec, 0);
 });
 
+test('parseMeminfo refuses a MemTotal of 0, which would make the used fraction NaN', () => {
+  assert.throws(() => parseMeminfo('MemTotal: 0 kB\nMemAvailable: 0 kB\n'), /no positive MemTotal/);
+});
+
+test('the collector fails on a MemTotal of 0 rather than giving a NaN used fraction', (t) => {
+  const root = tempDir(t);
+  // In the kernel's layout, final newline included, so that the hot path (scanMeminfo) reads it.
+  const c = createMemoryCollector({ procRoot: root });
+  writeTree(root, { meminfo: `${meminfo({ MemTotal: 0, MemFree: 0, MemAvailable: 0, Buffers: 0, Cached: 0, SwapTotal: 0, SwapFree: 0 })}\n`, vmstat: 'pswpin 1\npswpout 2\npgmajfault 3\n' });
+  assert.throws(() => c.collect(0), (err: unknown) => err instanceof CollectorError && /no positive MemTotal/.test(err.message));
+});
+
+test('parseMeminfo refuses a unit other than kB, which it would otherwise read as bytes', () => {
+  assert.throws(() => parseMeminfo('MemTotal: 16 GB\n'), /expected "Name: value \[kB\]"/);
+});
+
 test('parseMeminfo takes only plain decimals, so kB to bytes cannot overflow to Infinity', () => {
   assert.throws(() => parseMeminfo('MemTotal: 1e306 kB\nMemAvailable: 1e306 kB\n'), CollectorError);
   assert.throws(() => parseMeminfo('MemTotal: 0x1000 kB\n'), CollectorError);
