@@ -32,6 +32,10 @@ test('parseStat rejects a cpu line cut short', () => {
   assert.throws(() => parseStat('cpu 1 2 3\ncpu0 1 2 3\n'), /line 1: expected at least 4 times/);
 });
 
+test('parseStat rejects a negative time, which would make a fraction negative', () => {
+  assert.throws(() => parseStat('cpu 1 2 3 4\ncpu0 1 -2 3 4\n'), /line 2: nice is not a count/);
+});
+
 test('parseStat rejects a file without cpuN lines', () => {
   assert.throws(() => parseStat('cpu 1 2 3 4\nintr 0\n'), /no cpuN lines/);
 });
