@@ -30,6 +30,18 @@ describe('trustProblems', () => {
     }
   });
 
+  it('refuses a file in a directory its group may write (0775, not sticky): a member could put another file in its place', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const shared = dirWithMode(dir, 'shared', 0o775);
+      const f = join(shared, 'model.json');
+      writeFileSync(f, '{}', { mode: 0o644 });
+      assert.deepEqual(trustProblems(f, 'model file'), [`directory ${shared} above model file ${f} has mode 0775, writable by group or others; run: chmod go-w ${shared}`]);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('refuses a file owned by another user', { skip: root ? false : 'needs root to chown' }, () => {
     const { dir, cleanup } = tempDir();
     try {
