@@ -80,6 +80,15 @@ describe('parseConfigText', () => {
     ]);
   });
 
+  it('refuses a fraction where an integer is expected', () => {
+    assert.deepEqual(problemsOf('nice: 2.5\n'), ['lavarank.yaml:1:7: nice: expected an integer from -20 to 19, received 2.5']);
+    assert.match(problemsOf('pessimistic_after: 1.5\n')[0] ?? '', /pessimistic_after: expected an integer from 1 to 1000, received 1\.5/);
+  });
+
+  it('refuses a pessimistic_after of 0, which would report the pessimistic rank at the first failure', () => {
+    assert.match(problemsOf('pessimistic_after: 0\n')[0] ?? '', /pessimistic_after: expected an integer from 1 to 1000, received 0/);
+  });
+
   it('refuses a sample deadline longer than the interval', () => {
     assert.match(problemsOf('interval: 10\nsample_deadline: 11\n')[0] ?? '', /sample_deadline: must not exceed interval \(10 s\)/);
   });
