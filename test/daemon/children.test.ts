@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -456,6 +456,20 @@ test('an absolute argument is checked whatever is there: a FIFO, a directory oth
     assert.equal(problems(join(own, 'later.sh')), '');
     assert.equal(problems(own), '');
     assert.equal(problems('/dev/null'), '');
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('an absolute argument that does not exist yet is refused where another user owns the directory it would be in', { skip: process.getuid?.() === 0 ? false : 'chown needs root' }, () => {
+  const base = mkdtempSync(join(tmpdir(), 'lavarank-args-'));
+  try {
+    chmodSync(base, 0o755);
+    const theirs = join(base, 'theirs');
+    mkdirSync(theirs, { mode: 0o755 });
+    chownSync(theirs, 65534, 65534); // not writable by others, yet its owner can make the script there
+    const problems = childProgram(['/bin/sh', join(theirs, 'later.sh')], 'child elim x').problems.join('; ');
+    assert.match(problems, /directory .*theirs above child elim x: its argument 1 .*later\.sh is owned by uid 65534/);
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
