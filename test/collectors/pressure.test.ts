@@ -24,6 +24,10 @@ test('parsePressure names the file and line of a garbled pair', () => {
   );
 });
 
+test('parsePressure rejects a negative average, which would make the CPU waiting bound negative', () => {
+  assert.throws(() => parsePressure(`some ${LINE.replace('12.50', '-1.00')}\n`), /line 1: "avg10=-1\.00" is not key=number/);
+});
+
 test('parsePressure rejects a line that lacks avg10', () => {
   assert.throws(() => parsePressure('some avg60=0 avg300=0 total=0\n'), /expected avg10, avg60, avg300 and total/);
 });
@@ -43,6 +47,14 @@ test('the collector turns avg10 percent into fractions', (t) => {
     ioSome: 0.8,
     ioFull: 0.4,
   });
+});
+
+test('the collector reads the full line of a PSI file the hot path leaves to the parser', (t) => {
+  const root = tempDir(t);
+  // Two spaces between the pairs: not the kernel's layout, so parsePressure reads these.
+  const loose = (some: string, full: string): string => `some ${LINE.replace('12.50', some).replaceAll(' ', '  ')}\nfull ${LINE.replace('12.50', full).replaceAll(' ', '  ')}\n`;
+  writeTree(root, { 'pressure/cpu': loose('10.00', '4.00'), 'pressure/memory': loose('6.00', '2.00'), 'pressure/io': loose('50.00', '20.00') });
+  assert.deepEqual(createPressureCollector({ procRoot: root }).collect(0), { cpuSome: 0.1, cpuFull: 0.04, memorySome: 0.06, memoryFull: 0.02, ioSome: 0.5, ioFull: 0.2 });
 });
 
 test('the collector reads the io stall of the captured fsync-ing writer', (t) => {
