@@ -220,6 +220,20 @@ test('a disk that appears between ticks is absent until its second reading', (t)
   assert.equal(c.collect(20_000)?.busiest, 'sdb');
 });
 
+test('when the disks change between ticks, each is compared with its own earlier reading, by name, and a new one is left out of every figure', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sdb', 'sdc']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 1000 })}\n${line('sdb', 16, { ticks: 5000 })}\n` });
+  c.collect(0);
+  // sda gone, sdc new: sdb is now first, and sdc has no earlier reading.
+  writeTree(root, { 'proc/diskstats': `${line('sdb', 16, { ticks: 6000 })}\n${line('sdc', 32, { ticks: 99_000 })}\n` });
+  const r = c.collect(10_000);
+  assert.deepEqual(r?.devices?.map((d) => d.name), ['sdb']);
+  assert.equal(r?.busyMax, 0.1);
+  assert.equal(r?.busyMean, 0.1); // over the one disk counted, not the two listed
+});
+
 test('a host without a physical disk reports no devices and 0 busy', (t) => {
   const root = tempDir(t);
   sysTree(root, []);
