@@ -318,6 +318,21 @@ describe('runElim', () => {
     await runElim(o);
     assert.deepEqual(at, [1000, 46_000, 56_000]);
   });
+
+  it('starts a new grid after a stall that leaves less than half an interval to the next slot, rather than report twice in quick succession', async () => {
+    const clock = new FakeClock();
+    const at: number[] = [];
+    const sampler = {
+      sample(): Sample {
+        if (at.length === 1) clock.advance(6000); // the report due at 11 s leaves at 17 s, 4 s before the next slot
+        return sampleWith(0.1);
+      },
+    };
+    const o = options({ sampler, clock, maxTicks: 3, deadlineMs: 60_000 });
+    o.onTick = () => at.push(clock.monotonic());
+    await runElim(o);
+    assert.deepEqual(at, [1000, 17_000, 27_000]);
+  });
 });
 
 // A ranker with per-type ranks: CPU-bound 2 × busy %, memory-bound busy % + 5, io-bound 1.
