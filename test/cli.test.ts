@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { chooseCommand } from '../src/cli.js';
@@ -93,6 +94,22 @@ describe('exit statuses', () => {
       assert.match(r.stderr, /--no-such-option/);
     });
   }
+
+  it('run with stdout a pipe and stderr closed, as under LIM, logs a bad option (a quoted ELIMARGS gives one) in its log file and exits 2', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      // OpenLava passes ELIMARGS = "--config /x.yaml" as the one argument '--config /x.yaml'.
+      const r = spawnSync(process.execPath, [cliPath, 'run', '--config /x.yaml'], { encoding: 'utf8', env: { ...ENV, LSF_LOGDIR: dir }, stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 });
+      assert.equal(r.status, 2);
+      assert.equal(r.stdout, '', 'no report');
+      const lines = readFileSync(join(dir, `lavarank.${hostname()}.log`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: number | string; msg: string; problems: string[] });
+      assert.equal(lines.length, 1);
+      assert.equal(lines[0]!.msg, 'cannot start: invalid command line');
+      assert.match(lines[0]!.problems.join(' '), /Unknown option '--config \/x\.yaml'.*ELIMARGS/);
+    } finally {
+      cleanup();
+    }
+  });
 
   it('exits 2 for an option value out of range, also where the simulator reads it (recommend --hosts)', () => {
     for (const args of [

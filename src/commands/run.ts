@@ -1,8 +1,10 @@
 // `lavarank run`: the command line of the elim; the daemon itself is src/daemon/run.ts.
+import { isatty } from 'node:tty';
 import { parseArgs } from 'node:util';
 import { runDaemon } from '../daemon/run.js';
-import { print, printError } from '../util/cliio.js';
+import { isUsageError, print, printError } from '../util/cliio.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
 
 const USAGE = `Usage: lavarank run [--config FILE] [--no-history] [--test-interval SECONDS] [--test-keep-open]
 
@@ -20,12 +22,21 @@ Runs the elim: writes "1 rank N" to stdout every interval, as LIM expects.
 
 // Runs the elim until stopped; returns the exit status.
 export async function main(argv: string[], clock: Clock = systemClock): Promise<number> {
-  const { values: args } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string' }, 'no-history': { type: 'boolean' }, 'test-interval': { type: 'string' }, 'test-keep-open': { type: 'boolean' }, help: { type: 'boolean' } },
-    allowPositionals: false,
-    strict: true,
-  });
+  let args;
+  try {
+    ({ values: args } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string' }, 'no-history': { type: 'boolean' }, 'test-interval': { type: 'string' }, 'test-keep-open': { type: 'boolean' }, help: { type: 'boolean' } },
+      allowPositionals: false,
+      strict: true,
+    }));
+  } catch (err) {
+    // On a terminal, the usage error as every command gives it. Under LIM stderr is
+    // closed, so an ELIMARGS mistake would end the elim with no trace anywhere: the
+    // daemon logs it where its log would go, and exits 2.
+    if (isatty(1) || !isUsageError(err)) throw err;
+    return runDaemon({ commandLineProblem: `${errorMessage(err)} (${JSON.stringify(argv)}); under LIM these come from ELIMARGS in lsf.cluster.<cluster>, whose quotes make one argument of what they enclose` }, printError, clock);
+  }
   if (args.help === true) {
     print(USAGE);
     return 0;

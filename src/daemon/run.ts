@@ -79,6 +79,7 @@ export interface DaemonArgs {
   testInterval?: string; // --test-interval SECONDS
   noHistory?: boolean; // --no-history: history off whatever the config says
   testKeepOpen?: boolean; // --test-keep-open: every file kept open, as on procfs and sysfs
+  commandLineProblem?: string; // what was wrong with the command line: logged, exit 2, no report
 }
 
 // Runs the elim until stopped; returns the exit status. `complain` receives the reason
@@ -109,6 +110,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   let config: Readonly<Config>;
   let fastInterval: number | undefined;
   try {
+    if (args.commandLineProblem !== undefined) throw new UsageError(args.commandLineProblem);
     config = loadConfig(source);
     fastInterval = testInterval(args.testInterval, env);
   } catch (err) {

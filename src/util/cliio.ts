@@ -48,7 +48,7 @@ export const EXIT_USAGE = 2;
 
 // Whether err is about the command line itself: parseArgs' own errors (an unknown
 // option, a missing value) and UsageError.
-function isUsageError(err: unknown): boolean {
+export function isUsageError(err: unknown): boolean {
   return err instanceof UsageError || (err instanceof TypeError && String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS'));
 }
 
