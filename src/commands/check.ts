@@ -9,7 +9,7 @@ import { readCores } from '../collectors/loadavg.js';
 import { SMT_YIELD } from '../model/backbone.js';
 import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/network.js';
 import { availableParallelism, hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
@@ -361,6 +361,7 @@ export async function main(argv: string[]): Promise<number> {
       env: given, // so that each setting says whether it came from the environment or lsf.conf
       program: PROGRAM,
       childElims: config.elims.map((e) => e.command[0]!),
+      ...(source.path === null ? {} : { configPath: resolve(source.path) }),
       ...(args.cluster === undefined ? {} : { cluster: args.cluster }),
       ...(args.queues === undefined ? {} : { queues: args.queues }),
       ...(args.lsf === true ? { lsf: true } : {}),

@@ -40,6 +40,7 @@ export interface LsfCheckInput {
   lsf?: boolean; // IBM Spectrum LSF: the wrapper is elim.rank
   program: string; // this build's dist/src/cli.js
   childElims: readonly string[]; // the config's child elim programs
+  configPath?: string; // the config file the caller checked (none: built-in defaults), against ELIMARGS' --config
   expected?: { d: number; t: number; resReq: string; why: string }; // what recommend gives
   // Whether the daemon's rule refuses this lsf.conf (lsfLogdir's refusal), when the
   // caller has asked already; else the trust check is made here.
@@ -171,7 +172,7 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
     add('critical', cluster.problem);
   } else {
     effective.push(`cluster: ${cluster.name} (${cluster.why})`);
-    checkClusterFile(join(envdir, `lsf.cluster.${cluster.name}`), `lsf.cluster.${cluster.name}`, r, resources, add, effective);
+    checkClusterFile(join(envdir, `lsf.cluster.${cluster.name}`), `lsf.cluster.${cluster.name}`, r, resources, add, effective, input.configPath);
     const confdir = setting('LSB_CONFDIR');
     const confdirPath = confdir?.value ?? join(envdir, 'lsbatch');
     const queues = input.queues ?? findLsbQueues(confdirPath, cluster.name, input.lsf === true);
@@ -224,6 +225,7 @@ function checkClusterFile(
   resources: ReadonlyMap<string, { cells: Map<string, string> }>,
   add: (s: Severity, m: string, w?: string) => void,
   effective: string[],
+  configPath?: string,
 ): void {
   const text = readOrUndefined(path);
   if (text === undefined) {
@@ -271,8 +273,42 @@ function checkClusterFile(
   for (const section of named(sections, 'Parameters')) {
     for (const row of section.rows) {
       const m = /^ELIMARGS\s*=\s*(.*)$/i.exec(row.values.join(' '));
-      if (m !== null) effective.push(`ELIMARGS: ${m[1]} (${file}:${row.first + 1})`);
+      if (m === null) continue;
+      const value = m[1]!;
+      const where = `${file}:${row.first + 1}`;
+      effective.push(`ELIMARGS: ${value} (${where})`);
+      checkElimArgs(value, where, add, configPath);
     }
+  }
+}
+
+// ELIMARGS as OpenLava 4.0's LIM uses it: split at blanks and appended to the elim's
+// command line (the installed wrapper passes them on after "run"). Checked on 4.0: a
+// quoted value (ELIMARGS = "--config /x.yaml", as LSF's manuals write it) made LIM
+// start no elim at all, with nothing in lim.log at LOG_WARNING; the same options
+// unquoted started it with them.
+function checkElimArgs(value: string, where: string, add: (s: Severity, m: string, w?: string) => void, configPath: string | undefined): void {
+  if (/["']/.test(value)) {
+    add(
+      'critical',
+      `ELIMARGS is quoted: OpenLava 4.0's LIM then starts no elim at all (checked on 4.0; nothing in lim.log says so); write the options unquoted, e.g. ELIMARGS = --config /etc/lavarank/lavarank.yaml: ${JSON.stringify(value)}`,
+      where,
+    );
+    return;
+  }
+  const words = value.split(/\s+/).filter((w) => w !== '');
+  let config: string | undefined;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w === '--config') config = words[i + 1];
+    else if (w.startsWith('--config=')) config = w.slice('--config='.length);
+  }
+  if (config !== undefined && config !== configPath) {
+    add(
+      'warning',
+      `ELIMARGS gives the elim --config ${config}, but this check read ${configPath ?? 'built-in defaults'}: what is listed here is not what the elim uses; run "lavarank check --config ${config}"`,
+      where,
+    );
   }
 }
 

@@ -89,6 +89,26 @@ describe('checkLsf', () => {
     }
   });
 
+  it('finds a quoted ELIMARGS, with which OpenLava 4.0 starts no elim, and an ELIMARGS --config other than the config checked', async () => {
+    const t = lsfTree('capture');
+    try {
+      writeFileSync(t.cluster, `${readFileSync(t.cluster, 'utf8')}\nBegin Parameters\nELIMARGS = "--config /etc/lavarank/site.yaml"\nEnd Parameters\n`);
+      const quoted = await checkLsf(input(t));
+      const q = find(quoted.findings, /ELIMARGS is quoted/);
+      assert.equal(q?.severity, 'critical');
+      assert.match(q?.where ?? '', /^lsf\.cluster\.openlava:\d+$/);
+      edit(t.cluster, '"--config /etc/lavarank/site.yaml"', '--config /etc/lavarank/site.yaml');
+      const other = await checkLsf(input(t));
+      assert.equal(find(other.findings, /ELIMARGS is quoted/), undefined);
+      assert.match(find(other.findings, /ELIMARGS gives the elim --config/)?.message ?? '', /read built-in defaults.*lavarank check --config \/etc\/lavarank\/site\.yaml/);
+      const same = await checkLsf(input(t, { configPath: '/etc/lavarank/site.yaml' }));
+      assert.equal(find(same.findings, /ELIMARGS/), undefined);
+      assert.ok(same.effective.some((l) => l.startsWith('ELIMARGS: --config /etc/lavarank/site.yaml')));
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('finds rank not declared at all', async () => {
     const t = lsfTree('fresh');
     try {
