@@ -32,16 +32,23 @@ root. Nothing is built or downloaded here: node_modules holds the production
 dependencies. As root:
 
   tar -xzf ${dir}-bundle.tar.gz -C /opt     # files owned by root, not writable by others
+  . /opt/openlava/etc/openlava.sh        # your OpenLava's: sets LSF_ENVDIR and LSF_SERVERDIR
   /opt/${dir}/bin/lavarank --version
   /opt/${dir}/bin/lavarank check --lsf-envdir $LSF_ENVDIR   # what is in place already
-  /opt/${dir}/scripts/install-elim --merge-conf --dry-run   # look first: every file, every diff
-  /opt/${dir}/scripts/install-elim --merge-conf             # on the master host
+  /opt/${dir}/scripts/install-elim --merge-conf --default-queue --dry-run   # look first: every file, every diff
+  /opt/${dir}/scripts/install-elim --merge-conf --default-queue             # on the master host
   /opt/${dir}/scripts/install-elim                          # on every other host
-  lsadmin reconfig && badmin mbdrestart
+  lsadmin reconfig && badmin mbdrestart                     # each asks: answer y
+  /opt/${dir}/bin/lavarank check                            # about 30 s later; lsload -l shows a rank
 
-The installed $LSF_SERVERDIR/elim runs /opt/${dir}/dist/src/cli.js with the
-Node that ran the installer (--node PATH for another). After an upgrade, run
-install-elim from the new directory. Everything else: docs/install.md.
+--default-queue gives the default queue the rank queue's reservation, so that
+bsub -R "order[rank]" without -q spreads a burst instead of herding it; that
+queue's jobs then go only to hosts that report a rank: leave it out if some
+hosts will not run lavarank. The installed $LSF_SERVERDIR/elim runs
+/opt/${dir}/dist/src/cli.js with the Node that ran the installer (--node PATH
+for another). After an upgrade, run install-elim from the new directory; to
+remove lavarank: install-elim --uninstall --merge-conf on the master host,
+install-elim --uninstall on the others. Everything else: docs/install.md.
 `;
 }
 
