@@ -291,7 +291,7 @@ function checkElimArgs(value: string, where: string, add: (s: Severity, m: strin
   if (/["']/.test(value)) {
     add(
       'critical',
-      `ELIMARGS is quoted: OpenLava 4.0's LIM then starts no elim at all (checked on 4.0; nothing in lim.log says so); write the options unquoted, e.g. ELIMARGS = --config /etc/lavarank/lavarank.yaml: ${JSON.stringify(value)}`,
+      `ELIMARGS is quoted: OpenLava 4.0's LIM then starts no elim at all (checked on 4.0; nothing in lim.log says so); write the options unquoted, e.g. ELIMARGS = --config /etc/lavarank/lavarank.yaml (now: ELIMARGS = ${value})`,
       where,
     );
     return;
