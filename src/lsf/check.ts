@@ -283,15 +283,16 @@ function checkClusterFile(
 }
 
 // ELIMARGS as OpenLava 4.0's LIM uses it: split at blanks and appended to the elim's
-// command line (the installed wrapper passes them on after "run"). Checked on 4.0: a
-// quoted value (ELIMARGS = "--config /x.yaml", as LSF's manuals write it) made LIM
-// start no elim at all, with nothing in lim.log at LOG_WARNING; the same options
-// unquoted started it with them.
+// command line (the installed wrapper passes them on after "run"). Quotes keep what
+// they enclose as one argument, and 4.0's splitter mangles its end: on 4.0,
+// ELIMARGS = "--config /x.yaml" (as LSF's manuals write it) reached the elim as the
+// one argument '--config /x.yamll"', which it refuses (logged, exit 2), with nothing
+// in lim.log at LOG_WARNING. The same options unquoted work.
 function checkElimArgs(value: string, where: string, add: (s: Severity, m: string, w?: string) => void, configPath: string | undefined): void {
   if (/["']/.test(value)) {
     add(
       'critical',
-      `ELIMARGS is quoted: OpenLava 4.0's LIM then starts no elim at all (checked on 4.0; nothing in lim.log says so); write the options unquoted, e.g. ELIMARGS = --config /etc/lavarank/lavarank.yaml (now: ELIMARGS = ${value})`,
+      `ELIMARGS is quoted: OpenLava 4.0's LIM then passes the quoted text as one argument, its end mangled, which the elim refuses, so it exits at once and the rank shows "-" (its log says "invalid command line"; lim.log says nothing); write the options unquoted, e.g. ELIMARGS = --config /etc/lavarank/lavarank.yaml (now: ELIMARGS = ${value})`,
       where,
     );
     return;

@@ -89,7 +89,7 @@ describe('checkLsf', () => {
     }
   });
 
-  it('finds a quoted ELIMARGS, with which OpenLava 4.0 starts no elim, and an ELIMARGS --config other than the config checked', async () => {
+  it('finds a quoted ELIMARGS, which OpenLava 4.0 passes as one mangled argument that the elim refuses, and an ELIMARGS --config other than the config checked', async () => {
     const t = lsfTree('capture');
     try {
       writeFileSync(t.cluster, `${readFileSync(t.cluster, 'utf8')}\nBegin Parameters\nELIMARGS = "--config /etc/lavarank/site.yaml"\nEnd Parameters\n`);
