@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chownSync, closeSync, constants, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, constants, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { OPEN_FLAGS, RotatingAppender } from '../../src/util/appender.js';
@@ -200,6 +200,55 @@ describe('RotatingAppender', () => {
       assert.equal(lines(path)[0]?.slice(0, 2), '30');
       assert.equal(lines(`${path}.1`)[0]?.slice(0, 2), '20');
       assert.equal(lines(`${path}.2`)[0]?.slice(0, 2), '10');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('rotates a file already near max_bytes when it first opens it, before appending the first line', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'x.log');
+      writeFileSync(path, `${'o'.repeat(949)}\n`); // 950 bytes left by an earlier run
+      const a = new RotatingAppender({ path, maxBytes: 1000, keep: 1 });
+      a.append('n'.repeat(99)); // 100 bytes: 1050 would pass max_bytes
+      await a.close(1000);
+      assert.deepEqual(readdirSync(dir).sort(), ['x.log', 'x.log.1']);
+      assert.deepEqual(lines(path), ['n'.repeat(99)]);
+      assert.deepEqual(lines(`${path}.1`), ['o'.repeat(949)]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('starts a new file when another file is put at its path while running, as logrotate does', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'host.jsonl');
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, reopenCheckMs: 0 });
+      a.append('before');
+      await a.flush(1000);
+      renameSync(path, `${path}.old`);
+      writeFileSync(path, '');
+      await new Promise((r) => setTimeout(r, 5));
+      a.append('after');
+      await a.close(1000);
+      assert.deepEqual(lines(`${path}.old`), ['before']);
+      assert.deepEqual(lines(path), ['after']);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('writes a single line longer than maxQueueBytes when the file is writable, instead of dropping it', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'x.log');
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, maxQueueBytes: 10 });
+      a.append('z'.repeat(50));
+      await a.close(1000);
+      assert.equal(a.stats.linesDropped, 0);
+      assert.deepEqual(lines(path), ['z'.repeat(50)]);
     } finally {
       cleanup();
     }
