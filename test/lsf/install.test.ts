@@ -232,6 +232,19 @@ test('--uninstall removes the wrapper when nothing was saved, and leaves a forei
   assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
 });
 
+test('--uninstall leaves a saved elim in the backup when a foreign elim took the wrapper\'s place, and never overwrites that one', async () => {
+  const t = tree('fresh');
+  plantForeignElim(t);
+  assert.equal((await install(t, '--force')).code, 0);
+  const newer = '#!/bin/sh\n# the site elim, put back by hand\n';
+  writeFileSync(t.elim, newer, { mode: 0o755 });
+  const u = await install(t, '--uninstall');
+  assert.equal(u.code, 0, u.err);
+  assert.match(u.out, /is not put back, since .* is not lavarank's/);
+  assert.equal(readFileSync(t.elim, 'utf8'), newer);
+  assert.equal(readFileSync(join(t.sbin, BACKUP_DIR, `elim.${STAMP}`), 'utf8'), FOREIGN);
+});
+
 test('--lsf installs elim.rank beside an existing elim and leaves that one alone', async () => {
   const t = tree('fresh');
   plantForeignElim(t);
@@ -380,6 +393,18 @@ test('rank declared INCREASING N is changed to Y, loudly, and --uninstall --merg
   const u = await install(t, '--uninstall', '--merge-conf');
   assert.equal(u.code, 0, u.err);
   [t.shared, t.cluster, t.queues].forEach((f, i) => assert.equal(readFileSync(f, 'utf8'), originals[i]));
+});
+
+test('--merge-conf keeps each configuration file\'s mode, and --uninstall --merge-conf too', async () => {
+  const t = tree('fresh');
+  const modes = [0o640, 0o600, 0o604];
+  [t.shared, t.cluster, t.queues].forEach((f, i) => chmodSync(f, modes[i]!));
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual([t.shared, t.cluster, t.queues].map((f) => statSync(f).mode & 0o7777), modes);
+  const u = await install(t, '--uninstall', '--merge-conf');
+  assert.equal(u.code, 0, u.err);
+  assert.deepEqual([t.shared, t.cluster, t.queues].map((f) => statSync(f).mode & 0o7777), modes);
 });
 
 test('CRLF configuration files stay CRLF through --merge-conf, and --uninstall --merge-conf restores them byte for byte', async () => {
