@@ -253,6 +253,12 @@ describe('readAcct', () => {
     }
   });
 
+  test('reads an lsb.acct whose lines end in CRLF (copied through a Windows share) as the same records', async () => {
+    const { records, stats } = await readAll(Readable.from([FIXTURE_LINES.map((l) => `${l}\r\n`).join('')]));
+    assert.equal(stats.malformed, 0, stats.problems[0]?.message);
+    assert.deepEqual(records, fixture.records);
+  });
+
   test('counts unknown record types and versions by name', async () => {
     const { stats } = await readAll(Readable.from([crafted]));
     assert.deepEqual([...stats.unknownTypes], [['JOB_NEW', 2]]);
