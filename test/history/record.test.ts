@@ -21,6 +21,10 @@ describe('historyLocation', () => {
     });
   });
 
+  it('ignores a relative $LSF_LOGDIR, which would put history under whatever directory LIM started in', () => {
+    assert.deepEqual(historyLocation(null, { LSF_LOGDIR: 'log' }, () => true, () => []), { dir: '/var/lib/lavarank/history', problems: [] });
+  });
+
   it('asks about $LSF_LOGDIR\'s history directory once, not again once it is chosen', () => {
     const asked: string[] = [];
     historyLocation(null, { LSF_LOGDIR: '/opt/lsf/log' }, () => true, (dir) => (asked.push(dir), []));
