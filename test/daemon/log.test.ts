@@ -21,6 +21,9 @@ describe('logCandidates', () => {
     assert.equal(why(), '$LSF_LOGDIR');
     assert.equal(why('/opt/openlava/etc/lsf.conf'), 'LSF_LOGDIR in /opt/openlava/etc/lsf.conf');
   });
+  it('skips a relative $LSF_LOGDIR, which would put the log under whatever directory LIM started in', () => {
+    assert.deepEqual(logCandidates(log, 'h', { LSF_LOGDIR: 'log' }, false).map((t) => t.path ?? t.kind), ['/var/log/lavarank/lavarank.h.log']);
+  });
   it('skips stderr when it is not a terminal (LIM closes it)', () => {
     assert.ok(!logCandidates(log, 'h', {}, false).some((t) => t.kind === 'stderr'));
   });
