@@ -19,6 +19,13 @@ test('parseLoadavg names the file and line of a garbled line', () => {
   );
 });
 
+test('parseLoadavg rejects a running/total field with more than one slash, naming the file and line', () => {
+  assert.throws(
+    () => parseLoadavg('0.15 0.16 0.06 2/85/9 3851\n', '/proc/loadavg'),
+    (err: unknown) => err instanceof CollectorError && /\/proc\/loadavg line 1/.test(err.message) && /running\/total/.test(err.message),
+  );
+});
+
 test('parseLoadavg rejects a line cut short', () => {
   assert.throws(() => parseLoadavg('0.15 0.16'), /expected 5 fields, found 2/);
 });
