@@ -46,6 +46,13 @@ describe('parseLsfConf', () => {
     assert.match(findings[1]!.message, /a blank after "=", and OpenLava's daemons refuse the whole file: "B= 2"/);
   });
 
+  it('names a line with nothing before "=" as one OpenLava refuses, and takes no setting from it', () => {
+    const { values, findings } = parseLsfConf('=/opt/log\nD=ok\n', 'lsf.conf');
+    assert.deepEqual(findings.map((f) => f.where), ['lsf.conf:1']);
+    assert.match(findings[0]!.message, /not a KEY=VALUE line/);
+    assert.deepEqual([...values.keys()], ['D']);
+  });
+
   it('continues a line as getNextLineC_ does: only a "\\" right before the newline joins, and the join is a blank', () => {
     // Joined with a blank, a value split over two lines is two values, which OpenLava refuses.
     const split = parseLsfConf('LSF_LOGDIR=/opt/\\\nopenlava/log\n', 'lsf.conf');
