@@ -262,6 +262,11 @@ test('a CRLF file without a final newline still ends without one after the merge
   }
 });
 
+test('removing a block from the middle of a CRLF file keeps a lone CR that ends its last line', () => {
+  const text = `Begin Cluster\r\n${BLOCK_BEGIN}: x\r\nc1\r\n${BLOCK_END}\r\nEnd Cluster\r`;
+  assert.equal(removeBlocks(text, 'f'), 'Begin Cluster\r\nEnd Cluster\r');
+});
+
 test('in a file of mixed line ends the majority decides, a tie is LF, and lines lavarank did not write keep theirs', () => {
   const mostlyCrlf = 'Begin Cluster\r\nClusterName\nc1\r\nEnd Cluster\r\n';
   const merged = resources(mostlyCrlf).text;
