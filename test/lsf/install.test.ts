@@ -6,6 +6,7 @@ import {
   chmodSync,
   copyFileSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -604,6 +605,32 @@ test('--merge-conf refuses a configuration file that is not UTF-8 text, naming i
   const ascii = readFileSync(t.shared, 'latin1').replace(/# \xe9t\xe9\n$/, '');
   writeFileSync(t.shared, `${ascii}# note: \uFFFD placeholder\n`, 'utf8');
   assert.equal((await install(t, '--merge-conf', '--dry-run')).code, 0);
+});
+
+test('--merge-conf refuses a configuration file holding a NUL byte, naming its line, and changes nothing', async () => {
+  const t = tree('fresh');
+  writeFileSync(t.cluster, Buffer.concat([readFileSync(t.cluster), Buffer.from('# x\0y\n')]));
+  const before = snapshot(t.root);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /lsf\.cluster\.openlava:\d+: not UTF-8 text/);
+  assert.deepEqual(snapshot(t.root), before);
+});
+
+test('--merge-conf writes through a configuration file that is a link to a root-only place, keeping the link, and backs up the file it names', async () => {
+  const t = tree('fresh');
+  const shared = join(t.root, 'shared');
+  mkdirSync(shared, { mode: 0o755 });
+  const real = join(shared, 'lsf.shared');
+  copyFileSync(t.shared, real);
+  const original = readFileSync(real, 'utf8');
+  rmSync(t.shared);
+  symlinkSync(real, t.shared);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.ok(lstatSync(t.shared).isSymbolicLink(), 'lsf.shared is still the link');
+  assert.match(readFileSync(real, 'utf8'), /^rank\s/m);
+  assert.equal(readFileSync(`${real}.lavarank-${STAMP}`, 'utf8'), original);
 });
 
 test('missing settings and files are named in the error', async () => {
