@@ -408,6 +408,19 @@ test('--merge-conf keeps each configuration file\'s mode, and --uninstall --merg
   assert.deepEqual([t.shared, t.cluster, t.queues].map((f) => statSync(f).mode & 0o7777), modes);
 });
 
+test('--merge-conf keeps lsf.shared readable by all under a root umask of 077, so users\' lsload still reads it', async () => {
+  const t = tree('fresh');
+  chmodSync(t.shared, 0o644);
+  const old = process.umask(0o077);
+  try {
+    const r = await install(t, '--merge-conf');
+    assert.equal(r.code, 0, r.err);
+  } finally {
+    process.umask(old);
+  }
+  assert.equal(statSync(t.shared).mode & 0o7777, 0o644);
+});
+
 test('CRLF configuration files stay CRLF through --merge-conf, and --uninstall --merge-conf restores them byte for byte', async () => {
   const t = tree('capture');
   const files = [t.shared, t.cluster, t.queues];
