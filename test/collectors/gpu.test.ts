@@ -162,7 +162,8 @@ test('a hung nvidia-smi does not delay collect, and close kills it', async (t) =
   const pid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
   const started = performance.now();
   assert.equal(c.collect(performance.now()), undefined);
-  assert.ok(performance.now() - started < 5, 'collect returned at once');
+  // A query that waited would take the 30 s timeout; 1 s leaves room for a loaded host.
+  assert.ok(performance.now() - started < 1000, 'collect returned at once');
   assert.ok(isAlive(pid));
   c.close?.();
   await eventually(() => (isAlive(pid) ? undefined : true));

@@ -98,8 +98,10 @@ export function recordingLog(): RecordedLog {
   };
 }
 
-// Resolves once check() returns something other than undefined, or rejects after timeoutMs.
-export async function eventually<T>(check: () => T | undefined, timeoutMs = 3000): Promise<T> {
+// Resolves once check() returns something other than undefined, or rejects after
+// timeoutMs: long, since a loaded CI host may take seconds to start or reap a process
+// (3 s was too short once in a fresh-clone run); it costs time only when a test fails.
+export async function eventually<T>(check: () => T | undefined, timeoutMs = 15_000): Promise<T> {
   const until = performance.now() + timeoutMs;
   for (;;) {
     const value = check();
