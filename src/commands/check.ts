@@ -188,12 +188,8 @@ export function smtNote(config: Readonly<Config>): string | undefined {
 // same rule: jobCpuTest), with a running lim's affinity standing for the daemon's (else
 // this process's); undefined when sysfs does not list the online CPUs.
 export function jobCpusNote(config: Readonly<Config>): string | undefined {
-  let online: number[];
-  try {
-    online = parseCpuNumbers(readFileSync(join(config.sys_root, 'devices/system/cpu/online'), 'latin1'));
-  } catch {
-    return undefined;
-  }
+  const online = cpuListIn(join(config.sys_root, 'devices/system/cpu/online'));
+  if (online === undefined) return undefined;
   const named = config.cpu.job_cpus ?? undefined;
   const isolated = named === undefined ? (cpuListIn(join(config.sys_root, 'devices/system/cpu/isolated')) ?? []) : [];
   let allowed: number[] | undefined;
