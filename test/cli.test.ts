@@ -111,6 +111,21 @@ describe('exit statuses', () => {
     }
   });
 
+  it('run --help started by the installed wrapper with stdout a pipe (ELIMARGS under LIM) logs the refusal and exits 2, writing no usage to LIM', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const r = spawnSync(process.execPath, [cliPath, 'run', '--help'], { encoding: 'utf8', env: { ...ENV, LSF_LOGDIR: dir, LAVARANK_LIM_PID: String(process.pid) }, stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 });
+      assert.equal(r.status, 2);
+      assert.equal(r.stdout, '', 'nothing for LIM to read as a report');
+      const lines = readFileSync(join(dir, `lavarank.${hostname()}.log`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; problems: string[] });
+      assert.equal(lines.length, 1);
+      assert.equal(lines[0]!.msg, 'cannot start: invalid command line');
+      assert.match(lines[0]!.problems.join(' '), /--help .*ELIMARGS/);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('exits 2 for an option value out of range, also where the simulator reads it (recommend --hosts)', () => {
     for (const args of [
       ['recommend', '--hosts', hosts, '--seeds', '0'],

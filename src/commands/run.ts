@@ -2,6 +2,7 @@
 import { isatty } from 'node:tty';
 import { parseArgs } from 'node:util';
 import { runDaemon } from '../daemon/run.js';
+import { limPid } from '../lsf/wrapper.js';
 import { isUsageError, print, printError } from '../util/cliio.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
@@ -38,6 +39,12 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
     return runDaemon({ commandLineProblem: `${errorMessage(err)} (${JSON.stringify(argv)}); under LIM these come from ELIMARGS in lsf.cluster.<cluster>, whose quotes make one argument of what they enclose` }, printError, clock);
   }
   if (args.help === true) {
+    // Started by the installed wrapper with stdout a pipe is LIM's doing (ELIMARGS):
+    // the usage would reach LIM as a report, and the elim would be restarted every
+    // 90 s, so it is refused there like any other bad option. By hand, it prints.
+    if (!isatty(1) && limPid(process.env) !== undefined) {
+      return runDaemon({ commandLineProblem: `--help asks for this usage, which under LIM would be read as a report (${JSON.stringify(argv)}); remove it from ELIMARGS in lsf.cluster.<cluster>` }, printError, clock);
+    }
     print(USAGE);
     return 0;
   }
