@@ -158,6 +158,13 @@ export function fullState(state: HostState): Required<HostState> {
   };
 }
 
+// The files of the host at `t` seconds into its window (counters grow at the state's
+// rates), relative to a root that holds proc/ and sys/: for a writer that keeps them
+// current in real time under a running daemon.
+export function renderHost(state: HostState, t: number): Record<string, string> {
+  return render(fullState(state), t);
+}
+
 // Writes the host's two instants under dir: dir/t0/{proc,sys} and dir/t1/{proc,sys}.
 export function writeSyntheticHost(dir: string, state: HostState): { t0: string; t1: string } {
   const s = fullState(state);
