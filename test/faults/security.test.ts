@@ -19,7 +19,7 @@ import { systemClock, type Clock } from '../../src/util/clock.js';
 import { captureLog, cliPath, plantLink, repoRoot, tempDir, writeWithMode } from '../helpers.js';
 import { randomModelFile } from '../model/helpers.js';
 import { assertStopsOnSigterm, startElim } from '../e2e/harness.js';
-import { ATTACKER, LinkSwapper, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerSwap, sleep, stickyDir } from './helpers.js';
+import { ATTACKER, LinkSwapper, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerFile, attackerSwap, sleep, stickyDir, symlinkAs } from './helpers.js';
 
 // Restarts at once instead of after the back-off, so that a few seconds hold many starts.
 const hurried: Clock = { ...systemClock, sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 5), signal) };
@@ -390,4 +390,60 @@ describe('a user who owns the directory LIM leaves the elim in', () => {
       cleanup();
     }
   });
+});
+
+// What a hostile user can do to the config or the model short of a race: own the
+// file, own the directory it is in, own a link to it, or be in a group that can
+// write it. The daemon, started as LIM starts it, must not run on such a file.
+describe('a config or model file another user owns or can change, at start', { concurrency: false }, () => {
+  type Case = { name: string; kind: 'config' | 'model'; put: (dir: string, text: string) => string; why: RegExp };
+  const cases: Case[] = [
+    { name: 'the file is theirs (0644)', kind: 'config', put: (dir, text) => attackerFile(join(dir, 'lavarank.yaml'), text, 0o644), why: /config file \S+ is owned by uid 65534; it must be owned by root \(chown root / },
+    { name: 'root\'s file in their directory', kind: 'config', put: (dir, text) => writeWithMode(join(attackerDir(dir, 'envdir'), 'lavarank.yaml'), text, 0o644), why: /directory \S+envdir above config file \S+ is owned by uid 65534/ },
+    { name: 'root\'s file, writable by its group (0664)', kind: 'config', put: (dir, text) => writeWithMode(join(dir, 'lavarank.yaml'), text, 0o664), why: /has mode 0664, writable by group or others; run: chmod go-w / },
+    { name: 'the file is theirs (0644)', kind: 'model', put: (dir, text) => attackerFile(join(dir, 'model.json'), text, 0o644), why: /model file \S+ is owned by uid 65534; it must be owned by root \(chown root / },
+    { name: 'root\'s file in their directory', kind: 'model', put: (dir, text) => writeWithMode(join(attackerDir(dir, 'models'), 'model.json'), text, 0o644), why: /directory \S+models above model file \S+ is owned by uid 65534/ },
+    {
+      name: 'their link, in a sticky directory like /tmp, to root\'s file',
+      kind: 'model',
+      put: (dir, text) => {
+        const link = join(stickyDir(dir), 'model.json');
+        symlinkAs(writeWithMode(join(dir, 'model.json'), text, 0o644), link);
+        return link;
+      },
+      why: /symbolic link \S+ on the path of model file \S+ is owned by uid 65534, who can point it elsewhere; it must be owned by root/,
+    },
+    { name: 'root\'s file, writable by its group (0664)', kind: 'model', put: (dir, text) => writeWithMode(join(dir, 'model.json'), text, 0o664), why: /has mode 0664, writable by group or others; run: chmod go-w / },
+  ];
+  const goodModel = serializeModel(randomModelFile({ seed: 7, name: 'root-model' }));
+  for (const c of cases) {
+    it(`${c.kind}: ${c.name}: the daemon writes no report, exits 1 within 5 s, and the log names the file, why and the fix`, { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
+      const { dir, cleanup } = tempDir('lavarank-security-');
+      chmodSync(dir, 0o755);
+      let elim: ReturnType<typeof startElim> | undefined;
+      try {
+        // A refused config cannot say where the log goes: it goes where the defaults put it, $LSF_LOGDIR.
+        const logdir = join(dir, 'log');
+        mkdirSync(logdir, { mode: 0o755 });
+        const started = Date.now();
+        if (c.kind === 'config') {
+          const path = c.put(dir, 'history: {enabled: false}\ngpu: {enabled: false}\n');
+          elim = startElim({ args: ['--config', path], env: { LSF_LOGDIR: logdir } });
+        } else {
+          elim = startElim({ config: `model: ${c.put(dir, goodModel)}\n` });
+        }
+        const exit = await Promise.race([elim.exited, sleep(5000).then(() => undefined)]);
+        assert.ok(exit !== undefined, `still running ${Date.now() - started} ms after start`);
+        assert.equal(exit.code, 1);
+        assert.equal(elim.reads.length, 0, 'a report was written');
+        const log = c.kind === 'config' ? readFileSync(join(logdir, `lavarank.${hostname()}.log`), 'utf8') : readFileSync(elim.logFile, 'utf8');
+        const fatal = log.split('\n').filter((l) => l.includes('"level":"fatal"'));
+        assert.equal(fatal.length, 1, log);
+        assert.match(fatal[0]!, c.why);
+      } finally {
+        await elim?.cleanup();
+        cleanup();
+      }
+    });
+  }
 });
