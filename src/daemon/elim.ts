@@ -57,7 +57,7 @@ export interface ElimOptions {
   typedRanks?: boolean;
   intervalMs: number;
   firstReportMs?: number; // measuring window before the first report; default min(1 s, interval)
-  deadlineMs?: number; // default half the interval
+  deadlineMs?: number; // default half the interval; a synchronous sample past it counts as failed
   pessimisticAfter: number;
   pessimisticRank: number;
   // Collectors whose failure makes the whole sample a failure.
@@ -111,16 +111,23 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
 
   // Runs the sampler, raced against the deadline when it is asynchronous. A
   // synchronous sampler (the real collectors) gets its answer without a promise:
-  // the loop awaits only what is asynchronous.
+  // the loop awaits only what is asynchronous. It cannot be cut short, so one that
+  // took longer than the deadline counts as failed once it returns: a host whose
+  // kernel takes seconds to answer /proc (thrashing, a hung mount) is one to hold,
+  // then avoid, not one whose smeared reading to trust.
   const attempt = (limitMs: number): Attempt | Promise<Attempt> => {
     if (pending) return { failure: 'the previous sample is still running' };
     let result: Sample | Promise<Sample>;
+    const began = clock.monotonic();
     try {
       result = o.sampler.sample();
     } catch (err) {
       return { failure: `sampling failed: ${errorMessage(err)}` };
     }
-    if (!(result instanceof Promise)) return { sample: result };
+    if (!(result instanceof Promise)) {
+      const took = clock.monotonic() - began;
+      return took > limitMs ? { failure: `sample took ${Math.round(took)} ms, over its deadline of ${limitMs} ms` } : { sample: result };
+    }
     return race(result, limitMs);
   };
 

@@ -304,6 +304,37 @@ describe('runElim', () => {
     assert.equal(cap.messages().filter((m) => m === 'child elim values left out of the report').length, 1);
   });
 
+  it('holds the last good rank when a synchronous sample returns after its deadline, and reports the pessimistic rank after pessimistic_after such samples', async () => {
+    const clock = new FakeClock();
+    let n = 0;
+    const sampler = {
+      sample(): Sample {
+        n++;
+        if (n >= 3) clock.advance(6000); // from the second report on, the kernel takes 6 s to answer
+        return sampleWith(0.1 * n);
+      },
+    };
+    const o = options({ sampler, clock, maxTicks: 5, deadlineMs: 5000 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['1 rank 20\n', '1 rank 20\n', '1 rank 20\n', '1 rank 1000\n', '1 rank 1000\n']);
+    assert.deepEqual(o.ticks.map((t) => t.state), ['ok', 'held', 'held', 'pessimistic', 'pessimistic']);
+    assert.match(o.ticks[1]!.failure ?? '', /sample took 6000 ms, over its deadline of 5000 ms/);
+  });
+
+  it('takes a synchronous sample that returns exactly at its deadline', async () => {
+    const clock = new FakeClock();
+    const sampler = {
+      sample(): Sample {
+        clock.advance(5000);
+        return sampleWith(0.3);
+      },
+    };
+    const o = options({ sampler, clock, maxTicks: 2, deadlineMs: 5000 });
+    await runElim(o);
+    assert.deepEqual(o.ticks.map((t) => t.state), ['ok', 'ok']);
+    assert.deepEqual(o.out.lines, ['1 rank 30\n', '1 rank 30\n']);
+  });
+
   it('skips missed slots instead of bursting reports after a stall', async () => {
     const clock = new FakeClock();
     const at: number[] = [];
