@@ -10,6 +10,8 @@ import {
   BLOCK_BEGIN,
   BLOCK_END,
   clusterNames,
+  defaultQueues,
+  hasDefaultQueueReservation,
   mergeDefaultQueueReservation,
   mergeQueues,
   mergeResourceMap,
@@ -312,4 +314,46 @@ test('a default queue with its own RES_REQ gets a note exactly when that RES_REQ
     assert.equal(notes.length, not.includes(value) ? 1 : 0, value);
     assert.equal(parseResReq(value).rusage.has('rank'), reserving.includes(value), value);
   }
+});
+
+test('a value exactly as wide as the gap to the next column is still followed by a blank, so LIM reads the row as written', () => {
+  // TYPE starts at 13 and INTERVAL at 20: "Numeric" fills the gap to the last column
+  const text = 'Begin Resource\nRESOURCENAME TYPE   INTERVAL INCREASING DESCRIPTION\nEnd Resource\n';
+  const { text: merged } = resources(text);
+  const [section] = parseSections(merged, 'lsf.shared', 'lim');
+  const rank = section?.rows.find((r) => r.values[0] === 'rank');
+  assert.deepEqual(rank?.values.slice(0, 4), ['rank', 'Numeric', '10', 'Y']);
+});
+
+test('comment and blank lines between Begin Resource and its header are skipped, as LIM skips them', () => {
+  const text = 'Begin Resource\n\n# the columns\nRESOURCENAME  TYPE    INTERVAL INCREASING  DESCRIPTION\n   fs         Boolean ()       ()          (File server)\nEnd Resource\n';
+  const r = resources(text);
+  assert.match(r.text, /^rank +Numeric +10 +Y /m);
+  assert.equal(removeBlocks(r.text, 'lsf.shared'), text);
+});
+
+test('a site queue named rank is a conflict whatever the case of its QUEUE_NAME keyword', () => {
+  for (const key of ['QUEUE_NAME', 'queue_name', 'Queue_Name']) {
+    const text = `Begin Queue\n${key} = rank\nPRIORITY = 30\nEnd Queue\n`;
+    assert.throws(() => mergeQueues(text, 'lsb.queues', QUEUE, 'o'), /lsb\.queues line 1 already defines a queue named rank/, key);
+  }
+});
+
+test('lsb.params DEFAULT_QUEUE may list several queues, and each one is returned', () => {
+  const text = 'Begin Parameters\nMBD_SLEEP_TIME = 10\nDEFAULT_QUEUE = normal   short\nEnd Parameters\n';
+  assert.deepEqual(defaultQueues(text, 'lsb.params'), ['normal', 'short']);
+  assert.deepEqual(defaultQueues('Begin Parameters\nMBD_SLEEP_TIME = 10\nEnd Parameters\n', 'lsb.params'), []);
+});
+
+test('only a reservation block inside one of the default queues counts as an earlier --default-queue, not one left in a queue that is no longer the default', () => {
+  const rusage = 'rusage[rank=2:duration=45s:decay=1]';
+  const base = 'Begin Queue\nQUEUE_NAME = normal\nEnd Queue\n\nBegin Queue\nQUEUE_NAME = short\nEnd Queue\n';
+  const merged = mergeDefaultQueueReservation(base, 'lsb.queues', ['normal'], rusage, 'o').text;
+  assert.equal(hasDefaultQueueReservation(merged, 'lsb.queues', ['normal']), true);
+  assert.equal(hasDefaultQueueReservation(merged, 'lsb.queues', ['short']), false);
+  assert.equal(hasDefaultQueueReservation(base, 'lsb.queues', ['normal']), false);
+});
+
+test('cluster names are read from the CLUSTERNAME column wherever the header puts it', () => {
+  assert.deepEqual(clusterNames('Begin Cluster\nServers  ClusterName\n(h1)  a\n(h2 h3)  b\nEnd Cluster\n', 'x'), ['a', 'b']);
 });
