@@ -690,3 +690,75 @@ test('scripts/install-elim runs the built installer', () => {
   assert.match(r.stdout, /would: write .*sbin\/elim/);
   assert.equal(existsSync(t.elim), false);
 });
+
+test('--uninstall puts back the newest saved elim, when several were saved', async () => {
+  const t = tree('fresh');
+  await install(t);
+  const backups = join(t.sbin, BACKUP_DIR);
+  mkdirSync(backups, { mode: 0o700 });
+  writeFileSync(join(backups, 'elim.20261101-000000'), '#!/bin/sh\n# oldest\n', { mode: 0o755 });
+  writeFileSync(join(backups, 'elim.20261120-000000'), '#!/bin/sh\n# older\n', { mode: 0o755 });
+  writeFileSync(join(backups, 'elim.20261120-000000-2'), FOREIGN, { mode: 0o755 });
+  const u = await install(t, '--uninstall');
+  assert.equal(u.code, 0, u.err);
+  assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
+  assert.deepEqual(readdirSync(backups).sort(), ['elim.20261101-000000', 'elim.20261120-000000']);
+});
+
+test('--uninstall puts the saved elim back when the wrapper is already gone', async () => {
+  const t = tree('fresh');
+  plantForeignElim(t);
+  assert.equal((await install(t, '--force')).code, 0);
+  rmSync(t.elim);
+  const u = await install(t, '--uninstall');
+  assert.equal(u.code, 0, u.err);
+  assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
+  assert.equal(existsSync(join(t.sbin, BACKUP_DIR)), false);
+});
+
+test('reinstalling the identical wrapper with another mode sets it back to 0755', async () => {
+  const t = tree('fresh');
+  await install(t);
+  for (const mode of [0o700, 0o775]) {
+    chmodSync(t.elim, mode);
+    const r = await install(t);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /done: set .* to mode 0755/);
+    assert.equal(statSync(t.elim).mode & 0o7777, 0o755);
+  }
+});
+
+test('with --lsf, lsb.queues under LSB_CONFDIR/<cluster>/configdir is merged before a flat one in LSB_CONFDIR', async () => {
+  const t = tree('fresh');
+  const confdir = join(t.root, 'lsfconf');
+  const perClusterDir = join(confdir, 'openlava', 'configdir');
+  mkdirSync(perClusterDir, { recursive: true, mode: 0o755 });
+  const flat = join(confdir, 'lsb.queues');
+  const perCluster = join(perClusterDir, 'lsb.queues');
+  copyFileSync(t.queues, flat);
+  copyFileSync(t.queues, perCluster);
+  writeFileSync(join(t.etc, 'lsf.conf'), `LSF_SERVERDIR=${t.sbin}\nLSB_CONFDIR=${confdir}\n`);
+  const r = await install(t, '--lsf', '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.match(readFileSync(perCluster, 'utf8'), /QUEUE_NAME += rank/);
+  assert.equal(readFileSync(flat, 'utf8'), readFileSync(t.queues, 'utf8'));
+});
+
+test('when lsf.shared lists several clusters and only one has its lsf.cluster file, that one is configured', async () => {
+  const t = tree('fresh');
+  writeFileSync(t.shared, readFileSync(t.shared, 'utf8').replace('openlava\nEnd Cluster', 'openlava\nother\nEnd Cluster'));
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.match(readFileSync(t.cluster, 'utf8'), /^elimtrig/m);
+});
+
+test('a configuration file refused for a NUL or a non-UTF-8 byte is named with the line that holds it', async () => {
+  const t = tree('fresh');
+  const lines = readFileSync(t.cluster, 'utf8').split('\n').length; // the appended line is this one
+  writeFileSync(t.cluster, Buffer.concat([readFileSync(t.cluster), Buffer.from('# x\0y\n')]));
+  assert.match((await install(t, '--merge-conf')).err, new RegExp(`lsf\\.cluster\\.openlava:${lines}: not UTF-8 text`));
+  const u = tree('fresh');
+  const sharedLines = readFileSync(u.shared, 'utf8').split('\n').length;
+  writeFileSync(u.shared, Buffer.concat([readFileSync(u.shared), Buffer.from([0x23, 0x20, 0xe9, 0x0a])]));
+  assert.match((await install(u, '--merge-conf')).err, new RegExp(`lsf\\.shared:${sharedLines}: not UTF-8 text`));
+});
