@@ -218,6 +218,10 @@ describe('parseAcctLine', () => {
     assert.throws(() => parseAcctLine(withField(GOOD, 11, 'root')), /field 12 \(userName\): expected a quoted string/);
   });
 
+  test('rejects a quoted number where a real number belongs (hostFactor)', () => {
+    assert.throws(() => parseAcctLine(withField(GOOD, 26, '"1.0"')), /field 27 \(hostFactor\): expected a number, found the string "1.0"/);
+  });
+
   test('rejects nan in a rusage time', () => {
     assert.throws(() => parseAcctLine(withField(GOOD, 29, 'nan')), /\(ru_utime\): expected a number/);
   });
@@ -263,6 +267,13 @@ describe('readAcct', () => {
     const { stats } = await readAll(Readable.from([crafted]));
     assert.deepEqual([...stats.unknownTypes], [['JOB_NEW', 2]]);
     assert.deepEqual([...stats.unknownVersions], [['34', 1]]);
+  });
+
+  test('counts an empty line of a CRLF file, and a line of blanks, as blank, not malformed', async () => {
+    const { records, stats } = await readAll(Readable.from([`${GOOD}\r\n\r\n  \t\r\n${FIXTURE_LINES[1] ?? ''}\r\n`]));
+    assert.deepEqual(records.map((r) => r.jobId), [101, 102]);
+    assert.equal(stats.blank, 2);
+    assert.equal(stats.malformed, 0, stats.problems[0]?.message);
   });
 
   test('skips and counts a last line without newline, and a blank line', async () => {
