@@ -174,3 +174,11 @@ test('a decimal beyond LIM\'s float is dropped as out of range, not as garbage, 
   assert.deepEqual(values(r!), { fine: 3 });
   assert.deepEqual([...r!.problems].sort(), ['bad-value', 'out-of-range']);
 });
+
+test('a report with CRLF line ends (a child script saved on Windows) parses as fscanf reads it: the CR is blank space', () => {
+  const [r] = pushAll(new ElimReportParser(), '2 scratch 12.5 licenses 3\r\n1 scratch 4\r\n');
+  assert.ok(r);
+  assert.deepEqual(values(r), { scratch: 4, licenses: 3 });
+  assert.equal(r.reports, 2);
+  assert.equal(r.problems.size, 0);
+});
