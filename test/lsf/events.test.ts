@@ -53,7 +53,34 @@ describe('Suspensions', () => {
   });
 });
 
+describe('Suspensions, with a job id reused', () => {
+  test('a suspension of a later run of the same job id counts nothing for the earlier run', () => {
+    const s = new Suspensions();
+    for (const e of [
+      { time: T0 + 10, jobId: 9, idx: 0, jStatus: 8 }, // first run: 10..20
+      { time: T0 + 20, jobId: 9, idx: 0, jStatus: 4 },
+      { time: T0 + 1000, jobId: 9, idx: 0, jStatus: 16 }, // a later run of id 9: 1000..1100
+      { time: T0 + 1100, jobId: 9, idx: 0, jStatus: 64 },
+    ]) s.add(e);
+    assert.equal(s.secondsWithin(9, 0, T0, T0 + 100), 10);
+    assert.equal(s.secondsWithin(9, 0, T0 + 900, T0 + 1050), 50); // cut at the run's end
+  });
+
+  test('a suspension left open by an earlier run counts only from the start of this one', () => {
+    const s = new Suspensions();
+    s.add({ time: T0 + 10, jobId: 9, idx: 0, jStatus: 8 });
+    assert.equal(s.secondsWithin(9, 0, T0 + 500, T0 + 600), 100);
+  });
+});
+
 describe('readSuspensions', () => {
+  test('keeps only the first maxProblems problems but counts every malformed JOB_STATUS', async () => {
+    const text = ['"JOB_STATUS" "33" a', '"JOB_STATUS" "33" b', '"JOB_STATUS" "33" c', ''].join('\n');
+    const stats = await readSuspensions(Readable.from([text]), new Suspensions(), { source: 'e', maxProblems: 2 });
+    assert.equal(stats.malformed, 3);
+    assert.deepEqual(stats.problems, ['e:1: eventTime: expected an integer, found "a"', 'e:2: eventTime: expected an integer, found "b"']);
+  });
+
   test('reads a log, locating a malformed JOB_STATUS as file:line and skipping the rest', async () => {
     const text = ['#48', `"JOB_NEW" "33" ${T0} 7 0`, status(T0 + 10, 7, 8), '"JOB_STATUS" "33" broken', status(T0 + 40, 7, 4), ''].join('\n');
     const s = new Suspensions();
