@@ -17,6 +17,19 @@ describe('parseLshostsLong', () => {
   });
 });
 
+describe('parseLshostsLong, hosts that differ', () => {
+  it('reads each host from its own block, not from the first block of the file', () => {
+    const blocks = lshostsL.split('HOST_NAME:');
+    blocks[2] = blocks[2]!.replace('100.0     2      0 24105M', ' 60.0     8      0 64000M');
+    const facts = parseLshostsLong(blocks.join('HOST_NAME:'), 'lshosts-l.txt');
+    assert.deepEqual(facts.map((f) => [f.name, f.cpus, f.cpuFactor, f.memBytes]), [
+      ['ol1', 2, 100, 24105 * 2 ** 20],
+      ['ol2', 8, 60, 64000 * 2 ** 20],
+      ['ol3', 2, 100, 24105 * 2 ** 20],
+    ]);
+  });
+});
+
 describe('parseBhostsLong', () => {
   it('reads the job slots (MAX) of every host of a real bhosts -l', () => {
     const facts = parseBhostsLong(bhostsL, 'bhosts-l.txt');
@@ -32,6 +45,17 @@ describe('parseHostTable', () => {
     assert.deepEqual(parseHostTable(bhosts, 'bhosts'), [{ name: 'n1', mxj: 32 }, { name: 'n2' }]);
   });
 
+  it('refuses 0 CPUs or slots and a CPU factor of 0, which no host can run with', () => {
+    assert.throws(() => parseHostTable('HOST_NAME ncpus\nn1 0\n', 'h.txt'), /h\.txt:2: ncpus "0" is not a whole number of at least 1/);
+    assert.throws(() => parseHostTable('HOST_NAME STATUS JL/U MAX\nn1 ok - 0\n', 'h.txt'), /h\.txt:2: MAX "0"/);
+    assert.throws(() => parseHostTable('HOST_NAME cpuf ncpus\nn1 0.0 4\n', 'h.txt'), /h\.txt:2: cpuf "0\.0" is not a positive number/);
+  });
+
+  it('reads a table saved with CRLF line ends and a blank last line as its hosts only', () => {
+    const bhosts = 'HOST_NAME STATUS JL/U MAX NJOBS RUN SSUSP USUSP RSV\r\nn1 ok - 32 0 0 0 0 0\r\n\r\n';
+    assert.deepEqual(parseHostTable(bhosts, 'bhosts'), [{ name: 'n1', mxj: 32 }]);
+  });
+
   it('names the file and line of a bad value', () => {
     assert.throws(() => parseHostTable('HOST_NAME ncpus\nn1 two\n', 'h.txt'), /h\.txt:2: ncpus "two"/);
   });
@@ -45,6 +69,10 @@ describe('parseHostsYaml', () => {
       { name: 'small-1', cpus: 8, memBytes: undefined, mxj: undefined, cpuFactor: undefined, disks: undefined },
       { name: 'small-2', cpus: 8, memBytes: undefined, mxj: undefined, cpuFactor: undefined, disks: undefined },
     ]);
+  });
+
+  it('reads a bare number for mem as GiB', () => {
+    assert.equal(parseHostsYaml('- {name: a, cpus: 4, mem: 64}\n', 'h.yaml')[0]!.memBytes, 64 * 2 ** 30);
   });
 
   it('lists every problem: unknown keys, wrong types, a missing CPU count', () => {
@@ -98,6 +126,11 @@ describe('mergeHosts and readHosts', () => {
     } finally {
       cleanup();
     }
+  });
+
+  it('keeps what an earlier file says about a host, and takes from later files only what it left out', () => {
+    const [h] = mergeHosts([{ name: 'a', cpus: 8, cpuFactor: 50 }, { name: 'a', cpus: 16, cpuFactor: 100, mxj: 4 }]);
+    assert.deepEqual([h!.cpus, h!.cpuFactor, h!.mxj], [8, 50, 4]);
   });
 
   it('refuses a host no file gives a CPU count for', () => {
