@@ -46,6 +46,13 @@ describe('parseLsfConf', () => {
     assert.match(findings[1]!.message, /a blank after "=", and OpenLava's daemons refuse the whole file: "B= 2"/);
   });
 
+  it('refuses a quoted value followed by another value, and takes no setting from it', () => {
+    const { values, findings } = parseLsfConf('LSF_LOGDIR="/opt/log" /tmp\nD=ok\n', 'lsf.conf');
+    assert.deepEqual(findings.map((f) => f.where), ['lsf.conf:1']);
+    assert.match(findings[0]!.message, /more than one value/);
+    assert.deepEqual([...values.keys()], ['D']);
+  });
+
   it('names a line with nothing before "=" as one OpenLava refuses, and takes no setting from it', () => {
     const { values, findings } = parseLsfConf('=/opt/log\nD=ok\n', 'lsf.conf');
     assert.deepEqual(findings.map((f) => f.where), ['lsf.conf:1']);

@@ -9,6 +9,12 @@ describe('parseResReq', () => {
     assert.deepEqual(Object.fromEntries(r.rusage), { mem: '100', rank: '8', duration: '45s', decay: '1' });
   });
 
+  it('reads rusage terms separated by commas, as LSF writes resources with their own durations', () => {
+    const r = parseResReq('order[rank] rusage[mem=20, rank=2:duration=45s:decay=1]');
+    assert.equal(r.rusage.get('rank'), '2');
+    assert.equal(r.rusage.get('mem'), '20');
+  });
+
   it('takes a duration as minutes without a unit, and refuses an upper-case unit as bsub does', () => {
     assert.equal(durationSeconds('45s'), 45);
     assert.equal(durationSeconds('2'), 120);
