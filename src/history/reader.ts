@@ -40,6 +40,8 @@ export function parseHistoryLine(line: string, where = 'history'): HistoryRecord
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
+  // JSON.parse reads 1e400 as Infinity, which JSON.stringify would show as null
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   const text = JSON.stringify(value);
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }

@@ -45,10 +45,11 @@ describe('parseHistoryLine', () => {
     ['a torn line', '{"ts":1000,"host":"ol', /not JSON/],
     ['an array', '[1,2]', /expected a JSON object, found an array/],
     ['a string ts', '{"ts":"1000","host":"a","features":{},"rank":0,"model":"m"}', /ts: expected a number of epoch ms, found "1000"/],
-    ['an infinite ts', '{"ts":1e400,"host":"a","features":{},"rank":0,"model":"m"}', /ts: expected/],
+    ['an infinite ts', '{"ts":1e400,"host":"a","features":{},"rank":0,"model":"m"}', /ts: expected a number of epoch ms, found Infinity/],
     ['an empty host', '{"ts":1,"host":"","features":{},"rank":0,"model":"m"}', /host: expected a host name/],
     ['no features', '{"ts":1,"host":"a","rank":0,"model":"m"}', /features: expected an object, found nothing/],
     ['a string feature', '{"ts":1,"host":"a","features":{"cpu":"0.5"},"rank":0,"model":"m"}', /features.cpu: expected a number or null/],
+    ['an infinite feature', '{"ts":1,"host":"a","features":{"cpu":1e400},"rank":0,"model":"m"}', /features.cpu: expected a number or null, found Infinity/],
     ['a missing rank', '{"ts":1,"host":"a","features":{},"model":"m"}', /rank: expected a number/],
     ['a numeric model', '{"ts":1,"host":"a","features":{},"rank":0,"model":3}', /model: expected a string/],
   ];
