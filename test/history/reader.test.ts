@@ -94,6 +94,15 @@ describe('readHistory', () => {
     assert.equal(stats.malformed, 0);
   });
 
+  test('counts a line of blanks as blank, and keeps only the first maxProblems problems while counting all', async () => {
+    const path = write('capped/ol1.jsonl', [line(1), '  \t', 'x', 'y', 'z', line(2)].join('\n') + '\n');
+    const { records, stats } = await readAll(path, { maxProblems: 2 });
+    assert.deepEqual(records.map((r) => r.ts), [1, 2]);
+    assert.equal(stats.blank, 1);
+    assert.equal(stats.malformed, 3);
+    assert.deepEqual(stats.problems.map((p) => p.line), [3, 4]);
+  });
+
   test('skips garbage lines in the middle, reporting file and line', async () => {
     const path = write('garbage/ol1.jsonl', [line(1), 'garbage', '', '{"ts":2}', line(3), '\u0000\u0000'].join('\n') + '\n');
     const { records, stats } = await readAll(path);
