@@ -291,6 +291,43 @@ describe('RotatingAppender', () => {
     }
   });
 
+  it('when the file comes back after a failure, it holds the newest lines, the oldest having been dropped', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'h.jsonl');
+      let refuse = true;
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, maxQueueBytes: 40, retryMs: 60_000, directoryProblems: () => (refuse ? ['not yet'] : []) });
+      for (let i = 10; i < 30; i++) a.append(`l${i}`);
+      await new Promise((r) => setImmediate(r));
+      refuse = false;
+      await a.close(1000);
+      const written = lines(path);
+      assert.equal(written.at(-1), 'l29');
+      assert.ok(!written.includes('l10'), written.join(' '));
+      assert.equal(written.length + a.stats.linesDropped, 20);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('does not rotate an empty file away for a batch larger than max_bytes: the history before it stays where it is', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'h.jsonl');
+      writeFileSync(`${path}.1`, 'old\n');
+      const fd = openSync(path, OPEN_FLAGS, 0o640);
+      const a = new RotatingAppender({ path, maxBytes: 50, keep: 2, opened: { fd, stats: fstatSync(fd) } });
+      a.append('n'.repeat(100));
+      await a.close(1000);
+      assert.equal(a.stats.rotations, 0);
+      assert.deepEqual(lines(path), ['n'.repeat(100)]);
+      assert.deepEqual(lines(`${path}.1`), ['old']);
+      assert.equal(existsSync(`${path}.2`), false);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('starts a new file when its directory is removed while running', async () => {
     const { dir, cleanup } = tempDir();
     try {
