@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { historyLocation } from '../../src/history/record.js';
+import { historyLocation, historyRecord } from '../../src/history/record.js';
 
 describe('historyLocation', () => {
   it('takes history.dir when it is set, with the reasons root must not write there', () => {
@@ -29,5 +29,13 @@ describe('historyLocation', () => {
     const asked: string[] = [];
     historyLocation(null, { LSF_LOGDIR: '/opt/lsf/log' }, () => true, (dir) => (asked.push(dir), []));
     assert.deepEqual(asked, ['/opt/lsf/log/lavarank-history']);
+  });
+});
+
+describe('historyRecord', () => {
+  it('keeps the features the rank was computed from, nulls included, for retrain to learn from', () => {
+    const features = { cpu_busy: 0.5, gpu_util: null };
+    assert.deepEqual(historyRecord(1000, 'ol1', { rank: 42, model: 'linear', features }), { ts: 1000, host: 'ol1', features, rank: 42, model: 'linear' });
+    assert.deepEqual(historyRecord(1000, 'ol1', { rank: 42, model: 'formula' }).features, {});
   });
 });
