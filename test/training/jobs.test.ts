@@ -116,6 +116,17 @@ describe('the contention label, on crafted families', () => {
     for (const j of training) assert.equal(r.labelOf(j), 0);
   });
 
+  test('takes a family\'s baseline from all its runs in the training window, those without history included', async () => {
+    // History began only at T0 + 695: the first seven runs found no sample, but they are still runs of the family.
+    const jobs = Array.from({ length: 10 }, (_, i) => run('fit', T0 + 100 * i, 100));
+    const history = [695, 795, 895].map((s) => sample('ol1', T0 + s, 0.1));
+    const r = await buildExamples(jobs, history);
+    assert.equal(r.excluded.noHistory, 7);
+    assert.equal(r.excluded.fewRuns, 0);
+    assert.equal(r.examples.index.length, 3);
+    assert.equal(r.examples.families.get(r.table.family[0] ?? 0)?.status, 'ok');
+  });
+
   test('leaves out a family seen only in the holdout as fewRuns', async () => {
     const jobs = [...Array.from({ length: 8 }, (_, i) => run('old', T0 + 100 * i, 100)), run('new', T0 + 5000, 100), run('new', T0 + 5100, 100)];
     const r = await labels(jobs);
