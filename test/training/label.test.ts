@@ -37,6 +37,8 @@ describe('familyBaseline', () => {
 
   test('leaves out a family whose fastest runs keep their CPU under 20 % busy', () => {
     assert.equal(familyBaseline([0.01, 0.02, 0.01, 0.015, 0.012], S).status, 'lowCpu');
+    assert.equal(familyBaseline([0.15, 0.16, 0.15, 0.16, 0.15, 0.16], S).status, 'lowCpu');
+    assert.equal(familyBaseline([0.25, 0.26, 0.25, 0.26, 0.25, 0.26], S).status, 'ok');
   });
 
   test('calls a family unstable when its older and newer runs have baselines more than 15 % apart', () => {
