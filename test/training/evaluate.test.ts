@@ -35,6 +35,18 @@ describe('groupBootstrap', () => {
   });
 });
 
+describe('groupBootstrap, its interval', () => {
+  it('is the 2.5th to 97.5th percentile of the resampled means, not their whole range', () => {
+    // ten groups of one row, errors 0..9: the mean of ten draws has sd 2.87 / sqrt(10), so about 4.5 ± 1.78
+    const errors = Array.from({ length: 10 }, (_, i) => i);
+    for (const seed of [1, 2, 3]) {
+      const { mae, lo, hi } = groupBootstrap(errors, errors.map((i) => `g${i}`), seed);
+      assert.equal(mae, 4.5);
+      assert.ok(Math.abs(lo - 2.72) < 0.3 && Math.abs(hi - 6.28) < 0.3, `seed ${seed}: ${lo}..${hi}`);
+    }
+  });
+});
+
 describe('gateDecision', () => {
   it('passes a model only when it beats both the backbone alone and the ridge regression, naming what it lost to', () => {
     assert.equal(gateDecision({ model: 40, backbone: 45, ridge: 42 }).pass, true);

@@ -24,6 +24,19 @@ describe('judge', () => {
 
   test('refuses a row count other than announced', () => {
     assert.throws(() => judge([], rows, 3), /more than the 3 rows announced/);
+    assert.throws(() => judge([], rows, 5), /4 rows, 5 announced/);
+  });
+
+  test('clamps each prediction to the rank range before scoring it, as LIM receives ranks', () => {
+    const candidates: Candidate[] = [
+      { name: 'below', note: '', predict: () => -50 },
+      { name: 'above', note: '', predict: () => 5000 },
+    ];
+    const { verdicts } = judge(candidates, rows, rows.length);
+    assert.equal(verdicts[0]?.mae, (10 + 20 + 30 + 1000) / 4);
+    assert.equal(verdicts[1]?.mae, (990 + 980 + 970 + 0) / 4);
+    assert.deepEqual([...(verdicts[0]?.predictions ?? [])], [0, 0, 0, 0]);
+    assert.deepEqual([...(verdicts[1]?.predictions ?? [])], [1000, 1000, 1000, 1000]);
   });
 });
 
