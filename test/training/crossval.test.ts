@@ -24,6 +24,22 @@ describe('crossValidate', () => {
     }
     assert.deepEqual(r.gate, gateDecision({ model: r.mae.model.mae, backbone: r.mae.backbone.mae, ridge: r.mae.ridge.mae }));
     assert.ok(r.mae.ridge.mae < r.mae.mean.mae, 'the ridge regression learnt something');
+    // paired by row over the same rows, the mean difference is the difference of the MAEs
+    assert.ok(Math.abs(r.difference.ridge.mae - (r.mae.model.mae - r.mae.ridge.mae)) < 1e-9);
+    assert.ok(Math.abs(r.difference.backbone.mae - (r.mae.model.mae - r.mae.backbone.mae)) < 1e-9);
+    // each repeat deals the groups into folds anew
+    assert.notEqual(r.perRepeat.mean[0], r.perRepeat.mean[1]);
     assert.deepEqual(crossValEntries(r).map((e) => e.name), ['backbone + network', 'backbone alone', 'ridge regression', 'load-only line', 'mean', 'formula']);
+  });
+});
+
+describe('crossValidate, what each fold trains on', () => {
+  it('fits every predictor without the rows of the fold it is tested on', async () => {
+    // Two configurations, two folds: each is predicted by predictors fitted on the other alone,
+    // so the mean predictor is off by exactly 100 on every row; fitted on all rows it would be off by 50.
+    const two = rows.slice(0, 40).map((r, i) => ({ ...r, group: i < 20 ? 'A' : 'B', label: i < 20 ? 0 : 100 }));
+    const r = await crossValidate(two, { epochs: 2, chunk: 10, hiddenLayers: [2] }, { folds: 2, repeats: 1, seed: 1 });
+    assert.equal(r.groups, 2);
+    assert.equal(r.mae.mean.mae, 100);
   });
 });
