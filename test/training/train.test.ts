@@ -17,6 +17,7 @@ import {
   maeTable,
   meanAbsoluteError,
   splitHoldout,
+  splitValidation,
   trainModel,
   withSeededRandom,
   writeModelFile,
@@ -275,5 +276,31 @@ describe('the synthetic calibration data', () => {
     const heavy = records.filter((r) => (r['stressors'] as { cpuHogs: number }).cpuHogs >= 12);
     // 13 to 16 tasks on 8 CPUs: the CPU half of the probe alone takes 1.6 to 2 times as long.
     assert.ok(mean(heavy.map((r) => r.slowdown)) > mean(light.map((r) => r.slowdown)) + 25);
+  });
+});
+
+describe('splitValidation', () => {
+  const grouped = Array.from({ length: 60 }, (_, i) => ({ ...rowWith({ cpu_busy: i / 60 }, i), group: `g${i % 6}` }));
+  const groupsOf = (rs: readonly TrainingRow[]): Set<string | undefined> => new Set(rs.map((r) => r.group));
+
+  it('holds out whole configurations: no group has rows on both sides, and every row is on one side', () => {
+    for (const seed of [1, 2, 3]) {
+      const { fitRows, validation } = splitValidation(grouped, 0.2, seed);
+      assert.equal(fitRows.length + validation.length, grouped.length);
+      assert.ok(validation.length > 0);
+      for (const g of groupsOf(validation)) assert.ok(!groupsOf(fitRows).has(g), `seed ${seed}: group ${g} on both sides`);
+    }
+  });
+
+  it('leaves at least two configurations to fit on, however large the share', () => {
+    const { fitRows } = splitValidation(grouped, 0.95, 1);
+    assert.equal(groupsOf(fitRows).size, 2);
+  });
+
+  it('validates on at least one row, however small the share', () => {
+    const ungrouped = grouped.slice(0, 20).map(({ group: _group, ...r }) => r);
+    const { fitRows, validation } = splitValidation(ungrouped, 0.001, 1);
+    assert.equal(validation.length, 1);
+    assert.equal(fitRows.length, 19);
   });
 });
