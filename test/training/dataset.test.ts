@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ParseError } from '../../src/util/errors.js';
-import { calibrationRows, parseCalibration, readCalibration } from '../../src/training/dataset.js';
+import { calibrationRows, MAX_FOREIGN_RISE, parseCalibration, readCalibration, unusableReason } from '../../src/training/dataset.js';
 import { toFeatures } from '../../src/model/features.js';
 import { mkfifo, tempDir } from '../helpers.js';
 import { fullSample } from '../model/helpers.js';
@@ -75,5 +75,16 @@ describe('calibration datasets', () => {
     } finally {
       t.cleanup();
     }
+  });
+});
+
+describe('unusableReason', () => {
+  it('refuses a probe during which other processes\' CPU use rose by more than MAX_FOREIGN_RISE, and keeps one where it rose less', () => {
+    const sample = fullSample();
+    assert.equal(MAX_FOREIGN_RISE, 0.15);
+    assert.match(unusableReason({ sample, slowdown: 1, foreign: { before: 0.1, during: 0.3 } }) ?? '', /rose by 20 %/);
+    assert.equal(unusableReason({ sample, slowdown: 1, foreign: { before: 0.1, during: 0.2 } }), undefined);
+    assert.equal(unusableReason({ sample, slowdown: 1, foreign: { before: 0.5, during: 0.1 } }), undefined);
+    assert.equal(unusableReason({ sample, slowdown: 1 }), undefined);
   });
 });
