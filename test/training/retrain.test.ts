@@ -10,8 +10,9 @@ import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import {
   chunkFor, decideWrite, evaluate, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs,
-  ProblemLog, Progress, quietContext, readLog, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, type RetrainIO, type RetrainOptions,
+  ProblemLog, Progress, quietContext, readLog, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, writeModelStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
+import { clampRank } from '../../src/model/rank.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { cliPath, mkfifo, tempDir } from '../helpers.js';
@@ -593,6 +594,54 @@ describe('the stages, one at a time', () => {
     assert.ok(e.table[2]?.mae !== null && e.table[3]?.mae !== null && e.table[4]?.mae !== null, 'the embedded default, linear regression and the backbone were scored');
     assert.deepEqual(e.references.map((r) => r.name), ['linear regression', 'physical backbone']);
     assert.ok(e.points.length === split.holdoutCount && e.worst.length === 10);
+  });
+
+  test('splitByTime spreads its sample of training jobs evenly over the training window, and checks training on held-out jobs only', async () => {
+    const ctx = quietContext();
+    const o = options();
+    const log = readLog();
+    const labelled = await joinAndLabel(await gatherInputs(o, await listInputs(o), log, ctx), o, log, ctx);
+    const { index, trainCount, holdoutCount, label } = labelled.examples;
+    const split = splitByTime(labelled, [], { holdoutFraction: 0.2, maxTrainRows: 100 });
+    assert.ok(trainCount > 200, `${trainCount} training jobs`);
+    split.trainRows.forEach((row, k) => {
+      assert.deepEqual(row.values, labelled.join.featuresAt(index[Math.floor((k * trainCount) / 100)] ?? -1).values, `sampled row ${k}`);
+    });
+    assert.equal(split.checkRows.length, holdoutCount);
+    split.checkRows.forEach((row, j) => {
+      assert.deepEqual(row.values, labelled.join.featuresAt(index[trainCount + j] ?? -1).values, `check row ${j}`);
+      assert.equal(row.label, label[trainCount + j]);
+    });
+  });
+
+  test('evaluate scores the held-out jobs, not the training ones', async () => {
+    const ctx = quietContext();
+    const o = options();
+    const log = readLog();
+    const labelled = await joinAndLabel(await gatherInputs(o, await listInputs(o), log, ctx), o, log, ctx);
+    const split = splitByTime(labelled, [], o);
+    const trained = await trainStage(split, { ...o, epochs: 2 }, [], ctx);
+    const e = evaluate(trained, split, labelled, { installed: join(root, 'nothing-here.json'), embedded: defaultModelPath() });
+    const { trainCount, holdoutCount, label } = labelled.examples;
+    const mean = clampRank(Math.fround(split.references.meanLabel));
+    let sum = 0;
+    for (let j = 0; j < holdoutCount; j++) sum += Math.abs(mean - clampRank(Math.fround(label[trainCount + j] ?? NaN)));
+    const meanMae = e.table.find((r) => r.name === 'mean')?.mae ?? NaN;
+    assert.ok(Math.abs(meanMae - sum / holdoutCount) < 1e-3, `mean predictor scored ${meanMae}, on the holdout ${sum / holdoutCount}`);
+  });
+
+  test('writeModelStage keeps the model it replaces as OUT.previous, readable by all, for a one-move rollback', async () => {
+    const dir = join(root, 'keep-previous');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const out = join(dir, 'model.json');
+    writeFileSync(out, 'the old model\n', { mode: 0o600 });
+    const model = loadModel(defaultModelPath()).file;
+    const written = writeModelStage(model, { write: true, reason: 'test' }, {}, { verdicts: ['new model', 'mean', 'load-only fit', 'formula'].map((name, k) => ({ name, note: '', mae: 10 + k, n: 5 })) }, 5, { out, configModel: out, configPath: null, intervalSec: 10 }, quietContext());
+    assert.equal(written.written, true);
+    assert.equal(written.previous, `${out}.previous`);
+    assert.equal(readFileSync(`${out}.previous`, 'utf8'), 'the old model\n');
+    assert.equal(statSync(`${out}.previous`).mode & 0o777, 0o644);
+    assert.equal(loadModel(out).id, written.id);
   });
 
   test('trainStage stops at the time limit even inside the backbone fit, says so, and the backbone alone is still judged', async () => {
