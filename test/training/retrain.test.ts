@@ -101,6 +101,20 @@ describe('decideWrite', () => {
     assert.match(d.reason, /no usable installed model at \/m\.json/);
   });
 
+  test('does not write a model that beats the installed one but not linear regression or the backbone, simpler models that do as well', () => {
+    const references = [{ name: 'linear regression', mae: 4.5 }, { name: 'physical backbone', mae: 3.8 }];
+    for (const installed of [5, null]) {
+      const d = decideWrite(4, installed, { ...opts, references });
+      assert.equal(d.write, false, String(installed));
+      assert.equal(d.exitCode, EXIT_NOT_BETTER);
+      assert.match(d.reason, /does not beat physical backbone \(MAE 4\.00 >= 3\.80\)/);
+      assert.doesNotMatch(d.reason, /linear regression \(MAE 4\.00/);
+    }
+    // a tie with a reference is not beating it; a reference that could not be scored is no bar
+    assert.equal(decideWrite(4, 5, { ...opts, references: [{ name: 'linear regression', mae: 4 }] }).write, false);
+    assert.equal(decideWrite(4, 5, { ...opts, references: [{ name: 'linear regression', mae: null }, { name: 'physical backbone', mae: 4.2 }] }).write, true);
+  });
+
   test('never writes a model whose MAE is not a number', () => {
     assert.equal(decideWrite(NaN, null, opts).write, false);
   });
@@ -137,6 +151,17 @@ describe('resolveOutput', () => {
       () => resolveOutput(undefined, { model: null }, '/install/default.json', '/etc/lavarank.yaml'),
       (err: unknown) => err instanceof ConfigError && /config \/etc\/lavarank\.yaml sets no model/.test(err.message) && /--out \/install\/default\.json$/.test(err.message),
     );
+  });
+});
+
+describe('checkOutput, the model directory', () => {
+  test('refuses, before anything is read, to write a model where others could change it, which the daemons would refuse; a dry run writes no model there', () => {
+    const dir = join(root, 'open-to-all');
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
+    const out = join(dir, 'model.json');
+    assert.throws(() => checkOutput(out, `${out}.html`, false), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`the daemons would refuse a model written to ${out}: `));
+    assert.doesNotThrow(() => checkOutput(out, `${out}.html`, true));
   });
 });
 
