@@ -174,6 +174,10 @@ describe('trainModel', () => {
     bad[4] = { ...rows[4]!, values: rows[4]!.values.map(() => 2) };
     await assert.rejects(trainModel(bad, quick), /training row 4: cpu_busy is 2, expected 0..1/);
     await assert.rejects(trainModel(rows, { ...quick, learningRate: 3 }), /learningRate: expected a number from/);
+    bad[4] = { ...rows[4]!, label: Infinity };
+    await assert.rejects(trainModel(bad, quick), /training row 4: label is Infinity/);
+    // enough to train on, but a holdout of 4 rows judges nothing
+    await assert.rejects(trainModel(rows.slice(0, 40), { ...quick, holdoutFraction: 0.1 }), /too few rows to train: 40 \(36 to train on, 4 to hold out\)/);
   });
 });
 
@@ -194,6 +198,9 @@ describe('the baselines', () => {
   it('measure the mean absolute error against labels clamped to the rank range', () => {
     const data = [rowWith({}, -20), rowWith({}, 50), rowWith({}, 2000)];
     assert.equal(meanAbsoluteError(() => 10, data), (10 + 40 + 990) / 3);
+    // and predictions clamped too, as LIM receives ranks
+    assert.equal(meanAbsoluteError(() => -100, data), (0 + 50 + 1000) / 3);
+    assert.equal(meanAbsoluteError(() => 5000, data), (1000 + 950 + 0) / 3);
   });
 
   it('choose the correction\'s output range from the 1st to the 99th percentile with a quarter of margin, at least -50..50', () => {
