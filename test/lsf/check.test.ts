@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkLsf, parseLsfConf, type Finding, type LsfCheckInput } from '../../src/lsf/check.js';
@@ -263,4 +263,101 @@ describe('checkLsf', () => {
     assert.equal(findings.length, 1);
     assert.match(findings[0]!.message, /LSF_ENVDIR \/nonexistent\/etc does not exist/);
   });
+});
+
+describe('checkLsf, as LIM and mbatchd read the files', () => {
+  const withTree = async (fn: (t: LsfTree) => Promise<void>): Promise<void> => {
+    const t = lsfTree('capture');
+    try {
+      await fn(t);
+    } finally {
+      t.cleanup();
+    }
+  };
+
+  it('judges rank by its first declaration, the one LIM keeps, not a later one', () =>
+    withTree(async (t) => {
+      edit(t.shared, /End Resource/, '   rank       Numeric 10       Y           (declared again)\nEnd Resource');
+      const f = find((await checkLsf(input(t))).findings, /INCREASING N/);
+      assert.equal(f?.where, 'lsf.shared:20');
+    }));
+
+  it('takes the TYPE case-insensitively, as LIM does, and finds INCREASING left empty as well as N', () =>
+    withTree(async (t) => {
+      edit(t.shared, /rank {7}Numeric 10 {7}N/, 'rank       numeric 10       ()');
+      const { findings } = await checkLsf(input(t));
+      assert.equal(find(findings, /not Numeric/), undefined);
+      assert.equal(find(findings, /rank is declared INCREASING \(none\)/)?.severity, 'critical');
+    }));
+
+  it('takes LSF_SERVERDIR from lsf.conf when the environment sets it empty', () =>
+    withTree(async (t) => {
+      const { effective } = await checkLsf(input(t, { env: { LSF_SERVERDIR: '' } }));
+      assert.ok(effective.includes(`LSF_SERVERDIR: ${t.sbin} (lsf.conf:5)`), effective.join('\n'));
+    }));
+
+  it('warns of the trigger mapped to some hosts only, since LIM starts the elim only where it is', () =>
+    withTree(async (t) => {
+      edit(t.cluster, 'elimtrig ([default])', 'elimtrig ([ol1])');
+      const f = find((await checkLsf(input(t))).findings, /elimtrig is mapped to \[ol1\]/);
+      assert.equal(f?.severity, 'warning');
+      assert.equal(f?.where, 'lsf.cluster.openlava:14');
+    }));
+
+  it('finds an ELIMARGS in single quotes too, and reads --config=PATH as --config PATH', () =>
+    withTree(async (t) => {
+      const base = readFileSync(t.cluster, 'utf8');
+      writeFileSync(t.cluster, `${base}\nBegin Parameters\nELIMARGS = '--config /etc/lavarank/site.yaml'\nEnd Parameters\n`);
+      assert.equal(find((await checkLsf(input(t))).findings, /ELIMARGS is quoted/)?.severity, 'critical');
+      writeFileSync(t.cluster, `${base}\nBegin Parameters\nELIMARGS = --config=/etc/lavarank/site.yaml\nEnd Parameters\n`);
+      assert.match(find((await checkLsf(input(t))).findings, /ELIMARGS gives the elim --config/)?.message ?? '', /--config \/etc\/lavarank\/site\.yaml, but this check read built-in defaults/);
+    }));
+
+  it('finds a reservation bsub refuses (a negative D) and a duration other than recommend\'s', () =>
+    withTree(async (t) => {
+      edit(t.queues, 'RES_REQ      = order[rank]', 'RES_REQ      = order[rank] rusage[rank=-6:duration=45s:decay=1]');
+      assert.equal(find((await checkLsf(input(t))).findings, /bsub refuses this rusage/)?.severity, 'error');
+      edit(t.queues, 'rank=-6:duration=45s', 'rank=6:duration=90s');
+      const f = find((await checkLsf(input(t))).findings, /reserves rank=6 for duration=90s/);
+      assert.equal(f?.severity, 'warning');
+    }));
+
+  it('refuses a child elim that reaches the installed elim through a link', () =>
+    withTree(async (t) => {
+      const elim = installWrapper(t);
+      const link = join(t.root, 'site-elim');
+      symlinkSync(elim, link);
+      assert.equal(find((await checkLsf(input(t, { childElims: [link] }))).findings, /is the installed elim itself/)?.severity, 'error');
+    }));
+
+  it('warns of a default queue (lsb.params DEFAULT_QUEUE) that reserves no rank, and not of one that does', () =>
+    withTree(async (t) => {
+      writeFileSync(join(t.queues, '..', 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE = normal\nEnd Parameters\n');
+      assert.equal(find((await checkLsf(input(t))).findings, /the default queue normal \(lsb.params DEFAULT_QUEUE\) reserves no rank/)?.severity, 'warning');
+      edit(t.queues, 'RES_REQ      = order[rank]', 'RES_REQ      = order[rank] rusage[rank=6:duration=45s:decay=1]');
+      assert.equal(find((await checkLsf(input(t))).findings, /the default queue normal/), undefined);
+    }));
+
+  it('checks the cluster lsf.shared names, even beside the lsf.cluster file of another', () =>
+    withTree(async (t) => {
+      writeFileSync(join(t.etc, 'lsf.cluster.other'), 'Begin ClusterAdmins\nAdministrators = root\nEnd ClusterAdmins\n');
+      const { effective, findings } = await checkLsf(input(t));
+      assert.ok(effective.includes("cluster: openlava (lsf.shared's Cluster section)"), effective.join('\n'));
+      assert.equal(find(findings, /cannot tell which cluster/), undefined);
+    }));
+
+  it('finds a wrapper whose Node is older than lavarank needs', () =>
+    withTree(async (t) => {
+      const old = join(t.root, 'node18');
+      writeFileSync(old, '#!/bin/sh\necho v18.19.0\n', { mode: 0o755 });
+      installWrapper(t, old);
+      assert.match(find((await checkLsf(input(t))).findings, /Node v18\.19\.0; lavarank needs Node 20 or later/)?.severity ?? '', /^critical$/);
+    }));
+
+  it('names a wrapper another version of lavarank install wrote', () =>
+    withTree(async (t) => {
+      const elim = installWrapper(t);
+      writeFileSync(elim, readFileSync(elim, 'utf8').replace('unset NODE_OPTIONS', '# an older layout\nunset NODE_OPTIONS'), { mode: 0o755 });
+      assert.equal(find((await checkLsf(input(t))).findings, /written by another version of lavarank install/)?.severity, 'warning');
+    }));
 });
