@@ -182,6 +182,16 @@ test('idle runs shared with others are left out of the baseline while three clea
   assert.equal(idleBaseline(records, 5), 2.0);
   const fewClean = [record(0, IDLE, 2.0), record(3, IDLE, 4.0, 0.4), record(4, IDLE, 4.0, 0.4), record(5, { ...IDLE, disk: 1 }, 3.0)];
   assert.equal(idleBaseline(fewClean, 1), 3.0, 'with fewer than three clean runs, all idle runs count');
+  // three clean runs (one at exactly CLEAN_FOREIGN_CPU) against four shared ones: the clean ones alone decide
+  const outnumbered = [record(0, IDLE, 2.0), record(1, IDLE, 2.0), record(2, IDLE, 2.0, 0.1), ...[3, 4, 5, 6].map((i) => record(i, IDLE, 4.0, 0.4)), record(7, { ...IDLE, disk: 1 }, 3.0)];
+  assert.equal(idleBaseline(outnumbered, 7), 2.0);
+});
+
+test('a slowdown is computed from the idle baseline as stored, so that it can be recomputed from the line', () => {
+  const records = [...[0, 1, 2].map((i) => record(i, IDLE, 2.12345)), record(3, { ...IDLE, cpuHogs: 2 }, 3.15)];
+  const line = finalizeRecords(records)[3]!;
+  assert.equal(line.idleSeconds, 2.123);
+  assert.equal(line.slowdown, 48.37); // 100 × (3.15 / 2.123 − 1) = 48.3749..., not 48.34 from 2.12345
 });
 
 test('a run with no other idle run has no baseline and is left out of the dataset', () => {
