@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { enableSwapFile, findMemoryCgroup, squeezedMemory, swapTotalBytes } from '../../src/calibration/cgroup.js';
+import { enableSwapFile, findMemoryCgroup, removeCgroup, squeezedMemory, swapTotalBytes } from '../../src/calibration/cgroup.js';
 import type { MemoryReading } from '../../src/collectors/types.js';
 import { dirWithMode, repoRoot, tempDir } from '../helpers.js';
 
@@ -88,6 +88,22 @@ test('enableSwapFile refuses a swap file in a directory not made yet below a sti
       return true;
     });
     assert.deepEqual(readdirSync(sticky), []);
+  } finally {
+    cleanup();
+  }
+});
+
+test('removing a cgroup directory already gone counts as removed; one that cannot be removed does not', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const gone = join(dir, 'squeeze');
+    mkdirSync(gone);
+    assert.equal(removeCgroup(gone), true);
+    assert.equal(removeCgroup(gone), true);
+    const busy = join(dir, 'busy');
+    mkdirSync(busy);
+    writeFileSync(join(busy, 'x'), '');
+    assert.equal(removeCgroup(busy), false);
   } finally {
     cleanup();
   }
