@@ -32,6 +32,16 @@ describe('normalizeRq', () => {
     assert.ok(r15sSortKey(normalizeRq(2, 1.5, 4), 1.5) < r15sSortKey(normalizeRq(2, 1, 4), 1));
   });
 
+  it('caps the fraction of a partly filled CPU at 0.9 on a host of more than ten CPUs, as the C code does', () => {
+    // 31 tasks on 16 CPUs: k1 = 15/16 is capped at 0.9, so f = 0.9 × (1/16) / 0.1 = 0.5625
+    assert.equal(normalizeRq(31, 1, 16), Math.fround(0.5625 + 0.4375 * (31 / 16) + 1));
+  });
+
+  it('sorts r15s by (normalised + 1) / cpuFactor, so that an idle slow host can come after a busy fast one', () => {
+    assert.equal(r15sSortKey(1, 2), 1);
+    assert.ok(r15sSortKey(1, 4) < r15sSortKey(0, 1));
+  });
+
   it('keeps a negative load at 0 and an unknown one unknown', () => {
     assert.equal(normalizeRq(-1, 1, 4), 0);
     assert.equal(normalizeRq(2147483647, 1, 4), 2147483647);
@@ -43,6 +53,8 @@ describe('lastTick', () => {
     assert.equal(lastTick(25, 10, 3), 23);
     assert.equal(lastTick(23, 10, 3), 23);
     assert.equal(lastTick(2, 10, 3), undefined);
+    // a tick that floating point puts a hair after t is still the tick at t
+    assert.ok(Math.abs((lastTick(0.3, 0.1, 0.1) ?? NaN) - 0.3) < 1e-9);
   });
 });
 
@@ -95,6 +107,9 @@ describe('staleness of the rank mbatchd sees', () => {
     const t = { master: false, elimPhase: 1, pollPhase: 4, exchangePhase: 14 };
     assert.equal(rankSampleTime(t, 100, s), 70);
     assert.equal(loadSampleTime(t, 100, s), 70);
+    // no rank yet while the given age reaches back before the elim's first report
+    assert.equal(rankSampleTime(t, 31, s), undefined);
+    assert.equal(rankSampleTime(t, 32, s), 2);
   });
 
   it('reads r15s at the host\'s last load exchange', () => {
@@ -131,6 +146,10 @@ describe('sessions', () => {
       }
     }
     assert.deepEqual(refreshes, [10, 30, 50, 70, 90]); // every 20 s with MBD_SLEEP_TIME=10
+    // a session exactly LOAD_UPDATE_INTVL after the last refresh is not more than it
+    const five = { ...s, mbdSleep: 5 };
+    assert.equal(refreshDue(15, 0, five), false);
+    assert.equal(refreshDue(20, 0, five), true);
   });
 
   it('lets a host take one job per session with JOB_ACCEPT_INTERVAL=1, any number with 0', () => {
