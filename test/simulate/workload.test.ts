@@ -110,3 +110,46 @@ describe('jobs from lsb.acct', () => {
     assert.ok(Math.abs(cpu.mix.cpu - 0.95) < 1e-9);
   });
 });
+
+describe('jobs from lsb.acct, crafted records', () => {
+  const GiB_KB = 1024 * 1024; // lsb.acct's maxRMem is in KB
+  const h = mergeHosts([{ name: 'ol1', cpus: 2 }, { name: 'ol2', cpus: 2 }, { name: 'ol3', cpus: 2 }]);
+  const base = async (): Promise<JobFinish> => (await fixtureRecords()).find((r) => r.jobName === 'cpu_probe' && r.startTime > 0)!;
+  const job = (b: JobFinish, over: Partial<JobFinish>, ru: Partial<JobFinish['rusage']> = {}): JobFinish => ({
+    ...b, startTime: 100, endTime: 200, numProcessors: 1, maxRMem: 0, ...over, rusage: { ...b.rusage, utime: 100, stime: 0, inblock: 0, oublock: 0, ...ru },
+  });
+
+  it('takes the CPU share per slot: 100 CPU seconds in 100 s on 2 slots is half busy', async () => {
+    assert.equal(acctMix(job(await base(), { numProcessors: 2 }), 100e6).mix.cpu, 0.5);
+  });
+
+  it('calls a job memory-bound by its resident memory per slot, not in all', async () => {
+    const b = await base();
+    assert.equal(acctMix(job(b, { numProcessors: 4, maxRMem: 4 * GiB_KB }, { utime: 400 }), 100e6).type, 'cpu');
+    const one = acctMix(job(b, { numProcessors: 1, maxRMem: 4 * GiB_KB }), 100e6);
+    assert.equal(one.type, 'mem');
+    assert.ok(one.mix.mem > 0);
+  });
+
+  it('calls a memory-bound job that mostly moves blocks io, and never gives a mix above the whole run', async () => {
+    const b = await base();
+    const io = acctMix(job(b, { maxRMem: 4 * GiB_KB }, { utime: 1, oublock: 10_000_000 }), 100e6);
+    assert.equal(io.type, 'io');
+    const flood = acctMix(job(b, {}, { utime: 50, oublock: 100_000_000 }), 100e6).mix;
+    assert.ok(Math.abs(flood.cpu + flood.mem + flood.io + flood.wait - 1) < 1e-9, JSON.stringify(flood));
+    assert.ok(Math.abs(flood.io - 0.5) < 1e-9);
+  });
+
+  it('gives a job no more slots than the largest host has, so that it can start', async () => {
+    const [j] = jobsFromAcct([job(await base(), { numProcessors: 8, execHosts: ['ol1', 'ol2', 'ol3', 'ol1', 'ol2', 'ol3', 'ol1', 'ol2'] })], h);
+    assert.equal(j?.slots, 2);
+  });
+
+  it('starts each repeat of the replay one second after the last submission of the one before', async () => {
+    const records = await fixtureRecords();
+    const plain = jobsFromAcct(records, h);
+    const twice = jobsFromAcct(records, h, { repeat: 2 });
+    assert.equal(twice[plain.length]!.submit, plain[plain.length - 1]!.submit + 1);
+    assert.ok(twice.every((j, i) => i === 0 || j.submit >= twice[i - 1]!.submit));
+  });
+});
