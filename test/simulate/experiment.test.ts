@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Sample } from '../../src/collectors/types.js';
-import { runExperiment, spread, sweepOf, typedUnavailable } from '../../src/simulate/experiment.js';
+import { runExperiment, runStats, spread, sweepOf, typedUnavailable } from '../../src/simulate/experiment.js';
+import type { SimRun } from '../../src/simulate/engine.js';
+import { percentile } from '../../src/util/stats.js';
 import { syntheticHosts } from '../../src/simulate/hosts.js';
 import { standardPolicies } from '../../src/simulate/policies.js';
 import { generateWorkload } from '../../src/simulate/workload.js';
@@ -63,5 +65,17 @@ describe('runExperiment', () => {
   it('knows a model with typed ranks from one without', () => {
     assert.equal(typedUnavailable(typedRanker, hosts[0]), undefined);
     assert.equal(typedUnavailable(busyRanker, hosts[0]), 'unavailable: model has no typed ranks');
+  });
+});
+
+describe('runStats', () => {
+  it('gives the mean wait from submission to start, and the 95th percentile of the slowdowns', () => {
+    const slowdowns = Array.from({ length: 20 }, (_, i) => 1 + i / 4);
+    const outcomes = slowdowns.map((slowdown, i) => ({ id: i + 1, family: 'f', type: 'cpu' as const, host: 'h', submit: 100 + i, start: 105 + i, end: 200 + i, cpuSeconds: 1, slots: 1, threads: 1, ideal: 1, slowdown }));
+    const run = { policy: 'p', outcomes, makespan: 300, hosts: [{ name: 'h', cpus: 4, jobs: 20, utilisation: 0.5 }] } as unknown as SimRun;
+    const stats = runStats(run, 1, 0.1);
+    assert.equal(stats.meanPending, 5);
+    assert.equal(stats.p95Slowdown, percentile([...slowdowns], 95));
+    assert.notEqual(stats.p95Slowdown, percentile([...slowdowns], 90));
   });
 });
