@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rawFeatures } from '../../src/model/features.js';
-import { HostTimeline, TYPE_MIX, aloneRate, psiIoLevel, quantize, sampleKey, sampleValues, solveRates, toSample, type LoadItem } from '../../src/simulate/cluster.js';
+import { HostTimeline, TYPE_MIX, aloneRate, busyShare, idleTimeFactor, iowaitShare, psiCpuLevel, psiIoLevel, quantize, sampleKey, sampleValues, solveRates, toSample, type LoadItem } from '../../src/simulate/cluster.js';
 import { CALIBRATED } from '../../src/simulate/params.js';
 
 const p = CALIBRATED;
@@ -139,5 +139,30 @@ describe('toSample', () => {
     assert.equal(sampleKey(16, 1, quantize(v)), sampleKey(16, 1, quantize(w)));
     assert.notEqual(sampleKey(16, 1, quantize(v)), sampleKey(16, 1, quantize({ ...v, busy: 0.52 })));
     assert.notEqual(sampleKey(16, 1, quantize(v)), sampleKey(32, 1, quantize(v)));
+  });
+});
+
+describe('the host model, its bounds and its parts', () => {
+  it('runs only the CPU part of a job faster on a faster host: memory, io and waiting take as long', () => {
+    close(idleTimeFactor({ cpu: 0.5, mem: 0.3, io: 0.1, wait: 0.1 }, 2), 0.25 + 0.3 + 0.1 + 0.1);
+  });
+
+  it('slows CPU-bound threads by the CPU-sharing overhead only once the CPUs are oversubscribed', () => {
+    const q = { ...p, cpuOverhead: 1.25 };
+    close(solveRates(host(4), [job('cpu', 4)], none, q).rate[0]!, 1);
+    close(solveRates(host(4), [job('cpu', 8)], none, q).rate[0]!, 0.5 / 1.25);
+  });
+
+  it('counts the background memory in the memory used', () => {
+    const h = host(4);
+    close(solveRates(h, [job('cpu', 1, 4)], { threads: 0, memBytes: h.memBytes / 2 }, p).memUsed, 0.5 + 4 / 16);
+  });
+
+  it('keeps busy, iowait and PSI cpu shares within 0..1 however oversubscribed the host', () => {
+    const crowded = { cpuWanting: 20, ioStreams: 3, memUsed: 0.5 };
+    assert.equal(busyShare(crowded, 4), 1);
+    assert.equal(iowaitShare(crowded, 4, p), 0); // no idle CPU left to count iowait on
+    assert.equal(psiCpuLevel(crowded, 4), 1);
+    close(iowaitShare({ cpuWanting: 2, ioStreams: 4, memUsed: 0.5 }, 4, p), 0.5); // 4 × 0.59 / 4 capped at the idle half
   });
 });
