@@ -83,6 +83,26 @@ describe('a burst of 12 jobs on 3 hosts ranked 45 / 7.5 / 135 (measured on OpenL
   });
 });
 
+describe('placing by rank, beyond a burst of one-slot jobs', () => {
+  const two = () => mergeHosts([
+    { name: 'a', cpus: 4, mxj: 2, memBytes: 8 * 2 ** 30 },
+    { name: 'b', cpus: 4, mxj: 2, memBytes: 16 * 2 ** 30 },
+  ]);
+  const waiting = (id: number, slots = 1): JobSpec => ({ ...cpuJob(id, 45, 3600), slots, mix: { cpu: 0, mem: 0, io: 0, wait: 1 } });
+
+  it('passes over the best-ranked host when it has fewer free slots than the job asks for', () => {
+    const r = runWorkload(two(), [waiting(1), waiting(2, 2)], { seed: 1, policy: { name: 'rank', kind: 'rank' }, ranker: fixedRanks({ 8: 10, 16: 50 }) });
+    assert.deepEqual(r.outcomes.map((o) => [o.host, o.start]), [['a', 50], ['b', 50]]);
+  });
+
+  it('with two choices, takes the lower rank of two distinct hosts: of two hosts, always the better one', () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const r = runWorkload(two(), [waiting(1)], { seed, policy: { name: 'two-choices', kind: 'two-choices' }, ranker: fixedRanks({ 8: 50, 16: 10 }) });
+      assert.equal(r.outcomes[0]?.host, 'b', `seed ${seed}`);
+    }
+  });
+});
+
 describe('reservations', () => {
   // One host, one job dispatched at the session at 20 s (between the refreshes at 10 and 30).
   function reservedOverTime(work: number): Array<[number, boolean, number]> {
