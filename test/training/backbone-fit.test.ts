@@ -142,6 +142,13 @@ describe('fitBackbone', () => {
     assert.ok(NET_WEIGHT > 0);
   });
 
+  it('reports the error of the backbone as it ships, without the level it fitted beside the weights', () => {
+    // every label 30 points above the backbone's: the level is fitted and left out, so the shipped backbone is off by about 30
+    const lifted = rows.map((r) => ({ ...r, label: r.label + 30 }));
+    const { mae } = fitBackbone(lifted);
+    assert.ok(mae > 25 && mae < 35, String(mae));
+  });
+
   it('reads each raw value of a row once, whatever the size of the grid', () => {
     let reads = 0;
     const watched = rows.map((r) => ({ label: r.label, named: new Proxy(r.named, { get: (t, k) => (reads++, Reflect.get(t, k) as unknown) }) }));
