@@ -16,7 +16,7 @@ import { installationProblems, trustProblems } from '../util/trust.js';
 import { clusterNames, defaultQueues, parseSections, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
-import { findLsbQueues, lsbQueuesCandidates, MIN_NODE_MAJOR, nodeMajor, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
+import { findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 
 // critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
 // something is broken or unsafe; warning: works, but not as lavarank recommends.
@@ -426,14 +426,13 @@ async function checkElim(path: string, input: LsfCheckInput, add: (s: Severity, 
     add('error', `${path} runs ${program}, not this build (${input.program}); run "lavarank install" from the build you mean LIM to run`);
     programNote = 'another build';
   }
-  const version = await nodeMajor(node);
+  const version = await probeNode(node);
   let nodeNote: string;
   if ('problem' in version) {
     add('critical', `${path} runs Node ${node}, which does not work here: ${version.problem}`);
     nodeNote = 'does not run';
   } else {
     nodeNote = version.version;
-    if (version.major < MIN_NODE_MAJOR) add('critical', `${path} runs ${node}, Node ${version.version}; lavarank needs Node ${MIN_NODE_MAJOR} or later (lavarank install --node PATH)`);
   }
   if (text !== wrapperText(node, program)) {
     add('warning', `${path} was written by another version of lavarank install (its text differs from what this one writes); run "lavarank install" again`);

@@ -249,11 +249,11 @@ export function parseWrapper(text: string): { node: string; program: string } | 
   return node === undefined || program === undefined ? undefined : { node, program };
 }
 
-// Node's major version from `node --version`, or a reason it cannot be had.
-export async function nodeMajor(node: string): Promise<{ version: string; major: number } | { problem: string }> {
+// A Node's `--version`, or why it cannot run lavarank (it does not run, or is older
+// than MIN_NODE_MAJOR).
+export async function probeNode(node: string): Promise<{ version: string } | { problem: string }> {
   try {
-    const version = await nodeVersion(node);
-    return { version, major: Number(/^v(\d+)\./.exec(version)?.[1]) };
+    return { version: await nodeVersion(node) };
   } catch (err) {
     return { problem: errorMessage(err) };
   }
