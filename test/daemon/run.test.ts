@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { UsageError } from '../../src/util/errors.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { lsfAbortCode, testInterval } from '../../src/daemon/run.js';
+import { lsfAbortCode, sampleDeadlineMs, testInterval } from '../../src/daemon/run.js';
 import { chooseHistoryDir, defaultHistoryDir } from '../../src/history/record.js';
 import { tempDir } from '../helpers.js';
 import { startElim } from '../e2e/harness.js';
@@ -35,6 +35,18 @@ describe('testInterval', () => {
   it('refuses a value that is not a sane number of seconds, naming the option', () => {
     assert.throws(() => testInterval('fast', {}), /--test-interval \/ \$LAVARANK_TEST_INTERVAL: expected seconds from 0.05 to 3600, received "fast"/);
     assert.throws(() => testInterval('0', {}), (err: unknown) => err instanceof UsageError && /expected seconds/.test(err.message));
+  });
+});
+
+describe('sampleDeadlineMs', () => {
+  it('takes sample_deadline when set, with or without a test interval', () => {
+    assert.equal(sampleDeadlineMs(2, 10_000, false), 2000);
+    assert.equal(sampleDeadlineMs(0.001, 300, true), 1);
+  });
+  it('is half the interval without it, and at least 5 s under a test interval', () => {
+    assert.equal(sampleDeadlineMs(null, 10_000, false), 5000);
+    assert.equal(sampleDeadlineMs(null, 300, true), 5000);
+    assert.equal(sampleDeadlineMs(null, 20_000, true), 10_000);
   });
 });
 
@@ -88,6 +100,25 @@ describe('lavarank run --test-keep-open', () => {
     } finally {
       await Promise.all([kept.cleanup(), plain.cleanup()]);
       cleanup();
+    }
+  });
+});
+
+// The first pessimistic-rank record of an elim's log.
+function pessimisticRecord(elim: ReturnType<typeof startElim>): Promise<Record<string, unknown>> {
+  return elim.waitForLog((l) => String(l['msg']).startsWith('reporting the pessimistic rank'), 10_000);
+}
+
+describe('the running elim does what its config says', { concurrency: false }, () => {
+  it('sample_deadline: a sample that takes longer than it counts as failed, under a test interval too', async () => {
+    // 1 µs: no sample of the real /proc is that quick, so every one fails.
+    const elim = startElim({ testInterval: 0.2, config: 'sample_deadline: 0.000001\n' });
+    try {
+      const reports = await elim.waitForReports(3);
+      assert.deepEqual(reports.slice(0, 3).map((r) => r.line), ['1 rank 1000', '1 rank 1000', '1 rank 1000']);
+      assert.match(String((await pessimisticRecord(elim))['reason']), /over its deadline of 0\.001 ms/);
+    } finally {
+      await elim.cleanup();
     }
   });
 });
