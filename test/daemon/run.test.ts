@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { UsageError } from '../../src/util/errors.js';
@@ -7,7 +8,8 @@ import { generateBigNode } from '../../scripts/gen-bignode.js';
 import { lsfAbortCode, sampleDeadlineMs, testInterval } from '../../src/daemon/run.js';
 import { chooseHistoryDir, defaultHistoryDir } from '../../src/history/record.js';
 import { tempDir } from '../helpers.js';
-import { startElim } from '../e2e/harness.js';
+import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
+import { FAULTS, SyntheticHost, until } from '../faults/helpers.js';
 
 describe('lsfAbortCode', () => {
   it('does nothing under OpenLava, which never sets ELIM_ABORT_VALUE', () => {
@@ -119,6 +121,97 @@ describe('the running elim does what its config says', { concurrency: false }, (
       assert.match(String((await pessimisticRecord(elim))['reason']), /over its deadline of 0\.001 ms/);
     } finally {
       await elim.cleanup();
+    }
+  });
+
+  it('resource and typed_ranks: the report names the configured resource and its three typed ranks', async () => {
+    const elim = startElim({ testInterval: 0.2, config: 'resource: load2\ntyped_ranks: true\n' });
+    try {
+      const [first] = await elim.waitForReports(1);
+      assert.match(first!.line, /^4 load2 \S+ load2_cpu \S+ load2_mem \S+ load2_io \S+$/);
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
+  it('nice: every thread runs at the configured nice value', { skip: process.getuid?.() !== 0 ? 'needs root for nice -20' : false }, async () => {
+    const elim = startElim({ testInterval: 0.3, config: 'nice: 5\n' });
+    try {
+      await elim.waitForReports(1);
+      assert.deepEqual(new Set(threadNice(elim.pid)), new Set([5]));
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
+  it('pessimistic_after and pessimistic_rank: the last good rank is held for pessimistic_after - 1 failed samples, then the configured rank is reported', async () => {
+    const { dir, cleanup } = tempDir('lavarank-pessimistic-');
+    const host = new SyntheticHost(join(dir, 'host'));
+    const elim = startElim({ testInterval: 0.1, config: `proc_root: ${host.procRoot}\nsys_root: ${host.sysRoot}\npessimistic_after: 5\npessimistic_rank: 777\n` });
+    try {
+      await elim.waitForReports(3);
+      host.break('proc/stat', FAULTS.find((f) => f.name === 'missing')!);
+      const record = await pessimisticRecord(elim);
+      assert.equal(record['failedTicks'], 5);
+      assert.equal(record['msg'], 'reporting the pessimistic rank 777 until sampling recovers');
+      await until('a report of rank 777', () => (elim.reports().some((r) => r.line === '1 rank 777') ? true : undefined));
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('log.level: records below the level are left out of the log', async () => {
+    const elim = startElim({ testInterval: 0.2, override: { log: { level: 'warn' } } });
+    try {
+      await elim.waitForReports(2);
+      await elim.waitForLog((l) => String(l['msg']).startsWith('test interval in use'));
+      assert.deepEqual(elim.log().filter((l) => l['level'] !== 'warn' && l['level'] !== 'error' && l['level'] !== 'fatal'), []);
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
+  const historyOff: Array<[string, StartOptions]> = [
+    ['history.enabled: false', { override: { history: { enabled: false } } }],
+    ['--no-history', { args: ['--no-history'] }],
+  ];
+  for (const [what, start] of historyOff) {
+    it(`${what}: no history is written, and the log says so`, async () => {
+      const elim = startElim({ testInterval: 0.05, ...start });
+      try {
+        // History is written six records at a time: past the first batch.
+        await elim.waitForReports(14);
+        await elim.waitForLog((l) => String(l['msg']).startsWith('history off'));
+        assert.equal(existsSync(elim.historyDir), false);
+      } finally {
+        await elim.cleanup();
+      }
+    });
+  }
+
+  it('log and history max_bytes and keep: a file that would grow past max_bytes is rotated, and keep rotated files are kept', async () => {
+    const { dir, cleanup } = tempDir('lavarank-rotate-');
+    const logFile = join(dir, 'lavarank.log');
+    const history = join(dir, 'history', `${hostname()}.jsonl`);
+    // Each file 200 bytes short of 64 KiB, beside a rotated .1 that keep: 1 leaves no room for.
+    mkdirSync(join(dir, 'history'));
+    for (const path of [logFile, history]) {
+      writeFileSync(path, `${'{}\n'.repeat(Math.floor((65536 - 200) / 3))}`, { mode: 0o640 });
+      writeFileSync(`${path}.1`, 'the oldest\n', { mode: 0o640 });
+    }
+    const elim = startElim({
+      testInterval: 0.05,
+      override: { log: { file: logFile, max_bytes: '64k', keep: 1 }, history: { dir: join(dir, 'history'), max_bytes: '64k', keep: 1 } },
+    });
+    try {
+      for (const path of [logFile, history]) {
+        await until(`${path} rotated`, () => (readFileSync(`${path}.1`, 'utf8').startsWith('{}\n') ? true : undefined));
+        assert.equal(existsSync(`${path}.2`), false, `${path}.2 kept with keep: 1`);
+      }
+    } finally {
+      await elim.cleanup();
+      cleanup();
     }
   });
 });
