@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
 import type { Collector, CollectorName, CpuReading, LoadReading } from '../../src/collectors/types.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { collectorsFromConfig, createSampler } from '../../src/daemon/sampler.js';
-import { recordingLog, tempDir, writeTree } from '../collectors/helpers.js';
+import { eventually, fixture, recordingLog, tempDir, writeTree } from '../collectors/helpers.js';
+
+// Sets an environment variable for one test; the fake nvidia-smi reads FAKE_GPU_CALLS.
+function withEnv(t: TestContext, name: string, value: string): void {
+  process.env[name] = value;
+  t.after(() => delete process.env[name]);
+}
 
 const CPU: CpuReading = { user: 0.5, system: 0.1, iowait: 0, steal: 0, busy: 0.6, online: 2 };
 const LOAD: LoadReading = { load1: 1, load1PerCpu: 0.5, runnable: 1, runnablePerCpu: 0.5, online: 2 };
@@ -167,4 +175,31 @@ test("the config's cpu.job_cpus reaches the cpu collector", (t) => {
   writeTree(root, { 'proc/stat': stat('0 0 0 1000 0 0 0 0', '1000 0 0 0 0 0 0 0') });
   assert.equal((confined.collect(10_000) as { minBusy?: number } | undefined)?.minBusy, 1);
   assert.equal((anywhere.collect(10_000) as { minBusy?: number } | undefined)?.minBusy, 0);
+});
+
+test("the config's gpu.enabled: false leaves the GPU collector out, and its command is never run", async (t) => {
+  const calls = join(tempDir(t), 'calls');
+  withEnv(t, 'FAKE_GPU_CALLS', calls);
+  const d = defaultConfig();
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  const config = { ...d, gpu: { ...d.gpu, enabled: false, command: fixture('bin', 'nvidia-smi-ok') } };
+  const collectors = collectorsFromConfig(config, { log: recordingLog().log, signal: controller.signal });
+  t.after(() => collectors.forEach((c) => c.close?.()));
+  assert.equal(collectors.find((c) => c.name === 'gpu'), undefined);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(existsSync(calls), false);
+});
+
+test("the config's gpu.command runs every gpu.interval seconds", async (t) => {
+  const calls = join(tempDir(t), 'calls');
+  withEnv(t, 'FAKE_GPU_CALLS', calls);
+  const d = defaultConfig();
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  // Under the 1 s the config allows, so that the test is quick; the default, 30 s, would run it once.
+  const config = { ...d, gpu: { ...d.gpu, enabled: true, command: fixture('bin', 'nvidia-smi-ok'), interval: 0.05 } };
+  const collectors = collectorsFromConfig(config, { log: recordingLog().log, signal: controller.signal });
+  t.after(() => collectors.forEach((c) => c.close?.()));
+  await eventually(() => (existsSync(calls) && readFileSync(calls, 'utf8').trim().split('\n').length >= 4 ? true : undefined), 10_000);
 });
