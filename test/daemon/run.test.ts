@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { UsageError } from '../../src/util/errors.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
 import { lsfAbortCode, sampleDeadlineMs, testInterval } from '../../src/daemon/run.js';
 import { chooseHistoryDir, defaultHistoryDir } from '../../src/history/record.js';
-import { tempDir } from '../helpers.js';
+import { cliPath, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
 import { FAULTS, SyntheticHost, until } from '../faults/helpers.js';
 
@@ -211,6 +212,54 @@ describe('the running elim does what its config says', { concurrency: false }, (
       }
     } finally {
       await elim.cleanup();
+      cleanup();
+    }
+  });
+});
+
+// The first n report lines of `lavarank run` started without --config, with only env
+// (and PATH) for its environment; ends it with SIGTERM.
+async function reportsWithEnv(env: NodeJS.ProcessEnv, n: number, timeoutMs: number): Promise<string[]> {
+  const child = spawn(process.execPath, [cliPath, 'run'], { env: { PATH: process.env['PATH'], ...tokenEnv(), ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  try {
+    return await new Promise<string[]>((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new Error(`fewer than ${n} reports in ${timeoutMs} ms: ${JSON.stringify(text)}`)), timeoutMs);
+      child.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        const lines = text.split('\n');
+        if (lines.length > n) {
+          clearTimeout(timer);
+          resolve(lines.slice(0, n));
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code} after ${JSON.stringify(text)}`)));
+    });
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+describe('the environment the elim reads', { concurrency: false }, () => {
+  it('$LAVARANK_CONFIG, else $LSF_ENVDIR/lavarank.yaml, is the config without --config, and $LAVARANK_TEST_INTERVAL sets the interval', async () => {
+    const { dir, cleanup } = tempDir('lavarank-env-');
+    try {
+      const config = (name: string): string => `resource: ${name}\nlog: {file: ${join(dir, `${name}.log`)}}\nhistory: {enabled: false}\ngpu: {enabled: false}\n`;
+      const envdir = join(dir, 'etc');
+      mkdirSync(envdir);
+      writeFileSync(join(envdir, 'lavarank.yaml'), config('fromenvdir'), { mode: 0o644 });
+      writeFileSync(join(dir, 'env.yaml'), config('fromenv'), { mode: 0o644 });
+      // Three reports in 5 s: the config's interval, 10 s, would give one.
+      const fast = { LAVARANK_TEST_INTERVAL: '0.2' };
+      const [viaEnv, viaEnvdir] = await Promise.all([
+        reportsWithEnv({ ...fast, LAVARANK_CONFIG: join(dir, 'env.yaml'), LSF_ENVDIR: envdir }, 3, 5000),
+        reportsWithEnv({ ...fast, LSF_ENVDIR: envdir }, 3, 5000),
+      ]);
+      for (const line of viaEnv) assert.match(line, /^1 fromenv \d+(\.\d+)?$/);
+      for (const line of viaEnvdir) assert.match(line, /^1 fromenvdir \d+(\.\d+)?$/);
+    } finally {
       cleanup();
     }
   });
