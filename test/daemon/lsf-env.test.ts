@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { lsfEnvProblems, lsfLogdir, withLsfLogdir } from '../../src/daemon/lsf-env.js';
 import { startElim } from '../e2e/harness.js';
 import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
+import { until } from '../faults/helpers.js';
 
 describe('lsfEnvProblems', () => {
   it('says nothing when LSF_ENVDIR and LSF_LOGDIR are unset or existing directories', () => {
@@ -85,6 +86,26 @@ describe("the elim's log", () => {
     }
   });
 
+
+  it('and history with it, without history.dir: both under the LSF_LOGDIR of lsf.conf', async () => {
+    const { dir, cleanup } = tempDir('lavarank-logdir-');
+    const etc = join(dir, 'etc');
+    const logdir = join(dir, 'log');
+    mkdirSync(etc);
+    mkdirSync(logdir);
+    writeFileSync(join(etc, 'lsf.conf'), `LSF_LOGDIR=${logdir}\n`);
+    const elim = startElim({ testInterval: 0.05, env: { LSF_ENVDIR: etc }, override: { log: { file: null }, history: { dir: null } } });
+    try {
+      // History is written six records at a time.
+      await elim.waitForReports(8);
+      const history = join(logdir, 'lavarank-history', `${hostname()}.jsonl`);
+      await until(`${history} written`, () => (existsSync(history) && readFileSync(history, 'utf8').includes('\n') ? true : undefined));
+      assert.match(readFileSync(join(logdir, `lavarank.${hostname()}.log`), 'utf8'), /"msg":"history file"/);
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
 
   it('says at start that LSF_ENVDIR and LSF_LOGDIR do not exist', async () => {
     const elim = startElim({ testInterval: 0.2, env: { LSF_ENVDIR: '/nonexistent/openlava/etc', LSF_LOGDIR: '/nonexistent/openlava/log' } });
