@@ -207,7 +207,7 @@ describe('lavarank once and explain', () => {
   }
 });
 
-describe('lavarank once with typed_ranks', () => {
+describe('lavarank once with the config', () => {
   it('prints the report line the elim would write, with the three per-type ranks', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'lavarank-once-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -216,5 +216,17 @@ describe('lavarank once with typed_ranks', () => {
     const r = spawnSync(process.execPath, [cliPath, 'once', '--window', '0.2', '--config', config], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^4 rank [\d.]+ rank_cpu [\d.]+ rank_mem [\d.]+ rank_io [\d.]+\n$/);
+  });
+
+  it('prints the configured resource and pessimistic_rank, and exits 1, when sampling fails', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lavarank-once-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'lavarank.yaml');
+    // An empty proc_root: the required collectors fail.
+    writeFileSync(config, `resource: load2\npessimistic_rank: 500\nproc_root: ${dir}\ngpu: {enabled: false}\nhistory: {enabled: false}\n`, { mode: 0o644 });
+    const r = spawnSync(process.execPath, [cliPath, 'once', '--window', '0.1', '--config', config], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stdout, '1 load2 500\n');
+    assert.match(r.stderr, /sampling failed, the elim would report the pessimistic rank/);
   });
 });
