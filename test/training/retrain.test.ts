@@ -10,10 +10,12 @@ import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import {
   chunkFor, decideWrite, evaluate, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs,
-  ProblemLog, Progress, quietContext, readLog, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, writeModelStage, type RetrainIO, type RetrainOptions,
+  ProblemLog, Progress, quietContext, readLog, resolveOptions, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, writeModelStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { clampRank } from '../../src/model/rank.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
+import { defaultConfig } from '../../src/config/config.js';
+import { parseRetrainArgs } from '../../src/commands/retrain.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { cliPath, mkfifo, tempDir } from '../helpers.js';
 import { readHistory } from '../../src/history/reader.js';
@@ -137,6 +139,19 @@ describe('floorWarning', () => {
     assert.match(floorWarning(50, 41.9, 24.2) ?? '', /does not beat the mean \(MAE 41\.90\) or the load-only fit \(MAE 24\.20\)/);
     assert.equal(floorWarning(20, 41.9, 24.2), null);
     assert.match(floorWarning(NaN, 41.9, 24.2) ?? '', /the mean .* or the load-only fit/);
+  });
+});
+
+describe('resolveOptions', () => {
+  const d = defaultConfig();
+  const config = { ...d, interval: 20, model: '/srv/lavarank/model.json', history: { ...d.history, dir: '/srv/lavarank/history' } };
+  test("takes the config's history.dir, interval and model without --history, --interval or --out", async () => {
+    const o = await resolveOptions(parseRetrainArgs(['--acct', '/a']), config, '/etc/lavarank.yaml');
+    assert.deepEqual([o.history, o.historyFromConfig, o.intervalSec, o.out], [['/srv/lavarank/history'], true, 20, '/srv/lavarank/model.json']);
+  });
+  test('prefers --history, --interval and --out to the config', async () => {
+    const o = await resolveOptions(parseRetrainArgs(['--acct', '/a', '--history', '/h', '--interval', '5', '--out', '/o.json']), config, '/etc/lavarank.yaml');
+    assert.deepEqual([o.history, o.historyFromConfig, o.intervalSec, o.out], [['/h'], false, 5, '/o.json']);
   });
 });
 
