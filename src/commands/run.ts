@@ -15,7 +15,8 @@ Runs the elim: writes "1 rank N" to stdout every interval, as LIM expects.
   --no-history             keep no history, whatever the config says (npm start:
                            a foreground demo should not write under /var/lib)
   --test-interval SECONDS  FOR TESTS ONLY: report this often, even under 5 s.
-                           Never under LIM: it reads one report per 5 s.
+                           Never under LIM: it reads one report per 5 s. A
+                           sample may take 5 s unless sample_deadline is set.
   --test-keep-open         FOR TESTS ONLY: keep every file of proc_root and sys_root
                            open, as lavarank keeps those of procfs and sysfs, also
                            under a plain directory (npm run bench's generated node,
