@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TIE_WEIGHT } from '../../src/model/rank.js';
@@ -169,6 +171,18 @@ describe('lavarank recommend', () => {
     assert.equal(r.t, 45);
     assert.equal(r.resReq, `order[rank] rusage[rank=${r.d}:duration=45s:decay=1]`);
     assert.ok(r.states > 50, String(r.states));
+  });
+
+  it("takes the resource and the elim's interval from the config: order[resource], and T from its interval", (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lavarank-recommend-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'lavarank.yaml');
+    writeFileSync(config, 'resource: lrank\ninterval: 5\n', { mode: 0o644 });
+    const child = spawnSync(process.execPath, [cliPath, 'recommend', '--json', '--cpus', '8', '--config', config], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    const r = JSON.parse(child.stdout) as { d: number; t: number; resReq: string };
+    assert.equal(r.t, 40, '5 s + EXINTERVAL 15 s + 20 s');
+    assert.equal(r.resReq, `order[lrank] rusage[lrank=${r.d}:duration=40s:decay=1]`);
   });
 
   it('refuses a --cpus that is not a whole number of CPUs with status 2', () => {
