@@ -203,3 +203,27 @@ test("the config's gpu.command runs every gpu.interval seconds", async (t) => {
   t.after(() => collectors.forEach((c) => c.close?.()));
   await eventually(() => (existsSync(calls) && readFileSync(calls, 'utf8').trim().split('\n').length >= 4 ? true : undefined), 10_000);
 });
+
+test("the config's gpu.enabled: true makes a GPU command that fails a failure of the GPU collector, where auto leaves the GPU out", async (t) => {
+  const d = defaultConfig();
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  const gpu = (enabled: true | 'auto') => {
+    const config = { ...d, gpu: { ...d.gpu, enabled, command: fixture('bin', 'nvidia-smi-fails') } };
+    const collectors = collectorsFromConfig(config, { log: recordingLog().log, signal: controller.signal });
+    t.after(() => collectors.forEach((c) => c.close?.()));
+    return collectors.find((c) => c.name === 'gpu')!;
+  };
+  const expected = gpu(true);
+  const auto = gpu('auto');
+  const failure = await eventually(() => {
+    try {
+      expected.collect(performance.now());
+      return undefined; // the first query is still running
+    } catch (err) {
+      return err as Error;
+    }
+  }, 10_000);
+  assert.match(failure.message, /^gpu: Command failed with exit code 6: .*nvidia-smi-fails/);
+  assert.equal(auto.collect(performance.now()), undefined);
+});
