@@ -20,6 +20,7 @@ import { findExecutable } from '../util/exec.js';
 import { chooseLogTarget, type LogChoice } from '../daemon/log.js';
 import { lsfEnvProblems, lsfLogdir } from '../daemon/lsf-env.js';
 import { childProgram } from '../daemon/children.js';
+import { typedRankNames } from '../daemon/elim.js';
 import { describeModel, modelPathFor } from '../model/rankers.js';
 import { loadModel } from '../model/model.js';
 import { historyLocation } from '../history/record.js';
@@ -354,6 +355,7 @@ export async function main(argv: string[]): Promise<number> {
     const lsf = await checkLsf({
       envdir,
       resource: config.resource,
+      ...(config.typed_ranks ? { typedRanks: typedRankNames(config.resource) } : {}),
       env: given, // so that each setting says whether it came from the environment or lsf.conf
       program: PROGRAM,
       childElims: config.elims.map((e) => e.command[0]!),

@@ -34,6 +34,7 @@ export interface Finding {
 export interface LsfCheckInput {
   envdir: string; // $LSF_ENVDIR or --lsf-envdir
   resource: string; // the config's resource name (rank)
+  typedRanks?: readonly string[]; // the typed ranks' names when the config reports them (typed_ranks: true)
   env: NodeJS.ProcessEnv; // for the variables that override lsf.conf
   cluster?: string; // --cluster, when lsf.shared lists several
   queues?: string; // --queues FILE instead of $LSB_CONFDIR/lsb.queues or $LSB_CONFDIR/<cluster>/configdir/lsb.queues
@@ -163,6 +164,11 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
         );
       }
       effective.push(`${r}: ${type} INTERVAL ${rank.cells.get('INTERVAL') || '()'} INCREASING ${increasing || '()'} (${rank.where})`);
+    }
+    // LIM logs a name lsf.shared does not declare as unknown and ignores its value.
+    for (const name of input.typedRanks ?? []) {
+      if (resources.has(name)) continue;
+      add('error', `${name} is not declared in a Resource section: with typed_ranks: true the elim reports it, and LIM ignores it as an unknown name (add the line from openlava-conf/lsf.shared)`, 'lsf.shared');
     }
   }
 

@@ -56,6 +56,24 @@ describe('lavarank check with an OpenLava configuration', () => {
     }
   });
 
+  it('with typed_ranks: true, passes when lsf.shared declares the typed ranks, and names one it lacks, exit 1', () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      writeFileSync(join(t.etc, 'lavarank.yaml'), `${readFileSync(join(t.etc, 'lavarank.yaml'), 'utf8')}typed_ranks: true\n`);
+      const install = lavarank(['install', '--merge-conf', '--serverdir', t.sbin, '--envdir', t.etc]);
+      assert.equal(install.status, 0, install.stderr);
+      const declared = lavarank(['check', '--cpus', '16'], { LSF_ENVDIR: t.etc });
+      assert.equal(declared.status, 0, declared.stdout);
+      writeFileSync(t.shared, readFileSync(t.shared, 'utf8').replace(/^ *rank_io .*\n/m, ''));
+      const lacking = lavarank(['check', '--cpus', '16'], { LSF_ENVDIR: t.etc });
+      assert.equal(lacking.status, 1, lacking.stdout);
+      assert.match(lacking.stdout, /^1 error, most serious first:\n {2}ERROR +lsf\.shared: rank_io is not declared in a Resource section: with typed_ranks: true/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   // OpenLava 4.0's LIM does not pass LSF_LOGDIR to the elim: the daemon and check
   // take it from lsf.conf, so the log goes where OpenLava's own logs are.
   it('puts the log and history under the LSF_LOGDIR of lsf.conf when the environment does not set it', () => {

@@ -133,6 +133,22 @@ describe('checkLsf', () => {
     }
   });
 
+  it('with typed_ranks, finds each typed rank lsf.shared does not declare, whose value LIM would ignore', async () => {
+    const t = lsfTree('capture');
+    try {
+      const typedRanks = ['rank_cpu', 'rank_mem', 'rank_io'];
+      const undeclared = (findings: readonly Finding[]): Finding[] => findings.filter((f) => /^rank_\w+ is not declared/.test(f.message));
+      assert.deepEqual(undeclared((await checkLsf(input(t))).findings), [], 'without typed_ranks');
+      const missing = undeclared((await checkLsf(input(t, { typedRanks }))).findings);
+      assert.deepEqual(missing.map((f) => [f.severity, f.where, f.message.split(' ')[0]]), typedRanks.map((n) => ['error', 'lsf.shared', n]));
+      assert.match(missing[0]!.message, /LIM ignores it as an unknown name/);
+      edit(t.shared, /^( +rank +Numeric.*)$/m, `$1\n   rank_cpu   Numeric 10       Y           (cpu)\n   rank_mem   Numeric 10       Y           (mem)\n   rank_io    Numeric 10       Y           (io)`);
+      assert.deepEqual(undeclared((await checkLsf(input(t, { typedRanks }))).findings), []);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('finds a queue ordering by rank without the reservation, and one ordering by -rank', async () => {
     const t = lsfTree('capture');
     try {
