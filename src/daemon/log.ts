@@ -191,6 +191,9 @@ export function setupLogging(
 ): LogSetup {
   const env = options.env ?? process.env;
   const tty = options.stderrIsTty ?? stderrIsTerminal();
+  // Why the program stops is logged at any level, silent included: under LIM stderr
+  // is closed, and an elim that ends without a trace is restarted every 90 s unseen.
+  const level = config.level === 'silent' ? 'fatal' : config.level;
   // The chooser stops at the first file that opens: that open is the chosen one's.
   let opened: { fd: number; stats: Stats } | undefined;
   const fileProblem = (path: string): { why: string; refused: boolean } | undefined => {
@@ -203,7 +206,7 @@ export function setupLogging(
   const skipped = choice.skipped.map((s) => `${s.target.path} (${s.target.why}): ${s.why}`);
   const target = choice.chosen;
   if (target?.kind === 'stderr') {
-    const log = stderrLogger(config.level, options.name, tty);
+    const log = stderrLogger(level, options.name, tty);
     return { log, target, skipped, close: async () => undefined, fatalNow: (m, e) => log.fatal({ err: errorMessage(e) }, m) };
   }
   if (target !== undefined) {
@@ -218,14 +221,14 @@ export function setupLogging(
       ...(opened === undefined ? {} : { opened }),
       onTrouble: (event) => {
         // The log itself cannot carry these messages; stderr is the best remaining channel.
-        const stderr = (): Logger => stderrLogger(config.level, options.name);
+        const stderr = (): Logger => stderrLogger(level, options.name);
         if (event.state === 'failing') stderr().error({ path, err: errorMessage(event.error) }, 'cannot write the log file; retrying later');
         else if (event.state === 'dropping') stderr().warn({ path }, 'log lines queued past the memory bound; dropping the oldest');
         else if (event.state === 'lost') stderr().error({ path, lines: event.lines }, `${event.lines} log lines could not be written and are lost`);
         else log?.warn({ dropped: event.dropped }, `log file ${path} writable again; ${event.dropped} lines were lost`);
       },
     });
-    log = pino({ ...baseOptions, level: config.level, name: options.name ?? 'lavarank' }, { write: (s: string) => appender.append(s) });
+    log = pino({ ...baseOptions, level, name: options.name ?? 'lavarank' }, { write: (s: string) => appender.append(s) });
     const fatalNow = (message: string, err: unknown): void => {
       const record = {
         level: 'fatal',
@@ -241,7 +244,7 @@ export function setupLogging(
     return { log, target, skipped, appender, close: (timeoutMs = 500) => appender.close(timeoutMs), fatalNow };
   }
   // Nothing writable: stderr, which under LIM is /dev/null. Say so where it can be seen.
-  const log = stderrLogger(config.level, options.name, tty);
+  const log = stderrLogger(level, options.name, tty);
   log.error({ skipped }, 'no log location is writable; logging to stderr');
   return {
     log,

@@ -129,6 +129,20 @@ describe('setupLogging', () => {
     }
   });
 
+  it('at level silent, still logs a fatal record (why the elim stops) and nothing below it', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const setup = setupLogging({ ...defaultConfig().log, level: 'silent', file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      setup.log.error('an error');
+      setup.log.fatal('interval under 5 s');
+      await setup.close(1000);
+      const recs = readFileSync(join(dir, 'l.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(recs.map((r) => [r['level'], r['msg']]), [['fatal', 'interval under 5 s']]);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('writes a fatal record synchronously, after the lines still queued', () => {
     const { dir, cleanup } = tempDir();
     try {
