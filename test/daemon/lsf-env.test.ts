@@ -57,6 +57,12 @@ describe('withLsfLogdir', () => {
     assert.equal(withLsfLogdir({}, files({ '/etc/lsf.conf': 'LSF_LOGDIR="/srv/lsf log"\n' }))['LSF_LOGDIR'], '/srv/lsf log');
   });
 
+  it('treats an empty LSF_LOGDIR or LSF_ENVDIR as unset: lsf.conf is read, and from /etc, never a relative lsf.conf', () => {
+    const conf = files({ '/etc/lsf.conf': 'LSF_LOGDIR=/srv/log\n' });
+    assert.equal(withLsfLogdir({ LSF_LOGDIR: '' }, conf)['LSF_LOGDIR'], '/srv/log');
+    assert.equal(lsfLogdir({ LSF_ENVDIR: '' }, conf).from, '/etc/lsf.conf');
+  });
+
   it('changes nothing for a relative or unexpanded value, a missing key or an unreadable lsf.conf', () => {
     for (const text of ['LSF_LOGDIR=log\n', 'LSF_LOGDIR=$LSF_TOP/log\n', 'LSF_SERVERDIR=/x\n', 'LSF_LOGDIR= /x\n']) {
       assert.equal(withLsfLogdir({ LSF_ENVDIR: '/e' }, files({ '/e/lsf.conf': text }))['LSF_LOGDIR'], undefined, text);
