@@ -265,6 +265,8 @@ describe('directoryProblems', () => {
       const file = join(dir, 'group');
       writeFileSync(file, 'root:x:0:\nusers:x:100:\nsyslog:x:110:\nadm:x:4:syslog,alice\n');
       assert.equal(syslogGid(file), 110);
+      writeFileSync(file, 'root:x:0:\nrsyslog:x:120:\nsyslog:x:110:\n');
+      assert.equal(syslogGid(file), 110, 'a group whose name only ends in syslog is not the syslog group');
       writeFileSync(file, 'root:x:0:\nadm:x:4:syslog\n');
       assert.equal(syslogGid(file), undefined);
       assert.equal(syslogGid(join(dir, 'missing')), undefined);
@@ -291,6 +293,16 @@ describe('directoryProblems', () => {
       assert.equal(rest.length, 0);
       assert.match(problem ?? '', new RegExp(`history directory ${open} has mode 0777.*\\(${join(open, 'a', 'b')} is to be created there\\)`));
       assert.deepEqual(directoryProblems(join(dirWithMode(dir, 'safe', 0o755), 'a', 'b'), 'history directory'), []);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a regular file where the directory should be, rather than checking the directory above it', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = writeWithMode(join(dir, 'history'), '', 0o644);
+      assert.deepEqual(directoryProblems(file, 'history directory'), [`history directory ${file} is not a directory`]);
     } finally {
       cleanup();
     }
@@ -412,6 +424,32 @@ describe('treeProblems', () => {
       assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [
         `lavarank installation ${join(shared, 'dist/index.js')} is owned by uid 1234; it must be owned by root (chown -R root ${shared})`,
       ]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('checks a link to a sibling directory whose name begins with the tree\'s: /opt/lavarank-old is out of /opt/lavarank', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      const sibling = dirWithMode(dir, 'lavarank-old', 0o777);
+      symlinkSync(sibling, join(pkg, 'node_modules/old'));
+      const problems = treeProblems(pkg, 'lavarank installation');
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.match(problems[0]!, new RegExp(`^lavarank installation \\(a link out of ${pkg}\\) ${sibling} has mode 0777`));
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('skips .git only at the top of the tree: a .git deeper down is walked', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      mkdirSync(join(pkg, 'node_modules/pino/.git'), { mode: 0o755 });
+      const hook = writeWithMode(join(pkg, 'node_modules/pino/.git/index.js'), '', 0o666);
+      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [`lavarank installation ${hook} has mode 0666, writable by group or others; run: chmod -R go-w ${pkg}`]);
     } finally {
       cleanup();
     }
