@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { absolutePath, findExecutable, runCommand, runIsolated } from '../../src/util/exec.js';
+import { absolutePath, findExecutable, forNamedCommands, runCommand, runIsolated, spawnGroup } from '../../src/util/exec.js';
 import { cliPath, tempDir } from '../helpers.js';
 import { spawnSync } from 'node:child_process';
 
@@ -20,6 +20,21 @@ describe('findExecutable', () => {
       assert.equal(findExecutable('tool', `${a}:${b}`), join(b, 'tool'));
       assert.equal(findExecutable('other', `${a}:${b}`), undefined);
       assert.equal(findExecutable(join(b, 'tool'), ''), join(b, 'tool'));
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('skips a directory of the command\'s name, whose execute bit only means it can be entered', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const a = join(dir, 'a');
+      const b = join(dir, 'b');
+      mkdirSync(join(a, 'tool'), { recursive: true, mode: 0o755 });
+      mkdirSync(b);
+      writeFileSync(join(b, 'tool'), '#!/bin/sh\n', { mode: 0o755 });
+      chmodSync(join(b, 'tool'), 0o755);
+      assert.equal(findExecutable('tool', `${a}:${b}`), join(b, 'tool'));
     } finally {
       cleanup();
     }
@@ -62,6 +77,11 @@ describe('runCommand', () => {
     assert.equal(r.failed, true);
     assert.equal(r.timedOut, true);
   });
+  it('fails a program whose output passes the default bound of 1 MiB', async () => {
+    const r = await runCommand('/usr/bin/head', ['-c', '1100000', '/dev/zero'], { timeoutMs: 10_000 });
+    assert.equal(r.failed, true);
+    assert.ok(r.stdout.length <= 1024 * 1024, `kept ${r.stdout.length} bytes`);
+  });
   it('refuses a missing or non-positive timeout, naming the option', async () => {
     await assert.rejects(runCommand('/bin/true', [], { timeoutMs: 0 }), /timeoutMs must be a positive number, received 0/);
   });
@@ -92,8 +112,72 @@ describe('runIsolated', () => {
     assert.equal(r.failed, true);
     assert.match(r.reason ?? '', /ENOENT/);
   });
+  it('refuses a missing or non-positive timeout, naming the option', async () => {
+    await assert.rejects(runIsolated('/bin/true', [], { timeoutMs: 0 }), /runIsolated: timeoutMs must be a positive number, received 0/);
+  });
+  it('ends a program whose output passes maxBufferBytes, and keeps no more than that', async () => {
+    const r = await runIsolated('/bin/sh', ['-c', 'while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done'], { timeoutMs: 10_000, maxBufferBytes: 1000 });
+    assert.equal(r.failed, true);
+    assert.equal(r.timedOut, false);
+    assert.match(r.reason ?? '', /output exceeded 1000 bytes/);
+    assert.ok(r.stdout.length <= 1000, `kept ${r.stdout.length} bytes`);
+  });
+  it('is cancelled at once by a signal aborted before the call', async () => {
+    const started = Date.now();
+    const r = await runIsolated('/bin/sleep', ['30'], { timeoutMs: 60_000, signal: AbortSignal.abort() });
+    assert.equal(r.failed, true);
+    assert.match(r.reason ?? '', /cancelled/);
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  });
+  it('ends what a program left holding its output soon after it exits, and a timeout passed meanwhile still fails the run', async () => {
+    // sh exits at once with code 0; its sleep keeps the pipe open past the timeout.
+    const started = Date.now();
+    const r = await runIsolated('/bin/sh', ['-c', 'sleep 30 & echo started'], { timeoutMs: 300 });
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    assert.deepEqual([r.failed, r.timedOut, r.stdout], [true, true, 'started\n']);
+  });
   it('returns the output of a program that finishes', async () => {
     const r = await runIsolated('/bin/echo', ['a b'], { timeoutMs: 5000 });
     assert.deepEqual([r.failed, r.stdout], [false, 'a b\n']);
+  });
+});
+
+describe('spawnGroup', () => {
+  it('starts the program in /, never in the daemon\'s working directory', async () => {
+    const { dir, cleanup } = tempDir();
+    const cwd = process.cwd();
+    try {
+      process.chdir(dir);
+      const proc = spawnGroup('/bin/pwd', []);
+      const text = await new Promise<string>((resolve) => {
+        let out = '';
+        proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        proc.stdout.on('end', () => resolve(out));
+      });
+      await proc.exited;
+      await proc.end();
+      assert.equal(text, '/\n');
+    } finally {
+      process.chdir(cwd);
+      cleanup();
+    }
+  });
+});
+
+describe('forNamedCommands', () => {
+  it('moves to / and keeps only the absolute PATH entries', () => {
+    const { dir, cleanup } = tempDir();
+    const cwd = process.cwd();
+    const path = process.env['PATH'];
+    try {
+      process.chdir(dir);
+      process.env['PATH'] = `:.:bin:/usr/bin`;
+      forNamedCommands();
+      assert.deepEqual([process.cwd(), process.env['PATH']], ['/', '/usr/bin']);
+    } finally {
+      process.chdir(cwd);
+      process.env['PATH'] = path;
+      cleanup();
+    }
   });
 });
