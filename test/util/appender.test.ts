@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chownSync, closeSync, constants, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, constants, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { OPEN_FLAGS, RotatingAppender } from '../../src/util/appender.js';
@@ -81,6 +81,50 @@ describe('RotatingAppender', () => {
       await a.close(1000);
       assert.match(troubles[0] ?? '', /is owned by uid 65534 \(remove it, or chown root it\); lavarank appends .* only to a regular file of one link that it owns/);
       assert.equal(readFileSync(path, 'utf8'), '');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('appends nothing through a symbolic link planted at its path (in /tmp, to a file of root\'s), by writeNow either', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const victim = join(dir, 'victim');
+      writeFileSync(victim, 'untouched\n', { mode: 0o600 });
+      const path = join(dir, 'h.jsonl');
+      symlinkSync(victim, path);
+      const troubles: string[] = [];
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 2, retryMs: 60_000, onTrouble: (e) => troubles.push(e.state === 'failing' ? String(e.error) : e.state) });
+      a.append('{"i":0}');
+      await a.flush(1000);
+      a.writeNow('last words');
+      await a.close(1000);
+      assert.match(troubles[0] ?? '', /ELOOP/);
+      assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('writeNow writes nothing where the directory check refuses the directory, and close counts even a single lost line', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'h.jsonl');
+      const events: Array<{ state: string; lines?: number }> = [];
+      const a = new RotatingAppender({
+        path,
+        maxBytes: 1 << 20,
+        keep: 2,
+        retryMs: 60_000,
+        directoryProblems: () => ['log directory is writable by others'],
+        onTrouble: (e) => events.push(e.state === 'lost' ? { state: e.state, lines: e.lines } : { state: e.state }),
+      });
+      a.writeNow('fatal');
+      assert.equal(existsSync(path), false);
+      a.append('{"i":0}');
+      await a.close(200);
+      assert.equal(existsSync(path), false);
+      assert.deepEqual(events.at(-1), { state: 'lost', lines: 1 });
     } finally {
       cleanup();
     }
