@@ -115,6 +115,21 @@ describe('setupLogging', () => {
     }
   });
 
+  it('makes a missing log directory 0755 whatever the umask, and logs there', async () => {
+    const { dir, cleanup } = tempDir();
+    const umask = process.umask(0); // as a daemon started with umask 0 has it
+    try {
+      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'new', 'l.log') }, { host: 'h', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
+      process.umask(umask);
+      assert.equal(setup.target.path, join(dir, 'new', 'l.log'));
+      assert.equal(statSync(join(dir, 'new')).mode & 0o7777, 0o755);
+      await setup.close(1000);
+    } finally {
+      process.umask(umask);
+      cleanup();
+    }
+  });
+
   it('writes its first lines to the file it opened when it chose the location, not to one opened again', async () => {
     const { dir, cleanup } = tempDir();
     try {
