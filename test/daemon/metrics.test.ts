@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Tick } from '../../src/daemon/elim.js';
-import { formatMetrics, MetricsWriter, type MetricsSnapshot } from '../../src/daemon/metrics.js';
+import { formatMetrics, metricsDirectoryProblems, MetricsWriter, type MetricsSnapshot } from '../../src/daemon/metrics.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { captureLog, tempDir } from '../helpers.js';
 import { parseExposition, sampleOf } from '../helpers/prom-parse.js';
@@ -133,6 +133,32 @@ describe('MetricsWriter', () => {
     assert.equal(sampleOf(f, 'lavarank_sample_failures_total'), 1);
     assert.equal(sampleOf(f, 'lavarank_pessimistic_reports_total'), 1);
     assert.equal(sampleOf(f, 'lavarank_model_info', { model: 'default#14d68495' }), 1);
+  });
+
+  it('counts a report replaced by a newer one as unread, and shows the model of the newest good rank', async () => {
+    const texts: string[] = [];
+    const writer = new MetricsWriter({ path: '/x.prom', resource: 'rank', version: 'v', log: captureLog().log, write: async (_p, t) => void texts.push(t) });
+    writer.update(tick({ outcome: 'replaced' }), {});
+    await settle(writer);
+    writer.update(tick({ result: { rank: 42.5, model: 'site#00000001', features } }), {});
+    await settle(writer);
+    const f = parseExposition(texts[1]!);
+    assert.equal(sampleOf(f, 'lavarank_reports_unread_total'), 1);
+    assert.equal(sampleOf(f, 'lavarank_model_info', { model: 'site#00000001' }), 1);
+    assert.throws(() => sampleOf(f, 'lavarank_model_info', { model: 'default#14d68495' }), /no sample/);
+  });
+
+  it('refuses a metrics directory others can write (root replaces the file there)', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const open = join(dir, 'open');
+      mkdirSync(open);
+      chmodSync(open, 0o777);
+      assert.match(metricsDirectoryProblems(open, { logGroup: undefined }).join('\n'), /metrics directory .*open has mode 0777, writable by group or others/);
+      assert.deepEqual(metricsDirectoryProblems(dir, { logGroup: undefined }), []);
+    } finally {
+      cleanup();
+    }
   });
 
   it('skips a tick while the previous write is pending, and counts it', async () => {
