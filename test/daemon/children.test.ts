@@ -20,6 +20,7 @@ import {
 } from '../../src/daemon/children.js';
 import { FakeClock, systemClock, type Clock } from '../../src/util/clock.js';
 import { ConfigError } from '../../src/util/errors.js';
+import { MAX_CHILD_ELIMS } from '../../src/config/config.js';
 import { stragglers } from '../helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/elims/', import.meta.url));
@@ -302,10 +303,11 @@ test('a grandchild holding the pipe open does not hold up the child\'s restart o
   }
 });
 
-test('the children get the daemon\'s environment, LSF_RESOURCES included', async () => {
+test('the children get the daemon\'s environment, LSF_RESOURCES included, and LAVARANK_PARENT_PID naming the daemon', async () => {
   const h = start([elim('env')], { env: { ...process.env, LSF_RESOURCES: 'rank scratch ' } });
   try {
     assert.equal(await waitFor('envok', () => valueOf(h.elims, 'envok')), 1);
+    assert.equal(valueOf(h.elims, 'parentok'), 1);
   } finally {
     await h.elims.close();
   }
@@ -368,6 +370,18 @@ test('invalid specs are refused before anything starts, naming each key', () => 
       return true;
     },
   );
+});
+
+test('a max_age of 0, a NUL byte in any argument and one child elim too many are refused', (t) => {
+  const log = pino({ level: 'silent' });
+  const stop = new AbortController(); // ends whatever a spec wrongly accepted started
+  const options = { log, signal: stop.signal, clock: systemClock };
+  const refused = (specs: ChildElimSpec[], pattern: RegExp) =>
+    assert.throws(() => startChildElims(specs, options), (err: unknown) => err instanceof ConfigError && pattern.test(err.message));
+  t.after(() => stop.abort());
+  refused([{ command: ['/bin/true'], max_age: 0 }], /elims\[0\]\.max_age must be a positive number/);
+  refused([{ command: ['/bin/sh', '-c', 'true\0'] }], /elims\[0\]\.command must not contain NUL bytes/);
+  refused(Array.from({ length: MAX_CHILD_ELIMS + 1 }, () => ({ command: ['/bin/true'] })), new RegExp(`elims: ${MAX_CHILD_ELIMS + 1} child elims, at most ${MAX_CHILD_ELIMS}`));
 });
 
 test('close() is final: called at any moment, even during restarts, nothing it started outlives it and nothing starts after it', async () => {
