@@ -66,6 +66,47 @@ test('summarizeGpus gives the mean and max utilisation and the fullest GPU', () 
   );
 });
 
+test('parseNvidiaSmi refuses a negative value and a line of more than 3 values', () => {
+  assert.throws(() => parseNvidiaSmi('-5, 1024, 16384\n'), /"-5" is neither a number nor \[Not Supported\]/);
+  assert.throws(() => parseNvidiaSmi('45, 1024, 16384, 7\n'), /line 1: expected 3 comma-separated values, found 4/);
+});
+
+test('summarizeGpus holds utilisation within 0..1 and leaves out a GPU that reports no memory total', () => {
+  assert.deepEqual(
+    summarizeGpus(
+      [
+        { utilPercent: 150, memUsedMiB: 10, memTotalMiB: 0 },
+        { utilPercent: 50, memUsedMiB: 0, memTotalMiB: 0 },
+      ],
+      0,
+    ),
+    { count: 2, utilMean: 0.75, utilMax: 1, ageMs: 0 },
+  );
+});
+
+test('an nvidia-smi that lists no GPU gives nothing in auto mode and a failure with enabled true', async (t) => {
+  const clock = new FakeClock();
+  const auto = gpu(t, 'nvidia-smi-none', { clock });
+  const strict = gpu(t, 'nvidia-smi-none', { clock, enabled: true });
+  await eventually(() => {
+    try {
+      strict.collect(clock.monotonic());
+      return undefined;
+    } catch (err) {
+      return /listed no GPU/.test(String(err)) ? true : undefined;
+    }
+  });
+  assert.equal(auto.collect(clock.monotonic()), undefined);
+});
+
+test('without staleAfterMs a result is used for three intervals, and not after', async (t) => {
+  const clock = new FakeClock();
+  const c = gpu(t, 'nvidia-smi-ok', { clock, intervalMs: 60_000 });
+  await eventually(() => c.collect(0));
+  assert.ok(c.collect(180_000) !== undefined);
+  assert.equal(c.collect(180_001), undefined);
+});
+
 test('the collector hands out the background query result with its age', async (t) => {
   const clock = new FakeClock();
   const c = gpu(t, 'nvidia-smi-ok', { clock, intervalMs: 60_000 });
