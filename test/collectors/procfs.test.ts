@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { kernelFile, onKernelFs } from '../../src/collectors/procfs.js';
+import { kernelFile, onKernelFs, readKernelTextIfPresent } from '../../src/collectors/procfs.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { mkfifo } from '../faults/helpers.js';
 import { tempDir } from './helpers.js';
@@ -153,4 +153,11 @@ test('a file larger than the read buffer is read whole, opened each time or kept
   writeFileSync(join(dir, 'huge'), Buffer.alloc(4 * 1024 * 1024 + 1, 0x31));
   assert.throws(() => kernelFile('disk', join(dir, 'huge')).bytes(), (err: unknown) => err instanceof CollectorError && /huge is larger than 4194304 bytes/.test(err.message));
   assert.equal(kernelFile('disk', join(dir, 'diskstats')).text(), text, 'a refused file leaves the next read whole');
+});
+
+test('a file that is present but cannot be read is a failure, not an absent file', (t) => {
+  const dir = tempDir(t);
+  assert.equal(readKernelTextIfPresent('pressure', join(dir, 'missing')), undefined);
+  assert.throws(() => readKernelTextIfPresent('pressure', dir), (err: unknown) => err instanceof CollectorError && /EISDIR/.test(err.message));
+  assert.throws(() => kernelFile('pressure', dir).textIfPresent(), (err: unknown) => err instanceof CollectorError && /EISDIR/.test(err.message));
 });
