@@ -43,5 +43,7 @@ describe('systemClock.monotonic', () => {
     const elapsed = systemClock.monotonic() - m0;
     const reference = performance.now() - p0;
     assert.ok(elapsed >= 49 && Math.abs(elapsed - reference) < 5, `monotonic ${elapsed} ms, performance.now ${reference} ms`);
+    // Counted from the process start, not the epoch: a change of the wall clock cannot move it.
+    assert.ok(systemClock.monotonic() <= process.uptime() * 1000 + 1000, `monotonic ${systemClock.monotonic()} ms`);
   });
 });
