@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, linkSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, linkSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
@@ -126,6 +126,22 @@ describe('setupLogging', () => {
       await setup.close(1000);
     } finally {
       process.umask(umask);
+      cleanup();
+    }
+  });
+
+  it('rotates nothing once the log directory has become writable by others', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const logs = dirWithMode(dir, 'logs', 0o755);
+      const path = join(logs, 'l.log');
+      const setup = setupLogging({ ...defaultConfig().log, file: path, max_bytes: 200, keep: 2 }, { host: 'h', env: {}, stderrIsTty: false });
+      assert.equal(setup.target.path, path);
+      chmodSync(logs, 0o777);
+      for (let i = 0; i < 5; i++) setup.log.info(`line ${i} ${'x'.repeat(100)}`);
+      await setup.close(1000);
+      assert.deepEqual(readdirSync(logs).filter((n) => n !== 'l.log'), []);
+    } finally {
       cleanup();
     }
   });
