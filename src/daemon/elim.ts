@@ -115,10 +115,10 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
   // took longer than the deadline counts as failed once it returns: a host whose
   // kernel takes seconds to answer /proc (thrashing, a hung mount) is one to hold,
   // then avoid, not one whose smeared reading to trust.
-  const attempt = (limitMs: number): Attempt | Promise<Attempt> => {
+  // began: the clock when the caller starts it (the loop times its report from there).
+  const attempt = (limitMs: number, began: number): Attempt | Promise<Attempt> => {
     if (pending) return { failure: 'the previous sample is still running' };
     let result: Sample | Promise<Sample>;
-    const began = clock.monotonic();
     try {
       result = o.sampler.sample();
     } catch (err) {
@@ -213,7 +213,7 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
 
   const start = clock.monotonic();
   // The first reading only sets the collectors' baselines; rates need two.
-  const baseline = attempt(Math.max(1, (o.firstReportMs ?? Math.min(1000, o.intervalMs)) / 2));
+  const baseline = attempt(Math.max(1, (o.firstReportMs ?? Math.min(1000, o.intervalMs)) / 2), clock.monotonic());
   if (baseline instanceof Promise) await baseline;
   let next = start + (o.firstReportMs ?? Math.min(1000, o.intervalMs));
   let seq = 0;
@@ -229,7 +229,7 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     }
     if (signal.aborted) break;
     const began = clock.monotonic();
-    const tried = attempt(deadlineMs);
+    const tried = attempt(deadlineMs, began);
     const got = tried instanceof Promise ? await tried : tried;
     if (signal.aborted) break;
     const ranked = got.sample === undefined ? { failure: got.failure } : rankOf(got.sample);
