@@ -204,7 +204,8 @@ export function jobCpusNote(config: Readonly<Config>): string | undefined {
   const isolatedNote = isolated.length > 0 ? `, isolcpus ${cpuRanges(isolated)} left out` : '';
   if (usable.length === online.length) return `job CPUs: all ${online.length} online (${from}${isolatedNote})`;
   const advice = named === undefined ? '; if jobs run elsewhere (a JOB_STARTER with taskset, launchers that pin them to isolcpus CPUs, or LIM alone pinned), name their CPUs in cpu.job_cpus' : '';
-  return `job CPUs: ${usable.length === 0 ? 'none' : cpuRanges(usable)} of ${online.length} online (${from}${isolatedNote}): an idle CPU outside these does not make tasks queued for the others count as pinned${advice}`;
+  const which = usable.length === 0 ? 'none' : `${usable.length === 1 ? 'CPU' : 'CPUs'} ${cpuRanges(usable)}, ${usable.length}`; // "0 of 2" read as none
+  return `job CPUs: ${which} of the ${online.length} online (${from}${isolatedNote}): an idle CPU outside these does not make tasks queued for the others count as pinned${advice}`;
 }
 
 // The pid of a running OpenLava or LSF lim, from the comm of each process; undefined if none.
