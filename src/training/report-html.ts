@@ -87,6 +87,7 @@ export interface ReportData {
   excluded: ExclusionCounts;
   meanings?: Record<ExclusionReason, string>; // default EXCLUSION_MEANINGS
   label?: string; // how the jobs were labelled: baselines, families
+  families?: string[]; // the families left out, a line each (familyLines), the first a heading
   inputs: Array<{ what: string; path: string; summary: string }>;
   problems: string[]; // the first lines the readers skipped, as file:line: reason
   problemCount?: number; // all of them; default problems.length
@@ -301,6 +302,7 @@ ${d.label === undefined ? '' : html`<p>${d.label}</p>`}
 <table><thead><tr><th>left out</th><th>jobs</th><th>why</th></tr></thead><tbody>
 ${EXCLUSION_REASONS.map((r) => html`<tr><td>${r}</td><td class="n">${d.excluded[r]}</td><td>${meanings[r]}</td></tr>`)}
 </tbody></table>
+${d.families === undefined || d.families.length === 0 ? '' : html`<p>${d.families[0] ?? ''}</p><ul>${d.families.slice(1).map((l) => html`<li>${l.trim()}</li>`)}</ul>`}
 <table><thead><tr><th>input</th><th>file</th><th>read</th></tr></thead><tbody>
 ${d.inputs.map((i) => html`<tr><td>${i.what}</td><td><code>${i.path}</code></td><td>${i.summary}</td></tr>`)}
 </tbody></table>

@@ -31,7 +31,7 @@ import { directoryProblems, trustProblems } from '../util/trust.js';
 import { judge, notBeaten, pairedDifference, type Candidate, type Verdict } from './judge.js';
 import { linearPredict, RidgeFit, type LinearModel } from './linear.js';
 import { BACKBONE_GRID_POINTS } from './backbone-fit.js';
-import { labelSettings, type LabelSettings } from './label.js';
+import { labelSettings, type FamilyBaseline, type LabelSettings } from './label.js';
 
 // Exit status: the new model was written (or, with --dry-run, would be). All are in docs/retrain.md.
 export const EXIT_WRITTEN = 0;
@@ -396,6 +396,35 @@ export function exclusionLines(excluded: ExclusionCounts, meanings: Record<Exclu
   return EXCLUSION_REASONS.filter((r) => excluded[r] > 0).map((r) => `  ${r} ${excluded[r]}: ${meanings[r]}`);
 }
 
+// Families listed by name when their jobs were left out for the family's sake.
+export const SHOWN_FAMILIES = 10;
+
+// One line per family whose runs could not be labelled (fewRuns, lowCpu, unstable),
+// the most runs first, with the figure that failed the rule and the rule's limit: the
+// counts alone do not tell an administrator which job name to look at.
+export function familyLines(names: readonly string[], families: ReadonlyMap<number, FamilyBaseline>, settings: LabelSettings): string[] {
+  const left = [...families].filter(([, f]) => f.status !== 'ok').sort((a, b) => b[1].runs - a[1].runs || a[0] - b[0]);
+  if (left.length === 0) return [];
+  const pct = (x: number): string => `${Math.round(100 * x)} %`;
+  const lines = left.slice(0, SHOWN_FAMILIES).map(([id, f]) => {
+    const name = shownName(names[id] ?? `#${id}`);
+    const runs = `${f.runs} run${f.runs === 1 ? '' : 's'}`;
+    if (f.status === 'fewRuns') return `  ${name}: fewRuns, ${runs} in the training window (--min-runs ${settings.minRuns})`;
+    if (f.status === 'lowCpu') return `  ${name}: lowCpu, ${runs}: its fastest runs kept ${pct(f.baseline)} of their slots' CPU busy (at least ${pct(settings.minCpuShare)})`;
+    return `  ${name}: unstable, ${runs}: the fastest of its older and of its newer runs are ${pct(f.status === 'unstable' ? f.spread : 0)} apart (at most ${pct(settings.maxBaselineSpread)})`;
+  });
+  if (left.length > SHOWN_FAMILIES) lines.push(`  and ${left.length - SHOWN_FAMILIES} more`);
+  return [`families left out (${left.length} of ${families.size}):`, ...lines];
+}
+
+// A job name as the terminal may show it: any user chooses it (bsub -J), so control
+// characters (an escape sequence for root's terminal) are written as \u escapes, and a
+// name longer than 60 characters is cut.
+function shownName(name: string): string {
+  const cut = name.length > 60 ? `${name.slice(0, 59)}…` : name;
+  return cut.replace(/[\0-\x1f\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 // The malformed lines of every input: the first SHOWN_PROBLEMS as file:line: reason,
 // and how many there were in all.
 export class ProblemLog {
@@ -512,6 +541,7 @@ export interface ReadLog {
   table?: JobTable; // once the accounting is read
   historyRecords: number;
   reportTried?: boolean; // the run's own report was attempted: no failure report after it
+  families?: string[]; // familyLines, once the jobs are labelled
 }
 
 // A fresh, empty ReadLog.
@@ -686,6 +716,8 @@ export async function joinAndLabel(
     `jobs: ${table.count} finished, ${n} usable (${examples.trainCount} before the holdout, ${examples.holdoutCount} in it); left out: ${exclusionText(excluded)}` +
       exclusionLines(excluded, meanings).map((l) => `\n${l}`).join(''),
   );
+  log.families = familyLines(table.families, examples.families, table.settings);
+  for (const line of log.families) ctx.say(line);
   if (n === 0) {
     let jobFrom = Infinity;
     let jobTo = -Infinity;
@@ -1129,6 +1161,7 @@ function writeFailureReport(options: RetrainOptions, log: ReadLog, err: unknown,
     counts: { jobs: table?.count ?? 0, examples: 0, train: 0, calibration: 0, holdout: 0 },
     excluded,
     meanings: exclusionMeanings(table?.settings ?? labelSettings({ minRuns: options.minRuns, minRuntimeSec: options.minRuntimeSec ?? DEFAULT_MIN_RUNTIME_SEC })),
+    families: log.families,
     inputs: log.inputs,
     problems: log.problems.first,
     problemCount: log.problems.total,
@@ -1194,6 +1227,7 @@ async function runStages(options: RetrainOptions, files: InputFiles, io: Retrain
     excluded: labelled.excluded,
     meanings: exclusionMeanings(s),
     label: labelSummary(labelled),
+    families: log.families,
     inputs: log.inputs,
     problems: log.problems.first,
     problemCount: log.problems.total,

@@ -9,13 +9,14 @@ import { generateData } from '../../scripts/gen-data.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import {
-  chunkFor, decideWrite, evaluate, EXIT_INTERRUPTED, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs,
+  chunkFor, decideWrite, evaluate, EXIT_INTERRUPTED, familyLines, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs,
   ProblemLog, Progress, quietContext, readLog, resolveOptions, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, writeModelStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { clampRank } from '../../src/model/rank.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { parseRetrainArgs } from '../../src/commands/retrain.js';
+import { labelSettings, type FamilyBaseline } from '../../src/training/label.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { cliPath, mkfifo, tempDir } from '../helpers.js';
 import { readHistory } from '../../src/history/reader.js';
@@ -465,6 +466,46 @@ describe('retrain', () => {
     const io = sink();
     await assert.rejects(retrain(options({ history: [one] }), io), ConfigError);
     assert.match(io.stdout.join('\n'), /^history: 1 record in 1 file$/m);
+  });
+
+  test('names each family left out with the figure that failed its rule, the most runs first, usable ones not at all', () => {
+    const s = labelSettings();
+    const families = new Map<number, FamilyBaseline>([
+      [0, { status: 'ok', runs: 40, baseline: 0.9, spread: 0.02 }],
+      [1, { status: 'fewRuns', runs: 3 }],
+      [2, { status: 'unstable', runs: 58, baseline: 0.5, spread: 0.513 }],
+      [3, { status: 'lowCpu', runs: 20, baseline: 0.12 }],
+    ]);
+    assert.deepEqual(familyLines(['good', 'rare', 'drifting', 'sleepy'], families, s), [
+      'families left out (3 of 4):',
+      '  drifting: unstable, 58 runs: the fastest of its older and of its newer runs are 51 % apart (at most 15 %)',
+      '  sleepy: lowCpu, 20 runs: its fastest runs kept 12 % of their slots\' CPU busy (at least 20 %)',
+      '  rare: fewRuns, 3 runs in the training window (--min-runs 5)',
+    ]);
+    assert.deepEqual(familyLines(['good'], new Map([[0, { status: 'ok', runs: 9, baseline: 1, spread: 0 }]]), s), [], 'every family usable: nothing said');
+  });
+
+  test('lists at most ten families left out, then how many more, and shows control characters of a job name escaped', () => {
+    const families = new Map<number, FamilyBaseline>(Array.from({ length: 13 }, (_, i) => [i, { status: 'fewRuns', runs: 13 - i }] as [number, FamilyBaseline]));
+    const names = Array.from({ length: 13 }, (_, i) => (i === 0 ? 'evil\x1b]0;owned\x07\x9b2J' : `f${i}`));
+    const lines = familyLines(names, families, labelSettings());
+    assert.equal(lines.length, 12);
+    assert.equal(lines[0], 'families left out (13 of 13):');
+    assert.equal(lines[1], '  evil\\u001b]0;owned\\u0007\\u009b2J: fewRuns, 13 runs in the training window (--min-runs 5)');
+    assert.equal(lines[11], '  and 3 more');
+    assert.doesNotMatch(lines.join('\n'), /[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+  });
+
+  test('prints the families it left out, and puts them in the report', async () => {
+    const tiny = await generateData({ outDir: join(root, 'tiny-families'), hosts: 2, ticks: 300, jobs: 60, kinds: 1, seed: 3, curve: 'square', slope: 50 });
+    const o = options({ acct: [tiny.acctPath], history: [tiny.historyDir], minRuns: 1000 });
+    const io = sink();
+    await assert.rejects(retrain(o, io), ConfigError);
+    const out = io.stdout.join('\n');
+    const m = /^families left out \(1 of 1\):\n  (\S+): fewRuns, (\d+) runs in the training window \(--min-runs 1000\)$/m.exec(out);
+    assert.ok(m !== null, out);
+    const report = readFileSync(o.report, 'utf8');
+    assert.match(report, /<p>families left out \(1 of 1\):<\/p><ul><li>\S+: fewRuns, \d+ runs in the training window \(--min-runs 1000\)<\/li><\/ul>/);
   });
 
   test('refuses a holdout too small to judge a model', async () => {
