@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { MAX_CONFIG_BYTES, defaultConfig, findConfig, loadConfig, parseConfigText } from '../../src/config/config.js';
+import { MAX_CHILD_ELIMS, MAX_CONFIG_BYTES, defaultConfig, findConfig, loadConfig, parseConfigText } from '../../src/config/config.js';
 import { ConfigError } from '../../src/util/errors.js';
-import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
+import { dirWithMode, repoRoot, tempDir, writeWithMode } from '../helpers.js';
 
 function problemsOf(text: string): string[] {
   try {
@@ -148,6 +148,10 @@ describe('parseConfigText', () => {
     assert.ok(Object.isFrozen(parseConfigText('cpu: {job_cpus: 1-2}\n', 'x').cpu.job_cpus));
   });
 
+  it('reads cpu.job_cpus: 0 as CPU 0 alone', () => {
+    assert.deepEqual(parseConfigText('cpu:\n  job_cpus: 0\n', 'x').cpu.job_cpus, [0]);
+  });
+
   it('refuses a cpu.job_cpus that is not a CPU list, and an unknown key under cpu, naming them and their line', () => {
     const expected = 'expected a CPU list such as "2-127" or "0-3,8-11"';
     assert.deepEqual(problemsOf('cpu:\n  job_cpus: 5-2\n'), [`lavarank.yaml:2:13: cpu.job_cpus: ${expected}, received "5-2"`]);
@@ -172,6 +176,33 @@ describe('parseConfigText', () => {
 
   it('refuses a child elim whose program is not an absolute path', () => {
     assert.match(problemsOf('elims:\n  - command: [elim.site]\n')[0] ?? '', /elims\[0\]\.command\[0\]: expected an absolute path to the program/);
+  });
+
+  it('takes up to MAX_CHILD_ELIMS child elims, and refuses one more, naming elims', () => {
+    const elims = (n: number): string => `elims:\n${Array.from({ length: n }, (_, i) => `  - command: [/opt/elim.${i}]\n`).join('')}`;
+    assert.equal(parseConfigText(elims(MAX_CHILD_ELIMS), 'x').elims.length, MAX_CHILD_ELIMS);
+    assert.deepEqual(problemsOf(elims(MAX_CHILD_ELIMS + 1)), [`lavarank.yaml:2:3: elims: ${MAX_CHILD_ELIMS + 1} child elims, at most ${MAX_CHILD_ELIMS}`]);
+  });
+
+  it('refuses two child elims of the same name, naming the second', () => {
+    assert.deepEqual(problemsOf('elims:\n  - {name: site, command: [/opt/a]}\n  - {name: site, command: [/opt/b]}\n'), ['lavarank.yaml:3:12: elims[1].name: duplicate child elim name "site"']);
+  });
+
+  it('takes a child elim name of up to 64 characters, and refuses a longer one', () => {
+    const name = 'n'.repeat(64);
+    assert.equal(parseConfigText(`elims:\n  - {name: ${name}, command: [/opt/a]}\n`, 'x').elims[0]?.name, name);
+    assert.match(problemsOf(`elims:\n  - {name: ${name}x, command: [/opt/a]}\n`)[0] ?? '', /elims\[0\]\.name: expected a name of letters, digits, "\.", "_" or "-" \(at most 64\)/);
+  });
+
+  it('takes a child elim max_age of up to a day, and null for the default', () => {
+    assert.equal(parseConfigText('elims:\n  - {command: [/opt/a], max_age: 86400}\n', 'x').elims[0]?.max_age, 86400);
+    assert.equal(parseConfigText('elims:\n  - {command: [/opt/a], max_age: null}\n', 'x').elims[0]?.max_age, null);
+    assert.match(problemsOf('elims:\n  - {command: [/opt/a], max_age: 86401}\n')[0] ?? '', /elims\[0\]\.max_age: expected a number greater than 0 of at most 86400, received 86401/);
+  });
+
+  it('refuses a child elim stale_value too large to be written as a plain number', () => {
+    assert.equal(parseConfigText('elims:\n  - {command: [/opt/a], stale_value: -1}\n', 'x').elims[0]?.stale_value, -1);
+    assert.match(problemsOf('elims:\n  - {command: [/opt/a], stale_value: 1e15}\n')[0] ?? '', /elims\[0\]\.stale_value: expected a finite number, received 1000000000000000/);
   });
 
   it('lists every problem at once', () => {
@@ -209,6 +240,73 @@ describe('parseConfigText', () => {
     assert.equal(r.stderr, '');
   });
 
+  it('documents every default in the README block that lists every key with its default', () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const block = /```yaml\n(# \$LSF_ENVDIR\/lavarank\.yaml — every key with its default\n[\s\S]*?)```/.exec(readme);
+    assert.ok(block !== null, 'the README block of every key with its default');
+    assert.deepEqual(parseConfigText(block[1]!, 'README.md'), defaultConfig());
+  });
+
+  it('accepts the bounds of each range it states', () => {
+    const c = parseConfigText(
+      [
+        'interval: 1',
+        'nice: -20',
+        'pessimistic_after: 1',
+        'log: {keep: 1, max_bytes: 64k}',
+        'history: {keep: 1000, max_bytes: 4096G}',
+        'gpu: {interval: 1, timeout: 600}',
+      ].join('\n'),
+      'x',
+    );
+    assert.deepEqual([c.interval, c.nice, c.pessimistic_after, c.log.keep, c.log.max_bytes, c.history.keep, c.history.max_bytes, c.gpu.interval, c.gpu.timeout], [1, -20, 1, 1, 64 * 1024, 1000, 2 ** 42, 1, 600]);
+    const d = parseConfigText('interval: 3600\nnice: 19\npessimistic_after: 1000\nlog: {keep: 100}\n', 'x');
+    assert.deepEqual([d.interval, d.nice, d.pessimistic_after, d.log.keep], [3600, 19, 1000, 100]);
+  });
+
+  it('reads sizes in binary units, and refuses one past the largest or under the smallest', () => {
+    assert.equal(parseConfigText('log:\n  max_bytes: 512k\n', 'x').log.max_bytes, 512 * 1024);
+    assert.equal(parseConfigText('log:\n  max_bytes: 2G\n', 'x').log.max_bytes, 2 * 1024 ** 3);
+    assert.match(problemsOf('history:\n  max_bytes: 4097G\n')[0] ?? '', /^lavarank\.yaml:2:14: history\.max_bytes: expected a size in bytes of at least 65536/);
+    assert.match(problemsOf('log:\n  max_bytes: 65535\n')[0] ?? '', /^lavarank\.yaml:2:14: log\.max_bytes: expected a size in bytes of at least 65536/);
+  });
+
+  it('accepts a sample deadline equal to the interval', () => {
+    assert.equal(parseConfigText('interval: 10\nsample_deadline: 10\n', 'x').sample_deadline, 10);
+  });
+
+  it('gives the defaults of a section left empty, its keys commented out', () => {
+    assert.deepEqual(parseConfigText('log:\n#  level: debug\nhistory:\ngpu:\n', 'x'), defaultConfig());
+  });
+
+  it('refuses a path with a NUL byte in it, naming the key', () => {
+    assert.deepEqual(problemsOf('model: "/etc/lavarank/model\\0.json"\n'), ['lavarank.yaml:1:8: model: expected a path without NUL bytes, received "/etc/lavarank/model\\u0000.json"']);
+  });
+
+  it('reads metrics.textfile as an absolute path ending in .prom, and refuses one that ends in prom without the dot', () => {
+    assert.equal(parseConfigText('metrics:\n  textfile: /var/lib/node_exporter/lavarank.prom\n', 'x').metrics.textfile, '/var/lib/node_exporter/lavarank.prom');
+    assert.match(problemsOf('metrics:\n  textfile: /var/lib/node_exporter/lavarankprom\n')[0] ?? '', /^lavarank\.yaml:2:13: metrics\.textfile: expected an absolute path ending in \.prom/);
+  });
+
+  it('gives the problem itself as the message of a refusal with one problem, and counts them when there are several', () => {
+    const one = (() => {
+      try {
+        parseConfigText('interval: 0\n', 'lavarank.yaml');
+      } catch (err) {
+        return err as ConfigError;
+      }
+      assert.fail('accepted');
+    })();
+    assert.equal(one.message, 'lavarank.yaml:1:11: interval: expected a number from 1 to 3600, received 0');
+    assert.throws(() => parseConfigText('interval: 0\nnice: 50\n', 'lavarank.yaml'), {
+      message: '2 problems in lavarank.yaml:\n  lavarank.yaml:1:11: interval: expected a number from 1 to 3600, received 0\n  lavarank.yaml:2:7: nice: expected an integer from -20 to 19, received 50',
+    });
+  });
+
+  it('refuses a text longer than MAX_CONFIG_BYTES before parsing it, naming its size', () => {
+    assert.throws(() => parseConfigText(`#${'x'.repeat(MAX_CONFIG_BYTES)}\n`, 'big.yaml'), { message: `big.yaml: ${MAX_CONFIG_BYTES + 2} bytes; a lavarank config is at most ${MAX_CONFIG_BYTES} bytes (is this the right file?)` });
+  });
+
   it('refuses a top level that is not a mapping', () => {
     assert.match(problemsOf('- 1\n- 2\n')[0] ?? '', /expected a mapping of settings at the top level/);
   });
@@ -224,6 +322,10 @@ describe('findConfig', () => {
       path: '/etc/lsf/lavarank.yaml',
       why: '$LSF_ENVDIR/lavarank.yaml',
     });
+  });
+  it('takes an empty $LAVARANK_CONFIG or $LSF_ENVDIR as unset', () => {
+    assert.deepEqual(findConfig(undefined, { LAVARANK_CONFIG: '', LSF_ENVDIR: '/etc/lsf' }, () => true), { path: '/etc/lsf/lavarank.yaml', why: '$LSF_ENVDIR/lavarank.yaml' });
+    assert.equal(findConfig(undefined, { LSF_ENVDIR: '' }, () => true).path, null);
   });
   it('falls back to built-in defaults when $LSF_ENVDIR has no lavarank.yaml', () => {
     assert.equal(findConfig(undefined, { LSF_ENVDIR: '/etc/lsf' }, none).path, null);
@@ -292,6 +394,18 @@ describe('loadConfig', () => {
       const started = performance.now();
       assert.throws(() => loadConfig({ path, why: 'test' }), /bytes; a lavarank config is at most 65536 bytes/);
       assert.ok(performance.now() - started < 1000);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('reads a file of exactly MAX_CONFIG_BYTES', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.yaml');
+      const head = 'interval: 30\n#';
+      writeFileSync(path, `${head}${'x'.repeat(MAX_CONFIG_BYTES - head.length - 1)}\n`, { mode: 0o644 });
+      assert.equal(loadConfig({ path, why: 'test' }).interval, 30);
     } finally {
       cleanup();
     }
