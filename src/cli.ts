@@ -56,7 +56,8 @@ export function chooseCommand(argv: readonly string[], stdoutIsTerminal: boolean
   if (first === '--version' || first === '-V') return { kind: 'version' };
   if (first === '--help' || first === '-h' || first === 'help') return { kind: 'help' };
   if (first !== undefined && !first.startsWith('-')) {
-    if (!(first in COMMANDS)) return { kind: 'usage-error', message: `lavarank: unknown command '${first}'` };
+    // Own keys only: `in` also finds what every object inherits (toString, constructor).
+    if (!Object.hasOwn(COMMANDS, first)) return { kind: 'usage-error', message: `lavarank: unknown command '${first}'` };
     return { kind: 'command', name: first, args: helpAlias(argv.slice(1)) };
   }
   if (!stdoutIsTerminal) return { kind: 'command', name: 'run', args: helpAlias([...argv]) };

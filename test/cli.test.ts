@@ -33,6 +33,12 @@ describe('chooseCommand', () => {
     assert.deepEqual(chooseCommand(['retrain', '--', '-h'], true), { kind: 'command', name: 'retrain', args: ['--', '-h'] });
   });
 
+  it('names a property every object has (toString, constructor, __proto__) as an unknown command', () => {
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      assert.deepEqual(chooseCommand([name], true), { kind: 'usage-error', message: `lavarank: unknown command '${name}'` });
+    }
+  });
+
   it('answers -V and --version, and names an unknown command', () => {
     assert.deepEqual(chooseCommand(['-V'], false), { kind: 'version' });
     assert.deepEqual(chooseCommand(['--version'], true), { kind: 'version' });
@@ -86,6 +92,15 @@ describe('lavarank on the command line', () => {
 describe('exit statuses', () => {
   const lavarank = (args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: ENV, timeout: 60_000 });
   const hosts = fixture('openlava', 'lshosts-l.txt');
+
+  it('exits 2 for an unknown command, naming it on stderr with the usage, and writes nothing to stdout', () => {
+    for (const name of ['chek', 'toString']) {
+      const r = lavarank([name]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, new RegExp(`^lavarank: unknown command '${name}'\\n\\nUsage: lavarank \\[COMMAND\\]`));
+    }
+  });
 
   for (const name of COMMANDS) {
     it(`${name} exits 2 for an unknown option, naming it`, () => {
