@@ -33,6 +33,19 @@ describe('chooseCommand', () => {
     assert.deepEqual(chooseCommand(['retrain', '--', '-h'], true), { kind: 'command', name: 'retrain', args: ['--', '-h'] });
   });
 
+  it('prints the help for the word help, as for -h and --help', () => {
+    for (const first of ['help', '-h', '--help']) assert.deepEqual(chooseCommand([first], true), { kind: 'help' }, first);
+  });
+
+  it('takes a single-dash option before any command as an option of run, not as a command', () => {
+    assert.deepEqual(chooseCommand(['-x'], false), { kind: 'command', name: 'run', args: ['-x'] });
+    assert.match(JSON.stringify(chooseCommand(['-x'], true)), /no command given/);
+  });
+
+  it('takes -h as --help for the run a bare lavarank with stdout a pipe stands for', () => {
+    assert.deepEqual(chooseCommand(['--config', '/etc/l.yaml', '-h'], false), { kind: 'command', name: 'run', args: ['--config', '/etc/l.yaml', '--help'] });
+  });
+
   it('names a property every object has (toString, constructor, __proto__) as an unknown command', () => {
     for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
       assert.deepEqual(chooseCommand([name], true), { kind: 'usage-error', message: `lavarank: unknown command '${name}'` });
