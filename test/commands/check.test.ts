@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { bySeverity, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { setupLogging } from '../../src/daemon/log.js';
-import { cliPath, mkfifo, tempDir } from '../helpers.js';
+import { cliPath, dirWithMode, mkfifo, tempDir } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
 
 function lavarank(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
@@ -241,6 +241,72 @@ describe('lavarank check without an OpenLava configuration', () => {
   });
 });
 
+// Runs check on a config of lavarank's alone (no OpenLava side): the given lines after
+// a log file in the directory, no history and no GPU.
+function checkAlone(lines: string, env: NodeJS.ProcessEnv = {}, args: string[] = ['--cpus', '16'], prepare?: (dir: string) => void): { status: number | null; stdout: string; stderr: string } {
+  const { dir, cleanup } = tempDir();
+  try {
+    chmodSync(dir, 0o755);
+    prepare?.(dir);
+    const config = join(dir, 'lavarank.yaml');
+    writeFileSync(config, `log: {file: ${join(dir, 'l.log')}}\nhistory: {enabled: false}\n${lines.replaceAll('DIR', dir)}`, { mode: 0o644 });
+    return lavarank(['check', '--config', config, ...args], env);
+  } finally {
+    cleanup();
+  }
+}
+
+describe('lavarank check of lavarank alone', () => {
+  it('passes an interval of 5 s, the least LIM takes, and refuses 4 s as critical', () => {
+    const five = checkAlone('gpu: {enabled: false}\ninterval: 5\n');
+    assert.equal(five.status, 0, five.stdout);
+    const four = checkAlone('gpu: {enabled: false}\ninterval: 4\n');
+    assert.equal(four.status, 1, four.stdout);
+    assert.match(four.stdout, /^1 critical, most serious first:\n {2}CRITICAL interval 4 s: under LIM an interval under 5 s is refused/);
+  });
+
+  it('reports a configured model that cannot be loaded as critical, and exits 1', () => {
+    const r = checkAlone('gpu: {enabled: false}\nmodel: /nonexistent/lavarank/model.json\n');
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /^1 critical, most serious first:\n {2}CRITICAL .*\/nonexistent\/lavarank\/model\.json/);
+  });
+
+  it('reports a child elim whose program is missing as an error, and exits 1', () => {
+    const r = checkAlone('gpu: {enabled: false}\nelims:\n  - command: [/nonexistent/elim.site]\n');
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /^1 error, most serious first:\n {2}ERROR .*\/nonexistent\/elim\.site.*\(lavarank would not start it\)/);
+  });
+
+  it('reports a gpu.command not found as an error with gpu.enabled true, and only notes it with auto', () => {
+    const on = checkAlone('gpu: {enabled: true, command: /nonexistent/nvidia-smi}\n');
+    assert.equal(on.status, 1, on.stdout);
+    assert.match(on.stdout, /^1 error, most serious first:\n {2}ERROR {4}gpu\.command \/nonexistent\/nvidia-smi: not found \(gpu\.enabled is true\)/);
+    const auto = checkAlone('gpu: {enabled: auto, command: /nonexistent/nvidia-smi}\n');
+    assert.equal(auto.status, 0, auto.stdout);
+    assert.match(auto.stdout, /^ {2}gpu: \/nonexistent\/nvidia-smi not found \(GPU features off\)$/m);
+  });
+
+  it('reports a metrics.textfile in a directory others can write as an error, and exits 1', () => {
+    const r = checkAlone('gpu: {enabled: false}\nmetrics: {textfile: DIR/open/lavarank.prom}\n', {}, ['--cpus', '16'], (dir) => chmodSync(dirWithMode(dir, 'open', 0o777), 0o777));
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /^1 error, most serious first:\n {2}ERROR .*\/open has mode 0777.*\(metrics would be off\)/);
+  });
+
+  it('refuses a --cpus that is not a whole number of CPUs from 1 to 4096, with status 2 and the option named', () => {
+    for (const cpus of ['0', '2.5', '4097']) {
+      const r = checkAlone('gpu: {enabled: false}\n', {}, ['--cpus', cpus]);
+      assert.equal(r.status, 2, `--cpus ${cpus}: ${r.stdout}`);
+      assert.equal(r.stderr, `lavarank check: --cpus: expected a whole number of CPUs from 1 to 4096, received "${cpus}"\n`);
+    }
+  });
+
+  it('takes an empty $LSF_ENVDIR as none: the OpenLava side not checked', () => {
+    const r = checkAlone('gpu: {enabled: false}\n', { LSF_ENVDIR: '' });
+    assert.equal(r.status, 0, r.stdout);
+    assert.match(r.stdout, /^ {4}not checked: no \$LSF_ENVDIR \(pass --lsf-envdir DIR\)$/m);
+  });
+});
+
 describe('where check says the log goes', () => {
   it('is where the daemon logs when the first location is refused (log.file in another user\'s directory)', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async () => {
     const { dir, cleanup } = tempDir();
@@ -303,6 +369,23 @@ describe('networkNote', () => {
   });
 });
 
+describe('networkNote of a link whose speed cannot be read', () => {
+  it('counts an up link without a speed file among those that report no link speed', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const proc = join(dir, 'proc');
+      const sys = join(dir, 'sys');
+      mkdirSync(join(proc, 'net'), { recursive: true });
+      writeFileSync(join(proc, 'net/dev'), 'Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n  eth0: 100 1 0 0 0 0 0 0 200 2 0 0 0 0 0 0\n');
+      mkdirSync(join(sys, 'class/net/eth0/device'), { recursive: true });
+      writeFileSync(join(sys, 'class/net/eth0/operstate'), 'up\n');
+      assert.match(networkNote({ ...defaultConfig(), proc_root: proc, sys_root: sys }), /^network: eth0; eth0 reports no link speed/);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('pressureNote', () => {
   it('says PSI is read when /proc/pressure/cpu can be read, and that the rank estimates stall when the file is missing', () => {
     const { dir, cleanup } = tempDir();
@@ -320,6 +403,12 @@ describe('pressureNote', () => {
   it('tells a kernel that has PSI but booted with it off (EOPNOTSUPP, as RHEL 8 and 9) to boot with psi=1', () => {
     assert.match(pressureNoteFor('/proc/pressure/cpu', 'EOPNOTSUPP'), /^pressure: PSI is built into this kernel but off .*boot with psi=1/);
     assert.match(pressureNoteFor('/proc/pressure/cpu', 'EACCES'), /^pressure: \/proc\/pressure\/cpu cannot be read \(EACCES\)/);
+  });
+});
+
+describe('pressureNoteFor', () => {
+  it('reads ENOTSUP, the name Node gives errno 95 on Linux, as PSI built in but booted off', () => {
+    assert.match(pressureNoteFor('/proc/pressure/cpu', 'ENOTSUP'), /^pressure: PSI is built into this kernel but off .*boot with psi=1/);
   });
 });
 
@@ -372,6 +461,7 @@ describe('jobCpusNote', () => {
       );
       const named = { ...config, cpu: { job_cpus: [1, 2, 3] } };
       assert.match(jobCpusNote({ ...config, cpu: { job_cpus: [0] } }) ?? '', /^job CPUs: CPU 0, 1 of the 4 online \(cpu\.job_cpus\)/, 'one CPU named as a CPU, not read as a count');
+      assert.match(jobCpusNote({ ...config, cpu: { job_cpus: [7] } }) ?? '', /^job CPUs: none of the 4 online \(cpu\.job_cpus\)/, 'no online CPU named: none');
       assert.match(jobCpusNote(named) ?? '', /^job CPUs: CPUs 1-3, 3 of the 4 online \(cpu\.job_cpus\): an idle CPU outside these does not make tasks queued for the others count as pinned$/, 'job_cpus names isolated CPUs too');
     } finally {
       cleanup();
