@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -65,6 +65,11 @@ describe('addOneJob', () => {
     assert.equal(full['cpu_busy'], 1);
     assert.equal(full['runnable_per_cpu'], 1.25);
     assert.ok(Math.abs((full['psi_cpu_some'] as number) - 0.35) < 1e-12);
+  });
+
+  it('adds to the CPU pressure of a host already oversubscribed only what the new task makes wait', () => {
+    const after = addOneJob(state(4, 1.5, 0.1));
+    assert.ok(Math.abs((after['psi_cpu_some'] as number) - 0.35) < 1e-12, String(after['psi_cpu_some']));
   });
 
   it('leaves unavailable inputs unavailable', () => {
@@ -152,6 +157,22 @@ describe('starting states', () => {
     for (const s of states) assert.ok((s.named['cpu_busy'] as number) <= 0.5);
   });
 
+  it('takes a one-CPU host of the calibration data as a starting state', () => {
+    const one = { sample: fullSample({ busy: 0.2, runnablePerCpu: 0.25, ncpu: 1 }), slowdown: 3 };
+    one.sample.disk!.busyMax = 0.05;
+    assert.deepEqual(lightStates([one]).map((s) => s.ncpu), [1]);
+  });
+
+  it('leaves out a sample with more runnable tasks than half its CPUs, though at most half its CPUs are busy', () => {
+    const queued = { sample: fullSample({ busy: 0.45, runnablePerCpu: 2 }), slowdown: 3 };
+    queued.sample.disk!.busyMax = 0.05;
+    assert.deepEqual(lightStates([queued]), []);
+  });
+
+  it('keeps a load already past one task per CPU when comparing with every CPU taken', () => {
+    assert.equal(saturated(state(8, 1.5)).named['runnable_per_cpu'], 1.5);
+  });
+
   it('compares with the same hosts once every CPU is taken', () => {
     const s = saturated(state(8, 0.25));
     assert.equal(s.named['runnable_per_cpu'], 1);
@@ -183,6 +204,17 @@ describe('lavarank recommend', () => {
     const r = JSON.parse(child.stdout) as { d: number; t: number; resReq: string };
     assert.equal(r.t, 40, '5 s + EXINTERVAL 15 s + 20 s');
     assert.equal(r.resReq, `order[lrank] rusage[lrank=${r.d}:duration=40s:decay=1]`);
+  });
+
+  it('says which lines of a --data file it skipped, and recommends from the rest', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lavarank-recommend-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const data = join(dir, 'calibration.jsonl');
+    writeFileSync(data, `${readFileSync(join(repoRoot, 'data', 'calibration-synthetic.jsonl'), 'utf8')}not json\n`);
+    const child = spawnSync(process.execPath, [cliPath, 'recommend', '--json', '--cpus', '8', '--data', data], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 0, child.stderr);
+    assert.match(child.stderr, /^skipped .*calibration\.jsonl/m);
+    assert.ok((JSON.parse(child.stdout) as { states: number }).states > 50);
   });
 
   it('refuses a --cpus that is not a whole number of CPUs with status 2', () => {
@@ -226,6 +258,25 @@ describe('recommend with the simulator (--hosts)', () => {
     assert.equal(child.status, 0, child.stderr);
     const r = JSON.parse(child.stdout) as { workload: string };
     assert.match(r.workload, /lsb\.acct replayed/);
+  });
+
+  it('tries --sweep 2,5,10,20,40 over --seeds 3 by default', () => {
+    const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--jobs', '60', '--durations', '45', '--json'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 0, child.stderr);
+    const r = JSON.parse(child.stdout) as { seeds: number[]; grid: Array<{ name: string }> };
+    assert.deepEqual(r.grid.map((g) => g.name), ['default', 'rank', 'D2/T45', 'D5/T45', 'D10/T45', 'D20/T45', 'D40/T45']);
+    assert.equal(r.seeds.length, 3);
+  });
+
+  it("writes the chosen RES_REQ with the config's resource", (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lavarank-recommend-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'lavarank.yaml');
+    writeFileSync(config, 'resource: lrank\n', { mode: 0o644 });
+    const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--jobs', '60', '--seeds', '1', '--sweep', '5', '--durations', '45', '--config', config, '--json'], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    const r = JSON.parse(child.stdout) as { d: number; resReq: string };
+    assert.equal(r.resReq, r.d === 0 ? 'order[lrank]' : `order[lrank] rusage[lrank=${r.d}:duration=45s:decay=1]`);
   });
 
   it('prints D, T and the RES_REQ line the simulation chose for the given hosts', () => {
