@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { parseRankRusage, progressReporter } from '../../src/commands/simulate.js';
+import { parseRankRusage, progressReporter, setupSimulation, simulationOptions } from '../../src/commands/simulate.js';
 import { cliPath, fixture, repoRoot, tempDir } from '../helpers.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'simulate', ...args], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '' }, timeout: 60_000 });
@@ -132,6 +132,54 @@ describe('parseRankRusage', () => {
     assert.deepEqual(parseRankRusage('rusage[rank=8:duration=2:decay=1]'), { d: 8, t: 120 });
     assert.throws(() => parseRankRusage('order[rank]'), /--res-req: expected rusage\[rank=D:duration=T/);
     assert.throws(() => parseRankRusage('rusage[rank=:duration=45s]'), /--res-req/);
+  });
+});
+
+describe('simulationOptions', () => {
+  it('runs --seeds seeds in a row from --seed', () => {
+    assert.deepEqual(simulationOptions({ seed: '7', seeds: '3' }).seeds, [7, 8, 9]);
+  });
+
+  it('sweeps D over 0,2,5,10,20,40 by default', () => {
+    assert.deepEqual(simulationOptions({}).sweep, [0, 2, 5, 10, 20, 40]);
+  });
+
+  it('takes a --runtime whose MIN equals its MAX', () => {
+    const o = simulationOptions({ runtime: '60,60' });
+    assert.ok('generate' in o.workload);
+    assert.deepEqual([o.workload.generate.runtimeMin, o.workload.generate.runtimeMax], [60, 60]);
+  });
+
+  it('refuses a --burst whose size is not a whole number of jobs', () => {
+    assert.throws(() => simulationOptions({ burst: '0.5,2.5' }), { name: 'UsageError', message: '--burst: expected SHARE,SIZE: a share from 0 to 1 and a whole number of jobs of at least 1, received "0.5,2.5"' });
+  });
+
+  it('refuses a --background share past 0.95', () => {
+    assert.throws(() => simulationOptions({ background: '1' }), { name: 'UsageError', message: /^--background: expected a number from 0 to 0\.95/ });
+  });
+
+  it('refuses --acct together with --generate rather than ignore one', () => {
+    assert.throws(() => simulationOptions({ acct: '/x/lsb.acct', generate: true }), { name: 'UsageError', message: '--acct and --generate: choose one' });
+  });
+});
+
+describe('setupSimulation', () => {
+  it('takes the elim interval from --interval and the reservation from --d and --t, and leaves D 0 out of the sweep', async () => {
+    const setup = await setupSimulation({ synthetic: '4', interval: '7', d: '3', t: '30', sweep: '0,5' });
+    assert.equal(setup.input.scheduler?.elimInterval, 7);
+    assert.deepEqual([setup.recommended.d, setup.recommended.t, setup.recommended.from], [3, 30, '--d']);
+    assert.ok(!setup.input.policies.some((p) => p.name === 'rank+D0'), setup.input.policies.map((p) => p.name).join(', '));
+    assert.ok(setup.input.policies.some((p) => p.name === 'rank+D5'));
+  });
+
+  it('refuses a --policies list naming one policy it does not know, naming it', async () => {
+    await assert.rejects(setupSimulation({ synthetic: '4', policies: 'rank,bogus' }), { name: 'UsageError', message: /^--policies: unknown bogus; known: / });
+  });
+});
+
+describe('parseRankRusage of no reservation', () => {
+  it('reads a D of 0 from the RES_REQ, a queue that reserves nothing', () => {
+    assert.deepEqual(parseRankRusage('order[rank] rusage[rank=0:duration=45s:decay=1]'), { d: 0, t: 45 });
   });
 });
 
