@@ -23,6 +23,21 @@ describe('parseRetrainArgs', () => {
     assert.throws(() => parseRetrainArgs(['--acct', 'a', '--interval', '']), /^UsageError: --interval: expected a number/);
   });
 
+  test('refuses an --out or --report of blanks, naming it', () => {
+    for (const name of ['out', 'report']) {
+      assert.throws(() => parseRetrainArgs(['--acct', 'a', `--${name}`, '  ']), { name: 'UsageError', message: `--${name}: expected a file name, received ""` });
+    }
+  });
+
+  test('takes --dry-run, --force and every --calibration given', () => {
+    const a = parseRetrainArgs(['--acct', 'a', '--dry-run', '--force', '--calibration', 'c1', '--calibration', 'c2']);
+    assert.deepEqual([a.dryRun, a.force, a.calibration], [true, true, ['c1', 'c2']]);
+  });
+
+  test('takes --help without an accounting file', () => {
+    assert.equal(parseRetrainArgs(['--help']).help, true);
+  });
+
   test('requires an accounting file', () => {
     assert.throws(() => parseRetrainArgs(['--history', 'h']), (err: unknown) => err instanceof ConfigError && /^--acct: expected at least one lsb\.acct/.test(err.message));
   });
