@@ -230,3 +230,16 @@ describe('lavarank once with the config', () => {
     assert.match(r.stderr, /sampling failed, the elim would report the pessimistic rank/);
   });
 });
+
+describe('lavarank explain when sampling fails', () => {
+  it('names the failed collectors under the screen and exits 1', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lavarank-explain-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'lavarank.yaml');
+    // An empty proc_root: the required collectors fail.
+    writeFileSync(config, `proc_root: ${dir}\ngpu: {enabled: false}\nhistory: {enabled: false}\n`, { mode: 0o644 });
+    const r = spawnSync(process.execPath, [cliPath, 'explain', '--window', '0.1', '--config', config], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /\ncollectors failed: (\w+, )*cpu\b/);
+  });
+});
