@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   BASELINE_NEAREST,
+  DEFAULT_SQUEEZE_LIMIT,
   boostSeconds,
   buildPlan,
   compactSample,
@@ -12,6 +14,7 @@ import {
   estimateSeconds,
   expectedLoad,
   finalizeRecords,
+  formatPlan,
   idleBaseline,
   prepareHost,
   processCpuSeconds,
@@ -257,6 +260,26 @@ test('--dry-run prints the plan and its estimated duration and runs nothing', ()
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^Calibration plan for \d+ CPUs, seed 1: \d+ blocks, \d+ probe runs\./);
   assert.match(r.stdout, /Estimated duration: \d+:\d\d/);
+});
+
+test('--dry-run plans with the defaults the usage gives: 10 repeats, 5 idle repeats, 30 s warm-up, seed 1, a probe scale of 1', () => {
+  const r = spawnSync(process.execPath, [calibratePath, '--dry-run', '--squeeze', 'no'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const plan = buildPlan({ cpus: availableParallelism(), repeats: 10, idleRepeats: 5, warmupSeconds: 30, seed: 1, quick: false, probeScale: 1, squeeze: false, squeezeLimitBytes: DEFAULT_SQUEEZE_LIMIT, quietWaitSeconds: 10 });
+  assert.equal(r.stdout, `${formatPlan(plan)}\n`);
+});
+
+test('--finalize refuses to replace an existing --out without --force, with status 1, leaving it whole', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const journal = join(dir, 'run.partial');
+  writeFileSync(journal, '');
+  const out = join(dir, 'out.jsonl');
+  writeFileSync(out, 'precious\n');
+  const r = spawnSync(process.execPath, [calibratePath, '--finalize', journal, '--out', out], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /--out: .*out\.jsonl exists; use --force to replace it/);
+  assert.equal(readFileSync(out, 'utf8'), 'precious\n');
 });
 
 test('a bad count or warm-up is refused with status 2, naming the option and what was received', () => {
