@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -219,6 +219,18 @@ describe('lavarank check with an OpenLava configuration', () => {
     }
   });
 
+  it("names the reservation recommended for the config's interval and resource in the OpenLava section", () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      writeFileSync(join(t.etc, 'lavarank.yaml'), `${readFileSync(join(t.etc, 'lavarank.yaml'), 'utf8')}interval: 5\nresource: lrank\n`);
+      const r = lavarank(['check', '--cpus', '16'], { LSF_ENVDIR: t.etc });
+      assert.match(r.stdout, /^ {4}reservation recommended: order\[lrank\] rusage\[lrank=\d+:duration=40s:decay=1\], from "lavarank recommend --cpus 16" \(--cpus; model /m, r.stdout);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('names an LSF_ENVDIR that does not exist, and exits 1', () => {
     const r = lavarank(['check'], { LSF_ENVDIR: '/nonexistent/openlava/etc' });
     assert.equal(r.status, 1, r.stdout);
@@ -290,6 +302,12 @@ describe('lavarank check of lavarank alone', () => {
     const r = checkAlone('gpu: {enabled: false}\nmetrics: {textfile: DIR/open/lavarank.prom}\n', {}, ['--cpus', '16'], (dir) => chmodSync(dirWithMode(dir, 'open', 0o777), 0o777));
     assert.equal(r.status, 1, r.stdout);
     assert.match(r.stdout, /^1 error, most serious first:\n {2}ERROR .*\/open has mode 0777.*\(metrics would be off\)/);
+  });
+
+  it('reports a log.file that is a symbolic link as an error, since the daemon does not follow it', () => {
+    const r = checkAlone('gpu: {enabled: false}\n', {}, ['--cpus', '16'], (dir) => symlinkSync(join(dir, 'elsewhere.log'), join(dir, 'l.log')));
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /ERROR {4}log\.file .*\/l\.log: .*\/l\.log is a symbolic link, which lavarank does not follow/);
   });
 
   it('refuses a --cpus that is not a whole number of CPUs from 1 to 4096, with status 2 and the option named', () => {
