@@ -310,6 +310,23 @@ describe('lavarank check of lavarank alone', () => {
     assert.match(r.stdout, /ERROR {4}log\.file .*\/l\.log: .*\/l\.log is a symbolic link, which lavarank does not follow/);
   });
 
+  it('warns, and passes, when history passes over an $LSF_LOGDIR another user owns for its default directory', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const logdir = join(dir, 'lsf-log');
+      mkdirSync(logdir, { mode: 0o755 });
+      chownSync(logdir, 65534, 65534);
+      const config = join(dir, 'lavarank.yaml');
+      writeFileSync(config, `log: {file: ${join(dir, 'l.log')}}\ngpu: {enabled: false}\n`, { mode: 0o644 });
+      const r = lavarank(['check', '--config', config, '--cpus', '16'], { LSF_LOGDIR: logdir });
+      assert.equal(r.status, 0, r.stdout);
+      assert.match(r.stdout, /^ {2}WARNING .*lsf-log.*: history goes to \/var\/lib\/lavarank\/history instead$/m);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('refuses a --cpus that is not a whole number of CPUs from 1 to 4096, with status 2 and the option named', () => {
     for (const cpus of ['0', '2.5', '4097']) {
       const r = checkAlone('gpu: {enabled: false}\n', {}, ['--cpus', cpus]);
