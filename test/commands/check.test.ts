@@ -231,6 +231,20 @@ describe('lavarank check with an OpenLava configuration', () => {
     }
   });
 
+  it('reports a child elim that is the installed elim itself, which would start lavarank again and again, and exits 1', () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      assert.equal(lavarank(['install', '--merge-conf', '--serverdir', t.sbin, '--envdir', t.etc]).status, 0);
+      writeFileSync(join(t.etc, 'lavarank.yaml'), `${readFileSync(join(t.etc, 'lavarank.yaml'), 'utf8')}elims:\n  - command: [${join(t.sbin, 'elim')}]\n`);
+      const r = lavarank(['check', '--cpus', '16'], { LSF_ENVDIR: t.etc });
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stdout, /ERROR .*child elim .*\/sbin\/elim is the installed elim itself/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('names an LSF_ENVDIR that does not exist, and exits 1', () => {
     const r = lavarank(['check'], { LSF_ENVDIR: '/nonexistent/openlava/etc' });
     assert.equal(r.status, 1, r.stdout);
