@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { chooseCommand } from '../src/cli.js';
 import { VERSION } from '../src/util/version.js';
 import { cliPath, fixture, repoRoot, tempDir } from './helpers.js';
@@ -103,7 +103,11 @@ describe('lavarank on the command line', () => {
 // The rule of README's "Exit statuses": 2 when the command line is wrong in itself, 1
 // for every other error (an input that cannot be read or used, a file in the way).
 describe('exit statuses', () => {
-  const lavarank = (args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: ENV, timeout: 60_000 });
+  // `run` with stdout a pipe logs its refusal as under LIM: into this directory, not the
+  // test machine's /var/log/lavarank (the suite may run as root on a real node).
+  const { dir: logdir, cleanup } = tempDir();
+  after(cleanup);
+  const lavarank = (args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: { ...ENV, LSF_LOGDIR: logdir }, timeout: 60_000 });
   const hosts = fixture('openlava', 'lshosts-l.txt');
 
   it('exits 2 for an unknown command, naming it on stderr with the usage, and writes nothing to stdout', () => {
@@ -120,6 +124,7 @@ describe('exit statuses', () => {
       const r = lavarank([name, '--no-such-option']);
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, /--no-such-option/);
+      if (name === 'run') assert.match(readFileSync(join(logdir, `lavarank.${hostname()}.log`), 'utf8'), /--no-such-option.*"msg":"cannot start: invalid command line"/);
     });
   }
 
