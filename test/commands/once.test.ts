@@ -1,20 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, tempDir } from '../helpers.js';
 import { writeSyntheticHost } from '../helpers/synthetic-host.js';
+
+// `lavarank once` over a config of its own in dir (sampling window 0.1 s), with no
+// environment but PATH; args go before --config.
+function once(dir: string, configText: string, args: readonly string[] = []): SpawnSyncReturns<string> {
+  const config = join(dir, 'lavarank.yaml');
+  writeFileSync(config, configText, { mode: 0o644 });
+  chmodSync(config, 0o644); // whatever the umask: a config others can write is refused, one root cannot read is not read
+  return spawnSync(process.execPath, [cliPath, 'once', ...args, '--config', config, '--window', '0.1'], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+}
 
 test('when sampling fails, once prints the pessimistic rank for the rank and every typed rank, and exits 1', () => {
   const { dir, cleanup } = tempDir();
   try {
     chmodSync(dir, 0o755);
     mkdirSync(join(dir, 'proc')); // an empty proc root: the required collectors fail
-    const config = join(dir, 'lavarank.yaml');
-    writeFileSync(config, `proc_root: ${join(dir, 'proc')}\ntyped_ranks: true\npessimistic_rank: 777\n`, { mode: 0o644 });
-    chmodSync(config, 0o644);
-    const r = spawnSync(process.execPath, [cliPath, 'once', '--config', config, '--window', '0.1'], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+    const r = once(dir, `proc_root: ${join(dir, 'proc')}\ntyped_ranks: true\npessimistic_rank: 777\n`);
     assert.equal(r.stdout, '4 rank 777 rank_cpu 777 rank_mem 777 rank_io 777\n');
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /lavarank once: sampling failed, the elim would report the pessimistic rank: cpu: cannot open/);
@@ -28,9 +34,7 @@ test('when sampling fails, once --json gives the pessimistic rank and no typed r
   try {
     chmodSync(dir, 0o755);
     mkdirSync(join(dir, 'proc')); // an empty proc root: the required collectors fail
-    const config = join(dir, 'lavarank.yaml');
-    writeFileSync(config, `proc_root: ${join(dir, 'proc')}\ntyped_ranks: true\npessimistic_rank: 777\ngpu: {enabled: false}\n`, { mode: 0o644 });
-    const r = spawnSync(process.execPath, [cliPath, 'once', '--json', '--config', config, '--window', '0.1'], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+    const r = once(dir, `proc_root: ${join(dir, 'proc')}\ntyped_ranks: true\npessimistic_rank: 777\ngpu: {enabled: false}\n`, ['--json']);
     assert.equal(r.status, 1, r.stderr);
     const detail = JSON.parse(r.stdout) as Record<string, unknown>;
     assert.equal(detail['rank'], 777);
@@ -46,9 +50,7 @@ test('when an optional collector fails (no /proc/diskstats), once still reports 
     chmodSync(dir, 0o755);
     const { t1 } = writeSyntheticHost(dir, { cpus: 4, runnable: 1 });
     rmSync(join(t1, 'proc', 'diskstats'));
-    const config = join(dir, 'lavarank.yaml');
-    writeFileSync(config, `proc_root: ${join(t1, 'proc')}\nsys_root: ${join(t1, 'sys')}\npessimistic_rank: 777\ngpu: {enabled: false}\n`, { mode: 0o644 });
-    const r = spawnSync(process.execPath, [cliPath, 'once', '--config', config, '--window', '0.1'], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+    const r = once(dir, `proc_root: ${join(t1, 'proc')}\nsys_root: ${join(t1, 'sys')}\npessimistic_rank: 777\ngpu: {enabled: false}\n`);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^1 rank \d+(\.\d+)?\n$/);
     assert.notEqual(r.stdout, '1 rank 777\n');
