@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { bySeverity, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { setupLogging } from '../../src/daemon/log.js';
-import { cliPath, dirWithMode, mkfifo, tempDir } from '../helpers.js';
+import { cliPath, dirWithMode, mkfifo, tempDir, writeWithMode } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
 
 function lavarank(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
@@ -310,6 +310,48 @@ describe('lavarank check of lavarank alone', () => {
     const auto = checkAlone('gpu: {enabled: auto, command: /nonexistent/nvidia-smi}\n');
     assert.equal(auto.status, 0, auto.stdout);
     assert.match(auto.stdout, /^ {2}gpu: \/nonexistent\/nvidia-smi not found \(GPU features off\)$/m);
+  });
+
+  // The daemon runs as root: it refuses, before every query, a GPU program another
+  // user could replace (src/collectors/gpu.ts, test/faults/gpu.test.ts), so check
+  // calls it an error, not a warning, even with gpu.enabled auto.
+  it('reports a gpu.command another user owns as an error naming its owner and the chown that fixes it, and exits 1', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, () => {
+    let program = '';
+    const r = checkAlone('gpu: {enabled: auto, command: DIR/nvidia-smi}\n', {}, ['--cpus', '16'], (dir) => {
+      program = writeWithMode(join(dir, 'nvidia-smi'), '#!/bin/sh\nexit 0\n', 0o755);
+      chownSync(program, 65534, 0);
+    });
+    assert.equal(r.status, 1, r.stdout);
+    assert.deepEqual(r.stdout.split('\n').slice(0, 2), [
+      '1 error, most serious first:',
+      `  ERROR    gpu.command ${program} is owned by uid 65534; it must be owned by root (chown root ${program})`,
+    ]);
+  });
+
+  it('reports a gpu.command that others can write as an error naming its mode and the chmod that fixes it, and exits 1', () => {
+    let program = '';
+    const r = checkAlone('gpu: {enabled: true, command: DIR/nvidia-smi}\n', {}, ['--cpus', '16'], (dir) => {
+      program = writeWithMode(join(dir, 'nvidia-smi'), '#!/bin/sh\nexit 0\n', 0o777);
+    });
+    assert.equal(r.status, 1, r.stdout);
+    assert.deepEqual(r.stdout.split('\n').slice(0, 2), [
+      '1 error, most serious first:',
+      `  ERROR    gpu.command ${program} has mode 0777, writable by group or others; run: chmod go-w ${program}`,
+    ]);
+  });
+
+  it('reports a gpu.command in a directory others can write as an error naming the directory and the chmod that fixes it, and exits 1', () => {
+    let program = '';
+    let open = '';
+    const r = checkAlone('gpu: {enabled: auto, command: DIR/open/nvidia-smi}\n', {}, ['--cpus', '16'], (dir) => {
+      open = dirWithMode(dir, 'open', 0o777);
+      program = writeWithMode(join(open, 'nvidia-smi'), '#!/bin/sh\nexit 0\n', 0o755);
+    });
+    assert.equal(r.status, 1, r.stdout);
+    assert.deepEqual(r.stdout.split('\n').slice(0, 2), [
+      '1 error, most serious first:',
+      `  ERROR    directory ${open} above gpu.command ${program} has mode 0777, writable by group or others; run: chmod go-w ${open}`,
+    ]);
   });
 
   it('reports a metrics.textfile in a directory others can write as an error, and exits 1', () => {
