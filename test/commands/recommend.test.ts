@@ -225,6 +225,22 @@ describe('lavarank recommend', () => {
   });
 });
 
+// Runs `lavarank recommend --hosts` on a YAML host list with a config of its own.
+function recommendOnHosts(t: { after: (fn: () => void) => void }, hosts: string, config: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'lavarank-recommend-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'hosts.yaml'), hosts);
+  writeFileSync(join(dir, 'lavarank.yaml'), config, { mode: 0o644 });
+  return spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(dir, 'hosts.yaml'), '--config', join(dir, 'lavarank.yaml'), ...args], { encoding: 'utf8' });
+}
+
+// Bursts of CPU-bound jobs onto 16 hosts of 4 CPUs with 16 slots each: with order[rank]
+// alone a burst herds onto the hosts that looked idle at the last refresh, and the
+// reservation (D 10, T 25 s) spreads it, by far (mean slowdown 2.29 against 2.60 on
+// seed 1). T 25 s is not what the config's interval gives (5 s: 40 s), nor D.
+const HERDING_HOSTS = '- {name: n, cpus: 4, mxj: 16, count: 16}\n';
+const HERDING_ARGS = ['--jobs', '300', '--seeds', '1', '--sweep', '10', '--durations', '25', '--burst', '0.9,40', '--mix', '1,0,0', '--utilisation', '0.7'];
+
 describe('recommend with the simulator (--hosts)', () => {
   it('tries every D for every T, beside the default order and order[rank] alone', () => {
     const grid = reservationGrid([0, 5, 20], [25, 45]);
@@ -286,5 +302,32 @@ describe('recommend with the simulator (--hosts)', () => {
     assert.deepEqual(r.grid.map((g) => g.name), ['default', 'rank', 'D5/T45', 'D20/T45']);
     assert.ok(r.d === 0 || [5, 20].includes(r.d));
     assert.match(r.resReq, /^order\[rank\]/);
+  });
+
+  it("writes the winning reservation's rusage with the config's resource, its D and its T in seconds from --durations, decay=1", (t) => {
+    const child = recommendOnHosts(t, HERDING_HOSTS, 'resource: lrank\ninterval: 5\n', [...HERDING_ARGS, '--json']);
+    assert.equal(child.status, 0, child.stderr);
+    const r = JSON.parse(child.stdout) as { d: number; t: number; resReq: string; grid: Array<{ name: string; meanSlowdown: { mean: number } | null }> };
+    const won = [...r.grid].filter((g) => g.name !== 'default').sort((a, b) => a.meanSlowdown!.mean - b.meanSlowdown!.mean)[0]!;
+    assert.equal(won.name, 'D10/T25', `the scenario no longer makes the reservation win: ${JSON.stringify(r.grid)}`);
+    assert.equal(r.d, 10);
+    assert.equal(r.t, 25);
+    assert.equal(r.resReq, 'order[lrank] rusage[lrank=10:duration=25s:decay=1]');
+  });
+
+  it("prints the winning reservation's D, T and RES_REQ line for lsb.queues", (t) => {
+    const child = recommendOnHosts(t, HERDING_HOSTS, 'resource: lrank\ninterval: 5\n', HERDING_ARGS);
+    assert.equal(child.status, 0, child.stderr);
+    assert.match(child.stdout, /^D = 10, T = 25s: the lowest mean slowdown, .* \(order\[lrank\] alone: /m);
+    assert.match(child.stdout, /^In lsb\.queues, in the rank queue:\n {4}RES_REQ = order\[lrank\] rusage\[lrank=10:duration=25s:decay=1\]$/m);
+  });
+
+  it('writes order[resource] alone, without a rusage, when no reservation did better', (t) => {
+    const child = recommendOnHosts(t, '- {name: n, cpus: 2, count: 2}\n', 'resource: lrank\n', ['--jobs', '60', '--seeds', '1', '--sweep', '5', '--durations', '45', '--json']);
+    assert.equal(child.status, 0, child.stderr);
+    const r = JSON.parse(child.stdout) as { d: number; t: number; resReq: string; grid: Array<{ name: string; meanSlowdown: { mean: number } | null }> };
+    const rank = r.grid.find((g) => g.name === 'rank')!.meanSlowdown!.mean;
+    assert.ok(rank <= r.grid.find((g) => g.name === 'D5/T45')!.meanSlowdown!.mean, `the reservation won here: ${JSON.stringify(r.grid)}`);
+    assert.deepEqual({ d: r.d, t: r.t, resReq: r.resReq }, { d: 0, t: 0, resReq: 'order[lrank]' });
   });
 });
