@@ -221,8 +221,9 @@ With --hosts, D and T are chosen by the simulator (lavarank simulate) instead: t
 queue's reservation is tried for every D of --sweep and every T of --durations
 (default ${SIM_DURATIONS.join(',')} s) on your hosts, with your jobs (--acct, replayed
 at --load) or a generated mixed workload, over --seeds seeds (default 3), and the
-one with the lowest mean slowdown is printed. It warns when your hosts differ so
-much in size that one D per queue cannot fit them.
+one with the lowest mean slowdown is printed, with the config's resource and T in
+seconds; order[rank] alone when no reservation did better. It warns when your
+hosts differ so much in size that one D per queue cannot fit them.
 
 ${SIMULATION_HELP}`;
 
