@@ -1,6 +1,8 @@
 // Kernel CPU lists such as "0-3,6" (/sys/devices/system/cpu/online, isolated, a core's
-// siblings), read by the load and cpu collectors; a bad list names the collector.
+// siblings) and the cores a set of CPUs makes, read by the load and cpu collectors; a
+// bad list names the collector.
 import { readFileSync } from 'node:fs';
+import { procPath, readKernelTextIfPresent } from './procfs.js';
 import { badLine } from './text.js';
 
 // No Linux build allows more than 8192 CPUs (CONFIG_NR_CPUS); a list naming more is
@@ -82,4 +84,51 @@ export function jobCpuTest(jobCpus: readonly number[] | undefined, isolated: rea
   const left = new Set(isolated);
   const within = allowed === undefined ? undefined : new Set(allowed);
   return (cpu) => !left.has(cpu) && (within === undefined || within.has(cpu));
+}
+
+// How many cores CPUs make (the online ones, or those a job may use): the distinct
+// lists of CPUs that share a core (each CPU's topology/core_cpus_list,
+// thread_siblings_list before Linux 5.7; "0,64" or "0-1" for a thread with a
+// sibling, "0" for a core of its own), lists[i] being
+// CPU cpus[i]'s. Undefined when a list is missing or unreadable (an old kernel, a
+// container without /sys, a fake root), is not a CPU list or leaves out its own CPU,
+// or when the count is not between 1 and the CPUs, or says more than
+// MAX_THREADS_PER_CORE threads a core: then no CPU counts as a thread of a shared core.
+export function countCores(lists: readonly (string | undefined)[], cpus: readonly number[]): number | undefined {
+  if (lists.length !== cpus.length) return undefined;
+  const cores = new Set<string>();
+  for (let i = 0; i < lists.length; i++) {
+    const list = lists[i];
+    if (list === undefined) return undefined;
+    let siblings: number[];
+    try {
+      siblings = parseCpuNumbers(list, 'a topology CPU list');
+    } catch {
+      return undefined;
+    }
+    if (!siblings.includes(cpus[i]!)) return undefined;
+    cores.add(siblings.join(','));
+  }
+  const online = cpus.length;
+  return cores.size >= 1 && cores.size <= online && online <= MAX_THREADS_PER_CORE * cores.size ? cores.size : undefined;
+}
+
+// No processor runs more threads a core than POWER's SMT8. A topology that says more (a
+// hypervisor that puts every vCPU in one core) is not believed: the rank would treat
+// a 128-CPU guest as one core and rank it full under two tasks.
+const MAX_THREADS_PER_CORE = 8;
+
+// Reads the cores that CPUs make (the online list's, or a job's) from sysfs, once per
+// change of that list: a few small files per CPU, never on a report whose
+// CPU set is unchanged.
+export function readCores(sysRoot: string, cpus: readonly number[]): number | undefined {
+  const lists = cpus.map((cpu) => {
+    const dir = procPath(sysRoot, `devices/system/cpu/cpu${cpu}/topology`);
+    try {
+      return readKernelTextIfPresent('load', `${dir}/core_cpus_list`) ?? readKernelTextIfPresent('load', `${dir}/thread_siblings_list`);
+    } catch {
+      return undefined; // unreadable: treated as unknown, as missing is
+    }
+  });
+  return countCores(lists, cpus);
 }

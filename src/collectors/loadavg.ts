@@ -1,8 +1,8 @@
 // The 1-minute load and the runnable tasks per online CPU, from /proc/loadavg, and the
 // cores the online CPUs make (SMT threads share one), from sysfs topology.
-import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
+import { kernelFile, procPath } from './procfs.js';
 import { cpuSet, parseStat, scanStat, TIMES_SLOTS, type CpuSet } from './cpu.js';
-import { parseCpuList, parseCpuNumbers } from './cpulist.js';
+import { parseCpuList, parseCpuNumbers, readCores } from './cpulist.js';
 import { badFile, badLine, latin1At, numberSlots, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, LoadReading } from './types.js';
 
@@ -53,52 +53,6 @@ export function scanLoadavg(text: string, into: number[]): boolean {
   into[LOAD1] = Number(text.slice(0, load1End));
   into[RUNNING] = Number(text.slice(runningAt, text.indexOf('/', runningAt)));
   return true;
-}
-
-// How many cores the online CPUs make: the distinct lists of CPUs that share a core
-// (each CPU's topology/core_cpus_list, thread_siblings_list before Linux 5.7; "0,64"
-// or "0-1" for a thread with a sibling, "0" for a core of its own), lists[i] being
-// CPU cpus[i]'s. Undefined when a list is missing or unreadable (an old kernel, a
-// container without /sys, a fake root), is not a CPU list or leaves out its own CPU,
-// or when the count is not between 1 and the online CPUs, or says more than
-// MAX_THREADS_PER_CORE threads a core: then no CPU counts as a thread of a shared core.
-export function countCores(lists: readonly (string | undefined)[], cpus: readonly number[]): number | undefined {
-  if (lists.length !== cpus.length) return undefined;
-  const cores = new Set<string>();
-  for (let i = 0; i < lists.length; i++) {
-    const list = lists[i];
-    if (list === undefined) return undefined;
-    let siblings: number[];
-    try {
-      siblings = parseCpuNumbers(list, 'a topology CPU list');
-    } catch {
-      return undefined;
-    }
-    if (!siblings.includes(cpus[i]!)) return undefined;
-    cores.add(siblings.join(','));
-  }
-  const online = cpus.length;
-  return cores.size >= 1 && cores.size <= online && online <= MAX_THREADS_PER_CORE * cores.size ? cores.size : undefined;
-}
-
-// No processor runs more threads a core than POWER's SMT8. A topology that says more (a
-// hypervisor that puts every vCPU in one core) is not believed: the rank would treat
-// a 128-CPU guest as one core and rank it full under two tasks.
-const MAX_THREADS_PER_CORE = 8;
-
-// Reads the cores of the online CPUs (parseCpuNumbers of the online list) from sysfs,
-// once per change of that list: a few small files per CPU, never on a report whose
-// CPU set is unchanged.
-export function readCores(sysRoot: string, cpus: readonly number[]): number | undefined {
-  const lists = cpus.map((cpu) => {
-    const dir = procPath(sysRoot, `devices/system/cpu/cpu${cpu}/topology`);
-    try {
-      return readKernelTextIfPresent(NAME, `${dir}/core_cpus_list`) ?? readKernelTextIfPresent(NAME, `${dir}/thread_siblings_list`);
-    } catch {
-      return undefined; // unreadable: treated as unknown, as missing is
-    }
-  });
-  return countCores(lists, cpus);
 }
 
 // The load collector always has a reading: it needs no delta.

@@ -4,8 +4,7 @@
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
 import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
-import { allowedCpusIn, cpuListIn, cpuRanges, jobCpuTest, parseCpuList, parseCpuNumbers } from '../collectors/cpulist.js';
-import { readCores } from '../collectors/loadavg.js';
+import { allowedCpusIn, cpuListIn, cpuRanges, jobCpuTest, parseCpuList, parseCpuNumbers, readCores } from '../collectors/cpulist.js';
 import { SMT_YIELD } from '../model/backbone.js';
 import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/network.js';
 import { availableParallelism, hostname } from 'node:os';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { countCores, createLoadCollector, parseLoadavg } from '../../src/collectors/loadavg.js';
+import { countCores } from '../../src/collectors/cpulist.js';
+import { createLoadCollector, parseLoadavg } from '../../src/collectors/loadavg.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, scannedLoadavg, tempDir, writeTree } from './helpers.js';
 
