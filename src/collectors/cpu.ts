@@ -1,5 +1,5 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
-import { allowedCpusIn, cpuListIn, jobCpuTest } from './cpulist.js';
+import { allowedCpusIn, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
 import { kernelFile, procPath } from './procfs.js';
 import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, sameStrings, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
@@ -250,6 +250,26 @@ export function leastBusy(idleBefore: readonly number[], idleNow: readonly numbe
 
 const NO_CPUS: ReadonlySet<number> = new Set();
 
+// The busy share of the CPUs not in skip between two readings of each CPU's idle +
+// iowait, as leastBusy takes them: the busy share a job sees where it may use only
+// those CPUs. Undefined when none is left or a counter went backwards.
+export function busyOf(idleBefore: readonly number[], idleNow: readonly number[], allTime: number, skip: ReadonlySet<number>): number | undefined {
+  const n = idleNow.length;
+  if (idleBefore.length !== n || n === 0 || !(allTime > 0)) return undefined;
+  let idle = 0;
+  let counted = 0;
+  for (let i = 0; i < n; i++) {
+    if (skip.has(i)) continue;
+    const d = idleNow[i]! - idleBefore[i]!;
+    if (d < 0) return undefined;
+    idle += d;
+    counted++;
+  }
+  if (counted === 0) return undefined;
+  const busy = 1 - idle / ((allTime / n) * counted);
+  return busy <= 0 ? 0 : busy >= 1 ? 1 : busy;
+}
+
 // The positions, among the cpuN names, of the CPUs no job may be given (mayUse false):
 // their idle time is no free CPU for a job (jobCpuTest).
 function unusablePositions(mayUse: (cpu: number) => boolean, names: readonly string[]): Set<number> {
@@ -260,20 +280,42 @@ function unusablePositions(mayUse: (cpu: number) => boolean, names: readonly str
   return out;
 }
 
+// What the collector knows of the CPUs a job may use, found again only when the set of
+// online CPUs changes: their positions left out (skip), how many they are when fewer
+// than the online CPUs (count, else 0) and the cores they make where fewer (cores).
+interface JobCpus {
+  skip: Set<number>;
+  count: number;
+  cores: number | undefined;
+}
+
+// The JobCpus of the online cpuN names, by jobCpuTest's rule.
+function jobCpusOf(mayUse: (cpu: number) => boolean, names: readonly string[], sysRoot: string): JobCpus {
+  const skip = unusablePositions(mayUse, names);
+  const count = names.length - skip.size;
+  if (skip.size === 0 || count === 0) return { skip, count: 0, cores: undefined };
+  const usable = names.filter((_, at) => !skip.has(at)).map((name) => Number(name.slice(3)));
+  const cores = readCores(sysRoot, usable);
+  return { skip, count, cores: cores !== undefined && cores < count ? cores : undefined };
+}
+
 // Reads /proc/stat each tick; fractions are over all online CPUs (the aggregate line
 // sums them, so 0.5 on a 2-CPU host means one CPU's worth of work), and minBusy is the
-// least busy CPU's share (leastBusy). scanStat reads it while the CPU set stays the
-// same; parseStat on the first tick, after a change, and for text scanStat does not expect.
+// least busy CPU's share (leastBusy). Where a job may use only some of them, also
+// their count, busy share and cores (jobCpus, jobBusy, jobCores): the host as a job
+// sees it. scanStat reads it while the CPU set stays the same; parseStat on the first
+// tick, after a change, and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
   const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen);
   // The CPUs a job may use (jobCpuTest): isolcpus= is read once, as it changes only
   // with a reboot; the affinity again whenever the set of online CPUs changes (a cpuset
   // rewrites it on hotplug), never per report; neither where cpu.job_cpus names them.
   const status = procPath(options.procRoot ?? '/proc', 'self/status');
+  const sysRoot = options.sysRoot ?? '/sys';
   const jobCpus = options.jobCpus;
-  const isolated = jobCpus === undefined ? (cpuListIn(procPath(options.sysRoot ?? '/sys', 'devices/system/cpu/isolated')) ?? []) : [];
+  const isolated = jobCpus === undefined ? (cpuListIn(procPath(sysRoot, 'devices/system/cpu/isolated')) ?? []) : [];
   let known: CpuSet = cpuSet([]);
-  let skip: Set<number> = new Set();
+  let job: JobCpus = { skip: new Set(), count: 0, cores: undefined };
   // Two readings, swapped each report: the hot path writes into the older one, so that a
   // file it cannot read, and parseStat then rejects, leaves the last reading as it was.
   let previous = numberSlots(TIMES_SLOTS);
@@ -291,7 +333,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
         const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
         if (!sameStrings(parsed.cpus, known.names)) {
           known = cpuSet(parsed.cpus);
-          skip = unusablePositions(jobCpuTest(jobCpus, isolated, jobCpus === undefined ? allowedCpusIn(status) : undefined), known.names);
+          job = jobCpusOf(jobCpuTest(jobCpus, isolated, jobCpus === undefined ? allowedCpusIn(status) : undefined), known.names, sysRoot);
         }
         timesInto(parsed.total, now);
         spareIdle = numberSlots(parsed.cpuIdle.length, (i) => parsed.cpuIdle[i]!);
@@ -309,8 +351,16 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       const total = timeBetween(before, now);
       const reading = fractionsOf(before, now, known.names.length, total);
       if (reading === undefined) return undefined;
-      const minBusy = leastBusy(beforeIdle, previousIdle, total, skip);
+      const minBusy = leastBusy(beforeIdle, previousIdle, total, job.skip);
       if (minBusy !== undefined) reading.minBusy = minBusy;
+      if (job.count > 0) {
+        const jobBusy = busyOf(beforeIdle, previousIdle, total, job.skip);
+        if (jobBusy !== undefined) {
+          reading.jobCpus = job.count;
+          reading.jobBusy = jobBusy;
+          if (job.cores !== undefined) reading.jobCores = job.cores;
+        }
+      }
       return reading;
     },
     close: file.close,

@@ -11,6 +11,12 @@ export interface CpuReading {
   busy: number; // everything but idle and iowait
   online: number; // online CPUs counted in /proc/stat
   minBusy?: number; // the least busy online CPU's busy share (isolated CPUs and those outside lavarank's affinity left out); absent when unknown
+  // Where a job may use only some of the online CPUs (isolcpus=, an affinity or cpuset,
+  // cpu.job_cpus), and at least one: how many, their busy share, and the cores they
+  // make where fewer than they (SMT; absent when sysfs does not say). Absent otherwise.
+  jobCpus?: number;
+  jobBusy?: number;
+  jobCores?: number;
 }
 
 // From /proc/loadavg.

@@ -184,8 +184,8 @@ export function smtNote(config: Readonly<Config>): string | undefined {
   return `${smt}: ${online} CPUs make ${cores} cores; the rank counts a job placed beside a busy sibling thread as sharing that core, which an assumed ${yieldPct} % SMT yield makes ${Math.round((2 / (1 + SMT_YIELD) - 1) * 100)} % slower (docs/model.md)`;
 }
 
-// The CPUs the rank takes a job to be free to use (the cpu collector's minBusy, by the
-// same rule: jobCpuTest), with a running lim's affinity standing for the daemon's (else
+// The CPUs the rank takes a job to be free to use (the cpu collector's minBusy and job
+// CPUs, by the same rule: jobCpuTest), with a running lim's affinity standing for the daemon's (else
 // this process's); undefined when sysfs does not list the online CPUs.
 export function jobCpusNote(config: Readonly<Config>): string | undefined {
   const online = cpuListIn(join(config.sys_root, 'devices/system/cpu/online'));
@@ -203,8 +203,9 @@ export function jobCpusNote(config: Readonly<Config>): string | undefined {
   const isolatedNote = isolated.length > 0 ? `, isolcpus ${cpuRanges(isolated)} left out` : '';
   if (usable.length === online.length) return `job CPUs: all ${online.length} online (${from}${isolatedNote})`;
   const advice = named === undefined ? '; if jobs run elsewhere (a JOB_STARTER with taskset, launchers that pin them to isolcpus CPUs, or LIM alone pinned), name their CPUs in cpu.job_cpus' : '';
-  const which = usable.length === 0 ? 'none' : `${usable.length === 1 ? 'CPU' : 'CPUs'} ${cpuRanges(usable)}, ${usable.length}`; // "0 of 2" read as none
-  return `job CPUs: ${which} of the ${online.length} online (${from}${isolatedNote}): an idle CPU outside these does not make tasks queued for the others count as pinned${advice}`;
+  if (usable.length === 0) return `job CPUs: none of the ${online.length} online (${from}${isolatedNote}): the rank reads every online CPU as a job's${advice}`;
+  const which = `${usable.length === 1 ? 'CPU' : 'CPUs'} ${cpuRanges(usable)}, ${usable.length}`; // "0 of 2" read as none
+  return `job CPUs: ${which} of the ${online.length} online (${from}${isolatedNote}): the rank reads the host as a job on these sees it (their count and busy time, and the runnable tasks less one a busy CPU outside them)${advice}`;
 }
 
 // The pid of a running OpenLava or LSF lim, from the comm of each process; undefined if none.

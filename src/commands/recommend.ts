@@ -11,7 +11,7 @@ import { numberOption } from '../util/options.js';
 import { findConfig, loadConfig } from '../config/config.js';
 import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
 import { readCalibration, type CalibrationRecord } from '../training/dataset.js';
-import { featuresFromNamed, rawFeatures } from '../model/features.js';
+import { featuresFromNamed, jobView, rawFeatures } from '../model/features.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor } from '../model/rankers.js';
 import { median } from '../util/stats.js';
@@ -101,7 +101,7 @@ export function lightStates(records: readonly CalibrationRecord[]): HostState[] 
   const out: HostState[] = [];
   for (const r of records) {
     const named = rawFeatures(r.sample);
-    const ncpu = r.sample.cpu?.online ?? r.sample.load?.online;
+    const ncpu = jobView(r.sample)?.cpus ?? r.sample.cpu?.online ?? r.sample.load?.online;
     const light = (name: string, max: number): boolean => typeof named[name] === 'number' && named[name]! <= max;
     if (typeof ncpu !== 'number' || !(ncpu >= 1)) continue;
     if (light('cpu_busy', 0.5) && light('runnable_per_cpu', 0.5) && light('mem_used', 0.8) && (named['disk_busy_max'] ?? 0) <= 0.2) {

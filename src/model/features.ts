@@ -3,7 +3,7 @@
 // on a calibration sample) and retrain (featuresFromNamed on a history line) all go
 // through featuresFromNamed, so training and serving cannot drift apart. The table
 // of sources, scalings and rules for unavailable inputs is in docs/model.md.
-import type { LoadReading, Sample } from '../collectors/types.js';
+import type { Sample } from '../collectors/types.js';
 import { taggedArray } from '../util/tagged.js';
 
 // How a raw value becomes 0..1: linear is min(x / cap, 1); log1p is
@@ -62,7 +62,29 @@ const sum2 = (a: number | undefined, b: number | undefined): number | undefined 
 // Without the CPU share the count is taken as read.
 export function runnableShown(s: Sample): number | undefined {
   const load = s.load;
-  return load === undefined ? undefined : accountedFor(s, load, load.runnablePerCpu, load.runnable, load.online, true);
+  if (load === undefined) return undefined;
+  const job = jobView(s);
+  if (job === undefined) return accountedFor(s, s.cpu?.busy, load.runnablePerCpu, load.runnable, load.online, true);
+  const tasks = Math.max(0, load.runnable - job.elsewhere);
+  return accountedFor(s, job.busy, tasks / job.cpus, tasks, job.cpus, true);
+}
+
+// The host as a job sees it where a job may use only some of the online CPUs
+// (isolcpus=, an affinity or cpuset that LIM and its jobs share, cpu.job_cpus): those
+// CPUs, their busy share, and the tasks taken to run on the others (one a busy CPU's
+// worth: their busy time), which /proc/loadavg's host-wide counts also hold. The
+// counts per CPU are then over those CPUs, less those tasks: 4 hogs on the 2 CPUs a
+// 64-CPU host with isolcpus=2-63 leaves its jobs are 2 a CPU, as on a 2-CPU host,
+// not 4/64. Tasks queued on the other CPUs are not known apart from those on the job's
+// (procfs gives no per-CPU queue without schedstats) and count as the job's where PSI
+// lets them through. Undefined where a job may use every online CPU.
+export function jobView(s: Sample): { cpus: number; busy: number; elsewhere: number } | undefined {
+  const cpu = s.cpu;
+  const cpus = cpu?.jobCpus;
+  const busy = cpu?.jobBusy;
+  if (cpu === undefined || cpus === undefined || busy === undefined || !(cpus >= 1) || !(cpus < cpu.online) || !(busy >= 0 && busy <= 1)) return undefined;
+  const elsewhere = cpu.busy * cpu.online - busy * cpus;
+  return { cpus, busy, elsewhere: elsewhere > 0 && elsewhere < Infinity ? elsewhere : 0 };
 }
 
 // perCpu, or what the interval's CPU time and pressure account for when that is less:
@@ -91,9 +113,8 @@ export function runnableShown(s: Sample): number | undefined {
 // (bounding it always validated 2.6 points worse), and a burst must be timed to the
 // kernel's own 5 s samples to move it. Held-out validation: 43.4 (27.7-66.2) with
 // both rules, against 42.9 (28.1-64.2) before them.
-function accountedFor(s: Sample, load: LoadReading, perCpu: number, tasks: number, cpus: number, instant: boolean): number {
-  const busy = s.cpu?.busy;
-  if (busy === undefined || !(load.online > 0)) return perCpu;
+function accountedFor(s: Sample, busy: number | undefined, perCpu: number, tasks: number, cpus: number, instant: boolean): number {
+  if (busy === undefined || !(cpus > 0)) return perCpu;
   const psi = s.pressure?.cpuSome;
   const alone = s.cpu?.minBusy; // the least busy CPU's share: all were busy at most that long
   // minBusy alone where known: over the CPUs a job may use it is at most the busy share
@@ -121,7 +142,11 @@ function accountedFor(s: Sample, load: LoadReading, perCpu: number, tasks: numbe
 // CPU (accountedFor). A load that CPU time and pressure account for passes.
 export function load1Shown(s: Sample): number | undefined {
   const load = s.load;
-  return load === undefined ? undefined : accountedFor(s, load, load.load1PerCpu, load.load1PerCpu, 1, false);
+  if (load === undefined) return undefined;
+  const job = jobView(s);
+  if (job === undefined) return accountedFor(s, s.cpu?.busy, load.load1PerCpu, load.load1PerCpu, 1, false);
+  const perCpu = Math.max(0, load.load1 - job.elsewhere) / job.cpus;
+  return accountedFor(s, job.busy, perCpu, perCpu, 1, false);
 }
 
 // The feature list, in the order the network sees it. Changing it (names, order,
@@ -133,8 +158,8 @@ export const FEATURES: readonly FeatureSpec[] = [
     unit: 'fraction',
     transform: 'linear',
     cap: 1,
-    source: '/proc/stat: share of all online CPUs\' time not idle and not iowait',
-    read: (s) => s.cpu?.busy,
+    source: '/proc/stat: share of the online CPUs\' time not idle and not iowait (of the CPUs a job may use, where fewer)',
+    read: (s) => jobView(s)?.busy ?? s.cpu?.busy,
     // The collector that feeds it is required by the elim; for history rows only.
     estimate: { from: 'runnable_per_cpu', how: 'min(runnable per CPU, 1)', fn: (v) => mapDefined(v('runnable_per_cpu'), (r) => Math.min(r, 1)) },
   },
@@ -225,8 +250,8 @@ export const FEATURES: readonly FeatureSpec[] = [
     unit: 'count',
     transform: 'inverse',
     cap: 1,
-    source: '/sys/devices/system/cpu/online (else /proc/stat): online CPUs',
-    read: (s) => s.load?.online ?? s.cpu?.online,
+    source: '/sys/devices/system/cpu/online (else /proc/stat): online CPUs (those a job may use, where fewer)',
+    read: (s) => jobView(s)?.cpus ?? s.load?.online ?? s.cpu?.online,
     kind: 'host',
   },
   {
@@ -269,8 +294,8 @@ export interface HostFact {
 export const HOST_FACTS: readonly HostFact[] = [
   {
     name: 'cores',
-    source: '/sys/devices/system/cpu/cpuN/topology/core_cpus_list: cores the online CPUs make (fewer than the CPUs on an SMT host)',
-    read: (s) => s.load?.cores,
+    source: '/sys/devices/system/cpu/cpuN/topology/core_cpus_list: cores the online CPUs (those a job may use, where fewer) make (fewer than the CPUs on an SMT host)',
+    read: (s) => (jobView(s) !== undefined ? s.cpu?.jobCores : s.load?.cores),
   },
 ];
 

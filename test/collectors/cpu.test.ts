@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createCpuCollector, cpuFractions, cpuSet, leastBusy, parseStat } from '../../src/collectors/cpu.js';
+import { busyOf, createCpuCollector, cpuFractions, cpuSet, leastBusy, parseStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedStat, tempDir, writeTree } from './helpers.js';
 
@@ -294,6 +294,67 @@ test('jobCpus names isolated CPUs too, for a site whose launchers pin jobs to th
   c.collect(0);
   writeTree(root, { 'proc/stat': stat('1000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0') });
   assert.equal(c.collect(10_000)?.minBusy, 1, 'cpu1, the jobs\' CPU, was busy throughout');
+});
+
+test('where a job may use only some online CPUs, the reading gives their count and busy share, and the cores they make', (t) => {
+  const root = tempDir(t);
+  // isolcpus=2-3 on a 4-CPU host of 2 cores (0,2 and 1,3): jobs get cpu0 and cpu1, one core each.
+  const topology = (cpu: number, siblings: string): Record<string, string> => ({ [`sys/devices/system/cpu/cpu${cpu}/topology/core_cpus_list`]: `${siblings}\n` });
+  writeTree(root, {
+    'sys/devices/system/cpu/isolated': '2-3\n',
+    ...topology(0, '0,2'),
+    ...topology(1, '1,3'),
+    ...topology(2, '0,2'),
+    ...topology(3, '1,3'),
+    'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0'),
+  });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  // 10 s at 100 Hz: cpu0 busy throughout, cpu1 half, cpu2 and cpu3 idle.
+  writeTree(root, { 'proc/stat': stat('1500 0 0 2500 0 0 0 0', '1000 0 0 0 0', '500 0 0 500 0', '0 0 0 1000 0', '0 0 0 1000 0') });
+  const r = c.collect(10_000);
+  assert.equal(r?.busy, 1500 / 4000);
+  assert.equal(r?.jobCpus, 2);
+  assert.equal(r?.jobBusy, 0.75);
+  assert.equal(r?.minBusy, 0.5);
+  assert.equal(r?.jobCores, undefined, 'two CPUs on two cores: no SMT among them');
+  // cpu.job_cpus naming the two threads of core 0: two CPUs, one core.
+  const d = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, jobCpus: [0, 2] });
+  writeTree(root, { 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+  d.collect(0);
+  writeTree(root, { 'proc/stat': stat('1500 0 0 2500 0 0 0 0', '1000 0 0 0 0', '500 0 0 500 0', '0 0 0 1000 0', '0 0 0 1000 0') });
+  const e = d.collect(10_000);
+  assert.equal(e?.jobCpus, 2);
+  assert.equal(e?.jobBusy, 0.5);
+  assert.equal(e?.jobCores, 1);
+});
+
+test('where a job may use every online CPU, the reading has no job CPUs: the host-wide figures are the job\'s', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-1\n', 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': stat('1000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0') });
+  const r = c.collect(10_000);
+  assert.equal(r?.busy, 0.5);
+  assert.deepEqual([r?.jobCpus, r?.jobBusy, r?.jobCores], [undefined, undefined, undefined]);
+  // Every CPU left out (a job_cpus list of offline CPUs): nothing to tell, the host-wide figures stand.
+  const d = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, jobCpus: [7] });
+  writeTree(root, { 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+  d.collect(0);
+  writeTree(root, { 'proc/stat': stat('1000 0 0 1000 0 0 0 0', '0 0 0 1000 0', '1000 0 0 0 0') });
+  const e = d.collect(10_000);
+  assert.equal(e?.busy, 0.5);
+  assert.equal(e?.jobCpus, undefined);
+});
+
+test('busyOf gives the busy share of the CPUs left in, and nothing for a counter that went backwards or no CPU left', () => {
+  assert.equal(busyOf([0, 0, 0], [0, 50, 100], 300, new Set([2])), 0.75);
+  assert.equal(busyOf([0, 0], [0, 100], 200, new Set()), 0.5);
+  assert.equal(busyOf([5, 5], [6, 4], 200, new Set()), undefined);
+  assert.equal(busyOf([0], [50], 100, new Set([0])), undefined);
+  assert.equal(busyOf([0, 0], [0, 0], 0, new Set()), undefined);
+  assert.equal(busyOf([0, 0], [150, 150], 200, new Set()), 0); // more idle than the CPUs' time (rounding): 0, not below
 });
 
 test('leastBusy gives nothing for a counter that went backwards, no time or no CPU left', () => {

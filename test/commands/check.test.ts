@@ -548,12 +548,12 @@ describe('jobCpusNote', () => {
       writeFileSync(join(proc, '77/comm'), 'sbatchd\n');
       assert.match(
         jobCpusNote(config) ?? '',
-        /^job CPUs: CPUs 0-1, 2 of the 4 online \(the affinity of lim \(pid 4242\), which its elim and jobs share, isolcpus 2 left out\): an idle CPU outside these .*name their CPUs in cpu\.job_cpus$/,
+        /^job CPUs: CPUs 0-1, 2 of the 4 online \(the affinity of lim \(pid 4242\), which its elim and jobs share, isolcpus 2 left out\): the rank reads the host as a job on these sees it .*name their CPUs in cpu\.job_cpus$/,
       );
       const named = { ...config, cpu: { job_cpus: [1, 2, 3] } };
       assert.match(jobCpusNote({ ...config, cpu: { job_cpus: [0] } }) ?? '', /^job CPUs: CPU 0, 1 of the 4 online \(cpu\.job_cpus\)/, 'one CPU named as a CPU, not read as a count');
-      assert.match(jobCpusNote({ ...config, cpu: { job_cpus: [7] } }) ?? '', /^job CPUs: none of the 4 online \(cpu\.job_cpus\)/, 'no online CPU named: none');
-      assert.match(jobCpusNote(named) ?? '', /^job CPUs: CPUs 1-3, 3 of the 4 online \(cpu\.job_cpus\): an idle CPU outside these does not make tasks queued for the others count as pinned$/, 'job_cpus names isolated CPUs too');
+      assert.match(jobCpusNote({ ...config, cpu: { job_cpus: [7] } }) ?? '', /^job CPUs: none of the 4 online \(cpu\.job_cpus\): the rank reads every online CPU as a job's$/, 'no online CPU named: none');
+      assert.match(jobCpusNote(named) ?? '', /^job CPUs: CPUs 1-3, 3 of the 4 online \(cpu\.job_cpus\): the rank reads the host as a job on these sees it \(their count and busy time, and the runnable tasks less one a busy CPU outside them\)$/, 'job_cpus names isolated CPUs too');
     } finally {
       cleanup();
     }

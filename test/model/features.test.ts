@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Sample } from '../../src/collectors/types.js';
@@ -15,6 +17,9 @@ import {
   unscaleValue,
   withoutFeatures,
 } from '../../src/model/features.js';
+import { parseModel } from '../../src/model/model.js';
+import { modelRanker } from '../../src/model/rankers.js';
+import { repoRoot } from '../helpers.js';
 import { anySample, calibrationSamples, fullSample } from './helpers.js';
 import { referenceFeatures, referenceFromNamed, referenceRaw } from './reference.js';
 
@@ -152,6 +157,72 @@ describe('toFeatures', () => {
     s.cpu!.minBusy = 1;
     assert.equal(toFeatures(s).named['runnable_per_cpu'], 4 / 64);
     assert.equal(toFeatures(s).named['load1_per_cpu'], 4 / 64);
+    // With the job's CPUs known (the cpu collector's jobCpus, jobBusy), the host is what a
+    // job sees: 2 CPUs, both busy, 2 hogs a CPU, as on a 2-CPU host with 4 hogs.
+    s.cpu!.jobCpus = 2;
+    s.cpu!.jobBusy = 1;
+    const f = toFeatures(s).named;
+    assert.deepEqual([f['cpus'], f['cpu_busy'], f['runnable_per_cpu'], f['load1_per_cpu']], [2, 1, 2, 2]);
+  });
+
+  it('ranks a host whose jobs may use 2 of its 64 CPUs as the 2-CPU host it is to a job', () => {
+    const small = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 2 });
+    small.load = { ...small.load!, load1: 4, load1PerCpu: 2 };
+    small.pressure!.cpuSome = 1;
+    small.cpu!.minBusy = 1;
+    const big = structuredClone(small);
+    big.cpu = { ...big.cpu!, busy: 2 / 64, online: 64, jobCpus: 2, jobBusy: 1 };
+    big.load = { ...big.load!, online: 64, runnablePerCpu: 4 / 64, load1PerCpu: 4 / 64 };
+    const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json'));
+    const rank = ranker.rank(big).rank;
+    assert.equal(rank, ranker.rank(small).rank);
+    assert.ok(rank > 100, `4 hogs on the job's 2 CPUs: ${rank}`);
+    // Without the job's CPUs the same host looked idle, the limit this lifts.
+    delete big.cpu!.jobCpus;
+    delete big.cpu!.jobBusy;
+    assert.ok(ranker.rank(big).rank < 10);
+  });
+
+  it('takes the tasks the other CPUs\' busy time accounts for out of the counts, one a busy CPU', () => {
+    // isolcpus=32-63 with a poller busy on each, one job on each of CPUs 0-31: the 64
+    // runnable tasks are 32 the job's CPUs' and 32 elsewhere, one a CPU each. PSI "some"
+    // at 0.9 (other tasks waiting somewhere) would let all 64 through as the job's.
+    const s = fullSample({ ncpu: 64, busy: 1, runnablePerCpu: 1 });
+    s.load = { ...s.load!, load1: 64, load1PerCpu: 1 };
+    s.pressure!.cpuSome = 0.9;
+    s.cpu!.minBusy = 1;
+    s.cpu!.jobCpus = 32;
+    s.cpu!.jobBusy = 1;
+    const f = toFeatures(s).named;
+    assert.deepEqual([f['cpus'], f['cpu_busy'], f['runnable_per_cpu'], f['load1_per_cpu']], [32, 1, 1, 1]);
+    // A job's CPUs idle beside the busy pollers: their count is not the job's.
+    s.cpu!.busy = 0.5;
+    s.cpu!.jobBusy = 0;
+    s.cpu!.minBusy = 0;
+    s.load = { ...s.load!, load1: 32, load1PerCpu: 0.5, runnable: 32, runnablePerCpu: 0.5 };
+    const g = toFeatures(s).named;
+    assert.deepEqual([g['cpu_busy'], g['runnable_per_cpu'], g['load1_per_cpu']], [0, 0, 0]);
+  });
+
+  it('keeps the host-wide figures where the job\'s CPUs are not a usable part of the online ones', () => {
+    for (const [jobCpus, jobBusy] of [[0, 1], [64, 1], [70, 1], [2, NaN], [2, 1.5], [NaN, 1]] as const) {
+      const s = fullSample({ ncpu: 64, busy: 2 / 64, runnablePerCpu: 4 / 64 });
+      const before = toFeatures(s).named;
+      s.cpu!.jobCpus = jobCpus;
+      s.cpu!.jobBusy = jobBusy;
+      assert.deepEqual(toFeatures(s).named, before, `jobCpus ${jobCpus}, jobBusy ${jobBusy}`);
+    }
+  });
+
+  it('reads the cores the job\'s CPUs make, not the host\'s, where a job may use only some CPUs', () => {
+    const s = fullSample({ ncpu: 64 });
+    s.load!.cores = 32;
+    assert.equal(rawFeatures(s)['cores'], 32);
+    s.cpu!.jobCpus = 4;
+    s.cpu!.jobBusy = 0.5;
+    assert.equal(rawFeatures(s)['cores'], null, 'four CPUs on four cores: no SMT among them');
+    s.cpu!.jobCores = 2;
+    assert.equal(rawFeatures(s)['cores'], 2);
   });
 
   it('bounds the 1-minute load\'s waiting part as a queue\'s where PSI shows more waiting than the least busy CPU allows (pinned tasks), and only then', () => {
