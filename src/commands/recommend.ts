@@ -218,7 +218,7 @@ compute node, or give the CPU count of your typical node); T from the config's
 interval.
 
 With --hosts, D and T are chosen by the simulator (lavarank simulate) instead: the
-queue's reservation is tried for every D of --sweep and every T of --durations
+queue's reservation is tried for every D of --sweep and every T of --durations (whole seconds)
 (default ${SIM_DURATIONS.join(',')} s) on your hosts, with your jobs (--acct, replayed
 at --load) or a generated mixed workload, over --seeds seeds (default 3), and the
 one with the lowest mean slowdown is printed, with the config's resource and T in
@@ -315,6 +315,9 @@ async function simulatedMain(args: SimulationArgs & { json?: boolean; durations?
   try {
     durations = args.durations === undefined ? [...SIM_DURATIONS] : parseSweep(args.durations, '--durations', 'seconds').filter((t) => t >= 1);
     if (durations.length === 0) throw new UsageError('--durations: expected seconds of at least 1');
+    // The chosen T goes into the queue's rusage as duration=Ts, which takes whole seconds.
+    const part = durations.find((t) => !Number.isInteger(t));
+    if (part !== undefined) throw new UsageError(`--durations: expected whole seconds, received ${part}`);
   } catch (err) {
     printError(`lavarank recommend: ${errorMessage(err)}`);
     return EXIT_USAGE;

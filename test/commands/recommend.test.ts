@@ -263,6 +263,12 @@ describe('recommend with the simulator (--hosts)', () => {
     assert.equal(hostSizeWarning(model, mergeHosts([{ name: 'a', cpus: 16 }, { name: 'b', cpus: 16 }]), 10).warning, undefined);
   });
 
+  it('refuses a --durations of fractional seconds, which a rusage duration cannot carry, and exits 2', () => {
+    const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--durations', '25,22.5'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 2, child.stderr);
+    assert.match(child.stderr, /--durations: expected whole seconds, received 22\.5/);
+  });
+
   it('names --durations, not --sweep, when --durations is malformed, and exits 2', () => {
     const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--durations', 'x'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
     assert.equal(child.status, 2, child.stderr);
