@@ -218,8 +218,8 @@ compute node, or give the CPU count of your typical node); T from the config's
 interval.
 
 With --hosts, D and T are chosen by the simulator (lavarank simulate) instead: the
-queue's reservation is tried for every D of --sweep and every T of --durations (whole seconds)
-(default ${SIM_DURATIONS.join(',')} s) on your hosts, with your jobs (--acct, replayed
+queue's reservation is tried for every D of --sweep and every T of --durations
+(whole seconds, default ${SIM_DURATIONS.join(',')}) on your hosts, with your jobs (--acct, replayed
 at --load) or a generated mixed workload, over --seeds seeds (default 3), and the
 one with the lowest mean slowdown is printed, with the config's resource and T in
 seconds; order[rank] alone when no reservation did better. It warns when your
