@@ -299,6 +299,18 @@ function jobCpusOf(mayUse: (cpu: number) => boolean, names: readonly string[], s
   return { skip, count, cores: cores !== undefined && cores < count ? cores : undefined };
 }
 
+// Reports between two looks at lavarank's affinity (/proc/self/status): a minute at the
+// 10 s interval, as for the model file.
+export const AFFINITY_CHECK_EVERY = 6;
+
+// Whether two CPU lists (undefined: unknown) are the same.
+function sameNumbers(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 // Reads /proc/stat each tick; fractions are over all online CPUs (the aggregate line
 // sums them, so 0.5 on a 2-CPU host means one CPU's worth of work), and minBusy is the
 // least busy CPU's share (leastBusy). Where a job may use only some of them, also
@@ -309,13 +321,23 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen);
   // The CPUs a job may use (jobCpuTest): isolcpus= is read once, as it changes only
   // with a reboot; the affinity again whenever the set of online CPUs changes (a cpuset
-  // rewrites it on hotplug), never per report; neither where cpu.job_cpus names them.
+  // rewrites it on hotplug) and every AFFINITY_CHECK_EVERY reports, never per report;
+  // neither where cpu.job_cpus names them.
   const status = procPath(options.procRoot ?? '/proc', 'self/status');
   const sysRoot = options.sysRoot ?? '/sys';
   const jobCpus = options.jobCpus;
   const isolated = jobCpus === undefined ? (cpuListIn(procPath(sysRoot, 'devices/system/cpu/isolated')) ?? []) : [];
   let known: CpuSet = cpuSet([]);
   let job: JobCpus = { skip: new Set(), count: 0, cores: undefined };
+  // The affinity the job CPUs were last found from, looked at again every
+  // AFFINITY_CHECK_EVERY reports: a cpuset can change without a CPU going on or off line
+  // (systemctl set-property AllowedCPUs=, docker update --cpuset-cpus).
+  let allowed: number[] | undefined;
+  let sinceAffinity = 0;
+  const findJobCpus = (affinity: number[] | undefined): void => {
+    allowed = affinity;
+    job = jobCpusOf(jobCpuTest(jobCpus, isolated, affinity), known.names, sysRoot);
+  };
   // Two readings, swapped each report: the hot path writes into the older one, so that a
   // file it cannot read, and parseStat then rejects, leaves the last reading as it was.
   let previous = numberSlots(TIMES_SLOTS);
@@ -329,16 +351,24 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       const bytes = file.bytes();
       const now = spare;
       const nowIdle = spareIdle;
+      let found = false; // the job CPUs were found again at this report
       if (!scanStat(bytes, known, now, nowIdle)) {
         const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
         if (!sameStrings(parsed.cpus, known.names)) {
           known = cpuSet(parsed.cpus);
-          job = jobCpusOf(jobCpuTest(jobCpus, isolated, jobCpus === undefined ? allowedCpusIn(status) : undefined), known.names, sysRoot);
+          findJobCpus(jobCpus === undefined ? allowedCpusIn(status) : undefined);
+          sinceAffinity = 0;
+          found = true;
         }
         timesInto(parsed.total, now);
         spareIdle = numberSlots(parsed.cpuIdle.length, (i) => parsed.cpuIdle[i]!);
       }
       withSums(now);
+      if (!found && jobCpus === undefined && ++sinceAffinity >= AFFINITY_CHECK_EVERY) {
+        sinceAffinity = 0;
+        const affinity = allowedCpusIn(status);
+        if (!sameNumbers(allowed, affinity)) findJobCpus(affinity);
+      }
       const before = previous;
       const beforeIdle = previousIdle;
       const beforeCpus = previousCpus;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { busyOf, createCpuCollector, cpuFractions, cpuSet, leastBusy, parseStat } from '../../src/collectors/cpu.js';
+import { AFFINITY_CHECK_EVERY, busyOf, createCpuCollector, cpuFractions, cpuSet, leastBusy, parseStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedStat, tempDir, writeTree } from './helpers.js';
 
@@ -346,6 +346,31 @@ test('where a job may use every online CPU, the reading has no job CPUs: the hos
   const e = d.collect(10_000);
   assert.equal(e?.busy, 0.5);
   assert.equal(e?.jobCpus, undefined);
+});
+
+test('the affinity is looked at again every few reports, since a cpuset can change with no CPU going on or off line', (t) => {
+  const root = tempDir(t);
+  // 10 s at 100 Hz a report: cpu0 busy, the other three idle.
+  const at = (k: number): string => stat(`${1000 * k} 0 0 ${3000 * k} 0 0 0 0`, `${1000 * k} 0 0 0 0`, `0 0 0 ${1000 * k} 0`, `0 0 0 ${1000 * k} 0`, `0 0 0 ${1000 * k} 0`);
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-1\n', 'proc/stat': at(0) });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  // systemctl set-property AllowedCPUs=0-3: the cpuset widens, no CPU comes on line.
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-3\n' });
+  const seen: (number | undefined)[] = [];
+  for (let k = 1; k <= AFFINITY_CHECK_EVERY; k++) {
+    writeTree(root, { 'proc/stat': at(k) });
+    seen.push(c.collect(k * 10_000)?.jobCpus);
+  }
+  assert.deepEqual(seen, [...Array<number>(AFFINITY_CHECK_EVERY - 1).fill(2), undefined], 'two CPUs until the affinity is looked at again, then every CPU');
+  // Narrowed again to cpu0 alone: busy throughout.
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0\n' });
+  let last;
+  for (let k = AFFINITY_CHECK_EVERY + 1; k <= 2 * AFFINITY_CHECK_EVERY; k++) {
+    writeTree(root, { 'proc/stat': at(k) });
+    last = c.collect(k * 10_000);
+  }
+  assert.deepEqual([last?.jobCpus, last?.jobBusy], [1, 1]);
 });
 
 test('busyOf gives the busy share of the CPUs left in, and nothing for a counter that went backwards or no CPU left', () => {
