@@ -373,6 +373,22 @@ test('the affinity is looked at again every few reports, since a cpuset can chan
   assert.deepEqual([last?.jobCpus, last?.jobBusy], [1, 1]);
 });
 
+test('an affinity moved to as many other CPUs is seen at the next look, not only a wider or narrower one', (t) => {
+  const root = tempDir(t);
+  // 10 s at 100 Hz a report: cpu0 busy, the other three idle.
+  const at = (k: number): string => stat(`${1000 * k} 0 0 ${3000 * k} 0 0 0 0`, `${1000 * k} 0 0 0 0`, `0 0 0 ${1000 * k} 0`, `0 0 0 ${1000 * k} 0`, `0 0 0 ${1000 * k} 0`);
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-1\n', 'proc/stat': at(0) });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t2-3\n' });
+  let last;
+  for (let k = 1; k <= AFFINITY_CHECK_EVERY; k++) {
+    writeTree(root, { 'proc/stat': at(k) });
+    last = c.collect(k * 10_000);
+  }
+  assert.deepEqual([last?.jobCpus, last?.jobBusy, last?.minBusy], [2, 0, 0], 'cpu2 and cpu3, both idle');
+});
+
 test('busyOf gives the busy share of the CPUs left in, and nothing for a counter that went backwards or no CPU left', () => {
   assert.equal(busyOf([0, 0, 0], [0, 50, 100], 300, new Set([2])), 0.75);
   assert.equal(busyOf([0, 0], [0, 100], 200, new Set()), 0.5);

@@ -204,6 +204,37 @@ describe('toFeatures', () => {
     assert.deepEqual([g['cpu_busy'], g['runnable_per_cpu'], g['load1_per_cpu']], [0, 0, 0]);
   });
 
+  it('bounds the job\'s counts with the busy share of the job\'s CPUs, the runnable count\'s waiting part as a queue\'s and the load\'s not', () => {
+    // 4 hogs on the 2 job CPUs of a 64-CPU host whose other CPUs idle; PSI "some" 0.2.
+    const s = fullSample({ ncpu: 64, busy: 2 / 64, runnablePerCpu: 4 / 64 });
+    s.load = { ...s.load!, load1: 4, load1PerCpu: 4 / 64 };
+    s.pressure!.cpuSome = 0.2;
+    s.cpu!.minBusy = 1;
+    s.cpu!.jobCpus = 2;
+    s.cpu!.jobBusy = 1;
+    const f = toFeatures(s).named;
+    // runnable: 1 busy + waiting 4 x 0.2 / 2 = 0.4, cut to the queue's 0.2 / 0.8 = 0.25 (a count read at one instant).
+    assert.ok(Math.abs(f['runnable_per_cpu']! - 1.25) < 1e-12, `runnable_per_cpu ${f['runnable_per_cpu']}`);
+    // load: 1 busy + 2 x 0.2 = 1.4, not cut as a queue's (no pinned tasks: PSI within minBusy).
+    assert.ok(Math.abs(f['load1_per_cpu']! - 1.4) < 1e-12, `load1_per_cpu ${f['load1_per_cpu']}`);
+  });
+
+  it('never makes the job\'s counts negative, nor raises them where the host-wide busy share was rounded below the job CPUs\'', () => {
+    // Pollers on isolcpus=32-63 busy, 12 of them asleep at the read; the job's CPUs idle.
+    const s = fullSample({ ncpu: 64, busy: 0.5, runnablePerCpu: 20 / 64 });
+    s.cpu!.minBusy = 0;
+    s.cpu!.jobCpus = 32;
+    s.cpu!.jobBusy = 0;
+    assert.equal(toFeatures(s).named['runnable_per_cpu'], 0);
+    // A dataset's rounding: 0.03 x 64 = 1.92 busy CPUs host-wide, 2 on the job's: no tasks elsewhere, none added.
+    const t = fullSample({ ncpu: 64, busy: 0.03, runnablePerCpu: 4 / 64 });
+    t.pressure!.cpuSome = 1;
+    t.cpu!.minBusy = 1;
+    t.cpu!.jobCpus = 2;
+    t.cpu!.jobBusy = 1;
+    assert.equal(toFeatures(t).named['runnable_per_cpu'], 2);
+  });
+
   it('keeps the host-wide figures where the job\'s CPUs are not a usable part of the online ones', () => {
     for (const [jobCpus, jobBusy] of [[0, 1], [64, 1], [70, 1], [2, NaN], [2, 1.5], [NaN, 1]] as const) {
       const s = fullSample({ ncpu: 64, busy: 2 / 64, runnablePerCpu: 4 / 64 });
