@@ -146,7 +146,10 @@ export function load1Shown(s: Sample): number | undefined {
   const job = jobView(s);
   if (job === undefined) return accountedFor(s, s.cpu?.busy, load.load1PerCpu, load.load1PerCpu, 1, false);
   const perCpu = Math.max(0, load.load1 - job.elsewhere) / job.cpus;
-  return accountedFor(s, job.busy, perCpu, perCpu, 1, false);
+  // Busy CPUs outside the job's may hold queues of their own (a user's threads pinned
+  // there), which PSI, weighted by every busy CPU, shows below minBusy: bounded as a
+  // queue's, as pinned waiting is, else 300 threads on one isolated CPU ranked 1000.
+  return accountedFor(s, job.busy, perCpu, perCpu, 1, job.elsewhere > 0);
 }
 
 // The feature list, in the order the network sees it. Changing it (names, order,

@@ -219,6 +219,23 @@ describe('toFeatures', () => {
     assert.ok(Math.abs(f['load1_per_cpu']! - 1.4) < 1e-12, `load1_per_cpu ${f['load1_per_cpu']}`);
   });
 
+  it('bounds the job\'s 1-minute load as a queue\'s where CPUs outside the job\'s are busy: a user\'s threads pinned there cannot move it to the top', () => {
+    // isolcpus=2-63: a user pins 300 threads to CPU 63; CPU 0 runs a hog, CPU 1 is half
+    // busy. PSI "some" as the kernel gives it, weighted by busy time: 1 of 2.5 busy CPUs
+    // has waiting tasks, 0.4, below minBusy 0.5, so the tasks do not look pinned.
+    const s = fullSample({ ncpu: 64, busy: 2.5 / 64, runnablePerCpu: 301 / 64 });
+    s.load = { ...s.load!, load1: 301, load1PerCpu: 301 / 64 };
+    s.pressure!.cpuSome = 0.4;
+    s.cpu!.minBusy = 0.5;
+    s.cpu!.jobCpus = 2;
+    s.cpu!.jobBusy = 0.75;
+    const f = toFeatures(s).named;
+    // 0.75 busy + a queue's 0.4 / 0.6 at most, as the runnable count: not 0.75 + 150 x 0.4.
+    const bound = 0.75 + 0.4 / 0.6;
+    assert.ok(Math.abs(f['load1_per_cpu']! - bound) < 1e-12, `load1_per_cpu ${f['load1_per_cpu']}`);
+    assert.ok(Math.abs(f['runnable_per_cpu']! - bound) < 1e-12, `runnable_per_cpu ${f['runnable_per_cpu']}`);
+  });
+
   it('never makes the job\'s counts negative, nor raises them where the host-wide busy share was rounded below the job CPUs\'', () => {
     // Pollers on isolcpus=32-63 busy, 12 of them asleep at the read; the job's CPUs idle.
     const s = fullSample({ ncpu: 64, busy: 0.5, runnablePerCpu: 20 / 64 });
