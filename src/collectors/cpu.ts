@@ -303,6 +303,10 @@ function jobCpusOf(mayUse: (cpu: number) => boolean, names: readonly string[], s
 // 10 s interval, as for the model file.
 export const AFFINITY_CHECK_EVERY = 6;
 
+// The time constant of the kernel's 1-minute load average (EXP_1 in
+// include/linux/sched/loadavg.h: e^(-5 s / 60 s) a 5 s sample).
+const LOAD1_MS = 60_000;
+
 // Whether two CPU lists (undefined: unknown) are the same.
 function sameNumbers(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
@@ -337,7 +341,12 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   const findJobCpus = (affinity: number[] | undefined): void => {
     allowed = affinity;
     job = jobCpusOf(jobCpuTest(jobCpus, isolated, affinity), known.names, sysRoot);
+    elsewhere1 = undefined;
   };
+  // The tasks running on the CPUs no job may use (their busy time), averaged as the
+  // kernel averages the 1-minute load, and when that average was last brought up to date.
+  let elsewhere1: number | undefined;
+  let elsewhereMs = 0;
   // Two readings, swapped each report: the hot path writes into the older one, so that a
   // file it cannot read, and parseStat then rejects, leaves the last reading as it was.
   let previous = numberSlots(TIMES_SLOTS);
@@ -347,7 +356,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   let previousCpus: string[] | undefined; // undefined before the first reading
   return {
     name: NAME,
-    collect() {
+    collect(monotonicMs: number) {
       const bytes = file.bytes();
       const now = spare;
       const nowIdle = spareIdle;
@@ -389,6 +398,11 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
           reading.jobCpus = job.count;
           reading.jobBusy = jobBusy;
           if (job.cores !== undefined) reading.jobCores = job.cores;
+          const elsewhere = Math.max(0, reading.busy * reading.online - jobBusy * job.count);
+          const dt = monotonicMs - elsewhereMs;
+          elsewhere1 = elsewhere1 === undefined || !(dt > 0) ? elsewhere : elsewhere + (elsewhere1 - elsewhere) * Math.exp(-dt / LOAD1_MS);
+          elsewhereMs = monotonicMs;
+          reading.jobElsewhere1 = elsewhere1;
         }
       }
       return reading;

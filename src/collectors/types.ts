@@ -17,6 +17,9 @@ export interface CpuReading {
   jobCpus?: number;
   jobBusy?: number;
   jobCores?: number;
+  // With them: the tasks running on the other CPUs (their busy time), averaged over
+  // the readings as the kernel averages the 1-minute load, to take out of it.
+  jobElsewhere1?: number;
 }
 
 // From /proc/loadavg.

@@ -145,11 +145,16 @@ export function load1Shown(s: Sample): number | undefined {
   if (load === undefined) return undefined;
   const job = jobView(s);
   if (job === undefined) return accountedFor(s, s.cpu?.busy, load.load1PerCpu, load.load1PerCpu, 1, false);
-  const perCpu = Math.max(0, load.load1 - job.elsewhere) / job.cpus;
+  // The tasks elsewhere as the load average weighs them: the last interval's alone
+  // would take a burst there that has just begun, or has just ended, out of a load that
+  // does not hold it yet, or holds it still.
+  const elsewhere1 = s.cpu?.jobElsewhere1;
+  const elsewhere = elsewhere1 !== undefined && elsewhere1 >= 0 && elsewhere1 < Infinity ? elsewhere1 : job.elsewhere;
+  const perCpu = Math.max(0, load.load1 - elsewhere) / job.cpus;
   // Busy CPUs outside the job's may hold queues of their own (a user's threads pinned
   // there), which PSI, weighted by every busy CPU, shows below minBusy: bounded as a
   // queue's, as pinned waiting is, else 300 threads on one isolated CPU ranked 1000.
-  return accountedFor(s, job.busy, perCpu, perCpu, 1, job.elsewhere > 0);
+  return accountedFor(s, job.busy, perCpu, perCpu, 1, job.elsewhere > 0 || elsewhere > 0);
 }
 
 // The feature list, in the order the network sees it. Changing it (names, order,

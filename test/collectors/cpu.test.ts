@@ -389,6 +389,42 @@ test('an affinity moved to as many other CPUs is seen at the next look, not only
   assert.deepEqual([last?.jobCpus, last?.jobBusy, last?.minBusy], [2, 0, 0], 'cpu2 and cpu3, both idle');
 });
 
+test('the tasks on the CPUs no job may use are averaged as the kernel averages the 1-minute load', (t) => {
+  const root = tempDir(t);
+  // isolcpus=2-3: CPUs 2-3 idle for two reports, then both busy (a burst begins there).
+  let user = 0;
+  let idle = 0;
+  const per = [0, 0, 0, 0];
+  const idles = [0, 0, 0, 0];
+  const step = (busy: readonly number[]): string => {
+    for (let i = 0; i < 4; i++) {
+      per[i]! += 1000 * busy[i]!;
+      idles[i]! += 1000 * (1 - busy[i]!);
+    }
+    user = per.reduce((a, b) => a + b, 0);
+    idle = idles.reduce((a, b) => a + b, 0);
+    return stat(`${user} 0 0 ${idle} 0 0 0 0`, ...per.map((u, i) => `${u} 0 0 ${idles[i]} 0`));
+  };
+  writeTree(root, { 'sys/devices/system/cpu/isolated': '2-3\n', 'proc/stat': step([0, 0, 0, 0]) });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': step([1, 0, 0, 0]) });
+  assert.equal(c.collect(10_000)?.jobElsewhere1, 0);
+  writeTree(root, { 'proc/stat': step([1, 0, 0, 0]) });
+  assert.equal(c.collect(20_000)?.jobElsewhere1, 0);
+  writeTree(root, { 'proc/stat': step([1, 0, 1, 1]) });
+  const r = c.collect(30_000);
+  assert.equal(r?.jobBusy, 0.5);
+  assert.ok(Math.abs(r!.jobElsewhere1! - 2 * (1 - Math.exp(-10 / 60))) < 1e-9, `${r?.jobElsewhere1}: two tasks for 10 s of a minute's average`);
+  // Kept up for a minute more, the average nears the two tasks.
+  let last;
+  for (let k = 4; k <= 9; k++) {
+    writeTree(root, { 'proc/stat': step([1, 0, 1, 1]) });
+    last = c.collect(k * 10_000);
+  }
+  assert.ok(Math.abs(last!.jobElsewhere1! - 2 * (1 - Math.exp(-70 / 60))) < 1e-9, String(last?.jobElsewhere1));
+});
+
 test('busyOf gives the busy share of the CPUs left in, and nothing for a counter that went backwards or no CPU left', () => {
   assert.equal(busyOf([0, 0, 0], [0, 50, 100], 300, new Set([2])), 0.75);
   assert.equal(busyOf([0, 0], [0, 100], 200, new Set()), 0.5);

@@ -252,6 +252,26 @@ describe('toFeatures', () => {
     assert.equal(toFeatures(t).named['runnable_per_cpu'], 2);
   });
 
+  it('takes the tasks elsewhere out of the 1-minute load as the load average weighs them, and out of the count as they are now', () => {
+    // isolcpus=2-63 on 64 CPUs: a burst on 31 of the other CPUs began 10 s ago, which the
+    // 1-minute load holds at about 31 × (1 - e^(-10/60)) = 4.8; the job's 2 CPUs have
+    // run one task each for minutes (2), and a third waited now and then (0.4).
+    const burst1 = 31 * (1 - Math.exp(-10 / 60));
+    const s = fullSample({ ncpu: 64, busy: 33 / 64, runnablePerCpu: 33 / 64 });
+    s.load = { ...s.load!, load1: 2.4 + burst1, load1PerCpu: (2.4 + burst1) / 64 };
+    s.pressure!.cpuSome = 0.5;
+    s.cpu!.minBusy = 1;
+    s.cpu!.jobCpus = 2;
+    s.cpu!.jobBusy = 1;
+    s.cpu!.jobElsewhere1 = burst1;
+    const f = toFeatures(s).named;
+    assert.equal(f['runnable_per_cpu'], 1, 'the count now: 33 less the 31 running elsewhere, on 2 CPUs');
+    assert.equal(f['load1_per_cpu'], (2.4 + burst1 - burst1) / 2, 'the load less the burst as it weighs in it');
+    // Without the average (an older sample), the last interval's tasks: none of the load is left.
+    delete s.cpu!.jobElsewhere1;
+    assert.equal(toFeatures(s).named['load1_per_cpu'], 0);
+  });
+
   it('keeps the host-wide figures where the job\'s CPUs are not a usable part of the online ones', () => {
     for (const [jobCpus, jobBusy] of [[0, 1], [64, 1], [70, 1], [2, NaN], [2, 1.5], [NaN, 1]] as const) {
       const s = fullSample({ ncpu: 64, busy: 2 / 64, runnablePerCpu: 4 / 64 });
