@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { AFFINITY_CHECK_EVERY, busyOf, createCpuCollector, cpuFractions, cpuSet, leastBusy, parseStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedStat, tempDir, writeTree } from './helpers.js';
@@ -348,13 +348,23 @@ test('where a job may use every online CPU, the reading has no job CPUs: the hos
   assert.equal(e?.jobCpus, undefined);
 });
 
-test('the affinity is looked at again every few reports, since a cpuset can change with no CPU going on or off line', (t) => {
+// /proc/stat of a 4-CPU host after k reports of 10 s at 100 Hz: cpu0 busy, the other three idle.
+function oneBusyOfFour(k: number): string {
+  return stat(`${1000 * k} 0 0 ${3000 * k} 0 0 0 0`, `${1000 * k} 0 0 0 0`, `0 0 0 ${1000 * k} 0`, `0 0 0 ${1000 * k} 0`, `0 0 0 ${1000 * k} 0`);
+}
+
+// A cpu collector on oneBusyOfFour's host whose affinity is `list`, after its first reading.
+function withAffinity(t: TestContext, list: string): { root: string; c: ReturnType<typeof createCpuCollector> } {
   const root = tempDir(t);
-  // 10 s at 100 Hz a report: cpu0 busy, the other three idle.
-  const at = (k: number): string => stat(`${1000 * k} 0 0 ${3000 * k} 0 0 0 0`, `${1000 * k} 0 0 0 0`, `0 0 0 ${1000 * k} 0`, `0 0 0 ${1000 * k} 0`, `0 0 0 ${1000 * k} 0`);
-  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-1\n', 'proc/stat': at(0) });
+  writeTree(root, { 'proc/self/status': `Name:\tnode\nCpus_allowed_list:\t${list}\n`, 'proc/stat': oneBusyOfFour(0) });
   const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
   c.collect(0);
+  return { root, c };
+}
+
+test('the affinity is looked at again every few reports, since a cpuset can change with no CPU going on or off line', (t) => {
+  const { root, c } = withAffinity(t, '0-1');
+  const at = oneBusyOfFour;
   // systemctl set-property AllowedCPUs=0-3: the cpuset widens, no CPU comes on line.
   writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-3\n' });
   const seen: (number | undefined)[] = [];
@@ -374,12 +384,8 @@ test('the affinity is looked at again every few reports, since a cpuset can chan
 });
 
 test('an affinity moved to as many other CPUs is seen at the next look, not only a wider or narrower one', (t) => {
-  const root = tempDir(t);
-  // 10 s at 100 Hz a report: cpu0 busy, the other three idle.
-  const at = (k: number): string => stat(`${1000 * k} 0 0 ${3000 * k} 0 0 0 0`, `${1000 * k} 0 0 0 0`, `0 0 0 ${1000 * k} 0`, `0 0 0 ${1000 * k} 0`, `0 0 0 ${1000 * k} 0`);
-  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-1\n', 'proc/stat': at(0) });
-  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
-  c.collect(0);
+  const { root, c } = withAffinity(t, '0-1');
+  const at = oneBusyOfFour;
   writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t2-3\n' });
   let last;
   for (let k = 1; k <= AFFINITY_CHECK_EVERY; k++) {
