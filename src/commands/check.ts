@@ -188,6 +188,20 @@ export function smtNote(config: Readonly<Config>): string | undefined {
 // CPUs, by the same rule: jobCpuTest), with a running lim's affinity standing for the daemon's (else
 // this process's); undefined when sysfs does not list the online CPUs.
 export function jobCpusNote(config: Readonly<Config>): string | undefined {
+  const set = jobCpuSet(config);
+  if (set === undefined) return undefined;
+  const { online, usable, isolated, named, from } = set;
+  const isolatedNote = isolated.length > 0 ? `, isolcpus ${cpuRanges(isolated)} left out` : '';
+  if (usable.length === online.length) return `job CPUs: all ${online.length} online (${from}${isolatedNote})`;
+  const advice = named === undefined ? '; if jobs run elsewhere (a JOB_STARTER with taskset, launchers that pin them to isolcpus CPUs, or LIM alone pinned), name their CPUs in cpu.job_cpus' : '';
+  if (usable.length === 0) return `job CPUs: none of the ${online.length} online (${from}${isolatedNote}): the rank reads every online CPU as a job's${advice}`;
+  const which = `${usable.length === 1 ? 'CPU' : 'CPUs'} ${cpuRanges(usable)}, ${usable.length}`; // "0 of 2" read as none
+  return `job CPUs: ${which} of the ${online.length} online (${from}${isolatedNote}): the rank reads the host as a job on these sees it (their count and busy time, and the runnable tasks less one a busy CPU outside them)${advice}`;
+}
+
+// The online CPUs and those a job may use, by the daemon's rule (jobCpuTest), and where
+// that came from; undefined when sysfs does not list the online CPUs.
+export function jobCpuSet(config: Readonly<Config>): { online: number[]; usable: number[]; isolated: number[]; named: readonly number[] | undefined; from: string } | undefined {
   const online = cpuListIn(join(config.sys_root, 'devices/system/cpu/online'));
   if (online === undefined) return undefined;
   const named = config.cpu.job_cpus ?? undefined;
@@ -199,13 +213,19 @@ export function jobCpusNote(config: Readonly<Config>): string | undefined {
     allowed = allowedCpusIn(join(config.proc_root, lim === undefined ? 'self' : String(lim), 'status'));
     from = lim === undefined ? "this process's affinity, no lim running here" : `the affinity of lim (pid ${lim}), which its elim and jobs share`;
   }
-  const usable = online.filter(jobCpuTest(named, isolated, allowed));
-  const isolatedNote = isolated.length > 0 ? `, isolcpus ${cpuRanges(isolated)} left out` : '';
-  if (usable.length === online.length) return `job CPUs: all ${online.length} online (${from}${isolatedNote})`;
-  const advice = named === undefined ? '; if jobs run elsewhere (a JOB_STARTER with taskset, launchers that pin them to isolcpus CPUs, or LIM alone pinned), name their CPUs in cpu.job_cpus' : '';
-  if (usable.length === 0) return `job CPUs: none of the ${online.length} online (${from}${isolatedNote}): the rank reads every online CPU as a job's${advice}`;
-  const which = `${usable.length === 1 ? 'CPU' : 'CPUs'} ${cpuRanges(usable)}, ${usable.length}`; // "0 of 2" read as none
-  return `job CPUs: ${which} of the ${online.length} online (${from}${isolatedNote}): the rank reads the host as a job on these sees it (their count and busy time, and the runnable tasks less one a busy CPU outside them)${advice}`;
+  return { online, usable: online.filter(jobCpuTest(named, isolated, allowed)), isolated, named, from };
+}
+
+// The CPU count check recommends a reservation for without --cpus: the CPUs a job may
+// use where that is some of the online ones, as the rank counts them, else this
+// process's (its affinity).
+export function hostCpusForRank(config: Readonly<Config>, fallback: number): { cpus: number; whose: string } {
+  const set = jobCpuSet(config);
+  if (set !== undefined && set.usable.length > 0 && set.usable.length < set.online.length) {
+    const n = set.usable.length;
+    return { cpus: n, whose: `${n === 1 ? 'the one CPU' : `the ${n} CPUs`} a job may use here, which the rank counts as the host's` };
+  }
+  return { cpus: fallback, whose: "this host's CPUs" };
 }
 
 // The pid of a running OpenLava or LSF lim, from the comm of each process; undefined if none.
@@ -256,9 +276,9 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  let cpus: number;
+  let givenCpus: number | undefined;
   try {
-    cpus = numberOption('cpus', args.cpus, availableParallelism(), { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
+    givenCpus = args.cpus === undefined ? undefined : numberOption('cpus', args.cpus, 1, { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
   } catch (err) {
     printError(`lavarank check: ${errorMessage(err)}`);
     return EXIT_USAGE;
@@ -342,8 +362,10 @@ export async function main(argv: string[]): Promise<number> {
   let expected: { d: number; t: number; resReq: string; why: string } | undefined;
   try {
     const loaded = loadModel(modelPathFor(config));
+    const host = hostCpusForRank(config, availableParallelism());
+    const cpus = givenCpus ?? host.cpus;
     const r = recommendForCpus(loaded, cpus, { intervalSec: config.interval, resource: config.resource });
-    const whose = args.cpus === undefined ? "this host's CPUs; --cpus N for your typical node" : '--cpus';
+    const whose = givenCpus === undefined ? `${host.whose}; --cpus N for your typical node` : '--cpus';
     expected = { d: r.d, t: r.t, resReq: r.resReq, why: `"lavarank recommend --cpus ${cpus}" (${whose}; model ${r.model})` };
   } catch {
     expected = undefined; // the model problem is already listed
