@@ -3,8 +3,8 @@
 // the OpenLava side (src/lsf/check.ts). Prints the problems first, most serious
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
-import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
-import { allowedCpusIn, cpuListIn, cpuRanges, jobCpuTest, parseCpuList, parseCpuNumbers, readCores } from '../collectors/cpulist.js';
+import { accessSync, constants, existsSync, lstatSync, readFileSync, type Stats } from 'node:fs';
+import { cpuRanges, parseCpuList, parseCpuNumbers, readCores } from '../collectors/cpulist.js';
 import { SMT_YIELD } from '../model/backbone.js';
 import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/network.js';
 import { availableParallelism, hostname } from 'node:os';
@@ -29,6 +29,7 @@ import { trustProblems } from '../util/trust.js';
 import { metricsDirectoryProblems } from '../daemon/metrics.js';
 import { unwritable } from '../util/appender.js';
 import { recommendForCpus } from './recommend.js';
+import { hostCpusForRank, jobCpuSet } from './jobcpus.js';
 
 const USAGE = `Usage: lavarank check [--config FILE] [--lsf-envdir DIR] [--cluster NAME] [--queues FILE] [--lsf] [--cpus N]
 
@@ -197,54 +198,6 @@ export function jobCpusNote(config: Readonly<Config>): string | undefined {
   if (usable.length === 0) return `job CPUs: none of the ${online.length} online (${from}${isolatedNote}): the rank reads every online CPU as a job's${advice}`;
   const which = `${usable.length === 1 ? 'CPU' : 'CPUs'} ${cpuRanges(usable)}, ${usable.length}`; // "0 of 2" read as none
   return `job CPUs: ${which} of the ${online.length} online (${from}${isolatedNote}): the rank reads the host as a job on these sees it (their count and busy time, and the runnable tasks less one a busy CPU outside them)${advice}`;
-}
-
-// The online CPUs and those a job may use, by the daemon's rule (jobCpuTest), and where
-// that came from; undefined when sysfs does not list the online CPUs.
-export function jobCpuSet(config: Readonly<Config>): { online: number[]; usable: number[]; isolated: number[]; named: readonly number[] | undefined; from: string } | undefined {
-  const online = cpuListIn(join(config.sys_root, 'devices/system/cpu/online'));
-  if (online === undefined) return undefined;
-  const named = config.cpu.job_cpus ?? undefined;
-  const isolated = named === undefined ? (cpuListIn(join(config.sys_root, 'devices/system/cpu/isolated')) ?? []) : [];
-  let allowed: number[] | undefined;
-  let from = 'cpu.job_cpus';
-  if (named === undefined) {
-    const lim = limPidIn(config.proc_root);
-    allowed = allowedCpusIn(join(config.proc_root, lim === undefined ? 'self' : String(lim), 'status'));
-    from = lim === undefined ? "this process's affinity, no lim running here" : `the affinity of lim (pid ${lim}), which its elim and jobs share`;
-  }
-  return { online, usable: online.filter(jobCpuTest(named, isolated, allowed)), isolated, named, from };
-}
-
-// The CPU count check recommends a reservation for without --cpus: the CPUs a job may
-// use where that is some of the online ones, as the rank counts them, else this
-// process's (its affinity).
-export function hostCpusForRank(config: Readonly<Config>, fallback: number): { cpus: number; whose: string } {
-  const set = jobCpuSet(config);
-  if (set !== undefined && set.usable.length > 0 && set.usable.length < set.online.length) {
-    const n = set.usable.length;
-    return { cpus: n, whose: `${n === 1 ? 'the one CPU' : `the ${n} CPUs`} a job may use here, which the rank counts as the host's` };
-  }
-  return { cpus: fallback, whose: "this host's CPUs" };
-}
-
-// The pid of a running OpenLava or LSF lim, from the comm of each process; undefined if none.
-function limPidIn(procRoot: string): number | undefined {
-  let names: string[];
-  try {
-    names = readdirSync(procRoot);
-  } catch {
-    return undefined;
-  }
-  for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(join(procRoot, name, 'comm'), 'latin1').trim() === 'lim') return Number(name);
-    } catch {
-      continue; // gone since the listing, or not readable: not the lim sought
-    }
-  }
-  return undefined;
 }
 
 // One finding as a line: severity, file:line, message.

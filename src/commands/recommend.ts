@@ -18,6 +18,7 @@ import { median } from '../util/stats.js';
 import type { HostSpec } from '../simulate/cluster.js';
 import { runExperiment, type PolicySummary } from '../simulate/experiment.js';
 import { parseSweep, type PolicySpec } from '../simulate/policies.js';
+import { hostCpusForRank } from './jobcpus.js';
 import { progressReporter, setupSimulation, SIMULATION_HELP, SIMULATION_OPTIONS, type SimulationArgs } from './simulate.js';
 
 // OpenLava's defaults: non-master LIMs send their load every EXINTERVAL (15 s), and
@@ -171,7 +172,7 @@ export function recommendForCpus(
 ): Recommendation {
   // The states' loads are per CPU; how much one job adds depends on the hosts' size.
   const states = (options.states ?? builtInStates()).map((st) => ({ ...st, ncpu: cpus }));
-  const statesFrom = `${options.statesFrom ?? 'built-in light states (no --data)'}, for hosts with ${cpus} CPUs (--cpus)`;
+  const statesFrom = `${options.statesFrom ?? 'built-in light states (no --data)'}, for hosts with ${cpus} CPU${cpus === 1 ? '' : 's'} (--cpus)`;
   return recommend(model, states, { intervalSec: options.intervalSec, statesFrom, ...(options.resource === undefined ? {} : { resource: options.resource }) });
 }
 
@@ -213,7 +214,8 @@ const usage = (): string => `Usage: lavarank recommend [--model FILE] [--config 
 Prints the load reservation for the rank queue, order[rank] rusage[rank=D:duration=T:decay=1]:
 D from the model (--model, else the config's, else the embedded default), starting
 from lightly loaded states in the calibration datasets given with --data (else
-built-in ones), for hosts with --cpus CPUs (default: this host's; run it on a
+built-in ones), for hosts with --cpus CPUs (default: this host's, or the CPUs a
+job may use here where those are fewer, as the rank counts them; run it on a
 compute node, or give the CPU count of your typical node); T from the config's
 interval.
 
@@ -248,14 +250,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.hosts !== undefined && args.hosts.length > 0) return simulatedMain(args);
-  let cpus: number;
+  let givenCpus: number | undefined;
   try {
-    cpus = numberOption('cpus', args.cpus, availableParallelism(), { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
+    givenCpus = args.cpus === undefined ? undefined : numberOption('cpus', args.cpus, 1, { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
   } catch (err) {
     printError(`lavarank recommend: ${errorMessage(err)}`);
     return EXIT_USAGE;
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const cpus = givenCpus ?? hostCpusForRank(config, availableParallelism()).cpus;
   const model = loadModel(args.model ?? modelPathFor(config));
   let states: HostState[] | undefined;
   let statesFrom: string | undefined;

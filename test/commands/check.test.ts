@@ -4,8 +4,9 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, sym
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bySeverity, formatFinding, hostCpusForRank, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
+import { bySeverity, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig } from '../../src/config/config.js';
+import { hostCpusForRank } from '../../src/commands/jobcpus.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { cliPath, dirWithMode, mkfifo, tempDir, writeWithMode } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';

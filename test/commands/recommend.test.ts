@@ -206,6 +206,19 @@ describe('lavarank recommend', () => {
     assert.equal(r.resReq, `order[lrank] rusage[lrank=${r.d}:duration=40s:decay=1]`);
   });
 
+  it('recommends, without --cpus, for the CPUs a job may use where the config names fewer than the online ones, as the rank counts them', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lavarank-recommend-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'lavarank.yaml');
+    writeFileSync(config, 'cpu:\n  job_cpus: "0"\n', { mode: 0o644 });
+    const child = spawnSync(process.execPath, [cliPath, 'recommend', '--json', '--config', config], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    const r = JSON.parse(child.stdout) as { d: number; statesFrom: string };
+    assert.match(r.statesFrom, /for hosts with 1 CPU \(--cpus\)$/);
+    const one = spawnSync(process.execPath, [cliPath, 'recommend', '--json', '--cpus', '1', '--config', config], { encoding: 'utf8' });
+    assert.equal((JSON.parse(one.stdout) as { d: number }).d, r.d, 'the same D as --cpus 1');
+  });
+
   it('says which lines of a --data file it skipped, and recommends from the rest', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'lavarank-recommend-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));

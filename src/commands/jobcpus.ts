@@ -1,0 +1,55 @@
+// The CPUs a job may use on this host, by the cpu collector's rule, for the commands
+// that tell an administrator what the rank counts (check) or size a reservation for
+// it (check, recommend).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { allowedCpusIn, cpuListIn, jobCpuTest } from '../collectors/cpulist.js';
+import type { Config } from '../config/config.js';
+
+// The online CPUs and those a job may use, by the daemon's rule (jobCpuTest), and where
+// that came from; undefined when sysfs does not list the online CPUs.
+export function jobCpuSet(config: Readonly<Config>): { online: number[]; usable: number[]; isolated: number[]; named: readonly number[] | undefined; from: string } | undefined {
+  const online = cpuListIn(join(config.sys_root, 'devices/system/cpu/online'));
+  if (online === undefined) return undefined;
+  const named = config.cpu.job_cpus ?? undefined;
+  const isolated = named === undefined ? (cpuListIn(join(config.sys_root, 'devices/system/cpu/isolated')) ?? []) : [];
+  let allowed: number[] | undefined;
+  let from = 'cpu.job_cpus';
+  if (named === undefined) {
+    const lim = limPidIn(config.proc_root);
+    allowed = allowedCpusIn(join(config.proc_root, lim === undefined ? 'self' : String(lim), 'status'));
+    from = lim === undefined ? "this process's affinity, no lim running here" : `the affinity of lim (pid ${lim}), which its elim and jobs share`;
+  }
+  return { online, usable: online.filter(jobCpuTest(named, isolated, allowed)), isolated, named, from };
+}
+
+// The CPU count check recommends a reservation for without --cpus: the CPUs a job may
+// use where that is some of the online ones, as the rank counts them, else this
+// process's (its affinity).
+export function hostCpusForRank(config: Readonly<Config>, fallback: number): { cpus: number; whose: string } {
+  const set = jobCpuSet(config);
+  if (set !== undefined && set.usable.length > 0 && set.usable.length < set.online.length) {
+    const n = set.usable.length;
+    return { cpus: n, whose: `${n === 1 ? 'the one CPU' : `the ${n} CPUs`} a job may use here, which the rank counts as the host's` };
+  }
+  return { cpus: fallback, whose: "this host's CPUs" };
+}
+
+// The pid of a running OpenLava or LSF lim, from the comm of each process; undefined if none.
+function limPidIn(procRoot: string): number | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(procRoot);
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(join(procRoot, name, 'comm'), 'latin1').trim() === 'lim') return Number(name);
+    } catch {
+      continue; // gone since the listing, or not readable: not the lim sought
+    }
+  }
+  return undefined;
+}
