@@ -6,7 +6,6 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bySeverity, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig } from '../../src/config/config.js';
-import { hostCpusForRank } from '../../src/commands/jobcpus.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { cliPath, dirWithMode, mkfifo, tempDir, writeWithMode } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
@@ -523,28 +522,6 @@ describe('smtNote', () => {
       assert.match(smtNote(config) ?? '', /^cpus: 2 threads per core \(SMT\): 4 CPUs make 2 cores; the rank counts a job placed beside a busy sibling thread as sharing that core, which an assumed 25 % SMT yield makes 60 % slower/);
       writeFileSync(join(cpu, 'cpu0/topology/thread_siblings_list'), '0\n');
       assert.equal(smtNote(config), 'cpus: one thread per core');
-    } finally {
-      cleanup();
-    }
-  });
-});
-
-describe('hostCpusForRank', () => {
-  it('recommends the reservation for the CPUs a job may use where they are some of the online ones, as the rank counts them, else for this process\'s', () => {
-    const { dir, cleanup } = tempDir();
-    try {
-      const sys = join(dir, 'sys');
-      const proc = join(dir, 'proc');
-      const config = { ...defaultConfig(), sys_root: sys, proc_root: proc };
-      assert.deepEqual(hostCpusForRank(config, 64), { cpus: 64, whose: "this host's CPUs" }, 'no online list');
-      mkdirSync(join(sys, 'devices/system/cpu'), { recursive: true });
-      mkdirSync(proc, { recursive: true });
-      writeFileSync(join(sys, 'devices/system/cpu/online'), '0-63\n');
-      assert.deepEqual(hostCpusForRank(config, 64), { cpus: 64, whose: "this host's CPUs" }, 'every CPU a job\'s');
-      writeFileSync(join(sys, 'devices/system/cpu/isolated'), '2-63\n');
-      assert.deepEqual(hostCpusForRank(config, 64), { cpus: 2, whose: 'the 2 CPUs a job may use here, which the rank counts as the host\'s' });
-      assert.deepEqual(hostCpusForRank({ ...config, cpu: { job_cpus: [7] } }, 64), { cpus: 1, whose: 'the one CPU a job may use here, which the rank counts as the host\'s' }, 'cpu.job_cpus naming one CPU');
-      assert.equal(hostCpusForRank({ ...config, cpu: { job_cpus: [99] } }, 64).cpus, 64, 'no online CPU a job\'s: this process\'s');
     } finally {
       cleanup();
     }
