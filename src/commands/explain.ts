@@ -7,10 +7,10 @@
 // --json for scripts.
 import { hostname } from 'node:os';
 import { print } from '../util/cliio.js';
-import type { CollectorName } from '../collectors/types.js';
+import type { CollectorName, Sample } from '../collectors/types.js';
 import { ModelError, errorMessage } from '../util/errors.js';
 import { cliLogger } from '../daemon/log.js';
-import { FEATURES, IDLE_VALUE, toFeatures, type FeatureUnit, type Features } from '../model/features.js';
+import { FEATURES, IDLE_VALUE, jobView, toFeatures, type FeatureUnit, type Features } from '../model/features.js';
 import { NET_WEIGHT } from '../model/backbone.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import type { TypedRanks } from '../model/rank.js';
@@ -51,6 +51,15 @@ export interface Explanation {
   idleRank: number; // the rank with every feature at its idle value
   features: FeatureExplanation[]; // largest contribution (in absolute value) first
   failures: Partial<Record<CollectorName, string>>;
+  // The CPUs a job may use, where fewer than the online ones: the rank counts them as the host's.
+  jobCpus?: { cpus: number; online: number };
+}
+
+// The CPUs a job may use and the online ones, where the rank counts only the former
+// (jobView); undefined where a job may use them all.
+export function jobCpusShown(sample: Sample): { cpus: number; online: number } | undefined {
+  const job = jobView(sample);
+  return job === undefined || sample.cpu === undefined ? undefined : { cpus: job.cpus, online: sample.cpu.online };
 }
 
 // Explains a feature vector with a model. Pure: the same input gives the same output.
@@ -125,7 +134,7 @@ export function formatExplanation(e: Explanation): string {
     `${e.host.slice(0, 30)}  ${when}  model ${e.model}`.slice(0, 80),
     `rank ${e.rank.toFixed(0)}: a job started now should take ${(1 + e.rank / 100).toFixed(2)} times as long as on an idle host`.slice(0, 80),
     `= backbone ${e.backbone.toFixed(0)} ${e.correction < -0.5 ? '-' : '+'} network ${Math.abs(Math.round(e.correction))}; ${outside}`.slice(0, 80),
-    `by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}${e.cores === null ? '' : `; SMT, ${e.cores} cores`}${e.link >= 0.5 ? `; busiest link +${e.link.toFixed(0)}` : ''}`.slice(0, 80),
+    `by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}${e.jobCpus === undefined ? '' : `; jobs get ${e.jobCpus.cpus} of ${e.jobCpus.online} CPUs`}${e.cores === null ? '' : `; SMT, ${e.cores} cores`}${e.link >= 0.5 ? `; busiest link +${e.link.toFixed(0)}` : ''}`.slice(0, 80),
     `feature            value            scaled  adds  (every feature idle: rank ${e.idleRank.toFixed(0)})`,
   ];
   const broken = Object.keys(e.failures);
@@ -169,7 +178,8 @@ export async function main(argv: string[]): Promise<number> {
     throw new ModelError(`${errorMessage(err)}${note}`, { cause: err });
   }
   const sample = await sampleOverWindow(config, windowSeconds, cliLogger());
-  const e: Explanation = { host: hostname(), ts: sample.ts, ...explainFeatures(model, toFeatures(sample)), failures: sample.failures };
+  const jobCpus = jobCpusShown(sample);
+  const e: Explanation = { host: hostname(), ts: sample.ts, ...explainFeatures(model, toFeatures(sample)), failures: sample.failures, ...(jobCpus === undefined ? {} : { jobCpus }) };
   print(parsed.json ? JSON.stringify({ ...e, ts: new Date(e.ts).toISOString(), modelPath: path }, null, 2) : formatExplanation(e));
   return failedRequired(sample).length > 0 ? 1 : 0;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TIE_WEIGHT } from '../../src/model/rank.js';
 import { pathToFileURL } from 'node:url';
-import { explainFeatures, formatExplanation, type Explanation } from '../../src/commands/explain.js';
+import { explainFeatures, formatExplanation, jobCpusShown, type Explanation } from '../../src/commands/explain.js';
 import { NET_WEIGHT } from '../../src/model/backbone.js';
 import { FEATURE_NAMES, featureIndex, toFeatures } from '../../src/model/features.js';
 import { loadModel, modelFromFile } from '../../src/model/model.js';
@@ -66,6 +66,17 @@ describe('explainFeatures', () => {
     const plain = explanation(fullSample({ busy: 1, runnablePerCpu: 1, ncpu: 8 }));
     assert.equal(plain.cores, null);
     assert.doesNotMatch(formatExplanation(plain), /SMT/);
+  });
+
+  it('says how many of the online CPUs a job may use where the rank counts only those, and nothing where a job may use them all', () => {
+    const confined = fullSample({ busy: 2 / 64, runnablePerCpu: 4 / 64, ncpu: 64 });
+    confined.cpu = { ...confined.cpu!, jobCpus: 2, jobBusy: 1 };
+    assert.deepEqual(jobCpusShown(confined), { cpus: 2, online: 64 });
+    const e = { ...explanation(confined), jobCpus: jobCpusShown(confined)! };
+    assert.match(formatExplanation(e).split('\n')[3] ?? '', /^by job type: .*; jobs get 2 of 64 CPUs/);
+    const plain = fullSample({ busy: 1, runnablePerCpu: 1, ncpu: 8 });
+    assert.equal(jobCpusShown(plain), undefined);
+    assert.doesNotMatch(formatExplanation(explanation(plain)), /jobs get/);
   });
 
   it('never shows a present load or memory stall as lowering the rank: idle is 0, not an estimate from the other inputs', () => {
