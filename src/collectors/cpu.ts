@@ -270,6 +270,15 @@ export function busyOf(idleBefore: readonly number[], idleNow: readonly number[]
   return busy <= 0 ? 0 : busy >= 1 ? 1 : busy;
 }
 
+// The tasks taken to run on the CPUs no job may use, from the busy shares of all
+// online CPUs and of the job's: one a busy CPU's worth of their time, 0 where that is
+// not a finite positive number. The collector averages it for the 1-minute load, and
+// the features (jobView) take it out of the runnable count.
+export function tasksElsewhere(busy: number, online: number, jobBusy: number, jobCpus: number): number {
+  const elsewhere = busy * online - jobBusy * jobCpus;
+  return elsewhere > 0 && elsewhere < Infinity ? elsewhere : 0;
+}
+
 // The positions, among the cpuN names, of the CPUs no job may be given (mayUse false):
 // their idle time is no free CPU for a job (jobCpuTest).
 function unusablePositions(mayUse: (cpu: number) => boolean, names: readonly string[]): Set<number> {
@@ -398,7 +407,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
           reading.jobCpus = job.count;
           reading.jobBusy = jobBusy;
           if (job.cores !== undefined) reading.jobCores = job.cores;
-          const elsewhere = Math.max(0, reading.busy * reading.online - jobBusy * job.count);
+          const elsewhere = tasksElsewhere(reading.busy, reading.online, jobBusy, job.count);
           const dt = monotonicMs - elsewhereMs;
           elsewhere1 = elsewhere1 === undefined || !(dt > 0) ? elsewhere : elsewhere + (elsewhere1 - elsewhere) * Math.exp(-dt / LOAD1_MS);
           elsewhereMs = monotonicMs;

@@ -188,8 +188,7 @@ export function smtNote(config: Readonly<Config>): string | undefined {
 // The CPUs the rank takes a job to be free to use (the cpu collector's minBusy and job
 // CPUs, by the same rule: jobCpuTest), with a running lim's affinity standing for the daemon's (else
 // this process's); undefined when sysfs does not list the online CPUs.
-export function jobCpusNote(config: Readonly<Config>): string | undefined {
-  const set = jobCpuSet(config);
+export function jobCpusNote(config: Readonly<Config>, set = jobCpuSet(config)): string | undefined {
   if (set === undefined) return undefined;
   const { online, usable, isolated, named, from } = set;
   const isolatedNote = isolated.length > 0 ? `, isolcpus ${cpuRanges(isolated)} left out` : '';
@@ -309,13 +308,15 @@ export async function main(argv: string[]): Promise<number> {
   notes.push(pressureNote(config));
   const smt = smtNote(config);
   if (smt !== undefined) notes.push(smt);
-  const jobCpus = jobCpusNote(config);
+  // Found once: without cpu.job_cpus it scans /proc for a running lim.
+  const jobSet = jobCpuSet(config);
+  const jobCpus = jobCpusNote(config, jobSet);
   if (jobCpus !== undefined) notes.push(jobCpus);
 
   let expected: { d: number; t: number; resReq: string; why: string } | undefined;
   try {
     const loaded = loadModel(modelPathFor(config));
-    const host = hostCpusForRank(config, availableParallelism());
+    const host = hostCpusForRank(config, availableParallelism(), jobSet);
     const cpus = givenCpus ?? host.cpus;
     const r = recommendForCpus(loaded, cpus, { intervalSec: config.interval, resource: config.resource });
     const whose = givenCpus === undefined ? `${host.whose}; --cpus N for your typical node` : '--cpus';

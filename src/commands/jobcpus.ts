@@ -26,8 +26,7 @@ export function jobCpuSet(config: Readonly<Config>): { online: number[]; usable:
 // The CPU count check recommends a reservation for without --cpus: the CPUs a job may
 // use where that is some of the online ones, as the rank counts them, else this
 // process's (its affinity).
-export function hostCpusForRank(config: Readonly<Config>, fallback: number): { cpus: number; whose: string } {
-  const set = jobCpuSet(config);
+export function hostCpusForRank(config: Readonly<Config>, fallback: number, set = jobCpuSet(config)): { cpus: number; whose: string } {
   if (set !== undefined && set.usable.length > 0 && set.usable.length < set.online.length) {
     const n = set.usable.length;
     return { cpus: n, whose: `${n === 1 ? 'the one CPU' : `the ${n} CPUs`} a job may use here, which the rank counts as the host's` };

@@ -3,6 +3,7 @@
 // on a calibration sample) and retrain (featuresFromNamed on a history line) all go
 // through featuresFromNamed, so training and serving cannot drift apart. The table
 // of sources, scalings and rules for unavailable inputs is in docs/model.md.
+import { tasksElsewhere } from '../collectors/cpu.js';
 import type { Sample } from '../collectors/types.js';
 import { taggedArray } from '../util/tagged.js';
 
@@ -83,8 +84,7 @@ export function jobView(s: Sample): { cpus: number; busy: number; elsewhere: num
   const cpus = cpu?.jobCpus;
   const busy = cpu?.jobBusy;
   if (cpu === undefined || cpus === undefined || busy === undefined || !(cpus >= 1) || !(cpus < cpu.online) || !(busy >= 0 && busy <= 1)) return undefined;
-  const elsewhere = cpu.busy * cpu.online - busy * cpus;
-  return { cpus, busy, elsewhere: elsewhere > 0 && elsewhere < Infinity ? elsewhere : 0 };
+  return { cpus, busy, elsewhere: tasksElsewhere(cpu.busy, cpu.online, busy, cpus) };
 }
 
 // perCpu, or what the interval's CPU time and pressure account for when that is less:
