@@ -11,24 +11,35 @@
 // keeps its files open.
 //
 // Like lavarank, it decides once at start which interfaces are physical (those with
-// /sys/class/net/<if>/device) and reads their speed every tick.
+// /sys/class/net/<if>/device). lavarank reads a moving link's speed in the background
+// at most once per SPEED_CHECK_MS (src/collectors/linkspeed.ts); the floor reads every
+// physical NIC's speed at its first report and then at the same rate, on one report in
+// SPEED_CHECK_MS / interval, so that both read the same files as often.
 import { closeSync, constants, existsSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
+import { SPEED_CHECK_MS } from '../src/collectors/linkspeed.js';
 
-// The files lavarank's collectors read each tick under the two roots, physical NICs' speed included.
-export function floorFiles(procRoot: string, sysRoot: string): string[] {
+// The files lavarank's collectors read under the two roots: those of every report, and
+// the physical NICs' speeds, read less often.
+export function floorFiles(procRoot: string, sysRoot: string): { everyReport: string[]; speeds: string[] } {
   const files = ['stat', 'loadavg', 'meminfo', 'vmstat', 'diskstats', 'net/dev', 'pressure/cpu', 'pressure/memory', 'pressure/io'].map((f) => join(procRoot, f));
   files.push(join(sysRoot, 'devices/system/cpu/online'));
+  const speeds: string[] = [];
   const netDev = readFileSync(join(procRoot, 'net/dev'), 'latin1');
   for (const line of netDev.split('\n')) {
     const colon = line.indexOf(':');
     if (colon < 0 || line.includes('|')) continue;
     const name = line.slice(0, colon).trim();
-    if (name !== 'lo' && existsSync(join(sysRoot, 'class/net', name, 'device'))) files.push(join(sysRoot, 'class/net', name, 'speed'));
+    if (name !== 'lo' && existsSync(join(sysRoot, 'class/net', name, 'device'))) speeds.push(join(sysRoot, 'class/net', name, 'speed'));
   }
-  return files;
+  return { everyReport: files, speeds };
+}
+
+// On which reports the floor reads the speeds: one in every speedEvery(intervalMs).
+export function speedEvery(intervalMs: number): number {
+  return Math.max(1, Math.round(SPEED_CHECK_MS / intervalMs));
 }
 
 function main(): void {
@@ -44,11 +55,15 @@ function main(): void {
   const kept = new Map<string, number>();
   const intervalMs = Number(values.interval) * 1000;
   if (!(intervalMs >= 10)) throw new RangeError(`--interval: expected seconds >= 0.01, received ${JSON.stringify(values.interval)}`);
-  const files = floorFiles(values['proc-root'], values['sys-root']);
+  const { everyReport, speeds } = floorFiles(values['proc-root'], values['sys-root']);
+  const withSpeeds = [...everyReport, ...speeds];
+  const every = speedEvery(intervalMs);
   const buffer = Buffer.allocUnsafe(1 << 20);
   const line = Buffer.from('1 rank 0\n');
   let next = performance.now();
+  let report = 0;
   const tick = (): void => {
+    const files = report++ % every === 0 ? withSpeeds : everyReport;
     for (const file of files) {
       let fd = kept.get(file);
       if (fd === undefined) {

@@ -22,6 +22,8 @@ export function createCollectors(options: CollectorsOptions = {}): Collector[] {
   if (options.keepOpen !== undefined) roots.keepOpen = options.keepOpen;
   if (options.linkSpeedMbps !== undefined) roots.linkSpeedMbps = options.linkSpeedMbps;
   if (options.jobCpus !== undefined) roots.jobCpus = options.jobCpus;
+  if (options.warn !== undefined) roots.warn = options.warn;
+  if (options.linkSpeedRead !== undefined) roots.linkSpeedRead = options.linkSpeedRead;
   const collectors: Collector[] = [
     createCpuCollector(roots),
     createLoadCollector(roots),

@@ -2,7 +2,8 @@
 // /proc/net/dev and /sys/class/net.
 import { existsSync } from 'node:fs';
 import { CollectorError } from '../util/errors.js';
-import { kernelFile, procPath, type KernelFile } from './procfs.js';
+import { createLinkSpeeds } from './linkspeed.js';
+import { kernelFile, procPath } from './procfs.js';
 import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
 import { TableReader, keptEntries } from './table.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
@@ -38,17 +39,7 @@ export function parseNetDev(text: string, file = '/proc/net/dev'): NetCounters[]
   return out;
 }
 
-// Parses /sys/class/net/<if>/speed (Mb/s) into bits per second, or undefined when the
-// speed is unknown: -1 (SPEED_UNKNOWN, link down), 0, or the 65535 and 4294967295
-// that older drivers print for unknown.
-export function parseLinkSpeed(text: string): number | undefined {
-  return bitsPerSec(toNumber(text.trim()));
-}
-
-function bitsPerSec(mbps: number | undefined): number | undefined {
-  if (mbps === undefined || mbps <= 0 || mbps === 65535 || mbps === 4294967295) return undefined;
-  return mbps * 1e6;
-}
+export { parseLinkSpeed } from './linkspeed.js';
 
 // An interface counts when it is backed by hardware: /sys/class/net/<if>/device
 // exists. That leaves out lo and every virtual interface (veth, bridge, bond, vlan,
@@ -59,22 +50,6 @@ export function isPhysicalInterface(name: string, sysRoot: string): boolean {
 }
 
 const NEWLINE = 10;
-
-// The link speed from a `speed` file, or undefined when the kernel does not know it.
-// The kernel prints "%d\n": the digits are read from the bytes, and anything else
-// (-1 while the link is down) as parseLinkSpeed reads it.
-function linkSpeedOf(file: KernelFile): number | undefined {
-  try {
-    const bytes = file.bytes();
-    const mbps = bytes.length > 1 && bytes[bytes.length - 1] === NEWLINE ? counterAt(bytes, 0, bytes.length - 1) : -1;
-    return mbps >= 0 ? bitsPerSec(mbps) : parseLinkSpeed(bytes.toString('latin1', 0, bytes.length));
-  } catch (err) {
-    // The kernel answers EINVAL while the link is down or the driver has no speed,
-    // and the file is missing on old kernels: all mean "unknown", not a failure.
-    if (err instanceof CollectorError) return undefined;
-    throw err;
-  }
-}
 
 // Where one interface's line starts in /proc/net/dev: the text from the start of the
 // line through the colon ("%6s:").
@@ -244,31 +219,39 @@ function assumedSpeed(mbps: number | undefined): number | undefined {
   return mbps * 1e6;
 }
 
-// Reads /proc/net/dev and each physical interface's speed every tick (a link can
-// renegotiate); where the kernel reports no speed, options.linkSpeedMbps is assumed,
-// and without it the capacity is learned (learnedCapacity).
+// Reads /proc/net/dev each tick, and each physical interface's speed in the background
+// (src/collectors/linkspeed.ts: once when it is found, then while it moves bytes at its
+// first bytes after being idle and at most once a minute, since a link can renegotiate);
+// a report uses the last speed read. Where the kernel reports no speed,
+// options.linkSpeedMbps is assumed, and without it the capacity is learned (learnedCapacity).
 // An interface reports from its second reading on and is left out for
 // a tick when a counter went backwards (driver reset); it is then classified again,
 // in case the name now belongs to another device. The whole file is parsed and new
 // interfaces classified on the first tick and when the lines change; otherwise only
 // the physical interfaces' lines are read (scanNetDev).
 // Without options.detail (the daemon), only utilizationMax: no list of interfaces, no totals.
-export function createNetworkCollector(options: CollectorOptions = {}): Collector<'network'> {
+// The network collector, and a promise of its background speed reads' end (for tests).
+export interface NetworkCollector extends Collector<'network'> {
+  settled(): Promise<void>;
+}
+
+export function createNetworkCollector(options: CollectorOptions = {}): NetworkCollector {
   const netDev = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'net/dev'), options.keepOpen);
   const file = netDev.path;
   const sysRoot = options.sysRoot ?? '/sys';
   const detail = options.detail ?? true;
   const assumed = assumedSpeed(options.linkSpeedMbps); // bits/s, once: the hot path only reads it
   const physical = new Map<string, boolean>();
-  const speedFiles = new Map<string, KernelFile>(); // of the physical interfaces
-  const speeds = new Map<string, number | undefined>(); // the last speed read of each (undefined: unknown)
+  const speeds = createLinkSpeeds({
+    sysRoot,
+    ...(options.warn === undefined ? {} : { warn: options.warn }),
+    ...(options.linkSpeedRead === undefined ? {} : { read: options.linkSpeedRead }),
+  }); // of the physical interfaces
   const learned = new Map<string, RateBuckets>(); // of those without a known or assumed speed
 
   function forget(name: string): void {
     physical.delete(name);
-    speedFiles.get(name)?.close();
-    speedFiles.delete(name);
-    speeds.delete(name);
+    speeds.forget(name);
     learned.delete(name);
   }
 
@@ -297,22 +280,6 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
     return capacity;
   }
 
-  // An interface's link speed, read again only when it moved bytes since the last
-  // report: an idle link's utilization is 0 whatever its speed, and a link that is down
-  // answers EINVAL, an error that cost about 2 kB and tens of µs per interface per
-  // report on a node with unused ports. A link that comes up is read at its first bytes.
-  function linkSpeed(name: string, moved: boolean): number | undefined {
-    if (!moved && speeds.has(name)) return speeds.get(name);
-    let file = speedFiles.get(name);
-    if (file === undefined) {
-      file = kernelFile(NAME, procPath(sysRoot, 'class/net', name, 'speed'), options.keepOpen, true);
-      speedFiles.set(name, file);
-    }
-    const speed = linkSpeedOf(file);
-    speeds.set(name, speed);
-    return speed;
-  }
-
   const table = new TableReader<NetLayout, NetScan>(netDev, {
     names: netDevNames,
     // The whole file, its new interfaces classified, and a new layout for the hot path.
@@ -322,6 +289,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
         if (isPhysical === undefined) {
           isPhysical = isPhysicalInterface(c.name, sysRoot);
           physical.set(c.name, isPhysical);
+          if (isPhysical) speeds.report(c.name, true); // its speed read before the next reading needs it
         }
         return isPhysical;
       });
@@ -340,6 +308,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
   return {
     name: NAME,
     collect(monotonicMs) {
+      speeds.at(monotonicMs);
       const now = table.read(monotonicMs);
       const before = table.before;
       if (before === undefined) return undefined;
@@ -365,7 +334,8 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
         }
         counted++;
         const moved = rx > 0 || tx > 0;
-        const speed = linkSpeed(name, moved) ?? assumed;
+        speeds.report(name, moved);
+        const speed = speeds.speed(name) ?? assumed;
         // An idle link's utilization is 0 whatever its capacity: none is learned from it.
         const capacity = speed ?? learnedSpeed(name, rx, tx, monotonicMs);
         const utilization = utilizationOf(rx, tx, capacity);
@@ -385,9 +355,8 @@ export function createNetworkCollector(options: CollectorOptions = {}): Collecto
     },
     close() {
       table.close();
-      for (const speed of speedFiles.values()) speed.close();
-      speedFiles.clear();
-      speeds.clear();
+      speeds.close();
     },
+    settled: () => speeds.settled(),
   };
 }

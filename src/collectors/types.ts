@@ -1,6 +1,7 @@
 // The shape of one sample of the host, as the collectors produce it and
 // toFeatures() consumes it. A missing subsystem means "unavailable this tick"
 // (no delta yet, a counter reset, a kernel without PSI, no GPU), never zero.
+import type { SpeedRead } from './linkspeed.js';
 
 // Fractions of all online CPUs' time since the previous tick, 0..1.
 export interface CpuReading {
@@ -140,6 +141,13 @@ export interface CollectorOptions {
   // LIM (a JOB_STARTER running taskset); default: lavarank's own affinity, which LIM's
   // jobs share.
   jobCpus?: readonly number[];
+  // How a link's speed file is read (src/collectors/linkspeed.ts); default: in the thread
+  // pool, never on the daemon's thread. Tests that take two readings in one synchronous
+  // step give a reader that answers at once.
+  linkSpeedRead?: SpeedRead;
+  // Where a collector tells what is not a failure of one reading: a kernel read in the
+  // background (a link speed) that has not returned. Default: not told.
+  warn?: (message: string) => void;
 }
 
 // A collector keeps its own previous counters; collect() is called once per tick.

@@ -140,6 +140,7 @@ export function collectorsFromConfig(
     ...(deps.keepOpen === undefined ? {} : { keepOpen: deps.keepOpen }),
     ...(config.network.link_speed === null ? {} : { linkSpeedMbps: config.network.link_speed }),
     ...(config.cpu.job_cpus === null ? {} : { jobCpus: config.cpu.job_cpus }),
+    warn: (message: string) => deps.log.warn({ collector: 'network' }, message),
     gpu: {
       enabled: config.gpu.enabled,
       command: config.gpu.command,

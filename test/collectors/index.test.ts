@@ -2,6 +2,14 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { createCollectors } from '../../src/collectors/index.js';
+import type { NetworkCollector } from '../../src/collectors/network.js';
+import type { Collector } from '../../src/collectors/types.js';
+
+function networkOf(collectors: readonly Collector[]): NetworkCollector {
+  const network = collectors.find((c): c is NetworkCollector => c.name === 'network');
+  assert.ok(network !== undefined);
+  return network;
+}
 
 test('createCollectors lists every subsystem in a fixed order', () => {
   const collectors = createCollectors({ gpu: { enabled: false } });
@@ -19,24 +27,32 @@ test('createCollectors adds the GPU collector unless it is disabled', (t) => {
 
 test('the collectors read this host without failing', (t) => {
   const collectors = createCollectors({ gpu: { enabled: false } });
-  t.after(() => collectors.forEach((c) => c.close?.()));
+  t.after(async () => {
+    collectors.forEach((c) => c.close?.());
+    await networkOf(collectors).settled(); // the link speed read in the background, and its descriptor
+  });
   for (const c of collectors) c.collect(0);
   const values = collectors.map((c) => [c.name, c.collect(1000)]);
   assert.ok(values.find(([name]) => name === 'load')?.[1] !== undefined);
 });
 
-test('on this host the collectors keep a fixed set of descriptors open across reports, and close gives them all back', () => {
+test('on this host the collectors keep a fixed set of descriptors open across reports, and close gives them all back', async () => {
   const open = (): number => readdirSync('/proc/self/fd').length;
   const before = open();
   const collectors = createCollectors({ gpu: { enabled: false } });
+  // Link speeds are read in the background, each file opened and closed there.
+  const network = networkOf(collectors);
   try {
     for (let tick = 0; tick < 5; tick++) for (const c of collectors) c.collect(tick * 1000);
+    await network.settled();
     const kept = open();
     assert.ok(kept > before, 'no kernel file kept open on procfs and sysfs');
     for (let tick = 5; tick < 50; tick++) for (const c of collectors) c.collect(tick * 1000);
+    await network.settled();
     assert.equal(open(), kept, 'descriptors grew from report 5 to 50');
   } finally {
     collectors.forEach((c) => c.close?.());
   }
+  await network.settled();
   assert.equal(open(), before);
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
+import { SPEED_CHECK_MS } from '../../src/collectors/linkspeed.js';
 import { LEARNED_CEILING, LEARNED_FLOOR, LEARNED_WINDOW_MS, createNetworkCollector, learnedCapacity, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
 import { fraction } from '../../src/collectors/text.js';
 import { CollectorError } from '../../src/util/errors.js';
@@ -74,12 +75,13 @@ test('the captured host counts eth0 only: lo and the ifb interfaces are virtual'
   assert.ok((r?.utilizationMax ?? 1) < 0.01, 'an idle host\'s traffic is a sliver of 1 Gb/s');
 });
 
-test('utilization is the busier direction in bits over the link speed', (t) => {
+test('utilization is the busier direction in bits over the link speed', async (t) => {
   const root = tempDir(t);
   sysNet(root, { eth0: '1000', eth1: '10000' }, ['docker0']);
   const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
   writeTree(root, { 'proc/net/dev': dev({ eth0: [0, 0], eth1: [0, 0], docker0: [0, 0] }) });
   c.collect(0);
+  await c.settled(); // the speeds, read in the background once the interfaces are found
   writeTree(root, { 'proc/net/dev': dev({ eth0: [250e6, 500e6], eth1: [0, 0], docker0: [9e9, 9e9] }) });
   const r = c.collect(10_000);
   assert.deepEqual(r?.interfaces?.[0], {
@@ -93,7 +95,7 @@ test('utilization is the busier direction in bits over the link speed', (t) => {
   assert.equal(r?.rxBytesPerSec, 25e6, 'docker0 is not counted');
 });
 
-test('without detail (the daemon) utilizationMax is the same, and no interface list or totals are given', (t) => {
+test('without detail (the daemon) utilizationMax is the same, and no interface list or totals are given', async (t) => {
   const root = tempDir(t);
   sysNet(root, { eth0: '1000', eth1: '10', eth2: '-1', eth3: '25000' }, ['docker0']);
   const detailed = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
@@ -103,6 +105,7 @@ test('without detail (the daemon) utilizationMax is the same, and no interface l
     return [detailed.collect(ms), lean.collect(ms)] as const;
   };
   both(0, { eth0: [0, 0], eth1: [0, 0], eth2: [0, 0], docker0: [0, 0] });
+  await Promise.all([detailed.settled(), lean.settled()]);
   const ticks: Array<[number, Record<string, [number, number]>]> = [
     // eth1 (10 Mb/s) saturated: utilization 1, not above
     [10_000, { eth0: [1_234_567, 98_765_432_109], eth1: [50e6, 3], eth2: [9e12, 9e12], docker0: [9e9, 9e9] }],
@@ -113,6 +116,7 @@ test('without detail (the daemon) utilizationMax is the same, and no interface l
   ];
   for (const [ms, counters] of ticks) {
     const [d, l] = both(ms, counters);
+    await Promise.all([detailed.settled(), lean.settled()]);
     assert.ok(d?.interfaces !== undefined && d.rxBytesPerSec !== undefined, JSON.stringify(d));
     const { interfaces, rxBytesPerSec, txBytesPerSec, ...model } = d;
     assert.deepEqual(l, model, `at ${ms} ms`);
@@ -122,12 +126,13 @@ test('without detail (the daemon) utilizationMax is the same, and no interface l
   assert.equal(both(50_000, { eth0: [1e9, 5], eth1: [50e6 + 800_000, 4], eth2: [9e12 + 1, 9e12], eth3: [2 ** 53 + 3e10, 1e9] })[1]?.utilizationMax, 0, 'idle links: 0, not absent');
 });
 
-test('utilization is the busier direction over the link speed, clamped to 1, as the fraction helper gives it', (t) => {
+test('utilization is the busier direction over the link speed, clamped to 1, as the fraction helper gives it', async (t) => {
   const root = tempDir(t);
   sysNet(root, { eth0: '10', eth1: '1000', eth2: '25000' });
   const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
   writeTree(root, { 'proc/net/dev': dev({ eth0: [0, 0], eth1: [0, 0], eth2: [0, 0] }) });
   c.collect(0);
+  await c.settled();
   writeTree(root, { 'proc/net/dev': dev({ eth0: [3, 30e6], eth1: [123_456_789, 7], eth2: [31, 98_765_432_109] }) });
   const r = c.collect(7_000);
   assert.deepEqual(
@@ -189,7 +194,7 @@ test('the captured virtio host, whose eth0 reports speed -1, has a utilization a
   assert.equal(r?.utilizationMax, 0);
 });
 
-test('an interface whose speed file is missing or says -1 is measured against linkSpeedMbps, and a known kernel speed still wins', (t) => {
+test('an interface whose speed file is missing or says -1 is measured against linkSpeedMbps, and a known kernel speed still wins', async (t) => {
   const root = tempDir(t);
   sysNet(root, { eth0: undefined, eth1: '-1', eth2: '1000' }, ['docker0']);
   const options = { procRoot: `${root}/proc`, sysRoot: `${root}/sys`, linkSpeedMbps: 10_000 };
@@ -200,6 +205,7 @@ test('an interface whose speed file is missing or says -1 is measured against li
     return [detailed.collect(ms), lean.collect(ms)] as const;
   };
   both(0, { eth0: [0, 0], eth1: [0, 0], eth2: [0, 0], docker0: [0, 0] });
+  await Promise.all([detailed.settled(), lean.settled()]);
   // 1 Gb/s on eth0, 2 Gb/s on eth1 (of an assumed 10), 0.5 Gb/s on eth2 (of the kernel's 1): eth2 is the busiest.
   const [d, l] = both(1000, { eth0: [125e6, 0], eth1: [0, 250e6], eth2: [62.5e6, 0], docker0: [9e9, 9e9] });
   assert.deepEqual(
@@ -212,9 +218,18 @@ test('an interface whose speed file is missing or says -1 is measured against li
   );
   assert.equal(d?.utilizationMax, 0.5);
   assert.deepEqual(l, { utilizationMax: 0.5 });
-  // The kernel learns eth1's speed (the link renegotiated): from then on it wins over the assumed one.
+  // The kernel learns eth1's speed (the link renegotiated). A moving link's speed is read
+  // again SPEED_CHECK_MS after the last read, and a report uses the last speed read: the
+  // new one wins over the assumed one from the report after that read.
   writeTree(root, { 'sys/class/net/eth1/speed': '2500\n' });
-  assert.deepEqual(both(2000, { eth0: [125e6, 0], eth1: [0, 500e6], eth2: [62.5e6, 0], docker0: [9e9, 9e9] })[1], { utilizationMax: 0.8 });
+  // The same rates at every report: eth0 1 Gb/s, eth1 2 Gb/s, eth2 0.5 Gb/s.
+  const steady = (ms: number) => both(ms, { eth0: [125e3 * ms, 0], eth1: [0, 250e3 * ms], eth2: [62.5e3 * ms, 0], docker0: [9e9, 9e9] })[1];
+  // eth1 was asked for at 0 ms, when it was found.
+  assert.deepEqual(steady(SPEED_CHECK_MS - 1000), { utilizationMax: 0.5 });
+  await Promise.all([detailed.settled(), lean.settled()]);
+  assert.deepEqual(steady(SPEED_CHECK_MS), { utilizationMax: 0.5 }, 'not read again within SPEED_CHECK_MS, and the read asked for now is not waited for');
+  await Promise.all([detailed.settled(), lean.settled()]);
+  assert.deepEqual(steady(SPEED_CHECK_MS + 1000), { utilizationMax: 0.8 });
 });
 
 test('linkSpeedMbps that is not a positive number of Mb/s is refused when the collector is created, naming the option', () => {
@@ -223,7 +238,7 @@ test('linkSpeedMbps that is not a positive number of Mb/s is refused when the co
   }
 });
 
-test("an idle link's speed is not read again: its utilization is 0 whatever the speed, and a link is read again at its first bytes", (t) => {
+test("an idle link's speed is not read again: its utilization is 0 whatever the speed, and a link is read again at its first bytes", async (t) => {
   const root = tempDir(t);
   sysNet(root, { eth0: '1000', eth1: '-1' });
   const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
@@ -232,13 +247,21 @@ test("an idle link's speed is not read again: its utilization is 0 whatever the 
     return c.collect(ms);
   };
   at(0, [0, 0], [0, 0]);
+  await c.settled();
   assert.deepEqual(at(1000, [12_500_000, 0], [0, 0]), { utilizationMax: 0.1 });
   // Both idle, and eth0's speed file gone: not read again, eth0 keeps its known speed (read, it would be unknown, and so would the maximum).
   rmSync(`${root}/sys/class/net/eth0/speed`);
   assert.deepEqual(at(2000, [12_500_000, 0], [0, 0]), { utilizationMax: 0 });
-  // eth1's link comes up and both move bytes: both are read, eth0's speed is now unknown and eth1 has 10 Gb/s.
+  await c.settled();
+  assert.deepEqual(at(2500, [12_500_000, 0], [0, 0]), { utilizationMax: 0 });
+  // eth1's link comes up and both move bytes, well within SPEED_CHECK_MS: both are read
+  // again at once, as links that were idle. This report has the speeds known before
+  // (eth1 unknown: 1 Gb/s carried, against the learned floor of 1 Gb/s, is full) ...
   writeTree(root, { 'sys/class/net/eth1/speed': '10000\n' });
-  assert.deepEqual(at(3000, [12_500_001, 0], [0, 125_000_000]), { utilizationMax: 0.1 });
+  assert.deepEqual(at(3000, [12_500_001, 0], [0, 62_500_000]), { utilizationMax: 1 });
+  await c.settled();
+  // ... and the next one those read: eth0's is now unknown and eth1 has 10 Gb/s.
+  assert.deepEqual(at(4000, [12_500_002, 0], [0, 187_500_000]), { utilizationMax: 0.1 });
 });
 
 test('an interface whose counters went backwards is left out for that tick', (t) => {

@@ -4,10 +4,11 @@
 // collectors (CPU shares, swap and fault rates, disk busy) have their deltas, and the
 // Sample lavarank's own collectors read from them. Nothing here is hand-edited
 // kernel text: every file is rendered from the state.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createCollectors } from '../../src/collectors/index.js';
+import type { SpeedRead } from '../../src/collectors/linkspeed.js';
 import type { Sample } from '../../src/collectors/types.js';
 
 // What a host is doing over the window between t0 and t1.
@@ -183,6 +184,19 @@ export interface HostSampler {
   close(): void;
 }
 
+// Reads a link speed file at once, on the caller's thread: both readings of a sample
+// are taken in one synchronous step, with no turn of the event loop in which the
+// daemon's background read would return.
+export const speedReadNow: SpeedRead = (path, done) => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'latin1');
+  } catch (err) {
+    return done(err as Error);
+  }
+  done(null, text);
+};
+
 // A sampler over one temporary directory, removed by close().
 export function hostSampler(): HostSampler {
   const dir = mkdtempSync(join(tmpdir(), 'lavarank-host-'));
@@ -196,7 +210,7 @@ export function hostSampler(): HostSampler {
       const s = fullState(state);
       rmSync(sysRoot, { recursive: true, force: true }); // the CPU list and devices may differ between hosts
       write(render(s, 0));
-      const collectors = createCollectors({ procRoot, sysRoot, gpu: { enabled: false } });
+      const collectors = createCollectors({ procRoot, sysRoot, gpu: { enabled: false }, linkSpeedRead: speedReadNow });
       for (const c of collectors) c.collect(0);
       write(render(s, s.seconds));
       const sample: Sample = { ts: Date.UTC(2026, 11, 1, 12), failures: {} };

@@ -2,17 +2,19 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { floorRun, measureElims } from '../../scripts/bench-daemon.js';
-import { floorFiles } from '../../scripts/floor-elim.js';
+import { floorFiles, speedEvery } from '../../scripts/floor-elim.js';
+import { SPEED_CHECK_MS } from '../../src/collectors/linkspeed.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
 describe('floor-elim', () => {
-  it('reads the files the collectors read each tick: nine in /proc, the CPU list, and the speed of each physical NIC', () => {
+  it('reads the files the collectors read each report (nine in /proc and the CPU list), and the speed of each physical NIC as often as lavarank', () => {
     const { dir, cleanup } = tempDir('lavarank-floor-');
     try {
       const roots = generateBigNode(join(dir, 'node'), { cpus: 2, disks: 1, partitions: 1, loops: 1, nics: 3 });
-      const files = floorFiles(roots.procRoot, roots.sysRoot).map((f) => f.slice(dir.length + '/node/'.length));
-      assert.deepEqual(files, [
+      const { everyReport, speeds } = floorFiles(roots.procRoot, roots.sysRoot);
+      const relative = (files: string[]): string[] => files.map((f) => f.slice(dir.length + '/node/'.length));
+      assert.deepEqual(relative(everyReport), [
         'proc/stat',
         'proc/loadavg',
         'proc/meminfo',
@@ -23,10 +25,11 @@ describe('floor-elim', () => {
         'proc/pressure/memory',
         'proc/pressure/io',
         'sys/devices/system/cpu/online',
-        'sys/class/net/ens0f0/speed',
-        'sys/class/net/ens0f1/speed',
-        'sys/class/net/ens1f0/speed',
       ]);
+      assert.deepEqual(relative(speeds), ['sys/class/net/ens0f0/speed', 'sys/class/net/ens0f1/speed', 'sys/class/net/ens1f0/speed']);
+      assert.equal(speedEvery(5000), SPEED_CHECK_MS / 5000);
+      assert.equal(speedEvery(10_000), SPEED_CHECK_MS / 10_000);
+      assert.equal(speedEvery(SPEED_CHECK_MS * 2), 1);
     } finally {
       cleanup();
     }

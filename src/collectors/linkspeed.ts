@@ -1,0 +1,193 @@
+// The link speed of each physical network interface, read off the daemon's thread.
+//
+// Reading /sys/class/net/<if>/speed runs the driver's get_link_ksettings under the
+// kernel's rtnl lock, taken with rtnl_trylock() and restart_syscall() (speed_show in
+// net/core/net-sysfs.c; newer kernels wait for the lock instead). While another task
+// holds that lock (a driver or firmware reset, a node busy with netlink traffic), the
+// read is restarted again and again and does not return: for more than 5 s on busy
+// nodes (prometheus/node_exporter#2477), for as long as the lock is held after a
+// driver fault. Read synchronously, as every other kernel file here is, it would hold
+// the daemon, its reports and SIGTERM for that long while LIM kept the last rank.
+// So the speeds are read with fs.open and fs.read, in libuv's thread pool, one at a time so
+// that a read that never returns holds one thread and no others queue behind it, and
+// the network collector uses the last speed read. The other files of a report take no
+// such lock and stay synchronous (src/collectors/procfs.ts).
+import { close, constants, open, read } from 'node:fs';
+import { procPath } from './procfs.js';
+import { toNumber } from './text.js';
+
+// A link's speed is read again at most this often while it moves bytes: links
+// renegotiate rarely, and a report reading every NIC's speed cost tens of µs each.
+export const SPEED_CHECK_MS = 60_000;
+// A read that has not returned after this long is logged (once, and when it returns).
+export const SPEED_STUCK_MS = 60_000;
+
+// Parses /sys/class/net/<if>/speed (Mb/s) into bits per second, or undefined when the
+// speed is unknown: -1 (SPEED_UNKNOWN, link down), 0, or the 65535 and 4294967295
+// that older drivers print for unknown.
+export function parseLinkSpeed(text: string): number | undefined {
+  const mbps = toNumber(text.trim());
+  if (mbps === undefined || mbps <= 0 || mbps === 65535 || mbps === 4294967295) return undefined;
+  return mbps * 1e6;
+}
+
+// O_NONBLOCK: a FIFO planted at the path (a fake /sys, a fault) answers EAGAIN at once.
+const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+// Reads one speed file, calling back with its text or the error. Replaced in tests by
+// one that never calls back, as the kernel does while the rtnl lock is held.
+export type SpeedRead = (path: string, done: (err: Error | null, text?: string) => void) => void;
+
+// A speed file is "%d\n": a few bytes, printed whole at offset 0 (sysfs attributes are).
+const SPEED_BYTES = 64;
+
+// open, one read at offset 0, close; each step in the thread pool.
+const readSpeedFile: SpeedRead = (path, done) => {
+  open(path, FLAGS, (openErr, fd) => {
+    if (openErr !== null) return done(openErr);
+    const buffer = Buffer.alloc(SPEED_BYTES);
+    read(fd, buffer, 0, SPEED_BYTES, 0, (readErr, n) => {
+      close(fd, (closeErr) => {
+        const err = readErr ?? closeErr;
+        if (err !== null) done(err);
+        else done(null, buffer.toString('latin1', 0, n));
+      });
+    });
+  });
+};
+
+export interface LinkSpeedOptions {
+  sysRoot: string;
+  read?: SpeedRead; // default: open, read and close in the thread pool
+  // Where a read that has not returned after SPEED_STUCK_MS is told, and its return.
+  warn?: (message: string) => void;
+}
+
+// What the network collector asks of the speeds.
+export interface LinkSpeeds {
+  // The last speed read of the link, bits/s; undefined while unknown: never read yet, or
+  // the kernel does not know it (link down, a virtual NIC's -1, no speed file).
+  speed(name: string): number | undefined;
+  // Called once per report with its time, before report(): tells a read stuck for
+  // SPEED_STUCK_MS to options.warn.
+  at(monotonicMs: number): void;
+  // Tells whether the link moved bytes in this report, and asks for its speed to be read
+  // when it has never been asked for, or when it moves and either did not at its last
+  // report (it may have just come up) or was last asked for SPEED_CHECK_MS ago or more.
+  // An idle link's utilization is 0 whatever its speed: it is not read.
+  report(name: string, moved: boolean): void;
+  // Drops what is known of the link (it went away, or its name may now be another device's).
+  forget(name: string): void;
+  // Resolves once no read is in flight or waiting (after close, once the read in flight
+  // has returned and closed its descriptor): for tests.
+  settled(): Promise<void>;
+  // Reads nothing more; a read in flight is left to return (it cannot be cancelled).
+  close(): void;
+}
+
+interface Link {
+  readonly name: string;
+  readonly path: string;
+  speed: number | undefined;
+  askedAt: number; // report time of the last read asked for
+  moving: boolean; // moved bytes at its last report (taken as true before the first)
+  queued: boolean;
+}
+
+// The speeds of the links named to report(), read one at a time.
+export function createLinkSpeeds(options: LinkSpeedOptions): LinkSpeeds {
+  const readSpeed = options.read ?? readSpeedFile;
+  const links = new Map<string, Link>();
+  const queue: Link[] = [];
+  let reading: Link | undefined; // the read in flight
+  let readingSince = 0; // the report time at which it started
+  let now = 0; // the latest report time seen
+  let toldStuck = false;
+  let closed = false;
+  let waiters: (() => void)[] = [];
+
+  function settle(): void {
+    const done = waiters;
+    waiters = [];
+    for (const resolve of done) resolve();
+  }
+
+  function next(): void {
+    if (reading !== undefined) return;
+    const link = closed ? undefined : queue.shift();
+    if (link === undefined) {
+      settle();
+      return;
+    }
+    reading = link;
+    readingSince = now;
+    const done = (err: Error | null, text?: string): void => {
+      if (reading !== link) return; // called back twice
+      reading = undefined;
+      link.queued = false;
+      if (toldStuck) {
+        toldStuck = false;
+        options.warn?.(`reading ${link.path} returned, ${Math.round((now - readingSince) / 1000)} s or more after it started; link speeds are read again`);
+      }
+      // The kernel answers EINVAL while the link is down or the driver has no speed, and
+      // the file is missing on old kernels: all mean "unknown", as any failure does.
+      if (links.get(link.name) === link) link.speed = err === null && text !== undefined ? parseLinkSpeed(text) : undefined;
+      next();
+    };
+    try {
+      readSpeed(link.path, done);
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err))); // a path fs refuses outright: unknown, as a failed read
+    }
+  }
+
+  function stuck(): void {
+    if (reading === undefined || toldStuck || now - readingSince < SPEED_STUCK_MS) return;
+    toldStuck = true;
+    options.warn?.(
+      `reading ${reading.path} has not returned for ${Math.round((now - readingSince) / 1000)} s (a driver holding the kernel's rtnl lock?); ` +
+        'the last link speeds are used and none is read again until it returns',
+    );
+  }
+
+  return {
+    speed: (name) => links.get(name)?.speed,
+    at(monotonicMs) {
+      now = monotonicMs;
+      stuck();
+    },
+    report(name, moved) {
+      if (closed) return;
+      let link = links.get(name);
+      if (link === undefined) {
+        link = { name, path: procPath(options.sysRoot, 'class/net', name, 'speed'), speed: undefined, askedAt: now, moving: true, queued: false };
+        links.set(name, link);
+      } else {
+        const wasMoving = link.moving;
+        link.moving = moved;
+        if (!moved || link.queued || (wasMoving && now - link.askedAt < SPEED_CHECK_MS)) return;
+      }
+      link.askedAt = now;
+      link.queued = true;
+      queue.push(link);
+      next();
+    },
+    forget(name) {
+      const link = links.get(name);
+      if (link === undefined) return;
+      links.delete(name);
+      const at = queue.indexOf(link);
+      if (at >= 0) queue.splice(at, 1);
+    },
+    settled() {
+      if (reading === undefined && queue.length === 0) return Promise.resolve();
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+    close() {
+      closed = true;
+      queue.length = 0;
+      links.clear();
+      next();
+    },
+  };
+}

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SPEED_CHECK_MS, SPEED_STUCK_MS, createLinkSpeeds, type SpeedRead } from '../../src/collectors/linkspeed.js';
+import { mkfifo } from '../helpers.js';
+import { tempDir, writeTree } from './helpers.js';
+
+// A reader that answers only when told to, as the kernel does while its rtnl lock is
+// held: the paths asked for, in order, and a way to answer the oldest.
+function heldReader(): { read: SpeedRead; asked: string[]; answer(text: string | Error): void; waiting(): number } {
+  const asked: string[] = [];
+  const pending: Array<(err: Error | null, text?: string) => void> = [];
+  return {
+    read: (path, done) => {
+      asked.push(path);
+      pending.push(done);
+    },
+    asked,
+    answer(text) {
+      const done = pending.shift();
+      assert.ok(done !== undefined, 'no read is waiting');
+      if (text instanceof Error) done(text);
+      else done(null, text);
+    },
+    waiting: () => pending.length,
+  };
+}
+
+test('a speed read that never returns holds no report: the last speeds are used, no other read starts, and it is told once when stuck and when it returns', () => {
+  const reader = heldReader();
+  const warnings: string[] = [];
+  const speeds = createLinkSpeeds({ sysRoot: '/sys', read: reader.read, warn: (m) => warnings.push(m) });
+  speeds.at(0);
+  speeds.report('eth0', true);
+  reader.answer('1000\n');
+  assert.equal(speeds.speed('eth0'), 1e9);
+  // eth0 is read again a minute on; that read does not return, and eth1 is found meanwhile.
+  speeds.at(SPEED_CHECK_MS);
+  speeds.report('eth0', true);
+  speeds.report('eth1', true);
+  assert.deepEqual(reader.asked, ['/sys/class/net/eth0/speed', '/sys/class/net/eth0/speed']);
+  for (let ms = SPEED_CHECK_MS; ms < SPEED_CHECK_MS + SPEED_STUCK_MS; ms += 10_000) {
+    speeds.at(ms);
+    speeds.report('eth0', true);
+    speeds.report('eth1', true);
+    assert.equal(speeds.speed('eth0'), 1e9, 'the last speed read');
+    assert.equal(speeds.speed('eth1'), undefined);
+  }
+  assert.equal(reader.waiting(), 1, 'one read at a time: eth1 waits behind the stuck one');
+  assert.deepEqual(warnings, []);
+  speeds.at(SPEED_CHECK_MS + SPEED_STUCK_MS);
+  speeds.at(SPEED_CHECK_MS + SPEED_STUCK_MS + 10_000);
+  assert.deepEqual(warnings, [
+    "reading /sys/class/net/eth0/speed has not returned for 60 s (a driver holding the kernel's rtnl lock?); the last link speeds are used and none is read again until it returns",
+  ]);
+  // The lock is let go: the read returns, eth1's read follows at once.
+  reader.answer('25000\n');
+  assert.equal(speeds.speed('eth0'), 25e9);
+  assert.match(warnings[1] ?? '', /^reading \/sys\/class\/net\/eth0\/speed returned, 70 s or more after it started; link speeds are read again$/);
+  assert.deepEqual(reader.asked.slice(2), ['/sys/class/net/eth1/speed']);
+  reader.answer('-1\n');
+  assert.equal(speeds.speed('eth1'), undefined, 'the kernel does not know it');
+  assert.equal(warnings.length, 2);
+});
+
+test('a link is read when found, at its first bytes after being idle, and while it moves at most once per SPEED_CHECK_MS', () => {
+  const reader = heldReader();
+  const speeds = createLinkSpeeds({ sysRoot: '/s', read: reader.read });
+  const reads = (): number => reader.asked.length;
+  const tick = (ms: number, moved: boolean): number => {
+    speeds.at(ms);
+    speeds.report('eth0', moved);
+    while (reader.waiting() > 0) reader.answer('1000\n');
+    return reads();
+  };
+  assert.equal(tick(0, false), 1, 'found: read even while idle, since nothing is known of it');
+  assert.equal(tick(10_000, true), 1, 'moving since it was found, read 10 s ago');
+  assert.equal(tick(20_000, false), 1, 'idle: not read');
+  assert.equal(tick(30_000, true), 2, 'its first bytes after being idle: the link may have just come up');
+  assert.equal(tick(40_000, true), 2);
+  assert.equal(tick(30_000 + SPEED_CHECK_MS - 1, true), 2);
+  assert.equal(tick(30_000 + SPEED_CHECK_MS, true), 3, 'a minute of moving bytes since the last read');
+});
+
+test('a link asked for again while its read waits is not queued twice', () => {
+  const reader = heldReader();
+  const speeds = createLinkSpeeds({ sysRoot: '/s', read: reader.read });
+  speeds.at(0);
+  speeds.report('eth0', true);
+  speeds.report('eth1', true);
+  speeds.report('eth1', false);
+  speeds.report('eth1', true); // first bytes after idle, but its read is still waiting
+  reader.answer('1000\n');
+  reader.answer('1000\n');
+  assert.equal(reader.waiting(), 0);
+  assert.deepEqual(reader.asked, ['/s/class/net/eth0/speed', '/s/class/net/eth1/speed']);
+});
+
+test("a link forgotten while its read is in flight does not take that read's speed, and is read afresh when found again", () => {
+  const reader = heldReader();
+  const speeds = createLinkSpeeds({ sysRoot: '/s', read: reader.read });
+  speeds.at(0);
+  speeds.report('eth0', true);
+  speeds.forget('eth0'); // its counters went backwards: the name may now be another device's
+  speeds.report('eth0', true);
+  reader.answer('1000\n'); // the first device's answer
+  assert.equal(speeds.speed('eth0'), undefined);
+  reader.answer('100000\n');
+  assert.equal(speeds.speed('eth0'), 1e11);
+});
+
+test('a read that fails or a reader that throws leaves the speed unknown, and the next link is still read', () => {
+  const asked: string[] = [];
+  const speeds = createLinkSpeeds({
+    sysRoot: '/s',
+    read: (path, done) => {
+      asked.push(path);
+      if (path.includes('eth0')) throw new TypeError('refused');
+      if (path.includes('eth1')) return done(Object.assign(new Error('EINVAL: invalid argument, read'), { code: 'EINVAL' }));
+      done(null, '10000\n');
+    },
+  });
+  speeds.at(0);
+  for (const name of ['eth0', 'eth1', 'eth2']) speeds.report(name, true);
+  assert.deepEqual(
+    ['eth0', 'eth1', 'eth2'].map((name) => speeds.speed(name)),
+    [undefined, undefined, 1e10],
+  );
+  assert.equal(asked.length, 3);
+});
+
+test('the files themselves: a speed is read in the background, and a FIFO planted at a speed path answers at once as unknown', async (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'class/net/eth0/speed': '10000\n' });
+  writeTree(root, { 'class/net/eth1/device': '' });
+  mkfifo(`${root}/class/net/eth1/speed`);
+  const speeds = createLinkSpeeds({ sysRoot: root });
+  t.after(() => speeds.close());
+  speeds.at(0);
+  speeds.report('eth0', true);
+  speeds.report('eth1', true);
+  speeds.report('eth2', true); // no such file
+  assert.equal(speeds.speed('eth0'), undefined, 'not read on the caller');
+  await speeds.settled();
+  assert.deepEqual(
+    ['eth0', 'eth1', 'eth2'].map((name) => speeds.speed(name)),
+    [1e10, undefined, undefined],
+  );
+});
+
+test('after close nothing more is read, and settled waits for the read in flight', async () => {
+  const reader = heldReader();
+  const speeds = createLinkSpeeds({ sysRoot: '/s', read: reader.read });
+  speeds.at(0);
+  speeds.report('eth0', true);
+  speeds.report('eth1', true);
+  speeds.close();
+  let settled = false;
+  const done = speeds.settled().then(() => {
+    settled = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(settled, false, 'the read in flight still holds its descriptor');
+  reader.answer('1000\n');
+  await done;
+  speeds.report('eth2', true);
+  assert.deepEqual(reader.asked, ['/s/class/net/eth0/speed']);
+});
