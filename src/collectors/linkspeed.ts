@@ -8,12 +8,12 @@
 // nodes (prometheus/node_exporter#2477), for as long as the lock is held after a
 // driver fault. Read synchronously, as every other kernel file here is, it would hold
 // the daemon, its reports and SIGTERM for that long while LIM kept the last rank.
-// So the speeds are read with fs.open and fs.read, in libuv's thread pool, one at a time so
+// So the speeds are read with fs.read, in libuv's thread pool, one at a time so
 // that a read that never returns holds one thread and no others queue behind it, and
 // the network collector uses the last speed read. The other files of a report take no
 // such lock and stay synchronous (src/collectors/procfs.ts).
-import { close, constants, open, read } from 'node:fs';
-import { procPath } from './procfs.js';
+import { closeSync, constants, openSync, read } from 'node:fs';
+import { onKernelFs, procPath } from './procfs.js';
 import { toNumber } from './text.js';
 
 // A link's speed is read again at most this often while it moves bytes: links
@@ -41,24 +41,65 @@ export type SpeedRead = (path: string, done: (err: Error | null, text?: string) 
 // A speed file is "%d\n": a few bytes, printed whole at offset 0 (sysfs attributes are).
 const SPEED_BYTES = 64;
 
-// open, one read at offset 0, close; each step in the thread pool.
-const readSpeedFile: SpeedRead = (path, done) => {
-  open(path, FLAGS, (openErr, fd) => {
-    if (openErr !== null) return done(openErr);
-    const buffer = Buffer.alloc(SPEED_BYTES);
-    read(fd, buffer, 0, SPEED_BYTES, 0, (readErr, n) => {
-      close(fd, (closeErr) => {
-        const err = readErr ?? closeErr;
-        if (err !== null) done(err);
-        else done(null, buffer.toString('latin1', 0, n));
+// The default reader, and what it keeps open.
+interface SpeedFiles {
+  read: SpeedRead;
+  // Closes the path's descriptor kept open (its device may be gone, or its name another's).
+  drop(path: string): void;
+  close(): void;
+}
+
+// Opens a speed file on the caller's thread (opening a sysfs attribute takes no rtnl
+// lock: only its show(), at read, does), keeps it open where keepOpen says (procfs and
+// sysfs, as kernelFile does), and reads it at offset 0 in the thread pool: one step
+// there per read, not three. A failed read closes it; the next read opens it again.
+function speedFiles(keepOpen: (path: string) => boolean): SpeedFiles {
+  const kept = new Map<string, number>();
+  const keeps = new Map<string, boolean>(); // keepOpen's answer for each path, asked once
+  const buffer = Buffer.alloc(SPEED_BYTES); // one read at a time (createLinkSpeeds)
+  let inFlight: number | undefined; // the descriptor being read
+  return {
+    read(path, done) {
+      let fd = kept.get(path);
+      if (fd === undefined) {
+        try {
+          fd = openSync(path, FLAGS);
+        } catch (err) {
+          return done(err as Error);
+        }
+        let keep = keeps.get(path);
+        if (keep === undefined) keeps.set(path, (keep = keepOpen(path)));
+        if (keep) kept.set(path, fd);
+      }
+      const reading = fd;
+      inFlight = reading;
+      read(reading, buffer, 0, SPEED_BYTES, 0, (err, n) => {
+        inFlight = undefined;
+        // Not kept, failed, or dropped or closed while in flight: closed now.
+        if (err !== null || kept.get(path) !== reading) {
+          if (kept.get(path) === reading) kept.delete(path);
+          closeSync(reading);
+        }
+        done(err, err === null ? buffer.toString('latin1', 0, n) : undefined);
       });
-    });
-  });
-};
+    },
+    drop(path) {
+      const fd = kept.get(path);
+      if (fd === undefined) return;
+      kept.delete(path);
+      if (fd !== inFlight) closeSync(fd); // else its read's return closes it
+    },
+    close() {
+      for (const fd of kept.values()) if (fd !== inFlight) closeSync(fd);
+      kept.clear();
+    },
+  };
+}
 
 export interface LinkSpeedOptions {
   sysRoot: string;
-  read?: SpeedRead; // default: open, read and close in the thread pool
+  read?: SpeedRead; // default: read in the thread pool, the file kept open where keepOpen says
+  keepOpen?: (path: string) => boolean; // default onKernelFs
   // Where a read that has not returned after SPEED_STUCK_MS is told, and its return.
   warn?: (message: string) => void;
 }
@@ -96,7 +137,8 @@ interface Link {
 
 // The speeds of the links named to report(), read one at a time.
 export function createLinkSpeeds(options: LinkSpeedOptions): LinkSpeeds {
-  const readSpeed = options.read ?? readSpeedFile;
+  const files = options.read === undefined ? speedFiles(options.keepOpen ?? onKernelFs) : undefined;
+  const readSpeed = options.read ?? files!.read;
   const links = new Map<string, Link>();
   const queue: Link[] = [];
   let reading: Link | undefined; // the read in flight
@@ -176,6 +218,7 @@ export function createLinkSpeeds(options: LinkSpeedOptions): LinkSpeeds {
       const link = links.get(name);
       if (link === undefined) return;
       links.delete(name);
+      files?.drop(link.path);
       const at = queue.indexOf(link);
       if (at >= 0) queue.splice(at, 1);
     },
@@ -187,6 +230,7 @@ export function createLinkSpeeds(options: LinkSpeedOptions): LinkSpeeds {
       closed = true;
       queue.length = 0;
       links.clear();
+      files?.close();
       next();
     },
   };

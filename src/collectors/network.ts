@@ -1,10 +1,9 @@
 // Throughput of the physical network interfaces relative to their link speed, from
 // /proc/net/dev and /sys/class/net.
 import { existsSync } from 'node:fs';
-import { CollectorError } from '../util/errors.js';
 import { createLinkSpeeds } from './linkspeed.js';
 import { kernelFile, procPath } from './procfs.js';
-import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, bytesAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
 import { TableReader, keptEntries } from './table.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
@@ -219,6 +218,11 @@ function assumedSpeed(mbps: number | undefined): number | undefined {
   return mbps * 1e6;
 }
 
+// The network collector, and a promise of its background speed reads' end (for tests).
+export interface NetworkCollector extends Collector<'network'> {
+  settled(): Promise<void>;
+}
+
 // Reads /proc/net/dev each tick, and each physical interface's speed in the background
 // (src/collectors/linkspeed.ts: once when it is found, then while it moves bytes at its
 // first bytes after being idle and at most once a minute, since a link can renegotiate);
@@ -230,11 +234,6 @@ function assumedSpeed(mbps: number | undefined): number | undefined {
 // interfaces classified on the first tick and when the lines change; otherwise only
 // the physical interfaces' lines are read (scanNetDev).
 // Without options.detail (the daemon), only utilizationMax: no list of interfaces, no totals.
-// The network collector, and a promise of its background speed reads' end (for tests).
-export interface NetworkCollector extends Collector<'network'> {
-  settled(): Promise<void>;
-}
-
 export function createNetworkCollector(options: CollectorOptions = {}): NetworkCollector {
   const netDev = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'net/dev'), options.keepOpen);
   const file = netDev.path;
@@ -246,6 +245,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): NetworkC
     sysRoot,
     ...(options.warn === undefined ? {} : { warn: options.warn }),
     ...(options.linkSpeedRead === undefined ? {} : { read: options.linkSpeedRead }),
+    ...(options.keepOpen === undefined ? {} : { keepOpen: options.keepOpen }),
   }); // of the physical interfaces
   const learned = new Map<string, RateBuckets>(); // of those without a known or assumed speed
 

@@ -66,11 +66,8 @@ function openKernelFile(collector: string, path: string): number {
 // or from offset 0 (position 0: a kernel file kept open is read again from its start,
 // each read at the offset the previous one ended, as seq_file expects); returns the
 // length. A seq_file read returns about a page at a time, so a short read is not the
-// end: the end is a read of 0 bytes. But a sysfs attribute (`attribute`, read from
-// offset 0) is printed whole into one page by its show() method and a read at offset 0
-// returns it all (Documentation/filesystems/sysfs.rst): a first read shorter than the
-// smallest page is the whole file, and the read of 0 bytes is not made.
-function readFrom(collector: string, path: string, fd: number, position: 0 | null, attribute = false): number {
+// end: the end is a read of 0 bytes.
+function readFrom(collector: string, path: string, fd: number, position: 0 | null): number {
   let length = 0;
   for (;;) {
     let n: number;
@@ -84,7 +81,6 @@ function readFrom(collector: string, path: string, fd: number, position: 0 | nul
       throw new CollectorError(collector, `cannot read ${path}: ${why}`, { cause: err });
     }
     if (n === 0) return length;
-    if (attribute && length === 0 && n < SMALLEST_PAGE) return n;
     if (length > 0) {
       if (length + n > scratch.length) grow(collector, path, length, length + n);
       spill.copy(scratch, length, 0, n);
@@ -92,9 +88,6 @@ function readFrom(collector: string, path: string, fd: number, position: 0 | nul
     length += n;
   }
 }
-
-// The smallest page size of any architecture Linux runs on.
-const SMALLEST_PAGE = 4096;
 
 // Makes the read buffer hold at least `needed` bytes, keeping its first `length`.
 function grow(collector: string, path: string, length: number, needed: number): void {
@@ -143,10 +136,7 @@ export interface KernelFile {
 // --lite-mode). Any other file is opened for each read. A failed read closes the
 // descriptor (a removed device's attribute fails for good), so the next read opens the
 // file again and a file that came back is found. Errors are readKernelBytes's.
-// `attribute`: the file is a sysfs attribute (one value, a NIC's speed); kept open, it
-// is read with one read instead of two (see readFrom): each read checks its arguments
-// through Node's wrapped validators, about 190 bytes allocated in the interpreter.
-export function kernelFile(collector: string, path: string, keepOpen: (path: string) => boolean = onKernelFs, attribute = false): KernelFile {
+export function kernelFile(collector: string, path: string, keepOpen: (path: string) => boolean = onKernelFs): KernelFile {
   let fd: number | undefined;
   let keep: boolean | undefined; // decided at the first open: a statfs per read would cost what keeping saves
   let view: Buffer | undefined; // the last view returned, reused while the buffer and the length are the same
@@ -163,7 +153,7 @@ export function kernelFile(collector: string, path: string, keepOpen: (path: str
     }
     let length: number;
     try {
-      length = keep === true ? readFrom(collector, path, fd, 0, attribute) : readFrom(collector, path, fd, null);
+      length = keep === true ? readFrom(collector, path, fd, 0) : readFrom(collector, path, fd, null);
     } catch (err) {
       close();
       // A file that cannot be read at an offset (a stream: ESPIPE) is read as one, opened each time.

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { SPEED_CHECK_MS, SPEED_STUCK_MS, createLinkSpeeds, type SpeedRead } from '../../src/collectors/linkspeed.js';
 import { mkfifo } from '../helpers.js';
@@ -164,4 +165,54 @@ test('after close nothing more is read, and settled waits for the read in flight
   await done;
   speeds.report('eth2', true);
   assert.deepEqual(reader.asked, ['/s/class/net/eth0/speed']);
+});
+
+// The descriptors this process holds open on a path.
+function openOn(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false; // the directory's own descriptor, gone by now
+    }
+  }).length;
+}
+
+test('the default reader keeps a speed file open where keepOpen says and reads it again from its start; forgetting the link or closing the speeds closes it', async (t) => {
+  const root = tempDir(t);
+  const path = `${root}/class/net/eth0/speed`;
+  writeTree(root, { 'class/net/eth0/speed': '1000\n' });
+  const speeds = createLinkSpeeds({ sysRoot: root, keepOpen: () => true });
+  t.after(() => speeds.close());
+  speeds.at(0);
+  speeds.report('eth0', true);
+  await speeds.settled();
+  assert.equal(speeds.speed('eth0'), 1e9);
+  assert.equal(openOn(path), 1);
+  writeFileSync(path, '2500\n'); // in place, as a kept descriptor sees procfs and sysfs change
+  speeds.at(SPEED_CHECK_MS);
+  speeds.report('eth0', true);
+  await speeds.settled();
+  assert.equal(speeds.speed('eth0'), 2.5e9);
+  assert.equal(openOn(path), 1, 'the same descriptor, read again');
+  speeds.forget('eth0');
+  assert.equal(openOn(path), 0, 'forgotten: its name may be another device next');
+  speeds.report('eth0', true);
+  await speeds.settled();
+  assert.equal(openOn(path), 1);
+  speeds.close();
+  assert.equal(openOn(path), 0);
+});
+
+test('the default reader closes a file that keepOpen does not keep, and one whose read failed', async (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'class/net/eth0/speed': '1000\n', 'class/net/eth1/speed/x': '' }); // eth1's "speed" is a directory: its read fails
+  const speeds = createLinkSpeeds({ sysRoot: root, keepOpen: (path) => path.includes('eth1') });
+  t.after(() => speeds.close());
+  speeds.at(0);
+  speeds.report('eth0', true);
+  speeds.report('eth1', true);
+  await speeds.settled();
+  assert.deepEqual([speeds.speed('eth0'), speeds.speed('eth1')], [1e9, undefined]);
+  assert.deepEqual([openOn(`${root}/class/net/eth0/speed`), openOn(`${root}/class/net/eth1/speed`)], [0, 0]);
 });

@@ -88,40 +88,6 @@ test('a file taken for a kernel file that cannot be read at an offset (ESPIPE) i
   assert.equal(openFds(), before, 'opened for each read from then on');
 });
 
-// Read system calls this process made so far (/proc/self/io, with task I/O accounting).
-const readCalls = (): number | undefined => {
-  if (!existsSync('/proc/self/io')) return undefined;
-  const m = /^syscr: (\d+)$/m.exec(readFileSync('/proc/self/io', 'latin1'));
-  return m === null ? undefined : Number(m[1]);
-};
-
-test('a sysfs attribute kept open is read with one read, not a second one that returns nothing', (t) => {
-  if (readCalls() === undefined) return t.skip('no /proc/self/io (task I/O accounting)');
-  const dir = tempDir(t);
-  writeFileSync(join(dir, 'speed'), '25000\n');
-  const files = [kernelFile('network', join(dir, 'speed'), () => true, true), kernelFile('network', join(dir, 'speed'), () => true)];
-  const calls = files.map((file) => {
-    file.bytes(); // opens it
-    const before = readCalls()!;
-    assert.equal(file.text(), '25000\n');
-    const made = readCalls()! - before;
-    file.close();
-    return made;
-  });
-  assert.equal(calls[1]! - calls[0]!, 1, `reads counted: ${calls.join(', ')} (each count includes reading /proc/self/io)`);
-});
-
-test('a sysfs attribute kept open is read whole, longer than a page or shorter, from offset 0 each time', (t) => {
-  const dir = tempDir(t);
-  const text = `${'0123456789abcdef'.repeat(600)}\n`;
-  writeFileSync(join(dir, 'big'), text);
-  const file = kernelFile('network', join(dir, 'big'), () => true, true);
-  assert.equal(file.text(), text);
-  writeFileSync(join(dir, 'big'), '1000\n');
-  assert.equal(file.text(), '1000\n', 'read again from offset 0');
-  file.close();
-});
-
 test('whether a file is kept open is decided once, not asked again at each read', (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'loadavg');
