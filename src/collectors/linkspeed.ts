@@ -15,6 +15,7 @@
 import { closeSync, constants, openSync, read } from 'node:fs';
 import { onKernelFs, procPath } from './procfs.js';
 import { toNumber } from './text.js';
+import type { SpeedRead } from './types.js';
 
 // A link's speed is read again at most this often while it moves bytes: links
 // renegotiate rarely, and a report reading every NIC's speed cost tens of µs each.
@@ -34,9 +35,9 @@ export function parseLinkSpeed(text: string): number | undefined {
 // O_NONBLOCK: a FIFO planted at the path (a fake /sys, a fault) answers EAGAIN at once.
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-// Reads one speed file, calling back with its text or the error. Replaced in tests by
-// one that never calls back, as the kernel does while the rtnl lock is held.
-export type SpeedRead = (path: string, done: (err: Error | null, text?: string) => void) => void;
+// What reads one speed file (SpeedRead) is replaced in tests by one that never calls
+// back, as the kernel does while the rtnl lock is held.
+export type { SpeedRead } from './types.js';
 
 // A speed file is "%d\n": a few bytes, printed whole at offset 0 (sysfs attributes are).
 const SPEED_BYTES = 64;

@@ -1,7 +1,6 @@
 // The shape of one sample of the host, as the collectors produce it and
 // toFeatures() consumes it. A missing subsystem means "unavailable this tick"
 // (no delta yet, a counter reset, a kernel without PSI, no GPU), never zero.
-import type { SpeedRead } from './linkspeed.js';
 
 // Fractions of all online CPUs' time since the previous tick, 0..1.
 export interface CpuReading {
@@ -149,6 +148,10 @@ export interface CollectorOptions {
   // background (a link speed) that has not returned. Default: not told.
   warn?: (message: string) => void;
 }
+
+// Reads one link speed file, calling back with its text or the error
+// (src/collectors/linkspeed.ts).
+export type SpeedRead = (path: string, done: (err: Error | null, text?: string) => void) => void;
 
 // A collector keeps its own previous counters; collect() is called once per tick.
 export interface Collector<K extends CollectorName = CollectorName> {

@@ -54,16 +54,23 @@ test('the cpu stressor uses about one CPU until SIGTERM, then exits with 0', asy
   t.after(() => s.child.kill('SIGKILL'));
   // On a loaded host (the suite runs two files at once, and calibrate's own
   // stressors) a busy loop gets only a share of a CPU, so what is measured is
-  // that it never sleeps: running, or waiting for a CPU, all the time.
-  const t0 = performance.now();
-  const before = schedstat(s.child.pid!);
-  await sleep(1000);
-  const after = schedstat(s.child.pid!);
-  const wallNs = (performance.now() - t0) * 1e6;
-  const [ran, waited] = [after.runNs - before.runNs, after.waitNs - before.waitNs];
-  t.diagnostic(`ran ${(ran / 1e9).toFixed(2)} s and waited for a CPU ${(waited / 1e9).toFixed(2)} s in ${(wallNs / 1e9).toFixed(2)} s`);
-  assert.ok(ran > 0.05e9, `ran only ${ran / 1e9} CPU seconds`);
-  assert.ok((ran + waited) / wallNs > 0.8, `running or runnable ${(((ran + waited) / wallNs) * 100).toFixed(0)} % of the time`);
+  // that it never sleeps: running, or waiting for a CPU, all the time. A host
+  // short of memory can also stall it in the kernel for part of a second (once
+  // 69 % in a full run), so it has up to three one-second windows to show it; a
+  // loop that sleeps shows it in none.
+  let shown = '';
+  for (let window = 0; window < 3; window++) {
+    const t0 = performance.now();
+    const before = schedstat(s.child.pid!);
+    await sleep(1000);
+    const after = schedstat(s.child.pid!);
+    const wallNs = (performance.now() - t0) * 1e6;
+    const [ran, waited] = [after.runNs - before.runNs, after.waitNs - before.waitNs];
+    t.diagnostic(`ran ${(ran / 1e9).toFixed(2)} s and waited for a CPU ${(waited / 1e9).toFixed(2)} s in ${(wallNs / 1e9).toFixed(2)} s`);
+    shown += `${shown === '' ? '' : ', '}${(((ran + waited) / wallNs) * 100).toFixed(0)} %`;
+    if (ran > 0.05e9 && (ran + waited) / wallNs > 0.8) break;
+    assert.ok(window < 2, `running or runnable ${shown} of the time in three windows`);
+  }
   s.child.kill('SIGTERM');
   assert.deepEqual(await s.exited, { code: 0, signal: null });
 });
