@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { SPEED_CHECK_MS, SPEED_STUCK_MS, createLinkSpeeds, type SpeedRead } from '../../src/collectors/linkspeed.js';
 import { mkfifo } from '../helpers.js';
@@ -80,6 +80,43 @@ test('a link is read when found, at its first bytes after being idle, and while 
   assert.equal(tick(40_000, true), 2);
   assert.equal(tick(30_000 + SPEED_CHECK_MS - 1, true), 2);
   assert.equal(tick(30_000 + SPEED_CHECK_MS, true), 3, 'a minute of moving bytes since the last read');
+});
+
+test('an idle link is not read at its second idle report in a row, nor at any after', () => {
+  const reader = heldReader();
+  const speeds = createLinkSpeeds({ sysRoot: '/s', read: reader.read });
+  speeds.at(0);
+  speeds.report('eth0', false);
+  reader.answer('-1\n'); // a port with no link: unknown
+  for (let ms = 10_000; ms <= 3 * SPEED_CHECK_MS; ms += 10_000) {
+    speeds.at(ms);
+    speeds.report('eth0', false);
+  }
+  assert.equal(reader.asked.length, 1);
+});
+
+test('a link forgotten while its read waits in the queue is not read', () => {
+  const reader = heldReader();
+  const speeds = createLinkSpeeds({ sysRoot: '/s', read: reader.read });
+  speeds.at(0);
+  speeds.report('eth0', true);
+  speeds.report('eth1', true);
+  speeds.forget('eth1'); // gone while eth0's read is in flight
+  reader.answer('1000\n');
+  assert.deepEqual(reader.asked, ['/s/class/net/eth0/speed']);
+  assert.equal(reader.waiting(), 0);
+});
+
+test('a link whose read fails after a speed was known has its speed unknown, not the old one', () => {
+  const reader = heldReader();
+  const speeds = createLinkSpeeds({ sysRoot: '/s', read: reader.read });
+  speeds.at(0);
+  speeds.report('eth0', true);
+  reader.answer('1000\n');
+  speeds.at(SPEED_CHECK_MS);
+  speeds.report('eth0', true);
+  reader.answer(Object.assign(new Error('EINVAL: invalid argument, read'), { code: 'EINVAL' })); // the link went down
+  assert.equal(speeds.speed('eth0'), undefined);
 });
 
 test('a link asked for again while its read waits is not queued twice', () => {
@@ -215,4 +252,20 @@ test('the default reader closes a file that keepOpen does not keep, and one whos
   await speeds.settled();
   assert.deepEqual([speeds.speed('eth0'), speeds.speed('eth1')], [1e9, undefined]);
   assert.deepEqual([openOn(`${root}/class/net/eth0/speed`), openOn(`${root}/class/net/eth1/speed`)], [0, 0]);
+});
+
+test("the default reader closes a descriptor forgotten while its read is in flight once, when the read returns, and never the descriptor that took its number", async (t) => {
+  const root = tempDir(t);
+  const path = `${root}/class/net/eth0/speed`;
+  writeTree(root, { 'class/net/eth0/speed': '1000\n', other: '' });
+  const speeds = createLinkSpeeds({ sysRoot: root, keepOpen: () => true });
+  t.after(() => speeds.close());
+  speeds.at(0);
+  speeds.report('eth0', true); // opened here, read in the pool: in flight until the loop turns
+  speeds.forget('eth0');
+  const other = openSync(`${root}/other`, 'r'); // the lowest free number: eth0's, had forget closed it
+  t.after(() => closeSync(other));
+  await speeds.settled();
+  assert.doesNotThrow(() => fstatSync(other), 'the descriptor forgotten in flight was closed at once, and its number, taken by another file, closed again when its read returned');
+  assert.equal(openOn(path), 0);
 });
