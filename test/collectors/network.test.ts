@@ -279,6 +279,24 @@ test('an interface whose counters went backwards is left out for that tick', (t)
   assert.equal(c.collect(2000)?.interfaces?.find((i) => i.name === 'eth0')?.rxBytesPerSec, 1000);
 });
 
+test('an interface whose counters went backwards has its speed read afresh, as its name may now be another device', async (t) => {
+  const root = tempDir(t);
+  sysNet(root, { eth0: '1000' });
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  const at = (ms: number, rx: number): ReturnType<typeof c.collect> => {
+    writeTree(root, { 'proc/net/dev': dev({ eth0: [rx, 0] }) });
+    return c.collect(ms);
+  };
+  at(0, 5e9);
+  await c.settled();
+  assert.deepEqual(at(1000, 5e9 + 12_500_000), { utilizationMax: 0.1 });
+  writeTree(root, { 'sys/class/net/eth0/speed': '10000\n' }); // a 10 Gb/s device now has the name
+  assert.equal(at(2000, 0), undefined, 'left out for that tick');
+  at(3000, 12_500_000);
+  await c.settled();
+  assert.deepEqual(at(4000, 25_000_000), { utilizationMax: 0.01 });
+});
+
 test('an interface that appears between ticks is absent until its second reading', (t) => {
   const root = tempDir(t);
   sysNet(root, { eth0: '1000', eth1: '1000' });
