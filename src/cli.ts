@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { fileURLToPath } from 'node:url';
 import { EXIT_USAGE, failureStatus, printError, print, type SubcommandMain } from './util/cliio.js';
+import { exitWhenReturned } from './util/exit.js';
 import { VERSION } from './util/version.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: SubcommandMain }> }> = {
@@ -98,6 +99,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// How long the exit waits for a link speed read in the pool to return before it ends the
+// process by SIGKILL: such a read takes microseconds unless the kernel holds it.
+const EXIT_WAIT_MS = 200;
+
 // True when this file is the program node was asked to run (directly or through
 // the npm bin link), not a module imported by a script.
 function invokedDirectly(): boolean {
@@ -112,6 +117,7 @@ function invokedDirectly(): boolean {
 
 if (invokedDirectly()) {
   const code = await main(process.argv.slice(2));
-  // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive.
-  process.exit(code);
+  // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive,
+  // nor a link speed read the kernel holds (src/util/exit.ts).
+  await exitWhenReturned(code, EXIT_WAIT_MS);
 }

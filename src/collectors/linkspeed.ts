@@ -13,6 +13,7 @@
 // the network collector uses the last speed read. The other files of a report take no
 // such lock and stay synchronous (src/collectors/procfs.ts).
 import { closeSync, constants, openSync, read } from 'node:fs';
+import { holdExit } from '../util/exit.js';
 import { onKernelFs, procPath } from './procfs.js';
 import { toNumber } from './text.js';
 import type { SpeedRead } from './types.js';
@@ -74,7 +75,10 @@ function speedFiles(keepOpen: (path: string) => boolean): SpeedFiles {
       }
       const reading = fd;
       inFlight = reading;
+      // Until it returns, the process ends by SIGKILL: process.exit would wait for it.
+      const release = holdExit();
       read(reading, buffer, 0, SPEED_BYTES, 0, (err, n) => {
+        release();
         inFlight = undefined;
         // Not kept, failed, or dropped or closed while in flight: closed now.
         if (err !== null || kept.get(path) !== reading) {

@@ -14,6 +14,7 @@ import { LIM_PID_ENV, limPid } from '../lsf/wrapper.js';
 import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config/config.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
+import { exitNow } from '../util/exit.js';
 import { collectGarbage } from '../util/gc.js';
 import { runIsolated } from '../util/exec.js';
 import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
@@ -152,7 +153,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   // and restarts the elim 90 s after its previous start.
   const die = (what: string) => (err: unknown) => {
     logging.fatalNow(`${what}; exiting`, err);
-    process.exit(1);
+    exitNow(1);
   };
   process.on('uncaughtException', die('uncaught exception'));
   process.on('unhandledRejection', die('unhandled promise rejection'));
@@ -225,7 +226,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const stop = (why: string): void => {
     if (stopping !== undefined) {
       log.warn(`${why} while stopping (${stopping}); exiting now`);
-      process.exit(1);
+      exitNow(1);
     }
     stopping = why;
     log.info(`stopping: ${why}`);
@@ -233,7 +234,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     // LIM waits 2 s after SIGTERM before it execs a new LIM; never outlive that.
     setTimeout(() => {
       log.error('shutdown took longer than 1.8 s; forcing exit');
-      process.exit(1);
+      exitNow(1); // by SIGKILL while a link speed read is held in the pool, as process.exit would wait for it
     }, 1800).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

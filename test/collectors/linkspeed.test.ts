@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { closeSync, fstatSync, openSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { SPEED_CHECK_MS, SPEED_STUCK_MS, createLinkSpeeds, type SpeedRead } from '../../src/collectors/linkspeed.js';
+import { exitHolds } from '../../src/util/exit.js';
 import { mkfifo } from '../helpers.js';
 import { tempDir, writeTree } from './helpers.js';
 
@@ -268,4 +269,23 @@ test("the default reader closes a descriptor forgotten while its read is in flig
   await speeds.settled();
   assert.doesNotThrow(() => fstatSync(other), 'the descriptor forgotten in flight was closed at once, and its number, taken by another file, closed again when its read returned');
   assert.equal(openOn(path), 0);
+});
+
+test("the default reader's read in the pool holds the process's exit until it returns (src/util/exit.ts), even once forgotten or closed", async (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'class/net/eth0/speed': '1000\n', 'class/net/eth1/speed': '1000\n' });
+  const speeds = createLinkSpeeds({ sysRoot: root, keepOpen: () => true });
+  t.after(() => speeds.close());
+  speeds.at(0);
+  speeds.report('eth0', true);
+  speeds.report('eth1', true);
+  assert.equal(exitHolds(), 1, 'one read at a time');
+  await speeds.settled();
+  assert.equal(exitHolds(), 0);
+  speeds.forget('eth0');
+  speeds.report('eth0', true);
+  speeds.close();
+  assert.equal(exitHolds(), 1, 'closed while in flight');
+  await speeds.settled();
+  assert.equal(exitHolds(), 0);
 });
