@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { createCollectors } from '../../src/collectors/index.js';
+import { SPEED_STUCK_MS } from '../../src/collectors/linkspeed.js';
 import type { NetworkCollector } from '../../src/collectors/network.js';
 import type { Collector } from '../../src/collectors/types.js';
 
@@ -55,4 +58,21 @@ test('on this host the collectors keep a fixed set of descriptors open across re
   }
   await network.settled();
   assert.equal(open(), before);
+});
+
+test('createCollectors gives the network collector its speed reader and where to tell a read stuck for SPEED_STUCK_MS', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'lavarank-test-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'proc/net'), { recursive: true });
+  mkdirSync(join(root, 'sys/class/net/eth0/device'), { recursive: true });
+  writeFileSync(join(root, 'proc/net/dev'), 'Inter-|   Receive |  Transmit\n face |bytes    packets|bytes    packets\n  eth0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n');
+  const asked: string[] = [];
+  const warnings: string[] = [];
+  const collectors = createCollectors({ procRoot: join(root, 'proc'), sysRoot: join(root, 'sys'), gpu: { enabled: false }, linkSpeedRead: (path) => void asked.push(path), warn: (m) => warnings.push(m) });
+  t.after(() => collectors.forEach((c) => c.close?.()));
+  const network = networkOf(collectors);
+  network.collect(0);
+  network.collect(SPEED_STUCK_MS);
+  assert.deepEqual(asked, [join(root, 'sys/class/net/eth0/speed')], 'the reader given, which never answers');
+  assert.match(warnings.join('\n'), /has not returned for 60 s/);
 });
