@@ -174,7 +174,8 @@ export function createLinkSpeeds(options: LinkSpeedOptions): LinkSpeeds {
       link.queued = false;
       if (toldStuck) {
         toldStuck = false;
-        options.warn?.(`reading ${link.path} returned, ${Math.round((now - readingSince) / 1000)} s or more after it started; link speeds are read again`);
+        // After close nothing is read again: a stopping daemon says nothing more of it.
+        if (!closed) options.warn?.(`reading ${link.path} returned, ${Math.round((now - readingSince) / 1000)} s or more after it started; link speeds are read again`);
       }
       // The kernel answers EINVAL while the link is down or the driver has no speed, and
       // the file is missing on old kernels: all mean "unknown", as any failure does.

@@ -289,3 +289,16 @@ test("the default reader's read in the pool holds the process's exit until it re
   await speeds.settled();
   assert.equal(exitHolds(), 0);
 });
+
+test('a stuck read that returns after close is not told as read again', () => {
+  const reader = heldReader();
+  const warnings: string[] = [];
+  const speeds = createLinkSpeeds({ sysRoot: '/s', read: reader.read, warn: (m) => warnings.push(m) });
+  speeds.at(0);
+  speeds.report('eth0', true);
+  speeds.at(SPEED_STUCK_MS);
+  assert.equal(warnings.length, 1, 'told stuck');
+  speeds.close();
+  reader.answer('1000\n');
+  assert.equal(warnings.length, 1);
+});
