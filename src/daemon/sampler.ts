@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { monotonicMs, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { createCollectors } from '../collectors/index.js';
-import type { Collector, CollectorName, Sample, SampleParts } from '../collectors/types.js';
+import type { Collector, CollectorName, Sample, SampleParts, SpeedRead } from '../collectors/types.js';
 import type { Config } from '../config/config.js';
 import type { ProgramCheck } from '../collectors/gpu.js';
 import { checkTrust } from '../util/trust.js';
@@ -128,16 +128,18 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
 // The collectors a loaded config asks for, with the daemon's log, abort signal and clock;
 // the GPU program is vetted with the same trust rule as every program lavarank runs.
 // detail (default true) adds the figures the model does not use; the daemon leaves them out.
-// keepOpen (--test-keep-open) replaces the rule of which files are kept open.
+// keepOpen (--test-keep-open) replaces the rule of which files are kept open; linkSpeedRead,
+// how a link speed is read (tests).
 export function collectorsFromConfig(
   config: Readonly<Config>,
-  deps: { log: Logger; signal: AbortSignal; clock?: Clock; detail?: boolean; keepOpen?: (path: string) => boolean },
+  deps: { log: Logger; signal: AbortSignal; clock?: Clock; detail?: boolean; keepOpen?: (path: string) => boolean; linkSpeedRead?: SpeedRead },
 ): Collector[] {
   return createCollectors({
     procRoot: config.proc_root,
     sysRoot: config.sys_root,
     detail: deps.detail ?? true,
     ...(deps.keepOpen === undefined ? {} : { keepOpen: deps.keepOpen }),
+    ...(deps.linkSpeedRead === undefined ? {} : { linkSpeedRead: deps.linkSpeedRead }),
     ...(config.network.link_speed === null ? {} : { linkSpeedMbps: config.network.link_speed }),
     ...(config.cpu.job_cpus === null ? {} : { jobCpus: config.cpu.job_cpus }),
     warn: (message: string) => deps.log.warn({ collector: 'network' }, message),

@@ -156,6 +156,26 @@ test("the config's network.link_speed reaches the network collector, for an inte
   assert.deepEqual(unknown.collect(1000), { utilizationMax: 0.2 }, 'without it, against the learned capacity: 1 Gb/s at first');
 });
 
+test("a link speed read that has not returned for a minute is told in the daemon's log, as the network collector's", (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/net/dev': 'Inter-|   Receive |  Transmit\n face |bytes    packets|bytes    packets\n  eth0: 0 10 0 0 0 0 0 0 0 10 0 0 0 0 0 0\n', 'sys/class/net/eth0/device': '' });
+  const d = defaultConfig();
+  const config = { ...d, proc_root: `${root}/proc`, sys_root: `${root}/sys`, gpu: { ...d.gpu, enabled: false } };
+  const { log, entries } = recordingLog();
+  const controller = new AbortController();
+  // As the kernel does while another task holds the rtnl lock: no answer.
+  const c = collectorsFromConfig(config, { log, signal: controller.signal, linkSpeedRead: () => undefined }).find((x) => x.name === 'network')!;
+  t.after(() => c.close?.());
+  c.collect(0);
+  c.collect(30_000);
+  assert.deepEqual(entries().filter((e) => e.level === 'warn'), []);
+  c.collect(60_000);
+  const told = entries().filter((e) => e.level === 'warn');
+  assert.equal(told.length, 1);
+  assert.match(told[0]!.msg, /^reading .*\/sys\/class\/net\/eth0\/speed has not returned for 60 s/);
+  assert.equal((told[0] as unknown as { collector: string }).collector, 'network');
+});
+
 test("the config's cpu.job_cpus reaches the cpu collector", (t) => {
   const root = tempDir(t);
   const stat = (cpu0: string, cpu1: string): string => `cpu  ${cpu0.split(' ').map((v, i) => Number(v) + Number(cpu1.split(' ')[i])).join(' ')}\ncpu0 ${cpu0}\ncpu1 ${cpu1}\n`;
