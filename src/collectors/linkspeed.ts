@@ -12,9 +12,9 @@
 // that a read that never returns holds one thread and no others queue behind it, and
 // the network collector uses the last speed read. The other files of a report take no
 // such lock and stay synchronous (src/collectors/procfs.ts).
-import { closeSync, constants, openSync, read } from 'node:fs';
+import { closeSync, read } from 'node:fs';
 import { holdExit } from '../util/exit.js';
-import { onKernelFs, procPath } from './procfs.js';
+import { onKernelFs, openKernelFile, procPath } from './procfs.js';
 import { toNumber } from './text.js';
 import type { SpeedRead } from './types.js';
 
@@ -32,9 +32,6 @@ export function parseLinkSpeed(text: string): number | undefined {
   if (mbps === undefined || mbps <= 0 || mbps === 65535 || mbps === 4294967295) return undefined;
   return mbps * 1e6;
 }
-
-// O_NONBLOCK: a FIFO planted at the path (a fake /sys, a fault) answers EAGAIN at once.
-const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 // What reads one speed file (SpeedRead) is replaced in tests by one that never calls
 // back, as the kernel does while the rtnl lock is held.
@@ -65,7 +62,7 @@ function speedFiles(keepOpen: (path: string) => boolean): SpeedFiles {
       let fd = kept.get(path);
       if (fd === undefined) {
         try {
-          fd = openSync(path, FLAGS);
+          fd = openKernelFile('network', path); // O_NONBLOCK: a FIFO planted there answers at once
         } catch (err) {
           return done(err as Error);
         }

@@ -54,7 +54,9 @@ export function readKernelBytes(collector: string, path: string): Buffer {
   }
 }
 
-function openKernelFile(collector: string, path: string): number {
+// Opens a kernel file for reading, O_NONBLOCK (above); a failure is a CollectorError
+// naming the collector and the path.
+export function openKernelFile(collector: string, path: string): number {
   try {
     return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
