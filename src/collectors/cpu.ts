@@ -1,7 +1,7 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
 import { allowedCpusIn, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
 import { kernelFile, procPath } from './procfs.js';
-import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, sameStrings, toNumber, tokens } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, sameItems, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
 const NAME = 'cpu';
@@ -197,7 +197,7 @@ export function cpuFractions(before: StatCounters, now: StatCounters): CpuReadin
   timesInto(now.total, b);
   withSums(a);
   withSums(b);
-  return sameStrings(before.cpus, now.cpus) ? fractionsOf(a, b, now.cpus.length, timeBetween(a, b)) : undefined;
+  return sameItems(before.cpus, now.cpus) ? fractionsOf(a, b, now.cpus.length, timeBetween(a, b)) : undefined;
 }
 
 // cpuFractions of two readings in times slots with their sums, over the same CPUs, total
@@ -316,13 +316,6 @@ export const AFFINITY_CHECK_EVERY = 6;
 // include/linux/sched/loadavg.h: e^(-5 s / 60 s) a 5 s sample).
 const LOAD1_MS = 60_000;
 
-// Whether two CPU lists (undefined: unknown) are the same.
-function sameNumbers(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 // Reads /proc/stat each tick; fractions are over all online CPUs (the aggregate line
 // sums them, so 0.5 on a 2-CPU host means one CPU's worth of work), and minBusy is the
@@ -372,7 +365,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       let found = false; // the job CPUs were found again at this report
       if (!scanStat(bytes, known, now, nowIdle)) {
         const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
-        if (!sameStrings(parsed.cpus, known.names)) {
+        if (!sameItems(parsed.cpus, known.names)) {
           known = cpuSet(parsed.cpus);
           findJobCpus(jobCpus === undefined ? allowedCpusIn(status) : undefined);
           sinceAffinity = 0;
@@ -385,7 +378,8 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       if (!found && jobCpus === undefined && ++sinceAffinity >= AFFINITY_CHECK_EVERY) {
         sinceAffinity = 0;
         const affinity = allowedCpusIn(status);
-        if (!sameNumbers(allowed, affinity)) findJobCpus(affinity);
+        // The same list, or both unknown: nothing to find again.
+        if (allowed === undefined || affinity === undefined ? allowed !== affinity : !sameItems(allowed, affinity)) findJobCpus(affinity);
       }
       const before = previous;
       const beforeIdle = previousIdle;
@@ -395,7 +389,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       previousCpus = known.names;
       spare = before;
       spareIdle = beforeIdle.length === known.names.length ? beforeIdle : numberSlots(known.names.length);
-      if (beforeCpus === undefined || !sameStrings(beforeCpus, known.names)) return undefined;
+      if (beforeCpus === undefined || !sameItems(beforeCpus, known.names)) return undefined;
       const total = timeBetween(before, now);
       const reading = fractionsOf(before, now, known.names.length, total);
       if (reading === undefined) return undefined;

@@ -4,7 +4,7 @@
 // only when its lines change. The disk and network collectors share this; what differs
 // between them (the parsers, which entries count, the scan) is their TableFormat.
 import type { KernelFile } from './procfs.js';
-import { sameStrings } from './text.js';
+import { sameItems } from './text.js';
 
 // What the hot path knows from the last full reading; at least every entry's name, in order.
 export interface TableLayout {
@@ -73,7 +73,7 @@ export class TableReader<L extends TableLayout, S> {
     const bytes = file.bytes();
     let layout = this.layout;
     if (layout !== undefined && monotonicMs - this.checkedAt >= RECHECK_MS) {
-      if (sameStrings(format.names(bytes.toString('latin1', 0, bytes.length)), layout.names)) this.checkedAt = monotonicMs;
+      if (sameItems(format.names(bytes.toString('latin1', 0, bytes.length)), layout.names)) this.checkedAt = monotonicMs;
       else layout = undefined;
     }
     let now: S | undefined;

@@ -80,9 +80,10 @@ export function onlySpacesAndNewlines(bytes: Buffer): boolean {
   return true;
 }
 
-// True if both lists hold the same strings in the same order: the same device or CPU
-// names as the last reading. An indexed loop, for the hot paths that call it each report.
-export function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+// True if both lists hold the same items in the same order: the same device or CPU
+// names as the last reading, the same CPU numbers. An indexed loop, for the hot paths
+// that call it each report.
+export function sameItems<T extends string | number>(a: readonly T[], b: readonly T[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, sameStrings, tokens, toNumber } from '../../src/collectors/text.js';
+import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, sameItems, tokens, toNumber } from '../../src/collectors/text.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
@@ -46,12 +46,14 @@ test('latin1At gives the bytes between two positions as text, and only what the 
   assert.equal(latin1At(b, 50, 60), '');
 });
 
-test('sameStrings is true for the same names in the same order, and false for any other list', () => {
+test('sameItems is true for the same names or numbers in the same order, and false for any other list', () => {
   const names = ['cpu0', 'cpu1', 'cpu2'];
-  assert.equal(sameStrings(names, names), true);
-  assert.equal(sameStrings(names, ['cpu0', 'cpu1', 'cpu2']), true);
-  assert.equal(sameStrings([], []), true);
-  assert.equal(sameStrings(names, ['cpu0', 'cpu1']), false);
-  assert.equal(sameStrings(names, ['cpu0', 'cpu2', 'cpu1']), false);
-  assert.equal(sameStrings(names, ['cpu0', 'cpu1', 'cpu3']), false);
+  assert.equal(sameItems(names, names), true);
+  assert.equal(sameItems(names, ['cpu0', 'cpu1', 'cpu2']), true);
+  assert.equal(sameItems([], []), true);
+  assert.equal(sameItems(names, ['cpu0', 'cpu1']), false);
+  assert.equal(sameItems(names, ['cpu0', 'cpu2', 'cpu1']), false);
+  assert.equal(sameItems(names, ['cpu0', 'cpu1', 'cpu3']), false);  // CPU numbers, as the affinity lists are compared.
+  assert.equal(sameItems([0, 1, 5], [0, 1, 5]), true);
+  assert.equal(sameItems([0, 1, 5], [0, 1, 4]), false);
 });
