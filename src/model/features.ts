@@ -87,6 +87,12 @@ export function jobView(s: Sample): { cpus: number; busy: number; elsewhere: num
   return { cpus, busy, elsewhere: tasksElsewhere(cpu.busy, cpu.online, busy, cpus) };
 }
 
+// The busy share the rank reads: of the CPUs a job may use where fewer than the online
+// ones (jobView), else of all of them. The model's cpu_busy and the formula's CPU term.
+export function cpuBusyShown(s: Sample): number | undefined {
+  return jobView(s)?.busy ?? s.cpu?.busy;
+}
+
 // perCpu, or what the interval's CPU time and pressure account for when that is less:
 // busy + tasks × some / cpus, "some" being PSI cpu's but at most the busy share of the
 // least busy CPU (minBusy; the busy share where that is unknown, and without PSI);
@@ -167,7 +173,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     transform: 'linear',
     cap: 1,
     source: '/proc/stat: share of the online CPUs\' time not idle and not iowait (of the CPUs a job may use, where fewer)',
-    read: (s) => jobView(s)?.busy ?? s.cpu?.busy,
+    read: cpuBusyShown,
     // The collector that feeds it is required by the elim; for history rows only.
     estimate: { from: 'runnable_per_cpu', how: 'min(runnable per CPU, 1)', fn: (v) => mapDefined(v('runnable_per_cpu'), (r) => Math.min(r, 1)) },
   },

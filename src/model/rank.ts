@@ -1,7 +1,7 @@
 // What turns a sample into the number LIM receives. The daemon only knows this
 // interface; the trained model and the fallback formula both implement it.
 import type { Sample } from '../collectors/types.js';
-import { jobView, runnableShown } from './features.js';
+import { cpuBusyShown, runnableShown } from './features.js';
 
 // The rank is a predicted slowdown in percent, clamped to this range.
 export const RANK_MIN = 0;
@@ -61,7 +61,7 @@ export function formulaRanker(): Ranker {
   return {
     name: 'formula',
     rank(sample) {
-      const cpu = jobView(sample)?.busy ?? sample.cpu?.busy; // of the CPUs a job may use, as the model's cpu_busy
+      const cpu = cpuBusyShown(sample); // of the CPUs a job may use, as the model's cpu_busy
       const runnable = runnableShown(sample); // the count the model believes (transients cut), as training's formula baseline reads it
       const mem = sample.memory?.usedFraction;
       const cpuTerm = Math.max(cpu ?? 0, runnable ?? 0);
