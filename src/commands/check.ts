@@ -24,12 +24,11 @@ import { describeModel, modelPathFor } from '../model/rankers.js';
 import { loadModel } from '../model/model.js';
 import { historyLocation } from '../history/record.js';
 import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.js';
-import { numberOption } from '../util/options.js';
 import { trustProblems } from '../util/trust.js';
 import { metricsDirectoryProblems } from '../daemon/metrics.js';
 import { unwritable } from '../util/appender.js';
 import { recommendForCpus } from './recommend.js';
-import { hostCpusForRank, jobCpuSet } from './jobcpus.js';
+import { cpusOption, hostCpusForRank, jobCpuSet } from './jobcpus.js';
 
 const USAGE = `Usage: lavarank check [--config FILE] [--lsf-envdir DIR] [--cluster NAME] [--queues FILE] [--lsf] [--cpus N]
 
@@ -230,7 +229,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let givenCpus: number | undefined;
   try {
-    givenCpus = args.cpus === undefined ? undefined : numberOption('cpus', args.cpus, 1, { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
+    givenCpus = cpusOption(args.cpus);
   } catch (err) {
     printError(`lavarank check: ${errorMessage(err)}`);
     return EXIT_USAGE;

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { allowedCpusIn, cpuListIn, jobCpuTest } from '../collectors/cpulist.js';
 import type { Config } from '../config/config.js';
+import { numberOption } from '../util/options.js';
 
 // The online CPUs and those a job may use, by the daemon's rule (jobCpuTest), and where
 // that came from; undefined when sysfs does not list the online CPUs.
@@ -32,6 +33,12 @@ export function hostCpusForRank(config: Readonly<Config>, fallback: number, set 
     return { cpus: n, whose: `${n === 1 ? 'the one CPU' : `the ${n} CPUs`} a job may use here, which the rank counts as the host's` };
   }
   return { cpus: fallback, whose: "this host's CPUs" };
+}
+
+// --cpus of check and recommend: a whole number of CPUs, or undefined when not given
+// (then hostCpusForRank's). Throws numberOption's error naming the option.
+export function cpusOption(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : numberOption('cpus', value, 1, { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
 }
 
 // The pid of a running OpenLava or LSF lim, from the comm of each process; undefined if none.

@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EXIT_USAGE, print, printError, printStatus } from '../util/cliio.js';
-import { numberOption } from '../util/options.js';
 import { findConfig, loadConfig } from '../config/config.js';
 import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
 import { readCalibration, type CalibrationRecord } from '../training/dataset.js';
@@ -18,7 +17,7 @@ import { median } from '../util/stats.js';
 import type { HostSpec } from '../simulate/cluster.js';
 import { runExperiment, type PolicySummary } from '../simulate/experiment.js';
 import { parseSweep, type PolicySpec } from '../simulate/policies.js';
-import { hostCpusForRank } from './jobcpus.js';
+import { cpusOption, hostCpusForRank } from './jobcpus.js';
 import { progressReporter, setupSimulation, SIMULATION_HELP, SIMULATION_OPTIONS, type SimulationArgs } from './simulate.js';
 
 // OpenLava's defaults: non-master LIMs send their load every EXINTERVAL (15 s), and
@@ -252,7 +251,7 @@ export async function main(argv: string[]): Promise<number> {
   if (args.hosts !== undefined && args.hosts.length > 0) return simulatedMain(args);
   let givenCpus: number | undefined;
   try {
-    givenCpus = args.cpus === undefined ? undefined : numberOption('cpus', args.cpus, 1, { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
+    givenCpus = cpusOption(args.cpus);
   } catch (err) {
     printError(`lavarank recommend: ${errorMessage(err)}`);
     return EXIT_USAGE;
