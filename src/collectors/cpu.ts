@@ -1,7 +1,7 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
 import { allowedCpusIn, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
 import { kernelFile, procPath } from './procfs.js';
-import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, sameItems, toNumber, tokens } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, onlySpacesAndNewlines, sameItems, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
 const NAME = 'cpu';
@@ -115,7 +115,8 @@ function timesInto(t: CpuTimes, into: number[]): void {
 // `idle` may then hold some of the times. When it returns true, parseStat would give
 // the same total, known.names as its cpus and `idle` as its cpuIdle, or reject a line
 // this does not read. Each field read must be digits, so whitespace other than a space
-// anywhere in them makes this give up; the rest of the file needs no such check.
+// anywhere in them makes this give up; with `idle`, the whole file must hold no other
+// whitespace, as a cpuN line's first three times are skipped, not read.
 export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: number[]): boolean {
   if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE) return false;
   let p = 4;
@@ -133,17 +134,42 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
   }
   const prefixes = known.prefixes;
   if (prefixes.length === 0) return false;
+  if (idle !== undefined && !onlySpacesAndNewlines(bytes)) return false;
   let nl = newline;
+  // One loop that calls nothing per line but u8IndexOf (not byteIndex, whose own frame
+  // costs as much as the search): on a 256-CPU node the interpreter runs it 256 times a
+  // report. With a call per line for the name check, another that read all five times
+  // digit by digit, and byteIndex, a line cost 3.5 µs; this loop 1.9 µs.
   // Indexed loops on the hot paths: an interpreted for-of allocates a result object per step.
   for (let i = 0; i < prefixes.length; i++) {
     const prefix = prefixes[i]!;
-    if (nl < 0 || !bytesAt(bytes, prefix, nl + 1)) return false;
-    let from = nl + 1 + prefix.length;
-    if (idle !== undefined) {
-      from = idleIowaitAt(bytes, from, idle, i);
-      if (from < 0) return false;
+    const length = prefix.length;
+    if (nl < 0) return false;
+    p = nl + 1;
+    for (let k = 0; k < length; k++) if (bytes[p + k] !== prefix[k]) return false;
+    p += length;
+    nl = u8IndexOf.call(bytes, NEWLINE, p);
+    if (idle === undefined) continue;
+    const end = nl < 0 ? bytes.length : nl;
+    // user, nice and system, each skipped by the space after it: each must start with
+    // a digit, so that two spaces in a row, which tokens() reads as one, give up.
+    for (let f = 0; f < 3; f++) {
+      const c = bytes[p]! - 48;
+      if (!(c >= 0 && c <= 9)) return false;
+      p = u8IndexOf.call(bytes, SPACE, p) + 1;
+      if (p === 0 || p > end) return false;
     }
-    nl = byteIndex(bytes, NEWLINE, from);
+    // idle, then iowait: digits one by one, as a string per field would allocate 512 of
+    // them per report on a 256-CPU node.
+    let start = p;
+    let sum = 0;
+    for (let c = bytes[p]! - 48; c >= 0 && c <= 9; c = bytes[++p]! - 48) sum = sum * 10 + c;
+    if (p === start || p - start > MAX_DIGITS || bytes[p] !== SPACE) return false;
+    start = ++p;
+    let iowait = 0;
+    for (let c = bytes[p]! - 48; c >= 0 && c <= 9; c = bytes[++p]! - 48) iowait = iowait * 10 + c;
+    if (p === start || p - start > MAX_DIGITS || (bytes[p] !== SPACE && p !== nl)) return false;
+    idle[i] = sum + iowait;
   }
   return nl < 0 || bytes.indexOf(NL_CPU, nl) < 0;
 }
@@ -151,27 +177,6 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
 // The 15 digits a double holds exactly: a longer field is left to parseStat, whose
 // Number() would round it as a digit loop does not.
 const MAX_DIGITS = 15;
-
-// Reads a cpuN line's idle and iowait (its 4th and 5th times, after "cpuN " at p) into
-// idle[i], as their sum; returns where it stopped, or -1 for anything but single
-// spaces and digits there. Digits are read one by one: a string per field would
-// allocate 256 of them per report on a 128-CPU node.
-function idleIowaitAt(bytes: Buffer, p: number, idle: number[], i: number): number {
-  let sum = 0;
-  for (let f = 0; f < 5; f++) {
-    const start = p;
-    let v = 0;
-    for (let c = bytes[p]! - 48; c >= 0 && c <= 9; c = bytes[p]! - 48) {
-      v = v * 10 + c;
-      p++;
-    }
-    if (p === start || p - start > MAX_DIGITS || (bytes[p] !== SPACE && !(f === 4 && bytes[p] === NEWLINE))) return -1;
-    if (f >= 3) sum += v;
-    if (bytes[p] === SPACE) p++;
-  }
-  idle[i] = sum;
-  return p;
-}
 
 // Completes times slots with idle + iowait.
 function withSums(v: number[]): void {

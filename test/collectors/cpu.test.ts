@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { AFFINITY_CHECK_EVERY, busyOf, createCpuCollector, cpuFractions, cpuSet, leastBusy, parseStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureMeta, fixtureText, scannedStat, tempDir, writeTree } from './helpers.js';
+import { fakeHost, fixtureMeta, fixtureText, scannedCpuIdle, scannedStat, tempDir, writeTree } from './helpers.js';
 
 function stat(cpu: string, ...cpus: string[]): string {
   return [`cpu  ${cpu}`, ...cpus.map((times, i) => `cpu${i} ${times}`), 'intr 1 0', 'processes 42', ''].join('\n');
@@ -135,6 +135,29 @@ test('scanStat reads the aggregate line and the CPU set of every captured /proc/
     const parsed = parseStat(text);
     assert.deepEqual(scannedStat(Buffer.from(text, 'latin1'), cpuSet(parsed.cpus)), parsed.total, capture);
   }
+});
+
+test('scanStat reads each cpuN line\'s idle + iowait of every captured /proc/stat as parseStat does', () => {
+  for (const capture of CAPTURES) {
+    const text = fixtureText(capture, 'proc/stat');
+    const parsed = parseStat(text);
+    assert.deepEqual(scannedCpuIdle(Buffer.from(text, 'latin1'), cpuSet(parsed.cpus)), parsed.cpuIdle, capture);
+  }
+});
+
+test('scanStat leaves to parseStat the per-CPU times of a cpuN line not split by single spaces', () => {
+  const known = cpuSet(['cpu0', 'cpu1']);
+  const good = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18\ncpu1 21 22 23 24 25 26 27 28\nintr 0\n';
+  assert.deepEqual(scannedCpuIdle(Buffer.from(good, 'latin1'), known), [29, 49]);
+  // parseStat splits each of these into the same tokens, where the third single space
+  // is no longer before idle.
+  for (const garbled of ['21  22 23', '21 22\t23', '21 22\u00a023', '21\r22 23']) {
+    const text = good.replace('21 22 23', garbled);
+    assert.deepEqual(parseStat(text).cpuIdle, [29, 49], JSON.stringify(garbled));
+    assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), known), undefined, JSON.stringify(garbled));
+  }
+  assert.equal(scannedCpuIdle(Buffer.from(good.replace('21 22 23 24 25 26 27 28', '21 22 23 24'), 'latin1'), known), undefined, 'four times');
+  assert.equal(scannedCpuIdle(Buffer.from(good.replace('21 22 23 24 25', '21 22 23\n24 25'), 'latin1'), known), undefined, 'a line cut short');
 });
 
 test('scanStat leaves to parseStat a file whose cpuN lines are not the ones it knows', () => {
