@@ -347,6 +347,41 @@ export interface FlatPoint {
   floor: ElimMeasurement;
 }
 
+// Issue 16's "nearly flat", taken as: lavarank's cost per report on the largest node of
+// a series at most this many times its cost on the smallest.
+export const FLAT_TARGET = 1.25;
+
+// How lavarank's cost grew along one series of the flatness check: the CPU counts (on
+// nodes of one block device) or the block devices (on nodes of the fewest CPUs).
+export interface FlatGrowth {
+  along: 'CPUs' | 'block devices';
+  from: number; // the smallest node's CPUs or block devices
+  to: number; // the largest's
+  fromMs: number; // lavarank's median cost per report there
+  toMs: number;
+  growth: number; // toMs / fromMs
+}
+
+// The growth along each series that has two nodes or more, from the windows' medians.
+export function flatGrowth(points: readonly FlatPoint[]): FlatGrowth[] {
+  const fewestCpus = Math.min(...points.map((p) => p.spec.cpus));
+  const series: Array<[FlatGrowth['along'], FlatPoint[], (p: FlatPoint) => number]> = [
+    ['CPUs', points.filter((p) => blockDevices(p.spec) === 1), (p) => p.spec.cpus],
+    ['block devices', points.filter((p) => p.spec.cpus === fewestCpus), (p) => blockDevices(p.spec)],
+  ];
+  const out: FlatGrowth[] = [];
+  for (const [along, members, size] of series) {
+    if (members.length < 2) continue;
+    const sorted = [...members].sort((a, b) => size(a) - size(b));
+    const small = sorted[0]!;
+    const large = sorted[sorted.length - 1]!;
+    const fromMs = median(small.lavarank.windowsCpuMsPerReport);
+    const toMs = median(large.lavarank.windowsCpuMsPerReport);
+    out.push({ along, from: size(small), to: size(large), fromMs, toMs, growth: toMs / fromMs });
+  }
+  return out;
+}
+
 // lavarank and the floor on generated nodes of every size in `specs`, `together` nodes
 // at a time (every process side by side on a 2-CPU host would measure the crowd).
 export async function flatness(o: {

@@ -29,7 +29,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readKernelText } from '../src/collectors/procfs.js';
-import { flatness, sideBySide, spread, type FlatPoint, type SideBySide } from './bench-daemon.js';
+import { FLAT_TARGET, flatGrowth, flatness, sideBySide, spread, type FlatPoint, type SideBySide } from './bench-daemon.js';
 import { median } from '../src/util/stats.js';
 import { BIG_NODE, blockDevices, type BigNodeSpec } from './gen-bignode.js';
 
@@ -374,6 +374,13 @@ function flatReport(points: FlatPoint[]): string[] {
         `${spread(l.map((v, i) => v / (f[i] ?? Number.NaN)))} |`,
     );
   }
+  const growth = flatGrowth(points);
+  const misses = growth.filter((g) => !(g.growth <= FLAT_TARGET));
+  lines.push(
+    '',
+    `lavarank's cost from the smallest node to the largest: ${growth.map((g) => `${g.from} to ${g.to} ${g.along}, ${fmt(g.fromMs, 2)} to ${fmt(g.toMs, 2)} ms (×${fmt(g.growth, 2)})`).join('; ')}`,
+    `target (nearly flat: at most ×${FLAT_TARGET} along each): ` + (misses.length === 0 ? 'met' : `NOT MET along ${misses.map((g) => g.along).join(' and ')}`),
+  );
   return lines;
 }
 

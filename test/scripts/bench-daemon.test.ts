@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { describeSpec, measureDaemon, measureElims, sideBySide } from '../../scripts/bench-daemon.js';
+import { describeSpec, FLAT_TARGET, flatGrowth, measureDaemon, measureElims, sideBySide, type ElimMeasurement, type FlatPoint } from '../../scripts/bench-daemon.js';
 import { cliPath } from '../helpers.js';
 
 describe('measureDaemon', () => {
@@ -47,5 +47,32 @@ describe('sideBySide', () => {
     for (const r of rows.slice(1, 3)) assert.match(r.lavarank.lastLine, /^1 rank [1-9]\d*(\.\d+)?$/, r.host);
     assert.equal(rows[1]!.floor, rows[2]!.floor);
     assert.notEqual(rows[1]!.lavarank, rows[2]!.lavarank);
+  });
+});
+
+describe('flatGrowth', () => {
+  // A flatness point whose lavarank cost per report is the given windows.
+  const point = (cpus: number, disks: number, partitions: number, windows: number[]): FlatPoint => {
+    const measured = { windowsCpuMsPerReport: windows } as ElimMeasurement;
+    return { spec: { cpus, disks, partitions, loops: 0, nics: 1 }, lavarank: measured, floor: measured };
+  };
+
+  it('divides the median cost on the largest node of each series by that on the smallest, whatever the order of the points', () => {
+    const growth = flatGrowth([
+      point(256, 1, 0, [3, 2, 9]),
+      point(2, 1, 0, [1, 1.5, 2]),
+      point(32, 1, 0, [5, 5, 5]),
+      point(2, 60, 4, [1, 1.8, 2]),
+      point(2, 2, 4, [9, 9, 9]),
+    ]);
+    assert.deepEqual(growth, [
+      { along: 'CPUs', from: 2, to: 256, fromMs: 1.5, toMs: 3, growth: 2 },
+      { along: 'block devices', from: 1, to: 300, fromMs: 1.5, toMs: 1.8, growth: 1.2 },
+    ]);
+    assert.ok(growth[1]!.growth <= FLAT_TARGET && !(growth[0]!.growth <= FLAT_TARGET));
+  });
+
+  it('leaves out a series of one node', () => {
+    assert.deepEqual(flatGrowth([point(2, 1, 0, [1]), point(8, 1, 0, [1.1])]).map((g) => g.along), ['CPUs']);
   });
 });
