@@ -1,7 +1,7 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
 import { allowedCpusIn, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
 import { kernelFile, procPath } from './procfs.js';
-import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, onlySpacesAndNewlines, sameItems, toNumber, tokens, u8IndexOf } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, EXACT_DIGITS, latin1At, numberSlots, onlySpacesAndNewlines, sameItems, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
 const NAME = 'cpu';
@@ -160,23 +160,20 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
       if (p === 0 || p > end) return false;
     }
     // idle, then iowait: digits one by one, as a string per field would allocate 512 of
-    // them per report on a 256-CPU node.
+    // them per report on a 256-CPU node; a field longer than EXACT_DIGITS is left to
+    // parseStat, whose Number() rounds it as the sum here would not.
     let start = p;
     let sum = 0;
     for (let c = bytes[p]! - 48; c >= 0 && c <= 9; c = bytes[++p]! - 48) sum = sum * 10 + c;
-    if (p === start || p - start > MAX_DIGITS || bytes[p] !== SPACE) return false;
+    if (p === start || p - start > EXACT_DIGITS || bytes[p] !== SPACE) return false;
     start = ++p;
     let iowait = 0;
     for (let c = bytes[p]! - 48; c >= 0 && c <= 9; c = bytes[++p]! - 48) iowait = iowait * 10 + c;
-    if (p === start || p - start > MAX_DIGITS || (bytes[p] !== SPACE && p !== nl)) return false;
+    if (p === start || p - start > EXACT_DIGITS || (bytes[p] !== SPACE && p !== nl)) return false;
     idle[i] = sum + iowait;
   }
   return nl < 0 || bytes.indexOf(NL_CPU, nl) < 0;
 }
-
-// The 15 digits a double holds exactly: a longer field is left to parseStat, whose
-// Number() would round it as a digit loop does not.
-const MAX_DIGITS = 15;
 
 // Completes times slots with idle + iowait.
 function withSums(v: number[]): void {

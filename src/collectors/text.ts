@@ -57,9 +57,10 @@ export function latin1At(bytes: Buffer, start: number, end: number): string {
 
 const DIGITS = /^\d{1,30}$/;
 
-// The most digits a double holds exactly: a longer counter is read by Number(), which
-// rounds it as summing digits would not.
-const EXACT_DIGITS = 15;
+// The most decimal digits a double always holds exactly. A longer counter is left to
+// Number(), which rounds it to the nearest double once; summing its digits rounds at
+// each step and may land elsewhere.
+export const EXACT_DIGITS = 15;
 
 // The counter in bytes[start, end) when it is 1 to 30 decimal digits, else -1. The
 // hot paths read the few counters they use this way, from fields they delimit with
