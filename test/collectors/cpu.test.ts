@@ -160,6 +160,27 @@ test('scanStat leaves to parseStat the per-CPU times of a cpuN line not split by
   assert.equal(scannedCpuIdle(Buffer.from(good.replace('21 22 23 24 25', '21 22 23\n24 25'), 'latin1'), known), undefined, 'a line cut short');
 });
 
+test('scanStat reads idle and iowait only as parseStat does: never an empty field, a fraction or more digits than it sums exactly', () => {
+  const known = cpuSet(['cpu0', 'cpu1']);
+  const good = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18\ncpu1 21 22 23 24 25 26 27 28\nintr 0\n';
+  // Each parses, to a cpu1 idle + iowait that reading the bytes as digits up to the next
+  // space would get wrong: an empty field before a double space, the integer part of a
+  // fraction, or a 17-digit sum that rounds at each digit where Number() rounds once.
+  for (const times of ['21 22 23  24 25', '21 22 23 24  25', '21 22 23 24.5 25', '21 22 23 24 25.5', '21 22 23 29166729164841593 25', '21 22 23 24 29166729164841593']) {
+    const text = good.replace('21 22 23 24 25', times);
+    const parsed = parseStat(text).cpuIdle;
+    assert.deepEqual(scannedCpuIdle(Buffer.from(text, 'latin1'), known) ?? parsed, parsed, JSON.stringify(times));
+  }
+});
+
+test('scanStat reads idle + iowait of cpuN lines of five times, and of a last cpuN line without a newline', () => {
+  const known = cpuSet(['cpu0', 'cpu1']);
+  const five = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15\ncpu1 21 22 23 24 25\nintr 0\n';
+  assert.deepEqual(scannedCpuIdle(Buffer.from(five, 'latin1'), known), [29, 49]);
+  const last = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18\ncpu1 21 22 23 24 25 26 27 28';
+  assert.deepEqual(scannedCpuIdle(Buffer.from(last, 'latin1'), known), [29, 49]);
+});
+
 test('scanStat leaves to parseStat a file whose cpuN lines are not the ones it knows', () => {
   const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4', '1 2 3 4');
   assert.ok(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu1'])) !== undefined);

@@ -5,9 +5,10 @@ import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, sameItems, token
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
 test('counterAt reads the decimal between two positions as toNumber reads the same text', () => {
-  // 15 digits are summed one by one, 16 and more read by Number().
-  const b = bytes('sda 0 7 12345 18446744073709551615 000042 9007199254740993 999999999999999 4294967297\n');
-  for (const field of ['0', '7', '12345', '18446744073709551615', '000042', '9007199254740993', '999999999999999', '4294967297']) {
+  // 15 digits are summed one by one, 16 and more read by Number(): summing the 17 of
+  // 29166729164841593 would round at each step, to 29166729164841596, not ...592.
+  const b = bytes('sda 0 7 12345 18446744073709551615 000042 9007199254740993 999999999999999 4294967297 29166729164841593\n');
+  for (const field of ['0', '7', '12345', '18446744073709551615', '000042', '9007199254740993', '999999999999999', '4294967297', '29166729164841593']) {
     const at = b.indexOf(` ${field} `) >= 0 ? b.indexOf(` ${field} `) + 1 : b.indexOf(` ${field}\n`) + 1;
     assert.equal(counterAt(b, at, at + field.length), toNumber(field), field);
   }
