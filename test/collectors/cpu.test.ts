@@ -145,31 +145,31 @@ test('scanStat reads each cpuN line\'s idle + iowait of every captured /proc/sta
   }
 });
 
+// Two CPUs as the kernel prints them, whose cpu1 line the per-CPU tests below garble.
+const twoCpus = cpuSet(['cpu0', 'cpu1']);
+const twoCpuStat = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18\ncpu1 21 22 23 24 25 26 27 28\nintr 0\n';
+
 test('scanStat leaves to parseStat the per-CPU times of a cpuN line not split by single spaces', () => {
-  const known = cpuSet(['cpu0', 'cpu1']);
-  const good = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18\ncpu1 21 22 23 24 25 26 27 28\nintr 0\n';
-  assert.deepEqual(scannedCpuIdle(Buffer.from(good, 'latin1'), known), [29, 49]);
+  assert.deepEqual(scannedCpuIdle(Buffer.from(twoCpuStat, 'latin1'), twoCpus), [29, 49]);
   // parseStat splits each of these into the same tokens, where the third single space
   // is no longer before idle.
   for (const garbled of ['21  22 23', '21 22\t23', '21 22\u00a023', '21\r22 23']) {
-    const text = good.replace('21 22 23', garbled);
+    const text = twoCpuStat.replace('21 22 23', garbled);
     assert.deepEqual(parseStat(text).cpuIdle, [29, 49], JSON.stringify(garbled));
-    assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), known), undefined, JSON.stringify(garbled));
+    assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), undefined, JSON.stringify(garbled));
   }
-  assert.equal(scannedCpuIdle(Buffer.from(good.replace('21 22 23 24 25 26 27 28', '21 22 23 24'), 'latin1'), known), undefined, 'four times');
-  assert.equal(scannedCpuIdle(Buffer.from(good.replace('21 22 23 24 25', '21 22 23\n24 25'), 'latin1'), known), undefined, 'a line cut short');
+  assert.equal(scannedCpuIdle(Buffer.from(twoCpuStat.replace('21 22 23 24 25 26 27 28', '21 22 23 24'), 'latin1'), twoCpus), undefined, 'four times');
+  assert.equal(scannedCpuIdle(Buffer.from(twoCpuStat.replace('21 22 23 24 25', '21 22 23\n24 25'), 'latin1'), twoCpus), undefined, 'a line cut short');
 });
 
 test('scanStat reads idle and iowait only as parseStat does: never an empty field, a fraction or more digits than it sums exactly', () => {
-  const known = cpuSet(['cpu0', 'cpu1']);
-  const good = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18\ncpu1 21 22 23 24 25 26 27 28\nintr 0\n';
   // Each parses, to a cpu1 idle + iowait that reading the bytes as digits up to the next
   // space would get wrong: an empty field before a double space, the integer part of a
   // fraction, or a 17-digit sum that rounds at each digit where Number() rounds once.
   for (const times of ['21 22 23  24 25', '21 22 23 24  25', '21 22 23 24.5 25', '21 22 23 24 25.5', '21 22 23 29166729164841593 25', '21 22 23 24 29166729164841593']) {
-    const text = good.replace('21 22 23 24 25', times);
+    const text = twoCpuStat.replace('21 22 23 24 25', times);
     const parsed = parseStat(text).cpuIdle;
-    assert.deepEqual(scannedCpuIdle(Buffer.from(text, 'latin1'), known) ?? parsed, parsed, JSON.stringify(times));
+    assert.deepEqual(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus) ?? parsed, parsed, JSON.stringify(times));
   }
 });
 
