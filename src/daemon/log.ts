@@ -12,6 +12,7 @@ import { OPEN_FLAGS, RotatingAppender, makeDirSync, unwritable } from '../util/a
 import type { LogConfig } from '../config/config.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { isDirectory } from '../util/paths.js';
+import { isoTime } from '../util/clock.js';
 import { directoryProblems } from '../util/trust.js';
 
 export const DEFAULT_LOG_DIR = '/var/log/lavarank';
@@ -146,7 +147,8 @@ function stderrIsTerminal(): boolean {
 }
 
 const baseOptions = {
-  timestamp: pino.stdTimeFunctions.isoTime,
+  // pino.stdTimeFunctions.isoTime's text, without a Date (isoTime says why).
+  timestamp: () => `,"time":"${isoTime(Date.now())}"`,
   formatters: { level: (label: string) => ({ level: label }) },
 };
 
@@ -232,7 +234,7 @@ export function setupLogging(
     const fatalNow = (message: string, err: unknown): void => {
       const record = {
         level: 'fatal',
-        time: new Date().toISOString(),
+        time: isoTime(Date.now()),
         pid: process.pid,
         name: options.name ?? 'lavarank',
         err: errorMessage(err),

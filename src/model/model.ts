@@ -5,13 +5,13 @@
 // output scaling, and how the model was trained. Loading checks every part and
 // every number before anything is used, and nothing in the file is ever run as
 // code: the weights feed src/model/network.ts, never brain.js's fromJSON/toFunction.
-import { createHash } from 'node:crypto';
 import { constants, openSync } from 'node:fs';
 import { ModelError, errorCode, errorMessage } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, clampRank, withLoadTieBreak, type TypedRanks } from './rank.js';
 import { openTrusted } from '../util/trust.js';
 import { taggedArray } from '../util/tagged.js';
+import { sha256Hex } from '../util/sha256.js';
 import { FEATURES, FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
 import { backboneWith, type BackboneParams, type BackboneResult } from './backbone.js';
 import { ACTIVATIONS, Network, type Activation } from './network.js';
@@ -409,7 +409,7 @@ export function validateModel(raw: Json, where: string): { file: ModelFile; netw
 
 // The id history and logs record for a model: its name and a digest of its bytes.
 export function modelId(name: string, text: string): string {
-  return `${name}#${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
+  return `${name}#${sha256Hex(text).slice(0, 8)}`;
 }
 
 const HOST_FEATURES = new Set(FEATURES.filter((f) => f.kind === 'host').map((f) => f.name));

@@ -57,6 +57,42 @@ export function monotonicMs(): number {
   return process.uptime() * 1000;
 }
 
+// Epoch ms of 10000-01-01T00:00:00Z: the first time toISOString writes with six digits of year.
+const YEAR_10000_MS = 253402300800000;
+const DAY_MS = 86_400_000;
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+// The UTC ISO 8601 text of an epoch-ms time, as Date#toISOString writes it. Whole ms
+// from 1970 to 9999 are formatted here (Hinnant's days-to-civil), any other by Date:
+// formatting a Date makes V8 set up its time-zone cache, which pages 0.8 MB of ICU's
+// code and data into the elim's resident set at its first log line (measured).
+export function isoTime(ms: number): string {
+  if (!(Number.isInteger(ms) && ms >= 0 && ms < YEAR_10000_MS)) return new Date(ms).toISOString();
+  const days = Math.floor(ms / DAY_MS);
+  let rest = ms - days * DAY_MS;
+  // Days since 0000-03-01, counted in 400-year eras of 146097 days, so that the leap
+  // day ends a year.
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const shifted = Math.floor((5 * dayOfYear + 2) / 153); // 0 for March ... 11 for February
+  const day = dayOfYear - Math.floor((153 * shifted + 2) / 5) + 1;
+  const month = shifted < 10 ? shifted + 3 : shifted - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const hours = Math.floor(rest / 3_600_000);
+  rest -= hours * 3_600_000;
+  const minutes = Math.floor(rest / 60_000);
+  rest -= minutes * 60_000;
+  const seconds = Math.floor(rest / 1000);
+  const millis = rest - seconds * 1000;
+  return `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T${pad(hours, 2)}:${pad(minutes, 2)}:${pad(seconds, 2)}.${pad(millis, 3)}Z`;
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: monotonicMs,

@@ -160,6 +160,28 @@ describe('setupLogging', () => {
     }
   });
 
+  it('stamps each record, fatal ones too, with the UTC ISO 8601 time it was written', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const before = Date.now();
+      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      setup.log.info('queued');
+      setup.fatalNow('stopping', new Error('boom'));
+      await setup.close(1000);
+      const after = Date.now();
+      const recs = readFileSync(join(dir, 'l.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(recs.map((r) => r['msg']).slice(0, 2), ['queued', 'stopping']);
+      for (const r of recs) {
+        const time = String(r['time']);
+        assert.match(time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        assert.equal(new Date(time).toISOString(), time);
+        assert.ok(Date.parse(time) >= before && Date.parse(time) <= after, `${time} not between ${before} and ${after}`);
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
   it('at level silent, still logs a fatal record (why the elim stops) and nothing below it', async () => {
     const { dir, cleanup } = tempDir();
     try {

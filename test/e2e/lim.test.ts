@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { cliPath, fixture, tempDir } from '../helpers.js';
@@ -186,6 +188,23 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       for (const key of ['rssBefore', 'rssAfter']) assert.ok(Number(settled[0]?.[key]) > 10e6, `${key}: ${String(settled[0]?.[key])}`);
     } finally {
       await elim.cleanup();
+    }
+  });
+
+  it('never loads node:crypto, whose OpenSSL set-up would cost it 0.6 MB of resident set', async () => {
+    const temp = tempDir('lavarank-modules-');
+    const list = join(temp.dir, 'loaded.txt');
+    const elim = startElim({ testInterval: 0.3, nodeArgs: ['--import', pathToFileURL(fixture('module-list.mjs')).href], env: { MODULE_LIST_FILE: list } });
+    try {
+      await elim.waitForLog((l) => l['msg'] === 'host inventory', 20_000);
+      await elim.waitForReports(4);
+      await sleep(700);
+      const loaded = readFileSync(list, 'utf8').split('\n');
+      assert.ok(loaded.includes('NativeModule fs') && loaded.includes('NativeModule child_process'), 'the list is not what Node loaded');
+      assert.deepEqual(loaded.filter((m) => /\bcrypto\b/.test(m)), []);
+    } finally {
+      await elim.cleanup();
+      temp.cleanup();
     }
   });
 

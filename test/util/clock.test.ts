@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { systemClock } from '../../src/util/clock.js';
+import fc from 'fast-check';
+import { isoTime, systemClock } from '../../src/util/clock.js';
 
 describe('systemClock.sleep', () => {
   it('resolves after the time asked, with and without a signal', async () => {
@@ -45,5 +46,33 @@ describe('systemClock.monotonic', () => {
     assert.ok(elapsed >= 49 && Math.abs(elapsed - reference) < 5, `monotonic ${elapsed} ms, performance.now ${reference} ms`);
     // Counted from the process start, not the epoch: a change of the wall clock cannot move it.
     assert.ok(systemClock.monotonic() <= process.uptime() * 1000 + 1000, `monotonic ${systemClock.monotonic()} ms`);
+  });
+});
+
+describe('isoTime', () => {
+  it('writes a time as Date#toISOString does', () => {
+    assert.equal(isoTime(0), '1970-01-01T00:00:00.000Z');
+    assert.equal(isoTime(Date.UTC(2000, 1, 29, 23, 59, 59, 999)), '2000-02-29T23:59:59.999Z');
+    assert.equal(isoTime(Date.UTC(2100, 2, 1, 0, 0, 0, 1)), '2100-03-01T00:00:00.001Z');
+    assert.equal(isoTime(Date.UTC(2026, 11, 3, 22, 35, 4, 415)), '2026-12-03T22:35:04.415Z');
+    assert.equal(isoTime(253402300799999), '9999-12-31T23:59:59.999Z');
+  });
+
+  it('agrees with Date#toISOString on every whole millisecond from 1970 to 9999', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 253402300799999 }), (ms) => isoTime(ms) === new Date(ms).toISOString()), { numRuns: 20_000 });
+  });
+
+  it('agrees with Date#toISOString on each day boundary of the leap-year rules', () => {
+    for (const year of [1970, 1972, 1999, 2000, 2001, 2024, 2100, 2400, 9999]) {
+      for (const [month, day] of [[0, 1], [1, 28], [1, 29], [2, 1], [11, 31]] as const) {
+        const ms = Date.UTC(year, month, day);
+        for (const at of [ms - 1, ms, ms + 1]) assert.equal(isoTime(at), new Date(at).toISOString(), `${at}`);
+      }
+    }
+  });
+
+  it('leaves times before 1970, from year 10000 on and fractions of a millisecond to Date', () => {
+    for (const ms of [-1, -86_400_000, 253402300800000, 1.5, 8.64e15]) assert.equal(isoTime(ms), new Date(ms).toISOString());
+    assert.throws(() => isoTime(Number.NaN), RangeError);
   });
 });
