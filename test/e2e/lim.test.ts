@@ -208,6 +208,21 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
     }
   });
 
+  it('never formats a Date, whose time-zone set-up would cost it 0.8 MB of resident set', async () => {
+    const temp = tempDir('lavarank-dates-');
+    const calls = join(temp.dir, 'calls.txt');
+    const elim = startElim({ testInterval: 0.3, nodeArgs: ['--import', pathToFileURL(fixture('date-calls.mjs')).href], env: { DATE_CALLS_FILE: calls } });
+    try {
+      await elim.waitForLog((l) => l['msg'] === 'host inventory', 20_000);
+      await elim.waitForReports(4);
+      // Read before the SIGTERM: the first line shows the fixture ran.
+      assert.equal(readFileSync(calls, 'utf8'), 'loaded\n');
+    } finally {
+      await elim.cleanup();
+      temp.cleanup();
+    }
+  });
+
   it('refuses an interval under 5 s under LIM, saying why', async () => {
     const elim = startElim({ config: 'interval: 2', testInterval: null });
     try {

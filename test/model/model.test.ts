@@ -39,6 +39,11 @@ describe('parseModel', () => {
     assert.notEqual(parseModel(serializeModel(randomModelFile({ seed: 2 })), 'b').id, parseModel(text, 'a').id);
   });
 
+  it('keeps the ids history and the docs already hold: the first 8 hex digits of the SHA-256 of the file', () => {
+    const text = readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8');
+    assert.equal(modelId('default', text), 'default#da9a1343');
+  });
+
   it('adds the network output, mapped linearly from rankAtZero to rankAtOne, to the backbone', () => {
     const file = randomModelFile({ hidden: [] });
     // Weights 0 and bias 0: the sigmoid gives 0.5 whatever the input.

@@ -71,8 +71,16 @@ describe('isoTime', () => {
     }
   });
 
+  it('agrees with Date#toISOString at each hour, minute and second boundary of a day', () => {
+    const day = Date.UTC(2024, 1, 29);
+    for (let s = 0; s <= 86_400; s++) {
+      for (const at of [day + s * 1000 - 1, day + s * 1000]) assert.equal(isoTime(at), new Date(at).toISOString(), `${at}`);
+    }
+  });
+
   it('leaves times before 1970, from year 10000 on and fractions of a millisecond to Date', () => {
-    for (const ms of [-1, -86_400_000, 253402300800000, 1.5, 8.64e15]) assert.equal(isoTime(ms), new Date(ms).toISOString());
+    // Years before 1 too: Date writes them with a sign and six digits.
+    for (const ms of [-1, -86_400_000, -62_198_755_200_001, -8.64e15, 253402300800000, 1.5, 8.64e15]) assert.equal(isoTime(ms), new Date(ms).toISOString());
     assert.throws(() => isoTime(Number.NaN), RangeError);
   });
 });
