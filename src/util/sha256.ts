@@ -6,7 +6,9 @@
 // file at the loader's 2 MiB limit. Training code may use either: both give the same hex.
 
 // The round constants and initial hash: the first 32 bits of the fractional parts of
-// the cube roots of the first 64 primes and of the square roots of the first 8.
+// the cube roots of the first 64 primes and of the square roots of the first 8, as
+// FIPS 180-4 defines them, computed rather than copied (a double holds them exactly
+// enough; the tests compare every digest with node:crypto's).
 const PRIMES = firstPrimes(64);
 const K = Int32Array.from(PRIMES, (p) => fraction32(Math.cbrt(p)));
 const H0 = Int32Array.from(PRIMES.slice(0, 8), (p) => fraction32(Math.sqrt(p)));
@@ -31,7 +33,7 @@ export function sha256Hex(text: string): string {
   const bits = data.length * 8;
   block.writeUInt32BE(Math.floor(bits / 2 ** 32), block.length - 8);
   block.writeUInt32BE(bits >>> 0, block.length - 4);
-  const h = Int32Array.from(H0);
+  const hash = Int32Array.from(H0);
   const w = new Int32Array(64);
   for (let at = 0; at < block.length; at += 64) {
     for (let i = 0; i < 16; i++) w[i] = block.readInt32BE(at + 4 * i);
@@ -42,20 +44,20 @@ export function sha256Hex(text: string): string {
       const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
       w[i] = (w[i - 16]! + s0 + w[i - 7]! + s1) | 0;
     }
-    let a = h[0]!;
-    let b = h[1]!;
-    let c = h[2]!;
-    let d = h[3]!;
-    let e = h[4]!;
-    let f = h[5]!;
-    let g = h[6]!;
-    let k = h[7]!;
+    let a = hash[0]!;
+    let b = hash[1]!;
+    let c = hash[2]!;
+    let d = hash[3]!;
+    let e = hash[4]!;
+    let f = hash[5]!;
+    let g = hash[6]!;
+    let h = hash[7]!;
     for (let i = 0; i < 64; i++) {
       const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      const t1 = (k + s1 + ((e & f) ^ (~e & g)) + K[i]! + w[i]!) | 0;
+      const t1 = (h + s1 + ((e & f) ^ (~e & g)) + K[i]! + w[i]!) | 0;
       const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
       const t2 = (s0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-      k = g;
+      h = g;
       g = f;
       f = e;
       e = (d + t1) | 0;
@@ -64,16 +66,16 @@ export function sha256Hex(text: string): string {
       b = a;
       a = (t1 + t2) | 0;
     }
-    h[0] = (h[0]! + a) | 0;
-    h[1] = (h[1]! + b) | 0;
-    h[2] = (h[2]! + c) | 0;
-    h[3] = (h[3]! + d) | 0;
-    h[4] = (h[4]! + e) | 0;
-    h[5] = (h[5]! + f) | 0;
-    h[6] = (h[6]! + g) | 0;
-    h[7] = (h[7]! + k) | 0;
+    hash[0] = (hash[0]! + a) | 0;
+    hash[1] = (hash[1]! + b) | 0;
+    hash[2] = (hash[2]! + c) | 0;
+    hash[3] = (hash[3]! + d) | 0;
+    hash[4] = (hash[4]! + e) | 0;
+    hash[5] = (hash[5]! + f) | 0;
+    hash[6] = (hash[6]! + g) | 0;
+    hash[7] = (hash[7]! + h) | 0;
   }
   let hex = '';
-  for (let i = 0; i < 8; i++) hex += (h[i]! >>> 0).toString(16).padStart(8, '0');
+  for (let i = 0; i < 8; i++) hex += (hash[i]! >>> 0).toString(16).padStart(8, '0');
   return hex;
 }
