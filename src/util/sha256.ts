@@ -2,7 +2,7 @@
 // digest of the file: importing node:crypto sets up OpenSSL and a dozen of Node's own
 // modules, 0.6 MB of the elim's resident set (measured on the running daemon), for one
 // digest of a few kB each time the model file changes. In the elim's interpreter
-// (--lite-mode) it takes about 0.6 ms per kB: 5 ms for the default model, 1.2 s for a
+// (--lite-mode) it takes under 1 ms per kB: 5 ms for the default model, 1.2 s for a
 // file at the loader's 2 MiB limit. Training code may use either: both give the same hex.
 
 // The round constants and initial hash: the first 32 bits of the fractional parts of
