@@ -391,12 +391,27 @@ export function existingDirectoryProblems(dir: string, what: string, options: { 
 // A file opened for reading after it passed the trust check, or why it was not.
 export type TrustedOpen = { fd: number; real: string; stats: Stats } | { problems: string[] };
 
+// How many times openTrusted checks and opens a file that keeps being replaced between
+// its check and its open: root's own atomic renames (`lavarank retrain` writing the
+// model) land there, and a daemon starting at that instant must not refuse the new
+// file for it. Each attempt checks the path in full.
+const REPLACED_ATTEMPTS = 3;
+
 // Checks `path`, then opens its resolved path once (O_NOFOLLOW: the last component
 // must be the file that was checked; O_NONBLOCK: a FIFO swapped in never blocks)
 // and checks the descriptor again with fstat: same file, still a regular file owned
 // by root and not writable by others. Nothing is opened, and nothing read, when the
-// check fails. The caller reads from fd and closes it.
+// check fails. A file replaced between the check and the open is checked and opened
+// again, up to REPLACED_ATTEMPTS times. The caller reads from fd and closes it.
 export function openTrusted(path: string, what: string, options: TrustOptions = {}): TrustedOpen {
+  let opened = openTrustedOnce(path, what, options);
+  for (let attempt = 1; attempt < REPLACED_ATTEMPTS && 'replaced' in opened; attempt++) opened = openTrustedOnce(path, what, options);
+  return 'replaced' in opened ? { problems: opened.problems } : opened;
+}
+
+// One check and open of openTrusted; `replaced` when the only problem is that the file
+// changed between the two.
+export function openTrustedOnce(path: string, what: string, options: TrustOptions = {}): TrustedOpen | { problems: string[]; replaced: true } {
   const uid = options.uid ?? process.geteuid?.() ?? 0;
   const verdict = checkTrust(path, what, options);
   if (verdict.problems.length > 0 || verdict.real === undefined || verdict.stats === undefined) return { problems: verdict.problems };
@@ -409,12 +424,11 @@ export function openTrusted(path: string, what: string, options: TrustOptions = 
   try {
     const st = fstatSync(fd);
     const problems = fileProblems(st, path, verdict.real, what, options, uid);
-    if (st.dev !== verdict.stats.dev || st.ino !== verdict.stats.ino) {
-      problems.push(`${what} ${path} was replaced while it was being checked`);
-    }
+    const replaced = st.dev !== verdict.stats.dev || st.ino !== verdict.stats.ino;
+    if (replaced) problems.push(`${what} ${path} was replaced while it was being checked`);
     if (problems.length > 0) {
       closeSync(fd);
-      return { problems };
+      return replaced && problems.length === 1 ? { problems, replaced } : { problems };
     }
     return { fd, real: verdict.real, stats: st };
   } catch (err) {

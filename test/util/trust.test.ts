@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkTrust, chownAdvice, directoryProblems, existingDirectoryProblems, openTrusted, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
+import { checkTrust, chownAdvice, directoryProblems, existingDirectoryProblems, openTrusted, openTrustedOnce, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
 import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -225,6 +225,37 @@ describe('trustProblems', () => {
         closeSync(opened.fd);
       }
     } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('openTrusted against a file being replaced', () => {
+  it('checks and opens again a file replaced between its check and its open, as root\'s atomic renames replace a model', async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'rank.json');
+    writeWithMode(path, '{}', 0o644);
+    // Another process replaces the file by rename as fast as it can, as `lavarank retrain` does once.
+    const swapper = spawn(process.execPath, ['-e', `const fs = require('fs'); const p = ${JSON.stringify(path)}; for (;;) { fs.writeFileSync(p + '.new', '{}', { mode: 0o644 }); fs.renameSync(p + '.new', p); }`], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      let once = 0; // single attempts that met a replacement
+      let refused = 0; // openTrusted calls refused for one
+      for (let i = 0; i < 20_000 && once < 100; i++) {
+        const a = openTrustedOnce(path, 'model file');
+        if ('replaced' in a) once++;
+        else if ('fd' in a) closeSync(a.fd);
+        else assert.fail(a.problems.join('; '));
+        const b = openTrusted(path, 'model file');
+        if ('fd' in b) closeSync(b.fd);
+        else if (b.problems.some((why) => why.includes('was replaced while it was being checked'))) refused++;
+        else assert.fail(b.problems.join('; '));
+      }
+      assert.ok(once > 0, 'the renames never fell between a check and its open: nothing was tested');
+      // Three attempts each: a refusal needs three races in a row, against one for a single attempt.
+      assert.ok(refused * 20 <= once, `${refused} refusals for ${once} single attempts that met a replacement`);
+    } finally {
+      swapper.kill('SIGKILL');
       cleanup();
     }
   });
