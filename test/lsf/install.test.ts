@@ -107,8 +107,11 @@ function snapshot(root: string): Map<string, string> {
 
 const FOREIGN = '#!/bin/sh\n# the site elim\nwhile :; do echo 1 scratch 5; sleep 10; done\n';
 
+// 0755 whatever the umask: the test checks that --uninstall gives it back that mode.
 function plantForeignElim(t: Tree, name = 'elim'): void {
-  writeFileSync(join(t.sbin, name), FOREIGN, { mode: 0o755 });
+  const path = join(t.sbin, name);
+  writeFileSync(path, FOREIGN);
+  chmodSync(path, 0o755);
 }
 
 test('install writes a POSIX sh wrapper that execs Node with the built program and run "$@"', async () => {
