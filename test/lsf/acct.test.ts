@@ -7,8 +7,9 @@ import {
   formatJobFinish, JOB_STAT_DONE, JOB_STAT_EXIT, parseAcctLine, readAcct, skippedLines, tokenizeAcctLine, type JobFinish,
 } from '../../src/lsf/acct.js';
 import { ParseError } from '../../src/util/errors.js';
+import { fixture as fixturePath } from '../helpers.js';
 
-const FIXTURE = new URL('../../../test/fixtures/openlava/lsb.acct', import.meta.url).pathname;
+const FIXTURE = fixturePath('openlava', 'lsb.acct');
 const FIXTURE_LINES = readFileSync(FIXTURE, 'utf8').split('\n').filter((l) => l !== '');
 const GOOD = FIXTURE_LINES[0] ?? '';
 

@@ -8,6 +8,7 @@ import type { HistoryRecord } from '../../src/history/record.js';
 import { readHistory } from '../../src/history/reader.js';
 import { buildExamples, HistoryJoin, jobKind, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleOptions } from '../../src/training/jobs.js';
 import { makeJob } from '../helpers/job.js';
+import { fixture } from '../helpers.js';
 
 const T0 = 1_800_000_000; // epoch seconds
 
@@ -227,7 +228,7 @@ describe('JobTable', () => {
 
   test('leaves out every job of the real capture, which all ran under 10 s', async () => {
     const jobs: JobFinish[] = [];
-    for await (const job of readAcct(new URL('../../../test/fixtures/openlava/lsb.acct', import.meta.url).pathname)) jobs.push(job);
+    for await (const job of readAcct(fixture('openlava', 'lsb.acct'))) jobs.push(job);
     const t = new JobTable();
     for (const job of jobs) t.add(job);
     t.finish();
