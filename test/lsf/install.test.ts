@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BACKUP_DIR, WRAPPER_MARK, runInstall, wrapperText, type InstallIO } from '../../src/lsf/install.js';
+import { writeWithMode } from '../helpers.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const SAMPLES = join(REPO, 'test', 'fixtures', 'cluster');
@@ -109,9 +110,7 @@ const FOREIGN = '#!/bin/sh\n# the site elim\nwhile :; do echo 1 scratch 5; sleep
 
 // 0755 whatever the umask: the test checks that --uninstall gives it back that mode.
 function plantForeignElim(t: Tree, name = 'elim'): void {
-  const path = join(t.sbin, name);
-  writeFileSync(path, FOREIGN);
-  chmodSync(path, 0o755);
+  writeWithMode(join(t.sbin, name), FOREIGN, 0o755);
 }
 
 test('install writes a POSIX sh wrapper that execs Node with the built program and run "$@"', async () => {
