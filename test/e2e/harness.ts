@@ -5,9 +5,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, constants, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
-import { cliPath, fixture, tempDir, tokenEnv } from '../helpers.js';
+import { cliPath, fixture, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 
 export interface Report {
   at: number; // ms since spawn
@@ -115,6 +116,19 @@ export async function assertStopsOnSigterm(elim: Elim): Promise<void> {
   assert.equal(exit.code, 0, `exit status ${exit.code ?? exit.signal} after SIGTERM`);
 }
 
+// A command line that runs command as user, without root's groups (from root).
+function asUser(user: { uid: number; gid: number }, command: string[]): string[] {
+  return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', ...command];
+}
+
+// Whether startElim's user can load this build's daemon, as the elim they run must: a
+// clone built by root under umask 077 is readable by root alone.
+export function userLoadsBuild(user: { uid: number; gid: number }): boolean {
+  const daemon = pathToFileURL(join(repoRoot, 'dist', 'src', 'daemon', 'run.js')).href;
+  const [file, ...args] = asUser(user, [process.execPath, '--input-type=module', '-e', `await import(${JSON.stringify(daemon)})`]);
+  return spawnSync(file!, args, { cwd: '/', stdio: 'ignore', timeout: 20_000 }).status === 0;
+}
+
 // Starts `lavarank run` as LIM would, with a config in a fresh temp directory.
 export function startElim(options: StartOptions = {}): Elim {
   const { dir, cleanup } = tempDir('lavarank-e2e-');
@@ -145,7 +159,7 @@ export function startElim(options: StartOptions = {}): Elim {
     const { uid, gid } = options.user;
     chmodSync(dir, 0o755);
     for (const path of [dir, fifo]) chownSync(path, uid, gid);
-    node = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', ...node];
+    node = asUser(options.user, node);
   }
   const child = spawn(fixture('bin', 'as-lim'), options.blockSignals === true ? [fixture('bin', 'with-signals-blocked'), ...node] : node, {
     stdio: ['ignore', out, 'ignore'],

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RotatingAppender } from '../../src/util/appender.js';
 import { tempDir } from '../helpers.js';
-import { assertStopsOnSigterm, startElim, type Elim } from '../e2e/harness.js';
-import { ATTACKER, badJsonLines, canMount, isRoot, mountTmpfs, sleep, until, userLoadsBuild } from './helpers.js';
+import { assertStopsOnSigterm, startElim, userLoadsBuild, type Elim } from '../e2e/harness.js';
+import { ATTACKER, badJsonLines, canMount, isRoot, mountTmpfs, sleep, until } from './helpers.js';
 
 const NEED_MOUNT = canMount ? false : 'needs root to mount a small tmpfs';
 const NEED_BUILD_FOR_ATTACKER = !isRoot || userLoadsBuild(ATTACKER) ? false : 'nobody cannot read this build (made under umask 077?)';

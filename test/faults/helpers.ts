@@ -6,7 +6,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { FakeClock } from '../../src/util/clock.js';
 import { mkfifo } from '../helpers.js';
 import { createCollectors } from '../../src/collectors/index.js';
@@ -25,14 +24,6 @@ export const isRoot = process.getuid?.() === 0;
 // that owns nothing lavarank trusts. Acting as it needs root (setuid in the child).
 export const ATTACKER = { uid: 65534, gid: 65534 } as const;
 export const NEED_ROOT_FOR_ATTACKER = isRoot ? false : 'needs root to act as another user';
-
-// Whether the user can load this build's daemon, as the elim they would run must: a
-// clone built by root under umask 077 is readable by root alone.
-export function userLoadsBuild(user: { uid: number; gid: number }): boolean {
-  const daemon = pathToFileURL(join(repoRoot, 'dist', 'src', 'daemon', 'run.js')).href;
-  const r = spawnSync('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', process.execPath, '--input-type=module', '-e', `await import(${JSON.stringify(daemon)})`], { cwd: '/', stdio: 'ignore', timeout: 20_000 });
-  return r.status === 0;
-}
 
 // A directory owned by the attacker (mode 0755) inside parent, which is opened to
 // others (0755) so that the attacker can reach it, as a real $LSF_ENVDIR or /tmp is.
