@@ -62,6 +62,21 @@ export function writeWithMode(path: string, text: string, mode: number): string 
   return path;
 }
 
+// The PID a fake program wrote to path with `echo $$ > path`, or undefined while
+// there is none yet. The shell creates the file before it writes to it, so an empty
+// or partial file is "not yet": Number('') is 0, and a test that took 0 for the PID
+// would find no such process and fail at random.
+export function readPidFile(path: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'latin1');
+  } catch {
+    return undefined;
+  }
+  const m = /^([1-9][0-9]*)\n$/.exec(text);
+  return m === null ? undefined : Number(m[1]);
+}
+
 // Makes a FIFO (mode 0644) at path.
 export function mkfifo(path: string): void {
   const r = spawnSync('mkfifo', ['-m', '644', path]);

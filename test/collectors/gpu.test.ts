@@ -6,6 +6,7 @@ import { FakeClock } from '../../src/util/clock.js';
 import { createGpuCollector, parseNvidiaSmi, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { eventually, fixture, recordingLog, tempDir } from './helpers.js';
+import { readPidFile } from '../helpers.js';
 
 // A vetting rule that lets every program run: these tests are about the query itself.
 const allowAll = (path: string): ProgramCheck => ({ problems: [], path });
@@ -200,7 +201,7 @@ test('a hung nvidia-smi does not delay collect, and close kills it', async (t) =
   const pidFile = join(tempDir(t), 'pid');
   withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
   const c = createGpuCollector({ command: fixture('bin', 'nvidia-smi-hang'), timeoutMs: 30_000, checkProgram: allowAll });
-  const pid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
+  const pid = await eventually(() => readPidFile(pidFile));
   const started = performance.now();
   assert.equal(c.collect(performance.now()), undefined);
   // A query that waited would take the 30 s timeout; 1 s leaves room for a loaded host.
@@ -216,7 +217,7 @@ test("aborting the daemon's signal kills a hung query and stops the polling", as
   const daemon = new AbortController();
   const { log, entries } = recordingLog();
   gpu(t, 'nvidia-smi-hang', { timeoutMs: 30_000, signal: daemon.signal, log });
-  const pid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
+  const pid = await eventually(() => readPidFile(pidFile));
   rmSync(pidFile);
   daemon.abort();
   await eventually(() => (isAlive(pid) ? undefined : true));
@@ -231,7 +232,7 @@ test('a hung nvidia-smi is killed at the timeout and the failure logged', async 
   const { log, entries } = recordingLog();
   gpu(t, 'nvidia-smi-hang', { timeoutMs: 100, intervalMs: 60_000, log });
   // Waits, not timings: a loaded CI host may take seconds to start the fake and reap it.
-  const pid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined), 15_000);
+  const pid = await eventually(() => readPidFile(pidFile), 15_000);
   await eventually(() => (isAlive(pid) ? undefined : true), 15_000);
   await eventually(() => entries()[0], 15_000);
   assert.match(entries()[0]?.msg ?? '', /timed out after 100 milliseconds/);

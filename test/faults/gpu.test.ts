@@ -4,12 +4,12 @@
 // normal while the failure is logged.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
 import { collectorsFromConfig } from '../../src/daemon/sampler.js';
-import { captureLog, cliPath, fixture, tempDir } from '../helpers.js';
+import { captureLog, cliPath, fixture, readPidFile, tempDir } from '../helpers.js';
 import { startElim } from '../e2e/harness.js';
 import { installBin, isAlive, sleep, until } from './helpers.js';
 
@@ -27,7 +27,7 @@ describe('a GPU tool that misbehaves', { concurrency: false }, () => {
       env: { FAKE_GPU_PIDFILE: pidFile },
     });
     try {
-      const hung = await until('nvidia-smi started', () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
+      const hung = await until('nvidia-smi started', () => readPidFile(pidFile));
       await sleep(4000);
       const reports = elim.reports();
       assert.ok(reports.length >= 10, `${reports.length} reports in 4 s at a 0.2 s interval`);

@@ -4,10 +4,9 @@
 // dmidecode). On a GPU node with a wedged driver nvidia-smi hangs: that must cost
 // the inventory, never a report or the exit on SIGTERM.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { tempDir } from '../helpers.js';
+import { readPidFile, tempDir } from '../helpers.js';
 import { assertStopsOnSigterm, startElim } from '../e2e/harness.js';
 import { DescendantWatch, installBin, isAlive, sleep, until } from './helpers.js';
 
@@ -25,7 +24,7 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
     const watch = new DescendantWatch(elim.pid);
     try {
       // The inventory starts after the first report; nvidia-smi is then hung.
-      const hung = await until('the inventory runs nvidia-smi', () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined));
+      const hung = await until('the inventory runs nvidia-smi', () => readPidFile(pidFile));
       const before = elim.reports().length;
       await sleep(3000);
       const during = elim.reports().slice(before);
