@@ -230,12 +230,14 @@ test('a hung nvidia-smi is killed at the timeout and the failure logged', async 
   const pidFile = join(tempDir(t), 'pid');
   withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
   const { log, entries } = recordingLog();
-  gpu(t, 'nvidia-smi-hang', { timeoutMs: 100, intervalMs: 60_000, log });
+  // The one query must write its PID before the timeout kills it: at 100 ms a loaded
+  // host could kill the shell before its echo, leaving no PID file (or an empty one).
+  gpu(t, 'nvidia-smi-hang', { timeoutMs: 2000, intervalMs: 60_000, log });
   // Waits, not timings: a loaded CI host may take seconds to start the fake and reap it.
   const pid = await eventually(() => readPidFile(pidFile), 15_000);
   await eventually(() => (isAlive(pid) ? undefined : true), 15_000);
   await eventually(() => entries()[0], 15_000);
-  assert.match(entries()[0]?.msg ?? '', /timed out after 100 milliseconds/);
+  assert.match(entries()[0]?.msg ?? '', /timed out after 2000 milliseconds/);
 });
 
 test('with enabled false nvidia-smi is never run', async (t) => {

@@ -172,7 +172,11 @@ describe('fdSink', () => {
     child.stdout.pause();
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    // 'exit' may come before the child's last write to stderr is read: its end is
+    // waited for too ('close' would wait for the paused stdout, which never ends).
+    const stderrEnded = new Promise((resolve) => child.stderr.once('end', resolve));
     const code = await new Promise((resolve) => child.on('exit', resolve));
+    await stderrEnded;
     assert.equal(code, 0, err);
     const result = JSON.parse(err) as { n: number; outcome: string };
     assert.equal(result.outcome, 'dropped');

@@ -60,6 +60,7 @@ export function asAttacker(file: string, args: string[]): void {
 export class LinkSwapper {
   private readonly child: ChildProcess;
   private out = '';
+  private readonly closed: Promise<unknown>;
   constructor(link: string, targets: readonly string[]) {
     symlinkAs(targets[0]!, link);
     this.child = spawn(process.execPath, [fixture('bin', 'swap-link'), link, ...targets], {
@@ -68,12 +69,16 @@ export class LinkSwapper {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     this.child.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
+    // 'close', not 'exit': 'exit' may come before the last of stdout has been read,
+    // and the count the swapper prints as it ends would then read as '' (0 swaps).
+    this.closed = new Promise((resolve) => this.child.once('close', resolve));
   }
   async stop(): Promise<number> {
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
     this.child.kill('SIGTERM');
-    await exited;
-    return Number(this.out.trim());
+    await this.closed;
+    const m = /(?:^|\n)(\d+)\n$/.exec(this.out);
+    if (m === null) throw new Error(`swap-link ended without its count of swaps: ${JSON.stringify(this.out)}`);
+    return Number(m[1]);
   }
 }
 

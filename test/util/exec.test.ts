@@ -90,8 +90,10 @@ describe('runCommand', () => {
 describe('runIsolated', () => {
   it('kills the program and everything it started, at once, when the timeout passes', async () => {
     // A fixture-like shell that leaves a grandchild in its process group, then waits.
+    // The timeout must leave the shell time to start and print the grandchild's PID: at
+    // 300 ms a loaded host killed it before, and Number('') is 0.
     const started = Date.now();
-    const r = await runIsolated('/bin/sh', ['-c', 'sleep 30 & echo $!; wait'], { timeoutMs: 300 });
+    const r = await runIsolated('/bin/sh', ['-c', 'sleep 30 & echo $!; wait'], { timeoutMs: 1000 });
     assert.equal(r.failed, true);
     assert.equal(r.timedOut, true);
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
@@ -130,9 +132,10 @@ describe('runIsolated', () => {
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
   });
   it('ends what a program left holding its output soon after it exits, and a timeout passed meanwhile still fails the run', async () => {
-    // sh exits at once with code 0; its sleep keeps the pipe open past the timeout.
+    // sh exits at once with code 0; its sleep keeps the pipe open past the timeout
+    // (1 s, so that a loaded host does not kill sh before it says 'started').
     const started = Date.now();
-    const r = await runIsolated('/bin/sh', ['-c', 'sleep 30 & echo started'], { timeoutMs: 300 });
+    const r = await runIsolated('/bin/sh', ['-c', 'sleep 30 & echo started'], { timeoutMs: 1000 });
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
     assert.deepEqual([r.failed, r.timedOut, r.stdout], [true, true, 'started\n']);
   });
