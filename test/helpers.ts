@@ -43,7 +43,10 @@ export function captureLog(level = 'debug'): CapturedLog {
 export async function signalOnFirstEntry(args: readonly string[], dir: string): Promise<number | string | null> {
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
   const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
-  const deadline = Date.now() + 5000;
+  // The deadline only guards against a program that never writes there: signalled before
+  // Node has set up its handler (a start slowed past 5 s on a loaded host), it would die
+  // of the signal, which is not what is tested.
+  const deadline = Date.now() + 30_000;
   while (readdirSync(dir).length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
   child.kill('SIGTERM');
   return exited;
@@ -75,6 +78,23 @@ export function readPidFile(path: string): number | undefined {
   }
   const m = /^([1-9][0-9]*)\n$/.exec(text);
   return m === null ? undefined : Number(m[1]);
+}
+
+// The fields of /proc/<pid>/stat after the command name, or undefined once the
+// process is gone (it may go between any two reads: read it once, and catch).
+export function procStatFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+// True while pid exists and is not a zombie.
+export function isAlive(pid: number): boolean {
+  const f = procStatFields(pid);
+  return f !== undefined && f[0] !== 'Z' && f[0] !== 'X';
 }
 
 // Makes a FIFO (mode 0644) at path.

@@ -41,6 +41,13 @@ function elim(name: string, extra: Partial<ChildElimSpec> = {}): ChildElimSpec {
   return { command: [join(dir, name)], ...extra };
 }
 
+// The dying fixture, living 1 s rather than 0.3 s: a test that must see each run's value
+// (or act during a run) polls for it from a process that a loaded host may leave without
+// a CPU for longer than 0.3 s, and would then meet only the death and wait for ever.
+function dyingSlowly(extra: Partial<ChildElimSpec> = {}): ChildElimSpec {
+  return elim('dying', { command: [join(dir, 'dying'), '1'], ...extra });
+}
+
 interface Harness {
   elims: ChildElims;
   lines: Array<Record<string, unknown>>;
@@ -170,7 +177,7 @@ class GateClock extends FakeClock {
 
 test('a dead child\'s values are dropped at once and it is restarted with doubling back-off', async () => {
   const clock = new GateClock();
-  const h = start([elim('dying')], { clock });
+  const h = start([dyingSlowly()], { clock });
   try {
     for (let run = 1; run <= 4; run++) {
       assert.equal(await waitFor(`value of run ${run}`, () => valueOf(h.elims, 'dying')), 5);
@@ -187,7 +194,7 @@ test('a dead child\'s values are dropped at once and it is restarted with doubli
 
 test('the back-off never exceeds BACKOFF_MAX_MS and goes back to the minimum after a stable run', async () => {
   const clock = new GateClock();
-  const h = start([elim('dying')], { clock });
+  const h = start([dyingSlowly()], { clock });
   try {
     for (let death = 1; death <= 7; death++) {
       await waitFor(`death ${death}`, () => (clock.waiting > 0 ? true : undefined));
@@ -426,7 +433,7 @@ test('with stale_value, a silent child\'s names report that value once stale ins
 
 test('with stale_value, a dead child\'s names report that value until it reports again', async () => {
   const clock = new GateClock();
-  const h = start([elim('dying', { stale_value: 0 })], { clock });
+  const h = start([dyingSlowly({ stale_value: 0 })], { clock });
   try {
     assert.equal(await waitFor('first value', () => valueOf(h.elims, 'dying')), 5);
     await waitFor('death', () => (clock.waiting > 0 ? true : undefined));

@@ -251,11 +251,13 @@ describe('the environment the elim reads', { concurrency: false }, () => {
       mkdirSync(envdir);
       writeFileSync(join(envdir, 'lavarank.yaml'), config('fromenvdir'), { mode: 0o644 });
       writeFileSync(join(dir, 'env.yaml'), config('fromenv'), { mode: 0o644 });
-      // Three reports in 5 s: the config's interval, 10 s, would give one.
+      // Three reports in 15 s: the config's interval, 10 s, would give two (at the start
+      // and 10 s later), and 0.2 s gives three once started. 5 s left two daemons
+      // starting side by side on a loaded host too little time to start.
       const fast = { LAVARANK_TEST_INTERVAL: '0.2' };
       const [viaEnv, viaEnvdir] = await Promise.all([
-        reportsWithEnv({ ...fast, LAVARANK_CONFIG: join(dir, 'env.yaml'), LSF_ENVDIR: envdir }, 3, 5000),
-        reportsWithEnv({ ...fast, LSF_ENVDIR: envdir }, 3, 5000),
+        reportsWithEnv({ ...fast, LAVARANK_CONFIG: join(dir, 'env.yaml'), LSF_ENVDIR: envdir }, 3, 15_000),
+        reportsWithEnv({ ...fast, LSF_ENVDIR: envdir }, 3, 15_000),
       ]);
       for (const line of viaEnv) assert.match(line, /^1 fromenv \d+(\.\d+)?$/);
       for (const line of viaEnvdir) assert.match(line, /^1 fromenvdir \d+(\.\d+)?$/);

@@ -1,13 +1,13 @@
 // The built elim, run the way LIM runs it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
-import { cliPath, fixture, tempDir } from '../helpers.js';
+import { cliPath, fixture, isAlive, tempDir } from '../helpers.js';
 import { assertStopsOnSigterm, liveInGroup, processGroupOf, type Elim, mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
 
 describe('the elim under LIM conditions', { concurrency: false }, () => {
@@ -140,12 +140,9 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       while (!data.includes('\n')) await new Promise((r) => setTimeout(r, 50));
       const killed = Date.now();
       lim.kill('SIGKILL');
-      while (existsSync(`/proc/${elimPid}`) && Date.now() - killed < 5000) {
-        // the orphaned elim is reparented, so it is not our child to wait for
-        const stat = readFileSync(`/proc/${elimPid}/stat`, 'utf8');
-        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      // The orphaned elim is reparented, so it is not our child to wait for; init may
+      // reap it between any two reads of /proc, which isAlive allows for.
+      while (isAlive(elimPid) && Date.now() - killed < 5000) await new Promise((r) => setTimeout(r, 50));
       const took = Date.now() - killed;
       assert.ok(took < 1500, `the elim outlived its LIM by ${took} ms with a 1 s interval`);
       reader.destroy();
@@ -303,8 +300,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
         const members = await waitForGroup(group, 3);
         assert.ok(members.length >= 3, `the helper was not seen in the child's group: ${members.join(', ')}`);
         await assertStopsOnSigterm(elim);
-        const alive = existsSync(`/proc/${kid}`) && !readFileSync(`/proc/${kid}/stat`, 'utf8').includes(') Z');
-        assert.equal(alive, false);
+        assert.equal(isAlive(kid), false);
         assert.deepEqual(liveInGroup(group), [], 'a process of the child elim\'s group outlived the elim');
       } finally {
         await elim.cleanup();

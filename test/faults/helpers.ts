@@ -14,7 +14,7 @@ import { seededRandom } from '../../src/util/random.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { formulaRanker } from '../../src/model/rank.js';
 import { createSampler } from '../../src/daemon/sampler.js';
-import { captureLog, dirWithMode, fixture, repoRoot, tempDir, writeWithMode } from '../helpers.js';
+import { captureLog, dirWithMode, fixture, isAlive, procStatFields, repoRoot, tempDir, writeWithMode } from '../helpers.js';
 import { startElim, type Elim } from '../e2e/harness.js';
 
 // Root can open any file whatever its mode, so EACCES faults need another user.
@@ -56,7 +56,8 @@ export function asAttacker(file: string, args: string[]): void {
 
 // The attacker swapping the symbolic link `link` between targets as fast as it can
 // (test/fixtures/bin/swap-link, run as the attacker) until stop(), which says how
-// many swaps it made.
+// many swaps it made. ready() resolves once it is swapping: a test's fixed-length
+// race must not begin while Node is still starting it (seconds, on a loaded host).
 export class LinkSwapper {
   private readonly child: ChildProcess;
   private out = '';
@@ -72,6 +73,11 @@ export class LinkSwapper {
     // 'close', not 'exit': 'exit' may come before the last of stdout has been read,
     // and the count the swapper prints as it ends would then read as '' (0 swaps).
     this.closed = new Promise((resolve) => this.child.once('close', resolve));
+  }
+  async ready(timeoutMs = 30_000): Promise<void> {
+    await until('the link swapper swapping', () => (this.out.startsWith('swapping\n') ? true : this.child.exitCode !== null ? false : undefined), timeoutMs).then((ok) => {
+      if (!ok) throw new Error(`the link swapper exited before swapping: ${JSON.stringify(this.out)}`);
+    });
   }
   async stop(): Promise<number> {
     this.child.kill('SIGTERM');
@@ -371,21 +377,7 @@ export function installBin(dir: string, name: string, as: string): string {
   return path;
 }
 
-// The fields of /proc/<pid>/stat after the command name, or undefined once it is gone.
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-// True while pid exists and is not a zombie.
-export function isAlive(pid: number): boolean {
-  const f = statFields(pid);
-  return f !== undefined && f[0] !== 'Z' && f[0] !== 'X';
-}
+export { isAlive };
 
 // VmRSS of a process in KiB, from /proc/<pid>/status.
 export function vmRssKb(pid: number): number | undefined {
@@ -435,7 +427,7 @@ export class DescendantWatch {
           continue;
         }
         for (const kid of kids.split(' ').filter((k) => k !== '').map(Number)) {
-          const f = statFields(kid);
+          const f = procStatFields(kid);
           if (f === undefined) continue;
           let comm = '';
           try {
@@ -467,9 +459,23 @@ export class DescendantWatch {
   // Those of `among` still running (same pid and start time, not a zombie).
   static survivors(among: SeenProcess[]): SeenProcess[] {
     return among.filter((p) => {
-      const f = statFields(p.pid);
+      const f = procStatFields(p.pid);
       return f !== undefined && f[19] === p.start && f[0] !== 'Z' && f[0] !== 'X';
     });
+  }
+
+  // Those of `among` still running once graceMs have passed, or none sooner. A process
+  // SIGKILLed a moment ago ends only when it next gets a CPU, which on a loaded host
+  // (and at the nice 10 the elim's children inherit) can take longer than a fixed
+  // 100 ms; a process left behind runs on, and is still there at the end.
+  static async survivorsAfter(among: SeenProcess[], graceMs = 5000): Promise<SeenProcess[]> {
+    const deadline = Date.now() + graceMs;
+    let left = DescendantWatch.survivors(among);
+    while (left.length > 0 && Date.now() < deadline) {
+      await sleep(25);
+      left = DescendantWatch.survivors(among);
+    }
+    return left;
   }
 }
 

@@ -32,9 +32,11 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
       assert.ok(isAlive(hung), 'the fake nvidia-smi is not hanging; the test proves nothing');
 
       await assertStopsOnSigterm(elim);
-      await sleep(100);
+      // Killed a moment ago, it ends when it next gets a CPU: waited for, not assumed after 100 ms.
+      const left = await DescendantWatch.survivorsAfter(watch.all());
+      await until('the hung nvidia-smi to end', () => (isAlive(hung) ? undefined : true), 5000).catch(() => undefined);
       assert.equal(isAlive(hung), false, 'the hung nvidia-smi outlived the elim');
-      assert.deepEqual(DescendantWatch.survivors(watch.all()), []);
+      assert.deepEqual(left, []);
     } finally {
       watch.stop();
       await elim.cleanup();

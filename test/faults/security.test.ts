@@ -77,6 +77,7 @@ describe('a user who swaps a symbolic link on the path lavarank reads or runs', 
       writeFileSync(good, serializeModel(randomModelFile({ seed: 1, name: 'root' })), { mode: 0o644 });
       const evil = serializeModel(randomModelFile({ seed: 2, name: 'attacker' }));
       const { link, swapper } = attackerSwap(dir, 'model.json', good, { name: 'evil.json', text: evil, mode: 0o644 });
+      await swapper.ready();
       const loaded = { root: 0, attacker: 0, refused: 0 };
       const until = Date.now() + 2000;
       while (Date.now() < until) {
@@ -105,6 +106,7 @@ describe('a user who swaps a symbolic link on the path lavarank reads or runs', 
       const marker = join(dir, 'pwned');
       const good = rootProgram(join(dir, 'bin'), 'elim.site', "#!/bin/sh\nprintf '1 good 1\\n'\n");
       const { link, swapper } = attackerSwap(dir, 'elim', good, { name: 'elim.evil', text: `#!/bin/sh\ntouch ${marker}\nprintf '1 pwned 1\\n'\n` });
+      await swapper.ready();
       const log = captureLog();
       const controller = new AbortController();
       const elims = startChildElims([{ command: [link] }], { log: log.log, signal: controller.signal, clock: hurried });
@@ -128,6 +130,7 @@ describe('a user who swaps a symbolic link on the path lavarank reads or runs', 
       const marker = join(dir, 'pwned');
       const good = rootProgram(join(dir, 'bin'), 'nvidia-smi', "#!/bin/sh\necho '5, 100, 1000'\n");
       const { link, swapper } = attackerSwap(dir, 'nvidia-smi', good, { name: 'nvidia-smi.evil', text: `#!/bin/sh\ntouch ${marker}\necho '0, 0, 1000'\n` });
+      await swapper.ready();
       const log = captureLog();
       const controller = new AbortController();
       // The daemon's own trust rule, retried every 10 ms instead of every 10 minutes.
@@ -260,6 +263,7 @@ describe('a user who owns a directory where lavarank writes as root', () => {
       // The metrics directory, not made yet: the attacker's link there points at nothing, then at rootOnly, and so on.
       const link = join(stickyDir(dir), 'metrics');
       const swapper = new LinkSwapper(link, [join(dir, 'nowhere'), rootOnly]);
+      await swapper.ready();
       const log = captureLog();
       const writer = new MetricsWriter({ path: join(link, 'lavarank.prom'), resource: 'rank', version: 'v', log: log.log, directoryProblems: (at) => metricsDirectoryProblems(at) });
       const tick = { seq: 1, ts: Date.now(), rank: 1, state: 'ok', outcome: 'written', line: '1 rank 1\n', durationMs: 1 } as const;

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { DAEMON_NODE_FLAGS, INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
+
+// Whether pid has a handler for SIGUSR1 (signal 10: bit 9 of SigCgt in /proc/<pid>/status).
+function catchesSigusr1(pid: number): boolean {
+  const hex = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1];
+  return hex !== undefined && (BigInt(`0x${hex}`) & (1n << 9n)) !== 0n;
+}
 
 test("with the daemon's flags, SIGUSR1 before lavarank's own listener opens no inspector a local user could reach", async () => {
   // A process with the wrapper's flags and none of lavarank's code: Node's handler is in place.
@@ -11,7 +18,12 @@ test("with the daemon's flags, SIGUSR1 before lavarank's own listener opens no i
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   try {
     await once(child.stdout, 'data');
-    await new Promise((resolve) => setTimeout(resolve, 300)); // Node installs its handler from a thread of its own
+    // Node installs its handler from a thread of its own, at a moment no output tells:
+    // a fixed 300 ms wait could end before it on a loaded host, and SIGUSR1's default
+    // action would end the process. The handler is waited for where the kernel shows it.
+    const deadline0 = Date.now() + 20_000;
+    while (!catchesSigusr1(child.pid!) && Date.now() < deadline0) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(catchesSigusr1(child.pid!), 'Node installed no SIGUSR1 handler within 20 s');
     child.kill('SIGUSR1');
     const deadline = Date.now() + 5000;
     while (!stderr.includes(INSPECTOR_NOWHERE) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));

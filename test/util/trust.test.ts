@@ -236,9 +236,18 @@ describe('openTrusted against a file being replaced', () => {
     const path = join(dir, 'rank.json');
     writeWithMode(path, '{}', 0o644);
     // Another process replaces the file by rename as fast as it can, as `lavarank retrain` does once.
-    const swapper = spawn(process.execPath, ['-e', `const fs = require('fs'); const p = ${JSON.stringify(path)}; for (;;) { fs.writeFileSync(p + '.new', '{}', { mode: 0o644 }); fs.renameSync(p + '.new', p); }`], { stdio: 'ignore' });
+    // It says 'swapping' after its first rename (a pipe write, synchronous in Node).
+    const swapper = spawn(process.execPath, ['-e', `const fs = require('fs'); const p = ${JSON.stringify(path)}; for (let n = 0; ; n++) { fs.writeFileSync(p + '.new', '{}', { mode: 0o644 }); fs.renameSync(p + '.new', p); if (n === 0) process.stdout.write('swapping\\n'); }`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let said = '';
+    swapper.stdout.on('data', (d: Buffer) => (said += d.toString()));
     try {
-      await new Promise((r) => setTimeout(r, 200));
+      // The loop below is synchronous and short: it must not start before the swapper
+      // does (a fixed 200 ms was less than Node takes to start on a loaded host). Its
+      // word after the first rename shows it running (an inode number would not: a
+      // replaced file's number is soon reused).
+      const deadline = Date.now() + 20_000;
+      while (!said.includes('swapping\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(said.includes('swapping\n'), 'the swapper replaced nothing in 20 s');
       let once = 0; // single attempts that met a replacement
       let refused = 0; // openTrusted calls refused for one
       for (let i = 0; i < 20_000 && once < 100; i++) {
