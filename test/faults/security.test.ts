@@ -164,11 +164,13 @@ describe('a symbolic link planted at the log path', () => {
 });
 
 // A copy of this build as an administrator installs it (chmod -R go-w), whatever the
-// umask of the clone it comes from.
+// umask of the clone it comes from. Links are copied as what they point at: a clone
+// whose node_modules is a link to another tree's would otherwise have the tests chmod
+// that tree's files.
 function installedCopy(dir: string): string {
   const pkg = join(dir, 'lavarank');
   mkdirSync(pkg, { mode: 0o755 });
-  for (const part of ['package.json', 'models', 'node_modules', 'dist/src']) cpSync(join(repoRoot, part), join(pkg, part), { recursive: true });
+  for (const part of ['package.json', 'models', 'node_modules', 'dist/src']) cpSync(join(repoRoot, part), join(pkg, part), { recursive: true, dereference: true });
   const walk = (path: string): void => {
     const st = lstatSync(path);
     if (st.isSymbolicLink()) return;
