@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -16,7 +17,22 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
     try {
       const reports = await elim.waitForReports(4);
       assert.ok(reports[0]!.at < 2000, `first report after ${reports[0]!.at} ms`);
-      const gaps = reports.slice(1, 4).map((r, i) => r.at - reports[i]!.at);
+      // The gaps are the daemon's own times (each history record's ts, taken at its
+      // write): where this process reads the pipe, a stall of 250 ms on a loaded host
+      // would show two reports in one read, 0 ms apart.
+      const history = join(elim.historyDir, `${hostname()}.jsonl`);
+      const stamps = (): number[] => {
+        try {
+          return readFileSync(history, 'utf8').split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { ts: number }).ts);
+        } catch {
+          return [];
+        }
+      };
+      const deadline = Date.now() + 20_000;
+      while (stamps().length < 4 && Date.now() < deadline) await sleep(100);
+      const ts = stamps();
+      assert.ok(ts.length >= 4, `${ts.length} history records in 20 s at a 0.5 s interval`);
+      const gaps = ts.slice(1, 4).map((t, i) => t - ts[i]!);
       for (const gap of gaps) assert.ok(gap > 250 && gap < 1500, `gaps ${gaps.join(', ')} ms for a 0.5 s interval`);
     } finally {
       await elim.cleanup();
@@ -249,7 +265,6 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       await elim.waitForReports(4);
       process.kill(elim.pid, 'SIGTERM');
       await elim.exited;
-      const { hostname } = await import('node:os');
       const lines = readFileSync(join(elim.historyDir, `${hostname()}.jsonl`), 'utf8').trimEnd().split('\n');
       assert.ok(lines.length >= 3, `${lines.length} history lines`);
       const rec = JSON.parse(lines[0]!) as Record<string, unknown>;
