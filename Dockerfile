@@ -2,7 +2,8 @@
 #
 # lavarank in an image: a build stage compiles the TypeScript, and a slim Node 20
 # runtime gets only the production dependencies, the compiled program, the
-# default model and the OpenLava configuration snippets.
+# default model, the OpenLava configuration snippets and the installer, retrain
+# and calibrate programs the npm package ships in scripts/.
 #
 #   docker build -t lavarank .
 #   docker run --rm lavarank             # `lavarank once`: sample this container once, print the rank
@@ -12,7 +13,7 @@
 #   FROM lavarank AS lavarank
 #   FROM your-openlava-host-image
 #   # Node 20 for the elim, unless the host image has one; this binary needs
-#   # glibc (Debian 12 or similar)
+#   # glibc and libstdc++ (Debian 12 or similar)
 #   COPY --from=lavarank /usr/local/bin/node /usr/local/bin/node
 #   COPY --from=lavarank /opt/lavarank /opt/lavarank
 #   USER root
@@ -44,7 +45,7 @@ RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /src/dist/src ./dist/src
 COPY models ./models
 COPY openlava-conf ./openlava-conf
-COPY scripts/install-elim ./scripts/install-elim
+COPY scripts/install-elim scripts/retrain scripts/calibrate ./scripts/
 # `once` reads /proc and needs no privileges; the elim itself runs as root under LIM.
 USER node
 ENTRYPOINT ["node", "--lite-mode", "--no-expose-wasm", "--no-memory-reducer", "--single-threaded-gc", "--expose-gc", "--inspect-port=192.0.2.1:9229", "/opt/lavarank/dist/src/cli.js"]

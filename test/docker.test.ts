@@ -134,7 +134,7 @@ test('every COPY source from the build context exists and is not excluded by .do
 });
 
 test('.dockerignore keeps local builds and modules out of the context', () => {
-  for (const path of ['node_modules', 'dist', '.git', 'test/install.test.ts']) assert.ok(ignored(path, dockerignore), path);
+  for (const path of ['node_modules', 'dist', '.git', 'test/install.test.ts', 'data', 'lavarank-0.1.0.tgz', 'lavarank-0.1.0-bundle.tar.gz']) assert.ok(ignored(path, dockerignore), path);
 });
 
 test('every COPY --from=build source is copied into or compiled in the build stage', () => {
@@ -176,6 +176,11 @@ test('the entry point runs the file tsc makes of src/cli.ts', (t) => {
 test('the image ships what the installer needs at run time', () => {
   const dests = runtime?.copies.flatMap((c) => c.targets) ?? [];
   for (const path of ['/opt/lavarank/dist/src', '/opt/lavarank/openlava-conf', '/opt/lavarank/scripts/install-elim', '/opt/lavarank/models']) {
+    assert.ok(dests.includes(path), `${path} is in the image`);
+  }
+  // The npm package's other programs, which the docs run from /opt/lavarank/scripts
+  // (docs/retrain.md's cron line, docs/calibration.md).
+  for (const path of ['/opt/lavarank/scripts/retrain', '/opt/lavarank/scripts/calibrate']) {
     assert.ok(dests.includes(path), `${path} is in the image`);
   }
 });
