@@ -32,12 +32,18 @@ function run(file: string, args: string[], cwd: string): string {
 
 let work = '';
 let clone = '';
+// This machine's global npm config. `--prefix` moves npm's global config to
+// <prefix>/etc/npmrc, so a prefixed install would lose what the machine's holds
+// (a proxy's certificate authority, a registry mirror) and retry the registry
+// until the test's timeout; it is named explicitly instead.
+let globalconfig = '';
 
 before(
   () => {
     work = mkdtempSync(join(tmpdir(), 'lavarank-package-'));
     chmodSync(work, 0o755);
     clone = join(work, 'clone');
+    globalconfig = run('npm', ['config', 'get', 'globalconfig'], work).trim();
     run('git', ['clone', '--quiet', '--no-hardlinks', repoRoot, clone], work);
     run('npm', ['ci', ...NPM_FLAGS], clone);
     run('npm', ['run', '--silent', 'bundle', '--', '--out', work], clone);
@@ -73,7 +79,7 @@ describe('the npm tarball (npm pack)', () => {
 
   it('installs with npm install -g into a prefix, without dev dependencies, and runs from there', () => {
     const prefix = join(work, 'prefix');
-    run('npm', ['install', '--global', '--prefix', prefix, ...NPM_FLAGS, tgz()], work);
+    run('npm', ['install', '--global', '--prefix', prefix, '--globalconfig', globalconfig, ...NPM_FLAGS, tgz()], work);
     const lavarank = join(prefix, 'bin', 'lavarank');
     const installed = join(prefix, 'lib', 'node_modules', 'lavarank');
     assert.equal(existsSync(join(installed, 'node_modules', 'typescript')), false, 'typescript installed');
