@@ -230,17 +230,29 @@ export class RotatingAppender {
     }
   }
 
+  // Starts a drain unless one runs, nothing waits, a back-off is due, or close() has
+  // given up: a retry timer set before the close must not make the directory and
+  // write the lines close() already told as lost, into a file nothing would close.
   private kick(): void {
-    if (this.busy !== undefined || this.queue.length === 0) return;
+    if (this.closed || this.busy !== undefined || this.queue.length === 0) return;
     if (this.failing && this.now() < this.retryAt) return;
     this.busy = this.drain().finally(() => {
       this.busy = undefined;
-      if (!this.closed && this.queue.length > 0 && !this.failing) this.kick();
+      if (this.closed) this.closeFile();
+      else if (this.queue.length > 0 && !this.failing) this.kick();
     });
   }
 
+  // Closes the file a drain still under way at close() opened or kept.
+  private closeFile(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    close(fd, () => undefined);
+  }
+
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 && !this.closed) {
       const taken = this.queue;
       this.queue = [];
       this.queueBytes = 0;

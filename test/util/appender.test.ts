@@ -322,6 +322,22 @@ describe('RotatingAppender', () => {
     }
   });
 
+  it('after close, makes no retry: no directory is made and nothing written once the cause is gone', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'notadir'), '');
+      const a = new RotatingAppender({ path: join(dir, 'notadir', 'h.jsonl'), maxBytes: 1 << 20, keep: 1, retryMs: 10 });
+      a.append('line');
+      await new Promise((r) => setTimeout(r, 50)); // failing, with a retry waiting
+      await a.close(20);
+      rmSync(join(dir, 'notadir')); // a retry now would succeed: mkdir -p, then write
+      await new Promise((r) => setTimeout(r, 500)); // past every back-off the test's appender had
+      assert.deepEqual(readdirSync(dir), [], 'the closed appender made its directory or file');
+    } finally {
+      cleanup();
+    }
+  });
+
   it('holds at most maxQueueBytes in memory while failing, dropping the oldest lines', async () => {
     const { dir, cleanup } = tempDir();
     try {
