@@ -243,7 +243,8 @@ export class RotatingAppender {
     });
   }
 
-  // Closes the file a drain still under way at close() opened or kept.
+  // Closes the file, if open, without waiting: after a failure, or when a drain still
+  // under way at close() opened or kept it.
   private closeFile(): void {
     if (this.fd === undefined) return;
     const fd = this.fd;
@@ -298,11 +299,7 @@ export class RotatingAppender {
 
   private markFailing(err: unknown): void {
     this.stats.failures++;
-    if (this.fd !== undefined) {
-      const fd = this.fd;
-      this.fd = undefined;
-      close(fd, () => undefined);
-    }
+    this.closeFile();
     this.retryAt = this.now() + this.retryMs;
     const retryMs = this.retryMs;
     this.retryMs = Math.min(MAX_RETRY_MS, this.retryMs * 2);
