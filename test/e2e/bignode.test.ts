@@ -5,15 +5,14 @@
 // from the wall clock at the state's rates (test/helpers/synthetic-host.ts), each
 // replaced by a rename, while the daemon reads them through proc_root and sys_root.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generateBigNode, type BigNodeSpec } from '../../scripts/gen-bignode.js';
 import { renderHost, type HostState } from '../helpers/synthetic-host.js';
 import { tempDir } from '../helpers.js';
 import { sleep, until } from '../faults/helpers.js';
-import { startElim } from './harness.js';
+import { historyRecords, startElim } from './harness.js';
 
 const INTERVAL_S = 1;
 
@@ -85,13 +84,7 @@ describe('the elim on a big node, as LIM runs it', { concurrency: false }, () =>
       };
       const node = new LiveNode(dir, spec, idle);
       const elim = startElim({ testInterval: INTERVAL_S, config: `proc_root: ${roots.procRoot}\nsys_root: ${roots.sysRoot}\n` });
-      const history = (): Tick[] => {
-        try {
-          return readFileSync(join(elim.historyDir, `${hostname()}.jsonl`), 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as Tick);
-        } catch {
-          return [];
-        }
-      };
+      const history = (): Tick[] => historyRecords<Tick>(elim);
       try {
         // History lines may reach the file a little after their report: they are told apart by their time.
         await until('five idle ticks', () => (history().length >= 5 ? true : undefined), 15_000);

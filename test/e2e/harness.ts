@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, constants, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
@@ -114,6 +115,18 @@ export async function assertStopsOnSigterm(elim: Elim): Promise<void> {
   assert.ok(exit !== undefined, 'still running 5 s after SIGTERM');
   assert.ok(ms < 2000, `exited ${ms} ms after SIGTERM`);
   assert.equal(exit.code, 0, `exit status ${exit.code ?? exit.signal} after SIGTERM`);
+}
+
+// The history records the elim has written so far, each whole line parsed (a line
+// still being written is left for the next call); none while the file is not made.
+export function historyRecords<T>(elim: Elim): T[] {
+  let text: string;
+  try {
+    text = readFileSync(join(elim.historyDir, `${hostname()}.jsonl`), 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').slice(0, -1).map((l) => JSON.parse(l) as T);
 }
 
 // A command line that runs command as user, without root's groups (from root).

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { cliPath, fixture, isAlive, tempDir } from '../helpers.js';
-import { assertStopsOnSigterm, liveInGroup, processGroupOf, type Elim, mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
+import { assertStopsOnSigterm, historyRecords, liveInGroup, processGroupOf, type Elim, mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
 
 describe('the elim under LIM conditions', { concurrency: false }, () => {
   it('writes its first report within 2 s of start, then one per interval', async () => {
@@ -20,14 +20,7 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       // The gaps are the daemon's own times (each history record's ts, taken at its
       // write): where this process reads the pipe, a stall of 250 ms on a loaded host
       // would show two reports in one read, 0 ms apart.
-      const history = join(elim.historyDir, `${hostname()}.jsonl`);
-      const stamps = (): number[] => {
-        try {
-          return readFileSync(history, 'utf8').split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { ts: number }).ts);
-        } catch {
-          return [];
-        }
-      };
+      const stamps = (): number[] => historyRecords<{ ts: number }>(elim).map((r) => r.ts);
       const deadline = Date.now() + 20_000;
       while (stamps().length < 4 && Date.now() < deadline) await sleep(100);
       const ts = stamps();
