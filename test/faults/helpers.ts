@@ -75,9 +75,8 @@ export class LinkSwapper {
     this.closed = new Promise((resolve) => this.child.once('close', resolve));
   }
   async ready(timeoutMs = 30_000): Promise<void> {
-    await until('the link swapper swapping', () => (this.out.startsWith('swapping\n') ? true : this.child.exitCode !== null ? false : undefined), timeoutMs).then((ok) => {
-      if (!ok) throw new Error(`the link swapper exited before swapping: ${JSON.stringify(this.out)}`);
-    });
+    const swapping = await until('the link swapper swapping', () => (this.out.startsWith('swapping\n') ? true : this.child.exitCode !== null ? false : undefined), timeoutMs);
+    if (!swapping) throw new Error(`the link swapper exited before swapping: ${JSON.stringify(this.out)}`);
   }
   async stop(): Promise<number> {
     this.child.kill('SIGTERM');
