@@ -97,6 +97,22 @@ export function isAlive(pid: number): boolean {
   return f !== undefined && f[0] !== 'Z' && f[0] !== 'X';
 }
 
+// Resolves after ms.
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Polls until check() gives something other than undefined, or throws after timeoutMs.
+export async function until<T>(what: string, check: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(25);
+  }
+}
+
 // Makes a FIFO (mode 0644) at path.
 export function mkfifo(path: string): void {
   const r = spawnSync('mkfifo', ['-m', '644', path]);

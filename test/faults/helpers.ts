@@ -14,7 +14,7 @@ import { seededRandom } from '../../src/util/random.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { formulaRanker } from '../../src/model/rank.js';
 import { createSampler } from '../../src/daemon/sampler.js';
-import { captureLog, dirWithMode, fixture, isAlive, procStatFields, repoRoot, tempDir, writeWithMode } from '../helpers.js';
+import { captureLog, dirWithMode, fixture, isAlive, procStatFields, repoRoot, sleep, tempDir, until, writeWithMode } from '../helpers.js';
 import { startElim, type Elim } from '../e2e/harness.js';
 
 // Root can open any file whatever its mode, so EACCES faults need another user.
@@ -376,7 +376,7 @@ export function installBin(dir: string, name: string, as: string): string {
   return path;
 }
 
-export { isAlive };
+export { isAlive, sleep, until };
 
 // VmRSS of a process in KiB, from /proc/<pid>/status.
 export function vmRssKb(pid: number): number | undefined {
@@ -529,22 +529,6 @@ export function badJsonLines(path: string): string[] {
       return true;
     }
   });
-}
-
-// Resolves after ms.
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// Polls until check() gives something other than undefined, or throws after timeoutMs.
-export async function until<T>(what: string, check: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(25);
-  }
 }
 
 /** What soak-sim.ts prints: memory after a forced GC at the end of every simulated hour. */

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { DAEMON_NODE_FLAGS, INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
+import { until } from '../helpers.js';
 
 // Whether pid has a handler for SIGUSR1 (signal 10: bit 9 of SigCgt in /proc/<pid>/status).
 function catchesSigusr1(pid: number): boolean {
@@ -21,9 +22,7 @@ test("with the daemon's flags, SIGUSR1 before lavarank's own listener opens no i
     // Node installs its handler from a thread of its own, at a moment no output tells:
     // a fixed 300 ms wait could end before it on a loaded host, and SIGUSR1's default
     // action would end the process. The handler is waited for where the kernel shows it.
-    const deadline0 = Date.now() + 20_000;
-    while (!catchesSigusr1(child.pid!) && Date.now() < deadline0) await new Promise((resolve) => setTimeout(resolve, 10));
-    assert.ok(catchesSigusr1(child.pid!), 'Node installed no SIGUSR1 handler within 20 s');
+    await until("Node's SIGUSR1 handler", () => (catchesSigusr1(child.pid!) ? true : undefined), 20_000);
     child.kill('SIGUSR1');
     const deadline = Date.now() + 5000;
     while (!stderr.includes(INSPECTOR_NOWHERE) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));

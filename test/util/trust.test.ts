@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkTrust, chownAdvice, directoryProblems, existingDirectoryProblems, openTrusted, openTrustedOnce, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
-import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
+import { dirWithMode, tempDir, until, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
 
@@ -245,9 +245,7 @@ describe('openTrusted against a file being replaced', () => {
       // does (a fixed 200 ms was less than Node takes to start on a loaded host). Its
       // word after the first rename shows it running (an inode number would not: a
       // replaced file's number is soon reused).
-      const deadline = Date.now() + 20_000;
-      while (!said.includes('swapping\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(said.includes('swapping\n'), 'the swapper replaced nothing in 20 s');
+      await until('the swapper replacing the file', () => (said.includes('swapping\n') ? true : undefined), 20_000);
       let once = 0; // single attempts that met a replacement
       let refused = 0; // openTrusted calls refused for one
       for (let i = 0; i < 20_000 && once < 100; i++) {
