@@ -5,8 +5,8 @@
 // warm-up and the idle baseline are explained in docs/calibration.md.
 import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline';
-import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { availableParallelism, hostname, tmpdir } from 'node:os';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';

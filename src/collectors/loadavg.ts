@@ -2,7 +2,7 @@
 // cores the online CPUs make (SMT threads share one), from sysfs topology.
 import { kernelFile, procPath } from './procfs.js';
 import { cpuSet, parseStat, scanStat, TIMES_SLOTS, type CpuSet } from './cpu.js';
-import { parseCpuList, parseCpuNumbers, readCores } from './cpulist.js';
+import { parseCpuNumbers, readCores } from './cpulist.js';
 import { badFile, badLine, latin1At, numberSlots, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, LoadReading } from './types.js';
 

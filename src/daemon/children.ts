@@ -28,7 +28,7 @@ import { ElimReportParser, type ParseProblem, type ParseResult } from '../lsf/el
 import { selfReference } from '../lsf/wrapper.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { spawnGroup, type GroupProcess } from '../util/exec.js';
-import { checkTrust, trustProblems } from '../util/trust.js';
+import { checkTrust } from '../util/trust.js';
 import type { ExtraValues } from './report.js';
 import { MAX_CHILD_ELIMS } from '../config/config.js';
 

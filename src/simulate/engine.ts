@@ -41,7 +41,6 @@ import {
   refreshDue,
   reservedAt,
   type HostTiming,
-  type Reservation,
   type SchedulerSettings,
 } from './mbatchd.js';
 import { CALIBRATED, type ClusterParams } from './params.js';

@@ -174,7 +174,6 @@ describe('formatExplanation', () => {
     const s = fullSample();
     s.memory!.majorFaultsPerSec = 25_000;
     delete s.pressure;
-    const text = formatExplanation(explanation(s));
     const e = explanation(s);
     const one = (name: string): string => formatExplanation({ ...e, features: [e.features.find((f) => f.name === name)!] });
     assert.match(one('major_faults'), /^major_faults\s+25k\/s /m);

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { generateBigNode, type BigNodeSpec } from '../../scripts/gen-bignode.js';
 import { renderHost, type HostState } from '../helpers/synthetic-host.js';
 import { tempDir } from '../helpers.js';
-import { sleep, until } from '../faults/helpers.js';
+import { until } from '../faults/helpers.js';
 import { historyRecords, startElim } from './harness.js';
 
 const INTERVAL_S = 1;
