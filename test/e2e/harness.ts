@@ -129,6 +129,15 @@ export function historyRecords<T>(elim: Elim): T[] {
   return text.split('\n').slice(0, -1).map((l) => JSON.parse(l) as T);
 }
 
+// The longest time between two of the elim's reports so far, in ms, by the daemon's own
+// history times: where the test reads the pipe, a stall of the test process would show
+// as a gap the daemon never had. History is written a batch at a time, so the newest
+// reports may not be counted yet.
+export function longestHistoryGap(elim: Elim): number {
+  const ts = historyRecords<{ ts: number }>(elim).map((r) => r.ts);
+  return Math.max(0, ...ts.slice(1).map((t, i) => t - ts[i]!));
+}
+
 // A command line that runs command as user, without root's groups (from root).
 function asUser(user: { uid: number; gid: number }, command: string[]): string[] {
   return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', ...command];
