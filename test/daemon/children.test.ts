@@ -302,7 +302,9 @@ test('a grandchild holding the pipe open does not hold up the child\'s restart o
   const clock = new FakeClock();
   const h = start([elim('orphaner')], { clock });
   try {
-    await waitFor('a restart', () => (h.lines.some((l) => l.restartInS !== undefined) ? true : undefined), 4000);
+    // The grandchild holds the pipe for 30 s: a restart that waited for the pipe's end
+    // would come after this deadline.
+    await waitFor('a restart', () => (h.lines.some((l) => l.restartInS !== undefined) ? true : undefined), 15_000);
   } finally {
     const t0 = Date.now();
     await h.elims.close();
