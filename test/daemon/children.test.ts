@@ -232,7 +232,8 @@ const COUNTFLOOD_REPORT_BYTES = 1023;
 const PIPE_SLACK = 208 * 1024 + 2 * 64 * 1024;
 
 // How many reports countflood has written once it stays blocked on its pipe (the
-// same count over three readings); throws if it keeps writing for 10 s.
+// same count over five readings, 0.8 s: a child merely descheduled on a loaded host
+// for a moment is not taken as blocked); throws if it keeps writing for 10 s.
 async function blockedAt(file: string): Promise<number> {
   const readings: number[] = [];
   const deadline = Date.now() + 10_000;
@@ -245,8 +246,8 @@ async function blockedAt(file: string): Promise<number> {
       // not written yet
     }
     if (/^\d+\n$/.test(text)) readings.push(Number(text)); // else caught mid-update
-    const last = readings.slice(-3);
-    if (last.length === 3 && last.every((n) => n === last[0])) return last[0]!;
+    const last = readings.slice(-5);
+    if (last.length === 5 && last.every((n) => n === last[0])) return last[0]!;
     if (Date.now() > deadline) throw new Error(`the child never blocked: it wrote ${readings.at(-1)} reports of ${COUNTFLOOD_REPORT_BYTES} bytes in 10 s, all read`);
   }
 }
