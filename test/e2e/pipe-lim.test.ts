@@ -31,6 +31,7 @@ interface PipeLim {
   lines(): string[];
   status: Promise<number>; // the elim's wait status, as LIM reaped it
   send(command: 'pause' | 'resume' | 'close'): void;
+  done: string[]; // the commands the stand-in has carried out, in order
   log(): string;
   stop(): Promise<void>;
 }
@@ -50,6 +51,7 @@ async function startUnderLim(config: string, args: string[] = []): Promise<PipeL
   });
   const started = Date.now();
   const chunks: PipeLim['chunks'] = [];
+  const done: string[] = [];
   let resolveStatus: (s: number) => void = () => undefined;
   const status = new Promise<number>((resolve) => (resolveStatus = resolve));
   let resolvePid: (pid: number) => void = () => undefined;
@@ -59,6 +61,7 @@ async function startUnderLim(config: string, args: string[] = []): Promise<PipeL
     if (word === 'pid') resolvePid(Number(rest));
     else if (word === 'data') chunks.push({ at: Date.now() - started, data: JSON.parse(rest) as string });
     else if (word === 'exit') resolveStatus(Number(rest));
+    else if (word === 'done') done.push(rest);
   });
   const elimPid = await pid;
   const limExited = new Promise<void>((resolve) => lim.once('exit', () => resolve()));
@@ -72,6 +75,7 @@ async function startUnderLim(config: string, args: string[] = []): Promise<PipeL
     lines: () => chunks.map((c) => c.data).join('').split('\n').slice(0, -1),
     status,
     send: (command) => lim.stdin!.write(`${command}\n`),
+    done,
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
     async stop() {
       if (isAlive(elimPid)) process.kill(elimPid, 'SIGTERM');
@@ -138,7 +142,7 @@ describe('the elim started through its wrapper by a LIM that gives it a pipe(2)'
     try {
       await until('a report', () => (elim.lines().length >= 1 ? true : undefined));
       elim.send('pause');
-      await sleep(300);
+      await until('the stand-in to stop reading', () => (elim.done.includes('pause') ? true : undefined));
       // Fill the pipe through the elim's own descriptor, as ~6000 unread reports would.
       const fd = openSync(`/proc/${elim.elimPid}/fd/1`, constants.O_WRONLY | constants.O_NONBLOCK);
       let held = 0;
