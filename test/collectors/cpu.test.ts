@@ -173,6 +173,34 @@ test('scanStat reads idle and iowait only as parseStat does: never an empty fiel
   }
 });
 
+test('scanStat leaves to parseStat idle or iowait that is not a count: negative, or too large for a double', () => {
+  for (const times of ['21 22 23 -24 25', '21 22 23 24 -1', '21 22 23 1e999 25', '21 22 23 24 x']) {
+    const text = twoCpuStat.replace('21 22 23 24 25', times);
+    assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), undefined, JSON.stringify(times));
+  }
+});
+
+test('scanStat leaves to parseStat cpuN lines that all hold the same double space, though each has as many fields', () => {
+  // Split at single spaces, every line would have an empty second time, and idle would
+  // be read one field early: parseStat reads cpu0's idle + iowait as 14 + 15.
+  const text = twoCpuStat.replace('cpu0 11 12', 'cpu0 11  12').replace('cpu1 21 22', 'cpu1 21  22');
+  assert.deepEqual(parseStat(text).cpuIdle, [29, 49]);
+  assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), undefined);
+});
+
+test('scanStat leaves to parseStat a file whose first line after the aggregate is not a cpuN line, or that holds the character it marks lines with', () => {
+  // Each has the known number of cpuN line breaks and fields in the right places.
+  const notFirst = twoCpuStat.replace('cpu0 11', 'xyz0 11');
+  assert.equal(scannedStat(Buffer.from(notFirst, 'latin1'), twoCpus), undefined);
+  assert.equal(scannedCpuIdle(Buffer.from(notFirst, 'latin1'), twoCpus), undefined);
+  assert.deepEqual(parseStat(notFirst).cpus, ['cpu1'], 'parseStat reads one CPU');
+  // cpu0 ends with a field "|1", as scanStat marks cpu1's line; the line after it is cpu7.
+  const marked = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18 19 20 |1\ncpu7 21 22 23 24 25 26 27 28 29\nintr 0\n';
+  assert.deepEqual(parseStat(marked).cpus, ['cpu0', 'cpu7']);
+  assert.equal(scannedStat(Buffer.from(marked, 'latin1'), twoCpus), undefined);
+  assert.equal(scannedCpuIdle(Buffer.from(marked, 'latin1'), twoCpus), undefined);
+});
+
 test('scanStat reads idle + iowait of cpuN lines of five times, and of a last cpuN line without a newline', () => {
   const five = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15\ncpu1 21 22 23 24 25\nintr 0\n';
   assert.deepEqual(scannedCpuIdle(Buffer.from(five, 'latin1'), twoCpus), [29, 49]);
@@ -248,6 +276,11 @@ test('scanStat leaves to parseStat a cpu line after the intr line, or cpuN lines
   const split = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\nctxt 5\ncpu1 1 2 3 4\n';
   assert.equal(scannedStat(Buffer.from(split, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
   assert.equal(parseStat(split).cpus.length, 2, 'parseStat still reads both');
+  // The line between them ends in a token of its own, so each cpuN line still splits
+  // into as many fields.
+  const even = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4 5 6\nctxt\ncpu1 1 2 3 4 5 6\n';
+  assert.equal(scannedStat(Buffer.from(even, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
+  assert.equal(scannedCpuIdle(Buffer.from(even, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
 });
 
 test('minBusy is the busy share of the least busy CPU: 0 beside tasks pinned to the other', (t) => {
