@@ -1,7 +1,7 @@
 // The CPUs a job may use on this host, by the cpu collector's rule, for the commands
 // that tell an administrator what the rank counts (check) or size a reservation for
 // it (check, recommend).
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { allowedCpusIn, cpuListIn, jobCpuTest } from '../collectors/cpulist.js';
 import type { Config } from '../config/config.js';
@@ -41,7 +41,11 @@ export function cpusOption(value: string | undefined): number | undefined {
   return value === undefined ? undefined : numberOption('cpus', value, 1, { integer: true, min: 1, max: 4096, kind: 'a whole number of CPUs' });
 }
 
-// The pid of a running OpenLava or LSF lim, from the comm of each process; undefined if none.
+// The pid of the running OpenLava or LSF lim of this host, from the comm of each
+// process (the lowest pid, if more than one); undefined if none. Where several hosts'
+// LIMs share one process list (a test cluster of network and UTS namespaces on one
+// kernel, containers sharing the host's pids), this host's is the one in this
+// process's UTS and network namespaces; namespaces that cannot be read match any.
 function limPidIn(procRoot: string): number | undefined {
   let names: string[];
   try {
@@ -49,13 +53,28 @@ function limPidIn(procRoot: string): number | undefined {
   } catch {
     return undefined;
   }
-  for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
+  const pids = names.filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
+  const here = hostNamespaces(procRoot, 'self');
+  for (const pid of pids) {
+    let comm: string;
     try {
-      if (readFileSync(join(procRoot, name, 'comm'), 'latin1').trim() === 'lim') return Number(name);
+      comm = readFileSync(join(procRoot, String(pid), 'comm'), 'latin1').trim();
     } catch {
       continue; // gone since the listing, or not readable: not the lim sought
     }
+    if (comm !== 'lim') continue;
+    const there = hostNamespaces(procRoot, String(pid));
+    if (here === undefined || there === undefined || here === there) return pid;
   }
   return undefined;
+}
+
+// A process's UTS and network namespaces, as its /proc entry's ns links name them
+// ("uts:[4026531838] net:[4026531840]"); undefined where they cannot be read.
+function hostNamespaces(procRoot: string, pid: string): string | undefined {
+  try {
+    return `${readlinkSync(join(procRoot, pid, 'ns', 'uts'))} ${readlinkSync(join(procRoot, pid, 'ns', 'net'))}`;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { hostCpusForRank } from '../../src/commands/jobcpus.js';
+import { hostCpusForRank, jobCpuSet } from '../../src/commands/jobcpus.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { tempDir } from '../helpers.js';
 
@@ -22,6 +22,33 @@ describe('hostCpusForRank', () => {
       assert.deepEqual(hostCpusForRank(config, 64), { cpus: 2, whose: 'the 2 CPUs a job may use here, which the rank counts as the host\'s' });
       assert.deepEqual(hostCpusForRank({ ...config, cpu: { job_cpus: [7] } }, 64), { cpus: 1, whose: 'the one CPU a job may use here, which the rank counts as the host\'s' }, 'cpu.job_cpus naming one CPU');
       assert.equal(hostCpusForRank({ ...config, cpu: { job_cpus: [99] } }, 64).cpus, 64, 'no online CPU a job\'s: this process\'s');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("takes the affinity of this host's lim where several hosts' LIMs share one process list: the one in this process's UTS and network namespaces", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sys = join(dir, 'sys');
+      const proc = join(dir, 'proc');
+      mkdirSync(join(sys, 'devices/system/cpu'), { recursive: true });
+      writeFileSync(join(sys, 'devices/system/cpu/online'), '0-1\n');
+      // A process entry: its comm, its affinity, and its namespaces as ns links.
+      const processEntry = (name: string, comm: string, cpus: string, uts: number, net: number): void => {
+        mkdirSync(join(proc, name, 'ns'), { recursive: true });
+        writeFileSync(join(proc, name, 'comm'), `${comm}\n`);
+        writeFileSync(join(proc, name, 'status'), `Name:\t${comm}\nCpus_allowed_list:\t${cpus}\n`);
+        symlinkSync(`uts:[${uts}]`, join(proc, name, 'ns', 'uts'));
+        symlinkSync(`net:[${net}]`, join(proc, name, 'ns', 'net'));
+      };
+      processEntry('100', 'lim', '0', 1, 1); // another host's: other namespaces, lower pid
+      processEntry('150', 'lim', '0', 2, 1); // this host's hostname, another host's network
+      processEntry('200', 'lim', '1', 2, 2);
+      processEntry('self', 'lavarank', '0-1', 2, 2);
+      const set = jobCpuSet({ ...defaultConfig(), sys_root: sys, proc_root: proc });
+      assert.deepEqual(set?.usable, [1]);
+      assert.match(set?.from ?? '', /pid 200\b/);
     } finally {
       cleanup();
     }
