@@ -1,7 +1,7 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
 import { allowedCpusIn, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
 import { kernelFile, procPath } from './procfs.js';
-import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, onlySpacesAndNewlines, sameItems, toNumber, tokens, u8IndexOf } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, EXACT_DIGITS, latin1At, numberSlots, onlySpacesAndNewlines, sameItems, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
 const NAME = 'cpu';
@@ -67,22 +67,28 @@ export function parseStat(text: string, file = '/proc/stat'): StatCounters {
   return out;
 }
 
-// The cpuN lines a reading of /proc/stat had: their names, and the token each name
-// leaves where scanStat splits the cpuN lines (the first CPU's number; for the others,
-// LINE_MARK and the number).
+// The cpuN lines a reading of /proc/stat had: their names, each name followed by the
+// space the kernel prints after it (cpuLinesOneByOne looks for those at the start of a
+// line), and the token each name leaves where cpuLinesSplit splits the lines (the first
+// CPU's number; for the others, LINE_MARK and the number).
 export interface CpuSet {
   names: string[];
+  prefixes: Buffer[];
   marks: string[];
 }
 
-// What scanStat puts for the "\ncpu" before each cpuN line but the first: a space, to
-// end the line's last field, and a character no /proc/stat holds.
+// What cpuLinesSplit puts for the "\ncpu" before each cpuN line but the first: a
+// space, to end the line's last field, and a character no /proc/stat holds.
 const LINE_MARK = '|';
 const NEW_LINE = ` ${LINE_MARK}`;
 
 // The CpuSet of a list of cpuN names.
 export function cpuSet(names: string[]): CpuSet {
-  return { names, marks: names.map((n, i) => `${i === 0 ? '' : LINE_MARK}${n.slice(3)}`) };
+  return {
+    names,
+    prefixes: names.map((n) => Buffer.from(`${n} `, 'latin1')),
+    marks: names.map((n, i) => `${i === 0 ? '' : LINE_MARK}${n.slice(3)}`),
+  };
 }
 
 const NL_CPU = Buffer.from('\ncpu', 'latin1');
@@ -114,17 +120,19 @@ function timesInto(t: CpuTimes, into: number[]): void {
 // The hot path's reading of /proc/stat: the aggregate line as the kernel prints it
 // ("cpu  " then eight times, single spaces), read from its bytes into `into` (times
 // slots, FIELDS order), and a check that the cpuN lines follow it, exactly `known` in
-// order, each with as many times, single spaces between them, and no other cpu line
-// anywhere after them. With `idle` (a slot per known CPU), each cpuN line's idle +
-// iowait is written there; without it their numbers are not read. False for anything
-// else (hotplug, an old kernel's shorter line, garbage), for parseStat to read or
-// reject; `into` and `idle` may then hold some of the times. When it returns true,
-// parseStat would give the same total, known.names as its cpus and `idle` as its
-// cpuIdle, or reject the file: a cpuN line's other times are not read, and idle and
-// iowait are read as Number() reads them. Each aggregate field must be digits; with
-// `idle`, the whole file must hold no whitespace but spaces and newlines, as tokens()
-// would split the cpuN lines elsewhere.
-export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: number[]): boolean {
+// order, with no other cpu line anywhere after them. With `idle` (a slot per known
+// CPU), each cpuN line's idle + iowait is written there; without it their numbers are
+// not read. The cpuN lines are read one by one below splitFrom CPUs, and split at their
+// spaces from there on, where they must also hold as many times each (SPLIT_FROM).
+// False for anything else (hotplug, an old kernel's shorter line, garbage), for
+// parseStat to read or reject; `into` and `idle` may then hold some of the times. When
+// it returns true, parseStat would give the same total, known.names as its cpus and
+// `idle` as its cpuIdle, or reject the file: a cpuN line's other times are not read.
+// One by one, idle and iowait are read digit by digit (a fraction or more than 15
+// digits is left to parseStat); split, with Number(). Each aggregate field must be
+// digits; with `idle`, the whole file must hold no whitespace but spaces and newlines,
+// as tokens() would split the cpuN lines elsewhere.
+export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: number[], splitFrom = SPLIT_FROM): boolean {
   if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE) return false;
   let p = 4;
   while (bytes[p] === SPACE) p++;
@@ -139,20 +147,77 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
     into[f] = v;
     p = end + 1;
   }
-  const marks = known.marks;
-  const n = marks.length;
-  if (n === 0 || !bytesAt(bytes, NL_CPU, newline)) return false;
+  const n = known.names.length;
+  if (n === 0) return false;
   if (idle !== undefined && !onlySpacesAndNewlines(bytes)) return false;
-  // The cpuN lines, from the first one's number to the end of the last cpu line in the
-  // file, as one string split at single spaces, with each "\ncpu" turned into NEW_LINE:
-  // three native calls, where a loop over the lines ran 1.9 µs a line in the
-  // interpreter (570 µs a report on a 256-CPU node). The checks make the split exact:
-  // no LINE_MARK in the file, n - 1 line breaks replaced (the length drops by 2 for
-  // each) and none left (another line between them, or before a later cpu line), no
-  // empty token (two spaces in a row, which tokens() reads as one), and each name's
-  // mark at every stride-th token, so every line holds `stride` tokens. (A space that
-  // ends the last line leaves an empty last token: Number() reads it as 0, as parseStat
-  // takes a time the line does not have.)
+  return n < splitFrom ? cpuLinesOneByOne(bytes, newline, known.prefixes, idle) : cpuLinesSplit(bytes, newline, known.marks, idle);
+}
+
+// From how many CPUs scanStat reads the cpuN lines with cpuLinesSplit. Cold, once per
+// report under --lite-mode, its native calls cost about 35 µs more than cpuLinesOneByOne
+// on a few lines, and each line then 0.6–1.2 µs less: the two cost the same at about 40
+// CPUs (stop 49, the median of 150 calls 30 ms apart, one by one against split: 52
+// against 89 µs on 2 CPUs, 115 against 126 on 32, 168 against 114 on 64, 251 against
+// 204 on 128, 411 against 257 on 256).
+export const SPLIT_FROM = 48;
+
+// scanStat's reading of the cpuN lines after the aggregate line's newline, line by line:
+// each line must start with its prefix; idle and iowait are read digit by digit.
+function cpuLinesOneByOne(bytes: Buffer, newline: number, prefixes: readonly Buffer[], idle: number[] | undefined): boolean {
+  let nl = newline;
+  // One loop that calls nothing per line but u8IndexOf (not byteIndex, whose own frame
+  // costs as much as the search). With a call per line for the name check, another
+  // that read all five times digit by digit, and byteIndex, a line cost 3.5 µs; this
+  // loop 1.9 µs.
+  // Indexed loops on the hot paths: an interpreted for-of allocates a result object per step.
+  for (let i = 0; i < prefixes.length; i++) {
+    const prefix = prefixes[i]!;
+    const length = prefix.length;
+    if (nl < 0) return false;
+    let p = nl + 1;
+    for (let k = 0; k < length; k++) if (bytes[p + k] !== prefix[k]) return false;
+    p += length;
+    nl = u8IndexOf.call(bytes, NEWLINE, p);
+    if (idle === undefined) continue;
+    const end = nl < 0 ? bytes.length : nl;
+    // user, nice and system, each skipped by the space after it: each must start with
+    // a digit, so that two spaces in a row, which tokens() reads as one, give up.
+    for (let f = 0; f < 3; f++) {
+      const c = bytes[p]! - 48;
+      if (!(c >= 0 && c <= 9)) return false;
+      p = u8IndexOf.call(bytes, SPACE, p) + 1;
+      if (p === 0 || p > end) return false;
+    }
+    // idle, then iowait: digits one by one, as a string per field would allocate one
+    // per CPU; a field longer than EXACT_DIGITS is left to parseStat, whose Number()
+    // rounds it as the sum here would not.
+    let start = p;
+    let sum = 0;
+    for (let c = bytes[p]! - 48; c >= 0 && c <= 9; c = bytes[++p]! - 48) sum = sum * 10 + c;
+    if (p === start || p - start > EXACT_DIGITS || bytes[p] !== SPACE) return false;
+    start = ++p;
+    let iowait = 0;
+    for (let c = bytes[p]! - 48; c >= 0 && c <= 9; c = bytes[++p]! - 48) iowait = iowait * 10 + c;
+    if (p === start || p - start > EXACT_DIGITS || (bytes[p] !== SPACE && p !== nl)) return false;
+    idle[i] = sum + iowait;
+  }
+  return nl < 0 || bytes.indexOf(NL_CPU, nl) < 0;
+}
+
+// scanStat's reading of the cpuN lines after the aggregate line's newline on a big
+// host: from the first one's number to the end of the last cpu line in the file, as
+// one string split at single spaces, with each "\ncpu" turned into NEW_LINE. Three
+// native calls, where cpuLinesOneByOne's loop runs 1.9 µs a line in the interpreter
+// (570 µs a report on a 256-CPU node). The checks make the split exact: no LINE_MARK in
+// the file, n - 1 line breaks replaced (the length drops by 2 for each) and none left
+// (another line between them, or before a later cpu line), no empty token (two spaces
+// in a row, which tokens() reads as one), and each name's mark at every stride-th
+// token, so every line holds `stride` tokens. (A space that ends the last line leaves
+// an empty last token: Number() reads it as 0, as parseStat takes a time the line does
+// not have.)
+function cpuLinesSplit(bytes: Buffer, newline: number, marks: readonly string[], idle: number[] | undefined): boolean {
+  const n = marks.length;
+  if (!bytesAt(bytes, NL_CPU, newline)) return false;
   let end = u8IndexOf.call(bytes, NEWLINE, bytes.lastIndexOf(NL_CPU) + 1);
   if (end < 0) end = bytes.length;
   const block = latin1At(bytes, newline + NL_CPU.length, end);
