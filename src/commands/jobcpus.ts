@@ -42,10 +42,12 @@ export function cpusOption(value: string | undefined): number | undefined {
 }
 
 // The pid of the running OpenLava or LSF lim of this host, from the comm of each
-// process (the lowest pid, if more than one); undefined if none. Where several hosts'
-// LIMs share one process list (a test cluster of network and UTS namespaces on one
-// kernel, containers sharing the host's pids), this host's is the one in this
-// process's UTS and network namespaces; namespaces that cannot be read match any.
+// process; undefined if none. Where several hosts' LIMs share one process list (a test
+// cluster of network and UTS namespaces on one kernel, containers sharing the host's
+// pids), this host's is the one that shares the most of this process's UTS and network
+// namespaces: both where check runs beside it, the network alone where it runs in a
+// UTS namespace of its own (`unshare -u`). The lowest pid wins a tie, so the choice
+// does not depend on the order /proc lists them in.
 function limPidIn(procRoot: string): number | undefined {
   let names: string[];
   try {
@@ -54,7 +56,9 @@ function limPidIn(procRoot: string): number | undefined {
     return undefined;
   }
   const pids = names.filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
-  const here = hostNamespaces(procRoot, 'self');
+  const here = namespacesOf(procRoot, 'self');
+  let best: number | undefined;
+  let bestShared = -1;
   for (const pid of pids) {
     let comm: string;
     try {
@@ -63,18 +67,28 @@ function limPidIn(procRoot: string): number | undefined {
       continue; // gone since the listing, or not readable: not the lim sought
     }
     if (comm !== 'lim') continue;
-    const there = hostNamespaces(procRoot, String(pid));
-    if (here === undefined || there === undefined || here === there) return pid;
+    const there = namespacesOf(procRoot, String(pid));
+    const shared = NAMESPACES.filter((ns) => here[ns] !== undefined && here[ns] === there[ns]).length;
+    if (shared > bestShared) {
+      best = pid;
+      bestShared = shared;
+    }
   }
-  return undefined;
+  return best;
 }
 
+const NAMESPACES = ['uts', 'net'] as const;
+
 // A process's UTS and network namespaces, as its /proc entry's ns links name them
-// ("uts:[4026531838] net:[4026531840]"); undefined where they cannot be read.
-function hostNamespaces(procRoot: string, pid: string): string | undefined {
-  try {
-    return `${readlinkSync(join(procRoot, pid, 'ns', 'uts'))} ${readlinkSync(join(procRoot, pid, 'ns', 'net'))}`;
-  } catch {
-    return undefined;
+// ("uts:[4026531838]"), each undefined where it cannot be read.
+function namespacesOf(procRoot: string, pid: string): Partial<Record<(typeof NAMESPACES)[number], string>> {
+  const out: Partial<Record<(typeof NAMESPACES)[number], string>> = {};
+  for (const ns of NAMESPACES) {
+    try {
+      out[ns] = readlinkSync(join(procRoot, pid, 'ns', ns));
+    } catch {
+      // not readable: that namespace counts as shared with none
+    }
   }
+  return out;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { hostCpusForRank, jobCpuSet } from '../../src/commands/jobcpus.js';
@@ -27,7 +27,7 @@ describe('hostCpusForRank', () => {
     }
   });
 
-  it("takes the affinity of this host's lim where several hosts' LIMs share one process list: the one in this process's UTS and network namespaces", () => {
+  it("takes the affinity of this host's lim where several hosts' LIMs share one process list: the one sharing the most of this process's UTS and network namespaces", () => {
     const { dir, cleanup } = tempDir();
     try {
       const sys = join(dir, 'sys');
@@ -46,9 +46,18 @@ describe('hostCpusForRank', () => {
       processEntry('150', 'lim', '0', 2, 1); // this host's hostname, another host's network
       processEntry('200', 'lim', '1', 2, 2);
       processEntry('self', 'lavarank', '0-1', 2, 2);
-      const set = jobCpuSet({ ...defaultConfig(), sys_root: sys, proc_root: proc });
-      assert.deepEqual(set?.usable, [1]);
-      assert.match(set?.from ?? '', /pid 200\b/);
+      const config = { ...defaultConfig(), sys_root: sys, proc_root: proc };
+      assert.deepEqual(jobCpuSet(config)?.usable, [1]);
+      assert.match(jobCpuSet(config)?.from ?? '', /pid 200\b/);
+      // check run in a UTS namespace of its own (unshare -u), in the host's network
+      // namespace: the lim that shares the network is this host's.
+      rmSync(join(proc, 'self'), { recursive: true });
+      processEntry('self', 'lavarank', '0-1', 3, 2);
+      assert.match(jobCpuSet(config)?.from ?? '', /pid 200\b/);
+      // where no lim shares a namespace with it, the lowest pid is taken, not none
+      rmSync(join(proc, 'self'), { recursive: true });
+      processEntry('self', 'lavarank', '0-1', 3, 3);
+      assert.match(jobCpuSet(config)?.from ?? '', /pid 100\b/);
     } finally {
       cleanup();
     }
