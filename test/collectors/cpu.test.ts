@@ -154,7 +154,6 @@ for (const { how, splitFrom } of CPU_LINE_READINGS) {
       }
     });
 
-
     it('leaves to parseStat the per-CPU times of a cpuN line not split by single spaces', () => {
       assert.deepEqual(scannedCpuIdle(Buffer.from(twoCpuStat, 'latin1'), twoCpus), [29, 49]);
       // parseStat splits each of these into the same tokens, where the third single space
@@ -168,7 +167,7 @@ for (const { how, splitFrom } of CPU_LINE_READINGS) {
       assert.equal(scannedCpuIdle(Buffer.from(twoCpuStat.replace('21 22 23 24 25', '21 22 23\n24 25'), 'latin1'), twoCpus), undefined, 'a line cut short');
     });
 
-    it('reads idle and iowait only as parseStat does: never an empty field, a fraction or more digits than it sums exactly', () => {
+    it('reads idle and iowait as parseStat does, or leaves them to it: an empty field, a fraction, more digits than a sum of digits holds exactly', () => {
       // Each parses, to a cpu1 idle + iowait that reading the bytes as digits up to the next
       // space would get wrong: an empty field before a double space, the integer part of a
       // fraction, or a 17-digit sum that rounds at each digit where Number() rounds once.
