@@ -78,11 +78,12 @@ function limPidIn(procRoot: string): number | undefined {
 }
 
 const NAMESPACES = ['uts', 'net'] as const;
+type Namespace = (typeof NAMESPACES)[number];
 
 // A process's UTS and network namespaces, as its /proc entry's ns links name them
 // ("uts:[4026531838]"), each undefined where it cannot be read.
-function namespacesOf(procRoot: string, pid: string): Partial<Record<(typeof NAMESPACES)[number], string>> {
-  const out: Partial<Record<(typeof NAMESPACES)[number], string>> = {};
+function namespacesOf(procRoot: string, pid: string): Partial<Record<Namespace, string>> {
+  const out: Partial<Record<Namespace, string>> = {};
   for (const ns of NAMESPACES) {
     try {
       out[ns] = readlinkSync(join(procRoot, pid, 'ns', ns));
