@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { RotatingAppender } from '../util/appender.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { PARENT_ENV, startChildElims, type ChildElimSpec } from './children.js';
+import { PARENT_ENV, startChildElims, type ChildElims, type ChildElimSpec } from './children.js';
 import { LIM_PID_ENV, limPid } from '../lsf/wrapper.js';
 import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config/config.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
@@ -23,7 +23,7 @@ import { setupLogging } from './log.js';
 import { lsfEnvProblems, lsfLogdir } from './lsf-env.js';
 import { MetricsWriter, metricsDirectoryProblems } from './metrics.js';
 import { openRankers } from '../model/rankers.js';
-import { reniceProcess } from './nice.js';
+import { reniceProcess, type ReniceResult } from './nice.js';
 import { fdSink } from './report.js';
 import { collectorsFromConfig, createSampler } from './sampler.js';
 import { VERSION } from '../util/version.js';
@@ -194,10 +194,6 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     return 1;
   }
 
-  const renice = reniceProcess(config.nice);
-  if (renice.errors.length > 0) log.warn({ errors: renice.errors }, `could not set nice ${config.nice} on every thread`);
-  log.info({ threads: renice.threads }, `nice changed from ${renice.before} to ${renice.after}`);
-
   const controller = new AbortController();
   const signal = controller.signal;
 
@@ -230,6 +226,14 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     }
     stopping = why;
     log.info(`stopping: ${why}`);
+    // Back to LIM's priority for the last steps: at nice 10 on a node whose every CPU
+    // runs a job, the elim gets a tenth of a CPU, and its few ms of shutdown work
+    // stretched past LIM's 2 s.
+    if (renice !== undefined && renice.before < renice.after) {
+      const back = reniceProcess(renice.before);
+      if (back.errors.length > 0) log.warn({ errors: back.errors }, `could not set nice ${renice.before} back on every thread to stop in time`);
+      else log.info(`nice changed back from ${back.before} to ${back.after} to stop in time`);
+    }
     controller.abort();
     // LIM waits 2 s after SIGTERM before it execs a new LIM; never outlive that.
     setTimeout(() => {
@@ -244,9 +248,20 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     // action, which Node keeps, ended the elim with no word and left its children.
     process.on(sig, () => (interactive ? stop(sig) : log.info(`${sig} ignored: only SIGTERM stops the elim under LIM`)));
   }
-  // Started once SIGTERM is handled: before that, the signal's default action would
-  // end lavarank and leave the children, in process groups of their own, running.
-  const children = config.elims.length === 0 ? undefined : startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
+  // The start (Node's modules, the model, the first sample) runs at LIM's priority,
+  // nice -20: at nice 10 on a node whose every CPU runs a job it got a tenth of a CPU
+  // and the first report came seconds late. Once it is out, every thread goes to
+  // `nice`, and only then are the child elims started, so that they inherit it.
+  let renice: ReniceResult | undefined;
+  let children: ChildElims | undefined;
+  const lowerPriority = (): void => {
+    renice = reniceProcess(config.nice);
+    if (renice.errors.length > 0) log.warn({ errors: renice.errors }, `could not set nice ${config.nice} on every thread`);
+    log.info({ threads: renice.threads }, `nice changed from ${renice.before} to ${renice.after}`);
+    // Started once SIGTERM is handled: before that, the signal's default action would
+    // end lavarank and leave the children, in process groups of their own, running.
+    if (config.elims.length > 0) children = startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
+  };
   // LIM killed (SIGKILL) sends nothing, and its pipe may be held open by others: the
   // parent is checked at each report (as the write would fail with EPIPE on a pipe
   // LIM took with it). Not in between: a wakeup of an idle Node process costs about
@@ -284,6 +299,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     if (tick.seq === SETTLE_AT) settleHeap();
     if (tick.seq === 1) {
       log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
+      if (stopping === undefined) lowerPriority();
       // RHEL 8 and 9 build PSI in and boot with it off: say so once, where the administrator looks.
       if (tick.sample !== undefined && tick.sample.pressure === undefined && tick.sample.failures.pressure === undefined) {
         log.warn(`no PSI (${join(config.proc_root, 'pressure')} missing or off): the rank estimates CPU, memory and io stall from other inputs, less accurately; where the kernel has PSI built in but off (RHEL 8 and 9), boot with psi=1`);
@@ -338,7 +354,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     pessimisticAfter: config.pessimistic_after,
     pessimisticRank: config.pessimistic_rank,
     onTick,
-    ...(children === undefined ? {} : { extraValues: () => children.groups() }),
+    ...(config.elims.length === 0 ? {} : { extraValues: () => children?.groups() ?? [] }),
   });
   if (stopping === undefined) {
     stopping = reason;

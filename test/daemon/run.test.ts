@@ -138,7 +138,7 @@ describe('the running elim does what its config says', { concurrency: false }, (
   it('nice: every thread runs at the configured nice value', { skip: process.getuid?.() !== 0 ? 'needs root for nice -20' : false }, async () => {
     const elim = startElim({ testInterval: 0.3, config: 'nice: 5\n' });
     try {
-      await elim.waitForReports(1);
+      await elim.waitForLog((l) => l['msg'] === 'nice changed from -20 to 5'); // after the first report
       assert.deepEqual(new Set(threadNice(elim.pid)), new Set([5]));
     } finally {
       await elim.cleanup();

@@ -160,14 +160,15 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
     }
   });
 
-  it('lowers the nice value of every thread from -20 to 10', { skip: process.getuid?.() !== 0 ? 'needs root for nice -20' : false }, async () => {
+  it('writes its first report at LIM\'s nice -20, then lowers every thread to 10', { skip: process.getuid?.() !== 0 ? 'needs root for nice -20' : false }, async () => {
     const elim = startElim({ testInterval: 0.3 });
     try {
-      await elim.waitForReports(1);
+      await elim.waitForLog((l) => l['msg'] === 'nice changed from -20 to 10');
       const nice = threadNice(elim.pid);
       assert.ok(nice.length > 1);
       assert.deepEqual(new Set(nice), new Set([10]), `thread nice values: ${nice.join(', ')}`);
-      await elim.waitForLog((l) => l['msg'] === 'nice changed from -20 to 10');
+      const order = elim.log().map((l) => String(l['msg'])).filter((m) => m === 'first report written' || m.startsWith('nice changed'));
+      assert.deepEqual(order, ['first report written', 'nice changed from -20 to 10']);
     } finally {
       await elim.cleanup();
     }

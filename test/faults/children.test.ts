@@ -13,7 +13,7 @@ import { parseConfigText } from '../../src/config/config.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { cliPath, tempDir, tokenEnv } from '../helpers.js';
-import { assertStopsOnSigterm, longestHistoryGap, REPORT_RE, startElim, type Elim, type Report } from '../e2e/harness.js';
+import { assertStopsOnSigterm, longestHistoryGap, REPORT_RE, startElim, threadNice, type Elim, type Report } from '../e2e/harness.js';
 import { DescendantWatch, installElim, sleep, startWithChild, startWithChildren, until, vmRssKb } from './helpers.js';
 
 // The daemon's CPU seconds, its VmRSS (kB) before and after, and its reports, over the next ms.
@@ -84,6 +84,30 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       await sigtermWithin2s(elim, watch);
     } finally {
       watch.stop();
+      await elim.cleanup();
+    }
+  });
+
+  it('one that ignores SIGTERM: while the daemon waits for it, every thread of the daemon is back at LIM\'s nice -20, so a node full of jobs cannot starve the stop', { skip: process.getuid?.() !== 0 ? 'needs root for nice -20' : false }, async () => {
+    const elim = startWithChild('stubborn');
+    try {
+      await until('the child reporting', () => elim.reports().find((r) => r.line.includes(' pid ')), 10_000);
+      assert.deepEqual(new Set(threadNice(elim.pid)), new Set([10]));
+      process.kill(elim.pid, 'SIGTERM');
+      // The child holds the stop for STOP_GRACE_MS (0.8 s), until its SIGKILL.
+      const seen = await until('every thread at nice -20', () => {
+        try {
+          const nice = threadNice(elim.pid);
+          return nice.every((n) => n === -20) ? nice : undefined;
+        } catch {
+          return undefined; // gone already: the wait below says how it ended
+        }
+      }, 2000);
+      assert.ok(seen.length > 1, `${seen.length} thread(s)`);
+      const exit = await elim.exited;
+      assert.equal(exit.code, 0);
+      assert.ok(elim.log().some((l) => l['msg'] === 'nice changed back from 10 to -20 to stop in time'), 'the change back was not logged');
+    } finally {
       await elim.cleanup();
     }
   });
