@@ -231,7 +231,8 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     // stretched past LIM's 2 s.
     if (renice !== undefined && renice.before < renice.after) {
       const back = reniceProcess(renice.before);
-      if (back.errors.length > 0) log.warn({ errors: back.errors }, `could not set nice ${renice.before} back on every thread to stop in time`);
+      // Info, not a warning: without root (a run by hand) raising the priority is refused, as it should be.
+      if (back.errors.length > 0) log.info({ errors: back.errors }, `could not set nice ${renice.before} back on every thread to stop in time`);
       else log.info(`nice changed back from ${back.before} to ${back.after} to stop in time`);
     }
     controller.abort();
