@@ -296,10 +296,14 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   let inventory: Promise<void> | undefined;
   const onTick = (tick: Tick): void => {
     checkParent();
-    if (tick.seq === TREE_CHECK_AT) checkInstallation(log);
     if (tick.seq === SETTLE_AT) settleHeap();
     if (tick.seq === 1) {
       log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
+      // The walk of the installed tree (a few thousand lstat calls, 70-80 ms of CPU
+      // cold) after the report, so that it never delays it, and still at LIM's
+      // priority: at nice 10 on a node whose CPUs all run jobs it held the event loop,
+      // and a SIGTERM with it, for 5-8 s. SETTLE_AT collects what it leaves.
+      checkInstallation(log);
       if (stopping === undefined) lowerPriority();
       // RHEL 8 and 9 build PSI in and boot with it off: say so once, where the administrator looks.
       if (tick.sample !== undefined && tick.sample.pressure === undefined && tick.sample.failures.pressure === undefined) {
@@ -400,11 +404,6 @@ const HISTORY_HOLD = 6;
 
 // The report at which start-up's garbage is collected (see settleHeap): 20 s in at the 10 s interval.
 const SETTLE_AT = 3;
-
-// The report after which the installed tree is checked: after the first, so that the
-// walk (a few thousand lstat calls) never delays it, and before SETTLE_AT, which
-// collects what the walk left.
-const TREE_CHECK_AT = 2;
 
 // Logs, once, every file of the running installation that a user other than root can
 // change (lavarank check and install refuse them too): Node loads the program's
