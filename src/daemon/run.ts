@@ -302,9 +302,12 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
       // The walk of the installed tree (a few thousand lstat calls, 70-80 ms of CPU
       // cold) after the report, so that it never delays it, and still at LIM's
       // priority: at nice 10 on a node whose CPUs all run jobs it held the event loop,
-      // and a SIGTERM with it, for 5-8 s. SETTLE_AT collects what it leaves.
-      checkInstallation(log);
-      if (stopping === undefined) lowerPriority();
+      // and a SIGTERM with it, for 5-8 s. SETTLE_AT collects what it leaves. Neither
+      // once stopping: the walk would only delay the exit.
+      if (stopping === undefined) {
+        checkInstallation(log);
+        lowerPriority();
+      }
       // RHEL 8 and 9 build PSI in and boot with it off: say so once, where the administrator looks.
       if (tick.sample !== undefined && tick.sample.pressure === undefined && tick.sample.failures.pressure === undefined) {
         log.warn(`no PSI (${join(config.proc_root, 'pressure')} missing or off): the rank estimates CPU, memory and io stall from other inputs, less accurately; where the kernel has PSI built in but off (RHEL 8 and 9), boot with psi=1`);
