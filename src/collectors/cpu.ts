@@ -1,5 +1,5 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
-import { allowedCpusIn, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
+import { allowedCpusOf, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
 import { kernelFile, procPath } from './procfs.js';
 import { badFile, badLine, byteIndex, bytesAt, counterAt, EXACT_DIGITS, latin1At, numberSlots, onlySpacesAndNewlines, sameItems, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
@@ -400,7 +400,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   // with a reboot; the affinity again whenever the set of online CPUs changes (a cpuset
   // rewrites it on hotplug) and every AFFINITY_CHECK_EVERY reports, never per report;
   // neither where cpu.job_cpus names them.
-  const status = procPath(options.procRoot ?? '/proc', 'self/status');
+  const status = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'self/status'), options.keepOpen);
   const sysRoot = options.sysRoot ?? '/sys';
   const jobCpus = options.jobCpus;
   const isolated = jobCpus === undefined ? (cpuListIn(procPath(sysRoot, 'devices/system/cpu/isolated')) ?? []) : [];
@@ -438,7 +438,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
         const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
         if (!sameItems(parsed.cpus, known.names)) {
           known = cpuSet(parsed.cpus);
-          findJobCpus(jobCpus === undefined ? allowedCpusIn(status) : undefined);
+          findJobCpus(jobCpus === undefined ? allowedCpusOf(status) : undefined);
           sinceAffinity = 0;
           found = true;
         }
@@ -448,7 +448,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       withSums(now);
       if (!found && jobCpus === undefined && ++sinceAffinity >= AFFINITY_CHECK_EVERY) {
         sinceAffinity = 0;
-        const affinity = allowedCpusIn(status);
+        const affinity = allowedCpusOf(status);
         // The same list, or both unknown: nothing to find again.
         if (allowed === undefined || affinity === undefined ? allowed !== affinity : !sameItems(allowed, affinity)) findJobCpus(affinity);
       }
@@ -481,6 +481,9 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       }
       return reading;
     },
-    close: file.close,
+    close: () => {
+      file.close();
+      status.close();
+    },
   };
 }

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFileSync, readlinkSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { cpuRanges, parseCpuList, parseCpuNumbers } from '../../src/collectors/cpulist.js';
+import { allowedCpusIn, allowedCpusOf, cpuRanges, parseCpuList, parseCpuNumbers } from '../../src/collectors/cpulist.js';
+import { createCpuCollector } from '../../src/collectors/cpu.js';
+import { kernelFile } from '../../src/collectors/procfs.js';
 import { CollectorError } from '../../src/util/errors.js';
+import { tempDir, writeTree } from './helpers.js';
 
 test('parseCpuList counts single CPUs and ranges', () => {
   assert.equal(parseCpuList('0-3,6\n'), 5);
@@ -29,4 +34,59 @@ test('cpuRanges writes CPU numbers as a kernel CPU list', () => {
   assert.equal(cpuRanges([5, 0, 1, 2, 7, 8]), '0-2,5,7-8');
   assert.equal(cpuRanges([3]), '3');
   assert.equal(cpuRanges([]), '');
+});
+
+// Status texts as the kernel writes them and as it never does.
+const STATUS_TEXTS = [
+  readFileSync('/proc/self/status', 'latin1'),
+  'Name:\tnode\nCpus_allowed:\t6\nCpus_allowed_list:\t1-2\n',
+  'Cpus_allowed_list:\t0-1\n',
+  'Name:\tnode\nCpus_allowed_list:\t0-3,6,8-9\nMems_allowed_list:\t0\n',
+  'Name:\tnode\nCpus_allowed_list:  5  \n',
+  'Name:\tnode\nCpus_allowed_list:\t7',
+  'Name:\tnode\nCpus_allowed_list:\tgarbage\n',
+  'Name:\tnode\nCpus_allowed_list:\t0-1 2\n',
+  'Name:\tnode\nCpus_allowed_list:\t\n',
+  'Name:\tnode\nXCpus_allowed_list:\t1\n',
+  'Name:\tnode\n',
+  '',
+];
+
+test('allowedCpusOf finds the affinity that allowedCpusIn finds, in a status file it reads again', (t) => {
+  const path = join(tempDir(t), 'status');
+  writeFileSync(path, '');
+  // Kept open, as on procfs: each text is written over the last, and read again from the start.
+  const status = kernelFile('cpu', path, () => true);
+  t.after(() => status.close());
+  for (const text of STATUS_TEXTS) {
+    writeFileSync(path, text);
+    assert.deepEqual(allowedCpusOf(status), allowedCpusIn(path), JSON.stringify(text.slice(0, 60)));
+  }
+  assert.deepEqual(allowedCpusOf(status), undefined);
+  writeFileSync(path, STATUS_TEXTS[3]!);
+  assert.deepEqual(allowedCpusOf(status), [0, 1, 2, 3, 6, 8, 9]);
+});
+
+test('allowedCpusOf gives undefined, every CPU allowed, where the status file is missing', (t) => {
+  assert.equal(allowedCpusOf(kernelFile('cpu', join(tempDir(t), 'missing'))), undefined);
+});
+
+test('the cpu collector keeps its status file open on procfs, and closes it with the collector', (t) => {
+  const root = tempDir(t);
+  writeTree(root, {
+    'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-1\n',
+    'proc/stat': 'cpu  0 0 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0\n',
+  });
+  const open = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === join(root, 'proc/self/status');
+    } catch {
+      return false; // the descriptor readdir itself used, closed since
+    }
+  }).length;
+  const c = createCpuCollector({ procRoot: join(root, 'proc'), sysRoot: join(root, 'sys'), keepOpen: () => true });
+  c.collect(0);
+  assert.equal(open(), 1);
+  c.close?.();
+  assert.equal(open(), 0);
 });
