@@ -116,11 +116,18 @@ describe('the elim on a big node, as LIM runs it', { concurrency: false }, () =>
           assert.equal(x.features['cpus'], cpus);
           assert.equal(x.features['cores'], cpus / 2);
         }
-        for (const x of swampedTicks) {
-          // Saturated is 1; the writer's timers slip under load, and each slip is a share of the interval.
-          assert.ok(Number(x.features['disk_busy_max']) > 0.6, `disk_busy_max ${x.features['disk_busy_max']} with every disk saturated`);
-          assert.ok(Number(x.features['swap_io']) > 0, `swap_io ${x.features['swap_io']} while swapping`);
-        }
+        // Saturated is 1. The writer's timer runs in this process and slips when the test
+        // machine is loaded: a tick whose files were not rewritten since the last one
+        // reads nothing moving, and a slip is a share of the interval. So the median of
+        // the ticks is read, not each: a daemon that misreads the disks or the swapping
+        // fails it at every tick.
+        const medianOf = (name: string): number => {
+          const values = swampedTicks.map((x) => Number(x.features[name])).sort((a, b) => a - b);
+          return values[Math.floor(values.length / 2)]!;
+        };
+        const busiest = swampedTicks.map((x) => x.features['disk_busy_max']).join(', ');
+        assert.ok(medianOf('disk_busy_max') > 0.6, `disk_busy_max ${busiest} with every disk saturated`);
+        assert.ok(medianOf('swap_io') > 0, `swap_io ${swampedTicks.map((x) => x.features['swap_io']).join(', ')} while swapping`);
         assert.ok(idleRank < 10, `idle ${cpus}-CPU node ranked up to ${idleRank}`);
         assert.ok(swampedRank > idleRank + 30, `swapping with saturated disks ranked ${swampedRank}, idle ${idleRank}`);
         assert.ok(swampedTicks.every((x) => x.rank < 1000), 'the pessimistic rank (a failed sample) instead of a read one');
