@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { kernelFile, onKernelFs, readKernelTextIfPresent } from '../../src/collectors/procfs.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { mkfifo } from '../faults/helpers.js';
@@ -42,6 +43,50 @@ test('a kept procfs file longer than one seq_file page is read whole each time, 
     for (let i = 0; i < 3; i++) assert.deepEqual(names(file.text()), expected);
   } finally {
     file.close();
+  }
+});
+
+// Counts the reads the module under test makes: its named import of readvSync follows
+// node:fs once syncBuiltinESMExports has run.
+function countReads(t: TestContext): () => number {
+  const spy = t.mock.method(fs, 'readvSync');
+  syncBuiltinESMExports();
+  t.after(() => {
+    spy.mock.restore();
+    syncBuiltinESMExports();
+  });
+  return () => spy.mock.callCount();
+}
+
+test('a kept file whose first read gives at most half a page is read once; a longer one, and a file opened for each read, to a read of 0 bytes', (t) => {
+  const dir = tempDir(t);
+  const reads = countReads(t);
+  const cases: Array<[size: number, keep: boolean, expected: number]> = [[1, true, 1], [2048, true, 1], [2049, true, 2], [1, false, 2], [2048, false, 2]];
+  for (const [size, keep, expected] of cases) {
+    const path = join(dir, `f${size}`);
+    writeFileSync(path, 'x'.repeat(size - 1) + '\n');
+    const file = kernelFile('load', path, () => keep);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const before = reads();
+        assert.equal(file.bytes().length, size);
+        assert.equal(reads() - before, expected, `${size} bytes, ${keep ? 'kept open' : 'opened each time'}`);
+      }
+    } finally {
+      file.close();
+    }
+  }
+});
+
+test('kept procfs and sysfs files read whole, in one read where they are short, the same as readFileSync', () => {
+  const paths = ['/proc/version', '/proc/filesystems', '/proc/self/cmdline', '/sys/devices/system/cpu/online', '/sys/devices/system/cpu/possible'];
+  for (const path of paths.filter((p) => existsSync(p))) {
+    const file = kernelFile('load', path);
+    try {
+      for (let i = 0; i < 2; i++) assert.equal(file.text(), readFileSync(path, 'latin1'), path);
+    } finally {
+      file.close();
+    }
   }
 });
 
