@@ -94,7 +94,7 @@ function readFrom(collector: string, path: string, fd: number, position: 0 | nul
 
 // A kept file (procfs, sysfs) whose first read from offset 0 gives at most this many
 // bytes has ended, and is not read again for the 0 bytes that would say so: 9 of the
-// 11 files of a report on a small host, a read each, 5-6 µs cold (in process, 100 ms
+// 10 files of a report on a small host, a read each, 5-6 µs cold (in process, 100 ms
 // apart). seq_file (fs/seq_file.c, seq_read_iter and the seq_read before it) ends a
 // read before the caller's 64 kB only at the file's end, or when the next record does
 // not fit in what is left of its own buffer, a page or more; every file lavarank keeps
