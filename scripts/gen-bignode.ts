@@ -221,7 +221,8 @@ export function writeCounters(roots: BigNodeRoots, spec: BigNodeSpec, tick: numb
   put(join(p, 'pressure', 'io'), pressureText(tick + 2, true));
 }
 
-// Creates DIR/proc and DIR/sys for the spec (replacing what was there) with the counters of tick 0.
+// Creates DIR/proc and DIR/sys for the spec (replacing what was there) with the counters of tick 0
+// and the elim's own status (every CPU allowed).
 // sysfs: each disk in /sys/block with a `device` and `removable` 0; loops in /sys/block
 // without `device`; partitions in /sys/class/block with a `partition` file; each NIC
 // in /sys/class/net with a `device` and `speed` 25000; docker0 without `device`.
@@ -236,7 +237,11 @@ export function generateBigNode(dir: string, spec: BigNodeSpec): BigNodeRoots {
     mkdirSync(join(path, '..'), { recursive: true });
     writeFileSync(path, text);
   };
-  file(join(sys, 'devices/system/cpu/online'), `${spec.cpus === 1 ? '0' : `0-${spec.cpus - 1}`}\n`);
+  const allCpus = spec.cpus === 1 ? '0' : `0-${spec.cpus - 1}`;
+  file(join(sys, 'devices/system/cpu/online'), `${allCpus}\n`);
+  // The elim's own status, where the cpu collector looks at its affinity every minute, as
+  // on a real node: without it, each look is a failed open.
+  file(join(roots.procRoot, 'self/status'), `Name:\tnode\nState:\tS (sleeping)\nCpus_allowed:\t${'f'.repeat(Math.ceil(spec.cpus / 4))}\nCpus_allowed_list:\t${allCpus}\nMems_allowed_list:\t0-1\n`);
   // Core k holds CPUs k, k + cores, ...: what a two-socket x86 node's sysfs says.
   const threads = spec.threadsPerCore ?? (spec.cpus % 2 === 0 ? 2 : 1);
   if (!(Number.isInteger(threads) && threads >= 1 && spec.cpus % threads === 0)) throw new RangeError(`threadsPerCore: expected a whole number that divides ${spec.cpus}, received ${threads}`);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BIG_NODE, blockDevices, generateBigNode, writeCounters } from '../../scripts/gen-bignode.js';
 import { cpuSet, parseStat } from '../../src/collectors/cpu.js';
+import { allowedCpusIn } from '../../src/collectors/cpulist.js';
 import { diskLayout, parseDiskstats } from '../../src/collectors/disk.js';
 import { createCollectors } from '../../src/collectors/index.js';
 import type { NetworkCollector } from '../../src/collectors/network.js';
@@ -49,6 +50,9 @@ describe('gen-bignode', () => {
       assert.ok(s.cpu !== undefined && s.cpu.busy > 0 && s.cpu.busy < 1, JSON.stringify(s.cpu));
       assert.equal(s.load?.online, 6);
       assert.equal(s.load?.cores, 3); // two threads a core, as a big x86 node's sysfs says
+      // The elim's own status, as on a real node: every CPU allowed, so none is left out.
+      assert.deepEqual(allowedCpusIn(join(roots.procRoot, 'self/status')), [0, 1, 2, 3, 4, 5]);
+      assert.equal(s.cpu?.jobCpus, undefined);
       assert.deepEqual(s.disk?.devices?.map((d) => d.name), ['nvme0n1', 'nvme1n1', 'nvme2n1']);
       assert.ok((s.disk?.writeBytesPerSec ?? 0) > 0);
       assert.deepEqual(s.network?.interfaces?.map((i) => [i.name, i.speedBitsPerSec]), [['ens0f0', 25e9], ['ens0f1', 25e9]]);
