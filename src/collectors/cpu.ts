@@ -67,28 +67,17 @@ export function parseStat(text: string, file = '/proc/stat'): StatCounters {
   return out;
 }
 
-// The cpuN lines a reading of /proc/stat had: their names, each name followed by the
-// space the kernel prints after it (cpuLinesOneByOne looks for those at the start of a
-// line), and the token each name leaves where cpuLinesSplit splits the lines (the first
-// CPU's number; for the others, LINE_MARK and the number).
+// The cpuN lines a reading of /proc/stat had: their names, and each name followed by
+// the space the kernel prints after it (cpuLinesOneByOne looks for those at the start
+// of a line).
 export interface CpuSet {
   names: string[];
   prefixes: Buffer[];
-  marks: string[];
 }
-
-// What cpuLinesSplit puts for the "\ncpu" before each cpuN line but the first: a
-// space, to end the line's last field, and a character no /proc/stat holds.
-const LINE_MARK = '|';
-const NEW_LINE = ` ${LINE_MARK}`;
 
 // The CpuSet of a list of cpuN names.
 export function cpuSet(names: string[]): CpuSet {
-  return {
-    names,
-    prefixes: names.map((n) => Buffer.from(`${n} `, 'latin1')),
-    marks: names.map((n, i) => `${i === 0 ? '' : LINE_MARK}${n.slice(3)}`),
-  };
+  return { names, prefixes: names.map((n) => Buffer.from(`${n} `, 'latin1')) };
 }
 
 const NL_CPU = Buffer.from('\ncpu', 'latin1');
@@ -122,17 +111,14 @@ function timesInto(t: CpuTimes, into: number[]): void {
 // slots, FIELDS order), and a check that the cpuN lines follow it, exactly `known` in
 // order, with no other cpu line anywhere after them. With `idle` (a slot per known
 // CPU), each cpuN line's idle + iowait is written there; without it their numbers are
-// not read. The cpuN lines are read one by one below splitFrom CPUs, and split at their
-// spaces from there on, where they must also hold as many times each (SPLIT_FROM).
-// False for anything else (hotplug, an old kernel's shorter line, garbage), for
+// not read. False for anything else (hotplug, an old kernel's shorter line, garbage), for
 // parseStat to read or reject; `into` and `idle` may then hold some of the times. When
 // it returns true, parseStat would give the same total, known.names as its cpus and
 // `idle` as its cpuIdle, or reject the file: a cpuN line's other times are not read.
-// One by one, idle and iowait are read digit by digit (a fraction or more than 15
-// digits is left to parseStat); split, with Number(). Each aggregate field must be
-// digits; with `idle`, the whole file must hold no whitespace but spaces and newlines,
+// Idle and iowait are read digit by digit (a fraction or more than 15 digits is left
+// to parseStat). Each aggregate field must be digits; with `idle`, the whole file must hold no whitespace but spaces and newlines,
 // as tokens() would split the cpuN lines elsewhere.
-export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: number[], splitFrom = SPLIT_FROM): boolean {
+export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: number[]): boolean {
   if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE) return false;
   let p = 4;
   while (bytes[p] === SPACE) p++;
@@ -150,19 +136,17 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
   const n = known.names.length;
   if (n === 0) return false;
   if (idle !== undefined && !onlySpacesAndNewlines(bytes)) return false;
-  return n < splitFrom ? cpuLinesOneByOne(bytes, newline, known.prefixes, idle) : cpuLinesSplit(bytes, newline, known.marks, idle);
+  return cpuLinesOneByOne(bytes, newline, known.prefixes, idle);
 }
 
-// From how many CPUs scanStat reads the cpuN lines with cpuLinesSplit. Cold, once per
-// report under --lite-mode, its native calls cost about 35 µs more than cpuLinesOneByOne
-// on a few lines, and each line then 0.6–1.2 µs less: the two cost the same at about 40
-// CPUs (stop 49, the median of 150 calls 30 ms apart, one by one against split: 52
-// against 89 µs on 2 CPUs, 115 against 126 on 32, 168 against 114 on 64, 251 against
-// 204 on 128, 411 against 257 on 256).
-export const SPLIT_FROM = 48;
-
 // scanStat's reading of the cpuN lines after the aggregate line's newline, line by line:
-// each line must start with its prefix; idle and iowait are read digit by digit.
+// each line must start with its prefix; idle and iowait are read digit by digit. From
+// stop 49 to 51 a host of 48 CPUs or more had its lines split natively instead (one
+// string, split at its spaces): cold, in process, that cost 204 against 251 µs on 128
+// CPUs and 257 against 411 µs on 256, but it allocated 60 kB more per report on 128 CPUs,
+// and fresh young-generation memory costs page faults: 15.9 minor faults per report
+// against 0.1 on the generated 128-CPU node, and 0.4-0.6 ms more CPU per report side by
+// side at a 1 s interval (docs/collectors.md, "The split taken back").
 function cpuLinesOneByOne(bytes: Buffer, newline: number, prefixes: readonly Buffer[], idle: number[] | undefined): boolean {
   let nl = newline;
   // One loop that calls nothing per line but u8IndexOf (not byteIndex, whose own frame
@@ -202,46 +186,6 @@ function cpuLinesOneByOne(bytes: Buffer, newline: number, prefixes: readonly Buf
     idle[i] = sum + iowait;
   }
   return nl < 0 || bytes.indexOf(NL_CPU, nl) < 0;
-}
-
-// scanStat's reading of the cpuN lines after the aggregate line's newline on a big
-// host: from the first one's number to the end of the last cpu line in the file, as
-// one string split at single spaces, with each "\ncpu" turned into NEW_LINE. Three
-// native calls, where cpuLinesOneByOne's loop runs 1.9 µs a line in the interpreter
-// (570 µs a report on a 256-CPU node). The checks make the split exact: no LINE_MARK in
-// the file, n - 1 line breaks replaced (the length drops by 2 for each) and none left
-// (another line between them, or before a later cpu line), no empty token (two spaces
-// in a row, which tokens() reads as one), and each name's mark at every stride-th
-// token, so every line holds `stride` tokens. (A space that ends the last line leaves
-// an empty last token: Number() reads it as 0, as parseStat takes a time the line does
-// not have.)
-function cpuLinesSplit(bytes: Buffer, newline: number, marks: readonly string[], idle: number[] | undefined): boolean {
-  const n = marks.length;
-  if (!bytesAt(bytes, NL_CPU, newline)) return false;
-  let end = u8IndexOf.call(bytes, NEWLINE, bytes.lastIndexOf(NL_CPU) + 1);
-  if (end < 0) end = bytes.length;
-  const block = latin1At(bytes, newline + NL_CPU.length, end);
-  if (block.includes(LINE_MARK)) return false;
-  const lines = block.replaceAll('\ncpu', NEW_LINE);
-  if (block.length - lines.length !== 2 * (n - 1) || lines.includes('\n') || lines.includes('  ')) return false;
-  const t = lines.split(' ');
-  // A name and at least four times, parseStat's least. (A fraction fails the first mark
-  // after the first line's. With `idle`, a line of four times reads the next line's mark
-  // or nothing as iowait, NaN, and is left to parseStat.)
-  const stride = t.length / n;
-  if (stride < 5) return false;
-  // Indexed loops on the hot paths: an interpreted for-of allocates a result object per step.
-  for (let i = 0, at = 0; i < n; i++, at += stride) {
-    if (t[at] !== marks[i]) return false;
-    if (idle === undefined) continue;
-    // Number(), as parseStat's toNumber() reads every token it takes. It also takes hex
-    // and exponent forms, which toNumber() refuses and no kernel prints.
-    const idleTime = Number(t[at + 4]);
-    const iowait = Number(t[at + 5]);
-    if (!(idleTime >= 0 && iowait >= 0 && idleTime + iowait < Infinity)) return false;
-    idle[i] = idleTime + iowait;
-  }
-  return true;
 }
 
 // Completes times slots with idle + iowait.

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it, test, type TestContext } from 'node:test';
-import { AFFINITY_CHECK_EVERY, busyOf, createCpuCollector, cpuFractions, cpuSet, leastBusy, parseStat, SPLIT_FROM, type CpuSet, type CpuTimes } from '../../src/collectors/cpu.js';
+import { AFFINITY_CHECK_EVERY, busyOf, createCpuCollector, cpuFractions, cpuSet, leastBusy, parseStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { CPU_LINE_READINGS, fakeHost, fixtureMeta, fixtureText, scannedCpuIdle as scannedCpuIdleOf, scannedStat as scannedStatOf, tempDir, writeTree } from './helpers.js';
+import { fakeHost, fixtureMeta, fixtureText, scannedCpuIdle as scannedCpuIdleOf, scannedStat as scannedStatOf, tempDir, writeTree } from './helpers.js';
 
 function stat(cpu: string, ...cpus: string[]): string {
   return [`cpu  ${cpu}`, ...cpus.map((times, i) => `cpu${i} ${times}`), 'intr 1 0', 'processes 42', ''].join('\n');
@@ -133,152 +133,137 @@ const CAPTURES = ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory'].flatMap((
 const twoCpus = cpuSet(['cpu0', 'cpu1']);
 const twoCpuStat = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18\ncpu1 21 22 23 24 25 26 27 28\nintr 0\n';
 
-for (const { how, splitFrom } of CPU_LINE_READINGS) {
-  describe(`scanStat, reading the cpuN lines ${how}`, () => {
-    const scannedStat = (bytes: Buffer, known: CpuSet): CpuTimes | undefined => scannedStatOf(bytes, known, splitFrom);
-    const scannedCpuIdle = (bytes: Buffer, known: CpuSet): number[] | undefined => scannedCpuIdleOf(bytes, known, splitFrom);
+describe('scanStat', () => {
+  const scannedStat = scannedStatOf;
+  const scannedCpuIdle = scannedCpuIdleOf;
 
-    it('reads the aggregate line and the CPU set of every captured /proc/stat as parseStat does', () => {
-      for (const capture of CAPTURES) {
-        const text = fixtureText(capture, 'proc/stat');
-        const parsed = parseStat(text);
-        assert.deepEqual(scannedStat(Buffer.from(text, 'latin1'), cpuSet(parsed.cpus)), parsed.total, capture);
-      }
-    });
-
-    it('reads each cpuN line\'s idle + iowait of every captured /proc/stat as parseStat does', () => {
-      for (const capture of CAPTURES) {
-        const text = fixtureText(capture, 'proc/stat');
-        const parsed = parseStat(text);
-        assert.deepEqual(scannedCpuIdle(Buffer.from(text, 'latin1'), cpuSet(parsed.cpus)), parsed.cpuIdle, capture);
-      }
-    });
-
-    it('leaves to parseStat the per-CPU times of a cpuN line not split by single spaces', () => {
-      assert.deepEqual(scannedCpuIdle(Buffer.from(twoCpuStat, 'latin1'), twoCpus), [29, 49]);
-      // parseStat splits each of these into the same tokens, where the third single space
-      // is no longer before idle.
-      for (const garbled of ['21  22 23', '21 22\t23', '21 22\u00a023', '21\r22 23']) {
-        const text = twoCpuStat.replace('21 22 23', garbled);
-        assert.deepEqual(parseStat(text).cpuIdle, [29, 49], JSON.stringify(garbled));
-        assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), undefined, JSON.stringify(garbled));
-      }
-      assert.equal(scannedCpuIdle(Buffer.from(twoCpuStat.replace('21 22 23 24 25 26 27 28', '21 22 23 24'), 'latin1'), twoCpus), undefined, 'four times');
-      assert.equal(scannedCpuIdle(Buffer.from(twoCpuStat.replace('21 22 23 24 25', '21 22 23\n24 25'), 'latin1'), twoCpus), undefined, 'a line cut short');
-    });
-
-    it('reads idle and iowait as parseStat does, or leaves them to it: an empty field, a fraction, more digits than a sum of digits holds exactly', () => {
-      // Each parses, to a cpu1 idle + iowait that reading the bytes as digits up to the next
-      // space would get wrong: an empty field before a double space, the integer part of a
-      // fraction, or a 17-digit sum that rounds at each digit where Number() rounds once.
-      for (const times of ['21 22 23  24 25', '21 22 23 24  25', '21 22 23 24.5 25', '21 22 23 24 25.5', '21 22 23 29166729164841593 25', '21 22 23 24 29166729164841593']) {
-        const text = twoCpuStat.replace('21 22 23 24 25', times);
-        const parsed = parseStat(text).cpuIdle;
-        assert.deepEqual(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus) ?? parsed, parsed, JSON.stringify(times));
-      }
-    });
-
-    it('leaves to parseStat idle or iowait that is not a count: negative, or too large for a double', () => {
-      for (const times of ['21 22 23 -24 25', '21 22 23 24 -1', '21 22 23 1e999 25', '21 22 23 24 x']) {
-        const text = twoCpuStat.replace('21 22 23 24 25', times);
-        assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), undefined, JSON.stringify(times));
-      }
-    });
-
-    it('leaves to parseStat cpuN lines that all hold the same double space, though each has as many fields', () => {
-      // Split at single spaces, every line would have an empty second time, and idle would
-      // be read one field early: parseStat reads cpu0's idle + iowait as 14 + 15.
-      const text = twoCpuStat.replace('cpu0 11 12', 'cpu0 11  12').replace('cpu1 21 22', 'cpu1 21  22');
-      assert.deepEqual(parseStat(text).cpuIdle, [29, 49]);
-      assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), undefined);
-    });
-
-    it('leaves to parseStat a file whose first line after the aggregate is not a cpuN line, or that holds the character it marks lines with', () => {
-      // Each has the known number of cpuN line breaks and fields in the right places.
-      const notFirst = twoCpuStat.replace('cpu0 11', 'xyz0 11');
-      assert.equal(scannedStat(Buffer.from(notFirst, 'latin1'), twoCpus), undefined);
-      assert.equal(scannedCpuIdle(Buffer.from(notFirst, 'latin1'), twoCpus), undefined);
-      assert.deepEqual(parseStat(notFirst).cpus, ['cpu1'], 'parseStat reads one CPU');
-      // cpu0 ends with a field "|1", as scanStat marks cpu1's line; the line after it is cpu7.
-      const marked = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18 19 20 |1\ncpu7 21 22 23 24 25 26 27 28 29\nintr 0\n';
-      assert.deepEqual(parseStat(marked).cpus, ['cpu0', 'cpu7']);
-      assert.equal(scannedStat(Buffer.from(marked, 'latin1'), twoCpus), undefined);
-      assert.equal(scannedCpuIdle(Buffer.from(marked, 'latin1'), twoCpus), undefined);
-    });
-
-    it('reads idle + iowait of cpuN lines of five times, and of a last cpuN line without a newline', () => {
-      const five = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15\ncpu1 21 22 23 24 25\nintr 0\n';
-      assert.deepEqual(scannedCpuIdle(Buffer.from(five, 'latin1'), twoCpus), [29, 49]);
-      const last = twoCpuStat.replace('\nintr 0\n', '');
-      assert.deepEqual(scannedCpuIdle(Buffer.from(last, 'latin1'), twoCpus), [29, 49]);
-    });
-
-    it('leaves to parseStat a file whose cpuN lines are not the ones it knows', () => {
-      const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4', '1 2 3 4');
-      assert.ok(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu1'])) !== undefined);
-      assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet([])), undefined);
-      assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0'])), undefined);
-      assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu1', 'cpu2'])), undefined);
-      assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu2'])), undefined);
-    });
-
-    it('reads a file that ends after its cpuN lines, with or without an intr line or a final newline', () => {
-      const known = cpuSet(['cpu0', 'cpu1']);
-      const lines = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 1 1 1\ncpu1 0 1 2 3';
-      for (const text of [lines, `${lines}\n`, `${lines}\nctxt 5\n`, `${lines}\nintr 0\n`]) {
-        assert.deepEqual(scannedStat(Buffer.from(text, 'latin1'), known), parseStat(text).total, JSON.stringify(text));
-      }
-      assert.equal(scannedStat(Buffer.from(`${lines}\nctxt 5\ncpu2 0 0 0 0\n`, 'latin1'), known), undefined, 'a cpu line after another line');
-    });
-
-    it('tells cpu1 from cpu10, and a name followed by a tab from one followed by a space', () => {
-      const text = 'cpu  1 2 3 4 5 6 7 8\ncpu10 1 1 1 1\nintr 0\n';
-      assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu1'])), undefined);
-      assert.deepEqual(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu10'])), parseStat(text).total);
-      assert.equal(scannedStat(Buffer.from(text.replace('cpu10 ', 'cpu10\t'), 'latin1'), cpuSet(['cpu10'])), undefined);
-    });
-
-    it('leaves to parseStat an aggregate line not as the kernel prints it', () => {
-      const known = cpuSet(['cpu0']);
-      assert.equal(scannedStat(Buffer.from('cpu 10 20 30 40\ncpu0 10 20 30 40\n', 'latin1'), known), undefined, 'an old kernel: four times');
-      assert.equal(scannedStat(Buffer.from('cpu\t1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
-      assert.equal(scannedStat(Buffer.from('cpu  1 2 3 4 5 6 7 0x8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
-      assert.equal(scannedStat(Buffer.from('cpu  1 2 3 4 5 6 7 -8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
-      assert.equal(scannedStat(Buffer.from('intr 0\ncpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
-    });
-
-    it('leaves to parseStat a cpu line after the intr line, or cpuN lines with another line between them', () => {
-      const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4');
-      const known = cpuSet(['cpu0']);
-      assert.ok(scannedStat(Buffer.from(text, 'latin1'), known) !== undefined);
-      assert.equal(scannedStat(Buffer.from(`${text}cpu1 1 2 3 4\n`, 'latin1'), known), undefined);
-      const split = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\nctxt 5\ncpu1 1 2 3 4\n';
-      assert.equal(scannedStat(Buffer.from(split, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
-      assert.equal(parseStat(split).cpus.length, 2, 'parseStat still reads both');
-      // The line between them ends in a token of its own, so each cpuN line still splits
-      // into as many fields.
-      const even = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4 5 6\nctxt\ncpu1 1 2 3 4 5 6\n';
-      assert.equal(scannedStat(Buffer.from(even, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
-      assert.equal(scannedCpuIdle(Buffer.from(even, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
-    });
+  it('reads the aggregate line and the CPU set of every captured /proc/stat as parseStat does', () => {
+    for (const capture of CAPTURES) {
+      const text = fixtureText(capture, 'proc/stat');
+      const parsed = parseStat(text);
+      assert.deepEqual(scannedStat(Buffer.from(text, 'latin1'), cpuSet(parsed.cpus)), parsed.total, capture);
+    }
   });
-}
 
-test('scanStat reads the cpuN lines of a host of fewer than SPLIT_FROM CPUs one by one: a fraction of a jiffy, which only the split reads, is left to parseStat', () => {
-  const text = twoCpuStat.replace('21 22 23 24 25', '21 22 23 24.5 25');
-  assert.equal(scannedCpuIdleOf(Buffer.from(text, 'latin1'), twoCpus), undefined);
-  assert.deepEqual(scannedCpuIdleOf(Buffer.from(text, 'latin1'), twoCpus, 1), parseStat(text).cpuIdle);
+  it('reads each cpuN line\'s idle + iowait of every captured /proc/stat as parseStat does', () => {
+    for (const capture of CAPTURES) {
+      const text = fixtureText(capture, 'proc/stat');
+      const parsed = parseStat(text);
+      assert.deepEqual(scannedCpuIdle(Buffer.from(text, 'latin1'), cpuSet(parsed.cpus)), parsed.cpuIdle, capture);
+    }
+  });
+
+  it('leaves to parseStat the per-CPU times of a cpuN line not split by single spaces', () => {
+    assert.deepEqual(scannedCpuIdle(Buffer.from(twoCpuStat, 'latin1'), twoCpus), [29, 49]);
+    // parseStat splits each of these into the same tokens, where the third single space
+    // is no longer before idle.
+    for (const garbled of ['21  22 23', '21 22\t23', '21 22\u00a023', '21\r22 23']) {
+      const text = twoCpuStat.replace('21 22 23', garbled);
+      assert.deepEqual(parseStat(text).cpuIdle, [29, 49], JSON.stringify(garbled));
+      assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), undefined, JSON.stringify(garbled));
+    }
+    assert.equal(scannedCpuIdle(Buffer.from(twoCpuStat.replace('21 22 23 24 25 26 27 28', '21 22 23 24'), 'latin1'), twoCpus), undefined, 'four times');
+    assert.equal(scannedCpuIdle(Buffer.from(twoCpuStat.replace('21 22 23 24 25', '21 22 23\n24 25'), 'latin1'), twoCpus), undefined, 'a line cut short');
+  });
+
+  it('reads idle and iowait as parseStat does, or leaves them to it: an empty field, a fraction, more digits than a sum of digits holds exactly', () => {
+    // Each parses, to a cpu1 idle + iowait that reading the bytes as digits up to the next
+    // space would get wrong: an empty field before a double space, the integer part of a
+    // fraction, or a 17-digit sum that rounds at each digit where Number() rounds once.
+    for (const times of ['21 22 23  24 25', '21 22 23 24  25', '21 22 23 24.5 25', '21 22 23 24 25.5', '21 22 23 29166729164841593 25', '21 22 23 24 29166729164841593']) {
+      const text = twoCpuStat.replace('21 22 23 24 25', times);
+      const parsed = parseStat(text).cpuIdle;
+      assert.deepEqual(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus) ?? parsed, parsed, JSON.stringify(times));
+    }
+  });
+
+  it('leaves to parseStat idle or iowait that is not a count: negative, or too large for a double', () => {
+    for (const times of ['21 22 23 -24 25', '21 22 23 24 -1', '21 22 23 1e999 25', '21 22 23 24 x']) {
+      const text = twoCpuStat.replace('21 22 23 24 25', times);
+      assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), undefined, JSON.stringify(times));
+    }
+  });
+
+  it('leaves to parseStat cpuN lines that all hold the same double space, though each has as many fields', () => {
+    // Split at single spaces, every line would have an empty second time, and idle would
+    // be read one field early: parseStat reads cpu0's idle + iowait as 14 + 15.
+    const text = twoCpuStat.replace('cpu0 11 12', 'cpu0 11  12').replace('cpu1 21 22', 'cpu1 21  22');
+    assert.deepEqual(parseStat(text).cpuIdle, [29, 49]);
+    assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), undefined);
+  });
+
+  it('leaves to parseStat a file whose first line after the aggregate is not a cpuN line', () => {
+    const notFirst = twoCpuStat.replace('cpu0 11', 'xyz0 11');
+    assert.equal(scannedStat(Buffer.from(notFirst, 'latin1'), twoCpus), undefined);
+    assert.equal(scannedCpuIdle(Buffer.from(notFirst, 'latin1'), twoCpus), undefined);
+    assert.deepEqual(parseStat(notFirst).cpus, ['cpu1'], 'parseStat reads one CPU');
+  });
+
+  it('reads idle + iowait of cpuN lines of five times, and of a last cpuN line without a newline', () => {
+    const five = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15\ncpu1 21 22 23 24 25\nintr 0\n';
+    assert.deepEqual(scannedCpuIdle(Buffer.from(five, 'latin1'), twoCpus), [29, 49]);
+    const last = twoCpuStat.replace('\nintr 0\n', '');
+    assert.deepEqual(scannedCpuIdle(Buffer.from(last, 'latin1'), twoCpus), [29, 49]);
+  });
+
+  it('leaves to parseStat a file whose cpuN lines are not the ones it knows', () => {
+    const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4', '1 2 3 4');
+    assert.ok(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu1'])) !== undefined);
+    assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet([])), undefined);
+    assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0'])), undefined);
+    assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu1', 'cpu2'])), undefined);
+    assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu0', 'cpu2'])), undefined);
+  });
+
+  it('reads a file that ends after its cpuN lines, with or without an intr line or a final newline', () => {
+    const known = cpuSet(['cpu0', 'cpu1']);
+    const lines = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 1 1 1\ncpu1 0 1 2 3';
+    for (const text of [lines, `${lines}\n`, `${lines}\nctxt 5\n`, `${lines}\nintr 0\n`]) {
+      assert.deepEqual(scannedStat(Buffer.from(text, 'latin1'), known), parseStat(text).total, JSON.stringify(text));
+    }
+    assert.equal(scannedStat(Buffer.from(`${lines}\nctxt 5\ncpu2 0 0 0 0\n`, 'latin1'), known), undefined, 'a cpu line after another line');
+  });
+
+  it('tells cpu1 from cpu10, and a name followed by a tab from one followed by a space', () => {
+    const text = 'cpu  1 2 3 4 5 6 7 8\ncpu10 1 1 1 1\nintr 0\n';
+    assert.equal(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu1'])), undefined);
+    assert.deepEqual(scannedStat(Buffer.from(text, 'latin1'), cpuSet(['cpu10'])), parseStat(text).total);
+    assert.equal(scannedStat(Buffer.from(text.replace('cpu10 ', 'cpu10\t'), 'latin1'), cpuSet(['cpu10'])), undefined);
+  });
+
+  it('leaves to parseStat an aggregate line not as the kernel prints it', () => {
+    const known = cpuSet(['cpu0']);
+    assert.equal(scannedStat(Buffer.from('cpu 10 20 30 40\ncpu0 10 20 30 40\n', 'latin1'), known), undefined, 'an old kernel: four times');
+    assert.equal(scannedStat(Buffer.from('cpu\t1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
+    assert.equal(scannedStat(Buffer.from('cpu  1 2 3 4 5 6 7 0x8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
+    assert.equal(scannedStat(Buffer.from('cpu  1 2 3 4 5 6 7 -8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
+    assert.equal(scannedStat(Buffer.from('intr 0\ncpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4\n', 'latin1'), known), undefined);
+  });
+
+  it('leaves to parseStat a cpu line after the intr line, or cpuN lines with another line between them', () => {
+    const text = stat('1 2 3 4 5 6 7 8', '1 2 3 4');
+    const known = cpuSet(['cpu0']);
+    assert.ok(scannedStat(Buffer.from(text, 'latin1'), known) !== undefined);
+    assert.equal(scannedStat(Buffer.from(`${text}cpu1 1 2 3 4\n`, 'latin1'), known), undefined);
+    const split = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4\nctxt 5\ncpu1 1 2 3 4\n';
+    assert.equal(scannedStat(Buffer.from(split, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
+    assert.equal(parseStat(split).cpus.length, 2, 'parseStat still reads both');
+    // Also where each cpuN line holds as many fields.
+    const even = 'cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4 5 6\nctxt\ncpu1 1 2 3 4 5 6\n';
+    assert.equal(scannedStat(Buffer.from(even, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
+    assert.equal(scannedCpuIdle(Buffer.from(even, 'latin1'), cpuSet(['cpu0', 'cpu1'])), undefined);
+  });
 });
 
-test('scanStat reads the cpuN lines of a host of SPLIT_FROM CPUs or more as parseStat does, and leaves them to it when one line has a time more', () => {
-  const n = SPLIT_FROM + 16;
+test('scanStat reads the cpuN lines of a 64-CPU host as parseStat does, also where one line has a time more', () => {
+  const n = 64;
   const names = Array.from({ length: n }, (_, i) => `cpu${i}`);
   const lines = names.map((c, i) => `${c} ${1000 + i} 7 ${300 + i} ${9_000_000 + 17 * i} ${i % 3} 0 ${i} 0 0 0`);
   const text = [`cpu  ${Array.from({ length: 10 }, (_, f) => 100 * f).join(' ')}`, ...lines, 'intr 5 0 1', 'processes 42', ''].join('\n');
   assert.deepEqual(scannedCpuIdleOf(Buffer.from(text, 'latin1'), cpuSet(names)), parseStat(text).cpuIdle);
   const longer = text.replace(`${lines[5]!}\n`, `${lines[5]!} 0\n`);
   assert.deepEqual(parseStat(longer).cpuIdle, parseStat(text).cpuIdle);
-  assert.equal(scannedCpuIdleOf(Buffer.from(longer, 'latin1'), cpuSet(names)), undefined);
+  assert.deepEqual(scannedCpuIdleOf(Buffer.from(longer, 'latin1'), cpuSet(names)), parseStat(longer).cpuIdle);
 });
 
 test('a garbled aggregate line after good ticks is a CollectorError naming the file and line 1', (t) => {

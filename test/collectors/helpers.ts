@@ -128,18 +128,18 @@ export function scannedInterfaces(bytes: Buffer, layout: NetLayout): NetCounters
 }
 
 // scanStat's reading of the aggregate line as the times parseStat gives, or undefined
-// when it leaves the text to the parser; splitFrom as scanStat takes it.
-export function scannedStat(bytes: Buffer, known: CpuSet, splitFrom?: number): CpuTimes | undefined {
+// when it leaves the text to the parser.
+export function scannedStat(bytes: Buffer, known: CpuSet): CpuTimes | undefined {
   const t = numberSlots(TIMES_SLOTS);
-  if (!scanStat(bytes, known, t, undefined, splitFrom)) return undefined;
+  if (!scanStat(bytes, known, t)) return undefined;
   return { user: t[0]!, nice: t[1]!, system: t[2]!, idle: t[3]!, iowait: t[4]!, irq: t[5]!, softirq: t[6]!, steal: t[7]! };
 }
 
 // scanStat's reading of each cpuN line's idle + iowait, as parseStat's cpuIdle, or
-// undefined when it leaves the text to the parser; splitFrom as scanStat takes it.
-export function scannedCpuIdle(bytes: Buffer, known: CpuSet, splitFrom?: number): number[] | undefined {
+// undefined when it leaves the text to the parser.
+export function scannedCpuIdle(bytes: Buffer, known: CpuSet): number[] | undefined {
   const idle = numberSlots(known.names.length);
-  if (!scanStat(bytes, known, numberSlots(TIMES_SLOTS), idle, splitFrom)) return undefined;
+  if (!scanStat(bytes, known, numberSlots(TIMES_SLOTS), idle)) return undefined;
   return [...idle];
 }
 
@@ -172,10 +172,3 @@ export function scannedLoadavg(text: string): { load1: number; running: number }
   const into = numberSlots(2);
   return scanLoadavg(text, into) ? { load1: into[LOAD1]!, running: into[RUNNING]! } : undefined;
 }
-
-// scanStat's two ways of reading the cpuN lines, as its splitFrom chooses them: every
-// test of scanStat runs on both.
-export const CPU_LINE_READINGS = [
-  { how: 'one by one', splitFrom: Infinity },
-  { how: 'split', splitFrom: 1 },
-] as const;
