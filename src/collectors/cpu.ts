@@ -111,13 +111,14 @@ function timesInto(t: CpuTimes, into: number[]): void {
 // slots, FIELDS order), and a check that the cpuN lines follow it, exactly `known` in
 // order, with no other cpu line anywhere after them. With `idle` (a slot per known
 // CPU), each cpuN line's idle + iowait is written there; without it their numbers are
-// not read. False for anything else (hotplug, an old kernel's shorter line, garbage), for
-// parseStat to read or reject; `into` and `idle` may then hold some of the times. When
-// it returns true, parseStat would give the same total, known.names as its cpus and
-// `idle` as its cpuIdle, or reject the file: a cpuN line's other times are not read.
-// Idle and iowait are read digit by digit (a fraction or more than 15 digits is left
-// to parseStat). Each aggregate field must be digits; with `idle`, the whole file must hold no whitespace but spaces and newlines,
-// as tokens() would split the cpuN lines elsewhere.
+// not read. False for anything else (hotplug, an old kernel's shorter line, garbage),
+// for parseStat to read or reject; `into` and `idle` may then hold some of the times.
+// When it returns true, parseStat would give the same total, known.names as its cpus
+// and `idle` as its cpuIdle, or reject the file: a cpuN line's other times are not
+// read. Idle and iowait are read digit by digit (a fraction or more than 15 digits is
+// left to parseStat). Each aggregate field must be digits; with `idle`, the whole file
+// must hold no whitespace but spaces and newlines, as tokens() would split the cpuN
+// lines elsewhere.
 export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: number[]): boolean {
   if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE) return false;
   let p = 4;
