@@ -146,8 +146,8 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
 // string, split at its spaces): cold, in process, that cost 204 against 251 µs on 128
 // CPUs and 257 against 411 µs on 256, but it allocated 60 kB more per report on 128 CPUs,
 // and fresh young-generation memory costs page faults: 15.9 minor faults per report
-// against 0.1 on the generated 128-CPU node, and 0.4-0.6 ms more CPU per report side by
-// side at a 1 s interval (docs/collectors.md, "The split taken back").
+// against 0.1 on the generated 128-CPU node, and 0.40-0.65 ms more CPU per report side
+// by side at a 1 s interval (docs/collectors.md, "The split taken back").
 function cpuLinesOneByOne(bytes: Buffer, newline: number, prefixes: readonly Buffer[], idle: number[] | undefined): boolean {
   let nl = newline;
   // One loop that calls nothing per line but u8IndexOf (not byteIndex, whose own frame
