@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readlinkSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { allowedCpusIn, allowedCpusOf, cpuRanges, parseCpuList, parseCpuNumbers } from '../../src/collectors/cpulist.js';
 import { createCpuCollector } from '../../src/collectors/cpu.js';
 import { kernelFile } from '../../src/collectors/procfs.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { tempDir, writeTree } from './helpers.js';
+import { openOn, tempDir, writeTree } from './helpers.js';
 
 test('parseCpuList counts single CPUs and ranges', () => {
   assert.equal(parseCpuList('0-3,6\n'), 5);
@@ -77,13 +77,7 @@ test('the cpu collector keeps its status file open on procfs, and closes it with
     'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-1\n',
     'proc/stat': 'cpu  0 0 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0\n',
   });
-  const open = (): number => readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === join(root, 'proc/self/status');
-    } catch {
-      return false; // the descriptor readdir itself used, closed since
-    }
-  }).length;
+  const open = (): number => openOn(join(root, 'proc/self/status'));
   const c = createCpuCollector({ procRoot: join(root, 'proc'), sysRoot: join(root, 'sys'), keepOpen: () => true });
   c.collect(0);
   assert.equal(open(), 1);

@@ -1,6 +1,6 @@
 // Shared by the collector tests: fixture paths, fake /proc and /sys trees in temp
 // dirs, and a pino logger that records what it was given.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,17 @@ import { numberSlots } from '../../src/collectors/text.js';
 
 // dist/test/collectors/ -> the repository root, where the fixtures stay uncompiled.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+// The descriptors this process holds open on a path.
+export function openOn(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false; // the directory's own descriptor, gone by now
+    }
+  }).length;
+}
 
 // Absolute path of something under test/fixtures/.
 export function fixture(...parts: string[]): string {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { closeSync, fstatSync, openSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { SPEED_CHECK_MS, SPEED_STUCK_MS, createLinkSpeeds, type SpeedRead } from '../../src/collectors/linkspeed.js';
 import { exitHolds } from '../../src/util/exit.js';
 import { mkfifo } from '../helpers.js';
-import { tempDir, writeTree } from './helpers.js';
+import { openOn, tempDir, writeTree } from './helpers.js';
 
 // A reader that answers only when told to, as the kernel does while its rtnl lock is
 // held: the paths asked for, in order, and a way to answer the oldest.
@@ -204,17 +204,6 @@ test('after close nothing more is read, and settled waits for the read in flight
   speeds.report('eth2', true);
   assert.deepEqual(reader.asked, ['/s/class/net/eth0/speed']);
 });
-
-// The descriptors this process holds open on a path.
-function openOn(path: string): number {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === path;
-    } catch {
-      return false; // the directory's own descriptor, gone by now
-    }
-  }).length;
-}
 
 test('the default reader keeps a speed file open where keepOpen says and reads it again from its start; forgetting the link or closing the speeds closes it', async (t) => {
   const root = tempDir(t);
