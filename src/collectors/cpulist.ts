@@ -2,7 +2,7 @@
 // siblings) and the cores a set of CPUs makes, read by the load and cpu collectors; a
 // bad list names the collector.
 import { readFileSync } from 'node:fs';
-import { procPath, readKernelTextIfPresent, type KernelFile } from './procfs.js';
+import { kernelFile, procPath, readKernelTextIfPresent, type KernelFile } from './procfs.js';
 import { badLine, bytesAt, latin1At } from './text.js';
 
 // No Linux build allows more than 8192 CPUs (CONFIG_NR_CPUS); a list naming more is
@@ -46,17 +46,17 @@ export function cpuRanges(cpus: readonly number[]): string {
   return parts.join(',');
 }
 
-// The CPU list that pick finds in a small file's text, or undefined when the file is
-// missing, the list empty or not what the kernel writes: an old kernel, no sysfs, a
-// fake proc root, nothing lavarank can know of.
-export function cpuListIn(path: string, pick: (text: string) => string | undefined = (text) => text): number[] | undefined {
-  let list: string | undefined;
+// The CPU list in a small file, or undefined when the file is missing, the list empty
+// or not what the kernel writes: an old kernel, no sysfs, a fake proc root, nothing
+// lavarank can know of.
+export function cpuListIn(path: string): number[] | undefined {
+  let list: string;
   try {
-    list = pick(readFileSync(path, 'latin1'));
+    list = readFileSync(path, 'latin1');
   } catch {
     return undefined;
   }
-  if (list === undefined || list.trim() === '') return undefined;
+  if (list.trim() === '') return undefined;
   try {
     return parseCpuNumbers(list, path, 'cpu');
   } catch {
@@ -67,23 +67,24 @@ export function cpuListIn(path: string, pick: (text: string) => string | undefin
 // The CPUs a process may run on, from the Cpus_allowed_list of its status file
 // (/proc/self/status, /proc/PID/status); undefined when unknown: every CPU allowed.
 export function allowedCpusIn(status: string): number[] | undefined {
-  return cpuListIn(status, (text) => /^Cpus_allowed_list:\s*(\S+)\s*$/m.exec(text)?.[1]);
+  return allowedCpusOf(kernelFile('cpu', status, () => false));
 }
 
 const ALLOWED_LINE = Buffer.from('Cpus_allowed_list:', 'latin1');
 const NL_ALLOWED_LINE = Buffer.from('\nCpus_allowed_list:', 'latin1');
 
-// allowedCpusIn for the cpu collector, which looks at its own affinity every minute:
-// from the status file it keeps open (kernelFile), its line found by a native search.
-// Read with readFileSync and the regular expression, which --lite-mode interprets,
-// the look cost 380 µs cold, against 145 µs this way (in process, the median of 80
-// looks 100 ms apart), 40 µs per report averaged over the six between two looks.
+// allowedCpusIn from a status file read as a kernelFile, which the cpu collector keeps
+// open for its look at its own affinity every minute; the line is found by a native
+// search. Read with readFileSync and a regular expression, which --lite-mode
+// interprets, the look cost 380 µs cold, against 145 µs this way (in process, the
+// median of 80 looks 100 ms apart), 40 µs per report averaged over the six between two
+// looks.
 export function allowedCpusOf(status: KernelFile): number[] | undefined {
   let bytes: Buffer;
   try {
     bytes = status.bytes();
   } catch {
-    return undefined; // as allowedCpusIn: no such file is nothing lavarank can know of
+    return undefined; // no such file is nothing lavarank can know of, as in cpuListIn
   }
   let start = ALLOWED_LINE.length;
   if (!bytesAt(bytes, ALLOWED_LINE, 0)) {

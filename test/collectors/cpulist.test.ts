@@ -36,35 +36,40 @@ test('cpuRanges writes CPU numbers as a kernel CPU list', () => {
   assert.equal(cpuRanges([]), '');
 });
 
-// Status texts as the kernel writes them and as it never does.
-const STATUS_TEXTS = [
-  readFileSync('/proc/self/status', 'latin1'),
-  'Name:\tnode\nCpus_allowed:\t6\nCpus_allowed_list:\t1-2\n',
-  'Cpus_allowed_list:\t0-1\n',
-  'Name:\tnode\nCpus_allowed_list:\t0-3,6,8-9\nMems_allowed_list:\t0\n',
-  'Name:\tnode\nCpus_allowed_list:  5  \n',
-  'Name:\tnode\nCpus_allowed_list:\t7',
-  'Name:\tnode\nCpus_allowed_list:\tgarbage\n',
-  'Name:\tnode\nCpus_allowed_list:\t0-1 2\n',
-  'Name:\tnode\nCpus_allowed_list:\t\n',
-  'Name:\tnode\nXCpus_allowed_list:\t1\n',
-  'Name:\tnode\n',
-  '',
+// This process's own affinity, as its status file gives it.
+function ownAffinity(): number[] {
+  const line = readFileSync('/proc/self/status', 'latin1').split('\n').find((l) => l.startsWith('Cpus_allowed_list:'));
+  assert.ok(line !== undefined, 'this kernel prints Cpus_allowed_list');
+  return parseCpuNumbers(line.slice('Cpus_allowed_list:'.length).trim());
+}
+
+// Status texts as the kernel writes them and as it never does, with the CPUs each allows.
+const STATUS_TEXTS: Array<[text: string, allowed: number[] | undefined]> = [
+  ['Name:\tnode\nCpus_allowed:\t6\nCpus_allowed_list:\t1-2\n', [1, 2]],
+  ['Cpus_allowed_list:\t0-1\n', [0, 1]],
+  ['Name:\tnode\nCpus_allowed_list:\t0-3,6,8-9\nMems_allowed_list:\t0\n', [0, 1, 2, 3, 6, 8, 9]],
+  ['Name:\tnode\nCpus_allowed_list:  5  \n', [5]],
+  ['Name:\tnode\nCpus_allowed_list:\t7', [7]],
+  ['Name:\tnode\nCpus_allowed_list:\tgarbage\n', undefined],
+  ['Name:\tnode\nCpus_allowed_list:\t0-1 2\n', undefined],
+  ['Name:\tnode\nCpus_allowed_list:\t\n', undefined],
+  ['Name:\tnode\nXCpus_allowed_list:\t1\n', undefined],
+  ['Name:\tnode\n', undefined],
+  ['', undefined],
 ];
 
-test('allowedCpusOf finds the affinity that allowedCpusIn finds, in a status file it reads again', (t) => {
+test('allowedCpusOf reads the affinity of a status file it reads again, and allowedCpusIn of one it opens', (t) => {
   const path = join(tempDir(t), 'status');
   writeFileSync(path, '');
   // Kept open, as on procfs: each text is written over the last, and read again from the start.
   const status = kernelFile('cpu', path, () => true);
   t.after(() => status.close());
-  for (const text of STATUS_TEXTS) {
+  for (const [text, allowed] of [[readFileSync('/proc/self/status', 'latin1'), ownAffinity()] as const, ...STATUS_TEXTS]) {
     writeFileSync(path, text);
-    assert.deepEqual(allowedCpusOf(status), allowedCpusIn(path), JSON.stringify(text.slice(0, 60)));
+    assert.deepEqual(allowedCpusOf(status), allowed, JSON.stringify(text.slice(0, 60)));
+    assert.deepEqual(allowedCpusIn(path), allowed, JSON.stringify(text.slice(0, 60)));
   }
-  assert.deepEqual(allowedCpusOf(status), undefined);
-  writeFileSync(path, STATUS_TEXTS[3]!);
-  assert.deepEqual(allowedCpusOf(status), [0, 1, 2, 3, 6, 8, 9]);
+  assert.deepEqual(allowedCpusIn('/proc/self/status'), ownAffinity());
 });
 
 test('allowedCpusOf gives undefined, every CPU allowed, where the status file is missing', (t) => {
