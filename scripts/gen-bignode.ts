@@ -241,7 +241,7 @@ export function generateBigNode(dir: string, spec: BigNodeSpec): BigNodeRoots {
   file(join(sys, 'devices/system/cpu/online'), `${allCpus}\n`);
   // The elim's own status, where the cpu collector looks at its affinity every minute, as
   // on a real node: without it, each look is a failed open.
-  file(join(roots.procRoot, 'self/status'), `Name:\tnode\nState:\tS (sleeping)\nCpus_allowed:\t${'f'.repeat(Math.ceil(spec.cpus / 4))}\nCpus_allowed_list:\t${allCpus}\nMems_allowed_list:\t0-1\n`);
+  file(join(roots.procRoot, 'self/status'), `Name:\tnode\nState:\tS (sleeping)\nCpus_allowed_list:\t${allCpus}\nMems_allowed_list:\t0-1\n`);
   // Core k holds CPUs k, k + cores, ...: what a two-socket x86 node's sysfs says.
   const threads = spec.threadsPerCore ?? (spec.cpus % 2 === 0 ? 2 : 1);
   if (!(Number.isInteger(threads) && threads >= 1 && spec.cpus % threads === 0)) throw new RangeError(`threadsPerCore: expected a whole number that divides ${spec.cpus}, received ${threads}`);
