@@ -9,6 +9,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generateBigNode, type BigNodeSpec } from '../../scripts/gen-bignode.js';
+import { median } from '../../src/util/stats.js';
 import { renderHost, type HostState } from '../helpers/synthetic-host.js';
 import { tempDir } from '../helpers.js';
 import { until } from '../faults/helpers.js';
@@ -121,13 +122,9 @@ describe('the elim on a big node, as LIM runs it', { concurrency: false }, () =>
         // reads nothing moving, and a slip is a share of the interval. So the median of
         // the ticks is read, not each: a daemon that misreads the disks or the swapping
         // fails it at every tick.
-        const medianOf = (name: string): number => {
-          const values = swampedTicks.map((x) => Number(x.features[name])).sort((a, b) => a - b);
-          return values[Math.floor(values.length / 2)]!;
-        };
-        const busiest = swampedTicks.map((x) => x.features['disk_busy_max']).join(', ');
-        assert.ok(medianOf('disk_busy_max') > 0.6, `disk_busy_max ${busiest} with every disk saturated`);
-        assert.ok(medianOf('swap_io') > 0, `swap_io ${swampedTicks.map((x) => x.features['swap_io']).join(', ')} while swapping`);
+        const values = (name: string): number[] => swampedTicks.map((x) => Number(x.features[name]));
+        assert.ok(median(values('disk_busy_max')) > 0.6, `disk_busy_max ${values('disk_busy_max').join(', ')} with every disk saturated`);
+        assert.ok(median(values('swap_io')) > 0, `swap_io ${values('swap_io').join(', ')} while swapping`);
         assert.ok(idleRank < 10, `idle ${cpus}-CPU node ranked up to ${idleRank}`);
         assert.ok(swampedRank > idleRank + 30, `swapping with saturated disks ranked ${swampedRank}, idle ${idleRank}`);
         assert.ok(swampedTicks.every((x) => x.rank < 1000), 'the pessimistic rank (a failed sample) instead of a read one');
