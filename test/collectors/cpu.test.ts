@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, test, type TestContext } from 'node:test';
 import { AFFINITY_CHECK_EVERY, busyOf, createCpuCollector, cpuFractions, cpuSet, leastBusy, parseStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureMeta, fixtureText, scannedCpuIdle as scannedCpuIdleOf, scannedStat as scannedStatOf, tempDir, writeTree } from './helpers.js';
+import { fakeHost, fixtureMeta, fixtureText, scannedCpuIdle, scannedStat, tempDir, writeTree } from './helpers.js';
 
 function stat(cpu: string, ...cpus: string[]): string {
   return [`cpu  ${cpu}`, ...cpus.map((times, i) => `cpu${i} ${times}`), 'intr 1 0', 'processes 42', ''].join('\n');
@@ -134,8 +134,6 @@ const twoCpus = cpuSet(['cpu0', 'cpu1']);
 const twoCpuStat = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18\ncpu1 21 22 23 24 25 26 27 28\nintr 0\n';
 
 describe('scanStat', () => {
-  const scannedStat = scannedStatOf;
-  const scannedCpuIdle = scannedCpuIdleOf;
 
   it('reads the aggregate line and the CPU set of every captured /proc/stat as parseStat does', () => {
     for (const capture of CAPTURES) {
@@ -260,10 +258,10 @@ test('scanStat reads the cpuN lines of a 64-CPU host as parseStat does, also whe
   const names = Array.from({ length: n }, (_, i) => `cpu${i}`);
   const lines = names.map((c, i) => `${c} ${1000 + i} 7 ${300 + i} ${9_000_000 + 17 * i} ${i % 3} 0 ${i} 0 0 0`);
   const text = [`cpu  ${Array.from({ length: 10 }, (_, f) => 100 * f).join(' ')}`, ...lines, 'intr 5 0 1', 'processes 42', ''].join('\n');
-  assert.deepEqual(scannedCpuIdleOf(Buffer.from(text, 'latin1'), cpuSet(names)), parseStat(text).cpuIdle);
+  assert.deepEqual(scannedCpuIdle(Buffer.from(text, 'latin1'), cpuSet(names)), parseStat(text).cpuIdle);
   const longer = text.replace(`${lines[5]!}\n`, `${lines[5]!} 0\n`);
   assert.deepEqual(parseStat(longer).cpuIdle, parseStat(text).cpuIdle);
-  assert.deepEqual(scannedCpuIdleOf(Buffer.from(longer, 'latin1'), cpuSet(names)), parseStat(longer).cpuIdle);
+  assert.deepEqual(scannedCpuIdle(Buffer.from(longer, 'latin1'), cpuSet(names)), parseStat(longer).cpuIdle);
 });
 
 test('a garbled aggregate line after good ticks is a CollectorError naming the file and line 1', (t) => {
