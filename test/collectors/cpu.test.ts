@@ -134,7 +134,6 @@ const twoCpus = cpuSet(['cpu0', 'cpu1']);
 const twoCpuStat = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18\ncpu1 21 22 23 24 25 26 27 28\nintr 0\n';
 
 describe('scanStat', () => {
-
   it('reads the aggregate line and the CPU set of every captured /proc/stat as parseStat does', () => {
     for (const capture of CAPTURES) {
       const text = fixtureText(capture, 'proc/stat');
