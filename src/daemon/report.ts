@@ -19,8 +19,26 @@ export function isValidIndexName(name: string): boolean {
   return isValidResourceName(name);
 }
 
+// The fraction of a value written with three places, by thousandths: '' for none, then
+// '.001' to '.999' without trailing zeros ('.5' for 500).
+const THOUSANDTHS: readonly string[] = Array.from({ length: 1000 }, (_, i) => (i === 0 ? '' : `.${String(i).padStart(3, '0').replace(/0+$/, '')}`));
+
 // A finite number as a plain decimal: no exponent, no NaN, at most `decimals` places.
 export function formatValue(value: number, decimals = 3): string {
+  // A value from 0 to 10^6 (every rank), the quick way: its thousandths as a whole
+  // number, and a table. toFixed, a search for the point and a slice, each a builtin
+  // run cold once per report, cost 20-25 µs more (in process, 100 ms apart). The scaled value is within
+  // 1e-10 of value × 1000, so where it is not within 1e-4 of a half, the nearest whole
+  // number is the one toFixed(3) rounds to; the rest go the long way.
+  if (decimals === 3 && value >= 0 && value < 1e6) {
+    const scaled = value * 1000;
+    const thousandths = Math.round(scaled);
+    const off = scaled - thousandths;
+    if (off > -0.4999 && off < 0.4999) {
+      const whole = (thousandths / 1000) | 0;
+      return `${whole}${THOUSANDTHS[thousandths - whole * 1000]!}`;
+    }
+  }
   if (!Number.isFinite(value)) throw new RangeError(`cannot report a non-finite value (${String(value)})`);
   let text = Math.abs(value) < 1e21 ? value.toFixed(decimals) : BigInt(Math.round(value)).toString();
   if (text.includes('.')) {
@@ -39,7 +57,8 @@ const knownNames = new Set<string>();
 // One complete report line, `N name value ...\n`, with N equal to the pairs.
 export function formatElimLine(pairs: ReadonlyArray<readonly [string, number]>): string {
   if (pairs.length === 0) throw new RangeError('a report needs at least one name/value pair');
-  const parts: string[] = [String(pairs.length)];
+  // Concatenated: an array and its join are two more builtins to run cold each report.
+  let line = `${pairs.length}`;
   for (let i = 0; i < pairs.length; i++) {
     const name = pairs[i]![0];
     const value = pairs[i]![1];
@@ -47,10 +66,10 @@ export function formatElimLine(pairs: ReadonlyArray<readonly [string, number]>):
       if (!isValidIndexName(name)) throw new RangeError(`invalid load index name ${JSON.stringify(name)}`);
       if (knownNames.size < 256) knownNames.add(name);
     }
-    parts.push(name, formatValue(value));
+    line += ` ${name} ${formatValue(value)}`;
   }
   // Names and values are ASCII: the length is the byte count.
-  const line = `${parts.join(' ')}\n`;
+  line += '\n';
   if (line.length > PIPE_BUF) {
     throw new RangeError(`report of ${line.length} bytes exceeds PIPE_BUF (${PIPE_BUF}) and could not be written atomically`);
   }

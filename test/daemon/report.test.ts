@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
+import fc from 'fast-check';
 import { budgetReport, fdSink, formatElimLine, formatValue, PIPE_BUF, streamSink } from '../../src/daemon/report.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
@@ -26,6 +27,32 @@ describe('formatValue', () => {
   it('refuses NaN and infinities', () => {
     assert.throws(() => formatValue(Number.NaN), RangeError);
     assert.throws(() => formatValue(Number.POSITIVE_INFINITY), RangeError);
+  });
+  it('rounds as toFixed(3) does at and next to a half thousandth, from whole thousandths or not', () => {
+    // 1.0005 is stored a little under its half, 2.0005 a little over, 1.0625 exactly on it.
+    assert.equal(formatValue(1.0005), '1');
+    assert.equal(formatValue(2.0005), '2.001');
+    assert.equal(formatValue(1.0625), '1.063');
+    assert.equal(formatValue(999_999.9995), '1000000');
+    assert.equal(formatValue(1000), '1000');
+    assert.equal(formatValue(0.12), '0.12');
+    assert.equal(formatValue(-0), '0');
+  });
+  it('writes every value as toFixed(3) with its trailing zeros and point cut', () => {
+    const cut = (text: string): string => (text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text);
+    // Halves of a thousandth and their neighbours, where a shortcut would round wrong.
+    const halves = fc.tuple(fc.integer({ min: 0, max: 2_000_000_000 }), fc.integer({ min: -2, max: 2 })).map(([k, ulps]) => {
+      let v = (k + 0.5) / 1000;
+      for (let i = 0; i < Math.abs(ulps); i++) v = ulps > 0 ? v + Number.EPSILON * Math.max(1, v) : v - Number.EPSILON * Math.max(1, v);
+      return v;
+    });
+    fc.assert(
+      fc.property(fc.oneof(fc.double({ min: 0, max: 2e6, noNaN: true }), fc.double({ min: -10, max: 10, noNaN: true }), halves), (value) => {
+        const expected = cut(value.toFixed(3));
+        assert.equal(formatValue(value), expected === '-0' ? '0' : expected);
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });
 
