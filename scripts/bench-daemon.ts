@@ -403,9 +403,13 @@ export async function flatness(o: {
       o.specs.slice(first, first + o.together).forEach((spec, k) => {
         const i = first + k;
         const roots = generateBigNode(join(dir, `node${i}`), spec);
-        stops.push(advanceCounters(roots, spec, o.intervalSec));
+        // Read as a real node's procfs and sysfs are, through descriptors kept open (the
+        // files rewritten in place), like the big node's target row, not opened for each
+        // read as any plain directory is: a real node of any size pays no open and close
+        // per file. The floor opens each file, as the target's floor does.
+        stops.push(advanceCounters(roots, spec, o.intervalSec, { inPlace: true }));
         runs.push(floorRun(`floor ${i}`, o.floorPath, o.intervalSec, roots));
-        runs.push(daemonRun(`lavarank ${i}`, o.cliPath, daemonConfig(dir, `node${i}`, roots), o.intervalSec, dir));
+        runs.push(daemonRun(`lavarank ${i}`, o.cliPath, daemonConfig(dir, `node${i}`, roots), o.intervalSec, dir, ['--test-keep-open']));
       });
       results.push(...(await measureElims(runs, { reports: o.reports, warmup: o.warmup, windows: o.windows, intervalSec: o.intervalSec, stagger: true })));
       while (stops.length > 0) stops.pop()!();

@@ -360,7 +360,7 @@ function flatReport(points: FlatPoint[]): string[] {
   if (first === undefined) return [];
   const lines = [
     '',
-    `flatness: generated nodes, four (and their floors) side by side at a time, test interval ${first.intervalSec} s, ${first.reports} reports after ` +
+    `flatness: generated nodes, lavarank keeping their files open as on procfs and sysfs, four (and their floors, which open them) side by side at a time, test interval ${first.intervalSec} s, ${first.reports} reports after ` +
       `${first.warmupReports}; CPU of all threads per report, median of ${first.windowsCpuMsPerReport.length} windows (min–max):`,
     '',
     '| CPUs | block devices (physical disks) | lavarank ms/report | floor ms/report | lavarank − floor ms | ratio |',
