@@ -5,7 +5,7 @@
 //
 //   node dist/scripts/bench.js [--json] [--lavarank-samples 2000] [--si-samples 100]
 //                              [--model-calls 20000] [--daemon-reports 30] [--daemon-interval 5]
-//                              [--daemon-windows 6] [--flat-reports 20] [--flat-interval 2]
+//                              [--daemon-windows 6] [--flat-reports 40] [--flat-interval 2]
 //   node dist/scripts/bench.js --section NAME --samples N     (one section, JSON out)
 //
 // Retrain at scale is measured apart: scripts/bench-retrain.ts (npm run bench:retrain).
@@ -428,7 +428,7 @@ async function main(): Promise<void> {
       'daemon-reports': { type: 'string', default: '30' },
       'daemon-interval': { type: 'string', default: '5' },
       'daemon-windows': { type: 'string', default: '6' },
-      'flat-reports': { type: 'string', default: '20' },
+      'flat-reports': { type: 'string', default: '40' },
       'flat-interval': { type: 'string', default: '2' },
     },
   });
@@ -464,7 +464,7 @@ async function main(): Promise<void> {
   let flat: FlatPoint[] = [];
   const flatReports = Number(values['flat-reports']);
   if (flatReports > 0 && existsSync(cliPath)) {
-    flat = await flatness({ cliPath, floorPath, specs: [...FLAT_SPECS], reports: flatReports, warmup: 5, windows: 4, intervalSec: Number(values['flat-interval']), together: 4 });
+    flat = await flatness({ cliPath, floorPath, specs: [...FLAT_SPECS], reports: flatReports, warmup: 5, windows: 8, intervalSec: Number(values['flat-interval']), together: 4 });
   }
   const text = values.json
     ? JSON.stringify({ samplers: results, model, side, flat }, null, 2)
