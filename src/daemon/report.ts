@@ -27,9 +27,10 @@ const THOUSANDTHS: readonly string[] = Array.from({ length: 1000 }, (_, i) => (i
 export function formatValue(value: number, decimals = 3): string {
   // A value from 0 to 10^6 (every rank), the quick way: its thousandths as a whole
   // number, and a table. toFixed, a search for the point and a slice, each a builtin
-  // run cold once per report, cost 20-25 µs more (in process, 100 ms apart). The scaled value is within
-  // 1e-10 of value × 1000, so where it is not within 1e-4 of a half, the nearest whole
-  // number is the one toFixed(3) rounds to; the rest go the long way.
+  // run cold once per report, cost 20-25 µs more (in process, 100 ms apart). The
+  // scaled value is within 1e-10 of value × 1000, so where it is not within 1e-4 of a
+  // half, the nearest whole number is the one toFixed(3) rounds to; the rest go the
+  // long way.
   if (decimals === 3 && value >= 0 && value < 1e6) {
     const scaled = value * 1000;
     const thousandths = Math.round(scaled);
