@@ -133,6 +133,7 @@ export class RotatingAppender {
   private droppingTold = false;
   private retryAt = 0;
   private retryMs: number;
+  private retryTimer: NodeJS.Timeout | undefined;
   private lastCheck = 0;
   private closed = false;
   private readonly maxQueueBytes: number;
@@ -220,6 +221,7 @@ export class RotatingAppender {
     this.retryAt = 0;
     await this.flush(timeoutMs);
     this.closed = true;
+    clearTimeout(this.retryTimer);
     const unwritten = this.queue.length + (this.inflight?.length ?? 0) + this.droppedUntold;
     if (unwritten > 0) this.options.onTrouble?.({ state: 'lost', lines: unwritten, path: this.options.path });
     this.droppedUntold = 0;
@@ -301,13 +303,29 @@ export class RotatingAppender {
     this.stats.failures++;
     this.closeFile();
     this.retryAt = this.now() + this.retryMs;
-    const retryMs = this.retryMs;
     this.retryMs = Math.min(MAX_RETRY_MS, this.retryMs * 2);
     if (!this.failing) {
       this.failing = true;
       this.options.onTrouble?.({ state: 'failing', error: err, path: this.options.path });
     }
-    if (!this.closed) setTimeout(() => this.kick(), retryMs + 1).unref();
+    this.armRetry();
+  }
+
+  // Wakes the appender when the back-off is over, with nothing more appended: the
+  // log of a quiet host may get its next line hours later. Node counts a timer from
+  // the event loop's cached time, which can lag this.now() by the time the loop has
+  // run since, so a timer that fires early waits again for the rest.
+  private armRetry(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.closed) return;
+    const wait = Math.max(0, this.retryAt - this.now());
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.failing && this.now() < this.retryAt) this.armRetry();
+      else this.kick();
+    }, Math.ceil(wait) + 1);
+    this.retryTimer.unref();
   }
 
   private async writeAll(buf: Buffer): Promise<void> {

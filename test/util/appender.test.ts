@@ -370,6 +370,41 @@ describe('RotatingAppender', () => {
     }
   });
 
+  it('retries by its own timer, with nothing more appended, even when the timer fires before the back-off is over', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'h.jsonl');
+      let refuse = true;
+      // Node's timers count from the event loop's cached time, which can lag the
+      // clock the back-off is measured on. Here the clock runs 150 ms ahead while
+      // the failure sets the back-off, so the 20 ms timer fires before it is over.
+      let ahead = 0;
+      const a = new RotatingAppender({
+        path,
+        maxBytes: 1 << 20,
+        keep: 1,
+        retryMs: 20,
+        now: () => performance.now() + ahead,
+        directoryProblems: () => {
+          if (!refuse) return [];
+          ahead = 150;
+          setImmediate(() => (ahead = 0));
+          return ['not yet'];
+        },
+      });
+      a.append('waiting');
+      await new Promise((r) => setTimeout(r, 5));
+      assert.equal(a.stats.failures, 1);
+      refuse = false;
+      const deadline = Date.now() + 2000;
+      while (!existsSync(path) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(existsSync(path) ? lines(path) : [], ['waiting'], 'the line waited for another append');
+      await a.close(100);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('does not rotate an empty file away for a batch larger than max_bytes: the history before it stays where it is', async () => {
     const { dir, cleanup } = tempDir();
     try {
