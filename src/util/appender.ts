@@ -2,9 +2,10 @@
 // It never blocks the caller: lines are queued (bounded; the oldest are dropped
 // first) and written by one asynchronous write at a time, so a slow, full or hung
 // filesystem (NFS under $LSF_LOGDIR) delays only itself, never a report. A short
-// write is undone with ftruncate, so a full disk never leaves a torn line in the
-// middle of the file; a kill can at most leave the last line incomplete.
-import { close, closeSync, fstat, fstatSync, ftruncate, mkdir, mkdirSync, open, openSync, rename, stat, write, writeSync, constants, type Stats } from 'node:fs';
+// write is cut back to its last whole line with ftruncate, so a full disk never
+// leaves a torn line in the middle of the file; a kill can at most leave the last
+// line incomplete, and the next open ends that line before appending.
+import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, mkdir, mkdirSync, open, openSync, read, readSync, rename, stat, write, writeSync, constants, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
@@ -16,6 +17,20 @@ const statAsync = promisify(stat);
 const renameAsync = promisify(rename);
 const mkdirAsync = promisify(mkdir);
 const ftruncateAsync = promisify(ftruncate);
+const readAsync = promisify(read);
+const NEWLINE = Buffer.from('\n');
+
+// A write that failed after some whole lines of its batch reached the file: they stay.
+class PartialWrite extends Error {
+  constructor(
+    readonly lines: number,
+    readonly bytes: number,
+    override readonly cause: unknown,
+  ) {
+    super(`${errorCode(cause) ?? 'write failed'} after ${lines} lines`);
+    this.name = 'PartialWrite';
+  }
+}
 
 function writeAsync(fd: number, buf: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -136,6 +151,7 @@ export class RotatingAppender {
   private retryTimer: NodeJS.Timeout | undefined;
   private lastCheck = 0;
   private closed = false;
+  private unterminated = false; // the open file ends in a line a kill cut short
   private readonly maxQueueBytes: number;
   private readonly now: () => number;
   readonly stats: AppenderStats = { linesWritten: 0, bytesWritten: 0, linesDropped: 0, failures: 0, rotations: 0 };
@@ -149,6 +165,7 @@ export class RotatingAppender {
       this.ino = options.opened.stats.ino;
       this.size = options.opened.stats.size;
       this.lastCheck = this.now();
+      this.unterminated = options.opened.stats.size > 0 && !endsWithNewlineSync(options.path, options.opened.stats);
     }
   }
 
@@ -198,13 +215,26 @@ export class RotatingAppender {
     const text = line.endsWith('\n') ? line : `${line}\n`;
     let fd = this.fd;
     try {
+      let torn = this.unterminated;
       if (fd === undefined) {
         this.refuseDirectory(dirname(this.options.path)); // refused: nothing is written (catch below)
         fd = openSync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
-        if (unwritable(fstatSync(fd)) !== undefined) return;
+        const st = fstatSync(fd);
+        if (unwritable(st) !== undefined) return;
+        torn = st.size > 0 && !endsWithNewlineSync(this.options.path, st);
       }
-      const buf = Buffer.from([...(this.inflight ?? []), ...this.queue].join('') + text);
-      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+      const items = [...(torn ? ['\n'] : []), ...(this.inflight ?? []), ...this.queue, text];
+      const buf = Buffer.from(items.join(''));
+      let off = 0;
+      try {
+        while (off < buf.length) off += writeSync(fd, buf, off);
+      } catch (err) {
+        // A full disk took part of it: what follows its last whole line is cut back,
+        // so that the next line appended does not join a torn one.
+        if (off > 0) ftruncateSync(fd, Math.max(0, fstatSync(fd).size - (off - wholeLines(items, off).bytes)));
+        throw err;
+      }
+      if (fd === this.fd) this.unterminated = false;
       this.queue = [];
       this.queueBytes = 0;
     } catch {
@@ -263,20 +293,29 @@ export class RotatingAppender {
       this.inflight = taken;
       try {
         await this.ensureOpen(batch.length);
-        await this.writeAll(batch);
+        await this.writeAll(batch, taken);
       } catch (err) {
         this.inflight = undefined;
-        // Put the batch back in front of what arrived meanwhile, within the memory bound.
-        this.queue = taken.concat(this.queue);
+        // The lines a short write left whole stay written: a disk with room for some
+        // of a long outage's queue takes them, where retrying it whole would never fit.
+        const kept = err instanceof PartialWrite ? err.lines : 0;
+        if (err instanceof PartialWrite) {
+          this.stats.linesWritten += err.lines;
+          this.stats.bytesWritten += err.bytes;
+        }
+        // Put the rest back in front of what arrived meanwhile, within the memory bound.
+        this.queue = taken.slice(kept).concat(this.queue);
         this.queueBytes = this.queue.reduce((n, s) => n + s.length, 0);
-        this.markFailing(err);
+        this.markFailing(err instanceof PartialWrite ? err.cause : err);
         this.trimQueue();
         return;
       }
       this.inflight = undefined;
       this.stats.linesWritten += taken.length;
       this.stats.bytesWritten += batch.length;
-      if (this.failing) {
+      // Lines dropped behind a write that was slow, not failing (a hung NFS server that
+      // answers again), are told with their count too, and the next overflow again.
+      if (this.failing || this.droppingTold) {
         this.failing = false;
         this.retryMs = this.options.retryMs ?? 10_000;
         this.options.onTrouble?.({ state: 'recovered', dropped: this.droppedUntold, path: this.options.path });
@@ -328,7 +367,7 @@ export class RotatingAppender {
     this.retryTimer.unref();
   }
 
-  private async writeAll(buf: Buffer): Promise<void> {
+  private async writeAll(buf: Buffer, items: readonly string[]): Promise<void> {
     const fd = this.fd!;
     const before = this.size;
     let off = 0;
@@ -339,14 +378,17 @@ export class RotatingAppender {
         off += n;
       }
     } catch (err) {
-      // Undo the part that did get written: the file keeps only whole lines. That part
-      // is at the end (O_APPEND); the end is asked of the file, since this.size is
-      // stale if someone truncated it meanwhile (logrotate's copytruncate), and
-      // cutting at the stale size would leave the part, or a hole of zeros.
+      // Cut what follows the last whole line written: the file keeps only whole lines.
+      // The written part is at the end (O_APPEND); the end is asked of the file, since
+      // this.size is stale if someone truncated it meanwhile (logrotate's
+      // copytruncate), and cutting at the stale size would leave the part, or a hole
+      // of zeros.
       if (off > 0) {
+        const whole = wholeLines(items, off);
         const end = await fstatAsync(fd).then((st) => st.size, () => before + off);
-        this.size = Math.max(0, end - off);
-        await ftruncateAsync(fd, this.size).catch(() => undefined);
+        this.size = Math.max(0, end - (off - whole.bytes));
+        const cut = await ftruncateAsync(fd, this.size).then(() => true, () => false);
+        if (cut && whole.lines > 0) throw new PartialWrite(whole.lines, whole.bytes, err);
       }
       throw err;
     }
@@ -367,8 +409,12 @@ export class RotatingAppender {
         const fd = this.fd;
         this.fd = undefined;
         await closeAsync(fd).catch(() => undefined);
-      }
+      } else this.size = current.size;
     }
+    // Before a rotation, the size is asked of the file: logrotate's copytruncate may
+    // have emptied it, and a rotation at the size remembered would move an almost
+    // empty file into path.1 and push the oldest generation out.
+    if (this.fd !== undefined && this.size > 0 && this.size + incoming > this.options.maxBytes) this.size = (await fstatAsync(this.fd)).size;
     if (this.fd !== undefined && this.size > 0 && this.size + incoming > this.options.maxBytes) {
       const fd = this.fd;
       this.fd = undefined;
@@ -400,6 +446,13 @@ export class RotatingAppender {
         await this.rotate();
         return this.ensureOpen(incoming);
       }
+      this.unterminated = st.size > 0 && !(await endsWithNewline(this.options.path, st));
+    }
+    // A line a kill cut short ends here, before the next: appended to, it would swallow
+    // the first line of this run (the history reader skips only a last line torn).
+    if (this.unterminated) {
+      if ((await writeAsync(this.fd, NEWLINE)) === 1) this.size++;
+      this.unterminated = false;
     }
   }
 
@@ -421,5 +474,54 @@ export class RotatingAppender {
       if (errorCode(err) !== 'ENOENT') throw err;
     });
     this.stats.rotations++;
+  }
+}
+
+// The whole lines among the first `written` bytes of items joined (each item ends in a
+// newline): how many items, and their bytes.
+function wholeLines(items: readonly string[], written: number): { lines: number; bytes: number } {
+  let bytes = 0;
+  let lines = 0;
+  for (const item of items) {
+    const next = bytes + Buffer.byteLength(item);
+    if (next > written) break;
+    bytes = next;
+    lines++;
+  }
+  return { lines, bytes };
+}
+
+// Whether the file of `size` bytes at path, the one just opened (same inode), ends in
+// a newline. Read through a descriptor of its own, since the writer's is write-only;
+// a file that cannot be read for this is taken as whole.
+async function endsWithNewline(path: string, opened: { ino: number; size: number }): Promise<boolean> {
+  let fd: number | undefined;
+  try {
+    fd = await openAsync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const st = await fstatAsync(fd);
+    if (!st.isFile() || st.ino !== opened.ino) return true;
+    const last = Buffer.alloc(1);
+    const { bytesRead } = await readAsync(fd, last, 0, 1, opened.size - 1);
+    return bytesRead !== 1 || last[0] === 0x0a;
+  } catch {
+    return true;
+  } finally {
+    if (fd !== undefined) await closeAsync(fd).catch(() => undefined);
+  }
+}
+
+// endsWithNewline, synchronously, for the file opened at start and by writeNow.
+function endsWithNewlineSync(path: string, opened: { ino: number; size: number }): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.ino !== opened.ino) return true;
+    const last = Buffer.alloc(1);
+    return readSync(fd, last, 0, 1, opened.size - 1) !== 1 || last[0] === 0x0a;
+  } catch {
+    return true;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chownSync, closeSync, constants, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { OPEN_FLAGS, RotatingAppender } from '../../src/util/appender.js';
+import { OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
 import { mkfifo, tempDir } from '../helpers.js';
 
 function lines(path: string): string[] {
@@ -496,6 +496,142 @@ describe('RotatingAppender', () => {
       await b.close(1000);
       assert.deepEqual(events.map((e) => e.state), ['failing', 'recovered']);
       assert.equal(lines(path).length, 10);
+    } finally {
+      disk.unmount();
+      cleanup();
+    }
+  });
+  it('writes the whole lines that fit when space comes back for part of a long outage\'s queue, in order', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
+    const { dir, cleanup } = tempDir();
+    const disk = smallDisk(dir, 128 * 1024)!;
+    try {
+      const path = join(disk.path, 'h.jsonl');
+      const filler = join(disk.path, 'filler');
+      writeFileSync(filler, Buffer.alloc(128 * 1024 - 4096));
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, maxQueueBytes: 32 * 1024, retryMs: 20 });
+      let i = 0;
+      const line = (): string => JSON.stringify({ i: i++, pad: 'p'.repeat(80) });
+      // Fills the last page, then the disk is full: the queue grows to its bound.
+      for (let k = 0; k < 600; k++) a.append(line());
+      await new Promise((r) => setTimeout(r, 50));
+      const before = lines(path).length;
+      // 16 KiB back: half the queue's bytes.
+      truncateSync(filler, statSync(filler).size - 16 * 1024);
+      for (let k = 0; k < 100; k++) {
+        a.append(line());
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const written = lines(path).map((l) => (JSON.parse(l) as { i: number }).i);
+      await a.close(10);
+      assert.ok(written.length > before + 100, `${written.length - before} lines written in 1 s with 16 KiB free`);
+      assert.deepEqual(
+        written.filter((n, k) => k > 0 && n <= written[k - 1]!),
+        [],
+        'out of order',
+      );
+      assert.ok(readFileSync(path, 'utf8').endsWith('\n'));
+    } finally {
+      disk.unmount();
+      cleanup();
+    }
+  });
+
+  it('after logrotate copytruncate emptied the file, rotates by its real size: no near-empty file is moved to .1', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'h.jsonl');
+      const a = new RotatingAppender({ path, maxBytes: 1000, keep: 3 });
+      for (let k = 0; k < 9; k++) a.append('x'.repeat(99));
+      await a.flush(1000);
+      copyFileSync(path, `${path}-20261204`);
+      truncateSync(path, 0);
+      a.append('y'.repeat(199));
+      await a.close(1000);
+      assert.equal(a.stats.rotations, 0, `${path}.1 holds ${existsSync(`${path}.1`) ? statSync(`${path}.1`).size : 0} bytes`);
+      assert.deepEqual(lines(path), ['y'.repeat(199)]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('tells lines dropped behind a slow write, not a failing one, with their count, and a later overflow again', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'h.jsonl');
+      const events: TroubleEvent[] = [];
+      let refuse = false;
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, maxQueueBytes: 100, retryMs: 20, reopenCheckMs: 0, directoryProblems: () => (refuse ? ['not now'] : []), onTrouble: (e) => events.push(e) });
+      a.append('first'); // being written while the burst overflows the queue
+      for (let k = 0; k < 30; k++) a.append(`burst-${k}`);
+      await a.flush(1000);
+      const first = a.stats.linesDropped;
+      assert.ok(first > 0);
+      rmSync(path);
+      refuse = true; // later, a real failure, overflowing again: the appends overflow
+      for (let k = 0; k < 30; k++) a.append(`later-${k}`); // before the write fails
+      await new Promise((r) => setTimeout(r, 30));
+      refuse = false;
+      await new Promise((r) => setTimeout(r, 300));
+      const second = a.stats.linesDropped - first;
+      await a.close(1000);
+      assert.deepEqual(
+        events.map((e) => (e.state === 'recovered' ? `recovered ${e.dropped}` : e.state)),
+        ['dropping', `recovered ${first}`, 'dropping', 'failing', `recovered ${second}`],
+      );
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('ends a line a kill left torn before appending, so the next line stays whole, opened at start or later, and by writeNow', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const rec = (n: number): string => JSON.stringify({ n });
+      const torn = rec(2).slice(0, 4);
+      const expected = [rec(1), torn, rec(3), rec(4)];
+      // Opened later, by the writer itself.
+      const later = join(dir, 'later.jsonl');
+      writeFileSync(later, `${rec(1)}\n${torn}`);
+      const a = new RotatingAppender({ path: later, maxBytes: 1 << 20, keep: 1 });
+      a.appendAll([rec(3), rec(4)]);
+      await a.close(1000);
+      assert.deepEqual(lines(later), expected);
+      // Opened at start and handed over, as the log file is.
+      const atStart = join(dir, 'start.jsonl');
+      writeFileSync(atStart, `${rec(1)}\n${torn}`);
+      const fd = openSync(atStart, OPEN_FLAGS, 0o644);
+      const b = new RotatingAppender({ path: atStart, maxBytes: 1 << 20, keep: 1, opened: { fd, stats: fstatSync(fd) } });
+      b.appendAll([rec(3), rec(4)]);
+      await b.close(1000);
+      assert.deepEqual(lines(atStart), expected);
+      // The last words of a process, before anything was written.
+      const last = join(dir, 'last.jsonl');
+      writeFileSync(last, `${rec(1)}\n${torn}`);
+      const c = new RotatingAppender({ path: last, maxBytes: 1 << 20, keep: 1 });
+      c.writeNow(rec(3));
+      assert.deepEqual(lines(last), [rec(1), torn, rec(3)]);
+      // A file that ends whole gets no empty line.
+      c.writeNow(rec(4));
+      assert.deepEqual(lines(last), expected);
+      assert.equal(readFileSync(last, 'utf8').includes('\n\n'), false);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('writeNow on a full disk leaves no torn line: what follows the last whole line written is cut back', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
+    const { dir, cleanup } = tempDir();
+    const disk = smallDisk(dir, 64 * 1024)!;
+    try {
+      const path = join(disk.path, 'lavarank.log');
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1 });
+      a.append('{"msg":"started"}');
+      await a.flush(1000);
+      writeFileSync(join(disk.path, 'filler'), Buffer.alloc(64 * 1024 - 4096));
+      a.writeNow(JSON.stringify({ level: 'fatal', msg: 'boom', stack: 's'.repeat(6000) }));
+      const text = readFileSync(path, 'utf8');
+      await a.close(10);
+      assert.equal(text, '{"msg":"started"}\n');
     } finally {
       disk.unmount();
       cleanup();
