@@ -12,6 +12,7 @@ import type { CollectorName } from '../collectors/types.js';
 import { replaceFileAsync } from '../util/atomic-file.js';
 import { existingDirectoryProblems } from '../util/trust.js';
 import { errorMessage } from '../util/errors.js';
+import { holdExit } from '../util/exit.js';
 import type { Tick, TickState } from './elim.js';
 import type { CollectorStats } from './sampler.js';
 
@@ -163,7 +164,11 @@ export class MetricsWriter {
         this.failing = true;
       },
     );
+    // Counted as a task that may never return: a write to a textfile directory on a
+    // hung NFS server would otherwise hold the stopped elim's exit for ever.
+    const release = holdExit();
     void this.pending.finally(() => {
+      release();
       this.pending = undefined;
     });
   }

@@ -9,6 +9,7 @@ import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, mkdir, mk
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
+import { holdExit } from './exit.js';
 
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
@@ -268,7 +269,11 @@ export class RotatingAppender {
   private kick(): void {
     if (this.closed || this.busy !== undefined || this.queue.length === 0) return;
     if (this.failing && this.now() < this.retryAt) return;
+    // Counted as a task that may never return: an open or write on a hung NFS server
+    // would otherwise hold the stopped process's exit for ever (src/util/exit.ts).
+    const release = holdExit();
     this.busy = this.drain().finally(() => {
+      release();
       this.busy = undefined;
       if (this.closed) this.closeFile();
       else if (this.queue.length > 0 && !this.failing) this.kick();

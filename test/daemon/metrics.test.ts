@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import type { Tick } from '../../src/daemon/elim.js';
 import { formatMetrics, metricsDirectoryProblems, MetricsWriter, type MetricsSnapshot } from '../../src/daemon/metrics.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
+import { exitHolds } from '../../src/util/exit.js';
 import { captureLog, tempDir } from '../helpers.js';
 import { parseExposition, sampleOf } from '../helpers/prom-parse.js';
 import { startElim } from '../e2e/harness.js';
@@ -183,6 +184,23 @@ describe('MetricsWriter', () => {
     await settle(writer);
     assert.equal(texts.length, 2);
     assert.equal(sampleOf(parseExposition(texts[1]!), 'lavarank_metrics_skipped_total'), 1);
+  });
+
+  it('counts a pending write as a task that may never return, until it settles: a hung directory must not hold the exit', async () => {
+    let release = (): void => undefined;
+    const writer = new MetricsWriter({
+      path: '/x.prom',
+      resource: 'rank',
+      version: 'v',
+      log: captureLog().log,
+      write: () => new Promise<void>((resolve) => (release = resolve)),
+    });
+    const before = exitHolds();
+    writer.update(tick(), {});
+    assert.equal(exitHolds(), before + 1);
+    release();
+    await settle(writer);
+    assert.equal(exitHolds(), before);
   });
 
   it('logs a write failure once and the recovery, and keeps going', async () => {

@@ -637,4 +637,26 @@ describe('RotatingAppender', () => {
       cleanup();
     }
   });
+
+  it('counts a write under way as a task that may never return, so a stopped process is not held by a hung filesystem', (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const fifo = join(dir, 'fifo');
+    mkfifo(fifo);
+    // One pool thread, taken by a read that never returns (uncounted): the appender's
+    // open waits behind it, as behind an NFS server that stopped answering.
+    const script = `
+      import { openSync, read } from 'node:fs';
+      import { RotatingAppender } from ${JSON.stringify(new URL('../../src/util/appender.js', import.meta.url).href)};
+      import { exitHolds, exitWhenReturned } from ${JSON.stringify(new URL('../../src/util/exit.js', import.meta.url).href)};
+      read(openSync(${JSON.stringify(fifo)}, 'r+'), Buffer.alloc(8), 0, 8, null, () => undefined);
+      const a = new RotatingAppender({ path: ${JSON.stringify(join(dir, 'h.jsonl'))}, maxBytes: 1 << 20, keep: 1 });
+      a.append('stuck');
+      process.stdout.write(String(exitHolds()));
+      await a.close(50);
+      void exitWhenReturned(0, 50);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 3000, env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
+    assert.equal(r.stdout, '1', r.stderr);
+    assert.equal(r.signal, 'SIGKILL', `ended by ${r.signal ?? `exit ${r.status}`}: the hung write held the exit`);
+  });
 });
