@@ -5,8 +5,9 @@
 // which needs a process group of its own and uses node:child_process.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, readdirSync, statSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { join } from 'node:path';
+import { errorCode, errorMessage } from './errors.js';
 import type { ResultPromise } from 'execa';
 
 export interface RunOptions {
@@ -75,13 +76,20 @@ export function runIsolated(file: string, args: readonly string[], options: RunO
   }
   const maxBytes = options.maxBufferBytes ?? 1024 * 1024;
   return new Promise((resolve) => {
-    const child = spawn(file, args, {
-      shell: false,
-      detached: true, // setsid(): the child leads a new process group
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(options.env === undefined ? {} : { env: options.env }),
-      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(file, args, {
+        shell: false,
+        detached: true, // setsid(): the child leads a new process group
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(options.env === undefined ? {} : { env: options.env }),
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      });
+    } catch (err) {
+      // Thrown at once rather than emitted: ETXTBSY, E2BIG, ENOMEM (see spawnGroup).
+      resolve({ stdout: '', stderr: '', exitCode: undefined, failed: true, timedOut: false, reason: `Command failed: ${file}: ${errorMessage(err)}` });
+      return;
+    }
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let bytes = 0;
@@ -131,13 +139,20 @@ export function runIsolated(file: string, args: readonly string[], options: RunO
       if (bytes > maxBytes) end(`Command's output exceeded ${maxBytes} bytes: ${file}`);
       else into.push(chunk);
     };
-    child.stdout.on('data', keep(stdout));
-    child.stderr.on('data', keep(stderr));
+    // Out of descriptors (EMFILE) there are no pipes; the 'error' event ends the run.
+    child.stdout?.on('data', keep(stdout));
+    child.stderr?.on('data', keep(stderr));
     child.once('error', (err) => finish(undefined, `Command failed: ${file}: ${err.message}`));
     child.once('exit', () => {
       exited = true;
       // Something it started still holds the pipes: end it too, after a grace period.
-      straggler = setTimeout(killGroup, 1000);
+      // One that left the group (setsid) is out of reach of the kill: the pipes are
+      // closed on our side, so that the run still ends.
+      straggler = setTimeout(() => {
+        killGroup();
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }, 1000);
     });
     child.once('close', (code, signal) =>
       finish(code ?? undefined, code === 0 ? undefined : `Command failed with ${code === null ? `signal ${String(signal)}` : `exit code ${code}`}: ${file}`),
@@ -286,14 +301,23 @@ function running(member: Member): boolean {
 // stopping right before the call cannot start anything once stopping began.
 export function spawnGroup(file: string, args: readonly string[], options: GroupOptions = {}): GroupProcess {
   const graceMs = options.graceMs ?? FORCE_KILL_AFTER_MS;
-  const child = spawn(file, args, {
-    shell: false,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: options.env ?? process.env,
-    argv0: options.argv0 ?? file,
-    cwd: '/', // never a directory another user may own (see runDaemon)
-  });
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(file, args, {
+      shell: false,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: options.env ?? process.env,
+      argv0: options.argv0 ?? file,
+      cwd: '/', // never a directory another user may own (see runDaemon)
+    });
+  } catch (err) {
+    // Some failures are thrown at once rather than emitted: ETXTBSY (the program is
+    // open for writing: an installer copying a new version over it), E2BIG, ENOMEM.
+    return notStarted(`could not be started: ${errorCode(err) ?? errorMessage(err)}`);
+  }
+  // Out of descriptors (EMFILE), Node emits the error later and gives no stdout.
+  const stdout = child.stdout ?? endedStream();
   const exited = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; reason: string }>((resolve) => {
     child.once('error', (err: NodeJS.ErrnoException) => resolve({ exitCode: null, signal: null, reason: `could not be started: ${err.code ?? err.message}` }));
     child.once('exit', (code, signal) => resolve({ exitCode: code, signal, reason: code !== null ? `exit code ${code}` : `signal ${String(signal)}` }));
@@ -309,23 +333,37 @@ export function spawnGroup(file: string, args: readonly string[], options: Group
       // Who is in the group now; a leader already gone leaves its orphans unknown.
       const members = groupMembers(pgid);
       signalGroup(pgid, 'SIGTERM');
-      const killAt = Date.now() + endGraceMs;
+      // performance.now(), not Date.now(): a wall clock stepped back meanwhile (NTP,
+      // date -s) would put the SIGKILL off by the step.
+      const killAt = performance.now() + endGraceMs;
       for (;;) {
         await new Promise((r) => setTimeout(r, POLL_MS));
         if (!groupSignalable(pgid)) return;
         // Everyone seen has ended: what kill(0) still finds is zombies, or a process
         // started meanwhile; SIGKILL settles it without waiting out the grace period.
         if (members.length > 0 && !members.some(running)) break;
-        if (Date.now() >= killAt) break;
+        if (performance.now() >= killAt) break;
       }
       signalGroup(pgid, 'SIGKILL');
-      const giveUpAt = Date.now() + AFTER_KILL_MS;
-      while (Date.now() < giveUpAt && members.some(running)) await new Promise((r) => setTimeout(r, POLL_MS));
+      const giveUpAt = performance.now() + AFTER_KILL_MS;
+      while (performance.now() < giveUpAt && members.some(running)) await new Promise((r) => setTimeout(r, POLL_MS));
       await Promise.race([exited, new Promise((r) => setTimeout(r, AFTER_KILL_MS))]);
     })();
     return ending;
   };
-  return { pid: pgid, stdout: child.stdout, exited, end };
+  return { pid: pgid, stdout, exited, end };
+}
+
+// The GroupProcess of a program that could not be started: nothing to read or end.
+function notStarted(reason: string): GroupProcess {
+  return { pid: undefined, stdout: endedStream(), exited: Promise.resolve({ exitCode: null, signal: null, reason }), end: () => Promise.resolve() };
+}
+
+// A stream that has ended, in place of the output of a program that was not started.
+function endedStream(): Readable {
+  const stream = new PassThrough();
+  stream.end();
+  return stream;
 }
 
 // PATH without its empty and relative entries, which a shell searching by name takes

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -511,5 +511,22 @@ test('an argument naming a block device is checked as a character device is: [sm
     assert.deepEqual(childProgram(['/bin/sh', '-A', disk], 'child elim x').problems, []);
   } finally {
     rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('a child whose start fails at once (ETXTBSY: its program is being written) is started again once it can be', async () => {
+  const file = join(dir, 'replaced');
+  copyFileSync(join(dir, 'good'), file);
+  chmodSync(file, 0o755);
+  // Held open for writing, as cp holds a program it copies a new version over.
+  const writer = openSync(file, 'r+');
+  const h = start([elim('replaced')], { clock: { ...systemClock, sleep: (_ms, signal) => systemClock.sleep(20, signal) } });
+  try {
+    await waitFor('the failed start', () => h.messages().find((m) => /could not be started: ETXTBSY/.test(m)));
+    closeSync(writer);
+    assert.equal(await waitFor('scratch', () => valueOf(h.elims, 'scratch')), 12.5);
+    assert.deepEqual(h.messages().filter((m) => m.startsWith('supervising')), []);
+  } finally {
+    await h.elims.close();
   }
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { absolutePath, findExecutable, forNamedCommands, runCommand, runIsolated, spawnGroup } from '../../src/util/exec.js';
@@ -139,6 +139,34 @@ describe('runIsolated', () => {
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
     assert.deepEqual([r.failed, r.timedOut, r.stdout], [true, true, 'started\n']);
   });
+  it('ends the run soon after the program exits when something that left its group (setsid) holds the output', async () => {
+    const { dir, cleanup } = tempDir();
+    const pidFile = join(dir, 'pid');
+    try {
+      const started = Date.now();
+      const r = await runIsolated('/bin/sh', ['-c', `setsid sh -c 'echo $$ > ${pidFile}; exec sleep 30' & echo started`], { timeoutMs: 500 });
+      assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+      assert.deepEqual([r.failed, r.timedOut, r.stdout], [true, true, 'started\n']);
+    } finally {
+      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : NaN;
+      if (pid > 0) process.kill(pid, 'SIGKILL');
+      cleanup();
+    }
+  });
+  it('reports a program it cannot start at once (ETXTBSY: open for writing) as failed, without throwing', async () => {
+    const { dir, cleanup } = tempDir();
+    const file = join(dir, 'prog');
+    writeFileSync(file, '#!/bin/sh\necho hi\n', { mode: 0o755 });
+    const writer = openSync(file, 'r+');
+    try {
+      const r = await runIsolated(file, [], { timeoutMs: 5000 });
+      assert.equal(r.failed, true);
+      assert.match(r.reason ?? '', /ETXTBSY/);
+    } finally {
+      closeSync(writer);
+      cleanup();
+    }
+  });
   it('returns the output of a program that finishes', async () => {
     const r = await runIsolated('/bin/echo', ['a b'], { timeoutMs: 5000 });
     assert.deepEqual([r.failed, r.stdout], [false, 'a b\n']);
@@ -163,6 +191,46 @@ describe('spawnGroup', () => {
     } finally {
       process.chdir(cwd);
       cleanup();
+    }
+  });
+});
+
+describe('spawnGroup, when it cannot start or the clock steps', () => {
+  it('gives a program it cannot start at once (ETXTBSY: open for writing) as not started, with an ended output, without throwing', async () => {
+    const { dir, cleanup } = tempDir();
+    const file = join(dir, 'prog');
+    writeFileSync(file, '#!/bin/sh\necho hi\n', { mode: 0o755 });
+    const writer = openSync(file, 'r+');
+    try {
+      const proc = spawnGroup(file, []);
+      assert.equal(proc.pid, undefined);
+      assert.match((await proc.exited).reason, /^could not be started: ETXTBSY$/);
+      await new Promise((resolve) => proc.stdout.on('end', resolve).resume());
+      await proc.end();
+    } finally {
+      closeSync(writer);
+      cleanup();
+    }
+  });
+  it('ends a group that ignores SIGTERM after its grace period though the wall clock steps back an hour meanwhile', async () => {
+    const proc = spawnGroup('/bin/sh', ['-c', "trap '' TERM; while :; do sleep 0.1; done"]);
+    const realNow = Date.now;
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // the trap is set
+      const started = performance.now();
+      const ending = proc.end(300);
+      setTimeout(() => {
+        Date.now = () => realNow() - 3_600_000;
+      }, 100);
+      const ended = await Promise.race([ending.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]);
+      assert.ok(ended, `not ended ${Math.round(performance.now() - started)} ms after end(300)`);
+    } finally {
+      Date.now = realNow;
+      try {
+        if (proc.pid !== undefined) process.kill(-proc.pid, 'SIGKILL');
+      } catch {
+        // ESRCH: the group is gone, as it should be
+      }
     }
   });
 });
