@@ -536,7 +536,7 @@ export function loadModel(path: string, options: LoadOptions = {}): LoadedModel 
     text = readModelText(path);
   } else {
     const opened = openTrusted(path, 'model file', options.uid === undefined ? {} : { uid: options.uid });
-    if ('problems' in opened) throw new ModelError(`model file ${path} refused: ${opened.problems.join('; ')}`);
+    if ('problems' in opened) throw new ModelError(`model file ${path} refused: ${opened.problems.join('; ')}`, { refused: true });
     text = readOpenModel(opened.fd, path);
   }
   const model = parseModel(text, path);

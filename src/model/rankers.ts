@@ -76,6 +76,7 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
   const load = (): LoadedModel => loadModel(path, options);
 
   let seen: Version | string | undefined; // the version last looked at, good or bad; a string: why it could not be read
+  let retryWhy: string | undefined; // why the version seen was refused, when trying it again may work
   try {
     seen = versionOf(statSync(path));
   } catch {
@@ -109,16 +110,24 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
         }
         return;
       }
-      if (sameVersion(seen, st)) return;
+      // A version refused for something outside its text (its directory's mode, an
+      // I/O error) is tried again at each refresh: the administrator who runs the fix
+      // the log gives must not have to touch the file too. One whose text was read and
+      // refused would be refused again until the file changes.
+      const changed = !sameVersion(seen, st);
+      if (!changed && retryWhy === undefined) return;
       seen = versionOf(st);
       try {
         const next = load();
         const before = ranker.name;
         model = next;
         ranker = modelRanker(next);
-        log.info({ ...logFields(next), previous: before }, `model file changed; now ranking with ${describeLoaded(next)}`);
+        retryWhy = undefined;
+        log.info({ ...logFields(next), previous: before }, `model file ${changed ? 'changed' : 'usable now'}; now ranking with ${describeLoaded(next)}`);
       } catch (err) {
-        log.error({ path, err: errorMessage(err) }, `model file changed but cannot be used; keeping ${ranker.name}`);
+        const why = errorMessage(err);
+        if (changed || why !== retryWhy) log.error({ path, err: why }, `model file changed but cannot be used; keeping ${ranker.name}`);
+        retryWhy = err instanceof ModelError && !err.refused ? undefined : why;
       }
     },
   };

@@ -24,8 +24,12 @@ export class UsageError extends ConfigError {
 // A model file that cannot be used: unreadable, malformed, or not matching this build.
 export class ModelError extends Error {
   override name = 'ModelError';
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  // Refused for something outside the file's text (a directory others may write):
+  // the same file may be taken once that is fixed.
+  readonly refused: boolean;
+  constructor(message: string, options: { cause?: unknown; refused?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.refused = options.refused ?? false;
   }
 }
 

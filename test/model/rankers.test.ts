@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -184,6 +184,29 @@ describe('refresh', () => {
       rankers.refresh();
       assert.equal(rankers.current(), good);
       assert.ok(c.lines.some((l) => l.level === 'error' && /writable by group or others/.test(String(l['err']))));
+    });
+  });
+
+  it('takes a version refused for its directory once the directory is fixed, without the file being touched again', () => {
+    withDir((dir) => {
+      const models = join(dir, 'models');
+      mkdirSync(models, { mode: 0o755 });
+      chmodSync(models, 0o755);
+      const path = join(models, 'm.json');
+      install(path, randomModelFile({ name: 'old' }));
+      const c = captureLog();
+      const rankers = openRankers(config(path), c.log);
+      chmodSync(models, 0o775); // made under umask 002
+      install(path, randomModelFile({ name: 'new', seed: 2 }));
+      for (let i = 0; i < 3; i++) rankers.refresh();
+      assert.match(rankers.current().name, /^old#/);
+      const refusals = c.lines.filter((l) => l.level === 'error' && /chmod go-w/.test(String(l['err'])));
+      assert.equal(refusals.length, 1, 'logged once while nothing changes');
+      chmodSync(models, 0o755); // the fix the log gives
+      assert.match(describeModel(config(path)).description, /: new#/);
+      rankers.refresh();
+      assert.match(rankers.current().name, /^new#/);
+      assert.ok(c.lines.some((l) => /model file usable now; now ranking with new#/.test(String(l.msg))));
     });
   });
 
