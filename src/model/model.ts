@@ -226,7 +226,12 @@ function validateNetwork(c: Check, raw: Json): { net: BrainNetworkJSON; weights:
     c.expect('residual.network.activation', `one of ${ACTIVATIONS.join(', ')}`, activation);
   }
   // brain.js's toJSON does not save leakyReluAlpha; fromJSON then uses its default.
+  // From 0 to 1: a negative slope turns more contention into a lower rank, and a
+  // large negative one sends the output to -Infinity, a rank of 0 for a saturated
+  // host. With it, and rankAtOne > rankAtZero, an overflow can only be +Infinity or
+  // NaN, both rank 1000.
   const alpha = n['leakyReluAlpha'] === undefined ? 0.01 : c.finite('residual.network.leakyReluAlpha', n['leakyReluAlpha']);
+  if (alpha < 0 || alpha > 1) c.expect('residual.network.leakyReluAlpha', 'a number from 0 to 1', alpha);
   if (n['inputLookup'] !== false) c.expect('residual.network.inputLookup', 'false (a network trained on arrays)', n['inputLookup']);
   if (n['outputLookup'] !== false) c.expect('residual.network.outputLookup', 'false (a network trained on arrays)', n['outputLookup']);
   if (n['trainOpts'] !== undefined) c.object('residual.network.trainOpts', n['trainOpts']);
@@ -472,7 +477,8 @@ export function parseModel(text: string, where: string): LoadedModel {
   if (bytes > MAX_MODEL_BYTES) throw new ModelError(`${where}: ${bytes} bytes, more than the ${MAX_MODEL_BYTES}-byte limit for a model file`);
   let raw: Json;
   try {
-    raw = JSON.parse(text);
+    // A byte order mark (an editor's) is no JSON; the id is still that of every byte.
+    raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     throw new ModelError(`${where}: not valid JSON: ${(err as Error).message}`, { cause: err });
   }
@@ -521,7 +527,8 @@ function readOpenModel(fd: number, path: string): string {
     throw new ModelError(code === undefined ? `model file ${path}: ${errorMessage(err)}` : `model file ${path} cannot be read: ${code}`, { cause: err });
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // The mark kept, so that the id is the digest of the file's bytes (docs/model.md).
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch (err) {
     throw new ModelError(`model file ${path} is not UTF-8 text`, { cause: err });
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -37,6 +38,20 @@ describe('parseModel', () => {
     const text = serializeModel(randomModelFile());
     assert.equal(parseModel(text, 'a').id, modelId('test', text));
     assert.notEqual(parseModel(serializeModel(randomModelFile({ seed: 2 })), 'b').id, parseModel(text, 'a').id);
+  });
+
+  it('loads a model file that begins with a byte order mark, its id the digest of every byte, as sha256sum gives it', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'm.json');
+      const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(serializeModel(randomModelFile({ name: 'bom' })))]);
+      writeFileSync(path, bytes, { mode: 0o644 });
+      chmodSync(path, 0o644);
+      const model = loadModel(path, { trust: false });
+      assert.equal(model.id, `bom#${createHash('sha256').update(bytes).digest('hex').slice(0, 8)}`);
+    } finally {
+      cleanup();
+    }
   });
 
   it('keeps the ids history and the docs already hold: the first 8 hex digits of the SHA-256 of the file', () => {
@@ -90,6 +105,14 @@ describe('parseModel', () => {
     assert.deepEqual(beyond.outside, ['psi_io_some']);
     assert.equal(beyond.correction, 0);
     assert.equal(beyond.rank, beyond.backbone.rank);
+  });
+
+  it('refuses a leaky-relu slope outside 0 to 1, naming it: a negative one turns contention into a lower rank, down to -Infinity (rank 0)', () => {
+    for (const alpha of [-0.01, -1e300, 1.5]) {
+      const file = randomModelFile({ activation: 'leaky-relu' });
+      file.residual.network.leakyReluAlpha = alpha;
+      assert.throws(() => parseModel(serializeModel(file), 'm.json'), (err: unknown) => err instanceof ModelError && /leakyReluAlpha.*a number from 0 to 1/.test(err.message));
+    }
   });
 
   it('counts a host of another size as outside the calibration, both ways, but not a less loaded one', () => {
