@@ -240,6 +240,11 @@ export async function main(argv: string[]): Promise<number> {
   const findings: Finding[] = [];
   const add = (severity: Severity, message: string): void => void findings.push({ severity, message });
   const notes: string[] = [];
+  // The trust checks take the files of whoever runs them as their own: run as another
+  // user, check would accept that user's config and model, which the elim, run as root
+  // by LIM, refuses.
+  const uid = process.geteuid?.() ?? 0;
+  if (uid !== 0) add('warning', `run as uid ${uid}, not root: files are judged as uid ${uid} owns them, but the elim runs as root under LIM and refuses files root does not own; run lavarank check as root`);
   const source = findConfig(args.config, env, existsSync);
   let config: Readonly<Config> = defaultConfig();
   try {

@@ -9,6 +9,7 @@ import { defaultConfig } from '../../src/config/config.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { cliPath, dirWithMode, mkfifo, tempDir, writeWithMode } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
+import { userLoadsBuild } from '../e2e/harness.js';
 
 function lavarank(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', ...env } });
@@ -554,6 +555,28 @@ describe('jobCpusNote', () => {
       assert.match(jobCpusNote({ ...config, cpu: { job_cpus: [0] } }) ?? '', /^job CPUs: CPU 0, 1 of the 4 online \(cpu\.job_cpus\)/, 'one CPU named as a CPU, not read as a count');
       assert.match(jobCpusNote({ ...config, cpu: { job_cpus: [7] } }) ?? '', /^job CPUs: none of the 4 online \(cpu\.job_cpus\): the rank reads every online CPU as a job's$/, 'no online CPU named: none');
       assert.match(jobCpusNote(named) ?? '', /^job CPUs: CPUs 1-3, 3 of the 4 online \(cpu\.job_cpus\): the rank reads the host as a job on these sees it \(their count and busy time, and the runnable tasks less one a busy CPU outside them\)$/, 'job_cpus names isolated CPUs too');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('lavarank check run as another user than root', () => {
+  const nobody = { uid: 65534, gid: 65534 };
+  const skip = process.getuid?.() !== 0 ? 'needs root to run as nobody' : !userLoadsBuild(nobody) ? 'nobody cannot read this build (made under umask 077?)' : false;
+  it('warns that it judged the files as that user owns them, where the elim runs as root; as root it does not', { skip }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const config = join(dir, 'lavarank.yaml');
+      writeFileSync(config, 'gpu: {enabled: false}\n', { mode: 0o644 });
+      chownSync(config, nobody.uid, nobody.gid);
+      const r = spawnSync('setpriv', [`--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, '--clear-groups', process.execPath, cliPath, 'check', '--config', config, '--cpus', '4'], { encoding: 'utf8', cwd: '/', timeout: 30_000 });
+      assert.match(r.stdout, /WARNING +run as uid 65534, not root: .* run lavarank check as root/, r.stdout + r.stderr);
+      assert.equal(r.status, 1);
+      const root = lavarank(['check', '--config', config, '--cpus', '4']);
+      assert.doesNotMatch(root.stdout, /not root/);
+      assert.match(root.stdout, /CRITICAL .*owned by uid 65534/);
     } finally {
       cleanup();
     }
