@@ -237,7 +237,8 @@ export function diskExclusion(name: string, sysRoot: string | undefined): string
 // change; otherwise only the physical disks' lines are read (scanDiskstats).
 // Without options.detail (the daemon), only io_ticks is read: no device list, no throughput.
 export function createDiskCollector(options: CollectorOptions = {}): Collector<'disk'> {
-  const diskstats = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'diskstats'), options.keepOpen);
+  // Read to its end: one record is a disk with all its partitions (see SHORT_READ_ENDS).
+  const diskstats = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'diskstats'), options.keepOpen, false);
   const file = diskstats.path;
   const sysRoot = options.sysRoot ?? '/sys';
   const detail = options.detail ?? true;

@@ -119,8 +119,11 @@ export interface LinkSpeeds {
   // report (it may have just come up) or was last asked for SPEED_CHECK_MS ago or more.
   // An idle link's utilization is 0 whatever its speed: it is not read.
   report(name: string, moved: boolean): void;
-  // Drops what is known of the link (it went away, or its name may now be another device's).
+  // Drops what is known of the link (it went away, or is not a physical link any more).
   forget(name: string): void;
+  // Reads the link's speed again at once, through a file opened afresh, keeping the last
+  // one until then: its counters went back, and its name may be another device's now.
+  renew(name: string): void;
   // Resolves once no read is in flight or waiting (after close, once the read in flight
   // has returned and closed its descriptor): for tests.
   settled(): Promise<void>;
@@ -212,6 +215,16 @@ export function createLinkSpeeds(options: LinkSpeedOptions): LinkSpeeds {
         link.moving = moved;
         if (!moved || link.queued || (wasMoving && now - link.askedAt < SPEED_CHECK_MS)) return;
       }
+      link.askedAt = now;
+      link.queued = true;
+      queue.push(link);
+      next();
+    },
+    renew(name) {
+      const link = links.get(name);
+      if (link === undefined || closed) return;
+      files?.drop(link.path);
+      if (link.queued) return;
       link.askedAt = now;
       link.queued = true;
       queue.push(link);

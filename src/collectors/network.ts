@@ -60,13 +60,24 @@ interface NetLine {
 }
 
 // What the hot path knows of /proc/net/dev from the last full reading: the start of
-// its last line, every interface's name in order, and where the physical ones' lines
-// start. The kernel lists interfaces in the order they were created: a new one
-// changes the last line, one gone loses its line.
+// its last line, its number of lines, every interface's name in order, and where the
+// physical ones' lines start. The kernel does not list interfaces in the order they
+// were created (by a hash of the name before 5.5, by ifindex modulo 256 up to 6.8), so
+// one that comes back (ib0 after a driver reset, a NIC back from a container's
+// namespace) may take its line in the middle: the number of lines says so.
 export interface NetLayout {
   last: Buffer;
+  lines: number;
   names: string[];
   interfaces: NetLine[];
+}
+
+// How many newlines the bytes hold: a native search per line, a few µs on a node's
+// handful of interfaces.
+function newlines(bytes: Uint8Array): number {
+  let count = 0;
+  for (let p = u8IndexOf.call(bytes, NEWLINE, 0); p >= 0; p = u8IndexOf.call(bytes, NEWLINE, p + 1)) count++;
+  return count;
 }
 
 // The interface names of /proc/net/dev in order.
@@ -98,7 +109,7 @@ export function netDevLayout(text: string, interfaces: readonly NetCounters[]): 
   const lastAt = lastLineStart(text);
   const colon = text.indexOf(':', lastAt);
   if (colon < 0) return undefined;
-  return { last: Buffer.from(text.slice(lastAt, colon + 1), 'latin1'), names: netDevNames(text), interfaces: lines };
+  return { last: Buffer.from(text.slice(lastAt, colon + 1), 'latin1'), lines: newlines(Buffer.from(text, 'latin1')), names: netDevNames(text), interfaces: lines };
 }
 
 // The byte counters of the physical interfaces in one reading, in file order, as
@@ -131,15 +142,16 @@ const SPACE = ' ';
 
 // The hot path's reading of /proc/net/dev: the byte counters of the layout's
 // interfaces, each found by the start of its line, written into `into` (from
-// netScanFor). False when the last line changed (an interface added), an interface's
-// line is gone, or is not in the kernel's layout: then parseNetDev reads it all. When
+// netScanFor). False when the last line or the number of lines changed (an interface
+// added), an interface's line is gone, or is not in the kernel's layout: then
+// parseNetDev reads it all. When
 // it returns true, parseNetDev gives the same counters for these interfaces, or
 // rejects a line this does not read. Updates the hints.
 // One string per line, searched with regular expressions that only test and move
 // lastIndex: a match array and its strings (exec) allocated more than the line, and
 // walking the padding byte by byte in the interpreter took about three times as long.
 export function scanNetDev(bytes: Buffer, layout: NetLayout, into: NetScan): boolean {
-  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return false;
+  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes)) || newlines(bytes) !== layout.lines) return false;
   for (let k = 0; k < layout.interfaces.length; k++) {
     const i = layout.interfaces[k]!;
     let line = lineAt(bytes, i.hint);
@@ -290,6 +302,11 @@ export function createNetworkCollector(options: CollectorOptions = {}): NetworkC
           isPhysical = isPhysicalInterface(c.name, sysRoot);
           physical.set(c.name, isPhysical);
           if (isPhysical) speeds.report(c.name, true); // its speed read before the next reading needs it
+          else {
+            // After a counter reset the name may be a virtual interface's now.
+            speeds.forget(c.name);
+            learned.delete(c.name);
+          }
         }
         return isPhysical;
       });
@@ -328,8 +345,13 @@ export function createNetworkCollector(options: CollectorOptions = {}): NetworkC
         const rx = ratePerSec(now.rxBytes[k]!, old.rxBytes[j]!, seconds);
         const tx = ratePerSec(now.txBytes[k]!, old.txBytes[j]!, seconds);
         if (rx === undefined || tx === undefined) {
-          forget(name);
-          table.invalidate(); // classify it again on the next tick
+          // Classified again on the next tick, and its speed read again, in case the
+          // name now belongs to another device. The last speed is kept until then:
+          // forgotten, the next rate met no speed at all and was measured against
+          // LEARNED_FLOOR, a 100 Gb/s link at 5 Gb/s read as full.
+          physical.delete(name);
+          speeds.renew(name);
+          table.invalidate();
           continue;
         }
         counted++;

@@ -69,8 +69,8 @@ export function openKernelFile(collector: string, path: string): number {
 // each read at the offset the previous one ended, as seq_file expects); returns the
 // length. A seq_file read returns about a page at a time, so a short read is not the
 // end: the end is a read of 0 bytes, or, for a kept file, a first read of at most
-// SHORT_READ_ENDS bytes.
-function readFrom(collector: string, path: string, fd: number, position: 0 | null): number {
+// SHORT_READ_ENDS bytes when its records are small (shortEnds).
+function readFrom(collector: string, path: string, fd: number, position: 0 | null, shortEnds = false): number {
   let length = 0;
   for (;;) {
     let n: number;
@@ -83,7 +83,7 @@ function readFrom(collector: string, path: string, fd: number, position: 0 | nul
       const why = code === 'EAGAIN' ? 'read would block (not a kernel file?)' : (code ?? String(err));
       throw new CollectorError(collector, `cannot read ${path}: ${why}`, { cause: err });
     }
-    if (n === 0 || (position === 0 && length === 0 && n <= SHORT_READ_ENDS)) return length + n;
+    if (n === 0 || (shortEnds && position === 0 && length === 0 && n <= SHORT_READ_ENDS)) return length + n;
     if (length > 0) {
       if (length + n > scratch.length) grow(collector, path, length, length + n);
       spill.copy(scratch, length, 0, n);
@@ -97,11 +97,14 @@ function readFrom(collector: string, path: string, fd: number, position: 0 | nul
 // 10 files of a report on a small host, a read each, 5-6 µs cold (in process, 100 ms
 // apart). seq_file (fs/seq_file.c, seq_read_iter and the seq_read before it) ends a
 // read before the caller's 64 kB only at the file's end, or when the next record does
-// not fit in what is left of its own buffer, a page or more; every file lavarank keeps
-// open prints records far under half a page (a diskstats or net/dev line, a vmstat
-// counter) or the whole file as one record (stat, meminfo, loadavg, pressure, status),
-// and a sysfs attribute comes whole in one read. A file opened for each read (a fake
-// root, a FIFO in a kernel file's place) is still read to a read of 0 bytes.
+// not fit in what is left of its own buffer, a page or more. Most files lavarank keeps
+// open print records far under half a page (a net/dev line, a vmstat counter) or the
+// whole file as one record (stat, meminfo, loadavg, pressure, status), and a sysfs
+// attribute comes whole in one read. Not /proc/diskstats: its record is a disk with
+// all its partitions (block/genhd.c, diskstats_show), and a disk of 30 partitions
+// after a few loop devices stops the first read at a few hundred bytes; it is read
+// to a read of 0 bytes (kernelFile's smallRecords: false). A file opened for each
+// read (a fake root, a FIFO in a kernel file's place) is too.
 const SHORT_READ_ENDS = 2048;
 
 // Makes the read buffer hold at least `needed` bytes, keeping its first `length`.
@@ -151,7 +154,7 @@ export interface KernelFile {
 // --lite-mode). Any other file is opened for each read. A failed read closes the
 // descriptor (a removed device's attribute fails for good), so the next read opens the
 // file again and a file that came back is found. Errors are readKernelBytes's.
-export function kernelFile(collector: string, path: string, keepOpen: (path: string) => boolean = onKernelFs): KernelFile {
+export function kernelFile(collector: string, path: string, keepOpen: (path: string) => boolean = onKernelFs, smallRecords = true): KernelFile {
   let fd: number | undefined;
   let keep: boolean | undefined; // decided at the first open: a statfs per read would cost what keeping saves
   let view: Buffer | undefined; // the last view returned, reused while the buffer and the length are the same
@@ -168,7 +171,7 @@ export function kernelFile(collector: string, path: string, keepOpen: (path: str
     }
     let length: number;
     try {
-      length = keep === true ? readFrom(collector, path, fd, 0) : readFrom(collector, path, fd, null);
+      length = keep === true ? readFrom(collector, path, fd, 0, smallRecords) : readFrom(collector, path, fd, null);
     } catch (err) {
       close();
       // A file that cannot be read at an offset (a stream: ESPIPE) is read as one, opened each time.

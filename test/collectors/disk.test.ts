@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { test } from 'node:test';
+import fs, { rmSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { mock, test } from 'node:test';
 import { createDiskCollector, diskExclusion, diskLayout, parseDiskstats } from '../../src/collectors/disk.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedDisks, tempDir, writeTree } from './helpers.js';
@@ -336,4 +337,55 @@ test('a disk added anywhere but at the end, which the kernel does not do, is fou
   assert.deepEqual(at(20_000, true), ['sda']);
   at(600_000, true);
   assert.deepEqual(at(610_000, true), ['sda', 'sdb']);
+});
+
+test('a disk of 40 partitions after 8 loop devices, read as the kernel gives /proc/diskstats (a page of whole records a read), is seen kept open', (t) => {
+  // diskstats_show prints a disk with all its partitions as one seq_file record, and a
+  // read stops when the next record does not fit in the page: the loops alone first.
+  const root = tempDir(t);
+  const partitions: Record<string, string> = {};
+  for (let p = 1; p <= 40; p++) partitions[`sys/class/block/sda${p}/partition`] = `${p}\n`;
+  sysTree(root, ['sda', 'nvme0n1'], partitions);
+  writeTree(root, { 'proc/diskstats': '' });
+  const path = `${root}/proc/diskstats`;
+  let ticks = 0;
+  const row = (major: number, minor: number, name: string, t: number): string =>
+    `${String(major).padStart(4)} ${String(minor).padStart(7)} ${name} 123456 789 12345678 45678 234567 8901 23456789 123456 0 ${t} 169134 0 0 0 0 0 0\n`;
+  const records = (): string[] => [
+    ...Array.from({ length: 8 }, (_, i) => row(7, i, `loop${i}`, 0)),
+    row(8, 0, 'sda', 0) + Array.from({ length: 40 }, (_, p) => row(8, p + 1, `sda${p + 1}`, 0)).join(''),
+    row(259, 0, 'nvme0n1', ticks),
+  ];
+  const next = new Map<number, { record: number; at: number }>();
+  const realReadv = fs.readvSync;
+  const realClose = fs.closeSync;
+  t.mock.method(fs, 'closeSync', (fd: number) => {
+    next.delete(fd); // a descriptor number used again is a new open file
+    realClose(fd);
+  });
+  t.mock.method(fs, 'readvSync', (fd: number, buffers: Buffer[], position?: number | null) => {
+    if (fs.readlinkSync(`/proc/self/fd/${fd}`) !== path) return realReadv(fd, buffers, position ?? undefined);
+    let state = next.get(fd) ?? { record: 0, at: 0 };
+    if (typeof position === 'number' && position !== state.at) state = { record: 0, at: 0 }; // from the start again
+    const all = records();
+    let out = ''; // whole records that fit in a page, at least one
+    while (state.record < all.length && (out === '' || out.length + all[state.record]!.length <= 4096)) out += all[state.record++];
+    state.at += buffers[0]!.write(out, 0, 'latin1');
+    next.set(fd, state);
+    return out.length;
+  });
+  syncBuiltinESMExports();
+  t.after(() => {
+    mock.restoreAll();
+    syncBuiltinESMExports();
+  });
+  for (const keep of [false, true]) {
+    ticks = 0;
+    const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, keepOpen: () => keep });
+    c.collect(0);
+    ticks = 5000;
+    const r = c.collect(10_000);
+    c.close?.();
+    assert.deepEqual([r?.busiest, r?.busyMax], ['nvme0n1', 0.5], keep ? 'kept open' : 'opened for each read');
+  }
 });

@@ -348,18 +348,48 @@ test('scanNetDev leaves to a full reading an interface on the first line, which 
   assert.equal(scannedInterfaces(Buffer.from(text.replace(' 10 ', ' 11 ')), layout), undefined);
 });
 
-test('an interface added anywhere but at the end, which the kernel does not do, is found within 10 minutes', (t) => {
+test('an interface that takes its line in the middle of /proc/net/dev (ib0 back after a driver reset) is counted from its second reading, as one at the end', async (t) => {
+  // The kernel lists interfaces by a hash of the name (before 5.5) or by ifindex
+  // modulo 256 (5.5 to 6.8), not in the order they were created.
   const root = tempDir(t);
-  sysNet(root, { eth0: '1000', eth1: '1000' }, ['docker0']);
-  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
-  const at = (ms: number, withEth1: boolean) => {
-    writeTree(root, { 'proc/net/dev': dev({ eth0: [ms, ms], ...(withEth1 ? { eth1: [ms, ms] } : {}), docker0: [0, 0] }) });
-    return c.collect(ms)?.interfaces?.map((i) => i.name);
+  sysNet(root, { eth0: '25000', ib0: '100000' }, ['veth9a']);
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  t.after(() => c.close?.());
+  const at = async (ms: number, ib0?: number) => {
+    writeTree(root, { 'proc/net/dev': dev({ lo: [0, 0], eth0: [0, 0], ...(ib0 === undefined ? {} : { ib0: [ib0, 0] }), veth9a: [0, 0] }) });
+    const u = c.collect(ms)?.utilizationMax;
+    await c.settled();
+    return u;
   };
-  at(0, false);
-  assert.deepEqual(at(10_000, true), ['eth0']);
-  at(600_000, true);
-  assert.deepEqual(at(610_000, true), ['eth0', 'eth1']);
+  await at(0, 0);
+  await at(10_000); // gone for a tick
+  const seen = [];
+  for (const ms of [20_000, 30_000, 40_000]) seen.push(await at(ms, (ms - 20_000) * 6.25e6)); // 50 Gb/s
+  assert.deepEqual(seen, [0, 0.5, 0.5]);
+});
+
+test('scanNetDev leaves to a full reading an interface added in the middle', () => {
+  const text = dev({ lo: [1, 1], eth0: [10, 20], veth1: [0, 0] });
+  const layout = netDevLayout(text, parseNetDev(text).filter((c) => c.name === 'eth0'))!;
+  assert.deepEqual(scannedInterfaces(Buffer.from(dev({ lo: [2, 2], eth0: [30, 40], veth1: [0, 0] })), layout), [{ name: 'eth0', rxBytes: 30, txBytes: 40 }]);
+  assert.equal(scannedInterfaces(Buffer.from(dev({ lo: [2, 2], ib0: [5, 5], eth0: [30, 40], veth1: [0, 0] })), layout), undefined);
+});
+
+test('keeps a link\'s speed over a counter reset: the next rate is measured against it, not against LEARNED_FLOOR', async (t) => {
+  const root = tempDir(t);
+  sysNet(root, { ib0: '100000' });
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  t.after(() => c.close?.());
+  const at = async (ms: number, rx: number) => {
+    writeTree(root, { 'proc/net/dev': dev({ lo: [0, 0], ib0: [rx, 0] }) });
+    const u = c.collect(ms)?.utilizationMax;
+    await c.settled();
+    return u;
+  };
+  await at(0, 1e12);
+  assert.equal(await at(10_000, 1e12 + 6.25e9), 0.05); // 5 Gb/s
+  await at(20_000, 1e6); // the counters reset (a driver reload): no value
+  assert.deepEqual([await at(30_000, 1e6 + 6.25e9), await at(40_000, 1e6 + 12.5e9)], [0.05, 0.05]);
 });
 
 test('a capacity learned from one burst is forgotten within LEARNED_WINDOW_MS, so a saturated link reads full again', (t) => {

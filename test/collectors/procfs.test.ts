@@ -58,6 +58,21 @@ function countReads(t: TestContext): () => number {
   return () => spy.mock.callCount();
 }
 
+test('a kept file of large records (smallRecords false: /proc/diskstats, a disk and its partitions in one) is read to a read of 0 bytes after a short first read', (t) => {
+  const dir = tempDir(t);
+  const reads = countReads(t);
+  const path = join(dir, 'diskstats');
+  writeFileSync(path, '   7       0 loop0 1 0 2 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n');
+  const file = kernelFile('disk', path, () => true, false);
+  try {
+    const before = reads();
+    assert.match(file.text(), /loop0/);
+    assert.equal(reads() - before, 2);
+  } finally {
+    file.close();
+  }
+});
+
 test('a kept file whose first read gives at most half a page is read once; a longer one, and a file opened for each read, to a read of 0 bytes', (t) => {
   const dir = tempDir(t);
   const reads = countReads(t);
