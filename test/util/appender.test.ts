@@ -397,8 +397,10 @@ describe('RotatingAppender', () => {
       assert.equal(a.stats.failures, 1);
       refuse = false;
       const deadline = Date.now() + 2000;
-      while (!existsSync(path) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.deepEqual(existsSync(path) ? lines(path) : [], ['waiting'], 'the line waited for another append');
+      // The file is made at the open, before the write: wait for the line itself.
+      const written = (): string[] => (existsSync(path) ? lines(path) : []);
+      while (written().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(written(), ['waiting'], 'the line waited for another append');
       await a.close(100);
     } finally {
       cleanup();
@@ -521,8 +523,8 @@ describe('RotatingAppender', () => {
         a.append(line());
         await new Promise((r) => setTimeout(r, 10));
       }
+      await a.close(1000); // read once nothing is being written: no line is read half-written
       const written = lines(path).map((l) => (JSON.parse(l) as { i: number }).i);
-      await a.close(10);
       assert.ok(written.length > before + 100, `${written.length - before} lines written in 1 s with 16 KiB free`);
       assert.deepEqual(
         written.filter((n, k) => k > 0 && n <= written[k - 1]!),
@@ -571,7 +573,8 @@ describe('RotatingAppender', () => {
       for (let k = 0; k < 30; k++) a.append(`later-${k}`); // before the write fails
       await new Promise((r) => setTimeout(r, 30));
       refuse = false;
-      await new Promise((r) => setTimeout(r, 300));
+      const deadline = Date.now() + 10_000;
+      while (events.filter((e) => e.state === 'recovered').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       const second = a.stats.linesDropped - first;
       await a.close(1000);
       assert.deepEqual(
@@ -655,7 +658,7 @@ describe('RotatingAppender', () => {
       process.stdout.write(String(exitHolds()));
       await a.close(50);
       void exitWhenReturned(0, 50);`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 3000, env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
     assert.equal(r.stdout, '1', r.stderr);
     assert.equal(r.signal, 'SIGKILL', `ended by ${r.signal ?? `exit ${r.status}`}: the hung write held the exit`);
   });
