@@ -18,7 +18,7 @@ import { fileIdentity, isDirectory } from '../util/paths.js';
 import { defaultHistoryDir } from '../history/record.js';
 import { withLsfLogdir } from '../daemon/lsf-env.js';
 import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
-import { calibrationRows, readCalibration } from './dataset.js';
+import { MAX_FOREIGN_RISE, calibrationRows, readCalibration, unusableReason } from './dataset.js';
 import { FEATURE_NAMES, FEATURES, featureIndex, unscaleValue, type FeatureSpec, type Features } from '../model/features.js';
 import { loadModel, modelFromFile, modelId, serializeModel, type LoadedModel, type ModelFile } from '../model/model.js';
 import { formulaRank, trainModel, writeModelFile, type TrainingRow, type TrainReport } from './train.js';
@@ -343,6 +343,19 @@ function statOrFail(option: string, path: string, expected: string) {
 
 // The files among names (of dir) that match `file` (a name, then optionally ".N" captured),
 // as mbatchd rotates them: the oldest (highest N) first, the current file (no N) last.
+// Rotated files oldest first (lsb.events.2, lsb.events.1, lsb.events), keeping the
+// given order among files of one number.
+function oldestFirst(paths: readonly string[]): string[] {
+  const n = (path: string): number => {
+    const m = EVENTS_FILE.exec(basename(path));
+    return m?.[1] === undefined ? 0 : Number(m[1]);
+  };
+  return paths
+    .map((path, i) => ({ path, i, n: n(path) }))
+    .sort((a, b) => b.n - a.n || a.i - b.i)
+    .map((f) => f.path);
+}
+
 function rotatedFiles(dir: string, names: readonly string[], file: RegExp): string[] {
   return names
     .map((name) => ({ name, m: file.exec(name) }))
@@ -565,7 +578,11 @@ export interface GatheredInputs {
 export async function gatherInputs(options: RetrainOptions, files: InputFiles, log: ReadLog, ctx: StageContext): Promise<GatheredInputs> {
   if (files.acctProblem !== undefined) throw files.acctProblem;
   const acctPaths = regularFiles('--acct', files.acct);
-  const eventPaths = regularFiles('--acct', files.events);
+  // Oldest first, however they were named: a suspension and its resume may lie in two
+  // files, and Suspensions follows the events in time order (lsb.events.N is older
+  // the larger N; named newest first, as ls lists them, a resume met before its
+  // suspend was dropped, and the suspension ran to the job's end).
+  const eventPaths = oldestFirst(regularFiles('--acct', files.events));
   if (options.history.length === 0) throw new ConfigError('--history: expected at least one history file or directory, received none');
   if (files.historyProblem !== undefined) throw files.historyProblem;
   const historyPaths = regularFiles('--history', files.history);
@@ -584,11 +601,15 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
     if (file.records.length === 0) {
       throw new ConfigError(`--calibration ${path}: no calibration runs in it${file.skipped > 0 ? ` (${file.skipped} lines skipped; the first: ${file.problems[0] ?? '?'})` : ''}; expected a dataset lavarank calibrate wrote`);
     }
-    const summary = `${file.records.length} rows${file.skipped > 0 ? `; skipped ${file.skipped} lines` : ''}`;
+    // As train-default: a probe during which other processes' CPU use rose was slowed
+    // by what its sample, taken before, does not show.
+    const usable = file.records.filter((r) => unusableReason(r) === undefined);
+    const dropped = file.records.length - usable.length;
+    const summary = `${usable.length} rows${dropped > 0 ? `; left out ${dropped} (others' CPU use rose by more than ${MAX_FOREIGN_RISE * 100} % of the CPUs while the probe ran)` : ''}${file.skipped > 0 ? `; skipped ${file.skipped} lines` : ''}`;
     ctx.say(`calibration ${path}: ${summary} (trained on, never held out)`);
     log.inputs.push({ what: 'calibration', path, summary });
-    log.source.push(`calibration ${path} (${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
-    calibration.push(...calibrationRows(file.records));
+    log.source.push(`calibration ${path} (${usable.length} of ${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
+    calibration.push(...calibrationRows(usable));
   }
 
   const suspensions = new Suspensions();

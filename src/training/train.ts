@@ -221,19 +221,31 @@ export function splitHoldout<T>(rows: readonly T[], how: 'random' | 'tail', shar
 // The part of the training rows that chooses the epoch. Where rows have groups
 // (calibration configurations), whole groups: the epoch is then chosen for states
 // the network has not seen, as it will be judged, not for twins of its training rows.
+// Rows without a group (a cluster's jobs, beside calibration runs) give their own
+// share at random, so that the epoch is also chosen for the jobs the model serves.
 export function splitValidation(rows: readonly TrainingRow[], share: number, seed: number): { fitRows: TrainingRow[]; validation: TrainingRow[] } {
   const rand = seededRandom(seed ^ 0xfeed);
   const want = Math.max(1, Math.round(rows.length * share));
   const groups = [...new Set(rows.map((r) => r.group).filter((g) => g !== undefined))].sort();
   if (groups.length >= 4) {
+    const grouped = rows.filter((r) => r.group !== undefined);
+    const wantGrouped = Math.max(1, Math.round(grouped.length * share));
     const held = new Set<string>();
     let count = 0;
     for (const g of shuffled(groups, rand)) {
-      if (count >= want || held.size >= groups.length - 2) break;
+      if (count >= wantGrouped || held.size >= groups.length - 2) break;
       held.add(g);
-      count += rows.filter((r) => r.group === g).length;
+      count += grouped.filter((r) => r.group === g).length;
     }
-    return { fitRows: rows.filter((r) => r.group === undefined || !held.has(r.group)), validation: rows.filter((r) => r.group !== undefined && held.has(r.group)) };
+    const jobs = shuffled(
+      rows.filter((r) => r.group === undefined),
+      rand,
+    );
+    const jobsHeld = Math.round(jobs.length * share);
+    return {
+      fitRows: [...jobs.slice(jobsHeld), ...grouped.filter((r) => !held.has(r.group!))],
+      validation: [...jobs.slice(0, jobsHeld), ...grouped.filter((r) => held.has(r.group!))],
+    };
   }
   const order = shuffled(rows, rand);
   return { validation: order.slice(0, want), fitRows: order.slice(want) };

@@ -20,6 +20,8 @@ import { labelSettings, type FamilyBaseline } from '../../src/training/label.js'
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { cliPath, mkfifo, tempDir } from '../helpers.js';
 import { readHistory } from '../../src/history/reader.js';
+import { formatJobFinish } from '../../src/lsf/acct.js';
+import { makeJob } from '../helpers/job.js';
 import { spawnSync } from 'node:child_process';
 
 const T0 = 1_800_000_000;
@@ -755,3 +757,48 @@ describe('ProblemLog', () => {
   });
 });
 
+
+describe('gatherInputs, as a cluster\'s files are named', () => {
+  const T = 1_800_000_000;
+  const inputs = (dir: string, over: Partial<RetrainOptions> = {}): RetrainOptions => {
+    mkdirSync(dir, { recursive: true });
+    const history = join(dir, 'ol1.jsonl');
+    writeFileSync(history, `${JSON.stringify({ ts: T * 1000, host: 'ol1', features: { cpu_busy: 0 }, rank: 0, model: 'x' })}\n`);
+    const acct = join(dir, 'lsb.acct');
+    writeFileSync(acct, `${formatJobFinish(makeJob('j', T, 1000, 'ol1', { jobId: 777 }))}\n`);
+    return {
+      history: [history], acct: [acct], calibration: [], out: join(dir, 'model.json'), report: join(dir, 'r.html'), configPath: null,
+      configModel: join(dir, 'model.json'), intervalSec: 10, minRuns: 5, holdoutFraction: 0.2, seed: 1, epochs: 10, timeLimitSec: 10,
+      force: false, dryRun: false, ...over,
+    };
+  };
+  // "JOB_STATUS" "33" eventTime jobId jStatus reason subreasons cpuTime endTime ru exitStatus idx
+  const status = (time: number, jStatus: number): string => `"JOB_STATUS" "33" ${time} 777 ${jStatus} 0 0 0.0000 0 0 0 0`;
+
+  test('counts a job suspended 100 s as 100 s suspended whatever the order its lsb.events files are named in', async (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    // The older file: suspended (SSUSP) at +100; the newer: running again at +200, done at +1000.
+    writeFileSync(join(dir, 'lsb.events.1'), `#0\n${status(T + 100, 8)}\n`);
+    writeFileSync(join(dir, 'lsb.events'), `#0\n${status(T + 200, 4)}\n${status(T + 1000, 64)}\n`);
+    const base = inputs(dir);
+    for (const events of [['lsb.events', 'lsb.events.1'], ['lsb.events.1', 'lsb.events']]) {
+      const o = { ...base, acct: [base.acct[0]!, ...events.map((e) => join(dir, e))] };
+      const gathered = await gatherInputs(o, await listInputs(o), readLog(), quietContext());
+      assert.equal(gathered.table.suspended[0], 100, `named ${events.join(', ')}`);
+    }
+  });
+
+  test('leaves out calibration runs during which others\' CPU use rose, as train-default does, and says how many', async (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const cal = join(dir, 'cal.jsonl');
+    const sample = { ts: T * 1000, failures: {}, cpu: { user: 0.1, system: 0, iowait: 0, steal: 0, busy: 0.1, online: 4 } };
+    writeFileSync(cal, `${JSON.stringify({ sample, slowdown: 5, foreign: { before: 0, during: 0 } })}\n${JSON.stringify({ sample, slowdown: 400, foreign: { before: 0, during: 0.6 } })}\n`);
+    const o = inputs(dir, { calibration: [cal] });
+    const said: string[] = [];
+    const gathered = await gatherInputs(o, await listInputs(o), readLog(), quietContext((text) => said.push(text)));
+    assert.deepEqual(gathered.calibration.map((r) => r.label), [5]);
+    assert.ok(said.some((l) => /calibration .*cal\.jsonl: 1 rows; left out 1 \(others' CPU use rose/.test(l)), said.join('\n'));
+  });
+});

@@ -304,6 +304,17 @@ describe('splitValidation', () => {
     assert.equal(groupsOf(fitRows).size, 2);
   });
 
+  it('with calibration configurations beside a cluster\'s jobs, validates on the share of the jobs too, at random', () => {
+    const jobs = Array.from({ length: 1000 }, (_, i) => rowWith({ cpu_busy: (i % 50) / 50 }, i));
+    const runs = Array.from({ length: 40 }, (_, i) => ({ ...rowWith({ cpu_busy: 1 }, i), group: `cpu=${i % 8}` }));
+    const { fitRows, validation } = splitValidation([...runs, ...jobs], 0.15, 1);
+    assert.equal(fitRows.length + validation.length, 1040);
+    assert.equal(validation.filter((r) => r.group === undefined).length, 150);
+    const held = groupsOf(validation.filter((r) => r.group !== undefined));
+    assert.ok(held.size >= 1);
+    for (const g of held) assert.ok(!groupsOf(fitRows).has(g), `group ${g} on both sides`);
+  });
+
   it('validates on at least one row, however small the share', () => {
     const ungrouped = grouped.slice(0, 20).map(({ group: _group, ...r }) => r);
     const { fitRows, validation } = splitValidation(ungrouped, 0.001, 1);
