@@ -90,9 +90,14 @@ export interface BudgetedReport {
   refused: Array<{ source: string; name: string; why: string }>; // single pairs that cannot be reported
 }
 
-function pairText(name: string, value: number): string {
-  return ` ${name} ${formatValue(value)}`;
+function pairText(name: string, value: number, decimals = 3): string {
+  return ` ${name} ${formatValue(value, decimals)}`;
 }
+
+// A child elim's value keeps six decimals, not the rank's three: LIM stores it as a
+// float, and a child's 0.0004 sent as 0 read as the idle value (select[x>0] turned
+// around).
+const CHILD_DECIMALS = 6;
 
 // Builds one report line within PIPE_BUF: `own` first (always, and alone it always
 // fits), then each source in order, all of its pairs or none, so a long or broken
@@ -120,7 +125,7 @@ export function budgetReport(own: ReadonlyArray<readonly [string, number]>, extr
         continue;
       }
       mine.add(name);
-      part += pairText(name, value);
+      part += pairText(name, value, CHILD_DECIMALS);
       n++;
     }
     if (n === 0) continue;

@@ -118,6 +118,11 @@ describe('budgetReport', () => {
     assert.deepEqual(short.cut, ['s']);
   });
 
+  it('passes a child\'s small values with six decimals, not rounded to 0 as a rank\'s three would: LIM reads 0 as idle', () => {
+    const built = budgetReport([['rank', 12.5]], [{ source: 's', pairs: [['tiny', 0.0004], ['small', 1.5e-5], ['neg', -0.0003], ['big', 123456.7891234]] }]);
+    assert.equal(built.line, '5 rank 12.5 tiny 0.0004 small 0.000015 neg -0.0003 big 123456.789123\n');
+  });
+
   it('reports a name given twice by one source once, the first value', () => {
     const built = budgetReport([['rank', 10]], [{ source: 's', pairs: [['scratch', 1], ['scratch', 2]] }]);
     assert.equal(built.line, '2 rank 10 scratch 1\n');
