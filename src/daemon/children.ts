@@ -21,6 +21,7 @@
 // What is executed is the path the trust check resolved, checked right before each
 // start, never the configured path again (a link there could have been swapped).
 import { statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename, isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
@@ -28,6 +29,7 @@ import { ElimReportParser, type ParseProblem, type ParseResult } from '../lsf/el
 import { selfReference } from '../lsf/wrapper.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { spawnGroup, type GroupProcess } from '../util/exec.js';
+import { holdExit } from '../util/exit.js';
 import { checkTrust } from '../util/trust.js';
 import type { ExtraValues } from './report.js';
 import { MAX_CHILD_ELIMS } from '../config/config.js';
@@ -269,16 +271,29 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
   }
 
   // One run of a child, from the trust check until its whole group is gone; never
-  // throws. Everything up to spawnGroup is synchronous, so a child is either started
-  // and in `live` before close() can look, or not started at all.
-  function runOnce(child: Child): Promise<void> {
-    if (closing !== undefined) return Promise.resolve();
+  // throws. Everything from the second look at `closing` up to spawnGroup is
+  // synchronous, so a child is either started and in `live` before close() can look,
+  // or not started at all.
+  async function runOnce(child: Child): Promise<void> {
+    if (closing !== undefined) return;
+    // The program and the files its arguments name are reached off the event loop
+    // first: in an $LSF_SERVERDIR on an NFS server that stops answering, the
+    // synchronous trust walk below would hold the reports and the SIGTERM handler;
+    // the stats wait in libuv's pool instead, and the walk meets what they just read.
+    // Counted by holdExit: a stat that never returns would hold the stopped elim's exit.
+    const release = holdExit();
+    try {
+      await Promise.all([child.file, ...child.args.filter((a) => a.startsWith('/'))].map((path) => stat(path).catch(() => undefined)));
+    } finally {
+      release();
+    }
+    if (closing !== undefined) return;
     // Checked right before every start: a chmod, a new link or a replaced
     // directory since the last start changes the answer.
     const program = childProgram([child.file, ...child.args], `child elim ${child.label}`);
     if (program.path === undefined) {
       log.error({ elim: child.label, problems: program.problems }, `child elim ${child.label} not started: ${program.problems.join('; ')}`);
-      return Promise.resolve();
+      return;
     }
     const proc = spawnGroup(program.path, child.args, { env, argv0: child.file });
     const run = follow(child, proc);

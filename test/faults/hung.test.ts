@@ -1,0 +1,84 @@
+// A directory whose filesystem stops answering (here a FUSE mount whose daemon never
+// answers, as an NFS server that hangs): the log or history directory ($LSF_LOGDIR is
+// often NFS) and a child elim's ($LSF_SERVERDIR). The directory checks walk the path
+// synchronously; each is preceded by a stat in libuv's pool, so that the wait is
+// there, not on the event loop: the reports and the SIGTERM handling go on. Needs root
+// and /dev/fuse.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { startElim, type Elim } from '../e2e/harness.js';
+import { isAlive, sleep, tempDir, until } from '../helpers.js';
+
+const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
+
+// Mounts a FUSE filesystem on dir whose daemon never answers: every lookup there waits
+// until the holder is killed, which closes /dev/fuse and ends the waits with an error.
+function hangOver(dir: string): ChildProcess {
+  return spawn('sh', ['-c', 'exec 3<>/dev/fuse; mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 lavarank-hang "$1" && exec sleep 600', 'sh', dir], { stdio: 'ignore' });
+}
+
+const mounted = (): true | undefined => (spawnSync('grep', ['-q', 'lavarank-hang', '/proc/mounts']).status === 0 ? true : undefined);
+
+// Reports in `ms` from now, and whether the elim is gone 2 s after a SIGTERM sent then.
+async function reportsThenStop(elim: Elim, ms: number): Promise<{ reports: number; wchan: string; alive: boolean }> {
+  const before = elim.reports().length;
+  await sleep(ms);
+  const reports = elim.reports().length - before;
+  const wchan = readFileSync(`/proc/${elim.pid}/wchan`, 'utf8');
+  process.kill(elim.pid, 'SIGTERM');
+  await sleep(2000);
+  return { reports, wchan, alive: isAlive(elim.pid) };
+}
+
+describe('a history directory whose filesystem stops answering', { skip: NEED }, () => {
+  it('does not stop the reports or the SIGTERM handling', async () => {
+    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
+    const history = join(hd, 'history');
+    mkdirSync(history, { mode: 0o755 });
+    // 0.5 s reports: history is first opened at the 6th report (3 s in).
+    const elim = startElim({ testInterval: 0.5, override: { history: { dir: history } } });
+    let holder: ChildProcess | undefined;
+    try {
+      await elim.waitForReports(2);
+      holder = hangOver(history);
+      await until('the hung mount', mounted);
+      await sleep(3000); // the history's first open, at the 6th report, meets the hung directory
+      const r = await reportsThenStop(elim, 3000);
+      assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the history directory hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
+    } finally {
+      holder?.kill('SIGKILL'); // closes /dev/fuse: the waiting lookups fail and return
+      await sleep(300);
+      spawnSync('umount', ['-l', history]);
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('a child elim whose directory stops answering: its restart does not stop the reports or the SIGTERM handling', async () => {
+    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
+    const site = join(hd, 'site');
+    mkdirSync(site, { mode: 0o755 });
+    const child = join(site, 'elim.short');
+    writeFileSync(child, '#!/bin/sh\necho "1 childval 5"\nsleep 1\n');
+    chmodSync(child, 0o755);
+    const elim = startElim({ testInterval: 0.5, config: `elims:\n  - name: short\n    command: [${child}]` });
+    let holder: ChildProcess | undefined;
+    try {
+      await until('the child value', () => elim.reports().find((r) => / childval 5/.test(r.line)), 15_000);
+      holder = hangOver(site); // the child exits 1 s after its start and is started again 10 s later
+      await until('the hung mount', mounted);
+      await sleep(12_000); // the child ended 1 s after its start; its restart, 10 s later, meets the hung directory
+      const r = await reportsThenStop(elim, 3000);
+      assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the child's directory hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
+    } finally {
+      holder?.kill('SIGKILL');
+      await sleep(300);
+      spawnSync('umount', ['-l', site]);
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+});
