@@ -347,6 +347,10 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     }
   };
 
+  // A failure of the loop itself (a write error stdout gives that is not a closed
+  // reader: ENOSPC or EDQUOT when stdout is a file) takes the normal stop, so that the
+  // log says why and the child elims are ended, and then exits 1.
+  let failed = false;
   const reason = await runElim({
     sampler,
     rankers,
@@ -363,6 +367,10 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     pessimisticRank: config.pessimistic_rank,
     onTick,
     ...(config.elims.length === 0 ? {} : { extraValues: () => children?.groups() ?? [] }),
+  }).catch((err: unknown) => {
+    failed = true;
+    log.fatal({ err: errorMessage(err) }, 'the report loop failed; stopping');
+    return 'the report loop failed';
   });
   if (stopping === undefined) {
     stopping = reason;
@@ -378,7 +386,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
   log.info({ reason: stopping }, 'lavarank stopped');
   await logging.close(300);
-  return 0;
+  return failed ? 1 : 0;
 }
 
 // The host inventory from `lavarank inventory`, run out of process (see src/commands/inventory.ts);

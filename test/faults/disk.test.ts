@@ -9,7 +9,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RotatingAppender } from '../../src/util/appender.js';
-import { tempDir } from '../helpers.js';
+import { spawn } from 'node:child_process';
+import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
+import { cliPath, fixture, isAlive, tempDir, tokenEnv } from '../helpers.js';
 import { assertStopsOnSigterm, startElim, userLoadsBuild, type Elim } from '../e2e/harness.js';
 import { ATTACKER, badJsonLines, canMount, isRoot, mountTmpfs, sleep, until } from './helpers.js';
 
@@ -274,6 +276,42 @@ describe('a file truncated by someone else (logrotate copytruncate)', () => {
       const got = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
       assert.deepEqual(got, [50, 51, 52]);
     } finally {
+      disk.unmount();
+      cleanup();
+    }
+  });
+});
+
+describe('stdout a file on a full disk (not what LIM gives)', () => {
+  it('the elim logs why, ends its child elims and exits 1, where the loop\'s error went to the closed stderr alone', { skip: NEED_MOUNT }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-disk-');
+    chmodSync(dir, 0o755);
+    const disk = mountTmpfs(dir, 64 * 1024)!;
+    const child = join(dir, 'elim.good');
+    writeFileSync(child, readFileSync(fixture('elims', 'good')), { mode: 0o755 });
+    chmodSync(child, 0o755);
+    const logFile = join(dir, 'lavarank.log');
+    const config = join(dir, 'lavarank.yaml');
+    writeFileSync(config, `log: {file: ${logFile}, level: debug}\nhistory: {enabled: false}\ngpu: {enabled: false}\nelims:\n  - name: good\n    command: [${child}]\n`, { mode: 0o644 });
+    // Room for a few reports in the file's last page, then none.
+    const out = join(disk.path, 'out');
+    writeFileSync(out, 'x'.repeat(4096 - 100));
+    fill(disk.path);
+    const fd = openSync(out, 'a');
+    const elim = spawn(process.execPath, [...DAEMON_NODE_FLAGS, cliPath, 'run', '--config', config, '--test-interval', '0.05'], { stdio: ['ignore', fd, 'ignore'], env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', ...tokenEnv() } });
+    closeSync(fd);
+    try {
+      const code = await new Promise<number | null>((resolve) => elim.on('exit', (c) => resolve(c)));
+      const log = readFileSync(logFile, 'utf8');
+      assert.equal(code, 1, log);
+      assert.match(log, /"msg":"the report loop failed; stopping"/);
+      // pino's own pid comes first in the line; JSON.parse keeps the last, the child's.
+      const started = log.split('\n').filter((l) => l.includes('"msg":"child elim good started"')).map((l) => JSON.parse(l) as { pid: number });
+      assert.equal(started.length, 1, 'the child elim never started');
+      assert.notEqual(started[0]!.pid, elim.pid);
+      assert.equal(isAlive(started[0]!.pid), false, 'the child elim outlived the elim');
+    } finally {
+      if (elim.exitCode === null) elim.kill('SIGKILL');
       disk.unmount();
       cleanup();
     }
