@@ -6,6 +6,16 @@ import { describe, it } from 'node:test';
 import { OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
 import { mkfifo, tempDir } from '../helpers.js';
 
+// Waits until the appender has failed at least n times: its open reaches the directory
+// with an asynchronous stat first, so a failure comes a pool round trip after the append.
+async function failedAtLeast(a: RotatingAppender, n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (a.stats.failures < n) {
+    if (Date.now() > deadline) throw new Error(`the appender failed ${a.stats.failures} times, not ${n}, within 10 s`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 function lines(path: string): string[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
 }
@@ -328,7 +338,7 @@ describe('RotatingAppender', () => {
       writeFileSync(join(dir, 'notadir'), '');
       const a = new RotatingAppender({ path: join(dir, 'notadir', 'h.jsonl'), maxBytes: 1 << 20, keep: 1, retryMs: 10 });
       a.append('line');
-      await new Promise((r) => setTimeout(r, 50)); // failing, with a retry waiting
+      await failedAtLeast(a, 1); // failing, with a retry waiting
       await a.close(20);
       rmSync(join(dir, 'notadir')); // a retry now would succeed: mkdir -p, then write
       await new Promise((r) => setTimeout(r, 500)); // past every back-off the test's appender had
@@ -358,7 +368,7 @@ describe('RotatingAppender', () => {
       let refuse = true;
       const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, maxQueueBytes: 40, retryMs: 60_000, directoryProblems: () => (refuse ? ['not yet'] : []) });
       for (let i = 10; i < 30; i++) a.append(`l${i}`);
-      await new Promise((r) => setImmediate(r));
+      await failedAtLeast(a, 1);
       refuse = false;
       await a.close(1000);
       const written = lines(path);
@@ -393,8 +403,7 @@ describe('RotatingAppender', () => {
         },
       });
       a.append('waiting');
-      await new Promise((r) => setTimeout(r, 5));
-      assert.equal(a.stats.failures, 1);
+      await failedAtLeast(a, 1);
       refuse = false;
       const deadline = Date.now() + 2000;
       // The file is made at the open, before the write: wait for the line itself.
@@ -571,7 +580,7 @@ describe('RotatingAppender', () => {
       rmSync(path);
       refuse = true; // later, a real failure, overflowing again: the appends overflow
       for (let k = 0; k < 30; k++) a.append(`later-${k}`); // before the write fails
-      await new Promise((r) => setTimeout(r, 30));
+      await failedAtLeast(a, 1);
       refuse = false;
       const deadline = Date.now() + 10_000;
       while (events.filter((e) => e.state === 'recovered').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
