@@ -152,6 +152,10 @@ export interface ReportSink {
 
 const CLOSED_CODES = new Set(['EPIPE', 'EBADF', 'ECONNRESET', 'ENXIO', 'EIO', 'EINVAL', 'ENOTCONN']);
 
+// Failures of the take-back's open that pass: one of them turned it off for the
+// process's life, and a LIM that stalled later read the old backlog one per 5 s.
+const TRANSIENT_CODES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EINTR']);
+
 // Wrappers kept referenced so their handles are never collected.
 const keepAlive: Socket[] = [];
 
@@ -227,8 +231,11 @@ export function fdSink(fd = 1): ReportSink {
       if (pipe !== undefined) {
         try {
           replaced = takeBackUnread(pipe, scratch) > 0;
-        } catch {
-          pipe = undefined; // cannot open a read end here: a full pipe then drops reports instead
+        } catch (err) {
+          // Out of descriptors or memory for a moment: tried again at the next report.
+          // Any other failure is for good (no read end can be opened here): a full pipe
+          // then drops reports instead.
+          if (!TRANSIENT_CODES.has(errorCode(err) ?? '')) pipe = undefined;
         }
       }
       // A report (ASCII, at most PIPE_BUF bytes) goes out whole in one write to a

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync, readSync, constants, mkdirSync } from 'node:fs';
+import fs, { closeSync, openSync, readFileSync, readSync, constants, mkdirSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
@@ -189,6 +190,40 @@ describe('fdSink', () => {
     } finally {
       cleanup();
     }
+  });
+
+  it('takes back unread reports again after a moment without descriptors (EMFILE), not for good', (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const fifo = join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, constants.O_WRONLY);
+    t.after(() => {
+      closeSync(reader);
+      closeSync(writer);
+    });
+    const sink = fdSink(writer);
+    let fail = 0;
+    const realOpen = fs.openSync;
+    t.mock.method(fs, 'openSync', (path: fs.PathLike, flags: fs.OpenMode = 'r', mode?: fs.Mode) => {
+      if (fail > 0 && String(path).startsWith('/proc/self/fd/') && flags === (constants.O_RDONLY | constants.O_NONBLOCK)) {
+        fail--;
+        throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+      }
+      return realOpen(path, flags, mode);
+    });
+    syncBuiltinESMExports();
+    t.after(() => {
+      mock.restoreAll();
+      syncBuiltinESMExports();
+    });
+    assert.equal(sink.write('1 rank 1\n'), 'written');
+    fail = 1;
+    assert.equal(sink.write('1 rank 2\n'), 'written'); // nothing taken back: two reports wait
+    assert.equal(sink.write('1 rank 3\n'), 'replaced');
+    const buf = Buffer.alloc(4096);
+    assert.equal(buf.toString('latin1', 0, readSync(reader, buf)), '1 rank 3\n');
   });
 
   it('drops instead of blocking when stdout is a socket nobody reads (Node child_process pipes)', async () => {
