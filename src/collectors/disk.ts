@@ -212,6 +212,13 @@ const NOT_PHYSICAL = /^(loop|ram|zram|dm-|md|nbd|rbd|drbd|sr|fd)\d/;
 // mmcblk0rpmb), which the kernel lists as devices of their own.
 const PARTITION_NAME = /^((s|v|xv|h)d[a-z]+\d+|dasd[a-z]+\d+|(nvme\d+n\d+|mmcblk\d+|md\d+|cciss\/c\d+d\d+)p\d+|mmcblk\d+(boot\d+|rpmb))$/;
 
+// Why a device is left out while it has no sysfs entry; classified again (see
+// createDiskCollector) rather than kept, as the entry may be on its way.
+export const NOT_IN_SYSFS = 'not in sysfs (yet)';
+
+// A device without a sysfs entry is classified again at this many full readings, then kept out.
+const SYSFS_RETRIES = 6;
+
 // Why a block device is left out of the disk figures, or undefined for a physical disk.
 // With sysfs: a partition has a `partition` attribute, a whole disk appears in
 // /sys/block, a disk backed by hardware has a `device` link (loop, dm, md, zram and
@@ -222,7 +229,11 @@ export function diskExclusion(name: string, sysRoot: string | undefined): string
   const sysName = name.replaceAll('/', '!'); // cciss/c0d0 is cciss!c0d0 in sysfs
   if (existsSync(procPath(sysRoot, 'class/block', sysName, 'partition'))) return 'partition';
   const dir = procPath(sysRoot, 'block', sysName);
-  if (!existsSync(dir)) return 'not a whole disk';
+  if (!existsSync(dir)) {
+    // The kernel lists a new disk in /proc/diskstats before it makes its sysfs entries
+    // (device_add_disk): a disk read in that window has none yet.
+    return existsSync(procPath(sysRoot, 'class/block', sysName)) ? 'not a whole disk' : NOT_IN_SYSFS;
+  }
   if (!existsSync(procPath(dir, 'device'))) return 'virtual (no device link)';
   const removable = readKernelTextIfPresent(NAME, procPath(dir, 'removable'));
   if (removable !== undefined && removable.trim() === '1') return 'removable';
@@ -243,15 +254,19 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
   const sysRoot = options.sysRoot ?? '/sys';
   const detail = options.detail ?? true;
   let useSys: boolean | undefined;
-  const classified = new Map<string, { dev: string; why: string | undefined }>();
+  const classified = new Map<string, { dev: string; why: string | undefined; tries: number }>();
+  let unsettled = false; // a device was left out for lack of a sysfs entry: read it all again next time
 
   function isPhysical(d: DiskCounters): boolean {
     const dev = `${d.major}:${d.minor}`;
     let known = classified.get(d.name);
-    if (known === undefined || known.dev !== dev) {
+    const again = known !== undefined && known.why === NOT_IN_SYSFS && known.tries < SYSFS_RETRIES;
+    if (known === undefined || known.dev !== dev || again) {
       useSys ??= existsSync(procPath(sysRoot, 'block'));
-      known = { dev, why: diskExclusion(d.name, useSys ? sysRoot : undefined) };
+      const tries = again && known!.dev === dev ? known!.tries + 1 : 1;
+      known = { dev, why: diskExclusion(d.name, useSys ? sysRoot : undefined), tries };
       classified.set(d.name, known);
+      if (known.why === NOT_IN_SYSFS && tries < SYSFS_RETRIES) unsettled = true;
     }
     return known.why === undefined;
   }
@@ -260,6 +275,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
     names: diskstatsNames,
     // The whole file, its new devices classified, and a new layout for the hot path.
     readAll(text) {
+      unsettled = false;
       const { kept: disks, seen, repeated } = keptEntries(parseDiskstats(text, file), isPhysical);
       for (const name of classified.keys()) if (!seen.has(name)) classified.delete(name);
       const layout = repeated ? undefined : diskLayout(text, disks);
@@ -283,6 +299,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
     name: NAME,
     collect(monotonicMs) {
       const now = table.read(monotonicMs);
+      if (unsettled) table.invalidate(); // the next reading classifies it again
       const before = table.before;
       if (before === undefined) return undefined;
       const old = before.scan;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs, { rmSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { mock, test } from 'node:test';
-import { createDiskCollector, diskExclusion, diskLayout, parseDiskstats } from '../../src/collectors/disk.js';
+import { NOT_IN_SYSFS, createDiskCollector, diskExclusion, diskLayout, parseDiskstats } from '../../src/collectors/disk.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedDisks, tempDir, writeTree } from './helpers.js';
 
@@ -132,6 +132,7 @@ test('partitions, device-mapper, md, loop and removable devices are left out', (
     'sys/block/dm-0/removable': '0\n',
     'sys/block/md0/removable': '0\n',
     'sys/block/nvme0n1/removable': '0\n',
+    'sys/class/block/sdy/dev': '8:128\n',
   });
   const sys = `${root}/sys`;
   assert.equal(diskExclusion('sda', sys), undefined);
@@ -141,7 +142,25 @@ test('partitions, device-mapper, md, loop and removable devices are left out', (
   assert.equal(diskExclusion('loop3', sys), 'virtual or removable by name');
   assert.equal(diskExclusion('sr0', sys), 'virtual or removable by name');
   assert.equal(diskExclusion('nvme0n1', sys), 'virtual (no device link)');
-  assert.equal(diskExclusion('sdz', sys), 'not a whole disk');
+  assert.equal(diskExclusion('sdy', sys), 'not a whole disk');
+  assert.equal(diskExclusion('sdz', sys), NOT_IN_SYSFS);
+});
+
+test('a disk read before its sysfs entries exist (the hot-add window) is classified again, and counted once they do', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['nvme0n1']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  const row = (minor: number, name: string, ticks: number): string =>
+    `259 ${String(minor).padStart(7)} ${name} 123456 789 12345678 45678 234567 8901 23456789 123456 0 ${ticks} 169134 0 0 0 0 0 0\n`;
+  const at = (ms: number, hot: boolean): string | undefined => {
+    writeTree(root, { 'proc/diskstats': row(0, 'nvme0n1', 0) + (hot ? row(1, 'nvme1n1', ms / 2) : '') });
+    return c.collect(ms)?.busiest;
+  };
+  at(0, false);
+  at(10_000, true); // listed, but /sys/block/nvme1n1 not made yet
+  sysTree(root, ['nvme1n1']);
+  at(20_000, true);
+  assert.equal(at(30_000, true), 'nvme1n1');
 });
 
 test('a removable disk whose name says nothing is left out through sysfs', (t) => {
