@@ -260,9 +260,11 @@ export function createNetworkCollector(options: CollectorOptions = {}): NetworkC
     ...(options.keepOpen === undefined ? {} : { keepOpen: options.keepOpen }),
   }); // of the physical interfaces
   const learned = new Map<string, RateBuckets>(); // of those without a known or assumed speed
+  const reclassify = new Set<string>(); // physical interfaces whose counters went back
 
   function forget(name: string): void {
     physical.delete(name);
+    reclassify.delete(name);
     speeds.forget(name);
     learned.delete(name);
   }
@@ -298,7 +300,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): NetworkC
     readAll(text) {
       const { kept: list, seen, repeated } = keptEntries(parseNetDev(text, file), (c) => {
         let isPhysical = physical.get(c.name);
-        if (isPhysical === undefined) {
+        if (isPhysical === undefined || reclassify.delete(c.name)) {
           isPhysical = isPhysicalInterface(c.name, sysRoot);
           physical.set(c.name, isPhysical);
           if (isPhysical) speeds.report(c.name, true); // its speed read before the next reading needs it
@@ -349,7 +351,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): NetworkC
           // name now belongs to another device. The last speed is kept until then:
           // forgotten, the next rate met no speed at all and was measured against
           // LEARNED_FLOOR, a 100 Gb/s link at 5 Gb/s read as full.
-          physical.delete(name);
+          reclassify.add(name);
           speeds.renew(name);
           table.invalidate();
           continue;
