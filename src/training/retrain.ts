@@ -341,28 +341,26 @@ function statOrFail(option: string, path: string, expected: string) {
   }
 }
 
-// The files among names (of dir) that match `file` (a name, then optionally ".N" captured),
-// as mbatchd rotates them: the oldest (highest N) first, the current file (no N) last.
-// Rotated files oldest first (lsb.events.2, lsb.events.1, lsb.events), keeping the
-// given order among files of one number.
-function oldestFirst(paths: readonly string[]): string[] {
-  const n = (path: string): number => {
-    const m = EVENTS_FILE.exec(basename(path));
+// The paths whose names match `file` (a name, then optionally ".N" captured), oldest
+// first, as mbatchd rotates them: the highest N first, the current file (no N) last;
+// paths of one number keep their order.
+function oldestFirst(paths: readonly string[], file: RegExp): string[] {
+  const rotation = (path: string): number => {
+    const m = file.exec(basename(path));
     return m?.[1] === undefined ? 0 : Number(m[1]);
   };
   return paths
-    .map((path, i) => ({ path, i, n: n(path) }))
+    .map((path, i) => ({ path, i, n: rotation(path) }))
     .sort((a, b) => b.n - a.n || a.i - b.i)
     .map((f) => f.path);
 }
 
+// The files among names (of dir) that match `file`, oldest first.
 function rotatedFiles(dir: string, names: readonly string[], file: RegExp): string[] {
-  return names
-    .map((name) => ({ name, m: file.exec(name) }))
-    .filter((f) => f.m !== null)
-    .map((f) => ({ path: join(dir, f.name), n: f.m?.[1] === undefined ? 0 : Number(f.m[1]) }))
-    .sort((a, b) => b.n - a.n)
-    .map((f) => f.path);
+  return oldestFirst(
+    names.filter((name) => file.test(name)).map((name) => join(dir, name)),
+    file,
+  );
 }
 
 // ---------------------------------------------------------------- arguments
@@ -582,7 +580,7 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
   // files, and Suspensions follows the events in time order (lsb.events.N is older
   // the larger N; named newest first, as ls lists them, a resume met before its
   // suspend was dropped, and the suspension ran to the job's end).
-  const eventPaths = oldestFirst(regularFiles('--acct', files.events));
+  const eventPaths = oldestFirst(regularFiles('--acct', files.events), EVENTS_FILE);
   if (options.history.length === 0) throw new ConfigError('--history: expected at least one history file or directory, received none');
   if (files.historyProblem !== undefined) throw files.historyProblem;
   const historyPaths = regularFiles('--history', files.history);

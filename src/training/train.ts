@@ -225,7 +225,6 @@ export function splitHoldout<T>(rows: readonly T[], how: 'random' | 'tail', shar
 // share at random, so that the epoch is also chosen for the jobs the model serves.
 export function splitValidation(rows: readonly TrainingRow[], share: number, seed: number): { fitRows: TrainingRow[]; validation: TrainingRow[] } {
   const rand = seededRandom(seed ^ 0xfeed);
-  const want = Math.max(1, Math.round(rows.length * share));
   const groups = [...new Set(rows.map((r) => r.group).filter((g) => g !== undefined))].sort();
   if (groups.length >= 4) {
     const grouped = rows.filter((r) => r.group !== undefined);
@@ -247,6 +246,7 @@ export function splitValidation(rows: readonly TrainingRow[], share: number, see
       validation: [...jobs.slice(0, jobsHeld), ...grouped.filter((r) => held.has(r.group!))],
     };
   }
+  const want = Math.max(1, Math.round(rows.length * share));
   const order = shuffled(rows, rand);
   return { validation: order.slice(0, want), fitRows: order.slice(want) };
 }
