@@ -255,7 +255,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
   const detail = options.detail ?? true;
   let useSys: boolean | undefined;
   const classified = new Map<string, { dev: string; why: string | undefined; tries: number }>();
-  let unsettled = false; // a device was left out for lack of a sysfs entry: read it all again next time
+  let unsettled = false; // a device was left out for lack of a sysfs entry: no hot path, so the next reading classifies it again
 
   function isPhysical(d: DiskCounters): boolean {
     const dev = `${d.major}:${d.minor}`;
@@ -278,7 +278,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
       unsettled = false;
       const { kept: disks, seen, repeated } = keptEntries(parseDiskstats(text, file), isPhysical);
       for (const name of classified.keys()) if (!seen.has(name)) classified.delete(name);
-      const layout = repeated ? undefined : diskLayout(text, disks);
+      const layout = repeated || unsettled ? undefined : diskLayout(text, disks);
       // The layout's own list when there is one (same disks, same order), so that the next scan lines up with this reading.
       // In numberSlots, as diskScanFor's are: the next scan but one writes into this reading.
       const n = disks.length;
@@ -299,7 +299,6 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
     name: NAME,
     collect(monotonicMs) {
       const now = table.read(monotonicMs);
-      if (unsettled) table.invalidate(); // the next reading classifies it again
       const before = table.before;
       if (before === undefined) return undefined;
       const old = before.scan;

@@ -94,8 +94,9 @@ export function netDevNames(text: string): string[] {
 // when an interface's line cannot be found by its name.
 export function netDevLayout(text: string, interfaces: readonly NetCounters[]): NetLayout | undefined {
   const found = new Map<string, { prefix: string; at: number }>();
+  const all = text.split('\n');
   let offset = 0;
-  for (const line of text.split('\n')) {
+  for (const line of all) {
     const colon = line.indexOf(':');
     if (colon > 0 && !line.includes('|')) found.set(line.slice(0, colon).trim(), { prefix: line.slice(0, colon + 1), at: Math.max(0, offset - 1) });
     offset += line.length + 1;
@@ -109,7 +110,7 @@ export function netDevLayout(text: string, interfaces: readonly NetCounters[]): 
   const lastAt = lastLineStart(text);
   const colon = text.indexOf(':', lastAt);
   if (colon < 0) return undefined;
-  return { last: Buffer.from(text.slice(lastAt, colon + 1), 'latin1'), lines: newlines(Buffer.from(text, 'latin1')), names: netDevNames(text), interfaces: lines };
+  return { last: Buffer.from(text.slice(lastAt, colon + 1), 'latin1'), lines: all.length - 1, names: netDevNames(text), interfaces: lines };
 }
 
 // The byte counters of the physical interfaces in one reading, in file order, as
