@@ -21,7 +21,6 @@
 // What is executed is the path the trust check resolved, checked right before each
 // start, never the configured path again (a link there could have been swapped).
 import { statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { basename, isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
@@ -30,6 +29,7 @@ import { selfReference } from '../lsf/wrapper.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { spawnGroup, type GroupProcess } from '../util/exec.js';
 import { holdExit } from '../util/exit.js';
+import { reachOffLoop } from '../util/paths.js';
 import { checkTrust } from '../util/trust.js';
 import type { ExtraValues } from './report.js';
 import { MAX_CHILD_ELIMS } from '../config/config.js';
@@ -283,7 +283,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     // Counted by holdExit: a stat that never returns would hold the stopped elim's exit.
     const release = holdExit();
     try {
-      await Promise.all([child.file, ...child.args.filter((a) => a.startsWith('/'))].map((path) => stat(path).catch(() => undefined)));
+      await Promise.all([child.file, ...child.args.filter((a) => isAbsolute(a))].map(reachOffLoop));
     } finally {
       release();
     }

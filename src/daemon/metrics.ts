@@ -5,7 +5,6 @@
 // the collector never reads half of it, and written asynchronously, its directory
 // reached first by an asynchronous stat: a slow or hung disk delays only the metrics
 // (a tick is skipped while a write is pending), never a report.
-import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { CollectorName } from '../collectors/types.js';
@@ -13,6 +12,7 @@ import { replaceFileAsync } from '../util/atomic-file.js';
 import { existingDirectoryProblems } from '../util/trust.js';
 import { errorMessage } from '../util/errors.js';
 import { holdExit } from '../util/exit.js';
+import { reachOffLoop } from '../util/paths.js';
 import type { Tick, TickState } from './elim.js';
 import type { CollectorStats } from './sampler.js';
 
@@ -98,8 +98,6 @@ export function formatMetrics(s: MetricsSnapshot): string {
   return `${lines.join('\n')}\n`;
 }
 
-const probeDirectory = (dir: string): Promise<unknown> => stat(dir);
-
 // Keeps the counters and writes the file after each tick.
 export class MetricsWriter {
   private readonly counters: MetricsCounters = { ticks: 0, sampleFailures: 0, pessimistic: 0, unread: 0, metricsSkipped: 0 };
@@ -147,7 +145,7 @@ export class MetricsWriter {
     const attempt =
       check === undefined
         ? write(path, text)
-        : (this.options.probe ?? probeDirectory)(dir)
+        : (this.options.probe ?? reachOffLoop)(dir)
             .catch(() => undefined) // missing or unreadable: the check and the write say why
             .then(() => {
               const refusal = check(dir);

@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
 import { holdExit } from './exit.js';
+import { reachOffLoop } from './paths.js';
 
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
@@ -428,7 +429,7 @@ export class RotatingAppender {
     }
     if (this.fd === undefined) {
       const dir = dirname(this.options.path);
-      await reach(dir);
+      await reachOffLoop(dir); // counted by holdExit with the drain
       // Before mkdir -p as well as after: a directory still to be made is checked
       // through its nearest existing ancestor, so root makes none at the end of
       // another user's link; after, since someone may have made it in between.
@@ -470,7 +471,7 @@ export class RotatingAppender {
   private async rotate(): Promise<void> {
     const p = this.options.path;
     // The renames are made in the directory too: checked first, as before an open.
-    await reach(dirname(p));
+    await reachOffLoop(dirname(p));
     this.refuseDirectory(dirname(p));
     for (let i = this.options.keep - 1; i >= 1; i--) {
       await renameAsync(`${p}.${i}`, `${p}.${i + 1}`).catch((err: unknown) => {
@@ -531,14 +532,4 @@ function endsWithNewlineSync(path: string, opened: { ino: number; size: number }
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-}
-
-// Reaches a directory off the event loop before the synchronous directory check walks
-// its path: on an NFS server that stops answering (a common $LSF_LOGDIR), that walk
-// would hold the reports and the SIGTERM handler; this stat waits in libuv's pool
-// instead (counted by holdExit with the drain), and the walk then meets the
-// attributes the kernel has just read. As the metrics writer does. A missing
-// directory is for the check and mkdir to tell.
-async function reach(dir: string): Promise<void> {
-  await statAsync(dir).catch(() => undefined);
 }

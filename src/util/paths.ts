@@ -1,6 +1,16 @@
 // Small questions about paths that several folders ask.
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
+
+// Reaches a path off the event loop, with a stat that waits in libuv's pool, before a
+// synchronous walk of it (a trust or directory check): on a file system that stops
+// answering (a hung NFS server) the wait then holds a pool thread, not the reports
+// and the SIGTERM handler, and the walk meets what the kernel has just read. Whether
+// the path exists is for the check to tell.
+export async function reachOffLoop(path: string): Promise<void> {
+  await stat(path).catch(() => undefined);
+}
 
 // True when path names an existing directory (following symbolic links).
 export function isDirectory(path: string): boolean {
