@@ -17,6 +17,7 @@
 // per report side by side, and the elim no longer wakes four threads on a node whose
 // CPUs belong to jobs. A pause of a few ms every few reports does not matter at 10 s.
 // Sparkplug without the optimiser saved up to 10 % per report (not in every round) but took RSS to 51 MB.
+// WebAssembly scanners would need --jitless off, and Liftoff's code paged in took 1.3 MB more RSS (stop 54).
 // Compiling only the scanners (--turbo-filter=scan*): a quarter less per report on a
 // 128-CPU node, still twice the floor, and 3.7 MiB of the compiler's code paged in from
 // the node binary took RSS to 53-54 MiB; Sparkplug for them alone saved 8-14 % for 0.8 MiB
