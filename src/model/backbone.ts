@@ -3,7 +3,7 @@
 // want a CPU and the new one, on the host's own number of CPUs and cores (SMT threads
 // share a core, with an assumed yield), and steal. Memory:
 // PSI memory stall, pages swapped or faulted in, memory nearly full. I/O: PSI io
-// stall and the busiest disk's busy share. Network: the busiest physical link's
+// stall (without PSI, the iowait share) and the busiest disk's busy share. Network: the busiest physical link's
 // utilization, with an assumed weight (no calibration run had a known link speed).
 // A share s of time lost to a resource
 // stretches the time spent on it by 1 / (1 - s), a slowdown of s / (1 - s); io is
@@ -103,6 +103,7 @@ export const BACKBONE_INPUTS = [
   'runnable_per_cpu',
   'load1_per_cpu',
   'cpu_steal',
+  'cpu_iowait',
   'swap_io',
   'major_faults',
   'mem_used',
@@ -213,7 +214,12 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));
 
     // I/O: the PSI share, or the busiest disk's busy share (discounted) where it says more.
-    const ioStall = Math.max(share(value(raw, 'psi_io_some')), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
+    // Without PSI (before 4.20: RHEL 7's 3.10) the iowait share stands in for PSI's: a CPU
+    // counts iowait only while it is idle and a task that slept on it waits for io, so it
+    // is never more than "some" (on a host whose other CPUs are busy, much less). Else a
+    // host whose io goes to NFS or Ceph (rbd), which no disk shows, or whose disk
+    // collector failed, had no io stall: 45 % iowait on 2 CPUs ranked as idle, rank_io 0.
+    const ioStall = Math.max(share(value(raw, 'psi_io_some') ?? value(raw, 'cpu_iowait')), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it
     // near 100 % while a second one still gets about half of it: ioSlowdown's argument.

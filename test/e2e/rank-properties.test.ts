@@ -175,6 +175,23 @@ describe('the default model on synthetic hosts', () => {
     }
   });
 
+  // A kernel without PSI (RHEL 7's 3.10) and io to NFS or Ceph (rbd), which no disk
+  // shows: only the CPUs' iowait tells, and until it stood in for PSI's io share such a
+  // host ranked exactly as an idle one, rank_io 0 included.
+  it('ranks a host without PSI whose CPUs wait for io no disk shows far above idle for an io-bound job, on every size', () => {
+    for (const cpus of SIZES) {
+      const idle = hosts.sample({ cpus });
+      const waiting = hosts.sample({ cpus, busy: 0.02, iowait: 0.45 });
+      delete idle.pressure;
+      delete waiting.pressure;
+      const before = ranker.rank(idle);
+      const after = ranker.rank(waiting);
+      const io = after.typed?.rank_io ?? NaN;
+      assert.ok(io > (before.typed?.rank_io ?? Infinity) + FAR, `${cpus} CPUs, 45 % iowait: rank_io ${io.toFixed(1)} against ${String(before.typed?.rank_io)} idle`);
+      assert.ok(after.rank > before.rank + 1, `${cpus} CPUs, 45 % iowait: rank ${after.rank.toFixed(2)} against ${before.rank.toFixed(2)} idle`);
+    }
+  });
+
   // No training run had network load: the backbone's network part, with its assumed
   // weight, is all there is (docs/model.md), and it must reach the rank as written.
   it('ranks a host whose link is saturated above idle by the backbone\'s assumed network part, on every size', () => {

@@ -82,6 +82,16 @@ describe('backbone', () => {
     assert.ok(stall(0) === 0 && stall(100) < stall(1000) && stall(1000) < stall(10_000));
   });
 
+  // RHEL 7's 3.10 has no PSI, and io to NFS or Ceph (rbd) shows on no disk: a 2-CPU host
+  // with 45 % of its time in iowait ranked as idle, rank_io 0.
+  it('without PSI, takes the io stall from the iowait share where no disk says more; with PSI, from PSI whatever the iowait', () => {
+    assert.ok(Math.abs(backbone({ cpus: 2, cpu_iowait: 0.45 }).parts.ioStall - 0.45) < 1e-12);
+    assert.ok(Math.abs(backbone({ cpus: 2, cpu_iowait: 0.45, psi_io_some: null, disk_busy_max: 0 }).io - 100 * -Math.log1p(-0.45)) < 1e-9);
+    assert.ok(Math.abs(backbone({ cpus: 2, cpu_iowait: 0.45, disk_busy_max: 0.96 }).parts.ioStall - 0.48) < 1e-12);
+    assert.equal(backbone({ cpus: 2, cpu_iowait: 0.45, psi_io_some: 0 }).parts.ioStall, 0);
+    assert.ok(Math.abs(backbone({ cpus: 2, cpu_iowait: 0.45, psi_io_some: 0.2 }).parts.ioStall - 0.2) < 1e-12);
+  });
+
   it('slows a memory-bound job by CPU sharing as well as by memory stall', () => {
     const b = backbone({ ...cpuHost(2, 2), psi_mem_some: 0.5 });
     assert.ok(Math.abs(b.mem - (1.5 * 2 - 1) * 100) < 1e-9);
@@ -222,7 +232,7 @@ describe('backbone', () => {
 
   it('reads no raw value besides those BACKBONE_INPUTS names, which the backbone fit copies alone', () => {
     const read = new Set<string | symbol>();
-    const raw = new Proxy({ cpus: 8, runnable_per_cpu: 1, load1_per_cpu: 1, cpu_busy: 0.9, mem_used: 0.95, swap_io: 10, psi_io_some: 0.1 } as Record<string, number>, {
+    const raw = new Proxy({ cpus: 8, runnable_per_cpu: 1, load1_per_cpu: 1, cpu_busy: 0.9, mem_used: 0.95, swap_io: 10, cpu_iowait: 0.1 } as Record<string, number>, {
       get: (t, k) => (read.add(k), Reflect.get(t, k) as unknown),
     });
     backbone(raw, { ...DEFAULT_BACKBONE, secondsPerPage: 1e-5 });
