@@ -167,6 +167,13 @@ function column(section: ConfSection, key: string): number {
   return (section.header?.values ?? []).findIndex((k) => k.toUpperCase() === key);
 }
 
+// Whether LIM reads a table row at all: mapValues (lsf/lib/lib.confmisc.c) ignores a
+// row with more or fewer values than the header has keywords ("values do not match
+// keys ... ignoring line"), so a name on such a row is neither declared nor mapped.
+export function rowFitsHeader(section: ConfSection, row: ConfRow): boolean {
+  return section.header !== undefined && row.values.length === section.header.values.length;
+}
+
 function cell(section: ConfSection, row: ConfRow, key: string): string | undefined {
   const i = column(section, key);
   const value = i < 0 ? undefined : row.values[i];
@@ -309,11 +316,18 @@ function startTableMerge(text: string, file: string, snippet: string, origin: st
   return { origin, pristine, lines, crlf: usesCrlf(pristine), sections, target, wanted, snippetLines: splitLines(snippet), edits: [], warnings: [], notes: [] };
 }
 
-// The first row, in any of the sections, whose RESOURCENAME is name.
-function findRow(sections: readonly ConfSection[], name: string): { section: ConfSection; row: ConfRow } | undefined {
-  for (const section of sections) {
-    const row = section.rows.find((r) => cell(section, r, 'RESOURCENAME') === name);
-    if (row !== undefined) return { section, row };
+// The first row LIM reads, in any of the sections, whose RESOURCENAME is name. A row
+// naming it that LIM ignores (rowFitsHeader) gets a note, since lavarank's line is then added.
+function findRow(m: TableMerge, file: string, name: string): { section: ConfSection; row: ConfRow } | undefined {
+  for (const section of m.sections) {
+    for (const row of section.rows) {
+      if (cell(section, row, 'RESOURCENAME') !== name) continue;
+      if (rowFitsHeader(section, row)) return { section, row };
+      m.notes.push(
+        `${file} line ${row.first + 1} names ${name} with ${row.values.length} values under a header of ${section.header?.values.length ?? 0} keywords; ` +
+          `LIM ignores such a line ("values do not match keys"), so it is left as it is and does not count.`,
+      );
+    }
   }
   return undefined;
 }
@@ -349,7 +363,7 @@ export function mergeResources(text: string, file: string, snippet: string, orig
   for (const row of m.wanted.rows) {
     const want = rowMap(m.wanted, row);
     const name = valueText(want.get('RESOURCENAME') ?? '');
-    const found = findRow(m.sections, name);
+    const found = findRow(m, file, name);
     if (found === undefined) {
       missing.push(want);
       continue;
@@ -403,7 +417,7 @@ export function mergeResourceMap(text: string, file: string, snippet: string, or
   for (const row of m.wanted.rows) {
     const want = rowMap(m.wanted, row);
     const name = valueText(want.get('RESOURCENAME') ?? '');
-    const existing = findRow(m.sections, name);
+    const existing = findRow(m, file, name);
     if (existing === undefined) {
       missing.push(want);
       continue;

@@ -298,6 +298,18 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(f?.where, 'lsf.shared:20');
     }));
 
+  it('finds rank and the trigger on lines with fewer values than the header, which LIM ignores, so rank is not declared and no elim starts', () =>
+    withTree(async (t) => {
+      edit(t.shared, /rank {7}Numeric 10 {7}N {11}\(A rank for this host\.\)/, 'rank       Numeric 10       Y');
+      edit(t.cluster, 'elimtrig ([default])', 'elimtrig');
+      const { findings } = await checkLsf(input(t));
+      const ignored = findings.filter((f) => /LIM ignores this line/.test(f.message));
+      assert.deepEqual(ignored.map((f) => [f.severity, f.where]), [['error', 'lsf.shared:20'], ['error', 'lsf.cluster.openlava:14']]);
+      assert.match(ignored[0]!.message, /^4 values under a header of 5 keywords/);
+      assert.equal(find(findings, /rank is not declared/)?.severity, 'critical');
+      assert.equal(find(findings, /no dynamic resource is mapped/)?.severity, 'critical');
+    }));
+
   it('takes the TYPE case-insensitively, as LIM does, and finds INCREASING left empty as well as N', () =>
     withTree(async (t) => {
       edit(t.shared, /rank {7}Numeric 10 {7}N/, 'rank       numeric 10       ()');

@@ -155,6 +155,15 @@ test('rank already declared the right way is left alone and noted', () => {
   assert.match(r.text, /^elimtrig /m);
 });
 
+test('a rank line with fewer values than the header, which LIM ignores, does not count as declared: lavarank\'s line is added, with a note', () => {
+  const text = 'Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION\nrank Numeric 10 Y\nEnd Resource\n';
+  const r = resources(text);
+  assert.match(r.text, /^rank Numeric 10 Y$/m);
+  assert.match(r.text, /^rank +Numeric +10 +Y +\(lavarank: predicted slowdown/m);
+  assert.match(r.notes.join('\n'), /line 3 names rank with 4 values under a header of 5 keywords; LIM ignores such a line/);
+  assert.equal(removeBlocks(r.text, 'lsf.shared'), text);
+});
+
 test('a file without a Resource section, or without a final newline, gets a whole section and is restored exactly', () => {
   for (const text of ['Begin Cluster\nClusterName\nc1\nEnd Cluster\n', 'Begin Cluster\nClusterName\nc1\nEnd Cluster', '']) {
     const r = resources(text);
