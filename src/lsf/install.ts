@@ -456,12 +456,14 @@ function readText(path: string, what: string, hint: string): string {
 }
 
 // A configuration file the merge rewrites whole from its text: bytes that are not
-// UTF-8, or a NUL, would not come back as they were, so such a file is refused.
+// UTF-8, or a NUL, would not come back as they were, so such a file is refused. A
+// byte order mark stays in the text (ignoreBOM), so it is written back as it was,
+// and the parser sees it where OpenLava's readers do: as part of the first word.
 function readConfText(file: string): string {
   const bytes = readBytes(file, 'configuration file', 'check the path and its permissions');
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     text = bytes.toString('utf8');
     return refuseText(file, text, text.indexOf('\uFFFD'));

@@ -436,6 +436,18 @@ test('CRLF configuration files stay CRLF through --merge-conf, and --uninstall -
   files.forEach((f, i) => assert.equal(readFileSync(f, 'utf8'), originals[i]));
 });
 
+test('configuration files saved with a byte order mark keep it through --merge-conf, and --uninstall --merge-conf restores them byte for byte', async () => {
+  const t = tree('capture');
+  const files = [t.shared, t.cluster, t.queues];
+  // A Windows editor's UTF-8 mark before a comment line, which OpenLava's readers skip as a line of its own.
+  for (const f of files) writeFileSync(f, `\uFEFF# saved on Windows\n${readFileSync(f, 'utf8')}`);
+  const originals = files.map((f) => readFileSync(f));
+  assert.equal((await install(t, '--merge-conf')).code, 0);
+  for (const f of files) assert.deepEqual([...readFileSync(f).subarray(0, 3)], [0xef, 0xbb, 0xbf], `${f} keeps its mark`);
+  assert.equal((await install(t, '--uninstall', '--merge-conf')).code, 0);
+  files.forEach((f, i) => assert.deepEqual(readFileSync(f), originals[i]));
+});
+
 test('rank in the ResourceMap is taken out, loudly, and elimtrig mapped instead', async () => {
   const t = tree('fresh');
   const original = `${readFileSync(t.cluster, 'utf8')}Begin ResourceMap\nRESOURCENAME  LOCATION\nrank          ([default])\nEnd ResourceMap\n`;
