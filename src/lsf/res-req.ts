@@ -21,10 +21,12 @@ export function parseResReq(text: string): ResReq {
   return { order, rusage };
 }
 
-// Seconds in an rusage duration: a number of minutes, or with a lower-case s, m or h.
+// Seconds in an rusage duration: a number of minutes, or whole digits with a lower-case
+// s, m or h. OpenLava's getTimeVal (lsf/intlib/resreq.c) looks for the unit right after
+// the digits, so "1.5m" is refused ("Bad resource requirement syntax") while "1.5" is 90 s.
 export function durationSeconds(value: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)([smh]?)$/.exec(value);
+  const m = /^(?:(\d+)([smh])|(\d+(?:\.\d+)?))$/.exec(value);
   if (m === null) return undefined;
-  const scale = { s: 1, m: 60, h: 3600, '': 60 }[m[2] as 's' | 'm' | 'h' | ''];
-  return Number(m[1]) * scale;
+  if (m[3] !== undefined) return Number(m[3]) * 60;
+  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
 }

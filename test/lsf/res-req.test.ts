@@ -21,4 +21,10 @@ describe('parseResReq', () => {
     assert.equal(durationSeconds('1h'), 3600);
     assert.equal(durationSeconds('40S'), undefined);
   });
+
+  it('takes a bare decimal as minutes but refuses a decimal with a unit, as getTimeVal does', () => {
+    assert.equal(durationSeconds('1.5'), 90);
+    assert.equal(durationSeconds('1.5m'), undefined);
+    assert.equal(durationSeconds('0.5h'), undefined);
+  });
 });
