@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { errorCode } from '../util/errors.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
-import { clusterNames, defaultQueues, parseSections, rowFitsHeader, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
+import { clusterNames, defaultQueues, parseSections, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
 import { findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
@@ -204,10 +204,11 @@ function increasingOf(rank: { cells: Map<string, string> } | undefined): string 
 // Whether LIM reads a table row; one it ignores, since its values do not match the
 // header's keywords, is an error finding: what it declares or maps does not exist for LIM.
 function fits(section: ConfSection, row: ConfRow, file: string, lines: readonly string[], add: (s: Severity, m: string, w?: string) => void): boolean {
-  if (rowFitsHeader(section, row)) return true;
+  const mismatch = rowMismatch(section, row);
+  if (mismatch === undefined) return true;
   add(
     'error',
-    `${row.values.length} values under a header of ${section.header?.values.length ?? 0} keywords: LIM ignores this line ("values do not match keys"), so nothing on it is declared or mapped; give every column a value (() for an empty one): ${JSON.stringify(lineText(lines, row))}`,
+    `${mismatch}: LIM ignores this line ("values do not match keys"), so nothing on it is declared or mapped; give every column a value (() for an empty one): ${JSON.stringify(lineText(lines, row))}`,
     `${file}:${row.first + 1}`,
   );
   return false;

@@ -167,11 +167,16 @@ function column(section: ConfSection, key: string): number {
   return (section.header?.values ?? []).findIndex((k) => k.toUpperCase() === key);
 }
 
-// Whether LIM reads a table row at all: mapValues (lsf/lib/lib.confmisc.c) ignores a
-// row with more or fewer values than the header has keywords ("values do not match
-// keys ... ignoring line"), so a name on such a row is neither declared nor mapped.
-export function rowFitsHeader(section: ConfSection, row: ConfRow): boolean {
-  return section.header !== undefined && row.values.length === section.header.values.length;
+// Why LIM ignores a table row, for a message, or undefined when it reads it: mapValues
+// (lsf/lib/lib.confmisc.c) ignores a row with more or fewer values than the header has
+// keywords ("values do not match keys ... ignoring line"), so a name on such a row is
+// neither declared nor mapped. A `(` value left open counts as no value (getNextValue
+// gives up on it): a `#` in a DESCRIPTION starts a comment, which takes the `)` away.
+export function rowMismatch(section: ConfSection, row: ConfRow): string | undefined {
+  const open = row.values.some((v) => v.startsWith('(') && !v.includes(')'));
+  const keys = section.header?.values.length ?? 0;
+  if (!open && section.header !== undefined && row.values.length === keys) return undefined;
+  return `${row.values.length} values under a header of ${keys} keywords${open ? ', one of them a "(" left open (a "#" inside it starts a comment)' : ''}`;
 }
 
 function cell(section: ConfSection, row: ConfRow, key: string): string | undefined {
@@ -317,14 +322,15 @@ function startTableMerge(text: string, file: string, snippet: string, origin: st
 }
 
 // The first row LIM reads, in any of the sections, whose RESOURCENAME is name. A row
-// naming it that LIM ignores (rowFitsHeader) gets a note, since lavarank's line is then added.
+// naming it that LIM ignores (rowMismatch) gets a note, since lavarank's line is then added.
 function findRow(m: TableMerge, file: string, name: string): { section: ConfSection; row: ConfRow } | undefined {
   for (const section of m.sections) {
     for (const row of section.rows) {
       if (cell(section, row, 'RESOURCENAME') !== name) continue;
-      if (rowFitsHeader(section, row)) return { section, row };
+      const mismatch = rowMismatch(section, row);
+      if (mismatch === undefined) return { section, row };
       m.notes.push(
-        `${file} line ${row.first + 1} names ${name} with ${row.values.length} values under a header of ${section.header?.values.length ?? 0} keywords; ` +
+        `${file} line ${row.first + 1} names ${name} with ${mismatch}; ` +
           `LIM ignores such a line ("values do not match keys"), so it is left as it is and does not count.`,
       );
     }

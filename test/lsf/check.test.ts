@@ -310,6 +310,16 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(find(findings, /no dynamic resource is mapped/)?.severity, 'critical');
     }));
 
+  it('finds rank declared with a "#" in its DESCRIPTION: the comment takes the closing ")" away, and LIM ignores the line', () =>
+    withTree(async (t) => {
+      edit(t.shared, /rank {7}Numeric 10 {7}N {11}\(A rank for this host\.\)/, 'rank       Numeric 10       Y           (rank #1 for this host)');
+      const { findings } = await checkLsf(input(t));
+      const ignored = find(findings, /LIM ignores this line/);
+      assert.equal(ignored?.where, 'lsf.shared:20');
+      assert.match(ignored?.message ?? '', /a "\(" left open \(a "#" inside it starts a comment\)/);
+      assert.equal(find(findings, /rank is not declared/)?.severity, 'critical');
+    }));
+
   it('takes the TYPE case-insensitively, as LIM does, and finds INCREASING left empty as well as N', () =>
     withTree(async (t) => {
       edit(t.shared, /rank {7}Numeric 10 {7}N/, 'rank       numeric 10       ()');

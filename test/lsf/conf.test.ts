@@ -164,6 +164,13 @@ test('a rank line with fewer values than the header, which LIM ignores, does not
   assert.equal(removeBlocks(r.text, 'lsf.shared'), text);
 });
 
+test('a rank line whose DESCRIPTION holds a "#", which LIM cuts there and then ignores, does not count as declared', () => {
+  const text = 'Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION\nrank Numeric 10 Y (rank #1)\nEnd Resource\n';
+  const r = resources(text);
+  assert.match(r.text, /^rank +Numeric +10 +Y +\(lavarank: predicted slowdown/m);
+  assert.match(r.notes.join('\n'), /line 3 names rank .*; LIM ignores such a line/);
+});
+
 test('a file without a Resource section, or without a final newline, gets a whole section and is restored exactly', () => {
   for (const text of ['Begin Cluster\nClusterName\nc1\nEnd Cluster\n', 'Begin Cluster\nClusterName\nc1\nEnd Cluster', '']) {
     const r = resources(text);
