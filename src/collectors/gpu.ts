@@ -112,6 +112,13 @@ function normalizeEnabled(value: GpuOptions['enabled']): GpuEnabled {
 // A command that cannot be started at all: execa's message begins with the errno.
 const NOT_RUNNABLE = /^Command failed with (ENOENT|EACCES|ENOTDIR)\b/;
 
+// How long past its timeout a query may take to end before it is said to be stuck: the
+// timeout's SIGTERM, the SIGKILL a second later, and the reaping. A query ends only when
+// the program has exited and its output is closed; an nvidia-smi stuck in the kernel on a
+// wedged driver (a GPU fallen off the bus) never exits, whatever the signal, and a
+// program a wrapper started keeps the output open after the wrapper is killed.
+const STUCK_GRACE_MS = 3000;
+
 // Starts the background query (at once, then every intervalMs) and returns the
 // collector that hands out its latest result. With enabled false nothing is run.
 export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
@@ -159,6 +166,21 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
     problem = message;
   }
 
+  // The query's result, saying why (the log, and the failure with enabled true) once it is
+  // still running STUCK_GRACE_MS past its timeout. No other query starts until it ends:
+  // one every interval would leave one more process stuck each time.
+  async function untilEnded<T>(run: Promise<T>): Promise<T> {
+    const stuck = setTimeout(() => {
+      if (!signal.aborted) failed(`${command} still running ${timeoutMs + STUCK_GRACE_MS} ms after it started, after its ${timeoutMs} ms timeout: it, or a program it started, does not end (stuck in the kernel on a wedged GPU driver?); no new query until it does`);
+    }, timeoutMs + STUCK_GRACE_MS);
+    stuck.unref();
+    try {
+      return await run;
+    } finally {
+      clearTimeout(stuck);
+    }
+  }
+
   async function query(): Promise<void> {
     let next = intervalMs;
     try {
@@ -181,7 +203,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       const result =
         found === undefined
           ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '' }
-          : await runCommand(vetted?.path ?? found, GPU_QUERY_ARGS, { timeoutMs, signal });
+          : await untilEnded(runCommand(vetted?.path ?? found, GPU_QUERY_ARGS, { timeoutMs, signal }));
       if (signal.aborted) return; // shutting down: a cancelled query is no news
       if (!result.failed) {
         latest = { at: clock.monotonic(), rows: parseNvidiaSmi(result.stdout, `${command} output`) };

@@ -240,6 +240,26 @@ test('a hung nvidia-smi is killed at the timeout and the failure logged', async 
   assert.match(entries()[0]?.msg ?? '', /timed out after 2000 milliseconds/);
 });
 
+test('a query still running after its timeout (a program stuck in the kernel) is logged and is the failure, not waited on in silence', async (t) => {
+  const pidFile = join(tempDir(t), 'pid');
+  withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
+  const { log, entries } = recordingLog();
+  // 2 s, as above: a shorter timeout could kill the shell on a loaded host before it wrote the PID.
+  const c = gpu(t, 'nvidia-smi-stuck', { timeoutMs: 2000, intervalMs: 60_000, enabled: true, log });
+  const pid = await eventually(() => readPidFile(pidFile), 15_000);
+  t.after(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // ESRCH: already gone
+    }
+  });
+  // The program holding the query open lives 60 s: the old poller said nothing until then.
+  const entry = await eventually(() => entries()[0], 15_000);
+  assert.match(entry.msg, /still running .* after its 2000 ms timeout/);
+  assert.throws(() => c.collect(performance.now()), (err: unknown) => err instanceof CollectorError && /still running/.test(err.message));
+});
+
 test('with enabled false nvidia-smi is never run', async (t) => {
   const calls = join(tempDir(t), 'calls');
   withEnv(t, 'FAKE_GPU_CALLS', calls);
