@@ -15,7 +15,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { print, printError, runAsProgram } from '../util/cliio.js';
 import { errorMessage } from '../util/errors.js';
-import { parseMeminfo } from '../collectors/memory.js';
+import { memoryFractions, parseMeminfo } from '../collectors/memory.js';
 import { readKernelText } from '../collectors/procfs.js';
 import { joinCgroup } from './cgroup.js';
 
@@ -118,8 +118,7 @@ function spin(): void {
 let spinSink = 0;
 
 function memAvailable(): number {
-  const m = parseMeminfo(readKernelText('stress', '/proc/meminfo'));
-  return m.availableBytes ?? m.freeBytes + m.buffersBytes + m.cachedBytes;
+  return memoryFractions(parseMeminfo(readKernelText('stress', '/proc/meminfo'))).availableBytes;
 }
 
 // V8 frees a Buffer's memory only when it collects the Buffer; the mem stressor

@@ -12,6 +12,7 @@ export interface MeminfoCounters {
   availableBytes?: number; // MemAvailable, kernels >= 3.14 (and RHEL 6.6+ backports)
   buffersBytes: number;
   cachedBytes: number;
+  shmemBytes?: number; // tmpfs and shared memory, counted in Cached (kernels >= 2.6.32); kept only without MemAvailable, for its estimate
   swapTotalBytes: number;
   swapFreeBytes: number;
 }
@@ -44,7 +45,9 @@ export function parseMeminfo(text: string, file = '/proc/meminfo'): MeminfoCount
     swapFreeBytes: values.get('SwapFree') ?? 0,
   };
   const available = values.get('MemAvailable');
+  const shmem = values.get('Shmem');
   if (available !== undefined) out.availableBytes = available;
+  else if (shmem !== undefined) out.shmemBytes = shmem;
   return out;
 }
 
@@ -83,8 +86,8 @@ const BUFFERS = 3;
 const CACHED = 4;
 const SWAP_TOTAL = 5;
 const SWAP_FREE = 6;
-// Slots for a meminfo reading in bytes, MEMINFO_NAMES's order (AVAILABLE undefined
-// without MemAvailable), from numberSlots: the hot path reads it without an object, and
+// Slots for a meminfo reading in bytes, MEMINFO_NAMES's order (AVAILABLE the estimate
+// without MemAvailable: meminfoInto), from numberSlots: the hot path reads it without an object, and
 // the fractions read each value without the copy an object's field costs.
 export const MEMINFO_SLOTS = 7;
 
@@ -123,11 +126,12 @@ export function scanMeminfo(bytes: Buffer, into: Array<number | undefined>): boo
   return into[TOTAL]! > 0;
 }
 
-// Writes a parsed meminfo reading into meminfo slots.
+// Writes a parsed meminfo reading into meminfo slots; without MemAvailable, its estimate
+// (memoryFractions) in that slot.
 function meminfoInto(m: MeminfoCounters, into: Array<number | undefined>): void {
   into[TOTAL] = m.totalBytes;
   into[FREE] = m.freeBytes;
-  into[AVAILABLE] = m.availableBytes;
+  into[AVAILABLE] = m.availableBytes ?? m.freeBytes + m.buffersBytes + (m.shmemBytes === undefined ? m.cachedBytes : Math.max(0, m.cachedBytes - m.shmemBytes));
   into[BUFFERS] = m.buffersBytes;
   into[CACHED] = m.cachedBytes;
   into[SWAP_TOTAL] = m.swapTotalBytes;
@@ -165,8 +169,11 @@ function vmstatInto(v: VmstatCounters, into: Array<number | undefined>): void {
 }
 
 // Used and swap fractions of one meminfo reading. Without MemAvailable (kernels
-// before 3.14) the available memory is estimated as MemFree + Buffers + Cached,
-// which overstates it a little (some cache cannot be dropped).
+// before 3.14) the available memory is estimated as MemFree + Buffers + Cached less
+// Shmem: Cached includes tmpfs and shared memory (Documentation/filesystems/proc.rst),
+// which cannot be dropped, and on a node whose /tmp or /dev/shm holds most of its
+// memory counting them made it look empty. It still overstates a little (mapped and
+// dirty cache).
 export function memoryFractions(m: MeminfoCounters): MemoryReading {
   const slots: Array<number | undefined> = numberSlots(MEMINFO_SLOTS);
   meminfoInto(m, slots);
@@ -177,7 +184,7 @@ export function memoryFractions(m: MeminfoCounters): MemoryReading {
 function fractionsOf(m: ReadonlyArray<number | undefined>): MemoryReading {
   const total = m[TOTAL]!;
   const swapTotal = m[SWAP_TOTAL]!;
-  const available = Math.min(total, m[AVAILABLE] ?? m[FREE]! + m[BUFFERS]! + m[CACHED]!);
+  const available = Math.min(total, m[AVAILABLE]!);
   const swapUsed = Math.max(0, swapTotal - m[SWAP_FREE]!);
   return {
     totalBytes: total,

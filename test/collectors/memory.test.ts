@@ -51,9 +51,22 @@ test('the collector sees the memory held during the capture as used', (t) => {
   assert.ok(idle.usedFraction < 0.2, `used ${idle.usedFraction}`);
 });
 
-test('without MemAvailable, available memory is MemFree + Buffers + Cached', () => {
+test('without MemAvailable or Shmem, available memory is MemFree + Buffers + Cached', () => {
   const m = parseMeminfo(meminfo({ MemTotal: 1000, MemFree: 100, Buffers: 50, Cached: 250, SwapTotal: 0, SwapFree: 0 }));
   assert.equal(memoryFractions(m).usedFraction, 0.6);
+});
+
+test('without MemAvailable, memory held in tmpfs or shared memory (Shmem, which Cached includes) is not counted as available', (t) => {
+  // A RHEL 6.5 node (2.6.32, before the MemAvailable backport), 64 GiB, its tmpfs and
+  // /dev/shm holding 58 GiB: the estimate took the whole page cache as free.
+  const root = tempDir(t);
+  const gib = 1024 * 1024;
+  writeTree(root, {
+    meminfo: meminfo({ MemTotal: 64 * gib, MemFree: 2 * gib, Buffers: 0.25 * gib, Cached: 60 * gib, SwapCached: 0, Shmem: 58 * gib, SwapTotal: 0, SwapFree: 0 }),
+    vmstat: 'pswpin 0\npswpout 0\npgmajfault 0\n',
+  });
+  const reading = createMemoryCollector({ procRoot: root }).collect(0);
+  assert.equal(reading.availableBytes, 4.25 * gib * 1024);
 });
 
 test('swap used is a fraction of swap total, and 0 without swap', () => {

@@ -247,7 +247,8 @@ function cpuByName(before: StatCounters, now: StatCounters): CpuReading | undefi
 }
 
 function memoryByName(m: MeminfoCounters): MemoryReading {
-  const available = Math.min(m.totalBytes, m.availableBytes ?? m.freeBytes + m.buffersBytes + m.cachedBytes);
+  const cached = m.shmemBytes === undefined ? m.cachedBytes : Math.max(0, m.cachedBytes - m.shmemBytes);
+  const available = Math.min(m.totalBytes, m.availableBytes ?? m.freeBytes + m.buffersBytes + cached);
   const swapUsed = Math.max(0, m.swapTotalBytes - m.swapFreeBytes);
   return { totalBytes: m.totalBytes, availableBytes: available, usedFraction: 1 - available / m.totalBytes, swapTotalBytes: m.swapTotalBytes, swapUsedFraction: m.swapTotalBytes > 0 ? swapUsed / m.swapTotalBytes : 0 };
 }
