@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
 import { holdExit } from './exit.js';
 import { reachOffLoop } from './paths.js';
+import { nextDirectoryToMake } from './trust.js';
 
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
@@ -109,32 +110,38 @@ export function refusal(path: string, why: string): Error {
 const REOPEN_CHECK_MS = 30_000;
 const MAX_RETRY_MS = 5 * 60_000;
 
-// mkdir -p. Node's recursive mkdir reports some failures, EROFS among them, as
-// ENOENT, which would send an administrator looking for a missing directory; a
-// plain mkdir of the last component then names the real cause.
+// Levels mkdir -p makes at most: more means someone keeps removing what it makes.
+const MAX_MADE_LEVELS = 64;
+
+// mkdir -p, one directory at a time, each at the path the trust walk resolved
+// (nextDirectoryToMake), which refuses a directory or link of someone else's on the
+// way. Node's recursive mkdir resolved the path again at each level, so a link another
+// user put at a name still to be made in /tmp, between the check and the mkdir, had
+// root make the rest of the path wherever it pointed. A plain mkdir also names the
+// real cause of a failure (EROFS), where the recursive one said ENOENT.
 export async function makeDir(dir: string, mode: number): Promise<void> {
-  try {
-    await mkdirAsync(dir, { recursive: true, mode });
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw err;
-    await mkdirAsync(dir, { mode }).catch((plain: unknown) => {
-      if (errorCode(plain) !== 'EEXIST') throw plain;
+  for (let made = 0; made <= MAX_MADE_LEVELS; made++) {
+    const next = nextDirectoryToMake(dir, 'directory');
+    if (next === undefined) return;
+    await mkdirAsync(next, { mode }).catch((err: unknown) => {
+      if (errorCode(err) !== 'EEXIST') throw err; // made meanwhile: the next walk judges it
     });
   }
+  throw Object.assign(new Error(`${dir} kept being removed while it was made`), { code: 'EAGAIN' });
 }
 
 // makeDir, synchronously, for start-up.
 export function makeDirSync(dir: string, mode: number): void {
-  try {
-    mkdirSync(dir, { recursive: true, mode });
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw err;
+  for (let made = 0; made <= MAX_MADE_LEVELS; made++) {
+    const next = nextDirectoryToMake(dir, 'directory');
+    if (next === undefined) return;
     try {
-      mkdirSync(dir, { mode });
-    } catch (plain) {
-      if (errorCode(plain) !== 'EEXIST') throw plain;
+      mkdirSync(next, { mode });
+    } catch (err) {
+      if (errorCode(err) !== 'EEXIST') throw err;
     }
   }
+  throw Object.assign(new Error(`${dir} kept being removed while it was made`), { code: 'EAGAIN' });
 }
 
 export class RotatingAppender {
@@ -219,7 +226,9 @@ export class RotatingAppender {
     try {
       let torn = this.unterminated;
       if (fd === undefined) {
-        this.refuseDirectory(dirname(this.options.path)); // refused: nothing is written (catch below)
+        // As the normal path makes and checks it; refused: nothing is written (catch below).
+        this.refuseDirectory(dirname(this.options.path));
+        makeDirSync(dirname(this.options.path), this.options.dirMode ?? 0o755);
         fd = openSync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
         const st = fstatSync(fd);
         if (unwritable(st) !== undefined) return;
@@ -430,9 +439,9 @@ export class RotatingAppender {
     if (this.fd === undefined) {
       const dir = dirname(this.options.path);
       await reachOffLoop(dir); // counted by holdExit with the drain
-      // Before mkdir -p as well as after: a directory still to be made is checked
-      // through its nearest existing ancestor, so root makes none at the end of
-      // another user's link; after, since someone may have made it in between.
+      // Before mkdir -p as well as after: a directory still to be made is checked by
+      // the way to where it would be made, links included, so root makes none at the
+      // end of another user's link; after, since someone may have made it in between.
       this.refuseDirectory(dir);
       await makeDir(dir, this.options.dirMode ?? 0o755);
       this.refuseDirectory(dir);
@@ -470,9 +479,11 @@ export class RotatingAppender {
 
   private async rotate(): Promise<void> {
     const p = this.options.path;
-    // The renames are made in the directory too: checked first, as before an open.
+    // The renames are made in the directory too: checked first, as before an open, and
+    // made if it was removed (it then exists, root's: nobody else can put a link there).
     await reachOffLoop(dirname(p));
     this.refuseDirectory(dirname(p));
+    await makeDir(dirname(p), this.options.dirMode ?? 0o755);
     for (let i = this.options.keep - 1; i >= 1; i--) {
       await renameAsync(`${p}.${i}`, `${p}.${i + 1}`).catch((err: unknown) => {
         if (errorCode(err) !== 'ENOENT') throw err;

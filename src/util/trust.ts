@@ -13,7 +13,7 @@
 // so what is then opened or executed by the resolved path is what was checked:
 // callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
 // descriptor) and execute the resolved path, never the given one.
-import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statfsSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statfsSync, type Stats } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { errorCode } from './errors.js';
 import { isDirectory } from './paths.js';
@@ -56,7 +56,8 @@ export interface TrustVerdict {
   // Where the walk found nothing (ENOENT): the directory, links resolved, in which the
   // missing name would be made, whether others may write there (sticky or not), and
   // the problems of the way to it. Whoever can make the name there chooses what it is.
-  missing?: { dir: string; shared: boolean; problems: string[] };
+  // linked: the missing name is a link's target, not a name of the path as given.
+  missing?: { dir: string; name: string; linked: boolean; shared: boolean; problems: string[] };
 }
 
 // Linux gives up after 40 links (ELOOP); so do we.
@@ -149,7 +150,10 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
   }
   const pending = resolve(path).split('/').filter((c) => c !== '' && c !== '.');
   let links = 0;
+  let own = pending.length; // the components of path as given still pending: always the last ones
   while (pending.length > 0) {
+    const linked = pending.length > own;
+    if (!linked) own--;
     const name = pending.shift()!;
     if (name === '..') {
       current = parent(current); // current is already free of links, so '..' is lexical
@@ -161,7 +165,7 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
       st = lstatSync(entry);
     } catch (err) {
       const verdict = fail(err);
-      if (errorCode(err) === 'ENOENT') verdict.missing = { dir: current, shared: shared.has(current), problems: [...problems] };
+      if (errorCode(err) === 'ENOENT') verdict.missing = { dir: current, name, linked, shared: shared.has(current), problems: [...problems] };
       return verdict;
     }
     if (st.isSymbolicLink()) {
@@ -191,7 +195,7 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
       }
       return { real: entry, problems, stats: st };
     }
-    if (!st.isDirectory()) return fail(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }));
+    if (!st.isDirectory()) return { real: undefined, problems: [`${what} ${path} cannot be used: ${entry} is not a directory`] };
     checkDir(entry, st);
     current = entry;
   }
@@ -338,54 +342,63 @@ export function packageRootOf(program: string): string | undefined {
 }
 
 // Why root must not create or append files in dir (the log's, the history's):
-// dir, or the nearest existing directory above it when dir is still to be created,
-// fails checkTrust as a directory. A sticky one such as /tmp passes, since there only
-// an entry's owner can replace it. So does one only root and the syslog group may
-// write (Ubuntu's /var/log, root:syslog 0775; see syslogGid).
+// dir, or the directory it would be made in when it (or a directory above it) is still
+// to be made, fails checkTrust as a directory. A sticky one such as /tmp passes, since
+// there only an entry's owner can replace it. So does one only root and the syslog
+// group may write (Ubuntu's /var/log, root:syslog 0775; see syslogGid).
 // Whoever owns a directory on the way, or can write to it, could point the rest of
 // the path anywhere: root would then create its files, rename its rotated logs and
 // append its lines wherever they chose.
 export function directoryProblems(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): string[] {
-  return directoryProblemsAt(nearestExisting(dir), dir, what, options);
+  return walkDirectory(dir, what, options).problems;
 }
 
-// dir itself when it exists, else the nearest existing directory above it.
-function nearestExisting(dir: string): string {
-  let existing = resolve(dir);
-  while (existing !== '/' && !existsSync(existing)) existing = parent(existing);
-  return existing;
+// A directory path walked by checkTrust: its problems and, when it is still to be made,
+// where the walk stopped. A missing dir is judged by the walk up to the missing name,
+// links included, not by the nearest ancestor that exists: a link of another user's in
+// /tmp that leads nowhere does not exist for existsSync, so /tmp was judged, and the
+// link then pointed at a directory of root's when root made, opened or renamed there.
+interface DirectoryWalk {
+  problems: string[];
+  missing?: { dir: string; name: string; linked: boolean; shared: boolean };
 }
 
-// directoryProblems of dir, judged by existing (nearestExisting's answer, asked once).
-function directoryProblemsAt(existing: string, dir: string, what: string, options: { uid?: number; logGroup?: number }): string[] {
+function walkDirectory(dir: string, what: string, options: { uid?: number; logGroup?: number }): DirectoryWalk {
   const logGroup = 'logGroup' in options ? options.logGroup : syslogGid();
-  const problems = checkTrust(existing, what, { ...options, directory: true, sticky: true, ...(logGroup === undefined ? {} : { logGroup }) }).problems;
-  if (existing === resolve(dir) || problems.length === 0) return problems;
-  return problems.map((problem) => `${problem} (${dir} is to be created there)`);
+  const verdict = checkTrust(dir, what, { ...options, directory: true, sticky: true, ...(logGroup === undefined ? {} : { logGroup }) });
+  const missing = verdict.missing;
+  if (missing === undefined) return { problems: verdict.problems };
+  return { problems: missing.problems.map((problem) => `${problem} (${dir} is to be created there)`), missing: { dir: missing.dir, name: missing.name, linked: missing.linked, shared: missing.shared } };
+}
+
+// The directory mkdir -p makes next on the way to dir, named by the path checkTrust
+// resolved (every directory and link above it root's, so no one else can redirect it),
+// or undefined once dir exists; a problem on the way is thrown. Made one level at a
+// time this way, a link someone puts at a name not made yet (in /tmp) is never
+// followed: mkdir does not follow a link at the name it makes, and the next walk
+// refuses the link. A recursive mkdir of the path made root's directories wherever
+// such a link pointed.
+export function nextDirectoryToMake(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): string | undefined {
+  const walk = walkDirectory(dir, what, options);
+  if (walk.problems.length > 0) throw Object.assign(new Error(walk.problems.join('; ')), { code: 'EREFUSED' });
+  if (walk.missing === undefined) return undefined;
+  const next = join2(walk.missing.dir, walk.missing.name);
+  // As mkdir -p: a link's target is not made (a mount point not mounted yet would fill).
+  if (walk.missing.linked) throw Object.assign(new Error(`${what} ${dir} leads through a symbolic link to ${next}, which does not exist`), { code: 'ENOENT' });
+  return next;
 }
 
 // directoryProblems for a directory root writes into by path but never makes itself
 // (the metrics file's, a swap file's). One still to be made is refused when someone
-// other than root could make it: its nearest existing directory is one others may
-// write (sticky, as /tmp, or the syslog group's). directoryProblems judges it by that
-// directory, and between the check and the open they could make it a link to any
-// directory, where root would then create, fill and rename its files. The log and
-// history need no such rule: the appender makes their directory itself and checks it
-// again once it exists.
+// other than root could make it: the directory it would be made in is one others may
+// write (sticky, as /tmp, or the syslog group's). directoryProblems accepts it, and
+// between the check and the open they could make it a link to any directory, where
+// root would then create, fill and rename its files. The log and history need no such
+// rule: the appender makes their directory itself (nextDirectoryToMake).
 export function existingDirectoryProblems(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): string[] {
-  // Whether dir exists is asked once: a link of theirs there may point at nothing at
-  // one instant and at a directory of root's at the next.
-  const existing = nearestExisting(dir);
-  const problems = directoryProblemsAt(existing, dir, what, options);
-  if (problems.length > 0 || existing === resolve(dir)) return problems;
-  let st: Stats;
-  try {
-    st = statSync(existing); // through root's links, which directoryProblems walked
-  } catch {
-    return problems;
-  }
-  if ((st.mode & 0o022) === 0) return problems; // only root can make it there
-  return [`${what} ${dir} does not exist, and ${existing}, where it would be made, can be written by others: they could make ${dir} a link to any directory before root writes there; create it first (mkdir -m 0755 ${dir})`];
+  const walk = walkDirectory(dir, what, options);
+  if (walk.problems.length > 0 || walk.missing === undefined || !walk.missing.shared) return walk.problems;
+  return [`${what} ${dir} does not exist, and ${walk.missing.dir}, where it would be made, can be written by others: they could make ${dir} a link to any directory before root writes there; create it first (mkdir -m 0755 ${dir})`];
 }
 
 // A file opened for reading after it passed the trust check, or why it was not.

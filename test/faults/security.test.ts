@@ -14,7 +14,9 @@ import { startChildElims } from '../../src/daemon/children.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { MetricsWriter, metricsDirectoryProblems } from '../../src/daemon/metrics.js';
 import { checkGpuProgram } from '../../src/daemon/sampler.js';
+import { historyDirectoryProblems } from '../../src/history/record.js';
 import { loadModel, serializeModel } from '../../src/model/model.js';
+import { RotatingAppender } from '../../src/util/appender.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { captureLog, cliPath, plantLink, repoRoot, tempDir, writeWithMode } from '../helpers.js';
 import { randomModelFile } from '../model/helpers.js';
@@ -286,6 +288,37 @@ describe('a user who owns a directory where lavarank writes as root', () => {
       cleanup();
     }
   });
+
+  for (const c of [
+    { kind: 'the history directory itself', below: [] as string[] },
+    { kind: 'a directory above the history directory', below: ['history'] },
+  ]) {
+    it(`history below a sticky directory (as /tmp/x), their link at ${c.kind} coming and going: root makes nothing and writes nothing where it points`, { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+      const { dir, cleanup } = tempDir('lavarank-security-');
+      try {
+        const rootOnly = join(dir, 'root-only');
+        mkdirSync(rootOnly, { mode: 0o700 });
+        // Not made yet when the writer checks it, then their link to rootOnly: mkdir -p and the open went through it.
+        const link = join(stickyDir(dir), 'x');
+        const swapper = new LinkSwapper(link, [join(dir, 'nowhere'), rootOnly]);
+        await swapper.ready();
+        let opens = 0;
+        const until = Date.now() + 2000;
+        while (Date.now() < until) {
+          const writer = new RotatingAppender({ path: join(link, ...c.below, 'h.jsonl'), maxBytes: 1 << 20, keep: 1, directoryProblems: historyDirectoryProblems });
+          writer.append('{}');
+          await writer.close(1000);
+          opens++;
+        }
+        const swaps = await swapper.stop();
+        t.diagnostic(`${swaps} swaps, ${opens} opens`);
+        assert.ok(swaps > 100, `the attacker made only ${swaps} swaps`);
+        assert.deepEqual(readdirSync(rootOnly), [], 'root wrote where their link pointed');
+      } finally {
+        cleanup();
+      }
+    });
+  }
 
   it('log.file in their directory: the log goes to the next location, and nothing is created in theirs', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
     const { dir, cleanup } = tempDir('lavarank-security-');

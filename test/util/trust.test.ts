@@ -3,7 +3,7 @@ import { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, readF
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkTrust, chownAdvice, directoryProblems, existingDirectoryProblems, openTrusted, openTrustedOnce, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
+import { checkTrust, chownAdvice, directoryProblems, existingDirectoryProblems, nextDirectoryToMake, openTrusted, openTrustedOnce, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
 import { dirWithMode, tempDir, until, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -287,7 +287,7 @@ describe('directoryProblems', () => {
       assert.deepEqual(directoryProblems(join(varLog, 'lavarank'), 'log directory', { logGroup: 104 }), []);
       // users (100) is every user's group on SUSE: a low gid is not a system group.
       chownSync(varLog, 0, 100);
-      assert.match(directoryProblems(join(varLog, 'lavarank'), 'log directory', { logGroup: 104 })[0] ?? '', /log directory .*log has mode 0775, writable by group or others/);
+      assert.match(directoryProblems(join(varLog, 'lavarank'), 'log directory', { logGroup: 104 })[0] ?? '', /directory .*log above log directory .*log\/lavarank has mode 0775, writable by group or others/);
       assert.equal(directoryProblems(varLog, 'log directory', { logGroup: undefined }).length, 1, 'no syslog group: no exception');
       chownSync(varLog, 0, 104);
       chmodSync(varLog, 0o777);
@@ -323,14 +323,59 @@ describe('directoryProblems', () => {
     }
   });
 
-  it('checks the nearest existing directory when the directory is still to be created', () => {
+  it('checks the directories on the way when the directory is still to be created', () => {
     const { dir, cleanup } = tempDir();
     try {
       const open = dirWithMode(dir, 'open', 0o777);
       const [problem, ...rest] = directoryProblems(join(open, 'a', 'b'), 'history directory');
       assert.equal(rest.length, 0);
-      assert.match(problem ?? '', new RegExp(`history directory ${open} has mode 0777.*\\(${join(open, 'a', 'b')} is to be created there\\)`));
+      assert.match(problem ?? '', new RegExp(`directory ${open} above history directory ${join(open, 'a', 'b')} has mode 0777.*\\(${join(open, 'a', 'b')} is to be created there\\)`));
       assert.deepEqual(directoryProblems(join(dirWithMode(dir, 'safe', 0o755), 'a', 'b'), 'history directory'), []);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a directory still to be made through another user\'s link that leads nowhere yet, in a sticky directory such as /tmp', { skip: root ? false : 'needs root to chown' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sticky = dirWithMode(dir, 'tmp', 0o1777);
+      const link = join(sticky, 'x');
+      symlinkSync(join(dir, 'nowhere'), link); // pointed at a directory of root's once root makes or opens there
+      lchownSync(link, 1234, 1234);
+      assert.match(directoryProblems(join(link, 'history'), 'history directory').join('; '), /symbolic link .*tmp\/x on the path of history directory .* is owned by uid 1234/);
+      assert.equal(existingDirectoryProblems(link, 'metrics directory').length, 1);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a directory still to be made through root\'s link into another user\'s directory, where they would make it a link to any directory', { skip: root ? false : 'needs root to chown' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const theirs = dirWithMode(dir, 'theirs', 0o755);
+      chownSync(theirs, 1234, 1234);
+      const lib = dirWithMode(dir, 'lib', 0o755);
+      symlinkSync(join(theirs, 'metrics'), join(lib, 'metrics')); // an NFS directory not mounted yet, a target removed
+      assert.match(existingDirectoryProblems(join(lib, 'metrics'), 'metrics directory').join('; '), /directory .*theirs above metrics directory .* is owned by uid 1234/);
+      assert.match(directoryProblems(join(lib, 'metrics', 'history'), 'history directory').join('; '), /directory .*theirs above history directory .* is owned by uid 1234/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('nextDirectoryToMake names the real directory to make next, and refuses to make the target of a link to nothing, as mkdir -p does', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const lib = dirWithMode(dir, 'lib', 0o755);
+      const data = dirWithMode(dir, 'data', 0o755);
+      symlinkSync(data, join(lib, 'lr'));
+      assert.equal(nextDirectoryToMake(join(lib, 'lr', 'history', 'a'), 'history directory'), join(data, 'history'));
+      assert.equal(nextDirectoryToMake(data, 'history directory'), undefined);
+      symlinkSync(join(data, 'unmounted', 'history'), join(lib, 'nfs'));
+      assert.throws(() => nextDirectoryToMake(join(lib, 'nfs', 'a'), 'history directory'), { code: 'ENOENT', message: /leads through a symbolic link to .*data\/unmounted, which does not exist/ });
     } finally {
       cleanup();
     }
@@ -564,10 +609,10 @@ describe('checkTrust of a path that does not exist', () => {
       chmodSync(dir, 0o755);
       const shared = dirWithMode(dir, 'tmp', 0o1777);
       const own = dirWithMode(dir, 'own', 0o755);
-      assert.deepEqual(checkTrust(join(shared, 'later'), 'x').missing, { dir: shared, shared: true, problems: [] });
-      assert.deepEqual(checkTrust(join(own, 'later'), 'x').missing, { dir: own, shared: false, problems: [] });
+      assert.deepEqual(checkTrust(join(shared, 'later'), 'x').missing, { dir: shared, name: 'later', linked: false, shared: true, problems: [] });
+      assert.deepEqual(checkTrust(join(own, 'later'), 'x').missing, { dir: own, name: 'later', linked: false, shared: false, problems: [] });
       symlinkSync(join(shared, 'later'), join(own, 'link'));
-      assert.deepEqual(checkTrust(join(own, 'link'), 'x').missing, { dir: shared, shared: true, problems: [] });
+      assert.deepEqual(checkTrust(join(own, 'link'), 'x').missing, { dir: shared, name: 'later', linked: true, shared: true, problems: [] });
       assert.equal(checkTrust(join(own, 'link'), 'x').problems.length, 1); // still refused as before: cannot be read
       assert.equal(checkTrust(own, 'x', { directory: true }).missing, undefined);
     } finally {
