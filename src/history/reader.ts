@@ -110,21 +110,28 @@ export interface HistoryReader extends AsyncIterable<HistoryRecord> {
 // A shell's process substitution, <(zcat old.jsonl.gz): a pipe with a writer.
 const SUBSTITUTED = /^\/(dev|proc\/self)\/fd\/\d+$/;
 
-// Opens a history file to read and says who owns what was opened. O_NONBLOCK: the
-// files were regular when listed, but in a sticky history.dir a user's own entry may
-// be a FIFO by now, whose open would wait for a writer for ever; it is refused.
+// O_PATH (Linux, asm-generic/fcntl.h), which Node does not export: a descriptor that
+// names a file without opening it.
+const O_PATH = 0o10000000;
+
+// Opens a history file to read and says who owns what was opened. What the name leads
+// to is looked at first through an O_PATH descriptor, which opens nothing: in a sticky
+// history.dir a user's own entry may be, by now, a link to a device, whose open is
+// itself an action as root (a watchdog armed, which reboots the host when it is closed
+// without its magic character; a tape rewound), or to a FIFO, whose open would wait
+// for a writer for ever. Anything but a regular file is refused unopened; a regular
+// file is then opened through that descriptor (/proc/self/fd), so what is read is
+// what was looked at, whatever the name leads to meanwhile.
 async function openHistoryFile(file: string): Promise<{ handle: FileHandle; uid: number }> {
-  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  const named = await open(file, O_PATH);
   let st: Stats;
   try {
-    st = await handle.stat();
+    st = await named.stat();
     if (!st.isFile() && !(st.isFIFO() && SUBSTITUTED.test(file))) throw new ConfigError(`history file ${file}: not a regular file`);
-  } catch (err) {
-    await handle.close();
-    throw err;
+    if (st.isFile()) return { handle: await open(`/proc/self/fd/${named.fd}`, constants.O_RDONLY | constants.O_NONBLOCK), uid: st.uid };
+  } finally {
+    await named.close();
   }
-  if (st.isFile()) return { handle, uid: st.uid };
-  await handle.close();
   return { handle: await open(file, 'r'), uid: st.uid }; // read blocking, as a pipe with a writer is meant to be
 }
 

@@ -14,6 +14,7 @@ import { startChildElims } from '../../src/daemon/children.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { MetricsWriter, metricsDirectoryProblems } from '../../src/daemon/metrics.js';
 import { checkGpuProgram } from '../../src/daemon/sampler.js';
+import { readHistory } from '../../src/history/reader.js';
 import { historyDirectoryProblems } from '../../src/history/record.js';
 import { loadModel, serializeModel } from '../../src/model/model.js';
 import { RotatingAppender } from '../../src/util/appender.js';
@@ -409,6 +410,31 @@ describe('a user who owns the directory of a child elim\'s script, and makes it 
       }
     });
   }
+});
+
+describe('a user who owns an entry in a sticky history directory that retrain reads', () => {
+  it('their link to a FIFO (as to a device, whose open arms a watchdog or rewinds a tape): root never opens what it points at, and refuses it', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    const theirs = attackerDir(dir, 'theirs');
+    const fifo = join(theirs, 'device');
+    const opened = join(theirs, 'opened');
+    asAttacker('mkfifo', [fifo]);
+    // Their writer waits in open until a reader opens the FIFO, then leaves a mark.
+    const writer = spawn('sh', ['-c', `exec 3>${fifo}; : >${opened}`], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
+    try {
+      const history = stickyDir(dir, 'history');
+      symlinkAs(fifo, join(history, 'node1.jsonl'));
+      const reader = readHistory(history);
+      await assert.rejects(async () => {
+        for await (const _ of reader);
+      }, /history file .*node1\.jsonl: not a regular file/);
+      await waitForFile(opened, 1000);
+      assert.equal(existsSync(opened), false, 'root opened the FIFO their link pointed at');
+    } finally {
+      writer.kill('SIGKILL');
+      cleanup();
+    }
+  });
 });
 
 describe('a user who owns the directory LIM leaves the elim in', () => {
