@@ -2,10 +2,10 @@
 // is far larger than memory, so records are streamed one file after another; a line
 // that is not a valid record (a torn write, a disk error, a hand edit) is counted and
 // skipped, never fatal.
-import { constants, type Stats } from 'node:fs';
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, ParseError } from '../util/errors.js';
+import { ParseError } from '../util/errors.js';
+import { openInput } from '../util/paths.js';
 import type { HistoryRecord } from './record.js';
 import { READ_CHUNK, readLineBatches } from '../util/lines.js';
 
@@ -107,32 +107,11 @@ export interface HistoryReader extends AsyncIterable<HistoryRecord> {
   readonly stats: HistoryStats;
 }
 
-// A shell's process substitution, <(zcat old.jsonl.gz): a pipe with a writer.
-const SUBSTITUTED = /^\/(dev|proc\/self)\/fd\/\d+$/;
-
-// O_PATH (Linux, asm-generic/fcntl.h), which Node does not export: a descriptor that
-// names a file without opening it.
-const O_PATH = 0o10000000;
-
-// Opens a history file to read and says who owns what was opened. What the name leads
-// to is looked at first through an O_PATH descriptor, which opens nothing: in a sticky
-// history.dir a user's own entry may be, by now, a link to a device, whose open is
-// itself an action as root (a watchdog armed, which reboots the host when it is closed
-// without its magic character; a tape rewound), or to a FIFO, whose open would wait
-// for a writer for ever. Anything but a regular file is refused unopened; a regular
-// file is then opened through that descriptor (/proc/self/fd), so what is read is
-// what was looked at, whatever the name leads to meanwhile.
+// Opens a history file to read and says who owns what was opened (openInput: in a
+// sticky history.dir a user's own entry may lead to a device or a FIFO by now).
 async function openHistoryFile(file: string): Promise<{ handle: FileHandle; uid: number }> {
-  const named = await open(file, O_PATH);
-  let st: Stats;
-  try {
-    st = await named.stat();
-    if (!st.isFile() && !(st.isFIFO() && SUBSTITUTED.test(file))) throw new ConfigError(`history file ${file}: not a regular file`);
-    if (st.isFile()) return { handle: await open(`/proc/self/fd/${named.fd}`, constants.O_RDONLY | constants.O_NONBLOCK), uid: st.uid };
-  } finally {
-    await named.close();
-  }
-  return { handle: await open(file, 'r'), uid: st.uid }; // read blocking, as a pipe with a writer is meant to be
+  const { handle, stats } = await openInput(file, 'history file');
+  return { handle, uid: stats.uid };
 }
 
 // Streams the records of history files and directories (see historyFiles). Bad lines

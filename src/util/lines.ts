@@ -1,11 +1,11 @@
 // Splitting a file or stream into lines for the lsb.acct and history readers.
 // readline cannot say whether the last line ended with a newline, and both readers
 // must skip a last line that a writer (mbatchd, the daemon) has not finished.
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { stripBom } from './bom.js';
 import { ConfigError } from './errors.js';
+import { openInput } from './paths.js';
 
 // One line without its newline. `complete` is false for a last line that has no
 // newline; `tooLong` marks a line cut at maxLength, whose text is only the start.
@@ -35,7 +35,8 @@ export async function* readLineBatches(input: string | Readable, options: LineOp
   if (!Number.isInteger(maxLength) || maxLength < 1) {
     throw new ConfigError(`maxLength: expected a positive integer, received ${String(maxLength)}`);
   }
-  const stream = typeof input === 'string' ? createReadStream(input, { highWaterMark: READ_CHUNK }) : input;
+  // A path is opened as an input (openInput): never a device, nor a FIFO it would wait on.
+  const stream = typeof input === 'string' ? (await openInput(input, 'input file')).handle.createReadStream({ highWaterMark: READ_CHUNK }) : input;
   const decoder = new StringDecoder('utf8');
   let pending = '';
   let skipping = false; // inside an overlong line, discarding up to its newline

@@ -1,7 +1,8 @@
 // Small questions about paths that several folders ask.
-import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
+import { ConfigError } from './errors.js';
 
 // Reaches a path off the event loop, with a stat that waits in libuv's pool, before a
 // synchronous walk of it (a trust or directory check): on a file system that stops
@@ -87,4 +88,34 @@ export function fileIdentity(path: string): string {
       return `path ${resolve(path)}`;
     }
   }
+}
+
+// O_PATH (Linux, asm-generic/fcntl.h), which Node does not export: a descriptor that
+// names a file without opening it.
+const O_PATH = 0o10000000;
+
+// A shell's process substitution, <(zcat old.jsonl.gz): a pipe whose writer is the
+// administrator's own command.
+const SUBSTITUTED = /^\/(dev|proc\/self)\/fd\/\d+$/;
+
+// Opens an input file (lsb.acct, a history file) to read, with what was opened. What
+// the name leads to is looked at first through an O_PATH descriptor, which opens
+// nothing: in a directory someone else can write (a sticky history.dir, an LSF
+// admin's logdir) the name may lead, by now, to a device, whose open is itself an
+// action as root (a watchdog armed, which reboots the host when it is closed without
+// its magic character; a tape rewound), or to a FIFO, whose open would wait for a
+// writer for ever. Anything but a regular file, or a process substitution's pipe, is
+// refused unopened (a ConfigError naming `what`); a regular file is then opened
+// through that descriptor (/proc/self/fd), so what is read is what was looked at.
+export async function openInput(path: string, what: string): Promise<{ handle: FileHandle; stats: Stats }> {
+  const named = await open(path, O_PATH);
+  let stats: Stats;
+  try {
+    stats = await named.stat();
+    if (!stats.isFile() && !(stats.isFIFO() && SUBSTITUTED.test(path))) throw new ConfigError(`${what} ${path}: not a regular file`);
+    if (stats.isFile()) return { handle: await open(`/proc/self/fd/${named.fd}`, constants.O_RDONLY | constants.O_NONBLOCK), stats };
+  } finally {
+    await named.close();
+  }
+  return { handle: await open(path, 'r'), stats }; // read blocking, as a pipe with a writer is meant to be
 }

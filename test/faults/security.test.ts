@@ -15,6 +15,7 @@ import { setupLogging } from '../../src/daemon/log.js';
 import { MetricsWriter, metricsDirectoryProblems } from '../../src/daemon/metrics.js';
 import { checkGpuProgram } from '../../src/daemon/sampler.js';
 import { readHistory } from '../../src/history/reader.js';
+import { readAcct } from '../../src/lsf/acct.js';
 import { historyDirectoryProblems } from '../../src/history/record.js';
 import { loadModel, serializeModel } from '../../src/model/model.js';
 import { RotatingAppender } from '../../src/util/appender.js';
@@ -428,6 +429,29 @@ describe('a user who owns an entry in a sticky history directory that retrain re
       await assert.rejects(async () => {
         for await (const _ of reader);
       }, /history file .*node1\.jsonl: not a regular file/);
+      await waitForFile(opened, 1000);
+      assert.equal(existsSync(opened), false, 'root opened the FIFO their link pointed at');
+    } finally {
+      writer.kill('SIGKILL');
+      cleanup();
+    }
+  });
+});
+
+describe('a user who owns the directory of lsb.acct that retrain reads (an LSF administrator\'s logdir)', () => {
+  it('lsb.acct made their link to a FIFO after retrain listed it (as to a device): root never opens what it points at, and refuses it', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    const theirs = attackerDir(dir, 'logdir');
+    const fifo = join(theirs, 'device');
+    const opened = join(theirs, 'opened');
+    asAttacker('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', `exec 3>${fifo}; : >${opened}`], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
+    try {
+      symlinkAs(fifo, join(theirs, 'lsb.acct'));
+      const reader = readAcct(join(theirs, 'lsb.acct'));
+      await assert.rejects(async () => {
+        for await (const _ of reader);
+      }, /lsb\.acct: not a regular file/);
       await waitForFile(opened, 1000);
       assert.equal(existsSync(opened), false, 'root opened the FIFO their link pointed at');
     } finally {
