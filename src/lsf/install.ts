@@ -30,6 +30,7 @@ import {
   existsSync,
   fchmodSync,
   fchownSync,
+  fsyncSync,
   lstatSync,
   openSync,
   readdirSync,
@@ -319,10 +320,23 @@ function writeAtomically(path: string, text: string, mode: number, owner: { uid:
     writeFileSync(fd, text);
     fchmodSync(fd, mode);
     if (owner !== undefined) fchownSync(fd, owner.uid, owner.gid);
-  } finally {
+    // On disk before the rename, and the rename on disk before the next step: on XFS or
+    // ext4 without auto_da_alloc, a crash soon after a rename of unsynced data can
+    // leave lsf.shared empty, and LIM does not start without it.
+    fsyncSync(fd);
+  } catch (err) {
     closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
   }
+  closeSync(fd);
   renameSync(tmp, path);
+  const dir = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<void> {

@@ -2,6 +2,8 @@ import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import {
   chmodSync,
   copyFileSync,
@@ -286,6 +288,30 @@ test('--dry-run --uninstall changes nothing either', async () => {
   assert.deepEqual(snapshot(t.root), before);
   assert.match(r.out, /would: put the saved elim/);
   assert.match(r.out, /^-# >>> lavarank/m);
+});
+
+test('every file install writes, and its directory after the rename, is synced to disk before install goes on', async () => {
+  const t = tree('fresh');
+  // What each fsync reached, in order, named by its descriptor's path at that moment.
+  const synced: string[] = [];
+  const realFsync = fs.fsyncSync;
+  fs.fsyncSync = ((fd: number): void => {
+    synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+    realFsync(fd);
+  }) as typeof fs.fsyncSync;
+  syncBuiltinESMExports();
+  try {
+    const r = await install(t, '--merge-conf');
+    assert.equal(r.code, 0, r.err);
+  } finally {
+    fs.fsyncSync = realFsync;
+    syncBuiltinESMExports();
+  }
+  for (const file of [t.elim, t.shared, t.cluster, t.queues]) {
+    const data = synced.indexOf(join(dirname(file), `.${file.slice(dirname(file).length + 1)}.lavarank-new`));
+    assert.ok(data >= 0, `${file}'s new text was not synced: ${synced.join(', ')}`);
+    assert.ok(synced.indexOf(dirname(file), data + 1) > data, `${dirname(file)} was not synced after ${file}'s rename: ${synced.join(', ')}`);
+  }
 });
 
 test('--merge-conf on a fresh cluster adds rank, elimtrig and the rank queue, with backups, and a second merge changes nothing', async () => {
