@@ -208,7 +208,7 @@ export const SIM_DURATIONS: readonly number[] = [25, 45];
 // A function, not a constant: simulate.ts and this module import each other, and
 // SIMULATION_HELP may not be initialised yet when this module is evaluated.
 const usage = (): string => `Usage: lavarank recommend [--model FILE] [--config FILE] [--data FILE]... [--cpus N] [--json]
-       lavarank recommend --hosts FILE... [--acct FILE] [simulation options] [--json]
+       lavarank recommend --hosts FILE... | --synthetic N [--acct FILE] [simulation options] [--json]
 
 Prints the load reservation for the rank queue, order[rank] rusage[rank=D:duration=T:decay=1]:
 D from the model (--model, else the config's, else the embedded default), starting
@@ -218,10 +218,11 @@ job may use here where those are fewer, as the rank counts them; run it on a
 compute node, or give the CPU count of your typical node); T from the config's
 interval.
 
-With --hosts, D and T are chosen by the simulator (lavarank simulate) instead: the
-queue's reservation is tried for every D of --sweep and every T of --durations
-(whole seconds, default ${SIM_DURATIONS.join(',')}) on your hosts, with your jobs (--acct, replayed
-at --load) or a generated mixed workload, over --seeds seeds (default 3), and the
+With --hosts (or --synthetic N), D and T are chosen by the simulator (lavarank
+simulate) instead; --data and --cpus then do not apply, nor the simulator's
+options without it. The queue's reservation is tried for every D of --sweep and
+every T of --durations (whole seconds, default ${SIM_DURATIONS.join(',')}) on your hosts, with
+your jobs (--acct, replayed at --load) or a generated mixed workload, over --seeds seeds (default 3), and the
 one with the lowest mean slowdown is printed, with the config's resource and T in
 seconds; order[rank] alone when no reservation did better. It warns when your
 hosts differ so much in size that one D per queue cannot fit them.
@@ -248,7 +249,9 @@ export async function main(argv: string[]): Promise<number> {
     print(usage());
     return 0;
   }
-  if (args.hosts !== undefined && args.hosts.length > 0) return simulatedMain(args);
+  const ignored = ignoredOption(args);
+  if (ignored !== undefined) throw new UsageError(ignored);
+  if (simulatorMode(args)) return simulatedMain(args);
   let givenCpus: number | undefined;
   try {
     givenCpus = cpusOption(args.cpus);
@@ -274,6 +277,28 @@ export async function main(argv: string[]): Promise<number> {
   const r = recommendForCpus(model, cpus, { intervalSec: config.interval, resource: config.resource, ...(states === undefined ? {} : { states, statesFrom }) });
   print(args.json === true ? JSON.stringify(r, null, 2) : formatRecommendation(r));
   return 0;
+}
+
+// Whether the simulator chooses D and T: with --hosts, or --synthetic hosts.
+function simulatorMode(args: { hosts?: string[]; synthetic?: string }): boolean {
+  return (args.hosts !== undefined && args.hosts.length > 0) || args.synthetic !== undefined;
+}
+
+// The option given that the chosen mode would ignore, as a usage error's text, or
+// undefined: `recommend --acct lsb.acct` without --hosts printed the model's D as if
+// the accounting had been replayed, and --cpus or --data beside --hosts changed nothing.
+export function ignoredOption(args: Record<string, unknown>): string | undefined {
+  const given = (name: string): boolean => args[name] !== undefined;
+  if (simulatorMode(args as { hosts?: string[]; synthetic?: string })) {
+    const modelOnly = ['data', 'cpus'].find(given);
+    if (modelOnly !== undefined) return `--${modelOnly} applies without --hosts only (D from the model); with --hosts or --synthetic the simulator chooses D from the hosts and jobs`;
+    const chosen = ['d', 't', 'res-req'].find(given);
+    if (chosen !== undefined) return `--${chosen}: with --hosts or --synthetic recommend chooses D and T itself; --sweep and --durations set the values it tries`;
+    return undefined;
+  }
+  const simulatorOnly = [...Object.keys(SIMULATION_OPTIONS), 'durations'].filter((name) => name !== 'model' && name !== 'config').find(given);
+  if (simulatorOnly !== undefined) return `--${simulatorOnly} applies with --hosts or --synthetic only (the simulator); without them, D comes from the model alone`;
+  return undefined;
 }
 
 // Host sizes past which one D per queue cannot fit them all: the D the model gives the

@@ -11,6 +11,7 @@ import { modelFromFile } from '../../src/model/model.js';
 import {
   bestReservation,
   hostSizeWarning,
+  ignoredOption,
   reservationGrid,
   addJobs,
   addOneJob,
@@ -235,6 +236,33 @@ describe('lavarank recommend', () => {
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, '--', '--cpus', '2.5'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
     assert.equal(child.status, 2);
     assert.equal(child.stderr, 'lavarank recommend: --cpus: expected a whole number of CPUs from 1 to 4096, received "2.5"\n');
+  });
+});
+
+describe('options the chosen mode would ignore', () => {
+  const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'recommend', ...args], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+
+  it('refuses a simulator option such as --acct without --hosts, which would print the model\'s D as if the jobs had been replayed, and exits 2', () => {
+    const child = run(['--cpus', '8', '--acct', join(repoRoot, 'test', 'fixtures', 'openlava', 'lsb.acct')]);
+    assert.equal(child.status, 2);
+    assert.equal(child.stdout, '');
+    assert.match(child.stderr, /^lavarank recommend: --acct applies with --hosts or --synthetic only \(the simulator\)/);
+  });
+
+  it('refuses --cpus beside --hosts, which the simulator would not use, and exits 2', () => {
+    const child = run(['--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--cpus', '64', '--jobs', '60', '--seeds', '1']);
+    assert.equal(child.status, 2);
+    assert.equal(child.stdout, '');
+    assert.match(child.stderr, /^lavarank recommend: --cpus applies without --hosts only/);
+  });
+
+  it('refuses --d beside --hosts, since recommend chooses D there itself, and exits 2', () => {
+    assert.equal(ignoredOption({ hosts: ['h'], d: '10' })?.startsWith('--d: with --hosts or --synthetic recommend chooses D and T itself'), true);
+  });
+
+  it('takes --synthetic N as the simulator on N generated hosts, as its help says', () => {
+    assert.equal(ignoredOption({ synthetic: '4', jobs: '60' }), undefined);
+    assert.match(ignoredOption({ synthetic: '4', data: 'x.jsonl' }) ?? '', /^--data applies without --hosts only/);
   });
 });
 
