@@ -3,7 +3,8 @@
 // ranks, JOB_ACCEPT_INTERVAL=1, random, two random choices, an oracle — on the site's
 // hosts and jobs (lsb.acct) or a generated workload, and reports what ordering by
 // rank gains. The model: docs/simulate.md.
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findConfig, loadConfig } from '../config/config.js';
 import { readAcct, skippedLines, type JobFinish } from '../lsf/acct.js';
@@ -13,7 +14,7 @@ import { modelPathFor, modelRanker } from '../model/rankers.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { fileIdentity } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
-import { UsageError } from '../util/errors.js';
+import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
 import { numberOption } from '../util/options.js';
 import { median } from '../util/stats.js';
 import type { HostSpec } from '../simulate/cluster.js';
@@ -328,6 +329,20 @@ Output:
   --html FILE           also write a self-contained HTML report with plots
   --help`;
 
+// Why a report could not be written at path, or undefined: checked before the
+// simulation, which takes minutes on a large cluster, rather than found when the
+// write fails at its end, named by its temp file (EISDIR, ENOENT on ".r.html.123.tmp").
+export function reportPathProblem(path: string): string | undefined {
+  if (existsSync(path) && !statSync(path).isFile()) return 'exists and is not a regular file';
+  const dir = dirname(resolve(path));
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    return `cannot write into ${dir}: ${errorCode(err) === 'ENOENT' ? 'the directory does not exist' : (errorCode(err) ?? errorMessage(err))}`;
+  }
+  return undefined;
+}
+
 // Runs the comparison and prints it; resolves to the exit status.
 export async function main(argv: string[]): Promise<number> {
   const { values: args } = parseArgs({ args: argv, options: { ...SIMULATION_OPTIONS, json: { type: 'boolean' }, html: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
@@ -350,6 +365,8 @@ export async function main(argv: string[]): Promise<number> {
     ];
     const clash = inputs.find(([, path]) => path !== undefined && fileIdentity(path) === fileIdentity(args.html!));
     if (clash !== undefined) throw new UsageError(`--html ${args.html} is ${clash[0]} ${clash[1]!}; writing the report would destroy it`);
+    const unwritable = reportPathProblem(args.html);
+    if (unwritable !== undefined) throw new ConfigError(`--html ${args.html}: ${unwritable}`);
   }
   const isTTY = process.stderr.isTTY === true;
   const onProgress = progressReporter(isTTY);

@@ -106,6 +106,26 @@ describe('lavarank simulate --html', () => {
   });
 });
 
+describe('lavarank simulate --html in a place it cannot be written', () => {
+  it('names --html and its missing directory, before the simulation, not a temp file after it', () => {
+    const r = run(['--synthetic', '2', '--jobs', '10', '--seeds', '1', '--html', '/nonexistent-lavarank-dir/report.html']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr, 'lavarank simulate: --html /nonexistent-lavarank-dir/report.html: cannot write into /nonexistent-lavarank-dir: the directory does not exist\n');
+    assert.equal(r.stdout, '');
+  });
+
+  it('names --html when it is a directory, rather than fail renaming a temp file onto it', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const r = run(['--synthetic', '2', '--jobs', '10', '--seeds', '1', '--html', dir]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr, `lavarank simulate: --html ${dir}: exists and is not a regular file\n`);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('lavarank simulate --acct', () => {
   it('says how many lines it skipped and why, instead of replaying fewer jobs silently', () => {
     const { dir, cleanup } = tempDir();
