@@ -156,6 +156,7 @@ export function simulationOptions(args: SimulationArgs): SimulationOptions {
   // Each pair sets the same thing two ways: the one silently ignored would be a surprise.
   if (args['res-req'] !== undefined && (args.d !== undefined || args.t !== undefined)) throw new UsageError('--res-req and --d/--t contradict each other: give the reservation one way');
   if (args.load !== undefined && args.speedup !== undefined) throw new UsageError('--load and --speedup contradict each other: choose one');
+  if (args.synthetic !== undefined && args.hosts !== undefined && args.hosts.length > 0) throw new UsageError('--hosts and --synthetic contradict each other: the hosts are read from --hosts or generated, choose one');
   const scheduler = {
     ...DEFAULT_SCHEDULER,
     mbdSleep: numberOption('mbd-sleep', args['mbd-sleep'], DEFAULT_SCHEDULER.mbdSleep, { min: 1, max: 3600 }),

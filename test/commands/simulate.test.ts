@@ -156,6 +156,10 @@ describe('parseRankRusage', () => {
 });
 
 describe('simulationOptions', () => {
+  it('refuses --synthetic beside --hosts, which would replace it, rather than ignore it', () => {
+    assert.throws(() => simulationOptions({ hosts: ['lshosts.txt'], synthetic: '40' }), { name: 'UsageError', message: /--hosts and --synthetic contradict each other/ });
+  });
+
   it('runs --seeds seeds in a row from --seed', () => {
     assert.deepEqual(simulationOptions({ seed: '7', seeds: '3' }).seeds, [7, 8, 9]);
   });
