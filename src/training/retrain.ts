@@ -469,9 +469,10 @@ function loadInstalled(path: string): Installed {
   }
 }
 
-// Keeps the model about to be replaced as OUT.previous (atomically too): rolling back is
-// one `mv OUT.previous OUT`, which the daemons pick up like any replacement.
-function keepPrevious(path: string): string | undefined {
+// Copies the model about to be replaced into a temp file beside it, which the caller
+// renames to OUT.previous once the new model is written (atomically too): rolling back
+// is one `mv OUT.previous OUT`, which the daemons pick up like any replacement.
+function copyPrevious(path: string): { tmp: string; previous: string } | undefined {
   if (!existsSync(path) || !statSync(path).isFile()) return undefined;
   const previous = `${path}.previous`;
   const tmp = join(dirname(path), `.${basename(previous)}.${process.pid}.tmp`);
@@ -485,8 +486,7 @@ function keepPrevious(path: string): string | undefined {
   } finally {
     closeSync(fd);
   }
-  renameSync(tmp, previous);
-  return previous;
+  return { tmp, previous };
 }
 
 // Stage 0: fails early, before minutes of reading and training, if the model or the report could not be written
@@ -1069,8 +1069,22 @@ export function writeModelStage(
     ctx.say(`\n${decision.reason}\nnew model: ${id} (not written)`);
     return { written: false, id };
   }
-  const previous = keepPrevious(options.out);
-  writeModelFile(options.out, model);
+  // The model being replaced is copied aside first, and becomes OUT.previous only once
+  // the new one is in place: a write that fails (a full disk) leaves the model and the
+  // rollback copy of the run before as they were, and says which file it could not write.
+  let kept: { tmp: string; previous: string } | undefined;
+  try {
+    kept = copyPrevious(options.out);
+    writeModelFile(options.out, model);
+  } catch (err) {
+    if (kept !== undefined) rmSync(kept.tmp, { force: true });
+    throw new ModelError(`could not write the model ${options.out}: ${errorCode(err) ?? errorMessage(err)}; the model there and ${options.out}.previous are unchanged`, { cause: err });
+  }
+  let previous: string | undefined;
+  if (kept !== undefined) {
+    renameSync(kept.tmp, kept.previous);
+    previous = kept.previous;
+  }
   let check: LoadedModel;
   try {
     check = loadModel(options.out);

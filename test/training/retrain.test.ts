@@ -727,6 +727,31 @@ describe('the stages, one at a time', () => {
     assert.equal(loadModel(out).id, written.id);
   });
 
+  test('writeModelStage on a full disk names the model file, and leaves the model and OUT.previous as they were', () => {
+    const dir = join(root, 'full-disk');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const out = join(dir, 'model.json');
+    writeFileSync(out, 'the old model\n', { mode: 0o644 });
+    writeFileSync(`${out}.previous`, 'the model before it\n', { mode: 0o644 });
+    const model = loadModel(defaultModelPath()).file;
+    const write = mock.method(fs, 'writeSync', () => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    syncBuiltinESMExports();
+    try {
+      assert.throws(
+        () => writeModelStage(model, { write: true, reason: 'test' }, {}, { verdicts: ['new model', 'mean', 'load-only fit', 'formula'].map((name, k) => ({ name, note: '', mae: 10 + k, n: 5 })) }, 5, { out, configModel: out, configPath: null, intervalSec: 10 }, quietContext()),
+        { message: `could not write the model ${out}: ENOSPC; the model there and ${out}.previous are unchanged` },
+      );
+    } finally {
+      write.mock.restore();
+      syncBuiltinESMExports();
+    }
+    assert.equal(readFileSync(out, 'utf8'), 'the old model\n');
+    assert.equal(readFileSync(`${out}.previous`, 'utf8'), 'the model before it\n');
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['model.json', 'model.json.previous']);
+  });
+
   test('trainStage stops at the time limit even inside the backbone fit, says so, and the backbone alone is still judged', async () => {
     // A clock that moves a second at every look: the 5 s limit passes during the backbone's grid search.
     let seconds = 0;
