@@ -1,6 +1,6 @@
 // `lavarank calibrate` (also scripts/calibrate): the command line around
 // src/calibration/calibrate.ts; docs/calibration.md explains the measurement.
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
@@ -18,7 +18,9 @@ import {
 import { findConfig, loadConfig } from '../config/config.js';
 import { cliLogger } from '../daemon/log.js';
 import { EXIT_FAILURE, EXIT_USAGE, print, printError, runAsProgram } from '../util/cliio.js';
-import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
+import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
+import { readRegularBytes } from '../util/paths.js';
+import { MAX_DATASET_BYTES } from '../training/dataset.js';
 import { numberOption } from '../util/options.js';
 
 const USAGE = `Usage: lavarank calibrate [--out FILE] [--repeats N] [--idle-repeats N]
@@ -135,7 +137,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.summary !== undefined) {
-    print(summaryTable(finalizeRecords(readJournal(readFileSync(args.summary, 'utf8'), args.summary))));
+    print(summaryTable(finalizeRecords(readJournal(readInput('summary', args.summary), args.summary))));
     return 0;
   }
   const out = args.out ?? `calibration-${hostname()}.jsonl`;
@@ -144,7 +146,7 @@ export async function main(argv: string[]): Promise<number> {
       printError(`lavarank calibrate: --out: ${out} exists; use --force to replace it`);
       return EXIT_FAILURE;
     }
-    const lines = finalizeRecords(readJournal(readFileSync(args.finalize, 'utf8'), args.finalize));
+    const lines = finalizeRecords(readJournal(readInput('finalize', args.finalize), args.finalize));
     if (lines.length === 0) {
       printError(`lavarank calibrate: --finalize ${args.finalize}: no probe run with an idle baseline in it; nothing written`);
       return EXIT_FAILURE;
@@ -163,6 +165,17 @@ export async function main(argv: string[]): Promise<number> {
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
   const log = cliLogger();
   return calibrate({ plan, out, journalPath, config, log, say: printError, swapFile: args['swap-file'] });
+}
+
+// The text of a journal or dataset named by --summary or --finalize. A FIFO is refused
+// at once, not waited on for ever, and an error names the option and the file:
+// readFileSync said only "EISDIR: illegal operation on a directory, read".
+function readInput(option: string, path: string): string {
+  try {
+    return readRegularBytes(path, MAX_DATASET_BYTES).toString('utf8');
+  } catch (err) {
+    throw new ConfigError(`--${option} ${path}: cannot be read: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+  }
 }
 
 // Whether anything is at path, a link to nothing included (existsSync follows links).

@@ -29,7 +29,7 @@ import {
   type StressConfig,
 } from '../../src/calibration/calibrate.js';
 import type { Sample } from '../../src/collectors/types.js';
-import { repoRoot, tempDir } from '../helpers.js';
+import { mkfifo, repoRoot, tempDir } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
 const IDLE: StressConfig = { cpuHogs: 0, membw: 0, mem: 0, disk: 0 };
@@ -253,6 +253,27 @@ test('--finalize of a journal with no run in it writes nothing and exits 1', (t)
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /--finalize .*empty\.partial: no probe run with an idle baseline in it; nothing written/);
   assert.equal(existsSync(out), false);
+});
+
+test('--summary and --finalize refuse a FIFO at once, naming the option and the file, rather than wait on it for ever', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const fifo = join(dir, 'journal.partial');
+  mkfifo(fifo);
+  for (const args of [['--summary', fifo], ['--finalize', fifo, '--out', join(dir, 'out.jsonl')]]) {
+    const r = spawnSync(process.execPath, [calibratePath, ...args], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.signal, null, `${args[0]} waited on the FIFO`);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr, `calibrate: ${args[0]} ${fifo}: cannot be read: not a regular file\n`);
+  }
+});
+
+test('--summary of a directory names the option and the directory', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const r = spawnSync(process.execPath, [calibratePath, '--summary', dir], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stderr, `calibrate: --summary ${dir}: cannot be read: not a regular file\n`);
 });
 
 test('--dry-run prints the plan and its estimated duration and runs nothing', () => {
