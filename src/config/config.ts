@@ -121,7 +121,9 @@ class Checker {
     const parent = path.length === 1 ? this.doc.contents : this.doc.getIn(path.slice(0, -1), true);
     let node: Node | undefined;
     if (isMap(parent)) {
-      const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === path[path.length - 1]);
+      // A key of another type (`5:`, `true:`, `~:`) is a string in the JS object the
+      // path comes from: compared as that string, or it would be reported with no line.
+      const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value ?? '') === String(path[path.length - 1]));
       node = (key ? pair?.key : (pair?.value ?? pair?.key)) as Node | undefined;
     } else if (isSeq(parent)) {
       node = parent.items[Number(path[path.length - 1])] as Node | undefined;

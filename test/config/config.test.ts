@@ -64,6 +64,12 @@ describe('parseConfigText', () => {
     assert.equal(p?.startsWith("lavarank.yaml:2:1: unknown key 'intervall' (did you mean 'interval'?)"), true, p);
   });
 
+  it('gives the line and column of an unknown key that YAML reads as a number, a boolean or null', () => {
+    assert.match(problemsOf('interval: 10\n5: x\n')[0] ?? '', /^lavarank\.yaml:2:1: unknown key '5';/);
+    assert.match(problemsOf('log:\n  true: x\n')[0] ?? '', /^lavarank\.yaml:2:3: unknown key 'log\.true';/);
+    assert.match(problemsOf('nice: 5\n~: x\n')[0] ?? '', /^lavarank\.yaml:2:1: unknown key '';/);
+  });
+
   it('names an unknown key inside a section with its dotted path', () => {
     const [p] = problemsOf('log:\n  levle: debug\n');
     assert.match(p ?? '', /^lavarank\.yaml:2:3: unknown key 'log\.levle' \(did you mean 'level'\?\)/);
