@@ -795,10 +795,21 @@ export async function releaseHost(setup: HostSetup): Promise<string[]> {
 }
 
 // Stage: the dataset from the runs, written atomically, and the journal removed;
-// returns the lines written (none: nothing written).
+// returns the lines written (none: nothing written). A dataset that cannot be written
+// (a full disk, hours into the run) leaves the journal, and the error says how to
+// finish from it.
 export function writeDataset(out: string, journalPath: string, records: readonly RawRecord[]): CalibrationLine[] {
   const lines = finalizeRecords(records);
-  if (lines.length > 0) writeLines(out, lines);
+  if (lines.length > 0) {
+    try {
+      writeLines(out, lines);
+    } catch (err) {
+      throw new Error(
+        `could not write ${out}: ${errorCode(err) ?? errorMessage(err)}; the runs are kept in ${journalPath}: "lavarank calibrate --finalize ${journalPath} --out FILE" writes the dataset from them`,
+        { cause: err },
+      );
+    }
+  }
   rmSync(journalPath, { force: true });
   return lines;
 }

@@ -519,6 +519,19 @@ test('writeDataset writes the finalized runs and removes the journal', (t) => {
   assert.deepEqual(readdirSync(dir), ['out.jsonl']);
 });
 
+test('writeDataset that cannot write the dataset keeps the journal and names it, with the command that finishes from it', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'missing', 'out.jsonl');
+  const journal = join(dir, 'out.jsonl.partial');
+  writeFileSync(journal, 'the runs\n');
+  const records = [record(0, IDLE, 2), record(1, { ...IDLE, cpuHogs: 2 }, 3), record(2, IDLE, 2)];
+  assert.throws(() => writeDataset(out, journal, records), {
+    message: `could not write ${out}: ENOENT; the runs are kept in ${journal}: "lavarank calibrate --finalize ${journal} --out FILE" writes the dataset from them`,
+  });
+  assert.equal(readFileSync(journal, 'utf8'), 'the runs\n');
+});
+
 test('a block of a dozen stressors starts and stops without a listener warning', async (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
