@@ -151,7 +151,12 @@ export async function main(argv: string[]): Promise<number> {
       printError(`lavarank calibrate: --finalize ${args.finalize}: no probe run with an idle baseline in it; nothing written`);
       return EXIT_FAILURE;
     }
-    writeLines(out, lines);
+    try {
+      writeLines(out, lines);
+    } catch (err) {
+      // Named by the option, not by the temp file the atomic write failed on.
+      throw new ConfigError(`--out ${out}: cannot be written: ${errorCode(err) ?? errorMessage(err)}; nothing written`, { cause: err });
+    }
     printError(`lavarank calibrate: wrote ${lines.length} lines to ${out}`);
     return 0;
   }

@@ -268,6 +268,17 @@ test('--summary and --finalize refuse a FIFO at once, naming the option and the 
   }
 });
 
+test('--finalize into a directory that does not exist names --out, not the temp file the write failed on', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const journal = join(dir, 'run.partial');
+  writeFileSync(journal, [record(0, IDLE, 2), record(1, { ...IDLE, cpuHogs: 2 }, 3), record(2, IDLE, 2)].map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const out = join(dir, 'missing', 'out.jsonl');
+  const r = spawnSync(process.execPath, [calibratePath, '--finalize', journal, '--out', out], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stderr, `calibrate: --out ${out}: cannot be written: ENOENT; nothing written\n`);
+});
+
 test('--summary of a directory names the option and the directory', (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
