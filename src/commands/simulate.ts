@@ -261,6 +261,8 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
   let workloadText: string;
   if ('acct' in opts.workload) {
     const { acct, replay } = opts.workload;
+    const unreadable = acctProblem(acct);
+    if (unreadable !== undefined) throw new ConfigError(`--acct ${acct}: ${unreadable}`);
     const records: JobFinish[] = [];
     const reader = readAcct(acct);
     for await (const r of reader) records.push(r);
@@ -295,6 +297,21 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
       notes: [],
     },
   };
+}
+
+// Why --acct cannot be replayed, or undefined: it is read as retrain reads it, a
+// regular file or the pipe of a shell's process substitution (--acct <(zcat
+// lsb.acct.1.gz), a /dev/fd/N path). Any other FIFO blocked the read for ever, and a
+// directory failed with a bare "EISDIR: illegal operation on a directory, read".
+export function acctProblem(path: string): string | undefined {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    return `cannot be read (${errorCode(err) ?? errorMessage(err)}); expected an lsb.acct file`;
+  }
+  if (st.isFile() || (st.isFIFO() && /^\/(dev|proc\/self)\/fd\/\d+$/.test(path))) return undefined;
+  return `${st.isDirectory() ? 'a directory' : 'not a regular file'}; expected an lsb.acct file`;
 }
 
 // A progress line on a terminal: which run, and how far its jobs are.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { parseRankRusage, progressReporter, setupSimulation, simulationOptions } from '../../src/commands/simulate.js';
-import { cliPath, fixture, repoRoot, tempDir } from '../helpers.js';
+import { cliPath, fixture, mkfifo, repoRoot, tempDir } from '../helpers.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'simulate', ...args], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '' }, timeout: 60_000 });
 
@@ -127,6 +127,22 @@ describe('lavarank simulate --html in a place it cannot be written', () => {
 });
 
 describe('lavarank simulate --acct', () => {
+  it('refuses a FIFO at once and a directory by name, rather than wait on the one for ever and say EISDIR of the other', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const fifo = join(dir, 'lsb.acct');
+      mkfifo(fifo);
+      for (const [acct, what] of [[fifo, 'not a regular file'], [dir, 'a directory']] as const) {
+        const r = run(['--synthetic', '2', '--seeds', '1', '--acct', acct]);
+        assert.equal(r.signal, null, `${acct}: still reading when killed`);
+        assert.equal(r.status, 1, r.stderr);
+        assert.equal(r.stderr, `lavarank simulate: --acct ${acct}: ${what}; expected an lsb.acct file\n`);
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
   it('says how many lines it skipped and why, instead of replaying fewer jobs silently', () => {
     const { dir, cleanup } = tempDir();
     try {
