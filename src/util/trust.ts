@@ -102,9 +102,10 @@ function parent(dir: string): string {
 function fileProblems(st: Stats, shown: string, real: string, what: string, options: TrustOptions, uid: number): string[] {
   const problems: string[] = [];
   const device = options.device === true && (st.isCharacterDevice() || st.isBlockDevice());
+  const wrongType = !device && (options.directory === true ? !st.isDirectory() : !st.isFile());
   if (device) {
     // its content is a driver's; who owns it still matters (a user's own pty)
-  } else if (options.directory === true ? !st.isDirectory() : !st.isFile()) {
+  } else if (wrongType) {
     problems.push(`${what} ${shown} is not a ${options.directory === true ? 'directory' : 'regular file'}`);
   }
   if (!ownerOk(st, uid)) {
@@ -112,7 +113,9 @@ function fileProblems(st: Stats, shown: string, real: string, what: string, opti
   }
   const stickyOk = options.directory === true && options.sticky === true && (st.mode & 0o1000) !== 0;
   const groupOk = options.directory === true && logGroupWrite(st, options);
-  if ((st.mode & 0o022) !== 0 && !stickyOk && !groupOk && !device) {
+  // Refused for its type already, its mode is beside the point: "run: chmod go-w
+  // /dev/null" (for --config /dev/null) would break the host.
+  if ((st.mode & 0o022) !== 0 && !stickyOk && !groupOk && !device && !wrongType) {
     // A sticky directory (/tmp, /dev/shm, a scratch area) is shared on purpose: taking
     // its write bit away would break the host, not make the path safe.
     const fix = st.isDirectory() && (st.mode & 0o1000) !== 0 ? `anyone may add files there; name a directory only root can write instead` : `run: chmod go-w ${real}`;

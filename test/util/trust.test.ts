@@ -624,6 +624,10 @@ describe('checkTrust of a path that does not exist', () => {
     assert.deepEqual(trustProblems('/dev/null', 'x', { device: true }), []);
     assert.match(trustProblems('/dev/null', 'x').join('; '), /is not a regular file/);
   });
+
+  it('refuses /dev/null as a config for being no regular file, without advice to chmod it, which would break the host', () => {
+    assert.deepEqual(trustProblems('/dev/null', 'config file'), ['config file /dev/null is not a regular file']);
+  });
 });
 
 describe('checkTrust of a block device', () => {
