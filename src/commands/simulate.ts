@@ -270,7 +270,13 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
     const st = reader.stats;
     const skipped = skippedLines(st, true);
     if (skipped.length > 0) printError(`lavarank simulate: --acct ${acct}: skipped ${skipped.join(', ')}`);
-    const jobs = jobsFromAcct(records, hosts, replay);
+    let jobs: JobSpec[];
+    try {
+      jobs = jobsFromAcct(records, hosts, replay);
+    } catch (err) {
+      // "the accounting file has no job that ran" said which file only when one was given.
+      throw new ConfigError(`--acct ${acct}: ${errorMessage(err)}`, { cause: err });
+    }
     workload = () => jobs;
     workloadText = `${acct} replayed (${records.length} records, ${jobs.length} jobs${replay.repeat > 1 ? ` over ${replay.repeat} repeats` : ''}), offered load ${offeredLoad(jobs, hosts).toFixed(2)}`;
   } else {

@@ -127,6 +127,19 @@ describe('lavarank simulate --html in a place it cannot be written', () => {
 });
 
 describe('lavarank simulate --acct', () => {
+  it('names the --acct file that has no job that ran', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const acct = join(dir, 'lsb.acct');
+      writeFileSync(acct, '');
+      const r = run(['--synthetic', '2', '--seeds', '1', '--acct', acct]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr, `lavarank simulate: --acct ${acct}: the accounting file has no job that ran (a start time and an execution host)\n`);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('refuses a FIFO at once and a directory by name, rather than wait on the one for ever and say EISDIR of the other', () => {
     const { dir, cleanup } = tempDir();
     try {
