@@ -27,6 +27,7 @@ import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.
 import { trustProblems } from '../util/trust.js';
 import { metricsDirectoryProblems } from '../daemon/metrics.js';
 import { unwritable } from '../util/appender.js';
+import { isDirectory } from '../util/paths.js';
 import { recommendForCpus } from './recommend.js';
 import { cpusOption, hostCpusForRank, jobCpuSet } from './jobcpus.js';
 
@@ -306,7 +307,11 @@ export async function main(argv: string[]): Promise<number> {
     notes.push('history: disabled');
   }
   if (config.metrics.textfile !== null) {
-    for (const problem of metricsDirectoryProblems(dirname(config.metrics.textfile))) add('error', `${problem} (metrics would be off)`);
+    const dir = dirname(config.metrics.textfile);
+    const problems = metricsDirectoryProblems(dir);
+    for (const problem of problems) add('error', `${problem} (metrics would be off)`);
+    // The daemon never makes it (README, "Metrics for Prometheus"): every write would fail.
+    if (problems.length === 0 && !isDirectory(dir)) add('error', `metrics.textfile ${config.metrics.textfile}: its directory ${dir} does not exist, and lavarank never makes it (metrics would not be written); create it: mkdir -m 0755 ${dir}`);
   }
   notes.push(networkNote(config));
   notes.push(pressureNote(config));

@@ -361,6 +361,12 @@ describe('lavarank check of lavarank alone', () => {
     assert.match(r.stdout, /^1 error, most serious first:\n {2}ERROR .*\/open has mode 0777.*\(metrics would be off\)/);
   });
 
+  it('reports a metrics.textfile whose directory does not exist as an error, since the daemon never makes it, and exits 1', () => {
+    const r = checkAlone('gpu: {enabled: false}\nmetrics: {textfile: DIR/missing/lavarank.prom}\n');
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /^1 error, most serious first:\n {2}ERROR {4}metrics\.textfile .*\/missing\/lavarank\.prom: its directory .*\/missing does not exist, and lavarank never makes it/);
+  });
+
   it('reports a log.file that is a symbolic link as an error, since the daemon does not follow it', () => {
     const r = checkAlone('gpu: {enabled: false}\n', {}, ['--cpus', '16'], (dir) => symlinkSync(join(dir, 'elsewhere.log'), join(dir, 'l.log')));
     assert.equal(r.status, 1, r.stdout);
