@@ -413,51 +413,47 @@ describe('a user who owns the directory of a child elim\'s script, and makes it 
   }
 });
 
+// Their FIFO (standing in for a device, whose open is itself an action as root) behind
+// their link at `name`, in a directory made by `place`; `read` reads through the link.
+// Their writer waits in open until a reader opens the FIFO, then leaves a mark: the
+// read must be refused with `refusal`, and the mark never appear.
+async function refusesTheirFifo(place: (dir: string, theirs: string) => string, name: string, read: (path: string) => AsyncIterable<unknown>, refusal: RegExp): Promise<void> {
+  const { dir, cleanup } = tempDir('lavarank-security-');
+  const theirs = attackerDir(dir, 'theirs');
+  const fifo = join(theirs, 'device');
+  const opened = join(theirs, 'opened');
+  asAttacker('mkfifo', [fifo]);
+  const writer = spawn('sh', ['-c', `exec 3>${fifo}; : >${opened}`], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
+  try {
+    const link = join(place(dir, theirs), name);
+    symlinkAs(fifo, link);
+    const reader = read(link);
+    await assert.rejects(async () => {
+      for await (const _ of reader);
+    }, refusal);
+    await waitForFile(opened, 1000);
+    assert.equal(existsSync(opened), false, 'root opened the FIFO their link pointed at');
+  } finally {
+    writer.kill('SIGKILL');
+    cleanup();
+  }
+}
+
 describe('a user who owns an entry in a sticky history directory that retrain reads', () => {
   it('their link to a FIFO (as to a device, whose open arms a watchdog or rewinds a tape): root never opens what it points at, and refuses it', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
-    const theirs = attackerDir(dir, 'theirs');
-    const fifo = join(theirs, 'device');
-    const opened = join(theirs, 'opened');
-    asAttacker('mkfifo', [fifo]);
-    // Their writer waits in open until a reader opens the FIFO, then leaves a mark.
-    const writer = spawn('sh', ['-c', `exec 3>${fifo}; : >${opened}`], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
-    try {
-      const history = stickyDir(dir, 'history');
-      symlinkAs(fifo, join(history, 'node1.jsonl'));
-      const reader = readHistory(history);
-      await assert.rejects(async () => {
-        for await (const _ of reader);
-      }, /history file .*node1\.jsonl: not a regular file/);
-      await waitForFile(opened, 1000);
-      assert.equal(existsSync(opened), false, 'root opened the FIFO their link pointed at');
-    } finally {
-      writer.kill('SIGKILL');
-      cleanup();
-    }
+    let history = '';
+    await refusesTheirFifo(
+      (dir) => (history = stickyDir(dir, 'history')),
+      'node1.jsonl',
+      () => readHistory(history),
+      /history file .*node1\.jsonl: not a regular file/,
+    );
   });
 });
 
 describe('a user who owns the directory of lsb.acct that retrain reads (an LSF administrator\'s logdir)', () => {
   it('lsb.acct made their link to a FIFO after retrain listed it (as to a device): root never opens what it points at, and refuses it', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
-    const theirs = attackerDir(dir, 'logdir');
-    const fifo = join(theirs, 'device');
-    const opened = join(theirs, 'opened');
-    asAttacker('mkfifo', [fifo]);
-    const writer = spawn('sh', ['-c', `exec 3>${fifo}; : >${opened}`], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
-    try {
-      symlinkAs(fifo, join(theirs, 'lsb.acct'));
-      const reader = readAcct(join(theirs, 'lsb.acct'));
-      await assert.rejects(async () => {
-        for await (const _ of reader);
-      }, /lsb\.acct: not a regular file/);
-      await waitForFile(opened, 1000);
-      assert.equal(existsSync(opened), false, 'root opened the FIFO their link pointed at');
-    } finally {
-      writer.kill('SIGKILL');
-      cleanup();
-    }
+    await refusesTheirFifo((_dir, theirs) => theirs, 'lsb.acct', (path) => readAcct(path), /lsb\.acct: not a regular file/);
   });
 });
 
