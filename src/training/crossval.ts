@@ -8,6 +8,7 @@
 import { backbone } from '../model/backbone.js';
 import { modelFromFile, type LoadedModel } from '../model/model.js';
 import { clampRank } from '../model/rank.js';
+import { ConfigError } from '../util/errors.js';
 import { gateDecision, groupBootstrap, groupFolds, type EvalEntry, type GateResult, type MaeInterval } from './evaluate.js';
 import { linearPredict } from './linear.js';
 import { fitBaselines, fitModel, formulaRank, loadOnlyRank, type Baselines, type TrainOptions, type TrainingRow } from './train.js';
@@ -49,9 +50,16 @@ export interface CrossValResult {
   gate: GateResult;
 }
 
-// Runs the validation; rows need a group (rows without one form a group each).
+// Runs the validation; rows need a group (rows without one form a group each). Fewer
+// than two groups, or fewer than two folds, leave no fold anything to train on: its
+// rows would be scored by nothing and count as errors of 0, so that is refused.
 export async function crossValidate(rows: readonly TrainingRow[], train: TrainOptions, o: CrossValOptions): Promise<CrossValResult> {
   const groups = rows.map((r, i) => r.group ?? `row ${i}`);
+  if (!Number.isInteger(o.folds) || o.folds < 2) throw new ConfigError(`folds: expected an integer of at least 2, received ${String(o.folds)}`);
+  const distinct = new Set(groups).size;
+  if (distinct < 2) {
+    throw new ConfigError(`grouped validation needs rows from at least 2 stressor configurations, to hold one out while training on another; the ${rows.length} rows have ${distinct}`);
+  }
   const err = Object.fromEntries(PREDICTORS.map((p) => [p, rows.map(() => 0)])) as Record<Predictor, number[]>;
   const signedModelMinus = { ridge: rows.map(() => 0), backbone: rows.map(() => 0) };
   const perRepeat = Object.fromEntries(PREDICTORS.map((p) => [p, [] as number[]])) as Record<Predictor, number[]>;

@@ -4,6 +4,7 @@ import { crossValEntries, crossValidate, PREDICTORS } from '../../src/training/c
 import { gateDecision } from '../../src/training/evaluate.js';
 import { calibrationRows } from '../../src/training/dataset.js';
 import { syntheticCalibration } from '../../src/training/synthetic.js';
+import { ConfigError } from '../../src/util/errors.js';
 
 // Synthetic probes in 8 "configurations" by their runnable tasks per CPU.
 const rows = calibrationRows(syntheticCalibration({ count: 120, seed: 5 })).map((r) => ({
@@ -41,5 +42,16 @@ describe('crossValidate, what each fold trains on', () => {
     const r = await crossValidate(two, { epochs: 2, chunk: 10, hiddenLayers: [2] }, { folds: 2, repeats: 1, seed: 1 });
     assert.equal(r.groups, 2);
     assert.equal(r.mae.mean.mae, 100);
+  });
+});
+
+describe('crossValidate, with nothing to hold out', () => {
+  it('refuses rows of one configuration rather than score every predictor 0', async () => {
+    // One group: every fold's training part would be empty, its rows scored by nothing.
+    const one = rows.slice(0, 40).map((r) => ({ ...r, group: 'cpu=1 membw=0 mem=0 disk=0 squeeze=0' }));
+    await assert.rejects(
+      crossValidate(one, { epochs: 2, chunk: 10, hiddenLayers: [2] }, { folds: 5, repeats: 1, seed: 1 }),
+      (err: unknown) => err instanceof ConfigError && /at least 2 stressor configurations.*the 40 rows have 1$/.test(err.message),
+    );
   });
 });
