@@ -5,13 +5,12 @@
 // configurations) are held out together, so a held-out run never has a twin from
 // the same configuration in training. What `npm run eval-model` prints and what
 // decides whether `npm run train-default` writes the default model.
-import { backbone } from '../model/backbone.js';
 import { modelFromFile, type LoadedModel } from '../model/model.js';
 import { clampRank } from '../model/rank.js';
 import { ConfigError } from '../util/errors.js';
 import { gateDecision, groupBootstrap, groupFolds, type EvalEntry, type GateResult, type MaeInterval } from './evaluate.js';
 import { linearPredict } from './linear.js';
-import { fitBaselines, fitModel, formulaRank, loadOnlyRank, type Baselines, type TrainOptions, type TrainingRow } from './train.js';
+import { backboneRank, fitBaselines, fitModel, formulaRank, loadOnlyRank, type Baselines, type TrainOptions, type TrainingRow } from './train.js';
 
 // How the validation is run.
 export interface CrossValOptions {
@@ -30,7 +29,7 @@ export type Predictor = (typeof PREDICTORS)[number];
 export function predictAll(model: LoadedModel, base: Baselines, row: TrainingRow): Record<Predictor, number> {
   return {
     model: model.predict(row),
-    backbone: backbone(row.named, model.file.backbone).rank,
+    backbone: backboneRank(row.named, model.file.backbone),
     ridge: linearPredict(base.ridge, row.values),
     loadOnly: loadOnlyRank(base.loadOnly, row),
     mean: base.meanLabel,

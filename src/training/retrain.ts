@@ -21,9 +21,8 @@ import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, 
 import { MAX_FOREIGN_RISE, calibrationRows, readCalibration, unusableReason } from './dataset.js';
 import { FEATURE_NAMES, FEATURES, featureIndex, unscaleValue, type FeatureSpec, type Features } from '../model/features.js';
 import { loadModel, modelFromFile, modelId, serializeModel, type LoadedModel, type ModelFile } from '../model/model.js';
-import { formulaRank, trainModel, writeModelFile, type TrainingRow, type TrainReport } from './train.js';
+import { backboneRank, formulaRank, trainModel, writeModelFile, type TrainingRow, type TrainReport } from './train.js';
 import { clampRank } from '../model/rank.js';
-import { backbone } from '../model/backbone.js';
 import { defaultModelPath, modelPathFor } from '../model/rankers.js';
 import { MODEL_CHECK_EVERY } from '../daemon/elim.js';
 import { exclusionMeanings, renderReport, thinned, type HoldoutPoint, type MaeEntry, type ReportData } from './report-html.js';
@@ -952,7 +951,7 @@ export function evaluate(trained: Pick<Trained, 'model' | 'report'>, split: Time
     candidateFromFile('installed model', installed),
     sameFile ? { ...candidateFromFile('embedded default', embedded), note: 'the installed model is the embedded default' } : candidateFromFile('embedded default', embedded),
     { name: 'linear regression', note: `ridge over all ${FEATURE_NAMES.length} features, fitted on the ${refs.linear.rows} training rows`, predict: (f) => linearPredict(refs.linear, f.values) },
-    { name: 'physical backbone', note: 'the new model without its network: per-resource stall on the host\'s own CPUs (src/model/backbone.ts), weights fitted on the training rows', predict: (f) => backbone(f.named, fresh.file.backbone).rank },
+    { name: 'physical backbone', note: 'the new model without its network: per-resource stall on the host\'s own CPUs (src/model/backbone.ts), weights fitted on the training rows', predict: (f) => backboneRank(f.named, fresh.file.backbone) },
     { name: 'load-only fit', note: `${refs.loadOnly.intercept.toFixed(1)} + ${(refs.loadOnly.weights[0] ?? 0).toFixed(1)} x load1 per CPU, fitted on the training rows`, predict: (f) => linearPredict(refs.loadOnly, [load1Of(f.values)]) },
     { name: 'mean', note: `always ${refs.meanLabel.toFixed(1)}, the training rows' mean slowdown`, predict: () => refs.meanLabel },
     { name: 'formula', note: 'the daemon\'s built-in fallback formula', predict: (f) => formulaRank(f) },

@@ -12,7 +12,7 @@ import brain from 'brain.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Sample } from '../collectors/types.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
-import { RANK_MAX, RANK_MIN, clampRank, formulaRanker } from '../model/rank.js';
+import { RANK_MAX, RANK_MIN, clampRank, formulaRanker, withLoadTieBreak } from '../model/rank.js';
 import { FEATURE_NAMES, PSI_FEATURES, featureIndex, featureScaling, withoutFeatures } from '../model/features.js';
 import { backbone, type BackboneParams } from '../model/backbone.js';
 import { ACTIVATIONS, type Activation } from '../model/network.js';
@@ -152,6 +152,13 @@ export function fitLoadOnly(rows: readonly TrainingRow[]): { intercept: number; 
   const den = n * sxx - sx * sx;
   const slope = den > 1e-12 ? (n * sxy - sx * sy) / den : 0;
   return { intercept: (sy - slope * sx) / n, slope };
+}
+
+// The rank of a model of this backbone alone (no correction network), as the daemon
+// computes it: clamped, with the load tie-break every model's rank carries, so that a
+// network is judged against the backbone it would ship instead of, like with like.
+export function backboneRank(named: Readonly<Record<string, number | null>>, params: BackboneParams): number {
+  return withLoadTieBreak(clampRank(backbone(named, params).rank), named['cpu_busy']);
 }
 
 // The load-only line's prediction for a row.
@@ -618,7 +625,7 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
     mean: meanAbsoluteError(() => base.meanLabel, holdout),
     loadOnly: meanAbsoluteError((r) => loadOnlyRank(base.loadOnly, r), holdout),
     formula: meanAbsoluteError(formulaRank, holdout),
-    backbone: meanAbsoluteError((r) => backbone(r.named, draft.backbone).rank, holdout),
+    backbone: meanAbsoluteError((r) => backboneRank(r.named, draft.backbone), holdout),
     ridge: meanAbsoluteError((r) => linearPredict(base.ridge, r.values), holdout),
   };
   const holdoutMaeWithoutPsi = meanAbsoluteError((r) => loaded.predict(withoutPsi(r)), holdout);

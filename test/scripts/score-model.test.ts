@@ -4,12 +4,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { scoreReport, scoreRuns } from '../../scripts/score-model.js';
-import { backbone } from '../../src/model/backbone.js';
 import { loadModel } from '../../src/model/model.js';
 import { clampRank } from '../../src/model/rank.js';
 import { PREDICTORS } from '../../src/training/crossval.js';
 import { calibrationRows, readCalibration } from '../../src/training/dataset.js';
-import { fitBaselines, withoutPsi } from '../../src/training/train.js';
+import { backboneRank, fitBaselines, withoutPsi } from '../../src/training/train.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
 const model = loadModel(join(repoRoot, 'models', 'default.json'), { trust: false });
@@ -29,10 +28,17 @@ test('each configuration gets its measured mean and each predictor\'s mean rank 
     const mean = (f: (row: (typeof own)[number]) => number): number => own.reduce((s, row) => s + f(row), 0) / own.length;
     assert.ok(Math.abs(c.measured - mean((row) => clampRank(row.label))) < 1e-9, c.config);
     assert.ok(Math.abs(c.predicted.model - mean((row) => clampRank(model.predict(row)))) < 1e-9, c.config);
-    assert.ok(Math.abs(c.predicted.backbone - mean((row) => clampRank(backbone(row.named, model.file.backbone).rank))) < 1e-9, c.config);
+    assert.ok(Math.abs(c.predicted.backbone - mean((row) => backboneRank(row.named, model.file.backbone))) < 1e-9, c.config);
   }
   const measured = r.configs.map((c) => c.measured);
   assert.deepEqual(measured, [...measured].sort((a, b) => a - b), 'listed from the least to the most slowed');
+});
+
+test('the shipped model, the backbone alone, scores exactly as its backbone row', () => {
+  assert.equal(model.file.residual, null);
+  const r = scoreRuns(model, train, scored);
+  assert.deepEqual(r.mae.backbone, r.mae.model);
+  for (const c of r.configs) assert.equal(c.predicted.backbone, c.predicted.model, c.config);
 });
 
 test('the MAE of the mean predictor is the mean distance of the runs from the training mean', () => {

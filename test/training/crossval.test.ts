@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { crossValEntries, crossValidate, PREDICTORS } from '../../src/training/crossval.js';
+import { crossValEntries, crossValidate, predictAll, PREDICTORS } from '../../src/training/crossval.js';
 import { gateDecision } from '../../src/training/evaluate.js';
 import { calibrationRows } from '../../src/training/dataset.js';
 import { syntheticCalibration } from '../../src/training/synthetic.js';
+import { fitBaselines, fitModel } from '../../src/training/train.js';
+import { modelFromFile } from '../../src/model/model.js';
 import { ConfigError } from '../../src/util/errors.js';
 
 // Synthetic probes in 8 "configurations" by their runnable tasks per CPU.
@@ -53,5 +55,16 @@ describe('crossValidate, with nothing to hold out', () => {
       crossValidate(one, { epochs: 2, chunk: 10, hiddenLayers: [2] }, { folds: 5, repeats: 1, seed: 1 }),
       (err: unknown) => err instanceof ConfigError && /at least 2 stressor configurations.*the 40 rows have 1$/.test(err.message),
     );
+  });
+});
+
+describe('predictAll, the backbone alone', () => {
+  it('is ranked as the daemon ranks a model of the backbone alone, load tie-break included', async () => {
+    // What ships when the network fails the gate: the same backbone, no network.
+    const { model } = await fitModel(rows, { correction: false });
+    const alone = modelFromFile(model, 'the backbone alone');
+    const base = fitBaselines(rows);
+    assert.ok(rows.some((r) => (r.named['cpu_busy'] ?? 0) > 0), 'rows with a busy CPU, where the tie-break adds to the rank');
+    for (const row of rows) assert.equal(predictAll(alone, base, row).backbone, alone.predict(row));
   });
 });
