@@ -85,7 +85,8 @@ mbatchd and LIM:
   --interval S          the elim's report interval (default: the config's)
   --staleness auto|S    how old mbatchd's values are: auto = elim, LIM and refresh timing (5-50 s)
   --d D --t T           the queue's rusage[rank=D:duration=T:decay=1] (default: recommend's)
-  --res-req STRING      the same from the queue's RES_REQ (bare duration: minutes), e.g. "order[rank] rusage[rank=8:duration=45s:decay=1]"
+  --res-req STRING      the same from the queue's RES_REQ (bare duration: minutes; without
+                        decay= the whole D is held until T), e.g. "order[rank] rusage[rank=8:duration=45s:decay=1]"
   --sweep LIST          D values to compare (default 0,2,5,10,20,40)
   --policies LIST       policies to run (default all: default,rank,rank+D..,typed+D..,accept1,
                         random,two-choices,oracle and the sweep)
@@ -104,10 +105,12 @@ function pair(name: string, text: string | undefined, fallback: [number, number]
   return [parts[0]!, parts[1]!];
 }
 
-// D and T of the rank reservation in a RES_REQ string, rusage[rank=D:duration=T...],
-// read as `lavarank check` reads the queue's (a bare duration is minutes, as in
-// OpenLava); throws UsageError.
-export function parseRankRusage(text: string, resource = 'rank'): { d: number; t: number } {
+// D, T and the decay of the rank reservation in a RES_REQ string,
+// rusage[rank=D:duration=T:decay=K], read as `lavarank check` reads the queue's (a bare
+// duration is minutes, as in OpenLava). Without decay= mbatchd holds the whole D until
+// T has passed (adjLsbLoad, mbd.host.c: no decay, factor 1), which is decay 0 here;
+// throws UsageError.
+export function parseRankRusage(text: string, resource = 'rank'): { d: number; t: number; decay: number } {
   const rusage = parseResReq(text).rusage;
   const value = rusage.get(resource);
   const d = value === undefined || !/^\d+(\.\d+)?$/.test(value) ? NaN : Number(value);
@@ -116,7 +119,11 @@ export function parseRankRusage(text: string, resource = 'rank'): { d: number; t
   if (!(d >= 0) || t === undefined || !(t > 0)) {
     throw new UsageError(`--res-req: expected rusage[${resource}=D:duration=T...] with D >= 0 and T such as 45s, received ${JSON.stringify(text)}`);
   }
-  return { d, t };
+  const decayText = rusage.get('decay');
+  if (decayText !== undefined && !/^\d+(\.\d+)?$/.test(decayText)) {
+    throw new UsageError(`--res-req: expected decay= a number >= 0 (1: linear), received ${JSON.stringify(text)}`);
+  }
+  return { d, t, decay: decayText === undefined ? 0 : Number(decayText) };
 }
 
 // Everything a simulation needs, from the command line.
@@ -124,7 +131,7 @@ export interface SimulationSetup {
   input: ExperimentInput;
   hosts: HostSpec[];
   model: LoadedModel;
-  recommended: { d: number; t: number; from: string };
+  recommended: { d: number; t: number; decay: number; from: string };
   context: Omit<ReportContext, 'generated' | 'command'>;
 }
 
@@ -140,7 +147,7 @@ export interface SimulationOptions {
   synthetic: number;
   scheduler: Omit<SchedulerSettings, 'elimInterval'>;
   interval: number | undefined; // the elim's; default: the config's
-  reservation: { d: number | undefined; t: number | undefined; fromResReq: boolean };
+  reservation: { d: number | undefined; t: number | undefined; decay: number; fromResReq: boolean };
   sweep: number[];
   seeds: number[];
   background: BackgroundSpec;
@@ -168,6 +175,7 @@ export function simulationOptions(args: SimulationArgs): SimulationOptions {
   const reservation = {
     d: fromResReq?.d ?? givenNumber('d', args.d, { min: 0, max: 1000 }),
     t: fromResReq?.t ?? givenNumber('t', args.t, { min: 1, max: 3600 }),
+    decay: fromResReq?.decay ?? 1, // --d/--t and recommend's: decay=1
     fromResReq: fromResReq !== undefined,
   };
   const seed = numberOption('seed', args.seed, 1, { integer: true, min: 0, max: 2 ** 31 - 1 });
@@ -234,7 +242,7 @@ function generateOptions(args: SimulationArgs): GenerateOptions {
 
 // Builds the hosts, the workload, the policies and the context from parsed options:
 // every option is checked first (simulationOptions), then the inputs are read.
-export async function setupSimulation(args: SimulationArgs, options: { policies?: (recommended: { d: number; t: number }, sweep: number[]) => PolicySpec[] } = {}): Promise<SimulationSetup> {
+export async function setupSimulation(args: SimulationArgs, options: { policies?: (recommended: { d: number; t: number; decay: number }, sweep: number[]) => PolicySpec[] } = {}): Promise<SimulationSetup> {
   const opts = simulationOptions(args);
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
   const hosts = args.hosts !== undefined && args.hosts.length > 0 ? readHosts(args.hosts) : syntheticHosts(opts.synthetic);
@@ -246,8 +254,9 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
   const rec = recommendForCpus(model, cpus, { intervalSec: scheduler.elimInterval });
   const d = opts.reservation.d ?? rec.d;
   const t = opts.reservation.t ?? rec.t;
-  const recommended = { d, t, from: opts.reservation.fromResReq ? '--res-req' : args.d === undefined ? `lavarank recommend for ${cpus}-CPU hosts` : '--d' };
-  let policies = (options.policies ?? standardPolicies)({ d, t }, opts.sweep.filter((x) => x > 0));
+  const decay = opts.reservation.decay;
+  const recommended = { d, t, decay, from: opts.reservation.fromResReq ? '--res-req' : args.d === undefined ? `lavarank recommend for ${cpus}-CPU hosts` : '--d' };
+  let policies = (options.policies ?? standardPolicies)({ d, t, decay }, opts.sweep.filter((x) => x > 0));
   if (args.policies !== undefined) {
     // The names carry D (rank+D2), which may be recommend's: checked once it is known.
     const wanted = args.policies.split(',').map((s) => s.trim()).filter((s) => s !== '');

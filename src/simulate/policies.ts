@@ -28,9 +28,9 @@ export function usesRank(p: PolicySpec): boolean {
 }
 
 // The policy list of a comparison: the fixed ones, the queue's recommended
-// reservation and a sweep of D with the same T.
-export function standardPolicies(recommended: { d: number; t: number }, sweep: readonly number[]): PolicySpec[] {
-  const res = (d: number): Reservation => ({ value: d, duration: recommended.t, decay: 1 });
+// reservation and a sweep of D with the same T and decay (1, linear, unless given).
+export function standardPolicies(recommended: { d: number; t: number; decay?: number }, sweep: readonly number[]): PolicySpec[] {
+  const res = (d: number): Reservation => ({ value: d, duration: recommended.t, decay: recommended.decay ?? 1 });
   const list: PolicySpec[] = [
     { name: 'default', kind: 'default' },
     { name: 'rank', kind: 'rank' },

@@ -14,7 +14,7 @@ export interface ReportContext {
   hostsText: string; // one sentence
   model: string; // model id, or "none"
   scheduler: string; // one sentence
-  recommended: { d: number; t: number; from: string };
+  recommended: { d: number; t: number; decay?: number; from: string };
   params: string; // the cluster model's parameters and their source
   notes: string[]; // warnings and remarks
 }
@@ -255,7 +255,7 @@ ${cdfChart(result.policies)}
 <p>Ties keep the host list's order, so bursts that herd land on the first hosts.</p>
 ${traceCharts(result.policies)}
 <h2>The reservation sweep</h2>
-<p>order[rank] rusage[rank=D:duration=${ctx.recommended.t}s:decay=1] for each D (D = 0: no reservation); recommended D = ${ctx.recommended.d} (${ctx.recommended.from}).</p>
+<p>order[rank] rusage[rank=D:duration=${ctx.recommended.t}s:decay=${ctx.recommended.decay ?? 1}] for each D (D = 0: no reservation); recommended D = ${ctx.recommended.d} (${ctx.recommended.from}).</p>
 ${sweepChart(result)}
 <h2>Per-host utilisation and jobs (first seed${hostsOf.length > shownHosts.length ? `, first ${shownHosts.length} of ${hostsOf.length} hosts` : ''})</h2>
 <table><thead><tr><th>host</th><th>CPUs</th>${result.policies.filter((p) => p.hosts !== undefined).map((p) => html`<th>${p.name}</th>`)}</tr></thead><tbody>${utilRows}</tbody></table>

@@ -175,12 +175,24 @@ describe('lavarank simulate --acct', () => {
 
 describe('parseRankRusage', () => {
   it('reads D and T from the queue\'s RES_REQ, and refuses a string without them', () => {
-    assert.deepEqual(parseRankRusage('order[rank] rusage[rank=8:duration=45s:decay=1]'), { d: 8, t: 45 });
-    assert.deepEqual(parseRankRusage('rusage[mem=100:rank=2.5:duration=1m]'), { d: 2.5, t: 60 });
+    assert.deepEqual(parseRankRusage('order[rank] rusage[rank=8:duration=45s:decay=1]'), { d: 8, t: 45, decay: 1 });
+    assert.deepEqual(parseRankRusage('rusage[mem=100:rank=2.5:duration=1m:decay=1]'), { d: 2.5, t: 60, decay: 1 });
     // A bare duration is minutes, as OpenLava (and lavarank check) read it.
-    assert.deepEqual(parseRankRusage('rusage[rank=8:duration=2:decay=1]'), { d: 8, t: 120 });
+    assert.deepEqual(parseRankRusage('rusage[rank=8:duration=2:decay=1]'), { d: 8, t: 120, decay: 1 });
     assert.throws(() => parseRankRusage('order[rank]'), /--res-req: expected rusage\[rank=D:duration=T/);
     assert.throws(() => parseRankRusage('rusage[rank=:duration=45s]'), /--res-req/);
+  });
+
+  it('reads a RES_REQ without decay= as a reservation held whole until T (decay 0), as mbatchd holds it', () => {
+    assert.deepEqual(parseRankRusage('order[rank] rusage[rank=8:duration=45s]'), { d: 8, t: 45, decay: 0 });
+  });
+
+  it('keeps the decay the RES_REQ gives', () => {
+    assert.equal(parseRankRusage('order[rank] rusage[rank=8:duration=45s:decay=2]').decay, 2);
+  });
+
+  it('refuses a decay that is not a number, naming --res-req', () => {
+    assert.throws(() => parseRankRusage('rusage[rank=8:duration=45s:decay=x]'), { name: 'UsageError', message: /^--res-req: expected decay= a number >= 0/ });
   });
 });
 
@@ -225,6 +237,13 @@ describe('setupSimulation', () => {
     assert.ok(setup.input.policies.some((p) => p.name === 'rank+D5'));
   });
 
+  it('simulates the --res-req reservation with the RES_REQ\'s decay: none given is the whole D held until T', async () => {
+    const setup = await setupSimulation({ synthetic: '4', 'res-req': 'order[rank] rusage[rank=8:duration=45s]', sweep: '0,5' });
+    for (const name of ['rank+D8', 'typed+D8', 'rank+D5']) {
+      assert.deepEqual(setup.input.policies.find((p) => p.name === name)?.reservation, { value: name === 'rank+D5' ? 5 : 8, duration: 45, decay: 0 }, name);
+    }
+  });
+
   it('refuses a --policies list naming one policy it does not know, naming it', async () => {
     await assert.rejects(setupSimulation({ synthetic: '4', policies: 'rank,bogus' }), { name: 'UsageError', message: /^--policies: unknown bogus; known: / });
   });
@@ -232,7 +251,7 @@ describe('setupSimulation', () => {
 
 describe('parseRankRusage of no reservation', () => {
   it('reads a D of 0 from the RES_REQ, a queue that reserves nothing', () => {
-    assert.deepEqual(parseRankRusage('order[rank] rusage[rank=0:duration=45s:decay=1]'), { d: 0, t: 45 });
+    assert.deepEqual(parseRankRusage('order[rank] rusage[rank=0:duration=45s:decay=1]'), { d: 0, t: 45, decay: 1 });
   });
 });
 
