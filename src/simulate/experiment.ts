@@ -91,6 +91,16 @@ export function typedUnavailable(ranker: Ranker | undefined, host: HostSpec | un
 
 const T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086];
 
+// Student's t for a two-sided 95 % interval with df degrees of freedom: the table up
+// to 20, then the Cornish-Fisher expansion around the normal 1.96 (within 0.001 of
+// the exact value from 20 on; 1.96 alone is 6 % short at 21, 2 % at 60).
+export function t95(df: number): number {
+  const fromTable = T95[df - 1];
+  if (fromTable !== undefined) return fromTable;
+  const z = 1.959964;
+  return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df * df);
+}
+
 // Mean, standard deviation and 95 % interval of per-seed values (NaN values left out).
 export function spread(values: readonly number[]): Spread {
   const v = values.filter((x) => Number.isFinite(x));
@@ -99,7 +109,7 @@ export function spread(values: readonly number[]): Spread {
   const mean = v.reduce((a, b) => a + b, 0) / n;
   if (n === 1) return { mean, sd: 0, ci95: NaN, n };
   const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-  const t = T95[n - 2] ?? 1.96;
+  const t = t95(n - 1);
   return { mean, sd, ci95: (t * sd) / Math.sqrt(n), n };
 }
 

@@ -23,6 +23,19 @@ describe('spread', () => {
     assert.equal(spread([7]).sd, 0);
     assert.equal(spread([NaN, 1, 3]).mean, 2);
   });
+
+  it('widens the interval of 22 seeds by Student\'s t for 21 degrees of freedom (2.080), not the normal 1.96', () => {
+    const v = Array.from({ length: 22 }, (_, i) => i % 2);
+    const s = spread(v);
+    assert.ok(Math.abs(s.ci95 / (s.sd / Math.sqrt(22)) - 2.08) < 0.001, String(s.ci95 / (s.sd / Math.sqrt(22))));
+  });
+
+  it('follows Student\'s t for 30 and 99 degrees of freedom, the most seeds simulate takes (2.042, 1.984)', () => {
+    for (const [n, t] of [[31, 2.042], [100, 1.984]] as const) {
+      const s = spread(Array.from({ length: n }, (_, i) => i % 2));
+      assert.ok(Math.abs(s.ci95 / (s.sd / Math.sqrt(n)) - t) < 0.001, `${n} seeds: ${s.ci95 / (s.sd / Math.sqrt(n))}`);
+    }
+  });
 });
 
 describe('runExperiment', () => {
