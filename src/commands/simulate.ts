@@ -6,7 +6,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { findConfig, loadConfig } from '../config/config.js';
+import { MIN_LIM_INTERVAL, findConfig, loadConfig } from '../config/config.js';
 import { readAcct, skippedLines, type JobFinish } from '../lsf/acct.js';
 import { durationSeconds, parseResReq } from '../lsf/res-req.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
@@ -82,7 +82,7 @@ Jobs (an lsb.acct replay, or generated):
   --background S        share of time each host runs non-batch CPU load (default 0)
 mbatchd and LIM:
   --mbd-sleep S (${DEFAULT_SCHEDULER.mbdSleep})  --accept-interval N (${DEFAULT_SCHEDULER.acceptInterval})  --load-update S (${DEFAULT_SCHEDULER.freshPeriod})
-  --interval S          the elim's report interval (default: the config's)
+  --interval S          the elim's report interval, 5 s or more (default: the config's)
   --staleness auto|S    how old mbatchd's values are: auto = elim, LIM and refresh timing (5-50 s)
   --d D --t T           the queue's rusage[rank=D:duration=T:decay=1] (default: recommend's)
   --res-req STRING      the same from the queue's RES_REQ (bare duration: minutes; without
@@ -181,10 +181,12 @@ export function simulationOptions(args: SimulationArgs): SimulationOptions {
   const seed = numberOption('seed', args.seed, 1, { integer: true, min: 0, max: 2 ** 31 - 1 });
   const seedCount = numberOption('seeds', args.seeds, 5, { integer: true, min: 1, max: 100 });
   const bgShare = numberOption('background', args.background, 0, { min: 0, max: 0.95 });
+  const interval = givenNumber('interval', args.interval, { min: 1, max: 3600 });
+  if (interval !== undefined && interval < MIN_LIM_INTERVAL) throw new UsageError(`--interval: expected seconds from ${MIN_LIM_INTERVAL} to 3600 (${UNDER_LIM_POLL}), received ${JSON.stringify(args.interval)}`);
   return {
     synthetic: numberOption('synthetic', args.synthetic, 40, { integer: true, min: 1, max: 100_000 }),
     scheduler,
-    interval: givenNumber('interval', args.interval, { min: 1, max: 3600 }),
+    interval,
     reservation,
     sweep: parseSweep(args.sweep ?? '0,2,5,10,20,40'),
     seeds: Array.from({ length: seedCount }, (_, i) => seed + i),
@@ -192,6 +194,12 @@ export function simulationOptions(args: SimulationArgs): SimulationOptions {
     workload: args.acct === undefined ? { generate: generateOptions(args) } : { acct: args.acct, replay: replayOptions(args) },
   };
 }
+
+// Why an elim interval under MIN_LIM_INTERVAL cannot be simulated: LIM reads one
+// report per 5 s, so faster reports pile up in the pipe and LIM shows ever older
+// values (elim-contract.md, "Reading"; the daemon refuses to run so under LIM), where
+// the simulator would take each refresh's rank from the latest report.
+const UNDER_LIM_POLL = `under ${MIN_LIM_INTERVAL} s LIM falls behind the elim's reports and shows ever older ranks, where the simulator would show fresher ones`;
 
 // How an lsb.acct replay is played (--load or --speedup, --repeat).
 function replayOptions(args: SimulationArgs): Replay {
@@ -248,6 +256,7 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
   const hosts = args.hosts !== undefined && args.hosts.length > 0 ? readHosts(args.hosts) : syntheticHosts(opts.synthetic);
   const model = loadModel(args.model ?? modelPathFor(config));
   const ranker = modelRanker(model);
+  if (opts.interval === undefined && config.interval < MIN_LIM_INTERVAL) throw new ConfigError(`the config's interval ${config.interval} s cannot be simulated: ${UNDER_LIM_POLL}; give --interval ${MIN_LIM_INTERVAL} or more`);
   const scheduler: SchedulerSettings = { ...opts.scheduler, elimInterval: opts.interval ?? config.interval };
   // The queue's reservation: recommend's D for the hosts' median CPU count, its T.
   const cpus = Math.round(median(hosts.map((h) => h.cpus)));

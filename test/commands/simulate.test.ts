@@ -223,6 +223,11 @@ describe('simulationOptions', () => {
     assert.throws(() => simulationOptions({ background: '1' }), { name: 'UsageError', message: /^--background: expected a number from 0 to 0\.95/ });
   });
 
+  it('refuses an --interval under LIM\'s 5 s poll, where LIM falls behind the reports, rather than simulate fresher ranks', () => {
+    assert.throws(() => simulationOptions({ interval: '2' }), { name: 'UsageError', message: /^--interval: expected seconds from 5 to 3600 \(under 5 s LIM falls behind the elim's reports/ });
+    assert.equal(simulationOptions({ interval: '5' }).interval, 5);
+  });
+
   it('refuses --acct together with --generate rather than ignore one', () => {
     assert.throws(() => simulationOptions({ acct: '/x/lsb.acct', generate: true }), { name: 'UsageError', message: '--acct and --generate: choose one' });
   });
@@ -241,6 +246,18 @@ describe('setupSimulation', () => {
     const setup = await setupSimulation({ synthetic: '4', 'res-req': 'order[rank] rusage[rank=8:duration=45s]', sweep: '0,5' });
     for (const name of ['rank+D8', 'typed+D8', 'rank+D5']) {
       assert.deepEqual(setup.input.policies.find((p) => p.name === name)?.reservation, { value: name === 'rank+D5' ? 5 : 8, duration: 45, decay: 0 }, name);
+    }
+  });
+
+  it('refuses a config whose interval is under LIM\'s 5 s poll when no --interval replaces it, naming the config\'s interval', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = join(dir, 'lavarank.yaml');
+      writeFileSync(config, 'interval: 3\n');
+      await assert.rejects(setupSimulation({ synthetic: '4', config }), { name: 'ConfigError', message: /^the config's interval 3 s cannot be simulated: under 5 s LIM falls behind .*; give --interval 5 or more$/ });
+      assert.equal((await setupSimulation({ synthetic: '4', config, interval: '10' })).input.scheduler?.elimInterval, 10);
+    } finally {
+      cleanup();
     }
   });
 
