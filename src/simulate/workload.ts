@@ -236,7 +236,9 @@ export function jobsFromAcct(records: readonly JobFinish[], hosts: readonly Host
   });
   let speedup = options.speedup ?? 1;
   if (options.utilisation !== undefined) {
-    const slotSeconds = base.reduce((a, j) => a + j.slots * j.work, 0);
+    // The slot-seconds the jobs hold on an average host, as offeredLoad and the
+    // generator count them: the CPU part of a run takes longer on a slower host.
+    const slotSeconds = base.reduce((a, j) => a + j.slots * j.work * meanIdleFactor(j.mix, hosts), 0);
     const slots = hosts.reduce((a, h) => a + h.mxj, 0);
     speedup = (options.utilisation * slots * span) / slotSeconds;
   }
@@ -250,12 +252,16 @@ export function jobsFromAcct(records: readonly JobFinish[], hosts: readonly Host
   return jobs;
 }
 
+// A job's idle run time on an average host of these, per second of it on the reference host.
+function meanIdleFactor(mix: Readonly<JobMix>, hosts: readonly HostSpec[]): number {
+  return hosts.reduce((a, h) => a + idleTimeFactor(mix, h.speed), 0) / hosts.length;
+}
+
 // The load a workload offers: the slot-seconds its jobs hold alone, on an average
 // host, over the submit span times all hosts' slots.
 export function offeredLoad(jobs: readonly JobSpec[], hosts: readonly HostSpec[]): number {
   if (jobs.length === 0) return 0;
   const span = Math.max(1, jobs[jobs.length - 1]!.submit - jobs[0]!.submit);
   const slots = hosts.reduce((a, h) => a + h.mxj, 0);
-  const meanFactor = (j: JobSpec): number => hosts.reduce((a, h) => a + idleTimeFactor(j.mix, h.speed), 0) / hosts.length;
-  return jobs.reduce((a, j) => a + j.slots * j.work * meanFactor(j), 0) / (span * slots);
+  return jobs.reduce((a, j) => a + j.slots * j.work * meanIdleFactor(j.mix, hosts), 0) / (span * slots);
 }

@@ -145,6 +145,15 @@ describe('jobs from lsb.acct, crafted records', () => {
     assert.equal(j?.slots, 2);
   });
 
+  it('replays at the --load asked on hosts of different speeds, counting the CPU part slower on the slower hosts', async () => {
+    // 200 CPU-bound jobs of 600 s, one submitted every 100 s, on hosts with CPU factors 0.5, 1 and 2.
+    const b = await base();
+    const records = Array.from({ length: 200 }, (_, i) => job(b, { jobId: 1000 + i, submitTime: 1e9 + 100 * i, startTime: 1e9 + 100 * i, endTime: 1e9 + 100 * i + 600 }, { utime: 600 }));
+    const mixed = mergeHosts([0.5, 1, 2].map((f, i) => ({ name: `h${i}`, cpus: 4, cpuFactor: f })));
+    const offered = offeredLoad(jobsFromAcct(records, mixed, { utilisation: 0.8 }), mixed);
+    assert.ok(Math.abs(offered - 0.8) < 0.005, String(offered));
+  });
+
   it('starts each repeat of the replay one second after the last submission of the one before', async () => {
     const records = await fixtureRecords();
     const plain = jobsFromAcct(records, h);
