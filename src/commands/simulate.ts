@@ -108,10 +108,13 @@ function pair(name: string, text: string | undefined, fallback: [number, number]
 // D, T and the decay of the rank reservation in a RES_REQ string,
 // rusage[rank=D:duration=T:decay=K], read as `lavarank check` reads the queue's (a bare
 // duration is minutes, as in OpenLava). Without decay= mbatchd holds the whole D until
-// T has passed (adjLsbLoad, mbd.host.c: no decay, factor 1), which is decay 0 here;
-// throws UsageError.
-export function parseRankRusage(text: string, resource = 'rank'): { d: number; t: number; decay: number } {
-  const rusage = parseResReq(text).rusage;
+// T has passed (adjLsbLoad, mbd.host.c: no decay, factor 1), which is decay 0 here.
+// The resource is the one the string orders by (order[lrank] with the config's
+// resource: lrank), else rank; throws UsageError.
+export function parseRankRusage(text: string, resource?: string): { d: number; t: number; decay: number } {
+  const req = parseResReq(text);
+  resource ??= req.order[0]?.replace(/^-/, '') ?? 'rank';
+  const rusage = req.rusage;
   const value = rusage.get(resource);
   const d = value === undefined || !/^\d+(\.\d+)?$/.test(value) ? NaN : Number(value);
   const duration = rusage.get('duration');

@@ -187,6 +187,11 @@ describe('parseRankRusage', () => {
     assert.deepEqual(parseRankRusage('order[rank] rusage[rank=8:duration=45s]'), { d: 8, t: 45, decay: 0 });
   });
 
+  it('reads the reservation of the resource the RES_REQ orders by, as a queue of a config with resource: lrank has it', () => {
+    assert.deepEqual(parseRankRusage('order[lrank] rusage[lrank=8:duration=45s:decay=1]'), { d: 8, t: 45, decay: 1 });
+    assert.throws(() => parseRankRusage('order[lrank] rusage[rank=8:duration=45s:decay=1]'), /--res-req: expected rusage\[lrank=D:duration=T/);
+  });
+
   it('keeps the decay the RES_REQ gives', () => {
     assert.equal(parseRankRusage('order[rank] rusage[rank=8:duration=45s:decay=2]').decay, 2);
   });
