@@ -340,8 +340,10 @@ export function bestReservation(policies: readonly PolicySummary[]): PolicySumma
 async function simulatedMain(args: SimulationArgs & { json?: boolean; durations?: string; cpus?: string }): Promise<number> {
   let durations: number[];
   try {
-    durations = args.durations === undefined ? [...SIM_DURATIONS] : parseSweep(args.durations, '--durations', 'seconds').filter((t) => t >= 1);
-    if (durations.length === 0) throw new UsageError('--durations: expected seconds of at least 1');
+    durations = args.durations === undefined ? [...SIM_DURATIONS] : parseSweep(args.durations, '--durations', 'seconds');
+    // Refused, not dropped: `--durations 0.5,45` tried 45 alone without a word.
+    const short = durations.find((t) => !(t >= 1));
+    if (short !== undefined || durations.length === 0) throw new UsageError(`--durations: expected seconds of at least 1${short === undefined ? '' : `, received ${short}`}`);
     // The chosen T goes into the queue's rusage as duration=Ts, which takes whole seconds.
     const part = durations.find((t) => !Number.isInteger(t));
     if (part !== undefined) throw new UsageError(`--durations: expected whole seconds, received ${part}`);

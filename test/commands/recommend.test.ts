@@ -310,6 +310,12 @@ describe('recommend with the simulator (--hosts)', () => {
     assert.match(child.stderr, /--durations: expected whole seconds, received 22\.5/);
   });
 
+  it('refuses a --durations value under 1 s rather than leaving it out, and exits 2', () => {
+    const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--durations', '0.5,45'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
+    assert.equal(child.status, 2, child.stderr);
+    assert.match(child.stderr, /--durations: expected seconds of at least 1, received 0\.5/);
+  });
+
   it('names --durations, not --sweep, when --durations is malformed, and exits 2', () => {
     const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--durations', 'x'], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
     assert.equal(child.status, 2, child.stderr);
