@@ -222,8 +222,12 @@ export function fdSink(fd = 1): ReportSink {
     const code = errorCode(err);
     // EBADF: stdout closed; ENXIO: a FIFO with no reader. Either way nobody reads us.
     if (code === 'EBADF' || code === 'ENXIO') return { write: () => 'closed' };
-    // Without /proc the blocking descriptor still works; only the full-pipe case degrades.
+    // The reopen failed (no /proc, no descriptor free at start): no take-back then, and
+    // the descriptor itself is made non-blocking, as for a socket, so that a full pipe
+    // drops reports instead of blocking the write, and with it SIGTERM, for good.
     pipe = undefined;
+    target = fd;
+    keepAlive.push(new Socket({ fd, readable: false, writable: true }).unref());
   }
   return {
     write(line) {

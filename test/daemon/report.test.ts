@@ -192,6 +192,41 @@ describe('fdSink', () => {
     }
   });
 
+  it('where the pipe cannot be reopened (no /proc), drops reports on a full pipe instead of blocking', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const fifo = join(dir, 'fifo');
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      // In a child: a blocking write would hold its thread for good, which only a kill ends.
+      const script = `
+        import fs, { constants, openSync } from 'node:fs';
+        import { syncBuiltinESMExports } from 'node:module';
+        const reader = openSync(${JSON.stringify(fifo)}, constants.O_RDONLY | constants.O_NONBLOCK);
+        const writer = openSync(${JSON.stringify(fifo)}, constants.O_WRONLY);
+        const realOpen = fs.openSync;
+        fs.openSync = (path, ...rest) => {
+          if (String(path).startsWith('/proc/self/fd/')) throw Object.assign(new Error('ENOENT: no /proc'), { code: 'ENOENT' });
+          return realOpen(path, ...rest);
+        };
+        syncBuiltinESMExports();
+        const { fdSink } = await import(${JSON.stringify(join(repoRoot, 'dist', 'src', 'daemon', 'report.js'))});
+        const sink = fdSink(writer);
+        const counts = {};
+        for (let i = 0; i < 20000; i++) { const o = sink.write('1 rank ' + i + '\\n'); counts[o] = (counts[o] ?? 0) + 1; }
+        process.stdout.write(JSON.stringify(counts));
+        process.exit(0);
+      `;
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(child.signal, null, 'the write blocked on the full pipe');
+      assert.equal(child.status, 0, child.stderr);
+      const counts = JSON.parse(child.stdout) as Record<string, number>;
+      assert.deepEqual(Object.keys(counts).sort(), ['dropped', 'written']);
+      assert.ok(counts['written']! > 1000 && counts['dropped']! > 1000, child.stdout);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('takes back unread reports again after a moment without descriptors (EMFILE), not for good', (t) => {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
