@@ -393,7 +393,7 @@ export class StressorGroup {
   async start(kind: StressKind, count: number, intensity = 1, extra: readonly string[] = [], readyTimeoutMs = 180_000): Promise<void> {
     const started: ChildProcess[] = [];
     for (let i = 0; i < count; i++) {
-      const args = [STRESS_PATH, kind, '--intensity', String(intensity), '--dir', this.dir, ...extra];
+      const args = [STRESS_PATH, kind, '--intensity', String(intensity), '--dir', this.dir, '--parent', String(process.pid), ...extra];
       const { child } = await spawnLongRunning(process.execPath, args, { signal: this.controller.signal });
       this.children.push(child);
       this.kinds.set(child, kind);

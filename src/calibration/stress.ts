@@ -64,6 +64,7 @@ export interface StressOptions {
   maxSeconds: number;
   bytes?: number; // squeeze: how much memory to keep touching
   cgroup?: string; // a cgroup directory to move into before any work (its cgroup.procs)
+  parent?: number; // the pid of the process that started it; default the parent at start-up
 }
 
 const PAGE_BYTES = 4096;
@@ -199,7 +200,9 @@ export async function runStressor(kind: StressKind, options: StressOptions): Pro
     printError(`stress ${kind}: cannot raise oom_score_adj: ${errorMessage(err)}`);
   }
   if (options.cgroup !== undefined) joinCgroup(options.cgroup);
-  const parent = process.ppid;
+  // Given by calibrate: one killed while this process was still starting has already
+  // left it reparented, and process.ppid read now would never change again.
+  const parent = options.parent ?? process.ppid;
   const onSignal = (signal: NodeJS.Signals): void => halt(stop, signal);
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, onSignal);
   // After the handlers: a signal sent as soon as the directory appears must still remove it.
@@ -251,7 +254,7 @@ export async function runStressor(kind: StressKind, options: StressOptions): Pro
 }
 
 const USAGE = `Usage: node dist/src/calibration/stress.js KIND [--intensity X] [--dir DIR] [--max-seconds S]
-                                               [--bytes N] [--cgroup DIR]
+                                               [--bytes N] [--cgroup DIR] [--parent PID]
 
 Loads the host until stopped, for lavarank calibrate. KIND is one of:
   cpu    a busy loop on one CPU
@@ -265,8 +268,9 @@ Loads the host until stopped, for lavarank calibrate. KIND is one of:
 --intensity X (0 < X <= 1, default 1) is the share of time busy, or for mem the
 share of the allowed memory. --cgroup DIR moves the stressor into that cgroup
 first. Prints one JSON line when at full load; stops on
-SIGTERM/SIGINT/SIGHUP, when its parent exits, or after --max-seconds (default
-21600), and removes its files.`;
+SIGTERM/SIGINT/SIGHUP, when its parent exits (--parent PID: the process that
+started it, even if that one was gone before the stressor started), or after
+--max-seconds (default 21600), and removes its files.`;
 
 // Runs the stressor named on the command line; returns the exit status.
 export async function main(argv: string[]): Promise<number> {
@@ -278,6 +282,7 @@ export async function main(argv: string[]): Promise<number> {
       'max-seconds': { type: 'string' },
       bytes: { type: 'string' },
       cgroup: { type: 'string' },
+      parent: { type: 'string' },
       help: { type: 'boolean' },
     },
     allowPositionals: true,
@@ -307,6 +312,11 @@ export async function main(argv: string[]): Promise<number> {
     printError(`stress: --bytes: expected a whole number of bytes of at least ${PAGE_BYTES}, received ${JSON.stringify(args.bytes)}`);
     return 2;
   }
+  const parent = args.parent === undefined ? undefined : Number(args.parent);
+  if (parent !== undefined && !(Number.isInteger(parent) && parent > 0)) {
+    printError(`stress: --parent: expected a process id (a whole number above 0), received ${JSON.stringify(args.parent)}`);
+    return 2;
+  }
   if (kind === 'squeeze' && bytes === undefined) {
     printError('stress: squeeze: --bytes is required (the memory to keep touching)');
     return 2;
@@ -318,6 +328,7 @@ export async function main(argv: string[]): Promise<number> {
       maxSeconds,
       ...(bytes === undefined ? {} : { bytes }),
       ...(args.cgroup === undefined ? {} : { cgroup: args.cgroup }),
+      ...(parent === undefined ? {} : { parent }),
     });
   } catch (err) {
     printError(`stress ${kind}: ${errorMessage(err)}`);

@@ -563,3 +563,16 @@ test('a block of a dozen stressors starts and stops without a listener warning',
   await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
   assert.deepEqual(warnings.filter((w) => w.includes('MaxListeners')), []);
 });
+
+test('the stressors of a block are told the pid of calibrate, so that they leave if it dies while they start', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const run = new AbortController();
+  const group = new StressorGroup(run.signal, dir);
+  t.after(() => group.killNow());
+  await group.start('cpu', 1, 0.01, ['--max-seconds', '60']);
+  const [pid] = group.pids();
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  assert.equal(args[args.indexOf('--parent') + 1], String(process.pid));
+  await group.stop();
+});

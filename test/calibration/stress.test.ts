@@ -212,3 +212,22 @@ test('a stressor stops by itself after --max-seconds', async (t) => {
   assert.equal((await s.exited).code, 0);
   assert.ok(Date.now() - started < 3000);
 });
+
+test('a stressor whose parent was gone before it started leaves by itself', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  // calibrate SIGKILLed while a stressor was still starting: the stressor's first look
+  // at its parent already finds init, so only the pid calibrate passed shows it is gone.
+  const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+  const deadParent = Number(gone.stdout.trim());
+  const s = await start('cpu', dir, ['--intensity', '0.05', '--max-seconds', '600', '--parent', String(deadParent)]);
+  t.after(() => s.child.kill('SIGKILL'));
+  assert.equal((await s.exited).code, 0);
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('a stressor refuses a --parent that is not a process id', () => {
+  const r = spawnSync(process.execPath, [stressPath, 'cpu', '--parent', 'calibrate'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--parent: expected a process id \(a whole number above 0\), received "calibrate"/);
+});
