@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline';
 import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { constants as osConstants, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -829,7 +829,7 @@ export function createJournal(path: string): number {
 
 // Runs the calibration: prepareHost → runPlan (each run appended to the journal as it
 // ends) → releaseHost → writeDataset. `say` receives progress and problems for the
-// terminal. Resolves to the exit status: 0 done, 1 failed, 130/143 stopped by SIGINT/SIGTERM.
+// terminal. Resolves to the exit status: 0 done, 1 failed, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM.
 export async function calibrate(o: {
   plan: Plan;
   out: string;
@@ -913,6 +913,7 @@ export async function calibrate(o: {
     o.say(`lavarank calibrate: ${errorMessage(failure)}`);
     return 1;
   }
-  if (stopSignal !== undefined) return stopSignal === 'SIGINT' ? 130 : 143;
+  // 128 + the signal's number, as a shell reports a process the signal ended.
+  if (stopSignal !== undefined) return 128 + osConstants.signals[stopSignal];
   return 0;
 }

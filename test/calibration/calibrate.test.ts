@@ -576,3 +576,21 @@ test('the stressors of a block are told the pid of calibrate, so that they leave
   assert.equal(args[args.indexOf('--parent') + 1], String(process.pid));
   await group.stop();
 });
+
+test('SIGHUP stops a calibration with status 129, not the 143 of SIGTERM', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  const run = quickCalibrate(dir, out);
+  t.after(() => processesUsing(dir).forEach((pid) => process.kill(pid, 'SIGKILL')));
+  // The journal is made once the signals are handled; the first block is idle, so no stressor runs yet.
+  const deadline = Date.now() + STRESS_BLOCK_DEADLINE_MS;
+  while (!existsSync(`${out}.partial`)) {
+    assert.ok(Date.now() < deadline, 'the journal was made');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.kill(run.pid, 'SIGHUP');
+  const { code, stderr } = await run.exited;
+  assert.equal(code, 129, stderr);
+  assert.match(stderr, /SIGHUP: stopping the stressors/);
+});
