@@ -689,8 +689,16 @@ export function readJournal(text: string, file = 'journal'): RawRecord[] {
     // the same); anything else (a history line, a synthetic row) is not a journal.
     const r = record as Partial<RawRecord> | null;
     const numbers = (o: unknown, keys: string[]): boolean => typeof o === 'object' && o !== null && keys.every((k) => typeof (o as Record<string, unknown>)[k] === 'number');
-    if (!numbers(r, ['ts', 'cpus', 'block']) || !numbers(r?.config, ['cpuHogs']) || !numbers(r?.probe, ['wallSeconds', 'cpuSeconds']) || typeof r?.sample !== 'object') {
-      throw new Error(`${file} line ${i + 1}: not a calibration journal record (expected ts, cpus, block, config, probe and sample, as calibrate writes them to <out>.partial)`);
+    // foreign and every stressor count are read by the baseline (which runs are idle and clean).
+    if (
+      !numbers(r, ['ts', 'cpus', 'block']) ||
+      !numbers(r?.config, ['cpuHogs', 'membw', 'mem', 'disk']) ||
+      !['number', 'undefined'].includes(typeof r?.config?.squeeze) ||
+      !numbers(r?.probe, ['wallSeconds', 'cpuSeconds']) ||
+      !numbers(r?.foreign, ['before', 'during']) ||
+      typeof r?.sample !== 'object'
+    ) {
+      throw new Error(`${file} line ${i + 1}: not a calibration journal record (expected ts, cpus, block, config, probe, foreign and sample, as calibrate writes them to <out>.partial)`);
     }
     out.push(record as RawRecord);
   });

@@ -243,6 +243,14 @@ test('a line that is not a journal record (a history line, a synthetic row) is r
   assert.throws(() => readJournal(`${JSON.stringify(r)}\n{"v":2,"ts":1,"host":"h","rank":3}\n`, 'x.partial'), /^Error: x\.partial line 2: not a calibration journal record/);
 });
 
+test('a record without the foreign share or a stressor count the baseline reads is refused, naming the file and line', () => {
+  const r = record(0, IDLE, 2);
+  const { foreign: _foreign, ...noForeign } = r;
+  assert.throws(() => readJournal(`${JSON.stringify(r)}\n${JSON.stringify(noForeign)}\n`, 'x.partial'), /^Error: x\.partial line 2: not a calibration journal record/);
+  const noDisk = { ...r, config: { cpuHogs: 0, membw: 0, mem: 0 } };
+  assert.throws(() => readJournal(`${JSON.stringify(noDisk)}\n`, 'x.partial'), /^Error: x\.partial line 1: not a calibration journal record/);
+});
+
 test('--finalize of a journal with no run in it writes nothing and exits 1', (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
