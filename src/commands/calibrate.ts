@@ -161,11 +161,17 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const journalPath = `${out}.partial`;
-  for (const path of [out, journalPath]) {
-    if (present(path) && args.force !== true) {
-      printError(`lavarank calibrate: ${path} exists; use --force to replace it`);
-      return EXIT_FAILURE;
-    }
+  if (present(out) && args.force !== true) {
+    printError(`lavarank calibrate: ${out} exists; use --force to replace it`);
+    return EXIT_FAILURE;
+  }
+  // The journal of a run killed before it could write its dataset: --force would delete those runs.
+  if (present(journalPath) && args.force !== true) {
+    printError(
+      `lavarank calibrate: ${journalPath} exists: the runs of a calibration that ended without writing ${out}; ` +
+        `"lavarank calibrate --finalize ${journalPath} --out ${out}" writes the dataset from them, --force deletes them and starts again`,
+    );
+    return EXIT_FAILURE;
   }
   const config = loadConfig(findConfig(args.config, process.env, existsSync));
   const log = cliLogger();

@@ -353,7 +353,7 @@ test('a link planted at the journal\'s path, even to nothing, is refused without
   symlinkSync(victim, `${out}.partial`);
   const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8' });
   assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /out\.jsonl\.partial exists; use --force/);
+  assert.match(r.stderr, /out\.jsonl\.partial exists: .*--force deletes them/);
   assert.equal(existsSync(victim), false);
 });
 
@@ -386,6 +386,17 @@ test('calibrate refuses to overwrite an existing dataset without --force, with s
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /out\.jsonl exists; use --force/);
   assert.equal(readFileSync(out, 'utf8'), 'precious\n');
+});
+
+test('a journal left by a killed run is not replaced without --force, and the refusal says how to make the dataset from it', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  writeFileSync(`${out}.partial`, `${JSON.stringify(record(0, IDLE, 2))}\n`);
+  const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.ok(r.stderr.includes(`"lavarank calibrate --finalize ${out}.partial --out ${out}" writes the dataset from them, --force deletes them`), r.stderr);
+  assert.equal(readFileSync(`${out}.partial`, 'utf8'), `${JSON.stringify(record(0, IDLE, 2))}\n`);
 });
 
 function finiteNumbers(value: unknown, path: string): void {
