@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import {
   BASELINE_NEAREST,
   DEFAULT_SQUEEZE_LIMIT,
@@ -29,7 +29,7 @@ import {
   type StressConfig,
 } from '../../src/calibration/calibrate.js';
 import type { Sample } from '../../src/collectors/types.js';
-import { mkfifo, repoRoot, tempDir } from '../helpers.js';
+import { mkfifo, repoRoot, tempDir, until } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
 const IDLE: StressConfig = { cpuHogs: 0, membw: 0, mem: 0, disk: 0 };
@@ -426,6 +426,17 @@ function quickCalibrate(dir: string, out: string): { pid: number; exited: Promis
   return { pid: child.pid!, exited: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr }))) };
 }
 
+// A quick calibration in a temporary directory of its own; whatever still uses that
+// directory is killed, and the directory removed, after the test.
+function quickCalibrationIn(t: TestContext): { dir: string; out: string; run: ReturnType<typeof quickCalibrate> } {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  const run = quickCalibrate(dir, out);
+  t.after(() => processesUsing(dir).forEach((pid) => process.kill(pid, 'SIGKILL')));
+  return { dir, out, run };
+}
+
 test('calibrate --quick writes one well-formed line per probe run', async (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
@@ -471,11 +482,7 @@ function processesUsing(dir: string): number[] {
 }
 
 test('SIGINT in the middle of a calibration stops every stressor and leaves no temporary file', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const out = join(dir, 'out.jsonl');
-  const run = quickCalibrate(dir, out);
-  t.after(() => processesUsing(dir).forEach((pid) => process.kill(pid, 'SIGKILL')));
+  const { dir, out, run } = quickCalibrationIn(t);
   // Wait until all four stressors of the stress block run. The idle block and the
   // stressors' start (membw fills 512 MiB) come first; on a host loaded by the
   // rest of the suite that took over 15 s. The deadline only guards against a hang.
@@ -498,11 +505,7 @@ test('SIGINT in the middle of a calibration stops every stressor and leaves no t
 });
 
 test('a stressor that dies during a block ends that block and its runs are left out', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const out = join(dir, 'out.jsonl');
-  const run = quickCalibrate(dir, out);
-  t.after(() => processesUsing(dir).forEach((pid) => process.kill(pid, 'SIGKILL')));
+  const { dir, out, run } = quickCalibrationIn(t);
   const deadline = Date.now() + STRESS_BLOCK_DEADLINE_MS;
   // calibrate starts the membw stressor only once the cpu one said it was ready. A
   // cpu stressor killed before that could not start, which ends the calibration instead.
@@ -597,17 +600,9 @@ test('the stressors of a block are told the pid of calibrate, so that they leave
 });
 
 test('SIGHUP stops a calibration with status 129, not the 143 of SIGTERM', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const out = join(dir, 'out.jsonl');
-  const run = quickCalibrate(dir, out);
-  t.after(() => processesUsing(dir).forEach((pid) => process.kill(pid, 'SIGKILL')));
+  const { out, run } = quickCalibrationIn(t);
   // The journal is made once the signals are handled; the first block is idle, so no stressor runs yet.
-  const deadline = Date.now() + STRESS_BLOCK_DEADLINE_MS;
-  while (!existsSync(`${out}.partial`)) {
-    assert.ok(Date.now() < deadline, 'the journal was made');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until('the journal was made', () => (existsSync(`${out}.partial`) ? true : undefined), STRESS_BLOCK_DEADLINE_MS);
   process.kill(run.pid, 'SIGHUP');
   const { code, stderr } = await run.exited;
   assert.equal(code, 129, stderr);
