@@ -12,7 +12,7 @@ import { durationSeconds, parseResReq } from '../lsf/res-req.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor, modelRanker } from '../model/rankers.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { fileIdentity } from '../util/paths.js';
+import { fileIdentity, isInputFile } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
 import { numberOption } from '../util/options.js';
@@ -337,7 +337,7 @@ export function acctProblem(path: string): string | undefined {
   } catch (err) {
     return `cannot be read (${errorCode(err) ?? errorMessage(err)}); expected an lsb.acct file`;
   }
-  if (st.isFile() || (st.isFIFO() && /^\/(dev|proc\/self)\/fd\/\d+$/.test(path))) return undefined;
+  if (isInputFile(st, path)) return undefined;
   return `${st.isDirectory() ? 'a directory' : 'not a regular file'}; expected an lsb.acct file`;
 }
 

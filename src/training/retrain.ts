@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, UsageError, errorCode, errorMessage } from '../util/errors.js';
 import { historyFiles, readHistory, type HistoryOwner } from '../history/reader.js';
-import { fileIdentity, isDirectory } from '../util/paths.js';
+import { fileIdentity, isDirectory, isInputFile } from '../util/paths.js';
 import { defaultHistoryDir } from '../history/record.js';
 import { withLsfLogdir } from '../daemon/lsf-env.js';
 import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
@@ -296,9 +296,7 @@ export async function listInputs(options: Pick<RetrainOptions, 'acct' | 'history
 // is let through: its writer is the administrator's own command.
 function regularFiles(option: string, files: string[]): string[] {
   for (const file of files) {
-    const st = statOrFail(option, file, 'a regular file');
-    const substituted = st.isFIFO() && /^\/(dev|proc\/self)\/fd\/\d+$/.test(file);
-    if (!st.isFile() && !substituted) throw new ConfigError(`${option} ${file}: not a regular file; expected a file the cluster or lavarank wrote`);
+    if (!isInputFile(statOrFail(option, file, 'a regular file'), file)) throw new ConfigError(`${option} ${file}: not a regular file; expected a file the cluster or lavarank wrote`);
   }
   return files;
 }

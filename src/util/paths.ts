@@ -98,6 +98,13 @@ const O_PATH = 0o10000000;
 // administrator's own command.
 const SUBSTITUTED = /^\/(dev|proc\/self)\/fd\/\d+$/;
 
+// Whether what path leads to (st) may be read as an input (lsb.acct, a history file,
+// a journal): a regular file, or the pipe of a shell's process substitution. Any other
+// FIFO or a device would block the read for ever, or act as root when opened.
+export function isInputFile(st: Stats, path: string): boolean {
+  return st.isFile() || (st.isFIFO() && SUBSTITUTED.test(path));
+}
+
 // Opens an input file (lsb.acct, a history file) to read, with what was opened. What
 // the name leads to is looked at first through an O_PATH descriptor, which opens
 // nothing: in a directory someone else can write (a sticky history.dir, an LSF
@@ -112,7 +119,7 @@ export async function openInput(path: string, what: string): Promise<{ handle: F
   let stats: Stats;
   try {
     stats = await named.stat();
-    if (!stats.isFile() && !(stats.isFIFO() && SUBSTITUTED.test(path))) throw new ConfigError(`${what} ${path}: not a regular file`);
+    if (!isInputFile(stats, path)) throw new ConfigError(`${what} ${path}: not a regular file`);
     if (stats.isFile()) return { handle: await open(`/proc/self/fd/${named.fd}`, constants.O_RDONLY | constants.O_NONBLOCK), stats };
   } finally {
     await named.close();
