@@ -3,7 +3,7 @@
 // ranks, JOB_ACCEPT_INTERVAL=1, random, two random choices, an oracle — on the site's
 // hosts and jobs (lsb.acct) or a generated workload, and reports what ordering by
 // rank gains. The model: docs/simulate.md.
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MIN_LIM_INTERVAL, findConfig, loadConfig } from '../config/config.js';
@@ -12,7 +12,7 @@ import { durationSeconds, parseResReq } from '../lsf/res-req.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor, modelRanker } from '../model/rankers.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { fileIdentity, isInputFile } from '../util/paths.js';
+import { fileIdentity, isInputFile, unwritableDirectory } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
 import { numberOption } from '../util/options.js';
@@ -380,12 +380,8 @@ Output:
 export function reportPathProblem(path: string): string | undefined {
   if (existsSync(path) && !statSync(path).isFile()) return 'exists and is not a regular file';
   const dir = dirname(resolve(path));
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch (err) {
-    return `cannot write into ${dir}: ${errorCode(err) === 'ENOENT' ? 'the directory does not exist' : (errorCode(err) ?? errorMessage(err))}`;
-  }
-  return undefined;
+  const why = unwritableDirectory(dir);
+  return why === undefined ? undefined : `cannot write into ${dir}: ${why}`;
 }
 
 // Runs the comparison and prints it; resolves to the exit status.

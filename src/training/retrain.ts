@@ -6,7 +6,7 @@
 // every candidate on the same held-out jobs, and replaces the installed model atomically
 // only if the new one is better. Writes an HTML report whatever happens, unless
 // interrupted. Choices and their reasons are in docs/retrain.md.
-import { accessSync, closeSync, constants, copyFileSync, existsSync, fchmodSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, fchmodSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAcct, skippedLines } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, UsageError, errorCode, errorMessage } from '../util/errors.js';
 import { historyFiles, readHistory, type HistoryOwner } from '../history/reader.js';
-import { fileIdentity, isDirectory, isInputFile } from '../util/paths.js';
+import { fileIdentity, isDirectory, isInputFile, unwritableDirectory } from '../util/paths.js';
 import { defaultHistoryDir } from '../history/record.js';
 import { withLsfLogdir } from '../daemon/lsf-env.js';
 import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
@@ -493,12 +493,8 @@ export function checkOutput(out: string, report: string, dryRun: boolean): void 
   if (existsSync(report) && !statSync(report).isFile()) throw new ConfigError(`--report ${report}: exists and is not a regular file`);
   const dirs = dryRun ? [dirname(report)] : [dirname(out), dirname(report)];
   for (const dir of new Set(dirs)) {
-    try {
-      accessSync(dir, constants.W_OK);
-    } catch (err) {
-      const why = errorCode(err) === 'ENOENT' ? 'the directory does not exist (retrain does not create it)' : (errorCode(err) ?? errorMessage(err));
-      throw new ConfigError(`cannot write into ${dir}: ${why}`, { cause: err });
-    }
+    const why = unwritableDirectory(dir);
+    if (why !== undefined) throw new ConfigError(`cannot write into ${dir}: ${why}${existsSync(dir) ? '' : ' (retrain does not create it)'}`);
   }
   if (!dryRun) {
     const problems = trustProblems(dirname(out), 'model directory', { directory: true });

@@ -1,8 +1,8 @@
 // Small questions about paths that several folders ask.
-import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { ConfigError } from './errors.js';
+import { ConfigError, errorCode, errorMessage } from './errors.js';
 
 // Reaches a path off the event loop, with a stat that waits in libuv's pool, before a
 // synchronous walk of it (a trust or directory check): on a file system that stops
@@ -125,4 +125,15 @@ export async function openInput(path: string, what: string): Promise<{ handle: F
     await named.close();
   }
   return { handle: await open(path, 'r'), stats }; // read blocking, as a pipe with a writer is meant to be
+}
+
+// Why this process cannot make a file in dir, or undefined: asked before long work (a
+// retrain, a simulation) whose result a failed write at its end would lose.
+export function unwritableDirectory(dir: string): string | undefined {
+  try {
+    accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return errorCode(err) === 'ENOENT' ? 'the directory does not exist' : (errorCode(err) ?? errorMessage(err));
+  }
 }
