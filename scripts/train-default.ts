@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { print, printError } from '../src/util/cliio.js';
 import { errorMessage } from '../src/util/errors.js';
-import { calibrationRows, MAX_FOREIGN_RISE, readCalibration, unusableReason } from '../src/training/dataset.js';
+import { calibrationRows, FOREIGN_RISE_WHY, readCalibration, usableRecords } from '../src/training/dataset.js';
 import { syntheticCalibration } from '../src/training/synthetic.js';
 import { fitModel, writeModelFile, type TrainingRow } from '../src/training/train.js';
 import { crossValEntries, crossValidate, type CrossValResult } from '../src/training/crossval.js';
@@ -54,11 +54,10 @@ export function readDatasets(paths: readonly string[], say: (line: string) => vo
     const name = relative(ROOT, path).startsWith('..') ? path : relative(ROOT, path);
     // An empty file, garbage or another kind of JSON lines (a history file) would make every figure NaN.
     if (file.records.length === 0) throw new Error(`${path}: no calibration runs in it${file.skipped > 0 ? ` (${file.skipped} lines skipped)` : ''}; expected a dataset lavarank calibrate wrote`);
-    const usable = file.records.filter((r) => unusableReason(r) === undefined);
-    const dropped = file.records.length - usable.length;
+    const { usable, leftOut } = usableRecords(file.records);
     source.push(`${name} (${usable.length} of ${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
     sha256.push(file.sha256);
-    say(`${name}: ${file.records.length} probes${file.skipped > 0 ? `, ${file.skipped} lines skipped` : ''}${dropped > 0 ? `, ${dropped} left out (others' CPU use rose by more than ${MAX_FOREIGN_RISE * 100} % of the CPUs while the probe ran)` : ''}`);
+    say(`${name}: ${file.records.length} probes${file.skipped > 0 ? `, ${file.skipped} lines skipped` : ''}${leftOut > 0 ? `, ${leftOut} left out (${FOREIGN_RISE_WHY})` : ''}`);
     rows.push(...calibrationRows(usable));
     synthetic &&= file.records.every((r) => r['synthetic'] === true);
   }

@@ -94,6 +94,16 @@ export function unusableReason(record: CalibrationRecord): string | undefined {
   return undefined;
 }
 
+// The records that may be trained on, and how many were left out (unusableReason), as
+// train-default and retrain both read a calibration dataset; FOREIGN_RISE_WHY says why.
+export function usableRecords(records: readonly CalibrationRecord[]): { usable: CalibrationRecord[]; leftOut: number } {
+  const usable = records.filter((r) => unusableReason(r) === undefined);
+  return { usable, leftOut: records.length - usable.length };
+}
+
+// Why usableRecords left records out, for a line of output.
+export const FOREIGN_RISE_WHY = `others' CPU use rose by more than ${MAX_FOREIGN_RISE * 100} % of the CPUs while the probe ran`;
+
 // The group a record belongs to for grouped validation: its stressor configuration
 // (a dataset from before the squeeze has no squeeze key: none), or undefined.
 export function configurationOf(record: CalibrationRecord): string | undefined {

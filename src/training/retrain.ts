@@ -18,7 +18,7 @@ import { fileIdentity, isDirectory, isInputFile, unwritableDirectory } from '../
 import { defaultHistoryDir } from '../history/record.js';
 import { withLsfLogdir } from '../daemon/lsf-env.js';
 import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
-import { MAX_FOREIGN_RISE, calibrationRows, readCalibration, unusableReason } from './dataset.js';
+import { FOREIGN_RISE_WHY, calibrationRows, readCalibration, usableRecords } from './dataset.js';
 import { FEATURE_NAMES, FEATURES, featureIndex, unscaleValue, type FeatureSpec, type Features } from '../model/features.js';
 import { loadModel, modelFromFile, modelId, serializeModel, type LoadedModel, type ModelFile } from '../model/model.js';
 import { backboneRank, formulaRank, trainModel, writeModelFile, type TrainingRow, type TrainReport } from './train.js';
@@ -594,9 +594,8 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
     }
     // As train-default: a probe during which other processes' CPU use rose was slowed
     // by what its sample, taken before, does not show.
-    const usable = file.records.filter((r) => unusableReason(r) === undefined);
-    const dropped = file.records.length - usable.length;
-    const summary = `${usable.length} rows${dropped > 0 ? `; left out ${dropped} (others' CPU use rose by more than ${MAX_FOREIGN_RISE * 100} % of the CPUs while the probe ran)` : ''}${file.skipped > 0 ? `; skipped ${file.skipped} lines` : ''}`;
+    const { usable, leftOut } = usableRecords(file.records);
+    const summary = `${usable.length} rows${leftOut > 0 ? `; left out ${leftOut} (${FOREIGN_RISE_WHY})` : ''}${file.skipped > 0 ? `; skipped ${file.skipped} lines` : ''}`;
     ctx.say(`calibration ${path}: ${summary} (trained on, never held out)`);
     log.inputs.push({ what: 'calibration', path, summary });
     log.source.push(`calibration ${path} (${usable.length} of ${file.records.length} probes, sha256 ${file.sha256.slice(0, 16)})`);
