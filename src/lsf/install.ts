@@ -47,6 +47,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { syncDirectory } from '../util/atomic-file.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { clusterNames, defaultQueues, hasDefaultQueueReservation, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
@@ -331,12 +332,7 @@ function writeAtomically(path: string, text: string, mode: number, owner: { uid:
   }
   closeSync(fd);
   renameSync(tmp, path);
-  const dir = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  syncDirectory(dirname(path));
 }
 
 async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<void> {

@@ -34,6 +34,12 @@ export function writeFileAtomic(path: string, text: string, mode = 0o644): void 
     unlinkSync(tmp);
     throw err;
   }
+  syncDirectory(dir);
+}
+
+// Puts a directory's entries on disk (after a rename into it): without this, a crash
+// soon after may leave the old name, or on some file systems an empty file.
+export function syncDirectory(dir: string): void {
   const dfd = openSync(dir, 'r');
   try {
     fsyncSync(dfd);
