@@ -78,7 +78,6 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
   return {
     sample() {
       const sample: Sample = { ts: clock.now(), failures: {} };
-      const monotonic = clock.monotonic();
       const durations: Record<string, number> | undefined = log.isLevelEnabled('debug') ? {} : undefined;
       // One clock read per collector: each one's end is the next one's start.
       let started = monotonicMs();
@@ -87,7 +86,10 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
         const state = states.get(c);
         if (state === undefined) continue;
         try {
-          const value = c.collect(monotonic);
+          // Each collector's own time, not the tick's: a rate divides by the time between
+          // two reads of its file, and a collector before it that took seconds (a host
+          // thrashing, /proc slow to answer) would move its read but not its time.
+          const value = c.collect(clock.monotonic());
           if (value !== undefined) store(sample, c.name, value);
           succeeded(c, state);
         } catch (err) {

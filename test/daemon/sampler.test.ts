@@ -7,6 +7,7 @@ import type { Collector, CollectorName, CpuReading, LoadReading } from '../../sr
 import { CollectorError } from '../../src/util/errors.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { collectorsFromConfig, createSampler } from '../../src/daemon/sampler.js';
+import { createDiskCollector } from '../../src/collectors/disk.js';
 import { eventually, fixture, recordingLog, tempDir, writeTree } from '../collectors/helpers.js';
 
 // Sets an environment variable for one test; the fake nvidia-smi reads FAKE_GPU_CALLS.
@@ -40,13 +41,36 @@ test('the sample holds each collector part, the wall time, and no failures', () 
   assert.deepEqual(sampler.sample(), { ts: 1_000_000, failures: {}, cpu: CPU, load: LOAD });
 });
 
-test('every collector gets the same monotonic time of the tick', () => {
+test('each collector gets the monotonic time at which it is called', () => {
   const clock = new FakeClock();
   clock.advance(10_000);
-  const cpu = scripted('cpu', () => CPU);
+  const cpu = scripted('cpu', () => {
+    clock.advance(3000); // a read /proc took 3 s to answer
+    return CPU;
+  });
   const load = scripted('load', () => LOAD);
   createSampler({ collectors: [cpu, load], clock, log: recordingLog().log }).sample();
-  assert.deepEqual([cpu.seen, load.seen], [[10_000], [10_000]]);
+  assert.deepEqual([cpu.seen, load.seen], [[10_000], [13_000]]);
+});
+
+test('a disk busy all the time reads as saturated at the tick after one where a collector before it took 4 s', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'sys/block/sda/device': '', 'sys/block/sda/removable': '0\n' });
+  const clock = new FakeClock();
+  // io_ticks of a disk busy since boot: the monotonic time at which the file is read.
+  const diskAt = (ms: number): void => writeTree(root, { 'proc/diskstats': `   8       0 sda 1 0 0 1 1 0 0 1 0 ${ms} 2 0 0 0 0 0 0\n` });
+  let slowMs = 4000;
+  const slow = scripted('cpu', () => {
+    clock.advance(slowMs);
+    diskAt(clock.monotonic());
+    return CPU;
+  });
+  const disk = createDiskCollector({ procRoot: join(root, 'proc'), sysRoot: join(root, 'sys'), detail: false });
+  const sampler = createSampler({ collectors: [slow, disk], clock, log: recordingLog().log });
+  sampler.sample(); // at 0; the disk read at 4 s
+  slowMs = 0;
+  clock.advance(10_000 - 4000);
+  assert.equal(sampler.sample().disk?.busyMax, 1); // at 10 s: 6 s of io_ticks in the 6 s between the two reads
 });
 
 test('a collector that throws is named in failures and does not stop the others', () => {
