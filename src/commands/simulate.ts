@@ -346,7 +346,7 @@ export function progressReporter(isTTY: boolean): ExperimentInput['onProgress'] 
   if (!isTTY) return undefined;
   let lastDraw = 0;
   return (p) => {
-    const now = Date.now();
+    const now = performance.now();
     if (now - lastDraw < 100 && p.finished < p.jobs) return;
     lastDraw = now;
     const width = 30;

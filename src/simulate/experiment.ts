@@ -140,7 +140,7 @@ export function runStats(run: SimRun, seed: number, seconds: number): RunStats {
 
 // Runs every policy for every seed and summarises.
 export function runExperiment(input: ExperimentInput): ExperimentResult {
-  const started = Date.now();
+  const started = performance.now();
   const typedWhy = typedUnavailable(input.ranker, input.hosts[0]);
   const caches = new Map<string, CachedRank>();
   const summaries: PolicySummary[] = input.policies.map((p) => ({
@@ -165,7 +165,7 @@ export function runExperiment(input: ExperimentInput): ExperimentResult {
       const summary = summaries[pi]!;
       if (summary.unavailable !== undefined) return;
       run++;
-      const t0 = Date.now();
+      const t0 = performance.now();
       const result = runWorkload(input.hosts, jobs, {
         seed,
         policy,
@@ -178,7 +178,7 @@ export function runExperiment(input: ExperimentInput): ExperimentResult {
         onProgress: (finished, total) => input.onProgress?.({ run, runs, policy: policy.name, seed, finished, jobs: total }),
       });
       rankCalls += result.counters.rankCalls;
-      summary.runs.push(runStats(result, seed, (Date.now() - t0) / 1000));
+      summary.runs.push(runStats(result, seed, (performance.now() - t0) / 1000));
       if (si === 0) {
         const slow = result.outcomes.map((o) => o.slowdown).sort((a, b) => a - b);
         summary.cdf = Array.from({ length: 101 }, (_, q) => percentile(slow, q));
@@ -216,7 +216,7 @@ export function runExperiment(input: ExperimentInput): ExperimentResult {
     policies: summaries,
     typedAvailable: typedWhy === undefined,
     rankCalls,
-    seconds: (Date.now() - started) / 1000,
+    seconds: (performance.now() - started) / 1000,
   };
 }
 
