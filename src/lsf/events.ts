@@ -67,15 +67,23 @@ export class Suspensions {
 
   // Seconds the job was suspended between its start and its end. Job ids wrap around,
   // so only intervals within the run count; one still open at the log's end runs to `end`.
+  // Intervals met twice count once: after a switch, mbatchd's new lsb.events repeats
+  // the JOB_STATUS records of every job still running that lsb.events.1 holds.
   secondsWithin(jobId: number, idx: number, start: number, end: number): number {
     const key = `${jobId}.${idx}`;
-    const list = this.intervals.get(key);
-    let total = 0;
-    if (list !== undefined) {
-      for (let i = 0; i + 1 < list.length; i += 2) total += Math.max(0, Math.min(end, list[i + 1] ?? 0) - Math.max(start, list[i] ?? 0));
-    }
+    const list = this.intervals.get(key) ?? [];
     const since = this.open.get(key);
-    if (since !== undefined) total += Math.max(0, end - Math.max(start, since));
+    if (list.length === 0 && since === undefined) return 0;
+    const spans: [number, number][] = [];
+    for (let i = 0; i + 1 < list.length; i += 2) spans.push([Math.max(start, list[i] ?? 0), Math.min(end, list[i + 1] ?? 0)]);
+    if (since !== undefined) spans.push([Math.max(start, since), end]);
+    spans.sort((a, b) => a[0] - b[0]);
+    let total = 0;
+    let covered = -Infinity; // the union so far ends here
+    for (const [from, to] of spans) {
+      if (to > Math.max(from, covered)) total += to - Math.max(from, covered);
+      covered = Math.max(covered, to);
+    }
     return total;
   }
 }

@@ -91,3 +91,17 @@ describe('readSuspensions', () => {
     assert.equal(s.secondsWithin(7, 0, T0, T0 + 100), 30);
   });
 });
+
+describe('Suspensions, across an lsb.events switch', () => {
+  // mbatchd's switch_log() (src/lsbatch/daemons/mbd.log.c) renames lsb.events to
+  // lsb.events.1 and writes a new lsb.events that copies, with their own times, the
+  // records of every job still in core since its start: its JOB_STATUS lines too.
+  test('counts once a suspension a running job\'s records repeat in the new lsb.events', async () => {
+    const before = ['#48', `"JOB_START" "33" ${T0} 7 4`, status(T0 + 100, 7, 8), status(T0 + 160, 7, 4), ''].join('\n');
+    const after = ['#96', `"JOB_NEW" "33" ${T0 - 5} 7 0`, `"JOB_START" "33" ${T0} 7 4`, status(T0 + 100, 7, 8), status(T0 + 160, 7, 4), status(T0 + 400, 7, 64), ''].join('\n');
+    const s = new Suspensions();
+    await readSuspensions(Readable.from([before]), s, { source: 'lsb.events.1' });
+    await readSuspensions(Readable.from([after]), s, { source: 'lsb.events' });
+    assert.equal(s.secondsWithin(7, 0, T0, T0 + 400), 60);
+  });
+});
