@@ -4,6 +4,7 @@
 // records are read: `"JOB_STATUS" "33" eventTime jobId jStatus reason subreasons
 // cpuTime endTime ru [19 rusage fields if ru] exitStatus idx`, as OpenLava's
 // writeJobStatus() (src/lsbatch/lib/lsb.log.c) writes them. Other records are skipped.
+// The same records say which jobs ran more than once: see Suspensions.requeuedWithin.
 import type { Readable } from 'node:stream';
 import { ParseError } from '../util/errors.js';
 import { readLineBatches } from '../util/lines.js';
@@ -12,6 +13,8 @@ import { tokenizeAcctLine, type AcctToken } from './acct.js';
 // jStatus bits of a job suspended by the system (load thresholds) or by a user (bstop).
 export const JOB_STAT_SSUSP = 8;
 export const JOB_STAT_USUSP = 16;
+// jStatus of a pending job (lsbatch.h).
+export const JOB_STAT_PEND = 1;
 
 // One JOB_STATUS record: the job's new state and when it changed.
 export interface JobStatusEvent {
@@ -19,6 +22,7 @@ export interface JobStatusEvent {
   jobId: number;
   idx: number; // array index, 0 for a job that is not an array element
   jStatus: number;
+  rusage?: boolean; // the record carries the job's resource usage so far (its `ru` field is 1)
 }
 
 function int(token: AcctToken | undefined, name: string, where: string): number {
@@ -36,17 +40,29 @@ export function parseJobStatusLine(line: string, where = 'lsb.events'): JobStatu
   const jobId = int(t[3], 'jobId', where);
   const jStatus = int(t[4], 'jStatus', where);
   const ru = int(t[9], 'ru', where);
-  return { time, jobId, jStatus, idx: int(t[11 + (ru === 0 ? 0 : 19)], 'idx', where) };
+  return { time, jobId, jStatus, rusage: ru !== 0, idx: int(t[11 + (ru === 0 ? 0 : 19)], 'idx', where) };
 }
 
-// Suspension intervals per job, from JOB_STATUS events in time order.
+// Suspension intervals per job, and the times jobs went back to pending after running,
+// from JOB_STATUS events in time order.
 export class Suspensions {
   private readonly open = new Map<string, number>(); // job -> suspended since
   private readonly intervals = new Map<string, number[]>(); // job -> [from, to, from, to...]
+  private readonly requeues = new Map<string, number[]>(); // job -> times it went back to pending with its usage kept
 
   // Follows one state change.
   add(e: JobStatusEvent): void {
     const key = `${e.jobId}.${e.idx}`;
+    // A job that ran and is pending again (requeued by REQUEUE_EXIT_VALUES, its pre-exec
+    // failed, migrated) keeps that run's usage: mbatchd's statusJob() adds it up
+    // (accumulateRU) and logs the pending state with it (ru 1); a job released from a
+    // hold never ran and has none. brequeue is not one: the run ends in a JOB_FINISH of
+    // its own and the usage starts again (handleRequeueJob).
+    if ((e.jStatus & JOB_STAT_PEND) !== 0 && e.rusage === true) {
+      const times = this.requeues.get(key);
+      if (times === undefined) this.requeues.set(key, [e.time]);
+      else times.push(e.time);
+    }
     const suspended = (e.jStatus & (JOB_STAT_SSUSP | JOB_STAT_USUSP)) !== 0;
     const since = this.open.get(key);
     if (suspended) {
@@ -63,6 +79,13 @@ export class Suspensions {
   // Jobs that were suspended at least once (still suspended at the end of the log included).
   get jobs(): number {
     return new Set([...this.intervals.keys(), ...this.open.keys()]).size;
+  }
+
+  // Whether the job went back to pending with its usage kept between its submission and
+  // its (last) start: its JOB_FINISH then has the CPU time of every run, and the start
+  // time of the last one only. Job ids wrap around, so only that window counts.
+  requeuedWithin(jobId: number, idx: number, submit: number, start: number): boolean {
+    return (this.requeues.get(`${jobId}.${idx}`) ?? []).some((t) => t >= submit && t <= start);
   }
 
   // Seconds the job was suspended between its start and its end. Job ids wrap around,

@@ -11,7 +11,7 @@ import { RAW_NAMES, featuresFromNamed, type Features } from '../model/features.j
 import { contentionLabel, cpuEfficiency, familyBaseline, labelSettings, type FamilyBaseline, type LabelOptions, type LabelSettings } from './label.js';
 
 // Why a finished job was left out, checked in this order; a job counts once.
-export const EXCLUSION_REASONS = ['notStarted', 'failed', 'badTimes', 'tooShort', 'noUsage', 'noHistory', 'fewRuns', 'lowCpu', 'unstable', 'outlier'] as const;
+export const EXCLUSION_REASONS = ['notStarted', 'failed', 'requeued', 'badTimes', 'tooShort', 'noUsage', 'noHistory', 'fewRuns', 'lowCpu', 'unstable', 'outlier'] as const;
 // One of EXCLUSION_REASONS.
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 // How many jobs were left out for each reason.
@@ -19,7 +19,7 @@ export type ExclusionCounts = Record<ExclusionReason, number>;
 
 // A zero count for every reason.
 export function noExclusions(): ExclusionCounts {
-  return { notStarted: 0, failed: 0, badTimes: 0, tooShort: 0, noUsage: 0, noHistory: 0, fewRuns: 0, lowCpu: 0, unstable: 0, outlier: 0 };
+  return { notStarted: 0, failed: 0, requeued: 0, badTimes: 0, tooShort: 0, noUsage: 0, noHistory: 0, fewRuns: 0, lowCpu: 0, unstable: 0, outlier: 0 };
 }
 
 // The family of a job, whose runs are compared: the job name, an array's name without
@@ -80,9 +80,10 @@ export class JobTable {
     return this.hostIds.get(shortName);
   }
 
-  // Adds a JOB_FINISH record, with the seconds it was suspended while running, and
-  // marks it with the first job-level reason that leaves it out.
-  add(job: JobFinish, suspendedSec = 0): void {
+  // Adds a JOB_FINISH record, with the seconds it was suspended while running and
+  // whether it ran before its last start (Suspensions.requeuedWithin: its CPU time is
+  // then that of every run), and marks it with the first job-level reason that leaves it out.
+  add(job: JobFinish, suspendedSec = 0, requeued = false): void {
     if (this.count === this.start.length) this.grow();
     const i = this.count;
     this.count += 1;
@@ -101,6 +102,7 @@ export class JobTable {
     let reason: ExclusionReason | undefined;
     if (job.startTime <= 0 || first === undefined) reason = 'notStarted';
     else if (!succeeded(job)) reason = 'failed';
+    else if (requeued) reason = 'requeued';
     else if (job.endTime < job.startTime) reason = 'badTimes';
     else if (job.endTime - job.startTime - suspendedSec < this.settings.minRuntimeSec) reason = 'tooShort';
     else if (!((this.cpu[i] ?? -1) > 0)) reason = 'noUsage';

@@ -99,6 +99,7 @@ export function exclusionMeanings(settings: { minRuntimeSec: number; minRuns: nu
   return {
     notStarted: 'never started (killed while pending or held)',
     failed: 'exited non-zero or was killed: its run time is not the work of its family',
+    requeued: 'ran more than once (requeued by REQUEUE_EXIT_VALUES, a failed pre-exec, migrated; from lsb.events): lsb.acct adds up the CPU time of every run but has the start time of the last',
     badTimes: 'ends before it starts',
     tooShort: `ran under --min-runtime ${settings.minRuntimeSec} s (suspended time excluded): lsb.acct's whole seconds make shorter run times too coarse to label; a site of short jobs can lower it`,
     noUsage: 'the accounting has no user+system CPU time for it, so waiting cannot be told from working',

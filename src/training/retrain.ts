@@ -618,7 +618,7 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
   for (const path of acctPaths) {
     const reader = readAcct(path);
     for await (const job of reader) {
-      table.add(job, suspensions.secondsWithin(job.jobId, job.idx, job.startTime, job.endTime));
+      table.add(job, suspensions.secondsWithin(job.jobId, job.idx, job.startTime, job.endTime), suspensions.requeuedWithin(job.jobId, job.idx, job.submitTime, job.startTime));
       if ((table.count & 16383) === 0) {
         ctx.progress.update(`reading ${path}: ${table.count} jobs`);
         if (ctx.aborted()) throw new Interrupted();

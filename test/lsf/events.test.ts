@@ -14,8 +14,8 @@ function status(time: number, jobId: number, jStatus: number, idx = 0, withRusag
 
 describe('parseJobStatusLine', () => {
   test('reads the time, job, state and array index, with or without the rusage fields', () => {
-    assert.deepEqual(parseJobStatusLine(status(T0, 42, 8, 3)), { time: T0, jobId: 42, jStatus: 8, idx: 3 });
-    assert.deepEqual(parseJobStatusLine(status(T0, 42, 4, 3, true)), { time: T0, jobId: 42, jStatus: 4, idx: 3 });
+    assert.deepEqual(parseJobStatusLine(status(T0, 42, 8, 3)), { time: T0, jobId: 42, jStatus: 8, idx: 3, rusage: false });
+    assert.deepEqual(parseJobStatusLine(status(T0, 42, 4, 3, true)), { time: T0, jobId: 42, jStatus: 4, idx: 3, rusage: true });
   });
 
   test('skips other records and the position header', () => {
@@ -103,5 +103,21 @@ describe('Suspensions, across an lsb.events switch', () => {
     await readSuspensions(Readable.from([before]), s, { source: 'lsb.events.1' });
     await readSuspensions(Readable.from([after]), s, { source: 'lsb.events' });
     assert.equal(s.secondsWithin(7, 0, T0, T0 + 400), 60);
+  });
+});
+
+describe('Suspensions.requeuedWithin', () => {
+  test('tells a job pending again with its usage kept between its submission and its last start, not one released from a hold', async () => {
+    const text = [
+      '#48',
+      status(T0 + 50, 7, 1, 0, true), // 7 ran, then REQUEUE_EXIT_VALUES made it pending: its usage kept
+      status(T0 + 50, 8, 1), // 8 was held (PSUSP) and released: pending, never ran
+      '',
+    ].join('\n');
+    const s = new Suspensions();
+    await readSuspensions(Readable.from([text]), s);
+    assert.equal(s.requeuedWithin(7, 0, T0, T0 + 100), true);
+    assert.equal(s.requeuedWithin(7, 0, T0 + 60, T0 + 100), false); // a later job with the same id
+    assert.equal(s.requeuedWithin(8, 0, T0, T0 + 100), false);
   });
 });

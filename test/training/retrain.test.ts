@@ -574,6 +574,23 @@ describe('retrain', () => {
     assert.match(io.stdout.join('\n'), /^suspended while running: 1 jobs/m);
   });
 
+  test('leaves out as requeued a job that lsb.events shows pending again, with its usage kept, before its last start', async () => {
+    // REQUEUE_EXIT_VALUES: the first run (T0 .. T0+50) ends in no JOB_FINISH; mbatchd adds
+    // its usage to the job's and logs it pending (ru 1); the JOB_FINISH of the second run
+    // has the CPU time of both and the start time of the second.
+    const dir = join(root, 'with-requeue');
+    mkdirSync(dir);
+    const requeued = makeJob('sim', T0 + 100, 100, 'node001', { submitTime: T0 - 10, jobId: 77 });
+    const plain = makeJob('sim', T0 + 100, 100, 'node001', { submitTime: T0 - 10, jobId: 78 });
+    writeFileSync(join(dir, 'lsb.acct'), `${formatJobFinish(requeued)}\n${formatJobFinish(plain)}\n`);
+    const ru = '50.000000 0.100000 5000 0 -1 0 0 800 0 0 0 16 -1 0 0 0 16 8 -1';
+    writeFileSync(join(dir, 'lsb.events'), `#0\n"JOB_STATUS" "33" ${T0 + 50} 77 1 0 0 50.1000 0 1 ${ru} 25344 0\n`);
+    const o = options({ acct: [dir] });
+    const gathered = await gatherInputs(o, await listInputs(o), readLog(), quietContext());
+    const reasons = Array.from({ length: gathered.table.count }, (_, i) => [gathered.table.jobId[i], gathered.table.reasonOf(i)]);
+    assert.deepEqual(reasons, [[77, 'requeued'], [78, undefined]]);
+  });
+
   test('lists each --acct and --history directory once, and reads and reports each file in them once', async () => {
     const dir = join(root, 'listed-once');
     mkdirSync(dir);
