@@ -15,6 +15,8 @@ export const JOB_STAT_SSUSP = 8;
 export const JOB_STAT_USUSP = 16;
 // jStatus of a pending job (lsbatch.h).
 export const JOB_STAT_PEND = 1;
+// jStatus logged, alone, while the job's host is unreachable (lsbatch.h; log_newstatus()).
+export const JOB_STAT_UNKWN = 0x10000;
 
 // One JOB_STATUS record: the job's new state and when it changed.
 export interface JobStatusEvent {
@@ -52,6 +54,9 @@ export class Suspensions {
 
   // Follows one state change.
   add(e: JobStatusEvent): void {
+    // mbatchd lost the job's host (OK_UNREACH in mbd.host.c): the job is still in the
+    // state it was, and the state logged when the host is back says what it is then.
+    if (e.jStatus === JOB_STAT_UNKWN) return;
     const key = `${e.jobId}.${e.idx}`;
     // A job that ran and is pending again (requeued by REQUEUE_EXIT_VALUES, its pre-exec
     // failed, migrated) keeps that run's usage: mbatchd's statusJob() adds it up

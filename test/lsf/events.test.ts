@@ -53,6 +53,21 @@ describe('Suspensions', () => {
   });
 });
 
+describe('Suspensions, with the host unreachable', () => {
+  test('keeps a job suspended while its host was unreachable (UNKWN), until it is resumed', () => {
+    // bstop, then sbatchd down for maintenance: mbatchd logs UNKWN alone, then the job's
+    // state again when the host is back (mbd.host.c), then RUN at bresume.
+    const s = new Suspensions();
+    for (const e of [
+      { time: T0 + 100, jobId: 3, idx: 0, jStatus: 16 }, // USUSP
+      { time: T0 + 130, jobId: 3, idx: 0, jStatus: 0x10000 }, // UNKWN
+      { time: T0 + 190, jobId: 3, idx: 0, jStatus: 16 }, // back: still USUSP
+      { time: T0 + 220, jobId: 3, idx: 0, jStatus: 4 }, // RUN
+    ]) s.add(e);
+    assert.equal(s.secondsWithin(3, 0, T0, T0 + 300), 120);
+  });
+});
+
 describe('Suspensions, with a job id reused', () => {
   test('a suspension of a later run of the same job id counts nothing for the earlier run', () => {
     const s = new Suspensions();
