@@ -75,6 +75,7 @@ export function validationReport(r: CrossValResult): string {
     '',
     `model minus ridge:    ${d(r.difference.ridge)}`,
     `model minus backbone: ${d(r.difference.backbone)}`,
+    `backbone minus ridge: ${d(r.backboneMinusRidge)}`,
     `decision: ${r.gate.reason}`,
     `ships: ${r.gate.pass ? 'the backbone and its correction network' : 'the backbone alone (no correction network), since the network does not pass the gate'}`,
   ].join('\n');

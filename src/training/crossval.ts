@@ -46,6 +46,7 @@ export interface CrossValResult {
   mae: Record<Predictor, MaeInterval>; // per-row errors averaged over repeats, interval by group bootstrap
   perRepeat: Record<Predictor, number[]>; // the MAE of each repeat
   difference: { ridge: MaeInterval; backbone: MaeInterval }; // model minus each, paired by row
+  backboneMinusRidge: MaeInterval; // what ships when the network fails the gate, against the ridge, paired by row
   gate: GateResult;
 }
 
@@ -61,6 +62,7 @@ export async function crossValidate(rows: readonly TrainingRow[], train: TrainOp
   }
   const err = Object.fromEntries(PREDICTORS.map((p) => [p, rows.map(() => 0)])) as Record<Predictor, number[]>;
   const signedModelMinus = { ridge: rows.map(() => 0), backbone: rows.map(() => 0) };
+  const signedBackboneMinusRidge = rows.map(() => 0);
   const perRepeat = Object.fromEntries(PREDICTORS.map((p) => [p, [] as number[]])) as Record<Predictor, number[]>;
   const total = o.folds * o.repeats;
   let done = 0;
@@ -86,6 +88,7 @@ export async function crossValidate(rows: readonly TrainingRow[], train: TrainOp
         const me = Math.abs(clampRank(pred.model) - y);
         signedModelMinus.ridge[i]! += (me - Math.abs(clampRank(pred.ridge) - y)) / o.repeats;
         signedModelMinus.backbone[i]! += (me - Math.abs(clampRank(pred.backbone) - y)) / o.repeats;
+        signedBackboneMinusRidge[i]! += (Math.abs(clampRank(pred.backbone) - y) - Math.abs(clampRank(pred.ridge) - y)) / o.repeats;
       }
       o.onFold?.(++done, total);
     }
@@ -100,6 +103,7 @@ export async function crossValidate(rows: readonly TrainingRow[], train: TrainOp
     mae,
     perRepeat,
     difference: { ridge: groupBootstrap(signedModelMinus.ridge, groups, o.seed), backbone: groupBootstrap(signedModelMinus.backbone, groups, o.seed) },
+    backboneMinusRidge: groupBootstrap(signedBackboneMinusRidge, groups, o.seed),
     gate: gateDecision({ model: mae.model.mae, backbone: mae.backbone.mae, ridge: mae.ridge.mae }),
   };
 }

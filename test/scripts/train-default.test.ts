@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { validationReport } from '../../scripts/train-default.js';
+import { gateDecision } from '../../src/training/evaluate.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
 test('models/default.json is rebuilt byte for byte by npm run train-default with the date it records', () => {
@@ -22,4 +24,18 @@ test('models/default.json is rebuilt byte for byte by npm run train-default with
   } finally {
     cleanup();
   }
+});
+
+test('the validation report prints the backbone alone minus the ridge, which the docs quote for what ships', () => {
+  const iv = (mae: number): { mae: number; lo: number; hi: number } => ({ mae, lo: mae - 1, hi: mae + 1 });
+  const maes = { model: iv(44), backbone: iv(43), ridge: iv(50), loadOnly: iv(48), mean: iv(130), formula: iv(78) };
+  const text = validationReport({
+    rows: 10, groups: 4, folds: 2, repeats: 1, mae: maes,
+    perRepeat: { model: [44], backbone: [43], ridge: [50], loadOnly: [48], mean: [130], formula: [78] },
+    difference: { ridge: iv(-6), backbone: iv(1) },
+    backboneMinusRidge: iv(-7),
+    gate: gateDecision({ model: 44, backbone: 43, ridge: 50 }),
+  });
+  assert.match(text, /^model minus ridge: +-6\.0 /m);
+  assert.match(text, /^backbone minus ridge: -7\.0 \(95 % interval -8\.0 – -6\.0\)$/m);
 });

@@ -36,6 +36,15 @@ describe('crossValidate', () => {
   });
 });
 
+describe('crossValidate, the backbone against the ridge', () => {
+  it('gives the backbone alone minus the ridge, paired by row, not the network\'s difference', async () => {
+    // What ships when the network fails the gate is the backbone: its margin over the ridge is its own.
+    const r = await crossValidate(rows, { epochs: 20, chunk: 10, hiddenLayers: [4] }, { folds: 4, repeats: 2, seed: 1 });
+    assert.ok(Math.abs(r.backboneMinusRidge.mae - (r.mae.backbone.mae - r.mae.ridge.mae)) < 1e-9);
+    assert.ok(r.backboneMinusRidge.lo <= r.backboneMinusRidge.mae && r.backboneMinusRidge.mae <= r.backboneMinusRidge.hi);
+  });
+});
+
 describe('crossValidate, what each fold trains on', () => {
   it('fits every predictor without the rows of the fold it is tested on', async () => {
     // Two configurations, two folds: each is predicted by predictors fitted on the other alone,
