@@ -202,6 +202,19 @@ describe('the documentation', () => {
     assert.deepEqual(broken, []);
   });
 
+  it('gives, wherever it says how to rebuild the default model, the date models/default.json records', () => {
+    // The file records its training date and its id hashes the file: another date rebuilds another id.
+    const date = (JSON.parse(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8')) as { training: { date: string } }).training.date;
+    const pages = ['README.md', ...readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const quoted: string[] = [];
+    for (const page of pages) {
+      const text = readFileSync(join(repoRoot, page), 'utf8').replace(/\s+/g, ' ');
+      for (const m of text.matchAll(/train-default`?[^.]*?--date (\S+?)`/g)) quoted.push(`${page}: ${m[1]!}`);
+    }
+    assert.ok(quoted.length > 0, 'no page gives the rebuild command');
+    assert.deepEqual(quoted.filter((q) => !q.endsWith(`: ${date}`)), []);
+  });
+
   it('quotes in the README the retrain benchmark of docs/retrain.md: wall time, CPU and peak RSS of the largest run', () => {
     const bench = readFileSync(join(repoRoot, 'docs', 'retrain.md'), 'utf8');
     const row = /^\| 1 000 000 \| 10 000 000 \| \*\*([\d.]+) s\*\* \|.*\| \*\*(\d+) MB\*\* \| ([\d.]+) s \|$/m.exec(bench);
