@@ -215,6 +215,23 @@ describe('the documentation', () => {
     assert.deepEqual(quoted.filter((q) => !q.endsWith(`: ${date}`)), []);
   });
 
+  it('quotes in the README the validation of docs/model.md: each predictor\'s MAE and interval, and the backbone\'s margin over the ridge', () => {
+    const model = readFileSync(join(repoRoot, 'docs', 'model.md'), 'utf8');
+    const block = /<!-- npm run eval-model -->([\s\S]*?)<!-- end eval-model -->/.exec(model)?.[1] ?? '';
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const rows: Array<[string, string]> = [['backbone + network', 'backbone + network'], ['backbone alone', '**backbone alone (ships)**'], ['ridge regression', 'ridge regression on the same inputs'], ['load-only line', 'least-squares line on the 1-minute load per CPU'], ['mean', 'mean of the training labels']];
+    for (const [inBlock, inReadme] of rows) {
+      const m = new RegExp(`^\\| ${inBlock.replace(/[+]/g, '\\+')} +\\| +([\\d.]+) \\| +([\\d.]+ – [\\d.]+) \\|`, 'm').exec(block);
+      assert.ok(m !== null, `no ${inBlock} row in model.md's eval-model block`);
+      const line = readme.split('\n').find((l) => l.startsWith(`| ${inReadme}`)) ?? '';
+      assert.ok(line.includes(`| ${m[2]!} |`) && (line.includes(`| ${m[1]!} |`) || line.includes(`| **${m[1]!}** |`)), `README: ${line}, model.md: ${m[1]!} (${m[2]!})`);
+    }
+    const margin = /^backbone minus ridge: (-?[\d.]+) \(95 % interval (-?[\d.]+) – (-?[\d.]+)\)$/m.exec(block);
+    assert.ok(margin !== null, 'no backbone minus ridge line in model.md\'s eval-model block');
+    const minus = (x: string): string => x.replace('-', '−');
+    assert.ok(readme.includes(`is ${minus(margin[1]!)} points, with an interval (${minus(margin[2]!)} to ${minus(margin[3]!)})`), 'README\'s margin of the backbone over the ridge');
+  });
+
   it('quotes in the README the retrain benchmark of docs/retrain.md: wall time, CPU and peak RSS of the largest run', () => {
     const bench = readFileSync(join(repoRoot, 'docs', 'retrain.md'), 'utf8');
     const row = /^\| 1 000 000 \| 10 000 000 \| \*\*([\d.]+) s\*\* \|.*\| \*\*(\d+) MB\*\* \| ([\d.]+) s \|$/m.exec(bench);
