@@ -133,6 +133,18 @@ function faultStall(faultsPerSec: number | undefined): number | undefined {
   return faultsPerSec === undefined ? undefined : 1 - Math.exp(-Math.max(0, faultsPerSec) * FAULT_SECONDS);
 }
 
+// The io stall a kernel without PSI (before 4.20: RHEL 7's 3.10) cannot report, from the
+// CPUs' iowait share of n CPUs. A CPU counts iowait only while it is idle and a task that
+// slept on it waits for io, so iowait × n, the mean number of CPUs in iowait, is at most
+// the mean number of tasks waiting for io: the number ioSlowdown costs, as -ln(1 - s).
+// So s = 1 - exp(-iowait × n), which costs exactly that mean. The share alone stood for
+// PSI's "some" until 2026-12-05, and read one task waiting for NFS all the time as a
+// stall of 1/n: rank_io 69 on 2 CPUs, 0.8 on 128, 0.4 on 256. Without the CPU count
+// (older history) n is taken as 1, the share alone.
+function iowaitStall(iowait: number | undefined, cpus: number | undefined): number | undefined {
+  return iowait === undefined ? undefined : 1 - Math.exp(-Math.max(0, iowait) * (cpus ?? 1));
+}
+
 function share(x: number | undefined): number {
   if (x === undefined || !(x > 0)) return 0;
   return Math.min(MAX_STALL, x);
@@ -214,12 +226,12 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));
 
     // I/O: the PSI share, or the busiest disk's busy share (discounted) where it says more.
-    // Without PSI (before 4.20: RHEL 7's 3.10) the iowait share stands in for PSI's: a CPU
-    // counts iowait only while it is idle and a task that slept on it waits for io, so it
-    // is never more than "some" (on a host whose other CPUs are busy, much less). Else a
-    // host whose io goes to NFS or Ceph (rbd), which no disk shows, or whose disk
-    // collector failed, had no io stall: 45 % iowait on 2 CPUs ranked as idle, rank_io 0.
-    const ioStall = Math.max(share(value(raw, 'psi_io_some') ?? value(raw, 'cpu_iowait')), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
+    // Without PSI (before 4.20: RHEL 7's 3.10) the CPUs' iowait stands in for PSI's share
+    // (iowaitStall: the mean number of CPUs in iowait, at most that of tasks waiting for
+    // io; on a host whose other CPUs are busy, much less). Else a host whose io goes to
+    // NFS or Ceph (rbd), which no disk shows, or whose disk collector failed, had no io
+    // stall: 45 % iowait on 2 CPUs ranked as idle, rank_io 0.
+    const ioStall = Math.max(share(value(raw, 'psi_io_some') ?? iowaitStall(value(raw, 'cpu_iowait'), n)), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it
     // near 100 % while a second one still gets about half of it: ioSlowdown's argument.

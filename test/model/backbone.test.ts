@@ -85,11 +85,22 @@ describe('backbone', () => {
   // RHEL 7's 3.10 has no PSI, and io to NFS or Ceph (rbd) shows on no disk: a 2-CPU host
   // with 45 % of its time in iowait ranked as idle, rank_io 0.
   it('without PSI, takes the io stall from the iowait share where no disk says more; with PSI, from PSI whatever the iowait', () => {
-    assert.ok(Math.abs(backbone({ cpus: 2, cpu_iowait: 0.45 }).parts.ioStall - 0.45) < 1e-12);
-    assert.ok(Math.abs(backbone({ cpus: 2, cpu_iowait: 0.45, psi_io_some: null, disk_busy_max: 0 }).io - 100 * -Math.log1p(-0.45)) < 1e-9);
-    assert.ok(Math.abs(backbone({ cpus: 2, cpu_iowait: 0.45, disk_busy_max: 0.96 }).parts.ioStall - 0.48) < 1e-12);
+    assert.ok(Math.abs(backbone({ cpus: 2, cpu_iowait: 0.45 }).parts.ioStall - (1 - Math.exp(-0.9))) < 1e-12);
+    assert.ok(Math.abs(backbone({ cpus: 2, cpu_iowait: 0.45, psi_io_some: null, disk_busy_max: 0 }).io - 90) < 1e-9);
+    assert.ok(Math.abs(backbone({ cpus: 2, cpu_iowait: 0.2, disk_busy_max: 0.96 }).parts.ioStall - 0.48) < 1e-12);
     assert.equal(backbone({ cpus: 2, cpu_iowait: 0.45, psi_io_some: 0 }).parts.ioStall, 0);
     assert.ok(Math.abs(backbone({ cpus: 2, cpu_iowait: 0.45, psi_io_some: 0.2 }).parts.ioStall - 0.2) < 1e-12);
+  });
+
+  // One task waiting for NFS all the time is one CPU's worth of iowait whatever the
+  // host's size: a share of 1/2 on 2 CPUs, 1/128 on 128. Taken as PSI's share itself,
+  // it gave rank_io 69 on 2 CPUs and 0.8 on 128, where PSI would say the same for both.
+  it('without PSI, costs the io of a host whose CPUs wait for io as the mean number of CPUs in iowait, the same on every size', () => {
+    for (const cpus of [2, 8, 128, 256]) {
+      const io = backbone({ cpus, cpu_iowait: 1 / cpus, psi_io_some: null, disk_busy_max: 0 }).io;
+      assert.ok(Math.abs(io - 100) < 1e-9, `${cpus} CPUs, one CPU in iowait: rank_io ${io}`);
+    }
+    assert.ok(Math.abs(backbone({ cpu_iowait: 0.3, psi_io_some: null }).io - 30) < 1e-9, 'without the CPU count, the share alone');
   });
 
   it('slows a memory-bound job by CPU sharing as well as by memory stall', () => {
