@@ -246,8 +246,8 @@ function fractionsOf(a: number[], b: number[], online: number, total: number): C
 // The busy share of the least busy online CPU between two readings of each CPU's idle
 // + iowait (idleBefore, idleNow: parallel to the CPU names), each CPU's time taken as
 // the aggregate's over the CPUs (allTime, in the same jiffies). CPUs in skip (no job can
-// be given them: jobCpuTest) are left out; undefined when none is left or a
-// counter went backwards.
+// be given them: jobCpuTest) are left out, and so is a CPU whose idle + iowait went
+// backwards (leftOut); undefined when none is left.
 export function leastBusy(idleBefore: readonly number[], idleNow: readonly number[], allTime: number, skip: ReadonlySet<number> = NO_CPUS): number | undefined {
   const n = idleNow.length;
   if (idleBefore.length !== n || n === 0 || !(allTime > 0)) return undefined;
@@ -256,7 +256,7 @@ export function leastBusy(idleBefore: readonly number[], idleNow: readonly numbe
   for (let i = 0; i < n; i++) {
     if (skip.has(i)) continue;
     const idle = idleNow[i]! - idleBefore[i]!;
-    if (idle < 0) return undefined;
+    if (idle < 0) continue; // leftOut
     if (idle > most) most = idle;
   }
   if (most < 0) return undefined;
@@ -266,9 +266,19 @@ export function leastBusy(idleBefore: readonly number[], idleNow: readonly numbe
 
 const NO_CPUS: ReadonlySet<number> = new Set();
 
+// leftOut: a CPU whose idle + iowait went backwards between two readings of the same
+// CPU set is left out of that interval's per-CPU figures, as a disk whose counter went
+// backwards is left out of the disk figures. The kernel's per-CPU idle time steps back
+// now and then (a read that races the CPU's exit from idle on nohz kernels before 6.3,
+// prometheus/node_exporter#1903; a CPU taken offline and back between two reads,
+// sysstat#433). Until 2026-12-05 one such CPU made both figures unknown, and with
+// jobBusy unknown the rank read the host as a whole: a 64-CPU host whose jobs may use
+// CPUs 0-7 (a cpuset), 16 tasks on them, ranked 0.0 instead of 110.7 for that report.
+
 // The busy share of the CPUs not in skip between two readings of each CPU's idle +
 // iowait, as leastBusy takes them: the busy share a job sees where it may use only
-// those CPUs. Undefined when none is left or a counter went backwards.
+// those CPUs. A CPU whose idle + iowait went backwards is left out (leftOut);
+// undefined when none is left.
 export function busyOf(idleBefore: readonly number[], idleNow: readonly number[], allTime: number, skip: ReadonlySet<number>): number | undefined {
   const n = idleNow.length;
   if (idleBefore.length !== n || n === 0 || !(allTime > 0)) return undefined;
@@ -277,7 +287,7 @@ export function busyOf(idleBefore: readonly number[], idleNow: readonly number[]
   for (let i = 0; i < n; i++) {
     if (skip.has(i)) continue;
     const d = idleNow[i]! - idleBefore[i]!;
-    if (d < 0) return undefined;
+    if (d < 0) continue; // leftOut
     idle += d;
     counted++;
   }

@@ -411,6 +411,24 @@ test('where a job may use only some online CPUs, the reading gives their count a
   assert.equal(e?.jobCores, 1);
 });
 
+// The kernel's per-CPU idle time steps back now and then (a read racing a CPU's exit
+// from idle, prometheus/node_exporter#1903; a CPU offline and back between two reads).
+// One such step made jobBusy unknown, and the rank then read the whole host: a cpuset
+// of 8 CPUs of 64, full, ranked 0.0 instead of 110.7.
+test('a CPU whose idle time went backwards is left out of the job CPUs\' busy share and minBusy, not the whole reading', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-1\n', 'proc/stat': stat('0 0 0 2 0 0 0 0', '0 0 0 1 0', '0 0 0 1 0', '0 0 0 0 0', '0 0 0 0 0') });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  // 10 s at 100 Hz: cpu0 and cpu1, the jobs' CPUs, busy throughout, cpu0's idle read one
+  // jiffy back; cpu2 and cpu3 idle.
+  writeTree(root, { 'proc/stat': stat('2000 0 0 2001 0 0 0 0', '1000 0 0 0 0', '1000 0 0 1 0', '0 0 0 1000 0', '0 0 0 1000 0') });
+  const r = c.collect(10_000);
+  assert.equal(r?.jobCpus, 2);
+  assert.ok(r?.jobBusy !== undefined && r.jobBusy > 0.99, `jobBusy ${r?.jobBusy}`);
+  assert.ok(r?.minBusy !== undefined && r.minBusy > 0.99, `minBusy ${r?.minBusy}`);
+});
+
 test('where a job may use every online CPU, the reading has no job CPUs: the host-wide figures are the job\'s', (t) => {
   const root = tempDir(t);
   writeTree(root, { 'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t0-1\n', 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
@@ -513,17 +531,19 @@ test('the tasks on the CPUs no job may use are averaged as the kernel averages t
   assert.ok(Math.abs(last!.jobElsewhere1! - 2 * (1 - Math.exp(-70 / 60))) < 1e-9, String(last?.jobElsewhere1));
 });
 
-test('busyOf gives the busy share of the CPUs left in, and nothing for a counter that went backwards or no CPU left', () => {
+test('busyOf gives the busy share of the CPUs left in, less those whose counter went backwards, and nothing when no CPU is left', () => {
   assert.equal(busyOf([0, 0, 0], [0, 50, 100], 300, new Set([2])), 0.75);
   assert.equal(busyOf([0, 0], [0, 100], 200, new Set()), 0.5);
-  assert.equal(busyOf([5, 5], [6, 4], 200, new Set()), undefined);
+  assert.equal(busyOf([5, 5], [6, 4], 200, new Set()), 0.99);
+  assert.equal(busyOf([5, 5], [4, 4], 200, new Set()), undefined);
   assert.equal(busyOf([0], [50], 100, new Set([0])), undefined);
   assert.equal(busyOf([0, 0], [0, 0], 0, new Set()), undefined);
   assert.equal(busyOf([0, 0], [150, 150], 200, new Set()), 0); // more idle than the CPUs' time (rounding): 0, not below
 });
 
-test('leastBusy gives nothing for a counter that went backwards, no time or no CPU left', () => {
-  assert.equal(leastBusy([5, 5], [6, 4], 200), undefined);
+test('leastBusy leaves out a CPU whose counter went backwards, and gives nothing for no time or no CPU left', () => {
+  assert.equal(leastBusy([5, 5], [6, 4], 200), 0.99);
+  assert.equal(leastBusy([5, 5], [4, 4], 200), undefined);
   assert.equal(leastBusy([5, 5], [5, 5], 0), undefined);
   assert.equal(leastBusy([0], [50], 100, new Set([0])), undefined);
   assert.equal(leastBusy([0, 0], [25, 0], 100), 0.5);

@@ -240,9 +240,11 @@ function cpuByName(before: StatCounters, now: StatCounters): CpuReading | undefi
   const total = d.user + d.nice + d.system + idleIowait + d.irq + d.softirq + d.steal;
   if (!(total > 0)) return undefined;
   const out: CpuReading = { user: (d.user + d.nice) / total, system: (d.system + d.irq + d.softirq) / total, iowait: iowait / total, steal: d.steal / total, busy: (total - idleIowait) / total, online: now.cpus.length };
-  // The least busy CPU: the most idle + iowait one CPU gained, over each CPU's share of the time.
+  // The least busy CPU: the most idle + iowait one CPU gained, over each CPU's share of
+  // the time; a CPU whose idle + iowait went backwards left out.
   const idle = now.cpuIdle.map((v, i) => v - before.cpuIdle[i]!);
-  if (idle.length > 0 && idle.every((v) => v >= 0)) out.minBusy = Math.min(1, Math.max(0, 1 - Math.max(...idle) / (total / idle.length)));
+  const gained = idle.filter((v) => v >= 0);
+  if (gained.length > 0) out.minBusy = Math.min(1, Math.max(0, 1 - Math.max(...gained) / (total / idle.length)));
   return out;
 }
 
