@@ -15,6 +15,7 @@ import { NET_WEIGHT } from '../model/backbone.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import type { TypedRanks } from '../model/rank.js';
 import { modelPathFor } from '../model/rankers.js';
+import { REQUIRED_COLLECTORS } from '../daemon/elim.js';
 import { failedRequired, oneShotArgs, sampleOverWindow } from './oneshot.js';
 
 // One feature's part in the rank.
@@ -130,9 +131,13 @@ export function formatExplanation(e: Explanation): string {
     e.outside.length === 0
       ? 'every input within the calibration'
       : `outside the calibration: ${e.outside.map((o) => `${o.name} ${o.raw === null ? 'n/a' : formatRaw(o.raw, FEATURES.find((f) => f.name === o.name)?.unit ?? 'count')}`).join(', ')}`;
+  const unranked = REQUIRED_COLLECTORS.filter((name) => e.failures[name] !== undefined);
   const head = [
     `${e.host.slice(0, 30)}  ${when}  model ${e.model}`.slice(0, 80),
-    `rank ${e.rank.toFixed(0)}: a job started now should take ${(1 + e.rank / 100).toFixed(2)} times as long as on an idle host`.slice(0, 80),
+    // Without a required collector the sample ranks as idle, which the elim never reports.
+    unranked.length > 0
+      ? `no rank: ${unranked.join(', ')} failed; the elim would report its pessimistic rank`
+      : `rank ${e.rank.toFixed(0)}: a job started now should take ${(1 + e.rank / 100).toFixed(2)} times as long as on an idle host`.slice(0, 80),
     `= backbone ${e.backbone.toFixed(0)} ${e.correction < -0.5 ? '-' : '+'} network ${Math.abs(Math.round(e.correction))}; ${outside}`.slice(0, 80),
     `by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}${e.jobCpus === undefined ? '' : `; jobs get ${e.jobCpus.cpus} of ${e.jobCpus.online} CPUs`}${e.cores === null ? '' : `; SMT, ${e.cores} cores`}${e.link >= 0.5 ? `; busiest link +${e.link.toFixed(0)}` : ''}`.slice(0, 80),
     `feature            value            scaled  adds  (every feature idle: rank ${e.idleRank.toFixed(0)})`,
@@ -140,7 +145,7 @@ export function formatExplanation(e: Explanation): string {
   const broken = Object.keys(e.failures);
   const foot =
     broken.length > 0
-      ? `collectors failed: ${broken.join(', ')} (see --json); the elim may report its pessimistic rank`.slice(0, 80)
+      ? `collectors failed: ${broken.join(', ')} (see --json)`
       : 'adds = rank - rank with that feature idle; they need not sum to the rank';
   const { shown, summary } = fitFeatures(e.features, SCREEN_LINES - head.length - 1);
   const largest = Math.max(1, ...e.features.map((f) => Math.abs(f.contribution)));

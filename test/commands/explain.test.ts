@@ -187,6 +187,24 @@ describe('formatExplanation', () => {
     const e = { ...explanation(), failures: { disk: 'diskstats: garbled' } };
     assert.match(formatExplanation(e).split('\n').at(-1)!, /^collectors failed: disk/);
   });
+
+  it('shows no rank, but the pessimistic one the elim would report, when a collector the rank needs failed', () => {
+    const e = { ...explanation(), failures: { cpu: 'stat: ENOENT', load: 'loadavg: ENOENT', memory: 'meminfo: ENOENT' } };
+    assert.equal(formatExplanation(e).split('\n')[1], 'no rank: cpu, load, memory failed; the elim would report its pessimistic rank');
+  });
+
+  it('names every failed collector whole under the screen, within 80 columns', () => {
+    const failures = { cpu: 'x', load: 'x', memory: 'x', disk: 'x', network: 'x', pressure: 'x', gpu: 'x' };
+    const lines = formatExplanation({ ...explanation(), failures }).split('\n');
+    assert.equal(lines.at(-1), 'collectors failed: cpu, load, memory, disk, network, pressure, gpu (see --json)');
+  });
+
+  it('keeps the rank, without a pessimistic one, when only a collector the rank can do without failed', () => {
+    const e = { ...explanation(), failures: { disk: 'diskstats: garbled' } };
+    const text = formatExplanation(e);
+    assert.match(text.split('\n')[1]!, new RegExp(`^rank ${e.rank.toFixed(0)}: `));
+    assert.doesNotMatch(text, /pessimistic/);
+  });
 });
 
 describe('lavarank explain', () => {
