@@ -3,7 +3,7 @@
 // (prepack compiles dist/); this script turns that very tarball into
 // lavarank-<version>/ with the production node_modules (from package-lock.json),
 // bin/lavarank and a short INSTALL, so both hold the same files. Nothing is
-// built or downloaded where it is unpacked; only Node.js 20 or later is needed.
+// built or downloaded where it is unpacked; only Node.js 20.5 or later is needed.
 //
 //   npm run bundle [-- --out DIR]     # lavarank-<version>.tgz here, DIR/lavarank-<version>-bundle.tar.gz
 //   node dist/scripts/bundle.js --from lavarank-<version>.tgz [--out DIR]
@@ -27,8 +27,10 @@ export function installText(version: string): string {
   const dir = `lavarank-${version}`;
   return `lavarank ${version}: offline release bundle
 
-Needs Node.js 20 or later on every host that runs LIM, at the same path, and
-root. Nothing is built or downloaded here: node_modules holds the production
+Needs Node.js 20.5 or later on every host that runs LIM, at the same path, and
+root (with Node 20.5 to 20.9, run bin/lavarank install where this says
+scripts/install-elim: those refuse to run a file without an extension here).
+Nothing is built or downloaded here: node_modules holds the production
 dependencies. As root:
 
   tar -xzf ${dir}-bundle.tar.gz -C /opt     # files owned by root, not writable by others

@@ -137,8 +137,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   const clock = options.clock ?? systemClock;
   const log = options.log;
 
-  // close() and the daemon's signal both end a query in flight (AbortSignal.any is
-  // missing before Node 20.3, which package.json's engines still allows).
+  // close() and the daemon's signal both end a query in flight.
   const controller = new AbortController();
   const signal = controller.signal;
   if (options.signal?.aborted === true) controller.abort();

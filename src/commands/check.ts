@@ -38,7 +38,7 @@ history locations) and, with $LSF_ENVDIR or --lsf-envdir, the OpenLava side as
 OpenLava reads it: rank declared in lsf.shared with INCREASING Y and kept out of
 the ResourceMap, a dynamic resource mapped so that LIM starts the elim, a queue
 with order[rank] and its reservation against "lavarank recommend --cpus N", and
-the installed $LSF_SERVERDIR/elim (lavarank's wrapper, this build, Node >= 20).
+the installed $LSF_SERVERDIR/elim (lavarank's wrapper, this build, Node >= 20.5).
 Problems come first, most serious first, with file:line and the offending text;
 then the effective configuration. Exits 1 on a critical problem or an error;
 warnings alone exit 0.

@@ -64,7 +64,10 @@ const SNIPPET_DIR = join(PACKAGE_ROOT, 'openlava-conf');
 export { WRAPPER_MARK } from './wrapper.js';
 // Where a replaced elim is kept, inside LSF_SERVERDIR.
 export const BACKUP_DIR = '.lavarank-backup';
-export const MIN_NODE_MAJOR = 20;
+// The oldest Node the elim and the installer run on: execa 9, which lavarank's GPU
+// queries, check and this installer load, imports events.addAbortListener (20.5).
+export const MIN_NODE = { major: 20, minor: 5 };
+const MIN_NODE_TEXT = `${MIN_NODE.major}.${MIN_NODE.minor}`;
 // Larger than any wrapper lavarank writes; a bigger file is someone else's elim.
 const MAX_WRAPPER_BYTES = 64 * 1024;
 // The resource whose sort direction and ResourceMap entry the merge enforces.
@@ -76,7 +79,7 @@ Installs the elim wrapper LIM runs, as root, on this host.
 
   --serverdir DIR   where LIM looks for the elim (default $LSF_SERVERDIR)
   --lsf             IBM Spectrum LSF: install as elim.rank (MELIM runs every elim.*)
-  --node PATH       the Node.js (>= ${MIN_NODE_MAJOR}) the wrapper runs (default: the one running this)
+  --node PATH       the Node.js (>= ${MIN_NODE_TEXT}) the wrapper runs (default: the one running this)
   --program PATH    lavarank's built CLI (default: dist/src/cli.js of this installation)
   --force           replace an elim that is not lavarank's, keeping it in ${BACKUP_DIR}/
   --merge-conf      also merge openlava-conf/ into lsf.shared, lsf.cluster.<cluster>, lsb.queues
@@ -252,7 +255,7 @@ export function parseWrapper(text: string): { node: string; program: string } | 
 }
 
 // A Node's `--version`, or why it cannot run lavarank (it does not run, or is older
-// than MIN_NODE_MAJOR).
+// than MIN_NODE).
 export async function probeNode(node: string): Promise<{ version: string } | { problem: string }> {
   try {
     return { version: await nodeVersion(node) };
@@ -264,12 +267,12 @@ export async function probeNode(node: string): Promise<{ version: string } | { p
 async function nodeVersion(node: string): Promise<string> {
   const result = await runCommand(node, ['--version'], { timeoutMs: 10_000 });
   const version = result.stdout.trim();
-  const major = /^v(\d+)\./.exec(version)?.[1];
-  if (result.failed || major === undefined) {
+  const [, major, minor] = /^v(\d+)\.(\d+)\./.exec(version) ?? [];
+  if (result.failed || major === undefined || minor === undefined) {
     throw new InstallError(`cannot run ${node} --version: ${result.reason ?? `it printed ${JSON.stringify(version)}`}; pass --node PATH`);
   }
-  if (Number(major) < MIN_NODE_MAJOR) {
-    throw new InstallError(`${node} is Node ${version}; lavarank needs Node ${MIN_NODE_MAJOR} or later (pass --node PATH)`);
+  if (Number(major) < MIN_NODE.major || (Number(major) === MIN_NODE.major && Number(minor) < MIN_NODE.minor)) {
+    throw new InstallError(`${node} is Node ${version}; lavarank needs Node ${MIN_NODE_TEXT} or later (pass --node PATH)`);
   }
   return version;
 }

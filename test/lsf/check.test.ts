@@ -389,7 +389,7 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       const old = join(t.root, 'node18');
       writeFileSync(old, '#!/bin/sh\necho v18.19.0\n', { mode: 0o755 });
       installWrapper(t, old);
-      assert.match(find((await checkLsf(input(t))).findings, /Node v18\.19\.0; lavarank needs Node 20 or later/)?.severity ?? '', /^critical$/);
+      assert.match(find((await checkLsf(input(t))).findings, /Node v18\.19\.0; lavarank needs Node 20\.5 or later/)?.severity ?? '', /^critical$/);
     }));
 
   it('names a wrapper another version of lavarank install wrote', () =>

@@ -588,7 +588,17 @@ test('a Node older than 20 is refused', async () => {
   writeFileSync(old, '#!/bin/sh\necho v18.19.0\n', { mode: 0o755 });
   const r = await install(t, '--node', old);
   assert.equal(r.code, 1);
-  assert.match(r.err, /node18 is Node v18\.19\.0; lavarank needs Node 20 or later/);
+  assert.match(r.err, /node18 is Node v18\.19\.0; lavarank needs Node 20\.5 or later/);
+  assert.equal(existsSync(t.elim), false);
+});
+
+test('a Node 20 older than 20.5, which cannot load execa (the GPU queries, check, this installer), is refused', async () => {
+  const t = tree('fresh');
+  const old = join(t.root, 'node20.4');
+  writeFileSync(old, '#!/bin/sh\necho v20.4.0\n', { mode: 0o755 });
+  const r = await install(t, '--node', old);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /node20\.4 is Node v20\.4\.0; lavarank needs Node 20\.5 or later/);
   assert.equal(existsSync(t.elim), false);
 });
 
