@@ -152,12 +152,19 @@ function show(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') return JSON.stringify(value);
   if (Array.isArray(value)) return `a list (${JSON.stringify(value).slice(0, 60)})`;
+  if (value instanceof Map) return 'an ordered mapping (!!omap)';
+  if (value instanceof Set) return 'a set (!!set)';
+  if (value instanceof Date) return 'a timestamp (!!timestamp)';
+  if (value instanceof Uint8Array) return 'binary data (!!binary)';
   if (typeof value === 'object') return 'a mapping';
   return String(value);
 }
 
+// A mapping as YAML's plain `key: value` gives one. yaml's explicit tags give other
+// objects: `!!omap` a Map and `!!set` a Set, which have no keys for checkKeys to find,
+// so `log: !!omap [{level: bogus}]` was taken as an empty section, every key ignored.
 function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 }
 
 function distance(a: string, b: string): number {

@@ -316,6 +316,15 @@ describe('parseConfigText', () => {
   it('refuses a top level that is not a mapping', () => {
     assert.match(problemsOf('- 1\n- 2\n')[0] ?? '', /expected a mapping of settings at the top level/);
   });
+
+  it('refuses an ordered mapping or a set (!!omap, !!set) where a mapping belongs, rather than ignoring every key in it', () => {
+    assert.deepEqual(problemsOf('log: !!omap [{level: bogus}, {keep: 0}]\nhistory: !!set {enabled}\nelims:\n  - !!omap [{command: [/bin/true]}]\n'), [
+      'lavarank.yaml:1:13: log: expected a mapping with keys file, level, max_bytes, keep, received an ordered mapping (!!omap)',
+      'lavarank.yaml:2:16: history: expected a mapping with keys enabled, dir, max_bytes, keep, received a set (!!set)',
+      'lavarank.yaml:4:12: elims[0]: expected a mapping with keys name, command, max_age, stale_value, received an ordered mapping (!!omap)',
+    ]);
+    assert.deepEqual(problemsOf('!!omap [{interval: 0}, {bogus: 1}]\n'), ['lavarank.yaml: expected a mapping of settings at the top level, received an ordered mapping (!!omap)']);
+  });
 });
 
 describe('findConfig', () => {
