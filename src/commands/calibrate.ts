@@ -1,6 +1,5 @@
 // `lavarank calibrate` (also scripts/calibrate): the command line around
 // src/calibration/calibrate.ts; docs/calibration.md explains the measurement.
-import { existsSync, lstatSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
@@ -19,7 +18,7 @@ import { findConfig, loadConfig } from '../config/config.js';
 import { cliLogger } from '../daemon/log.js';
 import { EXIT_FAILURE, EXIT_USAGE, print, printError, runAsProgram } from '../util/cliio.js';
 import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
-import { readRegularBytes } from '../util/paths.js';
+import { isPresent, readRegularBytes } from '../util/paths.js';
 import { MAX_DATASET_BYTES } from '../training/dataset.js';
 import { numberOption } from '../util/options.js';
 
@@ -142,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const out = args.out ?? `calibration-${hostname()}.jsonl`;
   if (args.finalize !== undefined) {
-    if (present(out) && args.force !== true) {
+    if (isPresent(out) && args.force !== true) {
       printError(`lavarank calibrate: --out: ${out} exists; use --force to replace it`);
       return EXIT_FAILURE;
     }
@@ -161,19 +160,19 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const journalPath = `${out}.partial`;
-  if (present(out) && args.force !== true) {
+  if (isPresent(out) && args.force !== true) {
     printError(`lavarank calibrate: ${out} exists; use --force to replace it`);
     return EXIT_FAILURE;
   }
   // The journal of a run killed before it could write its dataset: --force would delete those runs.
-  if (present(journalPath) && args.force !== true) {
+  if (isPresent(journalPath) && args.force !== true) {
     printError(
       `lavarank calibrate: ${journalPath} exists: the runs of a calibration that ended without writing ${out}; ` +
         `"lavarank calibrate --finalize ${journalPath} --out ${out}" writes the dataset from them, --force deletes them and starts again`,
     );
     return EXIT_FAILURE;
   }
-  const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const config = loadConfig(findConfig(args.config, process.env, isPresent));
   const log = cliLogger();
   return calibrate({ plan, out, journalPath, config, log, say: printError, swapFile: args['swap-file'] });
 }
@@ -186,16 +185,6 @@ function readInput(option: string, path: string): string {
     return readRegularBytes(path, MAX_DATASET_BYTES).toString('utf8');
   } catch (err) {
     throw new ConfigError(`--${option} ${path}: cannot be read: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
-  }
-}
-
-// Whether anything is at path, a link to nothing included (existsSync follows links).
-function present(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false; // nothing there, or a directory on the way that cannot be read: the open will say
   }
 }
 

@@ -27,7 +27,7 @@ import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.
 import { trustProblems } from '../util/trust.js';
 import { metricsDirectoryProblems } from '../daemon/metrics.js';
 import { unwritable } from '../util/appender.js';
-import { isDirectory } from '../util/paths.js';
+import { isDirectory, isPresent } from '../util/paths.js';
 import { recommendForCpus } from './recommend.js';
 import { cpusOption, hostCpusForRank, jobCpuSet } from './jobcpus.js';
 
@@ -246,7 +246,7 @@ export async function main(argv: string[]): Promise<number> {
   // by LIM, refuses.
   const uid = process.geteuid?.() ?? 0;
   if (uid !== 0) add('warning', `run as uid ${uid}, not root: files are judged as uid ${uid} owns them, but the elim runs as root under LIM and refuses files root does not own; run lavarank check as root`);
-  const source = findConfig(args.config, env, existsSync);
+  const source = findConfig(args.config, env, isPresent);
   let config: Readonly<Config> = defaultConfig();
   try {
     config = loadConfig(source);

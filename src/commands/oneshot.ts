@@ -1,6 +1,5 @@
 // What the interactive subcommands once and explain share: their command line, and
 // one sample of this host over a short window, what the elim would see at its next tick.
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { EXIT_USAGE, print, printError } from '../util/cliio.js';
@@ -9,6 +8,7 @@ import { numberOption } from '../util/options.js';
 import { systemClock } from '../util/clock.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
 import { findConfig, loadConfig, type Config } from '../config/config.js';
+import { isPresent } from '../util/paths.js';
 import { REQUIRED_COLLECTORS } from '../daemon/elim.js';
 import { collectorsFromConfig, createSampler } from '../daemon/sampler.js';
 
@@ -57,5 +57,5 @@ export function oneShotArgs(command: string, usage: string, argv: string[]): One
     printError(`lavarank ${command}: ${errorMessage(err)}`);
     return EXIT_USAGE;
   }
-  return { config: loadConfig(findConfig(args.config, process.env, existsSync)), json: args.json === true, windowSeconds };
+  return { config: loadConfig(findConfig(args.config, process.env, isPresent)), json: args.json === true, windowSeconds };
 }

@@ -3,11 +3,11 @@
 // on average, while a burst fills a lightly loaded host, as the model sees it; T is how long the elim's
 // rank takes to reflect a new job in mbatchd's view (the contract's 5–50 s window).
 // The derivation and the trade-off are in docs/model.md.
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EXIT_USAGE, print, printError, printStatus } from '../util/cliio.js';
 import { findConfig, loadConfig } from '../config/config.js';
+import { isPresent } from '../util/paths.js';
 import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
 import { readCalibration, type CalibrationRecord } from '../training/dataset.js';
 import { featuresFromNamed, jobView, rawFeatures } from '../model/features.js';
@@ -259,7 +259,7 @@ export async function main(argv: string[]): Promise<number> {
     printError(`lavarank recommend: ${errorMessage(err)}`);
     return EXIT_USAGE;
   }
-  const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const config = loadConfig(findConfig(args.config, process.env, isPresent));
   const cpus = givenCpus ?? hostCpusForRank(config, availableParallelism()).cpus;
   const model = loadModel(args.model ?? modelPathFor(config));
   let states: HostState[] | undefined;
@@ -359,7 +359,7 @@ async function simulatedMain(args: SimulationArgs & { json?: boolean; durations?
   const onProgress = progressReporter(isTTY);
   const result = runExperiment({ ...setup.input, traceHosts: 0, ...(onProgress === undefined ? {} : { onProgress }) });
   if (isTTY) printStatus('\r\x1b[K');
-  const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const config = loadConfig(findConfig(args.config, process.env, isPresent));
   const sizes = hostSizeWarning(setup.model, setup.hosts, setup.input.scheduler?.elimInterval ?? config.interval, config.resource);
   const best = bestReservation(result.policies);
   const base = result.policies.find((p) => p.kind === 'default');

@@ -1,7 +1,7 @@
 // `lavarank retrain`: the command line and the terminal around src/training/retrain.ts.
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { findConfig, loadConfig } from '../config/config.js';
+import { isPresent } from '../util/paths.js';
 import {
   DEFAULT_EPOCHS,
   DEFAULT_MAX_TRAIN_ROWS,
@@ -127,7 +127,7 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  const source = findConfig(args.config, process.env, existsSync);
+  const source = findConfig(args.config, process.env, isPresent);
   const config = loadConfig(source);
   const options = await resolveOptions(args, config, source.path);
 

@@ -12,7 +12,7 @@ import { durationSeconds, parseResReq } from '../lsf/res-req.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor, modelRanker } from '../model/rankers.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { fileIdentity, isInputFile, unwritableDirectory } from '../util/paths.js';
+import { fileIdentity, isInputFile, isPresent, unwritableDirectory } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
 import { numberOption } from '../util/options.js';
@@ -255,7 +255,7 @@ function generateOptions(args: SimulationArgs): GenerateOptions {
 // every option is checked first (simulationOptions), then the inputs are read.
 export async function setupSimulation(args: SimulationArgs, options: { policies?: (recommended: { d: number; t: number; decay: number }, sweep: number[]) => PolicySpec[] } = {}): Promise<SimulationSetup> {
   const opts = simulationOptions(args);
-  const config = loadConfig(findConfig(args.config, process.env, existsSync));
+  const config = loadConfig(findConfig(args.config, process.env, isPresent));
   const hosts = args.hosts !== undefined && args.hosts.length > 0 ? readHosts(args.hosts) : syntheticHosts(opts.synthetic);
   const model = loadModel(args.model ?? modelPathFor(config));
   const ranker = modelRanker(model);
@@ -397,7 +397,7 @@ export async function main(argv: string[]): Promise<number> {
   // The report replacing one of the simulation's own inputs would destroy it: the
   // files given, the config and the model it names (the daemons' model, often).
   if (args.html !== undefined) {
-    const source = findConfig(args.config, process.env, existsSync);
+    const source = findConfig(args.config, process.env, isPresent);
     const inputs: Array<[string, string | undefined]> = [
       ...(args.hosts ?? []).map((h): [string, string] => ['the input --hosts', h]),
       ['the input --acct', args.acct],

@@ -540,7 +540,10 @@ export interface ConfigSource {
   why: string; // which rule chose it
 }
 
-// Which file to read: --config, then $LAVARANK_CONFIG, then $LSF_ENVDIR/lavarank.yaml if it exists.
+// Which file to read: --config, then $LAVARANK_CONFIG, then $LSF_ENVDIR/lavarank.yaml if
+// anything is there. `exists` must count a link to nothing (isPresent, not existsSync): a
+// lavarank.yaml that links to a file system not mounted yet is the site's config, which
+// cannot be read, not the absence of one, or the elim ran on the defaults, unsaid, for good.
 export function findConfig(explicit: string | undefined, env: NodeJS.ProcessEnv, exists: (p: string) => boolean): ConfigSource {
   if (explicit !== undefined) return { path: explicit, why: '--config' };
   const fromEnv = env['LAVARANK_CONFIG'];

@@ -1,7 +1,6 @@
 // The elim as LIM starts it (`lavarank run`). Sets up config, logs, priority and
 // the collectors, runs the report loop, and ends cleanly on SIGTERM, on a closed
 // stdout and when LIM itself is gone.
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
@@ -12,6 +11,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { PARENT_ENV, startChildElims, type ChildElims, type ChildElimSpec } from './children.js';
 import { LIM_PID_ENV, limPid } from '../lsf/wrapper.js';
 import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config/config.js';
+import { isPresent } from '../util/paths.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
 import { exitNow } from '../util/exit.js';
@@ -109,7 +109,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const { env, refusal: confRefusal, from: logdirFrom } = lsfLogdir(process.env);
   const interactive = isatty(1);
   const host = hostname();
-  const found = findConfig(args.config, env, existsSync);
+  const found = findConfig(args.config, env, isPresent);
   const source = found.path === null ? found : { ...found, path: resolve(found.path) };
   // LIM leaves the elim in the directory LIM runs in (/tmp under OpenLava 4.0). A
   // relative name resolved there by a child elim (`python3 -m module`, a relative

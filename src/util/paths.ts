@@ -1,5 +1,5 @@
 // Small questions about paths that several folders ask.
-import { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { ConfigError, errorCode, errorMessage } from './errors.js';
@@ -19,6 +19,16 @@ export function isDirectory(path: string): boolean {
     return statSync(path).isDirectory();
   } catch {
     return false; // missing, unreadable or a dangling link: not a directory lavarank can use
+  }
+}
+
+// Whether anything is at path, a link to nothing included (existsSync follows links).
+export function isPresent(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false; // nothing there, or a directory on the way that cannot be read: the open will say
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -261,6 +261,36 @@ describe('the environment the elim reads', { concurrency: false }, () => {
       ]);
       for (const line of viaEnv) assert.match(line, /^1 fromenv \d+(\.\d+)?$/);
       for (const line of viaEnvdir) assert.match(line, /^1 fromenvdir \d+(\.\d+)?$/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('a $LSF_ENVDIR/lavarank.yaml that links to nothing (its file system not mounted yet) stops the elim, naming it, instead of running on the defaults', async () => {
+    const { dir, cleanup } = tempDir('lavarank-env-');
+    try {
+      const envdir = join(dir, 'etc');
+      const logdir = join(dir, 'log');
+      mkdirSync(envdir);
+      mkdirSync(logdir);
+      symlinkSync(join(dir, 'not-mounted', 'lavarank.yaml'), join(envdir, 'lavarank.yaml'));
+      const child = spawn(process.execPath, [cliPath, 'run'], {
+        env: { PATH: process.env['PATH'], ...tokenEnv(), LSF_ENVDIR: envdir, LSF_LOGDIR: logdir, LAVARANK_TEST_INTERVAL: '0.2' },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      // Either it exits, or a report comes first: then it took the defaults.
+      const outcome = await Promise.race([exited.then((code) => `exit ${code}`), new Promise<string>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(`reported ${JSON.stringify(chunk.toString())}`)))]);
+      child.kill('SIGTERM');
+      await exited;
+      assert.equal(outcome, 'exit 1');
+      const fatal = readFileSync(join(logdir, `lavarank.${hostname()}.log`), 'utf8')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((line) => line['msg'] === 'cannot start: invalid configuration');
+      assert.ok(fatal, 'no fatal line in the log');
+      assert.match(String((fatal['problems'] as string[])[0]), new RegExp(`config file ${join(envdir, 'lavarank.yaml')} \\(from \\$LSF_ENVDIR/lavarank.yaml\\) cannot be read: ENOENT`));
     } finally {
       cleanup();
     }
