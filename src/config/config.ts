@@ -3,7 +3,7 @@
 // with the file, line and column, and all problems are reported at once.
 import { closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
+import { LineCounter, isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, RANK_MIN } from '../model/rank.js';
@@ -117,21 +117,34 @@ class Checker {
 
   // file:line:col of the value at path (or of its key), when known.
   at(path: Path, key = false): string {
-    if (this.doc === undefined || this.lines === undefined || path.length === 0) return this.where;
-    const parent = path.length === 1 ? this.doc.contents : this.doc.getIn(path.slice(0, -1), true);
-    let node: Node | undefined;
-    if (isMap(parent)) {
-      // A key of another type (`5:`, `true:`, `~:`) is a string in the JS object the
-      // path comes from: compared as that string, or it would be reported with no line.
-      const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value ?? '') === String(path[path.length - 1]));
-      node = (key ? pair?.key : (pair?.value ?? pair?.key)) as Node | undefined;
-    } else if (isSeq(parent)) {
-      node = parent.items[Number(path[path.length - 1])] as Node | undefined;
-    }
-    const offset = node?.range?.[0];
+    if (this.lines === undefined || path.length === 0) return this.where;
+    const offset = this.find(path, key)?.range?.[0];
     if (offset === undefined) return this.where;
     const pos = this.lines.linePos(offset);
     return `${this.where}:${pos.line}:${pos.col}`;
+  }
+
+  // The node at path (or its key). Where the path goes through an alias (`history:
+  // *common`), the alias: the keys below it are written under another key, and the
+  // mistake is their use here. Where a key came from a YAML 1.1 merge (`<<: *common`),
+  // the merge key. doc.getIn stops at an alias, and such problems had no line.
+  private find(path: Path, key: boolean): Node | undefined {
+    let node: unknown = this.doc?.contents;
+    for (const [i, step] of path.entries()) {
+      if (isAlias(node)) return node;
+      if (isMap(node)) {
+        // A key of another type (`5:`, `true:`, `~:`) is a string in the JS object the
+        // path comes from: compared as that string, or it would be reported with no line.
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value ?? '') === String(step));
+        if (pair === undefined) return node.items.find((p) => isScalar(p.key) && typeof p.key.value === 'symbol')?.key as Node | undefined;
+        node = i < path.length - 1 ? pair.value : key ? pair.key : (pair.value ?? pair.key);
+      } else if (isSeq(node)) {
+        node = node.items[Number(step)];
+      } else {
+        return undefined;
+      }
+    }
+    return node as Node | undefined;
   }
 
   fail(path: Path, expected: string, received: unknown, key = false): void {

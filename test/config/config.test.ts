@@ -227,6 +227,11 @@ describe('parseConfigText', () => {
     assert.match(problems[10]!, /^lavarank\.yaml: \d+ more YAML errors$/);
   });
 
+  it('gives the line and column of a problem below an alias, where the alias is used, and of a key a YAML 1.1 merge brought', () => {
+    assert.deepEqual(problemsOf('log: &l {level: debug}\nhistory: *l\n'), ["lavarank.yaml:2:10: unknown key 'history.level'; known keys: enabled, dir, max_bytes, keep"]);
+    assert.deepEqual(problemsOf('%YAML 1.1\n---\ngpu: &g {interval: 30}\nlog:\n  <<: *g\n'), ["lavarank.yaml:5:3: unknown key 'log.interval'; known keys: file, level, max_bytes, keep"]);
+  });
+
   it('refuses duplicate keys', () => {
     const [p] = problemsOf('interval: 10\ninterval: 20\n');
     assert.match(p ?? '', /^lavarank\.yaml:2:1: invalid YAML: Map keys must be unique/);
