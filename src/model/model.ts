@@ -524,7 +524,8 @@ function readOpenModel(fd: number, path: string): string {
     bytes = readOpenRegular(fd, MAX_MODEL_BYTES);
   } catch (err) {
     const code = errorCode(err); // a system error's code; else what readOpenRegular refused
-    throw new ModelError(code === undefined ? `model file ${path}: ${errorMessage(err)}` : `model file ${path} cannot be read: ${code}`, { cause: err });
+    // An I/O error is nothing in the text: refused, so that the daemon tries the same version again (docs/model.md).
+    throw new ModelError(code === undefined ? `model file ${path}: ${errorMessage(err)}` : `model file ${path} cannot be read: ${code}`, { cause: err, refused: code !== undefined });
   }
   try {
     // The mark kept, so that the id is the digest of the file's bytes (docs/model.md).

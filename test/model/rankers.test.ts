@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import fc from 'fast-check';
 import type { Sample } from '../../src/collectors/types.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
@@ -207,6 +208,31 @@ describe('refresh', () => {
       rankers.refresh();
       assert.match(rankers.current().name, /^new#/);
       assert.ok(c.lines.some((l) => /model file usable now; now ranking with new#/.test(String(l.msg))));
+    });
+  });
+
+  it('takes a version whose read failed with an I/O error at a later check, without the file being touched again', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      install(path, randomModelFile({ name: 'old' }));
+      const c = captureLog();
+      const rankers = openRankers(config(path), c.log);
+      install(path, randomModelFile({ name: 'new', seed: 2 }));
+      // The disk (or an NFS server) fails the read once: EIO from read(2).
+      const failing = mock.method(fs, 'readSync', () => {
+        throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+      });
+      syncBuiltinESMExports();
+      try {
+        rankers.refresh();
+      } finally {
+        failing.mock.restore();
+        syncBuiltinESMExports();
+      }
+      assert.match(rankers.current().name, /^old#/);
+      assert.ok(c.lines.some((l) => l.level === 'error' && /cannot be read: EIO/.test(String(l['err']))));
+      rankers.refresh();
+      assert.match(rankers.current().name, /^new#/);
     });
   });
 
