@@ -3,7 +3,7 @@
 // with the file, line and column, and all problems are reported at once.
 import { closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
+import { LineCounter, isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, RANK_MIN } from '../model/rank.js';
@@ -506,6 +506,23 @@ function tooLarge(where: string, bytes: number): ConfigError {
   return new ConfigError(`${where}: ${bytes} bytes; a lavarank config is at most ${MAX_CONFIG_BYTES} bytes (is this the right file?)`);
 }
 
+// The first alias in document order whose anchor is not set before it, as yaml resolves
+// aliases; one walk, where asking each alias to resolve itself walks the document again.
+function unresolvedAlias(doc: Document): Node | undefined {
+  const anchors = new Set<string>();
+  let found: Node | undefined;
+  visit(doc, (_, node) => {
+    if (isAlias(node)) {
+      if (anchors.has(node.source)) return undefined;
+      found = node;
+      return visit.BREAK;
+    }
+    if (isNode(node) && node.anchor !== undefined) anchors.add(node.anchor);
+    return undefined;
+  });
+  return found;
+}
+
 // Parses YAML text into a frozen Config; throws ConfigError listing every problem.
 export function parseConfigText(text: string, where = 'config'): Readonly<Config> {
   if (text.length > MAX_CONFIG_BYTES) throw tooLarge(where, Buffer.byteLength(text));
@@ -537,7 +554,12 @@ export function parseConfigText(text: string, where = 'config'): Readonly<Config
   try {
     raw = doc.toJS({ maxAliasCount: 50 });
   } catch (err) {
-    throw new ConfigError(`${where}: invalid YAML: ${(err as Error).message}`, { cause: err });
+    // toJS says neither line nor column: for an alias to no anchor (a typo, or the
+    // anchor set after it), the first such alias is where.
+    const alias = unresolvedAlias(doc);
+    const offset = alias?.range?.[0];
+    const pos = offset === undefined ? undefined : lines.linePos(offset);
+    throw new ConfigError(`${where}${pos === undefined ? '' : `:${pos.line}:${pos.col}`}: invalid YAML: ${(err as Error).message}`, { cause: err });
   }
   const { config, problems } = validateConfig(raw, where, doc, lines);
   if (problems.length > 0) {

@@ -232,6 +232,10 @@ describe('parseConfigText', () => {
     assert.deepEqual(problemsOf('%YAML 1.1\n---\ngpu: &g {interval: 30}\nlog:\n  <<: *g\n'), ["lavarank.yaml:5:3: unknown key 'log.interval'; known keys: file, level, max_bytes, keep"]);
   });
 
+  it('gives the line and column of an alias whose anchor is not set before it', () => {
+    assert.deepEqual(problemsOf('interval: 20\nlog:\n  level: *lvl\n'), ['lavarank.yaml:3:10: invalid YAML: Unresolved alias (the anchor must be set before the alias): lvl']);
+  });
+
   it('refuses duplicate keys', () => {
     const [p] = problemsOf('interval: 10\ninterval: 20\n');
     assert.match(p ?? '', /^lavarank\.yaml:2:1: invalid YAML: Map keys must be unique/);
