@@ -42,7 +42,13 @@ export function cpusOption(value: string | undefined): number | undefined {
 }
 
 // The pid of the running OpenLava or LSF lim of this host, from the comm of each
-// process; undefined if none. Where several hosts' LIMs share one process list (a test
+// process of root's (or of the user check runs as); undefined if none. Any user can
+// name a process lim (prctl, or a copy of sleep called lim) and pin it to one CPU:
+// taken as LIM, the lowest pid after a reconfig gave LIM a new one, it made check and
+// recommend size the reservation for its one CPU (D = 98 for 37 on two). LIM runs as
+// root; its uids are read from its status file (not the owner of /proc/PID, which
+// the kernel shows as root for a process that made itself undumpable), all four,
+// so that a setuid program run under the name lim is not taken either. Where several hosts' LIMs share one process list (a test
 // cluster of network and UTS namespaces on one kernel, containers sharing the host's
 // pids), this host's is the one that shares the most of this process's UTS and network
 // namespaces: both where check runs beside it, the network alone where it runs in a
@@ -57,6 +63,7 @@ function limPidIn(procRoot: string): number | undefined {
   }
   const pids = names.filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
   const here = namespacesOf(procRoot, 'self');
+  const uid = process.geteuid?.() ?? 0;
   let best: number | undefined;
   let bestShared = -1;
   for (const pid of pids) {
@@ -66,7 +73,7 @@ function limPidIn(procRoot: string): number | undefined {
     } catch {
       continue; // gone since the listing, or not readable: not the lim sought
     }
-    if (comm !== 'lim') continue;
+    if (comm !== 'lim' || !ownedBy(procRoot, pid, uid)) continue;
     const there = namespacesOf(procRoot, String(pid));
     const shared = NAMESPACES.filter((ns) => here[ns] !== undefined && here[ns] === there[ns]).length;
     if (shared > bestShared) {
@@ -75,6 +82,19 @@ function limPidIn(procRoot: string): number | undefined {
     }
   }
   return best;
+}
+
+// Whether every uid of process pid (real, effective, saved, file system: the Uid line
+// of its status file) is root's or uid.
+function ownedBy(procRoot: string, pid: number, uid: number): boolean {
+  let status: string;
+  try {
+    status = readFileSync(join(procRoot, String(pid), 'status'), 'latin1');
+  } catch {
+    return false; // gone since the listing
+  }
+  const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$/m.exec(status)?.slice(1).map(Number);
+  return uids !== undefined && (uids.every((u) => u === 0) || uids.every((u) => u === uid));
 }
 
 const NAMESPACES = ['uts', 'net'] as const;

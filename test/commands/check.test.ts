@@ -570,7 +570,7 @@ describe('jobCpusNote', () => {
       writeFileSync(join(sys, 'devices/system/cpu/isolated'), '2\n');
       mkdirSync(join(proc, '4242'));
       writeFileSync(join(proc, '4242/comm'), 'lim\n');
-      writeFileSync(join(proc, '4242/status'), 'Name:\tlim\nCpus_allowed_list:\t0-2\n');
+      writeFileSync(join(proc, '4242/status'), 'Name:\tlim\nUid:\t0\t0\t0\t0\nCpus_allowed_list:\t0-2\n');
       mkdirSync(join(proc, '77'));
       writeFileSync(join(proc, '77/comm'), 'sbatchd\n');
       assert.match(

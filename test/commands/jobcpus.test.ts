@@ -38,7 +38,7 @@ describe('hostCpusForRank', () => {
       const processEntry = (name: string, comm: string, cpus: string, uts: number, net: number): void => {
         mkdirSync(join(proc, name, 'ns'), { recursive: true });
         writeFileSync(join(proc, name, 'comm'), `${comm}\n`);
-        writeFileSync(join(proc, name, 'status'), `Name:\t${comm}\nCpus_allowed_list:\t${cpus}\n`);
+        writeFileSync(join(proc, name, 'status'), `Name:\t${comm}\nUid:\t0\t0\t0\t0\nCpus_allowed_list:\t${cpus}\n`);
         symlinkSync(`uts:[${uts}]`, join(proc, name, 'ns', 'uts'));
         symlinkSync(`net:[${net}]`, join(proc, name, 'ns', 'net'));
       };
@@ -58,6 +58,34 @@ describe('hostCpusForRank', () => {
       rmSync(join(proc, 'self'), { recursive: true });
       processEntry('self', 'lavarank', '0-1', 3, 3);
       assert.match(jobCpuSet(config)?.from ?? '', /pid 100\b/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("takes no other user's process named lim for LIM, nor a setuid program run under that name: a user's lim pinned to one CPU made check and recommend size the reservation for one", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sys = join(dir, 'sys');
+      const proc = join(dir, 'proc');
+      mkdirSync(join(sys, 'devices/system/cpu'), { recursive: true });
+      writeFileSync(join(sys, 'devices/system/cpu/online'), '0-1\n');
+      const processEntry = (name: string, uids: string, cpus: string): void => {
+        mkdirSync(join(proc, name, 'ns'), { recursive: true });
+        writeFileSync(join(proc, name, 'comm'), 'lim\n');
+        writeFileSync(join(proc, name, 'status'), `Name:\tlim\nUid:\t${uids}\nCpus_allowed_list:\t${cpus}\n`);
+        symlinkSync('uts:[1]', join(proc, name, 'ns', 'uts'));
+        symlinkSync('net:[1]', join(proc, name, 'ns', 'net'));
+      };
+      processEntry('100', '65534\t65534\t65534\t65534', '0'); // started before a reconfig gave LIM a new pid
+      processEntry('150', '65534\t0\t0\t0', '0'); // a setuid-root program the user ran as lim
+      processEntry('200', '0\t0\t0\t0', '0-1'); // LIM
+      mkdirSync(join(proc, 'self', 'ns'), { recursive: true });
+      symlinkSync('uts:[1]', join(proc, 'self', 'ns', 'uts'));
+      symlinkSync('net:[1]', join(proc, 'self', 'ns', 'net'));
+      const set = jobCpuSet({ ...defaultConfig(), sys_root: sys, proc_root: proc });
+      assert.deepEqual(set?.usable, [0, 1]);
+      assert.match(set?.from ?? '', /pid 200\b/);
     } finally {
       cleanup();
     }
