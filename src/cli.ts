@@ -10,6 +10,7 @@ import { isatty } from 'node:tty';
 import { fileURLToPath } from 'node:url';
 import { EXIT_USAGE, failureStatus, printError, print, type SubcommandMain } from './util/cliio.js';
 import { exitWhenReturned } from './util/exit.js';
+import { keepInspectorClosed } from './util/node-flags.js';
 import { VERSION } from './util/version.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: SubcommandMain }> }> = {
@@ -116,6 +117,7 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
+  keepInspectorClosed();
   const code = await main(process.argv.slice(2));
   // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive,
   // nor a link speed read the kernel holds (src/util/exit.ts).

@@ -3,7 +3,7 @@
 // fails a test file whose processes outlive it.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -201,3 +201,35 @@ export async function assertNoStragglers(graceMs = 3000): Promise<void> {
 // are not test files, and registering a hook there would print TAP to their stdout.
 const isTestFile = process.env['NODE_TEST_CONTEXT'] !== undefined && /\.test\.m?js$/.test(process.argv[1] ?? '');
 if (isTestFile) after(() => assertNoStragglers());
+
+// The TCP ports pid listens on: its sockets (by inode) in LISTEN state (0A) in its
+// network namespace's tables.
+export function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m !== null) inodes.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports: number[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A' && inodes.has(f[9] ?? '')) ports.push(parseInt(f[1]!.split(':')[1]!, 16));
+    }
+  }
+  return ports;
+}
+
+// Sends SIGUSR1 to pid, a Node process of lavarank's past its start, and gives Node
+// up to two seconds to open its inspector (it listens within milliseconds when it
+// does); resolves to the TCP ports pid then listens on.
+export async function portsAfterSigusr1(pid: number): Promise<number[]> {
+  process.kill(pid, 'SIGUSR1');
+  const deadline = Date.now() + 2000;
+  while (listeningPorts(pid).length === 0 && Date.now() < deadline) await sleep(25);
+  return listeningPorts(pid);
+}

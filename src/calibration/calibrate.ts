@@ -18,6 +18,7 @@ import type { Sample } from '../collectors/types.js';
 import type { Config } from '../config/config.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { runCommand, spawnLongRunning, type ChildProcess } from '../util/exec.js';
+import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 import { seededRandom, shuffled } from '../util/random.js';
 import type { ProbeResult } from './probe.js';
 import { collectorsFromConfig, createSampler, type Sampler } from '../daemon/sampler.js';
@@ -393,7 +394,7 @@ export class StressorGroup {
   async start(kind: StressKind, count: number, intensity = 1, extra: readonly string[] = [], readyTimeoutMs = 180_000): Promise<void> {
     const started: ChildProcess[] = [];
     for (let i = 0; i < count; i++) {
-      const args = [STRESS_PATH, kind, '--intensity', String(intensity), '--dir', this.dir, '--parent', String(process.pid), ...extra];
+      const args = [...CHILD_NODE_FLAGS, STRESS_PATH, kind, '--intensity', String(intensity), '--dir', this.dir, '--parent', String(process.pid), ...extra];
       const { child } = await spawnLongRunning(process.execPath, args, { signal: this.controller.signal });
       this.children.push(child);
       this.kinds.set(child, kind);
@@ -565,7 +566,7 @@ async function runProbeOnce(ctx: RunContext, block: PlanBlock, group: StressorGr
   const ts = clock.now();
   const stressBefore = cpuOf(pids);
   const selfBefore = process.cpuUsage();
-  const probeArgs = [PROBE_PATH, '--scale', String(plan.probeScale), '--dir', ctx.dir, ...(squeezed === undefined ? [] : ['--cgroup', squeezed.dir])];
+  const probeArgs = [...CHILD_NODE_FLAGS, PROBE_PATH, '--scale', String(plan.probeScale), '--dir', ctx.dir, ...(squeezed === undefined ? [] : ['--cgroup', squeezed.dir])];
   const result = await runCommand(process.execPath, probeArgs, { timeoutMs: 600_000, signal: ctx.signal });
   let sampleDuring = sampler.sample();
   if (squeezed !== undefined) sampleDuring = withCgroupMemory(sampleDuring, squeezed);

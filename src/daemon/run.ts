@@ -27,6 +27,7 @@ import { reniceProcess, type ReniceResult } from './nice.js';
 import { fdSink } from './report.js';
 import { collectorsFromConfig, createSampler } from './sampler.js';
 import { VERSION } from '../util/version.js';
+import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 
 // Under LSF's MELIM (which sets ELIM_ABORT_VALUE), an elim whose resource this host
 // does not need exits with that value so MELIM does not restart it. OpenLava never
@@ -393,7 +394,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
 // killed with everything it started after 15 s or when the daemon stops.
 async function hostInventory(signal: AbortSignal): Promise<unknown> {
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
-  const result = await runIsolated(process.execPath, [cli, 'inventory'], { timeoutMs: 15_000, signal });
+  const result = await runIsolated(process.execPath, [...CHILD_NODE_FLAGS, cli, 'inventory'], { timeoutMs: 15_000, signal });
   if (result.failed) throw new Error(result.reason ?? 'lavarank inventory failed');
   return JSON.parse(result.stdout) as unknown;
 }

@@ -5,6 +5,7 @@ import { realpathSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, UsageError, errorMessage } from './errors.js';
+import { keepInspectorClosed } from './node-flags.js';
 
 let stdoutClosed = false;
 
@@ -92,6 +93,7 @@ export async function runAsProgram(moduleUrl: string, main: SubcommandMain): Pro
     return; // argv[1] is not a file: we were imported
   }
   if (!self) return;
+  keepInspectorClosed();
   let code: number;
   try {
     code = await main(process.argv.slice(2));

@@ -39,3 +39,16 @@
 // It does not start the inspector; it only says where one would listen.
 export const INSPECTOR_NOWHERE = '192.0.2.1:9229';
 export const DAEMON_NODE_FLAGS: readonly string[] = ['--lite-mode', '--no-expose-wasm', '--no-memory-reducer', '--single-threaded-gc', '--expose-gc', `--inspect-port=${INSPECTOR_NOWHERE}`];
+
+// What every Node process lavarank itself starts is given (the daemon's host inventory,
+// calibrate's stressors and probe, all root's): its inspector has nowhere to listen in
+// the start-up before keepInspectorClosed runs.
+export const CHILD_NODE_FLAGS: readonly string[] = [`--inspect-port=${INSPECTOR_NOWHERE}`];
+
+// Replaces Node's SIGUSR1 handler, which opens the inspector on 127.0.0.1:9229 for any
+// local user to run code in, with a listener of lavarank's own that does nothing: for
+// every lavarank program, not the daemon alone. calibrate and its stressors run as root
+// for hours, and one `pkill -USR1 node` gave a user root in a stressor.
+export function keepInspectorClosed(): void {
+  process.on('SIGUSR1', () => undefined);
+}

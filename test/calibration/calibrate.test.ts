@@ -29,6 +29,7 @@ import {
   type StressConfig,
 } from '../../src/calibration/calibrate.js';
 import type { Sample } from '../../src/collectors/types.js';
+import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
 import { mkfifo, repoRoot, tempDir, until } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
@@ -596,6 +597,20 @@ test('the stressors of a block are told the pid of calibrate, so that they leave
   const [pid] = group.pids();
   const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   assert.equal(args[args.indexOf('--parent') + 1], String(process.pid));
+  await group.stop();
+});
+
+test("the stressors of a block start with their inspector's port nowhere, so that a SIGUSR1 before their own listener opens nothing a local user can reach", async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const run = new AbortController();
+  const group = new StressorGroup(run.signal, dir);
+  t.after(() => group.killNow());
+  await group.start('cpu', 1, 0.01, ['--max-seconds', '60']);
+  const [pid] = group.pids();
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  assert.ok(args.includes(`--inspect-port=${INSPECTOR_NOWHERE}`), args.join(' '));
+  assert.ok(args.indexOf(`--inspect-port=${INSPECTOR_NOWHERE}`) < args.findIndex((a) => a.endsWith('stress.js')), 'a flag of Node, before the script');
   await group.stop();
 });
 

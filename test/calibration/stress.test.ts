@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { processCpuSeconds } from '../../src/calibration/calibrate.js';
 import { isAlive, sleep, vmRssKb } from '../faults/helpers.js';
-import { repoRoot, signalOnFirstEntry, tempDir } from '../helpers.js';
+import { portsAfterSigusr1, repoRoot, signalOnFirstEntry, tempDir } from '../helpers.js';
 
 const stressPath = join(repoRoot, 'dist', 'src', 'calibration', 'stress.js');
 
@@ -80,6 +80,16 @@ test('the cpu stressor uses about one CPU until SIGTERM, then exits with 0', asy
   // 69 % in a full run), so it has up to three one-second windows to show it; a
   // loop that sleeps shows it in none.
   await busyInOneOfThreeWindows(t, s.child.pid!, (ranNs, busy) => ranNs > 0.05e9 && busy > 0.8, '');
+  s.child.kill('SIGTERM');
+  assert.deepEqual(await s.exited, { code: 0, signal: null });
+});
+
+test("a stressor opens no inspector at SIGUSR1: it runs as root for hours of calibration, and Node's would take any local user's code on 127.0.0.1:9229", async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const s = await start('cpu', dir, ['--intensity', '0.05']);
+  t.after(() => s.child.kill('SIGKILL'));
+  assert.deepEqual(await portsAfterSigusr1(s.child.pid!), []);
   s.child.kill('SIGTERM');
   assert.deepEqual(await s.exited, { code: 0, signal: null });
 });

@@ -1,14 +1,14 @@
 // The built elim, run the way LIM runs it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
-import { cliPath, fixture, isAlive, tempDir } from '../helpers.js';
+import { cliPath, fixture, isAlive, listeningPorts, tempDir } from '../helpers.js';
 import { assertStopsOnSigterm, historyRecords, liveInGroup, processGroupOf, type Elim, mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
 
 describe('the elim under LIM conditions', { concurrency: false }, () => {
@@ -338,26 +338,4 @@ async function waitForGroup(pgid: number, n: number): Promise<number[]> {
     if (live.length >= n || Date.now() > deadline) return live;
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-// The TCP ports pid listens on: its sockets (by inode) in LISTEN state (0A) in its
-// network namespace's tables.
-function listeningPorts(pid: number): number[] {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m !== null) inodes.add(m[1]!);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const ports: number[] = [];
-  for (const table of ['tcp', 'tcp6']) {
-    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[3] === '0A' && inodes.has(f[9] ?? '')) ports.push(parseInt(f[1]!.split(':')[1]!, 16));
-    }
-  }
-  return ports;
 }
