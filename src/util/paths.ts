@@ -41,17 +41,27 @@ export function isRegularFile(path: string): boolean {
   }
 }
 
-// The text of a regular file of at most maxBytes. Opened with O_NONBLOCK, so that a
-// FIFO put in its place (by whoever owns its directory) is refused at once instead of
-// waiting for a writer; anything but a regular file, or a larger one, is an error
-// whose message says which.
+// The text of a regular file of at most maxBytes. What the name leads to is looked at
+// first through an O_PATH descriptor, which opens nothing (see openInput): a link put
+// there by whoever owns its directory (an LSF administrator's LSF_ENVDIR, /tmp) to a
+// device, whose open is an action as root, or to a FIFO is refused unopened, and a
+// regular file is opened through that descriptor. Anything but a regular file, or a
+// larger one, is an error whose message says which.
 export function readRegularText(path: string, maxBytes: number): string {
   return readRegularBytes(path, maxBytes).toString('utf8');
 }
 
 // readRegularText's bytes, undecoded.
 export function readRegularBytes(path: string, maxBytes: number): Buffer {
-  return readOpenRegular(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY), maxBytes);
+  const named = openSync(path, O_PATH);
+  let fd: number;
+  try {
+    if (!fstatSync(named).isFile()) throw new Error('not a regular file');
+    fd = openSync(`/proc/self/fd/${named}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } finally {
+    closeSync(named);
+  }
+  return readOpenRegular(fd, maxBytes);
 }
 
 // The bytes of the regular file open at fd, if no more than maxBytes; closes fd.

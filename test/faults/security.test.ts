@@ -457,6 +457,28 @@ describe('a user who owns the directory of lsb.acct that retrain reads (an LSF a
   });
 });
 
+describe("a user who owns LSF_ENVDIR (an LSF administrator's account), which check and install --merge-conf read", () => {
+  it('their lsf.shared made a link to a FIFO (as to a device, whose open arms a watchdog): lavarank check never opens what it points at', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    const theirs = attackerDir(dir, 'envdir');
+    const fifo = join(theirs, 'device');
+    const opened = join(theirs, 'opened');
+    asAttacker('mkfifo', [fifo]);
+    // Their writer waits in open until a reader opens the FIFO, then leaves a mark.
+    const writer = spawn('sh', ['-c', `exec 3>${fifo}; : >${opened}`], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
+    try {
+      symlinkAs(fifo, join(theirs, 'lsf.shared'));
+      const r = spawnSync(process.execPath, [cliPath, 'check'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LSF_ENVDIR: theirs }, encoding: 'utf8', timeout: 60_000 });
+      assert.match(r.stdout, /lsf\.shared cannot be read/, r.stdout + r.stderr);
+      await waitForFile(opened, 1000);
+      assert.equal(existsSync(opened), false, 'root opened the FIFO their link pointed at');
+    } finally {
+      writer.kill('SIGKILL');
+      cleanup();
+    }
+  });
+});
+
 describe('a user who owns the directory LIM leaves the elim in', () => {
   it('a child elim that names a program relative to its working directory never runs theirs', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
     const { dir, cleanup } = tempDir('lavarank-security-');
