@@ -2,8 +2,9 @@
 // writes into $LSF_SERVERDIR carries a mark on its second line, and runs the
 // program dist/src/cli.js. A site that lists that wrapper (or the program) among
 // its child elims would have lavarank start itself again and again without end.
-import { closeSync, constants, openSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, readSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { openRegular } from '../util/paths.js';
 
 // The line that tells lavarank's wrapper from a site's own elim.
 export const WRAPPER_MARK = 'lavarank elim wrapper';
@@ -32,11 +33,13 @@ function realOrSelf(path: string): string {
   }
 }
 
-// The first bytes of a file, or '' when it cannot be read; never blocks (O_NONBLOCK).
+// The first bytes of a regular file, or '' when it is none or cannot be read. Asked
+// of a child elim's program whether or not it passed its trust check: a device or a
+// FIFO another user's link names there is never opened (openRegular).
 function head(path: string, bytes = 4096): string {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    fd = openRegular(path);
   } catch {
     return '';
   }

@@ -53,15 +53,19 @@ export function readRegularText(path: string, maxBytes: number): string {
 
 // readRegularText's bytes, undecoded.
 export function readRegularBytes(path: string, maxBytes: number): Buffer {
+  return readOpenRegular(openRegular(path), maxBytes);
+}
+
+// A descriptor open for reading on the regular file path leads to; throws 'not a
+// regular file' for anything else, which is never opened (see readRegularText).
+export function openRegular(path: string): number {
   const named = openSync(path, O_PATH);
-  let fd: number;
   try {
     if (!fstatSync(named).isFile()) throw new Error('not a regular file');
-    fd = openSync(`/proc/self/fd/${named}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    return openSync(`/proc/self/fd/${named}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } finally {
     closeSync(named);
   }
-  return readOpenRegular(fd, maxBytes);
 }
 
 // The bytes of the regular file open at fd, if no more than maxBytes; closes fd.

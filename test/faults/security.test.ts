@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createGpuCollector } from '../../src/collectors/gpu.js';
-import { startChildElims } from '../../src/daemon/children.js';
+import { childProgram, startChildElims } from '../../src/daemon/children.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { MetricsWriter, metricsDirectoryProblems } from '../../src/daemon/metrics.js';
 import { checkGpuProgram } from '../../src/daemon/sampler.js';
@@ -411,6 +411,30 @@ describe('a user who owns the directory of a child elim\'s script, and makes it 
       }
     });
   }
+});
+
+describe("a user who owns the directory of a child elim's program", () => {
+  it('their program made a link to a FIFO (as to a device, whose open arms a watchdog): the check before each start refuses it and never opens what it points at', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    const theirs = attackerDir(dir, 'theirs');
+    const fifo = join(theirs, 'device');
+    const opened = join(theirs, 'opened');
+    asAttacker('mkfifo', [fifo]);
+    // Their writer waits in open until a reader opens the FIFO, then leaves a mark.
+    const writer = spawn('sh', ['-c', `exec 3>${fifo}; : >${opened}`], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
+    try {
+      const program = join(theirs, 'elim');
+      symlinkAs(fifo, program);
+      const { path, problems } = childProgram([program], 'child elim site');
+      assert.equal(path, undefined);
+      assert.ok(problems.some((p) => p.endsWith('is not a regular file')), problems.join('\n'));
+      await waitForFile(opened, 1000);
+      assert.equal(existsSync(opened), false, 'root opened the FIFO their link pointed at');
+    } finally {
+      writer.kill('SIGKILL');
+      cleanup();
+    }
+  });
 });
 
 // Their FIFO (standing in for a device, whose open is itself an action as root) behind
