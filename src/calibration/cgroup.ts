@@ -10,7 +10,7 @@ import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, rmS
 import { dirname, join, resolve } from 'node:path';
 import type { MemoryReading } from '../collectors/types.js';
 import { errorCode, errorMessage } from '../util/errors.js';
-import { findExecutable, runCommand } from '../util/exec.js';
+import { absolutePath, findExecutable, runCommand } from '../util/exec.js';
 import { existingDirectoryProblems } from '../util/trust.js';
 
 // Moves the calling process into a cgroup (v1 or v2: both take a pid in cgroup.procs),
@@ -131,10 +131,11 @@ export function swapTotalBytes(meminfo: string): number {
   return m === null ? 0 : Number(m[1]) * 1024;
 }
 
-// A system tool by absolute path, found on PATH's absolute entries only: an empty or
-// relative entry names the working directory, which may be another user's (/tmp).
+// A system tool by absolute path, found on PATH's absolute entries that only root can
+// change (absolutePath): an empty or relative entry names the working directory,
+// which may be another user's (/tmp), and a directory others can write holds theirs.
 function systemTool(name: string): string {
-  const found = findExecutable(name);
+  const found = findExecutable(name, absolutePath(process.env['PATH']));
   if (found === undefined) throw new Error(`${name} not found on PATH's absolute entries (${process.env['PATH'] ?? ''})`);
   return found;
 }

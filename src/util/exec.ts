@@ -8,6 +8,7 @@ import { accessSync, constants, readFileSync, readdirSync, statSync } from 'node
 import { PassThrough, type Readable } from 'node:stream';
 import { join } from 'node:path';
 import { errorCode, errorMessage } from './errors.js';
+import { trustProblems } from './trust.js';
 import type { ResultPromise } from 'execa';
 
 export interface RunOptions {
@@ -367,16 +368,22 @@ function endedStream(): Readable {
 }
 
 // PATH without its empty and relative entries, which a shell searching by name takes
-// as the working directory (or below it); the system's own directories if none is left.
-export function absolutePath(pathVar: string | undefined): string {
-  const dirs = (pathVar ?? '').split(':').filter((d) => d.startsWith('/'));
+// as the working directory (or below it), and without a directory that anyone but root
+// (or the user lavarank runs as) can change, or that is not there (trusted: the trust
+// check of the directory and the way to it): a program of theirs there, named as the
+// one looked for, would run as root. The system's own directories if none is left.
+export function absolutePath(pathVar: string | undefined, trusted: (dir: string) => boolean = (dir) => trustProblems(dir, 'PATH entry', { directory: true }).length === 0): string {
+  const dirs = (pathVar ?? '').split(':').filter((d) => d.startsWith('/') && trusted(d));
   return dirs.length > 0 ? dirs.join(':') : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 }
 
 // Prepares this process for systeminformation, which runs its commands (lscpu,
 // dmidecode, clinfo, xrandr...) by name, through a shell, in the working directory.
 // As root, an empty or relative PATH entry would run a program of that name from
-// there (LIM's directory, an administrator's /tmp): only absolute entries, from /.
+// there (LIM's directory, an administrator's /tmp), and so would a directory another
+// user can write (a world-writable one in LIM's PATH ran their lscpu as root at every
+// start of the daemon, where the GPU query refused their nvidia-smi): only absolute
+// entries root alone can change (absolutePath), from /.
 export function forNamedCommands(): void {
   process.env['PATH'] = absolutePath(process.env['PATH']);
   process.chdir('/');

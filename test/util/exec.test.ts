@@ -66,6 +66,40 @@ describe('absolutePath', () => {
   });
 });
 
+describe('absolutePath, for a PATH directory others can write', () => {
+  it('drops a directory anyone but root can change, and one that is not there', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const open = join(dir, 'bin');
+      mkdirSync(open);
+      chmodSync(open, 0o777);
+      assert.equal(absolutePath(`${open}:/usr/bin:${join(dir, 'missing')}:/bin`), '/usr/bin:/bin');
+      assert.equal(absolutePath('/usr/bin:/bin', (d) => d !== '/usr/bin'), '/bin', 'the check is a parameter');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("keeps lavarank inventory from running a program found in a world-writable directory of PATH, as root", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const open = join(dir, 'bin');
+      mkdirSync(open);
+      chmodSync(open, 0o777);
+      const marker = join(dir, 'ran');
+      for (const name of ['lscpu', 'dmidecode', 'hostname', 'lsblk', 'lspci', 'nvidia-smi']) {
+        writeFileSync(join(open, name), `#!/bin/sh\necho ${name} >> '${marker}'\n`);
+        chmodSync(join(open, name), 0o755);
+      }
+      const r = spawnSync(process.execPath, [cliPath, 'inventory'], { encoding: 'utf8', timeout: 60_000, env: { PATH: `${open}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(existsSync(marker), false, existsSync(marker) ? readFileSync(marker, 'utf8') : '');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('runCommand', () => {
   it('runs a program without a shell: shell syntax reaches it as plain arguments', async () => {
     const r = await runCommand('/bin/echo', ['$HOME', ';', 'rm', '-rf', '/'], { timeoutMs: 5000 });
