@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { chooseCommand } from '../src/cli.js';
 import { VERSION } from '../src/util/version.js';
-import { cliPath, fixture, mkfifo, portsAfterSigusr1, repoRoot, tempDir, until } from './helpers.js';
+import { cliPath, fixture, portsAfterSigusr1, repoRoot, startReadingFifo, tempDir } from './helpers.js';
 
 const COMMANDS = ['run', 'once', 'check', 'explain', 'recommend', 'calibrate', 'retrain', 'inventory', 'install'];
 // No config or LSF environment from the machine running the tests.
@@ -100,43 +100,18 @@ describe('lavarank on the command line', () => {
   });
 
   it("opens no inspector at SIGUSR1 in any command, not only run: calibrate and retrain run as root for hours, and Node's would take any local user's code on 127.0.0.1:9229", async () => {
-    // simulate reading its accounting file from a pipe that stays open (<(...) in a
-    // shell, a FIFO here: Node's own stdio pipes are sockets): a command that waits,
-    // past its start, as long as the test wants.
-    const { dir, cleanup } = tempDir();
-    const fifo = join(dir, 'acct');
-    mkfifo(fifo);
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    const writer = openSync(fifo, constants.O_WRONLY);
-    const child = spawn(process.execPath, [cliPath, 'simulate', '--acct', '/dev/fd/0'], { env: ENV, stdio: [reader, 'ignore', 'ignore'] });
-    closeSync(reader);
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-    let open = true;
+    // simulate reading its accounting file from a pipe that stays open: a command
+    // that waits, past its start, as long as the test wants.
+    const run = await startReadingFifo([cliPath, 'simulate', '--acct', '/dev/fd/0'], ENV);
     try {
-      const fds = `/proc/${child.pid}/fd`;
-      const pipe = readlinkSync(`${fds}/0`);
-      // Once it has opened /dev/fd/0, it holds a second descriptor on that pipe.
-      await until('simulate reading its stdin', () => (readdirSync(fds).filter((fd) => linkTarget(`${fds}/${fd}`) === pipe).length > 1 ? true : undefined), 30_000);
-      assert.deepEqual(await portsAfterSigusr1(child.pid!), []);
-      closeSync(writer);
-      open = false;
-      assert.deepEqual(await exited, { code: 1, signal: null }, 'an empty accounting file is refused, as without the signal');
+      assert.deepEqual(await portsAfterSigusr1(run.child.pid!), []);
+      assert.deepEqual(await run.finish(), { code: 1, signal: null }, 'an empty accounting file is refused, as without the signal');
     } finally {
-      if (open) closeSync(writer);
-      child.kill('SIGKILL');
-      cleanup();
+      run.cleanup();
     }
   });
 });
 
-// The target of a link in /proc, or undefined once it is gone.
-function linkTarget(path: string): string | undefined {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return undefined; // closed meanwhile
-  }
-}
 
 // The rule of README's "Exit statuses": 2 when the command line is wrong in itself, 1
 // for every other error (an input that cannot be read or used, a file in the way).

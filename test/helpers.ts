@@ -1,9 +1,9 @@
 // Shared helpers for tests: paths into the repository, captured logs, temp dirs,
 // files and directories with exact modes, a planted link, and the guard that
 // fails a test file whose processes outlive it.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -232,4 +232,46 @@ export async function portsAfterSigusr1(pid: number): Promise<number[]> {
   const deadline = Date.now() + 2000;
   while (listeningPorts(pid).length === 0 && Date.now() < deadline) await sleep(25);
   return listeningPorts(pid);
+}
+
+// A Node program (args) started with a FIFO as its stdin, which it reads as a file
+// named /dev/fd/0 (a shell's <(...); Node's own stdio pipes are sockets): resolves once
+// it has opened it, and so waits, past its start, until finish() closes the writer.
+export async function startReadingFifo(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{
+  child: ChildProcess;
+  finish(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  cleanup(): void;
+}> {
+  const { dir, cleanup } = tempDir();
+  const fifo = join(dir, 'input');
+  mkfifo(fifo);
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  let writer: number | undefined = openSync(fifo, constants.O_WRONLY);
+  const child = spawn(process.execPath, args, { env, stdio: [reader, 'ignore', 'ignore'] });
+  closeSync(reader);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const close = (): void => {
+    if (writer !== undefined) closeSync(writer);
+    writer = undefined;
+  };
+  const done = { child, finish: () => (close(), exited), cleanup: () => (close(), child.kill('SIGKILL'), cleanup()) };
+  try {
+    const fds = `/proc/${child.pid}/fd`;
+    const pipe = readlinkSync(`${fds}/0`);
+    // Once it has opened /dev/fd/0, it holds a second descriptor on the FIFO.
+    await until('the program reading its stdin', () => (readdirSync(fds).filter((fd) => linkTarget(`${fds}/${fd}`) === pipe).length > 1 ? true : undefined), 30_000);
+  } catch (err) {
+    done.cleanup();
+    throw err;
+  }
+  return done;
+}
+
+// The target of a link in /proc, or undefined once it is gone.
+function linkTarget(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined; // closed meanwhile
+  }
 }

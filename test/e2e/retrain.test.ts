@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { generateData } from '../../scripts/gen-data.js';
 import { featuresFromNamed } from '../../src/model/features.js';
 import { loadModel } from '../../src/model/model.js';
-import { cliPath, repoRoot, tempDir } from '../helpers.js';
+import { cliPath, portsAfterSigusr1, repoRoot, startReadingFifo, tempDir } from '../helpers.js';
 
 const { dir: root, cleanup } = tempDir('lavarank-e2e-retrain-');
 after(cleanup);
@@ -139,6 +139,17 @@ describe('lavarank retrain, end to end', () => {
     const r = await retrain([...inputs, '--out', join(dir, 'x.json'), '--holdout', '0.99']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--holdout: expected a number from 0\.05 to 0\.5, received "0\.99"/);
+  });
+
+  test("scripts/retrain, run by root's cron, opens no inspector at SIGUSR1 that would take any local user's code on 127.0.0.1:9229", async () => {
+    const script = join(repoRoot, 'scripts', 'retrain');
+    const run = await startReadingFifo([script, '--acct', '/dev/fd/0', '--history', data.historyDir, '--out', join(dir, 'z.json'), '--dry-run'], { PATH: process.env['PATH'] ?? '/usr/bin:/bin' });
+    try {
+      assert.deepEqual(await portsAfterSigusr1(run.child.pid!), []);
+      assert.equal((await run.finish()).signal, null);
+    } finally {
+      run.cleanup();
+    }
   });
 
   test('scripts/retrain runs the same command', async () => {
