@@ -138,12 +138,31 @@ export function isInputFile(st: Stats, path: string): boolean {
 // writer for ever. Anything but a regular file, or a process substitution's pipe, is
 // refused unopened (a ConfigError naming `what`); a regular file is then opened
 // through that descriptor (/proc/self/fd), so what is read is what was looked at.
+// The name itself is looked at first, not followed: a symbolic link there that another
+// user owns, or a file of several links in a directory others can write or own (where
+// fs.protected_hardlinks is 0), may name a root-only file (/etc/shadow, a munge key),
+// whose lines root would read and quote as malformed (retrain printed the first bytes
+// of each, into a cron job's log); both are refused unread, as checkTrust refuses them.
 export async function openInput(path: string, what: string): Promise<{ handle: FileHandle; stats: Stats }> {
-  const named = await open(path, O_PATH);
+  const uid = process.geteuid?.() ?? 0;
+  const ours = (st: Stats): boolean => st.uid === 0 || st.uid === uid;
+  let named = await open(path, O_PATH | constants.O_NOFOLLOW);
   let stats: Stats;
   try {
     stats = await named.stat();
+    if (stats.isSymbolicLink()) {
+      if (!ours(stats)) throw new ConfigError(`${what} ${path}: a symbolic link of uid ${stats.uid}'s, who can point it at any file; not read (copy the file there instead)`);
+      await named.close();
+      named = await open(path, O_PATH);
+      stats = await named.stat();
+    }
     if (!isInputFile(stats, path)) throw new ConfigError(`${what} ${path}: not a regular file`);
+    if (stats.isFile() && stats.nlink > 1) {
+      const dir = await stat(dirname(path));
+      if (!ours(dir) || (dir.mode & 0o022) !== 0) {
+        throw new ConfigError(`${what} ${path}: ${stats.nlink} hard links in ${dirname(path)}, a directory others can write or own, so another user may have linked a root file there; not read (copy it to a directory of root's)`);
+      }
+    }
     if (stats.isFile()) return { handle: await open(`/proc/self/fd/${named.fd}`, constants.O_RDONLY | constants.O_NONBLOCK), stats };
   } finally {
     await named.close();

@@ -475,6 +475,28 @@ describe('a user who owns an entry in a sticky history directory that retrain re
   });
 });
 
+describe('a user who owns an entry in a sticky history directory that retrain reads, and links it to a root-only file', () => {
+  it("retrain refuses their link unread: none of the root file's bytes reach its output, which a cron job appends to a log anyone may read", { skip: NEED_ROOT_FOR_ATTACKER }, () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    try {
+      const shadow = join(dir, 'shadow');
+      writeFileSync(shadow, 'root:$6$S3CRETSALT$R00THASH:19000:0:99999:7:::\n', { mode: 0o600 });
+      const history = stickyDir(dir, 'history');
+      symlinkAs(shadow, join(history, 'node1.jsonl'));
+      const r = spawnSync(process.execPath, [cliPath, 'retrain', '--acct', join(repoRoot, 'test', 'fixtures', 'openlava', 'lsb.acct'), '--history', history, '--dry-run', '--out', join(dir, 'm.json'), '--report', join(dir, 'r.html')], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+      });
+      const output = r.stdout + r.stderr;
+      assert.match(output, /history file .*node1\.jsonl: a symbolic link of uid 65534's/, output);
+      assert.doesNotMatch(output, /root:|S3CRET|R00T/, 'the root file was read and quoted');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('a user who owns the directory of lsb.acct that retrain reads (an LSF administrator\'s logdir)', () => {
   it('lsb.acct made their link to a FIFO after retrain listed it (as to a device): root never opens what it points at, and refuses it', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
     await refusesTheirFifo((_dir, theirs) => theirs, 'lsb.acct', (path) => readAcct(path), /lsb\.acct: not a regular file/);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileIdentity, readRegularText } from '../../src/util/paths.js';
+import { fileIdentity, openInput, readRegularText } from '../../src/util/paths.js';
 import { mkfifo, tempDir } from '../helpers.js';
 
 describe('fileIdentity', () => {
@@ -42,6 +42,41 @@ describe('readRegularText', () => {
       assert.throws(() => readRegularText(join(dir, 'big'), 100), /^Error: 101 bytes, more than the 100-byte limit$/);
       writeFileSync(join(dir, 'ok'), 'été');
       assert.equal(readRegularText(join(dir, 'ok'), 100), 'été');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('openInput', () => {
+  it("refuses unread a file of two links in a directory others can write (another user's second name for a root file, where fs.protected_hardlinks is 0), and reads one in root's own", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const secret = join(dir, 'shadow');
+      writeFileSync(secret, 'root:$6$S3CRETSALT$R00THASH:19000:0:99999:7:::\n', { mode: 0o600 });
+      const shared = join(dir, 'history');
+      mkdirSync(shared);
+      chmodSync(shared, 0o1777);
+      linkSync(secret, join(shared, 'node1.jsonl'));
+      await assert.rejects(openInput(join(shared, 'node1.jsonl'), 'history file'), /history file .*node1\.jsonl: 2 hard links in .*history, a directory others can write or own/);
+      const own = join(dir, 'own');
+      mkdirSync(own, { mode: 0o755 });
+      linkSync(secret, join(own, 'node1.jsonl'));
+      const { handle } = await openInput(join(own, 'node1.jsonl'), 'history file');
+      await handle.close();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('follows a symbolic link of its own user to the file it names', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'real.jsonl'), '{}\n');
+      symlinkSync(join(dir, 'real.jsonl'), join(dir, 'link.jsonl'));
+      const { handle, stats } = await openInput(join(dir, 'link.jsonl'), 'history file');
+      await handle.close();
+      assert.ok(stats.isFile());
     } finally {
       cleanup();
     }
