@@ -1085,11 +1085,16 @@ export function writeModelStage(
   }
   if (check.id !== id) throw new ModelError(`wrote ${options.out}, but it reads back as ${check.id}, not ${id}`);
   ctx.say(`\n${decision.reason}\nwrote ${options.out} (${check.id})${previous === undefined ? '' : `; the model it replaced is kept as ${previous}`}`);
-  if (process.geteuid?.() !== 0) ctx.say('warning: not running as root: the file is not owned by root, and a daemon running as root refuses it');
+  const uid = process.geteuid?.() ?? 0;
+  if (uid !== 0) {
+    // Only a daemon of this same user takes the file; under LIM the daemons are root's.
+    ctx.say(`warning: not running as root: ${options.out} is owned by uid ${uid}, and a daemon running as root (as LIM starts it) refuses it and keeps the model it has; run retrain as root`);
+  }
   if (resolve(options.out) !== resolve(options.configModel)) {
     ctx.say(`note: the daemons use ${options.configModel}${options.configPath === null ? '' : ` (config ${options.configPath})`}; set "model: ${options.out}" in their config to use this one`);
   } else {
-    ctx.say(`the daemons load it within ${MODEL_CHECK_EVERY} reports (${MODEL_CHECK_EVERY * options.intervalSec} s at the ${options.intervalSec} s interval)`);
+    const who = uid === 0 ? 'the daemons' : `daemons running as uid ${uid}`;
+    ctx.say(`${who} load it within ${MODEL_CHECK_EVERY} reports (${MODEL_CHECK_EVERY * options.intervalSec} s at the ${options.intervalSec} s interval)`);
   }
   const written: WrittenModel = { written: true, id: check.id };
   if (previous !== undefined) written.previous = previous;

@@ -744,6 +744,27 @@ describe('the stages, one at a time', () => {
     assert.equal(loadModel(out).id, written.id);
   });
 
+  test('writeModelStage run by another user than root does not say the daemons, which run as root, will load the model it wrote', () => {
+    const dir = join(root, 'not-root');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const out = join(dir, 'model.json');
+    // As root, pretend to be uid 1000 (root may give it the file); as anyone else, be them.
+    const uid = process.geteuid?.() === 0 ? 1000 : (process.geteuid?.() ?? 1000);
+    const euid = mock.method(process as { geteuid(): number }, 'geteuid', () => uid);
+    const said: string[] = [];
+    try {
+      const model = loadModel(defaultModelPath()).file;
+      writeModelStage(model, { write: true, reason: 'test' }, {}, { verdicts: ['new model', 'mean', 'load-only fit', 'formula'].map((name, k) => ({ name, note: '', mae: 10 + k, n: 5 })) }, 5, { out, configModel: out, configPath: null, intervalSec: 10 }, quietContext((t) => said.push(t)));
+    } finally {
+      euid.mock.restore();
+    }
+    const text = said.join('\n');
+    assert.equal(statSync(out).uid, uid);
+    assert.doesNotMatch(text, /^the daemons load it/m);
+    assert.match(text, new RegExp(`^warning: not running as root: ${out} is owned by uid ${uid}, and a daemon running as root \\(as LIM starts it\\) refuses it and keeps the model it has; run retrain as root$`, 'm'));
+    assert.match(text, new RegExp(`^daemons running as uid ${uid} load it within 6 reports`, 'm'));
+  });
+
   test('writeModelStage on a full disk names the model file, and leaves the model and OUT.previous as they were', () => {
     const dir = join(root, 'full-disk');
     mkdirSync(dir, { recursive: true, mode: 0o755 });
