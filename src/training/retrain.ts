@@ -170,11 +170,12 @@ export type Installed =
 // Whether to write, the exit status and why. The new model must have a strictly lower
 // holdout MAE than the installed one (with no usable installed model there is nothing
 // to beat) and than every available reference (linear regression, the physical
-// backbone); --force writes anyway; --dry-run writes nothing but exits as a real run would.
+// backbone); --force writes anyway; --dry-run writes nothing but exits as a real run would,
+// which stops before reading anything where it could not write the model (realRunProblem).
 export function decideWrite(
   newMae: number,
   installedMae: number | null,
-  options: { force: boolean; dryRun: boolean; installedPath: string; references?: ReadonlyArray<{ name: string; mae: number | null }> },
+  options: { force: boolean; dryRun: boolean; installedPath: string; references?: ReadonlyArray<{ name: string; mae: number | null }>; realRunProblem?: string },
 ): { write: boolean; exitCode: number; reason: string } {
   const fmt = (x: number): string => x.toFixed(2);
   const refs = (options.references ?? []).filter((r) => r.mae !== null);
@@ -200,7 +201,11 @@ export function decideWrite(
   }
   const write = better || options.force;
   const exitCode = write ? EXIT_WRITTEN : EXIT_NOT_BETTER;
-  if (options.dryRun) return { write: false, exitCode, reason: `dry run, nothing written: it would ${write ? '' : 'not '}be written, since ${reason}${!better && write ? ' and --force was given' : ''}` };
+  const would = `it would ${write ? '' : 'not '}be written, since ${reason}${!better && write ? ' and --force was given' : ''}`;
+  if (options.dryRun && options.realRunProblem !== undefined) {
+    return { write: false, exitCode: EXIT_ERROR, reason: `dry run, nothing written: a real run would stop before reading anything, since ${options.realRunProblem}; once it can write there, ${would}` };
+  }
+  if (options.dryRun) return { write: false, exitCode, reason: `dry run, nothing written: ${would}` };
   if (!better && write) return { write, exitCode, reason: `written because of --force, although ${reason}` };
   return { write, exitCode, reason: write ? `written: ${reason}` : `not written: ${reason} (--force writes anyway)` };
 }
@@ -499,6 +504,18 @@ export function checkOutput(out: string, report: string, dryRun: boolean): void 
   if (!dryRun) {
     const problems = trustProblems(dirname(out), 'model directory', { directory: true });
     if (problems.length > 0) throw new ConfigError(`the daemons would refuse a model written to ${out}: ${problems.join('; ')}`);
+  }
+}
+
+// Why a real run (no --dry-run) would stop at checkOutput, or undefined: a dry run,
+// which writes no model, says so rather than that the model would be written.
+export function outputProblem(out: string, report: string): string | undefined {
+  try {
+    checkOutput(out, report, false);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
   }
 }
 
@@ -1154,11 +1171,12 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
     newMae: NaN, installedMae: null, readMs: 0, trainMs: 0, epochs: 0, stoppedBy: '', totalMs: 0,
   };
   checkOutput(options.out, options.report, options.dryRun);
+  const realRunProblem = options.dryRun ? outputProblem(options.out, options.report) : undefined;
   const files = await listInputs(options);
   checkDistinct(options, files);
   const log = readLog();
   try {
-    await runStages(options, files, io, ctx, log, result);
+    await runStages(options, files, io, ctx, log, result, realRunProblem);
   } catch (err) {
     if (err instanceof Interrupted) progress.clear();
     else {
@@ -1198,7 +1216,7 @@ function writeFailureReport(options: RetrainOptions, log: ReadLog, err: unknown,
   }, { written: false, out: options.out }, ctx);
 }
 
-async function runStages(options: RetrainOptions, files: InputFiles, io: RetrainIO, ctx: StageContext, log: ReadLog, result: RetrainResult): Promise<void> {
+async function runStages(options: RetrainOptions, files: InputFiles, io: RetrainIO, ctx: StageContext, log: ReadLog, result: RetrainResult, realRunProblem?: string): Promise<void> {
   const started = ctx.clock();
   const gathered = await gatherInputs(options, files, log, ctx);
   result.jobs = gathered.jobs;
@@ -1225,7 +1243,9 @@ async function runStages(options: RetrainOptions, files: InputFiles, io: Retrain
   result.installedMae = evaluation.installedMae;
   sayEvaluation(evaluation, split.holdoutCount, ctx);
 
-  const decision = decideWrite(evaluation.newMae, evaluation.installedMae, { force: options.force, dryRun: options.dryRun, installedPath, references: evaluation.references });
+  const decision = decideWrite(evaluation.newMae, evaluation.installedMae, {
+    force: options.force, dryRun: options.dryRun, installedPath, references: evaluation.references, ...(realRunProblem === undefined ? {} : { realRunProblem }),
+  });
   result.exitCode = decision.exitCode;
   result.outcome = decision.reason;
   if (ctx.aborted()) throw new Interrupted();

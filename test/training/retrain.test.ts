@@ -9,7 +9,7 @@ import { generateData } from '../../scripts/gen-data.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import {
-  chunkFor, decideWrite, evaluate, EXIT_INTERRUPTED, familyLines, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs,
+  chunkFor, decideWrite, evaluate, EXIT_ERROR, EXIT_INTERRUPTED, familyLines, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs,
   ProblemLog, Progress, quietContext, readLog, resolveOptions, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, writeModelStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { clampRank } from '../../src/model/rank.js';
@@ -130,6 +130,12 @@ describe('decideWrite', () => {
     assert.deepEqual([better.write, better.exitCode, worse.write, worse.exitCode], [false, EXIT_WRITTEN, false, EXIT_NOT_BETTER]);
     assert.match(better.reason, /^dry run, nothing written: it would be written/);
     assert.match(worse.reason, /it would not be written/);
+  });
+
+  test('with --dry-run where a real run could not write the model, says that run would stop, and exits 1 as it would', () => {
+    const d = decideWrite(4, 5, { ...opts, dryRun: true, realRunProblem: 'cannot write into /x: the directory does not exist' });
+    assert.deepEqual([d.write, d.exitCode], [false, EXIT_ERROR]);
+    assert.equal(d.reason.startsWith('dry run, nothing written: a real run would stop before reading anything, since cannot write into /x: the directory does not exist; once it can write there, it would be written'), true, d.reason);
   });
 });
 
@@ -401,6 +407,21 @@ describe('retrain', () => {
     assert.equal(r.exitCode, EXIT_WRITTEN);
     assert.equal(existsSync(o.out), false);
     assert.equal(existsSync(o.report), true);
+  });
+
+  test('with --dry-run, an --out the daemons would refuse makes it say the real run would stop, not that it would write', async () => {
+    const dir = join(root, 'dry-open-to-all');
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
+    const o = options({ dryRun: true, force: true, out: join(dir, 'model.json') });
+    const io = sink();
+    const r = await retrain(o, io);
+    assert.equal(r.exitCode, EXIT_ERROR);
+    assert.equal(existsSync(o.out), false);
+    const text = io.stdout.join('\n');
+    assert.doesNotMatch(text, /dry run, nothing written: it would be written/);
+    assert.match(text, new RegExp(`dry run, nothing written: a real run would stop before reading anything, since the daemons would refuse a model written to ${o.out}: `));
+    assert.match(readFileSync(o.report, 'utf8'), /a real run would stop before reading anything/);
   });
 
   test('stops when interrupted and writes nothing, not even the report', async () => {
