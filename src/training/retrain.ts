@@ -1067,6 +1067,7 @@ export function writeModelStage(
   const mae = (name: string): number | null => evaluation.verdicts.find((v) => v.name === name)?.mae ?? null;
   model.training['retrain'] = record;
   model.training.holdoutSamples = holdoutCount;
+  model.training.samples = model.training.trainSamples + holdoutCount;
   model.training.holdoutMae = mae('new model') ?? NaN;
   model.training.baselines = { mean: mae('mean') ?? NaN, loadOnly: mae('load-only fit') ?? NaN, formula: mae('formula') ?? NaN };
   for (const [key, name] of [['installed', 'installed model'], ['embedded', 'embedded default'], ['linear', 'linear regression'], ['backbone', 'physical backbone']] as const) {

@@ -786,6 +786,18 @@ describe('the stages, one at a time', () => {
     assert.match(text, new RegExp(`^daemons running as uid ${uid} load it within 6 reports`, 'm'));
   });
 
+  test('writeModelStage records as the model\'s samples the rows trained on and every held-out job, not the sample of them training checked', () => {
+    const dir = join(root, 'samples');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const out = join(dir, 'model.json');
+    const model = loadModel(defaultModelPath()).file;
+    // As trainModel leaves it for 10 970 training jobs and 2743 held out: 2000 of those checked.
+    Object.assign(model.training, { samples: 12_970, trainSamples: 10_970, holdoutSamples: 2000 });
+    writeModelStage(model, { write: true, reason: 'test' }, {}, { verdicts: ['new model', 'mean', 'load-only fit', 'formula'].map((name, k) => ({ name, note: '', mae: 10 + k, n: 2743 })) }, 2743, { out, configModel: out, configPath: null, intervalSec: 10 }, quietContext());
+    const t = loadModel(out).file.training;
+    assert.deepEqual([t.samples, t.trainSamples, t.holdoutSamples], [13_713, 10_970, 2743]);
+  });
+
   test('writeModelStage on a full disk names the model file, and leaves the model and OUT.previous as they were', () => {
     const dir = join(root, 'full-disk');
     mkdirSync(dir, { recursive: true, mode: 0o755 });
