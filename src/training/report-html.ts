@@ -173,7 +173,16 @@ function fmt(x: number | null, digits = 1): string {
 function rawText(spec: FeatureSpec, x: number): string {
   if (spec.unit === 'fraction') return `${(100 * x).toFixed(0)} %`;
   if (spec.unit === 'per-cpu') return `${x.toFixed(2)}/CPU`;
-  return `${x < 10 ? x.toFixed(1) : x.toFixed(0)}/s`;
+  const n = x < 10 ? x.toFixed(1) : x.toFixed(0);
+  // A count of CPUs scales inversely: the bin at scaled 0 reaches CPUs without end.
+  if (spec.unit === 'count') return x >= Number.MAX_VALUE ? '∞ CPUs' : `${n} CPUs`;
+  return `${n}/s`;
+}
+
+// A range of raw values, the smaller first: an inverse or complement scaling turns a
+// bin's bounds around (more CPUs is less contention).
+function rangeText(spec: FeatureSpec, a: number, b: number): string {
+  return a <= b ? `${rawText(spec, a)} to ${rawText(spec, b)}` : `${rawText(spec, b)} to ${rawText(spec, a)}`;
 }
 
 function isoMinute(epochSec: number): string {
@@ -244,7 +253,7 @@ export function renderReport(d: ReportData): string {
   const hasInstalled = d.installed.id !== undefined;
   const rangeRows = ranges.map(({ feature, ranges: rs }) =>
     rs.map(
-      (r, k) => html`<tr>${k === 0 ? html`<td rowspan="${rs.length}"><code>${feature.name}</code></td>` : ''}<td>${rawText(feature, r.rawFrom)} to ${rawText(feature, r.rawTo)}</td><td class="n">${r.n}</td><td class="n">${fmt(r.mae)}</td><td>${bar(r.mae, maxMae, 'new')}</td>${
+      (r, k) => html`<tr>${k === 0 ? html`<td rowspan="${rs.length}"><code>${feature.name}</code></td>` : ''}<td>${rangeText(feature, r.rawFrom, r.rawTo)}</td><td class="n">${r.n}</td><td class="n">${fmt(r.mae)}</td><td>${bar(r.mae, maxMae, 'new')}</td>${
         hasInstalled ? html`<td class="n">${fmt(r.installedMae)}</td><td>${r.installedMae === null ? '' : bar(r.installedMae, maxMae, 'old')}</td>` : ''
       }</tr>`,
     ),

@@ -147,6 +147,23 @@ describe('featureRangeErrors', () => {
   });
 });
 
+describe('renderReport, the error per feature range', () => {
+  test('gives the ranges of a CPU count in CPUs, the smaller first, and the open end as ∞, not as per-second rates of 1.8e308', () => {
+    const onHost = (cpus: number, label: number): HoldoutPoint => {
+      const f = featuresFromNamed({ cpu_busy: 0.5, cpus });
+      return { ...point(0.5, label, label), values: f.values, mask: f.mask };
+    };
+    const text = renderReport(data({ holdout: [onHost(2, 10), onHost(32, 20)] }));
+    const from = text.indexOf('<code>cpus</code>');
+    assert.ok(from > 0, 'a row for cpus');
+    const cpus = text.slice(from, text.indexOf('</tbody>', from));
+    assert.match(cpus, /<td>4\.0 CPUs to ∞ CPUs<\/td>/);
+    assert.match(cpus, /<td>1\.5 CPUs to 4\.0 CPUs<\/td>/);
+    assert.doesNotMatch(text, /e\+308/);
+    assert.doesNotMatch(cpus, /\/s</);
+  });
+});
+
 describe('thinned and scatterSvg', () => {
   test('thinned keeps at most max items, evenly spread, the first one included', () => {
     const items = Array.from({ length: 10_000 }, (_, i) => i);
