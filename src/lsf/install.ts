@@ -31,6 +31,7 @@ import {
   fchmodSync,
   fchownSync,
   fsyncSync,
+  linkSync,
   lstatSync,
   openSync,
   readdirSync,
@@ -310,7 +311,10 @@ function freshPath(base: string): string {
 }
 
 // Writes through a temporary file and a rename, so LIM never starts a half-written file.
-function writeAtomically(path: string, text: string, mode: number, owner: { uid: number; gid: number } | undefined): void {
+// With aside, the file at path is kept there too, by a second name made just before the
+// rename replaces it: path names the old file or the new one at every moment, so a
+// write that fails (a full disk) or is interrupted (Ctrl-C) never leaves LIM no elim.
+function writeAtomically(path: string, text: string, mode: number, owner: { uid: number; gid: number } | undefined, aside?: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.lavarank-new`);
   try {
     unlinkSync(tmp);
@@ -334,7 +338,19 @@ function writeAtomically(path: string, text: string, mode: number, owner: { uid:
     throw err;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  let linked = false;
+  try {
+    if (aside !== undefined) {
+      mkdirSync(dirname(aside), { mode: 0o700, recursive: true });
+      linkSync(path, aside);
+      linked = true;
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    if (linked && aside !== undefined) unlinkSync(aside);
+    unlinkSync(tmp);
+    throw err;
+  }
   syncDirectory(dirname(path));
 }
 
@@ -396,17 +412,15 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
         ].join('\n'),
       );
     }
+    // One step: moved first, the elim would be gone until the write succeeds.
     const backup = freshPath(join(serverdir, BACKUP_DIR, `${name}.${stamp(io.now())}`));
     steps.push({
-      say: `move the existing ${target} to ${backup} (LIM never runs files in a subdirectory)`,
-      run: () => {
-        mkdirSync(dirname(backup), { mode: 0o700, recursive: true });
-        renameSync(target, backup);
-      },
+      say: `move the existing ${target} to ${backup} (LIM never runs files in a subdirectory)\n    and write ${target} in its place (mode 0755${isRoot ? ', owner root' : ''})`,
+      run: () => writeAtomically(target, text, 0o755, owner, backup),
     });
-  } else if (found.kind === 'file') {
-    steps.push({ say: `  ${target} is an earlier lavarank wrapper; it is replaced.` });
+    return;
   }
+  if (found.kind === 'file') steps.push({ say: `  ${target} is an earlier lavarank wrapper; it is replaced.` });
   steps.push({
     say: `write ${target} (mode 0755${isRoot ? ', owner root' : ''})`,
     run: () => writeAtomically(target, text, 0o755, owner),
@@ -421,9 +435,7 @@ function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): void {
   steps.push({ say: `Elim: ${target}` });
   if (found.kind === 'none') {
     steps.push({ say: `  there is no ${target}; nothing to remove.` });
-  } else if (isOurs(found)) {
-    steps.push({ say: `remove lavarank's wrapper ${target}`, run: () => unlinkSync(target) });
-  } else {
+  } else if (!isOurs(found)) {
     steps.push({ say: `  ${target} is not lavarank's wrapper; it is left alone.` });
   }
   const backups = join(serverdir, BACKUP_DIR);
@@ -433,14 +445,18 @@ function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): void {
         .sort()
     : [];
   const newest = saved.at(-1);
-  if (newest === undefined) return;
+  if (newest === undefined) {
+    if (isOurs(found)) steps.push({ say: `remove lavarank's wrapper ${target}`, run: () => unlinkSync(target) });
+    return;
+  }
   const from = join(backups, newest);
   if (found.kind !== 'none' && !isOurs(found)) {
     steps.push({ say: `  the saved elim ${from} is not put back, since ${target} is not lavarank's.` });
     return;
   }
+  // The rename replaces the wrapper: removed first, LIM would have no elim until it is done.
   steps.push({
-    say: `put the saved elim ${from} back as ${target}`,
+    say: `put the saved elim ${from} back as ${target}${isOurs(found) ? ", in place of lavarank's wrapper" : ''}`,
     run: () => {
       renameSync(from, target);
       if (readdirSync(backups).length === 0) rmdirSync(backups);

@@ -222,6 +222,46 @@ test('--force keeps the old elim under a name LIM never runs and --uninstall put
   assert.equal(existsSync(join(t.sbin, BACKUP_DIR)), false);
 });
 
+// Runs fn with fs.<name> replaced by a version that throws ENOSPC (as on a full disk)
+// when fails(args) says so, and restores it after.
+async function failing<T>(name: 'fsyncSync' | 'renameSync', fails: (...args: never[]) => boolean, fn: () => Promise<T>): Promise<T> {
+  const real = fs[name] as (...args: unknown[]) => unknown;
+  (fs as unknown as Record<string, unknown>)[name] = (...args: never[]): unknown => {
+    if (fails(...args)) throw Object.assign(new Error(`ENOSPC: no space left on device, ${name}`), { code: 'ENOSPC' });
+    return real(...args);
+  };
+  syncBuiltinESMExports();
+  try {
+    return await fn();
+  } finally {
+    (fs as unknown as Record<string, unknown>)[name] = real;
+    syncBuiltinESMExports();
+  }
+}
+
+test('--force that fails to write the wrapper (a full disk) leaves the site elim where LIM runs it', async () => {
+  const t = tree('fresh');
+  plantForeignElim(t);
+  const isNewElim = (fd: number): boolean => fs.readlinkSync(`/proc/self/fd/${fd}`).endsWith('/.elim.lavarank-new');
+  const r = await failing('fsyncSync', isNewElim, () => install(t, '--force'));
+  assert.equal(r.code, 1);
+  assert.match(r.err, /ENOSPC/);
+  assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
+  assert.deepEqual(readdirSync(t.sbin), ['elim']);
+});
+
+test('--uninstall that fails to put the saved elim back leaves lavarank\'s wrapper where LIM runs it', async () => {
+  const t = tree('fresh');
+  plantForeignElim(t);
+  assert.equal((await install(t, '--force')).code, 0);
+  const wrapper = readFileSync(t.elim, 'utf8');
+  const intoElim = (_from: string, to: string): boolean => to === t.elim;
+  const u = await failing('renameSync', intoElim, () => install(t, '--uninstall'));
+  assert.equal(u.code, 1);
+  assert.equal(readFileSync(t.elim, 'utf8'), wrapper);
+  assert.equal(readFileSync(join(t.sbin, BACKUP_DIR, `elim.${STAMP}`), 'utf8'), FOREIGN);
+});
+
 test('--uninstall removes the wrapper when nothing was saved, and leaves a foreign elim alone', async () => {
   const t = tree('fresh');
   await install(t);
@@ -270,7 +310,7 @@ test('--dry-run shows the files, diffs and commands and changes nothing', async 
   assert.deepEqual(snapshot(t.root), before);
   assert.match(r.out, /^Dry run: nothing is changed/);
   assert.match(r.out, /would: move the existing .*sbin\/elim to .*\.lavarank-backup\/elim\.20261128-182400/);
-  assert.match(r.out, /would: write .*sbin\/elim/);
+  assert.match(r.out, /and write .*sbin\/elim in its place/);
   assert.match(r.out, /would: back up .*lsf\.shared to .*lsf\.shared\.lavarank-20261128-182400/);
   assert.match(r.out, /^\+rank +Numeric 10 +Y /m);
   assert.match(r.out, /^\+RES_REQ += order\[rank\] rusage\[rank=\d+:duration=45s:decay=1\]/m);
