@@ -8,8 +8,8 @@
 //   npm run bundle [-- --out DIR]     # lavarank-<version>.tgz here, DIR/lavarank-<version>-bundle.tar.gz
 //   node dist/scripts/bundle.js --from lavarank-<version>.tgz [--out DIR]
 //
-// The archive's files are owned by uid 0 and not writable by group or others, so
-// root unpacks a tree lavarank's trust checks accept (LIM runs it as root).
+// The archive's files are owned by uid 0, readable by all and not writable by group
+// or others, so root unpacks a tree lavarank's trust checks accept (LIM runs it as root).
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -79,7 +79,10 @@ export async function buildBundle(packed: string, root: string, outDir: string):
     for (const exe of ['dist/src/cli.js', 'scripts/install-elim', 'scripts/retrain', 'scripts/calibrate']) chmodSync(join(dir, exe), 0o755);
     writeFileSync(join(dir, 'INSTALL'), installText(version));
     const out = join(resolve(outDir), `${name}-bundle.tar.gz`);
-    await run(tar, ['--create', '--gzip', '--file', out, '--owner=0', '--group=0', '--numeric-owner', '--mode=go-w', '--sort=name', '--directory', staging, name], staging);
+    // Modes as npm pack writes them, whatever the umask here: npm ci and tar make their
+    // files and directories by it, so umask 077 made a tree that root on an NFS client
+    // (root_squash: nobody there) could not read.
+    await run(tar, ['--create', '--gzip', '--file', out, '--owner=0', '--group=0', '--numeric-owner', '--mode=go-w,a+rX', '--sort=name', '--directory', staging, name], staging);
     return out;
   } finally {
     rmSync(staging, { recursive: true, force: true });

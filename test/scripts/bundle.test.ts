@@ -1,0 +1,47 @@
+// scripts/bundle.ts on a tiny package of the same layout, without dependencies, so
+// that its `npm ci` needs neither the registry nor the cache.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { buildBundle } from '../../scripts/bundle.js';
+import { tempDir } from '../helpers.js';
+
+// A package tarball as `npm pack` makes it (files only, no directory entries), and
+// the lock file beside it; returns the tarball.
+function packTiny(root: string): string {
+  const pkg = join(root, 'package');
+  for (const dir of ['dist/src', 'scripts']) mkdirSync(join(pkg, dir), { recursive: true });
+  const manifest = { name: 'lavarank', version: '9.9.9', type: 'module' };
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify(manifest));
+  for (const file of ['dist/src/cli.js', 'scripts/install-elim', 'scripts/retrain', 'scripts/calibrate']) writeFileSync(join(pkg, file), '#!/usr/bin/env node\n');
+  writeFileSync(join(root, 'package-lock.json'), JSON.stringify({ ...manifest, lockfileVersion: 3, requires: true, packages: { '': manifest } }));
+  const files = ['package.json', 'dist/src/cli.js', 'scripts/install-elim', 'scripts/retrain', 'scripts/calibrate'].map((f) => `package/${f}`);
+  const tgz = join(root, 'lavarank-9.9.9.tgz');
+  const r = spawnSync('tar', ['--create', '--gzip', '--file', tgz, '--directory', root, ...files], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return tgz;
+}
+
+test('the bundle built under umask 077 can still be read and searched by everyone, and written by its owner alone', async (t) => {
+  const { dir, cleanup } = tempDir('lavarank-bundle-test-');
+  t.after(cleanup);
+  const tgz = packTiny(dir);
+  const umask = process.umask(0o077);
+  let bundle: string;
+  try {
+    bundle = await buildBundle(tgz, dir, dir);
+  } finally {
+    process.umask(umask);
+  }
+  const listing = spawnSync('tar', ['--list', '--verbose', '--gzip', '--file', bundle], { encoding: 'utf8' });
+  assert.equal(listing.status, 0, listing.stderr);
+  const lines = listing.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('l'));
+  assert.ok(lines.some((l) => l.includes('lavarank-9.9.9/dist/src/')), listing.stdout);
+  // On an NFS export with root_squash, root on the nodes reads as nobody.
+  for (const line of lines) {
+    const mode = line.slice(0, 10);
+    assert.match(mode, mode.startsWith('d') ? /^drwxr-xr-x$/ : /^-rw[-x]r-[-x]r-[-x]$/, line);
+  }
+});
