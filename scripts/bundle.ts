@@ -48,7 +48,9 @@ bsub -R "order[rank]" without -q spreads a burst instead of herding it; that
 queue's jobs then go only to hosts that report a rank: leave it out if some
 hosts will not run lavarank. The installed $LSF_SERVERDIR/elim runs
 /opt/${dir}/dist/src/cli.js with the Node that ran the installer (--node PATH
-for another). After an upgrade, run install-elim from the new directory; to
+for another). To upgrade, unpack the new release beside this directory, never
+over it, run its scripts/install-elim as above, then lsadmin reconfig; remove
+this directory only once no elim runs from it (README.md, "Upgrading"). To
 remove lavarank: install-elim --uninstall --merge-conf on the master host,
 install-elim --uninstall on the others. Everything else: docs/install.md.
 `;
