@@ -328,7 +328,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       h.resv.fill(0);
       h.timeline.prune(t - LOOKBACK);
       for (const r of h.jobs) {
-        if (r.resIndex >= 0 && policy.reservation !== undefined) h.resv[r.resIndex]! += reservedAt(policy.reservation, r.runTime);
+        if (r.resIndex >= 0 && policy.reservation !== undefined) h.resv[r.resIndex]! += r.spec.slots * reservedAt(policy.reservation, r.runTime);
         r.runTime += t - r.updStateTime;
         r.updStateTime = t;
       }
@@ -376,8 +376,9 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     h.usedSlots += spec.slots;
     h.started++;
     h.lastAccept = t;
-    // adjLsbLoad at jobStarted: the whole reservation at once, for the jobs placed after it.
-    if (resIndex >= 0 && policy.reservation !== undefined) h.resv[resIndex]! += reservedAt(policy.reservation, 0);
+    // adjLsbLoad at jobStarted: the whole reservation at once, for the jobs placed after
+    // it, once per slot (mbatchd adds it for each entry of the job's hPtr, one per slot).
+    if (resIndex >= 0 && policy.reservation !== undefined) h.resv[resIndex]! += spec.slots * reservedAt(policy.reservation, 0);
     resolve(h, t);
   };
 

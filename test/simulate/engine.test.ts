@@ -135,6 +135,20 @@ describe('reservations', () => {
     ]);
   });
 
+  it('reserves once per slot: a 4-slot job with rusage[rank=10] adds 40 to its host', () => {
+    // mbatchd's adjLsbLoad adds the value for each entry of the job's hPtr, one per slot.
+    const seen: Array<[number, number]> = [];
+    runWorkload(hosts(1, 8), [{ ...cpuJob(1, 15, 1000), slots: 4, threads: 4, mix: { cpu: 0, mem: 0, io: 0, wait: 1 } }, { ...cpuJob(2, 200, 1) }], {
+      seed: 1,
+      policy: { name: 'rank+D10', kind: 'rank', reservation: { value: 10, duration: 40, decay: 1 } },
+      ranker: fixedRanks({ 32: 10 }),
+      onSession: (t, _refreshed, views) => {
+        if (t === 30 || t === 50) seen.push([t, views[0]!.reserved[0]]);
+      },
+    });
+    assert.deepEqual(seen, [[30, 40], [50, 30]]);
+  });
+
   it('keeps a finished job\'s reservation until the next refresh', () => {
     // The job runs from 20 s to 35 s; its reservation is still there at 40 s, gone at 50 s.
     const seen = reservedOverTime(15);
