@@ -201,13 +201,20 @@ const BLOCK_BYTES = 512;
 // Resident memory per slot from which a job is taken as memory-bound.
 export const MEM_BOUND_BYTES_PER_SLOT = 2 * 2 ** 30;
 
+// The slots a job that ran held: its execHosts entries, one per slot (numExHosts,
+// mbd.log.c). numProcessors is the least it asked for: a job submitted with
+// `-n 2,8` that ran on 8 slots records 2 there.
+export function acctSlots(job: JobFinish): number {
+  return Math.max(1, job.execHosts.length > 0 ? job.execHosts.length : job.numProcessors);
+}
+
 // One finished job's mix, from its run time, CPU time, blocks and memory: the CPU
 // share is CPU time over run time × slots; io time is the blocks moved at the disk
 // rate; the rest waits. A job with much resident memory per slot streams memory in its
 // CPU time. Run times under a second count as one second (lsb.acct has whole seconds).
 export function acctMix(job: JobFinish, diskBytesPerSec: number): { mix: JobMix; type: JobType; work: number } {
   const work = Math.max(1, job.endTime - job.startTime);
-  const slots = Math.max(1, job.numProcessors);
+  const slots = acctSlots(job);
   const cpuTime = Math.max(0, job.rusage.utime) + Math.max(0, job.rusage.stime);
   const cpu = Math.min(1, cpuTime / (work * slots));
   const blocks = Math.max(0, job.rusage.inblock) + Math.max(0, job.rusage.oublock);
@@ -231,7 +238,7 @@ export function jobsFromAcct(records: readonly JobFinish[], hosts: readonly Host
   const span = Math.max(1, ran[ran.length - 1]!.submitTime - t0 + 1);
   const base = ran.map((r) => {
     const { mix, type, work } = acctMix(r, disk);
-    const slots = Math.min(maxSlots, Math.max(1, r.numProcessors));
+    const slots = Math.min(maxSlots, acctSlots(r));
     return { family: jobKind(r), type, mix, slots, threads: slots, work, memBytes: Math.max(0, r.maxRMem) * 1024, offset: r.submitTime - t0 };
   });
   let speedup = options.speedup ?? 1;

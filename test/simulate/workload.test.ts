@@ -120,12 +120,21 @@ describe('jobs from lsb.acct, crafted records', () => {
   });
 
   it('takes the CPU share per slot: 100 CPU seconds in 100 s on 2 slots is half busy', async () => {
-    assert.equal(acctMix(job(await base(), { numProcessors: 2 }), 100e6).mix.cpu, 0.5);
+    assert.equal(acctMix(job(await base(), { numProcessors: 2, execHosts: ['ol1', 'ol1'] }), 100e6).mix.cpu, 0.5);
+  });
+
+  it('takes the slots a job held from its execution hosts, not the least it asked for (bsub -n 2,4)', async () => {
+    const b = await base();
+    const ranOnFour = job(b, { numProcessors: 2, maxNumProcessors: 4, execHosts: ['ol1', 'ol1', 'ol1', 'ol1'] }, { utime: 400 });
+    const [j] = jobsFromAcct([ranOnFour], mergeHosts([{ name: 'ol1', cpus: 4 }]));
+    assert.equal(j?.slots, 4);
+    assert.equal(j?.threads, 4);
+    assert.equal(j?.mix.cpu, 1);
   });
 
   it('calls a job memory-bound by its resident memory per slot, not in all', async () => {
     const b = await base();
-    assert.equal(acctMix(job(b, { numProcessors: 4, maxRMem: 4 * GiB_KB }, { utime: 400 }), 100e6).type, 'cpu');
+    assert.equal(acctMix(job(b, { numProcessors: 4, execHosts: ['ol1', 'ol1', 'ol1', 'ol1'], maxRMem: 4 * GiB_KB }, { utime: 400 }), 100e6).type, 'cpu');
     const one = acctMix(job(b, { numProcessors: 1, maxRMem: 4 * GiB_KB }), 100e6);
     assert.equal(one.type, 'mem');
     assert.ok(one.mix.mem > 0);
