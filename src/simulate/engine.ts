@@ -160,6 +160,7 @@ class HostState {
   lastUpdate = 0;
   version = 0;
   lastAccept = -Infinity;
+  exclusive = false; // an exclusive job runs here: no other job may start
   started = 0;
   // The oracle's prices of adding a job of each shape, valid for oracleVersion.
   readonly oracleMemo = new Map<string, { own: number; ownIdle: number; others: number[] }>();
@@ -335,7 +336,10 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     }
   };
 
-  const eligible = (h: HostState, t: number): boolean => h.free > 0 && acceptsJob(t, h.lastAccept, s, acceptInterval);
+  const eligible = (h: HostState, t: number): boolean => h.free > 0 && !h.exclusive && acceptsJob(t, h.lastAccept, s, acceptInterval);
+  // Whether an eligible host can take the job: enough free slots and, for an exclusive
+  // job (bsub -x), no job running there (PEND_HOST_NONEXCLUSIVE in getJUsable).
+  const fits = (h: HostState, spec: JobSpec): boolean => h.free >= spec.slots && (spec.exclusive !== true || h.usedSlots === 0);
 
   // A job's rate alone on an idle host of h's kind, remembered per kind and job shape.
   const aloneMemo = new Map<string, number>();
@@ -376,6 +380,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     h.usedSlots += spec.slots;
     h.started++;
     h.lastAccept = t;
+    if (spec.exclusive === true) h.exclusive = true;
     // adjLsbLoad at jobStarted: the whole reservation at once, for the jobs placed after
     // it, once per slot (mbatchd adds it for each entry of the job's hPtr, one per slot).
     if (resIndex >= 0 && policy.reservation !== undefined) h.resv[resIndex]! += spec.slots * reservedAt(policy.reservation, 0);
@@ -403,6 +408,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
         slowdown: (t - r.start) / r.ideal,
       };
       h.usedSlots -= j.slots;
+      if (j.exclusive === true) h.exclusive = false;
       finished++;
       if (options.onProgress !== undefined && (finished % progressEvery === 0 || finished === jobs.length)) options.onProgress(finished, jobs.length);
     }
@@ -480,7 +486,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     while (o.heap.size > 0) {
       const e = o.heap.pop()!;
       if (e.version !== o.versions[e.host.index] || !eligible(e.host, t)) continue; // stale or no longer eligible
-      if (e.host.free < spec.slots) {
+      if (!fits(e.host, spec)) {
         aside.push(e);
         continue;
       }
@@ -498,7 +504,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     }
   };
   const pool: HostState[] = new Array<HostState>(H.length);
-  const candidates = (spec: JobSpec, t: number): HostState[] => H.filter((h) => eligible(h, t) && h.free >= spec.slots);
+  const candidates = (spec: JobSpec, t: number): HostState[] => H.filter((h) => eligible(h, t) && fits(h, spec));
   const choose = (spec: JobSpec, t: number): HostState | undefined => {
     switch (policy.kind) {
       case 'default':
@@ -527,7 +533,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
         // hosts with free slots, many are equally good, and pricing every one of them
         // for every job would cost minutes. (A partial shuffle of a reused buffer.)
         let n = 0;
-        for (const h of H) if (eligible(h, t) && h.free >= spec.slots) pool[n++] = h;
+        for (const h of H) if (eligible(h, t) && fits(h, spec)) pool[n++] = h;
         const k = Math.min(n, ORACLE_CANDIDATES);
         if (n > k) {
           for (let i = 0; i < k; i++) {

@@ -19,6 +19,7 @@ export interface JobSpec {
   work: number; // idle run time, seconds, on the reference host (speed 1)
   memBytes: number;
   submit: number; // seconds from the start of the run
+  exclusive?: boolean; // bsub -x: starts only on a host running no job, and takes it whole
 }
 
 // The generator's settings.
@@ -198,6 +199,8 @@ export interface AcctReplayOptions {
 
 // Bytes per block in the rusage counters (inblock/oublock count 512-byte sectors).
 const BLOCK_BYTES = 512;
+// lsb.acct's options bit of a job submitted with bsub -x (SUB_EXCLUSIVE, lsbatch.h).
+const SUB_EXCLUSIVE = 0x40;
 // Resident memory per slot from which a job is taken as memory-bound.
 export const MEM_BOUND_BYTES_PER_SLOT = 2 * 2 ** 30;
 
@@ -239,7 +242,8 @@ export function jobsFromAcct(records: readonly JobFinish[], hosts: readonly Host
   const base = ran.map((r) => {
     const { mix, type, work } = acctMix(r, disk);
     const slots = Math.min(maxSlots, acctSlots(r));
-    return { family: jobKind(r), type, mix, slots, threads: slots, work, memBytes: Math.max(0, r.maxRMem) * 1024, offset: r.submitTime - t0 };
+    const exclusive = (r.options & SUB_EXCLUSIVE) !== 0;
+    return { family: jobKind(r), type, mix, slots, threads: slots, work, memBytes: Math.max(0, r.maxRMem) * 1024, offset: r.submitTime - t0, exclusive };
   });
   let speedup = options.speedup ?? 1;
   if (options.utilisation !== undefined) {
@@ -253,7 +257,7 @@ export function jobsFromAcct(records: readonly JobFinish[], hosts: readonly Host
   const jobs: JobSpec[] = [];
   for (let k = 0; k < repeat; k++) {
     for (const j of base) {
-      jobs.push({ id: jobs.length + 1, family: j.family, type: j.type, mix: { ...j.mix }, slots: j.slots, threads: j.threads, work: j.work, memBytes: j.memBytes, submit: (k * span + j.offset) / speedup });
+      jobs.push({ id: jobs.length + 1, family: j.family, type: j.type, mix: { ...j.mix }, slots: j.slots, threads: j.threads, work: j.work, memBytes: j.memBytes, submit: (k * span + j.offset) / speedup, ...(j.exclusive ? { exclusive: true } : {}) });
     }
   }
   return jobs;

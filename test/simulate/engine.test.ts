@@ -95,6 +95,16 @@ describe('placing by rank, beyond a burst of one-slot jobs', () => {
     assert.deepEqual(r.outcomes.map((o) => [o.host, o.start]), [['a', 50], ['b', 50]]);
   });
 
+  it('starts an exclusive job only on a host running nothing, and starts nothing beside it', () => {
+    // Two hosts of 2 slots, three jobs at once: the exclusive job 2 takes the host job 1
+    // left empty, and job 3 goes beside job 1, whatever the policy prefers.
+    const jobs = [waiting(1), { ...waiting(2), exclusive: true }, waiting(3)];
+    for (const policy of [{ name: 'rank', kind: 'rank' as const }, { name: 'random', kind: 'random' as const }, { name: 'oracle', kind: 'oracle' as const }]) {
+      const [one, x, three] = runWorkload(two(), jobs, { seed: 1, policy, ranker: fixedRanks({ 8: 10, 16: 50 }) }).outcomes;
+      assert.deepEqual([x!.host !== one!.host, three!.host === one!.host, x!.start, three!.start], [true, true, 50, 50], policy.name);
+    }
+  });
+
   it('with two choices, takes the lower rank of two distinct hosts: of two hosts, always the better one', () => {
     for (let seed = 1; seed <= 12; seed++) {
       const r = runWorkload(two(), [waiting(1)], { seed, policy: { name: 'two-choices', kind: 'two-choices' }, ranker: fixedRanks({ 8: 50, 16: 10 }) });

@@ -149,6 +149,13 @@ describe('jobs from lsb.acct, crafted records', () => {
     assert.ok(Math.abs(flood.io - 0.5) < 1e-9);
   });
 
+  it('replays a job submitted with bsub -x (options bit 0x40) as exclusive, and the others not', async () => {
+    const b = await base();
+    const [x, plain] = jobsFromAcct([job(b, { jobId: 1, options: b.options | 0x40 }), job(b, { jobId: 2, options: b.options & ~0x40 })], h);
+    assert.equal(x?.exclusive, true);
+    assert.equal(plain?.exclusive, undefined);
+  });
+
   it('gives a job no more slots than the largest host has, so that it can start', async () => {
     const [j] = jobsFromAcct([job(await base(), { numProcessors: 8, execHosts: ['ol1', 'ol2', 'ol3', 'ol1', 'ol2', 'ol3', 'ol1', 'ol2'] })], h);
     assert.equal(j?.slots, 2);
