@@ -208,12 +208,21 @@ const eventLess = (a: SimEvent, b: SimEvent): boolean => a.t < b.t || (a.t === b
 
 // A job "ends now" when what is left would take less than this.
 const END_EPSILON = 1e-6;
-// How far back mbatchd's view and the rates of samples ever look (50 s of staleness + the elim interval, generously).
+// How far back a host's history is kept at least (sampleAt's "~2 minutes"); more
+// where mbatchd's view looks further back (historyNeeded).
 const LOOKBACK = 180;
 // Hosts the oracle prices per job at most (a random sample of the candidates beyond).
 export const ORACLE_CANDIDATES = 64;
 // Rank cache entries kept before the cache is emptied (a few MB).
 const RANK_CACHE_MAX = 200_000;
+
+// How far before a refresh mbatchd's view reads a host's history: the oldest elim
+// sample it can hold (a fixed staleness, or the elim's report before LIM's read before
+// the last exchange) and the interval that sample averages over.
+function historyNeeded(s: Readonly<SchedulerSettings>): number {
+  const age = s.staleness === 'auto' ? s.exInterval + s.limPoll + s.elimInterval : s.staleness;
+  return age + s.elimInterval;
+}
 
 function checkInputs(hosts: readonly HostSpec[], jobs: readonly JobSpec[], o: RunOptions): void {
   if (hosts.length === 0) throw new ConfigError('no hosts to simulate');
@@ -237,6 +246,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   const bg = options.background ?? NO_BACKGROUND;
   const cache = options.rankCache ?? new Map<string, CachedRank>();
   const acceptInterval = policy.acceptInterval ?? s.acceptInterval;
+  const lookback = Math.max(LOOKBACK, historyNeeded(s) + 10);
   // Separate streams, so that every policy sees the same host phases and background.
   const timings = hostTimings(hosts.length, s, seededRandom(options.seed * 7919 + 1));
   const bgRand = seededRandom(options.seed * 7919 + 2);
@@ -327,7 +337,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     lastRefresh = t;
     for (const h of H) {
       h.resv.fill(0);
-      h.timeline.prune(t - LOOKBACK);
+      h.timeline.prune(t - lookback);
       for (const r of h.jobs) {
         if (r.resIndex >= 0 && policy.reservation !== undefined) h.resv[r.resIndex]! += r.spec.slots * reservedAt(policy.reservation, r.runTime);
         r.runTime += t - r.updStateTime;

@@ -170,6 +170,25 @@ describe('reservations', () => {
   });
 });
 
+describe('old values', () => {
+  it('shows mbatchd the rank as old as --staleness says, even beyond three minutes', () => {
+    // One 1-CPU host runs a job from 10 s to about 410 s; the rank is 100 per runnable task.
+    // At the refresh at 610 s a staleness of 300 s shows the host as it was at 310 s: busy.
+    const seen: number[] = [];
+    const ranker = { name: 'load', rank: (sample: import('../../src/collectors/types.js').Sample) => ({ rank: 100 * sample.load!.runnablePerCpu, model: 'load' }) };
+    runWorkload(mergeHosts([{ name: 'solo', cpus: 1, mxj: 1 }]), [cpuJob(1, 0, 400), cpuJob(2, 700, 1)], {
+      seed: 1,
+      policy: { name: 'rank', kind: 'rank' },
+      ranker,
+      scheduler: { staleness: 300 },
+      onSession: (t, _refreshed, views) => {
+        if (t === 610) seen.push(views[0]!.rank);
+      },
+    });
+    assert.deepEqual(seen, [100]);
+  });
+});
+
 describe('ties and event order', () => {
   it('keeps the host list\'s order among equal ranks: a burst on idle hosts fills the first host first', () => {
     const h = hosts(3, 8);
