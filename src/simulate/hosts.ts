@@ -58,6 +58,12 @@ function columns(header: string, values: string): Map<string, string> {
   return out;
 }
 
+// A client host in lshosts output (server No: a login or submission host): mbatchd
+// never dispatches to it, and lshosts prints "-" for its CPUs, memory and disks.
+function isClient(c: Map<string, string>): boolean {
+  return c.get('server') === 'No';
+}
+
 // `lshosts -l`: blocks starting with "HOST_NAME:  name", a header line starting with
 // "type" and its values.
 export function parseLshostsLong(text: string, where: string): HostFacts[] {
@@ -70,6 +76,7 @@ export function parseLshostsLong(text: string, where: string): HostFacts[] {
     const h = lines.findIndex((l, j) => j > i && /^\s*type\s+model\s+cpuf\s+ncpus/.test(l));
     if (h === -1 || h + 1 >= lines.length) throw new ParseError(`${where}:${i + 1}`, `host ${name} has no "type model cpuf ncpus ..." line`);
     const c = columns(lines[h]!, lines[h + 1]!);
+    if (isClient(c)) continue;
     const at = `${where}:${h + 2}`;
     const facts: HostFacts = { name };
     if (c.has('ncpus') && c.get('ncpus') !== '-') facts.cpus = positiveInt(c.get('ncpus')!, 'ncpus', at);
@@ -117,6 +124,7 @@ export function parseHostTable(text: string, where: string): HostFacts[] {
   for (let i = h + 1; i < lines.length; i++) {
     if (lines[i]!.trim() === '') continue;
     const c = columns(lines[h]!, lines[i]!);
+    if (isClient(c)) continue;
     const at = `${where}:${i + 1}`;
     const facts: HostFacts = { name: c.get('HOST_NAME')! };
     const ncpus = c.get('ncpus');

@@ -133,6 +133,14 @@ describe('mergeHosts and readHosts', () => {
     assert.deepEqual([h!.cpus, h!.cpuFactor, h!.mxj], [8, 50, 4]);
   });
 
+  it('leaves out the client hosts lshosts lists (server No), which take no batch jobs', () => {
+    const client = lshostsL.replace(/(HOST_NAME:  ol3\n.*\n)linux .*Yes\n/, '$1linux          IntelI5 100.0     -      -      -      -      -      0     No\n');
+    assert.notEqual(client, lshostsL);
+    assert.deepEqual(parseLshostsLong(client, 'l').map((h) => h.name), ['ol1', 'ol2']);
+    const table = 'HOST_NAME type model cpuf ncpus maxmem maxswp server RESOURCES\nn1 linux X86_64 60.0 16 64G 0M Yes (cs)\nlogin1 linux X86_64 60.0 - - - No ()\n';
+    assert.deepEqual(mergeHosts(parseHostTable(table, 'w')).map((h) => h.name), ['n1']);
+  });
+
   it('refuses a host no file gives a CPU count for', () => {
     assert.throws(() => mergeHosts(parseBhostsLong(bhostsL, 'b')), /no CPU count for hosts ol1, ol2, ol3/);
   });
