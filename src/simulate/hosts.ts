@@ -17,6 +17,7 @@ export interface HostFacts {
   mxj?: number;
   cpuFactor?: number;
   disks?: number;
+  cpusUnknown?: boolean; // lshosts printed "-" for a server host's CPUs (its LIM was down)
 }
 
 // Memory a host is given when no file says (per CPU).
@@ -80,6 +81,7 @@ export function parseLshostsLong(text: string, where: string): HostFacts[] {
     const at = `${where}:${h + 2}`;
     const facts: HostFacts = { name };
     if (c.has('ncpus') && c.get('ncpus') !== '-') facts.cpus = positiveInt(c.get('ncpus')!, 'ncpus', at);
+    else if (c.get('ncpus') === '-') facts.cpusUnknown = true;
     if (c.has('cpuf')) facts.cpuFactor = positiveNum(c.get('cpuf')!, 'cpuf', at);
     // LIM prints 0 disks where it cannot count them: no information.
     const ndisks = Number(c.get('ndisks'));
@@ -129,6 +131,7 @@ export function parseHostTable(text: string, where: string): HostFacts[] {
     const facts: HostFacts = { name: c.get('HOST_NAME')! };
     const ncpus = c.get('ncpus');
     if (ncpus !== undefined && ncpus !== '-') facts.cpus = positiveInt(ncpus, 'ncpus', at);
+    else if (ncpus === '-') facts.cpusUnknown = true;
     const cpuf = c.get('cpuf');
     if (cpuf !== undefined) facts.cpuFactor = positiveNum(cpuf, 'cpuf', at);
     const mem = c.get('maxmem');
@@ -235,8 +238,11 @@ export function mergeHosts(facts: readonly HostFacts[]): HostSpec[] {
     if (had === undefined) byName.set(f.name, { ...f });
     else {
       for (const k of ['cpus', 'memBytes', 'mxj', 'cpuFactor', 'disks'] as const) if (had[k] === undefined && f[k] !== undefined) had[k] = f[k];
+      if (f.cpusUnknown === true) had.cpusUnknown = true;
     }
   }
+  const down = [...byName.values()].filter((h) => h.cpus === undefined && h.cpusUnknown === true).map((h) => h.name);
+  if (down.length > 0) throw new ConfigError(`lshosts shows no CPU count ("-") for host${down.length > 1 ? 's' : ''} ${down.slice(0, 5).join(', ')}${down.length > 5 ? ', ...' : ''}: its LIM was down when lshosts ran; run lshosts again while it is up, give cpus: in a YAML file, or leave the host out`);
   const missing = [...byName.values()].filter((h) => h.cpus === undefined).map((h) => h.name);
   if (missing.length > 0) throw new ConfigError(`no CPU count for host${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}: give lshosts output or cpus: in the YAML`);
   if (byName.size === 0) throw new ConfigError('no hosts: the host files list none');

@@ -40,7 +40,7 @@ describe('parseBhostsLong', () => {
 describe('parseHostTable', () => {
   it('reads lshosts -w and bhosts -w tables by their header', () => {
     const lshosts = 'HOST_NAME  type  model  cpuf ncpus maxmem maxswp server RESOURCES\nn1  linux  X86_64  60.0  16  64G  0M  Yes (cs)\nn2  linux  X86_64  90.0  -  32000M  0M  Yes ()\n';
-    assert.deepEqual(parseHostTable(lshosts, 'lshosts'), [{ name: 'n1', cpus: 16, cpuFactor: 60, memBytes: 64 * 2 ** 30 }, { name: 'n2', cpuFactor: 90, memBytes: 32000 * 2 ** 20 }]);
+    assert.deepEqual(parseHostTable(lshosts, 'lshosts'), [{ name: 'n1', cpus: 16, cpuFactor: 60, memBytes: 64 * 2 ** 30 }, { name: 'n2', cpuFactor: 90, memBytes: 32000 * 2 ** 20, cpusUnknown: true }]);
     const bhosts = 'HOST_NAME STATUS JL/U MAX NJOBS RUN SSUSP USUSP RSV\nn1 ok - 32 0 0 0 0 0\nn2 closed - - 0 0 0 0 0\n';
     assert.deepEqual(parseHostTable(bhosts, 'bhosts'), [{ name: 'n1', mxj: 32 }, { name: 'n2' }]);
   });
@@ -139,6 +139,11 @@ describe('mergeHosts and readHosts', () => {
     assert.deepEqual(parseLshostsLong(client, 'l').map((h) => h.name), ['ol1', 'ol2']);
     const table = 'HOST_NAME type model cpuf ncpus maxmem maxswp server RESOURCES\nn1 linux X86_64 60.0 16 64G 0M Yes (cs)\nlogin1 linux X86_64 60.0 - - - No ()\n';
     assert.deepEqual(mergeHosts(parseHostTable(table, 'w')).map((h) => h.name), ['n1']);
+  });
+
+  it('says a server host lshosts shows without CPUs had its LIM down, not that lshosts output is missing', () => {
+    const down = lshostsL.replace(/(HOST_NAME:  ol3\n.*\n)linux .*Yes\n/, '$1linux          IntelI5 100.0     -      -      -      -      -      0    Yes\n');
+    assert.throws(() => mergeHosts(parseLshostsLong(down, 'l')), /lshosts shows no CPU count \("-"\) for host ol3: its LIM was down/);
   });
 
   it('refuses a host no file gives a CPU count for', () => {
