@@ -5,7 +5,8 @@
 // lavarank's environment (LSF_RESOURCES and the rest as LIM set them), and only
 // if its executable, and every path an argument names by an absolute path
 // (the script of [/bin/sh, /site/elim.sh]), cannot be changed or made by another user, since
-// lavarank runs it as root. A dead child is restarted with back-off; its values are dropped at once,
+// lavarank runs it as root. A dead child is restarted with back-off, and so is one that closed
+// its stdout but runs on, which is ended first (as LIM does); its values are dropped at once,
 // and a live child's values are dropped once older than max_age.
 //
 // Dropping a value only leaves it out of lavarank's report: LIM keeps showing
@@ -22,6 +23,7 @@
 // start, never the configured path again (a link there could have been swapped).
 import { statSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
 import { ElimReportParser, type ParseProblem, type ParseResult } from '../lsf/elim-parse.js';
@@ -81,6 +83,9 @@ export const FLOOD_WINDOW_MS = 10_000;
 // Of a flooding child's newest chunk, this much (its end) is parsed: room for a
 // report of 256 pairs of long names.
 export const FLOOD_TAIL_BYTES = 16 * 1024;
+// How long a child whose stdout reached its end may take to exit before it is taken
+// to have closed its output and run on: its exit and its end of file come together.
+export const EXIT_AFTER_EOF_MS = 1000;
 
 const LABEL = /^[A-Za-z0-9_.-]{1,64}$/;
 // Names remembered per child for stale_value, as many as the parser keeps.
@@ -225,6 +230,22 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     }
   }
 
+  // LIM takes the end of an elim's output as a protocol error: it ends the elim and
+  // starts it again (getusr, lim_pclose). A child that closed its stdout and runs on
+  // would otherwise report nothing for as long as lavarank lives, never restarted,
+  // and without a word in the log.
+  async function outputClosed(child: Child, proc: GroupProcess): Promise<void> {
+    const exited = await Promise.race([
+      proc.exited.then(() => true),
+      // A real timer, not the daemon's clock: this waits on the kernel, not on a schedule.
+      // Unreferenced, and no listener on a signal: close() ends the child anyway.
+      delay(EXIT_AFTER_EOF_MS, false, { ref: false }),
+    ]);
+    if (exited || child.process !== proc) return;
+    log.warn({ elim: child.label }, `child elim ${child.label} closed its output but runs on; ending it, to start it again`);
+    await proc.end();
+  }
+
   // Called once per report: parses what was kept of a flood and starts a new
   // reading window, resuming a child whose reading was stopped.
   function newWindow(child: Child): void {
@@ -316,6 +337,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     proc.stdout.on('error', (err) => {
       log.warn({ elim: child.label, err: errorMessage(err) }, `reading child elim ${child.label} failed`);
     });
+    proc.stdout.once('end', () => void outputClosed(child, proc));
     if (proc.pid !== undefined) log.info({ elim: child.label, pid: proc.pid }, `child elim ${child.label} started`);
     const result = await proc.exited;
     child.alive = false;

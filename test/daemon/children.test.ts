@@ -192,6 +192,23 @@ test('a dead child\'s values are dropped at once and it is restarted with doubli
   }
 });
 
+test('a child that closes its stdout but runs on is ended and restarted, as LIM ends and restarts such an elim', async () => {
+  const clock = new GateClock();
+  const h = start([elim('closer')], { clock });
+  try {
+    assert.equal(await waitFor('its report', () => valueOf(h.elims, 'closer')), 5);
+    const pid = Number(h.lines.find((l) => l.msg === 'child elim closer started')?.pid);
+    // EXIT_AFTER_EOF_MS after its end of file, it has not exited: it is ended.
+    await waitFor('the restart\'s back-off', () => (clock.waiting > 0 ? true : undefined));
+    assert.deepEqual(clock.sleeps, [BACKOFF_MIN_MS]);
+    assert.ok(h.messages().includes('child elim closer closed its output but runs on; ending it, to start it again'));
+    assert.deepEqual(h.elims.values(), []);
+    assert.equal(isRunning(pid), false);
+  } finally {
+    await h.elims.close();
+  }
+});
+
 test('the back-off never exceeds BACKOFF_MAX_MS and goes back to the minimum after a stable run', async () => {
   const clock = new GateClock();
   const h = start([dyingSlowly()], { clock });
