@@ -94,10 +94,17 @@ function pairText(name: string, value: number, decimals = 3): string {
   return ` ${name} ${formatValue(value, decimals)}`;
 }
 
-// A child elim's value keeps six decimals, not the rank's three: LIM stores it as a
-// float, and a child's 0.0004 sent as 0 read as the idle value (select[x>0] turned
-// around).
+// A child elim's value keeps six decimals, not the rank's three, and below 1 as many
+// more as keep seven significant digits, a float's: LIM stores it as a float, and a
+// child's 0.0004 (then its 0.0000004) sent as 0 read as the idle value (select[x>0]
+// turned around).
 const CHILD_DECIMALS = 6;
+
+function childDecimals(value: number): number {
+  const magnitude = Math.floor(Math.log10(Math.abs(value)));
+  // 0 and values of 1 or more: six; a float's smallest, about 1.4e-45, needs 51.
+  return Number.isFinite(magnitude) && magnitude < 0 ? Math.min(CHILD_DECIMALS - magnitude, 52) : CHILD_DECIMALS;
+}
 
 // Builds one report line within PIPE_BUF: `own` first (always, and alone it always
 // fits), then each source in order, all of its pairs or none, so a long or broken
@@ -125,7 +132,7 @@ export function budgetReport(own: ReadonlyArray<readonly [string, number]>, extr
         continue;
       }
       mine.add(name);
-      part += pairText(name, value, CHILD_DECIMALS);
+      part += pairText(name, value, childDecimals(value));
       n++;
     }
     if (n === 0) continue;

@@ -124,6 +124,11 @@ describe('budgetReport', () => {
     assert.equal(built.line, '5 rank 12.5 tiny 0.0004 small 0.000015 neg -0.0003 big 123456.789123\n');
   });
 
+  it('passes a child\'s values below a millionth with a float\'s seven significant digits, not as 0 or rounded to one digit', () => {
+    const built = budgetReport([['rank', 12.5]], [{ source: 's', pairs: [['tiny', 4e-7], ['small', 1.5e-6], ['neg', -2.5e-9], ['frac', 0.123456789]] }]);
+    assert.equal(built.line, '5 rank 12.5 tiny 0.0000004 small 0.0000015 neg -0.0000000025 frac 0.1234568\n');
+  });
+
   it('reports a name given twice by one source once, the first value', () => {
     const built = budgetReport([['rank', 10]], [{ source: 's', pairs: [['scratch', 1], ['scratch', 2]] }]);
     assert.equal(built.line, '2 rank 10 scratch 1\n');
