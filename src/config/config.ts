@@ -367,7 +367,11 @@ function checkElims(c: Checker, value: unknown): ChildElimConfig[] {
     } else if (absolutePath(cmd[0]!) !== undefined) {
       c.fail([...path, 'command', 0], 'an absolute path to the program', cmd[0]);
     } else {
-      command = cmd;
+      // No program can receive one (exec takes C strings): refused here, not when the
+      // children start, after the first report.
+      const nul = cmd.findIndex((a) => a.includes('\0'));
+      if (nul >= 0) c.fail([...path, 'command', nul], 'an argument without NUL bytes', cmd[nul]);
+      else command = cmd;
     }
     let name: string | null = null;
     if (entry['name'] !== undefined && entry['name'] !== null) {

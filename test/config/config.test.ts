@@ -184,6 +184,10 @@ describe('parseConfigText', () => {
     assert.match(problemsOf('elims:\n  - command: [elim.site]\n')[0] ?? '', /elims\[0\]\.command\[0\]: expected an absolute path to the program/);
   });
 
+  it('refuses a child elim argument with a NUL byte in it, naming the argument', () => {
+    assert.deepEqual(problemsOf('elims:\n  - command: [/bin/sh, -c, "a\\0b"]\n'), ['lavarank.yaml:2:28: elims[0].command[2]: expected an argument without NUL bytes, received "a\\u0000b"']);
+  });
+
   it('takes up to MAX_CHILD_ELIMS child elims, and refuses one more, naming elims', () => {
     const elims = (n: number): string => `elims:\n${Array.from({ length: n }, (_, i) => `  - command: [/opt/elim.${i}]\n`).join('')}`;
     assert.equal(parseConfigText(elims(MAX_CHILD_ELIMS), 'x').elims.length, MAX_CHILD_ELIMS);
