@@ -341,6 +341,10 @@ const TOP_KEYS = [
   'cpu',
 ] as const;
 
+// lavarank's own names are kept to IBM LSF's 39 characters (OpenLava 4.0 takes child
+// elims' names up to 1022): all four must fit in every report's one write.
+const OWN_NAME_MAX = 39;
+
 // More child elims than this are refused: each is a process lavarank runs as root.
 export const MAX_CHILD_ELIMS = 16;
 
@@ -410,7 +414,7 @@ export function validateConfig(
   }
   checkKeys(c, [], top, TOP_KEYS);
   const resource = str(c, ['resource'], top['resource'], d.resource, (s) =>
-    isValidIndexName(s) ? undefined : 'a load index name (a letter, then letters, digits or _; at most 39)',
+    isValidIndexName(s) && s.length <= OWN_NAME_MAX ? undefined : 'a load index name (a letter, then letters, digits or _; at most 39)',
   );
   const interval = num(c, ['interval'], top['interval'], d.interval, { min: 1, max: 3600 });
   let deadline: number | null = d.sample_deadline;
@@ -485,7 +489,7 @@ export function validateConfig(
   };
   config.elims = checkElims(c, top['elims']);
   // The typed ranks are reported as <resource>_cpu, _mem and _io: valid load index names too.
-  if (config.typed_ranks && !isValidIndexName(`${config.resource}_cpu`)) {
+  if (config.typed_ranks && `${config.resource}_cpu`.length > OWN_NAME_MAX) {
     c.note(['resource'], `with typed_ranks: true, ${show(`${config.resource}_cpu`)} must be a load index name too (at most 39 characters): use a resource name of at most 35`);
   }
   return { config, problems: c.problems };

@@ -47,17 +47,23 @@ export interface ParseResult {
 
 // One rule for the names lavarank reads from a child and the names it writes to
 // LIM (formatElimLine uses it too), so a name a child gets through can always be
-// reported: lsf.shared allows 39 letters, digits and underscores, starting with a letter.
-const NAME = /^[A-Za-z][A-Za-z0-9_]{0,38}$/;
+// reported: a letter, then letters, digits and underscores (what a resource
+// requirement can name), at most MAX_NAME_LENGTH in all.
+const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 const COUNT = /^\d{1,6}$/;
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?$/;
 const NEWLINE = 0x0a;
 
+// The longest resource name OpenLava 4.0's lsf.shared takes (its check refuses
+// MAXLSFNAMELEN - 1 = 1023 characters and more; getusr reads a name into 1024 bytes).
+// IBM LSF's lsf.shared takes 39: a longer name is then simply unknown to LIM.
+export const MAX_NAME_LENGTH = 1022;
+
 // True for a name LIM accepts as a load index and lavarank passes on: a letter,
-// then letters, digits or underscores, at most 39 in all. (LIM refuses names
-// starting with a digit and names with any of .!-=+* /[]@:&|{}'`".)
+// then letters, digits or underscores, at most MAX_NAME_LENGTH in all. (LIM refuses
+// names starting with a digit and names with any of .!-=+* /[]@:&|{}'`".)
 export function isValidResourceName(name: string): boolean {
-  return NAME.test(name);
+  return name.length <= MAX_NAME_LENGTH && NAME.test(name);
 }
 
 // The number a value token stands for, or undefined unless it is a finite decimal

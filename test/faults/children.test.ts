@@ -112,7 +112,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     }
   });
 
-  it('one that prints names LIM would refuse (_x, 40 characters): only those are left out, logged once, and the other child\'s values and stale_value still go out', async () => {
+  it('one that prints names LIM would refuse (_x, 1023 characters): only those are left out, logged once, and a name of 41 characters, the other child\'s values and stale_value still go out', async () => {
     const elim = startWithChildren(
       (dir) =>
         `elims:\n  - name: badname\n    command: [${installElim(dir, 'badname')}]\n` +
@@ -120,7 +120,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     );
     try {
       const report = await until('ok, scratch and once\'s stale value in one report', () =>
-        elim.reports().find((r) => / ok 2( |$)/.test(r.line) && / scratch 12\.5( |$)/.test(r.line) && / once -1( |$)/.test(r.line)),
+        elim.reports().find((r) => / ok 2 scratch_free_gigabytes_on_local_nvme_disk 4( |$)/.test(r.line) && / scratch 12\.5( |$)/.test(r.line) && / once -1( |$)/.test(r.line)),
       );
       assert.match(report.line, REPORT_RE);
       for (const r of elim.reports()) assert.doesNotMatch(r.line, / _x |nnnnnnnnnn/);

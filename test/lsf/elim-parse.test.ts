@@ -4,6 +4,7 @@ import {
   ElimReportParser,
   MAX_BYTES_PER_PUSH,
   MAX_NAMES,
+  MAX_NAME_LENGTH,
   MAX_TOKEN_BYTES,
   isValidResourceName,
   parseResourceValue,
@@ -149,11 +150,13 @@ test('resync skips the rest of the current line', () => {
   assert.deepEqual(values(r), { d: 4 });
 });
 
-test('resource names: a letter, then letters, digits and underscores, at most 39 (what lavarank can write)', () => {
+test('resource names: a letter, then letters, digits and underscores, at most 1022, as OpenLava 4.0\'s lsf.shared takes (what lavarank can write)', () => {
   assert.ok(isValidResourceName('scratch_gb'));
   assert.ok(isValidResourceName('x_1'));
-  assert.ok(isValidResourceName('a'.repeat(39)));
-  for (const bad of ['', '1x', '_x', 'a-b', 'a.b', 'a b', 'a'.repeat(40), 'é']) {
+  assert.ok(isValidResourceName('scratch_free_gigabytes_on_local_nvme_disk')); // 41
+  assert.ok(isValidResourceName('a'.repeat(MAX_NAME_LENGTH)));
+  assert.equal(MAX_NAME_LENGTH, 1022);
+  for (const bad of ['', '1x', '_x', 'a-b', 'a.b', 'a b', 'a'.repeat(MAX_NAME_LENGTH + 1), 'é']) {
     assert.equal(isValidResourceName(bad), false, bad);
   }
 });
