@@ -4,7 +4,7 @@
 // The attacker is a real unprivileged user (nobody, through setuid in a child
 // process), so the kernel's own permission checks apply to it.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -413,15 +413,22 @@ describe('a user who owns the directory of a child elim\'s script, and makes it 
   }
 });
 
+// Their FIFO in their directory (standing in for a device, whose open is itself an
+// action as root), with their writer waiting in open until a reader opens it; the
+// writer then leaves the mark `opened`.
+function theirWaitingFifo(theirs: string): { fifo: string; opened: string; writer: ChildProcess } {
+  const fifo = join(theirs, 'device');
+  const opened = join(theirs, 'opened');
+  asAttacker('mkfifo', [fifo]);
+  const writer = spawn('sh', ['-c', `exec 3>${fifo}; : >${opened}`], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
+  return { fifo, opened, writer };
+}
+
 describe("a user who owns the directory of a child elim's program", () => {
   it('their program made a link to a FIFO (as to a device, whose open arms a watchdog): the check before each start refuses it and never opens what it points at', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
     const { dir, cleanup } = tempDir('lavarank-security-');
     const theirs = attackerDir(dir, 'theirs');
-    const fifo = join(theirs, 'device');
-    const opened = join(theirs, 'opened');
-    asAttacker('mkfifo', [fifo]);
-    // Their writer waits in open until a reader opens the FIFO, then leaves a mark.
-    const writer = spawn('sh', ['-c', `exec 3>${fifo}; : >${opened}`], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
+    const { fifo, opened, writer } = theirWaitingFifo(theirs);
     try {
       const program = join(theirs, 'elim');
       symlinkAs(fifo, program);
@@ -444,10 +451,7 @@ describe("a user who owns the directory of a child elim's program", () => {
 async function refusesTheirFifo(place: (dir: string, theirs: string) => string, name: string, read: (path: string) => AsyncIterable<unknown>, refusal: RegExp): Promise<void> {
   const { dir, cleanup } = tempDir('lavarank-security-');
   const theirs = attackerDir(dir, 'theirs');
-  const fifo = join(theirs, 'device');
-  const opened = join(theirs, 'opened');
-  asAttacker('mkfifo', [fifo]);
-  const writer = spawn('sh', ['-c', `exec 3>${fifo}; : >${opened}`], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
+  const { fifo, opened, writer } = theirWaitingFifo(theirs);
   try {
     const link = join(place(dir, theirs), name);
     symlinkAs(fifo, link);
@@ -507,11 +511,7 @@ describe("a user who owns LSF_ENVDIR (an LSF administrator's account), which che
   it('their lsf.shared made a link to a FIFO (as to a device, whose open arms a watchdog): lavarank check never opens what it points at', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
     const { dir, cleanup } = tempDir('lavarank-security-');
     const theirs = attackerDir(dir, 'envdir');
-    const fifo = join(theirs, 'device');
-    const opened = join(theirs, 'opened');
-    asAttacker('mkfifo', [fifo]);
-    // Their writer waits in open until a reader opens the FIFO, then leaves a mark.
-    const writer = spawn('sh', ['-c', `exec 3>${fifo}; : >${opened}`], { uid: ATTACKER.uid, gid: ATTACKER.gid, stdio: 'ignore' });
+    const { fifo, opened, writer } = theirWaitingFifo(theirs);
     try {
       symlinkAs(fifo, join(theirs, 'lsf.shared'));
       const r = spawnSync(process.execPath, [cliPath, 'check'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LSF_ENVDIR: theirs }, encoding: 'utf8', timeout: 60_000 });
