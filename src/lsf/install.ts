@@ -55,7 +55,7 @@ import { clusterNames, defaultQueues, hasDefaultQueueReservation, mergeDefaultQu
 import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
-import { readRegularBytes } from '../util/paths.js';
+import { isPresent, readRegularBytes } from '../util/paths.js';
 import { LIM_PID_ENV, WRAPPER_MARK } from './wrapper.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -310,12 +310,18 @@ function freshPath(base: string): string {
   return path;
 }
 
+// The name writeAtomically writes path's new text under before its rename: a leading
+// dot, so that LIM and MELIM never run it, even when an interrupted install leaves it.
+function pendingName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.lavarank-new`);
+}
+
 // Writes through a temporary file and a rename, so LIM never starts a half-written file.
 // With aside, the file at path is kept there too, by a second name made just before the
 // rename replaces it: path names the old file or the new one at every moment, so a
 // write that fails (a full disk) or is interrupted (Ctrl-C) never leaves LIM no elim.
 function writeAtomically(path: string, text: string, mode: number, owner: { uid: number; gid: number } | undefined, aside?: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.lavarank-new`);
+  const tmp = pendingName(path);
   try {
     unlinkSync(tmp);
   } catch (err) {
@@ -433,6 +439,8 @@ function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): void {
   const target = join(serverdir, name);
   const found = existing(target);
   steps.push({ say: `Elim: ${target}` });
+  const pending = pendingName(target);
+  if (isPresent(pending)) steps.push({ say: `remove ${pending}, left by an install that was interrupted`, run: () => unlinkSync(pending) });
   if (found.kind === 'none') {
     steps.push({ say: `  there is no ${target}; nothing to remove.` });
   } else if (!isOurs(found)) {

@@ -277,6 +277,18 @@ test('--uninstall removes the wrapper when nothing was saved, and leaves a forei
   assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
 });
 
+test('--uninstall also removes the temporary wrapper an interrupted install left beside the elim', async () => {
+  const t = tree('fresh');
+  await install(t);
+  const pending = join(t.sbin, '.elim.lavarank-new');
+  writeFileSync(pending, 'half a wrapper');
+  const r = await install(t, '--uninstall');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /left by an install that was interrupted/);
+  assert.equal(existsSync(pending), false);
+  assert.equal(existsSync(t.elim), false);
+});
+
 test('--uninstall leaves a saved elim in the backup when a foreign elim took the wrapper\'s place, and never overwrites that one', async () => {
   const t = tree('fresh');
   plantForeignElim(t);
