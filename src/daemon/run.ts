@@ -102,6 +102,12 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   // --disable-sigusr1). A listener of lavarank's own replaces Node's: set first.
   let onUsr1 = (): void => {};
   process.on('SIGUSR1', () => onUsr1());
+  // SIGUSR2 is Node's diagnostic-report signal (--report-signal), so an administrator's
+  // `pkill -USR2 node` is meant for another Node service; its default action ended the
+  // elim with no word in its log and left each child elim, in a process group of its
+  // own, running under PID 1, one more set per LIM restart.
+  let onUsr2 = (): void => {};
+  process.on('SIGUSR2', () => onUsr2());
   // LIM, watched at each report: as the wrapper found it, else our parent now. Not
   // passed on to the child elims, whose parent is lavarank.
   const parent = limPid(process.env) ?? process.ppid;
@@ -138,6 +144,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const logging = setupLogging(config.log, { host, env, logdirFrom });
   const log = logging.log;
   onUsr1 = () => log.info('SIGUSR1 ignored: Node would open its inspector, which any local user could use to run code as root');
+  onUsr2 = () => log.info('SIGUSR2 ignored: only SIGTERM stops the elim');
   const parentElim = env[PARENT_ENV];
   if (parentElim !== undefined && parentElim !== '') {
     // Listed among lavarank's own child elims under some path the check at start

@@ -114,6 +114,21 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
     }
   });
 
+  it("ignores SIGUSR2, Node's diagnostic-report signal that an administrator's pkill -USR2 node sends, rather than die by it and leave its child elims running", async () => {
+    // SIGUSR2's default action ended the elim with no word in its log, and each child
+    // elim, in a process group of its own, ran on under PID 1.
+    const elim = startElim({ testInterval: 0.2 });
+    try {
+      const before = (await elim.waitForReports(2)).length;
+      process.kill(elim.pid, 'SIGUSR2');
+      await elim.waitForReports(before + 5);
+      assert.ok(elim.log().some((l) => /^SIGUSR2 ignored/.test(String(l['msg']))));
+      await assertStopsOnSigterm(elim);
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
   it('exits quietly with status 0 when LIM closes the read end', async () => {
     const elim = startElim({ testInterval: 0.2 });
     try {
