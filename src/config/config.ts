@@ -606,6 +606,8 @@ export function findConfig(explicit: string | undefined, env: NodeJS.ProcessEnv,
 export function loadConfig(source: ConfigSource): Readonly<Config> {
   if (source.path === null) return deepFreeze(defaultConfig());
   const path = source.path;
+  // Else opened as the working directory (/tmp under LIM), and refused under that name.
+  if (path === '') throw new ConfigError(`${source.why} names no config file: expected a file name, received an empty string`);
   const opened = openTrusted(path, 'config file');
   if ('problems' in opened) {
     const unreadable = `config file ${path} cannot be read: `;

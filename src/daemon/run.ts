@@ -117,7 +117,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const interactive = isatty(1);
   const host = hostname();
   const found = findConfig(args.config, env, isPresent);
-  const source = found.path === null ? found : { ...found, path: resolve(found.path) };
+  const source = found.path === null || found.path === '' ? found : { ...found, path: resolve(found.path) };
   // LIM leaves the elim in the directory LIM runs in (/tmp under OpenLava 4.0). A
   // relative name resolved there by a child elim (`python3 -m module`, a relative
   // PATH entry, a `#!/usr/bin/env` script) would be whatever another user put there,

@@ -361,6 +361,10 @@ describe('findConfig', () => {
 });
 
 describe('loadConfig', () => {
+  it('refuses an empty path, naming where it came from, rather than open the working directory', () => {
+    assert.throws(() => loadConfig({ path: '', why: '--config' }), (err: unknown) => err instanceof ConfigError && err.message === '--config names no config file: expected a file name, received an empty string');
+  });
+
   it('reads a file owned by root with mode 0644', () => {
     const { dir, cleanup } = tempDir();
     try {

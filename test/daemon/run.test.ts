@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +66,22 @@ describe('defaultHistoryDir', () => {
 
   it('does not use an $LSF_LOGDIR that does not exist, since lavarank never creates it', () => {
     assert.equal(defaultHistoryDir({ LSF_LOGDIR: '/nonexistent/lsf/log' }), '/var/lib/lavarank/history');
+  });
+});
+
+describe('lavarank run --config', () => {
+  it("says an empty --config names no file, rather than refuse the directory LIM left it in as the config", () => {
+    // Under LIM the elim starts in /tmp, and '' resolved there read "config file /tmp is not a regular file".
+    const { dir, cleanup } = tempDir('lavarank-emptyconfig-');
+    try {
+      mkdirSync(join(dir, 'log'));
+      const r = spawnSync(process.execPath, [cliPath, 'run', '--config', ''], { cwd: dir, encoding: 'utf8', timeout: 20_000, env: { PATH: process.env['PATH'], LSF_LOGDIR: join(dir, 'log'), ...tokenEnv() } });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /--config names no config file: expected a file name, received an empty string/);
+      assert.doesNotMatch(r.stderr, new RegExp(`config file ${dir}`));
+    } finally {
+      cleanup();
+    }
   });
 });
 
