@@ -587,7 +587,8 @@ test('a block of a dozen stressors starts and stops without a listener warning',
   assert.deepEqual(warnings.filter((w) => w.includes('MaxListeners')), []);
 });
 
-test('the stressors of a block are told the pid of calibrate, so that they leave if it dies while they start', async (t) => {
+// The command line of one cpu stressor a block starts, read from /proc while it runs.
+async function stressorCommandLine(t: TestContext): Promise<string[]> {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
   const run = new AbortController();
@@ -596,22 +597,19 @@ test('the stressors of a block are told the pid of calibrate, so that they leave
   await group.start('cpu', 1, 0.01, ['--max-seconds', '60']);
   const [pid] = group.pids();
   const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  assert.equal(args[args.indexOf('--parent') + 1], String(process.pid));
   await group.stop();
+  return args;
+}
+
+test('the stressors of a block are told the pid of calibrate, so that they leave if it dies while they start', async (t) => {
+  const args = await stressorCommandLine(t);
+  assert.equal(args[args.indexOf('--parent') + 1], String(process.pid));
 });
 
 test("the stressors of a block start with their inspector's port nowhere, so that a SIGUSR1 before their own listener opens nothing a local user can reach", async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const run = new AbortController();
-  const group = new StressorGroup(run.signal, dir);
-  t.after(() => group.killNow());
-  await group.start('cpu', 1, 0.01, ['--max-seconds', '60']);
-  const [pid] = group.pids();
-  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const args = await stressorCommandLine(t);
   assert.ok(args.includes(`--inspect-port=${INSPECTOR_NOWHERE}`), args.join(' '));
   assert.ok(args.indexOf(`--inspect-port=${INSPECTOR_NOWHERE}`) < args.findIndex((a) => a.endsWith('stress.js')), 'a flag of Node, before the script');
-  await group.stop();
 });
 
 test('SIGHUP stops a calibration with status 129, not the 143 of SIGTERM', async (t) => {
