@@ -18,7 +18,7 @@ import { findConfig, loadConfig } from '../config/config.js';
 import { cliLogger } from '../daemon/log.js';
 import { EXIT_FAILURE, EXIT_USAGE, print, printError, runAsProgram } from '../util/cliio.js';
 import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
-import { isPresent, readRegularBytes } from '../util/paths.js';
+import { isPresent, readRegularText } from '../util/paths.js';
 import { MAX_DATASET_BYTES } from '../training/dataset.js';
 import { numberOption } from '../util/options.js';
 
@@ -182,7 +182,7 @@ export async function main(argv: string[]): Promise<number> {
 // readFileSync said only "EISDIR: illegal operation on a directory, read".
 function readInput(option: string, path: string): string {
   try {
-    return readRegularBytes(path, MAX_DATASET_BYTES).toString('utf8');
+    return readRegularText(path, MAX_DATASET_BYTES);
   } catch (err) {
     throw new ConfigError(`--${option} ${path}: cannot be read: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
   }
