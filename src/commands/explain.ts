@@ -15,7 +15,6 @@ import { NET_WEIGHT } from '../model/backbone.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import type { TypedRanks } from '../model/rank.js';
 import { modelPathFor } from '../model/rankers.js';
-import { REQUIRED_COLLECTORS } from '../daemon/elim.js';
 import { failedRequired, oneShotArgs, sampleOverWindow } from './oneshot.js';
 
 // One feature's part in the rank.
@@ -131,7 +130,7 @@ export function formatExplanation(e: Explanation): string {
     e.outside.length === 0
       ? 'every input within the calibration'
       : `outside the calibration: ${e.outside.map((o) => `${o.name} ${o.raw === null ? 'n/a' : formatRaw(o.raw, FEATURES.find((f) => f.name === o.name)?.unit ?? 'count')}`).join(', ')}`;
-  const unranked = REQUIRED_COLLECTORS.filter((name) => e.failures[name] !== undefined);
+  const unranked = failedRequired(e);
   const head = [
     `${e.host.slice(0, 30)}  ${when}  model ${e.model}`.slice(0, 80),
     // Without a required collector the sample ranks as idle, which the elim never reports.

@@ -27,7 +27,7 @@ export async function sampleOverWindow(config: Readonly<Config>, windowSeconds: 
 }
 
 // The required collectors that failed in sample: when any did, the elim reports the pessimistic rank.
-export function failedRequired(sample: Sample): CollectorName[] {
+export function failedRequired(sample: Pick<Sample, 'failures'>): CollectorName[] {
   return REQUIRED_COLLECTORS.filter((name) => sample.failures[name] !== undefined);
 }
 
