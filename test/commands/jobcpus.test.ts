@@ -6,6 +6,24 @@ import { hostCpusForRank, jobCpuSet } from '../../src/commands/jobcpus.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { tempDir } from '../helpers.js';
 
+// The sys and proc roots of a generated host of two online CPUs, under dir.
+function twoCpuRoots(dir: string): { sys: string; proc: string } {
+  const sys = join(dir, 'sys');
+  mkdirSync(join(sys, 'devices/system/cpu'), { recursive: true });
+  writeFileSync(join(sys, 'devices/system/cpu/online'), '0-1\n');
+  return { sys, proc: join(dir, 'proc') };
+}
+
+// A process entry under proc: its comm, its status (uids, root's by default, and
+// affinity), and its namespaces as ns links.
+function processIn(proc: string, name: string, p: { comm: string; cpus: string; uids?: string; uts: number; net: number }): void {
+  mkdirSync(join(proc, name, 'ns'), { recursive: true });
+  writeFileSync(join(proc, name, 'comm'), `${p.comm}\n`);
+  writeFileSync(join(proc, name, 'status'), `Name:\t${p.comm}\nUid:\t${p.uids ?? '0\t0\t0\t0'}\nCpus_allowed_list:\t${p.cpus}\n`);
+  symlinkSync(`uts:[${p.uts}]`, join(proc, name, 'ns', 'uts'));
+  symlinkSync(`net:[${p.net}]`, join(proc, name, 'ns', 'net'));
+}
+
 describe('hostCpusForRank', () => {
   it('recommends the reservation for the CPUs a job may use where they are some of the online ones, as the rank counts them, else for this process\'s', () => {
     const { dir, cleanup } = tempDir();
@@ -30,18 +48,8 @@ describe('hostCpusForRank', () => {
   it("takes the affinity of this host's lim where several hosts' LIMs share one process list: the one sharing the most of this process's UTS and network namespaces", () => {
     const { dir, cleanup } = tempDir();
     try {
-      const sys = join(dir, 'sys');
-      const proc = join(dir, 'proc');
-      mkdirSync(join(sys, 'devices/system/cpu'), { recursive: true });
-      writeFileSync(join(sys, 'devices/system/cpu/online'), '0-1\n');
-      // A process entry: its comm, its affinity, and its namespaces as ns links.
-      const processEntry = (name: string, comm: string, cpus: string, uts: number, net: number): void => {
-        mkdirSync(join(proc, name, 'ns'), { recursive: true });
-        writeFileSync(join(proc, name, 'comm'), `${comm}\n`);
-        writeFileSync(join(proc, name, 'status'), `Name:\t${comm}\nUid:\t0\t0\t0\t0\nCpus_allowed_list:\t${cpus}\n`);
-        symlinkSync(`uts:[${uts}]`, join(proc, name, 'ns', 'uts'));
-        symlinkSync(`net:[${net}]`, join(proc, name, 'ns', 'net'));
-      };
+      const { sys, proc } = twoCpuRoots(dir);
+      const processEntry = (name: string, comm: string, cpus: string, uts: number, net: number): void => processIn(proc, name, { comm, cpus, uts, net });
       processEntry('100', 'lim', '0', 1, 1); // another host's: other namespaces, lower pid
       processEntry('150', 'lim', '0', 2, 1); // this host's hostname, another host's network
       processEntry('200', 'lim', '1', 2, 2);
@@ -66,17 +74,8 @@ describe('hostCpusForRank', () => {
   it("takes no other user's process named lim for LIM, nor a setuid program run under that name: a user's lim pinned to one CPU made check and recommend size the reservation for one", () => {
     const { dir, cleanup } = tempDir();
     try {
-      const sys = join(dir, 'sys');
-      const proc = join(dir, 'proc');
-      mkdirSync(join(sys, 'devices/system/cpu'), { recursive: true });
-      writeFileSync(join(sys, 'devices/system/cpu/online'), '0-1\n');
-      const processEntry = (name: string, uids: string, cpus: string): void => {
-        mkdirSync(join(proc, name, 'ns'), { recursive: true });
-        writeFileSync(join(proc, name, 'comm'), 'lim\n');
-        writeFileSync(join(proc, name, 'status'), `Name:\tlim\nUid:\t${uids}\nCpus_allowed_list:\t${cpus}\n`);
-        symlinkSync('uts:[1]', join(proc, name, 'ns', 'uts'));
-        symlinkSync('net:[1]', join(proc, name, 'ns', 'net'));
-      };
+      const { sys, proc } = twoCpuRoots(dir);
+      const processEntry = (name: string, uids: string, cpus: string): void => processIn(proc, name, { comm: 'lim', uids, cpus, uts: 1, net: 1 });
       processEntry('100', '65534\t65534\t65534\t65534', '0'); // started before a reconfig gave LIM a new pid
       processEntry('150', '65534\t0\t0\t0', '0'); // a setuid-root program the user ran as lim
       processEntry('200', '0\t0\t0\t0', '0-1'); // LIM
