@@ -11,6 +11,23 @@ import { describe, it } from 'node:test';
 import { cliPath, fixture, isAlive, listeningPorts, tempDir } from '../helpers.js';
 import { assertStopsOnSigterm, historyRecords, liveInGroup, processGroupOf, type Elim, mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
 
+// Starts the elim, sends it signal after its second report, and checks that it reports
+// five more, logs the signal as ignored, and still stops on SIGTERM; `also` looks at
+// the elim once the reports are in.
+async function outlives(signal: NodeJS.Signals, also: (elim: Elim) => void = () => undefined): Promise<void> {
+  const elim = startElim({ testInterval: 0.2 });
+  try {
+    const before = (await elim.waitForReports(2)).length;
+    process.kill(elim.pid, signal);
+    await elim.waitForReports(before + 5);
+    also(elim);
+    assert.ok(elim.log().some((l) => new RegExp(`^${signal} ignored`).test(String(l['msg']))));
+    await assertStopsOnSigterm(elim);
+  } finally {
+    await elim.cleanup();
+  }
+}
+
 describe('the elim under LIM conditions', { concurrency: false }, () => {
   it('writes its first report within 2 s of start, then one per interval', async () => {
     const elim = startElim({ testInterval: 0.5 });
@@ -86,47 +103,19 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
   it('does not open Node\'s inspector to every local user on SIGUSR1, and keeps reporting', async () => {
     // Node starts its debugger on 127.0.0.1:9229 at SIGUSR1 (Node 20 has no
     // --disable-sigusr1): whoever connects runs code as root, as nobody did here.
-    const elim = startElim({ testInterval: 0.2 });
-    try {
-      const before = (await elim.waitForReports(2)).length;
-      process.kill(elim.pid, 'SIGUSR1');
-      await elim.waitForReports(before + 5);
-      assert.deepEqual(listeningPorts(elim.pid), [], 'the elim listens on a TCP port');
-      assert.ok(elim.log().some((l) => /^SIGUSR1 ignored/.test(String(l['msg']))));
-      await assertStopsOnSigterm(elim);
-    } finally {
-      await elim.cleanup();
-    }
+    await outlives('SIGUSR1', (elim) => assert.deepEqual(listeningPorts(elim.pid), [], 'the elim listens on a TCP port'));
   });
 
   it('ignores SIGQUIT under LIM, as SIGINT and SIGHUP, rather than die by it and leave its child elims running', async () => {
     // Node keeps SIGQUIT's default action: the elim ended with no word in its log, and
     // each child elim, in a process group of its own, ran on under PID 1.
-    const elim = startElim({ testInterval: 0.2 });
-    try {
-      const before = (await elim.waitForReports(2)).length;
-      process.kill(elim.pid, 'SIGQUIT');
-      await elim.waitForReports(before + 5);
-      assert.ok(elim.log().some((l) => /^SIGQUIT ignored/.test(String(l['msg']))));
-      await assertStopsOnSigterm(elim);
-    } finally {
-      await elim.cleanup();
-    }
+    await outlives('SIGQUIT');
   });
 
   it("ignores SIGUSR2, Node's diagnostic-report signal that an administrator's pkill -USR2 node sends, rather than die by it and leave its child elims running", async () => {
     // SIGUSR2's default action ended the elim with no word in its log, and each child
     // elim, in a process group of its own, ran on under PID 1.
-    const elim = startElim({ testInterval: 0.2 });
-    try {
-      const before = (await elim.waitForReports(2)).length;
-      process.kill(elim.pid, 'SIGUSR2');
-      await elim.waitForReports(before + 5);
-      assert.ok(elim.log().some((l) => /^SIGUSR2 ignored/.test(String(l['msg']))));
-      await assertStopsOnSigterm(elim);
-    } finally {
-      await elim.cleanup();
-    }
+    await outlives('SIGUSR2');
   });
 
   it('exits quietly with status 0 when LIM closes the read end', async () => {
