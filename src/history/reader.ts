@@ -4,7 +4,7 @@
 // skipped, never fatal.
 import { readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ParseError } from '../util/errors.js';
+import { ConfigError, errorCode, errorMessage, ParseError } from '../util/errors.js';
 import { openInput } from '../util/paths.js';
 import type { HistoryRecord } from './record.js';
 import { READ_CHUNK, readLineBatches } from '../util/lines.js';
@@ -51,10 +51,19 @@ const HISTORY_FILE = /^(.*\.jsonl)(?:\.(\d+))?$/;
 
 // The history files named by `paths`: files as given, directories expanded to their
 // *.jsonl and rotated *.jsonl.N files (not recursively), each host's oldest first.
-export async function historyFiles(paths: string | readonly string[]): Promise<string[]> {
+// A path gone (ENOENT) is added to `gone`, when given, instead of failing the listing.
+export async function historyFiles(paths: string | readonly string[], gone?: SkippedHistoryFile[]): Promise<string[]> {
   const files: string[] = [];
   for (const path of typeof paths === 'string' ? [paths] : paths) {
-    if (!(await stat(path)).isDirectory()) {
+    let isDir: boolean;
+    try {
+      isDir = (await stat(path)).isDirectory();
+    } catch (err) {
+      if (gone === undefined || errorCode(err) !== 'ENOENT') throw err;
+      gone.push({ file: path, why: `${path}: gone before it was read (rotated away?), or a link to nothing` });
+      continue;
+    }
+    if (!isDir) {
       files.push(path);
       continue;
     }
@@ -87,6 +96,14 @@ export interface HistoryStats {
   problems: HistoryProblem[];
   incomplete: number; // last lines without newline: the daemon was killed mid-write
   owners: HistoryOwner[]; // each file read, with the owner of what was opened and read
+  skipped: SkippedHistoryFile[]; // files left out (options.skipRefused), each with why
+}
+
+// A history file a read left out, and why: refused (another user's link, a FIFO) or
+// gone (rotated away by its daemon between listing and opening).
+export interface SkippedHistoryFile {
+  file: string;
+  why: string;
 }
 
 // Who owned a history file when it was read: asked of the open descriptor, since its
@@ -100,6 +117,10 @@ export interface HistoryOwner {
 export interface HistoryReadOptions {
   maxProblems?: number; // default 100
   maxLineLength?: number;
+  // Leave out, in stats.skipped, a file that is refused when opened or is gone by then,
+  // rather than throw: one user's link in a sticky history.dir, or a file rotated away
+  // while retrain reads, must not stop a retrain of every host's history.
+  skipRefused?: boolean;
 }
 
 // The records of some history files, read once; `stats` is final when iteration ends.
@@ -119,14 +140,26 @@ async function openHistoryFile(file: string): Promise<{ handle: FileHandle; uid:
 export function readHistory(paths: string | readonly string[], options: HistoryReadOptions = {}): HistoryReader {
   const maxProblems = options.maxProblems ?? 100;
   const lineOptions = options.maxLineLength === undefined ? {} : { maxLength: options.maxLineLength };
-  const stats: HistoryStats = { files: 0, lines: 0, records: 0, blank: 0, malformed: 0, problems: [], incomplete: 0, owners: [] };
+  const stats: HistoryStats = { files: 0, lines: 0, records: 0, blank: 0, malformed: 0, problems: [], incomplete: 0, owners: [], skipped: [] };
+  // The file opened, or undefined when it is left out (skipRefused).
+  async function openOrSkip(file: string): Promise<{ handle: FileHandle; uid: number } | undefined> {
+    try {
+      return await openHistoryFile(file);
+    } catch (err) {
+      if (options.skipRefused !== true || !(err instanceof ConfigError || errorCode(err) === 'ENOENT')) throw err;
+      stats.skipped.push({ file, why: err instanceof ConfigError ? err.message : `${file}: gone before it was read (rotated away?): ${errorMessage(err)}` });
+      return undefined;
+    }
+  }
   let started = false;
   async function* records(): AsyncGenerator<HistoryRecord> {
     if (started) throw new Error('readHistory: a reader can be iterated only once');
     started = true;
-    for (const file of await historyFiles(paths)) {
+    for (const file of await historyFiles(paths, options.skipRefused === true ? stats.skipped : undefined)) {
+      const opened = await openOrSkip(file);
+      if (opened === undefined) continue;
+      const { handle, uid } = opened;
       stats.files += 1;
-      const { handle, uid } = await openHistoryFile(file);
       stats.owners.push({ file, uid });
       for await (const batch of readLineBatches(handle.createReadStream({ highWaterMark: READ_CHUNK }), lineOptions)) {
         for (const line of batch) {

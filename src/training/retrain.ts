@@ -13,7 +13,7 @@ import { readSuspensions, Suspensions } from '../lsf/events.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, UsageError, errorCode, errorMessage } from '../util/errors.js';
-import { historyFiles, readHistory, type HistoryOwner } from '../history/reader.js';
+import { historyFiles, readHistory, type HistoryOwner, type SkippedHistoryFile } from '../history/reader.js';
 import { fileIdentity, isDirectory, isInputFile, unwritableDirectory } from '../util/paths.js';
 import { defaultHistoryDir } from '../history/record.js';
 import { withLsfLogdir } from '../daemon/lsf-env.js';
@@ -576,6 +576,7 @@ export interface GatheredInputs {
   table: JobTable;
   jobs: number; // finished job records, each once
   historyPaths: string[];
+  skippedHistory: SkippedHistoryFile[]; // history files found in a directory and left out, with why
   calibration: TrainingRow[];
 }
 
@@ -593,8 +594,8 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
   const eventPaths = oldestFirst(regularFiles('--acct', files.events), EVENTS_FILE);
   if (options.history.length === 0) throw new ConfigError('--history: expected at least one history file or directory, received none');
   if (files.historyProblem !== undefined) throw files.historyProblem;
-  const historyPaths = regularFiles('--history', files.history);
-  if (historyPaths.length === 0) {
+  const { paths: historyPaths, skipped: skippedHistory } = historyInputs(options.history, files.history);
+  if (historyPaths.length === 0 && skippedHistory.length === 0) {
     throw new ConfigError(`no history found: no *.jsonl or *.jsonl.N files in ${options.history.join(', ')} (the daemons write them to their history.dir)`);
   }
   for (const path of options.calibration) statOrFail('--calibration', path, 'a calibration dataset (JSON lines)');
@@ -659,7 +660,31 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
         (why.length > 0 ? `; the first malformed line${why.length > 1 ? 's' : ''}:\n  ${why.join('\n  ')}` : ''),
     );
   }
-  return { table, jobs: table.count, historyPaths, calibration };
+  return { table, jobs: table.count, historyPaths, skippedHistory, calibration };
+}
+
+// The history files to read: a file named on the command line must be a regular file
+// (regularFiles), but one found in a listed directory that is not (a FIFO, a device, a
+// link to nothing: in a sticky history.dir any user can put one there) is left out with
+// a warning, as readHistory leaves out one refused when opened, so that one user's
+// entry cannot stop a retrain of every host's history.
+function historyInputs(given: readonly string[], listed: readonly string[]): { paths: string[]; skipped: SkippedHistoryFile[] } {
+  const paths: string[] = [];
+  const skipped: SkippedHistoryFile[] = [];
+  for (const file of listed) {
+    if (given.includes(file)) {
+      paths.push(...regularFiles('--history', [file]));
+      continue;
+    }
+    try {
+      regularFiles('--history', [file]);
+      paths.push(file);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      skipped.push({ file, why: err.message });
+    }
+  }
+  return { paths, skipped };
 }
 
 // A warning for each history directory (or a history file's directory) that someone
@@ -679,6 +704,14 @@ export function sharedHistoryWarnings(paths: readonly string[], owners: readonly
   return [...[...dirs].flatMap((dir) => directoryProblems(dir, 'history directory')), ...shown].map((problem) => `warning: ${problem}; its lines may be anyone's, and the model learns from them`);
 }
 
+// A warning for each history file left out (the first MAX_FOREIGN_SHOWN named, the
+// rest counted): the model is trained without that host's records.
+export function skippedHistoryWarnings(skipped: readonly SkippedHistoryFile[]): string[] {
+  const named = skipped.slice(0, MAX_FOREIGN_SHOWN).map(({ why }) => `warning: history file left out: ${why}`);
+  const more = skipped.length - named.length;
+  return more > 0 ? [...named, `warning: ${more} more history files left out`] : named;
+}
+
 // History files owned by others named one by one in sharedHistoryWarnings; the rest are counted.
 const MAX_FOREIGN_SHOWN = 5;
 
@@ -694,14 +727,14 @@ export interface LabelledExamples {
 // order, and each touches only the jobs starting within its window), then splits the
 // joined jobs by time and labels them against their family's training-window baseline.
 export async function joinAndLabel(
-  gathered: Pick<GatheredInputs, 'table' | 'historyPaths'>,
+  gathered: Pick<GatheredInputs, 'table' | 'historyPaths'> & Partial<Pick<GatheredInputs, 'skippedHistory'>>,
   options: Pick<RetrainOptions, 'history' | 'intervalSec' | 'holdoutFraction'>,
   log: ReadLog,
   ctx: StageContext,
 ): Promise<LabelledExamples> {
   const { table, historyPaths } = gathered;
   const join = new HistoryJoin(table, { intervalSec: options.intervalSec });
-  const reader = readHistory(historyPaths);
+  const reader = readHistory(historyPaths, { skipRefused: true });
   const historyHosts = new Set<string>();
   let tsFrom = Infinity;
   let tsTo = -Infinity;
@@ -724,16 +757,19 @@ export async function joinAndLabel(
   if (ctx.aborted()) throw new Interrupted();
   log.historyRecords = records;
   const hs = reader.stats;
+  const leftOut = (gathered.skippedHistory?.length ?? 0) + hs.skipped.length;
   const historySummary =
     `${hs.records} record${hs.records === 1 ? '' : 's'} in ${hs.files} file${hs.files === 1 ? '' : 's'}` +
+    `${leftOut > 0 ? `; left out ${leftOut} file${leftOut === 1 ? '' : 's'} (see the warnings)` : ''}` +
     `${hs.malformed > 0 ? `; skipped ${hs.malformed} malformed lines` : ''}${hs.incomplete > 0 ? `; ${hs.incomplete} incomplete last lines (a daemon killed mid-write, or still writing)` : ''}`;
   ctx.say(`history: ${historySummary}`);
   for (const warning of sharedHistoryWarnings(options.history, hs.owners)) ctx.say(warning);
+  for (const warning of skippedHistoryWarnings([...(gathered.skippedHistory ?? []), ...hs.skipped])) ctx.say(warning);
   log.inputs.push({ what: 'history', path: options.history.join(', '), summary: historySummary });
   log.source.push(`history ${options.history.join(', ')} (${hs.records} records)`);
   log.problems.add(hs.malformed, hs.problems.map((p) => p.message));
   for (const line of log.problems.lines()) ctx.say(line);
-  if (hs.records === 0) throw new ConfigError(`no history records in ${historyPaths.length} history file${historyPaths.length === 1 ? '' : 's'} under ${options.history.join(', ')}${hs.malformed > 0 ? ` (${hs.malformed} malformed lines; first: ${hs.problems[0]?.message ?? ''})` : ''}`);
+  if (hs.records === 0) throw new ConfigError(`no history records in ${hs.files} history file${hs.files === 1 ? '' : 's'} under ${options.history.join(', ')}${hs.malformed > 0 ? ` (${hs.malformed} malformed lines; first: ${hs.problems[0]?.message ?? ''})` : ''}${leftOut > 0 ? `; ${leftOut} left out (the warnings above say why)` : ''}`);
 
   join.finish();
   const examples = labelAndSplit(table, options.holdoutFraction);

@@ -138,6 +138,22 @@ describe('readHistory', () => {
     assert.equal(outcome, `history file ${fifo}: not a regular file`);
   });
 
+  test('with skipRefused, leaves out a FIFO met at the open and a file gone before it, naming each, and reads the rest', async () => {
+    const d = join(dir, 'skip');
+    write('skip/ok.jsonl', `${line(7)}\n`);
+    const fifo = join(d, 'swapped.jsonl');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const gone = join(d, 'rotated.jsonl.3');
+    const { records, stats } = await readAll([join(d, 'ok.jsonl'), fifo, gone], { skipRefused: true });
+    assert.deepEqual(records.map((r) => r.ts), [7]);
+    assert.equal(stats.files, 1);
+    assert.deepEqual(stats.skipped, [
+      { file: gone, why: `${gone}: gone before it was read (rotated away?), or a link to nothing` },
+      { file: fifo, why: `history file ${fifo}: not a regular file` },
+    ]);
+    await assert.rejects(readAll([join(d, 'ok.jsonl'), fifo]), /not a regular file/);
+  });
+
   test('throws when a named path does not exist', async () => {
     await assert.rejects(readAll(join(dir, 'nope')), { code: 'ENOENT' });
   });

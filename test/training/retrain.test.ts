@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import fs, { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
@@ -399,6 +399,23 @@ describe('retrain', () => {
     assert.match(text, /\| installed model +\|     - \|/);
     assert.match(text, /written: there is no usable installed model/);
     assert.equal(r.holdout, Math.round(r.examples * 0.2));
+  });
+
+  test('leaves out, with a warning each, entries of a history directory it cannot read (a link to nothing, a FIFO), and trains on the rest', async () => {
+    const history = join(root, 'history-with-strays');
+    cpSync(small.historyDir, history, { recursive: true });
+    const dangling = join(history, 'gone.jsonl');
+    symlinkSync(join(root, 'nowhere'), dangling);
+    const fifo = join(root, 'stray-fifo');
+    mkfifo(fifo);
+    symlinkSync(fifo, join(history, 'node9.jsonl'));
+    const io = sink();
+    const r = await retrain(options({ history: [history], dryRun: true }), io);
+    assert.equal(r.exitCode, EXIT_WRITTEN);
+    const text = io.stdout.join('\n');
+    assert.match(text, /history: \d+ records in 3 files; left out 2 files \(see the warnings\)/);
+    assert.match(text, /warning: history file left out: --history .*gone\.jsonl: no such file or directory/);
+    assert.match(text, /warning: history file left out: --history .*node9\.jsonl: not a regular file/);
   });
 
   test('with --dry-run writes the report but not the model', async () => {
