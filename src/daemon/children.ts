@@ -26,7 +26,7 @@ import { basename, isAbsolute } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
-import { ElimReportParser, type ParseProblem, type ParseResult } from '../lsf/elim-parse.js';
+import { ElimReportParser, type ParseProblem, type ParseResult, type ResourceValue } from '../lsf/elim-parse.js';
 import { selfReference } from '../lsf/wrapper.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { spawnGroup, type GroupProcess } from '../util/exec.js';
@@ -51,11 +51,12 @@ export interface ChildElimOptions {
   clock: Clock;
   env?: NodeJS.ProcessEnv; // the children's whole environment; default process.env
   reserved?: readonly string[]; // lavarank's own resource names, which no child may report
+  textNames?: ReadonlySet<string>; // String resources (lsf.shared): their values are passed on as text
 }
 
 // The running set of child elims.
 export interface ChildElims {
-  values(): Array<[string, number]>; // the latest fresh values from all live children
+  values(): Array<[string, ResourceValue]>; // the latest fresh values from all live children
   groups(): ExtraValues[]; // the same, per child, in config order
   close(): Promise<void>; // ends every child's process group (SIGTERM, SIGKILL after STOP_GRACE_MS) and waits; final
 }
@@ -96,7 +97,8 @@ const PROBLEM_TEXT: Record<ParseProblem, string> = {
   'leftover-pairs': 'more pairs than the report count announced',
   'truncated-report': 'fewer pairs than the report count announced',
   'bad-name': 'a resource name that is not letters, digits and underscores',
-  'bad-value': 'a value that is not a finite decimal number (dropped, not read as 0)',
+  'bad-value': 'a value that is not a finite decimal number (dropped, not read as 0; a String resource\'s text needs its TYPE String in lsf.shared)',
+  'bad-text': 'a String resource\'s value that is not printable ASCII of at most 1023 characters (dropped)',
   'oversized-token': `a token longer than 1024 bytes`,
   'too-many-names': 'more distinct resource names than lavarank keeps per child',
   'chunk-truncated': 'a single write too long to parse whole; only its end was read',
@@ -104,7 +106,7 @@ const PROBLEM_TEXT: Record<ParseProblem, string> = {
 };
 
 interface Stamped {
-  value: number;
+  value: ResourceValue;
   at: number; // clock.monotonic() when read
 }
 
@@ -112,7 +114,7 @@ class Child {
   readonly values = new Map<string, Stamped>();
   readonly known = new Set<string>(); // every name this child has reported, for stale_value
   alive = false;
-  parser = new ElimReportParser();
+  parser: ElimReportParser;
   needResync = false;
   floodTail: Uint8Array | undefined;
   paused = false; // reading stopped for the rest of the window: the child blocks on its pipe
@@ -127,7 +129,10 @@ class Child {
     readonly args: readonly string[],
     readonly maxAgeMs: number,
     readonly staleValue: number | undefined,
-  ) {}
+    readonly textNames: ReadonlySet<string>,
+  ) {
+    this.parser = new ElimReportParser(textNames);
+  }
 }
 
 // Why the program of `command` must not be started, and the resolved path to
@@ -172,7 +177,7 @@ function argumentProblems(arg: string, what: string): string[] {
   return []; // only root can make it: checked again before every start
 }
 
-function validateSpecs(specs: readonly ChildElimSpec[]): Child[] {
+function validateSpecs(specs: readonly ChildElimSpec[], textNames: ReadonlySet<string>): Child[] {
   const problems: string[] = [];
   const children: Child[] = [];
   if (specs.length > MAX_CHILD_ELIMS) problems.push(`elims: ${specs.length} child elims, at most ${MAX_CHILD_ELIMS}`);
@@ -200,7 +205,7 @@ function validateSpecs(specs: readonly ChildElimSpec[]): Child[] {
     if (spec.name !== undefined && (typeof spec.name !== 'string' || !LABEL.test(spec.name))) {
       problems.push(`${where}.name must be 1 to 64 letters, digits, '.', '_' or '-', received ${JSON.stringify(spec.name)}`);
     }
-    children.push(new Child(label, file ?? '', args, maxAge * 1000, stale));
+    children.push(new Child(label, file ?? '', args, maxAge * 1000, stale, textNames));
   });
   if (problems.length > 0) throw new ConfigError(problems.join('; '), { problems });
   return children;
@@ -209,7 +214,7 @@ function validateSpecs(specs: readonly ChildElimSpec[]): Child[] {
 // Starts every child elim of `specs` and keeps them running until close() or signal.
 // Throws ConfigError, before starting anything, if a spec is invalid.
 export function startChildElims(specs: readonly ChildElimSpec[], options: ChildElimOptions): ChildElims {
-  const children = validateSpecs(specs);
+  const children = validateSpecs(specs, options.textNames ?? new Set());
   const { log, clock } = options;
   const env = { ...(options.env ?? process.env), [PARENT_ENV]: String(process.pid) };
   const reserved = options.reserved ?? ['rank'];
@@ -327,7 +332,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     child.process = proc;
     child.alive = true;
     child.paused = false;
-    child.parser = new ElimReportParser();
+    child.parser = new ElimReportParser(child.textNames);
     child.needResync = false;
     child.floodTail = undefined;
     child.windowStart = clock.monotonic();
@@ -398,8 +403,8 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     const taken = new Set(reserved);
     const out: ExtraValues[] = [];
     for (const child of children) {
-      const pairs: Array<[string, number]> = [];
-      const offer = (name: string, value: number): void => {
+      const pairs: Array<[string, ResourceValue]> = [];
+      const offer = (name: string, value: ResourceValue): void => {
         if (taken.has(name)) {
           if (!child.clashesLogged.has(name)) {
             child.clashesLogged.add(name);
@@ -413,9 +418,10 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
       if (child.alive) newWindow(child);
       for (const [name, { at }] of child.values) if (!child.alive || now - at > child.maxAgeMs) child.values.delete(name);
       for (const [name, { value }] of child.values) offer(name, value);
-      // LIM would keep showing a value left out; stale_value replaces it instead.
+      // LIM would keep showing a value left out; stale_value replaces it instead (a
+      // number: not for a String resource, whose last text LIM keeps).
       if (child.staleValue !== undefined) {
-        for (const name of child.known) if (!child.values.has(name)) offer(name, child.staleValue);
+        for (const name of child.known) if (!child.values.has(name) && !child.textNames.has(name)) offer(name, child.staleValue);
       }
       out.push({ source: child.label, pairs });
     }
@@ -424,7 +430,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
 
   return {
     groups,
-    values: () => groups().flatMap((g) => g.pairs.map(([name, value]): [string, number] => [name, value])),
+    values: () => groups().flatMap((g) => g.pairs.map(([name, value]): [string, ResourceValue] => [name, value])),
     close,
   };
 }

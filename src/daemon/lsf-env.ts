@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from '../lsf/lsf-conf.js';
 import { isDirectory, readOpenRegular } from '../util/paths.js';
+import { errorMessage } from '../util/errors.js';
 import { openTrusted } from '../util/trust.js';
 
 // LIM passes the elim its own environment, and OpenLava's daemons read LSF_LOGDIR
@@ -35,6 +36,28 @@ export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string
   return { env: { ...env, LSF_LOGDIR: logdir }, from: file };
 }
 
+// The dynamic String resources of lsf.shared ($LSF_ENVDIR/lsf.shared, else /etc's, as
+// lsfConfPath): a child elim's value for one of them is text, which LIM reading that
+// elim itself keeps (saveSBValue in lim.rload.c), so lavarank passes it on as text;
+// any other value that is not a number is dropped. lsf.shared must pass the trust
+// check: a String name read from a file others can change would let them turn a
+// child's numeric garbage into text LIM reads as 0. An lsf.shared that cannot be
+// read or is refused gives no names, and problem says why, for the log; none there
+// gives none, without a word (`lavarank check` names a missing lsf.shared). The
+// parser is loaded only here, by a daemon with child elims.
+// read gives undefined where there is no file.
+export async function sharedTextResources(env: NodeJS.ProcessEnv, read: (path: string) => string | undefined = readTrustedLsfShared): Promise<{ names: Set<string>; problem?: string }> {
+  const file = join(lsfConfDir(env), 'lsf.shared');
+  try {
+    const text = read(file);
+    if (text === undefined) return { names: new Set() };
+    const { textResources } = await import('../lsf/conf.js');
+    return { names: textResources(text, file) };
+  } catch (err) {
+    return { names: new Set(), problem: `child elims' String resources are dropped: ${file} was not read (${errorMessage(err)})` };
+  }
+}
+
 // The environment lsfLogdir gives, for callers that need no refusal (retrain).
 export function withLsfLogdir(env: NodeJS.ProcessEnv, read?: (path: string) => string): NodeJS.ProcessEnv {
   return lsfLogdir(env, read).env;
@@ -45,16 +68,30 @@ class LsfConfRefused extends Error {
   override name = 'LsfConfRefused';
 }
 
+// The directory of the lsf.conf OpenLava reads: $LSF_ENVDIR, else /etc.
+function lsfConfDir(env: NodeJS.ProcessEnv): string {
+  const envdir = env['LSF_ENVDIR'];
+  return envdir !== undefined && envdir !== '' ? envdir : '/etc';
+}
+
 // The lsf.conf OpenLava reads: $LSF_ENVDIR/lsf.conf, else /etc/lsf.conf.
 function lsfConfPath(env: NodeJS.ProcessEnv): string {
-  const envdir = env['LSF_ENVDIR'];
-  return join(envdir !== undefined && envdir !== '' ? envdir : '/etc', 'lsf.conf');
+  return join(lsfConfDir(env), 'lsf.conf');
 }
 
 // lsf.conf's text, if it passes the trust check; throws LsfConfRefused with the
 // problems if it exists and does not, another error if it cannot be read.
 function readTrustedLsfConf(path: string): string {
-  const opened = openTrusted(path, 'lsf.conf');
+  return readTrusted(path, 'lsf.conf');
+}
+
+// lsf.shared's text, as readTrustedLsfConf, or undefined if there is none.
+function readTrustedLsfShared(path: string): string | undefined {
+  return existsSync(path) ? readTrusted(path, 'lsf.shared') : undefined;
+}
+
+function readTrusted(path: string, what: string): string {
+  const opened = openTrusted(path, what);
   if ('problems' in opened) throw new (existsSync(path) ? LsfConfRefused : Error)(opened.problems.join('; '));
   return readOpenRegular(opened.fd, MAX_CONF_BYTES).toString('utf8');
 }

@@ -7,7 +7,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { isValidResourceName } from '../lsf/elim-parse.js';
+import { isValidResourceName, isValidTextValue, type ResourceValue } from '../lsf/elim-parse.js';
 import { errorCode } from '../util/errors.js';
 
 // POSIX guarantees that a write of at most this many bytes to a pipe is atomic.
@@ -80,7 +80,7 @@ export function formatElimLine(pairs: ReadonlyArray<readonly [string, number]>):
 // Values another source (a child elim) adds to a report.
 export interface ExtraValues {
   source: string; // for logs: the child elim's name
-  pairs: ReadonlyArray<readonly [string, number]>;
+  pairs: ReadonlyArray<readonly [string, ResourceValue]>; // text for a String resource
 }
 
 // A report line with extra values, and what had to be left out of it.
@@ -125,14 +125,15 @@ export function budgetReport(own: ReadonlyArray<readonly [string, number]>, extr
     for (const [name, value] of pairs) {
       let why: string | undefined;
       if (!isValidIndexName(name)) why = 'not a load index name LIM accepts';
-      else if (!Number.isFinite(Math.fround(value))) why = 'not a finite number in LIM\'s float';
-      else if (names.has(name) || mine.has(name)) why = 'already in the report';
+      else if (typeof value === 'string' ? !isValidTextValue(value) : !Number.isFinite(Math.fround(value))) {
+        why = typeof value === 'string' ? 'not printable ASCII of at most 1023 characters' : 'not a finite number in LIM\'s float';
+      } else if (names.has(name) || mine.has(name)) why = 'already in the report';
       if (why !== undefined) {
         refused.push({ source, name, why });
         continue;
       }
       mine.add(name);
-      part += pairText(name, value, childDecimals(value));
+      part += typeof value === 'string' ? ` ${name} ${value}` : pairText(name, value, childDecimals(value));
       n++;
     }
     if (n === 0) continue;

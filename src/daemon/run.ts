@@ -20,7 +20,7 @@ import { runIsolated } from '../util/exec.js';
 import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
 import { historyDirectoryProblems, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
-import { lsfEnvProblems, lsfLogdir } from './lsf-env.js';
+import { lsfEnvProblems, lsfLogdir, sharedTextResources } from './lsf-env.js';
 import { MetricsWriter, metricsDirectoryProblems } from './metrics.js';
 import { openRankers } from '../model/rankers.js';
 import { reniceProcess, type ReniceResult } from './nice.js';
@@ -182,6 +182,14 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   for (const skipped of logging.skipped) log.warn(`log location skipped: ${skipped}`);
   for (const problem of lsfEnvProblems(env)) log.warn(problem);
   if (confRefusal !== undefined) log.warn(confRefusal);
+  // The String resources of lsf.shared, whose values child elims report as text.
+  let textNames: ReadonlySet<string> = new Set();
+  if (config.elims.length > 0) {
+    const shared = await sharedTextResources(env);
+    textNames = shared.names;
+    if (shared.problem !== undefined) log.warn(shared.problem);
+    else if (textNames.size > 0) log.info({ names: [...textNames] }, "String resources in lsf.shared: child elims' values for them are passed on as text");
+  }
 
   const abort = lsfAbortCode(config.resource, env);
   if (abort !== undefined) {
@@ -269,7 +277,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     log.info({ threads: renice.threads }, `nice changed from ${renice.before} to ${renice.after}`);
     // Started once SIGTERM is handled: before that, the signal's default action would
     // end lavarank and leave the children, in process groups of their own, running.
-    if (config.elims.length > 0) children = startChildElims(config.elims.map(childSpec), { log, signal, clock, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
+    if (config.elims.length > 0) children = startChildElims(config.elims.map(childSpec), { log, signal, clock, textNames, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
   };
   // LIM killed (SIGKILL) sends nothing, and its pipe may be held open by others: the
   // parent is checked at each report (as the write would fail with EPIPE on a pipe

@@ -609,6 +609,21 @@ export function mergeDefaultQueueReservation(text: string, file: string, queues:
   return { text: edits.length === 0 ? text : applyEdits(lines, edits), warnings: [], notes };
 }
 
+// The resources lsf.shared declares with TYPE String (any case), as LIM reads its
+// Resource sections: a row LIM ignores (rowMismatch) declares nothing, and a name
+// declared again keeps its first declaration.
+export function textResources(text: string, file: string): Set<string> {
+  const types = new Map<string, string>();
+  for (const section of sectionsNamed(parseSections(text, file, 'lim'), 'Resource')) {
+    for (const row of section.rows) {
+      const name = cell(section, row, 'RESOURCENAME');
+      if (rowMismatch(section, row) !== undefined || name === undefined || types.has(name)) continue;
+      types.set(name, (cell(section, row, 'TYPE') ?? '').toLowerCase());
+    }
+  }
+  return new Set([...types].flatMap(([name, type]) => (type === 'string' ? [name] : [])));
+}
+
 // The cluster names listed in lsf.shared's Cluster section.
 export function clusterNames(text: string, file: string): string[] {
   const names: string[] = [];

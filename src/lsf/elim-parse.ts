@@ -8,7 +8,9 @@
 // Where LIM and this parser differ, on purpose:
 // - LIM reads a non-numeric value with atof, so `-` or `n/a` becomes 0.0 and
 //   looks like a real reading. Here such a pair is dropped: the child's old value
-//   ages out instead of a made-up 0 being passed on.
+//   ages out instead of a made-up 0 being passed on. The value of a String
+//   resource (`textNames`, from lsf.shared) is kept as text, as LIM keeps it, if it
+//   is printable ASCII of at most MAX_TEXT_BYTES.
 // - LIM has no width limit on its 1024-byte buffers; a longer token is dropped.
 // - LIM kills an elim for a bad count. Here the parser resynchronises: a
 //   count-looking token where a name is due starts a new report (the previous
@@ -26,6 +28,20 @@ export const MAX_NAMES = 256;
 // Bytes one push examines; of a longer chunk only the newest bytes are parsed.
 export const MAX_BYTES_PER_PUSH = 64 * 1024;
 
+// A value as a child reported it: a number, or the text of a String resource.
+export type ResourceValue = number | string;
+
+// The longest String value kept: LIM reads a value into a 1024-byte buffer, its NUL included.
+export const MAX_TEXT_BYTES = 1023;
+const TEXT = /^[\x21-\x7e]+$/;
+
+// True for a String resource's value lavarank passes on: printable ASCII without
+// blanks (LIM splits on them), at most MAX_TEXT_BYTES, so that LIM reads the same
+// bytes back from lavarank's line.
+export function isValidTextValue(value: string): boolean {
+  return value.length <= MAX_TEXT_BYTES && TEXT.test(value);
+}
+
 // What went wrong in a push, by kind.
 export type ParseProblem =
   | 'bad-count' // a token where a count was due is not a count (0..MAX_PAIRS)
@@ -33,6 +49,7 @@ export type ParseProblem =
   | 'truncated-report' // a count where a name was due: the previous count was too large
   | 'bad-name' // not a valid resource name; its pair is dropped
   | 'bad-value' // not a finite decimal number; its pair is dropped
+  | 'bad-text' // a String resource's value that is not printable ASCII of at most MAX_TEXT_BYTES; dropped
   | 'oversized-token' // longer than MAX_TOKEN_BYTES; dropped
   | 'too-many-names' // more than MAX_NAMES distinct names; new names dropped
   | 'chunk-truncated' // a chunk longer than MAX_BYTES_PER_PUSH; only its end was parsed
@@ -40,7 +57,7 @@ export type ParseProblem =
 
 // What one push produced.
 export interface ParseResult {
-  values: Map<string, number>; // the latest value per name seen in this push
+  values: Map<string, ResourceValue>; // the latest value per name seen in this push
   reports: number; // reports completed in this push
   problems: Set<ParseProblem>;
 }
@@ -92,6 +109,9 @@ export class ElimReportParser {
   private reportEndedOnThisLine = false;
   private readonly names = new Set<string>();
   private result: ParseResult = emptyResult();
+
+  // textNames: the String resources, whose values are kept as text.
+  constructor(private readonly textNames: ReadonlySet<string> = new Set()) {}
 
   // Parses a chunk and returns what it completed.
   push(chunk: Uint8Array): ParseResult {
@@ -188,8 +208,11 @@ export class ElimReportParser {
   }
 
   private onValue(text: string | undefined): void {
-    const value = text === undefined ? undefined : parseResourceValue(text);
-    if (this.name !== undefined) {
+    if (this.name !== undefined && text !== undefined && this.textNames.has(this.name)) {
+      if (isValidTextValue(text)) this.store(this.name, text);
+      else this.result.problems.add('bad-text');
+    } else if (this.name !== undefined) {
+      const value = text === undefined ? undefined : parseResourceValue(text);
       if (value === undefined) {
         if (text !== undefined) this.result.problems.add(NUMBER.test(text) ? 'out-of-range' : 'bad-value');
       } else {
@@ -205,7 +228,7 @@ export class ElimReportParser {
     }
   }
 
-  private store(name: string, value: number): void {
+  private store(name: string, value: ResourceValue): void {
     if (!this.names.has(name)) {
       if (this.names.size >= MAX_NAMES) {
         this.result.problems.add('too-many-names');

@@ -19,6 +19,7 @@ import {
   type ChildElims,
 } from '../../src/daemon/children.js';
 import { FakeClock, systemClock, type Clock } from '../../src/util/clock.js';
+import type { ResourceValue } from '../../src/lsf/elim-parse.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { MAX_CHILD_ELIMS } from '../../src/config/config.js';
 import { stragglers } from '../helpers.js';
@@ -54,7 +55,7 @@ interface Harness {
   messages(): string[];
 }
 
-function start(specs: ChildElimSpec[], options: { clock?: Clock; env?: NodeJS.ProcessEnv } = {}): Harness {
+function start(specs: ChildElimSpec[], options: { clock?: Clock; env?: NodeJS.ProcessEnv; textNames?: ReadonlySet<string> } = {}): Harness {
   const lines: Array<Record<string, unknown>> = [];
   const log: Logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
   const elims = startChildElims(specs, {
@@ -62,6 +63,7 @@ function start(specs: ChildElimSpec[], options: { clock?: Clock; env?: NodeJS.Pr
     signal: new AbortController().signal,
     clock: options.clock ?? systemClock,
     ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.textNames === undefined ? {} : { textNames: options.textNames }),
   });
   return { elims, lines, messages: () => lines.map((l) => String(l.msg)) };
 }
@@ -78,8 +80,15 @@ async function waitFor<T>(what: string, probe: () => T | undefined, ms = 20_000)
   }
 }
 
-function valueOf(elims: ChildElims, name: string): number | undefined {
+function valueOf(elims: ChildElims, name: string): ResourceValue | undefined {
   return elims.values().find(([n]) => n === name)?.[1];
+}
+
+// A numeric value's number: the fixtures other than `text` report numbers only.
+function numberOf(elims: ChildElims, name: string): number | undefined {
+  const value = valueOf(elims, name);
+  assert.notEqual(typeof value, 'string', `${name} reported as text`);
+  return value as number | undefined;
 }
 
 function isRunning(pid: number): boolean {
@@ -276,7 +285,7 @@ test('a flooding child is read no further than FLOOD_BYTES between two reports: 
   try {
     const first = await blockedAt(count);
     assert.ok(first * COUNTFLOOD_REPORT_BYTES <= FLOOD_BYTES + PIPE_SLACK, `${first} reports written before the child blocked`);
-    const value = valueOf(h.elims, 'countflood'); // a report: its newest value, and a new window
+    const value = numberOf(h.elims, 'countflood'); // a report: its newest value, and a new window
     assert.ok(value !== undefined && value > 0 && value <= first, `value ${value} of ${first} written`);
     const second = await blockedAt(count);
     t.diagnostic(`reports of ${COUNTFLOOD_REPORT_BYTES} bytes written before blocking: ${first}, then ${second - first} after one report`);
@@ -306,7 +315,7 @@ test('huge tokens are dropped with bounded memory and the reports after them are
 
 test('close() ends a child that ignores SIGTERM with SIGKILL and leaves nothing behind', async () => {
   const h = start([elim('stubborn')]);
-  const pid = await waitFor('pid', () => valueOf(h.elims, 'pid'));
+  const pid = await waitFor('pid', () => numberOf(h.elims, 'pid'));
   assert.ok(isRunning(pid));
   const t0 = Date.now();
   await h.elims.close();
@@ -432,7 +441,7 @@ test('aborting the daemon\'s signal ends the children as close() does', async ()
     signal: controller.signal,
     clock: systemClock,
   });
-  const pid = await waitFor('pid', () => valueOf(elims, 'pid'));
+  const pid = await waitFor('pid', () => numberOf(elims, 'pid'));
   controller.abort();
   await elims.close();
   assert.equal(isRunning(pid), false);
@@ -460,6 +469,30 @@ test('with stale_value, a dead child\'s names report that value until it reports
     assert.deepEqual(h.elims.values(), [['dying', 0]]);
     clock.release();
     assert.equal(await waitFor('value after restart', () => (valueOf(h.elims, 'dying') === 5 ? 5 : undefined)), 5);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test("passes a String resource's text on, as LIM reading the child keeps it, and never replaces it by stale_value", async () => {
+  const clock = new FakeClock();
+  const h = start([elim('text', { max_age: 30, stale_value: -1 })], { clock, textNames: new Set(['os_state']) });
+  try {
+    await waitFor('load', () => valueOf(h.elims, 'load'));
+    assert.deepEqual(h.elims.values(), [['os_state', 'ok'], ['load', 1.5]]);
+    clock.advance(31_000);
+    assert.deepEqual(h.elims.values(), [['load', -1]]);
+  } finally {
+    await h.elims.close();
+  }
+});
+
+test('drops the text of a resource lsf.shared does not declare String, saying why', async () => {
+  const h = start([elim('text')]);
+  try {
+    await waitFor('load', () => valueOf(h.elims, 'load'));
+    assert.deepEqual(h.elims.values(), [['load', 1.5]]);
+    assert.ok(h.messages().some((m) => /wrote a value that is not a finite decimal number .*TYPE String in lsf\.shared/.test(m)), h.messages().join('\n'));
   } finally {
     await h.elims.close();
   }

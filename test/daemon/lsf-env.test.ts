@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { lsfEnvProblems, lsfLogdir, withLsfLogdir } from '../../src/daemon/lsf-env.js';
+import { lsfEnvProblems, lsfLogdir, sharedTextResources, withLsfLogdir } from '../../src/daemon/lsf-env.js';
 import { startElim } from '../e2e/harness.js';
 import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
 import { until } from '../faults/helpers.js';
@@ -68,6 +68,41 @@ describe('withLsfLogdir', () => {
       assert.equal(withLsfLogdir({ LSF_ENVDIR: '/e' }, files({ '/e/lsf.conf': text }))['LSF_LOGDIR'], undefined, text);
     }
     assert.equal(withLsfLogdir({ LSF_ENVDIR: '/e' }, files({}))['LSF_LOGDIR'], undefined);
+  });
+});
+
+describe('sharedTextResources', () => {
+  const SHARED = 'Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION\nos_state String 60 () (OS state)\nrank Numeric 10 N (rank)\nEnd Resource\n';
+
+  it("reads $LSF_ENVDIR/lsf.shared, else /etc's, and gives its String resources", async () => {
+    const read = (want: string) => (path: string): string | undefined => (path === want ? SHARED : undefined);
+    assert.deepEqual(await sharedTextResources({ LSF_ENVDIR: '/e' }, read('/e/lsf.shared')), { names: new Set(['os_state']) });
+    assert.deepEqual(await sharedTextResources({}, read('/etc/lsf.shared')), { names: new Set(['os_state']) });
+    assert.deepEqual(await sharedTextResources({ LSF_ENVDIR: '/e' }, read('/etc/lsf.shared')), { names: new Set() });
+  });
+
+  it('gives no names and says why for an lsf.shared it may not read, or that LIM could not read either', async () => {
+    const refused = await sharedTextResources({ LSF_ENVDIR: '/e' }, () => {
+      throw new Error('/e/lsf.shared is writable by others');
+    });
+    assert.deepEqual(refused.names, new Set());
+    assert.equal(refused.problem, "child elims' String resources are dropped: /e/lsf.shared was not read (/e/lsf.shared is writable by others)");
+    const unended = await sharedTextResources({ LSF_ENVDIR: '/e' }, () => 'Begin Resource\nRESOURCENAME TYPE\n');
+    assert.match(unended.problem ?? '', /\/e\/lsf\.shared was not read \(\/e\/lsf\.shared line 1: section "Begin Resource" has no End line\)/);
+  });
+
+  it('refuses an lsf.shared others can write, which could turn a child\'s garbage into text LIM reads as 0', async () => {
+    const { dir, cleanup } = tempDir('lavarank-shared-');
+    try {
+      writeWithMode(join(dir, 'lsf.shared'), SHARED, 0o666);
+      const r = await sharedTextResources({ LSF_ENVDIR: dir });
+      assert.deepEqual(r.names, new Set());
+      assert.match(r.problem ?? '', /lsf\.shared was not read \(.*writable by/);
+      writeWithMode(join(dir, 'lsf.shared'), SHARED, 0o644);
+      assert.deepEqual(await sharedTextResources({ LSF_ENVDIR: dir }), { names: new Set(['os_state']) });
+    } finally {
+      cleanup();
+    }
   });
 });
 

@@ -119,6 +119,12 @@ describe('budgetReport', () => {
     assert.deepEqual(short.cut, ['s']);
   });
 
+  it("passes a String resource's text as it is, and refuses text LIM would not read back the same", () => {
+    const built = budgetReport([['rank', 12.5]], [{ source: 's', pairs: [['os_state', 'ok-2.1'], ['bad', 'two words'], ['n', 3]] }]);
+    assert.equal(built.line, '3 rank 12.5 os_state ok-2.1 n 3\n');
+    assert.deepEqual(built.refused, [{ source: 's', name: 'bad', why: 'not printable ASCII of at most 1023 characters' }]);
+  });
+
   it('passes a child\'s small values with six decimals, not rounded to 0 as a rank\'s three would: LIM reads 0 as idle', () => {
     const built = budgetReport([['rank', 12.5]], [{ source: 's', pairs: [['tiny', 0.0004], ['small', 1.5e-5], ['neg', -0.0003], ['big', 123456.7891234]] }]);
     assert.equal(built.line, '5 rank 12.5 tiny 0.0004 small 0.000015 neg -0.0003 big 123456.789123\n');

@@ -55,6 +55,19 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     }
   });
 
+  it("one that reports a String resource lsf.shared declares: its text reaches LIM's line as the child wrote it", async () => {
+    const { dir, cleanup } = tempDir('lavarank-text-');
+    writeFileSync(join(dir, 'lsf.shared'), 'Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION\nos_state String 60 () (OS state)\nEnd Resource\n', { mode: 0o644 });
+    const elim = startElim({ testInterval: 0.2, env: { LSF_ENVDIR: dir }, config: `elims:\n  - name: text\n    command: [${installElim(dir, 'text')}]\n` });
+    try {
+      const report = await until('a report with the child\'s values', () => elim.reports().find((r) => r.line.includes(' load ')), 10_000);
+      assert.match(report.line, /^3 rank \S+ os_state ok load 1\.5$/);
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
   it('one that prints tokens of 200 KB and 1 MB: they are dropped, the reports after them get through, and memory stays bounded', async (t) => {
     const elim = startWithChild('hugetoken');
     try {

@@ -10,6 +10,7 @@ import {
   BLOCK_BEGIN,
   BLOCK_END,
   clusterNames,
+  textResources,
   defaultQueues,
   hasDefaultQueueReservation,
   mergeDefaultQueueReservation,
@@ -372,4 +373,24 @@ test('only a reservation block inside one of the default queues counts as an ear
 
 test('cluster names are read from the CLUSTERNAME column wherever the header puts it', () => {
   assert.deepEqual(clusterNames('Begin Cluster\nServers  ClusterName\n(h1)  a\n(h2 h3)  b\nEnd Cluster\n', 'x'), ['a', 'b']);
+});
+
+test('textResources gives the String resources of lsf.shared as LIM reads them: any case, first declaration, rows it ignores left out', () => {
+  const text = [
+    'Begin Resource',
+    'RESOURCENAME  TYPE     INTERVAL INCREASING  DESCRIPTION',
+    '   os_state   String   60       ()          (OS state)',
+    '   rank       Numeric  10       N           (A rank)',
+    '   distro     string   ()       ()          (Distribution: static, still String)',
+    '   os_state   Numeric  60       N           (declared again: ignored)',
+    '   broken     String   60       ()',
+    '   licenses   Numeric  30       N           (# a comment eats the rest: ignored',
+    'End Resource',
+    'begin resource',
+    'RESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION',
+    'rack String 60 () (Rack)',
+    'end resource',
+  ].join('\n');
+  assert.deepEqual([...textResources(text, 'lsf.shared')].sort(), ['distro', 'os_state', 'rack']);
+  assert.deepEqual([...textResources(SHARED, 'openlava-conf/lsf.shared')], []);
 });

@@ -9,15 +9,35 @@ import {
   isValidResourceName,
   parseResourceValue,
   type ParseResult,
+  type ResourceValue,
 } from '../../src/lsf/elim-parse.js';
 
 function pushAll(parser: ElimReportParser, ...chunks: string[]): ParseResult[] {
   return chunks.map((chunk) => parser.push(Buffer.from(chunk, 'latin1')));
 }
 
-function values(result: ParseResult): Record<string, number> {
+function values(result: ParseResult): Record<string, ResourceValue> {
   return Object.fromEntries(result.values);
 }
+
+test("keeps a String resource's value as text, as LIM keeps it, and any other name's text not at all", () => {
+  const [r] = pushAll(new ElimReportParser(new Set(['os_state'])), '3 os_state ok-2.1 load 1.5 other ok\n');
+  assert.ok(r);
+  assert.deepEqual(values(r), { os_state: 'ok-2.1', load: 1.5 });
+  assert.deepEqual([...r.problems], ['bad-value']);
+  const [n] = pushAll(new ElimReportParser(new Set(['os_state'])), '1 os_state 3\n');
+  assert.deepEqual(values(n!), { os_state: '3' });
+});
+
+test("drops a String resource's value that LIM would not read back the same from lavarank's line", () => {
+  for (const text of ['\xe9t\xe9', 'a\x01b', 'x'.repeat(1024)]) {
+    const [r] = pushAll(new ElimReportParser(new Set(['os_state'])), `1 os_state ${text}\n`);
+    assert.deepEqual(values(r!), {}, JSON.stringify(text));
+    assert.deepEqual([...r!.problems], ['bad-text']);
+  }
+  const [r] = pushAll(new ElimReportParser(new Set(['os_state'])), `1 os_state ${'x'.repeat(1023)}\n`);
+  assert.equal(values(r!)['os_state'], 'x'.repeat(1023));
+});
 
 test('a well-formed report gives its pairs and counts one report', () => {
   const [r] = pushAll(new ElimReportParser(), '2 scratch 12.5 licenses 3\n');
