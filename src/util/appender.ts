@@ -301,9 +301,7 @@ export class RotatingAppender {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.closed) {
-      const taken = this.queue;
-      this.queue = [];
-      this.queueBytes = 0;
+      const taken = this.takeBatch();
       const batch = Buffer.from(taken.join(''));
       this.inflight = taken;
       try {
@@ -338,6 +336,23 @@ export class RotatingAppender {
         this.droppingTold = false;
       }
     }
+  }
+
+  // The oldest queued lines that fit in one file, at least one: a long outage's queue
+  // (up to maxQueueBytes), written as one batch into the file a rotation had just
+  // emptied, made it as large as the queue whatever maxBytes said.
+  private takeBatch(): string[] {
+    let bytes = 0;
+    let n = 0;
+    for (const line of this.queue) {
+      const size = Buffer.byteLength(line);
+      if (n > 0 && bytes + size > this.options.maxBytes) break;
+      bytes += size;
+      n++;
+    }
+    const taken = this.queue.splice(0, n);
+    for (const line of taken) this.queueBytes -= line.length;
+    return taken;
   }
 
   private trimQueue(): void {

@@ -259,6 +259,25 @@ describe('RotatingAppender', () => {
     }
   });
 
+  it('writes a backlog larger than max_bytes into files of at most max_bytes each, every line kept in order', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'x.log');
+      const a = new RotatingAppender({ path, maxBytes: 1000, keep: 10 });
+      const line = 'x'.repeat(99); // 100 bytes with the newline
+      // Appended at once, as a queue that waited out a full disk is written when space returns.
+      for (let i = 0; i < 35; i++) a.append(`${String(i).padStart(2, '0')}${line.slice(2)}`);
+      await a.close(1000);
+      const generation = (f: string): number => (f === 'x.log' ? 0 : Number(f.slice('x.log.'.length)));
+      const files = readdirSync(dir).sort((x, y) => generation(y) - generation(x)); // oldest first
+      for (const f of files) assert.ok(statSync(join(dir, f)).size <= 1000, `${f}: ${statSync(join(dir, f)).size} bytes`);
+      const written = files.flatMap((f) => lines(join(dir, f)).map((l) => Number(l.slice(0, 2))));
+      assert.deepEqual(written, Array.from({ length: 35 }, (_, i) => i));
+    } finally {
+      cleanup();
+    }
+  });
+
   it('rotates a file already near max_bytes when it first opens it, before appending the first line', async () => {
     const { dir, cleanup } = tempDir();
     try {
