@@ -59,12 +59,14 @@ export async function replaceFileAsync(path: string, text: string): Promise<void
     await handle.chmod(0o644);
     await handle.writeFile(text);
   } catch (err) {
-    await handle.close();
+    await handle.close().catch(() => undefined); // the write's error is the one to tell
     await rm(tmp, { force: true });
     throw err;
   }
-  await handle.close();
   try {
+    // On NFS a write's failure (EDQUOT, ENOSPC, EIO) may first show here: a temp file
+    // left at each tick's failed close would pile up in the directory for good.
+    await handle.close();
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs, { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { writeFileAtomic } from '../../src/util/atomic-file.js';
+import { replaceFileAsync, writeFileAtomic } from '../../src/util/atomic-file.js';
 import { tempDir } from '../helpers.js';
 
 describe('writeFileAtomic', () => {
@@ -79,6 +80,57 @@ describe('writeFileAtomic', () => {
     } finally {
       fs.openSync = realOpen;
       syncBuiltinESMExports();
+      t.cleanup();
+    }
+  });
+});
+
+// Has fs/promises' open hand out handles whose close fails after closing, as on NFS,
+// and whose writeFile fails first when writeFails; undone by the returned function.
+function closeFailsOnNfs(writeFails: boolean): () => void {
+  const realOpen = fsp.open;
+  fsp.open = (async (...args: Parameters<typeof fsp.open>) => {
+    const handle = await realOpen(...args);
+    const realClose = handle.close.bind(handle);
+    handle.close = async () => {
+      await realClose();
+      throw Object.assign(new Error('EDQUOT: disk quota exceeded, close'), { code: 'EDQUOT' });
+    };
+    if (writeFails) handle.writeFile = async () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    return handle;
+  }) as typeof fsp.open;
+  syncBuiltinESMExports();
+  return () => {
+    fsp.open = realOpen;
+    syncBuiltinESMExports();
+  };
+}
+
+describe('replaceFileAsync', () => {
+  it('removes its temp file when closing it fails, as on NFS, where a write\'s EDQUOT or EIO first shows at close', async () => {
+    const t = tempDir();
+    const undo = closeFailsOnNfs(false);
+    try {
+      const path = join(t.dir, 'lavarank.prom');
+      writeFileSync(path, 'old\n');
+      await assert.rejects(replaceFileAsync(path, 'new\n'), (err: unknown) => (err as NodeJS.ErrnoException).code === 'EDQUOT');
+      assert.deepEqual(readdirSync(t.dir), ['lavarank.prom']);
+      assert.equal(readFileSync(path, 'utf8'), 'old\n');
+    } finally {
+      undo();
+      t.cleanup();
+    }
+  });
+
+  it('removes its temp file when the write fails and closing it fails too, and throws the write\'s error', async () => {
+    const t = tempDir();
+    const undo = closeFailsOnNfs(true);
+    try {
+      const path = join(t.dir, 'lavarank.prom');
+      await assert.rejects(replaceFileAsync(path, 'new\n'), (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOSPC');
+      assert.deepEqual(readdirSync(t.dir), []);
+    } finally {
+      undo();
       t.cleanup();
     }
   });
