@@ -1,5 +1,7 @@
 // Busy fraction and throughput of the physical disks, from /proc/diskstats.
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+import { errorCode } from '../util/errors.js';
 import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
 import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, onlySpacesAndNewlines, toNumber, tokens, u8IndexOf } from './text.js';
 import { TableReader, keptEntries } from './table.js';
@@ -219,10 +221,29 @@ export const NOT_IN_SYSFS = 'not in sysfs (yet)';
 // A device without a sysfs entry is classified again at this many full readings, then kept out.
 const SYSFS_RETRIES = 6;
 
+// The device an NVMe multipath head (nvme0n1) hangs from: its subsystem, where a
+// namespace without multipath, and each path of one (nvme0c0n1), hang from a controller
+// (nvme_mpath_set_live: device_add_disk(&head->subsys->dev, ...)).
+const NVME_SUBSYSTEM = /^nvme-subsys\d+$/;
+
+// Where a disk's `device` link leads, or undefined without one (or gone meanwhile).
+function deviceOf(dir: string): string | undefined {
+  try {
+    return realpathSync(procPath(dir, 'device'));
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
 // Why a block device is left out of the disk figures, or undefined for a physical disk.
 // With sysfs: a partition has a `partition` attribute, a whole disk appears in
 // /sys/block, a disk backed by hardware has a `device` link (loop, dm, md, zram and
-// nbd have none), and removable media say so in `removable`.
+// nbd have none), and removable media say so in `removable`. An NVMe multipath head
+// is a view of its paths, as a dm-multipath device is of its sdX: older kernels keep
+// no I/O statistics on it (all zeros; its paths, nvme0c0n1, have them), newer ones the
+// same I/O as its paths. Counted, a host whose one dual-port NVMe was saturated read a
+// mean busy share of 0.5, or that disk counted twice.
 export function diskExclusion(name: string, sysRoot: string | undefined): string | undefined {
   if (NOT_PHYSICAL.test(name)) return 'virtual or removable by name';
   if (sysRoot === undefined) return PARTITION_NAME.test(name) ? 'partition by name' : undefined;
@@ -234,7 +255,9 @@ export function diskExclusion(name: string, sysRoot: string | undefined): string
     // (device_add_disk): a disk read in that window has none yet.
     return existsSync(procPath(sysRoot, 'class/block', sysName)) ? 'not a whole disk' : NOT_IN_SYSFS;
   }
-  if (!existsSync(procPath(dir, 'device'))) return 'virtual (no device link)';
+  const device = deviceOf(dir);
+  if (device === undefined) return 'virtual (no device link)';
+  if (NVME_SUBSYSTEM.test(basename(device))) return 'NVMe multipath head (its paths count)';
   const removable = readKernelTextIfPresent(NAME, procPath(dir, 'removable'));
   if (removable !== undefined && removable.trim() === '1') return 'removable';
   return undefined;

@@ -169,6 +169,31 @@ test('a removable disk whose name says nothing is left out through sysfs', (t) =
   assert.equal(diskExclusion('sdc', `${root}/sys`), 'removable');
 });
 
+test('an NVMe multipath head is left out and its path counted, so one saturated dual-port NVMe reads as one saturated disk', (t) => {
+  const root = tempDir(t);
+  // As the kernel lays them out: the head hangs from its subsystem, the path (no device
+  // number: 0 0) from its controller. Kernels before the head kept I/O statistics print it all zeros.
+  writeTree(root, {
+    'sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/removable': '0\n',
+    'sys/devices/pci0000:00/0000:00:01.0/nvme/nvme0/nvme0c0n1/removable': '0\n',
+  });
+  fs.mkdirSync(`${root}/sys/block`);
+  fs.symlinkSync('../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1', `${root}/sys/block/nvme0n1`);
+  fs.symlinkSync('../devices/pci0000:00/0000:00:01.0/nvme/nvme0/nvme0c0n1', `${root}/sys/block/nvme0c0n1`);
+  fs.symlinkSync('../../nvme-subsys0', `${root}/sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/device`);
+  fs.symlinkSync('../../nvme0', `${root}/sys/devices/pci0000:00/0000:00:01.0/nvme/nvme0/nvme0c0n1/device`);
+  sysTree(root, ['sda']);
+  const at = (ticks: number): string =>
+    `${line('sda', 0, {})}\n   0       0 nvme0c0n1 34706049 74843 4815165730 93876201 4187610 1925219 6989322264 47813633 0 ${ticks} 118897696 312571 0 11200562376 857547 0 0\n` +
+    ' 259       0 nvme0n1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n';
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  writeTree(root, { 'proc/diskstats': at(45_557_635) });
+  c.collect(0);
+  writeTree(root, { 'proc/diskstats': at(45_567_635) });
+  assert.deepEqual(c.collect(10_000), { busyMax: 1, busyMean: 0.5, busiest: 'nvme0c0n1' });
+  assert.equal(diskExclusion('nvme0n1', `${root}/sys`), 'NVMe multipath head (its paths count)');
+});
+
 test('without sysfs, partitions are recognised by name', () => {
   assert.equal(diskExclusion('sda', undefined), undefined);
   assert.equal(diskExclusion('nvme0n1', undefined), undefined);
