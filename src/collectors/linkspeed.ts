@@ -116,8 +116,9 @@ export interface LinkSpeeds {
   at(monotonicMs: number): void;
   // Tells whether the link moved bytes in this report, and asks for its speed to be read
   // when it has never been asked for, or when it moves and either did not at its last
-  // report (it may have just come up) or was last asked for SPEED_CHECK_MS ago or more.
-  // An idle link's utilization is 0 whatever its speed: it is not read.
+  // report (it may have just come up; so does a link whose read when it was found, or when
+  // its counters went back, found no speed) or was last asked for SPEED_CHECK_MS ago or
+  // more. An idle link's utilization is 0 whatever its speed: it is not read.
   report(name: string, moved: boolean): void;
   // Drops what is known of the link (it went away, or is not a physical link any more).
   forget(name: string): void;
@@ -138,6 +139,7 @@ interface Link {
   askedAt: number; // report time of the last read asked for
   moving: boolean; // moved bytes at its last report (taken as true before the first)
   queued: boolean;
+  unsure: boolean; // read only when found or when its counters went back, not yet at its first bytes since
 }
 
 // The speeds of the links named to report(), read one at a time.
@@ -179,7 +181,16 @@ export function createLinkSpeeds(options: LinkSpeedOptions): LinkSpeeds {
       }
       // The kernel answers EINVAL while the link is down or the driver has no speed, and
       // the file is missing on old kernels: all mean "unknown", as any failure does.
-      if (links.get(link.name) === link) link.speed = err === null && text !== undefined ? parseLinkSpeed(text) : undefined;
+      // A link found, or whose counters went back, may be down for a few seconds more (a
+      // driver reload: the link negotiates): a read then that finds no speed keeps the last
+      // one, and the link is read again at its first bytes, as a link that comes up. Until
+      // 2026-12-05 a 100 Gb/s link's speed stayed unknown until SPEED_CHECK_MS later, and
+      // its traffic read as a full link against LEARNED_FLOOR for as long.
+      const speed = err === null && text !== undefined ? parseLinkSpeed(text) : undefined;
+      if (links.get(link.name) === link) {
+        if (speed !== undefined || !link.unsure) link.speed = speed;
+        else link.moving = false;
+      }
       next();
     };
     try {
@@ -208,12 +219,13 @@ export function createLinkSpeeds(options: LinkSpeedOptions): LinkSpeeds {
       if (closed) return;
       let link = links.get(name);
       if (link === undefined) {
-        link = { name, path: procPath(options.sysRoot, 'class/net', name, 'speed'), speed: undefined, askedAt: now, moving: true, queued: false };
+        link = { name, path: procPath(options.sysRoot, 'class/net', name, 'speed'), speed: undefined, askedAt: now, moving: true, queued: false, unsure: true };
         links.set(name, link);
       } else {
         const wasMoving = link.moving;
         link.moving = moved;
         if (!moved || link.queued || (wasMoving && now - link.askedAt < SPEED_CHECK_MS)) return;
+        link.unsure = false;
       }
       link.askedAt = now;
       link.queued = true;
@@ -224,6 +236,7 @@ export function createLinkSpeeds(options: LinkSpeedOptions): LinkSpeeds {
       const link = links.get(name);
       if (link === undefined || closed) return;
       files?.drop(link.path);
+      link.unsure = true;
       if (link.queued) return;
       link.askedAt = now;
       link.queued = true;

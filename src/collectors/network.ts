@@ -300,12 +300,16 @@ export function createNetworkCollector(options: CollectorOptions = {}): NetworkC
     // The whole file, its new interfaces classified, and a new layout for the hot path.
     readAll(text) {
       const { kept: list, seen, repeated } = keptEntries(parseNetDev(text, file), (c) => {
-        let isPhysical = physical.get(c.name);
+        const known = physical.get(c.name);
+        let isPhysical = known;
         if (isPhysical === undefined || reclassify.delete(c.name)) {
           isPhysical = isPhysicalInterface(c.name, sysRoot);
           physical.set(c.name, isPhysical);
-          if (isPhysical) speeds.report(c.name, true); // its speed read before the next reading needs it
-          else {
+          // A new one's speed read before the next reading needs it; one classified again
+          // after its counters went back had its speed asked for then (speeds.renew).
+          if (isPhysical) {
+            if (known === undefined) speeds.report(c.name, true);
+          } else {
             // After a counter reset the name may be a virtual interface's now.
             speeds.forget(c.name);
             learned.delete(c.name);

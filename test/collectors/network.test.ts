@@ -218,18 +218,19 @@ test('an interface whose speed file is missing or says -1 is measured against li
   );
   assert.equal(d?.utilizationMax, 0.5);
   assert.deepEqual(l, { utilizationMax: 0.5 });
+  // eth1's speed, unknown when it was found, was asked for again at its first bytes (1000 ms).
+  await Promise.all([detailed.settled(), lean.settled()]);
   // The kernel learns eth1's speed (the link renegotiated). A moving link's speed is read
   // again SPEED_CHECK_MS after the last read, and a report uses the last speed read: the
   // new one wins over the assumed one from the report after that read.
   writeTree(root, { 'sys/class/net/eth1/speed': '2500\n' });
   // The same rates at every report: eth0 1 Gb/s, eth1 2 Gb/s, eth2 0.5 Gb/s.
   const steady = (ms: number) => both(ms, { eth0: [125e3 * ms, 0], eth1: [0, 250e3 * ms], eth2: [62.5e3 * ms, 0], docker0: [9e9, 9e9] })[1];
-  // eth1 was asked for at 0 ms, when it was found.
-  assert.deepEqual(steady(SPEED_CHECK_MS - 1000), { utilizationMax: 0.5 });
+  assert.deepEqual(steady(SPEED_CHECK_MS), { utilizationMax: 0.5 });
   await Promise.all([detailed.settled(), lean.settled()]);
-  assert.deepEqual(steady(SPEED_CHECK_MS), { utilizationMax: 0.5 }, 'not read again within SPEED_CHECK_MS, and the read asked for now is not waited for');
+  assert.deepEqual(steady(SPEED_CHECK_MS + 1000), { utilizationMax: 0.5 }, 'not read again within SPEED_CHECK_MS, and the read asked for now is not waited for');
   await Promise.all([detailed.settled(), lean.settled()]);
-  assert.deepEqual(steady(SPEED_CHECK_MS + 1000), { utilizationMax: 0.8 });
+  assert.deepEqual(steady(SPEED_CHECK_MS + 2000), { utilizationMax: 0.8 });
 });
 
 test('linkSpeedMbps that is not a positive number of Mb/s is refused when the collector is created, naming the option', () => {
@@ -390,6 +391,48 @@ test('keeps a link\'s speed over a counter reset: the next rate is measured agai
   assert.equal(await at(10_000, 1e12 + 6.25e9), 0.05); // 5 Gb/s
   await at(20_000, 1e6); // the counters reset (a driver reload): no value
   assert.deepEqual([await at(30_000, 1e6 + 6.25e9), await at(40_000, 1e6 + 12.5e9)], [0.05, 0.05]);
+});
+
+test('a link still down when its counters are seen to reset (a driver reload) keeps its speed, and is read again at its first bytes', async (t) => {
+  // Its speed was read as unknown then, and stayed so until SPEED_CHECK_MS later: a 100 Gb/s
+  // link at 5 Gb/s read as full against LEARNED_FLOOR for a minute (the rank 23 for 0.3).
+  const root = tempDir(t);
+  sysNet(root, { ib0: '100000' });
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  t.after(() => c.close?.());
+  const at = async (ms: number, rx: number) => {
+    writeTree(root, { 'proc/net/dev': dev({ lo: [0, 0], ib0: [rx, 0] }) });
+    const u = c.collect(ms)?.utilizationMax;
+    await c.settled();
+    return u;
+  };
+  await at(0, 1e12);
+  assert.equal(await at(10_000, 1e12 + 6.25e9), 0.05);
+  writeTree(root, { 'sys/class/net/ib0/speed': '-1\n' }); // reloaded, the link negotiating
+  assert.equal(await at(20_000, 1e6), undefined);
+  assert.equal(await at(30_000, 1e6), 0, 'still down');
+  writeTree(root, { 'sys/class/net/ib0/speed': '100000\n' });
+  assert.deepEqual([await at(40_000, 1e6 + 6.25e9), await at(50_000, 1e6 + 12.5e9)], [0.05, 0.05]);
+});
+
+test('a link found while it is down (ib0 back after a driver reload) is read again at its first bytes, not a minute later', async (t) => {
+  const root = tempDir(t);
+  sysNet(root, { ib0: '100000' });
+  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  t.after(() => c.close?.());
+  const at = async (ms: number, ib0?: number) => {
+    writeTree(root, { 'proc/net/dev': dev(ib0 === undefined ? { lo: [0, 0] } : { lo: [0, 0], ib0: [ib0, 0] }) });
+    const u = c.collect(ms)?.utilizationMax;
+    await c.settled();
+    return u;
+  };
+  await at(0, 1e12);
+  assert.equal(await at(10_000, 1e12 + 6.25e9), 0.05);
+  await at(20_000); // unregistered
+  writeTree(root, { 'sys/class/net/ib0/speed': '-1\n' });
+  await at(30_000, 1e6); // registered again, its link negotiating
+  writeTree(root, { 'sys/class/net/ib0/speed': '100000\n' });
+  assert.deepEqual([await at(40_000, 1e6 + 6.25e9), await at(50_000, 1e6 + 12.5e9), await at(60_000, 1e6 + 18.75e9)], [1, 0.05, 0.05]);
 });
 
 test('a capacity learned from one burst is forgotten within LEARNED_WINDOW_MS, so a saturated link reads full again', (t) => {
