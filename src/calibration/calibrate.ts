@@ -5,7 +5,7 @@
 // warm-up and the idle baseline are explained in docs/calibration.md.
 import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline';
-import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { constants as osConstants, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -833,7 +833,24 @@ export function createJournal(path: string): number {
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
   }
-  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+}
+
+// Appends one record to the journal as a whole line, or throws naming the journal. A
+// full disk may take part of a line without an error (a short write): the rest is
+// written, and if that fails what went in is cut back, so that a line appended once
+// space returns (a disk writer's file deleted) never joins a torn one, which would
+// make --finalize refuse the whole journal.
+export function appendJournal(fd: number, path: string, record: RawRecord, write: (fd: number, buf: Buffer, offset: number) => number = writeSync): void {
+  const buf = Buffer.from(`${JSON.stringify(record)}\n`);
+  const size = fstatSync(fd).size;
+  let off = 0;
+  try {
+    while (off < buf.length) off += write(fd, buf, off);
+  } catch (err) {
+    if (off > 0) ftruncateSync(fd, size);
+    throw new Error(`cannot append a run to the journal ${path}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+  }
 }
 
 // Runs the calibration: prepareHost → runPlan (each run appended to the journal as it
@@ -899,8 +916,9 @@ export async function calibrate(o: {
       progress,
       groups,
       onRecord: (r) => {
+        // Journal first: the dataset and a --finalize of the journal hold the same runs.
+        appendJournal(journal, journalPath, r);
         records.push(r);
-        writeSync(journal, `${JSON.stringify(r)}\n`);
       },
     });
   } catch (err) {

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import {
   BASELINE_NEAREST,
+  appendJournal,
+  createJournal,
   DEFAULT_SQUEEZE_LIMIT,
   boostSeconds,
   buildPlan,
@@ -237,6 +239,25 @@ test('a journal with a torn last line reads back all complete records', () => {
   const r = record(0, IDLE, 2);
   assert.deepEqual(readJournal(`${JSON.stringify(r)}\n${JSON.stringify(r)}\n{"v":1,"ts"`), [r, r]);
   assert.throws(() => readJournal(`{"v":\n${JSON.stringify(r)}\n`), /journal line 1/);
+});
+
+test('a journal line cut short by a full disk is cut back, so the line appended once space returns is read, not refused', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const path = join(dir, 'out.jsonl.partial');
+  const fd = createJournal(path);
+  t.after(() => closeSync(fd));
+  const [a, b, c] = [record(0, IDLE, 2), record(1, { ...IDLE, cpuHogs: 2 }, 3), record(2, IDLE, 2)];
+  appendJournal(fd, path, a);
+  // A nearly full disk: the first write takes 100 bytes and returns, the next fails.
+  let calls = 0;
+  const fullDisk = (f: number, buf: Buffer, offset: number): number => {
+    if (calls++ > 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    return writeSync(f, buf, offset, 100);
+  };
+  assert.throws(() => appendJournal(fd, path, b, fullDisk), { message: `cannot append a run to the journal ${path}: ENOSPC` });
+  appendJournal(fd, path, c); // a disk writer's file was deleted: there is room again
+  assert.deepEqual(readJournal(readFileSync(path, 'utf8'), path), [a, c]);
 });
 
 test('a line that is not a journal record (a history line, a synthetic row) is refused, naming the file and line', () => {
