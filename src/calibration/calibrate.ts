@@ -5,7 +5,7 @@
 // warm-up and the idle baseline are explained in docs/calibration.md.
 import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline';
-import { accessSync, closeSync, constants, fstatSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { constants as osConstants, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { parseLoadavg } from '../collectors/loadavg.js';
 import type { Sample } from '../collectors/types.js';
 import type { Config } from '../config/config.js';
-import { errorCode, errorMessage } from '../util/errors.js';
+import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { runCommand, spawnLongRunning, type ChildProcess } from '../util/exec.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 import { seededRandom, shuffled } from '../util/random.js';
@@ -823,6 +823,24 @@ export function writeDataset(out: string, journalPath: string, records: readonly
   return lines;
 }
 
+// statfs(2) types of the file systems that hold their files in memory (linux/magic.h).
+const MEMORY_FILESYSTEMS: ReadonlyMap<number, string> = new Map([
+  [0x01021994, 'tmpfs'],
+  [0x858458f6, 'ramfs'],
+]);
+
+// Why $TMPDIR (dir), where calibrate's work directory goes, cannot hold the probe's
+// and the disk stressor's files, or undefined: on a file system in memory their fsync'd writes
+// reach no disk, so the disk blocks would be labelled with load that was not there.
+export function scratchProblem(dir: string, fsType: (dir: string) => number = (d) => statfsSync(d).type): string | undefined {
+  const kind = MEMORY_FILESYSTEMS.get(fsType(dir));
+  if (kind === undefined) return undefined;
+  return (
+    `the probe's and the disk stressor's files would go to the temporary directory ${dir}, on ${kind} (in memory): their fsync'd writes would reach no disk, ` +
+    `and the disk blocks would be labelled with a load that was not there; set TMPDIR to a directory on the local disk jobs use for scratch`
+  );
+}
+
 // Makes the journal anew, never opening what is at its path: calibrate runs as root,
 // often from a directory others can write (/tmp), where a link planted at the name
 // would have root create or empty the file it points to. The command refused a path
@@ -894,6 +912,8 @@ export async function calibrate(o: {
   for (const s of signals) process.on(s, onSignal);
   let journal: number;
   try {
+    const scratch = scratchProblem(tmpdir());
+    if (scratch !== undefined) throw new ConfigError(scratch);
     dir = mkdtempSync(join(tmpdir(), 'lavarank-calibrate-'));
     journal = createJournal(journalPath);
   } catch (err) {

@@ -62,6 +62,8 @@ docs/calibration.md.
                       dataset, into a dataset (the idle baselines computed afresh)
   --summary DATASET   print the slowdown by configuration as a Markdown table
 
+The probe and the disk stressor write under $TMPDIR (default /tmp), which must be
+on a disk (tmpfs is refused): the local disk jobs use for scratch.
 Progress goes to stderr. SIGINT or SIGTERM stops the stressors, removes the
 temporary files and writes the runs done so far; a second signal exits at once.`;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -23,6 +23,7 @@ import {
   readJournal,
   releaseHost,
   roundSignificant,
+  scratchProblem,
   stressConfigs,
   StressorGroup,
   type CalibrationLine,
@@ -365,6 +366,38 @@ test('a journal that cannot be opened ends calibrate with status 1, naming it, a
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`ENOENT.*${join('missing', 'cal.jsonl')}\\.partial`));
   assert.deepEqual(readdirSync(dir), [], 'no lavarank-calibrate-* directory left in TMPDIR');
+});
+
+test('a temporary directory on tmpfs or ramfs is named as one where fsync reaches no disk; one on a disk is not', () => {
+  const TMPFS = 0x01021994;
+  const RAMFS = 0x858458f6;
+  const EXT4 = 0xef53;
+  assert.match(scratchProblem('/scratch', () => TMPFS) ?? '', /^the probe's and the disk stressor's files would go to the temporary directory \/scratch, on tmpfs \(in memory\).*set TMPDIR/);
+  assert.match(scratchProblem('/scratch', () => RAMFS) ?? '', /on ramfs \(in memory\)/);
+  assert.equal(scratchProblem('/scratch', () => EXT4), undefined);
+});
+
+// /dev/shm is a tmpfs on most Linux hosts; where it is not, the test has nothing to run on.
+const shmIsTmpfs = ((): boolean => {
+  try {
+    return statfsSync('/dev/shm').type === 0x01021994;
+  } catch {
+    return false;
+  }
+})();
+
+test('with TMPDIR on tmpfs, calibrate refuses before it loads the host, with status 1, naming TMPDIR, and leaves nothing', { skip: shmIsTmpfs ? false : '/dev/shm is not a tmpfs here' }, (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const shm = mkdtempSync('/dev/shm/lavarank-test-');
+  t.after(() => rmSync(shm, { recursive: true, force: true }));
+  const out = join(dir, 'cal.jsonl');
+  const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8', env: { ...process.env, TMPDIR: shm } });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`temporary directory ${shm}, on tmpfs \\(in memory\\): their fsync'd writes would reach no disk`));
+  assert.doesNotMatch(r.stderr, /starting stressors/);
+  assert.deepEqual(readdirSync(shm), []);
+  assert.deepEqual(readdirSync(dir), [], 'no journal and no dataset');
 });
 
 test('a link planted at the journal\'s path, even to nothing, is refused without --force, with status 1, and its target is not created', (t) => {
