@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import {
@@ -36,6 +36,11 @@ import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
 import { mkfifo, repoRoot, tempDir, until } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
+
+// calibrate refuses a TMPDIR in memory (tmpfs: /tmp on Debian 13 and Fedora), so where
+// this machine's is one, this file's temporary directories, and with them the TMPDIR of
+// every calibrate it starts, go to /var/tmp, which the FHS keeps on disk.
+if (scratchProblem(tmpdir()) !== undefined) process.env['TMPDIR'] = '/var/tmp';
 const IDLE: StressConfig = { cpuHogs: 0, membw: 0, mem: 0, disk: 0 };
 const isIdle = (c: StressConfig): boolean => c.cpuHogs + c.membw + c.mem + c.disk + (c.squeeze ?? 0) === 0;
 const PLAN = { cpus: 2, repeats: 10, idleRepeats: 5, warmupSeconds: 30, seed: 1, quick: false };
