@@ -118,6 +118,10 @@ export const CASES: readonly { host: Case; seen?: Case }[] = [
     host: { name: 'the same, PSI 40 % as the kernel weights it', busy: fill(64, (i) => (i === 63 || i === 0 ? 1 : i === 1 ? 0.5 : 0)), runnable: 301, load1: 301, psi: 40, isolated: '2-63' },
     seen: { name: 'a 2-CPU host 75 % busy', busy: [1, 0.5], runnable: 1.5, load1: 1.5, psi: 0 },
   },
+  {
+    host: { name: 'isolcpus=2-63, a poller on each, 8 tasks on CPUs 0-1, PSI as the kernel weights it (2 of 64 busy CPUs wait)', busy: fill(64, () => 1), runnable: 70, load1: 70, psi: (100 * 2) / 64, isolated: '2-63' },
+    seen: { name: 'a 2-CPU host with 8 tasks', busy: [1, 1], runnable: 8, load1: 8, psi: 100 },
+  },
 ];
 
 // Prints each case's rank and the features that make it, then the host a job sees.

@@ -65,9 +65,9 @@ export function runnableShown(s: Sample): number | undefined {
   const load = s.load;
   if (load === undefined) return undefined;
   const job = jobView(s);
-  if (job === undefined) return accountedFor(s, s.cpu?.busy, load.runnablePerCpu, load.runnable, load.online, true);
+  if (job === undefined) return accountedFor(s, s.pressure?.cpuSome, s.cpu?.busy, load.runnablePerCpu, load.runnable, load.online, true);
   const tasks = Math.max(0, load.runnable - job.elsewhere);
-  return accountedFor(s, job.busy, tasks / job.cpus, tasks, job.cpus, true);
+  return accountedFor(s, jobPressure(s, job), job.busy, tasks / job.cpus, tasks, job.cpus, true);
 }
 
 // The host as a job sees it where a job may use only some of the online CPUs
@@ -87,6 +87,24 @@ export function jobView(s: Sample): { cpus: number; busy: number; elsewhere: num
   return { cpus, busy, elsewhere: tasksElsewhere(cpu.busy, cpu.online, busy, cpus) };
 }
 
+// PSI cpu "some" over the CPUs a job may use, where fewer than the online ones. The
+// kernel averages each CPU's share weighted by its non-idle time (collect_percpu_times
+// in kernel/sched/psi.c), so busy CPUs outside the job's without a queue dilute the
+// waiting on the job's: 8 tasks on the 2 CPUs isolcpus=2-63 leaves a 64-CPU host's jobs,
+// a poller on each of the other 62, show 2/64, and ranked 52 where a 2-CPU host with 8
+// tasks ranks 344 (an audit, 2026-12-05; the rank stayed at 52 from 3 tasks to 8). The
+// counts already take each busy CPU elsewhere as one task and no queue (jobView), so
+// the waiting is the job's CPUs': the host's share times all the busy time over what
+// the job's CPUs weigh, at most their number (exact once they are all busy, the only
+// way tasks that are not pinned wait there; over their own busy time it would fall as
+// they grow busier). Never less than the host's share, and at most 1.
+function jobPressure(s: Sample, job: { cpus: number; busy: number; elsewhere: number }): number | undefined {
+  const psi = s.pressure?.cpuSome;
+  if (psi === undefined || !(psi > 0)) return psi;
+  const seen = psi * (job.busy + job.elsewhere / job.cpus);
+  return seen > psi ? (seen < 1 ? seen : 1) : psi;
+}
+
 // The busy share the rank reads: of the CPUs a job may use where fewer than the online
 // ones (jobView), else of all of them. The model's cpu_busy and the formula's CPU term.
 export function cpuBusyShown(s: Sample): number | undefined {
@@ -94,8 +112,9 @@ export function cpuBusyShown(s: Sample): number | undefined {
 }
 
 // perCpu, or what the interval's CPU time and pressure account for when that is less:
-// busy + tasks × some / cpus, "some" being PSI cpu's but at most the busy share of the
-// least busy CPU (minBusy; the busy share where that is unknown, and without PSI);
+// busy + tasks × some / cpus, "some" being PSI cpu's (psi: over the job's CPUs where
+// fewer, jobPressure) but at most the busy share of the least busy CPU (minBusy; the
+// busy share where that is unknown, and without PSI);
 // and the waiting part at most some / (1 − some) per CPU for a count read at one
 // instant (instant), or for any count where PSI shows more waiting than minBusy
 // allows. The tasks' waiting share is given as a count over a number of CPUs so that
@@ -119,9 +138,8 @@ export function cpuBusyShown(s: Sample): number | undefined {
 // (bounding it always validated 2.6 points worse), and a burst must be timed to the
 // kernel's own 5 s samples to move it. Held-out validation: 43.4 (27.7-66.2) with
 // both rules, against 42.9 (28.1-64.2) before them.
-function accountedFor(s: Sample, busy: number | undefined, perCpu: number, tasks: number, cpus: number, instant: boolean): number {
+function accountedFor(s: Sample, psi: number | undefined, busy: number | undefined, perCpu: number, tasks: number, cpus: number, instant: boolean): number {
   if (busy === undefined || !(cpus > 0)) return perCpu;
-  const psi = s.pressure?.cpuSome;
   const alone = s.cpu?.minBusy; // the least busy CPU's share: all were busy at most that long
   // minBusy alone where known: over the CPUs a job may use it is at most the busy share
   // anyway, but the busy share also counts the CPUs left out of it (isolcpus, others'
@@ -150,7 +168,7 @@ export function load1Shown(s: Sample): number | undefined {
   const load = s.load;
   if (load === undefined) return undefined;
   const job = jobView(s);
-  if (job === undefined) return accountedFor(s, s.cpu?.busy, load.load1PerCpu, load.load1PerCpu, 1, false);
+  if (job === undefined) return accountedFor(s, s.pressure?.cpuSome, s.cpu?.busy, load.load1PerCpu, load.load1PerCpu, 1, false);
   // The tasks elsewhere as the load average weighs them: the last interval's alone
   // would take a burst there that has just begun, or has just ended, out of a load that
   // does not hold it yet, or holds it still.
@@ -160,7 +178,7 @@ export function load1Shown(s: Sample): number | undefined {
   // Busy CPUs outside the job's may hold queues of their own (a user's threads pinned
   // there), which PSI, weighted by every busy CPU, shows below minBusy: bounded as a
   // queue's, as pinned waiting is, else 300 threads on one isolated CPU ranked 1000.
-  return accountedFor(s, job.busy, perCpu, perCpu, 1, job.elsewhere > 0 || elsewhere > 0);
+  return accountedFor(s, jobPressure(s, job), job.busy, perCpu, perCpu, 1, job.elsewhere > 0 || elsewhere > 0);
 }
 
 // The feature list, in the order the network sees it. Changing it (names, order,

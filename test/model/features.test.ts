@@ -222,7 +222,7 @@ describe('toFeatures', () => {
   it('bounds the job\'s 1-minute load as a queue\'s where CPUs outside the job\'s are busy: a user\'s threads pinned there cannot move it to the top', () => {
     // isolcpus=2-63: a user pins 300 threads to CPU 63; CPU 0 runs a hog, CPU 1 is half
     // busy. PSI "some" as the kernel gives it, weighted by busy time: 1 of 2.5 busy CPUs
-    // has waiting tasks, 0.4, below minBusy 0.5, so the tasks do not look pinned.
+    // has waiting tasks, 0.4; over the job's 2 CPUs, taken as the job's, 0.4 x 2.5 / 2 = 0.5.
     const s = fullSample({ ncpu: 64, busy: 2.5 / 64, runnablePerCpu: 301 / 64 });
     s.load = { ...s.load!, load1: 301, load1PerCpu: 301 / 64 };
     s.pressure!.cpuSome = 0.4;
@@ -230,10 +230,24 @@ describe('toFeatures', () => {
     s.cpu!.jobCpus = 2;
     s.cpu!.jobBusy = 0.75;
     const f = toFeatures(s).named;
-    // 0.75 busy + a queue's 0.4 / 0.6 at most, as the runnable count: not 0.75 + 150 x 0.4.
-    const bound = 0.75 + 0.4 / 0.6;
+    // 0.75 busy + a queue's 0.5 / 0.5 at most, as the runnable count: not 0.75 + 150 x 0.5.
+    const bound = 0.75 + 0.5 / 0.5;
     assert.ok(Math.abs(f['load1_per_cpu']! - bound) < 1e-12, `load1_per_cpu ${f['load1_per_cpu']}`);
     assert.ok(Math.abs(f['runnable_per_cpu']! - bound) < 1e-12, `runnable_per_cpu ${f['runnable_per_cpu']}`);
+  });
+
+  it('reads PSI cpu over the job\'s CPUs where busy CPUs outside them, without a queue, dilute it: 8 tasks on 2 job CPUs beside 62 pollers are 4 a CPU', () => {
+    // isolcpus=2-63, a poller on each of CPUs 2-63, 8 tasks on CPUs 0-1: the kernel
+    // weights each CPU's "some" by its busy time, so 2 CPUs always waiting of 64 busy show
+    // 2/64. Read as the host's, the counts were cut to 1 + a queue's 0.03 a CPU.
+    const s = fullSample({ ncpu: 64, busy: 1, runnablePerCpu: 70 / 64 });
+    s.load = { ...s.load!, load1: 70, load1PerCpu: 70 / 64 };
+    s.pressure!.cpuSome = 2 / 64;
+    s.cpu!.minBusy = 1;
+    s.cpu!.jobCpus = 2;
+    s.cpu!.jobBusy = 1;
+    const f = toFeatures(s).named;
+    assert.deepEqual([f['cpus'], f['cpu_busy'], f['runnable_per_cpu'], f['load1_per_cpu']], [2, 1, 4, 4]);
   });
 
   it('never makes the job\'s counts negative, nor raises them where the host-wide busy share was rounded below the job CPUs\'', () => {
