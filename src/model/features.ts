@@ -148,9 +148,14 @@ function accountedFor(s: Sample, psi: number | undefined, busy: number | undefin
   const some = psi !== undefined && psi <= most ? psi : most;
   const waiting = (tasks * some) / cpus;
   // The 1-minute load too, where PSI shows waiting that the least busy CPU cannot
-  // account for: tasks pinned beside an idle CPU, whose queue the load carries.
+  // account for: tasks pinned beside an idle CPU, whose queue the load carries. And
+  // without PSI, where "some" is only that bound: the load's tasks in state D (a hung
+  // NFS server, a user's vfork()s) would each count as waiting that share of the time.
+  // 50 of them beside one busy task on a 2-CPU host without PSI ranked 627 (a 2026-12-05
+  // audit; 8 with PSI), 10 a CPU on a 64-CPU host half busy 210; a steady overload keeps
+  // every CPU busy, where the rule cuts nothing.
   const pinned = alone !== undefined && psi !== undefined && psi > alone;
-  const queue = (instant || pinned) && some < 1 ? some / (1 - some) : Infinity;
+  const queue = (instant || pinned || psi === undefined) && some < 1 ? some / (1 - some) : Infinity;
   const bound = busy + (waiting <= queue ? waiting : queue);
   return perCpu <= bound ? perCpu : bound;
 }

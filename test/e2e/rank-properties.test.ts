@@ -150,6 +150,21 @@ describe('the default model on synthetic hosts', () => {
     }
   });
 
+  // The same without PSI (RHEL 8 and 9 boot with it off), beside a quarter of the CPUs
+  // busy: "some" is then the least busy CPU's share, and each parked task counted as
+  // waiting that long ranked a 2-CPU host 296.
+  it('ranks a host without PSI near idle when its load average is tasks in uninterruptible sleep beside a quarter of its CPUs busy, on every size', () => {
+    for (const cpus of SIZES) {
+      const busy = hosts.sample({ cpus, runnable: cpus / 4, busy: 0.25 });
+      const parked = hosts.sample({ cpus, runnable: cpus / 4, busy: 0.25, load1: cpus / 4 + 25 * cpus });
+      delete busy.pressure;
+      delete parked.pressure;
+      const before = ranker.rank(busy).rank;
+      const after = ranker.rank(parked).rank;
+      assert.ok(after < before + NEAR, `${cpus} CPUs a quarter busy, load ${cpus / 4 + 25 * cpus} of parked tasks, no PSI: ${after.toFixed(1)} against ${before.toFixed(1)}`);
+    }
+  });
+
   it('ranks swapping and memory stall far above idle, on every size', () => {
     for (const cpus of SIZES) {
       const idle = rankOf({ cpus });

@@ -107,9 +107,20 @@ describe('toFeatures', () => {
     parked.load = { ...parked.load!, load1: 37, load1PerCpu: 18.5 };
     parked.pressure!.cpuSome = 0.004;
     assert.equal(toFeatures(parked).named['load1_per_cpu'], 0.005 + 18.5 * 0.004);
-    // Without PSI, "some" is at most the busy share.
+    // Without PSI, "some" is at most the busy share, and the waiting part a queue's.
     delete parked.pressure;
-    assert.equal(toFeatures(parked).named['load1_per_cpu'], 0.005 + 18.5 * 0.005);
+    assert.equal(toFeatures(parked).named['load1_per_cpu'], 0.005 + 0.005 / (1 - 0.005));
+  });
+
+  it('counts a load average of tasks in uninterruptible sleep beside a busy CPU, without PSI, as waiting no more than a queue\'s', () => {
+    // 50 processes parked in vfork() beside one busy task on 2 CPUs each half busy, a
+    // kernel without PSI: "some" is the least busy CPU's 0.5, and 25.5 a CPU each waiting
+    // half the time read as 13.25 a CPU (rank 627). A queue busy half the time holds 1.
+    const parked = fullSample({ ncpu: 2, busy: 0.5, runnablePerCpu: 0.5 });
+    parked.load = { ...parked.load!, load1: 51, load1PerCpu: 25.5 };
+    parked.cpu!.minBusy = 0.5;
+    delete parked.pressure;
+    assert.equal(toFeatures(parked).named['load1_per_cpu'], 0.5 + 0.5 / (1 - 0.5));
   });
 
   it('keeps the load average of a host whose CPU time and pressure account for it', () => {
