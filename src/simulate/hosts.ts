@@ -59,6 +59,19 @@ function columns(header: string, values: string): Map<string, string> {
   return out;
 }
 
+// The line of the header under which the host block starting at line `from` has its
+// values, looked for only up to the next block: each block is read once, so the
+// output of thousands of hosts is one pass, and a block without the header cannot
+// take the next host's values.
+function blockHeader(lines: readonly string[], from: number, header: RegExp, nextBlock: RegExp): number {
+  for (let j = from + 1; j < lines.length; j++) {
+    const line = lines[j]!;
+    if (header.test(line)) return j;
+    if (nextBlock.test(line)) return -1;
+  }
+  return -1;
+}
+
 // A client host in lshosts output (server No: a login or submission host): mbatchd
 // never dispatches to it, and lshosts prints "-" for its CPUs, memory and disks.
 function isClient(c: Map<string, string>): boolean {
@@ -74,7 +87,7 @@ export function parseLshostsLong(text: string, where: string): HostFacts[] {
     const m = /^HOST_NAME:\s*(\S+)/.exec(lines[i]!);
     if (m === null) continue;
     const name = m[1]!;
-    const h = lines.findIndex((l, j) => j > i && /^\s*type\s+model\s+cpuf\s+ncpus/.test(l));
+    const h = blockHeader(lines, i, /^\s*type\s+model\s+cpuf\s+ncpus/, /^HOST_NAME:/);
     if (h === -1 || h + 1 >= lines.length) throw new ParseError(`${where}:${i + 1}`, `host ${name} has no "type model cpuf ncpus ..." line`);
     const c = columns(lines[h]!, lines[h + 1]!);
     if (isClient(c)) continue;
@@ -104,7 +117,7 @@ export function parseBhostsLong(text: string, where: string): HostFacts[] {
     const m = /^HOST\s+(\S+)\s*$/.exec(lines[i]!);
     if (m === null) continue;
     const name = m[1]!;
-    const h = lines.findIndex((l, j) => j > i && /^STATUS\s+CPUF\s+JL\/U\s+MAX/.test(l));
+    const h = blockHeader(lines, i, /^STATUS\s+CPUF\s+JL\/U\s+MAX/, /^HOST\s+\S+\s*$/);
     if (h === -1 || h + 1 >= lines.length) throw new ParseError(`${where}:${i + 1}`, `host ${name} has no "STATUS CPUF JL/U MAX ..." line`);
     const c = columns(lines[h]!, lines[h + 1]!);
     const at = `${where}:${h + 2}`;

@@ -37,6 +37,20 @@ describe('parseBhostsLong', () => {
   });
 });
 
+describe('host blocks without their header line', () => {
+  it('lshosts -l: a block without the "type model cpuf ncpus" line is named, not read from the next host', () => {
+    const blocks = lshostsL.split('HOST_NAME:');
+    blocks[1] = blocks[1]!.replace(/^type .*\n.*\n/m, '');
+    assert.throws(() => parseLshostsLong(blocks.join('HOST_NAME:'), 'l'), /^ParseError: l:2: host ol1 has no "type model cpuf ncpus \.\.\." line/);
+  });
+
+  it('bhosts -l: a block without the "STATUS CPUF JL/U MAX" line is named, not read from the next host', () => {
+    const blocks = bhostsL.split(/^(?=HOST  )/m);
+    blocks[0] = blocks[0]!.replace(/^STATUS .*\n.*\n/m, '');
+    assert.throws(() => parseBhostsLong(blocks.join(''), 'b'), /^ParseError: b:1: host ol1 has no "STATUS CPUF JL\/U MAX \.\.\." line/);
+  });
+});
+
 describe('parseHostTable', () => {
   it('reads lshosts -w and bhosts -w tables by their header', () => {
     const lshosts = 'HOST_NAME  type  model  cpuf ncpus maxmem maxswp server RESOURCES\nn1  linux  X86_64  60.0  16  64G  0M  Yes (cs)\nn2  linux  X86_64  90.0  -  32000M  0M  Yes ()\n';
