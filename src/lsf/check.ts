@@ -256,6 +256,8 @@ function checkClusterFile(
   const sections = parseOrReport(text, file, 'lim', add);
   const mapped: string[] = [];
   let trigger = false;
+  let everywhere = false;
+  const partial: { name: string; location: string; where: string }[] = [];
   for (const section of named(sections, 'ResourceMap')) {
     for (const row of section.rows) {
       if (!fits(section, row, file, lines, add)) continue;
@@ -263,9 +265,11 @@ function checkClusterFile(
       const name = c.get('RESOURCENAME');
       if (name === undefined) continue;
       const where = `${file}:${row.first + 1}`;
-      mapped.push(`${name} (${c.get('LOCATION') ?? ''}) (${where})`);
+      const location = c.get('LOCATION') ?? '';
+      mapped.push(`${name} (${location}) (${where})`);
       if (name === r) {
         trigger = true; // the elim does start; the ordering is what breaks
+        everywhere ||= isDefaultLocation(location);
         add(
           'critical',
           `${r} is in the ResourceMap: OpenLava 4.0 gives a mapped resource the flag mbatchd also uses for free job slots, so order[${r}] sorts hosts by free slots, not by ${r}; map a dummy resource instead (elimtrig, openlava-conf/lsf.cluster): ${JSON.stringify(lineText(lines, row))}`,
@@ -277,10 +281,22 @@ function checkClusterFile(
       if (declared === undefined) continue;
       if ((declared.cells.get('INTERVAL') ?? '') === '') continue; // static: starts no elim
       trigger = true;
-      const location = c.get('LOCATION') ?? '';
-      if (!/^\[\s*default\s*\]$/.test(location)) {
-        add('warning', `${name} is mapped to ${location || 'no location'}: LIM starts the elim only on the hosts that have an instance of it; [default] starts it everywhere`, where);
-      }
+      if (isDefaultLocation(location)) everywhere = true;
+      else partial.push({ name, location, where });
+    }
+  }
+  // One dynamic resource mapped [default] starts the elim on every host (defaultRunElim,
+  // lsf/lim/lim.conf.c); without one, LIM starts it on one host of each instance only
+  // (announceElimInstance, lsf/lim/lim.internal.c): the first host up in each [...].
+  if (!everywhere) {
+    for (const { name, location, where } of partial) {
+      const shared = instanceWords(location).some((words) => words.includes('all') || words.includes('others'));
+      add(
+        shared ? 'critical' : 'warning',
+        `${name} is mapped to ${location || 'no location'}: LIM then starts the elim on one host of each instance only, the first host up of each [...]` +
+          `${shared ? `, and [all] or [others] is one instance shared by many hosts, so a single host reports ${r} for all of them` : ''}; the other hosts report no ${r} (map ${name} ([default]) to start it on every host)`,
+        where,
+      );
     }
   }
   if (!trigger) {
@@ -301,6 +317,18 @@ function checkClusterFile(
       checkElimArgs(value, where, add, configPath);
     }
   }
+}
+
+// The words of each instance [...] of a ResourceMap LOCATION, as addResourceMap and
+// parseHostList (lsf/lim/lim.conf.c) split them: host, type or model names, or the
+// reserved words default, all and others (case-sensitive).
+function instanceWords(location: string): string[][] {
+  return [...location.matchAll(/\[([^\]]*)\]/g)].map((m) => (m[1] ?? '').split(/\s+/).filter((w) => w !== ''));
+}
+
+// Whether a LOCATION gives every host its own instance: an instance naming default.
+function isDefaultLocation(location: string): boolean {
+  return instanceWords(location).some((words) => words.includes('default'));
 }
 
 // ELIMARGS as OpenLava 4.0's LIM uses it: split at blanks and appended to the elim's

@@ -432,7 +432,9 @@ export function mergeResourceMap(text: string, file: string, snippet: string, or
     const wantLocation = valueText(want.get('LOCATION') ?? '');
     m.notes.push(
       `${file} line ${existing.row.first + 1} already maps ${name} (${location}); left as it is.` +
-        (location === wantLocation ? '' : ` LIM starts the elim only on hosts with an instance of ${name}; lavarank ships ${wantLocation}.`),
+        (location === wantLocation
+          ? ''
+          : ` Unless another dynamic resource is mapped [default], LIM then starts the elim on one host of each instance of ${name} only, the first host up of each [...] ([all] is one instance for the whole cluster); lavarank ships ${wantLocation}.`),
     );
   }
   addRows(m, missing);

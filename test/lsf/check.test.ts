@@ -342,6 +342,29 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(f?.where, 'lsf.cluster.openlava:14');
     }));
 
+  it('calls the trigger mapped ([all]) critical: all hosts share one instance, and LIM starts the elim on one host of it', () =>
+    withTree(async (t) => {
+      edit(t.cluster, 'elimtrig ([default])', 'elimtrig ([all])');
+      const f = find((await checkLsf(input(t))).findings, /elimtrig is mapped to \[all\]/);
+      assert.equal(f?.severity, 'critical');
+      assert.match(f?.message ?? '', /one host of each instance only.*a single host reports rank for all of them/);
+    }));
+
+  it('says that hosts listed in one [...] share one instance, of which only the first host up runs the elim', () =>
+    withTree(async (t) => {
+      edit(t.cluster, 'elimtrig ([default])', 'elimtrig ([ol1 ol2])');
+      const f = find((await checkLsf(input(t))).findings, /elimtrig is mapped to \[ol1 ol2\]/);
+      assert.equal(f?.severity, 'warning');
+      assert.match(f?.message ?? '', /one host of each instance only, the first host up of each \[\.\.\.\]/);
+    }));
+
+  it('does not warn of a resource mapped to some hosts when another is mapped [default], since the elim then starts on every host', () =>
+    withTree(async (t) => {
+      edit(t.cluster, 'elimtrig ([default])', 'elimtrig ([default])\nrankinc ([all])');
+      const { findings } = await checkLsf(input(t));
+      assert.equal(find(findings, /rankinc is mapped/), undefined, findings.map((f) => f.message).join('\n'));
+    }));
+
   it('finds an ELIMARGS in single quotes too, and reads --config=PATH as --config PATH', () =>
     withTree(async (t) => {
       const base = readFileSync(t.cluster, 'utf8');

@@ -210,6 +210,13 @@ test('merging is idempotent and removing the blocks restores the input, whatever
   );
 });
 
+test('a trigger the site mapped ([all]) is left as it is, with a note that the elim then runs on one host of the instance only', () => {
+  const text = sample('fresh', 'lsf.cluster.openlava') + 'Begin ResourceMap\nRESOURCENAME  LOCATION\nelimtrig      ([all])\nEnd ResourceMap\n';
+  const m = mergeResourceMap(text, 'lsf.cluster.c', MAP, 'o', ['rank']);
+  assert.equal(m.text, text);
+  assert.match(m.notes.join('\n'), /already maps elimtrig \(\[all\]\); left as it is\. .*one host of each instance of elimtrig only/);
+});
+
 test('the queue is appended once, with the D and T note, and a second merge changes nothing', () => {
   const text = sample('fresh', 'lsb.queues');
   const once = mergeQueues(text, 'lsb.queues', QUEUE, 'o').text;
