@@ -266,6 +266,11 @@ function checkClusterFile(
       if (name === undefined) continue;
       const where = `${file}:${row.first + 1}`;
       const location = c.get('LOCATION') ?? '';
+      if (location === '') {
+        // doresourcemap (lsf/lim/lim.conf.c): "No LOCATION specified ...; ignoring the line"
+        add('error', `${name} has no LOCATION ("-" or "()"): LIM ignores this line, so ${name} is not mapped; give it ([default]): ${JSON.stringify(lineText(lines, row))}`, where);
+        continue;
+      }
       mapped.push(`${name} (${location}) (${where})`);
       if (name === r) {
         trigger = true; // the elim does start; the ordering is what breaks
@@ -293,7 +298,7 @@ function checkClusterFile(
       const shared = instanceWords(location).some((words) => words.includes('all') || words.includes('others'));
       add(
         shared ? 'critical' : 'warning',
-        `${name} is mapped to ${location || 'no location'}: LIM then starts the elim on one host of each instance only, the first host up of each [...]` +
+        `${name} is mapped to ${location}: LIM then starts the elim on one host of each instance only, the first host up of each [...]` +
           `${shared ? `, and [all] or [others] is one instance shared by many hosts, so a single host reports ${r} for all of them` : ''}; the other hosts report no ${r} (map ${name} ([default]) to start it on every host)`,
         where,
       );

@@ -358,6 +358,14 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.match(f?.message ?? '', /one host of each instance only, the first host up of each \[\.\.\.\]/);
     }));
 
+  it('takes a trigger mapped with no LOCATION as LIM does, as no mapping: the elim never starts', () =>
+    withTree(async (t) => {
+      edit(t.cluster, 'elimtrig ([default])', 'elimtrig ()');
+      const { findings } = await checkLsf(input(t));
+      assert.equal(find(findings, /elimtrig has no LOCATION/)?.severity, 'error');
+      assert.equal(find(findings, /no dynamic resource is mapped/)?.severity, 'critical');
+    }));
+
   it('does not warn of a resource mapped to some hosts when another is mapped [default], since the elim then starts on every host', () =>
     withTree(async (t) => {
       edit(t.cluster, 'elimtrig ([default])', 'elimtrig ([default])\nrankinc ([all])');
