@@ -430,6 +430,12 @@ export function mergeResourceMap(text: string, file: string, snippet: string, or
     }
     const location = cell(existing.section, existing.row, 'LOCATION') ?? '';
     const wantLocation = valueText(want.get('LOCATION') ?? '');
+    if (location === '') {
+      // doresourcemap (lsf/lim/lim.conf.c): "No LOCATION specified ...; ignoring the line"
+      m.notes.push(`${file} line ${existing.row.first + 1} names ${name} with no LOCATION; LIM ignores such a line, so it is left as it is and lavarank's line is added.`);
+      missing.push(want);
+      continue;
+    }
     m.notes.push(
       `${file} line ${existing.row.first + 1} already maps ${name} (${location}); left as it is.` +
         (location === wantLocation

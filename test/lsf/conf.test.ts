@@ -217,6 +217,13 @@ test('a trigger the site mapped ([all]) is left as it is, with a note that the e
   assert.match(m.notes.join('\n'), /already maps elimtrig \(\[all\]\); left as it is\. .*one host of each instance of elimtrig only/);
 });
 
+test('a trigger the site mapped with no LOCATION, a line LIM ignores, gets lavarank\'s line added after it', () => {
+  const text = sample('fresh', 'lsf.cluster.openlava') + 'Begin ResourceMap\nRESOURCENAME  LOCATION\nelimtrig      ()\nEnd ResourceMap\n';
+  const m = mergeResourceMap(text, 'lsf.cluster.c', MAP, 'o', ['rank']);
+  assert.match(m.text, /^elimtrig +\(\)\n# >>> lavarank.*\nelimtrig +\(\[default\]\)\n# <<< lavarank\nEnd ResourceMap/m);
+  assert.equal(removeBlocks(m.text, 'lsf.cluster.c'), text);
+});
+
 test('the queue is appended once, with the D and T note, and a second merge changes nothing', () => {
   const text = sample('fresh', 'lsb.queues');
   const once = mergeQueues(text, 'lsb.queues', QUEUE, 'o').text;
