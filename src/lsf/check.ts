@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { errorCode } from '../util/errors.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
-import { clusterNames, defaultQueues, parseSections, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
+import { clusterNames, defaultQueues, intervalAccepted, parseSections, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
 import { findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
@@ -143,6 +143,14 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
       if (!fits(section, row, 'lsf.shared', sharedLines, add)) continue;
       const c = cells(section, row);
       const name = c.get('RESOURCENAME');
+      if (!intervalAccepted(c.get('INTERVAL') ?? '')) {
+        add(
+          'error',
+          `${name ?? 'a resource'} is declared with INTERVAL ${c.get('INTERVAL')}, not a whole number of seconds above 0: LIM ignores this line, so ${name ?? 'it'} is not declared: ${JSON.stringify(lineText(sharedLines, row))}`,
+          `lsf.shared:${row.first + 1}`,
+        );
+        continue;
+      }
       // LIM ignores a name declared again: the first declaration counts.
       if (name !== undefined && !resources.has(name)) resources.set(name, { cells: c, where: `lsf.shared:${row.first + 1}`, text: lineText(sharedLines, row) });
     }

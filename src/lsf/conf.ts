@@ -179,6 +179,12 @@ export function rowMismatch(section: ConfSection, row: ConfRow): string | undefi
   return `${row.values.length} values under a header of ${keys} keywords${open ? ', one of them a "(" left open (a "#" inside it starts a comment)' : ''}`;
 }
 
+// Whether LIM takes a Resource row's INTERVAL: none (a static resource), or one
+// whose atoi() is above 0; doresources (lsf/lim/lim.conf.c) ignores the line otherwise.
+export function intervalAccepted(interval: string): boolean {
+  return interval === '' || Number.parseInt(interval, 10) > 0;
+}
+
 function cell(section: ConfSection, row: ConfRow, key: string): string | undefined {
   const i = column(section, key);
   const value = i < 0 ? undefined : row.values[i];
@@ -380,8 +386,12 @@ export function mergeResources(text: string, file: string, snippet: string, orig
     if (type.toLowerCase() !== wantType.toLowerCase()) {
       throw new ConfigError(`${where} declares ${name} as ${type || 'untyped'}, but lavarank needs ${name} ${wantType}; rename or remove that resource first`);
     }
-    if (valueText(want.get('INTERVAL') ?? '') !== '' && (cell(found.section, found.row, 'INTERVAL') ?? '') === '') {
+    const interval = cell(found.section, found.row, 'INTERVAL') ?? '';
+    if (valueText(want.get('INTERVAL') ?? '') !== '' && interval === '') {
       throw new ConfigError(`${where} declares ${name} without an INTERVAL (a static resource); lavarank needs it dynamic, as in ${origin}`);
+    }
+    if (!intervalAccepted(interval)) {
+      throw new ConfigError(`${where} declares ${name} with INTERVAL ${interval}, not a whole number of seconds above 0, so LIM ignores that line and ${name} is not declared; give it the INTERVAL in ${origin}`);
     }
     const increasing = (cell(found.section, found.row, 'INCREASING') ?? '').toUpperCase();
     const wantIncreasing = valueText(want.get('INCREASING') ?? '').toUpperCase();

@@ -358,6 +358,14 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.match(f?.message ?? '', /one host of each instance only, the first host up of each \[\.\.\.\]/);
     }));
 
+  it('takes rank declared with INTERVAL 0 as LIM does, as not declared', () =>
+    withTree(async (t) => {
+      edit(t.shared, /^( +rank +Numeric) 10 /m, '$1 0  ');
+      const { findings } = await checkLsf(input(t));
+      assert.equal(find(findings, /rank is declared with INTERVAL 0, not a whole number of seconds above 0: LIM ignores this line/)?.where, 'lsf.shared:20');
+      assert.equal(find(findings, /rank is not declared in a Resource section/)?.severity, 'critical');
+    }));
+
   it('takes a trigger mapped with no LOCATION as LIM does, as no mapping: the elim never starts', () =>
     withTree(async (t) => {
       edit(t.cluster, 'elimtrig ([default])', 'elimtrig ()');

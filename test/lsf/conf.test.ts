@@ -147,6 +147,11 @@ test('a static rank is refused', () => {
   assert.throws(() => resources(text), (err: unknown) => err instanceof ConfigError && /without an INTERVAL/.test(err.message));
 });
 
+test('a rank of INTERVAL 0, a line LIM ignores, is refused rather than taken as declared', () => {
+  const text = 'Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION\nrank Numeric 0 Y (never)\nEnd Resource\n';
+  assert.throws(() => resources(text), (err: unknown) => err instanceof ConfigError && /declares rank with INTERVAL 0, not a whole number of seconds above 0, so LIM ignores that line/.test(err.message));
+});
+
 test('rank already declared the right way is left alone and noted', () => {
   const text = 'Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION\nrank numeric 15 y (mine)\nEnd Resource\n';
   const r = resources(text);
