@@ -30,9 +30,11 @@ import { VERSION } from '../util/version.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 
 // Under LSF's MELIM (which sets ELIM_ABORT_VALUE), an elim whose resource this host
-// does not need exits with that value so MELIM does not restart it. OpenLava never
-// sets ELIM_ABORT_VALUE, and with the recommended layout its LSF_RESOURCES names only
-// the trigger resource, so there lavarank always keeps running.
+// does not need exits with that value so MELIM does not restart it. LSF_RESOURCES
+// names every dynamic resource the host has that is not shared, mapped or not (rank,
+// which the recommended layout leaves out of the ResourceMap, included: getusr in
+// OpenLava 4.0's lim.rload.c, from LSF's code base), and the shared ones this host has
+// an instance of. OpenLava never sets ELIM_ABORT_VALUE, so there lavarank always keeps running.
 export function lsfAbortCode(resource: string, env: NodeJS.ProcessEnv): { code: number; why: string } | undefined {
   const abortValue = env['ELIM_ABORT_VALUE'];
   if (abortValue === undefined || abortValue.trim() === '') return undefined;
