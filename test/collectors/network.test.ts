@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { SPEED_CHECK_MS } from '../../src/collectors/linkspeed.js';
 import { LEARNED_CEILING, LEARNED_FLOOR, LEARNED_WINDOW_MS, createNetworkCollector, learnedCapacity, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
 import { fraction } from '../../src/collectors/text.js';
@@ -376,7 +376,9 @@ test('scanNetDev leaves to a full reading an interface added in the middle', () 
   assert.equal(scannedInterfaces(Buffer.from(dev({ lo: [2, 2], ib0: [5, 5], eth0: [30, 40], veth1: [0, 0] })), layout), undefined);
 });
 
-test('keeps a link\'s speed over a counter reset: the next rate is measured against it, not against LEARNED_FLOOR', async (t) => {
+// A collector over a tree whose ib0 runs at 100 Gb/s; at(ms, rx) sets ib0's received
+// bytes, collects at ms and waits for the speed reads that asked for.
+function ib0Link(t: TestContext): { root: string; at: (ms: number, rx: number) => Promise<number | undefined> } {
   const root = tempDir(t);
   sysNet(root, { ib0: '100000' });
   const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
@@ -387,6 +389,11 @@ test('keeps a link\'s speed over a counter reset: the next rate is measured agai
     await c.settled();
     return u;
   };
+  return { root, at };
+}
+
+test('keeps a link\'s speed over a counter reset: the next rate is measured against it, not against LEARNED_FLOOR', async (t) => {
+  const { at } = ib0Link(t);
   await at(0, 1e12);
   assert.equal(await at(10_000, 1e12 + 6.25e9), 0.05); // 5 Gb/s
   await at(20_000, 1e6); // the counters reset (a driver reload): no value
@@ -396,16 +403,7 @@ test('keeps a link\'s speed over a counter reset: the next rate is measured agai
 test('a link still down when its counters are seen to reset (a driver reload) keeps its speed, and is read again at its first bytes', async (t) => {
   // Its speed was read as unknown then, and stayed so until SPEED_CHECK_MS later: a 100 Gb/s
   // link at 5 Gb/s read as full against LEARNED_FLOOR for a minute (the rank 23 for 0.3).
-  const root = tempDir(t);
-  sysNet(root, { ib0: '100000' });
-  const c = createNetworkCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
-  t.after(() => c.close?.());
-  const at = async (ms: number, rx: number) => {
-    writeTree(root, { 'proc/net/dev': dev({ lo: [0, 0], ib0: [rx, 0] }) });
-    const u = c.collect(ms)?.utilizationMax;
-    await c.settled();
-    return u;
-  };
+  const { root, at } = ib0Link(t);
   await at(0, 1e12);
   assert.equal(await at(10_000, 1e12 + 6.25e9), 0.05);
   writeTree(root, { 'sys/class/net/ib0/speed': '-1\n' }); // reloaded, the link negotiating
