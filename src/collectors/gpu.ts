@@ -48,6 +48,10 @@ export interface GpuOptions {
   checkProgram?: (path: string) => ProgramCheck;
 }
 
+// What nvidia-smi prints for a field the board or its mode does not give (utilisation
+// of a GPU in MIG mode is [N/A]); any other bracketed value is an error.
+const ABSENT = /^\[(Not Supported|N\/A)\]$/;
+
 // One GPU as nvidia-smi printed it; a field is absent where it printed [Not Supported] or [N/A].
 export interface GpuRow {
   utilPercent?: number;
@@ -65,7 +69,10 @@ export function parseNvidiaSmi(text: string, file = 'nvidia-smi output'): GpuRow
     const cells = line.split(',').map((c) => c.trim());
     if (cells.length !== 3) throw badLine(NAME, file, i + 1, line, `expected 3 comma-separated values, found ${cells.length}`);
     const values = cells.map((cell) => {
-      if (/^\[[^\]]*\]$/.test(cell)) return undefined; // [Not Supported], [N/A], [Unknown Error]
+      if (ABSENT.test(cell)) return undefined;
+      // [GPU requires reset], [Unknown Error], [GPU is lost]: a GPU in trouble, which read as
+      // a field it does not report would pass for an idle GPU.
+      if (/^\[[^\]]*\]$/.test(cell)) throw badLine(NAME, file, i + 1, line, `GPU ${rows.length} reports ${cell}`);
       const v = toNumber(cell);
       if (v === undefined || v < 0) throw badLine(NAME, file, i + 1, line, `"${cell}" is neither a number nor [Not Supported]`);
       return v;

@@ -54,6 +54,17 @@ test('parseNvidiaSmi names the line of output that is not the CSV asked for', ()
   assert.throws(() => parseNvidiaSmi('45, lots, 16384\n'), /"lots" is neither a number nor \[Not Supported\]/);
 });
 
+// nvidia-smi prints these in place of a value for a GPU that has failed: read as a field
+// the board does not report, the GPU passed for an idle one (utilisation 0 %), unnoticed
+// even with gpu.enabled true.
+test('parseNvidiaSmi refuses a GPU that reports [GPU requires reset] or [Unknown Error], naming the GPU and the line', () => {
+  assert.throws(
+    () => parseNvidiaSmi('0, 0, 81920\n[GPU requires reset], [GPU requires reset], [GPU requires reset]\n', 'nvidia-smi output'),
+    (err: unknown) => err instanceof CollectorError && /nvidia-smi output line 2: GPU 1 reports \[GPU requires reset\]/.test(err.message),
+  );
+  assert.throws(() => parseNvidiaSmi('[Unknown Error], 1000, 81920\n'), /line 1: GPU 0 reports \[Unknown Error\]/);
+});
+
 test('summarizeGpus gives the mean and max utilisation and the fullest GPU', () => {
   assert.deepEqual(
     summarizeGpus(
