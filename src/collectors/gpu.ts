@@ -116,6 +116,16 @@ function normalizeEnabled(value: GpuOptions['enabled']): GpuEnabled {
   throw new TypeError(`gpu.enabled must be auto, true or false, received ${JSON.stringify(value)}`);
 }
 
+// The first line of a failed nvidia-smi's output that is not a GPU's row, which says why:
+// "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver" (exit 9),
+// "Failed to initialize NVML: Driver/library version mismatch", "Unable to determine the
+// device handle for GPU 0000:3B:00.0: Unknown Error" (exit 15). Cut to 200 characters.
+function explanation(output: string): string | undefined {
+  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const line = lines.find((l) => l.split(',').length !== 3);
+  return line === undefined || line.length <= 200 ? line : `${line.slice(0, 200)}...`;
+}
+
 // A command that cannot be started at all: execa's message begins with the errno.
 const NOT_RUNNABLE = /^Command failed with (ENOENT|EACCES|ENOTDIR)\b/;
 
@@ -208,7 +218,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       }
       const result =
         found === undefined
-          ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '' }
+          ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '', stderr: '' }
           : await untilEnded(runCommand(vetted?.path ?? found, GPU_QUERY_ARGS, { timeoutMs, signal }));
       if (signal.aborted) return; // shutting down: a cancelled query is no news
       if (!result.failed) {
@@ -225,7 +235,9 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
           missingLogged = true;
         }
       } else {
-        failed((result.reason ?? 'failed').split('\n')[0] ?? 'failed');
+        const why = (result.reason ?? 'failed').split('\n')[0] ?? 'failed';
+        const said = explanation(`${result.stderr}\n${result.stdout}`);
+        failed(said === undefined ? why : `${why}; it printed: ${JSON.stringify(said)}`);
       }
     } catch (err) {
       if (!signal.aborted) failed(errorMessage(err));

@@ -208,6 +208,22 @@ test('a failing nvidia-smi with enabled true fails with its exit code', async (t
   }).then((err) => assert.match(String(err), /exit code 6/));
 });
 
+// The exit status alone (9) did not say that the driver is not loaded; nvidia-smi prints it.
+test('a failing nvidia-smi fails with what it printed, which names a driver that is not loaded', async (t) => {
+  const { log, entries } = recordingLog();
+  const c = gpu(t, 'nvidia-smi-no-driver', { enabled: true, log });
+  const err = await eventually(() => {
+    try {
+      c.collect(performance.now());
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  });
+  assert.match(String(err), /exit code 9.*; it printed: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver/);
+  assert.match(entries()[0]?.msg ?? '', /it printed: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver/);
+});
+
 test('a hung nvidia-smi does not delay collect, and close kills it', async (t) => {
   const pidFile = join(tempDir(t), 'pid');
   withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
