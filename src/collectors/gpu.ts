@@ -164,6 +164,9 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   let problem: string | undefined; // why the last query gave nothing
   let missingLogged = false;
   let repeats = 0;
+  // Resolved when the first query has ended, been said to be stuck, or been cancelled.
+  let firstEnded = (): void => undefined;
+  const first = new Promise<void>((resolve) => (firstEnded = resolve));
 
   function schedule(ms: number): void {
     if (signal.aborted) return;
@@ -188,6 +191,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   async function untilEnded<T>(run: Promise<T>): Promise<T> {
     const stuck = setTimeout(() => {
       if (!signal.aborted) failed(`${command} still running ${timeoutMs + STUCK_GRACE_MS} ms after it started, after its ${timeoutMs} ms timeout: it, or a program it started, does not end (stuck in the kernel on a wedged GPU driver?); no new query until it does`);
+      firstEnded();
     }, timeoutMs + STUCK_GRACE_MS);
     stuck.unref();
     try {
@@ -242,11 +246,13 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
     } catch (err) {
       if (!signal.aborted) failed(errorMessage(err));
     } finally {
+      firstEnded();
       schedule(next);
     }
   }
 
   if (enabled !== 'false') void query();
+  else firstEnded();
 
   return {
     name: NAME,
@@ -264,6 +270,8 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
     close() {
       if (timer !== undefined) clearTimeout(timer);
       controller.abort();
+      firstEnded();
     },
+    ready: () => first,
   };
 }

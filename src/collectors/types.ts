@@ -161,4 +161,7 @@ export interface Collector<K extends CollectorName = CollectorName> {
   collect(monotonicMs: number): SampleParts[K] | undefined;
   // Releases timers or child processes (the GPU poller); optional.
   close?(): void;
+  // Settles once a collector that gathers in the background (the GPU poller) has its
+  // first result or failure, for a one-shot sample that should not read "none yet".
+  ready?(): Promise<void>;
 }

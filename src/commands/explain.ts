@@ -161,7 +161,8 @@ export function formatExplanation(e: Explanation): string {
 
 const USAGE = `Usage: lavarank explain [--json] [--window SECONDS] [--config FILE]
 
-Samples this host over a short window (default 1 s) and shows the rank, the
+Samples this host over a short window (default 1 s, or until the first GPU query
+has ended, at most gpu.timeout + 3 s) and shows the rank, the
 physical backbone and the network's correction that make it up, the ranks of a
 CPU-bound, a memory-bound and an io-bound job, the inputs outside the range the
 model was trained on, and what each feature adds to the rank (the rank minus the

@@ -14,8 +14,8 @@ import { failedRequired, oneShotArgs, sampleOverWindow } from './oneshot.js';
 
 const USAGE = `Usage: lavarank once [--json] [--window SECONDS] [--config FILE]
 
-Takes one sample of this host over a short window (default 1 s) and prints the
-report line the elim would write. --json prints the sample, the features, the
+Takes one sample of this host over a short window (default 1 s, or until the first
+GPU query has ended, at most gpu.timeout + 3 s) and prints the report line the elim would write. --json prints the sample, the features, the
 rank and the host inventory instead.`;
 
 // Prints one report (or the JSON detail) and returns 0, or 1 if sampling failed.

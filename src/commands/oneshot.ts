@@ -13,12 +13,15 @@ import { REQUIRED_COLLECTORS } from '../daemon/elim.js';
 import { collectorsFromConfig, createSampler } from '../daemon/sampler.js';
 
 // Samples twice, windowSeconds apart (rates need two readings), and returns the second.
+// The second waits, if need be, for the first GPU query (at most its timeout and 3 s):
+// nvidia-smi can take longer than the window, and its GPUs then read as none.
 export async function sampleOverWindow(config: Readonly<Config>, windowSeconds: number, log: Logger): Promise<Sample> {
   const controller = new AbortController();
-  const sampler = createSampler({ collectors: collectorsFromConfig(config, { log, signal: controller.signal }), clock: systemClock, log });
+  const collectors = collectorsFromConfig(config, { log, signal: controller.signal });
+  const sampler = createSampler({ collectors, clock: systemClock, log });
   try {
     sampler.sample();
-    await systemClock.sleep(windowSeconds * 1000);
+    await Promise.all([systemClock.sleep(windowSeconds * 1000), ...collectors.map((c) => c.ready?.())]);
     return sampler.sample();
   } finally {
     sampler.close();

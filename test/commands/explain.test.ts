@@ -222,6 +222,24 @@ describe('lavarank explain', () => {
   });
 });
 
+describe('lavarank explain with a GPU', () => {
+  // nvidia-smi without persistence mode takes a second or more per run, longer than the
+  // window: the sample was taken before its first result, and the GPUs read as "n/a, idle".
+  it('waits for an nvidia-smi slower than the window and shows its GPUs', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lavarank-explain-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const smi = join(dir, 'nvidia-smi');
+    writeFileSync(smi, "#!/bin/sh\nsleep 1\nprintf '100, 79000, 81920\\n'\n", { mode: 0o755 });
+    const config = join(dir, 'lavarank.yaml');
+    writeFileSync(config, `gpu: {enabled: true, command: ${smi}}\nhistory: {enabled: false}\nlog: {file: ${join(dir, 'l.log')}}\n`, { mode: 0o644 });
+    const r = spawnSync(process.execPath, [cliPath, 'explain', '--json', '--window', '0.1', '--config', config], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { features: Array<{ name: string; raw: number | null }>; failures: Record<string, string> };
+    assert.equal(out.features.find((f) => f.name === 'gpu_util_max')?.raw, 1);
+    assert.deepEqual(out.failures, {});
+  });
+});
+
 describe('lavarank once and explain', () => {
   for (const command of ['once', 'explain']) {
     it(`${command} refuses a --window out of range or not a number, with status 2 and the option named`, () => {
