@@ -1,5 +1,5 @@
 // `lavarank check`: validates the configuration and everything it names (model,
-// child elims, log and history locations) and, given $LSF_ENVDIR or --lsf-envdir,
+// child elims, log and history locations, the GPU query) and, given $LSF_ENVDIR or --lsf-envdir,
 // the OpenLava side (src/lsf/check.ts). Prints the problems first, most serious
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
@@ -16,6 +16,9 @@ import { EXIT_USAGE, print, printError } from '../util/cliio.js';
 import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config, type LogConfig } from '../config/config.js';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { findExecutable } from '../util/exec.js';
+import { systemClock } from '../util/clock.js';
+import { createGpuCollector } from '../collectors/gpu.js';
+import { checkGpuProgram } from '../daemon/sampler.js';
 import { chooseLogTarget, type LogChoice } from '../daemon/log.js';
 import { lsfEnvProblems, lsfLogdir } from '../daemon/lsf-env.js';
 import { childProgram } from '../daemon/children.js';
@@ -34,8 +37,8 @@ import { cpusOption, hostCpusForRank, jobCpuSet } from './jobcpus.js';
 const USAGE = `Usage: lavarank check [--config FILE] [--lsf-envdir DIR] [--cluster NAME] [--queues FILE] [--lsf] [--cpus N]
 
 Checks lavarank's configuration and what it names (model, child elims, log and
-history locations) and, with $LSF_ENVDIR or --lsf-envdir, the OpenLava side as
-OpenLava reads it: rank declared in lsf.shared with INCREASING Y and kept out of
+history locations, the GPU query, which it runs once) and, with $LSF_ENVDIR or
+--lsf-envdir, the OpenLava side as OpenLava reads it: rank declared in lsf.shared with INCREASING Y and kept out of
 the ResourceMap, a dynamic resource mapped so that LIM starts the elim, a queue
 with order[rank] and its reservation against "lavarank recommend --cpus N", and
 the installed $LSF_SERVERDIR/elim (lavarank's wrapper, this build, Node >= 20.5).
@@ -199,6 +202,31 @@ export function jobCpusNote(config: Readonly<Config>, set = jobCpuSet(config)): 
   return `job CPUs: ${which} of the ${online.length} online (${from}${isolatedNote}): the rank reads the host as a job on these sees it (their count and busy time, and the runnable tasks less one a busy CPU outside them)${advice}`;
 }
 
+// Runs the GPU query once as the daemon does (its vetting, timeout and parser, at most
+// gpu.timeout + 3 s): what it read, or why it failed (a driver not loaded, a GPU in
+// trouble), which the daemon would only log.
+export async function queryGpus(config: Readonly<Config>): Promise<{ gpus?: string; failure?: string }> {
+  const poller = createGpuCollector({
+    enabled: true,
+    command: config.gpu.command,
+    timeoutMs: config.gpu.timeout * 1000,
+    intervalMs: 3_600_000,
+    clock: systemClock,
+    checkProgram: checkGpuProgram,
+  });
+  try {
+    await poller.ready?.();
+    const r = poller.collect(systemClock.monotonic());
+    if (r === undefined) return { failure: 'no result' };
+    const util = r.utilMax === undefined ? 'utilisation not reported' : `busiest ${Math.round(r.utilMax * 100)} % used`;
+    return { gpus: `${r.count} GPU${r.count === 1 ? '' : 's'}, ${util}` };
+  } catch (err) {
+    return { failure: errorMessage(err).replace(/^(gpu: )+/, '') };
+  } finally {
+    poller.close?.();
+  }
+}
+
 // One finding as a line: severity, file:line, message.
 export function formatFinding(f: Finding): string {
   return `${f.severity.toUpperCase().padEnd(8)} ${f.where === undefined ? '' : `${f.where}: `}${f.message}`;
@@ -275,8 +303,17 @@ export async function main(argv: string[]): Promise<number> {
       notes.push(`gpu: ${config.gpu.command} not found${config.gpu.enabled === 'auto' ? ' (GPU features off)' : ''}`);
       if (config.gpu.enabled === true) add('error', `gpu.command ${config.gpu.command}: not found (gpu.enabled is true)`);
     } else {
-      notes.push(`gpu: ${gpu}`);
-      for (const problem of trustProblems(gpu, 'gpu.command', { executable: true })) add('error', problem);
+      const untrusted = trustProblems(gpu, 'gpu.command', { executable: true });
+      for (const problem of untrusted) add('error', problem);
+      if (untrusted.length > 0) notes.push(`gpu: ${gpu}`);
+      else {
+        const query = await queryGpus(config);
+        notes.push(`gpu: ${gpu}: ${query.gpus ?? 'no GPUs read'}`);
+        if (query.failure !== undefined) {
+          if (config.gpu.enabled === true) add('error', `gpu.command ${gpu}: the query fails: ${query.failure} (gpu.enabled is true; the rank goes on without GPU features)`);
+          else add('warning', `gpu.command ${gpu}: the query fails, so GPU features are off: ${query.failure}`);
+        }
+      }
     }
   }
 

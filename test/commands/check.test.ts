@@ -333,6 +333,24 @@ describe('lavarank check of lavarank alone', () => {
     assert.match(auto.stdout, /^ {2}gpu: \/nonexistent\/nvidia-smi not found \(GPU features off\)$/m);
   });
 
+  // check only looked for the program: a host whose driver is not loaded (or was
+  // upgraded without a reboot) passed with "OK: no problems", its GPUs never read.
+  it('runs the GPU query and reports its failure in nvidia-smi\'s words: a warning with gpu.enabled auto, an error with true', () => {
+    const noDriver = "#!/bin/sh\necho \"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\"\nexit 9\n";
+    const auto = checkAlone('gpu: {enabled: auto, command: DIR/nvidia-smi}\n', {}, ['--cpus', '16'], (dir) => void writeWithMode(join(dir, 'nvidia-smi'), noDriver, 0o755));
+    assert.equal(auto.status, 0, auto.stdout);
+    assert.match(auto.stdout, /^1 warning, most serious first:\n {2}WARNING {2}gpu\.command \S+\/nvidia-smi: the query fails, so GPU features are off: .*exit code 9.*it printed: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver\."/);
+    const on = checkAlone('gpu: {enabled: true, command: DIR/nvidia-smi}\n', {}, ['--cpus', '16'], (dir) => void writeWithMode(join(dir, 'nvidia-smi'), noDriver, 0o755));
+    assert.equal(on.status, 1, on.stdout);
+    assert.match(on.stdout, /^1 error, most serious first:\n {2}ERROR {4}gpu\.command \S+\/nvidia-smi: the query fails: .*couldn't communicate with the NVIDIA driver/);
+  });
+
+  it('says how many GPUs the query read and how busy the busiest is', () => {
+    const r = checkAlone('gpu: {enabled: true, command: DIR/nvidia-smi}\n', {}, ['--cpus', '16'], (dir) => void writeWithMode(join(dir, 'nvidia-smi'), "#!/bin/sh\nprintf '45, 1024, 16384\\n85, 15000, 16384\\n'\n", 0o755));
+    assert.equal(r.status, 0, r.stdout);
+    assert.match(r.stdout, /^ {2}gpu: \S+\/nvidia-smi: 2 GPUs, busiest 85 % used$/m);
+  });
+
   // The daemon runs as root: it refuses, before every query, a GPU program another
   // user could replace (src/collectors/gpu.ts, test/faults/gpu.test.ts), so check
   // calls it an error, not a warning, even with gpu.enabled auto.
