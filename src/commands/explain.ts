@@ -126,10 +126,17 @@ function fitFeatures(features: readonly FeatureExplanation[], lines: number): { 
 // matters, a footer; at most 80 columns and 24 lines (--json has everything).
 export function formatExplanation(e: Explanation): string {
   const when = new Date(e.ts).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-  const outside =
-    e.outside.length === 0
-      ? 'every input within the calibration'
-      : `outside the calibration: ${e.outside.map((o) => `${o.name} ${o.raw === null ? 'n/a' : formatRaw(o.raw, FEATURES.find((f) => f.name === o.name)?.unit ?? 'count')}`).join(', ')}`;
+  const sum = `= backbone ${e.backbone.toFixed(0)} ${e.correction < -0.5 ? '-' : '+'} network ${Math.abs(Math.round(e.correction))}; `;
+  const withValues = e.outside.map((o) => `${o.name} ${o.raw === null ? 'n/a' : formatRaw(o.raw, FEATURES.find((f) => f.name === o.name)?.unit ?? 'count')}`);
+  const names = e.outside.map((o) => o.name);
+  // Whole names only: one cut at 80 columns ("gpu_mem") names no input. With their
+  // values if they fit, else the names (their values are on the feature lines).
+  const listed = (n: number): string => `outside the calibration: ${names.slice(0, n).join(', ')}${n < names.length ? ` and ${names.length - n} more` : ''}`;
+  const choices =
+    names.length === 0
+      ? ['every input within the calibration']
+      : [`outside the calibration: ${withValues.join(', ')}`, ...names.map((_, i) => listed(names.length - i)), `${names.length} inputs outside the calibration (--json)`];
+  const outside = choices.find((text) => (sum + text).length <= 80) ?? choices.at(-1)!;
   const unranked = failedRequired(e);
   const head = [
     `${e.host.slice(0, 30)}  ${when}  model ${e.model}`.slice(0, 80),
@@ -137,7 +144,7 @@ export function formatExplanation(e: Explanation): string {
     unranked.length > 0
       ? `no rank: ${unranked.join(', ')} failed; the elim would report its pessimistic rank`
       : `rank ${e.rank.toFixed(0)}: a job started now should take ${(1 + e.rank / 100).toFixed(2)} times as long as on an idle host`.slice(0, 80),
-    `= backbone ${e.backbone.toFixed(0)} ${e.correction < -0.5 ? '-' : '+'} network ${Math.abs(Math.round(e.correction))}; ${outside}`.slice(0, 80),
+    `${sum}${outside}`.slice(0, 80),
     `by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}${e.jobCpus === undefined ? '' : `; jobs get ${e.jobCpus.cpus} of ${e.jobCpus.online} CPUs`}${e.cores === null ? '' : `; SMT, ${e.cores} cores`}${e.link >= 0.5 ? `; busiest link +${e.link.toFixed(0)}` : ''}`.slice(0, 80),
     `feature            value            scaled  adds  (every feature idle: rank ${e.idleRank.toFixed(0)})`,
   ];

@@ -160,6 +160,19 @@ describe('formatExplanation', () => {
     assert.match(lines[5]!, /^runnable_per_cpu\s+1\.20 per CPU\s+0\.300\s+\+\d+  #{20}$/);
   });
 
+  // Any busy GPU is outside the default model's calibration (it has none): the line
+  // was cut at 80 columns in the middle of the second name, "gpu_mem".
+  it('names the inputs outside the calibration whole, leaving out their values or the last names where they do not fit', () => {
+    const e = explanation();
+    const gpus = { ...e, outside: [{ name: 'gpu_util_max', raw: 1, min: null, max: null }, { name: 'gpu_mem_used', raw: 0.964, min: null, max: null }] };
+    const line = formatExplanation(gpus).split('\n')[2]!;
+    assert.match(line, /; outside the calibration: gpu_util_max, gpu_mem_used$/);
+    const many = { ...e, outside: ['cpus', 'gpu_util_max', 'gpu_mem_used', 'net_util_max', 'swap_io', 'major_faults'].map((name) => ({ name, raw: 1, min: null, max: null })) };
+    const cut = formatExplanation(many).split('\n')[2]!;
+    assert.ok(cut.length <= 80, cut);
+    assert.match(cut, /; outside the calibration: cpus(, [a-z_]+)* and \d more$/);
+  });
+
   it('says what the busiest link adds beside the job types when it adds a rank point or more, and nothing otherwise', () => {
     const s = fullSample();
     s.network!.utilizationMax = 0.95;
