@@ -2,9 +2,8 @@
 // write (or, with --json, the sample, the features and the rank), then exit.
 import { hostname } from 'node:os';
 import { print, printError } from '../util/cliio.js';
-import { collectInventory } from '../collectors/inventory.js';
 import { errorMessage } from '../util/errors.js';
-import { forNamedCommands } from '../util/exec.js';
+import { hostInventory } from '../daemon/run.js';
 import { cliLogger } from '../daemon/log.js';
 import { openRankers } from '../model/rankers.js';
 import { clampRank } from '../model/rank.js';
@@ -15,8 +14,9 @@ import { failedRequired, oneShotArgs, sampleOverWindow } from './oneshot.js';
 const USAGE = `Usage: lavarank once [--json] [--window SECONDS] [--config FILE]
 
 Takes one sample of this host over a short window (default 1 s, or until the first
-GPU query has ended, at most gpu.timeout + 3 s) and prints the report line the elim would write. --json prints the sample, the features, the
-rank and the host inventory instead.`;
+GPU query has ended, at most gpu.timeout + 3 s) and prints the report line the elim
+would write. --json prints the sample, the features, the rank and the host
+inventory (gathered as the elim does, in a process of its own, at most 15 s) instead.`;
 
 // Prints one report (or the JSON detail) and returns 0, or 1 if sampling failed.
 export async function main(argv: string[]): Promise<number> {
@@ -31,9 +31,11 @@ export async function main(argv: string[]): Promise<number> {
   const rank = broken.length > 0 ? config.pessimistic_rank : clampRank(result.rank);
   if (parsed.json) {
     let inventory: unknown;
-    forNamedCommands(); // as `lavarank inventory` does: systeminformation runs commands by name
     try {
-      inventory = await collectInventory({ timeoutMs: 10_000 });
+      // Out of process, as the daemon gathers it: systeminformation runs nvidia-smi (where
+      // lspci lists an NVIDIA board) synchronously and without a timeout, so in this
+      // process a wedged GPU driver hung once --json for good.
+      inventory = await hostInventory();
     } catch (err) {
       inventory = { error: errorMessage(err) };
     }

@@ -408,8 +408,8 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
 }
 
 // The host inventory from `lavarank inventory`, run out of process (see src/commands/inventory.ts);
-// killed with everything it started after 15 s or when the daemon stops.
-async function hostInventory(signal: AbortSignal): Promise<unknown> {
+// killed with everything it started after 15 s or when signal aborts.
+export async function hostInventory(signal?: AbortSignal): Promise<unknown> {
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
   const result = await runIsolated(process.execPath, [...CHILD_NODE_FLAGS, cli, 'inventory'], { timeoutMs: 15_000, signal });
   if (result.failed) throw new Error(result.reason ?? 'lavarank inventory failed');

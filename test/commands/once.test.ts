@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliPath, tempDir } from '../helpers.js';
+import { cliPath, fixture, tempDir } from '../helpers.js';
 import { writeSyntheticHost } from '../helpers/synthetic-host.js';
 
 // `lavarank once` over a config of its own in dir (sampling window 0.1 s), with no
@@ -54,6 +54,36 @@ test('when an optional collector fails (no /proc/diskstats), once still reports 
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^1 rank \d+(\.\d+)?\n$/);
     assert.notEqual(r.stdout, '1 rank 777\n');
+  } finally {
+    cleanup();
+  }
+});
+
+// systeminformation runs nvidia-smi, where lspci lists an NVIDIA board, synchronously and
+// without a timeout: gathered in once's own process, the inventory of a GPU node whose
+// driver is wedged hung once --json as long as nvidia-smi (the fake: 60 s; a real one: for good).
+test('once --json on a GPU node whose nvidia-smi hangs ends with the inventory\'s timeout in place of the inventory', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    chmodSync(dir, 0o755);
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { mode: 0o755 });
+    for (const [name, as] of [['lspci-nvidia', 'lspci'], ['nvidia-smi-hang', 'nvidia-smi']] as const) {
+      copyFileSync(fixture('bin', name), join(bin, as));
+      chmodSync(join(bin, as), 0o755);
+    }
+    const config = join(dir, 'lavarank.yaml');
+    writeFileSync(config, 'gpu: {enabled: false}\nhistory: {enabled: false}\n', { mode: 0o644 });
+    // The 40 s limit only keeps a hung run from holding the test suite; the fake hangs 60 s.
+    const r = spawnSync(process.execPath, [cliPath, 'once', '--json', '--config', config, '--window', '0.1'], {
+      encoding: 'utf8',
+      env: { PATH: `${bin}:${process.env['PATH'] ?? '/usr/bin:/bin'}` },
+      timeout: 40_000,
+      killSignal: 'SIGKILL',
+    });
+    assert.equal(r.status, 0, `status ${String(r.status)}, signal ${String(r.signal)}: ${r.stderr}`);
+    const detail = JSON.parse(r.stdout) as { inventory: { error?: string } };
+    assert.match(detail.inventory.error ?? '', /timed out/);
   } finally {
     cleanup();
   }
