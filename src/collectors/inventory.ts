@@ -34,6 +34,7 @@ export interface Inventory {
 export interface InventoryOptions {
   timeoutMs?: number; // for all parts together, default 20 s
   load?: () => Promise<SiModule>; // how to get systeminformation; tests pass a fake
+  gpus?: boolean; // false: no GPU part (systeminformation runs nvidia-smi for it); default true
 }
 
 async function loadSysteminformation(): Promise<SiModule> {
@@ -70,6 +71,7 @@ export async function collectInventory(options: InventoryOptions = {}): Promise<
     }
   }
   try {
+    if (options.gpus === false) errors['gpus'] = 'not gathered (gpu.enabled is false)';
     const si = await part('systeminformation', options.load ?? loadSysteminformation);
     if (si === null) return { cpu: null, memory: null, disks: null, gpus: null, os: null, errors, durationMs: performance.now() - started };
     const [cpu, memory, disks, gpus, os] = await Promise.all([
@@ -98,14 +100,17 @@ export async function collectInventory(options: InventoryOptions = {}): Promise<
           interfaceType: d.interfaceType,
         })),
       ),
-      part('gpus', async () =>
-        (await si.graphics()).controllers.map((g) => ({
-          vendor: g.vendor,
-          model: g.model,
-          vramMiB: g.vram,
-          driverVersion: g.driverVersion ?? null,
-        })),
-      ),
+      // graphics() runs nvidia-smi where lspci lists an NVIDIA board.
+      options.gpus === false
+        ? null
+        : part('gpus', async () =>
+            (await si.graphics()).controllers.map((g) => ({
+              vendor: g.vendor,
+              model: g.model,
+              vramMiB: g.vram,
+              driverVersion: g.driverVersion ?? null,
+            })),
+          ),
       part('os', async () => {
         const o = await si.osInfo();
         return { platform: o.platform, distro: o.distro, release: o.release, kernel: o.kernel, arch: o.arch, hostname: o.hostname };

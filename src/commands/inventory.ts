@@ -9,19 +9,20 @@ import { print } from '../util/cliio.js';
 import { collectInventory } from '../collectors/inventory.js';
 import { forNamedCommands } from '../util/exec.js';
 
-const USAGE = `Usage: lavarank inventory
+const USAGE = `Usage: lavarank inventory [--no-gpus]
 
 Prints this host's inventory (CPU, memory, disks, GPUs, OS) as JSON: what the
-elim logs once after its first report.`;
+elim logs once after its first report. --no-gpus leaves the GPUs out, and with
+them nvidia-smi, which the elim never runs with gpu.enabled false.`;
 
 // Prints the inventory and returns 0.
 export async function main(argv: string[]): Promise<number> {
-  const { values: args } = parseArgs({ args: argv, options: { help: { type: 'boolean' } }, strict: true });
+  const { values: args } = parseArgs({ args: argv, options: { help: { type: 'boolean' }, 'no-gpus': { type: 'boolean' } }, strict: true });
   if (args.help === true) {
     print(USAGE);
     return 0;
   }
   forNamedCommands();
-  print(JSON.stringify(await collectInventory({ timeoutMs: 10_000 })));
+  print(JSON.stringify(await collectInventory({ timeoutMs: 10_000, gpus: args['no-gpus'] !== true })));
   return 0;
 }

@@ -35,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
       // Out of process, as the daemon gathers it: systeminformation runs nvidia-smi (where
       // lspci lists an NVIDIA board) synchronously and without a timeout, so in this
       // process a wedged GPU driver hung once --json for good.
-      inventory = await hostInventory();
+      inventory = await hostInventory(config.gpu.enabled !== false);
     } catch (err) {
       inventory = { error: errorMessage(err) };
     }

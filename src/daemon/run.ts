@@ -330,7 +330,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
       if (tick.sample !== undefined && tick.sample.pressure === undefined && tick.sample.failures.pressure === undefined) {
         log.warn(`no PSI (${join(config.proc_root, 'pressure')} missing or off): the rank estimates CPU, memory and io stall from other inputs, less accurately; where the kernel has PSI built in but off (RHEL 8 and 9), boot with psi=1`);
       }
-      inventory = hostInventory(signal)
+      inventory = hostInventory(config.gpu.enabled !== false, signal)
         .then((inv) => log.info({ inventory: inv }, 'host inventory'))
         .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'host inventory failed'));
     }
@@ -408,10 +408,11 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
 }
 
 // The host inventory from `lavarank inventory`, run out of process (see src/commands/inventory.ts);
-// killed with everything it started after 15 s or when signal aborts.
-export async function hostInventory(signal?: AbortSignal): Promise<unknown> {
+// killed with everything it started after 15 s or when signal aborts; without the GPUs
+// (nvidia-smi) when gpus is false.
+export async function hostInventory(gpus: boolean, signal?: AbortSignal): Promise<unknown> {
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
-  const result = await runIsolated(process.execPath, [...CHILD_NODE_FLAGS, cli, 'inventory'], { timeoutMs: 15_000, signal });
+  const result = await runIsolated(process.execPath, [...CHILD_NODE_FLAGS, cli, 'inventory', ...(gpus ? [] : ['--no-gpus'])], { timeoutMs: 15_000, ...(signal === undefined ? {} : { signal }) });
   if (result.failed) throw new Error(result.reason ?? 'lavarank inventory failed');
   return JSON.parse(result.stdout) as unknown;
 }

@@ -49,3 +49,19 @@ test('the real systeminformation describes this host', async () => {
   assert.ok((inv.memory?.totalBytes ?? 0) > 0);
   assert.equal(inv.os?.platform, 'linux');
 });
+
+// systeminformation's graphics() runs nvidia-smi; with gpu.enabled false the elim must not,
+// and each start left one more nvidia-smi stuck on a wedged driver.
+test('with gpus false the GPU part is not gathered and graphics() is never called', async () => {
+  const si = fakeSi();
+  let called = false;
+  si.graphics = async () => {
+    called = true;
+    return { controllers: [] };
+  };
+  const inv = await collectInventory({ gpus: false, load: async () => si as never });
+  assert.equal(called, false);
+  assert.equal(inv.gpus, null);
+  assert.deepEqual(inv.errors, { gpus: 'not gathered (gpu.enabled is false)' });
+  assert.equal(inv.cpu?.cores, 2);
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, fixture, tempDir } from '../helpers.js';
 import { writeSyntheticHost } from '../helpers/synthetic-host.js';
@@ -59,6 +59,18 @@ test('when an optional collector fails (no /proc/diskstats), once still reports 
   }
 });
 
+// A directory for PATH with the programs of a GPU node: lspci listing an NVIDIA board,
+// and test/fixtures/bin/<smi> as nvidia-smi.
+function gpuNodeBin(dir: string, smi: string): string {
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { mode: 0o755 });
+  for (const [name, as] of [['lspci-nvidia', 'lspci'], [smi, 'nvidia-smi']] as const) {
+    copyFileSync(fixture('bin', name), join(bin, as));
+    chmodSync(join(bin, as), 0o755);
+  }
+  return bin;
+}
+
 // systeminformation runs nvidia-smi, where lspci lists an NVIDIA board, synchronously and
 // without a timeout: gathered in once's own process, the inventory of a GPU node whose
 // driver is wedged hung once --json as long as nvidia-smi (the fake: 60 s; a real one: for good).
@@ -66,14 +78,9 @@ test('once --json on a GPU node whose nvidia-smi hangs ends with the inventory\'
   const { dir, cleanup } = tempDir();
   try {
     chmodSync(dir, 0o755);
-    const bin = join(dir, 'bin');
-    mkdirSync(bin, { mode: 0o755 });
-    for (const [name, as] of [['lspci-nvidia', 'lspci'], ['nvidia-smi-hang', 'nvidia-smi']] as const) {
-      copyFileSync(fixture('bin', name), join(bin, as));
-      chmodSync(join(bin, as), 0o755);
-    }
+    const bin = gpuNodeBin(dir, 'nvidia-smi-hang');
     const config = join(dir, 'lavarank.yaml');
-    writeFileSync(config, 'gpu: {enabled: false}\nhistory: {enabled: false}\n', { mode: 0o644 });
+    writeFileSync(config, 'gpu: {timeout: 1}\nhistory: {enabled: false}\n', { mode: 0o644 });
     // The 40 s limit only keeps a hung run from holding the test suite; the fake hangs 60 s.
     const r = spawnSync(process.execPath, [cliPath, 'once', '--json', '--config', config, '--window', '0.1'], {
       encoding: 'utf8',
@@ -84,6 +91,29 @@ test('once --json on a GPU node whose nvidia-smi hangs ends with the inventory\'
     assert.equal(r.status, 0, `status ${String(r.status)}, signal ${String(r.signal)}: ${r.stderr}`);
     const detail = JSON.parse(r.stdout) as { inventory: { error?: string } };
     assert.match(detail.inventory.error ?? '', /timed out/);
+  } finally {
+    cleanup();
+  }
+});
+
+// The host inventory (systeminformation's graphics()) ran nvidia-smi whatever gpu.enabled.
+test('once --json with gpu.enabled false never runs nvidia-smi, not even for the host inventory', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    chmodSync(dir, 0o755);
+    const bin = gpuNodeBin(dir, 'nvidia-smi-ok');
+    const calls = join(dir, 'calls');
+    const config = join(dir, 'lavarank.yaml');
+    writeFileSync(config, 'gpu: {enabled: false}\nhistory: {enabled: false}\n', { mode: 0o644 });
+    const r = spawnSync(process.execPath, [cliPath, 'once', '--json', '--config', config, '--window', '0.1'], {
+      encoding: 'utf8',
+      env: { PATH: `${bin}:${process.env['PATH'] ?? '/usr/bin:/bin'}`, FAKE_GPU_CALLS: calls },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(existsSync(calls), false, 'nvidia-smi ran');
+    const detail = JSON.parse(r.stdout) as { inventory: { gpus: unknown; errors: Record<string, string> } };
+    assert.equal(detail.inventory.gpus, null);
+    assert.equal(detail.inventory.errors['gpus'], 'not gathered (gpu.enabled is false)');
   } finally {
     cleanup();
   }

@@ -20,6 +20,9 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
     const elim = startElim({
       testInterval: 0.2,
       env: { PATH: `${bin}:${process.env['PATH'] ?? ''}`, FAKE_GPU_PIDFILE: pidFile },
+      // GPUs on, so that the inventory gathers them (with gpu.enabled false it runs no
+      // nvidia-smi), but the GPU query pointed elsewhere: only the inventory's hangs.
+      override: { gpu: { enabled: 'auto', command: '/nonexistent/nvidia-smi' } },
     });
     const watch = new DescendantWatch(elim.pid);
     try {
