@@ -2,8 +2,8 @@
 // is far larger than memory, so records are streamed one file after another; a line
 // that is not a valid record (a torn write, a disk error, a hand edit) is counted and
 // skipped, never fatal.
-import { readdir, stat, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { ConfigError, errorCode, errorMessage, ParseError } from '../util/errors.js';
 import { openInput } from '../util/paths.js';
 import type { HistoryRecord } from './record.js';
@@ -121,6 +121,10 @@ export interface HistoryReadOptions {
   // rather than throw: one user's link in a sticky history.dir, or a file rotated away
   // while retrain reads, must not stop a retrain of every host's history.
   skipRefused?: boolean;
+  // Follow each host's files through a rotation by its daemon (host.jsonl → .1 → .2 ...)
+  // during the read (openRotation), except the files in `named` (given one by one).
+  followRotation?: boolean;
+  named?: readonly string[];
 }
 
 // The records of some history files, read once; `stats` is final when iteration ends.
@@ -130,9 +134,75 @@ export interface HistoryReader extends AsyncIterable<HistoryRecord> {
 
 // Opens a history file to read and says who owns what was opened (openInput: in a
 // sticky history.dir a user's own entry may lead to a device or a FIFO by now).
-async function openHistoryFile(file: string): Promise<{ handle: FileHandle; uid: number }> {
+async function openHistoryFile(file: string): Promise<OpenedHistory> {
   const { handle, stats } = await openInput(file, 'history file');
-  return { handle, uid: stats.uid };
+  return { handle, uid: stats.uid, id: `${stats.dev}:${stats.ino}` };
+}
+
+// A history file opened: its descriptor, its owner and its device and inode.
+interface OpenedHistory {
+  handle: FileHandle;
+  uid: number;
+  id: string;
+}
+
+// The largest generation a daemon makes (history.keep's largest value, src/config/config.ts).
+// Files past it are no rotation's, and are read one at a time: in a sticky history.dir a
+// user's thousands of ol1.jsonl.N would otherwise be opened all at once, up to EMFILE.
+const MAX_GENERATION = 1000;
+
+// The files in groups read together: one host's current and rotated files found in one
+// directory (historyFiles lists them together, oldest first), or a file on its own.
+function rotationGroups(files: readonly string[], named: readonly string[]): Array<{ files: string[]; follow: boolean }> {
+  const groups: Array<{ files: string[]; follow: boolean }> = [];
+  let key: string | undefined;
+  for (const file of files) {
+    const m = named.includes(file) ? null : HISTORY_FILE.exec(basename(file));
+    const k = m === null || Number(m[2] ?? 0) > MAX_GENERATION ? undefined : join(dirname(file), m[1] ?? '');
+    const last = groups[groups.length - 1];
+    if (k !== undefined && k === key && last !== undefined) last.files.push(file);
+    else groups.push({ files: [file], follow: k !== undefined });
+    key = k;
+  }
+  return groups;
+}
+
+// Opens one host's files before reading any, newest first, then the generations after
+// the oldest listed while they exist, and keeps each file once (by device and inode).
+// Its daemon's rotation renames the oldest first (.3 → .4, ..., host.jsonl → .1): opened
+// in the other direction, a file renamed between two opens is met again, never missed,
+// and one renamed before the first open is found at the next number. Read one by one
+// as listed, a rotation in between lost a whole file of the host (up to max_bytes).
+async function openRotation(group: readonly string[], follow: boolean, open: (file: string) => Promise<OpenedHistory | undefined>): Promise<Array<OpenedHistory & { file: string }>> {
+  const opened: Array<OpenedHistory & { file: string }> = [];
+  const take = async (file: string): Promise<void> => {
+    const o = await open(file);
+    if (o === undefined) return;
+    if (opened.some((p) => p.id === o.id)) await o.handle.close();
+    else opened.push({ ...o, file });
+  };
+  try {
+    for (const file of [...group].reverse()) await take(file);
+    const oldest = group[0] === undefined ? null : HISTORY_FILE.exec(basename(group[0]));
+    if (follow && oldest !== null && group[0] !== undefined) {
+      const base = join(dirname(group[0]), oldest[1] ?? '');
+      for (let n = Number(oldest[2] ?? 0) + 1; n <= MAX_GENERATION && (await exists(`${base}.${n}`)); n++) await take(`${base}.${n}`);
+    }
+  } catch (err) {
+    await Promise.all(opened.map((o) => o.handle.close()));
+    throw err;
+  }
+  return opened.reverse();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return false;
+    throw err;
+  }
 }
 
 // Streams the records of history files and directories (see historyFiles). Bad lines
@@ -142,7 +212,7 @@ export function readHistory(paths: string | readonly string[], options: HistoryR
   const lineOptions = options.maxLineLength === undefined ? {} : { maxLength: options.maxLineLength };
   const stats: HistoryStats = { files: 0, lines: 0, records: 0, blank: 0, malformed: 0, problems: [], incomplete: 0, owners: [], skipped: [] };
   // The file opened, or undefined when it is left out (skipRefused).
-  async function openOrSkip(file: string): Promise<{ handle: FileHandle; uid: number } | undefined> {
+  async function openOrSkip(file: string): Promise<OpenedHistory | undefined> {
     try {
       return await openHistoryFile(file);
     } catch (err) {
@@ -155,39 +225,46 @@ export function readHistory(paths: string | readonly string[], options: HistoryR
   async function* records(): AsyncGenerator<HistoryRecord> {
     if (started) throw new Error('readHistory: a reader can be iterated only once');
     started = true;
-    for (const file of await historyFiles(paths, options.skipRefused === true ? stats.skipped : undefined)) {
-      const opened = await openOrSkip(file);
-      if (opened === undefined) continue;
-      const { handle, uid } = opened;
-      stats.files += 1;
-      stats.owners.push({ file, uid });
-      for await (const batch of readLineBatches(handle.createReadStream({ highWaterMark: READ_CHUNK }), lineOptions)) {
-        for (const line of batch) {
-          stats.lines += 1;
-          if (!line.complete) {
-            stats.incomplete += 1;
-            continue;
+    const files = await historyFiles(paths, options.skipRefused === true ? stats.skipped : undefined);
+    const groups = options.followRotation === true ? rotationGroups(files, options.named ?? []) : files.map((file) => ({ files: [file], follow: false }));
+    for (const group of groups) {
+      const opened = await openRotation(group.files, group.follow, openOrSkip);
+      try {
+        for (const { file, handle, uid } of opened) {
+          stats.files += 1;
+          stats.owners.push({ file, uid });
+          for await (const batch of readLineBatches(handle.createReadStream({ highWaterMark: READ_CHUNK }), lineOptions)) {
+            for (const line of batch) {
+              stats.lines += 1;
+              if (!line.complete) {
+                stats.incomplete += 1;
+                continue;
+              }
+              const where = `${file}:${line.number}`;
+              if (line.tooLong) {
+                malformed(file, line.number, new ParseError(where, `line longer than ${line.text.length} characters`));
+                continue;
+              }
+              if (line.text.trim() === '') {
+                stats.blank += 1;
+                continue;
+              }
+              let record: HistoryRecord;
+              try {
+                record = parseHistoryLine(line.text, where);
+              } catch (err) {
+                if (!(err instanceof ParseError)) throw err;
+                malformed(file, line.number, err);
+                continue;
+              }
+              stats.records += 1;
+              yield record;
+            }
           }
-          const where = `${file}:${line.number}`;
-          if (line.tooLong) {
-            malformed(file, line.number, new ParseError(where, `line longer than ${line.text.length} characters`));
-            continue;
-          }
-          if (line.text.trim() === '') {
-            stats.blank += 1;
-            continue;
-          }
-          let record: HistoryRecord;
-          try {
-            record = parseHistoryLine(line.text, where);
-          } catch (err) {
-            if (!(err instanceof ParseError)) throw err;
-            malformed(file, line.number, err);
-            continue;
-          }
-          stats.records += 1;
-          yield record;
         }
+      } finally {
+        // Left unread when the caller stops early (Ctrl-C) or a read fails: closed, not left to the collector.
+        await Promise.all(opened.map((o) => o.handle.close()));
       }
     }
   }

@@ -734,7 +734,9 @@ export async function joinAndLabel(
 ): Promise<LabelledExamples> {
   const { table, historyPaths } = gathered;
   const join = new HistoryJoin(table, { intervalSec: options.intervalSec });
-  const reader = readHistory(historyPaths, { skipRefused: true });
+  // Each host's files are followed through a rotation by its daemon during the read;
+  // those named one by one on the command line are read as named.
+  const reader = readHistory(historyPaths, { skipRefused: true, followRotation: true, named: options.history });
   const historyHosts = new Set<string>();
   let tsFrom = Infinity;
   let tsTo = -Infinity;

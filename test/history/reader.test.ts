@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -152,6 +152,47 @@ describe('readHistory', () => {
       { file: fifo, why: `history file ${fifo}: not a regular file` },
     ]);
     await assert.rejects(readAll([join(d, 'ok.jsonl'), fifo]), /not a regular file/);
+  });
+
+  // The daemon rotates host.jsonl (.3 → .4 ... host.jsonl → .1) when it reaches
+  // history.max_bytes, while a retrain of a large cluster may be reading for minutes.
+  test('reads every record of a host whose daemon rotates its files while the reader is in them, none twice', async () => {
+    const d = join(dir, 'rotating');
+    write('rotating/ol1.jsonl.1', `${line(1)}\n${line(2)}\n`);
+    write('rotating/ol1.jsonl', `${line(3)}\n${line(4)}\n`);
+    const files = await historyFiles(d);
+    const reader = readHistory(files, { followRotation: true });
+    const seen: number[] = [];
+    for await (const r of reader) {
+      if (seen.length === 0) {
+        renameSync(join(d, 'ol1.jsonl.1'), join(d, 'ol1.jsonl.2'));
+        renameSync(join(d, 'ol1.jsonl'), join(d, 'ol1.jsonl.1'));
+        write('rotating/ol1.jsonl', `${line(5)}\n`);
+      }
+      seen.push(r.ts);
+    }
+    assert.deepEqual(seen.sort((a, b) => a - b), [1, 2, 3, 4]);
+    assert.equal(reader.stats.files, 2);
+  });
+
+  test('reads every record of a host whose daemon rotated its files after they were listed, none twice', async () => {
+    const d = join(dir, 'rotated');
+    write('rotated/ol1.jsonl.1', `${line(1)}\n${line(2)}\n`);
+    write('rotated/ol1.jsonl', `${line(3)}\n${line(4)}\n`);
+    const files = await historyFiles(d);
+    renameSync(join(d, 'ol1.jsonl.1'), join(d, 'ol1.jsonl.2'));
+    renameSync(join(d, 'ol1.jsonl'), join(d, 'ol1.jsonl.1'));
+    write('rotated/ol1.jsonl', `${line(5)}\n`);
+    const { records, stats } = await readAll(files, { followRotation: true });
+    assert.deepEqual(records.map((r) => r.ts).sort((a, b) => a - b), [1, 2, 3, 4, 5]);
+    assert.equal(stats.files, 3);
+  });
+
+  test('reads a host file named by itself as named, without the rotated files beside it', async () => {
+    const named = write('named/ol1.jsonl', `${line(3)}\n`);
+    write('named/ol1.jsonl.1', `${line(1)}\n`);
+    const { records } = await readAll([named], { followRotation: true, named: [named] });
+    assert.deepEqual(records.map((r) => r.ts), [3]);
   });
 
   test('throws when a named path does not exist', async () => {
