@@ -6,7 +6,8 @@
 // every candidate on the same held-out jobs, and replaces the installed model atomically
 // only if the new one is better. Writes an HTML report whatever happens, unless
 // interrupted. Choices and their reasons are in docs/retrain.md.
-import { closeSync, constants, copyFileSync, existsSync, fchmodSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, fchmodSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAcct, skippedLines } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
@@ -489,6 +490,61 @@ function copyPrevious(path: string): { tmp: string; previous: string } | undefin
     closeSync(fd);
   }
   return { tmp, previous };
+}
+
+// Takes OUT.lock for a real run, or throws ConfigError naming whoever holds it: two
+// retrains of one model at once (one cron file on every host of a shared model path)
+// each judged the model they found and kept it as OUT.previous, so the second to
+// finish kept the first's new model there and the site's last week's model was lost.
+// A lock whose retrain is gone (killed on this host) is taken over. Returns its release.
+export function lockOutput(out: string): () => void {
+  const lock = `${out}.lock`;
+  const me = `${process.pid} ${hostname()}`;
+  for (let attempt = 0; ; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    } catch (err) {
+      if (errorCode(err) !== 'EEXIST' || attempt > 0) throw new ConfigError(`cannot take the lock ${lock}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+      const holder = lockHolder(lock);
+      if (holder.gone) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      throw new ConfigError(`another retrain is writing ${out}: ${holder.who} holds ${lock}; not started (remove ${lock} if no retrain runs there)`);
+    }
+    try {
+      writeSync(fd, `${me}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    return () => {
+      // Removed only while it is still this run's: never another's that took a lock thought stale.
+      if (lockHolder(lock).text === me) rmSync(lock, { force: true });
+    };
+  }
+}
+
+// Who holds a lock, and whether that retrain is gone: its process ended on this host.
+function lockHolder(lock: string): { text: string; who: string; gone: boolean } {
+  let text: string;
+  try {
+    text = readFileSync(lock, 'utf8').trim();
+  } catch (err) {
+    return { text: '', who: `nobody (${errorCode(err) ?? errorMessage(err)})`, gone: errorCode(err) === 'ENOENT' };
+  }
+  const m = /^(\d+) (\S+)$/.exec(text);
+  if (m === null) return { text, who: `a lock of unknown form (${JSON.stringify(text.slice(0, 40))})`, gone: false };
+  const pid = Number(m[1]);
+  let alive = true;
+  if (m[2] === hostname()) {
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      alive = errorCode(err) !== 'ESRCH';
+    }
+  }
+  return { text, who: `pid ${pid} on ${m[2]}`, gone: !alive };
 }
 
 // Stage 0: fails early, before minutes of reading and training, if the model or the report could not be written
@@ -1214,6 +1270,7 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
   const files = await listInputs(options);
   checkDistinct(options, files);
   const log = readLog();
+  const unlock = options.dryRun ? () => undefined : lockOutput(options.out);
   try {
     await runStages(options, files, io, ctx, log, result, realRunProblem);
   } catch (err) {
@@ -1229,6 +1286,8 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
       }
       throw err;
     }
+  } finally {
+    unlock();
   }
   result.totalMs = clock() - started;
   return result;

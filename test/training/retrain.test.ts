@@ -22,7 +22,8 @@ import { cliPath, mkfifo, tempDir } from '../helpers.js';
 import { readHistory } from '../../src/history/reader.js';
 import { formatJobFinish } from '../../src/lsf/acct.js';
 import { makeJob } from '../helpers/job.js';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 
 const T0 = 1_800_000_000;
 const { dir: root, cleanup } = tempDir('lavarank-retrain-');
@@ -766,6 +767,37 @@ describe('the stages, one at a time', () => {
     for (let j = 0; j < holdoutCount; j++) sum += Math.abs(mean - clampRank(Math.fround(label[trainCount + j] ?? NaN)));
     const meanMae = e.table.find((r) => r.name === 'mean')?.mae ?? NaN;
     assert.ok(Math.abs(meanMae - sum / holdoutCount) < 1e-3, `mean predictor scored ${meanMae}, on the holdout ${sum / holdoutCount}`);
+  });
+
+  // One cron file on every host of a shared model path starts many retrains at once:
+  // each kept the model it found as OUT.previous, and the site's older model was lost.
+  test('does not start while another retrain of the same model runs, and leaves the model, OUT.previous and the lock as they were', async () => {
+    const o = options({ force: true });
+    writeFileSync(o.out, 'the installed model\n', { mode: 0o644 });
+    writeFileSync(`${o.out}.previous`, 'the model before it\n', { mode: 0o644 });
+    const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(`${o.out}.lock`, `${sleeper.pid} ${hostname()}\n`);
+      await assert.rejects(retrain(o, sink()), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.message, `another retrain is writing ${o.out}: pid ${sleeper.pid} on ${hostname()} holds ${o.out}.lock; not started (remove ${o.out}.lock if no retrain runs there)`);
+        return true;
+      });
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+    assert.equal(readFileSync(o.out, 'utf8'), 'the installed model\n');
+    assert.equal(readFileSync(`${o.out}.previous`, 'utf8'), 'the model before it\n');
+    assert.equal(readFileSync(`${o.out}.lock`, 'utf8'), `${sleeper.pid} ${hostname()}\n`);
+  });
+
+  test('takes over the lock of a retrain killed on this host, and removes its own when done', async () => {
+    const o = options({ force: true });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(`${o.out}.lock`, `${dead.stdout} ${hostname()}\n`);
+    const r = await retrain(o, sink());
+    assert.equal(r.exitCode, EXIT_WRITTEN);
+    assert.equal(existsSync(`${o.out}.lock`), false);
   });
 
   test('writeModelStage keeps the model it replaces as OUT.previous, readable by all, for a one-move rollback', async () => {
