@@ -237,9 +237,17 @@ export function chunkFor(rows: number): number {
 // The output path: --out as given; else the model the config names. The embedded default
 // in the install tree is replaced only when named with --out, since a reinstall would
 // silently bring the old one back and every host without a config would change at once.
-export function resolveOutput(out: string | undefined, config: Pick<Config, 'model'>, embedded: string, configPath: string | null): string {
+export function resolveOutput(out: string | undefined, config: Pick<Config, 'model'>, embedded: string, configPath: string | null, env: NodeJS.ProcessEnv = process.env): string {
   if (out !== undefined) return resolve(out);
   if (config.model !== null) return resolve(config.model);
+  // Under cron there is no $LSF_ENVDIR, so the daemons' $LSF_ENVDIR/lavarank.yaml is not
+  // found: saying the daemons use the embedded default would be wrong there.
+  if (configPath === null && (env['LSF_ENVDIR'] ?? '') === '' && (env['LAVARANK_CONFIG'] ?? '') === '') {
+    throw new ConfigError(
+      'no --out, and no config file: $LSF_ENVDIR is not set (as under cron), so the daemons\' $LSF_ENVDIR/lavarank.yaml was not looked for. ' +
+        'Give --config with the file the daemons read (or set LSF_ENVDIR), or --out FILE',
+    );
+  }
   throw new ConfigError(
     `no --out, and ${configPath === null ? 'there is no config file' : `the config ${configPath} sets no model`}; the daemons use the embedded default model ${embedded}, ` +
       'which retrain replaces only when named explicitly. Give --out FILE (and set "model: FILE" in the config), or --out ' + embedded,

@@ -177,6 +177,18 @@ describe('resolveOutput', () => {
       (err: unknown) => err instanceof ConfigError && /config \/etc\/lavarank\.yaml sets no model/.test(err.message) && /--out \/install\/default\.json$/.test(err.message),
     );
   });
+
+  // cron's environment has no LSF_ENVDIR: the documented weekly job found no config and
+  // was told the daemons use the embedded default, which they do not.
+  test('without a config and without $LSF_ENVDIR, as under cron, says the daemons\' config was not looked for and to give --config', () => {
+    assert.throws(
+      () => resolveOutput(undefined, { model: null }, '/install/default.json', null, { PATH: '/usr/bin:/bin' }),
+      {
+        name: 'ConfigError',
+        message: 'no --out, and no config file: $LSF_ENVDIR is not set (as under cron), so the daemons\' $LSF_ENVDIR/lavarank.yaml was not looked for. Give --config with the file the daemons read (or set LSF_ENVDIR), or --out FILE',
+      },
+    );
+  });
 });
 
 describe('checkOutput, the model directory', () => {
