@@ -526,10 +526,35 @@ export function lockOutput(out: string): () => void {
     } finally {
       closeSync(fd);
     }
+    removeLeftTemps(out);
     return () => {
       // Removed only while it is still this run's: never another's that took a lock thought stale.
       if (lockHolder(lock).text === me) rmSync(lock, { force: true });
     };
+  }
+}
+
+// Removes the temp files a retrain killed while writing (SIGKILL, the OOM killer, a
+// power cut) left beside the model: its copy of the model being replaced, the new model
+// and the report, each named with that run's pid. Only those whose process is gone on
+// this host: the lock is ours, but a --dry-run, which takes none, may be writing its report.
+function removeLeftTemps(out: string): void {
+  const dir = dirname(out);
+  const names = [basename(out), `${basename(out)}.previous`, `${basename(out)}.report.html`];
+  for (const entry of readdirSync(dir)) {
+    const pid = names.map((n) => (entry.startsWith(`.${n}.`) ? /^(\d+)(?:\.[0-9a-z]+)?\.tmp$/.exec(entry.slice(n.length + 2))?.[1] : undefined)).find((p) => p !== undefined);
+    if (pid === undefined || processAlive(Number(pid))) continue;
+    rmSync(join(dir, entry), { force: true });
+  }
+}
+
+// Whether a process of this pid runs on this host (EPERM: it does, as another user's).
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errorCode(err) !== 'ESRCH';
   }
 }
 
@@ -544,15 +569,7 @@ function lockHolder(lock: string): { text: string; who: string; gone: boolean } 
   const m = /^(\d+) (\S+)$/.exec(text);
   if (m === null) return { text, who: `a lock of unknown form (${JSON.stringify(text.slice(0, 40))})`, gone: false };
   const pid = Number(m[1]);
-  let alive = true;
-  if (m[2] === hostname()) {
-    try {
-      process.kill(pid, 0);
-    } catch (err) {
-      alive = errorCode(err) !== 'ESRCH';
-    }
-  }
-  return { text, who: `pid ${pid} on ${m[2]}`, gone: !alive };
+  return { text, who: `pid ${pid} on ${m[2]}`, gone: m[2] === hostname() && !processAlive(pid) };
 }
 
 // Stage 0: fails early, before minutes of reading and training, if the model or the report could not be written

@@ -812,6 +812,19 @@ describe('the stages, one at a time', () => {
     assert.equal(existsSync(`${o.out}.lock`), false);
   });
 
+  // A retrain SIGKILLed in its write stage (reproduced with strace delaying its fsync)
+  // left its temp files beside the model, each named with its pid, for good.
+  test('removes the temp files a retrain killed while writing left beside the model, and keeps those of a process still running', async () => {
+    const o = options({ force: true });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const left = [`.model.json.${dead}.mx9vyq7t.tmp`, `.model.json.previous.${dead}.tmp`, `.model.json.report.html.${dead}.mx9vyuvd.tmp`];
+    const live = `.model.json.report.html.${process.pid}.mx9vyuvd.tmp`;
+    for (const name of [...left, live]) writeFileSync(join(o.out, '..', name), 'partial');
+    const r = await retrain(o, sink());
+    assert.equal(r.exitCode, EXIT_WRITTEN);
+    assert.deepEqual(fs.readdirSync(join(o.out, '..')).filter((n) => n.endsWith('.tmp')), [live]);
+  });
+
   test('writeModelStage keeps the model it replaces as OUT.previous, readable by all, for a one-move rollback', async () => {
     const dir = join(root, 'keep-previous');
     mkdirSync(dir, { recursive: true, mode: 0o755 });
