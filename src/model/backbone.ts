@@ -102,6 +102,7 @@ export const BACKBONE_INPUTS = [
   'cores',
   'runnable_per_cpu',
   'load1_per_cpu',
+  'cpu_busy',
   'cpu_steal',
   'cpu_iowait',
   'swap_io',
@@ -128,9 +129,14 @@ const FAULT_SECONDS = 100e-6;
 // runs without CPU hogs, the measured stall is what 110-130 µs a fault would give;
 // CPU contention and disks slower than an SSD lengthen each wait, so it is low there.
 // The fitted paging cost (secondsPerPage) is not this: no training run paged, so it
-// stayed at the bottom of its grid.
-function faultStall(faultsPerSec: number | undefined): number | undefined {
-  return faultsPerSec === undefined ? undefined : 1 - Math.exp(-Math.max(0, faultsPerSec) * FAULT_SECONDS);
+// stayed at the bottom of its grid. The rate is the host's, over its non-idle CPUs
+// (busy or in iowait, at least one): PSI averages each CPU's stall weighted by its
+// non-idle time, so the same faults per busy CPU stall as much on every size. Over the
+// whole host's rate, 300 a second per busy CPU on a half-busy 256-CPU host ranked 1000
+// where 2 CPUs ranked 1 (an audit, 2026-12-05); `score-model --without-psi` on the
+// squeeze runs of 2 CPUs: 106.4 (44.8 - 224.5), 104.0 (45.1 - 217.2) before.
+function faultStall(faultsPerSec: number | undefined, nonIdle: number): number | undefined {
+  return faultsPerSec === undefined ? undefined : 1 - Math.exp((-Math.max(0, faultsPerSec) * FAULT_SECONDS) / nonIdle);
 }
 
 // The io stall a kernel without PSI (before 4.20: RHEL 7's 3.10) cannot report, from the
@@ -220,7 +226,9 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     const faults = value(raw, 'major_faults');
     const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, faults ?? 0);
     const memUsed = value(raw, 'mem_used') ?? 0;
-    const fromPsi = share(value(raw, 'psi_mem_some') ?? faultStall(faults));
+    // The CPUs busy or in iowait, over which PSI would average the faults' stall.
+    const nonIdle = n === undefined ? 1 : Math.max(1, n * (Math.max(0, value(raw, 'cpu_busy') ?? 0) + Math.max(0, value(raw, 'cpu_iowait') ?? 0)));
+    const fromPsi = share(value(raw, 'psi_mem_some') ?? faultStall(faults, nonIdle));
     const fromPaging = share(pages * secondsPerPage);
     const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / fullSpan)) * MEM_FULL_STALL);
     const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));

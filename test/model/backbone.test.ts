@@ -82,6 +82,19 @@ describe('backbone', () => {
     assert.ok(stall(0) === 0 && stall(100) < stall(1000) && stall(1000) < stall(10_000));
   });
 
+  // PSI averages each CPU's stall weighted by its non-idle time: the same faults per busy
+  // CPU stall as much on every size. Over the whole host's rate, 300 a second per busy CPU
+  // on a half-busy 256-CPU host gave a memory stall near 1 (rank 1000), on 2 CPUs 0.03.
+  it('without PSI, takes the memory stall of the same major faults per busy CPU as the same on every size', () => {
+    const params: BackboneParams = { ...DEFAULT_BACKBONE, secondsPerPage: 0 };
+    for (const cpus of [2, 8, 64, 128, 256]) {
+      const stall = backbone({ cpus, cpu_busy: 0.5, major_faults: 300 * cpus * 0.5 }, params).parts.memStall;
+      assert.ok(Math.abs(stall - (1 - Math.exp(-300 * 100e-6))) < 1e-12, `${cpus} CPUs half busy: memory stall ${stall}`);
+    }
+    const waiting = backbone({ cpus: 64, cpu_busy: 0.25, cpu_iowait: 0.25, major_faults: 1000 * 32 }, params).parts.memStall;
+    assert.ok(Math.abs(waiting - (1 - Math.exp(-0.1))) < 1e-12, 'CPUs in iowait count as non-idle, as PSI weighs them');
+  });
+
   // RHEL 7's 3.10 has no PSI, and io to NFS or Ceph (rbd) shows on no disk: a 2-CPU host
   // with 45 % of its time in iowait ranked as idle, rank_io 0.
   it('without PSI, takes the io stall from the iowait share where no disk says more; with PSI, from PSI whatever the iowait', () => {
