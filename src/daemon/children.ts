@@ -13,7 +13,8 @@
 // the last value it read for that name for as long as lavarank lives (an elim
 // cannot report "unknown"). A site that knows which value is safe for its
 // resource (0 free scratch, say) sets stale_value, and that value is reported
-// for every name of a stale or dead child instead.
+// for every name of a stale or dead child instead. A dead child's String resource
+// is reported '-', as LIM sets it when its own elim dies.
 //
 // Each child leads a process group of its own, and the whole group is ended
 // (SIGTERM, then SIGKILL a second later) when the child exits, is restarted, or
@@ -104,6 +105,9 @@ const PROBLEM_TEXT: Record<ParseProblem, string> = {
   'chunk-truncated': 'a single write too long to parse whole; only its end was read',
   'out-of-range': 'a value beyond what LIM\'s float holds (over 3.4e38; dropped, not passed on as infinity)',
 };
+
+// What LIM itself sets a String resource to when its elim dies: unknown, '-' in lsload.
+const UNKNOWN_TEXT = '-';
 
 interface Stamped {
   value: ResourceValue;
@@ -419,9 +423,17 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
       for (const [name, { at }] of child.values) if (!child.alive || now - at > child.maxAgeMs) child.values.delete(name);
       for (const [name, { value }] of child.values) offer(name, value);
       // LIM would keep showing a value left out; stale_value replaces it instead (a
-      // number: not for a String resource, whose last text LIM keeps).
-      if (child.staleValue !== undefined) {
-        for (const name of child.known) if (!child.values.has(name) && !child.textNames.has(name)) offer(name, child.staleValue);
+      // number: not for a String resource, whose last text LIM keeps while its elim
+      // lives). A dead child's String resource is reported '-', the text LIM gives one
+      // when its own elim dies (setUnkwnValues in lim.rload.c), so that select[os_state==ok]
+      // stops matching a host whose health elim has died.
+      if (child.staleValue !== undefined || !child.alive) {
+        for (const name of child.known) {
+          if (child.values.has(name)) continue;
+          if (!child.textNames.has(name)) {
+            if (child.staleValue !== undefined) offer(name, child.staleValue);
+          } else if (!child.alive) offer(name, UNKNOWN_TEXT);
+        }
       }
       out.push({ source: child.label, pairs });
     }

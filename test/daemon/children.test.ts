@@ -487,6 +487,20 @@ test("passes a String resource's text on, as LIM reading the child keeps it, and
   }
 });
 
+test("a dead child's String resource reports '-', the text LIM gives it when its own elim dies, until the child reports again", async () => {
+  const clock = new GateClock();
+  const h = start([dyingSlowly()], { clock, textNames: new Set(['dying']) });
+  try {
+    assert.equal(await waitFor('first value', () => valueOf(h.elims, 'dying')), '5');
+    await waitFor('death', () => (clock.waiting > 0 ? true : undefined));
+    assert.deepEqual(h.elims.values(), [['dying', '-']]);
+    clock.release();
+    assert.equal(await waitFor('value after restart', () => (valueOf(h.elims, 'dying') === '5' ? '5' : undefined)), '5');
+  } finally {
+    await h.elims.close();
+  }
+});
+
 test('drops the text of a resource lsf.shared does not declare String, saying why', async () => {
   const h = start([elim('text')]);
   try {
