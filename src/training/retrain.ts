@@ -443,8 +443,13 @@ export function familyLines(names: readonly string[], families: ReadonlyMap<numb
 // characters (an escape sequence for root's terminal) are written as \u escapes, and a
 // name longer than 60 characters is cut.
 function shownName(name: string): string {
-  const cut = name.length > 60 ? `${name.slice(0, 59)}…` : name;
-  return cut.replace(/[\0-\x1f\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapedControls(name.length > 60 ? `${name.slice(0, 59)}…` : name);
+}
+
+// Text any user chooses (a job name, the name of an entry in a sticky history.dir) as
+// root's terminal may show it: control characters written as \u escapes.
+function escapedControls(text: string): string {
+  return text.replace(/[\0-\x1f\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 // The malformed lines of every input: the first SHOWN_PROBLEMS as file:line: reason,
@@ -780,7 +785,7 @@ function historyInputs(given: readonly string[], listed: readonly string[]): { p
 export function sharedHistoryWarnings(paths: readonly string[], owners: readonly HistoryOwner[] = []): string[] {
   const dirs = new Set(paths.map((p) => (isDirectory(p) ? p : dirname(p))));
   const uid = process.geteuid?.() ?? 0;
-  const foreign = owners.flatMap(({ file, uid: owner }) => (owner === 0 || owner === uid ? [] : [`history file ${file} is owned by uid ${owner}, not root`]));
+  const foreign = owners.flatMap(({ file, uid: owner }) => (owner === 0 || owner === uid ? [] : [`history file ${escapedControls(file)} is owned by uid ${owner}, not root`]));
   const shown = foreign.length > MAX_FOREIGN_SHOWN ? [...foreign.slice(0, MAX_FOREIGN_SHOWN), `${foreign.length - MAX_FOREIGN_SHOWN} more history files owned by others`] : foreign;
   return [...[...dirs].flatMap((dir) => directoryProblems(dir, 'history directory')), ...shown].map((problem) => `warning: ${problem}; its lines may be anyone's, and the model learns from them`);
 }
@@ -788,7 +793,7 @@ export function sharedHistoryWarnings(paths: readonly string[], owners: readonly
 // A warning for each history file left out (the first MAX_FOREIGN_SHOWN named, the
 // rest counted): the model is trained without that host's records.
 export function skippedHistoryWarnings(skipped: readonly SkippedHistoryFile[]): string[] {
-  const named = skipped.slice(0, MAX_FOREIGN_SHOWN).map(({ why }) => `warning: history file left out: ${why}`);
+  const named = skipped.slice(0, MAX_FOREIGN_SHOWN).map(({ why }) => `warning: history file left out: ${escapedControls(why)}`);
   const more = skipped.length - named.length;
   return more > 0 ? [...named, `warning: ${more} more history files left out`] : named;
 }

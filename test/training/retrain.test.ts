@@ -256,6 +256,11 @@ describe('sharedHistoryWarnings', () => {
   });
 });
 
+test("sharedHistoryWarnings shows another user's history file name with its control characters escaped", () => {
+  const warnings = sharedHistoryWarnings([], [{ file: '/tmp/h/x\x1b[2J.jsonl', uid: 4242 }]);
+  assert.deepEqual(warnings, ["warning: history file /tmp/h/x\\u001b[2J.jsonl is owned by uid 4242, not root; its lines may be anyone's, and the model learns from them"]);
+});
+
 describe('sharedHistoryWarnings in a sticky directory', () => {
   // history.dir: /tmp passes the daemon's directory check (only an entry's owner can
   // replace it), but anyone may add a host's *.jsonl there, or make the daemon's own
@@ -429,6 +434,20 @@ describe('retrain', () => {
     assert.match(text, /history: \d+ records in 3 files; left out 2 files \(see the warnings\)/);
     assert.match(text, /warning: history file left out: --history .*gone\.jsonl: no such file or directory/);
     assert.match(text, /warning: history file left out: --history .*node9\.jsonl: not a regular file/);
+  });
+
+  test("shows a left-out entry's name with its control characters escaped: any user names the entries of a sticky history.dir, and root's terminal would obey them", async () => {
+    const history = join(root, 'history-with-escape');
+    cpSync(small.historyDir, history, { recursive: true });
+    const fifo = join(root, 'escape-fifo');
+    mkfifo(fifo);
+    symlinkSync(fifo, join(history, 'x\x1b]0;owned\x07.jsonl'));
+    const io = sink();
+    const r = await retrain(options({ history: [history], dryRun: true }), io);
+    assert.equal(r.exitCode, EXIT_WRITTEN);
+    const text = io.stdout.join('\n');
+    assert.match(text, /warning: history file left out: --history .*x\\u001b\]0;owned\\u0007\.jsonl: not a regular file/);
+    assert.doesNotMatch(text, /[\x1b\x07]/);
   });
 
   test('with --dry-run writes the report but not the model', async () => {
