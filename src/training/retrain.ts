@@ -458,10 +458,12 @@ export class ProblemLog {
   readonly first: string[] = [];
   total = 0;
 
-  // Adds `count` malformed lines of one input, of which `messages` are the first.
+  // Adds `count` malformed lines of one input, of which `messages` are the first:
+  // kept with control characters escaped, since a message quotes the line (any user's
+  // text in a job's command or a sticky history.dir) and goes to root's terminal.
   add(count: number, messages: readonly string[]): void {
     this.total += count;
-    for (const m of messages) if (this.first.length < SHOWN_PROBLEMS) this.first.push(m);
+    for (const m of messages) if (this.first.length < SHOWN_PROBLEMS) this.first.push(escapedControls(m));
   }
 
   // The lines for the output; none when there was nothing malformed.
@@ -857,7 +859,7 @@ export async function joinAndLabel(
   log.source.push(`history ${options.history.join(', ')} (${hs.records} records)`);
   log.problems.add(hs.malformed, hs.problems.map((p) => p.message));
   for (const line of log.problems.lines()) ctx.say(line);
-  if (hs.records === 0) throw new ConfigError(`no history records in ${hs.files} history file${hs.files === 1 ? '' : 's'} under ${options.history.join(', ')}${hs.malformed > 0 ? ` (${hs.malformed} malformed lines; first: ${hs.problems[0]?.message ?? ''})` : ''}${leftOut > 0 ? `; ${leftOut} left out (the warnings above say why)` : ''}`);
+  if (hs.records === 0) throw new ConfigError(`no history records in ${hs.files} history file${hs.files === 1 ? '' : 's'} under ${options.history.join(', ')}${hs.malformed > 0 ? ` (${hs.malformed} malformed lines; first: ${escapedControls(hs.problems[0]?.message ?? '')})` : ''}${leftOut > 0 ? `; ${leftOut} left out (the warnings above say why)` : ''}`);
 
   join.finish();
   const examples = labelAndSplit(table, options.holdoutFraction);

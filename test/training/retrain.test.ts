@@ -944,6 +944,12 @@ describe('ProblemLog', () => {
     assert.equal(lines[21], '  and 7 more');
     assert.equal(lines.length, 22);
   });
+
+  test("shows a malformed line's control characters escaped: the line and its file's name are any user's text, and the lines go to root's terminal", () => {
+    const log = new ProblemLog();
+    log.add(1, ['/tmp/h/x\x1b[31m.jsonl:2: not JSON: Unexpected token \'o\', "not json \x1b]0;owned\x07" is not valid JSON']);
+    assert.deepEqual(log.lines(), ['skipped 1 malformed line:', '  /tmp/h/x\\u001b[31m.jsonl:2: not JSON: Unexpected token \'o\', "not json \\u001b]0;owned\\u0007" is not valid JSON']);
+  });
 });
 
 
