@@ -51,15 +51,16 @@ const HISTORY_FILE = /^(.*\.jsonl)(?:\.(\d+))?$/;
 
 // The history files named by `paths`: files as given, directories expanded to their
 // *.jsonl and rotated *.jsonl.N files (not recursively), each host's oldest first.
-// A path gone (ENOENT) is added to `gone`, when given, instead of failing the listing.
-export async function historyFiles(paths: string | readonly string[], gone?: SkippedHistoryFile[]): Promise<string[]> {
+// A path gone (ENOENT) is added to `gone`, when given, instead of failing the listing,
+// unless it is one of `named` (given by itself).
+export async function historyFiles(paths: string | readonly string[], gone?: SkippedHistoryFile[], named: readonly string[] = []): Promise<string[]> {
   const files: string[] = [];
   for (const path of typeof paths === 'string' ? [paths] : paths) {
     let isDir: boolean;
     try {
       isDir = (await stat(path)).isDirectory();
     } catch (err) {
-      if (gone === undefined || errorCode(err) !== 'ENOENT') throw err;
+      if (gone === undefined || named.includes(path) || errorCode(err) !== 'ENOENT') throw err;
       gone.push({ file: path, why: `${path}: gone before it was read (rotated away?), or a link to nothing` });
       continue;
     }
@@ -119,7 +120,8 @@ export interface HistoryReadOptions {
   maxLineLength?: number;
   // Leave out, in stats.skipped, a file that is refused when opened or is gone by then,
   // rather than throw: one user's link in a sticky history.dir, or a file rotated away
-  // while retrain reads, must not stop a retrain of every host's history.
+  // while retrain reads, must not stop a retrain of every host's history. Not a file in
+  // `named`: one given by itself is meant, and is refused as given.
   skipRefused?: boolean;
   // Follow each host's files through a rotation by its daemon (host.jsonl → .1 → .2 ...)
   // during the read (openRotation), except the files in `named` (given one by one).
@@ -216,7 +218,7 @@ export function readHistory(paths: string | readonly string[], options: HistoryR
     try {
       return await openHistoryFile(file);
     } catch (err) {
-      if (options.skipRefused !== true || !(err instanceof ConfigError || errorCode(err) === 'ENOENT')) throw err;
+      if (options.skipRefused !== true || options.named?.includes(file) === true || !(err instanceof ConfigError || errorCode(err) === 'ENOENT')) throw err;
       stats.skipped.push({ file, why: err instanceof ConfigError ? err.message : `${file}: gone before it was read (rotated away?): ${errorMessage(err)}` });
       return undefined;
     }
@@ -225,7 +227,7 @@ export function readHistory(paths: string | readonly string[], options: HistoryR
   async function* records(): AsyncGenerator<HistoryRecord> {
     if (started) throw new Error('readHistory: a reader can be iterated only once');
     started = true;
-    const files = await historyFiles(paths, options.skipRefused === true ? stats.skipped : undefined);
+    const files = await historyFiles(paths, options.skipRefused === true ? stats.skipped : undefined, options.named);
     const groups = options.followRotation === true ? rotationGroups(files, options.named ?? []) : files.map((file) => ({ files: [file], follow: false }));
     for (const group of groups) {
       const opened = await openRotation(group.files, group.follow, openOrSkip);

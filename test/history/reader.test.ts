@@ -154,6 +154,16 @@ describe('readHistory', () => {
     await assert.rejects(readAll([join(d, 'ok.jsonl'), fifo]), /not a regular file/);
   });
 
+  test('with skipRefused, still refuses a file given by itself (named) that is refused or gone', async () => {
+    const d = join(dir, 'skip-named');
+    write('skip-named/ok.jsonl', `${line(7)}\n`);
+    const fifo = join(d, 'given.jsonl');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    await assert.rejects(readAll([join(d, 'ok.jsonl'), fifo], { skipRefused: true, named: [fifo] }), /given\.jsonl: not a regular file/);
+    const gone = join(d, 'gone.jsonl');
+    await assert.rejects(readAll([join(d, 'ok.jsonl'), gone], { skipRefused: true, named: [gone] }), { code: 'ENOENT' });
+  });
+
   // The daemon rotates host.jsonl (.3 → .4 ... host.jsonl → .1) when it reaches
   // history.max_bytes, while a retrain of a large cluster may be reading for minutes.
   test('reads every record of a host whose daemon rotates its files while the reader is in them, none twice', async () => {
