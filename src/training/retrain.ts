@@ -541,16 +541,24 @@ export function lockOutput(out: string): () => void {
   }
 }
 
+// How old a temp file must be to be removed: one being written lives for the seconds
+// of a write, and the pid in its name says nothing of another host's processes.
+const LEFT_TEMP_AGE_MS = 3_600_000;
+
 // Removes the temp files a retrain killed while writing (SIGKILL, the OOM killer, a
 // power cut) left beside the model: its copy of the model being replaced, the new model
 // and the report, each named with that run's pid. Only those whose process is gone on
-// this host: the lock is ours, but a --dry-run, which takes none, may be writing its report.
-function removeLeftTemps(out: string): void {
+// this host and which were last written over an hour ago: the lock is ours, but a
+// --dry-run, which takes none, may be writing its report, here or on another host
+// sharing the directory, where its pid runs on no process of this host.
+function removeLeftTemps(out: string, now = Date.now()): void {
   const dir = dirname(out);
   const names = [basename(out), `${basename(out)}.previous`, `${basename(out)}.report.html`];
   for (const entry of readdirSync(dir)) {
     const pid = names.map((n) => (entry.startsWith(`.${n}.`) ? /^(\d+)(?:\.[0-9a-z]+)?\.tmp$/.exec(entry.slice(n.length + 2))?.[1] : undefined)).find((p) => p !== undefined);
     if (pid === undefined || processAlive(Number(pid))) continue;
+    const written = statSync(join(dir, entry), { throwIfNoEntry: false })?.mtimeMs;
+    if (written === undefined || now - written < LEFT_TEMP_AGE_MS) continue;
     rmSync(join(dir, entry), { force: true });
   }
 }

@@ -838,10 +838,27 @@ describe('the stages, one at a time', () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
     const left = [`.model.json.${dead}.mx9vyq7t.tmp`, `.model.json.previous.${dead}.tmp`, `.model.json.report.html.${dead}.mx9vyuvd.tmp`];
     const live = `.model.json.report.html.${process.pid}.mx9vyuvd.tmp`;
-    for (const name of [...left, live]) writeFileSync(join(o.out, '..', name), 'partial');
+    const hourAgo = new Date(Date.now() - 2 * 3600_000);
+    for (const name of [...left, live]) {
+      writeFileSync(join(o.out, '..', name), 'partial');
+      fs.utimesSync(join(o.out, '..', name), hourAgo, hourAgo);
+    }
     const r = await retrain(o, sink());
     assert.equal(r.exitCode, EXIT_WRITTEN);
     assert.deepEqual(fs.readdirSync(join(o.out, '..')).filter((n) => n.endsWith('.tmp')), [live]);
+  });
+
+  // Over a model directory shared by NFS, a pid gone here may be another host's live run:
+  // a --dry-run there (which takes no lock) writing its report beside the model had its
+  // temp file removed under it, and its rename failed with ENOENT.
+  test('keeps a temp file written just now whose pid runs on no process here, as another host\'s may', async () => {
+    const o = options({ force: true });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const writing = `.model.json.report.html.${dead}.mx9vyuvd.tmp`;
+    writeFileSync(join(o.out, '..', writing), 'partial');
+    const r = await retrain(o, sink());
+    assert.equal(r.exitCode, EXIT_WRITTEN);
+    assert.deepEqual(fs.readdirSync(join(o.out, '..')).filter((n) => n.endsWith('.tmp')), [writing]);
   });
 
   test('writeModelStage keeps the model it replaces as OUT.previous, readable by all, for a one-move rollback', async () => {
