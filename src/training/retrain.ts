@@ -573,18 +573,32 @@ function processAlive(pid: number): boolean {
   }
 }
 
-// Who holds a lock, and whether that retrain is gone: its process ended on this host.
+// Who holds a lock, and whether that retrain is gone: its process ended on this host,
+// or the lock was written before this host last booted (its pid may be another's by now).
 function lockHolder(lock: string): { text: string; who: string; gone: boolean } {
   let text: string;
+  let written: number;
   try {
     text = readFileSync(lock, 'utf8').trim();
+    written = statSync(lock).mtimeMs;
   } catch (err) {
     return { text: '', who: `nobody (${errorCode(err) ?? errorMessage(err)})`, gone: errorCode(err) === 'ENOENT' };
   }
   const m = /^(\d+) (\S+)$/.exec(text);
   if (m === null) return { text, who: `a lock of unknown form (${JSON.stringify(text.slice(0, 40))})`, gone: false };
   const pid = Number(m[1]);
-  return { text, who: `pid ${pid} on ${m[2]}`, gone: m[2] === hostname() && !processAlive(pid) };
+  return { text, who: `pid ${pid} on ${m[2]}`, gone: m[2] === hostname() && (written < bootTimeMs() || !processAlive(pid)) };
+}
+
+// When this host booted (btime in /proc/stat), or 0 where it cannot be read.
+function bootTimeMs(): number {
+  try {
+    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    return m === null ? 0 : Number(m[1]) * 1000;
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT' || errorCode(err) === 'EACCES') return 0;
+    throw err;
+  }
 }
 
 // Stage 0: fails early, before minutes of reading and training, if the model or the report could not be written

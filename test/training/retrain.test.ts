@@ -831,6 +831,18 @@ describe('the stages, one at a time', () => {
     assert.equal(existsSync(`${o.out}.lock`), false);
   });
 
+  // A host that went down during a retrain keeps its lock; after the reboot the pid in it
+  // is soon another process's (pid 1 here), and every weekly run was refused for good.
+  test('takes over a lock of this host written before the host last booted, whatever process has its pid now', async () => {
+    const o = options({ force: true });
+    writeFileSync(`${o.out}.lock`, `1 ${hostname()}\n`);
+    const beforeBoot = new Date(0);
+    fs.utimesSync(`${o.out}.lock`, beforeBoot, beforeBoot);
+    const r = await retrain(o, sink());
+    assert.equal(r.exitCode, EXIT_WRITTEN);
+    assert.equal(existsSync(`${o.out}.lock`), false);
+  });
+
   // A retrain SIGKILLed in its write stage (reproduced with strace delaying its fsync)
   // left its temp files beside the model, each named with its pid, for good.
   test('removes the temp files a retrain killed while writing left beside the model, and keeps those of a process still running', async () => {
