@@ -197,12 +197,14 @@ async function openRotation(group: readonly string[], follow: boolean, open: (fi
   return opened.reverse();
 }
 
+// Whether a later generation is there. ENAMETOOLONG: the next name of a file named with
+// 255 characters (any user's, in a sticky history.dir) cannot exist.
 async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
     return true;
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return false;
+    if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENAMETOOLONG') return false;
     throw err;
   }
 }

@@ -205,6 +205,15 @@ describe('readHistory', () => {
     assert.deepEqual(records.map((r) => r.ts), [3]);
   });
 
+  // In a sticky history.dir any user may add a file; one named with 255 characters made
+  // the look for its .1 fail with ENAMETOOLONG, which stopped the whole retrain.
+  test('reads a directory holding a host file whose name is as long as a name may be, which can have no rotated file', async () => {
+    write('longname/ol1.jsonl', `${line(1)}\n`);
+    write(`longname/${'h'.repeat(249)}.jsonl`, `${line(2, 'h')}\n`);
+    const { records } = await readAll(await historyFiles(join(dir, 'longname')), { followRotation: true, skipRefused: true });
+    assert.deepEqual(records.map((r) => r.ts).sort((a, b) => a - b), [1, 2]);
+  });
+
   test('throws when a named path does not exist', async () => {
     await assert.rejects(readAll(join(dir, 'nope')), { code: 'ENOENT' });
   });
