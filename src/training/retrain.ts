@@ -574,7 +574,8 @@ function processAlive(pid: number): boolean {
 }
 
 // Who holds a lock, and whether that retrain is gone: its process ended on this host,
-// or the lock was written before this host last booted (its pid may be another's by now).
+// or the process of its pid there started after the lock was written (the pid is
+// another's by now: after a reboot, or once pids wrapped).
 function lockHolder(lock: string): { text: string; who: string; gone: boolean } {
   let text: string;
   let written: number;
@@ -587,18 +588,33 @@ function lockHolder(lock: string): { text: string; who: string; gone: boolean } 
   const m = /^(\d+) (\S+)$/.exec(text);
   if (m === null) return { text, who: `a lock of unknown form (${JSON.stringify(text.slice(0, 40))})`, gone: false };
   const pid = Number(m[1]);
-  return { text, who: `pid ${pid} on ${m[2]}`, gone: m[2] === hostname() && (written < bootTimeMs() || !processAlive(pid)) };
+  return { text, who: `pid ${pid} on ${m[2]}`, gone: m[2] === hostname() && (!processAlive(pid) || startedAfter(pid, written)) };
 }
 
-// When this host booted (btime in /proc/stat), or 0 where it cannot be read.
-function bootTimeMs(): number {
+// How much later than a lock a process must have started to be another than its
+// writer, which starts before it writes its lock: room for a clock apart on an NFS
+// server (the lock's time) and for btime, which /proc/stat gives in whole seconds.
+const PID_REUSE_MARGIN_MS = 60_000;
+
+// Whether the process of pid on this host started after `after` (ms since the epoch) and
+// the margin; false where /proc cannot tell (the process may then be the lock's writer).
+function startedAfter(pid: number, after: number): boolean {
+  let stat: string;
+  let procStat: string;
   try {
-    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
-    return m === null ? 0 : Number(m[1]) * 1000;
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    procStat = readFileSync('/proc/stat', 'utf8');
   } catch (err) {
-    if (errorCode(err) === 'ENOENT' || errorCode(err) === 'EACCES') return 0;
+    if (errorCode(err) === 'ENOENT' || errorCode(err) === 'EACCES' || errorCode(err) === 'ESRCH') return false;
     throw err;
   }
+  // Field 22 (starttime, in clock ticks after boot) is the 20th after the ")" ending
+  // the command name, which may itself hold spaces and parentheses. The ticks are
+  // USER_HZ, 100 on every Linux architecture (proc(5)).
+  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  const btime = /^btime (\d+)$/m.exec(procStat);
+  if (btime === null || !Number.isFinite(ticks)) return false;
+  return Number(btime[1]) * 1000 + ticks * 10 > after + PID_REUSE_MARGIN_MS;
 }
 
 // Stage 0: fails early, before minutes of reading and training, if the model or the report could not be written

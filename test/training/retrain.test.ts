@@ -843,6 +843,23 @@ describe('the stages, one at a time', () => {
     assert.equal(existsSync(`${o.out}.lock`), false);
   });
 
+  // pid_max is 32768 on RHEL 7: on a busy node the pids wrap within days, and a process
+  // that took the pid of a killed retrain kept every weekly run refused while it lived.
+  test('takes over a lock of this host whose pid is now a process started after the lock was written', async () => {
+    const o = options({ force: true });
+    const later = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(`${o.out}.lock`, `${later.pid} ${hostname()}\n`);
+      const hourAgo = new Date(Date.now() - 3600_000);
+      fs.utimesSync(`${o.out}.lock`, hourAgo, hourAgo);
+      const r = await retrain(o, sink());
+      assert.equal(r.exitCode, EXIT_WRITTEN);
+      assert.equal(existsSync(`${o.out}.lock`), false);
+    } finally {
+      later.kill('SIGKILL');
+    }
+  });
+
   // A retrain SIGKILLed in its write stage (reproduced with strace delaying its fsync)
   // left its temp files beside the model, each named with its pid, for good.
   test('removes the temp files a retrain killed while writing left beside the model, and keeps those of a process still running', async () => {
