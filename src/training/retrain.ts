@@ -6,7 +6,7 @@
 // every candidate on the same held-out jobs, and replaces the installed model atomically
 // only if the new one is better. Writes an HTML report whatever happens, unless
 // interrupted. Choices and their reasons are in docs/retrain.md.
-import { closeSync, constants, copyFileSync, existsSync, fchmodSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, fchmodSync, fstatSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, type BigIntStats } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAcct, skippedLines } from '../lsf/acct.js';
@@ -520,13 +520,11 @@ export function lockOutput(out: string): () => void {
     try {
       fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     } catch (err) {
-      if (errorCode(err) !== 'EEXIST' || attempt > 0) throw new ConfigError(`cannot take the lock ${lock}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+      if (errorCode(err) !== 'EEXIST' || attempt > 2) throw new ConfigError(`cannot take the lock ${lock}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
       const holder = lockHolder(lock);
-      if (holder.gone) {
-        rmSync(lock, { force: true });
-        continue;
-      }
-      throw new ConfigError(`another retrain is writing ${out}: ${holder.who} holds ${lock}; not started (remove ${lock} if no retrain runs there)`);
+      if (!holder.gone) throw new ConfigError(`another retrain is writing ${out}: ${holder.who} holds ${lock}; not started (remove ${lock} if no retrain runs there)`);
+      takeOver(lock, holder.id);
+      continue;
     }
     try {
       writeSync(fd, `${me}\n`);
@@ -573,22 +571,57 @@ function processAlive(pid: number): boolean {
   }
 }
 
+// Moves aside a lock judged stale, if it is still the file read: two runs started
+// together on this host both judged it stale, and the second removed the lock the
+// first had just made in its place, so both ran. Another's lock moved aside so is put
+// back (a link, never over a third's); the caller then tries again and judges it.
+function takeOver(lock: string, stale: string | undefined): void {
+  const aside = `${lock}.${process.pid}.stale`;
+  try {
+    renameSync(lock, aside);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return; // taken away by another run: judged again
+    throw err;
+  }
+  try {
+    if (fileId(statSync(aside, { bigint: true })) !== stale) linkSync(aside, lock);
+  } catch (err) {
+    if (errorCode(err) !== 'EEXIST') throw err;
+  } finally {
+    rmSync(aside, { force: true });
+  }
+}
+
+// A file's identity for takeOver: its inode and modification time to the nanosecond, since
+// the inode of a lock just removed is at once reused for the next made (tmpfs, ext4).
+function fileId(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.mtimeNs}`;
+}
+
 // Who holds a lock, and whether that retrain is gone: its process ended on this host,
 // or the process of its pid there started after the lock was written (the pid is
 // another's by now: after a reboot, or once pids wrapped).
-function lockHolder(lock: string): { text: string; who: string; gone: boolean } {
+function lockHolder(lock: string): { text: string; who: string; gone: boolean; id?: string } {
   let text: string;
   let written: number;
+  let id: string;
   try {
-    text = readFileSync(lock, 'utf8').trim();
-    written = statSync(lock).mtimeMs;
+    const fd = openSync(lock, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      written = Number(st.mtimeMs);
+      id = fileId(st);
+      text = readFileSync(fd, 'utf8').trim();
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     return { text: '', who: `nobody (${errorCode(err) ?? errorMessage(err)})`, gone: errorCode(err) === 'ENOENT' };
   }
   const m = /^(\d+) (\S+)$/.exec(text);
-  if (m === null) return { text, who: `a lock of unknown form (${JSON.stringify(text.slice(0, 40))})`, gone: false };
+  if (m === null) return { text, who: `a lock of unknown form (${JSON.stringify(text.slice(0, 40))})`, gone: false, id };
   const pid = Number(m[1]);
-  return { text, who: `pid ${pid} on ${m[2]}`, gone: m[2] === hostname() && (!processAlive(pid) || startedAfter(pid, written)) };
+  return { text, id, who: `pid ${pid} on ${m[2]}`, gone: m[2] === hostname() && (!processAlive(pid) || startedAfter(pid, written)) };
 }
 
 // How much later than a lock a process must have started to be another than its

@@ -9,7 +9,7 @@ import { generateData } from '../../scripts/gen-data.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import {
-  chunkFor, decideWrite, evaluate, EXIT_ERROR, EXIT_INTERRUPTED, familyLines, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs,
+  chunkFor, decideWrite, evaluate, EXIT_ERROR, EXIT_INTERRUPTED, familyLines, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs, lockOutput,
   ProblemLog, Progress, quietContext, readLog, resolveOptions, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, writeModelStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { clampRank } from '../../src/model/rank.js';
@@ -858,6 +858,38 @@ describe('the stages, one at a time', () => {
     } finally {
       later.kill('SIGKILL');
     }
+  });
+
+  // Two retrains started together on one host after a run was killed there both judged
+  // its lock stale; the second removed the lock the first had just made, and both ran
+  // (4 times in 25 with two real processes). Here the other run takes the lock over
+  // right after this one has read it.
+  test('does not remove the lock another run made in place of a stale one after it was read', () => {
+    const o = options({ force: true });
+    const lock = `${o.out}.lock`;
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    writeFileSync(lock, `${dead} ${hostname()}\n`);
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    const original = fs.readFileSync;
+    let tookOver = false;
+    const read = mock.method(fs, 'readFileSync', (...args: Parameters<typeof fs.readFileSync>) => {
+      const text = original(...args);
+      if (!tookOver && (args[0] === lock || typeof args[0] === 'number')) {
+        tookOver = true;
+        fs.rmSync(lock);
+        writeFileSync(lock, `${other.pid} ${hostname()}\n`);
+      }
+      return text;
+    });
+    syncBuiltinESMExports();
+    try {
+      assert.throws(() => lockOutput(o.out), { message: `another retrain is writing ${o.out}: pid ${other.pid} on ${hostname()} holds ${lock}; not started (remove ${lock} if no retrain runs there)` });
+    } finally {
+      read.mock.restore();
+      syncBuiltinESMExports();
+      other.kill('SIGKILL');
+    }
+    assert.equal(readFileSync(lock, 'utf8'), `${other.pid} ${hostname()}\n`);
   });
 
   // A retrain SIGKILLed in its write stage (reproduced with strace delaying its fsync)
