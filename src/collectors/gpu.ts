@@ -244,7 +244,8 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
         failed(said === undefined ? why : `${why}; it printed: ${JSON.stringify(said)}`);
       }
     } catch (err) {
-      if (!signal.aborted) failed(errorMessage(err));
+      // A CollectorError of the parser already names this collector, as collect() will.
+      if (!signal.aborted) failed(err instanceof CollectorError && err.collector === NAME ? err.message.slice(NAME.length + 2) : errorMessage(err));
     } finally {
       firstEnded();
       schedule(next);

@@ -196,6 +196,21 @@ test('garbage output is logged at warn once, then at debug while it repeats', as
   assert.equal(c.collect(performance.now()), undefined);
 });
 
+test('output the parser refuses is the failure named once by the collector, not "gpu: gpu:"', async (t) => {
+  const { log, entries } = recordingLog();
+  const c = gpu(t, 'nvidia-smi-garbage', { enabled: true, log });
+  const err = await eventually(() => {
+    try {
+      c.collect(performance.now());
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  });
+  assert.match(String(err), /^CollectorError: gpu: \/\S*nvidia-smi-garbage output line 1: /);
+  assert.match(entries()[0]?.msg ?? '', /^GPU query failed: \/\S*nvidia-smi-garbage output line 1: /);
+});
+
 test('a failing nvidia-smi with enabled true fails with its exit code', async (t) => {
   const c = gpu(t, 'nvidia-smi-fails', { enabled: true });
   await eventually(() => {
