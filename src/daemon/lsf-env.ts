@@ -36,8 +36,8 @@ export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string
   return { env: { ...env, LSF_LOGDIR: logdir }, from: file };
 }
 
-// The dynamic String resources of lsf.shared ($LSF_ENVDIR/lsf.shared, else /etc's, as
-// lsfConfPath): a child elim's value for one of them is text, which LIM reading that
+// The dynamic String resources of lsf.shared (in lsfSharedDir: LSF_CONFDIR, where LIM
+// reads it, else $LSF_ENVDIR, else /etc): a child elim's value for one of them is text, which LIM reading that
 // elim itself keeps (saveSBValue in lim.rload.c), so lavarank passes it on as text;
 // any other value that is not a number is dropped. lsf.shared must pass the trust
 // check: a String name read from a file others can change would let them turn a
@@ -45,9 +45,13 @@ export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string
 // read or is refused gives no names, and problem says why, for the log; none there
 // gives none, without a word (`lavarank check` names a missing lsf.shared). The
 // parser is loaded only here, by a daemon with child elims.
-// read gives undefined where there is no file.
-export async function sharedTextResources(env: NodeJS.ProcessEnv, read: (path: string) => string | undefined = readTrustedLsfShared): Promise<{ names: Set<string>; problem?: string }> {
-  const file = join(lsfConfDir(env), 'lsf.shared');
+// read gives undefined where there is no file; readConf reads lsf.conf.
+export async function sharedTextResources(
+  env: NodeJS.ProcessEnv,
+  read: (path: string) => string | undefined = readTrustedLsfShared,
+  readConf: (path: string) => string = readTrustedLsfConf,
+): Promise<{ names: Set<string>; problem?: string }> {
+  const file = join(lsfSharedDir(env, readConf), 'lsf.shared');
   try {
     const text = read(file);
     if (text === undefined) return { names: new Set() };
@@ -72,6 +76,22 @@ class LsfConfRefused extends Error {
 function lsfConfDir(env: NodeJS.ProcessEnv): string {
   const envdir = env['LSF_ENVDIR'];
   return envdir !== undefined && envdir !== '' ? envdir : '/etc';
+}
+
+// The directory of the lsf.shared LIM reads: LSF_CONFDIR (readShared in lim.conf.c),
+// which LIM takes from its environment, else from lsf.conf, and which a site may set
+// apart from LSF_ENVDIR; where neither names an absolute path, lsf.conf's directory.
+function lsfSharedDir(env: NodeJS.ProcessEnv, readConf: (path: string) => string): string {
+  const own = env['LSF_CONFDIR'];
+  if (own !== undefined && isPlainPath(own)) return own;
+  let text: string;
+  try {
+    text = readConf(lsfConfPath(env));
+  } catch {
+    return lsfConfDir(env); // no lsf.conf, or one refused (lsfLogdir says why): lsf.conf's directory
+  }
+  const confdir = readLsfConf(text, lsfConfPath(env)).values.get('LSF_CONFDIR')?.value;
+  return confdir !== undefined && isPlainPath(confdir) ? confdir : lsfConfDir(env);
 }
 
 // The lsf.conf OpenLava reads: $LSF_ENVDIR/lsf.conf, else /etc/lsf.conf.

@@ -76,9 +76,22 @@ describe('sharedTextResources', () => {
 
   it("reads $LSF_ENVDIR/lsf.shared, else /etc's, and gives its String resources", async () => {
     const read = (want: string) => (path: string): string | undefined => (path === want ? SHARED : undefined);
-    assert.deepEqual(await sharedTextResources({ LSF_ENVDIR: '/e' }, read('/e/lsf.shared')), { names: new Set(['os_state']) });
-    assert.deepEqual(await sharedTextResources({}, read('/etc/lsf.shared')), { names: new Set(['os_state']) });
-    assert.deepEqual(await sharedTextResources({ LSF_ENVDIR: '/e' }, read('/etc/lsf.shared')), { names: new Set() });
+    const noConf = (path: string): string => {
+      throw new Error(`${path}: ENOENT`);
+    };
+    assert.deepEqual(await sharedTextResources({ LSF_ENVDIR: '/e' }, read('/e/lsf.shared'), noConf), { names: new Set(['os_state']) });
+    assert.deepEqual(await sharedTextResources({}, read('/etc/lsf.shared'), noConf), { names: new Set(['os_state']) });
+    assert.deepEqual(await sharedTextResources({ LSF_ENVDIR: '/e' }, read('/etc/lsf.shared'), noConf), { names: new Set() });
+  });
+
+  it("reads lsf.shared in LSF_CONFDIR, where LIM reads it, when lsf.conf or LIM's environment sets it apart from LSF_ENVDIR", async () => {
+    const read = (path: string): string | undefined => (path === '/conf/lsf.shared' ? SHARED : undefined);
+    const conf = (path: string): string => {
+      if (path === '/e/lsf.conf') return 'LSF_ENVDIR=/e\nLSF_CONFDIR=/conf\n';
+      throw new Error(`${path}: ENOENT`);
+    };
+    assert.deepEqual(await sharedTextResources({ LSF_ENVDIR: '/e' }, read, conf), { names: new Set(['os_state']) });
+    assert.deepEqual(await sharedTextResources({ LSF_ENVDIR: '/x', LSF_CONFDIR: '/conf' }, read, conf), { names: new Set(['os_state']) });
   });
 
   it('gives no names and says why for an lsf.shared it may not read, or that LIM could not read either', async () => {
