@@ -18,6 +18,18 @@ function gpu(t: TestContext, bin: string, options: GpuOptions = {}) {
   return c;
 }
 
+// The first failure collect() throws, once the background query has given one.
+function failureOf(c: { collect(monotonicMs: number): unknown }): Promise<unknown> {
+  return eventually(() => {
+    try {
+      c.collect(performance.now());
+      return undefined;
+    } catch (err) {
+      return err;
+    }
+  });
+}
+
 function withEnv(t: TestContext, name: string, value: string): void {
   process.env[name] = value;
   t.after(() => delete process.env[name]);
@@ -174,14 +186,7 @@ test('an absent nvidia-smi is retried at the slow missing-tool interval, not eve
 
 test('with enabled true an absent nvidia-smi is a failure the sampler will report', async (t) => {
   const c = gpu(t, 'no-such-nvidia-smi', { enabled: 'true' });
-  const err = await eventually(() => {
-    try {
-      c.collect(performance.now());
-      return undefined;
-    } catch (e) {
-      return e;
-    }
-  });
+  const err = await failureOf(c);
   assert.ok(err instanceof CollectorError);
   assert.match(err.message, /gpu: .*no-such-nvidia-smi cannot be run/);
 });
@@ -199,42 +204,21 @@ test('garbage output is logged at warn once, then at debug while it repeats', as
 test('output the parser refuses is the failure named once by the collector, not "gpu: gpu:"', async (t) => {
   const { log, entries } = recordingLog();
   const c = gpu(t, 'nvidia-smi-garbage', { enabled: true, log });
-  const err = await eventually(() => {
-    try {
-      c.collect(performance.now());
-      return undefined;
-    } catch (e) {
-      return e;
-    }
-  });
+  const err = await failureOf(c);
   assert.match(String(err), /^CollectorError: gpu: \/\S*nvidia-smi-garbage output line 1: /);
   assert.match(entries()[0]?.msg ?? '', /^GPU query failed: \/\S*nvidia-smi-garbage output line 1: /);
 });
 
 test('a failing nvidia-smi with enabled true fails with its exit code', async (t) => {
   const c = gpu(t, 'nvidia-smi-fails', { enabled: true });
-  await eventually(() => {
-    try {
-      c.collect(performance.now());
-      return undefined;
-    } catch (err) {
-      return err;
-    }
-  }).then((err) => assert.match(String(err), /exit code 6/));
+  await failureOf(c).then((err) => assert.match(String(err), /exit code 6/));
 });
 
 // The exit status alone (9) did not say that the driver is not loaded; nvidia-smi prints it.
 test('a failing nvidia-smi fails with what it printed, which names a driver that is not loaded', async (t) => {
   const { log, entries } = recordingLog();
   const c = gpu(t, 'nvidia-smi-no-driver', { enabled: true, log });
-  const err = await eventually(() => {
-    try {
-      c.collect(performance.now());
-      return undefined;
-    } catch (e) {
-      return e;
-    }
-  });
+  const err = await failureOf(c);
   assert.match(String(err), /exit code 9.*; it printed: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver/);
   assert.match(entries()[0]?.msg ?? '', /it printed: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver/);
 });
