@@ -49,6 +49,18 @@ function options(over: Partial<RetrainOptions> = {}): RetrainOptions {
   };
 }
 
+// A dry run over a copy of the small history, named dirName, with links added in it
+// (name → what each points at), which must end written; its output.
+async function dryRunWithLinks(dirName: string, links: Record<string, string>): Promise<string> {
+  const history = join(root, dirName);
+  cpSync(small.historyDir, history, { recursive: true });
+  for (const [name, target] of Object.entries(links)) symlinkSync(target, join(history, name));
+  const io = sink();
+  const r = await retrain(options({ history: [history], dryRun: true }), io);
+  assert.equal(r.exitCode, EXIT_WRITTEN);
+  return io.stdout.join('\n');
+}
+
 function sink(over: Partial<RetrainIO> = {}): RetrainIO & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -420,32 +432,18 @@ describe('retrain', () => {
   });
 
   test('leaves out, with a warning each, entries of a history directory it cannot read (a link to nothing, a FIFO), and trains on the rest', async () => {
-    const history = join(root, 'history-with-strays');
-    cpSync(small.historyDir, history, { recursive: true });
-    const dangling = join(history, 'gone.jsonl');
-    symlinkSync(join(root, 'nowhere'), dangling);
     const fifo = join(root, 'stray-fifo');
     mkfifo(fifo);
-    symlinkSync(fifo, join(history, 'node9.jsonl'));
-    const io = sink();
-    const r = await retrain(options({ history: [history], dryRun: true }), io);
-    assert.equal(r.exitCode, EXIT_WRITTEN);
-    const text = io.stdout.join('\n');
+    const text = await dryRunWithLinks('history-with-strays', { 'gone.jsonl': join(root, 'nowhere'), 'node9.jsonl': fifo });
     assert.match(text, /history: \d+ records in 3 files; left out 2 files \(see the warnings\)/);
     assert.match(text, /warning: history file left out: --history .*gone\.jsonl: no such file or directory/);
     assert.match(text, /warning: history file left out: --history .*node9\.jsonl: not a regular file/);
   });
 
   test("shows a left-out entry's name with its control characters escaped: any user names the entries of a sticky history.dir, and root's terminal would obey them", async () => {
-    const history = join(root, 'history-with-escape');
-    cpSync(small.historyDir, history, { recursive: true });
     const fifo = join(root, 'escape-fifo');
     mkfifo(fifo);
-    symlinkSync(fifo, join(history, 'x\x1b]0;owned\x07.jsonl'));
-    const io = sink();
-    const r = await retrain(options({ history: [history], dryRun: true }), io);
-    assert.equal(r.exitCode, EXIT_WRITTEN);
-    const text = io.stdout.join('\n');
+    const text = await dryRunWithLinks('history-with-escape', { 'x\x1b]0;owned\x07.jsonl': fifo });
     assert.match(text, /warning: history file left out: --history .*x\\u001b\]0;owned\\u0007\.jsonl: not a regular file/);
     assert.doesNotMatch(text, /[\x1b\x07]/);
   });
