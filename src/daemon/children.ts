@@ -27,7 +27,7 @@ import { basename, isAbsolute } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
-import { ElimReportParser, type ParseProblem, type ParseResult, type ResourceValue } from '../lsf/elim-parse.js';
+import { ElimReportParser, MAX_TEXT_BYTES, type ParseProblem, type ParseResult, type ResourceValue } from '../lsf/elim-parse.js';
 import { selfReference } from '../lsf/wrapper.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { spawnGroup, type GroupProcess } from '../util/exec.js';
@@ -99,7 +99,7 @@ const PROBLEM_TEXT: Record<ParseProblem, string> = {
   'truncated-report': 'fewer pairs than the report count announced',
   'bad-name': 'a resource name that is not letters, digits and underscores',
   'bad-value': 'a value that is not a finite decimal number (dropped, not read as 0; a String resource\'s text needs its TYPE String in lsf.shared)',
-  'bad-text': 'a String resource\'s value that is not printable ASCII of at most 1023 characters (dropped)',
+  'bad-text': `a String resource's value that is not printable ASCII of at most ${MAX_TEXT_BYTES} characters (dropped)`,
   'oversized-token': `a token longer than 1024 bytes`,
   'too-many-names': 'more distinct resource names than lavarank keeps per child',
   'chunk-truncated': 'a single write too long to parse whole; only its end was read',

@@ -7,7 +7,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { isValidResourceName, isValidTextValue, type ResourceValue } from '../lsf/elim-parse.js';
+import { isValidResourceName, isValidTextValue, MAX_TEXT_BYTES, type ResourceValue } from '../lsf/elim-parse.js';
 import { errorCode } from '../util/errors.js';
 
 // POSIX guarantees that a write of at most this many bytes to a pipe is atomic.
@@ -125,9 +125,9 @@ export function budgetReport(own: ReadonlyArray<readonly [string, number]>, extr
     for (const [name, value] of pairs) {
       let why: string | undefined;
       if (!isValidIndexName(name)) why = 'not a load index name LIM accepts';
-      else if (typeof value === 'string' ? !isValidTextValue(value) : !Number.isFinite(Math.fround(value))) {
-        why = typeof value === 'string' ? 'not printable ASCII of at most 1023 characters' : 'not a finite number in LIM\'s float';
-      } else if (names.has(name) || mine.has(name)) why = 'already in the report';
+      else if (typeof value === 'string' && !isValidTextValue(value)) why = `not printable ASCII of at most ${MAX_TEXT_BYTES} characters`;
+      else if (typeof value === 'number' && !Number.isFinite(Math.fround(value))) why = 'not a finite number in LIM\'s float';
+      else if (names.has(name) || mine.has(name)) why = 'already in the report';
       if (why !== undefined) {
         refused.push({ source, name, why });
         continue;
