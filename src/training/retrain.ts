@@ -549,7 +549,8 @@ const LEFT_TEMP_AGE_MS = 3_600_000;
 // this host and which were last written over an hour ago: the lock is ours, but a
 // --dry-run, which takes none, may be writing its report, here or on another host
 // sharing the directory, where its pid runs on no process of this host.
-function removeLeftTemps(out: string, now = Date.now()): void {
+function removeLeftTemps(out: string): void {
+  const now = Date.now();
   const dir = dirname(out);
   const names = [basename(out), `${basename(out)}.previous`, `${basename(out)}.report.html`];
   for (const entry of readdirSync(dir)) {
