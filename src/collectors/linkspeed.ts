@@ -43,7 +43,8 @@ const SPEED_BYTES = 64;
 // The default reader, and what it keeps open.
 interface SpeedFiles {
   read: SpeedRead;
-  // Closes the path's descriptor kept open (its device may be gone, or its name another's).
+  // Closes the path's descriptor kept open and forgets keepOpen's answer for it (its
+  // device may be gone, or its name another's).
   drop(path: string): void;
   close(): void;
 }
@@ -54,7 +55,11 @@ interface SpeedFiles {
 // there per read, not three. A failed read closes it; the next read opens it again.
 function speedFiles(keepOpen: (path: string) => boolean): SpeedFiles {
   const kept = new Map<string, number>();
-  const keeps = new Map<string, boolean>(); // keepOpen's answer for each path, asked once
+  // keepOpen's answer for each path, asked once while its link is known and dropped
+  // with it: physical names come and go for good (a VF the kernel moves back from a
+  // dead container's namespace takes dev<ifindex> where its name is taken), and kept
+  // for every name ever seen they held about 90 bytes each for the daemon's life.
+  const keeps = new Map<string, boolean>();
   const buffer = Buffer.alloc(SPEED_BYTES); // one read at a time (createLinkSpeeds)
   let inFlight: number | undefined; // the descriptor being read
   return {
@@ -86,6 +91,7 @@ function speedFiles(keepOpen: (path: string) => boolean): SpeedFiles {
       });
     },
     drop(path) {
+      keeps.delete(path);
       const fd = kept.get(path);
       if (fd === undefined) return;
       kept.delete(path);

@@ -231,6 +231,25 @@ test('the default reader keeps a speed file open where keepOpen says and reads i
   assert.equal(openOn(path), 0);
 });
 
+test("the default reader keeps nothing of a forgotten link's file: its name, back, is asked of keepOpen again (names that come and go, as VFs moved back from a container's namespace as dev<ifindex>, held memory for good)", async (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'class/net/dev7/speed': '1000\n' });
+  const asked: string[] = [];
+  const speeds = createLinkSpeeds({ sysRoot: root, keepOpen: (path) => {
+      asked.push(path);
+      return true;
+    },
+  });
+  t.after(() => speeds.close());
+  speeds.at(0);
+  speeds.report('dev7', true);
+  await speeds.settled();
+  speeds.forget('dev7');
+  speeds.report('dev7', true);
+  await speeds.settled();
+  assert.deepEqual(asked, [`${root}/class/net/dev7/speed`, `${root}/class/net/dev7/speed`]);
+});
+
 test('the default reader closes a file that keepOpen does not keep, and one whose read failed', async (t) => {
   const root = tempDir(t);
   writeTree(root, { 'class/net/eth0/speed': '1000\n', 'class/net/eth1/speed/x': '' }); // eth1's "speed" is a directory: its read fails
