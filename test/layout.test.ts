@@ -232,6 +232,18 @@ describe('the documentation', () => {
     assert.ok(readme.includes(`is ${minus(margin[1]!)} points, with an interval (${minus(margin[2]!)} to ${minus(margin[3]!)})`), 'README\'s margin of the backbone over the ridge');
   });
 
+  it('quotes in docs/model.md the validation models/default.json records: each predictor\'s MAE and the gate\'s decision', () => {
+    // train-default records the cross-validated MAEs eval-model prints; a change that moves them rebuilds the file.
+    const validation = (JSON.parse(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8')) as { training: { validation: { mae: Record<string, number>; gate: string } } }).training.validation;
+    const block = /<!-- npm run eval-model -->([\s\S]*?)<!-- end eval-model -->/.exec(readFileSync(join(repoRoot, 'docs', 'model.md'), 'utf8'))?.[1] ?? '';
+    const rows: Array<[string, string]> = [['backbone + network', 'model'], ['backbone alone', 'backbone'], ['ridge regression', 'ridge'], ['load-only line', 'loadOnly'], ['mean', 'mean'], ['formula', 'formula']];
+    for (const [inBlock, key] of rows) {
+      const m = new RegExp(`^\\| ${inBlock.replace(/[+]/g, '\\+')} +\\| +([\\d.]+) \\|`, 'm').exec(block);
+      assert.equal(m?.[1], validation.mae[key]!.toFixed(1), `${inBlock} in model.md's eval-model block`);
+    }
+    assert.ok(block.includes(`\ndecision: ${validation.gate}\n`), `model.md's eval-model block does not give the recorded decision: ${validation.gate}`);
+  });
+
   it('quotes in the README the retrain benchmark of docs/retrain.md: wall time, CPU and peak RSS of the largest run', () => {
     const bench = readFileSync(join(repoRoot, 'docs', 'retrain.md'), 'utf8');
     const row = /^\| 1 000 000 \| 10 000 000 \| \*\*([\d.]+) s\*\* \|.*\| \*\*(\d+) MB\*\* \| ([\d.]+) s \|$/m.exec(bench);
