@@ -16,6 +16,7 @@ import { EXIT_USAGE, print, printError } from '../util/cliio.js';
 import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config, type LogConfig } from '../config/config.js';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { findExecutable } from '../util/exec.js';
+import { escapedControls } from '../util/shown.js';
 import { systemClock } from '../util/clock.js';
 import { createGpuCollector } from '../collectors/gpu.js';
 import { checkGpuProgram } from '../daemon/sampler.js';
@@ -401,10 +402,12 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     const counts = SEVERITIES.map((s) => [s, sorted.filter((f) => f.severity === s).length] as const).filter(([, n]) => n > 0);
     print(`${counts.map(([s, n]) => `${n} ${s}${n === 1 || s === 'critical' ? '' : 's'}`).join(', ')}, most serious first:`);
-    print(sorted.map((f) => `  ${formatFinding(f)}`).join('\n'));
+    print(sorted.map((f) => `  ${escapedControls(formatFinding(f))}`).join('\n'));
   }
-  print(`\neffective configuration:\n${notes.map((n) => `  ${n}`).join('\n')}`);
-  print(`  OpenLava:\n${lsfLines.map((l) => `    ${l}`).join('\n')}`);
+  // Findings and notes quote names and text others may choose: a link's target in a
+  // directory another user owns, a queue of an LSF administrator's lsb.queues.
+  print(`\neffective configuration:\n${notes.map((n) => `  ${escapedControls(n)}`).join('\n')}`);
+  print(`  OpenLava:\n${lsfLines.map((l) => `    ${escapedControls(l)}`).join('\n')}`);
   print(`  lavarank.yaml, with defaults filled in:\n${stringify(config).replace(/^/gm, '    ').trimEnd()}`);
   return failing > 0 ? 1 : 0;
 }

@@ -126,6 +126,20 @@ describe('lavarank check with an OpenLava configuration', () => {
     }
   });
 
+  it("writes the control characters of a queue's name as \\u escapes, since lsb.queues may be an LSF administrator's and root's terminal would obey them", () => {
+    const t = lsfTree('capture');
+    try {
+      writeFileSync(join(t.etc, 'lavarank.yaml'), `log: {file: ${join(t.log, 'l.log')}}\nhistory: {enabled: false}\ngpu: {enabled: false}\n`, { mode: 0o644 });
+      writeFileSync(t.queues, readFileSync(t.queues, 'utf8').replace('QUEUE_NAME   = normal', 'QUEUE_NAME   = normal\x1b[8m\x9b2K'));
+      const r = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16']);
+      assert.doesNotMatch(r.stdout, /[\x1b\x9b]/);
+      assert.match(r.stdout, /WARNING {2}lsb\.queues:4: queue normal\\u001b\[8m\\u009b2K has order\[rank\] without rusage/);
+      assert.match(r.stdout, /queue normal\\u001b\[8m\\u009b2K: RES_REQ = order\[rank\]/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('says so when only warnings are found (an LSF_LOGDIR that does not exist), and exits 0', () => {
     const t = lsfTree('fresh');
     try {
