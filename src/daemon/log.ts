@@ -13,6 +13,7 @@ import type { LogConfig } from '../config/config.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { isDirectory } from '../util/paths.js';
 import { isoTime } from '../util/clock.js';
+import { escapedControls } from '../util/shown.js';
 import { directoryProblems } from '../util/trust.js';
 
 export const DEFAULT_LOG_DIR = '/var/log/lavarank';
@@ -167,7 +168,9 @@ export function formatLogLine(json: string): string {
   const clock = `${two(when.getHours())}:${two(when.getMinutes())}:${two(when.getSeconds())}.${String(when.getMilliseconds()).padStart(3, '0')}`;
   const shown = (v: unknown): string => (typeof v === 'string' && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v) ?? String(v));
   const rest = Object.entries(fields).map(([k, v]) => `${k}=${shown(v)}`);
-  return `${[clock, String(level ?? '').toUpperCase().padEnd(5), String(msg ?? ''), ...rest].join(' ')}\n`;
+  // A message or field may quote a name another user chose (their link's target in an
+  // $LSF_LOGDIR they own), which the terminal would take as escape sequences.
+  return `${escapedControls([clock, String(level ?? '').toUpperCase().padEnd(5), String(msg ?? ''), ...rest].join(' '))}\n`;
 }
 
 // Writes to stderr, ignoring a closed stderr (the log has nowhere else to go).

@@ -310,6 +310,17 @@ describe('logs on a terminal', () => {
     assert.equal(line, '09:05:07.042 INFO  history file path=/var/lib/x n=3 why="two words"\n');
   });
 
+  it("writes the control characters of a message and of its fields as \\u escapes, since they may quote a name another user chose", () => {
+    const time = new Date(2026, 10, 28, 9, 5, 7, 42).toISOString();
+    const dir = '/var/log/openlava/x\x1b]0;owned\x07\x1b[8m';
+    const line = formatLogLine(JSON.stringify({ level: 'warn', time, path: dir, c1: '\x9b2K', msg: `history location skipped: ${dir} is owned by uid 65534` }));
+    assert.doesNotMatch(line, /[\0-\x09\x0b-\x1f\x7f-\x9f]/);
+    assert.equal(
+      line,
+      '09:05:07.042 WARN  history location skipped: /var/log/openlava/x\\u001b]0;owned\\u0007\\u001b[8m is owned by uid 65534 path=/var/log/openlava/x\\u001b]0;owned\\u0007\\u001b[8m c1=\\u009b2K\n',
+    );
+  });
+
   it('writes lines for a person to a terminal stderr, not JSON', () => {
     const script = `import('${new URL('../../src/daemon/log.js', import.meta.url).href}').then((m) => {
       const s = m.setupLogging({ file: null, level: 'info', max_bytes: 1e6, keep: 1 }, { host: 'h', env: {}, stderrIsTty: true });
