@@ -12,6 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { readAcct, skippedLines } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { escapedControls } from '../util/shown.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, UsageError, errorCode, errorMessage } from '../util/errors.js';
 import { historyFiles, readHistory, type HistoryOwner, type SkippedHistoryFile } from '../history/reader.js';
@@ -446,12 +447,6 @@ function shownName(name: string): string {
   return escapedControls(name.length > 60 ? `${name.slice(0, 59)}…` : name);
 }
 
-// Text any user chooses (a job name, the name of an entry in a sticky history.dir) as
-// root's terminal may show it: control characters written as \u escapes.
-function escapedControls(text: string): string {
-  return text.replace(/[\0-\x1f\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 // The malformed lines of every input: the first SHOWN_PROBLEMS as file:line: reason,
 // and how many there were in all.
 export class ProblemLog {
@@ -861,7 +856,8 @@ export function sharedHistoryWarnings(paths: readonly string[], owners: readonly
   const uid = process.geteuid?.() ?? 0;
   const foreign = owners.flatMap(({ file, uid: owner }) => (owner === 0 || owner === uid ? [] : [`history file ${escapedControls(file)} is owned by uid ${owner}, not root`]));
   const shown = foreign.length > MAX_FOREIGN_SHOWN ? [...foreign.slice(0, MAX_FOREIGN_SHOWN), `${foreign.length - MAX_FOREIGN_SHOWN} more history files owned by others`] : foreign;
-  return [...[...dirs].flatMap((dir) => directoryProblems(dir, 'history directory')), ...shown].map((problem) => `warning: ${problem}; its lines may be anyone's, and the model learns from them`);
+  // A directory's problems name the directories its links lead to, which their owners name.
+  return [...[...dirs].flatMap((dir) => directoryProblems(dir, 'history directory').map(escapedControls)), ...shown].map((problem) => `warning: ${problem}; its lines may be anyone's, and the model learns from them`);
 }
 
 // A warning for each history file left out (the first MAX_FOREIGN_SHOWN named, the

@@ -268,6 +268,23 @@ describe('sharedHistoryWarnings', () => {
   });
 });
 
+test("sharedHistoryWarnings shows the directory a history link leads to with its control characters escaped, since whoever owns the link's directory names it", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const theirs = join(dir, 'x\x1b[8m');
+    mkdirSync(theirs);
+    chmodSync(theirs, 0o777);
+    const link = join(dir, 'history');
+    symlinkSync(theirs, link);
+    const warnings = sharedHistoryWarnings([link]);
+    assert.equal(warnings.length, 1);
+    assert.doesNotMatch(warnings[0]!, /\x1b/);
+    assert.match(warnings[0]!, /history directory .*\/x\\u001b\[8m has mode 0777/);
+  } finally {
+    cleanup();
+  }
+});
+
 test("sharedHistoryWarnings shows another user's history file name with its control characters escaped", () => {
   const warnings = sharedHistoryWarnings([], [{ file: '/tmp/h/x\x1b[2J.jsonl', uid: 4242 }]);
   assert.deepEqual(warnings, ["warning: history file /tmp/h/x\\u001b[2J.jsonl is owned by uid 4242, not root; its lines may be anyone's, and the model learns from them"]);
