@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, UsageError, errorMessage } from './errors.js';
 import { keepInspectorClosed } from './node-flags.js';
+import { escapedControlsInLines } from './shown.js';
 
 let stdoutClosed = false;
 
@@ -61,8 +62,10 @@ export function failureStatus(who: string, err: unknown, options: { help?: boole
     printError(`${who}: ${errorMessage(err)}${options.help === false ? '' : `\nTry "${who} --help".`}`);
     return EXIT_USAGE;
   }
-  if (err instanceof ConfigError && err.problems.length > 1) printError(`${who}: ${err.problems.length} problems:\n  ${err.problems.join('\n  ')}`);
-  else printError(`${who}: ${errorMessage(err)}`);
+  // Its message may quote names other users chose (where their link in a directory they
+  // own leads, a line of their file), whose escape sequences root's terminal would obey.
+  if (err instanceof ConfigError && err.problems.length > 1) printError(escapedControlsInLines(`${who}: ${err.problems.length} problems:\n  ${err.problems.join('\n  ')}`));
+  else printError(escapedControlsInLines(`${who}: ${errorMessage(err)}`));
   if (process.env['LAVARANK_DEBUG'] === '1' && err instanceof Error && !(err instanceof ConfigError) && err.stack !== undefined) printError(err.stack);
   return EXIT_FAILURE;
 }

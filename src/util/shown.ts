@@ -5,3 +5,9 @@
 export function escapedControls(text: string): string {
   return text.replace(/[\0-\x1f\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+// escapedControls for text of several lines (an error's message and its list of
+// problems): newlines and tabs kept, every other control character escaped.
+export function escapedControlsInLines(text: string): string {
+  return text.replace(/[\0-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
