@@ -320,7 +320,7 @@ function regularFiles(option: string, files: string[]): string[] {
 // lsb.acct, --out as the report): writing one would destroy the other. Files are told
 // apart by device and inode, so a second name or a link for one is caught too.
 export function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun' | 'acct' | 'history' | 'calibration' | 'configPath' | 'configModel'>, files: InputFiles): void {
-  const outputs: Array<[string, string]> = options.dryRun ? [['--report', options.report]] : [['--out', options.out], ['--report', options.report]];
+  const outputs = outputsOf(options);
   if (!options.dryRun && fileIdentity(options.out) === fileIdentity(options.report)) {
     throw new UsageError(`--out ${options.out} and --report ${options.report} name the same file; the report would replace the model`);
   }
@@ -332,7 +332,10 @@ export function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | '
     for (const file of listed) if (!given.includes(file)) inputs.push([`the input ${option}`, file]);
   };
   add('--acct', options.acct, [...files.acct, ...files.events]);
-  add('--history', options.history, files.history);
+  // The files found in a --history directory are not among them: one that is an output
+  // is left out of the read instead (historyInputs), since in a sticky history.dir any
+  // user can link one there, and would otherwise stop every run.
+  add('--history', options.history, []);
   add('--calibration', options.calibration, []);
   if (options.configPath !== null) inputs.push(['the config', options.configPath]);
   for (const [outOption, out] of outputs) {
@@ -749,7 +752,7 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
   const eventPaths = oldestFirst(regularFiles('--acct', files.events), EVENTS_FILE);
   if (options.history.length === 0) throw new ConfigError('--history: expected at least one history file or directory, received none');
   if (files.historyProblem !== undefined) throw files.historyProblem;
-  const { paths: historyPaths, skipped: skippedHistory } = historyInputs(options.history, files.history);
+  const { paths: historyPaths, skipped: skippedHistory } = historyInputs(options.history, files.history, outputsOf(options));
   if (historyPaths.length === 0 && skippedHistory.length === 0) {
     throw new ConfigError(`no history found: no *.jsonl or *.jsonl.N files in ${options.history.join(', ')} (the daemons write them to their history.dir)`);
   }
@@ -818,14 +821,21 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
   return { table, jobs: table.count, historyPaths, skippedHistory, calibration };
 }
 
+// The files this run writes, by option: the report, and the model unless a dry run.
+function outputsOf(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun'>): Array<[string, string]> {
+  return options.dryRun ? [['--report', options.report]] : [['--out', options.out], ['--report', options.report]];
+}
+
 // The history files to read: a file named on the command line must be a regular file
 // (regularFiles), but one found in a listed directory that is not (a FIFO, a device, a
-// link to nothing: in a sticky history.dir any user can put one there) is left out with
-// a warning, as readHistory leaves out one refused when opened, so that one user's
-// entry cannot stop a retrain of every host's history.
-function historyInputs(given: readonly string[], listed: readonly string[]): { paths: string[]; skipped: SkippedHistoryFile[] } {
+// link to nothing: in a sticky history.dir any user can put one there), or that is one
+// of the outputs (their link to the model: checkDistinct stopped the run for it), is
+// left out with a warning, as readHistory leaves out one refused when opened, so that
+// one user's entry cannot stop a retrain of every host's history.
+function historyInputs(given: readonly string[], listed: readonly string[], outputs: ReadonlyArray<[string, string]>): { paths: string[]; skipped: SkippedHistoryFile[] } {
   const paths: string[] = [];
   const skipped: SkippedHistoryFile[] = [];
+  const outputIds = outputs.map(([option, path]) => ({ option, path, id: fileIdentity(path) }));
   for (const file of listed) {
     if (given.includes(file)) {
       paths.push(...regularFiles('--history', [file]));
@@ -833,6 +843,9 @@ function historyInputs(given: readonly string[], listed: readonly string[]): { p
     }
     try {
       regularFiles('--history', [file]);
+      const id = fileIdentity(file);
+      const output = outputIds.find((o) => o.id === id);
+      if (output !== undefined) throw new ConfigError(`--history ${file}: is ${output.option} ${output.path}, which this run writes; not read`);
       paths.push(file);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;

@@ -457,6 +457,19 @@ describe('retrain', () => {
     assert.match(text, /warning: history file left out: --history .*node9\.jsonl: not a regular file/);
   });
 
+  test('leaves out, with a warning, a link to the model found in a history directory, which any user can put in a sticky history.dir, instead of stopping the run', async () => {
+    const history = join(root, 'history-with-model-link');
+    cpSync(small.historyDir, history, { recursive: true });
+    const o = options({ history: [history] });
+    writeFileSync(o.out, '{}\n');
+    symlinkSync(o.out, join(history, 'zz.jsonl'));
+    const io = sink();
+    await retrain(o, io);
+    const text = io.stdout.join('\n');
+    assert.match(text, /warning: history file left out: --history .*zz\.jsonl: is --out .*model\.json, which this run writes; not read/);
+    assert.match(text, /history: \d+ records in 3 files; left out 1 file/);
+  });
+
   test("shows a left-out entry's name with its control characters escaped: any user names the entries of a sticky history.dir, and root's terminal would obey them", async () => {
     const fifo = join(root, 'escape-fifo');
     mkfifo(fifo);
