@@ -129,6 +129,15 @@ export function isInputFile(st: Stats, path: string): boolean {
   return st.isFile() || (st.isFIFO() && SUBSTITUTED.test(path));
 }
 
+// A file with holes: one whose blocks on disk hold less than 1/HOLES_RATIO of its size.
+// `truncate -s 16T` in a sticky history.dir makes one at once, and its zeros, read at
+// some 13 s a GiB, held a cron retrain for days, and its lock kept the next week's
+// from running. The daemons and mbatchd only append, so their files have no holes; a
+// compressed file system keeps such text in about a tenth of its size, far above the
+// ratio. Below HOLES_MIN_BYTES blocks say little (ext4 keeps a tiny file in its inode).
+const HOLES_RATIO = 64;
+const HOLES_MIN_BYTES = 64 * 1024;
+
 // Opens an input file (lsb.acct, a history file) to read, with what was opened. What
 // the name leads to is looked at first through an O_PATH descriptor, which opens
 // nothing: in a directory someone else can write (a sticky history.dir, an LSF
@@ -143,6 +152,7 @@ export function isInputFile(st: Stats, path: string): boolean {
 // fs.protected_hardlinks is 0), may name a root-only file (/etc/shadow, a munge key),
 // whose lines root would read and quote as malformed (retrain printed the first bytes
 // of each, into a cron job's log); both are refused unread, as checkTrust refuses them.
+// So is a file with holes (HOLES_RATIO).
 export async function openInput(path: string, what: string): Promise<{ handle: FileHandle; stats: Stats }> {
   const uid = process.geteuid?.() ?? 0;
   const ours = (st: Stats): boolean => st.uid === 0 || st.uid === uid;
@@ -162,6 +172,9 @@ export async function openInput(path: string, what: string): Promise<{ handle: F
       if (!ours(dir) || (dir.mode & 0o022) !== 0) {
         throw new ConfigError(`${what} ${path}: ${stats.nlink} hard links in ${dirname(path)}, a directory others can write or own, so another user may have linked a root file there; not read (copy it to a directory of root's)`);
       }
+    }
+    if (stats.isFile() && stats.size > HOLES_MIN_BYTES && stats.blocks * 512 * HOLES_RATIO < stats.size) {
+      throw new ConfigError(`${what} ${path}: ${stats.size} bytes held in ${stats.blocks * 512} on disk, a file with holes, which no daemon or mbatchd writes (they only append); not read`);
     }
     if (stats.isFile()) return { handle: await open(`/proc/self/fd/${named.fd}`, constants.O_RDONLY | constants.O_NONBLOCK), stats };
   } finally {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { chmodSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { ConfigError } from '../../src/util/errors.js';
 import { fileIdentity, openInput, readRegularText } from '../../src/util/paths.js';
 import { mkfifo, tempDir } from '../helpers.js';
 
@@ -63,6 +64,22 @@ describe('openInput', () => {
       mkdirSync(own, { mode: 0o755 });
       linkSync(secret, join(own, 'node1.jsonl'));
       const { handle } = await openInput(join(own, 'node1.jsonl'), 'history file');
+      await handle.close();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses unread a file with holes, which any user makes at once with truncate -s 16T and whose zeros take hours to read, and reads a dense one', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const holes = join(dir, 'node9.jsonl');
+      writeFileSync(holes, '');
+      truncateSync(holes, 2 ** 30);
+      await assert.rejects(openInput(holes, 'history file'), (err: unknown) => err instanceof ConfigError && /history file .*node9\.jsonl: 1073741824 bytes held in \d+ on disk, a file with holes/.test(err.message));
+      const dense = join(dir, 'node1.jsonl');
+      writeFileSync(dense, `${'{}\n'.repeat(100_000)}`);
+      const { handle } = await openInput(dense, 'history file');
       await handle.close();
     } finally {
       cleanup();
