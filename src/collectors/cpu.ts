@@ -305,12 +305,26 @@ export function tasksElsewhere(busy: number, online: number, jobBusy: number, jo
   return elsewhere > 0 && elsewhere < Infinity ? elsewhere : 0;
 }
 
-// The positions, among the cpuN names, of the CPUs no job may be given (mayUse false):
-// their idle time is no free CPU for a job (jobCpuTest).
-function unusablePositions(mayUse: (cpu: number) => boolean, names: readonly string[]): Set<number> {
+// The kernel's numbers of the CPUs of the cpuN lines, in their order: the names' own,
+// except where the lines are numbered from 0 without a gap and the online list
+// (/sys/devices/system/cpu/online) names as many other CPUs. Then they are that list's,
+// in order: lxcfs, which LXD and Kubernetes' lxcfs webhooks mount over a container's
+// /proc/stat, shows the container's cpuset there renumbered from cpu0 (its
+// proc_stat_read), while its online list, every process's affinity and isolcpus keep the
+// kernel's numbers. Read by the names, a container on CPUs 2-5 had its cpu0 and cpu1
+// left out as outside the affinity, and was read as a host of 2 CPUs, cpu2 and cpu3.
+export function kernelCpuNumbers(names: readonly string[], online: readonly number[] | undefined): number[] {
+  const numbers = names.map((name) => Number(name.slice(3)));
+  if (online === undefined || online.length !== numbers.length || !numbers.every((n, at) => n === at)) return numbers;
+  return [...online];
+}
+
+// The positions, among the CPUs (kernelCpuNumbers), of those no job may be given
+// (mayUse false): their idle time is no free CPU for a job (jobCpuTest).
+function unusablePositions(mayUse: (cpu: number) => boolean, cpus: readonly number[]): Set<number> {
   const out = new Set<number>();
-  names.forEach((name, at) => {
-    if (!mayUse(Number(name.slice(3)))) out.add(at);
+  cpus.forEach((cpu, at) => {
+    if (!mayUse(cpu)) out.add(at);
   });
   return out;
 }
@@ -324,12 +338,12 @@ interface JobCpus {
   cores: number | undefined;
 }
 
-// The JobCpus of the online cpuN names, by jobCpuTest's rule.
-function jobCpusOf(mayUse: (cpu: number) => boolean, names: readonly string[], sysRoot: string): JobCpus {
-  const skip = unusablePositions(mayUse, names);
-  const count = names.length - skip.size;
+// The JobCpus of the online CPUs, by jobCpuTest's rule (cpus: kernelCpuNumbers).
+function jobCpusOf(mayUse: (cpu: number) => boolean, cpus: readonly number[], sysRoot: string): JobCpus {
+  const skip = unusablePositions(mayUse, cpus);
+  const count = cpus.length - skip.size;
   if (skip.size === 0 || count === 0) return { skip, count: 0, cores: undefined };
-  const usable = names.filter((_, at) => !skip.has(at)).map((name) => Number(name.slice(3)));
+  const usable = cpus.filter((_, at) => !skip.has(at));
   const cores = readCores(sysRoot, usable);
   return { skip, count, cores: cores !== undefined && cores < count ? cores : undefined };
 }
@@ -368,7 +382,8 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   let sinceAffinity = 0;
   const findJobCpus = (affinity: number[] | undefined): void => {
     allowed = affinity;
-    job = jobCpusOf(jobCpuTest(jobCpus, isolated, affinity), known.names, sysRoot);
+    const online = cpuListIn(procPath(sysRoot, 'devices/system/cpu/online'));
+    job = jobCpusOf(jobCpuTest(jobCpus, isolated, affinity), kernelCpuNumbers(known.names, online), sysRoot);
     elsewhere1 = undefined;
   };
   // The tasks running on the CPUs no job may use (their busy time), averaged as the

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, test, type TestContext } from 'node:test';
-import { AFFINITY_CHECK_EVERY, busyOf, createCpuCollector, cpuFractions, cpuSet, leastBusy, parseStat } from '../../src/collectors/cpu.js';
+import { AFFINITY_CHECK_EVERY, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, parseStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedCpuIdle, scannedStat, tempDir, writeTree } from './helpers.js';
 
@@ -409,6 +409,35 @@ test('where a job may use only some online CPUs, the reading gives their count a
   assert.equal(e?.jobCpus, 2);
   assert.equal(e?.jobBusy, 0.5);
   assert.equal(e?.jobCores, 1);
+});
+
+// lxcfs (LXD, Kubernetes' lxcfs webhooks) shows a container's cpuset in /proc/stat
+// renumbered from cpu0, while its sysfs online list and the affinity keep the kernel's
+// numbers: a container on CPUs 2-5 read as cpu0-cpu3, with Cpus_allowed_list 2-5.
+test('under lxcfs, which renumbers a container\'s CPUs in /proc/stat from cpu0, every CPU of its cpuset counts as the job\'s', (t) => {
+  const root = tempDir(t);
+  writeTree(root, {
+    'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t2-5\n',
+    'sys/devices/system/cpu/online': '2-5\n',
+    'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0'),
+  });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  // 10 s at 100 Hz: two tasks on the container's last two CPUs, its first two idle.
+  writeTree(root, { 'proc/stat': stat('2000 0 0 2000 0 0 0 0', '0 0 0 1000 0', '0 0 0 1000 0', '1000 0 0 0 0', '1000 0 0 0 0') });
+  const r = c.collect(10_000);
+  assert.equal(r?.busy, 0.5);
+  assert.equal(r?.jobCpus, undefined, `read as a container of ${r?.jobCpus} CPUs, busy ${r?.jobBusy}`);
+  assert.equal(r?.minBusy, 0, 'two of its CPUs were free');
+});
+
+test('kernelCpuNumbers keeps the names of a kernel\'s own /proc/stat: with gaps, as the online list, or while a hotplug makes them disagree', () => {
+  const names = (...n: number[]): string[] => n.map((i) => `cpu${i}`);
+  assert.deepEqual(kernelCpuNumbers(names(0, 1, 3), [0, 1, 3]), [0, 1, 3]);
+  assert.deepEqual(kernelCpuNumbers(names(0, 1, 2, 3), [0, 1, 2, 3]), [0, 1, 2, 3]);
+  assert.deepEqual(kernelCpuNumbers(names(0, 1, 2, 3), [0, 1, 2, 3, 8]), [0, 1, 2, 3]);
+  assert.deepEqual(kernelCpuNumbers(names(0, 1, 2, 3), undefined), [0, 1, 2, 3]);
+  assert.deepEqual(kernelCpuNumbers(names(0, 1, 2, 3), [2, 3, 4, 5]), [2, 3, 4, 5], 'lxcfs: the container\'s cpuset');
 });
 
 // The kernel's per-CPU idle time steps back now and then (a read racing a CPU's exit
