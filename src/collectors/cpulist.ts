@@ -1,7 +1,6 @@
 // Kernel CPU lists such as "0-3,6" (/sys/devices/system/cpu/online, isolated, a core's
 // siblings) and the cores a set of CPUs makes, read by the load and cpu collectors; a
 // bad list names the collector.
-import { readFileSync } from 'node:fs';
 import { kernelFile, procPath, readKernelTextIfPresent, type KernelFile } from './procfs.js';
 import { badLine, bytesAt, latin1At } from './text.js';
 
@@ -48,15 +47,16 @@ export function cpuRanges(cpus: readonly number[]): string {
 
 // The CPU list in a small file, or undefined when the file is missing, the list empty
 // or not what the kernel writes: an old kernel, no sysfs, a fake proc root, nothing
-// lavarank can know of.
+// lavarank can know of. Read as the collectors read kernel files (O_NONBLOCK): a FIFO
+// in its place is read as empty, where readFileSync waited for a writer for ever.
 export function cpuListIn(path: string): number[] | undefined {
-  let list: string;
+  let list: string | undefined;
   try {
-    list = readFileSync(path, 'latin1');
+    list = readKernelTextIfPresent('cpu', path);
   } catch {
     return undefined;
   }
-  if (list.trim() === '') return undefined;
+  if (list === undefined || list.trim() === '') return undefined;
   try {
     return parseCpuNumbers(list, path, 'cpu');
   } catch {

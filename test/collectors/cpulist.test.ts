@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { allowedCpusIn, allowedCpusOf, cpuRanges, parseCpuList, parseCpuNumbers } from '../../src/collectors/cpulist.js';
 import { createCpuCollector } from '../../src/collectors/cpu.js';
 import { kernelFile } from '../../src/collectors/procfs.js';
 import { CollectorError } from '../../src/util/errors.js';
+import { mkfifo } from '../helpers.js';
 import { openOn, tempDir, writeTree } from './helpers.js';
 
 test('parseCpuList counts single CPUs and ranges', () => {
@@ -88,4 +90,23 @@ test('the cpu collector keeps its status file open on procfs, and closes it with
   assert.equal(open(), 1);
   c.close?.();
   assert.equal(open(), 0);
+});
+
+// A FIFO in a CPU list's place (a fake sys_root, as the fault tests plant in the kernel
+// files) was read with readFileSync, whose open waits for a writer: the cpu collector
+// never came back from its creation (isolated) or its first reading (online). Run in
+// a child process, whose time limit only tells a hang from an answer.
+test('a FIFO in the place of the isolated or online CPU list is read as no list, without waiting for a writer', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/stat': 'cpu  0 0 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0\n' });
+  mkdirSync(join(root, 'sys/devices/system/cpu'), { recursive: true });
+  mkfifo(join(root, 'sys/devices/system/cpu/isolated'));
+  mkfifo(join(root, 'sys/devices/system/cpu/online'));
+  const cpu = new URL('../../src/collectors/cpu.js', import.meta.url).href;
+  const script = `const { createCpuCollector } = await import(${JSON.stringify(cpu)});
+    const c = createCpuCollector({ procRoot: process.argv[1] + '/proc', sysRoot: process.argv[1] + '/sys' });
+    c.collect(0); c.close(); console.log('read');`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, root], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.signal, null, 'the collector waited for a writer');
+  assert.equal(r.stdout.trim(), 'read', r.stderr);
 });
