@@ -48,7 +48,8 @@ then the effective configuration. Exits 1 on a critical problem or an error;
 warnings alone exit 0.
 
   --config FILE     lavarank's configuration (default: as the elim finds it)
-  --lsf-envdir DIR  OpenLava's configuration directory (default: $LSF_ENVDIR)
+  --lsf-envdir DIR  the directory of lsf.conf (default: $LSF_ENVDIR); lsf.shared and
+                    lsf.cluster.<cluster> are read in the LSF_CONFDIR it sets
   --cluster NAME    the cluster, if lsf.shared lists several
   --queues FILE     lsb.queues (default: $LSB_CONFDIR/lsb.queues, as OpenLava reads it,
                     else $LSB_CONFDIR/<cluster>/configdir/lsb.queues, as LSF does)

@@ -4,7 +4,7 @@
 // than silently replaced by a default.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from '../lsf/lsf-conf.js';
+import { isPlainPath, lsfConfdir, MAX_CONF_BYTES, readLsfConf, type Located } from '../lsf/lsf-conf.js';
 import { isDirectory, readOpenRegular } from '../util/paths.js';
 import { errorMessage } from '../util/errors.js';
 import { openTrusted } from '../util/trust.js';
@@ -78,20 +78,17 @@ function lsfConfDir(env: NodeJS.ProcessEnv): string {
   return envdir !== undefined && envdir !== '' ? envdir : '/etc';
 }
 
-// The directory of the lsf.shared LIM reads: LSF_CONFDIR (readShared in lim.conf.c),
-// which LIM takes from its environment, else from lsf.conf, and which a site may set
-// apart from LSF_ENVDIR; where neither names an absolute path, lsf.conf's directory.
+// The directory of the lsf.shared LIM reads: LSF_CONFDIR, from LIM's environment, else
+// from lsf.conf, as check and install take it (lsfConfdir); where neither names an
+// absolute path, or lsf.conf cannot be read, lsf.conf's directory.
 function lsfSharedDir(env: NodeJS.ProcessEnv, readConf: (path: string) => string): string {
-  const own = env['LSF_CONFDIR'];
-  if (own !== undefined && isPlainPath(own)) return own;
-  let text: string;
+  let conf = new Map<string, Located>();
   try {
-    text = readConf(lsfConfPath(env));
+    conf = readLsfConf(readConf(lsfConfPath(env)), lsfConfPath(env)).values;
   } catch {
-    return lsfConfDir(env); // no lsf.conf, or one refused (lsfLogdir says why): lsf.conf's directory
+    // no lsf.conf, or one refused (lsfLogdir says why): the environment or lsf.conf's directory
   }
-  const confdir = readLsfConf(text, lsfConfPath(env)).values.get('LSF_CONFDIR')?.value;
-  return confdir !== undefined && isPlainPath(confdir) ? confdir : lsfConfDir(env);
+  return lsfConfdir(lsfConfDir(env), env, conf).dir;
 }
 
 // The lsf.conf OpenLava reads: $LSF_ENVDIR/lsf.conf, else /etc/lsf.conf.

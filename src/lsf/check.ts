@@ -14,7 +14,7 @@ import { errorCode } from '../util/errors.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
 import { clusterNames, defaultQueues, intervalAccepted, parseSections, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
-import { MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
+import { lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
 import { findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 
@@ -116,12 +116,7 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
     findings.push(...parsed.findings);
   }
   // The environment wins over lsf.conf, as in OpenLava's initenv_.
-  const setting = (key: string): { value: string; from: string } | undefined => {
-    const fromEnv = input.env[key];
-    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, from: 'environment' };
-    const c = conf.get(key);
-    return c === undefined ? undefined : { value: c.value, from: `lsf.conf:${c.line}` };
-  };
+  const setting = (key: string): { value: string; from: string } | undefined => lsfSetting(key, input.env, conf);
   // The daemon takes LSF_LOGDIR from lsf.conf only if no one but root can change it.
   const confShared = input.confRefused ?? trustProblems(confFile, 'lsf.conf').length > 0;
   for (const key of ['LSF_SERVERDIR', 'LSF_LOGDIR', 'LSB_CONFDIR']) {
@@ -130,8 +125,16 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
     effective.push(`${key}: ${s === undefined ? '(not set)' : `${s.value} (${s.from}${ignored})`}`);
   }
 
+  // lsf.shared and lsf.cluster.<cluster> are in LSF_CONFDIR, where LIM reads them
+  const located = lsfConfdir(envdir, input.env, conf);
+  const confdir = located.dir;
+  const given = setting('LSF_CONFDIR');
+  effective.push(`LSF_CONFDIR: ${given === undefined ? '(not set)' : `${given.value} (${given.from})`}`);
+  if (located.problem !== undefined && confText !== undefined) add('critical', located.problem, given?.from === 'environment' ? undefined : (given?.from ?? 'lsf.conf'));
+  else if (!isDirectory(confdir)) add('critical', `LSF_CONFDIR ${confdir} (${located.from ?? 'lsf.conf'}) does not exist (or is not a directory): LIM reads lsf.shared and lsf.cluster.<cluster> there, and does not start without them`);
+
   // lsf.shared: the cluster name and the resource declaration
-  const sharedFile = join(envdir, 'lsf.shared');
+  const sharedFile = join(confdir, 'lsf.shared');
   const sharedText = readOrUndefined(sharedFile);
   let sections: ConfSection[] = [];
   if (sharedText === undefined) add('critical', `${sharedFile} cannot be read; LIM reads the resource declarations there`);
@@ -182,14 +185,14 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   }
 
   // the cluster file: which resources are mapped, and ELIMARGS
-  const cluster = chooseCluster(input.cluster, sharedText === undefined ? [] : clusterNames(sharedText, sharedFile), envdir);
+  const cluster = chooseCluster(input.cluster, sharedText === undefined ? [] : clusterNames(sharedText, sharedFile), confdir);
   if ('problem' in cluster) {
     add('critical', cluster.problem);
   } else {
     effective.push(`cluster: ${cluster.name} (${cluster.why})`);
-    checkClusterFile(join(envdir, `lsf.cluster.${cluster.name}`), `lsf.cluster.${cluster.name}`, r, resources, add, effective, input.configPath);
-    const confdir = setting('LSB_CONFDIR');
-    const confdirPath = confdir?.value ?? join(envdir, 'lsbatch');
+    checkClusterFile(join(confdir, `lsf.cluster.${cluster.name}`), `lsf.cluster.${cluster.name}`, r, resources, add, effective, input.configPath);
+    const lsbConfdir = setting('LSB_CONFDIR');
+    const confdirPath = lsbConfdir?.value ?? join(envdir, 'lsbatch');
     const queues = input.queues ?? findLsbQueues(confdirPath, cluster.name, input.lsf === true);
     if (queues === undefined) {
       add('warning', `no lsb.queues at ${lsbQueuesCandidates(confdirPath, cluster.name, input.lsf === true).join(' or ')}, so no queue was checked (pass --queues FILE)`);
@@ -231,16 +234,16 @@ function parseOrReport(text: string, file: string, reader: ConfReader, add: (s: 
   }
 }
 
-function chooseCluster(given: string | undefined, listed: string[], envdir: string): { name: string; why: string } | { problem: string } {
+function chooseCluster(given: string | undefined, listed: string[], confdir: string): { name: string; why: string } | { problem: string } {
   if (given !== undefined) return { name: given, why: '--cluster' };
   if (listed.length === 1) return { name: listed[0]!, why: "lsf.shared's Cluster section" };
-  const files = readdirSync(envdir)
+  const files = (isDirectory(confdir) ? readdirSync(confdir) : [])
     .map((f) => /^lsf\.cluster\.([A-Za-z0-9_-]+)$/.exec(f)?.[1])
     .filter((c): c is string => c !== undefined);
   const candidates = listed.length > 1 ? listed.filter((c) => files.includes(c)) : files;
-  if (candidates.length === 1) return { name: candidates[0]!, why: `the only lsf.cluster.* file of ${listed.length > 1 ? 'the listed clusters' : envdir}` };
+  if (candidates.length === 1) return { name: candidates[0]!, why: `the only lsf.cluster.* file of ${listed.length > 1 ? 'the listed clusters' : confdir}` };
   return {
-    problem: `cannot tell which cluster to check: lsf.shared lists ${listed.join(', ') || 'no cluster'} and ${envdir} has ${
+    problem: `cannot tell which cluster to check: lsf.shared lists ${listed.join(', ') || 'no cluster'} and ${confdir} has ${
       files.map((c) => `lsf.cluster.${c}`).join(', ') || 'no lsf.cluster.* file'
     }; pass --cluster NAME`,
   };

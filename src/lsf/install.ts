@@ -52,7 +52,7 @@ import { syncDirectory } from '../util/atomic-file.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { clusterNames, defaultQueues, hasDefaultQueueReservation, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
-import { isPlainPath, MAX_CONF_BYTES, readLsfConf } from './lsf-conf.js';
+import { isPlainPath, lsfConfdir, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
 import { isPresent, readRegularBytes } from '../util/paths.js';
@@ -84,7 +84,8 @@ Installs the elim wrapper LIM runs, as root, on this host.
   --program PATH    lavarank's built CLI (default: dist/src/cli.js of this installation)
   --force           replace an elim that is not lavarank's, keeping it in ${BACKUP_DIR}/
   --merge-conf      also merge openlava-conf/ into lsf.shared, lsf.cluster.<cluster>, lsb.queues
-  --envdir DIR      where lsf.shared is (default $LSF_ENVDIR)
+  --envdir DIR      where lsf.conf is (default $LSF_ENVDIR); lsf.shared and
+                    lsf.cluster.<cluster> are in the LSF_CONFDIR it sets
   --cluster NAME    the cluster name, if lsf.shared lists several
   --queues FILE     lsb.queues (default $LSB_CONFDIR/lsb.queues, as OpenLava reads it,
                     else $LSB_CONFDIR/<cluster>/configdir/lsb.queues, as LSF does)
@@ -474,6 +475,8 @@ function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): void {
 
 interface ConfFiles {
   envdir: string;
+  confdir: string; // LSF_CONFDIR: lsf.shared and lsf.cluster.<cluster>
+  note?: string; // why confdir is envdir though lsf.conf does not say so
   cluster: string;
   shared: string;
   clusterFile: string;
@@ -529,56 +532,74 @@ export function findLsbQueues(confdir: string, cluster: string, lsf: boolean): s
   return lsbQueuesCandidates(confdir, cluster, lsf).find((path) => existsSync(path));
 }
 
-// LSB_CONFDIR as lsf.conf sets it, read as check and OpenLava's daemons read it
-// (lsf-conf.ts); lsf.conf is a sh file, but only a plain value is used, never evaluated.
-function lsbConfdir(envdir: string): string {
+// lsf.conf's settings, read as check and OpenLava's daemons read it (lsf-conf.ts); none
+// when envdir has no lsf.conf. lsf.conf is a sh file, but only plain values are used,
+// never evaluated.
+function lsfConfValues(envdir: string): Map<string, Located> {
   const conf = join(envdir, 'lsf.conf');
-  if (!existsSync(conf)) return join(envdir, 'lsbatch');
-  const value = readLsfConf(readText(conf, 'lsf.conf', 'pass --queues FILE'), conf).values.get('LSB_CONFDIR')?.value;
+  if (!existsSync(conf)) return new Map();
+  return readLsfConf(readText(conf, 'lsf.conf', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf?'), conf).values;
+}
+
+// LSB_CONFDIR as lsf.conf sets it; $LSF_ENVDIR/lsbatch when it does not.
+function lsbConfdir(envdir: string, conf: ReadonlyMap<string, Located>): string {
+  const value = conf.get('LSB_CONFDIR')?.value;
   if (value === undefined) return join(envdir, 'lsbatch');
   if (!isPlainPath(value)) {
-    throw new InstallError(`${conf} sets LSB_CONFDIR to ${JSON.stringify(value)}, which lavarank does not expand; pass --queues FILE`);
+    throw new InstallError(`${join(envdir, 'lsf.conf')} sets LSB_CONFDIR to ${JSON.stringify(value)}, which lavarank does not expand; pass --queues FILE`);
   }
   return value;
 }
 
+// The directory of lsf.shared and lsf.cluster.<cluster>: LSF_CONFDIR, where LIM reads
+// them, which lsf.conf may set apart from its own directory (lsfConfdir). Without an
+// lsf.conf, or one setting no LSF_CONFDIR, envdir; an LSF_CONFDIR that is not an
+// absolute path is refused, since the merge would edit files LIM does not read.
+function confdirOf(envdir: string, env: NodeJS.ProcessEnv, conf: ReadonlyMap<string, Located>): { dir: string; note?: string } {
+  const located = lsfConfdir(envdir, env, conf);
+  if (located.from !== undefined && located.problem !== undefined) throw new InstallError(`${located.problem}; set it to the directory of lsf.shared`);
+  return located.problem === undefined || conf.size === 0 ? { dir: located.dir } : { dir: located.dir, note: located.problem };
+}
+
 function findConfFiles(opts: Options, io: InstallIO): ConfFiles {
   const envdir = pathFrom(opts.envdir, io.env, 'LSF_ENVDIR', '--envdir');
-  const shared = join(envdir, 'lsf.shared');
-  const sharedText = readText(shared, 'lsf.shared', 'is --envdir (or LSF_ENVDIR) the directory of lsf.shared?');
+  const conf = lsfConfValues(envdir);
+  const { dir: confdir, note } = confdirOf(envdir, io.env, conf);
+  const shared = join(confdir, 'lsf.shared');
+  const sharedText = readText(shared, 'lsf.shared', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf, and its LSF_CONFDIR that of lsf.shared?');
   let cluster = opts.cluster;
   if (cluster === undefined) {
     const listed = clusterNames(sharedText, shared);
-    const files = readdirSync(envdir)
+    const files = readdirSync(confdir)
       .map((f) => /^lsf\.cluster\.([A-Za-z0-9_-]+)$/.exec(f)?.[1])
       .filter((c): c is string => c !== undefined);
     const candidates = listed.length === 1 ? listed : listed.length > 1 ? listed.filter((c) => files.includes(c)) : files;
     if (candidates.length !== 1) {
       throw new InstallError(
         `cannot tell which cluster to configure: ${shared} lists ${listed.join(', ') || 'no cluster'}, ` +
-          `and ${envdir} has ${files.map((c) => `lsf.cluster.${c}`).join(', ') || 'no lsf.cluster.* file'}; pass --cluster NAME`,
+          `and ${confdir} has ${files.map((c) => `lsf.cluster.${c}`).join(', ') || 'no lsf.cluster.* file'}; pass --cluster NAME`,
       );
     }
     cluster = candidates[0] as string;
   }
-  const clusterFile = join(envdir, `lsf.cluster.${cluster}`);
+  const clusterFile = join(confdir, `lsf.cluster.${cluster}`);
   if (!existsSync(clusterFile)) {
     throw new InstallError(`${clusterFile} does not exist; LIM reads that file for cluster ${cluster}. Is --envdir (or --cluster) right?`);
   }
   let queues: string | undefined;
   if (opts['no-queue'] !== true) {
     if (opts.queues === undefined) {
-      const confdir = lsbConfdir(envdir);
-      queues = findLsbQueues(confdir, cluster, opts.lsf === true);
+      const batch = lsbConfdir(envdir, conf);
+      queues = findLsbQueues(batch, cluster, opts.lsf === true);
       if (queues === undefined) {
-        throw new InstallError(`no lsb.queues at ${lsbQueuesCandidates(confdir, cluster, opts.lsf === true).join(' or ')}; pass --queues FILE, or --no-queue to leave the queues alone`);
+        throw new InstallError(`no lsb.queues at ${lsbQueuesCandidates(batch, cluster, opts.lsf === true).join(' or ')}; pass --queues FILE, or --no-queue to leave the queues alone`);
       }
     } else {
       queues = resolve(opts.queues);
       if (!existsSync(queues)) throw new InstallError(`${queues} does not exist; pass --queues FILE, or --no-queue to leave the queues alone`);
     }
   }
-  return { envdir, cluster, shared, clusterFile, queues };
+  return { envdir, confdir, ...(note === undefined ? {} : { note }), cluster, shared, clusterFile, queues };
 }
 
 function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | 'unmerge'): ConfFiles {
@@ -618,7 +639,8 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
       if (file !== undefined) edits.push({ file, change: (t) => ({ text: removeBlocks(t, file), warnings: [], notes: [] }) });
     }
   }
-  steps.push({ say: `\nConfiguration of cluster ${files.cluster} (${files.envdir}):` });
+  steps.push({ say: `\nConfiguration of cluster ${files.cluster} (LSF_CONFDIR ${files.confdir}):` });
+  if (files.note !== undefined) steps.push({ say: `  note: ${files.note}` });
   const when = stamp(io.now());
   // every file is merged before anything is written, so a conflict in the last file changes nothing
   const planned = edits.map(({ file, change }) => {

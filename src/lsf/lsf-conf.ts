@@ -74,6 +74,31 @@ export function isPlainPath(value: string): boolean {
   return value.startsWith('/') && !/[$`]/.test(value);
 }
 
+// A setting as OpenLava's daemons take it (initenv_ in lib.initenv.c): the
+// environment's when set there, else lsf.conf's; from says which (lsf.conf:line).
+export function lsfSetting(key: string, env: NodeJS.ProcessEnv, conf: ReadonlyMap<string, Located>): { value: string; from: string } | undefined {
+  const fromEnv = env[key];
+  if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, from: 'environment' };
+  const c = conf.get(key);
+  return c === undefined ? undefined : { value: c.value, from: `lsf.conf:${c.line}` };
+}
+
+// The directory of lsf.shared and lsf.cluster.<cluster>: LSF_CONFDIR, where LIM reads
+// them (readShared, readCluster2 in lim.conf.c), which need not be lsf.conf's directory
+// (IBM LSF 10.1: lsf.conf in /etc/lsf, the rest in $LSF_TOP/conf). LIM does not start
+// without it (initenv_); then, or when it is not an absolute path (lsf.conf is never
+// expanded), lsf.conf's directory envdir is taken, and problem says why.
+export function lsfConfdir(envdir: string, env: NodeJS.ProcessEnv, conf: ReadonlyMap<string, Located>): { dir: string; from?: string; problem?: string } {
+  const s = lsfSetting('LSF_CONFDIR', env, conf);
+  if (s === undefined) {
+    return { dir: envdir, problem: `LSF_CONFDIR is set neither in the environment nor in lsf.conf: OpenLava's daemons do not start without it; lsf.shared and lsf.cluster.<cluster> were looked for beside lsf.conf, in ${envdir}` };
+  }
+  if (!isPlainPath(s.value)) {
+    return { dir: envdir, from: s.from, problem: `LSF_CONFDIR ${JSON.stringify(s.value)} (${s.from}) is not an absolute path, and nothing in it is expanded; lsf.shared and lsf.cluster.<cluster> were looked for beside lsf.conf, in ${envdir}` };
+  }
+  return { dir: s.value, from: s.from };
+}
+
 // One physical line as getNextLineD_ (lsf/lib/lib.words.c, confFormat TRUE) reads it,
 // with the quote state the line before left: a `#` outside quotes ends it; a `\`
 // last on the line joins the next (`\` and newline become a blank); a `\` before a

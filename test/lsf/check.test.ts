@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkLsf, parseLsfConf, type Finding, type LsfCheckInput } from '../../src/lsf/check.js';
@@ -269,6 +269,37 @@ describe('checkLsf', () => {
       const { effective, findings } = await checkLsf(input(t, { env: { LSF_SERVERDIR: join(t.root, 'other') } }));
       assert.ok(effective.includes(`LSF_SERVERDIR: ${join(t.root, 'other')} (environment)`), effective.join('\n'));
       assert.match(find(findings, /elim does not exist/)?.message ?? '', /other\/elim/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('reads lsf.shared and lsf.cluster.<cluster> in the LSF_CONFDIR lsf.conf sets, where LIM reads them, not beside lsf.conf (IBM LSF 10.1: lsf.conf in /etc/lsf)', async () => {
+    const t = lsfTree('capture');
+    try {
+      const conf = join(t.root, 'conf');
+      mkdirSync(conf, { mode: 0o755 });
+      for (const name of ['lsf.shared', 'lsf.cluster.openlava']) renameSync(join(t.etc, name), join(conf, name));
+      edit(join(t.etc, 'lsf.conf'), /^LSF_CONFDIR=.*$/m, `LSF_CONFDIR=${conf}`);
+      const { findings, effective } = await checkLsf(input(t));
+      assert.equal(find(findings, /lsf\.(shared|cluster\.openlava) cannot be read/), undefined, findings.map((f) => f.message).join('\n'));
+      assert.equal(find(findings, /INCREASING N/)?.where, 'lsf.shared:20');
+      assert.ok(effective.includes(`LSF_CONFDIR: ${conf} (lsf.conf:4)`), effective.join('\n'));
+      assert.ok(effective.includes("cluster: openlava (lsf.shared's Cluster section)"), effective.join('\n'));
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('calls an lsf.conf that sets no LSF_CONFDIR critical, since OpenLava\'s daemons do not start without it, and then reads lsf.shared beside lsf.conf', async () => {
+    const t = lsfTree('capture');
+    try {
+      edit(join(t.etc, 'lsf.conf'), /^LSF_CONFDIR=.*\n/m, '');
+      const { findings } = await checkLsf(input(t));
+      assert.equal(find(findings, /LSF_CONFDIR is set neither in the environment nor in lsf\.conf/)?.severity, 'critical');
+      assert.equal(find(findings, /INCREASING N/)?.where, 'lsf.shared:20');
+      const own = await checkLsf(input(t, { env: { LSF_CONFDIR: t.etc } }));
+      assert.equal(find(own.findings, /LSF_CONFDIR/), undefined);
     } finally {
       t.cleanup();
     }

@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -612,6 +613,39 @@ test('lsb.queues is found where OpenLava 4.0 reads it, LSB_CONFDIR itself, befor
   const none = await install(t, '--merge-conf');
   assert.equal(none.code, 1);
   assert.ok(none.err.includes(`no lsb.queues at ${flat} or ${perCluster}; pass --queues FILE`), none.err);
+});
+
+// IBM LSF 10.1 keeps lsf.conf in LSF_ENVDIR (/etc/lsf) and lsf.shared, lsf.cluster.<cluster>
+// and lsbatch/ in LSF_CONFDIR ($LSF_TOP/conf); LIM reads the two from LSF_CONFDIR (readShared,
+// lim.conf.c), whatever directory lsf.conf is in.
+test('--merge-conf and --uninstall --merge-conf change lsf.shared and lsf.cluster.<cluster> in the LSF_CONFDIR lsf.conf sets, where LIM reads them', async () => {
+  const t = tree('fresh');
+  const conf = join(t.root, 'conf');
+  mkdirSync(conf, { mode: 0o755 });
+  const shared = join(conf, 'lsf.shared');
+  const cluster = join(conf, 'lsf.cluster.openlava');
+  renameSync(t.shared, shared);
+  renameSync(t.cluster, cluster);
+  const originals = [shared, cluster].map((f) => readFileSync(f, 'utf8'));
+  writeFileSync(join(t.etc, 'lsf.conf'), `LSF_SERVERDIR=${t.sbin}\nLSF_CONFDIR=${conf}\nLSB_CONFDIR=${join(t.etc, 'lsbatch')}\n`);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.match(readFileSync(shared, 'utf8'), /^rank +Numeric 10 +Y /m);
+  assert.match(readFileSync(cluster, 'utf8'), /^elimtrig +\(\[default\]\)$/m);
+  assert.deepEqual(readdirSync(t.etc).sort(), ['lsbatch', 'lsf.conf']);
+  const u = await install(t, '--uninstall', '--merge-conf');
+  assert.equal(u.code, 0, u.err);
+  assert.deepEqual([shared, cluster].map((f) => readFileSync(f, 'utf8')), originals);
+});
+
+test('--merge-conf refuses an LSF_CONFDIR that is not an absolute path, which it would not expand, and changes nothing', async () => {
+  const t = tree('fresh');
+  writeFileSync(join(t.etc, 'lsf.conf'), `LSF_SERVERDIR=${t.sbin}\nLSF_CONFDIR=$LSF_TOP/conf\n`);
+  const before = snapshot(t.root);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /LSF_CONFDIR "\$LSF_TOP\/conf" \(lsf\.conf:2\) is not an absolute path, and nothing in it is expanded.*set it to the directory of lsf\.shared\nNothing was changed\./s);
+  assert.deepEqual(snapshot(t.root), before);
 });
 
 test('the cluster name comes from lsf.shared, or --cluster when it lists several', async () => {
