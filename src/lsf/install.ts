@@ -439,6 +439,13 @@ function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): void {
   const name = opts.lsf === true ? 'elim.rank' : 'elim';
   const target = join(serverdir, name);
   const found = existing(target);
+  // The wrapper under the other product's name: run as docs/install.md writes it (no
+  // --lsf), an uninstall on LSF would otherwise say done and leave MELIM running lavarank.
+  const otherName = opts.lsf === true ? 'elim' : 'elim.rank';
+  if (!isOurs(found) && isOurs(existing(join(serverdir, otherName)))) {
+    const flag = opts.lsf === true ? 'without --lsf' : 'with --lsf';
+    throw new InstallError(`${join(serverdir, otherName)} is lavarank's wrapper, installed ${flag}; run --uninstall ${flag} to remove it`);
+  }
   steps.push({ say: `Elim: ${target}` });
   const pending = pendingName(target);
   if (isPresent(pending)) steps.push({ say: `remove ${pending}, left by an install that was interrupted`, run: () => unlinkSync(pending) });

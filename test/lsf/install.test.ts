@@ -314,6 +314,26 @@ test('--lsf installs elim.rank beside an existing elim and leaves that one alone
   assert.deepEqual(readdirSync(t.sbin), ['elim']);
 });
 
+// docs/install.md's Uninstall section shows the commands without --lsf: run as written
+// on LSF, --uninstall looked at elim only and said done, and MELIM ran lavarank on.
+test('--uninstall without --lsf, where lavarank is installed as elim.rank (or with --lsf, where it is elim), names the flag and changes nothing', async () => {
+  const t = tree('fresh');
+  plantForeignElim(t);
+  assert.equal((await install(t, '--lsf')).code, 0);
+  const before = snapshot(t.root);
+  const r = await install(t, '--uninstall');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /elim\.rank is lavarank's wrapper, installed with --lsf; run --uninstall with --lsf to remove it\nNothing was changed\./);
+  assert.deepEqual(snapshot(t.root), before);
+
+  const u = tree('fresh');
+  assert.equal((await install(u)).code, 0);
+  const other = await install(u, '--uninstall', '--lsf');
+  assert.equal(other.code, 1);
+  assert.match(other.err, /elim is lavarank's wrapper, installed without --lsf; run --uninstall without --lsf to remove it/);
+  assert.ok(existsSync(u.elim));
+});
+
 test('--dry-run shows the files, diffs and commands and changes nothing', async () => {
   const t = tree('capture');
   plantForeignElim(t);
