@@ -8,7 +8,7 @@
 // string; a line that is anything else makes the daemons refuse the whole file.
 // The last line for a key wins, and a variable set in the environment wins over
 // the file. Everything else is read with the section parser of conf.ts.
-import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { errorCode } from '../util/errors.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
@@ -16,7 +16,7 @@ import { installationProblems, trustProblems } from '../util/trust.js';
 import { clusterNames, defaultQueues, intervalAccepted, parseSections, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
-import { findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
+import { chooseCluster, findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 
 // critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
 // something is broken or unsafe; warning: works, but not as lavarank recommends.
@@ -232,21 +232,6 @@ function parseOrReport(text: string, file: string, reader: ConfReader, add: (s: 
     add('critical', err instanceof Error ? err.message : String(err), file);
     return [];
   }
-}
-
-function chooseCluster(given: string | undefined, listed: string[], confdir: string): { name: string; why: string } | { problem: string } {
-  if (given !== undefined) return { name: given, why: '--cluster' };
-  if (listed.length === 1) return { name: listed[0]!, why: "lsf.shared's Cluster section" };
-  const files = (isDirectory(confdir) ? readdirSync(confdir) : [])
-    .map((f) => /^lsf\.cluster\.([A-Za-z0-9_-]+)$/.exec(f)?.[1])
-    .filter((c): c is string => c !== undefined);
-  const candidates = listed.length > 1 ? listed.filter((c) => files.includes(c)) : files;
-  if (candidates.length === 1) return { name: candidates[0]!, why: `the only lsf.cluster.* file of ${listed.length > 1 ? 'the listed clusters' : confdir}` };
-  return {
-    problem: `cannot tell which cluster to check: lsf.shared lists ${listed.join(', ') || 'no cluster'} and ${confdir} has ${
-      files.map((c) => `lsf.cluster.${c}`).join(', ') || 'no lsf.cluster.* file'
-    }; pass --cluster NAME`,
-  };
 }
 
 function checkClusterFile(

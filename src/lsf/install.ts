@@ -55,7 +55,7 @@ import { clusterNames, defaultQueues, hasDefaultQueueReservation, mergeDefaultQu
 import { isPlainPath, lsfConfdir, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
-import { isPresent, readRegularBytes } from '../util/paths.js';
+import { isDirectory, isPresent, readRegularBytes } from '../util/paths.js';
 import { LIM_PID_ENV, WRAPPER_MARK } from './wrapper.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -568,27 +568,37 @@ function confdirOf(envdir: string, env: NodeJS.ProcessEnv, conf: ReadonlyMap<str
   return located.problem === undefined || conf.size === 0 ? { dir: located.dir } : { dir: located.dir, note: located.problem };
 }
 
+// The cluster whose lsf.cluster.<cluster> in confdir is checked or merged: --cluster,
+// else the one lsf.shared's Cluster section lists, else, of several listed, the only one
+// whose file is there (a listed name is looked for as it is, dots included), else the
+// only lsf.cluster.* file. That scan skips names with dots: the merge's backups,
+// lsf.cluster.<cluster>.lavarank-<time>, would match.
+export function chooseCluster(given: string | undefined, listed: readonly string[], confdir: string): { name: string; why: string } | { problem: string } {
+  if (given !== undefined) return { name: given, why: '--cluster' };
+  if (listed.length === 1) return { name: listed[0]!, why: "lsf.shared's Cluster section" };
+  const scanned = (isDirectory(confdir) ? readdirSync(confdir) : [])
+    .map((f) => /^lsf\.cluster\.([A-Za-z0-9_-]+)$/.exec(f)?.[1])
+    .filter((c): c is string => c !== undefined);
+  const present = listed.filter((c) => existsSync(join(confdir, `lsf.cluster.${c}`)));
+  const candidates = listed.length > 1 ? present : scanned;
+  if (candidates.length === 1) return { name: candidates[0]!, why: `the only lsf.cluster.* file of ${listed.length > 1 ? 'the listed clusters' : confdir}` };
+  const files = [...new Set([...present, ...scanned])];
+  return {
+    problem: `cannot tell which cluster to use: lsf.shared lists ${listed.join(', ') || 'no cluster'}, and ${confdir} has ${
+      files.map((c) => `lsf.cluster.${c}`).join(', ') || 'no lsf.cluster.* file'
+    }; pass --cluster NAME`,
+  };
+}
+
 function findConfFiles(opts: Options, io: InstallIO): ConfFiles {
   const envdir = pathFrom(opts.envdir, io.env, 'LSF_ENVDIR', '--envdir');
   const conf = lsfConfValues(envdir);
   const { dir: confdir, note } = confdirOf(envdir, io.env, conf);
   const shared = join(confdir, 'lsf.shared');
   const sharedText = readText(shared, 'lsf.shared', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf, and its LSF_CONFDIR that of lsf.shared?');
-  let cluster = opts.cluster;
-  if (cluster === undefined) {
-    const listed = clusterNames(sharedText, shared);
-    const files = readdirSync(confdir)
-      .map((f) => /^lsf\.cluster\.([A-Za-z0-9_-]+)$/.exec(f)?.[1])
-      .filter((c): c is string => c !== undefined);
-    const candidates = listed.length === 1 ? listed : listed.length > 1 ? listed.filter((c) => files.includes(c)) : files;
-    if (candidates.length !== 1) {
-      throw new InstallError(
-        `cannot tell which cluster to configure: ${shared} lists ${listed.join(', ') || 'no cluster'}, ` +
-          `and ${confdir} has ${files.map((c) => `lsf.cluster.${c}`).join(', ') || 'no lsf.cluster.* file'}; pass --cluster NAME`,
-      );
-    }
-    cluster = candidates[0] as string;
-  }
+  const chosen = chooseCluster(opts.cluster, opts.cluster === undefined ? clusterNames(sharedText, shared) : [], confdir);
+  if ('problem' in chosen) throw new InstallError(chosen.problem);
+  const cluster = chosen.name;
   const clusterFile = join(confdir, `lsf.cluster.${cluster}`);
   if (!existsSync(clusterFile)) {
     throw new InstallError(`${clusterFile} does not exist; LIM reads that file for cluster ${cluster}. Is --envdir (or --cluster) right?`);

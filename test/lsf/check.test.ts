@@ -454,6 +454,15 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(find(findings, /cannot tell which cluster/), undefined);
     }));
 
+  it('checks the one cluster of several lsf.shared lists whose lsf.cluster file is there, also when its name has dots', () =>
+    withTree(async (t) => {
+      edit(t.shared, 'openlava\nEnd Cluster', 'hpc.prod-1\nother\nEnd Cluster');
+      renameSync(t.cluster, join(t.etc, 'lsf.cluster.hpc.prod-1'));
+      const { effective, findings } = await checkLsf(input(t, { queues: t.queues }));
+      assert.equal(find(findings, /cannot tell which cluster/), undefined, findings.map((f) => f.message).join('\n'));
+      assert.ok(effective.includes('ResourceMap: elimtrig ([default]) (lsf.cluster.hpc.prod-1:14)'), effective.join('\n'));
+    }));
+
   it('finds a wrapper whose Node is older than lavarank needs', () =>
     withTree(async (t) => {
       const old = join(t.root, 'node18');

@@ -908,6 +908,16 @@ test('when lsf.shared lists several clusters and only one has its lsf.cluster fi
   assert.match(readFileSync(t.cluster, 'utf8'), /^elimtrig/m);
 });
 
+test('when lsf.shared lists several clusters, one named with dots whose lsf.cluster file alone is there is configured', async () => {
+  const t = tree('fresh');
+  writeFileSync(t.shared, readFileSync(t.shared, 'utf8').replace('openlava\nEnd Cluster', 'hpc.prod-1\nother\nEnd Cluster'));
+  const cluster = join(t.etc, 'lsf.cluster.hpc.prod-1');
+  renameSync(t.cluster, cluster);
+  const r = await install(t, '--merge-conf', '--no-queue');
+  assert.equal(r.code, 0, r.err);
+  assert.match(readFileSync(cluster, 'utf8'), /^elimtrig/m);
+});
+
 test('a configuration file refused for a NUL or a non-UTF-8 byte is named with the line that holds it', async () => {
   const t = tree('fresh');
   const lines = readFileSync(t.cluster, 'utf8').split('\n').length; // the appended line is this one
