@@ -78,13 +78,15 @@ function helpAlias(args: string[]): string[] {
 // Parses the command line and runs the chosen subcommand; resolves to the exit status.
 export async function main(argv: string[]): Promise<number> {
   const choice = chooseCommand(argv, isatty(1));
-  if (choice.kind === 'version') {
-    print(VERSION);
-    return 0;
-  }
-  if (choice.kind === 'help') {
-    print(usage());
-    return 0;
+  if (choice.kind === 'version' || choice.kind === 'help') {
+    // Inside the try every command has: a stdout that cannot be written (a full disk)
+    // printed Node's stack trace here.
+    try {
+      print(choice.kind === 'version' ? VERSION : usage());
+      return 0;
+    } catch (err) {
+      return failureStatus('lavarank', err);
+    }
   }
   if (choice.kind === 'usage-error') {
     printError(`${choice.message}\n\n${usage()}`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -241,6 +241,16 @@ function withClosedStdout(args: string[], env: NodeJS.ProcessEnv = ENV): Promise
     child.on('close', (code) => resolve({ code, stderr }));
   });
 }
+
+describe('an output that cannot be written (lavarank ... > /dev/full)', () => {
+  it('says so in one line and exits 1 for the help and the version as for a command, with no stack trace', () => {
+    for (const args of [['--help'], ['--version'], ['inventory', '--help']]) {
+      const r = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: ENV, stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'] });
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.stderr, /^lavarank( inventory)?: cannot write to stdout: ENOSPC: no space left on device, write\n$/, args.join(' '));
+    }
+  });
+});
 
 describe('a closed output pipe (lavarank ... | head)', () => {
   it('leaves check quiet, with its own exit status', async () => {

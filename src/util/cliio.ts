@@ -13,7 +13,8 @@ let stdoutClosed = false;
 // Writes text to stdout synchronously, so it is complete before the process exits.
 // Once the reader has gone (`lavarank check | head -2`), the rest of the output is
 // dropped without a word: the command still finishes what it does (an install
-// stopped between two steps would be half done) and exits with its own status.
+// stopped between two steps would be half done) and exits with its own status. Any
+// other failure (a full disk under `> file`) is thrown, naming stdout.
 export function print(text: string): void {
   if (stdoutClosed) return;
   const buf = Buffer.from(text.endsWith('\n') ? text : `${text}\n`);
@@ -28,7 +29,8 @@ export function print(text: string): void {
         stdoutClosed = true;
         return;
       }
-      throw err;
+      // Node's own message ("ENOSPC: no space left on device, write") names no file.
+      throw new Error(`cannot write to stdout: ${errorMessage(err)}`, { cause: err });
     }
   }
 }
