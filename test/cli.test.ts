@@ -141,6 +141,14 @@ describe('exit statuses', () => {
     });
   }
 
+  it('exits 2 for an option that takes one value given twice, naming both values, where the second would have replaced the first', () => {
+    for (const args of [['simulate', '--acct', hosts, '--acct', join(logdir, 'lsb.acct')], ['check', '--config', '/a.yaml', '--config', '/b.yaml'], ['install', '--serverdir', '/a', '--serverdir', '/b']]) {
+      const r = lavarank(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^lavarank ${args[0]}: ${args[1]}: given twice, "${args[2]}" then "${args[4]}"; it takes one value\\n`));
+    }
+  });
+
   it('run with stdout a pipe and stderr closed, as under LIM, logs a bad option (a quoted ELIMARGS gives one) in its log file and exits 2', () => {
     const { dir, cleanup } = tempDir();
     try {

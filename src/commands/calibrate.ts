@@ -1,7 +1,6 @@
 // `lavarank calibrate` (also scripts/calibrate): the command line around
 // src/calibration/calibrate.ts; docs/calibration.md explains the measurement.
 import { availableParallelism, hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import {
   DEFAULT_SQUEEZE_LIMIT,
   buildPlan,
@@ -20,7 +19,7 @@ import { EXIT_FAILURE, EXIT_USAGE, print, printError, runAsProgram } from '../ut
 import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
 import { isPresent, readRegularText } from '../util/paths.js';
 import { MAX_DATASET_BYTES } from '../training/dataset.js';
-import { numberOption } from '../util/options.js';
+import { numberOption, parseCommandLine } from '../util/options.js';
 
 const USAGE = `Usage: lavarank calibrate [--out FILE] [--repeats N] [--idle-repeats N]
                           [--warmup SECONDS] [--seed N] [--probe-scale X]
@@ -69,9 +68,7 @@ temporary files and writes the runs done so far; a second signal exits at once.`
 
 // Runs the calibration (or prints its plan); resolves to the exit status.
 export async function main(argv: string[]): Promise<number> {
-  const { values: args } = parseArgs({
-    args: argv,
-    options: {
+  const args = parseCommandLine(argv, {
       out: { type: 'string' },
       repeats: { type: 'string' },
       'idle-repeats': { type: 'string' },
@@ -89,9 +86,7 @@ export async function main(argv: string[]): Promise<number> {
       summary: { type: 'string' },
       config: { type: 'string' },
       help: { type: 'boolean' },
-    },
-    strict: true,
-  });
+    });
   if (args.help === true) {
     print(USAGE);
     return 0;

@@ -10,11 +10,11 @@ import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/
 import { availableParallelism, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { EXIT_USAGE, print, printError } from '../util/cliio.js';
 import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config, type LogConfig } from '../config/config.js';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
+import { parseCommandLine } from '../util/options.js';
 import { findExecutable } from '../util/exec.js';
 import { escapedControls } from '../util/shown.js';
 import { systemClock } from '../util/clock.js';
@@ -241,9 +241,7 @@ export function bySeverity(findings: readonly Finding[]): Finding[] {
 
 // Checks everything and prints a report; resolves to 0 when nothing is wrong, else 1.
 export async function main(argv: string[]): Promise<number> {
-  const { values: args } = parseArgs({
-    args: argv,
-    options: {
+  const args = parseCommandLine(argv, {
       config: { type: 'string' },
       'lsf-envdir': { type: 'string' },
       cluster: { type: 'string' },
@@ -251,9 +249,7 @@ export async function main(argv: string[]): Promise<number> {
       lsf: { type: 'boolean' },
       cpus: { type: 'string' },
       help: { type: 'boolean' },
-    },
-    strict: true,
-  });
+    });
   if (args.help === true) {
     print(USAGE);
     return 0;

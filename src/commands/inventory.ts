@@ -4,8 +4,8 @@
 // nvidia-smi; `hostname -f`; dmidecode), and one that hangs (a wedged GPU driver, an
 // unanswering DNS server) would otherwise block the daemon's only thread, so no
 // report would go out and SIGTERM would never be handled.
-import { parseArgs } from 'node:util';
 import { print } from '../util/cliio.js';
+import { parseCommandLine } from '../util/options.js';
 import { collectInventory } from '../collectors/inventory.js';
 import { forNamedCommands } from '../util/exec.js';
 
@@ -17,7 +17,7 @@ them nvidia-smi, which the elim never runs with gpu.enabled false.`;
 
 // Prints the inventory and returns 0.
 export async function main(argv: string[]): Promise<number> {
-  const { values: args } = parseArgs({ args: argv, options: { help: { type: 'boolean' }, 'no-gpus': { type: 'boolean' } }, strict: true });
+  const args = parseCommandLine(argv, { help: { type: 'boolean' }, 'no-gpus': { type: 'boolean' } });
   if (args.help === true) {
     print(USAGE);
     return 0;

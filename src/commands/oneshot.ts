@@ -1,10 +1,9 @@
 // What the interactive subcommands once and explain share: their command line, and
 // one sample of this host over a short window, what the elim would see at its next tick.
-import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { EXIT_USAGE, print, printError } from '../util/cliio.js';
 import { errorMessage } from '../util/errors.js';
-import { numberOption } from '../util/options.js';
+import { numberOption, parseCommandLine } from '../util/options.js';
 import { systemClock } from '../util/clock.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
 import { findConfig, loadConfig, type Config } from '../config/config.js';
@@ -44,11 +43,7 @@ export interface OneShotArgs {
 // Parses once's or explain's command line and loads the config; a number is the exit
 // status to return at once (0 after --help, EXIT_USAGE for a bad --window, said on stderr).
 export function oneShotArgs(command: string, usage: string, argv: string[]): OneShotArgs | number {
-  const { values: args } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string' }, json: { type: 'boolean' }, window: { type: 'string' }, help: { type: 'boolean' } },
-    strict: true,
-  });
+  const args = parseCommandLine(argv, { config: { type: 'string' }, json: { type: 'boolean' }, window: { type: 'string' }, help: { type: 'boolean' } });
   if (args.help === true) {
     print(usage);
     return 0;

@@ -4,11 +4,11 @@
 // rank takes to reflect a new job in mbatchd's view (the contract's 5–50 s window).
 // The derivation and the trade-off are in docs/model.md.
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { EXIT_USAGE, print, printError, printStatus } from '../util/cliio.js';
 import { findConfig, loadConfig } from '../config/config.js';
 import { isPresent } from '../util/paths.js';
 import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
+import { parseCommandLine } from '../util/options.js';
 import { readCalibration, type CalibrationRecord } from '../training/dataset.js';
 import { featuresFromNamed, jobView, rawFeatures } from '../model/features.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
@@ -231,9 +231,7 @@ ${SIMULATION_HELP}`;
 
 // Prints the recommendation; resolves to the exit status.
 export async function main(argv: string[]): Promise<number> {
-  const { values: args } = parseArgs({
-    args: argv,
-    options: {
+  const args = parseCommandLine(argv, {
       ...SIMULATION_OPTIONS,
       model: { type: 'string' },
       config: { type: 'string' },
@@ -242,9 +240,7 @@ export async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       help: { type: 'boolean' },
       durations: { type: 'string' },
-    },
-    strict: true,
-  });
+    });
   if (args.help === true) {
     print(usage());
     return 0;

@@ -1,5 +1,4 @@
 // `lavarank retrain`: the command line and the terminal around src/training/retrain.ts.
-import { parseArgs } from 'node:util';
 import { findConfig, loadConfig } from '../config/config.js';
 import { isPresent } from '../util/paths.js';
 import {
@@ -18,7 +17,7 @@ import {
 import { MODEL_CHECK_EVERY } from '../daemon/elim.js';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { UsageError } from '../util/errors.js';
-import { numberOption } from '../util/options.js';
+import { numberOption, parseCommandLine } from '../util/options.js';
 
 const USAGE = `Usage: lavarank retrain --acct FILE... --history PATH... [options]
 
@@ -61,9 +60,7 @@ backbone, so not written, 130 interrupted.`;
 
 // Parses and checks the options; throws UsageError naming the option for a bad value.
 export function parseRetrainArgs(argv: string[]): RetrainArgs {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: {
+  const v = parseCommandLine(argv, {
       acct: { type: 'string', multiple: true },
       history: { type: 'string', multiple: true },
       calibration: { type: 'string', multiple: true },
@@ -81,9 +78,7 @@ export function parseRetrainArgs(argv: string[]): RetrainArgs {
       force: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       help: { type: 'boolean' },
-    },
-    strict: true,
-  });
+    });
   const args: RetrainArgs = {
     help: v.help === true,
     acct: v.acct ?? [],

@@ -1,11 +1,11 @@
 // `lavarank run`: the command line of the elim; the daemon itself is src/daemon/run.ts.
 import { isatty } from 'node:tty';
-import { parseArgs } from 'node:util';
 import { runDaemon } from '../daemon/run.js';
 import { limPid } from '../lsf/wrapper.js';
 import { isUsageError, print, printError } from '../util/cliio.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
+import { parseCommandLine } from '../util/options.js';
 
 const USAGE = `Usage: lavarank run [--config FILE] [--no-history] [--test-interval SECONDS] [--test-keep-open]
 
@@ -26,12 +26,7 @@ Runs the elim: writes "1 rank N" to stdout every interval, as LIM expects.
 export async function main(argv: string[], clock: Clock = systemClock): Promise<number> {
   let args;
   try {
-    ({ values: args } = parseArgs({
-      args: argv,
-      options: { config: { type: 'string' }, 'no-history': { type: 'boolean' }, 'test-interval': { type: 'string' }, 'test-keep-open': { type: 'boolean' }, help: { type: 'boolean' } },
-      allowPositionals: false,
-      strict: true,
-    }));
+    args = parseCommandLine(argv, { config: { type: 'string' }, 'no-history': { type: 'boolean' }, 'test-interval': { type: 'string' }, 'test-keep-open': { type: 'boolean' }, help: { type: 'boolean' } });
   } catch (err) {
     // On a terminal, the usage error as every command gives it. Under LIM stderr is
     // closed, so an ELIMARGS mistake would end the elim with no trace anywhere: the

@@ -5,7 +5,6 @@
 // rank gains. The model: docs/simulate.md.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { MIN_LIM_INTERVAL, findConfig, loadConfig } from '../config/config.js';
 import { readAcct, skippedLines, type JobFinish } from '../lsf/acct.js';
 import { durationSeconds, parseResReq } from '../lsf/res-req.js';
@@ -15,7 +14,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { fileIdentity, isInputFile, isPresent, unwritableDirectory } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
-import { numberOption } from '../util/options.js';
+import { numberOption, parseCommandLine } from '../util/options.js';
 import { median } from '../util/stats.js';
 import type { HostSpec } from '../simulate/cluster.js';
 import { NO_BACKGROUND, type BackgroundSpec } from '../simulate/engine.js';
@@ -386,7 +385,7 @@ export function reportPathProblem(path: string): string | undefined {
 
 // Runs the comparison and prints it; resolves to the exit status.
 export async function main(argv: string[]): Promise<number> {
-  const { values: args } = parseArgs({ args: argv, options: { ...SIMULATION_OPTIONS, json: { type: 'boolean' }, html: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
+  const args = parseCommandLine(argv, { ...SIMULATION_OPTIONS, json: { type: 'boolean' }, html: { type: 'string' }, help: { type: 'boolean' } });
   if (args.help === true) {
     print(USAGE);
     return 0;

@@ -47,9 +47,9 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { syncDirectory } from '../util/atomic-file.js';
 import { errorCode, errorMessage } from '../util/errors.js';
+import { parseCommandLine } from '../util/options.js';
 import { runCommand } from '../util/exec.js';
 import { clusterNames, defaultQueues, hasDefaultQueueReservation, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { isPlainPath, lsfConfdir, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
@@ -117,7 +117,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true }>>['values'];
+type Options = ReturnType<typeof parseCommandLine<typeof OPTIONS>>;
 
 // Output and surroundings of one run, so tests can pass a sink, an environment and a time.
 export interface InstallIO {
@@ -142,7 +142,7 @@ interface Step {
 export async function runInstall(argv: string[], io: InstallIO): Promise<number> {
   let opts: Options;
   try {
-    opts = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+    opts = parseCommandLine(argv, OPTIONS);
   } catch (err) {
     io.err(`lavarank install: ${errorMessage(err)}\n\n${USAGE}`);
     return 2;

@@ -38,7 +38,7 @@ export interface Elim {
 export interface StartOptions {
   config?: string; // YAML appended to the test's base config
   override?: Record<string, Record<string, unknown>>; // sections merged over the base config (log, history, gpu)
-  args?: string[]; // extra arguments after `run`
+  args?: string[]; // extra arguments after `run`; a --config there replaces the generated config
   env?: NodeJS.ProcessEnv;
   testInterval?: number | null; // seconds; null: none (use the config's interval)
   nodeArgs?: string[]; // options for node itself, before the program (--expose-gc, --import)
@@ -173,7 +173,9 @@ export function startElim(options: StartOptions = {}): Elim {
     for (const w of waiters.splice(0)) w();
   });
   const out = openSync(fifo, constants.O_WRONLY);
-  const args = [options.cli ?? cliPath, 'run', '--config', configPath, ...(options.args ?? [])];
+  // A test's own --config stands instead of the generated one: run refuses two.
+  const config = options.args?.includes('--config') === true ? [] : ['--config', configPath];
+  const args = [options.cli ?? cliPath, 'run', ...config, ...(options.args ?? [])];
   if (options.testInterval !== null) args.push('--test-interval', String(options.testInterval ?? 0.3));
   // The flags the installed wrapper passes, so the tests run what LIM runs.
   let node = [process.execPath, ...DAEMON_NODE_FLAGS, ...(options.nodeArgs ?? []), ...args];

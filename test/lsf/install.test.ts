@@ -808,9 +808,10 @@ test('missing settings and files are named in the error', async () => {
   assert.equal(await runInstall([], io), 1);
   assert.match(errors.join('\n'), /LSF_SERVERDIR is not set; .* pass --serverdir DIR/);
   const t = tree('fresh');
-  const r = await install(t, '--program', join(t.root, 'missing.js'));
-  assert.equal(r.code, 1);
-  assert.match(r.err, /missing\.js does not exist; build lavarank first/);
+  // Not through install(), whose --program would be given twice.
+  errors.length = 0;
+  assert.equal(await runInstall(['--serverdir', t.sbin, '--program', join(t.root, 'missing.js')], io), 1);
+  assert.match(errors.join('\n'), /missing\.js does not exist; build lavarank first/);
   rmSync(t.shared);
   const s = await install(t, '--merge-conf');
   assert.match(s.err, /cannot read lsf\.shared .*lsf\.shared: ENOENT/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { numberOption } from '../../src/util/options.js';
+import { numberOption, parseCommandLine } from '../../src/util/options.js';
 import { UsageError } from '../../src/util/errors.js';
 
 describe('numberOption', () => {
@@ -20,5 +20,21 @@ describe('numberOption', () => {
       return true;
     });
     assert.throws(() => numberOption('warmup', '1e9', 30, { min: 0, max: 3600 }), { message: '--warmup: expected a number from 0 to 3600, received "1e9"' });
+  });
+});
+
+describe('parseCommandLine', () => {
+  const options = { acct: { type: 'string' }, hosts: { type: 'string', multiple: true }, json: { type: 'boolean' } } as const;
+
+  it('refuses an option that takes one value given twice with two values, naming both, as a UsageError', () => {
+    assert.throws(() => parseCommandLine(['--acct', 'lsb.acct.1', '--acct=lsb.acct'], options), (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.equal(err.message, '--acct: given twice, "lsb.acct.1" then "lsb.acct"; it takes one value');
+      return true;
+    });
+  });
+
+  it('takes every value of a repeatable option, a value given twice the same and a flag given twice', () => {
+    assert.deepEqual({ ...parseCommandLine(['--hosts', 'a', '--hosts', 'b', '--acct', 'x', '--acct', 'x', '--json', '--json'], options) }, { hosts: ['a', 'b'], acct: 'x', json: true });
   });
 });
