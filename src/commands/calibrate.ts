@@ -91,6 +91,11 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
+  const contradiction = modeConflict(args);
+  if (contradiction !== undefined) {
+    printError(`lavarank calibrate: ${contradiction}`);
+    return EXIT_USAGE;
+  }
   const quick = args.quick === true;
   const mode = args.squeeze ?? 'auto';
   if (!['auto', 'yes', 'no', 'only'].includes(mode)) {
@@ -172,6 +177,23 @@ export async function main(argv: string[]): Promise<number> {
   const config = loadConfig(findConfig(args.config, process.env, isPresent));
   const log = cliLogger();
   return calibrate({ plan, out, journalPath, config, log, say: printError, swapFile: args['swap-file'] });
+}
+
+// Options of a run (or of its --dry-run plan), which --summary and --finalize run none of.
+const RUN_OPTIONS = ['repeats', 'idle-repeats', 'warmup', 'seed', 'probe-scale', 'squeeze', 'squeeze-limit', 'swap-file', 'quiet-wait', 'quick', 'config'];
+
+// The option given that the mode chosen would ignore, as a usage error's text, or
+// undefined. Each mode used to take the first of them in its own order and ignore the
+// rest: `--finalize J --out F --dry-run` printed a two-hour run's plan with status 0 and
+// wrote nothing, `--summary D --finalize J` printed the summary alone.
+export function modeConflict(args: Record<string, unknown>): string | undefined {
+  const given = (name: string): boolean => args[name] !== undefined;
+  const modes = ['summary', 'finalize', 'dry-run'].filter(given);
+  if (modes.length > 1) return `--${modes.join(' and --')}: give one of them (--summary reads a dataset, --finalize writes one from a journal, --dry-run prints a run's plan)`;
+  const mode = modes[0];
+  if (mode !== 'summary' && mode !== 'finalize') return undefined;
+  const ignored = [...RUN_OPTIONS, ...(mode === 'summary' ? ['out', 'force'] : [])].find(given);
+  return ignored === undefined ? undefined : `--${ignored} does not apply to --${mode}, which ${mode === 'summary' ? 'prints the table of a dataset' : 'writes --out from a journal'} and runs nothing`;
 }
 
 // The text of a journal or dataset named by --summary or --finalize. A FIFO is refused

@@ -119,6 +119,27 @@ test("calibrate refuses --squeeze only with --quick, and names the modes it take
   assert.match(bad.stderr, /--squeeze: expected auto, yes, no or only, received "sometimes"/);
 });
 
+test('calibrate refuses --summary, --finalize and --dry-run together, and a run option beside --summary or --finalize, with status 2, doing nothing', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const out = join(dir, 'out.jsonl');
+    for (const [args, message] of [
+      [['--finalize', 'j.partial', '--out', out, '--dry-run'], '--finalize and --dry-run: give one of them'],
+      [['--summary', 'd.jsonl', '--finalize', 'j.partial'], '--summary and --finalize: give one of them'],
+      [['--summary', 'd.jsonl', '--out', out], '--out does not apply to --summary, which prints the table of a dataset and runs nothing'],
+      [['--finalize', 'j.partial', '--out', out, '--repeats', '3'], '--repeats does not apply to --finalize, which writes --out from a journal and runs nothing'],
+    ] as const) {
+      const r = spawnSync(process.execPath, [calibratePath, ...args], { encoding: 'utf8' });
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.ok(r.stderr.startsWith(`lavarank calibrate: ${message}`), r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(existsSync(out), false);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
 test('the same seed gives the same plan and another seed another order', () => {
   const order = (seed: number): string => JSON.stringify(buildPlan({ ...PLAN, seed }).blocks.map((b) => b.config));
   assert.equal(order(1), order(1));
