@@ -19,6 +19,10 @@ import { findExecutable } from '../util/exec.js';
 import { escapedControls } from '../util/shown.js';
 import { systemClock } from '../util/clock.js';
 import { createGpuCollector } from '../collectors/gpu.js';
+import { createCpuCollector } from '../collectors/cpu.js';
+import { createLoadCollector } from '../collectors/loadavg.js';
+import { createMemoryCollector } from '../collectors/memory.js';
+import type { CollectorOptions } from '../collectors/types.js';
 import { checkGpuProgram } from '../daemon/sampler.js';
 import { chooseLogTarget, type LogChoice } from '../daemon/log.js';
 import { lsfEnvProblems, lsfLogdir } from '../daemon/lsf-env.js';
@@ -38,7 +42,8 @@ import { cpusOption, hostCpusForRank, jobCpuSet } from './jobcpus.js';
 const USAGE = `Usage: lavarank check [--config FILE] [--lsf-envdir DIR] [--cluster NAME] [--queues FILE] [--lsf] [--cpus N]
 
 Checks lavarank's configuration and what it names (model, child elims, log and
-history locations, the GPU query, which it runs once) and, with $LSF_ENVDIR or
+history locations, the GPU query, which it runs once, and the files a report
+needs under proc_root and sys_root, read once) and, with $LSF_ENVDIR or
 --lsf-envdir, the OpenLava side as OpenLava reads it: rank declared in lsf.shared with INCREASING Y and kept out of
 the ResourceMap, a dynamic resource mapped so that LIM starts the elim, a queue
 with order[rank] and its reservation against "lavarank recommend --cpus N", and
@@ -204,6 +209,24 @@ export function jobCpusNote(config: Readonly<Config>, set = jobCpuSet(config)): 
   return `job CPUs: ${which} of the ${online.length} online (${from}${isolatedNote}): the rank reads the host as a job on these sees it (their count and busy time, and the runnable tasks less one a busy CPU outside them)${advice}`;
 }
 
+// What reading the collectors a report needs (cpu, load, memory) once from proc_root and
+// sys_root, as the daemon's first sample does, fails with: one that fails at every sample
+// (a proc_root that is not there) makes the elim report the pessimistic rank for good.
+export function requiredReadProblems(config: Readonly<Config>, now = systemClock.monotonic()): string[] {
+  const options: CollectorOptions = { procRoot: config.proc_root, sysRoot: config.sys_root, detail: false, ...(config.cpu.job_cpus === null ? {} : { jobCpus: config.cpu.job_cpus }) };
+  const problems: string[] = [];
+  for (const collector of [createCpuCollector(options), createLoadCollector(options), createMemoryCollector(options)]) {
+    try {
+      collector.collect(now);
+    } catch (err) {
+      problems.push(errorMessage(err));
+    } finally {
+      collector.close?.();
+    }
+  }
+  return problems;
+}
+
 // Runs the GPU query once as the daemon does (its vetting, timeout and parser, at most
 // gpu.timeout + 3 s): what it read, or why it failed (a driver not loaded, a GPU in
 // trouble), which the daemon would only log.
@@ -347,6 +370,9 @@ export async function main(argv: string[]): Promise<number> {
     for (const problem of problems) add('error', `${problem} (metrics would be off)`);
     // The daemon never makes it (README, "Metrics for Prometheus"): every write would fail.
     if (problems.length === 0 && !isDirectory(dir)) add('error', `metrics.textfile ${config.metrics.textfile}: its directory ${dir} does not exist, and lavarank never makes it (metrics would not be written); create it: mkdir -m 0755 ${dir}`);
+  }
+  for (const problem of requiredReadProblems(config)) {
+    add('critical', `${problem}: the elim would report the pessimistic rank, ${config.pessimistic_rank}, at every report (proc_root ${config.proc_root}, sys_root ${config.sys_root})`);
   }
   notes.push(networkNote(config));
   notes.push(pressureNote(config));

@@ -332,6 +332,14 @@ describe('lavarank check of lavarank alone', () => {
     assert.match(r.stdout, /^1 critical, most serious first:\n {2}CRITICAL .*\/nonexistent\/lavarank\/model\.json/);
   });
 
+  it('reports a proc_root the cpu, load and memory collectors cannot read as critical, since the elim would report the pessimistic rank at every report, and exits 1', () => {
+    const r = checkAlone('gpu: {enabled: false}\nproc_root: DIR/proc\n');
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /^3 critical, most serious first:\n {2}CRITICAL cpu: cannot open \S*\/proc\/stat: ENOENT: the elim would report the pessimistic rank, 1000, at every report/);
+    assert.match(r.stdout, /CRITICAL load: cannot open \S*\/proc\/loadavg: ENOENT/);
+    assert.match(r.stdout, /CRITICAL memory: cannot open \S*\/proc\/meminfo: ENOENT/);
+  });
+
   it('reports a child elim whose program is missing as an error, and exits 1', () => {
     const r = checkAlone('gpu: {enabled: false}\nelims:\n  - command: [/nonexistent/elim.site]\n');
     assert.equal(r.status, 1, r.stdout);
