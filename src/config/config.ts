@@ -237,6 +237,9 @@ function num(c: Checker, path: Path, value: unknown, fallback: number, rule: Num
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
+// The largest size taken, 4096G.
+const MAX_SIZE_BYTES = 2 ** 42;
+
 // Bytes given as a number or as a string such as "10M", "64MiB", "512k".
 function size(c: Checker, path: Path, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -246,8 +249,9 @@ function size(c: Checker, path: Path, value: unknown, fallback: number, min: num
     const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*$/i.exec(value);
     if (m !== null) bytes = Math.floor(Number(m[1]) * (SIZE_UNITS[m[2]!.toLowerCase()] ?? 1));
   }
-  if (bytes === undefined || bytes < min || bytes > 2 ** 42) {
-    c.fail(path, `a size in bytes of at least ${min} (a number, or a string such as "10M")`, value);
+  if (bytes === undefined || bytes < min || bytes > MAX_SIZE_BYTES) {
+    // The range whole: a size past the largest was told "of at least 65536".
+    c.fail(path, `a size from ${min} bytes to ${MAX_SIZE_BYTES / SIZE_UNITS['g']!}G (a number of bytes, or a string such as "10M")`, value);
     return fallback;
   }
   return bytes;

@@ -172,7 +172,7 @@ describe('parseConfigText', () => {
   });
 
   it('refuses sizes that are not sizes', () => {
-    assert.match(problemsOf('history:\n  max_bytes: lots\n')[0] ?? '', /history\.max_bytes: expected a size in bytes/);
+    assert.match(problemsOf('history:\n  max_bytes: lots\n')[0] ?? '', /history\.max_bytes: expected a size from 65536 bytes to 4096G/);
   });
 
   it('refuses a child elim given as a shell command line', () => {
@@ -283,11 +283,11 @@ describe('parseConfigText', () => {
     assert.deepEqual([d.interval, d.nice, d.pessimistic_after, d.log.keep], [3600, 19, 1000, 100]);
   });
 
-  it('reads sizes in binary units, and refuses one past the largest or under the smallest', () => {
+  it('reads sizes in binary units, and refuses one past the largest or under the smallest, naming both ends', () => {
     assert.equal(parseConfigText('log:\n  max_bytes: 512k\n', 'x').log.max_bytes, 512 * 1024);
     assert.equal(parseConfigText('log:\n  max_bytes: 2G\n', 'x').log.max_bytes, 2 * 1024 ** 3);
-    assert.match(problemsOf('history:\n  max_bytes: 4097G\n')[0] ?? '', /^lavarank\.yaml:2:14: history\.max_bytes: expected a size in bytes of at least 65536/);
-    assert.match(problemsOf('log:\n  max_bytes: 65535\n')[0] ?? '', /^lavarank\.yaml:2:14: log\.max_bytes: expected a size in bytes of at least 65536/);
+    assert.equal(problemsOf('history:\n  max_bytes: 4097G\n')[0], 'lavarank.yaml:2:14: history.max_bytes: expected a size from 65536 bytes to 4096G (a number of bytes, or a string such as "10M"), received "4097G"');
+    assert.match(problemsOf('log:\n  max_bytes: 65535\n')[0] ?? '', /^lavarank\.yaml:2:14: log\.max_bytes: expected a size from 65536 bytes to 4096G/);
   });
 
   it('accepts a sample deadline equal to the interval', () => {
