@@ -197,7 +197,7 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
     if (queues === undefined) {
       add('warning', `no lsb.queues at ${lsbQueuesCandidates(confdirPath, cluster.name, input.lsf === true).join(' or ')}, so no queue was checked (pass --queues FILE)`);
     } else {
-      checkQueues(queues, r, increasingOf(rank), input.expected, add, effective);
+      checkQueues(queues, r, increasingOf(rank), input.expected, add, effective, input.queues !== undefined);
     }
   }
 
@@ -370,10 +370,13 @@ function checkQueues(
   expected: LsfCheckInput['expected'],
   add: (s: Severity, m: string, w?: string) => void,
   effective: string[],
+  given = false, // named by --queues
 ): void {
   const text = readOrUndefined(path);
   if (text === undefined) {
-    add('warning', `${path} cannot be read, so no queue was checked (pass --queues FILE)`);
+    // The file asked for, not one looked for: "pass --queues FILE" to whoever just did, exit 0.
+    if (given) add('error', `--queues ${path} cannot be read (missing, unreadable or not a regular file), so no queue was checked`);
+    else add('warning', `${path} cannot be read, so no queue was checked (pass --queues FILE)`);
     return;
   }
   const file = 'lsb.queues';

@@ -165,6 +165,19 @@ describe('checkLsf', () => {
     }
   });
 
+  it('reports an lsb.queues named by --queues that cannot be read as an error, not as a file to pass with --queues', async () => {
+    const t = lsfTree('capture');
+    try {
+      const missing = join(t.etc, 'no-such-lsb.queues');
+      const r = await checkLsf({ ...input(t), queues: missing });
+      const finding = find(r.findings, /no queue was checked/);
+      assert.equal(finding?.severity, 'error');
+      assert.equal(finding?.message, `--queues ${missing} cannot be read (missing, unreadable or not a regular file), so no queue was checked`);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('reads lsb.queues where OpenLava 4.0 keeps it, in LSB_CONFDIR itself, and names both places when neither has it', async () => {
     const t = lsfTree('capture');
     try {
