@@ -398,6 +398,9 @@ export async function main(argv: string[]): Promise<number> {
   const lsfLines: string[] = [];
   if (envdir === undefined || envdir === '') {
     lsfLines.push('not checked: no $LSF_ENVDIR (pass --lsf-envdir DIR)');
+    // Said as a problem: `check --queues FILE` alone passed with "OK: no problems", the queue unread.
+    const unused = (['queues', 'cluster', 'lsf'] as const).filter((o) => args[o] !== undefined);
+    if (unused.length > 0) add('error', `--${unused.join(', --')}: the OpenLava side ${unused.length === 1 ? 'it applies' : 'they apply'} to is not checked without $LSF_ENVDIR; pass --lsf-envdir DIR`);
   } else {
     const lsf = await checkLsf({
       envdir,

@@ -458,6 +458,12 @@ describe('lavarank check of lavarank alone', () => {
     }
   });
 
+  it('reports --queues, --cluster or --lsf without $LSF_ENVDIR as an error, since the OpenLava side they apply to is not checked, and exits 1', () => {
+    const r = checkAlone('gpu: {enabled: false}\n', {}, ['--cpus', '16', '--queues', '/etc/lsb.queues', '--lsf']);
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /^1 error, most serious first:\n {2}ERROR {4}--queues, --lsf: the OpenLava side they apply to is not checked without \$LSF_ENVDIR; pass --lsf-envdir DIR\n/);
+  });
+
   it('takes an empty $LSF_ENVDIR as none: the OpenLava side not checked', () => {
     const r = checkAlone('gpu: {enabled: false}\n', { LSF_ENVDIR: '' });
     assert.equal(r.status, 0, r.stdout);
