@@ -194,11 +194,21 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+// The full names of key at the other levels of the schema (`log.level` for a top-level
+// `level`, `interval` for a `log.interval`): a key of the right name at the wrong level.
+function elsewhere(path: Path, key: string): string[] {
+  const places: string[] = [];
+  if (path.length > 0 && (TOP_KEYS as readonly string[]).includes(key)) places.push(key);
+  for (const [section, keys] of Object.entries(SECTION_KEYS)) if (section !== path[0] && (keys as readonly string[]).includes(key)) places.push(`${section}.${key}`);
+  return places;
+}
+
 function checkKeys(c: Checker, path: Path, value: Record<string, unknown>, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
-    const close = known.filter((k) => distance(k, key) <= 2);
-    const hint = close.length > 0 ? ` (did you mean ${close.map((k) => `'${k}'`).join(' or ')}?)` : '';
+    const close = known.filter((k) => distance(k, key) <= 2).map((k) => `'${k}'`);
+    const other = close.length > 0 ? [] : elsewhere(path, key).map((k) => `'${k}'`);
+    const hint = close.length + other.length > 0 ? ` (did you mean ${[...close, ...other].join(' or ')}?)` : '';
     c.problems.push(`${c.at([...path, key], true)}: unknown key '${keyName([...path, key])}'${hint}; known keys: ${known.join(', ')}`);
   }
 }
@@ -325,6 +335,16 @@ function section(c: Checker, path: Path, value: unknown, known: readonly string[
   return value;
 }
 
+// The keys of each section that is a mapping.
+const SECTION_KEYS = {
+  log: ['file', 'level', 'max_bytes', 'keep'],
+  history: ['enabled', 'dir', 'max_bytes', 'keep'],
+  gpu: ['enabled', 'command', 'interval', 'timeout'],
+  metrics: ['textfile'],
+  network: ['link_speed'],
+  cpu: ['job_cpus'],
+} as const;
+
 const TOP_KEYS = [
   'resource',
   'interval',
@@ -430,23 +450,23 @@ export function validateConfig(
       deadline = null;
     }
   }
-  const log = section(c, ['log'], top['log'], ['file', 'level', 'max_bytes', 'keep']);
+  const log = section(c, ['log'], top['log'], SECTION_KEYS.log);
   const level = log['level'];
   let logLevel: LogLevel = d.log.level;
   if (level !== undefined) {
     if (typeof level === 'string' && (LOG_LEVELS as readonly string[]).includes(level)) logLevel = level as LogLevel;
     else c.fail(['log', 'level'], `one of ${LOG_LEVELS.join(', ')}`, level);
   }
-  const history = section(c, ['history'], top['history'], ['enabled', 'dir', 'max_bytes', 'keep']);
-  const gpu = section(c, ['gpu'], top['gpu'], ['enabled', 'command', 'interval', 'timeout']);
-  const metrics = section(c, ['metrics'], top['metrics'], ['textfile']);
-  const network = section(c, ['network'], top['network'], ['link_speed']);
+  const history = section(c, ['history'], top['history'], SECTION_KEYS.history);
+  const gpu = section(c, ['gpu'], top['gpu'], SECTION_KEYS.gpu);
+  const metrics = section(c, ['metrics'], top['metrics'], SECTION_KEYS.metrics);
+  const network = section(c, ['network'], top['network'], SECTION_KEYS.network);
   let linkSpeed: number | null = d.network.link_speed;
   if (network['link_speed'] !== undefined && network['link_speed'] !== null) {
     linkSpeed = num(c, ['network', 'link_speed'], network['link_speed'], -1, { above: 0, max: MAX_LINK_SPEED_MBPS, unit: 'Mb/s' });
     if (linkSpeed === -1) linkSpeed = null;
   }
-  const cpu = section(c, ['cpu'], top['cpu'], ['job_cpus']);
+  const cpu = section(c, ['cpu'], top['cpu'], SECTION_KEYS.cpu);
   const jobCpus = cpuList(c, ['cpu', 'job_cpus'], cpu['job_cpus']);
   let gpuEnabled: 'auto' | boolean = d.gpu.enabled;
   if (gpu['enabled'] !== undefined) {

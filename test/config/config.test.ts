@@ -75,6 +75,13 @@ describe('parseConfigText', () => {
     assert.match(p ?? '', /^lavarank\.yaml:2:3: unknown key 'log\.levle' \(did you mean 'level'\?\)/);
   });
 
+  it('names where a key of the right name at the wrong level belongs', () => {
+    assert.deepEqual(
+      problemsOf('link_speed: 10000\nlog:\n  interval: 5\n').map((p) => p.slice(0, p.indexOf(';'))),
+      ["lavarank.yaml:1:1: unknown key 'link_speed' (did you mean 'network.link_speed'?)", "lavarank.yaml:3:3: unknown key 'log.interval' (did you mean 'interval' or 'gpu.interval'?)"],
+    );
+  });
+
   it('names the key, the expected and the received value for a wrong type', () => {
     assert.deepEqual(problemsOf('interval: ten\n'), ['lavarank.yaml:1:11: interval: expected a number from 1 to 3600, received "ten"']);
   });
@@ -232,8 +239,8 @@ describe('parseConfigText', () => {
   });
 
   it('gives the line and column of a problem below an alias, where the alias is used, and of a key a YAML 1.1 merge brought', () => {
-    assert.deepEqual(problemsOf('log: &l {level: debug}\nhistory: *l\n'), ["lavarank.yaml:2:10: unknown key 'history.level'; known keys: enabled, dir, max_bytes, keep"]);
-    assert.deepEqual(problemsOf('%YAML 1.1\n---\ngpu: &g {interval: 30}\nlog:\n  <<: *g\n'), ["lavarank.yaml:5:3: unknown key 'log.interval'; known keys: file, level, max_bytes, keep"]);
+    assert.deepEqual(problemsOf('log: &l {level: debug}\nhistory: *l\n'), ["lavarank.yaml:2:10: unknown key 'history.level' (did you mean 'log.level'?); known keys: enabled, dir, max_bytes, keep"]);
+    assert.deepEqual(problemsOf('%YAML 1.1\n---\ngpu: &g {interval: 30}\nlog:\n  <<: *g\n'), ["lavarank.yaml:5:3: unknown key 'log.interval' (did you mean 'interval' or 'gpu.interval'?); known keys: file, level, max_bytes, keep"]);
   });
 
   it('gives the line and column of an alias whose anchor is not set before it', () => {
