@@ -18,7 +18,7 @@ import type { HostSpec } from '../simulate/cluster.js';
 import { runExperiment, type PolicySummary } from '../simulate/experiment.js';
 import { parseSweep, type PolicySpec } from '../simulate/policies.js';
 import { cpusOption, hostCpusForRank } from './jobcpus.js';
-import { progressReporter, setupSimulation, SIMULATION_HELP, SIMULATION_OPTIONS, type SimulationArgs } from './simulate.js';
+import { progressReporter, setupSimulation, simulationHelp, SIMULATION_OPTIONS, type SimulationArgs, type SimulatorDefaults } from './simulate.js';
 
 // OpenLava's defaults: non-master LIMs send their load every EXINTERVAL (15 s), and
 // mbatchd refreshes its copy about every 20 s (elim-contract.md, "Propagation").
@@ -205,8 +205,19 @@ export function formatRecommendation(r: Recommendation): string {
 // Reservation durations the simulator tries by default, within the contract's 5-50 s window.
 export const SIM_DURATIONS: readonly number[] = [25, 45];
 
+// recommend --hosts' own defaults, as it applies them and its help says (simulate's
+// were printed: 5000 jobs, 5 seeds, a sweep from 0, and --d, --t, --res-req it refuses).
+const RECOMMEND_DEFAULTS: SimulatorDefaults = {
+  jobs: 3000,
+  seeds: 3,
+  sweep: '2,5,10,20,40',
+  reservation: false,
+  policies: `  --policies LIST       which of the reservations tried to run: default, rank,
+                        D<d>/T<t> for each D and T (default all)`,
+};
+
 // A function, not a constant: simulate.ts and this module import each other, and
-// SIMULATION_HELP may not be initialised yet when this module is evaluated.
+// what simulationHelp reads may not be initialised yet when this module is evaluated.
 const usage = (): string => `Usage: lavarank recommend [--model FILE] [--config FILE] [--data FILE]... [--cpus N] [--json]
        lavarank recommend --hosts FILE... | --synthetic N [--acct FILE] [simulation options] [--json]
 
@@ -222,12 +233,12 @@ With --hosts (or --synthetic N), D and T are chosen by the simulator (lavarank
 simulate) instead; --data and --cpus then do not apply, nor the simulator's
 options without it. The queue's reservation is tried for every D of --sweep and
 every T of --durations (whole seconds, default ${SIM_DURATIONS.join(',')}) on your hosts, with
-your jobs (--acct, replayed at --load) or a generated mixed workload, over --seeds seeds (default 3), and the
+your jobs (--acct, replayed at --load) or a generated mixed workload, over --seeds seeds (default ${RECOMMEND_DEFAULTS.seeds}), and the
 one with the lowest mean slowdown is printed, with the config's resource and T in
 seconds; order[rank] alone when no reservation did better. It warns when your
 hosts differ so much in size that one D per queue cannot fit them.
 
-${SIMULATION_HELP}`;
+${simulationHelp(RECOMMEND_DEFAULTS)}`;
 
 // Prints the recommendation; resolves to the exit status.
 export async function main(argv: string[]): Promise<number> {
@@ -347,10 +358,10 @@ async function simulatedMain(args: SimulationArgs & { json?: boolean; durations?
     printError(`lavarank recommend: ${errorMessage(err)}`);
     return EXIT_USAGE;
   }
-  const sweep = parseSweep(args.sweep ?? '2,5,10,20,40');
+  const sweep = parseSweep(args.sweep ?? RECOMMEND_DEFAULTS.sweep);
   // --jobs belongs to a generated workload: with --acct, setupSimulation refuses it.
-  const jobs = args.acct === undefined ? { jobs: args.jobs ?? '3000' } : {};
-  const setup = await setupSimulation({ ...args, seeds: args.seeds ?? '3', ...jobs }, { policies: () => reservationGrid(sweep, durations) });
+  const jobs = args.acct === undefined ? { jobs: args.jobs ?? String(RECOMMEND_DEFAULTS.jobs) } : {};
+  const setup = await setupSimulation({ ...args, seeds: args.seeds ?? String(RECOMMEND_DEFAULTS.seeds), ...jobs }, { policies: () => reservationGrid(sweep, durations) });
   const isTTY = process.stderr.isTTY === true;
   const onProgress = progressReporter(isTTY);
   const result = runExperiment({ ...setup.input, traceHosts: 0, ...(onProgress === undefined ? {} : { onProgress }) });

@@ -63,7 +63,36 @@ export const SIMULATION_OPTIONS = {
 // The parsed values of SIMULATION_OPTIONS.
 export type SimulationArgs = { [K in keyof typeof SIMULATION_OPTIONS]?: (typeof SIMULATION_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof SIMULATION_OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
 
-export const SIMULATION_HELP = `Hosts:
+// What the help of the simulator's options says of the defaults that differ between
+// simulate and recommend --hosts, which chooses the reservation itself (no --d, --t or
+// --res-req).
+export interface SimulatorDefaults {
+  jobs: number;
+  seeds: number;
+  sweep: string;
+  reservation: boolean; // --d, --t and --res-req are taken
+  policies: string; // the --policies lines
+}
+
+// simulate's defaults, as it applies them and its help says.
+const SIMULATE_DEFAULTS: SimulatorDefaults = {
+  jobs: SIMULATE_GENERATE.jobs,
+  seeds: 5,
+  sweep: '0,2,5,10,20,40',
+  reservation: true,
+  policies: `  --policies LIST       policies to run (default all: default,rank,rank+D..,typed+D..,accept1,
+                        random,two-choices,oracle and the sweep)`,
+};
+
+// The help text of the simulator's options.
+export function simulationHelp(o: SimulatorDefaults = SIMULATE_DEFAULTS): string {
+  const reservation = o.reservation
+    ? `
+  --d D --t T           the queue's rusage[rank=D:duration=T:decay=1] (default: recommend's)
+  --res-req STRING      the same from the queue's RES_REQ (bare duration: minutes; without
+                        decay= the whole D is held until T), e.g. "order[rank] rusage[rank=8:duration=45s:decay=1]"`
+    : '';
+  return `Hosts:
   --hosts FILE          a YAML list (name, cpus, mem, mxj, cpu_factor, count) or the
                         output of lshosts -l/-w and bhosts -l/-w; repeat to merge
                         (lshosts for CPUs and memory, bhosts for MAX slots)
@@ -73,7 +102,7 @@ Jobs (an lsb.acct replay, or generated):
   --load U              replay at this offered load (0..4), else --speedup X (default 1)
   --repeat N            play the trace N times in a row (default 1)
   --generate            generate (the default without --acct):
-  --jobs N (${SIMULATE_GENERATE.jobs})  --utilisation U (${SIMULATE_GENERATE.utilisation})  --families N (${SIMULATE_GENERATE.families})
+  --jobs N (${o.jobs})  --utilisation U (${SIMULATE_GENERATE.utilisation})  --families N (${SIMULATE_GENERATE.families})
   --mix C,M,I           shares of CPU-, memory- and io-bound families (${SIMULATE_GENERATE.mix.cpu},${SIMULATE_GENERATE.mix.mem},${SIMULATE_GENERATE.mix.io})
   --burst SHARE,SIZE    share of submissions that are bursts, jobs per burst (${SIMULATE_GENERATE.burstShare},${SIMULATE_GENERATE.burstSize})
   --overthread S        share of families running twice as many threads as slots (${SIMULATE_GENERATE.overthread})
@@ -82,16 +111,13 @@ Jobs (an lsb.acct replay, or generated):
 mbatchd and LIM:
   --mbd-sleep S (${DEFAULT_SCHEDULER.mbdSleep})  --accept-interval N (${DEFAULT_SCHEDULER.acceptInterval})  --load-update S (${DEFAULT_SCHEDULER.freshPeriod})
   --interval S          the elim's report interval, 5 s or more (default: the config's)
-  --staleness auto|S    how old mbatchd's values are: auto = elim, LIM and refresh timing (5-50 s)
-  --d D --t T           the queue's rusage[rank=D:duration=T:decay=1] (default: recommend's)
-  --res-req STRING      the same from the queue's RES_REQ (bare duration: minutes; without
-                        decay= the whole D is held until T), e.g. "order[rank] rusage[rank=8:duration=45s:decay=1]"
-  --sweep LIST          D values to compare (default 0,2,5,10,20,40)
-  --policies LIST       policies to run (default all: default,rank,rank+D..,typed+D..,accept1,
-                        random,two-choices,oracle and the sweep)
+  --staleness auto|S    how old mbatchd's values are: auto = elim, LIM and refresh timing (5-50 s)${reservation}
+  --sweep LIST          D values to compare (default ${o.sweep})
+${o.policies}
 Runs:
-  --seed N (1) --seeds K (5)   K seeds from N; figures are means with their spread
+  --seed N (1) --seeds K (${o.seeds})   K seeds from N; figures are means with their spread
   --model FILE --config FILE   the rank model (default: the config's, else the embedded one)`;
+}
 
 // Two numbers A,B of an option, checked here so that a bad value is a usage error
 // naming the option rather than one of the generator's settings, found later.
@@ -181,7 +207,7 @@ export function simulationOptions(args: SimulationArgs): SimulationOptions {
     fromResReq: fromResReq !== undefined,
   };
   const seed = numberOption('seed', args.seed, 1, { integer: true, min: 0, max: 2 ** 31 - 1 });
-  const seedCount = numberOption('seeds', args.seeds, 5, { integer: true, min: 1, max: 100 });
+  const seedCount = numberOption('seeds', args.seeds, SIMULATE_DEFAULTS.seeds, { integer: true, min: 1, max: 100 });
   const bgShare = numberOption('background', args.background, 0, { min: 0, max: 0.95 });
   const interval = givenNumber('interval', args.interval, { min: 1, max: 3600 });
   if (interval !== undefined && interval < MIN_LIM_INTERVAL) throw new UsageError(`--interval: expected seconds from ${MIN_LIM_INTERVAL} to 3600 (${UNDER_LIM_POLL}), received ${JSON.stringify(args.interval)}`);
@@ -190,7 +216,7 @@ export function simulationOptions(args: SimulationArgs): SimulationOptions {
     scheduler,
     interval,
     reservation,
-    sweep: parseSweep(args.sweep ?? '0,2,5,10,20,40'),
+    sweep: parseSweep(args.sweep ?? SIMULATE_DEFAULTS.sweep),
     seeds: Array.from({ length: seedCount }, (_, i) => seed + i),
     background: bgShare > 0 ? { ...NO_BACKGROUND, share: bgShare } : NO_BACKGROUND,
     workload: args.acct === undefined ? { generate: generateOptions(args) } : { acct: args.acct, replay: replayOptions(args) },
@@ -367,7 +393,7 @@ time, makespan and utilisation, averaged over several seeds. The rank is compute
 by the daemon's own model from each host's simulated state, as old as mbatchd
 would see it. The cluster model and its assumptions: docs/simulate.md.
 
-${SIMULATION_HELP}
+${simulationHelp()}
 Output:
   --json                the figures as JSON instead of the table
   --html FILE           also write a self-contained HTML report with plots

@@ -384,3 +384,15 @@ describe('recommend with the simulator (--hosts)', () => {
     assert.deepEqual({ d: r.d, t: r.t, resReq: r.resReq }, { d: 0, t: 0, resReq: 'order[lrank]' });
   });
 });
+
+describe('recommend --help', () => {
+  it("states recommend's own defaults for the simulator's options, and lists no --d, --t or --res-req, which it refuses", () => {
+    const r = spawnSync(process.execPath, [cliPath, 'recommend', '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /--jobs N \(3000\)/);
+    assert.match(r.stdout, /--seeds K \(3\)/);
+    assert.match(r.stdout, /--sweep LIST +D values to compare \(default 2,5,10,20,40\)/);
+    assert.match(r.stdout, /--policies LIST +which of the reservations tried to run/);
+    assert.doesNotMatch(r.stdout, /--d D|--t T|--res-req/);
+  });
+});
