@@ -170,7 +170,13 @@ export function parseHostsYaml(text: string, where: string): HostFacts[] {
     const pos = e.linePos?.[0];
     throw new ConfigError(`${where}${pos === undefined ? '' : `:${pos.line}:${pos.col}`}: ${e.message}`);
   }
-  let list: unknown = doc.toJS();
+  let list: unknown;
+  try {
+    list = doc.toJS();
+  } catch (err) {
+    // An alias bomb, or an alias to no anchor: yaml's message names no file.
+    throw new ConfigError(`${where}: invalid YAML: ${errorMessage(err)}`, { cause: err });
+  }
   if (typeof list === 'object' && list !== null && !Array.isArray(list) && 'hosts' in list) list = (list as { hosts: unknown }).hosts;
   if (!Array.isArray(list)) throw new ConfigError(`${where}: expected a list of hosts (or hosts: with a list), found ${list === null || list === undefined ? "nothing" : typeof list}`);
   const problems: string[] = [];

@@ -85,6 +85,12 @@ describe('parseHostsYaml', () => {
     ]);
   });
 
+  it('names the file of YAML whose aliases cannot be resolved (an alias bomb, an alias to no anchor)', () => {
+    const bomb = `a: &a [x, x, x, x, x, x, x, x, x]\n${['b', 'c', 'd', 'e', 'f', 'g'].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdef'[i]}`).join(', ')}]`).join('\n')}\n`;
+    assert.throws(() => parseHostsYaml(bomb, 'h.yaml'), (err: unknown) => err instanceof ConfigError && /^h\.yaml: invalid YAML: Excessive alias count/.test(err.message));
+    assert.throws(() => parseHostsYaml('- *nowhere\n', 'h.yaml'), (err: unknown) => err instanceof ConfigError && /^h\.yaml: invalid YAML: /.test(err.message));
+  });
+
   it('reads a bare number for mem as GiB', () => {
     assert.equal(parseHostsYaml('- {name: a, cpus: 4, mem: 64}\n', 'h.yaml')[0]!.memBytes, 64 * 2 ** 30);
   });
