@@ -119,6 +119,16 @@ describe('budgetReport', () => {
     assert.deepEqual(short.cut, ['s']);
   });
 
+  it('counts the digits of the new pair count, not the old, against the limit: a source that brings the count from 1 to 10 is cut at one byte under', () => {
+    const extras = [{ source: 's', pairs: long('n', 9) }];
+    const whole = formatElimLine([['rank', 10], ...long('n', 9)]);
+    assert.ok(whole.startsWith('10 '));
+    assert.equal(budgetReport([['rank', 10]], extras, whole.length).line, whole);
+    const short = budgetReport([['rank', 10]], extras, whole.length - 1);
+    assert.equal(short.line, '1 rank 10\n');
+    assert.deepEqual(short.cut, ['s']);
+  });
+
   it("passes a String resource's text as it is, and refuses text LIM would not read back the same", () => {
     const built = budgetReport([['rank', 12.5]], [{ source: 's', pairs: [['os_state', 'ok-2.1'], ['bad', 'two words'], ['n', 3]] }]);
     assert.equal(built.line, '3 rank 12.5 os_state ok-2.1 n 3\n');
@@ -133,6 +143,17 @@ describe('budgetReport', () => {
   it('passes a child\'s values below a millionth with a float\'s seven significant digits, not as 0 or rounded to one digit', () => {
     const built = budgetReport([['rank', 12.5]], [{ source: 's', pairs: [['tiny', 4e-7], ['small', 1.5e-6], ['neg', -2.5e-9], ['frac', 0.123456789]] }]);
     assert.equal(built.line, '5 rank 12.5 tiny 0.0000004 small 0.0000015 neg -0.0000000025 frac 0.1234568\n');
+  });
+
+  it("passes a child's values down to a float's smallest (1e-30, 1.4e-45) as numbers LIM reads back, not as 0", () => {
+    const built = budgetReport([['rank', 12.5]], [{ source: 's', pairs: [['tiny', 1e-30], ['least', 1.4e-45]] }]);
+    const tokens = built.line.trim().split(' ');
+    assert.equal(tokens[0], '3');
+    const tiny = Number(tokens[tokens.indexOf('tiny') + 1]);
+    const least = Number(tokens[tokens.indexOf('least') + 1]);
+    assert.ok(Math.abs(tiny / 1e-30 - 1) < 1e-6, built.line);
+    assert.equal(Math.fround(least), Math.fround(1.4e-45), built.line);
+    assert.doesNotMatch(built.line, /\d[eE][+-]?\d/, 'a value in exponent notation');
   });
 
   it('reports a name given twice by one source once, the first value', () => {
@@ -319,5 +340,13 @@ describe('streamSink', () => {
     stream.destroy();
     assert.equal(sink.write('1 rank 3\n'), 'closed');
     assert.deepEqual(chunks, ['1 rank 2\n']);
+  });
+
+  it('drops a report, without queueing it, while the stream waits for its reader to drain', () => {
+    const stream = new PassThrough({ highWaterMark: 1 });
+    const sink = streamSink(stream);
+    assert.equal(sink.write('1 rank 2\n'), 'written');
+    assert.equal(sink.write('1 rank 3\n'), 'dropped');
+    assert.equal(stream.read()?.toString(), '1 rank 2\n');
   });
 });
