@@ -239,7 +239,7 @@ describe('runElim', () => {
     assert.equal(o.out.lines.length, 3);
     const msgs = cap.messages();
     assert.equal(msgs.filter((m) => m.startsWith('LIM is not reading')).length, 1);
-    assert.ok(msgs.includes('LIM is reading again; 3 reports were dropped'), msgs.join('|'));
+    assert.equal(msgs.filter((m) => m === 'LIM is reading again; 3 reports were dropped').length, 1, msgs.join('|'));
   });
 
   it('logs once that LIM stopped reading when each report replaces an unread one, and once that it reads again', async () => {
@@ -249,7 +249,7 @@ describe('runElim', () => {
     await runElim(o);
     const msgs = cap.messages();
     assert.equal(msgs.filter((m) => m.startsWith('LIM had not read the previous report')).length, 1, msgs.join('|'));
-    assert.ok(msgs.includes('LIM is reading again; 3 reports were replaced'), msgs.join('|'));
+    assert.equal(msgs.filter((m) => m === 'LIM is reading again; 3 reports were replaced').length, 1, msgs.join('|'));
   });
 
   it('stops without writing when aborted while waiting for the next tick', async () => {
@@ -287,6 +287,35 @@ describe('runElim', () => {
     await runElim(o);
     assert.deepEqual(o.out.lines, ['2 rank 10 ok 2\n', '2 rank 10 ok 2\n']);
     assert.equal(cap.messages().filter((m) => m.startsWith('child elim site\'s value "bad name" left out')).length, 1);
+  });
+
+  it('logs a child cut off for the line length once while it stays cut, once when it fits again, and again when it is cut again', async () => {
+    const cap = captureLog();
+    const long: Array<[string, number]> = Array.from({ length: 120 }, (_, i) => [`n${'x'.repeat(30)}${String(i).padStart(3, '0')}`, 1]);
+    const fits = [false, false, true, true, false, false];
+    let tick = 0;
+    const o = options({
+      sampler: scripted([0.1]),
+      extraValues: () => [{ source: 'big', pairs: fits[tick++] === true ? [['scratch', 1]] : long }],
+      log: cap.log,
+      maxTicks: fits.length,
+    });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['1 rank 10\n', '1 rank 10\n', '2 rank 10 scratch 1\n', '2 rank 10 scratch 1\n', '1 rank 10\n', '1 rank 10\n']);
+    const msgs = cap.messages();
+    assert.equal(msgs.filter((m) => m === "child elim big's values left out of the report: with them it would exceed 4096 bytes").length, 2, msgs.join('|'));
+    assert.equal(msgs.filter((m) => m === "child elim big's values fit in the report again").length, 1, msgs.join('|'));
+  });
+
+  it('writes no report once stopped while a sample is under way', async () => {
+    const controller = new AbortController();
+    const stopDuring = (): Promise<Sample> => {
+      queueMicrotask(() => controller.abort());
+      return new Promise<Sample>(() => undefined);
+    };
+    const o = options({ sampler: scripted([0, 0.1, 0.1, stopDuring]), signal: controller.signal, maxTicks: 100 });
+    assert.equal(await runElim(o), 'aborted');
+    assert.deepEqual(o.out.lines, ['1 rank 10\n', '1 rank 10\n']);
   });
 
   it('falls back to its own value alone when the child values cannot be had', async () => {
