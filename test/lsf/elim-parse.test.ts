@@ -128,15 +128,54 @@ test('a 1 MB token is dropped with bounded memory and the next report parses', (
   assert.ok(results.some((r) => r.problems.has('oversized-token')));
 });
 
-test('a token of exactly MAX_TOKEN_BYTES is read whole and one byte more is dropped as oversized', () => {
-  const exact = `1 ${'x'.repeat(MAX_TOKEN_BYTES)} 1\n`;
-  const tooLong = `1 ${'x'.repeat(MAX_TOKEN_BYTES + 1)} 1\n`;
+test("a token of 1024 bytes, LIM's buffer, is read whole and one byte more is dropped as oversized", () => {
+  assert.equal(MAX_TOKEN_BYTES, 1024);
+  const exact = `1 ${'x'.repeat(1024)} 1\n`;
+  const tooLong = `1 ${'x'.repeat(1025)} 1\n`;
   const [a] = pushAll(new ElimReportParser(), exact);
   const [b] = pushAll(new ElimReportParser(), tooLong);
   // valid length for a token but not for a name: dropped as a bad name, not as oversized
   assert.ok(a?.problems.has('bad-name'));
   assert.ok(!a?.problems.has('oversized-token'));
   assert.ok(b?.problems.has('oversized-token'));
+});
+
+test('of a chunk of 64 KiB and a byte, the first byte is not parsed; a chunk of 64 KiB is parsed whole', () => {
+  const line = '1 a 1\n';
+  const whole = `1 first 2\n${line.repeat((65536 - 10) / line.length)}`.padEnd(65536, ' ');
+  assert.equal(whole.length, 65536);
+  const [all] = pushAll(new ElimReportParser(), whole);
+  assert.equal(all?.values.get('first'), 2);
+  assert.equal(all?.problems.has('chunk-truncated'), false);
+  const [cut] = pushAll(new ElimReportParser(), `\n${whole}`.slice(0, 65537));
+  assert.ok(cut?.problems.has('chunk-truncated'));
+});
+
+test('after a chunk too long to parse whole, the report under way before it is not completed by what the cut leaves', () => {
+  const parser = new ElimReportParser();
+  pushAll(parser, '1 load ');
+  // What is parsed of the long chunk starts with a number, on the line of the report cut short.
+  const tail = '77\n1 newest 9\n'.padEnd(65536, ' ');
+  const [r] = pushAll(parser, `${'y'.repeat(1000)} ${tail}`);
+  assert.ok(r?.problems.has('chunk-truncated'));
+  assert.deepEqual(values(r!), { newest: 9 });
+});
+
+test('a count of 256 pairs is a report and one of 257 is garbage', () => {
+  // Values that cannot pass for a count either, so that nothing after a refused count resynchronises.
+  const pairs = (n: number): string => Array.from({ length: n }, (_, i) => ` n${i} ${i}.5`).join('');
+  const [a] = pushAll(new ElimReportParser(), `256${pairs(256)}\n`);
+  assert.equal(a?.reports, 1);
+  assert.equal(a?.values.get('n255'), 255.5);
+  const [b] = pushAll(new ElimReportParser(), `257${pairs(257)}\n`);
+  assert.equal(b?.reports, 0);
+  assert.equal(b?.values.size, 0);
+  assert.deepEqual([...b!.problems], ['bad-count']);
+});
+
+test('garbage at the start of a line after a report is skipped and a report after it on that line still parses', () => {
+  const [r] = pushAll(new ElimReportParser(), '1 a 1\nhello 1 b 2\n');
+  assert.deepEqual(r && values(r), { a: 1, b: 2 });
 });
 
 test('of a chunk longer than the push limit only its newest lines are parsed', () => {
