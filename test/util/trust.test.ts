@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkTrust, chownAdvice, directoryProblems, existingDirectoryProblems, nextDirectoryToMake, openTrusted, openTrustedOnce, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
-import { dirWithMode, tempDir, until, writeWithMode } from '../helpers.js';
+import { dirWithMode, mkfifo, tempDir, until, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
 
@@ -265,6 +266,37 @@ describe('openTrusted against a file being replaced', () => {
       swapper.kill('SIGKILL');
       cleanup();
     }
+  });
+});
+
+describe('openTrusted against a link swapped in after the check', () => {
+  it('opens the checked name without following a link put there since: what the link points at (a FIFO, a device) is never opened', (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const path = writeWithMode(join(dir, 'lavarank.yaml'), 'interval: 10\n', 0o644);
+    const fifo = join(dir, 'fifo');
+    mkfifo(fifo);
+    const fifosOpened: string[] = [];
+    const realOpen = fs.openSync;
+    t.mock.method(fs, 'openSync', (p: fs.PathLike, flags: fs.OpenMode = 'r', mode?: fs.Mode) => {
+      if (String(p) === path) {
+        // Between the check and the open, as a user who can write the directory would.
+        unlinkSync(path);
+        symlinkSync(fifo, path);
+      }
+      const fd = realOpen(p, flags, mode);
+      if (fs.fstatSync(fd).isFIFO()) fifosOpened.push(String(p));
+      return fd;
+    });
+    syncBuiltinESMExports();
+    t.after(() => {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    });
+    const opened = openTrustedOnce(path, 'config file');
+    if ('fd' in opened) closeSync(opened.fd);
+    assert.ok('problems' in opened, 'the swapped file was taken');
+    assert.deepEqual(fifosOpened, []);
   });
 });
 
