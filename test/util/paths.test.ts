@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, linkSync, mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/util/errors.js';
@@ -34,13 +34,15 @@ describe('readRegularText', () => {
   });
 
 
-  it('refuses a FIFO at once and a file over the limit, saying which', () => {
+  it('refuses a FIFO at once and a file over the limit, saying which, and reads one of the limit', () => {
     const { dir, cleanup } = tempDir();
     try {
       mkfifo(join(dir, 'fifo'));
       assert.throws(() => readRegularText(join(dir, 'fifo'), 100), /^Error: not a regular file$/);
       writeFileSync(join(dir, 'big'), 'x'.repeat(101));
       assert.throws(() => readRegularText(join(dir, 'big'), 100), /^Error: 101 bytes, more than the 100-byte limit$/);
+      writeFileSync(join(dir, 'full'), 'x'.repeat(100));
+      assert.equal(readRegularText(join(dir, 'full'), 100), 'x'.repeat(100));
       writeFileSync(join(dir, 'ok'), 'été');
       assert.equal(readRegularText(join(dir, 'ok'), 100), 'été');
     } finally {
@@ -81,6 +83,21 @@ describe('openInput', () => {
       writeFileSync(dense, `${'{}\n'.repeat(100_000)}`);
       const { handle } = await openInput(dense, 'history file');
       await handle.close();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("refuses unread a file of two links in a directory another user owns, though only they may write there (an LSF administrator's logdir, 0755)", { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const secret = join(dir, 'shadow');
+      writeFileSync(secret, 'root:$6$S3CRETSALT$R00THASH:19000:0:99999:7:::\n', { mode: 0o600 });
+      const theirs = join(dir, 'logdir');
+      mkdirSync(theirs, { mode: 0o755 });
+      linkSync(secret, join(theirs, 'lsb.acct'));
+      chownSync(theirs, 65534, 65534);
+      await assert.rejects(openInput(join(theirs, 'lsb.acct'), '--acct'), /--acct .*lsb\.acct: 2 hard links in .*logdir, a directory others can write or own/);
     } finally {
       cleanup();
     }
