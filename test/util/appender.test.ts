@@ -380,6 +380,47 @@ describe('RotatingAppender', () => {
     }
   });
 
+  it('holds 1 MiB of lines by default while failing, dropping the oldest beyond it, and says so once', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'f'), '');
+      const events: TroubleEvent[] = [];
+      const a = new RotatingAppender({ path: join(dir, 'f', 'x'), maxBytes: 1 << 20, keep: 1, retryMs: 60_000, onTrouble: (e) => events.push(e) });
+      const line = 'y'.repeat(1023); // 1024 bytes with its newline
+      a.append(line);
+      await failedAtLeast(a, 1); // the retry is now a minute away: the lines below wait in the queue
+      for (let i = 0; i < 1100; i++) a.append(line);
+      assert.equal(a.stats.linesDropped, 1101 - 1024);
+      assert.equal(events.filter((e) => e.state === 'dropping').length, 1);
+      await a.close(10);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('tries a failing file again 10 s after the first failure, then after twice as long each time, up to 5 minutes', async () => {
+    const { dir, cleanup } = tempDir();
+    let now = 0;
+    writeFileSync(join(dir, 'f'), '');
+    const a = new RotatingAppender({ path: join(dir, 'f', 'x'), maxBytes: 1 << 20, keep: 1, now: () => now });
+    try {
+      a.append('line');
+      await failedAtLeast(a, 1);
+      for (const [i, wait] of [10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000].entries()) {
+        now += wait - 1;
+        a.append('line');
+        await a.flush(60_000); // waits for a write a millisecond early, had one started
+        assert.equal(a.stats.failures, i + 1, `tried again ${wait - 1} ms after failure ${i + 1}`);
+        now += 1;
+        a.append('line');
+        await failedAtLeast(a, i + 2);
+      }
+    } finally {
+      await a.close(0);
+      cleanup();
+    }
+  });
+
   it('when the file comes back after a failure, it holds the newest lines, the oldest having been dropped', async () => {
     const { dir, cleanup } = tempDir();
     try {
