@@ -95,6 +95,28 @@ test('iowait moving back into idle does not drop the tick', () => {
   assert.equal(r.busy, 100 / 190);
 });
 
+test('steal, irq or softirq going backwards alone (a hypervisor resetting steal) gives no value for that tick, not a negative fraction', () => {
+  const before = parseStat(stat('100 0 100 1000 0 50 50 500', '100 0 100 1000'));
+  for (const after of ['200 0 200 1100 0 50 50 400', '200 0 200 1100 0 40 50 500', '200 0 200 1100 0 50 40 500']) {
+    assert.equal(cpuFractions(before, parseStat(stat(after, '200 0 200 1100'))), undefined, after);
+  }
+});
+
+test('idle + iowait going backwards alone gives no value for that tick, not a busy share above 1', () => {
+  const before = parseStat(stat('100 0 0 1000 100 0 0 0', '100 0 0 1000'));
+  const after = parseStat(stat('300 0 0 900 100 0 0 0', '300 0 0 900'));
+  assert.equal(cpuFractions(before, after), undefined);
+});
+
+test('iowait that grew by more than idle + iowait did (idle moved into iowait) is cut to that: iowait and busy never pass 1 together', () => {
+  const before = parseStat(stat('0 0 0 100 0 0 0 0', '0 0 0 100'));
+  const after = parseStat(stat('100 0 0 80 30 0 0 0', '100 0 0 80'));
+  const r = cpuFractions(before, after);
+  assert.ok(r !== undefined);
+  assert.equal(r.busy, 100 / 110);
+  assert.equal(r.iowait, 10 / 110);
+});
+
 test('a CPU going offline skips the tick that straddles it and counts the new set afterwards', (t) => {
   const root = tempDir(t);
   const c = createCpuCollector({ procRoot: root });

@@ -76,6 +76,17 @@ test('swap used is a fraction of swap total, and 0 without swap', () => {
   assert.equal(memoryFractions(without).swapUsedFraction, 0);
 });
 
+test('fractions stay within 0..1 where the kernel says more is available or free than there is', () => {
+  const m = parseMeminfo(meminfo({ MemTotal: 1000, MemAvailable: 1200, SwapTotal: 400, SwapFree: 500 }));
+  assert.equal(memoryFractions(m).usedFraction, 0);
+  assert.equal(memoryFractions(m).swapUsedFraction, 0);
+});
+
+test('without MemAvailable, Shmem above Cached (shared memory swapped out) takes nothing from MemFree and Buffers', () => {
+  const m = parseMeminfo(meminfo({ MemTotal: 1000, MemFree: 100, Buffers: 50, Cached: 250, Shmem: 400, SwapTotal: 0, SwapFree: 0 }));
+  assert.equal(memoryFractions(m).usedFraction, 0.85);
+});
+
 test('the first reading has fractions but no rates; the second has rates per second', (t) => {
   const root = tempDir(t);
   const c = createMemoryCollector({ procRoot: root });
