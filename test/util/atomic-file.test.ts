@@ -1,14 +1,41 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import fs, { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { replaceFileAsync, writeFileAtomic } from '../../src/util/atomic-file.js';
 import { tempDir } from '../helpers.js';
 
 describe('writeFileAtomic', () => {
+  it('writes nothing through a link planted at its temp file\'s name, and refuses', (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const { victim } = plantedAtTempName(t, dir, 'm.json');
+    assert.throws(() => writeFileAtomic(join(dir, 'm.json'), 'new text\n'), (err: unknown) => (err as NodeJS.ErrnoException).code === 'EEXIST');
+    assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+    assert.equal(statSync(victim).mode & 0o777, 0o600);
+  });
+
+  it('removes its temp file when the write fails (fsync: EIO) and throws that error', (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    t.mock.method(fs, 'fsyncSync', () => {
+      throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+    });
+    syncBuiltinESMExports();
+    t.after(() => {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    });
+    const path = join(dir, 'm.json');
+    writeFileSync(path, 'old');
+    assert.throws(() => writeFileAtomic(path, 'new text\n'), (err: unknown) => (err as NodeJS.ErrnoException).code === 'EIO');
+    assert.deepEqual(readdirSync(dir), ['m.json']);
+    assert.equal(readFileSync(path, 'utf8'), 'old');
+  });
+
   it('replaces a file with mode 0644 whatever the umask, leaving no temp file', () => {
     const t = tempDir();
     const old = process.umask(0o077);
@@ -106,7 +133,41 @@ function closeFailsOnNfs(writeFails: boolean): () => void {
   };
 }
 
+// The temp file name each writer would use next, with the clock held still, and a link
+// of someone else's already there (in a sticky directory such as /tmp they can make it).
+function plantedAtTempName(t: TestContext, dir: string, name: string): { victim: string } {
+  t.mock.method(Date, 'now', () => 1_700_000_000_000);
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, 'untouched\n', { mode: 0o600 });
+  symlinkSync(victim, join(dir, `.${name}.${process.pid}.${(1_700_000_000_000).toString(36)}.tmp`));
+  return { victim };
+}
+
 describe('replaceFileAsync', () => {
+  it('replaces a file with mode 0644 whatever the umask, leaving no temp file', async () => {
+    const { dir, cleanup } = tempDir();
+    const old = process.umask(0o077);
+    try {
+      const path = join(dir, 'lavarank.prom');
+      await replaceFileAsync(path, 'new\n');
+      assert.equal(readFileSync(path, 'utf8'), 'new\n');
+      assert.equal(statSync(path).mode & 0o777, 0o644);
+      assert.deepEqual(readdirSync(dir), ['lavarank.prom']);
+    } finally {
+      process.umask(old);
+      cleanup();
+    }
+  });
+
+  it('writes nothing through a link planted at its temp file\'s name, and refuses', async (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const { victim } = plantedAtTempName(t, dir, 'lavarank.prom');
+    await assert.rejects(replaceFileAsync(join(dir, 'lavarank.prom'), 'new\n'), (err: unknown) => (err as NodeJS.ErrnoException).code === 'EEXIST');
+    assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+    assert.equal(statSync(victim).mode & 0o777, 0o600);
+  });
+
   it('removes its temp file when closing it fails, as on NFS, where a write\'s EDQUOT or EIO first shows at close', async () => {
     const t = tempDir();
     const undo = closeFailsOnNfs(false);
