@@ -104,6 +104,20 @@ describe('sharedTextResources', () => {
     assert.match(unended.problem ?? '', /\/e\/lsf\.shared was not read \(\/e\/lsf\.shared line 1: section "Begin Resource" has no End line\)/);
   });
 
+  it("passes over an LSF_CONFDIR that is relative or unexpanded, from LIM's environment or lsf.conf, for lsf.conf's own directory", async () => {
+    const asked: string[] = [];
+    const read = (path: string): undefined => {
+      asked.push(path);
+      return undefined;
+    };
+    const noConf = (): string => {
+      throw new Error('no lsf.conf');
+    };
+    await sharedTextResources({ LSF_ENVDIR: '/opt/lsf/conf', LSF_CONFDIR: 'conf' }, read, noConf);
+    await sharedTextResources({ LSF_ENVDIR: '/opt/lsf/conf' }, read, () => 'LSF_CONFDIR=$LSF_TOP/conf\n');
+    assert.deepEqual(asked, ['/opt/lsf/conf/lsf.shared', '/opt/lsf/conf/lsf.shared']);
+  });
+
   it('refuses an lsf.shared others can write, which could turn a child\'s garbage into text LIM reads as 0', async () => {
     const { dir, cleanup } = tempDir('lavarank-shared-');
     try {
