@@ -210,6 +210,13 @@ describe('parseModel', () => {
     rejects((m) => (m.residual.network.sizes[1] = 100000), /network\.sizes\[1\] is 100000, expected an integer from 1 to 512/);
   });
 
+  it('takes 2 to 8 layers of 1 to 512 nodes, as docs/model.md says, and refuses 9 layers or a layer of no nodes', () => {
+    const eight = parseModel(serializeModel(randomModelFile({ hidden: [2, 2, 2, 2, 2, 2] })), 'm.json');
+    assert.ok(Number.isFinite(eight.predict({ values: FEATURE_NAMES.map(() => 0.5), named: { cpus: 4, runnable_per_cpu: 1 } })));
+    assert.throws(() => parseModel(serializeModel(randomModelFile({ hidden: [2, 2, 2, 2, 2, 2, 2] })), 'm.json'), /network\.sizes has 9 layers, expected 2 to 8/);
+    rejects((m) => (m.residual.network.sizes[1] = 0), /network\.sizes\[1\] is 0, expected an integer from 1 to 512/);
+  });
+
   it('refuses an unknown activation', () => rejects((m) => (m.residual.network.activation = 'softmax' as never), /network\.activation is "softmax", expected one of sigmoid, relu, leaky-relu, tanh/));
 
   it('refuses a network trained with named inputs (a lookup table)', () => rejects((m) => (m.residual.network.inputLookup = true), /network\.inputLookup is true/));
