@@ -25,7 +25,10 @@ describe('lsfAbortCode', () => {
     assert.match(r?.why ?? '', /does not name 'rank'/);
   });
   it('ignores an ELIM_ABORT_VALUE that is not an exit status', () => {
-    assert.equal(lsfAbortCode('rank', { ELIM_ABORT_VALUE: 'x', LSF_RESOURCES: '' }), undefined);
+    // 256 would exit 0 and -1 exit 255: not the value MELIM was told.
+    for (const value of ['x', '256', '-1', '9.5']) assert.equal(lsfAbortCode('rank', { ELIM_ABORT_VALUE: value, LSF_RESOURCES: '' }), undefined, value);
+    assert.equal(lsfAbortCode('rank', { ELIM_ABORT_VALUE: '255', LSF_RESOURCES: '' })?.code, 255);
+    assert.equal(lsfAbortCode('rank', { ELIM_ABORT_VALUE: '0', LSF_RESOURCES: '' })?.code, 0);
   });
 });
 

@@ -5,7 +5,7 @@
 // process), so the kernel's own permission checks apply to it.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -538,6 +538,18 @@ describe('a user who owns the directory LIM leaves the elim in', () => {
       await sleep(500);
       assert.equal(existsSync(marker), false, 'their program ran');
       assert.equal(elim.reports().some((r) => r.line.includes(' evil ')), false);
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+  it('the daemon itself leaves their directory for /, so that nothing it runs later (the host inventory, whose tools are looked up in PATH) resolves a name there', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-security-');
+    const theirs = attackerDir(dir, 'theirs');
+    const elim = startElim({ cwd: theirs });
+    try {
+      await elim.waitForReports(2);
+      assert.equal(readlinkSync(`/proc/${elim.pid}/cwd`), '/');
     } finally {
       await elim.cleanup();
       cleanup();
