@@ -27,6 +27,13 @@ test('parseCpuNumbers lists the CPUs in order, and names the collector of a bad 
   assert.throws(() => parseCpuNumbers('0-65536', '/sys/devices/system/cpu/isolated', 'cpu'), /^CollectorError: cpu: .*isolated.*more than 65536 CPUs/);
 });
 
+test('parseCpuNumbers counts every range of a list against the 65536-CPU bound, so that many large ranges cannot fill memory', () => {
+  assert.equal(parseCpuNumbers('0-32767,32768-65535').length, 65_536);
+  assert.throws(() => parseCpuNumbers('0-32767,32768-65535,0'), /more than 65536 CPUs/);
+  // A megabyte of ranges under the bound each: 10^11 CPUs in all, were they expanded.
+  assert.throws(() => parseCpuNumbers(Array.from({ length: 100_000 }, () => '0-999999').join(',')), /more than 65536 CPUs/);
+});
+
 test('parseCpuList rejects a list naming more CPUs than any kernel supports, instead of an idle-looking host', () => {
   assert.throws(() => parseCpuList('0-4294967295'), CollectorError);
   assert.throws(() => parseCpuList(`0-${'9'.repeat(400)}`), CollectorError);
