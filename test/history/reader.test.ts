@@ -51,6 +51,7 @@ describe('parseHistoryLine', () => {
     ['a string feature', '{"ts":1,"host":"a","features":{"cpu":"0.5"},"rank":0,"model":"m"}', /features.cpu: expected a number or null/],
     ['an infinite feature', '{"ts":1,"host":"a","features":{"cpu":1e400},"rank":0,"model":"m"}', /features.cpu: expected a number or null, found Infinity/],
     ['a missing rank', '{"ts":1,"host":"a","features":{},"model":"m"}', /rank: expected a number/],
+    ['an infinite rank', '{"ts":1,"host":"a","features":{},"rank":-1e400,"model":"m"}', /rank: expected a number, found -Infinity/],
     ['a numeric model', '{"ts":1,"host":"a","features":{},"rank":0,"model":3}', /model: expected a string/],
   ];
   for (const [what, text, message] of bad) {
