@@ -89,6 +89,19 @@ test('the busiest device and the mean over devices are reported', (t) => {
   assert.equal(r?.busyMean, 0.5);
 });
 
+test('io_ticks past the wall time between two reads (counters read microseconds apart) count as busy 1, never more', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sdb']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, {})}\n${line('sdb', 16, {})}\n` });
+  c.collect(0);
+  writeTree(root, { 'proc/diskstats': `${line('sda', 0, { ticks: 10_100 })}\n${line('sdb', 16, { ticks: 5000 })}\n` });
+  const r = c.collect(10_000);
+  assert.equal(r?.busyMax, 1);
+  assert.equal(r?.busyMean, 0.75);
+  assert.deepEqual(r?.devices?.map((d) => d.busy), [1, 0.5]);
+});
+
 test('without detail (the daemon) the busy figures are the same, and no device list or throughput is given', (t) => {
   const root = tempDir(t);
   sysTree(root, ['sda', 'sdb', 'sdc']);
