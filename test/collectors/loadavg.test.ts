@@ -27,6 +27,12 @@ test('parseLoadavg rejects a running/total field with more than one slash, namin
   );
 });
 
+test('parseLoadavg rejects a negative load or count, which would read as a host less than idle', () => {
+  for (const text of ['-0.50 0.16 0.06 2/85 3851\n', '0.15 0.16 0.06 -2/85 3851\n']) {
+    assert.throws(() => parseLoadavg(text, '/proc/loadavg'), (err: unknown) => err instanceof CollectorError && /running\/total/.test(err.message), text);
+  }
+});
+
 test('parseLoadavg rejects a line cut short', () => {
   assert.throws(() => parseLoadavg('0.15 0.16'), /expected 5 fields, found 2/);
 });

@@ -32,6 +32,10 @@ test('parsePressure rejects a line that lacks avg10', () => {
   assert.throws(() => parsePressure('some avg60=0 avg300=0 total=0\n'), /expected avg10, avg60, avg300 and total/);
 });
 
+test('parsePressure rejects a file without a some line, naming it, rather than fail on it later untyped', () => {
+  assert.throws(() => parsePressure(`full ${LINE}\n`, '/proc/pressure/memory'), (err: unknown) => err instanceof CollectorError && /\/proc\/pressure\/memory.*no "some" line/.test(err.message));
+});
+
 test('the collector turns avg10 percent into fractions', (t) => {
   const root = tempDir(t);
   writeTree(root, {
