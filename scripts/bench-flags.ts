@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DAEMON_NODE_FLAGS } from '../src/util/node-flags.js';
 import { percentile } from '../src/util/stats.js';
-import { advanceCounters, daemonConfig, describeSpec, measureElims, type ElimRun } from './bench-daemon.js';
+import { advanceCounters, daemonConfig, describeSpec, measureElims, WARMUP_REPORTS, type ElimRun } from './bench-daemon.js';
 import { BIG_NODE, generateBigNode } from './gen-bignode.js';
 
 // A set of V8 flags to run the elim with, by name.
@@ -66,7 +66,7 @@ export async function compareFlags(o: { cliPath: string; variants: readonly Flag
     const stop = advanceCounters(roots, BIG_NODE, o.intervalSec);
     try {
       // One window per report: each window is one report's CPU.
-      const measured = await measureElims(runs, { reports: o.reports, warmup: 5, windows: o.reports, intervalSec: o.intervalSec, stagger: true });
+      const measured = await measureElims(runs, { reports: o.reports, warmup: WARMUP_REPORTS, windows: o.reports, intervalSec: o.intervalSec, stagger: true });
       return measured.map((m) => {
         const w = m.windowsCpuMsPerReport;
         const sorted = [...w].sort((a, b) => a - b);

@@ -29,7 +29,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readKernelText } from '../src/collectors/procfs.js';
-import { FLAT_TARGET, flatGrowth, flatness, sideBySide, spread, type FlatPoint, type SideBySide } from './bench-daemon.js';
+import { FLAT_TARGET, flatGrowth, flatness, sideBySide, spread, WARMUP_REPORTS, type FlatPoint, type SideBySide } from './bench-daemon.js';
 import { median } from '../src/util/stats.js';
 import { BIG_NODE, blockDevices, type BigNodeSpec } from './gen-bignode.js';
 
@@ -456,7 +456,7 @@ async function main(): Promise<void> {
       floorPath,
       spec: BIG_NODE,
       reports,
-      warmup: 5,
+      warmup: WARMUP_REPORTS,
       windows: Number(values['daemon-windows']),
       intervalSec: Number(values['daemon-interval']),
     });
@@ -464,7 +464,7 @@ async function main(): Promise<void> {
   let flat: FlatPoint[] = [];
   const flatReports = Number(values['flat-reports']);
   if (flatReports > 0 && existsSync(cliPath)) {
-    flat = await flatness({ cliPath, floorPath, specs: [...FLAT_SPECS], reports: flatReports, warmup: 5, windows: 8, intervalSec: Number(values['flat-interval']), together: 4 });
+    flat = await flatness({ cliPath, floorPath, specs: [...FLAT_SPECS], reports: flatReports, warmup: WARMUP_REPORTS, windows: 8, intervalSec: Number(values['flat-interval']), together: 4 });
   }
   const text = values.json
     ? JSON.stringify({ samplers: results, model, side, flat }, null, 2)

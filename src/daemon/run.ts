@@ -18,7 +18,7 @@ import { exitNow } from '../util/exit.js';
 import { collectGarbage } from '../util/gc.js';
 import { runIsolated } from '../util/exec.js';
 import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
-import { historyDirectoryProblems, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
+import { HISTORY_HOLD, historyDirectoryProblems, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
 import { lsfEnvProblems, lsfLogdir, sharedTextResources } from './lsf-env.js';
 import { MetricsWriter, metricsDirectoryProblems } from './metrics.js';
@@ -428,9 +428,6 @@ function childSpec(elim: ChildElimConfig): ChildElimSpec {
 // The rates of the first report are measured over this long: the first report is due
 // within 2 s of the start, and on a loaded node Node and the modules take one to load.
 const FIRST_REPORT_MS = 500;
-
-// History records held before they are written together (see writeHistory).
-const HISTORY_HOLD = 6;
 
 // The report at which start-up's garbage is collected (see settleHeap): 20 s in at the 10 s interval.
 const SETTLE_AT = 3;

@@ -13,6 +13,10 @@ export interface HistoryRecord {
   model: string;
 }
 
+// Records the daemon holds before it writes them together, six a minute at the 10 s
+// interval; the first batch, at the HISTORY_HOLD-th report, also opens the file.
+export const HISTORY_HOLD = 6;
+
 // Builds the record the daemon appends for one tick.
 export function historyRecord(ts: number, host: string, result: RankResult): HistoryRecord {
   return { ts, host, features: result.features ?? {}, rank: result.rank, model: result.model };

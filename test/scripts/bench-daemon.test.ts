@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { describeSpec, FLAT_TARGET, flatGrowth, measureDaemon, measureElims, sideBySide, type ElimMeasurement, type FlatPoint } from '../../scripts/bench-daemon.js';
+import { HISTORY_HOLD } from '../../src/history/record.js';
 import { cliPath } from '../helpers.js';
 
 describe('measureDaemon', () => {
@@ -25,6 +26,13 @@ describe('measureElims', () => {
     const probe = "const { fstatSync, writeSync } = require('node:fs'); const s = fstatSync(1); setInterval(() => writeSync(1, `1 fifo ${s.isFIFO() ? 1 : 0} socket ${s.isSocket() ? 1 : 0}\\n`), 50);";
     const [r] = await measureElims([{ label: 'probe', args: ['-e', probe] }], { reports: 2, warmup: 1, intervalSec: 0.05 });
     assert.equal(r?.lastLine, '1 fifo 1 socket 0');
+  });
+
+  it("counts no report before the elim's first history batch, which opens the history file once for its life", async () => {
+    const probe = "let n = 0; setInterval(() => require('node:fs').writeSync(1, `1 line ${++n}\\n`), 20);";
+    const [r] = await measureElims([{ label: 'probe', args: ['-e', probe] }], { reports: 1, intervalSec: 0.02 });
+    assert.ok(r!.warmupReports > HISTORY_HOLD, `${r!.warmupReports} warm-up reports`);
+    assert.equal(r!.lastLine, `1 line ${r!.warmupReports + 1}`);
   });
 });
 
