@@ -135,6 +135,10 @@ export function isInputFile(st: Stats, path: string): boolean {
 // from running. The daemons and mbatchd only append, so their files have no holes; a
 // compressed file system keeps such text in about a tenth of its size, far above the
 // ratio. Below HOLES_MIN_BYTES blocks say little (ext4 keeps a tiny file in its inode).
+// Only another user's file is judged: ZFS counts a file's blocks only once their
+// transaction group is written (some 5 s; openzfs/zfs#13991), so root's own copy of an
+// lsb.acct read at once would look like holes, and no other user can make a file of
+// root's (or one linked to root's, which the hard-link rule refuses there).
 const HOLES_RATIO = 64;
 const HOLES_MIN_BYTES = 64 * 1024;
 
@@ -152,7 +156,7 @@ const HOLES_MIN_BYTES = 64 * 1024;
 // fs.protected_hardlinks is 0), may name a root-only file (/etc/shadow, a munge key),
 // whose lines root would read and quote as malformed (retrain printed the first bytes
 // of each, into a cron job's log); both are refused unread, as checkTrust refuses them.
-// So is a file with holes (HOLES_RATIO).
+// So is another user's file with holes (HOLES_RATIO).
 export async function openInput(path: string, what: string): Promise<{ handle: FileHandle; stats: Stats }> {
   const uid = process.geteuid?.() ?? 0;
   const ours = (st: Stats): boolean => st.uid === 0 || st.uid === uid;
@@ -173,7 +177,7 @@ export async function openInput(path: string, what: string): Promise<{ handle: F
         throw new ConfigError(`${what} ${path}: ${stats.nlink} hard links in ${dirname(path)}, a directory others can write or own, so another user may have linked a root file there; not read (copy it to a directory of root's)`);
       }
     }
-    if (stats.isFile() && stats.size > HOLES_MIN_BYTES && stats.blocks * 512 * HOLES_RATIO < stats.size) {
+    if (stats.isFile() && !ours(stats) && stats.size > HOLES_MIN_BYTES && stats.blocks * 512 * HOLES_RATIO < stats.size) {
       throw new ConfigError(`${what} ${path}: ${stats.size} bytes held in ${stats.blocks * 512} on disk, a file with holes, which no daemon or mbatchd writes (they only append); not read`);
     }
     if (stats.isFile()) return { handle: await open(`/proc/self/fd/${named.fd}`, constants.O_RDONLY | constants.O_NONBLOCK), stats };
