@@ -348,23 +348,12 @@ function checkElimArgs(value: string, where: string, add: (s: Severity, m: strin
     return;
   }
   const words = value.split(/\s+/).filter((w) => w !== '');
-  const configs: string[] = [];
+  let config: string | undefined;
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
-    if (w === '--config' && words[i + 1] !== undefined) configs.push(words[i + 1]!);
-    else if (w.startsWith('--config=')) configs.push(w.slice('--config='.length));
+    if (w === '--config') config = words[i + 1];
+    else if (w.startsWith('--config=')) config = w.slice('--config='.length);
   }
-  // `run` refuses an option given twice with two values (parseCommandLine), where the last once won.
-  const distinct = [...new Set(configs)];
-  if (distinct.length > 1) {
-    add(
-      'critical',
-      `ELIMARGS gives the elim --config ${distinct.join(', then --config ')}: the elim refuses an option given twice with two values, so it exits at once and the rank shows "-" (its log says "invalid command line"); keep one --config (now: ELIMARGS = ${value})`,
-      where,
-    );
-    return;
-  }
-  const config = distinct[0];
   if (config !== undefined && config !== configPath) {
     add(
       'warning',

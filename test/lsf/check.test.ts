@@ -434,15 +434,6 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.match(find((await checkLsf(input(t))).findings, /ELIMARGS gives the elim --config/)?.message ?? '', /--config \/etc\/lavarank\/site\.yaml, but this check read built-in defaults/);
     }));
 
-  it('finds an ELIMARGS giving --config twice with two values, which the elim refuses at every start, even when the last is the config checked', () =>
-    withTree(async (t) => {
-      writeFileSync(t.cluster, `${readFileSync(t.cluster, 'utf8')}\nBegin Parameters\nELIMARGS = --config /etc/lavarank/old.yaml --config=/etc/lavarank/site.yaml\nEnd Parameters\n`);
-      const { findings } = await checkLsf(input(t, { configPath: '/etc/lavarank/site.yaml' }));
-      const twice = find(findings, /ELIMARGS gives the elim --config/);
-      assert.equal(twice?.severity, 'critical');
-      assert.match(twice?.message ?? '', /--config \/etc\/lavarank\/old\.yaml, then --config \/etc\/lavarank\/site\.yaml: the elim refuses/);
-    }));
-
   it('finds a reservation bsub refuses (a negative D) and a duration other than recommend\'s', () =>
     withTree(async (t) => {
       edit(t.queues, 'RES_REQ      = order[rank]', 'RES_REQ      = order[rank] rusage[rank=-6:duration=45s:decay=1]');
