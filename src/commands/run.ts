@@ -1,7 +1,7 @@
 // `lavarank run`: the command line of the elim; the daemon itself is src/daemon/run.ts.
 import { isatty } from 'node:tty';
 import { runDaemon } from '../daemon/run.js';
-import { limPid } from '../lsf/wrapper.js';
+import { limPid, RUN_OPTIONS } from '../lsf/wrapper.js';
 import { isUsageError, print, printError } from '../util/cliio.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
@@ -26,7 +26,7 @@ Runs the elim: writes "1 rank N" to stdout every interval, as LIM expects.
 export async function main(argv: string[], clock: Clock = systemClock): Promise<number> {
   let args;
   try {
-    args = parseCommandLine(argv, { config: { type: 'string' }, 'no-history': { type: 'boolean' }, 'test-interval': { type: 'string' }, 'test-keep-open': { type: 'boolean' }, help: { type: 'boolean' } });
+    args = parseCommandLine(argv, RUN_OPTIONS);
   } catch (err) {
     // On a terminal, the usage error as every command gives it. Under LIM stderr is
     // closed, so an ELIMARGS mistake would end the elim with no trace anywhere: the

@@ -10,13 +10,15 @@
 // the file. Everything else is read with the section parser of conf.ts.
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { errorCode } from '../util/errors.js';
+import { errorCode, errorMessage } from '../util/errors.js';
+import { parseCommandLine } from '../util/options.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
 import { clusterNames, defaultQueues, intervalAccepted, parseSections, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
 import { chooseCluster, findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
+import { RUN_OPTIONS } from './wrapper.js';
 
 // critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
 // something is broken or unsafe; warning: works, but not as lavarank recommends.
@@ -347,13 +349,21 @@ function checkElimArgs(value: string, where: string, add: (s: Severity, m: strin
     );
     return;
   }
-  const words = value.split(/\s+/).filter((w) => w !== '');
-  let config: string | undefined;
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
-    if (w === '--config') config = words[i + 1];
-    else if (w.startsWith('--config=')) config = w.slice('--config='.length);
+  // Read as the elim reads them: one it refuses (an unknown option, --config given twice
+  // with two values, --help) ends it at every start, and lim.log says nothing.
+  let args: ReturnType<typeof parseCommandLine<typeof RUN_OPTIONS>>;
+  try {
+    args = parseCommandLine(value.split(/\s+/).filter((w) => w !== ''), RUN_OPTIONS);
+  } catch (err) {
+    // parseCommandLine throws only for a command line run refuses
+    add('critical', `ELIMARGS gives the elim a command line it refuses (${errorMessage(err)}), so it exits at once, at every start, and the rank shows "-" (its log says "invalid command line"; lim.log says nothing): ELIMARGS = ${value}`, where);
+    return;
   }
+  if (args.help === true) {
+    add('critical', `ELIMARGS gives the elim --help, which it refuses under LIM (the usage would be read as a report), so it exits at once, at every start, and the rank shows "-": ELIMARGS = ${value}`, where);
+    return;
+  }
+  const config = args.config;
   if (config !== undefined && config !== configPath) {
     add(
       'warning',

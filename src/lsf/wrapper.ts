@@ -14,6 +14,17 @@ export const WRAPPER_MARK = 'lavarank elim wrapper';
 // killed meanwhile would leave the daemon no parent to miss.
 export const LIM_PID_ENV = 'LAVARANK_LIM_PID';
 
+// The options of `lavarank run`, the command line LIM gives the wrapper from ELIMARGS:
+// run parses its own with them, and check parses ELIMARGS with them, so that an
+// ELIMARGS the elim refuses (it then exits at every start) is found before LIM runs it.
+export const RUN_OPTIONS = {
+  config: { type: 'string' },
+  'no-history': { type: 'boolean' },
+  'test-interval': { type: 'string' },
+  'test-keep-open': { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
 // The pid LIM_PID_ENV names in env, or undefined when it names none.
 export function limPid(env: NodeJS.ProcessEnv): number | undefined {
   const text = env[LIM_PID_ENV];

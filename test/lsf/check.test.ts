@@ -434,6 +434,25 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.match(find((await checkLsf(input(t))).findings, /ELIMARGS gives the elim --config/)?.message ?? '', /--config \/etc\/lavarank\/site\.yaml, but this check read built-in defaults/);
     }));
 
+  // The elim refuses a command line with an unknown option, an option given twice with
+  // two values (since 2026-12-05), or --help under LIM: it exits at every start. check
+  // said nothing of them, or warned only of the last --config, and exited 0.
+  it('finds an ELIMARGS the elim refuses: --config given twice with two values, an unknown option, --help', () =>
+    withTree(async (t) => {
+      const base = readFileSync(t.cluster, 'utf8');
+      const refused = async (args: string): Promise<Finding | undefined> => {
+        writeFileSync(t.cluster, `${base}\nBegin Parameters\nELIMARGS = ${args}\nEnd Parameters\n`);
+        return find((await checkLsf(input(t, { configPath: '/etc/lavarank/site.yaml' }))).findings, /ELIMARGS gives the elim (a command line it refuses|--help)/);
+      };
+      const twice = await refused('--config /etc/lavarank/old.yaml --config /etc/lavarank/site.yaml');
+      assert.equal(twice?.severity, 'critical');
+      assert.match(twice?.message ?? '', /--config: given twice, "\/etc\/lavarank\/old\.yaml" then "\/etc\/lavarank\/site\.yaml"/);
+      assert.equal((await refused('--confg /etc/lavarank/site.yaml'))?.severity, 'critical');
+      assert.equal((await refused('--config /etc/lavarank/site.yaml --help'))?.severity, 'critical');
+      assert.equal(await refused('--config /etc/lavarank/site.yaml --config /etc/lavarank/site.yaml'), undefined, 'the same value twice is taken');
+      assert.equal(await refused('--config=/etc/lavarank/site.yaml --no-history'), undefined);
+    }));
+
   it('finds a reservation bsub refuses (a negative D) and a duration other than recommend\'s', () =>
     withTree(async (t) => {
       edit(t.queues, 'RES_REQ      = order[rank]', 'RES_REQ      = order[rank] rusage[rank=-6:duration=45s:decay=1]');
