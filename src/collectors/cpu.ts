@@ -348,8 +348,13 @@ function jobCpusOf(mayUse: (cpu: number) => boolean, cpus: readonly number[], sy
   return { skip, count, cores: cores !== undefined && cores < count ? cores : undefined };
 }
 
-// Reports between two looks at lavarank's affinity (/proc/self/status): a minute at the
-// 10 s interval, as for the model file.
+// Whether a CPU list differs from the one before; both unknown is no change.
+function changed(before: readonly number[] | undefined, now: readonly number[] | undefined): boolean {
+  return before === undefined || now === undefined ? before !== now : !sameItems(before, now);
+}
+
+// Reports between two looks at lavarank's affinity (/proc/self/status) and the online
+// list: a minute at the 10 s interval, as for the model file.
 export const AFFINITY_CHECK_EVERY = 6;
 
 // The time constant of the kernel's 1-minute load average (EXP_1 in
@@ -368,21 +373,26 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   // The CPUs a job may use (jobCpuTest): isolcpus= is read once, as it changes only
   // with a reboot; the affinity again whenever the set of online CPUs changes (a cpuset
   // rewrites it on hotplug) and every AFFINITY_CHECK_EVERY reports, never per report;
-  // neither where cpu.job_cpus names them.
+  // not where cpu.job_cpus names them (the online list still is).
   const status = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'self/status'), options.keepOpen);
   const sysRoot = options.sysRoot ?? '/sys';
   const jobCpus = options.jobCpus;
   const isolated = jobCpus === undefined ? (cpuListIn(procPath(sysRoot, 'devices/system/cpu/isolated')) ?? []) : [];
   let known: CpuSet = cpuSet([]);
   let job: JobCpus = { skip: new Set(), count: 0, cores: undefined };
-  // The affinity the job CPUs were last found from, looked at again every
-  // AFFINITY_CHECK_EVERY reports: a cpuset can change without a CPU going on or off line
-  // (systemctl set-property AllowedCPUs=, docker update --cpuset-cpus).
+  // The affinity and the online list the job CPUs were last found from, looked at again
+  // every AFFINITY_CHECK_EVERY reports: a cpuset can change without a CPU going on or off
+  // line (systemctl set-property AllowedCPUs=, docker update --cpuset-cpus), and under
+  // lxcfs one moved to as many other CPUs leaves the cpuN lines as they were while the
+  // online list, which numbers them (kernelCpuNumbers), changes; the affinity need not
+  // (cpu.job_cpus, or LIM's own narrower cpuset inside the container).
+  const onlinePath = procPath(sysRoot, 'devices/system/cpu/online');
   let allowed: number[] | undefined;
+  let online: number[] | undefined;
   let sinceAffinity = 0;
-  const findJobCpus = (affinity: number[] | undefined): void => {
+  const findJobCpus = (affinity: number[] | undefined, onlineNow = cpuListIn(onlinePath)): void => {
     allowed = affinity;
-    const online = cpuListIn(procPath(sysRoot, 'devices/system/cpu/online'));
+    online = onlineNow;
     job = jobCpusOf(jobCpuTest(jobCpus, isolated, affinity), kernelCpuNumbers(known.names, online), sysRoot);
     elsewhere1 = undefined;
   };
@@ -416,11 +426,11 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
         spareIdle = numberSlots(parsed.cpuIdle.length, (i) => parsed.cpuIdle[i]!);
       }
       withSums(now);
-      if (!found && jobCpus === undefined && ++sinceAffinity >= AFFINITY_CHECK_EVERY) {
+      if (!found && ++sinceAffinity >= AFFINITY_CHECK_EVERY) {
         sinceAffinity = 0;
-        const affinity = allowedCpusOf(status);
-        // The same list, or both unknown: nothing to find again.
-        if (allowed === undefined || affinity === undefined ? allowed !== affinity : !sameItems(allowed, affinity)) findJobCpus(affinity);
+        const affinity = jobCpus === undefined ? allowedCpusOf(status) : undefined;
+        const onlineNow = cpuListIn(onlinePath);
+        if (changed(allowed, affinity) || changed(online, onlineNow)) findJobCpus(affinity, onlineNow);
       }
       const before = previous;
       const beforeIdle = previousIdle;

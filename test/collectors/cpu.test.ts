@@ -453,6 +453,47 @@ test('under lxcfs, which renumbers a container\'s CPUs in /proc/stat from cpu0, 
   assert.equal(r?.minBusy, 0, 'two of its CPUs were free');
 });
 
+// lxcfs with a cpuset moved to as many other CPUs (LXD's limits.cpu changed from 2-5 to
+// 4-7, or rebalanced under a count): the cpuN lines stay cpu0-cpu3, only the online list
+// tells which CPUs they are now. Two tasks on CPUs 4 and 5, the container's cpu0 and cpu1
+// after the move. Where the affinity does not change with it (cpu.job_cpus, or LIM's own
+// cpuset of 4-5 inside the container), the lines kept the old numbers for good, and the
+// two busy CPUs a job may use read as idle.
+function lxcfsMoved(t: TestContext, options: { jobCpus?: number[]; affinity: string }): { jobCpus?: number; jobBusy?: number } | undefined {
+  const root = tempDir(t);
+  const busy = [0, 0, 0, 0];
+  const idle = [0, 0, 0, 0];
+  const tick = (running: number[]): void => {
+    for (let i = 0; i < 4; i++) {
+      if (running.includes(i)) busy[i]! += 1000;
+      else idle[i]! += 1000;
+    }
+    const line = (i: number): string => `${busy[i]} 0 0 ${idle[i]} 0 0 0 0`;
+    writeTree(root, { 'proc/stat': stat(`${busy.reduce((a, b) => a + b)} 0 0 ${idle.reduce((a, b) => a + b)} 0 0 0 0`, line(0), line(1), line(2), line(3)) });
+  };
+  writeTree(root, { 'proc/self/status': `Name:\tnode\nCpus_allowed_list:\t${options.affinity}\n`, 'sys/devices/system/cpu/online': '2-5\n' });
+  tick([]);
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, ...(options.jobCpus === undefined ? {} : { jobCpus: options.jobCpus }) });
+  c.collect(0);
+  writeTree(root, { 'sys/devices/system/cpu/online': '4-7\n' });
+  let last;
+  for (let k = 1; k <= AFFINITY_CHECK_EVERY; k++) {
+    tick([0, 1]);
+    last = c.collect(k * 10_000);
+  }
+  return last;
+}
+
+test('under lxcfs with cpu.job_cpus, a cpuset moved to as many other CPUs is numbered anew at the next look at the online list', (t) => {
+  const r = lxcfsMoved(t, { jobCpus: [4, 5], affinity: '2-5' });
+  assert.deepEqual([r?.jobCpus, r?.jobBusy], [2, 1], 'CPUs 4 and 5, both busy');
+});
+
+test('under lxcfs, a cpuset moved to as many other CPUs is numbered anew though the affinity (LIM\'s own narrower cpuset) stays', (t) => {
+  const r = lxcfsMoved(t, { affinity: '4-5' });
+  assert.deepEqual([r?.jobCpus, r?.jobBusy], [2, 1], 'CPUs 4 and 5, both busy');
+});
+
 test('kernelCpuNumbers keeps the names of a kernel\'s own /proc/stat: with gaps, as the online list, or while a hotplug makes them disagree', () => {
   const names = (...n: number[]): string[] => n.map((i) => `cpu${i}`);
   assert.deepEqual(kernelCpuNumbers(names(0, 1, 3), [0, 1, 3]), [0, 1, 3]);
