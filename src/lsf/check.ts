@@ -310,16 +310,33 @@ function checkClusterFile(
     );
   }
   effective.push(`ResourceMap: ${mapped.join(', ') || '(none)'}`);
+  // doclparams (lsf/lim/lim.conf.c) skips a Parameters section whose first line has no
+  // "=" (a header: "vertical section not supported"), and each ELIMARGS line it reads
+  // replaces the one before: the elim gets the last.
+  let elimArgs: { value: string; where: string } | undefined;
   for (const section of named(sections, 'Parameters')) {
+    if (section.header !== undefined) continue;
     for (const row of section.rows) {
       const m = /^ELIMARGS\s*=\s*(.*)$/i.exec(row.values.join(' '));
-      if (m === null) continue;
-      const value = m[1]!;
-      const where = `${file}:${row.first + 1}`;
-      effective.push(`ELIMARGS: ${value} (${where})`);
-      checkElimArgs(value, where, add, configPath);
+      if (m !== null) elimArgs = { value: limHvalue(m[1]!), where: `${file}:${row.first + 1}` };
     }
   }
+  if (elimArgs !== undefined) {
+    effective.push(`ELIMARGS: ${elimArgs.value} (${elimArgs.where})`);
+    checkElimArgs(elimArgs.value, elimArgs.where, add, configPath);
+  }
+}
+
+// A KEY = VALUE value as readHvalues and putValue (lsf/lib/lib.confmisc.c) give it to
+// LIM: a "(" first is dropped with the text from the last ")" on, and "-" is empty.
+function limHvalue(text: string): string {
+  let value = text;
+  if (value.startsWith('(')) {
+    value = value.slice(1);
+    const close = value.lastIndexOf(')');
+    if (close >= 0) value = value.slice(0, close);
+  }
+  return value === '-' ? '' : value;
 }
 
 // The words of each instance [...] of a ResourceMap LOCATION, as addResourceMap and

@@ -453,6 +453,29 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(await refused('--config=/etc/lavarank/site.yaml --no-history'), undefined);
     }));
 
+  // Checked on OpenLava 4.0 (2026-12-05): LIM ran "elim run --no-history" for each of
+  // ELIMARGS = (--no-history), the second of ELIMARGS = --bogus / ELIMARGS = --no-history,
+  // and "elim run" for ELIMARGS = -, where check called each critical.
+  it('reads ELIMARGS as LIM does: its parentheses dropped, "-" as no options, the last line of several, none from a section LIM skips', () =>
+    withTree(async (t) => {
+      const base = readFileSync(t.cluster, 'utf8');
+      const check = async (section: string): Promise<{ findings: readonly Finding[]; effective: readonly string[] }> => {
+        writeFileSync(t.cluster, `${base}\nBegin Parameters\n${section}End Parameters\n`);
+        return checkLsf(input(t));
+      };
+      const refused = /ELIMARGS gives the elim (a command line it refuses|--help)|ELIMARGS is quoted/;
+      for (const section of ['ELIMARGS = (--no-history)\n', 'ELIMARGS = -\n', 'ELIMARGS = --bogus\nELIMARGS = --no-history\n']) {
+        const { findings } = await check(section);
+        assert.equal(find(findings, refused), undefined, `${section}: ${findings.map((f) => f.message).join('\n')}`);
+      }
+      const parens = await check('ELIMARGS = (--config /etc/lavarank/site.yaml)\n');
+      assert.ok(parens.effective.some((l) => l.startsWith('ELIMARGS: --config /etc/lavarank/site.yaml (')), parens.effective.join('\n'));
+      assert.match(find(parens.findings, /ELIMARGS gives the elim --config/)?.message ?? '', /--config \/etc\/lavarank\/site\.yaml, but this check read/);
+      assert.equal(find((await check('ELIMARGS = --no-history\nELIMARGS = --bogus\n')).findings, refused)?.severity, 'critical');
+      // a first line without "=": LIM skips the section ("vertical section not supported")
+      assert.equal(find((await check('ELIMARGS\nELIMARGS = --bogus\n')).findings, refused), undefined);
+    }));
+
   it('finds a reservation bsub refuses (a negative D) and a duration other than recommend\'s', () =>
     withTree(async (t) => {
       edit(t.queues, 'RES_REQ      = order[rank]', 'RES_REQ      = order[rank] rusage[rank=-6:duration=45s:decay=1]');
