@@ -57,10 +57,11 @@ export interface LsfCheckResult {
 }
 
 // lsf.conf as OpenLava reads it (lsf-conf.ts), with each line the daemons would
-// refuse as an error finding.
+// refuse as a critical finding: initenv_ then fails, and LIM, mbatchd and the
+// commands stop ("initenv() failed reading lsf.conf"), as without LSF_CONFDIR.
 export function parseLsfConf(text: string, file: string): { values: Map<string, Located>; findings: Finding[] } {
   const { values, refused } = readLsfConf(text, file);
-  return { values, findings: refused.map((r) => ({ severity: 'error' as const, ...r })) };
+  return { values, findings: refused.map((r) => ({ severity: 'critical' as const, ...r })) };
 }
 
 function cells(section: ConfSection, row: ConfRow): Map<string, string> {

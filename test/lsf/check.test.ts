@@ -46,6 +46,14 @@ describe('parseLsfConf', () => {
     assert.match(findings[1]!.message, /a blank after "=", and OpenLava's daemons refuse the whole file: "B= 2"/);
   });
 
+  // Checked on OpenLava 4.0 (2026-12-05): "lim -C" with LSF_LOG_MASK = LOG_INFO in
+  // lsf.conf stops with "initenv() failed reading lsf.conf", as without LSF_CONFDIR,
+  // which check calls critical; such a line was only an error.
+  it('calls a line OpenLava refuses critical: LIM does not start with it', () => {
+    const { findings } = parseLsfConf('LSF_LOG_MASK = LOG_INFO\nD=ok\n', 'lsf.conf');
+    assert.deepEqual(findings.map((f) => f.severity), ['critical']);
+  });
+
   it('refuses a quoted value followed by another value, and takes no setting from it', () => {
     const { values, findings } = parseLsfConf('LSF_LOGDIR="/opt/log" /tmp\nD=ok\n', 'lsf.conf');
     assert.deepEqual(findings.map((f) => f.where), ['lsf.conf:1']);
