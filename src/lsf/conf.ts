@@ -369,6 +369,25 @@ function finish(m: TableMerge): MergeResult {
 // whose INCREASING direction decides where jobs go: declared the other way, it is
 // fixed (the old line kept in the block); a resource of the same name but another
 // TYPE, or static where the snippet's is dynamic, is a conflict.
+// Whether line `index` of the text with lavarank's blocks taken out (removeBlocks)
+// came back from a `#lavarank-was:` line: an earlier merge replaced it, and warned
+// then. A merge by a new release rewrites every block (their comment lines name its
+// path), and would otherwise warn again of a rank declared N, or mapped, that the
+// file no longer holds.
+function replacedBefore(text: string, index: number): boolean {
+  let kept = -1;
+  let inBlock = false;
+  for (const line of splitLines(text)) {
+    if (line.startsWith(BLOCK_BEGIN)) inBlock = true;
+    else if (line.startsWith(BLOCK_END)) inBlock = false;
+    else if (!inBlock || line.startsWith(WAS_PREFIX)) {
+      kept += 1;
+      if (kept === index) return inBlock;
+    }
+  }
+  return false;
+}
+
 export function mergeResources(text: string, file: string, snippet: string, origin: string, ordered: string): MergeResult {
   const m = startTableMerge(text, file, snippet, origin, 'Resource', ['RESOURCENAME', 'TYPE', 'INTERVAL', 'INCREASING']);
   const missing: Array<Map<string, string>> = [];
@@ -402,10 +421,12 @@ export function mergeResources(text: string, file: string, snippet: string, orig
         last: found.row.last,
         lines: block(m.crlf, origin, [formatRow(header, m.lines[header.first] ?? '', want)], m.lines.slice(found.row.first, found.row.last + 1)),
       });
-      m.warnings.push(
-        `${where} declared ${name} with INCREASING ${increasing || '(none)'}: order[${name}] would then send jobs to the BUSIEST host, and hosts whose elim is dead first. ` +
-          `Replaced by INCREASING ${wantIncreasing}; the old line stays in the file as a comment and --uninstall --merge-conf puts it back.`,
-      );
+      if (!replacedBefore(text, found.row.first)) {
+        m.warnings.push(
+          `${where} declared ${name} with INCREASING ${increasing || '(none)'}: order[${name}] would then send jobs to the BUSIEST host, and hosts whose elim is dead first. ` +
+            `Replaced by INCREASING ${wantIncreasing}; the old line stays in the file as a comment and --uninstall --merge-conf puts it back.`,
+        );
+      }
     } else {
       m.notes.push(`${where} already declares ${name} (${type}, INCREASING ${increasing || '(none)'}); left as it is.`);
     }
@@ -423,7 +444,7 @@ export function mergeResourceMap(text: string, file: string, snippet: string, or
       const name = cell(section, row, 'RESOURCENAME');
       if (name === undefined || !unmapped.includes(name)) continue;
       m.edits.push({ first: row.first, last: row.last, lines: block(m.crlf, origin, [], m.lines.slice(row.first, row.last + 1)) });
-      m.warnings.push(
+      if (!replacedBefore(text, row.first)) m.warnings.push(
         `${file} line ${row.first + 1} maps ${name} in the ResourceMap. OpenLava 4.0 then gives ${name} the flag 0x40, which mbatchd also uses for free job slots, ` +
           `so order[${name}] would sort hosts by free slots instead of by ${name}. Taken out (kept as a comment; --uninstall --merge-conf puts it back).`,
       );

@@ -413,3 +413,21 @@ test('textResources gives the String resources of lsf.shared as LIM reads them: 
   assert.deepEqual([...textResources(text, 'lsf.shared')].sort(), ['distro', 'os_state', 'rack']);
   assert.deepEqual([...textResources(SHARED, 'openlava-conf/lsf.shared')], []);
 });
+
+test('a merge from another release warns only of what it changes, not again of the rank line and the ResourceMap row an earlier merge replaced', () => {
+  const shared = 'Begin Resource\nRESOURCENAME  TYPE    INTERVAL INCREASING  DESCRIPTION\n   rank       Numeric 10       N           (site)\nEnd Resource\n';
+  const map = 'Begin ResourceMap\nRESOURCENAME  LOCATION\nrank ([default])\nEnd ResourceMap\n';
+  const first = resources(shared);
+  const firstMap = mergeResourceMap(map, 'lsf.cluster.c', MAP, 'old/lsf.cluster', ['rank']);
+  assert.match(first.warnings.join('\n'), /declared rank with INCREASING N/);
+  assert.match(firstMap.warnings.join('\n'), /maps rank in the ResourceMap/);
+  // The new release's snippets are found under another path: every block's comment line changes.
+  const upgraded = mergeResources(first.text, 'lsf.shared', SHARED, '/opt/lavarank-new/openlava-conf/lsf.shared', 'rank');
+  const upgradedMap = mergeResourceMap(firstMap.text, 'lsf.cluster.c', MAP, 'new/lsf.cluster', ['rank']);
+  assert.notEqual(upgraded.text, first.text);
+  assert.notEqual(upgradedMap.text, firstMap.text);
+  assert.deepEqual(upgraded.warnings, []);
+  assert.deepEqual(upgradedMap.warnings, []);
+  assert.equal(removeBlocks(upgraded.text, 'lsf.shared'), shared);
+  assert.equal(removeBlocks(upgradedMap.text, 'lsf.cluster.c'), map);
+});
