@@ -365,10 +365,6 @@ function finish(m: TableMerge): MergeResult {
   return { text: m.edits.length === 0 ? m.pristine : applyEdits(m.lines, m.edits), warnings: m.warnings, notes: m.notes };
 }
 
-// Merges the snippet's Resource rows into lsf.shared. `ordered` is the resource
-// whose INCREASING direction decides where jobs go: declared the other way, it is
-// fixed (the old line kept in the block); a resource of the same name but another
-// TYPE, or static where the snippet's is dynamic, is a conflict.
 // Whether line `index` of the text with lavarank's blocks taken out (removeBlocks)
 // came back from a `#lavarank-was:` line: an earlier merge replaced it, and warned
 // then. A merge by a new release rewrites every block (their comment lines name its
@@ -388,6 +384,10 @@ function replacedBefore(text: string, index: number): boolean {
   return false;
 }
 
+// Merges the snippet's Resource rows into lsf.shared. `ordered` is the resource
+// whose INCREASING direction decides where jobs go: declared the other way, it is
+// fixed (the old line kept in the block); a resource of the same name but another
+// TYPE, or static where the snippet's is dynamic, is a conflict.
 export function mergeResources(text: string, file: string, snippet: string, origin: string, ordered: string): MergeResult {
   const m = startTableMerge(text, file, snippet, origin, 'Resource', ['RESOURCENAME', 'TYPE', 'INTERVAL', 'INCREASING']);
   const missing: Array<Map<string, string>> = [];
@@ -444,10 +444,12 @@ export function mergeResourceMap(text: string, file: string, snippet: string, or
       const name = cell(section, row, 'RESOURCENAME');
       if (name === undefined || !unmapped.includes(name)) continue;
       m.edits.push({ first: row.first, last: row.last, lines: block(m.crlf, origin, [], m.lines.slice(row.first, row.last + 1)) });
-      if (!replacedBefore(text, row.first)) m.warnings.push(
-        `${file} line ${row.first + 1} maps ${name} in the ResourceMap. OpenLava 4.0 then gives ${name} the flag 0x40, which mbatchd also uses for free job slots, ` +
-          `so order[${name}] would sort hosts by free slots instead of by ${name}. Taken out (kept as a comment; --uninstall --merge-conf puts it back).`,
-      );
+      if (!replacedBefore(text, row.first)) {
+        m.warnings.push(
+          `${file} line ${row.first + 1} maps ${name} in the ResourceMap. OpenLava 4.0 then gives ${name} the flag 0x40, which mbatchd also uses for free job slots, ` +
+            `so order[${name}] would sort hosts by free slots instead of by ${name}. Taken out (kept as a comment; --uninstall --merge-conf puts it back).`,
+        );
+      }
     }
   }
   const missing: Array<Map<string, string>> = [];
