@@ -15,7 +15,7 @@ import { parseCommandLine } from '../util/options.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
 import { clusterNames, defaultQueues, intervalAccepted, parseSections, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
-import { lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
+import { limLine, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
 import { chooseCluster, findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 import { RUN_OPTIONS } from './wrapper.js';
@@ -318,14 +318,29 @@ function checkClusterFile(
   for (const section of named(sections, 'Parameters')) {
     if (section.header !== undefined) continue;
     for (const row of section.rows) {
-      const m = /^ELIMARGS\s*=\s*(.*)$/i.exec(row.values.join(' '));
-      if (m !== null) elimArgs = { value: limHvalue(m[1]!), where: `${file}:${row.first + 1}` };
+      if (!/^ELIMARGS\s*=/i.test(row.values.join(' '))) continue;
+      const text = limLogicalLine(lines, row);
+      elimArgs = { value: limHvalue(text.slice(text.indexOf('=') + 1).replace(/^ +/, '')), where: `${file}:${row.first + 1}` };
     }
   }
   if (elimArgs !== undefined) {
     effective.push(`ELIMARGS: ${elimArgs.value} (${elimArgs.where})`);
     checkElimArgs(elimArgs.value, elimArgs.where, add, configPath);
   }
+}
+
+// A row's line as getNextLineD_ (lsf/lib/lib.words.c) gives it to readHvalues: its
+// physical lines joined, each blank (tab, CR, the newline of a `\` continuation) a
+// space, blanks in a row kept, those at its end dropped.
+function limLogicalLine(lines: readonly string[], row: ConfRow): string {
+  let text = '';
+  let quoted = false;
+  for (let i = row.first; i <= row.last; i++) {
+    const line = limLine(lines[i] ?? '', quoted);
+    text += line.text;
+    quoted = line.quoted;
+  }
+  return text.replace(/[\t\v\f\r\n]/g, ' ').replace(/ +$/, '');
 }
 
 // A KEY = VALUE value as readHvalues and putValue (lsf/lib/lib.confmisc.c) give it to
@@ -352,8 +367,8 @@ function isDefaultLocation(location: string): boolean {
   return instanceWords(location).some((words) => words.includes('default'));
 }
 
-// ELIMARGS as OpenLava 4.0's LIM uses it: split at blanks and appended to the elim's
-// command line (the installed wrapper passes them on after "run"). Quotes keep what
+// ELIMARGS as OpenLava 4.0's LIM uses it: split at blanks (limElimArgv) and appended
+// to the elim's command line (the installed wrapper passes them on after "run"). Quotes keep what
 // they enclose as one argument, and 4.0's splitter mangles its end: on 4.0,
 // ELIMARGS = "--config /x.yaml" (as LSF's manuals write it) reached the elim as the
 // one argument '--config /x.yamll"', which it refuses (logged, exit 2), with nothing
@@ -367,11 +382,21 @@ function checkElimArgs(value: string, where: string, add: (s: Severity, m: strin
     );
     return;
   }
+  const written = value.split(/\s+/).filter((w) => w !== '');
+  const argv = limElimArgv(value);
+  if (argv.join('\0') !== written.join('\0')) {
+    add(
+      'critical',
+      `ELIMARGS has blanks in a row (a tab beside a blank, a "\\" continuation line, blanks inside its (...)) or a "\\": OpenLava 4.0's LIM then repeats the end of its last argument or adds an empty one, so the elim gets ${JSON.stringify(argv)}, not ${JSON.stringify(written)}: an option it refuses or a file that is not there, so it exits at once, at every start, and the rank shows "-" (lim.log says nothing); write the options on one line, one blank between them (now: ELIMARGS = ${value})`,
+      where,
+    );
+    return;
+  }
   // Read as the elim reads them: one it refuses (an unknown option, --config given twice
   // with two values, --help) ends it at every start, and lim.log says nothing.
   let args: ReturnType<typeof parseCommandLine<typeof RUN_OPTIONS>>;
   try {
-    args = parseCommandLine(value.split(/\s+/).filter((w) => w !== ''), RUN_OPTIONS);
+    args = parseCommandLine(argv, RUN_OPTIONS);
   } catch (err) {
     // parseCommandLine throws only for a command line run refuses
     add('critical', `ELIMARGS gives the elim a command line it refuses (${errorMessage(err)}), so it exits at once, at every start, and the rank shows "-" (its log says "invalid command line"; lim.log says nothing): ELIMARGS = ${value}`, where);
@@ -389,6 +414,53 @@ function checkElimArgs(value: string, where: string, add: (s: Severity, m: strin
       where,
     );
   }
+}
+
+// ELIMARGS split into the elim's arguments as parseCommandArgs (lsf/intlib/misc.c,
+// OpenLava 4.0) splits it, in place: its write position falls behind its read position
+// at each quote, each `\` and each blank after the first of a run, and nothing ends
+// the last argument at the write position, so that argument keeps as many characters
+// of the text's end again ("--config  /x" gives "--config", "/xx"); a blank last gives
+// an empty argument.
+function limElimArgv(args: string): string[] {
+  const s = [...args];
+  const at = (k: number): string => s[k] ?? '\0';
+  let i = 0;
+  let j = 0;
+  while (at(j) === ' ' || at(j) === '\t') j++;
+  if (at(j) === '\0') return [];
+  s[i] = at(j);
+  const starts = [i];
+  let quote = '';
+  do {
+    const c = at(j);
+    if (c === ' ' || c === '\t') {
+      if (quote !== '') {
+        s[i++] = at(j++);
+      } else {
+        s[j++] = '\0';
+        s[i++] = '\0';
+        while (at(j) === ' ' || at(j) === '\t') j++;
+        s[i] = at(j);
+        starts.push(i);
+      }
+    } else if (c === '"' || c === "'") {
+      if (quote === '') quote = c;
+      else if (quote !== c) s[i++] = c;
+      else quote = '';
+      j++;
+    } else if (c === '\\') {
+      if (quote !== "'") j++;
+      s[i++] = at(j++);
+    } else {
+      s[i++] = at(j++);
+    }
+  } while (at(j) !== '\0');
+  const text = s.join('');
+  return starts.map((start) => {
+    const end = text.indexOf('\0', start);
+    return text.slice(start, end < 0 ? undefined : end);
+  });
 }
 
 function checkQueues(

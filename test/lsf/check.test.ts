@@ -484,6 +484,26 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(find((await check('ELIMARGS\nELIMARGS = --bogus\n')).findings, refused), undefined);
     }));
 
+  // parseCommandArgs (lsf/intlib/misc.c, OpenLava 4.0) falls behind by one character
+  // for each blank after the first of a run and never ends the last argument there:
+  // ELIMARGS = --config /etc/lavarank/site.yaml \ + an indented --no-history gave the
+  // elim "--no-historystory" (refused: exit 2 at every start) while check said nothing.
+  it('finds an ELIMARGS whose blanks in a row make LIM repeat the end of its last argument, as a continuation line does', () =>
+    withTree(async (t) => {
+      const base = readFileSync(t.cluster, 'utf8');
+      const check = async (section: string): Promise<Finding | undefined> => {
+        writeFileSync(t.cluster, `${base}\nBegin Parameters\n${section}End Parameters\n`);
+        return find((await checkLsf(input(t, { configPath: '/etc/lavarank/site.yaml' }))).findings, /ELIMARGS has blanks in a row/);
+      };
+      const continued = await check('ELIMARGS = --config /etc/lavarank/site.yaml \\\n    --no-history\n');
+      assert.equal(continued?.severity, 'critical');
+      assert.match(continued?.message ?? '', /the elim gets \["--config","\/etc\/lavarank\/site\.yaml","--no-historystory"\]/);
+      assert.match((await check('ELIMARGS = --config  /etc/lavarank/site.yaml\n'))?.message ?? '', /"\/etc\/lavarank\/site\.yamll"/);
+      assert.match((await check('ELIMARGS = (--no-history )\n'))?.message ?? '', /\["--no-history",""\]/);
+      assert.equal(await check('ELIMARGS =\t--config\t/etc/lavarank/site.yaml\t# the site\'s\r\n'), undefined, 'a tab alone is one blank');
+      assert.equal(await check('ELIMARGS = --config /etc/lavarank/site.yaml\\\n--no-history\n'), undefined, 'a continuation with no blank before its "\\"');
+    }));
+
   it('finds a reservation bsub refuses (a negative D) and a duration other than recommend\'s', () =>
     withTree(async (t) => {
       edit(t.queues, 'RES_REQ      = order[rank]', 'RES_REQ      = order[rank] rusage[rank=-6:duration=45s:decay=1]');
