@@ -10,6 +10,7 @@
 // the file. Everything else is read with the section parser of conf.ts.
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { testInterval } from '../daemon/run.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
@@ -397,8 +398,9 @@ function checkElimArgs(value: string, where: string, add: (s: Severity, m: strin
   let args: ReturnType<typeof parseCommandLine<typeof RUN_OPTIONS>>;
   try {
     args = parseCommandLine(argv, RUN_OPTIONS);
+    testInterval(args['test-interval'], {}); // run refuses "--test-interval 5s" before it starts
   } catch (err) {
-    // parseCommandLine throws only for a command line run refuses
+    // both throw only for a command line run refuses
     add('critical', `ELIMARGS gives the elim a command line it refuses (${errorMessage(err)}), so it exits at once, at every start, and the rank shows "-" (its log says "invalid command line"; lim.log says nothing): ELIMARGS = ${value}`, where);
     return;
   }

@@ -461,6 +461,22 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(await refused('--config=/etc/lavarank/site.yaml --no-history'), undefined);
     }));
 
+  // run refuses a --test-interval out of 0.05..3600 s (exit 2, "cannot start: invalid
+  // command line") after parsing: check passed ELIMARGS = --test-interval 5s in silence.
+  it('finds an ELIMARGS --test-interval the elim refuses, and passes one it takes', () =>
+    withTree(async (t) => {
+      const base = readFileSync(t.cluster, 'utf8');
+      const refused = async (args: string): Promise<Finding | undefined> => {
+        writeFileSync(t.cluster, `${base}\nBegin Parameters\nELIMARGS = ${args}\nEnd Parameters\n`);
+        return find((await checkLsf(input(t))).findings, /ELIMARGS gives the elim a command line it refuses/);
+      };
+      const unit = await refused('--test-interval 5s');
+      assert.equal(unit?.severity, 'critical');
+      assert.match(unit?.message ?? '', /expected seconds from 0\.05 to 3600, received "5s"/);
+      assert.equal((await refused('--test-interval 0'))?.severity, 'critical');
+      assert.equal(await refused('--test-interval 5'), undefined);
+    }));
+
   // Checked on OpenLava 4.0 (2026-12-05): LIM ran "elim run --no-history" for each of
   // ELIMARGS = (--no-history), the second of ELIMARGS = --bogus / ELIMARGS = --no-history,
   // and "elim run" for ELIMARGS = -, where check called each critical.
