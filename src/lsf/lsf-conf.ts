@@ -39,7 +39,7 @@ export function readLsfConf(text: string, file: string): { values: Map<string, L
     };
     const word = line.split(/\s/, 1)[0] ?? '';
     const eq = word.indexOf('=');
-    if (eq <= 0) {
+    if (eq < 0) {
       refuse('not a KEY=VALUE line (no blanks around "=")');
       continue;
     }
@@ -63,7 +63,9 @@ export function readLsfConf(text: string, file: string): { values: Map<string, L
       }
       value = rest;
     }
-    values.set(word.slice(0, eq), { value, line: first });
+    // "=VALUE" is read as the key "" (parseLine, lsf/lib/lib.initenv.c), which names no
+    // setting: taken, and ignored.
+    if (eq > 0) values.set(word.slice(0, eq), { value, line: first });
   }
   return { values, refused };
 }
