@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { RotatingAppender } from '../util/appender.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { PARENT_ENV, startChildElims, type ChildElims, type ChildElimSpec } from './children.js';
-import { LIM_PID_ENV, limPid } from '../lsf/wrapper.js';
+import { LIM_PID_ENV, limPid, testInterval } from '../lsf/wrapper.js';
 import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config/config.js';
 import { isPresent } from '../util/paths.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
@@ -46,17 +46,6 @@ export function lsfAbortCode(resource: string, env: NodeJS.ProcessEnv): { code: 
     code,
     why: `LSF_RESOURCES (${JSON.stringify(env['LSF_RESOURCES'] ?? '')}) does not name '${resource}' on this host; exiting with ELIM_ABORT_VALUE ${code} so MELIM does not restart this elim`,
   };
-}
-
-// Seconds from --test-interval or $LAVARANK_TEST_INTERVAL: fast reports for tests only.
-export function testInterval(flag: string | undefined, env: NodeJS.ProcessEnv): number | undefined {
-  const raw = flag ?? env['LAVARANK_TEST_INTERVAL'];
-  if (raw === undefined || raw === '') return undefined;
-  const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds < 0.05 || seconds > 3600) {
-    throw new UsageError(`--test-interval / $LAVARANK_TEST_INTERVAL: expected seconds from 0.05 to 3600, received ${JSON.stringify(raw)}`);
-  }
-  return seconds;
 }
 
 // The sample deadline in ms: sample_deadline, else half the interval. Under a test

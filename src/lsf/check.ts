@@ -10,7 +10,6 @@
 // the file. Everything else is read with the section parser of conf.ts.
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { testInterval } from '../daemon/run.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
@@ -19,7 +18,7 @@ import { clusterNames, defaultQueues, intervalAccepted, parseSections, rowMismat
 import { limLine, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
 import { chooseCluster, findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
-import { RUN_OPTIONS } from './wrapper.js';
+import { RUN_OPTIONS, testInterval } from './wrapper.js';
 
 // critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
 // something is broken or unsafe; warning: works, but not as lavarank recommends.

@@ -4,6 +4,7 @@
 // its child elims would have lavarank start itself again and again without end.
 import { closeSync, readSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../util/errors.js';
 import { openRegular } from '../util/paths.js';
 
 // The line that tells lavarank's wrapper from a site's own elim.
@@ -24,6 +25,18 @@ export const RUN_OPTIONS = {
   'test-keep-open': { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
+
+// Seconds from --test-interval or $LAVARANK_TEST_INTERVAL: fast reports for tests only.
+// run refuses a value out of range before it starts, and check judges ELIMARGS by it.
+export function testInterval(flag: string | undefined, env: NodeJS.ProcessEnv): number | undefined {
+  const raw = flag ?? env['LAVARANK_TEST_INTERVAL'];
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0.05 || seconds > 3600) {
+    throw new UsageError(`--test-interval / $LAVARANK_TEST_INTERVAL: expected seconds from 0.05 to 3600, received ${JSON.stringify(raw)}`);
+  }
+  return seconds;
+}
 
 // The pid LIM_PID_ENV names in env, or undefined when it names none.
 export function limPid(env: NodeJS.ProcessEnv): number | undefined {

@@ -4,9 +4,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlink
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { UsageError } from '../../src/util/errors.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { lsfAbortCode, sampleDeadlineMs, testInterval } from '../../src/daemon/run.js';
+import { lsfAbortCode, sampleDeadlineMs } from '../../src/daemon/run.js';
 import { chooseHistoryDir, defaultHistoryDir } from '../../src/history/record.js';
 import { cliPath, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -29,18 +28,6 @@ describe('lsfAbortCode', () => {
     for (const value of ['x', '256', '-1', '9.5']) assert.equal(lsfAbortCode('rank', { ELIM_ABORT_VALUE: value, LSF_RESOURCES: '' }), undefined, value);
     assert.equal(lsfAbortCode('rank', { ELIM_ABORT_VALUE: '255', LSF_RESOURCES: '' })?.code, 255);
     assert.equal(lsfAbortCode('rank', { ELIM_ABORT_VALUE: '0', LSF_RESOURCES: '' })?.code, 0);
-  });
-});
-
-describe('testInterval', () => {
-  it('reads --test-interval before $LAVARANK_TEST_INTERVAL', () => {
-    assert.equal(testInterval('0.5', { LAVARANK_TEST_INTERVAL: '2' }), 0.5);
-    assert.equal(testInterval(undefined, { LAVARANK_TEST_INTERVAL: '2' }), 2);
-    assert.equal(testInterval(undefined, {}), undefined);
-  });
-  it('refuses a value that is not a sane number of seconds, naming the option', () => {
-    assert.throws(() => testInterval('fast', {}), /--test-interval \/ \$LAVARANK_TEST_INTERVAL: expected seconds from 0.05 to 3600, received "fast"/);
-    assert.throws(() => testInterval('0', {}), (err: unknown) => err instanceof UsageError && /expected seconds/.test(err.message));
   });
 });
 
