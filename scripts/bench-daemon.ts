@@ -9,6 +9,7 @@ import { Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readKernelText } from '../src/collectors/procfs.js';
+import { procStatFields } from '../src/util/exec.js';
 import { median } from '../src/util/stats.js';
 import { DAEMON_NODE_FLAGS } from '../src/util/node-flags.js';
 import { HISTORY_HOLD } from '../src/history/record.js';
@@ -63,7 +64,7 @@ interface CpuReading {
 
 function readCpu(pid: number): CpuReading {
   const stat = readKernelText('bench', `/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(stat);
   const ticksNs = ((Number(fields[11]) + Number(fields[12])) * 1e9) / USER_HZ; // fields 14 and 15 of proc(5)
   const tasks = readdirSync(`/proc/${pid}/task`).sort();
   let schedNs: number | undefined = 0;

@@ -29,6 +29,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readKernelText } from '../src/collectors/procfs.js';
+import { procStatFields } from '../src/util/exec.js';
 import { FLAT_TARGET, flatGrowth, flatness, sideBySide, spread, WARMUP_REPORTS, type FlatPoint, type SideBySide } from './bench-daemon.js';
 import { median } from '../src/util/stats.js';
 import { BIG_NODE, blockDevices, type BigNodeSpec } from './gen-bignode.js';
@@ -104,7 +105,7 @@ function forksSinceBoot(): number {
 // CPU ms of the children this process has waited for (cutime + cstime).
 function childCpuMs(): number {
   const stat = readKernelText('bench', '/proc/self/stat');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(stat);
   return ((Number(fields[13]) + Number(fields[14])) * 1000) / USER_HZ; // fields 16 and 17 of proc(5)
 }
 

@@ -17,7 +17,7 @@ import { parseLoadavg } from '../collectors/loadavg.js';
 import type { Sample } from '../collectors/types.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
-import { runCommand, spawnLongRunning, type ChildProcess } from '../util/exec.js';
+import { procStatFields, runCommand, spawnLongRunning, type ChildProcess } from '../util/exec.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 import { seededRandom, shuffled } from '../util/random.js';
 import type { ProbeResult } from './probe.js';
@@ -334,8 +334,7 @@ export function processCpuSeconds(pid: number, procRoot = '/proc'): number | und
   } catch {
     return undefined; // exited: its time is no longer attributable
   }
-  // The command name may hold spaces and parentheses: fields start after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(text);
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / 100 : undefined;

@@ -13,6 +13,7 @@ import { readAcct, skippedLines } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { escapedControls } from '../util/shown.js';
+import { procStatFields } from '../util/exec.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, UsageError, errorCode, errorMessage } from '../util/errors.js';
 import { historyFiles, readHistory, type HistoryOwner, type SkippedHistoryFile } from '../history/reader.js';
@@ -640,10 +641,8 @@ function startedAfter(pid: number, after: number): boolean {
     if (errorCode(err) === 'ENOENT' || errorCode(err) === 'EACCES' || errorCode(err) === 'ESRCH') return false;
     throw err;
   }
-  // Field 22 (starttime, in clock ticks after boot) is the 20th after the ")" ending
-  // the command name, which may itself hold spaces and parentheses. The ticks are
-  // USER_HZ, 100 on every Linux architecture (proc(5)).
-  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  // starttime, in clock ticks after boot: USER_HZ, 100 on every Linux architecture (proc(5)).
+  const ticks = Number(procStatFields(stat)[19]);
   const btime = /^btime (\d+)$/m.exec(procStat);
   if (btime === null || !Number.isFinite(ticks)) return false;
   return Number(btime[1]) * 1000 + ticks * 10 > after + PID_REUSE_MARGIN_MS;

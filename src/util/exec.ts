@@ -244,11 +244,17 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-// After "pid (comm) ": state, ppid, pgrp, ... starttime is the 20th.
+// The fields of a /proc/<pid>/stat text after "pid (comm) ", whose command name may
+// hold spaces and parentheses: state is [0], ppid [1], pgrp [2], utime [11], stime [12],
+// cutime [13], cstime [14], starttime [19] (proc(5)'s fields 3 on).
+export function procStatFields(text: string): string[] {
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+// The procStatFields of a process, or undefined once it is gone.
 function statFields(pid: number): string[] | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return procStatFields(readFileSync(`/proc/${pid}/stat`, 'latin1'));
   } catch {
     return undefined;
   }

@@ -2,9 +2,19 @@ import assert from 'node:assert/strict';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { absolutePath, findExecutable, forNamedCommands, runCommand, runIsolated, spawnGroup } from '../../src/util/exec.js';
+import { absolutePath, findExecutable, forNamedCommands, procStatFields, runCommand, runIsolated, spawnGroup } from '../../src/util/exec.js';
 import { cliPath, isAlive, tempDir } from '../helpers.js';
 import { spawnSync } from 'node:child_process';
+
+describe('procStatFields', () => {
+  it('reads the fields after a command name that holds spaces and parentheses, state first and starttime twentieth', () => {
+    const fields = procStatFields('4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 123456 0 0\n');
+    assert.equal(fields[0], 'S');
+    assert.equal(fields[2], '4242');
+    assert.deepEqual([fields[11], fields[12]], ['7', '3']);
+    assert.equal(fields[19], '123456');
+  });
+});
 
 describe('findExecutable', () => {
   it('finds a program on PATH and skips entries where it is not executable', () => {
