@@ -18,6 +18,7 @@ import type { Sample } from '../collectors/types.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { procStatFields, runCommand, spawnLongRunning, type ChildProcess } from '../util/exec.js';
+import { existingDirectoryProblems } from '../util/trust.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 import { seededRandom, shuffled } from '../util/random.js';
 import type { ProbeResult } from './probe.js';
@@ -840,6 +841,18 @@ export function scratchProblem(dir: string, fsType: (dir: string) => number = (d
   );
 }
 
+// Why calibrate, as the user it runs as (root), must not make its work directory in
+// $TMPDIR (dir), or undefined. The stressors and the probe create, truncate and remove
+// files below it by path for hours, so whoever else owns or can write dir could swap
+// calibrate's directory for one of theirs and plant links there: root truncated and
+// filled the file a link named (a root-only file in a 0700 directory, 22 MB of stressor
+// data). A sticky directory such as /tmp keeps others from touching root's entry.
+export function workDirectoryProblem(dir: string): string | undefined {
+  const problems = existingDirectoryProblems(dir, 'temporary directory');
+  if (problems.length === 0) return undefined;
+  return `the probe's and the disk stressor's files would go below the temporary directory ${dir}, which others could redirect: ${problems.join('; ')}; set TMPDIR to a directory only root can change, or a sticky one such as /tmp`;
+}
+
 // Makes the journal anew, never opening what is at its path: calibrate runs as root,
 // often from a directory others can write (/tmp), where a link planted at the name
 // would have root create or empty the file it points to. The command refused a path
@@ -911,7 +924,7 @@ export async function calibrate(o: {
   for (const s of signals) process.on(s, onSignal);
   let journal: number;
   try {
-    const scratch = scratchProblem(tmpdir());
+    const scratch = workDirectoryProblem(tmpdir()) ?? scratchProblem(tmpdir());
     if (scratch !== undefined) throw new ConfigError(scratch);
     dir = mkdtempSync(join(tmpdir(), 'lavarank-calibrate-'));
     journal = createJournal(journalPath);

@@ -62,7 +62,8 @@ docs/calibration.md.
   --summary DATASET   print the slowdown by configuration as a Markdown table
 
 The probe and the disk stressor write under $TMPDIR (default /tmp), which must be
-on a disk (tmpfs is refused): the local disk jobs use for scratch.
+on a disk (tmpfs is refused): the local disk jobs use for scratch; and sticky, like
+/tmp, or changeable by root only (a directory others can write is refused).
 Progress goes to stderr. SIGINT or SIGTERM stops the stressors, removes the
 temporary files and writes the runs done so far; a second signal exits at once.`;
 

@@ -33,7 +33,7 @@ import {
 } from '../../src/calibration/calibrate.js';
 import type { Sample } from '../../src/collectors/types.js';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
-import { mkfifo, repoRoot, tempDir, until } from '../helpers.js';
+import { dirWithMode, mkfifo, repoRoot, tempDir, until } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
 
@@ -424,6 +424,21 @@ test('with TMPDIR on tmpfs, calibrate refuses before it loads the host, with sta
   assert.doesNotMatch(r.stderr, /starting stressors/);
   assert.deepEqual(readdirSync(shm), []);
   assert.deepEqual(readdirSync(dir), [], 'no journal and no dataset');
+});
+
+// Another user who can write TMPDIR could swap calibrate's work directory for theirs and
+// plant links at the names the stressors open by path (O_TRUNC): root filled the file named.
+test('with TMPDIR a directory others can write (not sticky), calibrate refuses before it makes anything there, with status 1, naming TMPDIR', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const open = dirWithMode(dir, 'scratch', 0o777);
+  const out = join(dir, 'cal.jsonl');
+  const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8', env: { ...process.env, TMPDIR: open } });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`temporary directory ${open}, which others could redirect: .*mode 0777, writable by group or others.*set TMPDIR to a directory only root can change, or a sticky one such as /tmp`));
+  assert.doesNotMatch(r.stderr, /starting stressors/);
+  assert.deepEqual(readdirSync(open), []);
+  assert.deepEqual(readdirSync(dir), ['scratch'], 'no journal and no dataset');
 });
 
 test('a link planted at the journal\'s path, even to nothing, is refused without --force, with status 1, and its target is not created', (t) => {
