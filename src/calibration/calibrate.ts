@@ -18,7 +18,6 @@ import type { Sample } from '../collectors/types.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { procStatFields, runCommand, spawnLongRunning, type ChildProcess } from '../util/exec.js';
-import { existingDirectoryProblems } from '../util/trust.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 import { seededRandom, shuffled } from '../util/random.js';
 import type { ProbeResult } from './probe.js';
@@ -36,6 +35,7 @@ import {
   swapTotalBytes,
   type SqueezeCgroup,
 } from './cgroup.js';
+import { workDirectoryProblem } from './workdir.js';
 
 const PROBE_PATH = fileURLToPath(new URL('./probe.js', import.meta.url));
 const STRESS_PATH = fileURLToPath(new URL('./stress.js', import.meta.url));
@@ -839,18 +839,6 @@ export function scratchProblem(dir: string, fsType: (dir: string) => number = (d
     `the probe's and the disk stressor's files would go to the temporary directory ${dir}, on ${kind} (in memory): their fsync'd writes would reach no disk, ` +
     `and the disk blocks would be labelled with a load that was not there; set TMPDIR to a directory on the local disk jobs use for scratch`
   );
-}
-
-// Why calibrate, as the user it runs as (root), must not make its work directory in
-// $TMPDIR (dir), or undefined. The stressors and the probe create, truncate and remove
-// files below it by path for hours, so whoever else owns or can write dir could swap
-// calibrate's directory for one of theirs and plant links there: root truncated and
-// filled the file a link named (a root-only file in a 0700 directory, 22 MB of stressor
-// data). A sticky directory such as /tmp keeps others from touching root's entry.
-export function workDirectoryProblem(dir: string): string | undefined {
-  const problems = existingDirectoryProblems(dir, 'temporary directory');
-  if (problems.length === 0) return undefined;
-  return `the probe's and the disk stressor's files would go below the temporary directory ${dir}, which others could redirect: ${problems.join('; ')}; set TMPDIR to a directory only root can change, or a sticky one such as /tmp`;
 }
 
 // Makes the journal anew, never opening what is at its path: calibrate runs as root,

@@ -9,6 +9,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { print, printError, runAsProgram } from '../util/cliio.js';
 import { joinCgroup } from './cgroup.js';
+import { workDirectoryProblem } from './workdir.js';
 
 // The amounts of work at scale 1: about 2.2 s on an idle 2-vCPU EPYC VM, of which
 // 1.5 s integer work, 0.65 s memory (0.2 s faulting the buffers in, 14 ms per copy)
@@ -117,6 +118,8 @@ export async function runProbe(options: { scale?: number; dir?: string } = {}): 
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {
+    const problem = workDirectoryProblem(options.dir ?? tmpdir());
+    if (problem !== undefined) throw new Error(problem);
     workDir = mkdtempSync(join(options.dir ?? tmpdir(), 'lavarank-probe-'));
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();

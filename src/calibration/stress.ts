@@ -18,6 +18,7 @@ import { errorMessage } from '../util/errors.js';
 import { memoryFractions, parseMeminfo } from '../collectors/memory.js';
 import { readKernelText } from '../collectors/procfs.js';
 import { joinCgroup } from './cgroup.js';
+import { workDirectoryProblem } from './workdir.js';
 
 // The kinds of stressor, as named on the command line and in calibration configs.
 export const STRESS_KINDS = ['cpu', 'membw', 'mem', 'squeeze', 'disk'] as const;
@@ -200,6 +201,8 @@ export async function runStressor(kind: StressKind, options: StressOptions): Pro
     printError(`stress ${kind}: cannot raise oom_score_adj: ${errorMessage(err)}`);
   }
   if (options.cgroup !== undefined) joinCgroup(options.cgroup);
+  const problem = kind === 'disk' ? workDirectoryProblem(options.dir) : undefined;
+  if (problem !== undefined) throw new Error(problem);
   // Given by calibrate: one killed while this process was still starting has already
   // left it reparented, and process.ppid read now would never change again.
   const parent = options.parent ?? process.ppid;

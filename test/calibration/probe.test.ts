@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PROBE_WORK, probeWork, type ProbeResult } from '../../src/calibration/probe.js';
-import { repoRoot, signalOnFirstEntry, tempDir } from '../helpers.js';
+import { dirWithMode, repoRoot, signalOnFirstEntry, tempDir } from '../helpers.js';
 
 const probePath = join(repoRoot, 'dist', 'src', 'calibration', 'probe.js');
 
@@ -34,6 +34,17 @@ test('the probe does the same work on every run at the same scale, and more at a
   assert.deepEqual(works[0], works[1]);
   assert.notDeepEqual(works[0], works[2]);
   assert.equal(works[0]!.diskBytesWritten, probeWork(0.02).diskChunks * PROBE_WORK.diskChunkBytes);
+});
+
+test('the probe refuses a --dir others can write (not sticky), with status 1, and makes nothing there', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const open = dirWithMode(dir, 'scratch', 0o777);
+  const r = runProbe(['--scale', '0.02', '--dir', open]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`^probe: .*temporary directory ${open}, which others could redirect: .*mode 0777`));
+  assert.deepEqual(r.lines, []);
+  assert.deepEqual(readdirSync(open), []);
 });
 
 test('the probe leaves nothing in its directory', (t) => {

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { processCpuSeconds } from '../../src/calibration/calibrate.js';
 import { isAlive, sleep, vmRssKb } from '../faults/helpers.js';
-import { portsAfterSigusr1, repoRoot, signalOnFirstEntry, tempDir } from '../helpers.js';
+import { dirWithMode, portsAfterSigusr1, repoRoot, signalOnFirstEntry, tempDir } from '../helpers.js';
 
 const stressPath = join(repoRoot, 'dist', 'src', 'calibration', 'stress.js');
 
@@ -67,6 +67,18 @@ async function waitUntil(what: string, cond: () => boolean, timeoutMs = 20_000):
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+// Run by hand as root, as docs/calibration.md shows: whoever can write --dir could put
+// links at the names its files are opened by (O_TRUNC), and root would fill their targets.
+test('the disk stressor refuses a --dir others can write (not sticky), with status 1, and makes nothing there', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const open = dirWithMode(dir, 'scratch', 0o777);
+  const r = spawnSync(process.execPath, [stressPath, 'disk', '--dir', open, '--max-seconds', '5'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`^stress disk: .*temporary directory ${open}, which others could redirect: .*mode 0777`));
+  assert.deepEqual(readdirSync(open), []);
+});
 
 test('the cpu stressor uses about one CPU until SIGTERM, then exits with 0', async (t) => {
   const { dir, cleanup } = tempDir();
