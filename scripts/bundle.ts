@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { print, printError } from '../src/util/cliio.js';
 import { errorMessage } from '../src/util/errors.js';
 import { findExecutable, runCommand } from '../src/util/exec.js';
+import { existingDirectoryProblems } from '../src/util/trust.js';
 
 // The repository root (this file runs as dist/scripts/bundle.js).
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -61,12 +62,19 @@ async function run(file: string, args: string[], cwd: string): Promise<void> {
   if (result.failed) throw new Error(`${file} ${args.join(' ')} failed: ${result.reason ?? ''}\n${result.stderr}`);
 }
 
-// Turns the npm tarball packed (from the repository at root) into the bundle in outDir; returns its path.
-export async function buildBundle(packed: string, root: string, outDir: string): Promise<string> {
+// Turns the npm tarball packed (from the repository at root) into the bundle in outDir,
+// staged below scratch ($TMPDIR); returns its path.
+export async function buildBundle(packed: string, root: string, outDir: string, scratch: string = tmpdir()): Promise<string> {
   const npm = findExecutable('npm');
   const tar = findExecutable('tar');
   if (npm === undefined || tar === undefined) throw new Error(`needs npm and tar on PATH (npm: ${npm ?? 'missing'}, tar: ${tar ?? 'missing'})`);
-  const staging = mkdtempSync(join(tmpdir(), 'lavarank-bundle-'));
+  // The staging tree is filled, chmod'ed and archived by path: whoever else could write
+  // scratch could swap it for theirs, and the bundle, which root installs on every
+  // host, would ship their dist/src/cli.js (and the chmod of a link of theirs there
+  // made a root-only file 0755). A sticky directory such as /tmp keeps our entry ours.
+  const problems = existingDirectoryProblems(scratch, 'temporary directory');
+  if (problems.length > 0) throw new Error(`the bundle would be staged below ${scratch}, which others could redirect: ${problems.join('; ')}; set TMPDIR to a directory only you can change, or a sticky one such as /tmp`);
+  const staging = mkdtempSync(join(scratch, 'lavarank-bundle-'));
   try {
     await run(tar, ['--extract', '--gzip', '--file', resolve(packed), '--directory', staging], staging);
     const version = (JSON.parse(readFileSync(join(staging, 'package', 'package.json'), 'utf8')) as { version: string }).version;

@@ -2,11 +2,11 @@
 // that its `npm ci` needs neither the registry nor the cache.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildBundle } from '../../scripts/bundle.js';
-import { tempDir } from '../helpers.js';
+import { dirWithMode, tempDir } from '../helpers.js';
 
 // A package tarball as `npm pack` makes it (files only, no directory entries), and
 // the lock file beside it; returns the tarball.
@@ -44,4 +44,19 @@ test('the bundle built under umask 077 can still be read and searched by everyon
     const mode = line.slice(0, 10);
     assert.match(mode, mode.startsWith('d') ? /^drwxr-xr-x$/ : /^-rw[-x]r-[-x]r-[-x]$/, line);
   }
+});
+
+// Staged in a directory another user could write, the tree could be swapped for theirs
+// between npm ci and tar: the bundle shipped their dist/src/cli.js, which root installs.
+test('a TMPDIR others can write (not sticky) is refused before anything is staged there', async (t) => {
+  const { dir, cleanup } = tempDir('lavarank-bundle-test-');
+  t.after(cleanup);
+  const tgz = packTiny(dir);
+  const open = dirWithMode(dir, 'scratch', 0o777);
+  await assert.rejects(buildBundle(tgz, dir, dir, open), (err: Error) => {
+    assert.match(err.message, new RegExp(`^the bundle would be staged below ${open}, which others could redirect: .*mode 0777, writable by group or others`));
+    return true;
+  });
+  assert.deepEqual(readdirSync(open), []);
+  assert.deepEqual(readdirSync(dir).sort(), ['lavarank-9.9.9.tgz', 'package', 'package-lock.json', 'scratch'], 'no bundle written');
 });
