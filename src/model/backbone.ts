@@ -102,7 +102,6 @@ export const BACKBONE_INPUTS = [
   'cores',
   'runnable_per_cpu',
   'load1_per_cpu',
-  'cpu_busy',
   'cpu_steal',
   'cpu_iowait',
   'swap_io',
@@ -124,19 +123,23 @@ function value(raw: BackboneInput, name: string): number | undefined {
 const FAULT_SECONDS = 100e-6;
 
 // The memory stall a kernel without PSI (before 4.20: RHEL 7's 3.10) cannot report,
-// from the major-fault rate: faults arriving at random leave no task waiting for a
-// share exp(-rate × FAULT_SECONDS) of the time. On the squeeze calibration's swapping
-// runs without CPU hogs, the measured stall is what 110-130 µs a fault would give;
+// from the major-fault rate, over the n CPUs (those a job may use, where fewer): faults
+// arriving at random leave a CPU without a task waiting for a page for a share
+// exp(-rate × FAULT_SECONDS / n) of the time, so the same faults per CPU stall as much
+// on every size. Over the whole host's rate as one CPU's, 300 a second per busy CPU
+// ranked a half-busy 256-CPU host 1000 where 2 CPUs ranked 1 (an audit, 2026-12-05).
+// Not over the CPUs busy or in iowait, as PSI weights each CPU's stall, which that audit
+// took: the same faults then stalled less as other CPUs got busy, and a host without
+// PSI swapping at 5000 pages a second ranked 19.9 with one of its 64 CPUs busy and 0.4
+// with 63 (a second audit, the same day). On the squeeze calibration's swapping runs
+// without CPU hogs (2 CPUs), the measured stall is what about 220-260 µs a fault gives;
 // CPU contention and disks slower than an SSD lengthen each wait, so it is low there.
-// The fitted paging cost (secondsPerPage) is not this: no training run paged, so it
-// stayed at the bottom of its grid. The rate is the host's, over its non-idle CPUs
-// (busy or in iowait, at least one): PSI averages each CPU's stall weighted by its
-// non-idle time, so the same faults per busy CPU stall as much on every size. Over the
-// whole host's rate, 300 a second per busy CPU on a half-busy 256-CPU host ranked 1000
-// where 2 CPUs ranked 1 (an audit, 2026-12-05); `score-model --without-psi` on the
-// squeeze runs of 2 CPUs: 106.4 (44.8 - 224.5), 104.0 (45.1 - 217.2) before.
-function faultStall(faultsPerSec: number | undefined, nonIdle: number): number | undefined {
-  return faultsPerSec === undefined ? undefined : 1 - Math.exp((-Math.max(0, faultsPerSec) * FAULT_SECONDS) / nonIdle);
+// `score-model --without-psi` on those runs: 108.2 (45.8 - 228.5); 106.4 (44.8 - 224.5)
+// over the CPUs busy or in iowait, 104.0 (45.1 - 217.2) over one. The fitted paging
+// cost (secondsPerPage) is not this: no training run paged, so it stayed at the bottom
+// of its grid.
+function faultStall(faultsPerSec: number | undefined, cpus: number): number | undefined {
+  return faultsPerSec === undefined ? undefined : 1 - Math.exp((-Math.max(0, faultsPerSec) * FAULT_SECONDS) / cpus);
 }
 
 // The io stall a kernel without PSI (before 4.20: RHEL 7's 3.10) cannot report, from the
@@ -226,9 +229,7 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     const faults = value(raw, 'major_faults');
     const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, faults ?? 0);
     const memUsed = value(raw, 'mem_used') ?? 0;
-    // The CPUs busy or in iowait, over which PSI would average the faults' stall.
-    const nonIdle = n === undefined ? 1 : Math.max(1, n * (Math.max(0, value(raw, 'cpu_busy') ?? 0) + Math.max(0, value(raw, 'cpu_iowait') ?? 0)));
-    const fromPsi = share(value(raw, 'psi_mem_some') ?? faultStall(faults, nonIdle));
+    const fromPsi = share(value(raw, 'psi_mem_some') ?? faultStall(faults, n ?? 1));
     const fromPaging = share(pages * secondsPerPage);
     const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / fullSpan)) * MEM_FULL_STALL);
     const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));

@@ -207,6 +207,23 @@ describe('the default model on synthetic hosts', () => {
     }
   });
 
+  // Without PSI the memory stall is estimated from the major faults; taken over the CPUs
+  // busy or in iowait, as PSI weights each CPU's stall, it fell as other CPUs got busy:
+  // such a host swapping at 5000 pages a second ranked 19.9 with one of its 64 CPUs busy
+  // and 0.4 with 63, below what it ranked idle but for the swapping.
+  it('ranks a host without PSI that swaps no lower as more of its CPUs get busy, on every size', () => {
+    for (const cpus of SIZES) {
+      const at = (busyCpus: number): number => {
+        const sample = hosts.sample({ cpus, runnable: busyCpus, busy: busyCpus / cpus, swapPagesPerSec: 5000, majorFaultsPerSec: 5000 });
+        delete sample.pressure;
+        return ranker.rank(sample).rank;
+      };
+      const one = at(1);
+      const most = at(cpus - 1);
+      assert.ok(most >= one - 1, `${cpus} CPUs without PSI swapping: ${one.toFixed(1)} with 1 CPU busy, ${most.toFixed(1)} with ${cpus - 1}`);
+    }
+  });
+
   // No training run had network load: the backbone's network part, with its assumed
   // weight, is all there is (docs/model.md), and it must reach the rank as written.
   it('ranks a host whose link is saturated above idle by the backbone\'s assumed network part, on every size', () => {

@@ -74,25 +74,33 @@ describe('backbone', () => {
 
   it('without PSI, takes the memory stall from the major-fault rate (100 µs a fault); with PSI, from PSI whatever the faults', () => {
     const params: BackboneParams = { ...DEFAULT_BACKBONE, secondsPerPage: 0 };
-    assert.ok(Math.abs(backbone({ cpus: 2, major_faults: 5000 }, params).parts.memStall - (1 - Math.exp(-0.5))) < 1e-12);
-    assert.ok(Math.abs(backbone({ cpus: 2, major_faults: 5000, psi_mem_some: null }, params).parts.memStall - (1 - Math.exp(-0.5))) < 1e-12);
+    assert.ok(Math.abs(backbone({ cpus: 2, major_faults: 5000 }, params).parts.memStall - (1 - Math.exp(-0.25))) < 1e-12);
+    assert.ok(Math.abs(backbone({ cpus: 2, major_faults: 5000, psi_mem_some: null }, params).parts.memStall - (1 - Math.exp(-0.25))) < 1e-12);
     assert.equal(backbone({ cpus: 2, major_faults: 5000, psi_mem_some: 0 }, params).parts.memStall, 0);
     assert.ok(Math.abs(backbone({ cpus: 2, major_faults: 5000, psi_mem_some: 0.1 }, params).parts.memStall - 0.1) < 1e-12);
     const stall = (faults: number): number => backbone({ cpus: 2, major_faults: faults }, params).parts.memStall;
     assert.ok(stall(0) === 0 && stall(100) < stall(1000) && stall(1000) < stall(10_000));
   });
 
-  // PSI averages each CPU's stall weighted by its non-idle time: the same faults per busy
-  // CPU stall as much on every size. Over the whole host's rate, 300 a second per busy CPU
-  // on a half-busy 256-CPU host gave a memory stall near 1 (rank 1000), on 2 CPUs 0.03.
-  it('without PSI, takes the memory stall of the same major faults per busy CPU as the same on every size', () => {
+  // Over the whole host's rate as one CPU's, 300 a second per busy CPU on a half-busy
+  // 256-CPU host gave a memory stall near 1 (rank 1000), on 2 CPUs 0.03.
+  it('without PSI, takes the memory stall of the same major faults per CPU as the same on every size', () => {
     const params: BackboneParams = { ...DEFAULT_BACKBONE, secondsPerPage: 0 };
-    for (const cpus of [2, 8, 64, 128, 256]) {
-      const stall = backbone({ cpus, cpu_busy: 0.5, major_faults: 300 * cpus * 0.5 }, params).parts.memStall;
+    for (const cpus of [1, 2, 8, 64, 128, 256]) {
+      const stall = backbone({ cpus, cpu_busy: 0.5, major_faults: 300 * cpus }, params).parts.memStall;
       assert.ok(Math.abs(stall - (1 - Math.exp(-300 * 100e-6))) < 1e-12, `${cpus} CPUs half busy: memory stall ${stall}`);
     }
-    const waiting = backbone({ cpus: 64, cpu_busy: 0.25, cpu_iowait: 0.25, major_faults: 1000 * 32 }, params).parts.memStall;
-    assert.ok(Math.abs(waiting - (1 - Math.exp(-0.1))) < 1e-12, 'CPUs in iowait count as non-idle, as PSI weighs them');
+  });
+
+  // Taken over the CPUs busy or in iowait, as PSI weights each CPU's stall, the same
+  // faults stalled less as other CPUs got busy: a host without PSI swapping at 5000
+  // pages a second ranked 19.9 with one of its 64 CPUs busy and 0.4 with 63.
+  it('without PSI, never lowers the memory stall of the same major faults as more CPUs get busy or wait for io', () => {
+    const params: BackboneParams = { ...DEFAULT_BACKBONE, secondsPerPage: 0 };
+    const stall = (busy: number, iowait: number): number => backbone({ cpus: 64, cpu_busy: busy, cpu_iowait: iowait, major_faults: 5000 }, params).parts.memStall;
+    assert.ok(stall(1 / 64, 0) > 0);
+    assert.equal(stall(63 / 64, 0), stall(1 / 64, 0));
+    assert.equal(stall(1 / 64, 0.5), stall(1 / 64, 0));
   });
 
   // RHEL 7's 3.10 has no PSI, and io to NFS or Ceph (rbd) shows on no disk: a 2-CPU host
@@ -180,6 +188,26 @@ describe('backbone', () => {
         }
       }),
       { numRuns: 500 },
+    );
+  });
+
+  // Without PSI the CPU busy and iowait shares enter the estimates of memory and io
+  // stall. The paging cost is the shipped default's fit, under which swapping does not
+  // saturate the memory stall on its own.
+  it('without PSI, never lowers any job type\'s slowdown when one contention input grows, CPU busy and iowait included', () => {
+    const params: BackboneParams = { ...DEFAULT_BACKBONE, secondsPerPage: 3e-7 };
+    const { psi_mem_some: _m, psi_io_some: _i, ...withoutPsi } = CONTENTION;
+    const inputs = { ...withoutPsi, cpu_busy: fc.double({ min: 0, max: 1, noNaN: true }), cpu_iowait: fc.double({ min: 0, max: 1, noNaN: true }) };
+    const host = fc.record({ cpus: fc.integer({ min: 1, max: 256 }), ...inputs });
+    fc.assert(
+      fc.property(host, fc.constantFrom(...Object.keys(inputs)), fc.double({ min: 0, max: 1, noNaN: true }), (raw, name, more) => {
+        const before = backbone(raw, params);
+        const after = backbone({ ...raw, [name]: (raw as Record<string, number>)[name]! + more }, params);
+        for (const k of ['rank', 'cpu', 'mem', 'io', 'net'] as const) {
+          if (after[k] < before[k] - 1e-9) throw new Error(`${k} fell from ${before[k]} to ${after[k]} when ${name} grew by ${more}`);
+        }
+      }),
+      { numRuns: 2000 },
     );
   });
 
