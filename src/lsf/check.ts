@@ -313,13 +313,16 @@ function checkClusterFile(
   effective.push(`ResourceMap: ${mapped.join(', ') || '(none)'}`);
   // doclparams (lsf/lim/lim.conf.c) skips a Parameters section whose first line has no
   // "=" (a header: "vertical section not supported"), and each ELIMARGS line it reads
-  // replaces the one before: the elim gets the last.
+  // replaces the one before: the elim gets the last. readHvalues (lib.confmisc.c) takes
+  // the line's first word, cut at its "=", as the key, and what follows the line's first
+  // "=" as the value, wherever that "=" is: "ELIMARGS --config=/x" sets ELIMARGS to "/x".
   let elimArgs: { value: string; where: string } | undefined;
   for (const section of named(sections, 'Parameters')) {
     if (section.header !== undefined) continue;
     for (const row of section.rows) {
-      if (!/^ELIMARGS\s*=/i.test(row.values.join(' '))) continue;
       const text = limLogicalLine(lines, row);
+      const key = (text.trimStart().split(' ', 1)[0] ?? '').split('=', 1)[0] ?? '';
+      if (!/^ELIMARGS$/i.test(key) || !text.includes('=')) continue; // strcasecmp: ASCII letters only, as /i without u
       elimArgs = { value: limHvalue(text.slice(text.indexOf('=') + 1).replace(/^ +/, '')), where: `${file}:${row.first + 1}` };
     }
   }

@@ -502,6 +502,18 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(find((await check('ELIMARGS\nELIMARGS = --bogus\n')).findings, refused), undefined);
     }));
 
+  // readHvalues (lsf/lib/lib.confmisc.c, OpenLava 4.0) cuts the line's first word at its
+  // "=" for the key and takes the value after the line's first "=", wherever it is:
+  // "ELIMARGS --config=/x" gives the elim "/x", which it refuses, while check saw no ELIMARGS.
+  it('reads an ELIMARGS line with no "=" after the key as LIM does: the value starts after the first "=" on the line', () =>
+    withTree(async (t) => {
+      const base = readFileSync(t.cluster, 'utf8');
+      writeFileSync(t.cluster, `${base}\nBegin Parameters\nelimargs --config=/etc/lavarank/site.yaml\nEnd Parameters\n`);
+      const { findings, effective } = await checkLsf(input(t));
+      assert.ok(effective.includes('ELIMARGS: /etc/lavarank/site.yaml (lsf.cluster.openlava:18)'), effective.join('\n'));
+      assert.equal(find(findings, /ELIMARGS gives the elim a command line it refuses/)?.severity, 'critical');
+    }));
+
   // parseCommandArgs (lsf/intlib/misc.c, OpenLava 4.0) falls behind by one character
   // for each blank after the first of a run and never ends the last argument there:
   // ELIMARGS = --config /etc/lavarank/site.yaml \ + an indented --no-history gave the
