@@ -59,9 +59,20 @@ export interface LsfCheckResult {
 // lsf.conf as OpenLava reads it (lsf-conf.ts), with each line the daemons would
 // refuse as a critical finding: initenv_ then fails, and LIM, mbatchd and the
 // commands stop ("initenv() failed reading lsf.conf"), as without LSF_CONFDIR.
+// A byte order mark (some Windows editors write one) is read as the start of the first
+// key, which then names no setting: said, since the key looks right in an editor.
 export function parseLsfConf(text: string, file: string): { values: Map<string, Located>; findings: Finding[] } {
   const { values, refused } = readLsfConf(text, file);
-  return { values, findings: refused.map((r) => ({ severity: 'critical' as const, ...r })) };
+  const findings: Finding[] = refused.map((r) => ({ severity: 'critical' as const, ...r }));
+  for (const [key, { line }] of values) {
+    if (!key.startsWith('\uFEFF')) continue;
+    findings.push({
+      severity: 'error',
+      where: `${file}:${line}`,
+      message: `${file} starts with a byte order mark, which OpenLava's daemons read as part of the key: they see no ${key.slice(1)} there (save the file without it)`,
+    });
+  }
+  return { values, findings };
 }
 
 function cells(section: ConfSection, row: ConfRow): Map<string, string> {

@@ -1,6 +1,7 @@
-// lsf.conf as OpenLava's daemons read it (readconfenv_ in lsf/lib/lib.initenv.c, line
-// by line through getNextLineC_, as LIM reads lsf.shared): KEY=VALUE lines, no blank
-// on either side of "=", a value with blanks in double quotes, "#" comments, "\" last
+// lsf.conf as OpenLava's daemons read it (readconfenv_ and parseLine in
+// lsf/lib/lib.initenv.c, line by line through getNextLineC_, as LIM reads lsf.shared):
+// KEY=VALUE lines, no blank on either side of "=", a value with blanks in double quotes
+// (read by getNextValueQ_, which ends it at a quote: "a"b is a), "#" comments, "\" last
 // on a line continuing it, the last line for a key winning. Pure, and small enough for the daemon to load: it
 // takes LSF_LOGDIR from here, since LIM does not pass it on.
 
@@ -32,42 +33,76 @@ export function readLsfConf(text: string, file: string): { values: Map<string, L
       read = limLine(lines[++i] ?? '', read.quoted);
       line += read.text;
     }
-    line = line.trim();
-    if (line === '') continue;
-    const refuse = (why: string): void => {
-      refused.push({ where: `${file}:${first}`, message: `${why}, and OpenLava's daemons refuse the whole file: ${JSON.stringify(line)}` });
-    };
-    const word = line.split(/\s/, 1)[0] ?? '';
-    const eq = word.indexOf('=');
-    if (eq < 0) {
-      refuse('not a KEY=VALUE line (no blanks around "=")');
+    // getNextLineD_ makes every C blank a space and drops those at the end; a line of
+    // blanks is skipped. Only C's blanks: a byte order mark or a no-break space is text.
+    // A "\" at the end of the file joins nothing. And a last line with no newline that
+    // is one byte once its end's blanks are dropped ("X #", "X  "), though not one that
+    // was one byte all along, is lost: getNextLineD_ returns NULL for it.
+    let raw = line.replace(C_BLANKS, ' ');
+    const atEnd = i === lines.length - 1;
+    if (atEnd && read.joins) raw = raw.slice(0, -1);
+    line = raw.replace(/ +$/, '');
+    if (/^ *$/.test(line) || (atEnd && line.length === 1 && line.charCodeAt(0) < 0x80 && raw.length !== 1)) continue;
+    const parsed = parseLine(line);
+    if ('refused' in parsed) {
+      const shown = line.replace(/^ +/, '');
+      refused.push({ where: `${file}:${first}`, message: `${parsed.refused}, and OpenLava's daemons refuse the whole file: ${JSON.stringify(shown)}` });
       continue;
     }
-    const rest = line.slice(eq + 1);
-    let value: string;
-    if (rest === '') value = '';
-    else if (/^\s/.test(rest)) {
-      refuse('a blank after "="');
-      continue;
-    } else if (rest.startsWith('"')) {
-      const close = rest.indexOf('"', 1);
-      if (close < 0 || rest.slice(close + 1).trim() !== '') {
-        refuse(close < 0 ? 'an unclosed quote' : 'more than one value');
-        continue;
-      }
-      value = rest.slice(1, close);
-    } else {
-      if (/\s/.test(rest)) {
-        refuse('more than one value (quote a value with blanks)');
-        continue;
-      }
-      value = rest;
-    }
-    // "=VALUE" is read as the key "" (parseLine, lsf/lib/lib.initenv.c), which names no
-    // setting: taken, and ignored.
-    if (eq > 0) values.set(word.slice(0, eq), { value, line: first });
+    // "=VALUE" is read as the key "", which names no setting: taken, and ignored.
+    if (parsed.key !== '') values.set(parsed.key, { value: parsed.value, line: first });
   }
   return { values, refused };
+}
+
+// C's isspace() in the C locale, which OpenLava's readers use; not Unicode's blanks.
+const C_BLANKS = /[\t\n\v\f\r]/g;
+
+// One line as parseLine (lsf/lib/lib.initenv.c) reads it, its blanks already spaces:
+// the key is the first word up to its "="; a blank right after the "=" is refused;
+// nothing after it is the empty value; else the value is one getNextValueQ_ word and
+// nothing may follow it.
+function parseLine(line: string): { key: string; value: string } | { refused: string } {
+  const word = line.replace(/^ +/, '').split(' ', 1)[0] ?? '';
+  const eq = word.indexOf('=');
+  if (eq < 0) return { refused: 'not a KEY=VALUE line (no blanks around "=")' };
+  const rest = line.slice(line.indexOf('=') + 1);
+  if (rest === '') return { key: word.slice(0, eq), value: '' };
+  if (rest.startsWith(' ')) return { refused: 'a blank after "="' };
+  const words = rest.split(' ').filter((w) => w !== '');
+  const read = nextValueQ(words);
+  if (read === undefined) return { refused: 'an unclosed quote' };
+  if (read.used < words.length) return { refused: read.quoted ? 'more than one value' : 'more than one value (quote a value with blanks)' };
+  return { key: word.slice(0, eq), value: read.value };
+}
+
+// getNextValueQ_ (lsf/lib/lib.words.c) on a line's words: a word not starting with
+// '"' is the value; else the value starts after that '"' (or is the next word, after
+// a '"' alone) and ends at its first '"', or, if it has none, takes further words,
+// joined by one blank, up to the last '"' of the first one that holds one (a '"' alone
+// ends it there). So "a"b is a, " a" is a, "a   b" is a b. undefined: no closing '"'.
+function nextValueQ(words: readonly string[]): { value: string; used: number; quoted: boolean } | undefined {
+  const first = words[0] ?? '';
+  if (!first.startsWith('"')) return { value: first, used: 1, quoted: false };
+  let used = 1;
+  let value: string;
+  if (first === '"') {
+    const next = words[used++];
+    if (next === undefined) return undefined;
+    value = next;
+  } else {
+    value = first.slice(1);
+  }
+  const close = value.indexOf('"');
+  if (close >= 0) return { value: value.slice(0, close), used, quoted: true };
+  while (used < words.length) {
+    const word = words[used++]!;
+    if (word === '"') return { value, used, quoted: true };
+    value += ` ${word}`;
+    const last = value.lastIndexOf('"');
+    if (last >= 0) return { value: value.slice(0, last), used, quoted: true };
+  }
+  return undefined;
 }
 
 // True for a value lavarank can use as a path: absolute, with nothing a shell would

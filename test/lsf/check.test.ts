@@ -70,6 +70,32 @@ describe('parseLsfConf', () => {
     assert.deepEqual([...values.keys()], ['D']);
   });
 
+  // parseLine and getNextValueQ_ (lsf/lib/lib.initenv.c, lib.words.c, OpenLava 4.0)
+  // end a quoted value at its quote and fold the blanks inside it; check called
+  // LSF_X="a"b, which LIM takes as a, a line that stops LIM (critical).
+  it('reads a quoted value as OpenLava does: cut at its closing quote, its blanks folded, a blank after the opening quote dropped', () => {
+    const { values, findings } = parseLsfConf('A="a"b\nB=" a"\nC="a   b"\nD="a b"c"\nE=a"b\n', 'lsf.conf');
+    assert.deepEqual(findings, []);
+    assert.deepEqual(
+      [...values].map(([k, v]) => [k, v.value]),
+      [['A', 'a'], ['B', 'a'], ['C', 'a b'], ['D', 'a b"c'], ['E', 'a"b']],
+    );
+  });
+
+  it('takes only C\'s blanks as blanks: a no-break space is part of a value, a byte order mark part of the first key, which check names', () => {
+    const { values, findings } = parseLsfConf('\uFEFFLSF_CONFDIR=/opt/conf\nLSF_X=\u00A0a\n\u00A0\n', 'lsf.conf');
+    assert.deepEqual(findings.map((f) => [f.severity, f.where]), [['critical', 'lsf.conf:3'], ['error', 'lsf.conf:1']]);
+    assert.equal(values.get('LSF_CONFDIR'), undefined);
+    assert.equal(values.get('LSF_X')?.value, '\u00A0a');
+    assert.match(findings[1]!.message, /byte order mark.*they see no LSF_CONFDIR there/);
+  });
+
+  it('skips a last line with no newline that is one character once its blanks are dropped, as getNextLineD_ does', () => {
+    assert.deepEqual(parseLsfConf('A=1\nx  # note', 'lsf.conf').findings, []);
+    assert.equal(parseLsfConf('A=1\nx', 'lsf.conf').findings.length, 1, 'one character all along is read, and refused');
+    assert.equal(parseLsfConf('A=1\nx  \n', 'lsf.conf').findings.length, 1, 'a newline ends it: read, and refused');
+  });
+
   it('continues a line as getNextLineC_ does: only a "\\" right before the newline joins, and the join is a blank', () => {
     // Joined with a blank, a value split over two lines is two values, which OpenLava refuses.
     const split = parseLsfConf('LSF_LOGDIR=/opt/\\\nopenlava/log\n', 'lsf.conf');
