@@ -147,36 +147,42 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   if (located.problem !== undefined && confText !== undefined) add('critical', located.problem, given?.from === 'environment' ? undefined : (given?.from ?? 'lsf.conf'));
   else if (!isDirectory(confdir)) add('critical', `LSF_CONFDIR ${confdir} (${located.from ?? 'lsf.conf'}) does not exist (or is not a directory): LIM reads lsf.shared and lsf.cluster.<cluster> there, and does not start without them`);
 
+  // Findings name these files by their name alone when they sit beside lsf.conf, and by
+  // their path when LSF_CONFDIR puts them elsewhere (LSF 10.1 keeps an lsf.conf in /etc/lsf
+  // and the rest in $LSF_TOP/conf): "lsf.shared:43" would send one to the wrong file.
+  const label = (name: string): string => (resolve(confdir) === envdir ? name : join(confdir, name));
+
   // lsf.shared: the cluster name and the resource declaration
   const sharedFile = join(confdir, 'lsf.shared');
+  const shared = label('lsf.shared');
   const sharedText = readOrUndefined(sharedFile);
   let sections: ConfSection[] = [];
   if (sharedText === undefined) add('critical', `${sharedFile} cannot be read; LIM reads the resource declarations there`);
-  else sections = parseOrReport(sharedText, 'lsf.shared', 'lim', add);
+  else sections = parseOrReport(sharedText, shared, 'lim', add);
   const sharedLines = sharedText?.split('\n') ?? [];
   const resources = new Map<string, { cells: Map<string, string>; where: string; text: string }>();
   for (const section of named(sections, 'Resource')) {
     for (const row of section.rows) {
-      if (!fits(section, row, 'lsf.shared', sharedLines, add)) continue;
+      if (!fits(section, row, shared, sharedLines, add)) continue;
       const c = cells(section, row);
       const name = c.get('RESOURCENAME');
       if (!intervalAccepted(c.get('INTERVAL') ?? '')) {
         add(
           'error',
           `${name ?? 'a resource'} is declared with INTERVAL ${c.get('INTERVAL')}, not a whole number of seconds above 0: LIM ignores this line, so ${name ?? 'it'} is not declared: ${JSON.stringify(lineText(sharedLines, row))}`,
-          `lsf.shared:${row.first + 1}`,
+          `${shared}:${row.first + 1}`,
         );
         continue;
       }
       // LIM ignores a name declared again: the first declaration counts.
-      if (name !== undefined && !resources.has(name)) resources.set(name, { cells: c, where: `lsf.shared:${row.first + 1}`, text: lineText(sharedLines, row) });
+      if (name !== undefined && !resources.has(name)) resources.set(name, { cells: c, where: `${shared}:${row.first + 1}`, text: lineText(sharedLines, row) });
     }
   }
   const rank = resources.get(input.resource);
   const r = input.resource;
   if (sharedText !== undefined) {
     if (rank === undefined) {
-      add('critical', `${r} is not declared in a Resource section: LIM ignores the value the elim reports, and order[${r}] is refused (add the line from openlava-conf/lsf.shared)`, 'lsf.shared');
+      add('critical', `${r} is not declared in a Resource section: LIM ignores the value the elim reports, and order[${r}] is refused (add the line from openlava-conf/lsf.shared)`, shared);
     } else {
       const type = rank.cells.get('TYPE') ?? '';
       const increasing = (rank.cells.get('INCREASING') ?? '').toUpperCase();
@@ -194,7 +200,7 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
     // LIM logs a name lsf.shared does not declare as unknown and ignores its value.
     for (const name of input.typedRanks ?? []) {
       if (resources.has(name)) continue;
-      add('error', `${name} is not declared in a Resource section: with typed_ranks: true the elim reports it, and LIM ignores it as an unknown name (add the line from openlava-conf/lsf.shared)`, 'lsf.shared');
+      add('error', `${name} is not declared in a Resource section: with typed_ranks: true the elim reports it, and LIM ignores it as an unknown name (add the line from openlava-conf/lsf.shared)`, shared);
     }
   }
 
@@ -204,7 +210,7 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
     add('critical', cluster.problem);
   } else {
     effective.push(`cluster: ${cluster.name} (${cluster.why})`);
-    checkClusterFile(join(confdir, `lsf.cluster.${cluster.name}`), `lsf.cluster.${cluster.name}`, r, resources, add, effective, input.configPath);
+    checkClusterFile(join(confdir, `lsf.cluster.${cluster.name}`), label(`lsf.cluster.${cluster.name}`), r, resources, add, effective, input.configPath);
     const lsbConfdir = setting('LSB_CONFDIR');
     const confdirPath = lsbConfdir?.value ?? join(envdir, 'lsbatch');
     const queues = input.queues ?? findLsbQueues(confdirPath, cluster.name, input.lsf === true);

@@ -332,9 +332,30 @@ describe('checkLsf', () => {
       edit(join(t.etc, 'lsf.conf'), /^LSF_CONFDIR=.*$/m, `LSF_CONFDIR=${conf}`);
       const { findings, effective } = await checkLsf(input(t));
       assert.equal(find(findings, /lsf\.(shared|cluster\.openlava) cannot be read/), undefined, findings.map((f) => f.message).join('\n'));
-      assert.equal(find(findings, /INCREASING N/)?.where, 'lsf.shared:20');
+      assert.equal(find(findings, /INCREASING N/)?.where, `${conf}/lsf.shared:20`);
       assert.ok(effective.includes(`LSF_CONFDIR: ${conf} (lsf.conf:4)`), effective.join('\n'));
       assert.ok(effective.includes("cluster: openlava (lsf.shared's Cluster section)"), effective.join('\n'));
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  // With LSF_CONFDIR apart from lsf.conf's directory, "lsf.shared:20" sent the reader to
+  // the lsf.shared beside lsf.conf (an old copy there, in LSF 10.1's layout), not LIM's.
+  it('names lsf.shared and lsf.cluster.<cluster> by their path when LSF_CONFDIR is not lsf.conf\'s directory, and by their name when it is', async () => {
+    const t = lsfTree('capture');
+    try {
+      writeFileSync(t.cluster, `${readFileSync(t.cluster, 'utf8')}\nBegin Parameters\nELIMARGS = --bogus\nEnd Parameters\n`);
+      const where = async (): Promise<Array<string | undefined>> => {
+        const { findings } = await checkLsf(input(t));
+        return [find(findings, /INCREASING N/)?.where, find(findings, /ELIMARGS gives the elim a command line it refuses/)?.where];
+      };
+      assert.deepEqual(await where(), ['lsf.shared:20', 'lsf.cluster.openlava:18']);
+      const conf = join(t.root, 'conf');
+      mkdirSync(conf, { mode: 0o755 });
+      for (const name of ['lsf.shared', 'lsf.cluster.openlava']) renameSync(join(t.etc, name), join(conf, name));
+      edit(join(t.etc, 'lsf.conf'), /^LSF_CONFDIR=.*$/m, `LSF_CONFDIR=${conf}/`);
+      assert.deepEqual(await where(), [`${conf}/lsf.shared:20`, `${conf}/lsf.cluster.openlava:18`]);
     } finally {
       t.cleanup();
     }
