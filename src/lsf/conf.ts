@@ -306,10 +306,13 @@ interface TableMerge {
   edits: Edit[];
   warnings: string[];
   notes: string[];
+  line: (index: number) => number; // the 1-based line in the file of a line of pristine
 }
 
 function startTableMerge(text: string, file: string, snippet: string, origin: string, name: string, required: readonly string[]): TableMerge {
   const pristine = removeBlocks(text, file);
+  const kept = keptLines(text);
+  const line = (index: number): number => (kept[index]?.line ?? index) + 1;
   // Resource in lsf.shared, ResourceMap in lsf.cluster.<cluster>: files LIM reads.
   const sections = sectionsNamed(parseSections(pristine, file, 'lim'), name);
   const [wanted] = sectionsNamed(parseSections(snippet, origin, 'lim'), name);
@@ -319,12 +322,12 @@ function startTableMerge(text: string, file: string, snippet: string, origin: st
   if (target !== undefined && header !== undefined) {
     for (const key of required) {
       if (column(target, key) < 0) {
-        throw new ConfigError(`${file} line ${header.first + 1}: the ${name} section has no ${key} column, which lavarank's lines need`);
+        throw new ConfigError(`${file} line ${line(header.first)}: the ${name} section has no ${key} column, which lavarank's lines need`);
       }
     }
   }
   const lines = splitLines(pristine);
-  return { origin, pristine, lines, crlf: usesCrlf(pristine), sections, target, wanted, snippetLines: splitLines(snippet), edits: [], warnings: [], notes: [] };
+  return { origin, pristine, lines, crlf: usesCrlf(pristine), sections, target, wanted, snippetLines: splitLines(snippet), edits: [], warnings: [], notes: [], line };
 }
 
 // The first row LIM reads, in any of the sections, whose RESOURCENAME is name. A row
@@ -336,7 +339,7 @@ function findRow(m: TableMerge, file: string, name: string): { section: ConfSect
       const mismatch = rowMismatch(section, row);
       if (mismatch === undefined) return { section, row };
       m.notes.push(
-        `${file} line ${row.first + 1} names ${name} with ${mismatch}; ` +
+        `${file} line ${m.line(row.first)} names ${name} with ${mismatch}; ` +
           `LIM ignores such a line ("values do not match keys"), so it is left as it is and does not count.`,
       );
     }
@@ -365,23 +368,27 @@ function finish(m: TableMerge): MergeResult {
   return { text: m.edits.length === 0 ? m.pristine : applyEdits(m.lines, m.edits), warnings: m.warnings, notes: m.notes };
 }
 
-// Whether line `index` of the text with lavarank's blocks taken out (removeBlocks)
-// came back from a `#lavarank-was:` line: an earlier merge replaced it, and warned
-// then. A merge by a new release rewrites every block (their comment lines name its
-// path), and would otherwise warn again of a rank declared N, or mapped, that the
-// file no longer holds.
-function replacedBefore(text: string, index: number): boolean {
-  let kept = -1;
+// Where each line of the text with lavarank's blocks taken out (removeBlocks) is in
+// the text itself: its 0-based line there, and whether it came back from a
+// `#lavarank-was:` line (an earlier merge replaced it). Messages give the line as the
+// file has it, which is where an administrator looks.
+function keptLines(text: string): Array<{ line: number; replaced: boolean }> {
+  const kept: Array<{ line: number; replaced: boolean }> = [];
   let inBlock = false;
-  for (const line of splitLines(text)) {
+  splitLines(text).forEach((line, i) => {
     if (line.startsWith(BLOCK_BEGIN)) inBlock = true;
     else if (line.startsWith(BLOCK_END)) inBlock = false;
-    else if (!inBlock || line.startsWith(WAS_PREFIX)) {
-      kept += 1;
-      if (kept === index) return inBlock;
-    }
-  }
-  return false;
+    else if (!inBlock || line.startsWith(WAS_PREFIX)) kept.push({ line: i, replaced: inBlock });
+  });
+  return kept;
+}
+
+// Whether line `index` of the text with lavarank's blocks taken out came back from a
+// `#lavarank-was:` line: an earlier merge replaced it, and warned then. A merge by a
+// new release rewrites every block (their comment lines name its path), and would
+// otherwise warn again of a rank declared N, or mapped, that the file no longer holds.
+function replacedBefore(text: string, index: number): boolean {
+  return keptLines(text)[index]?.replaced === true;
 }
 
 // Merges the snippet's Resource rows into lsf.shared. `ordered` is the resource
@@ -399,7 +406,7 @@ export function mergeResources(text: string, file: string, snippet: string, orig
       missing.push(want);
       continue;
     }
-    const where = `${file} line ${found.row.first + 1}`;
+    const where = `${file} line ${m.line(found.row.first)}`;
     const type = cell(found.section, found.row, 'TYPE') ?? '';
     const wantType = valueText(want.get('TYPE') ?? '');
     if (type.toLowerCase() !== wantType.toLowerCase()) {
@@ -446,7 +453,7 @@ export function mergeResourceMap(text: string, file: string, snippet: string, or
       m.edits.push({ first: row.first, last: row.last, lines: block(m.crlf, origin, [], m.lines.slice(row.first, row.last + 1)) });
       if (!replacedBefore(text, row.first)) {
         m.warnings.push(
-          `${file} line ${row.first + 1} maps ${name} in the ResourceMap. OpenLava 4.0 then gives ${name} the flag 0x40, which mbatchd also uses for free job slots, ` +
+          `${file} line ${m.line(row.first)} maps ${name} in the ResourceMap. OpenLava 4.0 then gives ${name} the flag 0x40, which mbatchd also uses for free job slots, ` +
             `so order[${name}] would sort hosts by free slots instead of by ${name}. Taken out (kept as a comment; --uninstall --merge-conf puts it back).`,
         );
       }
@@ -465,12 +472,12 @@ export function mergeResourceMap(text: string, file: string, snippet: string, or
     const wantLocation = valueText(want.get('LOCATION') ?? '');
     if (location === '') {
       // doresourcemap (lsf/lim/lim.conf.c): "No LOCATION specified ...; ignoring the line"
-      m.notes.push(`${file} line ${existing.row.first + 1} names ${name} with no LOCATION; LIM ignores such a line, so it is left as it is and lavarank's line is added.`);
+      m.notes.push(`${file} line ${m.line(existing.row.first)} names ${name} with no LOCATION; LIM ignores such a line, so it is left as it is and lavarank's line is added.`);
       missing.push(want);
       continue;
     }
     m.notes.push(
-      `${file} line ${existing.row.first + 1} already maps ${name} (${location}); left as it is.` +
+      `${file} line ${m.line(existing.row.first)} already maps ${name} (${location}); left as it is.` +
         (location === wantLocation
           ? ''
           : ` Unless another dynamic resource is mapped [default], LIM then starts the elim on one host of each instance of ${name} only, the first host up of each [...] ([all] is one instance for the whole cluster); lavarank ships ${wantLocation}.`),
@@ -534,7 +541,7 @@ export function mergeQueues(text: string, file: string, snippet: string, origin:
   for (const section of sectionsNamed(parseSections(pristine, file, 'mbatchd'), 'Queue')) {
     if (queueName(section) === name) {
       throw new ConfigError(
-        `${file} line ${section.begin + 1} already defines a queue named ${name}, and mbatchd ignores a second queue of the same name. ` +
+        `${file} line ${(keptLines(text)[section.begin]?.line ?? section.begin) + 1} already defines a queue named ${name}, and mbatchd ignores a second queue of the same name. ` +
           `Add lavarank's RES_REQ to it by hand (see ${origin}), rename it, or pass --no-queue.`,
       );
     }

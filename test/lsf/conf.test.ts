@@ -431,3 +431,18 @@ test('a merge from another release warns only of what it changes, not again of t
   assert.equal(removeBlocks(upgraded.text, 'lsf.shared'), shared);
   assert.equal(removeBlocks(upgradedMap.text, 'lsf.cluster.c'), map);
 });
+
+// The merge reads the file with lavarank's blocks taken out, and gave that text's line
+// numbers: a rank row re-added by hand below the first merge's block was named lower
+// by the block's lines.
+test('a ResourceMap row re-added by hand below an earlier merge\'s block is named by its line in the file, blocks included', () => {
+  const map = 'Begin ResourceMap\nRESOURCENAME  LOCATION\nrank ([default])\nEnd ResourceMap\n';
+  const merged = mergeResourceMap(map, 'lsf.cluster.c', MAP, 'old/lsf.cluster', ['rank']).text;
+  const lines = merged.split('\n');
+  const end = lines.findIndex((l) => /^End ResourceMap/.test(l));
+  lines.splice(end, 0, 'rank ([default])');
+  const again = mergeResourceMap(lines.join('\n'), 'lsf.cluster.c', MAP, 'old/lsf.cluster', ['rank']);
+  assert.equal(again.warnings.length, 1, again.warnings.join('\n'));
+  assert.match(again.warnings[0]!, new RegExp(`^lsf\\.cluster\\.c line ${end + 1} maps rank in the ResourceMap`));
+  assert.equal(lines[end], 'rank ([default])');
+});
