@@ -14,7 +14,7 @@ import { errorCode, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
-import { clusterNames, defaultQueues, intervalAccepted, parseSections, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
+import { clusterNames, defaultQueues, intervalAccepted, parseSections, resourceIgnored, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { limLine, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
 import { chooseCluster, findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
@@ -172,6 +172,11 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
           `${name ?? 'a resource'} is declared with INTERVAL ${c.get('INTERVAL')}, not a whole number of seconds above 0: LIM ignores this line, so ${name ?? 'it'} is not declared: ${JSON.stringify(lineText(sharedLines, row))}`,
           `${shared}:${row.first + 1}`,
         );
+        continue;
+      }
+      const ignored = resourceIgnored((key) => c.get(key) ?? '');
+      if (ignored !== undefined) {
+        add('error', `${name ?? 'a resource'} is declared with ${ignored}: LIM ignores this line, so ${name ?? 'it'} is not declared: ${JSON.stringify(lineText(sharedLines, row))}`, `${shared}:${row.first + 1}`);
         continue;
       }
       // LIM ignores a name declared again: the first declaration counts.

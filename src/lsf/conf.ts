@@ -185,6 +185,24 @@ export function intervalAccepted(interval: string): boolean {
   return interval === '' || Number.parseInt(interval, 10) > 0;
 }
 
+// Why LIM ignores a Resource row whose values fit its header, or undefined when it takes
+// it (doresources, lsf/lim/lim.conf.c, after the INTERVAL of intervalAccepted): a TYPE
+// other than Boolean, String or Numeric (any case) or "!"; a Numeric one whose
+// INCREASING is not Y or N (any case), or missing; a RELEASE other than Y or N, or
+// given to a resource that is not Numeric. get gives a column's value, '' for none.
+export function resourceIgnored(get: (key: string) => string): string | undefined {
+  const type = get('TYPE');
+  if (type === '!') return undefined; // an external resource: taken before the other columns are looked at
+  if (type !== '' && !['boolean', 'string', 'numeric'].includes(type.toLowerCase())) return `TYPE ${type}, not Boolean, String or Numeric`;
+  const numeric = type.toLowerCase() === 'numeric';
+  const increasing = get('INCREASING');
+  if (numeric && !/^[YN]$/i.test(increasing)) return increasing === '' ? 'no INCREASING (Y or N), which a Numeric resource needs' : `INCREASING ${increasing}, not Y or N`;
+  const release = get('RELEASE');
+  if (release !== '' && !numeric) return `RELEASE ${release}, which only a Numeric resource may have`;
+  if (release !== '' && !/^[YN]$/i.test(release)) return `RELEASE ${release}, not Y or N`;
+  return undefined;
+}
+
 function cell(section: ConfSection, row: ConfRow, key: string): string | undefined {
   const i = column(section, key);
   const value = i < 0 ? undefined : row.values[i];
@@ -337,6 +355,11 @@ function findRow(m: TableMerge, file: string, name: string): { section: ConfSect
     for (const row of section.rows) {
       if (cell(section, row, 'RESOURCENAME') !== name) continue;
       const mismatch = rowMismatch(section, row);
+      const ignored = m.wanted.name.toLowerCase() === 'resource' && mismatch === undefined ? resourceIgnored((key) => cell(section, row, key) ?? '') : undefined;
+      if (ignored !== undefined) {
+        m.notes.push(`${file} line ${m.line(row.first)} declares ${name} with ${ignored}; LIM ignores such a line, so it is left as it is and lavarank's line is added.`);
+        continue;
+      }
       if (mismatch === undefined) return { section, row };
       m.notes.push(
         `${file} line ${m.line(row.first)} names ${name} with ${mismatch}; ` +

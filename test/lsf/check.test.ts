@@ -421,12 +421,31 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(find(findings, /rank is not declared/)?.severity, 'critical');
     }));
 
-  it('takes the TYPE case-insensitively, as LIM does, and finds INCREASING left empty as well as N', () =>
+  // doresources (lsf/lim/lim.conf.c): "No INCREASING specified for a numeric resource";
+  // LIM ignores the line, so rank is not declared at all.
+  it('takes the TYPE case-insensitively, as LIM does, and a Numeric rank with INCREASING left empty as not declared', () =>
     withTree(async (t) => {
       edit(t.shared, /rank {7}Numeric 10 {7}N/, 'rank       numeric 10       ()');
       const { findings } = await checkLsf(input(t));
       assert.equal(find(findings, /not Numeric/), undefined);
-      assert.equal(find(findings, /rank is declared INCREASING \(none\)/)?.severity, 'critical');
+      assert.equal(find(findings, /rank is declared with no INCREASING \(Y or N\).*LIM ignores this line/)?.severity, 'error');
+      assert.equal(find(findings, /rank is not declared in a Resource section/)?.severity, 'critical');
+    }));
+
+  // doresources ignores a Numeric line whose INCREASING is not Y or N: check took such
+  // an elimtrig as declared, and so the elim as started, while LIM never starts it.
+  it('takes a trigger declared with an INCREASING other than Y or N (any case) as not declared, so nothing starts the elim', () =>
+    withTree(async (t) => {
+      const check = async (increasing: string): Promise<readonly Finding[]> => {
+        edit(t.shared, /elimtrig {3}Numeric 60 {7}\S/, `elimtrig   Numeric 60       ${increasing}`);
+        return (await checkLsf(input(t))).findings;
+      };
+      const refused = await check('X');
+      assert.equal(find(refused, /elimtrig is declared with INCREASING X, not Y or N: LIM ignores this line/)?.severity, 'error', refused.map((f) => f.message).join('\n'));
+      assert.equal(find(refused, /no dynamic resource is mapped/)?.severity, 'critical');
+      const lower = await check('y');
+      assert.equal(find(lower, /elimtrig is declared with/), undefined, 'y is Y to strcasecmp');
+      assert.equal(find(lower, /no dynamic resource is mapped/), undefined);
     }));
 
   it('takes LSF_SERVERDIR from lsf.conf when the environment sets it empty', () =>

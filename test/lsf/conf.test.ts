@@ -177,6 +177,23 @@ test('a rank line whose DESCRIPTION holds a "#", which LIM cuts there and then i
   assert.match(r.notes.join('\n'), /line 3 names rank .*; LIM ignores such a line/);
 });
 
+// doresources (lsf/lim/lim.conf.c) ignores a Numeric line whose INCREASING is not Y or
+// N, or whose RELEASE is not: the merge took such an elimtrig as declared and added
+// nothing, so LIM had no trigger and never started the elim.
+test('a trigger line LIM ignores for its INCREASING or RELEASE does not count as declared: lavarank\'s line is added, with a note', () => {
+  for (const [row, why] of [
+    ['elimtrig Numeric 60 X () (site)', 'INCREASING X, not Y or N'],
+    ['elimtrig Numeric 60 Y maybe (site)', 'RELEASE maybe, not Y or N'],
+    ['elimtrig Boolean () () Y (site)', 'RELEASE Y, which only a Numeric resource may have'],
+  ]) {
+    const text = `Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING RELEASE DESCRIPTION\n${row}\nEnd Resource\n`;
+    const r = resources(text);
+    assert.match(r.notes.join('\n'), new RegExp(`line 3 declares elimtrig with ${why}; LIM ignores such a line`), row);
+    assert.match(r.text, /^elimtrig +Numeric +60 +Y /m, row);
+    assert.equal(removeBlocks(r.text, 'lsf.shared'), text);
+  }
+});
+
 test('a file without a Resource section, or without a final newline, gets a whole section and is restored exactly', () => {
   for (const text of ['Begin Cluster\nClusterName\nc1\nEnd Cluster\n', 'Begin Cluster\nClusterName\nc1\nEnd Cluster', '']) {
     const r = resources(text);
