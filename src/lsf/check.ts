@@ -14,7 +14,7 @@ import { errorCode, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
-import { clusterNames, defaultQueues, intervalAccepted, parseSections, resourceIgnored, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
+import { clusterNames, defaultQueues, intervalAccepted, mbatchdDefaultQueues, parseSections, resourceIgnored, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { limLine, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
 import { chooseCluster, findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
@@ -510,8 +510,15 @@ function checkQueues(
   let ordering = 0;
   // The queues a job without -q goes to (lsb.params beside lsb.queues), and whether
   // each reserves the rank: without it, bsub -R "order[rank]" there herds a burst.
+  // Without a DEFAULT_QUEUE naming a queue defined here, mbatchd takes the queue named default.
   const paramsText = readOrUndefined(join(dirname(path), 'lsb.params'));
-  const defaults = new Map((paramsText === undefined ? [] : defaultQueues(paramsText, 'lsb.params')).map((q) => [q, false]));
+  const listed = paramsText === undefined ? [] : defaultQueues(paramsText, 'lsb.params');
+  const defaults = new Map<string, boolean>();
+  try {
+    for (const q of mbatchdDefaultQueues(paramsText, 'lsb.params', text, file).queues) defaults.set(q, false);
+  } catch {
+    // a section without End: parseOrReport below reports it, and no queue is judged
+  }
   for (const section of named(parseOrReport(text, file, 'mbatchd', add), 'Queue')) {
     let name = '?';
     let resReq: { value: string; where: string } | undefined;
@@ -538,7 +545,8 @@ function checkQueues(
   }
   for (const [name, reserves] of defaults) {
     if (!reserves) {
-      add('warning', `the default queue ${name} (lsb.params DEFAULT_QUEUE) reserves no ${r}: a burst sent there with -R "order[${r}]" herds onto one host; add the rank queue's rusage[${r}=...] to its RES_REQ (lavarank install --merge-conf --default-queue does, if it has none; its jobs then go only to hosts that report a rank)`, file);
+      const why = listed.includes(name) ? 'lsb.params DEFAULT_QUEUE' : 'where mbatchd sends jobs without -q when no DEFAULT_QUEUE names a queue';
+      add('warning', `the default queue ${name} (${why}) reserves no ${r}: a burst sent there with -R "order[${r}]" herds onto one host; add the rank queue's rusage[${r}=...] to its RES_REQ (lavarank install --merge-conf --default-queue does, if it has none; its jobs then go only to hosts that report a rank)`, file);
     }
   }
 }

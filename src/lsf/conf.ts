@@ -619,6 +619,32 @@ export function defaultQueues(text: string, file: string): string[] {
   return [];
 }
 
+// The queues a job submitted without -q goes to, as mbatchd picks them at its start
+// (mbd.init.c, after reading lsb.queues): those DEFAULT_QUEUE names that lsb.queues
+// defines (it ignores the others); if none, the queue lsb.queues names "default"; if
+// there is none either, a queue mbatchd makes itself ("default", createDefQueue), which
+// no file holds. params is lsb.params' text (undefined: no lsb.params); notes say
+// which of these it was when it was not DEFAULT_QUEUE alone.
+export function mbatchdDefaultQueues(params: string | undefined, paramsFile: string, queues: string, queuesFile: string): { queues: string[]; notes: string[] } {
+  const defined = new Set(sectionsNamed(parseSections(queues, queuesFile, 'mbatchd'), 'Queue').flatMap((s) => queueName(s) ?? []));
+  const named = params === undefined ? [] : defaultQueues(params, paramsFile);
+  const valid = named.filter((q) => defined.has(q));
+  const notes = named.filter((q) => !defined.has(q)).map((q) => `${paramsFile}: DEFAULT_QUEUE names ${q}, which ${queuesFile} does not define; mbatchd ignores it.`);
+  if (valid.length > 0) return { queues: valid, notes };
+  const why = params === undefined ? `there is no ${paramsFile}` : named.length === 0 ? `${paramsFile} sets no DEFAULT_QUEUE` : `DEFAULT_QUEUE names no queue ${queuesFile} defines`;
+  if (defined.has('default')) {
+    return { queues: ['default'], notes: [...notes, `${why}, so mbatchd sends jobs submitted without -q to the queue named default in ${queuesFile}.`] };
+  }
+  return {
+    queues: [],
+    notes: [
+      ...notes,
+      `${why}, and ${queuesFile} defines no queue named default, so mbatchd sends jobs submitted without -q to a queue default of its own, which no file holds and no merge can give a reservation; ` +
+        `set DEFAULT_QUEUE in ${paramsFile} (DEFAULT_QUEUE = rank sends them to lavarank's queue) and merge again.`,
+    ],
+  };
+}
+
 // The rusage[...] section of the RES_REQ of the queue in lavarank's blocks of
 // lsb.queues, as merged (a D changed inside the block by the site included), or undefined.
 export function rankQueueRusage(text: string, file: string): string | undefined {

@@ -51,7 +51,7 @@ import { syncDirectory } from '../util/atomic-file.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { runCommand } from '../util/exec.js';
-import { clusterNames, defaultQueues, hasDefaultQueueReservation, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
+import { clusterNames, hasDefaultQueueReservation, mbatchdDefaultQueues, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { isPlainPath, lsfConfdir, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
@@ -90,7 +90,8 @@ Installs the elim wrapper LIM runs, as root, on this host.
   --queues FILE     lsb.queues (default $LSB_CONFDIR/lsb.queues, as OpenLava reads it,
                     else $LSB_CONFDIR/<cluster>/configdir/lsb.queues, as LSF does)
   --no-queue        leave lsb.queues alone
-  --default-queue   also give the default queue (lsb.params DEFAULT_QUEUE), if it has no
+  --default-queue   also give the default queue (lsb.params DEFAULT_QUEUE, else the queue
+                    named default), if it has no
                     RES_REQ, the rank queue's reservation, so that bsub -R "order[rank]"
                     without -q spreads bursts; its jobs then go only to hosts that report a
                     rank. Kept by later merges; --no-default-queue takes it out
@@ -646,10 +647,20 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
     if (files.queues !== undefined) {
       const path = files.queues;
       const params = join(dirname(path), 'lsb.params');
-      const defaults = opts['no-default-queue'] === true || !existsSync(params) ? [] : defaultQueues(readConfText(params), params);
-      // Asked for, or added by an earlier merge: a rerun keeps what the site chose.
-      const wanted = (t: string): readonly string[] => (opts['default-queue'] === true || hasDefaultQueueReservation(t, path, defaults) ? defaults : []);
-      edits.push({ file: path, change: (t) => withDefaultQueues(mergeQueues(t, path, queue.text, queue.origin), path, wanted(t), queue.origin) });
+      const paramsText = existsSync(params) ? readConfText(params) : undefined;
+      edits.push({
+        file: path,
+        change: (t) => {
+          const merged = mergeQueues(t, path, queue.text, queue.origin);
+          if (opts['no-default-queue'] === true) return merged;
+          // Against the merged file, which defines lavarank's queue (DEFAULT_QUEUE = rank).
+          const defaults = mbatchdDefaultQueues(paramsText, params, merged.text, path);
+          // Asked for, or added by an earlier merge: a rerun keeps what the site chose.
+          if (opts['default-queue'] !== true && !hasDefaultQueueReservation(t, path, defaults.queues)) return merged;
+          const done = withDefaultQueues(merged, path, defaults.queues, queue.origin);
+          return { ...done, notes: [...defaults.notes, ...done.notes] };
+        },
+      });
     }
   } else {
     for (const file of [files.shared, files.clusterFile, files.queues]) {

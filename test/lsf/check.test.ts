@@ -625,6 +625,16 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(find((await checkLsf(input(t))).findings, /the default queue normal/), undefined);
     }));
 
+  // mbd.init.c: without a DEFAULT_QUEUE naming a queue lsb.queues defines, mbatchd
+  // sends jobs without -q to the queue named default; check looked at DEFAULT_QUEUE only.
+  it('warns of the queue named default when no DEFAULT_QUEUE names a defined queue, since mbatchd then sends jobs without -q there', () =>
+    withTree(async (t) => {
+      writeFileSync(join(t.queues, '..', 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE = nosuch\nEnd Parameters\n');
+      edit(t.queues, 'QUEUE_NAME   = plain', 'QUEUE_NAME   = default');
+      const f = find((await checkLsf(input(t))).findings, /the default queue default \(where mbatchd sends jobs without -q when no DEFAULT_QUEUE names a queue\) reserves no rank/);
+      assert.equal(f?.severity, 'warning');
+    }));
+
   it('checks the cluster lsf.shared names, even beside the lsf.cluster file of another', () =>
     withTree(async (t) => {
       writeFileSync(join(t.etc, 'lsf.cluster.other'), 'Begin ClusterAdmins\nAdministrators = root\nEnd ClusterAdmins\n');

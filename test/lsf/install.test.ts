@@ -468,6 +468,28 @@ test('--merge-conf --default-queue gives the default queue (lsb.params DEFAULT_Q
   assert.equal(readFileSync(t.queues, 'utf8'), original);
 });
 
+// mbd.init.c (OpenLava 4.0): without a DEFAULT_QUEUE naming a queue lsb.queues defines,
+// mbatchd takes the queue named default, else makes one of its own. --default-queue
+// then did nothing at all, and said nothing.
+test('--merge-conf --default-queue without a DEFAULT_QUEUE says where mbatchd sends jobs without -q, and gives its queue default the reservation', async () => {
+  const t = tree('fresh');
+  const params = join(dirname(t.queues), 'lsb.params');
+  writeFileSync(params, 'Begin Parameters\nJOB_ACCEPT_INTERVAL = 0\nEnd Parameters\n');
+  const none = await install(t, '--merge-conf', '--default-queue');
+  assert.equal(none.code, 0, none.err);
+  assert.match(none.out, /note: .*lsb\.params sets no DEFAULT_QUEUE, and .*lsb\.queues defines no queue named default, so mbatchd sends jobs submitted without -q to a queue default of its own, .*set DEFAULT_QUEUE in/);
+  assert.equal((readFileSync(t.queues, 'utf8').match(/rusage\[rank=/g) ?? []).length, 1, 'only the rank queue reserves');
+  rmSync(params);
+  writeFileSync(t.queues, readFileSync(t.queues, 'utf8').replace('QUEUE_NAME   = plain', 'QUEUE_NAME   = default'));
+  const fallback = await install(t, '--merge-conf', '--default-queue');
+  assert.equal(fallback.code, 0, fallback.err);
+  assert.match(fallback.out, /note: there is no .*lsb\.params, so mbatchd sends jobs submitted without -q to the queue named default in /);
+  assert.match(fallback.out, /note: .*the default queue default gets rusage\[rank=2:duration=45s:decay=1\]/);
+  const queues = readFileSync(t.queues, 'utf8');
+  const queue = queues.slice(queues.indexOf('QUEUE_NAME   = default'), queues.indexOf('End Queue', queues.indexOf('QUEUE_NAME   = default')));
+  assert.match(queue, /^RES_REQ {5}= rusage\[rank=2:duration=45s:decay=1\]$/m);
+});
+
 test('--merge-conf --default-queue leaves a default queue with its own RES_REQ alone, and says what to add', async () => {
   const t = tree('fresh');
   writeFileSync(join(dirname(t.queues), 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE = normal\nEnd Parameters\n');
