@@ -13,6 +13,7 @@ import {
   writeLines,
   type Plan,
 } from '../calibration/calibrate.js';
+import { batchJobsWarning, runningBatchJobs } from '../calibration/jobs.js';
 import { findConfig, loadConfig } from '../config/config.js';
 import { cliLogger } from '../daemon/log.js';
 import { EXIT_FAILURE, EXIT_USAGE, print, printError, runAsProgram } from '../util/cliio.js';
@@ -133,6 +134,15 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     printError(`lavarank calibrate: ${errorMessage(err)}`);
     return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+  }
+  // A run, or the plan of one: name the batch jobs already loading this host.
+  if (args.summary === undefined && args.finalize === undefined) {
+    const seen = runningBatchJobs();
+    const warning = batchJobsWarning(seen.jobs);
+    if (warning !== undefined) printError(`lavarank calibrate: ${warning}`);
+    if (seen.unreadable > 0 && process.getuid?.() !== 0) {
+      printError(`lavarank calibrate: the environment of ${seen.unreadable} processes of other users cannot be read, so their batch jobs are not named here (root sees them)`);
+    }
   }
   if (args['dry-run'] === true) {
     print(formatPlan(plan));

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { batchJobsWarning, jobIdOf, runningBatchJobs } from '../../src/calibration/jobs.js';
+import { repoRoot, tempDir, until } from '../helpers.js';
+
+const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
+
+// A fake /proc: each process's environ and comm.
+function proc(dir: string, processes: Record<number, { environ: string[]; comm: string }>): string {
+  for (const [pid, p] of Object.entries(processes)) {
+    mkdirSync(join(dir, pid));
+    writeFileSync(join(dir, pid, 'environ'), `${p.environ.join('\0')}\0`);
+    writeFileSync(join(dir, pid, 'comm'), `${p.comm}\n`);
+  }
+  return dir;
+}
+
+test('jobIdOf takes LSB_JOBID from a NUL-separated environment, and nothing from a variable that only ends with it', () => {
+  assert.equal(jobIdOf('PATH=/bin\0LSB_JOBID=4242\0HOME=/root\0'), '4242');
+  assert.equal(jobIdOf('PATH=/bin\0MY_LSB_JOBID=1\0'), undefined);
+  assert.equal(jobIdOf('LSB_JOBID=\0'), undefined);
+});
+
+test('runningBatchJobs groups processes by job, leaving out calibrate itself and the job it runs in', (t) => {
+  const tmp = tempDir();
+  t.after(tmp.cleanup);
+  const root = proc(tmp.dir, {
+    10: { environ: ['LSB_JOBID=7', 'PATH=/bin'], comm: 'a.out' },
+    11: { environ: ['LSB_JOBID=7'], comm: 'a.out' },
+    12: { environ: ['LSB_JOBID=8'], comm: 'sleep' },
+    13: { environ: ['LSB_JOBID=9'], comm: 'node' }, // calibrate's own job
+    14: { environ: ['LSB_JOBID=8'], comm: 'node' }, // calibrate itself
+    15: { environ: ['PATH=/bin'], comm: 'sshd' },
+  });
+  mkdirSync(join(root, 'self'));
+  const { jobs, unreadable } = runningBatchJobs(root, 14, '9');
+  assert.equal(unreadable, 0);
+  assert.deepEqual(
+    jobs.map((j) => [j.jobId, j.processes.map((p) => p.pid).sort()]).sort(),
+    [['7', [10, 11]], ['8', [12]]],
+  );
+});
+
+test('the warning names each job by its id, its first process and how many others, up to five jobs', () => {
+  const job = (id: number, pids: number[]): { jobId: string; processes: Array<{ pid: number; command: string }> } => ({ jobId: String(id), processes: pids.map((pid) => ({ pid, command: `cmd${pid}` })) });
+  assert.equal(batchJobsWarning([]), undefined);
+  const one = batchJobsWarning([job(7, [11, 10, 12])]);
+  assert.match(one ?? '', /^WARNING: 1 batch job is running on this host \(job 7: cmd10 \(pid 10 and 2 other processes\)\): .*badmin hclose/);
+  const many = batchJobsWarning([1, 2, 3, 4, 5, 6, 7].map((i) => job(i, [i])));
+  assert.match(many ?? '', /7 batch jobs are running .*job 5: cmd5 \(pid 5\), and 2 more\)/);
+  assert.match(batchJobsWarning([{ jobId: '1', processes: [{ pid: 1, command: 'x\x1b[8my' }] }]) ?? '', /x\\u001b\[8my/, 'a name another user chose reaches root\'s terminal escaped');
+});
+
+// calibrate loaded a busy host for hours without a word: its measurements then mixed
+// the jobs' load into what it took for its own stressors.
+test('calibrate names a batch job running on the host before it starts, in its dry run too', async () => {
+  const job = spawn('sleep', ['60'], { env: { ...process.env, LSB_JOBID: '4242' }, stdio: 'ignore' });
+  try {
+    await until('the job started', () => (readProc(job.pid!, 'comm').startsWith('sleep') && jobIdOf(readProc(job.pid!, 'environ')) === '4242' ? true : undefined));
+    const env = { ...process.env };
+    delete env['LSB_JOBID'];
+    const r = spawnSync(process.execPath, [calibratePath, '--dry-run', '--squeeze', 'no'], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`lavarank calibrate: WARNING: 1 batch job is running on this host \\(job 4242: sleep \\(pid ${job.pid}\\)\\)`));
+    assert.match(r.stdout, /^Calibration plan for /);
+  } finally {
+    job.kill('SIGKILL');
+  }
+});
+
+function readProc(pid: number, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'latin1');
+  } catch {
+    return ''; // not there yet, or gone
+  }
+}
