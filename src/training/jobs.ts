@@ -167,6 +167,15 @@ export class JobTable {
     return cpuEfficiency({ wallSec: (this.end[i] ?? 0) - (this.start[i] ?? 0), suspendedSec: this.suspended[i] ?? 0, cpuSec: this.cpu[i] ?? -1, slots: this.slots[i] ?? 1 });
   }
 
+  // Row i's efficiency for its family's baseline: a run left out as tooShort counts at the
+  // lowest efficiency its whole seconds allow (one second more run time), since leaving it
+  // out would drop a family's fastest runs, those that waited least, and lower every label.
+  baselineEfficiency(i: number): number {
+    const e = this.efficiency(i);
+    if (this.reason[i] !== code('tooShort')) return e;
+    return cpuEfficiency({ wallSec: (this.end[i] ?? 0) - (this.start[i] ?? 0) + 1, suspendedSec: this.suspended[i] ?? 0, cpuSec: this.cpu[i] ?? -1, slots: this.slots[i] ?? 1 });
+  }
+
   // The job id as bjobs shows it: 122[3] for an array element.
   jobLabel(i: number): string {
     const idx = this.idx[i] ?? 0;
@@ -326,8 +335,8 @@ export interface ExampleSet {
 
 // Splits the joined jobs by start time, then labels them: the newest `holdoutFraction`
 // of the jobs that found a sample are held out; every family's baseline comes from its
-// runs that started before the first held-out one (history or not), so the holdout
-// never sees its own future. Marks the rows it leaves out in the table.
+// runs that started before the first held-out one (history or not; too short to
+// label or not, baselineEfficiency), so the holdout never sees its own future. Marks the rows it leaves out in the table.
 export function labelAndSplit(table: JobTable, holdoutFraction: number): ExampleSet {
   if (!(holdoutFraction >= 0 && holdoutFraction < 1)) throw new ConfigError(`holdoutFraction: expected 0 to less than 1, received ${String(holdoutFraction)}`);
   const s = table.settings;
@@ -337,13 +346,14 @@ export function labelAndSplit(table: JobTable, holdoutFraction: number): Example
   const cut = held === 0 ? Infinity : (table.start[candidates[candidates.length - held] ?? 0] ?? Infinity);
 
   const noHistory = code('noHistory');
+  const tooShort = code('tooShort');
   const efficiencies = new Map<number, number[]>();
   for (let i = 0; i < table.count && (table.start[i] ?? Infinity) < cut; i++) {
     const r = table.reason[i];
-    if (r !== 0 && r !== noHistory) continue;
+    if (r !== 0 && r !== noHistory && r !== tooShort) continue;
     const fam = table.family[i] ?? 0;
     const list = efficiencies.get(fam);
-    const e = table.efficiency(i);
+    const e = table.baselineEfficiency(i);
     if (list === undefined) efficiencies.set(fam, [e]);
     else list.push(e);
   }

@@ -128,6 +128,16 @@ describe('the contention label, on crafted families', () => {
     assert.equal(r.examples.families.get(r.table.family[0] ?? 0)?.status, 'ok');
   });
 
+  test('keeps a family\'s runs too short to label in its baseline, at the lowest efficiency their whole seconds allow', async () => {
+    // Undisturbed, the work takes 6 s (under --min-runtime 10); slowed, 12 s. Leaving the
+    // 6 s runs out of the baseline would make the 12 s runs the family's fastest: label 0.
+    const jobs = Array.from({ length: 20 }, (_, i) => run('mem', T0 + 100 * i, i % 2 === 0 ? 6 : 12, 6));
+    const r = await labels(jobs);
+    assert.equal(r.excluded.tooShort, 10);
+    const slowed = jobs.filter((_, i) => i % 2 === 1);
+    for (const j of slowed.slice(0, 8)) assert.ok(Math.abs((r.labelOf(j) ?? NaN) - 100 * (6 / 7 / 0.5 - 1)) < 1e-3, `label ${r.labelOf(j)}`);
+  });
+
   test('leaves out a family seen only in the holdout as fewRuns', async () => {
     const jobs = [...Array.from({ length: 8 }, (_, i) => run('old', T0 + 100 * i, 100)), run('new', T0 + 5000, 100), run('new', T0 + 5100, 100)];
     const r = await labels(jobs);
