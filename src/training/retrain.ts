@@ -433,12 +433,19 @@ export function familyLines(names: readonly string[], families: ReadonlyMap<numb
   const left = [...families].filter(([, f]) => f.status !== 'ok').sort((a, b) => b[1].runs - a[1].runs || a[0] - b[0]);
   if (left.length === 0) return [];
   const pct = (x: number): string => `${Math.round(100 * x)} %`;
+  // A figure that rounds to its limit gets a decimal, cut towards the side that failed:
+  // "kept 20 % (at least 20 %)" would read as a family that passed.
+  const against = (x: number, limit: number): string => {
+    if (pct(x) !== pct(limit)) return pct(x);
+    const tenths = x < limit ? Math.floor(1000 * x) : Math.ceil(1000 * x);
+    return `${(tenths / 10).toFixed(1)} %`;
+  };
   const lines = left.slice(0, SHOWN_FAMILIES).map(([id, f]) => {
     const name = shownName(names[id] ?? `#${id}`);
     const runs = `${f.runs} run${f.runs === 1 ? '' : 's'}`;
     if (f.status === 'fewRuns') return `  ${name}: fewRuns, ${runs} in the training window (--min-runs ${settings.minRuns})`;
-    if (f.status === 'lowCpu') return `  ${name}: lowCpu, ${runs}: its fastest runs kept ${pct(f.baseline)} of their slots' CPU busy (at least ${pct(settings.minCpuShare)})`;
-    return `  ${name}: unstable, ${runs}: the fastest of its older and of its newer runs are ${pct(f.status === 'unstable' ? f.spread : 0)} apart (at most ${pct(settings.maxBaselineSpread)})`;
+    if (f.status === 'lowCpu') return `  ${name}: lowCpu, ${runs}: its fastest runs kept ${against(f.baseline, settings.minCpuShare)} of their slots' CPU busy (at least ${pct(settings.minCpuShare)})`;
+    return `  ${name}: unstable, ${runs}: the fastest of its older and of its newer runs are ${against(f.status === 'unstable' ? f.spread : 0, settings.maxBaselineSpread)} apart (at most ${pct(settings.maxBaselineSpread)})`;
   });
   if (left.length > SHOWN_FAMILIES) lines.push(`  and ${left.length - SHOWN_FAMILIES} more`);
   return [`families left out (${left.length} of ${families.size}):`, ...lines];

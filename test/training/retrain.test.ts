@@ -585,6 +585,17 @@ describe('retrain', () => {
     assert.deepEqual(familyLines(['good'], new Map([[0, { status: 'ok', runs: 9, baseline: 1, spread: 0 }]]), s), [], 'every family usable: nothing said');
   });
 
+  test('gives a family\'s figure that rounds to its rule\'s limit a decimal, on the side that failed', () => {
+    const families = new Map<number, FamilyBaseline>([
+      [0, { status: 'lowCpu', runs: 16, baseline: 0.1996 }],
+      [1, { status: 'unstable', runs: 12, baseline: 0.5, spread: 0.1502 }],
+    ]);
+    assert.deepEqual(familyLines(['io', 'cpu'], families, labelSettings()).slice(1), [
+      '  io: lowCpu, 16 runs: its fastest runs kept 19.9 % of their slots\' CPU busy (at least 20 %)',
+      '  cpu: unstable, 12 runs: the fastest of its older and of its newer runs are 15.1 % apart (at most 15 %)',
+    ]);
+  });
+
   test('lists at most ten families left out, then how many more, and shows control characters of a job name escaped', () => {
     const families = new Map<number, FamilyBaseline>(Array.from({ length: 13 }, (_, i) => [i, { status: 'fewRuns', runs: 13 - i }] as [number, FamilyBaseline]));
     const names = Array.from({ length: 13 }, (_, i) => (i === 0 ? 'evil\x1b]0;owned\x07\x9b2J' : `f${i}`));
