@@ -912,7 +912,7 @@ export async function calibrate(o: {
   for (const s of signals) process.on(s, onSignal);
   let journal: number;
   try {
-    const scratch = workDirectoryProblem(tmpdir()) ?? scratchProblem(tmpdir());
+    const scratch = workDirectoryProblem(tmpdir(), 'TMPDIR') ?? scratchProblem(tmpdir());
     if (scratch !== undefined) throw new ConfigError(scratch);
     dir = mkdtempSync(join(tmpdir(), 'lavarank-calibrate-'));
     journal = createJournal(journalPath);

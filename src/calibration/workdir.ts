@@ -2,13 +2,14 @@
 // disk stressor create, truncate and remove files there by path, for hours, as root.
 import { existingDirectoryProblems } from '../util/trust.js';
 
-// Why dir ($TMPDIR, or --dir) must not hold calibration's work files, or undefined.
+// Why dir ($TMPDIR, or --dir) must not hold calibration's work files, or undefined;
+// setting names what the caller's user can set instead (calibrate has no --dir).
 // Whoever else owns or can write dir could swap a work directory made there for one of
 // theirs and plant links at the names opened next (O_TRUNC): root truncated and filled
 // the file a link named (a root-only file in a 0700 directory, 22 MB of stressor data).
 // A sticky directory such as /tmp keeps others from touching root's entry.
-export function workDirectoryProblem(dir: string): string | undefined {
+export function workDirectoryProblem(dir: string, setting = 'TMPDIR (or --dir)'): string | undefined {
   const problems = existingDirectoryProblems(dir, 'temporary directory');
   if (problems.length === 0) return undefined;
-  return `the probe's and the disk stressor's files would go below the temporary directory ${dir}, which others could redirect: ${problems.join('; ')}; set TMPDIR (or --dir) to a directory only root can change, or a sticky one such as /tmp`;
+  return `the probe's and the disk stressor's files would go below the temporary directory ${dir}, which others could redirect: ${problems.join('; ')}; set ${setting} to a directory only root can change, or a sticky one such as /tmp`;
 }
