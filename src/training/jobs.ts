@@ -170,9 +170,12 @@ export class JobTable {
   // Row i's efficiency for its family's baseline: a run left out as tooShort counts at the
   // lowest efficiency its whole seconds allow (one second more run time), since leaving it
   // out would drop a family's fastest runs, those that waited least, and lower every label.
+  // Not a short run that was suspended: each suspension's whole seconds may be a second
+  // too many, so its run time has no such bound (NaN, which familyBaseline leaves out).
   baselineEfficiency(i: number): number {
     const e = this.efficiency(i);
     if (this.reason[i] !== code('tooShort')) return e;
+    if ((this.suspended[i] ?? 0) > 0) return NaN;
     return cpuEfficiency({ wallSec: (this.end[i] ?? 0) - (this.start[i] ?? 0) + 1, suspendedSec: this.suspended[i] ?? 0, cpuSec: this.cpu[i] ?? -1, slots: this.slots[i] ?? 1 });
   }
 

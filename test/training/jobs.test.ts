@@ -197,6 +197,17 @@ describe('JobTable', () => {
     assert.equal(lower.excluded().tooShort, 0);
   });
 
+  test('leaves a short run that was suspended out of its family\'s baseline, since its whole seconds bound nothing', () => {
+    const t = new JobTable({ minRuntimeSec: 10 });
+    // 0-4 s with a suspension logged from 1 to 3 s: the run may have started at 0, ended at
+    // 4.99 and been suspended from 1.99 to 3, so run 3.98 s, where 4 + 1 - 2 gives 3 s and
+    // an efficiency above any it may have had.
+    t.add(run('q', T0, 4, 3.5), 2);
+    t.finish();
+    assert.equal(t.excluded().tooShort, 1);
+    assert.ok(Number.isNaN(t.baselineEfficiency(0)), `baseline efficiency ${t.baselineEfficiency(0)}, where 3.5 CPU s in up to 3.98 s allow ${(3.5 / 3.98).toFixed(2)}`);
+  });
+
   test('leaves out a run without CPU time in the accounting as noUsage', () => {
     const t = new JobTable();
     t.add(run('x', T0, 100, -1));
