@@ -57,15 +57,18 @@ test('the warning names each job by its id, its first process and how many other
 // calibrate loaded a busy host for hours without a word: its measurements then mixed
 // the jobs' load into what it took for its own stressors.
 test('calibrate names a batch job running on the host before it starts, in its dry run too', async () => {
-  const job = spawn('sleep', ['60'], { env: { ...process.env, LSB_JOBID: '4242' }, stdio: 'ignore' });
+  // A job id of this run's own: a second run of these tests at once on the machine has its
+  // own job, which a shared id would merge with this one under the other's lower pid.
+  const id = `4242${process.pid}`;
+  const job = spawn('sleep', ['60'], { env: { ...process.env, LSB_JOBID: id }, stdio: 'ignore' });
   try {
-    await until('the job started', () => (readProc(job.pid!, 'comm').startsWith('sleep') && jobIdOf(readProc(job.pid!, 'environ')) === '4242' ? true : undefined));
+    await until('the job started', () => (readProc(job.pid!, 'comm').startsWith('sleep') && jobIdOf(readProc(job.pid!, 'environ')) === id ? true : undefined));
     const env = { ...process.env };
     delete env['LSB_JOBID'];
     const r = spawnSync(process.execPath, [calibratePath, '--dry-run', '--squeeze', 'no'], { encoding: 'utf8', env });
     assert.equal(r.status, 0, r.stderr);
     // other jobs may run on the machine running the tests: this one must be among those named
-    assert.match(r.stderr, new RegExp(`lavarank calibrate: WARNING: \\d+ batch jobs? (is|are) running on this host \\(.*job 4242: sleep \\(pid ${job.pid}\\)`));
+    assert.match(r.stderr, new RegExp(`lavarank calibrate: WARNING: \\d+ batch jobs? (is|are) running on this host \\(.*job ${id}: sleep \\(pid ${job.pid}\\)`));
     assert.match(r.stdout, /^Calibration plan for /);
   } finally {
     job.kill('SIGKILL');
