@@ -161,26 +161,31 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   else sections = parseOrReport(sharedText, shared, 'lim', add);
   const sharedLines = sharedText?.split('\n') ?? [];
   const resources = new Map<string, { cells: Map<string, string>; where: string; text: string }>();
+  // Lines LIM ignores, said once every line is read: another line may declare the name
+  // (the merge leaves such a line as it is and adds lavarank's).
+  const ignoredRows: Array<{ name: string | undefined; why: string; where: string; text: string }> = [];
   for (const section of named(sections, 'Resource')) {
     for (const row of section.rows) {
       if (!fits(section, row, shared, sharedLines, add)) continue;
       const c = cells(section, row);
       const name = c.get('RESOURCENAME');
-      if (!intervalAccepted(c.get('INTERVAL') ?? '')) {
-        add(
-          'error',
-          `${name ?? 'a resource'} is declared with INTERVAL ${c.get('INTERVAL')}, not a whole number of seconds above 0: LIM ignores this line, so ${name ?? 'it'} is not declared: ${JSON.stringify(lineText(sharedLines, row))}`,
-          `${shared}:${row.first + 1}`,
-        );
-        continue;
-      }
-      const ignored = resourceIgnored((key) => c.get(key) ?? '');
+      const ignored = intervalAccepted(c.get('INTERVAL') ?? '')
+        ? resourceIgnored((key) => c.get(key) ?? '')
+        : `INTERVAL ${c.get('INTERVAL')}, not a whole number of seconds above 0`;
       if (ignored !== undefined) {
-        add('error', `${name ?? 'a resource'} is declared with ${ignored}: LIM ignores this line, so ${name ?? 'it'} is not declared: ${JSON.stringify(lineText(sharedLines, row))}`, `${shared}:${row.first + 1}`);
+        ignoredRows.push({ name, why: ignored, where: `${shared}:${row.first + 1}`, text: lineText(sharedLines, row) });
         continue;
       }
       // LIM ignores a name declared again: the first declaration counts.
       if (name !== undefined && !resources.has(name)) resources.set(name, { cells: c, where: `${shared}:${row.first + 1}`, text: lineText(sharedLines, row) });
+    }
+  }
+  for (const row of ignoredRows) {
+    const declared = row.name === undefined ? undefined : resources.get(row.name);
+    if (declared === undefined) {
+      add('error', `${row.name ?? 'a resource'} is declared with ${row.why}: LIM ignores this line, so ${row.name ?? 'it'} is not declared: ${JSON.stringify(row.text)}`, row.where);
+    } else {
+      add('warning', `${row.name} is declared with ${row.why}: LIM ignores this line (and logs it at each start); ${declared.where} declares ${row.name}: ${JSON.stringify(row.text)}`, row.where);
     }
   }
   const rank = resources.get(input.resource);

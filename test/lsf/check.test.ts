@@ -448,6 +448,19 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(find(lower, /no dynamic resource is mapped/), undefined);
     }));
 
+  // install --merge-conf leaves a line LIM ignores as it is and adds lavarank's below it:
+  // check then said the name was not declared, an error after a merge that worked.
+  it('warns of a line LIM ignores, without calling the name undeclared, when a later line declares it', () =>
+    withTree(async (t) => {
+      edit(t.shared, /elimtrig {3}Numeric 60 {7}\S/, 'elimtrig   Numeric 60       X');
+      edit(t.shared, /End Resource/, 'elimtrig   Numeric 60       Y           (declared again)\nEnd Resource');
+      const { findings } = await checkLsf(input(t));
+      const ignored = find(findings, /elimtrig is declared with INCREASING X/);
+      assert.equal(ignored?.severity, 'warning', findings.map((f) => f.message).join('\n'));
+      assert.doesNotMatch(ignored?.message ?? '', /not declared/);
+      assert.equal(find(findings, /no dynamic resource is mapped/), undefined);
+    }));
+
   it('takes LSF_SERVERDIR from lsf.conf when the environment sets it empty', () =>
     withTree(async (t) => {
       const { effective } = await checkLsf(input(t, { env: { LSF_SERVERDIR: '' } }));
