@@ -45,8 +45,11 @@ export function readLsfConf(text: string, file: string): { values: Map<string, L
     if (/^ *$/.test(line) || (atEnd && line.length === 1 && line.charCodeAt(0) < 0x80 && raw.length !== 1)) continue;
     const parsed = parseLine(line);
     if ('refused' in parsed) {
-      const shown = line.replace(/^ +/, '');
-      refused.push({ where: `${file}:${first}`, message: `${parsed.refused}, and OpenLava's daemons refuse the whole file: ${JSON.stringify(shown)}` });
+      // A byte order mark before a comment, or a no-break space, is all such a line may
+      // hold: shown escaped, since in quotes either looks like nothing or a blank.
+      const shown = JSON.stringify(line.replace(/^ +/, '')).replace(/[\u00A0\uFEFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      const bom = line.startsWith('\uFEFF') ? ' (a byte order mark, which some editors write first: save the file without it)' : '';
+      refused.push({ where: `${file}:${first}`, message: `${parsed.refused}, and OpenLava's daemons refuse the whole file: ${shown}${bom}` });
       continue;
     }
     // "=VALUE" is read as the key "", which names no setting: taken, and ignored.

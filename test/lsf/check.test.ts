@@ -90,6 +90,14 @@ describe('parseLsfConf', () => {
     assert.match(findings[1]!.message, /byte order mark.*they see no LSF_CONFDIR there/);
   });
 
+  // lsf.conf usually starts with comments: saved with a byte order mark, its first line is
+  // the mark alone, which the daemons refuse, and the message quoted it as "".
+  it('names a byte order mark before a comment, which makes the first line one the daemons refuse, and shows it escaped', () => {
+    const { findings } = parseLsfConf('\uFEFF# lsf.conf\nLSF_CONFDIR=/opt/conf\n', 'lsf.conf');
+    assert.deepEqual(findings.map((f) => [f.severity, f.where]), [['critical', 'lsf.conf:1']]);
+    assert.match(findings[0]!.message, /refuse the whole file: "\\ufeff" \(a byte order mark, .*save the file without it\)$/);
+  });
+
   it('skips a last line with no newline that is one character once its blanks are dropped, as getNextLineD_ does', () => {
     assert.deepEqual(parseLsfConf('A=1\nx  # note', 'lsf.conf').findings, []);
     assert.equal(parseLsfConf('A=1\nx', 'lsf.conf').findings.length, 1, 'one character all along is read, and refused');
