@@ -325,12 +325,17 @@ interface TableMerge {
   warnings: string[];
   notes: string[];
   line: (index: number) => number; // the 1-based line in the file of a line of pristine
+  replaced: (index: number) => boolean; // whether that line came back from a `#lavarank-was:` line
 }
 
 function startTableMerge(text: string, file: string, snippet: string, origin: string, name: string, required: readonly string[]): TableMerge {
   const pristine = removeBlocks(text, file);
   const kept = keptLines(text);
   const line = (index: number): number => (kept[index]?.line ?? index) + 1;
+  // An earlier merge replaced such a line, and warned then. A merge by a new release
+  // rewrites every block (their comment lines name its path), and would otherwise warn
+  // again of a rank declared N, or mapped, that the file no longer holds.
+  const replaced = (index: number): boolean => kept[index]?.replaced === true;
   // Resource in lsf.shared, ResourceMap in lsf.cluster.<cluster>: files LIM reads.
   const sections = sectionsNamed(parseSections(pristine, file, 'lim'), name);
   const [wanted] = sectionsNamed(parseSections(snippet, origin, 'lim'), name);
@@ -345,7 +350,7 @@ function startTableMerge(text: string, file: string, snippet: string, origin: st
     }
   }
   const lines = splitLines(pristine);
-  return { origin, pristine, lines, crlf: usesCrlf(pristine), sections, target, wanted, snippetLines: splitLines(snippet), edits: [], warnings: [], notes: [], line };
+  return { origin, pristine, lines, crlf: usesCrlf(pristine), sections, target, wanted, snippetLines: splitLines(snippet), edits: [], warnings: [], notes: [], line, replaced };
 }
 
 // The first row LIM reads, in any of the sections, whose RESOURCENAME is name. A row
@@ -406,14 +411,6 @@ function keptLines(text: string): Array<{ line: number; replaced: boolean }> {
   return kept;
 }
 
-// Whether line `index` of the text with lavarank's blocks taken out came back from a
-// `#lavarank-was:` line: an earlier merge replaced it, and warned then. A merge by a
-// new release rewrites every block (their comment lines name its path), and would
-// otherwise warn again of a rank declared N, or mapped, that the file no longer holds.
-function replacedBefore(text: string, index: number): boolean {
-  return keptLines(text)[index]?.replaced === true;
-}
-
 // Merges the snippet's Resource rows into lsf.shared. `ordered` is the resource
 // whose INCREASING direction decides where jobs go: declared the other way, it is
 // fixed (the old line kept in the block); a resource of the same name but another
@@ -451,7 +448,7 @@ export function mergeResources(text: string, file: string, snippet: string, orig
         last: found.row.last,
         lines: block(m.crlf, origin, [formatRow(header, m.lines[header.first] ?? '', want)], m.lines.slice(found.row.first, found.row.last + 1)),
       });
-      if (!replacedBefore(text, found.row.first)) {
+      if (!m.replaced(found.row.first)) {
         m.warnings.push(
           `${where} declared ${name} with INCREASING ${increasing || '(none)'}: order[${name}] would then send jobs to the BUSIEST host, and hosts whose elim is dead first. ` +
             `Replaced by INCREASING ${wantIncreasing}; the old line stays in the file as a comment and --uninstall --merge-conf puts it back.`,
@@ -474,7 +471,7 @@ export function mergeResourceMap(text: string, file: string, snippet: string, or
       const name = cell(section, row, 'RESOURCENAME');
       if (name === undefined || !unmapped.includes(name)) continue;
       m.edits.push({ first: row.first, last: row.last, lines: block(m.crlf, origin, [], m.lines.slice(row.first, row.last + 1)) });
-      if (!replacedBefore(text, row.first)) {
+      if (!m.replaced(row.first)) {
         m.warnings.push(
           `${file} line ${m.line(row.first)} maps ${name} in the ResourceMap. OpenLava 4.0 then gives ${name} the flag 0x40, which mbatchd also uses for free job slots, ` +
             `so order[${name}] would sort hosts by free slots instead of by ${name}. Taken out (kept as a comment; --uninstall --merge-conf puts it back).`,
