@@ -15,7 +15,7 @@ import { parseCommandLine } from '../util/options.js';
 import { isDirectory, readRegularText } from '../util/paths.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
 import { clusterNames, defaultQueues, intervalAccepted, mbatchdDefaultQueues, parseSections, resourceIgnored, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
-import { limLine, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
+import { C_BLANKS, limLine, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
 import { chooseCluster, findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 import { RUN_OPTIONS, testInterval } from './wrapper.js';
@@ -370,7 +370,7 @@ function limLogicalLine(lines: readonly string[], row: ConfRow): string {
     text += line.text;
     quoted = line.quoted;
   }
-  return text.replace(/[\t\v\f\r\n]/g, ' ').replace(/ +$/, '');
+  return text.replace(C_BLANKS, ' ').replace(/ +$/, '');
 }
 
 // A KEY = VALUE value as readHvalues and putValue (lsf/lib/lib.confmisc.c) give it to

@@ -4,6 +4,7 @@
 // (read by getNextValueQ_, which ends it at a quote: "a"b is a), "#" comments, "\" last
 // on a line continuing it, the last line for a key winning. Pure, and small enough for the daemon to load: it
 // takes LSF_LOGDIR from here, since LIM does not pass it on.
+import { unicodeEscape } from '../util/shown.js';
 
 // OpenLava's configuration files and lavarank's snippets are a few kilobytes; a FIFO or a device there is refused, not waited on.
 export const MAX_CONF_BYTES = 4 * 1024 * 1024;
@@ -47,7 +48,7 @@ export function readLsfConf(text: string, file: string): { values: Map<string, L
     if ('refused' in parsed) {
       // A byte order mark before a comment, or a no-break space, is all such a line may
       // hold: shown escaped, since in quotes either looks like nothing or a blank.
-      const shown = JSON.stringify(line.replace(/^ +/, '')).replace(/[\u00A0\uFEFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      const shown = JSON.stringify(line.replace(/^ +/, '')).replace(/[\u00A0\uFEFF]/g, unicodeEscape);
       const bom = line.startsWith('\uFEFF') ? ' (a byte order mark, which some editors write first: save the file without it)' : '';
       refused.push({ where: `${file}:${first}`, message: `${parsed.refused}, and OpenLava's daemons refuse the whole file: ${shown}${bom}` });
       continue;
@@ -59,7 +60,7 @@ export function readLsfConf(text: string, file: string): { values: Map<string, L
 }
 
 // C's isspace() in the C locale, which OpenLava's readers use; not Unicode's blanks.
-const C_BLANKS = /[\t\n\v\f\r]/g;
+export const C_BLANKS = /[\t\n\v\f\r]/g;
 
 // One line as parseLine (lsf/lib/lib.initenv.c) reads it, its blanks already spaces:
 // the key is the first word up to its "="; a blank right after the "=" is refused;
