@@ -162,9 +162,9 @@ export class JobTable {
     return counts;
   }
 
-  // Row i's CPU efficiency (src/training/label.ts).
-  efficiency(i: number): number {
-    return cpuEfficiency({ wallSec: (this.end[i] ?? 0) - (this.start[i] ?? 0), suspendedSec: this.suspended[i] ?? 0, cpuSec: this.cpu[i] ?? -1, slots: this.slots[i] ?? 1 });
+  // Row i's CPU efficiency (src/training/label.ts), its run time taken extraSec longer.
+  efficiency(i: number, extraSec = 0): number {
+    return cpuEfficiency({ wallSec: (this.end[i] ?? 0) - (this.start[i] ?? 0) + extraSec, suspendedSec: this.suspended[i] ?? 0, cpuSec: this.cpu[i] ?? -1, slots: this.slots[i] ?? 1 });
   }
 
   // Row i's efficiency for its family's baseline: a run left out as tooShort counts at the
@@ -173,10 +173,9 @@ export class JobTable {
   // Not a short run that was suspended: each suspension's whole seconds may be a second
   // too many, so its run time has no such bound (NaN, which familyBaseline leaves out).
   baselineEfficiency(i: number): number {
-    const e = this.efficiency(i);
-    if (this.reason[i] !== code('tooShort')) return e;
+    if (this.reason[i] !== code('tooShort')) return this.efficiency(i);
     if ((this.suspended[i] ?? 0) > 0) return NaN;
-    return cpuEfficiency({ wallSec: (this.end[i] ?? 0) - (this.start[i] ?? 0) + 1, suspendedSec: this.suspended[i] ?? 0, cpuSec: this.cpu[i] ?? -1, slots: this.slots[i] ?? 1 });
+    return this.efficiency(i, 1);
   }
 
   // The job id as bjobs shows it: 122[3] for an array element.
