@@ -165,6 +165,34 @@ export function pressureNote(config: Readonly<Config>): string {
   }
 }
 
+// How the kernel shares the CPUs, from proc_root's sys/kernel/sched_autogroup_enabled.
+// With autogroup on (Debian's and Ubuntu's default) CFS shares CPU time between
+// sessions first, then between a session's tasks, while the rank counts tasks; OpenLava
+// 4.0's sbatchd gives a job no session of its own (sbd.job.c), so every job runs in
+// sbatchd's, and a login's or lsrun's tasks take a session's share from the jobs, not
+// their count (docs/model.md, "Sessions", measured). Autogroup acts only on tasks in the
+// root CPU cgroup (task_wants_autogroup, kernel/sched/autogroup.c). Undefined for a
+// value the kernel does not write.
+export function autogroupNote(config: Readonly<Config>): string | undefined {
+  const path = join(config.proc_root, 'sys/kernel/sched_autogroup_enabled');
+  let text: string;
+  try {
+    text = readFileSync(path, 'latin1').trim();
+  } catch (err) {
+    const code = errorCode(err) ?? errorMessage(err);
+    return code === 'ENOENT' ? 'cpu sharing: task by task, as the rank assumes (this kernel has no autogroup)' : `cpu sharing: ${path} cannot be read (${code})`;
+  }
+  if (text === '0') return 'cpu sharing: task by task, as the rank assumes (kernel.sched_autogroup_enabled = 0)';
+  if (text !== '1') return undefined;
+  return (
+    "cpu sharing: kernel.sched_autogroup_enabled = 1: the kernel shares CPU time between sessions first, then between a session's tasks " +
+    "(for tasks in the root CPU cgroup), but the rank counts tasks. OpenLava runs every job in sbatchd's session, so busy work in other sessions " +
+    "(logins, lsrun through RES) counts in the rank for its tasks but takes a session's share: jobs run faster than the rank predicts beside " +
+    'a login with many busy tasks, and slower beside other busy jobs and one busy login (docs/model.md, "Sessions"). Set ' +
+    'kernel.sched_autogroup_enabled = 0 on compute nodes to have the CPUs shared task by task, as the rank assumes (README, "Troubleshooting")'
+  );
+}
+
 // Whether the host's CPUs are SMT threads (hyperthreads, most cloud vCPUs), from
 // cpu0's siblings in sys_root, and whether the cores of the online CPUs could be
 // counted, as the rank needs to cost a busy sibling; undefined when sysfs does not say.
@@ -376,6 +404,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   notes.push(networkNote(config));
   notes.push(pressureNote(config));
+  const sharing = autogroupNote(config);
+  if (sharing !== undefined) notes.push(sharing);
   const smt = smtNote(config);
   if (smt !== undefined) notes.push(smt);
   // Found once: without cpu.job_cpus it scans /proc for a running lim.

@@ -4,8 +4,8 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, sym
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bySeverity, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
-import { defaultConfig } from '../../src/config/config.js';
+import { autogroupNote, bySeverity, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
+import { defaultConfig, type Config } from '../../src/config/config.js';
 import { setupLogging } from '../../src/daemon/log.js';
 import { cliPath, dirWithMode, mkfifo, tempDir, writeWithMode } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
@@ -340,6 +340,15 @@ describe('lavarank check of lavarank alone', () => {
     assert.match(r.stdout, /CRITICAL memory: cannot open \S*\/proc\/meminfo: ENOENT/);
   });
 
+  it("prints how the kernel shares the CPUs, from proc_root's sys/kernel/sched_autogroup_enabled, among the effective configuration", () => {
+    const r = checkAlone('gpu: {enabled: false}\nproc_root: DIR/proc\n', {}, ['--cpus', '16'], (dir) => {
+      mkdirSync(join(dir, 'proc/sys/kernel'), { recursive: true });
+      writeFileSync(join(dir, 'proc/sys/kernel/sched_autogroup_enabled'), '1\n');
+    });
+    const effective = r.stdout.slice(r.stdout.indexOf('effective configuration:'));
+    assert.match(effective, /^ {2}cpu sharing: kernel\.sched_autogroup_enabled = 1: the kernel shares CPU time between sessions first/m, r.stdout);
+  });
+
   it('reports a child elim whose program is missing as an error, and exits 1', () => {
     const r = checkAlone('gpu: {enabled: false}\nelims:\n  - command: [/nonexistent/elim.site]\n');
     assert.equal(r.status, 1, r.stdout);
@@ -573,6 +582,39 @@ describe('pressureNote', () => {
 describe('pressureNoteFor', () => {
   it('reads ENOTSUP, the name Node gives errno 95 on Linux, as PSI built in but booted off', () => {
     assert.match(pressureNoteFor('/proc/pressure/cpu', 'ENOTSUP'), /^pressure: PSI is built into this kernel but off .*boot with psi=1/);
+  });
+});
+
+describe('autogroupNote', () => {
+  // proc_root's sys/kernel/sched_autogroup_enabled as the kernel writes it.
+  function withAutogroup(dir: string, value: string | undefined): Config {
+    if (value !== undefined) {
+      mkdirSync(join(dir, 'sys/kernel'), { recursive: true });
+      writeFileSync(join(dir, 'sys/kernel/sched_autogroup_enabled'), value);
+    }
+    return { ...defaultConfig(), proc_root: dir };
+  }
+
+  it('says, with autogroup on, that sessions share the CPUs before tasks, that work in other sessions counts for more than it takes, and how to turn it off', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      assert.match(
+        autogroupNote(withAutogroup(dir, '1\n')) ?? '',
+        /^cpu sharing: kernel\.sched_autogroup_enabled = 1: the kernel shares CPU time between sessions first, then between a session's tasks .*but the rank counts tasks\. OpenLava runs every job in sbatchd's session, so busy work in other sessions \(logins, lsrun through RES\) counts in the rank for its tasks but takes a session's share: jobs run faster than the rank predicts .*Set kernel\.sched_autogroup_enabled = 0 on compute nodes/,
+      );
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('says the CPUs are shared task by task, as the rank assumes, with autogroup off or not in the kernel', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      assert.equal(autogroupNote(withAutogroup(dir, undefined)), 'cpu sharing: task by task, as the rank assumes (this kernel has no autogroup)');
+      assert.equal(autogroupNote(withAutogroup(dir, '0\n')), 'cpu sharing: task by task, as the rank assumes (kernel.sched_autogroup_enabled = 0)');
+    } finally {
+      cleanup();
+    }
   });
 });
 
