@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { batchJobsWarning, jobIdOf, runningBatchJobs } from '../../src/calibration/jobs.js';
+import { MAX_ENVIRON_BYTES, batchJobsWarning, jobIdOf, runningBatchJobs } from '../../src/calibration/jobs.js';
 import { repoRoot, tempDir, until } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
@@ -19,9 +19,9 @@ function proc(dir: string, processes: Record<number, { environ: string[]; comm: 
 }
 
 test('jobIdOf takes LSB_JOBID from a NUL-separated environment, and nothing from a variable that only ends with it', () => {
-  assert.equal(jobIdOf('PATH=/bin\0LSB_JOBID=4242\0HOME=/root\0'), '4242');
-  assert.equal(jobIdOf('PATH=/bin\0MY_LSB_JOBID=1\0'), undefined);
-  assert.equal(jobIdOf('LSB_JOBID=\0'), undefined);
+  assert.equal(jobIdOf(Buffer.from('PATH=/bin\0LSB_JOBID=4242\0HOME=/root\0', 'latin1')), '4242');
+  assert.equal(jobIdOf(Buffer.from('PATH=/bin\0MY_LSB_JOBID=1\0', 'latin1')), undefined);
+  assert.equal(jobIdOf(Buffer.from('LSB_JOBID=\0', 'latin1')), undefined);
 });
 
 test('runningBatchJobs groups processes by job, leaving out calibrate itself and the job it runs in', (t) => {
@@ -62,7 +62,7 @@ test('calibrate names a batch job running on the host before it starts, in its d
   const id = `4242${process.pid}`;
   const job = spawn('sleep', ['60'], { env: { ...process.env, LSB_JOBID: id }, stdio: 'ignore' });
   try {
-    await until('the job started', () => (readProc(job.pid!, 'comm').startsWith('sleep') && jobIdOf(readProc(job.pid!, 'environ')) === id ? true : undefined));
+    await until('the job started', () => (readProc(job.pid!, 'comm').startsWith('sleep') && jobIdOf(Buffer.from(readProc(job.pid!, 'environ'), 'latin1')) === id ? true : undefined));
     const env = { ...process.env };
     delete env['LSB_JOBID'];
     const r = spawnSync(process.execPath, [calibratePath, '--dry-run', '--squeeze', 'no'], { encoding: 'utf8', env });
@@ -82,3 +82,16 @@ function readProc(pid: number, file: string): string {
     return ''; // not there yet, or gone
   }
 }
+
+// Any user may point their process's environment at GiBs of memory (prctl PR_SET_MM_MAP
+// in a user namespace of theirs); read to its end, 1 GiB of it held calibrate 37 s and
+// 3.2 GB, and 64 GiB would have taken the host's memory.
+test('a process environment is read no further than exec can make one, MAX_ENVIRON_BYTES', (t) => {
+  const tmp = tempDir();
+  t.after(tmp.cleanup);
+  const root = proc(tmp.dir, { 10: { environ: ['LSB_JOBID=7'], comm: 'a.out' }, 11: { environ: [], comm: 'moved' } });
+  const environ = join(root, '11', 'environ');
+  truncateSync(environ, MAX_ENVIRON_BYTES);
+  appendFileSync(environ, '\0LSB_JOBID=8\0');
+  assert.deepEqual(runningBatchJobs(root, 1, undefined).jobs.map((j) => j.jobId), ['7']);
+});
