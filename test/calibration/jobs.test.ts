@@ -24,6 +24,14 @@ test('jobIdOf takes LSB_JOBID from a NUL-separated environment, and nothing from
   assert.equal(jobIdOf(Buffer.from('LSB_JOBID=\0', 'latin1')), undefined);
 });
 
+// Any user may set LSB_JOBID: 128 KB of escape sequences in five processes made the
+// warning calibrate prints to root's terminal 1.4 MB long.
+test('jobIdOf takes only a job number, as sbatchd writes LSB_JOBID, not any text a user sets there', () => {
+  assert.equal(jobIdOf(Buffer.from('LSB_JOBID=2147483646\0', 'latin1')), '2147483646');
+  assert.equal(jobIdOf(Buffer.from(`LSB_JOBID=1${'\x1b[8m'.repeat(32000)}\0`, 'latin1')), undefined);
+  assert.equal(jobIdOf(Buffer.from('LSB_JOBID=12 ; x\0', 'latin1')), undefined);
+});
+
 test('runningBatchJobs groups processes by job, leaving out calibrate itself and the job it runs in', (t) => {
   const tmp = tempDir();
   t.after(tmp.cleanup);
