@@ -3,12 +3,13 @@
 // with the file, line and column, and all problems are reported at once.
 import { closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
+import { LineCounter, isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, visit, type Document, type Node } from 'yaml';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, RANK_MIN } from '../model/rank.js';
 import { isValidIndexName } from '../daemon/report.js';
 import { openTrusted } from '../util/trust.js';
+import { parseYamlDocument } from '../util/yaml.js';
 import { parseCpuNumbers } from '../collectors/cpulist.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -561,7 +562,7 @@ export function parseConfigText(text: string, where = 'config'): Readonly<Config
   const lines = new LineCounter();
   // Positions come from the line counter: yaml's prettyErrors copies the whole line
   // into every error, which is quadratic on a long line full of errors.
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
+  const doc = parseYamlDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
   if (doc.errors.length > 0) {
     const problems = doc.errors.slice(0, MAX_YAML_ERRORS).map((e) => {
       const pos = lines.linePos(e.pos[0]);

@@ -3,10 +3,10 @@
 // `bhosts -l`/`bhosts -w` (job slots, MAX), as captured from a real cluster. Several
 // files are merged by host name: lshosts says what a host is, bhosts how many jobs
 // it takes. Pure parsers plus one reader.
-import { parseDocument } from 'yaml';
 import { ConfigError, ParseError, errorCode, errorMessage } from '../util/errors.js';
 import { readRegularText } from '../util/paths.js';
 import { median } from '../util/stats.js';
+import { parseYamlDocument } from '../util/yaml.js';
 import { diskCount, type HostSpec } from './cluster.js';
 
 // What one file says about a host; missing fields come from another file or defaults.
@@ -164,7 +164,7 @@ const YAML_KEYS = ['name', 'cpus', 'mem', 'mxj', 'cpu_factor', 'disks', 'count']
 // The administrator's YAML: a list (or `hosts:` holding a list) of
 // {name, cpus, mem, mxj, cpu_factor, disks, count}; `count: N` makes N hosts name-1..name-N.
 export function parseHostsYaml(text: string, where: string): HostFacts[] {
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseYamlDocument(text, { prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0];

@@ -345,6 +345,25 @@ describe('parseConfigText', () => {
     ]);
     assert.deepEqual(problemsOf('!!omap [{interval: 0}, {bogus: 1}]\n'), ['lavarank.yaml: expected a mapping of settings at the top level, received an ordered mapping (!!omap)']);
   });
+
+  // yaml prints every token when either is set; under LIM stdout is the report pipe,
+  // and LOG_STREAM=1 in LIM's environment had the elim write its config's tokens there.
+  it("writes nothing to stdout with yaml's LOG_TOKENS or LOG_STREAM set, and leaves both set for child elims", (t) => {
+    const log = t.mock.method(console, 'log', () => undefined);
+    const dir = t.mock.method(console, 'dir', () => undefined);
+    const saved = [process.env['LOG_TOKENS'], process.env['LOG_STREAM']];
+    process.env['LOG_TOKENS'] = '1';
+    process.env['LOG_STREAM'] = '1';
+    t.after(() => {
+      for (const [name, value] of [['LOG_TOKENS', saved[0]], ['LOG_STREAM', saved[1]]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
+    assert.equal(parseConfigText('interval: 10\nlog:\n  level: warn\n').interval, 10);
+    assert.equal(log.mock.callCount() + dir.mock.callCount(), 0);
+    assert.deepEqual([process.env['LOG_TOKENS'], process.env['LOG_STREAM']], ['1', '1']);
+  });
 });
 
 describe('findConfig', () => {
