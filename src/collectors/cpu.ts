@@ -1,4 +1,5 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
+import { createQuotaReader } from './cgroup.js';
 import { allowedCpusOf, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
 import { kernelFile, procPath } from './procfs.js';
 import { badFile, badLine, byteIndex, bytesAt, counterAt, EXACT_DIGITS, latin1At, numberSlots, onlySpacesAndNewlines, sameItems, toNumber, tokens, u8IndexOf } from './text.js';
@@ -407,6 +408,11 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   let previousIdle: number[] = [];
   let spareIdle: number[] = [];
   let previousCpus: string[] | undefined; // undefined before the first reading
+  // The CPU quota of lavarank's cgroup (a container's), found at start and with each
+  // look at the affinity: read per report only where one is set.
+  const quota = createQuotaReader(options.procRoot ?? '/proc', sysRoot, options.keepOpen);
+  let tasks1: number | undefined; // the quota's cgroup's tasks, averaged as the 1-minute load
+  let tasksMs = 0;
   return {
     name: NAME,
     collect(monotonicMs: number) {
@@ -431,7 +437,9 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
         const affinity = jobCpus === undefined ? allowedCpusOf(status) : undefined;
         const onlineNow = cpuListIn(onlinePath);
         if (changed(allowed, affinity) || changed(online, onlineNow)) findJobCpus(affinity, onlineNow);
+        quota.refresh();
       }
+      const use = quota.read(monotonicMs);
       const before = previous;
       const beforeIdle = previousIdle;
       const beforeCpus = previousCpus;
@@ -459,11 +467,22 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
           reading.jobElsewhere1 = elsewhere1;
         }
       }
+      if (use !== undefined && use.cpus < (reading.jobCpus ?? reading.online)) {
+        const tasks = use.used + use.throttled;
+        const dt = monotonicMs - tasksMs;
+        tasks1 = tasks1 === undefined || !(dt > 0) ? tasks : tasks + (tasks1 - tasks) * Math.exp(-dt / LOAD1_MS);
+        tasksMs = monotonicMs;
+        reading.quotaCpus = use.cpus;
+        reading.quotaUsed = use.used;
+        reading.quotaThrottled = use.throttled;
+        reading.quotaTasks1 = tasks1;
+      }
       return reading;
     },
     close: () => {
       file.close();
       status.close();
+      quota.close();
     },
   };
 }

@@ -118,18 +118,21 @@ function grow(collector: string, path: string, length: number, needed: number): 
   scratchList[0] = bigger;
 }
 
-// statfs f_type of procfs and sysfs (linux/magic.h).
+// statfs f_type of procfs, sysfs and the cgroup file systems (linux/magic.h).
 const PROC_SUPER_MAGIC = 0x9fa0;
 const SYSFS_MAGIC = 0x62656572;
+const CGROUP_SUPER_MAGIC = 0x27e0eb;
+const CGROUP2_SUPER_MAGIC = 0x63677270;
 
-// True if path is on procfs or sysfs, whose files are never replaced by another file at
-// the same path: a sysfs attribute goes away with its device, and a read through a
-// descriptor kept open then fails. Anything else (a fake root, a snapshot, lxcfs's
-// FUSE files) may be replaced or removed under a kept descriptor, unnoticed.
+// True if path is on procfs, sysfs or a cgroup file system, whose files are never
+// replaced by another file at the same path: a sysfs attribute goes away with its
+// device, a cgroup's files with the cgroup, and a read through a descriptor kept open
+// then fails. Anything else (a fake root, a snapshot, lxcfs's FUSE files) may be
+// replaced or removed under a kept descriptor, unnoticed.
 export function onKernelFs(path: string): boolean {
   try {
     const type = statfsSync(path).type;
-    return type === PROC_SUPER_MAGIC || type === SYSFS_MAGIC;
+    return type === PROC_SUPER_MAGIC || type === SYSFS_MAGIC || type === CGROUP_SUPER_MAGIC || type === CGROUP2_SUPER_MAGIC;
   } catch {
     return false; // cannot tell: opened for each read, as any other file
   }

@@ -20,6 +20,14 @@ export interface CpuReading {
   // With them: the tasks running on the other CPUs (their busy time), averaged over
   // the readings as the kernel averages the 1-minute load, to take out of it.
   jobElsewhere1?: number;
+  // Where lavarank's cgroup, which LIM, sbatchd and their jobs share (a container's), or
+  // an ancestor of it has a CPU quota below the CPUs a job may use: the quota in CPUs,
+  // the CPUs' worth of time the cgroup used and spent throttled since the last reading,
+  // and their sum averaged as the kernel averages the 1-minute load. Absent otherwise.
+  quotaCpus?: number;
+  quotaUsed?: number;
+  quotaThrottled?: number;
+  quotaTasks1?: number;
 }
 
 // From /proc/loadavg.

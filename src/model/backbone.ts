@@ -204,7 +204,8 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     // gets min(1, n / (r + 1)) of a CPU: on a free CPU it runs at full speed whatever
     // the host's size. r mixes the runnable count now (weight a) with the 1-minute load.
     const cpusRaw = value(raw, 'cpus');
-    const n = cpusRaw !== undefined && cpusRaw >= 1 ? cpusRaw : undefined;
+    // Fewer than one where a CPU quota gives less (docker --cpus 0.5): a task alone gets that.
+    const n = cpusRaw !== undefined && cpusRaw > 0 ? cpusRaw : undefined;
     const runnablePerCpu = Math.max(0, value(raw, 'runnable_per_cpu') ?? 0);
     const load1PerCpu = Math.max(0, value(raw, 'load1_per_cpu') ?? runnablePerCpu);
     const perCpu = a * runnablePerCpu + loadWeight * load1PerCpu;

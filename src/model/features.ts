@@ -62,6 +62,13 @@ const sum2 = (a: number | undefined, b: number | undefined): number | undefined 
 // the least busy CPU's share, or the busy share where that is unknown (accountedFor).
 // Without the CPU share the count is taken as read.
 export function runnableShown(s: Sample): number | undefined {
+  const quota = quotaView(s);
+  const host = hostRunnableShown(s);
+  return quota === undefined ? host : withinQuota(quota, host, quota.tasks);
+}
+
+// runnableShown over the CPUs a job may use, before any CPU quota.
+function hostRunnableShown(s: Sample): number | undefined {
   const load = s.load;
   if (load === undefined) return undefined;
   const job = jobView(s);
@@ -87,6 +94,40 @@ export function jobView(s: Sample): { cpus: number; busy: number; elsewhere: num
   return { cpus, busy, elsewhere: tasksElsewhere(cpu.busy, cpu.online, busy, cpus) };
 }
 
+// The host as a job sees it where lavarank's cgroup, which LIM, sbatchd and their jobs
+// share (a container's), or an ancestor has a CPU quota of fewer CPUs than a job may
+// use (the cpu collector's quotaCpus): the quota Q, the CPUs it is taken on (n: those a
+// job may use), and the cgroup's tasks that want a CPU, its CPUs' worth used plus its
+// CPUs' worth throttled (each throttled run queue holds at least one task), over the
+// last interval (tasks) and averaged as the 1-minute load (tasks1). Throttled tasks
+// leave the kernel's run queues, so /proc/loadavg does not count them, and /proc/stat
+// is the machine's: a container of `cpus: 2` on a 16-CPU machine running two loops
+// ranked 0 where a new job there gets two thirds of a CPU. Undefined without a quota.
+export function quotaView(s: Sample): { cpus: number; hostCpus: number; tasks: number; tasks1: number } | undefined {
+  const cpu = s.cpu;
+  const q = cpu?.quotaCpus;
+  const used = cpu?.quotaUsed;
+  const throttled = cpu?.quotaThrottled;
+  if (cpu === undefined || q === undefined || used === undefined || throttled === undefined) return undefined;
+  const hostCpus = jobView(s)?.cpus ?? s.load?.online ?? cpu.online;
+  if (!(q > 0) || !(q < hostCpus) || !(used >= 0 && used < Infinity) || !(throttled >= 0 && throttled < Infinity)) return undefined;
+  const tasks = used + throttled;
+  const t1 = cpu.quotaTasks1;
+  return { cpus: q, hostCpus, tasks, tasks1: t1 !== undefined && t1 >= 0 && t1 < Infinity ? t1 : tasks };
+}
+
+// Tasks per CPU under a quota: the more contended of the quota's and the host's. A new
+// task gets min(Q / (T + 1), n / (H + 1)) of a CPU, T being the cgroup's tasks and H the
+// tasks on its n CPUs (perCpu × n, which count the cgroup's that run): the backbone's
+// share Q / (tasks + 1) is that for tasks = max(T, (H + 1) × Q / n − 1), tasks / Q per
+// CPU. Either rises with each count; without the host's reading the quota's alone.
+function withinQuota(quota: { cpus: number; hostCpus: number }, perCpu: number | undefined, tasks: number): number {
+  const own = tasks / quota.cpus;
+  if (perCpu === undefined) return own;
+  const host = perCpu + 1 / quota.hostCpus - 1 / quota.cpus;
+  return own >= host ? own : host;
+}
+
 // PSI cpu "some" over the CPUs a job may use, where fewer than the online ones. The
 // kernel averages each CPU's share weighted by its non-idle time (collect_percpu_times
 // in kernel/sched/psi.c), so busy CPUs outside the job's without a queue dilute the
@@ -108,7 +149,12 @@ function jobPressure(s: Sample, job: { cpus: number; busy: number; elsewhere: nu
 // The busy share the rank reads: of the CPUs a job may use where fewer than the online
 // ones (jobView), else of all of them. The model's cpu_busy and the formula's CPU term.
 export function cpuBusyShown(s: Sample): number | undefined {
-  return jobView(s)?.busy ?? s.cpu?.busy;
+  const busy = jobView(s)?.busy ?? s.cpu?.busy;
+  const quota = quotaView(s);
+  if (quota === undefined) return busy;
+  // Under a CPU quota, also the share of the quota used: the more contended.
+  const used = Math.min(1, s.cpu!.quotaUsed! / quota.cpus);
+  return busy === undefined || used > busy ? used : busy;
 }
 
 // perCpu, or what the interval's CPU time and pressure account for when that is less:
@@ -170,6 +216,13 @@ function accountedFor(s: Sample, psi: number | undefined, busy: number | undefin
 // per CPU, its waiting part bounded as a queue's where tasks are pinned beside an idle
 // CPU (accountedFor). A load that CPU time and pressure account for passes.
 export function load1Shown(s: Sample): number | undefined {
+  const quota = quotaView(s);
+  const host = hostLoad1Shown(s);
+  return quota === undefined ? host : withinQuota(quota, host, quota.tasks1);
+}
+
+// load1Shown over the CPUs a job may use, before any CPU quota.
+function hostLoad1Shown(s: Sample): number | undefined {
   const load = s.load;
   if (load === undefined) return undefined;
   const job = jobView(s);
@@ -288,7 +341,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     transform: 'inverse',
     cap: 1,
     source: '/sys/devices/system/cpu/online (else /proc/stat): online CPUs (those a job may use, where fewer)',
-    read: (s) => jobView(s)?.cpus ?? s.load?.online ?? s.cpu?.online,
+    read: (s) => quotaView(s)?.cpus ?? jobView(s)?.cpus ?? s.load?.online ?? s.cpu?.online,
     kind: 'host',
   },
   {
@@ -332,7 +385,12 @@ export const HOST_FACTS: readonly HostFact[] = [
   {
     name: 'cores',
     source: '/sys/devices/system/cpu/cpuN/topology/core_cpus_list: cores the online CPUs (those a job may use, where fewer) make (fewer than the CPUs on an SMT host)',
-    read: (s) => (jobView(s) !== undefined ? s.cpu?.jobCores : s.load?.cores),
+    read: (s) => {
+      const cores = jobView(s) !== undefined ? s.cpu?.jobCores : s.load?.cores;
+      const quota = quotaView(s);
+      // Under a CPU quota, the cores matter only where fewer than the quota's CPUs.
+      return quota === undefined || cores === undefined || cores < quota.cpus ? cores : undefined;
+    },
   },
 ];
 

@@ -641,3 +641,64 @@ test('leastBusy leaves out a CPU whose counter went backwards, and gives nothing
   assert.equal(leastBusy([0, 0], [25, 0], 100), 0.5);
   assert.equal(leastBusy([0, 0], [90, 0], 100), 0); // more idle than a CPU's share (rounding): 0, not below
 });
+
+// A container of `cpus: 2` (cpu.max 200000 100000) under cgroup v2 with its own cgroup
+// namespace, on a 4-CPU host (oneBusyOfFour's), its cgroup having used `usage` µs and
+// been throttled `throttled` µs.
+function inContainer(root: string, max: string, usage: number, throttled: number): void {
+  writeTree(root, {
+    'proc/self/cgroup': '0::/\n',
+    'proc/self/mountinfo': '31 20 0:27 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup ro\n',
+    'sys/fs/cgroup/cpu.max': `${max} 100000\n`,
+    'sys/fs/cgroup/cpu.stat': `usage_usec ${usage}\nuser_usec ${usage}\nsystem_usec 0\nnr_periods 100\nnr_throttled 10\nthrottled_usec ${throttled}\nnr_bursts 0\nburst_usec 0\n`,
+  });
+}
+
+test('in a container with a CPU quota below the CPUs a job may use, the reading gives the quota and what the container used and was throttled', (t) => {
+  const root = tempDir(t);
+  inContainer(root, '200000', 0, 0);
+  writeTree(root, { 'proc/stat': oneBusyOfFour(0) });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  inContainer(root, '200000', 10_000_000, 5_000_000);
+  writeTree(root, { 'proc/stat': oneBusyOfFour(1) });
+  const r = c.collect(10_000);
+  assert.equal(r?.busy, 0.25, 'the machine\'s figures stay');
+  assert.deepEqual([r?.quotaCpus, r?.quotaUsed, r?.quotaThrottled, r?.quotaTasks1], [2, 1, 0.5, 1.5]);
+});
+
+test('a quota no smaller than the CPUs a job may use, or none, gives no quota in the reading', (t) => {
+  for (const max of ['400000', 'max']) {
+    const root = tempDir(t);
+    inContainer(root, max, 0, 0);
+    writeTree(root, { 'proc/stat': oneBusyOfFour(0) });
+    const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+    c.collect(0);
+    inContainer(root, max, 10_000_000, 0);
+    writeTree(root, { 'proc/stat': oneBusyOfFour(1) });
+    const r = c.collect(10_000);
+    assert.equal(r?.busy, 0.25);
+    assert.equal(r?.quotaCpus, undefined, max);
+  }
+});
+
+test('a quota set or changed while the daemon runs is seen at the next look at the affinity', (t) => {
+  const root = tempDir(t);
+  inContainer(root, 'max', 0, 0);
+  writeTree(root, { 'proc/stat': oneBusyOfFour(0) });
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  // docker update --cpus 1
+  inContainer(root, '100000', 0, 0);
+  let k = 1;
+  for (; k <= AFFINITY_CHECK_EVERY; k++) {
+    writeTree(root, { 'proc/stat': oneBusyOfFour(k) });
+    inContainer(root, '100000', k * 10_000_000, 0);
+    const r = c.collect(k * 10_000);
+    assert.equal(r?.quotaCpus, undefined, `report ${k}: not looked at yet, or no delta yet`);
+  }
+  writeTree(root, { 'proc/stat': oneBusyOfFour(k) });
+  inContainer(root, '100000', k * 10_000_000, 0);
+  const r = c.collect(k * 10_000);
+  assert.deepEqual([r?.quotaCpus, r?.quotaUsed], [1, 1]);
+});

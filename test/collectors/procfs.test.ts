@@ -10,9 +10,13 @@ import { tempDir } from './helpers.js';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
-test('onKernelFs tells procfs and sysfs from any other filesystem', (t) => {
+test('onKernelFs tells procfs, sysfs and the cgroup file systems from any other filesystem', (t) => {
   assert.equal(onKernelFs('/proc/loadavg'), true);
   if (existsSync('/sys/devices/system/cpu/online')) assert.equal(onKernelFs('/sys/devices/system/cpu/online'), true);
+  // Where this host mounts them: cgroup v1's cpu hierarchy, and v2 (alone or beside v1).
+  for (const file of ['/sys/fs/cgroup/cpu/cpu.cfs_period_us', '/sys/fs/cgroup/cgroup.controllers', '/sys/fs/cgroup/unified/cgroup.controllers']) {
+    if (existsSync(file)) assert.equal(onKernelFs(file), true, file);
+  }
   const dir = tempDir(t);
   writeFileSync(join(dir, 'stat'), 'cpu 1 2 3\n');
   assert.equal(onKernelFs(join(dir, 'stat')), false);

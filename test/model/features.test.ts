@@ -480,3 +480,105 @@ describe('the daemon\'s path to the features', () => {
     fc.assert(fc.property(anySample, (sample) => assertSame(sample)), { numRuns: 2000 });
   });
 });
+
+describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', () => {
+  const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json'));
+  // A 16-CPU machine otherwise idle, the elim in a container of `cpus: 2`.
+  const container = (used: number, throttled: number): Sample => {
+    const s = fullSample({ ncpu: 16, busy: used / 16, runnablePerCpu: used / 16 });
+    s.load = { ...s.load!, load1: used, load1PerCpu: used / 16 };
+    s.pressure!.cpuSome = 0;
+    s.cpu = { ...s.cpu!, steal: 0, minBusy: 0, quotaCpus: 2, quotaUsed: used, quotaThrottled: throttled, quotaTasks1: used + throttled };
+    return s;
+  };
+
+  it('reads the host as the quota\'s CPUs, the cgroup\'s work over them', () => {
+    const f = toFeatures(container(2, 0)).named;
+    assert.deepEqual([f['cpus'], f['cpu_busy'], f['runnable_per_cpu'], f['load1_per_cpu']], [2, 1, 1, 1]);
+    assert.equal(f['new_task_cpu_share'], 2 / 3, 'a third task on two CPUs\' worth');
+  });
+
+  it('ranks a container running its quota\'s worth of work as a host of that many CPUs with that work, not as an idle machine', () => {
+    const small = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 1 });
+    small.load = { ...small.load!, load1: 2, load1PerCpu: 1 };
+    small.pressure!.cpuSome = 0;
+    small.cpu!.minBusy = 1;
+    small.cpu!.steal = 0;
+    const rank = ranker.rank(container(2, 0)).rank;
+    assert.ok(Math.abs(rank - ranker.rank(small).rank) < 0.2, `${rank} against ${ranker.rank(small).rank}`);
+    assert.ok(rank > 30, `two loops on a quota of two CPUs: ${rank}`);
+    const s = container(2, 0);
+    delete s.cpu!.quotaCpus;
+    assert.equal(ranker.rank(s).typed?.['rank_cpu'], 0, 'without the quota the same host read as idle to a CPU-bound job');
+  });
+
+  it('counts each CPU\'s worth of throttled time as a task waiting for the quota', () => {
+    // Four loops on a quota of two: run queues throttled half the time on four CPUs.
+    const f = toFeatures(container(2, 2)).named;
+    assert.equal(f['runnable_per_cpu'], 2);
+    assert.equal(f['new_task_cpu_share'], 2 / 5);
+  });
+
+  it('gives a quota below one CPU as such: an idle container of half a CPU slows a job by 100 %', () => {
+    const s = container(0, 0);
+    s.cpu!.quotaCpus = 0.5;
+    assert.equal(toFeatures(s).named['cpus'], 0.5);
+    const cpuRank = ranker.rank(s).typed?.['rank_cpu'];
+    assert.ok(cpuRank !== undefined && Math.abs(cpuRank - 100) < 1e-9, String(cpuRank));
+  });
+
+  it('keeps the machine\'s contention where it leaves a job less than the quota would', () => {
+    // Every one of the 16 CPUs taken by other containers, this one idle: a new job shares a CPU.
+    const s = container(0, 0);
+    s.cpu!.busy = 1;
+    s.cpu!.minBusy = 1;
+    s.pressure!.cpuSome = 1;
+    s.load = { ...s.load!, runnable: 16, runnablePerCpu: 1, load1: 16, load1PerCpu: 1 };
+    assert.equal(toFeatures(s).named['new_task_cpu_share'], 16 / 17);
+    // A machine with free CPUs leaves the quota alone to say: an idle container is idle.
+    assert.equal(toFeatures(container(0, 0)).named['new_task_cpu_share'], 1);
+  });
+
+  it('never ranks lower as the cgroup uses more of its quota, is throttled longer or the machine gets busier', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 4, noNaN: true }),
+        fc.double({ min: 0, max: 4, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 2, noNaN: true }),
+        fc.constantFrom(0.5, 1, 2, 3.5, 8),
+        fc.constantFrom('used', 'throttled', 'host'),
+        (used, throttled, hostBusy, step, q, what) => {
+          const at = (u: number, th: number, hb: number): number => {
+            const s = container(u, th);
+            s.cpu!.quotaCpus = q;
+            s.cpu!.busy = Math.max(hb, u / 16);
+            s.cpu!.minBusy = s.cpu!.busy;
+            s.pressure!.cpuSome = hb;
+            s.load = { ...s.load!, runnable: 16 * hb + u, runnablePerCpu: hb + u / 16, load1: 16 * hb + u, load1PerCpu: hb + u / 16 };
+            return ranker.rank(s).rank;
+          };
+          const before = at(used, throttled, hostBusy);
+          const after = what === 'used' ? at(used + step, throttled, hostBusy) : what === 'throttled' ? at(used, throttled + step, hostBusy) : at(used, throttled, Math.min(1, hostBusy + step / 2));
+          return after >= before - 1e-9;
+        },
+      ),
+      { seed: 16, numRuns: 2000 },
+    );
+  });
+
+  it('reads a host without a quota, or with one no smaller than the CPUs a job may use, exactly as before', () => {
+    for (const q of [undefined, 16, 20]) {
+      const s = fullSample({ ncpu: 16, busy: 0.5, runnablePerCpu: 1 });
+      const before = toFeatures(s);
+      if (q !== undefined) s.cpu = { ...s.cpu!, quotaCpus: q, quotaUsed: 8, quotaThrottled: 3, quotaTasks1: 11 };
+      assert.deepEqual(toFeatures(s), before, `quota ${q}`);
+    }
+    // A quota of 16 where a cpuset leaves jobs 8 CPUs.
+    const s = fullSample({ ncpu: 16, busy: 0.5, runnablePerCpu: 1 });
+    s.cpu = { ...s.cpu!, jobCpus: 8, jobBusy: 0.5 };
+    const before = toFeatures(s);
+    s.cpu = { ...s.cpu, quotaCpus: 16, quotaUsed: 8, quotaThrottled: 3, quotaTasks1: 11 };
+    assert.deepEqual(toFeatures(s), before);
+  });
+});

@@ -1,0 +1,324 @@
+// The CPU quota of the cgroup lavarank runs in, which LIM, sbatchd and their jobs
+// share (a container's: docker's --cpus, compose's cpus:, a systemd unit's CPUQuota=).
+// /proc/stat, /proc/loadavg and /proc/pressure are the whole machine's there, so a
+// container running its quota's worth of work looked idle. Pure parsers of /proc/self/cgroup,
+// /proc/self/mountinfo and the cgroup files (cgroup v1 and v2,
+// Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/), and the finder of the
+// tightest limit over the cgroup and its ancestors, read at start and once a minute
+// (docs/collectors.md, "cgroup limits").
+import { join } from 'node:path';
+import { kernelFile, readKernelTextIfPresent, type KernelFile } from './procfs.js';
+import { badFile, badLine, toNumber, tokens } from './text.js';
+
+// The cgroup of a process in each hierarchy: v1's by controller, v2's unified one.
+export interface CgroupPaths {
+  v1: Map<string, string>;
+  v2?: string;
+}
+
+// Parses /proc/PID/cgroup: "hierarchy-ID:controller-list:cgroup-path" a line; the v2
+// line is "0::PATH". A named v1 hierarchy (name=systemd) holds no controller.
+export function parseProcCgroup(text: string, file = '/proc/self/cgroup', collector = 'cpu'): CgroupPaths {
+  const out: CgroupPaths = { v1: new Map() };
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') continue;
+    const first = line.indexOf(':');
+    const second = first < 0 ? -1 : line.indexOf(':', first + 1);
+    const path = line.slice(second + 1);
+    if (second < 0 || !/^\d+$/.test(line.slice(0, first)) || !path.startsWith('/')) throw badLine(collector, file, i + 1, line, 'expected ID:controllers:/path');
+    const controllers = line.slice(first + 1, second);
+    if (controllers === '') out.v2 = path;
+    else for (const c of controllers.split(',')) if (!c.startsWith('name=')) out.v1.set(c, path);
+  }
+  return out;
+}
+
+// A cgroup file system mounted in this mount namespace: where, which cgroup of its
+// hierarchy is its root (a container's own under cgroup v1, or without a cgroup
+// namespace), and its controllers (v1; v2 has them all in one hierarchy).
+export interface CgroupMount {
+  point: string;
+  root: string;
+  version: 1 | 2;
+  controllers: string[];
+}
+
+// mountinfo escapes space, tab, newline and backslash in paths as octal (\040).
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+// The cgroup mounts of /proc/PID/mountinfo (proc(5): "ID parent major:minor root
+// mount-point options [optional fields] - type source super-options").
+export function parseCgroupMounts(text: string, file = '/proc/self/mountinfo', collector = 'cpu'): CgroupMount[] {
+  const out: CgroupMount[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const t = tokens(lines[i]!);
+    if (t.length === 0) continue;
+    const dash = t.indexOf('-', 6);
+    if (t.length < 7 || dash < 0 || dash + 3 > t.length) throw badLine(collector, file, i + 1, lines[i]!, 'expected the fields of proc(5)\'s mountinfo');
+    const type = t[dash + 1];
+    if (type !== 'cgroup' && type !== 'cgroup2') continue;
+    const controllers = type === 'cgroup' ? (t[dash + 3] ?? '').split(',').filter((o) => CONTROLLERS.has(o)) : [];
+    out.push({ point: unescapeMountPath(t[4]!), root: unescapeMountPath(t[3]!), version: type === 'cgroup' ? 1 : 2, controllers });
+  }
+  return out;
+}
+
+// The v1 controllers whose files lavarank reads.
+const CONTROLLERS = new Set(['cpu', 'cpuacct', 'memory']);
+
+// The directories, in this mount namespace, of the cgroup at `path` and of each of its
+// ancestors up to the mount's root, the cgroup first (no limit above that root can be
+// read here: in a container it is the container's own cgroup, which holds its
+// limits). undefined where the cgroup is not under the mount's root. A mount under /sys is taken under sysRoot, as the collectors take
+// sysfs (tests).
+export function cgroupDirs(mount: CgroupMount, path: string, sysRoot = '/sys'): string[] | undefined {
+  const root = mount.root === '/' ? '' : mount.root;
+  if (path !== root && !path.startsWith(`${root}/`) && root !== '') return undefined;
+  const point = mount.point.startsWith('/sys/') && sysRoot !== '/sys' ? join(sysRoot, mount.point.slice(5)) : mount.point;
+  const rel = path.slice(root.length).split('/').filter((p) => p !== '');
+  if (rel.includes('..')) return undefined; // a cgroup outside this namespace's root
+  const dirs: string[] = [];
+  for (let n = rel.length; n >= 0; n--) dirs.push(join(point, ...rel.slice(0, n)));
+  return dirs;
+}
+
+// A cgroup v2 cpu.max: "$MAX $PERIOD", MAX "max" for none. The quota in CPUs, or
+// undefined for none.
+export function parseCpuMax(text: string, file = 'cpu.max'): number | undefined {
+  const t = tokens(text.trim());
+  const period = toNumber(t[1]);
+  if (t.length !== 2 || period === undefined || !(period > 0)) throw badFile('cpu', file, `expected "$MAX $PERIOD", found "${text.trim()}"`);
+  if (t[0] === 'max') return undefined;
+  const max = toNumber(t[0]);
+  if (max === undefined || !(max > 0)) throw badFile('cpu', file, `expected "$MAX $PERIOD", found "${text.trim()}"`);
+  return max / period;
+}
+
+// A cgroup v1 cfs quota: cpu.cfs_quota_us (-1 for none) over cpu.cfs_period_us, in
+// CPUs, or undefined for none.
+export function parseCfsQuota(quotaText: string, periodText: string, file = 'cpu.cfs_quota_us'): number | undefined {
+  const quota = toNumber(quotaText.trim());
+  const period = toNumber(periodText.trim());
+  if (quota === undefined || period === undefined || !(period > 0)) throw badFile('cpu', file, `expected a quota and a period in µs, found "${quotaText.trim()}" and "${periodText.trim()}"`);
+  return quota < 0 ? undefined : quota > 0 ? quota / period : undefined;
+}
+
+// "key value" lines (cpu.stat, memory.stat): the values of the keys asked for,
+// undefined where the file does not have them.
+export function parseKeyed(text: string, keys: readonly string[], file = 'cpu.stat', collector = 'cpu'): Array<number | undefined> {
+  const out: Array<number | undefined> = keys.map(() => undefined);
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const t = tokens(lines[i]!);
+    if (t.length === 0) continue;
+    const at = keys.indexOf(t[0]!);
+    if (at < 0) continue;
+    const v = toNumber(t[1]);
+    if (t.length !== 2 || v === undefined || v < 0) throw badLine(collector, file, i + 1, lines[i]!, `expected "${t[0]} <count>"`);
+    out[at] = v;
+  }
+  return out;
+}
+
+// The tightest limit over a cgroup and its ancestors (dirs: cgroupDirs), the kernel
+// applying every level's: its value and the directory that sets it. `limitOf` reads
+// one level's limit, undefined for none (a missing file is none: the root cgroup has
+// no cpu.max).
+export function tightest(dirs: readonly string[], limitOf: (dir: string) => number | undefined): { limit: number; dir: string } | undefined {
+  let best: { limit: number; dir: string } | undefined;
+  for (const dir of dirs) {
+    const limit = limitOf(dir);
+    if (limit !== undefined && (best === undefined || limit < best.limit)) best = { limit, dir };
+  }
+  return best;
+}
+
+// Where the files of lavarank's own cgroup are for a controller: the directories of
+// the cgroup and its ancestors (cgroupDirs), and whether the hierarchy is v1 or v2.
+// v1 is taken where a v1 hierarchy holds the controller (a hybrid layout's unified
+// hierarchy then holds none), else v2. undefined where neither is mounted here.
+export interface CgroupPlace {
+  version: 1 | 2;
+  dirs: string[];
+}
+
+// The CgroupPlace of a controller (cpu, cpuacct, memory) for the cgroups of
+// /proc/self/cgroup and the mounts of /proc/self/mountinfo.
+export function placeOf(controller: string, paths: CgroupPaths, mounts: readonly CgroupMount[], sysRoot = '/sys'): CgroupPlace | undefined {
+  const v1Path = paths.v1.get(controller);
+  if (v1Path !== undefined) {
+    for (const m of mounts) {
+      if (m.version !== 1 || !m.controllers.includes(controller)) continue;
+      const dirs = cgroupDirs(m, v1Path, sysRoot);
+      if (dirs !== undefined) return { version: 1, dirs };
+    }
+    return undefined;
+  }
+  if (paths.v2 === undefined) return undefined;
+  for (const m of mounts) {
+    if (m.version !== 2) continue;
+    const dirs = cgroupDirs(m, paths.v2, sysRoot);
+    if (dirs !== undefined) return { version: 2, dirs };
+  }
+  return undefined;
+}
+
+// Finds the places of controllers (cpu, cpuacct, memory) from /proc/self/cgroup and
+// /proc/self/mountinfo under procRoot. mountinfo, hundreds of lines on a host with many
+// mounts, is parsed again only when /proc/self/cgroup changes (lavarank moved to another
+// cgroup): a look once a minute then costs a read of a few hundred bytes. A cgroup file
+// system mounted anew, with lavarank in the same cgroup, is not seen until then. Throws
+// CollectorError where the files do not parse; an absent file (no cgroups, a fake proc
+// root without them) gives no place.
+export function placeFinder(collector: string, procRoot: string, sysRoot: string, controllers: readonly string[]): () => Array<CgroupPlace | undefined> {
+  const cgroupFile = join(procRoot, 'self/cgroup');
+  const mountFile = join(procRoot, 'self/mountinfo');
+  let seen: string | undefined;
+  let places: Array<CgroupPlace | undefined> = controllers.map(() => undefined);
+  return () => {
+    const cgroup = readKernelTextIfPresent(collector, cgroupFile);
+    if (cgroup !== undefined && cgroup === seen) return places;
+    seen = undefined;
+    places = controllers.map(() => undefined);
+    const mountinfo = cgroup === undefined ? undefined : readKernelTextIfPresent(collector, mountFile);
+    if (cgroup === undefined || mountinfo === undefined) return places;
+    const paths = parseProcCgroup(cgroup, cgroupFile, collector);
+    const mounts = parseCgroupMounts(mountinfo, mountFile, collector);
+    places = controllers.map((c) => placeOf(c, paths, mounts, sysRoot));
+    seen = cgroup;
+    return places;
+  };
+}
+
+// What a CPU quota leaves a job between two reports: the quota in CPUs, and the CPUs'
+// worth of time its cgroup used (usage) and spent throttled (each CPU's run queue of the
+// cgroup held back for want of quota: throttled_time / throttled_usec, summed over the
+// CPUs, so at least one task waited there all that time).
+export interface QuotaUse {
+  cpus: number;
+  used: number;
+  throttled: number;
+}
+
+// The files the quota's use is read from, found with the quota.
+interface QuotaFiles {
+  cpus: number;
+  usage: KernelFile; // v1 cpuacct.usage (ns), v2 cpu.stat (usage_usec)
+  throttle: KernelFile; // v1 cpu.stat (throttled_time, ns), v2 the same cpu.stat (throttled_usec)
+  version: 1 | 2;
+}
+
+// The relative path of a directory of cgroupDirs' list, under its mount point (the list's last).
+function relativeOf(dirs: readonly string[], at: number): string {
+  return dirs[at]!.slice(dirs[dirs.length - 1]!.length);
+}
+
+// The tightest CPU quota over lavarank's cgroup and its ancestors (v2 cpu.max, v1
+// cpu.cfs_quota_us over cpu.cfs_period_us; places: the cpu and cpuacct ones) and the
+// files its cgroup's usage and throttling are read from; undefined where no level has one, or its usage cannot be
+// read (v1 with cpuacct mounted apart and the cgroup not at the same path there).
+export function findQuota(places: readonly (CgroupPlace | undefined)[], keepOpen: ((path: string) => boolean) | undefined): QuotaFiles | undefined {
+  const [cpu, acct] = places;
+  if (cpu === undefined) return undefined;
+  const limit = tightest(cpu.dirs, (dir) => {
+    if (cpu.version === 2) {
+      const max = readKernelTextIfPresent('cpu', join(dir, 'cpu.max'));
+      return max === undefined ? undefined : parseCpuMax(max, join(dir, 'cpu.max'));
+    }
+    const quota = readKernelTextIfPresent('cpu', join(dir, 'cpu.cfs_quota_us'));
+    const period = readKernelTextIfPresent('cpu', join(dir, 'cpu.cfs_period_us'));
+    return quota === undefined || period === undefined ? undefined : parseCfsQuota(quota, period, join(dir, 'cpu.cfs_quota_us'));
+  });
+  if (limit === undefined) return undefined;
+  const stat = kernelFile('cpu', join(limit.dir, 'cpu.stat'), keepOpen);
+  if (cpu.version === 2) return { cpus: limit.limit, usage: stat, throttle: stat, version: 2 };
+  // v1: the usage is cpuacct's, at the same cgroup (the same directory where cpu and
+  // cpuacct are mounted together, as systemd and docker mount them).
+  const at = cpu.dirs.indexOf(limit.dir);
+  const rel = relativeOf(cpu.dirs, at);
+  const acctDir = acct?.dirs.find((_, i) => relativeOf(acct.dirs, i) === rel);
+  if (acctDir === undefined) return undefined;
+  return { cpus: limit.limit, usage: kernelFile('cpu', join(acctDir, 'cpuacct.usage'), keepOpen), throttle: stat, version: 1 };
+}
+
+const V2_CPU_KEYS = ['usage_usec', 'throttled_usec'] as const;
+const V1_THROTTLE_KEYS = ['throttled_time'] as const;
+
+// One reading of a quota's counters, in microseconds: usage and throttled time.
+function countersOf(files: QuotaFiles): [number, number] {
+  if (files.version === 2) {
+    const [usage, throttled] = parseKeyed(files.usage.text(), V2_CPU_KEYS, files.usage.path);
+    if (usage === undefined) throw badFile('cpu', files.usage.path, 'no usage_usec line');
+    return [usage, throttled ?? 0];
+  }
+  const usage = toNumber(files.usage.text().trim());
+  if (usage === undefined || usage < 0) throw badFile('cpu', files.usage.path, 'expected nanoseconds');
+  const [throttled] = parseKeyed(files.throttle.text(), V1_THROTTLE_KEYS, files.throttle.path);
+  return [usage / 1000, (throttled ?? 0) / 1000];
+}
+
+// Reads lavarank's cgroup's CPU quota and, per report where one is set, its use since
+// the last report. The quota is found at the first read and again at each refresh()
+// (the cpu collector's look at the affinity, once a minute): a host without one reads
+// no cgroup file per report.
+export interface QuotaReader {
+  refresh(): void;
+  read(monotonicMs: number): QuotaUse | undefined;
+  close(): void;
+}
+
+// A QuotaReader for the proc and sys roots.
+export function createQuotaReader(procRoot: string, sysRoot: string, keepOpen?: (path: string) => boolean): QuotaReader {
+  const places = placeFinder('cpu', procRoot, sysRoot, ['cpu', 'cpuacct']);
+  let files: QuotaFiles | undefined;
+  let before: [number, number] | undefined;
+  let beforeMs = 0;
+  const close = (): void => {
+    files?.usage.close();
+    if (files?.throttle !== files?.usage) files?.throttle.close();
+    files = undefined;
+    before = undefined;
+  };
+  const refresh = (): void => {
+    const found = findQuota(places(), keepOpen);
+    if (found !== undefined && files !== undefined && found.usage.path === files.usage.path && found.throttle.path === files.throttle.path) {
+      files.cpus = found.cpus; // the same cgroup: its counters go on
+      return;
+    }
+    close();
+    files = found;
+  };
+  let looked = false; // the first look is at the first read, so that a file that does not parse fails a reading, not the collector's creation
+  return {
+    refresh,
+    read(monotonicMs) {
+      if (!looked) {
+        looked = true;
+        refresh();
+      }
+      if (files === undefined) return undefined;
+      let now: [number, number];
+      try {
+        now = countersOf(files);
+      } catch (err) {
+        close(); // this reading fails; the next ones have no quota until the next look finds it again
+        throw err;
+      }
+      const last = before;
+      const dt = (monotonicMs - beforeMs) * 1000; // µs
+      before = now;
+      beforeMs = monotonicMs;
+      if (last === undefined || !(dt > 0)) return undefined;
+      const used = now[0] - last[0];
+      const throttled = now[1] - last[1];
+      if (used < 0 || throttled < 0) return undefined; // a counter reset (the cgroup made again)
+      return { cpus: files.cpus, used: used / dt, throttled: throttled / dt };
+    },
+    close,
+  };
+}

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cgroupDirs, createQuotaReader, parseCfsQuota, parseCgroupMounts, parseCpuMax, parseKeyed, parseProcCgroup, placeOf } from '../../src/collectors/cgroup.js';
+import { CollectorError } from '../../src/util/errors.js';
+import { fixtureText, tempDir, writeTree } from './helpers.js';
+
+// This VM's hybrid layout (cgroup v1 controllers, an empty unified hierarchy), captured
+// from a shell in a v1 cgroup `lrq` with a CFS quota.
+const hybridCgroup = fixtureText('cgroup', 'v1-hybrid', 'cgroup');
+const hybridMounts = fixtureText('cgroup', 'v1-hybrid', 'mountinfo');
+
+// A container under cgroup v2 with its own cgroup namespace (docker's default there):
+// it sees its cgroup as the root of the hierarchy.
+const v2Mountinfo = '20 1 0:19 / / rw - overlay overlay rw\n31 20 0:27 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup ro\n';
+// cpu.stat as Documentation/admin-guide/cgroup-v2.rst lists it, with the cpu controller enabled.
+const v2CpuStat = (usage: number, throttled: number): string =>
+  `usage_usec ${usage}\nuser_usec ${usage - 1000}\nsystem_usec 1000\nnr_periods 500\nnr_throttled 20\nthrottled_usec ${throttled}\nnr_bursts 0\nburst_usec 0\n`;
+
+test('parseProcCgroup reads the v1 controllers\' cgroups and the unified one of a hybrid layout, leaving out named hierarchies', () => {
+  const p = parseProcCgroup(hybridCgroup);
+  assert.equal(p.v1.get('cpu'), '/lrq');
+  assert.equal(p.v1.get('cpuacct'), '/lrq');
+  assert.equal(p.v1.get('memory'), '/lrq');
+  assert.equal(p.v1.has('name=systemd'), false);
+  assert.equal(p.v2, '/');
+  assert.deepEqual(parseProcCgroup('0::/system.slice/lsf.service\n'), { v1: new Map(), v2: '/system.slice/lsf.service' });
+  assert.deepEqual([...parseProcCgroup('4:cpu,cpuacct:/docker/abc\n').v1], [['cpu', '/docker/abc'], ['cpuacct', '/docker/abc']]);
+});
+
+test('parseProcCgroup names the file and line of a line not as the kernel writes it', () => {
+  assert.throws(() => parseProcCgroup('0::/\ngarbage\n'), (err: unknown) => err instanceof CollectorError && /\/proc\/self\/cgroup line 2/.test(err.message));
+});
+
+test('parseCgroupMounts finds the v1 hierarchies with their controllers and the v2 one in a real mountinfo', () => {
+  const mounts = parseCgroupMounts(hybridMounts);
+  assert.deepEqual(
+    mounts.filter((m) => m.controllers.length > 0 || m.version === 2).map((m) => [m.point, m.version, m.controllers.join(',')]),
+    [
+      ['/sys/fs/cgroup/cpu', 1, 'cpu'],
+      ['/sys/fs/cgroup/cpuacct', 1, 'cpuacct'],
+      ['/sys/fs/cgroup/memory', 1, 'memory'],
+      ['/sys/fs/cgroup/unified', 2, ''],
+    ],
+  );
+  // Optional fields before the separator, and a mount point with an escaped space.
+  const [m] = parseCgroupMounts('40 30 0:37 /docker/abc /my\\040cg rw shared:5 master:1 - cgroup cgroup rw,cpu,cpuacct\n');
+  assert.deepEqual(m, { point: '/my cg', root: '/docker/abc', version: 1, controllers: ['cpu', 'cpuacct'] });
+});
+
+test('cgroupDirs gives the cgroup and its ancestors up to the mount\'s root, which in a container is the container\'s own', () => {
+  const host = { point: '/sys/fs/cgroup', root: '/', version: 2 as const, controllers: [] };
+  assert.deepEqual(cgroupDirs(host, '/system.slice/lsf.service'), ['/sys/fs/cgroup/system.slice/lsf.service', '/sys/fs/cgroup/system.slice', '/sys/fs/cgroup']);
+  // Docker on cgroup v1 mounts the container's cgroup as the root of each hierarchy.
+  const container = { point: '/sys/fs/cgroup/cpu,cpuacct', root: '/docker/abc', version: 1 as const, controllers: ['cpu', 'cpuacct'] };
+  assert.deepEqual(cgroupDirs(container, '/docker/abc'), ['/sys/fs/cgroup/cpu,cpuacct']);
+  assert.equal(cgroupDirs(container, '/docker/other'), undefined);
+  assert.equal(cgroupDirs(host, '/../..'), undefined, 'a cgroup outside the namespace\'s root');
+  assert.deepEqual(cgroupDirs(host, '/a', '/tmp/sys'), ['/tmp/sys/fs/cgroup/a', '/tmp/sys/fs/cgroup']);
+});
+
+test('placeOf takes a controller from the v1 hierarchy that holds it, else from v2', () => {
+  const mounts = parseCgroupMounts(hybridMounts);
+  assert.deepEqual(placeOf('cpu', parseProcCgroup(hybridCgroup), mounts), { version: 1, dirs: ['/sys/fs/cgroup/cpu/lrq', '/sys/fs/cgroup/cpu'] });
+  assert.deepEqual(placeOf('cpu', parseProcCgroup('0::/\n'), parseCgroupMounts(v2Mountinfo)), { version: 2, dirs: ['/sys/fs/cgroup'] });
+});
+
+test('parseCpuMax and parseCfsQuota give the quota in CPUs, and nothing where none is set', () => {
+  assert.equal(parseCpuMax('max 100000\n'), undefined);
+  assert.equal(parseCpuMax('50000 100000\n'), 0.5);
+  assert.equal(parseCpuMax('200000 100000\n'), 2);
+  assert.throws(() => parseCpuMax('50000\n'), CollectorError);
+  assert.throws(() => parseCpuMax('x 100000\n'), CollectorError);
+  assert.equal(parseCfsQuota('-1\n', '100000\n'), undefined);
+  assert.equal(parseCfsQuota('50000\n', '100000\n'), 0.5);
+  assert.throws(() => parseCfsQuota('50000\n', '0\n'), CollectorError);
+});
+
+test('parseKeyed reads the counters asked for from a real cpu.stat and names a bad line', () => {
+  assert.deepEqual(parseKeyed(fixtureText('cgroup', 'v1-hybrid', 'cpu.stat'), ['throttled_time', 'nr_throttled', 'usage_usec']), [9693026651, 381, undefined]);
+  assert.throws(() => parseKeyed('usage_usec -5\n', ['usage_usec']), (err: unknown) => err instanceof CollectorError && /line 1/.test(err.message));
+});
+
+test('the quota reader gives a v2 container\'s quota, and the CPUs\' worth it used and spent throttled between two readings', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/self/cgroup': '0::/\n', 'proc/self/mountinfo': v2Mountinfo, 'sys/fs/cgroup/cpu.max': '200000 100000\n', 'sys/fs/cgroup/cpu.stat': v2CpuStat(1_000_000, 0) });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
+  assert.equal(q.read(0), undefined, 'no delta yet');
+  // 10 s: 20 CPU-seconds used (the whole quota), run queues throttled 15 s in all.
+  writeTree(root, { 'sys/fs/cgroup/cpu.stat': v2CpuStat(21_000_000, 15_000_000) });
+  assert.deepEqual(q.read(10_000), { cpus: 2, used: 2, throttled: 1.5 });
+  q.close();
+});
+
+test('the quota reader takes the tightest quota of the cgroup and its ancestors, and that cgroup\'s use', (t) => {
+  const root = tempDir(t);
+  // systemd on cgroup v2: CPUQuota=300% on the service, 150% on its slice.
+  writeTree(root, {
+    'proc/self/cgroup': '0::/system.slice/lsf.service\n',
+    'proc/self/mountinfo': '31 20 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n',
+    'sys/fs/cgroup/system.slice/lsf.service/cpu.max': '300000 100000\n',
+    'sys/fs/cgroup/system.slice/lsf.service/cpu.stat': v2CpuStat(0, 0),
+    'sys/fs/cgroup/system.slice/cpu.max': '150000 100000\n',
+    'sys/fs/cgroup/system.slice/cpu.stat': v2CpuStat(0, 0),
+  });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
+  q.read(0);
+  writeTree(root, { 'sys/fs/cgroup/system.slice/cpu.stat': v2CpuStat(10_000_000, 0) });
+  assert.deepEqual(q.read(10_000), { cpus: 1.5, used: 1, throttled: 0 });
+  q.close();
+});
+
+test('the quota reader reads v1\'s usage from cpuacct and throttling from cpu, mounted apart as on this VM or together in a docker container', (t) => {
+  const apart = tempDir(t);
+  writeTree(apart, {
+    'proc/self/cgroup': hybridCgroup,
+    'proc/self/mountinfo': hybridMounts,
+    'sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1\n',
+    'sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n',
+    'sys/fs/cgroup/cpu/lrq/cpu.cfs_quota_us': '50000\n',
+    'sys/fs/cgroup/cpu/lrq/cpu.cfs_period_us': '100000\n',
+    'sys/fs/cgroup/cpu/lrq/cpu.stat': 'nr_periods 0\nnr_throttled 0\nthrottled_time 0\nnr_bursts 0\nburst_time 0\n',
+    'sys/fs/cgroup/cpuacct/lrq/cpuacct.usage': '0\n',
+  });
+  const q = createQuotaReader(`${apart}/proc`, `${apart}/sys`);
+  q.read(0);
+  writeTree(apart, {
+    'sys/fs/cgroup/cpu/lrq/cpu.stat': 'nr_periods 100\nnr_throttled 50\nthrottled_time 5000000000\nnr_bursts 0\nburst_time 0\n',
+    'sys/fs/cgroup/cpuacct/lrq/cpuacct.usage': '5000000000\n',
+  });
+  assert.deepEqual(q.read(10_000), { cpus: 0.5, used: 0.5, throttled: 0.5 });
+  q.close();
+  const together = tempDir(t);
+  writeTree(together, {
+    'proc/self/cgroup': '12:cpu,cpuacct:/docker/abc\n0::/\n',
+    'proc/self/mountinfo': '40 30 0:37 /docker/abc /sys/fs/cgroup/cpu,cpuacct ro - cgroup cgroup rw,cpu,cpuacct\n',
+    'sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us': '200000\n',
+    'sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us': '100000\n',
+    'sys/fs/cgroup/cpu,cpuacct/cpu.stat': 'nr_periods 0\nnr_throttled 0\nthrottled_time 0\n',
+    'sys/fs/cgroup/cpu,cpuacct/cpuacct.usage': '0\n',
+  });
+  const d = createQuotaReader(`${together}/proc`, `${together}/sys`);
+  d.read(0);
+  writeTree(together, { 'sys/fs/cgroup/cpu,cpuacct/cpuacct.usage': '20000000000\n' });
+  assert.deepEqual(d.read(10_000), { cpus: 2, used: 2, throttled: 0 });
+  d.close();
+});
+
+test('without a quota at any level (a systemd service, or no cgroup files at all) the quota reader gives nothing', (t) => {
+  const root = tempDir(t);
+  writeTree(root, {
+    'proc/self/cgroup': '0::/system.slice/lsf.service\n',
+    'proc/self/mountinfo': '31 20 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n',
+    'sys/fs/cgroup/system.slice/lsf.service/cpu.max': 'max 100000\n',
+    'sys/fs/cgroup/system.slice/lsf.service/cpu.stat': v2CpuStat(0, 0),
+  });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
+  assert.equal(q.read(0), undefined);
+  assert.equal(q.read(10_000), undefined);
+  const none = tempDir(t);
+  assert.equal(createQuotaReader(`${none}/proc`, `${none}/sys`).read(0), undefined);
+});
+
+test('a usage counter that went backwards (the cgroup made again) gives no use for that reading, then use resumes', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/self/cgroup': '0::/\n', 'proc/self/mountinfo': v2Mountinfo, 'sys/fs/cgroup/cpu.max': '100000 100000\n', 'sys/fs/cgroup/cpu.stat': v2CpuStat(9_000_000, 0) });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
+  q.read(0);
+  writeTree(root, { 'sys/fs/cgroup/cpu.stat': v2CpuStat(2_000_000, 0) });
+  assert.equal(q.read(10_000), undefined);
+  writeTree(root, { 'sys/fs/cgroup/cpu.stat': v2CpuStat(7_000_000, 0) });
+  assert.deepEqual(q.read(20_000), { cpus: 1, used: 0.5, throttled: 0 });
+});
