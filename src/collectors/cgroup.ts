@@ -1,7 +1,8 @@
-// The CPU quota of the cgroup lavarank runs in, which LIM, sbatchd and their jobs
-// share (a container's: docker's --cpus, compose's cpus:, a systemd unit's CPUQuota=).
-// /proc/stat, /proc/loadavg and /proc/pressure are the whole machine's there, so a
-// container running its quota's worth of work looked idle. Pure parsers of /proc/self/cgroup,
+// The CPU quota and memory limit of the cgroup lavarank runs in, which LIM, sbatchd and
+// their jobs share (a container's: docker's --cpus and --memory, compose's cpus: and
+// mem_limit:, a systemd unit's CPUQuota= and MemoryMax=). /proc/stat, /proc/meminfo
+// and /proc/pressure are the whole machine's there, so a container running its
+// quota's worth of work looked idle. Pure parsers of /proc/self/cgroup,
 // /proc/self/mountinfo and the cgroup files (cgroup v1 and v2,
 // Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/), and the finder of the
 // tightest limit over the cgroup and its ancestors, read at start and once a minute
@@ -123,6 +124,17 @@ export function parseKeyed(text: string, keys: readonly string[], file = 'cpu.st
     out[at] = v;
   }
   return out;
+}
+
+// A memory limit in bytes: v2's memory.max or memory.high ("max" for none), v1's
+// memory.limit_in_bytes (none is PAGE_COUNTER_MAX pages, about 2^63 bytes). undefined
+// for none, or for one of 2^60 bytes or more, which no machine has.
+export function parseMemoryLimit(text: string, file = 'memory.max'): number | undefined {
+  const s = text.trim();
+  if (s === 'max') return undefined;
+  const v = toNumber(s);
+  if (v === undefined || v < 0) throw badFile('memory', file, `expected bytes or "max", found "${s}"`);
+  return v >= 2 ** 60 ? undefined : v;
 }
 
 // The tightest limit over a cgroup and its ancestors (dirs: cgroupDirs), the kernel
@@ -318,6 +330,92 @@ export function createQuotaReader(procRoot: string, sysRoot: string, keepOpen?: 
       const throttled = now[1] - last[1];
       if (used < 0 || throttled < 0) return undefined; // a counter reset (the cgroup made again)
       return { cpus: files.cpus, used: used / dt, throttled: throttled / dt };
+    },
+    close,
+  };
+}
+
+// Reports between two looks for a memory limit: a minute at the 10 s interval, as the
+// cpu collector looks again for its affinity and quota.
+export const LIMITS_CHECK_EVERY = 6;
+
+// The files a memory limit's use is read from, found with the limit.
+interface MemoryFiles {
+  limit: number; // bytes
+  usage: KernelFile; // v2 memory.current, v1 memory.usage_in_bytes
+  stat: KernelFile; // memory.stat
+  inactiveKey: readonly string[]; // v2 inactive_file, v1 total_inactive_file (the cgroup and its descendants, as usage)
+}
+
+// The tightest memory limit over lavarank's cgroup and its ancestors (v2 memory.max and
+// memory.high, where reclaim starts; v1 memory.limit_in_bytes) and its cgroup's files;
+// undefined where no level has one.
+export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], keepOpen: ((path: string) => boolean) | undefined): MemoryFiles | undefined {
+  const [memory] = places;
+  if (memory === undefined) return undefined;
+  const read = (dir: string, file: string): number | undefined => {
+    const text = readKernelTextIfPresent('memory', join(dir, file));
+    return text === undefined ? undefined : parseMemoryLimit(text, join(dir, file));
+  };
+  const limit = tightest(memory.dirs, (dir) => {
+    if (memory.version === 1) return read(dir, 'memory.limit_in_bytes');
+    const max = read(dir, 'memory.max');
+    const high = read(dir, 'memory.high');
+    return max === undefined ? high : high === undefined || max < high ? max : high;
+  });
+  if (limit === undefined) return undefined;
+  const v2 = memory.version === 2;
+  return {
+    limit: limit.limit,
+    usage: kernelFile('memory', join(limit.dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), keepOpen),
+    stat: kernelFile('memory', join(limit.dir, 'memory.stat'), keepOpen),
+    inactiveKey: [v2 ? 'inactive_file' : 'total_inactive_file'],
+  };
+}
+
+// Reads lavarank's cgroup's memory limit and, per report where one is set, the share of
+// it in use, less the inactive file pages reclaim takes first, as MemAvailable leaves
+// them out. The limit is found at the first read and again every LIMITS_CHECK_EVERY
+// reads: a host without one reads no cgroup file per report.
+export interface MemoryLimitReader {
+  read(): { limitBytes: number; usedFraction: number } | undefined;
+  close(): void;
+}
+
+// A MemoryLimitReader for the proc and sys roots.
+export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepOpen?: (path: string) => boolean): MemoryLimitReader {
+  const places = placeFinder('memory', procRoot, sysRoot, ['memory']);
+  let files: MemoryFiles | undefined;
+  let since = LIMITS_CHECK_EVERY;
+  const close = (): void => {
+    files?.usage.close();
+    files?.stat.close();
+    files = undefined;
+  };
+  return {
+    read() {
+      if (++since >= LIMITS_CHECK_EVERY) {
+        since = 0;
+        const found = findMemoryLimit(places(), keepOpen);
+        if (found !== undefined && files !== undefined && found.usage.path === files.usage.path) files.limit = found.limit;
+        else {
+          close();
+          files = found;
+        }
+      }
+      if (files === undefined) return undefined;
+      let usage: number | undefined;
+      let inactive: number | undefined;
+      try {
+        usage = toNumber(files.usage.text().trim());
+        if (usage === undefined || usage < 0) throw badFile('memory', files.usage.path, 'expected bytes');
+        [inactive] = parseKeyed(files.stat.text(), files.inactiveKey, files.stat.path, 'memory');
+      } catch (err) {
+        close(); // this reading fails; the next ones have no limit until the next look finds it again
+        throw err;
+      }
+      const used = Math.max(0, usage - (inactive ?? 0)) / files.limit;
+      return { limitBytes: files.limit, usedFraction: used < 1 ? used : 1 };
     },
     close,
   };

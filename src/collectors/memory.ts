@@ -1,4 +1,5 @@
 // Memory use from /proc/meminfo, and swap and major-fault rates from /proc/vmstat.
+import { createMemoryLimitReader } from './cgroup.js';
 import { kernelFile, procPath } from './procfs.js';
 import { badFile, badLine, bytesAt, counterAt, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
 import type { Collector, CollectorOptions, MemoryReading } from './types.js';
@@ -213,6 +214,8 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
   let previous: Array<number | undefined> = numberSlots(VMSTAT_SLOTS);
   let spare: Array<number | undefined> = numberSlots(VMSTAT_SLOTS);
   let previousAt: number | undefined; // undefined before the first reading
+  // The memory limit of lavarank's cgroup (a container's): read per report only where one is set.
+  const limit = createMemoryLimitReader(root, options.sysRoot ?? '/sys', options.keepOpen);
   return {
     name: NAME,
     collect(monotonicMs): MemoryReading {
@@ -237,11 +240,17 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
         if (swapOut !== undefined) reading.swapOutPerSec = swapOut;
         if (faults !== undefined) reading.majorFaultsPerSec = faults;
       }
+      const inCgroup = limit.read();
+      if (inCgroup !== undefined && inCgroup.limitBytes < reading.totalBytes) {
+        reading.cgroupLimitBytes = inCgroup.limitBytes;
+        reading.cgroupUsedFraction = inCgroup.usedFraction;
+      }
       return reading;
     },
     close() {
       meminfoFile.close();
       vmstatFile.close();
+      limit.close();
     },
   };
 }

@@ -50,6 +50,11 @@ export interface MemoryReading {
   swapInPerSec?: number; // pages
   swapOutPerSec?: number; // pages
   majorFaultsPerSec?: number;
+  // Where lavarank's cgroup, which LIM, sbatchd and their jobs share (a container's), or
+  // an ancestor has a memory limit below MemTotal: the limit, and the share of it in use
+  // less inactive file pages. Absent otherwise.
+  cgroupLimitBytes?: number;
+  cgroupUsedFraction?: number;
 }
 
 // One physical disk's figures for the tick.

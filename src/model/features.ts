@@ -239,6 +239,18 @@ function hostLoad1Shown(s: Sample): number | undefined {
   return accountedFor(s, jobPressure(s, job), job.busy, perCpu, perCpu, 1, job.elsewhere > 0 || elsewhere > 0);
 }
 
+// The share of memory in use that the rank reads: the machine's, or where lavarank's
+// cgroup (a container's, which its jobs share) has a memory limit, the share of that
+// limit in use when it is the larger. A job there is reclaimed, then killed, at the
+// limit whatever the machine has free: a container at 95 % of `mem_limit: 4g` on a
+// 256 GB machine read as 2 % used.
+export function memUsedShown(s: Sample): number | undefined {
+  const host = s.memory?.usedFraction;
+  const limited = s.memory?.cgroupUsedFraction;
+  if (limited === undefined || !(limited >= 0 && limited <= 1)) return host;
+  return host === undefined || limited > host ? limited : host;
+}
+
 // The feature list, in the order the network sees it. Changing it (names, order,
 // scaling) makes every existing model file invalid for this build: the loader
 // compares the file's list with this one.
@@ -271,7 +283,14 @@ export const FEATURES: readonly FeatureSpec[] = [
     source: '/proc/loadavg: runnable tasks now, at most what the last interval\'s busy CPUs and PSI cpu account for, / online CPUs',
     read: runnableShown,
   },
-  { name: 'mem_used', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/meminfo: 1 - MemAvailable / MemTotal', read: (s) => s.memory?.usedFraction },
+  {
+    name: 'mem_used',
+    unit: 'fraction',
+    transform: 'linear',
+    cap: 1,
+    source: '/proc/meminfo: 1 - MemAvailable / MemTotal (under a cgroup memory limit, the fuller of that and the limit\'s share in use)',
+    read: memUsedShown,
+  },
   {
     name: 'swap_io',
     unit: 'per-second',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cgroupDirs, createQuotaReader, parseCfsQuota, parseCgroupMounts, parseCpuMax, parseKeyed, parseProcCgroup, placeOf } from '../../src/collectors/cgroup.js';
+import { cgroupDirs, createMemoryLimitReader, createQuotaReader, LIMITS_CHECK_EVERY, parseCfsQuota, parseCgroupMounts, parseCpuMax, parseKeyed, parseMemoryLimit, parseProcCgroup, placeOf } from '../../src/collectors/cgroup.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fixtureText, tempDir, writeTree } from './helpers.js';
 
@@ -78,6 +78,13 @@ test('parseCpuMax and parseCfsQuota give the quota in CPUs, and nothing where no
 test('parseKeyed reads the counters asked for from a real cpu.stat and names a bad line', () => {
   assert.deepEqual(parseKeyed(fixtureText('cgroup', 'v1-hybrid', 'cpu.stat'), ['throttled_time', 'nr_throttled', 'usage_usec']), [9693026651, 381, undefined]);
   assert.throws(() => parseKeyed('usage_usec -5\n', ['usage_usec']), (err: unknown) => err instanceof CollectorError && /line 1/.test(err.message));
+});
+
+test('parseMemoryLimit gives bytes, and nothing for v2\'s max or v1\'s unlimited', () => {
+  assert.equal(parseMemoryLimit('max\n'), undefined);
+  assert.equal(parseMemoryLimit('4294967296\n'), 4294967296);
+  assert.equal(parseMemoryLimit('9223372036854771712\n'), undefined);
+  assert.throws(() => parseMemoryLimit('lots\n'), CollectorError);
 });
 
 test('the quota reader gives a v2 container\'s quota, and the CPUs\' worth it used and spent throttled between two readings', (t) => {
@@ -169,4 +176,47 @@ test('a usage counter that went backwards (the cgroup made again) gives no use f
   assert.equal(q.read(10_000), undefined);
   writeTree(root, { 'sys/fs/cgroup/cpu.stat': v2CpuStat(7_000_000, 0) });
   assert.deepEqual(q.read(20_000), { cpus: 1, used: 0.5, throttled: 0 });
+});
+
+test('the memory limit reader gives a v2 container\'s limit and the share in use less inactive file pages', (t) => {
+  const root = tempDir(t);
+  const gib = 2 ** 30;
+  // memory.stat as Documentation/admin-guide/cgroup-v2.rst lists it (a few of its keys).
+  const stat = `anon ${2 * gib}\nfile ${1.5 * gib}\nkernel 1000\nactive_anon ${2 * gib}\ninactive_anon 0\nactive_file ${gib}\ninactive_file ${gib / 2}\nunevictable 0\n`;
+  writeTree(root, {
+    'proc/self/cgroup': '0::/\n',
+    'proc/self/mountinfo': v2Mountinfo,
+    'sys/fs/cgroup/memory.max': `${4 * gib}\n`,
+    'sys/fs/cgroup/memory.high': 'max\n',
+    'sys/fs/cgroup/memory.current': `${3.5 * gib}\n`,
+    'sys/fs/cgroup/memory.stat': stat,
+  });
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.deepEqual(m.read(), { limitBytes: 4 * gib, usedFraction: 0.75 });
+  // memory.high below memory.max is where reclaim starts: the tighter.
+  writeTree(root, { 'sys/fs/cgroup/memory.high': `${3.5 * gib}\n` });
+  for (let i = 1; i < LIMITS_CHECK_EVERY; i++) m.read();
+  assert.deepEqual(m.read(), { limitBytes: 3.5 * gib, usedFraction: 3 / 3.5 });
+  m.close();
+});
+
+test('the memory limit reader reads v1\'s usage with the inactive file pages of the cgroup and its descendants', (t) => {
+  const root = tempDir(t);
+  writeTree(root, {
+    'proc/self/cgroup': hybridCgroup,
+    'proc/self/mountinfo': hybridMounts,
+    'sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+    'sys/fs/cgroup/memory/lrq/memory.limit_in_bytes': '1073741824\n',
+    'sys/fs/cgroup/memory/lrq/memory.usage_in_bytes': '805306368\n',
+    'sys/fs/cgroup/memory/lrq/memory.stat': 'cache 268435456\nrss 536870912\ninactive_file 0\nhierarchical_memory_limit 1073741824\ntotal_cache 268435456\ntotal_inactive_file 268435456\n',
+  });
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.deepEqual(m.read(), { limitBytes: 1073741824, usedFraction: 0.5 });
+  m.close();
+});
+
+test('without a memory limit at any level the memory limit reader gives nothing', (t) => {
+  const root = tempDir(t);
+  writeTree(root, { 'proc/self/cgroup': '0::/\n', 'proc/self/mountinfo': v2Mountinfo, 'sys/fs/cgroup/memory.max': 'max\n', 'sys/fs/cgroup/memory.high': 'max\n' });
+  assert.equal(createMemoryLimitReader(`${root}/proc`, `${root}/sys`).read(), undefined);
 });

@@ -582,3 +582,33 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
     assert.deepEqual(toFeatures(s), before);
   });
 });
+
+describe('under a cgroup memory limit (a container\'s mem_limit:, docker --memory, MemoryMax=)', () => {
+  it('reads memory as full as the fuller of the machine and the limit', () => {
+    const s = fullSample();
+    s.memory = { ...s.memory!, usedFraction: 0.1, cgroupLimitBytes: 4e9, cgroupUsedFraction: 0.95 };
+    assert.equal(toFeatures(s).named['mem_used'], 0.95);
+    s.memory.usedFraction = 0.97;
+    assert.equal(toFeatures(s).named['mem_used'], 0.97);
+  });
+
+  it('never ranks lower as more of the limit is in use', () => {
+    const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json'));
+    let last = -Infinity;
+    for (let used = 0; used <= 1; used += 0.01) {
+      const s = fullSample();
+      s.memory = { ...s.memory!, usedFraction: 0.3, cgroupLimitBytes: 4e9, cgroupUsedFraction: used };
+      const rank = ranker.rank(s).rank;
+      assert.ok(rank >= last, `${used}: ${rank} after ${last}`);
+      last = rank;
+    }
+    assert.ok(last > ranker.rank(fullSample()).rank + 10, 'a full limit ranks above the machine\'s own figure');
+  });
+
+  it('reads a host without a limit exactly as before', () => {
+    const s = fullSample();
+    const before = toFeatures(s);
+    s.memory = { ...s.memory!, cgroupUsedFraction: NaN };
+    assert.deepEqual(toFeatures(s), before);
+  });
+});
