@@ -44,6 +44,11 @@ export function readLsfConf(text: string, file: string): { values: Map<string, L
     if (atEnd && read.joins) raw = raw.slice(0, -1);
     line = raw.replace(/ +$/, '');
     if (/^ *$/.test(line) || (atEnd && line.length === 1 && line.charCodeAt(0) < 0x80 && raw.length !== 1)) continue;
+    const bytes = Buffer.byteLength(line);
+    if (bytes > MAX_LINE_BYTES) {
+      refused.push({ where: `${file}:${first}`, message: `a line of ${bytes} bytes, over the ${MAX_LINE_BYTES} OpenLava's daemons take, and they refuse the whole file: ${JSON.stringify(line.replace(/^ +/, '').slice(0, 40))}...` });
+      continue;
+    }
     const parsed = parseLine(line);
     if ('refused' in parsed) {
       // A byte order mark before a comment, or a no-break space, is all such a line may
@@ -58,6 +63,11 @@ export function readLsfConf(text: string, file: string): { values: Map<string, L
   }
   return { values, refused };
 }
+
+// The longest line parseLine (lsf/lib/lib.initenv.c) takes: it refuses one of
+// 8 × PATH_MAX - 1 bytes or more, counted without its comment and its end's blanks,
+// before it looks at the key. Checked on OpenLava 4.0's lim -C: 32 766 bytes start.
+const MAX_LINE_BYTES = 8 * 4096 - 2;
 
 // C's isspace() in the C locale, which OpenLava's readers use; not Unicode's blanks.
 export const C_BLANKS = /[\t\n\v\f\r]/g;

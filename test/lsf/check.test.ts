@@ -54,6 +54,21 @@ describe('parseLsfConf', () => {
     assert.deepEqual(findings.map((f) => f.severity), ['critical']);
   });
 
+  // parseLine (lsf/lib/lib.initenv.c) refuses a line of 8 × PATH_MAX - 1 bytes or more,
+  // and readconfenv_ then the file: on OpenLava 4.0, "lim -C" with a quoted LSF_X of 32 767
+  // bytes stopped with "initenv() failed reading lsf.conf"; with 32 766, or those and a
+  // comment after them, it started. check read such a line as a setting.
+  it('refuses a line of 32 767 bytes or more, its comment and end blanks not counted, and takes no setting from it', () => {
+    const line = (bytes: number): string => `LSF_X="${'a '.repeat(bytes).slice(0, bytes - 'LSF_X=""'.length)}"`;
+    const { values, findings } = parseLsfConf(`${line(32767)}
+${line(32766)}  # a comment past the limit
+D=ok
+`, 'lsf.conf');
+    assert.deepEqual(findings.map((f) => [f.severity, f.where]), [['critical', 'lsf.conf:1']]);
+    assert.match(findings[0]!.message, /^a line of 32767 bytes, over the 32766 OpenLava's daemons take, and they refuse the whole file: "LSF_X=\\"a a /);
+    assert.equal(values.get('LSF_X')?.line, 2);
+  });
+
   it('refuses a quoted value followed by another value, and takes no setting from it', () => {
     const { values, findings } = parseLsfConf('LSF_LOGDIR="/opt/log" /tmp\nD=ok\n', 'lsf.conf');
     assert.deepEqual(findings.map((f) => f.where), ['lsf.conf:1']);
