@@ -25,7 +25,7 @@ import { createMemoryCollector } from '../collectors/memory.js';
 import type { CollectorOptions } from '../collectors/types.js';
 import { checkGpuProgram } from '../daemon/sampler.js';
 import { chooseLogTarget, type LogChoice } from '../daemon/log.js';
-import { lsfEnvProblems, lsfLogdir } from '../daemon/lsf-env.js';
+import { lsfEnvProblems, lsfLogdir, sharedTextResources } from '../daemon/lsf-env.js';
 import { childProgram } from '../daemon/children.js';
 import { typedRankNames } from '../daemon/elim.js';
 import { describeModel, modelPathFor } from '../model/rankers.js';
@@ -369,6 +369,11 @@ export async function main(argv: string[]): Promise<number> {
   const envdir = env['LSF_ENVDIR'];
   for (const problem of lsfEnvProblems({ LSF_LOGDIR: env['LSF_LOGDIR'] })) add('warning', problem);
   if (confRefusal !== undefined) add('warning', confRefusal);
+  // The daemon's own reading of lsf.shared, for its child elims' String resources.
+  if (config.elims.length > 0) {
+    const shared = await sharedTextResources(env);
+    if (shared.problem !== undefined) add('warning', shared.problem);
+  }
   const host = hostname();
   const logs = logChoice(config.log, host, env, logdirFrom);
   if (logs.chosen === undefined) add('error', 'no log location is usable; logs would be lost (set log.file)');

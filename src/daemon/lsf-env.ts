@@ -4,7 +4,7 @@
 // than silently replaced by a default.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { isPlainPath, lsfConfdir, MAX_CONF_BYTES, readLsfConf, type Located } from '../lsf/lsf-conf.js';
+import { isPlainPath, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from '../lsf/lsf-conf.js';
 import { isDirectory, readOpenRegular } from '../util/paths.js';
 import { errorMessage } from '../util/errors.js';
 import { openTrusted } from '../util/trust.js';
@@ -42,16 +42,23 @@ export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string
 // any other value that is not a number is dropped. lsf.shared must pass the trust
 // check: a String name read from a file others can change would let them turn a
 // child's numeric garbage into text LIM reads as 0. An lsf.shared that cannot be
-// read or is refused gives no names, and problem says why, for the log; none there
-// gives none, without a word (`lavarank check` names a missing lsf.shared). The
-// parser is loaded only here, by a daemon with child elims.
+// read or is refused gives no names, and problem says why, for the log; so does an
+// lsf.conf refused when LIM's environment does not set LSF_CONFDIR, since where LIM
+// reads lsf.shared is then not known; none there gives none, without a word
+// (`lavarank check` names a missing lsf.shared). The parser is loaded only here, by
+// a daemon with child elims.
 // read gives undefined where there is no file; readConf reads lsf.conf.
 export async function sharedTextResources(
   env: NodeJS.ProcessEnv,
   read: (path: string) => string | undefined = readTrustedLsfShared,
   readConf: (path: string) => string = readTrustedLsfConf,
 ): Promise<{ names: Set<string>; problem?: string }> {
-  const file = join(lsfSharedDir(env, readConf), 'lsf.shared');
+  let file: string;
+  try {
+    file = join(lsfSharedDir(env, readConf), 'lsf.shared');
+  } catch (err) {
+    return { names: new Set(), problem: `child elims' String resources are dropped: ${errorMessage(err)}` };
+  }
   try {
     const text = read(file);
     if (text === undefined) return { names: new Set() };
@@ -80,13 +87,20 @@ function lsfConfDir(env: NodeJS.ProcessEnv): string {
 
 // The directory of the lsf.shared LIM reads: LSF_CONFDIR, from LIM's environment, else
 // from lsf.conf, as check and install take it (lsfConfdir); where neither names an
-// absolute path, or lsf.conf cannot be read, lsf.conf's directory.
+// absolute path, or there is no lsf.conf to read, lsf.conf's directory. Throws
+// LsfConfRefused for an lsf.conf refused by the trust check when the environment does
+// not set LSF_CONFDIR: LIM takes it from that file, so lsf.conf's directory may hold
+// another lsf.shared, or none.
 function lsfSharedDir(env: NodeJS.ProcessEnv, readConf: (path: string) => string): string {
   let conf = new Map<string, Located>();
-  try {
-    conf = readLsfConf(readConf(lsfConfPath(env)), lsfConfPath(env)).values;
-  } catch {
-    // no lsf.conf, or one refused (lsfLogdir says why): the environment or lsf.conf's directory
+  const path = lsfConfPath(env);
+  if (lsfSetting('LSF_CONFDIR', env, conf) === undefined) {
+    try {
+      conf = readLsfConf(readConf(path), path).values;
+    } catch (err) {
+      if (err instanceof LsfConfRefused) throw new LsfConfRefused(`LSF_CONFDIR, where LIM reads lsf.shared, is not taken from ${path}: ${err.message}`);
+      // no lsf.conf: LIM does not start without one; lsf.conf's directory
+    }
   }
   return lsfConfdir(lsfConfDir(env), env, conf).dir;
 }

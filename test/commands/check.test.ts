@@ -222,6 +222,23 @@ describe('lavarank check with an OpenLava configuration', () => {
     }
   });
 
+  it("warns, as the daemon logs, that child elims' String resources are dropped when lsf.conf is refused, LSF_LOGDIR in the environment or not", () => {
+    const t = lsfTree('fresh');
+    try {
+      withConfig(t);
+      writeFileSync(join(t.etc, 'lavarank.yaml'), `${readFileSync(join(t.etc, 'lavarank.yaml'), 'utf8')}elims:\n  - command: [/bin/true]\n`);
+      chmodSync(join(t.etc, 'lsf.conf'), 0o664);
+      for (const env of [{}, { LSF_LOGDIR: t.log }]) {
+        const r = lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16'], env);
+        assert.match(r.stdout, /WARNING {2}child elims' String resources are dropped: LSF_CONFDIR, where LIM reads lsf\.shared, is not taken from .*lsf\.conf: .* has mode 0664/, JSON.stringify(env));
+      }
+      chmodSync(join(t.etc, 'lsf.conf'), 0o644);
+      assert.doesNotMatch(lavarank(['check', '--lsf-envdir', t.etc, '--cpus', '16'], { LSF_LOGDIR: t.log }).stdout, /String resources/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('warns when the default queue reserves no rank, since a burst sent there with -R "order[rank]" herds; install --merge-conf --default-queue gives it the reservation', () => {
     const t = lsfTree('fresh');
     try {

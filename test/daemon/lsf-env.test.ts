@@ -118,6 +118,29 @@ describe('sharedTextResources', () => {
     assert.deepEqual(asked, ['/opt/lsf/conf/lsf.shared', '/opt/lsf/conf/lsf.shared']);
   });
 
+  // LIM takes LSF_CONFDIR from lsf.conf: with that file refused, lsf.conf's directory was
+  // read instead, without a word (and with LSF_LOGDIR in LIM's environment, nothing said
+  // the file was refused at all), so the children's text was dropped as undeclared, or
+  // kept for names another lsf.shared declares.
+  it("gives no names and says why when lsf.conf is refused and LIM's environment sets no LSF_CONFDIR, whatever LSF_LOGDIR", async () => {
+    const { dir, cleanup } = tempDir('lavarank-shared-');
+    try {
+      const etc = dirWithMode(dir, 'etc', 0o755);
+      const conf = dirWithMode(dir, 'conf', 0o755);
+      writeWithMode(join(etc, 'lsf.conf'), `LSF_CONFDIR=${conf}\n`, 0o666);
+      writeWithMode(join(etc, 'lsf.shared'), SHARED.replace('os_state', 'old_state'), 0o644);
+      writeWithMode(join(conf, 'lsf.shared'), SHARED, 0o644);
+      for (const env of [{ LSF_ENVDIR: etc }, { LSF_ENVDIR: etc, LSF_LOGDIR: dir }]) {
+        const r = await sharedTextResources(env);
+        assert.deepEqual(r.names, new Set(), JSON.stringify(env));
+        assert.match(r.problem ?? '', /^child elims' String resources are dropped: LSF_CONFDIR, where LIM reads lsf\.shared, is not taken from .*\/etc\/lsf\.conf: .*mode 0666, writable by group or others/);
+      }
+      assert.deepEqual(await sharedTextResources({ LSF_ENVDIR: etc, LSF_CONFDIR: conf }), { names: new Set(['os_state']) });
+    } finally {
+      cleanup();
+    }
+  });
+
   it('refuses an lsf.shared others can write, which could turn a child\'s garbage into text LIM reads as 0', async () => {
     const { dir, cleanup } = tempDir('lavarank-shared-');
     try {
