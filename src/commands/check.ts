@@ -55,7 +55,7 @@ warnings alone exit 0.
   --config FILE     lavarank's configuration (default: as the elim finds it)
   --lsf-envdir DIR  the directory of lsf.conf (default: $LSF_ENVDIR); lsf.shared and
                     lsf.cluster.<cluster> are read in the LSF_CONFDIR it sets
-  --cluster NAME    the cluster, if lsf.shared lists several
+  --cluster NAME    the cluster (default: the first lsf.shared lists, which OpenLava's LIM takes)
   --queues FILE     lsb.queues (default: $LSB_CONFDIR/lsb.queues, as OpenLava reads it,
                     else $LSB_CONFDIR/<cluster>/configdir/lsb.queues, as LSF does)
   --lsf             IBM Spectrum LSF: the installed elim is elim.rank

@@ -215,10 +215,11 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   }
 
   // the cluster file: which resources are mapped, and ELIMARGS
-  const cluster = chooseCluster(input.cluster, sharedText === undefined ? [] : clusterNames(sharedText, sharedFile), confdir);
+  const cluster = chooseCluster(input.cluster, sharedText === undefined ? [] : clusterNames(sharedText, sharedFile), confdir, input.lsf === true);
   if ('problem' in cluster) {
     add('critical', cluster.problem);
   } else {
+    if (cluster.note !== undefined) add('warning', cluster.note, shared);
     effective.push(`cluster: ${cluster.name} (${cluster.why})`);
     checkClusterFile(join(confdir, `lsf.cluster.${cluster.name}`), label(`lsf.cluster.${cluster.name}`), r, resources, add, effective, input.configPath);
     const lsbConfdir = setting('LSB_CONFDIR');
@@ -275,7 +276,7 @@ function checkClusterFile(
 ): void {
   const text = readOrUndefined(path);
   if (text === undefined) {
-    add('critical', `${path} cannot be read; LIM reads the ResourceMap there`);
+    add('critical', `${path} cannot be read; LIM reads the ResourceMap there, and does not start without it`);
     return;
   }
   const lines = text.split('\n');

@@ -86,7 +86,7 @@ Installs the elim wrapper LIM runs, as root, on this host.
   --merge-conf      also merge openlava-conf/ into lsf.shared, lsf.cluster.<cluster>, lsb.queues
   --envdir DIR      where lsf.conf is (default $LSF_ENVDIR); lsf.shared and
                     lsf.cluster.<cluster> are in the LSF_CONFDIR it sets
-  --cluster NAME    the cluster name, if lsf.shared lists several
+  --cluster NAME    the cluster name (default: the first lsf.shared lists, which OpenLava's LIM takes)
   --queues FILE     lsb.queues (default $LSB_CONFDIR/lsb.queues, as OpenLava reads it,
                     else $LSB_CONFDIR/<cluster>/configdir/lsb.queues, as LSF does)
   --no-queue        leave lsb.queues alone
@@ -485,6 +485,7 @@ interface ConfFiles {
   envdir: string;
   confdir: string; // LSF_CONFDIR: lsf.shared and lsf.cluster.<cluster>
   note?: string; // why confdir is envdir though lsf.conf does not say so
+  clusterNote?: string; // the clusters lsf.shared lists that LIM ignores
   cluster: string;
   shared: string;
   clusterFile: string;
@@ -570,12 +571,33 @@ function confdirOf(envdir: string, env: NodeJS.ProcessEnv, conf: ReadonlyMap<str
 }
 
 // The cluster whose lsf.cluster.<cluster> in confdir is checked or merged: --cluster,
-// else the one lsf.shared's Cluster section lists, else, of several listed, the only one
-// whose file is there (a listed name is looked for as it is, dots included), else the
-// only lsf.cluster.* file. That scan skips names with dots: the merge's backups,
-// lsf.cluster.<cluster>.lavarank-<time>, would match.
-export function chooseCluster(given: string | undefined, listed: readonly string[], confdir: string): { name: string; why: string } | { problem: string } {
-  if (given !== undefined) return { name: given, why: '--cluster' };
+// else the first lsf.shared's Cluster section lists, which is the one OpenLava 4.0's LIM
+// takes (doclist and addCluster in lim.conf.c: "Ignoring cluster" for the others; it
+// exits when that cluster's file is missing, whatever the others' files), and note says
+// so when there are others, or when --cluster names another. Under IBM LSF (lsf), which
+// lists every cluster of a MultiCluster site there: the one listed, else, of several,
+// the only one whose file is there (a listed name is looked for as it is, dots
+// included), else the only lsf.cluster.* file. That scan skips names with dots: the
+// merge's backups, lsf.cluster.<cluster>.lavarank-<time>, would match.
+export function chooseCluster(
+  given: string | undefined,
+  listed: readonly string[],
+  confdir: string,
+  lsf = false,
+): { name: string; why: string; note?: string } | { problem: string } {
+  const [first, ...others] = listed;
+  if (given !== undefined) {
+    if (lsf || first === undefined || given === first) return { name: given, why: '--cluster' };
+    return { name: given, why: '--cluster', note: `OpenLava's LIM reads lsf.cluster.${first}, the first cluster lsf.shared lists, not lsf.cluster.${given} (--cluster)` };
+  }
+  if (!lsf && first !== undefined) {
+    if (others.length === 0) return { name: first, why: "lsf.shared's Cluster section" };
+    return {
+      name: first,
+      why: "the first cluster of lsf.shared's Cluster section, the one OpenLava's LIM takes",
+      note: `lsf.shared lists ${listed.length} clusters (${listed.join(', ')}): OpenLava's LIM takes the first, ${first}, and ignores ${others.join(', ')} (its log says "Ignoring cluster ${others[0]}"); remove ${others.length === 1 ? 'that line' : 'those lines'}, or list the cluster LIM should take first`,
+    };
+  }
   if (listed.length === 1) return { name: listed[0]!, why: "lsf.shared's Cluster section" };
   const scanned = (isDirectory(confdir) ? readdirSync(confdir) : [])
     .map((f) => /^lsf\.cluster\.([A-Za-z0-9_-]+)$/.exec(f)?.[1])
@@ -597,7 +619,7 @@ function findConfFiles(opts: Options, io: InstallIO): ConfFiles {
   const { dir: confdir, note } = confdirOf(envdir, io.env, conf);
   const shared = join(confdir, 'lsf.shared');
   const sharedText = readText(shared, 'lsf.shared', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf, and its LSF_CONFDIR that of lsf.shared?');
-  const chosen = chooseCluster(opts.cluster, opts.cluster === undefined ? clusterNames(sharedText, shared) : [], confdir);
+  const chosen = chooseCluster(opts.cluster, opts.cluster === undefined ? clusterNames(sharedText, shared) : [], confdir, opts.lsf === true);
   if ('problem' in chosen) throw new InstallError(chosen.problem);
   const cluster = chosen.name;
   const clusterFile = join(confdir, `lsf.cluster.${cluster}`);
@@ -617,7 +639,7 @@ function findConfFiles(opts: Options, io: InstallIO): ConfFiles {
       if (!existsSync(queues)) throw new InstallError(`${queues} does not exist; pass --queues FILE, or --no-queue to leave the queues alone`);
     }
   }
-  return { envdir, confdir, ...(note === undefined ? {} : { note }), cluster, shared, clusterFile, queues };
+  return { envdir, confdir, ...(note === undefined ? {} : { note }), ...(chosen.note === undefined ? {} : { clusterNote: chosen.note }), cluster, shared, clusterFile, queues };
 }
 
 function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | 'unmerge'): ConfFiles {
@@ -669,6 +691,7 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
   }
   steps.push({ say: `\nConfiguration of cluster ${files.cluster} (LSF_CONFDIR ${files.confdir}):` });
   if (files.note !== undefined) steps.push({ say: `  note: ${files.note}` });
+  if (files.clusterNote !== undefined) steps.push({ say: `  note: ${files.clusterNote}` });
   const when = stamp(io.now());
   // every file is merged before anything is written, so a conflict in the last file changes nothing
   const planned = edits.map(({ file, change }) => {

@@ -679,6 +679,20 @@ describe('checkLsf, as LIM and mbatchd read the files', () => {
       assert.equal(find(findings, /cannot tell which cluster/), undefined);
     }));
 
+  // doclist and addCluster (lsf/lim/lim.conf.c): LIM takes the first cluster listed and
+  // ignores the others; "lim -C" with only the second's file there stopped with "cannot
+  // open .../lsf.cluster.first". check checked the second's file and passed.
+  it("checks the first cluster lsf.shared lists, which OpenLava's LIM takes, and warns that the others are ignored", () =>
+    withTree(async (t) => {
+      edit(t.shared, 'openlava\nEnd Cluster', 'first\nopenlava\nEnd Cluster');
+      const { effective, findings } = await checkLsf(input(t));
+      assert.ok(effective.includes("cluster: first (the first cluster of lsf.shared's Cluster section, the one OpenLava's LIM takes)"), effective.join('\n'));
+      assert.equal(find(findings, /lsf\.cluster\.first cannot be read; LIM reads the ResourceMap there, and does not start without it/)?.severity, 'critical');
+      assert.equal(find(findings, /^lsf\.shared lists 2 clusters \(first, openlava\): OpenLava's LIM takes the first, first, and ignores openlava/)?.severity, 'warning');
+      const named = await checkLsf(input(t, { cluster: 'openlava' }));
+      assert.equal(find(named.findings, /OpenLava's LIM reads lsf\.cluster\.first, the first cluster lsf\.shared lists, not lsf\.cluster\.openlava \(--cluster\)/)?.severity, 'warning');
+    }));
+
   it('checks the one cluster of several lsf.shared lists whose lsf.cluster file is there, also when its name has dots', () =>
     withTree(async (t) => {
       edit(t.shared, 'openlava\nEnd Cluster', 'hpc.prod-1\nother\nEnd Cluster');

@@ -690,15 +690,35 @@ test('--merge-conf refuses an LSF_CONFDIR that is not an absolute path, which it
   assert.deepEqual(snapshot(t.root), before);
 });
 
-test('the cluster name comes from lsf.shared, or --cluster when it lists several', async () => {
+test('under --lsf, the cluster name comes from lsf.shared, or --cluster when it lists several whose files are there', async () => {
   const t = tree('fresh');
   writeFileSync(t.shared, readFileSync(t.shared, 'utf8').replace('openlava\nEnd Cluster', 'openlava\nother\nEnd Cluster'));
   writeFileSync(join(t.etc, 'lsf.cluster.other'), 'Begin ClusterAdmins\nAdministrators = root\nEnd ClusterAdmins\n');
-  const r = await install(t, '--merge-conf');
+  const r = await install(t, '--lsf', '--merge-conf', '--no-queue');
   assert.equal(r.code, 1);
   assert.match(r.err, /cannot tell which cluster .* lists openlava, other.*pass --cluster NAME/s);
-  const ok = await install(t, '--merge-conf', '--cluster', 'openlava');
+  const ok = await install(t, '--lsf', '--merge-conf', '--no-queue', '--cluster', 'openlava');
   assert.equal(ok.code, 0, ok.err);
+  assert.match(readFileSync(t.cluster, 'utf8'), /^elimtrig/m);
+});
+
+// doclist and addCluster (lsf/lim/lim.conf.c): OpenLava 4.0's LIM takes the first
+// cluster of lsf.shared's Cluster section and logs "Ignoring cluster" for the others;
+// "lim -C" with first and openlava listed, only lsf.cluster.openlava there, stopped with
+// "cannot open .../lsf.cluster.first". The merge edited lsf.cluster.openlava.
+test("when lsf.shared lists several clusters, the merge takes the first, which OpenLava's LIM takes, and says the others are ignored", async () => {
+  const t = tree('fresh');
+  writeFileSync(t.shared, readFileSync(t.shared, 'utf8').replace('openlava\nEnd Cluster', 'first\nopenlava\nEnd Cluster'));
+  const before = readFileSync(t.cluster, 'utf8');
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /lsf\.cluster\.first does not exist; LIM reads that file for cluster first/);
+  assert.equal(readFileSync(t.cluster, 'utf8'), before);
+  writeFileSync(t.shared, readFileSync(t.shared, 'utf8').replace('first\nopenlava\nEnd Cluster', 'openlava\nother\nEnd Cluster'));
+  writeFileSync(join(t.etc, 'lsf.cluster.other'), 'Begin ClusterAdmins\nAdministrators = root\nEnd ClusterAdmins\n');
+  const ok = await install(t, '--merge-conf');
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.out, /note: lsf\.shared lists 2 clusters \(openlava, other\): OpenLava's LIM takes the first, openlava, and ignores other/);
   assert.match(readFileSync(t.cluster, 'utf8'), /^elimtrig/m);
 });
 
