@@ -52,7 +52,7 @@ import { errorCode, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { runCommand } from '../util/exec.js';
 import { clusterNames, hasDefaultQueueReservation, mbatchdDefaultQueues, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
-import { isPlainPath, lsfConfdir, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
+import { isPlainPath, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
 import { isDirectory, isPresent, readRegularBytes } from '../util/paths.js';
@@ -550,14 +550,16 @@ function lsfConfValues(envdir: string): Map<string, Located> {
   return readLsfConf(readText(conf, 'lsf.conf', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf?'), conf).values;
 }
 
-// LSB_CONFDIR as lsf.conf sets it; $LSF_ENVDIR/lsbatch when it does not.
-function lsbConfdir(envdir: string, conf: ReadonlyMap<string, Located>): string {
-  const value = conf.get('LSB_CONFDIR')?.value;
-  if (value === undefined) return join(envdir, 'lsbatch');
-  if (!isPlainPath(value)) {
-    throw new InstallError(`${join(envdir, 'lsf.conf')} sets LSB_CONFDIR to ${JSON.stringify(value)}, which lavarank does not expand; pass --queues FILE`);
+// LSB_CONFDIR as mbatchd takes it (initenv_ in lib.initenv.c, as check takes it): the
+// environment's, else lsf.conf's; $LSF_ENVDIR/lsbatch when neither sets it.
+function lsbConfdir(envdir: string, env: NodeJS.ProcessEnv, conf: ReadonlyMap<string, Located>): string {
+  const s = lsfSetting('LSB_CONFDIR', env, conf);
+  if (s === undefined) return join(envdir, 'lsbatch');
+  if (!isPlainPath(s.value)) {
+    const where = s.from === 'environment' ? 'the environment' : join(envdir, s.from);
+    throw new InstallError(`${where} sets LSB_CONFDIR to ${JSON.stringify(s.value)}, which lavarank does not expand; pass --queues FILE`);
   }
-  return value;
+  return s.value;
 }
 
 // The directory of lsf.shared and lsf.cluster.<cluster>: LSF_CONFDIR, where LIM reads
@@ -629,7 +631,7 @@ function findConfFiles(opts: Options, io: InstallIO): ConfFiles {
   let queues: string | undefined;
   if (opts['no-queue'] !== true) {
     if (opts.queues === undefined) {
-      const batch = lsbConfdir(envdir, conf);
+      const batch = lsbConfdir(envdir, io.env, conf);
       queues = findLsbQueues(batch, cluster, opts.lsf === true);
       if (queues === undefined) {
         throw new InstallError(`no lsb.queues at ${lsbQueuesCandidates(batch, cluster, opts.lsf === true).join(' or ')}; pass --queues FILE, or --no-queue to leave the queues alone`);

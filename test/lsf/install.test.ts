@@ -82,9 +82,14 @@ interface Run {
 }
 
 async function install(t: Tree, ...args: string[]): Promise<Run> {
+  return installWithEnv(t, {}, ...args);
+}
+
+// install run from a shell whose environment is env.
+async function installWithEnv(t: Tree, env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
-  const io: InstallIO = { out: (s) => out.push(s), err: (s) => err.push(s), env: {}, now: () => NOW, uid };
+  const io: InstallIO = { out: (s) => out.push(s), err: (s) => err.push(s), env, now: () => NOW, uid };
   const conf = args.includes('--merge-conf') ? ['--envdir', t.etc] : [];
   const code = await runInstall(['--serverdir', t.sbin, '--program', t.program, ...conf, ...args], io);
   return { code, out: out.join('\n'), err: err.join('\n') };
@@ -627,6 +632,26 @@ test('lsb.queues is found through LSB_CONFDIR in lsf.conf, or given with --queue
   assert.match(refused.err, /does not expand; pass --queues FILE/);
   assert.equal((await install(t, '--merge-conf', '--queues', t.queues)).code, 0);
   assert.match(readFileSync(t.queues, 'utf8'), /QUEUE_NAME += rank/);
+});
+
+// initenv_ (lsf/lib/lib.initenv.c) lets a variable of the environment win over lsf.conf,
+// for mbatchd's LSB_CONFDIR as for every setting, and check takes it so; the merge read
+// lsf.conf's alone and edited an lsb.queues mbatchd does not read.
+test('LSB_CONFDIR in the environment wins over lsf.conf\'s, as mbatchd and check take it', async () => {
+  const t = tree('fresh');
+  const fromEnv = join(t.root, 'envconf');
+  mkdirSync(fromEnv, { mode: 0o755 });
+  copyFileSync(t.queues, join(fromEnv, 'lsb.queues'));
+  const fromConf = join(t.root, 'confconf');
+  mkdirSync(fromConf, { mode: 0o755 });
+  copyFileSync(t.queues, join(fromConf, 'lsb.queues'));
+  writeFileSync(join(t.etc, 'lsf.conf'), `LSF_SERVERDIR=${t.sbin}\nLSB_CONFDIR=${fromConf}\n`);
+  const r = await installWithEnv(t, { LSB_CONFDIR: fromEnv }, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.match(readFileSync(join(fromEnv, 'lsb.queues'), 'utf8'), /QUEUE_NAME += rank/);
+  assert.doesNotMatch(readFileSync(join(fromConf, 'lsb.queues'), 'utf8'), /QUEUE_NAME += rank/);
+  const refused = await installWithEnv(t, { LSB_CONFDIR: '$LSF_TOP/conf' }, '--merge-conf');
+  assert.match(refused.err, /the environment sets LSB_CONFDIR to "\$LSF_TOP\/conf", which lavarank does not expand; pass --queues FILE/);
 });
 
 // OpenLava 4.0's mbatchd reads $LSB_CONFDIR/lsb.queues (mbd.init.c); LSF reads
