@@ -130,8 +130,9 @@ function withLineEnd(lines: readonly string[], crlf: boolean): string[] {
 }
 
 // The sections of a configuration file, as reader reads it. Throws ConfigError naming
-// the file and line for a section that never ends.
-export function parseSections(text: string, file: string, reader: ConfReader): ConfSection[] {
+// the file and line for a section that never ends; lineOf gives the 1-based line in the
+// file of a line of text (lineInFile, when text is the file without lavarank's blocks).
+export function parseSections(text: string, file: string, reader: ConfReader, lineOf = (index: number): number => index + 1): ConfSection[] {
   const sections: ConfSection[] = [];
   let open: ConfSection | undefined;
   for (const line of logicalLines(splitLines(text), reader)) {
@@ -154,7 +155,7 @@ export function parseSections(text: string, file: string, reader: ConfReader): C
     else open.rows.push(row);
   }
   if (open !== undefined) {
-    throw new ConfigError(`${file} line ${open.begin + 1}: section "Begin ${open.name}" has no End line`);
+    throw new ConfigError(`${file} line ${lineOf(open.begin)}: section "Begin ${open.name}" has no End line`);
   }
   return sections;
 }
@@ -331,13 +332,13 @@ interface TableMerge {
 function startTableMerge(text: string, file: string, snippet: string, origin: string, name: string, required: readonly string[]): TableMerge {
   const pristine = removeBlocks(text, file);
   const kept = keptLines(text);
-  const line = (index: number): number => (kept[index]?.line ?? index) + 1;
+  const line = lineInFile(text, kept);
   // An earlier merge replaced such a line, and warned then. A merge by a new release
   // rewrites every block (their comment lines name its path), and would otherwise warn
   // again of a rank declared N, or mapped, that the file no longer holds.
   const replaced = (index: number): boolean => kept[index]?.replaced === true;
   // Resource in lsf.shared, ResourceMap in lsf.cluster.<cluster>: files LIM reads.
-  const sections = sectionsNamed(parseSections(pristine, file, 'lim'), name);
+  const sections = sectionsNamed(parseSections(pristine, file, 'lim', line), name);
   const [wanted] = sectionsNamed(parseSections(snippet, origin, 'lim'), name);
   if (wanted?.header === undefined) throw new ConfigError(`${origin}: no "Begin ${name}" table in the snippet`);
   const target = sections.find((s) => s.header !== undefined);
@@ -394,6 +395,12 @@ function addRows(m: TableMerge, rows: ReadonlyArray<ReadonlyMap<string, string>>
 
 function finish(m: TableMerge): MergeResult {
   return { text: m.edits.length === 0 ? m.pristine : applyEdits(m.lines, m.edits), warnings: m.warnings, notes: m.notes };
+}
+
+// The 1-based line in text of a line of removeBlocks(text), by its 0-based index there
+// (a line past them, which a merge appended, by its index alone).
+export function lineInFile(text: string, kept = keptLines(text)): (index: number) => number {
+  return (index) => (kept[index]?.line ?? index) + 1;
 }
 
 // Where each line of the text with lavarank's blocks taken out (removeBlocks) is in
@@ -553,15 +560,16 @@ function settingOf(lines: readonly string[], row: ConfRow): Setting | undefined 
 // second merge changes nothing, and a rerun never reverts an edit.
 export function mergeQueues(text: string, file: string, snippet: string, origin: string): MergeResult {
   const pristine = removeBlocks(text, file);
+  const line = lineInFile(text);
   const lines = splitLines(pristine);
   const snippetLines = splitLines(snippet);
   const [wanted] = sectionsNamed(parseSections(snippet, origin, 'mbatchd'), 'Queue');
   const name = wanted === undefined ? undefined : queueName(wanted);
   if (wanted === undefined || name === undefined) throw new ConfigError(`${origin}: no "Begin Queue" section with a QUEUE_NAME in the snippet`);
-  for (const section of sectionsNamed(parseSections(pristine, file, 'mbatchd'), 'Queue')) {
+  for (const section of sectionsNamed(parseSections(pristine, file, 'mbatchd', line), 'Queue')) {
     if (queueName(section) === name) {
       throw new ConfigError(
-        `${file} line ${(keptLines(text)[section.begin]?.line ?? section.begin) + 1} already defines a queue named ${name}, and mbatchd ignores a second queue of the same name. ` +
+        `${file} line ${line(section.begin)} already defines a queue named ${name}, and mbatchd ignores a second queue of the same name. ` +
           `Add lavarank's RES_REQ to it by hand (see ${origin}), rename it, or pass --no-queue.`,
       );
     }
@@ -672,8 +680,16 @@ export function hasDefaultQueueReservation(text: string, file: string, queues: r
 // the host that looked least loaded: mbatchd takes a queue's rusage for a resource
 // the job's own -R does not reserve (getReserveValues, lsbatch/daemons/mbd.host.c),
 // while the job's order[] still wins, and jobs that give no order[] keep mbatchd's
-// own. A queue with its own RES_REQ is the site's to edit: a note says what to add.
-export function mergeDefaultQueueReservation(text: string, file: string, queues: readonly string[], rusage: string, origin: string): MergeResult {
+// own. A queue with its own RES_REQ is the site's to edit: a note says what to add,
+// naming the line where line puts it (lineInFile of the file, when text is a merge of it).
+export function mergeDefaultQueueReservation(
+  text: string,
+  file: string,
+  queues: readonly string[],
+  rusage: string,
+  origin: string,
+  line = (index: number): number => index + 1,
+): MergeResult {
   const lines = splitLines(text);
   const sections = sectionsNamed(parseSections(text, file, 'mbatchd'), 'Queue');
   const edits: Edit[] = [];
@@ -695,7 +711,7 @@ export function mergeDefaultQueueReservation(text: string, file: string, queues:
       );
     } else if (!parseResReq(resReq.value).rusage.has('rank')) {
       notes.push(
-        `${file} line ${section.begin + 1}: the default queue ${name} has its own RES_REQ (${resReq.value}), left as it is; ` +
+        `${file} line ${line(section.begin)}: the default queue ${name} has its own RES_REQ (${resReq.value}), left as it is; ` +
           `add ${rusage} to it so that jobs sent there with -R "order[rank]" spread by rank instead of herding.`,
       );
     }

@@ -51,7 +51,7 @@ import { syncDirectory } from '../util/atomic-file.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { runCommand } from '../util/exec.js';
-import { clusterNames, hasDefaultQueueReservation, mbatchdDefaultQueues, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
+import { clusterNames, hasDefaultQueueReservation, lineInFile, mbatchdDefaultQueues, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { isPlainPath, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
 import { installationProblems, trustProblems } from '../util/trust.js';
@@ -681,7 +681,7 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
           const defaults = mbatchdDefaultQueues(paramsText, params, merged.text, path);
           // Asked for, or added by an earlier merge: a rerun keeps what the site chose.
           if (opts['default-queue'] !== true && !hasDefaultQueueReservation(t, path, defaults.queues)) return merged;
-          const done = withDefaultQueues(merged, path, defaults.queues, queue.origin);
+          const done = withDefaultQueues(merged, path, defaults.queues, queue.origin, lineInFile(t));
           return { ...done, notes: [...defaults.notes, ...done.notes] };
         },
       });
@@ -727,11 +727,12 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
 }
 
 // The merged lsb.queues with lavarank's reservation added to the default queues
-// (mergeDefaultQueueReservation), the notes of both steps kept.
-function withDefaultQueues(merged: MergeResult, file: string, queues: readonly string[], origin: string): MergeResult {
+// (mergeDefaultQueueReservation), the notes of both steps kept; line: where a line of
+// the merge is in the file as it is.
+function withDefaultQueues(merged: MergeResult, file: string, queues: readonly string[], origin: string, line: (index: number) => number): MergeResult {
   const rusage = rankQueueRusage(merged.text, file);
   if (queues.length === 0 || rusage === undefined) return merged;
-  const added = mergeDefaultQueueReservation(merged.text, file, queues, rusage, origin);
+  const added = mergeDefaultQueueReservation(merged.text, file, queues, rusage, origin, line);
   return { text: added.text, warnings: [...merged.warnings, ...added.warnings], notes: [...merged.notes, ...added.notes] };
 }
 

@@ -463,3 +463,16 @@ test('a ResourceMap row re-added by hand below an earlier merge\'s block is name
   assert.match(again.warnings[0]!, new RegExp(`^lsf\\.cluster\\.c line ${end + 1} maps rank in the ResourceMap`));
   assert.equal(lines[end], 'rank ([default])');
 });
+
+// The merge reads the file with lavarank's blocks taken out: a section without End below
+// an earlier merge's block was named by its line in that text, lower by the block's lines.
+test('a section without End below an earlier merge\'s block is named by its line in the file, blocks included', () => {
+  const queues = mergeQueues('Begin Queue\nQUEUE_NAME = normal\nEnd Queue\n', 'lsb.queues', QUEUE, 'q').text;
+  const broken = `${queues}Begin Queue\nQUEUE_NAME = late\n`;
+  const begin = broken.split('\n').indexOf('Begin Queue', queues.split('\n').length - 1) + 1; // 1-based
+  assert.throws(() => mergeQueues(broken, 'lsb.queues', QUEUE, 'q'), new RegExp(`^ConfigError: lsb\\.queues line ${begin}: section "Begin Queue" has no End line`));
+  const shared = resources(sample('fresh', 'lsf.shared')).text;
+  const unended = `${shared}Begin HostType\nTYPENAME\n`;
+  const at = unended.split('\n').length - 2; // the 1-based line of Begin HostType, the last but one
+  assert.throws(() => resources(unended), new RegExp(`^ConfigError: lsf\\.shared line ${at}: section "Begin HostType" has no End line`));
+});

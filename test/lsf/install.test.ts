@@ -505,6 +505,24 @@ test('--merge-conf --default-queue leaves a default queue with its own RES_REQ a
   assert.equal((queues.match(/rusage\[rank=/g) ?? []).length, 1, 'only the rank queue reserves');
 });
 
+// mergeDefaultQueueReservation was given the merge of lsb.queues, without lavarank's
+// blocks, and its note gave that text's line: a rerun named a default queue below
+// another's reservation block three lines too high.
+test('--merge-conf run again names a default queue with its own RES_REQ by its line in the file, a reservation block above it included', async () => {
+  const t = tree('fresh');
+  writeFileSync(join(dirname(t.queues), 'lsb.params'), 'Begin Parameters\nDEFAULT_QUEUE = plain normal\nEnd Parameters\n');
+  writeFileSync(t.queues, 'Begin Queue\nQUEUE_NAME = plain\nEnd Queue\n\nBegin Queue\nQUEUE_NAME = normal\nRES_REQ = order[r15s]\nEnd Queue\n');
+  const first = await install(t, '--merge-conf', '--default-queue');
+  assert.equal(first.code, 0, first.err);
+  assert.match(first.out, /note: .*lsb\.queues line 5: the default queue normal has its own RES_REQ/);
+  const lines = readFileSync(t.queues, 'utf8').split('\n');
+  const begin = lines.indexOf('QUEUE_NAME = normal'); // the 1-based line of its Begin, the line above
+  assert.ok(begin > 5, 'the reservation block sits above it');
+  const again = await install(t, '--merge-conf');
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.out, new RegExp(`note: .*lsb\\.queues line ${begin}: the default queue normal has its own RES_REQ`));
+});
+
 test('rank declared INCREASING N is changed to Y, loudly, and --uninstall --merge-conf restores every file byte for byte', async () => {
   const t = tree('capture');
   const originals = [t.shared, t.cluster, t.queues].map((f) => readFileSync(f, 'utf8'));
