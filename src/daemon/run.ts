@@ -179,7 +179,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     const shared = await sharedTextResources(env);
     textNames = shared.names;
     if (shared.problem !== undefined) log.warn(shared.problem);
-    else if (textNames.size > 0) log.info({ names: [...textNames] }, "String resources in lsf.shared: child elims' values for them are passed on as text");
+    else if (textNames.size > 0) log.info({ names: [...textNames] }, "String and dynamic Boolean resources in lsf.shared: child elims' values for them are passed on as text");
   }
 
   const abort = lsfAbortCode(config.resource, env);

@@ -719,19 +719,26 @@ export function mergeDefaultQueueReservation(
   return { text: edits.length === 0 ? text : applyEdits(lines, edits), warnings: [], notes };
 }
 
-// The resources lsf.shared declares with TYPE String (any case), as LIM reads its
-// Resource sections: a row LIM ignores (rowMismatch) declares nothing, and a name
-// declared again keeps its first declaration.
+// The resources whose value from an elim LIM keeps as text (saveSBValue in
+// lim.rload.c: any dynamic one that is not Numeric): those lsf.shared declares with TYPE
+// String (any case), and the dynamic Boolean ones (TYPE Boolean, or none, with an
+// INTERVAL), whose text mbatchd reads with atoi. As LIM reads the Resource sections: a
+// row LIM ignores (rowMismatch, intervalAccepted, resourceIgnored) declares nothing, and
+// a name declared again keeps its first declaration.
 export function textResources(text: string, file: string): Set<string> {
-  const types = new Map<string, string>();
+  const kept = new Map<string, boolean>();
   for (const section of sectionsNamed(parseSections(text, file, 'lim'), 'Resource')) {
     for (const row of section.rows) {
       const name = cell(section, row, 'RESOURCENAME');
-      if (rowMismatch(section, row) !== undefined || name === undefined || types.has(name)) continue;
-      types.set(name, (cell(section, row, 'TYPE') ?? '').toLowerCase());
+      if (rowMismatch(section, row) !== undefined || name === undefined || kept.has(name)) continue;
+      const get = (key: string): string => cell(section, row, key) ?? '';
+      const interval = get('INTERVAL');
+      if (!intervalAccepted(interval) || resourceIgnored(get) !== undefined) continue;
+      const type = get('TYPE').toLowerCase();
+      kept.set(name, type === 'string' || ((type === 'boolean' || type === '') && interval !== ''));
     }
   }
-  return new Set([...types].flatMap(([name, type]) => (type === 'string' ? [name] : [])));
+  return new Set([...kept].flatMap(([name, text]) => (text ? [name] : [])));
 }
 
 // The cluster names listed in lsf.shared's Cluster section.

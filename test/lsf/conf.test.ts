@@ -431,6 +431,23 @@ test('textResources gives the String resources of lsf.shared as LIM reads them: 
   assert.deepEqual([...textResources(SHARED, 'openlava-conf/lsf.shared')], []);
 });
 
+// saveSBValue (lsf/lim/lim.rload.c) keeps the text of any dynamic resource that is not
+// Numeric, and doresources makes one of TYPE Boolean or of none Boolean: mbatchd reads
+// its text with atoi (booleanValue, lsftcl.c), and "-" when the elim has died. A child's
+// "true" was dropped, and a dead child's 1 stayed in LIM for good.
+test('textResources gives the dynamic Boolean resources too, of TYPE Boolean or none, and not a static one', () => {
+  const text = [
+    'Begin Resource',
+    'RESOURCENAME  TYPE     INTERVAL INCREASING  DESCRIPTION',
+    '   gpu_ok     Boolean  60       ()          (GPU healthy)',
+    '   scratch    ()       30       ()          (No TYPE: Boolean)',
+    '   fast       Boolean  ()       ()          (Static: from the host\'s RESOURCES)',
+    '   late       BOOLEAN  0        ()          (An INTERVAL LIM refuses: ignored)',
+    'End Resource',
+  ].join('\n');
+  assert.deepEqual([...textResources(text, 'lsf.shared')].sort(), ['gpu_ok', 'scratch']);
+});
+
 test('a merge from another release warns only of what it changes, not again of the rank line and the ResourceMap row an earlier merge replaced', () => {
   const shared = 'Begin Resource\nRESOURCENAME  TYPE    INTERVAL INCREASING  DESCRIPTION\n   rank       Numeric 10       N           (site)\nEnd Resource\n';
   const map = 'Begin ResourceMap\nRESOURCENAME  LOCATION\nrank ([default])\nEnd ResourceMap\n';
