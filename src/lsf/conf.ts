@@ -10,7 +10,7 @@
 // (lib.words.c and lib.wconf.c turn the CR into a blank, which a line's end drops).
 //
 // The parsing follows OpenLava 4.0's lib.words.c and lim.conf.c: `#` outside
-// double quotes starts a comment anywhere on a line, a trailing `\` joins the
+// double quotes (in lsb.queues and lsb.params, anywhere) starts a comment, a trailing `\` joins the
 // next line (as the daemon reading the file does it: see ConfReader), section
 // and keyword names are case-insensitive, a table row's values map to the
 // header's keywords by position, `(...)` is one value, `-` and `()` are empty,
@@ -57,14 +57,12 @@ interface LogicalLine {
 //   joins a stored line that ends in `\`: there `\` + blanks or CR does join.
 export type ConfReader = 'lim' | 'mbatchd';
 
+// A physical line without its comment as mbatchd reads lsb.queues and lsb.params
+// (getNextLineC_conf, lsf/lib/lib.wconf.c): a `#` starts one wherever it is, inside
+// double quotes too, where LIM's getNextLineD_ (limLine) keeps it.
 function stripComment(line: string): string {
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (c === '"') quoted = !quoted;
-    else if (c === '#' && !quoted) return line.slice(0, i);
-  }
-  return line;
+  const at = line.indexOf('#');
+  return at < 0 ? line : line.slice(0, at);
 }
 
 function logicalLines(lines: readonly string[], reader: ConfReader): LogicalLine[] {

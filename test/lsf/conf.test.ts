@@ -66,15 +66,13 @@ test('values: words, (...) as one value, - and () empty', () => {
   assert.equal(valueText('-'), '');
 });
 
-test('comments start at # outside double quotes and a trailing backslash joins lines', () => {
+test('comments start at # outside double quotes (for mbatchd, at any #) and a trailing backslash joins lines', () => {
   const text = 'Begin Queue\nQUEUE_NAME = q # the name\nDESCRIPTION = "a # b" \\\n  more\nEnd Queue\n';
-  for (const reader of ['lim', 'mbatchd'] as const) {
-    const [queue] = parseSections(text, 'lsb.queues', reader);
-    assert.deepEqual(queue?.rows.map((r) => [r.first, r.last, r.values.join(' ')]), [
-      [1, 1, 'QUEUE_NAME = q'],
-      [2, 3, 'DESCRIPTION = "a # b" more'],
-    ], reader);
-  }
+  const rows = (reader: 'lim' | 'mbatchd'): Array<[number, number, string]> =>
+    (parseSections(text, 'lsb.queues', reader)[0]?.rows ?? []).map((r) => [r.first, r.last, r.values.join(' ')]);
+  assert.deepEqual(rows('lim'), [[1, 1, 'QUEUE_NAME = q'], [2, 3, 'DESCRIPTION = "a # b" more']]);
+  // the quoted "#" takes the "\" into its comment: no join
+  assert.deepEqual(rows('mbatchd'), [[1, 1, 'QUEUE_NAME = q'], [2, 2, 'DESCRIPTION = "a'], [3, 3, 'more']]);
 });
 
 // OpenLava 4.0, lsf/lib/lib.words.c, getNextLineD_ (LIM's reader of lsf.shared and
@@ -492,4 +490,14 @@ test('a section without End below an earlier merge\'s block is named by its line
   const unended = `${shared}Begin HostType\nTYPENAME\n`;
   const at = unended.split('\n').length - 2; // the 1-based line of Begin HostType, the last but one
   assert.throws(() => resources(unended), new RegExp(`^ConfigError: lsf\\.shared line ${at}: section "Begin HostType" has no End line`));
+});
+
+// getNextLineC_conf (lsf/lib/lib.wconf.c), which mbatchd reads lsb.queues with, ends a line
+// at its first "#", quoted or not; lavarank kept a quoted one's text, so a reservation an
+// administrator had commented out inside the quotes still counted.
+test('a "#" inside a quoted value of lsb.queues starts a comment, as mbatchd reads it', () => {
+  const queues = 'Begin Queue\nQUEUE_NAME = normal\nRES_REQ = "order[rank] # rusage[rank=2:duration=45s:decay=1]"\nEnd Queue\n';
+  const r = mergeDefaultQueueReservation(queues, 'lsb.queues', ['normal'], 'rusage[rank=2:duration=45s:decay=1]', 'q');
+  assert.match(r.notes.join('\n'), /the default queue normal has its own RES_REQ \("order\[rank\]\), left as it is; add rusage\[rank=2/);
+  assert.deepEqual(parseSections(queues, 'lsb.queues', 'mbatchd')[0]?.rows.map((row) => row.values.join(' ')), ['QUEUE_NAME = normal', 'RES_REQ = "order[rank]']);
 });
