@@ -556,6 +556,56 @@ function unresolvedAlias(doc: Document): Node | undefined {
   return found;
 }
 
+// How many aliases toJS follows: past this, yaml refuses the file as an alias bomb.
+const MAX_ALIAS_COUNT = 50;
+
+// The alias at which yaml's toJS gives up with "Excessive alias count" (Alias.resolve in
+// yaml's nodes/Alias.js, whose error says neither line nor column), found by its own
+// count: an anchor starts at 1, each alias to it adds 1, and that count times the most
+// values an alias below the anchor stands for (1 for a scalar) may not pass max. In
+// document order, as toJS resolves them. Aliases a YAML 1.1 merge key reads again are
+// counted once here, so for such a file it may find none.
+function excessiveAlias(doc: Document, max: number): Node | undefined {
+  const latest = new Map<string, Node>(); // the last anchor of each name so far
+  const sources = new Map<Node, Node>(); // each alias's anchor: the last of its name before it
+  const counts = new Map<Node, { count: number; aliasCount: number }>();
+  const aliasCount = (node: unknown): number => {
+    if (isAlias(node)) {
+      const source = sources.get(node);
+      const data = source === undefined ? undefined : counts.get(source);
+      return data === undefined ? 0 : data.count * data.aliasCount;
+    }
+    if (isCollection(node)) return Math.max(0, ...node.items.map(aliasCount));
+    if (isPair(node)) return Math.max(aliasCount(node.key), aliasCount(node.value));
+    return 1;
+  };
+  let found: Node | undefined;
+  visit(doc, (_, node) => {
+    if (!isNode(node)) return undefined;
+    if (node.anchor !== undefined) {
+      latest.set(node.anchor, node);
+      counts.set(node, { count: 1, aliasCount: 0 });
+    }
+    if (!isAlias(node)) return undefined;
+    const source = latest.get(node.source);
+    const data = source === undefined ? undefined : counts.get(source);
+    if (source === undefined || data === undefined) return undefined;
+    sources.set(node, source);
+    data.count += 1;
+    if (data.aliasCount === 0) data.aliasCount = aliasCount(source);
+    if (data.count * data.aliasCount <= max) return undefined;
+    found = node;
+    return visit.BREAK;
+  });
+  return found;
+}
+
+// The alias yaml's toJS, given maxAliasCount, refuses a document for: the first one to no
+// anchor, else the one past the limit; for the line and column its error lacks.
+export function aliasRefused(doc: Document, maxAliasCount: number): Node | undefined {
+  return unresolvedAlias(doc) ?? excessiveAlias(doc, maxAliasCount);
+}
+
 // Parses YAML text into a frozen Config; throws ConfigError listing every problem.
 export function parseConfigText(text: string, where = 'config'): Readonly<Config> {
   if (text.length > MAX_CONFIG_BYTES) throw tooLarge(where, Buffer.byteLength(text));
@@ -585,11 +635,12 @@ export function parseConfigText(text: string, where = 'config'): Readonly<Config
   if (complexKeys.length > 0) throw new ConfigError(complexKeys[0]!, { problems: complexKeys.slice(0, MAX_YAML_ERRORS) });
   let raw: unknown;
   try {
-    raw = doc.toJS({ maxAliasCount: 50 });
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
     // toJS says neither line nor column: for an alias to no anchor (a typo, or the
-    // anchor set after it), the first such alias is where.
-    const alias = unresolvedAlias(doc);
+    // anchor set after it), the first such alias is where; for too many, the one past
+    // the limit.
+    const alias = aliasRefused(doc, MAX_ALIAS_COUNT);
     const offset = alias?.range?.[0];
     const pos = offset === undefined ? undefined : lines.linePos(offset);
     throw new ConfigError(`${where}${pos === undefined ? '' : `:${pos.line}:${pos.col}`}: invalid YAML: ${(err as Error).message}`, { cause: err });

@@ -3,6 +3,8 @@
 // `bhosts -l`/`bhosts -w` (job slots, MAX), as captured from a real cluster. Several
 // files are merged by host name: lshosts says what a host is, bhosts how many jobs
 // it takes. Pure parsers plus one reader.
+import { LineCounter } from 'yaml';
+import { aliasRefused } from '../config/config.js';
 import { ConfigError, ParseError, errorCode, errorMessage } from '../util/errors.js';
 import { readRegularText } from '../util/paths.js';
 import { median } from '../util/stats.js';
@@ -160,11 +162,14 @@ export function parseHostTable(text: string, where: string): HostFacts[] {
 }
 
 const YAML_KEYS = ['name', 'cpus', 'mem', 'mxj', 'cpu_factor', 'disks', 'count'];
+// yaml's own default: a site's list of hosts may use an anchor more than lavarank.yaml.
+const MAX_ALIAS_COUNT = 100;
 
 // The administrator's YAML: a list (or `hosts:` holding a list) of
 // {name, cpus, mem, mxj, cpu_factor, disks, count}; `count: N` makes N hosts name-1..name-N.
 export function parseHostsYaml(text: string, where: string): HostFacts[] {
-  const doc = parseYamlDocument(text, { prettyErrors: false });
+  const lines = new LineCounter();
+  const doc = parseYamlDocument(text, { prettyErrors: false, lineCounter: lines });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0];
@@ -172,10 +177,12 @@ export function parseHostsYaml(text: string, where: string): HostFacts[] {
   }
   let list: unknown;
   try {
-    list = doc.toJS();
+    list = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
-    // An alias bomb, or an alias to no anchor: yaml's message names no file.
-    throw new ConfigError(`${where}: invalid YAML: ${errorMessage(err)}`, { cause: err });
+    // An alias bomb, or an alias to no anchor: yaml's message names no file, line or column.
+    const offset = aliasRefused(doc, MAX_ALIAS_COUNT)?.range?.[0];
+    const pos = offset === undefined ? undefined : lines.linePos(offset);
+    throw new ConfigError(`${where}${pos === undefined ? '' : `:${pos.line}:${pos.col}`}: invalid YAML: ${errorMessage(err)}`, { cause: err });
   }
   if (typeof list === 'object' && list !== null && !Array.isArray(list) && 'hosts' in list) list = (list as { hosts: unknown }).hosts;
   if (!Array.isArray(list)) throw new ConfigError(`${where}: expected a list of hosts (or hosts: with a list), found ${list === null || list === undefined ? "nothing" : typeof list}`);

@@ -247,6 +247,13 @@ describe('parseConfigText', () => {
     assert.deepEqual(problemsOf('interval: 20\nlog:\n  level: *lvl\n'), ['lavarank.yaml:3:10: invalid YAML: Unresolved alias (the anchor must be set before the alias): lvl']);
   });
 
+  // yaml's toJS refuses an alias bomb with "Excessive alias count", which says neither
+  // line nor column; an anchor counts 1 and each alias 1 more, and past 50 it stops.
+  it('gives the line and column of the alias past the limit of aliases (an alias bomb)', () => {
+    const text = `x: &a 1\nlist:\n${'  - *a\n'.repeat(60)}`;
+    assert.deepEqual(problemsOf(text), ['lavarank.yaml:52:5: invalid YAML: Excessive alias count indicates a resource exhaustion attack']);
+  });
+
   it('refuses duplicate keys', () => {
     const [p] = problemsOf('interval: 10\ninterval: 20\n');
     assert.match(p ?? '', /^lavarank\.yaml:2:1: invalid YAML: Map keys must be unique/);

@@ -85,10 +85,10 @@ describe('parseHostsYaml', () => {
     ]);
   });
 
-  it('names the file of YAML whose aliases cannot be resolved (an alias bomb, an alias to no anchor)', () => {
+  it('names the file, line and column of YAML whose aliases cannot be resolved (an alias bomb, an alias to no anchor)', () => {
     const bomb = `a: &a [x, x, x, x, x, x, x, x, x]\n${['b', 'c', 'd', 'e', 'f', 'g'].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdef'[i]}`).join(', ')}]`).join('\n')}\n`;
-    assert.throws(() => parseHostsYaml(bomb, 'h.yaml'), (err: unknown) => err instanceof ConfigError && /^h\.yaml: invalid YAML: Excessive alias count/.test(err.message));
-    assert.throws(() => parseHostsYaml('- *nowhere\n', 'h.yaml'), (err: unknown) => err instanceof ConfigError && /^h\.yaml: invalid YAML: /.test(err.message));
+    assert.throws(() => parseHostsYaml(bomb, 'h.yaml'), (err: unknown) => err instanceof ConfigError && /^h\.yaml:4:8: invalid YAML: Excessive alias count/.test(err.message));
+    assert.throws(() => parseHostsYaml('- *nowhere\n', 'h.yaml'), (err: unknown) => err instanceof ConfigError && /^h\.yaml:1:3: invalid YAML: /.test(err.message));
   });
 
   it('reads a bare number for mem as GiB', () => {
