@@ -29,22 +29,27 @@ import { collectorsFromConfig, createSampler } from './sampler.js';
 import { VERSION } from '../util/version.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 
-// Under LSF's MELIM (which sets ELIM_ABORT_VALUE), an elim whose resource this host
-// does not need exits with that value so MELIM does not restart it. LSF_RESOURCES
-// names every dynamic resource the host has that is not shared, mapped or not (rank,
-// which the recommended layout leaves out of the ResourceMap, included: getusr in
-// OpenLava 4.0's lim.rload.c, from LSF's code base), and the shared ones this host has
-// an instance of. OpenLava never sets ELIM_ABORT_VALUE, so there lavarank always keeps running.
-export function lsfAbortCode(resource: string, env: NodeJS.ProcessEnv): { code: number; why: string } | undefined {
+// The dummy resource lavarank's layout maps so that LIM starts the elim
+// (openlava-conf/lsf.cluster); rank itself stays out of the ResourceMap.
+export const TRIGGER_RESOURCE = 'elimtrig';
+
+// Under LSF's MELIM (which sets ELIM_ABORT_VALUE), an elim that exits with that value is
+// never restarted on this host, so lavarank does so only where it is not wanted: when
+// LSF_RESOURCES is set and names none of `names` (its rank, typed ranks, and the trigger
+// that starts it). IBM's pages say LIM builds LSF_RESOURCES from the ResourceMap and give
+// a checking header that exits only when it is set and names none of the elim's
+// resources; lavarank's layout maps elimtrig, not rank, so under LSF it may name
+// elimtrig alone. OpenLava never sets ELIM_ABORT_VALUE, so there lavarank always keeps running.
+export function lsfAbortCode(names: readonly string[], env: NodeJS.ProcessEnv): { code: number; why: string } | undefined {
   const abortValue = env['ELIM_ABORT_VALUE'];
   if (abortValue === undefined || abortValue.trim() === '') return undefined;
   const resources = (env['LSF_RESOURCES'] ?? '').split(/\s+/).filter((s) => s !== '');
-  if (resources.includes(resource)) return undefined;
+  if (resources.length === 0 || resources.some((r) => names.includes(r))) return undefined;
   const code = Number(abortValue);
   if (!Number.isInteger(code) || code < 0 || code > 255) return undefined;
   return {
     code,
-    why: `LSF_RESOURCES (${JSON.stringify(env['LSF_RESOURCES'] ?? '')}) does not name '${resource}' on this host; exiting with ELIM_ABORT_VALUE ${code} so MELIM does not restart this elim`,
+    why: `LSF_RESOURCES (${JSON.stringify(env['LSF_RESOURCES'] ?? '')}) names none of ${names.map((n) => `'${n}'`).join(', ')} on this host; exiting with ELIM_ABORT_VALUE ${code} so MELIM does not restart this elim`,
   };
 }
 
@@ -182,7 +187,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     else if (textNames.size > 0) log.info({ names: [...textNames] }, "String and dynamic Boolean resources in lsf.shared: child elims' values for them are passed on as text");
   }
 
-  const abort = lsfAbortCode(config.resource, env);
+  const abort = lsfAbortCode([config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : []), TRIGGER_RESOURCE], env);
   if (abort !== undefined) {
     log.warn(abort.why);
     await logging.close(300);

@@ -5,29 +5,42 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { lsfAbortCode, sampleDeadlineMs } from '../../src/daemon/run.js';
+import { lsfAbortCode, sampleDeadlineMs, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, defaultHistoryDir } from '../../src/history/record.js';
-import { cliPath, tempDir, tokenEnv } from '../helpers.js';
+import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
 import { FAULTS, SyntheticHost, until } from '../faults/helpers.js';
 
 describe('lsfAbortCode', () => {
+  const NAMES = ['rank', TRIGGER_RESOURCE];
   it('does nothing under OpenLava, which never sets ELIM_ABORT_VALUE', () => {
-    assert.equal(lsfAbortCode('rank', { LSF_RESOURCES: 'elimtrig ' }), undefined);
+    assert.equal(lsfAbortCode(NAMES, { LSF_RESOURCES: 'gpu ' }), undefined);
   });
   it('does nothing under LSF when LSF_RESOURCES names the resource', () => {
-    assert.equal(lsfAbortCode('rank', { ELIM_ABORT_VALUE: '97', LSF_RESOURCES: 'gpu rank ' }), undefined);
+    assert.equal(lsfAbortCode(NAMES, { ELIM_ABORT_VALUE: '97', LSF_RESOURCES: 'gpu rank ' }), undefined);
   });
-  it('gives ELIM_ABORT_VALUE under LSF when LSF_RESOURCES does not name the resource', () => {
-    const r = lsfAbortCode('rank', { ELIM_ABORT_VALUE: '97', LSF_RESOURCES: 'ranking gpu ' });
+  it('does nothing under LSF when LSF_RESOURCES names only the trigger, as LIM builds it from the ResourceMap that maps elimtrig and not rank', () => {
+    assert.equal(lsfAbortCode(NAMES, { ELIM_ABORT_VALUE: '97', LSF_RESOURCES: 'elimtrig ' }), undefined);
+  });
+  it('does nothing under LSF when LSF_RESOURCES is empty or unset, as the checking header in IBM\'s pages does', () => {
+    assert.equal(lsfAbortCode(NAMES, { ELIM_ABORT_VALUE: '97', LSF_RESOURCES: ' ' }), undefined);
+    assert.equal(lsfAbortCode(NAMES, { ELIM_ABORT_VALUE: '97' }), undefined);
+  });
+  it('gives ELIM_ABORT_VALUE under LSF when LSF_RESOURCES names none of the names', () => {
+    const r = lsfAbortCode(NAMES, { ELIM_ABORT_VALUE: '97', LSF_RESOURCES: 'ranking gpu ' });
     assert.equal(r?.code, 97);
-    assert.match(r?.why ?? '', /does not name 'rank'/);
+    assert.match(r?.why ?? '', /names none of 'rank', 'elimtrig'/);
   });
   it('ignores an ELIM_ABORT_VALUE that is not an exit status', () => {
     // 256 would exit 0 and -1 exit 255: not the value MELIM was told.
-    for (const value of ['x', '256', '-1', '9.5']) assert.equal(lsfAbortCode('rank', { ELIM_ABORT_VALUE: value, LSF_RESOURCES: '' }), undefined, value);
-    assert.equal(lsfAbortCode('rank', { ELIM_ABORT_VALUE: '255', LSF_RESOURCES: '' })?.code, 255);
-    assert.equal(lsfAbortCode('rank', { ELIM_ABORT_VALUE: '0', LSF_RESOURCES: '' })?.code, 0);
+    for (const value of ['x', '256', '-1', '9.5']) assert.equal(lsfAbortCode(NAMES, { ELIM_ABORT_VALUE: value, LSF_RESOURCES: 'gpu ' }), undefined, value);
+    assert.equal(lsfAbortCode(NAMES, { ELIM_ABORT_VALUE: '255', LSF_RESOURCES: 'gpu ' })?.code, 255);
+    assert.equal(lsfAbortCode(NAMES, { ELIM_ABORT_VALUE: '0', LSF_RESOURCES: 'gpu ' })?.code, 0);
+  });
+  it('names as the trigger the resource the shipped lsf.cluster snippet maps', () => {
+    const snippet = readFileSync(join(repoRoot, 'openlava-conf', 'lsf.cluster'), 'utf8');
+    const mapped = snippet.split('\n').filter((l) => /^\s*\w+\s+\(\[/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+    assert.deepEqual(mapped, [TRIGGER_RESOURCE]);
   });
 });
 

@@ -236,12 +236,22 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
     }
   });
 
-  it('exits with ELIM_ABORT_VALUE under LSF when LSF_RESOURCES does not name rank', async () => {
+  it('exits with ELIM_ABORT_VALUE under LSF when LSF_RESOURCES names neither rank nor the trigger resource', async () => {
     const elim = startElim({ env: { ELIM_ABORT_VALUE: '97', LSF_RESOURCES: 'gpu_util ' } });
     try {
       const exit = await elim.exited;
       assert.equal(exit.code, 97);
-      assert.ok(elim.log().some((l) => /does not name 'rank'/.test(String(l['msg']))));
+      assert.ok(elim.log().some((l) => /names none of 'rank', 'elimtrig'/.test(String(l['msg']))));
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
+  it('keeps running under LSF when LSF_RESOURCES names only the trigger resource, as IBM says LIM builds it from the ResourceMap', async () => {
+    const elim = startElim({ env: { ELIM_ABORT_VALUE: '97', LSF_RESOURCES: 'elimtrig ' } });
+    try {
+      await elim.waitForReports(2);
+      assert.equal(elim.child.exitCode, null);
     } finally {
       await elim.cleanup();
     }
