@@ -746,9 +746,16 @@ function nextAfterInstall(opts: Options, cluster: string | undefined, next: stri
   }
   next.push(
     'Install the wrapper on every host that runs LIM (run this there too), unless LSF_SERVERDIR is shared.',
-    'On the master host, as root (both ask for confirmation):',
-    `  lsadmin reconfig       # LIM rereads lsf.shared and ${clusterFile} and starts the elim on every host`,
+    `On the master host, as root (${opts.lsf === true ? 'reconfig and mbdrestart ask' : 'both ask'} for confirmation):`,
+    opts.lsf === true
+      ? `  lsadmin reconfig       # the management host candidates' LIMs reread lsf.shared and ${clusterFile}`
+      : `  lsadmin reconfig       # LIM rereads lsf.shared and ${clusterFile} and starts the elim on every host`,
     '  badmin mbdrestart      # mbatchd picks up the rank resource and the rank queue',
+  );
+  // IBM's "External load indices commands" (LSF 10.1): after adding a host-based dynamic
+  // resource, every LIM it affects must restart to start its elims; reconfig alone does not.
+  if (opts.lsf === true) next.push('  lsadmin limrestart all # LSF: every LIM restarts and starts its elims, as IBM says after adding a host-based resource (elimtrig)');
+  next.push(
     'About 30 s later, check:',
     '  lsload -l              # every host shows a number under rank; "-" means no report yet',
     '  lsinfo                 # rank is listed with ORDER "Inc" (declared INCREASING Y)',
@@ -762,5 +769,6 @@ function nextAfterInstall(opts: Options, cluster: string | undefined, next: stri
 function nextAfterUninstall(opts: Options, next: string[]): void {
   next.push('On the master host, as root:', '  lsadmin reconfig       # LIM ends the running elim and starts the restored one, if any');
   if (opts['merge-conf'] === true) next.push('  badmin mbdrestart      # mbatchd forgets the rank resource and the rank queue');
-  else next.push('The configuration still declares rank and maps elimtrig; remove them with --uninstall --merge-conf.');
+  if (opts.lsf === true) next.push('  lsadmin limrestart all # LSF: every LIM restarts its MELIM, which no longer finds elim.rank');
+  if (opts['merge-conf'] !== true) next.push('The configuration still declares rank and maps elimtrig; remove them with --uninstall --merge-conf.');
 }

@@ -319,6 +319,22 @@ test('--lsf installs elim.rank beside an existing elim and leaves that one alone
   assert.deepEqual(readdirSync(t.sbin), ['elim']);
 });
 
+// IBM's "External load indices commands" (LSF 10.1): after adding a host-based dynamic
+// resource, every LIM must restart to start its elims; OpenLava's reconfig starts it.
+test('--lsf tells to restart every LIM after the install and the uninstall, and the OpenLava install does not', async () => {
+  const t = tree('fresh');
+  const r = await install(t, '--lsf');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /lsadmin reconfig[^\n]*\n +badmin mbdrestart[^\n]*\n +lsadmin limrestart all /);
+  const u = await install(t, '--lsf', '--uninstall');
+  assert.equal(u.code, 0, u.err);
+  assert.match(u.out, /^ +lsadmin limrestart all /m);
+  const o = tree('fresh');
+  const plain = await install(o);
+  assert.equal(plain.code, 0, plain.err);
+  assert.doesNotMatch(plain.out, /limrestart/);
+});
+
 // docs/install.md's Uninstall section shows the commands without --lsf: run as written
 // on LSF, --uninstall looked at elim only and said done, and MELIM ran lavarank on.
 test('--uninstall without --lsf, where lavarank is installed as elim.rank (or with --lsf, where it is elim), names the flag and changes nothing', async () => {
