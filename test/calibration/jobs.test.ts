@@ -66,8 +66,9 @@ test('the warning names each job by its id, its first process and how many other
 // the jobs' load into what it took for its own stressors.
 test('calibrate names a batch job running on the host before it starts, in its dry run too', async () => {
   // A job id of this run's own: a second run of these tests at once on the machine has its
-  // own job, which a shared id would merge with this one under the other's lower pid.
-  const id = `4242${process.pid}`;
+  // own job, which a shared id would merge with this one under the other's lower pid. A
+  // pid has up to 7 digits (pid_max 4194304, systemd's), and a job id at most 10.
+  const id = `42${String(process.pid).padStart(7, '0')}`;
   const job = spawn('sleep', ['60'], { env: { ...process.env, LSB_JOBID: id }, stdio: 'ignore' });
   try {
     await until('the job started', () => (readProc(job.pid!, 'comm').startsWith('sleep') && jobIdOf(Buffer.from(readProc(job.pid!, 'environ'), 'latin1')) === id ? true : undefined));
