@@ -23,23 +23,37 @@ export interface BatchJob {
 export const MAX_ENVIRON_BYTES = 6 * 1024 * 1024;
 
 // A job id as sbatchd writes LSB_JOBID ("%d", sbd.job.c); IBM LSF's are numbers too.
-const JOB_ID = /^\d{1,10}$/;
-const JOB_ID_KEY = 'LSB_JOBID=';
+// An element of a job array gets its array's id there, and its index in LSB_JOBINDEX
+// (0 for a job that is no element), so an element is named as bjobs names it, 100[3].
+const JOB_NUMBER = /^\d{1,10}$/;
 
-// The LSB_JOBID of a /proc/<pid>/environ (NUL-separated NAME=value), if it is a job id.
-// Any other value is a user's own, not sbatchd's: five processes with a 128 KB one of
-// escape sequences made calibrate's warning 1.4 MB on root's terminal. Searched in the
-// bytes: made text whole, a user's 6 MiB of zeros took 100 to 150 ms a process.
-export function jobIdOf(environ: Buffer): string | undefined {
-  for (let at = environ.indexOf(JOB_ID_KEY); at >= 0; at = environ.indexOf(JOB_ID_KEY, at + 1)) {
+// The value of variable name in a /proc/<pid>/environ (NUL-separated NAME=value), cut
+// at max bytes (enough to tell a job number from anything longer), if it is set.
+// Searched in the bytes: made text whole, a user's 6 MiB of zeros took 100 to 150 ms a
+// process.
+function variableOf(environ: Buffer, name: string, max: number): string | undefined {
+  const key = `${name}=`;
+  for (let at = environ.indexOf(key); at >= 0; at = environ.indexOf(key, at + 1)) {
     if (at > 0 && environ[at - 1] !== 0) continue; // MY_LSB_JOBID=
-    const start = at + JOB_ID_KEY.length;
+    const start = at + key.length;
     const end = environ.indexOf(0, start);
-    // One character past the longest id is enough to tell an id from anything longer.
-    const id = environ.toString('latin1', start, Math.min(end < 0 ? environ.length : end, start + 11));
-    return JOB_ID.test(id) ? id : undefined;
+    return environ.toString('latin1', start, Math.min(end < 0 ? environ.length : end, start + max));
   }
   return undefined;
+}
+
+// A job named as bjobs names it (4242, or 100[3] for an element of a job array), from
+// its LSB_JOBID and LSB_JOBINDEX, if LSB_JOBID is a job number.
+function jobName(id: string | undefined, index: string | undefined): string | undefined {
+  if (id === undefined || !JOB_NUMBER.test(id)) return undefined;
+  return index !== undefined && JOB_NUMBER.test(index) && Number(index) > 0 ? `${id}[${index}]` : id;
+}
+
+// The job of a /proc/<pid>/environ, named as bjobs names it, if LSB_JOBID is a job
+// number. Any other value is a user's own, not sbatchd's: five processes with a 128 KB
+// one of escape sequences made calibrate's warning 1.4 MB on root's terminal.
+export function jobIdOf(environ: Buffer): string | undefined {
+  return jobName(variableOf(environ, 'LSB_JOBID', 11), variableOf(environ, 'LSB_JOBINDEX', 11));
 }
 
 // The first max bytes of a file.
@@ -62,10 +76,11 @@ function readHead(path: string, max: number): Buffer {
 }
 
 // The jobs of the processes under procRoot, but for the job calibrate itself runs in
-// (ownJob: its own LSB_JOBID, when an administrator submits it as a job) and itself.
+// (ownJob: its own, as jobIdOf names it, when an administrator submits it as a job,
+// or as an element of a job array) and itself.
 // unreadable counts the processes whose environment could not be read (another user's,
 // when not run as root); a process gone meanwhile counts as neither.
-export function runningBatchJobs(procRoot = '/proc', self = process.pid, ownJob = process.env['LSB_JOBID']): { jobs: BatchJob[]; unreadable: number } {
+export function runningBatchJobs(procRoot = '/proc', self = process.pid, ownJob = jobName(process.env['LSB_JOBID'], process.env['LSB_JOBINDEX'])): { jobs: BatchJob[]; unreadable: number } {
   const jobs = new Map<string, BatchJob>();
   let unreadable = 0;
   let entries: string[];

@@ -32,6 +32,30 @@ test('jobIdOf takes only a job number, as sbatchd writes LSB_JOBID, not any text
   assert.equal(jobIdOf(Buffer.from('LSB_JOBID=12 ; x\0', 'latin1')), undefined);
 });
 
+// sbatchd gives every element of a job array the array's id as LSB_JOBID and its index
+// as LSB_JOBINDEX (0 for a job that is no element; sbd.job.c, OpenLava 4.0).
+test('jobIdOf names an element of a job array as bjobs does, id[index], and a job that is no element by its id alone', () => {
+  assert.equal(jobIdOf(Buffer.from('LSB_JOBID=100\0LSB_JOBINDEX=3\0', 'latin1')), '100[3]');
+  assert.equal(jobIdOf(Buffer.from('LSB_JOBINDEX=12\0PATH=/bin\0LSB_JOBID=100\0', 'latin1')), '100[12]');
+  assert.equal(jobIdOf(Buffer.from('LSB_JOBID=4242\0LSB_JOBINDEX=0\0', 'latin1')), '4242');
+  assert.equal(jobIdOf(Buffer.from(`LSB_JOBID=4242\0LSB_JOBINDEX=1${'\x1b[8m'.repeat(100)}\0`, 'latin1')), '4242');
+});
+
+// Named by LSB_JOBID alone, eight elements of one array read as one job, and calibrate
+// submitted as an element of an array (one element a host) left out every other element
+// that shared its host.
+test('runningBatchJobs counts each element of a job array as a job, and leaves out only the element calibrate runs in', (t) => {
+  const tmp = tempDir();
+  t.after(tmp.cleanup);
+  const root = proc(tmp.dir, {
+    10: { environ: ['LSB_JOBID=100', 'LSB_JOBINDEX=1'], comm: 'a.out' },
+    11: { environ: ['LSB_JOBID=100', 'LSB_JOBINDEX=2'], comm: 'a.out' },
+    12: { environ: ['LSB_JOBID=200', 'LSB_JOBINDEX=1'], comm: 'node' }, // calibrate's own element
+    13: { environ: ['LSB_JOBID=200', 'LSB_JOBINDEX=2'], comm: 'node' }, // another calibrate
+  });
+  assert.deepEqual(runningBatchJobs(root, 1, '200[1]').jobs.map((j) => j.jobId).sort(), ['100[1]', '100[2]', '200[2]']);
+});
+
 test('runningBatchJobs groups processes by job, leaving out calibrate itself and the job it runs in', (t) => {
   const tmp = tempDir();
   t.after(tmp.cleanup);
@@ -81,6 +105,21 @@ test('calibrate names a batch job running on the host before it starts, in its d
     assert.match(r.stdout, /^Calibration plan for /);
   } finally {
     job.kill('SIGKILL');
+  }
+});
+
+// calibrate submitted as an element of a job array, one element a host: another element
+// that lands on the same host loads it as much as any job.
+test('calibrate run as an element of a job array names another element of that array running on the host', async () => {
+  const id = `43${String(process.pid).padStart(7, '0')}`;
+  const sibling = spawn('sleep', ['60'], { env: { ...process.env, LSB_JOBID: id, LSB_JOBINDEX: '2' }, stdio: 'ignore' });
+  try {
+    await until('the element started', () => (readProc(sibling.pid!, 'comm').startsWith('sleep') && jobIdOf(Buffer.from(readProc(sibling.pid!, 'environ'), 'latin1')) === `${id}[2]` ? true : undefined));
+    const r = spawnSync(process.execPath, [calibratePath, '--dry-run', '--squeeze', 'no'], { encoding: 'utf8', env: { ...process.env, LSB_JOBID: id, LSB_JOBINDEX: '1' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`lavarank calibrate: WARNING: \\d+ batch jobs? (is|are) running on this host \\(.*job ${id}\\[2\\]: sleep \\(pid ${sibling.pid}\\)`));
+  } finally {
+    sibling.kill('SIGKILL');
   }
 });
 
