@@ -171,9 +171,23 @@ export function pressureNote(config: Readonly<Config>): string {
 // 4.0's sbatchd gives a job no session of its own (sbd.job.c), so every job runs in
 // sbatchd's, and a login's or lsrun's tasks take a session's share from the jobs, not
 // their count (docs/model.md, "Sessions", measured). Autogroup acts only on tasks in the
-// root CPU cgroup (task_wants_autogroup, kernel/sched/autogroup.c). Undefined for a
-// value the kernel does not write.
+// root CPU cgroup (task_wants_autogroup, kernel/sched/autogroup.c): where cgroup v2's
+// cpu controller is on below the root (sys_root's fs/cgroup/cgroup.subtree_control lists
+// cpu), every task outside the root cgroup, and under systemd that is all of LIM's, its
+// jobs' and a login's, has a CPU cgroup of its own, and CPU time goes between the
+// cgroups first, so autogroup, on or off, changes nothing for them.
+// Undefined for a value the kernel does not write.
 export function autogroupNote(config: Readonly<Config>): string | undefined {
+  // Checked first: with the controller on, the cgroups decide, autogroup on or off.
+  const controllers = join(config.sys_root, 'fs/cgroup/cgroup.subtree_control');
+  if (readWords(controllers)?.includes('cpu') === true) {
+    return (
+      `cpu sharing: cgroup v2's cpu controller is on (${controllers} lists cpu): the kernel shares CPU time between the cgroups first ` +
+      "(system.slice against user.slice, by cpu.weight), then between their tasks, while the rank counts tasks; autogroup acts only on tasks in " +
+      "the root CPU cgroup, which under systemd holds none of LIM's, its jobs' or a login's, so kernel.sched_autogroup_enabled changes nothing here " +
+      '(docs/model.md, "Sessions")'
+    );
+  }
   const path = join(config.proc_root, 'sys/kernel/sched_autogroup_enabled');
   let text: string;
   try {
@@ -191,6 +205,15 @@ export function autogroupNote(config: Readonly<Config>): string | undefined {
     'a login with many busy tasks, and slower beside other busy jobs and one busy login (docs/model.md, "Sessions"). Set ' +
     'kernel.sched_autogroup_enabled = 0 on compute nodes to have the CPUs shared task by task, as the rank assumes (README, "Troubleshooting")'
   );
+}
+
+// The blank-separated words of a file, or undefined when it cannot be read.
+function readWords(path: string): string[] | undefined {
+  try {
+    return readFileSync(path, 'latin1').trim().split(/\s+/);
+  } catch {
+    return undefined; // no cgroup v2 at the root (v1, or the hybrid layout): nothing to tell
+  }
 }
 
 // Whether the host's CPUs are SMT threads (hyperthreads, most cloud vCPUs), from

@@ -358,7 +358,8 @@ describe('lavarank check of lavarank alone', () => {
   });
 
   it("prints how the kernel shares the CPUs, from proc_root's sys/kernel/sched_autogroup_enabled, among the effective configuration", () => {
-    const r = checkAlone('gpu: {enabled: false}\nproc_root: DIR/proc\n', {}, ['--cpus', '16'], (dir) => {
+    // sys_root too: on a host whose cgroup v2 has the cpu controller on, /sys would give the other note.
+    const r = checkAlone('gpu: {enabled: false}\nproc_root: DIR/proc\nsys_root: DIR/sys\n', {}, ['--cpus', '16'], (dir) => {
       mkdirSync(join(dir, 'proc/sys/kernel'), { recursive: true });
       writeFileSync(join(dir, 'proc/sys/kernel/sched_autogroup_enabled'), '1\n');
     });
@@ -603,13 +604,18 @@ describe('pressureNoteFor', () => {
 });
 
 describe('autogroupNote', () => {
-  // proc_root's sys/kernel/sched_autogroup_enabled as the kernel writes it.
-  function withAutogroup(dir: string, value: string | undefined): Config {
+  // proc_root's sys/kernel/sched_autogroup_enabled as the kernel writes it, and sys_root's
+  // fs/cgroup/cgroup.subtree_control where cgroup v2 is mounted whole.
+  function withAutogroup(dir: string, value: string | undefined, controllers?: string): Config {
     if (value !== undefined) {
       mkdirSync(join(dir, 'sys/kernel'), { recursive: true });
       writeFileSync(join(dir, 'sys/kernel/sched_autogroup_enabled'), value);
     }
-    return { ...defaultConfig(), proc_root: dir };
+    if (controllers !== undefined) {
+      mkdirSync(join(dir, 'cgroup-sys/fs/cgroup'), { recursive: true });
+      writeFileSync(join(dir, 'cgroup-sys/fs/cgroup/cgroup.subtree_control'), controllers);
+    }
+    return { ...defaultConfig(), proc_root: dir, sys_root: join(dir, 'cgroup-sys') };
   }
 
   it('says, with autogroup on, that sessions share the CPUs before tasks, that work in other sessions counts for more than it takes, and how to turn it off', () => {
@@ -619,6 +625,21 @@ describe('autogroupNote', () => {
         autogroupNote(withAutogroup(dir, '1\n')) ?? '',
         /^cpu sharing: kernel\.sched_autogroup_enabled = 1: the kernel shares CPU time between sessions first, then between a session's tasks .*but the rank counts tasks\. OpenLava runs every job in sbatchd's session, so busy work in other sessions \(logins, lsrun through RES\) counts in the rank for its tasks but takes a session's share: jobs run faster than the rank predicts .*Set kernel\.sched_autogroup_enabled = 0 on compute nodes/,
       );
+    } finally {
+      cleanup();
+    }
+  });
+
+  // task_wants_autogroup: a task outside the root CPU cgroup gets no session group, and
+  // with cgroup v2's cpu controller on below the root, systemd leaves none of LIM's,
+  // its jobs' or a login's tasks there; the remedy the note gave changed nothing.
+  it("says, with cgroup v2's cpu controller on below the root, that the cgroups share the CPUs first and that autogroup, on or off, changes nothing", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const note = autogroupNote(withAutogroup(dir, '1\n', 'cpuset cpu io memory pids\n')) ?? '';
+      assert.match(note, /^cpu sharing: cgroup v2's cpu controller is on \(\S+\/fs\/cgroup\/cgroup\.subtree_control lists cpu\): the kernel shares CPU time between the cgroups first .* so kernel\.sched_autogroup_enabled changes nothing here/);
+      assert.equal(autogroupNote(withAutogroup(dir, '0\n', 'cpuset cpu io memory pids\n')), note);
+      assert.match(autogroupNote(withAutogroup(dir, '1\n', 'cpuset io memory pids\n')) ?? '', /Set kernel\.sched_autogroup_enabled = 0 on compute nodes/);
     } finally {
       cleanup();
     }
