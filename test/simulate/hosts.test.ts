@@ -76,6 +76,24 @@ describe('parseHostTable', () => {
 });
 
 describe('parseHostsYaml', () => {
+  // yaml prints every token when either is set, and simulate's table goes to stdout.
+  it("writes nothing to stdout with yaml's LOG_TOKENS or LOG_STREAM set, and leaves both set", (t) => {
+    const log = t.mock.method(console, 'log', () => undefined);
+    const dir = t.mock.method(console, 'dir', () => undefined);
+    const saved = [process.env['LOG_TOKENS'], process.env['LOG_STREAM']];
+    process.env['LOG_TOKENS'] = '1';
+    process.env['LOG_STREAM'] = '1';
+    t.after(() => {
+      for (const [name, value] of [['LOG_TOKENS', saved[0]], ['LOG_STREAM', saved[1]]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
+    assert.equal(parseHostsYaml('- {name: a, cpus: 4}\n', 'h.yaml')[0]!.cpus, 4);
+    assert.equal(log.mock.callCount() + dir.mock.callCount(), 0);
+    assert.deepEqual([process.env['LOG_TOKENS'], process.env['LOG_STREAM']], ['1', '1']);
+  });
+
   it('reads hosts with sizes, counts and defaults', () => {
     const facts = parseHostsYaml('- {name: big, cpus: 64, mem: 512G, mxj: 64, cpu_factor: 1.5, disks: 4}\n- {name: small, cpus: 8, count: 2}\n', 'h.yaml');
     assert.deepEqual(facts, [
