@@ -32,7 +32,9 @@ describe('a GPU tool that misbehaves', { concurrency: false }, () => {
       const reports = elim.reports();
       assert.ok(reports.length >= 10, `${reports.length} reports in 4 s at a 0.2 s interval`);
       assert.ok(Math.max(...gaps(reports.map((r) => r.at))) < 2000);
-      assert.ok(reports.every((r) => /^1 rank \d+(\.\d+)?$/.test(r.line) && Number(r.line.split(' ')[2]) < 1000), 'a pessimistic or odd report');
+      assert.ok(reports.every((r) => /^1 rank \d+(\.\d+)?$/.test(r.line)), 'an odd report');
+      // By the daemon's own word: the real /proc of a saturated test machine may rank 1000 too.
+      assert.equal(elim.log().filter((l) => String(l['msg']).startsWith('reporting the pessimistic rank ')).length, 0, 'a pessimistic report');
       const failure = elim.log().find((l) => String(l['msg']).startsWith('GPU query failed'));
       assert.match(String(failure?.['msg']), /timed out/);
       assert.equal(isAlive(hung), false, 'the hung nvidia-smi was not killed after its 1 s timeout');

@@ -145,7 +145,9 @@ describe('a model file replaced while the daemon runs', { concurrency: false }, 
       const gap = longestHistoryGap(elim);
       t.diagnostic(`${FAULTS.length} faults, ${elim.reports().length} reports, longest gap ${gap} ms at a 0.1 s interval`);
       assert.ok(gap < 2000, `a gap of ${gap} ms`);
-      assert.ok(elim.reports().every((r) => Number(r.line.split(' ')[2]) < 1000), 'a pessimistic report');
+      // By the daemon's own word: the real /proc of a saturated test machine may rank 1000 too.
+      assert.equal(logged(elim, /^reporting the pessimistic rank /), 0, 'a pessimistic report');
+      assert.ok(elim.reports().every((r) => /^1 rank \d+(\.\d+)?$/.test(r.line)), 'an odd report');
       // History is written six records at a time: wait for the batch with the last model.
       const last = parseModel(goodModel(seed), 'x').id;
       await until('the last model in the history', () => (historyModels(elim).at(-1) === last ? true : undefined), 5000);
@@ -173,7 +175,9 @@ describe('a model file replaced while the daemon runs', { concurrency: false }, 
       const id = parseModel(next.toString(), 'x').id;
       await until('the new model taken', () => (historyModels(elim).at(-1) === id ? true : undefined), 5000);
       assert.ok(logged(elim, /^model file changed but cannot be used; keeping /) >= 1, 'no partial version was seen: the test proves nothing');
-      assert.ok(elim.reports().every((r) => Number(r.line.split(' ')[2]) < 1000), 'a pessimistic report');
+      // By the daemon's own word: the real /proc of a saturated test machine may rank 1000 too.
+      assert.equal(logged(elim, /^reporting the pessimistic rank /), 0, 'a pessimistic report');
+      assert.ok(elim.reports().every((r) => /^1 rank \d+(\.\d+)?$/.test(r.line)), 'an odd report');
       const gap = longestHistoryGap(elim);
       assert.ok(gap < 2000, `a gap of ${gap} ms`);
     } finally {
