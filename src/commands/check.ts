@@ -251,13 +251,20 @@ export function smtNote(config: Readonly<Config>): string | undefined {
 // this process's); undefined when sysfs does not list the online CPUs.
 export function jobCpusNote(config: Readonly<Config>, set = jobCpuSet(config)): string | undefined {
   if (set === undefined) return undefined;
-  const { online, usable, isolated, named, from } = set;
+  const { online, usable, isolated, named, from, quota } = set;
   const isolatedNote = isolated.length > 0 ? `, isolcpus ${cpuRanges(isolated)} left out` : '';
-  if (usable.length === online.length) return `job CPUs: all ${online.length} online (${from}${isolatedNote})`;
+  const quotaText = quotaNote(quota, usable.length === 0 ? online.length : usable.length);
+  if (usable.length === online.length) return `job CPUs: all ${online.length} online (${from}${isolatedNote})${quotaText}`;
   const advice = named === undefined ? '; if jobs run elsewhere (a JOB_STARTER with taskset, launchers that pin them to isolcpus CPUs, or LIM alone pinned), name their CPUs in cpu.job_cpus' : '';
-  if (usable.length === 0) return `job CPUs: none of the ${online.length} online (${from}${isolatedNote}): the rank reads every online CPU as a job's${advice}`;
+  if (usable.length === 0) return `job CPUs: none of the ${online.length} online (${from}${isolatedNote}): the rank reads every online CPU as a job's${advice}${quotaText}`;
   const which = `${usable.length === 1 ? 'CPU' : 'CPUs'} ${cpuRanges(usable)}, ${usable.length}`; // "0 of 2" read as none
-  return `job CPUs: ${which} of the ${online.length} online (${from}${isolatedNote}): the rank reads the host as a job on these sees it (their count and busy time, and the runnable tasks less one a busy CPU outside them)${advice}`;
+  return `job CPUs: ${which} of the ${online.length} online (${from}${isolatedNote}): the rank reads the host as a job on these sees it (their count and busy time, and the runnable tasks less one a busy CPU outside them)${advice}${quotaText}`;
+}
+
+// The daemon counts a CPU quota only where it leaves fewer CPUs than a job may use.
+function quotaNote(quota: number | undefined, usable: number): string {
+  if (quota === undefined || quota >= usable) return '';
+  return `; lim's cgroup, which its elim and jobs share, has a CPU quota of ${Number(quota.toFixed(3))} CPUs, fewer: the rank reads the host as that many CPUs, with the cgroup's used and throttled time as its tasks (docs/collectors.md, "cgroup limits")`;
 }
 
 // What reading the collectors a report needs (cpu, load, memory) once from proc_root and

@@ -3,25 +3,45 @@
 // it (check, recommend).
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { findQuota, parseCgroupMounts, parseProcCgroup, placeOf } from '../collectors/cgroup.js';
 import { allowedCpusIn, cpuListIn, jobCpuTest } from '../collectors/cpulist.js';
 import type { Config } from '../config/config.js';
 import { numberOption } from '../util/options.js';
 
 // The online CPUs and those a job may use, by the daemon's rule (jobCpuTest), and where
 // that came from; undefined when sysfs does not list the online CPUs.
-export function jobCpuSet(config: Readonly<Config>): { online: number[]; usable: number[]; isolated: number[]; named: readonly number[] | undefined; from: string } | undefined {
+// quota: the CPU quota of the running lim's cgroup, which its elim and jobs share and
+// the daemon reads as its own (docs/collectors.md, "cgroup limits"), where one is set.
+export function jobCpuSet(config: Readonly<Config>): { online: number[]; usable: number[]; isolated: number[]; named: readonly number[] | undefined; from: string; quota?: number } | undefined {
   const online = cpuListIn(join(config.sys_root, 'devices/system/cpu/online'));
   if (online === undefined) return undefined;
   const named = config.cpu.job_cpus ?? undefined;
   const isolated = named === undefined ? (cpuListIn(join(config.sys_root, 'devices/system/cpu/isolated')) ?? []) : [];
+  const lim = limPidIn(config.proc_root);
   let allowed: number[] | undefined;
   let from = 'cpu.job_cpus';
   if (named === undefined) {
-    const lim = limPidIn(config.proc_root);
     allowed = allowedCpusIn(join(config.proc_root, lim === undefined ? 'self' : String(lim), 'status'));
     from = lim === undefined ? "this process's affinity, no lim running here" : `the affinity of lim (pid ${lim}), which its elim and jobs share`;
   }
-  return { online, usable: online.filter(jobCpuTest(named, isolated, allowed)), isolated, named, from };
+  const quota = lim === undefined ? undefined : cpuQuotaOf(config, lim);
+  return { online, usable: online.filter(jobCpuTest(named, isolated, allowed)), isolated, named, from, ...(quota === undefined ? {} : { quota }) };
+}
+
+// The CPU quota, in CPUs, of process pid's cgroup and its ancestors, found as the
+// daemon finds its own (findQuota: the cpu and cpuacct places of its /proc/PID/cgroup
+// in its /proc/PID/mountinfo); undefined for none, or where the files cannot be read.
+function cpuQuotaOf(config: Readonly<Config>, pid: number): number | undefined {
+  try {
+    const cgroupFile = join(config.proc_root, String(pid), 'cgroup');
+    const mountFile = join(config.proc_root, String(pid), 'mountinfo');
+    const paths = parseProcCgroup(readFileSync(cgroupFile, 'latin1'), cgroupFile);
+    const mounts = parseCgroupMounts(readFileSync(mountFile, 'latin1'), mountFile);
+    const places = ['cpu', 'cpuacct'].map((c) => placeOf(c, paths, mounts, config.sys_root));
+    return findQuota(places, () => false)?.cpus;
+  } catch {
+    return undefined; // lim gone, no cgroups, or files that do not parse: the daemon then reads no quota either
+  }
 }
 
 // The CPU count check recommends a reservation for without --cpus: the CPUs a job may

@@ -713,6 +713,38 @@ describe('jobCpusNote', () => {
   });
 });
 
+describe('jobCpusNote under a CPU quota', () => {
+  it("says the rank reads the host as the CPU quota of lim's cgroup where it is fewer CPUs than a job may use", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sys = join(dir, 'sys');
+      const proc = join(dir, 'proc');
+      const config = { ...defaultConfig(), sys_root: sys, proc_root: proc };
+      mkdirSync(join(sys, 'devices/system/cpu'), { recursive: true });
+      writeFileSync(join(sys, 'devices/system/cpu/online'), '0-1\n');
+      // As on the OpenLava test cluster: lim pinned to CPU 1, in a v1 cpu and cpuacct group with 0.5 CPU.
+      mkdirSync(join(proc, '4242'), { recursive: true });
+      writeFileSync(join(proc, '4242/comm'), 'lim\n');
+      writeFileSync(join(proc, '4242/status'), 'Name:\tlim\nUid:\t0\t0\t0\t0\nCpus_allowed_list:\t1\n');
+      writeFileSync(join(proc, '4242/cgroup'), '4:memory:/\n2:cpuacct:/olq\n1:cpu:/olq\n0::/\n');
+      writeFileSync(
+        join(proc, '4242/mountinfo'),
+        '31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n32 30 0:29 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n',
+      );
+      for (const c of ['cpu/olq', 'cpuacct/olq']) mkdirSync(join(sys, 'fs/cgroup', c), { recursive: true });
+      writeFileSync(join(sys, 'fs/cgroup/cpu/olq/cpu.cfs_period_us'), '100000\n');
+      writeFileSync(join(sys, 'fs/cgroup/cpu/olq/cpu.cfs_quota_us'), '50000\n');
+      assert.match(jobCpusNote(config) ?? '', /^job CPUs: CPU 1, 1 of the 2 online \(the affinity of lim \(pid 4242\).*; lim's cgroup, which its elim and jobs share, has a CPU quota of 0\.5 CPUs, fewer: the rank reads the host as that many CPUs/);
+      writeFileSync(join(sys, 'fs/cgroup/cpu/olq/cpu.cfs_quota_us'), '-1\n');
+      assert.doesNotMatch(jobCpusNote(config) ?? '', /quota/, 'no quota: nothing said');
+      writeFileSync(join(sys, 'fs/cgroup/cpu/olq/cpu.cfs_quota_us'), '150000\n');
+      assert.doesNotMatch(jobCpusNote(config) ?? '', /quota/, 'a quota above the one CPU a job may use: the daemon does not count it');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('lavarank check run as another user than root', () => {
   const nobody = { uid: 65534, gid: 65534 };
   const skip = process.getuid?.() !== 0 ? 'needs root to run as nobody' : !userLoadsBuild(nobody) ? 'nobody cannot read this build (made under umask 077?)' : false;
