@@ -207,10 +207,12 @@ export function placeFinder(collector: string, procRoot: string, sysRoot: string
   };
 }
 
-// What a CPU quota leaves a job between two reports: the quota in CPUs, and the CPUs'
-// worth of time its cgroup used (usage) and spent throttled (each CPU's run queue of the
-// cgroup held back for want of quota: throttled_time / throttled_usec, summed over the
-// CPUs, so at least one task waited there all that time).
+// What a CPU quota leaves a job between two reports: the smallest quota in CPUs, and
+// the CPUs' worth of time its cgroup used (usage) and spent throttled (each CPU's run
+// queue of the cgroup held back for want of quota: throttled_time / throttled_usec,
+// summed over the CPUs, so at least one task waited there all that time), with, where
+// a larger quota of an ancestor leaves a task less, the tasks that make up the
+// difference counted as throttled.
 export interface QuotaUse {
   cpus: number;
   used: number;
@@ -230,32 +232,43 @@ function relativeOf(dirs: readonly string[], at: number): string {
   return dirs[at]!.slice(dirs[dirs.length - 1]!.length);
 }
 
-// The tightest CPU quota over lavarank's cgroup and its ancestors (v2 cpu.max, v1
-// cpu.cfs_quota_us over cpu.cfs_period_us; places: the cpu and cpuacct ones) and the
-// files its cgroup's usage and throttling are read from; undefined where no level has one, or its usage cannot be
-// read (v1 with cpuacct mounted apart and the cgroup not at the same path there).
-export function findQuota(places: readonly (CgroupPlace | undefined)[], keepOpen: ((path: string) => boolean) | undefined): QuotaFiles | undefined {
+// Every CPU quota over lavarank's cgroup and its ancestors (v2 cpu.max, v1
+// cpu.cfs_quota_us over cpu.cfs_period_us; places: the cpu and cpuacct ones), each with
+// the files its cgroup's usage and throttling are read from, the smallest quota first;
+// undefined where no level has one whose usage can be read (v1 with cpuacct mounted
+// apart and the cgroup not at the same path there: that level is left out). Every
+// level is kept, not only the smallest: an ancestor's larger quota that siblings share
+// (a compose project's cgroup_parent, a slice's CPUQuota=) binds while the smaller
+// one is idle.
+export function findQuota(places: readonly (CgroupPlace | undefined)[], keepOpen: ((path: string) => boolean) | undefined): QuotaFiles[] | undefined {
   const [cpu, acct] = places;
   if (cpu === undefined) return undefined;
-  const limit = tightest(cpu.dirs, (dir) => {
+  const levels: QuotaFiles[] = [];
+  for (let at = 0; at < cpu.dirs.length; at++) {
+    const dir = cpu.dirs[at]!;
+    let cpus: number | undefined;
     if (cpu.version === 2) {
       const max = readKernelTextIfPresent('cpu', join(dir, 'cpu.max'));
-      return max === undefined ? undefined : parseCpuMax(max, join(dir, 'cpu.max'));
+      cpus = max === undefined ? undefined : parseCpuMax(max, join(dir, 'cpu.max'));
+    } else {
+      const quota = readKernelTextIfPresent('cpu', join(dir, 'cpu.cfs_quota_us'));
+      const period = readKernelTextIfPresent('cpu', join(dir, 'cpu.cfs_period_us'));
+      cpus = quota === undefined || period === undefined ? undefined : parseCfsQuota(quota, period, join(dir, 'cpu.cfs_quota_us'));
     }
-    const quota = readKernelTextIfPresent('cpu', join(dir, 'cpu.cfs_quota_us'));
-    const period = readKernelTextIfPresent('cpu', join(dir, 'cpu.cfs_period_us'));
-    return quota === undefined || period === undefined ? undefined : parseCfsQuota(quota, period, join(dir, 'cpu.cfs_quota_us'));
-  });
-  if (limit === undefined) return undefined;
-  const stat = kernelFile('cpu', join(limit.dir, 'cpu.stat'), keepOpen);
-  if (cpu.version === 2) return { cpus: limit.limit, usage: stat, throttle: stat, version: 2 };
-  // v1: the usage is cpuacct's, at the same cgroup (the same directory where cpu and
-  // cpuacct are mounted together, as systemd and docker mount them).
-  const at = cpu.dirs.indexOf(limit.dir);
-  const rel = relativeOf(cpu.dirs, at);
-  const acctDir = acct?.dirs.find((_, i) => relativeOf(acct.dirs, i) === rel);
-  if (acctDir === undefined) return undefined;
-  return { cpus: limit.limit, usage: kernelFile('cpu', join(acctDir, 'cpuacct.usage'), keepOpen), throttle: stat, version: 1 };
+    if (cpus === undefined) continue;
+    const stat = kernelFile('cpu', join(dir, 'cpu.stat'), keepOpen);
+    if (cpu.version === 2) {
+      levels.push({ cpus, usage: stat, throttle: stat, version: 2 });
+      continue;
+    }
+    // v1: the usage is cpuacct's, at the same cgroup (the same directory where cpu and
+    // cpuacct are mounted together, as systemd and docker mount them).
+    const rel = relativeOf(cpu.dirs, at);
+    const acctDir = acct?.dirs.find((_, i) => relativeOf(acct.dirs, i) === rel);
+    if (acctDir === undefined) continue;
+    levels.push({ cpus, usage: kernelFile('cpu', join(acctDir, 'cpuacct.usage'), keepOpen), throttle: stat, version: 1 });
+  }
+  return levels.length === 0 ? undefined : levels.sort((a, b) => a.cpus - b.cpus);
 }
 
 const V2_CPU_KEYS = ['usage_usec', 'throttled_usec'] as const;
@@ -287,23 +300,27 @@ export interface QuotaReader {
 // A QuotaReader for the proc and sys roots.
 export function createQuotaReader(procRoot: string, sysRoot: string, keepOpen?: (path: string) => boolean): QuotaReader {
   const places = placeFinder('cpu', procRoot, sysRoot, ['cpu', 'cpuacct']);
-  let files: QuotaFiles | undefined;
-  let before: [number, number] | undefined;
+  let levels: QuotaFiles[] | undefined; // the smallest quota first
+  let before: Array<[number, number]> | undefined;
   let beforeMs = 0;
   const close = (): void => {
-    files?.usage.close();
-    if (files?.throttle !== files?.usage) files?.throttle.close();
-    files = undefined;
+    for (const files of levels ?? []) {
+      files.usage.close();
+      if (files.throttle !== files.usage) files.throttle.close();
+    }
+    levels = undefined;
     before = undefined;
   };
+  const sameFiles = (a: readonly QuotaFiles[], b: readonly QuotaFiles[]): boolean =>
+    a.length === b.length && a.every((f, i) => f.usage.path === b[i]!.usage.path && f.throttle.path === b[i]!.throttle.path);
   const refresh = (): void => {
     const found = findQuota(places(), keepOpen);
-    if (found !== undefined && files !== undefined && found.usage.path === files.usage.path && found.throttle.path === files.throttle.path) {
-      files.cpus = found.cpus; // the same cgroup: its counters go on
+    if (found !== undefined && levels !== undefined && sameFiles(found, levels)) {
+      found.forEach((f, i) => (levels![i]!.cpus = f.cpus)); // the same cgroups: their counters go on
       return;
     }
     close();
-    files = found;
+    levels = found;
   };
   let looked = false; // the first look is at the first read, so that a file that does not parse fails a reading, not the collector's creation
   return {
@@ -313,10 +330,10 @@ export function createQuotaReader(procRoot: string, sysRoot: string, keepOpen?: 
         looked = true;
         refresh();
       }
-      if (files === undefined) return undefined;
-      let now: [number, number];
+      if (levels === undefined) return undefined;
+      let now: Array<[number, number]>;
       try {
-        now = countersOf(files);
+        now = levels.map(countersOf);
       } catch (err) {
         close(); // this reading fails; the next ones have no quota until the next look finds it again
         throw err;
@@ -326,10 +343,24 @@ export function createQuotaReader(procRoot: string, sysRoot: string, keepOpen?: 
       before = now;
       beforeMs = monotonicMs;
       if (last === undefined || !(dt > 0)) return undefined;
-      const used = now[0] - last[0];
-      const throttled = now[1] - last[1];
-      if (used < 0 || throttled < 0) return undefined; // a counter reset (the cgroup made again)
-      return { cpus: files.cpus, used: used / dt, throttled: throttled / dt };
+      // Each level leaves a new task Q / (T + 1) of a CPU, T its tasks that want one
+      // (CPUs' worth used plus throttled); at the smallest quota Q0 the least of these
+      // is Q0 / (T0 + 1) with T0 = max(Q0 × (T + 1) / Q - 1). A level throttled by an
+      // ancestor is not throttled itself (its own throttled time stays), so the
+      // ancestor's waiting tasks count as throttled ones of the smallest quota.
+      const q0 = levels[0]!.cpus;
+      let used0 = 0;
+      let tasks0 = 0;
+      for (let i = 0; i < levels.length; i++) {
+        const used = (now[i]![0] - last[i]![0]) / dt;
+        const throttled = (now[i]![1] - last[i]![1]) / dt;
+        if (used < 0 || throttled < 0) return undefined; // a counter reset (the cgroup made again)
+        if (i === 0) {
+          used0 = used;
+          tasks0 = used + throttled;
+        } else tasks0 = Math.max(tasks0, (q0 * (used + throttled + 1)) / levels[i]!.cpus - 1);
+      }
+      return { cpus: q0, used: used0, throttled: tasks0 - used0 };
     },
     close,
   };

@@ -116,6 +116,30 @@ test('the quota reader takes the tightest quota of the cgroup and its ancestors,
   q.close();
 });
 
+test('an ancestor\'s larger quota that other cgroups use up counts, though lavarank\'s own smaller quota is idle', (t) => {
+  const root = tempDir(t);
+  // CPUQuota=200% on the service, 400% on its slice, whose other services keep the 4 CPUs busy.
+  writeTree(root, {
+    'proc/self/cgroup': '0::/batch.slice/lsf.service\n',
+    'proc/self/mountinfo': '31 20 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n',
+    'sys/fs/cgroup/batch.slice/lsf.service/cpu.max': '200000 100000\n',
+    'sys/fs/cgroup/batch.slice/lsf.service/cpu.stat': v2CpuStat(0, 0),
+    'sys/fs/cgroup/batch.slice/cpu.max': '400000 100000\n',
+    'sys/fs/cgroup/batch.slice/cpu.stat': v2CpuStat(0, 0),
+  });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
+  q.read(0);
+  // 10 s: the service used half a CPU, the slice its 4 CPUs and was throttled 40 s (8 tasks in all).
+  writeTree(root, {
+    'sys/fs/cgroup/batch.slice/lsf.service/cpu.stat': v2CpuStat(5_000_000, 0),
+    'sys/fs/cgroup/batch.slice/cpu.stat': v2CpuStat(40_000_000, 40_000_000),
+  });
+  const use = q.read(10_000);
+  // A new task gets 4 / 9 of a CPU from the slice: 2 / (T + 1) for T = 3.5 tasks at the service's quota.
+  assert.deepEqual(use, { cpus: 2, used: 0.5, throttled: 3 });
+  q.close();
+});
+
 test('the quota reader reads v1\'s usage from cpuacct and throttling from cpu, mounted apart as on this VM or together in a docker container', (t) => {
   const apart = tempDir(t);
   writeTree(apart, {
@@ -150,6 +174,28 @@ test('the quota reader reads v1\'s usage from cpuacct and throttling from cpu, m
   writeTree(together, { 'sys/fs/cgroup/cpu,cpuacct/cpuacct.usage': '20000000000\n' });
   assert.deepEqual(d.read(10_000), { cpus: 2, used: 2, throttled: 0 });
   d.close();
+});
+
+test('on v1 a level whose cgroup has no usage at the same path of the cpuacct hierarchy is left out, and the others still count', (t) => {
+  const root = tempDir(t);
+  // cpu and cpuacct mounted apart, as on this VM, lavarank moved to cpu:/p/c but left in cpuacct:/p.
+  const stat = 'nr_periods 0\nnr_throttled 0\nthrottled_time 0\n';
+  writeTree(root, {
+    'proc/self/cgroup': '2:cpuacct:/p\n1:cpu:/p/c\n0::/\n',
+    'proc/self/mountinfo': hybridMounts,
+    'sys/fs/cgroup/cpu/p/c/cpu.cfs_quota_us': '200000\n',
+    'sys/fs/cgroup/cpu/p/c/cpu.cfs_period_us': '100000\n',
+    'sys/fs/cgroup/cpu/p/c/cpu.stat': stat,
+    'sys/fs/cgroup/cpu/p/cpu.cfs_quota_us': '100000\n',
+    'sys/fs/cgroup/cpu/p/cpu.cfs_period_us': '100000\n',
+    'sys/fs/cgroup/cpu/p/cpu.stat': stat,
+    'sys/fs/cgroup/cpuacct/p/cpuacct.usage': '0\n',
+  });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
+  q.read(0);
+  writeTree(root, { 'sys/fs/cgroup/cpuacct/p/cpuacct.usage': '5000000000\n' });
+  assert.deepEqual(q.read(10_000), { cpus: 1, used: 0.5, throttled: 0 });
+  q.close();
 });
 
 test('without a quota at any level (a systemd service, or no cgroup files at all) the quota reader gives nothing', (t) => {
