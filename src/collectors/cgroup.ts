@@ -5,7 +5,7 @@
 // quota's worth of work looked idle. Pure parsers of /proc/self/cgroup,
 // /proc/self/mountinfo and the cgroup files (cgroup v1 and v2,
 // Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/), and the finder of the
-// tightest limit over the cgroup and its ancestors, read at start and once a minute
+// limits over the cgroup and its ancestors, read at start and once a minute
 // (docs/collectors.md, "cgroup limits").
 import { join } from 'node:path';
 import { kernelFile, readKernelTextIfPresent, type KernelFile } from './procfs.js';
@@ -135,19 +135,6 @@ export function parseMemoryLimit(text: string, file = 'memory.max'): number | un
   const v = toNumber(s);
   if (v === undefined || v < 0) throw badFile('memory', file, `expected bytes or "max", found "${s}"`);
   return v >= 2 ** 60 ? undefined : v;
-}
-
-// The tightest limit over a cgroup and its ancestors (dirs: cgroupDirs), the kernel
-// applying every level's: its value and the directory that sets it. `limitOf` reads
-// one level's limit, undefined for none (a missing file is none: the root cgroup has
-// no cpu.max).
-export function tightest(dirs: readonly string[], limitOf: (dir: string) => number | undefined): { limit: number; dir: string } | undefined {
-  let best: { limit: number; dir: string } | undefined;
-  for (const dir of dirs) {
-    const limit = limitOf(dir);
-    if (limit !== undefined && (best === undefined || limit < best.limit)) best = { limit, dir };
-  }
-  return best;
 }
 
 // Where the files of lavarank's own cgroup are for a controller: the directories of
@@ -378,75 +365,90 @@ interface MemoryFiles {
   inactiveKey: readonly string[]; // v2 inactive_file, v1 total_inactive_file (the cgroup and its descendants, as usage)
 }
 
-// The tightest memory limit over lavarank's cgroup and its ancestors (v2 memory.max and
-// memory.high, where reclaim starts; v1 memory.limit_in_bytes) and its cgroup's files;
-// undefined where no level has one.
-export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], keepOpen: ((path: string) => boolean) | undefined): MemoryFiles | undefined {
+// Every memory limit over lavarank's cgroup and its ancestors (v2 memory.max and
+// memory.high, where reclaim starts; v1 memory.limit_in_bytes), each with its
+// cgroup's files; undefined where no level has one. Every level is kept, not only the
+// smallest: an ancestor's larger limit that siblings share (a compose project's
+// cgroup_parent, a slice's MemoryMax=) can be the fuller.
+export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], keepOpen: ((path: string) => boolean) | undefined): MemoryFiles[] | undefined {
   const [memory] = places;
   if (memory === undefined) return undefined;
   const read = (dir: string, file: string): number | undefined => {
     const text = readKernelTextIfPresent('memory', join(dir, file));
     return text === undefined ? undefined : parseMemoryLimit(text, join(dir, file));
   };
-  const limit = tightest(memory.dirs, (dir) => {
-    if (memory.version === 1) return read(dir, 'memory.limit_in_bytes');
-    const max = read(dir, 'memory.max');
-    const high = read(dir, 'memory.high');
-    return max === undefined ? high : high === undefined || max < high ? max : high;
-  });
-  if (limit === undefined) return undefined;
   const v2 = memory.version === 2;
-  return {
-    limit: limit.limit,
-    usage: kernelFile('memory', join(limit.dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), keepOpen),
-    stat: kernelFile('memory', join(limit.dir, 'memory.stat'), keepOpen),
-    inactiveKey: [v2 ? 'inactive_file' : 'total_inactive_file'],
-  };
+  const levels: MemoryFiles[] = [];
+  for (const dir of memory.dirs) {
+    let limit: number | undefined;
+    if (!v2) limit = read(dir, 'memory.limit_in_bytes');
+    else {
+      const max = read(dir, 'memory.max');
+      const high = read(dir, 'memory.high');
+      limit = max === undefined ? high : high === undefined || max < high ? max : high;
+    }
+    if (limit === undefined) continue;
+    levels.push({
+      limit,
+      usage: kernelFile('memory', join(dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), keepOpen),
+      stat: kernelFile('memory', join(dir, 'memory.stat'), keepOpen),
+      inactiveKey: [v2 ? 'inactive_file' : 'total_inactive_file'],
+    });
+  }
+  return levels.length === 0 ? undefined : levels;
 }
 
-// Reads lavarank's cgroup's memory limit and, per report where one is set, the share of
-// it in use, less the inactive file pages reclaim takes first, as MemAvailable leaves
-// them out. The limit is found at the first read and again every LIMITS_CHECK_EVERY
-// reads: a host without one reads no cgroup file per report.
+// Reads lavarank's cgroup's memory limits and, per report where one is set, the share
+// of the fullest in use, less the inactive file pages reclaim takes first, as
+// MemAvailable leaves them out; only limits below `belowBytes` (MemTotal) count. The
+// limits are found at the first read and again every LIMITS_CHECK_EVERY reads: a host
+// without one reads no cgroup file per report.
 export interface MemoryLimitReader {
-  read(): { limitBytes: number; usedFraction: number } | undefined;
+  read(belowBytes?: number): { limitBytes: number; usedFraction: number } | undefined;
   close(): void;
 }
 
 // A MemoryLimitReader for the proc and sys roots.
 export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepOpen?: (path: string) => boolean): MemoryLimitReader {
   const places = placeFinder('memory', procRoot, sysRoot, ['memory']);
-  let files: MemoryFiles | undefined;
+  let levels: MemoryFiles[] | undefined;
   let since = LIMITS_CHECK_EVERY;
   const close = (): void => {
-    files?.usage.close();
-    files?.stat.close();
-    files = undefined;
+    for (const files of levels ?? []) {
+      files.usage.close();
+      files.stat.close();
+    }
+    levels = undefined;
   };
   return {
-    read() {
+    read(belowBytes = Infinity) {
       if (++since >= LIMITS_CHECK_EVERY) {
         since = 0;
         const found = findMemoryLimit(places(), keepOpen);
-        if (found !== undefined && files !== undefined && found.usage.path === files.usage.path) files.limit = found.limit;
-        else {
+        if (found !== undefined && levels !== undefined && found.length === levels.length && found.every((f, i) => f.usage.path === levels![i]!.usage.path)) {
+          found.forEach((f, i) => (levels![i]!.limit = f.limit));
+        } else {
           close();
-          files = found;
+          levels = found;
         }
       }
-      if (files === undefined) return undefined;
-      let usage: number | undefined;
-      let inactive: number | undefined;
+      if (levels === undefined) return undefined;
+      let fullest: { limitBytes: number; usedFraction: number } | undefined;
       try {
-        usage = toNumber(files.usage.text().trim());
-        if (usage === undefined || usage < 0) throw badFile('memory', files.usage.path, 'expected bytes');
-        [inactive] = parseKeyed(files.stat.text(), files.inactiveKey, files.stat.path, 'memory');
+        for (const files of levels) {
+          if (!(files.limit < belowBytes)) continue;
+          const usage = toNumber(files.usage.text().trim());
+          if (usage === undefined || usage < 0) throw badFile('memory', files.usage.path, 'expected bytes');
+          const [inactive] = parseKeyed(files.stat.text(), files.inactiveKey, files.stat.path, 'memory');
+          const used = Math.max(0, usage - (inactive ?? 0)) / files.limit;
+          const usedFraction = used < 1 ? used : 1;
+          if (fullest === undefined || usedFraction > fullest.usedFraction) fullest = { limitBytes: files.limit, usedFraction };
+        }
       } catch (err) {
         close(); // this reading fails; the next ones have no limit until the next look finds it again
         throw err;
       }
-      const used = Math.max(0, usage - (inactive ?? 0)) / files.limit;
-      return { limitBytes: files.limit, usedFraction: used < 1 ? used : 1 };
+      return fullest;
     },
     close,
   };

@@ -240,8 +240,8 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
         if (swapOut !== undefined) reading.swapOutPerSec = swapOut;
         if (faults !== undefined) reading.majorFaultsPerSec = faults;
       }
-      const inCgroup = limit.read();
-      if (inCgroup !== undefined && inCgroup.limitBytes < reading.totalBytes) {
+      const inCgroup = limit.read(reading.totalBytes);
+      if (inCgroup !== undefined) {
         reading.cgroupLimitBytes = inCgroup.limitBytes;
         reading.cgroupUsedFraction = inCgroup.usedFraction;
       }

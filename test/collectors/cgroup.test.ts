@@ -261,6 +261,46 @@ test('the memory limit reader reads v1\'s usage with the inactive file pages of 
   m.close();
 });
 
+test('an ancestor\'s larger memory limit that other cgroups fill counts, though lavarank\'s own smaller limit is nearly empty', (t) => {
+  const root = tempDir(t);
+  const gib = 2 ** 30;
+  const stat = (inactive: number): string => `anon 0\nfile 0\ninactive_file ${inactive}\n`;
+  // MemoryMax=8G on the service, 16G on its slice, whose other services hold 15.5 GiB.
+  writeTree(root, {
+    'proc/self/cgroup': '0::/batch.slice/lsf.service\n',
+    'proc/self/mountinfo': '31 20 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n',
+    'sys/fs/cgroup/batch.slice/lsf.service/memory.max': `${8 * gib}\n`,
+    'sys/fs/cgroup/batch.slice/lsf.service/memory.high': 'max\n',
+    'sys/fs/cgroup/batch.slice/lsf.service/memory.current': `${gib}\n`,
+    'sys/fs/cgroup/batch.slice/lsf.service/memory.stat': stat(0),
+    'sys/fs/cgroup/batch.slice/memory.max': `${16 * gib}\n`,
+    'sys/fs/cgroup/batch.slice/memory.high': 'max\n',
+    'sys/fs/cgroup/batch.slice/memory.current': `${16 * gib}\n`,
+    'sys/fs/cgroup/batch.slice/memory.stat': stat(gib / 2),
+  });
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.deepEqual(m.read(64 * gib), { limitBytes: 16 * gib, usedFraction: 15.5 / 16 });
+  m.close();
+});
+
+test('a memory limit no smaller than the machine\'s memory does not count, and a smaller one below it still does', (t) => {
+  const root = tempDir(t);
+  const gib = 2 ** 30;
+  writeTree(root, {
+    'proc/self/cgroup': '0::/batch.slice/lsf.service\n',
+    'proc/self/mountinfo': '31 20 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n',
+    'sys/fs/cgroup/batch.slice/lsf.service/memory.max': `${4 * gib}\n`,
+    'sys/fs/cgroup/batch.slice/lsf.service/memory.current': `${gib}\n`,
+    'sys/fs/cgroup/batch.slice/lsf.service/memory.stat': 'inactive_file 0\n',
+    'sys/fs/cgroup/batch.slice/memory.max': `${64 * gib}\n`,
+    'sys/fs/cgroup/batch.slice/memory.current': `${60 * gib}\n`,
+    'sys/fs/cgroup/batch.slice/memory.stat': 'inactive_file 0\n',
+  });
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.deepEqual(m.read(32 * gib), { limitBytes: 4 * gib, usedFraction: 0.25 });
+  m.close();
+});
+
 test('without a memory limit at any level the memory limit reader gives nothing', (t) => {
   const root = tempDir(t);
   writeTree(root, { 'proc/self/cgroup': '0::/\n', 'proc/self/mountinfo': v2Mountinfo, 'sys/fs/cgroup/memory.max': 'max\n', 'sys/fs/cgroup/memory.high': 'max\n' });
