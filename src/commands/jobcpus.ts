@@ -38,7 +38,7 @@ function cpuQuotaOf(config: Readonly<Config>, pid: number): number | undefined {
     const paths = parseProcCgroup(readFileSync(cgroupFile, 'latin1'), cgroupFile);
     const mounts = parseCgroupMounts(readFileSync(mountFile, 'latin1'), mountFile);
     const places = ['cpu', 'cpuacct'].map((c) => placeOf(c, paths, mounts, config.sys_root));
-    return findQuota(places, () => false)?.cpus;
+    return findQuota(places, () => false)?.[0]?.cpus; // the smallest, as the rank counts the host
   } catch {
     return undefined; // lim gone, no cgroups, or files that do not parse: the daemon then reads no quota either
   }
