@@ -7,7 +7,7 @@ import { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, read
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after } from 'node:test';
+import { after, type TestContext } from 'node:test';
 import { pino, type Logger } from 'pino';
 
 // The repository root (tests run from dist/test/...).
@@ -274,4 +274,22 @@ function linkTarget(path: string): string | undefined {
   } catch {
     return undefined; // closed meanwhile
   }
+}
+
+// Sets yaml's two debugging switches (LOG_TOKENS, LOG_STREAM) for one test and mocks
+// console.log and console.dir, where yaml prints its tokens; both variables are put back
+// after the test. printed() counts what yaml would have written to stdout.
+export function yamlDebugOn(t: TestContext): { printed: () => number } {
+  const log = t.mock.method(console, 'log', () => undefined);
+  const dir = t.mock.method(console, 'dir', () => undefined);
+  const saved = [process.env['LOG_TOKENS'], process.env['LOG_STREAM']];
+  process.env['LOG_TOKENS'] = '1';
+  process.env['LOG_STREAM'] = '1';
+  t.after(() => {
+    for (const [name, value] of [['LOG_TOKENS', saved[0]], ['LOG_STREAM', saved[1]]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+  return { printed: () => log.mock.callCount() + dir.mock.callCount() };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MAX_CHILD_ELIMS, MAX_CONFIG_BYTES, defaultConfig, findConfig, loadConfig, parseConfigText } from '../../src/config/config.js';
 import { ConfigError } from '../../src/util/errors.js';
-import { dirWithMode, repoRoot, tempDir, writeWithMode } from '../helpers.js';
+import { dirWithMode, repoRoot, tempDir, writeWithMode, yamlDebugOn } from '../helpers.js';
 
 function problemsOf(text: string): string[] {
   try {
@@ -356,19 +356,9 @@ describe('parseConfigText', () => {
   // yaml prints every token when either is set; under LIM stdout is the report pipe,
   // and LOG_STREAM=1 in LIM's environment had the elim write its config's tokens there.
   it("writes nothing to stdout with yaml's LOG_TOKENS or LOG_STREAM set, and leaves both set for child elims", (t) => {
-    const log = t.mock.method(console, 'log', () => undefined);
-    const dir = t.mock.method(console, 'dir', () => undefined);
-    const saved = [process.env['LOG_TOKENS'], process.env['LOG_STREAM']];
-    process.env['LOG_TOKENS'] = '1';
-    process.env['LOG_STREAM'] = '1';
-    t.after(() => {
-      for (const [name, value] of [['LOG_TOKENS', saved[0]], ['LOG_STREAM', saved[1]]] as const) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-    });
+    const yaml = yamlDebugOn(t);
     assert.equal(parseConfigText('interval: 10\nlog:\n  level: warn\n').interval, 10);
-    assert.equal(log.mock.callCount() + dir.mock.callCount(), 0);
+    assert.equal(yaml.printed(), 0);
     assert.deepEqual([process.env['LOG_TOKENS'], process.env['LOG_STREAM']], ['1', '1']);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/util/errors.js';
 import { mergeHosts, parseBhostsLong, parseHostFile, parseHostTable, parseHostsYaml, parseLshostsLong, parseSize, readHosts, syntheticHosts } from '../../src/simulate/hosts.js';
-import { fixture, tempDir } from '../helpers.js';
+import { fixture, tempDir, yamlDebugOn } from '../helpers.js';
 
 const lshostsL = readFileSync(fixture('openlava', 'lshosts-l.txt'), 'utf8');
 const bhostsL = readFileSync(fixture('openlava', 'bhosts-l.txt'), 'utf8');
@@ -78,19 +78,9 @@ describe('parseHostTable', () => {
 describe('parseHostsYaml', () => {
   // yaml prints every token when either is set, and simulate's table goes to stdout.
   it("writes nothing to stdout with yaml's LOG_TOKENS or LOG_STREAM set, and leaves both set", (t) => {
-    const log = t.mock.method(console, 'log', () => undefined);
-    const dir = t.mock.method(console, 'dir', () => undefined);
-    const saved = [process.env['LOG_TOKENS'], process.env['LOG_STREAM']];
-    process.env['LOG_TOKENS'] = '1';
-    process.env['LOG_STREAM'] = '1';
-    t.after(() => {
-      for (const [name, value] of [['LOG_TOKENS', saved[0]], ['LOG_STREAM', saved[1]]] as const) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-    });
+    const yaml = yamlDebugOn(t);
     assert.equal(parseHostsYaml('- {name: a, cpus: 4}\n', 'h.yaml')[0]!.cpus, 4);
-    assert.equal(log.mock.callCount() + dir.mock.callCount(), 0);
+    assert.equal(yaml.printed(), 0);
     assert.deepEqual([process.env['LOG_TOKENS'], process.env['LOG_STREAM']], ['1', '1']);
   });
 
