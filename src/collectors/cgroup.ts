@@ -168,15 +168,15 @@ export function placeOf(controller: string, paths: CgroupPaths, mounts: readonly
 }
 
 // Finds the places of controllers (cpu, cpuacct, memory) from /proc/self/cgroup and
-// /proc/self/mountinfo under procRoot. mountinfo, hundreds of lines on a host with many
+// /proc/self/mountinfo under procRoot (or another process's: pid, for check's look at lim). mountinfo, hundreds of lines on a host with many
 // mounts, is parsed again only when /proc/self/cgroup changes (lavarank moved to another
 // cgroup): a look once a minute then costs a read of a few hundred bytes. A cgroup file
 // system mounted anew, with lavarank in the same cgroup, is not seen until then. Throws
 // CollectorError where the files do not parse; an absent file (no cgroups, a fake proc
 // root without them) gives no place.
-export function placeFinder(collector: string, procRoot: string, sysRoot: string, controllers: readonly string[]): () => Array<CgroupPlace | undefined> {
-  const cgroupFile = join(procRoot, 'self/cgroup');
-  const mountFile = join(procRoot, 'self/mountinfo');
+export function placeFinder(collector: string, procRoot: string, sysRoot: string, controllers: readonly string[], pid = 'self'): () => Array<CgroupPlace | undefined> {
+  const cgroupFile = join(procRoot, pid, 'cgroup');
+  const mountFile = join(procRoot, pid, 'mountinfo');
   let seen: string | undefined;
   let places: Array<CgroupPlace | undefined> = controllers.map(() => undefined);
   return () => {

@@ -3,7 +3,7 @@
 // it (check, recommend).
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { findQuota, parseCgroupMounts, parseProcCgroup, placeOf } from '../collectors/cgroup.js';
+import { findQuota, placeFinder } from '../collectors/cgroup.js';
 import { allowedCpusIn, cpuListIn, jobCpuTest } from '../collectors/cpulist.js';
 import type { Config } from '../config/config.js';
 import { numberOption } from '../util/options.js';
@@ -33,11 +33,7 @@ export function jobCpuSet(config: Readonly<Config>): { online: number[]; usable:
 // in its /proc/PID/mountinfo); undefined for none, or where the files cannot be read.
 function cpuQuotaOf(config: Readonly<Config>, pid: number): number | undefined {
   try {
-    const cgroupFile = join(config.proc_root, String(pid), 'cgroup');
-    const mountFile = join(config.proc_root, String(pid), 'mountinfo');
-    const paths = parseProcCgroup(readFileSync(cgroupFile, 'latin1'), cgroupFile);
-    const mounts = parseCgroupMounts(readFileSync(mountFile, 'latin1'), mountFile);
-    const places = ['cpu', 'cpuacct'].map((c) => placeOf(c, paths, mounts, config.sys_root));
+    const places = placeFinder('cpu', config.proc_root, config.sys_root, ['cpu', 'cpuacct'], String(pid))();
     return findQuota(places, () => false)?.[0]?.cpus; // the smallest, as the rank counts the host
   } catch {
     return undefined; // lim gone, no cgroups, or files that do not parse: the daemon then reads no quota either
