@@ -59,7 +59,9 @@ warnings alone exit 0.
   --queues FILE     lsb.queues (default: $LSB_CONFDIR/lsb.queues, as OpenLava reads it,
                     else $LSB_CONFDIR/<cluster>/configdir/lsb.queues, as LSF does)
   --lsf             IBM Spectrum LSF: the installed elim is elim.rank
-  --cpus N          CPUs of a typical node, for the reservation (default: this host's)`;
+  --cpus N          CPUs of a typical node, for the reservation (default: this host's,
+                    or the CPUs a job may use here where those are fewer, as the rank
+                    counts them)`;
 
 // This build's program, which the installed wrapper should run (dist/src/commands/check.js → dist/src/cli.js).
 const PROGRAM = fileURLToPath(new URL('../cli.js', import.meta.url));

@@ -766,3 +766,11 @@ describe('lavarank check run as another user than root', () => {
     }
   });
 });
+
+describe('check --help', () => {
+  it("gives as --cpus' default the CPUs the reservation is sized for: a job's CPUs where those are fewer than the host's, as recommend's help does", () => {
+    const r = spawnSync(process.execPath, [cliPath, 'check', '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.replace(/\s+/g, ' '), /--cpus N CPUs of a typical node, for the reservation \(default: this host's, or the CPUs a job may use here where those are fewer, as the rank counts them\)/);
+  });
+});
