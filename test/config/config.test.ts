@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { MAX_CHILD_ELIMS, MAX_CONFIG_BYTES, defaultConfig, findConfig, loadConfig, parseConfigText } from '../../src/config/config.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { dirWithMode, repoRoot, tempDir, writeWithMode, yamlDebugOn } from '../helpers.js';
@@ -278,6 +279,18 @@ describe('parseConfigText', () => {
     const block = /```yaml\n(# \$LSF_ENVDIR\/lavarank\.yaml — every key with its default\n[\s\S]*?)```/.exec(readme);
     assert.ok(block !== null, 'the README block of every key with its default');
     assert.deepEqual(parseConfigText(block[1]!, 'README.md'), defaultConfig());
+  });
+
+  it('names in the README block that lists every key with its default each key the config takes, and no other', () => {
+    // A key left out of the block would still parse to its default: compare the names themselves.
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const block = /```yaml\n(# \$LSF_ENVDIR\/lavarank\.yaml — every key with its default\n[\s\S]*?)```/.exec(readme);
+    assert.ok(block !== null, 'the README block of every key with its default');
+    const paths = (value: unknown, prefix = ''): string[] =>
+      Object.entries(value as Record<string, unknown>).flatMap(([k, v]) =>
+        v !== null && typeof v === 'object' && !Array.isArray(v) ? paths(v, `${prefix}${k}.`) : [`${prefix}${k}`],
+      );
+    assert.deepEqual(paths(parseYaml(block[1]!)).sort(), paths(defaultConfig()).sort());
   });
 
   it('accepts the bounds of each range it states', () => {
