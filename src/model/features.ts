@@ -4,6 +4,7 @@
 // through featuresFromNamed, so training and serving cannot drift apart. The table
 // of sources, scalings and rules for unavailable inputs is in docs/model.md.
 import { tasksElsewhere } from '../collectors/cpu.js';
+import { smtCapacity } from './backbone.js';
 import type { Sample } from '../collectors/types.js';
 import { taggedArray } from '../util/tagged.js';
 
@@ -97,35 +98,62 @@ export function jobView(s: Sample): { cpus: number; busy: number; elsewhere: num
 // The host as a job sees it where lavarank's cgroup, which LIM, sbatchd and their jobs
 // share (a container's), or an ancestor has a CPU quota of fewer CPUs than a job may
 // use (the cpu collector's quotaCpus): the quota Q, the CPUs it is taken on (n: those a
-// job may use), and the cgroup's tasks that want a CPU, its CPUs' worth used plus its
+// job may use) and the cores they make (hostCores, the cores fact's before the quota),
+// and the cgroup's tasks that want a CPU, its CPUs' worth used plus its
 // CPUs' worth throttled (each throttled run queue holds at least one task), over the
 // last interval (tasks) and averaged as the 1-minute load (tasks1). Throttled tasks
 // leave the kernel's run queues, so /proc/loadavg does not count them, and /proc/stat
 // is the machine's: a container of `cpus: 2` on a 16-CPU machine running two loops
 // ranked 0 where a new job there gets two thirds of a CPU. Undefined without a quota.
-export function quotaView(s: Sample): { cpus: number; hostCpus: number; tasks: number; tasks1: number } | undefined {
+export function quotaView(s: Sample): { cpus: number; hostCpus: number; hostCores: number | undefined; tasks: number; tasks1: number } | undefined {
   const cpu = s.cpu;
   const q = cpu?.quotaCpus;
   const used = cpu?.quotaUsed;
   const throttled = cpu?.quotaThrottled;
   if (cpu === undefined || q === undefined || used === undefined || throttled === undefined) return undefined;
-  const hostCpus = jobView(s)?.cpus ?? s.load?.online ?? cpu.online;
+  const job = jobView(s);
+  const hostCpus = job?.cpus ?? s.load?.online ?? cpu.online;
   if (!(q > 0) || !(q < hostCpus) || !(used >= 0 && used < Infinity) || !(throttled >= 0 && throttled < Infinity)) return undefined;
   const tasks = used + throttled;
   const t1 = cpu.quotaTasks1;
-  return { cpus: q, hostCpus, tasks, tasks1: t1 !== undefined && t1 >= 0 && t1 < Infinity ? t1 : tasks };
+  const hostCores = job !== undefined ? cpu.jobCores : s.load?.cores;
+  return { cpus: q, hostCpus, hostCores, tasks, tasks1: t1 !== undefined && t1 >= 0 && t1 < Infinity ? t1 : tasks };
 }
 
 // Tasks per CPU under a quota: the more contended of the quota's and the host's. A new
 // task gets min(Q / (T + 1), n / (H + 1)) of a CPU, T being the cgroup's tasks and H the
 // tasks on its n CPUs (perCpu × n, which count the cgroup's that run): the backbone's
 // share Q / (tasks + 1) is that for tasks = max(T, (H + 1) × Q / n − 1), tasks / Q per
-// CPU. Either rises with each count; without the host's reading the quota's alone.
-function withinQuota(quota: { cpus: number; hostCpus: number }, perCpu: number | undefined, tasks: number): number {
+// CPU (on an SMT machine, the machine's share is the SMT one: smtTasksPerCpu). Either
+// rises with each count; without the host's reading the quota's alone.
+function withinQuota(quota: { cpus: number; hostCpus: number; hostCores: number | undefined }, perCpu: number | undefined, tasks: number): number {
   const own = tasks / quota.cpus;
   if (perCpu === undefined) return own;
-  const host = perCpu + 1 / quota.hostCpus - 1 / quota.cpus;
+  const plain = perCpu + 1 / quota.hostCpus - 1 / quota.cpus;
+  const smt = smtTasksPerCpu(quota, perCpu);
+  const host = smt > plain ? smt : plain;
   return own >= host ? own : host;
+}
+
+// On an SMT machine whose tasks outnumber its cores, a new task there gets
+// smtCapacity(H + 1, n, c) / (H + 1) of a core, less than n / (H + 1): the tasks per CPU
+// at which the backbone gives that share on the quota's Q CPUs, with the cores it takes
+// there (the cores fact: the machine's where fewer than Q, else none), so that a quota
+// that does not bind leaves the machine's figure. 0 where the machine leaves a task a
+// core of its own. Without it, a container of `cpus: 16` on a 64-thread machine whose
+// every thread was busy ranked 2.8 where the machine ranks 62.9.
+function smtTasksPerCpu(quota: { cpus: number; hostCpus: number; hostCores: number | undefined }, perCpu: number): number {
+  const { cpus: q, hostCpus: n, hostCores: c } = quota;
+  if (c === undefined || !(c >= 1 && c < n)) return 0;
+  const x = Math.max(0, perCpu) * n + 1;
+  const share = smtCapacity(x, n, c) / x;
+  if (!(share < 1)) return 0;
+  // The backbone's share Q' / X on the quota's CPUs, inverted for X (tasks with the new one).
+  const cores = c < q ? c : q;
+  const full = smtCapacity(q, q, cores); // what X ≥ Q tasks get done together
+  const slope = cores < q ? (full - cores) / (q - cores) : 0; // each task beyond the cores adds this
+  const tasks = share <= full / q ? full / share : (cores * (1 - slope)) / (share - slope);
+  return (tasks - 1) / q;
 }
 
 // PSI cpu "some" over the CPUs a job may use, where fewer than the online ones. The

@@ -567,6 +567,36 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
     );
   });
 
+  it('never ranks an SMT host lower for a quota, its machine\'s busy threads sharing cores as without one', () => {
+    // n threads on n / 2 cores, other work on the machine, a quota of a fraction of n.
+    const host = (n: number, q: number | undefined, used: number, throttled: number, other: number): number => {
+      const s = container(used, throttled);
+      const runnable = used + other;
+      s.cpu = { ...s.cpu!, busy: Math.min(1, runnable / n), minBusy: runnable >= n ? 1 : 0, online: n };
+      s.load = { ...s.load!, online: n, cores: n / 2, runnable, runnablePerCpu: runnable / n, load1: runnable, load1PerCpu: runnable / n };
+      if (q === undefined) delete s.cpu.quotaCpus;
+      else s.cpu.quotaCpus = q;
+      return ranker.rank(s).rank;
+    };
+    // A container of `cpus: 16`, idle, on a 64-thread machine whose every thread is busy.
+    assert.ok(Math.abs(host(64, 16, 0, 0, 64) - host(64, undefined, 0, 0, 64)) < 1e-9, `${host(64, 16, 0, 0, 64)} against ${host(64, undefined, 0, 0, 64)}`);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 64 }),
+        fc.double({ min: 0.05, max: 0.999, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 2, noNaN: true }),
+        fc.double({ min: 0, max: 2, noNaN: true }),
+        (cores, share, used, throttled, other) => {
+          const n = 2 * cores;
+          const q = share * n;
+          return host(n, q, used * q, throttled * q, other * n) >= host(n, undefined, used * q, throttled * q, other * n) - 1e-9;
+        },
+      ),
+      { seed: 60, numRuns: 2000 },
+    );
+  });
+
   it('reads a host without a quota, or with one no smaller than the CPUs a job may use, exactly as before', () => {
     for (const q of [undefined, 16, 20]) {
       const s = fullSample({ ncpu: 16, busy: 0.5, runnablePerCpu: 1 });
