@@ -52,12 +52,17 @@ function unescapeMountPath(p: string): string {
 }
 
 // The cgroup mounts of /proc/PID/mountinfo (proc(5): "ID parent major:minor root
-// mount-point options [optional fields] - type source super-options").
+// mount-point options [optional fields] - type source super-options"). Fields are
+// split at spaces only: the kernel escapes space, tab, newline and backslash in a path
+// (show_mountinfo, fs/proc_namespace.c) but writes a vertical tab, form feed, carriage
+// return or no-break space as it is, and any user may name a FUSE mount point of theirs
+// (fusermount) "f\vA\v-\vcgroup\vx\vcpu,memory", \v a vertical tab: split at any blank,
+// that line was a cgroup hierarchy at /home/USER/f, whose files they write.
 export function parseCgroupMounts(text: string, file = '/proc/self/mountinfo', collector = 'cpu'): CgroupMount[] {
   const out: CgroupMount[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const t = tokens(lines[i]!);
+    const t = lines[i]!.split(' ').filter((field) => field !== '');
     if (t.length === 0) continue;
     const dash = t.indexOf('-', 6);
     if (t.length < 7 || dash < 0 || dash + 3 > t.length) throw badLine(collector, file, i + 1, lines[i]!, 'expected the fields of proc(5)\'s mountinfo');

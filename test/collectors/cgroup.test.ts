@@ -47,6 +47,15 @@ test('parseCgroupMounts finds the v1 hierarchies with their controllers and the 
   assert.deepEqual(m, { point: '/my cg', root: '/docker/abc', version: 1, controllers: ['cpu', 'cpuacct'] });
 });
 
+test('parseCgroupMounts takes a user\'s FUSE mount whose point holds vertical tabs and a dash for no cgroup hierarchy', () => {
+  // Captured from root's mountinfo after oltest's fusermount3 of /home/oltest/f\vA\v-\vcgroup\vx\vrw,cpu,cpuacct,memory:
+  // the kernel escapes blanks in a mount point but not a vertical tab.
+  const fuse = '73 26 0:43 / /home/oltest/f\vA\v-\vcgroup\vx\vrw,cpu,cpuacct,memory rw,nosuid,nodev,relatime - fuse hello rw,user_id=1003,group_id=1003\n';
+  const nbsp = '74 26 0:44 / /home/oltest/g\u00a0A\u00a0-\u00a0cgroup2\u00a0x\u00a0rw rw,nosuid,nodev,relatime - fuse.x x rw,user_id=1003,group_id=1003\n';
+  assert.deepEqual(parseCgroupMounts(fuse + nbsp), []);
+  assert.equal(parseCgroupMounts(hybridMounts + fuse + nbsp).length, parseCgroupMounts(hybridMounts).length);
+});
+
 test('cgroupDirs gives the cgroup and its ancestors up to the mount\'s root, which in a container is the container\'s own', () => {
   const host = { point: '/sys/fs/cgroup', root: '/', version: 2 as const, controllers: [] };
   assert.deepEqual(cgroupDirs(host, '/system.slice/lsf.service'), ['/sys/fs/cgroup/system.slice/lsf.service', '/sys/fs/cgroup/system.slice', '/sys/fs/cgroup']);
