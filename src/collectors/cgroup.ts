@@ -7,8 +7,10 @@
 // Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/), and the finder of the
 // limits over the cgroup and its ancestors, read at start and once a minute
 // (docs/collectors.md, "cgroup limits").
+import { closeSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { kernelFile, readKernelTextIfPresent, type KernelFile } from './procfs.js';
+import { CollectorError, errorCode } from '../util/errors.js';
+import { kernelFile, openKernelFile, readKernelTextIfPresent, type KernelFile } from './procfs.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 
 // The cgroup of a process in each hierarchy: v1's by controller, v2's unified one.
@@ -172,6 +174,62 @@ export function placeOf(controller: string, paths: CgroupPaths, mounts: readonly
   return undefined;
 }
 
+// The most of a mountinfo file read: any user with fusermount adds up to mount_max
+// (1000 by default) lines of up to some 32 KiB each (a mount point and a source of
+// PATH_MAX bytes, a blank escaped in 4), so 32 MiB; a host's own mounts make far less.
+const MAX_MOUNTINFO_BYTES = 64 * 1024 * 1024;
+
+// Where a mountinfo line may be a cgroup file system's (parseCgroupMounts decides).
+const CGROUP_MOUNT = / - cgroup2? /;
+
+// The lines of a mountinfo file that may be cgroup mounts, read a chunk at a time so
+// that the others are never held whole: read whole, as readKernelText reads a file of
+// at most 4 MiB, root's mountinfo grew past that with 300 FUSE mounts of one user's
+// (mount points of 3 750 blanks, 15 KiB escaped), and the cgroup look failed at every
+// start of the elim and once a minute after, limits unread. undefined where the file
+// does not exist.
+export function readCgroupMountLines(collector: string, path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openKernelFile(collector, path);
+  } catch (err) {
+    if (err instanceof CollectorError && errorCode(err.cause) === 'ENOENT') return undefined;
+    throw err;
+  }
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+  const kept: string[] = [];
+  let partial = ''; // the start of a line that goes on in the next chunk
+  let total = 0;
+  const keep = (line: string): void => {
+    if (CGROUP_MOUNT.test(line)) kept.push(line);
+  };
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (err) {
+        throw new CollectorError(collector, `cannot read ${path}: ${errorCode(err) ?? String(err)}`, { cause: err });
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_MOUNTINFO_BYTES) throw new CollectorError(collector, `${path} is larger than ${MAX_MOUNTINFO_BYTES} bytes`);
+      const text = chunk.toString('latin1', 0, n);
+      let start = 0;
+      for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
+        keep(partial + text.slice(start, end));
+        partial = '';
+        start = end + 1;
+      }
+      partial += text.slice(start);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  keep(partial);
+  return kept.join('\n');
+}
+
 // Finds the places of controllers (cpu, cpuacct, memory) from /proc/self/cgroup and
 // /proc/self/mountinfo under procRoot (or another process's: pid, for check's look at lim). mountinfo, hundreds of lines on a host with many
 // mounts, is parsed again only when /proc/self/cgroup changes (lavarank moved to another
@@ -189,7 +247,7 @@ export function placeFinder(collector: string, procRoot: string, sysRoot: string
     if (cgroup !== undefined && cgroup === seen) return places;
     seen = undefined;
     places = controllers.map(() => undefined);
-    const mountinfo = cgroup === undefined ? undefined : readKernelTextIfPresent(collector, mountFile);
+    const mountinfo = cgroup === undefined ? undefined : readCgroupMountLines(collector, mountFile);
     if (cgroup === undefined || mountinfo === undefined) return places;
     const paths = parseProcCgroup(cgroup, cgroupFile, collector);
     const mounts = parseCgroupMounts(mountinfo, mountFile, collector);

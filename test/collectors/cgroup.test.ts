@@ -107,6 +107,31 @@ test('the quota reader gives a v2 container\'s quota, and the CPUs\' worth it us
   q.close();
 });
 
+test('the quota and memory limit readers find the limits in a mountinfo that one user\'s FUSE mounts made larger than 4 MiB', (t) => {
+  const root = tempDir(t);
+  // 300 mount points of 3 750 blanks, each 15 KiB escaped, after the host's own mounts.
+  const blanks = '/\\040'.repeat(15) + '\\040'.repeat(3735);
+  const fuse = Array.from({ length: 300 }, (_, i) => `${100 + i} 26 0:${60 + i} / /home/oltest/big${blanks}/d${i} rw,nosuid,nodev,relatime - fuse x rw,user_id=1003,group_id=1003\n`).join('');
+  assert.ok(fuse.length > 4 * 1024 * 1024);
+  writeTree(root, {
+    'proc/self/cgroup': '0::/\n',
+    'proc/self/mountinfo': v2Mountinfo + fuse,
+    'sys/fs/cgroup/cpu.max': '200000 100000\n',
+    'sys/fs/cgroup/cpu.stat': v2CpuStat(1_000_000, 0),
+    'sys/fs/cgroup/memory.max': '1073741824\n',
+    'sys/fs/cgroup/memory.current': '536870912\n',
+    'sys/fs/cgroup/memory.stat': 'inactive_file 0\n',
+  });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
+  q.read(0);
+  writeTree(root, { 'sys/fs/cgroup/cpu.stat': v2CpuStat(21_000_000, 0) });
+  assert.equal(q.read(10_000)?.cpus, 2);
+  q.close();
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.deepEqual(m.read(), { limitBytes: 1073741824, usedFraction: 0.5 });
+  m.close();
+});
+
 test('the quota reader takes the tightest quota of the cgroup and its ancestors, and that cgroup\'s use', (t) => {
   const root = tempDir(t);
   // systemd on cgroup v2: CPUQuota=300% on the service, 150% on its slice.
