@@ -13,7 +13,7 @@ import {
   writeLines,
   type Plan,
 } from '../calibration/calibrate.js';
-import { batchJobsWarning, runningBatchJobs } from '../calibration/jobs.js';
+import { JOB_SCAN_TIMEOUT_MS, batchJobsWarning, scanBatchJobs } from '../calibration/jobs.js';
 import { findConfig, loadConfig } from '../config/config.js';
 import { cliLogger } from '../daemon/log.js';
 import { EXIT_FAILURE, EXIT_USAGE, print, printError, runAsProgram } from '../util/cliio.js';
@@ -21,6 +21,7 @@ import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors
 import { isPresent, readRegularText } from '../util/paths.js';
 import { MAX_DATASET_BYTES } from '../training/dataset.js';
 import { numberOption, parseCommandLine } from '../util/options.js';
+import { escapedControls } from '../util/shown.js';
 
 const USAGE = `Usage: lavarank calibrate [--out FILE] [--repeats N] [--idle-repeats N]
                           [--warmup SECONDS] [--seed N] [--probe-scale X]
@@ -137,10 +138,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   // A run, or the plan of one: name the batch jobs already loading this host.
   if (args.summary === undefined && args.finalize === undefined) {
-    const seen = runningBatchJobs();
-    const warning = batchJobsWarning(seen.jobs);
+    const seen = await scanBatchJobs();
+    if ('failed' in seen) {
+      printError(
+        `lavarank calibrate: WARNING: no running batch job is named, since the look for them (the LSB_JOBID of each process's environment) failed: ${escapedControls(seen.failed)} ` +
+          `(past ${JOB_SCAN_TIMEOUT_MS / 1000} s: a process whose memory cannot be read, such as a user's FUSE file that does not answer, or very many processes); close the host (badmin hclose) and make sure its jobs have ended before calibrating`,
+      );
+    }
+    const warning = 'failed' in seen ? undefined : batchJobsWarning(seen.jobs);
     if (warning !== undefined) printError(`lavarank calibrate: ${warning}`);
-    if (seen.unreadable > 0 && process.getuid?.() !== 0) {
+    if (!('failed' in seen) && seen.unreadable > 0 && process.getuid?.() !== 0) {
       printError(`lavarank calibrate: the environment of ${seen.unreadable} processes of other users cannot be read, so their batch jobs are not named here (root sees them)`);
     }
   }

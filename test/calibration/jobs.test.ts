@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { MAX_ENVIRON_BYTES, batchJobsWarning, jobIdOf, runningBatchJobs } from '../../src/calibration/jobs.js';
+import { MAX_ENVIRON_BYTES, batchJobsWarning, jobIdOf, runningBatchJobs, scanBatchJobs } from '../../src/calibration/jobs.js';
 import { repoRoot, tempDir, until } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
@@ -142,4 +142,25 @@ test('a process environment is read no further than exec can make one, MAX_ENVIR
   truncateSync(environ, MAX_ENVIRON_BYTES);
   appendFileSync(environ, '\0LSB_JOBID=8\0');
   assert.deepEqual(runningBatchJobs(root, 1, undefined).jobs.map((j) => j.jobId), ['7']);
+});
+
+test('scanBatchJobs finds the jobs of a process list through its child process', async (t) => {
+  const tmp = tempDir();
+  t.after(tmp.cleanup);
+  const root = proc(tmp.dir, { 10: { environ: ['LSB_JOBID=7'], comm: 'a.out' }, 11: { environ: ['PATH=/bin'], comm: 'sh' } });
+  assert.deepEqual(await scanBatchJobs(root, 60_000), { jobs: [{ jobId: '7', processes: [{ pid: 10, command: 'a.out' }] }], unreadable: 0 });
+});
+
+// Reading /proc/PID/environ waits for the lock of that process's memory map, which any
+// user with a FUSE mount can hold for good; only a fatal signal ends the wait, so root's
+// calibrate --dry-run waited through SIGINT and SIGTERM. An environ no one writes to (a
+// FIFO) holds the scan the same way.
+test('scanBatchJobs gives up on a process whose environment never answers, instead of holding calibrate', async (t) => {
+  const tmp = tempDir();
+  t.after(tmp.cleanup);
+  const root = proc(tmp.dir, { 10: { environ: ['LSB_JOBID=7'], comm: 'a.out' } });
+  mkdirSync(join(root, '11'));
+  const made = spawnSync('mkfifo', [join(root, '11', 'environ')]);
+  assert.equal(made.status, 0);
+  assert.deepEqual(await scanBatchJobs(root, 1_000), { failed: 'it did not end within 1 s' });
 });
