@@ -6,7 +6,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { errorCode } from '../util/errors.js';
+import { errorCode, errorMessage } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 import { escapedControls } from '../util/shown.js';
@@ -122,7 +122,7 @@ export const JOB_SCAN_TIMEOUT_MS = 20_000;
 
 const JOBSCAN_PATH = fileURLToPath(new URL('./jobscan.js', import.meta.url));
 
-// runningBatchJobs in a child process (jobscan.js) that is ended
+// runningBatchJobs in a child process (jobscan.js; program, for tests) that is ended
 // after timeoutMs; { failed } says why there is no answer (too late, or how the child
 // failed). Reading
 // /proc/PID/environ takes the lock of that process's memory map, and any user with a
@@ -130,11 +130,16 @@ const JOBSCAN_PATH = fileURLToPath(new URL('./jobscan.js', import.meta.url));
 // theirs that the FUSE server never answers, through /proc/self/mem, and another
 // asking for the lock to write): only a fatal signal ends that wait, so root's
 // calibrate, even --dry-run, waited in the kernel through SIGINT and SIGTERM.
-export async function scanBatchJobs(procRoot = '/proc', timeoutMs = JOB_SCAN_TIMEOUT_MS): Promise<{ jobs: BatchJob[]; unreadable: number } | { failed: string }> {
-  const result = await runCommand(process.execPath, [...CHILD_NODE_FLAGS, JOBSCAN_PATH, '--proc-root', procRoot], { timeoutMs, maxBufferBytes: 64 * 1024 * 1024 });
+export async function scanBatchJobs(procRoot = '/proc', timeoutMs = JOB_SCAN_TIMEOUT_MS, program = JOBSCAN_PATH): Promise<{ jobs: BatchJob[]; unreadable: number } | { failed: string }> {
+  const result = await runCommand(process.execPath, [...CHILD_NODE_FLAGS, program, '--proc-root', procRoot], { timeoutMs, maxBufferBytes: 64 * 1024 * 1024 });
   if (result.timedOut) return { failed: `it did not end within ${timeoutMs / 1000} s` };
   if (result.failed) return { failed: `${result.reason ?? 'it failed'}; ${result.stderr.trim()}` };
-  return JSON.parse(result.stdout) as { jobs: BatchJob[]; unreadable: number };
+  try {
+    return JSON.parse(result.stdout) as { jobs: BatchJob[]; unreadable: number };
+  } catch (err) {
+    // Its own output, one JSON line; anything else (cut short, a warning of Node's) is a failure, not a crash of calibrate.
+    return { failed: `its output was not the JSON line it prints (${errorMessage(err)})` };
+  }
 }
 
 // The warning for jobs found, naming up to `shown` of them, or undefined for none.

@@ -164,3 +164,13 @@ test('scanBatchJobs gives up on a process whose environment never answers, inste
   assert.equal(made.status, 0);
   assert.deepEqual(await scanBatchJobs(root, 1_000), { failed: 'it did not end within 1 s' });
 });
+
+test('scanBatchJobs reports a scan whose output is not its JSON line as failed, without throwing', async (t) => {
+  const tmp = tempDir();
+  t.after(tmp.cleanup);
+  const program = join(tmp.dir, 'cut-short.mjs');
+  writeFileSync(program, "process.stdout.write('{\"jobs\": [');\n");
+  const seen = await scanBatchJobs(tmp.dir, 60_000, program);
+  assert.ok('failed' in seen, JSON.stringify(seen));
+  assert.match(seen.failed, /^its output was not the JSON line it prints \(/);
+});
