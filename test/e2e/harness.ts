@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
-import { cliPath, fixture, repoRoot, tempDir, tokenEnv } from '../helpers.js';
+import { RunQueueWait, cliPath, fixture, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 
 export interface Report {
   at: number; // ms since spawn
@@ -104,16 +104,23 @@ class PollingReader {
 }
 
 // Sends SIGTERM, as LIM does at shutdown, and asserts what LIM needs: exit status 0
-// within 2 s. Waits 5 s at most, so that a slow exit says how slow it was.
+// within 2 s of its own time. Waits 10 s at most, so that a slow exit says how slow it was.
 export async function assertStopsOnSigterm(elim: Elim): Promise<void> {
+  const queued = new RunQueueWait(elim.pid);
   const sent = Date.now();
   process.kill(elim.pid, 'SIGTERM');
   let timer: NodeJS.Timeout | undefined;
-  const exit = await Promise.race([elim.exited, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 5000)))]);
+  const exit = await Promise.race([elim.exited, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)))]);
   clearTimeout(timer);
+  queued.stop();
   const ms = Date.now() - sent;
-  assert.ok(exit !== undefined, 'still running 5 s after SIGTERM');
-  assert.ok(ms < 2000, `exited ${ms} ms after SIGTERM`);
+  const waitedMs = Math.round(queued.waitedMs());
+  assert.ok(exit !== undefined, `still running 10 s after SIGTERM (${waitedMs} ms of them waiting for a CPU)`);
+  // Judged, as faults/sigterm judges it, by the wall time less the time the elim's main
+  // thread waited on a run queue: the suite's other elims start at nice -20 in its
+  // session, and an elim at nice 10 can then get no CPU for seconds (2.34 and 4.13 s
+  // stops seen by wall time alone), which says nothing of the elim.
+  assert.ok(ms - waitedMs < 2000, `exited ${ms} ms after SIGTERM, of which ${waitedMs} ms waiting for a CPU`);
   assert.equal(exit.code, 0, `exit status ${exit.code ?? exit.signal} after SIGTERM`);
 }
 

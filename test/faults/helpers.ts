@@ -388,45 +388,6 @@ export function vmRssKb(pid: number): number | undefined {
   }
 }
 
-// Polls how long the main thread of pid (where its JavaScript and its SIGTERM handler
-// run) has waited on a run queue for a CPU, from the second field of
-// /proc/<pid>/schedstat, so that after it exits the test knows how much of its stop
-// the machine withheld the CPU. The kernel adds a wait when the thread gets the CPU,
-// and the last poll may come up to everyMs before the exit: both leave the figure
-// short, never long.
-export class RunQueueWait {
-  private readonly first: number | undefined;
-  private last: number | undefined;
-  private readonly timer: NodeJS.Timeout;
-  constructor(private readonly pid: number, everyMs = 20) {
-    this.first = this.read();
-    this.last = this.first;
-    this.timer = setInterval(() => this.poll(), everyMs).unref();
-  }
-
-  private read(): number | undefined {
-    try {
-      const wait = Number(readFileSync(`/proc/${this.pid}/schedstat`, 'latin1').split(' ')[1]);
-      return Number.isFinite(wait) ? wait : undefined;
-    } catch {
-      return undefined; // gone
-    }
-  }
-
-  poll(): void {
-    this.last = this.read() ?? this.last;
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  // Milliseconds waited since the watch began; 0 when schedstat could not be read.
-  waitedMs(): number {
-    return this.first === undefined || this.last === undefined ? 0 : (this.last - this.first) / 1e6;
-  }
-}
-
 // A process seen below the watched one: its pid and start time (pids are reused).
 export interface SeenProcess {
   pid: number;

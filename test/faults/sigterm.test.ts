@@ -8,11 +8,11 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fixture, tempDir } from '../helpers.js';
+import { RunQueueWait, fixture, tempDir } from '../helpers.js';
 import { serializeModel } from '../../src/model/model.js';
 import { REPORT_RE, startElim } from '../e2e/harness.js';
 import { randomModelFile } from '../model/helpers.js';
-import { DescendantWatch, RunQueueWait, SyntheticHost, badJsonLines, envCount, installElim, random, runSeed, sleep } from './helpers.js';
+import { DescendantWatch, SyntheticHost, badJsonLines, envCount, installElim, random, runSeed, sleep } from './helpers.js';
 
 const RUNS = envCount('LAVARANK_SIGTERM_RUNS', 10);
 const seed = runSeed();
