@@ -7,7 +7,7 @@
 // Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/), and the finder of the
 // limits over the cgroup and its ancestors, read at start and once a minute
 // (docs/collectors.md, "cgroup limits").
-import { closeSync, readSync } from 'node:fs';
+import { closeSync, existsSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollectorError, errorCode } from '../util/errors.js';
 import { kernelFile, openKernelFile, readKernelTextIfPresent, type KernelFile } from './procfs.js';
@@ -95,6 +95,13 @@ export function cgroupDirs(mount: CgroupMount, path: string, sysRoot = '/sys'): 
   return dirs;
 }
 
+// A file of a directory of cgroupDirs' list (made by join: no trailing slash but at /).
+// Concatenated rather than joined: path.join normalises its result character by
+// character in the interpreter, about 25 µs for a cgroup's path at each look.
+function fileIn(dir: string, name: string): string {
+  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
 // A cgroup v2 cpu.max: "$MAX $PERIOD", MAX "max" for none. The quota in CPUs, or
 // undefined for none.
 export function parseCpuMax(text: string, file = 'cpu.max'): number | undefined {
@@ -107,13 +114,19 @@ export function parseCpuMax(text: string, file = 'cpu.max'): number | undefined 
   return max / period;
 }
 
-// A cgroup v1 cfs quota: cpu.cfs_quota_us (-1 for none) over cpu.cfs_period_us, in
-// CPUs, or undefined for none.
-export function parseCfsQuota(quotaText: string, periodText: string, file = 'cpu.cfs_quota_us'): number | undefined {
-  const quota = toNumber(quotaText.trim());
-  const period = toNumber(periodText.trim());
-  if (quota === undefined || period === undefined || !(period > 0)) throw badFile('cpu', file, `expected a quota and a period in µs, found "${quotaText.trim()}" and "${periodText.trim()}"`);
-  return quota < 0 ? undefined : quota > 0 ? quota / period : undefined;
+// A cgroup v1 cfs quota, cpu.cfs_quota_us: in µs, or undefined for none (-1). Over
+// cpu.cfs_period_us (parseCfsPeriod) it is the quota in CPUs.
+export function parseCfsQuota(text: string, file = 'cpu.cfs_quota_us'): number | undefined {
+  const quota = toNumber(text.trim());
+  if (quota === undefined) throw badFile('cpu', file, `expected a quota in µs or -1, found "${text.trim()}"`);
+  return quota > 0 ? quota : undefined;
+}
+
+// A cgroup v1 cpu.cfs_period_us, in µs.
+export function parseCfsPeriod(text: string, file = 'cpu.cfs_period_us'): number {
+  const period = toNumber(text.trim());
+  if (period === undefined || !(period > 0)) throw badFile('cpu', file, `expected a period in µs, found "${text.trim()}"`);
+  return period;
 }
 
 // "key value" lines (cpu.stat, memory.stat): the values of the keys asked for,
@@ -231,29 +244,136 @@ export function readCgroupMountLines(collector: string, path: string): string | 
 }
 
 // Finds the places of controllers (cpu, cpuacct, memory) from /proc/self/cgroup and
-// /proc/self/mountinfo under procRoot (or another process's: pid, for check's look at lim). mountinfo, hundreds of lines on a host with many
-// mounts, is parsed again only when /proc/self/cgroup changes (lavarank moved to another
-// cgroup): a look once a minute then costs a read of a few hundred bytes. A cgroup file
-// system mounted anew, with lavarank in the same cgroup, is not seen until then. Throws
-// CollectorError where the files do not parse; an absent file (no cgroups, a fake proc
-// root without them) gives no place.
-export function placeFinder(collector: string, procRoot: string, sysRoot: string, controllers: readonly string[], pid = 'self'): () => Array<CgroupPlace | undefined> {
-  const cgroupFile = join(procRoot, pid, 'cgroup');
+// /proc/self/mountinfo under procRoot (or another process's: pid, for check's look at
+// lim). /proc/self/cgroup is kept open (kernelFile) and its bytes compared with the last
+// look's; mountinfo, hundreds of lines on a host with many mounts, is read and parsed
+// again only when they differ (lavarank moved to another cgroup): a look once a minute
+// then costs one read of a few hundred bytes. A cgroup file system mounted anew, with
+// lavarank in the same cgroup, is not seen until then. places() throws CollectorError
+// where the files do not parse; an absent file (no cgroups, a fake proc root without
+// them) gives no place.
+export interface PlaceFinder {
+  places(): Array<CgroupPlace | undefined>;
+  close(): void;
+}
+
+// A PlaceFinder for the proc and sys roots; keepOpen as kernelFile's.
+export function placeFinder(collector: string, procRoot: string, sysRoot: string, controllers: readonly string[], pid = 'self', keepOpen?: (path: string) => boolean): PlaceFinder {
+  const cgroupFile = kernelFile(collector, join(procRoot, pid, 'cgroup'), keepOpen);
   const mountFile = join(procRoot, pid, 'mountinfo');
-  let seen: string | undefined;
+  let seen: Buffer | undefined; // a copy of the bytes the places were found from
   let places: Array<CgroupPlace | undefined> = controllers.map(() => undefined);
-  return () => {
-    const cgroup = readKernelTextIfPresent(collector, cgroupFile);
-    if (cgroup !== undefined && cgroup === seen) return places;
-    seen = undefined;
-    places = controllers.map(() => undefined);
-    const mountinfo = cgroup === undefined ? undefined : readCgroupMountLines(collector, mountFile);
-    if (cgroup === undefined || mountinfo === undefined) return places;
-    const paths = parseProcCgroup(cgroup, cgroupFile, collector);
-    const mounts = parseCgroupMounts(mountinfo, mountFile, collector);
-    places = controllers.map((c) => placeOf(c, paths, mounts, sysRoot));
-    seen = cgroup;
-    return places;
+  return {
+    places() {
+      const bytes = bytesIfPresent(cgroupFile);
+      if (bytes !== undefined && seen !== undefined && bytes.equals(seen)) return places;
+      seen = undefined;
+      places = controllers.map(() => undefined);
+      if (bytes === undefined) return places;
+      const cgroup = Buffer.from(bytes); // the view is the shared read buffer, which mountinfo's read reuses
+      const mountinfo = readCgroupMountLines(collector, mountFile);
+      if (mountinfo === undefined) return places;
+      const paths = parseProcCgroup(cgroup.toString('latin1'), cgroupFile.path, collector);
+      const mounts = parseCgroupMounts(mountinfo, mountFile, collector);
+      places = controllers.map((c) => placeOf(c, paths, mounts, sysRoot));
+      seen = cgroup;
+      return places;
+    },
+    close: cgroupFile.close,
+  };
+}
+
+// A kernel file's bytes, or undefined where it does not exist (ENOENT).
+function bytesIfPresent(file: KernelFile): Buffer | undefined {
+  try {
+    return file.bytes();
+  } catch (err) {
+    if (err instanceof CollectorError && errorCode(err.cause) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+// The small files that hold a cgroup's limits (cpu.max, cpu.cfs_quota_us and
+// cpu.cfs_period_us, memory.max, memory.high, memory.limit_in_bytes), read at each look.
+export interface LimitFiles {
+  // The file at path parsed by parse (a limit, or undefined for none), or undefined
+  // where the file does not exist. Throws parse's errors and the read's.
+  value(path: string, parse: (text: string, path: string) => number | undefined): number | undefined;
+  // Closes the files not asked for since the last sweep (a cgroup left, a limit file gone).
+  sweep(): void;
+  close(): void;
+}
+
+// LimitFiles that open, read and parse each file at each call (check's one look at
+// lim's cgroup).
+export function limitFilesOnce(collector: string): LimitFiles {
+  return {
+    value(path, parse) {
+      const text = readKernelTextIfPresent(collector, path);
+      return text === undefined ? undefined : parse(text, path);
+    },
+    sweep: () => undefined,
+    close: () => undefined,
+  };
+}
+
+// LimitFiles kept open between looks, as the per-report files are (kernelFile, keepOpen):
+// a look then reads each through its descriptor, one system call, and parses it again
+// only where its bytes changed (docker update --cpus and systemctl set-property
+// CPUQuota= rewrite it in place). A file found absent (v2's cpu.max where the parent
+// has not enabled the cpu controller, memory.max at the root) is asked for with a stat
+// at the next look rather than an open that fails, which costs an exception; one that
+// appears (the controller enabled) is opened then. A kept file whose read fails (removed
+// with its controller: ENODEV) is opened once again, so that it is found absent as an
+// open would find it, without failing the reading.
+export function limitFilesKept(collector: string, keepOpen?: (path: string) => boolean): LimitFiles {
+  interface Kept {
+    file: KernelFile;
+    absent: boolean;
+    bytes: Buffer | undefined; // a copy of the bytes value was parsed from
+    value: number | undefined;
+    asked: boolean;
+  }
+  const files = new Map<string, Kept>();
+  const read = (kept: Kept): Buffer | undefined => {
+    try {
+      return bytesIfPresent(kept.file);
+    } catch {
+      return bytesIfPresent(kept.file); // opened again (kernelFile closes a file whose read failed); a second failure throws
+    }
+  };
+  return {
+    value(path, parse) {
+      let kept = files.get(path);
+      if (kept === undefined) files.set(path, (kept = { file: kernelFile(collector, path, keepOpen), absent: false, bytes: undefined, value: undefined, asked: true }));
+      kept.asked = true;
+      if (kept.absent && !existsSync(path)) return undefined;
+      const bytes = read(kept);
+      kept.absent = bytes === undefined;
+      if (bytes === undefined) {
+        kept.bytes = undefined;
+        return undefined;
+      }
+      if (kept.bytes === undefined || !bytes.equals(kept.bytes)) {
+        kept.bytes = undefined; // parsed again at the next look if parse throws
+        kept.value = parse(bytes.toString('latin1'), path);
+        kept.bytes = Buffer.from(bytes);
+      }
+      return kept.value;
+    },
+    sweep() {
+      for (const [path, kept] of files) {
+        if (kept.asked) kept.asked = false;
+        else {
+          kept.file.close();
+          files.delete(path);
+        }
+      }
+    },
+    close() {
+      for (const kept of files.values()) kept.file.close();
+      files.clear();
+    },
   };
 }
 
@@ -289,8 +409,8 @@ function relativeOf(dirs: readonly string[], at: number): string {
 // apart and the cgroup not at the same path there: that level is left out). Every
 // level is kept, not only the smallest: an ancestor's larger quota that siblings share
 // (a compose project's cgroup_parent, a slice's CPUQuota=) binds while the smaller
-// one is idle.
-export function findQuota(places: readonly (CgroupPlace | undefined)[], keepOpen: ((path: string) => boolean) | undefined): QuotaFiles[] | undefined {
+// one is idle. The quota files are read through limits (LimitFiles).
+export function findQuota(places: readonly (CgroupPlace | undefined)[], keepOpen: ((path: string) => boolean) | undefined, limits: LimitFiles = limitFilesOnce('cpu')): QuotaFiles[] | undefined {
   const [cpu, acct] = places;
   if (cpu === undefined) return undefined;
   const levels: QuotaFiles[] = [];
@@ -298,15 +418,15 @@ export function findQuota(places: readonly (CgroupPlace | undefined)[], keepOpen
     const dir = cpu.dirs[at]!;
     let cpus: number | undefined;
     if (cpu.version === 2) {
-      const max = readKernelTextIfPresent('cpu', join(dir, 'cpu.max'));
-      cpus = max === undefined ? undefined : parseCpuMax(max, join(dir, 'cpu.max'));
+      cpus = limits.value(fileIn(dir, 'cpu.max'), parseCpuMax);
     } else {
-      const quota = readKernelTextIfPresent('cpu', join(dir, 'cpu.cfs_quota_us'));
-      const period = readKernelTextIfPresent('cpu', join(dir, 'cpu.cfs_period_us'));
-      cpus = quota === undefined || period === undefined ? undefined : parseCfsQuota(quota, period, join(dir, 'cpu.cfs_quota_us'));
+      const quota = limits.value(fileIn(dir, 'cpu.cfs_quota_us'), parseCfsQuota);
+      // No quota (-1) needs no period: a read fewer a level.
+      const period = quota === undefined ? undefined : limits.value(fileIn(dir, 'cpu.cfs_period_us'), parseCfsPeriod);
+      cpus = quota === undefined || period === undefined ? undefined : quota / period;
     }
     if (cpus === undefined) continue;
-    const stat = kernelFile('cpu', join(dir, 'cpu.stat'), keepOpen);
+    const stat = kernelFile('cpu', fileIn(dir, 'cpu.stat'), keepOpen);
     if (cpu.version === 2) {
       levels.push({ cpus, usage: stat, throttle: stat, version: 2 });
       continue;
@@ -316,7 +436,7 @@ export function findQuota(places: readonly (CgroupPlace | undefined)[], keepOpen
     const rel = relativeOf(cpu.dirs, at);
     const acctDir = acct?.dirs.find((_, i) => relativeOf(acct.dirs, i) === rel);
     if (acctDir === undefined) continue;
-    levels.push({ cpus, usage: kernelFile('cpu', join(acctDir, 'cpuacct.usage'), keepOpen), throttle: stat, version: 1 });
+    levels.push({ cpus, usage: kernelFile('cpu', fileIn(acctDir, 'cpuacct.usage'), keepOpen), throttle: stat, version: 1 });
   }
   return levels.length === 0 ? undefined : levels.sort((a, b) => a.cpus - b.cpus);
 }
@@ -349,7 +469,8 @@ export interface QuotaReader {
 
 // A QuotaReader for the proc and sys roots.
 export function createQuotaReader(procRoot: string, sysRoot: string, keepOpen?: (path: string) => boolean): QuotaReader {
-  const places = placeFinder('cpu', procRoot, sysRoot, ['cpu', 'cpuacct']);
+  const places = placeFinder('cpu', procRoot, sysRoot, ['cpu', 'cpuacct'], 'self', keepOpen);
+  const limits = limitFilesKept('cpu', keepOpen);
   let levels: QuotaFiles[] | undefined; // the smallest quota first
   let before: Array<[number, number]> | undefined;
   let beforeMs = 0;
@@ -363,8 +484,15 @@ export function createQuotaReader(procRoot: string, sysRoot: string, keepOpen?: 
   };
   const sameFiles = (a: readonly QuotaFiles[], b: readonly QuotaFiles[]): boolean =>
     a.length === b.length && a.every((f, i) => f.usage.path === b[i]!.usage.path && f.throttle.path === b[i]!.throttle.path);
+  const find = (): QuotaFiles[] | undefined => {
+    try {
+      return findQuota(places.places(), keepOpen, limits);
+    } finally {
+      limits.sweep();
+    }
+  };
   const refresh = (): void => {
-    const found = findQuota(places(), keepOpen);
+    const found = find();
     if (found !== undefined && levels !== undefined && sameFiles(found, levels)) {
       found.forEach((f, i) => (levels![i]!.cpus = f.cpus)); // the same cgroups: their counters go on
       return;
@@ -412,7 +540,11 @@ export function createQuotaReader(procRoot: string, sysRoot: string, keepOpen?: 
       }
       return { cpus: q0, used: used0, throttled: tasks0 - used0 };
     },
-    close,
+    close() {
+      close();
+      limits.close();
+      places.close();
+    },
   };
 }
 
@@ -432,14 +564,12 @@ interface MemoryFiles {
 // memory.high, where reclaim starts; v1 memory.limit_in_bytes), each with its
 // cgroup's files; undefined where no level has one. Every level is kept, not only the
 // smallest: an ancestor's larger limit that siblings share (a compose project's
-// cgroup_parent, a slice's MemoryMax=) can be the fuller.
-export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], keepOpen: ((path: string) => boolean) | undefined): MemoryFiles[] | undefined {
+// cgroup_parent, a slice's MemoryMax=) can be the fuller. The limit files are read
+// through limits (LimitFiles).
+export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], keepOpen: ((path: string) => boolean) | undefined, limits: LimitFiles = limitFilesOnce('memory')): MemoryFiles[] | undefined {
   const [memory] = places;
   if (memory === undefined) return undefined;
-  const read = (dir: string, file: string): number | undefined => {
-    const text = readKernelTextIfPresent('memory', join(dir, file));
-    return text === undefined ? undefined : parseMemoryLimit(text, join(dir, file));
-  };
+  const read = (dir: string, file: string): number | undefined => limits.value(fileIn(dir, file), parseMemoryLimit);
   const v2 = memory.version === 2;
   const levels: MemoryFiles[] = [];
   for (const dir of memory.dirs) {
@@ -453,8 +583,8 @@ export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], ke
     if (limit === undefined) continue;
     levels.push({
       limit,
-      usage: kernelFile('memory', join(dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), keepOpen),
-      stat: kernelFile('memory', join(dir, 'memory.stat'), keepOpen),
+      usage: kernelFile('memory', fileIn(dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), keepOpen),
+      stat: kernelFile('memory', fileIn(dir, 'memory.stat'), keepOpen),
       inactiveKey: [v2 ? 'inactive_file' : 'total_inactive_file'],
     });
   }
@@ -473,7 +603,8 @@ export interface MemoryLimitReader {
 
 // A MemoryLimitReader for the proc and sys roots.
 export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepOpen?: (path: string) => boolean): MemoryLimitReader {
-  const places = placeFinder('memory', procRoot, sysRoot, ['memory']);
+  const places = placeFinder('memory', procRoot, sysRoot, ['memory'], 'self', keepOpen);
+  const limits = limitFilesKept('memory', keepOpen);
   let levels: MemoryFiles[] | undefined;
   let since = LIMITS_CHECK_EVERY;
   const close = (): void => {
@@ -487,7 +618,12 @@ export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepO
     read(belowBytes = Infinity) {
       if (++since >= LIMITS_CHECK_EVERY) {
         since = 0;
-        const found = findMemoryLimit(places(), keepOpen);
+        let found: MemoryFiles[] | undefined;
+        try {
+          found = findMemoryLimit(places.places(), keepOpen, limits);
+        } finally {
+          limits.sweep();
+        }
         if (found !== undefined && levels !== undefined && found.length === levels.length && found.every((f, i) => f.usage.path === levels![i]!.usage.path)) {
           found.forEach((f, i) => (levels![i]!.limit = f.limit));
         } else {
@@ -513,6 +649,10 @@ export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepO
       }
       return fullest;
     },
-    close,
+    close() {
+      close();
+      limits.close();
+      places.close();
+    },
   };
 }

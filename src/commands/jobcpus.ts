@@ -33,7 +33,7 @@ export function jobCpuSet(config: Readonly<Config>): { online: number[]; usable:
 // in its /proc/PID/mountinfo); undefined for none, or where the files cannot be read.
 function cpuQuotaOf(config: Readonly<Config>, pid: number): number | undefined {
   try {
-    const places = placeFinder('cpu', config.proc_root, config.sys_root, ['cpu', 'cpuacct'], String(pid))();
+    const places = placeFinder('cpu', config.proc_root, config.sys_root, ['cpu', 'cpuacct'], String(pid), () => false).places();
     return findQuota(places, () => false)?.[0]?.cpus; // the smallest, as the rank counts the host
   } catch {
     return undefined; // lim gone, no cgroups, or files that do not parse: the daemon then reads no quota either

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, rmdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
-import { cgroupDirs, createMemoryLimitReader, createQuotaReader, LIMITS_CHECK_EVERY, parseCfsQuota, parseCgroupMounts, parseCpuMax, parseKeyed, parseMemoryLimit, parseProcCgroup, placeOf } from '../../src/collectors/cgroup.js';
-import { CollectorError } from '../../src/util/errors.js';
-import { fixtureText, tempDir, writeTree } from './helpers.js';
+import { cgroupDirs, createMemoryLimitReader, createQuotaReader, LIMITS_CHECK_EVERY, parseCfsPeriod, parseCfsQuota, parseCgroupMounts, parseCpuMax, parseKeyed, parseMemoryLimit, parseProcCgroup, placeOf } from '../../src/collectors/cgroup.js';
+import { CollectorError, errorCode } from '../../src/util/errors.js';
+import { fixtureText, openOn, tempDir, writeTree } from './helpers.js';
 
 // This VM's hybrid layout (cgroup v1 controllers, an empty unified hierarchy), captured
 // from a shell in a v1 cgroup `lrq` with a CFS quota.
@@ -73,15 +75,17 @@ test('placeOf takes a controller from the v1 hierarchy that holds it, else from 
   assert.deepEqual(placeOf('cpu', parseProcCgroup('0::/\n'), parseCgroupMounts(v2Mountinfo)), { version: 2, dirs: ['/sys/fs/cgroup'] });
 });
 
-test('parseCpuMax and parseCfsQuota give the quota in CPUs, and nothing where none is set', () => {
+test('parseCpuMax gives the quota in CPUs, parseCfsQuota and parseCfsPeriod v1\'s in µs, and nothing where none is set', () => {
   assert.equal(parseCpuMax('max 100000\n'), undefined);
   assert.equal(parseCpuMax('50000 100000\n'), 0.5);
   assert.equal(parseCpuMax('200000 100000\n'), 2);
   assert.throws(() => parseCpuMax('50000\n'), CollectorError);
   assert.throws(() => parseCpuMax('x 100000\n'), CollectorError);
-  assert.equal(parseCfsQuota('-1\n', '100000\n'), undefined);
-  assert.equal(parseCfsQuota('50000\n', '100000\n'), 0.5);
-  assert.throws(() => parseCfsQuota('50000\n', '0\n'), CollectorError);
+  assert.equal(parseCfsQuota('-1\n'), undefined);
+  assert.equal(parseCfsQuota('50000\n'), 50000);
+  assert.throws(() => parseCfsQuota('lots\n'), CollectorError);
+  assert.equal(parseCfsPeriod('100000\n'), 100000);
+  assert.throws(() => parseCfsPeriod('0\n'), CollectorError);
 });
 
 test('parseKeyed reads the counters asked for from a real cpu.stat and names a bad line', () => {
@@ -339,4 +343,104 @@ test('without a memory limit at any level the memory limit reader gives nothing'
   const root = tempDir(t);
   writeTree(root, { 'proc/self/cgroup': '0::/\n', 'proc/self/mountinfo': v2Mountinfo, 'sys/fs/cgroup/memory.max': 'max\n', 'sys/fs/cgroup/memory.high': 'max\n' });
   assert.equal(createMemoryLimitReader(`${root}/proc`, `${root}/sys`).read(), undefined);
+});
+
+// systemd on cgroup v2: the OpenLava service under system.slice, its files kept open as
+// the daemon keeps them on procfs and the cgroup file systems, rewritten in place as the
+// kernel's are (docker update, systemctl set-property).
+const SERVICE = 'sys/fs/cgroup/system.slice/lsf.service';
+const serviceTree = (root: string, files: Record<string, string>): void =>
+  writeTree(root, { 'proc/self/cgroup': '0::/system.slice/lsf.service\n', 'proc/self/mountinfo': '31 20 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n', ...files });
+const keptOpen = (): boolean => true;
+
+test('the quota reader keeps /proc/self/cgroup and the quota files open between looks, and sees a quota set, changed and removed at the next look', (t) => {
+  const root = tempDir(t);
+  serviceTree(root, { [`${SERVICE}/cpu.max`]: 'max 100000\n', [`${SERVICE}/cpu.stat`]: v2CpuStat(0, 0) });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`, keptOpen);
+  const look = (max: string, usage: number, ms: number): ReturnType<typeof q.read> => {
+    serviceTree(root, { [`${SERVICE}/cpu.max`]: max, [`${SERVICE}/cpu.stat`]: v2CpuStat(usage, 0) });
+    q.refresh();
+    return q.read(ms);
+  };
+  assert.equal(q.read(0), undefined);
+  assert.equal(look('50000 100000\n', 0, 10_000), undefined, 'set (systemctl set-property CPUQuota=50%): found, no delta yet');
+  assert.deepEqual(look('50000 100000\n', 2_000_000, 20_000), { cpus: 0.5, used: 0.2, throttled: 0 });
+  assert.deepEqual(look('150000 100000\n', 4_000_000, 30_000), { cpus: 1.5, used: 0.2, throttled: 0 }, 'changed (docker update --cpus 1.5)');
+  assert.equal(openOn(`${root}/proc/self/cgroup`), 1);
+  assert.equal(openOn(`${root}/${SERVICE}/cpu.max`), 1, 'one descriptor over four looks');
+  assert.equal(look('max 100000\n', 6_000_000, 40_000), undefined, 'removed');
+  q.close();
+  assert.equal(openOn(`${root}/proc/self/cgroup`) + openOn(`${root}/${SERVICE}/cpu.max`) + openOn(`${root}/${SERVICE}/cpu.stat`), 0);
+});
+
+test('the memory limit reader sees a limit file that appears (the controller enabled), a limit set and one removed at the next look', (t) => {
+  const root = tempDir(t);
+  const gib = 2 ** 30;
+  serviceTree(root, { [`${SERVICE}/memory.current`]: `${gib}\n`, [`${SERVICE}/memory.stat`]: 'inactive_file 0\n' });
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`, keptOpen);
+  const look = (): ReturnType<typeof m.read> => {
+    for (let i = 1; i < LIMITS_CHECK_EVERY; i++) m.read();
+    return m.read();
+  };
+  assert.equal(m.read(), undefined, 'no memory.max: the memory controller is not enabled');
+  serviceTree(root, { [`${SERVICE}/memory.max`]: 'max\n', [`${SERVICE}/memory.high`]: 'max\n' });
+  assert.equal(look(), undefined, 'enabled, no limit');
+  assert.equal(openOn(`${root}/${SERVICE}/memory.max`), 1);
+  serviceTree(root, { [`${SERVICE}/memory.max`]: `${4 * gib}\n` });
+  assert.deepEqual(look(), { limitBytes: 4 * gib, usedFraction: 0.25 }, 'set (MemoryMax=4G)');
+  serviceTree(root, { [`${SERVICE}/memory.max`]: 'max\n' });
+  assert.equal(look(), undefined, 'removed');
+  assert.equal(openOn(`${root}/${SERVICE}/memory.max`), 1, 'one descriptor over three looks');
+  m.close();
+  assert.equal(openOn(`${root}/${SERVICE}/memory.max`) + openOn(`${root}/proc/self/cgroup`), 0);
+});
+
+test('lavarank moved to another cgroup (/proc/self/cgroup rewritten) is seen at the next look, and the old cgroup\'s files are closed', (t) => {
+  const root = tempDir(t);
+  const other = 'sys/fs/cgroup/batch.slice/lsf.service';
+  serviceTree(root, {
+    [`${SERVICE}/cpu.max`]: '50000 100000\n',
+    [`${SERVICE}/cpu.stat`]: v2CpuStat(0, 0),
+    [`${other}/cpu.max`]: '300000 100000\n',
+    [`${other}/cpu.stat`]: v2CpuStat(0, 0),
+  });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`, keptOpen);
+  q.read(0);
+  assert.deepEqual(q.read(10_000), { cpus: 0.5, used: 0, throttled: 0 });
+  writeTree(root, { 'proc/self/cgroup': '0::/batch.slice/lsf.service\n' });
+  q.refresh();
+  q.read(20_000);
+  writeTree(root, { [`${other}/cpu.stat`]: v2CpuStat(10_000_000, 0) });
+  assert.deepEqual(q.read(30_000), { cpus: 3, used: 1, throttled: 0 });
+  assert.equal(openOn(`${root}/${SERVICE}/cpu.max`) + openOn(`${root}/${SERVICE}/cpu.stat`), 0);
+  assert.equal(openOn(`${root}/${other}/cpu.max`), 1);
+  q.close();
+});
+
+test('a quota file kept open whose cgroup the kernel removes (ENODEV) is found absent at the next look, without failing it', (t) => {
+  // A real cgroup v1 cpu hierarchy (this VM's), as root; elsewhere there is nothing to remove.
+  const hierarchy = '/sys/fs/cgroup/cpu';
+  const dir = join(hierarchy, `lavarank-test-${process.pid}`);
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    t.skip(`no v1 cpu hierarchy to make a cgroup in (${errorCode(err) ?? String(err)})`);
+    return;
+  }
+  t.after(() => {
+    try {
+      rmdirSync(dir);
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err; // removed by the test
+    }
+  });
+  const root = tempDir(t);
+  writeTree(root, { 'proc/self/cgroup': `1:cpu:/${basename(dir)}\n0::/\n`, 'proc/self/mountinfo': `31 30 0:28 / ${hierarchy} rw,relatime - cgroup cgroup rw,cpu\n` });
+  const q = createQuotaReader(`${root}/proc`, '/sys');
+  assert.equal(q.read(0), undefined);
+  assert.equal(openOn(join(dir, 'cpu.cfs_quota_us')), 1, 'kept open on the cgroup file system');
+  rmdirSync(dir);
+  assert.doesNotThrow(() => q.refresh());
+  assert.equal(q.read(10_000), undefined);
+  q.close();
 });
