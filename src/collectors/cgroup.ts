@@ -270,7 +270,7 @@ export function placeFinder(collector: string, procRoot: string, sysRoot: string
       seen = undefined;
       places = controllers.map(() => undefined);
       if (bytes === undefined) return places;
-      const cgroup = Buffer.from(bytes); // the view is the shared read buffer, which mountinfo's read reuses
+      const cgroup = Buffer.from(bytes); // the view is kernelFile's shared read buffer, which the next read of any kept file reuses
       const mountinfo = readCgroupMountLines(collector, mountFile);
       if (mountinfo === undefined) return places;
       const paths = parseProcCgroup(cgroup.toString('latin1'), cgroupFile.path, collector);
