@@ -10,7 +10,7 @@
 import { closeSync, existsSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollectorError, errorCode } from '../util/errors.js';
-import { kernelFile, openKernelFile, readKernelTextIfPresent, type KernelFile } from './procfs.js';
+import { kernelFile, openKernelFile, readKernelTextIfPresent, unlessMissing, type KernelFile } from './procfs.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 
 // The cgroup of a process in each hierarchy: v1's by controller, v2's unified one.
@@ -202,13 +202,8 @@ const CGROUP_MOUNT = / - cgroup2? /;
 // start of the elim and once a minute after, limits unread. undefined where the file
 // does not exist.
 export function readCgroupMountLines(collector: string, path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openKernelFile(collector, path);
-  } catch (err) {
-    if (err instanceof CollectorError && errorCode(err.cause) === 'ENOENT') return undefined;
-    throw err;
-  }
+  const fd = unlessMissing(() => openKernelFile(collector, path));
+  if (fd === undefined) return undefined;
   const chunk = Buffer.allocUnsafe(64 * 1024);
   const kept: string[] = [];
   let partial = ''; // the start of a line that goes on in the next chunk
@@ -265,7 +260,7 @@ export function placeFinder(collector: string, procRoot: string, sysRoot: string
   let places: Array<CgroupPlace | undefined> = controllers.map(() => undefined);
   return {
     places() {
-      const bytes = bytesIfPresent(cgroupFile);
+      const bytes = cgroupFile.bytesIfPresent();
       if (bytes !== undefined && seen !== undefined && bytes.equals(seen)) return places;
       seen = undefined;
       places = controllers.map(() => undefined);
@@ -281,16 +276,6 @@ export function placeFinder(collector: string, procRoot: string, sysRoot: string
     },
     close: cgroupFile.close,
   };
-}
-
-// A kernel file's bytes, or undefined where it does not exist (ENOENT).
-function bytesIfPresent(file: KernelFile): Buffer | undefined {
-  try {
-    return file.bytes();
-  } catch (err) {
-    if (err instanceof CollectorError && errorCode(err.cause) === 'ENOENT') return undefined;
-    throw err;
-  }
 }
 
 // The small files that hold a cgroup's limits (cpu.max, cpu.cfs_quota_us and
@@ -337,9 +322,9 @@ export function limitFilesKept(collector: string, keepOpen?: (path: string) => b
   const files = new Map<string, Kept>();
   const read = (kept: Kept): Buffer | undefined => {
     try {
-      return bytesIfPresent(kept.file);
+      return kept.file.bytesIfPresent();
     } catch {
-      return bytesIfPresent(kept.file); // opened again (kernelFile closes a file whose read failed); a second failure throws
+      return kept.file.bytesIfPresent(); // opened again (kernelFile closes a file whose read failed); a second failure throws
     }
   };
   return {

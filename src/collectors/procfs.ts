@@ -31,8 +31,8 @@ function latin1(bytes: Buffer): string {
 }
 
 // What read gives, or undefined when the file does not exist (ENOENT): where absence
-// is a normal state (no PSI, no link speed, no sysfs CPU list).
-function unlessMissing<T>(read: () => T): T | undefined {
+// is a normal state (no PSI, no link speed, no sysfs CPU list, no cgroup limit file).
+export function unlessMissing<T>(read: () => T): T | undefined {
   try {
     return read();
   } catch (err) {
@@ -147,6 +147,8 @@ export interface KernelFile {
   text(): string;
   // Like text, but undefined when the file does not exist, as readKernelTextIfPresent.
   textIfPresent(): string | undefined;
+  // Like bytes, but undefined when the file does not exist.
+  bytesIfPresent(): Buffer | undefined;
   // Closes the descriptor kept open, if any; a later read opens the file again.
   close(): void;
 }
@@ -193,6 +195,7 @@ export function kernelFile(collector: string, path: string, keepOpen: (path: str
     bytes,
     text: () => latin1(bytes()),
     textIfPresent: () => unlessMissing(() => latin1(bytes())),
+    bytesIfPresent: () => unlessMissing(bytes),
     close,
   };
 }

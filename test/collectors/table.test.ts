@@ -32,6 +32,7 @@ function fixture(initial: string) {
     bytes: () => Buffer.from(text, 'latin1'),
     text: () => text,
     textIfPresent: () => text,
+    bytesIfPresent: () => Buffer.from(text, 'latin1'),
     close: () => void calls.closed++,
   };
   const format: TableFormat<Layout, Scan> = {
