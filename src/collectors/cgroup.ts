@@ -64,16 +64,23 @@ export function parseCgroupMounts(text: string, file = '/proc/self/mountinfo', c
   const out: CgroupMount[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const t = lines[i]!.split(' ').filter((field) => field !== '');
-    if (t.length === 0) continue;
-    const dash = t.indexOf('-', 6);
-    if (t.length < 7 || dash < 0 || dash + 3 > t.length) throw badLine(collector, file, i + 1, lines[i]!, 'expected the fields of proc(5)\'s mountinfo');
-    const type = t[dash + 1];
-    if (type !== 'cgroup' && type !== 'cgroup2') continue;
-    const controllers = type === 'cgroup' ? (t[dash + 3] ?? '').split(',').filter((o) => CONTROLLERS.has(o)) : [];
-    out.push({ point: unescapeMountPath(t[4]!), root: unescapeMountPath(t[3]!), version: type === 'cgroup' ? 1 : 2, controllers });
+    const mount = parseCgroupMountLine(lines[i]!, i + 1, file, collector);
+    if (mount !== undefined) out.push(mount);
   }
   return out;
+}
+
+// One line of a mountinfo file, line `number` there, as parseCgroupMounts reads it: the
+// cgroup mount it describes, or undefined for another file system or an empty line.
+function parseCgroupMountLine(line: string, number: number, file: string, collector: string): CgroupMount | undefined {
+  const t = line.split(' ').filter((field) => field !== '');
+  if (t.length === 0) return undefined;
+  const dash = t.indexOf('-', 6);
+  if (t.length < 7 || dash < 0 || dash + 3 > t.length) throw badLine(collector, file, number, line, 'expected the fields of proc(5)\'s mountinfo');
+  const type = t[dash + 1];
+  if (type !== 'cgroup' && type !== 'cgroup2') return undefined;
+  const controllers = type === 'cgroup' ? (t[dash + 3] ?? '').split(',').filter((o) => CONTROLLERS.has(o)) : [];
+  return { point: unescapeMountPath(t[4]!), root: unescapeMountPath(t[3]!), version: type === 'cgroup' ? 1 : 2, controllers };
 }
 
 // The v1 controllers whose files lavarank reads.
@@ -188,28 +195,47 @@ export function placeOf(controller: string, paths: CgroupPaths, mounts: readonly
 }
 
 // The most of a mountinfo file read: any user with fusermount adds up to mount_max
-// (1000 by default) lines of up to some 32 KiB each (a mount point and a source of
-// PATH_MAX bytes, a blank escaped in 4), so 32 MiB; a host's own mounts make far less.
+// (1000 by default) lines, each as long as they make it (below), so a file of any size;
+// a host's own mounts make far less.
 const MAX_MOUNTINFO_BYTES = 64 * 1024 * 1024;
+
+// The longest line that is kept as a possible cgroup mount's. A cgroup file system's
+// root and mount point are paths root made, of at most PATH_MAX bytes each when made
+// (16 KiB escaped). A user's FUSE mount point has no bound: renaming a directory above
+// it into 70 000 nested ones of 255 blanks made its line 71 MB (the escaped blanks),
+// which, held whole, cost the look 5 s of string building on this VM.
+const MAX_MOUNT_LINE_BYTES = 64 * 1024;
 
 // Where a mountinfo line may be a cgroup file system's (parseCgroupMounts decides).
 const CGROUP_MOUNT = / - cgroup2? /;
 
-// The lines of a mountinfo file that may be cgroup mounts, read a chunk at a time so
-// that the others are never held whole: read whole, as readKernelText reads a file of
-// at most 4 MiB, root's mountinfo grew past that with 300 FUSE mounts of one user's
-// (mount points of 3 750 blanks, 15 KiB escaped), and the cgroup look failed at every
-// start of the elim and once a minute after, limits unread. undefined where the file
-// does not exist.
-export function readCgroupMountLines(collector: string, path: string): string | undefined {
+// The cgroup mounts of a mountinfo file (parseCgroupMounts), read a chunk at a time so
+// that the other lines are never held whole, up to the first line after which enough
+// (given the mounts found so far) says no later one can change what is looked for:
+// the rest of the file is never read. The kernel makes a line when it is read, and
+// lists a namespace's mounts in the order they were made, so a user's FUSE mounts come
+// after the cgroup file systems mounted at boot: one whose point they made 71 MB long
+// cost the kernel 0.8 s at each read of the whole file, and, that file over
+// MAX_MOUNTINFO_BYTES, the cpu and the memory collectors failed at every look (9-11 s
+// of the elim's time a look on this VM, a failed sample a minute). undefined where the
+// file does not exist.
+export function readCgroupMounts(collector: string, path: string, enough: (mounts: readonly CgroupMount[]) => boolean = () => false): CgroupMount[] | undefined {
   const fd = unlessMissing(() => openKernelFile(collector, path));
   if (fd === undefined) return undefined;
   const chunk = Buffer.allocUnsafe(64 * 1024);
-  const kept: string[] = [];
+  const mounts: CgroupMount[] = [];
   let partial = ''; // the start of a line that goes on in the next chunk
+  let long = false; // the line under way is longer than MAX_MOUNT_LINE_BYTES: not kept
+  let number = 0; // the line's number in the file
   let total = 0;
-  const keep = (line: string): void => {
-    if (CGROUP_MOUNT.test(line)) kept.push(line);
+  // Whether the line ended the search.
+  const keep = (line: string): boolean => {
+    number++;
+    if (long || line.length > MAX_MOUNT_LINE_BYTES || !CGROUP_MOUNT.test(line)) return false;
+    const mount = parseCgroupMountLine(line, number, path, collector);
+    if (mount === undefined) return false;
+    mounts.push(mount);
+    return enough(mounts);
   };
   try {
     for (;;) {
@@ -225,25 +251,32 @@ export function readCgroupMountLines(collector: string, path: string): string | 
       const text = chunk.toString('latin1', 0, n);
       let start = 0;
       for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
-        keep(partial + text.slice(start, end));
+        const done = keep(partial + text.slice(start, end));
         partial = '';
+        long = false;
         start = end + 1;
+        if (done) return mounts;
       }
-      partial += text.slice(start);
+      if (!long && partial.length + n - start > MAX_MOUNT_LINE_BYTES) {
+        long = true;
+        partial = '';
+      }
+      if (!long) partial += text.slice(start);
     }
   } finally {
     closeSync(fd);
   }
-  keep(partial);
-  return kept.join('\n');
+  if (partial !== '' || long) keep(partial);
+  return mounts;
 }
 
 // Finds the places of controllers (cpu, cpuacct, memory) from /proc/self/cgroup and
 // /proc/self/mountinfo under procRoot (or another process's: pid, for check's look at
 // lim). /proc/self/cgroup is kept open (kernelFile) and its bytes compared with the last
 // look's; mountinfo, hundreds of lines on a host with many mounts, is read and parsed
-// again only when they differ (lavarank moved to another cgroup): a look once a minute
-// then costs one read of a few hundred bytes. A cgroup file system mounted anew, with
+// again only when they differ (lavarank moved to another cgroup), and then only up to
+// the lines that place the controllers (readCgroupMounts): a look once a minute then
+// costs one read of a few hundred bytes. A cgroup file system mounted anew, with
 // lavarank in the same cgroup, is not seen until then. places() throws CollectorError
 // where the files do not parse; an absent file (no cgroups, a fake proc root without
 // them) gives no place.
@@ -266,10 +299,13 @@ export function placeFinder(collector: string, procRoot: string, sysRoot: string
       places = controllers.map(() => undefined);
       if (bytes === undefined) return places;
       const cgroup = Buffer.from(bytes); // the view is kernelFile's shared read buffer, which the next read of any kept file reuses
-      const mountinfo = readCgroupMountLines(collector, mountFile);
-      if (mountinfo === undefined) return places;
       const paths = parseProcCgroup(cgroup.toString('latin1'), cgroupFile.path, collector);
-      const mounts = parseCgroupMounts(mountinfo, mountFile, collector);
+      // placeOf takes the first mount that places a controller: once each is placed (or
+      // has no cgroup to place), no later line changes the places.
+      const placed = (mounts: readonly CgroupMount[]): boolean =>
+        controllers.every((c) => placeOf(c, paths, mounts, sysRoot) !== undefined || (!paths.v1.has(c) && paths.v2 === undefined));
+      const mounts = readCgroupMounts(collector, mountFile, placed);
+      if (mounts === undefined) return places;
       places = controllers.map((c) => placeOf(c, paths, mounts, sysRoot));
       seen = cgroup;
       return places;

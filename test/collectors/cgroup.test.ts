@@ -136,6 +136,46 @@ test('the quota and memory limit readers find the limits in a mountinfo that one
   m.close();
 });
 
+test('the quota and memory limit readers read mountinfo only up to the mount that places their controllers, never the lines after it', (t) => {
+  const root = tempDir(t);
+  // A line after the cgroup2 mount that would fail the look if it were read (a user's
+  // FUSE mounts come there, after boot's, and one of theirs can be of any length).
+  writeTree(root, {
+    'proc/self/cgroup': '0::/\n',
+    'proc/self/mountinfo': `${v2Mountinfo}99 20 0:99 / /home/oltest/x rw - cgroup \n`,
+    'sys/fs/cgroup/cpu.max': '200000 100000\n',
+    'sys/fs/cgroup/cpu.stat': v2CpuStat(1_000_000, 0),
+    'sys/fs/cgroup/memory.max': '1073741824\n',
+    'sys/fs/cgroup/memory.current': '536870912\n',
+    'sys/fs/cgroup/memory.stat': 'inactive_file 0\n',
+  });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
+  q.read(0);
+  writeTree(root, { 'sys/fs/cgroup/cpu.stat': v2CpuStat(21_000_000, 0) });
+  assert.equal(q.read(10_000)?.cpus, 2);
+  q.close();
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.deepEqual(m.read(), { limitBytes: 1073741824, usedFraction: 0.5 });
+  m.close();
+});
+
+test('a mountinfo line longer than 64 KiB is not taken for a cgroup mount', (t) => {
+  const root = tempDir(t);
+  const long = `30 20 0:98 / /sys/fs/cgroup/${'\\040'.repeat(17_000)} rw - cgroup2 cgroup2 rw\n`;
+  assert.ok(long.length > 64 * 1024);
+  writeTree(root, {
+    'proc/self/cgroup': '0::/\n',
+    'proc/self/mountinfo': long + v2Mountinfo,
+    'sys/fs/cgroup/cpu.max': '200000 100000\n',
+    'sys/fs/cgroup/cpu.stat': v2CpuStat(1_000_000, 0),
+  });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
+  q.read(0);
+  writeTree(root, { 'sys/fs/cgroup/cpu.stat': v2CpuStat(21_000_000, 0) });
+  assert.equal(q.read(10_000)?.cpus, 2);
+  q.close();
+});
+
 test('the quota reader takes the tightest quota of the cgroup and its ancestors, and that cgroup\'s use', (t) => {
   const root = tempDir(t);
   // systemd on cgroup v2: CPUQuota=300% on the service, 150% on its slice.
