@@ -100,6 +100,7 @@ export function smtCapacity(x: number, n: number, c: number): number {
 export const BACKBONE_INPUTS = [
   'cpus',
   'cores',
+  'quota_host_cpus',
   'runnable_per_cpu',
   'load1_per_cpu',
   'cpu_steal',
@@ -123,10 +124,10 @@ function value(raw: BackboneInput, name: string): number | undefined {
 const FAULT_SECONDS = 100e-6;
 
 // The memory stall a kernel without PSI (before 4.20: RHEL 7's 3.10) cannot report,
-// from the major-fault rate, over the n CPUs (those a job may use, where fewer): faults
-// arriving at random leave a CPU without a task waiting for a page for a share
-// exp(-rate × FAULT_SECONDS / n) of the time, so the same faults per CPU stall as much
-// on every size. Over the whole host's rate as one CPU's, 300 a second per busy CPU
+// from the major-fault rate, over the n CPUs (those a job may use, where fewer; under a
+// CPU quota, those it was taken from: stallCpus): faults arriving at random leave a CPU
+// without a task waiting for a page for a share exp(-rate × FAULT_SECONDS / n) of the
+// time, so the same faults per CPU stall as much on every size. Over the whole host's rate as one CPU's, 300 a second per busy CPU
 // ranked a half-busy 256-CPU host 1000 where 2 CPUs ranked 1 (an audit, 2026-12-05).
 // Not over the CPUs busy or in iowait, as PSI weights each CPU's stall, which that audit
 // took: the same faults then stalled less as other CPUs got busy, and a host without
@@ -143,15 +144,31 @@ function faultStall(faultsPerSec: number | undefined, cpus: number): number | un
 }
 
 // The io stall a kernel without PSI (before 4.20: RHEL 7's 3.10) cannot report, from the
-// CPUs' iowait share of n CPUs. A CPU counts iowait only while it is idle and a task that
-// slept on it waits for io, so iowait × n, the mean number of CPUs in iowait, is at most
-// the mean number of tasks waiting for io: the number ioSlowdown costs, as -ln(1 - s).
+// CPUs' iowait share of n CPUs (under a CPU quota, those it was taken from: stallCpus).
+// A CPU counts iowait only while it is idle and a task that slept on it waits for io, so
+// iowait × n, the mean number of CPUs in iowait, is at most the mean number of tasks
+// waiting for io: the number ioSlowdown costs, as -ln(1 - s).
 // So s = 1 - exp(-iowait × n), which costs exactly that mean. The share alone stood for
 // PSI's "some" until 2026-12-05, and read one task waiting for NFS all the time as a
 // stall of 1/n: rank_io 69 on 2 CPUs, 0.8 on 128, 0.4 on 256. Without the CPU count
 // (older history) n is taken as 1, the share alone.
 function iowaitStall(iowait: number | undefined, cpus: number | undefined): number | undefined {
   return iowait === undefined ? undefined : 1 - Math.exp(-Math.max(0, iowait) * (cpus ?? 1));
+}
+
+// The CPUs the stand-ins for PSI (faultStall, iowaitStall) are taken over: n, or under a
+// CPU quota the CPUs a job may use that the quota was taken from (quota_host_cpus, a host
+// fact), more than n there. A major fault or an iowait tick anywhere on the machine counts
+// in /proc/vmstat and /proc/stat, and a job in the quota runs on the machine's CPUs and
+// disks among the others' tasks: the stall share is the machine's, which the quota's
+// smaller CPU factor then multiplies (rank_mem) and which io does not divide. Over the
+// quota's Q CPUs the faults counted n / Q times and the tasks waiting for io Q / n times:
+// without PSI a half-busy 128-CPU machine with 19 200 major faults a second ranked 0.7
+// without a quota, 49.6 under `cpus: 2` and 178.7 under `cpus: 1`; with 10 % iowait 23.0
+// and 1.0 (an audit, 2026-12-05). History from before the fact, and hosts without a
+// quota, read n.
+function stallCpus(n: number | undefined, quotaHostCpus: number | undefined): number | undefined {
+  return n !== undefined && quotaHostCpus !== undefined && quotaHostCpus > n ? quotaHostCpus : n;
 }
 
 function share(x: number | undefined): number {
@@ -227,10 +244,13 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     const cpuFactor = 1 / (cpuShare * (1 - steal));
 
     // Memory: the PSI share, the paging rate and a nearly full memory, as independent stalls.
+    // Without PSI the stand-ins count the machine's faults and iowait, so they are taken
+    // over the CPUs the machine has for a job, not a CPU quota's (stallCpus).
+    const over = stallCpus(n, value(raw, 'quota_host_cpus'));
     const faults = value(raw, 'major_faults');
     const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, faults ?? 0);
     const memUsed = value(raw, 'mem_used') ?? 0;
-    const fromPsi = share(value(raw, 'psi_mem_some') ?? faultStall(faults, n ?? 1));
+    const fromPsi = share(value(raw, 'psi_mem_some') ?? faultStall(faults, over ?? 1));
     const fromPaging = share(pages * secondsPerPage);
     const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / fullSpan)) * MEM_FULL_STALL);
     const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));
@@ -241,7 +261,7 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     // io; on a host whose other CPUs are busy, much less). Else a host whose io goes to
     // NFS or Ceph (rbd), which no disk shows, or whose disk collector failed, had no io
     // stall: 45 % iowait on 2 CPUs ranked as idle, rank_io 0.
-    const ioStall = Math.max(share(value(raw, 'psi_io_some') ?? iowaitStall(value(raw, 'cpu_iowait'), n)), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
+    const ioStall = Math.max(share(value(raw, 'psi_io_some') ?? iowaitStall(value(raw, 'cpu_iowait'), over)), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it
     // near 100 % while a second one still gets about half of it: ioSlowdown's argument.

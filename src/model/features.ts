@@ -427,7 +427,8 @@ export interface HostFact {
 
 // Recorded in history beside the features, so that retraining's backbone sees them,
 // but never a network input: a model file lists its features, and those made before
-// a fact was added must still load.
+// a fact was added must still load. A history line from before a fact reads it as
+// absent, which the backbone takes as the builds before it did.
 export const HOST_FACTS: readonly HostFact[] = [
   {
     name: 'cores',
@@ -438,6 +439,14 @@ export const HOST_FACTS: readonly HostFact[] = [
       // Under a CPU quota, the cores matter only where fewer than the quota's CPUs.
       return quota === undefined || cores === undefined || cores < quota.cpus ? cores : undefined;
     },
+  },
+  {
+    name: 'quota_host_cpus',
+    source: 'under a CPU quota (then cpus), the CPUs a job may use that it was taken from: those the machine\'s major faults and iowait are spread over (absent without a quota)',
+    // Without PSI the backbone takes its fault and iowait stalls over these (stallCpus in
+    // src/model/backbone.ts): over the quota's CPUs, a 128-CPU machine's faults ranked it
+    // 0.7 without a quota and 178.7 under `cpus: 1`.
+    read: (s) => quotaView(s)?.hostCpus,
   },
 ];
 

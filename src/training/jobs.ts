@@ -227,7 +227,7 @@ export interface JoinOptions {
   intervalSec?: number; // the daemon's sampling interval; a sample counts up to 2 intervals back; default 10
 }
 
-// What a job keeps of its sample: the model's raw features (the CPU count the backbone reads among them) and the host facts (the cores).
+// What a job keeps of its sample: the model's raw features (the CPU count the backbone reads among them) and the host facts (the cores, the CPUs a quota was taken from).
 const PACKED: readonly string[] = RAW_NAMES;
 const F = PACKED.length;
 

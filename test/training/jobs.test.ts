@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { JOB_STAT_EXIT, readAcct, type JobFinish } from '../../src/lsf/acct.js';
 import type { HistoryRecord } from '../../src/history/record.js';
+import { backbone } from '../../src/model/backbone.js';
 import { readHistory } from '../../src/history/reader.js';
 import { buildExamples, HistoryJoin, jobKind, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleOptions } from '../../src/training/jobs.js';
 import { makeJob } from '../helpers/job.js';
@@ -334,6 +335,26 @@ describe('joining with history', () => {
     j.finish();
     assert.equal(j.namedAt(0)['cpus'], 64);
     assert.equal(j.featuresAt(0).named['cpus'], 64);
+  });
+
+  test('keeps the CPUs a CPU quota was taken from where a line has them, and reads a line from before them over its CPUs alone', () => {
+    const t = new JobTable();
+    t.add(run('j', T0, 100, 100, 'ol1'));
+    t.add(run('j', T0, 100, 100, 'ol2'));
+    t.finish();
+    const j = new HistoryJoin(t);
+    // A container of `cpus: 2` on a 128-CPU machine without PSI, 2 % iowait: ol1's line is this build's, ol2's an older one's.
+    const features = { cpus: 2, cpu_iowait: 0.02 };
+    j.offer({ ...sample('ol1', T0 - 5), features: { ...features, quota_host_cpus: 128 } });
+    j.offer({ ...sample('ol2', T0 - 5), features });
+    j.finish();
+    const rowOf = (host: string): number => [0, 1].find((i) => t.hosts[t.host[i] ?? -1] === host) ?? -1;
+    const [newer, older] = [rowOf('ol1'), rowOf('ol2')];
+    assert.equal(j.namedAt(newer)['quota_host_cpus'], 128);
+    assert.equal(j.namedAt(older)['quota_host_cpus'], null);
+    const io = (i: number): number => backbone(j.featuresAt(i).named).io;
+    assert.ok(Math.abs(io(newer) - 100 * 0.02 * 128) < 1e-3, `iowait over the machine's 128 CPUs: ${io(newer)}`);
+    assert.ok(Math.abs(io(older) - 100 * 0.02 * 2) < 1e-3, `iowait over the quota's 2, as the older build read it: ${io(older)}`);
   });
 
   test('marks the usable jobs without a sample as noHistory', async () => {
