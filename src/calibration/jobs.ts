@@ -7,7 +7,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:f
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorCode, errorMessage } from '../util/errors.js';
-import { runCommand } from '../util/exec.js';
+import { runCommand, type RunResult } from '../util/exec.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 import { escapedControls } from '../util/shown.js';
 
@@ -122,6 +122,9 @@ export const JOB_SCAN_TIMEOUT_MS = 20_000;
 
 const JOBSCAN_PATH = fileURLToPath(new URL('./jobscan.js', import.meta.url));
 
+// The signals that stop calibrate, here as in its run (calibrate.ts).
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 // runningBatchJobs in a child process (jobscan.js; program, for tests) that is ended
 // after timeoutMs; { failed } says why there is no answer (too late, or how the child
 // failed). Reading
@@ -130,8 +133,25 @@ const JOBSCAN_PATH = fileURLToPath(new URL('./jobscan.js', import.meta.url));
 // theirs that the FUSE server never answers, through /proc/self/mem, and another
 // asking for the lock to write): only a fatal signal ends that wait, so root's
 // calibrate, even --dry-run, waited in the kernel through SIGINT and SIGTERM.
-export async function scanBatchJobs(procRoot = '/proc', timeoutMs = JOB_SCAN_TIMEOUT_MS, program = JOBSCAN_PATH): Promise<{ jobs: BatchJob[]; unreadable: number } | { failed: string }> {
-  const result = await runCommand(process.execPath, [...CHILD_NODE_FLAGS, program, '--proc-root', procRoot], { timeoutMs, maxBufferBytes: 64 * 1024 * 1024 });
+// SIGINT, SIGTERM or SIGHUP meanwhile ends the child too ({ stopped } names the signal;
+// a second one exits at once): by their default action they ended calibrate alone,
+// and a child held so stayed behind, root's, for as long as the holder pleased.
+export async function scanBatchJobs(procRoot = '/proc', timeoutMs = JOB_SCAN_TIMEOUT_MS, program = JOBSCAN_PATH): Promise<{ jobs: BatchJob[]; unreadable: number } | { failed: string } | { stopped: NodeJS.Signals }> {
+  const controller = new AbortController();
+  let stopped: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopped !== undefined) process.exit(1);
+    stopped = signal;
+    controller.abort();
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  let result: RunResult;
+  try {
+    result = await runCommand(process.execPath, [...CHILD_NODE_FLAGS, program, '--proc-root', procRoot], { timeoutMs, maxBufferBytes: 64 * 1024 * 1024, signal: controller.signal });
+  } finally {
+    for (const s of STOP_SIGNALS) process.removeListener(s, onSignal);
+  }
+  if (stopped !== undefined) return { stopped };
   if (result.timedOut) return { failed: `it did not end within ${timeoutMs / 1000} s` };
   if (result.failed) return { failed: `${result.reason ?? 'it failed'}; ${result.stderr.trim()}` };
   try {

@@ -1,6 +1,6 @@
 // `lavarank calibrate` (also scripts/calibrate): the command line around
 // src/calibration/calibrate.ts; docs/calibration.md explains the measurement.
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism, constants as osConstants, hostname } from 'node:os';
 import {
   DEFAULT_SQUEEZE_LIMIT,
   buildPlan,
@@ -139,6 +139,10 @@ export async function main(argv: string[]): Promise<number> {
   // A run, or the plan of one: name the batch jobs already loading this host.
   if (args.summary === undefined && args.finalize === undefined) {
     const seen = await scanBatchJobs();
+    if ('stopped' in seen) {
+      printError(`lavarank calibrate: ${seen.stopped}: stopped while looking for running batch jobs; nothing was run`);
+      return 128 + osConstants.signals[seen.stopped]; // as a shell reports a process the signal ended, as the run does
+    }
     if ('failed' in seen) {
       printError(
         `lavarank calibrate: WARNING: no running batch job is named, since the look for them (the LSB_JOBID of each process's environment) failed: ${escapedControls(seen.failed)} ` +

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { MAX_ENVIRON_BYTES, batchJobsWarning, jobIdOf, runningBatchJobs, scanBatchJobs } from '../../src/calibration/jobs.js';
-import { repoRoot, tempDir, until } from '../helpers.js';
+import { mkfifo, repoRoot, tempDir, until } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
 
@@ -173,4 +174,33 @@ test('scanBatchJobs reports a scan whose output is not its JSON line as failed, 
   const seen = await scanBatchJobs(tmp.dir, 60_000, program);
   assert.ok('failed' in seen, JSON.stringify(seen));
   assert.match(seen.failed, /^its output was not the JSON line it prints \(/);
+});
+
+// calibrate's job scan runs before calibrate handles its signals: a SIGTERM (kill PID,
+// not a terminal's ^C, which reaches the whole group) ended calibrate by its default
+// action and left the child behind, waiting for good on a held process.
+test('scanBatchJobs ends its child when SIGTERM reaches the process waiting for it, and says it was stopped', async (t) => {
+  const tmp = tempDir();
+  t.after(tmp.cleanup);
+  const root = proc(join(tmp.dir, 'proc'), {});
+  mkdirSync(join(root, '11'), { recursive: true });
+  mkfifo(join(root, '11', 'environ'));
+  const driver = join(tmp.dir, 'driver.mjs');
+  writeFileSync(driver, `const { scanBatchJobs } = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'dist', 'src', 'calibration', 'jobs.js')).href)});\nprocess.stdout.write(JSON.stringify(await scanBatchJobs(${JSON.stringify(root)}, 60_000)));\n`);
+  const parent = spawn(process.execPath, [driver], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  parent.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => parent.once('close', (code) => resolve(code)));
+  let scan: number | undefined;
+  try {
+    scan = await until('the scan child started', () => Number(readProc(parent.pid!, `task/${parent.pid}/children`).trim().split(' ')[0]) || undefined);
+    await until('the scan child waiting on the FIFO', () => (readProc(scan!, 'cmdline').includes('jobscan.js') ? true : undefined));
+    parent.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.deepEqual(JSON.parse(out), { stopped: 'SIGTERM' });
+    assert.equal(readProc(scan, 'cmdline'), '', 'the scan child is gone');
+  } finally {
+    parent.kill('SIGKILL');
+    if (scan !== undefined && readProc(scan, 'cmdline').includes('jobscan.js')) process.kill(scan, 'SIGKILL'); // left behind by the old code
+  }
 });
