@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
-import { cgroupDirs, createMemoryLimitReader, createQuotaReader, LIMITS_CHECK_EVERY, parseCfsPeriod, parseCfsQuota, parseCgroupMounts, parseCpuMax, parseKeyed, parseMemoryLimit, parseProcCgroup, placeOf } from '../../src/collectors/cgroup.js';
+import { cgroupDirs, createMemoryLimitReader, createQuotaReader, LIMITS_CHECK_EVERY, parseCfsPeriod, parseCfsQuota, parseCgroupMounts, parseCpuMax, parseKeyed, parseMemoryLimit, parseProcCgroup, placeOf, readCgroupMounts } from '../../src/collectors/cgroup.js';
 import { CollectorError, errorCode } from '../../src/util/errors.js';
 import { fixtureText, openOn, tempDir, writeTree } from './helpers.js';
 
@@ -174,6 +174,20 @@ test('a mountinfo line longer than 64 KiB is not taken for a cgroup mount', (t) 
   writeTree(root, { 'sys/fs/cgroup/cpu.stat': v2CpuStat(21_000_000, 0) });
   assert.equal(q.read(10_000)?.cpus, 2);
   q.close();
+});
+
+// Where the look must read on past users' mounts (a controller that /proc/self/cgroup
+// names is mounted nowhere here), one user's mounts can make mountinfo any size: a look
+// that failed past its bound failed every elim's cpu and memory sample at start and once
+// a minute while they kept it so.
+test('readCgroupMounts skips a line too long to be a cgroup mount\'s, and leaves out what is past its bound without failing', (t) => {
+  const root = tempDir(t);
+  const cgroupLine = (id: number): string => `${id} 30 0:28 / /sys/fs/cgroup/c${id} rw,relatime - cgroup cgroup rw,cpu`;
+  const long = `40 26 0:60 / /home/oltest/${'a'.repeat(200_000)} rw - cgroup x rw,cpu`; // a cgroup's type, but no cgroup's length
+  writeTree(root, { mountinfo: [cgroupLine(31), long, cgroupLine(32), 'x'.repeat(300_000), cgroupLine(33)].join('\n') });
+  const points = (mounts: readonly { point: string }[] | undefined): string[] | undefined => mounts?.map((m) => m.point);
+  assert.deepEqual(points(readCgroupMounts('cpu', `${root}/mountinfo`)), ['/sys/fs/cgroup/c31', '/sys/fs/cgroup/c32', '/sys/fs/cgroup/c33']);
+  assert.deepEqual(points(readCgroupMounts('cpu', `${root}/mountinfo`, () => false, 300_000)), ['/sys/fs/cgroup/c31', '/sys/fs/cgroup/c32'], 'what is past the bound left out, without failing');
 });
 
 test('the quota reader takes the tightest quota of the cgroup and its ancestors, and that cgroup\'s use', (t) => {
