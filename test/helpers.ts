@@ -294,33 +294,58 @@ export function yamlDebugOn(t: TestContext): { printed: () => number } {
   return { printed: () => log.mock.callCount() + dir.mock.callCount() };
 }
 
+// One reading of /proc/<pid>/schedstat: when it was read (ms, performance.now()), and the
+// thread's time on a CPU and its wait on a run queue so far (ns).
+export interface SchedReading {
+  atMs: number;
+  cpuNs: number;
+  waitNs: number;
+}
+
+// The run-queue wait, in ms, between the first of these readings and the last: each
+// increase, at most the time since the first reading that was neither spent on a CPU
+// nor credited already. The kernel adds a wait whole when the thread gets the CPU, so
+// a wait that began before the first reading (the signal sent while the elim waited)
+// came whole, and an elim slow by its own work by as much as that wait's earlier part
+// still passed.
+export function creditedWaitMs(readings: readonly SchedReading[]): number {
+  const first = readings[0];
+  if (first === undefined) return 0;
+  let credited = 0;
+  for (let i = 1; i < readings.length; i++) {
+    const r = readings[i]!;
+    const waited = (r.waitNs - readings[i - 1]!.waitNs) / 1e6;
+    const room = r.atMs - first.atMs - (r.cpuNs - first.cpuNs) / 1e6 - credited;
+    if (waited > 0 && room > 0) credited += Math.min(waited, room);
+  }
+  return credited;
+}
+
 // Polls how long the main thread of pid (where its JavaScript and its SIGTERM handler
-// run) has waited on a run queue for a CPU, from the second field of
-// /proc/<pid>/schedstat, so that after it exits the test knows how much of its stop
-// the machine withheld the CPU. The kernel adds a wait when the thread gets the CPU,
-// and the last poll may come up to everyMs before the exit: both leave the figure
-// short, never long.
+// run) has waited on a run queue for a CPU, from /proc/<pid>/schedstat, so that after it
+// exits the test knows how much of its stop the machine withheld the CPU
+// (creditedWaitMs). The last poll may come up to everyMs before the exit, which leaves
+// the figure short; a poll late by more than everyMs can leave it long by that lateness.
 export class RunQueueWait {
-  private readonly first: number | undefined;
-  private last: number | undefined;
+  private readonly readings: SchedReading[] = [];
   private readonly timer: NodeJS.Timeout;
   constructor(private readonly pid: number, everyMs = 20) {
-    this.first = this.read();
-    this.last = this.first;
+    this.poll();
     this.timer = setInterval(() => this.poll(), everyMs).unref();
   }
 
-  private read(): number | undefined {
+  private read(): SchedReading | undefined {
     try {
-      const wait = Number(readFileSync(`/proc/${this.pid}/schedstat`, 'latin1').split(' ')[1]);
-      return Number.isFinite(wait) ? wait : undefined;
+      const [cpu, wait] = readFileSync(`/proc/${this.pid}/schedstat`, 'latin1').split(' ').map(Number);
+      return Number.isFinite(cpu) && Number.isFinite(wait) ? { atMs: performance.now(), cpuNs: cpu!, waitNs: wait! } : undefined;
     } catch {
       return undefined; // gone
     }
   }
 
   poll(): void {
-    this.last = this.read() ?? this.last;
+    const now = this.read();
+    if (now !== undefined) this.readings.push(now);
   }
 
   stop(): void {
@@ -329,6 +354,6 @@ export class RunQueueWait {
 
   // Milliseconds waited since the watch began; 0 when schedstat could not be read.
   waitedMs(): number {
-    return this.first === undefined || this.last === undefined ? 0 : (this.last - this.first) / 1e6;
+    return creditedWaitMs(this.readings);
   }
 }
