@@ -67,6 +67,13 @@ describe('the running elim', () => {
     });
   }
 
+  // yaml's code stays resident once loaded: src/util/yaml.ts loads it at the first
+  // parse, so that an elim without a lavarank.yaml never does (docs/collectors.md).
+  it('never imports the yaml package from src/commands/run.ts, directly or through a package', () => {
+    const { packages } = importGraph(join(repoRoot, 'src', 'commands', 'run.ts'));
+    assert.equal(packages.has('yaml'), false, `yaml is imported: ${packages.get('yaml')?.join(' -> ')}`);
+  });
+
   it('reaches the model code (so the check above looks at what the daemon runs)', () => {
     const { files } = importGraph(join(repoRoot, 'src', 'commands', 'run.ts'));
     for (const f of ['src/daemon/run.ts', 'src/model/rankers.ts', 'src/model/model.ts', 'src/model/network.ts', 'src/model/features.ts']) {

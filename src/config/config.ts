@@ -3,13 +3,13 @@
 // with the file, line and column, and all problems are reported at once.
 import { closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, visit, type Document, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, RANK_MIN } from '../model/rank.js';
 import { isValidIndexName } from '../daemon/report.js';
 import { openTrusted } from '../util/trust.js';
-import { parseYamlDocument } from '../util/yaml.js';
+import { parseYamlDocument, yamlPackage } from '../util/yaml.js';
 import { parseCpuNumbers } from '../collectors/cpulist.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -130,6 +130,7 @@ class Checker {
   // mistake is their use here. Where a key came from a YAML 1.1 merge (`<<: *common`),
   // the merge key. doc.getIn stops at an alias, and such problems had no line.
   private find(path: Path, key: boolean): Node | undefined {
+    const { isAlias, isMap, isPair, isScalar, isSeq } = yamlPackage();
     let node: unknown = this.doc?.contents;
     for (const [i, step] of path.entries()) {
       if (isAlias(node)) return node;
@@ -542,6 +543,7 @@ function tooLarge(where: string, bytes: number): ConfigError {
 // The first alias in document order whose anchor is not set before it, as yaml resolves
 // aliases; one walk, where asking each alias to resolve itself walks the document again.
 function unresolvedAlias(doc: Document): Node | undefined {
+  const { isAlias, isNode, visit } = yamlPackage();
   const anchors = new Set<string>();
   let found: Node | undefined;
   visit(doc, (_, node) => {
@@ -566,6 +568,7 @@ const MAX_ALIAS_COUNT = 50;
 // document order, as toJS resolves them. Aliases a YAML 1.1 merge key reads again are
 // counted once here, so for such a file it may find none.
 function excessiveAlias(doc: Document, max: number): Node | undefined {
+  const { isAlias, isCollection, isNode, isPair, visit } = yamlPackage();
   const latest = new Map<string, Node>(); // the last anchor of each name so far
   const sources = new Map<Node, Node>(); // each alias's anchor: the last of its name before it
   const counts = new Map<Node, { count: number; aliasCount: number }>();
@@ -609,6 +612,7 @@ export function aliasRefused(doc: Document, maxAliasCount: number): Node | undef
 // Parses YAML text into a frozen Config; throws ConfigError listing every problem.
 export function parseConfigText(text: string, where = 'config'): Readonly<Config> {
   if (text.length > MAX_CONFIG_BYTES) throw tooLarge(where, Buffer.byteLength(text));
+  const { LineCounter, isCollection, isMap, visit } = yamlPackage();
   const lines = new LineCounter();
   // Positions come from the line counter: yaml's prettyErrors copies the whole line
   // into every error, which is quadratic on a long line full of errors.

@@ -401,6 +401,31 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ path: '', why: '--config' }), (err: unknown) => err instanceof ConfigError && err.message === '--config names no config file: expected a file name, received an empty string');
   });
 
+  it('loads the yaml package to parse a file, and not for the built-in defaults, which an elim without a lavarank.yaml runs on', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.yaml');
+      writeFileSync(path, 'interval: 30\n', { mode: 0o644 });
+      // In a fresh process: whether the yaml package is among the modules Node loaded
+      // (yaml's Node entry is CommonJS, so it is in the require cache however loaded).
+      const yamlLoaded = (source: object): string => {
+        const script = [
+          "import { createRequire } from 'node:module';",
+          `const m = await import(${JSON.stringify(new URL('../../src/config/config.js', import.meta.url).href)});`,
+          `m.loadConfig(${JSON.stringify(source)});`,
+          "process.stdout.write(String(Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('/node_modules/yaml/'))));",
+        ].join('\n');
+        const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout;
+      };
+      assert.equal(yamlLoaded({ path: null, why: 'test' }), 'false');
+      assert.equal(yamlLoaded({ path, why: 'test' }), 'true');
+    } finally {
+      cleanup();
+    }
+  });
+
   it('reads a file owned by root with mode 0644', () => {
     const { dir, cleanup } = tempDir();
     try {
