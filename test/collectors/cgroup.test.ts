@@ -111,52 +111,42 @@ test('the quota reader gives a v2 container\'s quota, and the CPUs\' worth it us
   q.close();
 });
 
+// Both readers, on a v2 container (2 CPUs of quota, 1 GiB of memory, half used) whose
+// mountinfo is the given text, read its limits.
+function assertV2LimitsRead(root: string, mountinfo: string): void {
+  writeTree(root, {
+    'proc/self/cgroup': '0::/\n',
+    'proc/self/mountinfo': mountinfo,
+    'sys/fs/cgroup/cpu.max': '200000 100000\n',
+    'sys/fs/cgroup/cpu.stat': v2CpuStat(1_000_000, 0),
+    'sys/fs/cgroup/memory.max': '1073741824\n',
+    'sys/fs/cgroup/memory.current': '536870912\n',
+    'sys/fs/cgroup/memory.stat': 'inactive_file 0\n',
+  });
+  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
+  q.read(0);
+  writeTree(root, { 'sys/fs/cgroup/cpu.stat': v2CpuStat(21_000_000, 0) });
+  assert.equal(q.read(10_000)?.cpus, 2);
+  q.close();
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.deepEqual(m.read(), { limitBytes: 1073741824, usedFraction: 0.5 });
+  m.close();
+}
+
 test('the quota and memory limit readers find the limits in a mountinfo that one user\'s FUSE mounts made larger than 4 MiB', (t) => {
   const root = tempDir(t);
   // 300 mount points of 3 750 blanks, each 15 KiB escaped, after the host's own mounts.
   const blanks = '/\\040'.repeat(15) + '\\040'.repeat(3735);
   const fuse = Array.from({ length: 300 }, (_, i) => `${100 + i} 26 0:${60 + i} / /home/oltest/big${blanks}/d${i} rw,nosuid,nodev,relatime - fuse x rw,user_id=1003,group_id=1003\n`).join('');
   assert.ok(fuse.length > 4 * 1024 * 1024);
-  writeTree(root, {
-    'proc/self/cgroup': '0::/\n',
-    'proc/self/mountinfo': v2Mountinfo + fuse,
-    'sys/fs/cgroup/cpu.max': '200000 100000\n',
-    'sys/fs/cgroup/cpu.stat': v2CpuStat(1_000_000, 0),
-    'sys/fs/cgroup/memory.max': '1073741824\n',
-    'sys/fs/cgroup/memory.current': '536870912\n',
-    'sys/fs/cgroup/memory.stat': 'inactive_file 0\n',
-  });
-  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
-  q.read(0);
-  writeTree(root, { 'sys/fs/cgroup/cpu.stat': v2CpuStat(21_000_000, 0) });
-  assert.equal(q.read(10_000)?.cpus, 2);
-  q.close();
-  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
-  assert.deepEqual(m.read(), { limitBytes: 1073741824, usedFraction: 0.5 });
-  m.close();
+  assertV2LimitsRead(root, v2Mountinfo + fuse);
 });
 
 test('the quota and memory limit readers read mountinfo only up to the mount that places their controllers, never the lines after it', (t) => {
   const root = tempDir(t);
   // A line after the cgroup2 mount that would fail the look if it were read (a user's
   // FUSE mounts come there, after boot's, and one of theirs can be of any length).
-  writeTree(root, {
-    'proc/self/cgroup': '0::/\n',
-    'proc/self/mountinfo': `${v2Mountinfo}99 20 0:99 / /home/oltest/x rw - cgroup \n`,
-    'sys/fs/cgroup/cpu.max': '200000 100000\n',
-    'sys/fs/cgroup/cpu.stat': v2CpuStat(1_000_000, 0),
-    'sys/fs/cgroup/memory.max': '1073741824\n',
-    'sys/fs/cgroup/memory.current': '536870912\n',
-    'sys/fs/cgroup/memory.stat': 'inactive_file 0\n',
-  });
-  const q = createQuotaReader(`${root}/proc`, `${root}/sys`);
-  q.read(0);
-  writeTree(root, { 'sys/fs/cgroup/cpu.stat': v2CpuStat(21_000_000, 0) });
-  assert.equal(q.read(10_000)?.cpus, 2);
-  q.close();
-  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
-  assert.deepEqual(m.read(), { limitBytes: 1073741824, usedFraction: 0.5 });
-  m.close();
+  assertV2LimitsRead(root, `${v2Mountinfo}99 20 0:99 / /home/oltest/x rw - cgroup \n`);
 });
 
 test('a mountinfo line longer than 64 KiB is not taken for a cgroup mount', (t) => {
