@@ -8,6 +8,7 @@
 // the squeeze blocks are left out of the plan.
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { readCgroupMounts, type CgroupMount } from '../collectors/cgroup.js';
 import type { MemoryReading } from '../collectors/types.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { absolutePath, findExecutable, runCommand } from '../util/exec.js';
@@ -22,21 +23,13 @@ export function joinCgroup(dir: string): void {
 // Where a child memory cgroup can be made: the process's own memory cgroup directory.
 export type MemoryCgroup = { kind: 'v1' | 'v2'; parent: string } | { why: string };
 
-// Finds the process's memory cgroup from /proc/self/cgroup and /proc/self/mountinfo
-// text. cgroup v1 lists "N:memory:/path" (controllers may be comma-joined); v2 has
-// "0::/path" and the memory controller must be listed in that cgroup's controllers.
-export function findMemoryCgroup(selfCgroup: string, mountinfo: string, readControllers: (dir: string) => string | undefined): MemoryCgroup {
-  const mounts = mountinfo
-    .split('\n')
-    .map((line) => {
-      const [left, right] = line.split(' - ');
-      if (left === undefined || right === undefined) return undefined;
-      const l = left.split(' ');
-      const r = right.split(' ');
-      return { root: l[3] ?? '', point: l[4] ?? '', fstype: r[0] ?? '', options: (r[2] ?? '').split(',') };
-    })
-    .filter((m) => m !== undefined);
-  const within = (mount: { root: string; point: string }, path: string): string =>
+// Finds the process's memory cgroup from /proc/self/cgroup's text and the cgroup mounts
+// of /proc/self/mountinfo (parsed by the collectors' parseCgroupMounts/readCgroupMounts,
+// so that calibrate reads mount paths as the elim does: unescaped, and never a user's
+// line held whole). cgroup v1 lists "N:memory:/path" (controllers may be comma-joined);
+// v2 has "0::/path" and the memory controller must be listed in that cgroup's controllers.
+export function findMemoryCgroup(selfCgroup: string, mounts: readonly CgroupMount[], readControllers: (dir: string) => string | undefined): MemoryCgroup {
+  const within = (mount: CgroupMount, path: string): string =>
     join(mount.point, mount.root === '/' || !path.startsWith(mount.root) ? path : path.slice(mount.root.length));
   let v2Path: string | undefined;
   for (const line of selfCgroup.split('\n')) {
@@ -45,13 +38,13 @@ export function findMemoryCgroup(selfCgroup: string, mountinfo: string, readCont
     const [, id, controllers, path] = m as unknown as [string, string, string, string];
     if (id === '0' && controllers === '') v2Path = path;
     else if (controllers.split(',').includes('memory')) {
-      const mount = mounts.find((x) => x.fstype === 'cgroup' && x.options.includes('memory'));
+      const mount = mounts.find((x) => x.version === 1 && x.controllers.includes('memory'));
       if (mount === undefined) return { why: 'the memory cgroup (v1) is listed in /proc/self/cgroup but not mounted' };
       return { kind: 'v1', parent: within(mount, path) };
     }
   }
   if (v2Path === undefined) return { why: 'no memory cgroup: neither a v1 memory hierarchy nor cgroup v2 in /proc/self/cgroup' };
-  const mount = mounts.find((x) => x.fstype === 'cgroup2');
+  const mount = mounts.find((x) => x.version === 2);
   if (mount === undefined) return { why: 'cgroup v2 is listed in /proc/self/cgroup but not mounted' };
   const parent = within(mount, v2Path);
   const controllers = readControllers(parent);
@@ -64,7 +57,7 @@ export function findMemoryCgroup(selfCgroup: string, mountinfo: string, readCont
 // The process's memory cgroup on this host.
 export function ownMemoryCgroup(): MemoryCgroup {
   try {
-    return findMemoryCgroup(readFileSync('/proc/self/cgroup', 'utf8'), readFileSync('/proc/self/mountinfo', 'utf8'), (dir) => {
+    return findMemoryCgroup(readFileSync('/proc/self/cgroup', 'utf8'), readCgroupMounts('calibrate', '/proc/self/mountinfo') ?? [], (dir) => {
       try {
         return readFileSync(join(dir, 'cgroup.controllers'), 'utf8');
       } catch {

@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { enableSwapFile, findMemoryCgroup, removeCgroup, squeezedMemory, swapTotalBytes } from '../../src/calibration/cgroup.js';
+import { parseCgroupMounts } from '../../src/collectors/cgroup.js';
 import type { MemoryReading } from '../../src/collectors/types.js';
 import { dirWithMode, repoRoot, tempDir } from '../helpers.js';
 
@@ -15,22 +16,31 @@ const HYBRID_MOUNTS = [
   '40 30 0:36 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
 ].join('\n');
 const V2_MOUNTS = '29 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate';
+const hybrid = parseCgroupMounts(HYBRID_MOUNTS);
+const v2 = parseCgroupMounts(V2_MOUNTS);
 
 test('finds the v1 memory cgroup of the process under the memory hierarchy\'s mount', () => {
-  const found = findMemoryCgroup('4:memory:/jobs/42\n1:cpu:/\n0::/', HYBRID_MOUNTS, () => undefined);
+  const found = findMemoryCgroup('4:memory:/jobs/42\n1:cpu:/\n0::/', hybrid, () => undefined);
   assert.deepEqual(found, { kind: 'v1', parent: '/sys/fs/cgroup/memory/jobs/42' });
 });
 
 test('finds a v2 cgroup only where the memory controller is offered', () => {
-  const withMemory = findMemoryCgroup('0::/user.slice/u.scope', V2_MOUNTS, (dir) => (dir === '/sys/fs/cgroup/user.slice/u.scope' ? 'cpu io memory pids\n' : undefined));
+  const withMemory = findMemoryCgroup('0::/user.slice/u.scope', v2, (dir) => (dir === '/sys/fs/cgroup/user.slice/u.scope' ? 'cpu io memory pids\n' : undefined));
   assert.deepEqual(withMemory, { kind: 'v2', parent: '/sys/fs/cgroup/user.slice/u.scope' });
-  const without = findMemoryCgroup('0::/', HYBRID_MOUNTS, () => 'hugetlb\n');
+  const without = findMemoryCgroup('0::/', hybrid, () => 'hugetlb\n');
   assert.ok('why' in without);
   assert.match(without.why, /does not offer the memory controller \(cgroup.controllers: "hugetlb"\)/);
 });
 
+// mountinfo escapes a blank in a path as \040; calibrate parsed the file on its own
+// and made its squeeze cgroup under the escaped text, a directory that is not there.
+test('finds the memory cgroup under a mount point whose path mountinfo escapes, unescaped', () => {
+  const mounts = parseCgroupMounts('34 30 0:30 / /sys/fs/cgroup/mem\\040ory rw,relatime - cgroup cgroup rw,memory');
+  assert.deepEqual(findMemoryCgroup('4:memory:/jobs/42\n', mounts, () => undefined), { kind: 'v1', parent: '/sys/fs/cgroup/mem ory/jobs/42' });
+});
+
 test('says why when there is no memory cgroup at all', () => {
-  const found = findMemoryCgroup('1:cpu:/\n', HYBRID_MOUNTS, () => undefined);
+  const found = findMemoryCgroup('1:cpu:/\n', hybrid, () => undefined);
   assert.ok('why' in found && /no memory cgroup/.test(found.why));
 });
 
