@@ -211,7 +211,11 @@ test('each stressor leaves, removing its files, within seconds of its parent bei
   // two files at once, calibrate's own stressors among them) stretches the last
   // write, fsync or 256 MiB copy before it is seen. Left alone they would run for
   // --max-seconds (6 h).
-  await waitUntil('every stressor has exited', () => !pids.some(isAlive), 20_000);
+  // Which kinds outlived it is named, to tell a slow watchdog from a stuck one.
+  const kinds = ['cpu', 'membw', 'mem', 'disk'];
+  await waitUntil('every stressor has exited', () => !pids.some(isAlive), 20_000).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; still running: ${kinds.filter((_, i) => isAlive(pids[i]!)).join(', ')}`, { cause: err });
+  });
   t.diagnostic(`every stressor left ${Date.now() - killedAt} ms after its parent was killed`);
   assert.deepEqual(readdirSync(dir), []);
 });
