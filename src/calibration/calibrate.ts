@@ -35,6 +35,7 @@ import {
   swapTotalBytes,
   type SqueezeCgroup,
 } from './cgroup.js';
+import { STOP_SIGNALS } from './jobs.js';
 import { workDirectoryProblem } from './workdir.js';
 
 const PROBE_PATH = fileURLToPath(new URL('./probe.js', import.meta.url));
@@ -908,8 +909,7 @@ export async function calibrate(o: {
     o.say(`lavarank calibrate: ${signal} again: exiting now; the runs so far are in ${journalPath}${left === '' ? '' : `; left behind:${left}`}`);
     process.exit(1);
   };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  for (const s of signals) process.on(s, onSignal);
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
   let journal: number;
   try {
     const scratch = workDirectoryProblem(tmpdir(), 'TMPDIR') ?? scratchProblem(tmpdir());
@@ -917,7 +917,7 @@ export async function calibrate(o: {
     dir = mkdtempSync(join(tmpdir(), 'lavarank-calibrate-'));
     journal = createJournal(journalPath);
   } catch (err) {
-    for (const s of signals) process.removeListener(s, onSignal);
+    for (const s of STOP_SIGNALS) process.removeListener(s, onSignal);
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
@@ -951,7 +951,7 @@ export async function calibrate(o: {
     closeSync(journal);
     rmSync(dir, { recursive: true, force: true });
     for (const problem of await releaseHost(setup)) progress.note(`lavarank calibrate: ${problem}`);
-    for (const s of signals) process.removeListener(s, onSignal);
+    for (const s of STOP_SIGNALS) process.removeListener(s, onSignal);
   }
   const lines = writeDataset(out, journalPath, records);
   if (lines.length > 0) progress.note(`lavarank calibrate: wrote ${lines.length} lines to ${out}; slowdown by configuration:\n${summaryTable(lines)}`);

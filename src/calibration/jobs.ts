@@ -122,8 +122,9 @@ export const JOB_SCAN_TIMEOUT_MS = 20_000;
 
 const JOBSCAN_PATH = fileURLToPath(new URL('./jobscan.js', import.meta.url));
 
-// The signals that stop calibrate, here as in its run (calibrate.ts).
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+// The signals that stop calibrate: handled by its job scan (scanBatchJobs) and by its
+// run (calibrate in calibrate.ts), each exiting 128 + the signal's number.
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 // runningBatchJobs in a child process (jobscan.js; program, for tests) that is ended
 // after timeoutMs; { failed } says why there is no answer (too late, or how the child
