@@ -218,10 +218,10 @@ const CGROUP_MOUNT = / - cgroup2? /;
 // the rest of the file is never read. The kernel makes a line when it is read, and
 // lists a namespace's mounts in the order they were made, so a user's FUSE mounts come
 // after the cgroup file systems mounted at boot: one whose point they made 71 MB long
-// cost the kernel 0.8 s at each read of the whole file, and, that file over
-// MAX_MOUNTINFO_BYTES, the cpu and the memory collectors failed at every look (9-11 s
-// of the elim's time a look on this VM, a failed sample a minute). Lines past maxBytes
-// are left out. undefined where the file does not exist.
+// cost the kernel 0.8 s at each read of the whole file, and the look, which then read
+// it all and failed past MAX_MOUNTINFO_BYTES, 9-11 s of the elim's time and a failed
+// cpu and memory sample a minute. Lines past maxBytes are left out, not an error.
+// undefined where the file does not exist.
 export function readCgroupMounts(collector: string, path: string, enough: (mounts: readonly CgroupMount[]) => boolean = () => false, maxBytes = MAX_MOUNTINFO_BYTES): CgroupMount[] | undefined {
   const fd = unlessMissing(() => openKernelFile(collector, path));
   if (fd === undefined) return undefined;
