@@ -1,6 +1,7 @@
 // The promises of the rank, as properties of the shipped default model on synthetic
 // hosts of 2, 16, 64 and 128 CPUs read through lavarank's own collectors (issue 12):
-// more contention never lowers the rank, a free CPU ranks near idle whatever the
+// more contention never lowers the rank (but where PSI cpu rises past the least busy
+// CPU's share: docs/model.md, "The price"), a free CPU ranks near idle whatever the
 // host's size (a free core on an SMT host), swapping and memory stall rank far above idle (a saturated disk for an
 // io-bound job, rank_io), and a small full host ranks well above a big full one.
 import assert from 'node:assert/strict';
@@ -67,25 +68,31 @@ const MORE: Record<string, (s: Required<HostState>, by: number) => HostState> = 
   psiIoFull: (s, by) => ({ ...s, psiIoFull: Math.min(s.psiIoSome, s.psiIoFull + by / 4) }),
 };
 
+// A number drawn evenly between min and max. fc.double draws evenly over the doubles
+// between them, most of which lie near 0: of fc.double({ min: 0, max: 1 }), 92 % are
+// below 1e-10 and 0.4 % within 0.05-0.95, so hosts drawn with it were nearly all idle
+// or saturated on every input, and no step met a state in between.
+const evenly = (min: number, max: number): fc.Arbitrary<number> => fc.integer({ min: 0, max: 1_000_000 }).map((i) => min + ((max - min) * i) / 1_000_000);
+
 // Hosts of the four sizes in any state a kernel can report.
 const anyHost: fc.Arbitrary<Required<HostState>> = fc
   .record({
     cpus: fc.constantFrom(...SIZES),
     smt: fc.boolean(),
-    perCpu: fc.double({ min: 0, max: 4, noNaN: true }),
-    load1PerCpu: fc.double({ min: 0, max: 4, noNaN: true }),
-    busy: fc.double({ min: 0, max: 1, noNaN: true }),
-    iowait: fc.double({ min: 0, max: 0.3, noNaN: true }),
-    steal: fc.double({ min: 0, max: 0.2, noNaN: true }),
-    memUsed: fc.double({ min: 0, max: 1, noNaN: true }),
-    swapPagesPerSec: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 20_000, noNaN: true })),
-    majorFaultsPerSec: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 20_000, noNaN: true })),
-    diskBusy: fc.double({ min: 0, max: 1, noNaN: true }),
-    netUtil: fc.double({ min: 0, max: 1, noNaN: true }),
-    psiCpu: fc.double({ min: 0, max: 1, noNaN: true }),
-    psiMemSome: fc.double({ min: 0, max: 1, noNaN: true }),
-    psiIoSome: fc.double({ min: 0, max: 1, noNaN: true }),
-    fullShare: fc.double({ min: 0, max: 1, noNaN: true }),
+    perCpu: evenly(0, 4),
+    load1PerCpu: evenly(0, 4),
+    busy: evenly(0, 1),
+    iowait: evenly(0, 0.3),
+    steal: evenly(0, 0.2),
+    memUsed: evenly(0, 1),
+    swapPagesPerSec: fc.oneof(fc.constant(0), evenly(0, 20_000)),
+    majorFaultsPerSec: fc.oneof(fc.constant(0), evenly(0, 20_000)),
+    diskBusy: evenly(0, 1),
+    netUtil: evenly(0, 1),
+    psiCpu: evenly(0, 1),
+    psiMemSome: evenly(0, 1),
+    psiIoSome: evenly(0, 1),
+    fullShare: evenly(0, 1),
   })
   .map((r) =>
     fullState({
@@ -110,11 +117,19 @@ const anyHost: fc.Arbitrary<Required<HostState>> = fc
   );
 
 describe('the default model on synthetic hosts', () => {
-  it('never ranks a host lower when one of its contention inputs grows (tolerance 1 point)', () => {
+  // But for one step, documented as the price of the rule against pinned work
+  // (docs/model.md, "The price"): where PSI cpu rises past the least busy CPU's busy
+  // share, the load's waiting part is read as pinned work and capped, and the rank
+  // falls (92.0 to 78.7 on 2 CPUs 60 % busy at load 6).
+  it('never ranks a host lower when one of its contention inputs grows (tolerance 1 point), but where PSI cpu rises past the least busy CPU\'s share', () => {
     fc.assert(
-      fc.property(anyHost, fc.constantFrom(...Object.keys(MORE)), fc.double({ min: 0.05, max: 2, noNaN: true }), (host, input, by) => {
-        const before = rankOf(host);
-        const after = rankOf(MORE[input]!(host, by));
+      fc.property(anyHost, fc.constantFrom(...Object.keys(MORE)), evenly(0.05, 2), (host, input, by) => {
+        const was = hosts.sample(host);
+        const now = hosts.sample(MORE[input]!(host, by));
+        const minBusy = was.cpu?.minBusy ?? NaN;
+        if ((was.pressure?.cpuSome ?? NaN) <= minBusy && (now.pressure?.cpuSome ?? NaN) > minBusy) return;
+        const before = ranker.rank(was).rank;
+        const after = ranker.rank(now).rank;
         if (after < before - 1) throw new Error(`${input} +${by.toFixed(3)} on ${JSON.stringify(host)}: rank ${before.toFixed(2)} -> ${after.toFixed(2)}`);
       }),
       { numRuns: 100 },
