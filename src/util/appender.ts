@@ -152,6 +152,7 @@ export class RotatingAppender {
   private queueBytes = 0;
   private busy: Promise<void> | undefined;
   private inflight: string[] | undefined; // the batch being written asynchronously
+  private inflightWriting = false; // its write has begun (past the open, rotation and checks)
   private failing = false;
   private droppedUntold = 0; // lines dropped since the last onTrouble that counted them
   private droppingTold = false;
@@ -217,7 +218,9 @@ export class RotatingAppender {
 
   // Writes a line synchronously, after what is still queued or being written: for
   // the last words of a process about to die, which cannot wait for the queue. A
-  // batch whose asynchronous write was already under way may then appear twice.
+  // batch whose asynchronous write has begun may then appear twice; one still waiting
+  // for the file to be readied is written here and taken from the drain, since the
+  // line logged just before a fatal error always waits so.
   // It goes to the file already open, else to the path opened as the normal path
   // opens it (O_NOFOLLOW: a symbolic link planted there is not followed).
   writeNow(line: string): void {
@@ -246,6 +249,7 @@ export class RotatingAppender {
         throw err;
       }
       if (fd === this.fd) this.unterminated = false;
+      if (!this.inflightWriting) this.inflight = undefined; // written: the drain skips it
       this.queue = [];
       this.queueBytes = 0;
     } catch {
@@ -304,11 +308,16 @@ export class RotatingAppender {
       const taken = this.takeBatch();
       const batch = Buffer.from(taken.join(''));
       this.inflight = taken;
+      this.inflightWriting = false;
       try {
         await this.ensureOpen(batch.length);
+        if (this.inflight !== taken) continue; // writeNow wrote it meanwhile
+        this.inflightWriting = true;
         await this.writeAll(batch, taken);
       } catch (err) {
+        const ours = this.inflight === taken;
         this.inflight = undefined;
+        this.inflightWriting = false;
         // The lines a short write left whole stay written: a disk with room for some
         // of a long outage's queue takes them, where retrying it whole would never fit.
         const kept = err instanceof PartialWrite ? err.lines : 0;
@@ -317,13 +326,14 @@ export class RotatingAppender {
           this.stats.bytesWritten += err.bytes;
         }
         // Put the rest back in front of what arrived meanwhile, within the memory bound.
-        this.queue = taken.slice(kept).concat(this.queue);
+        if (ours) this.queue = taken.slice(kept).concat(this.queue);
         this.queueBytes = this.queue.reduce((n, s) => n + s.length, 0);
         this.markFailing(err instanceof PartialWrite ? err.cause : err);
         this.trimQueue();
         return;
       }
       this.inflight = undefined;
+      this.inflightWriting = false;
       this.stats.linesWritten += taken.length;
       this.stats.bytesWritten += batch.length;
       // Lines dropped behind a write that was slow, not failing (a hung NFS server that

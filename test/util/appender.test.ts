@@ -691,6 +691,25 @@ describe('RotatingAppender', () => {
     }
   });
 
+  it('writeNow right after an append writes that line once, before the last words, where its write had not begun', async () => {
+    // The daemon's "lavarank starting" line, then a model that cannot be used: the
+    // line's batch waited for the event loop when the fatal line was written at once.
+    const { dir, cleanup } = tempDir();
+    try {
+      for (const opened of [false, true]) {
+        const path = join(dir, `${opened ? 'start' : 'later'}.jsonl`);
+        const fd = opened ? openSync(path, OPEN_FLAGS, 0o644) : undefined;
+        const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, ...(fd === undefined ? {} : { opened: { fd, stats: fstatSync(fd) } }) });
+        a.append('{"msg":"lavarank starting"}');
+        a.writeNow('{"level":"fatal"}');
+        await a.close(1000);
+        assert.deepEqual(lines(path), ['{"msg":"lavarank starting"}', '{"level":"fatal"}'], opened ? 'opened at start' : 'opened by the writer');
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
   it('writeNow on a full disk leaves no torn line: what follows the last whole line written is cut back', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
     const { dir, cleanup } = tempDir();
     const disk = smallDisk(dir, 64 * 1024)!;
