@@ -5,6 +5,7 @@
 // skipped for the next one, and the reason is logged in the one that works; nothing
 // about logging can stop the reports.
 import { closeSync, fstatSync, openSync, writeSync, type Stats } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
@@ -239,6 +240,7 @@ export function setupLogging(
         level: 'fatal',
         time: isoTime(Date.now()),
         pid: process.pid,
+        hostname: hostname(), // as pino names it in every other record
         name: options.name ?? 'lavarank',
         err: errorMessage(err),
         stack: err instanceof Error ? err.stack : undefined,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, constants, existsSync, linkSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
@@ -205,6 +206,22 @@ describe('setupLogging', () => {
       const recs = readFileSync(join(dir, 'l.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.deepEqual(recs.map((r) => r['msg']), ['queued', 'uncaught exception; exiting']);
       assert.equal(recs[1]?.['err'], 'boom');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('names the host in a fatal record as in every other, for a log.file several hosts share', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      setup.log.info('queued');
+      setup.fatalNow('cannot start: the model is not valid JSON', new Error('boom'));
+      const recs = readFileSync(join(dir, 'l.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(recs.map((r) => [r['level'], r['pid'], r['hostname'], r['name']]), [
+        ['info', process.pid, hostname(), 'lavarank'],
+        ['fatal', process.pid, hostname(), 'lavarank'],
+      ]);
     } finally {
       cleanup();
     }
