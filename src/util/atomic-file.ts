@@ -1,6 +1,6 @@
 // Replacing a file so that a reader sees the old or the new content, never half of
 // one: a temp file in the same directory, fsync, rename, fsync of the directory.
-import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -39,8 +39,12 @@ export function writeFileAtomic(path: string, text: string, mode = 0o644): void 
 
 // Puts a directory's entries on disk (after a rename into it): without this, a crash
 // soon after may leave the old name, or on some file systems an empty file.
+// O_DIRECTORY: whoever owns the directory (a --report or --out in theirs) may put a
+// FIFO or a link to a device at its name once the rename is done, and a plain open
+// as root waited on their FIFO for good, or would open the device (a watchdog armed);
+// the kernel refuses anything but a directory (ENOTDIR) before opening it.
 export function syncDirectory(dir: string): void {
-  const dfd = openSync(dir, 'r');
+  const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     fsyncSync(dfd);
   } finally {

@@ -6,7 +6,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { replaceFileAsync, writeFileAtomic } from '../../src/util/atomic-file.js';
-import { tempDir } from '../helpers.js';
+import { mkfifo, tempDir } from '../helpers.js';
 
 describe('writeFileAtomic', () => {
   it('writes nothing through a link planted at its temp file\'s name, and refuses', (t) => {
@@ -65,6 +65,32 @@ describe('writeFileAtomic', () => {
     } finally {
       t.cleanup();
     }
+  });
+
+  it('opens nothing but a directory to sync it: a link to a FIFO put in the directory\'s place after the rename is refused, not opened', (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const theirs = join(dir, 'theirs');
+    mkdirSync(theirs);
+    const fifo = join(dir, 'fifo');
+    mkfifo(fifo);
+    // Held open for writing, so that an open for reading returns instead of waiting for a writer.
+    const writer = fs.openSync(fifo, fs.constants.O_RDWR);
+    t.after(() => fs.closeSync(writer));
+    // The directory's owner swaps it for a link to their FIFO as soon as the rename is done.
+    const realRename = fs.renameSync;
+    t.mock.method(fs, 'renameSync', (from: fs.PathLike, to: fs.PathLike) => {
+      realRename(from, to);
+      realRename(theirs, join(dir, 'moved'));
+      symlinkSync(fifo, theirs);
+    });
+    syncBuiltinESMExports();
+    t.after(() => {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    });
+    assert.throws(() => writeFileAtomic(join(theirs, 'report.html'), 'text\n'), (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOTDIR');
+    assert.equal(readFileSync(join(dir, 'moved', 'report.html'), 'utf8'), 'text\n');
   });
 
   it('gives the file its writer\'s group, not a setgid directory\'s, so a 0640 file stays the writer\'s to read', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, () => {
