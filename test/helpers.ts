@@ -3,7 +3,8 @@
 // fails a test file whose processes outlive it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,6 +135,20 @@ export function dirWithMode(parent: string, name: string, mode: number): string 
   mkdirSync(dir);
   chmodSync(dir, mode);
   return dir;
+}
+
+// Makes /etc/group, as the trust check reads it, name gid the syslog group, for the
+// rest of the test: a test host need not have one, and the rule for it must be seen.
+export function syslogGroupIs(t: TestContext, gid: number): void {
+  const real = fs.readFileSync;
+  t.mock.method(fs, 'readFileSync', (path: fs.PathOrFileDescriptor, ...rest: unknown[]) =>
+    path === '/etc/group' ? `root:x:0:\nsyslog:x:${gid}:\n` : (real as (...args: unknown[]) => unknown)(path, ...rest),
+  );
+  syncBuiltinESMExports();
+  t.after(() => {
+    t.mock.restoreAll();
+    syncBuiltinESMExports();
+  });
 }
 
 // Every process a test file starts carries this variable, with a value of the

@@ -13,6 +13,7 @@ import type { MemoryReading } from '../collectors/types.js';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { absolutePath, findExecutable, runCommand } from '../util/exec.js';
 import { existingDirectoryProblems } from '../util/trust.js';
+import { NO_LOG_GROUP } from './workdir.js';
 
 // Moves the calling process into a cgroup (v1 or v2: both take a pid in cgroup.procs),
 // before it allocates anything, so that all of its memory is charged there.
@@ -140,8 +141,11 @@ function systemTool(name: string): string {
 // file between those steps, and root would overwrite it. A sticky directory (/tmp)
 // is accepted: its sticky bit keeps others from renaming or removing root's file,
 // and O_EXCL | O_NOFOLLOW refuses a name they made first (existingDirectoryProblems).
+// A directory the syslog group may write, which the log's may be, is refused: a member
+// renamed root's file in a root:syslog 0775 directory during the fill and linked a
+// root-only file at its name, and mkswap wrote its signature over that file's first page.
 export async function enableSwapFile(path: string, bytes: number, signal: AbortSignal): Promise<void> {
-  const problems = existingDirectoryProblems(dirname(resolve(path)), 'swap file directory');
+  const problems = existingDirectoryProblems(dirname(resolve(path)), 'swap file directory', NO_LOG_GROUP);
   if (problems.length > 0) throw new Error(`--swap-file ${path}: ${problems.join('; ')}`);
   const tools = { mkswap: systemTool('mkswap'), swapon: systemTool('swapon') };
   const chunk = Buffer.alloc(1024 * 1024);

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { enableSwapFile, findMemoryCgroup, removeCgroup, squeezedMemory, swapTotalBytes } from '../../src/calibration/cgroup.js';
 import { parseCgroupMounts } from '../../src/collectors/cgroup.js';
 import type { MemoryReading } from '../../src/collectors/types.js';
-import { dirWithMode, repoRoot, tempDir } from '../helpers.js';
+import { dirWithMode, repoRoot, syslogGroupIs, tempDir } from '../helpers.js';
 
 // mountinfo lines of a hybrid host (v1 controllers and a v2 mount) and of a pure v2 host.
 const HYBRID_MOUNTS = [
@@ -74,6 +74,24 @@ test('enableSwapFile refuses a swap file in a directory others can write, before
   } finally {
     cleanup();
   }
+});
+
+test('enableSwapFile refuses a swap file in a directory the syslog group may write (root:syslog 0775, as Ubuntu\'s /var/log): its members could rename root\'s file and link another at its name', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const logs = dirWithMode(dir, 'log', 0o775);
+  syslogGroupIs(t, statSync(logs).gid);
+  // No mkswap or swapon to find, so that a directory let through makes no swap on the test host.
+  const path = process.env['PATH'];
+  process.env['PATH'] = dirWithMode(dir, 'bin', 0o755);
+  t.after(() => {
+    process.env['PATH'] = path;
+  });
+  await assert.rejects(enableSwapFile(join(logs, 'calib.swap'), 1 << 20, new AbortController().signal), (err: Error) => {
+    assert.match(err.message, new RegExp(`^--swap-file ${logs}/calib.swap: swap file directory ${logs} has mode 0775, writable by group or others`));
+    return true;
+  });
+  assert.deepEqual(readdirSync(logs), []);
 });
 
 test('enableSwapFile never writes into a file that is already there', async () => {
