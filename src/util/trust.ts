@@ -13,7 +13,7 @@
 // so what is then opened or executed by the resolved path is what was checked:
 // callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
 // descriptor) and execute the resolved path, never the given one.
-import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statfsSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statfsSync, type Stats } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { errorCode } from './errors.js';
 import { isDirectory } from './paths.js';
@@ -25,6 +25,7 @@ export interface TrustOptions {
   sticky?: boolean; // with directory: a sticky directory writable by others (/tmp) is accepted
   logGroup?: number; // a directory only root and this group may write is accepted (see syslogGid)
   device?: boolean; // a device node (character: /dev/null; block: /dev/sda) is accepted as the file, whatever its mode: only root makes device nodes
+  fuseMounter?: (entry: string, dev: number) => number | null | undefined; // for tests: fuseMounter's answer
 }
 
 // The gid of the group named syslog in groupFile, or undefined. Ubuntu's /var/log is
@@ -89,6 +90,66 @@ export function chownAdvice(path: string, chown: string, typeOf: (path: string) 
   return `(${chown}; ${path} is on NFS, where root_squash, the default, gives root's own files from this host to the anonymous user and refuses root's chown: chown it on the file server, or install on a local disk)`;
 }
 
+// FUSE_SUPER_MAGIC (linux/magic.h): statfs's f_type on a FUSE mount, fuse and fuseblk alike.
+const FUSE_SUPER_MAGIC = 0x65735546;
+
+// How much of mountinfo is read to find a FUSE mount's owner: a user's mount points
+// can make it tens of megabytes (docs/collectors.md); past this the owner is unknown.
+const MAX_MOUNTINFO_BYTES = 64 * 1024 * 1024;
+
+// Who mounted the FUSE file system entry is on (dev: its lstat's st_dev), as
+// mountinfo's user_id gives it; null when entry is not on FUSE, undefined when that
+// cannot be told. A FUSE server answers every stat with the owner and mode it likes:
+// a user's mount over a directory of theirs, with allow_other (fusermount3 where
+// /etc/fuse.conf has user_allow_other), showed files of uid 0, mode 0644 there, and
+// root took them for its own config and model.
+export function fuseMounter(entry: string, dev: number, typeOf: (path: string) => number = (p) => statfsSync(p).type, mountinfo = '/proc/self/mountinfo'): number | null | undefined {
+  if (typeOf(entry) !== FUSE_SUPER_MAGIC) return null;
+  const d = BigInt(dev);
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+  const text = readBounded(mountinfo, MAX_MOUNTINFO_BYTES);
+  if (text === undefined) return undefined;
+  // "ID PARENT MAJOR:MINOR ROOT POINT ... - TYPE SOURCE SUPER-OPTIONS"; paths escape blanks (\040).
+  const key = Buffer.from(` ${major}:${minor} `);
+  for (let at = text.indexOf(key); at !== -1; at = text.indexOf(key, at + 1)) {
+    const start = text.lastIndexOf(0x0a, at) + 1;
+    if (!/^\d+ \d+$/.test(text.toString('latin1', start, at))) continue;
+    const end = text.indexOf(0x0a, at);
+    const line = text.toString('utf8', start, end === -1 ? text.length : end);
+    const superOptions = line.slice(line.indexOf(' - ') + 3).split(' ')[2] ?? '';
+    const owner = /(?:^|,)user_id=(\d+)(?:,|$)/.exec(superOptions)?.[1];
+    return owner === undefined ? undefined : Number(owner);
+  }
+  return undefined;
+}
+
+// A file's bytes up to max, or undefined when it is longer or cannot be read.
+function readBounded(path: string, max: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return Buffer.concat(chunks, total);
+      total += n;
+      if (total > max) return undefined;
+      chunks.push(chunk.subarray(0, n));
+    }
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function join2(dir: string, name: string): string {
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
@@ -144,10 +205,28 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
       problems.push(`directory ${dir} above ${what} ${path} has mode ${describeMode(st)}, writable by group or others; run: chmod go-w ${dir}`);
     }
   };
+  // Each directory walked, by path, with its st_dev: an entry on another device than
+  // its directory is the root of a mount, whose owners a FUSE server makes up.
+  const devOf = new Map<string, number>();
+  const checkMount = (entry: string, st: Stats, dir: string): void => {
+    if (st.dev === devOf.get(dir)) return;
+    let owner: number | null | undefined;
+    try {
+      owner = (options.fuseMounter ?? fuseMounter)(entry, st.dev);
+    } catch {
+      owner = undefined;
+    }
+    if (owner === null || owner === 0 || owner === uid) return;
+    problems.push(
+      `${entry} on the path of ${what} ${path} is on a FUSE file system ${owner === undefined ? 'whose mounter cannot be told from /proc/self/mountinfo' : `that uid ${owner} mounted`}, whose server makes up the owners and modes it shows; it must be on a file system root mounted`,
+    );
+  };
   if (path.includes('\0')) return { real: undefined, problems: [`${what} ${JSON.stringify(path)} contains a NUL byte`] };
   let current = '/';
   try {
-    checkDir('/', lstatSync('/'));
+    const st = lstatSync('/');
+    checkDir('/', st);
+    devOf.set('/', st.dev);
   } catch (err) {
     return fail(err);
   }
@@ -188,6 +267,7 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
       pending.unshift(...target.split('/').filter((c) => c !== '' && c !== '.'));
       continue;
     }
+    checkMount(entry, st, current);
     if (pending.length === 0) {
       problems.push(...fileProblems(st, path, entry, what, options, uid));
       // In a directory others may write, a file of root's with a second name may be
@@ -200,6 +280,7 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
     }
     if (!st.isDirectory()) return { real: undefined, problems: [`${what} ${path} cannot be used: ${entry} is not a directory`] };
     checkDir(entry, st);
+    devOf.set(entry, st.dev);
     current = entry;
   }
   // The path named a directory by '..' or '/': nothing after it to walk.

@@ -4,7 +4,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkTrust, chownAdvice, directoryProblems, existingDirectoryProblems, nextDirectoryToMake, openTrusted, openTrustedOnce, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
+import { checkTrust, chownAdvice, directoryProblems, existingDirectoryProblems, fuseMounter, nextDirectoryToMake, openTrusted, openTrustedOnce, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
 import { dirWithMode, mkfifo, tempDir, until, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -228,6 +228,48 @@ describe('trustProblems', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('files on another user\'s FUSE mount', () => {
+  // A user's FUSE server, mounted over a directory of theirs with allow_other, shows its
+  // files as root's; a tmpfs mounted there stands for it, the mount told to be uid 1003's.
+  it('refuses a config on a file system another user mounted, though it shows root as the owner of every file', { skip: root ? false : 'needs root to mount' }, (t) => {
+    const { dir, cleanup } = tempDir();
+    const theirs = join(dir, 'theirs');
+    mkdirSync(theirs);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'lavarank-test', theirs], { encoding: 'utf8' });
+    t.after(() => {
+      if (mounted.status === 0) spawnSync('umount', ['-l', theirs]);
+      cleanup();
+    });
+    assert.equal(mounted.status, 0, mounted.stderr);
+    const config = writeWithMode(join(theirs, 'lavarank.yaml'), 'interval: 10\n', 0o644);
+    const fuseMounter = (entry: string): number | null => (entry === theirs ? 1003 : null);
+    assert.deepEqual(trustProblems(config, 'config file', { fuseMounter }), [
+      `${theirs} on the path of config file ${config} is on a FUSE file system that uid 1003 mounted, whose server makes up the owners and modes it shows; it must be on a file system root mounted`,
+    ]);
+  });
+
+  it('fuseMounter tells who mounted the FUSE file system of a device from mountinfo, and nothing for a file system that is not FUSE', (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const mountinfo = join(dir, 'mountinfo');
+    writeFileSync(
+      mountinfo,
+      [
+        '22 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw',
+        '90 22 0:42 / /home/u\\040-\\0400:42 rw,nosuid - tmpfs tmpfs rw,size=64k',
+        '115 73 0:43 / /tmp/h9/fz rw,nosuid,nodev,relatime - fuse.lavafs lavafs rw,user_id=1003,group_id=1003,allow_other',
+        '116 73 0:44 / /cvmfs/sft rw,nosuid - fuse cvmfs2 ro,user_id=0,group_id=0,default_permissions,allow_other',
+        '',
+      ].join('\n'),
+    );
+    const fuse = (): number => 0x65735546;
+    assert.equal(fuseMounter('/tmp/h9/fz', 43, fuse, mountinfo), 1003);
+    assert.equal(fuseMounter('/cvmfs/sft', 44, fuse, mountinfo), 0);
+    assert.equal(fuseMounter('/tmp/h9/gone', 45, fuse, mountinfo), undefined, 'no line for the device: unknown');
+    assert.equal(fuseMounter('/home', 42, () => 0x01021994, mountinfo), null, 'tmpfs');
   });
 });
 
