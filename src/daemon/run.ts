@@ -324,9 +324,13 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
       if (tick.sample !== undefined && tick.sample.pressure === undefined && tick.sample.failures.pressure === undefined) {
         log.warn(`no PSI (${join(config.proc_root, 'pressure')} missing or off): the rank estimates CPU, memory and io stall from other inputs, less accurately; where the kernel has PSI built in but off (RHEL 8 and 9), boot with psi=1`);
       }
-      inventory = hostInventory(config.gpu.enabled !== false, signal)
-        .then((inv) => log.info({ inventory: inv }, 'host inventory'))
-        .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'host inventory failed'));
+      // Nor the inventory: a Node process of its own, which would be started only to be
+      // killed at once, and logged as failed, when LIM died while the elim was starting.
+      if (stopping === undefined) {
+        inventory = hostInventory(config.gpu.enabled !== false, signal)
+          .then((inv) => log.info({ inventory: inv }, 'host inventory'))
+          .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'host inventory failed'));
+      }
     }
     if (history !== undefined && tick.result !== undefined && tick.state === 'ok') {
       heldHistory.push(historyRecord(tick.ts, host, tick.result));

@@ -65,7 +65,7 @@ describe('LIM killed with SIGKILL', { concurrency: false }, () => {
   // The parent used to be taken after the config, the log, the model and the collectors
   // were set up, 0.2 to 0.35 s after LIM's fork here: LIM killed before that left a
   // parent of 1 to compare with, and with its pipe held open the elim ran for ever.
-  it('while the elim is still starting, with its pipe held open by another process: the elim exits at its first reports', async (t) => {
+  it('while the elim is still starting, with its pipe held open by another process: the elim exits at its first reports, without starting its host inventory', async (t) => {
     const { dir, cleanup } = tempDir('lavarank-lim-death-');
     let elimPid: number | undefined;
     try {
@@ -89,6 +89,11 @@ describe('LIM killed with SIGKILL', { concurrency: false }, () => {
       const outlivedMs = Date.now() - killed;
       t.diagnostic(`the elim outlived LIM by ${outlivedMs} ms`);
       assert.ok(!isAlive(pid), `the elim still runs ${outlivedMs} ms after LIM was killed`);
+      // Stopping from its first report on, it starts nothing more: the host inventory
+      // was a Node process of its own, started and killed at once.
+      const log = readFileSync(join(dir, 'lavarank.log'), 'utf8');
+      assert.match(log, /"msg":"stopping: parent process \d+ is gone \(LIM killed\?\)"/);
+      assert.doesNotMatch(log, /host inventory/);
       reader.destroy();
     } finally {
       if (elimPid !== undefined && isAlive(elimPid)) process.kill(elimPid, 'SIGTERM');
