@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
-import { cliPath, fixture, isAlive, listeningPorts, tempDir } from '../helpers.js';
+import { RunQueueWait, cliPath, fixture, isAlive, listeningPorts, tempDir } from '../helpers.js';
 import { assertStopsOnSigterm, historyRecords, liveInGroup, processGroupOf, type Elim, mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
 
 // Starts the elim, sends it signal after its second report, and checks that it reports
@@ -29,11 +29,19 @@ async function outlives(signal: NodeJS.Signals, also: (elim: Elim) => void = () 
 }
 
 describe('the elim under LIM conditions', { concurrency: false }, () => {
-  it('writes its first report within 2 s of start, then one per interval', async () => {
+  it('writes its first report within 2 s of start, then one per interval', async (t) => {
     const elim = startElim({ testInterval: 0.5 });
+    // Judged, as the stop after SIGTERM is, by the wall time less the time the elim's main
+    // thread waited on a run queue for a CPU: beside other work at a load of 21 on this
+    // 2-vCPU VM it came 2.1 s after the start, which says nothing of the elim.
+    const queued = new RunQueueWait(elim.pid);
     try {
-      const reports = await elim.waitForReports(4);
-      assert.ok(reports[0]!.at < 2000, `first report after ${reports[0]!.at} ms`);
+      const [first] = await elim.waitForReports(1);
+      queued.stop();
+      const waitedMs = Math.round(queued.waitedMs());
+      t.diagnostic(`first report after ${first!.at} ms, of which ${waitedMs} ms waiting for a CPU`);
+      assert.ok(first!.at - waitedMs < 2000, `first report after ${first!.at} ms, of which ${waitedMs} ms waiting for a CPU`);
+      await elim.waitForReports(4);
       // The gaps are the daemon's own times (each history record's ts, taken at its
       // write): where this process reads the pipe, a stall of 250 ms on a loaded host
       // would show two reports in one read, 0 ms apart.
