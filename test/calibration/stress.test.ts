@@ -191,26 +191,41 @@ test('the disk stressor signalled the moment its directory appears still removes
 test('each stressor leaves, removing its files, within seconds of its parent being killed', async (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
-  // A parent that starts all four kinds, prints their pids, and is then SIGKILLed.
+  // A parent that starts all four kinds as calibrate does (--parent, its own pid), prints
+  // their pids once each has said it is at full load, and is then SIGKILLed. Killed
+  // sooner, a stressor still loading its modules would take init for its parent and
+  // run for --max-seconds (6 h), and the membw one, filling its two 256 MiB buffers
+  // (1.6 CPU seconds here), sees nothing until it is done: under load that took 4 to 22 s.
   const script = `
     const { spawn } = require('node:child_process');
-    const pids = ['cpu', 'membw', 'mem', 'disk'].map((kind) =>
-      spawn(process.execPath, [${JSON.stringify(stressPath)}, kind, '--intensity', kind === 'mem' ? '0.005' : '1', '--dir', ${JSON.stringify(dir)}], { stdio: 'ignore' }).pid);
-    console.log(JSON.stringify(pids));
+    const kinds = ['cpu', 'membw', 'mem', 'disk'];
+    let ready = 0;
+    const children = kinds.map((kind) => {
+      const child = spawn(process.execPath, [${JSON.stringify(stressPath)}, kind, '--intensity', kind === 'mem' ? '0.005' : '1', '--dir', ${JSON.stringify(dir)}, '--parent', String(process.pid)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      child.stdout.once('data', () => {
+        if (++ready === kinds.length) console.log(JSON.stringify(children.map((c) => c.pid)));
+      });
+      child.once('exit', (code, signal) => {
+        if (ready < kinds.length) console.log(JSON.stringify({ failed: kind, code, signal }));
+      });
+      return child;
+    });
     setInterval(() => {}, 1000);`;
   const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => parent.kill('SIGKILL'));
   const line = await new Promise<string>((resolve) => createInterface({ input: parent.stdout! }).once('line', resolve));
-  const pids = JSON.parse(line) as number[];
+  const pids = JSON.parse(line) as number[] | { failed: string };
+  assert.ok(Array.isArray(pids), `a stressor exited before it was ready: ${line}`);
   t.after(() => pids.forEach((p) => isAlive(p) && process.kill(p, 'SIGKILL')));
   await waitUntil('the disk stressor has written', () => readdirSync(dir).some((d) => readdirSync(join(dir, d)).length > 0));
   await sleep(300);
   assert.ok(pids.every(isAlive));
   parent.kill('SIGKILL');
   const killedAt = Date.now();
-  // Their watchdog looks once a second; a host loaded by other work (the suite runs
-  // two files at once, calibrate's own stressors among them) stretches the last
-  // write, fsync or 256 MiB copy before it is seen. Left alone they would run for
-  // --max-seconds (6 h).
+  // Their watchdog looks once a second; then one 256 MiB copy, 1 MiB write or
+  // quarter-second pause ends and the process exits: 0.5 to 1.1 s in 30 runs beside
+  // two busy loops at a load of 7 to 10. Left alone they would run for --max-seconds
+  // (6 h): the 20 s bound is there to catch that, not to time the watchdog.
   // Which kinds outlived it is named, to tell a slow watchdog from a stuck one.
   const kinds = ['cpu', 'membw', 'mem', 'disk'];
   await waitUntil('every stressor has exited', () => !pids.some(isAlive), 20_000).catch((err: unknown) => {
