@@ -316,10 +316,12 @@ test('what runs is the path the vetting rule resolved, not the one found on PATH
   const calls = join(tempDir(t), 'calls');
   withEnv(t, 'FAKE_GPU_CALLS', calls);
   const c = gpu(t, 'nvidia-smi-fails', { enabled: true, staleAfterMs: 60_000, checkProgram: () => ({ problems: [], path: fixture('bin', 'nvidia-smi-ok') }) });
-  const deadline = Date.now() + 5000;
-  while (!existsSync(calls) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, 50));
-  assert.ok(c.collect(performance.now()) !== undefined, 'the resolved program (nvidia-smi-ok) did not run');
+  // Waited for, not slept on: 50 ms after nvidia-smi-ok's first line were too few for its
+  // rows to be read under load. Had nvidia-smi-fails run, collect() would throw its
+  // failure (no GPU listed) instead of ever giving rows.
+  const r = await eventually(() => c.collect(performance.now()));
+  assert.equal(r.count, 2);
+  assert.ok(existsSync(calls), 'the resolved program (nvidia-smi-ok) did not run');
 });
 
 test('a program the vetting rule refuses is never run, and the reason is the collector\'s failure', async (t) => {
