@@ -568,8 +568,10 @@ test('calibrate --quick writes one well-formed line per probe run', async (t) =>
   assert.match(stderr, /wrote 6 lines/);
 });
 
-// How long a quick calibration may take to reach its stress block before a test gives up.
-const STRESS_BLOCK_DEADLINE_MS = 60_000;
+// Only a guard against a calibrate that hangs: the waits below end as soon as calibrate
+// exits, and a quick calibration reaches its stress block by itself. In a full run at a
+// load of about 20 the whole of one took 293 s, and 60 s ran out before its stressors.
+const STRESS_BLOCK_DEADLINE_MS = 300_000;
 
 // Live processes whose command line mentions dir (the stressors and probes get --dir under it).
 function processesUsing(dir: string): number[] {
@@ -587,16 +589,34 @@ function processesUsing(dir: string): number[] {
   return out;
 }
 
+// Polls the command lines of the processes using dir until found() gives a value, and
+// fails at once, with calibrate's status and what it printed, if calibrate exits first.
+async function duringCalibration<T>(dir: string, run: ReturnType<typeof quickCalibrate>, what: string, found: (cmdlines: Map<number, string>) => T | undefined): Promise<T> {
+  let ended: { code: number | null; stderr: string } | undefined;
+  void run.exited.then((e) => (ended = e));
+  const deadline = Date.now() + STRESS_BLOCK_DEADLINE_MS;
+  for (;;) {
+    const cmdlines = new Map<number, string>();
+    for (const pid of processesUsing(dir)) {
+      try {
+        cmdlines.set(pid, readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+      } catch {
+        // exited while we looked
+      }
+    }
+    const value = found(cmdlines);
+    if (value !== undefined) return value;
+    if (ended !== undefined) assert.fail(`calibrate exited with ${ended.code} before ${what}: ${ended.stderr}`);
+    assert.ok(Date.now() < deadline, `${what}: calibrate still ran after ${STRESS_BLOCK_DEADLINE_MS} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 test('SIGINT in the middle of a calibration stops every stressor and leaves no temporary file', async (t) => {
   const { dir, out, run } = quickCalibrationIn(t);
   // Wait until all four stressors of the stress block run. The idle block and the
-  // stressors' start (membw fills 512 MiB) come first; on a host loaded by the
-  // rest of the suite that took over 15 s. The deadline only guards against a hang.
-  const deadline = Date.now() + STRESS_BLOCK_DEADLINE_MS;
-  while (processesUsing(dir).filter((pid) => pid !== run.pid).length < 4) {
-    assert.ok(Date.now() < deadline, 'the stressors started');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  // stressors' start (membw fills 512 MiB) come first, which calibrate reaches by itself.
+  await duringCalibration(dir, run, 'the stressors started', (cmdlines) => (cmdlines.size - (cmdlines.has(run.pid) ? 1 : 0) >= 4 ? true : undefined));
   process.kill(run.pid, 'SIGINT');
   const { code, stderr } = await run.exited;
   assert.equal(code, 130, stderr);
@@ -612,24 +632,12 @@ test('SIGINT in the middle of a calibration stops every stressor and leaves no t
 
 test('a stressor that dies during a block ends that block and its runs are left out', async (t) => {
   const { dir, out, run } = quickCalibrationIn(t);
-  const deadline = Date.now() + STRESS_BLOCK_DEADLINE_MS;
   // calibrate starts the membw stressor only once the cpu one said it was ready. A
   // cpu stressor killed before that could not start, which ends the calibration instead.
-  let cpuHog: number | undefined;
-  while (cpuHog === undefined) {
-    assert.ok(Date.now() < deadline, 'the cpu stressor was ready and the membw one started');
-    const cmdlines = new Map<number, string>();
-    for (const pid of processesUsing(dir)) {
-      try {
-        cmdlines.set(pid, readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
-      } catch {
-        // exited while we looked
-      }
-    }
+  const cpuHog = await duringCalibration(dir, run, 'the cpu stressor was ready and the membw one started', (cmdlines) => {
     const hog = [...cmdlines].find(([, c]) => c.includes('\0cpu\0'));
-    if (hog !== undefined && [...cmdlines.values()].some((c) => c.includes('\0membw\0'))) cpuHog = hog[0];
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    return hog !== undefined && [...cmdlines.values()].some((c) => c.includes('\0membw\0')) ? hog[0] : undefined;
+  });
   process.kill(cpuHog, 'SIGKILL'); // as the OOM killer would
   const { code, stderr } = await run.exited;
   assert.equal(code, 0, stderr);
