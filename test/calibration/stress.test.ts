@@ -40,31 +40,38 @@ function schedstat(pid: number): { runNs: number; waitNs: number; sleeps: number
 }
 
 // One window's figures for pid's main thread: ns it ran, the share of wall time it ran
-// or waited for a CPU, the share of wall time it ran, and the times it went to sleep.
+// or waited for a CPU, the share of wall time it ran, the share of its runnable time it
+// ran, and the times it went to sleep.
 interface Window {
   ranNs: number;
   busy: number;
   used: number;
+  given: number;
   sleeps: number;
 }
 
-// Measures pid's main thread in up to three one-second windows, and passes as soon as
-// one window satisfies ok; fails naming every window's figures otherwise.
-async function busyInOneOfThreeWindows(t: TestContext, pid: number, ok: (w: Window) => boolean, what: string): Promise<void> {
+// Measures pid's main thread in up to three one-second windows that canShow, and passes
+// as soon as one window satisfies ok; fails naming every window's figures otherwise. A
+// window that cannot show is not counted (six windows at most), and when none could, the
+// test is skipped, saying so.
+async function busyInOneOfThreeWindows(t: TestContext, pid: number, ok: (w: Window) => boolean, what: string, canShow: (w: Window) => boolean = () => true): Promise<void> {
   let shown = '';
-  for (let window = 0; window < 3; window++) {
+  let judged = 0;
+  for (let window = 0; window < 6 && judged < 3; window++) {
     const t0 = performance.now();
     const before = schedstat(pid);
     await sleep(1000);
     const after = schedstat(pid);
     const wallNs = (performance.now() - t0) * 1e6;
     const [ran, waited, sleeps] = [after.runNs - before.runNs, after.waitNs - before.waitNs, after.sleeps - before.sleeps];
-    const w = { ranNs: ran, busy: (ran + waited) / wallNs, used: ran / wallNs, sleeps };
+    const w = { ranNs: ran, busy: (ran + waited) / wallNs, used: ran / wallNs, given: ran / Math.max(1, ran + waited), sleeps };
     t.diagnostic(`ran ${(ran / 1e9).toFixed(2)} s, waited for a CPU ${(waited / 1e9).toFixed(2)} s and slept ${sleeps} times in ${(wallNs / 1e9).toFixed(2)} s`);
     shown += `${shown === '' ? '' : ', '}${(w.busy * 100).toFixed(0)} % running or runnable, ${(w.used * 100).toFixed(0)} % running, ${sleeps} sleeps`;
     if (ok(w)) return;
+    if (canShow(w)) judged++;
   }
-  assert.fail(`in three windows: ${shown}${what}`);
+  if (judged === 0) t.skip(`this host gave the stressor too little of a CPU to show it: ${shown}${what}`);
+  else assert.fail(`in ${judged} windows that could show it: ${shown}${what}`);
 }
 
 // Generous: each wait is on a real stressor process, which a CI machine loaded by the
@@ -123,13 +130,16 @@ test('a cpu stressor at intensity 0.3 uses well under one CPU', async (t) => {
   t.after(cleanup);
   const s = await start('cpu', dir, ['--intensity', '0.3']);
   t.after(() => s.child.kill('SIGKILL'));
-  // Its duty cycle is in wall time: busy 30 ms of every 100, asleep the rest. CPU
-  // seconds over a second measured the machine's load as well (a busy loop given a
-  // third of a CPU used under 0.1 s), and over a second that a late timer stretched.
-  // What is measured is the share of the time it runs or waits for a CPU, over the
-  // time that really passed, in up to three one-second windows as above (a loop that
-  // never sleeps shows 100 % in all of them).
-  await busyInOneOfThreeWindows(t, s.child.pid!, (w) => w.ranNs > 0.01e9 && w.busy > 0.1 && w.busy < 0.6, ', for an intensity of 0.3');
+  // Its duty cycle is in wall time: busy 30 ms of every 100, asleep the rest. On a
+  // loaded host the busy part is mostly waiting for a CPU, so its runnable share measured
+  // the machine (76-110 % beside two busy loops, where it ran 2-4 % of the time, and 8 of
+  // 10 runs failed). What is judged is what the stressor itself does: it goes to sleep
+  // (10 times a second on an idle host, 1-10 at a load of 8-13; a loop that never sleeps,
+  // 0 times) and runs well under the time that passes. A window in which it got under
+  // 2 % of the time it was runnable (1-2 % in the full run that failed) cannot show it:
+  // one 5 ms spin then outlasts the 100 ms period, and a right duty cycle has no time
+  // left to sleep. A loop that never sleeps got 4-5 % at a load of 10, and fails.
+  await busyInOneOfThreeWindows(t, s.child.pid!, (w) => w.ranNs > 0 && w.sleeps >= 1 && w.used < 0.6, ', for an intensity of 0.3', (w) => w.sleeps > 0 || w.given >= 0.02);
   s.child.kill('SIGTERM');
   assert.equal((await s.exited).code, 0);
 });
