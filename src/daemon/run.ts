@@ -315,21 +315,19 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
       // cold) after the report, so that it never delays it, and still at LIM's
       // priority: at nice 10 on a node whose CPUs all run jobs it held the event loop,
       // and a SIGTERM with it, for 5-8 s. SETTLE_AT collects what it leaves. Neither
-      // once stopping: the walk would only delay the exit.
+      // once stopping: the walk would only delay the exit; nor the inventory, a Node
+      // process of its own, which would be started only to be killed at once, and logged
+      // as failed, when LIM died while the elim was starting.
       if (stopping === undefined) {
         checkInstallation(log);
         lowerPriority();
+        inventory = hostInventory(config.gpu.enabled !== false, signal)
+          .then((inv) => log.info({ inventory: inv }, 'host inventory'))
+          .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'host inventory failed'));
       }
       // RHEL 8 and 9 build PSI in and boot with it off: say so once, where the administrator looks.
       if (tick.sample !== undefined && tick.sample.pressure === undefined && tick.sample.failures.pressure === undefined) {
         log.warn(`no PSI (${join(config.proc_root, 'pressure')} missing or off): the rank estimates CPU, memory and io stall from other inputs, less accurately; where the kernel has PSI built in but off (RHEL 8 and 9), boot with psi=1`);
-      }
-      // Nor the inventory: a Node process of its own, which would be started only to be
-      // killed at once, and logged as failed, when LIM died while the elim was starting.
-      if (stopping === undefined) {
-        inventory = hostInventory(config.gpu.enabled !== false, signal)
-          .then((inv) => log.info({ inventory: inv }, 'host inventory'))
-          .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'host inventory failed'));
       }
     }
     if (history !== undefined && tick.result !== undefined && tick.state === 'ok') {
