@@ -534,6 +534,11 @@ export function lockOutput(out: string): () => void {
     }
     try {
       writeSync(fd, `${me}\n`);
+    } catch (err) {
+      // Ours (O_EXCL) and empty: left there, it read as a lock of unknown form that no
+      // later run takes over, and every retrain of this model was refused until removed.
+      rmSync(lock, { force: true });
+      throw new ConfigError(`cannot write the lock ${lock}: ${errorMessage(err)}; not started, nothing written`, { cause: err });
     } finally {
       closeSync(fd);
     }

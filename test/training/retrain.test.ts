@@ -931,6 +931,29 @@ describe('the stages, one at a time', () => {
     assert.equal(readFileSync(lock, 'utf8'), `${other.pid} ${hostname()}\n`);
   });
 
+  // A disk full when the lock was made (a 0-page tmpfs here) left OUT.lock empty, and
+  // every later retrain of the model was refused as held by "a lock of unknown form".
+  test('removes the lock it made when writing its holder fails, and names the lock in the error', () => {
+    const o = options({ force: true });
+    const lock = `${o.out}.lock`;
+    const original = fs.writeSync;
+    const write = mock.method(fs, 'writeSync', (...args: Parameters<typeof fs.writeSync>) => {
+      if (typeof args[0] === 'number' && fs.readlinkSync(`/proc/self/fd/${args[0]}`) === lock) {
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      return (original as (...a: unknown[]) => number)(...args);
+    });
+    syncBuiltinESMExports();
+    try {
+      assert.throws(() => lockOutput(o.out), { message: `cannot write the lock ${lock}: ENOSPC: no space left on device, write; not started, nothing written` });
+    } finally {
+      write.mock.restore();
+      syncBuiltinESMExports();
+    }
+    assert.equal(existsSync(lock), false);
+    lockOutput(o.out)();
+  });
+
   // A retrain SIGKILLed in its write stage (reproduced with strace delaying its fsync)
   // left its temp files beside the model, each named with its pid, for good.
   test('removes the temp files a retrain killed while writing left beside the model, and keeps those of a process still running', async () => {
