@@ -441,7 +441,12 @@ export async function main(argv: string[]): Promise<number> {
   const ctx: ReportContext = { ...setup.context, generated: new Date().toISOString(), command: `lavarank simulate ${argv.join(' ')}`.trim() };
   if (!result.typedAvailable) ctx.notes.push('typed ranks unavailable: model has no typed ranks (RankResult.typed); the typed policy was not run.');
   if (args.html !== undefined) {
-    writeFileAtomic(args.html, renderHtml(result, ctx));
+    try {
+      writeFileAtomic(args.html, renderHtml(result, ctx));
+    } catch (err) {
+      // Node's message names no file for a failed write (a full disk), or the temp file.
+      throw new ConfigError(`--html ${args.html}: cannot be written: ${errorMessage(err)}; any file there is unchanged`, { cause: err });
+    }
   }
   print(args.json === true ? JSON.stringify(reportJson(result, ctx), null, 2) : `${formatReport(result, ctx)}${args.html === undefined ? '' : `\nreport: ${args.html}`}`);
   return 0;

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, it } from 'node:test';
-import { parseRankRusage, progressReporter, setupSimulation, simulationOptions } from '../../src/commands/simulate.js';
+import { describe, it, mock } from 'node:test';
+import { main, parseRankRusage, progressReporter, setupSimulation, simulationOptions } from '../../src/commands/simulate.js';
 import { cliPath, fixture, mkfifo, repoRoot, tempDir } from '../helpers.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'simulate', ...args], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '' }, timeout: 60_000 });
@@ -121,6 +122,34 @@ describe('lavarank simulate --html in a place it cannot be written', () => {
       assert.equal(r.status, 1, r.stderr);
       assert.equal(r.stderr, `lavarank simulate: --html ${dir}: exists and is not a regular file\n`);
     } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('lavarank simulate --html on a full disk', () => {
+  // Reproduced on a full tmpfs: "lavarank simulate: ENOSPC: no space left on device, write", no file named.
+  it('names --html and the reason, exits with an error and leaves the report there as it was', async () => {
+    const { dir, cleanup } = tempDir();
+    const html = join(dir, 'report.html');
+    writeFileSync(html, 'the last report\n');
+    const original = fs.writeSync;
+    const write = mock.method(fs, 'writeSync', (...args: Parameters<typeof fs.writeSync>) => {
+      if (typeof args[0] === 'number' && /\/\.report\.html\.[^/]*\.tmp$/.test(fs.readlinkSync(`/proc/self/fd/${args[0]}`))) {
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      return (original as (...a: unknown[]) => number)(...args);
+    });
+    syncBuiltinESMExports();
+    try {
+      await assert.rejects(main(['--synthetic', '2', '--jobs', '10', '--seeds', '1', '--html', html]), {
+        message: `--html ${html}: cannot be written: ENOSPC: no space left on device, write; any file there is unchanged`,
+      });
+      assert.equal(readFileSync(html, 'utf8'), 'the last report\n');
+      assert.deepEqual(fs.readdirSync(dir), ['report.html']);
+    } finally {
+      write.mock.restore();
+      syncBuiltinESMExports();
       cleanup();
     }
   });
