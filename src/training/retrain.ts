@@ -1411,7 +1411,14 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
       throw err;
     }
   } finally {
-    unlock();
+    try {
+      unlock();
+    } catch (err) {
+      // Thrown here, it took the place of how the run ended (its file system gone
+      // read-only: the model's own error lost); a lock left with this run's pid is
+      // taken over by the next retrain on this host.
+      ctx.say(`warning: could not remove the lock ${options.out}.lock: ${errorMessage(err)}; the next retrain on this host takes it over (on another host, remove it if no retrain runs)`);
+    }
   }
   result.totalMs = clock() - started;
   return result;

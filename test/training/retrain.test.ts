@@ -954,6 +954,37 @@ describe('the stages, one at a time', () => {
     lockOutput(o.out)();
   });
 
+  // Its file system remounted read-only during training (reproduced on a tmpfs): the
+  // lock's removal failed too, and its EROFS was all the run said, not why the model
+  // was not written or that the model and OUT.previous were unchanged.
+  test('when its lock cannot be removed, still ends with why the model was not written, and warns of the lock', async () => {
+    const o = options({ force: true });
+    const lock = `${o.out}.lock`;
+    const erofs = (what: string): Error => Object.assign(new Error(`EROFS: read-only file system, ${what}`), { code: 'EROFS' });
+    const writeSync = fs.writeSync;
+    const write = mock.method(fs, 'writeSync', (...args: Parameters<typeof fs.writeSync>) => {
+      if (typeof args[0] === 'number' && /\/\.model\.json\.\d+\.[0-9a-z]+\.tmp$/.test(fs.readlinkSync(`/proc/self/fd/${args[0]}`))) throw erofs('write');
+      return (writeSync as (...a: unknown[]) => number)(...args);
+    });
+    const rmSync = fs.rmSync;
+    const rm = mock.method(fs, 'rmSync', (...args: Parameters<typeof fs.rmSync>) => {
+      if (args[0] === lock) throw erofs(`unlink '${lock}'`);
+      rmSync(...args);
+    });
+    syncBuiltinESMExports();
+    const io = sink();
+    try {
+      await assert.rejects(retrain(o, io), { message: `could not write the model ${o.out}: EROFS; the model there and ${o.out}.previous are unchanged` });
+    } finally {
+      write.mock.restore();
+      rm.mock.restore();
+      syncBuiltinESMExports();
+    }
+    assert.ok(io.stdout.includes(`warning: could not remove the lock ${lock}: EROFS: read-only file system, unlink '${lock}'; the next retrain on this host takes it over (on another host, remove it if no retrain runs)`), io.stdout.join('\n'));
+    assert.equal(existsSync(o.out), false);
+    rmSync(lock);
+  });
+
   // A retrain SIGKILLed in its write stage (reproduced with strace delaying its fsync)
   // left its temp files beside the model, each named with its pid, for good.
   test('removes the temp files a retrain killed while writing left beside the model, and keeps those of a process still running', async () => {
