@@ -332,7 +332,7 @@ export interface ExampleSet {
   trainCount: number; // index[0 .. trainCount) started before `cut`: the training window
   holdoutCount: number; // the rest, started at or after `cut`: held out
   cut: number; // epoch s
-  families: Map<number, FamilyBaseline>; // by family id, from the training window
+  families: Map<number, FamilyBaseline>; // by family id, from the training window (fewRuns with 0 runs: seen only in the holdout)
 }
 
 // Splits the joined jobs by start time, then labels them: the newest `holdoutFraction`
@@ -366,10 +366,13 @@ export function labelAndSplit(table: JobTable, holdoutFraction: number): Example
   const labels: number[] = [];
   let trainCount = 0;
   for (const i of candidates) {
-    const fb = families.get(table.family[i] ?? 0);
+    const fam = table.family[i] ?? 0;
+    let fb = families.get(fam);
     if (fb === undefined) {
-      table.exclude(i, 'fewRuns'); // a family seen only in the holdout
-      continue;
+      // A family seen only in the holdout: kept with no runs, so that it is named among
+      // the families left out like any other, not only counted.
+      fb = { status: 'fewRuns', runs: 0 };
+      families.set(fam, fb);
     }
     if (fb.status !== 'ok') {
       table.exclude(i, fb.status);

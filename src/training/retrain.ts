@@ -1356,13 +1356,18 @@ export function writeReportStage(path: string, data: ReportData, modelWritten: {
 function labelSummary(l: LabelledExamples): string {
   const s: LabelSettings = l.table.settings;
   const counts = { ok: 0, fewRuns: 0, lowCpu: 0, unstable: 0 };
-  for (const f of l.examples.families.values()) counts[f.status] += 1;
+  let unseen = 0; // families with no usable run there (seen only in the holdout, most often)
+  for (const f of l.examples.families.values()) {
+    if (f.runs === 0) unseen += 1;
+    else counts[f.status] += 1;
+  }
   return (
     `Each job is labelled with its slowdown from contention: how far its CPU efficiency (user+system CPU time per second of run time per slot, ` +
     `suspended time excluded) fell below its family's baseline, the ${s.baselinePercentile}th percentile of the family's efficiencies over the runs that started ` +
-    `before ${isoMinute(l.examples.cut)} UTC (the training window only). Of ${l.examples.families.size} families with runs there, ${counts.ok} were usable, ` +
+    `before ${isoMinute(l.examples.cut)} UTC (the training window only). Of ${l.examples.families.size - unseen} families with runs there, ${counts.ok} were usable, ` +
     `${counts.fewRuns} had fewer than ${s.minRuns} runs, ${counts.lowCpu} kept their CPUs under ${Math.round(100 * s.minCpuShare)} % busy and ${counts.unstable} had unstable fastest runs ` +
-    `(the baselines of their older and newer halves of runs more than ${Math.round(100 * s.maxBaselineSpread)} % apart).`
+    `(the baselines of their older and newer halves of runs more than ${Math.round(100 * s.maxBaselineSpread)} % apart)` +
+    `${unseen === 0 ? '' : `; ${unseen} more had no run there to take a baseline from (seen only in the holdout)`}.`
   );
 }
 

@@ -9,6 +9,7 @@ import { backbone } from '../../src/model/backbone.js';
 import { readHistory } from '../../src/history/reader.js';
 import { buildExamples, HistoryJoin, jobKind, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleOptions } from '../../src/training/jobs.js';
 import { makeJob } from '../helpers/job.js';
+import { familyLines } from '../../src/training/retrain.js';
 import { fixture } from '../helpers.js';
 
 const T0 = 1_800_000_000; // epoch seconds
@@ -143,6 +144,16 @@ describe('the contention label, on crafted families', () => {
     const jobs = [...Array.from({ length: 8 }, (_, i) => run('old', T0 + 100 * i, 100)), run('new', T0 + 5000, 100), run('new', T0 + 5100, 100)];
     const r = await labels(jobs);
     assert.equal(r.excluded.fewRuns, 2);
+  });
+
+  test('names a family seen only in the holdout among the families left out, with no runs in the training window', async () => {
+    // Seen on the real 3-host cluster (2026-12-05): "fewRuns 42" printed, but only a family of one run named.
+    const jobs = [...Array.from({ length: 8 }, (_, i) => run('old', T0 + 100 * i, 100)), run('new', T0 + 5000, 100), run('new', T0 + 5100, 100)];
+    const r = await labels(jobs);
+    assert.deepEqual(familyLines(r.table.families, r.examples.families, r.table.settings), [
+      'families left out (1 of 2):',
+      '  name:new: fewRuns, 0 runs in the training window (--min-runs 5)',
+    ]);
   });
 
   test('leaves out a family that mostly sleeps as lowCpu: its CPU time does not measure its work', async () => {
