@@ -1003,6 +1003,13 @@ const LOAD1 = featureIndex('load1_per_cpu');
 // The raw 1-minute load per CPU of a vector (exact below the feature's cap), as OpenLava's order sees it.
 const load1Of = (values: readonly number[]): number => unscaleValue(FEATURES[LOAD1] as FeatureSpec, values[LOAD1] ?? 0);
 
+// The usable jobs a retrain needs at this holdout fraction: MIN_HOLDOUT held out and,
+// with the calibration rows, MIN_TRAIN to train on. Above a fraction of 2/7 the second
+// bound is the larger: at 0.5, 40 jobs give 20 held out but only 20 to train on.
+export function jobsNeeded(holdoutFraction: number, calibrationRows = 0): number {
+  return Math.max(Math.ceil(MIN_HOLDOUT / holdoutFraction), Math.ceil(Math.max(0, MIN_TRAIN - calibrationRows) / (1 - holdoutFraction)));
+}
+
 // Stage 3: the rows to train on. The jobs are already split at examples.cut (stage 2
 // had to, to keep the baselines out of the holdout's future); this takes an even sample
 // of at most maxTrainRows training jobs for the network, fits the reference predictors
@@ -1014,7 +1021,7 @@ export function splitByTime(labelled: Pick<LabelledExamples, 'table' | 'join' | 
   if (holdoutCount < MIN_HOLDOUT) {
     throw new ConfigError(
       `too few examples for a holdout: ${usable} usable jobs, ${holdoutCount} of them in the newest ${pct(options.holdoutFraction)}, and at least ${MIN_HOLDOUT} are needed to judge a model ` +
-        `(about ${Math.ceil(MIN_HOLDOUT / options.holdoutFraction)} usable jobs at --holdout ${options.holdoutFraction}; collect more history, or see the reasons above)`,
+        `(about ${jobsNeeded(options.holdoutFraction, calibration.length)} usable jobs at --holdout ${options.holdoutFraction}; collect more history, or see the reasons above)`,
     );
   }
   if (trainCount + calibration.length < MIN_TRAIN) throw new ConfigError(`too few examples to train on: ${trainCount + calibration.length} rows before the holdout of ${holdoutCount}, at least ${MIN_TRAIN} needed`);

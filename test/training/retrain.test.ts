@@ -627,6 +627,15 @@ describe('retrain', () => {
     );
   });
 
+  test('says how many usable jobs a larger holdout needs counting those it trains on, not only those it holds out', () => {
+    // At --holdout 0.5 it said "about 40": 20 held out, but then only 20 of the 50 to train on.
+    const examples = { index: new Int32Array(30), label: new Float32Array(30), trainCount: 15, holdoutCount: 15, cut: 0, families: new Map() };
+    assert.throws(
+      () => splitByTime({ examples } as unknown as Parameters<typeof splitByTime>[0], [], { holdoutFraction: 0.5, maxTrainRows: 100 }),
+      (err: unknown) => err instanceof ConfigError && /\(about 100 usable jobs at --holdout 0\.5;/.test(err.message),
+    );
+  });
+
   test('on the real capture, whose jobs all ran under 10 s, names --min-runtime and still writes the report', async () => {
     const acct = fileURLToPath(new URL('../../../test/fixtures/openlava/lsb.acct', import.meta.url));
     const history = join(root, 'capture-history');
