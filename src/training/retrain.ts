@@ -427,10 +427,12 @@ export function exclusionLines(excluded: ExclusionCounts, meanings: Record<Exclu
 export const SHOWN_FAMILIES = 10;
 
 // One line per family whose runs could not be labelled (fewRuns, lowCpu, unstable),
-// the most runs first, with the figure that failed the rule and the rule's limit: the
-// counts alone do not tell an administrator which job name to look at.
-export function familyLines(names: readonly string[], families: ReadonlyMap<number, FamilyBaseline>, settings: LabelSettings): string[] {
-  const left = [...families].filter(([, f]) => f.status !== 'ok').sort((a, b) => b[1].runs - a[1].runs || a[0] - b[0]);
+// those that cost the most jobs first (`lost`, by family id; else the runs in the training
+// window), with the figure that failed the rule and the rule's limit: the counts alone do
+// not tell an administrator which job name to look at.
+export function familyLines(names: readonly string[], families: ReadonlyMap<number, FamilyBaseline>, settings: LabelSettings, lost?: ReadonlyMap<number, number>): string[] {
+  const cost = ([id, f]: [number, FamilyBaseline]): number => lost?.get(id) ?? f.runs;
+  const left = [...families].filter(([, f]) => f.status !== 'ok').sort((a, b) => cost(b) - cost(a) || b[1].runs - a[1].runs || a[0] - b[0]);
   if (left.length === 0) return [];
   const pct = (x: number): string => `${Math.round(100 * x)} %`;
   // A figure that rounds to its limit gets a decimal, cut towards the side that failed:
@@ -449,6 +451,19 @@ export function familyLines(names: readonly string[], families: ReadonlyMap<numb
   });
   if (left.length > SHOWN_FAMILIES) lines.push(`  and ${left.length - SHOWN_FAMILIES} more`);
   return [`families left out (${left.length} of ${families.size}):`, ...lines];
+}
+
+// The jobs each family lost to a family rule (fewRuns, lowCpu, unstable), by family id:
+// a family seen only in the holdout has no runs in the training window but may lose many.
+function familyLosses(table: JobTable): Map<number, number> {
+  const lost = new Map<number, number>();
+  for (let i = 0; i < table.count; i++) {
+    const r = table.reasonOf(i);
+    if (r !== 'fewRuns' && r !== 'lowCpu' && r !== 'unstable') continue;
+    const fam = table.family[i] ?? 0;
+    lost.set(fam, (lost.get(fam) ?? 0) + 1);
+  }
+  return lost;
 }
 
 // A job name as the terminal may show it: any user chooses it (bsub -J), so control
@@ -962,7 +977,7 @@ export async function joinAndLabel(
     `jobs: ${table.count} finished, ${n} usable (${examples.trainCount} before the holdout, ${examples.holdoutCount} in it); left out: ${exclusionText(excluded)}` +
       exclusionLines(excluded, meanings).map((l) => `\n${l}`).join(''),
   );
-  log.families = familyLines(table.families, examples.families, table.settings);
+  log.families = familyLines(table.families, examples.families, table.settings, familyLosses(table));
   for (const line of log.families) ctx.say(line);
   if (n === 0) {
     let jobFrom = Infinity;

@@ -585,6 +585,17 @@ describe('retrain', () => {
     assert.deepEqual(familyLines(['good'], new Map([[0, { status: 'ok', runs: 9, baseline: 1, spread: 0 }]]), s), [], 'every family usable: nothing said');
   });
 
+  test('lists first the families that cost the most jobs, so that one seen only in the holdout is not hidden under "and N more"', () => {
+    // The real cluster of 2026-12-05: c63a's 29 runs in the holdout came after 135 families of one run.
+    const families = new Map<number, FamilyBaseline>([
+      [0, { status: 'fewRuns', runs: 4 }],
+      [1, { status: 'fewRuns', runs: 0 }],
+      [2, { status: 'unstable', runs: 6, baseline: 0.5, spread: 0.4 }],
+    ]);
+    const lost = new Map([[0, 4], [1, 29], [2, 6]]);
+    assert.deepEqual(familyLines(['few', 'new', 'drift'], families, labelSettings(), lost).slice(1).map((l) => l.split(':')[0]?.trim()), ['new', 'drift', 'few']);
+  });
+
   test('gives a family\'s figure that rounds to its rule\'s limit a decimal, on the side that failed', () => {
     const families = new Map<number, FamilyBaseline>([
       [0, { status: 'lowCpu', runs: 16, baseline: 0.1996 }],
