@@ -10,6 +10,7 @@
 import { closeSync, existsSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollectorError, errorCode } from '../util/errors.js';
+import { scanLines } from '../util/scan-lines.js';
 import { kernelFile, openKernelFile, readKernelTextIfPresent, unlessMissing, type KernelFile } from './procfs.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
 
@@ -225,50 +226,28 @@ const CGROUP_MOUNT = / - cgroup2? /;
 export function readCgroupMounts(collector: string, path: string, enough: (mounts: readonly CgroupMount[]) => boolean = () => false, maxBytes = MAX_MOUNTINFO_BYTES): CgroupMount[] | undefined {
   const fd = unlessMissing(() => openKernelFile(collector, path));
   if (fd === undefined) return undefined;
-  const chunk = Buffer.allocUnsafe(64 * 1024);
   const mounts: CgroupMount[] = [];
-  let partial = ''; // the start of a line that goes on in the next chunk
-  let long = false; // the line under way is longer than MAX_MOUNT_LINE_BYTES: not kept
   let number = 0; // the line's number in the file
-  let total = 0;
-  // Whether the line ended the search.
-  const keep = (line: string): boolean => {
-    number++;
-    if (long || line.length > MAX_MOUNT_LINE_BYTES || !CGROUP_MOUNT.test(line)) return false;
-    const mount = parseCgroupMountLine(line, number, path, collector);
-    if (mount === undefined) return false;
-    mounts.push(mount);
-    return enough(mounts);
+  const read = (buffer: Buffer, length: number): number => {
+    try {
+      return readSync(fd, buffer, 0, length, null);
+    } catch (err) {
+      throw new CollectorError(collector, `cannot read ${path}: ${errorCode(err) ?? String(err)}`, { cause: err });
+    }
   };
   try {
-    while (total < maxBytes) {
-      let n: number;
-      try {
-        n = readSync(fd, chunk, 0, Math.min(chunk.length, maxBytes - total), null);
-      } catch (err) {
-        throw new CollectorError(collector, `cannot read ${path}: ${errorCode(err) ?? String(err)}`, { cause: err });
-      }
-      if (n === 0) break;
-      total += n;
-      const text = chunk.toString('latin1', 0, n);
-      let start = 0;
-      for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
-        const done = keep(partial + text.slice(start, end));
-        partial = '';
-        long = false;
-        start = end + 1;
-        if (done) return mounts;
-      }
-      if (!long && partial.length + n - start > MAX_MOUNT_LINE_BYTES) {
-        long = true;
-        partial = '';
-      }
-      if (!long) partial += text.slice(start);
-    }
+    // A line over MAX_MOUNT_LINE_BYTES comes as undefined; true ends the search.
+    scanLines(read, { maxBytes, maxLine: MAX_MOUNT_LINE_BYTES }, (line) => {
+      number++;
+      if (line === undefined || !CGROUP_MOUNT.test(line)) return false;
+      const mount = parseCgroupMountLine(line, number, path, collector);
+      if (mount === undefined) return false;
+      mounts.push(mount);
+      return enough(mounts);
+    });
   } finally {
     closeSync(fd);
   }
-  if (total < maxBytes && (partial !== '' || long)) keep(partial); // a last line without its newline; not one cut at maxBytes
   return mounts;
 }
 

@@ -17,6 +17,7 @@ import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readd
 import { dirname, join, resolve, sep } from 'node:path';
 import { errorCode } from './errors.js';
 import { isDirectory } from './paths.js';
+import { scanLines } from './scan-lines.js';
 
 export interface TrustOptions {
   uid?: number; // the user lavarank runs as; default process.geteuid()
@@ -97,57 +98,48 @@ const FUSE_SUPER_MAGIC = 0x65735546;
 // can make it tens of megabytes (docs/collectors.md); past this the owner is unknown.
 const MAX_MOUNTINFO_BYTES = 64 * 1024 * 1024;
 
+// The longest mountinfo line looked at. A mount point is at most PATH_MAX bytes when
+// made (16 KiB escaped), but a user who can rename a directory above it makes it as
+// long as they like (a mount of theirs moved under 70 000 nested directories: a line
+// of 71 MB); such a line, skipped, leaves its device's mounter unknown: refused.
+const MAX_MOUNTINFO_LINE = 64 * 1024;
+
 // Who mounted the FUSE file system entry is on (dev: its lstat's st_dev), as
 // mountinfo's user_id gives it; null when entry is not on FUSE, undefined when that
 // cannot be told. A FUSE server answers every stat with the owner and mode it likes:
 // a user's mount over a directory of theirs, with allow_other (fusermount3 where
 // /etc/fuse.conf has user_allow_other), showed files of uid 0, mode 0644 there, and
-// root took them for its own config and model.
+// root took them for its own config and model. mountinfo is read a chunk at a time up
+// to the device's line: read whole, one user's 71 MB line made every FUSE mount
+// unknown (past the bound), root's own refused, after 3-4 s and 70 MB held.
 export function fuseMounter(entry: string, dev: number, typeOf: (path: string) => number = (p) => statfsSync(p).type, mountinfo = '/proc/self/mountinfo'): number | null | undefined {
   if (typeOf(entry) !== FUSE_SUPER_MAGIC) return null;
   const d = BigInt(dev);
   const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
   const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
-  const text = readBounded(mountinfo, MAX_MOUNTINFO_BYTES);
-  if (text === undefined) return undefined;
   // "ID PARENT MAJOR:MINOR ROOT POINT ... - TYPE SOURCE SUPER-OPTIONS"; paths escape blanks (\040).
-  const key = Buffer.from(` ${major}:${minor} `);
-  for (let at = text.indexOf(key); at !== -1; at = text.indexOf(key, at + 1)) {
-    const start = text.lastIndexOf(0x0a, at) + 1;
-    if (!/^\d+ \d+$/.test(text.toString('latin1', start, at))) continue;
-    const end = text.indexOf(0x0a, at);
-    const line = text.toString('utf8', start, end === -1 ? text.length : end);
-    const superOptions = line.slice(line.indexOf(' - ') + 3).split(' ')[2] ?? '';
-    const owner = /(?:^|,)user_id=(\d+)(?:,|$)/.exec(superOptions)?.[1];
-    return owner === undefined ? undefined : Number(owner);
-  }
-  return undefined;
-}
-
-// A file's bytes up to max, or undefined when it is longer or cannot be read.
-function readBounded(path: string, max: number): Buffer | undefined {
+  const ofDevice = new RegExp(`^\\d+ \\d+ ${major}:${minor} `);
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    fd = openSync(mountinfo, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return undefined;
   }
+  let owner: number | undefined;
   try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(64 * 1024);
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) return Buffer.concat(chunks, total);
-      total += n;
-      if (total > max) return undefined;
-      chunks.push(chunk.subarray(0, n));
-    }
+    scanLines((buffer, length) => readSync(fd, buffer, 0, length, null), { maxBytes: MAX_MOUNTINFO_BYTES, maxLine: MAX_MOUNTINFO_LINE }, (line) => {
+      if (line === undefined || !ofDevice.test(line)) return false;
+      const superOptions = line.slice(line.indexOf(' - ') + 3).split(' ')[2] ?? '';
+      const id = /(?:^|,)user_id=(\d+)(?:,|$)/.exec(superOptions)?.[1];
+      owner = id === undefined ? undefined : Number(id);
+      return true;
+    });
   } catch {
     return undefined;
   } finally {
     closeSync(fd);
   }
+  return owner;
 }
 
 function join2(dir: string, name: string): string {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import fs, { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, openSync, readFileSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -270,6 +270,42 @@ describe('files on another user\'s FUSE mount', () => {
     assert.equal(fuseMounter('/cvmfs/sft', 44, fuse, mountinfo), 0);
     assert.equal(fuseMounter('/tmp/h9/gone', 45, fuse, mountinfo), undefined, 'no line for the device: unknown');
     assert.equal(fuseMounter('/home', 42, () => 0x01021994, mountinfo), null, 'tmpfs');
+  });
+
+  // A user's FUSE mount moved under 70 000 nested directories of 255 blanks made one
+  // mountinfo line of 71 MB on this VM; read whole, mountinfo was past the bound and
+  // root's own FUSE mount was refused.
+  it("fuseMounter tells root's FUSE mount from mountinfo while a user's mount line makes the file longer than 64 MiB", (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const mountinfo = join(dir, 'mountinfo');
+    const fd = openSync(mountinfo, 'w');
+    writeSync(fd, '22 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n116 22 0:44 / /cvmfs/sft rw,nosuid - fuse cvmfs2 ro,user_id=0,group_id=0\n120 22 0:45 / /home/oltest/');
+    const blanks = Buffer.from('\\040'.repeat(256 * 1024));
+    for (let i = 0; i < 65; i++) writeSync(fd, blanks); // 65 MiB
+    writeSync(fd, ' rw,nosuid,nodev - fuse.t63 t63 rw,user_id=1003,group_id=1003\n');
+    closeSync(fd);
+    const fuse = (): number => 0x65735546;
+    assert.equal(fuseMounter('/cvmfs/sft', 44, fuse, mountinfo), 0);
+    assert.equal(fuseMounter('/home/oltest/m', 45, fuse, mountinfo), undefined, "the user's own line, too long to be looked at: unknown, and refused");
+  });
+
+  it("fuseMounter does not take a user's mount point that spells another device's line for that device's line", (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const mountinfo = join(dir, 'mountinfo');
+    // The kernel escapes a newline, a blank and a backslash in a path: `x\n116 22 0:44 / /c - fuse c user_id=0` as a mount point.
+    const forged = '\\012116\\04022\\0400:44\\040/\\040/c\\040-\\040fuse\\040c\\040user_id=0';
+    writeFileSync(
+      mountinfo,
+      [
+        `120 22 0:45 / /home/oltest/x${forged} rw,nosuid - fuse.t63 a\\012116\\0400:44\\040 rw,user_id=1003,group_id=1003`,
+        '121 22 0:44 / /home/oltest/y rw,nosuid - fuse.t63 t63 rw,user_id=1003,group_id=1003',
+        '',
+      ].join('\n'),
+    );
+    const fuse = (): number => 0x65735546;
+    assert.equal(fuseMounter('/home/oltest/y', 44, fuse, mountinfo), 1003);
   });
 });
 
