@@ -371,4 +371,15 @@ export class RunQueueWait {
   waitedMs(): number {
     return creditedWaitMs(this.readings);
   }
+
+  // Milliseconds waited between two moments (performance.now()), from the last reading
+  // at or before fromMs to the first at or after toMs; a poll late by more than everyMs
+  // widens that span by its lateness.
+  waitedBetweenMs(fromMs: number, toMs: number): number {
+    let first = 0;
+    while (first + 1 < this.readings.length && this.readings[first + 1]!.atMs <= fromMs) first++;
+    let last = first;
+    while (last + 1 < this.readings.length && this.readings[last]!.atMs < toMs) last++;
+    return creditedWaitMs(this.readings.slice(first, last + 1));
+  }
 }
