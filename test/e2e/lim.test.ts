@@ -232,14 +232,22 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
     const imports = ['module-list.mjs', 'date-calls.mjs'].flatMap((f) => ['--import', pathToFileURL(fixture(f)).href]);
     const elim = startElim({ testInterval: 0.3, nodeArgs: imports, env: { MODULE_LIST_FILE: list, DATE_CALLS_FILE: calls } });
     try {
-      await elim.waitForLog((l) => l['msg'] === 'host inventory', 20_000);
-      await elim.waitForReports(4);
-      await sleep(700);
+      // The inventory's end, either way; 120 s only guard against a hung one.
+      const inventory = await elim.waitForLog((l) => l['msg'] === 'host inventory' || l['msg'] === 'host inventory failed', 120_000);
+      assert.equal(inventory['msg'], 'host inventory', String(inventory['err']));
+      await elim.waitForReports(4, 120_000);
+      // Read before the SIGTERM: the first line shows the fixture ran.
+      assert.equal(readFileSync(calls, 'utf8'), 'loaded\n');
+      // The list is written at the elim's exit: all it loaded, with no wait that a loaded
+      // host can outlast (a list read 700 ms after the fourth report could be an older one).
+      elim.child.kill('SIGTERM');
+      const guard = new AbortController();
+      const exit = await Promise.race([elim.exited, sleep(120_000, undefined, { signal: guard.signal }).then(() => undefined)]);
+      guard.abort();
+      assert.equal(exit?.code, 0, exit === undefined ? 'still running 120 s after SIGTERM' : `exit status ${exit.code ?? exit.signal}`);
       const loaded = readFileSync(list, 'utf8').split('\n');
       assert.ok(loaded.includes('NativeModule fs') && loaded.includes('NativeModule child_process'), 'the list is not what Node loaded');
       assert.deepEqual(loaded.filter((m) => /\bcrypto\b/.test(m)), []);
-      // Read before the SIGTERM: the first line shows the fixture ran.
-      assert.equal(readFileSync(calls, 'utf8'), 'loaded\n');
     } finally {
       await elim.cleanup();
       temp.cleanup();
