@@ -6,7 +6,7 @@ import { FakeClock } from '../../src/util/clock.js';
 import { createGpuCollector, parseNvidiaSmi, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { eventually, fixture, recordingLog, tempDir } from './helpers.js';
-import { readPidFile } from '../helpers.js';
+import { RunQueueWait, readPidFile } from '../helpers.js';
 
 // A vetting rule that lets every program run: these tests are about the query itself.
 const allowAll = (path: string): ProgramCheck => ({ problems: [], path });
@@ -224,11 +224,19 @@ test('a hung nvidia-smi does not delay collect, and close kills it', async (t) =
   const pidFile = join(tempDir(t), 'pid');
   withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
   const c = createGpuCollector({ command: fixture('bin', 'nvidia-smi-hang'), timeoutMs: 30_000, checkProgram: allowAll });
-  const pid = await eventually(() => readPidFile(pidFile));
+  // The fake writes its PID first thing; at a load of 25 that took over 15 s. 120 s
+  // only guard against a query never started.
+  const pid = await eventually(() => readPidFile(pidFile), 120_000);
+  const queued = new RunQueueWait(process.pid); // this thread, which collect runs on
   const started = performance.now();
   assert.equal(c.collect(performance.now()), undefined);
-  // A query that waited would take the 30 s timeout; 1 s leaves room for a loaded host.
-  assert.ok(performance.now() - started < 1000, 'collect returned at once');
+  const ms = performance.now() - started;
+  queued.poll();
+  queued.stop();
+  // A query that waited would take the 30 s timeout. Judged less the time this thread
+  // waited for a CPU, which on a loaded host says nothing of collect.
+  const waited = queued.waitedMs();
+  assert.ok(ms - waited < 1000, `collect returned after ${Math.round(ms)} ms, ${Math.round(waited)} of them waiting for a CPU`);
   assert.ok(isAlive(pid));
   c.close?.();
   await eventually(() => (isAlive(pid) ? undefined : true));
