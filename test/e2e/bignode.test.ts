@@ -93,7 +93,11 @@ describe('the elim on a big node, as LIM runs it', { concurrency: false }, () =>
         const switchedAt = Date.now();
         node.set(swamped);
         const after = (): Tick[] => history().filter((x) => x.ts > switchedAt + 2 * INTERVAL_S * 1000); // wholly in the new state
-        await until('four ticks wholly in the new state', () => (after().length >= 4 ? true : undefined), 15_000);
+        // A tick whose diskstats the writer had not rewritten since the last reads no disk
+        // moving (0), so two ticks that read it moving are awaited as well; 60 s only
+        // guard against a daemon that never does.
+        const moved = (): Tick[] => after().filter((x) => Number(x.features['disk_busy_max']) > 0);
+        await until('four ticks wholly in the new state, two of them reading the disks moving', () => (after().length >= 4 && moved().length >= 2 ? true : undefined), 60_000);
         const idleTicks = history().slice(1).filter((x) => x.ts < switchedAt); // the first has no rates yet
         const swampedTicks = after();
         const reports = elim.reports();
@@ -127,11 +131,13 @@ describe('the elim on a big node, as LIM runs it', { concurrency: false }, () =>
         // Saturated is 1. The writer's timer runs in this process and slips when the test
         // machine is loaded: a tick whose files were not rewritten since the last one
         // reads nothing moving, and a slip is a share of the interval. So the median of
-        // the ticks is read, not each: a daemon that misreads the disks or the swapping
-        // fails it at every tick.
+        // the ticks that read the disks moving is judged, not each tick: at a load of 15-18
+        // the writer at nice 10 left 6-7 of 9 ticks reading 0, and the median of all was 0.
+        // A daemon that misreads the disks or the swapping fails it at every tick.
         const values = (name: string): number[] => swampedTicks.map((x) => Number(x.features[name]));
-        assert.ok(median(values('disk_busy_max')) > 0.6, `disk_busy_max ${values('disk_busy_max').join(', ')} with every disk saturated`);
-        assert.ok(median(values('swap_io')) > 0, `swap_io ${values('swap_io').join(', ')} while swapping`);
+        const moving = values('disk_busy_max').filter((v) => v > 0);
+        assert.ok(median(moving) > 0.6, `disk_busy_max ${values('disk_busy_max').join(', ')} with every disk saturated`);
+        assert.ok(values('swap_io').some((v) => v > 0), `swap_io ${values('swap_io').join(', ')} while swapping`);
         assert.ok(idleRank < 10, `idle ${cpus}-CPU node ranked up to ${idleRank}`);
         assert.ok(swampedRank > idleRank + 30, `swapping with saturated disks ranked ${swampedRank}, idle ${idleRank}`);
         assert.ok(swampedTicks.every((x) => x.rank < 1000), 'the pessimistic rank (a failed sample) instead of a read one');
