@@ -89,11 +89,12 @@ test('the warning names each job by its id, its first process and how many other
 
 // calibrate loaded a busy host for hours without a word: its measurements then mixed
 // the jobs' load into what it took for its own stressors.
-test('calibrate names a batch job running on the host before it starts, in its dry run too', async () => {
+test('calibrate names a batch job running on the host before it starts, in its dry run too', async (t) => {
   // A job id of this run's own: a second run of these tests at once on the machine has its
   // own job, which a shared id would merge with this one under the other's lower pid. A
   // pid has up to 7 digits (pid_max 4194304, systemd's), and a job id at most 10.
   const id = `42${String(process.pid).padStart(7, '0')}`;
+  if (await skipUnderOtherJobs(t)) return;
   const job = spawn('sleep', ['60'], { env: { ...process.env, LSB_JOBID: id }, stdio: 'ignore' });
   try {
     await until('the job started', () => (readProc(job.pid!, 'comm').startsWith('sleep') && jobIdOf(Buffer.from(readProc(job.pid!, 'environ'), 'latin1')) === id ? true : undefined));
@@ -111,8 +112,9 @@ test('calibrate names a batch job running on the host before it starts, in its d
 
 // calibrate submitted as an element of a job array, one element a host: another element
 // that lands on the same host loads it as much as any job.
-test('calibrate run as an element of a job array names another element of that array running on the host', async () => {
+test('calibrate run as an element of a job array names another element of that array running on the host', async (t) => {
   const id = `43${String(process.pid).padStart(7, '0')}`;
+  if (await skipUnderOtherJobs(t)) return;
   const sibling = spawn('sleep', ['60'], { env: { ...process.env, LSB_JOBID: id, LSB_JOBINDEX: '2' }, stdio: 'ignore' });
   try {
     await until('the element started', () => (readProc(sibling.pid!, 'comm').startsWith('sleep') && jobIdOf(Buffer.from(readProc(sibling.pid!, 'environ'), 'latin1')) === `${id}[2]` ? true : undefined));
@@ -123,6 +125,17 @@ test('calibrate run as an element of a job array names another element of that a
     sibling.kill('SIGKILL');
   }
 });
+
+// The warning names five jobs, in /proc's order, and a test's job has a recent pid: on a
+// machine already running five batch jobs (a cluster node running the tests, the test
+// cluster of an audit) it is among "and N more", whatever calibrate does.
+async function skipUnderOtherJobs(t: { skip: (message: string) => void }): Promise<boolean> {
+  const seen = await scanBatchJobs('/proc', 20_000);
+  const others = 'jobs' in seen ? seen.jobs.length : 0;
+  if (others < 5) return false;
+  t.skip(`${others} batch jobs already run on this machine, and the warning names five`);
+  return true;
+}
 
 function readProc(pid: number, file: string): string {
   try {
