@@ -6,7 +6,7 @@
 // about logging can stop the reports.
 import { closeSync, fstatSync, openSync, writeSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
 import { OPEN_FLAGS, RotatingAppender, makeDirSync, unwritable } from '../util/appender.js';
@@ -15,7 +15,7 @@ import { errorCode, errorMessage } from '../util/errors.js';
 import { isDirectory } from '../util/paths.js';
 import { isoTime } from '../util/clock.js';
 import { escapedControls } from '../util/shown.js';
-import { directoryProblems } from '../util/trust.js';
+import { directoryProblems, holdDirectory } from '../util/trust.js';
 
 export const DEFAULT_LOG_DIR = '/var/log/lavarank';
 // Log files are not for every user: they quote paths, child elims' output and errors.
@@ -127,8 +127,15 @@ function openLog(path: string): { fd: number; stats: Stats } | { why: string; re
     // Again once it exists: someone else may have made it (see AppenderOptions.directoryProblems).
     const shared = logDirectoryProblems(dirname(path));
     if (shared.length > 0) return { why: shared.join('; '), refused: true };
-    // As the appender opens it (O_NONBLOCK: a FIFO planted there is refused, not waited on).
-    fd = openSync(path, OPEN_FLAGS, LOG_FILE_MODE);
+    // As the appender opens it: in the directory held once checked (holdDirectory), and
+    // O_NONBLOCK, so that a FIFO planted there is refused, not waited on.
+    const held = holdDirectory(dirname(path), 'log directory');
+    if ('problems' in held) return { why: held.problems.join('; '), refused: true };
+    try {
+      fd = openSync(`${held.path}/${basename(path)}`, OPEN_FLAGS, LOG_FILE_MODE);
+    } finally {
+      closeSync(held.fd);
+    }
     const stats = fstatSync(fd);
     const why = unwritable(stats);
     if (why === undefined) return { fd, stats };

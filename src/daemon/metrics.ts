@@ -5,11 +5,12 @@
 // the collector never reads half of it, and written asynchronously, its directory
 // reached first by an asynchronous stat: a slow or hung disk delays only the metrics
 // (a tick is skipped while a write is pending), never a report.
+import { closeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { CollectorName } from '../collectors/types.js';
 import { replaceFileAsync } from '../util/atomic-file.js';
-import { existingDirectoryProblems } from '../util/trust.js';
+import { existingDirectoryProblems, holdDirectory } from '../util/trust.js';
 import { errorMessage } from '../util/errors.js';
 import { holdExit } from '../util/exit.js';
 import { reachOffLoop } from '../util/paths.js';
@@ -113,8 +114,10 @@ export class MetricsWriter {
       log: Logger;
       write?: (path: string, text: string) => Promise<void>;
       // Why root must not write in the file's directory, asked before every write: one
-      // still to be made when the daemon started may be someone else's by now.
+      // still to be made when the daemon started may be someone else's by now. The file
+      // is then written in the directory held open once it passed (holdDirectory).
       directoryProblems?: (dir: string) => string[];
+      logGroup?: number; // the syslog group's gid, for holdDirectory (read once, at start)
       // Reaches the directory off the event loop before that synchronous check; default
       // an asynchronous stat.
       probe?: (dir: string) => Promise<unknown>;
@@ -135,9 +138,9 @@ export class MetricsWriter {
     }
     const text = formatMetrics({ resource: this.options.resource, version: this.options.version, tick, model: this.model, counters: { ...c }, collectors });
     const { path, log } = this.options;
-    const write = this.options.write ?? replaceFileAsync;
     const dir = dirname(path);
     const check = this.options.directoryProblems;
+    const write = this.options.write ?? (check === undefined ? replaceFileAsync : (p: string, t: string) => this.replaceInHeld(p, t));
     // The check walks the directory's path with lstat, on the event loop; a textfile
     // directory on a hung NFS server would stop the reports with it. Reached first off
     // the loop (the stat waits in libuv's pool, and the next ticks are skipped while it
@@ -169,6 +172,18 @@ export class MetricsWriter {
       release();
       this.pending = undefined;
     });
+  }
+
+  // replaceFileAsync in the file's directory held open once it passed (holdDirectory),
+  // not by its path again after the check.
+  private async replaceInHeld(path: string, text: string): Promise<void> {
+    const held = holdDirectory(dirname(path), 'metrics directory', { logGroup: this.options.logGroup });
+    if ('problems' in held) throw new Error(held.problems.join('; '));
+    try {
+      await replaceFileAsync(path, text, held.path);
+    } finally {
+      closeSync(held.fd);
+    }
   }
 
   // Resolves when no write is pending (or after timeoutMs), for a clean stop.

@@ -453,7 +453,7 @@ function openMetrics(config: Readonly<Config>, log: Logger): MetricsWriter | und
     return undefined;
   }
   log.info({ path }, 'metrics file (Prometheus text format, each tick)');
-  return new MetricsWriter({ path, resource: config.resource, version: VERSION, log, directoryProblems: problemsOf });
+  return new MetricsWriter({ path, resource: config.resource, version: VERSION, log, directoryProblems: problemsOf, ...(group.logGroup === undefined ? {} : { logGroup: group.logGroup }) });
 }
 
 function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): RotatingAppender | undefined {

@@ -6,12 +6,12 @@
 // leaves a torn line in the middle of the file; a kill can at most leave the last
 // line incomplete, and the next open ends that line before appending.
 import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, mkdir, mkdirSync, open, openSync, read, readSync, rename, stat, write, writeSync, constants, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
 import { holdExit } from './exit.js';
 import { reachOffLoop } from './paths.js';
-import { nextDirectoryToMake } from './trust.js';
+import { holdDirectory, nextDirectoryToMake, type HeldDirectory } from './trust.js';
 
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
@@ -55,6 +55,8 @@ export interface AppenderOptions {
   // after the directory is made and before every open: one checked at start may be
   // made, or made again after a cleaner removed it, by someone else (in a sticky
   // parent such as /tmp, or at the end of a link that pointed nowhere at start).
+  // With it, the file is then opened, and rotated, in the directory held open once it
+  // passed (holdDirectory), not by a path someone may change in between.
   directoryProblems?: (dir: string) => string[];
   // The file already opened at path with OPEN_FLAGS, right after its directory was
   // checked, of which unwritable() names nothing: taken as the first open, so that the
@@ -119,15 +121,28 @@ const MAX_MADE_LEVELS = 64;
 // user put at a name still to be made in /tmp, between the check and the mkdir, had
 // root make the rest of the path wherever it pointed. A plain mkdir also names the
 // real cause of a failure (EROFS), where the recursive one said ENOENT.
+// Each is made in its parent held open once checked (holdDirectory), not by a path in
+// which whoever may rename entries of a directory above (the syslog group's /var/log)
+// could swap in their link after the walk.
 export async function makeDir(dir: string, mode: number): Promise<void> {
   for (let made = 0; made <= MAX_MADE_LEVELS; made++) {
     const next = nextDirectoryToMake(dir, 'directory');
     if (next === undefined) return;
-    await mkdirAsync(next, { mode }).catch((err: unknown) => {
-      if (errorCode(err) !== 'EEXIST') throw err; // made meanwhile: the next walk judges it
-    });
+    const held = holdParent(next);
+    await mkdirAsync(`${held.path}/${basename(next)}`, { mode })
+      .catch((err: unknown) => {
+        if (errorCode(err) !== 'EEXIST') throw err; // made meanwhile: the next walk judges it
+      })
+      .finally(() => closeSync(held.fd));
   }
   throw Object.assign(new Error(`${dir} kept being removed while it was made`), { code: 'EAGAIN' });
+}
+
+// The directory next is to be made in, held; refused: thrown.
+function holdParent(next: string): HeldDirectory {
+  const held = holdDirectory(dirname(next), 'directory');
+  if ('problems' in held) throw Object.assign(new Error(held.problems.join('; ')), { code: 'EREFUSED' });
+  return held;
 }
 
 // makeDir, synchronously, for start-up.
@@ -135,10 +150,13 @@ export function makeDirSync(dir: string, mode: number): void {
   for (let made = 0; made <= MAX_MADE_LEVELS; made++) {
     const next = nextDirectoryToMake(dir, 'directory');
     if (next === undefined) return;
+    const held = holdParent(next);
     try {
-      mkdirSync(next, { mode });
+      mkdirSync(`${held.path}/${basename(next)}`, { mode });
     } catch (err) {
       if (errorCode(err) !== 'EEXIST') throw err;
+    } finally {
+      closeSync(held.fd);
     }
   }
   throw Object.assign(new Error(`${dir} kept being removed while it was made`), { code: 'EAGAIN' });
@@ -232,7 +250,12 @@ export class RotatingAppender {
         // As the normal path makes and checks it; refused: nothing is written (catch below).
         this.refuseDirectory(dirname(this.options.path));
         makeDirSync(dirname(this.options.path), this.options.dirMode ?? 0o755);
-        fd = openSync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
+        const held = this.hold();
+        try {
+          fd = openSync(this.inHeld(held), OPEN_FLAGS, this.options.fileMode ?? 0o644);
+        } finally {
+          if (held !== undefined) closeSync(held.fd);
+        }
         const st = fstatSync(fd);
         if (unwritable(st) !== undefined) return;
         torn = st.size > 0 && !endsWithNewlineSync(this.options.path, st);
@@ -470,7 +493,13 @@ export class RotatingAppender {
       this.refuseDirectory(dir);
       await makeDir(dir, this.options.dirMode ?? 0o755);
       this.refuseDirectory(dir);
-      const fd = await openAsync(this.options.path, OPEN_FLAGS, this.options.fileMode ?? 0o644);
+      const held = this.hold();
+      let fd: number;
+      try {
+        fd = await openAsync(this.inHeld(held), OPEN_FLAGS, this.options.fileMode ?? 0o644);
+      } finally {
+        if (held !== undefined) closeSync(held.fd);
+      }
       const st = await fstatAsync(fd);
       const why = unwritable(st);
       if (why !== undefined) {
@@ -502,21 +531,40 @@ export class RotatingAppender {
     if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'EREFUSED' });
   }
 
+  // The file's directory held open once it passed (see AppenderOptions.directoryProblems),
+  // or undefined when directories are not checked; refused: thrown.
+  private hold(): HeldDirectory | undefined {
+    if (this.options.directoryProblems === undefined) return undefined;
+    const held = holdDirectory(dirname(this.options.path), 'directory');
+    if ('problems' in held) throw Object.assign(new Error(held.problems.join('; ')), { code: 'EREFUSED' });
+    return held;
+  }
+
+  // The file's name, or name.suffix, in the held directory (by path when there is none).
+  private inHeld(held: HeldDirectory | undefined, suffix = ''): string {
+    return held === undefined ? `${this.options.path}${suffix}` : `${held.path}/${basename(this.options.path)}${suffix}`;
+  }
+
   private async rotate(): Promise<void> {
     const p = this.options.path;
-    // The renames are made in the directory too: checked first, as before an open, and
-    // made if it was removed (it then exists, root's: nobody else can put a link there).
+    // The renames are made in the directory too: checked first, as before an open, made
+    // if it was removed, and held, as for an open.
     await reachOffLoop(dirname(p));
     this.refuseDirectory(dirname(p));
     await makeDir(dirname(p), this.options.dirMode ?? 0o755);
-    for (let i = this.options.keep - 1; i >= 1; i--) {
-      await renameAsync(`${p}.${i}`, `${p}.${i + 1}`).catch((err: unknown) => {
+    const held = this.hold();
+    try {
+      for (let i = this.options.keep - 1; i >= 1; i--) {
+        await renameAsync(this.inHeld(held, `.${i}`), this.inHeld(held, `.${i + 1}`)).catch((err: unknown) => {
+          if (errorCode(err) !== 'ENOENT') throw err;
+        });
+      }
+      await renameAsync(this.inHeld(held), this.inHeld(held, '.1')).catch((err: unknown) => {
         if (errorCode(err) !== 'ENOENT') throw err;
       });
+    } finally {
+      if (held !== undefined) closeSync(held.fd);
     }
-    await renameAsync(p, `${p}.1`).catch((err: unknown) => {
-      if (errorCode(err) !== 'ENOENT') throw err;
-    });
     this.stats.rotations++;
   }
 }

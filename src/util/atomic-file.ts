@@ -55,9 +55,11 @@ export function syncDirectory(dir: string): void {
 // Replaces path with text through a temp file and a rename, without blocking the
 // event loop and without fsync: for files rewritten every few seconds whose
 // readers want whole content, not durability (a metrics file). Mode 0644 whatever
-// the umask; on failure the temp file is removed and the error thrown.
-export async function replaceFileAsync(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+// the umask; on failure the temp file is removed and the error thrown. into: the
+// directory to make both names in instead of path's (a held one, /proc/self/fd/N).
+export async function replaceFileAsync(path: string, text: string, into = dirname(path)): Promise<void> {
+  const tmp = join(into, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  const target = join(into, basename(path));
   const handle = await open(tmp, 'wx', 0o644);
   try {
     await handle.chmod(0o644);
@@ -71,7 +73,7 @@ export async function replaceFileAsync(path: string, text: string): Promise<void
     // On NFS a write's failure (EDQUOT, ENOSPC, EIO) may first show here: a temp file
     // left at each tick's failed close would pile up in the directory for good.
     await handle.close();
-    await rename(tmp, path);
+    await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;

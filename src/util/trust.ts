@@ -447,6 +447,43 @@ function walkDirectory(dir: string, what: string, options: { uid?: number; logGr
   return { problems: missing.problems.map((problem) => `${problem} (${dir} is to be created there)`), missing: { dir: missing.dir, name: missing.name, linked: missing.linked, shared: missing.shared } };
 }
 
+// A directory held open: root makes, opens and renames its entries as path/<name>
+// (path: /proc/self/fd/<fd>, which names the directory opened, wherever it is now).
+export interface HeldDirectory {
+  fd: number;
+  path: string;
+}
+
+// dir, opened and then walked by directoryProblems' rules, held only if that walk
+// passes and ends at the directory opened (same st_dev and st_ino). A name by path is
+// resolved again at each use: whoever may rename entries of a directory above dir
+// (the syslog group in Ubuntu's /var/log, root:syslog 0775) swapped dir for their link
+// between the check and root's open, and root made and appended to its log, and
+// renamed its rotations, in any directory the link named. The caller closes fd.
+export function holdDirectory(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): HeldDirectory | { problems: string[] } {
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (err) {
+    return { problems: [`${what} ${dir} cannot be opened: ${errorCode(err) ?? String(err)}`] };
+  }
+  try {
+    const logGroup = 'logGroup' in options ? options.logGroup : syslogGid();
+    const verdict = checkTrust(dir, what, { ...options, directory: true, sticky: true, ...(logGroup === undefined ? {} : { logGroup }) });
+    let problems = verdict.problems;
+    if (problems.length === 0 && verdict.stats !== undefined) {
+      const st = fstatSync(fd);
+      if (st.dev === verdict.stats.dev && st.ino === verdict.stats.ino) return { fd, path: `/proc/self/fd/${fd}` };
+      problems = [`${what} ${dir} was replaced while it was being checked`];
+    }
+    closeSync(fd);
+    return { problems };
+  } catch (err) {
+    closeSync(fd);
+    return { problems: [`${what} ${dir} cannot be checked: ${errorCode(err) ?? String(err)}`] };
+  }
+}
+
 // The directory mkdir -p makes next on the way to dir, named by the path checkTrust
 // resolved (every directory and link above it root's, so no one else can redirect it),
 // or undefined once dir exists; a problem on the way is thrown. Made one level at a

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Tick } from '../../src/daemon/elim.js';
@@ -243,6 +243,32 @@ describe('MetricsWriter and its directory', () => {
       assert.deepEqual(asked, [dir, dir]);
       assert.equal(readFileSync(path, 'utf8'), first);
       assert.deepEqual(cap.messages(), ['cannot write the metrics file; reports continue, retrying each tick']);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('MetricsWriter and a directory swapped after its check', () => {
+  it('writes the file in the directory it checked, not through a link of another user swapped in for that directory after the check', { skip: process.getuid?.() === 0 ? false : 'needs root to chown a link' }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      // The metrics directory sits in one the syslog group may write (Ubuntu's /var/log):
+      // a member renames it away and puts their link to a directory of root's there.
+      const textfile = join(dir, 'textfile');
+      const victim = join(dir, 'victim');
+      mkdirSync(textfile);
+      mkdirSync(victim, { mode: 0o700 });
+      const directoryProblems = (): string[] => {
+        renameSync(textfile, join(dir, 'textfile.moved'));
+        symlinkSync(victim, textfile);
+        lchownSync(textfile, 65534, 65534);
+        return [];
+      };
+      const writer = new MetricsWriter({ path: join(textfile, 'lavarank.prom'), resource: 'rank', version: 'v', log: captureLog().log, directoryProblems });
+      writer.update(tick(), {});
+      await settle(writer);
+      assert.deepEqual(readdirSync(victim), []);
     } finally {
       cleanup();
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chownSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, lchownSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
@@ -111,6 +111,36 @@ describe('RotatingAppender', () => {
       await a.close(1000);
       assert.match(troubles[0] ?? '', /ELOOP/);
       assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('opens its file in the directory it checked, not through a link of another user swapped in for that directory after the check', { skip: process.getuid?.() === 0 ? false : 'needs root to chown a link' }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      // The log directory sits in one the syslog group may write (Ubuntu's /var/log):
+      // a member renames it away and puts their link to a directory of root's there.
+      const logs = join(dir, 'logs');
+      const victim = join(dir, 'victim');
+      mkdirSync(logs);
+      mkdirSync(victim, { mode: 0o700 });
+      const path = join(logs, 'x.log');
+      let asked = 0;
+      const directoryProblems = (): string[] => {
+        if (++asked === 2) {
+          // the check before the open has passed: now the swap
+          renameSync(logs, join(dir, 'logs.moved'));
+          symlinkSync(victim, logs);
+          lchownSync(logs, 65534, 65534);
+        }
+        return [];
+      };
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 2, retryMs: 60_000, directoryProblems });
+      a.append('{"i":0}');
+      await a.close(1000);
+      assert.equal(asked >= 2, true);
+      assert.deepEqual(readdirSync(victim), []);
     } finally {
       cleanup();
     }
