@@ -3,7 +3,7 @@
 // the OpenLava side (src/lsf/check.ts). Prints the problems first, most serious
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
-import { accessSync, constants, existsSync, lstatSync, readFileSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { cpuRanges, parseCpuList, parseCpuNumbers, readCores } from '../collectors/cpulist.js';
 import { SMT_YIELD } from '../model/backbone.js';
 import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/network.js';
@@ -35,7 +35,7 @@ import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.
 import { trustProblems } from '../util/trust.js';
 import { metricsDirectoryProblems } from '../daemon/metrics.js';
 import { unwritable } from '../util/appender.js';
-import { isDirectory, isPresent } from '../util/paths.js';
+import { isDirectory, isPresent, writableProblem } from '../util/paths.js';
 import { recommendForCpus } from './recommend.js';
 import { cpusOption, hostCpusForRank, jobCpuSet } from './jobcpus.js';
 
@@ -65,24 +65,6 @@ warnings alone exit 0.
 
 // This build's program, which the installed wrapper should run (dist/src/commands/check.js → dist/src/cli.js).
 const PROGRAM = fileURLToPath(new URL('../cli.js', import.meta.url));
-
-// The nearest existing directory at or above path is writable by us.
-function writableProblem(path: string): string | undefined {
-  let dir = path;
-  for (;;) {
-    if (existsSync(dir)) {
-      try {
-        accessSync(dir, constants.W_OK);
-        return undefined;
-      } catch (err) {
-        return `${dir} is not writable (${errorCode(err) ?? errorMessage(err)})`;
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) return `no existing directory above ${path}`;
-    dir = up;
-  }
-}
 
 // Why the daemon would refuse the log or history file already at path (see
 // unwritable: another user's, a link, not a regular file), or undefined.

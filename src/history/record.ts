@@ -1,7 +1,7 @@
 // The per-host history file: one JSON line per tick, read back by `lavarank retrain`.
 import { join } from 'node:path';
 import type { RankResult } from '../model/rank.js';
-import { isDirectory } from '../util/paths.js';
+import { isDirectory, writableProblem } from '../util/paths.js';
 import { directoryProblems } from '../util/trust.js';
 
 // One line of a history file.
@@ -32,18 +32,22 @@ export function historyDirectoryProblems(dir: string): string[] {
 // Where history goes when history.dir is not set, and why $LSF_LOGDIR was passed
 // over if it was: under $LSF_LOGDIR if it is an existing directory (lavarank never
 // creates OpenLava's directory) that no user but root can change (root appends
-// there, and retrain learns from what it finds), else /var/lib.
+// there, and retrain learns from what it finds) and that root can write, else
+// /var/lib. A shared $LSF_LOGDIR on NFS exported with root_squash, or mounted
+// read-only, passes the first rule and not the second: history would be lost for good.
 export function chooseHistoryDir(
   env: NodeJS.ProcessEnv,
   isDir: (path: string) => boolean = isDirectory,
   problemsOf: (dir: string) => string[] = historyDirectoryProblems,
+  cannotWrite: (dir: string) => string | undefined = writableProblem,
 ): { dir: string; skipped?: string } {
   const logdir = env['LSF_LOGDIR'];
   if (logdir === undefined || !logdir.startsWith('/') || !isDir(logdir)) return { dir: DEFAULT_HISTORY_DIR };
   const dir = join(logdir, 'lavarank-history');
   const problems = problemsOf(dir);
-  if (problems.length === 0) return { dir };
-  return { dir: DEFAULT_HISTORY_DIR, skipped: `${dir}: ${problems.join('; ')}` };
+  if (problems.length > 0) return { dir: DEFAULT_HISTORY_DIR, skipped: `${dir}: ${problems.join('; ')}` };
+  const why = cannotWrite(dir);
+  return why === undefined ? { dir } : { dir: DEFAULT_HISTORY_DIR, skipped: `${dir}: ${why}` };
 }
 
 // Where the daemon writes history (history.dir, else chooseHistoryDir), an $LSF_LOGDIR
@@ -54,9 +58,10 @@ export function historyLocation(
   env: NodeJS.ProcessEnv,
   isDir: (path: string) => boolean = isDirectory,
   problemsOf: (dir: string) => string[] = historyDirectoryProblems,
+  cannotWrite: (dir: string) => string | undefined = writableProblem,
 ): { dir: string; skipped?: string; problems: string[] } {
   if (configured !== null) return { dir: configured, problems: problemsOf(configured) };
-  const choice = chooseHistoryDir(env, isDir, problemsOf);
+  const choice = chooseHistoryDir(env, isDir, problemsOf, cannotWrite);
   // $LSF_LOGDIR's is chosen only once it passed problemsOf: not asked twice.
   return { ...choice, problems: choice.dir === DEFAULT_HISTORY_DIR ? problemsOf(choice.dir) : [] };
 }

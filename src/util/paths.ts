@@ -1,5 +1,5 @@
 // Small questions about paths that several folders ask.
-import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { ConfigError, errorCode, errorMessage } from './errors.js';
@@ -19,6 +19,26 @@ export function isDirectory(path: string): boolean {
     return statSync(path).isDirectory();
   } catch {
     return false; // missing, unreadable or a dangling link: not a directory lavarank can use
+  }
+}
+
+// Why we cannot create files at path: the nearest existing directory at or above it
+// fails access(2) for writing, or undefined. On NFS that is the server's answer: with
+// root_squash (the default) root is its anonymous user there, EACCES in a directory of root's.
+export function writableProblem(path: string): string | undefined {
+  let dir = path;
+  for (;;) {
+    if (existsSync(dir)) {
+      try {
+        accessSync(dir, constants.W_OK);
+        return undefined;
+      } catch (err) {
+        return `${dir} is not writable (${errorCode(err) ?? errorMessage(err)})`;
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return `no existing directory above ${path}`;
+    dir = up;
   }
 }
 

@@ -9,7 +9,16 @@ describe('historyLocation', () => {
   });
 
   it('puts history under an $LSF_LOGDIR whose directory passes, with no problems', () => {
-    assert.deepEqual(historyLocation(null, { LSF_LOGDIR: '/opt/lsf/log' }, () => true, () => []), { dir: '/opt/lsf/log/lavarank-history', problems: [] });
+    assert.deepEqual(historyLocation(null, { LSF_LOGDIR: '/opt/lsf/log' }, () => true, () => [], () => undefined), { dir: '/opt/lsf/log/lavarank-history', problems: [] });
+  });
+
+  it('passes over an $LSF_LOGDIR root cannot write (NFS with root_squash) for /var/lib, and says why', () => {
+    const cannotWrite = (dir: string): string | undefined => (dir.startsWith('/nfs/') ? '/nfs/lsf/log is not writable (EACCES)' : undefined);
+    assert.deepEqual(historyLocation(null, { LSF_LOGDIR: '/nfs/lsf/log' }, () => true, () => [], cannotWrite), {
+      dir: '/var/lib/lavarank/history',
+      skipped: '/nfs/lsf/log/lavarank-history: /nfs/lsf/log is not writable (EACCES)',
+      problems: [],
+    });
   });
 
   it('passes over a refused $LSF_LOGDIR for /var/lib, says why, and judges /var/lib in turn', () => {
@@ -27,7 +36,7 @@ describe('historyLocation', () => {
 
   it('asks about $LSF_LOGDIR\'s history directory once, not again once it is chosen', () => {
     const asked: string[] = [];
-    historyLocation(null, { LSF_LOGDIR: '/opt/lsf/log' }, () => true, (dir) => (asked.push(dir), []));
+    historyLocation(null, { LSF_LOGDIR: '/opt/lsf/log' }, () => true, (dir) => (asked.push(dir), []), () => undefined);
     assert.deepEqual(asked, ['/opt/lsf/log/lavarank-history']);
   });
 });
