@@ -22,6 +22,7 @@
 //   restoring the backups, so edits made since the merge survive. Each changed
 //   file is backed up next to itself first, as <file>.lavarank-<UTC stamp>.
 import {
+  accessSync,
   chmodSync,
   chownSync,
   closeSync,
@@ -127,6 +128,7 @@ export interface InstallIO {
   env: NodeJS.ProcessEnv;
   now(): Date;
   uid: number; // effective uid; only root can give files to root
+  access?: (dir: string) => void; // throws when we cannot write in dir; default accessSync(dir, W_OK)
 }
 
 // A refusal or failure the administrator must act on; the message says what and where.
@@ -211,6 +213,26 @@ function pathFrom(option: string | undefined, env: NodeJS.ProcessEnv, variable: 
     throw new InstallError(`${variable} is not set; set it (source OpenLava's profile.lsf or openlava.sh) or pass ${flag} DIR`);
   }
   return resolve(value);
+}
+
+// Refuses, before anything is changed and in a dry run too, a directory the install must
+// write in and cannot. On NFS exported with root_squash (the default) root on a node is
+// the server's anonymous user, which a directory of the server's root refuses (access(2)
+// asks the server); a read-only mount says EROFS. Found at the write, the temporary
+// file's EACCES said neither, and a dry run had promised the change.
+function refuseUnwritable(dir: string, what: string, io: InstallIO): void {
+  try {
+    (io.access ?? ((d: string) => accessSync(d, constants.W_OK)))(dir);
+  } catch (err) {
+    const code = errorCode(err) ?? errorMessage(err);
+    const fix =
+      code === 'EROFS'
+        ? 'it is mounted read-only here: run the install where it is mounted read-write (on the file server)'
+        : io.uid === 0
+          ? "on NFS exported with root_squash (the default) root here is the file server's anonymous user: run the install as root on the file server, or on a host the export gives no_root_squash"
+          : 'run the install as root';
+    throw new InstallError(`cannot write in ${what} ${dir} (${code}); ${fix}`);
+  }
 }
 
 function refuseUntrusted(problems: string[]): void {
@@ -420,6 +442,7 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
         ].join('\n'),
       );
     }
+    refuseUnwritable(serverdir, 'LSF_SERVERDIR', io);
     // One step: moved first, the elim would be gone until the write succeeds.
     const backup = freshPath(join(serverdir, BACKUP_DIR, `${name}.${stamp(io.now())}`));
     steps.push({
@@ -428,6 +451,7 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
     });
     return;
   }
+  refuseUnwritable(serverdir, 'LSF_SERVERDIR', io);
   if (found.kind === 'file') steps.push({ say: `  ${target} is an earlier lavarank wrapper; it is replaced.` });
   steps.push({
     say: `write ${target} (mode 0755${isRoot ? ', owner root' : ''})`,
@@ -710,6 +734,7 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
     }
     steps.push({ say: unifiedDiff(before, result.text, `${file} (now)`, `${file} (${mode === 'merge' ? 'merged' : 'restored'})`) });
     const real = realpathSync(file);
+    refuseUnwritable(dirname(real), `${basename(real)}'s directory`, io);
     const backup = freshPath(`${real}.lavarank-${when}`);
     steps.push({
       say: `back up ${real} to ${backup}`,

@@ -256,6 +256,46 @@ test('--force that fails to write the wrapper (a full disk) leaves the site elim
   assert.deepEqual(readdirSync(t.sbin), ['elim']);
 });
 
+// install run by root where the server says EACCES to writes in the directories named
+// (root on a node of an NFS export with root_squash: the server's anonymous user).
+async function installSquashed(t: Tree, refused: readonly string[], ...args: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const access = (dir: string): void => {
+    if (refused.includes(dir)) throw Object.assign(new Error(`EACCES: permission denied, access '${dir}'`), { code: 'EACCES' });
+  };
+  const io: InstallIO = { out: (s) => out.push(s), err: (s) => err.push(s), env: {}, now: () => NOW, uid: 0, access };
+  const conf = args.includes('--merge-conf') ? ['--envdir', t.etc] : [];
+  const code = await runInstall(['--serverdir', t.sbin, '--program', t.program, ...conf, ...args], io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+test('an LSF_SERVERDIR root cannot write (NFS with root_squash) is refused before anything changes, naming it and the file server', async () => {
+  const t = tree('fresh');
+  const before = snapshot(t.root);
+  const r = await installSquashed(t, [t.sbin]);
+  assert.equal(r.code, 1);
+  assert.equal(r.err, `lavarank install: cannot write in LSF_SERVERDIR ${t.sbin} (EACCES); on NFS exported with root_squash (the default) root here is the file server's anonymous user: run the install as root on the file server, or on a host the export gives no_root_squash\nNothing was changed.`);
+  assert.deepEqual(snapshot(t.root), before);
+});
+
+test('--dry-run finds out an LSF_SERVERDIR root cannot write, rather than promise the wrapper', async () => {
+  const t = tree('fresh');
+  const r = await installSquashed(t, [t.sbin], '--dry-run');
+  assert.equal(r.code, 1);
+  assert.doesNotMatch(r.out, /would: write/);
+  assert.match(r.err, /cannot write in LSF_SERVERDIR .* \(EACCES\)/);
+});
+
+test('--merge-conf whose lsf.shared directory root cannot write changes no file, the wrapper included', async () => {
+  const t = tree('fresh');
+  const before = snapshot(t.root);
+  const r = await installSquashed(t, [t.etc], '--merge-conf');
+  assert.equal(r.code, 1);
+  assert.match(r.err, new RegExp(`^lavarank install: cannot write in lsf\\.shared's directory ${t.etc} \\(EACCES\\); on NFS exported with root_squash`));
+  assert.deepEqual(snapshot(t.root), before);
+});
+
 test('--uninstall that fails to put the saved elim back leaves lavarank\'s wrapper where LIM runs it', async () => {
   const t = tree('fresh');
   plantForeignElim(t);
