@@ -16,7 +16,7 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statfsSync, type Stats } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { errorCode } from './errors.js';
-import { isDirectory } from './paths.js';
+import { isDirectory, isPresent } from './paths.js';
 import { scanLines } from './scan-lines.js';
 
 export interface TrustOptions {
@@ -94,6 +94,12 @@ export function chownAdvice(path: string, chown: string, typeOf: (path: string) 
 // FUSE_SUPER_MAGIC (linux/magic.h): statfs's f_type on a FUSE mount, fuse and fuseblk alike.
 const FUSE_SUPER_MAGIC = 0x65735546;
 
+// FUSECTL_SUPER_MAGIC: statfs's f_type of fusectl, the kernel's list of FUSE connections.
+const FUSECTL_SUPER_MAGIC = 0x65735543;
+
+// Where systemd mounts fusectl: a directory named by each FUSE mount's device number.
+const FUSE_CONNECTIONS = '/sys/fs/fuse/connections';
+
 // How much of mountinfo is read to find a FUSE mount's owner: a user's mount points
 // can make it tens of megabytes (docs/collectors.md); past this the owner is unknown.
 const MAX_MOUNTINFO_BYTES = 64 * 1024 * 1024;
@@ -112,11 +118,16 @@ const MAX_MOUNTINFO_LINE = 64 * 1024;
 // root took them for its own config and model. mountinfo is read a chunk at a time up
 // to the device's line: read whole, one user's 71 MB line made every FUSE mount
 // unknown (past the bound), root's own refused, after 3-4 s and 70 MB held.
-export function fuseMounter(entry: string, dev: number, typeOf: (path: string) => number = (p) => statfsSync(p).type, mountinfo = '/proc/self/mountinfo'): number | null | undefined {
-  if (typeOf(entry) !== FUSE_SUPER_MAGIC) return null;
+export function fuseMounter(entry: string, dev: number, typeOf: (path: string) => number = (p) => statfsSync(p).type, mountinfo = '/proc/self/mountinfo', connections = FUSE_CONNECTIONS): number | null | undefined {
   const d = BigInt(dev);
   const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
   const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+  // A statfs is asked of the file system's server every time, never cached (NFS's
+  // FSSTAT, FUSE's STATFS), where the walk's lstat, after a stat in libuv's pool, is
+  // answered from the cache: on a server that stopped answering it held the daemon's
+  // event loop, no report and no SIGTERM. fusectl's list is the kernel's own.
+  const listed = fuseConnectionListed(connections, (major << 20n) | minor, typeOf);
+  if (listed === false || (listed === undefined && typeOf(entry) !== FUSE_SUPER_MAGIC)) return null;
   // "ID PARENT MAJOR:MINOR ROOT POINT ... - TYPE SOURCE SUPER-OPTIONS"; paths escape blanks (\040).
   const ofDevice = new RegExp(`^\\d+ \\d+ ${major}:${minor} `);
   let fd: number;
@@ -140,6 +151,19 @@ export function fuseMounter(entry: string, dev: number, typeOf: (path: string) =
     closeSync(fd);
   }
   return owner;
+}
+
+// Whether fusectl, mounted at connections, lists a FUSE connection of the kernel's
+// device number kdev (major << 20 | minor), or undefined where fusectl is not there
+// (a container, a host where nothing mounted it).
+function fuseConnectionListed(connections: string, kdev: bigint, typeOf: (path: string) => number): boolean | undefined {
+  let type: number;
+  try {
+    type = typeOf(connections);
+  } catch {
+    return undefined; // no such directory, or no sysfs: the entry's statfs tells
+  }
+  return type === FUSECTL_SUPER_MAGIC ? isPresent(join(connections, String(kdev))) : undefined;
 }
 
 function join2(dir: string, name: string): string {

@@ -6,11 +6,11 @@
 // and /dev/fuse.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startElim, type Elim } from '../e2e/harness.js';
-import { isAlive, sleep, tempDir, until } from '../helpers.js';
+import { fixture, isAlive, sleep, tempDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
 
@@ -19,6 +19,28 @@ const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root 
 function hangOver(dir: string): ChildProcess {
   return spawn('sh', ['-c', 'exec 3<>/dev/fuse; mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 lavarank-hang "$1" && exec sleep 600', 'sh', dir], { stdio: 'ignore' });
 }
+
+// A root-mounted FUSE file system on dir that answers attribute requests and never a
+// statfs (test/fixtures/fuse-statfs-hang.mjs), as an NFS server gone while its
+// attributes are still cached: the pool's stat and the walk's lstat are answered, a statfs
+// is asked of the server every time.
+async function statfsHangOver(dir: string): Promise<ChildProcess> {
+  const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  await until('the FUSE server mounted', () => out.includes('mounted') || undefined);
+  return server;
+}
+
+// fusectl (the kernel's list of FUSE connections), where systemd mounts it: how the walk
+// tells a FUSE mount without a statfs.
+const FUSECTL = (() => {
+  try {
+    return statfsSync('/sys/fs/fuse/connections').type === 0x65735543 ? false : 'needs fusectl mounted on /sys/fs/fuse/connections';
+  } catch {
+    return 'needs /sys/fs/fuse/connections';
+  }
+})();
 
 const mounted = (): true | undefined => (spawnSync('grep', ['-q', 'lavarank-hang', '/proc/mounts']).status === 0 ? true : undefined);
 
@@ -50,6 +72,27 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
       assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the history directory hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
     } finally {
       holder?.kill('SIGKILL'); // closes /dev/fuse: the waiting lookups fail and return
+      await sleep(300);
+      spawnSync('umount', ['-l', history]);
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('a history directory on a file system whose statfs stops answering, its attributes still cached: does not stop the reports or the SIGTERM handling', { skip: FUSECTL }, async () => {
+    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
+    const history = join(hd, 'history');
+    mkdirSync(history, { mode: 0o755 });
+    const elim = startElim({ testInterval: 0.5, override: { history: { dir: history } } });
+    let server: ChildProcess | undefined;
+    try {
+      await elim.waitForReports(2);
+      server = await statfsHangOver(history);
+      await sleep(3000); // the history's first open, at the 6th report, walks to the mount
+      const r = await reportsThenStop(elim, 3000);
+      assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the history directory's statfs hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
+    } finally {
+      server?.kill('SIGKILL'); // closes /dev/fuse: the waiting statfs fails and returns
       await sleep(300);
       spawnSync('umount', ['-l', history]);
       await elim.cleanup();

@@ -307,6 +307,27 @@ describe('files on another user\'s FUSE mount', () => {
     const fuse = (): number => 0x65735546;
     assert.equal(fuseMounter('/home/oltest/y', 44, fuse, mountinfo), 1003);
   });
+
+  it('fuseMounter tells a FUSE mount by fusectl\'s list of connections where fusectl is mounted, and asks no statfs of the entry, which a server that stopped answering never answers', (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const mountinfo = join(dir, 'mountinfo');
+    writeFileSync(mountinfo, ['22 1 252:1 / / rw - ext4 /dev/vda1 rw', '115 22 0:43 / /tmp/h9/fz rw - fuse.lavafs lavafs rw,user_id=1003,group_id=1003,allow_other', '117 22 8:17 / /mnt/win rw - fuseblk /dev/sdb1 rw,user_id=0,group_id=0,allow_other', ''].join('\n'));
+    const connections = join(dir, 'connections');
+    mkdirSync(connections);
+    writeFileSync(join(connections, '43'), ''); // 0:43
+    writeFileSync(join(connections, String((8 << 20) | 17)), ''); // 8:17, the kernel's dev_t
+    const asked: string[] = [];
+    const typeOf = (path: string): number => {
+      if (path === connections) return 0x65735543;
+      asked.push(path);
+      return 0x65735546;
+    };
+    assert.equal(fuseMounter('/tmp/h9/fz', 43, typeOf, mountinfo, connections), 1003);
+    assert.equal(fuseMounter('/mnt/win', (8 << 8) | 17, typeOf, mountinfo, connections), 0, 'fuseblk on /dev/sdb1');
+    assert.equal(fuseMounter('/nfs/lsf', 52, typeOf, mountinfo, connections), null, 'not listed: not FUSE');
+    assert.deepEqual(asked, [], 'no statfs of an entry');
+  });
 });
 
 describe('openTrusted against a file being replaced', () => {
