@@ -1332,7 +1332,16 @@ export function writeModelStage(
   }
   let previous: string | undefined;
   if (kept !== undefined) {
-    renameSync(kept.tmp, kept.previous);
+    try {
+      renameSync(kept.tmp, kept.previous);
+    } catch (err) {
+      // The new model is in place; the copy is now the only one of the model it replaced,
+      // under a temp name a later run removes an hour on as a killed run's leftover.
+      throw new ModelError(
+        `wrote ${options.out} (${id}), but could not keep the model it replaced as ${kept.previous}: ${errorCode(err) ?? errorMessage(err)}; that model is in ${kept.tmp}: move it to ${kept.previous} before the next retrain, which removes it an hour on`,
+        { cause: err },
+      );
+    }
     previous = kept.previous;
   }
   let check: LoadedModel;

@@ -1005,6 +1005,37 @@ describe('the stages, one at a time', () => {
     rmSync(lock);
   });
 
+  // A rename that failed there (a file system gone read-only or an I/O error right after
+  // the new model was written) named only the temp file, which then held the only copy of
+  // the model replaced, and which a later retrain removes an hour on.
+  test('when the model it replaced cannot be kept as OUT.previous, says the new model is in place and where the old one is', async () => {
+    const o = options({ force: true });
+    await retrain(o, sink());
+    const replaced = readFileSync(o.out, 'utf8');
+    const previous = `${o.out}.previous`;
+    const renameSync = fs.renameSync;
+    const rename = mock.method(fs, 'renameSync', (...args: Parameters<typeof fs.renameSync>) => {
+      if (args[1] === previous) throw Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO' });
+      renameSync(...args);
+    });
+    syncBuiltinESMExports();
+    let message = '';
+    try {
+      await assert.rejects(retrain(o, sink()), (err: Error) => {
+        message = err.message;
+        return true;
+      });
+    } finally {
+      rename.mock.restore();
+      syncBuiltinESMExports();
+    }
+    const kept = /that model is in (\S+): move it to /.exec(message)?.[1];
+    assert.match(message, new RegExp(`^wrote ${o.out} \\(retrained#[0-9a-f]+\\), but could not keep the model it replaced as ${previous}: EIO; `));
+    assert.ok(kept !== undefined, message);
+    assert.equal(readFileSync(kept, 'utf8'), replaced);
+    assert.equal(existsSync(previous), false);
+  });
+
   // A retrain SIGKILLed in its write stage (reproduced with strace delaying its fsync)
   // left its temp files beside the model, each named with its pid, for good.
   test('removes the temp files a retrain killed while writing left beside the model, and keeps those of a process still running', async () => {
