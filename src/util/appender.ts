@@ -138,9 +138,9 @@ export async function makeDir(dir: string, mode: number): Promise<void> {
   throw Object.assign(new Error(`${dir} kept being removed while it was made`), { code: 'EAGAIN' });
 }
 
-// The directory next is to be made in, held; refused: thrown.
-function holdParent(next: string): HeldDirectory {
-  const held = holdDirectory(dirname(next), 'directory');
+// The directory path is in (a file to open, a directory to make), held; refused: thrown.
+function holdParent(path: string): HeldDirectory {
+  const held = holdDirectory(dirname(path), 'directory');
   if ('problems' in held) throw Object.assign(new Error(held.problems.join('; ')), { code: 'EREFUSED' });
   return held;
 }
@@ -534,10 +534,7 @@ export class RotatingAppender {
   // The file's directory held open once it passed (see AppenderOptions.directoryProblems),
   // or undefined when directories are not checked; refused: thrown.
   private hold(): HeldDirectory | undefined {
-    if (this.options.directoryProblems === undefined) return undefined;
-    const held = holdDirectory(dirname(this.options.path), 'directory');
-    if ('problems' in held) throw Object.assign(new Error(held.problems.join('; ')), { code: 'EREFUSED' });
-    return held;
+    return this.options.directoryProblems === undefined ? undefined : holdParent(this.options.path);
   }
 
   // The file's name, or name.suffix, in the held directory (by path when there is none).
