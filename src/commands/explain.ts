@@ -122,6 +122,23 @@ function fitFeatures(features: readonly FeatureExplanation[], lines: number): { 
   }
 }
 
+// The ranks by job type and, beside them, the host's facts that explain them, each part
+// whole: on a big SMT host whose jobs may use some CPUs and whose link is busy they pass
+// 80 columns, and the line cut there ended in "busiest l". Parts that do not fit go on
+// a line of their own, indented, as the features' summary wraps.
+function jobTypeLines(e: Explanation): string[] {
+  const parts = [`by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}`];
+  if (e.jobCpus !== undefined) parts.push(`jobs get ${e.jobCpus.cpus} of ${e.jobCpus.online} CPUs`);
+  if (e.cores !== null) parts.push(`SMT, ${e.cores} cores`);
+  if (e.link >= 0.5) parts.push(`busiest link +${e.link.toFixed(0)}`);
+  const lines = [parts[0]!];
+  for (const part of parts.slice(1)) {
+    if (lines.at(-1)!.length + 2 + part.length <= 80) lines[lines.length - 1] += `; ${part}`;
+    else lines.push(`  ${part}`);
+  }
+  return lines;
+}
+
 // The screen: a title, the rank and how it is made up, one line per feature that
 // matters, a footer; at most 80 columns and 24 lines (--json has everything).
 export function formatExplanation(e: Explanation): string {
@@ -145,7 +162,7 @@ export function formatExplanation(e: Explanation): string {
       ? `no rank: ${unranked.join(', ')} failed; the elim would report its pessimistic rank`
       : `rank ${e.rank.toFixed(0)}: a job started now should take ${(1 + e.rank / 100).toFixed(2)} times as long as on an idle host`.slice(0, 80),
     `${sum}${outside}`.slice(0, 80),
-    `by job type: CPU-bound ${e.typed.rank_cpu.toFixed(0)}, memory-bound ${e.typed.rank_mem.toFixed(0)}, io-bound ${e.typed.rank_io.toFixed(0)}${e.jobCpus === undefined ? '' : `; jobs get ${e.jobCpus.cpus} of ${e.jobCpus.online} CPUs`}${e.cores === null ? '' : `; SMT, ${e.cores} cores`}${e.link >= 0.5 ? `; busiest link +${e.link.toFixed(0)}` : ''}`.slice(0, 80),
+    ...jobTypeLines(e),
     `feature            value            scaled  adds  (every feature idle: rank ${e.idleRank.toFixed(0)})`,
   ];
   const broken = Object.keys(e.failures);

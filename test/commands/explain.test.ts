@@ -183,6 +183,19 @@ describe('formatExplanation', () => {
     assert.match(formatExplanation(explanation(s)).split('\n')[3]!, /io-bound \d+$/);
   });
 
+  // A generated 128-CPU node of 64 cores with a full link: the line was cut at 80
+  // columns after "busiest l".
+  it('names the jobs\' CPUs, the cores and the busiest link whole on a big SMT host, on a line of their own where they do not fit beside the job types', () => {
+    const e: Explanation = { ...explanation(), typed: { rank_cpu: 100, rank_mem: 560, rank_io: 461 }, jobCpus: { cpus: 126, online: 128 }, cores: 63, link: 23 };
+    const text = formatExplanation(e);
+    const lines = text.split('\n');
+    assert.ok(lines.length <= 24, `${lines.length} lines`);
+    for (const line of lines) assert.ok(line.length <= 80, `${line.length}: ${line}`);
+    assert.equal(lines[3], 'by job type: CPU-bound 100, memory-bound 560, io-bound 461');
+    assert.equal(lines[4], '  jobs get 126 of 128 CPUs; SMT, 63 cores; busiest link +23');
+    assert.match(lines[5]!, /^feature /);
+  });
+
   it('writes rates, fractions and unavailable inputs readably', () => {
     const s = fullSample();
     s.memory!.majorFaultsPerSec = 25_000;
