@@ -671,7 +671,7 @@ async function runPlan(ctx: RunContext): Promise<void> {
 
 // Writes the dataset as JSON lines, atomically: an interrupted write leaves no half file.
 export function writeLines(path: string, lines: readonly object[]): void {
-  writeFileAtomic(path, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  writeFileAtomic(path, lines.map((l) => `${JSON.stringify(l)}\n`).join(''), 0o644, { what: 'dataset directory' });
 }
 
 // Reads raw records back from a journal (one JSON object a line, a torn last line ignored).

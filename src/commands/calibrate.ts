@@ -18,6 +18,7 @@ import { findConfig, loadConfig } from '../config/config.js';
 import { cliLogger } from '../daemon/log.js';
 import { EXIT_FAILURE, EXIT_USAGE, print, printError, runAsProgram } from '../util/cliio.js';
 import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
+import { outputDirectoryProblems } from '../util/atomic-file.js';
 import { isPresent, readRegularText } from '../util/paths.js';
 import { MAX_DATASET_BYTES } from '../training/dataset.js';
 import { numberOption, parseCommandLine } from '../util/options.js';
@@ -164,6 +165,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const out = args.out ?? `calibration-${hostname()}.jsonl`;
+  // Before hours of runs, and before the journal is made beside it.
+  const refused = outputDirectoryProblems(out, { what: 'dataset directory' });
+  if (refused.length > 0) throw new ConfigError(`--out ${out}: ${refused.join('; ')}`);
   if (args.finalize !== undefined) {
     if (isPresent(out) && args.force !== true) {
       printError(`lavarank calibrate: --out: ${out} exists; use --force to replace it`);

@@ -10,7 +10,7 @@ import { readAcct, skippedLines, type JobFinish } from '../lsf/acct.js';
 import { durationSeconds, parseResReq } from '../lsf/res-req.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor, modelRanker } from '../model/rankers.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { outputDirectoryProblems, writeFileAtomic } from '../util/atomic-file.js';
 import { fileIdentity, isInputFile, isPresent, unwritableDirectory } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
@@ -406,7 +406,9 @@ export function reportPathProblem(path: string): string | undefined {
   if (existsSync(path) && !statSync(path).isFile()) return 'exists and is not a regular file';
   const dir = dirname(resolve(path));
   const why = unwritableDirectory(dir);
-  return why === undefined ? undefined : `cannot write into ${dir}: ${why}`;
+  if (why !== undefined) return `cannot write into ${dir}: ${why}`;
+  const refused = outputDirectoryProblems(path, { what: 'HTML report directory' });
+  return refused.length === 0 ? undefined : refused.join('; ');
 }
 
 // Runs the comparison and prints it; resolves to the exit status.
@@ -442,7 +444,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!result.typedAvailable) ctx.notes.push('typed ranks unavailable: model has no typed ranks (RankResult.typed); the typed policy was not run.');
   if (args.html !== undefined) {
     try {
-      writeFileAtomic(args.html, renderHtml(result, ctx));
+      writeFileAtomic(args.html, renderHtml(result, ctx), 0o644, { what: 'HTML report directory' });
     } catch (err) {
       // Node's message names no file for a failed write (a full disk), or the temp file.
       throw new ConfigError(`--html ${args.html}: cannot be written: ${errorMessage(err)}; any file there is unchanged`, { cause: err });

@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAcct, skippedLines } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { outputDirectoryProblems, writeFileAtomic } from '../util/atomic-file.js';
 import { escapedControls } from '../util/shown.js';
 import { procStatFields } from '../util/exec.js';
 import type { Config } from '../config/config.js';
@@ -689,6 +689,8 @@ export function checkOutput(out: string, report: string, dryRun: boolean): void 
     const problems = trustProblems(dirname(out), 'model directory', { directory: true });
     if (problems.length > 0) throw new ConfigError(`the daemons would refuse a model written to ${out}: ${problems.join('; ')}`);
   }
+  const refused = outputDirectoryProblems(report, { what: 'report directory' });
+  if (refused.length > 0) throw new ConfigError(`--report ${report}: ${refused.join('; ')}`);
 }
 
 // Why a real run (no --dry-run) would stop at checkOutput, or undefined: a dry run,
@@ -1376,7 +1378,7 @@ export const REPORT_MODE = 0o640;
 // Stage 7b: writes the HTML report atomically. The error says whether the model was written.
 export function writeReportStage(path: string, data: ReportData, modelWritten: { written: boolean; out: string }, ctx: StageContext): void {
   try {
-    writeFileAtomic(path, renderReport(data), REPORT_MODE);
+    writeFileAtomic(path, renderReport(data), REPORT_MODE, { what: 'report directory' });
   } catch (err) {
     throw new Error(`${modelWritten.written ? `the model was written to ${modelWritten.out}, but ` : ''}the report ${path} could not be written: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
   }

@@ -676,5 +676,5 @@ export function maeTable(entries: ReadonlyArray<{ name: string; mae: number; not
 export function writeModelFile(path: string, model: ModelFile): void {
   const text = serializeModel(model);
   modelFromFile(model, path); // never write what the daemon would refuse
-  writeFileAtomic(path, text);
+  writeFileAtomic(path, text, 0o644, { what: 'model directory' });
 }

@@ -3,11 +3,52 @@
 import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { directoryProblems, holdDirectory } from './trust.js';
 
-// Writes text to path atomically, mode 0644 unless given; on failure removes the temp file and throws.
-export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+// Options of writeFileAtomic and outputDirectoryProblems.
+export interface AtomicWriteOptions {
+  what?: string; // the directory, as messages name it; default 'output directory'
+  logGroup?: number | undefined; // as directoryProblems takes it (default: the syslog group's gid)
+}
+
+// Why writeFileAtomic refuses to write path: its directory, or one above it, can be
+// changed by another user (see writeFileAtomic). Asked before long work (a retrain, a
+// calibration) whose result the refusal at its end would lose.
+export function outputDirectoryProblems(path: string, options: AtomicWriteOptions = {}): string[] {
+  const problems = directoryProblems(dirname(path), options.what ?? 'output directory', rules(options));
+  return problems.length === 0 ? [] : [...problems, REFUSED];
+}
+
+function rules(options: AtomicWriteOptions): { logGroup?: number } {
+  return 'logGroup' in options ? { logGroup: options.logGroup } : {};
+}
+
+const REFUSED = 'lavarank writes its files only in a directory no other user can change (they could swap it for a link, between two of its steps, to any directory of root\'s): make it root\'s as said, or name a directory of root\'s';
+
+// Writes text to path atomically, mode 0644 unless given; on failure removes the temp
+// file and throws. Refused (nothing written) where outputDirectoryProblems names a
+// problem: a user who owns the directory (a --report in their home) swapped it for a
+// link to a directory of root's between the steps of 5 000 writes by path, and root
+// left 1 800 temp files, and the file itself, in both. The temp file, the rename, its
+// removal and the sync are then made in the directory held open once it passed
+// (holdDirectory), not by its path again: a member of the syslog group may still rename
+// entries of /var/log, whose exception the walk keeps.
+export function writeFileAtomic(path: string, text: string, mode = 0o644, options: AtomicWriteOptions = {}): void {
+  const held = holdDirectory(dirname(path), options.what ?? 'output directory', rules(options));
+  // Not there, or not a directory: the open's own error, as the write's would have been.
+  if ('problems' in held && held.error !== undefined) throw held.error;
+  if ('problems' in held) throw new Error(`${path} not written: ${[...held.problems, REFUSED].join('; ')}`);
+  try {
+    writeInHeld(held.path, basename(path), text, mode);
+    fsyncSync(held.fd);
+  } finally {
+    closeSync(held.fd);
+  }
+}
+
+// writeFileAtomic's steps, every name in dir (a held directory's /proc/self/fd/N).
+function writeInHeld(dir: string, name: string, text: string, mode: number): void {
+  const tmp = join(dir, `.${name}.${process.pid}.${Date.now().toString(36)}.tmp`);
   // Created readable by us alone: in a setgid directory it takes the directory's
   // group, and a descriptor that group opened before the chown below would read
   // what is written after it.
@@ -29,12 +70,11 @@ export function writeFileAtomic(path: string, text: string, mode = 0o644): void 
   }
   closeSync(fd);
   try {
-    renameSync(tmp, path);
+    renameSync(tmp, join(dir, name));
   } catch (err) {
     unlinkSync(tmp);
     throw err;
   }
-  syncDirectory(dir);
 }
 
 // Puts a directory's entries on disk (after a rename into it): without this, a crash

@@ -483,13 +483,14 @@ export interface HeldDirectory {
 // resolved again at each use: whoever may rename entries of a directory above dir
 // (the syslog group in Ubuntu's /var/log, root:syslog 0775) swapped dir for their link
 // between the check and root's open, and root made and appended to its log, and
-// renamed its rotations, in any directory the link named. The caller closes fd.
-export function holdDirectory(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): HeldDirectory | { problems: string[] } {
+// renamed its rotations, in any directory the link named. The caller closes fd. error:
+// the open's, where dir could not be opened (missing, not a directory).
+export function holdDirectory(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): HeldDirectory | { problems: string[]; error?: unknown } {
   let fd: number;
   try {
     fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   } catch (err) {
-    return { problems: [`${what} ${dir} cannot be opened: ${errorCode(err) ?? String(err)}`] };
+    return { problems: [`${what} ${dir} cannot be opened: ${errorCode(err) ?? String(err)}`], error: err };
   }
   try {
     const logGroup = 'logGroup' in options ? options.logGroup : syslogGid();

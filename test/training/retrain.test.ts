@@ -210,7 +210,17 @@ describe('checkOutput, the model directory', () => {
     chmodSync(dir, 0o777);
     const out = join(dir, 'model.json');
     assert.throws(() => checkOutput(out, `${out}.html`, false), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`the daemons would refuse a model written to ${out}: `));
-    assert.doesNotThrow(() => checkOutput(out, `${out}.html`, true));
+    assert.doesNotThrow(() => checkOutput(out, join(root, 'model.json.html'), true));
+  });
+
+  test('refuses, before anything is read, a report where others could change the directory, a dry run\'s too', () => {
+    const dir = join(root, 'open-to-all');
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
+    const out = join(root, 'model.json');
+    for (const dryRun of [false, true]) {
+      assert.throws(() => checkOutput(out, join(dir, 'report.html'), dryRun), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`--report ${join(dir, 'report.html')}: report directory ${dir} has mode 0777`));
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs, { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
@@ -67,7 +67,7 @@ describe('writeFileAtomic', () => {
     }
   });
 
-  it('opens nothing but a directory to sync it: a link to a FIFO put in the directory\'s place after the rename is refused, not opened', (t) => {
+  it('syncs the directory it wrote in, held open: a link to a FIFO put in the directory\'s place after the rename is never opened', (t) => {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
     const theirs = join(dir, 'theirs');
@@ -77,7 +77,7 @@ describe('writeFileAtomic', () => {
     // Held open for writing, so that an open for reading returns instead of waiting for a writer.
     const writer = fs.openSync(fifo, fs.constants.O_RDWR);
     t.after(() => fs.closeSync(writer));
-    // The directory's owner swaps it for a link to their FIFO as soon as the rename is done.
+    // The directory swapped for a link to a FIFO as soon as the rename is done.
     const realRename = fs.renameSync;
     t.mock.method(fs, 'renameSync', (from: fs.PathLike, to: fs.PathLike) => {
       realRename(from, to);
@@ -89,10 +89,67 @@ describe('writeFileAtomic', () => {
       t.mock.restoreAll();
       syncBuiltinESMExports();
     });
-    assert.throws(() => writeFileAtomic(join(theirs, 'report.html'), 'text\n'), (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOTDIR');
+    writeFileAtomic(join(theirs, 'report.html'), 'text\n');
     assert.equal(readFileSync(join(dir, 'moved', 'report.html'), 'utf8'), 'text\n');
   });
 
+  it('refuses a directory another user owns, and leaves nothing in a directory of root\'s they swap in for it by a link', { skip: process.getuid?.() === 0 ? false : 'needs root to act as another user' }, async (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    chmodSync(dir, 0o755);
+    // retrain --report ~oltest/out/report.txt, run as root: oltest swaps out for their link.
+    const home = join(dir, 'home');
+    const out = join(home, 'out');
+    const victim = join(dir, 'victim');
+    mkdirSync(out, { recursive: true });
+    chownSync(home, USER, USER);
+    chownSync(out, USER, USER);
+    mkdirSync(victim, { mode: 0o700 });
+    await swapping(t, out, victim);
+    let written = 0;
+    let theirs = 0;
+    for (let i = 0; i < WRITES; i++) {
+      try {
+        writeFileAtomic(join(out, 'report.txt'), 'quoted lines\n', 0o640);
+        written++;
+      } catch (err) {
+        if (String((err as Error).message).includes(`owned by uid ${USER}`)) theirs++; // else nothing was at the name
+      }
+    }
+    await stopSwapping(t);
+    assert.equal(written, 0);
+    assert.equal(theirs > 0, true);
+    assert.deepEqual(readdirSync(victim), []);
+    assert.deepEqual(litter(out), []);
+  });
+
+  it('leaves no temp file and writes nothing in root\'s directory when a member of the log group swaps the directory below theirs for a link', { skip: process.getuid?.() === 0 ? false : 'needs root to act as another user' }, async (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    chmodSync(dir, 0o755);
+    // A report in /var/log/lavarank, Ubuntu's /var/log root:syslog 0775, oltest in that group.
+    const logs = join(dir, 'logs');
+    const out = join(logs, 'out');
+    const victim = join(dir, 'victim');
+    mkdirSync(out, { recursive: true });
+    chownSync(logs, 0, USER);
+    chmodSync(logs, 0o775);
+    mkdirSync(victim, { mode: 0o700 });
+    await swapping(t, out, victim);
+    let written = 0;
+    for (let i = 0; i < WRITES; i++) {
+      try {
+        writeFileAtomic(join(out, 'report.txt'), 'quoted lines\n', 0o640, { logGroup: USER });
+        written++;
+      } catch {
+        // refused: their link was in place, or nothing was
+      }
+    }
+    await stopSwapping(t);
+    assert.deepEqual(readdirSync(victim), []);
+    assert.deepEqual(litter(out), []);
+    assert.equal(written > 0, true, 'the directory itself passes between swaps');
+  });
   it('gives the file its writer\'s group, not a setgid directory\'s, so a 0640 file stays the writer\'s to read', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, () => {
     const t = tempDir();
     try {
@@ -123,6 +180,7 @@ describe('writeFileAtomic', () => {
       const readable: boolean[] = [];
       fs.openSync = ((path: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode | null): number => {
         const fd = realOpen(path, flags, mode);
+        if (!String(path).endsWith('.tmp')) return fd; // the directory, held
         const r = spawnSync('/bin/sh', ['-c', 'exec 3< "$0"', String(path)], { uid: 65534, gid: 65534 });
         readable.push(r.status === 0);
         return fd;
@@ -137,6 +195,47 @@ describe('writeFileAtomic', () => {
     }
   });
 });
+
+// The user the swapping child runs as (oltest on the audit's VM), and the writes tried against it.
+const USER = 1003;
+const WRITES = 2000;
+
+// Starts USER's child that, until the test ends, moves dir away, puts their link to
+// victim at its name, and puts dir back; resolves once it has swapped once.
+async function swapping(t: TestContext, dir: string, victim: string): Promise<void> {
+  const away = `${dir}.away`;
+  const script = `const fs = require('fs'); const [d, a, v] = process.argv.slice(1); for (let n = 0; ; n++) { fs.renameSync(d, a); fs.symlinkSync(v, d); if (n === 0) process.stdout.write('swapping\\n'); fs.unlinkSync(d); fs.renameSync(a, d); }`;
+  const child = spawn(process.execPath, ['-e', script, dir, away, victim], { uid: USER, gid: USER, stdio: ['ignore', 'pipe', 'ignore'] });
+  swappers.set(t, { child, dir, away });
+  t.after(() => stopSwapping(t));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the swapping child exited (${code}) before swapping`)));
+  });
+}
+
+const swappers = new Map<TestContext, { child: ChildProcess; dir: string; away: string }>();
+
+// Ends the child of swapping and puts the directory back at its name.
+async function stopSwapping(t: TestContext): Promise<void> {
+  const s = swappers.get(t);
+  if (s === undefined) return;
+  swappers.delete(t);
+  if (s.child.exitCode === null) {
+    const exited = new Promise((resolve) => s.child.once('exit', resolve));
+    s.child.kill('SIGKILL');
+    await exited;
+  }
+  if (fs.existsSync(s.away)) {
+    fs.rmSync(s.dir, { force: true });
+    fs.renameSync(s.away, s.dir);
+  }
+}
+
+// The temp files of writeFileAtomic left in dir.
+function litter(dir: string): string[] {
+  return readdirSync(dir).filter((name) => name.endsWith('.tmp'));
+}
 
 // Has fs/promises' open hand out handles whose close fails after closing, as on NFS,
 // and whose writeFile fails first when writeFails; undone by the returned function.
