@@ -16,7 +16,7 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statfsSync, type Stats } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { errorCode } from './errors.js';
-import { isDirectory, isPresent } from './paths.js';
+import { isDirectory } from './paths.js';
 import { scanLines } from './scan-lines.js';
 
 export interface TrustOptions {
@@ -110,9 +110,9 @@ const MAX_MOUNTINFO_BYTES = 64 * 1024 * 1024;
 // of 71 MB); such a line, skipped, leaves its device's mounter unknown: refused.
 const MAX_MOUNTINFO_LINE = 64 * 1024;
 
-// Who mounted the FUSE file system entry is on (dev: its lstat's st_dev), as
-// mountinfo's user_id gives it; null when entry is not on FUSE, undefined when that
-// cannot be told. A FUSE server answers every stat with the owner and mode it likes:
+// Who mounted the FUSE file system entry is on (dev: its lstat's st_dev), as fusectl's
+// entry for it or mountinfo's user_id gives it; null when entry is not on FUSE,
+// undefined when that cannot be told. A FUSE server answers every stat with the owner and mode it likes:
 // a user's mount over a directory of theirs, with allow_other (fusermount3 where
 // /etc/fuse.conf has user_allow_other), showed files of uid 0, mode 0644 there, and
 // root took them for its own config and model. mountinfo is read a chunk at a time up
@@ -126,8 +126,12 @@ export function fuseMounter(entry: string, dev: number, typeOf: (path: string) =
   // FSSTAT, FUSE's STATFS), where the walk's lstat, after a stat in libuv's pool, is
   // answered from the cache: on a server that stopped answering it held the daemon's
   // event loop, no report and no SIGTERM. fusectl's list is the kernel's own.
-  const listed = fuseConnectionListed(connections, (major << 20n) | minor, typeOf);
+  const listed = fuseConnection(connections, (major << 20n) | minor, typeOf);
   if (listed === false || (listed === undefined && typeOf(entry) !== FUSE_SUPER_MAGIC)) return null;
+  // fusectl makes each connection's directory its mounter's (fs/fuse/control.c gives
+  // it fc->user_id): no mountinfo to read, so a user's 64 MiB of mount lines before a
+  // later root mount's (autofs mounting cvmfs on first use) no longer hide its owner.
+  if (listed !== undefined) return listed.uid;
   // "ID PARENT MAJOR:MINOR ROOT POINT ... - TYPE SOURCE SUPER-OPTIONS"; paths escape blanks (\040).
   const ofDevice = new RegExp(`^\\d+ \\d+ ${major}:${minor} `);
   let fd: number;
@@ -153,17 +157,23 @@ export function fuseMounter(entry: string, dev: number, typeOf: (path: string) =
   return owner;
 }
 
-// Whether fusectl, mounted at connections, lists a FUSE connection of the kernel's
-// device number kdev (major << 20 | minor), or undefined where fusectl is not there
-// (a container, a host where nothing mounted it).
-function fuseConnectionListed(connections: string, kdev: bigint, typeOf: (path: string) => number): boolean | undefined {
+// fusectl's entry, mounted at connections, for the FUSE connection of the kernel's
+// device number kdev (major << 20 | minor); false when fusectl lists none, undefined
+// where fusectl is not there (a container, a host where nothing mounted it).
+function fuseConnection(connections: string, kdev: bigint, typeOf: (path: string) => number): Stats | false | undefined {
   let type: number;
   try {
     type = typeOf(connections);
   } catch {
     return undefined; // no such directory, or no sysfs: the entry's statfs tells
   }
-  return type === FUSECTL_SUPER_MAGIC ? isPresent(join(connections, String(kdev))) : undefined;
+  if (type !== FUSECTL_SUPER_MAGIC) return undefined;
+  try {
+    return lstatSync(join(connections, String(kdev)));
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return false;
+    throw err;
+  }
 }
 
 function join2(dir: string, name: string): string {

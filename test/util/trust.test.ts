@@ -308,15 +308,16 @@ describe('files on another user\'s FUSE mount', () => {
     assert.equal(fuseMounter('/home/oltest/y', 44, fuse, mountinfo), 1003);
   });
 
-  it('fuseMounter tells a FUSE mount by fusectl\'s list of connections where fusectl is mounted, and asks no statfs of the entry, which a server that stopped answering never answers', (t) => {
+  it('fuseMounter tells a FUSE mount by fusectl\'s list of connections where fusectl is mounted, and asks no statfs of the entry, which a server that stopped answering never answers', { skip: process.getuid?.() === 0 ? false : 'needs root to give an entry its mounter' }, (t) => {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
     const mountinfo = join(dir, 'mountinfo');
     writeFileSync(mountinfo, ['22 1 252:1 / / rw - ext4 /dev/vda1 rw', '115 22 0:43 / /tmp/h9/fz rw - fuse.lavafs lavafs rw,user_id=1003,group_id=1003,allow_other', '117 22 8:17 / /mnt/win rw - fuseblk /dev/sdb1 rw,user_id=0,group_id=0,allow_other', ''].join('\n'));
     const connections = join(dir, 'connections');
     mkdirSync(connections);
-    writeFileSync(join(connections, '43'), ''); // 0:43
-    writeFileSync(join(connections, String((8 << 20) | 17)), ''); // 8:17, the kernel's dev_t
+    mkdirSync(join(connections, '43')); // 0:43, the mounter's as fusectl makes it
+    chownSync(join(connections, '43'), 1003, 1003);
+    mkdirSync(join(connections, String((8 << 20) | 17))); // 8:17, the kernel's dev_t
     const asked: string[] = [];
     const typeOf = (path: string): number => {
       if (path === connections) return 0x65735543;
@@ -327,6 +328,28 @@ describe('files on another user\'s FUSE mount', () => {
     assert.equal(fuseMounter('/mnt/win', (8 << 8) | 17, typeOf, mountinfo, connections), 0, 'fuseblk on /dev/sdb1');
     assert.equal(fuseMounter('/nfs/lsf', 52, typeOf, mountinfo, connections), null, 'not listed: not FUSE');
     assert.deepEqual(asked, [], 'no statfs of an entry');
+  });
+
+  // oltest's 65 MiB mountinfo line came before cvmfs's, mounted later by autofs: no
+  // line for its device within the bound, and root's own config there was refused.
+  it("fuseMounter takes the mounter from fusectl's entry, so root's FUSE mount listed after a user's 65 MiB of mountinfo is root's, and theirs theirs", { skip: process.getuid?.() === 0 ? false : 'needs root to give an entry its mounter' }, (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const mountinfo = join(dir, 'mountinfo');
+    const fd = openSync(mountinfo, 'w');
+    writeSync(fd, '22 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n120 22 0:45 / /home/oltest/');
+    const blanks = Buffer.from('\\040'.repeat(256 * 1024));
+    for (let i = 0; i < 65; i++) writeSync(fd, blanks);
+    writeSync(fd, ' rw,nosuid,nodev - fuse.t63 t63 rw,user_id=1003,group_id=1003\n121 22 0:44 / /cvmfs/sft rw,nosuid - fuse cvmfs2 ro,user_id=0,group_id=0\n');
+    closeSync(fd);
+    const connections = join(dir, 'connections');
+    mkdirSync(connections);
+    mkdirSync(join(connections, '44'));
+    mkdirSync(join(connections, '45'));
+    chownSync(join(connections, '45'), 1003, 1003);
+    const typeOf = (path: string): number => (path === connections ? 0x65735543 : 0x65735546);
+    assert.equal(fuseMounter('/cvmfs/sft', 44, typeOf, mountinfo, connections), 0);
+    assert.equal(fuseMounter('/home/oltest/m', 45, typeOf, mountinfo, connections), 1003);
   });
 });
 
