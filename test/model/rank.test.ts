@@ -9,6 +9,12 @@ import { defaultModelPath } from '../../src/model/rankers.js';
 import { referenceClamp } from './reference.js';
 
 describe('clampRank', () => {
+  it('caps a rank at 1000, the ceiling the README and pessimistic_rank name, and raises one below 0 to 0', () => {
+    assert.equal(clampRank(5000), 1000);
+    assert.equal(clampRank(Infinity), 1000);
+    assert.equal(clampRank(-3), 0);
+  });
+
   it('gives what Math.min(RANK_MAX, Math.max(RANK_MIN, value)) gives, bit for bit, and RANK_MAX for NaN', () => {
     const edges = fc.constantFrom(0, -0, RANK_MAX, -RANK_MAX, RANK_MAX + 1e-13, 5e-324, -5e-324, NaN, Infinity, -Infinity);
     fc.assert(
@@ -26,6 +32,7 @@ describe('withLoadTieBreak', () => {
   it('adds TIE_WEIGHT times the busy share, capped at all CPUs busy, and nothing when the share is unknown', () => {
     assert.equal(withLoadTieBreak(0, 0.5), TIE_WEIGHT * 0.5);
     assert.equal(withLoadTieBreak(40, 3), 40 + TIE_WEIGHT);
+    assert.equal(withLoadTieBreak(40, 1.5), 40 + TIE_WEIGHT);
     for (const busy of [undefined, null, NaN, 0, -1]) assert.equal(withLoadTieBreak(12, busy), 12, String(busy));
   });
 
