@@ -22,6 +22,10 @@ describe('formatValue', () => {
     assert.equal(formatValue(2.5e21), '2500000000000000000000');
     assert.equal(formatValue(1e20), '100000000000000000000');
   });
+  it('writes 1e21 in digits, the first value toFixed writes with an exponent', () => {
+    assert.equal(formatValue(1e21), '1000000000000000000000');
+    assert.equal(formatValue(-1e21), '-1000000000000000000000');
+  });
   it('prints negative zero as 0', () => {
     assert.equal(formatValue(-0.0001), '0');
   });
