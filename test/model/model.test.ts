@@ -115,6 +115,23 @@ describe('parseModel', () => {
     }
   });
 
+  it('keeps a correction that raises the rank, however small, once an input is above the range seen in training', () => {
+    const file = randomModelFile({ hidden: [] });
+    const node = file.residual.network.layers[1]!['0']!;
+    node.bias = 0; // sigmoid(0): a correction of exactly 0.5 on every input
+    for (const k of Object.keys(node.weights!)) node.weights![k] = 0;
+    file.residual.output = { rankAtZero: 0, rankAtOne: 1 };
+    const i = FEATURE_NAMES.indexOf('psi_io_some');
+    file.ranges[i] = { feature: 'psi_io_some', lo: 0, hi: 0.5, min: 0, max: 0.5 };
+    const model = parseModel(JSON.stringify(file), 'm');
+    const values = FEATURE_NAMES.map(() => 0);
+    values[i] = 0.8;
+    const beyond = model.evaluate({ values, named: { cpus: 2, psi_io_some: 0.8 } });
+    assert.deepEqual(beyond.outside, ['psi_io_some']);
+    assert.equal(beyond.correction, 0.5);
+    assert.equal(beyond.rank, beyond.backbone.rank + 0.5);
+  });
+
   it('counts a host of another size as outside the calibration, both ways, but not a less loaded one', () => {
     const file = randomModelFile();
     const c = FEATURE_NAMES.indexOf('cpus');
