@@ -176,6 +176,17 @@ describe('toFeatures', () => {
     assert.deepEqual([f['cpus'], f['cpu_busy'], f['runnable_per_cpu'], f['load1_per_cpu']], [2, 1, 2, 2]);
   });
 
+  it('reads a host whose jobs may use one of its 64 CPUs as the 1-CPU host it is to a job', () => {
+    const s = fullSample({ ncpu: 64, busy: 1 / 64, runnablePerCpu: 2 / 64 });
+    s.load = { ...s.load!, load1: 2, load1PerCpu: 2 / 64 };
+    s.pressure!.cpuSome = 1;
+    s.cpu!.minBusy = 1;
+    s.cpu!.jobCpus = 1;
+    s.cpu!.jobBusy = 1;
+    const f = toFeatures(s).named;
+    assert.deepEqual([f['cpus'], f['cpu_busy'], f['runnable_per_cpu'], f['load1_per_cpu']], [1, 1, 2, 2]);
+  });
+
   it('ranks a host whose jobs may use 2 of its 64 CPUs as the 2-CPU host it is to a job', () => {
     const small = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 2 });
     small.load = { ...small.load!, load1: 4, load1PerCpu: 2 };
@@ -512,6 +523,14 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
     assert.equal(ranker.rank(s).typed?.['rank_cpu'], 0, 'without the quota the same host read as idle to a CPU-bound job');
   });
 
+  it('reads the 1-minute load from the cgroup\'s tasks over the minute, not over the last interval', () => {
+    const s = container(2, 0);
+    s.cpu!.quotaTasks1 = 6; // six loops a minute ago, two now
+    const f = toFeatures(s).named;
+    assert.equal(f['load1_per_cpu'], 3);
+    assert.equal(f['runnable_per_cpu'], 1);
+  });
+
   it('counts each CPU\'s worth of throttled time as a task waiting for the quota', () => {
     // Four loops on a quota of two: run queues throttled half the time on four CPUs.
     const f = toFeatures(container(2, 2)).named;
@@ -598,8 +617,9 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
   });
 
   it('reads a host without a quota, or with one no smaller than the CPUs a job may use, exactly as before', () => {
+    // The cgroup's 11 tasks are more than the host's 8 runnable: a quota counted would show them.
     for (const q of [undefined, 16, 20]) {
-      const s = fullSample({ ncpu: 16, busy: 0.5, runnablePerCpu: 1 });
+      const s = fullSample({ ncpu: 16, busy: 0.5, runnablePerCpu: 0.5 });
       const before = toFeatures(s);
       if (q !== undefined) s.cpu = { ...s.cpu!, quotaCpus: q, quotaUsed: 8, quotaThrottled: 3, quotaTasks1: 11 };
       assert.deepEqual(toFeatures(s), before, `quota ${q}`);
