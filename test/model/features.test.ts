@@ -469,6 +469,7 @@ describe('scaling', () => {
     const dropped = withoutFeatures(f.values, f.mask, PSI_FEATURES);
     const expected = toFeatures(without(s, 'pressure'));
     assert.deepEqual(dropped.mask, expected.mask);
+    assert.equal(dropped.values.length, FEATURE_NAMES.length);
     dropped.values.forEach((v, i) => assert.ok(Math.abs(v - expected.values[i]!) < 1e-12, FEATURE_NAMES[i]));
   });
 });

@@ -73,6 +73,7 @@ describe('boxRidgeOfMoments', () => {
   it('recovers the weights of a linear relation whose weights lie inside the box', () => {
     const { x, y } = linearData(400, [0.2, 0.6, 0.9], 1);
     const fit = boxRidgeOfMoments(momentsOf(x, y, [], 3), [0.5, 0.5, 0.5], 1e-9, 1);
+    assert.equal(fit.weights.length, 3);
     fit.weights.forEach((w, a) => assert.ok(Math.abs(w - [0.2, 0.6, 0.9][a]!) < 0.01, `weight ${a}: ${w}`));
     assert.ok(Math.abs(fit.intercept - 5) < 0.3, String(fit.intercept));
   });
@@ -108,6 +109,7 @@ describe('absoluteFit', () => {
     const { x, y } = linearData(300, [0.2, 0.6, 0.9], 4);
     for (let i = 0; i < 15; i++) y[i * 20] = 5000;
     const fit = absoluteFit(x, y, [0.5, 0.5, 0.5]);
+    assert.equal(fit.weights.length, 3);
     fit.weights.forEach((w, a) => assert.ok(Math.abs(w - [0.2, 0.6, 0.9][a]!) < 0.05, `weight ${a}: ${w}`));
   });
 });
