@@ -451,6 +451,14 @@ describe('scaling', () => {
     }
   });
 
+  it('scales a raw value above its cap, up to twice it, as 1 with linear and log1p, and unscales it as the cap', () => {
+    for (const transform of ['linear', 'log1p'] as const) {
+      const spec = { transform, cap: 4 };
+      assert.equal(scaleValue(spec, 6), 1, transform);
+      assert.equal(unscaleValue(spec, 1.5), unscaleValue(spec, 1), transform);
+    }
+  });
+
   it('scales a negative raw value as 0 with every transform, never above 1', () => {
     for (const transform of ['linear', 'log1p', 'inverse', 'complement'] as const) {
       const spec = { transform, cap: 4 };
@@ -530,6 +538,20 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
     const f = toFeatures(s).named;
     assert.equal(f['load1_per_cpu'], 3);
     assert.equal(f['runnable_per_cpu'], 1);
+  });
+
+  it('reads a cgroup that used more than its quota over the interval (a burst) as all its CPUs busy, not more', () => {
+    const s = container(3, 0);
+    s.cpu!.busy = 0.1;
+    assert.equal(toFeatures(s).named['cpu_busy'], 1);
+  });
+
+  it('records the machine\'s cores under a quota only where they are fewer than the quota\'s CPUs', () => {
+    const s = container(2, 0);
+    s.load!.cores = 8; // 16 threads on 8 cores, a quota of 2: each of its tasks can have a core
+    assert.equal(rawFeatures(s)['cores'], null);
+    s.cpu!.quotaCpus = 12;
+    assert.equal(rawFeatures(s)['cores'], 8);
   });
 
   it('counts each CPU\'s worth of throttled time as a task waiting for the quota', () => {
