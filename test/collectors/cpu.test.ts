@@ -70,8 +70,9 @@ test('fractions are over all CPUs: one busy CPU of two is half busy', () => {
 });
 
 test('user includes nice, system includes irq and softirq, iowait is not busy', () => {
-  const before = parseStat(stat('0 0 0 0 0 0 0 0', '0 0 0 0'));
-  const after = parseStat(stat('10 10 10 40 10 10 10 0', '10 10 10 40'));
+  // Counters that do not start at 0, as no real host's do: each field is a difference.
+  const before = parseStat(stat('5 5 5 5 5 5 5 0', '5 5 5 5'));
+  const after = parseStat(stat('15 15 15 45 15 15 15 0', '15 15 15 45'));
   assert.deepEqual(cpuFractions(before, after), { user: 0.2, system: 0.3, iowait: 0.1, steal: 0, busy: 0.5, online: 1 });
 });
 
@@ -95,10 +96,10 @@ test('iowait moving back into idle does not drop the tick', () => {
   assert.equal(r.busy, 100 / 190);
 });
 
-test('steal, irq or softirq going backwards alone (a hypervisor resetting steal) gives no value for that tick, not a negative fraction', () => {
-  const before = parseStat(stat('100 0 100 1000 0 50 50 500', '100 0 100 1000'));
-  for (const after of ['200 0 200 1100 0 50 50 400', '200 0 200 1100 0 40 50 500', '200 0 200 1100 0 50 40 500']) {
-    assert.equal(cpuFractions(before, parseStat(stat(after, '200 0 200 1100'))), undefined, after);
+test('nice, system, steal, irq or softirq going backwards alone (a hypervisor resetting steal) gives no value for that tick, not a negative fraction', () => {
+  const before = parseStat(stat('100 50 100 1000 0 50 50 500', '100 50 100 1000'));
+  for (const after of ['200 50 200 1100 0 50 50 400', '200 50 200 1100 0 40 50 500', '200 50 200 1100 0 50 40 500', '200 40 200 1100 0 50 50 500', '200 50 90 1100 0 50 50 500']) {
+    assert.equal(cpuFractions(before, parseStat(stat(after, '200 50 200 1100'))), undefined, after);
   }
 });
 
