@@ -26,6 +26,12 @@ test('parseMeminfo names the file and line of a garbled line', () => {
   );
 });
 
+test('parseMeminfo refuses a line without a name, with a word for its value, or with more after its unit', () => {
+  for (const line of [': 50 kB', 'MemFree: lots kB', 'MemFree: 50 kB extra']) {
+    assert.throws(() => parseMeminfo(`MemTotal: 100 kB\n${line}\n`), /line 2: .*expected "Name: value \[kB\]"/, line);
+  }
+});
+
 test('parseMeminfo requires MemTotal', () => {
   assert.throws(() => parseMeminfo('MemFree: 50 kB\n'), /no positive MemTotal/);
 });
