@@ -187,6 +187,14 @@ describe('parseAcctLine', () => {
     assert.equal(parsed.kind === 'record' && parsed.record.version, '34');
   });
 
+  test('reads the asked hosts of a job submitted with -m, then its execution hosts', () => {
+    // The real first record given one asked host (bsub -m ol2): numAskedHosts 1, then "ol2", then numExHosts.
+    const line = withField(GOOD, 22, '1 "ol2"');
+    const parsed = parseAcctLine(line);
+    assert.ok(parsed.kind === 'record', parsed.kind);
+    assert.deepEqual([parsed.record.askedHosts, parsed.record.execHosts, parsed.record.jobName], [['ol2'], ['ol3'], 'cpu_probe']);
+  });
+
   test('rejects a line whose field count disagrees with its host counts', () => {
     assert.throws(() => parseAcctLine(`${GOOD} ""`), /59 fields, but numAskedHosts 0 and numExHosts 1 need 58/);
   });
