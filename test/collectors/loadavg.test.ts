@@ -13,6 +13,11 @@ test('parseLoadavg reads a real /proc/loadavg', () => {
   assert.ok(l.tasks > l.running);
 });
 
+test('parseLoadavg reads the loads of 0.00 an idle host shows as 0, not as garbage', () => {
+  const r = parseLoadavg('0.00 0.00 0.00 1/95 4242\n');
+  assert.deepEqual([r.load1, r.load5, r.load15, r.running, r.tasks], [0, 0, 0, 1, 95]);
+});
+
 test('parseLoadavg names the file and line of a garbled line', () => {
   assert.throws(
     () => parseLoadavg('0.15 0.16 0.06 2-85 3851\n', '/proc/loadavg'),
