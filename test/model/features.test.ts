@@ -205,6 +205,18 @@ describe('toFeatures', () => {
     assert.ok(ranker.rank(big).rank < 10);
   });
 
+  it('weighs PSI over the job\'s CPUs by all the busy time over what those CPUs weigh, never below the host\'s share', () => {
+    // 8 CPUs, jobs on 2 of them, half busy; one busy CPU elsewhere: the busy time (2 CPUs'
+    // worth) is what the job's CPUs weigh (2 × 0.5 + 1), so PSI stays the host's 0.2, and
+    // the runnable count is bounded by it: 0.5 + min(3 × 0.2 / 2, 0.2 / 0.8) a CPU.
+    const s = fullSample({ ncpu: 8, busy: 2 / 8, runnablePerCpu: 4 / 8 });
+    s.pressure!.cpuSome = 0.2;
+    s.cpu!.minBusy = 0.5;
+    s.cpu!.jobCpus = 2;
+    s.cpu!.jobBusy = 0.5;
+    assert.equal(toFeatures(s).named['runnable_per_cpu'], 0.75);
+  });
+
   it('takes the tasks the other CPUs\' busy time accounts for out of the counts, one a busy CPU', () => {
     // isolcpus=32-63 with a poller busy on each, one job on each of CPUs 0-31: the 64
     // runnable tasks are 32 the job's CPUs' and 32 elsewhere, one a CPU each. PSI "some"
