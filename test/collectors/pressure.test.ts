@@ -32,6 +32,17 @@ test('parsePressure rejects a line that lacks avg10', () => {
   assert.throws(() => parsePressure('some avg60=0 avg300=0 total=0\n'), /expected avg10, avg60, avg300 and total/);
 });
 
+test('parsePressure rejects a line that lacks avg60, avg300 or total, naming its line', () => {
+  for (const key of ['avg60', 'avg300', 'total']) {
+    const full = LINE.split(' ').filter((pair) => !pair.startsWith(`${key}=`)).join(' ');
+    assert.throws(() => parsePressure(`some ${LINE}\nfull ${full}\n`), /line 2: .*expected avg10, avg60, avg300 and total/, key);
+  }
+});
+
+test('parsePressure rejects a line that is neither some nor full, naming its line', () => {
+  assert.throws(() => parsePressure(`some ${LINE}\nhalf ${LINE}\n`), /line 2: .*expected "some" or "full"/);
+});
+
 test('parsePressure rejects a file without a some line, naming it, rather than fail on it later untyped', () => {
   assert.throws(() => parsePressure(`full ${LINE}\n`, '/proc/pressure/memory'), (err: unknown) => err instanceof CollectorError && /\/proc\/pressure\/memory.*no "some" line/.test(err.message));
 });
