@@ -133,6 +133,13 @@ describe('decideWrite', () => {
     assert.equal(decideWrite(4, 5, { ...opts, references: [{ name: 'linear regression', mae: null }, { name: 'physical backbone', mae: 4.2 }] }).write, true);
   });
 
+  test('names the references a written model beats, with or without an installed model, and none where there are none', () => {
+    const references = [{ name: 'linear regression', mae: 4.5 }];
+    assert.equal(decideWrite(4, 5, { ...opts, references }).reason, 'written: the new model beats the installed one on the holdout (MAE 4.00 < 5.00) and linear regression (MAE 4.50)');
+    assert.equal(decideWrite(4, null, { ...opts, references }).reason, 'written: there is no usable installed model at /m.json to beat, and the new model (MAE 4.00) beats linear regression (MAE 4.50)');
+    assert.equal(decideWrite(4, null, { ...opts, references: [] }).reason, 'written: there is no usable installed model at /m.json to beat');
+  });
+
   test('never writes a model whose MAE is not a number', () => {
     assert.equal(decideWrite(NaN, null, opts).write, false);
   });
