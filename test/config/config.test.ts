@@ -65,6 +65,13 @@ describe('parseConfigText', () => {
     assert.equal(p?.startsWith("lavarank.yaml:2:1: unknown key 'intervall' (did you mean 'interval'?)"), true, p);
   });
 
+  it('suggests a key two letters away, whether two were left out or two added, and none three away', () => {
+    for (const typed of ['intrvl', 'interrvall']) {
+      assert.match(problemsOf(`${typed}: 10\n`)[0] ?? '', new RegExp(`unknown key '${typed}' \\(did you mean 'interval'\\?\\)`), typed);
+    }
+    assert.doesNotMatch(problemsOf('intrv: 10\n')[0] ?? '', /did you mean/);
+  });
+
   it('gives the line and column of an unknown key that YAML reads as a number, a boolean or null', () => {
     assert.match(problemsOf('interval: 10\n5: x\n')[0] ?? '', /^lavarank\.yaml:2:1: unknown key '5';/);
     assert.match(problemsOf('log:\n  true: x\n')[0] ?? '', /^lavarank\.yaml:2:3: unknown key 'log\.true';/);
@@ -97,6 +104,7 @@ describe('parseConfigText', () => {
   it('refuses a fraction where an integer is expected', () => {
     assert.deepEqual(problemsOf('nice: 2.5\n'), ['lavarank.yaml:1:7: nice: expected an integer from -20 to 19, received 2.5']);
     assert.match(problemsOf('pessimistic_after: 1.5\n')[0] ?? '', /pessimistic_after: expected an integer from 1 to 1000, received 1\.5/);
+    assert.deepEqual(problemsOf('log:\n  keep: 2.5\n'), ['lavarank.yaml:2:9: log.keep: expected an integer from 1 to 100, received 2.5']);
   });
 
   it('refuses a pessimistic_after of 0, which would report the pessimistic rank at the first failure', () => {
@@ -119,6 +127,12 @@ describe('parseConfigText', () => {
     assert.equal(defaultConfig().typed_ranks, false);
     assert.equal(parseConfigText('typed_ranks: true\n', 'x').typed_ranks, true);
     assert.match(problemsOf('typed_ranks: yes please\n')[0] ?? '', /typed_ranks: expected true or false, received "yes please"/);
+  });
+
+  it('reads a resource name of 39 characters, LSF\'s limit, and refuses one of 40', () => {
+    const name = `r${'x'.repeat(38)}`;
+    assert.equal(parseConfigText(`resource: ${name}\n`, 'x').resource, name);
+    assert.match(problemsOf(`resource: ${name}x\n`)[0] ?? '', /resource: expected a load index name \(a letter, then letters, digits or _; at most 39\)/);
   });
 
   it('refuses typed_ranks with a resource name too long to take the _cpu suffix', () => {
