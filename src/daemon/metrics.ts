@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { CollectorName } from '../collectors/types.js';
 import { replaceFileAsync } from '../util/atomic-file.js';
-import { existingDirectoryProblems, holdDirectory } from '../util/trust.js';
+import { existingDirectoryProblems, holdDirectoryAsync } from '../util/trust.js';
 import { errorMessage } from '../util/errors.js';
 import { holdExit } from '../util/exit.js';
 import { reachOffLoop } from '../util/paths.js';
@@ -174,10 +174,10 @@ export class MetricsWriter {
     });
   }
 
-  // replaceFileAsync in the file's directory held open once it passed (holdDirectory),
-  // not by its path again after the check.
+  // replaceFileAsync in the file's directory held open once it passed (holdDirectoryAsync:
+  // opened in libuv's pool, as the file is written), not by its path again after the check.
   private async replaceInHeld(path: string, text: string): Promise<void> {
-    const held = holdDirectory(dirname(path), 'metrics directory', { logGroup: this.options.logGroup });
+    const held = await holdDirectoryAsync(dirname(path), 'metrics directory', { logGroup: this.options.logGroup });
     if ('problems' in held) throw new Error(held.problems.join('; '));
     try {
       await replaceFileAsync(path, text, held.path);

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
 import { holdExit } from './exit.js';
 import { reachOffLoop } from './paths.js';
-import { holdDirectory, nextDirectoryToMake, type HeldDirectory } from './trust.js';
+import { holdDirectory, holdDirectoryAsync, nextDirectoryToMake, type HeldDirectory } from './trust.js';
 
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
@@ -128,7 +128,7 @@ export async function makeDir(dir: string, mode: number): Promise<void> {
   for (let made = 0; made <= MAX_MADE_LEVELS; made++) {
     const next = nextDirectoryToMake(dir, 'directory');
     if (next === undefined) return;
-    const held = holdParent(next);
+    const held = await holdParentAsync(next);
     await mkdirAsync(`${held.path}/${basename(next)}`, { mode })
       .catch((err: unknown) => {
         if (errorCode(err) !== 'EEXIST') throw err; // made meanwhile: the next walk judges it
@@ -140,7 +140,15 @@ export async function makeDir(dir: string, mode: number): Promise<void> {
 
 // The directory path is in (a file to open, a directory to make), held; refused: thrown.
 function holdParent(path: string): HeldDirectory {
-  const held = holdDirectory(dirname(path), 'directory');
+  return heldOrThrown(holdDirectory(dirname(path), 'directory'));
+}
+
+// holdParent, its open in libuv's pool (holdDirectoryAsync): for the event loop.
+async function holdParentAsync(path: string): Promise<HeldDirectory> {
+  return heldOrThrown(await holdDirectoryAsync(dirname(path), 'directory'));
+}
+
+function heldOrThrown(held: HeldDirectory | { problems: string[] }): HeldDirectory {
   if ('problems' in held) throw Object.assign(new Error(held.problems.join('; ')), { code: 'EREFUSED' });
   return held;
 }
@@ -493,7 +501,7 @@ export class RotatingAppender {
       this.refuseDirectory(dir);
       await makeDir(dir, this.options.dirMode ?? 0o755);
       this.refuseDirectory(dir);
-      const held = this.hold();
+      const held = await this.holdAsync();
       let fd: number;
       try {
         fd = await openAsync(this.inHeld(held), OPEN_FLAGS, this.options.fileMode ?? 0o644);
@@ -537,6 +545,11 @@ export class RotatingAppender {
     return this.options.directoryProblems === undefined ? undefined : holdParent(this.options.path);
   }
 
+  // hold(), its open in libuv's pool: for the drain, on the event loop.
+  private async holdAsync(): Promise<HeldDirectory | undefined> {
+    return this.options.directoryProblems === undefined ? undefined : holdParentAsync(this.options.path);
+  }
+
   // The file's name, or name.suffix, in the held directory (by path when there is none).
   private inHeld(held: HeldDirectory | undefined, suffix = ''): string {
     return held === undefined ? `${this.options.path}${suffix}` : `${held.path}/${basename(this.options.path)}${suffix}`;
@@ -549,7 +562,7 @@ export class RotatingAppender {
     await reachOffLoop(dirname(p));
     this.refuseDirectory(dirname(p));
     await makeDir(dirname(p), this.options.dirMode ?? 0o755);
-    const held = this.hold();
+    const held = await this.holdAsync();
     try {
       for (let i = this.options.keep - 1; i >= 1; i--) {
         await renameAsync(this.inHeld(held, `.${i}`), this.inHeld(held, `.${i + 1}`)).catch((err: unknown) => {

@@ -13,8 +13,9 @@
 // so what is then opened or executed by the resolved path is what was checked:
 // callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
 // descriptor) and execute the resolved path, never the given one.
-import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statfsSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, open, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statfsSync, type Stats } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
+import { promisify } from 'node:util';
 import { errorCode } from './errors.js';
 import { isDirectory } from './paths.js';
 import { scanLines } from './scan-lines.js';
@@ -502,6 +503,27 @@ export function holdDirectory(dir: string, what: string, options: { uid?: number
   } catch (err) {
     return { problems: [`${what} ${dir} cannot be opened: ${errorCode(err) ?? String(err)}`], error: err };
   }
+  return keepIfWalked(fd, dir, what, options);
+}
+
+const openAsync = promisify(open);
+
+// holdDirectory with the open made in libuv's pool, for the daemon's event loop: an open
+// of a directory is asked of its file system's server every time (FUSE's OPENDIR, NFS's
+// close-to-open GETATTR), where the walk's lstat after a stat in the pool is answered
+// from the cache, and a server that stopped answering held the reports and SIGTERM there.
+export async function holdDirectoryAsync(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): Promise<HeldDirectory | { problems: string[] }> {
+  let fd: number;
+  try {
+    fd = await openAsync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (err) {
+    return { problems: [`${what} ${dir} cannot be opened: ${errorCode(err) ?? String(err)}`] };
+  }
+  return keepIfWalked(fd, dir, what, options);
+}
+
+// fd, dir opened, kept if dir's walk passes and ends at that directory; else closed.
+function keepIfWalked(fd: number, dir: string, what: string, options: { uid?: number; logGroup?: number }): HeldDirectory | { problems: string[] } {
   try {
     const logGroup = 'logGroup' in options ? options.logGroup : syslogGid();
     const verdict = checkTrust(dir, what, { ...options, directory: true, sticky: true, ...(logGroup === undefined ? {} : { logGroup }) });

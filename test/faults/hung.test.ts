@@ -21,11 +21,11 @@ function hangOver(dir: string): ChildProcess {
 }
 
 // A root-mounted FUSE file system on dir that answers attribute requests and never a
-// statfs (test/fixtures/fuse-statfs-hang.mjs), as an NFS server gone while its
-// attributes are still cached: the pool's stat and the walk's lstat are answered, a statfs
-// is asked of the server every time.
-async function statfsHangOver(dir: string): Promise<ChildProcess> {
-  const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+// statfs, or (hung 'opendir') never an open of a directory (test/fixtures/fuse-statfs-hang.mjs),
+// as an NFS server gone while its attributes are still cached: the pool's stat and the
+// walk's lstat are answered, a statfs or a directory's open is asked of the server every time.
+async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' = 'statfs'): Promise<ChildProcess> {
+  const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir, hung], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   await until('the FUSE server mounted', () => out.includes('mounted') || undefined);
@@ -87,7 +87,7 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
     let server: ChildProcess | undefined;
     try {
       await elim.waitForReports(2);
-      server = await statfsHangOver(history);
+      server = await fuseHangOver(history);
       await sleep(3000); // the history's first open, at the 6th report, walks to the mount
       const r = await reportsThenStop(elim, 3000);
       assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the history directory's statfs hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
@@ -95,6 +95,47 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
       server?.kill('SIGKILL'); // closes /dev/fuse: the waiting statfs fails and returns
       await sleep(300);
       spawnSync('umount', ['-l', history]);
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('a history directory on a file system whose open of a directory stops answering, its attributes still cached: does not stop the reports or the SIGTERM handling', async () => {
+    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
+    const history = join(hd, 'history');
+    mkdirSync(history, { mode: 0o755 });
+    const elim = startElim({ testInterval: 0.5, override: { history: { dir: history } } });
+    let server: ChildProcess | undefined;
+    try {
+      await elim.waitForReports(2);
+      server = await fuseHangOver(history, 'opendir');
+      await sleep(3000); // the history's first open, at the 6th report, holds the directory
+      const r = await reportsThenStop(elim, 3000);
+      assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the history directory's opendir hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
+    } finally {
+      server?.kill('SIGKILL'); // closes /dev/fuse: the waiting open fails and returns
+      await sleep(300);
+      spawnSync('umount', ['-l', history]);
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  it('a metrics file on a file system whose open of a directory stops answering, its attributes still cached: does not stop the reports or the SIGTERM handling', async () => {
+    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
+    const metrics = join(hd, 'metrics');
+    mkdirSync(metrics, { mode: 0o755 });
+    const elim = startElim({ testInterval: 0.5, override: { metrics: { textfile: join(metrics, 'lavarank.prom') } } });
+    let server: ChildProcess | undefined;
+    try {
+      await elim.waitForReports(2);
+      server = await fuseHangOver(metrics, 'opendir');
+      const r = await reportsThenStop(elim, 3000); // the metrics file is written at every report
+      assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the metrics directory's opendir hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
+    } finally {
+      server?.kill('SIGKILL');
+      await sleep(300);
+      spawnSync('umount', ['-l', metrics]);
       await elim.cleanup();
       cleanup();
     }
