@@ -29,6 +29,14 @@ export function historyDirectoryProblems(dir: string): string[] {
   return directoryProblems(dir, 'history directory');
 }
 
+// Why root cannot create history files at dir (writableProblem), asked only when we are
+// root: access(2) answers for its caller, and a user running check or retrain, whom
+// nothing in a root-owned $LSF_LOGDIR lets write, was told /var/lib, where root's
+// elims write $LSF_LOGDIR's.
+function rootCannotWrite(dir: string): string | undefined {
+  return (process.geteuid?.() ?? 0) === 0 ? writableProblem(dir) : undefined;
+}
+
 // Where history goes when history.dir is not set, and why $LSF_LOGDIR was passed
 // over if it was: under $LSF_LOGDIR if it is an existing directory (lavarank never
 // creates OpenLava's directory) that no user but root can change (root appends
@@ -39,7 +47,7 @@ export function chooseHistoryDir(
   env: NodeJS.ProcessEnv,
   isDir: (path: string) => boolean = isDirectory,
   problemsOf: (dir: string) => string[] = historyDirectoryProblems,
-  cannotWrite: (dir: string) => string | undefined = writableProblem,
+  cannotWrite: (dir: string) => string | undefined = rootCannotWrite,
 ): { dir: string; skipped?: string } {
   const logdir = env['LSF_LOGDIR'];
   if (logdir === undefined || !logdir.startsWith('/') || !isDir(logdir)) return { dir: DEFAULT_HISTORY_DIR };
@@ -58,7 +66,7 @@ export function historyLocation(
   env: NodeJS.ProcessEnv,
   isDir: (path: string) => boolean = isDirectory,
   problemsOf: (dir: string) => string[] = historyDirectoryProblems,
-  cannotWrite: (dir: string) => string | undefined = writableProblem,
+  cannotWrite: (dir: string) => string | undefined = rootCannotWrite,
 ): { dir: string; skipped?: string; problems: string[] } {
   if (configured !== null) return { dir: configured, problems: problemsOf(configured) };
   const choice = chooseHistoryDir(env, isDir, problemsOf, cannotWrite);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { historyLocation, historyRecord } from '../../src/history/record.js';
 
@@ -19,6 +20,17 @@ describe('historyLocation', () => {
       skipped: '/nfs/lsf/log/lavarank-history: /nfs/lsf/log is not writable (EACCES)',
       problems: [],
     });
+  });
+
+  // access(2) answers for its caller: a user running check or retrain, whom a root-owned
+  // $LSF_LOGDIR lets write nothing, was told /var/lib, where root's elims write $LSF_LOGDIR's.
+  it("keeps $LSF_LOGDIR's history for a user other than root, who cannot write there where root can", () => {
+    const record = new URL('../../src/history/record.js', import.meta.url).href;
+    const code = `import(${JSON.stringify(record)}).then((m) => process.stdout.write(m.defaultHistoryDir({ LSF_LOGDIR: '/' })))`;
+    // '/': root's, which only root may write
+    const [program, ...args] = process.geteuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [process.execPath];
+    const r = spawnSync(program!, [...args, '--input-type=module', '-e', code], { encoding: 'utf8' });
+    assert.equal(r.stdout, '/lavarank-history', r.stderr);
   });
 
   it('passes over a refused $LSF_LOGDIR for /var/lib, says why, and judges /var/lib in turn', () => {
