@@ -116,20 +116,12 @@ const anyHost: fc.Arbitrary<Required<HostState>> = fc
     }),
   );
 
-// How far a step may lower the rank: 1 point, or 0.5 % of a rank over 200. The synthetic
-// host writes /proc/stat in whole ticks, 1/1000 of a CPU's 10 s, so a step that leaves
-// the busy share as it was can still move the least busy CPU's share by a tick; where
-// the rank is steep that alone moved it by more than a point (2 CPUs 74 % busy at load
-// 5.6 under swapping, PSI cpu above the least busy CPU: 394.77 -> 393.77 as iowait rose,
-// fast-check seed -398308996, the least busy CPU 0.7370 -> 0.7363).
-const tolerance = (rank: number): number => Math.max(1, 0.005 * rank);
-
 describe('the default model on synthetic hosts', () => {
   // But for one step, documented as the price of the rule against pinned work
   // (docs/model.md, "The price"): where PSI cpu rises past the least busy CPU's busy
   // share, the load's waiting part is read as pinned work and capped, and the rank
   // falls (92.0 to 78.7 on 2 CPUs 60 % busy at load 6).
-  it('never ranks a host lower when one of its contention inputs grows (tolerance 1 point, or 0.5 % over 200), but where PSI cpu rises past the least busy CPU\'s share', () => {
+  it('never ranks a host lower when one of its contention inputs grows (tolerance 1 point), but where PSI cpu rises past the least busy CPU\'s share', () => {
     fc.assert(
       fc.property(anyHost, fc.constantFrom(...Object.keys(MORE)), evenly(0.05, 2), (host, input, by) => {
         const was = hosts.sample(host);
@@ -138,10 +130,21 @@ describe('the default model on synthetic hosts', () => {
         if ((was.pressure?.cpuSome ?? NaN) <= minBusy && (now.pressure?.cpuSome ?? NaN) > minBusy) return;
         const before = ranker.rank(was).rank;
         const after = ranker.rank(now).rank;
-        if (after < before - tolerance(before)) throw new Error(`${input} +${by.toFixed(3)} on ${JSON.stringify(host)}: rank ${before.toFixed(2)} -> ${after.toFixed(2)}`);
+        if (after < before - 1) throw new Error(`${input} +${by.toFixed(3)} on ${JSON.stringify(host)}: rank ${before.toFixed(2)} -> ${after.toFixed(2)}`);
       }),
       { numRuns: 100 },
     );
+  });
+
+  // fast-check's seed -398308996 found 394.77 -> 393.77 here: the synthetic host rounded
+  // each /proc/stat field apart, so more iowait alone moved the busy share by a tick
+  // (0.7370 -> 0.7363) where the rank is steep. Stop 63 widened the tolerance above to
+  // 0.5 % of the rank for it, which hid falls of 2 points at 400; the ticks now add up.
+  it('ranks a host no lower when only its iowait grows, where the rank is steep (2 CPUs 74 % busy at load 5.6 under swapping)', () => {
+    const host: Required<HostState> = { cpus: 2, cores: 2, busy: 0.736496, iowait: 0.0000042, steal: 0.0915, runnable: 8, load1: 5.605, memUsed: 0, memTotalGiB: 8, swapPagesPerSec: 7454.9, majorFaultsPerSec: 0, diskBusy: 0, netUtil: 0, psiCpu: 0.736951, psiMemSome: 0.43505, psiMemFull: 0, psiIoSome: 0, psiIoFull: 0, seconds: 10 };
+    const before = ranker.rank(hosts.sample(host)).rank;
+    const after = ranker.rank(hosts.sample(MORE['iowait']!(host, 0.05))).rank;
+    assert.ok(after >= before - 1, `rank ${before.toFixed(2)} -> ${after.toFixed(2)}`);
   });
 
   it('ranks a host with a free CPU near idle, whatever its size', () => {

@@ -53,17 +53,23 @@ function render(s: Required<Omit<HostState, 'seconds'>>, t: number): Record<stri
   const busy = clamp01(Math.min(Math.max(s.busy, s.steal), 1 - iowait));
   const steal = Math.min(clamp01(s.steal), busy);
   const working = busy - steal; // user + system
-  const idle = 1 - busy - iowait;
   // Counters start from a nonzero base, as on a host that has been up a while.
+  // Each a whole number of ticks, as the kernel counts; idle takes what the others left,
+  // so that the ticks add up to the window whatever the rounding: rounded apart, a step
+  // of iowait alone moved every other share by a tick of the total.
+  const user = Math.round(ticks * working * 0.85);
+  const system = Math.round(ticks * working * 0.15);
+  const waited = Math.round(ticks * iowait);
+  const stolen = Math.round(ticks * steal);
   const perCpu = [
-    1_000_000 + Math.round(ticks * working * 0.85), // user
+    1_000_000 + user, // user
     0, // nice
-    200_000 + Math.round(ticks * working * 0.15), // system
-    5_000_000 + Math.round(ticks * idle), // idle
-    10_000 + Math.round(ticks * iowait), // iowait
+    200_000 + system, // system
+    5_000_000 + Math.max(0, Math.round(ticks) - user - system - waited - stolen), // idle
+    10_000 + waited, // iowait
     0,
     1000,
-    Math.round(ticks * steal), // steal
+    stolen, // steal
   ];
   const total = perCpu.map((v) => v * s.cpus);
   const stat = [
