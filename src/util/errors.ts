@@ -1,3 +1,6 @@
+import { constants as osConstants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
+
 // The few error classes lavarank raises. Each names what was wrong and where,
 // and keeps the underlying error as `cause`.
 
@@ -53,17 +56,54 @@ export class ParseError extends Error {
   }
 }
 
-// The message of any thrown value, for logs.
+// The message of any thrown value, for logs. A system error libuv has no name for
+// keeps Node's message with the errno's name and meaning in place of its number.
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+  if (!(err instanceof Error)) return String(err);
+  const unnamed = unnamedErrno(err);
+  if (unnamed === undefined) return err.message;
+  const { errno, name } = unnamed;
+  const words = errnoWords(name) ?? 'unknown error';
+  return err.message.replace(`Unknown system error ${errno}: Unknown system error ${errno}`, `${name}: ${words}`);
 }
 
-// The errno code of a Node system error, if it has one.
+// The errno code of a Node system error, if it has one. libuv knows no name for some
+// errnos Linux returns (EDQUOT, a disk quota, in Node 20), and Node then sets `code` to
+// "Unknown system error -122": the name is taken from the number instead.
 export function errorCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
     const code = (err as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
+    if (typeof code !== 'string') return undefined;
+    return unnamedErrno(err)?.name ?? code;
   }
   return undefined;
+}
+
+// What an errno name means, in libuv's words (its strerror text), or undefined for a
+// name that is no errno.
+export function errnoWords(name: string): string | undefined {
+  const errno = (osConstants.errno as Record<string, number | undefined>)[name];
+  if (errno === undefined) return undefined;
+  return getSystemErrorMap().get(-errno)?.[1] ?? MISSING_WORDS[name] ?? 'unknown error';
+}
+
+// Meanings of the errnos libuv has no entry for, as glibc's strerror gives them.
+const MISSING_WORDS: Readonly<Record<string, string>> = {
+  EDQUOT: 'disk quota exceeded',
+  ESTALE: 'stale file handle',
+  ENOLCK: 'no locks available',
+  EBADMSG: 'bad message',
+  EDEADLK: 'resource deadlock avoided',
+  ENOLINK: 'link has been severed',
+  ETIME: 'timer expired',
+};
+
+const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+
+// The errno of a system error whose code Node could not name, with the name Linux gives it.
+function unnamedErrno(err: object): { errno: number; name: string } | undefined {
+  const { code, errno } = err as { code?: unknown; errno?: unknown };
+  if (typeof errno !== 'number' || typeof code !== 'string' || !code.startsWith('Unknown system error')) return undefined;
+  const name = ERRNO_NAMES.get(-errno);
+  return name === undefined ? undefined : { errno, name };
 }

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { errnoWords, errorCode, errorMessage } from '../../src/util/errors.js';
+
+// What Node 20 throws for EDQUOT, an errno libuv has no name for: seen on a btrfs
+// subvolume over its qgroup limit (`open`, `write`), the same for a user over a quota.
+function quotaError(): Error {
+  return Object.assign(new Error("Unknown system error -122: Unknown system error -122, open '/srv/lsf/model.json.lock'"), {
+    errno: -122,
+    code: 'Unknown system error -122',
+    syscall: 'open',
+    path: '/srv/lsf/model.json.lock',
+  });
+}
+
+describe('errors', () => {
+  test('errorCode names a disk quota exceeded EDQUOT, not "Unknown system error -122"', () => {
+    assert.equal(errorCode(quotaError()), 'EDQUOT');
+  });
+
+  test('errorMessage says what EDQUOT means where Node says "Unknown system error -122"', () => {
+    assert.equal(errorMessage(quotaError()), "EDQUOT: disk quota exceeded, open '/srv/lsf/model.json.lock'");
+  });
+
+  test('errorCode and errorMessage leave a system error libuv names as Node gave it', () => {
+    const err = Object.assign(new Error('ENOSPC: no space left on device, write'), { errno: -28, code: 'ENOSPC', syscall: 'write' });
+    assert.deepEqual([errorCode(err), errorMessage(err)], ['ENOSPC', 'ENOSPC: no space left on device, write']);
+  });
+
+  test('errnoWords gives the meaning of errnos libuv has and of those it lacks, and nothing for a name that is no errno', () => {
+    assert.deepEqual([errnoWords('EIO'), errnoWords('EDQUOT'), errnoWords('ESTALE'), errnoWords('ERR_INVALID_ARG_TYPE')], ['i/o error', 'disk quota exceeded', 'stale file handle', undefined]);
+  });
+});
