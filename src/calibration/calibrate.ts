@@ -16,7 +16,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { parseLoadavg } from '../collectors/loadavg.js';
 import type { Sample } from '../collectors/types.js';
 import type { Config } from '../config/config.js';
-import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
+import { ConfigError, errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { procStatFields, runCommand, spawnLongRunning, type ChildProcess } from '../util/exec.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 import { seededRandom, shuffled } from '../util/random.js';
@@ -815,7 +815,7 @@ export function writeDataset(out: string, journalPath: string, records: readonly
       writeLines(out, lines);
     } catch (err) {
       throw new Error(
-        `could not write ${out}: ${errorCode(err) ?? errorMessage(err)}; the runs are kept in ${journalPath}: "lavarank calibrate --finalize ${journalPath} --out FILE" writes the dataset from them`,
+        `could not write ${out}: ${errorReason(err)}; the runs are kept in ${journalPath}: "lavarank calibrate --finalize ${journalPath} --out FILE" writes the dataset from them`,
         { cause: err },
       );
     }
@@ -868,7 +868,7 @@ export function appendJournal(fd: number, path: string, record: RawRecord, write
     while (off < buf.length) off += write(fd, buf, off);
   } catch (err) {
     if (off > 0) ftruncateSync(fd, size);
-    throw new Error(`cannot append a run to the journal ${path}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+    throw new Error(`cannot append a run to the journal ${path}: ${errorReason(err)}`, { cause: err });
   }
 }
 

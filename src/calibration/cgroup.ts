@@ -10,7 +10,7 @@ import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, rmS
 import { dirname, join, resolve } from 'node:path';
 import { readCgroupMounts, type CgroupMount } from '../collectors/cgroup.js';
 import type { MemoryReading } from '../collectors/types.js';
-import { errorCode, errorMessage } from '../util/errors.js';
+import { errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { absolutePath, findExecutable, runCommand } from '../util/exec.js';
 import { existingDirectoryProblems } from '../util/trust.js';
 import { NO_LOG_GROUP } from './workdir.js';
@@ -86,7 +86,7 @@ export function createSqueezeCgroup(where: { kind: 'v1' | 'v2'; parent: string }
     else writeFileSync(join(dir, 'memory.max'), String(limitBytes));
   } catch (err) {
     removeCgroup(dir);
-    throw new Error(`cannot set the memory limit of ${dir}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+    throw new Error(`cannot set the memory limit of ${dir}: ${errorReason(err)}`, { cause: err });
   }
   return { kind: where.kind, dir, limitBytes };
 }

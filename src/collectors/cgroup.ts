@@ -9,7 +9,7 @@
 // (docs/collectors.md, "cgroup limits").
 import { closeSync, existsSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { CollectorError, errorCode } from '../util/errors.js';
+import { CollectorError, errorReason } from '../util/errors.js';
 import { scanLines } from '../util/scan-lines.js';
 import { kernelFile, openKernelFile, readKernelTextIfPresent, unlessMissing, type KernelFile } from './procfs.js';
 import { badFile, badLine, toNumber, tokens } from './text.js';
@@ -232,7 +232,7 @@ export function readCgroupMounts(collector: string, path: string, enough: (mount
     try {
       return readSync(fd, buffer, 0, length, null);
     } catch (err) {
-      throw new CollectorError(collector, `cannot read ${path}: ${errorCode(err) ?? String(err)}`, { cause: err });
+      throw new CollectorError(collector, `cannot read ${path}: ${errorReason(err)}`, { cause: err });
     }
   };
   try {

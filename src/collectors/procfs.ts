@@ -4,7 +4,7 @@
 // returns EAGAIN or end-of-file at once instead of hanging the daemon forever.
 import { closeSync, constants, openSync, readvSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CollectorError, errorCode } from '../util/errors.js';
+import { CollectorError, errorCode, errorReason } from '../util/errors.js';
 import { latin1At } from './text.js';
 
 // /proc/diskstats on a host with thousands of devices is still far below this.
@@ -60,7 +60,7 @@ export function openKernelFile(collector: string, path: string): number {
   try {
     return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
-    throw new CollectorError(collector, `cannot open ${path}: ${errorCode(err) ?? String(err)}`, { cause: err });
+    throw new CollectorError(collector, `cannot open ${path}: ${errorReason(err)}`, { cause: err });
   }
 }
 

@@ -17,7 +17,7 @@ import { JOB_SCAN_TIMEOUT_MS, batchJobsWarning, scanBatchJobs } from '../calibra
 import { findConfig, loadConfig } from '../config/config.js';
 import { cliLogger } from '../daemon/log.js';
 import { EXIT_FAILURE, EXIT_USAGE, print, printError, runAsProgram } from '../util/cliio.js';
-import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
+import { ConfigError, UsageError, errorMessage, errorReason } from '../util/errors.js';
 import { outputDirectoryProblems } from '../util/atomic-file.js';
 import { isPresent, readRegularText } from '../util/paths.js';
 import { MAX_DATASET_BYTES } from '../training/dataset.js';
@@ -182,7 +182,7 @@ export async function main(argv: string[]): Promise<number> {
       writeLines(out, lines);
     } catch (err) {
       // Named by the option, not by the temp file the atomic write failed on.
-      throw new ConfigError(`--out ${out}: cannot be written: ${errorCode(err) ?? errorMessage(err)}; nothing written`, { cause: err });
+      throw new ConfigError(`--out ${out}: cannot be written: ${errorReason(err)}; nothing written`, { cause: err });
     }
     printError(`lavarank calibrate: wrote ${lines.length} lines to ${out}`);
     return 0;
@@ -229,7 +229,7 @@ function readInput(option: string, path: string): string {
   try {
     return readRegularText(path, MAX_DATASET_BYTES);
   } catch (err) {
-    throw new ConfigError(`--${option} ${path}: cannot be read: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+    throw new ConfigError(`--${option} ${path}: cannot be read: ${errorReason(err)}`, { cause: err });
   }
 }
 

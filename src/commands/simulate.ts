@@ -13,7 +13,7 @@ import { modelPathFor, modelRanker } from '../model/rankers.js';
 import { outputDirectoryProblems, writeFileAtomic } from '../util/atomic-file.js';
 import { fileIdentity, isInputFile, isPresent, unwritableDirectory } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
-import { ConfigError, UsageError, errorCode, errorMessage } from '../util/errors.js';
+import { ConfigError, UsageError, errorMessage, errorReason } from '../util/errors.js';
 import { numberOption, parseCommandLine } from '../util/options.js';
 import { median } from '../util/stats.js';
 import type { HostSpec } from '../simulate/cluster.js';
@@ -360,7 +360,7 @@ export function acctProblem(path: string): string | undefined {
   try {
     st = statSync(path);
   } catch (err) {
-    return `cannot be read (${errorCode(err) ?? errorMessage(err)}); expected an lsb.acct file`;
+    return `cannot be read: ${errorReason(err)}; expected an lsb.acct file`;
   }
   if (isInputFile(st, path)) return undefined;
   return `${st.isDirectory() ? 'a directory' : 'not a regular file'}; expected an lsb.acct file`;

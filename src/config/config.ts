@@ -4,7 +4,7 @@
 import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Document, LineCounter, Node } from 'yaml';
-import { ConfigError, errorCode, errorMessage } from '../util/errors.js';
+import { ConfigError, errorReason } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, RANK_MIN } from '../model/rank.js';
 import { isValidIndexName } from '../daemon/report.js';
@@ -707,7 +707,7 @@ export function loadConfig(source: ConfigSource): Readonly<Config> {
   try {
     text = readOpenRegular(opened.fd, MAX_CONFIG_BYTES).toString('utf8'); // closes the descriptor
   } catch (err) {
-    throw new ConfigError(`config file ${path} (from ${source.why}) cannot be read: ${errorCode(err) ?? errorMessage(err)}`, {
+    throw new ConfigError(`config file ${path} (from ${source.why}) cannot be read: ${errorReason(err)}`, {
       cause: err,
     });
   }

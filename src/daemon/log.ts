@@ -11,7 +11,7 @@ import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
 import { OPEN_FLAGS, RotatingAppender, makeDirSync, unwritable } from '../util/appender.js';
 import type { LogConfig } from '../config/config.js';
-import { errorCode, errorMessage } from '../util/errors.js';
+import { errorMessage, errorReason } from '../util/errors.js';
 import { isDirectory } from '../util/paths.js';
 import { isoTime } from '../util/clock.js';
 import { escapedControls } from '../util/shown.js';
@@ -143,7 +143,7 @@ function openLog(path: string): { fd: number; stats: Stats } | { why: string; re
     return { why, refused: true };
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
-    return { why: errorCode(err) ?? errorMessage(err), refused: false };
+    return { why: errorReason(err), refused: false };
   }
 }
 

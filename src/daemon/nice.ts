@@ -5,12 +5,19 @@
 // the main thread's value.
 import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
-import { errorCode, errorMessage } from '../util/errors.js';
+import { errnoWords, errorCode, errorReason } from '../util/errors.js';
 
 // os.setPriority throws ERR_SYSTEM_ERROR with the errno name in `info.code`.
-function sysCode(err: unknown): string {
+function sysCode(err: unknown): string | undefined {
   const info = (err as { info?: { code?: unknown } }).info;
-  return typeof info?.code === 'string' ? info.code : (errorCode(err) ?? errorMessage(err));
+  return typeof info?.code === 'string' ? info.code : errorCode(err);
+}
+
+// The errno and what it means, for the log ("EACCES (permission denied)").
+function sysReason(err: unknown): string {
+  const code = sysCode(err);
+  const words = code === undefined ? undefined : errnoWords(code);
+  return words === undefined ? errorReason(err) : `${code} (${words})`;
 }
 
 export interface ReniceResult {
@@ -28,7 +35,7 @@ export function reniceProcess(nice: number, taskDir = '/proc/self/task'): Renice
   try {
     tids = readdirSync(taskDir).map(Number).filter((n) => Number.isInteger(n) && n > 0);
   } catch (err) {
-    errors.push(`cannot list ${taskDir}: ${errorCode(err) ?? errorMessage(err)}`);
+    errors.push(`cannot list ${taskDir}: ${errorReason(err)}`);
     tids = [];
   }
   let threads = 0;
@@ -38,7 +45,7 @@ export function reniceProcess(nice: number, taskDir = '/proc/self/task'): Renice
       threads++;
     } catch (err) {
       // ESRCH: the thread ended meanwhile; anything else (EACCES without root) is reported.
-      if (sysCode(err) !== 'ESRCH') errors.push(`thread ${tid}: ${sysCode(err)}`);
+      if (sysCode(err) !== 'ESRCH') errors.push(`thread ${tid}: ${sysReason(err)}`);
     }
   }
   if (tids.length === 0) {
@@ -46,7 +53,7 @@ export function reniceProcess(nice: number, taskDir = '/proc/self/task'): Renice
       setPriority(0, nice);
       threads = 1;
     } catch (err) {
-      errors.push(`main thread: ${sysCode(err)}`);
+      errors.push(`main thread: ${sysReason(err)}`);
     }
   }
   return { before, after: getPriority(0), threads, errors };

@@ -49,7 +49,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { syncDirectory } from '../util/atomic-file.js';
-import { errorCode, errorMessage } from '../util/errors.js';
+import { errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { runCommand } from '../util/exec.js';
 import { clusterNames, hasDefaultQueueReservation, lineInFile, mbatchdDefaultQueues, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
@@ -224,14 +224,13 @@ function refuseUnwritable(dir: string, what: string, io: InstallIO): void {
   try {
     (io.access ?? ((d: string) => accessSync(d, constants.W_OK)))(dir);
   } catch (err) {
-    const code = errorCode(err) ?? errorMessage(err);
     const fix =
-      code === 'EROFS'
+      errorCode(err) === 'EROFS'
         ? 'it is mounted read-only here: run the install where it is mounted read-write (on the file server)'
         : io.uid === 0
           ? "on NFS exported with root_squash (the default) root here is the file server's anonymous user: run the install as root on the file server, or on a host the export gives no_root_squash"
           : 'run the install as root';
-    throw new InstallError(`cannot write in ${what} ${dir} (${code}); ${fix}`);
+    throw new InstallError(`cannot write in ${what} ${dir}: ${errorReason(err)}; ${fix}`);
   }
 }
 
@@ -520,7 +519,7 @@ function readBytes(path: string, what: string, hint: string): Buffer {
   try {
     return readRegularBytes(path, MAX_CONF_BYTES);
   } catch (err) {
-    throw new InstallError(`cannot read ${what} ${path}: ${errorCode(err) ?? errorMessage(err)}; ${hint}`);
+    throw new InstallError(`cannot read ${what} ${path}: ${errorReason(err)}; ${hint}`);
   }
 }
 

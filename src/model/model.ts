@@ -6,7 +6,7 @@
 // every number before anything is used, and nothing in the file is ever run as
 // code: the weights feed src/model/network.ts, never brain.js's fromJSON/toFunction.
 import { constants, openSync } from 'node:fs';
-import { ModelError, errorCode, errorMessage } from '../util/errors.js';
+import { ModelError, errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, clampRank, withLoadTieBreak, type TypedRanks } from './rank.js';
 import { openTrusted } from '../util/trust.js';
@@ -512,7 +512,7 @@ export function readModelText(path: string): string {
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
-    throw new ModelError(`model file ${path} cannot be read: ${errorCode(err) ?? String(err)}`, { cause: err });
+    throw new ModelError(`model file ${path} cannot be read: ${errorReason(err)}`, { cause: err });
   }
   return readOpenModel(fd, path);
 }
@@ -525,7 +525,7 @@ function readOpenModel(fd: number, path: string): string {
   } catch (err) {
     const code = errorCode(err); // a system error's code; else what readOpenRegular refused
     // An I/O error is nothing in the text: refused, so that the daemon tries the same version again (docs/model.md).
-    throw new ModelError(code === undefined ? `model file ${path}: ${errorMessage(err)}` : `model file ${path} cannot be read: ${code}`, { cause: err, refused: code !== undefined });
+    throw new ModelError(code === undefined ? `model file ${path}: ${errorMessage(err)}` : `model file ${path} cannot be read: ${errorReason(err)}`, { cause: err, refused: code !== undefined });
   }
   try {
     // The mark kept, so that the id is the digest of the file's bytes (docs/model.md).

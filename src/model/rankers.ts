@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { RankerSource } from '../daemon/elim.js';
-import { ModelError, errorCode, errorMessage } from '../util/errors.js';
+import { ModelError, errorMessage, errorReason } from '../util/errors.js';
 import { toFeatures } from './features.js';
 import { describeLoaded, loadModel, type LoadOptions, type LoadedModel } from './model.js';
 import { clampRank, formulaRanker, type Ranker } from './rank.js';
@@ -103,9 +103,9 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
       try {
         st = statSync(path);
       } catch (err) {
-        const gone = `missing:${errorCode(err) ?? errorMessage(err)}`;
+        const gone = `missing:${errorReason(err)}`;
         if (seen !== gone) {
-          log.error({ path, err: errorCode(err) ?? errorMessage(err) }, `model file cannot be read; keeping ${ranker.name}`);
+          log.error({ path, err: errorReason(err) }, `model file cannot be read; keeping ${ranker.name}`);
           seen = gone;
         }
         return;

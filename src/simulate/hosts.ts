@@ -5,7 +5,7 @@
 // it takes. Pure parsers plus one reader.
 import { LineCounter } from 'yaml';
 import { aliasRefused } from '../config/config.js';
-import { ConfigError, ParseError, errorCode, errorMessage } from '../util/errors.js';
+import { ConfigError, ParseError, errorMessage, errorReason } from '../util/errors.js';
 import { readRegularText } from '../util/paths.js';
 import { median } from '../util/stats.js';
 import { parseYamlDocument } from '../util/yaml.js';
@@ -292,7 +292,7 @@ export function readHosts(paths: readonly string[]): HostSpec[] {
     try {
       text = readRegularText(path, MAX_HOSTS_BYTES);
     } catch (err) {
-      throw new ConfigError(`--hosts ${path}: cannot read: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+      throw new ConfigError(`--hosts ${path}: cannot read: ${errorReason(err)}`, { cause: err });
     }
     const parsed = parseHostFile(text, path);
     // Files are merged by host name; within one file a name twice is a mistake (two

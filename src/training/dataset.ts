@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { stripBom } from '../util/bom.js';
 import { readRegularBytes } from '../util/paths.js';
 import type { Sample } from '../collectors/types.js';
-import { ParseError, errorCode, errorMessage } from '../util/errors.js';
+import { ParseError, errorReason } from '../util/errors.js';
 import { toFeatures } from '../model/features.js';
 import type { TrainingRow } from './train.js';
 
@@ -73,7 +73,7 @@ export function readCalibration(path: string): CalibrationFile {
     // A FIFO or a device is refused at once, a file over the limit before it is read.
     buf = readRegularBytes(path, MAX_DATASET_BYTES);
   } catch (err) {
-    throw new ParseError(path, `cannot read the calibration dataset: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+    throw new ParseError(path, `cannot read the calibration dataset: ${errorReason(err)}`, { cause: err });
   }
   const sha256 = createHash('sha256').update(buf).digest('hex');
   return { path, sha256, ...parseCalibration(stripBom(buf.toString('utf8')), path) };

@@ -15,7 +15,7 @@ import { outputDirectoryProblems, writeFileAtomic } from '../util/atomic-file.js
 import { escapedControls } from '../util/shown.js';
 import { procStatFields } from '../util/exec.js';
 import type { Config } from '../config/config.js';
-import { ConfigError, ModelError, UsageError, errorCode, errorMessage } from '../util/errors.js';
+import { ConfigError, ModelError, UsageError, errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { historyFiles, readHistory, type HistoryOwner, type SkippedHistoryFile } from '../history/reader.js';
 import { fileIdentity, isDirectory, isInputFile, unwritableDirectory } from '../util/paths.js';
 import { defaultHistoryDir } from '../history/record.js';
@@ -353,7 +353,7 @@ function statOrFail(option: string, path: string, expected: string) {
     return statSync(path);
   } catch (err) {
     const code = errorCode(err);
-    throw new ConfigError(`${option} ${path}: ${code === 'ENOENT' ? 'no such file or directory' : `cannot be read (${code ?? errorMessage(err)})`}; expected ${expected}`, { cause: err });
+    throw new ConfigError(`${option} ${path}: ${code === 'ENOENT' ? 'no such file or directory' : `cannot be read: ${errorReason(err)}`}; expected ${expected}`, { cause: err });
   }
 }
 
@@ -541,7 +541,7 @@ export function lockOutput(out: string): () => void {
     try {
       fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     } catch (err) {
-      if (errorCode(err) !== 'EEXIST' || attempt > 2) throw new ConfigError(`cannot take the lock ${lock}: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+      if (errorCode(err) !== 'EEXIST' || attempt > 2) throw new ConfigError(`cannot take the lock ${lock}: ${errorReason(err)}`, { cause: err });
       const holder = lockHolder(lock);
       if (!holder.gone) throw new ConfigError(`another retrain is writing ${out}: ${holder.who} holds ${lock}; not started (remove ${lock} if no retrain runs there)`);
       takeOver(lock, holder.id);
@@ -1330,7 +1330,7 @@ export function writeModelStage(
     writeModelFile(options.out, model);
   } catch (err) {
     if (kept !== undefined) rmSync(kept.tmp, { force: true });
-    throw new ModelError(`could not write the model ${options.out}: ${errorCode(err) ?? errorMessage(err)}; the model there and ${options.out}.previous are unchanged`, { cause: err });
+    throw new ModelError(`could not write the model ${options.out}: ${errorReason(err)}; the model there and ${options.out}.previous are unchanged`, { cause: err });
   }
   let previous: string | undefined;
   if (kept !== undefined) {
@@ -1340,7 +1340,7 @@ export function writeModelStage(
       // The new model is in place; the copy is now the only one of the model it replaced,
       // under a temp name a later run removes an hour on as a killed run's leftover.
       throw new ModelError(
-        `wrote ${options.out} (${id}), but could not keep the model it replaced as ${kept.previous}: ${errorCode(err) ?? errorMessage(err)}; that model is in ${kept.tmp}: move it to ${kept.previous} before the next retrain, which removes it an hour on`,
+        `wrote ${options.out} (${id}), but could not keep the model it replaced as ${kept.previous}: ${errorReason(err)}; that model is in ${kept.tmp}: move it to ${kept.previous} before the next retrain, which removes it an hour on`,
         { cause: err },
       );
     }
@@ -1380,7 +1380,7 @@ export function writeReportStage(path: string, data: ReportData, modelWritten: {
   try {
     writeFileAtomic(path, renderReport(data), REPORT_MODE, { what: 'report directory' });
   } catch (err) {
-    throw new Error(`${modelWritten.written ? `the model was written to ${modelWritten.out}, but ` : ''}the report ${path} could not be written: ${errorCode(err) ?? errorMessage(err)}`, { cause: err });
+    throw new Error(`${modelWritten.written ? `the model was written to ${modelWritten.out}, but ` : ''}the report ${path} could not be written: ${errorReason(err)}`, { cause: err });
   }
   ctx.say(`report: ${path}`);
 }

@@ -8,7 +8,7 @@
 import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, mkdir, mkdirSync, open, openSync, read, readSync, rename, stat, write, writeSync, constants, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { errorCode } from './errors.js';
+import { errorCode, errorReason } from './errors.js';
 import { holdExit } from './exit.js';
 import { reachOffLoop } from './paths.js';
 import { holdDirectory, holdDirectoryAsync, nextDirectoryToMake, type HeldDirectory } from './trust.js';
@@ -30,7 +30,7 @@ class PartialWrite extends Error {
     readonly bytes: number,
     override readonly cause: unknown,
   ) {
-    super(`${errorCode(cause) ?? 'write failed'} after ${lines} lines`);
+    super(`${cause === undefined ? 'write failed' : errorReason(cause)} after ${lines} lines`);
     this.name = 'PartialWrite';
   }
 }

@@ -79,6 +79,17 @@ export function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+// The reason of an error in a message: a system error as its errno's name and what it
+// means ("ENOSPC (no space left on device)"), since a bare code tells an administrator
+// little; any other error (one of lavarank's own, given an errno's code for its callers)
+// as its message. The message around it names the file and the operation.
+export function errorReason(err: unknown): string {
+  const code = errorCode(err);
+  const words = code === undefined ? undefined : errnoWords(code);
+  if (words !== undefined && isSystemError(err, code ?? '')) return `${code} (${words})`;
+  return errorMessage(err);
+}
+
 // What an errno name means, in libuv's words (its strerror text), or undefined for a
 // name that is no errno.
 export function errnoWords(name: string): string | undefined {
@@ -97,6 +108,12 @@ const MISSING_WORDS: Readonly<Record<string, string>> = {
   ENOLINK: 'link has been severed',
   ETIME: 'timer expired',
 };
+
+// Node's system errors carry the errno's number, and their message begins with its code.
+function isSystemError(err: unknown, code: string): boolean {
+  if (typeof (err as { errno?: unknown }).errno === 'number') return true;
+  return errorMessage(err).startsWith(`${code}: `);
+}
 
 const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, readdirSync, statSync } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { join } from 'node:path';
-import { errorCode, errorMessage } from './errors.js';
+import { errorMessage, errorReason } from './errors.js';
 import { trustProblems } from './trust.js';
 import type { ResultPromise } from 'execa';
 
@@ -321,7 +321,7 @@ export function spawnGroup(file: string, args: readonly string[], options: Group
   } catch (err) {
     // Some failures are thrown at once rather than emitted: ETXTBSY (the program is
     // open for writing: an installer copying a new version over it), E2BIG, ENOMEM.
-    return notStarted(`could not be started: ${errorCode(err) ?? errorMessage(err)}`);
+    return notStarted(`could not be started: ${errorReason(err)}`);
   }
   // Out of descriptors (EMFILE), Node emits the error later and gives no stdout.
   const stdout = child.stdout ?? endedStream();

@@ -2,7 +2,7 @@
 import { accessSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { ConfigError, errorCode, errorMessage } from './errors.js';
+import { ConfigError, errorCode, errorReason } from './errors.js';
 
 // Reaches a path off the event loop, with a stat that waits in libuv's pool, before a
 // synchronous walk of it (a trust or directory check): on a file system that stops
@@ -33,7 +33,7 @@ export function writableProblem(path: string): string | undefined {
         accessSync(dir, constants.W_OK);
         return undefined;
       } catch (err) {
-        return `${dir} is not writable (${errorCode(err) ?? errorMessage(err)})`;
+        return `${dir} is not writable: ${errorReason(err)}`;
       }
     }
     const up = dirname(dir);
@@ -214,6 +214,6 @@ export function unwritableDirectory(dir: string): string | undefined {
     accessSync(dir, constants.W_OK);
     return undefined;
   } catch (err) {
-    return errorCode(err) === 'ENOENT' ? 'the directory does not exist' : (errorCode(err) ?? errorMessage(err));
+    return errorCode(err) === 'ENOENT' ? 'the directory does not exist' : errorReason(err);
   }
 }

@@ -16,7 +16,7 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, open, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statfsSync, type Stats } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { errorCode } from './errors.js';
+import { errorCode, errorReason } from './errors.js';
 import { isDirectory } from './paths.js';
 import { scanLines } from './scan-lines.js';
 
@@ -219,7 +219,7 @@ function fileProblems(st: Stats, shown: string, real: string, what: string, opti
 export function checkTrust(path: string, what: string, options: TrustOptions = {}): TrustVerdict {
   const uid = options.uid ?? process.geteuid?.() ?? 0;
   const problems: string[] = [];
-  const fail = (err: unknown): TrustVerdict => ({ real: undefined, problems: [`${what} ${path} cannot be read: ${errorCode(err) ?? String(err)}`] });
+  const fail = (err: unknown): TrustVerdict => ({ real: undefined, problems: [`${what} ${path} cannot be read: ${errorReason(err)}`] });
   // The directories walked that others may write (sticky, or the log group's). Kept by
   // path, not as the last one walked: a link's '..' or absolute target moves current
   // back to a directory walked earlier, which is then the file's parent.
@@ -371,7 +371,7 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
     try {
       names = readdirSync(dir);
     } catch (err) {
-      add(`${what}: ${dir} cannot be listed: ${errorCode(err) ?? String(err)}`);
+      add(`${what}: ${dir} cannot be listed: ${errorReason(err)}`);
       continue;
     }
     for (const name of names) {
@@ -385,7 +385,7 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
       try {
         st = lstatSync(path);
       } catch (err) {
-        if (errorCode(err) !== 'ENOENT') add(`${what}: ${path} cannot be read: ${errorCode(err) ?? String(err)}`);
+        if (errorCode(err) !== 'ENOENT') add(`${what}: ${path} cannot be read: ${errorReason(err)}`);
         continue;
       }
       if (st.isSymbolicLink()) {
@@ -501,7 +501,7 @@ export function holdDirectory(dir: string, what: string, options: { uid?: number
   try {
     fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   } catch (err) {
-    return { problems: [`${what} ${dir} cannot be opened: ${errorCode(err) ?? String(err)}`], error: err };
+    return { problems: [`${what} ${dir} cannot be opened: ${errorReason(err)}`], error: err };
   }
   return keepIfWalked(fd, dir, what, options);
 }
@@ -517,7 +517,7 @@ export async function holdDirectoryAsync(dir: string, what: string, options: { u
   try {
     fd = await openAsync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   } catch (err) {
-    return { problems: [`${what} ${dir} cannot be opened: ${errorCode(err) ?? String(err)}`] };
+    return { problems: [`${what} ${dir} cannot be opened: ${errorReason(err)}`] };
   }
   return keepIfWalked(fd, dir, what, options);
 }
@@ -537,7 +537,7 @@ function keepIfWalked(fd: number, dir: string, what: string, options: { uid?: nu
     return { problems };
   } catch (err) {
     closeSync(fd);
-    return { problems: [`${what} ${dir} cannot be checked: ${errorCode(err) ?? String(err)}`] };
+    return { problems: [`${what} ${dir} cannot be checked: ${errorReason(err)}`] };
   }
 }
 
@@ -602,7 +602,7 @@ export function openTrustedOnce(path: string, what: string, options: TrustOption
   try {
     fd = openSync(verdict.real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
-    return { problems: [`${what} ${path} cannot be read: ${errorCode(err) ?? String(err)}`] };
+    return { problems: [`${what} ${path} cannot be read: ${errorReason(err)}`] };
   }
   try {
     const st = fstatSync(fd);
@@ -616,6 +616,6 @@ export function openTrustedOnce(path: string, what: string, options: TrustOption
     return { fd, real: verdict.real, stats: st };
   } catch (err) {
     closeSync(fd);
-    return { problems: [`${what} ${path} cannot be read: ${errorCode(err) ?? String(err)}`] };
+    return { problems: [`${what} ${path} cannot be read: ${errorReason(err)}`] };
   }
 }

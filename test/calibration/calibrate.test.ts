@@ -282,7 +282,7 @@ test('a journal line cut short by a full disk is cut back, so the line appended 
     if (calls++ > 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     return writeSync(f, buf, offset, 100);
   };
-  assert.throws(() => appendJournal(fd, path, b, fullDisk), { message: `cannot append a run to the journal ${path}: ENOSPC` });
+  assert.throws(() => appendJournal(fd, path, b, fullDisk), { message: `cannot append a run to the journal ${path}: ENOSPC (no space left on device)` });
   appendJournal(fd, path, c); // a disk writer's file was deleted: there is room again
   assert.deepEqual(readJournal(readFileSync(path, 'utf8'), path), [a, c]);
 });
@@ -333,7 +333,7 @@ test('--finalize into a directory that does not exist names --out, not the temp 
   const out = join(dir, 'missing', 'out.jsonl');
   const r = spawnSync(process.execPath, [calibratePath, '--finalize', journal, '--out', out], { encoding: 'utf8' });
   assert.equal(r.status, 1, r.stderr);
-  assert.equal(r.stderr, `calibrate: --out ${out}: cannot be written: ENOENT; nothing written\n`);
+  assert.equal(r.stderr, `calibrate: --out ${out}: cannot be written: ENOENT (no such file or directory); nothing written\n`);
 });
 
 test('--summary of a directory names the option and the directory', (t) => {
@@ -674,7 +674,7 @@ test('writeDataset that cannot write the dataset keeps the journal and names it,
   writeFileSync(journal, 'the runs\n');
   const records = [record(0, IDLE, 2), record(1, { ...IDLE, cpuHogs: 2 }, 3), record(2, IDLE, 2)];
   assert.throws(() => writeDataset(out, journal, records), {
-    message: `could not write ${out}: ENOENT; the runs are kept in ${journal}: "lavarank calibrate --finalize ${journal} --out FILE" writes the dataset from them`,
+    message: `could not write ${out}: ENOENT (no such file or directory); the runs are kept in ${journal}: "lavarank calibrate --finalize ${journal} --out FILE" writes the dataset from them`,
   });
   assert.equal(readFileSync(journal, 'utf8'), 'the runs\n');
 });

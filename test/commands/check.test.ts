@@ -352,7 +352,7 @@ describe('lavarank check of lavarank alone', () => {
   it('reports a proc_root the cpu, load and memory collectors cannot read as critical, since the elim would report the pessimistic rank at every report, and exits 1', () => {
     const r = checkAlone('gpu: {enabled: false}\nproc_root: DIR/proc\n');
     assert.equal(r.status, 1, r.stdout);
-    assert.match(r.stdout, /^3 critical, most serious first:\n {2}CRITICAL cpu: cannot open \S*\/proc\/stat: ENOENT: the elim would report the pessimistic rank, 1000, at every report/);
+    assert.match(r.stdout, /^3 critical, most serious first:\n {2}CRITICAL cpu: cannot open \S*\/proc\/stat: ENOENT \(no such file or directory\): the elim would report the pessimistic rank, 1000, at every report/);
     assert.match(r.stdout, /CRITICAL load: cannot open \S*\/proc\/loadavg: ENOENT/);
     assert.match(r.stdout, /CRITICAL memory: cannot open \S*\/proc\/meminfo: ENOENT/);
   });
@@ -593,7 +593,7 @@ describe('pressureNote', () => {
 
   it('tells a kernel that has PSI but booted with it off (EOPNOTSUPP, as RHEL 8 and 9) to boot with psi=1', () => {
     assert.match(pressureNoteFor('/proc/pressure/cpu', 'EOPNOTSUPP'), /^pressure: PSI is built into this kernel but off .*boot with psi=1/);
-    assert.match(pressureNoteFor('/proc/pressure/cpu', 'EACCES'), /^pressure: \/proc\/pressure\/cpu cannot be read \(EACCES\)/);
+    assert.match(pressureNoteFor('/proc/pressure/cpu', 'EACCES'), /^pressure: \/proc\/pressure\/cpu cannot be read: EACCES \(permission denied\); /);
   });
 });
 

@@ -532,7 +532,7 @@ describe('loadConfig', () => {
   it('names the file and the reason when it cannot be read', () => {
     assert.throws(() => loadConfig({ path: '/nonexistent/lavarank.yaml', why: '--config' }), {
       name: 'ConfigError',
-      message: 'config file /nonexistent/lavarank.yaml (from --config) cannot be read: ENOENT',
+      message: 'config file /nonexistent/lavarank.yaml (from --config) cannot be read: ENOENT (no such file or directory)',
     });
   });
 });

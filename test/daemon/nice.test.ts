@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,7 @@ test('a task directory that cannot be listed is reported, and the main thread is
     const result = reniceProcess(nice, missing);
     assert.equal(result.threads, 1);
     assert.equal(result.after, nice);
-    assert.deepEqual(result.errors, [`cannot list ${missing}: ENOENT`]);
+    assert.deepEqual(result.errors, [`cannot list ${missing}: ENOENT (no such file or directory)`]);
   } finally {
     t.cleanup();
   }
@@ -46,4 +47,22 @@ test('an empty task directory still renices the main thread', () => {
   } finally {
     t.cleanup();
   }
+});
+
+// Without CAP_SYS_NICE (a user other than root, or root with it dropped, as setpriv does
+// here) a nice value below the current one is refused: the daemon's log said "EACCES".
+test('says in words why a thread could not be given a lower nice value', (t) => {
+  const script = `import(${JSON.stringify(new URL('../../src/daemon/nice.js', import.meta.url).href)}).then((m) => process.stdout.write(JSON.stringify(m.reniceProcess(getPriorityOf0() - 1).errors)));
+function getPriorityOf0() { return require('node:os').getPriority(0); }`;
+  const root = process.getuid?.() === 0;
+  const r = root
+    ? spawnSync('setpriv', ['--inh-caps=-sys_nice', '--bounding-set=-sys_nice', process.execPath, '-e', script], { encoding: 'utf8' })
+    : spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  if (r.error !== undefined) {
+    t.skip(`setpriv could not be run: ${r.error.message}`);
+    return;
+  }
+  const errors = JSON.parse(r.stdout) as string[];
+  assert.ok(errors.length > 0, r.stderr);
+  for (const e of errors) assert.match(e, /^thread \d+: EACCES \(permission denied\)$/);
 });

@@ -275,7 +275,7 @@ test('an LSF_SERVERDIR root cannot write (NFS with root_squash) is refused befor
   const before = snapshot(t.root);
   const r = await installSquashed(t, [t.sbin]);
   assert.equal(r.code, 1);
-  assert.equal(r.err, `lavarank install: cannot write in LSF_SERVERDIR ${t.sbin} (EACCES); on NFS exported with root_squash (the default) root here is the file server's anonymous user: run the install as root on the file server, or on a host the export gives no_root_squash\nNothing was changed.`);
+  assert.equal(r.err, `lavarank install: cannot write in LSF_SERVERDIR ${t.sbin}: EACCES (permission denied); on NFS exported with root_squash (the default) root here is the file server's anonymous user: run the install as root on the file server, or on a host the export gives no_root_squash\nNothing was changed.`);
   assert.deepEqual(snapshot(t.root), before);
 });
 
@@ -284,7 +284,7 @@ test('--dry-run finds out an LSF_SERVERDIR root cannot write, rather than promis
   const r = await installSquashed(t, [t.sbin], '--dry-run');
   assert.equal(r.code, 1);
   assert.doesNotMatch(r.out, /would: write/);
-  assert.match(r.err, /cannot write in LSF_SERVERDIR .* \(EACCES\)/);
+  assert.match(r.err, /cannot write in LSF_SERVERDIR .*: EACCES \(permission denied\)/);
 });
 
 test('--merge-conf whose lsf.shared directory root cannot write changes no file, the wrapper included', async () => {
@@ -292,7 +292,7 @@ test('--merge-conf whose lsf.shared directory root cannot write changes no file,
   const before = snapshot(t.root);
   const r = await installSquashed(t, [t.etc], '--merge-conf');
   assert.equal(r.code, 1);
-  assert.match(r.err, new RegExp(`^lavarank install: cannot write in lsf\\.shared's directory ${t.etc} \\(EACCES\\); on NFS exported with root_squash`));
+  assert.match(r.err, new RegExp(`^lavarank install: cannot write in lsf\\.shared's directory ${t.etc}: EACCES \\(permission denied\\); on NFS exported with root_squash`));
   assert.deepEqual(snapshot(t.root), before);
 });
 

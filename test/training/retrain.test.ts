@@ -1011,7 +1011,7 @@ describe('the stages, one at a time', () => {
     syncBuiltinESMExports();
     const io = sink();
     try {
-      await assert.rejects(retrain(o, io), { message: `could not write the model ${o.out}: EROFS; the model there and ${o.out}.previous are unchanged` });
+      await assert.rejects(retrain(o, io), { message: `could not write the model ${o.out}: EROFS (read-only file system); the model there and ${o.out}.previous are unchanged` });
     } finally {
       write.mock.restore();
       rm.mock.restore();
@@ -1047,7 +1047,7 @@ describe('the stages, one at a time', () => {
       syncBuiltinESMExports();
     }
     const kept = /that model is in (\S+): move it to /.exec(message)?.[1];
-    assert.match(message, new RegExp(`^wrote ${o.out} \\(retrained#[0-9a-f]+\\), but could not keep the model it replaced as ${previous}: EIO; `));
+    assert.match(message, new RegExp(`^wrote ${o.out} \\(retrained#[0-9a-f]+\\), but could not keep the model it replaced as ${previous}: EIO \\(i/o error\\); `));
     assert.ok(kept !== undefined, message);
     assert.equal(readFileSync(kept, 'utf8'), replaced);
     assert.equal(existsSync(previous), false);
@@ -1144,7 +1144,7 @@ describe('the stages, one at a time', () => {
     try {
       assert.throws(
         () => writeModelStage(model, { write: true, reason: 'test' }, {}, { verdicts: ['new model', 'mean', 'load-only fit', 'formula'].map((name, k) => ({ name, note: '', mae: 10 + k, n: 5 })) }, 5, { out, configModel: out, configPath: null, intervalSec: 10 }, quietContext()),
-        { message: `could not write the model ${out}: ENOSPC; the model there and ${out}.previous are unchanged` },
+        { message: `could not write the model ${out}: ENOSPC (no space left on device); the model there and ${out}.previous are unchanged` },
       );
     } finally {
       write.mock.restore();

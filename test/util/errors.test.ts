@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { errnoWords, errorCode, errorMessage } from '../../src/util/errors.js';
+import { errnoWords, errorCode, errorMessage, errorReason } from '../../src/util/errors.js';
 
 // What Node 20 throws for EDQUOT, an errno libuv has no name for: seen on a btrfs
 // subvolume over its qgroup limit (`open`, `write`), the same for a user over a quota.
@@ -29,5 +29,15 @@ describe('errors', () => {
 
   test('errnoWords gives the meaning of errnos libuv has and of those it lacks, and nothing for a name that is no errno', () => {
     assert.deepEqual([errnoWords('EIO'), errnoWords('EDQUOT'), errnoWords('ESTALE'), errnoWords('ERR_INVALID_ARG_TYPE')], ['i/o error', 'disk quota exceeded', 'stale file handle', undefined]);
+  });
+
+  test('errorReason gives a system error as its errno and what it means', () => {
+    const err = Object.assign(new Error('EIO: i/o error, fsync'), { errno: -5, code: 'EIO', syscall: 'fsync' });
+    assert.deepEqual([errorReason(err), errorReason(quotaError())], ['EIO (i/o error)', 'EDQUOT (disk quota exceeded)']);
+  });
+
+  test('errorReason gives lavarank\'s own error carrying an errno code as its message', () => {
+    const err = Object.assign(new Error('/var/log/lavarank kept being removed while it was made'), { code: 'EAGAIN' });
+    assert.equal(errorReason(err), '/var/log/lavarank kept being removed while it was made');
   });
 });

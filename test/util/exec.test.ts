@@ -248,7 +248,7 @@ describe('spawnGroup, when it cannot start or the clock steps', () => {
     try {
       const proc = spawnGroup(file, []);
       assert.equal(proc.pid, undefined);
-      assert.match((await proc.exited).reason, /^could not be started: ETXTBSY$/);
+      assert.match((await proc.exited).reason, /^could not be started: ETXTBSY \(text file is busy\)$/);
       await new Promise((resolve) => proc.stdout.on('end', resolve).resume());
       await proc.end();
     } finally {

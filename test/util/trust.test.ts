@@ -165,7 +165,7 @@ describe('trustProblems', () => {
   });
 
   it('names a missing file', () => {
-    assert.deepEqual(trustProblems('/nonexistent/m.json', 'model file'), ['model file /nonexistent/m.json cannot be read: ENOENT']);
+    assert.deepEqual(trustProblems('/nonexistent/m.json', 'model file'), ['model file /nonexistent/m.json cannot be read: ENOENT (no such file or directory)']);
   });
 
   it('accepts root\'s own link in a sticky directory, and resolves it', () => {
