@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAcct, skippedLines } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
-import { outputDirectoryProblems, writeFileAtomic } from '../util/atomic-file.js';
+import { outputDirectoryProblems, UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
 import { escapedControls } from '../util/shown.js';
 import { procStatFields } from '../util/exec.js';
 import type { Config } from '../config/config.js';
@@ -1325,12 +1325,18 @@ export function writeModelStage(
   // the new one is in place: a write that fails (a full disk) leaves the model and the
   // rollback copy of the run before as they were, and says which file it could not write.
   let kept: { tmp: string; previous: string } | undefined;
+  let unsynced: UnsyncedRename | undefined;
   try {
     kept = copyPrevious(options.out);
     writeModelFile(options.out, model);
   } catch (err) {
-    if (kept !== undefined) rmSync(kept.tmp, { force: true });
-    throw new ModelError(`could not write the model ${options.out}: ${errorReason(err)}; the model there and ${options.out}.previous are unchanged`, { cause: err });
+    // The new model was renamed into place before its directory's sync failed: the
+    // copy is now the only one of the model it replaced, and is kept as OUT.previous.
+    if (err instanceof UnsyncedRename) unsynced = err;
+    else {
+      if (kept !== undefined) rmSync(kept.tmp, { force: true });
+      throw new ModelError(`could not write the model ${options.out}: ${errorReason(err)}; the model there and ${options.out}.previous are unchanged`, { cause: err });
+    }
   }
   let previous: string | undefined;
   if (kept !== undefined) {
@@ -1345,6 +1351,12 @@ export function writeModelStage(
       );
     }
     previous = kept.previous;
+  }
+  if (unsynced !== undefined) {
+    throw new ModelError(
+      `wrote ${options.out} (${id})${previous === undefined ? '' : ` and kept the model it replaced as ${previous}`}, but ${errorReason(unsynced.cause)} syncing ${dirname(options.out)}: after a crash either may be missing; check the disk (dmesg) and run retrain again`,
+      { cause: unsynced },
+    );
   }
   let check: LoadedModel;
   try {

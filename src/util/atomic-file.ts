@@ -4,6 +4,20 @@ import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, rena
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { directoryProblems, holdDirectory } from './trust.js';
+import { errorReason } from './errors.js';
+
+// The new file is in place (readers see it), but its directory could not be synced
+// after the rename (EIO from the disk): a crash may still bring back the old file. A
+// caller must not treat the file as unwritten, nor drop what it kept of the old one.
+export class UnsyncedRename extends Error {
+  override name = 'UnsyncedRename';
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    super(`${path} was replaced, but its directory ${dirname(path)} could not be synced: ${errorReason(cause)}; a crash may still undo the replacement`, { cause });
+  }
+}
 
 // Options of writeFileAtomic and outputDirectoryProblems.
 export interface AtomicWriteOptions {
@@ -26,7 +40,7 @@ function rules(options: AtomicWriteOptions): { logGroup?: number } {
 const REFUSED = 'lavarank writes its files only in a directory no other user can change (they could swap it for a link, between two of its steps, to any directory of root\'s): make it root\'s as said, or name a directory of root\'s';
 
 // Writes text to path atomically, mode 0644 unless given; on failure removes the temp
-// file and throws. Refused (nothing written) where outputDirectoryProblems names a
+// file and throws (UnsyncedRename once the new file is in place). Refused (nothing written) where outputDirectoryProblems names a
 // problem: a user who owns the directory (a --report in their home) swapped it for a
 // link to a directory of root's between the steps of 5 000 writes by path, and root
 // left 1 800 temp files, and the file itself, in both. The temp file, the rename, its
@@ -40,7 +54,11 @@ export function writeFileAtomic(path: string, text: string, mode = 0o644, option
   if ('problems' in held) throw new Error(`${path} not written: ${[...held.problems, REFUSED].join('; ')}`);
   try {
     writeInHeld(held.path, basename(path), text, mode);
-    fsyncSync(held.fd);
+    try {
+      fsyncSync(held.fd);
+    } catch (err) {
+      throw new UnsyncedRename(path, err);
+    }
   } finally {
     closeSync(held.fd);
   }

@@ -1130,6 +1130,36 @@ describe('the stages, one at a time', () => {
     assert.deepEqual([t.samples, t.trainSamples, t.holdoutSamples], [13_713, 10_970, 2743]);
   });
 
+  // An I/O error syncing the directory after the rename (EIO from fsync, injected with
+  // strace on a real run): the new model was in place, yet the message said the model
+  // there was unchanged, and the copy of the model it replaced, its only one, was removed.
+  test('writeModelStage whose directory cannot be synced after the rename says the new model is in place and keeps the one it replaced as OUT.previous', () => {
+    const dir = join(root, 'dir-eio');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const out = join(dir, 'model.json');
+    writeFileSync(out, 'the old model\n', { mode: 0o644 });
+    writeFileSync(`${out}.previous`, 'the model before it\n', { mode: 0o644 });
+    const model = loadModel(defaultModelPath()).file;
+    const realFsync = fs.fsyncSync;
+    const fsync = mock.method(fs, 'fsyncSync', (fd: number) => {
+      if (fs.fstatSync(fd).isDirectory()) throw Object.assign(new Error('EIO: i/o error, fsync'), { errno: -5, code: 'EIO', syscall: 'fsync' });
+      realFsync(fd);
+    });
+    syncBuiltinESMExports();
+    try {
+      assert.throws(
+        () => writeModelStage(model, { write: true, reason: 'test' }, {}, { verdicts: ['new model', 'mean', 'load-only fit', 'formula'].map((name, k) => ({ name, note: '', mae: 10 + k, n: 5 })) }, 5, { out, configModel: out, configPath: null, intervalSec: 10 }, quietContext()),
+        { message: new RegExp(`^wrote ${out} \\([a-z]+#[0-9a-f]+\\) and kept the model it replaced as ${out}\\.previous, but EIO \\(i/o error\\) syncing ${dir}: after a crash either may be missing`) },
+      );
+    } finally {
+      fsync.mock.restore();
+      syncBuiltinESMExports();
+    }
+    assert.equal(loadModel(out).file.name, model.name);
+    assert.equal(readFileSync(`${out}.previous`, 'utf8'), 'the old model\n');
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['model.json', 'model.json.previous']);
+  });
+
   test('writeModelStage on a full disk names the model file, and leaves the model and OUT.previous as they were', () => {
     const dir = join(root, 'full-disk');
     mkdirSync(dir, { recursive: true, mode: 0o755 });

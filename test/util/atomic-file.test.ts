@@ -5,7 +5,7 @@ import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { replaceFileAsync, writeFileAtomic } from '../../src/util/atomic-file.js';
+import { UnsyncedRename, replaceFileAsync, writeFileAtomic } from '../../src/util/atomic-file.js';
 import { mkfifo, tempDir } from '../helpers.js';
 
 describe('writeFileAtomic', () => {
@@ -91,6 +91,31 @@ describe('writeFileAtomic', () => {
     });
     writeFileAtomic(join(theirs, 'report.html'), 'text\n');
     assert.equal(readFileSync(join(dir, 'moved', 'report.html'), 'utf8'), 'text\n');
+  });
+
+  // EIO from the directory's fsync after the rename (injected with strace on a real
+  // retrain): the new file is in place, and a caller must not say it is unwritten.
+  it('throws UnsyncedRename, the new file in place, when the directory cannot be synced after the rename', (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const path = join(dir, 'report.txt');
+    writeFileSync(path, 'old\n');
+    const realFsync = fs.fsyncSync;
+    t.mock.method(fs, 'fsyncSync', (fd: number) => {
+      if (fs.fstatSync(fd).isDirectory()) throw Object.assign(new Error('EIO: i/o error, fsync'), { errno: -5, code: 'EIO', syscall: 'fsync' });
+      realFsync(fd);
+    });
+    syncBuiltinESMExports();
+    t.after(() => {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    });
+    assert.throws(
+      () => writeFileAtomic(path, 'new\n'),
+      (err: unknown) => err instanceof UnsyncedRename && err.path === path && (err.cause as NodeJS.ErrnoException).code === 'EIO' && /EIO \(i\/o error\)/.test(err.message),
+    );
+    assert.equal(readFileSync(path, 'utf8'), 'new\n');
+    assert.deepEqual(readdirSync(dir), ['report.txt']);
   });
 
   it('refuses a directory another user owns, and leaves nothing in a directory of root\'s they swap in for it by a link', { skip: process.getuid?.() === 0 ? false : 'needs root to act as another user' }, async (t) => {
