@@ -10,7 +10,7 @@ import { constants as osConstants, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
 import { stripBom } from '../util/bom.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { parseLoadavg } from '../collectors/loadavg.js';
@@ -815,7 +815,7 @@ export function writeDataset(out: string, journalPath: string, records: readonly
       writeLines(out, lines);
     } catch (err) {
       throw new Error(
-        `could not write ${out}: ${errorReason(err)}; the runs are kept in ${journalPath}: "lavarank calibrate --finalize ${journalPath} --out FILE" writes the dataset from them`,
+        `${err instanceof UnsyncedRename ? err.message : `could not write ${out}: ${errorReason(err)}`}; the runs are kept in ${journalPath}: "lavarank calibrate --finalize ${journalPath} --out FILE" writes the dataset from them`,
         { cause: err },
       );
     }

@@ -10,7 +10,7 @@ import { readAcct, skippedLines, type JobFinish } from '../lsf/acct.js';
 import { durationSeconds, parseResReq } from '../lsf/res-req.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor, modelRanker } from '../model/rankers.js';
-import { outputDirectoryProblems, writeFileAtomic } from '../util/atomic-file.js';
+import { outputDirectoryProblems, UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
 import { fileIdentity, isInputFile, isPresent, unwritableDirectory } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { ConfigError, UsageError, errorMessage, errorReason } from '../util/errors.js';
@@ -446,6 +446,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       writeFileAtomic(args.html, renderHtml(result, ctx), 0o644, { what: 'HTML report directory' });
     } catch (err) {
+      if (err instanceof UnsyncedRename) throw new Error(`--html ${err.message}`, { cause: err });
       // Node's message names no file for a failed write (a full disk), or the temp file.
       throw new ConfigError(`--html ${args.html}: cannot be written: ${errorMessage(err)}; any file there is unchanged`, { cause: err });
     }

@@ -48,7 +48,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { syncDirectory } from '../util/atomic-file.js';
+import { UnsyncedRename, syncDirectory } from '../util/atomic-file.js';
 import { errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { runCommand } from '../util/exec.js';
@@ -380,7 +380,11 @@ function writeAtomically(path: string, text: string, mode: number, owner: { uid:
     unlinkSync(tmp);
     throw err;
   }
-  syncDirectory(dirname(path));
+  try {
+    syncDirectory(dirname(path));
+  } catch (err) {
+    throw new UnsyncedRename(path, err);
+  }
 }
 
 async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<void> {

@@ -1392,7 +1392,8 @@ export function writeReportStage(path: string, data: ReportData, modelWritten: {
   try {
     writeFileAtomic(path, renderReport(data), REPORT_MODE, { what: 'report directory' });
   } catch (err) {
-    throw new Error(`${modelWritten.written ? `the model was written to ${modelWritten.out}, but ` : ''}the report ${path} could not be written: ${errorReason(err)}`, { cause: err });
+    const what = err instanceof UnsyncedRename ? `the report ${err.message}` : `the report ${path} could not be written: ${errorReason(err)}`;
+    throw new Error(`${modelWritten.written ? `the model was written to ${modelWritten.out}, but ` : ''}${what}`, { cause: err });
   }
   ctx.say(`report: ${path}`);
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import fs, { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { syncBuiltinESMExports } from 'node:module';
+import { mock, test, type TestContext } from 'node:test';
 import {
   BASELINE_NEAREST,
   appendJournal,
@@ -676,6 +677,30 @@ test('writeDataset that cannot write the dataset keeps the journal and names it,
   assert.throws(() => writeDataset(out, journal, records), {
     message: `could not write ${out}: ENOENT (no such file or directory); the runs are kept in ${journal}: "lavarank calibrate --finalize ${journal} --out FILE" writes the dataset from them`,
   });
+  assert.equal(readFileSync(journal, 'utf8'), 'the runs\n');
+});
+
+test('writeDataset whose directory cannot be synced after the rename says the dataset was replaced, and keeps the journal', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const out = join(dir, 'out.jsonl');
+  const journal = join(dir, 'out.jsonl.partial');
+  writeFileSync(journal, 'the runs\n');
+  const records = [record(0, IDLE, 2), record(1, { ...IDLE, cpuHogs: 2 }, 3), record(2, IDLE, 2)];
+  const original = fs.fsyncSync;
+  const fsync = mock.method(fs, 'fsyncSync', (fd: number) => {
+    if (fs.fstatSync(fd).isDirectory()) throw Object.assign(new Error('EIO: i/o error, fsync'), { errno: -5, code: 'EIO', syscall: 'fsync' });
+    original(fd);
+  });
+  syncBuiltinESMExports();
+  try {
+    assert.throws(() => writeDataset(out, journal, records), {
+      message: `${out} was replaced, but its directory ${dir} could not be synced: EIO (i/o error); a crash may still undo the replacement; the runs are kept in ${journal}: "lavarank calibrate --finalize ${journal} --out FILE" writes the dataset from them`,
+    });
+  } finally {
+    fsync.mock.restore();
+    syncBuiltinESMExports();
+  }
   assert.equal(readFileSync(journal, 'utf8'), 'the runs\n');
 });
 

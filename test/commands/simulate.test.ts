@@ -155,6 +155,32 @@ describe('lavarank simulate --html on a full disk', () => {
   });
 });
 
+describe('lavarank simulate --html whose directory cannot be synced', () => {
+  // EIO from fsync of the directory after the rename (strace's fault injection on a real
+  // run): the report had been replaced, and the message said any file there was unchanged.
+  it('says the report was replaced and that the sync failed, not that the file is unchanged', async () => {
+    const { dir, cleanup } = tempDir();
+    const html = join(dir, 'report.html');
+    writeFileSync(html, 'the last report\n');
+    const original = fs.fsyncSync;
+    const fsync = mock.method(fs, 'fsyncSync', (fd: number) => {
+      if (fs.fstatSync(fd).isDirectory()) throw Object.assign(new Error('EIO: i/o error, fsync'), { errno: -5, code: 'EIO', syscall: 'fsync' });
+      original(fd);
+    });
+    syncBuiltinESMExports();
+    try {
+      await assert.rejects(main(['--synthetic', '2', '--jobs', '10', '--seeds', '1', '--html', html]), {
+        message: `--html ${html} was replaced, but its directory ${dir} could not be synced: EIO (i/o error); a crash may still undo the replacement`,
+      });
+      assert.match(readFileSync(html, 'utf8'), /^<!DOCTYPE html>/);
+    } finally {
+      fsync.mock.restore();
+      syncBuiltinESMExports();
+      cleanup();
+    }
+  });
+});
+
 describe('lavarank simulate --acct', () => {
   it('names the --acct file that has no job that ran', () => {
     const { dir, cleanup } = tempDir();
