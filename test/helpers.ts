@@ -8,7 +8,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, type TestContext } from 'node:test';
+import { after, mock, type TestContext } from 'node:test';
 import { pino, type Logger } from 'pino';
 
 // The repository root (tests run from dist/test/...).
@@ -118,6 +118,21 @@ export async function until<T>(what: string, check: () => T | undefined, timeout
 export function mkfifo(path: string): void {
   const r = spawnSync('mkfifo', ['-m', '644', path]);
   if (r.status !== 0) throw new Error(`mkfifo ${path}: ${r.stderr.toString()}`);
+}
+
+// Makes fsync of a directory fail with EIO (what strace's fault injection gave real
+// runs after a rename), fsync of a file as usual; returns the undo.
+export function failDirectorySync(): () => void {
+  const realFsync = fs.fsyncSync;
+  const fsync = mock.method(fs, 'fsyncSync', (fd: number) => {
+    if (fs.fstatSync(fd).isDirectory()) throw Object.assign(new Error('EIO: i/o error, fsync'), { errno: -5, code: 'EIO', syscall: 'fsync' });
+    realFsync(fd);
+  });
+  syncBuiltinESMExports();
+  return () => {
+    fsync.mock.restore();
+    syncBuiltinESMExports();
+  };
 }
 
 // Replaces the file at path with a symbolic link to a new file beside it, victim, that holds 'untouched\n'; returns victim's path.

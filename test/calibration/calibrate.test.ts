@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import fs, { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { syncBuiltinESMExports } from 'node:module';
-import { mock, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import {
   BASELINE_NEAREST,
   appendJournal,
@@ -34,7 +33,7 @@ import {
 } from '../../src/calibration/calibrate.js';
 import type { Sample } from '../../src/collectors/types.js';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
-import { dirWithMode, mkfifo, repoRoot, tempDir, until } from '../helpers.js';
+import { dirWithMode, failDirectorySync, mkfifo, repoRoot, tempDir, until } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
 
@@ -687,19 +686,13 @@ test('writeDataset whose directory cannot be synced after the rename says the da
   const journal = join(dir, 'out.jsonl.partial');
   writeFileSync(journal, 'the runs\n');
   const records = [record(0, IDLE, 2), record(1, { ...IDLE, cpuHogs: 2 }, 3), record(2, IDLE, 2)];
-  const original = fs.fsyncSync;
-  const fsync = mock.method(fs, 'fsyncSync', (fd: number) => {
-    if (fs.fstatSync(fd).isDirectory()) throw Object.assign(new Error('EIO: i/o error, fsync'), { errno: -5, code: 'EIO', syscall: 'fsync' });
-    original(fd);
-  });
-  syncBuiltinESMExports();
-  try {
+  const restoreSync = failDirectorySync();
+    try {
     assert.throws(() => writeDataset(out, journal, records), {
       message: `${out} was replaced, but its directory ${dir} could not be synced: EIO (i/o error); a crash may still undo the replacement; the runs are kept in ${journal}: "lavarank calibrate --finalize ${journal} --out FILE" writes the dataset from them`,
     });
   } finally {
-    fsync.mock.restore();
-    syncBuiltinESMExports();
+    restoreSync();
   }
   assert.equal(readFileSync(journal, 'utf8'), 'the runs\n');
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it, mock } from 'node:test';
 import { main, parseRankRusage, progressReporter, setupSimulation, simulationOptions } from '../../src/commands/simulate.js';
-import { cliPath, fixture, mkfifo, repoRoot, tempDir } from '../helpers.js';
+import { cliPath, failDirectorySync, fixture, mkfifo, repoRoot, tempDir } from '../helpers.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'simulate', ...args], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '' }, timeout: 60_000 });
 
@@ -162,20 +162,14 @@ describe('lavarank simulate --html whose directory cannot be synced', () => {
     const { dir, cleanup } = tempDir();
     const html = join(dir, 'report.html');
     writeFileSync(html, 'the last report\n');
-    const original = fs.fsyncSync;
-    const fsync = mock.method(fs, 'fsyncSync', (fd: number) => {
-      if (fs.fstatSync(fd).isDirectory()) throw Object.assign(new Error('EIO: i/o error, fsync'), { errno: -5, code: 'EIO', syscall: 'fsync' });
-      original(fd);
-    });
-    syncBuiltinESMExports();
-    try {
+    const restoreSync = failDirectorySync();
+        try {
       await assert.rejects(main(['--synthetic', '2', '--jobs', '10', '--seeds', '1', '--html', html]), {
         message: `--html ${html} was replaced, but its directory ${dir} could not be synced: EIO (i/o error); a crash may still undo the replacement`,
       });
       assert.match(readFileSync(html, 'utf8'), /^<!DOCTYPE html>/);
     } finally {
-      fsync.mock.restore();
-      syncBuiltinESMExports();
+      restoreSync();
       cleanup();
     }
   });

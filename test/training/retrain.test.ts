@@ -18,7 +18,7 @@ import { defaultConfig } from '../../src/config/config.js';
 import { parseRetrainArgs } from '../../src/commands/retrain.js';
 import { labelSettings, type FamilyBaseline } from '../../src/training/label.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
-import { cliPath, mkfifo, tempDir } from '../helpers.js';
+import { cliPath, failDirectorySync, mkfifo, tempDir } from '../helpers.js';
 import { readHistory } from '../../src/history/reader.js';
 import { formatJobFinish } from '../../src/lsf/acct.js';
 import { makeJob } from '../helpers/job.js';
@@ -1140,20 +1140,14 @@ describe('the stages, one at a time', () => {
     writeFileSync(out, 'the old model\n', { mode: 0o644 });
     writeFileSync(`${out}.previous`, 'the model before it\n', { mode: 0o644 });
     const model = loadModel(defaultModelPath()).file;
-    const realFsync = fs.fsyncSync;
-    const fsync = mock.method(fs, 'fsyncSync', (fd: number) => {
-      if (fs.fstatSync(fd).isDirectory()) throw Object.assign(new Error('EIO: i/o error, fsync'), { errno: -5, code: 'EIO', syscall: 'fsync' });
-      realFsync(fd);
-    });
-    syncBuiltinESMExports();
-    try {
+    const restoreSync = failDirectorySync();
+        try {
       assert.throws(
         () => writeModelStage(model, { write: true, reason: 'test' }, {}, { verdicts: ['new model', 'mean', 'load-only fit', 'formula'].map((name, k) => ({ name, note: '', mae: 10 + k, n: 5 })) }, 5, { out, configModel: out, configPath: null, intervalSec: 10 }, quietContext()),
         { message: new RegExp(`^wrote ${out} \\([a-z]+#[0-9a-f]+\\) and kept the model it replaced as ${out}\\.previous, but EIO \\(i/o error\\) syncing ${dir}: after a crash either may be missing`) },
       );
     } finally {
-      fsync.mock.restore();
-      syncBuiltinESMExports();
+      restoreSync();
     }
     assert.equal(loadModel(out).file.name, model.name);
     assert.equal(readFileSync(`${out}.previous`, 'utf8'), 'the old model\n');

@@ -6,7 +6,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { UnsyncedRename, replaceFileAsync, writeFileAtomic } from '../../src/util/atomic-file.js';
-import { mkfifo, tempDir } from '../helpers.js';
+import { failDirectorySync, mkfifo, tempDir } from '../helpers.js';
 
 describe('writeFileAtomic', () => {
   it('writes nothing through a link planted at its temp file\'s name, and refuses', (t) => {
@@ -100,16 +100,7 @@ describe('writeFileAtomic', () => {
     t.after(cleanup);
     const path = join(dir, 'report.txt');
     writeFileSync(path, 'old\n');
-    const realFsync = fs.fsyncSync;
-    t.mock.method(fs, 'fsyncSync', (fd: number) => {
-      if (fs.fstatSync(fd).isDirectory()) throw Object.assign(new Error('EIO: i/o error, fsync'), { errno: -5, code: 'EIO', syscall: 'fsync' });
-      realFsync(fd);
-    });
-    syncBuiltinESMExports();
-    t.after(() => {
-      t.mock.restoreAll();
-      syncBuiltinESMExports();
-    });
+    t.after(failDirectorySync());
     assert.throws(
       () => writeFileAtomic(path, 'new\n'),
       (err: unknown) => err instanceof UnsyncedRename && err.path === path && (err.cause as NodeJS.ErrnoException).code === 'EIO' && /EIO \(i\/o error\)/.test(err.message),
