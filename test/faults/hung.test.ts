@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startElim, type Elim } from '../e2e/harness.js';
+import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
 import { fixture, isAlive, sleep, tempDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
@@ -55,6 +55,31 @@ async function reportsThenStop(elim: Elim, ms: number): Promise<{ reports: numbe
   return { reports, wchan, alive: isAlive(elim.pid) };
 }
 
+// The elim's reports and its SIGTERM handling while dir (made in a temp directory, named
+// name) sits on a root-mounted FUSE server that hangs `hung` (fuseHangOver), its
+// attributes still cached: the elim started with options(dir), the server mounted after
+// 2 reports, settleMs for the elim to meet the hung directory, then 3 s of reports.
+async function reportsOverHungFuse(o: { name: string; hung: 'statfs' | 'opendir'; options: (dir: string) => StartOptions; settleMs: number; what: string }): Promise<void> {
+  const { dir: hd, cleanup } = tempDir('lavarank-hung-');
+  const dir = join(hd, o.name);
+  mkdirSync(dir, { mode: 0o755 });
+  const elim = startElim(o.options(dir));
+  let server: ChildProcess | undefined;
+  try {
+    await elim.waitForReports(2);
+    server = await fuseHangOver(dir, o.hung);
+    await sleep(o.settleMs);
+    const r = await reportsThenStop(elim, 3000);
+    assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while ${o.what} hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
+  } finally {
+    server?.kill('SIGKILL'); // closes /dev/fuse: the waiting call fails and returns
+    await sleep(300);
+    spawnSync('umount', ['-l', dir]);
+    await elim.cleanup();
+    cleanup();
+  }
+}
+
 describe('a history directory whose filesystem stops answering', { skip: NEED }, () => {
   it('does not stop the reports or the SIGTERM handling', async () => {
     const { dir: hd, cleanup } = tempDir('lavarank-hung-');
@@ -80,65 +105,18 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
   });
 
   it('a history directory on a file system whose statfs stops answering, its attributes still cached: does not stop the reports or the SIGTERM handling', { skip: FUSECTL }, async () => {
-    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
-    const history = join(hd, 'history');
-    mkdirSync(history, { mode: 0o755 });
-    const elim = startElim({ testInterval: 0.5, override: { history: { dir: history } } });
-    let server: ChildProcess | undefined;
-    try {
-      await elim.waitForReports(2);
-      server = await fuseHangOver(history);
-      await sleep(3000); // the history's first open, at the 6th report, walks to the mount
-      const r = await reportsThenStop(elim, 3000);
-      assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the history directory's statfs hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
-    } finally {
-      server?.kill('SIGKILL'); // closes /dev/fuse: the waiting statfs fails and returns
-      await sleep(300);
-      spawnSync('umount', ['-l', history]);
-      await elim.cleanup();
-      cleanup();
-    }
+    // The history's first open, at the 6th report (3 s in), walks to the mount.
+    await reportsOverHungFuse({ name: 'history', hung: 'statfs', options: (history) => ({ testInterval: 0.5, override: { history: { dir: history } } }), settleMs: 3000, what: "the history directory's statfs" });
   });
 
   it('a history directory on a file system whose open of a directory stops answering, its attributes still cached: does not stop the reports or the SIGTERM handling', async () => {
-    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
-    const history = join(hd, 'history');
-    mkdirSync(history, { mode: 0o755 });
-    const elim = startElim({ testInterval: 0.5, override: { history: { dir: history } } });
-    let server: ChildProcess | undefined;
-    try {
-      await elim.waitForReports(2);
-      server = await fuseHangOver(history, 'opendir');
-      await sleep(3000); // the history's first open, at the 6th report, holds the directory
-      const r = await reportsThenStop(elim, 3000);
-      assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the history directory's opendir hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
-    } finally {
-      server?.kill('SIGKILL'); // closes /dev/fuse: the waiting open fails and returns
-      await sleep(300);
-      spawnSync('umount', ['-l', history]);
-      await elim.cleanup();
-      cleanup();
-    }
+    // The history's first open, at the 6th report (3 s in), holds the directory.
+    await reportsOverHungFuse({ name: 'history', hung: 'opendir', options: (history) => ({ testInterval: 0.5, override: { history: { dir: history } } }), settleMs: 3000, what: "the history directory's opendir" });
   });
 
   it('a metrics file on a file system whose open of a directory stops answering, its attributes still cached: does not stop the reports or the SIGTERM handling', async () => {
-    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
-    const metrics = join(hd, 'metrics');
-    mkdirSync(metrics, { mode: 0o755 });
-    const elim = startElim({ testInterval: 0.5, override: { metrics: { textfile: join(metrics, 'lavarank.prom') } } });
-    let server: ChildProcess | undefined;
-    try {
-      await elim.waitForReports(2);
-      server = await fuseHangOver(metrics, 'opendir');
-      const r = await reportsThenStop(elim, 3000); // the metrics file is written at every report
-      assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the metrics directory's opendir hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
-    } finally {
-      server?.kill('SIGKILL');
-      await sleep(300);
-      spawnSync('umount', ['-l', metrics]);
-      await elim.cleanup();
-      cleanup();
-    }
+    // The metrics file is written at every report.
+    await reportsOverHungFuse({ name: 'metrics', hung: 'opendir', options: (metrics) => ({ testInterval: 0.5, override: { metrics: { textfile: join(metrics, 'lavarank.prom') } } }), settleMs: 0, what: "the metrics directory's opendir" });
   });
 
   it('a child elim whose directory stops answering: its restart does not stop the reports or the SIGTERM handling', async () => {
