@@ -10,7 +10,7 @@ import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import {
   chunkFor, decideWrite, evaluate, EXIT_ERROR, EXIT_INTERRUPTED, familyLines, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs, lockOutput,
-  ProblemLog, Progress, quietContext, readLog, resolveOptions, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, writeModelStage, type RetrainIO, type RetrainOptions,
+  ProblemLog, Progress, quietContext, readLog, resolveOptions, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, writeModelStage, writeReportStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { clampRank } from '../../src/model/rank.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
@@ -22,6 +22,8 @@ import { cliPath, failDirectorySync, mkfifo, tempDir } from '../helpers.js';
 import { readHistory } from '../../src/history/reader.js';
 import { formatJobFinish } from '../../src/lsf/acct.js';
 import { makeJob } from '../helpers/job.js';
+import { noExclusions } from '../../src/training/jobs.js';
+import type { ReportData } from '../../src/training/report-html.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 
@@ -1141,7 +1143,7 @@ describe('the stages, one at a time', () => {
     writeFileSync(`${out}.previous`, 'the model before it\n', { mode: 0o644 });
     const model = loadModel(defaultModelPath()).file;
     const restoreSync = failDirectorySync();
-        try {
+    try {
       assert.throws(
         () => writeModelStage(model, { write: true, reason: 'test' }, {}, { verdicts: ['new model', 'mean', 'load-only fit', 'formula'].map((name, k) => ({ name, note: '', mae: 10 + k, n: 5 })) }, 5, { out, configModel: out, configPath: null, intervalSec: 10 }, quietContext()),
         { message: new RegExp(`^wrote ${out} \\([a-z]+#[0-9a-f]+\\) and kept the model it replaced as ${out}\\.previous, but EIO \\(i/o error\\) syncing ${dir}: after a crash either may be missing`) },
@@ -1152,6 +1154,27 @@ describe('the stages, one at a time', () => {
     assert.equal(loadModel(out).file.name, model.name);
     assert.equal(readFileSync(`${out}.previous`, 'utf8'), 'the old model\n');
     assert.deepEqual(fs.readdirSync(dir).sort(), ['model.json', 'model.json.previous']);
+  });
+
+  // The report renamed into place, then EIO syncing its directory: the message said the
+  // report could not be written, though it was there.
+  test('writeReportStage whose directory cannot be synced after the rename says the report is in place, not that it could not be written', () => {
+    const dir = join(root, 'report-eio');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const path = join(dir, 'report.html');
+    const data: ReportData = {
+      generated: '2027-01-01T00:00:00.000Z', out: join(dir, 'model.json'), outcome: 'Written.', newModelId: 'retrained#12345678', installed: { path: join(dir, 'model.json') },
+      table: [], holdout: [], counts: { jobs: 0, examples: 0, train: 0, calibration: 0, holdout: 0 }, excluded: noExclusions(), inputs: [], problems: [], training: '',
+    };
+    const restoreSync = failDirectorySync();
+    try {
+      assert.throws(() => writeReportStage(path, data, { written: true, out: join(dir, 'model.json') }, quietContext()), {
+        message: `the model was written to ${join(dir, 'model.json')}, and the report ${path} was replaced, but its directory ${dir} could not be synced: EIO (i/o error); a crash may still undo the replacement`,
+      });
+    } finally {
+      restoreSync();
+    }
+    assert.match(readFileSync(path, 'utf8'), /^<!doctype html>/i);
   });
 
   test('writeModelStage on a full disk names the model file, and leaves the model and OUT.previous as they were', () => {
