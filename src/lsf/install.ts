@@ -197,6 +197,13 @@ export async function runInstall(argv: string[], io: InstallIO): Promise<number>
     try {
       step.run();
     } catch (err) {
+      // The file is in place, its directory unsynced (EIO): the step was done, and saying
+      // it failed would have the administrator take the new file for the old one.
+      if (err instanceof UnsyncedRename) {
+        io.out(`  done: ${step.say}`);
+        io.err(`lavarank install: ${errorMessage(err)}; check the disk (dmesg) and run the install again\nThe steps printed above it were done; the rest were not.`);
+        return 1;
+      }
       io.err(`lavarank install: failed to ${step.say}: ${errorMessage(err)}\nThe steps printed above it were done.`);
       return 1;
     }

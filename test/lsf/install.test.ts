@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BACKUP_DIR, WRAPPER_MARK, runInstall, wrapperText, type InstallIO } from '../../src/lsf/install.js';
-import { writeWithMode } from '../helpers.js';
+import { failDirectorySync, writeWithMode } from '../helpers.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const SAMPLES = join(REPO, 'test', 'fixtures', 'cluster');
@@ -254,6 +254,26 @@ test('--force that fails to write the wrapper (a full disk) leaves the site elim
   assert.match(r.err, /ENOSPC/);
   assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
   assert.deepEqual(readdirSync(t.sbin), ['elim']);
+});
+
+// EIO syncing LSF_SERVERDIR once the wrapper was renamed into place (as strace's fault
+// injection gave lsf.shared's merge on a real run): install said it had failed to write
+// the wrapper, which was in place, and that only the steps before it were done.
+test('an install whose directory cannot be synced after the wrapper is renamed into place says the wrapper was written, not that it failed, and stops', async () => {
+  const t = tree('fresh');
+  const restoreSync = failDirectorySync();
+  let r: Run;
+  try {
+    r = await install(t, '--merge-conf');
+  } finally {
+    restoreSync();
+  }
+  assert.equal(r.code, 1);
+  assert.match(r.out, /done: write \S*sbin\/elim/);
+  assert.equal(readFileSync(t.elim, 'utf8'), wrapperText(process.execPath, t.program));
+  assert.doesNotMatch(r.err, /failed to/);
+  assert.match(r.err, /^lavarank install: \S*sbin\/elim was replaced, but its directory \S*sbin could not be synced: EIO \(i\/o error\); a crash may still undo the replacement; check the disk \(dmesg\) and run the install again\nThe steps printed above it were done; the rest were not\.$/);
+  assert.doesNotMatch(readFileSync(t.shared, 'utf8'), /rank/, 'the merge after it is not made');
 });
 
 // install run by root where the server says EACCES to writes in the directories named
