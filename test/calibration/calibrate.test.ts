@@ -426,6 +426,21 @@ test('with TMPDIR on tmpfs, calibrate refuses before it loads the host, with sta
   assert.deepEqual(readdirSync(dir), [], 'no journal and no dataset');
 });
 
+// Whoever can change --out's directory could swap it for their link to one of root's
+// between the steps of the dataset's write, and the journal is made there by path
+// (4a88fce): refused before any run, the journal not made. A config that cannot be
+// read stops the command that passed this check, at once, before the runs.
+test('with --out in a directory others can write, calibrate refuses before it makes anything there, with status 1, naming --out', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const open = dirWithMode(dir, 'open', 0o777);
+  const out = join(open, 'cal.jsonl');
+  const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out, '--config', join(dir, 'missing.yaml')], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`--out ${out}: dataset directory ${open} has mode 0777`));
+  assert.deepEqual(readdirSync(open), [], 'no journal and no dataset');
+});
+
 // Another user who can write TMPDIR could swap calibrate's work directory for theirs and
 // plant links at the names the stressors open by path (O_TRUNC): root filled the file named.
 test('with TMPDIR a directory others can write (not sticky), calibrate refuses before it makes anything there, with status 1, naming TMPDIR', (t) => {
@@ -687,7 +702,7 @@ test('writeDataset whose directory cannot be synced after the rename says the da
   writeFileSync(journal, 'the runs\n');
   const records = [record(0, IDLE, 2), record(1, { ...IDLE, cpuHogs: 2 }, 3), record(2, IDLE, 2)];
   const restoreSync = failDirectorySync();
-    try {
+  try {
     assert.throws(() => writeDataset(out, journal, records), {
       message: `${out} was replaced, but its directory ${dir} could not be synced: EIO (i/o error); a crash may still undo the replacement; the runs are kept in ${journal}: "lavarank calibrate --finalize ${journal} --out FILE" writes the dataset from them`,
     });

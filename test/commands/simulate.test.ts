@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import fs, { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it, mock } from 'node:test';
 import { main, parseRankRusage, progressReporter, setupSimulation, simulationOptions } from '../../src/commands/simulate.js';
-import { cliPath, failDirectorySync, fixture, mkfifo, repoRoot, tempDir } from '../helpers.js';
+import { cliPath, dirWithMode, failDirectorySync, fixture, mkfifo, repoRoot, tempDir } from '../helpers.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'simulate', ...args], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '' }, timeout: 60_000 });
 
@@ -115,6 +115,22 @@ describe('lavarank simulate --html in a place it cannot be written', () => {
     assert.equal(r.stdout, '');
   });
 
+  // Whoever can change the directory could swap it for their link to one of root's
+  // between the steps of the write (4a88fce): refused before hours of simulation.
+  it('refuses --html in a directory others can write, before the simulation, naming the directory', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const open = dirWithMode(dir, 'open', 0o777);
+      const r = run(['--synthetic', '2', '--jobs', '10', '--seeds', '1', '--html', join(open, 'report.html')]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^lavarank simulate: --html ${open}/report\\.html: HTML report directory ${open} has mode 0777`));
+      assert.equal(r.stdout, '', 'no simulation ran');
+      assert.deepEqual(readdirSync(open), []);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('names --html when it is a directory, rather than fail renaming a temp file onto it', () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -163,7 +179,7 @@ describe('lavarank simulate --html whose directory cannot be synced', () => {
     const html = join(dir, 'report.html');
     writeFileSync(html, 'the last report\n');
     const restoreSync = failDirectorySync();
-        try {
+    try {
       await assert.rejects(main(['--synthetic', '2', '--jobs', '10', '--seeds', '1', '--html', html]), {
         message: `--html ${html} was replaced, but its directory ${dir} could not be synced: EIO (i/o error); a crash may still undo the replacement`,
       });
