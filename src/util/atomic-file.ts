@@ -7,15 +7,16 @@ import { directoryProblems, holdDirectory } from './trust.js';
 import { errorReason } from './errors.js';
 
 // The new file is in place (readers see it), but its directory could not be synced
-// after the rename (EIO from the disk): a crash may still bring back the old file. A
-// caller must not treat the file as unwritten, nor drop what it kept of the old one.
+// after the rename (EIO from the disk): a crash may still bring back the old file, or
+// leave none where there was none. A caller must not treat the file as unwritten, nor
+// drop what it kept of the old one.
 export class UnsyncedRename extends Error {
   override name = 'UnsyncedRename';
   constructor(
     readonly path: string,
     cause: unknown,
   ) {
-    super(`${path} was replaced, but its directory ${dirname(path)} could not be synced: ${errorReason(cause)}; a crash may still undo the replacement`, { cause });
+    super(`${path} was written, but its directory ${dirname(path)} could not be synced: ${errorReason(cause)}; after a crash ${path} may be as it was before`, { cause });
   }
 }
 

@@ -694,7 +694,7 @@ test('writeDataset that cannot write the dataset keeps the journal and names it,
   assert.equal(readFileSync(journal, 'utf8'), 'the runs\n');
 });
 
-test('writeDataset whose directory cannot be synced after the rename says the dataset was replaced, and keeps the journal', (t) => {
+test('writeDataset whose directory cannot be synced after the rename says the dataset was written, and keeps the journal', (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
   const out = join(dir, 'out.jsonl');
@@ -704,7 +704,7 @@ test('writeDataset whose directory cannot be synced after the rename says the da
   const restoreSync = failDirectorySync();
   try {
     assert.throws(() => writeDataset(out, journal, records), {
-      message: `${out} was replaced, but its directory ${dir} could not be synced: EIO (i/o error); a crash may still undo the replacement; the runs are kept in ${journal}: "lavarank calibrate --finalize ${journal} --out FILE" writes the dataset from them`,
+      message: `${out} was written, but its directory ${dir} could not be synced: EIO (i/o error); after a crash ${out} may be as it was before; the runs are kept in ${journal}: "lavarank calibrate --finalize ${journal} --out FILE" writes the dataset from them`,
     });
   } finally {
     restoreSync();

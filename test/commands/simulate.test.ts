@@ -174,14 +174,14 @@ describe('lavarank simulate --html on a full disk', () => {
 describe('lavarank simulate --html whose directory cannot be synced', () => {
   // EIO from fsync of the directory after the rename (strace's fault injection on a real
   // run): the report had been replaced, and the message said any file there was unchanged.
-  it('says the report was replaced and that the sync failed, not that the file is unchanged', async () => {
+  it('says the report was written and that the sync failed, not that the file is unchanged', async () => {
     const { dir, cleanup } = tempDir();
     const html = join(dir, 'report.html');
     writeFileSync(html, 'the last report\n');
     const restoreSync = failDirectorySync();
     try {
       await assert.rejects(main(['--synthetic', '2', '--jobs', '10', '--seeds', '1', '--html', html]), {
-        message: `--html ${html} was replaced, but its directory ${dir} could not be synced: EIO (i/o error); a crash may still undo the replacement`,
+        message: `--html ${html} was written, but its directory ${dir} could not be synced: EIO (i/o error); after a crash ${html} may be as it was before`,
       });
       assert.match(readFileSync(html, 'utf8'), /^<!DOCTYPE html>/);
     } finally {

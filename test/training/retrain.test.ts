@@ -1169,7 +1169,7 @@ describe('the stages, one at a time', () => {
     const restoreSync = failDirectorySync();
     try {
       assert.throws(() => writeReportStage(path, data, { written: true, out: join(dir, 'model.json') }, quietContext()), {
-        message: `the model was written to ${join(dir, 'model.json')}, and the report ${path} was replaced, but its directory ${dir} could not be synced: EIO (i/o error); a crash may still undo the replacement`,
+        message: `the model was written to ${join(dir, 'model.json')}, and the report ${path} was written, but its directory ${dir} could not be synced: EIO (i/o error); after a crash ${path} may be as it was before`,
       });
     } finally {
       restoreSync();

@@ -109,6 +109,19 @@ describe('writeFileAtomic', () => {
     assert.deepEqual(readdirSync(dir), ['report.txt']);
   });
 
+  // A fresh install's wrapper, a first --html: 'was replaced ... undo the replacement'
+  // named a file that had never been there.
+  it('says of a new file whose directory cannot be synced that it was written, not that it replaced one', (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const path = join(dir, 'report.txt');
+    t.after(failDirectorySync());
+    assert.throws(() => writeFileAtomic(path, 'new\n'), {
+      message: `${path} was written, but its directory ${dir} could not be synced: EIO (i/o error); after a crash ${path} may be as it was before`,
+    });
+    assert.equal(readFileSync(path, 'utf8'), 'new\n');
+  });
+
   it('refuses a directory another user owns, and leaves nothing in a directory of root\'s they swap in for it by a link', { skip: process.getuid?.() === 0 ? false : 'needs root to act as another user' }, async (t) => {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
