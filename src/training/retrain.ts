@@ -1354,7 +1354,7 @@ export function writeModelStage(
   }
   if (unsynced !== undefined) {
     throw new ModelError(
-      `wrote ${options.out} (${id})${previous === undefined ? '' : ` and kept the model it replaced as ${previous}`}, but ${errorReason(unsynced.cause)} syncing ${dirname(options.out)}: after a crash either may be missing; check the disk (dmesg) and run retrain again`,
+      `wrote ${options.out} (${id})${previous === undefined ? '' : ` and kept the model it replaced as ${previous}`}, but ${errorReason(unsynced.cause)} syncing ${dirname(options.out)}: after a crash ${previous === undefined ? `${options.out} may be as it was before` : 'either may be missing'}; check the disk (dmesg) and run retrain again`,
       { cause: unsynced },
     );
   }

@@ -1156,6 +1156,25 @@ describe('the stages, one at a time', () => {
     assert.deepEqual(fs.readdirSync(dir).sort(), ['model.json', 'model.json.previous']);
   });
 
+  // A first retrain, no model at OUT: 'after a crash either may be missing' named two
+  // files where there was one.
+  test('writeModelStage whose directory cannot be synced after a first model is renamed into place says that model may be lost, not either of two', () => {
+    const dir = join(root, 'dir-eio-first');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const out = join(dir, 'model.json');
+    const model = loadModel(defaultModelPath()).file;
+    const restoreSync = failDirectorySync();
+    try {
+      assert.throws(
+        () => writeModelStage(model, { write: true, reason: 'test' }, {}, { verdicts: ['new model', 'mean', 'load-only fit', 'formula'].map((name, k) => ({ name, note: '', mae: 10 + k, n: 5 })) }, 5, { out, configModel: out, configPath: null, intervalSec: 10 }, quietContext()),
+        { message: new RegExp(`^wrote ${out} \\([a-z]+#[0-9a-f]+\\), but EIO \\(i/o error\\) syncing ${dir}: after a crash ${out} may be as it was before; check the disk`) },
+      );
+    } finally {
+      restoreSync();
+    }
+    assert.deepEqual(fs.readdirSync(dir), ['model.json']);
+  });
+
   // The report renamed into place, then EIO syncing its directory: the message said the
   // report could not be written, though it was there.
   test('writeReportStage whose directory cannot be synced after the rename says the report is in place, not that it could not be written', () => {
