@@ -1392,7 +1392,7 @@ export function writeReportStage(path: string, data: ReportData, modelWritten: {
   try {
     writeFileAtomic(path, renderReport(data), REPORT_MODE, { what: 'report directory' });
   } catch (err) {
-    // Replaced but not synced: the report is there, and its message says "but" itself.
+    // Written but not synced: the report is there, and its message says "but" itself.
     const unsynced = err instanceof UnsyncedRename;
     const what = unsynced ? `the report ${err.message}` : `the report ${path} could not be written: ${errorReason(err)}`;
     throw new Error(`${modelWritten.written ? `the model was written to ${modelWritten.out}, ${unsynced ? 'and' : 'but'} ` : ''}${what}`, { cause: err });
