@@ -359,6 +359,7 @@ export async function main(argv: string[]): Promise<number> {
   const model = describeModel(config);
   notes.push(`model: ${model.description}`);
   for (const problem of model.problems) add(config.model === null ? 'error' : 'critical', problem);
+  for (const warning of model.warnings) add('warning', warning);
 
   for (const [i, elim] of config.elims.entries()) {
     for (const problem of childProgram(elim.command, `child elim elims[${i}]`).problems) add('error', `${problem} (lavarank would not start it)`);

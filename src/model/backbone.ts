@@ -2,8 +2,9 @@
 // composed from per-resource stall. CPU: processor sharing between the tasks that
 // want a CPU and the new one, on the host's own number of CPUs and cores (SMT threads
 // share a core, with an assumed yield), and steal. Memory:
-// PSI memory stall, pages swapped or faulted in, memory nearly full. I/O: PSI io
-// stall (without PSI, the iowait share) and the busiest disk's busy share. Network: the busiest physical link's
+// PSI memory stall, pages swapped or faulted in, memory nearly full. I/O: the tasks
+// waiting for io, PSI io "some" × the CPUs not idle (without PSI, iowait × CPUs), and the
+// busiest disk's busy share. Network: the busiest physical link's
 // utilization, with an assumed weight (no calibration run had a known link speed).
 // A share s of time lost to a resource
 // stretches the time spent on it by 1 / (1 - s), a slowdown of s / (1 - s); io is
@@ -104,6 +105,7 @@ export const BACKBONE_INPUTS = [
   'runnable_per_cpu',
   'load1_per_cpu',
   'cpu_steal',
+  'cpu_busy',
   'cpu_iowait',
   'swap_io',
   'major_faults',
@@ -156,6 +158,33 @@ function iowaitStall(iowait: number | undefined, cpus: number | undefined): numb
   return iowait === undefined ? undefined : 1 - Math.exp(-Math.max(0, iowait) * (cpus ?? 1));
 }
 
+// How a model's io part reads PSI io "some": 'waiters' (since 2026-12-06, models whose
+// training.backboneVersion is 2) as "some" times the CPUs not idle (ioWaiting), 'some'
+// (the models before) as "some" alone, the host-wide share of time a task waited.
+export type IoCost = 'waiters' | 'some';
+
+// The backbone version a model trained with this build records (training.backboneVersion);
+// a model without one was fitted with the io cost of 'some' and is ranked with it.
+export const BACKBONE_VERSION = 2;
+
+// The mean number of tasks waiting for io, from PSI io "some" on n CPUs busy a share
+// `busy` and in iowait a share `iowait`. The kernel averages each CPU's stall weighted by
+// that CPU's non-idle time (collect_percpu_times, kernel/sched/psi.c), and a CPU where a
+// task sleeps waiting for io counts as non-idle: one task waiting all the time reads 0.99
+// on an otherwise idle host and about 1/(k + 1) beside k CPUs busy with work that does
+// not wait. "some" times the CPUs not idle, (busy + iowait) × n, at least one and at most
+// n, undoes that weighting: about one task on every size and load, as iowait × n counts
+// without PSI (iowaitStall). Read as the host's share it ranked the same disk rank_io 461
+// idle and 69 beside one CPU loop (an audit, 2026-12-06). It counts at most a task a CPU
+// not idle, and a task that sleeps between its waits less than once (some × non-idle is
+// then its stall share squared); without the CPU count, "some" alone.
+export function ioWaiting(some: number, busy: number | undefined, iowait: number | undefined, n: number | undefined): number {
+  if (!(some > 0)) return 0;
+  if (n === undefined) return some;
+  const nonIdle = (Math.max(0, busy ?? 0) + Math.max(0, iowait ?? 0)) * n;
+  return some * Math.max(1, Math.min(n, nonIdle));
+}
+
 // The CPUs the stand-ins for PSI (faultStall, iowaitStall) are taken over: n, or under a
 // CPU quota the CPUs a job may use that the quota was taken from (quota_host_cpus, a host
 // fact), more than n there. A major fault or an iowait tick anywhere on the machine counts
@@ -182,11 +211,11 @@ export function stallSlowdown(s: number): number {
   return c / (1 - c);
 }
 
-// The io part's slowdown for a host-wide io stall share s (PSI io "some": the share
-// of time at least one task waited for io). A new job's io shares the device with
-// the tasks already waiting, so it slows by about their mean number; "some" is the
-// chance that there is at least one, and for tasks that wait independently that mean
-// is -ln(1 - s). Near 0 this is s / (1 - s) (s + s²/2 against s + s²); near 1 it grows
+// The io part's slowdown for an io stall share s: the share of time at least one task
+// waited (for PSI, 1 - exp(-w) of the w tasks waiting, ioWaiting; for a busy disk, its
+// discounted busy share). A new job's io shares the device with the tasks already
+// waiting, so it slows by about their mean number; s is the chance that there is at
+// least one, and for tasks that wait independently that mean is -ln(1 - s). Near 0 this is s / (1 - s) (s + s²/2 against s + s²); near 1 it grows
 // slowly where s / (1 - s) explodes: one sequential reader keeps "some" near 1, yet a
 // second stream gets about half the disk (+100 %), not a hundredth (+9900 %).
 export function ioSlowdown(s: number): number {
@@ -199,15 +228,16 @@ export function ioSlowdown(s: number): number {
 export type BackboneInput = Readonly<Record<string, number | null | undefined>>;
 
 // The backbone's slowdowns for raw named feature values.
-export function backbone(raw: BackboneInput, params: Readonly<BackboneParams> = DEFAULT_BACKBONE): BackboneResult {
-  return backboneWith(params)(raw);
+export function backbone(raw: BackboneInput, params: Readonly<BackboneParams> = DEFAULT_BACKBONE, ioCost: IoCost = 'waiters'): BackboneResult {
+  return backboneWith(params, ioCost)(raw);
 }
 
 // backbone() for parameters that stay fixed, as a loaded model's do. What depends
 // on the parameters alone is computed here once rather than at each call: the daemon
 // calls it every report in the interpreter, which would box those numbers anew each
 // time (16 heap numbers, a quarter of what a call allocated). Same numbers.
-export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneInput) => BackboneResult {
+// ioCost: how PSI io "some" is read (IoCost); a model file's own (model.ts), else this build's.
+export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 'waiters'): (raw: BackboneInput) => BackboneResult {
   const a = Math.min(1, Math.max(0, params.runnableWeight));
   const loadWeight = 1 - a;
   const secondsPerPage = Math.max(0, params.secondsPerPage);
@@ -261,7 +291,12 @@ export function backboneWith(params: Readonly<BackboneParams>): (raw: BackboneIn
     // io; on a host whose other CPUs are busy, much less). Else a host whose io goes to
     // NFS or Ceph (rbd), which no disk shows, or whose disk collector failed, had no io
     // stall: 45 % iowait on 2 CPUs ranked as idle, rank_io 0.
-    const ioStall = Math.max(share(value(raw, 'psi_io_some') ?? iowaitStall(value(raw, 'cpu_iowait'), over)), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
+    // PSI's share is read as the tasks waiting (ioWaiting), which the stall 1 - exp(-w) costs
+    // exactly, as iowaitStall's; models fitted before read it as the share itself.
+    const psiIo = value(raw, 'psi_io_some');
+    const iowait = value(raw, 'cpu_iowait');
+    const ioFromPsi = psiIo === undefined ? undefined : ioCost === 'some' ? psiIo : 1 - Math.exp(-ioWaiting(psiIo, value(raw, 'cpu_busy'), iowait, n));
+    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, over)), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it
     // near 100 % while a second one still gets about half of it: ioSlowdown's argument.

@@ -13,7 +13,7 @@ import { openTrusted } from '../util/trust.js';
 import { taggedArray } from '../util/tagged.js';
 import { sha256Hex } from '../util/sha256.js';
 import { FEATURES, FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
-import { backboneWith, type BackboneParams, type BackboneResult } from './backbone.js';
+import { BACKBONE_VERSION, backboneWith, type BackboneParams, type BackboneResult, type IoCost } from './backbone.js';
 import { ACTIVATIONS, Network, type Activation } from './network.js';
 
 // The `format` and `version` every model file starts with.
@@ -319,6 +319,10 @@ function validateTraining(c: Check, raw: Json): TrainingInfo {
   const baselines = c.object('training.baselines', t['baselines']);
   for (const key of ['mean', 'loadOnly', 'formula']) c.finite(`training.baselines.${key}`, baselines[key]);
   for (const [key, v] of Object.entries(baselines)) c.finite(`training.baselines.${key}`, v);
+  const version = t['backboneVersion'];
+  if (version !== undefined && !(typeof version === 'number' && Number.isInteger(version) && version >= 1 && version <= BACKBONE_VERSION)) {
+    c.expect('training.backboneVersion', `an integer from 1 to ${BACKBONE_VERSION} (the backbones this build runs; a larger one is a newer lavarank's)`, version);
+  }
   return t as TrainingInfo;
 }
 
@@ -433,7 +437,7 @@ function loaded(file: ModelFile, network: Network | undefined, id: string, path?
   const above = taggedArray(n, (i) => hi[i]! + EPS);
   const below = taggedArray(n, (i) => lo[i]! - EPS);
   const host = FEATURE_NAMES.map((name) => HOST_FEATURES.has(name));
-  const backbone = backboneWith(file.backbone);
+  const backbone = backboneWith(file.backbone, ioCostOf(file.training));
   const input = taggedArray(n, () => 0); // the network's input, reused
   const out = file.residual?.output;
   const span = out === undefined ? 0 : out.rankAtOne - out.rankAtZero;
@@ -550,6 +554,26 @@ export function loadModel(path: string, options: LoadOptions = {}): LoadedModel 
   const model = parseModel(text, path);
   model.path = path;
   return model;
+}
+
+// How a model's backbone reads PSI io: as it was fitted. A model without
+// training.backboneVersion (every model made before 2026-12-06) had its io weight and
+// any correction network fitted on "some" read as the host's share, so it is ranked
+// that way, as it was validated, until it is retrained (staleBackbone says so).
+export function ioCostOf(training: Readonly<TrainingInfo>): IoCost {
+  const v = training['backboneVersion'];
+  return typeof v === 'number' && v >= 2 ? 'waiters' : 'some';
+}
+
+// What `lavarank check` and the daemon's log say about a model fitted with an older
+// backbone than this build's, or undefined.
+export function staleBackbone(model: LoadedModel): string | undefined {
+  if (ioCostOf(model.file.training) === 'waiters') return undefined;
+  return (
+    `model ${model.id} was trained before 2026-12-06 and reads PSI io "some" as the host's share, which work on other CPUs dilutes ` +
+    '(one task keeping a disk saturated ranks lower as CPU work is added); it is ranked as it was fitted until it is retrained: ' +
+    'retrain it with this build ("lavarank retrain") to fit it to this build\'s backbone'
+  );
 }
 
 // One line about a model for logs and `lavarank check`.

@@ -12,7 +12,7 @@ import type { Config } from '../config/config.js';
 import type { RankerSource } from '../daemon/elim.js';
 import { ModelError, errorMessage, errorReason } from '../util/errors.js';
 import { toFeatures } from './features.js';
-import { describeLoaded, loadModel, type LoadOptions, type LoadedModel } from './model.js';
+import { describeLoaded, loadModel, staleBackbone, type LoadOptions, type LoadedModel } from './model.js';
 import { clampRank, formulaRanker, type Ranker } from './rank.js';
 
 // The model shipped with lavarank: models/default.json next to dist/ (dist/src/model/rankers.js → ../../../models).
@@ -88,6 +88,8 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
     model = load();
     ranker = modelRanker(model);
     log.info(logFields(model), `ranking with ${configured ? 'the configured' : 'the embedded default'} model ${describeLoaded(model)}`);
+    const stale = staleBackbone(model);
+    if (stale !== undefined) log.warn(logFields(model), stale);
   } catch (err) {
     if (configured) throw err instanceof ModelError ? err : new ModelError(`model file ${path}: ${errorMessage(err)}`, { cause: err });
     ranker = formulaRanker();
@@ -124,6 +126,8 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
         ranker = modelRanker(next);
         retryWhy = undefined;
         log.info({ ...logFields(next), previous: before }, `model file ${changed ? 'changed' : 'usable now'}; now ranking with ${describeLoaded(next)}`);
+        const stale = staleBackbone(next);
+        if (stale !== undefined) log.warn(logFields(next), stale);
       } catch (err) {
         const why = errorMessage(err);
         if (changed || why !== retryWhy) log.error({ path, err: why }, `model file changed but cannot be used; keeping ${ranker.name}`);
@@ -134,20 +138,22 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
 }
 
 // What `lavarank check` says about the model this config would use, and its problems.
-export function describeModel(config: Readonly<Config>, options: RankerOptions = {}): { description: string; problems: string[] } {
+export function describeModel(config: Readonly<Config>, options: RankerOptions = {}): { description: string; problems: string[]; warnings: string[] } {
   const path = modelPathFor(config, options);
   const what = config.model === null ? 'embedded default model' : 'model';
   try {
     const model = loadModel(path, options);
-    return { description: `${what} ${path}: ${describeLoaded(model)}`, problems: [] };
+    const stale = staleBackbone(model);
+    return { description: `${what} ${path}: ${describeLoaded(model)}`, problems: [], warnings: stale === undefined ? [] : [stale] };
   } catch (err) {
     const why = errorMessage(err);
     if (config.model === null) {
       return {
         description: `${what} ${path}: unusable; the daemon would rank with the built-in formula`,
         problems: [`${what} unusable (the daemon would fall back to the built-in formula): ${why}`],
+        warnings: [],
       };
     }
-    return { description: `${what} ${path}: unusable; the daemon would refuse to start`, problems: [why] };
+    return { description: `${what} ${path}: unusable; the daemon would refuse to start`, problems: [why], warnings: [] };
   }
 }

@@ -14,7 +14,7 @@ import type { Sample } from '../collectors/types.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { RANK_MAX, RANK_MIN, clampRank, formulaRanker, withLoadTieBreak } from '../model/rank.js';
 import { FEATURE_NAMES, PSI_FEATURES, featureIndex, featureScaling, withoutFeatures } from '../model/features.js';
-import { backbone, type BackboneParams } from '../model/backbone.js';
+import { BACKBONE_VERSION, backbone, type BackboneParams } from '../model/backbone.js';
 import { ACTIVATIONS, type Activation } from '../model/network.js';
 import { seededRandom, shuffled } from '../util/random.js';
 import {
@@ -455,6 +455,7 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
       holdoutSamples: 0,
       holdoutMae: 0,
       baselines: { mean: 0, loadOnly: 0, formula: 0 },
+      backboneVersion: BACKBONE_VERSION,
       seed,
       backboneTrainMae,
     },

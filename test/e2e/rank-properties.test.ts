@@ -13,7 +13,7 @@ import { MAX_STALL, NET_WEIGHT, SMT_YIELD } from '../../src/model/backbone.js';
 import { parseModel } from '../../src/model/model.js';
 import { modelRanker } from '../../src/model/rankers.js';
 import { repoRoot } from '../helpers.js';
-import { fullState, hostSampler, type HostState } from '../helpers/synthetic-host.js';
+import { fullState, hostSampler, kernelPsi, type HostState } from '../helpers/synthetic-host.js';
 
 const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json'));
 const hosts = hostSampler();
@@ -213,6 +213,26 @@ describe('the default model on synthetic hosts', () => {
       const io = disk.typed?.rank_io ?? NaN;
       assert.ok(io > (idle.typed?.rank_io ?? Infinity) + FAR, `${cpus} CPUs, saturated disk: rank_io ${io.toFixed(1)} against ${String(idle.typed?.rank_io)} idle`);
       assert.ok(disk.rank >= idle.rank - 1, `${cpus} CPUs, saturated disk: rank ${disk.rank.toFixed(1)} against ${idle.rank.toFixed(1)} idle`);
+    }
+  });
+
+  // The kernel weights each CPU's io stall by its non-idle time, so one task keeping a
+  // disk saturated reads io "some" 0.99 on an otherwise idle host and about 1/(k + 1)
+  // beside k CPU loops: read as the host's share, the rank fell from 23.0 to 3.5 and
+  // rank_io from 461 to 69 as CPU work was added, on every size (an audit, 2026-12-06).
+  it('ranks one task keeping a disk saturated about the same beside 0 to n - 1 CPU loops, and about +100 % for an io-bound job, on 2, 16 and 128 CPUs', () => {
+    for (const cpus of [2, 16, 128]) {
+      const loops = cpus <= 16 ? Array.from({ length: cpus }, (_, k) => k) : [0, 1, 2, 4, 8, 16, 32, 64, 96, 127];
+      const ranks = loops.map((k) => {
+        const psiIoSome = kernelPsi([{ stall: 0.99, nonIdle: 0.99 }, ...Array.from({ length: k }, () => ({ stall: 0, nonIdle: 1 }))]);
+        return { k, ...ranker.rank(hosts.sample({ cpus, runnable: k, busy: k / cpus, iowait: 0.99 / cpus, diskBusy: 1, psiIoSome })) };
+      });
+      const alone = ranks[0]!;
+      for (const r of ranks) {
+        const io = r.typed?.rank_io ?? NaN;
+        assert.ok(Math.abs(r.rank - alone.rank) <= 1, `${cpus} CPUs, ${r.k} loops: rank ${r.rank.toFixed(1)} against ${alone.rank.toFixed(1)} with none`);
+        assert.ok(io >= 90 && io <= 110, `${cpus} CPUs, ${r.k} loops: rank_io ${io.toFixed(1)}`);
+      }
     }
   });
 

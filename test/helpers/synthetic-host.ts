@@ -165,6 +165,19 @@ export function fullState(state: HostState): Required<HostState> {
   };
 }
 
+// A PSI "some" share as the kernel reports it for the whole host: each CPU's stalled
+// share weighted by its non-idle share (collect_percpu_times, kernel/sched/psi.c: "each
+// CPU is weighted by its non-idle time"; a CPU where a task sleeps stalled is non-idle).
+export function kernelPsi(perCpu: readonly { stall: number; nonIdle: number }[]): number {
+  let weighted = 0;
+  let nonIdle = 0;
+  for (const c of perCpu) {
+    weighted += c.stall * c.nonIdle;
+    nonIdle += c.nonIdle;
+  }
+  return nonIdle > 0 ? weighted / nonIdle : 0;
+}
+
 // The files of the host at `t` seconds into its window (counters grow at the state's
 // rates), relative to a root that holds proc/ and sys/: for a writer that keeps them
 // current in real time under a running daemon.

@@ -56,7 +56,7 @@ describe('parseModel', () => {
 
   it('keeps the ids history and the docs already hold: the first 8 hex digits of the SHA-256 of the file', () => {
     const text = readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8');
-    assert.equal(modelId('default', text), 'default#76dbb0de');
+    assert.equal(modelId('default', text), 'default#9c247fff');
   });
 
   it('adds the network output, mapped linearly from rankAtZero to rankAtOne, to the backbone', () => {
@@ -82,6 +82,19 @@ describe('parseModel', () => {
     assert.equal(model.network, undefined);
     const named = { cpus: 8, runnable_per_cpu: 1.5, load1_per_cpu: 1.5, psi_io_some: 0.3 };
     assert.equal(model.predict({ values: FEATURE_NAMES.map(() => 0.3), named }), backbone(named, file.backbone).rank);
+  });
+
+  // Its io weight, and any correction network, were fitted on "some" read as the host's
+  // share: ranked with the new io cost it would mean what nobody validated.
+  it('ranks a model fitted before 2026-12-06 (no training.backboneVersion) with the io cost it was fitted with, PSI io "some" as the host\'s share', () => {
+    const file = { ...randomModelFile(), residual: null };
+    const named = { cpus: 16, cpu_busy: 0.5, cpu_iowait: 0.06, runnable_per_cpu: 0.5, load1_per_cpu: 0.5, psi_io_some: 0.11 };
+    const input = { values: FEATURE_NAMES.map(() => 0.3), named };
+    assert.equal(parseModel(JSON.stringify(file), 'new').evaluate(input).backbone.io, backbone(named, file.backbone, 'waiters').io);
+    delete (file.training as Record<string, unknown>)['backboneVersion'];
+    const old = parseModel(JSON.stringify(file), 'old').evaluate(input).backbone;
+    assert.equal(old.io, backbone(named, file.backbone, 'some').io);
+    assert.ok(old.io < 15, `the diluted share: rank_io ${old.io}`);
   });
 
   it('never lets the network lower the rank below the backbone once an input is above the range seen in training', () => {
@@ -151,6 +164,11 @@ describe('parseModel', () => {
   });
 
   it('refuses text that is not JSON', () => assert.throws(() => parseModel('{"format":', 'x'), /x: not valid JSON/));
+
+  it('refuses a training.backboneVersion this build does not run, naming the versions it does', () => {
+    rejects((m) => (m.training['backboneVersion'] = 3), /training\.backboneVersion is 3, expected an integer from 1 to 2 .*a newer lavarank's/);
+    rejects((m) => (m.training['backboneVersion'] = '2'), /training\.backboneVersion is "2", expected an integer from 1 to 2/);
+  });
 
   it('refuses another format or version', () => {
     rejects((m) => (m.format = 'brain' as never), /format is "brain", expected "lavarank-model"/);

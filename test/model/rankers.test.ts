@@ -260,6 +260,21 @@ describe('describeModel', () => {
     });
   });
 
+  it('warns, without a problem, that a model fitted before 2026-12-06 is ranked as it was fitted and should be retrained', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      const file = randomModelFile();
+      delete (file.training as Record<string, unknown>)['backboneVersion'];
+      install(path, file);
+      const d = describeModel(config(path));
+      assert.deepEqual(d.problems, []);
+      assert.equal(d.warnings.length, 1);
+      assert.match(d.warnings[0]!, /^model test#[0-9a-f]{8} was trained before 2026-12-06 .*dilutes.*ranked as it was fitted until it is retrained.*lavarank retrain/);
+      install(path, randomModelFile());
+      assert.deepEqual(describeModel(config(path)).warnings, []);
+    });
+  });
+
   it('lists an invalid configured model as a problem that stops the daemon', () => {
     withDir((dir) => {
       const path = join(dir, 'm.json');
