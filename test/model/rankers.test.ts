@@ -48,6 +48,24 @@ describe('openRankers', () => {
     assert.equal(typeof line['holdoutMae'], 'number');
   });
 
+  it('warns in the log at start that a configured model fitted before 2026-12-06 should be retrained, and ranks with it', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      const file = randomModelFile();
+      delete (file.training as Record<string, unknown>)['backboneVersion'];
+      install(path, file);
+      const c = captureLog();
+      const rankers = openRankers(config(path), c.log);
+      assert.ok(rankers.model() !== undefined);
+      const warning = c.lines.find((l) => l.level === 'warn' && /trained before 2026-12-06/.test(String(l.msg)));
+      assert.ok(warning, c.messages().join('\n'));
+      assert.equal(warning['model'], rankers.model()?.id);
+      const d = captureLog();
+      openRankers(config(null), d.log);
+      assert.equal(d.lines.filter((l) => l.level === 'warn').length, 0, d.messages().join('\n'));
+    });
+  });
+
   it('gives the rank, the model id and the named features for a sample', () => {
     withDir((dir) => {
       const path = join(dir, 'm.json');
