@@ -102,6 +102,7 @@ export const BACKBONE_INPUTS = [
   'cpus',
   'cores',
   'quota_host_cpus',
+  'quota_host_busy',
   'runnable_per_cpu',
   'load1_per_cpu',
   'cpu_steal',
@@ -292,10 +293,16 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
     // NFS or Ceph (rbd), which no disk shows, or whose disk collector failed, had no io
     // stall: 45 % iowait on 2 CPUs ranked as idle, rank_io 0.
     // PSI's share is read as the tasks waiting (ioWaiting), which the stall 1 - exp(-w) costs
-    // exactly, as iowaitStall's; models fitted before read it as the share itself.
+    // exactly, as iowaitStall's; models fitted before read it as the share itself. Over the
+    // machine's CPUs under a quota (stallCpus), as iowaitStall: PSI is the machine's, diluted
+    // by every CPU's busy time, and over the quota's Q CPUs a container ranked below the same
+    // machine without a quota (75.5 against 100.9 in features' SMT quota property). The
+    // machine's busy share there is the host fact quota_host_busy (cpu_busy is the larger
+    // of it and the quota's share used); history from before it reads cpu_busy, higher.
     const psiIo = value(raw, 'psi_io_some');
     const iowait = value(raw, 'cpu_iowait');
-    const ioFromPsi = psiIo === undefined ? undefined : ioCost === 'some' ? psiIo : 1 - Math.exp(-ioWaiting(psiIo, value(raw, 'cpu_busy'), iowait, n));
+    const ioBusy = over !== n ? (value(raw, 'quota_host_busy') ?? value(raw, 'cpu_busy')) : value(raw, 'cpu_busy');
+    const ioFromPsi = psiIo === undefined ? undefined : ioCost === 'some' ? psiIo : 1 - Math.exp(-ioWaiting(psiIo, ioBusy, iowait, over));
     const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, over)), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it

@@ -448,6 +448,16 @@ export const HOST_FACTS: readonly HostFact[] = [
     // 0.7 without a quota and 178.7 under `cpus: 1`.
     read: (s) => quotaView(s)?.hostCpus,
   },
+  {
+    name: 'quota_host_busy',
+    source: 'under a CPU quota, the busy share of the CPUs it was taken from (cpu_busy is then the larger of it and the quota\'s share used; absent without a quota)',
+    // PSI io is the machine's, diluted by its busy CPUs: the backbone counts the tasks
+    // waiting for io over them (ioWaiting in src/model/backbone.ts). Over the quota's CPUs
+    // a container ranked below the machine without a quota; with the quota's busy share
+    // over the machine's CPUs, a container running its quota's worth on an idle 16-CPU
+    // machine counted 8 times the waiting a 2-CPU host with that work does.
+    read: (s) => (quotaView(s) === undefined ? undefined : (jobView(s)?.busy ?? s.cpu?.busy)),
+  },
 ];
 
 // Every raw value a sample gives, in the order history records them: the features, then the host facts.
