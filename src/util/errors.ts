@@ -95,7 +95,17 @@ export function errorReason(err: unknown): string {
 export function errnoWords(name: string): string | undefined {
   const errno = (osConstants.errno as Record<string, number | undefined>)[name];
   if (errno === undefined) return undefined;
-  return getSystemErrorMap().get(-errno)?.[1] ?? MISSING_WORDS[name] ?? 'unknown error';
+  return systemErrors().get(-errno)?.[1] ?? MISSING_WORDS[name] ?? 'unknown error';
+}
+
+// libuv's table of errnos, taken once: Node's getSystemErrorMap builds a new Map of
+// every entry at each call (about 150 000 instructions), and a reader of a file that is
+// absent as a normal state (no PSI on RHEL 8 and 9, a cgroup's limit file) words the
+// error at each failed open, so each report paid it once per absent file.
+let systemErrorMap: ReadonlyMap<number, [string, string]> | undefined;
+function systemErrors(): ReadonlyMap<number, [string, string]> {
+  systemErrorMap ??= getSystemErrorMap();
+  return systemErrorMap;
 }
 
 // Meanings of the errnos libuv has no entry for, as glibc's strerror gives them.

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fs, { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
+import util from 'node:util';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { kernelFile, onKernelFs, readKernelTextIfPresent } from '../../src/collectors/procfs.js';
@@ -190,4 +191,23 @@ test('a file that is present but cannot be read is a failure, not an absent file
   assert.equal(readKernelTextIfPresent('pressure', join(dir, 'missing')), undefined);
   assert.throws(() => readKernelTextIfPresent('pressure', dir), (err: unknown) => err instanceof CollectorError && /EISDIR/.test(err.message));
   assert.throws(() => kernelFile('pressure', dir).textIfPresent(), (err: unknown) => err instanceof CollectorError && /EISDIR/.test(err.message));
+});
+
+// Node's getSystemErrorMap builds a Map of every libuv errno at each call, about 150 000
+// instructions: a file absent at every report (PSI off on RHEL 8 and 9) paid that once a
+// report for the words of an error no one reads.
+test('a file absent at every report asks Node for its table of errnos at most once, not once a read', (t) => {
+  const dir = tempDir(t);
+  const spy = t.mock.method(util, 'getSystemErrorMap');
+  syncBuiltinESMExports();
+  t.after(() => {
+    spy.mock.restore();
+    syncBuiltinESMExports();
+  });
+  const file = kernelFile('pressure', join(dir, 'cpu'));
+  for (let report = 0; report < 5; report++) {
+    assert.equal(file.bytesIfPresent(), undefined);
+    assert.equal(readKernelTextIfPresent('pressure', join(dir, 'io')), undefined);
+  }
+  assert.ok(spy.mock.callCount() <= 1, `getSystemErrorMap called ${spy.mock.callCount()} times`);
 });
