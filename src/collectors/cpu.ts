@@ -74,11 +74,25 @@ export function parseStat(text: string, file = '/proc/stat'): StatCounters {
 export interface CpuSet {
   names: string[];
   prefixes: Buffer[];
+  // Each prefix of at most 8 bytes as two little-endian 32-bit words, the second masked
+  // to the prefix's bytes past the fourth, 3 numbers a prefix: the first word, the second,
+  // its mask (0 for a longer prefix, compared byte by byte).
+  words: Int32Array;
 }
 
 // The CpuSet of a list of cpuN names.
 export function cpuSet(names: string[]): CpuSet {
-  return { names, prefixes: names.map((n) => Buffer.from(`${n} `, 'latin1')) };
+  const prefixes = names.map((n) => Buffer.from(`${n} `, 'latin1'));
+  const words = new Int32Array(prefixes.length * 3);
+  prefixes.forEach((prefix, i) => {
+    if (prefix.length < 5 || prefix.length > 8) return;
+    const padded = Buffer.alloc(8);
+    prefix.copy(padded);
+    words[i * 3] = padded.readInt32LE(0);
+    words[i * 3 + 1] = padded.readInt32LE(4);
+    words[i * 3 + 2] = prefix.length === 8 ? -1 : (1 << ((prefix.length - 4) * 8)) - 1;
+  });
+  return { names, prefixes, words };
 }
 
 const NL_CPU = Buffer.from('\ncpu', 'latin1');
@@ -138,7 +152,7 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
   const n = known.names.length;
   if (n === 0) return false;
   if (idle !== undefined && !onlySpacesAndNewlines(bytes)) return false;
-  return cpuLinesOneByOne(bytes, newline, known.prefixes, idle);
+  return cpuLinesOneByOne(bytes, newline, known, idle);
 }
 
 // scanStat's reading of the cpuN lines after the aggregate line's newline, line by line:
@@ -149,7 +163,14 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
 // and fresh young-generation memory costs page faults: 15.9 minor faults per report
 // against 0.1 on the generated 128-CPU node, and 0.40-0.65 ms more CPU per report side
 // by side at a 1 s interval (docs/collectors.md, "The split taken back").
-function cpuLinesOneByOne(bytes: Buffer, newline: number, prefixes: readonly Buffer[], idle: number[] | undefined): boolean {
+function cpuLinesOneByOne(bytes: Buffer, newline: number, known: CpuSet, idle: number[] | undefined): boolean {
+  const prefixes = known.prefixes;
+  const words = known.words;
+  // A line's name compared as two 32-bit words where it fits: two reads of a DataView cost
+  // about 1 600 instructions against 3 600 for the 14 element loads of comparing "cpu127 "
+  // byte by byte (callgrind, --lite-mode), 0.26 M of a 128-CPU node's 5.2 M a report.
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const last = bytes.length - 8; // the last place two words can be read
   let nl = newline;
   // One loop that calls nothing per line but u8IndexOf (not byteIndex, whose own frame
   // costs as much as the search). With a call per line for the name check, another
@@ -161,7 +182,10 @@ function cpuLinesOneByOne(bytes: Buffer, newline: number, prefixes: readonly Buf
     const length = prefix.length;
     if (nl < 0) return false;
     let p = nl + 1;
-    for (let k = 0; k < length; k++) if (bytes[p + k] !== prefix[k]) return false;
+    const mask = words[i * 3 + 2]!;
+    if (mask !== 0 && p <= last) {
+      if (view.getInt32(p, true) !== words[i * 3] || (view.getInt32(p + 4, true) & mask) !== words[i * 3 + 1]) return false;
+    } else for (let k = 0; k < length; k++) if (bytes[p + k] !== prefix[k]) return false;
     p += length;
     nl = u8IndexOf.call(bytes, NEWLINE, p);
     if (idle === undefined) continue;

@@ -117,6 +117,30 @@ describe('hot-path readers agree with the parsers', () => {
   );
 
   property(
+    'scanStat with per-CPU idle, names of 5 to 9 bytes ("cpu7 " to "cpu10000 ") edited or cut short: what parseStat gives, or nothing',
+    fc.tuple(
+      fc.uniqueArray(fc.oneof(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 10, max: 99 }), fc.integer({ min: 100, max: 999 }), fc.integer({ min: 1000, max: 9999 }), fc.integer({ min: 10000, max: 99999 })), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.array(fc.nat().map(String), { minLength: 10, maxLength: 10 }), { minLength: 6, maxLength: 6 }),
+      fc.option(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom('insert', 'replace', 'delete'), fc.constantFrom(' ', 'x', '0', '1', '9', 'c', '\n')), { freq: 2 }),
+      fc.option(fc.nat(), { freq: 2 }),
+    ),
+    ([numbers, cpus, nameEdit, cut]) => {
+      const names = [...numbers].sort((a, b) => a - b).map((n) => `cpu${n}`);
+      const lines = ['cpu  1 2 3 4 5 6 7 8 0 0', ...names.map((c, i) => `${c} ${cpus[i]!.join(' ')}`)];
+      // One character of a name, or of the space after it, inserted, replaced or deleted.
+      if (nameEdit !== null) {
+        const [line, at, kind, ch] = nameEdit;
+        const k = 1 + (line % names.length);
+        lines[k] = applyEdits(lines[k]!, [[at % (names[k - 1]!.length + 2), kind, ch]]);
+      }
+      let text = [...lines, 'intr 5 0 1', 'processes 42', ''].join('\n');
+      // Cut short: a name near the end of the bytes, where two words cannot be read.
+      if (cut !== null) text = text.slice(0, cut % (text.length + 1));
+      return agrees(scannedCpuIdle(Buffer.from(text, 'latin1'), cpuSet(names)), () => parseStat(text), (scanned, parsed) => assert.deepEqual(scanned, parsed.cpuIdle));
+    },
+  );
+
+  property(
     'scanLoadavg: what parseLoadavg gives, or nothing',
     fc.tuple(counters(6), edits),
     ([v, list]) => {
