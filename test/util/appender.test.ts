@@ -4,7 +4,7 @@ import { chownSync, closeSync, lchownSync, constants, copyFileSync, existsSync, 
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
-import { mkfifo, tempDir } from '../helpers.js';
+import { mkfifo, tempDir, until } from '../helpers.js';
 
 // Waits until the appender has failed at least n times: its open reaches the directory
 // with an asynchronous stat first, so a failure comes a pool round trip after the append.
@@ -609,12 +609,13 @@ describe('RotatingAppender', () => {
       const path = join(disk.path, 'h.jsonl');
       const filler = join(disk.path, 'filler');
       writeFileSync(filler, Buffer.alloc(128 * 1024 - 4096));
-      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, maxQueueBytes: 32 * 1024, retryMs: 20 });
+      let full = false;
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, maxQueueBytes: 32 * 1024, retryMs: 20, onTrouble: (e) => (full ||= e.state === 'failing') });
       let i = 0;
       const line = (): string => JSON.stringify({ i: i++, pad: 'p'.repeat(80) });
       // Fills the last page, then the disk is full: the queue grows to its bound.
       for (let k = 0; k < 600; k++) a.append(line());
-      await new Promise((r) => setTimeout(r, 50));
+      await until('the disk full', () => (full ? true : undefined));
       const before = lines(path).length;
       // 16 KiB back: half the queue's bytes.
       truncateSync(filler, statSync(filler).size - 16 * 1024);
