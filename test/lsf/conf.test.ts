@@ -134,6 +134,8 @@ test('rows are laid out under the site\'s own header, in its column order, with 
   const [section] = parseSections(merged, 'lsf.shared', 'lim');
   const rank = section?.rows.find((r) => r.values[0] === 'rank');
   assert.deepEqual(rank?.values.slice(0, 5), ['rank', 'Y', 'Numeric', '()', '10']);
+  // Each value starts where its column's keyword starts, as the site's own rows do.
+  assert.match(merged, /^rank {10}Y {11}Numeric  \(\) {7}10 {8}\(lavarank: /m);
 });
 
 test('a Resource header without INCREASING cannot hold rank and is refused', () => {
@@ -324,6 +326,7 @@ test('in a file of mixed line ends the majority decides, a tie is LF, and lines 
   const mostlyCrlf = 'Begin Cluster\r\nClusterName\nc1\r\nEnd Cluster\r\n';
   const merged = resources(mostlyCrlf).text;
   assert.equal(merged.match(LF_ONLY)?.[0], 'e\n', 'only the ClusterName line ends in LF');
+  assert.equal(merged.split('\n').length - merged.split('\r\n').length, 1, 'lines lavarank added end in CRLF');
   assert.equal(removeBlocks(merged, 'f'), mostlyCrlf);
   const tie = 'Begin Cluster\r\nClusterName\nc1\r\nEnd Cluster\n';
   const tieMerged = resources(tie).text;
@@ -333,6 +336,7 @@ test('in a file of mixed line ends the majority decides, a tie is LF, and lines 
 
 test('markers that do not pair up are errors naming the line', () => {
   assert.throws(() => removeBlocks(`a\n${BLOCK_BEGIN}\nb\n`, 'f'), /f line 2: a lavarank block never ends/);
+  assert.throws(() => removeBlocks(`${BLOCK_BEGIN}\nb\n`, 'f'), /f line 1: a lavarank block never ends/);
   assert.throws(() => removeBlocks(`a\n${BLOCK_END}\n`, 'f'), /f line 2: a lavarank block ends that never started/);
   assert.throws(() => removeBlocks(`${BLOCK_BEGIN}\n${BLOCK_BEGIN}\n${BLOCK_END}\n`, 'f'), /f line 2: a lavarank block starts inside/);
 });
@@ -500,4 +504,11 @@ test('a "#" inside a quoted value of lsb.queues starts a comment, as mbatchd rea
   const r = mergeDefaultQueueReservation(queues, 'lsb.queues', ['normal'], 'rusage[rank=2:duration=45s:decay=1]', 'q');
   assert.match(r.notes.join('\n'), /the default queue normal has its own RES_REQ \("order\[rank\]\), left as it is; add rusage\[rank=2/);
   assert.deepEqual(parseSections(queues, 'lsb.queues', 'mbatchd')[0]?.rows.map((row) => row.values.join(' ')), ['QUEUE_NAME = normal', 'RES_REQ = "order[rank]']);
+});
+
+// getNextLineC_conf drops a line from its first "#", so a line that starts with one is
+// no line at all: an administrator's RES_REQ commented out is not a RES_REQ.
+test('a line of lsb.queues that starts with "#" is a comment, as mbatchd reads it, not a setting', () => {
+  const queues = 'Begin Queue\nQUEUE_NAME = normal\n#RES_REQ = "rusage[rank=2:duration=45s:decay=1]"\nEnd Queue\n';
+  assert.deepEqual(parseSections(queues, 'lsb.queues', 'mbatchd')[0]?.rows.map((row) => row.values.join(' ')), ['QUEUE_NAME = normal']);
 });
