@@ -47,6 +47,31 @@ describe('groupBootstrap, its interval', () => {
   });
 });
 
+describe('groupBootstrap, its edge cases', () => {
+  it('gives one row\'s error as the mean of one row, and no interval to a single group', () => {
+    assert.deepEqual(groupBootstrap([7], ['g'], 1), { mae: 7, lo: 7, hi: 7 });
+    assert.deepEqual(groupBootstrap([3, 5], ['g', 'g'], 1), { mae: 4, lo: 4, hi: 4 });
+  });
+
+  it('resamples two groups rather than taking them as one', () => {
+    const { mae, lo, hi } = groupBootstrap([0, 10], ['a', 'b'], 1);
+    assert.equal(mae, 5);
+    assert.ok(lo < 5 && hi > 5, `${lo}..${hi}`);
+  });
+
+  it('gives groups that all have the same mean error exactly that error as their interval', () => {
+    const groups = Array.from({ length: 30 }, (_, i) => `g${i % 6}`);
+    assert.deepEqual(groupBootstrap(groups.map(() => 4), groups, 1), { mae: 4, lo: 4, hi: 4 });
+  });
+
+  it('draws as many groups as there are into each resample: one bad group of four reaches 22.5 in 5 % of them', () => {
+    // Four one-row groups, errors 0, 0, 0 and 30: a resample of four draws holds the bad
+    // one three times or more with probability 13/256 (mean 22.5 or 30), four times with
+    // 1/256. Three draws would put the 97.5th percentile at 20, five at 18 or 24.
+    for (const seed of [1, 2, 3]) assert.equal(groupBootstrap([0, 0, 0, 30], ['a', 'b', 'c', 'd'], seed).hi, 22.5, `seed ${seed}`);
+  });
+});
+
 describe('gateDecision', () => {
   it('passes a model only when it beats both the backbone alone and the ridge regression, naming what it lost to', () => {
     assert.equal(gateDecision({ model: 40, backbone: 45, ridge: 42 }).pass, true);
