@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, closeSync, lchownSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
+import { makeDir, makeDirSync, OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
 import { mkfifo, tempDir, until } from '../helpers.js';
 
 // Waits until the appender has failed at least n times: its open reaches the directory
@@ -609,13 +609,15 @@ describe('RotatingAppender', () => {
       const path = join(disk.path, 'h.jsonl');
       const filler = join(disk.path, 'filler');
       writeFileSync(filler, Buffer.alloc(128 * 1024 - 4096));
-      let full = false;
-      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, maxQueueBytes: 32 * 1024, retryMs: 20, onTrouble: (e) => (full ||= e.state === 'failing') });
+      let full: unknown;
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, maxQueueBytes: 32 * 1024, retryMs: 20, onTrouble: (e) => (full ??= e.state === 'failing' ? e.error : undefined) });
       let i = 0;
       const line = (): string => JSON.stringify({ i: i++, pad: 'p'.repeat(80) });
       // Fills the last page, then the disk is full: the queue grows to its bound.
       for (let k = 0; k < 600; k++) a.append(line());
-      await until('the disk full', () => (full ? true : undefined));
+      await until('the disk full', () => full);
+      // Told with the write's own error, though whole lines of that batch were written.
+      assert.equal((full as NodeJS.ErrnoException).code, 'ENOSPC');
       const before = lines(path).length;
       // 16 KiB back: half the queue's bytes.
       truncateSync(filler, statSync(filler).size - 16 * 1024);
@@ -780,5 +782,36 @@ describe('RotatingAppender', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
     assert.equal(r.stdout, '1', r.stderr);
     assert.equal(r.signal, 'SIGKILL', `ended by ${r.signal ?? `exit ${r.status}`}: the hung write held the exit`);
+  });
+});
+
+describe('makeDir and makeDirSync', () => {
+  it('throw the error mkdir gave, not that the directory kept being removed, when the file system refuses to make it', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'disk');
+    mkdirSync(path);
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=65536,nr_inodes=1', 'tmpfs', path]); // no inode left for a directory
+    try {
+      assert.equal(r.status, 0, r.stderr.toString());
+      assert.throws(() => makeDirSync(join(path, 'log', 'lavarank'), 0o755), { code: 'ENOSPC' });
+      await assert.rejects(makeDir(join(path, 'log', 'lavarank'), 0o755), { code: 'ENOSPC' });
+    } finally {
+      spawnSync('umount', ['-l', path]);
+      cleanup();
+    }
+  });
+
+  it('leave no descriptor open of the directories they made the path in', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const open = (): number => readdirSync('/proc/self/fd').length;
+      const before = open();
+      makeDirSync(join(dir, 'a', 'b', 'c'), 0o755);
+      await makeDir(join(dir, 'd', 'e', 'f'), 0o755);
+      assert.ok(statSync(join(dir, 'a', 'b', 'c')).isDirectory() && statSync(join(dir, 'd', 'e', 'f')).isDirectory());
+      assert.equal(open(), before);
+    } finally {
+      cleanup();
+    }
   });
 });
