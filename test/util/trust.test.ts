@@ -55,6 +55,20 @@ describe('trustProblems', () => {
     }
   });
 
+  it('accepts, for lavarank run as another user, root\'s files and that user\'s own, and refuses a third user\'s', { skip: root ? false : 'needs root to chown' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const f = writeWithMode(join(dir, 'model.json'), '{}', 0o644);
+      assert.deepEqual(trustProblems(f, 'model file', { uid: 1003 }), []);
+      chownSync(f, 1003, 1003);
+      assert.deepEqual(trustProblems(f, 'model file', { uid: 1003 }), []);
+      chownSync(f, 1234, 1234);
+      assert.match(trustProblems(f, 'model file', { uid: 1003 })[0] ?? '', /is owned by uid 1234; it must be owned by root/);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('says, for a file on NFS, that root_squash may be why and that root cannot chown it from this host', () => {
     assert.equal(chownAdvice('/srv/x', 'chown root /srv/x', () => 0xef53), '(chown root /srv/x)'); // ext4
     assert.match(chownAdvice('/nfs/x', 'chown root /nfs/x', () => 0x6969), /^\(chown root \/nfs\/x; \/nfs\/x is on NFS, where root_squash.*chown it on the file server, or install on a local disk\)$/);
@@ -330,6 +344,17 @@ describe('files on another user\'s FUSE mount', () => {
     assert.deepEqual(asked, [], 'no statfs of an entry');
   });
 
+  // A fusectl entry that cannot be looked at (here: the list is a file) is not proof that
+  // no FUSE mount is there: the error reaches checkTrust, which refuses the entry.
+  it('fuseMounter gives up on a fusectl list that cannot be read for a reason other than a missing entry, rather than call the entry not FUSE', (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const connections = join(dir, 'connections');
+    writeFileSync(connections, '');
+    const typeOf = (path: string): number => (path === connections ? 0x65735543 : 0x65735546);
+    assert.throws(() => fuseMounter('/tmp/h9/fz', 43, typeOf, join(dir, 'mountinfo'), connections), { code: 'ENOTDIR' });
+  });
+
   // oltest's 65 MiB mountinfo line came before cvmfs's, mounted later by autofs: no
   // line for its device within the bound, and root's own config there was refused.
   it("fuseMounter takes the mounter from fusectl's entry, so root's FUSE mount listed after a user's 65 MiB of mountinfo is root's, and theirs theirs", { skip: process.getuid?.() === 0 ? false : 'needs root to give an entry its mounter' }, (t) => {
@@ -439,6 +464,7 @@ describe('directoryProblems', () => {
       const varLog = dirWithMode(dir, 'log', 0o775);
       chownSync(varLog, 0, 104);
       assert.deepEqual(directoryProblems(join(varLog, 'lavarank'), 'log directory', { logGroup: 104 }), []);
+      assert.deepEqual(directoryProblems(varLog, 'log directory', { logGroup: 104 }), [], 'named as the log directory itself');
       // users (100) is every user's group on SUSE: a low gid is not a system group.
       chownSync(varLog, 0, 100);
       assert.match(directoryProblems(join(varLog, 'lavarank'), 'log directory', { logGroup: 104 })[0] ?? '', /directory .*log above log directory .*log\/lavarank has mode 0775, writable by group or others/);
