@@ -119,6 +119,20 @@ describe('the contention label, on crafted families', () => {
     for (const j of training) assert.equal(r.labelOf(j), 0);
   });
 
+  test('gives each family its own baseline: runs of two families that take different CPU shares are both undisturbed', async () => {
+    const jobs = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? run('full', T0 + 100 * i, 100) : run('half', T0 + 100 * i, 100, 50)));
+    const r = await labels(jobs);
+    assert.equal(r.examples.index.length, 20);
+    assert.deepEqual([...r.examples.label], new Array<number>(20).fill(0));
+  });
+
+  test('refuses a holdout fraction of 1, which leaves nothing to train on, or below 0', () => {
+    const t = new JobTable();
+    t.finish();
+    assert.throws(() => labelAndSplit(t, 1), /holdoutFraction: expected 0 to less than 1, received 1/);
+    assert.throws(() => labelAndSplit(t, -0.1), /holdoutFraction: expected 0 to less than 1, received -0.1/);
+  });
+
   test('takes a family\'s baseline from all its runs in the training window, those without history included', async () => {
     // History began only at T0 + 695: the first seven runs found no sample, but they are still runs of the family.
     const jobs = Array.from({ length: 10 }, (_, i) => run('fit', T0 + 100 * i, 100));
@@ -173,6 +187,7 @@ describe('the contention label, on crafted families', () => {
     const threads = run('fit', T0 + 550, 100, 250);
     const r = await labels([...Array.from({ length: 10 }, (_, i) => run('fit', T0 + 100 * i, 100)), hung, threads]);
     assert.equal(r.excluded.outlier, 2);
+    assert.equal(r.examples.index.length, 10, 'the outliers are not examples');
   });
 });
 

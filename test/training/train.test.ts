@@ -166,6 +166,13 @@ describe('trainModel', () => {
     assert.deepEqual(splitHoldout(items, 'random', 0.3, 1), r);
   });
 
+  it('holds out rows drawn from the whole list with split "random", not the newest', () => {
+    const items = Array.from({ length: 100 }, (_, i) => i);
+    const { holdout } = splitHoldout(items, 'random', 0.2, 1);
+    assert.equal(holdout.length, 20);
+    assert.ok(holdout.some((i) => i < 50), `held out ${holdout.join(' ')}`);
+  });
+
   it('refuses too few rows and malformed rows with a message naming the problem', async () => {
     await assert.rejects(trainModel(rows.slice(0, 12), quick), (err: unknown) => err instanceof ConfigError && /too few rows/.test(err.message));
     const bad = [...rows];
@@ -297,6 +304,24 @@ describe('splitValidation', () => {
       assert.ok(validation.length > 0);
       for (const g of groupsOf(validation)) assert.ok(!groupsOf(fitRows).has(g), `seed ${seed}: group ${g} on both sides`);
     }
+  });
+
+  it('holds out whole configurations from four configurations on', () => {
+    const four = grouped.filter((r) => Number(r.group?.slice(1)) < 4);
+    const { fitRows, validation } = splitValidation(four, 0.2, 1);
+    assert.equal(groupsOf(validation).size, 1);
+    for (const g of groupsOf(validation)) assert.ok(!groupsOf(fitRows).has(g), `group ${g} on both sides`);
+  });
+
+  it('holds out configurations until their rows reach the share, and no more', () => {
+    // Six configurations of ten rows: a share of 10 rows takes one, of 11 rows two.
+    assert.equal(splitValidation(grouped, 10 / 60, 1).validation.length, 10);
+    assert.equal(splitValidation(grouped, 11 / 60, 1).validation.length, 20);
+  });
+
+  it('validates on one configuration, however small the share, where each is one row', () => {
+    const single = grouped.slice(0, 6).map((r, i) => ({ ...r, group: `c${i}` }));
+    assert.equal(splitValidation(single, 0.001, 1).validation.length, 1);
   });
 
   it('leaves at least two configurations to fit on, however large the share', () => {
