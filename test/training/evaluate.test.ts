@@ -88,4 +88,9 @@ describe('evalTable', () => {
     assert.equal(t.length, 3);
     assert.match(t[2]!, /^\| backbone alone \|  53\.7 \|   41\.4 – 71\.3 \| n \|$/);
   });
+
+  it('keeps the first column as wide as its header when every name is shorter', () => {
+    const t = evalTable([{ name: 'mean', interval: { mae: 1, lo: 1, hi: 1 }, note: 'n' }]).split('\n');
+    assert.deepEqual(t.map((line) => line.indexOf('|', 1)), [12, 12, 12]);
+  });
 });

@@ -9,7 +9,7 @@ import { generateData } from '../../scripts/gen-data.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import {
-  chunkFor, decideWrite, evaluate, EXIT_ERROR, EXIT_INTERRUPTED, familyLines, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs, lockOutput,
+  chunkFor, decideWrite, evaluate, EXIT_ERROR, jobsNeeded, MIN_HOLDOUT, MIN_TRAIN, EXIT_INTERRUPTED, familyLines, EXIT_NOT_BETTER, EXIT_WRITTEN, checkOutput, floorWarning, formatHoldoutTable, gatherInputs, joinAndLabel, listInputs, lockOutput,
   ProblemLog, Progress, quietContext, readLog, resolveOptions, resolveOutput, retrain, sharedHistoryWarnings, splitByTime, trainStage, writeModelStage, writeReportStage, type RetrainIO, type RetrainOptions,
 } from '../../src/training/retrain.js';
 import { clampRank } from '../../src/model/rank.js';
@@ -655,6 +655,11 @@ describe('retrain', () => {
       retrain(options({ acct: [tiny.acctPath], history: [tiny.historyDir] }), sink()),
       (err: unknown) => err instanceof ConfigError && /^too few examples for a holdout: \d+ usable jobs, \d+ of them in the newest 20 %, and at least 20 are needed/.test(err.message),
     );
+  });
+
+  test('counts calibration rows towards the rows to train on when it says how many usable jobs are needed', () => {
+    assert.equal(jobsNeeded(0.5), Math.ceil(MIN_TRAIN / 0.5));
+    assert.equal(jobsNeeded(0.5, MIN_TRAIN), Math.ceil(MIN_HOLDOUT / 0.5), 'enough calibration rows: only the holdout\'s need is left');
   });
 
   test('says how many usable jobs a larger holdout needs counting those it trains on, not only those it holds out', () => {
