@@ -69,6 +69,41 @@ describe('trustProblems', () => {
     }
   });
 
+  it('refuses a path whose symbolic links loop, after 40 of them as the kernel does, rather than walk it for ever', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      symlinkSync('loop', join(dir, 'loop'));
+      assert.deepEqual(trustProblems(join(dir, 'loop'), 'model file'), [`model file ${join(dir, 'loop')} cannot be read: too many symbolic links`]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('judges the directory a link to ".." leads to: not a regular file', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const sub = dirWithMode(dir, 'sub', 0o755);
+      const up = join(sub, 'up');
+      symlinkSync('..', up);
+      assert.deepEqual(trustProblems(up, 'model file'), [`model file ${up} is not a regular file`]);
+      assert.deepEqual(trustProblems(up, 'directory', { directory: true }), []);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('accepts a file on a FUSE file system root mounted when lavarank runs as another user', { skip: root ? false : 'needs root to own the file' }, () => {
+    // /dev/shm is a mount of its own (and /dev another), so its mounter is asked.
+    const f = join('/dev/shm', `lavarank-trust-${process.pid}`);
+    writeFileSync(f, '{}', { mode: 0o644 });
+    try {
+      assert.deepEqual(trustProblems(f, 'model file', { uid: 1003, fuseMounter: () => 0 }), []);
+      assert.match(trustProblems(f, 'model file', { uid: 1003, fuseMounter: () => 1234 })[0] ?? '', /that uid 1234 mounted/);
+    } finally {
+      unlinkSync(f);
+    }
+  });
+
   it('says, for a file on NFS, that root_squash may be why and that root cannot chown it from this host', () => {
     assert.equal(chownAdvice('/srv/x', 'chown root /srv/x', () => 0xef53), '(chown root /srv/x)'); // ext4
     assert.match(chownAdvice('/nfs/x', 'chown root /nfs/x', () => 0x6969), /^\(chown root \/nfs\/x; \/nfs\/x is on NFS, where root_squash.*chown it on the file server, or install on a local disk\)$/);
@@ -751,6 +786,9 @@ describe('treeProblems', () => {
       for (let i = 0; i < 20; i++) writeFileSync(join(pkg, 'dist/src', `m${i}.js`), '', { mode: 0o644 });
       assert.deepEqual(treeProblems(pkg, 'lavarank installation', { maxEntries: 10 }), [`lavarank installation ${pkg} has more than 10 entries; the rest were not checked`]);
       assert.deepEqual(treeProblems(pkg, 'lavarank installation', { maxEntries: 100 }), []);
+      // The tree has 30 entries besides .git: as many as maxEntries are all checked.
+      assert.deepEqual(treeProblems(pkg, 'lavarank installation', { maxEntries: 30 }), []);
+      assert.equal(treeProblems(pkg, 'lavarank installation', { maxEntries: 29 }).length, 1);
     } finally {
       cleanup();
     }
