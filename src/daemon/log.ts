@@ -15,7 +15,7 @@ import { errorMessage, errorReason } from '../util/errors.js';
 import { isDirectory } from '../util/paths.js';
 import { isoTime } from '../util/clock.js';
 import { escapedControls } from '../util/shown.js';
-import { directoryProblems, holdDirectory } from '../util/trust.js';
+import { directoryProblems, directoryProblemsAsync, holdDirectory } from '../util/trust.js';
 
 export const DEFAULT_LOG_DIR = '/var/log/lavarank';
 // Log files are not for every user: they quote paths, child elims' output and errors.
@@ -55,6 +55,11 @@ export function logCandidates(config: LogConfig, host: string, env: NodeJS.Proce
 // Why root must not write its log in dir (see directoryProblems).
 function logDirectoryProblems(dir: string): string[] {
   return directoryProblems(dir, 'log directory');
+}
+
+// logDirectoryProblems with the walk in libuv's pool, for the appender's reopens.
+function logDirectoryProblemsAsync(dir: string): Promise<string[]> {
+  return directoryProblemsAsync(dir, 'log directory');
 }
 
 // A log location passed over, and why. missing: its $LSF_LOGDIR does not exist;
@@ -231,6 +236,7 @@ export function setupLogging(
       keep: config.keep,
       fileMode: LOG_FILE_MODE,
       directoryProblems: logDirectoryProblems,
+      directoryProblemsAsync: logDirectoryProblemsAsync,
       ...(opened === undefined ? {} : { opened }),
       onTrouble: (event) => {
         // The log itself cannot carry these messages; stderr is the best remaining channel.

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { CollectorName } from '../collectors/types.js';
 import { replaceFileAsync } from '../util/atomic-file.js';
-import { existingDirectoryProblems, holdDirectoryAsync } from '../util/trust.js';
+import { existingDirectoryProblems, existingDirectoryProblemsAsync, holdDirectoryAsync } from '../util/trust.js';
 import { errorMessage } from '../util/errors.js';
 import { holdExit } from '../util/exit.js';
 import { reachOffLoop } from '../util/paths.js';
@@ -43,6 +43,11 @@ export interface MetricsSnapshot {
 // /etc/group once, not at every report.
 export function metricsDirectoryProblems(dir: string, logGroup?: { logGroup: number | undefined }): string[] {
   return existingDirectoryProblems(dir, 'metrics directory', logGroup ?? {});
+}
+
+// metricsDirectoryProblems with the walk in libuv's pool, for the check before each write.
+export function metricsDirectoryProblemsAsync(dir: string, logGroup?: { logGroup: number | undefined }): Promise<string[]> {
+  return existingDirectoryProblemsAsync(dir, 'metrics directory', logGroup ?? {});
 }
 
 const STATES: readonly TickState[] = ['ok', 'held', 'pessimistic'];
@@ -117,6 +122,8 @@ export class MetricsWriter {
       // still to be made when the daemon started may be someone else's by now. The file
       // is then written in the directory held open once it passed (holdDirectory).
       directoryProblems?: (dir: string) => string[];
+      // directoryProblems with its walk's questions asked in libuv's pool; default directoryProblems.
+      directoryProblemsAsync?: (dir: string) => Promise<string[]>;
       logGroup?: number; // the syslog group's gid, for holdDirectory (read once, at start)
       // Reaches the directory off the event loop before that synchronous check; default
       // an asynchronous stat.
@@ -150,8 +157,8 @@ export class MetricsWriter {
         ? write(path, text)
         : (this.options.probe ?? reachOffLoop)(dir)
             .catch(() => undefined) // missing or unreadable: the check and the write say why
-            .then(() => {
-              const refusal = check(dir);
+            .then(async () => {
+              const refusal = (await this.options.directoryProblemsAsync?.(dir)) ?? check(dir);
               if (refusal.length > 0) throw new Error(refusal.join('; '));
               return write(path, text);
             });

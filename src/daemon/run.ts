@@ -18,10 +18,10 @@ import { exitNow } from '../util/exit.js';
 import { collectGarbage } from '../util/gc.js';
 import { runIsolated } from '../util/exec.js';
 import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
-import { HISTORY_HOLD, historyDirectoryProblems, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
+import { HISTORY_HOLD, historyDirectoryProblems, historyDirectoryProblemsAsync, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
 import { lsfEnvProblems, lsfLogdir, sharedTextResources } from './lsf-env.js';
-import { MetricsWriter, metricsDirectoryProblems } from './metrics.js';
+import { MetricsWriter, metricsDirectoryProblems, metricsDirectoryProblemsAsync } from './metrics.js';
 import { openRankers } from '../model/rankers.js';
 import { reniceProcess, type ReniceResult } from './nice.js';
 import { fdSink } from './report.js';
@@ -453,7 +453,8 @@ function openMetrics(config: Readonly<Config>, log: Logger): MetricsWriter | und
     return undefined;
   }
   log.info({ path }, 'metrics file (Prometheus text format, each tick)');
-  return new MetricsWriter({ path, resource: config.resource, version: VERSION, log, directoryProblems: problemsOf, ...(group.logGroup === undefined ? {} : { logGroup: group.logGroup }) });
+  const problemsOfAsync = (dir: string): Promise<string[]> => metricsDirectoryProblemsAsync(dir, group);
+  return new MetricsWriter({ path, resource: config.resource, version: VERSION, log, directoryProblems: problemsOf, directoryProblemsAsync: problemsOfAsync, ...(group.logGroup === undefined ? {} : { logGroup: group.logGroup }) });
 }
 
 function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): RotatingAppender | undefined {
@@ -472,6 +473,7 @@ function openHistory(config: Readonly<Config>, host: string, env: NodeJS.Process
     maxBytes: config.history.max_bytes,
     keep: config.history.keep,
     directoryProblems: historyDirectoryProblems,
+    directoryProblemsAsync: historyDirectoryProblemsAsync,
     onTrouble: (event) => {
       if (event.state === 'failing') log.error({ path, err: errorMessage(event.error) }, 'cannot write history; reports continue, retrying later');
       else if (event.state === 'dropping') log.warn({ path }, 'history lines queued past the 1 MiB bound; dropping the oldest until the file can be written');

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { RankResult } from '../model/rank.js';
 import { isDirectory, writableProblem } from '../util/paths.js';
-import { directoryProblems } from '../util/trust.js';
+import { directoryProblems, directoryProblemsAsync } from '../util/trust.js';
 
 // One line of a history file.
 export interface HistoryRecord {
@@ -27,6 +27,11 @@ const DEFAULT_HISTORY_DIR = '/var/lib/lavarank/history';
 // Why root must not write history in dir (see directoryProblems).
 export function historyDirectoryProblems(dir: string): string[] {
   return directoryProblems(dir, 'history directory');
+}
+
+// historyDirectoryProblems with the walk in libuv's pool, for the daemon's event loop.
+export function historyDirectoryProblemsAsync(dir: string): Promise<string[]> {
+  return directoryProblemsAsync(dir, 'history directory');
 }
 
 // Why root cannot create history files at dir (writableProblem), asked only when we are

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { errorCode, errorReason } from './errors.js';
 import { holdExit } from './exit.js';
 import { reachOffLoop } from './paths.js';
-import { holdDirectory, holdDirectoryAsync, nextDirectoryToMake, type HeldDirectory } from './trust.js';
+import { holdDirectory, holdDirectoryAsync, nextDirectoryToMake, nextDirectoryToMakeAsync, type HeldDirectory } from './trust.js';
 
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
@@ -58,6 +58,9 @@ export interface AppenderOptions {
   // With it, the file is then opened, and rotated, in the directory held open once it
   // passed (holdDirectory), not by a path someone may change in between.
   directoryProblems?: (dir: string) => string[];
+  // directoryProblems with its walk's questions asked in libuv's pool (directoryProblemsAsync),
+  // for the opens and rotations made from the event loop; default directoryProblems.
+  directoryProblemsAsync?: (dir: string) => Promise<string[]>;
   // The file already opened at path with OPEN_FLAGS, right after its directory was
   // checked, of which unwritable() names nothing: taken as the first open, so that the
   // directory is not asked again at once. Every later open asks it.
@@ -123,10 +126,11 @@ const MAX_MADE_LEVELS = 64;
 // real cause of a failure (EROFS), where the recursive one said ENOENT.
 // Each is made in its parent held open once checked (holdDirectory), not by a path in
 // which whoever may rename entries of a directory above (the syslog group's /var/log)
-// could swap in their link after the walk.
+// could swap in their link after the walk. The walk's questions are asked in libuv's
+// pool: a server that answers them there and never on the event loop held the reports.
 export async function makeDir(dir: string, mode: number): Promise<void> {
   for (let made = 0; made <= MAX_MADE_LEVELS; made++) {
-    const next = nextDirectoryToMake(dir, 'directory');
+    const next = await nextDirectoryToMakeAsync(dir, 'directory');
     if (next === undefined) return;
     const held = await holdParentAsync(next);
     await mkdirAsync(`${held.path}/${basename(next)}`, { mode })
@@ -498,9 +502,9 @@ export class RotatingAppender {
       // Before mkdir -p as well as after: a directory still to be made is checked by
       // the way to where it would be made, links included, so root makes none at the
       // end of another user's link; after, since someone may have made it in between.
-      this.refuseDirectory(dir);
+      await this.refuseDirectoryAsync(dir);
       await makeDir(dir, this.options.dirMode ?? 0o755);
-      this.refuseDirectory(dir);
+      await this.refuseDirectoryAsync(dir);
       const held = await this.holdAsync();
       let fd: number;
       try {
@@ -539,6 +543,12 @@ export class RotatingAppender {
     if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'EREFUSED' });
   }
 
+  // refuseDirectory, for the event loop: its walk in libuv's pool where the caller gave one.
+  private async refuseDirectoryAsync(dir: string): Promise<void> {
+    const problems = (await this.options.directoryProblemsAsync?.(dir)) ?? this.options.directoryProblems?.(dir) ?? [];
+    if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'EREFUSED' });
+  }
+
   // The file's directory held open once it passed (see AppenderOptions.directoryProblems),
   // or undefined when directories are not checked; refused: thrown.
   private hold(): HeldDirectory | undefined {
@@ -560,7 +570,7 @@ export class RotatingAppender {
     // The renames are made in the directory too: checked first, as before an open, made
     // if it was removed, and held, as for an open.
     await reachOffLoop(dirname(p));
-    this.refuseDirectory(dirname(p));
+    await this.refuseDirectoryAsync(dirname(p));
     await makeDir(dirname(p), this.options.dirMode ?? 0o755);
     const held = await this.holdAsync();
     try {

@@ -13,7 +13,8 @@
 // so what is then opened or executed by the resolved path is what was checked:
 // callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
 // descriptor) and execute the resolved path, never the given one.
-import { closeSync, constants, existsSync, fstatSync, lstatSync, open, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statfsSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstat, fstatSync, lstatSync, open, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statfsSync, type Stats } from 'node:fs';
+import { lstat, readlink, statfs } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode, errorReason } from './errors.js';
@@ -77,14 +78,72 @@ function ownerOk(st: Stats, uid: number): boolean {
 // NFS_SUPER_MAGIC (linux/magic.h): statfs's f_type on an NFS mount.
 const NFS_SUPER_MAGIC = 0x6969;
 
+// A question about the file system that a walk asks: answered on the caller's thread
+// (checkTrust) or in libuv's pool (checkTrustAsync). Every lstat, readlink and statfs of
+// a walk is one, since each may be asked of the file system's server (a FUSE server
+// answers attributes valid for no time at all, so that a stat made first in the pool
+// warms no cache), and one that a user's server never answers on the event loop held
+// the daemon's reports and its SIGTERM for good.
+type FsAsk = { op: 'lstat'; path: string } | { op: 'readlink'; path: string } | { op: 'statfs'; path: string };
+type Walk<T> = Generator<FsAsk, T, unknown>;
+
+function answerSync(ask: FsAsk): unknown {
+  if (ask.op === 'lstat') return lstatSync(ask.path);
+  if (ask.op === 'readlink') return readlinkSync(ask.path);
+  return statfsSync(ask.path).type;
+}
+
+async function answerAsync(ask: FsAsk): Promise<unknown> {
+  if (ask.op === 'lstat') return lstat(ask.path);
+  if (ask.op === 'readlink') return readlink(ask.path);
+  return (await statfs(ask.path)).type;
+}
+
+// Runs a walk, answering each question with answer; a question's error is thrown into
+// the walk where it asked, as the synchronous call would have thrown it there.
+function runSync<T>(walk: Walk<T>, answer: (ask: FsAsk) => unknown = answerSync): T {
+  let step = walk.next();
+  while (step.done !== true) {
+    let reply: unknown;
+    try {
+      reply = answer(step.value);
+    } catch (err) {
+      step = walk.throw(err);
+      continue;
+    }
+    step = walk.next(reply);
+  }
+  return step.value;
+}
+
+// runSync with every question answered in libuv's pool.
+async function runAsync<T>(walk: Walk<T>): Promise<T> {
+  let step = walk.next();
+  while (step.done !== true) {
+    let reply: unknown;
+    try {
+      reply = await answerAsync(step.value);
+    } catch (err) {
+      step = walk.throw(err);
+      continue;
+    }
+    step = walk.next(reply);
+  }
+  return step.value;
+}
+
 // What to run to give path to root: `chown` names the command and its target. On
 // NFS exported with root_squash (the default), a file root made from this host is
 // owned by the anonymous user and root here cannot chown it: that is said instead.
 // Asked only when a check has already failed; typeOf gives statfs's f_type.
 export function chownAdvice(path: string, chown: string, typeOf: (path: string) => number = (p) => statfsSync(p).type): string {
+  return runSync(adviceWalk(path, chown), (ask) => typeOf(ask.path));
+}
+
+function* adviceWalk(path: string, chown: string): Walk<string> {
   let onNfs = false;
   try {
-    onNfs = typeOf(path) === NFS_SUPER_MAGIC;
+    onNfs = ((yield { op: 'statfs', path }) as number) === NFS_SUPER_MAGIC;
   } catch {
     // gone or unreadable meanwhile: the plain advice
   }
@@ -120,6 +179,11 @@ const MAX_MOUNTINFO_LINE = 64 * 1024;
 // to the device's line: read whole, one user's 71 MB line made every FUSE mount
 // unknown (past the bound), root's own refused, after 3-4 s and 70 MB held.
 export function fuseMounter(entry: string, dev: number, typeOf: (path: string) => number = (p) => statfsSync(p).type, mountinfo = '/proc/self/mountinfo', connections = FUSE_CONNECTIONS): number | null | undefined {
+  return runSync(fuseMounterWalk(entry, dev, mountinfo, connections), (ask) => (ask.op === 'statfs' ? typeOf(ask.path) : answerSync(ask)));
+}
+
+// fuseMounter as a walk: its statfs and lstat questions answered by the walk's runner.
+function* fuseMounterWalk(entry: string, dev: number, mountinfo: string, connections: string): Walk<number | null | undefined> {
   const d = BigInt(dev);
   const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
   const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
@@ -127,8 +191,8 @@ export function fuseMounter(entry: string, dev: number, typeOf: (path: string) =
   // FSSTAT, FUSE's STATFS), where the walk's lstat, after a stat in libuv's pool, is
   // answered from the cache: on a server that stopped answering it held the daemon's
   // event loop, no report and no SIGTERM. fusectl's list is the kernel's own.
-  const listed = fuseConnection(connections, (major << 20n) | minor, typeOf);
-  if (listed === false || (listed === undefined && typeOf(entry) !== FUSE_SUPER_MAGIC)) return null;
+  const listed = yield* fuseConnection(connections, (major << 20n) | minor);
+  if (listed === false || (listed === undefined && ((yield { op: 'statfs', path: entry }) as number) !== FUSE_SUPER_MAGIC)) return null;
   // fusectl makes each connection's directory its mounter's (fs/fuse/control.c gives
   // it fc->user_id): no mountinfo to read, so a user's 64 MiB of mount lines before a
   // later root mount's (autofs mounting cvmfs on first use) no longer hide its owner.
@@ -161,16 +225,16 @@ export function fuseMounter(entry: string, dev: number, typeOf: (path: string) =
 // fusectl's entry, mounted at connections, for the FUSE connection of the kernel's
 // device number kdev (major << 20 | minor); false when fusectl lists none, undefined
 // where fusectl is not there (a container, a host where nothing mounted it).
-function fuseConnection(connections: string, kdev: bigint, typeOf: (path: string) => number): Stats | false | undefined {
+function* fuseConnection(connections: string, kdev: bigint): Walk<Stats | false | undefined> {
   let type: number;
   try {
-    type = typeOf(connections);
+    type = (yield { op: 'statfs', path: connections }) as number;
   } catch {
     return undefined; // no such directory, or no sysfs: the entry's statfs tells
   }
   if (type !== FUSECTL_SUPER_MAGIC) return undefined;
   try {
-    return lstatSync(join(connections, String(kdev)));
+    return (yield { op: 'lstat', path: join(connections, String(kdev)) }) as Stats;
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return false;
     throw err;
@@ -188,6 +252,10 @@ function parent(dir: string): string {
 
 // Problems of the resolved file itself (type, owner, mode), from its lstat or fstat.
 function fileProblems(st: Stats, shown: string, real: string, what: string, options: TrustOptions, uid: number): string[] {
+  return runSync(fileProblemsWalk(st, shown, real, what, options, uid));
+}
+
+function* fileProblemsWalk(st: Stats, shown: string, real: string, what: string, options: TrustOptions, uid: number): Walk<string[]> {
   const problems: string[] = [];
   const device = options.device === true && (st.isCharacterDevice() || st.isBlockDevice());
   const wrongType = !device && (options.directory === true ? !st.isDirectory() : !st.isFile());
@@ -197,7 +265,7 @@ function fileProblems(st: Stats, shown: string, real: string, what: string, opti
     problems.push(`${what} ${shown} is not a ${options.directory === true ? 'directory' : 'regular file'}`);
   }
   if (!ownerOk(st, uid)) {
-    problems.push(`${what} ${real} is owned by uid ${st.uid}; it must be owned by root ${chownAdvice(real, `chown root ${real}`)}`);
+    problems.push(`${what} ${real} is owned by uid ${st.uid}; it must be owned by root ${yield* adviceWalk(real, `chown root ${real}`)}`);
   }
   const stickyOk = options.directory === true && options.sticky === true && (st.mode & 0o1000) !== 0;
   const groupOk = options.directory === true && logGroupWrite(st, options);
@@ -217,6 +285,16 @@ function fileProblems(st: Stats, shown: string, real: string, what: string, opti
 
 // Walks `path` and returns its resolved path and every reason it cannot be trusted.
 export function checkTrust(path: string, what: string, options: TrustOptions = {}): TrustVerdict {
+  return runSync(trustWalk(path, what, options));
+}
+
+// checkTrust with every lstat, readlink and statfs made in libuv's pool: for the daemon's
+// event loop, which a file system's server that never answers would otherwise hold.
+export function checkTrustAsync(path: string, what: string, options: TrustOptions = {}): Promise<TrustVerdict> {
+  return runAsync(trustWalk(path, what, options));
+}
+
+function* trustWalk(path: string, what: string, options: TrustOptions): Walk<TrustVerdict> {
   const uid = options.uid ?? process.geteuid?.() ?? 0;
   const problems: string[] = [];
   const fail = (err: unknown): TrustVerdict => ({ real: undefined, problems: [`${what} ${path} cannot be read: ${errorReason(err)}`] });
@@ -224,10 +302,10 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
   // path, not as the last one walked: a link's '..' or absolute target moves current
   // back to a directory walked earlier, which is then the file's parent.
   const shared = new Set<string>();
-  const checkDir = (dir: string, st: Stats): void => {
+  const checkDir = function* (dir: string, st: Stats): Walk<void> {
     if ((st.mode & 0o022) !== 0) shared.add(dir);
     if (!ownerOk(st, uid)) {
-      problems.push(`directory ${dir} above ${what} ${path} is owned by uid ${st.uid}; it must be owned by root ${chownAdvice(dir, `chown root ${dir}`)}`);
+      problems.push(`directory ${dir} above ${what} ${path} is owned by uid ${st.uid}; it must be owned by root ${yield* adviceWalk(dir, `chown root ${dir}`)}`);
     } else if ((st.mode & 0o1000) === 0 && (st.mode & 0o022) !== 0 && !logGroupWrite(st, options)) {
       problems.push(`directory ${dir} above ${what} ${path} has mode ${describeMode(st)}, writable by group or others; run: chmod go-w ${dir}`);
     }
@@ -235,11 +313,11 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
   // Each directory walked, by path, with its st_dev: an entry on another device than
   // its directory is the root of a mount, whose owners a FUSE server makes up.
   const devOf = new Map<string, number>();
-  const checkMount = (entry: string, st: Stats, dir: string): void => {
+  const checkMount = function* (entry: string, st: Stats, dir: string): Walk<void> {
     if (st.dev === devOf.get(dir)) return;
     let owner: number | null | undefined;
     try {
-      owner = (options.fuseMounter ?? fuseMounter)(entry, st.dev);
+      owner = options.fuseMounter === undefined ? yield* fuseMounterWalk(entry, st.dev, '/proc/self/mountinfo', FUSE_CONNECTIONS) : options.fuseMounter(entry, st.dev);
     } catch {
       owner = undefined;
     }
@@ -251,8 +329,8 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
   if (path.includes('\0')) return { real: undefined, problems: [`${what} ${JSON.stringify(path)} contains a NUL byte`] };
   let current = '/';
   try {
-    const st = lstatSync('/');
-    checkDir('/', st);
+    const st = (yield { op: 'lstat', path: '/' }) as Stats;
+    if (!ownerOk(st, uid) || (st.mode & 0o022) !== 0) yield* checkDir('/', st);
     devOf.set('/', st.dev);
   } catch (err) {
     return fail(err);
@@ -271,7 +349,7 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
     const entry = join2(current, name);
     let st: Stats;
     try {
-      st = lstatSync(entry);
+      st = (yield { op: 'lstat', path: entry }) as Stats;
     } catch (err) {
       const verdict = fail(err);
       if (errorCode(err) === 'ENOENT') verdict.missing = { dir: current, name, linked, shared: shared.has(current), problems: [...problems] };
@@ -286,7 +364,7 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
       if (++links > MAX_LINKS) return fail(Object.assign(new Error('too many symbolic links'), { code: 'ELOOP' }));
       let target: string;
       try {
-        target = readlinkSync(entry);
+        target = (yield { op: 'readlink', path: entry }) as string;
       } catch (err) {
         return fail(err);
       }
@@ -294,9 +372,9 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
       pending.unshift(...target.split('/').filter((c) => c !== '' && c !== '.'));
       continue;
     }
-    checkMount(entry, st, current);
+    if (st.dev !== devOf.get(current)) yield* checkMount(entry, st, current);
     if (pending.length === 0) {
-      problems.push(...fileProblems(st, path, entry, what, options, uid));
+      problems.push(...(yield* fileProblemsWalk(st, path, entry, what, options, uid)));
       // In a directory others may write, a file of root's with a second name may be
       // another user's link to it (possible where fs.protected_hardlinks is 0): root's
       // /etc/shadow would pass every check above as a config or model file.
@@ -306,18 +384,18 @@ export function checkTrust(path: string, what: string, options: TrustOptions = {
       return { real: entry, problems, stats: st };
     }
     if (!st.isDirectory()) return { real: undefined, problems: [`${what} ${path} cannot be used: ${entry} is not a directory`] };
-    checkDir(entry, st);
+    if (!ownerOk(st, uid) || (st.mode & 0o022) !== 0) yield* checkDir(entry, st); // else it finds nothing: no generator made
     devOf.set(entry, st.dev);
     current = entry;
   }
   // The path named a directory by '..' or '/': nothing after it to walk.
   let st: Stats;
   try {
-    st = lstatSync(current);
+    st = (yield { op: 'lstat', path: current }) as Stats;
   } catch (err) {
     return fail(err);
   }
-  problems.push(...fileProblems(st, path, current, what, options, uid));
+  problems.push(...(yield* fileProblemsWalk(st, path, current, what, options, uid)));
   return { real: current, problems, stats: st };
 }
 
@@ -475,11 +553,28 @@ interface DirectoryWalk {
 }
 
 function walkDirectory(dir: string, what: string, options: { uid?: number; logGroup?: number }): DirectoryWalk {
+  return directoryWalk(dir, checkTrust(dir, what, directoryRules(options)));
+}
+
+// walkDirectory with its questions asked in libuv's pool (checkTrustAsync).
+async function walkDirectoryAsync(dir: string, what: string, options: { uid?: number; logGroup?: number }): Promise<DirectoryWalk> {
+  return directoryWalk(dir, await checkTrustAsync(dir, what, directoryRules(options)));
+}
+
+function directoryRules(options: { uid?: number; logGroup?: number }): TrustOptions {
   const logGroup = 'logGroup' in options ? options.logGroup : syslogGid();
-  const verdict = checkTrust(dir, what, { ...options, directory: true, sticky: true, ...(logGroup === undefined ? {} : { logGroup }) });
+  return { ...options, directory: true, sticky: true, ...(logGroup === undefined ? {} : { logGroup }) };
+}
+
+function directoryWalk(dir: string, verdict: TrustVerdict): DirectoryWalk {
   const missing = verdict.missing;
   if (missing === undefined) return { problems: verdict.problems };
   return { problems: missing.problems.map((problem) => `${problem} (${dir} is to be created there)`), missing: { dir: missing.dir, name: missing.name, linked: missing.linked, shared: missing.shared } };
+}
+
+// directoryProblems with its questions asked in libuv's pool: for the daemon's event loop.
+export async function directoryProblemsAsync(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): Promise<string[]> {
+  return (await walkDirectoryAsync(dir, what, options)).problems;
 }
 
 // A directory held open: root makes, opens and renames its entries as path/<name>
@@ -519,26 +614,38 @@ export async function holdDirectoryAsync(dir: string, what: string, options: { u
   } catch (err) {
     return { problems: [`${what} ${dir} cannot be opened: ${errorReason(err)}`] };
   }
-  return keepIfWalked(fd, dir, what, options);
-}
-
-// fd, dir opened, kept if dir's walk passes and ends at that directory; else closed.
-function keepIfWalked(fd: number, dir: string, what: string, options: { uid?: number; logGroup?: number }): HeldDirectory | { problems: string[] } {
+  // The walk and the descriptor's fstat in the pool as well: each may be asked of the server.
   try {
-    const logGroup = 'logGroup' in options ? options.logGroup : syslogGid();
-    const verdict = checkTrust(dir, what, { ...options, directory: true, sticky: true, ...(logGroup === undefined ? {} : { logGroup }) });
-    let problems = verdict.problems;
-    if (problems.length === 0 && verdict.stats !== undefined) {
-      const st = fstatSync(fd);
-      if (st.dev === verdict.stats.dev && st.ino === verdict.stats.ino) return { fd, path: `/proc/self/fd/${fd}` };
-      problems = [`${what} ${dir} was replaced while it was being checked`];
-    }
-    closeSync(fd);
-    return { problems };
+    const verdict = await checkTrustAsync(dir, what, directoryRules(options));
+    return heldIfSame(fd, dir, what, verdict, await fstatAsync(fd));
   } catch (err) {
     closeSync(fd);
     return { problems: [`${what} ${dir} cannot be checked: ${errorReason(err)}`] };
   }
+}
+
+const fstatAsync = promisify(fstat);
+
+// fd, dir opened, kept if dir's walk passes and ends at that directory; else closed.
+function keepIfWalked(fd: number, dir: string, what: string, options: { uid?: number; logGroup?: number }): HeldDirectory | { problems: string[] } {
+  try {
+    const verdict = checkTrust(dir, what, directoryRules(options));
+    return heldIfSame(fd, dir, what, verdict, verdict.problems.length === 0 && verdict.stats !== undefined ? fstatSync(fd) : undefined);
+  } catch (err) {
+    closeSync(fd);
+    return { problems: [`${what} ${dir} cannot be checked: ${errorReason(err)}`] };
+  }
+}
+
+// fd held if verdict passed and st (fd's fstat) is the directory it ended at; else closed.
+function heldIfSame(fd: number, dir: string, what: string, verdict: TrustVerdict, st: Stats | undefined): HeldDirectory | { problems: string[] } {
+  let problems = verdict.problems;
+  if (problems.length === 0 && verdict.stats !== undefined && st !== undefined) {
+    if (st.dev === verdict.stats.dev && st.ino === verdict.stats.ino) return { fd, path: `/proc/self/fd/${fd}` };
+    problems = [`${what} ${dir} was replaced while it was being checked`];
+  }
+  closeSync(fd);
+  return { problems };
 }
 
 // The directory mkdir -p makes next on the way to dir, named by the path checkTrust
@@ -549,7 +656,15 @@ function keepIfWalked(fd: number, dir: string, what: string, options: { uid?: nu
 // refuses the link. A recursive mkdir of the path made root's directories wherever
 // such a link pointed.
 export function nextDirectoryToMake(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): string | undefined {
-  const walk = walkDirectory(dir, what, options);
+  return nextDirectory(dir, what, walkDirectory(dir, what, options));
+}
+
+// nextDirectoryToMake with its walk's questions asked in libuv's pool.
+export async function nextDirectoryToMakeAsync(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): Promise<string | undefined> {
+  return nextDirectory(dir, what, await walkDirectoryAsync(dir, what, options));
+}
+
+function nextDirectory(dir: string, what: string, walk: DirectoryWalk): string | undefined {
   if (walk.problems.length > 0) throw Object.assign(new Error(walk.problems.join('; ')), { code: 'EREFUSED' });
   if (walk.missing === undefined) return undefined;
   const next = join2(walk.missing.dir, walk.missing.name);
@@ -566,7 +681,15 @@ export function nextDirectoryToMake(dir: string, what: string, options: { uid?: 
 // root would then create, fill and rename its files. The log and history need no such
 // rule: the appender makes their directory itself (nextDirectoryToMake).
 export function existingDirectoryProblems(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): string[] {
-  const walk = walkDirectory(dir, what, options);
+  return existingProblems(dir, what, walkDirectory(dir, what, options));
+}
+
+// existingDirectoryProblems with its walk's questions asked in libuv's pool.
+export async function existingDirectoryProblemsAsync(dir: string, what: string, options: { uid?: number; logGroup?: number } = {}): Promise<string[]> {
+  return existingProblems(dir, what, await walkDirectoryAsync(dir, what, options));
+}
+
+function existingProblems(dir: string, what: string, walk: DirectoryWalk): string[] {
   if (walk.problems.length > 0 || walk.missing === undefined || !walk.missing.shared) return walk.problems;
   return [`${what} ${dir} does not exist, and ${walk.missing.dir}, where it would be made, can be written by others: they could make ${dir} a link to any directory before root writes there; create it first (mkdir -m 0755 ${dir})`];
 }

@@ -1,12 +1,13 @@
 // A directory whose filesystem stops answering (here a FUSE mount whose daemon never
 // answers, as an NFS server that hangs): the log or history directory ($LSF_LOGDIR is
-// often NFS) and a child elim's ($LSF_SERVERDIR). The directory checks walk the path
-// synchronously; each is preceded by a stat in libuv's pool, so that the wait is
-// there, not on the event loop: the reports and the SIGTERM handling go on. Needs root
-// and /dev/fuse.
+// often NFS) and a child elim's ($LSF_SERVERDIR). The history's and the metrics
+// file's directory checks ask every lstat, readlink and statfs of their walk in libuv's
+// pool (a server may answer the pool and never the event loop); a child elim's check
+// walks synchronously after a stat in the pool. So the wait is there, not on the event
+// loop: the reports and the SIGTERM handling go on. Needs root and /dev/fuse.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
@@ -24,23 +25,13 @@ function hangOver(dir: string): ChildProcess {
 // statfs, or (hung 'opendir') never an open of a directory (test/fixtures/fuse-statfs-hang.mjs),
 // as an NFS server gone while its attributes are still cached: the pool's stat and the
 // walk's lstat are answered, a statfs or a directory's open is asked of the server every time.
-async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' = 'statfs'): Promise<ChildProcess> {
+async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' = 'statfs'): Promise<ChildProcess> {
   const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir, hung], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   await until('the FUSE server mounted', () => out.includes('mounted') || undefined);
   return server;
 }
-
-// fusectl (the kernel's list of FUSE connections), where systemd mounts it: how the walk
-// tells a FUSE mount without a statfs.
-const FUSECTL = (() => {
-  try {
-    return statfsSync('/sys/fs/fuse/connections').type === 0x65735543 ? false : 'needs fusectl mounted on /sys/fs/fuse/connections';
-  } catch {
-    return 'needs /sys/fs/fuse/connections';
-  }
-})();
 
 const mounted = (): true | undefined => (spawnSync('grep', ['-q', 'lavarank-hang', '/proc/mounts']).status === 0 ? true : undefined);
 
@@ -59,7 +50,7 @@ async function reportsThenStop(elim: Elim, ms: number): Promise<{ reports: numbe
 // name) sits on a root-mounted FUSE server that hangs `hung` (fuseHangOver), its
 // attributes still cached: the elim started with options(dir), the server mounted after
 // 2 reports, settleMs for the elim to meet the hung directory, then 3 s of reports.
-async function reportsOverHungFuse(o: { name: string; hung: 'statfs' | 'opendir'; options: (dir: string) => StartOptions; settleMs: number; what: string }): Promise<void> {
+async function reportsOverHungFuse(o: { name: string; hung: 'statfs' | 'opendir' | 'main'; options: (dir: string) => StartOptions; settleMs: number; what: string }): Promise<void> {
   const { dir: hd, cleanup } = tempDir('lavarank-hung-');
   const dir = join(hd, o.name);
   mkdirSync(dir, { mode: 0o755 });
@@ -104,8 +95,9 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
     }
   });
 
-  it('a history directory on a file system whose statfs stops answering, its attributes still cached: does not stop the reports or the SIGTERM handling', { skip: FUSECTL }, async () => {
-    // The history's first open, at the 6th report (3 s in), walks to the mount.
+  it('a history directory on a file system whose statfs stops answering, its attributes still cached: does not stop the reports or the SIGTERM handling', async () => {
+    // The history's first open, at the 6th report (3 s in), walks to the mount: where
+    // fusectl is mounted no statfs is asked; where it is not, the walk asks it in the pool.
     await reportsOverHungFuse({ name: 'history', hung: 'statfs', options: (history) => ({ testInterval: 0.5, override: { history: { dir: history } } }), settleMs: 3000, what: "the history directory's statfs" });
   });
 
@@ -117,6 +109,21 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
   it('a metrics file on a file system whose open of a directory stops answering, its attributes still cached: does not stop the reports or the SIGTERM handling', async () => {
     // The metrics file is written at every report.
     await reportsOverHungFuse({ name: 'metrics', hung: 'opendir', options: (metrics) => ({ testInterval: 0.5, override: { metrics: { textfile: join(metrics, 'lavarank.prom') } } }), settleMs: 0, what: "the metrics directory's opendir" });
+  });
+
+  // A user's FUSE mount with allow_other (fusermount3 where /etc/fuse.conf has
+  // user_allow_other) over a directory of theirs on the history's path (one still to be
+  // made below a sticky history.dir's parent, an LSF administrator's $LSF_LOGDIR): its
+  // server sees which thread asks, answers the stat made in libuv's pool with attributes
+  // valid for no time, and never the walk's lstat on the event loop. The walk refuses
+  // the mount, but only once that lstat has returned.
+  it("a history directory on another user's FUSE mount whose server answers libuv's pool and never the event loop: does not stop the reports or the SIGTERM handling", async () => {
+    await reportsOverHungFuse({ name: 'history', hung: 'main', options: (history) => ({ testInterval: 0.5, override: { history: { dir: history } } }), settleMs: 3000, what: "the walk of another user's FUSE mount" });
+  });
+
+  it("a metrics file on another user's FUSE mount whose server answers libuv's pool and never the event loop: does not stop the reports or the SIGTERM handling", async () => {
+    // The metrics directory is checked before every write, at every report.
+    await reportsOverHungFuse({ name: 'metrics', hung: 'main', options: (metrics) => ({ testInterval: 0.5, override: { metrics: { textfile: join(metrics, 'lavarank.prom') } } }), settleMs: 0, what: "the walk of another user's FUSE mount" });
   });
 
   it('a child elim whose directory stops answering: its restart does not stop the reports or the SIGTERM handling', async () => {

@@ -4,7 +4,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkTrust, chownAdvice, directoryProblems, existingDirectoryProblems, fuseMounter, nextDirectoryToMake, openTrusted, openTrustedOnce, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
+import { checkTrust, checkTrustAsync, chownAdvice, directoryProblems, existingDirectoryProblems, fuseMounter, nextDirectoryToMake, openTrusted, openTrustedOnce, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
 import { dirWithMode, mkfifo, tempDir, until, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -814,6 +814,39 @@ describe('treeProblems', () => {
       chmodSync(pkg, 0o775);
       writeWithMode(join(pkg, 'dist/src/x.js'), '', 0o666);
       assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [`lavarank installation ${pkg} has mode 0775, writable by group or others; run: chmod go-w ${pkg}`]);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('checkTrustAsync', () => {
+  it("gives checkTrust's verdict, its questions asked in libuv's pool: a root file, another user's file and link, a group-writable directory, a name missing below a sticky directory, a link to nothing", { skip: root ? false : 'needs root to give files away' }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const mine = join(dir, 'model.json');
+      writeFileSync(mine, '{}', { mode: 0o644 });
+      const theirs = join(dir, 'theirs.json');
+      writeFileSync(theirs, '{}', { mode: 0o644 });
+      chownSync(theirs, 1234, 1234);
+      const link = join(dir, 'link');
+      symlinkSync(mine, link);
+      lchownSync(link, 1234, 1234);
+      const shared = dirWithMode(dir, 'shared', 0o775);
+      const sticky = dirWithMode(dir, 'sticky', 0o1777);
+      const dangling = join(sticky, 'to-nothing');
+      symlinkSync(join(dir, 'nothing'), dangling);
+      const cases: Array<[string, Parameters<typeof checkTrust>[2]]> = [
+        [mine, {}],
+        [theirs, {}],
+        [link, {}],
+        [join(shared, 'x.json'), {}],
+        [join(sticky, 'history', 'deeper'), { directory: true, sticky: true }],
+        [dangling, { directory: true, sticky: true }],
+        [join(dir, '..', '.', 'model.json'), {}],
+      ];
+      for (const [path, options] of cases) assert.deepEqual(await checkTrustAsync(path, 'file', options), checkTrust(path, 'file', options), path);
+      assert.equal(cases.length, 7);
     } finally {
       cleanup();
     }
