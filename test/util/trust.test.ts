@@ -853,6 +853,21 @@ describe('checkTrustAsync', () => {
   });
 });
 
+describe('checkTrustAsync with an abort signal', () => {
+  it("once the signal is aborted, rejects with the abort's error at its next question instead of giving a verdict", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const controller = new AbortController();
+      const walk = checkTrustAsync(join(dir, 'a', 'b'), 'file', {}, controller.signal);
+      controller.abort(); // while its first question (lstat of /) is in the pool
+      await assert.rejects(walk, { name: 'AbortError' });
+      await assert.rejects(checkTrustAsync(dir, 'file', { directory: true }, controller.signal), { name: 'AbortError' });
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('checkTrust of a path that does not exist', () => {
   it('says in which directory the name would be made and whether others may write there, through a link to nothing too', { skip: root ? false : 'the directories must be root\'s' }, () => {
     const { dir, cleanup } = tempDir();
