@@ -58,8 +58,8 @@ function logDirectoryProblems(dir: string): string[] {
 }
 
 // logDirectoryProblems with the walk in libuv's pool, for the appender's reopens.
-function logDirectoryProblemsAsync(dir: string): Promise<string[]> {
-  return directoryProblemsAsync(dir, 'log directory');
+function logDirectoryProblemsAsync(dir: string, signal?: AbortSignal): Promise<string[]> {
+  return directoryProblemsAsync(dir, 'log directory', signal === undefined ? {} : { signal });
 }
 
 // A log location passed over, and why. missing: its $LSF_LOGDIR does not exist;

@@ -453,7 +453,7 @@ function openMetrics(config: Readonly<Config>, log: Logger): MetricsWriter | und
     return undefined;
   }
   log.info({ path }, 'metrics file (Prometheus text format, each tick)');
-  const problemsOfAsync = (dir: string): Promise<string[]> => metricsDirectoryProblemsAsync(dir, group);
+  const problemsOfAsync = (dir: string, signal?: AbortSignal): Promise<string[]> => metricsDirectoryProblemsAsync(dir, group, signal);
   return new MetricsWriter({ path, resource: config.resource, version: VERSION, log, directoryProblems: problemsOf, directoryProblemsAsync: problemsOfAsync, ...(group.logGroup === undefined ? {} : { logGroup: group.logGroup }) });
 }
 

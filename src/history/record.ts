@@ -30,8 +30,9 @@ export function historyDirectoryProblems(dir: string): string[] {
 }
 
 // historyDirectoryProblems with the walk in libuv's pool, for the daemon's event loop.
-export function historyDirectoryProblemsAsync(dir: string): Promise<string[]> {
-  return directoryProblemsAsync(dir, 'history directory');
+// signal aborted (the appender closed): rejects before the walk's next question.
+export function historyDirectoryProblemsAsync(dir: string, signal?: AbortSignal): Promise<string[]> {
+  return directoryProblemsAsync(dir, 'history directory', signal === undefined ? {} : { signal });
 }
 
 // Why root cannot create history files at dir (writableProblem), asked only when we are

@@ -60,7 +60,8 @@ export interface AppenderOptions {
   directoryProblems?: (dir: string) => string[];
   // directoryProblems with its walk's questions asked in libuv's pool (directoryProblemsAsync),
   // for the opens and rotations made from the event loop; default directoryProblems.
-  directoryProblemsAsync?: (dir: string) => Promise<string[]>;
+  // signal is aborted at close(): the walk then rejects before its next question.
+  directoryProblemsAsync?: (dir: string, signal: AbortSignal) => Promise<string[]>;
   // The file already opened at path with OPEN_FLAGS, right after its directory was
   // checked, of which unwritable() names nothing: taken as the first open, so that the
   // directory is not asked again at once. Every later open asks it.
@@ -128,16 +129,20 @@ const MAX_MADE_LEVELS = 64;
 // which whoever may rename entries of a directory above (the syslog group's /var/log)
 // could swap in their link after the walk. The walk's questions are asked in libuv's
 // pool: a server that answers them there and never on the event loop held the reports.
-export async function makeDir(dir: string, mode: number): Promise<void> {
+// signal aborted (the appender closed): rejects before its next question or mkdir.
+export async function makeDir(dir: string, mode: number, signal?: AbortSignal): Promise<void> {
   for (let made = 0; made <= MAX_MADE_LEVELS; made++) {
-    const next = await nextDirectoryToMakeAsync(dir, 'directory');
+    const next = await nextDirectoryToMakeAsync(dir, 'directory', signal === undefined ? {} : { signal });
     if (next === undefined) return;
-    const held = await holdParentAsync(next);
-    await mkdirAsync(`${held.path}/${basename(next)}`, { mode })
-      .catch((err: unknown) => {
+    const held = await holdParentAsync(next, signal);
+    try {
+      signal?.throwIfAborted();
+      await mkdirAsync(`${held.path}/${basename(next)}`, { mode }).catch((err: unknown) => {
         if (errorCode(err) !== 'EEXIST') throw err; // made meanwhile: the next walk judges it
-      })
-      .finally(() => closeSync(held.fd));
+      });
+    } finally {
+      closeSync(held.fd);
+    }
   }
   throw Object.assign(new Error(`${dir} kept being removed while it was made`), { code: 'EAGAIN' });
 }
@@ -148,8 +153,8 @@ function holdParent(path: string): HeldDirectory {
 }
 
 // holdParent, its open in libuv's pool (holdDirectoryAsync): for the event loop.
-async function holdParentAsync(path: string): Promise<HeldDirectory> {
-  return heldOrThrown(await holdDirectoryAsync(dirname(path), 'directory'));
+async function holdParentAsync(path: string, signal?: AbortSignal): Promise<HeldDirectory> {
+  return heldOrThrown(await holdDirectoryAsync(dirname(path), 'directory', signal === undefined ? {} : { signal }));
 }
 
 function heldOrThrown(held: HeldDirectory | { problems: string[] }): HeldDirectory {
@@ -191,6 +196,9 @@ export class RotatingAppender {
   private retryTimer: NodeJS.Timeout | undefined;
   private lastCheck = 0;
   private closed = false;
+  // Aborted when close() gives up: the walks, mkdirs, renames and opens of a drain still
+  // under way then stop at their next step (see close()).
+  private readonly stopping = new AbortController();
   private unterminated = false; // the open file ends in a line a kill cut short
   private readonly maxQueueBytes: number;
   private readonly now: () => number;
@@ -301,6 +309,11 @@ export class RotatingAppender {
     this.retryAt = 0;
     await this.flush(timeoutMs);
     this.closed = true;
+    // A drain still readying the file (its checks ask some 20 questions in libuv's pool,
+    // each a round trip of the event loop) stops at its next step, opening nothing: it
+    // is counted by holdExit, and at a load of 20 its walks outlived the exit's 200 ms
+    // wait, which then ended the stopped elim by SIGKILL. Its lines are told lost below.
+    this.stopping.abort();
     clearTimeout(this.retryTimer);
     const unwritten = this.queue.length + (this.inflight?.length ?? 0) + this.droppedUntold;
     if (unwritten > 0) this.options.onTrouble?.({ state: 'lost', lines: unwritten, path: this.options.path });
@@ -363,6 +376,7 @@ export class RotatingAppender {
         // Put the rest back in front of what arrived meanwhile, within the memory bound.
         if (ours) this.queue = taken.slice(kept).concat(this.queue);
         this.queueBytes = this.queue.reduce((n, s) => n + s.length, 0);
+        if (this.stopping.signal.aborted) return; // stopped by close(), which told these lines lost: no failure
         this.markFailing(err instanceof PartialWrite ? err.cause : err);
         this.trimQueue();
         return;
@@ -503,14 +517,20 @@ export class RotatingAppender {
       // the way to where it would be made, links included, so root makes none at the
       // end of another user's link; after, since someone may have made it in between.
       await this.refuseDirectoryAsync(dir);
-      await makeDir(dir, this.options.dirMode ?? 0o755);
+      await makeDir(dir, this.options.dirMode ?? 0o755, this.stopping.signal);
       await this.refuseDirectoryAsync(dir);
       const held = await this.holdAsync();
       let fd: number;
       try {
+        this.stopping.signal.throwIfAborted(); // closed meanwhile: no file is opened
         fd = await openAsync(this.inHeld(held), OPEN_FLAGS, this.options.fileMode ?? 0o644);
       } finally {
         if (held !== undefined) closeSync(held.fd);
+      }
+      if (this.stopping.signal.aborted) {
+        // Closed while it was being opened: not kept, read or written (close() told its lines lost).
+        await closeAsync(fd).catch(() => undefined);
+        this.stopping.signal.throwIfAborted();
       }
       const st = await fstatAsync(fd);
       const why = unwritable(st);
@@ -545,7 +565,8 @@ export class RotatingAppender {
 
   // refuseDirectory, for the event loop: its walk in libuv's pool where the caller gave one.
   private async refuseDirectoryAsync(dir: string): Promise<void> {
-    const problems = (await this.options.directoryProblemsAsync?.(dir)) ?? this.options.directoryProblems?.(dir) ?? [];
+    this.stopping.signal.throwIfAborted();
+    const problems = (await this.options.directoryProblemsAsync?.(dir, this.stopping.signal)) ?? this.options.directoryProblems?.(dir) ?? [];
     if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'EREFUSED' });
   }
 
@@ -557,7 +578,7 @@ export class RotatingAppender {
 
   // hold(), its open in libuv's pool: for the drain, on the event loop.
   private async holdAsync(): Promise<HeldDirectory | undefined> {
-    return this.options.directoryProblems === undefined ? undefined : holdParentAsync(this.options.path);
+    return this.options.directoryProblems === undefined ? undefined : holdParentAsync(this.options.path, this.stopping.signal);
   }
 
   // The file's name, or name.suffix, in the held directory (by path when there is none).
@@ -571,9 +592,10 @@ export class RotatingAppender {
     // if it was removed, and held, as for an open.
     await reachOffLoop(dirname(p));
     await this.refuseDirectoryAsync(dirname(p));
-    await makeDir(dirname(p), this.options.dirMode ?? 0o755);
+    await makeDir(dirname(p), this.options.dirMode ?? 0o755, this.stopping.signal);
     const held = await this.holdAsync();
     try {
+      this.stopping.signal.throwIfAborted(); // closed meanwhile: nothing is renamed
       for (let i = this.options.keep - 1; i >= 1; i--) {
         await renameAsync(this.inHeld(held, `.${i}`), this.inHeld(held, `.${i + 1}`)).catch((err: unknown) => {
           if (errorCode(err) !== 'ENOENT') throw err;

@@ -6,7 +6,7 @@ import type { Tick } from '../../src/daemon/elim.js';
 import { formatMetrics, metricsDirectoryProblems, MetricsWriter, type MetricsSnapshot } from '../../src/daemon/metrics.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { exitHolds } from '../../src/util/exit.js';
-import { captureLog, tempDir } from '../helpers.js';
+import { captureLog, tempDir, until } from '../helpers.js';
 import { parseExposition, sampleOf } from '../helpers/prom-parse.js';
 import { startElim } from '../e2e/harness.js';
 
@@ -40,7 +40,7 @@ function snapshot(over: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
 
 // Waits until the writer has no write pending.
 async function settle(writer: MetricsWriter): Promise<void> {
-  await writer.close(5000);
+  await writer.idle(5000);
 }
 
 describe('the exposition-format parser used by these tests', () => {
@@ -243,6 +243,38 @@ describe('MetricsWriter and its directory', () => {
       assert.deepEqual(asked, [dir, dir]);
       assert.equal(readFileSync(path, 'utf8'), first);
       assert.deepEqual(cap.messages(), ['cannot write the metrics file; reports continue, retrying each tick']);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('MetricsWriter closed while a write checks its directory', () => {
+  it("stops the write at the check's next question: no file is made, no failure logged, and its task that holds the exit ends", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      let answer: (() => void) | undefined;
+      let signal: AbortSignal | undefined;
+      const cap = captureLog();
+      const writer = new MetricsWriter({
+        path: join(dir, 'lavarank.prom'),
+        resource: 'rank',
+        version: 'v',
+        log: cap.log,
+        directoryProblems: () => [],
+        // A walk's question still in libuv's pool (at a load of 20, one of some 20).
+        directoryProblemsAsync: (_at, s) => ((signal = s), new Promise<string[]>((resolve) => (answer = () => resolve([])))),
+      });
+      const before = exitHolds();
+      writer.update(tick(), {});
+      const reply = await until('the first question', () => answer);
+      const alive = setInterval(() => undefined, 1000); // close()'s timer is unref'd, and the walk's question is the test's
+      await writer.close(20).finally(() => clearInterval(alive));
+      reply(); // answered after the close: the held directory's walk and the write are not begun
+      await until('the write to end', () => (exitHolds() === before ? true : undefined), 2000);
+      assert.deepEqual(readdirSync(dir), []);
+      assert.deepEqual(cap.messages(), []);
+      assert.equal(signal?.aborted, true);
     } finally {
       cleanup();
     }

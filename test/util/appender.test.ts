@@ -4,6 +4,7 @@ import { chownSync, closeSync, lchownSync, constants, copyFileSync, existsSync, 
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { makeDir, makeDirSync, OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
+import { exitHolds } from '../../src/util/exit.js';
 import { mkfifo, tempDir, until } from '../helpers.js';
 
 // Waits until the appender has failed at least n times: its open reaches the directory
@@ -392,6 +393,35 @@ describe('RotatingAppender', () => {
       rmSync(join(dir, 'notadir')); // a retry now would succeed: mkdir -p, then write
       await new Promise((r) => setTimeout(r, 500)); // past every back-off the test's appender had
       assert.deepEqual(readdirSync(dir), [], 'the closed appender made its directory or file');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("at close, stops a first open still checking its directory at the check's next question: no directory or file is made, no failure told, and its task that holds the exit ends", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      let answer: (() => void) | undefined;
+      let signal: AbortSignal | undefined;
+      const events: TroubleEvent[] = [];
+      const a = new RotatingAppender({
+        path: join(dir, 'sub', 'h.jsonl'),
+        maxBytes: 1 << 20,
+        keep: 1,
+        directoryProblems: () => [],
+        // The first check: a walk's question still in libuv's pool (at a load of 20, one of some 20).
+        directoryProblemsAsync: (_at, s) => ((signal = s), answer === undefined ? new Promise<string[]>((resolve) => (answer = () => resolve([]))) : Promise.resolve([])),
+        onTrouble: (event) => events.push(event),
+      });
+      const before = exitHolds();
+      a.append('line');
+      const reply = await until('the first question', () => answer);
+      await a.close(20);
+      reply(); // answered after the close: makeDir's walk, the mkdir and the open are not begun
+      await until('the drain to end', () => (exitHolds() === before ? true : undefined), 2000);
+      assert.deepEqual(readdirSync(dir), [], 'the closed appender made its directory or file');
+      assert.deepEqual(events.map((e) => e.state), ['lost']);
+      assert.equal(signal?.aborted, true);
     } finally {
       cleanup();
     }
