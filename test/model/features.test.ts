@@ -549,6 +549,18 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
     assert.equal(ranker.rank(s).typed?.['rank_cpu'], 0, 'without the quota the same host read as idle to a CPU-bound job');
   });
 
+  it('records as quota_host_busy the busy share of the CPUs the quota was taken from: a cpuset\'s where jobs may use fewer CPUs, else the machine\'s', () => {
+    const s = container(1, 0);
+    s.cpu = { ...s.cpu!, busy: 0.9, jobCpus: 8, jobBusy: 0.25 };
+    const f = toFeatures(s).named;
+    assert.deepEqual([f['quota_host_cpus'], f['quota_host_busy']], [8, 0.25]);
+    delete s.cpu!.jobCpus;
+    delete s.cpu!.jobBusy;
+    assert.deepEqual([toFeatures(s).named['quota_host_cpus'], toFeatures(s).named['quota_host_busy']], [16, 0.9]);
+    delete s.cpu!.quotaCpus;
+    assert.equal(toFeatures(s).named['quota_host_busy'], null);
+  });
+
   it('reads the 1-minute load from the cgroup\'s tasks over the minute, not over the last interval', () => {
     const s = container(2, 0);
     s.cpu!.quotaTasks1 = 6; // six loops a minute ago, two now
