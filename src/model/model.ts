@@ -567,10 +567,14 @@ export function ioCostOf(training: Readonly<TrainingInfo>): IoCost {
 
 // What `lavarank check` and the daemon's log say about a model fitted with an older
 // backbone than this build's, or undefined.
+// It names the field, not a training date: a model an older build fitted on the day the
+// field came (2026-12-06) was "trained 2026-12-06" on the line above.
 export function staleBackbone(model: LoadedModel): string | undefined {
   if (ioCostOf(model.file.training) === 'waiters') return undefined;
+  const v = model.file.training['backboneVersion'];
   return (
-    `model ${model.id} was trained before 2026-12-06 and reads PSI io "some" as the host's share, which work on other CPUs dilutes ` +
+    `model ${model.id} has ${v === undefined ? 'no training.backboneVersion' : `training.backboneVersion ${String(v)}`}: an older lavarank fitted it, ` +
+    'and it reads PSI io "some" as the host\'s share, which work on other CPUs dilutes ' +
     '(one task keeping a disk saturated ranks lower as CPU work is added); it is ranked as it was fitted until it is retrained: ' +
     'retrain it with this build ("lavarank retrain") to fit it to this build\'s backbone'
   );

@@ -57,7 +57,7 @@ describe('openRankers', () => {
       const c = captureLog();
       const rankers = openRankers(config(path), c.log);
       assert.ok(rankers.model() !== undefined);
-      const warning = c.lines.find((l) => l.level === 'warn' && /trained before 2026-12-06/.test(String(l.msg)));
+      const warning = c.lines.find((l) => l.level === 'warn' && /has no training\.backboneVersion/.test(String(l.msg)));
       assert.ok(warning, c.messages().join('\n'));
       assert.equal(warning['model'], rankers.model()?.id);
       const d = captureLog();
@@ -287,9 +287,27 @@ describe('describeModel', () => {
       const d = describeModel(config(path));
       assert.deepEqual(d.problems, []);
       assert.equal(d.warnings.length, 1);
-      assert.match(d.warnings[0]!, /^model test#[0-9a-f]{8} was trained before 2026-12-06 .*dilutes.*ranked as it was fitted until it is retrained.*lavarank retrain/);
+      assert.match(d.warnings[0]!, /^model test#[0-9a-f]{8} has no training\.backboneVersion: an older lavarank fitted it, .*dilutes.*ranked as it was fitted until it is retrained.*lavarank retrain/);
       install(path, randomModelFile());
       assert.deepEqual(describeModel(config(path)).warnings, []);
+    });
+  });
+
+  it('warns of a model an older build fitted on 2026-12-06 by the field it lacks, not as trained before the date its description gives', () => {
+    withDir((dir) => {
+      const path = join(dir, 'm.json');
+      const file = randomModelFile();
+      delete (file.training as Record<string, unknown>)['backboneVersion'];
+      file.training.date = '2026-12-06T05:00:00.000Z';
+      install(path, file);
+      const d = describeModel(config(path));
+      assert.match(d.description, /trained 2026-12-06 /);
+      assert.equal(d.warnings.length, 1);
+      assert.doesNotMatch(d.warnings[0]!, /trained before/);
+      assert.match(d.warnings[0]!, /has no training\.backboneVersion/);
+      file.training['backboneVersion'] = 1;
+      install(path, file);
+      assert.match(describeModel(config(path)).warnings[0] ?? '', /^model test#[0-9a-f]{8} has training\.backboneVersion 1: an older lavarank fitted it/);
     });
   });
 
