@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync } from 'node:fs';
+import fsPromises from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Tick } from '../../src/daemon/elim.js';
@@ -276,6 +278,45 @@ describe('MetricsWriter closed while a write checks its directory', () => {
       assert.deepEqual(cap.messages(), []);
       assert.equal(signal?.aborted, true);
     } finally {
+      cleanup();
+    }
+  });
+
+  // The held directory's walk ends without a question after its last answer (the
+  // directory's own lstat), so a close that comes with that answer is seen only at the write.
+  it('stops a write whose directory was held as the close came: no file is made and no failure logged', async (t) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      let signal: AbortSignal | undefined;
+      const cap = captureLog();
+      const writer = new MetricsWriter({
+        path: join(dir, 'lavarank.prom'),
+        resource: 'rank',
+        version: 'v',
+        log: cap.log,
+        directoryProblems: () => [],
+        directoryProblemsAsync: async (_at, s) => ((signal = s), []),
+      });
+      const real = fsPromises.lstat;
+      let asked = 0;
+      t.mock.method(fsPromises, 'lstat', async (...args: Parameters<typeof real>) => {
+        const answer = await real(...args);
+        if (args[0] === dir && ++asked === 1) {
+          void writer.close(0);
+          await until('the close', () => (signal?.aborted === true ? true : undefined));
+        }
+        return answer;
+      });
+      syncBuiltinESMExports();
+      const before = exitHolds();
+      writer.update(tick(), {});
+      await until('the write to end', () => (exitHolds() === before ? true : undefined), 2000);
+      assert.equal(asked, 1);
+      assert.deepEqual(readdirSync(dir), []);
+      assert.deepEqual(cap.messages(), []);
+    } finally {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
       cleanup();
     }
   });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chownSync, closeSync, lchownSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import fsPromises from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { makeDir, makeDirSync, OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
@@ -427,6 +429,45 @@ describe('RotatingAppender', () => {
     }
   });
 
+  // The held directory's walk ends without a question after its last answer (the
+  // directory's own lstat), so a close that comes with that answer is seen only at the open.
+  it('at close, stops a first open whose directory was held as the close came: no file is made and its lines are told lost', async (t) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const events: TroubleEvent[] = [];
+      const a = new RotatingAppender({
+        path: join(dir, 'h.jsonl'),
+        maxBytes: 1 << 20,
+        keep: 1,
+        directoryProblems: () => [],
+        directoryProblemsAsync: async () => [],
+        onTrouble: (event) => events.push(event),
+      });
+      const real = fsPromises.lstat;
+      let asked = 0;
+      t.mock.method(fsPromises, 'lstat', async (...args: Parameters<typeof real>) => {
+        const answer = await real(...args);
+        // dir is asked by makeDir's walk (it exists), then last by the walk of the directory held.
+        if (args[0] === dir && ++asked === 2) {
+          void a.close(0);
+          await until('the close', () => (events.length > 0 ? true : undefined));
+        }
+        return answer;
+      });
+      syncBuiltinESMExports();
+      const before = exitHolds();
+      a.append('line');
+      await until('the drain to end', () => (exitHolds() === before ? true : undefined), 2000);
+      assert.equal(asked, 2);
+      assert.deepEqual(readdirSync(dir), [], 'the closed appender made its file');
+      assert.deepEqual(events.map((e) => e.state), ['lost']);
+    } finally {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+      cleanup();
+    }
+  });
+
   it('holds at most maxQueueBytes in memory while failing, dropping the oldest lines', async () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -827,6 +868,34 @@ describe('makeDir and makeDirSync', () => {
       await assert.rejects(makeDir(join(path, 'log', 'lavarank'), 0o755), { code: 'ENOSPC' });
     } finally {
       spawnSync('umount', ['-l', path]);
+      cleanup();
+    }
+  });
+
+  // The walk ends without a question after its last answer, so an abort that comes with
+  // that answer (the parent's own lstat, held open next) is seen only before the mkdir.
+  it('makeDir, aborted while its parent\'s walk waits for its last answer, makes nothing and leaves no descriptor open', async (t) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const open = (): number => readdirSync('/proc/self/fd').length;
+      const before = open();
+      const controller = new AbortController();
+      const real = fsPromises.lstat;
+      let asked = 0;
+      t.mock.method(fsPromises, 'lstat', async (...args: Parameters<typeof real>) => {
+        const answer = await real(...args);
+        // dir is asked by the walk that finds 'made' missing, then last by its parent's.
+        if (args[0] === dir && ++asked === 2) controller.abort();
+        return answer;
+      });
+      syncBuiltinESMExports();
+      await assert.rejects(makeDir(join(dir, 'made'), 0o755, controller.signal), { name: 'AbortError' });
+      assert.equal(asked, 2);
+      assert.deepEqual(readdirSync(dir), [], 'made after the abort');
+      assert.equal(open(), before);
+    } finally {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
       cleanup();
     }
   });
