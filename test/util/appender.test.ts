@@ -468,6 +468,46 @@ describe('RotatingAppender', () => {
     }
   });
 
+  it('at close, stops a rotation whose directory was held as the close came: nothing is renamed', async (t) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'h.jsonl'), 'old\n');
+      const events: TroubleEvent[] = [];
+      const a = new RotatingAppender({
+        path: join(dir, 'h.jsonl'),
+        maxBytes: 8,
+        keep: 2,
+        directoryProblems: () => [],
+        directoryProblemsAsync: async () => [],
+        onTrouble: (event) => events.push(event),
+      });
+      const real = fsPromises.lstat;
+      let asked = 0;
+      t.mock.method(fsPromises, 'lstat', async (...args: Parameters<typeof real>) => {
+        const answer = await real(...args);
+        // dir is asked by the open's makeDir and held directory (the file is too full for
+        // the line: rotated), then by the rotation's makeDir and, last, its held directory.
+        if (args[0] === dir && ++asked === 4) {
+          void a.close(0);
+          await until('the close', () => (events.length > 0 ? true : undefined));
+        }
+        return answer;
+      });
+      syncBuiltinESMExports();
+      const before = exitHolds();
+      a.append('a line too long for what is left');
+      await until('the drain to end', () => (exitHolds() === before ? true : undefined), 2000);
+      assert.equal(asked, 4);
+      assert.deepEqual(readdirSync(dir), ['h.jsonl'], 'the closed appender rotated its file');
+      assert.equal(readFileSync(join(dir, 'h.jsonl'), 'utf8'), 'old\n');
+      assert.deepEqual(events.map((e) => e.state), ['lost']);
+    } finally {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+      cleanup();
+    }
+  });
+
   it('holds at most maxQueueBytes in memory while failing, dropping the oldest lines', async () => {
     const { dir, cleanup } = tempDir();
     try {
