@@ -126,6 +126,15 @@ describe('the contention label, on crafted families', () => {
     assert.deepEqual([...r.examples.label], new Array<number>(20).fill(0));
   });
 
+  test('gives another user\'s runs under the same job name their own family: they never set this user\'s baseline', async () => {
+    // alice's runs take half a CPU second a second, undisturbed; mallory names runs alike
+    // that take all of it: in one family their baseline of 1 labelled every run of alice's 100 %.
+    const alice = Array.from({ length: 10 }, (_, i) => run('align', T0 + 100 * i, 100, 50));
+    const mallory = Array.from({ length: 10 }, (_, i) => run('align', T0 + 50 + 100 * i, 100, 100, 'ol2', { userName: 'mallory' }));
+    const r = await labels([...alice, ...mallory]);
+    for (const j of alice.slice(0, 8)) assert.equal(r.labelOf(j), 0);
+  });
+
   test('refuses a holdout fraction of 1, which leaves nothing to train on, or below 0', () => {
     const t = new JobTable();
     t.finish();
@@ -166,7 +175,7 @@ describe('the contention label, on crafted families', () => {
     const r = await labels(jobs);
     assert.deepEqual(familyLines(r.table.families, r.examples.families, r.table.settings), [
       'families left out (1 of 2):',
-      '  name:new: fewRuns, 0 runs in the training window (--min-runs 5)',
+      '  name:new (alice): fewRuns, 0 runs in the training window (--min-runs 5)',
     ]);
   });
 

@@ -643,10 +643,10 @@ describe('retrain', () => {
     const io = sink();
     await assert.rejects(retrain(o, io), ConfigError);
     const out = io.stdout.join('\n');
-    const m = /^families left out \(1 of 1\):\n  (\S+): fewRuns, (\d+) runs in the training window \(--min-runs 1000\)$/m.exec(out);
+    const m = /^families left out \(1 of 1\):\n  (\S+ \(sim\)): fewRuns, (\d+) runs in the training window \(--min-runs 1000\)$/m.exec(out);
     assert.ok(m !== null, out);
     const report = readFileSync(o.report, 'utf8');
-    assert.match(report, /<p>families left out \(1 of 1\):<\/p><ul><li>\S+: fewRuns, \d+ runs in the training window \(--min-runs 1000\)<\/li><\/ul>/);
+    assert.match(report, /<p>families left out \(1 of 1\):<\/p><ul><li>\S+ \(sim\): fewRuns, \d+ runs in the training window \(--min-runs 1000\)<\/li><\/ul>/);
   });
 
   test('refuses a holdout too small to judge a model', async () => {
