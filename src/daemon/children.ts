@@ -23,6 +23,7 @@
 // What is executed is the path the trust check resolved, checked right before each
 // start, never the configured path again (a link there could have been swapped).
 import { statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename, isAbsolute } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -32,8 +33,7 @@ import { selfReference } from '../lsf/wrapper.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { spawnGroup, type GroupProcess } from '../util/exec.js';
 import { holdExit } from '../util/exit.js';
-import { reachOffLoop } from '../util/paths.js';
-import { checkTrust } from '../util/trust.js';
+import { checkTrust, checkTrustAsync, type TrustVerdict } from '../util/trust.js';
 import type { ExtraValues } from './report.js';
 import { MAX_CHILD_ELIMS } from '../config/config.js';
 
@@ -155,6 +155,25 @@ export function childProgram(command: readonly string[], what: string): { path: 
   return { path: problems.length === 0 ? verdict.real : undefined, problems };
 }
 
+// childProgram for the daemon's event loop: every lstat, readlink, statfs and stat of the
+// walks asked in libuv's pool, since a user's FUSE server on the way (their directory in
+// $LSF_SERVERDIR, their name in /tmp) may answer the pool and never the event loop, whose
+// walk then held the reports and SIGTERM for good. lavarank's own program is looked for
+// (selfReference reads the file) only once every path passed: then they are root's.
+// signal aborted: rejects with its reason at the walks' next question.
+export async function childProgramAsync(command: readonly string[], what: string, signal?: AbortSignal): Promise<{ path: string | undefined; problems: string[] }> {
+  const [file = '', ...args] = command;
+  const verdict = await checkTrustAsync(file, what, { executable: true }, signal);
+  const problems = [...verdict.problems];
+  for (const [i, arg] of args.entries()) {
+    if (isAbsolute(arg)) problems.push(...(await argumentProblemsAsync(arg, `${what}: its argument ${i + 1}`, signal)));
+  }
+  if (problems.length > 0 || verdict.real === undefined) return { path: undefined, problems };
+  const self = selfReference(verdict.real, args);
+  if (self !== undefined) return { path: undefined, problems: [`${what}: ${self}; lavarank would start itself again and again (is this the old elim, replaced by install --force?)`] };
+  return { path: verdict.real, problems };
+}
+
 // Why an argument naming `arg` by an absolute path must not be given to the program,
 // whatever is there: the program may read it as code (sh a script, python3 a
 // directory's __main__.py). A regular file and a directory pass the trust check as
@@ -171,7 +190,20 @@ function argumentProblems(arg: string, what: string): string[] {
   } catch {
     // missing, or not ours to see: checkTrust says which
   }
-  const verdict = checkTrust(arg, what, isDir ? { directory: true } : { device: true });
+  return argumentVerdictProblems(arg, what, checkTrust(arg, what, isDir ? { directory: true } : { device: true }));
+}
+
+// argumentProblems with its stat and walk asked in libuv's pool (childProgramAsync).
+async function argumentProblemsAsync(arg: string, what: string, signal?: AbortSignal): Promise<string[]> {
+  const isDir = await stat(arg).then(
+    (st) => st.isDirectory(),
+    () => false, // missing, or not ours to see: the walk says which
+  );
+  return argumentVerdictProblems(arg, what, await checkTrustAsync(arg, what, isDir ? { directory: true } : { device: true }, signal));
+}
+
+// argumentProblems' judgement of the walk of arg.
+function argumentVerdictProblems(arg: string, what: string, verdict: TrustVerdict): string[] {
   const missing = verdict.missing;
   if (missing === undefined) return verdict.problems;
   if (missing.problems.length > 0) return missing.problems;
@@ -306,21 +338,22 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
   // or not started at all.
   async function runOnce(child: Child): Promise<void> {
     if (closing !== undefined) return;
-    // The program and the files its arguments name are reached off the event loop
-    // first: in an $LSF_SERVERDIR on an NFS server that stops answering, the
-    // synchronous trust walk below would hold the reports and the SIGTERM handler;
-    // the stats wait in libuv's pool instead, and the walk meets what they just read.
-    // Counted by holdExit: a stat that never returns would hold the stopped elim's exit.
+    // Checked right before every start: a chmod, a new link or a replaced
+    // directory since the last start changes the answer. In libuv's pool: on an NFS
+    // server that stops answering, or a user's FUSE server that answers only the pool,
+    // the walk on the event loop held the reports and the SIGTERM handler. Counted by
+    // holdExit: a question that never returns would hold the stopped elim's exit.
     const release = holdExit();
+    let program: { path: string | undefined; problems: string[] };
     try {
-      await Promise.all([child.file, ...child.args.filter((a) => isAbsolute(a))].map(reachOffLoop));
+      program = await childProgramAsync([child.file, ...child.args], `child elim ${child.label}`, stop.signal);
+    } catch (err) {
+      if (stop.signal.aborted) return;
+      program = { path: undefined, problems: [`its check failed: ${errorMessage(err)}`] };
     } finally {
       release();
     }
     if (closing !== undefined) return;
-    // Checked right before every start: a chmod, a new link or a replaced
-    // directory since the last start changes the answer.
-    const program = childProgram([child.file, ...child.args], `child elim ${child.label}`);
     if (program.path === undefined) {
       log.error({ elim: child.label, problems: program.problems }, `child elim ${child.label} not started: ${program.problems.join('; ')}`);
       return;

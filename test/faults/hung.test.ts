@@ -126,6 +126,21 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
     await reportsOverHungFuse({ name: 'metrics', hung: 'main', options: (metrics) => ({ testInterval: 0.5, override: { metrics: { textfile: join(metrics, 'lavarank.prom') } } }), settleMs: 0, what: "the walk of another user's FUSE mount" });
   });
 
+  // The other walks made after the first report, each on a path (root's in this test,
+  // the mount theirs) that a user's FUSE server answering only libuv's pool holds: a
+  // child elim's program at its restart, the GPU command at its next query, the model
+  // file at its next check. Each is checked again while the elim runs.
+  it("a child elim's program on another user's FUSE mount whose server answers libuv's pool and never the event loop: its restart does not stop the reports or the SIGTERM handling", async () => {
+    // The child exits 1 s after its start and is started again 10 s later: that check meets the mount.
+    const options = (site: string): StartOptions => {
+      const child = join(site, 'elim.short');
+      writeFileSync(child, '#!/bin/sh\necho "1 childval 5"\nsleep 1\n');
+      chmodSync(child, 0o755);
+      return { testInterval: 0.5, config: `elims:\n  - name: short\n    command: [${child}]` };
+    };
+    await reportsOverHungFuse({ name: 'site', hung: 'main', options, settleMs: 12_000, what: "the check of a child elim on another user's FUSE mount" });
+  });
+
   it('a child elim whose directory stops answering: its restart does not stop the reports or the SIGTERM handling', async () => {
     const { dir: hd, cleanup } = tempDir('lavarank-hung-');
     const site = join(hd, 'site');
