@@ -5,7 +5,8 @@
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../util/clock.js';
 import { CollectorError, errorMessage } from '../util/errors.js';
-import { findExecutable, runCommand } from '../util/exec.js';
+import { findExecutableAsync, runCommand } from '../util/exec.js';
+import { holdExit } from '../util/exit.js';
 import { badLine, fraction, toNumber } from './text.js';
 import type { Collector, GpuReading } from './types.js';
 
@@ -45,7 +46,7 @@ export interface GpuOptions {
   // symbolic link swapped after the check cannot change what runs. The caller
   // decides what is trusted, so collectors need no knowledge of the daemon's rules.
   // Required unless enabled is false.
-  checkProgram?: (path: string) => ProgramCheck;
+  checkProgram?: (path: string) => ProgramCheck | Promise<ProgramCheck>;
 }
 
 // What nvidia-smi prints for a field the board or its mode does not give (utilisation
@@ -206,12 +207,24 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
     try {
       // Not installed (most CPU-only nodes): say so without loading execa, which
       // would cost the daemon about 10 MB of memory for nothing.
-      const found = findExecutable(command);
       // lavarank runs as root: a program another user can change would run their
       // code as root, so it is refused as child elims are (checked at every query:
       // a chmod or a new file on PATH can change the answer). What runs is the path
-      // the check resolved, not `found` again.
-      const vetted = found === undefined ? undefined : checkProgram(found);
+      // the check resolved, not `found` again. Looked for and checked in libuv's pool
+      // where checkProgram is asynchronous (the daemon's): a user's FUSE server on the
+      // way that answers the pool and never the event loop held the reports and
+      // SIGTERM there. Counted by holdExit: a question that never returns would hold
+      // the stopped elim's exit.
+      const release = holdExit();
+      let found: string | undefined;
+      let vetted: ProgramCheck | undefined;
+      try {
+        found = await findExecutableAsync(command);
+        vetted = found === undefined ? undefined : await checkProgram(found);
+      } finally {
+        release();
+      }
+      if (signal.aborted) return; // shutting down
       const untrusted = vetted === undefined ? [] : vetted.path === undefined && vetted.problems.length === 0 ? ['the check resolved no path'] : vetted.problems;
       if (untrusted.length > 0) {
         next = missingRetryMs;

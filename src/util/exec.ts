@@ -5,6 +5,7 @@
 // which needs a process group of its own and uses node:child_process.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, readdirSync, statSync } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { join } from 'node:path';
 import { errorMessage, errorReason } from './errors.js';
@@ -399,10 +400,7 @@ export function forNamedCommands(): void {
 // PATH), or undefined when no executable file is there. Reads the filesystem only:
 // callers use it to avoid loading execa at all for a program that is not installed.
 export function findExecutable(command: string, pathVar: string = process.env['PATH'] ?? ''): string | undefined {
-  // Absolute entries only: an empty or relative one names the working directory,
-  // which may be another user's (/tmp).
-  const candidates = command.includes('/') ? [command] : pathVar.split(':').filter((d) => d.startsWith('/')).map((d) => join(d, command));
-  for (const candidate of candidates) {
+  for (const candidate of executableCandidates(command, pathVar)) {
     try {
       accessSync(candidate, constants.X_OK);
       if (statSync(candidate).isFile()) return candidate;
@@ -411,4 +409,26 @@ export function findExecutable(command: string, pathVar: string = process.env['P
     }
   }
   return undefined;
+}
+
+// findExecutable with its access and stat calls made in libuv's pool, for the daemon's
+// event loop: a PATH entry or gpu.command on a file system whose server answers the
+// pool and never the event loop (a user's FUSE mount in a directory of theirs on PATH)
+// held the reports and SIGTERM there.
+export async function findExecutableAsync(command: string, pathVar: string = process.env['PATH'] ?? ''): Promise<string | undefined> {
+  for (const candidate of executableCandidates(command, pathVar)) {
+    try {
+      await access(candidate, constants.X_OK);
+      if ((await stat(candidate)).isFile()) return candidate;
+    } catch {
+      // not here: try the next PATH entry
+    }
+  }
+  return undefined;
+}
+
+// Where findExecutable looks for command. Absolute PATH entries only: an empty or
+// relative one names the working directory, which may be another user's (/tmp).
+function executableCandidates(command: string, pathVar: string): string[] {
+  return command.includes('/') ? [command] : pathVar.split(':').filter((d) => d.startsWith('/')).map((d) => join(d, command));
 }

@@ -7,7 +7,7 @@
 // loop: the reports and the SIGTERM handling go on. Needs root and /dev/fuse.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
@@ -139,6 +139,16 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
       return { testInterval: 0.5, config: `elims:\n  - name: short\n    command: [${child}]` };
     };
     await reportsOverHungFuse({ name: 'site', hung: 'main', options, settleMs: 12_000, what: "the check of a child elim on another user's FUSE mount" });
+  });
+
+  it("a GPU command on another user's FUSE mount whose server answers libuv's pool and never the event loop: its next query does not stop the reports or the SIGTERM handling", async () => {
+    // Queried every second: the query after the mount looks for the program there.
+    const options = (bin: string): StartOptions => {
+      copyFileSync(fixture('bin', 'nvidia-smi-ok'), join(bin, 'nvidia-smi'));
+      chmodSync(join(bin, 'nvidia-smi'), 0o755);
+      return { testInterval: 0.5, override: { gpu: { enabled: true, command: join(bin, 'nvidia-smi'), interval: 1 } } };
+    };
+    await reportsOverHungFuse({ name: 'bin', hung: 'main', options, settleMs: 1500, what: "the GPU command's check on another user's FUSE mount" });
   });
 
   it('a child elim whose directory stops answering: its restart does not stop the reports or the SIGTERM handling', async () => {
