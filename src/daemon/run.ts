@@ -211,7 +211,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
 
   let rankers;
   try {
-    rankers = openRankers(config, log);
+    rankers = openRankers(config, log, { signal });
   } catch (err) {
     const why = err instanceof ModelError ? err.message : errorMessage(err);
     // Written at once: on a busy host the bounded close below can end before a queued line is written.

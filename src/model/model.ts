@@ -9,7 +9,7 @@ import { constants, openSync } from 'node:fs';
 import { ModelError, errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, clampRank, withLoadTieBreak, type TypedRanks } from './rank.js';
-import { openTrusted } from '../util/trust.js';
+import { openTrusted, openTrustedAsync } from '../util/trust.js';
 import { taggedArray } from '../util/tagged.js';
 import { sha256Hex } from '../util/sha256.js';
 import { FEATURES, FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
@@ -552,6 +552,18 @@ export function loadModel(path: string, options: LoadOptions = {}): LoadedModel 
     text = readOpenModel(opened.fd, path);
   }
   const model = parseModel(text, path);
+  model.path = path;
+  return model;
+}
+
+// loadModel with the trust check's walk asked in libuv's pool (openTrustedAsync), for the
+// daemon's reloads on its event loop; the read that follows is of a file the walk found root's.
+// signal aborted: rejects at the walk's next question.
+export async function loadModelAsync(path: string, options: LoadOptions = {}, signal?: AbortSignal): Promise<LoadedModel> {
+  if (options.trust === false) return loadModel(path, options);
+  const opened = await openTrustedAsync(path, 'model file', options.uid === undefined ? {} : { uid: options.uid }, signal);
+  if ('problems' in opened) throw new ModelError(`model file ${path} refused: ${opened.problems.join('; ')}`, { refused: true });
+  const model = parseModel(readOpenModel(opened.fd, path), path);
   model.path = path;
   return model;
 }

@@ -1,18 +1,23 @@
 // Chooses the ranker the daemon uses: the model file named in the config, else the
 // embedded default model, and notices at each refresh (one stat; the daemon asks
-// every MODEL_CHECK_EVERY reports) when that file is replaced. A broken embedded
+// every MODEL_CHECK_EVERY reports) when that file is replaced. A refresh's stat, walk
+// and read run in libuv's pool, not on the daemon's event loop: a user's FUSE server on
+// the way (their name at a model path in /tmp, made once root's file was removed) that
+// answers the pool and never the event loop held the reports and SIGTERM there. A broken embedded
 // default falls back to the documented formula so that a damaged install still
 // reports; a broken configured model refuses to start, since the administrator
 // asked for that model and would not notice the fallback.
 import { statSync, type Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { RankerSource } from '../daemon/elim.js';
 import { ModelError, errorMessage, errorReason } from '../util/errors.js';
+import { holdExit } from '../util/exit.js';
 import { toFeatures } from './features.js';
-import { describeLoaded, loadModel, staleBackbone, type LoadOptions, type LoadedModel } from './model.js';
+import { describeLoaded, loadModel, loadModelAsync, staleBackbone, type LoadOptions, type LoadedModel } from './model.js';
 import { clampRank, formulaRanker, type Ranker } from './rank.js';
 
 // The model shipped with lavarank: models/default.json next to dist/ (dist/src/model/rankers.js → ../../../models).
@@ -41,11 +46,12 @@ export function modelRanker(model: LoadedModel): Ranker {
 // Where the model comes from, for tests and tools; defaults suit the daemon.
 export interface RankerOptions extends LoadOptions {
   defaultModelPath?: string;
+  signal?: AbortSignal; // the daemon's: once aborted, a refresh under way ends at its walk's next question
 }
 
 // A RankerSource that also says which model it uses.
 export interface ModelRankers extends RankerSource {
-  refresh(): void;
+  refresh(): Promise<void>; // one look at a time: while one is under way, that one; never rejects
   readonly path: string; // the file watched
   model(): LoadedModel | undefined; // undefined while the formula is in use
 }
@@ -96,43 +102,64 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
     log.error({ path, err: errorMessage(err) }, 'the embedded default model is unusable (damaged install?); ranking with the built-in formula');
   }
 
+  // One look at the file, in libuv's pool. Counted by holdExit: a question that never
+  // returns (a hung NFS server) would hold the stopped elim's exit.
+  const look = async (): Promise<void> => {
+    const release = holdExit();
+    try {
+      await lookOffLoop();
+    } catch (err) {
+      if (options.signal?.aborted !== true) log.error({ path, err: errorMessage(err) }, `checking the model file failed; keeping ${ranker.name}`);
+    } finally {
+      release();
+    }
+  };
+  const lookOffLoop = async (): Promise<void> => {
+    let st: Stats;
+    try {
+      st = await stat(path);
+    } catch (err) {
+      const gone = `missing:${errorReason(err)}`;
+      if (seen !== gone) {
+        log.error({ path, err: errorReason(err) }, `model file cannot be read; keeping ${ranker.name}`);
+        seen = gone;
+      }
+      return;
+    }
+    // A version refused for something outside its text (its directory's mode, an
+    // I/O error) is tried again at each refresh: the administrator who runs the fix
+    // the log gives must not have to touch the file too. One whose text was read and
+    // refused would be refused again until the file changes.
+    const changed = !sameVersion(seen, st);
+    if (!changed && retryWhy === undefined) return;
+    seen = versionOf(st);
+    try {
+      const next = await loadModelAsync(path, options, options.signal);
+      const before = ranker.name;
+      model = next;
+      ranker = modelRanker(next);
+      retryWhy = undefined;
+      log.info({ ...logFields(next), previous: before }, `model file ${changed ? 'changed' : 'usable now'}; now ranking with ${describeLoaded(next)}`);
+      const stale = staleBackbone(next);
+      if (stale !== undefined) log.warn(logFields(next), stale);
+    } catch (err) {
+      if (options.signal?.aborted === true) return;
+      const why = errorMessage(err);
+      if (changed || why !== retryWhy) log.error({ path, err: why }, `model file changed but cannot be used; keeping ${ranker.name}`);
+      retryWhy = err instanceof ModelError && !err.refused ? undefined : why;
+    }
+  };
+  let looking: Promise<void> | undefined;
+
   return {
     path,
     current: () => ranker,
     model: () => model,
     refresh() {
-      let st: Stats;
-      try {
-        st = statSync(path);
-      } catch (err) {
-        const gone = `missing:${errorReason(err)}`;
-        if (seen !== gone) {
-          log.error({ path, err: errorReason(err) }, `model file cannot be read; keeping ${ranker.name}`);
-          seen = gone;
-        }
-        return;
-      }
-      // A version refused for something outside its text (its directory's mode, an
-      // I/O error) is tried again at each refresh: the administrator who runs the fix
-      // the log gives must not have to touch the file too. One whose text was read and
-      // refused would be refused again until the file changes.
-      const changed = !sameVersion(seen, st);
-      if (!changed && retryWhy === undefined) return;
-      seen = versionOf(st);
-      try {
-        const next = load();
-        const before = ranker.name;
-        model = next;
-        ranker = modelRanker(next);
-        retryWhy = undefined;
-        log.info({ ...logFields(next), previous: before }, `model file ${changed ? 'changed' : 'usable now'}; now ranking with ${describeLoaded(next)}`);
-        const stale = staleBackbone(next);
-        if (stale !== undefined) log.warn(logFields(next), stale);
-      } catch (err) {
-        const why = errorMessage(err);
-        if (changed || why !== retryWhy) log.error({ path, err: why }, `model file changed but cannot be used; keeping ${ranker.name}`);
-        retryWhy = err instanceof ModelError && !err.refused ? undefined : why;
-      }
+      looking ??= look().finally(() => {
+        looking = undefined;
+      });
+      return looking;
     },
   };
 }

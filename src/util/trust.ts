@@ -736,8 +736,22 @@ export function openTrusted(path: string, what: string, options: TrustOptions = 
 // One check and open of openTrusted; `replaced` when the only problem is that the file
 // changed between the two.
 export function openTrustedOnce(path: string, what: string, options: TrustOptions = {}): TrustedOpen | { problems: string[]; replaced: true } {
+  return openChecked(path, what, options, checkTrust(path, what, options));
+}
+
+// openTrusted with the walk's questions asked in libuv's pool, for the daemon's event
+// loop (a model file at a reload): a user's FUSE server on the way that answers the pool
+// and never the event loop held the reports and SIGTERM in the walk. The open and fstat
+// that follow are made only once the walk passed, on a path every part of which is root's.
+export async function openTrustedAsync(path: string, what: string, options: TrustOptions = {}, signal?: AbortSignal): Promise<TrustedOpen> {
+  let opened = openChecked(path, what, options, await checkTrustAsync(path, what, options, signal));
+  for (let attempt = 1; attempt < REPLACED_ATTEMPTS && 'replaced' in opened; attempt++) opened = openChecked(path, what, options, await checkTrustAsync(path, what, options, signal));
+  return 'replaced' in opened ? { problems: opened.problems } : opened;
+}
+
+// The open of openTrustedOnce, given the verdict of path's walk.
+function openChecked(path: string, what: string, options: TrustOptions, verdict: TrustVerdict): TrustedOpen | { problems: string[]; replaced: true } {
   const uid = options.uid ?? process.geteuid?.() ?? 0;
-  const verdict = checkTrust(path, what, options);
   if (verdict.problems.length > 0 || verdict.real === undefined || verdict.stats === undefined) return { problems: verdict.problems };
   let fd: number;
   try {

@@ -11,7 +11,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFile
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
-import { fixture, isAlive, sleep, tempDir, until } from '../helpers.js';
+import { fixture, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
 
@@ -149,6 +149,15 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
       return { testInterval: 0.5, override: { gpu: { enabled: true, command: join(bin, 'nvidia-smi'), interval: 1 } } };
     };
     await reportsOverHungFuse({ name: 'bin', hung: 'main', options, settleMs: 1500, what: "the GPU command's check on another user's FUSE mount" });
+  });
+
+  it("a model file on another user's FUSE mount whose server answers libuv's pool and never the event loop: its next check does not stop the reports or the SIGTERM handling", async () => {
+    // The model file is looked at every MODEL_CHECK_EVERY (6) reports, 3 s at this interval.
+    const options = (models: string): StartOptions => {
+      copyFileSync(join(repoRoot, 'models', 'default.json'), join(models, 'model.json'));
+      return { testInterval: 0.5, config: `model: ${join(models, 'model.json')}` };
+    };
+    await reportsOverHungFuse({ name: 'models', hung: 'main', options, settleMs: 3500, what: "the model file's check on another user's FUSE mount" });
   });
 
   it('a child elim whose directory stops answering: its restart does not stop the reports or the SIGTERM handling', async () => {

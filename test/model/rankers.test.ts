@@ -34,6 +34,15 @@ function withDir(fn: (dir: string) => void): void {
   }
 }
 
+async function withDirAsync(fn: (dir: string) => Promise<void>): Promise<void> {
+  const t = tempDir();
+  try {
+    await fn(t.dir);
+  } finally {
+    t.cleanup();
+  }
+}
+
 describe('openRankers', () => {
   it('ranks with the embedded default model when the config names none, and says which', () => {
     const c = captureLog();
@@ -118,37 +127,37 @@ describe('openRankers', () => {
 });
 
 describe('refresh', () => {
-  it('does nothing while the file is unchanged', () => {
-    withDir((dir) => {
+  it('does nothing while the file is unchanged', async () => {
+    await withDirAsync(async (dir) => {
       const path = join(dir, 'm.json');
       install(path, randomModelFile());
       const c = captureLog();
       const rankers = openRankers(config(path), c.log);
       const before = rankers.current();
       const logged = c.lines.length;
-      for (let i = 0; i < 5; i++) rankers.refresh();
+      for (let i = 0; i < 5; i++) await rankers.refresh();
       assert.equal(rankers.current(), before);
       assert.equal(c.lines.length, logged);
     });
   });
 
-  it('switches to a replaced model that validates, and logs the switch', () => {
-    withDir((dir) => {
+  it('switches to a replaced model that validates, and logs the switch', async () => {
+    await withDirAsync(async (dir) => {
       const path = join(dir, 'm.json');
       install(path, randomModelFile({ seed: 1 }));
       const c = captureLog();
       const rankers = openRankers(config(path), c.log);
       const first = rankers.current().name;
       install(path, randomModelFile({ seed: 2, name: 'second' }));
-      rankers.refresh();
+      await rankers.refresh();
       assert.match(rankers.current().name, /^second#/);
       assert.notEqual(rankers.current().name, first);
       assert.ok(c.lines.some((l) => /model file changed; now ranking with second#/.test(String(l.msg)) && l['previous'] === first));
     });
   });
 
-  it('keeps the old model when the replacement is invalid, logging once per version', () => {
-    withDir((dir) => {
+  it('keeps the old model when the replacement is invalid, logging once per version', async () => {
+    await withDirAsync(async (dir) => {
       const path = join(dir, 'm.json');
       install(path, randomModelFile());
       const c = captureLog();
@@ -157,7 +166,7 @@ describe('refresh', () => {
       const bad = randomModelFile({ name: 'bad' });
       bad.residual.network.layers[1]!['0']!.weights!['2'] = NaN;
       install(path, serializeModel(bad));
-      for (let i = 0; i < 3; i++) rankers.refresh();
+      for (let i = 0; i < 3; i++) await rankers.refresh();
       assert.equal(rankers.current(), good);
       const errors = c.lines.filter((l) => l.level === 'error');
       assert.equal(errors.length, 1);
@@ -165,34 +174,34 @@ describe('refresh', () => {
       assert.match(String(errors[0]!.msg), /keeping test#/);
       // A second bad version is logged too, then a good one is taken.
       install(path, '{');
-      rankers.refresh();
-      rankers.refresh();
+      await rankers.refresh();
+      await rankers.refresh();
       assert.equal(c.lines.filter((l) => l.level === 'error').length, 2);
       install(path, randomModelFile({ name: 'fixed' }));
-      rankers.refresh();
+      await rankers.refresh();
       assert.match(rankers.current().name, /^fixed#/);
     });
   });
 
-  it('keeps the old model when the file is deleted, logging once, and takes it back when it returns', () => {
-    withDir((dir) => {
+  it('keeps the old model when the file is deleted, logging once, and takes it back when it returns', async () => {
+    await withDirAsync(async (dir) => {
       const path = join(dir, 'm.json');
       install(path, randomModelFile());
       const c = captureLog();
       const rankers = openRankers(config(path), c.log);
       const good = rankers.current();
       unlinkSync(path);
-      for (let i = 0; i < 3; i++) rankers.refresh();
+      for (let i = 0; i < 3; i++) await rankers.refresh();
       assert.equal(rankers.current(), good);
       assert.equal(c.lines.filter((l) => l.level === 'error' && /cannot be read; keeping/.test(String(l.msg))).length, 1);
       install(path, randomModelFile({ name: 'back' }));
-      rankers.refresh();
+      await rankers.refresh();
       assert.match(rankers.current().name, /^back#/);
     });
   });
 
-  it('notices a model made writable by others (a chmod changes ctime) and keeps the old one', () => {
-    withDir((dir) => {
+  it('notices a model made writable by others (a chmod changes ctime) and keeps the old one', async () => {
+    await withDirAsync(async (dir) => {
       const path = join(dir, 'm.json');
       install(path, randomModelFile());
       const c = captureLog();
@@ -200,14 +209,14 @@ describe('refresh', () => {
       const good = rankers.current();
       writeFileSync(path, serializeModel(randomModelFile({ name: 'sneaky' })));
       chmodSync(path, 0o666);
-      rankers.refresh();
+      await rankers.refresh();
       assert.equal(rankers.current(), good);
       assert.ok(c.lines.some((l) => l.level === 'error' && /writable by group or others/.test(String(l['err']))));
     });
   });
 
-  it('takes a version refused for its directory once the directory is fixed, without the file being touched again', () => {
-    withDir((dir) => {
+  it('takes a version refused for its directory once the directory is fixed, without the file being touched again', async () => {
+    await withDirAsync(async (dir) => {
       const models = join(dir, 'models');
       mkdirSync(models, { mode: 0o755 });
       chmodSync(models, 0o755);
@@ -217,20 +226,20 @@ describe('refresh', () => {
       const rankers = openRankers(config(path), c.log);
       chmodSync(models, 0o775); // made under umask 002
       install(path, randomModelFile({ name: 'new', seed: 2 }));
-      for (let i = 0; i < 3; i++) rankers.refresh();
+      for (let i = 0; i < 3; i++) await rankers.refresh();
       assert.match(rankers.current().name, /^old#/);
       const refusals = c.lines.filter((l) => l.level === 'error' && /chmod go-w/.test(String(l['err'])));
       assert.equal(refusals.length, 1, 'logged once while nothing changes');
       chmodSync(models, 0o755); // the fix the log gives
       assert.match(describeModel(config(path)).description, /: new#/);
-      rankers.refresh();
+      await rankers.refresh();
       assert.match(rankers.current().name, /^new#/);
       assert.ok(c.lines.some((l) => /model file usable now; now ranking with new#/.test(String(l.msg))));
     });
   });
 
-  it('takes a version whose read failed with an I/O error at a later check, without the file being touched again', () => {
-    withDir((dir) => {
+  it('takes a version whose read failed with an I/O error at a later check, without the file being touched again', async () => {
+    await withDirAsync(async (dir) => {
       const path = join(dir, 'm.json');
       install(path, randomModelFile({ name: 'old' }));
       const c = captureLog();
@@ -242,26 +251,26 @@ describe('refresh', () => {
       });
       syncBuiltinESMExports();
       try {
-        rankers.refresh();
+        await rankers.refresh();
       } finally {
         failing.mock.restore();
         syncBuiltinESMExports();
       }
       assert.match(rankers.current().name, /^old#/);
       assert.ok(c.lines.some((l) => l.level === 'error' && /cannot be read: EIO/.test(String(l['err']))));
-      rankers.refresh();
+      await rankers.refresh();
       assert.match(rankers.current().name, /^new#/);
     });
   });
 
-  it('leaves the formula for the embedded default once it is repaired', () => {
-    withDir((dir) => {
+  it('leaves the formula for the embedded default once it is repaired', async () => {
+    await withDirAsync(async (dir) => {
       const path = join(dir, 'default.json');
       install(path, 'broken');
       const rankers = openRankers(config(null), captureLog().log, { defaultModelPath: path });
       assert.equal(rankers.current().name, 'formula');
       install(path, randomModelFile());
-      rankers.refresh();
+      await rankers.refresh();
       assert.match(rankers.current().name, /^test#/);
     });
   });
