@@ -14,9 +14,9 @@ import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Co
 import { isPresent } from '../util/paths.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
-import { exitNow } from '../util/exit.js';
+import { exitNow, holdExit } from '../util/exit.js';
 import { collectGarbage } from '../util/gc.js';
-import { runIsolated } from '../util/exec.js';
+import { absolutePathAsync, runIsolated } from '../util/exec.js';
 import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
 import { HISTORY_HOLD, historyDirectoryProblems, historyDirectoryProblemsAsync, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLogging } from './log.js';
@@ -406,9 +406,19 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
 // The host inventory from `lavarank inventory`, run out of process (see src/commands/inventory.ts);
 // killed with everything it started after 15 s or when signal aborts; without the GPUs
 // (nvidia-smi) when gpus is false.
+// Its PATH is LIM's without the directories another user can change, found in libuv's
+// pool (absolutePathAsync); the inventory drops the same ones again, walking root's alone.
 export async function hostInventory(gpus: boolean, signal?: AbortSignal): Promise<unknown> {
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
-  const result = await runIsolated(process.execPath, [...CHILD_NODE_FLAGS, cli, 'inventory', ...(gpus ? [] : ['--no-gpus'])], { timeoutMs: 15_000, ...(signal === undefined ? {} : { signal }) });
+  const release = holdExit(); // a question that never returns would hold the stopped elim's exit
+  let path: string;
+  try {
+    path = await absolutePathAsync(process.env['PATH'], signal);
+  } finally {
+    release();
+  }
+  const env = { ...process.env, PATH: path };
+  const result = await runIsolated(process.execPath, [...CHILD_NODE_FLAGS, cli, 'inventory', ...(gpus ? [] : ['--no-gpus'])], { timeoutMs: 15_000, env, ...(signal === undefined ? {} : { signal }) });
   if (result.failed) throw new Error(result.reason ?? 'lavarank inventory failed');
   return JSON.parse(result.stdout) as unknown;
 }

@@ -9,7 +9,7 @@ import { access, stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { join } from 'node:path';
 import { errorMessage, errorReason } from './errors.js';
-import { trustProblems } from './trust.js';
+import { checkTrustAsync, trustProblems } from './trust.js';
 import type { ResultPromise } from 'execa';
 
 export interface RunOptions {
@@ -381,7 +381,23 @@ function endedStream(): Readable {
 // one looked for, would run as root. The system's own directories if none is left.
 export function absolutePath(pathVar: string | undefined, trusted: (dir: string) => boolean = (dir) => trustProblems(dir, 'PATH entry', { directory: true }).length === 0): string {
   const dirs = (pathVar ?? '').split(':').filter((d) => d.startsWith('/') && trusted(d));
-  return dirs.length > 0 ? dirs.join(':') : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  return dirs.length > 0 ? dirs.join(':') : SYSTEM_PATH;
+}
+
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+// absolutePath with each entry's walk asked in libuv's pool (checkTrustAsync), for the
+// daemon to hand its host inventory a PATH of root's directories alone: that process
+// walked LIM's PATH on its main thread, and a directory of another user's there under
+// their FUSE mount, whose server answers only libuv's pool, held it in a wait that not
+// even SIGKILL ends (the request was with the server), one such process left per
+// start. signal aborted: rejects at the walk's next question.
+export async function absolutePathAsync(pathVar: string | undefined, signal?: AbortSignal): Promise<string> {
+  const dirs: string[] = [];
+  for (const d of (pathVar ?? '').split(':')) {
+    if (d.startsWith('/') && (await checkTrustAsync(d, 'PATH entry', { directory: true }, signal)).problems.length === 0) dirs.push(d);
+  }
+  return dirs.length > 0 ? dirs.join(':') : SYSTEM_PATH;
 }
 
 // Prepares this process for systeminformation, which runs its commands (lscpu,

@@ -160,6 +160,26 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
     await reportsOverHungFuse({ name: 'models', hung: 'main', options, settleMs: 3500, what: "the model file's check on another user's FUSE mount" });
   });
 
+  it("a directory on LIM's PATH on another user's FUSE mount whose server answers libuv's pool and never a main thread: the host inventory is still gathered", async () => {
+    // The inventory, a process of its own started at the first report, searches PATH
+    // for the programs it runs by name: it is given root's directories of PATH alone.
+    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
+    const bin = join(hd, 'bin');
+    mkdirSync(bin, { mode: 0o755 });
+    const server = await fuseHangOver(bin, 'main');
+    const elim = startElim({ testInterval: 0.5, env: { PATH: `/usr/local/bin:/usr/bin:/bin:${bin}` } });
+    try {
+      const inventory = await elim.waitForLog((l) => /^host inventory/.test(String(l['msg'])), 20_000).catch(() => undefined);
+      assert.equal(inventory?.['msg'], 'host inventory', `the host inventory ${inventory === undefined ? 'was not gathered within 20 s' : `failed: ${String(inventory['err'])}`}`);
+    } finally {
+      server.kill('SIGKILL'); // closes /dev/fuse: a waiting lookup fails and returns
+      await sleep(300);
+      spawnSync('umount', ['-l', bin]);
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
   it('a child elim whose directory stops answering: its restart does not stop the reports or the SIGTERM handling', async () => {
     const { dir: hd, cleanup } = tempDir('lavarank-hung-');
     const site = join(hd, 'site');
