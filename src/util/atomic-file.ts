@@ -3,7 +3,7 @@
 import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { directoryProblems, holdDirectory } from './trust.js';
+import { directoryProblems, holdDirectory, type HeldDirectory } from './trust.js';
 import { errorReason } from './errors.js';
 
 // The new file is in place (readers see it), but its directory could not be synced
@@ -30,6 +30,7 @@ export interface AtomicWriteOptions {
 // changed by another user (see writeFileAtomic). Asked before long work (a retrain, a
 // calibration) whose result the refusal at its end would lose.
 export function outputDirectoryProblems(path: string, options: AtomicWriteOptions = {}): string[] {
+  if (!asRoot()) return [];
   const problems = directoryProblems(dirname(path), options.what ?? 'output directory', rules(options));
   return problems.length === 0 ? [] : [...problems, REFUSED];
 }
@@ -38,18 +39,26 @@ function rules(options: AtomicWriteOptions): { logGroup?: number } {
   return 'logGroup' in options ? { logGroup: options.logGroup } : {};
 }
 
+// Whether the refusal binds this process: another user's swap turns root's writes to a
+// directory of root's, but a user's own only to where that user could write anyway (as
+// a shell's > into that directory would), so a user's --html into their project's 2775
+// directory, refused with advice to make it root's, is theirs to write.
+function asRoot(): boolean {
+  return (process.geteuid?.() ?? 0) === 0;
+}
+
 const REFUSED = 'lavarank writes its files only in a directory no other user can change (they could swap it for a link, between two of its steps, to any directory of root\'s): make it root\'s as said, or name a directory of root\'s';
 
 // Writes text to path atomically, mode 0644 unless given; on failure removes the temp
 // file and throws (UnsyncedRename once the new file is in place). Refused (nothing written) where outputDirectoryProblems names a
-// problem: a user who owns the directory (a --report in their home) swapped it for a
+// problem (as root only, see asRoot): a user who owns the directory (a --report in their home) swapped it for a
 // link to a directory of root's between the steps of 5 000 writes by path, and root
 // left 1 800 temp files, and the file itself, in both. The temp file, the rename, its
 // removal and the sync are then made in the directory held open once it passed
 // (holdDirectory), not by its path again: a member of the syslog group may still rename
 // entries of /var/log, whose exception the walk keeps.
 export function writeFileAtomic(path: string, text: string, mode = 0o644, options: AtomicWriteOptions = {}): void {
-  const held = holdDirectory(dirname(path), options.what ?? 'output directory', rules(options));
+  const held = asRoot() ? holdDirectory(dirname(path), options.what ?? 'output directory', rules(options)) : openDirectory(dirname(path));
   // Not there, or not a directory: the open's own error, as the write's would have been.
   if ('problems' in held && held.error !== undefined) throw held.error;
   if ('problems' in held) throw new Error(`${path} not written: ${[...held.problems, REFUSED].join('; ')}`);
@@ -63,6 +72,12 @@ export function writeFileAtomic(path: string, text: string, mode = 0o644, option
   } finally {
     closeSync(held.fd);
   }
+}
+
+// dir opened as a held directory, unchecked: for a caller other than root.
+function openDirectory(dir: string): HeldDirectory {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  return { fd, path: `/proc/self/fd/${fd}` };
 }
 
 // writeFileAtomic's steps, every name in dir (a held directory's /proc/self/fd/N).

@@ -179,6 +179,28 @@ describe('writeFileAtomic', () => {
     assert.deepEqual(litter(out), []);
     assert.equal(written > 0, true, 'the directory itself passes between swaps');
   });
+  // simulate --html run by oltest into their project's 2775 directory was refused, told
+  // to make it root's: another user's swap can only send a user's own file where that
+  // user may write, so the refusal is root's alone.
+  it('writes, for a caller other than root, in their own group-writable directory, which only root is refused', { skip: process.getuid?.() === 0 ? false : 'needs root to act as another user' }, (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    chmodSync(dir, 0o755);
+    const shared = join(dir, 'shared');
+    mkdirSync(shared);
+    chownSync(shared, USER, 65534);
+    chmodSync(shared, 0o2775);
+    const path = join(shared, 'out.html');
+    const module = new URL('../../src/util/atomic-file.js', import.meta.url).href;
+    const script = `const m = await import(process.argv[1]); const p = process.argv[2]; console.log(JSON.stringify(m.outputDirectoryProblems(p))); m.writeFileAtomic(p, 'report\\n');`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, module, path], { uid: USER, gid: USER, encoding: 'utf8' });
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, '[]\n');
+    assert.equal(readFileSync(path, 'utf8'), 'report\n');
+    assert.equal(statSync(path).uid, USER);
+    assert.throws(() => writeFileAtomic(path, 'root\'s\n'), /has mode 2775, writable by group or others/);
+  });
+
   it('gives the file its writer\'s group, not a setgid directory\'s, so a 0640 file stays the writer\'s to read', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, () => {
     const t = tempDir();
     try {
