@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { EXIT_USAGE, print, printError } from '../util/cliio.js';
 import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config, type LogConfig } from '../config/config.js';
-import { ConfigError, errnoWords, errorCode, errorMessage, errorReason } from '../util/errors.js';
+import { ConfigError, errnoReason, errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { findExecutable } from '../util/exec.js';
 import { escapedControls } from '../util/shown.js';
@@ -122,12 +122,6 @@ export function networkNote(config: Readonly<Config>): string {
   return `network: ${up.join(', ')}; ${unknown.join(', ')} report${one ? 's' : ''} no link speed, so ${one ? 'its load is' : 'their load is each'} measured against the highest rate ${one ? 'it has' : 'each has'} carried in the last hour, at least 1 Gb/s, which anyone's burst of traffic raises (set network.link_speed, Mb/s, if you know it)`;
 }
 
-// An errno code with its meaning ("EACCES (permission denied)"); anything else as it is.
-function withWords(code: string): string {
-  const words = errnoWords(code);
-  return words === undefined ? code : `${code} (${words})`;
-}
-
 // What the rank makes of PSI, from how reading /proc/pressure/cpu ended: undefined
 // when it was read, else the error code. Without PSI the rank estimates stall from
 // other inputs (docs/model.md), less accurately; RHEL 8 and 9 build it in but boot
@@ -141,7 +135,7 @@ export function pressureNoteFor(path: string, code: string | undefined): string 
   if (code === 'EOPNOTSUPP' || code === 'ENOTSUP') {
     return `pressure: PSI is built into this kernel but off (RHEL 8 and 9 ship it off), ${estimated}; boot with psi=1 to turn it on (grubby --update-kernel=ALL --args=psi=1)`;
   }
-  return `pressure: ${path} cannot be read: ${withWords(code)}; ${estimated}`;
+  return `pressure: ${path} cannot be read: ${errnoReason(code) ?? code}; ${estimated}`;
 }
 
 // pressureNoteFor this host's (proc_root's) /proc/pressure/cpu.

@@ -5,7 +5,7 @@
 // the main thread's value.
 import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
-import { errnoWords, errorCode, errorReason } from '../util/errors.js';
+import { errnoReason, errorCode, errorReason } from '../util/errors.js';
 
 // os.setPriority throws ERR_SYSTEM_ERROR with the errno name in `info.code`.
 function sysCode(err: unknown): string | undefined {
@@ -16,8 +16,7 @@ function sysCode(err: unknown): string | undefined {
 // The errno and what it means, for the log ("EACCES (permission denied)").
 function sysReason(err: unknown): string {
   const code = sysCode(err);
-  const words = code === undefined ? undefined : errnoWords(code);
-  return words === undefined ? errorReason(err) : `${code} (${words})`;
+  return (code === undefined ? undefined : errnoReason(code)) ?? errorReason(err);
 }
 
 export interface ReniceResult {

@@ -85,9 +85,17 @@ export function errorCode(err: unknown): string | undefined {
 // as its message. The message around it names the file and the operation.
 export function errorReason(err: unknown): string {
   const code = errorCode(err);
-  const words = code === undefined ? undefined : errnoWords(code);
-  if (words !== undefined && isSystemError(err, code ?? '')) return `${code} (${words})`;
+  const named = code === undefined ? undefined : errnoReason(code);
+  if (named !== undefined && isSystemError(err, code ?? '')) return named;
   return errorMessage(err);
+}
+
+// An errno's name with what it means ("EACCES (permission denied)"), as errorReason
+// words a system error, or undefined for a name that is no errno: for an errno known
+// by its name alone (a code kept from a read, os.setPriority's info.code).
+export function errnoReason(name: string): string | undefined {
+  const words = errnoWords(name);
+  return words === undefined ? undefined : `${name} (${words})`;
 }
 
 // What an errno name means, in libuv's words (its strerror text), or undefined for a

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { errnoWords, errorCode, errorMessage, errorReason } from '../../src/util/errors.js';
+import { errnoReason, errnoWords, errorCode, errorMessage, errorReason } from '../../src/util/errors.js';
 
 // What Node 20 throws for EDQUOT, an errno libuv has no name for: seen on a btrfs
 // subvolume over its qgroup limit (`open`, `write`), the same for a user over a quota.
@@ -34,6 +34,11 @@ describe('errors', () => {
   test('errorReason gives a system error as its errno and what it means', () => {
     const err = Object.assign(new Error('EIO: i/o error, fsync'), { errno: -5, code: 'EIO', syscall: 'fsync' });
     assert.deepEqual([errorReason(err), errorReason(quotaError())], ['EIO (i/o error)', 'EDQUOT (disk quota exceeded)']);
+  });
+
+  test('errnoReason words an errno known by its name as errorReason words the error, and gives nothing for a name that is no errno', () => {
+    const err = Object.assign(new Error('ENOSPC: no space left on device, write'), { errno: -28, code: 'ENOSPC', syscall: 'write' });
+    assert.deepEqual([errnoReason('ENOSPC'), errnoReason('EDQUOT'), errnoReason('ERR_SYSTEM_ERROR')], [errorReason(err), errorReason(quotaError()), undefined]);
   });
 
   test('errorReason gives lavarank\'s own error carrying an errno code as its message', () => {
