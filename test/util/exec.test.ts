@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { absolutePath, findExecutable, forNamedCommands, procStatFields, runCommand, runIsolated, spawnGroup } from '../../src/util/exec.js';
-import { cliPath, isAlive, tempDir } from '../helpers.js';
+import { cliPath, fixture, isAlive, tempDir } from '../helpers.js';
 import { spawnSync } from 'node:child_process';
 
 describe('procStatFields', () => {
@@ -278,6 +279,50 @@ describe('spawnGroup, when it cannot start or the clock steps', () => {
     }
   });
 });
+
+describe('spawnGroup, once its leader is reaped', () => {
+  it('ends the helper the leader left in its group, with SIGKILL when it ignores SIGTERM, and resolves only once it has ended', async () => {
+    const proc = spawnGroup('/bin/sh', ['-c', "trap '' TERM; sleep 30 >/dev/null & echo $!; exit 0"]);
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await proc.exited;
+    await new Promise((resolve) => (out.includes('\n') ? resolve(undefined) : proc.stdout.once('end', resolve)));
+    const helper = Number(out.trim());
+    assert.ok(isAlive(helper));
+    await proc.end(300);
+    assert.equal(isAlive(helper), false);
+  });
+
+  // The kernel gives a group's number to a new process once nothing of the group holds
+  // it: a shell's job or anything setsid'd may then lead a group of that number.
+  const reuse = pidReuseSkip();
+  it('sends no SIGTERM to another process group given the number between the leader\'s reap and end()', { skip: reuse }, () => {
+    assert.deepEqual(pidReuse('at-end'), { victim: null });
+  });
+
+  it('sends no SIGKILL to another process group given the number during the grace period, once the leader\'s helper has ended', { skip: reuse }, () => {
+    assert.deepEqual(pidReuse('in-grace'), { victim: null });
+  });
+});
+
+// Why the pid reuse tests cannot run here: they need root, unshare and a pid_max of a
+// pid namespace's own (Linux 6.14).
+function pidReuseSkip(): string | false {
+  if (process.getuid?.() !== 0) return 'needs root for a pid namespace';
+  const [major = 0, minor = 0] = release().split('.').map(Number);
+  if (major < 6 || (major === 6 && minor < 14)) return 'needs a pid_max per pid namespace (Linux 6.14)';
+  if (spawnSync('unshare', ['--version']).status !== 0) return 'needs unshare (util-linux)';
+  return false;
+}
+
+// test/fixtures/pgid-reuse.mjs run in a new pid namespace, with sh as its init (it
+// reaps the orphaned helper, which node as init would leave a zombie, holding the number).
+function pidReuse(scenario: 'at-end' | 'in-grace'): unknown {
+  const exec = new URL('../../src/util/exec.js', import.meta.url).href;
+  const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', '/bin/sh', '-c', '"$0" "$1" "$2" "$3"; :', process.execPath, fixture('pgid-reuse.mjs'), exec, scenario], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.stderr, '');
+  return JSON.parse(r.stdout);
+}
 
 describe('forNamedCommands', () => {
   it('moves to / and keeps only the absolute PATH entries', () => {
