@@ -15,6 +15,7 @@ import { fileIdentity, isInputFile, isPresent, unwritableDirectory } from '../ut
 import { print, printError, printStatus } from '../util/cliio.js';
 import { ConfigError, UsageError, errorMessage, errorReason } from '../util/errors.js';
 import { numberOption, parseCommandLine } from '../util/options.js';
+import { escapedControls } from '../util/shown.js';
 import { median } from '../util/stats.js';
 import type { HostSpec } from '../simulate/cluster.js';
 import { NO_BACKGROUND, type BackgroundSpec } from '../simulate/engine.js';
@@ -315,7 +316,9 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
     // Lines left out change the workload replayed: say how many and why, as retrain does.
     const st = reader.stats;
     const skipped = skippedLines(st, true);
-    if (skipped.length > 0) printError(`lavarank simulate: --acct ${acct}: skipped ${skipped.join(', ')}`);
+    // The first malformed line's field, from a job's name or directory, is quoted by
+    // JSON.stringify, which leaves DEL and C1 controls as they came (U+009B is CSI).
+    if (skipped.length > 0) printError(escapedControls(`lavarank simulate: --acct ${acct}: skipped ${skipped.join(', ')}`));
     let jobs: JobSpec[];
     try {
       jobs = jobsFromAcct(records, hosts, replay);

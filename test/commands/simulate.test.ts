@@ -236,6 +236,22 @@ describe('lavarank simulate --acct', () => {
       cleanup();
     }
   });
+
+  // A job's directory with a newline splits its line, and what follows the newline is
+  // the user's; JSON.stringify quoted it with DEL and C1 as they came (U+009B is CSI).
+  it('writes the first malformed line\'s field with its DEL and C1 controls escaped, as root\'s terminal would obey them', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const acct = join(dir, 'lsb.acct');
+      writeFileSync(acct, `${readFileSync(fixture('openlava', 'lsb.acct'), 'utf8')}\u009b2J\u007f"JOB_FINISH" x\n`);
+      const r = run(['--hosts', fixture('openlava', 'lshosts-l.txt'), '--acct', acct, '--seeds', '1', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /skipped 1 malformed \(the first: .*: stray quote in field "\\u009b2J\\u007f\\"JOB_FINISH\\"" at column 1\)/);
+      assert.doesNotMatch(r.stderr, /[\x7f-\x9f]/);
+    } finally {
+      cleanup();
+    }
+  });
 });
 
 describe('parseRankRusage', () => {
