@@ -9,6 +9,10 @@ import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './typ
 
 const NAME = 'disk';
 
+// A device busy less than this share of the interval is not counted among those the
+// host's io waits on (busyDevices, the model's io_devices): a system disk's logging.
+export const IO_DEVICE_BUSY = 0.1;
+
 // diskstats counts sectors of 512 bytes whatever the device's own sector size.
 const SECTOR_BYTES = 512;
 
@@ -336,6 +340,8 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
       let ticksSum = 0; // ticks of the others
       let busiestAt = -1;
       let busiestTicks = 0; // clamped to the elapsed time
+      let busyTicks = 0; // of the disks busy at least IO_DEVICE_BUSY of the time
+      const busyFrom = IO_DEVICE_BUSY * elapsedMs;
       const devices: DiskDevice[] = [];
       const seconds = elapsedMs / 1000; // for the throughput, with detail
       let readSum = 0;
@@ -354,6 +360,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
           clamped = elapsedMs;
           saturated++;
         } else ticksSum += ticks;
+        if (clamped >= busyFrom) busyTicks += clamped;
         if (busiestAt < 0 || clamped > busiestTicks) {
           busiestAt = i;
           busiestTicks = clamped;
@@ -374,6 +381,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
         busyMean: counted === 0 ? 0 : (saturated + ticksSum / elapsedMs) / counted,
       };
       if (busiestAt >= 0) out.busiest = now.disks[busiestAt]!.name;
+      if (busyTicks > 0) out.busyDevices = busyTicks / busiestTicks;
       if (detail) Object.assign(out, { devices, readBytesPerSec: readSum, writeBytesPerSec: writeSum });
       return out;
     },

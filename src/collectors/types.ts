@@ -72,6 +72,7 @@ export interface DiskReading {
   busiest?: string;
   busyMax: number;
   busyMean: number;
+  busyDevices?: number; // the devices busy at least IO_DEVICE_BUSY, each by its busy share over the busiest's; absent when none is
   readBytesPerSec?: number;
   writeBytesPerSec?: number;
 }

@@ -3,8 +3,8 @@
 // want a CPU and the new one, on the host's own number of CPUs and cores (SMT threads
 // share a core, with an assumed yield), and steal. Memory:
 // PSI memory stall, pages swapped or faulted in, memory nearly full. I/O: the tasks
-// waiting for io, PSI io "some" × the CPUs not idle (without PSI, iowait × CPUs), and the
-// busiest disk's busy share. Network: the busiest physical link's
+// waiting for io, PSI io "some" × the CPUs not idle (without PSI, iowait × CPUs), per busy
+// device, and the busiest disk's busy share. Network: the busiest physical link's
 // utilization, with an assumed weight (no calibration run had a known link speed).
 // A share s of time lost to a resource
 // stretches the time spent on it by 1 / (1 - s), a slowdown of s / (1 - s); io is
@@ -115,6 +115,7 @@ export const BACKBONE_INPUTS = [
   'psi_io_some',
   'disk_busy_max',
   'net_util_max',
+  'io_devices',
 ] as const;
 
 // A raw value as history records hold it: a finite number, else undefined.
@@ -159,14 +160,15 @@ function iowaitStall(iowait: number | undefined, cpus: number | undefined): numb
   return iowait === undefined ? undefined : 1 - Math.exp(-Math.max(0, iowait) * (cpus ?? 1));
 }
 
-// How a model's io part reads PSI io "some": 'waiters' (since 2026-12-06, models whose
-// training.backboneVersion is 2) as "some" times the CPUs not idle (ioWaiting), 'some'
-// (the models before) as "some" alone, the host-wide share of time a task waited.
-export type IoCost = 'waiters' | 'some';
+// How a model's io part reads PSI io "some": 'device' (models whose training.backboneVersion
+// is 3) as the tasks waiting per busy device (perDevice of ioWaiting), 'waiters' (version 2,
+// 2026-12-06) as "some" times the CPUs not idle (ioWaiting), the host's, 'some' (the models
+// before) as "some" alone, the host-wide share of time a task waited.
+export type IoCost = 'waiters' | 'some' | 'device';
 
 // The backbone version a model trained with this build records (training.backboneVersion);
 // a model without one was fitted with the io cost of 'some' and is ranked with it.
-export const BACKBONE_VERSION = 2;
+export const BACKBONE_VERSION = 3;
 
 // The mean number of tasks waiting for io, from PSI io "some" on n CPUs busy a share
 // `busy` and in iowait a share `iowait`. The kernel averages each CPU's stall weighted by
@@ -184,6 +186,16 @@ export function ioWaiting(some: number, busy: number | undefined, iowait: number
   if (n === undefined) return some;
   const nonIdle = (Math.max(0, busy ?? 0) + Math.max(0, iowait ?? 0)) * n;
   return some * Math.max(1, Math.min(n, nonIdle));
+}
+
+// The tasks waiting on one device, from w waiting on the host and the effective number
+// k of devices busy (io_devices): w / k, and at least one task (w, where fewer) on a
+// device busy all the time, however many others are (ioWaiting counts at most a task a
+// CPU not idle, so w / k alone ranked every disk saturated below one). Without k (io to
+// NFS alone, or no device list) the waiters are taken as one device's.
+export function perDevice(w: number, k: number | undefined, busyMax: number | undefined): number {
+  if (k === undefined || !(k > 1)) return w;
+  return Math.max(w / k, Math.min(w, Math.max(0, Math.min(1, busyMax ?? 0))));
 }
 
 // The CPUs the stand-ins for PSI (faultStall, iowaitStall) are taken over: n, or under a
@@ -229,7 +241,7 @@ export function ioSlowdown(s: number): number {
 export type BackboneInput = Readonly<Record<string, number | null | undefined>>;
 
 // The backbone's slowdowns for raw named feature values.
-export function backbone(raw: BackboneInput, params: Readonly<BackboneParams> = DEFAULT_BACKBONE, ioCost: IoCost = 'waiters'): BackboneResult {
+export function backbone(raw: BackboneInput, params: Readonly<BackboneParams> = DEFAULT_BACKBONE, ioCost: IoCost = 'device'): BackboneResult {
   return backboneWith(params, ioCost)(raw);
 }
 
@@ -238,7 +250,7 @@ export function backbone(raw: BackboneInput, params: Readonly<BackboneParams> = 
 // calls it every report in the interpreter, which would box those numbers anew each
 // time (16 heap numbers, a quarter of what a call allocated). Same numbers.
 // ioCost: how PSI io "some" is read (IoCost); a model file's own (model.ts), else this build's.
-export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 'waiters'): (raw: BackboneInput) => BackboneResult {
+export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 'device'): (raw: BackboneInput) => BackboneResult {
   const a = Math.min(1, Math.max(0, params.runnableWeight));
   const loadWeight = 1 - a;
   const secondsPerPage = Math.max(0, params.secondsPerPage);
@@ -302,7 +314,7 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
     const psiIo = value(raw, 'psi_io_some');
     const iowait = value(raw, 'cpu_iowait');
     const ioBusy = over !== n ? (value(raw, 'quota_host_busy') ?? value(raw, 'cpu_busy')) : value(raw, 'cpu_busy');
-    const ioFromPsi = psiIo === undefined ? undefined : ioCost === 'some' ? psiIo : 1 - Math.exp(-ioWaiting(psiIo, ioBusy, iowait, over));
+    const ioFromPsi = psiIo === undefined ? undefined : ioCost === 'some' ? psiIo : 1 - Math.exp(-(ioCost === 'device' ? perDevice(ioWaiting(psiIo, ioBusy, iowait, over), value(raw, 'io_devices'), value(raw, 'disk_busy_max')) : ioWaiting(psiIo, ioBusy, iowait, over)));
     const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, over)), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it

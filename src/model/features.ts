@@ -4,6 +4,7 @@
 // through featuresFromNamed, so training and serving cannot drift apart. The table
 // of sources, scalings and rules for unavailable inputs is in docs/model.md.
 import { tasksElsewhere } from '../collectors/cpu.js';
+import { IO_DEVICE_BUSY } from '../collectors/disk.js';
 import { smtCapacity } from './backbone.js';
 import type { Sample } from '../collectors/types.js';
 import { taggedArray } from '../util/tagged.js';
@@ -458,7 +459,35 @@ export const HOST_FACTS: readonly HostFact[] = [
     // machine counted 8 times the waiting a 2-CPU host with that work does.
     read: (s) => (quotaView(s) === undefined ? undefined : (jobView(s)?.busy ?? s.cpu?.busy)),
   },
+  {
+    name: 'io_devices',
+    source: '/proc/diskstats: the physical devices busy at least a tenth of the interval, each counted by its busy share over the busiest\'s (absent when none is: io to NFS alone)',
+    // The backbone counts the tasks waiting for io per busy device (perDevice in
+    // src/model/backbone.ts): a new job's io goes to one device, not to all of them.
+    read: (s) => s.disk?.busyDevices ?? ioDevices(s.disk?.devices),
+  },
 ];
+
+// The effective number of physical devices the host's io is spread over: the devices
+// busy at least IO_DEVICE_BUSY, each weighted by its busy share over the busiest's (1 for
+// the busiest). Undefined when no device is that busy (io to NFS alone, or none), or
+// the collector gave no list (the daemon's collector counts them itself: busyDevices). Weighted so that a second device lightly busy beside a
+// saturated one moves it little (counted whole, it would halve the waiters per device).
+export function ioDevices(devices: readonly { busy: number }[] | undefined): number | undefined {
+  if (devices === undefined) return undefined;
+  let max = 0;
+  for (let i = 0; i < devices.length; i++) {
+    const b = Math.min(1, devices[i]!.busy);
+    if (b >= IO_DEVICE_BUSY && b > max) max = b;
+  }
+  if (max === 0) return undefined;
+  let count = 0;
+  for (let i = 0; i < devices.length; i++) {
+    const b = Math.min(1, devices[i]!.busy);
+    if (b >= IO_DEVICE_BUSY) count += b / max;
+  }
+  return count;
+}
 
 // Every raw value a sample gives, in the order history records them: the features, then the host facts.
 export const RAW_NAMES: readonly string[] = [...FEATURE_NAMES, ...HOST_FACTS.map((f) => f.name)];

@@ -568,13 +568,14 @@ export async function loadModelAsync(path: string, options: LoadOptions = {}, si
   return model;
 }
 
-// How a model's backbone reads PSI io: as it was fitted. A model without
+// How a model's backbone reads PSI io: as it was fitted (version 2: the host's waiters,
+// 3: per busy device; the same on a host with one busy device). A model without
 // training.backboneVersion (every model made before 2026-12-06) had its io weight and
 // any correction network fitted on "some" read as the host's share, so it is ranked
 // that way, as it was validated, until it is retrained (staleBackbone says so).
 export function ioCostOf(training: Readonly<TrainingInfo>): IoCost {
   const v = training['backboneVersion'];
-  return typeof v === 'number' && v >= 2 ? 'waiters' : 'some';
+  return typeof v === 'number' && v >= 3 ? 'device' : typeof v === 'number' && v >= 2 ? 'waiters' : 'some';
 }
 
 // What `lavarank check` and the daemon's log say about a model fitted with an older
@@ -582,7 +583,7 @@ export function ioCostOf(training: Readonly<TrainingInfo>): IoCost {
 // It names the field, not a training date: a model an older build fitted on the day the
 // field came (2026-12-06) was "trained 2026-12-06" on the line above.
 export function staleBackbone(model: LoadedModel): string | undefined {
-  if (ioCostOf(model.file.training) === 'waiters') return undefined;
+  if (ioCostOf(model.file.training) !== 'some') return undefined;
   const v = model.file.training['backboneVersion'];
   return (
     `model ${model.id} has ${v === undefined ? 'no training.backboneVersion' : `training.backboneVersion ${String(v)}`}: an older lavarank fitted it, ` +

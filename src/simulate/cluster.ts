@@ -371,8 +371,9 @@ export function sampleKey(cpus: number, memBytes: number, v: SampleValues): stri
 
 // A collectors' Sample for these values: what the daemon would pass to its ranker.
 // No swap, no major faults and no memory PSI (none was measured in calibration, which
-// had no swap), no GPU, and a network without a known link speed.
-export function toSample(v: SampleValues, cpus: number, memBytes: number, ts: number): Sample {
+// had no swap), no GPU, and a network without a known link speed. The host's `disks`
+// are listed each as busy as the busiest, as solveRates spreads io streams evenly over them.
+export function toSample(v: SampleValues, cpus: number, memBytes: number, ts: number, disks = 1): Sample {
   const busy = Math.min(1, Math.max(0, v.busy));
   const mem = Math.max(0, v.memUsed);
   const writeBytes = v.diskBusy * 100e6;
@@ -392,7 +393,7 @@ export function toSample(v: SampleValues, cpus: number, memBytes: number, ts: nu
       majorFaultsPerSec: 0,
     },
     disk: {
-      devices: [{ name: 'sda', busy: v.diskBusy, readBytesPerSec: 0, writeBytesPerSec: writeBytes }],
+      devices: Array.from({ length: Math.max(1, disks) }, (_, i) => ({ name: `sd${String.fromCharCode(97 + (i % 26))}${i < 26 ? '' : String(Math.floor(i / 26))}`, busy: v.diskBusy, readBytesPerSec: 0, writeBytesPerSec: writeBytes })),
       busiest: 'sda',
       busyMax: v.diskBusy,
       busyMean: v.diskBusy,

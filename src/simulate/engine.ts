@@ -316,11 +316,11 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     }
     counters.rankSamples++;
     const v = quantize(sampleValues(h.timeline, h.spec, at, s.elimInterval, p));
-    const key = sampleKey(h.spec.cpus, h.spec.memBytes, v);
+    const key = `${sampleKey(h.spec.cpus, h.spec.memBytes, v)}|${diskCount(h.spec)}`;
     let r = cache.get(key);
     if (r === undefined) {
       counters.rankCalls++;
-      const result: RankResult = options.ranker.rank(toSample(v, h.spec.cpus, h.spec.memBytes, Math.round(at * 1000)));
+      const result: RankResult = options.ranker.rank(toSample(v, h.spec.cpus, h.spec.memBytes, Math.round(at * 1000), diskCount(h.spec)));
       const typed = result.typed;
       r = { rank: result.rank, ranks: typed === undefined ? [result.rank, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD] : [result.rank, typed.rank_cpu, typed.rank_mem, typed.rank_io] };
       if (cache.size >= RANK_CACHE_MAX) cache.clear();
@@ -678,7 +678,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       const h = byName.get(host);
       if (h === undefined) throw new RangeError(`sampleAt: no host named ${JSON.stringify(host)}`);
       if (t < h.timeline.oldest) throw new RangeError(`sampleAt: ${host} at ${t} s is before the kept history (from ${h.timeline.oldest} s); run with keepHistory`);
-      return toSample(sampleValues(h.timeline, h.spec, t, s.elimInterval, p), h.spec.cpus, h.spec.memBytes, Math.round(t * 1000));
+      return toSample(sampleValues(h.timeline, h.spec, t, s.elimInterval, p), h.spec.cpus, h.spec.memBytes, Math.round(t * 1000), diskCount(h.spec));
     },
   };
 }

@@ -3,6 +3,7 @@ import fs, { rmSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { mock, test } from 'node:test';
 import { NOT_IN_SYSFS, createDiskCollector, diskExclusion, diskLayout, parseDiskstats } from '../../src/collectors/disk.js';
+import { ioDevices } from '../../src/model/features.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedDisks, tempDir, writeTree } from './helpers.js';
 
@@ -117,9 +118,25 @@ test('without detail (the daemon) the busy figures are the same, and no device l
     assert.ok(d !== undefined && d.devices?.length === 3 && d.readBytesPerSec === 3 * 512_000, JSON.stringify(d));
     const { devices, readBytesPerSec, writeBytesPerSec, ...busy } = d;
     assert.deepEqual(l, busy, `at ${ms} ms`);
-    assert.deepEqual(busy, { busyMax: devices.reduce((m, x) => Math.max(m, x.busy), 0), busyMean: l?.busyMean, busiest: l?.busiest });
+    assert.deepEqual(busy, { busyMax: devices.reduce((m, x) => Math.max(m, x.busy), 0), busyMean: l?.busyMean, busiest: l?.busiest, busyDevices: l?.busyDevices });
+    assert.ok(Math.abs((l?.busyDevices ?? NaN) - ioDevices(devices)!) < 1e-12, `busy devices at ${ms} ms`);
     assert.ok(Math.abs((l?.busyMean ?? 0) - devices.reduce((s, x) => s + x.busy, 0) / 3) < 1e-12, `mean at ${ms} ms`);
   }
+});
+
+// The model counts the tasks waiting for io per busy device (io_devices): the daemon's
+// collector gives no device list, so it counts them itself, or the count was absent there.
+test('without detail (the daemon), counts the disks busy at least a tenth of the time, each by its share of the busiest\'s, and none when no disk is', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sdb', 'sdc']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  const at = (ms: number, ticks: number[]) => {
+    writeTree(root, { 'proc/diskstats': ['sda', 'sdb', 'sdc'].map((n, i) => line(n, 16 * i, { ticks: ticks[i] })).join('\n') });
+    return c.collect(ms);
+  };
+  at(0, [0, 0, 0]);
+  assert.equal(at(10_000, [8000, 4000, 999])?.busyDevices, 1.5);
+  assert.equal(at(20_000, [8999, 4000, 1998])?.busyDevices, undefined);
 });
 
 test('a disk whose sectors went backwards but not its io_ticks still counts as busy, without its throughput', (t) => {
@@ -203,7 +220,7 @@ test('an NVMe multipath head is left out and its path counted, so one saturated 
   writeTree(root, { 'proc/diskstats': at(45_557_635) });
   c.collect(0);
   writeTree(root, { 'proc/diskstats': at(45_567_635) });
-  assert.deepEqual(c.collect(10_000), { busyMax: 1, busyMean: 0.5, busiest: 'nvme0c0n1' });
+  assert.deepEqual(c.collect(10_000), { busyMax: 1, busyMean: 0.5, busiest: 'nvme0c0n1', busyDevices: 1 });
   assert.equal(diskExclusion('nvme0n1', `${root}/sys`), 'NVMe multipath head (its paths count)');
 });
 

@@ -11,6 +11,7 @@ import {
   RAW_NAMES,
   featureIndex,
   featuresFromNamed,
+  ioDevices,
   rawFeatures,
   scaleValue,
   toFeatures,
@@ -31,6 +32,21 @@ function without<K extends keyof Sample>(sample: Sample, ...parts: K[]): Sample 
   for (const p of parts) delete copy[p];
   return copy;
 }
+
+describe('ioDevices', () => {
+  it('counts the devices busy at least a tenth of the interval, each by its busy share over the busiest\'s, and none busy as absent (io to NFS alone)', () => {
+    assert.equal(ioDevices([{ busy: 1 }, { busy: 1 }, { busy: 0 }]), 2);
+    assert.equal(ioDevices([{ busy: 0.8 }, { busy: 0.4 }, { busy: 0.05 }]), 1.5);
+    assert.equal(ioDevices([{ busy: 0.09 }, { busy: 0 }]), undefined);
+    assert.equal(ioDevices([]), undefined);
+    assert.equal(ioDevices(undefined), undefined);
+  });
+
+  // Counted whole, a device at 12 % beside a saturated one would halve the waiters per device.
+  it('moves the count by a lightly busy second device only by its share of the busiest\'s', () => {
+    assert.ok(Math.abs(ioDevices([{ busy: 1 }, { busy: 0.12 }])! - 1.12) < 1e-12);
+  });
+});
 
 describe('toFeatures', () => {
   it('gives every feature, in the fixed order, scaled to 0..1', () => {

@@ -52,7 +52,7 @@ export function randomModelFile(options: { seed?: number; hidden?: number[]; act
       holdoutSamples: 20,
       holdoutMae: 12.5,
       baselines: { mean: 40, loadOnly: 30, formula: 50 },
-      backboneVersion: 2,
+      backboneVersion: 3,
     },
   };
 }

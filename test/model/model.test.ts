@@ -97,6 +97,21 @@ describe('parseModel', () => {
     assert.ok(old.io < 15, `the diluted share: rank_io ${old.io}`);
   });
 
+  // Fitted and validated on the host's waiters: ranked per busy device it would mean
+  // what nobody validated (its io weight was fitted on the other reading).
+  it('ranks a model of backbone version 2 with the host\'s waiters, and one of version 3 with the waiters per busy device', () => {
+    const file = { ...randomModelFile(), residual: null };
+    const named = { cpus: 16, cpu_busy: 0.5, cpu_iowait: 0.06, runnable_per_cpu: 0.5, load1_per_cpu: 0.5, psi_io_some: 0.5, disk_busy_max: 0.9, io_devices: 4 };
+    const input = { values: FEATURE_NAMES.map(() => 0.3), named };
+    file.training['backboneVersion'] = 3;
+    const v3 = parseModel(JSON.stringify(file), 'v3').evaluate(input).backbone.io;
+    file.training['backboneVersion'] = 2;
+    const v2 = parseModel(JSON.stringify(file), 'v2').evaluate(input).backbone.io;
+    assert.equal(v3, backbone(named, file.backbone, 'device').io);
+    assert.equal(v2, backbone(named, file.backbone, 'waiters').io);
+    assert.ok(v3 < v2, `rank_io ${v3} per device, ${v2} on the host`);
+  });
+
   it('never lets the network lower the rank below the backbone once an input is above the range seen in training', () => {
     const file = randomModelFile({ hidden: [] });
     const node = file.residual.network.layers[1]!['0']!;
@@ -166,8 +181,8 @@ describe('parseModel', () => {
   it('refuses text that is not JSON', () => assert.throws(() => parseModel('{"format":', 'x'), /x: not valid JSON/));
 
   it('refuses a training.backboneVersion this build does not run, naming the versions it does', () => {
-    rejects((m) => (m.training['backboneVersion'] = 3), /training\.backboneVersion is 3, expected an integer from 1 to 2 .*a newer lavarank's/);
-    rejects((m) => (m.training['backboneVersion'] = '2'), /training\.backboneVersion is "2", expected an integer from 1 to 2/);
+    rejects((m) => (m.training['backboneVersion'] = 4), /training\.backboneVersion is 4, expected an integer from 1 to 3 .*a newer lavarank's/);
+    rejects((m) => (m.training['backboneVersion'] = '2'), /training\.backboneVersion is "2", expected an integer from 1 to 3/);
   });
 
   it('refuses another format or version', () => {

@@ -97,8 +97,10 @@ export function referenceEvaluate(model: LoadedModel, f: ModelInput): Evaluation
   const out = file.residual?.output;
   const span = out === undefined ? 0 : out.rankAtOne - out.rankAtZero;
   const EPS = 1e-9;
-  // A model fitted before 2026-12-06 (no training.backboneVersion) reads PSI io as the host's share.
-  const b = backbone(f.named, file.backbone, file.training['backboneVersion'] === 2 ? 'waiters' : 'some');
+  // A model fitted before 2026-12-06 (no training.backboneVersion) reads PSI io as the host's share,
+  // one of backbone version 2 as the host's waiters, of version 3 as the waiters per busy device.
+  const version = file.training['backboneVersion'];
+  const b = backbone(f.named, file.backbone, version === 3 ? 'device' : version === 2 ? 'waiters' : 'some');
   const outside: string[] = [];
   for (let i = 0; i < n; i++) {
     const v = f.values[i] ?? 0;

@@ -117,6 +117,16 @@ describe('HostTimeline', () => {
 });
 
 describe('toSample', () => {
+  // solveRates spreads a host's io streams evenly over its disks; a sample of one disk
+  // read the waiters of all of them as one device's queue (io_devices).
+  it('lists the host\'s disks, each as busy as the busiest, as its io streams spread over them', () => {
+    const v = { busy: 0.5, iowait: 0.1, load1PerCpu: 0.75, runnablePerCpu: 0.5, memUsed: 0.6, diskBusy: 0.4, psiCpu: 0.02, psiIo: 0.6 };
+    const named = rawFeatures(toSample(v, 64, 256 * 2 ** 30, 1000, 8));
+    assert.equal(named['disk_busy_max'], 0.4);
+    assert.equal(named['io_devices'], 8);
+    assert.equal(rawFeatures(toSample(v, 64, 256 * 2 ** 30, 1000))['io_devices'], 1);
+  });
+
   it('gives the collectors\' shape, which the daemon\'s features read back', () => {
     const v = { busy: 0.5, iowait: 0.1, load1PerCpu: 0.75, runnablePerCpu: 0.5, memUsed: 0.6, diskBusy: 0.3, psiCpu: 0.02, psiIo: 0.2 };
     const named = rawFeatures(toSample(v, 16, 64 * 2 ** 30, 1000));
