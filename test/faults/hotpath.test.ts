@@ -21,6 +21,7 @@ import type { CpuReading, MemoryReading } from '../../src/collectors/types.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { tempDir } from '../helpers.js';
 import { scannedCpuIdle, scannedDisks, scannedInterfaces, scannedLoadavg, scannedMeminfo, scannedPressure, scannedStat, scannedVmstat } from '../collectors/helpers.js';
+import { referenceCpuIdle } from '../collectors/stat-reference.js';
 import { envCount } from './helpers.js';
 
 const RUNS = envCount('LAVARANK_FUZZ_RUNS', 300);
@@ -137,6 +138,39 @@ describe('hot-path readers agree with the parsers', () => {
       // Cut short: a name near the end of the bytes, where two words cannot be read.
       if (cut !== null) text = text.slice(0, cut % (text.length + 1));
       return agrees(scannedCpuIdle(Buffer.from(text, 'latin1'), cpuSet(names)), () => parseStat(text), (scanned, parsed) => assert.deepEqual(scanned, parsed.cpuIdle));
+    },
+  );
+
+  // The old reading (test/collectors/stat-reference.ts) as the oracle of the new one's
+  // numbers: leading zeros, 15 and 16 digits, counters past 2^53, fields that are no
+  // count or empty (two spaces), lines with fields missing, the text cut anywhere.
+  const statField = fc.oneof(
+    { weight: 40, arbitrary: fc.nat().map(String) },
+    { weight: 4, arbitrary: counter },
+    { weight: 4, arbitrary: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.nat()).map(([zeros, n]) => '0'.repeat(zeros) + String(n)) },
+    { weight: 2, arbitrary: fc.constantFrom('999999999999999', '1000000000000000', '9007199254740993', '18446744073709551615') },
+    { weight: 1, arbitrary: fc.constantFrom('', 'x1', '-5', '1.5', '+3', '1e3', '0x10') },
+  );
+  property(
+    "scanStat with per-CPU idle: every text the reading before 2026-12-06 read, read to the same numbers; any other only where parseStat rejects it",
+    fc.tuple(
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.oneof({ weight: 9, arbitrary: fc.array(statField, { minLength: 5, maxLength: 10 }) }, { weight: 1, arbitrary: fc.array(statField, { minLength: 3, maxLength: 4 }) }), { minLength: 6, maxLength: 6 }),
+      edits,
+      fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }),
+    ),
+    ([n, cpus, list, cut]) => {
+      const names = Array.from({ length: n }, (_, i) => `cpu${i}`);
+      const kernel = ['cpu  1 2 3 4 5 6 7 8 0 0', ...names.map((c, i) => `${c} ${cpus[i]!.join(' ')}`), 'intr 5 0 1', 'processes 42', ''].join('\n');
+      let text = applyEdits(kernel, list);
+      if (cut !== null) text = text.slice(0, cut % (text.length + 1));
+      const bytes = Buffer.from(text, 'latin1');
+      const known = cpuSet(names);
+      const old = referenceCpuIdle(bytes, known);
+      const now = scannedCpuIdle(bytes, known);
+      if (old !== undefined) assert.deepEqual(now, old);
+      else if (now !== undefined) assert.equal(strict(() => parseStat(text)), undefined, `read ${JSON.stringify(now)} where parseStat accepts`);
+      return old !== undefined;
     },
   );
 
