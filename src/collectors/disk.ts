@@ -3,7 +3,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { errorCode } from '../util/errors.js';
 import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
-import { badLine, bytesAt, counterAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, onlySpacesAndNewlines, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, bytesAt, counterAt, EXACT_DIGITS, lastLineStart, lastLineStartOf, latin1Slice, numberSlots, onlySpacesAndNewlines, toNumber, tokens, u8IndexOf } from './text.js';
 import { TableReader, keptEntries } from './table.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
@@ -176,7 +176,8 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan,
     let at: number;
     // Where it was: most lines do not move. One native comparison of the line's start as
     // text: comparing its 20-odd bytes in an interpreted loop cost five times as much.
-    if (latin1At(bytes, d.hint, d.hint + d.needle.length) === d.needleText) at = d.hint + 1;
+    const stop = d.hint + d.needle.length;
+    if (stop <= bytes.length && latin1Slice.call(bytes, d.hint, stop) === d.needleText) at = d.hint + 1;
     else if (d.hint === 0 && bytesAt(bytes, d.prefix, 0)) at = 0;
     else {
       at = bytes.indexOf(d.needle, Math.max(0, d.hint - HINT_SLACK));
@@ -188,21 +189,38 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan,
     let p = at + d.prefix.length;
     // u8IndexOf called directly (64 disks × 10 fields per report): byteIndex's extra call cost a third of the search.
     const newline = u8IndexOf.call(bytes, NEWLINE, p);
-    const stop = newline < 0 ? bytes.length : newline;
-    for (let field = 4; field <= IO_TICKS; field++) {
+    const lineEnd = newline < 0 ? bytes.length : newline;
+    // Fields 4 to 12: none may be empty (two spaces in a row), and the sectors are read
+    // when asked. Whether they end before the line does is checked once, at io_ticks:
+    // each search starts past the last, so a field that ran past the line's end puts
+    // io_ticks' end past it too.
+    for (let field = 4; field < IO_TICKS; field++) {
       const end = u8IndexOf.call(bytes, SPACE, p);
-      if (end <= p || end >= stop) return false; // an empty field, or the line ends
-      if (field === IO_TICKS || (sectors && (field === READ_SECTORS || field === WRITE_SECTORS))) {
+      if (end <= p) return false; // an empty field, or no space after it
+      if (sectors && (field === READ_SECTORS || field === WRITE_SECTORS)) {
         const value = counterAt(bytes, p, end);
         if (value < 0) return false;
-        if (field === IO_TICKS) into.ioTicksMs[k] = value;
-        else if (field === READ_SECTORS) into.readSectors[k] = value;
+        if (field === READ_SECTORS) into.readSectors[k] = value;
         else into.writeSectors[k] = value;
       }
       p = end + 1;
     }
+    const end = u8IndexOf.call(bytes, SPACE, p);
+    if (end <= p || end >= lineEnd) return false;
+    // io_ticks digit by digit here, as counterAt sums them, without its call: a byte xor
+    // '0' is under 10 only for a digit. A longer field is counterAt's (Number() rounds it).
+    let ticks = 0;
+    if (end - p <= EXACT_DIGITS) {
+      for (let c = bytes[p]! ^ 48; c < 10; c = bytes[++p]! ^ 48) ticks = ticks * 10 + c;
+      if (p !== end) return false;
+    } else {
+      ticks = counterAt(bytes, p, end);
+      if (ticks < 0) return false;
+    }
+    into.ioTicksMs[k] = ticks;
+    p = end + 1;
     const next = bytes[p];
-    if (p >= stop || next === undefined || next < DIGIT_0 || next > DIGIT_9) return false;
+    if (p >= lineEnd || next === undefined || next < DIGIT_0 || next > DIGIT_9) return false;
   }
   return true;
 }

@@ -43,7 +43,8 @@ export function bytesAt(bytes: Uint8Array, part: Uint8Array, at: number): boolea
 // Buffer's own latin1Slice, where toString('latin1', start, end) ends after checking its
 // arguments in JavaScript, which costs more than the slice for a field of a few bytes.
 // Node has it on Buffer.prototype (undocumented); where it is missing, toString does the same.
-const latin1Slice =
+// Called directly (.call, start <= end <= length) only where latin1At's frame shows.
+export const latin1Slice =
   (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, start: number, end: number) => string }).latin1Slice ??
   function (this: Buffer, start: number, end: number): string {
     return this.toString('latin1', start, end);

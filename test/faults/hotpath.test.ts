@@ -21,6 +21,7 @@ import type { CpuReading, MemoryReading } from '../../src/collectors/types.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { tempDir } from '../helpers.js';
 import { scannedCpuIdle, scannedDisks, scannedInterfaces, scannedLoadavg, scannedMeminfo, scannedPressure, scannedStat, scannedVmstat } from '../collectors/helpers.js';
+import { referenceIoTicks } from '../collectors/diskstats-reference.js';
 import { referenceCpuIdle } from '../collectors/stat-reference.js';
 import { envCount } from './helpers.js';
 
@@ -244,6 +245,23 @@ describe('hot-path readers agree with the parsers', () => {
       return agrees(full, () => parseDiskstats(text), (scanned, parsed) => {
         for (const d of scanned) assert.ok(parsed.some((p: DiskCounters) => JSON.stringify(p) === JSON.stringify(d)), JSON.stringify(d));
       }) || ticksAgree;
+    },
+  );
+
+  property(
+    "scanDiskstats, io_ticks only: every text the reading before 2026-12-06 read, read to the same numbers; any other only where parseDiskstats rejects it",
+    fc.tuple(fc.array(fc.array(statField, { minLength: 17, maxLength: 17 }), { minLength: 6, maxLength: 6 }), fc.constantFrom(11, 15, 17), edits, fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() })),
+    ([values, columns, list, cut]) => {
+      const first = diskText(DEVICES.map(() => Array.from({ length: 17 }, () => '1')), columns);
+      const layoutOf = () => diskLayout(first, parseDiskstats(first).filter((d) => /^sd[a-z]$/.test(d.name)))!;
+      let text = applyEdits(diskText(values, columns), list);
+      if (cut !== null) text = text.slice(0, cut % (text.length + 1));
+      const bytes = Buffer.from(text, 'latin1');
+      const old = referenceIoTicks(bytes, layoutOf());
+      const now = scannedDisks(bytes, layoutOf(), false)?.map((d) => d.ioTicksMs);
+      if (old !== undefined) assert.deepEqual(now, old);
+      else if (now !== undefined) assert.equal(strict(() => parseDiskstats(text)), undefined, `read ${JSON.stringify(now)} where parseDiskstats accepts`);
+      return old !== undefined;
     },
   );
 
