@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs, { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import fsPromises from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -164,6 +165,25 @@ export function syslogGroupIs(t: TestContext, gid: number): void {
     t.mock.restoreAll();
     syncBuiltinESMExports();
   });
+}
+
+// Makes the nth answer of fs/promises' lstat for path wait for then() before it is
+// returned, as a stop that comes with a walk's last answer (the held directory's own
+// lstat) would, for the rest of the test; asked() counts that path's questions.
+export function atLstatAnswer(t: TestContext, path: string, nth: number, then: () => unknown): { asked: () => number } {
+  const real = fsPromises.lstat;
+  let asked = 0;
+  t.mock.method(fsPromises, 'lstat', async (...args: Parameters<typeof real>) => {
+    const answer = await real(...args);
+    if (args[0] === path && ++asked === nth) await then();
+    return answer;
+  });
+  syncBuiltinESMExports();
+  t.after(() => {
+    t.mock.restoreAll();
+    syncBuiltinESMExports();
+  });
+  return { asked: () => asked };
 }
 
 // Every process a test file starts carries this variable, with a value of the

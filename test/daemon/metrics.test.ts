@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync } from 'node:fs';
-import fsPromises from 'node:fs/promises';
-import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Tick } from '../../src/daemon/elim.js';
 import { formatMetrics, metricsDirectoryProblems, MetricsWriter, type MetricsSnapshot } from '../../src/daemon/metrics.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { exitHolds } from '../../src/util/exit.js';
-import { captureLog, tempDir, until } from '../helpers.js';
+import { atLstatAnswer, captureLog, tempDir, until } from '../helpers.js';
 import { parseExposition, sampleOf } from '../helpers/prom-parse.js';
 import { startElim } from '../e2e/harness.js';
 
@@ -297,26 +295,17 @@ describe('MetricsWriter closed while a write checks its directory', () => {
         directoryProblems: () => [],
         directoryProblemsAsync: async (_at, s) => ((signal = s), []),
       });
-      const real = fsPromises.lstat;
-      let asked = 0;
-      t.mock.method(fsPromises, 'lstat', async (...args: Parameters<typeof real>) => {
-        const answer = await real(...args);
-        if (args[0] === dir && ++asked === 1) {
-          void writer.close(0);
-          await until('the close', () => (signal?.aborted === true ? true : undefined));
-        }
-        return answer;
+      const { asked } = atLstatAnswer(t, dir, 1, async () => {
+        void writer.close(0);
+        await until('the close', () => (signal?.aborted === true ? true : undefined));
       });
-      syncBuiltinESMExports();
       const before = exitHolds();
       writer.update(tick(), {});
       await until('the write to end', () => (exitHolds() === before ? true : undefined), 2000);
-      assert.equal(asked, 1);
+      assert.equal(asked(), 1);
       assert.deepEqual(readdirSync(dir), []);
       assert.deepEqual(cap.messages(), []);
     } finally {
-      t.mock.restoreAll();
-      syncBuiltinESMExports();
       cleanup();
     }
   });

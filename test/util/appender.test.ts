@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chownSync, closeSync, lchownSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
-import fsPromises from 'node:fs/promises';
-import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { makeDir, makeDirSync, OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
 import { exitHolds } from '../../src/util/exit.js';
-import { mkfifo, tempDir, until } from '../helpers.js';
+import { atLstatAnswer, mkfifo, tempDir, until } from '../helpers.js';
 
 // Waits until the appender has failed at least n times: its open reaches the directory
 // with an asynchronous stat first, so a failure comes a pool round trip after the append.
@@ -443,27 +441,18 @@ describe('RotatingAppender', () => {
         directoryProblemsAsync: async () => [],
         onTrouble: (event) => events.push(event),
       });
-      const real = fsPromises.lstat;
-      let asked = 0;
-      t.mock.method(fsPromises, 'lstat', async (...args: Parameters<typeof real>) => {
-        const answer = await real(...args);
-        // dir is asked by makeDir's walk (it exists), then last by the walk of the directory held.
-        if (args[0] === dir && ++asked === 2) {
-          void a.close(0);
-          await until('the close', () => (events.length > 0 ? true : undefined));
-        }
-        return answer;
+      // dir is asked by makeDir's walk (it exists), then last by the walk of the directory held.
+      const { asked } = atLstatAnswer(t, dir, 2, async () => {
+        void a.close(0);
+        await until('the close', () => (events.length > 0 ? true : undefined));
       });
-      syncBuiltinESMExports();
       const before = exitHolds();
       a.append('line');
       await until('the drain to end', () => (exitHolds() === before ? true : undefined), 2000);
-      assert.equal(asked, 2);
+      assert.equal(asked(), 2);
       assert.deepEqual(readdirSync(dir), [], 'the closed appender made its file');
       assert.deepEqual(events.map((e) => e.state), ['lost']);
     } finally {
-      t.mock.restoreAll();
-      syncBuiltinESMExports();
       cleanup();
     }
   });
@@ -481,29 +470,20 @@ describe('RotatingAppender', () => {
         directoryProblemsAsync: async () => [],
         onTrouble: (event) => events.push(event),
       });
-      const real = fsPromises.lstat;
-      let asked = 0;
-      t.mock.method(fsPromises, 'lstat', async (...args: Parameters<typeof real>) => {
-        const answer = await real(...args);
-        // dir is asked by the open's makeDir and held directory (the file is too full for
-        // the line: rotated), then by the rotation's makeDir and, last, its held directory.
-        if (args[0] === dir && ++asked === 4) {
-          void a.close(0);
-          await until('the close', () => (events.length > 0 ? true : undefined));
-        }
-        return answer;
+      // dir is asked by the open's makeDir and held directory (the file is too full for
+      // the line: rotated), then by the rotation's makeDir and, last, its held directory.
+      const { asked } = atLstatAnswer(t, dir, 4, async () => {
+        void a.close(0);
+        await until('the close', () => (events.length > 0 ? true : undefined));
       });
-      syncBuiltinESMExports();
       const before = exitHolds();
       a.append('a line too long for what is left');
       await until('the drain to end', () => (exitHolds() === before ? true : undefined), 2000);
-      assert.equal(asked, 4);
+      assert.equal(asked(), 4);
       assert.deepEqual(readdirSync(dir), ['h.jsonl'], 'the closed appender rotated its file');
       assert.equal(readFileSync(join(dir, 'h.jsonl'), 'utf8'), 'old\n');
       assert.deepEqual(events.map((e) => e.state), ['lost']);
     } finally {
-      t.mock.restoreAll();
-      syncBuiltinESMExports();
       cleanup();
     }
   });
@@ -920,22 +900,13 @@ describe('makeDir and makeDirSync', () => {
       const open = (): number => readdirSync('/proc/self/fd').length;
       const before = open();
       const controller = new AbortController();
-      const real = fsPromises.lstat;
-      let asked = 0;
-      t.mock.method(fsPromises, 'lstat', async (...args: Parameters<typeof real>) => {
-        const answer = await real(...args);
-        // dir is asked by the walk that finds 'made' missing, then last by its parent's.
-        if (args[0] === dir && ++asked === 2) controller.abort();
-        return answer;
-      });
-      syncBuiltinESMExports();
+      // dir is asked by the walk that finds 'made' missing, then last by its parent's.
+      const { asked } = atLstatAnswer(t, dir, 2, () => controller.abort());
       await assert.rejects(makeDir(join(dir, 'made'), 0o755, controller.signal), { name: 'AbortError' });
-      assert.equal(asked, 2);
+      assert.equal(asked(), 2);
       assert.deepEqual(readdirSync(dir), [], 'made after the abort');
       assert.equal(open(), before);
     } finally {
-      t.mock.restoreAll();
-      syncBuiltinESMExports();
       cleanup();
     }
   });
