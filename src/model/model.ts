@@ -9,7 +9,7 @@ import { constants, openSync } from 'node:fs';
 import { ModelError, errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, clampRank, withLoadTieBreak, type TypedRanks } from './rank.js';
-import { openTrusted, openTrustedAsync } from '../util/trust.js';
+import { openTrusted, openTrustedAsync, type TrustedOpen } from '../util/trust.js';
 import { taggedArray } from '../util/tagged.js';
 import { sha256Hex } from '../util/sha256.js';
 import { FEATURES, FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
@@ -543,17 +543,8 @@ function readOpenModel(fd: number, path: string): string {
 // check comes first and the text is read from the descriptor it checked, so a
 // file refused is never read, and a symbolic link swapped meanwhile changes nothing.
 export function loadModel(path: string, options: LoadOptions = {}): LoadedModel {
-  let text: string;
-  if (options.trust === false) {
-    text = readModelText(path);
-  } else {
-    const opened = openTrusted(path, 'model file', options.uid === undefined ? {} : { uid: options.uid });
-    if ('problems' in opened) throw new ModelError(`model file ${path} refused: ${opened.problems.join('; ')}`, { refused: true });
-    text = readOpenModel(opened.fd, path);
-  }
-  const model = parseModel(text, path);
-  model.path = path;
-  return model;
+  if (options.trust === false) return modelAt(readModelText(path), path);
+  return modelOpened(openTrusted(path, 'model file', trustOf(options)), path);
 }
 
 // loadModel with the trust check's walk asked in libuv's pool (openTrustedAsync), for the
@@ -561,9 +552,22 @@ export function loadModel(path: string, options: LoadOptions = {}): LoadedModel 
 // signal aborted: rejects at the walk's next question.
 export async function loadModelAsync(path: string, options: LoadOptions = {}, signal?: AbortSignal): Promise<LoadedModel> {
   if (options.trust === false) return loadModel(path, options);
-  const opened = await openTrustedAsync(path, 'model file', options.uid === undefined ? {} : { uid: options.uid }, signal);
+  return modelOpened(await openTrustedAsync(path, 'model file', trustOf(options), signal), path);
+}
+
+function trustOf(options: LoadOptions): { uid?: number } {
+  return options.uid === undefined ? {} : { uid: options.uid };
+}
+
+// The model in the file the trust check opened, or its refusal by name (loadModel's and
+// loadModelAsync's one ending).
+function modelOpened(opened: TrustedOpen, path: string): LoadedModel {
   if ('problems' in opened) throw new ModelError(`model file ${path} refused: ${opened.problems.join('; ')}`, { refused: true });
-  const model = parseModel(readOpenModel(opened.fd, path), path);
+  return modelAt(readOpenModel(opened.fd, path), path);
+}
+
+function modelAt(text: string, path: string): LoadedModel {
+  const model = parseModel(text, path);
   model.path = path;
   return model;
 }
