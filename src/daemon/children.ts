@@ -151,7 +151,7 @@ export function childProgram(command: readonly string[], what: string): { path: 
     if (isAbsolute(arg)) problems.push(...argumentProblems(arg, `${what}: its argument ${i + 1}`));
   });
   const self = verdict.real === undefined ? undefined : selfReference(verdict.real, args);
-  if (self !== undefined) problems.push(`${what}: ${self}; lavarank would start itself again and again (is this the old elim, replaced by install --force?)`);
+  if (self !== undefined) problems.push(startsItself(what, self));
   return { path: problems.length === 0 ? verdict.real : undefined, problems };
 }
 
@@ -170,8 +170,13 @@ export async function childProgramAsync(command: readonly string[], what: string
   }
   if (problems.length > 0 || verdict.real === undefined) return { path: undefined, problems };
   const self = selfReference(verdict.real, args);
-  if (self !== undefined) return { path: undefined, problems: [`${what}: ${self}; lavarank would start itself again and again (is this the old elim, replaced by install --force?)`] };
+  if (self !== undefined) return { path: undefined, problems: [startsItself(what, self)] };
   return { path: verdict.real, problems };
+}
+
+// The refusal of a child program that is lavarank itself (selfReference's reason).
+function startsItself(what: string, self: string): string {
+  return `${what}: ${self}; lavarank would start itself again and again (is this the old elim, replaced by install --force?)`;
 }
 
 // Why an argument naming `arg` by an absolute path must not be given to the program,
