@@ -559,15 +559,13 @@ export class RotatingAppender {
   }
 
   private refuseDirectory(dir: string): void {
-    const problems = this.options.directoryProblems?.(dir) ?? [];
-    if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'EREFUSED' });
+    refuseIf(this.options.directoryProblems?.(dir) ?? []);
   }
 
   // refuseDirectory, for the event loop: its walk in libuv's pool where the caller gave one.
   private async refuseDirectoryAsync(dir: string): Promise<void> {
     this.stopping.signal.throwIfAborted();
-    const problems = (await this.options.directoryProblemsAsync?.(dir, this.stopping.signal)) ?? this.options.directoryProblems?.(dir) ?? [];
-    if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'EREFUSED' });
+    refuseIf((await this.options.directoryProblemsAsync?.(dir, this.stopping.signal)) ?? this.options.directoryProblems?.(dir) ?? []);
   }
 
   // The file's directory held open once it passed (see AppenderOptions.directoryProblems),
@@ -658,4 +656,9 @@ function endsWithNewlineSync(path: string, opened: { ino: number; size: number }
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+// A directory's problems, if any, thrown as the appender's refusal (code EREFUSED).
+function refuseIf(problems: readonly string[]): void {
+  if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'EREFUSED' });
 }
