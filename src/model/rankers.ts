@@ -94,8 +94,7 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
     model = load();
     ranker = modelRanker(model);
     log.info(logFields(model), `ranking with ${configured ? 'the configured' : 'the embedded default'} model ${describeLoaded(model)}`);
-    const stale = staleBackbone(model);
-    if (stale !== undefined) log.warn(logFields(model), stale);
+    warnIfStale(log, model);
   } catch (err) {
     if (configured) throw err instanceof ModelError ? err : new ModelError(`model file ${path}: ${errorMessage(err)}`, { cause: err });
     ranker = formulaRanker();
@@ -140,8 +139,7 @@ export function openRankers(config: Readonly<Config>, log: Logger, options: Rank
       ranker = modelRanker(next);
       retryWhy = undefined;
       log.info({ ...logFields(next), previous: before }, `model file ${changed ? 'changed' : 'usable now'}; now ranking with ${describeLoaded(next)}`);
-      const stale = staleBackbone(next);
-      if (stale !== undefined) log.warn(logFields(next), stale);
+      warnIfStale(log, next);
     } catch (err) {
       if (options.signal?.aborted === true) return;
       const why = errorMessage(err);
@@ -183,4 +181,10 @@ export function describeModel(config: Readonly<Config>, options: RankerOptions =
     }
     return { description: `${what} ${path}: unusable; the daemon would refuse to start`, problems: [why], warnings: [] };
   }
+}
+
+// The daemon's warning, at start and at each new model, for a model fitted with an older backbone.
+function warnIfStale(log: Logger, model: LoadedModel): void {
+  const stale = staleBackbone(model);
+  if (stale !== undefined) log.warn(logFields(model), stale);
 }
