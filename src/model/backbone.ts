@@ -314,8 +314,14 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
     const psiIo = value(raw, 'psi_io_some');
     const iowait = value(raw, 'cpu_iowait');
     const ioBusy = over !== n ? (value(raw, 'quota_host_busy') ?? value(raw, 'cpu_busy')) : value(raw, 'cpu_busy');
-    const ioFromPsi = psiIo === undefined ? undefined : ioCost === 'some' ? psiIo : 1 - Math.exp(-(ioCost === 'device' ? perDevice(ioWaiting(psiIo, ioBusy, iowait, over), value(raw, 'io_devices'), value(raw, 'disk_busy_max')) : ioWaiting(psiIo, ioBusy, iowait, over)));
-    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, over)), share(value(raw, 'disk_busy_max')) * DISK_BUSY_STALL);
+    const diskBusy = value(raw, 'disk_busy_max');
+    let ioFromPsi: number | undefined;
+    if (psiIo !== undefined && ioCost === 'some') ioFromPsi = psiIo;
+    else if (psiIo !== undefined) {
+      const waiting = ioWaiting(psiIo, ioBusy, iowait, over);
+      ioFromPsi = 1 - Math.exp(-(ioCost === 'device' ? perDevice(waiting, value(raw, 'io_devices'), diskBusy) : waiting));
+    }
+    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, over)), share(diskBusy) * DISK_BUSY_STALL);
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it
     // near 100 % while a second one still gets about half of it: ioSlowdown's argument.
