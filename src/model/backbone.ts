@@ -155,9 +155,11 @@ function faultStall(faultsPerSec: number | undefined, cpus: number): number | un
 // So s = 1 - exp(-iowait × n), which costs exactly that mean. The share alone stood for
 // PSI's "some" until 2026-12-05, and read one task waiting for NFS all the time as a
 // stall of 1/n: rank_io 69 on 2 CPUs, 0.8 on 128, 0.4 on 256. Without the CPU count
-// (older history) n is taken as 1, the share alone.
-function iowaitStall(iowait: number | undefined, cpus: number | undefined): number | undefined {
-  return iowait === undefined ? undefined : 1 - Math.exp(-Math.max(0, iowait) * (cpus ?? 1));
+// (older history) n is taken as 1, the share alone. With the busy devices (a model of
+// backbone version 3: `devices`, the busiest's share `busyMax`) the CPUs in iowait are
+// counted per busy device, as PSI's waiters are (perDevice).
+function iowaitStall(iowait: number | undefined, cpus: number | undefined, devices?: number, busyMax?: number): number | undefined {
+  return iowait === undefined ? undefined : 1 - Math.exp(-perDevice(Math.max(0, iowait) * (cpus ?? 1), devices, busyMax));
 }
 
 // How a model's io part reads PSI io "some": 'device' (models whose training.backboneVersion
@@ -314,14 +316,14 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
     const psiIo = value(raw, 'psi_io_some');
     const iowait = value(raw, 'cpu_iowait');
     const ioBusy = over !== n ? (value(raw, 'quota_host_busy') ?? value(raw, 'cpu_busy')) : value(raw, 'cpu_busy');
+    // Version 3 counts the waiters per busy device, PSI's or, without PSI, the CPUs in
+    // iowait: read on the host, 8 saturated disks ranked rank_io 460 without PSI and 100 with it.
     const diskBusy = value(raw, 'disk_busy_max');
+    const devices = ioCost === 'device' ? value(raw, 'io_devices') : undefined; // perDevice(w, undefined) is w
     let ioFromPsi: number | undefined;
     if (psiIo !== undefined && ioCost === 'some') ioFromPsi = psiIo;
-    else if (psiIo !== undefined) {
-      const waiting = ioWaiting(psiIo, ioBusy, iowait, over);
-      ioFromPsi = 1 - Math.exp(-(ioCost === 'device' ? perDevice(waiting, value(raw, 'io_devices'), diskBusy) : waiting));
-    }
-    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, over)), share(diskBusy) * DISK_BUSY_STALL);
+    else if (psiIo !== undefined) ioFromPsi = 1 - Math.exp(-perDevice(ioWaiting(psiIo, ioBusy, iowait, over), devices, diskBusy));
+    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, over, devices, diskBusy)), share(diskBusy) * DISK_BUSY_STALL);
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it
     // near 100 % while a second one still gets about half of it: ioSlowdown's argument.

@@ -91,6 +91,16 @@ describe('backbone', () => {
     }
   });
 
+  // RHEL 8 and 9 boot with PSI off: there the CPUs in iowait stand in for PSI's waiters,
+  // and counted on the host they ranked 8 saturated disks rank_io 460 where PSI gave 100.
+  it('counts the CPUs in iowait per busy device without PSI, as it counts PSI\'s waiters', () => {
+    const eight = { cpus: 8, cpu_busy: 0, cpu_iowait: 1, disk_busy_max: 1, io_devices: 8 };
+    assert.equal(backbone(eight).io, backbone({ ...eight, psi_io_some: 0.99 }).io);
+    assert.ok(Math.abs(backbone(eight).io - 100) < 1e-9, `rank_io ${backbone(eight).io}`);
+    assert.ok(backbone({ ...eight, io_devices: 1 }).io > 460, 'one saturated disk with 8 waiters');
+    assert.equal(backbone(eight, DEFAULT_BACKBONE, 'waiters').io, backbone({ ...eight, io_devices: 1 }).io);
+  });
+
   // ioWaiting counts at most a task per CPU not idle: on 2 CPUs, 8 saturated disks read
   // about 2 waiters, a quarter of one a disk, below the one disk saturated alone.
   it('never ranks every disk saturated below one disk saturated, however few CPUs count the waiters', () => {
