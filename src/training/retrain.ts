@@ -466,11 +466,16 @@ function familyLosses(table: JobTable): Map<number, number> {
   return lost;
 }
 
-// A job name as the terminal may show it: any user chooses it (bsub -J), so control
-// characters (an escape sequence for root's terminal) are written as \u escapes, and a
-// name longer than 60 characters is cut.
+// A family's name as the terminal may show it: any user chooses a job name (bsub -J), so
+// control characters (an escape sequence for root's terminal) are written as \u escapes,
+// and a name longer than 60 characters is cut in its job name or command, not in the user
+// who ends it (jobFamily's " (user)"): cut at its end, two users' families of one long
+// command line read the same and named neither user.
 function shownName(name: string): string {
-  return escapedControls(name.length > 60 ? `${name.slice(0, 59)}…` : name);
+  if (name.length <= 60) return escapedControls(name);
+  const at = name.lastIndexOf(' (');
+  const user = at > 0 && name.endsWith(')') && name.length - at <= 40 ? name.slice(at) : '';
+  return escapedControls(`${name.slice(0, 59 - user.length)}…${user}`);
 }
 
 // The malformed lines of every input: the first SHOWN_PROBLEMS as file:line: reason,

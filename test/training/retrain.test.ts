@@ -637,6 +637,16 @@ describe('retrain', () => {
     assert.doesNotMatch(lines.join('\n'), /[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
   });
 
+  test('cuts a long family name in its command, keeping the user who ends it, so that two users of one command read as two', () => {
+    const command = 'command:/home/shared/pipelines/genomics/bin/run_alignment.sh --ref hg38 --threads 4';
+    const families = new Map<number, FamilyBaseline>([[0, { status: 'fewRuns', runs: 3 }], [1, { status: 'fewRuns', runs: 2 }]] as [number, FamilyBaseline][]);
+    const lines = familyLines([`${command} (alice)`, `${command} (bob)`], families, labelSettings());
+    assert.deepEqual(lines.slice(1), [
+      '  command:/home/shared/pipelines/genomics/bin/run_ali… (alice): fewRuns, 3 runs in the training window (--min-runs 5)',
+      '  command:/home/shared/pipelines/genomics/bin/run_align… (bob): fewRuns, 2 runs in the training window (--min-runs 5)',
+    ]);
+  });
+
   test('prints the families it left out, and puts them in the report', async () => {
     const tiny = await generateData({ outDir: join(root, 'tiny-families'), hosts: 2, ticks: 300, jobs: 60, kinds: 1, seed: 3, curve: 'square', slope: 50 });
     const o = options({ acct: [tiny.acctPath], history: [tiny.historyDir], minRuns: 1000 });
