@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs, { chmodSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import fsPromises from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it, mock } from 'node:test';
@@ -11,7 +12,7 @@ import { backbone } from '../../src/model/backbone.js';
 import { RAW_NAMES } from '../../src/model/features.js';
 import { parseModel, serializeModel, type ModelFile } from '../../src/model/model.js';
 import { defaultModelPath, describeModel, modelRanker, openRankers } from '../../src/model/rankers.js';
-import { captureLog, repoRoot, tempDir } from '../helpers.js';
+import { captureLog, repoRoot, tempDir, until } from '../helpers.js';
 import { anySample, calibrationSamples, fullSample, randomModelFile } from './helpers.js';
 import { referenceRank } from './reference.js';
 
@@ -260,6 +261,49 @@ describe('refresh', () => {
       assert.ok(c.lines.some((l) => l.level === 'error' && /cannot be read: EIO/.test(String(l['err']))));
       await rankers.refresh();
       assert.match(rankers.current().name, /^new#/);
+    });
+  });
+
+  // The daemon asks every MODEL_CHECK_EVERY reports: a look held by a server that stopped
+  // answering must not be joined by another each minute, each holding one of libuv's four threads.
+  it('starts no second look at the file while one is under way', async () => {
+    await withDirAsync(async (dir) => {
+      const path = join(dir, 'm.json');
+      install(path, randomModelFile());
+      const rankers = openRankers(config(path), captureLog().log);
+      let answer: (() => void) | undefined;
+      const held = mock.method(fsPromises, 'stat', (async (...args: Parameters<typeof fsPromises.stat>) => {
+        await new Promise<void>((resolve) => (answer = resolve));
+        return fs.statSync(args[0]);
+      }) as typeof fsPromises.stat);
+      syncBuiltinESMExports();
+      try {
+        const looks = [rankers.refresh(), rankers.refresh(), rankers.refresh()];
+        await until('the first look', () => answer);
+        assert.equal(held.mock.callCount(), 1);
+        answer?.();
+        await Promise.all(looks);
+      } finally {
+        held.mock.restore();
+        syncBuiltinESMExports();
+      }
+    });
+  });
+
+  // SIGTERM while a new version's walk is under way: the walk ends at its next question,
+  // which is the stop, not a fault of the file.
+  it('ends a look under way once the daemon stops, keeping the model without logging the stop as the file\'s fault', async () => {
+    await withDirAsync(async (dir) => {
+      const path = join(dir, 'm.json');
+      install(path, randomModelFile({ name: 'old' }));
+      const c = captureLog();
+      const stop = new AbortController();
+      const rankers = openRankers(config(path), c.log, { signal: stop.signal });
+      install(path, randomModelFile({ name: 'new', seed: 2 }));
+      stop.abort();
+      await rankers.refresh();
+      assert.match(rankers.current().name, /^old#/);
+      assert.deepEqual(c.lines.filter((l) => l.level === 'error').map((l) => l.msg), []);
     });
   });
 
