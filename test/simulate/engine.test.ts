@@ -55,6 +55,20 @@ const fixedRanks = (byGiB: Record<number, number>) => ({
   rank: (sample: import('../../src/collectors/types.js').Sample) => ({ rank: byGiB[Math.round(sample.memory!.totalBytes / 2 ** 30)]!, model: 'fixed' }),
 });
 
+describe('runWorkload\'s ranks', () => {
+  // Ranks are kept by the host's state, not by host: two hosts of one size and load that
+  // differ in their disks (lshosts' ndisks, a hosts file's disks) are not one state.
+  it('ranks hosts that differ only in their disks each with its own disks', () => {
+    const h = mergeHosts([
+      { name: 'many', cpus: 8, mxj: 8, disks: 8 },
+      { name: 'one', cpus: 8, mxj: 8, disks: 1 },
+    ]);
+    const byDisks = { name: 'disks', rank: (sample: import('../../src/collectors/types.js').Sample) => ({ rank: sample.disk!.devices!.length, model: 'disks' }) };
+    const r = runWorkload(h, [cpuJob(1, 45, 100)], { seed: 1, policy: { name: 'rank', kind: 'rank' }, ranker: byDisks });
+    assert.equal(r.outcomes[0]!.host, 'one');
+  });
+});
+
 // The measured burst: 3 hosts with 8 slots, ranks 45 / 7.5 / 135, 12 jobs at once.
 function burst(policy: import('../../src/simulate/policies.js').PolicySpec, acceptInterval = 0): number[] {
   const h = mergeHosts([
