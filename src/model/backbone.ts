@@ -116,6 +116,8 @@ export const BACKBONE_INPUTS = [
   'disk_busy_max',
   'net_util_max',
   'io_devices',
+  'machine_cpus',
+  'machine_busy',
 ] as const;
 
 // A raw value as history records hold it: a finite number, else undefined.
@@ -213,6 +215,17 @@ export function perDevice(w: number, k: number | undefined, busyMax: number | un
 // quota, read n.
 function stallCpus(n: number | undefined, quotaHostCpus: number | undefined): number | undefined {
   return n !== undefined && quotaHostCpus !== undefined && quotaHostCpus > n ? quotaHostCpus : n;
+}
+
+// The CPUs the tasks waiting for io are counted over (ioWaiting, iowaitStall): the
+// machine's online CPUs where a job may use only some (machine_cpus, a host fact), since
+// PSI io weights each of them by its non-idle time and /proc/stat's iowait share is of
+// all of them; else stallCpus' (over). Over the job's 2 of 64 CPUs, one task keeping an
+// NFS mount busy read rank_io 99 alone and 1.6 beside 62 busy CPUs outside them, and
+// without PSI 3 where every CPU a job's reads 100 (an audit, 2026-12-06). History from
+// before the fact reads over as before.
+function ioCpus(n: number | undefined, over: number | undefined, machineCpus: number | undefined): number | undefined {
+  return n !== undefined && over !== undefined && machineCpus !== undefined && machineCpus > over ? machineCpus : over;
 }
 
 function share(x: number | undefined): number {
@@ -313,17 +326,22 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
     // machine without a quota (75.5 against 100.9 in features' SMT quota property). The
     // machine's busy share there is the host fact quota_host_busy (cpu_busy is the larger
     // of it and the quota's share used); history from before it reads cpu_busy, higher.
+    // Where a job may use only some CPUs, over all the machine's (ioCpus): PSI io and
+    // iowait are weighted over them, whatever the job's.
     const psiIo = value(raw, 'psi_io_some');
     const iowait = value(raw, 'cpu_iowait');
-    const ioBusy = over !== n ? (value(raw, 'quota_host_busy') ?? value(raw, 'cpu_busy')) : value(raw, 'cpu_busy');
+    const machine = ioCpus(n, over, value(raw, 'machine_cpus'));
+    const machineBusy = value(raw, 'machine_busy');
+    const quotaBusy = value(raw, 'quota_host_busy');
+    const ioBusy = (machine !== over ? machineBusy : over !== n ? quotaBusy : undefined) ?? value(raw, 'cpu_busy');
     // Version 3 counts the waiters per busy device, PSI's or, without PSI, the CPUs in
     // iowait: read on the host, 8 saturated disks ranked rank_io 460 without PSI and 100 with it.
     const diskBusy = value(raw, 'disk_busy_max');
     const devices = ioCost === 'device' ? value(raw, 'io_devices') : undefined; // perDevice(w, undefined) is w
     let ioFromPsi: number | undefined;
     if (psiIo !== undefined && ioCost === 'some') ioFromPsi = psiIo;
-    else if (psiIo !== undefined) ioFromPsi = 1 - Math.exp(-perDevice(ioWaiting(psiIo, ioBusy, iowait, over), devices, diskBusy));
-    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, over, devices, diskBusy)), share(diskBusy) * DISK_BUSY_STALL);
+    else if (psiIo !== undefined) ioFromPsi = 1 - Math.exp(-perDevice(ioWaiting(psiIo, ioBusy, iowait, machine), devices, diskBusy));
+    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, machine, devices, diskBusy)), share(diskBusy) * DISK_BUSY_STALL);
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it
     // near 100 % while a second one still gets about half of it: ioSlowdown's argument.

@@ -466,6 +466,21 @@ export const HOST_FACTS: readonly HostFact[] = [
     // src/model/backbone.ts): a new job's io goes to one device, not to all of them.
     read: (s) => s.disk?.busyDevices ?? ioDevices(s.disk?.devices),
   },
+  {
+    name: 'machine_cpus',
+    source: 'where a job may use only some of the online CPUs (isolcpus=, cpu.job_cpus, a cpuset) or under a CPU quota, all the online CPUs: those PSI io is weighted over (absent otherwise)',
+    // The backbone counts the tasks waiting for io over these (ioWaiting in
+    // src/model/backbone.ts): PSI io is the machine's, weighted by every CPU's non-idle
+    // time, and the disks are shared by every task whatever its CPUs. Over the job's 2 of
+    // 64 CPUs, one task keeping an NFS mount busy beside 62 busy CPUs read rank_io 1.6
+    // where every CPU a job's reads 98 (an audit, 2026-12-06).
+    read: (s) => (jobView(s) === undefined && quotaView(s) === undefined ? undefined : s.cpu?.online),
+  },
+  {
+    name: 'machine_busy',
+    source: 'where machine_cpus is given, their busy share (not idle and not iowait; absent otherwise)',
+    read: (s) => (jobView(s) === undefined && quotaView(s) === undefined ? undefined : s.cpu?.busy),
+  },
 ];
 
 // The effective number of physical devices the host's io is spread over: the devices

@@ -236,6 +236,29 @@ describe('the default model on synthetic hosts', () => {
     }
   });
 
+  // Where a job may use only some CPUs (cpu.job_cpus, isolcpus=, a cpuset), PSI io and
+  // iowait are still the machine's, weighted over all its CPUs: counted over the job's
+  // 2 of 64, one task keeping an NFS mount busy ranked 8.4 alone and 0.1 (rank_io 1.6)
+  // beside 62 busy CPUs outside them, and 3.1 without PSI (an audit, 2026-12-06).
+  it('ranks one task waiting for io no disk shows about the same beside 0 to 62 CPU loops outside the job\'s CPUs (cpu.job_cpus 0-1 of 64), with and without PSI', () => {
+    const at = (k: number, psi: boolean): { rank: number; io: number } => {
+      const perCpu = Array.from({ length: 64 }, (_, i) => (i === 0 ? { busy: 0, iowait: 0.99 } : { busy: i >= 2 && i < 2 + k ? 1 : 0 }));
+      const psiIoSome = kernelPsi([{ stall: 0.99, nonIdle: 0.99 }, ...Array.from({ length: k }, () => ({ stall: 0, nonIdle: 1 }))]);
+      const sample = hosts.sample({ cpus: 64, runnable: k, psiIoSome }, { perCpu, jobCpus: [0, 1] });
+      if (!psi) delete sample.pressure;
+      const r = ranker.rank(sample);
+      return { rank: r.rank, io: r.typed?.rank_io ?? NaN };
+    };
+    for (const psi of [true, false]) {
+      const alone = at(0, psi);
+      for (const k of [0, 1, 8, 31, 62]) {
+        const r = at(k, psi);
+        assert.ok(Math.abs(r.rank - alone.rank) <= 1, `PSI ${String(psi)}, ${k} loops: rank ${r.rank.toFixed(1)} against ${alone.rank.toFixed(1)} with none`);
+        assert.ok(r.io >= 90 && r.io <= 110, `PSI ${String(psi)}, ${k} loops: rank_io ${r.io.toFixed(1)}`);
+      }
+    }
+  });
+
   // A kernel without PSI (RHEL 7's 3.10) and io to NFS or Ceph (rbd), which no disk
   // shows: only the CPUs' iowait tells, and until it stood in for PSI's io share such a
   // host ranked exactly as an idle one, rank_io 0 included.

@@ -34,6 +34,14 @@ export interface HostState {
   seconds?: number; // from t0 to t1; default 10
 }
 
+// Where the host's CPU time falls, for hosts whose CPUs differ: each CPU's own busy and
+// iowait shares (the state's busy and iowait are then ignored: /proc/stat's total line is
+// their sum), and the CPUs a job may use (cpu.job_cpus), given to the collectors.
+export interface HostLayout {
+  perCpu?: readonly { busy: number; iowait?: number }[];
+  jobCpus?: readonly number[];
+}
+
 const HZ = 100; // USER_HZ
 const LINK_BYTES_PER_SEC = 10_000e6 / 8; // eth0's speed file says 10000 (Mb/s)
 const PAGE_KB = 4;
@@ -46,12 +54,12 @@ function put(root: string, rel: string, text: string): void {
 
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
 
-// The files of one instant: counters at `t` seconds since t0 (0 or the window).
-function render(s: Required<Omit<HostState, 'seconds'>>, t: number): Record<string, string> {
+// One cpuN line's eight times at `t` seconds since t0, for shares of that CPU's time.
+function cpuTimes(busyShare: number, iowaitShare: number, stealShare: number, t: number): number[] {
   const ticks = HZ * t;
-  const iowait = clamp01(s.iowait);
-  const busy = clamp01(Math.min(Math.max(s.busy, s.steal), 1 - iowait));
-  const steal = Math.min(clamp01(s.steal), busy);
+  const iowait = clamp01(iowaitShare);
+  const busy = clamp01(Math.min(Math.max(busyShare, stealShare), 1 - iowait));
+  const steal = Math.min(clamp01(stealShare), busy);
   const working = busy - steal; // user + system
   // Counters start from a nonzero base, as on a host that has been up a while.
   // Each a whole number of ticks, as the kernel counts; idle takes what the others left,
@@ -61,7 +69,7 @@ function render(s: Required<Omit<HostState, 'seconds'>>, t: number): Record<stri
   const system = Math.round(ticks * working * 0.15);
   const waited = Math.round(ticks * iowait);
   const stolen = Math.round(ticks * steal);
-  const perCpu = [
+  return [
     1_000_000 + user, // user
     0, // nice
     200_000 + system, // system
@@ -71,10 +79,18 @@ function render(s: Required<Omit<HostState, 'seconds'>>, t: number): Record<stri
     1000,
     stolen, // steal
   ];
-  const total = perCpu.map((v) => v * s.cpus);
+}
+
+// The files of one instant: counters at `t` seconds since t0 (0 or the window).
+function render(s: Required<Omit<HostState, 'seconds'>>, t: number, layout: HostLayout = {}): Record<string, string> {
+  const lines =
+    layout.perCpu === undefined
+      ? Array.from({ length: s.cpus }, () => cpuTimes(s.busy, s.iowait, s.steal, t))
+      : Array.from({ length: s.cpus }, (_, i) => cpuTimes(layout.perCpu![i]?.busy ?? 0, layout.perCpu![i]?.iowait ?? 0, s.steal, t));
+  const total = lines[0]!.map((_, k) => lines.reduce((a, l) => a + l[k]!, 0));
   const stat = [
     `cpu  ${total.join(' ')} 0 0`,
-    ...Array.from({ length: s.cpus }, (_, i) => `cpu${i} ${perCpu.join(' ')} 0 0`),
+    ...lines.map((l, i) => `cpu${i} ${l.join(' ')} 0 0`),
     'intr 0',
     'ctxt 1000',
     `processes ${50_000 + Math.round(t)}`,
@@ -199,7 +215,7 @@ export function writeSyntheticHost(dir: string, state: HostState): { t0: string;
 // all of them: each state's t0 files are written and read (the baselines), then its
 // t1 files `seconds` later, as two ticks of the daemon would, with fresh collectors.
 export interface HostSampler {
-  sample(state: HostState): Sample;
+  sample(state: HostState, layout?: HostLayout): Sample;
   close(): void;
 }
 
@@ -225,13 +241,14 @@ export function hostSampler(): HostSampler {
     for (const [rel, text] of Object.entries(files)) put(dir, rel, text);
   };
   return {
-    sample(state) {
+    sample(state, layout = {}) {
       const s = fullState(state);
       rmSync(sysRoot, { recursive: true, force: true }); // the CPU list and devices may differ between hosts
-      write(render(s, 0));
-      const collectors = createCollectors({ procRoot, sysRoot, gpu: { enabled: false }, linkSpeedRead: speedReadNow });
+      write(render(s, 0, layout));
+      const jobCpus = layout.jobCpus === undefined ? {} : { jobCpus: [...layout.jobCpus] };
+      const collectors = createCollectors({ procRoot, sysRoot, gpu: { enabled: false }, linkSpeedRead: speedReadNow, ...jobCpus });
       for (const c of collectors) c.collect(0);
-      write(render(s, s.seconds));
+      write(render(s, s.seconds, layout));
       const sample: Sample = { ts: Date.UTC(2026, 11, 1, 12), failures: {} };
       for (const c of collectors) {
         const part = c.collect(s.seconds * 1000);
@@ -245,10 +262,10 @@ export function hostSampler(): HostSampler {
 }
 
 // The Sample the collectors read from one host (a sampler of its own, removed after).
-export function sampleSyntheticHost(state: HostState): Sample {
+export function sampleSyntheticHost(state: HostState, layout?: HostLayout): Sample {
   const sampler = hostSampler();
   try {
-    return sampler.sample(state);
+    return sampler.sample(state, layout);
   } finally {
     sampler.close();
   }

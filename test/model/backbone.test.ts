@@ -214,6 +214,20 @@ describe('backbone', () => {
     assert.notDeepEqual(backbone({ ...raw, quota_host_cpus: 16 }), before);
   });
 
+  it('counts the tasks waiting for io over machine_cpus and machine_busy where they are above the CPUs a job may use, and reads a record without them as before', () => {
+    // Jobs on 2 of 64 CPUs, idle; 62 busy CPUs elsewhere; one task waiting for io all the
+    // time, on a job CPU: PSI io reads 0.99 / 63, the iowait share 0.99 / 64.
+    const raw = { cpus: 2, cpu_busy: 0, cpu_iowait: 0.99 / 64, psi_io_some: 0.99 / 63 };
+    const before = backbone(raw);
+    for (const fact of [null, undefined, 2, 1, 0, -4, Number.NaN]) assert.deepEqual(backbone({ ...raw, machine_cpus: fact, machine_busy: 62 / 64 }), before, String(fact));
+    const machine = backbone({ ...raw, machine_cpus: 64, machine_busy: 62 / 64 });
+    assert.ok(Math.abs(machine.io - (100 * 0.99 * 62.99) / 63) < 1e-9, String(machine.io));
+    assert.ok(before.io < 2, String(before.io));
+    // Without PSI: the iowait share of 64 CPUs times 64, one task.
+    const { psi_io_some: _, ...noPsi } = raw;
+    assert.ok(Math.abs(backbone({ ...noPsi, machine_cpus: 64, machine_busy: 62 / 64 }).io - 100 * 0.99) < 1e-9);
+  });
+
   it('slows a memory-bound job by CPU sharing as well as by memory stall', () => {
     const b = backbone({ ...cpuHost(2, 2), psi_mem_some: 0.5 });
     assert.ok(Math.abs(b.mem - (1.5 * 2 - 1) * 100) < 1e-9);

@@ -208,6 +208,9 @@ describe('toFeatures', () => {
     small.load = { ...small.load!, load1: 4, load1PerCpu: 2 };
     small.pressure!.cpuSome = 1;
     small.cpu!.minBusy = 1;
+    // No iowait: the io part counts the tasks waiting over the machine's CPUs not idle, and
+    // 5 % of 64 CPUs in iowait is 3.2 of them, of 2 busy CPUs none (their busy share is 1).
+    small.cpu!.iowait = 0;
     const big = structuredClone(small);
     big.cpu = { ...big.cpu!, busy: 2 / 64, online: 64, jobCpus: 2, jobBusy: 1 };
     big.load = { ...big.load!, online: 64, runnablePerCpu: 4 / 64, load1PerCpu: 4 / 64 };
@@ -575,6 +578,18 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
     assert.deepEqual([toFeatures(s).named['quota_host_cpus'], toFeatures(s).named['quota_host_busy']], [16, 0.9]);
     delete s.cpu!.quotaCpus;
     assert.equal(toFeatures(s).named['quota_host_busy'], null);
+  });
+
+  it('records as machine_cpus and machine_busy all the online CPUs and their busy share where jobs may use fewer CPUs or under a quota, and nothing otherwise', () => {
+    const s = container(1, 0);
+    s.cpu = { ...s.cpu!, busy: 0.9, jobCpus: 8, jobBusy: 0.25 };
+    const named = (): [unknown, unknown] => [toFeatures(s).named['machine_cpus'], toFeatures(s).named['machine_busy']];
+    assert.deepEqual(named(), [16, 0.9]);
+    delete s.cpu!.quotaCpus;
+    assert.deepEqual(named(), [16, 0.9], 'jobs on 8 of 16 CPUs, no quota');
+    delete s.cpu!.jobCpus;
+    delete s.cpu!.jobBusy;
+    assert.deepEqual(named(), [null, null]);
   });
 
   it('reads the 1-minute load from the cgroup\'s tasks over the minute, not over the last interval', () => {
