@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 
-const USAGE = `Usage: lavarank run [--config FILE] [--no-history] [--test-interval SECONDS] [--test-keep-open]
+const USAGE = `Usage: lavarank run [--config FILE] [--no-history] [--test-interval SECONDS] [--test-keep-open] [--test-startup-deadline SECONDS]
 
 Runs the elim: writes "1 rank N" to stdout every interval, as LIM expects.
   --config FILE            configuration (default: $LAVARANK_CONFIG, then
@@ -20,7 +20,9 @@ Runs the elim: writes "1 rank N" to stdout every interval, as LIM expects.
   --test-keep-open         FOR TESTS ONLY: keep every file of proc_root and sys_root
                            open, as lavarank keeps those of procfs and sysfs, also
                            under a plain directory (npm run bench's generated node,
-                           rewritten in place). A file replaced there would not be seen.`;
+                           rewritten in place). A file replaced there would not be seen.
+  --test-startup-deadline SECONDS  FOR TESTS ONLY: end the process if its first report
+                           is not out within this time (default 60 s).`;
 
 // Runs the elim until stopped; returns the exit status.
 export async function main(argv: string[], clock: Clock = systemClock): Promise<number> {
@@ -50,8 +52,16 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
       ...(args['test-interval'] === undefined ? {} : { testInterval: args['test-interval'] }),
       ...(args['no-history'] === true ? { noHistory: true } : {}),
       ...(args['test-keep-open'] === true ? { testKeepOpen: true } : {}),
+      ...(args['test-startup-deadline'] === undefined ? {} : startupDeadline(args['test-startup-deadline'], argv)),
     },
     printError,
     clock,
   );
+}
+
+// --test-startup-deadline in ms, or the command line's problem.
+function startupDeadline(raw: string, argv: string[]): { startupDeadlineMs: number } | { commandLineProblem: string } {
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600) return { commandLineProblem: `--test-startup-deadline: expected seconds from 0.1 to 3600, received ${JSON.stringify(raw)} (${JSON.stringify(argv)})` };
+  return { startupDeadlineMs: seconds * 1000 };
 }

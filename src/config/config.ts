@@ -8,7 +8,7 @@ import { ConfigError, errorReason } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, RANK_MIN } from '../model/rank.js';
 import { isValidIndexName } from '../daemon/report.js';
-import { openTrusted } from '../util/trust.js';
+import { openTrusted, openTrustedAsync, type TrustedOpen } from '../util/trust.js';
 import { parseYamlDocument, yamlPackage } from '../util/yaml.js';
 import { parseCpuNumbers } from '../collectors/cpulist.js';
 
@@ -679,16 +679,41 @@ export function findConfig(explicit: string | undefined, env: NodeJS.ProcessEnv,
   return { path: null, why: 'no --config, no $LAVARANK_CONFIG, no $LSF_ENVDIR/lavarank.yaml' };
 }
 
+// findConfig with its look at $LSF_ENVDIR/lavarank.yaml asked by an asynchronous
+// exists (in libuv's pool), for the daemon's start; the same rule.
+export async function findConfigAsync(explicit: string | undefined, env: NodeJS.ProcessEnv, exists: (p: string) => Promise<boolean>): Promise<ConfigSource> {
+  const wanted = findConfig(explicit, env, () => true);
+  if (wanted.path === null || wanted.why !== '$LSF_ENVDIR/lavarank.yaml' || (await exists(wanted.path))) return wanted;
+  return findConfig(explicit, env, () => false);
+}
+
 // Trust-checks, reads and parses the config file named by source. A file that
 // fails the trust check is refused unread: it may be a link to a root-only file
 // (/etc/shadow), and every parse error would quote its lines into a log others
 // can read. It is read from the descriptor the check opened, never by path again.
 export function loadConfig(source: ConfigSource): Readonly<Config> {
-  if (source.path === null) return deepFreeze(defaultConfig());
-  const path = source.path;
+  const path = namedConfig(source);
+  return path === null ? deepFreeze(defaultConfig()) : configOpened(source, path, openTrusted(path, 'config file'));
+}
+
+// loadConfig with the trust check's walk asked in libuv's pool (openTrustedAsync), for
+// the daemon's start: a config under a user's FUSE mount whose server answers the pool
+// and never a main thread held the start there, SIGTERM and SIGKILL alike. The read
+// that follows is of a file the walk found root's.
+export async function loadConfigAsync(source: ConfigSource): Promise<Readonly<Config>> {
+  const path = namedConfig(source);
+  return path === null ? deepFreeze(defaultConfig()) : configOpened(source, path, await openTrustedAsync(path, 'config file'));
+}
+
+// The config file source names, null for the defaults; throws for an empty name.
+function namedConfig(source: ConfigSource): string | null {
   // Else opened as the working directory (/tmp under LIM), and refused under that name.
-  if (path === '') throw new ConfigError(`${source.why} names no config file: expected a file name, received an empty string`);
-  const opened = openTrusted(path, 'config file');
+  if (source.path === '') throw new ConfigError(`${source.why} names no config file: expected a file name, received an empty string`);
+  return source.path;
+}
+
+// The config in the file the trust check opened, or why it cannot be used.
+function configOpened(source: ConfigSource, path: string, opened: TrustedOpen): Readonly<Config> {
   if ('problems' in opened) {
     const unreadable = `config file ${path} cannot be read: `;
     const [only] = opened.problems;

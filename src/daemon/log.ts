@@ -4,18 +4,19 @@
 // A location that cannot be written, or whose directory another user can change, is
 // skipped for the next one, and the reason is logged in the one that works; nothing
 // about logging can stop the reports.
-import { closeSync, fstatSync, openSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fstat, fstatSync, open, openSync, writeSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
-import { OPEN_FLAGS, RotatingAppender, makeDirSync, unwritable } from '../util/appender.js';
+import { OPEN_FLAGS, RotatingAppender, makeDir, makeDirSync, unwritable } from '../util/appender.js';
 import type { LogConfig } from '../config/config.js';
 import { errorMessage, errorReason } from '../util/errors.js';
-import { isDirectory } from '../util/paths.js';
+import { isDirectory, isDirectoryAsync } from '../util/paths.js';
 import { isoTime } from '../util/clock.js';
 import { escapedControls } from '../util/shown.js';
-import { directoryProblems, directoryProblemsAsync, holdDirectory } from '../util/trust.js';
+import { directoryProblems, directoryProblemsAsync, holdDirectory, holdDirectoryAsync } from '../util/trust.js';
 
 export const DEFAULT_LOG_DIR = '/var/log/lavarank';
 // Log files are not for every user: they quote paths, child elims' output and errors.
@@ -122,6 +123,38 @@ export function chooseLogTarget(
   return { candidates, chosen: undefined, skipped };
 }
 
+// chooseLogTarget for the daemon's start, each question asked in libuv's pool: a log
+// location under a user's FUSE mount whose server answers the pool and never a main
+// thread (their directory at a name still to be made below a sticky one) held the start.
+async function chooseLogTargetAsync(
+  config: LogConfig,
+  where: { host: string; env: NodeJS.ProcessEnv; stderrIsTty: boolean; logdirFrom?: string | undefined },
+  fileProblem: (path: string) => Promise<{ why: string; refused: boolean } | undefined>,
+): Promise<LogChoice> {
+  const candidates = logCandidates(config, where.host, where.env, where.stderrIsTty, where.logdirFrom);
+  const skipped: SkippedLog[] = [];
+  for (const target of candidates) {
+    if (target.kind === 'stderr') return { candidates, chosen: target, skipped };
+    const path = target.path!;
+    if (target.mustExist !== undefined && !(await isDirectoryAsync(target.mustExist))) {
+      skipped.push({ target, why: `${target.mustExist} does not exist, and lavarank does not create OpenLava's directory`, missing: true, refused: false });
+      continue;
+    }
+    const shared = await logDirectoryProblemsAsync(dirname(path));
+    if (shared.length > 0) {
+      skipped.push({ target, why: shared.join('; '), missing: false, refused: true });
+      continue;
+    }
+    const file = await fileProblem(path);
+    if (file !== undefined) {
+      skipped.push({ target, ...file, missing: false });
+      continue;
+    }
+    return { candidates, chosen: target, skipped };
+  }
+  return { candidates, chosen: undefined, skipped };
+}
+
 // Opens path as the appender would (making its directory, which is then checked
 // again: someone else may have made it), for the appender to take as its first open;
 // else the reason it cannot.
@@ -151,6 +184,34 @@ function openLog(path: string): { fd: number; stats: Stats } | { why: string; re
     return { why: errorReason(err), refused: false };
   }
 }
+
+// openLog with every walk, open and mkdir in libuv's pool, for the daemon's start.
+async function openLogAsync(path: string): Promise<{ fd: number; stats: Stats } | { why: string; refused: boolean }> {
+  let fd: number | undefined;
+  try {
+    await makeDir(join(path, '..'), 0o755);
+    const shared = await logDirectoryProblemsAsync(dirname(path));
+    if (shared.length > 0) return { why: shared.join('; '), refused: true };
+    const held = await holdDirectoryAsync(dirname(path), 'log directory');
+    if ('problems' in held) return { why: held.problems.join('; '), refused: true };
+    try {
+      fd = await openAsync(`${held.path}/${basename(path)}`, OPEN_FLAGS, LOG_FILE_MODE);
+    } finally {
+      closeSync(held.fd);
+    }
+    const stats = await fstatAsync(fd);
+    const why = unwritable(stats);
+    if (why === undefined) return { fd, stats };
+    closeSync(fd);
+    return { why, refused: true };
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    return { why: errorReason(err), refused: false };
+  }
+}
+
+const openAsync = promisify(open);
+const fstatAsync = promisify(fstat);
 
 function stderrIsTerminal(): boolean {
   try {
@@ -209,9 +270,6 @@ export function setupLogging(
 ): LogSetup {
   const env = options.env ?? process.env;
   const tty = options.stderrIsTty ?? stderrIsTerminal();
-  // Why the program stops is logged at any level, silent included: under LIM stderr
-  // is closed, and an elim that ends without a trace is restarted every 90 s unseen.
-  const level = config.level === 'silent' ? 'fatal' : config.level;
   // The chooser stops at the first file that opens: that open is the chosen one's.
   let opened: { fd: number; stats: Stats } | undefined;
   const fileProblem = (path: string): { why: string; refused: boolean } | undefined => {
@@ -221,6 +279,33 @@ export function setupLogging(
     return undefined;
   };
   const choice = chooseLogTarget(config, { host: options.host, env, stderrIsTty: tty, logdirFrom: options.logdirFrom }, { fileProblem });
+  return loggingTo(choice, opened, config, options, tty);
+}
+
+// setupLogging with every question about the locations asked in libuv's pool, for the
+// daemon's start (chooseLogTargetAsync); the same choice and logger.
+export async function setupLoggingAsync(
+  config: LogConfig,
+  options: { host: string; env?: NodeJS.ProcessEnv; logdirFrom?: string | undefined; stderrIsTty?: boolean; name?: string },
+): Promise<LogSetup> {
+  const env = options.env ?? process.env;
+  const tty = options.stderrIsTty ?? stderrIsTerminal();
+  let opened: { fd: number; stats: Stats } | undefined;
+  const fileProblem = async (path: string): Promise<{ why: string; refused: boolean } | undefined> => {
+    const result = await openLogAsync(path);
+    if ('why' in result) return result;
+    opened = result;
+    return undefined;
+  };
+  const choice = await chooseLogTargetAsync(config, { host: options.host, env, stderrIsTty: tty, logdirFrom: options.logdirFrom }, fileProblem);
+  return loggingTo(choice, opened, config, options, tty);
+}
+
+// The logger writing to the location chosen (opened: its file, opened by the chooser).
+function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | undefined, config: LogConfig, options: { name?: string }, tty: boolean): LogSetup {
+  // Why the program stops is logged at any level, silent included: under LIM stderr
+  // is closed, and an elim that ends without a trace is restarted every 90 s unseen.
+  const level = config.level === 'silent' ? 'fatal' : config.level;
   const skipped = choice.skipped.map((s) => `${s.target.path} (${s.target.why}): ${s.why}`);
   const target = choice.chosen;
   if (target?.kind === 'stderr') {

@@ -3,11 +3,12 @@
 // mounted yet), so it is said, by `lavarank check` and in the daemon's log, rather
 // than silently replaced by a default.
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isPlainPath, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from '../lsf/lsf-conf.js';
-import { isDirectory, readOpenRegular } from '../util/paths.js';
+import { isDirectory, isDirectoryAsync, readOpenRegular } from '../util/paths.js';
 import { errorMessage } from '../util/errors.js';
-import { openTrusted } from '../util/trust.js';
+import { openTrusted, openTrustedAsync } from '../util/trust.js';
 
 // LIM passes the elim its own environment, and OpenLava's daemons read LSF_LOGDIR
 // from lsf.conf, not from a variable: under a real OpenLava 4.0 LIM the elim had
@@ -20,7 +21,7 @@ import { openTrusted } from '../util/trust.js';
 // not read (the problems the trust check found), for the log and `lavarank check`;
 // from names the lsf.conf LSF_LOGDIR was taken from, so that no message calls it a
 // variable of the environment.
-export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string = readTrustedLsfConf): { env: NodeJS.ProcessEnv; refusal?: string; from?: string } {
+export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string = readTrustedLsfConf): LogdirFromConf {
   const own = env['LSF_LOGDIR'];
   if (own !== undefined && own !== '') return { env };
   const file = lsfConfPath(env);
@@ -28,9 +29,40 @@ export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string
   try {
     text = read(file);
   } catch (err) {
-    // no lsf.conf there: nothing to take, and `lavarank check` says why
-    return err instanceof LsfConfRefused ? { env, refusal: `LSF_LOGDIR is not taken from ${file}: ${err.message}` } : { env };
+    return notRead(env, file, err);
   }
+  return logdirIn(env, file, text);
+}
+
+// lsfLogdir with lsf.conf's walk and open asked in libuv's pool, for the daemon's start:
+// an lsf.conf under a user's FUSE mount whose server answers the pool and never a main
+// thread held the start on its main thread, before any report, SIGTERM and SIGKILL alike.
+export async function lsfLogdirAsync(env: NodeJS.ProcessEnv, read: (path: string) => Promise<string> = readTrustedLsfConfAsync): Promise<LogdirFromConf> {
+  const own = env['LSF_LOGDIR'];
+  if (own !== undefined && own !== '') return { env };
+  const file = lsfConfPath(env);
+  let text: string;
+  try {
+    text = await read(file);
+  } catch (err) {
+    return notRead(env, file, err);
+  }
+  return logdirIn(env, file, text);
+}
+
+// What lsfLogdir gives (see there).
+export interface LogdirFromConf {
+  env: NodeJS.ProcessEnv;
+  refusal?: string;
+  from?: string;
+}
+
+function notRead(env: NodeJS.ProcessEnv, file: string, err: unknown): LogdirFromConf {
+  // no lsf.conf there: nothing to take, and `lavarank check` says why
+  return err instanceof LsfConfRefused ? { env, refusal: `LSF_LOGDIR is not taken from ${file}: ${err.message}` } : { env };
+}
+
+function logdirIn(env: NodeJS.ProcessEnv, file: string, text: string): LogdirFromConf {
   const logdir = readLsfConf(text, file).values.get('LSF_LOGDIR')?.value;
   if (logdir === undefined || !isPlainPath(logdir)) return { env };
   return { env: { ...env, LSF_LOGDIR: logdir }, from: file };
@@ -47,20 +79,21 @@ export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string
 // reads lsf.shared is then not known; none there gives none, without a word
 // (`lavarank check` names a missing lsf.shared). The parser is loaded only here, by
 // a daemon with child elims.
-// read gives undefined where there is no file; readConf reads lsf.conf.
+// read gives undefined where there is no file; readConf reads lsf.conf. Both, by
+// default, ask their walks and opens in libuv's pool (the daemon calls this at start).
 export async function sharedTextResources(
   env: NodeJS.ProcessEnv,
-  read: (path: string) => string | undefined = readTrustedLsfShared,
-  readConf: (path: string) => string = readTrustedLsfConf,
+  read: (path: string) => string | undefined | Promise<string | undefined> = readTrustedLsfSharedAsync,
+  readConf: (path: string) => string | Promise<string> = readTrustedLsfConfAsync,
 ): Promise<{ names: Set<string>; problem?: string }> {
   let file: string;
   try {
-    file = join(lsfSharedDir(env, readConf), 'lsf.shared');
+    file = join(await lsfSharedDir(env, readConf), 'lsf.shared');
   } catch (err) {
     return { names: new Set(), problem: `child elims' String resources are dropped: ${errorMessage(err)}` };
   }
   try {
-    const text = read(file);
+    const text = await read(file);
     if (text === undefined) return { names: new Set() };
     const { textResources } = await import('../lsf/conf.js');
     return { names: textResources(text, file) };
@@ -91,12 +124,12 @@ function lsfConfDir(env: NodeJS.ProcessEnv): string {
 // LsfConfRefused for an lsf.conf refused by the trust check when the environment does
 // not set LSF_CONFDIR: LIM takes it from that file, so lsf.conf's directory may hold
 // another lsf.shared, or none.
-function lsfSharedDir(env: NodeJS.ProcessEnv, readConf: (path: string) => string): string {
+async function lsfSharedDir(env: NodeJS.ProcessEnv, readConf: (path: string) => string | Promise<string>): Promise<string> {
   let conf = new Map<string, Located>();
   const path = lsfConfPath(env);
   if (lsfSetting('LSF_CONFDIR', env, conf) === undefined) {
     try {
-      conf = readLsfConf(readConf(path), path).values;
+      conf = readLsfConf(await readConf(path), path).values;
     } catch (err) {
       if (err instanceof LsfConfRefused) throw new LsfConfRefused(`LSF_CONFDIR, where LIM reads lsf.shared, is not taken from ${path}: ${err.message}`);
       // no lsf.conf: LIM does not start without one; lsf.conf's directory
@@ -116,15 +149,47 @@ function readTrustedLsfConf(path: string): string {
   return readTrusted(path, 'lsf.conf');
 }
 
-// lsf.shared's text, as readTrustedLsfConf, or undefined if there is none.
-function readTrustedLsfShared(path: string): string | undefined {
-  return existsSync(path) ? readTrusted(path, 'lsf.shared') : undefined;
+// readTrustedLsfConf with the walk, and the look at whether the file exists, in libuv's
+// pool; the read that follows is of a file the walk found root's.
+function readTrustedLsfConfAsync(path: string): Promise<string> {
+  return readTrustedAsync(path, 'lsf.conf');
+}
+
+// lsf.shared's text, as readTrustedLsfConfAsync, or undefined if there is none.
+async function readTrustedLsfSharedAsync(path: string): Promise<string | undefined> {
+  return (await existsAsync(path)) ? readTrustedAsync(path, 'lsf.shared') : undefined;
 }
 
 function readTrusted(path: string, what: string): string {
   const opened = openTrusted(path, what);
   if ('problems' in opened) throw new (existsSync(path) ? LsfConfRefused : Error)(opened.problems.join('; '));
   return readOpenRegular(opened.fd, MAX_CONF_BYTES).toString('utf8');
+}
+
+async function readTrustedAsync(path: string, what: string): Promise<string> {
+  const opened = await openTrustedAsync(path, what);
+  if ('problems' in opened) throw new ((await existsAsync(path)) ? LsfConfRefused : Error)(opened.problems.join('; '));
+  return readOpenRegular(opened.fd, MAX_CONF_BYTES).toString('utf8');
+}
+
+// existsSync in libuv's pool.
+async function existsAsync(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false; // missing, unreadable or a dangling link, as existsSync says
+  }
+}
+
+// lsfEnvProblems with each directory's stat made in libuv's pool, for the daemon's start.
+export async function lsfEnvProblemsAsync(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const dirs = new Map<string, boolean>();
+  for (const name of ['LSF_ENVDIR', 'LSF_LOGDIR']) {
+    const dir = env[name];
+    if (dir !== undefined && dir !== '' && !dirs.has(dir)) dirs.set(dir, await isDirectoryAsync(dir));
+  }
+  return lsfEnvProblems(env, (path) => dirs.get(path) === true);
 }
 
 // Each LSF_ENVDIR / LSF_LOGDIR that is set but unusable, and what lavarank does instead.

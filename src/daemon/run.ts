@@ -10,19 +10,19 @@ import { RotatingAppender } from '../util/appender.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { PARENT_ENV, startChildElims, type ChildElims, type ChildElimSpec } from './children.js';
 import { LIM_PID_ENV, limPid, testInterval } from '../lsf/wrapper.js';
-import { findConfig, loadConfig, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config/config.js';
-import { isPresent } from '../util/paths.js';
+import { findConfigAsync, loadConfigAsync, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config/config.js';
+import { isPresentAsync } from '../util/paths.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
 import { exitNow, holdExit } from '../util/exit.js';
 import { collectGarbage } from '../util/gc.js';
 import { absolutePathAsync, runIsolated } from '../util/exec.js';
 import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
-import { HISTORY_HOLD, historyDirectoryProblems, historyDirectoryProblemsAsync, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
-import { setupLogging } from './log.js';
-import { lsfEnvProblems, lsfLogdir, sharedTextResources } from './lsf-env.js';
+import { HISTORY_HOLD, historyDirectoryProblems, historyDirectoryProblemsAsync, historyLocationAsync, historyRecord, type HistoryRecord } from '../history/record.js';
+import { setupLoggingAsync, type LogSetup } from './log.js';
+import { lsfEnvProblemsAsync, lsfLogdirAsync, sharedTextResources } from './lsf-env.js';
 import { MetricsWriter, metricsDirectoryProblems, metricsDirectoryProblemsAsync } from './metrics.js';
-import { openRankers } from '../model/rankers.js';
+import { openRankersAsync } from '../model/rankers.js';
 import { reniceProcess, type ReniceResult } from './nice.js';
 import { fdSink } from './report.js';
 import { collectorsFromConfig, createSampler } from './sampler.js';
@@ -87,12 +87,22 @@ export interface DaemonArgs {
   noHistory?: boolean; // --no-history: history off whatever the config says
   testKeepOpen?: boolean; // --test-keep-open: every file kept open, as on procfs and sysfs
   commandLineProblem?: string; // what was wrong with the command line: logged, exit 2, no report
+  startupDeadlineMs?: number; // --test-startup-deadline: STARTUP_DEADLINE_MS otherwise
 }
 
 // Runs the elim until stopped; returns the exit status. `complain` receives the reason
 // the daemon cannot start, for a terminal (under LIM stderr is /dev/null, so the same
 // reason is always logged too).
 export async function runDaemon(args: DaemonArgs, complain: (text: string) => void, clock: Clock = systemClock): Promise<number> {
+  const starting = startupDeadline(args.startupDeadlineMs ?? STARTUP_DEADLINE_MS, hostname());
+  try {
+    return await runStarting(args, complain, clock, starting);
+  } finally {
+    starting.done(); // ended before its first report: each way out has its own bound
+  }
+}
+
+async function runStarting(args: DaemonArgs, complain: (text: string) => void, clock: Clock, starting: Starting): Promise<number> {
   // At SIGUSR1 Node opens its inspector, a debugger on 127.0.0.1:9229 that any local
   // user can connect to and run code in, as root here (Node 20 has no
   // --disable-sigusr1). A listener of lavarank's own replaces Node's: set first.
@@ -109,10 +119,16 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const parent = limPid(process.env) ?? process.ppid;
   delete process.env[LIM_PID_ENV];
   // LSF_LOGDIR from lsf.conf where LIM did not pass it: the log and history go there.
-  const { env, refusal: confRefusal, from: logdirFrom } = lsfLogdir(process.env);
+  // Every question the start asks of a file system (lsf.conf, the config, the log, the
+  // model, the metrics and history directories) is asked in libuv's pool: a user's FUSE
+  // server on one of those paths that answers the pool and never a main thread held the
+  // start on its main thread, no report and neither SIGTERM nor SIGKILL obeyed, and each
+  // `lsadmin reconfig` left one more such process. A start that still does not end
+  // (a server that answers nothing) ends the process at the start-up deadline.
+  const { env, refusal: confRefusal, from: logdirFrom } = await starting.step('reading lsf.conf', lsfLogdirAsync(process.env));
   const interactive = isatty(1);
   const host = hostname();
-  const found = findConfig(args.config, env, isPresent);
+  const found = await starting.step('looking for the config', findConfigAsync(args.config, env, isPresentAsync));
   const source = found.path === null || found.path === '' ? found : { ...found, path: resolve(found.path) };
   // LIM leaves the elim in the directory LIM runs in (/tmp under OpenLava 4.0). A
   // relative name resolved there by a child elim (`python3 -m module`, a relative
@@ -124,11 +140,11 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   let fastInterval: number | undefined;
   try {
     if (args.commandLineProblem !== undefined) throw new UsageError(args.commandLineProblem);
-    config = loadConfig(source);
+    config = await starting.step('reading the config', loadConfigAsync(source));
     fastInterval = testInterval(args.testInterval, env);
   } catch (err) {
     // The configured log location is unknown; log where the defaults would.
-    const fallback = setupLogging({ file: null, level: 'info', max_bytes: 10 * 1024 * 1024, keep: 3 }, { host, env, logdirFrom });
+    const fallback = await starting.logTo(setupLoggingAsync(DEFAULT_LOG_CONFIG, { host, env, logdirFrom }));
     const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
     const what = err instanceof UsageError ? 'invalid command line' : 'invalid configuration';
     fallback.log.fatal({ problems, config: source.path }, `cannot start: ${what}`);
@@ -137,7 +153,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     return err instanceof UsageError ? 2 : 1; // the README's rule: 2 for a bad command line
   }
 
-  const logging = setupLogging(config.log, { host, env, logdirFrom });
+  const logging = await starting.logTo(setupLoggingAsync(config.log, { host, env, logdirFrom }));
   const log = logging.log;
   onUsr1 = () => log.info('SIGUSR1 ignored: Node would open its inspector, which any local user could use to run code as root');
   onUsr2 = () => log.info('SIGUSR2 ignored: only SIGTERM stops the elim');
@@ -176,12 +192,12 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     'lavarank starting',
   );
   for (const skipped of logging.skipped) log.warn(`log location skipped: ${skipped}`);
-  for (const problem of lsfEnvProblems(env)) log.warn(problem);
+  for (const problem of await starting.step('looking at LSF_ENVDIR and LSF_LOGDIR', lsfEnvProblemsAsync(env))) log.warn(problem);
   if (confRefusal !== undefined) log.warn(confRefusal);
   // The String resources of lsf.shared, whose values child elims report as text.
   let textNames: ReadonlySet<string> = new Set();
   if (config.elims.length > 0) {
-    const shared = await sharedTextResources(env);
+    const shared = await starting.step('reading lsf.shared', sharedTextResources(env));
     textNames = shared.names;
     if (shared.problem !== undefined) log.warn(shared.problem);
     else if (textNames.size > 0) log.info({ names: [...textNames] }, "String and dynamic Boolean resources in lsf.shared: child elims' values for them are passed on as text");
@@ -211,7 +227,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
 
   let rankers;
   try {
-    rankers = openRankers(config, log, { signal });
+    rankers = await starting.step('loading the model', openRankersAsync(config, log, { signal }));
   } catch (err) {
     const why = err instanceof ModelError ? err.message : errorMessage(err);
     // Written at once: on a busy host the bounded close below can end before a queued line is written.
@@ -226,8 +242,8 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
   const collectors = collectorsFromConfig(config, { log, signal, clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
   const sampler = createSampler({ collectors, clock, log });
 
-  const metrics = openMetrics(config, log);
-  const history = args.noHistory === true ? undefined : openHistory(config, host, env, log);
+  const metrics = await starting.step('checking the metrics directory', openMetrics(config, log));
+  const history = args.noHistory === true ? undefined : await starting.step('checking the history directory', openHistory(config, host, env, log));
   if (args.noHistory === true) log.info('history off (--no-history)');
   else if (!config.history.enabled) log.info('history off (history.enabled: false)');
   let stopping: string | undefined;
@@ -310,6 +326,7 @@ export async function runDaemon(args: DaemonArgs, complain: (text: string) => vo
     checkParent();
     if (tick.seq === SETTLE_AT) settleHeap();
     if (tick.seq === 1) {
+      starting.done();
       log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
       // The walk of the installed tree (a few thousand lstat calls, 70-80 ms of CPU
       // cold) after the report, so that it never delays it, and still at LIM's
@@ -431,6 +448,53 @@ function childSpec(elim: ChildElimConfig): ChildElimSpec {
   return spec;
 }
 
+// How long the start may take, to its first report, before the process ends itself: a
+// file system question that never returns (a server that answers nothing, not even
+// libuv's pool) would otherwise leave it silent for good, and LIM never restarts an
+// elim that is alive. LIM starts it again no sooner than 90 s after this start, so any
+// deadline under that restarts it as soon; 60 s leaves a slow start (a loaded node,
+// an NFS server slow to answer) thirty times the 2 s a start takes.
+export const STARTUP_DEADLINE_MS = 60_000;
+
+// The log configuration of a start that has no config to take one from.
+const DEFAULT_LOG_CONFIG = { file: null, level: 'info', max_bytes: 10 * 1024 * 1024, keep: 3 } as const;
+
+// The start's steps, raced against its deadline (see STARTUP_DEADLINE_MS).
+interface Starting {
+  step<T>(what: string, work: Promise<T>): Promise<T>; // names the step under way, for the deadline's line
+  logTo(setup: Promise<LogSetup>): Promise<LogSetup>; // the log set up, where the deadline's line goes
+  done(): void; // the first report is out, or the start ended: no deadline
+}
+
+// The start's deadline: once past it, one line in the log (else where the defaults
+// would log, given 2 s to open) names the step under way, and the process ends by
+// SIGKILL, since Node's exit would wait for the pool's question that never returns.
+function startupDeadline(ms: number, host: string): Starting {
+  let what = 'starting';
+  let logging: LogSetup | undefined;
+  const timer = setTimeout(() => void expire(), ms);
+  const expire = async (): Promise<void> => {
+    const why = `start-up did not finish within ${ms / 1000} s: ${what} has not returned (a file system that does not answer?); exiting, for LIM to start the elim again`;
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000).unref();
+    const log = logging ?? (await Promise.race([setupLoggingAsync(DEFAULT_LOG_CONFIG, { host }), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref())]));
+    log?.fatalNow(why, what);
+    process.kill(process.pid, 'SIGKILL');
+  };
+  return {
+    step(name, work) {
+      what = name;
+      return work;
+    },
+    async logTo(setup) {
+      what = 'opening the log';
+      const done = await setup;
+      logging ??= done;
+      return done;
+    },
+    done: () => clearTimeout(timer),
+  };
+}
+
 // The rates of the first report are measured over this long: the first report is due
 // within 2 s of the start, and on a loaded node Node and the modules take one to load.
 const FIRST_REPORT_MS = 500;
@@ -451,25 +515,25 @@ function checkInstallation(log: Logger): void {
 
 // The metrics writer, unless metrics.textfile is unset or in a directory another
 // user can change (root creates a file there and renames it over the old one).
-function openMetrics(config: Readonly<Config>, log: Logger): MetricsWriter | undefined {
+async function openMetrics(config: Readonly<Config>, log: Logger): Promise<MetricsWriter | undefined> {
   const path = config.metrics.textfile;
   if (path === null) return undefined;
   // /etc/group read once, not at every report's check.
   const group = { logGroup: syslogGid() };
   const problemsOf = (dir: string): string[] => metricsDirectoryProblems(dir, group);
-  const problems = problemsOf(dirname(path));
+  const problemsOfAsync = (dir: string, signal?: AbortSignal): Promise<string[]> => metricsDirectoryProblemsAsync(dir, group, signal);
+  const problems = await problemsOfAsync(dirname(path));
   if (problems.length > 0) {
     log.error({ problems }, `metrics off: ${problems.join('; ')}`);
     return undefined;
   }
   log.info({ path }, 'metrics file (Prometheus text format, each tick)');
-  const problemsOfAsync = (dir: string, signal?: AbortSignal): Promise<string[]> => metricsDirectoryProblemsAsync(dir, group, signal);
   return new MetricsWriter({ path, resource: config.resource, version: VERSION, log, directoryProblems: problemsOf, directoryProblemsAsync: problemsOfAsync, ...(group.logGroup === undefined ? {} : { logGroup: group.logGroup }) });
 }
 
-function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): RotatingAppender | undefined {
+async function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): Promise<RotatingAppender | undefined> {
   if (!config.history.enabled) return undefined;
-  const { dir, skipped, problems } = historyLocation(config.history.dir, env);
+  const { dir, skipped, problems } = await historyLocationAsync(config.history.dir, env);
   if (skipped !== undefined) log.warn(`history location skipped: ${skipped}`);
   // Root creates, appends to and renames files here, and retrain learns from them.
   if (problems.length > 0) {

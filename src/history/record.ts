@@ -1,7 +1,7 @@
 // The per-host history file: one JSON line per tick, read back by `lavarank retrain`.
 import { join } from 'node:path';
 import type { RankResult } from '../model/rank.js';
-import { isDirectory, writableProblem } from '../util/paths.js';
+import { isDirectory, isDirectoryAsync, writableProblem, writableProblemAsync } from '../util/paths.js';
 import { directoryProblems, directoryProblemsAsync } from '../util/trust.js';
 
 // One line of a history file.
@@ -78,6 +78,22 @@ export function historyLocation(
   const choice = chooseHistoryDir(env, isDir, problemsOf, cannotWrite);
   // $LSF_LOGDIR's is chosen only once it passed problemsOf: not asked twice.
   return { ...choice, problems: choice.dir === DEFAULT_HISTORY_DIR ? problemsOf(choice.dir) : [] };
+}
+
+// historyLocation with every question asked in libuv's pool, for the daemon's start: a
+// history directory under a user's FUSE mount whose server answers the pool and never a
+// main thread (their directory at a name still to be made below a sticky history.dir
+// parent or $LSF_LOGDIR) held the start there, SIGTERM and SIGKILL alike. The same rule.
+export async function historyLocationAsync(configured: string | null, env: NodeJS.ProcessEnv): Promise<{ dir: string; skipped?: string; problems: string[] }> {
+  if (configured !== null) return { dir: configured, problems: await historyDirectoryProblemsAsync(configured) };
+  const logdir = env['LSF_LOGDIR'];
+  const inLogdir = logdir !== undefined && logdir.startsWith('/') ? join(logdir, 'lavarank-history') : undefined;
+  // The rule's answers about $LSF_LOGDIR, asked first here, then given to chooseHistoryDir.
+  const isDir = inLogdir !== undefined && (await isDirectoryAsync(logdir!));
+  const problems = isDir ? await historyDirectoryProblemsAsync(inLogdir) : [];
+  const cannot = isDir && problems.length === 0 && (process.geteuid?.() ?? 0) === 0 ? await writableProblemAsync(inLogdir) : undefined;
+  const choice = chooseHistoryDir(env, () => isDir, () => problems, () => cannot);
+  return { ...choice, problems: choice.dir === DEFAULT_HISTORY_DIR ? await historyDirectoryProblemsAsync(choice.dir) : [] };
 }
 
 // The history directory when history.dir is not set (see chooseHistoryDir).

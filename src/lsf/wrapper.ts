@@ -23,6 +23,7 @@ export const RUN_OPTIONS = {
   'no-history': { type: 'boolean' },
   'test-interval': { type: 'string' },
   'test-keep-open': { type: 'boolean' },
+  'test-startup-deadline': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 

@@ -77,21 +77,52 @@ function logFields(model: LoadedModel): Record<string, unknown> {
 
 // The ranker source for this config; throws ModelError for an unusable model file named in it.
 export function openRankers(config: Readonly<Config>, log: Logger, options: RankerOptions = {}): ModelRankers {
-  const configured = config.model !== null;
   const path = modelPathFor(config, options);
-  const load = (): LoadedModel => loadModel(path, options);
-
-  let seen: Version | string | undefined; // the version last looked at, good or bad; a string: why it could not be read
-  let retryWhy: string | undefined; // why the version seen was refused, when trying it again may work
+  let seen: Version | undefined;
   try {
     seen = versionOf(statSync(path));
   } catch {
     seen = undefined; // loadModel below says why
   }
+  let first: LoadedModel | FirstLoadFailed;
+  try {
+    first = loadModel(path, options);
+  } catch (err) {
+    first = new FirstLoadFailed(err);
+  }
+  return rankersFrom(config, log, options, path, seen, first);
+}
+
+// openRankers with the model file's first stat, walk and read asked in libuv's pool, for
+// the daemon's start: a model file under a user's FUSE mount whose server answers the
+// pool and never a main thread held the start there, SIGTERM and SIGKILL alike.
+export async function openRankersAsync(config: Readonly<Config>, log: Logger, options: RankerOptions = {}): Promise<ModelRankers> {
+  const path = modelPathFor(config, options);
+  const seen = await stat(path).then(versionOf, () => undefined); // loadModelAsync below says why
+  let first: LoadedModel | FirstLoadFailed;
+  try {
+    first = await loadModelAsync(path, options, options.signal);
+  } catch (err) {
+    first = new FirstLoadFailed(err);
+  }
+  return rankersFrom(config, log, options, path, seen, first);
+}
+
+// The first load's error, as the load threw it.
+class FirstLoadFailed {
+  constructor(readonly err: unknown) {}
+}
+
+// openRankers' source, given the model file's version at start and its first load.
+function rankersFrom(config: Readonly<Config>, log: Logger, options: RankerOptions, path: string, version: Version | undefined, first: LoadedModel | FirstLoadFailed): ModelRankers {
+  const configured = config.model !== null;
+  let seen: Version | string | undefined = version; // the version last looked at, good or bad; a string: why it could not be read
+  let retryWhy: string | undefined; // why the version seen was refused, when trying it again may work
   let model: LoadedModel | undefined;
   let ranker: Ranker;
   try {
-    model = load();
+    if (first instanceof FirstLoadFailed) throw first.err;
+    model = first;
     ranker = modelRanker(model);
     log.info(logFields(model), `ranking with ${configured ? 'the configured' : 'the embedded default'} model ${describeLoaded(model)}`);
     warnIfStale(log, model);

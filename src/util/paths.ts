@@ -1,6 +1,6 @@
 // Small questions about paths that several folders ask.
 import { accessSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { access, lstat, open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { ConfigError, errorCode, errorReason } from './errors.js';
 
@@ -39,6 +39,43 @@ export function writableProblem(path: string): string | undefined {
     const up = dirname(dir);
     if (up === dir) return `no existing directory above ${path}`;
     dir = up;
+  }
+}
+
+// writableProblem with its stat and access(2) calls in libuv's pool, for the daemon's start.
+export async function writableProblemAsync(path: string): Promise<string | undefined> {
+  let dir = path;
+  for (;;) {
+    if (await stat(dir).then(() => true, () => false)) {
+      try {
+        await access(dir, constants.W_OK);
+        return undefined;
+      } catch (err) {
+        return `${dir} is not writable: ${errorReason(err)}`;
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return `no existing directory above ${path}`;
+    dir = up;
+  }
+}
+
+// isDirectory with its stat in libuv's pool, for the daemon's event loop.
+export async function isDirectoryAsync(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false; // as isDirectory
+  }
+}
+
+// isPresent with its lstat in libuv's pool, for the daemon's event loop.
+export async function isPresentAsync(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false; // as isPresent
   }
 }
 

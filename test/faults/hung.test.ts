@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
@@ -200,6 +201,131 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
       holder?.kill('SIGKILL');
       await sleep(300);
       spawnSync('umount', ['-l', site]);
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+});
+
+// The start, before its first report: lsf.conf, the config, the log, lsf.shared, the
+// model and the metrics and history directories are each looked at once, and each may
+// lie under a user's FUSE mount (their directory at a name still to be made, or gone,
+// below a sticky one). Its server answers libuv's pool and never a main thread; the
+// walk refuses such a mount, but only once its lstat of the mount's root has returned.
+describe("the start, with a path it reads on another user's FUSE mount whose server answers libuv's pool and never a main thread", { skip: NEED }, () => {
+  // The elim started with options(mount, temp dir) once the server is mounted; then
+  // what it did: its reports within waitMs, its exit, and whether SIGTERM then ended it.
+  async function startOverUsersFuse(options: (mount: string, dir: string) => StartOptions, waitMs = 15_000): Promise<{ elim: Elim; dir: string; done: () => Promise<void> }> {
+    const { dir, cleanup } = tempDir('lavarank-hung-');
+    const mount = join(dir, 'mnt');
+    mkdirSync(mount, { mode: 0o755 });
+    const server = await fuseHangOver(mount, 'main');
+    const elim = startElim({ testInterval: 0.5, ...options(mount, dir) });
+    await Promise.race([elim.waitForReports(2, waitMs).catch(() => undefined), elim.exited]);
+    return {
+      elim,
+      dir,
+      done: async () => {
+        server.kill('SIGKILL'); // closes /dev/fuse: a waiting call fails and returns
+        await sleep(300);
+        spawnSync('umount', ['-l', mount]);
+        await elim.cleanup();
+        cleanup();
+      },
+    };
+  }
+
+  // Reports, then SIGTERM: gone 2 s later.
+  async function assertReportsAndStops(elim: Elim, what: string): Promise<void> {
+    const reports = elim.reports().length;
+    const wchan = isAlive(elim.pid) ? readFileSync(`/proc/${elim.pid}/wchan`, 'utf8') : 'exited';
+    if (isAlive(elim.pid)) process.kill(elim.pid, 'SIGTERM');
+    await sleep(2000);
+    const alive = isAlive(elim.pid);
+    assert.ok(reports >= 2 && !alive, `${reports} reports within 15 s of the start with ${what} (main thread in ${wchan}); ${alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
+  }
+
+  it("an LSF_ENVDIR there (lsf.conf, LSF_ENVDIR's look and lsf.shared): the elim reports and SIGTERM ends it", async () => {
+    const run = await startOverUsersFuse((mount) => ({ env: { LSF_ENVDIR: mount }, config: 'elims:\n  - name: short\n    command: [/bin/true]' }));
+    try {
+      await assertReportsAndStops(run.elim, "LSF_ENVDIR on the user's mount");
+    } finally {
+      await run.done();
+    }
+  });
+
+  it('a log file there: the elim reports and SIGTERM ends it', async () => {
+    const run = await startOverUsersFuse((mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'logs', 'lavarank.log') } } }));
+    try {
+      await assertReportsAndStops(run.elim, "log.file on the user's mount");
+    } finally {
+      await run.done();
+    }
+  });
+
+  it('a history directory there: the elim reports, history off for the mount, and SIGTERM ends it', async () => {
+    const run = await startOverUsersFuse((mount) => ({ override: { history: { dir: join(mount, 'history') } } }));
+    try {
+      const off = await run.elim.waitForLog((l) => /^history off/.test(String(l['msg'])), 1000).catch(() => undefined);
+      await assertReportsAndStops(run.elim, "history.dir on the user's mount");
+      assert.match(String(off?.['msg']), /FUSE file system that uid 1003 mounted/);
+    } finally {
+      await run.done();
+    }
+  });
+
+  it('a metrics file there: the elim reports, metrics off for the mount, and SIGTERM ends it', async () => {
+    const run = await startOverUsersFuse((mount) => ({ override: { metrics: { textfile: join(mount, 'lavarank.prom') } } }));
+    try {
+      const off = await run.elim.waitForLog((l) => /^metrics off/.test(String(l['msg'])), 1000).catch(() => undefined);
+      await assertReportsAndStops(run.elim, "metrics.textfile on the user's mount");
+      assert.match(String(off?.['msg']), /FUSE file system that uid 1003 mounted/);
+    } finally {
+      await run.done();
+    }
+  });
+
+  it('a config file there: refused, its path and the FUSE rule logged, exit 1', async () => {
+    // The mount's root as the file: the walk's lstat of it is the one the server holds.
+    const run = await startOverUsersFuse((mount, dir) => ({ env: { LSF_LOGDIR: dir }, args: ['--config', mount] }));
+    try {
+      const exit = await Promise.race([run.elim.exited, sleep(1000).then(() => undefined)]);
+      const log = existsSync(join(run.dir, `lavarank.${hostname()}.log`)) ? readFileSync(join(run.dir, `lavarank.${hostname()}.log`), 'utf8') : '';
+      assert.equal(exit?.code, 1, `the elim ${exit === undefined ? 'still ran 15 s after its start' : `exited ${exit.code ?? exit.signal}`}`);
+      assert.match(log, new RegExp(`"${run.dir}/mnt on the path of config file ${run.dir}/mnt is on a FUSE file system that uid 1003 mounted.*"msg":"cannot start: invalid configuration"`));
+    } finally {
+      await run.done();
+    }
+  });
+
+  it('a model file there: refused, its path and the FUSE rule logged, exit 1', async () => {
+    const run = await startOverUsersFuse((mount) => ({ config: `model: ${mount}` }));
+    try {
+      const exit = await Promise.race([run.elim.exited, sleep(1000).then(() => undefined)]);
+      assert.equal(exit?.code, 1, `the elim ${exit === undefined ? 'still ran 15 s after its start' : `exited ${exit.code ?? exit.signal}`}`);
+      assert.match(readFileSync(run.elim.logFile, 'utf8'), new RegExp(`cannot start: model file ${run.dir}/mnt refused: .*FUSE file system that uid 1003 mounted`));
+    } finally {
+      await run.done();
+    }
+  });
+
+  it('a start that does not end (a server that answers nothing) ends at the start-up deadline, its log naming the step', async () => {
+    const { dir, cleanup } = tempDir('lavarank-hung-');
+    const envdir = join(dir, 'conf');
+    mkdirSync(envdir, { mode: 0o755 });
+    const holder = hangOver(envdir);
+    await until('the hung mount', mounted);
+    // LSF_LOGDIR given: lsf.conf is not read, the config and log are set up, and the look at LSF_ENVDIR is held.
+    const elim = startElim({ testInterval: 0.5, env: { LSF_ENVDIR: envdir, LSF_LOGDIR: dir }, args: ['--test-startup-deadline', '2'] });
+    try {
+      const exit = await Promise.race([elim.exited, sleep(15_000).then(() => undefined)]);
+      const wchan = isAlive(elim.pid) ? readFileSync(`/proc/${elim.pid}/wchan`, 'utf8') : 'exited';
+      assert.notEqual(exit, undefined, `still running 15 s after its start with a 2 s start-up deadline (main thread in ${wchan})`);
+      assert.match(readFileSync(elim.logFile, 'utf8'), /start-up did not finish within 2 s: looking at LSF_ENVDIR and LSF_LOGDIR has not returned/);
+    } finally {
+      holder.kill('SIGKILL');
+      await sleep(300);
+      spawnSync('umount', ['-l', envdir]);
       await elim.cleanup();
       cleanup();
     }
