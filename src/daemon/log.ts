@@ -37,6 +37,11 @@ export interface LogSetup {
   close(timeoutMs?: number): Promise<void>;
   // Logs a fatal error synchronously, for a process that is about to exit.
   fatalNow(message: string, err: unknown): void;
+  // fatalNow where the log file is open; where it is not, the line is queued and the
+  // log closed within timeoutMs: writeNow would make, walk and open its directory on
+  // this thread, which a user's FUSE server there that answers only libuv's pool holds
+  // for good. For a crash, whose exit follows.
+  fatalLast(message: string, err: unknown, timeoutMs: number): Promise<void>;
 }
 
 // The log file locations to try, in order, for this host. logdirFrom: the lsf.conf
@@ -310,7 +315,8 @@ function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | und
   const target = choice.chosen;
   if (target?.kind === 'stderr') {
     const log = stderrLogger(level, options.name, tty);
-    return { log, target, skipped, close: async () => undefined, fatalNow: (m, e) => log.fatal({ err: errorMessage(e) }, m) };
+    const fatalNow = (m: string, e: unknown): void => log.fatal({ err: errorMessage(e) }, m);
+    return { log, target, skipped, close: async () => undefined, fatalNow, fatalLast: async (m, e) => fatalNow(m, e) };
   }
   if (target !== undefined) {
     const path = target.path!;
@@ -333,7 +339,7 @@ function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | und
       },
     });
     log = pino({ ...baseOptions, level, name: options.name ?? 'lavarank' }, { write: (s: string) => appender.append(s) });
-    const fatalNow = (message: string, err: unknown): void => {
+    const fatalRecord = (message: string, err: unknown): string => {
       const record = {
         level: 'fatal',
         time: isoTime(Date.now()),
@@ -344,9 +350,15 @@ function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | und
         stack: err instanceof Error ? err.stack : undefined,
         msg: message,
       };
-      appender.writeNow(JSON.stringify(record));
+      return JSON.stringify(record);
     };
-    return { log, target, skipped, appender, close: (timeoutMs = 500) => appender.close(timeoutMs), fatalNow };
+    const fatalNow = (message: string, err: unknown): void => appender.writeNow(fatalRecord(message, err));
+    const fatalLast = async (message: string, err: unknown, timeoutMs: number): Promise<void> => {
+      if (appender.isOpen) return fatalNow(message, err);
+      appender.append(`${fatalRecord(message, err)}\n`);
+      await appender.close(timeoutMs);
+    };
+    return { log, target, skipped, appender, close: (timeoutMs = 500) => appender.close(timeoutMs), fatalNow, fatalLast };
   }
   // Nothing writable: stderr, which under LIM is /dev/null. Say so where it can be seen.
   const log = stderrLogger(level, options.name, tty);
@@ -357,6 +369,7 @@ function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | und
     skipped,
     close: async () => undefined,
     fatalNow: (m, e) => log.fatal({ err: errorMessage(e) }, m),
+    fatalLast: async (m, e) => log.fatal({ err: errorMessage(e) }, m),
   };
 }
 

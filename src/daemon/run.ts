@@ -171,9 +171,10 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // file, written synchronously. Reports are whole or absent (one write each), so an
   // exit here never leaves LIM half a report; LIM marks the host's rank unknown
   // and restarts the elim 90 s after its previous start.
+  // Where the log file is not open (its directory gone or refused since), the line
+  // waits at most 300 ms for the appender's open, whose walk is asked in libuv's pool.
   const die = (what: string) => (err: unknown) => {
-    logging.fatalNow(`${what}; exiting`, err);
-    exitNow(1);
+    void logging.fatalLast(`${what}; exiting`, err, 300).finally(() => exitNow(1));
   };
   process.on('uncaughtException', die('uncaught exception'));
   process.on('unhandledRejection', die('unhandled promise rejection'));

@@ -302,6 +302,11 @@ export class RotatingAppender {
     }
   }
 
+  // Whether the file is open now: writeNow then writes to it without a walk or open.
+  get isOpen(): boolean {
+    return this.fd !== undefined;
+  }
+
   // Flushes (bounded) and closes the file. A retry that is still waiting for its
   // back-off is made at once (space may be back: this is the last chance), and the
   // lines that could not be written are counted and told (onTrouble 'lost').

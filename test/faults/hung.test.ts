@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
 import { fixture, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
@@ -306,6 +307,29 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
       assert.match(readFileSync(run.elim.logFile, 'utf8'), new RegExp(`cannot start: model file ${run.dir}/mnt refused: .*FUSE file system that uid 1003 mounted`));
     } finally {
       await run.done();
+    }
+  });
+
+  it("a crash while the log file is closed, its directory since on the user's mount: the elim still exits", async () => {
+    // The log's directory taken by the mount after 2 reports; the appender finds its file
+    // gone at its next look (30 s), refuses the mount and closes the file; then the crash.
+    const { dir, cleanup } = tempDir('lavarank-hung-');
+    const logs = join(dir, 'logs');
+    mkdirSync(logs, { mode: 0o755 });
+    const elim = startElim({ testInterval: 0.5, override: { log: { file: join(logs, 'lavarank.log') } }, nodeArgs: ['--import', pathToFileURL(fixture('crash-at.mjs')).href], env: { CRASH_AT_MS: '38000' } });
+    let server: ChildProcess | undefined;
+    try {
+      await elim.waitForReports(2);
+      server = await fuseHangOver(logs, 'main');
+      const exit = await Promise.race([elim.exited, sleep(45_000).then(() => undefined)]);
+      const wchan = isAlive(elim.pid) ? readFileSync(`/proc/${elim.pid}/wchan`, 'utf8') : 'exited';
+      assert.notEqual(exit, undefined, `still running 45 s after its start, 7 s after its crash (main thread in ${wchan})`);
+    } finally {
+      server?.kill('SIGKILL');
+      await sleep(300);
+      spawnSync('umount', ['-l', logs]);
+      await elim.cleanup();
+      cleanup();
     }
   });
 
