@@ -12,7 +12,7 @@ import { ModelError, errorMessage } from '../util/errors.js';
 import { cliLogger } from '../daemon/log.js';
 import { FEATURES, IDLE_VALUE, jobView, toFeatures, type FeatureUnit, type Features } from '../model/features.js';
 import { NET_WEIGHT } from '../model/backbone.js';
-import { loadModel, type LoadedModel } from '../model/model.js';
+import { loadModelAsync, type LoadedModel } from '../model/model.js';
 import type { TypedRanks } from '../model/rank.js';
 import { modelPathFor } from '../model/rankers.js';
 import { failedRequired, oneShotArgs, sampleOverWindow } from './oneshot.js';
@@ -195,13 +195,13 @@ it for scripts. The model is the config's, else the embedded default.`;
 
 // Prints the explanation; resolves to 0, or 1 if a required collector failed.
 export async function main(argv: string[]): Promise<number> {
-  const parsed = oneShotArgs('explain', USAGE, argv);
+  const parsed = await oneShotArgs('explain', USAGE, argv);
   if (typeof parsed === 'number') return parsed;
   const { config, windowSeconds } = parsed;
   const path = modelPathFor(config);
   let model: LoadedModel;
   try {
-    model = loadModel(path);
+    model = await loadModelAsync(path); // its walk in the pool, as the config's
   } catch (err) {
     const note = config.model === null ? ' (the daemon would rank with the built-in formula, which explain cannot break down)' : '';
     throw new ModelError(`${errorMessage(err)}${note}`, { cause: err });

@@ -5,7 +5,7 @@ import { print, printError } from '../util/cliio.js';
 import { errorMessage } from '../util/errors.js';
 import { hostInventory } from '../daemon/run.js';
 import { cliLogger } from '../daemon/log.js';
-import { openRankers } from '../model/rankers.js';
+import { openRankersAsync } from '../model/rankers.js';
 import { clampRank } from '../model/rank.js';
 import { formatElimLine } from '../daemon/report.js';
 import { typedRankNames } from '../daemon/elim.js';
@@ -20,11 +20,11 @@ inventory (gathered as the elim does, in a process of its own, at most 15 s) ins
 
 // Prints one report (or the JSON detail) and returns 0, or 1 if sampling failed.
 export async function main(argv: string[]): Promise<number> {
-  const parsed = oneShotArgs('once', USAGE, argv);
+  const parsed = await oneShotArgs('once', USAGE, argv);
   if (typeof parsed === 'number') return parsed;
   const { config, windowSeconds } = parsed;
   const log = cliLogger();
-  const rankers = openRankers(config, log);
+  const rankers = await openRankersAsync(config, log); // the model's walk in the pool, as the config's
   const sample = await sampleOverWindow(config, windowSeconds, log);
   const broken = failedRequired(sample);
   const result = rankers.current().rank(sample);

@@ -6,8 +6,8 @@ import { errorMessage } from '../util/errors.js';
 import { numberOption, parseCommandLine } from '../util/options.js';
 import { systemClock } from '../util/clock.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
-import { findConfig, loadConfig, type Config } from '../config/config.js';
-import { isPresent } from '../util/paths.js';
+import { findConfigAsync, loadConfigAsync, type Config } from '../config/config.js';
+import { isPresentAsync } from '../util/paths.js';
 import { REQUIRED_COLLECTORS } from '../daemon/elim.js';
 import { collectorsFromConfig, createSampler } from '../daemon/sampler.js';
 
@@ -42,7 +42,10 @@ export interface OneShotArgs {
 
 // Parses once's or explain's command line and loads the config; a number is the exit
 // status to return at once (0 after --help, EXIT_USAGE for a bad --window, said on stderr).
-export function oneShotArgs(command: string, usage: string, argv: string[]): OneShotArgs | number {
+// The config's walk is asked in libuv's pool: a config under a user's FUSE mount whose
+// server answers the pool and never a main thread held the command there, and Ctrl-C
+// (SIGINT) did not end it.
+export async function oneShotArgs(command: string, usage: string, argv: string[]): Promise<OneShotArgs | number> {
   const args = parseCommandLine(argv, { config: { type: 'string' }, json: { type: 'boolean' }, window: { type: 'string' }, help: { type: 'boolean' } });
   if (args.help === true) {
     print(usage);
@@ -55,5 +58,5 @@ export function oneShotArgs(command: string, usage: string, argv: string[]): One
     printError(`lavarank ${command}: ${errorMessage(err)}`);
     return EXIT_USAGE;
   }
-  return { config: loadConfig(findConfig(args.config, process.env, isPresent)), json: args.json === true, windowSeconds };
+  return { config: await loadConfigAsync(await findConfigAsync(args.config, process.env, isPresentAsync)), json: args.json === true, windowSeconds };
 }

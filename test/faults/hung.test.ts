@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
-import { fixture, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
+import { cliPath, fixture, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
 
@@ -354,4 +354,38 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
       cleanup();
     }
   });
+});
+
+// once and explain, run by root at a terminal, read the config named and the model: a
+// user's FUSE mount at either, whose server answers libuv's pool and never a main
+// thread, held them there, and Ctrl-C (SIGINT) did not end them.
+describe("lavarank once and explain with a config on another user's FUSE mount whose server answers libuv's pool and never a main thread", { skip: NEED }, () => {
+  for (const command of ['once', 'explain']) {
+    it(`${command} refuses the config by the mount's rule and exits`, async () => {
+      const { dir, cleanup } = tempDir('lavarank-hung-');
+      const mount = join(dir, 'mnt');
+      mkdirSync(mount, { mode: 0o755 });
+      const server = await fuseHangOver(mount, 'main');
+      // The mount's root as the file: the walk's lstat of it is the one the server holds.
+      const child = spawn(process.execPath, [cliPath, command, '--config', mount], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] } });
+      let err = '';
+      child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      try {
+        const code = await Promise.race([exited, sleep(15_000).then(() => 'running')]);
+        const wchan = code === 'running' ? readFileSync(`/proc/${child.pid}/wchan`, 'utf8') : '';
+        if (code === 'running') child.kill('SIGINT');
+        const afterInt = code === 'running' ? await Promise.race([exited.then(() => 'ended'), sleep(2000).then(() => 'still running')]) : '';
+        assert.notEqual(code, 'running', `lavarank ${command} still running 15 s after its start (main thread in ${wchan}); 2 s after SIGINT: ${afterInt}`);
+        assert.equal(code, 1);
+        assert.match(err, /on a FUSE file system that uid 1003 mounted/);
+      } finally {
+        child.kill('SIGKILL');
+        server.kill('SIGKILL');
+        await sleep(300);
+        spawnSync('umount', ['-l', mount]);
+        cleanup();
+      }
+    });
+  }
 });
