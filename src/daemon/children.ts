@@ -60,6 +60,7 @@ export interface ChildElims {
   values(): Array<[string, ResourceValue]>; // the latest fresh values from all live children
   groups(): ExtraValues[]; // the same, per child, in config order
   close(): Promise<void>; // ends every child's process group (SIGTERM, SIGKILL after STOP_GRACE_MS) and waits; final
+  kill(): void; // SIGKILL to every child's process group at once, before a forced exit that cannot wait for close()
 }
 
 // Set in every child's environment to the daemon's pid: a lavarank started by
@@ -478,9 +479,16 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     return out;
   };
 
+  // close() first, so that no child is started after this.
+  const kill = (): void => {
+    void close();
+    for (const child of children) child.process?.kill();
+  };
+
   return {
     groups,
     values: () => groups().flatMap((g) => g.pairs.map(([name, value]): [string, ResourceValue] => [name, value])),
     close,
+    kill,
   };
 }

@@ -167,6 +167,15 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     await logging.close(300);
     return 1;
   }
+  // The child elims, once started (after the first report).
+  let children: ChildElims | undefined;
+  // An exit that cannot wait for the stop (a bug, a second signal, the deadline): the
+  // child elims' groups are killed first, or what the stop had not ended yet (a helper
+  // ignoring SIGTERM, inside its 0.8 s grace) ran on under PID 1.
+  const forceExit = (code: number): never => {
+    children?.kill();
+    return exitNow(code);
+  };
   // A bug must not die silently: LIM discards stderr, so the reason goes to the log
   // file, written synchronously. Reports are whole or absent (one write each), so an
   // exit here never leaves LIM half a report; LIM marks the host's rank unknown
@@ -174,7 +183,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // Where the log file is not open (its directory gone or refused since), the line
   // waits at most 300 ms for the appender's open, whose walk is asked in libuv's pool.
   const die = (what: string) => (err: unknown) => {
-    void logging.fatalLast(`${what}; exiting`, err, 300).finally(() => exitNow(1));
+    void logging.fatalLast(`${what}; exiting`, err, 300).finally(() => forceExit(1));
   };
   process.on('uncaughtException', die('uncaught exception'));
   process.on('unhandledRejection', die('unhandled promise rejection'));
@@ -251,7 +260,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const stop = (why: string): void => {
     if (stopping !== undefined) {
       log.warn(`${why} while stopping (${stopping}); exiting now`);
-      exitNow(1);
+      forceExit(1);
     }
     stopping = why;
     log.info(`stopping: ${why}`);
@@ -268,7 +277,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     // LIM waits 2 s after SIGTERM before it execs a new LIM; never outlive that.
     setTimeout(() => {
       log.error('shutdown took longer than 1.8 s; forcing exit');
-      exitNow(1); // by SIGKILL while a link speed read is held in the pool, as process.exit would wait for it
+      forceExit(1); // by SIGKILL while a link speed read is held in the pool, as process.exit would wait for it
     }, 1800).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -283,7 +292,6 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // and the first report came seconds late. Once it is out, every thread goes to
   // `nice`, and only then are the child elims started, so that they inherit it.
   let renice: ReniceResult | undefined;
-  let children: ChildElims | undefined;
   const lowerPriority = (): void => {
     renice = reniceProcess(config.nice);
     if (renice.errors.length > 0) log.warn({ errors: renice.errors }, `could not set nice ${config.nice} on every thread`);

@@ -213,6 +213,9 @@ export interface GroupProcess {
   // period (graceMs, else the spawn's); resolves once no process of the group runs.
   // The first call decides; later calls get the same promise.
   end(graceMs?: number): Promise<void>;
+  // SIGKILL to the whole group at once, for a process about to exit without waiting
+  // for end(): what end() has not killed yet would outlive it.
+  kill(): void;
 }
 
 // Options of spawnGroup.
@@ -413,12 +416,15 @@ export function spawnGroup(file: string, args: readonly string[], options: Group
     })();
     return ending;
   };
-  return { pid: pgid, stdout, exited, end };
+  const kill = (): void => {
+    if (pgid !== undefined) signalOurs(pgid, 'SIGKILL');
+  };
+  return { pid: pgid, stdout, exited, end, kill };
 }
 
 // The GroupProcess of a program that could not be started: nothing to read or end.
 function notStarted(reason: string): GroupProcess {
-  return { pid: undefined, stdout: endedStream(), exited: Promise.resolve({ exitCode: null, signal: null, reason }), end: () => Promise.resolve() };
+  return { pid: undefined, stdout: endedStream(), exited: Promise.resolve({ exitCode: null, signal: null, reason }), end: () => Promise.resolve(), kill: () => undefined };
 }
 
 // A stream that has ended, in place of the output of a program that was not started.

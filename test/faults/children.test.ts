@@ -193,6 +193,31 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     }
   });
 
+  // systemctl stop of an openlava unit that kills its whole control group sends the elim
+  // SIGTERM, and LIM's own term_handler sends it another (lim.main.c): the forced exit
+  // that the second one makes must not leave the children it has not ended yet.
+  it('a second SIGTERM while stopping: the daemon exits at once, and a helper of its child that ignores SIGTERM goes with it', async () => {
+    const elim = startWithChild('forker');
+    const watch = new DescendantWatch(elim.pid);
+    try {
+      await until('a forker value', () => elim.reports().find((r) => r.line.includes(' forker 1')), 10_000);
+      await sleep(300);
+      watch.poll();
+      assert.ok(watch.all().length >= 3, `the helper was not seen: ${JSON.stringify(watch.all())}`);
+      process.kill(elim.pid, 'SIGTERM');
+      // The second once the first is handled (two sent at once are one pending signal);
+      // the helper holds the stop for STOP_GRACE_MS (0.8 s) meanwhile.
+      await elim.waitForLog((l) => l['msg'] === 'stopping: SIGTERM');
+      process.kill(elim.pid, 'SIGTERM');
+      const exit = await elim.exited;
+      assert.notEqual(exit.code, 0, 'the second SIGTERM came after the stop was over: it forced nothing');
+      assert.deepEqual(await DescendantWatch.survivorsAfter(watch.all()), []);
+    } finally {
+      watch.stop();
+      await elim.cleanup();
+    }
+  });
+
   it('lavarank\'s own wrapper listed as a child (the old elim after install --force) is refused, so lavarank never starts itself', async () => {
     const { dir, cleanup } = tempDir('lavarank-children-');
     const wrapper = join(dir, 'elim');
