@@ -257,6 +257,16 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   if (args.noHistory === true) log.info('history off (--no-history)');
   else if (!config.history.enabled) log.info('history off (history.enabled: false)');
   let stopping: string | undefined;
+  // Back to LIM's priority for the last steps of a stop: at nice 10 on a node whose
+  // every CPU runs a job, the elim gets a tenth of a CPU, and its few ms of shutdown
+  // work stretched past LIM's 2 s, and past the 300 ms its last history lines are given.
+  const priorityBack = (): void => {
+    if (renice === undefined || renice.before >= renice.after) return;
+    const back = reniceProcess(renice.before);
+    // Info, not a warning: without root (a run by hand) raising the priority is refused, as it should be.
+    if (back.errors.length > 0) log.info({ errors: back.errors }, `could not set nice ${renice.before} back on every thread to stop in time`);
+    else log.info(`nice changed back from ${back.before} to ${back.after} to stop in time`);
+  };
   const stop = (why: string): void => {
     if (stopping !== undefined) {
       log.warn(`${why} while stopping (${stopping}); exiting now`);
@@ -264,15 +274,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     }
     stopping = why;
     log.info(`stopping: ${why}`);
-    // Back to LIM's priority for the last steps: at nice 10 on a node whose every CPU
-    // runs a job, the elim gets a tenth of a CPU, and its few ms of shutdown work
-    // stretched past LIM's 2 s.
-    if (renice !== undefined && renice.before < renice.after) {
-      const back = reniceProcess(renice.before);
-      // Info, not a warning: without root (a run by hand) raising the priority is refused, as it should be.
-      if (back.errors.length > 0) log.info({ errors: back.errors }, `could not set nice ${renice.before} back on every thread to stop in time`);
-      else log.info(`nice changed back from ${back.before} to ${back.after} to stop in time`);
-    }
+    priorityBack();
     controller.abort();
     // LIM waits 2 s after SIGTERM before it execs a new LIM; never outlive that.
     setTimeout(() => {
@@ -413,7 +415,9 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     return 'the report loop failed';
   });
   if (stopping === undefined) {
+    // The loop ended by itself (LIM closed the pipe, or went with it): the same stop.
     stopping = reason;
+    priorityBack();
     controller.abort();
   }
   sampler.close();
