@@ -13,15 +13,16 @@ import fc from 'fast-check';
 import { cpuSet, createCpuCollector, parseStat, type StatCounters } from '../../src/collectors/cpu.js';
 import { diskLayout, parseDiskstats, type DiskCounters } from '../../src/collectors/disk.js';
 import { parseLoadavg } from '../../src/collectors/loadavg.js';
-import { createMemoryCollector, parseMeminfo, parseVmstat, type MeminfoCounters, type VmstatCounters } from '../../src/collectors/memory.js';
+import { createMemoryCollector, MEMINFO_SLOTS, parseMeminfo, parseVmstat, scanMeminfo, type MeminfoCounters, type VmstatCounters } from '../../src/collectors/memory.js';
 import { netDevLayout, parseNetDev } from '../../src/collectors/network.js';
 import { parsePressure } from '../../src/collectors/pressure.js';
-import { ratePerSec } from '../../src/collectors/text.js';
+import { numberSlots, ratePerSec } from '../../src/collectors/text.js';
 import type { CpuReading, MemoryReading } from '../../src/collectors/types.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { tempDir } from '../helpers.js';
 import { scannedCpuIdle, scannedDisks, scannedInterfaces, scannedLoadavg, scannedMeminfo, scannedPressure, scannedStat, scannedVmstat } from '../collectors/helpers.js';
 import { referenceIoTicks } from '../collectors/diskstats-reference.js';
+import { referenceMeminfo } from '../collectors/meminfo-reference.js';
 import { referenceCpuIdle } from '../collectors/stat-reference.js';
 import { envCount } from './helpers.js';
 
@@ -192,6 +193,27 @@ describe('hot-path readers agree with the parsers', () => {
       const kernel = keys.map((k, i) => `${`${k}:`.padEnd(16)}${v[i]!.padStart(8)} kB`).join('\n') + '\nHugePages_Total:       0\n';
       const text = applyEdits(kernel, list);
       return agrees(scannedMeminfo(text), () => parseMeminfo(text));
+    },
+  );
+
+  // Each wanted line may come again further down with another value (the parsers keep
+  // the last), or first of the file, as a cut or an edit may leave it.
+  property(
+    'scanMeminfo: the same answer and values as the reading before 2026-12-06 for every text, names found twice included',
+    fc.tuple(counters(9), fc.boolean(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 6 }), counter), { maxLength: 3 }), edits, fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() })),
+    ([v, available, again, list, cut]) => {
+      const keys = ['MemTotal', 'MemFree', ...(available ? ['MemAvailable'] : []), 'Buffers', 'Cached', 'SwapCached', 'SwapTotal', 'SwapFree', 'Dirty'];
+      const wanted = ['MemTotal', 'MemFree', 'MemAvailable', 'Buffers', 'Cached', 'SwapTotal', 'SwapFree'];
+      const lines = keys.map((k, i) => `${`${k}:`.padEnd(16)}${v[i]!.padStart(8)} kB`);
+      for (const [at, k, value] of again) lines.splice(at % (lines.length + 1), 0, `${`${wanted[k]!}:`.padEnd(16)}${value.padStart(8)} kB`);
+      let text = applyEdits(lines.join('\n') + '\nHugePages_Total:       0\n', list);
+      if (cut !== null) text = text.slice(cut % (text.length + 1));
+      const bytes = Buffer.from(text, 'latin1');
+      const old = referenceMeminfo(bytes);
+      const now: Array<number | undefined> = numberSlots(MEMINFO_SLOTS);
+      assert.equal(scanMeminfo(bytes, now), old.read);
+      assert.deepEqual(now, old.slots);
+      return old.read;
     },
   );
 
