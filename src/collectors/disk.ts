@@ -24,6 +24,7 @@ export interface DiskCounters {
   readSectors: number; // column 6
   writeSectors: number; // column 10
   ioTicksMs: number; // column 13: ms during which at least one I/O was in flight
+  weightedMs: number; // column 14: ms × I/Os in flight (the weighted time in queue)
 }
 
 // Parses /proc/diskstats. Kernels print 14 columns (< 4.18), 18 (+ discards) or 20
@@ -43,16 +44,18 @@ export function parseDiskstats(text: string, file = '/proc/diskstats'): DiskCoun
     const readSectors = toNumber(t[5]);
     const writeSectors = toNumber(t[9]);
     const ioTicksMs = toNumber(t[12]);
+    const weightedMs = toNumber(t[13]);
     if (
       major === undefined ||
       minor === undefined ||
       readSectors === undefined ||
       writeSectors === undefined ||
-      ioTicksMs === undefined
+      ioTicksMs === undefined ||
+      weightedMs === undefined
     ) {
       throw badLine(NAME, file, i + 1, line, 'a counter is not a number');
     }
-    out.push({ major, minor, name: t[2] ?? '', readSectors, writeSectors, ioTicksMs });
+    out.push({ major, minor, name: t[2] ?? '', readSectors, writeSectors, ioTicksMs, weightedMs });
   }
   return out;
 }
@@ -118,9 +121,10 @@ export function diskLayout(text: string, disks: readonly DiskCounters[]): DiskLa
   return { last: Buffer.from(text.slice(lastAt, NAME_FIELD.lastIndex), 'latin1'), names: diskstatsNames(text), disks: lines };
 }
 
-// After the name, fields 4 to 13 are delimited by single spaces, as the kernel prints
-// them; 13 is read (1 to 30 digits), and 6 and 10 when the sectors are asked for; the
-// others are only skipped, as parseDiskstats skips them. A digit must follow: field 14.
+// After the name, fields 4 to 14 are delimited by single spaces, as the kernel prints
+// them; 13 and 14 are read (1 to 30 digits), and 6 and 10 when the sectors are asked
+// for; the others are only skipped, as parseDiskstats skips them. Field 14 ends the line
+// on kernels before 4.18.
 const READ_SECTORS = 6;
 const WRITE_SECTORS = 10;
 const IO_TICKS = 13;
@@ -131,8 +135,6 @@ const HINT_SLACK = 256;
 
 const SPACE = 32;
 const NEWLINE = 10;
-const DIGIT_0 = 48;
-const DIGIT_9 = 57;
 
 // The counters of the physical disks in one reading, in file order, as parallel
 // arrays. In the interpreter, an object per disk per report, each counter copied out
@@ -141,6 +143,7 @@ const DIGIT_9 = 57;
 export interface DiskScan {
   disks: readonly DiskId[];
   ioTicksMs: number[];
+  weightedMs: number[];
   readSectors: number[]; // filled only when sectors are read
   writeSectors: number[];
 }
@@ -155,12 +158,13 @@ export interface DiskId {
 // Arrays to scan the layout's disks into.
 export function diskScanFor(layout: DiskLayout): DiskScan {
   const n = layout.disks.length;
-  return { disks: layout.disks, ioTicksMs: numberSlots(n), readSectors: numberSlots(n), writeSectors: numberSlots(n) };
+  return { disks: layout.disks, ioTicksMs: numberSlots(n), weightedMs: numberSlots(n), readSectors: numberSlots(n), writeSectors: numberSlots(n) };
 }
 
 // The hot path's reading of /proc/diskstats: the counters of the layout's disks, each
 // found by the start of its line, the other lines not read, written into `into` (from
-// diskScanFor); the sectors only when asked, since the model uses io_ticks alone.
+// diskScanFor); the sectors only when asked, since the model uses io_ticks and the
+// weighted time alone.
 // False when the last line changed (a device added), a disk's line is gone or
 // renumbered, or is not in the kernel's layout: then parseDiskstats reads it all and
 // the devices are classified again. When it returns true, parseDiskstats gives the
@@ -218,9 +222,14 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan,
       if (ticks < 0) return false;
     }
     into.ioTicksMs[k] = ticks;
+    // The weighted time (field 14) in the same way, up to a space or the line's end.
     p = end + 1;
-    const next = bytes[p];
-    if (p >= lineEnd || next === undefined || next < DIGIT_0 || next > DIGIT_9) return false;
+    const start = p;
+    let weighted = 0;
+    for (let c = bytes[p]! ^ 48; c < 10; c = bytes[++p]! ^ 48) weighted = weighted * 10 + c;
+    if (p === start || (p < lineEnd && bytes[p] !== SPACE)) return false;
+    if (p - start > EXACT_DIGITS) weighted = counterAt(bytes, start, p);
+    into.weightedMs[k] = weighted;
   }
   return true;
 }
@@ -330,6 +339,7 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
       const scan: DiskScan = {
         disks: layout?.disks ?? disks,
         ioTicksMs: numberSlots(n, (i) => disks[i]!.ioTicksMs),
+        weightedMs: numberSlots(n, (i) => disks[i]!.weightedMs),
         readSectors: numberSlots(n, (i) => disks[i]!.readSectors),
         writeSectors: numberSlots(n, (i) => disks[i]!.writeSectors),
       };
@@ -359,6 +369,8 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
       let busiestAt = -1;
       let busiestTicks = 0; // clamped to the elapsed time
       let busyTicks = 0; // of the disks busy at least IO_DEVICE_BUSY of the time
+      let weighted = 0; // ms × I/Os in flight, every disk's; -1 once one went backwards
+      let deepest = 0; // the most of one disk
       const busyFrom = IO_DEVICE_BUSY * elapsedMs;
       const devices: DiskDevice[] = [];
       const seconds = elapsedMs / 1000; // for the throughput, with detail
@@ -372,6 +384,12 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
         const ticks = now.ioTicksMs[i]! - old.ioTicksMs[j]!;
         if (ticks < 0) continue;
         counted++;
+        const queued = now.weightedMs[i]! - old.weightedMs[j]!;
+        if (queued < 0 || weighted < 0) weighted = -1;
+        else {
+          weighted += queued;
+          if (queued > deepest) deepest = queued;
+        }
         // ms busy per ms, clamped to 1: counters read microseconds apart overshoot.
         let clamped = ticks;
         if (ticks >= elapsedMs) {
@@ -399,7 +417,14 @@ export function createDiskCollector(options: CollectorOptions = {}): Collector<'
         busyMean: counted === 0 ? 0 : (saturated + ticksSum / elapsedMs) / counted,
       };
       if (busiestAt >= 0) out.busiest = now.disks[busiestAt]!.name;
-      if (busyTicks > 0) out.busyDevices = busyTicks / busiestTicks;
+      if (busyTicks > 0) {
+        out.busyDevices = busyTicks / busiestTicks;
+        // Only beside busyDevices: the model reads the queue only to divide waiters among devices.
+        if (weighted >= 0) {
+          out.queue = weighted / elapsedMs;
+          out.queueMax = deepest / elapsedMs;
+        }
+      }
       if (detail) Object.assign(out, { devices, readBytesPerSec: readSum, writeBytesPerSec: writeSum });
       return out;
     },

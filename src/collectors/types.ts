@@ -73,6 +73,8 @@ export interface DiskReading {
   busyMax: number;
   busyMean: number;
   busyDevices?: number; // the devices busy at least IO_DEVICE_BUSY, each by its busy share over the busiest's; absent when none is
+  queue?: number; // the mean number of I/Os in flight on all the disks (their weighted time in queue over the interval); only beside busyDevices, absent when a disk's went backwards
+  queueMax?: number; // the most of them on one disk; given with queue
   readBytesPerSec?: number;
   writeBytesPerSec?: number;
 }

@@ -8,8 +8,8 @@ import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedDisks, tempDir, writeTree } from './helpers.js';
 
 // One /proc/diskstats line with the given counters, in a kernel's 14, 18 or 20 columns.
-function line(name: string, minor: number, c: { read?: number; write?: number; ticks?: number }, columns = 20): string {
-  const stats = [1, 0, c.read ?? 0, 1, 1, 0, c.write ?? 0, 1, 0, c.ticks ?? 0, 2, 0, 0, 0, 0, 0, 0];
+function line(name: string, minor: number, c: { read?: number; write?: number; ticks?: number; weighted?: number }, columns = 20): string {
+  const stats = [1, 0, c.read ?? 0, 1, 1, 0, c.write ?? 0, 1, 0, c.ticks ?? 0, c.weighted ?? 2, 0, 0, 0, 0, 0, 0];
   return `   8 ${String(minor).padStart(7)} ${name} ${stats.slice(0, columns - 3).join(' ')}`;
 }
 
@@ -34,7 +34,7 @@ test('parseDiskstats reads every line of a real /proc/diskstats', () => {
 test('parseDiskstats reads the 14-, 18- and 20-column formats alike', () => {
   for (const columns of [14, 18, 20]) {
     const [d] = parseDiskstats(line('sda', 0, { read: 8, write: 16, ticks: 30 }, columns));
-    assert.deepEqual(d, { major: 8, minor: 0, name: 'sda', readSectors: 8, writeSectors: 16, ioTicksMs: 30 }, `${columns} columns`);
+    assert.deepEqual(d, { major: 8, minor: 0, name: 'sda', readSectors: 8, writeSectors: 16, ioTicksMs: 30, weightedMs: 2 }, `${columns} columns`);
   }
 });
 
@@ -118,7 +118,7 @@ test('without detail (the daemon) the busy figures are the same, and no device l
     assert.ok(d !== undefined && d.devices?.length === 3 && d.readBytesPerSec === 3 * 512_000, JSON.stringify(d));
     const { devices, readBytesPerSec, writeBytesPerSec, ...busy } = d;
     assert.deepEqual(l, busy, `at ${ms} ms`);
-    assert.deepEqual(busy, { busyMax: devices.reduce((m, x) => Math.max(m, x.busy), 0), busyMean: l?.busyMean, busiest: l?.busiest, busyDevices: l?.busyDevices });
+    assert.deepEqual(busy, { busyMax: devices.reduce((m, x) => Math.max(m, x.busy), 0), busyMean: l?.busyMean, busiest: l?.busiest, busyDevices: l?.busyDevices, queue: l?.queue, queueMax: l?.queueMax });
     assert.ok(Math.abs((l?.busyDevices ?? NaN) - ioDevices(devices)!) < 1e-12, `busy devices at ${ms} ms`);
     assert.ok(Math.abs((l?.busyMean ?? 0) - devices.reduce((s, x) => s + x.busy, 0) / 3) < 1e-12, `mean at ${ms} ms`);
   }
@@ -137,6 +137,38 @@ test('without detail (the daemon), counts the disks busy at least a tenth of the
   at(0, [0, 0, 0]);
   assert.equal(at(10_000, [8000, 4000, 999])?.busyDevices, 1.5);
   assert.equal(at(20_000, [8999, 4000, 1998])?.busyDevices, undefined);
+});
+
+// The model divides among the busy devices only the tasks waiting for io that the local
+// disks can hold (io_queue): their mean number of I/Os in flight, from the weighted time.
+test('without detail (the daemon), gives the I/Os in flight on all the disks and on the deepest from their weighted time, beside the busy devices only', (t) => {
+  const root = tempDir(t);
+  sysTree(root, ['sda', 'sdb', 'sdc']);
+  const c = createDiskCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, detail: false });
+  const at = (ms: number, ticks: number[], weighted: number[], columns = 20) => {
+    writeTree(root, { 'proc/diskstats': ['sda', 'sdb', 'sdc'].map((n, i) => line(n, 16 * i, { ticks: ticks[i], weighted: weighted[i] }, columns)).join('\n') });
+    return c.collect(ms);
+  };
+  at(0, [0, 0, 0], [0, 0, 0]);
+  const first = at(10_000, [10_000, 1000, 500], [40_000, 1500, 500]);
+  assert.ok(first?.queue === 4.2 && first.queueMax === 4, JSON.stringify(first));
+  assert.equal(at(20_000, [11_000, 1000, 500], [41_000, 1500, 500], 14)?.queue, 0.1, 'the 14 columns of a kernel before 4.18');
+  assert.equal(at(30_000, [11_999, 1000, 500], [51_000, 1500, 500])?.queue, undefined, 'no disk busy a tenth of the time');
+  const wrapped = at(40_000, [21_999, 1000, 500], [1000, 1500, 500]);
+  assert.ok(wrapped?.busyDevices === 1 && wrapped.queue === undefined, `a weighted time that went backwards (a 32-bit wrap): ${JSON.stringify(wrapped)}`);
+  assert.equal(at(50_000, [31_999, 1000, 500], [6000, 1500, 500])?.queue, 0.5, 'the tick after it');
+});
+
+test('scanDiskstats reads the weighted time as parseDiskstats does, whether it ends the line or a space follows it', () => {
+  for (const columns of [14, 18, 20]) {
+    const two = `${line('sda', 0, { ticks: 1 }, columns)}\n${line('sda1', 1, {}, columns)}\n`;
+    const layout = diskLayout(two, parseDiskstats(two).filter((d) => d.name === 'sda'))!;
+    const text = `${line('sda', 0, { ticks: 5, weighted: 123_456_789 }, columns)}\n${line('sda1', 1, {}, columns)}\n`;
+    assert.deepEqual(scannedDisks(Buffer.from(text), layout, false)?.[0]?.weightedMs, 123_456_789, `${columns} columns`);
+    assert.equal(parseDiskstats(text)[0]?.weightedMs, 123_456_789);
+    const garbled = text.replace(' 123456789', ' 123456789x');
+    assert.equal(scannedDisks(Buffer.from(garbled), layout, false), undefined, `${columns} columns, garbled`);
+  }
 });
 
 test('a disk whose sectors went backwards but not its io_ticks still counts as busy, without its throughput', (t) => {
@@ -220,7 +252,7 @@ test('an NVMe multipath head is left out and its path counted, so one saturated 
   writeTree(root, { 'proc/diskstats': at(45_557_635) });
   c.collect(0);
   writeTree(root, { 'proc/diskstats': at(45_567_635) });
-  assert.deepEqual(c.collect(10_000), { busyMax: 1, busyMean: 0.5, busiest: 'nvme0c0n1', busyDevices: 1 });
+  assert.deepEqual(c.collect(10_000), { busyMax: 1, busyMean: 0.5, busiest: 'nvme0c0n1', busyDevices: 1, queue: 0, queueMax: 0 });
   assert.equal(diskExclusion('nvme0n1', `${root}/sys`), 'NVMe multipath head (its paths count)');
 });
 

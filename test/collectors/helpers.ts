@@ -127,7 +127,7 @@ export async function eventually<T>(check: () => T | undefined, timeoutMs = 15_0
 export function scannedDisks(bytes: Buffer, layout: DiskLayout, sectors = true): DiskCounters[] | undefined {
   const into = diskScanFor(layout);
   if (!scanDiskstats(bytes, layout, into, sectors)) return undefined;
-  return into.disks.map((d, i) => ({ major: d.major, minor: d.minor, name: d.name, readSectors: into.readSectors[i]!, writeSectors: into.writeSectors[i]!, ioTicksMs: into.ioTicksMs[i]! }));
+  return into.disks.map((d, i) => ({ major: d.major, minor: d.minor, name: d.name, readSectors: into.readSectors[i]!, writeSectors: into.writeSectors[i]!, ioTicksMs: into.ioTicksMs[i]!, weightedMs: into.weightedMs[i]! }));
 }
 
 // scanNetDev's reading of the layout's interfaces as the counters parseNetDev gives, or

@@ -260,9 +260,9 @@ describe('hot-path readers agree with the parsers', () => {
       // As the daemon reads it (io_ticks only), then with the sectors: the same ticks either way.
       const ticksOnly = scannedDisks(Buffer.from(text, 'latin1'), layout, false);
       const full = scannedDisks(Buffer.from(text, 'latin1'), layout);
-      if (full !== undefined) assert.deepEqual(ticksOnly?.map((d) => d.ioTicksMs), full.map((d) => d.ioTicksMs));
+      if (full !== undefined) assert.deepEqual(ticksOnly?.map((d) => [d.ioTicksMs, d.weightedMs]), full.map((d) => [d.ioTicksMs, d.weightedMs]));
       const ticksAgree = agrees(ticksOnly, () => parseDiskstats(text), (scanned, parsed) => {
-        for (const d of scanned) assert.ok(parsed.some((p: DiskCounters) => p.name === d.name && p.ioTicksMs === d.ioTicksMs), JSON.stringify(d));
+        for (const d of scanned) assert.ok(parsed.some((p: DiskCounters) => p.name === d.name && p.ioTicksMs === d.ioTicksMs && p.weightedMs === d.weightedMs), JSON.stringify(d));
       });
       return agrees(full, () => parseDiskstats(text), (scanned, parsed) => {
         for (const d of scanned) assert.ok(parsed.some((p: DiskCounters) => JSON.stringify(p) === JSON.stringify(d)), JSON.stringify(d));
@@ -271,7 +271,7 @@ describe('hot-path readers agree with the parsers', () => {
   );
 
   property(
-    "scanDiskstats, io_ticks only: every text the reading before 2026-12-06 read, read to the same numbers; any other only where parseDiskstats rejects it",
+    "scanDiskstats, io_ticks and the weighted time only: every text the reference reads, read to the same numbers; any other only where parseDiskstats rejects it",
     fc.tuple(fc.array(fc.array(statField, { minLength: 17, maxLength: 17 }), { minLength: 6, maxLength: 6 }), fc.constantFrom(11, 15, 17), edits, fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() })),
     ([values, columns, list, cut]) => {
       const first = diskText(DEVICES.map(() => Array.from({ length: 17 }, () => '1')), columns);
@@ -280,7 +280,8 @@ describe('hot-path readers agree with the parsers', () => {
       if (cut !== null) text = text.slice(0, cut % (text.length + 1));
       const bytes = Buffer.from(text, 'latin1');
       const old = referenceIoTicks(bytes, layoutOf());
-      const now = scannedDisks(bytes, layoutOf(), false)?.map((d) => d.ioTicksMs);
+      const scanned = scannedDisks(bytes, layoutOf(), false);
+      const now = scanned === undefined ? undefined : { ticks: scanned.map((d) => d.ioTicksMs), weighted: scanned.map((d) => d.weightedMs) };
       if (old !== undefined) assert.deepEqual(now, old);
       else if (now !== undefined) assert.equal(strict(() => parseDiskstats(text)), undefined, `read ${JSON.stringify(now)} where parseDiskstats accepts`);
       return old !== undefined;
