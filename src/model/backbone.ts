@@ -118,6 +118,8 @@ export const BACKBONE_INPUTS = [
   'io_devices',
   'machine_cpus',
   'machine_busy',
+  'io_queue',
+  'io_queue_max',
 ] as const;
 
 // A raw value as history records hold it: a finite number, else undefined.
@@ -158,10 +160,10 @@ function faultStall(faultsPerSec: number | undefined, cpus: number): number | un
 // PSI's "some" until 2026-12-05, and read one task waiting for NFS all the time as a
 // stall of 1/n: rank_io 69 on 2 CPUs, 0.8 on 128, 0.4 on 256. Without the CPU count
 // (older history) n is taken as 1, the share alone. With the busy devices (a model of
-// backbone version 3: `devices`, the busiest's share `busyMax`) the CPUs in iowait are
-// counted per busy device, as PSI's waiters are (perDevice).
-function iowaitStall(iowait: number | undefined, cpus: number | undefined, devices?: number, busyMax?: number): number | undefined {
-  return iowait === undefined ? undefined : 1 - Math.exp(-perDevice(Math.max(0, iowait) * (cpus ?? 1), devices, busyMax));
+// backbone version 3: `devices`, the busiest's share `busyMax`, the disks' `queue`) the
+// CPUs in iowait are counted per busy device, as PSI's waiters are (perDevice).
+function iowaitStall(iowait: number | undefined, cpus: number | undefined, devices?: number, busyMax?: number, queue?: DiskQueue): number | undefined {
+  return iowait === undefined ? undefined : 1 - Math.exp(-perDevice(Math.max(0, iowait) * (cpus ?? 1), devices, busyMax, queue));
 }
 
 // How a model's io part reads PSI io "some": 'device' (models whose training.backboneVersion
@@ -192,14 +194,32 @@ export function ioWaiting(some: number, busy: number | undefined, iowait: number
   return some * Math.max(1, Math.min(n, nonIdle));
 }
 
-// The tasks waiting on one device, from w waiting on the host and the effective number
-// k of devices busy (io_devices): w / k, and at least one task (w, where fewer) on a
-// device busy all the time, however many others are (ioWaiting counts at most a task a
-// CPU not idle, so w / k alone ranked every disk saturated below one). Without k (io to
-// NFS alone, or no device list) the waiters are taken as one device's.
-export function perDevice(w: number, k: number | undefined, busyMax: number | undefined): number {
+// The mean number of I/Os in flight on the physical disks over the interval (io_queue)
+// and on the one where it is highest (io_queue_max).
+export interface DiskQueue {
+  all: number;
+  max: number;
+}
+
+// The tasks waiting on one device, from w waiting on the host, the effective number k
+// of devices busy (io_devices) and the I/Os in flight on the disks (io_queue,
+// io_queue_max): of the w, the local disks hold at most q = min(w, all), and only these
+// are divided, q / k, and at least one task (q, where fewer) on a device busy all the
+// time and min(q, max) on the deepest queue, however many others are (ioWaiting counts
+// at most a task a CPU not idle, so w / k alone ranked every disk saturated below one);
+// the other w - q wait where no local disk shows (NFS, Lustre, GPFS) and count whole.
+// All w divided by k, four tasks waiting on NFS ranked 33.8, 16.9, 8.5 and 4.2 beside 1,
+// 2, 4 and 8 local disks 10 % busy, and four on one saturated disk 33.0-34.9 alone and
+// 14.6-15.0 beside a user's dd on each of three others (an audit, 2026-12-06). The
+// queue counts requests, not tasks (writeback or an async reader keeps many in flight
+// for one task): hence the min with w. Without k (io to NFS alone, or no device list)
+// the waiters are taken as one device's; without the queue (history from before it),
+// all of them are divided and the busiest's share alone floors them.
+export function perDevice(w: number, k: number | undefined, busyMax: number | undefined, queue?: DiskQueue): number {
   if (k === undefined || !(k > 1)) return w;
-  return Math.max(w / k, Math.min(w, Math.max(0, Math.min(1, busyMax ?? 0))));
+  const local = queue === undefined ? w : Math.min(w, Math.max(0, queue.all));
+  const floor = Math.max(Math.min(1, busyMax ?? 0), queue === undefined ? 0 : queue.max, 0);
+  return w - local + Math.max(local / k, Math.min(local, floor));
 }
 
 // The CPUs the stand-ins for PSI (faultStall, iowaitStall) are taken over: n, or under a
@@ -338,10 +358,13 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
     // iowait: read on the host, 8 saturated disks ranked rank_io 460 without PSI and 100 with it.
     const diskBusy = value(raw, 'disk_busy_max');
     const devices = ioCost === 'device' ? value(raw, 'io_devices') : undefined; // perDevice(w, undefined) is w
+    const queueAll = value(raw, 'io_queue');
+    const queueMax = value(raw, 'io_queue_max') ?? 0;
+    const queue = queueAll === undefined ? undefined : { all: queueAll, max: queueMax };
     let ioFromPsi: number | undefined;
     if (psiIo !== undefined && ioCost === 'some') ioFromPsi = psiIo;
-    else if (psiIo !== undefined) ioFromPsi = 1 - Math.exp(-perDevice(ioWaiting(psiIo, ioBusy, iowait, machine), devices, diskBusy));
-    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, machine, devices, diskBusy)), share(diskBusy) * DISK_BUSY_STALL);
+    else if (psiIo !== undefined) ioFromPsi = 1 - Math.exp(-perDevice(ioWaiting(psiIo, ioBusy, iowait, machine), devices, diskBusy, queue));
+    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, machine, devices, diskBusy, queue)), share(diskBusy) * DISK_BUSY_STALL);
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it
     // near 100 % while a second one still gets about half of it: ioSlowdown's argument.

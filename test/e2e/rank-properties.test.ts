@@ -236,6 +236,52 @@ describe('the default model on synthetic hosts', () => {
     }
   });
 
+  // Tasks waiting on NFS, Lustre or GPFS are in no local disk's queue. Divided among the
+  // local disks busy a tenth of the time, four of them ranked 33.8, 16.9, 8.5 and 4.2
+  // beside 1, 2, 4 and 8 such disks, and a user's small reads on four local disks took
+  // them from 32.7-34.8 to 9.4-9.8 (the fourteenth hostile-user audit, 2026-12-06). Each
+  // local disk's reader waits while its one I/O is in flight, in iowait and PSI as the
+  // kernel counts it.
+  it('ranks four tasks waiting on NFS beside 1, 2, 4 and 8 local disks 10 to 13 % busy within a few per cent of beside one, on 16 CPUs', () => {
+    for (const busy of [0.1, 0.13]) {
+      const at = (k: number) => {
+        const r = ranker.rank(hosts.sample({ cpus: 16, iowait: (4 + k * busy) / 16, psiIoSome: 0.99 }, { disks: Array.from({ length: k }, () => ({ busy })) }));
+        return { rank: r.rank, io: r.typed?.rank_io ?? NaN };
+      };
+      const one = at(1);
+      assert.ok(one.io > 390 && one.io < 420, `one disk ${busy * 100} % busy: rank_io ${one.io.toFixed(1)}`);
+      for (const k of [2, 4, 8]) {
+        const r = at(k);
+        assert.ok(Math.abs(r.rank - one.rank) <= 0.03 * one.rank, `${k} disks ${busy * 100} % busy: rank ${r.rank.toFixed(1)} against ${one.rank.toFixed(1)} beside one`);
+        assert.ok(Math.abs(r.io - one.io) <= 0.03 * one.io, `${k} disks ${busy * 100} % busy: rank_io ${r.io.toFixed(1)} against ${one.io.toFixed(1)} beside one`);
+      }
+    }
+  });
+
+  // The tasks on the deepest local queue are not divided among the other disks: four
+  // waiters on one saturated disk ranked 33.0-34.9 alone and 14.6-15.0 beside a user's
+  // dd on each of three other disks (the fourteenth hostile-user audit, 2026-12-06).
+  it('ranks four tasks waiting on one saturated disk no lower beside a dd saturating each of 1 to 7 other disks, on 16 CPUs', () => {
+    const at = (m: number) => {
+      const disks = [{ busy: 1, queue: 4 }, ...Array.from({ length: m }, () => ({ busy: 1, queue: 1 }))];
+      return ranker.rank(hosts.sample({ cpus: 16, iowait: (4 + m) / 16, diskBusy: 1, psiIoSome: 0.99 }, { disks }));
+    };
+    const alone = at(0);
+    for (const m of [1, 3, 7]) {
+      const r = at(m);
+      assert.ok(r.rank >= alone.rank - 0.5, `${m} other disks saturated: rank ${r.rank.toFixed(1)} against ${alone.rank.toFixed(1)} alone`);
+      assert.ok((r.typed?.rank_io ?? NaN) >= (alone.typed?.rank_io ?? Infinity) - 5, `${m} other disks saturated: rank_io ${String(r.typed?.rank_io)} against ${String(alone.typed?.rank_io)} alone`);
+    }
+  });
+
+  // A new job's io goes to one device: one waiter on each of 8 saturated disks is one
+  // waiter on the disk it joins, as on a host whose one disk is saturated by one.
+  it('ranks one waiter on each of 8 saturated disks as one waiter on one saturated disk, on 16 CPUs', () => {
+    const eight = ranker.rank(hosts.sample({ cpus: 16, iowait: 8 / 16, psiIoSome: 0.99 }, { disks: Array.from({ length: 8 }, () => ({ busy: 1 })) }));
+    const one = ranker.rank(hosts.sample({ cpus: 16, iowait: 1 / 16, diskBusy: 1, psiIoSome: 0.99 }));
+    assert.ok(Math.abs((eight.typed?.rank_io ?? NaN) - (one.typed?.rank_io ?? NaN)) < 2, `rank_io ${String(eight.typed?.rank_io)} on 8 disks, ${String(one.typed?.rank_io)} on one`);
+  });
+
   // Where a job may use only some CPUs (cpu.job_cpus, isolcpus=, a cpuset), PSI io and
   // iowait are still the machine's, weighted over all its CPUs: counted over the job's
   // 2 of 64, one task keeping an NFS mount busy ranked 8.4 alone and 0.1 (rank_io 1.6)

@@ -24,7 +24,7 @@ export interface HostState {
   memTotalGiB?: number; // default 4 GiB per CPU
   swapPagesPerSec?: number; // pswpin + pswpout per second (half each); default 0
   majorFaultsPerSec?: number; // default 0
-  diskBusy?: number; // share of time the disk had I/O in flight; default 0
+  diskBusy?: number; // share of time the disk had I/O in flight (one I/O in flight while busy); default 0
   netUtil?: number; // eth0's received bytes as a share of its 10 Gb/s link, 0..1; default 10 kB/s
   psiCpu?: number; // PSI cpu some avg10, 0..1; default 0
   psiMemSome?: number;
@@ -40,6 +40,9 @@ export interface HostState {
 export interface HostLayout {
   perCpu?: readonly { busy: number; iowait?: number }[];
   jobCpus?: readonly number[];
+  // The physical disks sda, sdb, ... (the state's diskBusy is then ignored): each one's
+  // busy share and mean number of I/Os in flight (default its busy share: one at a time).
+  disks?: readonly { busy: number; queue?: number }[];
 }
 
 const HZ = 100; // USER_HZ
@@ -81,6 +84,11 @@ function cpuTimes(busyShare: number, iowaitShare: number, stealShare: number, t:
   ];
 }
 
+// sda, sdb, ..., sdz, sdaa, ...
+function diskName(i: number): string {
+  return i < 26 ? `sd${String.fromCharCode(97 + i)}` : `sd${String.fromCharCode(96 + Math.floor(i / 26))}${String.fromCharCode(97 + (i % 26))}`;
+}
+
 // The files of one instant: counters at `t` seconds since t0 (0 or the window).
 function render(s: Required<Omit<HostState, 'seconds'>>, t: number, layout: HostLayout = {}): Record<string, string> {
   const lines =
@@ -113,9 +121,15 @@ function render(s: Required<Omit<HostState, 'seconds'>>, t: number, layout: Host
   ].join('\n');
   const swapHalf = (s.swapPagesPerSec * t) / 2;
   const vmstat = `pgpgin 1000\npgpgout 1000\npswpin ${Math.round(1000 + swapHalf)}\npswpout ${Math.round(1000 + swapHalf)}\npgmajfault ${Math.round(5000 + s.majorFaultsPerSec * t)}\n`;
-  const ioMs = Math.round(1_000_000 + 1000 * t * clamp01(s.diskBusy));
-  const sectors = Math.round(1_000_000 + 20_000 * t * clamp01(s.diskBusy));
-  const diskstats = `   8       0 sda 10000 0 ${sectors} 5000 20000 0 ${sectors} 8000 0 ${ioMs} 13000 0 0 0 0 0 0\n`;
+  const disks = layout.disks ?? [{ busy: s.diskBusy }];
+  const diskstats = disks
+    .map((d, i) => {
+      const ioMs = Math.round(1_000_000 + 1000 * t * clamp01(d.busy));
+      const weightedMs = Math.round(1_300_000 + 1000 * t * Math.max(0, d.queue ?? clamp01(d.busy)));
+      const sectors = Math.round(1_000_000 + 20_000 * t * clamp01(d.busy));
+      return `   8 ${String(16 * i).padStart(7)} ${diskName(i)} 10000 0 ${sectors} 5000 20000 0 ${sectors} 8000 0 ${ioMs} ${weightedMs} 0 0 0 0 0 0\n`;
+    })
+    .join('');
   const netdev =
     'Inter-|   Receive                                                |  Transmit\n' +
     ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n' +
@@ -135,8 +149,7 @@ function render(s: Required<Omit<HostState, 'seconds'>>, t: number, layout: Host
     'proc/pressure/memory': psi(s.psiMemSome, s.psiMemFull),
     'proc/pressure/io': psi(s.psiIoSome, s.psiIoFull),
     'sys/devices/system/cpu/online': s.cpus === 1 ? '0\n' : `0-${s.cpus - 1}\n`,
-    'sys/block/sda/device/vendor': 'ATA\n',
-    'sys/block/sda/removable': '0\n',
+    ...Object.fromEntries(disks.flatMap((_, i) => [[`sys/block/${diskName(i)}/device/vendor`, 'ATA\n'], [`sys/block/${diskName(i)}/removable`, '0\n']])),
     'sys/class/net/eth0/device/vendor': '0x8086\n',
     'sys/class/net/eth0/speed': '10000\n',
     ...topology(s.cpus, s.cores),
@@ -197,8 +210,8 @@ export function kernelPsi(perCpu: readonly { stall: number; nonIdle: number }[])
 // The files of the host at `t` seconds into its window (counters grow at the state's
 // rates), relative to a root that holds proc/ and sys/: for a writer that keeps them
 // current in real time under a running daemon.
-export function renderHost(state: HostState, t: number): Record<string, string> {
-  return render(fullState(state), t);
+export function renderHost(state: HostState, t: number, layout?: HostLayout): Record<string, string> {
+  return render(fullState(state), t, layout);
 }
 
 // Writes the host's two instants under dir: dir/t0/{proc,sys} and dir/t1/{proc,sys}.

@@ -120,6 +120,25 @@ describe('backbone', () => {
     assert.equal(perDevice(0.4, 6, 1), 0.4);
   });
 
+  // Tasks waiting on NFS, Lustre or GPFS are in no local queue: divided among the local
+  // disks busy a tenth of the time, four such waiters ranked rank_io 396 beside one and
+  // 50 beside eight (an audit, 2026-12-06).
+  it('divides among the busy devices only the waiters the disks\' queues can hold, and counts the deepest queue\'s whole', () => {
+    assert.equal(perDevice(4.8, 8, 0.1, { all: 0.8, max: 0.1 }), 4.1, 'four waiting on NFS, a reader on each of 8 disks 10 % busy');
+    assert.equal(perDevice(4.1, 1, 0.1, { all: 0.1, max: 0.1 }), 4.1, 'the same beside one disk');
+    assert.equal(perDevice(8, 8, 1, { all: 8, max: 1 }), 1, 'one waiter on each of 8 saturated disks');
+    assert.equal(perDevice(1, 8, 1, { all: 256, max: 32 }), 1, 'writeback: many requests in flight for one waiter');
+    assert.equal(perDevice(7, 4, 1, { all: 7, max: 4 }), 4, 'four waiters on one saturated disk, one on each of three others');
+    assert.equal(perDevice(4, 4, 0.13, { all: 0, max: 0 }), 4, 'nothing in flight on the disks: every waiter elsewhere');
+    assert.equal(perDevice(3, 4, 0.5), 0.75, 'without the queue (history from before it), as before');
+    const nfs = { cpus: 16, cpu_iowait: 4.8 / 16, psi_io_some: 0.99, disk_busy_max: 0.1, io_devices: 8 };
+    const alone = backbone({ cpus: 16, cpu_iowait: 4.1 / 16, psi_io_some: 0.99, disk_busy_max: 0.1, io_devices: 1, io_queue: 0.1, io_queue_max: 0.1 }).io;
+    const io = backbone({ ...nfs, io_queue: 0.8, io_queue_max: 0.1 }).io;
+    assert.ok(Math.abs(io - alone) < 1 && io > 400, `rank_io ${io.toFixed(1)} beside 8 disks, ${alone.toFixed(1)} beside one`);
+    assert.ok(backbone(nfs).io < 60, 'a line without io_queue ranks as before');
+    assert.equal(backbone({ ...nfs, io_queue: 0.8, io_queue_max: 0.1 }, DEFAULT_BACKBONE, 'waiters').io, backbone(nfs, DEFAULT_BACKBONE, 'waiters').io, 'version 2 divides nothing');
+  });
+
   it('counts the tasks waiting for io as "some" alone without the CPU count, at least "some" and at most "some" × n', () => {
     assert.equal(ioWaiting(0.3, 0.5, 0.1, undefined), 0.3);
     assert.equal(ioWaiting(0.3, 0, 0, 64), 0.3);

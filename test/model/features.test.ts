@@ -592,6 +592,14 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
     assert.deepEqual(named(), [null, null]);
   });
 
+  it('records as io_queue and io_queue_max the I/Os in flight on the disks and on the deepest, where the collector gives them, and nothing otherwise', () => {
+    const s = container(1, 0);
+    s.disk = { busyMax: 1, busyMean: 0.5, busyDevices: 1.2, queue: 4.5, queueMax: 4 };
+    assert.deepEqual([toFeatures(s).named['io_queue'], toFeatures(s).named['io_queue_max']], [4.5, 4]);
+    s.disk = { busyMax: 0.05, busyMean: 0.05 };
+    assert.deepEqual([toFeatures(s).named['io_queue'], toFeatures(s).named['io_queue_max']], [null, null]);
+  });
+
   it('reads the 1-minute load from the cgroup\'s tasks over the minute, not over the last interval', () => {
     const s = container(2, 0);
     s.cpu!.quotaTasks1 = 6; // six loops a minute ago, two now
