@@ -121,6 +121,12 @@ export function quotaView(s: Sample): { cpus: number; hostCpus: number; hostCore
   return { cpus: q, hostCpus, hostCores, tasks, tasks1: t1 !== undefined && t1 >= 0 && t1 < Infinity ? t1 : tasks };
 }
 
+// Whether a job sees fewer CPUs than the machine has: only some of them (jobView) or a
+// CPU quota (quotaView). Then the facts machine_cpus and machine_busy are given.
+function seenConfined(s: Sample): boolean {
+  return jobView(s) !== undefined || quotaView(s) !== undefined;
+}
+
 // Tasks per CPU under a quota: the more contended of the quota's and the host's. A new
 // task gets min(Q / (T + 1), n / (H + 1)) of a CPU, T being the cgroup's tasks and H the
 // tasks on its n CPUs (perCpu × n, which count the cgroup's that run): the backbone's
@@ -474,12 +480,12 @@ export const HOST_FACTS: readonly HostFact[] = [
     // time, and the disks are shared by every task whatever its CPUs. Over the job's 2 of
     // 64 CPUs, one task keeping an NFS mount busy beside 62 busy CPUs read rank_io 1.6
     // where every CPU a job's reads 98 (an audit, 2026-12-06).
-    read: (s) => (jobView(s) === undefined && quotaView(s) === undefined ? undefined : s.cpu?.online),
+    read: (s) => (seenConfined(s) ? s.cpu?.online : undefined),
   },
   {
     name: 'machine_busy',
     source: 'where machine_cpus is given, their busy share (not idle and not iowait; absent otherwise)',
-    read: (s) => (jobView(s) === undefined && quotaView(s) === undefined ? undefined : s.cpu?.busy),
+    read: (s) => (seenConfined(s) ? s.cpu?.busy : undefined),
   },
   {
     name: 'io_queue',
