@@ -157,6 +157,8 @@ test('without detail (the daemon), gives the I/Os in flight on all the disks and
   const wrapped = at(40_000, [21_999, 1000, 500], [1000, 1500, 500]);
   assert.ok(wrapped?.busyDevices === 1 && wrapped.queue === undefined, `a weighted time that went backwards (a 32-bit wrap): ${JSON.stringify(wrapped)}`);
   assert.equal(at(50_000, [31_999, 1000, 500], [6000, 1500, 500])?.queue, 0.5, 'the tick after it');
+  const oneBack = at(60_000, [41_999, 1000, 500], [46_000, 1000, 500]);
+  assert.ok(oneBack?.busyDevices === 1 && oneBack.queue === undefined, `one disk's weighted time back, the sum still forward: ${JSON.stringify(oneBack)}`);
 });
 
 test('scanDiskstats reads the weighted time as parseDiskstats does, whether it ends the line or a space follows it', () => {

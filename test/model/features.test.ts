@@ -582,9 +582,11 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
 
   it('records as machine_cpus and machine_busy all the online CPUs and their busy share where jobs may use fewer CPUs or under a quota, and nothing otherwise', () => {
     const s = container(1, 0);
-    s.cpu = { ...s.cpu!, busy: 0.9, jobCpus: 8, jobBusy: 0.25 };
+    s.cpu = { ...s.cpu!, busy: 0.9 };
     const named = (): [unknown, unknown] => [toFeatures(s).named['machine_cpus'], toFeatures(s).named['machine_busy']];
-    assert.deepEqual(named(), [16, 0.9]);
+    assert.deepEqual(named(), [16, 0.9], 'a quota of 2 CPUs on a 16-CPU machine, jobs on every CPU');
+    s.cpu = { ...s.cpu!, jobCpus: 8, jobBusy: 0.25 };
+    assert.deepEqual(named(), [16, 0.9], 'the quota and jobs on 8 of the 16 CPUs');
     delete s.cpu!.quotaCpus;
     assert.deepEqual(named(), [16, 0.9], 'jobs on 8 of 16 CPUs, no quota');
     delete s.cpu!.jobCpus;
