@@ -127,6 +127,27 @@ describe('lavarank run --test-keep-open', () => {
   });
 });
 
+// The start-up deadline guards the start alone: once the first report is out it must be
+// cleared, or every elim would end itself that long after each start, and LIM restart it.
+describe('lavarank run --test-startup-deadline', () => {
+  it('a start that writes its first report goes on reporting past the start-up deadline, and stops normally', async () => {
+    const elim = startElim({ testInterval: 0.25, args: ['--test-startup-deadline', '5'] });
+    try {
+      // Reports at most 8 s after the spawn are past the 5 s counted from the daemon's start,
+      // which comes after Node has loaded the program.
+      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      void elim.exited.then((e) => (exit = e));
+      const late = await until('a report 8 s after the start, or the exit', () => elim.reports().find((r) => r.at > 8000) ?? (exit === undefined ? undefined : null), 20_000);
+      assert.notEqual(late, null, `exited (${exit?.code ?? exit?.signal}) before its report 8 s after the start`);
+      assert.equal(elim.log().find((l) => String(l['msg']).startsWith('start-up did not finish')), undefined);
+      process.kill(elim.pid, 'SIGTERM');
+      assert.deepEqual(await elim.exited.then((e) => [e.code, e.signal]), [0, null]);
+    } finally {
+      await elim.cleanup();
+    }
+  });
+});
+
 // The first pessimistic-rank record of an elim's log.
 function pessimisticRecord(elim: ReturnType<typeof startElim>): Promise<Record<string, unknown>> {
   return elim.waitForLog((l) => String(l['msg']).startsWith('reporting the pessimistic rank'), 10_000);

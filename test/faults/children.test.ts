@@ -7,12 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { processCpuSeconds } from '../../src/calibration/calibrate.js';
 import { parseConfigText } from '../../src/config/config.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
-import { cliPath, tempDir, tokenEnv } from '../helpers.js';
+import { cliPath, fixture, tempDir, tokenEnv } from '../helpers.js';
 import { assertStopsOnSigterm, longestHistoryGap, REPORT_RE, startElim, threadNice, type Elim, type Report } from '../e2e/harness.js';
 import { DescendantWatch, installElim, sleep, startWithChild, startWithChildren, until, vmRssKb } from './helpers.js';
 
@@ -222,6 +223,32 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     } finally {
       watch.stop();
       await elim.cleanup();
+    }
+  });
+
+  // A bug's uncaught exception ends the daemon at once (its fatal line written first): the
+  // children's groups must go with it, or each crash leaves them under PID 1, one more set
+  // per LIM restart, as a second SIGTERM did.
+  it('a crash: the daemon exits 1, its fatal line logged, and a helper of its child that ignores SIGTERM goes with it', async () => {
+    const { dir, cleanup } = tempDir('lavarank-children-');
+    const crash = { nodeArgs: ['--import', pathToFileURL(fixture('crash-at.mjs')).href], env: { CRASH_ON_SIGNAL: 'SIGUSR2' } };
+    const elim = startElim({ testInterval: 0.2, config: `elims:\n  - name: forker\n    command: [${installElim(dir, 'forker')}]\n`, ...crash });
+    const watch = new DescendantWatch(elim.pid);
+    try {
+      await until('a forker value', () => elim.reports().find((r) => r.line.includes(' forker 1')), 10_000);
+      await sleep(300);
+      watch.poll();
+      assert.ok(watch.all().length >= 3, `the helper was not seen: ${JSON.stringify(watch.all())}`);
+      process.kill(elim.pid, 'SIGUSR2');
+      const exit = await elim.exited;
+      // 1, or SIGKILL where a log or history write was out in libuv's pool (src/util/exit.ts).
+      assert.ok(exit.code === 1 || exit.signal === 'SIGKILL', `exited ${exit.code ?? exit.signal}`);
+      assert.ok(elim.log().some((l) => l['level'] === 'fatal' && l['msg'] === 'uncaught exception; exiting'), 'no fatal line in the log');
+      assert.deepEqual(await DescendantWatch.survivorsAfter(watch.all()), []);
+    } finally {
+      watch.stop();
+      await elim.cleanup();
+      cleanup();
     }
   });
 
