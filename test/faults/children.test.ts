@@ -31,6 +31,14 @@ async function sigtermWithin2s(elim: Elim, watch: DescendantWatch): Promise<void
   assert.deepEqual(await DescendantWatch.survivorsAfter(watch.children()), []);
 }
 
+// Waits until the forker child has reported and its helper, which ignores SIGTERM, runs.
+async function forkerAndHelperSeen(elim: Elim, watch: DescendantWatch): Promise<void> {
+  await until('a forker value', () => elim.reports().find((r) => r.line.includes(' forker 1')), 10_000);
+  await sleep(300);
+  watch.poll();
+  assert.ok(watch.all().length >= 3, `the helper was not seen: ${JSON.stringify(watch.all())}`);
+}
+
 describe('child elims that misbehave', { concurrency: false }, () => {
   it('one that floods its output: reports stay on time with its newest value, memory and CPU stay bounded, and SIGTERM ends both', async (t) => {
     const elim = startWithChild('flood');
@@ -182,10 +190,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     const elim = startWithChild('forker');
     const watch = new DescendantWatch(elim.pid);
     try {
-      await until('a forker value', () => elim.reports().find((r) => r.line.includes(' forker 1')), 10_000);
-      await sleep(300);
-      watch.poll();
-      assert.ok(watch.all().length >= 3, `the helper was not seen: ${JSON.stringify(watch.all())}`);
+      await forkerAndHelperSeen(elim, watch);
       await assertStopsOnSigterm(elim);
       assert.deepEqual(await DescendantWatch.survivorsAfter(watch.all()), []);
     } finally {
@@ -201,10 +206,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     const elim = startWithChild('forker');
     const watch = new DescendantWatch(elim.pid);
     try {
-      await until('a forker value', () => elim.reports().find((r) => r.line.includes(' forker 1')), 10_000);
-      await sleep(300);
-      watch.poll();
-      assert.ok(watch.all().length >= 3, `the helper was not seen: ${JSON.stringify(watch.all())}`);
+      await forkerAndHelperSeen(elim, watch);
       // SIGTERM every 50 ms until it exits: two sent at once are one pending signal, and
       // the helper holds the stop for STOP_GRACE_MS (0.8 s), in which a later one lands.
       let exited = false;
@@ -235,10 +237,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     const elim = startElim({ testInterval: 0.2, config: `elims:\n  - name: forker\n    command: [${installElim(dir, 'forker')}]\n`, ...crash });
     const watch = new DescendantWatch(elim.pid);
     try {
-      await until('a forker value', () => elim.reports().find((r) => r.line.includes(' forker 1')), 10_000);
-      await sleep(300);
-      watch.poll();
-      assert.ok(watch.all().length >= 3, `the helper was not seen: ${JSON.stringify(watch.all())}`);
+      await forkerAndHelperSeen(elim, watch);
       process.kill(elim.pid, 'SIGUSR2');
       const exit = await elim.exited;
       // 1, or SIGKILL where a log or history write was out in libuv's pool (src/util/exit.ts).
