@@ -228,7 +228,10 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan,
     let weighted = 0;
     for (let c = bytes[p]! ^ 48; c < 10; c = bytes[++p]! ^ 48) weighted = weighted * 10 + c;
     if (p === start || (p < lineEnd && bytes[p] !== SPACE)) return false;
-    if (p - start > EXACT_DIGITS) weighted = counterAt(bytes, start, p);
+    if (p - start > EXACT_DIGITS) {
+      weighted = counterAt(bytes, start, p);
+      if (weighted < 0) return false; // over 30 digits: parseDiskstats refuses the line
+    }
     into.weightedMs[k] = weighted;
   }
   return true;

@@ -173,6 +173,17 @@ test('scanDiskstats reads the weighted time as parseDiskstats does, whether it e
   }
 });
 
+// counterAt gives -1 past 30 digits: taken as the count, the tick after read the whole
+// counter as one interval's weighted time, thousands of I/Os in flight on one disk.
+test('scanDiskstats refuses a weighted time of more than 30 digits, as parseDiskstats refuses its line', () => {
+  const two = `${line('sda', 0, { ticks: 1 })}\n${line('sda1', 1, {})}\n`;
+  const layout = diskLayout(two, parseDiskstats(two).filter((d) => d.name === 'sda'))!;
+  const text = two.replace(' 1 2 0 0', ` 1 ${'1'.repeat(31)} 0 0`);
+  assert.throws(() => parseDiskstats(text), CollectorError);
+  assert.equal(scannedDisks(Buffer.from(text), layout, false), undefined);
+  assert.equal(scannedDisks(Buffer.from(two.replace(' 1 2 0 0', ` 1 ${'1'.repeat(30)} 0 0`)), layout, false)?.[0]?.weightedMs, Number('1'.repeat(30)));
+});
+
 test('a disk whose sectors went backwards but not its io_ticks still counts as busy, without its throughput', (t) => {
   const root = tempDir(t);
   sysTree(root, ['sda', 'sdb']);
