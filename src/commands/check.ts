@@ -3,7 +3,8 @@
 // the OpenLava side (src/lsf/check.ts). Prints the problems first, most serious
 // first, then the effective configuration; exits 1 on a critical problem or an
 // error, 0 when there are none (warnings alone do not fail).
-import { lstatSync, readFileSync, type Stats } from 'node:fs';
+import { readFileSync, type Stats } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { cpuRanges, parseCpuList, parseCpuNumbers, readCores } from '../collectors/cpulist.js';
 import { SMT_YIELD } from '../model/backbone.js';
 import { isPhysicalInterface, netDevNames, parseLinkSpeed } from '../collectors/network.js';
@@ -12,10 +13,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { EXIT_USAGE, print, printError } from '../util/cliio.js';
-import { defaultConfig, findConfig, loadConfig, MIN_LIM_INTERVAL, type Config, type LogConfig } from '../config/config.js';
+import { defaultConfig, findConfigAsync, loadConfigAsync, MIN_LIM_INTERVAL, type Config, type LogConfig } from '../config/config.js';
 import { ConfigError, errnoReason, errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
-import { findExecutable } from '../util/exec.js';
+import { findExecutableAsync } from '../util/exec.js';
 import { escapedControls } from '../util/shown.js';
 import { systemClock } from '../util/clock.js';
 import { createGpuCollector } from '../collectors/gpu.js';
@@ -23,19 +24,19 @@ import { createCpuCollector } from '../collectors/cpu.js';
 import { createLoadCollector } from '../collectors/loadavg.js';
 import { createMemoryCollector } from '../collectors/memory.js';
 import type { CollectorOptions } from '../collectors/types.js';
-import { checkGpuProgram } from '../daemon/sampler.js';
+import { checkGpuProgramAsync } from '../daemon/sampler.js';
 import { chooseLogTarget, type LogChoice } from '../daemon/log.js';
-import { lsfEnvProblems, lsfLogdir, sharedTextResources } from '../daemon/lsf-env.js';
-import { childProgram } from '../daemon/children.js';
+import { lsfEnvProblemsAsync, lsfLogdirAsync, sharedTextResources } from '../daemon/lsf-env.js';
+import { childProgramAsync } from '../daemon/children.js';
 import { typedRankNames } from '../daemon/elim.js';
 import { describeModel, modelPathFor } from '../model/rankers.js';
-import { loadModel } from '../model/model.js';
-import { historyLocation } from '../history/record.js';
+import { loadModelAsync } from '../model/model.js';
+import { historyLocationAsync } from '../history/record.js';
 import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.js';
-import { trustProblems } from '../util/trust.js';
-import { metricsDirectoryProblems } from '../daemon/metrics.js';
+import { checkTrustAsync } from '../util/trust.js';
+import { metricsDirectoryProblemsAsync } from '../daemon/metrics.js';
 import { unwritable } from '../util/appender.js';
-import { isDirectory, isPresent, writableProblem } from '../util/paths.js';
+import { isDirectoryAsync, isPresentAsync, writableProblemAsync } from '../util/paths.js';
 import { recommendForCpus } from './recommend.js';
 import { cpusOption, hostCpusForRank, jobCpuSet } from './jobcpus.js';
 
@@ -67,11 +68,14 @@ warnings alone exit 0.
 const PROGRAM = fileURLToPath(new URL('../cli.js', import.meta.url));
 
 // Why the daemon would refuse the log or history file already at path (see
-// unwritable: another user's, a link, not a regular file), or undefined.
-function existingFileProblem(path: string): string | undefined {
+// unwritable: another user's, a link, not a regular file), or undefined. Each question
+// of check is asked in libuv's pool, as the daemon's start asks it: a path under a
+// user's FUSE mount whose server answers the pool and never a main thread held check
+// on its main thread, where SIGINT could not end it.
+async function existingFileProblem(path: string): Promise<string | undefined> {
   let st: Stats;
   try {
-    st = lstatSync(path);
+    st = await lstat(path);
   } catch {
     return undefined; // not there yet: the daemon creates it
   }
@@ -82,17 +86,17 @@ function existingFileProblem(path: string): string | undefined {
 
 // Why the daemon could not append to the log or history file at path, predicted
 // without creating anything: refused when it could but will not (see unwritable).
-function predictedOpenProblem(path: string): { why: string; refused: boolean } | undefined {
-  const cannot = writableProblem(path);
+async function predictedOpenProblem(path: string): Promise<{ why: string; refused: boolean } | undefined> {
+  const cannot = await writableProblemAsync(path);
   if (cannot !== undefined) return { why: cannot, refused: false };
-  const file = existingFileProblem(path);
+  const file = await existingFileProblem(path);
   return file === undefined ? undefined : { why: file, refused: true };
 }
 
 // Where the daemon would log on this host, and the locations it would pass over
 // first: its own rule (chooseLogTarget), with the file's open predicted. Under LIM
 // stderr is never a terminal.
-export function logChoice(config: LogConfig, host: string, env: NodeJS.ProcessEnv, logdirFrom?: string): LogChoice {
+export function logChoice(config: LogConfig, host: string, env: NodeJS.ProcessEnv, logdirFrom?: string): Promise<LogChoice> {
   return chooseLogTarget(config, { host, env, stderrIsTty: false, logdirFrom }, { fileProblem: predictedOpenProblem });
 }
 
@@ -278,7 +282,7 @@ export async function queryGpus(config: Readonly<Config>): Promise<{ gpus?: stri
     timeoutMs: config.gpu.timeout * 1000,
     intervalMs: 3_600_000,
     clock: systemClock,
-    checkProgram: checkGpuProgram,
+    checkProgram: (path: string) => checkGpuProgramAsync(path),
   });
   try {
     await poller.ready?.();
@@ -327,7 +331,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const given: NodeJS.ProcessEnv = { ...process.env, ...(args['lsf-envdir'] === undefined ? {} : { LSF_ENVDIR: args['lsf-envdir'] }) };
   // LSF_LOGDIR from lsf.conf where the environment lacks it, as the daemon takes it.
-  const { env, refusal: confRefusal, from: logdirFrom } = lsfLogdir(given);
+  const { env, refusal: confRefusal, from: logdirFrom } = await lsfLogdirAsync(given);
   const findings: Finding[] = [];
   const add = (severity: Severity, message: string): void => void findings.push({ severity, message });
   const notes: string[] = [];
@@ -336,10 +340,10 @@ export async function main(argv: string[]): Promise<number> {
   // by LIM, refuses.
   const uid = process.geteuid?.() ?? 0;
   if (uid !== 0) add('warning', `run as uid ${uid}, not root: files are judged as uid ${uid} owns them, but the elim runs as root under LIM and refuses files root does not own; run lavarank check as root`);
-  const source = findConfig(args.config, env, isPresent);
+  const source = await findConfigAsync(args.config, env, isPresentAsync);
   let config: Readonly<Config> = defaultConfig();
   try {
-    config = loadConfig(source);
+    config = await loadConfigAsync(source);
   } catch (err) {
     // The daemon refuses to start with an invalid config: LIM shows "-" for the host.
     for (const problem of err instanceof ConfigError ? err.problems : [errorMessage(err)]) add('critical', `${problem} (the elim would not start)`);
@@ -350,23 +354,23 @@ export async function main(argv: string[]): Promise<number> {
     add('critical', `interval ${config.interval} s: under LIM an interval under ${MIN_LIM_INTERVAL} s is refused (LIM reads one report per 5 s)`);
   }
 
-  const model = describeModel(config);
+  const model = await describeModel(config);
   notes.push(`model: ${model.description}`);
   for (const problem of model.problems) add(config.model === null ? 'error' : 'critical', problem);
   for (const warning of model.warnings) add('warning', warning);
 
   for (const [i, elim] of config.elims.entries()) {
-    for (const problem of childProgram(elim.command, `child elim elims[${i}]`).problems) add('error', `${problem} (lavarank would not start it)`);
+    for (const problem of (await childProgramAsync(elim.command, `child elim elims[${i}]`)).problems) add('error', `${problem} (lavarank would not start it)`);
     notes.push(`child elim ${elim.name ?? `#${i}`}: ${elim.command.join(' ')}`);
   }
 
   if (config.gpu.enabled !== false) {
-    const gpu = findExecutable(config.gpu.command);
+    const gpu = await findExecutableAsync(config.gpu.command);
     if (gpu === undefined) {
       notes.push(`gpu: ${config.gpu.command} not found${config.gpu.enabled === 'auto' ? ' (GPU features off)' : ''}`);
       if (config.gpu.enabled === true) add('error', `gpu.command ${config.gpu.command}: not found (gpu.enabled is true)`);
     } else {
-      const untrusted = trustProblems(gpu, 'gpu.command', { executable: true });
+      const untrusted = (await checkTrustAsync(gpu, 'gpu.command', { executable: true })).problems;
       for (const problem of untrusted) add('error', problem);
       if (untrusted.length > 0) notes.push(`gpu: ${gpu}`);
       else {
@@ -381,7 +385,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const envdir = env['LSF_ENVDIR'];
-  for (const problem of lsfEnvProblems({ LSF_LOGDIR: env['LSF_LOGDIR'] })) add('warning', problem);
+  for (const problem of await lsfEnvProblemsAsync({ LSF_LOGDIR: env['LSF_LOGDIR'] })) add('warning', problem);
   if (confRefusal !== undefined) add('warning', confRefusal);
   // The daemon's own reading of lsf.shared, for its child elims' String resources.
   if (config.elims.length > 0) {
@@ -389,7 +393,7 @@ export async function main(argv: string[]): Promise<number> {
     if (shared.problem !== undefined) add('warning', shared.problem);
   }
   const host = hostname();
-  const logs = logChoice(config.log, host, env, logdirFrom);
+  const logs = await logChoice(config.log, host, env, logdirFrom);
   if (logs.chosen === undefined) add('error', 'no log location is usable; logs would be lost (set log.file)');
   else notes.push(`log: ${logs.chosen.path} (${logs.chosen.why})`);
   for (const { target, why, missing, refused } of logs.skipped) {
@@ -400,12 +404,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (config.history.enabled) {
-    const { dir, skipped, problems: shared } = historyLocation(config.history.dir, env);
+    const { dir, skipped, problems: shared } = await historyLocationAsync(config.history.dir, env);
     if (skipped !== undefined) add('warning', `${skipped}: history goes to ${dir} instead`);
-    const why = writableProblem(dir);
+    const why = await writableProblemAsync(dir);
     if (why !== undefined) add('error', `history directory ${dir}: ${why}`);
     for (const problem of shared) add('error', `${problem} (history would be off: root appends there, and retrain learns from it)`);
-    const file = existingFileProblem(join(dir, `${host}.jsonl`));
+    const file = await existingFileProblem(join(dir, `${host}.jsonl`));
     if (file !== undefined && shared.length === 0) add('error', `history file ${file}: the daemon would write no history until it is removed`);
     notes.push(shared.length === 0 ? `history: ${dir}/${host}.jsonl` : 'history: off (its directory is refused)');
   } else {
@@ -413,10 +417,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (config.metrics.textfile !== null) {
     const dir = dirname(config.metrics.textfile);
-    const problems = metricsDirectoryProblems(dir);
+    const problems = await metricsDirectoryProblemsAsync(dir);
     for (const problem of problems) add('error', `${problem} (metrics would be off)`);
     // The daemon never makes it (README, "Metrics for Prometheus"): every write would fail.
-    if (problems.length === 0 && !isDirectory(dir)) add('error', `metrics.textfile ${config.metrics.textfile}: its directory ${dir} does not exist, and lavarank never makes it (metrics would not be written); create it: mkdir -m 0755 ${dir}`);
+    if (problems.length === 0 && !(await isDirectoryAsync(dir))) add('error', `metrics.textfile ${config.metrics.textfile}: its directory ${dir} does not exist, and lavarank never makes it (metrics would not be written); create it: mkdir -m 0755 ${dir}`);
   }
   for (const problem of requiredReadProblems(config)) {
     add('critical', `${problem}: the elim would report the pessimistic rank, ${config.pessimistic_rank}, at every report (proc_root ${config.proc_root}, sys_root ${config.sys_root})`);
@@ -434,7 +438,7 @@ export async function main(argv: string[]): Promise<number> {
 
   let expected: { d: number; t: number; resReq: string; why: string } | undefined;
   try {
-    const loaded = loadModel(modelPathFor(config));
+    const loaded = await loadModelAsync(modelPathFor(config));
     const host = hostCpusForRank(config, availableParallelism(), jobSet);
     const cpus = givenCpus ?? host.cpus;
     const r = recommendForCpus(loaded, cpus, { intervalSec: config.interval, resource: config.resource });

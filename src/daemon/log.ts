@@ -4,19 +4,19 @@
 // A location that cannot be written, or whose directory another user can change, is
 // skipped for the next one, and the reason is logged in the one that works; nothing
 // about logging can stop the reports.
-import { closeSync, fstat, fstatSync, open, openSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fstat, open, writeSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
-import { OPEN_FLAGS, RotatingAppender, makeDir, makeDirSync, unwritable } from '../util/appender.js';
+import { OPEN_FLAGS, RotatingAppender, makeDir, unwritable } from '../util/appender.js';
 import type { LogConfig } from '../config/config.js';
 import { errorMessage, errorReason } from '../util/errors.js';
-import { isDirectory, isDirectoryAsync } from '../util/paths.js';
+import { isDirectoryAsync } from '../util/paths.js';
 import { isoTime } from '../util/clock.js';
 import { escapedControls } from '../util/shown.js';
-import { directoryProblems, directoryProblemsAsync, holdDirectory, holdDirectoryAsync } from '../util/trust.js';
+import { directoryProblems, directoryProblemsAsync, holdDirectoryAsync } from '../util/trust.js';
 
 export const DEFAULT_LOG_DIR = '/var/log/lavarank';
 // Log files are not for every user: they quote paths, child elims' output and errors.
@@ -85,72 +85,44 @@ export interface LogChoice {
 }
 
 // How chooseLogTarget judges a location. The daemon opens the file; check, which must
-// create nothing, predicts that open. The directory rules default to the daemon's.
+// create nothing, predicts that open. The directory rules default to the daemon's, each
+// asked in libuv's pool; a probe may answer at once (tests).
 export interface LogProbe {
-  isDirectory?: (path: string) => boolean;
-  directoryProblems?: (dir: string) => string[];
+  isDirectory?: (path: string) => boolean | Promise<boolean>;
+  directoryProblems?: (dir: string) => string[] | Promise<string[]>;
   // Why the file cannot be appended to, asked once its directory passed.
-  fileProblem: (path: string) => { why: string; refused: boolean } | undefined;
+  fileProblem: (path: string) => { why: string; refused: boolean } | undefined | Promise<{ why: string; refused: boolean } | undefined>;
 }
 
 // The log locations for this host in order (logCandidates), the first usable one
 // (stderr, when it is a candidate, always is), and each one passed over before it
-// and why: the one rule by which the daemon logs and check says where it will.
-export function chooseLogTarget(
+// and why: the one rule by which the daemon logs and check says where it will. Every
+// question is asked in libuv's pool: a log location under a user's FUSE mount whose
+// server answers the pool and never a main thread (their directory at a name still to
+// be made below a sticky one) held the daemon's start, and check, there.
+export async function chooseLogTarget(
   config: LogConfig,
   where: { host: string; env: NodeJS.ProcessEnv; stderrIsTty: boolean; logdirFrom?: string | undefined },
   probe: LogProbe,
-): LogChoice {
-  const isDir = probe.isDirectory ?? isDirectory;
-  const problemsOf = probe.directoryProblems ?? logDirectoryProblems;
+): Promise<LogChoice> {
+  const isDir = probe.isDirectory ?? isDirectoryAsync;
+  const problemsOf = probe.directoryProblems ?? logDirectoryProblemsAsync;
   const candidates = logCandidates(config, where.host, where.env, where.stderrIsTty, where.logdirFrom);
   const skipped: SkippedLog[] = [];
   for (const target of candidates) {
     if (target.kind === 'stderr') return { candidates, chosen: target, skipped };
     const path = target.path!;
-    if (target.mustExist !== undefined && !isDir(target.mustExist)) {
+    if (target.mustExist !== undefined && !(await isDir(target.mustExist))) {
       skipped.push({ target, why: `${target.mustExist} does not exist, and lavarank does not create OpenLava's directory`, missing: true, refused: false });
       continue;
     }
     // Root creates, appends to and renames files here: not in a directory another user can change.
-    const shared = problemsOf(dirname(path));
+    const shared = await problemsOf(dirname(path));
     if (shared.length > 0) {
       skipped.push({ target, why: shared.join('; '), missing: false, refused: true });
       continue;
     }
-    const file = probe.fileProblem(path);
-    if (file !== undefined) {
-      skipped.push({ target, ...file, missing: false });
-      continue;
-    }
-    return { candidates, chosen: target, skipped };
-  }
-  return { candidates, chosen: undefined, skipped };
-}
-
-// chooseLogTarget for the daemon's start, each question asked in libuv's pool: a log
-// location under a user's FUSE mount whose server answers the pool and never a main
-// thread (their directory at a name still to be made below a sticky one) held the start.
-async function chooseLogTargetAsync(
-  config: LogConfig,
-  where: { host: string; env: NodeJS.ProcessEnv; stderrIsTty: boolean; logdirFrom?: string | undefined },
-  fileProblem: (path: string) => Promise<{ why: string; refused: boolean } | undefined>,
-): Promise<LogChoice> {
-  const candidates = logCandidates(config, where.host, where.env, where.stderrIsTty, where.logdirFrom);
-  const skipped: SkippedLog[] = [];
-  for (const target of candidates) {
-    if (target.kind === 'stderr') return { candidates, chosen: target, skipped };
-    const path = target.path!;
-    if (target.mustExist !== undefined && !(await isDirectoryAsync(target.mustExist))) {
-      skipped.push({ target, why: `${target.mustExist} does not exist, and lavarank does not create OpenLava's directory`, missing: true, refused: false });
-      continue;
-    }
-    const shared = await logDirectoryProblemsAsync(dirname(path));
-    if (shared.length > 0) {
-      skipped.push({ target, why: shared.join('; '), missing: false, refused: true });
-      continue;
-    }
-    const file = await fileProblem(path);
+    const file = await probe.fileProblem(path);
     if (file !== undefined) {
       skipped.push({ target, ...file, missing: false });
       continue;
@@ -162,41 +134,16 @@ async function chooseLogTargetAsync(
 
 // Opens path as the appender would (making its directory, which is then checked
 // again: someone else may have made it), for the appender to take as its first open;
-// else the reason it cannot.
-function openLog(path: string): { fd: number; stats: Stats } | { why: string; refused: boolean } {
-  let fd: number | undefined;
-  try {
-    makeDirSync(join(path, '..'), 0o755);
-    // Again once it exists: someone else may have made it (see AppenderOptions.directoryProblems).
-    const shared = logDirectoryProblems(dirname(path));
-    if (shared.length > 0) return { why: shared.join('; '), refused: true };
-    // As the appender opens it: in the directory held once checked (holdDirectory), and
-    // O_NONBLOCK, so that a FIFO planted there is refused, not waited on.
-    const held = holdDirectory(dirname(path), 'log directory');
-    if ('problems' in held) return { why: held.problems.join('; '), refused: true };
-    try {
-      fd = openSync(`${held.path}/${basename(path)}`, OPEN_FLAGS, LOG_FILE_MODE);
-    } finally {
-      closeSync(held.fd);
-    }
-    const stats = fstatSync(fd);
-    const why = unwritable(stats);
-    if (why === undefined) return { fd, stats };
-    closeSync(fd);
-    return { why, refused: true };
-  } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    return { why: errorReason(err), refused: false };
-  }
-}
-
-// openLog with every walk, open and mkdir in libuv's pool, for the daemon's start.
+// else the reason it cannot. Every walk, open and mkdir in libuv's pool.
 async function openLogAsync(path: string): Promise<{ fd: number; stats: Stats } | { why: string; refused: boolean }> {
   let fd: number | undefined;
   try {
     await makeDir(join(path, '..'), 0o755);
+    // Again once it exists: someone else may have made it (see AppenderOptions.directoryProblems).
     const shared = await logDirectoryProblemsAsync(dirname(path));
     if (shared.length > 0) return { why: shared.join('; '), refused: true };
+    // As the appender opens it: in the directory held once checked (holdDirectoryAsync), and
+    // O_NONBLOCK, so that a FIFO planted there is refused, not waited on.
     const held = await holdDirectoryAsync(dirname(path), 'log directory');
     if ('problems' in held) return { why: held.problems.join('; '), refused: true };
     try {
@@ -268,27 +215,8 @@ function stderrLogger(level: string, name = 'lavarank', terminal = stderrIsTermi
   return pino({ ...baseOptions, level, name }, pino.destination({ fd: 2, sync: true }));
 }
 
-// Opens the first usable log location and returns a pino logger writing there.
-export function setupLogging(
-  config: LogConfig,
-  options: { host: string; env?: NodeJS.ProcessEnv; logdirFrom?: string | undefined; stderrIsTty?: boolean; name?: string },
-): LogSetup {
-  const env = options.env ?? process.env;
-  const tty = options.stderrIsTty ?? stderrIsTerminal();
-  // The chooser stops at the first file that opens: that open is the chosen one's.
-  let opened: { fd: number; stats: Stats } | undefined;
-  const fileProblem = (path: string): { why: string; refused: boolean } | undefined => {
-    const result = openLog(path);
-    if ('why' in result) return result;
-    opened = result;
-    return undefined;
-  };
-  const choice = chooseLogTarget(config, { host: options.host, env, stderrIsTty: tty, logdirFrom: options.logdirFrom }, { fileProblem });
-  return loggingTo(choice, opened, config, options, tty);
-}
-
-// setupLogging with every question about the locations asked in libuv's pool, for the
-// daemon's start (chooseLogTargetAsync); the same choice and logger.
+// Opens the first usable log location and returns a pino logger writing there; every
+// question about the locations asked in libuv's pool (chooseLogTarget), for the daemon's start.
 export async function setupLoggingAsync(
   config: LogConfig,
   options: { host: string; env?: NodeJS.ProcessEnv; logdirFrom?: string | undefined; stderrIsTty?: boolean; name?: string },
@@ -302,7 +230,7 @@ export async function setupLoggingAsync(
     opened = result;
     return undefined;
   };
-  const choice = await chooseLogTargetAsync(config, { host: options.host, env, stderrIsTty: tty, logdirFrom: options.logdirFrom }, fileProblem);
+  const choice = await chooseLogTarget(config, { host: options.host, env, stderrIsTty: tty, logdirFrom: options.logdirFrom }, { fileProblem });
   return loggingTo(choice, opened, config, options, tty);
 }
 

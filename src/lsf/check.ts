@@ -8,16 +8,16 @@
 // string; a line that is anything else makes the daemons refuse the whole file.
 // The last line for a key wins, and a variable set in the environment wins over
 // the file. Everything else is read with the section parser of conf.ts.
-import { existsSync, realpathSync } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
-import { isDirectory, readRegularText } from '../util/paths.js';
-import { installationProblems, trustProblems } from '../util/trust.js';
+import { isDirectoryAsync, readRegularTextAsync } from '../util/paths.js';
+import { checkTrustAsync, installationProblems } from '../util/trust.js';
 import { clusterNames, defaultQueues, intervalAccepted, mbatchdDefaultQueues, parseSections, resourceIgnored, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { C_BLANKS, limLine, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
-import { chooseCluster, findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
+import { chooseCluster, lsbQueuesCandidates, type ConfdirLook, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 import { RUN_OPTIONS, testInterval } from './wrapper.js';
 
 // critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
@@ -88,9 +88,13 @@ function named(sections: readonly ConfSection[], name: string): ConfSection[] {
   return sections.filter((s) => s.name.toLowerCase() === name.toLowerCase());
 }
 
-function readOrUndefined(path: string): string | undefined {
+// Every file and directory of the OpenLava side is asked about in libuv's pool: an
+// LSF administrator's lsf.conf may name directories of theirs (LSF_CONFDIR,
+// LSB_CONFDIR, LSF_SERVERDIR), and a user's FUSE mount there whose server answers the
+// pool and never a main thread held check on its main thread, where SIGINT could not end it.
+async function readOrUndefined(path: string): Promise<string | undefined> {
   try {
-    return readRegularText(path, MAX_CONF_BYTES);
+    return await readRegularTextAsync(path, MAX_CONF_BYTES);
   } catch {
     return undefined; // missing or unusable: each caller names the file as missing or unreadable
   }
@@ -113,14 +117,14 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   };
   const envdir = resolve(input.envdir);
   effective.push(`LSF_ENVDIR: ${envdir}`);
-  if (!isDirectory(envdir)) {
+  if (!(await isDirectoryAsync(envdir))) {
     add('critical', `LSF_ENVDIR ${envdir} does not exist (or is not a directory); nothing on the OpenLava side could be checked`);
     return { findings, effective };
   }
 
   // lsf.conf
   const confFile = join(envdir, 'lsf.conf');
-  const confText = readOrUndefined(confFile);
+  const confText = await readOrUndefined(confFile);
   let conf = new Map<string, Located>();
   if (confText === undefined) {
     add('error', `${confFile} cannot be read; OpenLava's daemons need it (is LSF_ENVDIR the directory of lsf.conf?)`);
@@ -132,7 +136,7 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   // The environment wins over lsf.conf, as in OpenLava's initenv_.
   const setting = (key: string): { value: string; from: string } | undefined => lsfSetting(key, input.env, conf);
   // The daemon takes LSF_LOGDIR from lsf.conf only if no one but root can change it.
-  const confShared = input.confRefused ?? trustProblems(confFile, 'lsf.conf').length > 0;
+  const confShared = input.confRefused ?? (await checkTrustAsync(confFile, 'lsf.conf')).problems.length > 0;
   for (const key of ['LSF_SERVERDIR', 'LSF_LOGDIR', 'LSB_CONFDIR']) {
     const s = setting(key);
     const ignored = key === 'LSF_LOGDIR' && s !== undefined && s.from !== 'environment' && confShared ? '; not taken by lavarank: lsf.conf is not root\'s alone' : '';
@@ -145,7 +149,7 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   const given = setting('LSF_CONFDIR');
   effective.push(`LSF_CONFDIR: ${given === undefined ? '(not set)' : `${given.value} (${given.from})`}`);
   if (located.problem !== undefined && confText !== undefined) add('critical', located.problem, given?.from === 'environment' ? undefined : (given?.from ?? 'lsf.conf'));
-  else if (!isDirectory(confdir)) add('critical', `LSF_CONFDIR ${confdir} (${located.from ?? 'lsf.conf'}) does not exist (or is not a directory): LIM reads lsf.shared and lsf.cluster.<cluster> there, and does not start without them`);
+  else if (!(await isDirectoryAsync(confdir))) add('critical', `LSF_CONFDIR ${confdir} (${located.from ?? 'lsf.conf'}) does not exist (or is not a directory): LIM reads lsf.shared and lsf.cluster.<cluster> there, and does not start without them`);
 
   // Findings name these files by their name alone when they sit beside lsf.conf, and by
   // their path when LSF_CONFDIR puts them elsewhere (LSF 10.1 keeps an lsf.conf in /etc/lsf
@@ -155,7 +159,7 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   // lsf.shared: the cluster name and the resource declaration
   const sharedFile = join(confdir, 'lsf.shared');
   const shared = label('lsf.shared');
-  const sharedText = readOrUndefined(sharedFile);
+  const sharedText = await readOrUndefined(sharedFile);
   let sections: ConfSection[] = [];
   if (sharedText === undefined) add('critical', `${sharedFile} cannot be read; LIM reads the resource declarations there`);
   else sections = parseOrReport(sharedText, shared, 'lim', add);
@@ -215,20 +219,21 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   }
 
   // the cluster file: which resources are mapped, and ELIMARGS
-  const cluster = chooseCluster(input.cluster, sharedText === undefined ? [] : clusterNames(sharedText, sharedFile), confdir, input.lsf === true);
+  const listed = sharedText === undefined ? [] : clusterNames(sharedText, sharedFile);
+  const cluster = chooseCluster(input.cluster, listed, confdir, input.lsf === true, await confdirLook(confdir, listed));
   if ('problem' in cluster) {
     add('critical', cluster.problem);
   } else {
     if (cluster.note !== undefined) add('warning', cluster.note, shared);
     effective.push(`cluster: ${cluster.name} (${cluster.why})`);
-    checkClusterFile(join(confdir, `lsf.cluster.${cluster.name}`), label(`lsf.cluster.${cluster.name}`), r, resources, add, effective, input.configPath);
+    await checkClusterFile(join(confdir, `lsf.cluster.${cluster.name}`), label(`lsf.cluster.${cluster.name}`), r, resources, add, effective, input.configPath);
     const lsbConfdir = setting('LSB_CONFDIR');
     const confdirPath = lsbConfdir?.value ?? join(envdir, 'lsbatch');
-    const queues = input.queues ?? findLsbQueues(confdirPath, cluster.name, input.lsf === true);
+    const queues = input.queues ?? (await firstPresent(lsbQueuesCandidates(confdirPath, cluster.name, input.lsf === true)));
     if (queues === undefined) {
       add('warning', `no lsb.queues at ${lsbQueuesCandidates(confdirPath, cluster.name, input.lsf === true).join(' or ')}, so no queue was checked (pass --queues FILE)`);
     } else {
-      checkQueues(queues, r, increasingOf(rank), input.expected, add, effective, input.queues !== undefined);
+      await checkQueues(queues, r, increasingOf(rank), input.expected, add, effective, input.queues !== undefined);
     }
   }
 
@@ -237,6 +242,32 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   if (serverdir === undefined) add('critical', 'LSF_SERVERDIR is set neither in the environment nor in lsf.conf: LIM would not know where the elim is', 'lsf.conf');
   else await checkElim(join(serverdir.value, input.lsf === true ? 'elim.rank' : 'elim'), input, add, effective);
   return { findings, effective };
+}
+
+// What chooseCluster asks of confdir (its names, whether each listed cluster's file is
+// there), asked in libuv's pool first.
+async function confdirLook(confdir: string, listed: readonly string[]): Promise<ConfdirLook> {
+  const names = (await isDirectoryAsync(confdir)) ? await readdir(confdir).catch(() => []) : [];
+  const present = new Set<string>();
+  for (const c of listed) {
+    const path = join(confdir, `lsf.cluster.${c}`);
+    if (await exists(path)) present.add(path);
+  }
+  return { names: () => names, exists: (path) => present.has(path) };
+}
+
+// existsSync in libuv's pool.
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false, // missing, unreadable or a dangling link, as existsSync says
+  );
+}
+
+// The first of paths that exists (findLsbQueues), else undefined.
+async function firstPresent(paths: readonly string[]): Promise<string | undefined> {
+  for (const path of paths) if (await exists(path)) return path;
+  return undefined;
 }
 
 function increasingOf(rank: { cells: Map<string, string> } | undefined): string | undefined {
@@ -265,7 +296,7 @@ function parseOrReport(text: string, file: string, reader: ConfReader, add: (s: 
   }
 }
 
-function checkClusterFile(
+async function checkClusterFile(
   path: string,
   file: string,
   r: string,
@@ -273,8 +304,8 @@ function checkClusterFile(
   add: (s: Severity, m: string, w?: string) => void,
   effective: string[],
   configPath?: string,
-): void {
-  const text = readOrUndefined(path);
+): Promise<void> {
+  const text = await readOrUndefined(path);
   if (text === undefined) {
     add('critical', `${path} cannot be read; LIM reads the ResourceMap there, and does not start without it`);
     return;
@@ -495,7 +526,7 @@ function limElimArgv(args: string): string[] {
   });
 }
 
-function checkQueues(
+async function checkQueues(
   path: string,
   r: string,
   increasing: string | undefined,
@@ -503,8 +534,8 @@ function checkQueues(
   add: (s: Severity, m: string, w?: string) => void,
   effective: string[],
   given = false, // named by --queues
-): void {
-  const text = readOrUndefined(path);
+): Promise<void> {
+  const text = await readOrUndefined(path);
   if (text === undefined) {
     // The file asked for, not one looked for: "pass --queues FILE" to whoever just did, exit 0.
     if (given) add('error', `--queues ${path} cannot be read (missing, unreadable or not a regular file), so no queue was checked`);
@@ -517,7 +548,7 @@ function checkQueues(
   // The queues a job without -q goes to (lsb.params beside lsb.queues), and whether
   // each reserves the rank: without it, bsub -R "order[rank]" there herds a burst.
   // Without a DEFAULT_QUEUE naming a queue defined here, mbatchd takes the queue named default.
-  const paramsText = readOrUndefined(join(dirname(path), 'lsb.params'));
+  const paramsText = await readOrUndefined(join(dirname(path), 'lsb.params'));
   const listed = paramsText === undefined ? [] : defaultQueues(paramsText, 'lsb.params');
   const defaults = new Map<string, boolean>();
   try {
@@ -593,7 +624,7 @@ function checkReservation(
 }
 
 async function checkElim(path: string, input: LsfCheckInput, add: (s: Severity, m: string, w?: string) => void, effective: string[]): Promise<void> {
-  const text = readOrUndefined(path);
+  const text = await readOrUndefined(path);
   if (text === undefined) {
     add('critical', `${path} does not exist or cannot be read: LIM has no elim to start; run "lavarank install"`);
     effective.push(`elim: ${path} (missing)`);
@@ -609,10 +640,11 @@ async function checkElim(path: string, input: LsfCheckInput, add: (s: Severity, 
     return;
   }
   const { node, program } = wrapper;
-  const here = realOrSelf(input.program);
-  const there = realOrSelf(program);
+  const here = await realOrSelf(input.program);
+  const there = await realOrSelf(program);
+  const programThere = await exists(program);
   let programNote = 'this build';
-  if (!existsSync(program)) {
+  if (!programThere) {
     add('critical', `${path} runs ${program}, which does not exist: LIM's elim dies at once; run "lavarank install" from this build`);
     programNote = 'missing';
   } else if (there !== here) {
@@ -630,23 +662,24 @@ async function checkElim(path: string, input: LsfCheckInput, add: (s: Severity, 
   if (text !== wrapperText(node, program)) {
     add('warning', `${path} was written by another version of lavarank install (its text differs from what this one writes); run "lavarank install" again`);
   }
-  for (const problem of [...trustProblems(path, 'the elim', { executable: true }), ...trustProblems(node, "the elim's Node", { executable: true })]) {
+  for (const problem of [...(await checkTrustAsync(path, 'the elim', { executable: true })).problems, ...(await checkTrustAsync(node, "the elim's Node", { executable: true })).problems]) {
     add('error', problem);
   }
-  if (existsSync(program)) {
-    for (const problem of [...trustProblems(program, "the elim's program"), ...installationProblems(program, "the elim's installation")]) add('error', problem);
+  if (programThere) {
+    for (const problem of [...(await checkTrustAsync(program, "the elim's program")).problems, ...installationProblems(program, "the elim's installation")]) add('error', problem);
   }
+  const installed = await realOrSelf(path);
   for (const child of input.childElims) {
-    if (realOrSelf(child) === realOrSelf(path)) {
+    if ((await realOrSelf(child)) === installed) {
       add('error', `child elim ${child} is the installed elim itself: lavarank would start itself, again and again; list the site's own elim there`);
     }
   }
   effective.push(`elim: ${path} -> ${node} (${nodeNote}) ${program} (${programNote})`);
 }
 
-function realOrSelf(path: string): string {
+async function realOrSelf(path: string): Promise<string> {
   try {
-    return realpathSync(path);
+    return await realpath(path);
   } catch (err) {
     return errorCode(err) === undefined ? path : resolve(path);
   }

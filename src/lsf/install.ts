@@ -606,6 +606,15 @@ function confdirOf(envdir: string, env: NodeJS.ProcessEnv, conf: ReadonlyMap<str
   return located.problem === undefined || conf.size === 0 ? { dir: located.dir } : { dir: located.dir, note: located.problem };
 }
 
+// What chooseCluster asks of the files: the names in a directory (none where it is not
+// one) and whether a path exists. check answers from what it asked in libuv's pool.
+export interface ConfdirLook {
+  names(dir: string): string[];
+  exists(path: string): boolean;
+}
+
+const confdirNow: ConfdirLook = { names: (dir) => (isDirectory(dir) ? readdirSync(dir) : []), exists: existsSync };
+
 // The cluster whose lsf.cluster.<cluster> in confdir is checked or merged: --cluster,
 // else the first lsf.shared's Cluster section lists, which is the one OpenLava 4.0's LIM
 // takes (doclist and addCluster in lim.conf.c: "Ignoring cluster" for the others; it
@@ -620,6 +629,7 @@ export function chooseCluster(
   listed: readonly string[],
   confdir: string,
   lsf = false,
+  look: ConfdirLook = confdirNow,
 ): { name: string; why: string; note?: string } | { problem: string } {
   const [first, ...others] = listed;
   if (given !== undefined) {
@@ -635,10 +645,11 @@ export function chooseCluster(
     };
   }
   if (listed.length === 1) return { name: listed[0]!, why: "lsf.shared's Cluster section" };
-  const scanned = (isDirectory(confdir) ? readdirSync(confdir) : [])
+  const scanned = look
+    .names(confdir)
     .map((f) => /^lsf\.cluster\.([A-Za-z0-9_-]+)$/.exec(f)?.[1])
     .filter((c): c is string => c !== undefined);
-  const present = listed.filter((c) => existsSync(join(confdir, `lsf.cluster.${c}`)));
+  const present = listed.filter((c) => look.exists(join(confdir, `lsf.cluster.${c}`)));
   const candidates = listed.length > 1 ? present : scanned;
   if (candidates.length === 1) return { name: candidates[0]!, why: `the only lsf.cluster.* file of ${listed.length > 1 ? 'the listed clusters' : confdir}` };
   const files = [...new Set([...present, ...scanned])];

@@ -194,11 +194,12 @@ function rankersFrom(config: Readonly<Config>, log: Logger, options: RankerOptio
 }
 
 // What `lavarank check` says about the model this config would use, and its problems.
-export function describeModel(config: Readonly<Config>, options: RankerOptions = {}): { description: string; problems: string[]; warnings: string[] } {
+// The model's walk is asked in libuv's pool (loadModelAsync), as at the daemon's start.
+export async function describeModel(config: Readonly<Config>, options: RankerOptions = {}): Promise<{ description: string; problems: string[]; warnings: string[] }> {
   const path = modelPathFor(config, options);
   const what = config.model === null ? 'embedded default model' : 'model';
   try {
-    const model = loadModel(path, options);
+    const model = await loadModelAsync(path, options);
     const stale = staleBackbone(model);
     return { description: `${what} ${path}: ${describeLoaded(model)}`, problems: [], warnings: stale === undefined ? [] : [stale] };
   } catch (err) {

@@ -108,6 +108,39 @@ export function readRegularText(path: string, maxBytes: number): string {
   return readRegularBytes(path, maxBytes).toString('utf8');
 }
 
+// readRegularText with its open, fstat and reads asked in libuv's pool, for check: a file
+// under a user's FUSE mount whose server answers the pool and never a main thread (an
+// LSF administrator's LSF_CONFDIR or LSB_CONFDIR, a name of theirs below a sticky
+// directory) held the main thread, where SIGINT could not end it. The same rules.
+export async function readRegularTextAsync(path: string, maxBytes: number): Promise<string> {
+  const named = await open(path, O_PATH);
+  let handle: FileHandle;
+  try {
+    if (!(await named.stat()).isFile()) throw new Error('not a regular file');
+    handle = await open(`/proc/self/fd/${named.fd}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } finally {
+    await named.close();
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > maxBytes) throw new Error(`${st.size} bytes, more than the ${maxBytes}-byte limit`);
+    // As readOpenRegular: read to the end, never past maxBytes + 1.
+    const chunks: Buffer[] = [];
+    let got = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(Math.max(st.size + 1 - got, 4096), maxBytes + 1 - got));
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return Buffer.concat(chunks, got).toString('utf8');
+      chunks.push(buf.subarray(0, bytesRead));
+      got += bytesRead;
+      if (got > maxBytes) throw new Error(`more than the ${maxBytes}-byte limit (it grew while being read)`);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 // readRegularText's bytes, undecoded.
 export function readRegularBytes(path: string, maxBytes: number): Buffer {
   return readOpenRegular(openRegular(path), maxBytes);

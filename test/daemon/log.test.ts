@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
-import { chooseLogTarget, formatLogLine, LOG_FILE_MODE, logCandidates, setupLogging } from '../../src/daemon/log.js';
+import { chooseLogTarget, formatLogLine, LOG_FILE_MODE, logCandidates, setupLoggingAsync } from '../../src/daemon/log.js';
 import { dirWithMode, mkfifo, plantLink, tempDir } from '../helpers.js';
 
 describe('logCandidates', () => {
@@ -34,8 +34,8 @@ describe('chooseLogTarget', () => {
   const log = { ...defaultConfig().log, file: '/x/l.log' };
   const where = { host: 'h', env: { LSF_LOGDIR: '/lsf/log' }, stderrIsTty: false };
 
-  it('passes over a location whose directory is refused, with the reason, and takes the next', () => {
-    const got = chooseLogTarget(log, where, {
+  it('passes over a location whose directory is refused, with the reason, and takes the next', async () => {
+    const got = await chooseLogTarget(log, where, {
       isDirectory: () => true,
       directoryProblems: (dir) => (dir === '/x' ? ['log directory /x is owned by uid 500'] : []),
       fileProblem: () => undefined,
@@ -47,9 +47,9 @@ describe('chooseLogTarget', () => {
     );
   });
 
-  it('asks nothing about the file in a refused directory', () => {
+  it('asks nothing about the file in a refused directory', async () => {
     const asked: string[] = [];
-    chooseLogTarget(log, where, {
+    await chooseLogTarget(log, where, {
       isDirectory: () => true,
       directoryProblems: (dir) => (dir === '/x' ? ['refused'] : []),
       fileProblem: (path) => void asked.push(path),
@@ -57,9 +57,9 @@ describe('chooseLogTarget', () => {
     assert.deepEqual(asked, ['/lsf/log/lavarank.h.log']);
   });
 
-  it('marks an $LSF_LOGDIR that does not exist as missing, without asking about its directory', () => {
+  it('marks an $LSF_LOGDIR that does not exist as missing, without asking about its directory', async () => {
     const asked: string[] = [];
-    const got = chooseLogTarget({ ...log, file: null }, where, {
+    const got = await chooseLogTarget({ ...log, file: null }, where, {
       isDirectory: () => false,
       directoryProblems: (dir) => (asked.push(dir), []),
       fileProblem: () => undefined,
@@ -69,25 +69,25 @@ describe('chooseLogTarget', () => {
     assert.equal(got.chosen?.why, 'default location');
   });
 
-  it('takes stderr on a terminal before the default location, asking nothing about it', () => {
-    const got = chooseLogTarget({ ...log, file: null }, { host: 'h', env: {}, stderrIsTty: true }, { fileProblem: () => ({ why: 'EACCES', refused: false }) });
+  it('takes stderr on a terminal before the default location, asking nothing about it', async () => {
+    const got = await chooseLogTarget({ ...log, file: null }, { host: 'h', env: {}, stderrIsTty: true }, { fileProblem: () => ({ why: 'EACCES', refused: false }) });
     assert.equal(got.chosen?.kind, 'stderr');
     assert.deepEqual(got.skipped, []);
   });
 
-  it('chooses nothing when every location fails, and gives each reason', () => {
-    const got = chooseLogTarget(log, where, { isDirectory: () => true, directoryProblems: () => [], fileProblem: () => ({ why: 'EROFS', refused: false }) });
+  it('chooses nothing when every location fails, and gives each reason', async () => {
+    const got = await chooseLogTarget(log, where, { isDirectory: () => true, directoryProblems: () => [], fileProblem: () => ({ why: 'EROFS', refused: false }) });
     assert.equal(got.chosen, undefined);
     assert.deepEqual(got.skipped.map((s) => s.why), ['EROFS', 'EROFS', 'EROFS']);
   });
 });
 
-describe('setupLogging', () => {
+describe('setupLoggingAsync', () => {
   it('falls back to the next location when log.file cannot be written, and says why in the log', async () => {
     const { dir, cleanup } = tempDir();
     try {
       writeFileSync(join(dir, 'file'), '');
-      const setup = setupLogging(
+      const setup = await setupLoggingAsync(
         { ...defaultConfig().log, file: join(dir, 'file', 'lavarank.log') },
         { host: 'h1', env: { LSF_LOGDIR: dir }, stderrIsTty: false },
       );
@@ -103,11 +103,11 @@ describe('setupLogging', () => {
     }
   });
 
-  it('passes over a log directory others can write, for the next location, and says why', () => {
+  it('passes over a log directory others can write, for the next location, and says why', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const open = dirWithMode(dir, 'open', 0o777);
-      const setup = setupLogging({ ...defaultConfig().log, file: join(open, 'lavarank.log') }, { host: 'h1', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: join(open, 'lavarank.log') }, { host: 'h1', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
       assert.equal(setup.target.path, join(dir, 'lavarank.h1.log'));
       assert.deepEqual(setup.skipped, [`${join(open, 'lavarank.log')} (log.file): log directory ${open} has mode 0777, writable by group or others; run: chmod go-w ${open}`]);
       assert.equal(existsSync(join(open, 'lavarank.log')), false, 'nothing is created in the refused directory');
@@ -120,7 +120,7 @@ describe('setupLogging', () => {
     const { dir, cleanup } = tempDir();
     const umask = process.umask(0); // as a daemon started with umask 0 has it
     try {
-      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'new', 'l.log') }, { host: 'h', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: join(dir, 'new', 'l.log') }, { host: 'h', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
       process.umask(umask);
       assert.equal(setup.target.path, join(dir, 'new', 'l.log'));
       assert.equal(statSync(join(dir, 'new')).mode & 0o7777, 0o755);
@@ -136,7 +136,7 @@ describe('setupLogging', () => {
     try {
       const logs = dirWithMode(dir, 'logs', 0o755);
       const path = join(logs, 'l.log');
-      const setup = setupLogging({ ...defaultConfig().log, file: path, max_bytes: 200, keep: 2 }, { host: 'h', env: {}, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: path, max_bytes: 200, keep: 2 }, { host: 'h', env: {}, stderrIsTty: false });
       assert.equal(setup.target.path, path);
       chmodSync(logs, 0o777);
       for (let i = 0; i < 5; i++) setup.log.info(`line ${i} ${'x'.repeat(100)}`);
@@ -150,7 +150,7 @@ describe('setupLogging', () => {
   it('writes its first lines to the file it opened when it chose the location, not to one opened again', async () => {
     const { dir, cleanup } = tempDir();
     try {
-      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
       renameSync(join(dir, 'l.log'), join(dir, 'opened.log'));
       setup.log.info('hello');
       await setup.close(1000);
@@ -165,7 +165,7 @@ describe('setupLogging', () => {
     const { dir, cleanup } = tempDir();
     try {
       const before = Date.now();
-      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
       setup.log.info('queued');
       setup.fatalNow('stopping', new Error('boom'));
       await setup.close(1000);
@@ -186,7 +186,7 @@ describe('setupLogging', () => {
   it('at level silent, still logs a fatal record (why the elim stops) and nothing below it', async () => {
     const { dir, cleanup } = tempDir();
     try {
-      const setup = setupLogging({ ...defaultConfig().log, level: 'silent', file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, level: 'silent', file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
       setup.log.error('an error');
       setup.log.fatal('interval under 5 s');
       await setup.close(1000);
@@ -197,10 +197,10 @@ describe('setupLogging', () => {
     }
   });
 
-  it('writes a fatal record synchronously, after the lines still queued', () => {
+  it('writes a fatal record synchronously, after the lines still queued', async () => {
     const { dir, cleanup } = tempDir();
     try {
-      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
       setup.log.info('queued');
       setup.fatalNow('uncaught exception; exiting', new Error('boom'));
       const recs = readFileSync(join(dir, 'l.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -211,10 +211,10 @@ describe('setupLogging', () => {
     }
   });
 
-  it('names the host in a fatal record as in every other, for a log.file several hosts share', () => {
+  it('names the host in a fatal record as in every other, for a log.file several hosts share', async () => {
     const { dir, cleanup } = tempDir();
     try {
-      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
       setup.log.info('queued');
       setup.fatalNow('cannot start: the model is not valid JSON', new Error('boom'));
       const recs = readFileSync(join(dir, 'l.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -233,7 +233,7 @@ describe('the log file', () => {
     const { dir, cleanup } = tempDir();
     const umask = process.umask(0o002); // a lax umask must not widen it
     try {
-      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
       setup.log.info('hello');
       await setup.close(1000);
       assert.equal((statSync(join(dir, 'l.log')).mode & 0o777).toString(8), LOG_FILE_MODE.toString(8));
@@ -244,11 +244,11 @@ describe('the log file', () => {
     }
   });
 
-  it('is not reached through a symbolic link planted at its path by the crash path\'s last line, before anything was written', () => {
+  it('is not reached through a symbolic link planted at its path by the crash path\'s last line, before anything was written', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, 'l.log');
-      const setup = setupLogging({ ...defaultConfig().log, file: path }, { host: 'h', env: {}, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: path }, { host: 'h', env: {}, stderrIsTty: false });
       const victim = plantLink(path);
       setup.fatalNow('uncaught exception; exiting', new Error('boom'));
       assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
@@ -260,14 +260,14 @@ describe('the log file', () => {
 
 describe('a FIFO planted at the log path', () => {
   // In a child with a deadline: an open that waits for a reader (the bug) would block this test's own thread.
-  it('with nobody reading it is skipped at once, and the log goes to the next location', () => {
+  it('with nobody reading it is skipped at once, and the log goes to the next location', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const fifo = join(dir, 'l.log');
       mkfifo(fifo);
-      const script = `const { setupLogging } = await import(${JSON.stringify(new URL('../../src/daemon/log.js', import.meta.url).href)});
+      const script = `const { setupLoggingAsync } = await import(${JSON.stringify(new URL('../../src/daemon/log.js', import.meta.url).href)});
         const { defaultConfig } = await import(${JSON.stringify(new URL('../../src/config/config.js', import.meta.url).href)});
-        const s = setupLogging({ ...defaultConfig().log, file: ${JSON.stringify(fifo)} }, { host: 'h', env: { LSF_LOGDIR: ${JSON.stringify(dir)} }, stderrIsTty: false });
+        const s = await setupLoggingAsync({ ...defaultConfig().log, file: ${JSON.stringify(fifo)} }, { host: 'h', env: { LSF_LOGDIR: ${JSON.stringify(dir)} }, stderrIsTty: false });
         console.log(JSON.stringify({ path: s.target.path, skipped: s.skipped })); await s.close(1000);`;
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000, encoding: 'utf8' });
       if (r.status !== 0) closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)); // release a child stuck in open
@@ -286,7 +286,7 @@ describe('a FIFO planted at the log path', () => {
     mkfifo(fifo);
     const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
-      const setup = setupLogging({ ...defaultConfig().log, file: fifo }, { host: 'h', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: fifo }, { host: 'h', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
       assert.equal(setup.target.path, join(dir, 'lavarank.h.log'));
       assert.match(setup.skipped[0] ?? '', /not a regular file$/);
       setup.log.info('hello');
@@ -307,7 +307,7 @@ describe('a hard link planted at the log path', () => {
       const victim = join(dir, 'victim');
       writeFileSync(victim, 'untouched\n', { mode: 0o600 });
       linkSync(victim, join(dir, 'l.log'));
-      const setup = setupLogging({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
       assert.equal(setup.target.path, join(dir, 'lavarank.h.log'));
       assert.match(setup.skipped[0] ?? '', /l\.log \(log\.file\): has 2 hard links$/);
       setup.log.info('hello');
@@ -339,8 +339,8 @@ describe('logs on a terminal', () => {
   });
 
   it('writes lines for a person to a terminal stderr, not JSON', () => {
-    const script = `import('${new URL('../../src/daemon/log.js', import.meta.url).href}').then((m) => {
-      const s = m.setupLogging({ file: null, level: 'info', max_bytes: 1e6, keep: 1 }, { host: 'h', env: {}, stderrIsTty: true });
+    const script = `import('${new URL('../../src/daemon/log.js', import.meta.url).href}').then(async (m) => {
+      const s = await m.setupLoggingAsync({ file: null, level: 'info', max_bytes: 1e6, keep: 1 }, { host: 'h', env: {}, stderrIsTty: true });
       s.log.info({ a: 1 }, 'hello');
     })`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
@@ -354,7 +354,7 @@ describe('an $LSF_LOGDIR that does not exist', () => {
     const { dir, cleanup } = tempDir();
     try {
       const logdir = join(dir, 'lsf', 'log');
-      const setup = setupLogging({ ...defaultConfig().log, file: null }, { host: 'h', env: { LSF_LOGDIR: logdir }, stderrIsTty: true });
+      const setup = await setupLoggingAsync({ ...defaultConfig().log, file: null }, { host: 'h', env: { LSF_LOGDIR: logdir }, stderrIsTty: true });
       await setup.close(100);
       assert.equal(setup.target.kind, 'stderr');
       assert.deepEqual(setup.skipped, [`${join(logdir, 'lavarank.h.log')} ($LSF_LOGDIR): ${logdir} does not exist, and lavarank does not create OpenLava's directory`]);

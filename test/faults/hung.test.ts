@@ -356,36 +356,98 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
   });
 });
 
+// A command run by root at a terminal (once, explain, check) with args(mount, dir) while
+// a user's FUSE mount at mount (made in the temp directory dir), whose server answers
+// libuv's pool and never a main thread, may hold it: its exit code and output, or
+// 'running' 15 s after its start, with where its main thread waits and what SIGINT did.
+async function commandOverUsersFuse(command: string, args: (mount: string, dir: string) => string[]): Promise<{ code: number | null | 'running'; out: string; err: string; held: string }> {
+  const { dir, cleanup } = tempDir('lavarank-hung-');
+  const mount = join(dir, 'mnt');
+  mkdirSync(mount, { mode: 0o755 });
+  const server = await fuseHangOver(mount, 'main');
+  const child = spawn(process.execPath, [cliPath, command, ...args(mount, dir)], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] } });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const code = await Promise.race([exited, sleep(15_000).then(() => 'running' as const)]);
+    if (code !== 'running') return { code, out, err, held: '' };
+    const wchan = readFileSync(`/proc/${child.pid}/wchan`, 'utf8');
+    child.kill('SIGINT');
+    const afterInt = await Promise.race([exited.then(() => 'ended'), sleep(2000).then(() => 'still running')]);
+    return { code, out, err, held: `lavarank ${command} still running 15 s after its start (main thread in ${wchan}); 2 s after SIGINT: ${afterInt}` };
+  } finally {
+    child.kill('SIGKILL');
+    server.kill('SIGKILL');
+    await sleep(300);
+    spawnSync('umount', ['-l', mount]);
+    cleanup();
+  }
+}
+
 // once and explain, run by root at a terminal, read the config named and the model: a
 // user's FUSE mount at either, whose server answers libuv's pool and never a main
 // thread, held them there, and Ctrl-C (SIGINT) did not end them.
 describe("lavarank once and explain with a config on another user's FUSE mount whose server answers libuv's pool and never a main thread", { skip: NEED }, () => {
   for (const command of ['once', 'explain']) {
     it(`${command} refuses the config by the mount's rule and exits`, async () => {
-      const { dir, cleanup } = tempDir('lavarank-hung-');
-      const mount = join(dir, 'mnt');
-      mkdirSync(mount, { mode: 0o755 });
-      const server = await fuseHangOver(mount, 'main');
       // The mount's root as the file: the walk's lstat of it is the one the server holds.
-      const child = spawn(process.execPath, [cliPath, command, '--config', mount], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] } });
-      let err = '';
-      child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      try {
-        const code = await Promise.race([exited, sleep(15_000).then(() => 'running')]);
-        const wchan = code === 'running' ? readFileSync(`/proc/${child.pid}/wchan`, 'utf8') : '';
-        if (code === 'running') child.kill('SIGINT');
-        const afterInt = code === 'running' ? await Promise.race([exited.then(() => 'ended'), sleep(2000).then(() => 'still running')]) : '';
-        assert.notEqual(code, 'running', `lavarank ${command} still running 15 s after its start (main thread in ${wchan}); 2 s after SIGINT: ${afterInt}`);
-        assert.equal(code, 1);
-        assert.match(err, /on a FUSE file system that uid 1003 mounted/);
-      } finally {
-        child.kill('SIGKILL');
-        server.kill('SIGKILL');
-        await sleep(300);
-        spawnSync('umount', ['-l', mount]);
-        cleanup();
-      }
+      const r = await commandOverUsersFuse(command, (mount) => ['--config', mount]);
+      assert.notEqual(r.code, 'running', r.held);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /on a FUSE file system that uid 1003 mounted/);
     });
   }
+});
+
+// check, run by root by hand and in scripts, reads the config, LSF_ENVDIR's lsf.conf and
+// the files and directories it names (LSF_CONFDIR's lsf.shared and lsf.cluster.*,
+// LSB_CONFDIR's lsb.queues, LSF_SERVERDIR's elim), the model and the log's, history's
+// and metrics' places: an LSF administrator's lsf.conf may name a directory of theirs,
+// and a user's FUSE mount at any of them, whose server answers libuv's pool and never a
+// main thread, held check there, and Ctrl-C (SIGINT) did not end it.
+describe("lavarank check with a path it reads on another user's FUSE mount whose server answers libuv's pool and never a main thread", { skip: NEED }, () => {
+  it("refuses a config there by the mount's rule and exits 1", async () => {
+    const r = await commandOverUsersFuse('check', (mount) => ['--config', mount]);
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /CRITICAL .*mnt on the path of config file .*mnt is on a FUSE file system that uid 1003 mounted.*\(the elim would not start\)/);
+  });
+
+  it('finishes with an lsf.conf whose LSF_CONFDIR, LSB_CONFDIR and LSF_SERVERDIR are there, naming what it cannot read', async () => {
+    const r = await commandOverUsersFuse('check', (mount, dir) => {
+      const envdir = join(dir, 'conf');
+      mkdirSync(envdir, { mode: 0o755 });
+      writeFileSync(join(envdir, 'lsf.conf'), `LSF_CONFDIR=${mount}\nLSB_CONFDIR=${mount}\nLSF_SERVERDIR=${mount}\n`);
+      return ['--lsf-envdir', envdir];
+    });
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /CRITICAL .*mnt\/lsf\.shared cannot be read/);
+    assert.match(r.out, /CRITICAL .*mnt\/elim does not exist or cannot be read/);
+  });
+
+  it("refuses a model there by the mount's rule and exits 1", async () => {
+    const r = await commandOverUsersFuse('check', (mount, dir) => {
+      writeFileSync(join(dir, 'lavarank.yaml'), `model: ${mount}\n`);
+      return ['--config', join(dir, 'lavarank.yaml')];
+    });
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /CRITICAL .*model file .*mnt refused: .*FUSE file system that uid 1003 mounted/);
+  });
+
+  it('says why history and metrics there are off and exits 1', async () => {
+    const r = await commandOverUsersFuse('check', (mount, dir) => {
+      writeFileSync(join(dir, 'lavarank.yaml'), `history:\n  dir: ${join(mount, 'history')}\nmetrics:\n  textfile: ${join(mount, 'lavarank.prom')}\nlog:\n  file: ${join(mount, 'logs', 'l.log')}\n`);
+      return ['--config', join(dir, 'lavarank.yaml')];
+    });
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /ERROR .*history would be off/);
+    assert.match(r.out, /ERROR .*FUSE file system that uid 1003 mounted.*\(metrics would be off\)/);
+    assert.match(r.out, /ERROR +log\.file .*FUSE file system that uid 1003 mounted/);
+  });
 });

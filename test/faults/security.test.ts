@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createGpuCollector } from '../../src/collectors/gpu.js';
 import { childProgram, startChildElims } from '../../src/daemon/children.js';
-import { setupLogging } from '../../src/daemon/log.js';
+import { setupLoggingAsync } from '../../src/daemon/log.js';
 import { MetricsWriter, metricsDirectoryProblems } from '../../src/daemon/metrics.js';
 import { checkGpuProgram } from '../../src/daemon/sampler.js';
 import { readHistory } from '../../src/history/reader.js';
@@ -155,7 +155,7 @@ describe('a symbolic link planted at the log path', () => {
     const { dir, cleanup } = tempDir('lavarank-security-');
     try {
       const path = join(dir, 'lavarank.log');
-      const setup = setupLogging({ file: path, level: 'info', max_bytes: 1 << 20, keep: 2 }, { host: 'h', stderrIsTty: false });
+      const setup = await setupLoggingAsync({ file: path, level: 'info', max_bytes: 1 << 20, keep: 2 }, { host: 'h', stderrIsTty: false });
       setup.log.info('running');
       await setup.appender!.flush(1000);
       const victim = plantLink(path);
@@ -328,7 +328,7 @@ describe('a user who owns a directory where lavarank writes as root', () => {
       const theirs = attackerDir(dir, 'theirs');
       const logdir = join(dir, 'log');
       mkdirSync(logdir, { mode: 0o755 });
-      const setup = setupLogging({ file: join(theirs, 'lavarank.log'), level: 'info', max_bytes: 1 << 20, keep: 2 }, { host: 'h', env: { LSF_LOGDIR: logdir }, stderrIsTty: false });
+      const setup = await setupLoggingAsync({ file: join(theirs, 'lavarank.log'), level: 'info', max_bytes: 1 << 20, keep: 2 }, { host: 'h', env: { LSF_LOGDIR: logdir }, stderrIsTty: false });
       setup.log.info('running');
       await setup.close(1000);
       assert.equal(setup.target.path, join(logdir, 'lavarank.h.log'));

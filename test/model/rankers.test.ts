@@ -232,7 +232,7 @@ describe('refresh', () => {
       const refusals = c.lines.filter((l) => l.level === 'error' && /chmod go-w/.test(String(l['err'])));
       assert.equal(refusals.length, 1, 'logged once while nothing changes');
       chmodSync(models, 0o755); // the fix the log gives
-      assert.match(describeModel(config(path)).description, /: new#/);
+      assert.match((await describeModel(config(path))).description, /: new#/);
       await rankers.refresh();
       assert.match(rankers.current().name, /^new#/);
       assert.ok(c.lines.some((l) => /model file usable now; now ranking with new#/.test(String(l.msg))));
@@ -321,62 +321,62 @@ describe('refresh', () => {
 });
 
 describe('describeModel', () => {
-  it('describes a usable model with its id, training date and holdout error', () => {
-    withDir((dir) => {
+  it('describes a usable model with its id, training date and holdout error', async () => {
+    await withDirAsync(async (dir) => {
       const path = join(dir, 'm.json');
       install(path, randomModelFile());
-      const d = describeModel(config(path));
+      const d = await describeModel(config(path));
       assert.deepEqual(d.problems, []);
       assert.match(d.description, /^model .*m\.json: test#[0-9a-f]{8}, trained 2026-11-28 on 100 samples \(test\); holdout MAE 12\.5 \(mean 40\.0, load-only 30\.0, formula 50\.0\)$/);
     });
   });
 
-  it('warns, without a problem, that a model fitted before 2026-12-06 is ranked as it was fitted and should be retrained', () => {
-    withDir((dir) => {
+  it('warns, without a problem, that a model fitted before 2026-12-06 is ranked as it was fitted and should be retrained', async () => {
+    await withDirAsync(async (dir) => {
       const path = join(dir, 'm.json');
       const file = randomModelFile();
       delete (file.training as Record<string, unknown>)['backboneVersion'];
       install(path, file);
-      const d = describeModel(config(path));
+      const d = await describeModel(config(path));
       assert.deepEqual(d.problems, []);
       assert.equal(d.warnings.length, 1);
       assert.match(d.warnings[0]!, /^model test#[0-9a-f]{8} has no training\.backboneVersion: an older lavarank fitted it, .*dilutes.*ranked as it was fitted until it is retrained.*lavarank retrain/);
       install(path, randomModelFile());
-      assert.deepEqual(describeModel(config(path)).warnings, []);
+      assert.deepEqual((await describeModel(config(path))).warnings, []);
     });
   });
 
-  it('warns of a model an older build fitted on 2026-12-06 by the field it lacks, not as trained before the date its description gives', () => {
-    withDir((dir) => {
+  it('warns of a model an older build fitted on 2026-12-06 by the field it lacks, not as trained before the date its description gives', async () => {
+    await withDirAsync(async (dir) => {
       const path = join(dir, 'm.json');
       const file = randomModelFile();
       delete (file.training as Record<string, unknown>)['backboneVersion'];
       file.training.date = '2026-12-06T05:00:00.000Z';
       install(path, file);
-      const d = describeModel(config(path));
+      const d = await describeModel(config(path));
       assert.match(d.description, /trained 2026-12-06 /);
       assert.equal(d.warnings.length, 1);
       assert.doesNotMatch(d.warnings[0]!, /trained before/);
       assert.match(d.warnings[0]!, /has no training\.backboneVersion/);
       file.training['backboneVersion'] = 1;
       install(path, file);
-      assert.match(describeModel(config(path)).warnings[0] ?? '', /^model test#[0-9a-f]{8} has training\.backboneVersion 1: an older lavarank fitted it/);
+      assert.match((await describeModel(config(path))).warnings[0] ?? '', /^model test#[0-9a-f]{8} has training\.backboneVersion 1: an older lavarank fitted it/);
     });
   });
 
-  it('lists an invalid configured model as a problem that stops the daemon', () => {
-    withDir((dir) => {
+  it('lists an invalid configured model as a problem that stops the daemon', async () => {
+    await withDirAsync(async (dir) => {
       const path = join(dir, 'm.json');
       install(path, '[]');
-      const d = describeModel(config(path));
+      const d = await describeModel(config(path));
       assert.match(d.description, /would refuse to start/);
       assert.match(d.problems[0] ?? '', /m\.json: is a list of 0, expected an object/);
     });
   });
 
-  it('lists an unusable embedded default as a problem, saying the formula would be used', () => {
-    withDir((dir) => {
-      const d = describeModel(config(null), { defaultModelPath: join(dir, 'none.json') });
+  it('lists an unusable embedded default as a problem, saying the formula would be used', async () => {
+    await withDirAsync(async (dir) => {
+      const d = await describeModel(config(null), { defaultModelPath: join(dir, 'none.json') });
       assert.match(d.problems[0] ?? '', /embedded default model unusable \(the daemon would fall back to the built-in formula\): .*ENOENT/);
     });
   });
