@@ -1,6 +1,6 @@
 // `lavarank retrain`: the command line and the terminal around src/training/retrain.ts.
-import { findConfig, loadConfig } from '../config/config.js';
-import { isPresent } from '../util/paths.js';
+import { findConfigAsync, loadConfigAsync } from '../config/config.js';
+import { isPresentAsync } from '../util/paths.js';
 import {
   DEFAULT_EPOCHS,
   DEFAULT_MAX_TRAIN_ROWS,
@@ -122,8 +122,10 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  const source = findConfig(args.config, process.env, isPresent);
-  const config = loadConfig(source);
+  // Asked in libuv's pool, as once and explain ask it: a config under a user's FUSE
+  // mount whose server answers only the pool held retrain there, past SIGINT.
+  const source = await findConfigAsync(args.config, process.env, isPresentAsync);
+  const config = await loadConfigAsync(source);
   const options = await resolveOptions(args, config, source.path);
 
   // Ctrl-C: the first stops after the current step and writes nothing; a second one, or

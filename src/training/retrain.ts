@@ -6,30 +6,31 @@
 // every candidate on the same held-out jobs, and replaces the installed model atomically
 // only if the new one is better. Writes an HTML report whatever happens, unless
 // interrupted. Choices and their reasons are in docs/retrain.md.
-import { closeSync, constants, copyFileSync, existsSync, fchmodSync, fstatSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, fchmodSync, fstatSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, type BigIntStats, type Stats } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAcct, skippedLines } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
-import { outputDirectoryProblems, UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
+import { outputDirectoryProblemsAsync, UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
 import { escapedControls } from '../util/shown.js';
 import { procStatFields } from '../util/exec.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, UsageError, errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { historyFiles, readHistory, type HistoryOwner, type SkippedHistoryFile } from '../history/reader.js';
-import { fileIdentity, isDirectory, isInputFile, unwritableDirectory } from '../util/paths.js';
-import { defaultHistoryDir } from '../history/record.js';
-import { withLsfLogdir } from '../daemon/lsf-env.js';
+import { fileIdentityAsync, isDirectoryAsync, isInputFile, unwritableDirectoryAsync } from '../util/paths.js';
+import { historyLocationAsync } from '../history/record.js';
+import { lsfLogdirAsync } from '../daemon/lsf-env.js';
 import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
 import { FOREIGN_RISE_WHY, calibrationRows, readCalibration, usableRecords } from './dataset.js';
 import { FEATURE_NAMES, FEATURES, featureIndex, unscaleValue, type FeatureSpec, type Features } from '../model/features.js';
-import { loadModel, modelFromFile, modelId, serializeModel, type LoadedModel, type ModelFile } from '../model/model.js';
+import { loadModel, loadModelAsync, modelFromFile, modelId, serializeModel, type LoadedModel, type ModelFile } from '../model/model.js';
 import { backboneRank, formulaRank, trainModel, writeModelFile, type TrainingRow, type TrainReport } from './train.js';
 import { clampRank } from '../model/rank.js';
 import { defaultModelPath, modelPathFor } from '../model/rankers.js';
 import { MODEL_CHECK_EVERY } from '../daemon/elim.js';
 import { exclusionMeanings, renderReport, thinned, type HoldoutPoint, type MaeEntry, type ReportData } from './report-html.js';
-import { directoryProblems, trustProblems } from '../util/trust.js';
+import { checkTrustAsync, directoryProblemsAsync } from '../util/trust.js';
 import { judge, notBeaten, pairedDifference, type Candidate, type Verdict } from './judge.js';
 import { linearPredict, RidgeFit, type LinearModel } from './linear.js';
 import { BACKBONE_GRID_POINTS } from './backbone-fit.js';
@@ -280,12 +281,12 @@ export async function listInputs(options: Pick<RetrainOptions, 'acct' | 'history
   const files: InputFiles = { acct: [], events: [], history: [] };
   for (const path of options.acct) {
     try {
-      const st = statOrFail('--acct', path, 'an lsb.acct file or the directory holding it');
+      const st = await statOrFail('--acct', path, 'an lsb.acct file or the directory holding it');
       if (!st.isDirectory()) {
         (EVENTS_FILE.test(basename(path)) ? files.events : files.acct).push(path);
         continue;
       }
-      const names = readdirSync(path);
+      const names = await readdir(path);
       const acct = rotatedFiles(path, names, ACCT_FILE);
       if (acct.length === 0) throw new ConfigError(`--acct ${path}: a directory with no lsb.acct or lsb.acct.N in it`);
       files.acct.push(...acct);
@@ -297,7 +298,7 @@ export async function listInputs(options: Pick<RetrainOptions, 'acct' | 'history
   const historyNote = options.historyFromConfig === true ? ' (no --history was given, so this is the config\'s history.dir)' : '';
   for (const path of options.history) {
     try {
-      statOrFail('--history', path, `a history file or a directory of *.jsonl files${historyNote}`);
+      await statOrFail('--history', path, `a history file or a directory of *.jsonl files${historyNote}`);
       files.history.push(...(await historyFiles([path])));
     } catch (err) {
       files.historyProblem ??= err;
@@ -310,9 +311,9 @@ export async function listInputs(options: Pick<RetrainOptions, 'acct' | 'history
 // the inputs would block the read for ever, with SIGTERM unable to end it. The pipe
 // of a shell's process substitution (--acct <(zcat lsb.acct.3.gz), a /dev/fd/N path)
 // is let through: its writer is the administrator's own command.
-function regularFiles(option: string, files: string[]): string[] {
+async function regularFiles(option: string, files: string[]): Promise<string[]> {
   for (const file of files) {
-    if (!isInputFile(statOrFail(option, file, 'a regular file'), file)) throw new ConfigError(`${option} ${file}: not a regular file; expected a file the cluster or lavarank wrote`);
+    if (!isInputFile(await statOrFail(option, file, 'a regular file'), file)) throw new ConfigError(`${option} ${file}: not a regular file; expected a file the cluster or lavarank wrote`);
   }
   return files;
 }
@@ -320,9 +321,9 @@ function regularFiles(option: string, files: string[]): string[] {
 // Stage 0b: refuses outputs that name an input or each other (--report given as the
 // lsb.acct, --out as the report): writing one would destroy the other. Files are told
 // apart by device and inode, so a second name or a link for one is caught too.
-export function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun' | 'acct' | 'history' | 'calibration' | 'configPath' | 'configModel'>, files: InputFiles): void {
+export async function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun' | 'acct' | 'history' | 'calibration' | 'configPath' | 'configModel'>, files: InputFiles): Promise<void> {
   const outputs = outputsOf(options);
-  if (!options.dryRun && fileIdentity(options.out) === fileIdentity(options.report)) {
+  if (!options.dryRun && (await fileIdentityAsync(options.out)) === (await fileIdentityAsync(options.report))) {
     throw new UsageError(`--out ${options.out} and --report ${options.report} name the same file; the report would replace the model`);
   }
   // Every path given, and the files the directories among them hold (a missing path
@@ -340,17 +341,25 @@ export function checkDistinct(options: Pick<RetrainOptions, 'out' | 'report' | '
   add('--calibration', options.calibration, []);
   if (options.configPath !== null) inputs.push(['the config', options.configPath]);
   for (const [outOption, out] of outputs) {
-    const id = fileIdentity(out);
+    const id = await fileIdentityAsync(out);
     // The model the daemons use is what --out normally replaces; nothing else may.
     const others = outOption === '--out' ? inputs : [...inputs, ['the model the daemons use', options.configModel] as [string, string]];
-    const clash = others.find(([, file]) => fileIdentity(file) === id);
+    let clash: [string, string] | undefined;
+    for (const other of others) {
+      if ((await fileIdentityAsync(other[1])) !== id) continue;
+      clash = other;
+      break;
+    }
     if (clash !== undefined) throw new UsageError(`${outOption} ${out} is ${clash[0]} ${clash[1]}; writing it would destroy it`);
   }
 }
 
-function statOrFail(option: string, path: string, expected: string) {
+// Each input's stat is asked in libuv's pool: a user's FUSE mount at an input (their
+// name in a sticky history.dir, the LSF administrator's logdir for --acct) whose server
+// answers the pool and never a main thread held retrain there, where SIGINT could not end it.
+async function statOrFail(option: string, path: string, expected: string): Promise<Stats> {
   try {
-    return statSync(path);
+    return await stat(path);
   } catch (err) {
     const code = errorCode(err);
     throw new ConfigError(`${option} ${path}: ${code === 'ENOENT' ? 'no such file or directory' : `cannot be read: ${errorReason(err)}`}; expected ${expected}`, { cause: err });
@@ -504,10 +513,10 @@ export class ProblemLog {
   }
 }
 
-function loadInstalled(path: string): Installed {
-  if (!existsSync(path)) return { state: 'none', path };
+async function loadInstalled(path: string): Promise<Installed> {
+  if (!(await exists(path))) return { state: 'none', path };
   try {
-    return { state: 'loaded', path, model: loadModel(path) };
+    return { state: 'loaded', path, model: await loadModelAsync(path) };
   } catch (err) {
     return { state: 'invalid', path, why: errorMessage(err) };
   }
@@ -682,27 +691,28 @@ function startedAfter(pid: number, after: number): boolean {
 
 // Stage 0: fails early, before minutes of reading and training, if the model or the report could not be written
 // or the daemons would refuse it for where it is.
-export function checkOutput(out: string, report: string, dryRun: boolean): void {
-  if (existsSync(out) && !statSync(out).isFile()) throw new ConfigError(`--out ${out}: exists and is not a regular file`);
-  if (existsSync(report) && !statSync(report).isFile()) throw new ConfigError(`--report ${report}: exists and is not a regular file`);
+// Every question asked in libuv's pool, as for the inputs (statOrFail).
+export async function checkOutput(out: string, report: string, dryRun: boolean): Promise<void> {
+  if (await stat(out).then((st) => !st.isFile(), () => false)) throw new ConfigError(`--out ${out}: exists and is not a regular file`);
+  if (await stat(report).then((st) => !st.isFile(), () => false)) throw new ConfigError(`--report ${report}: exists and is not a regular file`);
   const dirs = dryRun ? [dirname(report)] : [dirname(out), dirname(report)];
   for (const dir of new Set(dirs)) {
-    const why = unwritableDirectory(dir);
-    if (why !== undefined) throw new ConfigError(`cannot write into ${dir}: ${why}${existsSync(dir) ? '' : ' (retrain does not create it)'}`);
+    const why = await unwritableDirectoryAsync(dir);
+    if (why !== undefined) throw new ConfigError(`cannot write into ${dir}: ${why}${(await exists(dir)) ? '' : ' (retrain does not create it)'}`);
   }
   if (!dryRun) {
-    const problems = trustProblems(dirname(out), 'model directory', { directory: true });
+    const { problems } = await checkTrustAsync(dirname(out), 'model directory', { directory: true });
     if (problems.length > 0) throw new ConfigError(`the daemons would refuse a model written to ${out}: ${problems.join('; ')}`);
   }
-  const refused = outputDirectoryProblems(report, { what: 'report directory' });
+  const refused = await outputDirectoryProblemsAsync(report, { what: 'report directory' });
   if (refused.length > 0) throw new ConfigError(`--report ${report}: ${refused.join('; ')}`);
 }
 
 // Why a real run (no --dry-run) would stop at checkOutput, or undefined: a dry run,
 // which writes no model, says so rather than that the model would be written.
-export function outputProblem(out: string, report: string): string | undefined {
+export async function outputProblem(out: string, report: string): Promise<string | undefined> {
   try {
-    checkOutput(out, report, false);
+    await checkOutput(out, report, false);
     return undefined;
   } catch (err) {
     if (err instanceof ConfigError) return err.message;
@@ -777,20 +787,20 @@ export interface GatheredInputs {
 // are those listInputs found.
 export async function gatherInputs(options: RetrainOptions, files: InputFiles, log: ReadLog, ctx: StageContext): Promise<GatheredInputs> {
   if (files.acctProblem !== undefined) throw files.acctProblem;
-  const acctPaths = regularFiles('--acct', files.acct);
+  const acctPaths = await regularFiles('--acct', files.acct);
   // Oldest first, however they were named: a suspension and its resume may lie in two
   // files, and Suspensions follows the events in time order (lsb.events.N is older
   // the larger N; named newest first, as ls lists them, a resume met before its
   // suspend was dropped, and the suspension ran to the job's end).
-  const eventPaths = oldestFirst(regularFiles('--acct', files.events), EVENTS_FILE);
+  const eventPaths = oldestFirst(await regularFiles('--acct', files.events), EVENTS_FILE);
   if (options.history.length === 0) throw new ConfigError('--history: expected at least one history file or directory, received none');
   if (files.historyProblem !== undefined) throw files.historyProblem;
-  const { paths: historyPaths, skipped: skippedHistory } = historyInputs(options.history, files.history, outputsOf(options));
+  const { paths: historyPaths, skipped: skippedHistory } = await historyInputs(options.history, files.history, outputsOf(options));
   if (historyPaths.length === 0 && skippedHistory.length === 0) {
     throw new ConfigError(`no history found: no *.jsonl or *.jsonl.N files in ${options.history.join(', ')} (the daemons write them to their history.dir)`);
   }
-  for (const path of options.calibration) statOrFail('--calibration', path, 'a calibration dataset (JSON lines)');
-  regularFiles('--calibration', options.calibration);
+  for (const path of options.calibration) await statOrFail('--calibration', path, 'a calibration dataset (JSON lines)');
+  await regularFiles('--calibration', options.calibration);
 
   // Calibration rows are not jobs of this cluster and have no place in its timeline:
   // they are always trained on and never held out.
@@ -865,18 +875,19 @@ function outputsOf(options: Pick<RetrainOptions, 'out' | 'report' | 'dryRun'>): 
 // of the outputs (their link to the model: checkDistinct stopped the run for it), is
 // left out with a warning, as readHistory leaves out one refused when opened, so that
 // one user's entry cannot stop a retrain of every host's history.
-function historyInputs(given: readonly string[], listed: readonly string[], outputs: ReadonlyArray<[string, string]>): { paths: string[]; skipped: SkippedHistoryFile[] } {
+async function historyInputs(given: readonly string[], listed: readonly string[], outputs: ReadonlyArray<[string, string]>): Promise<{ paths: string[]; skipped: SkippedHistoryFile[] }> {
   const paths: string[] = [];
   const skipped: SkippedHistoryFile[] = [];
-  const outputIds = outputs.map(([option, path]) => ({ option, path, id: fileIdentity(path) }));
+  const outputIds: Array<{ option: string; path: string; id: string }> = [];
+  for (const [option, path] of outputs) outputIds.push({ option, path, id: await fileIdentityAsync(path) });
   for (const file of listed) {
     if (given.includes(file)) {
-      paths.push(...regularFiles('--history', [file]));
+      paths.push(...(await regularFiles('--history', [file])));
       continue;
     }
     try {
-      regularFiles('--history', [file]);
-      const id = fileIdentity(file);
+      await regularFiles('--history', [file]);
+      const id = await fileIdentityAsync(file);
       const output = outputIds.find((o) => o.id === id);
       if (output !== undefined) throw new ConfigError(`--history ${file}: is ${output.option} ${output.path}, which this run writes; not read`);
       paths.push(file);
@@ -897,13 +908,16 @@ function historyInputs(given: readonly string[], listed: readonly string[], outp
 // files' owners are asked too, of what was read, since by now they may have removed
 // it or put a link to a root file in its place. Said, not refused: history copied
 // from the nodes into an administrator's own directory is a fair input.
-export function sharedHistoryWarnings(paths: readonly string[], owners: readonly HistoryOwner[] = []): string[] {
-  const dirs = new Set(paths.map((p) => (isDirectory(p) ? p : dirname(p))));
+export async function sharedHistoryWarnings(paths: readonly string[], owners: readonly HistoryOwner[] = []): Promise<string[]> {
+  const dirs = new Set<string>();
+  for (const p of paths) dirs.add((await isDirectoryAsync(p)) ? p : dirname(p));
   const uid = process.geteuid?.() ?? 0;
   const foreign = owners.flatMap(({ file, uid: owner }) => (owner === 0 || owner === uid ? [] : [`history file ${escapedControls(file)} is owned by uid ${owner}, not root`]));
   const shown = foreign.length > MAX_FOREIGN_SHOWN ? [...foreign.slice(0, MAX_FOREIGN_SHOWN), `${foreign.length - MAX_FOREIGN_SHOWN} more history files owned by others`] : foreign;
   // A directory's problems name the directories its links lead to, which their owners name.
-  return [...[...dirs].flatMap((dir) => directoryProblems(dir, 'history directory').map(escapedControls)), ...shown].map((problem) => `warning: ${problem}; its lines may be anyone's, and the model learns from them`);
+  const problems: string[] = [];
+  for (const dir of dirs) problems.push(...(await directoryProblemsAsync(dir, 'history directory')).map(escapedControls));
+  return [...problems, ...shown].map((problem) => `warning: ${problem}; its lines may be anyone's, and the model learns from them`);
 }
 
 // A warning for each history file left out (the first MAX_FOREIGN_SHOWN named, the
@@ -967,7 +981,7 @@ export async function joinAndLabel(
     `${leftOut > 0 ? `; left out ${leftOut} file${leftOut === 1 ? '' : 's'} (see the warnings)` : ''}` +
     `${hs.malformed > 0 ? `; skipped ${hs.malformed} malformed lines` : ''}${hs.incomplete > 0 ? `; ${hs.incomplete} incomplete last lines (a daemon killed mid-write, or still writing)` : ''}`;
   ctx.say(`history: ${historySummary}`);
-  for (const warning of sharedHistoryWarnings(options.history, hs.owners)) ctx.say(warning);
+  for (const warning of await sharedHistoryWarnings(options.history, hs.owners)) ctx.say(warning);
   for (const warning of skippedHistoryWarnings([...(gathered.skippedHistory ?? []), ...hs.skipped])) ctx.say(warning);
   log.inputs.push({ what: 'history', path: options.history.join(', '), summary: historySummary });
   log.source.push(`history ${options.history.join(', ')} (${hs.records} records)`);
@@ -1195,12 +1209,12 @@ function candidateFromFile(name: string, loaded: Installed): Candidate {
 // the new model as the daemon will compute it (from the file's numbers, through the
 // daemon's forward pass), the installed model, the embedded default, linear regression,
 // the physical backbone, and the reference baselines.
-export function evaluate(trained: Pick<Trained, 'model' | 'report'>, split: TimeSplit, labelled: Pick<LabelledExamples, 'table' | 'join' | 'examples'>, paths: EvaluatePaths): Evaluation {
+export async function evaluate(trained: Pick<Trained, 'model' | 'report'>, split: TimeSplit, labelled: Pick<LabelledExamples, 'table' | 'join' | 'examples'>, paths: EvaluatePaths): Promise<Evaluation> {
   const { table, join, examples } = labelled;
   const fresh = modelFromFile(trained.model, 'the new model');
-  const installed = loadInstalled(paths.installed);
+  const installed = await loadInstalled(paths.installed);
   const sameFile = resolve(paths.embedded) === resolve(installed.path);
-  const embedded = sameFile ? installed : loadInstalled(paths.embedded);
+  const embedded = sameFile ? installed : await loadInstalled(paths.embedded);
   const refs = split.references;
   const trainedOn = `${trained.report.trainSamples + trained.report.validationSamples} rows`;
   const candidates: Candidate[] = [
@@ -1447,10 +1461,10 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
     exitCode: EXIT_INTERRUPTED, written: false, outcome: 'interrupted: nothing written', jobs: 0, examples: 0, holdout: 0, historyRecords: 0,
     newMae: NaN, installedMae: null, readMs: 0, trainMs: 0, epochs: 0, stoppedBy: '', totalMs: 0,
   };
-  checkOutput(options.out, options.report, options.dryRun);
-  const realRunProblem = options.dryRun ? outputProblem(options.out, options.report) : undefined;
+  await checkOutput(options.out, options.report, options.dryRun);
+  const realRunProblem = options.dryRun ? await outputProblem(options.out, options.report) : undefined;
   const files = await listInputs(options);
-  checkDistinct(options, files);
+  await checkDistinct(options, files);
   const log = readLog();
   const unlock = options.dryRun ? () => undefined : lockOutput(options.out);
   try {
@@ -1461,7 +1475,7 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
       // The report of a run that gave up, unless writing the report is what failed.
       if (!log.reportTried) {
         try {
-          writeFailureReport(options, log, err, ctx);
+          await writeFailureReport(options, log, err, ctx);
         } catch (reportErr) {
           ctx.say(`the report could not be written either: ${errorMessage(reportErr)}`);
         }
@@ -1483,14 +1497,15 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
 }
 
 // The report of a run that gave up: what was read and left out, and why it stopped.
-function writeFailureReport(options: RetrainOptions, log: ReadLog, err: unknown, ctx: StageContext): void {
+async function writeFailureReport(options: RetrainOptions, log: ReadLog, err: unknown, ctx: StageContext): Promise<void> {
   const table = log.table;
+  const installed = (await exists(options.out)) ? options.out : options.configModel;
   const excluded = table === undefined ? noExclusions() : table.excluded();
   writeReportStage(options.report, {
     generated: (options.now?.() ?? new Date()).toISOString(),
     out: options.out,
     outcome: `Not written: ${errorMessage(err)}.`,
-    installed: { path: existsSync(options.out) ? options.out : options.configModel },
+    installed: { path: installed },
     table: [],
     holdout: [],
     counts: { jobs: table?.count ?? 0, examples: 0, train: 0, calibration: 0, holdout: 0 },
@@ -1524,8 +1539,8 @@ async function runStages(options: RetrainOptions, files: InputFiles, io: Retrain
   result.epochs = trained.report.epochs;
   result.stoppedBy = trained.stoppedBy;
 
-  const installedPath = existsSync(options.out) ? options.out : options.configModel;
-  const evaluation = evaluate(trained, split, labelled, { installed: installedPath, embedded: options.embeddedModel ?? defaultModelPath() });
+  const installedPath = (await exists(options.out)) ? options.out : options.configModel;
+  const evaluation = await evaluate(trained, split, labelled, { installed: installedPath, embedded: options.embeddedModel ?? defaultModelPath() });
   result.newMae = evaluation.newMae;
   result.installedMae = evaluation.installedMae;
   sayEvaluation(evaluation, split.holdoutCount, ctx);
@@ -1607,12 +1622,26 @@ function noExamplesMessage(
 
 // ---------------------------------------------------------------- main
 
+// The daemons' history directory when history.dir is not set (chooseHistoryDir), with
+// lsf.conf's walk and every question of the rule asked in libuv's pool.
+async function defaultHistoryDirAsync(): Promise<string> {
+  return (await historyLocationAsync(null, (await lsfLogdirAsync(process.env)).env)).dir;
+}
+
+// existsSync in libuv's pool.
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false, // missing, unreadable or a dangling link, as existsSync says
+  );
+}
+
 // Resolves the options the config supplies: output, report, interval, history directory.
 export async function resolveOptions(args: RetrainArgs, config: Readonly<Config>, configPath: string | null): Promise<RetrainOptions> {
   const out = resolveOutput(args.out, config, defaultModelPath(), configPath);
   let history = args.history;
   if (history.length === 0) {
-    history = [config.history.dir ?? defaultHistoryDir(withLsfLogdir(process.env))];
+    history = [config.history.dir ?? (await defaultHistoryDirAsync())];
   }
   return {
     history,

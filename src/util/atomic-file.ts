@@ -3,7 +3,7 @@
 import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { directoryProblems, holdDirectory, type HeldDirectory } from './trust.js';
+import { directoryProblems, directoryProblemsAsync, holdDirectory, type HeldDirectory } from './trust.js';
 import { errorReason } from './errors.js';
 
 // The new file is in place (readers see it), but its directory could not be synced
@@ -32,6 +32,13 @@ export interface AtomicWriteOptions {
 export function outputDirectoryProblems(path: string, options: AtomicWriteOptions = {}): string[] {
   if (!asRoot()) return [];
   const problems = directoryProblems(dirname(path), options.what ?? 'output directory', rules(options));
+  return problems.length === 0 ? [] : [...problems, REFUSED];
+}
+
+// outputDirectoryProblems with its walk asked in libuv's pool (retrain's report).
+export async function outputDirectoryProblemsAsync(path: string, options: AtomicWriteOptions = {}): Promise<string[]> {
+  if (!asRoot()) return [];
+  const problems = await directoryProblemsAsync(dirname(path), options.what ?? 'output directory', rules(options));
   return problems.length === 0 ? [] : [...problems, REFUSED];
 }
 

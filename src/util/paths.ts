@@ -204,6 +204,21 @@ export function fileIdentity(path: string): string {
   }
 }
 
+// fileIdentity with its stats in libuv's pool, for retrain's inputs and outputs.
+export async function fileIdentityAsync(path: string): Promise<string> {
+  try {
+    const st = await stat(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    try {
+      const dir = await stat(dirname(resolve(path)));
+      return `${dir.dev}:${dir.ino}/${basename(path)}`;
+    } catch {
+      return `path ${resolve(path)}`;
+    }
+  }
+}
+
 // O_PATH (Linux, asm-generic/fcntl.h), which Node does not export: a descriptor that
 // names a file without opening it.
 const O_PATH = 0o10000000;
@@ -282,6 +297,16 @@ export async function openInput(path: string, what: string): Promise<{ handle: F
 export function unwritableDirectory(dir: string): string | undefined {
   try {
     accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return errorCode(err) === 'ENOENT' ? 'the directory does not exist' : errorReason(err);
+  }
+}
+
+// unwritableDirectory with its access(2) in libuv's pool, for retrain's outputs.
+export async function unwritableDirectoryAsync(dir: string): Promise<string | undefined> {
+  try {
+    await access(dir, constants.W_OK);
     return undefined;
   } catch (err) {
     return errorCode(err) === 'ENOENT' ? 'the directory does not exist' : errorReason(err);

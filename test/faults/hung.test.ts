@@ -451,3 +451,45 @@ describe("lavarank check with a path it reads on another user's FUSE mount whose
     assert.match(r.out, /ERROR +log\.file .*FUSE file system that uid 1003 mounted/);
   });
 });
+
+// retrain, run by root by hand and from cron, looks at its inputs (--history: a
+// history.dir in a sticky directory, where a user can mount at a name still to be made;
+// --acct: the LSF administrator's logdir) and its model directory before any work: a
+// user's FUSE mount at one, whose server answers libuv's pool and never a main thread,
+// held it there, and Ctrl-C (SIGINT) did not end it.
+describe("lavarank retrain with an input or its output on another user's FUSE mount whose server answers libuv's pool and never a main thread", { skip: NEED }, () => {
+  // --acct, --history and --out in dir, each replaced by the mount where named.
+  const inputs = (dir: string, at: { acct?: string; history?: string; out?: string }): string[] => {
+    copyFileSync(fixture('openlava/lsb.acct'), join(dir, 'lsb.acct'));
+    mkdirSync(join(dir, 'history'), { mode: 0o755 });
+    return ['--acct', at.acct ?? join(dir, 'lsb.acct'), '--history', at.history ?? join(dir, 'history'), '--out', at.out ?? join(dir, 'model.json')];
+  };
+
+  it('a --history there: retrain ends with status 1, naming it', async () => {
+    const r = await commandOverUsersFuse('retrain', (mount, dir) => [...inputs(dir, { history: mount }), '--dry-run']);
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /mnt/);
+  });
+
+  it('an --acct there: retrain ends with status 1, naming it', async () => {
+    const r = await commandOverUsersFuse('retrain', (mount, dir) => [...inputs(dir, { acct: mount }), '--dry-run']);
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /mnt/);
+  });
+
+  it("an --out there: retrain refuses the model directory by the mount's rule, with status 1", async () => {
+    const r = await commandOverUsersFuse('retrain', (mount, dir) => inputs(dir, { out: join(mount, 'model.json') }));
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /the daemons would refuse a model written to .*mnt\/model\.json: .*FUSE file system that uid 1003 mounted/);
+  });
+
+  it("a config there: retrain refuses it by the mount's rule, with status 1", async () => {
+    const r = await commandOverUsersFuse('retrain', (mount, dir) => [...inputs(dir, {}), '--config', mount]);
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /FUSE file system that uid 1003 mounted/);
+  });
+});

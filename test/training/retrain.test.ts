@@ -213,31 +213,31 @@ describe('resolveOutput', () => {
 });
 
 describe('checkOutput, the model directory', () => {
-  test('refuses, before anything is read, to write a model where others could change it, which the daemons would refuse; a dry run writes no model there', () => {
+  test('refuses, before anything is read, to write a model where others could change it, which the daemons would refuse; a dry run writes no model there', async () => {
     const dir = join(root, 'open-to-all');
     mkdirSync(dir, { recursive: true });
     chmodSync(dir, 0o777);
     const out = join(dir, 'model.json');
-    assert.throws(() => checkOutput(out, `${out}.html`, false), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`the daemons would refuse a model written to ${out}: `));
-    assert.doesNotThrow(() => checkOutput(out, join(root, 'model.json.html'), true));
+    await assert.rejects(checkOutput(out, `${out}.html`, false), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`the daemons would refuse a model written to ${out}: `));
+    await assert.doesNotReject(checkOutput(out, join(root, 'model.json.html'), true));
   });
 
-  test('refuses, before anything is read, a report where others could change the directory, a dry run\'s too', { skip: process.geteuid?.() === 0 ? false : 'the refusal binds root alone (3946ef4): a user\'s own write lands only where that user may write' }, () => {
+  test('refuses, before anything is read, a report where others could change the directory, a dry run\'s too', { skip: process.geteuid?.() === 0 ? false : 'the refusal binds root alone (3946ef4): a user\'s own write lands only where that user may write' }, async () => {
     const dir = join(root, 'open-to-all');
     mkdirSync(dir, { recursive: true });
     chmodSync(dir, 0o777);
     const out = join(root, 'model.json');
     for (const dryRun of [false, true]) {
-      assert.throws(() => checkOutput(out, join(dir, 'report.html'), dryRun), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`--report ${join(dir, 'report.html')}: report directory ${dir} has mode 0777`));
+      await assert.rejects(checkOutput(out, join(dir, 'report.html'), dryRun), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`--report ${join(dir, 'report.html')}: report directory ${dir} has mode 0777`));
     }
   });
 });
 
 describe('checkOutput', () => {
-  test('names a directory that does not exist as such, before anything is read', () => {
+  test('names a directory that does not exist as such, before anything is read', async () => {
     const out = join(root, 'no-such-dir', 'model.json');
-    assert.throws(
-      () => checkOutput(out, `${out}.html`, false),
+    await assert.rejects(
+      checkOutput(out, `${out}.html`, false),
       (err: unknown) => err instanceof ConfigError && err.message === `cannot write into ${join(root, 'no-such-dir')}: the directory does not exist (retrain does not create it)`,
     );
   });
@@ -270,7 +270,7 @@ describe('listInputs', () => {
 });
 
 describe('sharedHistoryWarnings', () => {
-  test('warns of a history directory others can write, and of a history file\'s directory, once each; says nothing of a root-only one', () => {
+  test('warns of a history directory others can write, and of a history file\'s directory, once each; says nothing of a root-only one', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const open = join(dir, 'open');
@@ -279,7 +279,7 @@ describe('sharedHistoryWarnings', () => {
       const safe = join(dir, 'safe');
       mkdirSync(safe, { mode: 0o755 });
       writeFileSync(join(open, 'a.jsonl'), '');
-      const warnings = sharedHistoryWarnings([open, join(open, 'a.jsonl'), safe]);
+      const warnings = await sharedHistoryWarnings([open, join(open, 'a.jsonl'), safe]);
       assert.deepEqual(warnings, [`warning: history directory ${open} has mode 0777, writable by group or others; run: chmod go-w ${open}; its lines may be anyone's, and the model learns from them`]);
     } finally {
       cleanup();
@@ -287,7 +287,7 @@ describe('sharedHistoryWarnings', () => {
   });
 });
 
-test("sharedHistoryWarnings shows the directory a history link leads to with its control characters escaped, since whoever owns the link's directory names it", () => {
+test("sharedHistoryWarnings shows the directory a history link leads to with its control characters escaped, since whoever owns the link's directory names it", async () => {
   const { dir, cleanup } = tempDir();
   try {
     const theirs = join(dir, 'x\x1b[8m');
@@ -295,7 +295,7 @@ test("sharedHistoryWarnings shows the directory a history link leads to with its
     chmodSync(theirs, 0o777);
     const link = join(dir, 'history');
     symlinkSync(theirs, link);
-    const warnings = sharedHistoryWarnings([link]);
+    const warnings = await sharedHistoryWarnings([link]);
     assert.equal(warnings.length, 1);
     assert.doesNotMatch(warnings[0]!, /\x1b/);
     assert.match(warnings[0]!, /history directory .*\/x\\u001b\[8m has mode 0777/);
@@ -304,8 +304,8 @@ test("sharedHistoryWarnings shows the directory a history link leads to with its
   }
 });
 
-test("sharedHistoryWarnings shows another user's history file name with its control characters escaped", () => {
-  const warnings = sharedHistoryWarnings([], [{ file: '/tmp/h/x\x1b[2J.jsonl', uid: 4242 }]);
+test("sharedHistoryWarnings shows another user's history file name with its control characters escaped", async () => {
+  const warnings = await sharedHistoryWarnings([], [{ file: '/tmp/h/x\x1b[2J.jsonl', uid: 4242 }]);
   assert.deepEqual(warnings, ["warning: history file /tmp/h/x\\u001b[2J.jsonl is owned by uid 4242, not root; its lines may be anyone's, and the model learns from them"]);
 });
 
@@ -313,7 +313,7 @@ describe('sharedHistoryWarnings in a sticky directory', () => {
   // history.dir: /tmp passes the daemon's directory check (only an entry's owner can
   // replace it), but anyone may add a host's *.jsonl there, or make the daemon's own
   // file first: retrain read theirs with no word said.
-  test('warns of each history file another user owns, which a sticky directory lets them add', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, () => {
+  test('warns of each history file another user owns, which a sticky directory lets them add', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async () => {
     const { dir, cleanup } = tempDir();
     try {
       const sticky = join(dir, 'tmp');
@@ -324,7 +324,7 @@ describe('sharedHistoryWarnings in a sticky directory', () => {
       writeFileSync(mine, '');
       writeFileSync(theirs, '');
       chownSync(theirs, 65534, 65534);
-      const warnings = sharedHistoryWarnings([sticky], [mine, theirs].map((file) => ({ file, uid: statSync(file).uid })));
+      const warnings = await sharedHistoryWarnings([sticky], [mine, theirs].map((file) => ({ file, uid: statSync(file).uid })));
       assert.deepEqual(warnings, [`warning: history file ${theirs} is owned by uid 65534, not root; its lines may be anyone's, and the model learns from them`]);
     } finally {
       cleanup();
@@ -347,7 +347,7 @@ describe('sharedHistoryWarnings in a sticky directory', () => {
       for await (const record of reader) assert.equal(record.host, 'node2');
       fs.rmSync(theirs);
       fs.symlinkSync('/etc/hostname', theirs);
-      const warnings = sharedHistoryWarnings([sticky], reader.stats.owners);
+      const warnings = await sharedHistoryWarnings([sticky], reader.stats.owners);
       assert.deepEqual(warnings, [`warning: history file ${theirs} is owned by uid 65534, not root; its lines may be anyone's, and the model learns from them`]);
     } finally {
       cleanup();
@@ -850,7 +850,7 @@ describe('the stages, one at a time', () => {
     const labelled = await joinAndLabel(await gatherInputs(o, await listInputs(o), log, ctx), o, log, ctx);
     const split = splitByTime(labelled, [], o);
     const trained = await trainStage(split, { ...o, epochs: 5 }, [], ctx);
-    const e = evaluate(trained, split, labelled, { installed: join(root, 'nothing-here.json'), embedded: defaultModelPath() });
+    const e = await evaluate(trained, split, labelled, { installed: join(root, 'nothing-here.json'), embedded: defaultModelPath() });
     assert.deepEqual(e.table.map((r) => r.name), ['new model', 'installed model', 'embedded default', 'linear regression', 'physical backbone', 'load-only fit', 'mean', 'formula']);
     assert.ok(e.table.every((r) => r.n === split.holdoutCount));
     assert.equal(e.installed.state, 'none');
@@ -884,7 +884,7 @@ describe('the stages, one at a time', () => {
     const labelled = await joinAndLabel(await gatherInputs(o, await listInputs(o), log, ctx), o, log, ctx);
     const split = splitByTime(labelled, [], o);
     const trained = await trainStage(split, { ...o, epochs: 2 }, [], ctx);
-    const e = evaluate(trained, split, labelled, { installed: join(root, 'nothing-here.json'), embedded: defaultModelPath() });
+    const e = await evaluate(trained, split, labelled, { installed: join(root, 'nothing-here.json'), embedded: defaultModelPath() });
     const { trainCount, holdoutCount, label } = labelled.examples;
     const mean = clampRank(Math.fround(split.references.meanLabel));
     let sum = 0;
@@ -1248,7 +1248,7 @@ describe('the stages, one at a time', () => {
     assert.match(trained.stoppedBy, /^the 5 s time limit, during the backbone fit \(\d+ of its 150 grid points; no network\)$/);
     assert.match(trained.summary, /kept the backbone alone\.$/);
     assert.equal(trained.model.residual, null);
-    const e = evaluate(trained, split, labelled, { installed: join(root, 'nothing-here.json'), embedded: defaultModelPath() });
+    const e = await evaluate(trained, split, labelled, { installed: join(root, 'nothing-here.json'), embedded: defaultModelPath() });
     assert.ok(Number.isFinite(e.table[0]?.mae), 'the new model was scored');
   });
 });
