@@ -31,7 +31,7 @@ import { childProgramAsync } from '../daemon/children.js';
 import { typedRankNames } from '../daemon/elim.js';
 import { describeModel, modelPathFor } from '../model/rankers.js';
 import { loadModelAsync } from '../model/model.js';
-import { historyLocationAsync } from '../history/record.js';
+import { historyLocation } from '../history/record.js';
 import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.js';
 import { checkTrustAsync } from '../util/trust.js';
 import { metricsDirectoryProblemsAsync } from '../daemon/metrics.js';
@@ -404,7 +404,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (config.history.enabled) {
-    const { dir, skipped, problems: shared } = await historyLocationAsync(config.history.dir, env);
+    const { dir, skipped, problems: shared } = await historyLocation(config.history.dir, env);
     if (skipped !== undefined) add('warning', `${skipped}: history goes to ${dir} instead`);
     const why = await writableProblemAsync(dir);
     if (why !== undefined) add('error', `history directory ${dir}: ${why}`);

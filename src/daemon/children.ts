@@ -22,7 +22,6 @@
 // ignores SIGTERM (one that calls setsid() to leave the group can; see SECURITY.md).
 // What is executed is the path the trust check resolved, checked right before each
 // start, never the configured path again (a link there could have been swapped).
-import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, isAbsolute } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -33,7 +32,7 @@ import { selfReference } from '../lsf/wrapper.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { spawnGroup, type GroupProcess } from '../util/exec.js';
 import { holdExit } from '../util/exit.js';
-import { checkTrust, checkTrustAsync, type TrustVerdict } from '../util/trust.js';
+import { checkTrustAsync, type TrustVerdict } from '../util/trust.js';
 import type { ExtraValues } from './report.js';
 import { MAX_CHILD_ELIMS } from '../config/config.js';
 
@@ -142,24 +141,11 @@ class Child {
 
 // Why the program of `command` must not be started, and the resolved path to
 // execute when it may: the trust check of its whole path, and not lavarank itself.
-// An argument that names a path by an absolute path is checked too (argumentProblems):
-// with [/bin/sh, /site/elim.sh] the script is what runs, as root.
-export function childProgram(command: readonly string[], what: string): { path: string | undefined; problems: string[] } {
-  const [file = '', ...args] = command;
-  const verdict = checkTrust(file, what, { executable: true });
-  const problems = [...verdict.problems];
-  args.forEach((arg, i) => {
-    if (isAbsolute(arg)) problems.push(...argumentProblems(arg, `${what}: its argument ${i + 1}`));
-  });
-  const self = verdict.real === undefined ? undefined : selfReference(verdict.real, args);
-  if (self !== undefined) problems.push(startsItself(what, self));
-  return { path: problems.length === 0 ? verdict.real : undefined, problems };
-}
-
-// childProgram for the daemon's event loop: every lstat, readlink, statfs and stat of the
-// walks asked in libuv's pool, since a user's FUSE server on the way (their directory in
-// $LSF_SERVERDIR, their name in /tmp) may answer the pool and never the event loop, whose
-// walk then held the reports and SIGTERM for good. lavarank's own program is looked for
+// An argument that names a path by an absolute path is checked too (argumentProblemsAsync):
+// with [/bin/sh, /site/elim.sh] the script is what runs, as root. Every lstat,
+// readlink, statfs and stat of the walks is asked in libuv's pool, since a user's FUSE
+// server on the way (their directory in $LSF_SERVERDIR, their name in /tmp) may answer
+// the pool and never the event loop, whose walk then held the reports and SIGTERM for good. lavarank's own program is looked for
 // (selfReference reads the file) only once every path passed: then they are root's.
 // signal aborted: rejects with its reason at the walks' next question.
 export async function childProgramAsync(command: readonly string[], what: string, signal?: AbortSignal): Promise<{ path: string | undefined; problems: string[] }> {
@@ -189,17 +175,7 @@ function startsItself(what: string, self: string): string {
 // make it (in their directory, or one others can write, /tmp): between the check and
 // the moment the program opens it, they would; elsewhere it is checked again before
 // every start.
-function argumentProblems(arg: string, what: string): string[] {
-  let isDir = false;
-  try {
-    isDir = statSync(arg).isDirectory();
-  } catch {
-    // missing, or not ours to see: checkTrust says which
-  }
-  return argumentVerdictProblems(arg, what, checkTrust(arg, what, isDir ? { directory: true } : { device: true }));
-}
-
-// argumentProblems with its stat and walk asked in libuv's pool (childProgramAsync).
+// Its stat and walk are asked in libuv's pool (childProgramAsync).
 async function argumentProblemsAsync(arg: string, what: string, signal?: AbortSignal): Promise<string[]> {
   const isDir = await stat(arg).then(
     (st) => st.isDirectory(),
@@ -208,7 +184,7 @@ async function argumentProblemsAsync(arg: string, what: string, signal?: AbortSi
   return argumentVerdictProblems(arg, what, await checkTrustAsync(arg, what, isDir ? { directory: true } : { device: true }, signal));
 }
 
-// argumentProblems' judgement of the walk of arg.
+// argumentProblemsAsync's judgement of the walk of arg.
 function argumentVerdictProblems(arg: string, what: string, verdict: TrustVerdict): string[] {
   const missing = verdict.missing;
   if (missing === undefined) return verdict.problems;

@@ -45,7 +45,7 @@ export interface LogSetup {
 }
 
 // The log file locations to try, in order, for this host. logdirFrom: the lsf.conf
-// that env's LSF_LOGDIR was taken from (lsfLogdir), when it was not in the environment.
+// that env's LSF_LOGDIR was taken from (lsfLogdirAsync), when it was not in the environment.
 export function logCandidates(config: LogConfig, host: string, env: NodeJS.ProcessEnv, stderrIsTty: boolean, logdirFrom?: string): LogTarget[] {
   const out: LogTarget[] = [];
   if (config.file !== null) out.push({ kind: 'file', path: config.file, why: 'log.file' });

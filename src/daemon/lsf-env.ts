@@ -2,13 +2,11 @@
 // names a directory that does not exist is a mistake (a typo, a file system not
 // mounted yet), so it is said, by `lavarank check` and in the daemon's log, rather
 // than silently replaced by a default.
-import { existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isPlainPath, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from '../lsf/lsf-conf.js';
-import { isDirectory, isDirectoryAsync, readOpenRegular } from '../util/paths.js';
+import { existsAsync, isDirectory, isDirectoryAsync, readOpenRegular } from '../util/paths.js';
 import { errorMessage } from '../util/errors.js';
-import { openTrusted, openTrustedAsync } from '../util/trust.js';
+import { openTrustedAsync } from '../util/trust.js';
 
 // LIM passes the elim its own environment, and OpenLava's daemons read LSF_LOGDIR
 // from lsf.conf, not from a variable: under a real OpenLava 4.0 LIM the elim had
@@ -20,24 +18,11 @@ import { openTrusted, openTrustedAsync } from '../util/trust.js';
 // its log and history where it says. refusal says why an lsf.conf that exists was
 // not read (the problems the trust check found), for the log and `lavarank check`;
 // from names the lsf.conf LSF_LOGDIR was taken from, so that no message calls it a
-// variable of the environment.
-export function lsfLogdir(env: NodeJS.ProcessEnv, read: (path: string) => string = readTrustedLsfConf): LogdirFromConf {
-  const own = env['LSF_LOGDIR'];
-  if (own !== undefined && own !== '') return { env };
-  const file = lsfConfPath(env);
-  let text: string;
-  try {
-    text = read(file);
-  } catch (err) {
-    return notRead(env, file, err);
-  }
-  return logdirIn(env, file, text);
-}
-
-// lsfLogdir with lsf.conf's walk and open asked in libuv's pool, for the daemon's start:
-// an lsf.conf under a user's FUSE mount whose server answers the pool and never a main
-// thread held the start on its main thread, before any report, SIGTERM and SIGKILL alike.
-export async function lsfLogdirAsync(env: NodeJS.ProcessEnv, read: (path: string) => Promise<string> = readTrustedLsfConfAsync): Promise<LogdirFromConf> {
+// variable of the environment. lsf.conf's walk and open are asked in libuv's pool: an
+// lsf.conf under a user's FUSE mount whose server answers the pool and never a main
+// thread held the daemon's start (and check, and retrain) on the main thread, SIGTERM
+// and SIGKILL alike.
+export async function lsfLogdirAsync(env: NodeJS.ProcessEnv, read: (path: string) => string | Promise<string> = readTrustedLsfConfAsync): Promise<LogdirFromConf> {
   const own = env['LSF_LOGDIR'];
   if (own !== undefined && own !== '') return { env };
   const file = lsfConfPath(env);
@@ -50,7 +35,7 @@ export async function lsfLogdirAsync(env: NodeJS.ProcessEnv, read: (path: string
   return logdirIn(env, file, text);
 }
 
-// What lsfLogdir gives (see there).
+// What lsfLogdirAsync gives (see there).
 export interface LogdirFromConf {
   env: NodeJS.ProcessEnv;
   refusal?: string;
@@ -102,11 +87,6 @@ export async function sharedTextResources(
   }
 }
 
-// The environment lsfLogdir gives, for callers that need no refusal (retrain).
-export function withLsfLogdir(env: NodeJS.ProcessEnv, read?: (path: string) => string): NodeJS.ProcessEnv {
-  return lsfLogdir(env, read).env;
-}
-
 // An lsf.conf that exists and fails the trust check; its message lists the problems.
 class LsfConfRefused extends Error {
   override name = 'LsfConfRefused';
@@ -144,13 +124,9 @@ function lsfConfPath(env: NodeJS.ProcessEnv): string {
 }
 
 // lsf.conf's text, if it passes the trust check; throws LsfConfRefused with the
-// problems if it exists and does not, another error if it cannot be read.
-function readTrustedLsfConf(path: string): string {
-  return readTrusted(path, 'lsf.conf');
-}
-
-// readTrustedLsfConf with the walk, and the look at whether the file exists, in libuv's
-// pool; the read that follows is of a file the walk found root's.
+// problems if it exists and does not, another error if it cannot be read. The walk, and
+// the look at whether the file exists, in libuv's pool; the read that follows is of a
+// file the walk found root's.
 function readTrustedLsfConfAsync(path: string): Promise<string> {
   return readTrustedAsync(path, 'lsf.conf');
 }
@@ -160,26 +136,10 @@ async function readTrustedLsfSharedAsync(path: string): Promise<string | undefin
   return (await existsAsync(path)) ? readTrustedAsync(path, 'lsf.shared') : undefined;
 }
 
-function readTrusted(path: string, what: string): string {
-  const opened = openTrusted(path, what);
-  if ('problems' in opened) throw new (existsSync(path) ? LsfConfRefused : Error)(opened.problems.join('; '));
-  return readOpenRegular(opened.fd, MAX_CONF_BYTES).toString('utf8');
-}
-
 async function readTrustedAsync(path: string, what: string): Promise<string> {
   const opened = await openTrustedAsync(path, what);
   if ('problems' in opened) throw new ((await existsAsync(path)) ? LsfConfRefused : Error)(opened.problems.join('; '));
   return readOpenRegular(opened.fd, MAX_CONF_BYTES).toString('utf8');
-}
-
-// existsSync in libuv's pool.
-async function existsAsync(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false; // missing, unreadable or a dangling link, as existsSync says
-  }
 }
 
 // lsfEnvProblems with each directory's stat made in libuv's pool, for the daemon's start.

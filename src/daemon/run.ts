@@ -18,7 +18,7 @@ import { exitNow, holdExit } from '../util/exit.js';
 import { collectGarbage } from '../util/gc.js';
 import { absolutePathAsync, runIsolated } from '../util/exec.js';
 import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
-import { HISTORY_HOLD, historyDirectoryProblems, historyDirectoryProblemsAsync, historyLocationAsync, historyRecord, type HistoryRecord } from '../history/record.js';
+import { HISTORY_HOLD, historyDirectoryProblems, historyDirectoryProblemsAsync, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLoggingAsync, type LogSetup } from './log.js';
 import { lsfEnvProblemsAsync, lsfLogdirAsync, sharedTextResources } from './lsf-env.js';
 import { MetricsWriter, metricsDirectoryProblems, metricsDirectoryProblemsAsync } from './metrics.js';
@@ -546,7 +546,7 @@ async function openMetrics(config: Readonly<Config>, log: Logger): Promise<Metri
 
 async function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): Promise<RotatingAppender | undefined> {
   if (!config.history.enabled) return undefined;
-  const { dir, skipped, problems } = await historyLocationAsync(config.history.dir, env);
+  const { dir, skipped, problems } = await historyLocation(config.history.dir, env);
   if (skipped !== undefined) log.warn(`history location skipped: ${skipped}`);
   // Root creates, appends to and renames files here, and retrain learns from them.
   if (problems.length > 0) {

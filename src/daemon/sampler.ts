@@ -9,7 +9,7 @@ import { createCollectors } from '../collectors/index.js';
 import type { Collector, CollectorName, Sample, SampleParts, SpeedRead } from '../collectors/types.js';
 import type { Config } from '../config/config.js';
 import type { ProgramCheck } from '../collectors/gpu.js';
-import { checkTrust, checkTrustAsync, type TrustVerdict } from '../util/trust.js';
+import { checkTrustAsync, type TrustVerdict } from '../util/trust.js';
 
 // Running totals for one collector, for the daemon's periodic summary.
 export interface CollectorStats {
@@ -158,13 +158,9 @@ export function collectorsFromConfig(
   });
 }
 
-// The daemon's trust rule for the GPU program, as the collector wants it.
-export function checkGpuProgram(path: string): ProgramCheck {
-  return programCheck(checkTrust(path, 'gpu.command', { executable: true }));
-}
-
-// checkGpuProgram with the walk's questions asked in libuv's pool, for the daemon's event
-// loop; signal aborted: rejects at the walk's next question.
+// The daemon's trust rule for the GPU program, as the collector wants it, the walk's
+// questions asked in libuv's pool, for the daemon's event loop; signal aborted: rejects
+// at the walk's next question.
 export async function checkGpuProgramAsync(path: string, signal?: AbortSignal): Promise<ProgramCheck> {
   return programCheck(await checkTrustAsync(path, 'gpu.command', { executable: true }, signal));
 }

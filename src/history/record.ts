@@ -1,7 +1,7 @@
 // The per-host history file: one JSON line per tick, read back by `lavarank retrain`.
 import { join } from 'node:path';
 import type { RankResult } from '../model/rank.js';
-import { isDirectory, isDirectoryAsync, writableProblem, writableProblemAsync } from '../util/paths.js';
+import { isDirectoryAsync, writableProblemAsync } from '../util/paths.js';
 import { directoryProblems, directoryProblemsAsync } from '../util/trust.js';
 
 // One line of a history file.
@@ -35,12 +35,12 @@ export function historyDirectoryProblemsAsync(dir: string, signal?: AbortSignal)
   return directoryProblemsAsync(dir, 'history directory', signal === undefined ? {} : { signal });
 }
 
-// Why root cannot create history files at dir (writableProblem), asked only when we are
-// root: access(2) answers for its caller, and a user running check or retrain, whom
+// Why root cannot create history files at dir (writableProblemAsync), asked only when we
+// are root: access(2) answers for its caller, and a user running check or retrain, whom
 // nothing in a root-owned $LSF_LOGDIR lets write, was told /var/lib, where root's
 // elims write $LSF_LOGDIR's.
-function rootCannotWrite(dir: string): string | undefined {
-  return (process.geteuid?.() ?? 0) === 0 ? writableProblem(dir) : undefined;
+async function rootCannotWrite(dir: string): Promise<string | undefined> {
+  return (process.geteuid?.() ?? 0) === 0 ? writableProblemAsync(dir) : undefined;
 }
 
 // Where history goes when history.dir is not set, and why $LSF_LOGDIR was passed
@@ -49,54 +49,38 @@ function rootCannotWrite(dir: string): string | undefined {
 // there, and retrain learns from what it finds) and that root can write, else
 // /var/lib. A shared $LSF_LOGDIR on NFS exported with root_squash, or mounted
 // read-only, passes the first rule and not the second: history would be lost for good.
-export function chooseHistoryDir(
+// Each question is asked in libuv's pool by default (tests may answer at once): a
+// history directory under a user's FUSE mount whose server answers the pool and never a
+// main thread (their directory at a name still to be made below a sticky history.dir
+// parent or $LSF_LOGDIR) held the daemon's start, check and retrain there.
+export async function chooseHistoryDir(
   env: NodeJS.ProcessEnv,
-  isDir: (path: string) => boolean = isDirectory,
-  problemsOf: (dir: string) => string[] = historyDirectoryProblems,
-  cannotWrite: (dir: string) => string | undefined = rootCannotWrite,
-): { dir: string; skipped?: string } {
+  isDir: (path: string) => boolean | Promise<boolean> = isDirectoryAsync,
+  problemsOf: (dir: string) => string[] | Promise<string[]> = historyDirectoryProblemsAsync,
+  cannotWrite: (dir: string) => string | undefined | Promise<string | undefined> = rootCannotWrite,
+): Promise<{ dir: string; skipped?: string }> {
   const logdir = env['LSF_LOGDIR'];
-  if (logdir === undefined || !logdir.startsWith('/') || !isDir(logdir)) return { dir: DEFAULT_HISTORY_DIR };
+  if (logdir === undefined || !logdir.startsWith('/') || !(await isDir(logdir))) return { dir: DEFAULT_HISTORY_DIR };
   const dir = join(logdir, 'lavarank-history');
-  const problems = problemsOf(dir);
+  const problems = await problemsOf(dir);
   if (problems.length > 0) return { dir: DEFAULT_HISTORY_DIR, skipped: `${dir}: ${problems.join('; ')}` };
-  const why = cannotWrite(dir);
+  const why = await cannotWrite(dir);
   return why === undefined ? { dir } : { dir: DEFAULT_HISTORY_DIR, skipped: `${dir}: ${why}` };
 }
 
 // Where the daemon writes history (history.dir, else chooseHistoryDir), an $LSF_LOGDIR
 // passed over and why, and why root must not write there (history is then off): the
-// one rule by which the daemon opens history and check says where it goes.
-export function historyLocation(
+// one rule by which the daemon opens history, check says where it goes and retrain
+// reads it by default.
+export async function historyLocation(
   configured: string | null,
   env: NodeJS.ProcessEnv,
-  isDir: (path: string) => boolean = isDirectory,
-  problemsOf: (dir: string) => string[] = historyDirectoryProblems,
-  cannotWrite: (dir: string) => string | undefined = rootCannotWrite,
-): { dir: string; skipped?: string; problems: string[] } {
-  if (configured !== null) return { dir: configured, problems: problemsOf(configured) };
-  const choice = chooseHistoryDir(env, isDir, problemsOf, cannotWrite);
+  isDir: (path: string) => boolean | Promise<boolean> = isDirectoryAsync,
+  problemsOf: (dir: string) => string[] | Promise<string[]> = historyDirectoryProblemsAsync,
+  cannotWrite: (dir: string) => string | undefined | Promise<string | undefined> = rootCannotWrite,
+): Promise<{ dir: string; skipped?: string; problems: string[] }> {
+  if (configured !== null) return { dir: configured, problems: await problemsOf(configured) };
+  const choice = await chooseHistoryDir(env, isDir, problemsOf, cannotWrite);
   // $LSF_LOGDIR's is chosen only once it passed problemsOf: not asked twice.
-  return { ...choice, problems: choice.dir === DEFAULT_HISTORY_DIR ? problemsOf(choice.dir) : [] };
-}
-
-// historyLocation with every question asked in libuv's pool, for the daemon's start: a
-// history directory under a user's FUSE mount whose server answers the pool and never a
-// main thread (their directory at a name still to be made below a sticky history.dir
-// parent or $LSF_LOGDIR) held the start there, SIGTERM and SIGKILL alike. The same rule.
-export async function historyLocationAsync(configured: string | null, env: NodeJS.ProcessEnv): Promise<{ dir: string; skipped?: string; problems: string[] }> {
-  if (configured !== null) return { dir: configured, problems: await historyDirectoryProblemsAsync(configured) };
-  const logdir = env['LSF_LOGDIR'];
-  const inLogdir = logdir !== undefined && logdir.startsWith('/') ? join(logdir, 'lavarank-history') : undefined;
-  // The rule's answers about $LSF_LOGDIR, asked first here, then given to chooseHistoryDir.
-  const isDir = inLogdir !== undefined && (await isDirectoryAsync(logdir!));
-  const problems = isDir ? await historyDirectoryProblemsAsync(inLogdir) : [];
-  const cannot = isDir && problems.length === 0 && (process.geteuid?.() ?? 0) === 0 ? await writableProblemAsync(inLogdir) : undefined;
-  const choice = chooseHistoryDir(env, () => isDir, () => problems, () => cannot);
-  return { ...choice, problems: choice.dir === DEFAULT_HISTORY_DIR ? await historyDirectoryProblemsAsync(choice.dir) : [] };
-}
-
-// The history directory when history.dir is not set (see chooseHistoryDir).
-export function defaultHistoryDir(env: NodeJS.ProcessEnv, isDir: (path: string) => boolean = isDirectory): string {
-  return chooseHistoryDir(env, isDir).dir;
+  return { ...choice, problems: choice.dir === DEFAULT_HISTORY_DIR ? await problemsOf(choice.dir) : [] };
 }

@@ -8,11 +8,11 @@
 // string; a line that is anything else makes the daemons refuse the whole file.
 // The last line for a key wins, and a variable set in the environment wins over
 // the file. Everything else is read with the section parser of conf.ts.
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
-import { isDirectoryAsync, readRegularTextAsync } from '../util/paths.js';
+import { existsAsync, isDirectoryAsync, readRegularTextAsync } from '../util/paths.js';
 import { checkTrustAsync, installationProblems } from '../util/trust.js';
 import { clusterNames, defaultQueues, intervalAccepted, mbatchdDefaultQueues, parseSections, resourceIgnored, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { C_BLANKS, limLine, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
@@ -45,7 +45,7 @@ export interface LsfCheckInput {
   childElims: readonly string[]; // the config's child elim programs
   configPath?: string; // the config file the caller checked (none: built-in defaults), against ELIMARGS' --config
   expected?: { d: number; t: number; resReq: string; why: string }; // what recommend gives
-  // Whether the daemon's rule refuses this lsf.conf (lsfLogdir's refusal), when the
+  // Whether the daemon's rule refuses this lsf.conf (lsfLogdirAsync's refusal), when the
   // caller has asked already; else the trust check is made here.
   confRefused?: boolean;
 }
@@ -251,22 +251,14 @@ async function confdirLook(confdir: string, listed: readonly string[]): Promise<
   const present = new Set<string>();
   for (const c of listed) {
     const path = join(confdir, `lsf.cluster.${c}`);
-    if (await exists(path)) present.add(path);
+    if (await existsAsync(path)) present.add(path);
   }
   return { names: () => names, exists: (path) => present.has(path) };
 }
 
-// existsSync in libuv's pool.
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false, // missing, unreadable or a dangling link, as existsSync says
-  );
-}
-
 // The first of paths that exists (findLsbQueues), else undefined.
 async function firstPresent(paths: readonly string[]): Promise<string | undefined> {
-  for (const path of paths) if (await exists(path)) return path;
+  for (const path of paths) if (await existsAsync(path)) return path;
   return undefined;
 }
 
@@ -642,7 +634,7 @@ async function checkElim(path: string, input: LsfCheckInput, add: (s: Severity, 
   const { node, program } = wrapper;
   const here = await realOrSelf(input.program);
   const there = await realOrSelf(program);
-  const programThere = await exists(program);
+  const programThere = await existsAsync(program);
   let programNote = 'this build';
   if (!programThere) {
     add('critical', `${path} runs ${program}, which does not exist: LIM's elim dies at once; run "lavarank install" from this build`);

@@ -18,8 +18,8 @@ import { procStatFields } from '../util/exec.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, UsageError, errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { historyFiles, readHistory, type HistoryOwner, type SkippedHistoryFile } from '../history/reader.js';
-import { fileIdentityAsync, isDirectoryAsync, isInputFile, unwritableDirectoryAsync } from '../util/paths.js';
-import { historyLocationAsync } from '../history/record.js';
+import { existsAsync, fileIdentityAsync, isDirectoryAsync, isInputFile, unwritableDirectoryAsync } from '../util/paths.js';
+import { historyLocation } from '../history/record.js';
 import { lsfLogdirAsync } from '../daemon/lsf-env.js';
 import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
 import { FOREIGN_RISE_WHY, calibrationRows, readCalibration, usableRecords } from './dataset.js';
@@ -514,7 +514,7 @@ export class ProblemLog {
 }
 
 async function loadInstalled(path: string): Promise<Installed> {
-  if (!(await exists(path))) return { state: 'none', path };
+  if (!(await existsAsync(path))) return { state: 'none', path };
   try {
     return { state: 'loaded', path, model: await loadModelAsync(path) };
   } catch (err) {
@@ -698,7 +698,7 @@ export async function checkOutput(out: string, report: string, dryRun: boolean):
   const dirs = dryRun ? [dirname(report)] : [dirname(out), dirname(report)];
   for (const dir of new Set(dirs)) {
     const why = await unwritableDirectoryAsync(dir);
-    if (why !== undefined) throw new ConfigError(`cannot write into ${dir}: ${why}${(await exists(dir)) ? '' : ' (retrain does not create it)'}`);
+    if (why !== undefined) throw new ConfigError(`cannot write into ${dir}: ${why}${(await existsAsync(dir)) ? '' : ' (retrain does not create it)'}`);
   }
   if (!dryRun) {
     const { problems } = await checkTrustAsync(dirname(out), 'model directory', { directory: true });
@@ -1499,7 +1499,7 @@ export async function retrain(options: RetrainOptions, io: RetrainIO): Promise<R
 // The report of a run that gave up: what was read and left out, and why it stopped.
 async function writeFailureReport(options: RetrainOptions, log: ReadLog, err: unknown, ctx: StageContext): Promise<void> {
   const table = log.table;
-  const installed = (await exists(options.out)) ? options.out : options.configModel;
+  const installed = (await existsAsync(options.out)) ? options.out : options.configModel;
   const excluded = table === undefined ? noExclusions() : table.excluded();
   writeReportStage(options.report, {
     generated: (options.now?.() ?? new Date()).toISOString(),
@@ -1539,7 +1539,7 @@ async function runStages(options: RetrainOptions, files: InputFiles, io: Retrain
   result.epochs = trained.report.epochs;
   result.stoppedBy = trained.stoppedBy;
 
-  const installedPath = (await exists(options.out)) ? options.out : options.configModel;
+  const installedPath = (await existsAsync(options.out)) ? options.out : options.configModel;
   const evaluation = await evaluate(trained, split, labelled, { installed: installedPath, embedded: options.embeddedModel ?? defaultModelPath() });
   result.newMae = evaluation.newMae;
   result.installedMae = evaluation.installedMae;
@@ -1625,15 +1625,7 @@ function noExamplesMessage(
 // The daemons' history directory when history.dir is not set (chooseHistoryDir), with
 // lsf.conf's walk and every question of the rule asked in libuv's pool.
 async function defaultHistoryDirAsync(): Promise<string> {
-  return (await historyLocationAsync(null, (await lsfLogdirAsync(process.env)).env)).dir;
-}
-
-// existsSync in libuv's pool.
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false, // missing, unreadable or a dangling link, as existsSync says
-  );
+  return (await historyLocation(null, (await lsfLogdirAsync(process.env)).env)).dir;
 }
 
 // Resolves the options the config supplies: output, report, interval, history directory.

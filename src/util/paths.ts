@@ -1,5 +1,5 @@
 // Small questions about paths that several folders ask.
-import { accessSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { access, lstat, open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { ConfigError, errorCode, errorReason } from './errors.js';
@@ -25,24 +25,7 @@ export function isDirectory(path: string): boolean {
 // Why we cannot create files at path: the nearest existing directory at or above it
 // fails access(2) for writing, or undefined. On NFS that is the server's answer: with
 // root_squash (the default) root is its anonymous user there, EACCES in a directory of root's.
-export function writableProblem(path: string): string | undefined {
-  let dir = path;
-  for (;;) {
-    if (existsSync(dir)) {
-      try {
-        accessSync(dir, constants.W_OK);
-        return undefined;
-      } catch (err) {
-        return `${dir} is not writable: ${errorReason(err)}`;
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) return `no existing directory above ${path}`;
-    dir = up;
-  }
-}
-
-// writableProblem with its stat and access(2) calls in libuv's pool, for the daemon's start.
+// Its stat and access(2) calls are asked in libuv's pool.
 export async function writableProblemAsync(path: string): Promise<string | undefined> {
   let dir = path;
   for (;;) {
@@ -67,6 +50,14 @@ export async function isDirectoryAsync(path: string): Promise<boolean> {
   } catch {
     return false; // as isDirectory
   }
+}
+
+// existsSync with its stat in libuv's pool.
+export async function existsAsync(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false, // missing, unreadable or a dangling link, as existsSync says
+  );
 }
 
 // isPresent with its lstat in libuv's pool, for the daemon's event loop.

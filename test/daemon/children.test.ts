@@ -13,7 +13,7 @@ import {
   FLOOD_BYTES,
   STABLE_RUN_MS,
   STOP_GRACE_MS,
-  childProgram,
+  childProgramAsync,
   startChildElims,
   type ChildElimSpec,
   type ChildElims,
@@ -519,7 +519,7 @@ test('a stale_value that is not a finite number is refused, naming the key', () 
   );
 });
 
-test('an absolute argument is checked whatever is there: a FIFO, a directory others write, a name others could make', { skip: process.getuid?.() === 0 ? false : 'the paths below must be root\'s' }, () => {
+test('an absolute argument is checked whatever is there: a FIFO, a directory others write, a name others could make', { skip: process.getuid?.() === 0 ? false : 'the paths below must be root\'s' }, async () => {
   const base = mkdtempSync(join(tmpdir(), 'lavarank-args-'));
   try {
     chmodSync(base, 0o755);
@@ -530,40 +530,40 @@ test('an absolute argument is checked whatever is there: a FIFO, a directory oth
     mkdirSync(own, { mode: 0o755 });
     const fifo = join(shared, 'elim.sh');
     assert.equal(spawnSync('mkfifo', ['-m', '0600', fifo]).status, 0);
-    const problems = (arg: string): string => childProgram(['/bin/sh', arg], 'child elim x').problems.join('; ');
+    const problems = async (arg: string): Promise<string> => (await childProgramAsync(['/bin/sh', arg], 'child elim x')).problems.join('; ');
     // sh would take commands from whoever writes the FIFO
-    assert.match(problems(fifo), /argument 1 .*elim\.sh is not a regular file/);
+    assert.match(await problems(fifo), /argument 1 .*elim\.sh is not a regular file/);
     // python3 runs a directory's __main__.py: one others can write is theirs
-    assert.match(problems(shared), /argument 1 .*tmp has mode 1777, writable by group or others/);
+    assert.match(await problems(shared), /argument 1 .*tmp has mode 1777, writable by group or others/);
     // missing: anyone could make it in the sticky directory before sh opens it
-    assert.match(problems(join(shared, 'later.sh')), /argument 1 .*later\.sh does not exist, and .*tmp, where it would be, can be written by others/);
+    assert.match(await problems(join(shared, 'later.sh')), /argument 1 .*later\.sh does not exist, and .*tmp, where it would be, can be written by others/);
     // a link to nothing in the sticky directory, from a directory of root's
     symlinkSync(join(shared, 'later.sh'), join(own, 'link.sh'));
-    assert.match(problems(join(own, 'link.sh')), /link\.sh does not exist, and .*tmp, where it would be, can be written by others/);
+    assert.match(await problems(join(own, 'link.sh')), /link\.sh does not exist, and .*tmp, where it would be, can be written by others/);
     // only root can make it, or it is root's: accepted
-    assert.equal(problems(join(own, 'later.sh')), '');
-    assert.equal(problems(own), '');
-    assert.equal(problems('/dev/null'), '');
+    assert.equal(await problems(join(own, 'later.sh')), '');
+    assert.equal(await problems(own), '');
+    assert.equal(await problems('/dev/null'), '');
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
 });
 
-test('an absolute argument that does not exist yet is refused where another user owns the directory it would be in', { skip: process.getuid?.() === 0 ? false : 'chown needs root' }, () => {
+test('an absolute argument that does not exist yet is refused where another user owns the directory it would be in', { skip: process.getuid?.() === 0 ? false : 'chown needs root' }, async () => {
   const base = mkdtempSync(join(tmpdir(), 'lavarank-args-'));
   try {
     chmodSync(base, 0o755);
     const theirs = join(base, 'theirs');
     mkdirSync(theirs, { mode: 0o755 });
     chownSync(theirs, 65534, 65534); // not writable by others, yet its owner can make the script there
-    const problems = childProgram(['/bin/sh', join(theirs, 'later.sh')], 'child elim x').problems.join('; ');
+    const problems = (await childProgramAsync(['/bin/sh', join(theirs, 'later.sh')], 'child elim x')).problems.join('; ');
     assert.match(problems, /directory .*theirs above child elim x: its argument 1 .*later\.sh is owned by uid 65534/);
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
 });
 
-test('an argument naming a block device is checked as a character device is: [smartctl, -A, /dev/sda]', { skip: process.getuid?.() === 0 ? false : 'mknod needs root' }, (t) => {
+test('an argument naming a block device is checked as a character device is: [smartctl, -A, /dev/sda]', { skip: process.getuid?.() === 0 ? false : 'mknod needs root' }, async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'lavarank-args-'));
   try {
     chmodSync(base, 0o755);
@@ -572,7 +572,7 @@ test('an argument naming a block device is checked as a character device is: [sm
       t.skip('no CAP_MKNOD here'); // reported as skipped, not passed
       return;
     }
-    assert.deepEqual(childProgram(['/bin/sh', '-A', disk], 'child elim x').problems, []);
+    assert.deepEqual((await childProgramAsync(['/bin/sh', '-A', disk], 'child elim x')).problems, []);
   } finally {
     rmSync(base, { recursive: true, force: true });
   }

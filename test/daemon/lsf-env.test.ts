@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { lsfEnvProblems, lsfLogdir, sharedTextResources, withLsfLogdir } from '../../src/daemon/lsf-env.js';
+import { lsfEnvProblems, lsfLogdirAsync, sharedTextResources } from '../../src/daemon/lsf-env.js';
 import { startElim } from '../e2e/harness.js';
 import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
 import { until } from '../faults/helpers.js';
@@ -29,7 +29,7 @@ describe('lsfEnvProblems', () => {
   });
 });
 
-describe('withLsfLogdir', () => {
+describe('lsfLogdirAsync', () => {
   // What a read of lsf.conf finds, by path.
   const files = (texts: Record<string, string>) => (path: string): string => {
     const text = texts[path];
@@ -37,37 +37,37 @@ describe('withLsfLogdir', () => {
     return text;
   };
 
-  it('takes LSF_LOGDIR from $LSF_ENVDIR/lsf.conf when LIM did not pass it, leaving the given environment alone', () => {
+  it('takes LSF_LOGDIR from $LSF_ENVDIR/lsf.conf when LIM did not pass it, leaving the given environment alone', async () => {
     const env = { LSF_ENVDIR: '/opt/openlava/etc', LSF_RESOURCES: 'rank ' };
-    const out = withLsfLogdir(env, files({ '/opt/openlava/etc/lsf.conf': 'LSF_SERVERDIR=/opt/openlava/sbin\nLSF_LOGDIR=/opt/openlava/log # logs\n' }));
+    const out = (await lsfLogdirAsync(env, files({ '/opt/openlava/etc/lsf.conf': 'LSF_SERVERDIR=/opt/openlava/sbin\nLSF_LOGDIR=/opt/openlava/log # logs\n' }))).env;
     assert.deepEqual(out, { ...env, LSF_LOGDIR: '/opt/openlava/log' });
     assert.equal((env as Record<string, string>)['LSF_LOGDIR'], undefined);
   });
 
-  it('says which lsf.conf LSF_LOGDIR was taken from, and nothing when the environment set it or none was taken', () => {
+  it('says which lsf.conf LSF_LOGDIR was taken from, and nothing when the environment set it or none was taken', async () => {
     const conf = files({ '/e/lsf.conf': 'LSF_LOGDIR=/e/log\n' });
-    assert.equal(lsfLogdir({ LSF_ENVDIR: '/e' }, conf).from, '/e/lsf.conf');
-    assert.equal(lsfLogdir({ LSF_ENVDIR: '/e', LSF_LOGDIR: '/own' }, conf).from, undefined);
-    assert.equal(lsfLogdir({ LSF_ENVDIR: '/e' }, files({ '/e/lsf.conf': 'LSF_SERVERDIR=/x\n' })).from, undefined);
+    assert.equal((await lsfLogdirAsync({ LSF_ENVDIR: '/e' }, conf)).from, '/e/lsf.conf');
+    assert.equal((await lsfLogdirAsync({ LSF_ENVDIR: '/e', LSF_LOGDIR: '/own' }, conf)).from, undefined);
+    assert.equal((await lsfLogdirAsync({ LSF_ENVDIR: '/e' }, files({ '/e/lsf.conf': 'LSF_SERVERDIR=/x\n' }))).from, undefined);
   });
 
-  it('keeps an LSF_LOGDIR the environment sets, and reads /etc/lsf.conf without LSF_ENVDIR, as OpenLava does', () => {
+  it('keeps an LSF_LOGDIR the environment sets, and reads /etc/lsf.conf without LSF_ENVDIR, as OpenLava does', async () => {
     const env = { LSF_LOGDIR: '/var/log/lsf', LSF_ENVDIR: '/opt/openlava/etc' };
-    assert.equal(withLsfLogdir(env, files({})), env);
-    assert.equal(withLsfLogdir({}, files({ '/etc/lsf.conf': 'LSF_LOGDIR="/srv/lsf log"\n' }))['LSF_LOGDIR'], '/srv/lsf log');
+    assert.equal((await lsfLogdirAsync(env, files({}))).env, env);
+    assert.equal((await lsfLogdirAsync({}, files({ '/etc/lsf.conf': 'LSF_LOGDIR="/srv/lsf log"\n' }))).env['LSF_LOGDIR'], '/srv/lsf log');
   });
 
-  it('treats an empty LSF_LOGDIR or LSF_ENVDIR as unset: lsf.conf is read, and from /etc, never a relative lsf.conf', () => {
+  it('treats an empty LSF_LOGDIR or LSF_ENVDIR as unset: lsf.conf is read, and from /etc, never a relative lsf.conf', async () => {
     const conf = files({ '/etc/lsf.conf': 'LSF_LOGDIR=/srv/log\n' });
-    assert.equal(withLsfLogdir({ LSF_LOGDIR: '' }, conf)['LSF_LOGDIR'], '/srv/log');
-    assert.equal(lsfLogdir({ LSF_ENVDIR: '' }, conf).from, '/etc/lsf.conf');
+    assert.equal((await lsfLogdirAsync({ LSF_LOGDIR: '' }, conf)).env['LSF_LOGDIR'], '/srv/log');
+    assert.equal((await lsfLogdirAsync({ LSF_ENVDIR: '' }, conf)).from, '/etc/lsf.conf');
   });
 
-  it('changes nothing for a relative or unexpanded value, a missing key or an unreadable lsf.conf', () => {
+  it('changes nothing for a relative or unexpanded value, a missing key or an unreadable lsf.conf', async () => {
     for (const text of ['LSF_LOGDIR=log\n', 'LSF_LOGDIR=$LSF_TOP/log\n', 'LSF_SERVERDIR=/x\n', 'LSF_LOGDIR= /x\n']) {
-      assert.equal(withLsfLogdir({ LSF_ENVDIR: '/e' }, files({ '/e/lsf.conf': text }))['LSF_LOGDIR'], undefined, text);
+      assert.equal((await lsfLogdirAsync({ LSF_ENVDIR: '/e' }, files({ '/e/lsf.conf': text }))).env['LSF_LOGDIR'], undefined, text);
     }
-    assert.equal(withLsfLogdir({ LSF_ENVDIR: '/e' }, files({}))['LSF_LOGDIR'], undefined);
+    assert.equal((await lsfLogdirAsync({ LSF_ENVDIR: '/e' }, files({}))).env['LSF_LOGDIR'], undefined);
   });
 });
 
@@ -213,17 +213,17 @@ describe("the elim's log", () => {
 });
 
 describe('an lsf.conf others can change', () => {
-  it('gives no LSF_LOGDIR, and the refusal says why; the same file made root\'s alone gives it', () => {
+  it('gives no LSF_LOGDIR, and the refusal says why; the same file made root\'s alone gives it', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const envdir = dirWithMode(dir, 'etc', 0o755);
       const conf = writeWithMode(join(envdir, 'lsf.conf'), `LSF_LOGDIR=${dir}\n`, 0o666);
       const env = { LSF_ENVDIR: envdir };
-      assert.equal(withLsfLogdir(env)['LSF_LOGDIR'], undefined);
-      assert.equal(lsfLogdir(env).refusal, `LSF_LOGDIR is not taken from ${conf}: lsf.conf ${conf} has mode 0666, writable by group or others; run: chmod go-w ${conf}`);
+      assert.equal((await lsfLogdirAsync(env)).env['LSF_LOGDIR'], undefined);
+      assert.equal((await lsfLogdirAsync(env)).refusal, `LSF_LOGDIR is not taken from ${conf}: lsf.conf ${conf} has mode 0666, writable by group or others; run: chmod go-w ${conf}`);
       writeWithMode(conf, `LSF_LOGDIR=${dir}\n`, 0o644);
-      assert.equal(withLsfLogdir(env)['LSF_LOGDIR'], dir);
-      assert.equal(lsfLogdir(env).refusal, undefined);
+      assert.equal((await lsfLogdirAsync(env)).env['LSF_LOGDIR'], dir);
+      assert.equal((await lsfLogdirAsync(env)).refusal, undefined);
     } finally {
       cleanup();
     }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
 import { lsfAbortCode, sampleDeadlineMs, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
-import { chooseHistoryDir, defaultHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
+import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
 import { FAULTS, SyntheticHost, until } from '../faults/helpers.js';
@@ -56,20 +56,20 @@ describe('sampleDeadlineMs', () => {
   });
 });
 
-describe('defaultHistoryDir', () => {
-  it('uses $LSF_LOGDIR when set, else /var/lib/lavarank/history', () => {
+describe('chooseHistoryDir', () => {
+  it('uses $LSF_LOGDIR when set, else /var/lib/lavarank/history', async () => {
     // root may write there (a user running the tests may not: /opt is root's)
-    assert.equal(chooseHistoryDir({ LSF_LOGDIR: '/opt/lsf/log' }, () => true, historyDirectoryProblems, () => undefined).dir, '/opt/lsf/log/lavarank-history');
-    assert.equal(defaultHistoryDir({}), '/var/lib/lavarank/history');
+    assert.equal((await chooseHistoryDir({ LSF_LOGDIR: '/opt/lsf/log' }, () => true, historyDirectoryProblems, () => undefined)).dir, '/opt/lsf/log/lavarank-history');
+    assert.equal((await chooseHistoryDir({})).dir, '/var/lib/lavarank/history');
   });
 
-  it('passes over an $LSF_LOGDIR others can change for /var/lib, and says why', () => {
-    const choice = chooseHistoryDir({ LSF_LOGDIR: '/opt/lsf/log' }, () => true, (dir) => (dir === '/opt/lsf/log/lavarank-history' ? ['directory /opt/lsf/log is owned by uid 500'] : []));
+  it('passes over an $LSF_LOGDIR others can change for /var/lib, and says why', async () => {
+    const choice = await chooseHistoryDir({ LSF_LOGDIR: '/opt/lsf/log' }, () => true, (dir) => (dir === '/opt/lsf/log/lavarank-history' ? ['directory /opt/lsf/log is owned by uid 500'] : []));
     assert.deepEqual(choice, { dir: '/var/lib/lavarank/history', skipped: '/opt/lsf/log/lavarank-history: directory /opt/lsf/log is owned by uid 500' });
   });
 
-  it('does not use an $LSF_LOGDIR that does not exist, since lavarank never creates it', () => {
-    assert.equal(defaultHistoryDir({ LSF_LOGDIR: '/nonexistent/lsf/log' }), '/var/lib/lavarank/history');
+  it('does not use an $LSF_LOGDIR that does not exist, since lavarank never creates it', async () => {
+    assert.equal((await chooseHistoryDir({ LSF_LOGDIR: '/nonexistent/lsf/log' })).dir, '/var/lib/lavarank/history');
   });
 });
 

@@ -10,10 +10,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createGpuCollector } from '../../src/collectors/gpu.js';
-import { childProgram, startChildElims } from '../../src/daemon/children.js';
+import { childProgramAsync, startChildElims } from '../../src/daemon/children.js';
 import { setupLoggingAsync } from '../../src/daemon/log.js';
 import { MetricsWriter, metricsDirectoryProblems } from '../../src/daemon/metrics.js';
-import { checkGpuProgram } from '../../src/daemon/sampler.js';
+import { checkGpuProgramAsync } from '../../src/daemon/sampler.js';
 import { readHistory } from '../../src/history/reader.js';
 import { readAcct } from '../../src/lsf/acct.js';
 import { historyDirectoryProblems } from '../../src/history/record.js';
@@ -138,7 +138,7 @@ describe('a user who swaps a symbolic link on the path lavarank reads or runs', 
       const log = captureLog();
       const controller = new AbortController();
       // The daemon's own trust rule, retried every 10 ms instead of every 10 minutes.
-      const gpu = createGpuCollector({ enabled: true, command: link, intervalMs: 10, missingRetryMs: 10, timeoutMs: 5000, signal: controller.signal, log: log.log, checkProgram: checkGpuProgram });
+      const gpu = createGpuCollector({ enabled: true, command: link, intervalMs: 10, missingRetryMs: 10, timeoutMs: 5000, signal: controller.signal, log: log.log, checkProgram: (path: string) => checkGpuProgramAsync(path) });
       await waitForFile(marker, 3000);
       gpu.close?.();
       const swaps = await swapper.stop();
@@ -432,7 +432,7 @@ describe("a user who owns the directory of a child elim's program", () => {
     try {
       const program = join(theirs, 'elim');
       symlinkAs(fifo, program);
-      const { path, problems } = childProgram([program], 'child elim site');
+      const { path, problems } = await childProgramAsync([program], 'child elim site');
       assert.equal(path, undefined);
       assert.ok(problems.some((p) => p.endsWith('is not a regular file')), problems.join('\n'));
       await waitForFile(opened, 1000);
