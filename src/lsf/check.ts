@@ -658,7 +658,12 @@ async function checkElim(path: string, input: LsfCheckInput, add: (s: Severity, 
     add('error', problem);
   }
   if (programThere) {
-    for (const problem of [...(await checkTrustAsync(program, "the elim's program")).problems, ...installationProblems(program, "the elim's installation")]) add('error', problem);
+    // The installation's walk (treeProblems) is synchronous, so it is made only once the
+    // program's own walk passed, every directory above it then root's: a wrapper naming a
+    // program on a user's FUSE mount (an LSF administrator's $LSF_SERVERDIR) held check
+    // in its realpath there, past Ctrl-C.
+    const programProblems = (await checkTrustAsync(program, "the elim's program")).problems;
+    for (const problem of programProblems.length > 0 ? programProblems : installationProblems(program, "the elim's installation")) add('error', problem);
   }
   const installed = await realOrSelf(path);
   for (const child of input.childElims) {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
+import { wrapperText } from '../../src/lsf/install.js';
 import { cliPath, fixture, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
@@ -427,6 +428,21 @@ describe("lavarank check with a path it reads on another user's FUSE mount whose
     assert.equal(r.code, 1);
     assert.match(r.out, /CRITICAL .*mnt\/lsf\.shared cannot be read/);
     assert.match(r.out, /CRITICAL .*mnt\/elim does not exist or cannot be read/);
+  });
+
+  it("refuses an installed elim whose program is there by the mount's rule and exits 1", async () => {
+    const r = await commandOverUsersFuse('check', (mount, dir) => {
+      const envdir = join(dir, 'conf');
+      const serverdir = join(dir, 'sbin');
+      mkdirSync(envdir, { mode: 0o755 });
+      mkdirSync(serverdir, { mode: 0o755 });
+      writeFileSync(join(envdir, 'lsf.conf'), `LSF_CONFDIR=${envdir}\nLSF_SERVERDIR=${serverdir}\n`);
+      writeFileSync(join(serverdir, 'elim'), wrapperText(process.execPath, mount), { mode: 0o755 });
+      return ['--lsf-envdir', envdir];
+    });
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /ERROR .*mnt on the path of the elim's program .*mnt is on a FUSE file system that uid 1003 mounted/);
   });
 
   it("refuses a model there by the mount's rule and exits 1", async () => {
