@@ -393,6 +393,18 @@ describe('runElim', () => {
     await runElim(o);
     assert.deepEqual(at, [1000, 17_000, 27_000]);
   });
+
+  it('keeps its schedule when the work after a report on time takes more than half an interval, since the reports stay an interval apart', async () => {
+    const clock = new FakeClock();
+    const at: number[] = [];
+    const o = options({ sampler: scripted([0, 0.1, 0.1, 0.1]), clock, maxTicks: 3 });
+    o.onTick = () => {
+      at.push(clock.monotonic());
+      if (at.length === 1) clock.advance(6000); // the start-up's collections at nice 10 beside busy loops
+    };
+    await runElim(o);
+    assert.deepEqual(at, [1000, 11_000, 21_000]);
+  });
 });
 
 // A ranker with per-type ranks: CPU-bound 2 × busy %, memory-bound busy % + 5, io-bound 1.
