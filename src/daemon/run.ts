@@ -169,11 +169,18 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   }
   // The child elims, once started (after the first report).
   let children: ChildElims | undefined;
-  // An exit that cannot wait for the stop (a bug, a second signal, the deadline): the
-  // child elims' groups are killed first, or what the stop had not ended yet (a helper
-  // ignoring SIGTERM, inside its 0.8 s grace) ran on under PID 1.
-  const forceExit = (code: number): never => {
+  // Ends the host inventory (its process group killed) at a forced exit; a stop ends it by `signal`.
+  const inventoryEnd = new AbortController();
+  // What an exit that cannot wait for the stop (a bug, a second signal, the deadline)
+  // ends first: the child elims' groups and the host inventory's, or what the stop had
+  // not ended yet (a helper ignoring SIGTERM, inside its 0.8 s grace; an inventory in
+  // its first seconds, a crash not being a stop) ran on under PID 1.
+  const endGroups = (): void => {
     children?.kill();
+    inventoryEnd.abort();
+  };
+  const forceExit = (code: number): never => {
+    endGroups();
     return exitNow(code);
   };
   // A bug must not die silently: LIM discards stderr, so the reason goes to the log
@@ -183,7 +190,10 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // Where the log file is not open (its directory gone or refused since), the line
   // waits at most 300 ms for the appender's open, whose walk is asked in libuv's pool.
   const die = (what: string) => (err: unknown) => {
-    void logging.fatalLast(`${what}; exiting`, err, 300).finally(() => forceExit(1));
+    void logging.fatalLast(`${what}; exiting`, err, 300).finally(() => {
+      endGroups();
+      exitNow(1);
+    });
   };
   process.on('uncaughtException', die('uncaught exception'));
   process.on('unhandledRejection', die('unhandled promise rejection'));
@@ -349,7 +359,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
       if (stopping === undefined) {
         checkInstallation(log);
         lowerPriority();
-        inventory = hostInventory(config.gpu.enabled !== false, signal)
+        inventory = hostInventory(config.gpu.enabled !== false, AbortSignal.any([signal, inventoryEnd.signal]))
           .then((inv) => log.info({ inventory: inv }, 'host inventory'))
           .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'host inventory failed'));
       }

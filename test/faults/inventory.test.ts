@@ -5,8 +5,9 @@
 // the inventory, never a report or the exit on SIGTERM.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { readPidFile, tempDir } from '../helpers.js';
+import { fixture, readPidFile, tempDir } from '../helpers.js';
 import { assertStopsOnSigterm, startElim } from '../e2e/harness.js';
 import { DescendantWatch, installBin, isAlive, sleep, until } from './helpers.js';
 
@@ -42,6 +43,35 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
       assert.deepEqual(left, []);
     } finally {
       watch.stop();
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
+  // A crash is no stop: the inventory, in a process group of its own, is not ended by
+  // the abort a stop makes, and ran on under PID 1 to its 15 s timeout, or for ever
+  // where nvidia-smi ignores the SIGKILL it never gets.
+  it('a crash while it hangs ends the hung command with the elim', async () => {
+    const { dir, cleanup } = tempDir('lavarank-inventory-');
+    const bin = join(dir, 'bin');
+    installBin(bin, 'lspci-nvidia', 'lspci');
+    installBin(bin, 'nvidia-smi-hang', 'nvidia-smi');
+    const pidFile = join(dir, 'nvidia-smi.pid');
+    const elim = startElim({
+      testInterval: 0.2,
+      env: { PATH: `${bin}:${process.env['PATH'] ?? ''}`, FAKE_GPU_PIDFILE: pidFile, CRASH_ON_SIGNAL: 'SIGWINCH' },
+      override: { gpu: { enabled: 'auto', command: '/nonexistent/nvidia-smi' } },
+      nodeArgs: ['--import', pathToFileURL(fixture('crash-at.mjs')).href],
+    });
+    try {
+      const hung = await until('the inventory runs nvidia-smi', () => readPidFile(pidFile));
+      process.kill(elim.pid, 'SIGWINCH');
+      const exit = await elim.exited;
+      assert.equal(exit.code, 1, `exit ${exit.code ?? exit.signal} after the crash`);
+      assert.ok(elim.log().some((l) => l['msg'] === 'uncaught exception; exiting'), 'the crash path did not run');
+      await until('the hung nvidia-smi to end', () => (isAlive(hung) ? undefined : true), 5000).catch(() => undefined);
+      assert.equal(isAlive(hung), false, 'the hung nvidia-smi outlived the crashed elim');
+    } finally {
       await elim.cleanup();
       cleanup();
     }
