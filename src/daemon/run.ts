@@ -14,7 +14,7 @@ import { findConfigAsync, loadConfigAsync, MIN_LIM_INTERVAL, type ChildElimConfi
 import { isPresentAsync } from '../util/paths.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
-import { exitNow, holdExit } from '../util/exit.js';
+import { exitNow, exitWhenReturned, holdExit } from '../util/exit.js';
 import { collectGarbage } from '../util/gc.js';
 import { absolutePathAsync, runIsolated } from '../util/exec.js';
 import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
@@ -179,9 +179,15 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     children?.kill();
     inventoryEnd.abort();
   };
-  const forceExit = (code: number): never => {
+  // The line that says why is queued for libuv's pool, and an exit at once, by SIGKILL
+  // while that write was out, lost it: it is given FORCED_FLUSH_MS, and the pool's other
+  // writes (the stop's own, going on meanwhile) FORCED_HOLD_MS more before an exit by
+  // SIGKILL, both within LIM's 2 s. A stop that ends meanwhile returns this code too.
+  let forcedCode: number | undefined;
+  const forceExit = (code: number): void => {
+    forcedCode ??= code;
     endGroups();
-    return exitNow(code);
+    void (logging.appender?.flush(FORCED_FLUSH_MS) ?? Promise.resolve()).finally(() => exitWhenReturned(code, FORCED_HOLD_MS));
   };
   // A bug must not die silently: LIM discards stderr, so the reason goes to the log
   // file, written synchronously. Reports are whole or absent (one write each), so an
@@ -281,6 +287,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     if (stopping !== undefined) {
       log.warn(`${why} while stopping (${stopping}); exiting now`);
       forceExit(1);
+      return;
     }
     stopping = why;
     log.info(`stopping: ${why}`);
@@ -440,7 +447,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
   log.info({ reason: stopping }, 'lavarank stopped');
   await logging.close(300);
-  return failed ? 1 : 0;
+  return forcedCode ?? (failed ? 1 : 0);
 }
 
 // The host inventory from `lavarank inventory`, run out of process (see src/commands/inventory.ts);
@@ -517,6 +524,12 @@ function startupDeadline(ms: number, host: string): Starting {
     done: () => clearTimeout(timer),
   };
 }
+
+// How long a forced exit waits for its log line to be written, then for the pool's
+// other writes: the 1.8 s deadline's exit is then still within the 2 s LIM waits
+// after SIGTERM.
+const FORCED_FLUSH_MS = 100;
+const FORCED_HOLD_MS = 50;
 
 // The rates of the first report are measured over this long: the first report is due
 // within 2 s of the start, and on a loaded node Node and the modules take one to load.

@@ -251,6 +251,24 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     }
   });
 
+  // The forced exit's line was queued for libuv's pool, and the exit at once, by SIGKILL
+  // while that write was out, lost it: the log ended at `stopping: SIGTERM`.
+  it('a second SIGTERM while stopping: the log says so', async () => {
+    const elim = startWithChild('stubborn');
+    try {
+      await until('a stubborn value', () => elim.reports().find((r) => r.line.includes(' pid ')), 10_000);
+      process.kill(elim.pid, 'SIGTERM');
+      // The stubborn child holds the stop for its 0.8 s grace, in which the second lands.
+      await elim.waitForLog((l) => l['msg'] === 'stopping: SIGTERM');
+      process.kill(elim.pid, 'SIGTERM');
+      const exit = await elim.exited;
+      const last = elim.log().map((l) => String(l['msg'])).filter((m) => m.includes('while stopping'));
+      assert.deepEqual(last, ['SIGTERM while stopping (SIGTERM); exiting now'], `exit ${exit.code ?? exit.signal}`);
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
   it('lavarank\'s own wrapper listed as a child (the old elim after install --force) is refused, so lavarank never starts itself', async () => {
     const { dir, cleanup } = tempDir('lavarank-children-');
     const wrapper = join(dir, 'elim');
