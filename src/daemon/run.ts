@@ -268,8 +268,30 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const collectors = collectorsFromConfig(config, { log, signal, clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
   const sampler = createSampler({ collectors, clock, log });
 
-  const metrics = await starting.step('checking the metrics directory', openMetrics(config, log));
-  const history = args.noHistory === true ? undefined : await starting.step('checking the history directory', openHistory(config, host, env, log));
+  // The metrics file's and the history's directories are looked at beside the reports,
+  // not before the first: each may be a name still to be made below a sticky directory
+  // (/tmp, emptied at boot), where a user can put a FUSE mount of theirs whose server
+  // reads each request and answers none. The thread that asked then waits even through
+  // SIGKILL, so the start-up deadline's kill left a zombie holding LIM's pipe: never
+  // reaped, never restarted, no rank for as long as the server ran (a hostile-user audit,
+  // 2026-12-06). Until a check returns, its writer is off (the last 60 history records kept).
+  let metrics: MetricsWriter | undefined;
+  let history: RotatingAppender | undefined;
+  const released = holdExit(); // a check that never returns would hold the stopped elim's exit
+  // Records are made while the history's check is out or its file open: not for a history found off.
+  let historyOpening = args.noHistory !== true && config.history.enabled;
+  const opened = Promise.all([
+    openMetrics(config, log).then(
+      (writer) => (metrics = writer),
+      (err: unknown) => log.error({ err: errorMessage(err) }, 'metrics off: the check of its directory failed'),
+    ),
+    args.noHistory === true
+      ? undefined
+      : openHistory(config, host, env, log).then(
+          (appender) => (history = appender),
+          (err: unknown) => log.error({ err: errorMessage(err) }, 'history off: the check of its directory failed'),
+        ).finally(() => (historyOpening = false)),
+  ]).finally(released);
   if (args.noHistory === true) log.info('history off (--no-history)');
   else if (!config.history.enabled) log.info('history off (history.enabled: false)');
   let stopping: string | undefined;
@@ -343,6 +365,11 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // writing a batch costs little more than one record. A SIGKILL loses at most five.
   const heldHistory: HistoryRecord[] = [];
   const writeHistory = (): void => {
+    // While the directory's check is out, the newest records wait (ten minutes at the 10 s interval).
+    if (history === undefined && historyOpening) {
+      heldHistory.splice(0, Math.max(0, heldHistory.length - 60));
+      return;
+    }
     if (heldHistory.length > 0) history?.appendAll(heldHistory.map((record) => JSON.stringify(record)));
     heldHistory.length = 0;
   };
@@ -375,7 +402,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
         log.warn(`no PSI (${join(config.proc_root, 'pressure')} missing or off): the rank estimates CPU, memory and io stall from other inputs, less accurately; where the kernel has PSI built in but off (RHEL 8 and 9), boot with psi=1`);
       }
     }
-    if (history !== undefined && tick.result !== undefined && tick.state === 'ok') {
+    if ((history !== undefined || historyOpening) && tick.result !== undefined && tick.state === 'ok') {
       heldHistory.push(historyRecord(tick.ts, host, tick.result));
       if (heldHistory.length >= HISTORY_HOLD) writeHistory();
     }
@@ -441,9 +468,13 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const pending: Array<Promise<unknown>> = [];
   if (children !== undefined) pending.push(children.close());
   if (inventory !== undefined) pending.push(inventory);
-  writeHistory();
-  if (history !== undefined) pending.push(history.close(300));
-  if (metrics !== undefined) pending.push(metrics.close(300));
+  // A check still under way gives its writer late, if ever: closed then (the race below bounds the wait).
+  pending.push(
+    opened.then(() => {
+      writeHistory();
+      return Promise.allSettled([history?.close(300), metrics?.close(300)]);
+    }),
+  );
   await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
   log.info({ reason: stopping }, 'lavarank stopped');
   await logging.close(300);

@@ -372,6 +372,8 @@ describe('the elim with metrics.textfile', () => {
     const elim = startElim({ testInterval: 0.2, override: { metrics: { textfile: path } } });
     try {
       await elim.waitForReports(3);
+      // Its directory is checked beside the first reports, so the file may come a report or two later.
+      await until('the metrics file', () => (existsSync(path) ? true : undefined));
       const f = parseExposition(readFileSync(path, 'utf8'));
       assert.ok(sampleOf(f, 'lavarank_ticks_total') >= 1);
       assert.ok(sampleOf(f, 'lavarank_feature', { feature: 'cpu_busy' }) >= 0);

@@ -28,7 +28,7 @@ function hangOver(dir: string): ChildProcess {
 // statfs, or (hung 'opendir') never an open of a directory (test/fixtures/fuse-statfs-hang.mjs),
 // as an NFS server gone while its attributes are still cached: the pool's stat and the
 // walk's lstat are answered, a statfs or a directory's open is asked of the server every time.
-async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' = 'statfs'): Promise<ChildProcess> {
+async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' | 'none' = 'statfs'): Promise<ChildProcess> {
   const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir, hung], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -387,6 +387,38 @@ async function commandOverUsersFuse(command: string, args: (mount: string, dir: 
     cleanup();
   }
 }
+
+// The history's and the metrics file's directories may be names still to be made below
+// a sticky one (/tmp, emptied at boot), where a user can make their directory first and
+// mount a FUSE server of theirs on it that reads each request and answers none. A
+// process whose request the server has read waits uninterruptibly, SIGKILL included:
+// the start-up deadline's SIGKILL left the elim a zombie whose pool thread held LIM's
+// pipe, so LIM never reaped it, never restarted it, and the host had no rank for as
+// long as the server ran. These directories are looked at beside the reports now.
+describe("the start, with the history or the metrics directory on another user's FUSE mount whose server reads every request and answers none", { skip: NEED }, () => {
+  for (const what of ['history', 'metrics'] as const) {
+    it(`a ${what} directory there: the elim reports before its start-up deadline`, async () => {
+      const { dir, cleanup } = tempDir('lavarank-hung-');
+      const mount = join(dir, 'mnt');
+      mkdirSync(mount, { mode: 0o755 });
+      const server = await fuseHangOver(mount, 'none');
+      const override: Record<string, Record<string, unknown>> = what === 'history' ? { history: { dir: join(mount, 'history') } } : { metrics: { textfile: join(mount, 'metrics', 'lavarank.prom') } };
+      const elim = startElim({ testInterval: 0.5, override, args: ['--test-startup-deadline', '5'] });
+      try {
+        await Promise.race([elim.waitForReports(3, 12_000).catch(() => undefined), elim.exited]);
+        const reports = elim.reports().length;
+        const wchan = isAlive(elim.pid) ? readFileSync(`/proc/${elim.pid}/wchan`, 'utf8') : 'exited';
+        assert.ok(reports >= 3, `${reports} reports within 12 s of the start with ${what} on the user's mount and a 5 s start-up deadline (main thread in ${wchan})`);
+      } finally {
+        server.kill('SIGKILL'); // closes /dev/fuse: the held request fails and the thread returns
+        await sleep(300);
+        spawnSync('umount', ['-l', mount]);
+        await elim.cleanup();
+        cleanup();
+      }
+    });
+  }
+});
 
 // once and explain, run by root at a terminal, read the config named and the model: a
 // user's FUSE mount at either, whose server answers libuv's pool and never a main
