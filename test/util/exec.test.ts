@@ -303,6 +303,10 @@ describe('spawnGroup, once its leader is reaped', () => {
   it('sends no SIGKILL to another process group given the number during the grace period, once the leader\'s helper has ended', { skip: reuse }, () => {
     assert.deepEqual(pidReuse('in-grace'), { victim: null });
   });
+
+  it("sends no SIGKILL at a forced exit's kill() to another process group given the number after the leader's reap", { skip: reuse }, () => {
+    assert.deepEqual(pidReuse('at-kill'), { victim: null });
+  });
 });
 
 // Why the pid reuse tests cannot run here: they need root, unshare and a pid_max of a
@@ -317,7 +321,7 @@ function pidReuseSkip(): string | false {
 
 // test/fixtures/pgid-reuse.mjs run in a new pid namespace, with sh as its init (it
 // reaps the orphaned helper, which node as init would leave a zombie, holding the number).
-function pidReuse(scenario: 'at-end' | 'in-grace'): unknown {
+function pidReuse(scenario: 'at-end' | 'in-grace' | 'at-kill'): unknown {
   const exec = new URL('../../src/util/exec.js', import.meta.url).href;
   const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', '/bin/sh', '-c', '"$0" "$1" "$2" "$3"; :', process.execPath, fixture('pgid-reuse.mjs'), exec, scenario], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.stderr, '');
