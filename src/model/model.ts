@@ -11,7 +11,7 @@ import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, clampRank, withLoadTieBreak, type TypedRanks } from './rank.js';
 import { openTrusted, openTrustedAsync, type TrustedOpen } from '../util/trust.js';
 import { taggedArray } from '../util/tagged.js';
-import { sha256Hex } from '../util/sha256.js';
+import { sha256Hex, sha256HexSliced } from '../util/sha256.js';
 import { FEATURES, FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
 import { BACKBONE_VERSION, backboneWith, type BackboneParams, type BackboneResult, type IoCost } from './backbone.js';
 import { ACTIVATIONS, Network, type Activation } from './network.js';
@@ -418,7 +418,12 @@ export function validateModel(raw: Json, where: string): { file: ModelFile; netw
 
 // The id history and logs record for a model: its name and a digest of its bytes.
 export function modelId(name: string, text: string): string {
-  return `${name}#${sha256Hex(text).slice(0, 8)}`;
+  return idOf(name, sha256Hex(text));
+}
+
+// A model's id from its name and the hex digest of its bytes.
+function idOf(name: string, digest: string): string {
+  return `${name}#${digest.slice(0, 8)}`;
 }
 
 const HOST_FEATURES = new Set(FEATURES.filter((f) => f.kind === 'host').map((f) => f.name));
@@ -477,6 +482,23 @@ function loaded(file: ModelFile, network: Network | undefined, id: string, path?
 
 // Parses and validates model text; throws ModelError naming what is wrong and where.
 export function parseModel(text: string, where: string): LoadedModel {
+  const { file, network } = validateText(text, where);
+  return loaded(file, network, modelId(file.name, text));
+}
+
+// parseModel with the id's digest taken a slice at a time between turns of the event
+// loop (sha256HexSliced), for the daemon's reloads: the digest of a model near the
+// 2 MiB limit held the reports and the SIGTERM handler for 585-632 ms of CPU in the
+// elim's interpreter, where its parse and validation take about 30 ms. signal aborted:
+// rejects with its reason at the digest's next turn.
+export async function parseModelAsync(text: string, where: string, signal?: AbortSignal): Promise<LoadedModel> {
+  const { file, network } = validateText(text, where);
+  const digest = await sha256HexSliced(Buffer.from(text, 'utf8'), signal);
+  return loaded(file, network, idOf(file.name, digest));
+}
+
+// The model file and its network in text, validated; throws ModelError.
+function validateText(text: string, where: string): { file: ModelFile; network: Network | undefined } {
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_MODEL_BYTES) throw new ModelError(`${where}: ${bytes} bytes, more than the ${MAX_MODEL_BYTES}-byte limit for a model file`);
   let raw: Json;
@@ -486,8 +508,7 @@ export function parseModel(text: string, where: string): LoadedModel {
   } catch (err) {
     throw new ModelError(`${where}: not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  const { file, network } = validateModel(raw, where);
-  return loaded(file, network, modelId(file.name, text));
+  return validateModel(raw, where);
 }
 
 // The exact text a model file holds; the id is a digest of it.
@@ -548,22 +569,30 @@ export function loadModel(path: string, options: LoadOptions = {}): LoadedModel 
 }
 
 // loadModel with the trust check's walk asked in libuv's pool (openTrustedAsync), for the
-// daemon's reloads on its event loop; the read that follows is of a file the walk found root's.
-// signal aborted: rejects at the walk's next question.
+// daemon's reloads on its event loop; the read that follows is of a file the walk found root's,
+// and the id's digest is taken between turns of the loop (parseModelAsync).
+// signal aborted: rejects at the walk's next question or the digest's next turn.
 export async function loadModelAsync(path: string, options: LoadOptions = {}, signal?: AbortSignal): Promise<LoadedModel> {
-  if (options.trust === false) return loadModel(path, options);
-  return modelOpened(await openTrustedAsync(path, 'model file', trustOf(options), signal), path);
+  const text = options.trust === false ? readModelText(path) : textOpened(await openTrustedAsync(path, 'model file', trustOf(options), signal), path);
+  const model = await parseModelAsync(text, path, signal);
+  model.path = path;
+  return model;
 }
 
 function trustOf(options: LoadOptions): { uid?: number } {
   return options.uid === undefined ? {} : { uid: options.uid };
 }
 
-// The model in the file the trust check opened, or its refusal by name (loadModel's and
-// loadModelAsync's one ending).
+// The model in the file the trust check opened, or its refusal by name.
 function modelOpened(opened: TrustedOpen, path: string): LoadedModel {
+  return modelAt(textOpened(opened, path), path);
+}
+
+// The text of the file the trust check opened, or its refusal by name (loadModel's and
+// loadModelAsync's one reading).
+function textOpened(opened: TrustedOpen, path: string): string {
   if ('problems' in opened) throw new ModelError(`model file ${path} refused: ${opened.problems.join('; ')}`, { refused: true });
-  return modelAt(readOpenModel(opened.fd, path), path);
+  return readOpenModel(opened.fd, path);
 }
 
 function modelAt(text: string, path: string): LoadedModel {

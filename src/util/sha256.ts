@@ -3,7 +3,8 @@
 // modules, 0.6 MB of the elim's resident set (measured on the running daemon), for one
 // digest of a few kB each time the model file changes. In the elim's interpreter
 // (--lite-mode) it takes under 1 ms per kB: 5 ms for the default model, 1.2 s for a
-// file at the loader's 2 MiB limit. Training code may use either: both give the same hex.
+// file at the loader's 2 MiB limit, which the daemon's reload digests a slice at a time
+// (sha256HexSliced). Training code may use either: both give the same hex.
 
 // The round constants and initial hash: the first 32 bits of the fractional parts of
 // the cube roots of the first 64 primes and of the square roots of the first 8, as
@@ -26,17 +27,54 @@ function fraction32(x: number): number {
 // The digest of text's UTF-8 bytes in lowercase hex: createHash('sha256').update(text).digest('hex').
 export function sha256Hex(text: string): string {
   const data = Buffer.from(text, 'utf8');
-  // The message, a 1 bit, zeros, and its length in bits as 64 bits, to a multiple of 64 bytes.
-  const block = Buffer.alloc(((data.length + 72) >> 6) << 6);
-  data.copy(block);
-  block[data.length] = 0x80;
+  const hash = Int32Array.from(H0);
+  const w = new Int32Array(64);
+  const whole = data.length & ~63;
+  compress(hash, w, data, 0, whole);
+  return finish(hash, w, data, whole);
+}
+
+// How much of a buffer sha256HexSliced digests between two turns of the event loop:
+// about 9 ms of the elim's interpreter (--lite-mode), where the whole of a model at the
+// loader's 2 MiB limit took 585-632 ms at once.
+export const SHA256_SLICE_BYTES = 32 * 1024;
+
+// sha256Hex of bytes, a slice at a time with a turn of the event loop between slices,
+// so that the daemon's reports, timers and SIGTERM handler are not held for the whole
+// digest of a large model file. signal aborted: rejects with its reason at the next turn.
+export async function sha256HexSliced(bytes: Buffer, signal?: AbortSignal, sliceBytes = SHA256_SLICE_BYTES): Promise<string> {
+  const hash = Int32Array.from(H0);
+  const w = new Int32Array(64);
+  const whole = bytes.length & ~63;
+  const step = Math.max(64, sliceBytes & ~63);
+  for (let at = 0; at < whole; at += step) {
+    if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    signal?.throwIfAborted();
+    compress(hash, w, bytes, at, Math.min(whole, at + step));
+  }
+  return finish(hash, w, bytes, whole);
+}
+
+// The last blocks: data's bytes from `from` (under 64 of them), a 1 bit, zeros, and the
+// length in bits as 64 bits, to a multiple of 64 bytes; then the digest in hex.
+function finish(hash: Int32Array, w: Int32Array, data: Buffer, from: number): string {
+  const rest = data.length - from;
+  const block = Buffer.alloc(((rest + 72) >> 6) << 6);
+  data.copy(block, 0, from);
+  block[rest] = 0x80;
   const bits = data.length * 8;
   block.writeUInt32BE(Math.floor(bits / 2 ** 32), block.length - 8);
   block.writeUInt32BE(bits >>> 0, block.length - 4);
-  const hash = Int32Array.from(H0);
-  const w = new Int32Array(64);
-  for (let at = 0; at < block.length; at += 64) {
-    for (let i = 0; i < 16; i++) w[i] = block.readInt32BE(at + 4 * i);
+  compress(hash, w, block, 0, block.length);
+  let hex = '';
+  for (let i = 0; i < 8; i++) hex += (hash[i]! >>> 0).toString(16).padStart(8, '0');
+  return hex;
+}
+
+// The compression function over data's 64-byte blocks from `from` to `to`, into hash (w: scratch).
+function compress(hash: Int32Array, w: Int32Array, data: Buffer, from: number, to: number): void {
+  for (let at = from; at < to; at += 64) {
+    for (let i = 0; i < 16; i++) w[i] = data.readInt32BE(at + 4 * i);
     for (let i = 16; i < 64; i++) {
       const x = w[i - 15]!;
       const y = w[i - 2]!;
@@ -75,7 +113,4 @@ export function sha256Hex(text: string): string {
     hash[6] = (hash[6]! + g) | 0;
     hash[7] = (hash[7]! + h) | 0;
   }
-  let hex = '';
-  for (let i = 0; i < 8; i++) hex += (hash[i]! >>> 0).toString(16).padStart(8, '0');
-  return hex;
 }
