@@ -18,13 +18,29 @@ export type ScanEnd = 'stopped' | 'end' | 'bound';
 // so that a caller can still count it; a last line without a newline is handed over
 // at the end of the file, never at the bound. Errors of read and of each go through.
 export function scanLines(read: (buffer: Buffer, length: number) => number, options: ScanOptions, each: (line: string | undefined) => boolean): ScanEnd {
+  const steps = scanLinesSteps(options, each);
+  let step = steps.next();
+  while (step.done !== true) step = steps.next(read(step.value.buffer, step.value.length));
+  return step.value;
+}
+
+// One read scanLinesSteps asks for: at most length bytes into buffer, from its start.
+export interface ReadAsk {
+  buffer: Buffer;
+  length: number;
+}
+
+// scanLines with its reads asked of its caller: each yield is a read to make, and the
+// caller gives back the number of bytes it read (0 at the end of the file), so that the
+// reads can be made in libuv's pool, each one a turn of the event loop.
+export function* scanLinesSteps(options: ScanOptions, each: (line: string | undefined) => boolean): Generator<ReadAsk, ScanEnd, number> {
   const chunk = Buffer.allocUnsafe(options.chunk ?? 64 * 1024);
   let partial = ''; // the start of a line that goes on in the next chunk
   let long = false; // the line under way is longer than maxLine: not kept
   let total = 0;
   const hand = (line: string): boolean => each(long || line.length > options.maxLine ? undefined : line);
   while (total < options.maxBytes) {
-    const n = read(chunk, Math.min(chunk.length, options.maxBytes - total));
+    const n = yield { buffer: chunk, length: Math.min(chunk.length, options.maxBytes - total) };
     if (n === 0) {
       if ((partial !== '' || long) && hand(partial)) return 'stopped';
       return 'end';

@@ -13,13 +13,13 @@
 // so what is then opened or executed by the resolved path is what was checked:
 // callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
 // descriptor) and execute the resolved path, never the given one.
-import { closeSync, constants, existsSync, fstat, fstatSync, lstatSync, open, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statfsSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstat, fstatSync, lstatSync, open, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statfsSync, type Stats } from 'node:fs';
 import { lstat, readlink, statfs } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode, errorReason } from './errors.js';
 import { isDirectory } from './paths.js';
-import { scanLines } from './scan-lines.js';
+import { scanLinesSteps } from './scan-lines.js';
 
 export interface TrustOptions {
   uid?: number; // the user lavarank runs as; default process.geteuid()
@@ -83,20 +83,29 @@ const NFS_SUPER_MAGIC = 0x6969;
 // a walk is one, since each may be asked of the file system's server (a FUSE server
 // answers attributes valid for no time at all, so that a stat made first in the pool
 // warms no cache), and one that a user's server never answers on the event loop held
-// the daemon's reports and its SIGTERM for good.
-type FsAsk = { op: 'lstat'; path: string } | { op: 'readlink'; path: string } | { op: 'statfs'; path: string };
+// the daemon's reports and its SIGTERM for good. So is each read of mountinfo by the
+// FUSE rule where fusectl is not mounted: a user's mount lines can make it tens of
+// megabytes (273-412 ms on the event loop for 62 MB).
+type FsAsk = { op: 'lstat'; path: string } | { op: 'readlink'; path: string } | { op: 'statfs'; path: string } | { op: 'read'; fd: number; buffer: Buffer; length: number };
 type Walk<T> = Generator<FsAsk, T, unknown>;
 
 function answerSync(ask: FsAsk): unknown {
   if (ask.op === 'lstat') return lstatSync(ask.path);
   if (ask.op === 'readlink') return readlinkSync(ask.path);
+  if (ask.op === 'read') return readSync(ask.fd, ask.buffer, 0, ask.length, null);
   return statfsSync(ask.path).type;
 }
 
 async function answerAsync(ask: FsAsk): Promise<unknown> {
   if (ask.op === 'lstat') return lstat(ask.path);
   if (ask.op === 'readlink') return readlink(ask.path);
+  if (ask.op === 'read') return readAsync(ask.fd, ask.buffer, ask.length);
   return (await statfs(ask.path)).type;
+}
+
+// fs.read in libuv's pool, giving the number of bytes read.
+function readAsync(fd: number, buffer: Buffer, length: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buffer, 0, length, null, (err, n) => (err === null ? resolve(n) : reject(err))));
 }
 
 // Runs a walk, answering each question with answer; a question's error is thrown into
@@ -123,7 +132,10 @@ function runSync<T>(walk: Walk<T>, answer: (ask: FsAsk) => unknown = answerSync)
 async function runAsync<T>(walk: Walk<T>, signal?: AbortSignal): Promise<T> {
   let step = walk.next();
   while (step.done !== true) {
-    signal?.throwIfAborted();
+    if (signal?.aborted === true) {
+      walk.return(undefined as T); // its finally blocks: mountinfo's descriptor closed
+      signal.throwIfAborted();
+    }
     let reply: unknown;
     try {
       reply = await answerAsync(step.value);
@@ -141,7 +153,7 @@ async function runAsync<T>(walk: Walk<T>, signal?: AbortSignal): Promise<T> {
 // owned by the anonymous user and root here cannot chown it: that is said instead.
 // Asked only when a check has already failed; typeOf gives statfs's f_type.
 export function chownAdvice(path: string, chown: string, typeOf: (path: string) => number = (p) => statfsSync(p).type): string {
-  return runSync(adviceWalk(path, chown), (ask) => typeOf(ask.path));
+  return runSync(adviceWalk(path, chown), (ask) => (ask.op === 'statfs' ? typeOf(ask.path) : answerSync(ask)));
 }
 
 function* adviceWalk(path: string, chown: string): Walk<string> {
@@ -211,13 +223,14 @@ function* fuseMounterWalk(entry: string, dev: number, mountinfo: string, connect
   }
   let owner: number | undefined;
   try {
-    scanLines((buffer, length) => readSync(fd, buffer, 0, length, null), { maxBytes: MAX_MOUNTINFO_BYTES, maxLine: MAX_MOUNTINFO_LINE }, (line) => {
+    const scan = scanLinesSteps({ maxBytes: MAX_MOUNTINFO_BYTES, maxLine: MAX_MOUNTINFO_LINE }, (line) => {
       if (line === undefined || !ofDevice.test(line)) return false;
       const superOptions = line.slice(line.indexOf(' - ') + 3).split(' ')[2] ?? '';
       const id = /(?:^|,)user_id=(\d+)(?:,|$)/.exec(superOptions)?.[1];
       owner = id === undefined ? undefined : Number(id);
       return true;
     });
+    for (let step = scan.next(); step.done !== true; ) step = scan.next((yield { op: 'read', fd, ...step.value }) as number);
   } catch {
     return undefined;
   } finally {
