@@ -489,7 +489,7 @@ export function parseModel(text: string, where: string): LoadedModel {
 // parseModel with the id's digest taken a slice at a time between turns of the event
 // loop (sha256HexSliced), for the daemon's reloads: the digest of a model near the
 // 2 MiB limit held the reports and the SIGTERM handler for 585-632 ms of CPU in the
-// elim's interpreter, where its parse and validation take about 30 ms. signal aborted:
+// elim's interpreter; its decoding, parse and validation, still at once, 60-140 ms. signal aborted:
 // rejects with its reason at the digest's next turn.
 export async function parseModelAsync(text: string, where: string, signal?: AbortSignal): Promise<LoadedModel> {
   const { file, network } = validateText(text, where);
