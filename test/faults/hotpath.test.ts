@@ -14,7 +14,7 @@ import { cpuSet, createCpuCollector, parseStat, type StatCounters } from '../../
 import { diskLayout, parseDiskstats, type DiskCounters } from '../../src/collectors/disk.js';
 import { parseLoadavg } from '../../src/collectors/loadavg.js';
 import { createMemoryCollector, MEMINFO_SLOTS, parseMeminfo, parseVmstat, scanMeminfo, type MeminfoCounters, type VmstatCounters } from '../../src/collectors/memory.js';
-import { netDevLayout, parseNetDev } from '../../src/collectors/network.js';
+import { netDevLayout, netScanFor, parseNetDev, scanNetDev } from '../../src/collectors/network.js';
 import { parsePressure } from '../../src/collectors/pressure.js';
 import { numberSlots, ratePerSec } from '../../src/collectors/text.js';
 import type { CpuReading, MemoryReading } from '../../src/collectors/types.js';
@@ -23,6 +23,7 @@ import { tempDir } from '../helpers.js';
 import { scannedCpuIdle, scannedDisks, scannedInterfaces, scannedLoadavg, scannedMeminfo, scannedPressure, scannedStat, scannedVmstat } from '../collectors/helpers.js';
 import { referenceIoTicks } from '../collectors/diskstats-reference.js';
 import { referenceMeminfo } from '../collectors/meminfo-reference.js';
+import { referenceScanNetDev } from '../collectors/netdev-reference.js';
 import { referenceCpuIdle } from '../collectors/stat-reference.js';
 import { envCount } from './helpers.js';
 
@@ -306,6 +307,37 @@ describe('hot-path readers agree with the parsers', () => {
       return agrees(scannedInterfaces(Buffer.from(text, 'latin1'), layout), () => parseNetDev(text), (scanned, parsed) => {
         for (const c of scanned) assert.ok(parsed.some((p) => p.name === c.name && p.rxBytes === c.rxBytes && p.txBytes === c.txBytes), JSON.stringify(c));
       });
+    },
+  );
+
+  // Lines of 14 to 18 fields, each padded by 0 to 3 spaces (none after the colon, as the
+  // kernel prints a wide counter), counters of up to 32 digits, edits ("|" too) and cuts.
+  const netField = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.oneof({ weight: 8, arbitrary: counter }, { weight: 1, arbitrary: fc.stringMatching(/^\d{25,32}$/) }));
+  const netFields = fc.oneof({ weight: 4, arbitrary: fc.array(netField, { minLength: 16, maxLength: 16 }) }, { weight: 1, arbitrary: fc.array(netField, { minLength: 14, maxLength: 18 }) });
+  const netEditList = fc.oneof({ weight: 1, arbitrary: fc.constant([] as Array<[number, string, string]>) }, { weight: 1, arbitrary: fc.array(fc.oneof(edit, fc.tuple(fc.nat(), fc.constantFrom('insert', 'replace'), fc.constant('|'))), { minLength: 1, maxLength: 4 }) });
+  property(
+    'scanNetDev: the same answer, counters and hints as the reading before 2026-12-06 for every text',
+    fc.tuple(
+      fc.array(netFields, { minLength: 4, maxLength: 4 }),
+      netEditList,
+      fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }),
+    ),
+    ([rows, list, cut]) => {
+      const first = netText(NICS.map(() => Array.from({ length: 16 }, () => '0')));
+      const layoutOf = () => netDevLayout(first, parseNetDev(first).filter((c) => c.name.startsWith('eth')))!;
+      const lines = rows.map((fields, i) => `${NICS[i]!.padStart(6)}:${fields.map(([pad, v], f) => ' '.repeat(f === 0 ? pad : pad + 1) + v).join('')}`);
+      let text = applyEdits('Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n' + lines.join('\n') + '\n', list);
+      if (cut !== null) text = text.slice(0, cut % (text.length + 1));
+      const bytes = Buffer.from(text, 'latin1');
+      const oldLayout = layoutOf();
+      const newLayout = layoutOf();
+      const old = netScanFor(oldLayout);
+      const now = netScanFor(newLayout);
+      const read = referenceScanNetDev(bytes, oldLayout, old);
+      assert.equal(scanNetDev(bytes, newLayout, now), read);
+      assert.deepEqual(now, old);
+      assert.deepEqual(newLayout, oldLayout);
+      return read;
     },
   );
 });
