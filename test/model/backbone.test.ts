@@ -4,6 +4,10 @@ import fc from 'fast-check';
 import { BACKBONE_INPUTS, DEFAULT_BACKBONE, NET_WEIGHT, SMT_YIELD, backbone, ioSlowdown, ioWaiting, perDevice, smtCapacity, stallSlowdown, type BackboneParams } from '../../src/model/backbone.js';
 import { ioDevices, rawFeatures } from '../../src/model/features.js';
 import { fullSample } from './helpers.js';
+import { createCollectors } from '../../src/collectors/index.js';
+import type { Sample } from '../../src/collectors/types.js';
+import { fakeHost, fixtureMeta } from '../collectors/helpers.js';
+import type { TestContext } from 'node:test';
 
 // A host with `runnable` tasks wanting a CPU (now and over the last minute) and nothing else.
 function cpuHost(cpus: number, runnable: number): Record<string, number | null> {
@@ -412,5 +416,48 @@ describe('backbone', () => {
     });
     backbone(raw, { ...DEFAULT_BACKBONE, secondsPerPage: 1e-5 });
     assert.deepEqual([...read].sort(), [...BACKBONE_INPUTS].sort());
+  });
+});
+
+// The raw features the collectors read from a captured fixture's two instants.
+function capturedFeatures(t: TestContext, name: string): Record<string, number | null> {
+  const host = fakeHost(t);
+  host.load(name, 't0');
+  const collectors = createCollectors({ procRoot: host.procRoot, sysRoot: host.sysRoot, gpu: { enabled: false } });
+  for (const c of collectors) c.collect(0);
+  host.load(name, 't1');
+  const sample: Sample = { ts: Date.UTC(2026, 11, 6, 13), failures: {} };
+  for (const c of collectors) {
+    const part = c.collect(fixtureMeta(name).elapsedMs);
+    if (part !== undefined) (sample as unknown as Record<string, unknown>)[c.name] = part;
+    c.close?.();
+  }
+  return rawFeatures(sample);
+}
+
+// Captured on a 2-CPU VM whose CPUs other work kept busy (2026-12-06, disks68): one fio
+// reader (1 MiB, O_DIRECT) on each of four slow block devices (loop over a FUSE file served
+// one request at a time, renamed sdb-sde so that they count), and on one. Each reader's
+// 1 MiB reached its disk as two requests of 512 KiB, 1.5 in flight on average; PSI counted
+// 1.5 of the four readers' waits (at most one a CPU). A probe writing 64 MB to one of the
+// disks was slowed x1.6-2.1 on the four-disk host and x2.4-2.5 on the one-disk host.
+describe('the io reading of captured multi-disk hosts', () => {
+  it('counts four disks each busy with one reader, its requests in flight on each', (t) => {
+    const f = capturedFeatures(t, 'proc-disks4');
+    const [devices, queue, deepest] = [f.io_devices ?? 0, f.io_queue ?? 0, f.io_queue_max ?? 0];
+    assert.ok(devices > 3.9 && devices <= 4, `io_devices ${devices}`);
+    assert.ok(queue > 5.5 && queue < 6.5, `io_queue ${queue}`);
+    assert.ok(deepest > 1.4 && deepest < 1.6, `io_queue_max ${deepest}`);
+  });
+
+  it('divides none of the waiters PSI counts when each disk holds more requests than they are', (t) => {
+    const four = capturedFeatures(t, 'proc-disks4');
+    assert.equal(backbone(four).io, backbone({ ...four, io_devices: null }).io);
+  });
+
+  it('ranks the host with a reader on each of four saturated disks no lower than the host with one', (t) => {
+    const four = backbone(capturedFeatures(t, 'proc-disks4'));
+    const one = backbone(capturedFeatures(t, 'proc-disk1-slow'));
+    assert.ok(four.io >= one.io, `four disks ${four.io}, one ${one.io}`);
   });
 });
