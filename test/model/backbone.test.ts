@@ -440,7 +440,7 @@ function capturedFeatures(t: TestContext, name: string): Record<string, number |
 // one request at a time, renamed sdb-sde so that they count), and on one. Each reader's
 // 1 MiB reached its disk as two requests of 512 KiB, 1.5 in flight on average; PSI counted
 // 1.5 of the four readers' waits (at most one a CPU). A probe writing 64 MB to one of the
-// disks was slowed x1.6-2.1 on the four-disk host and x2.4-2.5 on the one-disk host.
+// disks was slowed x1.4-1.6 on the four-disk host and x1.8-1.9 on the one-disk host.
 describe('the io reading of captured multi-disk hosts', () => {
   it('counts four disks each busy with one reader, its requests in flight on each', (t) => {
     const f = capturedFeatures(t, 'proc-disks4');
