@@ -67,7 +67,8 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
       const hung = await until('the inventory runs nvidia-smi', () => readPidFile(pidFile));
       process.kill(elim.pid, 'SIGWINCH');
       const exit = await elim.exited;
-      assert.equal(exit.code, 1, `exit ${exit.code ?? exit.signal} after the crash`);
+      // 1, or SIGKILL where a log or history write was out in libuv's pool (src/util/exit.ts).
+      assert.ok(exit.code === 1 || exit.signal === 'SIGKILL', `exit ${exit.code ?? exit.signal} after the crash`);
       assert.ok(elim.log().some((l) => l['msg'] === 'uncaught exception; exiting'), 'the crash path did not run');
       await until('the hung nvidia-smi to end', () => (isAlive(hung) ? undefined : true), 5000).catch(() => undefined);
       assert.equal(isAlive(hung), false, 'the hung nvidia-smi outlived the crashed elim');
