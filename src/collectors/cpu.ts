@@ -223,6 +223,20 @@ function cpuLinesOneByOne(bytes: Buffer, newline: number, known: CpuSet, idle: n
   return nl < 0 || bytes.indexOf(NL_CPU, nl) < 0;
 }
 
+const PROCS_BLOCKED = Buffer.from('\nprocs_blocked ', 'latin1');
+
+// The tasks waiting for io at this instant: procs_blocked, the kernel's nr_iowait (tasks
+// in io_schedule, whatever device, NFS mount or FUSE server they wait on), or -1 where
+// /proc/stat has no such line or it is no count. Unlike PSI io, not capped at a task a
+// CPU. Searched from the end, where the kernel prints it, past intr's thousands of numbers.
+export function blockedIn(bytes: Buffer): number {
+  const at = bytes.lastIndexOf(PROCS_BLOCKED);
+  if (at < 0) return -1;
+  const start = at + PROCS_BLOCKED.length;
+  const newline = byteIndex(bytes, NEWLINE, start);
+  return counterAt(bytes, start, newline < 0 ? bytes.length : newline);
+}
+
 // Completes times slots with idle + iowait.
 function withSums(v: number[]): void {
   v[IDLE_IOWAIT] = v[3]! + v[4]!;
@@ -487,6 +501,8 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       if (reading === undefined) return undefined;
       const minBusy = leastBusy(beforeIdle, previousIdle, total, job.skip);
       if (minBusy !== undefined) reading.minBusy = minBusy;
+      const blocked = blockedIn(bytes);
+      if (blocked >= 0) reading.blocked = blocked;
       if (job.count > 0) {
         const jobBusy = busyOf(beforeIdle, previousIdle, total, job.skip);
         if (jobBusy !== undefined) {

@@ -504,6 +504,15 @@ export const HOST_FACTS: readonly HostFact[] = [
     // user's dd on each of three other disks, divided among the four (an audit, 2026-12-06).
     read: (s) => s.disk?.queueMax,
   },
+  {
+    name: 'io_blocked',
+    source: '/proc/stat: the tasks waiting for io at the report\'s instant (procs_blocked: on local disks, NFS or FUSE alike, not capped at one a CPU as PSI io is; given with io_queue)',
+    // The share of the waiters the local disks hold is io_queue over these (perDevice in
+    // src/model/backbone.ts): PSI counts at most one waiter a CPU and the disks' queue is
+    // not capped, so on a 2-CPU host four NFS readers ranked rank_io 116-122 alone and
+    // 55-67 beside light io on four disks (measured, 2026-12-06).
+    read: (s) => (s.disk?.queue === undefined ? undefined : s.cpu?.blocked),
+  },
 ];
 
 // The effective number of physical devices the host's io is spread over: the devices

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, test, type TestContext } from 'node:test';
-import { AFFINITY_CHECK_EVERY, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, parseStat } from '../../src/collectors/cpu.js';
+import { AFFINITY_CHECK_EVERY, blockedIn, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, parseStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedCpuIdle, scannedStat, tempDir, writeTree } from './helpers.js';
 
@@ -116,6 +116,24 @@ test('iowait that grew by more than idle + iowait did (idle moved into iowait) i
   assert.ok(r !== undefined);
   assert.equal(r.busy, 100 / 110);
   assert.equal(r.iowait, 10 / 110);
+});
+
+test('blockedIn reads the tasks waiting for io from a real /proc/stat, and -1 where there is no count', () => {
+  assert.equal(blockedIn(Buffer.from(fixtureText('proc-disks4', 't1/proc/stat'), 'latin1')), 3);
+  assert.equal(blockedIn(Buffer.from(stat('1 2 3 4 0 0 0 0', '1 2 3 4'), 'latin1')), -1);
+  assert.equal(blockedIn(Buffer.from('cpu  1 2 3 4\nprocs_blocked 12', 'latin1')), 12);
+  assert.equal(blockedIn(Buffer.from('cpu  1 2 3 4\nprocs_blocked x\n', 'latin1')), -1);
+});
+
+test('the reading gives the tasks waiting for io at its instant, read in the same scan of /proc/stat, and none where the kernel prints none', (t) => {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: root });
+  writeTree(root, { stat: `${stat('0 0 0 0 0 0 0 0', '0 0 0 0')}procs_running 1\nprocs_blocked 2\n` });
+  c.collect(0);
+  writeTree(root, { stat: `${stat('100 0 0 100 0 0 0 0', '100 0 0 100')}procs_running 1\nprocs_blocked 6\nsoftirq 0 0\n` });
+  assert.equal(c.collect(10_000)?.blocked, 6);
+  writeTree(root, { stat: stat('200 0 0 200 0 0 0 0', '200 0 0 200') });
+  assert.equal(c.collect(20_000)?.blocked, undefined);
 });
 
 test('a CPU going offline skips the tick that straddles it and counts the new set afterwards', (t) => {

@@ -602,6 +602,15 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
     assert.deepEqual([toFeatures(s).named['io_queue'], toFeatures(s).named['io_queue_max']], [null, null]);
   });
 
+  it('records as io_blocked the tasks waiting for io at the report\'s instant beside io_queue, and nothing without it', () => {
+    const s = container(1, 0);
+    s.cpu!.blocked = 6;
+    s.disk = { busyMax: 0.5, busyMean: 0.4, busyDevices: 3.6, queue: 1.6, queueMax: 0.4 };
+    assert.equal(toFeatures(s).named['io_blocked'], 6);
+    s.disk = { busyMax: 0.05, busyMean: 0.05 };
+    assert.equal(toFeatures(s).named['io_blocked'], null);
+  });
+
   it('reads the 1-minute load from the cgroup\'s tasks over the minute, not over the last interval', () => {
     const s = container(2, 0);
     s.cpu!.quotaTasks1 = 6; // six loops a minute ago, two now
