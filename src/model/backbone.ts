@@ -120,6 +120,7 @@ export const BACKBONE_INPUTS = [
   'machine_busy',
   'io_queue',
   'io_queue_max',
+  'io_blocked',
 ] as const;
 
 // A raw value as history records hold it: a finite number, else undefined.
@@ -195,10 +196,12 @@ export function ioWaiting(some: number, busy: number | undefined, iowait: number
 }
 
 // The mean number of I/Os in flight on the physical disks over the interval (io_queue)
-// and on the one where it is highest (io_queue_max).
+// and on the one where it is highest (io_queue_max), and the tasks waiting for io at the
+// report's instant (io_blocked, procs_blocked; undefined in history from before it).
 export interface DiskQueue {
   all: number;
   max: number;
+  blocked?: number | undefined;
 }
 
 // The tasks waiting on one device, from w waiting on the host, the effective number k
@@ -212,12 +215,22 @@ export interface DiskQueue {
 // 2, 4 and 8 local disks 10 % busy, and four on one saturated disk 33.0-34.9 alone and
 // 14.6-15.0 beside a user's dd on each of three others (an audit, 2026-12-06). The
 // queue counts requests, not tasks (writeback or an async reader keeps many in flight
-// for one task): hence the min with w. Without k (io to NFS alone, or no device list)
-// the waiters are taken as one device's; without the queue (history from before it),
-// all of them are divided and the busiest's share alone floors them.
+// for one task): hence the min with w. And w is a lower bound where the waiters
+// outnumber the CPUs (ioWaiting), while the queue is not: with the tasks waiting for io
+// counted whole (blocked, procs_blocked), the disks hold a share all / blocked of them,
+// and of the w only that share, q = w × all / blocked where blocked > w. On a 2-CPU host
+// four NFS readers ranked rank_io 116-122 alone and 55-67 beside light io on four disks:
+// PSI counted 1.5 of 5.5 waiters, the disks held 1.6 requests, and min(w, all) took all
+// of the 1.5 for the disks (measured, 2026-12-06). This q is never above min(w, all), so
+// a host never reads lower than without blocked, and never above w undivided: an instant
+// that reads too many or too few moves the reading only between those two. Without k
+// (io to NFS alone, or no device list) the waiters are taken as one device's; without
+// the queue (history from before it), all of them are divided and the busiest's share
+// alone floors them; without blocked, min(w, all).
 export function perDevice(w: number, k: number | undefined, busyMax: number | undefined, queue?: DiskQueue): number {
   if (k === undefined || !(k > 1)) return w;
-  const local = queue === undefined ? w : Math.min(w, Math.max(0, queue.all));
+  const blocked = queue?.blocked ?? 0;
+  const local = queue === undefined ? w : blocked > w ? Math.min(w, (w * Math.max(0, queue.all)) / blocked) : Math.min(w, Math.max(0, queue.all));
   const floor = Math.max(Math.min(1, busyMax ?? 0), queue === undefined ? 0 : queue.max, 0);
   return w - local + Math.max(local / k, Math.min(local, floor));
 }
@@ -360,7 +373,8 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
     const devices = ioCost === 'device' ? value(raw, 'io_devices') : undefined; // perDevice(w, undefined) is w
     const queueAll = value(raw, 'io_queue');
     const queueMax = value(raw, 'io_queue_max') ?? 0;
-    const queue = queueAll === undefined ? undefined : { all: queueAll, max: queueMax };
+    const blocked = value(raw, 'io_blocked');
+    const queue = queueAll === undefined ? undefined : { all: queueAll, max: queueMax, blocked };
     let ioFromPsi: number | undefined;
     if (psiIo !== undefined && ioCost === 'some') ioFromPsi = psiIo;
     else if (psiIo !== undefined) ioFromPsi = 1 - Math.exp(-perDevice(ioWaiting(psiIo, ioBusy, iowait, machine), devices, diskBusy, queue));

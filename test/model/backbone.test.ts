@@ -6,7 +6,7 @@ import { ioDevices, rawFeatures } from '../../src/model/features.js';
 import { fullSample } from './helpers.js';
 import { createCollectors } from '../../src/collectors/index.js';
 import type { Sample } from '../../src/collectors/types.js';
-import { fakeHost, fixtureMeta } from '../collectors/helpers.js';
+import { fakeHost, fixtureMeta, fixtureText, writeTree } from '../collectors/helpers.js';
 import type { TestContext } from 'node:test';
 
 // A host with `runnable` tasks wanting a CPU (now and over the last minute) and nothing else.
@@ -141,6 +141,38 @@ describe('backbone', () => {
     assert.ok(Math.abs(io - alone) < 1 && io > 400, `rank_io ${io.toFixed(1)} beside 8 disks, ${alone.toFixed(1)} beside one`);
     assert.ok(backbone(nfs).io < 60, 'a line without io_queue ranks as before');
     assert.equal(backbone({ ...nfs, io_queue: 0.8, io_queue_max: 0.1 }, DEFAULT_BACKBONE, 'waiters').io, backbone(nfs, DEFAULT_BACKBONE, 'waiters').io, 'version 2 divides nothing');
+  });
+
+  // PSI counts at most a waiter a CPU (ioWaiting), the disks' queue is not capped: on a
+  // 2-CPU host, 1.5 of 5.5 waiters counted, 1.6 requests on 3.6 disks lightly busy, and
+  // min(w, io_queue) took all 1.5 for the disks (measured, 2026-12-06, disks68).
+  it('divides only the share of PSI\'s waiters the disks\' queue holds of all the tasks waiting for io', () => {
+    const fault = { all: 1.6, max: 0.4, blocked: 5.5 };
+    const q = (1.5 * 1.6) / 5.5;
+    assert.ok(Math.abs(perDevice(1.5, 3.6, 0.5, fault) - (1.5 - q + q)) < 1e-12, 'the 0.44 of them local is at most the busiest\'s share: none divided');
+    assert.ok(Math.abs(perDevice(1.5, 3.6, 0.5, { ...fault, blocked: undefined }) - 0.5) < 1e-12, 'without the count, as before');
+    assert.equal(perDevice(1.5, 3.6, 0.5, { ...fault, blocked: 1 }), perDevice(1.5, 3.6, 0.5, { ...fault, blocked: undefined }), 'fewer blocked than PSI counts: as before');
+    assert.equal(perDevice(8, 8, 1, { all: 8, max: 1, blocked: 8 }), 1, 'one waiter on each of 8 saturated disks, all of them local');
+    assert.equal(perDevice(4, 4, 1, { all: 100, max: 32, blocked: 4 }), 4, 'four waiters on one disk beside a user\'s async io on three others');
+  });
+
+  it('never reads the waiters below the bound without the count of tasks waiting for io, nor above them undivided', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 64, noNaN: true }),
+        fc.double({ min: 0, max: 64, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 256, noNaN: true }),
+        fc.double({ min: 0, max: 64, noNaN: true }),
+        fc.double({ min: 0, max: 512, noNaN: true }),
+        (w, k, busy, all, max, blocked) => {
+          const before = perDevice(w, k, busy, { all, max });
+          const now = perDevice(w, k, busy, { all, max, blocked });
+          return now >= before - 1e-9 && now <= w + 1e-9;
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('counts the tasks waiting for io as "some" alone without the CPU count, at least "some" and at most "some" × n', () => {
@@ -435,6 +467,45 @@ function capturedFeatures(t: TestContext, name: string): Record<string, number |
   return rawFeatures(sample);
 }
 
+// The raw features of the proc-disks4 capture with its t1 given other io: each of sdb-sde
+// busy busyMs of the 3 013 ms (none busy without the list) with a third of a request in
+// flight per busy ms (io_queue 1.6 for 4 820 busy ms, with vda's 0.03), PSI io "some" at `some` (both
+// CPUs busy: ioWaiting is 2 × some) and procs_blocked at `blocked`.
+function nfsHost(t: TestContext, busyMs: number[] | undefined, some: number, blocked: number): Record<string, number | null> {
+  const host = fakeHost(t);
+  host.load('proc-disks4', 't0');
+  const collectors = createCollectors({ procRoot: host.procRoot, sysRoot: host.sysRoot, gpu: { enabled: false } });
+  for (const c of collectors) c.collect(0);
+  const before = fixtureText('proc-disks4', 't0/proc/diskstats').split('\n');
+  const weighted = busyMs === undefined ? 0 : (1.6 * 3013) / busyMs.reduce((a, b) => a + b, 0);
+  const diskstats = fixtureText('proc-disks4', 't1/proc/diskstats')
+    .split('\n')
+    .map((line, i) => {
+      const f = line.trim().split(/\s+/);
+      const disk = ['sdb', 'sdc', 'sdd', 'sde'].indexOf(f[2] ?? '');
+      if (disk < 0) return line;
+      const was = (before[i] ?? '').trim().split(/\s+/);
+      const ms = busyMs?.[disk] ?? 0;
+      was[12] = String(Number(was[12]) + ms);
+      was[13] = String(Number(was[13]) + Math.round(ms * weighted));
+      return ` ${was.join(' ')}`;
+    })
+    .join('\n');
+  host.load('proc-disks4', 't1');
+  writeTree(host.procRoot, {
+    diskstats,
+    'pressure/io': `some avg10=${(some * 100).toFixed(2)} avg60=50.00 avg300=50.00 total=2231054710\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=169714345\n`,
+    stat: fixtureText('proc-disks4', 't1/proc/stat').replace(/^procs_blocked \d+$/m, `procs_blocked ${blocked}`),
+  });
+  const sample: Sample = { ts: Date.UTC(2026, 11, 6, 13), failures: {} };
+  for (const c of collectors) {
+    const part = c.collect(fixtureMeta('proc-disks4').elapsedMs);
+    if (part !== undefined) (sample as unknown as Record<string, unknown>)[c.name] = part;
+    c.close?.();
+  }
+  return rawFeatures(sample);
+}
+
 // Captured on a 2-CPU VM whose CPUs other work kept busy (2026-12-06, disks68): one fio
 // reader (1 MiB, O_DIRECT) on each of four slow block devices (loop over a FUSE file served
 // one request at a time, renamed sdb-sde so that they count), and on one. Each reader's
@@ -453,6 +524,20 @@ describe('the io reading of captured multi-disk hosts', () => {
   it('divides none of the waiters PSI counts when each disk holds more requests than they are', (t) => {
     const four = capturedFeatures(t, 'proc-disks4');
     assert.equal(backbone(four).io, backbone({ ...four, io_devices: null }).io);
+  });
+
+  // The fault measured on the same host (docs/model.md, "The io reading on real devices"):
+  // four NFS-like readers, 3.8-3.9 tasks waiting, ranked 116-122 alone and 55-67 beside
+  // light io on the four disks (25-55 % busy, 1.1-2.2 requests in flight), 5.1-5.7
+  // waiting, where PSI counted 1.4-1.6 of them. Here the capture's t1 is given those
+  // figures: each disk's busy time and weighted time over its 3 013 ms, PSI io's avg10,
+  // and procs_blocked at the instant (5, the lowest of the measured means rounded down).
+  it('ranks four tasks waiting on NFS no lower beside light io on four disks than alone', (t) => {
+    const alone = backbone(nfsHost(t, undefined, 0.6, 4));
+    const light = nfsHost(t, [1500, 1400, 1300, 1200], 0.75, 5);
+    assert.ok(Math.abs((light.io_devices ?? 0) - 3.6) < 0.01 && Math.abs((light.io_queue ?? 0) - 1.6) < 0.05 && light.io_blocked === 5, JSON.stringify(light));
+    const io = backbone(light).io;
+    assert.ok(io >= alone.io, `beside light io rank_io ${io.toFixed(1)}, alone ${alone.io.toFixed(1)}`);
   });
 
   it('ranks the host with a reader on each of four saturated disks no lower than the host with one', (t) => {
