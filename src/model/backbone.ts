@@ -229,8 +229,9 @@ export interface DiskQueue {
 // alone floors them; without blocked, min(w, all).
 export function perDevice(w: number, k: number | undefined, busyMax: number | undefined, queue?: DiskQueue): number {
   if (k === undefined || !(k > 1)) return w;
+  const all = queue === undefined ? w : Math.max(0, queue.all);
   const blocked = queue?.blocked ?? 0;
-  const local = queue === undefined ? w : blocked > w ? Math.min(w, (w * Math.max(0, queue.all)) / blocked) : Math.min(w, Math.max(0, queue.all));
+  const local = Math.min(w, blocked > w ? (w * all) / blocked : all);
   const floor = Math.max(Math.min(1, busyMax ?? 0), queue === undefined ? 0 : queue.max, 0);
   return w - local + Math.max(local / k, Math.min(local, floor));
 }
