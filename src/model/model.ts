@@ -206,7 +206,9 @@ class Check {
   }
 }
 
-function validateNetwork(c: Check, raw: Json): { net: BrainNetworkJSON; weights: number[][][]; biases: number[][] } {
+// validateNetwork's checks, yielding after each node the count of values it checked, so
+// that a reload can take a turn of the event loop between slices (validateBetweenTurns).
+function* validateNetworkSteps(c: Check, raw: Json): Generator<number, { net: BrainNetworkJSON; weights: number[][][]; biases: number[][] }, void> {
   const n = c.object('residual.network', raw);
   c.onlyKeys('residual.network', n, NETWORK_KEYS);
   const sizesRaw = c.array('residual.network.sizes', n['sizes']);
@@ -239,18 +241,20 @@ function validateNetwork(c: Check, raw: Json): { net: BrainNetworkJSON; weights:
   if (layers.length !== sizes.length) c.fail('residual.network.layers', `has ${layers.length} layers, but residual.network.sizes has ${sizes.length}`);
   const weights: number[][][] = [[]];
   const biases: number[][] = [[]];
-  layers.forEach((layerRaw, l) => {
+  for (let l = 0; l < layers.length; l++) {
     const lp = `residual.network.layers[${l}]`;
-    const layer = c.object(lp, layerRaw);
+    const layer = c.object(lp, layers[l]);
     const size = sizes[l]!;
     c.indexKeys(lp, layer, size, 'node');
+    yield size;
     if (l === 0) {
       for (let node = 0; node < size; node++) {
         const np = `${lp}["${node}"]`;
         const obj = c.object(np, layer[String(node)]);
         if (Object.keys(obj).length !== 0) c.fail(np, 'is an input node and must be {}');
       }
-      return;
+      yield size;
+      continue;
     }
     const prev = sizes[l - 1]!;
     const lw: number[][] = [];
@@ -265,10 +269,11 @@ function validateNetwork(c: Check, raw: Json): { net: BrainNetworkJSON; weights:
       const row: number[] = [];
       for (let k = 0; k < prev; k++) row.push(c.float32(`${np}.weights["${k}"]`, w[String(k)]));
       lw.push(row);
+      yield prev + 1;
     }
     weights.push(lw);
     biases.push(lb);
-  });
+  }
   const net: BrainNetworkJSON = {
     sizes,
     layers: layers as BrainNetworkJSON['layers'],
@@ -373,8 +378,50 @@ const OLD_FORMAT =
   'retrain it for this version: "lavarank retrain" for a site model, "npm run train-default" for the embedded default, ' +
   'or remove "model:" from the config to use the embedded default';
 
+// A validated model document: the file as this build holds it and its network.
+type Validated = { file: ModelFile; network: Network | undefined };
+
 // Checks a parsed model document; `where` names it in every message.
-export function validateModel(raw: Json, where: string): { file: ModelFile; network: Network | undefined } {
+export function validateModel(raw: Json, where: string): Validated {
+  const steps = validateModelSteps(raw, where);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+// How many values (weights, biases, nodes) a reload's validation checks between two turns
+// of the event loop: about 1 µs each in the elim's interpreter (--lite-mode), so a few ms a
+// slice, where the whole network of a model near the 2 MiB limit took 23-55 ms at once.
+export const VALIDATION_SLICE = 4096;
+// What validateModelSteps yields to give what follows a turn of its own.
+const A_SLICE = Number.POSITIVE_INFINITY;
+
+// validateModel with a turn of the event loop after each VALIDATION_SLICE values checked,
+// for the daemon's reloads: the same checks in the same order, so the same error. signal
+// aborted: rejects with its reason at the next turn.
+export async function validateBetweenTurns(raw: Json, where: string, signal?: AbortSignal, slice = VALIDATION_SLICE): Promise<Validated> {
+  const steps = validateModelSteps(raw, where);
+  let checked = 0;
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    checked += step.value;
+    if (checked >= slice) {
+      checked = 0;
+      await nextTurn(signal);
+    }
+  }
+}
+
+// One turn of the event loop (setImmediate); signal aborted: rejects with its reason.
+async function nextTurn(signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  signal?.throwIfAborted();
+}
+
+// validateModel's checks, yielding the count of values checked as it goes (validateNetworkSteps).
+function* validateModelSteps(raw: Json, where: string): Generator<number, Validated, void> {
   const c = new Check(where);
   const top = c.object('', raw);
   if (top['format'] !== MODEL_FORMAT) c.expect('format', JSON.stringify(MODEL_FORMAT), top['format']);
@@ -397,8 +444,9 @@ export function validateModel(raw: Json, where: string): { file: ModelFile; netw
     const rankAtOne = c.finite('residual.output.rankAtOne', output['rankAtOne']);
     if (!(rankAtOne > rankAtZero)) c.fail('residual.output.rankAtOne', `(${rankAtOne}) must be greater than residual.output.rankAtZero (${rankAtZero})`);
     if (Math.abs(rankAtZero) > 10 * RANK_MAX || Math.abs(rankAtOne) > 10 * RANK_MAX) c.fail('residual.output', `maps outside ±${10 * RANK_MAX}`);
-    const { net, weights, biases } = validateNetwork(c, r['network']);
+    const { net, weights, biases } = yield* validateNetworkSteps(c, r['network']);
     residual = { output: { rankAtZero, rankAtOne }, network: net };
+    yield A_SLICE; // the network's float32 copy of every weight, as long as a slice: a turn of its own
     network = new Network({ sizes: net.sizes, activation: net.activation, leakyReluAlpha: net.leakyReluAlpha ?? 0.01, biases, weights });
   }
   const training = validateTraining(c, top['training']);
@@ -486,29 +534,37 @@ export function parseModel(text: string, where: string): LoadedModel {
   return loaded(file, network, modelId(file.name, text));
 }
 
-// parseModel with the id's digest taken a slice at a time between turns of the event
-// loop (sha256HexSliced), for the daemon's reloads: the digest of a model near the
-// 2 MiB limit held the reports and the SIGTERM handler for 585-632 ms of CPU in the
-// elim's interpreter; its decoding, parse and validation, still at once, 60-140 ms. signal aborted:
-// rejects with its reason at the digest's next turn.
+// parseModel with its work spread over turns of the event loop, for the daemon's reloads:
+// the parse in a turn of its own, the validation VALIDATION_SLICE values at a time
+// (validateBetweenTurns) and the id's digest 32 KiB at a time (sha256HexSliced). At once,
+// a model near the 2 MiB limit held the reports and the SIGTERM handler for 585-632 ms of
+// CPU in the elim's interpreter (the digest), then 62-139 ms (the decoding, parse and
+// validation). signal aborted: rejects with its reason at the next turn.
 export async function parseModelAsync(text: string, where: string, signal?: AbortSignal): Promise<LoadedModel> {
-  const { file, network } = validateText(text, where);
+  await nextTurn(signal); // the file's read and decoding had the turn before
+  const raw = parseText(text, where);
+  await nextTurn(signal);
+  const { file, network } = await validateBetweenTurns(raw, where, signal);
+  await nextTurn(signal);
   const digest = await sha256HexSliced(Buffer.from(text, 'utf8'), signal);
   return loaded(file, network, idOf(file.name, digest));
 }
 
 // The model file and its network in text, validated; throws ModelError.
-function validateText(text: string, where: string): { file: ModelFile; network: Network | undefined } {
+function validateText(text: string, where: string): Validated {
+  return validateModel(parseText(text, where), where);
+}
+
+// The document in model text, within the size limit; throws ModelError.
+function parseText(text: string, where: string): Json {
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_MODEL_BYTES) throw new ModelError(`${where}: ${bytes} bytes, more than the ${MAX_MODEL_BYTES}-byte limit for a model file`);
-  let raw: Json;
   try {
     // A byte order mark (an editor's) is no JSON; the id is still that of every byte.
-    raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as Json;
   } catch (err) {
     throw new ModelError(`${where}: not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  return validateModel(raw, where);
 }
 
 // The exact text a model file holds; the id is a digest of it.

@@ -8,20 +8,25 @@ import fc from 'fast-check';
 import { ModelError } from '../../src/util/errors.js';
 import { backbone } from '../../src/model/backbone.js';
 import { FEATURE_NAMES, featuresFromNamed, toFeatures } from '../../src/model/features.js';
-import { MAX_MODEL_BYTES, loadModel, modelId, parseModel, readModelText, serializeModel, type LoadedModel, type ModelFile, type ModelInput } from '../../src/model/model.js';
+import { MAX_MODEL_BYTES, VALIDATION_SLICE, loadModel, modelId, parseModel, parseModelAsync, readModelText, serializeModel, type LoadedModel, type ModelFile, type ModelInput } from '../../src/model/model.js';
 import { repoRoot, tempDir } from '../helpers.js';
 import { anySample, calibrationSamples, randomModelFile } from './helpers.js';
 import { referenceEvaluate } from './reference.js';
 
 type TestFile = ReturnType<typeof randomModelFile> & Record<string, unknown>;
 
+// Every text `rejects` saw refused, with parseModel's message, for the reload's check (parseModelAsync).
+const refused: Array<{ text: string; message: string }> = [];
+
 function rejects(mutate: (m: TestFile) => void, pattern: RegExp): void {
   const file = randomModelFile({ hidden: [5, 3] }) as TestFile;
   mutate(file);
-  assert.throws(() => parseModel(JSON.stringify(file), 'm.json'), (err: unknown) => {
+  const text = JSON.stringify(file);
+  assert.throws(() => parseModel(text, 'm.json'), (err: unknown) => {
     assert.ok(err instanceof ModelError, `expected ModelError, got ${String(err)}`);
     assert.match(err.message, /^m\.json: /);
     assert.match(err.message, pattern);
+    refused.push({ text, message: err.message });
     return true;
   });
 }
@@ -277,6 +282,35 @@ describe('parseModel', () => {
     rejects((m) => delete (m.training as Partial<ModelFile['training']>).holdoutMae, /training\.holdoutMae is nothing, expected a finite number/);
     rejects((m) => (m.training.date = 'yesterday'), /training\.date is "yesterday", expected an ISO 8601 date/);
     rejects((m) => delete (m.training.baselines as Partial<ModelFile['training']['baselines']>).loadOnly, /training\.baselines\.loadOnly/);
+  });
+
+  // After the tests above, which fill `refused`.
+  it('refuses every model the tests above refuse with the same message at a reload, which checks the network between turns of the event loop', async () => {
+    assert.ok(refused.length >= 30, `${refused.length} refusals recorded`);
+    for (const { text, message } of refused) {
+      await assert.rejects(parseModelAsync(text, 'm.json'), (err: unknown) => err instanceof ModelError && err.message === message, message);
+    }
+  });
+
+  // At once, the parse and validation of a model near the 2 MiB limit held the elim's
+  // reports and SIGTERM handler for 62-106 ms of CPU (--lite-mode, a load of 9).
+  it('checks a large network a slice at a time with turns of the event loop between, and refuses its last bad weight as parseModel does', async () => {
+    const file = randomModelFile({ hidden: [128, 64] });
+    const last = file.residual.network.layers[3] as Record<string, { weights: Record<string, unknown> }>;
+    last['0']!.weights['63'] = null;
+    const text = serializeModel(file);
+    assert.throws(() => parseModel(text, 'm.json'), /layers\[3\]\["0"\]\.weights\["63"\] is null, expected a finite number/);
+    let turns = 0;
+    let done = false;
+    const count = (): void => {
+      turns++;
+      if (!done) setImmediate(count);
+    };
+    setImmediate(count);
+    await assert.rejects(parseModelAsync(text, 'm.json'), /layers\[3\]\["0"\]\.weights\["63"\] is null, expected a finite number/);
+    done = true;
+    const slices = Math.floor((FEATURE_NAMES.length * 128 + 128 * 64 + 64) / VALIDATION_SLICE);
+    assert.ok(slices >= 2 && turns >= slices + 2, `${turns} turns of the loop for ${slices} slices, the parse and the read before it`);
   });
 });
 
