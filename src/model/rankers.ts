@@ -1,6 +1,7 @@
 // Chooses the ranker the daemon uses: the model file named in the config, else the
 // embedded default model, and notices at each refresh (one stat; the daemon asks
-// every MODEL_CHECK_EVERY reports) when that file is replaced. A refresh's stat, walk
+// every MODEL_CHECK_EVERY reports) when that file is replaced, taking a new version once
+// it is the same at two refreshes in a row. A refresh's stat, walk
 // and read run in libuv's pool, not on the daemon's event loop: a user's FUSE server on
 // the way (their name at a model path in /tmp, made once root's file was removed) that
 // answers the pool and never the event loop held the reports and SIGTERM there. A broken embedded
@@ -51,7 +52,7 @@ export interface RankerOptions extends LoadOptions {
 
 // A RankerSource that also says which model it uses.
 export interface ModelRankers extends RankerSource {
-  refresh(): Promise<void>; // one look at a time: while one is under way, that one; never rejects
+  refresh(): Promise<void>; // one look at a time: while one is under way, that one; never rejects; a new version is loaded at the second look that finds it
   readonly path: string; // the file watched
   model(): LoadedModel | undefined; // undefined while the formula is in use
 }
@@ -117,6 +118,8 @@ class FirstLoadFailed {
 function rankersFrom(config: Readonly<Config>, log: Logger, options: RankerOptions, path: string, version: Version | undefined, first: LoadedModel | FirstLoadFailed): ModelRankers {
   const configured = config.model !== null;
   let seen: Version | string | undefined = version; // the version last looked at, good or bad; a string: why it could not be read
+  let waiting: Version | undefined; // a new version found at the last look, loaded at this one if still there
+  let saidUnsettled = false; // whether the file's being replaced at every look was logged since the last load
   let retryWhy: string | undefined; // why the version seen was refused, when trying it again may work
   let model: LoadedModel | undefined;
   let ranker: Ranker;
@@ -150,6 +153,7 @@ function rankersFrom(config: Readonly<Config>, log: Logger, options: RankerOptio
       st = await stat(path);
     } catch (err) {
       const gone = `missing:${errorReason(err)}`;
+      waiting = undefined;
       if (seen !== gone) {
         log.error({ path, err: errorReason(err) }, `model file cannot be read; keeping ${ranker.name}`);
         seen = gone;
@@ -162,6 +166,23 @@ function rankersFrom(config: Readonly<Config>, log: Logger, options: RankerOptio
     // refused would be refused again until the file changes.
     const changed = !sameVersion(seen, st);
     if (!changed && retryWhy === undefined) return;
+    // A new version is loaded once it is the same at two looks in a row: a file replaced
+    // without end (a script in a loop) was loaded at every look, 0.7-1.2 s of CPU each
+    // near the size limit, 1-2 % of a CPU at the 10 s interval, for a model used a minute.
+    if (changed && !sameVersion(waiting, st)) {
+      if (waiting !== undefined && !saidUnsettled) {
+        log.warn(
+          { path },
+          'model file keeps being replaced: it changed again since the previous check (every sixth report); ' +
+            `a new model file is used once it is unchanged from one check to the next; keeping ${ranker.name}`,
+        );
+        saidUnsettled = true;
+      }
+      waiting = versionOf(st);
+      return;
+    }
+    waiting = undefined;
+    saidUnsettled = false;
     seen = versionOf(st);
     try {
       const next = await loadModelAsync(path, options, options.signal);
