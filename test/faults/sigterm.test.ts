@@ -9,7 +9,6 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RunQueueWait, fixture, tempDir } from '../helpers.js';
-import { MODEL_CHECK_EVERY } from '../../src/daemon/elim.js';
 import { serializeModel } from '../../src/model/model.js';
 import { REPORT_RE, startElim } from '../e2e/harness.js';
 import { randomModelFile } from '../model/helpers.js';
@@ -46,9 +45,7 @@ describe(`SIGTERM at random moments (${RUNS} runs, seed ${seed}; replay with LAV
         renameSync(`${modelPath}.new`, modelPath);
       };
       swap();
-      // Each version stays for just over two model checks (every MODEL_CHECK_EVERY reports of
-      // 0.1 s), so that it settles and is loaded, and a SIGTERM may meet a reload under way.
-      const swapper = setInterval(swap, 2 * MODEL_CHECK_EVERY * 100 + 100);
+      const swapper = setInterval(swap, 40);
       if (stubborn) elims.push(`  - name: stubborn\n    command: [${installElim(dir, 'stubborn')}]`);
       const elim = startElim({
         testInterval: 0.1,
