@@ -206,7 +206,7 @@ class Check {
   }
 }
 
-// validateNetwork's checks, yielding after each node the count of values it checked, so
+// The network's checks, yielding after each node the count of values it checked, so
 // that a reload can take a turn of the event loop between slices (validateBetweenTurns).
 function* validateNetworkSteps(c: Check, raw: Json): Generator<number, { net: BrainNetworkJSON; weights: number[][][]; biases: number[][] }, void> {
   const n = c.object('residual.network', raw);
@@ -400,7 +400,7 @@ const A_SLICE = Number.POSITIVE_INFINITY;
 // validateModel with a turn of the event loop after each VALIDATION_SLICE values checked,
 // for the daemon's reloads: the same checks in the same order, so the same error. signal
 // aborted: rejects with its reason at the next turn.
-export async function validateBetweenTurns(raw: Json, where: string, signal?: AbortSignal, slice = VALIDATION_SLICE): Promise<Validated> {
+async function validateBetweenTurns(raw: Json, where: string, signal?: AbortSignal, slice = VALIDATION_SLICE): Promise<Validated> {
   const steps = validateModelSteps(raw, where);
   let checked = 0;
   for (;;) {
