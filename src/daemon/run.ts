@@ -14,7 +14,7 @@ import { findConfigAsync, loadConfigAsync, MIN_LIM_INTERVAL, type ChildElimConfi
 import { isPresentAsync } from '../util/paths.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
-import { exitNow, exitWhenReturned, holdExit } from '../util/exit.js';
+import { exitNow, exitWhenReturned, holdExit, killNow } from '../util/exit.js';
 import { collectGarbage } from '../util/gc.js';
 import { absolutePathAsync, runIsolated } from '../util/exec.js';
 import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
@@ -529,17 +529,20 @@ interface Starting {
 
 // The start's deadline: once past it, one line in the log (else where the defaults
 // would log, given 2 s to open) names the step under way, and the process ends by
-// SIGKILL, since Node's exit would wait for the pool's question that never returns.
+// SIGKILL, since Node's exit would wait for the pool's question that never returns;
+// stdout's pipe closed first (killNow), since a question a user's FUSE server read and
+// never answers outlives SIGKILL, and LIM, waiting for a zombie that held its pipe,
+// never restarted the elim.
 function startupDeadline(ms: number, host: string): Starting {
   let what = 'starting';
   let logging: LogSetup | undefined;
   const timer = setTimeout(() => void expire(), ms);
   const expire = async (): Promise<void> => {
     const why = `start-up did not finish within ${ms / 1000} s: ${what} has not returned (a file system that does not answer?); exiting, for LIM to start the elim again`;
-    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000).unref();
+    setTimeout(killNow, 2000).unref();
     const log = logging ?? (await Promise.race([setupLoggingAsync(DEFAULT_LOG_CONFIG, { host }), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref())]));
     log?.fatalNow(why, what);
-    process.kill(process.pid, 'SIGKILL');
+    killNow();
   };
   return {
     step(name, work) {

@@ -1,0 +1,76 @@
+// The log's directory, and whatever else the start looks at, at a name still to be made
+// below a sticky directory (/tmp, emptied at boot), where a user can make it first and
+// mount a FUSE server of theirs that answers INIT, then reads every request and answers
+// none. The thread that asked waits uninterruptibly, SIGKILL included: the start-up
+// deadline's SIGKILL left a zombie whose held thread kept LIM's pipe open, so LIM, which
+// restarts an elim it has reaped or whose pipe ended, never did, and the host kept its
+// last rank until the server ended. Needs root and /dev/fuse.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
+import { fixture, isAlive, sleep, tempDir, until } from '../helpers.js';
+
+const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
+
+// The fixture's `none` server (test/fixtures/fuse-statfs-hang.mjs) on dir, mounted for uid 1003.
+async function silentServerOver(dir: string): Promise<ChildProcess> {
+  const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir, 'none'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  await until('the FUSE server mounted', () => out.includes('mounted') || undefined);
+  return server;
+}
+
+// Whether the elim's pipe has a writer left: a read of a reader of our own gives 0 (the
+// end of the pipe) once none has, EAGAIN while one has and nothing is to read.
+function pipeEnded(elim: Elim): boolean {
+  const fd = openSync(join(elim.dir, 'stdout.fifo'), constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    for (;;) {
+      if (readSync(fd, Buffer.alloc(4096)) === 0) return true;
+    }
+  } catch {
+    return false; // EAGAIN: a writer holds it
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// The elim started with options(mount, dir) while the server holds mount (made in the
+// temp directory dir); run(elim, dir) looks; then the server is killed (its held requests
+// fail and the threads return) before the elim is stopped.
+async function withSilentServer(options: (mount: string, dir: string) => StartOptions, run: (elim: Elim, dir: string) => Promise<void>): Promise<void> {
+  const { dir, cleanup } = tempDir('lavarank-logdir-');
+  const mount = join(dir, 'mnt');
+  mkdirSync(mount, { mode: 0o755 });
+  const server = await silentServerOver(mount);
+  const elim = startElim({ testInterval: 0.5, ...options(mount, dir) });
+  try {
+    await run(elim, dir);
+  } finally {
+    server.kill('SIGKILL');
+    await sleep(300);
+    spawnSync('umount', ['-l', mount]);
+    await elim.cleanup();
+    cleanup();
+  }
+}
+
+describe("a start held by another user's FUSE server that reads every request and answers none", { skip: NEED }, () => {
+  it('at the start-up deadline the elim closes its pipe, so that LIM sees it end', async () => {
+    // The config on the mount: nothing reports without it, so the start waits for it.
+    await withSilentServer(
+      (mount, dir) => ({ env: { LSF_LOGDIR: dir }, args: ['--config', join(mount, 'lavarank.yaml'), '--test-startup-deadline', '3'] }),
+      async (elim) => {
+        const ended = await until('the end of the pipe', () => pipeEnded(elim) || undefined, 12_000).catch(() => false);
+        const state = existsSync(`/proc/${elim.pid}/status`) ? /^State:\s+(.*)$/m.exec(readFileSync(`/proc/${elim.pid}/status`, 'utf8'))?.[1] : 'reaped';
+        assert.equal(ended, true, `the pipe still had a writer 12 s after a start with a 3 s start-up deadline (elim ${state})`);
+        assert.equal(elim.reports().length, 0);
+        assert.equal(isAlive(elim.pid), false, `the elim is ${state}`);
+      },
+    );
+  });
+});
