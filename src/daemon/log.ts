@@ -16,6 +16,7 @@ import { errorMessage, errorReason } from '../util/errors.js';
 import { isDirectoryAsync } from '../util/paths.js';
 import { isoTime } from '../util/clock.js';
 import { escapedControls } from '../util/shown.js';
+import { holdExit } from '../util/exit.js';
 import { directoryProblems, directoryProblemsAsync, holdDirectoryAsync } from '../util/trust.js';
 
 export const DEFAULT_LOG_DIR = '/var/log/lavarank';
@@ -34,6 +35,7 @@ export interface LogSetup {
   target: LogTarget;
   skipped: string[]; // locations tried first and why they failed
   appender?: RotatingAppender;
+  write(record: string): void; // a record as the logger writes it, to the same place
   close(timeoutMs?: number): Promise<void>;
   // Logs a fatal error synchronously, for a process that is about to exit.
   fatalNow(message: string, err: unknown): void;
@@ -208,6 +210,11 @@ function writeStderr(text: string): void {
   }
 }
 
+// Writes a logger's record to stderr, as stderrLogger does.
+function stderrWriter(terminal: boolean): (record: string) => void {
+  return terminal ? (record) => writeStderr(formatLogLine(record)) : writeStderr;
+}
+
 // A logger writing synchronously to stderr: lines for a person on a terminal, JSON
 // otherwise (under LIM stderr is /dev/null; a redirect keeps the machine format).
 function stderrLogger(level: string, name = 'lavarank', terminal = stderrIsTerminal()): Logger {
@@ -234,6 +241,90 @@ export async function setupLoggingAsync(
   return loggingTo(choice, opened, config, options, tty);
 }
 
+// The log set up beside the start, for the daemon: a logger usable at once, whose
+// records wait in memory (PENDING_LOG_BYTES, the oldest dropped) while setupLoggingAsync's
+// questions are out, and go where it chose once they return. A log location at a name
+// still to be made below a sticky directory (/tmp, emptied at boot) can be a user's FUSE
+// mount whose server reads each request and answers none: the thread that asked waits
+// for good, SIGKILL included, and the start that waited on it gave no report (a
+// hostile-user audit, 2026-12-06). The check is counted by holdExit, so that an exit
+// meanwhile ends the process by SIGKILL rather than join that thread for ever.
+export function setupLoggingBeside(
+  config: LogConfig,
+  options: { host: string; env?: NodeJS.ProcessEnv; logdirFrom?: string | undefined; stderrIsTty?: boolean; name?: string },
+): PendingLog {
+  const level = config.level === 'silent' ? 'fatal' : config.level;
+  let chosen: LogSetup | undefined;
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  let dropped = 0;
+  const write = (record: string): void => {
+    if (chosen !== undefined) return chosen.write(record);
+    pending.push(record);
+    pendingBytes += record.length;
+    while (pendingBytes > PENDING_LOG_BYTES && pending.length > 1) {
+      pendingBytes -= pending.shift()!.length;
+      dropped++;
+    }
+  };
+  const log = pino({ ...baseOptions, level, name: options.name ?? 'lavarank' }, { write });
+  const released = holdExit();
+  const take = (setup: LogSetup): void => {
+    chosen = setup;
+    for (const record of pending) setup.write(record);
+    pending = [];
+    if (dropped > 0) log.warn(`${dropped} log lines were dropped while the log location was being checked`);
+  };
+  const ready = setupLoggingAsync(config, options)
+    .then(take, (err: unknown) => {
+      take(loggingTo({ candidates: [], chosen: undefined, skipped: [] }, undefined, config, options, options.stderrIsTty ?? stderrIsTerminal()));
+      log.error({ err: errorMessage(err) }, 'the log location could not be chosen');
+    })
+    .finally(released);
+  // Waits at most timeoutMs for the location, then closes it within what is left;
+  // records still waiting then go to stderr.
+  const settle = async (timeoutMs: number): Promise<void> => {
+    const began = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ready, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    if (chosen === undefined) for (const record of pending.splice(0)) stderrWriter(stderrIsTerminal())(record);
+    await chosen?.close(Math.max(0, timeoutMs - (performance.now() - began)));
+  };
+  const fatalRecord = (message: string, err: unknown): void => log.fatal({ err: errorMessage(err) }, message);
+  return {
+    log,
+    ready,
+    get target() {
+      return chosen?.target ?? { kind: 'stderr', why: 'the log location is being checked' };
+    },
+    get skipped() {
+      return chosen?.skipped ?? [];
+    },
+    get appender() {
+      return chosen?.appender;
+    },
+    isReady: () => chosen !== undefined,
+    write,
+    close: (timeoutMs = 500) => settle(timeoutMs),
+    fatalNow: (message, err) => (chosen === undefined ? fatalRecord(message, err) : chosen.fatalNow(message, err)),
+    fatalLast: async (message, err, timeoutMs) => {
+      if (chosen !== undefined) return chosen.fatalLast(message, err, timeoutMs);
+      fatalRecord(message, err);
+      await settle(timeoutMs);
+    },
+  };
+}
+
+// What setupLoggingBeside gives: a LogSetup whose location is still being chosen until ready.
+export interface PendingLog extends LogSetup {
+  ready: Promise<void>; // the location chosen, and the records that waited written there
+  isReady(): boolean;
+}
+
+// The records a log whose location is being chosen keeps: about a thousand lines.
+const PENDING_LOG_BYTES = 256 * 1024;
+
 // The logger writing to the location chosen (opened: its file, opened by the chooser).
 function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | undefined, config: LogConfig, options: { name?: string }, tty: boolean): LogSetup {
   // Why the program stops is logged at any level, silent included: under LIM stderr
@@ -244,7 +335,7 @@ function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | und
   if (target?.kind === 'stderr') {
     const log = stderrLogger(level, options.name, tty);
     const fatalNow = (m: string, e: unknown): void => log.fatal({ err: errorMessage(e) }, m);
-    return { log, target, skipped, close: async () => undefined, fatalNow, fatalLast: async (m, e) => fatalNow(m, e) };
+    return { log, target, skipped, write: stderrWriter(tty), close: async () => undefined, fatalNow, fatalLast: async (m, e) => fatalNow(m, e) };
   }
   if (target !== undefined) {
     const path = target.path!;
@@ -286,7 +377,7 @@ function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | und
       appender.append(`${fatalRecord(message, err)}\n`);
       await appender.close(timeoutMs);
     };
-    return { log, target, skipped, appender, close: (timeoutMs = 500) => appender.close(timeoutMs), fatalNow, fatalLast };
+    return { log, target, skipped, appender, write: (record) => appender.append(record), close: (timeoutMs = 500) => appender.close(timeoutMs), fatalNow, fatalLast };
   }
   // Nothing writable: stderr, which under LIM is /dev/null. Say so where it can be seen.
   const log = stderrLogger(level, options.name, tty);
@@ -295,6 +386,7 @@ function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | und
     log,
     target: { kind: 'stderr', why: 'no log location writable' },
     skipped,
+    write: stderrWriter(tty),
     close: async () => undefined,
     fatalNow: (m, e) => log.fatal({ err: errorMessage(e) }, m),
     fatalLast: async (m, e) => log.fatal({ err: errorMessage(e) }, m),

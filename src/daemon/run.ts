@@ -19,7 +19,7 @@ import { collectGarbage } from '../util/gc.js';
 import { absolutePathAsync, runIsolated } from '../util/exec.js';
 import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
 import { HISTORY_HOLD, historyDirectoryProblems, historyDirectoryProblemsAsync, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
-import { setupLoggingAsync, type LogSetup } from './log.js';
+import { setupLoggingAsync, setupLoggingBeside, type PendingLog } from './log.js';
 import { lsfEnvProblemsAsync, lsfLogdirAsync, sharedTextResources } from './lsf-env.js';
 import { MetricsWriter, metricsDirectoryProblems, metricsDirectoryProblemsAsync } from './metrics.js';
 import { openRankersAsync } from '../model/rankers.js';
@@ -144,17 +144,23 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     fastInterval = testInterval(args.testInterval, env);
   } catch (err) {
     // The configured log location is unknown; log where the defaults would.
-    const fallback = await starting.logTo(setupLoggingAsync(DEFAULT_LOG_CONFIG, { host, env, logdirFrom }));
+    const fallback = starting.logTo(setupLoggingBeside(DEFAULT_LOG_CONFIG, { host, env, logdirFrom }));
     const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
     const what = err instanceof UsageError ? 'invalid command line' : 'invalid configuration';
     fallback.log.fatal({ problems, config: source.path }, `cannot start: ${what}`);
     complain(`lavarank: cannot start: ${what}\n  ${problems.join('\n  ')}`);
-    await fallback.close(300);
-    return err instanceof UsageError ? 2 : 1; // the README's rule: 2 for a bad command line
+    return await closedLog(starting, fallback, err instanceof UsageError ? 2 : 1); // the README's rule: 2 for a bad command line
   }
 
-  const logging = await starting.logTo(setupLoggingAsync(config.log, { host, env, logdirFrom }));
+  // Chosen beside the start (setupLoggingBeside): its records wait meanwhile, and where it
+  // went, and what was passed over, is said once it is chosen.
+  const logging = starting.logTo(setupLoggingBeside(config.log, { host, env, logdirFrom }));
   const log = logging.log;
+  void logging.ready.then(() => {
+    log.info({ logTarget: logging.target }, 'log location chosen');
+    for (const skipped of logging.skipped) log.warn(`log location skipped: ${skipped}`);
+  });
+
   onUsr1 = () => log.info('SIGUSR1 ignored: Node would open its inspector, which any local user could use to run code as root');
   onUsr2 = () => log.info('SIGUSR2 ignored: only SIGTERM stops the elim');
   const parentElim = env[PARENT_ENV];
@@ -164,8 +170,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     const why = `started by lavarank (pid ${parentElim}) as a child elim (${PARENT_ENV} is set); refusing to run inside itself: remove lavarank from elims:`;
     log.fatal(why);
     complain(`lavarank: ${why}`);
-    await logging.close(300);
-    return 1;
+    return await closedLog(starting, logging, 1);
   }
   // The child elims, once started (after the first report).
   let children: ChildElims | undefined;
@@ -211,29 +216,46 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
       node: process.version,
       config: source.path ?? 'built-in defaults',
       configWhy: source.why,
-      logTarget: logging.target,
       lsfResources: env['LSF_RESOURCES'],
       lsfMaster: env['LSF_MASTER'],
     },
     'lavarank starting',
   );
-  for (const skipped of logging.skipped) log.warn(`log location skipped: ${skipped}`);
-  for (const problem of await starting.step('looking at LSF_ENVDIR and LSF_LOGDIR', lsfEnvProblemsAsync(env))) log.warn(problem);
+  // Warnings only, so looked at beside the start, as the log's location: LSF_LOGDIR may
+  // be a user's mount whose server holds the look for good (see setupLoggingBeside).
+  const lookedAtEnv = holdExit();
+  void lsfEnvProblemsAsync(env)
+    .then(
+      (problems) => problems.forEach((problem) => log.warn(problem)),
+      (err: unknown) => log.warn({ err: errorMessage(err) }, 'LSF_ENVDIR and LSF_LOGDIR could not be looked at'),
+    )
+    .finally(lookedAtEnv);
   if (confRefusal !== undefined) log.warn(confRefusal);
-  // The String resources of lsf.shared, whose values child elims report as text.
-  let textNames: ReadonlySet<string> = new Set();
+  // The String resources of lsf.shared, whose values child elims report as text: read
+  // beside the start, as only the child elims, started after the first report, need them
+  // (lsf.shared's directory may be a user's mount whose server holds the read for good).
+  let textNames: Promise<ReadonlySet<string>> | undefined;
   if (config.elims.length > 0) {
-    const shared = await starting.step('reading lsf.shared', sharedTextResources(env));
-    textNames = shared.names;
-    if (shared.problem !== undefined) log.warn(shared.problem);
-    else if (textNames.size > 0) log.info({ names: [...textNames] }, "String and dynamic Boolean resources in lsf.shared: child elims' values for them are passed on as text");
+    const readShared = holdExit();
+    textNames = sharedTextResources(env)
+      .then(
+        (shared) => {
+          if (shared.problem !== undefined) log.warn(shared.problem);
+          else if (shared.names.size > 0) log.info({ names: [...shared.names] }, "String and dynamic Boolean resources in lsf.shared: child elims' values for them are passed on as text");
+          return shared.names;
+        },
+        (err: unknown) => {
+          log.warn({ err: errorMessage(err) }, "child elims' String resources are dropped: lsf.shared could not be read");
+          return new Set<string>();
+        },
+      )
+      .finally(readShared);
   }
 
   const abort = lsfAbortCode([config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : []), TRIGGER_RESOURCE], env);
   if (abort !== undefined) {
     log.warn(abort.why);
-    await logging.close(300);
-    return abort.code;
+    return await closedLog(starting, logging, abort.code);
   }
 
   let intervalMs = config.interval * 1000;
@@ -244,8 +266,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     const why = `interval ${config.interval} s is under ${MIN_LIM_INTERVAL} s: LIM reads one report per 5 s, so faster reports pile up in the pipe and LIM shows ever older values; set interval to 10`;
     log.fatal(why);
     complain(`lavarank: ${why}`);
-    await logging.close(300);
-    return 1;
+    return await closedLog(starting, logging, 1);
   }
 
   const controller = new AbortController();
@@ -256,11 +277,11 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     rankers = await starting.step('loading the model', openRankersAsync(config, log, { signal }));
   } catch (err) {
     const why = err instanceof ModelError ? err.message : errorMessage(err);
-    // Written at once: on a busy host the bounded close below can end before a queued line is written.
+    // Written at once, the log's location chosen: on a busy host the bounded close below can end before a queued line is written.
+    await starting.step('opening the log', logging.ready);
     logging.fatalNow(`cannot start: ${why}`, err);
     complain(`lavarank: cannot start: ${why}`);
-    await logging.close(300);
-    return 1;
+    return await closedLog(starting, logging, 1);
   }
 
   // Without the detail that only a person reads (each disk, throughput): the model does not use it.
@@ -339,7 +360,10 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     log.info({ threads: renice.threads }, `nice changed from ${renice.before} to ${renice.after}`);
     // Started once SIGTERM is handled: before that, the signal's default action would
     // end lavarank and leave the children, in process groups of their own, running.
-    if (config.elims.length > 0) children = startChildElims(config.elims.map(childSpec), { log, signal, clock, textNames, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
+    // Once lsf.shared is read, unless the elim is stopping by then.
+    void textNames?.then((names) => {
+      if (stopping === undefined) children = startChildElims(config.elims.map(childSpec), { log, signal, clock, textNames: names, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
+    });
   };
   // LIM killed (SIGKILL) sends nothing, and its pipe may be held open by others: the
   // parent is checked at each report (as the write would fail with EPIPE on a pipe
@@ -517,13 +541,21 @@ function childSpec(elim: ChildElimConfig): ChildElimSpec {
 // an NFS server slow to answer) thirty times the 2 s a start takes.
 export const STARTUP_DEADLINE_MS = 60_000;
 
+// A start that ends before its first report waits for its log's location, as long as
+// the start-up deadline allows, so that its last lines are not left in memory; then code.
+async function closedLog(starting: Starting, setup: PendingLog, code: number): Promise<number> {
+  await starting.step('opening the log', setup.ready);
+  await setup.close(300);
+  return code;
+}
+
 // The log configuration of a start that has no config to take one from.
 const DEFAULT_LOG_CONFIG = { file: null, level: 'info', max_bytes: 10 * 1024 * 1024, keep: 3 } as const;
 
 // The start's steps, raced against its deadline (see STARTUP_DEADLINE_MS).
 interface Starting {
   step<T>(what: string, work: Promise<T>): Promise<T>; // names the step under way, for the deadline's line
-  logTo(setup: Promise<LogSetup>): Promise<LogSetup>; // the log set up, where the deadline's line goes
+  logTo(setup: PendingLog): PendingLog; // the log being set up, where the deadline's line goes once chosen
   done(): void; // the first report is out, or the start ended: no deadline
 }
 
@@ -535,12 +567,12 @@ interface Starting {
 // never restarted the elim.
 function startupDeadline(ms: number, host: string): Starting {
   let what = 'starting';
-  let logging: LogSetup | undefined;
+  let logging: PendingLog | undefined;
   const timer = setTimeout(() => void expire(), ms);
   const expire = async (): Promise<void> => {
     const why = `start-up did not finish within ${ms / 1000} s: ${what} has not returned (a file system that does not answer?); exiting, for LIM to start the elim again`;
     setTimeout(killNow, 2000).unref();
-    const log = logging ?? (await Promise.race([setupLoggingAsync(DEFAULT_LOG_CONFIG, { host }), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref())]));
+    const log = logging?.isReady() === true ? logging : (await Promise.race([setupLoggingAsync(DEFAULT_LOG_CONFIG, { host }), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref())]));
     log?.fatalNow(why, what);
     killNow();
   };
@@ -549,11 +581,9 @@ function startupDeadline(ms: number, host: string): Starting {
       what = name;
       return work;
     },
-    async logTo(setup) {
-      what = 'opening the log';
-      const done = await setup;
-      logging ??= done;
-      return done;
+    logTo(setup) {
+      logging ??= setup;
+      return setup;
     },
     done: () => clearTimeout(timer),
   };

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
@@ -42,14 +43,14 @@ function pipeEnded(elim: Elim): boolean {
 // The elim started with options(mount, dir) while the server holds mount (made in the
 // temp directory dir); run(elim, dir) looks; then the server is killed (its held requests
 // fail and the threads return) before the elim is stopped.
-async function withSilentServer(options: (mount: string, dir: string) => StartOptions, run: (elim: Elim, dir: string) => Promise<void>): Promise<void> {
+async function withSilentServer(options: (mount: string, dir: string) => StartOptions, run: (elim: Elim, dir: string, server: ChildProcess) => Promise<void>): Promise<void> {
   const { dir, cleanup } = tempDir('lavarank-logdir-');
   const mount = join(dir, 'mnt');
   mkdirSync(mount, { mode: 0o755 });
   const server = await silentServerOver(mount);
   const elim = startElim({ testInterval: 0.5, ...options(mount, dir) });
   try {
-    await run(elim, dir);
+    await run(elim, dir, server);
   } finally {
     server.kill('SIGKILL');
     await sleep(300);
@@ -71,6 +72,51 @@ describe("a start held by another user's FUSE server that reads every request an
         assert.equal(elim.reports().length, 0);
         assert.equal(isAlive(elim.pid), false, `the elim is ${state}`);
       },
+    );
+  });
+});
+
+// Reports within 12 s of a start with a 5 s start-up deadline, asserted to be 3 or more.
+async function assertReports(elim: Elim, what: string): Promise<void> {
+  await Promise.race([elim.waitForReports(3, 12_000).catch(() => undefined), elim.exited]);
+  const reports = elim.reports().length;
+  const wchan = isAlive(elim.pid) ? readFileSync(`/proc/${elim.pid}/wchan`, 'utf8') : 'not running';
+  assert.ok(reports >= 3, `${reports} reports within 12 s of the start with ${what} on the user's mount and a 5 s start-up deadline (main thread in ${wchan})`);
+}
+
+describe("the log's location on another user's FUSE mount whose server reads every request and answers none", { skip: NEED }, () => {
+  it('log.file there: the elim reports before its start-up deadline', async () => {
+    await withSilentServer(
+      (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } }, args: ['--test-startup-deadline', '5'] }),
+      (elim) => assertReports(elim, 'log.file'),
+    );
+  });
+
+  it("LSF_LOGDIR there (the log's default location): the elim reports before its start-up deadline", async () => {
+    await withSilentServer(
+      (mount) => ({ env: { LSF_LOGDIR: mount }, override: { log: { file: null } }, args: ['--test-startup-deadline', '5'] }),
+      (elim) => assertReports(elim, 'LSF_LOGDIR'),
+    );
+  });
+
+  it('once the server ends, the records kept meanwhile go to the next location, which says why the first was passed over', async () => {
+    await withSilentServer(
+      (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } } }),
+      async (elim, dir, server) => {
+        await elim.waitForReports(3, 12_000);
+        server.kill('SIGKILL'); // the held check fails (ENOTCONN) and the chooser goes on
+        const next = join(dir, `lavarank.${hostname()}.log`);
+        const text = await until('the next log location', () => (existsSync(next) && /log location skipped/.test(readFileSync(next, 'utf8')) ? readFileSync(next, 'utf8') : undefined), 10_000).catch(() => (existsSync(next) ? readFileSync(next, 'utf8') : '(no file)'));
+        assert.match(text, /"msg":"lavarank starting"/);
+        assert.match(text, new RegExp(`log location skipped: ${dir}/mnt/lavarank.log \\(log.file\\)`));
+      },
+    );
+  });
+
+  it('LSF_ENVDIR there, with child elims (lsf.shared): the elim reports before its start-up deadline', async () => {
+    await withSilentServer(
+      (mount, dir) => ({ env: { LSF_ENVDIR: mount, LSF_LOGDIR: dir }, config: 'elims:\n  - name: short\n    command: [/bin/true]', args: ['--test-startup-deadline', '5'] }),
+      (elim) => assertReports(elim, 'LSF_ENVDIR'),
     );
   });
 });

@@ -340,13 +340,13 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
     mkdirSync(envdir, { mode: 0o755 });
     const holder = hangOver(envdir);
     await until('the hung mount', mounted);
-    // LSF_LOGDIR given: lsf.conf is not read, the config and log are set up, and the look at LSF_ENVDIR is held.
-    const elim = startElim({ testInterval: 0.5, env: { LSF_ENVDIR: envdir, LSF_LOGDIR: dir }, args: ['--test-startup-deadline', '5'] });
+    // The config there, which the first report needs; LSF_LOGDIR given, so the deadline's line goes there.
+    const elim = startElim({ testInterval: 0.5, env: { LSF_LOGDIR: dir }, args: ['--config', join(envdir, 'lavarank.yaml'), '--test-startup-deadline', '5'] });
     try {
       const exit = await Promise.race([elim.exited, sleep(15_000).then(() => undefined)]);
       const wchan = isAlive(elim.pid) ? readFileSync(`/proc/${elim.pid}/wchan`, 'utf8') : 'exited';
       assert.notEqual(exit, undefined, `still running 15 s after its start with a 5 s start-up deadline (main thread in ${wchan})`);
-      assert.match(readFileSync(elim.logFile, 'utf8'), /start-up did not finish within 5 s: looking at LSF_ENVDIR and LSF_LOGDIR has not returned/);
+      assert.match(readFileSync(join(dir, `lavarank.${hostname()}.log`), 'utf8'), /start-up did not finish within 5 s: reading the config has not returned/);
     } finally {
       holder.kill('SIGKILL');
       await sleep(300);
