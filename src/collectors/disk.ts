@@ -3,7 +3,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { errorCode } from '../util/errors.js';
 import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
-import { badLine, bytesAt, counterAt, EXACT_DIGITS, lastLineStart, lastLineStartOf, latin1Slice, numberSlots, onlySpacesAndNewlines, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, byteIndex, bytesAt, counterAt, EXACT_DIGITS, lastLineStart, lastLineStartOf, latin1Slice, numberSlots, onlySpacesAndNewlines, toNumber, tokens } from './text.js';
 import { TableReader, keptEntries } from './table.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
@@ -191,15 +191,15 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan,
       at++;
     }
     let p = at + d.prefix.length;
-    // u8IndexOf called directly (64 disks × 10 fields per report): byteIndex's extra call cost a third of the search.
-    const newline = u8IndexOf.call(bytes, NEWLINE, p);
+    // byteIndex, a bound builtin without a frame of its own: 64 disks × 11 searches a report.
+    const newline = byteIndex(bytes, NEWLINE, p);
     const lineEnd = newline < 0 ? bytes.length : newline;
     // Fields 4 to 12: none may be empty (two spaces in a row), and the sectors are read
     // when asked. Whether they end before the line does is checked once, at io_ticks:
     // each search starts past the last, so a field that ran past the line's end puts
     // io_ticks' end past it too.
     for (let field = 4; field < IO_TICKS; field++) {
-      const end = u8IndexOf.call(bytes, SPACE, p);
+      const end = byteIndex(bytes, SPACE, p);
       if (end <= p) return false; // an empty field, or no space after it
       if (sectors && (field === READ_SECTORS || field === WRITE_SECTORS)) {
         const value = counterAt(bytes, p, end);
@@ -209,7 +209,7 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan,
       }
       p = end + 1;
     }
-    const end = u8IndexOf.call(bytes, SPACE, p);
+    const end = byteIndex(bytes, SPACE, p);
     if (end <= p || end >= lineEnd) return false;
     // io_ticks digit by digit here, as counterAt sums them, without its call: a byte xor
     // '0' is under 10 only for a digit. A longer field is counterAt's (Number() rounds it).

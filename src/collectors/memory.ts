@@ -1,7 +1,7 @@
 // Memory use from /proc/meminfo, and swap and major-fault rates from /proc/vmstat.
 import { createMemoryLimitReader } from './cgroup.js';
 import { kernelFile, procPath } from './procfs.js';
-import { badFile, badLine, bytesAt, counterAt, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, numberSlots, ratePerSec, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, MemoryReading } from './types.js';
 
 const NAME = 'memory';
@@ -135,7 +135,7 @@ export function scanMeminfo(bytes: Buffer, into: Array<number | undefined>): boo
   for (let i = 0; i < MEMINFO_NAMES.length; i++) {
     const at = textValueAt(text, MEMINFO_NAMES[i]!, MEMINFO_AFTER_NEWLINE[i]!);
     if (at < 0) return false;
-    const newline = u8IndexOf.call(bytes, NEWLINE, at);
+    const newline = byteIndex(bytes, NEWLINE, at);
     const end = newline - 3; // " kB"
     if (end <= at || bytes[end] !== SPACE || bytes[end + 1] !== LETTER_K || bytes[end + 2] !== LETTER_B) return false;
     const value = text.slice(at, end);
@@ -172,7 +172,7 @@ export function scanVmstat(bytes: Buffer, into: Array<number | undefined>): bool
   for (let i = 0; i < VMSTAT_NAMES.length; i++) {
     const at = bytesValueAt(bytes, VMSTAT_NAMES[i]!, VMSTAT_AFTER_NEWLINE[i]!);
     if (at < 0) return false;
-    const newline = u8IndexOf.call(bytes, NEWLINE, at);
+    const newline = byteIndex(bytes, NEWLINE, at);
     const v = counterAt(bytes, at, newline < 0 ? bytes.length : newline);
     if (v < 0) return false;
     into[i] = v;

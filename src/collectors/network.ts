@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { createLinkSpeeds } from './linkspeed.js';
 import { kernelFile, procPath } from './procfs.js';
-import { badLine, bytesAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens, u8IndexOf } from './text.js';
+import { badLine, byteIndex, bytesAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens } from './text.js';
 import { TableReader, keptEntries } from './table.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
@@ -76,7 +76,7 @@ export interface NetLayout {
 // handful of interfaces.
 function newlines(bytes: Uint8Array): number {
   let count = 0;
-  for (let p = u8IndexOf.call(bytes, NEWLINE, 0); p >= 0; p = u8IndexOf.call(bytes, NEWLINE, p + 1)) count++;
+  for (let p = byteIndex(bytes, NEWLINE, 0); p >= 0; p = byteIndex(bytes, NEWLINE, p + 1)) count++;
   return count;
 }
 
@@ -184,7 +184,7 @@ export function scanNetDev(bytes: Buffer, layout: NetLayout, into: NetScan): boo
 
 // The text of the line that starts after the newline at `at`, that newline included.
 function lineAt(bytes: Buffer, at: number): string {
-  const end = u8IndexOf.call(bytes, NEWLINE, at + 1);
+  const end = byteIndex(bytes, NEWLINE, at + 1);
   return latin1At(bytes, at, end < 0 ? bytes.length : end);
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, sameItems, tokens, toNumber } from '../../src/collectors/text.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
@@ -38,6 +39,20 @@ test('byteIndex finds a byte from a position on, or -1', () => {
   const b = bytes('a b\nc');
   assert.equal(byteIndex(b, 10, 0), 3);
   assert.equal(byteIndex(b, 32, 2), -1);
+});
+
+test('byteIndex answers as Uint8Array.prototype.indexOf called on the bytes, for every byte, start and view of a buffer', () => {
+  // byteIndex is that search as a bound call; the hot paths' reference readers keep the
+  // .call form, so the two must agree on a view's own offsets, a start past the end or
+  // before the start, and a byte not there.
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(8), fc.integer({ min: 0, max: 255 }), fc.integer({ min: -50, max: 50 }), (raw, cut, byte, from) => {
+      const whole = Buffer.from(raw);
+      const b = whole.subarray(Math.min(cut, whole.length));
+      assert.equal(byteIndex(b, byte, from), Uint8Array.prototype.indexOf.call(b, byte, from));
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('latin1At gives the bytes between two positions as text, and only what the bytes hold past their end', () => {
