@@ -211,6 +211,8 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     return built.line;
   };
 
+  // When each report was due and written, for a test of the schedule on a loaded host; off at info.
+  const traceSchedule = log.isLevelEnabled('debug');
   const start = clock.monotonic();
   // The first reading only sets the collectors' baselines; rates need two.
   const baseline = attempt(Math.max(1, (o.firstReportMs ?? Math.min(1000, o.intervalMs)) / 2), clock.monotonic());
@@ -264,6 +266,7 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     const line = lineFor(rank, typed);
     const outcome = o.out.write(line);
     const wrote = clock.monotonic();
+    if (traceSchedule) log.debug({ seq: seq + 1, dueMs: Math.round(next - start), lateMs: Math.round(wrote - next) }, 'report written');
     if (outcome === 'closed') {
       log.info('stdout closed by the reader; exiting');
       return 'output-closed';
