@@ -330,6 +330,16 @@ export class RotatingAppender {
     }
   }
 
+  // Gives up at once, for an exit that cannot wait for close(): a drain readying the
+  // file (its walk, mkdirs, renames, open) stops at its next question, so the holdExit
+  // count it keeps ends with the question in the pool; a write already begun goes on.
+  // Nothing is written after it; a close() under way tells the lines left as lost.
+  abort(): void {
+    this.closed = true;
+    this.stopping.abort();
+    clearTimeout(this.retryTimer);
+  }
+
   // Starts a drain unless one runs, nothing waits, a back-off is due, or close() has
   // given up: a retry timer set before the close must not make the directory and
   // write the lines close() already told as lost, into a file nothing would close.
