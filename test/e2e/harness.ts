@@ -148,6 +148,35 @@ export function longestHistoryGap(elim: Elim): number {
   return Math.max(0, ...ts.slice(1).map((t, i) => t - ts[i]!));
 }
 
+// The elim's own record of each report (its debug 'report written' line): its number,
+// when it was due on the elim's clock (ms from its loop's start), how late it was written,
+// and when that was (epoch ms, the line's time).
+export interface ScheduleRecord {
+  seq: number;
+  dueMs: number;
+  lateMs: number;
+  at: number;
+}
+
+export function scheduleRecords(elim: Elim): ScheduleRecord[] {
+  return elim
+    .log()
+    .filter((l) => l['msg'] === 'report written')
+    .map((l) => ({ seq: Number(l['seq']), dueMs: Number(l['dueMs']), lateMs: Number(l['lateMs']), at: Date.parse(String(l['time'])) }));
+}
+
+// The reports written between two epoch times that were later than boundMs beyond the
+// time the elim's main thread waited for a CPU meanwhile (queued watched it throughout):
+// what the elim's own work delayed, not the machine's load.
+export function lateByTheElim(elim: Elim, queued: RunQueueWait, fromMs: number, toMs: number, boundMs: number): string[] {
+  const origin = performance.timeOrigin;
+  return scheduleRecords(elim)
+    .filter((r) => r.at >= fromMs && r.at <= toMs)
+    .map((r) => ({ r, waited: Math.round(queued.waitedBetweenMs(r.at - r.lateMs - origin, r.at - origin)) }))
+    .filter(({ r, waited }) => r.lateMs - waited >= boundMs)
+    .map(({ r, waited }) => `report ${r.seq} written ${r.lateMs} ms after it was due, of which ${waited} ms waiting for a CPU`);
+}
+
 // A command line that runs command as user, without root's groups (from root).
 function asUser(user: { uid: number; gid: number }, command: string[]): string[] {
   return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', ...command];

@@ -13,8 +13,8 @@ import { processCpuSeconds } from '../../src/calibration/calibrate.js';
 import { parseConfigText } from '../../src/config/config.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
-import { cliPath, fixture, tempDir, tokenEnv } from '../helpers.js';
-import { assertStopsOnSigterm, longestHistoryGap, REPORT_RE, startElim, threadNice, type Elim, type Report } from '../e2e/harness.js';
+import { RunQueueWait, cliPath, fixture, tempDir, tokenEnv } from '../helpers.js';
+import { assertStopsOnSigterm, lateByTheElim, REPORT_RE, scheduleRecords, startElim, threadNice, type Elim, type Report } from '../e2e/harness.js';
 import { DescendantWatch, installElim, sleep, startWithChild, startWithChildren, until, vmRssKb } from './helpers.js';
 
 // The daemon's CPU seconds, its VmRSS (kB) before and after, and its reports, over the next ms.
@@ -33,24 +33,37 @@ async function sigtermWithin2s(elim: Elim, watch: DescendantWatch): Promise<void
 
 // Waits until the forker child has reported and its helper, which ignores SIGTERM, runs.
 async function forkerAndHelperSeen(elim: Elim, watch: DescendantWatch): Promise<void> {
-  await until('a forker value', () => elim.reports().find((r) => r.line.includes(' forker 1')), 10_000);
+  await until('a forker value', () => elim.reports().find((r) => r.line.includes(' forker 1')), 60_000);
   await sleep(300);
   watch.poll();
   assert.ok(watch.all().length >= 3, `the helper was not seen: ${JSON.stringify(watch.all())}`);
 }
 
+// Each until() below guards a wait of 60 s, not a judgment of the elim: beside two busy
+// loops in the test's session at a load of 25-30, a child's first value came after more
+// than the 10 s they had.
 describe('child elims that misbehave', { concurrency: false }, () => {
   it('one that floods its output: reports stay on time with its newest value, memory and CPU stay bounded, and SIGTERM ends both', async (t) => {
     const elim = startWithChild('flood');
     const watch = new DescendantWatch(elim.pid);
     try {
-      await until('a flood value', () => elim.reports().find((r) => r.line.includes(' flood ')), 10_000);
+      await until('a flood value', () => elim.reports().find((r) => r.line.includes(' flood ')), 60_000);
       await sleep(3000); // buffers and pools reach their working size first
-      const { cpu, rss0, rss, reports } = await measure(elim, 5000);
-      t.diagnostic(`${reports.length} reports in 5 s; the daemon used ${cpu.toFixed(2)} CPU s; VmRSS ${rss0} -> ${rss} kB`);
-      assert.ok(reports.length >= 12, `${reports.length} reports in 5 s at a 0.2 s interval`);
-      const gap = longestHistoryGap(elim);
-      assert.ok(gap < 2000, `a gap of ${gap} ms`);
+      // On time by the elim's own schedule, less its wait for a CPU: beside two busy loops
+      // in the test's session it wrote 3 reports in 5 s at 0.2 s, using 0.10 CPU s.
+      const queued = new RunQueueWait(elim.pid);
+      const from = Date.now();
+      const first = elim.reports().length;
+      const { cpu, rss0, rss, reports: measured } = await measure(elim, 5000);
+      // At least three to judge the values by (1 in 5 s at a load of 30).
+      await until('three reports', () => (elim.reports().length >= first + 3 ? true : undefined), 60_000);
+      const to = Date.now();
+      await until('the window\'s reports recorded', () => (scheduleRecords(elim).some((r) => r.at > to) ? true : undefined), 60_000);
+      queued.stop();
+      const reports = elim.reports().slice(first);
+      t.diagnostic(`${measured.length} reports in 5 s; the daemon used ${cpu.toFixed(2)} CPU s; VmRSS ${rss0} -> ${rss} kB`);
+      // 500 ms: at a load of 25 the test's polls of schedstat left 238 ms of a 2 769 ms lateness unexplained.
+      assert.deepEqual(lateByTheElim(elim, queued, from, to, 500), []);
       for (const r of reports) assert.match(r.line, REPORT_RE);
       const values = reports.map((r) => Number(/ flood (\d+)/.exec(r.line)?.[1])).filter((v) => Number.isFinite(v));
       assert.ok(values.length >= reports.length / 2, 'the flood value went missing from most reports');
@@ -69,7 +82,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     writeFileSync(join(dir, 'lsf.shared'), 'Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION\nos_state String 60 () (OS state)\nEnd Resource\n', { mode: 0o644 });
     const elim = startElim({ testInterval: 0.2, env: { LSF_ENVDIR: dir }, config: `elims:\n  - name: text\n    command: [${installElim(dir, 'text')}]\n` });
     try {
-      const report = await until('a report with the child\'s values', () => elim.reports().find((r) => r.line.includes(' load ')), 10_000);
+      const report = await until('a report with the child\'s values', () => elim.reports().find((r) => r.line.includes(' load ')), 60_000);
       assert.match(report.line, /^3 rank \S+ os_state ok load 1\.5$/);
     } finally {
       await elim.cleanup();
@@ -80,7 +93,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
   it('one that prints tokens of 200 KB and 1 MB: they are dropped, the reports after them get through, and memory stays bounded', async (t) => {
     const elim = startWithChild('hugetoken');
     try {
-      await until('the value after the 1 MB token', () => elim.reports().find((r) => / later 8(\s|$)/.test(r.line)), 10_000);
+      await until('the value after the 1 MB token', () => elim.reports().find((r) => / later 8(\s|$)/.test(r.line)), 60_000);
       assert.ok(elim.reports().some((r) => / after 7(\s|$)/.test(r.line)), 'the value after the 200 KB token never arrived');
       for (const r of elim.reports()) {
         assert.match(r.line, REPORT_RE);
@@ -100,7 +113,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     const elim = startWithChildren((dir) => `elims:\n  - command: [${installElim(dir, 'stubborn')}]\n  - command: [${installElim(dir, 'flood')}]\n`);
     const watch = new DescendantWatch(elim.pid);
     try {
-      await until('both children reporting', () => elim.reports().find((r) => r.line.includes(' pid ') && r.line.includes(' flood ')), 10_000);
+      await until('both children reporting', () => elim.reports().find((r) => r.line.includes(' pid ') && r.line.includes(' flood ')), 60_000);
       watch.poll(); // its timer may not have run since the children started: this test's process is not the one that gets the CPU
       assert.ok(watch.children().length >= 2, 'the children did not start');
       await sigtermWithin2s(elim, watch);
@@ -113,7 +126,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
   it('one that ignores SIGTERM: while the daemon waits for it, every thread of the daemon is back at LIM\'s nice -20, so a node full of jobs cannot starve the stop', { skip: process.getuid?.() !== 0 ? 'needs root for nice -20' : false }, async () => {
     const elim = startWithChild('stubborn');
     try {
-      await until('the child reporting', () => elim.reports().find((r) => r.line.includes(' pid ')), 10_000);
+      await until('the child reporting', () => elim.reports().find((r) => r.line.includes(' pid ')), 60_000);
       assert.deepEqual(new Set(threadNice(elim.pid)), new Set([10]));
       process.kill(elim.pid, 'SIGTERM');
       // The child holds the stop for STOP_GRACE_MS (0.8 s), until its SIGKILL.
@@ -156,7 +169,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
   it('one whose report would push the line past 4096 bytes: it alone is cut off, with a log line naming it, and the children before it still go out', async () => {
     const elim = startWithChildren((dir) => `elims:\n  - name: good\n    command: [${installElim(dir, 'good')}]\n  - name: longnames\n    command: [${installElim(dir, 'longnames')}]\n`);
     try {
-      await until('the cut logged', () => elim.log().find((l) => l['elim'] === 'longnames' && /would exceed 4096 bytes/.test(String(l['msg']))));
+      await until('the cut logged', () => elim.log().find((l) => l['elim'] === 'longnames' && /would exceed 4096 bytes/.test(String(l['msg']))), 60_000);
       const from = elim.reports().length;
       await elim.waitForReports(from + 3);
       for (const r of elim.reports().slice(from)) {
@@ -173,13 +186,22 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     // One report a second: ten times LIM's rate, a tenth of its reading budget per report.
     const elim = startElim({ testInterval: 1, config: `elims:\n  - name: yes\n    command: [/usr/bin/yes, '1 floodval 1']\n` });
     try {
-      await until('a floodval value', () => elim.reports().find((r) => r.line.includes(' floodval 1')), 10_000);
+      await until('a floodval value', () => elim.reports().find((r) => r.line.includes(' floodval 1')), 60_000);
       await sleep(2000);
-      const { cpu, rss0, rss, reports } = await measure(elim, 6000);
+      const queued = new RunQueueWait(elim.pid);
+      const from = Date.now();
+      const first = elim.reports().length;
+      const { cpu, rss0, rss } = await measure(elim, 6000);
+      await until('two reports', () => (elim.reports().length >= first + 2 ? true : undefined), 60_000);
+      const to = Date.now();
+      await until('the window\'s reports recorded', () => (scheduleRecords(elim).some((r) => r.at > to) ? true : undefined), 60_000);
+      queued.stop();
+      const reports = elim.reports().slice(first);
       t.diagnostic(`the daemon used ${cpu.toFixed(2)} CPU s in 6 s; VmRSS ${rss0} -> ${rss} kB; ${reports.length} reports`);
       assert.ok(cpu < 0.6, `the daemon used ${cpu.toFixed(2)} CPU seconds in 6 s reading the flood`);
       assert.ok(rss - rss0 < 10 * 1024, `VmRSS grew by ${rss - rss0} kB in 6 s`);
-      assert.ok(reports.length >= 5, `${reports.length} reports in 6 s at a 1 s interval`);
+      // On time by its own schedule, less its wait for a CPU (3 reports in 6 s beside two busy loops).
+      assert.deepEqual(lateByTheElim(elim, queued, from, to, 500), []);
       assert.ok(reports.every((r) => r.line.includes(' floodval 1')), 'the flood value went missing from a report');
     } finally {
       await elim.cleanup();
@@ -256,7 +278,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
   it('a second SIGTERM while stopping: the log says so', async () => {
     const elim = startWithChild('stubborn');
     try {
-      await until('a stubborn value', () => elim.reports().find((r) => r.line.includes(' pid ')), 10_000);
+      await until('a stubborn value', () => elim.reports().find((r) => r.line.includes(' pid ')), 60_000);
       process.kill(elim.pid, 'SIGTERM');
       // The stubborn child holds the stop for its 0.8 s grace, in which the second lands.
       await elim.waitForLog((l) => l['msg'] === 'stopping: SIGTERM');
@@ -279,7 +301,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     const deep = join(dir, ...Array.from({ length: 40 }, (_, i) => `d${i}`));
     const elim = startElim({ testInterval: 1, override: { history: { dir: deep } }, config: `elims:\n  - name: stubborn\n    command: [${installElim(dir, 'stubborn')}]\n` });
     try {
-      await until('a stubborn value', () => elim.reports().find((r) => r.line.includes(' pid ')), 10_000);
+      await until('a stubborn value', () => elim.reports().find((r) => r.line.includes(' pid ')), 60_000);
       process.kill(elim.pid, 'SIGTERM');
       // The stubborn child holds the stop for its 0.8 s grace, in which the second lands.
       await elim.waitForLog((l) => l['msg'] === 'stopping: SIGTERM');
