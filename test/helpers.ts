@@ -3,7 +3,7 @@
 // fails a test file whose processes outlive it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import fs, { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, closeSync, constants, cpSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import fsPromises from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -417,4 +417,22 @@ export class RunQueueWait {
     while (last + 1 < this.readings.length && this.readings[last]!.atMs < toMs) last++;
     return creditedWaitMs(this.readings.slice(first, last + 1));
   }
+}
+
+// A copy of this build as an administrator installs it (chmod -R go-w), whatever the
+// umask of the clone it comes from. Links are copied as what they point at: a clone
+// whose node_modules is a link to another tree's would otherwise have the tests chmod
+// that tree's files.
+export function installedCopy(dir: string): string {
+  const pkg = join(dir, 'lavarank');
+  mkdirSync(pkg, { mode: 0o755 });
+  for (const part of ['package.json', 'models', 'node_modules', 'dist/src']) cpSync(join(repoRoot, part), join(pkg, part), { recursive: true, dereference: true });
+  const walk = (path: string): void => {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) return;
+    chmodSync(path, st.mode & 0o7755);
+    if (st.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  walk(pkg);
+  return pkg;
 }

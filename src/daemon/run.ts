@@ -17,7 +17,7 @@ import { ConfigError, ModelError, UsageError, errorMessage } from '../util/error
 import { exitNow, exitWhenReturned, holdExit, killNow } from '../util/exit.js';
 import { collectGarbage } from '../util/gc.js';
 import { absolutePathAsync, runIsolated } from '../util/exec.js';
-import { packageRootOf, syslogGid, treeProblems } from '../util/trust.js';
+import { packageRootOfAsync, syslogGid, treeProblemsAsync } from '../util/trust.js';
 import { HISTORY_HOLD, historyDirectoryProblems, historyDirectoryProblemsAsync, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
 import { setupLoggingAsync, setupLoggingBeside, type PendingLog } from './log.js';
 import { lsfEnvProblemsAsync, lsfLogdirAsync, sharedTextResources } from './lsf-env.js';
@@ -419,7 +419,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
       // process of its own, which would be started only to be killed at once, and logged
       // as failed, when LIM died while the elim was starting.
       if (stopping === undefined) {
-        checkInstallation(log);
+        void checkInstallation(log, signal);
         lowerPriority();
         inventory = hostInventory(config.gpu.enabled !== false, AbortSignal.any([signal, inventoryEnd.signal]))
           .then((inv) => log.info({ inventory: inv }, 'host inventory'))
@@ -609,12 +609,22 @@ const SETTLE_AT = 3;
 // Logs, once, every file of the running installation that a user other than root can
 // change (lavarank check and install refuse them too): Node loads the program's
 // modules from that tree, so such a file runs its owner's code as root at the next
-// start. The daemon goes on: it is already running what it loaded.
-function checkInstallation(log: Logger): void {
-  const root = packageRootOf(fileURLToPath(import.meta.url));
-  if (root === undefined) return;
-  const problems = treeProblems(root, 'lavarank installation');
-  if (problems.length > 0) log.error({ problems }, `the lavarank installation ${root} can be changed by users other than root, who could then run their code as root; make it root's: chown -R root ${root} && chmod -R go-w ${root}`);
+// start. The daemon goes on: it is already running what it loaded. Its questions wait
+// in libuv's pool, beside the reports (a user's FUSE mount in a sticky directory of
+// the tree, whose server answers only the pool, held them and SIGTERM in the walk);
+// counted for the exit's wait, and a stop (signal) ends the walk at its next question.
+async function checkInstallation(log: Logger, signal: AbortSignal): Promise<void> {
+  const released = holdExit();
+  try {
+    const root = await packageRootOfAsync(fileURLToPath(import.meta.url), signal);
+    if (root === undefined) return;
+    const problems = await treeProblemsAsync(root, 'lavarank installation', {}, signal);
+    if (problems.length > 0) log.error({ problems }, `the lavarank installation ${root} can be changed by users other than root, who could then run their code as root; make it root's: chown -R root ${root} && chmod -R go-w ${root}`);
+  } catch (err) {
+    if (!signal.aborted) log.error({ err: errorMessage(err) }, 'the check of the lavarank installation failed');
+  } finally {
+    released();
+  }
 }
 
 // The metrics writer, unless metrics.textfile is unset or in a directory another

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { existsAsync, isDirectoryAsync, readRegularTextAsync } from '../util/paths.js';
-import { checkTrustAsync, installationProblems } from '../util/trust.js';
+import { checkTrustAsync, installationProblemsAsync } from '../util/trust.js';
 import { clusterNames, defaultQueues, intervalAccepted, mbatchdDefaultQueues, parseSections, resourceIgnored, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { C_BLANKS, limLine, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
@@ -658,12 +658,10 @@ async function checkElim(path: string, input: LsfCheckInput, add: (s: Severity, 
     add('error', problem);
   }
   if (programThere) {
-    // The installation's walk (treeProblems) is synchronous, so it is made only once the
-    // program's own walk passed, every directory above it then root's: a wrapper naming a
-    // program on a user's FUSE mount (an LSF administrator's $LSF_SERVERDIR) held check
-    // in its realpath there, past Ctrl-C.
+    // The installation is walked only once the program's own walk passed: where that
+    // walk fails, both would name the same directories.
     const programProblems = (await checkTrustAsync(program, "the elim's program")).problems;
-    for (const problem of programProblems.length > 0 ? programProblems : installationProblems(program, "the elim's installation")) add('error', problem);
+    for (const problem of programProblems.length > 0 ? programProblems : await installationProblemsAsync(program, "the elim's installation")) add('error', problem);
   }
   const installed = await realOrSelf(path);
   for (const child of input.childElims) {

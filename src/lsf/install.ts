@@ -5,7 +5,7 @@
 // Every check runs before anything is changed, so a refusal leaves the host as
 // it was, and --dry-run prints exactly what a real run would do. The wrapper and
 // everything it runs are checked with trustProblems, and the installed package the
-// program imports from with treeProblems: LIM runs them as root.
+// program imports from with treeProblemsAsync: LIM runs them as root.
 //
 // Decisions:
 // - A foreign elim is replaced only with --force, and is then moved to
@@ -55,7 +55,7 @@ import { runCommand } from '../util/exec.js';
 import { clusterNames, hasDefaultQueueReservation, lineInFile, mbatchdDefaultQueues, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { isPlainPath, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
-import { installationProblems, trustProblems } from '../util/trust.js';
+import { installationProblemsAsync, trustProblems } from '../util/trust.js';
 import { isDirectory, isPresent, readRegularBytes } from '../util/paths.js';
 import { LIM_PID_ENV, WRAPPER_MARK } from './wrapper.js';
 
@@ -409,7 +409,7 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
   refuseUntrusted([
     ...trustProblems(node, 'Node binary', { executable: true }),
     ...trustProblems(program, 'lavarank program'),
-    ...installationProblems(program, 'lavarank installation'),
+    ...(await installationProblemsAsync(program, 'lavarank installation')),
   ]);
   const version = await nodeVersion(node);
   const text = wrapperText(node, program);

@@ -13,12 +13,11 @@
 // so what is then opened or executed by the resolved path is what was checked:
 // callers read through openTrusted (one open with O_NOFOLLOW, then fstat on the
 // descriptor) and execute the resolved path, never the given one.
-import { closeSync, constants, existsSync, fstat, fstatSync, lstatSync, open, openSync, read, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statfsSync, type Stats } from 'node:fs';
-import { lstat, readlink, statfs } from 'node:fs/promises';
+import { closeSync, constants, fstat, fstatSync, lstatSync, open, openSync, read, readFileSync, readlinkSync, readSync, statfsSync, type Stats } from 'node:fs';
+import { lstat, readdir, readlink, realpath, stat, statfs } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode, errorReason } from './errors.js';
-import { isDirectory } from './paths.js';
 import { scanLinesSteps } from './scan-lines.js';
 
 export interface TrustOptions {
@@ -86,20 +85,31 @@ const NFS_SUPER_MAGIC = 0x6969;
 // the daemon's reports and its SIGTERM for good. So is each read of mountinfo by the
 // FUSE rule where fusectl is not mounted: a user's mount lines can make it tens of
 // megabytes (273-412 ms on the event loop for 62 MB).
-type FsAsk = { op: 'lstat'; path: string } | { op: 'readlink'; path: string } | { op: 'statfs'; path: string } | { op: 'read'; fd: number; buffer: Buffer; length: number };
+type FsAsk =
+  | { op: 'lstat'; path: string }
+  | { op: 'readlink'; path: string }
+  | { op: 'statfs'; path: string }
+  | { op: 'read'; fd: number; buffer: Buffer; length: number }
+  | { op: 'readdir'; path: string }
+  | { op: 'realpath'; path: string }
+  | { op: 'stat'; path: string };
 type Walk<T> = Generator<FsAsk, T, unknown>;
 
 function answerSync(ask: FsAsk): unknown {
   if (ask.op === 'lstat') return lstatSync(ask.path);
   if (ask.op === 'readlink') return readlinkSync(ask.path);
   if (ask.op === 'read') return readSync(ask.fd, ask.buffer, 0, ask.length, null);
-  return statfsSync(ask.path).type;
+  if (ask.op === 'statfs') return statfsSync(ask.path).type;
+  throw new Error(`a synchronous walk asked ${ask.op}, which only the pool's walks ask`);
 }
 
 async function answerAsync(ask: FsAsk): Promise<unknown> {
   if (ask.op === 'lstat') return lstat(ask.path);
   if (ask.op === 'readlink') return readlink(ask.path);
   if (ask.op === 'read') return readAsync(ask.fd, ask.buffer, ask.length);
+  if (ask.op === 'readdir') return readdir(ask.path);
+  if (ask.op === 'realpath') return realpath(ask.path);
+  if (ask.op === 'stat') return stat(ask.path);
   return (await statfs(ask.path)).type;
 }
 
@@ -437,15 +447,23 @@ export interface TreeOptions {
 // group or others. Node loads any file of dist/ and node_modules/ the program
 // imports, so one file that another user can write runs their code as root. A link
 // whose target is outside the tree has that target checked as a path. .git is
-// skipped: nothing runs from it.
-export function treeProblems(root: string, what: string, options: TreeOptions = {}): string[] {
+// skipped: nothing runs from it. Every question is asked in libuv's pool: a sticky
+// directory of the tree that the program's own walk does not pass may hold a user's
+// FUSE mount, whose server answering only the pool held check, and would hold the
+// daemon's reports, in the walk's lstat on the main thread, past Ctrl-C and SIGTERM.
+// signal aborted (the daemon stopping): rejects with its reason before the next question.
+export function treeProblemsAsync(root: string, what: string, options: TreeOptions = {}, signal?: AbortSignal): Promise<string[]> {
+  return runAsync(treeWalk(root, what, options), signal);
+}
+
+function* treeWalk(root: string, what: string, options: TreeOptions): Walk<string[]> {
   const uid = options.uid ?? process.geteuid?.() ?? 0;
   const limit = options.limit ?? 10;
-  // Bounded: the daemon walks in a tick's callback, and a link out of the tree to a
-  // large directory (root's own doing) would otherwise hold the reports for seconds.
+  // Bounded: a link out of the tree to a large directory (root's own doing) would
+  // otherwise keep the daemon's walk going for minutes.
   const maxEntries = options.maxEntries ?? 20_000;
   const skip = new Set(options.skip ?? ['.git']);
-  const verdict = checkTrust(root, what, { uid, directory: true });
+  const verdict = yield* trustWalk(root, what, { uid, directory: true });
   if (verdict.real === undefined || verdict.problems.length > 0) return verdict.problems;
   const top = verdict.real;
   const problems: string[] = [];
@@ -465,7 +483,7 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
     const [dir, base] = pending.pop()!;
     let names: string[];
     try {
-      names = readdirSync(dir);
+      names = (yield { op: 'readdir', path: dir }) as string[];
     } catch (err) {
       add(`${what}: ${dir} cannot be listed: ${errorReason(err)}`);
       continue;
@@ -479,7 +497,7 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
       const path = join(dir, name);
       let st: Stats;
       try {
-        st = lstatSync(path);
+        st = (yield { op: 'lstat', path }) as Stats;
       } catch (err) {
         if (errorCode(err) !== 'ENOENT') add(`${what}: ${path} cannot be read: ${errorReason(err)}`);
         continue;
@@ -487,13 +505,13 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
       if (st.isSymbolicLink()) {
         let target: string;
         try {
-          target = realpathSync(path);
+          target = (yield { op: 'realpath', path }) as string;
         } catch (err) {
           // A link to nothing yet loads what whoever can make its target puts there.
           if (errorCode(err) === 'ENOENT') {
             let text = '';
             try {
-              text = readlinkSync(path);
+              text = (yield { op: 'readlink', path }) as string;
             } catch {
               // gone meanwhile
             }
@@ -502,15 +520,20 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
           continue;
         }
         if (inside(target)) continue; // walked as part of the tree
-        const isDir = isDirectory(target);
-        for (const problem of trustProblems(path, `${what} (a link out of ${top})`, { uid, directory: isDir })) add(problem);
+        let isDir = false;
+        try {
+          isDir = ((yield { op: 'stat', path: target }) as Stats).isDirectory();
+        } catch {
+          // gone or unreadable meanwhile: checked as a file, whose walk says why
+        }
+        for (const problem of (yield* trustWalk(path, `${what} (a link out of ${top})`, { uid, directory: isDir })).problems) add(problem);
         if (isDir && !walked.has(target)) {
           walked.add(target);
           pending.push([target, target]);
         }
         continue;
       }
-      if (!ownerOk(st, uid)) add(`${what} ${path} is owned by uid ${st.uid}; it must be owned by root ${chownAdvice(path, `chown -R root ${base}`)}`);
+      if (!ownerOk(st, uid)) add(`${what} ${path} is owned by uid ${st.uid}; it must be owned by root ${yield* adviceWalk(path, `chown -R root ${base}`)}`);
       else if ((st.mode & 0o022) !== 0) add(`${what} ${path} has mode ${describeMode(st)}, writable by group or others; run: chmod -R go-w ${base}`);
       if (st.isDirectory()) pending.push([path, base]);
     }
@@ -518,29 +541,39 @@ export function treeProblems(root: string, what: string, options: TreeOptions = 
   return listed();
 }
 
-// treeProblems of the package program belongs to (packageRootOf), or none when it
-// belongs to none: what install and check ask of the installation (the daemon, whose
+// treeProblemsAsync of the package program belongs to (packageRootOfAsync), or none when
+// it belongs to none: what install and check ask of the installation (the daemon, whose
 // message names the root, calls the two itself).
-export function installationProblems(program: string, what: string): string[] {
-  const root = packageRootOf(program);
-  return root === undefined ? [] : treeProblems(root, what);
+export async function installationProblemsAsync(program: string, what: string): Promise<string[]> {
+  const root = await packageRootOfAsync(program);
+  return root === undefined ? [] : treeProblemsAsync(root, what);
 }
 
 // The root of the package a program file belongs to: the nearest directory above it
-// with a package.json (dist/src/cli.js is three levels down), or undefined.
-// The program's links are resolved first, as Node resolves its main module's: an npm -g
-// bin link (/usr/bin/lavarank -> ../lib/node_modules/lavarank/dist/src/cli.js) names
-// the package the modules are loaded from, not /usr/bin.
-export function packageRootOf(program: string): string | undefined {
+// with a package.json (dist/src/cli.js is three levels down), or undefined; its
+// questions asked in libuv's pool. The program's links are resolved first, as Node
+// resolves its main module's: an npm -g bin link (/usr/bin/lavarank ->
+// ../lib/node_modules/lavarank/dist/src/cli.js) names the package the modules are
+// loaded from, not /usr/bin. signal: as treeProblemsAsync's.
+export function packageRootOfAsync(program: string, signal?: AbortSignal): Promise<string | undefined> {
+  return runAsync(packageRootWalk(program), signal);
+}
+
+function* packageRootWalk(program: string): Walk<string | undefined> {
   let real: string;
   try {
-    real = realpathSync(program);
+    real = (yield { op: 'realpath', path: program }) as string;
   } catch {
     real = resolve(program);
   }
   let dir = dirname(real);
   for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
+    try {
+      yield { op: 'stat', path: join(dir, 'package.json') };
+      return dir;
+    } catch {
+      // none here (or unreadable, as existsSync says): the directory above
+    }
     const up = dirname(dir);
     if (up === dir) return undefined;
     dir = up;

@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
 import { wrapperText } from '../../src/lsf/install.js';
-import { cliPath, fixture, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
+import { cliPath, fixture, installedCopy, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
 
@@ -361,9 +361,10 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
 // a user's FUSE mount at mount (made in the temp directory dir), whose server answers
 // libuv's pool and never a main thread, may hold it: its exit code and output, or
 // 'running' 15 s after its start, with where its main thread waits and what SIGINT did.
-async function commandOverUsersFuse(command: string, args: (mount: string, dir: string) => string[]): Promise<{ code: number | null | 'running'; out: string; err: string; held: string }> {
+// The mount is made at mnt in the directory mountIn returns (the temp directory itself by default).
+async function commandOverUsersFuse(command: string, args: (mount: string, dir: string) => string[], mountIn: (dir: string) => string = (dir) => dir): Promise<{ code: number | null | 'running'; out: string; err: string; held: string }> {
   const { dir, cleanup } = tempDir('lavarank-hung-');
-  const mount = join(dir, 'mnt');
+  const mount = join(mountIn(dir), 'mnt');
   mkdirSync(mount, { mode: 0o755 });
   const server = await fuseHangOver(mount, 'main');
   const child = spawn(process.execPath, [cliPath, command, ...args(mount, dir)], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] } });
@@ -541,3 +542,69 @@ describe("lavarank retrain with an input or its output on another user's FUSE mo
     assert.match(r.err, /FUSE file system that uid 1003 mounted/);
   });
 });
+
+// The walk of the installed tree (treeProblems), by check (the installed elim's
+// installation) and by the daemon after its first report (its own): a sticky directory
+// of the tree (a package's scratch directory, mode 1777), which the program's own walk
+// never passes through, may hold a user's FUSE mount, whose server answering libuv's
+// pool and never a main thread held check there past Ctrl-C (SIGINT), and would hold the
+// daemon's reports and its SIGTERM.
+describe("the installed tree's walk with another user's FUSE mount in a sticky directory of the tree, whose server answers libuv's pool and never a main thread", { skip: NEED }, () => {
+  // A package at dir/pkg, as lavarank's installed tree, with a sticky directory tmp.
+  const stickyInPackage = (dir: string): string => {
+    const pkg = join(dir, 'pkg');
+    mkdirSync(join(pkg, 'dist', 'src'), { recursive: true, mode: 0o755 });
+    writeFileSync(join(pkg, 'package.json'), '{}\n', { mode: 0o644 });
+    writeFileSync(join(pkg, 'dist', 'src', 'cli.js'), '', { mode: 0o644 });
+    mkdirSync(join(pkg, 'tmp'));
+    chmodSync(join(pkg, 'tmp'), 0o1777);
+    return join(pkg, 'tmp');
+  };
+
+  it('lavarank check of an elim installed from such a tree names the sticky directory and exits 1', async () => {
+    const r = await commandOverUsersFuse(
+      'check',
+      (_mount, dir) => {
+        const envdir = join(dir, 'conf');
+        const serverdir = join(dir, 'sbin');
+        mkdirSync(envdir, { mode: 0o755 });
+        mkdirSync(serverdir, { mode: 0o755 });
+        writeFileSync(join(envdir, 'lsf.conf'), `LSF_CONFDIR=${envdir}\nLSF_SERVERDIR=${serverdir}\n`);
+        writeFileSync(join(serverdir, 'elim'), wrapperText(process.execPath, join(dir, 'pkg', 'dist', 'src', 'cli.js')), { mode: 0o755 });
+        return ['--lsf-envdir', envdir];
+      },
+      stickyInPackage,
+    );
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /ERROR .*the elim's installation .*pkg\/tmp has mode 1777, writable by group or others/);
+  });
+
+  it('the daemon run from such a tree reports on after its first report, logs the sticky directory, and SIGTERM ends it', async () => {
+    const { dir, cleanup } = tempDir('lavarank-hung-');
+    const pkg = installedCopy(dir);
+    const sticky = join(pkg, 'tmp');
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const mount = join(sticky, 'mnt');
+    mkdirSync(mount, { mode: 0o755 });
+    const server = await fuseHangOver(mount, 'main');
+    const elim = startElim({ cli: join(pkg, 'dist', 'src', 'cli.js'), testInterval: 0.5 });
+    try {
+      await elim.waitForReports(1, 15_000);
+      await elim.waitForLog((l) => /^the lavarank installation/.test(String(l['msg'])), 15_000).catch(() => undefined);
+      const r = await reportsThenStop(elim, 3000);
+      assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval after the installation's walk began (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
+      const line = elim.log().find((l) => /^the lavarank installation/.test(String(l['msg'])));
+      assert.ok(line !== undefined, 'no line about the installation in the log');
+      assert.ok((line['problems'] as string[]).some((p) => p === `lavarank installation ${sticky} has mode 1777, writable by group or others; run: chmod -R go-w ${pkg}`), JSON.stringify(line['problems']));
+    } finally {
+      server.kill('SIGKILL');
+      await sleep(300);
+      spawnSync('umount', ['-l', mount]);
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+});
+

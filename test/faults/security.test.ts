@@ -5,7 +5,7 @@
 // process), so the kernel's own permission checks apply to it.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -20,7 +20,7 @@ import { historyDirectoryProblems } from '../../src/history/record.js';
 import { loadModel, serializeModel } from '../../src/model/model.js';
 import { RotatingAppender } from '../../src/util/appender.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
-import { captureLog, cliPath, plantLink, repoRoot, tempDir, writeWithMode } from '../helpers.js';
+import { captureLog, cliPath, installedCopy, plantLink, repoRoot, tempDir, writeWithMode } from '../helpers.js';
 import { randomModelFile } from '../model/helpers.js';
 import { assertStopsOnSigterm, startElim } from '../e2e/harness.js';
 import { ATTACKER, LinkSwapper, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerFile, attackerSwap, sleep, stickyDir, symlinkAs } from './helpers.js';
@@ -167,24 +167,6 @@ describe('a symbolic link planted at the log path', () => {
   });
 });
 
-// A copy of this build as an administrator installs it (chmod -R go-w), whatever the
-// umask of the clone it comes from. Links are copied as what they point at: a clone
-// whose node_modules is a link to another tree's would otherwise have the tests chmod
-// that tree's files.
-function installedCopy(dir: string): string {
-  const pkg = join(dir, 'lavarank');
-  mkdirSync(pkg, { mode: 0o755 });
-  for (const part of ['package.json', 'models', 'node_modules', 'dist/src']) cpSync(join(repoRoot, part), join(pkg, part), { recursive: true, dereference: true });
-  const walk = (path: string): void => {
-    const st = lstatSync(path);
-    if (st.isSymbolicLink()) return;
-    chmodSync(path, st.mode & 0o7755);
-    if (st.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
-  };
-  walk(pkg);
-  return pkg;
-}
-
 describe('an installation another user can change', () => {
   it('is named in the log once the first report is out, with the module they could change and the fix; reports go on', async () => {
     const { dir, cleanup } = tempDir('lavarank-security-');
@@ -194,7 +176,9 @@ describe('an installation another user can change', () => {
     const elim = startElim({ cli: join(pkg, 'dist', 'src', 'cli.js') });
     try {
       await elim.waitForReports(3);
-      const line = await elim.waitForLog((r) => r['level'] === 'error' && /installation/.test(String(r['msg'])));
+      // The walk asks its ~2 000 questions one at a time in libuv's pool, at nice 10 beside
+      // the reports: on a loaded machine (a load of 27 on 2 CPUs) it outlasted 5 s.
+      const line = await elim.waitForLog((r) => r['level'] === 'error' && /installation/.test(String(r['msg'])), 30_000);
       assert.match(String(line['msg']), new RegExp(`^the lavarank installation ${pkg} can be changed by users other than root, who could then run their code as root; make it root's: chown -R root ${pkg} && chmod -R go-w ${pkg}`));
       assert.deepEqual(line['problems'], [`lavarank installation ${module} has mode 0664, writable by group or others; run: chmod -R go-w ${pkg}`]);
       await assertStopsOnSigterm(elim);

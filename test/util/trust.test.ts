@@ -5,7 +5,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it, mock, type TestContext } from 'node:test';
-import { checkTrust, checkTrustAsync, chownAdvice, directoryProblems, existingDirectoryProblems, fuseMounter, nextDirectoryToMake, openTrusted, openTrustedAsync, openTrustedOnce, packageRootOf, syslogGid, treeProblems, trustProblems } from '../../src/util/trust.js';
+import { checkTrust, checkTrustAsync, chownAdvice, directoryProblems, existingDirectoryProblems, fuseMounter, nextDirectoryToMake, openTrusted, openTrustedAsync, openTrustedOnce, packageRootOfAsync, syslogGid, treeProblemsAsync, trustProblems } from '../../src/util/trust.js';
 import { dirWithMode, mkfifo, tempDir, until, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -713,25 +713,25 @@ function packageTree(dir: string): string {
   return pkg;
 }
 
-describe('treeProblems', () => {
-  it('accepts a tree of root\'s files and directories, links inside it included, and finds its root from the program', () => {
+describe('treeProblemsAsync', () => {
+  it('accepts a tree of root\'s files and directories, links inside it included, and finds its root from the program', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
-      assert.equal(packageRootOf(join(pkg, 'dist/src/cli.js')), pkg);
-      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), []);
+      assert.equal(await packageRootOfAsync(join(pkg, 'dist/src/cli.js')), pkg);
+      assert.deepEqual(await treeProblemsAsync(pkg, 'lavarank installation'), []);
     } finally {
       cleanup();
     }
   });
 
-  it('names a group-writable module deep in node_modules, and a writable directory, with the fix', () => {
+  it('names a group-writable module deep in node_modules, and a writable directory, with the fix', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
       chmodSync(join(pkg, 'node_modules/pino/lib/tools.js'), 0o664);
       chmodSync(join(pkg, 'dist/src'), 0o777);
-      const problems = treeProblems(pkg, 'lavarank installation');
+      const problems = await treeProblemsAsync(pkg, 'lavarank installation');
       assert.deepEqual(problems.sort(), [
         `lavarank installation ${join(pkg, 'dist/src')} has mode 0777, writable by group or others; run: chmod -R go-w ${pkg}`,
         `lavarank installation ${join(pkg, 'node_modules/pino/lib/tools.js')} has mode 0664, writable by group or others; run: chmod -R go-w ${pkg}`,
@@ -741,12 +741,12 @@ describe('treeProblems', () => {
     }
   });
 
-  it('names a file another user owns', { skip: root ? false : 'needs root to chown' }, () => {
+  it('names a file another user owns', { skip: root ? false : 'needs root to chown' }, async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
       chownSync(join(pkg, 'node_modules/pino/lib/tools.js'), 1234, 1234);
-      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [
+      assert.deepEqual(await treeProblemsAsync(pkg, 'lavarank installation'), [
         `lavarank installation ${join(pkg, 'node_modules/pino/lib/tools.js')} is owned by uid 1234; it must be owned by root (chown -R root ${pkg})`,
       ]);
     } finally {
@@ -754,14 +754,14 @@ describe('treeProblems', () => {
     }
   });
 
-  it('checks the target of a link that leads out of the tree, and skips .git', () => {
+  it('checks the target of a link that leads out of the tree, and skips .git', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
       const theirs = writeWithMode(join(dir, 'theirs.js'), '', 0o666);
       symlinkSync(theirs, join(pkg, 'node_modules/pino/index.js'));
       writeWithMode(join(pkg, '.git/objects/pack'), '', 0o666);
-      const problems = treeProblems(pkg, 'lavarank installation');
+      const problems = await treeProblemsAsync(pkg, 'lavarank installation');
       assert.equal(problems.length, 1, problems.join('\n'));
       assert.match(problems[0]!, new RegExp(`^lavarank installation \\(a link out of ${pkg}\\) .*${theirs} has mode 0666`));
     } finally {
@@ -769,7 +769,7 @@ describe('treeProblems', () => {
     }
   });
 
-  it('walks a directory a link leads to out of the tree: Node loads the modules below it', { skip: root ? false : 'needs root to chown' }, () => {
+  it('walks a directory a link leads to out of the tree: Node loads the modules below it', { skip: root ? false : 'needs root to chown' }, async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
@@ -778,7 +778,7 @@ describe('treeProblems', () => {
       writeFileSync(join(shared, 'dist/index.js'), '', { mode: 0o644 });
       chownSync(join(shared, 'dist/index.js'), 1234, 1234);
       symlinkSync(shared, join(pkg, 'node_modules/yaml'));
-      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [
+      assert.deepEqual(await treeProblemsAsync(pkg, 'lavarank installation'), [
         `lavarank installation ${join(shared, 'dist/index.js')} is owned by uid 1234; it must be owned by root (chown -R root ${shared})`,
       ]);
     } finally {
@@ -786,13 +786,13 @@ describe('treeProblems', () => {
     }
   });
 
-  it('checks a link to a sibling directory whose name begins with the tree\'s: /opt/lavarank-old is out of /opt/lavarank', () => {
+  it('checks a link to a sibling directory whose name begins with the tree\'s: /opt/lavarank-old is out of /opt/lavarank', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
       const sibling = dirWithMode(dir, 'lavarank-old', 0o777);
       symlinkSync(sibling, join(pkg, 'node_modules/old'));
-      const problems = treeProblems(pkg, 'lavarank installation');
+      const problems = await treeProblemsAsync(pkg, 'lavarank installation');
       assert.equal(problems.length, 1, problems.join('\n'));
       assert.match(problems[0]!, new RegExp(`^lavarank installation \\(a link out of ${pkg}\\) ${sibling} has mode 0777`));
     } finally {
@@ -800,25 +800,25 @@ describe('treeProblems', () => {
     }
   });
 
-  it('skips .git only at the top of the tree: a .git deeper down is walked', () => {
+  it('skips .git only at the top of the tree: a .git deeper down is walked', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
       mkdirSync(join(pkg, 'node_modules/pino/.git'), { mode: 0o755 });
       const hook = writeWithMode(join(pkg, 'node_modules/pino/.git/index.js'), '', 0o666);
-      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [`lavarank installation ${hook} has mode 0666, writable by group or others; run: chmod -R go-w ${pkg}`]);
+      assert.deepEqual(await treeProblemsAsync(pkg, 'lavarank installation'), [`lavarank installation ${hook} has mode 0666, writable by group or others; run: chmod -R go-w ${pkg}`]);
     } finally {
       cleanup();
     }
   });
 
-  it('names a link out of the tree to nothing yet: whoever can make its target chooses what Node loads', () => {
+  it('names a link out of the tree to nothing yet: whoever can make its target chooses what Node loads', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
       symlinkSync(join(dir, 'not-yet/index.js'), join(pkg, 'node_modules/pino/index.js'));
       symlinkSync('../missing.js', join(pkg, 'node_modules/pino/inside.js')); // into the tree: root's to make
-      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [
+      assert.deepEqual(await treeProblemsAsync(pkg, 'lavarank installation'), [
         `lavarank installation ${join(pkg, 'node_modules/pino/index.js')} is a link to ${join(dir, 'not-yet/index.js')}, which does not exist: whoever can create it there runs their code as root; remove the link`,
       ]);
     } finally {
@@ -826,39 +826,39 @@ describe('treeProblems', () => {
     }
   });
 
-  it('finds the package of a program named through a link, as Node resolves its main module (an npm -g bin link)', () => {
+  it('finds the package of a program named through a link, as Node resolves its main module (an npm -g bin link)', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
       mkdirSync(join(dir, 'bin'), { mode: 0o755 });
       symlinkSync(join(pkg, 'dist/src/cli.js'), join(dir, 'bin/lavarank'));
-      assert.equal(packageRootOf(join(dir, 'bin/lavarank')), pkg);
+      assert.equal(await packageRootOfAsync(join(dir, 'bin/lavarank')), pkg);
     } finally {
       cleanup();
     }
   });
 
-  it('stops after maxEntries entries and says the rest was not checked', () => {
+  it('stops after maxEntries entries and says the rest was not checked', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
       for (let i = 0; i < 20; i++) writeFileSync(join(pkg, 'dist/src', `m${i}.js`), '', { mode: 0o644 });
-      assert.deepEqual(treeProblems(pkg, 'lavarank installation', { maxEntries: 10 }), [`lavarank installation ${pkg} has more than 10 entries; the rest were not checked`]);
-      assert.deepEqual(treeProblems(pkg, 'lavarank installation', { maxEntries: 100 }), []);
+      assert.deepEqual(await treeProblemsAsync(pkg, 'lavarank installation', { maxEntries: 10 }), [`lavarank installation ${pkg} has more than 10 entries; the rest were not checked`]);
+      assert.deepEqual(await treeProblemsAsync(pkg, 'lavarank installation', { maxEntries: 100 }), []);
       // The tree has 30 entries besides .git: as many as maxEntries are all checked.
-      assert.deepEqual(treeProblems(pkg, 'lavarank installation', { maxEntries: 30 }), []);
-      assert.equal(treeProblems(pkg, 'lavarank installation', { maxEntries: 29 }).length, 1);
+      assert.deepEqual(await treeProblemsAsync(pkg, 'lavarank installation', { maxEntries: 30 }), []);
+      assert.equal((await treeProblemsAsync(pkg, 'lavarank installation', { maxEntries: 29 })).length, 1);
     } finally {
       cleanup();
     }
   });
 
-  it('lists at most `limit` problems and counts the rest', () => {
+  it('lists at most `limit` problems and counts the rest', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
       for (let i = 0; i < 5; i++) writeWithMode(join(pkg, 'dist/src', `m${i}.js`), '', 0o646);
-      const problems = treeProblems(pkg, 'lavarank installation', { limit: 3 });
+      const problems = await treeProblemsAsync(pkg, 'lavarank installation', { limit: 3 });
       assert.equal(problems.length, 4);
       assert.equal(problems[3], 'and 2 more');
     } finally {
@@ -866,13 +866,27 @@ describe('treeProblems', () => {
     }
   });
 
-  it('refuses the tree when its root or a directory above it is not root\'s alone, without walking it', () => {
+  it('refuses the tree when its root or a directory above it is not root\'s alone, without walking it', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const pkg = packageTree(dir);
       chmodSync(pkg, 0o775);
       writeWithMode(join(pkg, 'dist/src/x.js'), '', 0o666);
-      assert.deepEqual(treeProblems(pkg, 'lavarank installation'), [`lavarank installation ${pkg} has mode 0775, writable by group or others; run: chmod go-w ${pkg}`]);
+      assert.deepEqual(await treeProblemsAsync(pkg, 'lavarank installation'), [`lavarank installation ${pkg} has mode 0775, writable by group or others; run: chmod go-w ${pkg}`]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("once the signal is aborted (the daemon stopping), rejects with the abort's error at its next question instead of listing problems", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const pkg = packageTree(dir);
+      writeWithMode(join(pkg, 'dist/src/x.js'), '', 0o666);
+      const controller = new AbortController();
+      const walk = treeProblemsAsync(pkg, 'lavarank installation', {}, controller.signal);
+      controller.abort(); // while its first question is in the pool
+      await assert.rejects(walk, { name: 'AbortError' });
     } finally {
       cleanup();
     }
