@@ -8,7 +8,7 @@
 // string; a line that is anything else makes the daemons refuse the whole file.
 // The last line for a key wins, and a variable set in the environment wins over
 // the file. Everything else is read with the section parser of conf.ts.
-import { readdir, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { errorCode, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
@@ -17,7 +17,7 @@ import { checkTrustAsync, installationProblemsAsync } from '../util/trust.js';
 import { clusterNames, defaultQueues, intervalAccepted, mbatchdDefaultQueues, parseSections, resourceIgnored, rowMismatch, valueText, type ConfReader, type ConfRow, type ConfSection } from './conf.js';
 import { C_BLANKS, limLine, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { durationSeconds, parseResReq, type ResReq } from './res-req.js';
-import { chooseCluster, lsbQueuesCandidates, type ConfdirLook, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
+import { chooseCluster, confdirLook, findLsbQueues, lsbQueuesCandidates, probeNode, parseWrapper, wrapperText, WRAPPER_MARK } from './install.js';
 import { RUN_OPTIONS, testInterval } from './wrapper.js';
 
 // critical: rank cannot steer jobs (or steers them to the busiest hosts); error:
@@ -229,7 +229,7 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
     await checkClusterFile(join(confdir, `lsf.cluster.${cluster.name}`), label(`lsf.cluster.${cluster.name}`), r, resources, add, effective, input.configPath);
     const lsbConfdir = setting('LSB_CONFDIR');
     const confdirPath = lsbConfdir?.value ?? join(envdir, 'lsbatch');
-    const queues = input.queues ?? (await firstPresent(lsbQueuesCandidates(confdirPath, cluster.name, input.lsf === true)));
+    const queues = input.queues ?? (await findLsbQueues(confdirPath, cluster.name, input.lsf === true));
     if (queues === undefined) {
       add('warning', `no lsb.queues at ${lsbQueuesCandidates(confdirPath, cluster.name, input.lsf === true).join(' or ')}, so no queue was checked (pass --queues FILE)`);
     } else {
@@ -242,24 +242,6 @@ export async function checkLsf(input: LsfCheckInput): Promise<LsfCheckResult> {
   if (serverdir === undefined) add('critical', 'LSF_SERVERDIR is set neither in the environment nor in lsf.conf: LIM would not know where the elim is', 'lsf.conf');
   else await checkElim(join(serverdir.value, input.lsf === true ? 'elim.rank' : 'elim'), input, add, effective);
   return { findings, effective };
-}
-
-// What chooseCluster asks of confdir (its names, whether each listed cluster's file is
-// there), asked in libuv's pool first.
-async function confdirLook(confdir: string, listed: readonly string[]): Promise<ConfdirLook> {
-  const names = (await isDirectoryAsync(confdir)) ? await readdir(confdir).catch(() => []) : [];
-  const present = new Set<string>();
-  for (const c of listed) {
-    const path = join(confdir, `lsf.cluster.${c}`);
-    if (await existsAsync(path)) present.add(path);
-  }
-  return { names: () => names, exists: (path) => present.has(path) };
-}
-
-// The first of paths that exists (findLsbQueues), else undefined.
-async function firstPresent(paths: readonly string[]): Promise<string | undefined> {
-  for (const path of paths) if (await existsAsync(path)) return path;
-  return undefined;
 }
 
 function increasingOf(rank: { cells: Map<string, string> } | undefined): string | undefined {

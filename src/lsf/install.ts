@@ -4,8 +4,11 @@
 //
 // Every check runs before anything is changed, so a refusal leaves the host as
 // it was, and --dry-run prints exactly what a real run would do. The wrapper and
-// everything it runs are checked with trustProblems, and the installed package the
-// program imports from with treeProblemsAsync: LIM runs them as root.
+// everything it runs are checked with checkTrustAsync, and the installed package the
+// program imports from with treeProblemsAsync: LIM runs them as root. What it reads and
+// looks at before any change (the trust walks, the elim there now, lsf.conf, the
+// cluster's files, LSF_CONFDIR's names) is asked in libuv's pool: a user's FUSE mount
+// there whose server answers only the pool held a synchronous look past Ctrl-C.
 //
 // Decisions:
 // - A foreign elim is replaced only with --force, and is then moved to
@@ -22,22 +25,17 @@
 //   restoring the backups, so edits made since the merge survive. Each changed
 //   file is backed up next to itself first, as <file>.lavarank-<UTC stamp>.
 import {
-  accessSync,
   chmodSync,
   chownSync,
   closeSync,
   constants,
   copyFileSync,
-  existsSync,
   fchmodSync,
   fchownSync,
   fsyncSync,
   linkSync,
-  lstatSync,
   openSync,
   readdirSync,
-  readFileSync,
-  realpathSync,
   renameSync,
   rmdirSync,
   statSync,
@@ -46,6 +44,7 @@ import {
   mkdirSync,
   type Stats,
 } from 'node:fs';
+import { access, lstat, readdir, readFile, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnsyncedRename, syncDirectory } from '../util/atomic-file.js';
@@ -55,8 +54,8 @@ import { runCommand } from '../util/exec.js';
 import { clusterNames, hasDefaultQueueReservation, lineInFile, mbatchdDefaultQueues, mergeDefaultQueueReservation, mergeQueues, mergeResourceMap, mergeResources, rankQueueRusage, removeBlocks, unifiedDiff, type MergeResult } from './conf.js';
 import { isPlainPath, lsfConfdir, lsfSetting, MAX_CONF_BYTES, readLsfConf, type Located } from './lsf-conf.js';
 import { DAEMON_NODE_FLAGS } from '../util/node-flags.js';
-import { installationProblemsAsync, trustProblems } from '../util/trust.js';
-import { isDirectory, isPresent, readRegularBytes } from '../util/paths.js';
+import { checkTrustAsync, installationProblemsAsync } from '../util/trust.js';
+import { existsAsync, isDirectoryAsync, isPresentAsync, readRegularBytesAsync } from '../util/paths.js';
 import { LIM_PID_ENV, WRAPPER_MARK } from './wrapper.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -128,7 +127,7 @@ export interface InstallIO {
   env: NodeJS.ProcessEnv;
   now(): Date;
   uid: number; // effective uid; only root can give files to root
-  access?: (dir: string) => void; // throws when we cannot write in dir; default accessSync(dir, W_OK)
+  access?: (dir: string) => void | Promise<void>; // throws (or rejects) when we cannot write in dir; default access(2) for W_OK in libuv's pool
 }
 
 // A refusal or failure the administrator must act on; the message says what and where.
@@ -172,12 +171,12 @@ export async function runInstall(argv: string[], io: InstallIO): Promise<number>
   const next: string[] = [];
   try {
     if (opts.uninstall === true) {
-      planElimRemoval(opts, io, steps);
-      if (opts['merge-conf'] === true) planConf(opts, io, steps, 'unmerge');
+      await planElimRemoval(opts, io, steps);
+      if (opts['merge-conf'] === true) await planConf(opts, io, steps, 'unmerge');
       nextAfterUninstall(opts, next);
     } else {
       await planElim(opts, io, steps);
-      const conf = opts['merge-conf'] === true ? planConf(opts, io, steps, 'merge') : undefined;
+      const conf = opts['merge-conf'] === true ? await planConf(opts, io, steps, 'merge') : undefined;
       nextAfterInstall(opts, conf?.cluster, next);
     }
   } catch (err) {
@@ -227,9 +226,9 @@ function pathFrom(option: string | undefined, env: NodeJS.ProcessEnv, variable: 
 // the server's anonymous user, which a directory of the server's root refuses (access(2)
 // asks the server); a read-only mount says EROFS. Found at the write, the temporary
 // file's EACCES said neither, and a dry run had promised the change.
-function refuseUnwritable(dir: string, what: string, io: InstallIO): void {
+async function refuseUnwritable(dir: string, what: string, io: InstallIO): Promise<void> {
   try {
-    (io.access ?? ((d: string) => accessSync(d, constants.W_OK)))(dir);
+    await (io.access ?? ((d: string) => access(d, constants.W_OK)))(dir);
   } catch (err) {
     const fix =
       errorCode(err) === 'EROFS'
@@ -311,17 +310,17 @@ async function nodeVersion(node: string): Promise<string> {
 // What is at a path now: nothing, a readable file, or something else.
 type Existing = { kind: 'none' } | { kind: 'file'; text: string | undefined; st: Stats } | { kind: 'other'; what: string };
 
-function existing(path: string): Existing {
+async function existing(path: string): Promise<Existing> {
   let st: Stats;
   try {
-    st = lstatSync(path);
+    st = await lstat(path);
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return { kind: 'none' };
     throw new InstallError(`cannot look at ${path}: ${errorMessage(err)}`);
   }
   if (st.isSymbolicLink()) return { kind: 'other', what: 'a symbolic link' };
   if (!st.isFile()) return { kind: 'other', what: st.isDirectory() ? 'a directory' : 'not a regular file' };
-  return { kind: 'file', text: st.size <= MAX_WRAPPER_BYTES ? readFileSync(path, 'utf8') : undefined, st };
+  return { kind: 'file', text: st.size <= MAX_WRAPPER_BYTES ? await readFile(path, 'utf8') : undefined, st };
 }
 
 // Ours when its second line is the mark wrapperText() writes there.
@@ -334,9 +333,9 @@ function stamp(now: Date): string {
 }
 
 // A path that does not exist yet: base, or base-2, base-3...
-function freshPath(base: string): string {
+async function freshPath(base: string): Promise<string> {
   let path = base;
-  for (let n = 2; existsSync(path); n++) path = `${base}-${n}`;
+  for (let n = 2; await existsAsync(path); n++) path = `${base}-${n}`;
   return path;
 }
 
@@ -398,17 +397,17 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
   const serverdir = pathFrom(opts.serverdir, io.env, 'LSF_SERVERDIR', '--serverdir');
   const name = opts.lsf === true ? 'elim.rank' : 'elim';
   const target = join(serverdir, name);
-  refuseUntrusted(trustProblems(serverdir, 'LSF_SERVERDIR', { directory: true }));
+  refuseUntrusted((await checkTrustAsync(serverdir, 'LSF_SERVERDIR', { directory: true })).problems);
   const node = resolve(opts.node ?? process.execPath);
-  if (!existsSync(node)) throw new InstallError(`the Node binary ${node} does not exist${opts.node === undefined ? '' : ' (--node)'}`);
+  if (!(await existsAsync(node))) throw new InstallError(`the Node binary ${node} does not exist${opts.node === undefined ? '' : ' (--node)'}`);
   const program = resolve(opts.program ?? DEFAULT_PROGRAM);
-  if (!existsSync(program)) {
+  if (!(await existsAsync(program))) {
     throw new InstallError(`the lavarank program ${program} does not exist; build lavarank first (npm run build) or pass --program PATH`);
   }
   // The program imports the rest of its package (dist/, node_modules/): all of it runs as root.
   refuseUntrusted([
-    ...trustProblems(node, 'Node binary', { executable: true }),
-    ...trustProblems(program, 'lavarank program'),
+    ...(await checkTrustAsync(node, 'Node binary', { executable: true })).problems,
+    ...(await checkTrustAsync(program, 'lavarank program')).problems,
     ...(await installationProblemsAsync(program, 'lavarank installation')),
   ]);
   const version = await nodeVersion(node);
@@ -419,7 +418,7 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
   if (!isRoot) {
     steps.push({ say: `  note: not running as root (uid ${io.uid}), so file owners are left as they are; LIM runs the elim as root, so install as root on a cluster.` });
   }
-  const found = existing(target);
+  const found = await existing(target);
   if (found.kind === 'other') {
     throw new InstallError(`${target} is ${found.what}, not an elim lavarank can replace; move it away first`);
   }
@@ -452,16 +451,16 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
         ].join('\n'),
       );
     }
-    refuseUnwritable(serverdir, 'LSF_SERVERDIR', io);
+    await refuseUnwritable(serverdir, 'LSF_SERVERDIR', io);
     // One step: moved first, the elim would be gone until the write succeeds.
-    const backup = freshPath(join(serverdir, BACKUP_DIR, `${name}.${stamp(io.now())}`));
+    const backup = await freshPath(join(serverdir, BACKUP_DIR, `${name}.${stamp(io.now())}`));
     steps.push({
       say: `move the existing ${target} to ${backup} (LIM never runs files in a subdirectory)\n    and write ${target} in its place (mode 0755${isRoot ? ', owner root' : ''})`,
       run: () => writeAtomically(target, text, 0o755, owner, backup),
     });
     return;
   }
-  refuseUnwritable(serverdir, 'LSF_SERVERDIR', io);
+  await refuseUnwritable(serverdir, 'LSF_SERVERDIR', io);
   if (found.kind === 'file') steps.push({ say: `  ${target} is an earlier lavarank wrapper; it is replaced.` });
   steps.push({
     say: `write ${target} (mode 0755${isRoot ? ', owner root' : ''})`,
@@ -469,29 +468,29 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
   });
 }
 
-function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): void {
+async function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): Promise<void> {
   const serverdir = pathFrom(opts.serverdir, io.env, 'LSF_SERVERDIR', '--serverdir');
   const name = opts.lsf === true ? 'elim.rank' : 'elim';
   const target = join(serverdir, name);
-  const found = existing(target);
+  const found = await existing(target);
   // The wrapper under the other product's name: run as docs/install.md writes it (no
   // --lsf), an uninstall on LSF would otherwise say done and leave MELIM running lavarank.
   const otherName = opts.lsf === true ? 'elim' : 'elim.rank';
-  if (!isOurs(found) && isOurs(existing(join(serverdir, otherName)))) {
+  if (!isOurs(found) && isOurs(await existing(join(serverdir, otherName)))) {
     const flag = opts.lsf === true ? 'without --lsf' : 'with --lsf';
     throw new InstallError(`${join(serverdir, otherName)} is lavarank's wrapper, installed ${flag}; run --uninstall ${flag} to remove it`);
   }
   steps.push({ say: `Elim: ${target}` });
   const pending = pendingName(target);
-  if (isPresent(pending)) steps.push({ say: `remove ${pending}, left by an install that was interrupted`, run: () => unlinkSync(pending) });
+  if (await isPresentAsync(pending)) steps.push({ say: `remove ${pending}, left by an install that was interrupted`, run: () => unlinkSync(pending) });
   if (found.kind === 'none') {
     steps.push({ say: `  there is no ${target}; nothing to remove.` });
   } else if (!isOurs(found)) {
     steps.push({ say: `  ${target} is not lavarank's wrapper; it is left alone.` });
   }
   const backups = join(serverdir, BACKUP_DIR);
-  const saved = existsSync(backups)
-    ? readdirSync(backups)
+  const saved = (await existsAsync(backups))
+    ? (await readdir(backups))
         .filter((f) => f.startsWith(`${name}.`) && /^\d{8}-\d{6}(-\d+)?$/.test(f.slice(name.length + 1)))
         .sort()
     : [];
@@ -526,24 +525,24 @@ interface ConfFiles {
   queues: string | undefined;
 }
 
-function readBytes(path: string, what: string, hint: string): Buffer {
+async function readBytes(path: string, what: string, hint: string): Promise<Buffer> {
   try {
-    return readRegularBytes(path, MAX_CONF_BYTES);
+    return await readRegularBytesAsync(path, MAX_CONF_BYTES);
   } catch (err) {
     throw new InstallError(`cannot read ${what} ${path}: ${errorReason(err)}; ${hint}`);
   }
 }
 
-function readText(path: string, what: string, hint: string): string {
-  return readBytes(path, what, hint).toString('utf8');
+async function readText(path: string, what: string, hint: string): Promise<string> {
+  return (await readBytes(path, what, hint)).toString('utf8');
 }
 
 // A configuration file the merge rewrites whole from its text: bytes that are not
 // UTF-8, or a NUL, would not come back as they were, so such a file is refused. A
 // byte order mark stays in the text (ignoreBOM), so it is written back as it was,
 // and the parser sees it where OpenLava's readers do: as part of the first word.
-function readConfText(file: string): string {
-  const bytes = readBytes(file, 'configuration file', 'check the path and its permissions');
+async function readConfText(file: string): Promise<string> {
+  const bytes = await readBytes(file, 'configuration file', 'check the path and its permissions');
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
@@ -570,18 +569,19 @@ export function lsbQueuesCandidates(confdir: string, cluster: string, lsf: boole
   return lsf ? [perCluster, flat] : [flat, perCluster];
 }
 
-// The first candidate that exists, else undefined.
-export function findLsbQueues(confdir: string, cluster: string, lsf: boolean): string | undefined {
-  return lsbQueuesCandidates(confdir, cluster, lsf).find((path) => existsSync(path));
+// The first candidate that exists, else undefined; each looked at in libuv's pool.
+export async function findLsbQueues(confdir: string, cluster: string, lsf: boolean): Promise<string | undefined> {
+  for (const path of lsbQueuesCandidates(confdir, cluster, lsf)) if (await existsAsync(path)) return path;
+  return undefined;
 }
 
 // lsf.conf's settings, read as check and OpenLava's daemons read it (lsf-conf.ts); none
 // when envdir has no lsf.conf. lsf.conf is a sh file, but only plain values are used,
 // never evaluated.
-function lsfConfValues(envdir: string): Map<string, Located> {
+async function lsfConfValues(envdir: string): Promise<Map<string, Located>> {
   const conf = join(envdir, 'lsf.conf');
-  if (!existsSync(conf)) return new Map();
-  return readLsfConf(readText(conf, 'lsf.conf', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf?'), conf).values;
+  if (!(await existsAsync(conf))) return new Map();
+  return readLsfConf(await readText(conf, 'lsf.conf', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf?'), conf).values;
 }
 
 // LSB_CONFDIR as mbatchd takes it (initenv_ in lib.initenv.c, as check takes it): the
@@ -607,13 +607,23 @@ function confdirOf(envdir: string, env: NodeJS.ProcessEnv, conf: ReadonlyMap<str
 }
 
 // What chooseCluster asks of the files: the names in a directory (none where it is not
-// one) and whether a path exists. check answers from what it asked in libuv's pool.
+// one) and whether a path exists, answered from what confdirLook asked in libuv's pool.
 export interface ConfdirLook {
   names(dir: string): string[];
   exists(path: string): boolean;
 }
 
-const confdirNow: ConfdirLook = { names: (dir) => (isDirectory(dir) ? readdirSync(dir) : []), exists: existsSync };
+// What chooseCluster asks of confdir (its names, whether each listed cluster's file is
+// there), asked in libuv's pool first.
+export async function confdirLook(confdir: string, listed: readonly string[]): Promise<ConfdirLook> {
+  const names = (await isDirectoryAsync(confdir)) ? await readdir(confdir).catch(() => []) : [];
+  const present = new Set<string>();
+  for (const c of listed) {
+    const path = join(confdir, `lsf.cluster.${c}`);
+    if (await existsAsync(path)) present.add(path);
+  }
+  return { names: () => names, exists: (path) => present.has(path) };
+}
 
 // The cluster whose lsf.cluster.<cluster> in confdir is checked or merged: --cluster,
 // else the first lsf.shared's Cluster section lists, which is the one OpenLava 4.0's LIM
@@ -628,8 +638,8 @@ export function chooseCluster(
   given: string | undefined,
   listed: readonly string[],
   confdir: string,
-  lsf = false,
-  look: ConfdirLook = confdirNow,
+  lsf: boolean,
+  look: ConfdirLook,
 ): { name: string; why: string; note?: string } | { problem: string } {
   const [first, ...others] = listed;
   if (given !== undefined) {
@@ -660,63 +670,65 @@ export function chooseCluster(
   };
 }
 
-function findConfFiles(opts: Options, io: InstallIO): ConfFiles {
+async function findConfFiles(opts: Options, io: InstallIO): Promise<ConfFiles> {
   const envdir = pathFrom(opts.envdir, io.env, 'LSF_ENVDIR', '--envdir');
-  const conf = lsfConfValues(envdir);
+  const conf = await lsfConfValues(envdir);
   const { dir: confdir, note } = confdirOf(envdir, io.env, conf);
   const shared = join(confdir, 'lsf.shared');
-  const sharedText = readText(shared, 'lsf.shared', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf, and its LSF_CONFDIR that of lsf.shared?');
-  const chosen = chooseCluster(opts.cluster, opts.cluster === undefined ? clusterNames(sharedText, shared) : [], confdir, opts.lsf === true);
+  const sharedText = await readText(shared, 'lsf.shared', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf, and its LSF_CONFDIR that of lsf.shared?');
+  const listed = opts.cluster === undefined ? clusterNames(sharedText, shared) : [];
+  const chosen = chooseCluster(opts.cluster, listed, confdir, opts.lsf === true, await confdirLook(confdir, listed));
   if ('problem' in chosen) throw new InstallError(chosen.problem);
   const cluster = chosen.name;
   const clusterFile = join(confdir, `lsf.cluster.${cluster}`);
-  if (!existsSync(clusterFile)) {
+  if (!(await existsAsync(clusterFile))) {
     throw new InstallError(`${clusterFile} does not exist; LIM reads that file for cluster ${cluster}. Is --envdir (or --cluster) right?`);
   }
   let queues: string | undefined;
   if (opts['no-queue'] !== true) {
     if (opts.queues === undefined) {
       const batch = lsbConfdir(envdir, io.env, conf);
-      queues = findLsbQueues(batch, cluster, opts.lsf === true);
+      queues = await findLsbQueues(batch, cluster, opts.lsf === true);
       if (queues === undefined) {
         throw new InstallError(`no lsb.queues at ${lsbQueuesCandidates(batch, cluster, opts.lsf === true).join(' or ')}; pass --queues FILE, or --no-queue to leave the queues alone`);
       }
     } else {
       queues = resolve(opts.queues);
-      if (!existsSync(queues)) throw new InstallError(`${queues} does not exist; pass --queues FILE, or --no-queue to leave the queues alone`);
+      if (!(await existsAsync(queues))) throw new InstallError(`${queues} does not exist; pass --queues FILE, or --no-queue to leave the queues alone`);
     }
   }
   return { envdir, confdir, ...(note === undefined ? {} : { note }), ...(chosen.note === undefined ? {} : { clusterNote: chosen.note }), cluster, shared, clusterFile, queues };
 }
 
-function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | 'unmerge'): ConfFiles {
-  const files = findConfFiles(opts, io);
+async function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | 'unmerge'): Promise<ConfFiles> {
+  const files = await findConfFiles(opts, io);
   // Root reads, backs up and rewrites these files. Whoever else could change one of
   // them, a directory above it or a link on the way could point it at any file (a
   // link to /etc/shadow, swapped in between the check and the write) and have root
   // rewrite that file, or copy it into their directory.
-  const problems = [files.shared, files.clusterFile, files.queues].flatMap((f) => (f === undefined ? [] : trustProblems(f, 'configuration file')));
+  const problems: string[] = [];
+  for (const f of [files.shared, files.clusterFile, files.queues]) if (f !== undefined) problems.push(...(await checkTrustAsync(f, 'configuration file')).problems);
   if (problems.length > 0) {
     throw new InstallError(
       `--merge-conf rewrites the cluster's configuration files, so they must be changeable by root only${io.uid === 0 ? '' : ` (or by you, uid ${io.uid})`}:\n  - ${problems.join('\n  - ')}\n` +
         `  Make them and their directories root's and not writable by group or others, or merge ${SNIPPET_DIR}/ by hand (each snippet says where).`,
     );
   }
-  const snippet = (name: string): { text: string; origin: string } => {
+  const snippet = async (name: string): Promise<{ text: string; origin: string }> => {
     const origin = join(SNIPPET_DIR, name);
-    return { text: readText(origin, 'snippet', 'is this installation complete?'), origin };
+    return { text: await readText(origin, 'snippet', 'is this installation complete?'), origin };
   };
   const edits: Array<{ file: string; change: (text: string) => MergeResult }> = [];
   if (mode === 'merge') {
-    const shared = snippet('lsf.shared');
-    const map = snippet('lsf.cluster');
-    const queue = snippet('lsb.queues');
+    const shared = await snippet('lsf.shared');
+    const map = await snippet('lsf.cluster');
+    const queue = await snippet('lsb.queues');
     edits.push({ file: files.shared, change: (t) => mergeResources(t, files.shared, shared.text, shared.origin, RANK) });
     edits.push({ file: files.clusterFile, change: (t) => mergeResourceMap(t, files.clusterFile, map.text, map.origin, [RANK]) });
     if (files.queues !== undefined) {
       const path = files.queues;
       const params = join(dirname(path), 'lsb.params');
-      const paramsText = existsSync(params) ? readConfText(params) : undefined;
+      const paramsText = (await existsAsync(params)) ? await readConfText(params) : undefined;
       edits.push({
         file: path,
         change: (t) => {
@@ -741,10 +753,11 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
   if (files.clusterNote !== undefined) steps.push({ say: `  note: ${files.clusterNote}` });
   const when = stamp(io.now());
   // every file is merged before anything is written, so a conflict in the last file changes nothing
-  const planned = edits.map(({ file, change }) => {
-    const before = readConfText(file);
-    return { file, before, result: change(before) };
-  });
+  const planned: Array<{ file: string; before: string; result: MergeResult }> = [];
+  for (const { file, change } of edits) {
+    const before = await readConfText(file);
+    planned.push({ file, before, result: change(before) });
+  }
   for (const { file, before, result } of planned) {
     // a warning is about a change; once made, the block in the file records it
     if (result.text !== before) for (const warning of result.warnings) steps.push({ say: `  WARNING: ${warning}` });
@@ -754,9 +767,9 @@ function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | '
       continue;
     }
     steps.push({ say: unifiedDiff(before, result.text, `${file} (now)`, `${file} (${mode === 'merge' ? 'merged' : 'restored'})`) });
-    const real = realpathSync(file);
-    refuseUnwritable(dirname(real), `${basename(real)}'s directory`, io);
-    const backup = freshPath(`${real}.lavarank-${when}`);
+    const real = await realpath(file);
+    await refuseUnwritable(dirname(real), `${basename(real)}'s directory`, io);
+    const backup = await freshPath(`${real}.lavarank-${when}`);
     steps.push({
       say: `back up ${real} to ${backup}`,
       run: () => copyFileSync(real, backup, constants.COPYFILE_EXCL),

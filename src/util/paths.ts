@@ -104,6 +104,11 @@ export function readRegularText(path: string, maxBytes: number): string {
 // LSF administrator's LSF_CONFDIR or LSB_CONFDIR, a name of theirs below a sticky
 // directory) held the main thread, where SIGINT could not end it. The same rules.
 export async function readRegularTextAsync(path: string, maxBytes: number): Promise<string> {
+  return (await readRegularBytesAsync(path, maxBytes)).toString('utf8');
+}
+
+// readRegularTextAsync's bytes, undecoded.
+export async function readRegularBytesAsync(path: string, maxBytes: number): Promise<Buffer> {
   const named = await open(path, O_PATH);
   let handle: FileHandle;
   try {
@@ -122,7 +127,7 @@ export async function readRegularTextAsync(path: string, maxBytes: number): Prom
     for (;;) {
       const buf = Buffer.allocUnsafe(Math.min(Math.max(st.size + 1 - got, 4096), maxBytes + 1 - got));
       const { bytesRead } = await handle.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) return Buffer.concat(chunks, got).toString('utf8');
+      if (bytesRead === 0) return Buffer.concat(chunks, got);
       chunks.push(buf.subarray(0, bytesRead));
       got += bytesRead;
       if (got > maxBytes) throw new Error(`more than the ${maxBytes}-byte limit (it grew while being read)`);

@@ -608,3 +608,29 @@ describe("the installed tree's walk with another user's FUSE mount in a sticky d
   });
 });
 
+// install, run by root by hand, walks LSF_SERVERDIR, the Node binary and the program,
+// looks at the elim there now, and with --merge-conf reads lsf.conf and the files in
+// LSF_CONFDIR and LSB_CONFDIR it names: an LSF administrator's directory of theirs, where
+// a user's FUSE mount whose server answers libuv's pool and never a main thread held
+// install there, past Ctrl-C (SIGINT).
+describe("lavarank install with a path it reads on another user's FUSE mount whose server answers libuv's pool and never a main thread", { skip: NEED }, () => {
+  it("refuses an LSF_SERVERDIR there by the mount's rule and exits 1", async () => {
+    const r = await commandOverUsersFuse('install', (mount) => ['--serverdir', mount, '--dry-run']);
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /mnt on the path of LSF_SERVERDIR .*mnt is on a FUSE file system that uid 1003 mounted/);
+  });
+
+  it('says it cannot read the lsf.shared of an LSF_CONFDIR there and exits 1', async () => {
+    const r = await commandOverUsersFuse('install', (mount, dir) => {
+      const envdir = join(dir, 'conf');
+      mkdirSync(envdir, { mode: 0o755 });
+      mkdirSync(join(dir, 'sbin'), { mode: 0o755 });
+      writeFileSync(join(envdir, 'lsf.conf'), `LSF_CONFDIR=${mount}\n`);
+      return ['--uninstall', '--merge-conf', '--serverdir', join(dir, 'sbin'), '--envdir', envdir, '--dry-run'];
+    });
+    assert.notEqual(r.code, 'running', r.held);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /cannot read lsf\.shared .*mnt\/lsf\.shared: /);
+  });
+});
