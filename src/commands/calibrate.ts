@@ -14,12 +14,12 @@ import {
   type Plan,
 } from '../calibration/calibrate.js';
 import { JOB_SCAN_TIMEOUT_MS, batchJobsWarning, scanBatchJobs } from '../calibration/jobs.js';
-import { findConfig, loadConfig } from '../config/config.js';
+import { findConfigAsync, loadConfigAsync } from '../config/config.js';
 import { cliLogger } from '../daemon/log.js';
 import { EXIT_FAILURE, EXIT_USAGE, print, printError, runAsProgram } from '../util/cliio.js';
 import { ConfigError, UsageError, errorMessage, errorReason } from '../util/errors.js';
 import { outputDirectoryProblems } from '../util/atomic-file.js';
-import { isPresent, readRegularText } from '../util/paths.js';
+import { isPresent, isPresentAsync, readRegularText } from '../util/paths.js';
 import { MAX_DATASET_BYTES } from '../training/dataset.js';
 import { numberOption, parseCommandLine } from '../util/options.js';
 import { escapedControls } from '../util/shown.js';
@@ -200,7 +200,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     return EXIT_FAILURE;
   }
-  const config = loadConfig(findConfig(args.config, process.env, isPresent));
+  const config = await loadConfigAsync(await findConfigAsync(args.config, process.env, isPresentAsync));
   const log = cliLogger();
   return calibrate({ plan, out, journalPath, config, log, say: printError, swapFile: args['swap-file'] });
 }

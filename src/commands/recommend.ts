@@ -5,8 +5,8 @@
 // The derivation and the trade-off are in docs/model.md.
 import { availableParallelism } from 'node:os';
 import { EXIT_USAGE, print, printError, printStatus } from '../util/cliio.js';
-import { findConfig, loadConfig } from '../config/config.js';
-import { isPresent } from '../util/paths.js';
+import { findConfigAsync, loadConfigAsync } from '../config/config.js';
+import { isPresentAsync } from '../util/paths.js';
 import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { readCalibration, type CalibrationRecord } from '../training/dataset.js';
@@ -266,7 +266,7 @@ export async function main(argv: string[]): Promise<number> {
     printError(`lavarank recommend: ${errorMessage(err)}`);
     return EXIT_USAGE;
   }
-  const config = loadConfig(findConfig(args.config, process.env, isPresent));
+  const config = await loadConfigAsync(await findConfigAsync(args.config, process.env, isPresentAsync));
   const cpus = givenCpus ?? hostCpusForRank(config, availableParallelism()).cpus;
   const model = loadModel(args.model ?? modelPathFor(config));
   let states: HostState[] | undefined;
@@ -366,7 +366,7 @@ async function simulatedMain(args: SimulationArgs & { json?: boolean; durations?
   const onProgress = progressReporter(isTTY);
   const result = runExperiment({ ...setup.input, traceHosts: 0, ...(onProgress === undefined ? {} : { onProgress }) });
   if (isTTY) printStatus('\r\x1b[K');
-  const config = loadConfig(findConfig(args.config, process.env, isPresent));
+  const config = await loadConfigAsync(await findConfigAsync(args.config, process.env, isPresentAsync));
   const sizes = hostSizeWarning(setup.model, setup.hosts, setup.input.scheduler?.elimInterval ?? config.interval, config.resource);
   const best = bestReservation(result.policies);
   const base = result.policies.find((p) => p.kind === 'default');

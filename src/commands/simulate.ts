@@ -5,13 +5,13 @@
 // rank gains. The model: docs/simulate.md.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { MIN_LIM_INTERVAL, findConfig, loadConfig } from '../config/config.js';
+import { MIN_LIM_INTERVAL, findConfigAsync, loadConfigAsync } from '../config/config.js';
 import { readAcct, skippedLines, type JobFinish } from '../lsf/acct.js';
 import { durationSeconds, parseResReq } from '../lsf/res-req.js';
 import { loadModel, type LoadedModel } from '../model/model.js';
 import { modelPathFor, modelRanker } from '../model/rankers.js';
 import { outputDirectoryProblems, UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
-import { fileIdentity, isInputFile, isPresent, unwritableDirectory } from '../util/paths.js';
+import { fileIdentity, isInputFile, isPresentAsync, unwritableDirectory } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { ConfigError, UsageError, errorMessage, errorReason } from '../util/errors.js';
 import { numberOption, parseCommandLine } from '../util/options.js';
@@ -281,7 +281,7 @@ function generateOptions(args: SimulationArgs): GenerateOptions {
 // every option is checked first (simulationOptions), then the inputs are read.
 export async function setupSimulation(args: SimulationArgs, options: { policies?: (recommended: { d: number; t: number; decay: number }, sweep: number[]) => PolicySpec[] } = {}): Promise<SimulationSetup> {
   const opts = simulationOptions(args);
-  const config = loadConfig(findConfig(args.config, process.env, isPresent));
+  const config = await loadConfigAsync(await findConfigAsync(args.config, process.env, isPresentAsync));
   const hosts = args.hosts !== undefined && args.hosts.length > 0 ? readHosts(args.hosts) : syntheticHosts(opts.synthetic);
   const model = loadModel(args.model ?? modelPathFor(config));
   const ranker = modelRanker(model);
@@ -427,12 +427,12 @@ export async function main(argv: string[]): Promise<number> {
   // The report replacing one of the simulation's own inputs would destroy it: the
   // files given, the config and the model it names (the daemons' model, often).
   if (args.html !== undefined) {
-    const source = findConfig(args.config, process.env, isPresent);
+    const source = await findConfigAsync(args.config, process.env, isPresentAsync);
     const inputs: Array<[string, string | undefined]> = [
       ...(args.hosts ?? []).map((h): [string, string] => ['the input --hosts', h]),
       ['the input --acct', args.acct],
       ['the config', source.path ?? undefined],
-      ['the model', args.model ?? modelPathFor(loadConfig(source))],
+      ['the model', args.model ?? modelPathFor(await loadConfigAsync(source))],
     ];
     const clash = inputs.find(([, path]) => path !== undefined && fileIdentity(path) === fileIdentity(args.html!));
     if (clash !== undefined) throw new UsageError(`--html ${args.html} is ${clash[0]} ${clash[1]!}; writing the report would destroy it`);

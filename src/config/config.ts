@@ -8,7 +8,7 @@ import { ConfigError, errorReason } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, RANK_MIN } from '../model/rank.js';
 import { isValidIndexName } from '../daemon/report.js';
-import { openTrusted, openTrustedAsync, type TrustedOpen } from '../util/trust.js';
+import { openTrustedAsync, type TrustedOpen } from '../util/trust.js';
 import { parseYamlDocument, yamlPackage } from '../util/yaml.js';
 import { parseCpuNumbers } from '../collectors/cpulist.js';
 
@@ -664,41 +664,29 @@ export interface ConfigSource {
 }
 
 // Which file to read: --config, then $LAVARANK_CONFIG, then $LSF_ENVDIR/lavarank.yaml if
-// anything is there. `exists` must count a link to nothing (isPresent, not existsSync): a
-// lavarank.yaml that links to a file system not mounted yet is the site's config, which
-// cannot be read, not the absence of one, or the elim ran on the defaults, unsaid, for good.
-export function findConfig(explicit: string | undefined, env: NodeJS.ProcessEnv, exists: (p: string) => boolean): ConfigSource {
+// anything is there, asked by an asynchronous exists (in libuv's pool). `exists` must
+// count a link to nothing (isPresentAsync, not existsAsync): a lavarank.yaml that links
+// to a file system not mounted yet is the site's config, which cannot be read, not the
+// absence of one, or the elim ran on the defaults, unsaid, for good.
+export async function findConfigAsync(explicit: string | undefined, env: NodeJS.ProcessEnv, exists: (p: string) => Promise<boolean>): Promise<ConfigSource> {
   if (explicit !== undefined) return { path: explicit, why: '--config' };
   const fromEnv = env['LAVARANK_CONFIG'];
   if (fromEnv !== undefined && fromEnv !== '') return { path: fromEnv, why: '$LAVARANK_CONFIG' };
   const envdir = env['LSF_ENVDIR'];
   if (envdir !== undefined && envdir !== '') {
     const candidate = join(envdir, 'lavarank.yaml');
-    if (exists(candidate)) return { path: candidate, why: '$LSF_ENVDIR/lavarank.yaml' };
+    if (await exists(candidate)) return { path: candidate, why: '$LSF_ENVDIR/lavarank.yaml' };
   }
   return { path: null, why: 'no --config, no $LAVARANK_CONFIG, no $LSF_ENVDIR/lavarank.yaml' };
-}
-
-// findConfig with its look at $LSF_ENVDIR/lavarank.yaml asked by an asynchronous
-// exists (in libuv's pool), for the daemon's start; the same rule.
-export async function findConfigAsync(explicit: string | undefined, env: NodeJS.ProcessEnv, exists: (p: string) => Promise<boolean>): Promise<ConfigSource> {
-  const wanted = findConfig(explicit, env, () => true);
-  if (wanted.path === null || wanted.why !== '$LSF_ENVDIR/lavarank.yaml' || (await exists(wanted.path))) return wanted;
-  return findConfig(explicit, env, () => false);
 }
 
 // Trust-checks, reads and parses the config file named by source. A file that
 // fails the trust check is refused unread: it may be a link to a root-only file
 // (/etc/shadow), and every parse error would quote its lines into a log others
 // can read. It is read from the descriptor the check opened, never by path again.
-export function loadConfig(source: ConfigSource): Readonly<Config> {
-  const path = namedConfig(source);
-  return path === null ? deepFreeze(defaultConfig()) : configOpened(source, path, openTrusted(path, 'config file'));
-}
-
-// loadConfig with the trust check's walk asked in libuv's pool (openTrustedAsync), for
-// the daemon's start: a config under a user's FUSE mount whose server answers the pool
-// and never a main thread held the start there, SIGTERM and SIGKILL alike. The read
+// The walk's questions are asked in libuv's pool (openTrustedAsync): a config under a
+// user's FUSE mount whose server answers the pool and never a main thread held the
+// daemon's start there, SIGTERM and SIGKILL alike, and a command past Ctrl-C. The read
 // that follows is of a file the walk found root's.
 export async function loadConfigAsync(source: ConfigSource): Promise<Readonly<Config>> {
   const path = namedConfig(source);

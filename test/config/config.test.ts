@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { MAX_CHILD_ELIMS, MAX_CONFIG_BYTES, defaultConfig, findConfig, loadConfig, parseConfigText } from '../../src/config/config.js';
+import { MAX_CHILD_ELIMS, MAX_CONFIG_BYTES, defaultConfig, findConfigAsync, loadConfigAsync, parseConfigText } from '../../src/config/config.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { dirWithMode, repoRoot, tempDir, writeWithMode, yamlDebugOn } from '../helpers.js';
 
@@ -390,32 +390,32 @@ describe('parseConfigText', () => {
   });
 });
 
-describe('findConfig', () => {
-  const none = (): boolean => false;
-  it('prefers --config, then $LAVARANK_CONFIG, then $LSF_ENVDIR/lavarank.yaml', () => {
+describe('findConfigAsync', () => {
+  const none = async (): Promise<boolean> => false;
+  it('prefers --config, then $LAVARANK_CONFIG, then $LSF_ENVDIR/lavarank.yaml', async () => {
     const env = { LAVARANK_CONFIG: '/a.yaml', LSF_ENVDIR: '/etc/lsf' };
-    assert.deepEqual(findConfig('/c.yaml', env, () => true), { path: '/c.yaml', why: '--config' });
-    assert.deepEqual(findConfig(undefined, env, () => true), { path: '/a.yaml', why: '$LAVARANK_CONFIG' });
-    assert.deepEqual(findConfig(undefined, { LSF_ENVDIR: '/etc/lsf' }, () => true), {
+    assert.deepEqual(await findConfigAsync('/c.yaml', env, async () => true), { path: '/c.yaml', why: '--config' });
+    assert.deepEqual(await findConfigAsync(undefined, env, async () => true), { path: '/a.yaml', why: '$LAVARANK_CONFIG' });
+    assert.deepEqual(await findConfigAsync(undefined, { LSF_ENVDIR: '/etc/lsf' }, async () => true), {
       path: '/etc/lsf/lavarank.yaml',
       why: '$LSF_ENVDIR/lavarank.yaml',
     });
   });
-  it('takes an empty $LAVARANK_CONFIG or $LSF_ENVDIR as unset', () => {
-    assert.deepEqual(findConfig(undefined, { LAVARANK_CONFIG: '', LSF_ENVDIR: '/etc/lsf' }, () => true), { path: '/etc/lsf/lavarank.yaml', why: '$LSF_ENVDIR/lavarank.yaml' });
-    assert.equal(findConfig(undefined, { LSF_ENVDIR: '' }, () => true).path, null);
+  it('takes an empty $LAVARANK_CONFIG or $LSF_ENVDIR as unset', async () => {
+    assert.deepEqual(await findConfigAsync(undefined, { LAVARANK_CONFIG: '', LSF_ENVDIR: '/etc/lsf' }, async () => true), { path: '/etc/lsf/lavarank.yaml', why: '$LSF_ENVDIR/lavarank.yaml' });
+    assert.equal((await findConfigAsync(undefined, { LSF_ENVDIR: '' }, async () => true)).path, null);
   });
-  it('falls back to built-in defaults when $LSF_ENVDIR has no lavarank.yaml', () => {
-    assert.equal(findConfig(undefined, { LSF_ENVDIR: '/etc/lsf' }, none).path, null);
+  it('falls back to built-in defaults when $LSF_ENVDIR has no lavarank.yaml', async () => {
+    assert.equal((await findConfigAsync(undefined, { LSF_ENVDIR: '/etc/lsf' }, none)).path, null);
   });
 });
 
-describe('loadConfig', () => {
-  it('refuses an empty path, naming where it came from, rather than open the working directory', () => {
-    assert.throws(() => loadConfig({ path: '', why: '--config' }), (err: unknown) => err instanceof ConfigError && err.message === '--config names no config file: expected a file name, received an empty string');
+describe('loadConfigAsync', () => {
+  it('refuses an empty path, naming where it came from, rather than open the working directory', async () => {
+    await assert.rejects(() => loadConfigAsync({ path: '', why: '--config' }), (err: unknown) => err instanceof ConfigError && err.message === '--config names no config file: expected a file name, received an empty string');
   });
 
-  it('loads the yaml package to parse a file, and not for the built-in defaults, which an elim without a lavarank.yaml runs on', () => {
+  it('loads the yaml package to parse a file, and not for the built-in defaults, which an elim without a lavarank.yaml runs on', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, 'lavarank.yaml');
@@ -426,7 +426,7 @@ describe('loadConfig', () => {
         const script = [
           "import { createRequire } from 'node:module';",
           `const m = await import(${JSON.stringify(new URL('../../src/config/config.js', import.meta.url).href)});`,
-          `m.loadConfig(${JSON.stringify(source)});`,
+          `await m.loadConfigAsync(${JSON.stringify(source)});`,
           "process.stdout.write(String(Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('/node_modules/yaml/'))));",
         ].join('\n');
         const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
@@ -440,22 +440,22 @@ describe('loadConfig', () => {
     }
   });
 
-  it('reads a file owned by root with mode 0644', () => {
+  it('reads a file owned by root with mode 0644', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, 'lavarank.yaml');
       writeFileSync(path, 'interval: 30\n', { mode: 0o644 });
-      assert.equal(loadConfig({ path, why: 'test' }).interval, 30);
+      assert.equal((await loadConfigAsync({ path, why: 'test' })).interval, 30);
     } finally {
       cleanup();
     }
   });
 
-  it('refuses a config file writable by others, saying how to fix it', () => {
+  it('refuses a config file writable by others, saying how to fix it', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = writeWithMode(join(dir, 'lavarank.yaml'), 'interval: 30\n', 0o666);
-      assert.throws(() => loadConfig({ path, why: 'test' }), (err: unknown) => {
+      await assert.rejects(() => loadConfigAsync({ path, why: 'test' }), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.match(err.message, /mode 0666, writable by group or others; run: chmod go-w/);
         return true;
@@ -465,11 +465,11 @@ describe('loadConfig', () => {
     }
   });
 
-  it('does not read a config file it refuses for its mode: its content is never quoted', () => {
+  it('does not read a config file it refuses for its mode: its content is never quoted', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = writeWithMode(join(dir, 'lavarank.yaml'), 'interval: 0\n', 0o666);
-      assert.throws(() => loadConfig({ path, why: 'test' }), (err: unknown) => {
+      await assert.rejects(() => loadConfigAsync({ path, why: 'test' }), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.equal(err.problems.length, 1, err.problems.join('\n'));
         assert.match(err.problems[0]!, /mode 0666/);
@@ -481,56 +481,56 @@ describe('loadConfig', () => {
     }
   });
 
-  it('refuses a config file in a directory writable by others', () => {
+  it('refuses a config file in a directory writable by others', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const sub = dirWithMode(dir, 'etc', 0o777);
       const path = join(sub, 'lavarank.yaml');
       writeFileSync(path, 'interval: 30\n', { mode: 0o644 });
-      assert.throws(() => loadConfig({ path, why: 'test' }), /directory .*etc above config file .* has mode 0777/);
+      await assert.rejects(() => loadConfigAsync({ path, why: 'test' }), /directory .*etc above config file .* has mode 0777/);
     } finally {
       cleanup();
     }
   });
 
-  it('refuses a file larger than MAX_CONFIG_BYTES before parsing it, quickly', () => {
+  it('refuses a file larger than MAX_CONFIG_BYTES before parsing it, quickly', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, 'lavarank.yaml');
       writeFileSync(path, '"'.repeat(MAX_CONFIG_BYTES + 1), { mode: 0o644 });
       const started = performance.now();
-      assert.throws(() => loadConfig({ path, why: 'test' }), /bytes; a lavarank config is at most 65536 bytes/);
+      await assert.rejects(() => loadConfigAsync({ path, why: 'test' }), /bytes; a lavarank config is at most 65536 bytes/);
       assert.ok(performance.now() - started < 1000);
     } finally {
       cleanup();
     }
   });
 
-  it('reads a file of exactly MAX_CONFIG_BYTES', () => {
+  it('reads a file of exactly MAX_CONFIG_BYTES', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, 'lavarank.yaml');
       const head = 'interval: 30\n#';
       writeFileSync(path, `${head}${'x'.repeat(MAX_CONFIG_BYTES - head.length - 1)}\n`, { mode: 0o644 });
-      assert.equal(loadConfig({ path, why: 'test' }).interval, 30);
+      assert.equal((await loadConfigAsync({ path, why: 'test' })).interval, 30);
     } finally {
       cleanup();
     }
   });
 
-  it('refuses a FIFO as config file instead of blocking on it', () => {
+  it('refuses a FIFO as config file instead of blocking on it', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, 'lavarank.yaml');
       assert.equal(spawnSync('mkfifo', [path]).status, 0);
-      assert.throws(() => loadConfig({ path, why: 'test' }), /is not a regular file/);
+      await assert.rejects(() => loadConfigAsync({ path, why: 'test' }), /is not a regular file/);
     } finally {
       cleanup();
     }
   });
 
-  it('names the file and the reason when it cannot be read', () => {
-    assert.throws(() => loadConfig({ path: '/nonexistent/lavarank.yaml', why: '--config' }), {
+  it('names the file and the reason when it cannot be read', async () => {
+    await assert.rejects(() => loadConfigAsync({ path: '/nonexistent/lavarank.yaml', why: '--config' }), {
       name: 'ConfigError',
       message: 'config file /nonexistent/lavarank.yaml (from --config) cannot be read: ENOENT (no such file or directory)',
     });

@@ -634,3 +634,22 @@ describe("lavarank install with a path it reads on another user's FUSE mount who
     assert.match(r.err, /cannot read lsf\.shared .*mnt\/lsf\.shared: /);
   });
 });
+
+// calibrate, simulate and recommend, run by root by hand, read the config named (--config,
+// $LAVARANK_CONFIG, $LSF_ENVDIR/lavarank.yaml) before any work: a user's FUSE mount at it,
+// whose server answers libuv's pool and never a main thread, held them there, past Ctrl-C.
+describe("lavarank calibrate, simulate and recommend with a config on another user's FUSE mount whose server answers libuv's pool and never a main thread", { skip: NEED }, () => {
+  const runs: Array<[string, (dir: string) => string[]]> = [
+    ['calibrate', (dir) => ['--out', join(dir, 'calibration.jsonl'), '--quick']],
+    ['simulate', () => []],
+    ['recommend', () => []],
+  ];
+  for (const [command, more] of runs) {
+    it(`${command} refuses the config by the mount's rule and exits 1`, async () => {
+      const r = await commandOverUsersFuse(command, (mount, dir) => [...more(dir), '--config', mount]);
+      assert.notEqual(r.code, 'running', r.held);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /config file .*mnt .*on a FUSE file system that uid 1003 mounted/);
+    });
+  }
+});
