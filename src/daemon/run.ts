@@ -392,12 +392,19 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // on stop: the elim's code runs cold, once per report, and serialising and
   // writing a batch costs little more than one record. A SIGKILL loses at most five.
   const heldHistory: HistoryRecord[] = [];
+  let heldDropped = 0; // records dropped while the check was out: counted in the log, as the appender's are
   const writeHistory = (): void => {
     // While the directory's check is out, the newest records wait (ten minutes at the 10 s interval).
     if (history === undefined && historyOpening) {
-      heldHistory.splice(0, Math.max(0, heldHistory.length - 60));
+      const over = heldHistory.length - HISTORY_WAITING;
+      if (over <= 0) return;
+      if (heldDropped === 0) log.warn(`history: the check of its directory has not returned after ${HISTORY_WAITING} records; keeping the newest ${HISTORY_WAITING} and dropping the older ones until it does`);
+      heldDropped += over;
+      heldHistory.splice(0, over);
       return;
     }
+    if (heldDropped > 0 && history !== undefined) log.warn(`history: its directory's check has returned; ${heldDropped} records made while it was out were dropped`);
+    heldDropped = 0;
     if (heldHistory.length > 0) history?.appendAll(heldHistory.map((record) => JSON.stringify(record)));
     heldHistory.length = 0;
   };
@@ -504,6 +511,13 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     }),
   );
   await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
+  // A user's server that holds the check (their FUSE mount at a history.dir still to be
+  // made below /tmp) had the records held meanwhile, and those dropped before them, lost
+  // at the stop without a word (a hostile-user audit, 2026-12-06): said, as the appender
+  // says its own.
+  if (historyOpening && heldHistory.length + heldDropped > 0) {
+    log.error({ lines: heldHistory.length + heldDropped }, `${heldHistory.length + heldDropped} history records could not be written and are lost: the check of the history directory had not returned`);
+  }
   log.info({ reason: stopping }, 'lavarank stopped');
   await logging.close(300);
   return forcedCode ?? (failed ? 1 : 0);
@@ -605,6 +619,10 @@ const FIRST_REPORT_MS = 500;
 
 // The report at which start-up's garbage is collected (see settleHeap): 20 s in at the 10 s interval.
 const SETTLE_AT = 3;
+
+// History records kept while the check of the history's directory is out: the newest
+// ten minutes at the 10 s interval; older ones are dropped and counted.
+const HISTORY_WAITING = 60;
 
 // Logs, once, every file of the running installation that a user other than root can
 // change (lavarank check and install refuse them too): Node loads the program's

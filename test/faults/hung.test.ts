@@ -419,6 +419,27 @@ describe("the start, with the history or the metrics directory on another user's
       }
     });
   }
+
+  it('a history directory there: the records dropped while its check is out, and those lost at the stop, are said in the log', async () => {
+    const { dir, cleanup } = tempDir('lavarank-hung-');
+    const mount = join(dir, 'mnt');
+    mkdirSync(mount, { mode: 0o755 });
+    const server = await fuseHangOver(mount, 'none');
+    const elim = startElim({ testInterval: 0.1, override: { history: { dir: join(mount, 'history') } } });
+    try {
+      const dropping = await elim.waitForLog((l) => /^history: the check of its directory has not returned/.test(String(l['msg'])), 60_000).catch(() => undefined);
+      assert.ok(dropping !== undefined, `no word of the history records dropped after ${elim.reports().length} reports with the history directory's check held`);
+      process.kill(elim.pid, 'SIGTERM');
+      const lost = await elim.waitForLog((l) => /history records could not be written and are lost/.test(String(l['msg'])), 10_000).catch(() => undefined);
+      assert.ok(lost !== undefined && Number(lost['lines']) > 60, `the stop after ${elim.reports().length} reports said ${lost === undefined ? 'nothing' : String(lost['lines'])} of the records held and dropped while the check was out`);
+    } finally {
+      server.kill('SIGKILL'); // closes /dev/fuse: the held request fails and the thread returns
+      await sleep(300);
+      spawnSync('umount', ['-l', mount]);
+      await elim.cleanup();
+      cleanup();
+    }
+  });
 });
 
 // once and explain, run by root at a terminal, read the config named and the model: a
