@@ -105,12 +105,23 @@ export function formatMetrics(s: MetricsSnapshot): string {
   return `${lines.join('\n')}\n`;
 }
 
+// After a failed write the next is begun no sooner than this, then twice as long after
+// each failure up to MAX_RETRY_MS, as the history appender retries. Every tick, a
+// refused directory was walked again each report: where fusectl is not mounted, a
+// user's FUSE mount there behind 70 MB of their mount lines had each walk read mountinfo
+// to its 64 MiB bound, 4.6 s of the elim's CPU in 20 s at a 1 s interval against 0.16 s
+// (a hostile-user audit, 2026-12-06).
+const FIRST_RETRY_MS = 10_000;
+const MAX_RETRY_MS = 5 * 60_000;
+
 // Keeps the counters and writes the file after each tick.
 export class MetricsWriter {
   private readonly counters: MetricsCounters = { ticks: 0, sampleFailures: 0, pessimistic: 0, unread: 0, metricsSkipped: 0 };
   private model: string | undefined;
   private pending: Promise<void> | undefined;
   private failing = false;
+  private retryAt = 0; // while failing, no write is begun before this (now())
+  private retryMs: number;
   // Aborted by close() once its wait is over: a write still checking its directory stops
   // at the walk's next question and opens nothing (see close()).
   private readonly stopping = new AbortController();
@@ -133,8 +144,12 @@ export class MetricsWriter {
       // Reaches the directory off the event loop before that synchronous check; default
       // an asynchronous stat.
       probe?: (dir: string) => Promise<unknown>;
+      retryMs?: number; // first retry after a failure; doubles up to 5 minutes, as the history's
+      now?: () => number; // monotonic ms, for retry timing
     },
-  ) {}
+  ) {
+    this.retryMs = options.retryMs ?? FIRST_RETRY_MS;
+  }
 
   // Counts the tick and starts writing the file, unless the previous write is still pending.
   update(tick: Tick, collectors: Partial<Record<CollectorName, CollectorStats>>): void {
@@ -149,6 +164,7 @@ export class MetricsWriter {
       c.metricsSkipped++;
       return;
     }
+    if (this.failing && this.now() < this.retryAt) return;
     const text = formatMetrics({ resource: this.options.resource, version: this.options.version, tick, model: this.model, counters: { ...c }, collectors });
     const { path, log } = this.options;
     const dir = dirname(path);
@@ -172,11 +188,14 @@ export class MetricsWriter {
       () => {
         if (this.failing) log.info({ path }, 'metrics file writable again');
         this.failing = false;
+        this.retryMs = this.options.retryMs ?? FIRST_RETRY_MS;
       },
       (err: unknown) => {
         if (this.stopping.signal.aborted) return; // stopped by close(): no failure of the file's
-        if (!this.failing) log.error({ path, err: errorMessage(err) }, 'cannot write the metrics file; reports continue, retrying each tick');
+        if (!this.failing) log.error({ path, err: errorMessage(err) }, 'cannot write the metrics file; reports continue, retrying later');
         this.failing = true;
+        this.retryAt = this.now() + this.retryMs;
+        this.retryMs = Math.min(MAX_RETRY_MS, this.retryMs * 2);
       },
     );
     // Counted as a task that may never return: a write to a textfile directory on a
@@ -186,6 +205,10 @@ export class MetricsWriter {
       release();
       this.pending = undefined;
     });
+  }
+
+  private now(): number {
+    return this.options.now?.() ?? performance.now();
   }
 
   // replaceFileAsync in the file's directory held open once it passed (holdDirectoryAsync:

@@ -209,15 +209,17 @@ describe('MetricsWriter', () => {
       const sub = join(dir, 'textfile');
       const path = join(sub, 'lavarank.prom');
       const cap = captureLog();
-      const writer = new MetricsWriter({ path, resource: 'rank', version: 'v', log: cap.log });
+      let now = 0;
+      const writer = new MetricsWriter({ path, resource: 'rank', version: 'v', log: cap.log, now: () => now });
       for (let i = 0; i < 3; i++) {
         writer.update(tick(), {});
         await settle(writer);
+        now += 80_000;
       }
       mkdirSync(sub);
       writer.update(tick(), {});
       await settle(writer);
-      assert.deepEqual(cap.messages(), ['cannot write the metrics file; reports continue, retrying each tick', 'metrics file writable again']);
+      assert.deepEqual(cap.messages(), ['cannot write the metrics file; reports continue, retrying later', 'metrics file writable again']);
       assert.ok(existsSync(path));
     } finally {
       cleanup();
@@ -242,7 +244,30 @@ describe('MetricsWriter and its directory', () => {
       await settle(writer);
       assert.deepEqual(asked, [dir, dir]);
       assert.equal(readFileSync(path, 'utf8'), first);
-      assert.deepEqual(cap.messages(), ['cannot write the metrics file; reports continue, retrying each tick']);
+      assert.deepEqual(cap.messages(), ['cannot write the metrics file; reports continue, retrying later']);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('MetricsWriter after a failure', () => {
+  it('asks about a refused directory again only after 10 s, then twice as long after each refusal, and at each tick once it passes', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.prom');
+      let now = 0;
+      let refused = [`directory ${dir} is on a FUSE file system that uid 1003 mounted`];
+      const asked: number[] = [];
+      const writer = new MetricsWriter({ path, resource: 'rank', version: 'v', log: captureLog().log, now: () => now, directoryProblems: () => (asked.push(now), refused) });
+      // A tick a second for 80 s: a walk of a user's mount lines each time cost the elim up to a second of CPU.
+      for (; now <= 80_000; now += 1000) {
+        if (now === 50_000) refused = [];
+        writer.update(tick(), {});
+        await settle(writer);
+      }
+      assert.deepEqual(asked, [0, 10_000, 30_000, 70_000, 71_000, 72_000, 73_000, 74_000, 75_000, 76_000, 77_000, 78_000, 79_000, 80_000]);
+      assert.ok(existsSync(path));
     } finally {
       cleanup();
     }
