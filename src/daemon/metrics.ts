@@ -106,8 +106,8 @@ export function formatMetrics(s: MetricsSnapshot): string {
 }
 
 // After a failed write the next is begun no sooner than this, then twice as long after
-// each failure up to MAX_RETRY_MS, as the history appender retries. Every tick, a
-// refused directory was walked again each report: where fusectl is not mounted, a
+// each failure up to MAX_RETRY_MS, as the history appender retries. A refused
+// directory was walked again at every tick: where fusectl is not mounted, a
 // user's FUSE mount there behind 70 MB of their mount lines had each walk read mountinfo
 // to its 64 MiB bound, 4.6 s of the elim's CPU in 20 s at a 1 s interval against 0.16 s
 // (a hostile-user audit, 2026-12-06).
