@@ -464,6 +464,9 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
     name: NAME,
     collect(monotonicMs: number) {
       const bytes = file.bytes();
+      // Now: the bytes are a view of the buffer every reader shares, which the reads
+      // below (the affinity's status, the quota's files) write over.
+      const blocked = blockedIn(bytes);
       const now = spare;
       const nowIdle = spareIdle;
       let found = false; // the job CPUs were found again at this report
@@ -501,7 +504,6 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       if (reading === undefined) return undefined;
       const minBusy = leastBusy(beforeIdle, previousIdle, total, job.skip);
       if (minBusy !== undefined) reading.minBusy = minBusy;
-      const blocked = blockedIn(bytes);
       if (blocked >= 0) reading.blocked = blocked;
       if (job.count > 0) {
         const jobBusy = busyOf(beforeIdle, previousIdle, total, job.skip);
