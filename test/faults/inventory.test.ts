@@ -8,23 +8,31 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { fixture, readPidFile, tempDir } from '../helpers.js';
-import { assertStopsOnSigterm, startElim } from '../e2e/harness.js';
+import { assertStopsOnSigterm, startElim, type Elim } from '../e2e/harness.js';
 import { DescendantWatch, installBin, isAlive, sleep, until } from './helpers.js';
+
+// An elim at a 0.2 s interval whose host inventory hangs in nvidia-smi (its pid written
+// to pidFile), with more environment and Node arguments given.
+function startWithHangingInventory(dir: string, more: { env?: Record<string, string>; nodeArgs?: string[] } = {}): { elim: Elim; pidFile: string } {
+  const bin = join(dir, 'bin');
+  installBin(bin, 'lspci-nvidia', 'lspci');
+  installBin(bin, 'nvidia-smi-hang', 'nvidia-smi');
+  const pidFile = join(dir, 'nvidia-smi.pid');
+  const elim = startElim({
+    testInterval: 0.2,
+    env: { PATH: `${bin}:${process.env['PATH'] ?? ''}`, FAKE_GPU_PIDFILE: pidFile, ...more.env },
+    // GPUs on, so that the inventory gathers them (with gpu.enabled false it runs no
+    // nvidia-smi), but the GPU query pointed elsewhere: only the inventory's hangs.
+    override: { gpu: { enabled: 'auto', command: '/nonexistent/nvidia-smi' } },
+    ...(more.nodeArgs === undefined ? {} : { nodeArgs: more.nodeArgs }),
+  });
+  return { elim, pidFile };
+}
 
 describe('a host inventory that hangs', { concurrency: false }, () => {
   it('delays no report and no exit: reports stay on time and SIGTERM ends the elim and the hung command within 2 s', async () => {
     const { dir, cleanup } = tempDir('lavarank-inventory-');
-    const bin = join(dir, 'bin');
-    installBin(bin, 'lspci-nvidia', 'lspci');
-    installBin(bin, 'nvidia-smi-hang', 'nvidia-smi');
-    const pidFile = join(dir, 'nvidia-smi.pid');
-    const elim = startElim({
-      testInterval: 0.2,
-      env: { PATH: `${bin}:${process.env['PATH'] ?? ''}`, FAKE_GPU_PIDFILE: pidFile },
-      // GPUs on, so that the inventory gathers them (with gpu.enabled false it runs no
-      // nvidia-smi), but the GPU query pointed elsewhere: only the inventory's hangs.
-      override: { gpu: { enabled: 'auto', command: '/nonexistent/nvidia-smi' } },
-    });
+    const { elim, pidFile } = startWithHangingInventory(dir);
     const watch = new DescendantWatch(elim.pid);
     try {
       // The inventory starts after the first report; nvidia-smi is then hung.
@@ -53,16 +61,7 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
   // where nvidia-smi ignores the SIGKILL it never gets.
   it('a crash while it hangs ends the hung command with the elim', async () => {
     const { dir, cleanup } = tempDir('lavarank-inventory-');
-    const bin = join(dir, 'bin');
-    installBin(bin, 'lspci-nvidia', 'lspci');
-    installBin(bin, 'nvidia-smi-hang', 'nvidia-smi');
-    const pidFile = join(dir, 'nvidia-smi.pid');
-    const elim = startElim({
-      testInterval: 0.2,
-      env: { PATH: `${bin}:${process.env['PATH'] ?? ''}`, FAKE_GPU_PIDFILE: pidFile, CRASH_ON_SIGNAL: 'SIGWINCH' },
-      override: { gpu: { enabled: 'auto', command: '/nonexistent/nvidia-smi' } },
-      nodeArgs: ['--import', pathToFileURL(fixture('crash-at.mjs')).href],
-    });
+    const { elim, pidFile } = startWithHangingInventory(dir, { env: { CRASH_ON_SIGNAL: 'SIGWINCH' }, nodeArgs: ['--import', pathToFileURL(fixture('crash-at.mjs')).href] });
     try {
       const hung = await until('the inventory runs nvidia-smi', () => readPidFile(pidFile));
       process.kill(elim.pid, 'SIGWINCH');
