@@ -506,7 +506,7 @@ export const HOST_FACTS: readonly HostFact[] = [
   },
   {
     name: 'io_blocked',
-    source: '/proc/stat: the tasks waiting for io at the report\'s instant (procs_blocked: on local disks, NFS or FUSE alike, not capped at one a CPU as PSI io is; given with io_queue)',
+    source: '/proc/stat: the tasks waiting for io, the mean of the interval\'s two ends (procs_blocked at the last report and this one: on local disks, NFS or FUSE alike, not capped at one a CPU as PSI io is; given with io_queue)',
     // The share of the waiters the local disks hold is io_queue over these (perDevice in
     // src/model/backbone.ts): PSI counts at most one waiter a CPU and the disks' queue is
     // not capped, so on a 2-CPU host four NFS readers ranked rank_io 116-122 alone and

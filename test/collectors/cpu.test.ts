@@ -125,15 +125,24 @@ test('blockedIn reads the tasks waiting for io from a real /proc/stat, and -1 wh
   assert.equal(blockedIn(Buffer.from('cpu  1 2 3 4\nprocs_blocked x\n', 'latin1')), -1);
 });
 
-test('the reading gives the tasks waiting for io at its instant, read in the same scan of /proc/stat, and none where the kernel prints none', (t) => {
+test('the reading gives the tasks waiting for io as the mean of its interval\'s two ends, read in the same scan of /proc/stat', (t) => {
   const root = tempDir(t);
   const c = createCpuCollector({ procRoot: root });
   writeTree(root, { stat: `${stat('0 0 0 0 0 0 0 0', '0 0 0 0')}procs_running 1\nprocs_blocked 2\n` });
   c.collect(0);
-  writeTree(root, { stat: `${stat('100 0 0 100 0 0 0 0', '100 0 0 100')}procs_running 1\nprocs_blocked 6\nsoftirq 0 0\n` });
-  assert.equal(c.collect(10_000)?.blocked, 6);
-  writeTree(root, { stat: stat('200 0 0 200 0 0 0 0', '200 0 0 200') });
-  assert.equal(c.collect(20_000)?.blocked, undefined);
+  writeTree(root, { stat: `${stat('100 0 0 100 0 0 0 0', '100 0 0 100')}procs_running 1\nprocs_blocked 7\nsoftirq 0 0\n` });
+  assert.equal(c.collect(10_000)?.blocked, 4.5);
+});
+
+test('the reading gives no tasks waiting for io where the kernel prints none, and its instant alone after such a reading', (t) => {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: root });
+  writeTree(root, { stat: `${stat('0 0 0 0 0 0 0 0', '0 0 0 0')}procs_running 1\nprocs_blocked 2\n` });
+  c.collect(0);
+  writeTree(root, { stat: stat('100 0 0 100 0 0 0 0', '100 0 0 100') });
+  assert.equal(c.collect(10_000)?.blocked, undefined);
+  writeTree(root, { stat: `${stat('200 0 0 200 0 0 0 0', '200 0 0 200')}procs_blocked 6\n` });
+  assert.equal(c.collect(20_000)?.blocked, 6);
 });
 
 // The readers share one buffer: /proc/self/status, read at every sixth report for the

@@ -470,10 +470,11 @@ function capturedFeatures(t: TestContext, name: string): Record<string, number |
 // The raw features of the proc-disks4 capture with its t1 given other io: each of sdb-sde
 // busy busyMs of the 3 013 ms (none busy without the list) with a third of a request in
 // flight per busy ms (io_queue 1.6 for 4 820 busy ms, with vda's 0.03), PSI io "some" at `some` (both
-// CPUs busy: ioWaiting is 2 × some) and procs_blocked at `blocked`.
+// CPUs busy: ioWaiting is 2 × some) and procs_blocked at `blocked` at both ends.
 function nfsHost(t: TestContext, busyMs: number[] | undefined, some: number, blocked: number): Record<string, number | null> {
   const host = fakeHost(t);
   host.load('proc-disks4', 't0');
+  writeTree(host.procRoot, { stat: fixtureText('proc-disks4', 't0/proc/stat').replace(/^procs_blocked \d+$/m, `procs_blocked ${blocked}`) });
   const collectors = createCollectors({ procRoot: host.procRoot, sysRoot: host.sysRoot, gpu: { enabled: false } });
   for (const c of collectors) c.collect(0);
   const before = fixtureText('proc-disks4', 't0/proc/diskstats').split('\n');
@@ -531,7 +532,7 @@ describe('the io reading of captured multi-disk hosts', () => {
   // light io on the four disks (25-55 % busy, 1.1-2.2 requests in flight), 5.1-5.7
   // waiting, where PSI counted 1.4-1.6 of them. Here the capture's t1 is given those
   // figures: each disk's busy time and weighted time over its 3 013 ms, PSI io's avg10,
-  // and procs_blocked at the instant (5, the lowest of the measured means rounded down).
+  // and procs_blocked at both ends (5, the lowest of the measured means rounded down).
   it('ranks four tasks waiting on NFS no lower beside light io on four disks than alone', (t) => {
     const alone = backbone(nfsHost(t, undefined, 0.6, 4));
     const light = nfsHost(t, [1500, 1400, 1300, 1200], 0.75, 5);

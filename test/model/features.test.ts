@@ -602,7 +602,7 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
     assert.deepEqual([toFeatures(s).named['io_queue'], toFeatures(s).named['io_queue_max']], [null, null]);
   });
 
-  it('records as io_blocked the tasks waiting for io at the report\'s instant beside io_queue, and nothing without it', () => {
+  it('records as io_blocked the cpu reading\'s tasks waiting for io beside io_queue, and nothing without it', () => {
     const s = container(1, 0);
     s.cpu!.blocked = 6;
     s.disk = { busyMax: 0.5, busyMean: 0.4, busyDevices: 3.6, queue: 1.6, queueMax: 0.4 };
