@@ -196,8 +196,9 @@ export function ioWaiting(some: number, busy: number | undefined, iowait: number
 }
 
 // The mean number of I/Os in flight on the physical disks over the interval (io_queue)
-// and on the one where it is highest (io_queue_max), and the tasks waiting for io at the
-// report's instant (io_blocked, procs_blocked; undefined in history from before it).
+// and on the one where it is highest (io_queue_max), and the tasks waiting for io, the
+// mean of the interval's two ends (io_blocked, procs_blocked; undefined in history from
+// before it).
 export interface DiskQueue {
   all: number;
   max: number;
@@ -215,14 +216,17 @@ export interface DiskQueue {
 // 2, 4 and 8 local disks 10 % busy, and four on one saturated disk 33.0-34.9 alone and
 // 14.6-15.0 beside a user's dd on each of three others (an audit, 2026-12-06). The
 // queue counts requests, not tasks (writeback or an async reader keeps many in flight
-// for one task): hence the min with w. And w is a lower bound where the waiters
+// for one task): hence the min with w. The deepest's floor counts them as tasks too (8
+// readers keeping 2 in flight each read as 2 a device), yet diskstats gives the same facts
+// for 2 waiters on each of 4 disks beside a user's async io on 4 others, where 1 would
+// halve the worst disk: it is kept (an audit, 2026-12-06). And w is a lower bound where the waiters
 // outnumber the CPUs (ioWaiting), while the queue is not: with the tasks waiting for io
 // counted whole (blocked, procs_blocked), the disks hold a share all / blocked of them,
 // and of the w only that share, q = w × all / blocked where blocked > w. On a 2-CPU host
 // four NFS readers ranked rank_io 116-122 alone and 55-67 beside light io on four disks:
 // PSI counted 1.5 of 5.5 waiters, the disks held 1.6 requests, and min(w, all) took all
 // of the 1.5 for the disks (measured, 2026-12-06). This q is never above min(w, all), so
-// a host never reads lower than without blocked, and never above w undivided: an instant
+// a host never reads lower than without blocked, and never above w undivided: a count
 // that reads too many or too few moves the reading only between those two. Without k
 // (io to NFS alone, or no device list) the waiters are taken as one device's; without
 // the queue (history from before it), all of them are divided and the busiest's share
