@@ -563,3 +563,17 @@ export function runSimulatedDay(ticks: number): SimulatedDay {
   if (r.status !== 0) throw new Error(`soak-sim exited ${r.status ?? r.signal}: ${r.stderr}`);
   return JSON.parse(r.stdout) as SimulatedDay;
 }
+
+// A root-mounted FUSE file system on dir that answers attribute requests and never a
+// statfs, or (hung 'opendir') never an open of a directory (test/fixtures/fuse-statfs-hang.mjs),
+// as an NFS server gone while its attributes are still cached: the pool's stat and the
+// walk's lstat are answered, a statfs or a directory's open is asked of the server every time;
+// 'main' answers libuv's pool and never a main thread, 'none' answers INIT and then reads
+// every request and answers none, mounted for uid 1003 as a user's server would be.
+export async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' | 'none' = 'statfs'): Promise<ChildProcess> {
+  const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir, hung], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  await until('the FUSE server mounted', () => out.includes('mounted') || undefined);
+  return server;
+}

@@ -6,24 +6,16 @@
 // restarts an elim it has reaped or whose pipe ended, never did, and the host kept its
 // last rank until the server ended. Needs root and /dev/fuse.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
-import { fixture, isAlive, sleep, tempDir, until } from '../helpers.js';
+import { fuseHangOver } from './helpers.js';
+import { isAlive, sleep, tempDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
-
-// The fixture's `none` server (test/fixtures/fuse-statfs-hang.mjs) on dir, mounted for uid 1003.
-async function silentServerOver(dir: string): Promise<ChildProcess> {
-  const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir, 'none'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  await until('the FUSE server mounted', () => out.includes('mounted') || undefined);
-  return server;
-}
 
 // Whether the elim's pipe has a writer left: a read of a reader of our own gives 0 (the
 // end of the pipe) once none has, EAGAIN while one has and nothing is to read.
@@ -47,7 +39,7 @@ async function withSilentServer(options: (mount: string, dir: string) => StartOp
   const { dir, cleanup } = tempDir('lavarank-logdir-');
   const mount = join(dir, 'mnt');
   mkdirSync(mount, { mode: 0o755 });
-  const server = await silentServerOver(mount);
+  const server = await fuseHangOver(mount, 'none');
   const elim = startElim({ testInterval: 0.5, ...options(mount, dir) });
   try {
     await run(elim, dir, server);

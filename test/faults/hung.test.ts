@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
+import { fuseHangOver } from './helpers.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { cliPath, fixture, installedCopy, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
 
@@ -22,18 +23,6 @@ const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root 
 // until the holder is killed, which closes /dev/fuse and ends the waits with an error.
 function hangOver(dir: string): ChildProcess {
   return spawn('sh', ['-c', 'exec 3<>/dev/fuse; mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 lavarank-hang "$1" && exec sleep 600', 'sh', dir], { stdio: 'ignore' });
-}
-
-// A root-mounted FUSE file system on dir that answers attribute requests and never a
-// statfs, or (hung 'opendir') never an open of a directory (test/fixtures/fuse-statfs-hang.mjs),
-// as an NFS server gone while its attributes are still cached: the pool's stat and the
-// walk's lstat are answered, a statfs or a directory's open is asked of the server every time.
-async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' | 'none' = 'statfs'): Promise<ChildProcess> {
-  const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir, hung], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  await until('the FUSE server mounted', () => out.includes('mounted') || undefined);
-  return server;
 }
 
 const mounted = (): true | undefined => (spawnSync('grep', ['-q', 'lavarank-hang', '/proc/mounts']).status === 0 ? true : undefined);
