@@ -273,17 +273,22 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     }
   });
 
+  // Once the stubborn child reports, a SIGTERM, and a second while the stop is held (the
+  // stubborn child holds it for its 0.8 s grace, in which the second lands); how the elim ended.
+  async function stopTwiceWhileStubborn(elim: Elim): Promise<Awaited<Elim['exited']>> {
+    await until('a stubborn value', () => elim.reports().find((r) => r.line.includes(' pid ')), 60_000);
+    process.kill(elim.pid, 'SIGTERM');
+    await elim.waitForLog((l) => l['msg'] === 'stopping: SIGTERM');
+    process.kill(elim.pid, 'SIGTERM');
+    return elim.exited;
+  }
+
   // The forced exit's line was queued for libuv's pool, and the exit at once, by SIGKILL
   // while that write was out, lost it: the log ended at `stopping: SIGTERM`.
   it('a second SIGTERM while stopping: the log says so', async () => {
     const elim = startWithChild('stubborn');
     try {
-      await until('a stubborn value', () => elim.reports().find((r) => r.line.includes(' pid ')), 60_000);
-      process.kill(elim.pid, 'SIGTERM');
-      // The stubborn child holds the stop for its 0.8 s grace, in which the second lands.
-      await elim.waitForLog((l) => l['msg'] === 'stopping: SIGTERM');
-      process.kill(elim.pid, 'SIGTERM');
-      const exit = await elim.exited;
+      const exit = await stopTwiceWhileStubborn(elim);
       const last = elim.log().map((l) => String(l['msg'])).filter((m) => m.includes('while stopping'));
       assert.deepEqual(last, ['SIGTERM while stopping (SIGTERM); exiting now'], `exit ${exit.code ?? exit.signal}`);
     } finally {
@@ -301,12 +306,7 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     const deep = join(dir, ...Array.from({ length: 40 }, (_, i) => `d${i}`));
     const elim = startElim({ testInterval: 1, override: { history: { dir: deep } }, config: `elims:\n  - name: stubborn\n    command: [${installElim(dir, 'stubborn')}]\n` });
     try {
-      await until('a stubborn value', () => elim.reports().find((r) => r.line.includes(' pid ')), 60_000);
-      process.kill(elim.pid, 'SIGTERM');
-      // The stubborn child holds the stop for its 0.8 s grace, in which the second lands.
-      await elim.waitForLog((l) => l['msg'] === 'stopping: SIGTERM');
-      process.kill(elim.pid, 'SIGTERM');
-      const exit = await elim.exited;
+      const exit = await stopTwiceWhileStubborn(elim);
       assert.equal(exit.signal, null, `ended by ${exit.signal}`);
       assert.equal(exit.code, 1);
       assert.ok(elim.log().some((l) => l['msg'] === 'SIGTERM while stopping (SIGTERM); exiting now'));
