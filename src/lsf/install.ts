@@ -826,6 +826,14 @@ function nextAfterInstall(opts: Options, cluster: string | undefined, next: stri
 }
 
 function nextAfterUninstall(opts: Options, next: string[]): void {
+  // What mbatchd did with them at mbdrestart, on OpenLava 4.0 (docs/install.md, "Uninstall").
+  if (opts['merge-conf'] === true) {
+    next.push(
+      'Empty the rank queue first (badmin qclose rank; bjobs -u all -q rank): at mbdrestart mbatchd moves its',
+      '  jobs to lost_and_found, where they pend until you bswitch them, and drops the whole -R of a job that',
+      '  names rank there ("Bad resource requirement" in its log), which then runs on any host.',
+    );
+  }
   next.push('On the master host, as root:', '  lsadmin reconfig       # LIM ends the running elim and starts the restored one, if any');
   if (opts['merge-conf'] === true) next.push('  badmin mbdrestart      # mbatchd forgets the rank resource and the rank queue');
   if (opts.lsf === true) next.push('  lsadmin limrestart all # LSF: every LIM restarts its MELIM, which no longer finds elim.rank');

@@ -444,6 +444,24 @@ test('--dry-run --uninstall changes nothing either', async () => {
   assert.match(r.out, /^-# >>> lavarank/m);
 });
 
+// On OpenLava 4.0, mbdrestart without lavarank's blocks moved the rank queue's pending jobs
+// to lost_and_found and ran a job held with -R "select[rank<50] order[rank]" on any host.
+test('--uninstall --merge-conf, dry run or not, tells to empty the rank queue before mbdrestart, and --uninstall alone does not', async () => {
+  const t = tree('fresh');
+  assert.equal((await install(t, '--merge-conf')).code, 0);
+  const dry = await install(t, '--uninstall', '--merge-conf', '--dry-run');
+  assert.equal(dry.code, 0, dry.err);
+  assert.match(dry.out, /Empty the rank queue first \(badmin qclose rank; [^\n]*\n[^\n]*lost_and_found[^\n]*bswitch[\s\S]*badmin mbdrestart/);
+  const u = await install(t, '--uninstall', '--merge-conf');
+  assert.equal(u.code, 0, u.err);
+  assert.match(u.out, /Empty the rank queue first/);
+  const o = tree('fresh');
+  assert.equal((await install(o)).code, 0);
+  const plain = await install(o, '--uninstall');
+  assert.equal(plain.code, 0, plain.err);
+  assert.doesNotMatch(plain.out, /lost_and_found/);
+});
+
 test('every file install writes, and its directory after the rename, is synced to disk before install goes on', async () => {
   const t = tree('fresh');
   // What each fsync reached, in order, named by its descriptor's path at that moment.
