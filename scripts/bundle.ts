@@ -50,10 +50,15 @@ queue's jobs then go only to hosts that report a rank: leave it out if some
 hosts will not run lavarank. The installed $LSF_SERVERDIR/elim runs
 /opt/${dir}/dist/src/cli.js with the Node that ran the installer (--node PATH
 for another). To upgrade, unpack the new release beside this directory, never
-over it, run its scripts/install-elim as above, then lsadmin reconfig; remove
-this directory only once no elim runs from it (README.md, "Upgrading"). To
-remove lavarank: install-elim --uninstall --merge-conf on the master host,
-install-elim --uninstall on the others. Everything else: docs/install.md.
+over it (a bundle of the same version unpacks into ${dir} too: mkdir
+/opt/lavarank-<release> && tar -xzf ${dir}-bundle.tar.gz -C /opt/lavarank-<release>),
+run its scripts/install-elim as above, then lsadmin reconfig && badmin
+mbdrestart (mbatchd reads the merged files only then); remove this directory
+only once no elim runs from it (README.md, "Upgrading"). To remove lavarank,
+empty the rank queue first (badmin qclose rank: mbdrestart moves its jobs to
+lost_and_found), then install-elim --uninstall --merge-conf on the master host,
+install-elim --uninstall on the others, lsadmin reconfig && badmin mbdrestart.
+Everything else: docs/install.md.
 `;
 }
 

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { buildBundle } from '../../scripts/bundle.js';
+import { buildBundle, installText } from '../../scripts/bundle.js';
 import { dirWithMode, tempDir } from '../helpers.js';
 
 // A package tarball as `npm pack` makes it (files only, no directory entries), and
@@ -59,4 +59,15 @@ test('a TMPDIR others can write (not sticky) is refused before anything is stage
   });
   assert.deepEqual(readdirSync(open), []);
   assert.deepEqual(readdirSync(dir).sort(), ['lavarank-9.9.9.tgz', 'package', 'package-lock.json', 'scratch'], 'no bundle written');
+});
+
+// The README's upgrade words: a bundle of the same version unpacked with INSTALL's own
+// tar line lands over the running release, and mbatchd reads the merged files only at
+// mbdrestart; on OpenLava 4.0 the uninstall's mbdrestart moved the rank queue's jobs to
+// lost_and_found.
+test('INSTALL upgrades into a directory of its own and restarts mbatchd, and drains the rank queue before removing lavarank', () => {
+  const text = installText('1.2.3').replace(/\s+/g, ' ');
+  assert.match(text, /To upgrade, .*mkdir \/opt\/lavarank-<release> && tar -xzf lavarank-1\.2\.3-bundle\.tar\.gz -C \/opt\/lavarank-<release>/);
+  assert.match(text, /To upgrade, .*then lsadmin reconfig && badmin mbdrestart/);
+  assert.match(text, /To remove lavarank, empty the rank queue first \(badmin qclose rank[^)]*lost_and_found\), then install-elim --uninstall --merge-conf/);
 });
