@@ -674,7 +674,7 @@ async function openHistory(config: Readonly<Config>, host: string, env: NodeJS.P
   }
   const path = join(dir, `${host}.jsonl`);
   log.info({ path }, 'history file');
-  return new RotatingAppender({
+  const appender = new RotatingAppender({
     path,
     maxBytes: config.history.max_bytes,
     keep: config.history.keep,
@@ -688,4 +688,8 @@ async function openHistory(config: Readonly<Config>, host: string, env: NodeJS.P
       else log.info({ path, dropped: event.dropped }, `history writable again; ${event.dropped} lines were lost`);
     },
   });
+  // The file readied now, not at the first batch (six reports in), which a stop before
+  // then would have to ready in the 300 ms it gives its last lines.
+  appender.ready();
+  return appender;
 }

@@ -340,16 +340,36 @@ export class RotatingAppender {
     clearTimeout(this.retryTimer);
   }
 
+  // Readies the file now, as the first drain would (its directory made, checked and
+  // held, the file opened), so that the first lines appended need one write: the
+  // daemon's history holds its first batch for six reports, and a stop before then had
+  // the file readied (some 20 questions of libuv's pool) in the 300 ms its last lines
+  // are given, which beside busy loops it missed (a lost batch, an error line). A
+  // failure is told, and retried, as a drain's.
+  ready(): void {
+    if (this.closed || this.busy !== undefined || this.fd !== undefined) return;
+    this.run(() =>
+      this.ensureOpen(0).catch((err: unknown) => {
+        if (!this.stopping.signal.aborted) this.markFailing(err); // stopped by close() or abort(): no failure
+      }),
+    );
+  }
+
   // Starts a drain unless one runs, nothing waits, a back-off is due, or close() has
   // given up: a retry timer set before the close must not make the directory and
   // write the lines close() already told as lost, into a file nothing would close.
   private kick(): void {
     if (this.closed || this.busy !== undefined || this.queue.length === 0) return;
     if (this.failing && this.now() < this.retryAt) return;
+    this.run(() => this.drain());
+  }
+
+  // Runs work (a drain, or ready()'s open) as the one task on the file.
+  private run(work: () => Promise<void>): void {
     // Counted as a task that may never return: an open or write on a hung NFS server
     // would otherwise hold the stopped process's exit for ever (src/util/exit.ts).
     const release = holdExit();
-    this.busy = this.drain().finally(() => {
+    this.busy = work().finally(() => {
       release();
       this.busy = undefined;
       if (this.closed) this.closeFile();

@@ -1,7 +1,7 @@
 // The built elim, run the way LIM runs it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { RunQueueWait, cliPath, fixture, isAlive, listeningPorts, tempDir } from '../helpers.js';
-import { assertStopsOnSigterm, historyRecords, liveInGroup, processGroupOf, type Elim, mkfifo, openReader, REPORT_RE, startElim, threadNice } from './harness.js';
+import { assertStopsOnSigterm, historyRecords, liveInGroup, processGroupOf, type Elim, mkfifo, openReader, REPORT_RE, scheduleRecords, startElim, threadNice } from './harness.js';
 
 // Starts the elim, sends it signal after its second report, and checks that it reports
 // five more, logs the signal as ignored, and still stops on SIGTERM; `also` looks at
@@ -143,12 +143,13 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
   it('exits quietly with status 0 when LIM closes the read end', async () => {
     const elim = startElim({ testInterval: 0.2 });
     try {
-      // Once the history's first batch is in its file: readying the file at the stop (a walk
-      // of some 20 questions in libuv's pool) beside six busy loops in the test's session
-      // outlasted the 300 ms the stop gives its last lines, whose loss is an error line.
+      // Once the history's file is readied (made when its directory's check returns), its
+      // first batch still held: readied at the stop instead (a walk of some 20 questions in
+      // libuv's pool), beside six busy loops in the test's session it outlasted the 300 ms
+      // the stop gives its last lines, whose loss is an error line.
       await elim.waitForReports(2);
       const deadline = Date.now() + 60_000;
-      while (historyRecords(elim).length === 0 && Date.now() < deadline) await sleep(50);
+      while (!existsSync(join(elim.historyDir, `${hostname()}.jsonl`)) && Date.now() < deadline) await sleep(50);
       elim.closeReader();
       const exit = await elim.exited;
       assert.equal(exit.code, 0);
@@ -346,6 +347,28 @@ describe('the elim under LIM conditions', { concurrency: false }, () => {
       assert.equal(typeof rec['ts'], 'number');
       assert.equal(typeof rec['rank'], 'number');
       assert.equal(typeof rec['features'], 'object');
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
+  it("readies its history file when its directory's check returns, before the first batch, so that a stop then loses no record", async () => {
+    // At a 2 s interval the first batch (six reports) is written 10.5 s in. Readied only
+    // then, a stop before it readied the file in the 300 ms its last lines are given, and
+    // beside six busy loops lost them (2-4 lines, an error line, in 3 runs of 12).
+    const elim = startElim({ testInterval: 2 });
+    try {
+      const file = join(elim.historyDir, `${hostname()}.jsonl`);
+      const deadline = Date.now() + 60_000;
+      while (!existsSync(file) && scheduleRecords(elim).length < 6 && Date.now() < deadline) await sleep(50);
+      const before = scheduleRecords(elim).length;
+      assert.ok(existsSync(file) && before < 6, `the history file ${existsSync(file) ? 'made' : 'not made'} after ${before} reports; the first batch is written at the sixth`);
+      process.kill(elim.pid, 'SIGTERM');
+      const exit = await elim.exited;
+      assert.equal(exit.code, 0, `exit status ${exit.code ?? exit.signal} after SIGTERM`);
+      const log = elim.log();
+      assert.deepEqual(log.filter((l) => l['level'] === 'fatal' || l['level'] === 'error').map((l) => l['msg']), [], 'an error was logged');
+      assert.equal(historyRecords(elim).length, scheduleRecords(elim).length, 'history records against reports written');
     } finally {
       await elim.cleanup();
     }
