@@ -305,16 +305,29 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const released = holdExit(); // a check that never returns would hold the stopped elim's exit
   // Records are made while the history's check is out or its file open: not for a history found off.
   let historyOpening = args.noHistory !== true && config.history.enabled;
+  let metricsOpening = config.metrics.textfile !== null;
+  // Aborted when the stop gives up a check still out (see STOP_CHECKS_MS): each walk then
+  // stops at its next question, and what it finds after is not used.
+  const checksEnd = new AbortController();
   const opened = Promise.all([
-    openMetrics(config, log).then(
-      (writer) => (metrics = writer),
-      (err: unknown) => log.error({ err: errorMessage(err) }, 'metrics off: the check of its directory failed'),
-    ),
+    openMetrics(config, log, checksEnd.signal).then(
+      (writer) => {
+        if (!checksEnd.signal.aborted) metrics = writer;
+      },
+      (err: unknown) => {
+        if (!checksEnd.signal.aborted) log.error({ err: errorMessage(err) }, 'metrics off: the check of its directory failed');
+      },
+    ).finally(() => (metricsOpening = false)),
     args.noHistory === true
       ? undefined
-      : openHistory(config, host, env, log).then(
-          (appender) => (history = appender),
-          (err: unknown) => log.error({ err: errorMessage(err) }, 'history off: the check of its directory failed'),
+      : openHistory(config, host, env, log, checksEnd.signal).then(
+          (appender) => {
+            if (checksEnd.signal.aborted) appender?.abort();
+            else history = appender;
+          },
+          (err: unknown) => {
+            if (!checksEnd.signal.aborted) log.error({ err: errorMessage(err) }, 'history off: the check of its directory failed');
+          },
         ).finally(() => (historyOpening = false)),
   ]).finally(released);
   if (args.noHistory === true) log.info('history off (--no-history)');
@@ -503,21 +516,31 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const pending: Array<Promise<unknown>> = [];
   if (children !== undefined) pending.push(children.close());
   if (inventory !== undefined) pending.push(inventory);
-  // A check still under way gives its writer late, if ever: closed then (the race below bounds the wait).
-  pending.push(
-    opened.then(() => {
-      writeHistory();
-      return Promise.allSettled([history?.close(300), metrics?.close(300)]);
-    }),
-  );
+  // A check still under way gives its writer late, if ever: waited for STOP_CHECKS_MS, then
+  // given up. A user's server that reads its question and never answers (their FUSE mount
+  // at a history.dir still to be made below /tmp) held the stop to its whole race, and a
+  // walk that was only slow went on after it, so that the exit's wait for the pool ended
+  // by SIGKILL, not status 0.
+  const settleFiles = async (): Promise<void> => {
+    const checked = await Promise.race([opened.then(() => true), clock.sleep(STOP_CHECKS_MS).then(() => false)]);
+    if (!checked) return giveUpChecks();
+    writeHistory();
+    await Promise.allSettled([history?.close(300), metrics?.close(300)]);
+  };
+  // The records held meanwhile, and those dropped before them, were lost without a word (a
+  // hostile-user audit, 2026-12-06): said, as the appender says its own, with the metrics
+  // file's check, in one line.
+  const giveUpChecks = (): void => {
+    const lost = historyOpening ? heldHistory.length + heldDropped : 0;
+    const what = [...(historyOpening ? [`${lost} history records could not be written and are lost`] : []), ...(metricsOpening ? ['no metrics file was written'] : [])];
+    const dirs = [...(historyOpening ? ['history'] : []), ...(metricsOpening ? ['metrics'] : [])];
+    checksEnd.abort();
+    if (dirs.length === 0) return;
+    const checks = dirs.length === 1 ? `the check of the ${dirs[0]} directory` : 'the checks of the history and metrics directories';
+    log.error({ lines: lost }, `${what.join(', and ')}: ${checks} had not returned ${STOP_CHECKS_MS / 1000} s into the stop, which gives ${dirs.length === 1 ? 'it' : 'them'} up (a file system that does not answer?); a question still held in libuv's pool ends the exit by SIGKILL`);
+  };
+  pending.push(settleFiles());
   await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
-  // A user's server that holds the check (their FUSE mount at a history.dir still to be
-  // made below /tmp) had the records held meanwhile, and those dropped before them, lost
-  // at the stop without a word (a hostile-user audit, 2026-12-06): said, as the appender
-  // says its own.
-  if (historyOpening && heldHistory.length + heldDropped > 0) {
-    log.error({ lines: heldHistory.length + heldDropped }, `${heldHistory.length + heldDropped} history records could not be written and are lost: the check of the history directory had not returned`);
-  }
   log.info({ reason: stopping }, 'lavarank stopped');
   await logging.close(300);
   return forcedCode ?? (failed ? 1 : 0);
@@ -607,6 +630,11 @@ function startupDeadline(ms: number, host: string): Starting {
   };
 }
 
+// How long the stop waits for the metrics' and history's directory checks still out
+// before it gives them up, within its 1.5 s race: the history's last lines then have
+// their 300 ms.
+const STOP_CHECKS_MS = 1000;
+
 // How long a forced exit waits for its log line to be written, then for the pool's
 // other writes: the 1.8 s deadline's exit is then still within the 2 s LIM waits
 // after SIGTERM.
@@ -647,14 +675,14 @@ async function checkInstallation(log: Logger, signal: AbortSignal): Promise<void
 
 // The metrics writer, unless metrics.textfile is unset or in a directory another
 // user can change (root creates a file there and renames it over the old one).
-async function openMetrics(config: Readonly<Config>, log: Logger): Promise<MetricsWriter | undefined> {
+async function openMetrics(config: Readonly<Config>, log: Logger, signal: AbortSignal): Promise<MetricsWriter | undefined> {
   const path = config.metrics.textfile;
   if (path === null) return undefined;
   // /etc/group read once, not at every report's check.
   const group = { logGroup: syslogGid() };
   const problemsOf = (dir: string): string[] => metricsDirectoryProblems(dir, group);
   const problemsOfAsync = (dir: string, signal?: AbortSignal): Promise<string[]> => metricsDirectoryProblemsAsync(dir, group, signal);
-  const problems = await problemsOfAsync(dirname(path));
+  const problems = await problemsOfAsync(dirname(path), signal);
   if (problems.length > 0) {
     log.error({ problems }, `metrics off: ${problems.join('; ')}`);
     return undefined;
@@ -663,9 +691,9 @@ async function openMetrics(config: Readonly<Config>, log: Logger): Promise<Metri
   return new MetricsWriter({ path, resource: config.resource, version: VERSION, log, directoryProblems: problemsOf, directoryProblemsAsync: problemsOfAsync, ...(group.logGroup === undefined ? {} : { logGroup: group.logGroup }) });
 }
 
-async function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger): Promise<RotatingAppender | undefined> {
+async function openHistory(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, log: Logger, signal: AbortSignal): Promise<RotatingAppender | undefined> {
   if (!config.history.enabled) return undefined;
-  const { dir, skipped, problems } = await historyLocation(config.history.dir, env);
+  const { dir, skipped, problems } = await historyLocation(config.history.dir, env, undefined, (d) => historyDirectoryProblemsAsync(d, signal));
   if (skipped !== undefined) log.warn(`history location skipped: ${skipped}`);
   // Root creates, appends to and renames files here, and retrain learns from them.
   if (problems.length > 0) {

@@ -569,8 +569,9 @@ export function runSimulatedDay(ticks: number): SimulatedDay {
 // as an NFS server gone while its attributes are still cached: the pool's stat and the
 // walk's lstat are answered, a statfs or a directory's open is asked of the server every time;
 // 'main' answers libuv's pool and never a main thread, 'none' answers INIT and then reads
-// every request and answers none, mounted for uid 1003 as a user's server would be.
-export async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' | 'none' = 'statfs'): Promise<ChildProcess> {
+// every request and answers none, mounted for uid 1003 as a user's server would be; 'slow'
+// answers everything 20 ms late, any name a directory, each attribute asked of it again.
+export async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' | 'none' | 'slow' = 'statfs'): Promise<ChildProcess> {
   const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir, hung], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
