@@ -14,7 +14,8 @@ export interface HistoryRecord {
 }
 
 // Records the daemon holds before it writes them together, six a minute at the 10 s
-// interval; the first batch, at the HISTORY_HOLD-th report, also opens the file.
+// interval. The file is readied (made and opened) once its directory's check returns,
+// not at the first batch, so that a stop before then has one write to make.
 export const HISTORY_HOLD = 6;
 
 // Builds the record the daemon appends for one tick.
