@@ -924,4 +924,50 @@ describe('makeDir and makeDirSync', () => {
       cleanup();
     }
   });
+
+  it('ready() makes its directory and opens its file before any line is appended', async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'sub', 'h.jsonl');
+    try {
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 2 });
+      a.ready();
+      await a.flush(60_000); // waits for the open ready() began
+      assert.equal(a.isOpen, true);
+      assert.equal(readFileSync(path, 'utf8'), '');
+      a.append('{"i":0}');
+      await a.close(60_000);
+      assert.deepEqual(lines(path), ['{"i":0}']);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('ready() that cannot open its file tells the failure once, and the lines appended later are written at the retry', async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'h.jsonl');
+    try {
+      const troubles: string[] = [];
+      let refuse = true;
+      const a = new RotatingAppender({
+        path,
+        maxBytes: 1 << 20,
+        keep: 2,
+        retryMs: 10,
+        directoryProblems: () => (refuse ? ['refused for the test'] : []),
+        onTrouble: (e) => troubles.push(e.state === 'failing' ? String(e.error) : e.state),
+      });
+      a.ready();
+      await until('the failure told', () => (troubles.length > 0 ? true : undefined));
+      refuse = false;
+      a.append('{"i":0}');
+      await until('the line written', () => (a.stats.linesWritten === 1 ? true : undefined));
+      await a.close(60_000);
+      assert.deepEqual(lines(path), ['{"i":0}']);
+      assert.equal(troubles.length, 2, JSON.stringify(troubles));
+      assert.match(troubles[0]!, /refused for the test/);
+      assert.equal(troubles[1], 'recovered');
+    } finally {
+      cleanup();
+    }
+  });
 });
