@@ -613,6 +613,25 @@ const NO_VALUES: Readonly<Record<string, number | null>> = Object.fromEntries(RA
 const IDLE_VALUES: readonly number[] = taggedArray(FEATURES.length, () => IDLE_VALUE);
 const NO_MASK: readonly boolean[] = taggedArray(FEATURES.length, () => false);
 
+// The tables the per-report path reads, made once: what is read from a sample (the
+// features not derived, then the host facts) with the names it is recorded under; the
+// derived features and those with an estimate, by position; each feature's transform
+// as a small number, its cap and, for log1p, ln(1 + cap). Looked up through each spec
+// per report, these were a named load apiece in the interpreter.
+const READS: ReadonlyArray<(sample: Sample) => number | undefined> = [...FEATURES.filter((f) => f.derive === undefined), ...HOST_FACTS].map((f) => f.read);
+const READ_NAMES: readonly string[] = [...FEATURES.filter((f) => f.derive === undefined), ...HOST_FACTS].map((f) => f.name);
+const READ_COUNT = READS.length;
+const FEATURE_COUNT = FEATURES.length;
+const DERIVED: readonly number[] = FEATURES.flatMap((f, i) => (f.derive === undefined ? [] : [i]));
+const ESTIMATED: readonly number[] = FEATURES.flatMap((f, i) => (f.estimate === undefined ? [] : [i]));
+const LINEAR = 0;
+const LOG1P = 1;
+const INVERSE = 2;
+const TRANSFORM_CODES: Readonly<Record<Transform, number>> = { linear: LINEAR, log1p: LOG1P, inverse: INVERSE, complement: 3 };
+const TRANSFORM_KIND: readonly number[] = taggedArray(FEATURES.length, (i) => TRANSFORM_CODES[FEATURES[i]!.transform]);
+const CAP: readonly number[] = taggedArray(FEATURES.length, (i) => FEATURES[i]!.cap);
+const LOG1P_CAP: readonly number[] = taggedArray(FEATURES.length, (i) => Math.log1p(FEATURES[i]!.cap));
+
 // The raw, named values of a sample: null where the input is unavailable. This is
 // what the daemon records in history and what featuresFromNamed reads back.
 export function rawFeatures(sample: Sample): Record<string, number | null> {
@@ -626,26 +645,16 @@ function baseFeatures(sample: Sample): Record<string, number | null> {
   const named = { ...NO_VALUES };
   // Indexed loops here and below: the daemon runs this once per report in --lite-mode,
   // where each step of a for-of allocates an iterator result.
-  for (let i = 0; i < FEATURES.length; i++) {
-    const spec = FEATURES[i]!;
-    if (spec.derive !== undefined) continue; // never read from a sample
+  for (let i = 0; i < READ_COUNT; i++) {
     let raw: number | undefined;
     try {
-      raw = spec.read(sample);
+      raw = READS[i]!(sample);
     } catch {
       raw = undefined; // a malformed sample from a dataset: a missing part, not a crash
     }
-    if (typeof raw === 'number' && Number.isFinite(raw)) named[spec.name] = raw;
-  }
-  for (let i = 0; i < HOST_FACTS.length; i++) {
-    const fact = HOST_FACTS[i]!;
-    let raw: number | undefined;
-    try {
-      raw = fact.read(sample);
-    } catch {
-      raw = undefined; // as for the features above
-    }
-    if (typeof raw === 'number' && Number.isFinite(raw)) named[fact.name] = raw;
+    // raw - raw is 0 for a finite number alone (NaN for NaN and ±Infinity): Number.isFinite
+    // without its global load and call.
+    if (typeof raw === 'number' && raw - raw === 0) named[READ_NAMES[i]!] = raw;
   }
   return named;
 }
@@ -653,11 +662,10 @@ function baseFeatures(sample: Sample): Record<string, number | null> {
 // Computes the derived features from the base ones, in place.
 function deriveInto(named: Record<string, number | null>): void {
   const present: RawLookup = (name) => named[name] ?? undefined;
-  for (let i = 0; i < FEATURES.length; i++) {
-    const spec = FEATURES[i]!;
-    if (spec.derive === undefined) continue;
-    const v = spec.derive(present);
-    named[spec.name] = v !== undefined && Number.isFinite(v) ? v : null;
+  for (let k = 0; k < DERIVED.length; k++) {
+    const i = DERIVED[k]!;
+    const v = FEATURES[i]!.derive!(present);
+    named[FEATURE_NAMES[i]!] = v !== undefined && Number.isFinite(v) ? v : null;
   }
 }
 
@@ -665,26 +673,32 @@ function deriveInto(named: Record<string, number | null>): void {
 // where present), which it derives into and keeps as the features' named values.
 function complete(named: Record<string, number | null>): Features {
   deriveInto(named);
-  const n = FEATURES.length;
   const values = IDLE_VALUES.slice();
   const mask = NO_MASK.slice();
-  for (let i = 0; i < n; i++) {
-    const spec = FEATURES[i]!;
-    const raw = named[spec.name];
-    if (typeof raw === 'number') {
-      values[i] = scaleValue(spec, raw);
-      mask[i] = true;
-    }
+  for (let i = 0; i < FEATURE_COUNT; i++) {
+    const raw = named[FEATURE_NAMES[i]!];
+    if (typeof raw !== 'number') continue;
+    // scaleValue written out over the tables above, without its two calls a feature and
+    // the switch on the transform's name: the same operations in the same order, so the
+    // same numbers (the reference in test/model/reference.ts scales with scaleValue).
+    const x = raw > 0 ? raw : 0;
+    const kind = TRANSFORM_KIND[i];
+    let y: number;
+    if (kind === LINEAR) y = x / CAP[i]!;
+    else if (kind === LOG1P) y = Math.log1p(x) / LOG1P_CAP[i]!;
+    else if (kind === INVERSE) y = 1 / (1 + x);
+    else y = 1 - (x <= 0 ? 0 : x >= 1 ? 1 : x);
+    values[i] = kind === LINEAR || kind === LOG1P ? (y <= 0 ? 0 : y >= 1 ? 1 : y) : y;
+    mask[i] = true;
   }
   // Estimates read only features that were present, never other estimates, so
   // the order of the list does not matter.
   let present: RawLookup | undefined; // made only when an estimate is needed
-  for (let i = 0; i < n; i++) {
+  for (let k = 0; k < ESTIMATED.length; k++) {
+    const i = ESTIMATED[k]!;
     if (mask[i] === true) continue;
-    const estimate = FEATURES[i]!.estimate;
-    if (estimate === undefined) continue;
     present ??= (name) => named[name] ?? undefined;
-    const guess = estimate.fn(present);
+    const guess = FEATURES[i]!.estimate!.fn(present);
     if (guess !== undefined && Number.isFinite(guess)) values[i] = scaleValue(FEATURES[i]!, guess);
   }
   return { names: FEATURE_NAMES, values, mask, named };
