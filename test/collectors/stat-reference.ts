@@ -13,7 +13,8 @@ export function referenceCpuIdle(bytes: Buffer, known: CpuSet): number[] | undef
   if (!scanStat(bytes, known, numberSlots(TIMES_SLOTS)) || !onlySpacesAndNewlines(bytes)) return undefined;
   const idle: number[] = [];
   let nl = bytes.indexOf(NEWLINE);
-  for (const prefix of known.prefixes) {
+  for (const name of known.names) {
+    const prefix = Buffer.from(`${name} `, 'latin1');
     let p = nl + 1;
     if (!prefix.equals(bytes.subarray(p, p + prefix.length))) return undefined;
     p += prefix.length;

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { cpuSet, createCpuCollector, parseStat, type StatCounters } from '../../src/collectors/cpu.js';
+import { cpuSet, createCpuCollector, parseStat, scanStat, TIMES_SLOTS, type StatCounters } from '../../src/collectors/cpu.js';
 import { diskLayout, parseDiskstats, type DiskCounters } from '../../src/collectors/disk.js';
 import { parseLoadavg } from '../../src/collectors/loadavg.js';
 import { createMemoryCollector, MEMINFO_SLOTS, parseMeminfo, parseVmstat, scanMeminfo, type MeminfoCounters, type VmstatCounters } from '../../src/collectors/memory.js';
@@ -24,6 +24,7 @@ import { scannedCpuIdle, scannedDisks, scannedInterfaces, scannedLoadavg, scanne
 import { referenceIoTicks } from '../collectors/diskstats-reference.js';
 import { referenceMeminfo } from '../collectors/meminfo-reference.js';
 import { referenceScanNetDev } from '../collectors/netdev-reference.js';
+import { referenceScanStat } from '../collectors/stat-lines-reference.js';
 import { referenceCpuIdle } from '../collectors/stat-reference.js';
 import { envCount } from './helpers.js';
 
@@ -174,6 +175,41 @@ describe('hot-path readers agree with the parsers', () => {
       if (old !== undefined) assert.deepEqual(now, old);
       else if (now !== undefined) assert.equal(strict(() => parseStat(text)), undefined, `read ${JSON.stringify(now)} where parseStat accepts`);
       return old !== undefined;
+    },
+  );
+
+  // The reading that found the cpuN lines in the bytes (test/collectors/stat-lines-reference.ts)
+  // as the oracle of the one that finds them in a latin1 string: names of 5 to 9 bytes, a
+  // known set that is not the file's, fields of every kind, the text edited and cut.
+  property(
+    'scanStat, its cpuN lines found in a string: the answer, the times and the idle + iowait of the reading that found them in the bytes',
+    fc.tuple(
+      fc.uniqueArray(fc.oneof(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 10, max: 99 }), fc.integer({ min: 100, max: 999 }), fc.integer({ min: 1000, max: 99999 })), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.oneof({ weight: 9, arbitrary: fc.array(statField, { minLength: 5, maxLength: 10 }) }, { weight: 1, arbitrary: fc.array(statField, { minLength: 3, maxLength: 4 }) }), { minLength: 6, maxLength: 6 }),
+      fc.constantFrom('same', 'first left out', 'last left out', 'one more'),
+      fc.boolean(),
+      edits,
+      fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }),
+    ),
+    ([numbers, cpus, set, withIdle, list, cut]) => {
+      const names = [...numbers].sort((a, b) => a - b).map((n) => `cpu${n}`);
+      const kernel = ['cpu  1 2 3 4 5 6 7 8 0 0', ...names.map((c, i) => `${c} ${cpus[i]!.join(' ')}`), 'intr 5 0 1', 'processes 42', ''].join('\n');
+      let text = applyEdits(kernel, list);
+      if (cut !== null) text = text.slice(0, cut % (text.length + 1));
+      const bytes = Buffer.from(text, 'latin1');
+      const known = set === 'same' ? names : set === 'first left out' ? names.slice(1) : set === 'last left out' ? names.slice(0, -1) : [...names, 'cpu100000'];
+      const oldTimes = numberSlots(TIMES_SLOTS);
+      const newTimes = numberSlots(TIMES_SLOTS);
+      const oldIdle = numberSlots(known.length);
+      const newIdle = numberSlots(known.length);
+      const old = referenceScanStat(bytes, known, oldTimes, withIdle ? oldIdle : undefined);
+      const now = scanStat(bytes, cpuSet(known), newTimes, withIdle ? newIdle : undefined);
+      assert.equal(now, old);
+      if (old) {
+        assert.deepEqual(newTimes, oldTimes);
+        assert.deepEqual(newIdle, oldIdle);
+      }
+      return old;
     },
   );
 
