@@ -14,7 +14,7 @@ import {
   type RetrainArgs,
   type RetrainIO,
 } from '../training/retrain.js';
-import { MODEL_CHECK_EVERY } from '../daemon/elim.js';
+import { MODEL_TAKEN_WITHIN } from '../daemon/elim.js';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { UsageError } from '../util/errors.js';
 import { numberOption, parseCommandLine } from '../util/options.js';
@@ -27,7 +27,7 @@ slowdown from contention (its CPU efficiency against its family's, suspended tim
 excluded), trains a model on all but the newest jobs, judges it with the installed
 model, the embedded default, linear regression and the physical backbone on those
 newest jobs, and replaces the installed model (atomically; daemons reload it within
-${MODEL_CHECK_EVERY} reports) only if the new one beats the installed model, linear regression
+${MODEL_TAKEN_WITHIN} reports) only if the new one beats the installed model, linear regression
 and the backbone. Writes an HTML report either way (not when interrupted).
 
 Inputs:

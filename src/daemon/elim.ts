@@ -25,8 +25,12 @@ export interface RankerSource {
 // How often, in ranked reports, the model file is looked at: every sixth, a minute at
 // the 10 s interval. Its stat ran cold at each report and cost about 70 µs of CPU, a
 // tenth of what lavarank adds to a report over reading its files; a model replaced
-// by `lavarank retrain` is a weekly event, and is taken within a minute.
+// by `lavarank retrain` is a weekly event, and is taken within two minutes.
 export const MODEL_CHECK_EVERY = 6;
+
+// The most reports after a model file is replaced before the daemon ranks with it: seen
+// at one look, loaded at the next if unchanged (rankers.ts), used from the report after.
+export const MODEL_TAKEN_WITHIN = 2 * MODEL_CHECK_EVERY + 1;
 
 export type TickState = 'ok' | 'held' | 'pessimistic';
 

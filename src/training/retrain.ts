@@ -28,7 +28,7 @@ import { loadModel, loadModelAsync, modelFromFile, modelId, serializeModel, type
 import { backboneRank, formulaRank, trainModel, writeModelFile, type TrainingRow, type TrainReport } from './train.js';
 import { clampRank } from '../model/rank.js';
 import { defaultModelPath, modelPathFor } from '../model/rankers.js';
-import { MODEL_CHECK_EVERY } from '../daemon/elim.js';
+import { MODEL_TAKEN_WITHIN } from '../daemon/elim.js';
 import { exclusionMeanings, renderReport, thinned, type HoldoutPoint, type MaeEntry, type ReportData } from './report-html.js';
 import { checkTrustAsync, directoryProblemsAsync } from '../util/trust.js';
 import { judge, notBeaten, pairedDifference, type Candidate, type Verdict } from './judge.js';
@@ -1394,7 +1394,7 @@ export function writeModelStage(
     ctx.say(`note: the daemons use ${options.configModel}${options.configPath === null ? '' : ` (config ${options.configPath})`}; set "model: ${options.out}" in their config to use this one`);
   } else {
     const who = uid === 0 ? 'the daemons' : `daemons running as uid ${uid}`;
-    ctx.say(`${who} load it within ${MODEL_CHECK_EVERY} reports (${MODEL_CHECK_EVERY * options.intervalSec} s at the ${options.intervalSec} s interval)`);
+    ctx.say(`${who} load it within ${MODEL_TAKEN_WITHIN} reports (${MODEL_TAKEN_WITHIN * options.intervalSec} s at the ${options.intervalSec} s interval)`);
   }
   const written: WrittenModel = { written: true, id: check.id };
   if (previous !== undefined) written.previous = previous;

@@ -1132,7 +1132,7 @@ describe('the stages, one at a time', () => {
     assert.equal(statSync(out).uid, uid);
     assert.doesNotMatch(text, /^the daemons load it/m);
     assert.match(text, new RegExp(`^warning: not running as root: ${out} is owned by uid ${uid}, and a daemon running as root \\(as LIM starts it\\) refuses it and keeps the model it has; run retrain as root$`, 'm'));
-    assert.match(text, new RegExp(`^daemons running as uid ${uid} load it within 6 reports`, 'm'));
+    assert.match(text, new RegExp(`^daemons running as uid ${uid} load it within 13 reports \\(130 s at the 10 s interval\\)$`, 'm'));
   });
 
   test('writeModelStage records as the model\'s samples the rows trained on and every held-out job, not the sample of them training checked', () => {
