@@ -291,7 +291,8 @@ export function setupLoggingBeside(
     if (chosen === undefined) for (const record of pending.splice(0)) stderrWriter(stderrIsTerminal())(record);
     await chosen?.close(Math.max(0, timeoutMs - (performance.now() - began)));
   };
-  const fatalRecord = (message: string, err: unknown): void => log.fatal({ err: errorMessage(err) }, message);
+  // With the error's stack, as the log file's own fatal line (loggingTo's fatalRecord).
+  const fatalRecord = (message: string, err: unknown): void => log.fatal({ err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, message);
   return {
     log,
     ready,

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
-import { chooseLogTarget, formatLogLine, LOG_FILE_MODE, logCandidates, setupLoggingAsync } from '../../src/daemon/log.js';
+import { chooseLogTarget, formatLogLine, LOG_FILE_MODE, logCandidates, setupLoggingAsync, setupLoggingBeside } from '../../src/daemon/log.js';
 import { dirWithMode, mkfifo, plantLink, tempDir } from '../helpers.js';
 
 describe('logCandidates', () => {
@@ -222,6 +222,54 @@ describe('setupLoggingAsync', () => {
         ['info', process.pid, hostname(), 'lavarank'],
         ['fatal', process.pid, hostname(), 'lavarank'],
       ]);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('setupLoggingBeside', () => {
+  // The records of a log still being chosen (the pool's questions out, so none before the
+  // first turn of the event loop), as the file holds them once it is chosen.
+  const fileRecords = (path: string): Array<Record<string, unknown>> =>
+    readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it("writes a crash's last line made while the location is checked with the error's stack, as one made after", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const setup = setupLoggingBeside({ ...defaultConfig().log, file: join(dir, 'lavarank.log') }, { host: 'h1', env: {}, stderrIsTty: false });
+      assert.equal(setup.isReady(), false);
+      const err = new Error('boom');
+      await setup.fatalLast('uncaught exception; exiting', err, 5000);
+      const last = fileRecords(join(dir, 'lavarank.log')).at(-1)!;
+      assert.equal(last['msg'], 'uncaught exception; exiting');
+      assert.equal(last['err'], 'boom');
+      assert.equal(last['stack'], err.stack);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('keeps the newest 256 KiB of records made while the location is checked, in order, and says how many older ones it dropped', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const setup = setupLoggingBeside({ ...defaultConfig().log, file: join(dir, 'lavarank.log') }, { host: 'h1', env: {}, stderrIsTty: false });
+      const filler = 'x'.repeat(1000);
+      for (let i = 0; i < 400; i++) setup.log.info({ i, filler }, 'waiting');
+      assert.equal(setup.isReady(), false);
+      await setup.ready;
+      await setup.close(5000);
+      const records = fileRecords(join(dir, 'lavarank.log'));
+      const kept = records.filter((r) => r['msg'] === 'waiting').map((r) => Number(r['i']));
+      assert.ok(kept.length > 0 && kept.length < 400, `${kept.length} of 400 kept`);
+      assert.deepEqual(kept, kept.map((_, k) => 400 - kept.length + k), 'the newest, in order');
+      const bytes = records.filter((r) => r['msg'] === 'waiting').reduce((sum, r) => sum + JSON.stringify(r).length + 1, 0);
+      assert.ok(bytes <= 256 * 1024, `${bytes} bytes kept`);
+      assert.ok(bytes > 256 * 1024 - 1200, `${bytes} bytes kept: fewer than the bound allows`);
+      assert.deepEqual(records.filter((r) => r['level'] === 'warn').map((r) => r['msg']), [`${400 - kept.length} log lines were dropped while the log location was being checked`]);
     } finally {
       cleanup();
     }
