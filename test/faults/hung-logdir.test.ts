@@ -91,6 +91,21 @@ describe("the log's location on another user's FUSE mount whose server reads eve
     );
   });
 
+  // The stop's exit waits for the held check, then ends by SIGKILL (killNow): the pipe is
+  // held by fd 1 and by the report sink's own descriptor on it, opened at the first report.
+  it('log.file there: SIGTERM after the first reports ends the pipe, each descriptor on it closed before the kill', async () => {
+    await withSilentServer(
+      (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } }, testInterval: 0.5 }),
+      async (elim) => {
+        await elim.waitForReports(3, 12_000);
+        process.kill(elim.pid, 'SIGTERM');
+        const ended = await until('the end of the pipe', () => pipeEnded(elim) || undefined, 12_000).catch(() => false);
+        const state = existsSync(`/proc/${elim.pid}/status`) ? /^State:\s+(.*)$/m.exec(readFileSync(`/proc/${elim.pid}/status`, 'utf8'))?.[1] : 'reaped';
+        assert.equal(ended, true, `the pipe still had a writer 12 s after SIGTERM (elim ${state})`);
+      },
+    );
+  });
+
   it('once the server ends, the records kept meanwhile go to the next location, which says why the first was passed over', async () => {
     await withSilentServer(
       (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } } }),
