@@ -239,6 +239,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // beside the start, as only the child elims, started after the first report, need them
   // (lsf.shared's directory may be a user's mount whose server holds the read for good).
   let textNames: Promise<ReadonlySet<string>> | undefined;
+  let sharedRead = false; // whether that read has returned
   if (config.elims.length > 0) {
     const readShared = holdExit();
     textNames = sharedTextResources(env)
@@ -253,7 +254,10 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
           return new Set<string>();
         },
       )
-      .finally(readShared);
+      .finally(() => {
+        sharedRead = true;
+        readShared();
+      });
   }
 
   const abort = lsfAbortCode([config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : []), TRIGGER_RESOURCE], env);
@@ -377,7 +381,9 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     log.info({ threads: renice.threads }, `nice changed from ${renice.before} to ${renice.after}`);
     // Started once SIGTERM is handled: before that, the signal's default action would
     // end lavarank and leave the children, in process groups of their own, running.
-    // Once lsf.shared is read, unless the elim is stopping by then.
+    // Once lsf.shared is read, unless the elim is stopping by then; a read still out is
+    // said, or the child elims' resources stayed unknown without a word in the log.
+    if (textNames !== undefined && !sharedRead) log.warn(`the child elims wait for lsf.shared, whose read has not returned at the first report (a file system that does not answer?); they start once it does`);
     void textNames?.then((names) => {
       if (stopping === undefined) children = startChildElims(config.elims.map(childSpec), { log, signal, clock, textNames: names, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
     });

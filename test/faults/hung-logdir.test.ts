@@ -126,4 +126,16 @@ describe("the log's location on another user's FUSE mount whose server reads eve
       (elim) => assertReports(elim, 'LSF_ENVDIR'),
     );
   });
+
+  it('LSF_ENVDIR there, with child elims: the log says that they wait for lsf.shared', async () => {
+    await withSilentServer(
+      (mount, dir) => ({ env: { LSF_ENVDIR: mount, LSF_LOGDIR: dir }, config: 'elims:\n  - name: short\n    command: [/bin/true]' }),
+      async (elim) => {
+        await elim.waitForReports(2, 12_000);
+        const said = await elim.waitForLog((l) => /^the child elims wait for lsf\.shared, whose read has not returned at the first report/.test(String(l['msg'])), 10_000).catch(() => undefined);
+        assert.ok(said !== undefined, `no line about the child elims: ${elim.log().map((l) => String(l['msg'])).join(' | ')}`);
+        assert.equal(said['level'], 'warn');
+      },
+    );
+  });
 });
