@@ -1,7 +1,7 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
 import { createQuotaReader } from './cgroup.js';
 import { allowedCpusOf, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
-import { kernelFile, procPath } from './procfs.js';
+import { kernelFile, onProcFs, procPath } from './procfs.js';
 import { badFile, badLine, byteIndex, bytesAt, counterAt, EXACT_DIGITS, latin1At, latin1Slice, numberSlots, onlySpacesAndNewlines, sameItems, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 
@@ -272,6 +272,21 @@ function fractionsOf(a: number[], b: number[], online: number, total: number): C
   };
 }
 
+// The least number of jiffies (USER_HZ: 100 a second on every Linux architecture,
+// proc(5)) that an interval of ms on `online` CPUs leaves in /proc/stat's times, where
+// they are the kernel's: the interval less a jiffy a CPU for the busy time a tick has
+// not yet charged at either end, and one for each of the aggregate's eight times,
+// rounded down to jiffies when printed. Idle time is measured to the nanosecond on a
+// tickless (NO_HZ) kernel, but busy time is charged by the tick to whatever runs at it
+// (CONFIG_TICK_CPU_ACCOUNTING, the default), so a program that runs between ticks and
+// sleeps across each one (Tsafrir, Etsion and Feitelson, "Secretly monopolizing the
+// CPU without superuser privileges", 2007) is charged nothing and counted as no time
+// at all: its CPU's times fall short of the wall clock by what it ran, and a host
+// busy with it read as idle. The interval's own time is the larger of the two.
+export function wallJiffies(ms: number, online: number): number {
+  return (ms / 10) * online - online - 8;
+}
+
 // The busy share of the least busy online CPU between two readings of each CPU's idle
 // + iowait (idleBefore, idleNow: parallel to the CPU names), each CPU's time taken as
 // the aggregate's over the CPUs (allTime, in the same jiffies). CPUs in skip (no job can
@@ -399,6 +414,9 @@ const LOAD1_MS = 60_000;
 // tick, after a change, and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
   const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen);
+  // Whether the times can be held against the clock collect() is given (wallJiffies):
+  // the kernel's own, not a fake tree's nor lxcfs's.
+  const kernelClock = options.kernelClock ?? onProcFs(file.path);
   // The CPUs a job may use (jobCpuTest): isolcpus= is read once, as it changes only
   // with a reboot; the affinity again whenever the set of online CPUs changes (a cpuset
   // rewrites it on hotplug) and every AFFINITY_CHECK_EVERY reports, never per report;
@@ -436,6 +454,8 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   let previousIdle: number[] = [];
   let spareIdle: number[] = [];
   let previousCpus: string[] | undefined; // undefined before the first reading
+  let previousMs = 0; // the clock at the last reading
+  let untimed1: number | undefined; // the CPUs' worth of time the times left out, averaged as the 1-minute load
   let previousBlocked = -1; // procs_blocked at the last reading, -1 where it had none
   // The CPU quota of lavarank's cgroup (a container's), found at start and with each
   // look at the affinity: read per report only where one is set.
@@ -480,12 +500,23 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       previous = now;
       previousIdle = spareIdle;
       previousCpus = known.names;
+      const beforeMs = previousMs;
+      previousMs = monotonicMs;
       spare = before;
       spareIdle = beforeIdle.length === known.names.length ? beforeIdle : numberSlots(known.names.length);
       if (beforeCpus === undefined || !sameItems(beforeCpus, known.names)) return undefined;
-      const total = timeBetween(before, now);
+      const counted = timeBetween(before, now);
+      const wall = kernelClock ? wallJiffies(monotonicMs - beforeMs, known.names.length) : 0;
+      const total = wall > counted ? wall : counted;
       const reading = fractionsOf(before, now, known.names.length, total);
       if (reading === undefined) return undefined;
+      // The time left out, in CPUs, averaged as the load average would have counted it.
+      const ms = monotonicMs - beforeMs;
+      if (ms > 0 && (total > counted || untimed1 !== undefined)) {
+        const untimed = ((total - counted) * 10) / ms;
+        untimed1 = untimed1 === undefined ? untimed : untimed + (untimed1 - untimed) * Math.exp(-ms / LOAD1_MS);
+        reading.untimed1 = untimed1;
+      }
       const minBusy = leastBusy(beforeIdle, previousIdle, total, job.skip);
       if (minBusy !== undefined) reading.minBusy = minBusy;
       // The mean of the interval's two ends, as the disks' queue is the interval's: the

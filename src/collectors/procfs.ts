@@ -138,6 +138,15 @@ export function onKernelFs(path: string): boolean {
   }
 }
 
+// True if path is on procfs: its counters are the running kernel's.
+export function onProcFs(path: string): boolean {
+  try {
+    return statfsSync(path).type === PROC_SUPER_MAGIC;
+  } catch {
+    return false; // cannot tell: taken for another file's
+  }
+}
+
 // One kernel file a collector reads every tick.
 export interface KernelFile {
   readonly path: string;

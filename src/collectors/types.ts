@@ -21,6 +21,11 @@ export interface CpuReading {
   // With them: the tasks running on the other CPUs (their busy time), averaged over
   // the readings as the kernel averages the 1-minute load, to take out of it.
   jobElsewhere1?: number;
+  // The CPUs' worth of time /proc/stat's times left out of the interval (wallJiffies in
+  // src/collectors/cpu.ts: a program run between ticks, charged none, which the load
+  // average, sampled at ticks, misses too), averaged as the kernel averages the 1-minute
+  // load, to add to it. Absent while no time was ever left out.
+  untimed1?: number;
   // Where lavarank's cgroup, which LIM, sbatchd and their jobs share (a container's), or
   // an ancestor of it has a CPU quota below the CPUs a job may use: the quota in CPUs,
   // the CPUs' worth of time the cgroup used and spent throttled since the last reading,
@@ -161,6 +166,11 @@ export interface CollectorOptions {
   // pool, never on the daemon's thread. Tests that take two readings in one synchronous
   // step give a reader that answers at once.
   linkSpeedRead?: SpeedRead;
+  // Whether /proc/stat's times are the running kernel's, counted on the clock collect()
+  // is given, so that time they leave out of the interval can be told (the cpu
+  // collector's wall floor). Default: /proc/stat is on procfs. Tests give it with a fake
+  // tree and clock.
+  kernelClock?: boolean;
   // Where a collector tells what is not a failure of one reading: a kernel read in the
   // background (a link speed) that has not returned. Default: not told.
   warn?: (message: string) => void;

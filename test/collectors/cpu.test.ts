@@ -373,6 +373,68 @@ test('minBusy is the busy share of the least busy CPU: 0 beside tasks pinned to 
   assert.equal(c.collect(20_000)?.minBusy, 0.5);
 });
 
+// 10 s on 2 CPUs as a tickless kernel with tick-based accounting counts it while a
+// program runs 87.5 % of the time on cpu1 between ticks, sleeping across each (the
+// tick-accounting cheat): charged no tick, it leaves cpu1 125 jiffies of exact idle
+// time and nothing else; cpu0 idles throughout.
+function cheatedStat(root: string): void {
+  writeTree(root, { 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
+}
+
+test('time the kernel left out of a CPU\'s times reads as busy: a program charged no tick does not make its CPU idle', (t) => {
+  const root = tempDir(t);
+  cheatedStat(root);
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, kernelClock: true });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': stat('0 0 0 1125 0 0 0 0', '0 0 0 1000 0', '0 0 0 125 0') });
+  const r = c.collect(10_000);
+  // 1125 idle jiffies of at least 1990 (2000, less the rounding's and the tick's 10).
+  assert.equal(r?.busy, (1990 - 1125) / 1990);
+  assert.equal(r?.minBusy, 0); // cpu0 was free
+});
+
+test('a program charged no tick on every CPU leaves the host nearly all busy, where it read idle', (t) => {
+  const root = tempDir(t);
+  cheatedStat(root);
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, kernelClock: true });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': stat('0 0 0 250 0 0 0 0', '0 0 0 125 0', '0 0 0 125 0') });
+  const r = c.collect(10_000);
+  assert.ok(r !== undefined && r.busy > 0.87, `busy ${r?.busy}`);
+  assert.ok(r.minBusy !== undefined && r.minBusy > 0.87, `minBusy ${r.minBusy}`);
+});
+
+test('the time left out is counted in CPUs and averaged as the 1-minute load, for the load average that misses it too', (t) => {
+  const root = tempDir(t);
+  cheatedStat(root);
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, kernelClock: true });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': stat('0 0 0 250 0 0 0 0', '0 0 0 125 0', '0 0 0 125 0') });
+  assert.equal(c.collect(10_000)?.untimed1, (1990 - 250) / 1000);
+  // The program stops: the next 10 s are counted whole, and the average decays.
+  writeTree(root, { 'proc/stat': stat('0 0 0 2250 0 0 0 0', '0 0 0 1125 0', '0 0 0 1125 0') });
+  assert.equal(c.collect(20_000)?.untimed1, 1.74 * Math.exp(-10_000 / 60_000));
+});
+
+test('times short of the clock by no more than their rounding and the tick\'s lag read as they are', (t) => {
+  const root = tempDir(t);
+  cheatedStat(root);
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, kernelClock: true });
+  c.collect(0);
+  // An idle host's 10 s on 2 CPUs, 1 990 jiffies of 2 000 printed.
+  writeTree(root, { 'proc/stat': stat('2 0 0 1988 0 0 0 0', '1 0 0 994 0', '1 0 0 994 0') });
+  assert.equal(c.collect(10_000)?.busy, 2 / 1990);
+});
+
+test('the times of a tree that is not procfs are not held against the clock', (t) => {
+  const root = tempDir(t);
+  cheatedStat(root);
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': stat('0 0 0 250 0 0 0 0', '0 0 0 125 0', '0 0 0 125 0') });
+  assert.equal(c.collect(10_000)?.busy, 0);
+});
+
 test('minBusy leaves out the CPUs the kernel isolates from the scheduler', (t) => {
   const root = tempDir(t);
   writeTree(root, { 'sys/devices/system/cpu/isolated': '0\n', 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
