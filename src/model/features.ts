@@ -261,13 +261,21 @@ function hostLoad1Shown(s: Sample): number | undefined {
   const load = s.load;
   if (load === undefined) return undefined;
   const job = jobView(s);
-  if (job === undefined) return accountedFor(s, s.pressure?.cpuSome, s.cpu?.busy, load.load1PerCpu, load.load1PerCpu, 1, false);
+  // Tasks that ran between ticks, charged no tick (the cpu collector's untimed1), are
+  // missed by the kernel's load average too, which samples the run queues at a tick: a
+  // user's program on each CPU of a 2-CPU host that ran 98 % of the time and slept
+  // across each tick ranked it 0.1 where the same work charged ranks 49.
+  const untimed = s.cpu?.untimed1;
+  const seen = untimed !== undefined && untimed > 0 && untimed < Infinity;
+  const load1 = seen ? load.load1 + untimed : load.load1;
+  const load1PerCpu = seen ? load1 / load.online : load.load1PerCpu;
+  if (job === undefined) return accountedFor(s, s.pressure?.cpuSome, s.cpu?.busy, load1PerCpu, load1PerCpu, 1, false);
   // The tasks elsewhere as the load average weighs them: the last interval's alone
   // would take a burst there that has just begun, or has just ended, out of a load that
   // does not hold it yet, or holds it still.
   const elsewhere1 = s.cpu?.jobElsewhere1;
   const elsewhere = elsewhere1 !== undefined && elsewhere1 >= 0 && elsewhere1 < Infinity ? elsewhere1 : job.elsewhere;
-  const perCpu = Math.max(0, load.load1 - elsewhere) / job.cpus;
+  const perCpu = Math.max(0, load1 - elsewhere) / job.cpus;
   // Busy CPUs outside the job's may hold queues of their own (a user's threads pinned
   // there), which PSI, weighted by every busy CPU, shows below minBusy: bounded as a
   // queue's, as pinned waiting is, else 300 threads on one isolated CPU ranked 1000.

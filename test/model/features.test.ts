@@ -153,6 +153,33 @@ describe('toFeatures', () => {
     assert.equal(toFeatures(noCpu).named['load1_per_cpu'], noCpu.load!.load1PerCpu);
   });
 
+  // A program on each CPU of a 2-CPU host that runs 98 % of the time between ticks and
+  // sleeps across each: charged no tick, it is in neither /proc/stat's busy time nor the
+  // load average (sampled at ticks), and only the wall clock tells (the cpu collector's
+  // busy and untimed1).
+  function cheated(untimed1: number | undefined): Sample {
+    const s = fullSample({ ncpu: 2, busy: 0.98, runnablePerCpu: 0.98 });
+    s.cpu!.minBusy = 0.98;
+    if (untimed1 !== undefined) s.cpu!.untimed1 = untimed1;
+    s.load = { ...s.load!, load1: 0, load1PerCpu: 0 };
+    s.pressure!.cpuSome = 0;
+    return s;
+  }
+
+  it('adds the CPU time no tick charged to the load average, which missed it too', () => {
+    assert.equal(toFeatures(cheated(1.96)).named['load1_per_cpu'], 0.98);
+    assert.equal(toFeatures(cheated(undefined)).named['load1_per_cpu'], 0);
+  });
+
+  it('ranks a host held by programs charged no tick as one held by the same work charged', () => {
+    const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'default.json'));
+    const charged = cheated(undefined);
+    charged.load = { ...charged.load!, load1: 1.96, load1PerCpu: 0.98 };
+    const honest = ranker.rank(charged).rank;
+    assert.ok(honest > 40, `charged ${honest}`);
+    assert.equal(ranker.rank(cheated(1.96)).rank, honest);
+  });
+
   it('counts tasks pinned to one CPU of an otherwise idle host as waiting no longer than the busy share, with PSI or without: a new job runs on an idle CPU', () => {
     // taskset -c 0: 4 tasks share CPU 0 of 8, so 3 always wait (PSI "some" 1) while the
     // busy share is 1/8: at most 1/8 + 4 × 1/8 / 8 per CPU, not the 4/8 read.
