@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { EXIT_USAGE, failureStatus, printError, print, type SubcommandMain } from './util/cliio.js';
 import { exitWhenReturned } from './util/exit.js';
 import { keepInspectorClosed } from './util/node-flags.js';
+import { isSupervisedWorker, superviseCommand, tellExitStatus } from './util/supervise.js';
 import { VERSION } from './util/version.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: SubcommandMain }> }> = {
@@ -120,7 +121,14 @@ function invokedDirectly(): boolean {
 
 if (invokedDirectly()) {
   keepInspectorClosed();
-  const code = await main(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const worker = isSupervisedWorker();
+  const choice = chooseCommand(argv, isatty(1));
+  // Every command but the elim runs in a child, so that Ctrl-C ends it even where the
+  // kernel holds one of its threads in a file system's request (src/util/supervise.ts).
+  if (!worker && choice.kind === 'command' && choice.name !== 'run') process.exit(await superviseCommand(argv, `lavarank ${choice.name}`));
+  const code = await main(argv);
+  if (worker) tellExitStatus(code);
   // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive,
   // nor a link speed read the kernel holds (src/util/exit.ts).
   await exitWhenReturned(code, EXIT_WAIT_MS);

@@ -105,6 +105,7 @@ describe('lavarank on the command line', () => {
     const run = await startReadingFifo([cliPath, 'simulate', '--acct', '/dev/fd/0'], ENV);
     try {
       assert.deepEqual(await portsAfterSigusr1(run.child.pid!), []);
+      assert.deepEqual(await portsAfterSigusr1(run.reader), []);
       assert.deepEqual(await run.finish(), { code: 1, signal: null }, 'an empty accounting file is refused, as without the signal');
     } finally {
       run.cleanup();

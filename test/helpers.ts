@@ -289,6 +289,7 @@ export async function portsAfterSigusr1(pid: number): Promise<number[]> {
 // it has opened it, and so waits, past its start, until finish() closes the writer.
 export async function startReadingFifo(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{
   child: ChildProcess;
+  reader: number; // the process that opened it: child, or the child child runs its command in
   finish(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   cleanup(): void;
 }> {
@@ -304,17 +305,33 @@ export async function startReadingFifo(args: readonly string[], env: NodeJS.Proc
     if (writer !== undefined) closeSync(writer);
     writer = undefined;
   };
-  const done = { child, finish: () => (close(), exited), cleanup: () => (close(), child.kill('SIGKILL'), cleanup()) };
+  const done = { child, reader: 0, finish: () => (close(), exited), cleanup: () => (close(), child.kill('SIGKILL'), cleanup()) };
   try {
-    const fds = `/proc/${child.pid}/fd`;
-    const pipe = readlinkSync(`${fds}/0`);
-    // Once it has opened /dev/fd/0, it holds a second descriptor on the FIFO.
-    await until('the program reading its stdin', () => (readdirSync(fds).filter((fd) => linkTarget(`${fds}/${fd}`) === pipe).length > 1 ? true : undefined), 30_000);
+    const pipe = readlinkSync(`/proc/${child.pid}/fd/0`);
+    // Once it has opened /dev/fd/0, it holds a second descriptor on the FIFO: the program,
+    // or the child it runs the command in (src/util/supervise.ts).
+    const opened = (pid: number): boolean => {
+      try {
+        return readdirSync(`/proc/${pid}/fd`).filter((fd) => linkTarget(`/proc/${pid}/fd/${fd}`) === pipe).length > 1;
+      } catch {
+        return false; // ended meanwhile
+      }
+    };
+    done.reader = await until('the program reading its stdin', () => [child.pid!, ...childrenOf(child.pid!)].find(opened), 30_000);
   } catch (err) {
     done.cleanup();
     throw err;
   }
   return done;
+}
+
+// The children of pid, by their PIDs ([] once it is gone).
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p !== '').map(Number);
+  } catch {
+    return [];
+  }
 }
 
 // The target of a link in /proc, or undefined once it is gone.

@@ -146,6 +146,7 @@ describe('lavarank retrain, end to end', () => {
     const run = await startReadingFifo([script, '--acct', '/dev/fd/0', '--history', data.historyDir, '--out', join(dir, 'z.json'), '--dry-run'], { PATH: process.env['PATH'] ?? '/usr/bin:/bin' });
     try {
       assert.deepEqual(await portsAfterSigusr1(run.child.pid!), []);
+      assert.deepEqual(await portsAfterSigusr1(run.reader), []);
       assert.equal((await run.finish()).signal, null);
     } finally {
       run.cleanup();

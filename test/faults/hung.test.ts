@@ -706,3 +706,64 @@ describe("lavarank calibrate, simulate and recommend with a config on another us
     });
   }
 });
+
+// A thread whose request a user's FUSE server has read and never answers waits
+// uninterruptibly, SIGKILL included, and a process ends for its parent only once every
+// thread has: each command, run by root at a terminal with a path it looks at on such a
+// mount, left at Ctrl-C (SIGINT) or SIGTERM a zombie the shell waited for until the
+// server ended. The command the shell waits for now leaves that process behind.
+describe("every command stopped while a question to another user's FUSE server that reads every request and answers none is out", { skip: NEED }, () => {
+  const runs: Array<[string, (mount: string, dir: string) => string[]]> = [
+    ['check', (mount) => ['--config', join(mount, 'lavarank.yaml')]],
+    ['once', (mount) => ['--config', join(mount, 'lavarank.yaml')]],
+    ['explain', (mount) => ['--config', join(mount, 'lavarank.yaml')]],
+    ['retrain', (mount, dir) => ['--acct', join(dir, 'lsb.acct'), '--config', join(mount, 'lavarank.yaml'), '--dry-run']],
+    ['calibrate', (mount, dir) => ['--out', join(dir, 'calibration.jsonl'), '--quick', '--config', join(mount, 'lavarank.yaml')]],
+    ['simulate', (mount) => ['--config', join(mount, 'lavarank.yaml')]],
+    ['recommend', (mount) => ['--config', join(mount, 'lavarank.yaml')]],
+    ['install', (mount) => ['--serverdir', mount, '--dry-run']],
+  ];
+  // Where a thread of pid or of a child of pid waits in the server's request, or undefined.
+  const waitingThread = (pid: number): string | undefined => {
+    const pids = [pid, ...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p !== '').map(Number)];
+    for (const p of pids) {
+      for (const tid of spawnSync('ls', [`/proc/${p}/task`], { encoding: 'utf8' }).stdout.trim().split('\n')) {
+        try {
+          if (readFileSync(`/proc/${p}/task/${tid}/wchan`, 'utf8') === 'request_wait_answer') return `${p}/${tid}`;
+        } catch {
+          // the thread ended
+        }
+      }
+    }
+    return undefined;
+  };
+  for (const [command, args] of runs) {
+    for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      if (signal === 'SIGTERM' && command !== 'check') continue; // one command is enough for the second signal
+      it(`${command}: ${signal} ends it with status ${status}, naming the path it waits for`, async () => {
+        const { dir, cleanup } = tempDir('lavarank-hung-');
+        const mount = join(dir, 'mnt');
+        mkdirSync(mount, { mode: 0o755 });
+        copyFileSync(fixture('openlava/lsb.acct'), join(dir, 'lsb.acct'));
+        const server = await fuseHangOver(mount, 'none');
+        const child = spawn(process.execPath, [cliPath, command, ...args(mount, dir)], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] } });
+        let err = '';
+        child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+        try {
+          await until('a thread waiting in the FUSE server', () => waitingThread(child.pid!), 30_000);
+          child.kill(signal);
+          const code = await Promise.race([exited, sleep(10_000).then(() => 'still running 10 s after the signal' as const)]);
+          assert.equal(code, status, err);
+          assert.match(err, new RegExp(`lavarank ${command}: process \\d+ is still waiting for \\w+ ${mount.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+        } finally {
+          child.kill('SIGKILL');
+          server.kill('SIGKILL'); // closes /dev/fuse: the held request fails and the thread returns
+          await sleep(300);
+          spawnSync('umount', ['-l', mount]);
+          cleanup();
+        }
+      });
+    }
+  }
+});

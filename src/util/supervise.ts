@@ -1,0 +1,263 @@
+// Running an administrator's command in a child process, so that Ctrl-C ends it.
+//
+// A thread that asked a FUSE server something the server has read and never answers
+// waits uninterruptibly, SIGKILL included (request_wait_answer in fs/fuse/dev.c), and a
+// process ends, for its parent, only once its last thread has: `lavarank check` with a
+// user's mount on a path it looks at left, at Ctrl-C, a zombie the shell waited for
+// until the server ended. No code in that process can end such a wait, so the command
+// the shell waits for is a small parent that asks no file system (what the kernel
+// cannot end then holds only the child). It forwards SIGINT, SIGTERM and SIGHUP to the
+// child, started in a session of its own so that a terminal's Ctrl-C reaches it once,
+// and exits with the child's status; once the child was told to stop, or has said its
+// status, and its main thread is gone or one of its threads has waited in the same
+// file-system call for a second, it names that call and exits without it.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+import { constants } from 'node:os';
+import { printError } from './cliio.js';
+import { escapedControlsInLines } from './shown.js';
+
+// Set in the child's environment (and removed from it at its start) to say it is the worker.
+const WORKER_MARK = 'LAVARANK_SUPERVISED_WORKER';
+
+// The signals forwarded to the worker, each ending a command with 128 + its number.
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+// How often the parent looks at a worker that was told to stop or said its status.
+const LOOK_MS = 100;
+// How long a thread must stay in the same file-system call to count as held there.
+const HELD_MS = 1000;
+
+// Whether this process is a supervised worker; removes the mark, so its own children
+// (calibrate's probes, execa's commands) do not inherit it.
+export function isSupervisedWorker(): boolean {
+  const mark = process.env[WORKER_MARK] === '1' && typeof process.send === 'function';
+  delete process.env[WORKER_MARK];
+  if (mark) {
+    // The channel must not keep the worker alive; the parent's end (it was killed) ends
+    // the worker as a SIGTERM would, rather than leave it running unseen.
+    (process.channel as { unref?: () => void } | undefined)?.unref?.();
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  }
+  return mark;
+}
+
+// Tells the supervising parent the status this worker is about to exit with, so that
+// the parent can end with it even if the worker's exit is held by the kernel.
+export function tellExitStatus(code: number): void {
+  if (typeof process.send !== 'function' || !process.connected) return;
+  try {
+    process.send({ exit: code });
+  } catch {
+    // the parent is gone: nobody waits for the status
+  }
+}
+
+// Runs this program again with argv as the worker and resolves to the status to exit
+// with. who names the command in the line said when the worker is left behind.
+export async function superviseCommand(argv: readonly string[], who: string): Promise<number> {
+  const script = process.argv[1] ?? '';
+  const child = spawn(process.execPath, [...process.execArgv, script, ...argv], {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    detached: true,
+    env: { ...process.env, [WORKER_MARK]: '1' },
+  });
+  return await new Promise<number>((resolve) => {
+    let stoppedBy: number | undefined;
+    let said: number | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const looks = new Map<string, { call: string; since: number }>();
+    const done = (code: number): void => {
+      if (timer !== undefined) clearInterval(timer);
+      for (const s of STOP_SIGNALS) process.off(s, forward);
+      child.removeAllListeners('exit');
+      resolve(code);
+    };
+    const look = (): void => {
+      const pid = child.pid;
+      if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      const calls = fileSystemCalls(pid, looks, Date.now());
+      const mainGone = taskState(`/proc/${pid}/stat`) === 'Z';
+      // A main thread gone while the process lives: what its other threads ask holds it.
+      const held = mainGone ? calls.map((c) => c.call) : calls.filter((c) => c.held).map((c) => c.call);
+      if (!mainGone && held.length === 0) return;
+      const status = said ?? stoppedBy ?? 1;
+      if (held.length > 0) {
+        printError(
+          escapedControlsInLines(
+            `${who}: process ${pid} is still waiting for ${held.join('; ')}; it ends when that file system answers ` +
+              `(or root unmounts it with umount -f); exiting with ${status} without it`,
+          ),
+        );
+      }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      done(status);
+    };
+    const watch = (): void => {
+      timer ??= setInterval(look, LOOK_MS);
+    };
+    function forward(signal: NodeJS.Signals): void {
+      stoppedBy ??= 128 + constants.signals[signal];
+      try {
+        child.kill(signal);
+      } catch {
+        // the worker is gone; its exit event follows
+      }
+      watch();
+    }
+    for (const s of STOP_SIGNALS) process.on(s, forward);
+    child.on('message', (m: unknown) => {
+      if (typeof m === 'object' && m !== null && typeof (m as { exit?: unknown }).exit === 'number') {
+        said = (m as { exit: number }).exit;
+        watch();
+      }
+    });
+    child.on('error', (err) => {
+      printError(`${who}: cannot start: ${err.message}`);
+      done(1);
+    });
+    child.on('exit', (code, signal) => done(code ?? 128 + (signal === null ? 0 : constants.signals[signal])));
+  });
+}
+
+// A task's state letter from its stat file ('Z' for a main thread that exited while
+// another thread lives), or '' when it cannot be read.
+function taskState(file: string): string {
+  try {
+    const text = readFileSync(file, 'latin1');
+    return text.slice(text.lastIndexOf(')') + 2).charAt(0);
+  } catch {
+    return '';
+  }
+}
+
+// The file-system calls pid's threads are in, each as "lstat /path", and whether it is
+// the same as at a look at least HELD_MS ago (looks keeps each thread's last call and
+// since when).
+function fileSystemCalls(pid: number, looks: Map<string, { call: string; since: number }>, now: number): Array<{ call: string; held: boolean }> {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const calls: Array<{ call: string; held: boolean }> = [];
+  for (const tid of tids) {
+    const call = fileSystemCall(pid, tid);
+    const before = looks.get(tid);
+    if (call === undefined) {
+      looks.delete(tid);
+      continue;
+    }
+    if (before === undefined || before.call !== call) looks.set(tid, { call, since: now });
+    calls.push({ call, held: before !== undefined && before.call === call && now - before.since >= HELD_MS });
+  }
+  return calls;
+}
+
+// What a thread's system call asks of a file system ("statx /tmp/x", "read /tmp/x"), or
+// undefined when it is in none (a futex, epoll, a pipe's read) or cannot be read.
+function fileSystemCall(pid: number, tid: string): string | undefined {
+  let line: string;
+  try {
+    line = readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  const call = parseSyscallLine(line, process.arch);
+  if (call === undefined) return undefined;
+  if (call.fd !== undefined) {
+    const target = linkOf(`/proc/${pid}/fd/${call.fd}`);
+    return target?.startsWith('/') === true ? `${call.name} ${target}` : undefined;
+  }
+  const path = stringAt(pid, tid, call.pathAddress!);
+  if (path === undefined) return call.name;
+  if (path.startsWith('/') || call.dirfd === undefined || call.dirfd === AT_FDCWD) return `${call.name} ${path}`;
+  return `${call.name} ${linkOf(`/proc/${pid}/fd/${call.dirfd}`) ?? '?'}/${path}`;
+}
+
+const AT_FDCWD = -100;
+
+function linkOf(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+// The NUL-ended string at address in a thread's memory (its parent may read it).
+function stringAt(pid: number, tid: string, address: number): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/task/${tid}/mem`, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const buf = Buffer.alloc(4096);
+    const n = readSync(fd, buf, 0, buf.length, address);
+    const end = buf.subarray(0, n).indexOf(0);
+    return buf.subarray(0, end < 0 ? n : end).toString('utf8');
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// A system call that asks a file system: its name, and where it names the file (a
+// path's address, with the directory descriptor it is relative to, or a descriptor).
+export interface FileSystemCall {
+  name: string;
+  pathAddress?: number;
+  dirfd?: number;
+  fd?: number;
+}
+
+// Calls by number: [name, the argument naming the file, whether it is a descriptor,
+// the argument holding the directory descriptor a relative path starts from].
+type CallTable = Record<number, [string, number, 'path' | 'fd', number?]>;
+
+const X64: CallTable = {
+  0: ['read', 0, 'fd'], 2: ['open', 0, 'path'], 4: ['stat', 0, 'path'], 5: ['fstat', 0, 'fd'], 6: ['lstat', 0, 'path'],
+  17: ['pread64', 0, 'fd'], 19: ['readv', 0, 'fd'], 21: ['access', 0, 'path'], 78: ['getdents', 0, 'fd'],
+  83: ['mkdir', 0, 'path'], 89: ['readlink', 0, 'path'], 137: ['statfs', 0, 'path'], 138: ['fstatfs', 0, 'fd'],
+  217: ['getdents64', 0, 'fd'], 257: ['openat', 1, 'path', 0], 258: ['mkdirat', 1, 'path', 0], 262: ['newfstatat', 1, 'path', 0],
+  267: ['readlinkat', 1, 'path', 0], 269: ['faccessat', 1, 'path', 0], 332: ['statx', 1, 'path', 0], 437: ['openat2', 1, 'path', 0],
+  439: ['faccessat2', 1, 'path', 0],
+};
+const ARM64: CallTable = {
+  34: ['mkdirat', 1, 'path', 0], 43: ['statfs', 0, 'path'], 44: ['fstatfs', 0, 'fd'], 48: ['faccessat', 1, 'path', 0],
+  56: ['openat', 1, 'path', 0], 61: ['getdents64', 0, 'fd'], 63: ['read', 0, 'fd'], 65: ['readv', 0, 'fd'], 67: ['pread64', 0, 'fd'],
+  78: ['readlinkat', 1, 'path', 0], 79: ['newfstatat', 1, 'path', 0], 80: ['fstat', 0, 'fd'], 291: ['statx', 1, 'path', 0],
+  437: ['openat2', 1, 'path', 0], 439: ['faccessat2', 1, 'path', 0],
+};
+
+// Parses a /proc/PID/task/TID/syscall line ("332 0xffffff9c 0x7f.. ..." while in a call,
+// "running" or "-1 ..." otherwise) into the file-system call it is, for x64 and arm64.
+// Pure.
+export function parseSyscallLine(line: string, arch: string): FileSystemCall | undefined {
+  const table = arch === 'x64' ? X64 : arch === 'arm64' ? ARM64 : undefined;
+  const fields = line.trim().split(/\s+/);
+  const nr = Number(fields[0]);
+  if (table === undefined || !Number.isInteger(nr) || nr < 0) return undefined;
+  const entry = table[nr];
+  if (entry === undefined) return undefined;
+  const [name, index, kind, dirIndex] = entry;
+  const arg = (i: number): bigint | undefined => {
+    const text = fields[1 + i];
+    return text === undefined ? undefined : BigInt(text);
+  };
+  const value = arg(index);
+  if (value === undefined) return undefined;
+  if (kind === 'fd') return { name, fd: Number(BigInt.asIntN(32, value)) };
+  const call: FileSystemCall = { name, pathAddress: Number(value) };
+  const dir = dirIndex === undefined ? undefined : arg(dirIndex);
+  if (dir !== undefined) call.dirfd = Number(BigInt.asIntN(32, dir));
+  return call;
+}

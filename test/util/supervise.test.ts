@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { parseSyscallLine } from '../../src/util/supervise.js';
+import { cliPath } from '../helpers.js';
+
+describe('parseSyscallLine', () => {
+  it('reads statx on x64 as a path at its second argument, relative to the first', () => {
+    const call = parseSyscallLine('332 0xffffffffffffff9c 0x7f3a1c000b60 0x100 0xfff 0x7f3a2effcc40 0x0 0x7f3a2effcb88 0x7f3a34b1f8ae\n', 'x64');
+    assert.deepEqual(call, { name: 'statx', pathAddress: 0x7f3a1c000b60, dirfd: -100 });
+  });
+
+  it('reads lstat on x64 as a path at its first argument', () => {
+    assert.deepEqual(parseSyscallLine('6 0x55d0c1a0 0x7ffd0000 0x0 0x0 0x0 0x0 0x7ffd 0x7f00', 'x64'), { name: 'lstat', pathAddress: 0x55d0c1a0 });
+  });
+
+  it('reads a read on x64 as its descriptor', () => {
+    assert.deepEqual(parseSyscallLine('0 0x17 0x7f3a1c000b60 0x10000 0x0 0x0 0x0 0x7ffd 0x7f00', 'x64'), { name: 'read', fd: 23 });
+  });
+
+  it('reads openat on arm64 by its own number', () => {
+    assert.deepEqual(parseSyscallLine('56 0xffffff9c 0xaaaad000 0x0 0x0 0x0 0x0 0xffff 0xffff', 'arm64'), { name: 'openat', pathAddress: 0xaaaad000, dirfd: -100 });
+  });
+
+  it('gives nothing for a wait that asks no file system (a futex, epoll_wait)', () => {
+    assert.equal(parseSyscallLine('202 0x7f3a2effcc40 0x80 0x0 0x0 0x0 0x0 0x7ffd 0x7f00', 'x64'), undefined);
+    assert.equal(parseSyscallLine('232 0x3 0x7ffd 0x400 0xffffffff 0x0 0x0 0x7ffd 0x7f00', 'x64'), undefined);
+  });
+
+  it('gives nothing for a thread not in a call, or an unknown architecture', () => {
+    assert.equal(parseSyscallLine('running\n', 'x64'), undefined);
+    assert.equal(parseSyscallLine('-1 0x7ffd 0x7f00\n', 'x64'), undefined);
+    assert.equal(parseSyscallLine('6 0x55d0c1a0 0x0 0x0 0x0 0x0 0x0 0x0 0x0', 'ppc64'), undefined);
+  });
+});
+
+describe('a supervised command', () => {
+  it('exits with the status of the command it runs', async () => {
+    const child = spawn(process.execPath, [cliPath, 'check', '--no-such-option'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.equal(code, 2, err);
+    assert.match(err, /lavarank check: .*no-such-option/);
+  });
+});
