@@ -31,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   const folds = numberOption('folds', args.folds, DEFAULT_VALIDATION.folds, { integer: true, min: 2, max: 50 });
   const repeats = numberOption('repeats', args.repeats, DEFAULT_VALIDATION.repeats, { integer: true, min: 1, max: 50 });
   const seed = numberOption('seed', args.seed, DEFAULT_VALIDATION.seed, { integer: true, min: 0, max: 2 ** 31 });
-  const { rows } = readDatasets(paths, print);
+  const { rows } = await readDatasets(paths, print);
   const started = performance.now();
   const r = await crossValidate(rows, DEFAULT_SETTINGS, { folds, repeats, seed, onFold: (done, total) => printError(`fold ${done}/${total}`) });
   print(`\n${validationReport(r)}`);

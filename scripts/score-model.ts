@@ -117,8 +117,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const seed = numberOption('seed', args.seed, 1, { integer: true, min: 0, max: 2 ** 31 });
   const model = loadModel(resolve(args.model ?? defaultModelPath()), { trust: false });
-  const train = readDatasets((args.train ?? DEFAULT_DATA.map((p) => resolve(ROOT, p))).map((p) => resolve(p)), printError);
-  const scored = readDatasets(args.data.map((p) => resolve(p)), printError);
+  const train = await readDatasets((args.train ?? DEFAULT_DATA.map((p) => resolve(ROOT, p))).map((p) => resolve(p)), printError);
+  const scored = await readDatasets(args.data.map((p) => resolve(p)), printError);
   print(`model ${model.id}; baselines fitted on ${train.source.join(', ')}; scored on ${scored.source.join(', ')}`);
   // A file among the training ones (same contents) is no test of anything: say so.
   const inSample = scored.source.filter((_, i) => train.sha256.includes(scored.sha256[i]!));

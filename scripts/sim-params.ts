@@ -3,11 +3,11 @@
 // clean probe runs each comes from, beside the values the simulator uses (CALIBRATED).
 //
 //   node dist/scripts/sim-params.js [FILE]
-import { readCalibration } from '../src/training/dataset.js';
+import { readCalibrationAsync } from '../src/training/dataset.js';
 import { CALIBRATED, deriveClusterParams, roundParams, type ClusterParams } from '../src/simulate/params.js';
 
 const path = process.argv[2] ?? 'data/calibration-epyc-2vcpu.jsonl';
-const file = readCalibration(path);
+const file = await readCalibrationAsync(path);
 const d = deriveClusterParams(file.records);
 const rounded = roundParams(d.params);
 const lines = [`${path}: ${file.records.length} runs, ${d.runs} clean (others used at most 10 % of the CPUs before and during the probe)`, ''];

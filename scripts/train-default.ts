@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { print, printError } from '../src/util/cliio.js';
 import { errorMessage } from '../src/util/errors.js';
-import { calibrationRows, FOREIGN_RISE_WHY, readCalibration, usableRecords } from '../src/training/dataset.js';
+import { calibrationRows, FOREIGN_RISE_WHY, readCalibrationAsync, usableRecords } from '../src/training/dataset.js';
 import { syntheticCalibration } from '../src/training/synthetic.js';
 import { fitModel, writeModelFile, type TrainingRow } from '../src/training/train.js';
 import { crossValEntries, crossValidate, type CrossValResult } from '../src/training/crossval.js';
@@ -43,13 +43,13 @@ else the backbone alone (--force: keep the network anyway).`;
 
 // The rows of calibration datasets, leaving out runs disturbed by other processes,
 // with a line per file of what was read and each file's sha256.
-export function readDatasets(paths: readonly string[], say: (line: string) => void): { rows: TrainingRow[]; source: string[]; sha256: string[]; synthetic: boolean } {
+export async function readDatasets(paths: readonly string[], say: (line: string) => void): Promise<{ rows: TrainingRow[]; source: string[]; sha256: string[]; synthetic: boolean }> {
   const rows: TrainingRow[] = [];
   const source: string[] = [];
   const sha256: string[] = [];
   let synthetic = true;
   for (const path of paths) {
-    const file = readCalibration(path);
+    const file = await readCalibrationAsync(path);
     for (const problem of file.problems) printError(`skipped ${problem}`);
     const name = relative(ROOT, path).startsWith('..') ? path : relative(ROOT, path);
     // An empty file, garbage or another kind of JSON lines (a history file) would make every figure NaN.
@@ -119,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   if (Number.isNaN(date.getTime())) throw new Error(`--date: expected an ISO 8601 date, received ${JSON.stringify(args.date)}`);
   const paths = (args.data ?? DEFAULT_DATA.map((p) => resolve(ROOT, p))).map((p) => resolve(p));
   const out = resolve(args.out ?? resolve(ROOT, 'models', 'default.json'));
-  const { rows, source, synthetic } = readDatasets(paths, print);
+  const { rows, source, synthetic } = await readDatasets(paths, print);
   const settings = { ...DEFAULT_SETTINGS, seed, epochs };
 
   const validation = await crossValidate(rows, settings, { ...DEFAULT_VALIDATION, onFold: (done, total) => printError(`fold ${done}/${total}`) });

@@ -18,8 +18,8 @@ import { findConfigAsync, loadConfigAsync } from '../config/config.js';
 import { cliLogger } from '../daemon/log.js';
 import { EXIT_FAILURE, EXIT_USAGE, print, printError, runAsProgram } from '../util/cliio.js';
 import { ConfigError, UsageError, errorMessage, errorReason } from '../util/errors.js';
-import { outputDirectoryProblems } from '../util/atomic-file.js';
-import { isPresent, isPresentAsync, readRegularText } from '../util/paths.js';
+import { outputDirectoryProblemsAsync } from '../util/atomic-file.js';
+import { isPresentAsync, readRegularTextAsync } from '../util/paths.js';
 import { MAX_DATASET_BYTES } from '../training/dataset.js';
 import { numberOption, parseCommandLine } from '../util/options.js';
 import { escapedControls } from '../util/shown.js';
@@ -161,19 +161,22 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.summary !== undefined) {
-    print(summaryTable(finalizeRecords(readJournal(readInput('summary', args.summary), args.summary))));
+    print(summaryTable(finalizeRecords(readJournal(await readInput('summary', args.summary), args.summary))));
     return 0;
   }
   const out = args.out ?? `calibration-${hostname()}.jsonl`;
-  // Before hours of runs, and before the journal is made beside it.
-  const refused = outputDirectoryProblems(out, { what: 'dataset directory' });
+  // Before hours of runs, and before the journal is made beside it. This look, the two
+  // below and the read of --summary's or --finalize's file are asked in libuv's pool: a
+  // user's FUSE mount at one, whose server answers the pool and never a main thread,
+  // held the main thread there.
+  const refused = await outputDirectoryProblemsAsync(out, { what: 'dataset directory' });
   if (refused.length > 0) throw new ConfigError(`--out ${out}: ${refused.join('; ')}`);
   if (args.finalize !== undefined) {
-    if (isPresent(out) && args.force !== true) {
+    if ((await isPresentAsync(out)) && args.force !== true) {
       printError(`lavarank calibrate: --out: ${out} exists; use --force to replace it`);
       return EXIT_FAILURE;
     }
-    const lines = finalizeRecords(readJournal(readInput('finalize', args.finalize), args.finalize));
+    const lines = finalizeRecords(readJournal(await readInput('finalize', args.finalize), args.finalize));
     if (lines.length === 0) {
       printError(`lavarank calibrate: --finalize ${args.finalize}: no probe run with an idle baseline in it; nothing written`);
       return EXIT_FAILURE;
@@ -188,12 +191,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const journalPath = `${out}.partial`;
-  if (isPresent(out) && args.force !== true) {
+  if ((await isPresentAsync(out)) && args.force !== true) {
     printError(`lavarank calibrate: ${out} exists; use --force to replace it`);
     return EXIT_FAILURE;
   }
   // The journal of a run killed before it could write its dataset: --force would delete those runs.
-  if (isPresent(journalPath) && args.force !== true) {
+  if ((await isPresentAsync(journalPath)) && args.force !== true) {
     printError(
       `lavarank calibrate: ${journalPath} exists: the runs of a calibration that ended without writing ${out}; ` +
         `"lavarank calibrate --finalize ${journalPath} --out ${out}" writes the dataset from them, --force deletes them and starts again`,
@@ -225,9 +228,9 @@ export function modeConflict(args: Record<string, unknown>): string | undefined 
 // The text of a journal or dataset named by --summary or --finalize. A FIFO is refused
 // at once, not waited on for ever, and an error names the option and the file:
 // readFileSync said only "EISDIR: illegal operation on a directory, read".
-function readInput(option: string, path: string): string {
+async function readInput(option: string, path: string): Promise<string> {
   try {
-    return readRegularText(path, MAX_DATASET_BYTES);
+    return await readRegularTextAsync(path, MAX_DATASET_BYTES);
   } catch (err) {
     throw new ConfigError(`--${option} ${path}: cannot be read: ${errorReason(err)}`, { cause: err });
   }

@@ -9,9 +9,9 @@ import { findConfigAsync, loadConfigAsync } from '../config/config.js';
 import { isPresentAsync } from '../util/paths.js';
 import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
-import { readCalibration, type CalibrationRecord } from '../training/dataset.js';
+import { readCalibrationAsync, type CalibrationRecord } from '../training/dataset.js';
 import { featuresFromNamed, jobView, rawFeatures } from '../model/features.js';
-import { loadModel, type LoadedModel } from '../model/model.js';
+import { loadModelAsync, type LoadedModel } from '../model/model.js';
 import { modelPathFor } from '../model/rankers.js';
 import { median } from '../util/stats.js';
 import type { HostSpec } from '../simulate/cluster.js';
@@ -268,13 +268,15 @@ export async function main(argv: string[]): Promise<number> {
   }
   const config = await loadConfigAsync(await findConfigAsync(args.config, process.env, isPresentAsync));
   const cpus = givenCpus ?? hostCpusForRank(config, availableParallelism()).cpus;
-  const model = loadModel(args.model ?? modelPathFor(config));
+  // In libuv's pool, as check's: a model under a user's FUSE mount whose server answers
+  // the pool and never a main thread held the main thread in the trust walk.
+  const model = await loadModelAsync(args.model ?? modelPathFor(config));
   let states: HostState[] | undefined;
   let statesFrom: string | undefined;
   if (args.data !== undefined && args.data.length > 0) {
     const records: CalibrationRecord[] = [];
     for (const path of args.data) {
-      const file = readCalibration(path);
+      const file = await readCalibrationAsync(path);
       for (const problem of file.problems) printError(`skipped ${problem}`);
       records.push(...file.records);
     }

@@ -3,15 +3,15 @@
 // ranks, JOB_ACCEPT_INTERVAL=1, random, two random choices, an oracle — on the site's
 // hosts and jobs (lsb.acct) or a generated workload, and reports what ordering by
 // rank gains. The model: docs/simulate.md.
-import { existsSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { MIN_LIM_INTERVAL, findConfigAsync, loadConfigAsync } from '../config/config.js';
 import { readAcct, skippedLines, type JobFinish } from '../lsf/acct.js';
 import { durationSeconds, parseResReq } from '../lsf/res-req.js';
-import { loadModel, type LoadedModel } from '../model/model.js';
+import { loadModelAsync, type LoadedModel } from '../model/model.js';
 import { modelPathFor, modelRanker } from '../model/rankers.js';
-import { outputDirectoryProblems, UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
-import { fileIdentity, isInputFile, isPresentAsync, unwritableDirectory } from '../util/paths.js';
+import { outputDirectoryProblemsAsync, UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
+import { fileIdentityAsync, isInputFile, isPresentAsync, unwritableDirectoryAsync } from '../util/paths.js';
 import { print, printError, printStatus } from '../util/cliio.js';
 import { ConfigError, UsageError, errorMessage, errorReason } from '../util/errors.js';
 import { numberOption, parseCommandLine } from '../util/options.js';
@@ -282,8 +282,10 @@ function generateOptions(args: SimulationArgs): GenerateOptions {
 export async function setupSimulation(args: SimulationArgs, options: { policies?: (recommended: { d: number; t: number; decay: number }, sweep: number[]) => PolicySpec[] } = {}): Promise<SimulationSetup> {
   const opts = simulationOptions(args);
   const config = await loadConfigAsync(await findConfigAsync(args.config, process.env, isPresentAsync));
-  const hosts = args.hosts !== undefined && args.hosts.length > 0 ? readHosts(args.hosts) : syntheticHosts(opts.synthetic);
-  const model = loadModel(args.model ?? modelPathFor(config));
+  const hosts = args.hosts !== undefined && args.hosts.length > 0 ? await readHosts(args.hosts) : syntheticHosts(opts.synthetic);
+  // In libuv's pool, as check's: a model under a user's FUSE mount whose server answers
+  // the pool and never a main thread held the main thread in the trust walk.
+  const model = await loadModelAsync(args.model ?? modelPathFor(config));
   const ranker = modelRanker(model);
   if (opts.interval === undefined && config.interval < MIN_LIM_INTERVAL) throw new ConfigError(`the config's interval ${config.interval} s cannot be simulated: ${UNDER_LIM_POLL}; give --interval ${MIN_LIM_INTERVAL} or more`);
   const scheduler: SchedulerSettings = { ...opts.scheduler, elimInterval: opts.interval ?? config.interval };
@@ -308,11 +310,17 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
   let workloadText: string;
   if ('acct' in opts.workload) {
     const { acct, replay } = opts.workload;
-    const unreadable = acctProblem(acct);
+    const unreadable = await acctProblemAsync(acct);
     if (unreadable !== undefined) throw new ConfigError(`--acct ${acct}: ${unreadable}`);
     const records: JobFinish[] = [];
     const reader = readAcct(acct);
-    for await (const r of reader) records.push(r);
+    try {
+      for await (const r of reader) records.push(r);
+    } catch (err) {
+      // The open's own words name the descriptor it reopens ("open '/proc/self/fd/19'").
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError(`--acct ${acct}: cannot be read: ${errorReason(err)}`, { cause: err });
+    }
     // Lines left out change the workload replayed: say how many and why, as retrain does.
     const st = reader.stats;
     const skipped = skippedLines(st, true);
@@ -357,11 +365,13 @@ export async function setupSimulation(args: SimulationArgs, options: { policies?
 // Why --acct cannot be replayed, or undefined: it is read as retrain reads it, a
 // regular file or the pipe of a shell's process substitution (--acct <(zcat
 // lsb.acct.1.gz), a /dev/fd/N path). Any other FIFO blocked the read for ever, and a
-// directory failed with a bare "EISDIR: illegal operation on a directory, read".
-export function acctProblem(path: string): string | undefined {
+// directory failed with a bare "EISDIR: illegal operation on a directory, read". Its
+// stat is asked in libuv's pool: on a user's FUSE mount whose server answers the pool
+// and never a main thread, it held the main thread.
+export async function acctProblemAsync(path: string): Promise<string | undefined> {
   let st;
   try {
-    st = statSync(path);
+    st = await stat(path);
   } catch (err) {
     return `cannot be read: ${errorReason(err)}; expected an lsb.acct file`;
   }
@@ -405,12 +415,15 @@ Output:
 // Why a report could not be written at path, or undefined: checked before the
 // simulation, which takes minutes on a large cluster, rather than found when the
 // write fails at its end, named by its temp file (EISDIR, ENOENT on ".r.html.123.tmp").
-export function reportPathProblem(path: string): string | undefined {
-  if (existsSync(path) && !statSync(path).isFile()) return 'exists and is not a regular file';
+// Asked in libuv's pool, as the clash check's stats: a report directory on a user's
+// FUSE mount whose server answers the pool and never a main thread held the main thread.
+export async function reportPathProblemAsync(path: string): Promise<string | undefined> {
+  const st = await stat(path).catch(() => undefined); // missing or unreadable: as existsSync said
+  if (st !== undefined && !st.isFile()) return 'exists and is not a regular file';
   const dir = dirname(resolve(path));
-  const why = unwritableDirectory(dir);
+  const why = await unwritableDirectoryAsync(dir);
   if (why !== undefined) return `cannot write into ${dir}: ${why}`;
-  const refused = outputDirectoryProblems(path, { what: 'HTML report directory' });
+  const refused = await outputDirectoryProblemsAsync(path, { what: 'HTML report directory' });
   return refused.length === 0 ? undefined : refused.join('; ');
 }
 
@@ -434,9 +447,16 @@ export async function main(argv: string[]): Promise<number> {
       ['the config', source.path ?? undefined],
       ['the model', args.model ?? modelPathFor(await loadConfigAsync(source))],
     ];
-    const clash = inputs.find(([, path]) => path !== undefined && fileIdentity(path) === fileIdentity(args.html!));
+    const report = await fileIdentityAsync(args.html);
+    let clash: [string, string | undefined] | undefined;
+    for (const input of inputs) {
+      if (input[1] !== undefined && (await fileIdentityAsync(input[1])) === report) {
+        clash = input;
+        break;
+      }
+    }
     if (clash !== undefined) throw new UsageError(`--html ${args.html} is ${clash[0]} ${clash[1]!}; writing the report would destroy it`);
-    const unwritable = reportPathProblem(args.html);
+    const unwritable = await reportPathProblemAsync(args.html);
     if (unwritable !== undefined) throw new ConfigError(`--html ${args.html}: ${unwritable}`);
   }
   const isTTY = process.stderr.isTTY === true;

@@ -6,7 +6,7 @@
 import { LineCounter } from 'yaml';
 import { aliasRefused } from '../config/config.js';
 import { ConfigError, ParseError, errorMessage, errorReason } from '../util/errors.js';
-import { readRegularText } from '../util/paths.js';
+import { readRegularTextAsync } from '../util/paths.js';
 import { median } from '../util/stats.js';
 import { parseYamlDocument } from '../util/yaml.js';
 import { diskCount, type HostSpec } from './cluster.js';
@@ -284,13 +284,14 @@ export function mergeHosts(facts: readonly HostFacts[]): HostSpec[] {
 // lshosts -l of 100 000 hosts is about 100 MB; a FIFO or a device is refused, not waited on.
 const MAX_HOSTS_BYTES = 256 * 1024 * 1024;
 
-// Reads and merges host files.
-export function readHosts(paths: readonly string[]): HostSpec[] {
+// Reads and merges host files, each read in libuv's pool: a user's FUSE mount at one,
+// whose server answers the pool and never a main thread, held the main thread there.
+export async function readHosts(paths: readonly string[]): Promise<HostSpec[]> {
   const facts: HostFacts[] = [];
   for (const path of paths) {
     let text: string;
     try {
-      text = readRegularText(path, MAX_HOSTS_BYTES);
+      text = await readRegularTextAsync(path, MAX_HOSTS_BYTES);
     } catch (err) {
       throw new ConfigError(`--hosts ${path}: cannot read: ${errorReason(err)}`, { cause: err });
     }

@@ -4,7 +4,7 @@
 // slowdown in percent. Read whole (they are small) and checked line by line.
 import { createHash } from 'node:crypto';
 import { stripBom } from '../util/bom.js';
-import { readRegularBytes } from '../util/paths.js';
+import { readRegularBytesAsync } from '../util/paths.js';
 import type { Sample } from '../collectors/types.js';
 import { ParseError, errorReason } from '../util/errors.js';
 import { toFeatures } from '../model/features.js';
@@ -20,7 +20,7 @@ export interface CalibrationRecord {
 // Calibration files larger than this are refused (a real one is well under 10 MB).
 export const MAX_DATASET_BYTES = 256 * 1024 * 1024;
 
-// What readCalibration found in one file.
+// What readCalibrationAsync found in one file.
 export interface CalibrationFile {
   path: string;
   sha256: string;
@@ -66,12 +66,14 @@ export function parseCalibration(text: string, where: string): Omit<CalibrationF
   return { records, skipped, problems };
 }
 
-// Reads one dataset file; throws ParseError when it cannot be read at all.
-export function readCalibration(path: string): CalibrationFile {
+// Reads one dataset file; throws ParseError when it cannot be read at all. Its open,
+// fstat and reads are asked in libuv's pool: on a user's FUSE mount whose server answers
+// the pool and never a main thread, retrain's and recommend's read held the main thread.
+export async function readCalibrationAsync(path: string): Promise<CalibrationFile> {
   let buf: Buffer;
   try {
     // A FIFO or a device is refused at once, a file over the limit before it is read.
-    buf = readRegularBytes(path, MAX_DATASET_BYTES);
+    buf = await readRegularBytesAsync(path, MAX_DATASET_BYTES);
   } catch (err) {
     throw new ParseError(path, `cannot read the calibration dataset: ${errorReason(err)}`, { cause: err });
   }

@@ -22,7 +22,7 @@ import { existsAsync, fileIdentityAsync, isDirectoryAsync, isInputFile, unwritab
 import { historyLocation } from '../history/record.js';
 import { lsfLogdirAsync } from '../daemon/lsf-env.js';
 import { EXCLUSION_REASONS, HistoryJoin, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleSet, type ExclusionCounts, type ExclusionReason } from './jobs.js';
-import { FOREIGN_RISE_WHY, calibrationRows, readCalibration, usableRecords } from './dataset.js';
+import { FOREIGN_RISE_WHY, calibrationRows, readCalibrationAsync, usableRecords } from './dataset.js';
 import { FEATURE_NAMES, FEATURES, featureIndex, unscaleValue, type FeatureSpec, type Features } from '../model/features.js';
 import { loadModel, loadModelAsync, modelFromFile, modelId, serializeModel, type LoadedModel, type ModelFile } from '../model/model.js';
 import { backboneRank, formulaRank, trainModel, writeModelFile, type TrainingRow, type TrainReport } from './train.js';
@@ -806,7 +806,7 @@ export async function gatherInputs(options: RetrainOptions, files: InputFiles, l
   // they are always trained on and never held out.
   const calibration: TrainingRow[] = [];
   for (const path of options.calibration) {
-    const file = readCalibration(path);
+    const file = await readCalibrationAsync(path);
     log.problems.add(file.skipped, file.problems);
     if (file.records.length === 0) {
       throw new ConfigError(`--calibration ${path}: no calibration runs in it${file.skipped > 0 ? ` (${file.skipped} lines skipped; the first: ${file.problems[0] ?? '?'})` : ''}; expected a dataset lavarank calibrate wrote`);

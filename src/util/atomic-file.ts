@@ -3,7 +3,7 @@
 import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { directoryProblems, directoryProblemsAsync, holdDirectory, type HeldDirectory } from './trust.js';
+import { directoryProblemsAsync, holdDirectory, type HeldDirectory } from './trust.js';
 import { errorReason } from './errors.js';
 
 // The new file is in place (readers see it), but its directory could not be synced
@@ -20,7 +20,7 @@ export class UnsyncedRename extends Error {
   }
 }
 
-// Options of writeFileAtomic and outputDirectoryProblems.
+// Options of writeFileAtomic and outputDirectoryProblemsAsync.
 export interface AtomicWriteOptions {
   what?: string; // the directory, as messages name it; default 'output directory'
   logGroup?: number | undefined; // as directoryProblems takes it (default: the syslog group's gid)
@@ -28,14 +28,8 @@ export interface AtomicWriteOptions {
 
 // Why writeFileAtomic refuses to write path: its directory, or one above it, can be
 // changed by another user (see writeFileAtomic). Asked before long work (a retrain, a
-// calibration) whose result the refusal at its end would lose.
-export function outputDirectoryProblems(path: string, options: AtomicWriteOptions = {}): string[] {
-  if (!asRoot()) return [];
-  const problems = directoryProblems(dirname(path), options.what ?? 'output directory', rules(options));
-  return problems.length === 0 ? [] : [...problems, REFUSED];
-}
-
-// outputDirectoryProblems with its walk asked in libuv's pool (retrain's report).
+// calibration) whose result the refusal at its end would lose. The walk is asked in
+// libuv's pool.
 export async function outputDirectoryProblemsAsync(path: string, options: AtomicWriteOptions = {}): Promise<string[]> {
   if (!asRoot()) return [];
   const problems = await directoryProblemsAsync(dirname(path), options.what ?? 'output directory', rules(options));
@@ -57,7 +51,7 @@ function asRoot(): boolean {
 const REFUSED = 'lavarank writes its files only in a directory no other user can change (they could swap it for a link, between two of its steps, to any directory of root\'s): make it root\'s as said, or name a directory of root\'s';
 
 // Writes text to path atomically, mode 0644 unless given; on failure removes the temp
-// file and throws (UnsyncedRename once the new file is in place). Refused (nothing written) where outputDirectoryProblems names a
+// file and throws (UnsyncedRename once the new file is in place). Refused (nothing written) where outputDirectoryProblemsAsync names a
 // problem (as root only, see asRoot): a user who owns the directory (a --report in their home) swapped it for a
 // link to a directory of root's between the steps of 5 000 writes by path, and root
 // left 1 800 temp files, and the file itself, in both. The temp file, the rename, its

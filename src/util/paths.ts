@@ -1,5 +1,5 @@
 // Small questions about paths that several folders ask.
-import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { access, lstat, open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { ConfigError, errorCode, errorReason } from './errors.js';
@@ -60,20 +60,11 @@ export async function existsAsync(path: string): Promise<boolean> {
   );
 }
 
-// isPresent with its lstat in libuv's pool, for the daemon's event loop.
+// Whether anything is at path, a link to nothing included (existsSync follows links),
+// with its lstat in libuv's pool.
 export async function isPresentAsync(path: string): Promise<boolean> {
   try {
     await lstat(path);
-    return true;
-  } catch {
-    return false; // as isPresent
-  }
-}
-
-// Whether anything is at path, a link to nothing included (existsSync follows links).
-export function isPresent(path: string): boolean {
-  try {
-    lstatSync(path);
     return true;
   } catch {
     return false; // nothing there, or a directory on the way that cannot be read: the open will say
@@ -94,15 +85,10 @@ export function isRegularFile(path: string): boolean {
 // there by whoever owns its directory (an LSF administrator's LSF_ENVDIR, /tmp) to a
 // device, whose open is an action as root, or to a FIFO is refused unopened, and a
 // regular file is opened through that descriptor. Anything but a regular file, or a
-// larger one, is an error whose message says which.
-export function readRegularText(path: string, maxBytes: number): string {
-  return readRegularBytes(path, maxBytes).toString('utf8');
-}
-
-// readRegularText with its open, fstat and reads asked in libuv's pool, for check: a file
-// under a user's FUSE mount whose server answers the pool and never a main thread (an
-// LSF administrator's LSF_CONFDIR or LSB_CONFDIR, a name of theirs below a sticky
-// directory) held the main thread, where SIGINT could not end it. The same rules.
+// larger one, is an error whose message says which. The open, fstat and reads are asked
+// in libuv's pool: a file under a user's FUSE mount whose server answers the pool and
+// never a main thread (an LSF administrator's LSF_CONFDIR, a name of theirs below a
+// sticky directory) held the main thread, where SIGINT could not end it.
 export async function readRegularTextAsync(path: string, maxBytes: number): Promise<string> {
   return (await readRegularBytesAsync(path, maxBytes)).toString('utf8');
 }
@@ -137,13 +123,8 @@ export async function readRegularBytesAsync(path: string, maxBytes: number): Pro
   }
 }
 
-// readRegularText's bytes, undecoded.
-export function readRegularBytes(path: string, maxBytes: number): Buffer {
-  return readOpenRegular(openRegular(path), maxBytes);
-}
-
 // A descriptor open for reading on the regular file path leads to; throws 'not a
-// regular file' for anything else, which is never opened (see readRegularText).
+// regular file' for anything else, which is never opened (see readRegularTextAsync).
 export function openRegular(path: string): number {
   const named = openSync(path, O_PATH);
   try {
@@ -185,22 +166,7 @@ export function readOpenRegular(fd: number, maxBytes: number): Buffer {
 
 // What tells two names of one file apart from two files: device and inode where the
 // path exists (a second name, a link), else its directory's (links resolved) and its
-// name, for a file not written yet.
-export function fileIdentity(path: string): string {
-  try {
-    const st = statSync(path);
-    return `${st.dev}:${st.ino}`;
-  } catch {
-    try {
-      const dir = statSync(dirname(resolve(path)));
-      return `${dir.dev}:${dir.ino}/${basename(path)}`;
-    } catch {
-      return `path ${resolve(path)}`;
-    }
-  }
-}
-
-// fileIdentity with its stats in libuv's pool, for retrain's inputs and outputs.
+// name, for a file not written yet. Its stats are asked in libuv's pool.
 export async function fileIdentityAsync(path: string): Promise<string> {
   try {
     const st = await stat(path);
@@ -289,17 +255,8 @@ export async function openInput(path: string, what: string): Promise<{ handle: F
 }
 
 // Why this process cannot make a file in dir, or undefined: asked before long work (a
-// retrain, a simulation) whose result a failed write at its end would lose.
-export function unwritableDirectory(dir: string): string | undefined {
-  try {
-    accessSync(dir, constants.W_OK);
-    return undefined;
-  } catch (err) {
-    return errorCode(err) === 'ENOENT' ? 'the directory does not exist' : errorReason(err);
-  }
-}
-
-// unwritableDirectory with its access(2) in libuv's pool, for retrain's outputs.
+// retrain, a simulation) whose result a failed write at its end would lose. Its
+// access(2) is asked in libuv's pool.
 export async function unwritableDirectoryAsync(dir: string): Promise<string | undefined> {
   try {
     await access(dir, constants.W_OK);

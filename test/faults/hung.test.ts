@@ -15,7 +15,7 @@ import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
 import { fuseHangOver } from './helpers.js';
 import { wrapperText } from '../../src/lsf/install.js';
-import { cliPath, fixture, installedCopy, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
+import { childrenOf, cliPath, fixture, installedCopy, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
 
@@ -350,12 +350,13 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
 // a user's FUSE mount at mount (made in the temp directory dir), whose server answers
 // libuv's pool and never a main thread, may hold it: its exit code and output, or
 // 'running' 15 s after its start, with where its main thread waits and what SIGINT did.
-// The mount is made at mnt in the directory mountIn returns (the temp directory itself by default).
-async function commandOverUsersFuse(command: string, args: (mount: string, dir: string) => string[], mountIn: (dir: string) => string = (dir) => dir): Promise<{ code: number | null | 'running'; out: string; err: string; held: string }> {
+// The mount is made at mnt in the directory mountIn returns (the temp directory itself by
+// default); hung 'file' makes every name there a regular file of root's it will not open.
+async function commandOverUsersFuse(command: string, args: (mount: string, dir: string) => string[], mountIn: (dir: string) => string = (dir) => dir, hung: 'main' | 'file' = 'main'): Promise<{ code: number | null | 'running'; out: string; err: string; held: string }> {
   const { dir, cleanup } = tempDir('lavarank-hung-');
   const mount = join(mountIn(dir), 'mnt');
   mkdirSync(mount, { mode: 0o755 });
-  const server = await fuseHangOver(mount, 'main');
+  const server = await fuseHangOver(mount, hung);
   const child = spawn(process.execPath, [cliPath, command, ...args(mount, dir)], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] } });
   let out = '';
   let err = '';
@@ -365,7 +366,9 @@ async function commandOverUsersFuse(command: string, args: (mount: string, dir: 
   try {
     const code = await Promise.race([exited, sleep(15_000).then(() => 'running' as const)]);
     if (code !== 'running') return { code, out, err, held: '' };
-    const wchan = readFileSync(`/proc/${child.pid}/wchan`, 'utf8');
+    // The main thread of the child the command runs in (src/util/supervise.ts), if any.
+    const worker = childrenOf(child.pid!)[0] ?? child.pid!;
+    const wchan = readFileSync(`/proc/${worker}/wchan`, 'utf8');
     child.kill('SIGINT');
     const afterInt = await Promise.race([exited.then(() => 'ended'), sleep(2000).then(() => 'still running')]);
     return { code, out, err, held: `lavarank ${command} still running 15 s after its start (main thread in ${wchan}); 2 s after SIGINT: ${afterInt}` };
@@ -725,7 +728,7 @@ describe("every command stopped while a question to another user's FUSE server t
   ];
   // Where a thread of pid or of a child of pid waits in the server's request, or undefined.
   const waitingThread = (pid: number): string | undefined => {
-    const pids = [pid, ...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p !== '').map(Number)];
+    const pids = [pid, ...childrenOf(pid)];
     for (const p of pids) {
       for (const tid of spawnSync('ls', [`/proc/${p}/task`], { encoding: 'utf8' }).stdout.trim().split('\n')) {
         try {
@@ -765,5 +768,37 @@ describe("every command stopped while a question to another user's FUSE server t
         }
       });
     }
+  }
+});
+
+// The inputs and outputs simulate, recommend, retrain and calibrate looked at or read
+// on the main thread after their config: a user's FUSE mount at one, whose server
+// answers libuv's pool and never a main thread (every name there a regular file of
+// root's it will not open, so the pool's stat before a read passes), held them there.
+describe("lavarank simulate, recommend, retrain and calibrate with an input or output on another user's FUSE mount whose server answers libuv's pool and never a main thread", { skip: NEED }, () => {
+  const dataset = (dir: string): string => {
+    copyFileSync(fixture('openlava/lsb.acct'), join(dir, 'lsb.acct'));
+    mkdirSync(join(dir, 'history'), { mode: 0o755 });
+    writeFileSync(join(dir, 'history', 'hostA.jsonl'), '');
+    return dir;
+  };
+  const runs: Array<[string, string, (mount: string, dir: string) => string[], RegExp]> = [
+    ['simulate', 'its --hosts file', (mount) => ['--hosts', join(mount, 'lshosts')], /--hosts .*mnt\/lshosts: cannot read/],
+    ['simulate', 'its --model', (mount) => ['--model', join(mount, 'model.json')], /mnt.*on a FUSE file system that uid 1003 mounted/],
+    ['simulate', 'its --acct', (mount) => ['--acct', join(mount, 'lsb.acct')], /--acct .*mnt\/lsb\.acct: cannot be read: EACCES/],
+    ['simulate', 'its --html report', (mount) => ['--html', join(mount, 'report.html')], /--html .*mnt\/report\.html: .*FUSE file system that uid 1003 mounted/],
+    ['recommend', 'its --model', (mount) => ['--model', join(mount, 'model.json')], /mnt.*on a FUSE file system that uid 1003 mounted/],
+    ['recommend', 'a --data dataset', (mount) => ['--data', join(mount, 'calibration.jsonl')], /mnt\/calibration\.jsonl: cannot read the calibration dataset/],
+    ['retrain', 'a --calibration dataset', (mount, dir) => ['--acct', join(dataset(dir), 'lsb.acct'), '--history', join(dir, 'history'), '--out', join(dir, 'model.json'), '--calibration', join(mount, 'calibration.jsonl'), '--dry-run'], /mnt\/calibration\.jsonl: cannot read the calibration dataset/],
+    ['calibrate', 'its --out', (mount) => ['--out', join(mount, 'calibration.jsonl'), '--quick'], /--out .*mnt\/calibration\.jsonl: .*FUSE file system that uid 1003 mounted/],
+    ['calibrate', 'a --summary dataset', (mount) => ['--summary', join(mount, 'calibration.jsonl')], /--summary .*mnt\/calibration\.jsonl: cannot be read/],
+  ];
+  for (const [command, what, args, said] of runs) {
+    it(`${command} with ${what} there ends with status 1, naming it`, async () => {
+      const r = await commandOverUsersFuse(command, args, undefined, 'file');
+      assert.notEqual(r.code, 'running', r.held);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, said);
+    });
   }
 });

@@ -7,12 +7,12 @@ import { scoreReport, scoreRuns } from '../../scripts/score-model.js';
 import { loadModel } from '../../src/model/model.js';
 import { clampRank } from '../../src/model/rank.js';
 import { PREDICTORS } from '../../src/training/crossval.js';
-import { calibrationRows, readCalibration } from '../../src/training/dataset.js';
+import { calibrationRows, readCalibrationAsync } from '../../src/training/dataset.js';
 import { backboneRank, fitBaselines, withoutPsi } from '../../src/training/train.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
 const model = loadModel(join(repoRoot, 'models', 'default.json'), { trust: false });
-const rows = calibrationRows(readCalibration(join(repoRoot, 'data', 'calibration-epyc-2vcpu.jsonl')).records);
+const rows = calibrationRows((await readCalibrationAsync(join(repoRoot, 'data', 'calibration-epyc-2vcpu.jsonl'))).records);
 // Runs of the disk writer's configurations are scored; the baselines learn from the rest.
 const scored = rows.filter((r) => r.group?.includes('disk=1') === true);
 const train = rows.filter((r) => r.group?.includes('disk=1') !== true);
@@ -63,9 +63,9 @@ test('scoring no runs is an error, and the script without --data exits 2 with it
   assert.match(r.stderr, /Usage: npm run score-model -- --data FILE/);
 });
 
-test('the shipped model, scored on the squeeze runs it was never trained on, beats the ridge and the load line, and ranks swapping far above idle', () => {
-  const squeeze = calibrationRows(readCalibration(join(repoRoot, 'data', 'calibration-epyc-2vcpu-squeeze.jsonl')).records);
-  const training = ['calibration-epyc-2vcpu.jsonl', 'calibration-epyc-2vcpu-broad.jsonl'].flatMap((f) => calibrationRows(readCalibration(join(repoRoot, 'data', f)).records));
+test('the shipped model, scored on the squeeze runs it was never trained on, beats the ridge and the load line, and ranks swapping far above idle', async () => {
+  const squeeze = calibrationRows((await readCalibrationAsync(join(repoRoot, 'data', 'calibration-epyc-2vcpu-squeeze.jsonl'))).records);
+  const training = (await Promise.all(['calibration-epyc-2vcpu.jsonl', 'calibration-epyc-2vcpu-broad.jsonl'].map(async (f) => calibrationRows((await readCalibrationAsync(join(repoRoot, 'data', f))).records)))).flat();
   const r = scoreRuns(model, training, squeeze);
   assert.ok(r.mae.model.mae < r.mae.ridge.mae, `model ${r.mae.model.mae} against ridge ${r.mae.ridge.mae}`);
   assert.ok(r.mae.model.mae < r.mae.loadOnly.mae, `model ${r.mae.model.mae} against the load line ${r.mae.loadOnly.mae}`);
@@ -75,10 +75,10 @@ test('the shipped model, scored on the squeeze runs it was never trained on, bea
   assert.ok(swapping.measured > 50 && swapping.predicted.model > idle.predicted.model + 50, `swapping ranks ${swapping.predicted.model}, idle ${idle.predicted.model}`);
 });
 
-test('scored as a host without PSI would send them, the squeeze runs still rank swapping far above idle, and the model still beats the ridge and the load line', () => {
-  const squeeze = calibrationRows(readCalibration(join(repoRoot, 'data', 'calibration-epyc-2vcpu-squeeze.jsonl')).records).map(withoutPsi);
+test('scored as a host without PSI would send them, the squeeze runs still rank swapping far above idle, and the model still beats the ridge and the load line', async () => {
+  const squeeze = calibrationRows((await readCalibrationAsync(join(repoRoot, 'data', 'calibration-epyc-2vcpu-squeeze.jsonl'))).records).map(withoutPsi);
   assert.ok(squeeze.every((r) => r.named['psi_mem_some'] === null && r.named['psi_io_some'] === null));
-  const training = ['calibration-epyc-2vcpu.jsonl', 'calibration-epyc-2vcpu-broad.jsonl'].flatMap((f) => calibrationRows(readCalibration(join(repoRoot, 'data', f)).records));
+  const training = (await Promise.all(['calibration-epyc-2vcpu.jsonl', 'calibration-epyc-2vcpu-broad.jsonl'].map(async (f) => calibrationRows((await readCalibrationAsync(join(repoRoot, 'data', f))).records)))).flat();
   const r = scoreRuns(model, training, squeeze);
   assert.ok(r.mae.model.mae < r.mae.ridge.mae && r.mae.model.mae < r.mae.loadOnly.mae, `model ${r.mae.model.mae}, ridge ${r.mae.ridge.mae}, load line ${r.mae.loadOnly.mae}`);
   const idle = r.configs.find((c) => c.config === 'cpu=0 membw=0 mem=0 disk=0 squeeze=0');

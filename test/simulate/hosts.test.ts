@@ -126,12 +126,12 @@ describe('parseHostsYaml', () => {
 });
 
 describe('mergeHosts and readHosts', () => {
-  it('merges lshosts (CPUs, memory) with bhosts (slots) by host name', () => {
+  it('merges lshosts (CPUs, memory) with bhosts (slots) by host name', async () => {
     const { dir, cleanup } = tempDir();
     try {
       writeFileSync(join(dir, 'lshosts'), lshostsL);
       writeFileSync(join(dir, 'bhosts'), bhostsL);
-      const hosts = readHosts([join(dir, 'lshosts'), join(dir, 'bhosts')]);
+      const hosts = await readHosts([join(dir, 'lshosts'), join(dir, 'bhosts')]);
       assert.deepEqual(hosts.map((h) => [h.name, h.cpus, h.mxj, h.speed]), [['ol1', 2, 2, 1], ['ol2', 2, 1, 1], ['ol3', 2, 1, 1]]);
     } finally {
       cleanup();
@@ -144,13 +144,13 @@ describe('mergeHosts and readHosts', () => {
     assert.deepEqual([b!.disks, b!.speed, c!.speed], [1, 1, 2]);
   });
 
-  it('refuses a host listed twice in one file, and a count whose names clash with a host', () => {
+  it('refuses a host listed twice in one file, and a count whose names clash with a host', async () => {
     const { dir, cleanup } = tempDir();
     try {
       writeFileSync(join(dir, 'twice.yaml'), '- {name: a, cpus: 8}\n- {name: a, cpus: 16}\n');
-      assert.throws(() => readHosts([join(dir, 'twice.yaml')]), /--hosts .*twice\.yaml: host a is listed twice/);
+      await assert.rejects(readHosts([join(dir, 'twice.yaml')]), /--hosts .*twice\.yaml: host a is listed twice/);
       writeFileSync(join(dir, 'count.yaml'), '- {name: thin, cpus: 8, count: 3}\n- {name: thin-2, cpus: 64}\n');
-      assert.throws(() => readHosts([join(dir, 'count.yaml')]), /host thin-2 is listed twice/);
+      await assert.rejects(readHosts([join(dir, 'count.yaml')]), /host thin-2 is listed twice/);
     } finally {
       cleanup();
     }

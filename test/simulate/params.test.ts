@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readCalibration } from '../../src/training/dataset.js';
+import { readCalibrationAsync } from '../../src/training/dataset.js';
 import { CALIBRATED, deriveClusterParams, roundParams } from '../../src/simulate/params.js';
 import { repoRoot } from '../helpers.js';
 
+const file = await readCalibrationAsync(join(repoRoot, 'data', 'calibration-epyc-2vcpu.jsonl'));
+
 describe('deriveClusterParams', () => {
-  const file = readCalibration(join(repoRoot, 'data', 'calibration-epyc-2vcpu.jsonl'));
 
   it('gives CALIBRATED from the shipped calibration dataset', () => {
     assert.deepEqual(roundParams(deriveClusterParams(file.records).params), { ...CALIBRATED });
@@ -28,7 +29,6 @@ describe('deriveClusterParams', () => {
 });
 
 describe('deriveClusterParams, on the shipped dataset changed', () => {
-  const file = readCalibration(join(repoRoot, 'data', 'calibration-epyc-2vcpu.jsonl'));
   type Rec = (typeof file.records)[number];
   const copy = (): Rec[] => JSON.parse(JSON.stringify(file.records)) as Rec[];
   const config = (r: Rec) => r['config'] as { cpuHogs: number; membw: number; mem: number; disk: number };

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ParseError } from '../../src/util/errors.js';
-import { calibrationRows, MAX_FOREIGN_RISE, parseCalibration, readCalibration, unusableReason } from '../../src/training/dataset.js';
+import { calibrationRows, MAX_FOREIGN_RISE, parseCalibration, readCalibrationAsync, unusableReason } from '../../src/training/dataset.js';
 import { toFeatures } from '../../src/model/features.js';
 import { mkfifo, tempDir } from '../helpers.js';
 import { fullSample } from '../model/helpers.js';
@@ -31,17 +31,17 @@ describe('calibration datasets', () => {
     ]);
   });
 
-  it('read a file behind a byte order mark, and refuse a FIFO at once, naming it', () => {
+  it('read a file behind a byte order mark, and refuse a FIFO at once, naming it', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const path = join(dir, 'bom.jsonl');
       writeFileSync(path, `\uFEFF${good}\n`);
-      const file = readCalibration(path);
+      const file = await readCalibrationAsync(path);
       assert.equal(file.records.length, 1);
       assert.equal(file.skipped, 0);
       const fifo = join(dir, 'fifo.jsonl');
       mkfifo(fifo);
-      assert.throws(() => readCalibration(fifo), (err: unknown) => err instanceof ParseError && /fifo\.jsonl: cannot read the calibration dataset: not a regular file/.test(err.message));
+      await assert.rejects(readCalibrationAsync(fifo), (err: unknown) => err instanceof ParseError && /fifo\.jsonl: cannot read the calibration dataset: not a regular file/.test(err.message));
     } finally {
       cleanup();
     }
@@ -65,13 +65,13 @@ describe('calibration datasets', () => {
     assert.deepEqual(rows.map((r) => r.group), ['cpu=2 membw=0 mem=1 disk=0 squeeze=0', 'cpu=2 membw=0 mem=1 disk=0 squeeze=0', 'cpu=0 membw=0 mem=0 disk=1 squeeze=2', undefined]);
   });
 
-  it('are identified by their sha256, and an unreadable file is a ParseError', () => {
+  it('are identified by their sha256, and an unreadable file is a ParseError', async () => {
     const t = tempDir();
     try {
       const path = join(t.dir, 'd.jsonl');
       writeFileSync(path, `${good}\n`);
-      assert.match(readCalibration(path).sha256, /^[0-9a-f]{64}$/);
-      assert.throws(() => readCalibration(join(t.dir, 'none')), (err: unknown) => err instanceof ParseError && /ENOENT/.test(err.message));
+      assert.match((await readCalibrationAsync(path)).sha256, /^[0-9a-f]{64}$/);
+      await assert.rejects(readCalibrationAsync(join(t.dir, 'none')), (err: unknown) => err instanceof ParseError && /ENOENT/.test(err.message));
     } finally {
       t.cleanup();
     }

@@ -192,7 +192,7 @@ describe('writeFileAtomic', () => {
     chmodSync(shared, 0o2775);
     const path = join(shared, 'out.html');
     const module = new URL('../../src/util/atomic-file.js', import.meta.url).href;
-    const script = `const m = await import(process.argv[1]); const p = process.argv[2]; console.log(JSON.stringify(m.outputDirectoryProblems(p))); m.writeFileAtomic(p, 'report\\n');`;
+    const script = `const m = await import(process.argv[1]); const p = process.argv[2]; console.log(JSON.stringify(await m.outputDirectoryProblemsAsync(p))); m.writeFileAtomic(p, 'report\\n');`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, module, path], { uid: USER, gid: USER, encoding: 'utf8' });
     assert.equal(r.stderr, '');
     assert.equal(r.stdout, '[]\n');

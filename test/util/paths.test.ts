@@ -3,48 +3,48 @@ import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, truncateSync, w
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/util/errors.js';
-import { fileIdentity, openInput, readRegularText } from '../../src/util/paths.js';
+import { fileIdentityAsync, openInput, readRegularTextAsync } from '../../src/util/paths.js';
 import { mkfifo, tempDir } from '../helpers.js';
 
-describe('fileIdentity', () => {
-  it('gives one file reached by two names, through a link or not, and one file not written yet, the same identity', () => {
+describe('fileIdentityAsync', () => {
+  it('gives one file reached by two names, through a link or not, and one file not written yet, the same identity', async () => {
     const { dir, cleanup } = tempDir();
     try {
       mkdirSync(join(dir, 'real'));
       symlinkSync(join(dir, 'real'), join(dir, 'link'));
       writeFileSync(join(dir, 'real', 'a'), 'x');
-      assert.equal(fileIdentity(join(dir, 'link', 'a')), fileIdentity(join(dir, 'real', 'a')));
-      assert.equal(fileIdentity(join(dir, 'link', 'new')), fileIdentity(join(dir, 'real', 'new')));
-      assert.equal(fileIdentity(join(dir, 'real', '..', 'real', 'new')), fileIdentity(join(dir, 'real', 'new')));
-      assert.notEqual(fileIdentity(join(dir, 'real', 'a')), fileIdentity(join(dir, 'real', 'new')));
-      assert.notEqual(fileIdentity(join(dir, 'nowhere', 'x')), fileIdentity(join(dir, 'nowhere', 'y')));
+      assert.equal(await fileIdentityAsync(join(dir, 'link', 'a')), await fileIdentityAsync(join(dir, 'real', 'a')));
+      assert.equal(await fileIdentityAsync(join(dir, 'link', 'new')), await fileIdentityAsync(join(dir, 'real', 'new')));
+      assert.equal(await fileIdentityAsync(join(dir, 'real', '..', 'real', 'new')), await fileIdentityAsync(join(dir, 'real', 'new')));
+      assert.notEqual(await fileIdentityAsync(join(dir, 'real', 'a')), await fileIdentityAsync(join(dir, 'real', 'new')));
+      assert.notEqual(await fileIdentityAsync(join(dir, 'nowhere', 'x')), await fileIdentityAsync(join(dir, 'nowhere', 'y')));
     } finally {
       cleanup();
     }
   });
 });
 
-describe('readRegularText', () => {
+describe('readRegularTextAsync', () => {
   // /proc's files are regular files whose fstat size is 0: their text stands for a
   // file that grew after fstat, and shows the buffer growing past the size given.
-  it('reads a file to its end past the size fstat gave, and refuses one that grows past the limit', () => {
-    const text = readRegularText('/proc/self/mountinfo', 1 << 20);
+  it('reads a file to its end past the size fstat gave, and refuses one that grows past the limit', async () => {
+    const text = await readRegularTextAsync('/proc/self/mountinfo', 1 << 20);
     assert.ok(text.length > 100 && text.endsWith('\n'), text);
-    assert.throws(() => readRegularText('/proc/self/mountinfo', 50), /^Error: more than the 50-byte limit \(it grew while being read\)$/);
+    await assert.rejects(readRegularTextAsync('/proc/self/mountinfo', 50), /^Error: more than the 50-byte limit \(it grew while being read\)$/);
   });
 
 
-  it('refuses a FIFO at once and a file over the limit, saying which, and reads one of the limit', () => {
+  it('refuses a FIFO at once and a file over the limit, saying which, and reads one of the limit', async () => {
     const { dir, cleanup } = tempDir();
     try {
       mkfifo(join(dir, 'fifo'));
-      assert.throws(() => readRegularText(join(dir, 'fifo'), 100), /^Error: not a regular file$/);
+      await assert.rejects(readRegularTextAsync(join(dir, 'fifo'), 100), /^Error: not a regular file$/);
       writeFileSync(join(dir, 'big'), 'x'.repeat(101));
-      assert.throws(() => readRegularText(join(dir, 'big'), 100), /^Error: 101 bytes, more than the 100-byte limit$/);
+      await assert.rejects(readRegularTextAsync(join(dir, 'big'), 100), /^Error: 101 bytes, more than the 100-byte limit$/);
       writeFileSync(join(dir, 'full'), 'x'.repeat(100));
-      assert.equal(readRegularText(join(dir, 'full'), 100), 'x'.repeat(100));
+      assert.equal(await readRegularTextAsync(join(dir, 'full'), 100), 'x'.repeat(100));
       writeFileSync(join(dir, 'ok'), 'été');
-      assert.equal(readRegularText(join(dir, 'ok'), 100), 'été');
+      assert.equal(await readRegularTextAsync(join(dir, 'ok'), 100), 'été');
     } finally {
       cleanup();
     }
