@@ -38,8 +38,26 @@ export function isSupervisedWorker(): boolean {
     // the worker as a SIGTERM would, rather than leave it running unseen.
     (process.channel as { unref?: () => void } | undefined)?.unref?.();
     process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+    for (const s of STOP_SIGNALS) process.on(s, endBySignal);
   }
   return mark;
+}
+
+// A stop signal's default action, stdout and stderr closed first, for a command with no
+// handler of its own: a thread the kernel holds keeps the process's descriptors for as
+// long as it waits, and a reader of its pipe (`out=$(lavarank check)`) would wait for
+// their end as long, after the parent has gone.
+function endBySignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return; // the command's own handler stops it
+  for (const fd of [1, 2]) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+  process.removeAllListeners(signal); // Node restores the default action
+  process.kill(process.pid, signal);
 }
 
 // Tells the supervising parent the status this worker is about to exit with, so that

@@ -752,13 +752,17 @@ describe("every command stopped while a question to another user's FUSE server t
         const child = spawn(process.execPath, [cliPath, command, ...args(mount, dir)], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] } });
         let err = '';
         child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+        child.stdout?.resume();
         const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+        const stdoutEnded = new Promise<string>((resolve) => child.stdout?.on('end', () => resolve('ended')));
         try {
           await until('a thread waiting in the FUSE server', () => waitingThread(child.pid!), 30_000);
           child.kill(signal);
           const code = await Promise.race([exited, sleep(10_000).then(() => 'still running 10 s after the signal' as const)]);
           assert.equal(code, status, err);
           assert.match(err, new RegExp(`lavarank ${command}: process \\d+ is still waiting for \\w+ ${mount.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+          // A reader of its output (`out=$(lavarank check)`) must not wait for the process left behind.
+          assert.equal(await Promise.race([stdoutEnded, sleep(5000).then(() => 'still open 5 s after the exit')]), 'ended');
         } finally {
           child.kill('SIGKILL');
           server.kill('SIGKILL'); // closes /dev/fuse: the held request fails and the thread returns
