@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { parseSyscallLine } from '../../src/util/supervise.js';
-import { cliPath } from '../helpers.js';
+import { cliPath, isAlive, startReadingFifo, until } from '../helpers.js';
 
 describe('parseSyscallLine', () => {
   it('reads statx on x64 as a path at its second argument, relative to the first', () => {
@@ -42,5 +42,17 @@ describe('a supervised command', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     assert.equal(code, 2, err);
     assert.match(err, /lavarank check: .*no-such-option/);
+  });
+
+  it('ends its command by SIGTERM when the parent is killed, rather than leave it running unseen', async () => {
+    // simulate reading its accounting file from a pipe that stays open: a command that waits.
+    const run = await startReadingFifo([cliPath, 'simulate', '--acct', '/dev/fd/0'], { PATH: process.env['PATH'] ?? '/usr/bin:/bin' });
+    try {
+      assert.notEqual(run.reader, run.child.pid, 'the command runs in a child');
+      run.child.kill('SIGKILL');
+      await until('the command gone', () => (isAlive(run.reader) ? undefined : true), 20_000);
+    } finally {
+      run.cleanup();
+    }
   });
 });
