@@ -126,7 +126,7 @@ if (invokedDirectly()) {
   const choice = chooseCommand(argv, isatty(1));
   // Every command but the elim runs in a child, so that Ctrl-C ends it even where the
   // kernel holds one of its threads in a file system's request (src/util/supervise.ts).
-  if (!worker && choice.kind === 'command' && choice.name !== 'run') process.exit(await superviseCommand(argv, `lavarank ${choice.name}`));
+  if (!worker && choice.kind === 'command' && choice.name !== 'run') process.exit(await superviseCommand(argv, `lavarank ${choice.name}`, printError));
   const code = await main(argv);
   if (worker) tellExitStatus(code);
   // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive,

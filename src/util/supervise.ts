@@ -14,7 +14,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
-import { printError } from './cliio.js';
 import { escapedControlsInLines } from './shown.js';
 
 // Set in the child's environment (and removed from it at its start) to say it is the worker.
@@ -72,8 +71,9 @@ export function tellExitStatus(code: number): void {
 }
 
 // Runs this program again with argv as the worker and resolves to the status to exit
-// with. who names the command in the line said when the worker is left behind.
-export async function superviseCommand(argv: readonly string[], who: string): Promise<number> {
+// with. who names the command in the line said (by say, on stderr) when the worker is
+// left behind.
+export async function superviseCommand(argv: readonly string[], who: string, say: (line: string) => void): Promise<number> {
   const script = process.argv[1] ?? '';
   const child = spawn(process.execPath, [...process.execArgv, script, ...argv], {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
@@ -101,7 +101,7 @@ export async function superviseCommand(argv: readonly string[], who: string): Pr
       if (!mainGone && held.length === 0) return;
       const status = said ?? stoppedBy ?? 1;
       if (held.length > 0) {
-        printError(
+        say(
           escapedControlsInLines(
             `${who}: process ${pid} is still waiting for ${held.join('; ')}; it ends when that file system answers ` +
               `(or root unmounts it with umount -f); exiting with ${status} without it`,
@@ -135,7 +135,7 @@ export async function superviseCommand(argv: readonly string[], who: string): Pr
       }
     });
     child.on('error', (err) => {
-      printError(`${who}: cannot start: ${err.message}`);
+      say(`${who}: cannot start: ${err.message}`);
       done(1);
     });
     child.on('exit', (code, signal) => done(code ?? 128 + (signal === null ? 0 : constants.signals[signal])));
