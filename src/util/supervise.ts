@@ -88,6 +88,8 @@ export async function superviseCommand(argv: readonly string[], who: string, say
     const done = (code: number): void => {
       if (timer !== undefined) clearInterval(timer);
       for (const s of STOP_SIGNALS) process.off(s, forward);
+      process.off('SIGTSTP', suspend);
+      process.off('SIGCONT', resume);
       child.removeAllListeners('exit');
       resolve(code);
     };
@@ -128,6 +130,27 @@ export async function superviseCommand(argv: readonly string[], who: string, say
       watch();
     }
     for (const s of STOP_SIGNALS) process.on(s, forward);
+    // Job control: a terminal's Ctrl-Z stops the shell's job, this process's group, which
+    // the worker, in a session of its own, is not in; it would run on (and write to the
+    // terminal) while the shell shows the job stopped. The worker is stopped first, then
+    // this process; `fg` and `bg` continue this process, which continues the worker.
+    const suspend = (): void => {
+      try {
+        child.kill('SIGSTOP');
+      } catch {
+        // the worker is gone; its exit event follows
+      }
+      process.kill(process.pid, 'SIGSTOP');
+    };
+    const resume = (): void => {
+      try {
+        child.kill('SIGCONT');
+      } catch {
+        // as above
+      }
+    };
+    process.on('SIGTSTP', suspend);
+    process.on('SIGCONT', resume);
     child.on('message', (m: unknown) => {
       if (typeof m === 'object' && m !== null && typeof (m as { exit?: unknown }).exit === 'number') {
         said = (m as { exit: number }).exit;

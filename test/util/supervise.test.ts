@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseSyscallLine } from '../../src/util/supervise.js';
 import { cliPath, isAlive, startReadingFifo, until } from '../helpers.js';
@@ -55,4 +56,27 @@ describe('a supervised command', () => {
       run.cleanup();
     }
   });
+
+  it('stops its command at Ctrl-Z (SIGTSTP) with itself, and continues it when the job is continued', async () => {
+    const run = await startReadingFifo([cliPath, 'simulate', '--acct', '/dev/fd/0'], { PATH: process.env['PATH'] ?? '/usr/bin:/bin' });
+    try {
+      run.child.kill('SIGTSTP');
+      await until('the command stopped', () => (stateOf(run.reader) === 'T' ? true : undefined), 20_000);
+      await until('the supervising parent stopped', () => (stateOf(run.child.pid!) === 'T' ? true : undefined), 20_000);
+      run.child.kill('SIGCONT');
+      await until('the command running again', () => (stateOf(run.reader) === 'S' || stateOf(run.reader) === 'R' ? true : undefined), 20_000);
+    } finally {
+      run.cleanup();
+    }
+  });
 });
+
+// A process's state letter from /proc (T: stopped), or '' once it is gone.
+function stateOf(pid: number): string {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return text.slice(text.lastIndexOf(')') + 2).charAt(0);
+  } catch {
+    return '';
+  }
+}
