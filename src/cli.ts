@@ -126,7 +126,10 @@ if (invokedDirectly()) {
   const choice = chooseCommand(argv, isatty(1));
   // Every command but the elim runs in a child, so that Ctrl-C ends it even where the
   // kernel holds one of its threads in a file system's request (src/util/supervise.ts).
-  if (!worker && choice.kind === 'command' && choice.name !== 'run') process.exit(await superviseCommand(argv, `lavarank ${choice.name}`, printError));
+  // Not the elim, nor its host inventory (started by the elim and by once --json, which
+  // end it with its process group: a worker in a session of its own outlived that kill,
+  // with its hung GPU query).
+  if (!worker && choice.kind === 'command' && choice.name !== 'run' && choice.name !== 'inventory') process.exit(await superviseCommand(argv, `lavarank ${choice.name}`, printError));
   const code = await main(argv);
   if (worker) tellExitStatus(code);
   // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive,

@@ -186,7 +186,10 @@ describe('hot-path readers agree with the parsers', () => {
     fc.tuple(
       fc.uniqueArray(fc.oneof(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 10, max: 99 }), fc.integer({ min: 100, max: 999 }), fc.integer({ min: 1000, max: 99999 })), { minLength: 1, maxLength: 6 }),
       fc.array(fc.oneof({ weight: 9, arbitrary: fc.array(statField, { minLength: 5, maxLength: 10 }) }, { weight: 1, arbitrary: fc.array(statField, { minLength: 3, maxLength: 4 }) }), { minLength: 6, maxLength: 6 }),
-      fc.constantFrom('same', 'first left out', 'last left out', 'one more'),
+      // The file's own set most often: the other three are each refused by both readings,
+      // and the property asks that a tenth of its runs be read (at one in four, 29 of 300
+      // were in one CI run).
+      fc.oneof({ weight: 6, arbitrary: fc.constant('same' as const) }, { weight: 1, arbitrary: fc.constantFrom('first left out' as const, 'last left out' as const, 'one more' as const) }),
       fc.boolean(),
       edits,
       fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }),
