@@ -579,3 +579,11 @@ export async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'ma
   await until('the FUSE server mounted', () => out.includes('mounted') || undefined);
   return server;
 }
+
+// Ends a FUSE server of fuseHangOver and its mount: killing the server closes /dev/fuse, so
+// that a request it holds fails and the thread waiting in it returns; then a lazy unmount.
+export async function unmountFuse(server: ChildProcess | undefined, mount: string): Promise<void> {
+  server?.kill('SIGKILL');
+  await sleep(300);
+  spawnSync('umount', ['-l', mount]);
+}

@@ -6,14 +6,14 @@
 // restarts an elim it has reaped or whose pipe ended, never did, and the host kept its
 // last rank until the server ended. Needs root and /dev/fuse.
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
-import { fuseHangOver } from './helpers.js';
-import { isAlive, sleep, tempDir, until } from '../helpers.js';
+import { fuseHangOver, unmountFuse } from './helpers.js';
+import { isAlive, tempDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
 
@@ -44,9 +44,7 @@ async function withSilentServer(options: (mount: string, dir: string) => StartOp
   try {
     await run(elim, dir, server);
   } finally {
-    server.kill('SIGKILL');
-    await sleep(300);
-    spawnSync('umount', ['-l', mount]);
+    await unmountFuse(server, mount);
     await elim.cleanup();
     cleanup();
   }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
-import { fuseHangOver } from './helpers.js';
+import { fuseHangOver, unmountFuse } from './helpers.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { childrenOf, cliPath, fixture, installedCopy, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
 
@@ -55,9 +55,7 @@ async function reportsOverHungFuse(o: { name: string; hung: 'statfs' | 'opendir'
     const r = await reportsThenStop(elim, 3000);
     assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while ${o.what} hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
   } finally {
-    server?.kill('SIGKILL'); // closes /dev/fuse: the waiting call fails and returns
-    await sleep(300);
-    spawnSync('umount', ['-l', dir]);
+    await unmountFuse(server, dir);
     await elim.cleanup();
     cleanup();
   }
@@ -79,9 +77,7 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
       const r = await reportsThenStop(elim, 3000);
       assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the history directory hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
     } finally {
-      holder?.kill('SIGKILL'); // closes /dev/fuse: the waiting lookups fail and return
-      await sleep(300);
-      spawnSync('umount', ['-l', history]);
+      await unmountFuse(holder, history);
       await elim.cleanup();
       cleanup();
     }
@@ -164,9 +160,7 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
       const inventory = await elim.waitForLog((l) => /^host inventory/.test(String(l['msg'])), 20_000).catch(() => undefined);
       assert.equal(inventory?.['msg'], 'host inventory', `the host inventory ${inventory === undefined ? 'was not gathered within 20 s' : `failed: ${String(inventory['err'])}`}`);
     } finally {
-      server.kill('SIGKILL'); // closes /dev/fuse: a waiting lookup fails and returns
-      await sleep(300);
-      spawnSync('umount', ['-l', bin]);
+      await unmountFuse(server, bin);
       await elim.cleanup();
       cleanup();
     }
@@ -189,9 +183,7 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
       const r = await reportsThenStop(elim, 3000);
       assert.ok(r.reports >= 3 && !r.alive, `${r.reports} reports in 3 s at a 0.5 s interval while the child's directory hung (main thread waiting in ${r.wchan}); ${r.alive ? 'still running' : 'exited'} 2 s after SIGTERM`);
     } finally {
-      holder?.kill('SIGKILL');
-      await sleep(300);
-      spawnSync('umount', ['-l', site]);
+      await unmountFuse(holder, site);
       await elim.cleanup();
       cleanup();
     }
@@ -217,9 +209,7 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
       elim,
       dir,
       done: async () => {
-        server.kill('SIGKILL'); // closes /dev/fuse: a waiting call fails and returns
-        await sleep(300);
-        spawnSync('umount', ['-l', mount]);
+        await unmountFuse(server, mount);
         await elim.cleanup();
         cleanup();
       },
@@ -315,9 +305,7 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
       const wchan = isAlive(elim.pid) ? readFileSync(`/proc/${elim.pid}/wchan`, 'utf8') : 'exited';
       assert.notEqual(exit, undefined, `still running 45 s after its start, 7 s after its crash (main thread in ${wchan})`);
     } finally {
-      server?.kill('SIGKILL');
-      await sleep(300);
-      spawnSync('umount', ['-l', logs]);
+      await unmountFuse(server, logs);
       await elim.cleanup();
       cleanup();
     }
@@ -337,9 +325,7 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
       assert.notEqual(exit, undefined, `still running 15 s after its start with a 5 s start-up deadline (main thread in ${wchan})`);
       assert.match(readFileSync(join(dir, `lavarank.${hostname()}.log`), 'utf8'), /start-up did not finish within 5 s: reading the config has not returned/);
     } finally {
-      holder.kill('SIGKILL');
-      await sleep(300);
-      spawnSync('umount', ['-l', envdir]);
+      await unmountFuse(holder, envdir);
       await elim.cleanup();
       cleanup();
     }
@@ -374,9 +360,7 @@ async function commandOverUsersFuse(command: string, args: (mount: string, dir: 
     return { code, out, err, held: `lavarank ${command} still running 15 s after its start (main thread in ${wchan}); 2 s after SIGINT: ${afterInt}` };
   } finally {
     child.kill('SIGKILL');
-    server.kill('SIGKILL');
-    await sleep(300);
-    spawnSync('umount', ['-l', mount]);
+    await unmountFuse(server, mount);
     cleanup();
   }
 }
@@ -403,9 +387,7 @@ describe("the start, with the history or the metrics directory on another user's
         const wchan = isAlive(elim.pid) ? readFileSync(`/proc/${elim.pid}/wchan`, 'utf8') : 'exited';
         assert.ok(reports >= 3, `${reports} reports within 12 s of the start with ${what} on the user's mount and a 5 s start-up deadline (main thread in ${wchan})`);
       } finally {
-        server.kill('SIGKILL'); // closes /dev/fuse: the held request fails and the thread returns
-        await sleep(300);
-        spawnSync('umount', ['-l', mount]);
+        await unmountFuse(server, mount);
         await elim.cleanup();
         cleanup();
       }
@@ -425,9 +407,7 @@ describe("the start, with the history or the metrics directory on another user's
       const lost = await elim.waitForLog((l) => /history records could not be written and are lost/.test(String(l['msg'])), 10_000).catch(() => undefined);
       assert.ok(lost !== undefined && Number(lost['lines']) > 60, `the stop after ${elim.reports().length} reports said ${lost === undefined ? 'nothing' : String(lost['lines'])} of the records held and dropped while the check was out`);
     } finally {
-      server.kill('SIGKILL'); // closes /dev/fuse: the held request fails and the thread returns
-      await sleep(300);
-      spawnSync('umount', ['-l', mount]);
+      await unmountFuse(server, mount);
       await elim.cleanup();
       cleanup();
     }
@@ -455,9 +435,7 @@ describe('a SIGTERM while the directory check of the history or the metrics is o
       const exit = await Promise.race([elim.exited, sleep(10_000).then(() => undefined)]);
       return { exit, log: elim.log(), readied };
     } finally {
-      server.kill('SIGKILL'); // closes /dev/fuse: a held request fails and the thread returns
-      await sleep(300);
-      spawnSync('umount', ['-l', mount]);
+      await unmountFuse(server, mount);
       await elim.cleanup();
       cleanup();
     }
@@ -655,9 +633,7 @@ describe("the installed tree's walk with another user's FUSE mount in a sticky d
       assert.ok(line !== undefined, 'no line about the installation in the log');
       assert.ok((line['problems'] as string[]).some((p) => p === `lavarank installation ${sticky} has mode 1777, writable by group or others; run: chmod -R go-w ${pkg}`), JSON.stringify(line['problems']));
     } finally {
-      server.kill('SIGKILL');
-      await sleep(300);
-      spawnSync('umount', ['-l', mount]);
+      await unmountFuse(server, mount);
       await elim.cleanup();
       cleanup();
     }
@@ -765,9 +741,7 @@ describe("every command stopped while a question to another user's FUSE server t
           assert.equal(await Promise.race([stdoutEnded, sleep(5000).then(() => 'still open 5 s after the exit')]), 'ended');
         } finally {
           child.kill('SIGKILL');
-          server.kill('SIGKILL'); // closes /dev/fuse: the held request fails and the thread returns
-          await sleep(300);
-          spawnSync('umount', ['-l', mount]);
+          await unmountFuse(server, mount);
           cleanup();
         }
       });
