@@ -153,6 +153,12 @@ describe('the layout of src/', () => {
     }
   });
 
+  it('only src/util/exec.ts starts programs: no other source file imports node:child_process or execa', () => {
+    for (const f of files.filter((f) => f !== 'src/util/exec.ts')) {
+      assert.doesNotMatch(readFileSync(join(repoRoot, f), 'utf8'), /from '(node:)?child_process'|from 'execa'|import\('execa'\)/, `${f} starts programs itself`);
+    }
+  });
+
   it('the rules above see real imports (the daemon imports collectors, commands import cliio)', () => {
     assert.ok(allImports(join(repoRoot, 'src/daemon/sampler.ts')).includes('src/collectors/index.ts'));
     assert.ok(allImports(join(repoRoot, 'src/commands/check.ts')).includes('src/util/cliio.ts'));

@@ -1,9 +1,10 @@
 // The one place lavarank runs other programs. Every command is started with an
 // argument vector (never a shell), a timeout or the daemon's abort signal, so
 // nothing it starts can outlive it or hang it: through execa, imported lazily (a
-// daemon with no GPU and no child elims never loads it), except runIsolated,
-// which needs a process group of its own and uses node:child_process.
-import { spawn } from 'node:child_process';
+// daemon with no GPU and no child elims never loads it), except runIsolated and
+// spawnSelf, which need a process group or session of their own and use
+// node:child_process.
+import { spawn, type ChildProcess as NodeChild } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
@@ -64,6 +65,17 @@ export async function runCommand(file: string, args: readonly string[], options:
   };
   if (result.failed) out.reason = result.shortMessage;
   return out;
+}
+
+// Starts this program again (the same Node, its flags and script) with argv as a
+// supervised command's worker (src/util/supervise.ts): the terminal's stdio and an IPC
+// channel, in a session of its own, with env. No shell.
+export function spawnSelf(argv: readonly string[], env: NodeJS.ProcessEnv): NodeChild {
+  return spawn(process.execPath, [...process.execArgv, process.argv[1] ?? '', ...argv], {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    detached: true,
+    env,
+  });
 }
 
 // Runs file with args to completion like runCommand, but in a process group of its

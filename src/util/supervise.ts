@@ -11,9 +11,9 @@
 // and exits with the child's status; once the child was told to stop, or has said its
 // status, and its main thread is gone or one of its threads has waited in the same
 // file-system call for a second, it names that call and exits without it.
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
+import { spawnSelf } from './exec.js';
 import { escapedControlsInLines } from './shown.js';
 
 // Set in the child's environment (and removed from it at its start) to say it is the worker.
@@ -74,12 +74,7 @@ export function tellExitStatus(code: number): void {
 // with. who names the command in the line said (by say, on stderr) when the worker is
 // left behind.
 export async function superviseCommand(argv: readonly string[], who: string, say: (line: string) => void): Promise<number> {
-  const script = process.argv[1] ?? '';
-  const child = spawn(process.execPath, [...process.execArgv, script, ...argv], {
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    detached: true,
-    env: { ...process.env, [WORKER_MARK]: '1' },
-  });
+  const child = spawnSelf(argv, { ...process.env, [WORKER_MARK]: '1' });
   return await new Promise<number>((resolve) => {
     let stoppedBy: number | undefined;
     let said: number | undefined;
