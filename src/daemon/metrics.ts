@@ -6,7 +6,8 @@
 // reached first by an asynchronous stat: a slow or hung disk delays only the metrics
 // (a tick is skipped while a write is pending), never a report.
 import { closeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CollectorName } from '../collectors/types.js';
 import { replaceFileAsync } from '../util/atomic-file.js';
@@ -125,6 +126,7 @@ export class MetricsWriter {
   // Aborted by close() once its wait is over: a write still checking its directory stops
   // at the walk's next question and opens nothing (see close()).
   private readonly stopping = new AbortController();
+  private swept = false; // whether the temp files a dead writer left were looked for
 
   constructor(
     private readonly options: {
@@ -217,11 +219,42 @@ export class MetricsWriter {
     const held = await holdDirectoryAsync(dirname(path), 'metrics directory', { logGroup: this.options.logGroup, signal: this.stopping.signal });
     if ('problems' in held) throw new Error(held.problems.join('; '));
     try {
+      if (!this.swept) {
+        this.swept = true;
+        await this.removeStale(held.path, basename(path));
+      }
       this.stopping.signal.throwIfAborted(); // closed meanwhile: no file is made
       await replaceFileAsync(path, text, held.path);
     } finally {
       closeSync(held.fd);
     }
+  }
+
+  // Removes, in the held directory dir, the temp files of name (replaceFileAsync's
+  // `.NAME.PID.TIME.tmp`) whose process has ended: a forced exit's SIGKILL between a
+  // replace's open and its rename left one there for good (2 runs of 14 at a load of 25,
+  // stop70), which nothing removed. Only that pattern, only a regular file of lavarank's
+  // user (unlink removes a link, never what it points to), never a live process's.
+  private async removeStale(dir: string, name: string): Promise<void> {
+    const signal = this.stopping.signal;
+    const own = process.geteuid?.() ?? 0;
+    const removed: number[] = [];
+    try {
+      for (const entry of await readdir(dir)) {
+        const pid = staleTempPid(entry, name);
+        if (pid === undefined || pid === process.pid || isRunning(pid)) continue;
+        signal.throwIfAborted();
+        const st = await lstat(join(dir, entry));
+        if (!st.isFile() || st.uid !== own) continue;
+        signal.throwIfAborted();
+        await unlink(join(dir, entry));
+        removed.push(pid);
+      }
+    } catch (err) {
+      signal.throwIfAborted();
+      this.options.log.warn({ err: errorMessage(err) }, `the temp files a stopped elim left beside the metrics file could not all be removed`);
+    }
+    if (removed.length > 0) this.options.log.info({ pids: removed }, `removed ${removed.length} temp files left beside the metrics file by elims that ended in the middle of a write`);
   }
 
   // Resolves when no write is pending, or after timeoutMs.
@@ -238,5 +271,24 @@ export class MetricsWriter {
   async close(timeoutMs = 300): Promise<void> {
     await this.idle(timeoutMs);
     this.stopping.abort();
+  }
+}
+
+// The pid in a temp file name of replaceFileAsync's for name (`.NAME.PID.TIME.tmp`, TIME
+// base 36), or undefined for any other name.
+export function staleTempPid(entry: string, name: string): number | undefined {
+  const prefix = `.${name}.`;
+  if (!entry.startsWith(prefix) || !entry.endsWith('.tmp')) return undefined;
+  const m = /^([1-9][0-9]{0,9})\.[0-9a-z]+$/.exec(entry.slice(prefix.length, -'.tmp'.length));
+  return m === null ? undefined : Number(m[1]);
+}
+
+// Whether a process with this pid exists (signal 0 checks without sending: ESRCH if none).
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Tick } from '../../src/daemon/elim.js';
@@ -356,6 +357,33 @@ describe('MetricsWriter and a directory swapped after its check', () => {
       writer.update(tick(), {});
       await settle(writer);
       assert.deepEqual(readdirSync(victim), []);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('MetricsWriter and the temp files a killed elim left', () => {
+  // A forced exit's SIGKILL between a replace's open and its rename left its temp file for good.
+  it("removes at its first write a temp file of the metrics file whose process has ended, and no other file", { skip: process.getuid?.() === 0 ? false : 'needs root to chown a file' }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.prom');
+      const dead = spawnSync(process.execPath, ['-e', '']).pid!; // a pid whose process has ended
+      const stale = `.lavarank.prom.${dead}.mbbq3k2x.tmp`;
+      const live = `.lavarank.prom.${process.ppid}.mbbq3k2x.tmp`; // a running process's write under way
+      const users = `.lavarank.prom.${dead}.mbbq3k2y.tmp`; // not lavarank's: another user's file
+      const other = `.other.prom.${dead}.mbbq3k2x.tmp`; // another file's
+      const linked = `.lavarank.prom.${dead}.mbbq3k2z.tmp`; // a link, to a file it must not touch
+      for (const name of [stale, live, users, other, 'keep']) writeFileSync(join(dir, name), 'x');
+      chownSync(join(dir, users), 65534, 65534);
+      symlinkSync(join(dir, 'keep'), join(dir, linked));
+      const capture = captureLog();
+      const writer = new MetricsWriter({ path, resource: 'rank', version: 'v', log: capture.log, directoryProblems: () => [] });
+      writer.update(tick(), {});
+      await settle(writer);
+      assert.deepEqual(readdirSync(dir).sort(), [other, live, users, linked, 'keep', 'lavarank.prom'].sort());
+      assert.ok(capture.lines.some((l) => /^removed 1 temp files left beside the metrics file/.test(String(l['msg']))), 'no line about it');
     } finally {
       cleanup();
     }
