@@ -94,6 +94,12 @@ export interface LogProbe {
   directoryProblems?: (dir: string) => string[] | Promise<string[]>;
   // Why the file cannot be appended to, asked once its directory passed.
   fileProblem: (path: string) => { why: string; refused: boolean } | undefined | Promise<{ why: string; refused: boolean } | undefined>;
+  trying?: (target: LogTarget) => void; // told each location before its first question
+}
+
+// Whether two log locations are the same.
+function sameTarget(a: LogTarget, b: LogTarget): boolean {
+  return a.kind === b.kind && a.path === b.path;
 }
 
 // The log locations for this host in order (logCandidates), the first usable one
@@ -104,14 +110,18 @@ export interface LogProbe {
 // be made below a sticky one) held the daemon's start, and check, there.
 export async function chooseLogTarget(
   config: LogConfig,
-  where: { host: string; env: NodeJS.ProcessEnv; stderrIsTty: boolean; logdirFrom?: string | undefined },
+  where: { host: string; env: NodeJS.ProcessEnv; stderrIsTty: boolean; logdirFrom?: string | undefined; after?: LogTarget | undefined },
   probe: LogProbe,
 ): Promise<LogChoice> {
   const isDir = probe.isDirectory ?? isDirectoryAsync;
   const problemsOf = probe.directoryProblems ?? logDirectoryProblemsAsync;
-  const candidates = logCandidates(config, where.host, where.env, where.stderrIsTty, where.logdirFrom);
+  const all = logCandidates(config, where.host, where.env, where.stderrIsTty, where.logdirFrom);
+  // where.after: only the locations after that one (the fallback of setupLoggingBeside).
+  const after = where.after === undefined ? -1 : all.findIndex((t) => sameTarget(t, where.after!));
+  const candidates = all.slice(after + 1);
   const skipped: SkippedLog[] = [];
   for (const target of candidates) {
+    probe.trying?.(target);
     if (target.kind === 'stderr') return { candidates, chosen: target, skipped };
     const path = target.path!;
     if (target.mustExist !== undefined && !(await isDir(target.mustExist))) {
@@ -226,7 +236,7 @@ function stderrLogger(level: string, name = 'lavarank', terminal = stderrIsTermi
 // question about the locations asked in libuv's pool (chooseLogTarget), for the daemon's start.
 export async function setupLoggingAsync(
   config: LogConfig,
-  options: { host: string; env?: NodeJS.ProcessEnv; logdirFrom?: string | undefined; stderrIsTty?: boolean; name?: string },
+  options: { host: string; env?: NodeJS.ProcessEnv; logdirFrom?: string | undefined; stderrIsTty?: boolean; name?: string; after?: LogTarget; trying?: (target: LogTarget) => void },
 ): Promise<LogSetup> {
   const env = options.env ?? process.env;
   const tty = options.stderrIsTty ?? stderrIsTerminal();
@@ -237,7 +247,7 @@ export async function setupLoggingAsync(
     opened = result;
     return undefined;
   };
-  const choice = await chooseLogTarget(config, { host: options.host, env, stderrIsTty: tty, logdirFrom: options.logdirFrom }, { fileProblem });
+  const choice = await chooseLogTarget(config, { host: options.host, env, stderrIsTty: tty, logdirFrom: options.logdirFrom, after: options.after }, { fileProblem, ...(options.trying === undefined ? {} : { trying: options.trying }) });
   return loggingTo(choice, opened, config, options, tty);
 }
 
@@ -249,6 +259,9 @@ export async function setupLoggingAsync(
 // for good, SIGKILL included, and the start that waited on it gave no report (a
 // hostile-user audit, 2026-12-06). The check is counted by holdExit, so that an exit
 // meanwhile ends the process by SIGKILL rather than join that thread for ever.
+// At a stop or a crash with that check still out, the records go to the next location
+// by the same rules (the locations after the one being checked), which says why: they
+// went to stderr, /dev/null under LIM, and were lost without a word (2026-12-06, lost71).
 export function setupLoggingBeside(
   config: LogConfig,
   options: { host: string; env?: NodeJS.ProcessEnv; logdirFrom?: string | undefined; stderrIsTty?: boolean; name?: string },
@@ -258,6 +271,7 @@ export function setupLoggingBeside(
   let pending: string[] = [];
   let pendingBytes = 0;
   let dropped = 0;
+  let checking: LogTarget | undefined; // the location whose questions are out
   const write = (record: string): void => {
     if (chosen !== undefined) return chosen.write(record);
     pending.push(record);
@@ -269,26 +283,61 @@ export function setupLoggingBeside(
   };
   const log = pino({ ...baseOptions, level, name: options.name ?? 'lavarank' }, { write });
   const released = holdExit();
+  // The first location to return is used; one returning after the fallback was taken is closed.
   const take = (setup: LogSetup): void => {
+    if (chosen !== undefined) {
+      void setup.close(0);
+      return;
+    }
     chosen = setup;
     for (const record of pending) setup.write(record);
     pending = [];
+    pendingBytes = 0;
     if (dropped > 0) log.warn(`${dropped} log lines were dropped while the log location was being checked`);
   };
-  const ready = setupLoggingAsync(config, options)
+  const ready = setupLoggingAsync(config, { ...options, trying: (target) => (checking = target) })
     .then(take, (err: unknown) => {
+      if (chosen !== undefined) return;
       take(loggingTo({ candidates: [], chosen: undefined, skipped: [] }, undefined, config, options, options.stderrIsTty ?? stderrIsTerminal()));
       log.error({ err: errorMessage(err) }, 'the log location could not be chosen');
     })
     .finally(released);
-  // Waits at most timeoutMs for the location, then closes it within what is left;
-  // records still waiting then go to stderr.
+  // The locations after the one still being checked, readied once the process begins to
+  // end, and taken as soon as one opens; counted by holdExit, as the check is.
+  let fallback: Promise<void> | undefined;
+  const fallBack = (): Promise<void> => {
+    if (fallback !== undefined) return fallback;
+    if (chosen !== undefined) return Promise.resolve();
+    const stuck = checking;
+    const releasedFallback = holdExit();
+    fallback = setupLoggingAsync(config, { ...options, ...(stuck === undefined ? {} : { after: stuck }) })
+      .then(
+        (setup) => {
+          if (setup.target.why === NO_LOCATION) return; // nothing after it can be written: settle says so
+          const kept = pending.length;
+          take(setup);
+          if (chosen !== setup) return;
+          const where = stuck === undefined ? 'the log location' : `the log location ${stuck.path ?? 'stderr'} (${stuck.why})`;
+          log.warn({ skipped: setup.skipped }, `${where} was still being checked when the elim began to exit (a file system that does not answer?): the ${kept} records kept meanwhile are written here, the next location`);
+        },
+        () => undefined, // setupLoggingAsync rejects only for a bug of its own: settle says the records are lost
+      )
+      .finally(releasedFallback);
+    return fallback;
+  };
+  // Waits at most timeoutMs for the location, or the fallback, then closes it within what
+  // is left; records still waiting then go to stderr, with one line that says so.
   const settle = async (timeoutMs: number): Promise<void> => {
     const began = performance.now();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([ready, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    const fellBack = fallBack().then(() => (chosen === undefined ? ready : undefined));
+    await Promise.race([ready, fellBack, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
-    if (chosen === undefined) for (const record of pending.splice(0)) stderrWriter(stderrIsTerminal())(record);
+    if (chosen === undefined) {
+      const where = checking === undefined ? '' : ` of ${checking.path ?? 'stderr'} (${checking.why})`;
+      log.error({ lines: pending.length }, `${pending.length} log records are lost: the check${where} had not returned, and no other log location could be opened, within the ${timeoutMs} ms the exit gives them; written to stderr`);
+      for (const record of pending.splice(0)) stderrWriter(stderrIsTerminal())(record);
+    }
     await chosen?.close(Math.max(0, timeoutMs - (performance.now() - began)));
   };
   // With the error's stack, as the log file's own fatal line (loggingTo's fatalRecord).
@@ -306,6 +355,7 @@ export function setupLoggingBeside(
       return chosen?.appender;
     },
     isReady: () => chosen !== undefined,
+    ending: () => void fallBack(),
     write,
     close: (timeoutMs = 500) => settle(timeoutMs),
     fatalNow: (message, err) => (chosen === undefined ? fatalRecord(message, err) : chosen.fatalNow(message, err)),
@@ -321,10 +371,16 @@ export function setupLoggingBeside(
 export interface PendingLog extends LogSetup {
   ready: Promise<void>; // the location chosen, and the records that waited written there
   isReady(): boolean;
+  // The process begins to end: a location still being checked is given up for the next
+  // one (see close), readied now, so that the stop's last steps find it open.
+  ending(): void;
 }
 
 // The records a log whose location is being chosen keeps: about a thousand lines.
 const PENDING_LOG_BYTES = 256 * 1024;
+
+// The target of a log with no location it could write.
+const NO_LOCATION = 'no log location writable';
 
 // The logger writing to the location chosen (opened: its file, opened by the chooser).
 function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | undefined, config: LogConfig, options: { name?: string }, tty: boolean): LogSetup {
@@ -385,7 +441,7 @@ function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | und
   log.error({ skipped }, 'no log location is writable; logging to stderr');
   return {
     log,
-    target: { kind: 'stderr', why: 'no log location writable' },
+    target: { kind: 'stderr', why: NO_LOCATION },
     skipped,
     write: stderrWriter(tty),
     close: async () => undefined,

@@ -355,6 +355,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     }
     stopping = why;
     log.info(`stopping: ${why}`);
+    logging.ending();
     priorityBack();
     controller.abort();
     // LIM waits 2 s after SIGTERM before it execs a new LIM; never outlive that.
@@ -619,8 +620,13 @@ function startupDeadline(ms: number, host: string): Starting {
   const expire = async (): Promise<void> => {
     const why = `start-up did not finish within ${ms / 1000} s: ${what} has not returned (a file system that does not answer?); exiting, for LIM to start the elim again`;
     setTimeout(killNow, 2000).unref();
-    const log = logging?.isReady() === true ? logging : (await Promise.race([setupLoggingAsync(DEFAULT_LOG_CONFIG, { host }), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref())]));
-    log?.fatalNow(why, what);
+    // A log whose location is still checked writes the line, with the records it kept,
+    // where the next location by its rules opens (setupLoggingBeside): those records were lost.
+    if (logging !== undefined && !logging.isReady()) await logging.fatalLast(why, what, 1800);
+    else {
+      const log = logging ?? (await Promise.race([setupLoggingAsync(DEFAULT_LOG_CONFIG, { host }), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref())]));
+      log?.fatalNow(why, what);
+    }
     killNow();
   };
   return {

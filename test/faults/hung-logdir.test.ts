@@ -104,6 +104,37 @@ describe("the log's location on another user's FUSE mount whose server reads eve
     );
   });
 
+  // The records kept while the check is out went, at the stop, to stderr: /dev/null under LIM.
+  it("log.file there: SIGTERM after the first reports writes the records kept meanwhile to the next location, which says why", async () => {
+    await withSilentServer(
+      (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } }, testInterval: 0.5 }),
+      async (elim, dir) => {
+        await elim.waitForReports(3, 12_000);
+        process.kill(elim.pid, 'SIGTERM');
+        await until('the end of the pipe', () => pipeEnded(elim) || undefined, 12_000);
+        const next = join(dir, `lavarank.${hostname()}.log`);
+        const text = existsSync(next) ? readFileSync(next, 'utf8') : '(no file)';
+        assert.match(text, /"msg":"lavarank starting"/);
+        assert.match(text, /"msg":"first report written"/);
+        assert.match(text, /"msg":"stopping: SIGTERM"/);
+        assert.match(text, new RegExp(`the log location ${dir}/mnt/lavarank.log \\(log.file\\) was still being checked when the elim began to exit`));
+      },
+    );
+  });
+
+  it("log.file and the model there: the start-up deadline's line goes to the next location with the records kept meanwhile", async () => {
+    await withSilentServer(
+      (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } }, config: `model: ${join(mount, 'model.json')}`, args: ['--test-startup-deadline', '3'] }),
+      async (elim, dir) => {
+        await until('the end of the pipe', () => pipeEnded(elim) || undefined, 12_000);
+        const next = join(dir, `lavarank.${hostname()}.log`);
+        const text = existsSync(next) ? readFileSync(next, 'utf8') : '(no file)';
+        assert.match(text, /"msg":"start-up did not finish within 3 s: loading the model has not returned/);
+        assert.match(text, /"msg":"lavarank starting"/);
+      },
+    );
+  });
+
   it('once the server ends, the records kept meanwhile go to the next location, which says why the first was passed over', async () => {
     await withSilentServer(
       (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } } }),
