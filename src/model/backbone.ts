@@ -123,10 +123,13 @@ export const BACKBONE_INPUTS = [
   'io_blocked',
 ] as const;
 
-// A raw value as history records hold it: a finite number, else undefined.
-function value(raw: BackboneInput, name: string): number | undefined {
-  const v = raw[name];
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+// A raw value as history records hold it: a finite number, else undefined. v - v is 0
+// for a finite number alone (NaN for NaN and ±Infinity): Number.isFinite without its
+// global load and call. Each value is read by its name where it is used (raw.cpus), a
+// named load: through one function taking the name, each was a keyed load by a name that
+// changes from call to call, the megamorphic path in the daemon's interpreter.
+function finite(v: number | null | undefined): number | undefined {
+  return typeof v === 'number' && v - v === 0 ? v : undefined;
 }
 
 // What one major fault costs the task that takes it: a 4 KiB page read back from an SSD.
@@ -316,18 +319,18 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
     // CPU: processor sharing. With n CPUs and r other tasks wanting one, a new task
     // gets min(1, n / (r + 1)) of a CPU: on a free CPU it runs at full speed whatever
     // the host's size. r mixes the runnable count now (weight a) with the 1-minute load.
-    const cpusRaw = value(raw, 'cpus');
+    const cpusRaw = finite(raw.cpus);
     // Fewer than one where a CPU quota gives less (docker --cpus 0.5): a task alone gets that.
     const n = cpusRaw !== undefined && cpusRaw > 0 ? cpusRaw : undefined;
-    const runnablePerCpu = Math.max(0, value(raw, 'runnable_per_cpu') ?? 0);
-    const load1PerCpu = Math.max(0, value(raw, 'load1_per_cpu') ?? runnablePerCpu);
+    const runnablePerCpu = Math.max(0, finite(raw.runnable_per_cpu) ?? 0);
+    const load1PerCpu = Math.max(0, finite(raw.load1_per_cpu) ?? runnablePerCpu);
     const perCpu = a * runnablePerCpu + loadWeight * load1PerCpu;
     // Without the CPU count (history from older versions) only the per-CPU limit of a
     // large host is known: the new task waits once tasks outnumber CPUs.
     // On an SMT host (fewer cores than CPUs) a thread beside a busy sibling is not a
     // free CPU: smtCapacity. Without the core count (older history, no topology in
     // sysfs), every CPU counts as a core.
-    const coresRaw = value(raw, 'cores');
+    const coresRaw = finite(raw.cores);
     const cores = n !== undefined && coresRaw !== undefined && coresRaw >= 1 && coresRaw < n ? coresRaw : undefined;
     const tasksWithNew = n === undefined ? 0 : perCpu * n + 1;
     const cpuShare =
@@ -336,17 +339,17 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
         : cores === undefined
           ? Math.min(1, n / tasksWithNew)
           : Math.min(1, smtCapacity(tasksWithNew, n, cores) / tasksWithNew);
-    const steal = share(value(raw, 'cpu_steal'));
+    const steal = share(finite(raw.cpu_steal));
     const cpuFactor = 1 / (cpuShare * (1 - steal));
 
     // Memory: the PSI share, the paging rate and a nearly full memory, as independent stalls.
     // Without PSI the stand-ins count the machine's faults and iowait, so they are taken
     // over the CPUs the machine has for a job, not a CPU quota's (stallCpus).
-    const over = stallCpus(n, value(raw, 'quota_host_cpus'));
-    const faults = value(raw, 'major_faults');
-    const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, faults ?? 0);
-    const memUsed = value(raw, 'mem_used') ?? 0;
-    const fromPsi = share(value(raw, 'psi_mem_some') ?? faultStall(faults, over ?? 1));
+    const over = stallCpus(n, finite(raw.quota_host_cpus));
+    const faults = finite(raw.major_faults);
+    const pages = Math.max(0, finite(raw.swap_io) ?? 0) + Math.max(0, faults ?? 0);
+    const memUsed = finite(raw.mem_used) ?? 0;
+    const fromPsi = share(finite(raw.psi_mem_some) ?? faultStall(faults, over ?? 1));
     const fromPaging = share(pages * secondsPerPage);
     const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / fullSpan)) * MEM_FULL_STALL);
     const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));
@@ -366,19 +369,19 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
     // of it and the quota's share used); history from before it reads cpu_busy, higher.
     // Where a job may use only some CPUs, over all the machine's (ioCpus): PSI io and
     // iowait are weighted over them, whatever the job's.
-    const psiIo = value(raw, 'psi_io_some');
-    const iowait = value(raw, 'cpu_iowait');
-    const machine = ioCpus(n, over, value(raw, 'machine_cpus'));
-    const machineBusy = value(raw, 'machine_busy');
-    const quotaBusy = value(raw, 'quota_host_busy');
-    const ioBusy = (machine !== over ? machineBusy : over !== n ? quotaBusy : undefined) ?? value(raw, 'cpu_busy');
+    const psiIo = finite(raw.psi_io_some);
+    const iowait = finite(raw.cpu_iowait);
+    const machine = ioCpus(n, over, finite(raw.machine_cpus));
+    const machineBusy = finite(raw.machine_busy);
+    const quotaBusy = finite(raw.quota_host_busy);
+    const ioBusy = (machine !== over ? machineBusy : over !== n ? quotaBusy : undefined) ?? finite(raw.cpu_busy);
     // Version 3 counts the waiters per busy device, PSI's or, without PSI, the CPUs in
     // iowait: read on the host, 8 saturated disks ranked rank_io 460 without PSI and 100 with it.
-    const diskBusy = value(raw, 'disk_busy_max');
-    const devices = ioCost === 'device' ? value(raw, 'io_devices') : undefined; // perDevice(w, undefined) is w
-    const queueAll = value(raw, 'io_queue');
-    const queueMax = value(raw, 'io_queue_max') ?? 0;
-    const blocked = value(raw, 'io_blocked');
+    const diskBusy = finite(raw.disk_busy_max);
+    const devices = ioCost === 'device' ? finite(raw.io_devices) : undefined; // perDevice(w, undefined) is w
+    const queueAll = finite(raw.io_queue);
+    const queueMax = finite(raw.io_queue_max) ?? 0;
+    const blocked = finite(raw.io_blocked);
     const queue = queueAll === undefined ? undefined : { all: queueAll, max: queueMax, blocked };
     let ioFromPsi: number | undefined;
     if (psiIo !== undefined && ioCost === 'some') ioFromPsi = psiIo;
@@ -387,7 +390,7 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it
     // near 100 % while a second one still gets about half of it: ioSlowdown's argument.
-    const netUtil = share(value(raw, 'net_util_max'));
+    const netUtil = share(finite(raw.net_util_max));
 
     const cpu = 100 * (cpuFactor - 1);
     const mem = 100 * (cpuFactor * (1 + stallSlowdown(memStall)) - 1);

@@ -1,7 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { BACKBONE_INPUTS, DEFAULT_BACKBONE, NET_WEIGHT, SMT_YIELD, backbone, ioSlowdown, ioWaiting, perDevice, smtCapacity, stallSlowdown, type BackboneParams } from '../../src/model/backbone.js';
+import {
+  BACKBONE_INPUTS,
+  DEFAULT_BACKBONE,
+  NET_WEIGHT,
+  SMT_YIELD,
+  backbone,
+  backboneWith,
+  ioSlowdown,
+  ioWaiting,
+  perDevice,
+  smtCapacity,
+  stallSlowdown,
+  type BackboneInput,
+  type BackboneParams,
+  type IoCost,
+} from '../../src/model/backbone.js';
+import { referenceBackbone } from './reference.js';
 import { ioDevices, rawFeatures } from '../../src/model/features.js';
 import { fullSample } from './helpers.js';
 import { createCollectors } from '../../src/collectors/index.js';
@@ -457,6 +473,33 @@ describe('backbone', () => {
     });
     backbone(raw, { ...DEFAULT_BACKBONE, secondsPerPage: 1e-5 });
     assert.deepEqual([...read].sort(), [...BACKBONE_INPUTS].sort());
+  });
+
+  it('gives bit for bit what the backbone that read each value through value(raw, name) gave, for any record and parameters', () => {
+    // What a history line, a training row or a sample can hold under each name: finite
+    // numbers over the ranges the branches turn on, -0, the non-finite, null, the key
+    // missing, and what JSON from elsewhere could put there.
+    const anyValue = fc.oneof(
+      fc.double({ min: -1, max: 2 }),
+      fc.double({ min: 0, max: 300, noNaN: true }),
+      fc.integer({ min: 0, max: 256 }),
+      fc.constantFrom(-0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, null, undefined, '4', true),
+    );
+    const record = fc.record(Object.fromEntries(BACKBONE_INPUTS.map((name) => [name, anyValue])), { requiredKeys: [] });
+    const params = fc.record({
+      weights: fc.record({ cpu: fc.double({ min: -1, max: 100, noNaN: true }), mem: fc.double({ min: 0, max: 100, noNaN: true }), io: fc.double({ min: 0, max: 100, noNaN: true }) }),
+      runnableWeight: fc.double({ min: -0.5, max: 1.5, noNaN: true }),
+      secondsPerPage: fc.double({ min: -1e-4, max: 1e-2, noNaN: true }),
+      memFullFrom: fc.double({ min: -0.5, max: 1.5, noNaN: true }),
+    });
+    const ioCost = fc.constantFrom<IoCost>('device', 'waiters', 'some');
+    fc.assert(
+      fc.property(record, params, ioCost, (raw, p, cost) => {
+        const input = raw as BackboneInput;
+        assert.deepStrictEqual(backboneWith(p, cost)(input), referenceBackbone(input, p, cost));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 

@@ -4,7 +4,23 @@
 // path gives the same features, rank and typed ranks bit for bit; the load tie-break
 // joined both later.
 import type { Sample } from '../../src/collectors/types.js';
-import { backbone } from '../../src/model/backbone.js';
+import {
+  DEFAULT_BACKBONE,
+  DISK_BUSY_STALL,
+  MAX_STALL,
+  MEM_FULL_STALL,
+  NET_WEIGHT,
+  ioSlowdown,
+  ioWaiting,
+  perDevice,
+  smtCapacity,
+  stallSlowdown,
+  type BackboneInput,
+  type BackboneParams,
+  type BackboneResult,
+  type DiskQueue,
+  type IoCost,
+} from '../../src/model/backbone.js';
 import { FEATURES, FEATURE_NAMES, HOST_FACTS, IDLE_VALUE, scaleValue, type Features, type RawLookup } from '../../src/model/features.js';
 import type { Evaluation, LoadedModel, ModelInput } from '../../src/model/model.js';
 import { RANK_MAX, RANK_MIN, TIE_WEIGHT, type RankResult } from '../../src/model/rank.js';
@@ -100,7 +116,7 @@ export function referenceEvaluate(model: LoadedModel, f: ModelInput): Evaluation
   // A model fitted before 2026-12-06 (no training.backboneVersion) reads PSI io as the host's share,
   // one of backbone version 2 as the host's waiters, of version 3 as the waiters per busy device.
   const version = file.training['backboneVersion'];
-  const b = backbone(f.named, file.backbone, version === 3 ? 'device' : version === 2 ? 'waiters' : 'some');
+  const b = referenceBackbone(f.named, file.backbone, version === 3 ? 'device' : version === 2 ? 'waiters' : 'some');
   const outside: string[] = [];
   for (let i = 0; i < n; i++) {
     const v = f.values[i] ?? 0;
@@ -131,4 +147,112 @@ export function referenceRank(model: LoadedModel, sample: Sample): RankResult {
   const f = referenceFeatures(sample);
   const e = referenceEvaluate(model, f);
   return { rank: e.rank, model: model.id, features: f.named, typed: e.typed, backbone: referenceClamp(e.backbone.rank) };
+}
+
+// The backbone as it was before its reads became named loads (stop 70's 65e2a2b): each
+// raw value read through value(raw, name). The oracle that the daemon's backbone gives
+// the same results bit for bit, for any record a history line or a sample can give.
+const FAULT_SECONDS = 100e-6;
+
+function value(raw: BackboneInput, name: string): number | undefined {
+  const v = raw[name];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function faultStall(faultsPerSec: number | undefined, cpus: number): number | undefined {
+  return faultsPerSec === undefined ? undefined : 1 - Math.exp((-Math.max(0, faultsPerSec) * FAULT_SECONDS) / cpus);
+}
+
+function iowaitStall(iowait: number | undefined, cpus: number | undefined, devices?: number, busyMax?: number, queue?: DiskQueue): number | undefined {
+  return iowait === undefined ? undefined : 1 - Math.exp(-perDevice(Math.max(0, iowait) * (cpus ?? 1), devices, busyMax, queue));
+}
+
+function stallCpus(n: number | undefined, quotaHostCpus: number | undefined): number | undefined {
+  return n !== undefined && quotaHostCpus !== undefined && quotaHostCpus > n ? quotaHostCpus : n;
+}
+
+function ioCpus(n: number | undefined, over: number | undefined, machineCpus: number | undefined): number | undefined {
+  return n !== undefined && over !== undefined && machineCpus !== undefined && machineCpus > over ? machineCpus : over;
+}
+
+function share(x: number | undefined): number {
+  if (x === undefined || !(x > 0)) return 0;
+  return Math.min(MAX_STALL, x);
+}
+
+// backbone() as it was.
+export function referenceBackbone(raw: BackboneInput, params: Readonly<BackboneParams> = DEFAULT_BACKBONE, ioCost: IoCost = 'device'): BackboneResult {
+  return referenceBackboneWith(params, ioCost)(raw);
+}
+
+// backboneWith as it was.
+export function referenceBackboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 'device'): (raw: BackboneInput) => BackboneResult {
+  const a = Math.min(1, Math.max(0, params.runnableWeight));
+  const loadWeight = 1 - a;
+  const secondsPerPage = Math.max(0, params.secondsPerPage);
+  const from = Math.min(0.999, Math.max(0, params.memFullFrom));
+  const fullSpan = 1 - from;
+  const wCpu = Math.max(0, params.weights.cpu);
+  const wMem = Math.max(0, params.weights.mem);
+  const wIo = Math.max(0, params.weights.io);
+  return (raw) => {
+    const cpusRaw = value(raw, 'cpus');
+    const n = cpusRaw !== undefined && cpusRaw > 0 ? cpusRaw : undefined;
+    const runnablePerCpu = Math.max(0, value(raw, 'runnable_per_cpu') ?? 0);
+    const load1PerCpu = Math.max(0, value(raw, 'load1_per_cpu') ?? runnablePerCpu);
+    const perCpu = a * runnablePerCpu + loadWeight * load1PerCpu;
+    const coresRaw = value(raw, 'cores');
+    const cores = n !== undefined && coresRaw !== undefined && coresRaw >= 1 && coresRaw < n ? coresRaw : undefined;
+    const tasksWithNew = n === undefined ? 0 : perCpu * n + 1;
+    const cpuShare =
+      n === undefined
+        ? Math.min(1, 1 / Math.max(1, perCpu))
+        : cores === undefined
+          ? Math.min(1, n / tasksWithNew)
+          : Math.min(1, smtCapacity(tasksWithNew, n, cores) / tasksWithNew);
+    const steal = share(value(raw, 'cpu_steal'));
+    const cpuFactor = 1 / (cpuShare * (1 - steal));
+
+    const over = stallCpus(n, value(raw, 'quota_host_cpus'));
+    const faults = value(raw, 'major_faults');
+    const pages = Math.max(0, value(raw, 'swap_io') ?? 0) + Math.max(0, faults ?? 0);
+    const memUsed = value(raw, 'mem_used') ?? 0;
+    const fromPsi = share(value(raw, 'psi_mem_some') ?? faultStall(faults, over ?? 1));
+    const fromPaging = share(pages * secondsPerPage);
+    const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / fullSpan)) * MEM_FULL_STALL);
+    const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));
+
+    const psiIo = value(raw, 'psi_io_some');
+    const iowait = value(raw, 'cpu_iowait');
+    const machine = ioCpus(n, over, value(raw, 'machine_cpus'));
+    const machineBusy = value(raw, 'machine_busy');
+    const quotaBusy = value(raw, 'quota_host_busy');
+    const ioBusy = (machine !== over ? machineBusy : over !== n ? quotaBusy : undefined) ?? value(raw, 'cpu_busy');
+    const diskBusy = value(raw, 'disk_busy_max');
+    const devices = ioCost === 'device' ? value(raw, 'io_devices') : undefined;
+    const queueAll = value(raw, 'io_queue');
+    const queueMax = value(raw, 'io_queue_max') ?? 0;
+    const blocked = value(raw, 'io_blocked');
+    const queue = queueAll === undefined ? undefined : { all: queueAll, max: queueMax, blocked };
+    let ioFromPsi: number | undefined;
+    if (psiIo !== undefined && ioCost === 'some') ioFromPsi = psiIo;
+    else if (psiIo !== undefined) ioFromPsi = 1 - Math.exp(-perDevice(ioWaiting(psiIo, ioBusy, iowait, machine), devices, diskBusy, queue));
+    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, machine, devices, diskBusy, queue)), share(diskBusy) * DISK_BUSY_STALL);
+
+    const netUtil = share(value(raw, 'net_util_max'));
+
+    const cpu = 100 * (cpuFactor - 1);
+    const mem = 100 * (cpuFactor * (1 + stallSlowdown(memStall)) - 1);
+    const io = 100 * ioSlowdown(ioStall);
+    const net = 100 * ioSlowdown(netUtil);
+    const rank = wCpu * cpu + wMem * mem + wIo * io + NET_WEIGHT * net;
+    return {
+      rank,
+      cpu,
+      mem,
+      io,
+      net,
+      parts: { cpus: n ?? null, cores: cores ?? null, tasks: n === undefined ? perCpu : perCpu * n, cpuShare, steal, memStall, ioStall, netUtil },
+    };
+  };
 }
