@@ -200,7 +200,8 @@ export function cpuBusyShown(s: Sample): number | undefined {
 // instant (instant), or for any count where PSI shows more waiting than minBusy
 // allows. The tasks' waiting share is given as a count over a number of CPUs so that
 // each caller's arithmetic stays as it was: runnableShown's runnable tasks over the
-// online CPUs, load1Shown's load already per CPU (over 1). Without the CPU share, perCpu.
+// online CPUs, load1Shown's load already per CPU (over 1). Never below the least busy
+// CPU's share where that is known. Without the CPU share, perCpu.
 //
 // Two audit findings (2026-12-02) gave the last two rules. A user who pinned 300
 // threads to one CPU of an idle 2-CPU host (taskset: one CPU's cost) kept PSI "some"
@@ -238,7 +239,17 @@ function accountedFor(s: Sample, psi: number | undefined, busy: number | undefin
   const pinned = alone !== undefined && psi !== undefined && psi > alone;
   const queue = (instant || pinned || psi === undefined) && some < 1 ? some / (1 - some) : Infinity;
   const bound = busy + (waiting <= queue ? waiting : queue);
-  return perCpu <= bound ? perCpu : bound;
+  const shown = perCpu <= bound ? perCpu : bound;
+  // And at least the least busy CPU's share: every CPU ran a task that long, so as many
+  // a CPU wanted one on average, whatever the instants of the counts saw. Both are
+  // instants a user can learn (the daemon's reads from its /proc/PID/schedstat, the
+  // kernel's 5 s samples from /proc/loadavg) and step aside at: a full 2-CPU host whose
+  // two loops did so ranked 0.1 instead of 49.1 (2026-12-06, hostile18). Only where
+  // minBusy is known (the daemon's samples; the calibration's have none), and at most
+  // the busy share it is over.
+  let floor = alone !== undefined && alone > 0 && alone <= 1 ? alone : 0;
+  if (!(floor <= busy)) floor = busy >= 0 ? busy : 0;
+  return shown < floor ? floor : shown;
 }
 
 // The 1-minute load per CPU that the rank believes. The kernel's load average counts

@@ -167,8 +167,13 @@ describe('toFeatures', () => {
   }
 
   it('adds the CPU time no tick charged to the load average, which missed it too', () => {
-    assert.equal(toFeatures(cheated(1.96)).named['load1_per_cpu'], 0.98);
-    assert.equal(toFeatures(cheated(undefined)).named['load1_per_cpu'], 0);
+    // The least busy CPU's share unknown, which would floor the load at 0.98 itself.
+    const without = (s: Sample): Sample => {
+      delete s.cpu!.minBusy;
+      return s;
+    };
+    assert.equal(toFeatures(without(cheated(1.96))).named['load1_per_cpu'], 0.98);
+    assert.equal(toFeatures(without(cheated(undefined))).named['load1_per_cpu'], 0);
   });
 
   it('ranks a host held by programs charged no tick as one held by the same work charged', () => {
@@ -178,6 +183,31 @@ describe('toFeatures', () => {
     const honest = ranker.rank(charged).rank;
     assert.ok(honest > 40, `charged ${honest}`);
     assert.equal(ranker.rank(cheated(1.96)).rank, honest);
+  });
+
+  // Two busy loops on a 2-CPU host that step aside at the instants of the counts (the
+  // daemon's reads, the kernel's load samples): both CPUs busy all the interval, no
+  // task seen at either instant.
+  function steppedAside(): Sample {
+    const s = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 0 });
+    s.cpu!.minBusy = 1;
+    s.load = { ...s.load!, load1: 0, load1PerCpu: 0 };
+    s.pressure!.cpuSome = 0;
+    return s;
+  }
+
+  it('counts at least the least busy CPU\'s share of a task a CPU, whatever the instants of the counts saw', () => {
+    const f = toFeatures(steppedAside()).named;
+    assert.deepEqual([f['runnable_per_cpu'], f['load1_per_cpu']], [1, 1]);
+  });
+
+  it('ranks a full host whose tasks stepped aside at the instants of the counts as one whose counts saw them', () => {
+    const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'default.json'));
+    const seen = steppedAside();
+    seen.load = { ...seen.load!, load1: 2, load1PerCpu: 1, runnable: 2, runnablePerCpu: 1 };
+    const honest = ranker.rank(seen).rank;
+    assert.ok(honest > 40, `seen ${honest}`);
+    assert.equal(ranker.rank(steppedAside()).rank, honest);
   });
 
   it('counts tasks pinned to one CPU of an otherwise idle host as waiting no longer than the busy share, with PSI or without: a new job runs on an idle CPU', () => {
@@ -361,9 +391,10 @@ describe('toFeatures', () => {
     const f = toFeatures(s).named;
     assert.equal(f['runnable_per_cpu'], 1, 'the count now: 33 less the 31 running elsewhere, on 2 CPUs');
     assert.equal(f['load1_per_cpu'], (2.4 + burst1 - burst1) / 2, 'the load less the burst as it weighs in it');
-    // Without the average (an older sample), the last interval's tasks: none of the load is left.
+    // Without the average (an older sample), the last interval's tasks: none of the load is
+    // left but what the job's CPUs, busy throughout, ran (one task a CPU).
     delete s.cpu!.jobElsewhere1;
-    assert.equal(toFeatures(s).named['load1_per_cpu'], 0);
+    assert.equal(toFeatures(s).named['load1_per_cpu'], 1);
   });
 
   it('keeps the host-wide figures where the job\'s CPUs are not a usable part of the online ones', () => {
