@@ -245,10 +245,13 @@ function accountedFor(s: Sample, psi: number | undefined, busy: number | undefin
   // instants a user can learn (the daemon's reads from its /proc/PID/schedstat, the
   // kernel's 5 s samples from /proc/loadavg) and step aside at: a full 2-CPU host whose
   // two loops did so ranked 0.1 instead of 49.1 (2026-12-06, hostile18). Only where
-  // minBusy is known (the daemon's samples; the calibration's have none), and at most
-  // the busy share it is over.
+  // minBusy is known (the daemon's samples; the calibration's have none), at most the
+  // busy share it is over, and less the time a hypervisor took (steal: busy time of no
+  // task here, which the backbone counts apart).
   let floor = alone !== undefined && alone > 0 && alone <= 1 ? alone : 0;
   if (!(floor <= busy)) floor = busy >= 0 ? busy : 0;
+  const steal = s.cpu?.steal;
+  if (steal !== undefined && steal > 0) floor = steal < floor ? floor - steal : 0;
   return shown < floor ? floor : shown;
 }
 

@@ -191,6 +191,7 @@ describe('toFeatures', () => {
   function steppedAside(): Sample {
     const s = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 0 });
     s.cpu!.minBusy = 1;
+    s.cpu!.steal = 0;
     s.load = { ...s.load!, load1: 0, load1PerCpu: 0 };
     s.pressure!.cpuSome = 0;
     return s;
@@ -199,6 +200,15 @@ describe('toFeatures', () => {
   it('counts at least the least busy CPU\'s share of a task a CPU, whatever the instants of the counts saw', () => {
     const f = toFeatures(steppedAside()).named;
     assert.deepEqual([f['runnable_per_cpu'], f['load1_per_cpu']], [1, 1]);
+  });
+
+  it('takes the time a hypervisor took out of the least busy CPU\'s share before counting it as tasks', () => {
+    // A 2-CPU VM with no task, its CPUs 60 % busy of which 50 % stolen: 0.1 a CPU ran here.
+    const s = steppedAside();
+    s.cpu = { ...s.cpu!, busy: 0.6, minBusy: 0.6, steal: 0.5 };
+    const f = toFeatures(s).named;
+    assert.ok(Math.abs(f['runnable_per_cpu']! - 0.1) < 1e-12, `runnable_per_cpu ${f['runnable_per_cpu']}`);
+    assert.ok(Math.abs(f['load1_per_cpu']! - 0.1) < 1e-12, `load1_per_cpu ${f['load1_per_cpu']}`);
   });
 
   it('ranks a full host whose tasks stepped aside at the instants of the counts as one whose counts saw them', () => {
@@ -392,9 +402,9 @@ describe('toFeatures', () => {
     assert.equal(f['runnable_per_cpu'], 1, 'the count now: 33 less the 31 running elsewhere, on 2 CPUs');
     assert.equal(f['load1_per_cpu'], (2.4 + burst1 - burst1) / 2, 'the load less the burst as it weighs in it');
     // Without the average (an older sample), the last interval's tasks: none of the load is
-    // left but what the job's CPUs, busy throughout, ran (one task a CPU).
+    // left but what the job's CPUs, busy throughout, ran (one task a CPU, less the steal).
     delete s.cpu!.jobElsewhere1;
-    assert.equal(toFeatures(s).named['load1_per_cpu'], 1);
+    assert.equal(toFeatures(s).named['load1_per_cpu'], 1 - s.cpu!.steal);
   });
 
   it('keeps the host-wide figures where the job\'s CPUs are not a usable part of the online ones', () => {
