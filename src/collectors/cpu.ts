@@ -74,12 +74,25 @@ export function parseStat(text: string, file = '/proc/stat'): StatCounters {
 export interface CpuSet {
   names: string[];
   heads: string[];
+  // How much of the file the last reading's string held (0: the whole file): up to where its
+  // cpuN lines ended, and CPU_LINES_SLACK more.
+  cut: number;
 }
 
 // The CpuSet of a list of cpuN names.
 export function cpuSet(names: string[]): CpuSet {
-  return { names, heads: names.map((n) => `${n} `) };
+  return { names, heads: names.map((n) => `${n} `), cut: 0 };
 }
+
+// How far past the last reading's cpuN lines the next reading's string goes: the lines
+// grow as their counters gain digits.
+const CPU_LINES_SLACK = 512;
+// The least of the file a cut string must leave out: a 4 kB page, a minor fault a report.
+const CPU_LINES_CUT_MIN = 4096;
+const CPU_LINE_AFTER = Buffer.from('\ncpu', 'latin1');
+// cpuLinesOneByOne's answers besides the index of the last cpuN line's newline.
+const REFUSED = -2;
+const ENDS_FILE = -1;
 
 const CPU = Buffer.from('cpu', 'latin1');
 const SPACE = 32;
@@ -138,7 +151,29 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
   const n = known.names.length;
   if (n === 0) return false;
   if (idle !== undefined && !onlySpacesAndNewlines(bytes)) return false;
-  return cpuLinesOneByOne(bytes, newline, known, idle);
+  // The lines are found in a latin1 string of the file (see cpuLinesOneByOne), made once a
+  // report, of the file up to where the last reading's cpuN lines ended rather than all of
+  // it: on a big node intr's thousands of numbers follow them (25 kB of /proc/stat's 26 on
+  // the generated 128-CPU node), and each 4 kB a report allocates is a minor fault in the
+  // daemon, whose young generation gives its pages back at each scavenge (5.8 against 1.3
+  // faults a report, the daemon on that node side by side). A string that ends before the
+  // lines do, or inside them, is read again as the whole file.
+  // Only where that leaves a page or more out: a Buffer search of the rest costs about 4 000
+  // instructions more than the string's, which a 2-CPU host's short file does not repay.
+  const cut = known.cut;
+  if (cut > 0 && bytes.length - cut >= CPU_LINES_CUT_MIN) {
+    const nl = cpuLinesOneByOne(bytes, latin1Slice.call(bytes, 0, cut), newline, known, idle);
+    if (nl >= 0) {
+      known.cut = nl + 1 + CPU_LINES_SLACK;
+      // No other cpu line anywhere after them, in the whole file.
+      return bytes.indexOf(CPU_LINE_AFTER, nl) < 0;
+    }
+  }
+  const text = latin1Slice.call(bytes, 0, bytes.length);
+  const nl = cpuLinesOneByOne(bytes, text, newline, known, idle);
+  if (nl === REFUSED) return false;
+  known.cut = nl < 0 ? 0 : nl + 1 + CPU_LINES_SLACK;
+  return nl < 0 || text.indexOf('\ncpu', nl) < 0;
 }
 
 // scanStat's reading of the cpuN lines after the aggregate line's newline, line by line:
@@ -149,15 +184,16 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
 // and fresh young-generation memory costs page faults: 15.9 minor faults per report
 // against 0.1 on the generated 128-CPU node, and 0.40-0.65 ms more CPU per report side
 // by side at a 1 s interval (docs/collectors.md, "The split taken back").
-function cpuLinesOneByOne(bytes: Buffer, newline: number, known: CpuSet, idle: number[] | undefined): boolean {
+// Answers the index of the last cpuN line's newline, ENDS_FILE when that line ends the
+// file, REFUSED for anything else; the lines must end inside `text`.
+function cpuLinesOneByOne(bytes: Buffer, text: string, newline: number, known: CpuSet, idle: number[] | undefined): number {
   const heads = known.heads;
-  // The lines are found in a latin1 string of the file (the same characters at the same
-  // places as the bytes), made once a report: V8's string search and startsWith cost
-  // fewer instructions than byteIndex and the name compared as two 32-bit words through a
-  // DataView (until 2026-12-06), 1 900 a line less (callgrind, --lite-mode: 1.34 M
-  // against 1.59 M a call on 128 CPUs, 2.67 against 3.16 M on 256). The digits are still
-  // read from the bytes: charCodeAt costs more than an element load.
-  const text = latin1Slice.call(bytes, 0, bytes.length);
+  // `text` is a latin1 string of the file's start (the same characters at the same places
+  // as the bytes): V8's string search and startsWith cost fewer instructions than byteIndex
+  // and the name compared as two 32-bit words through a DataView (until 2026-12-06), 1 900 a
+  // line less (callgrind, --lite-mode: 1.34 M against 1.59 M a call on 128 CPUs, 2.67
+  // against 3.16 M on 256). The digits are still read from the bytes: charCodeAt costs more
+  // than an element load.
   let nl = newline;
   // One loop that calls nothing per line but the searches. With a call per line for the
   // name check, another that read all five times digit by digit, and a byteIndex that
@@ -165,9 +201,9 @@ function cpuLinesOneByOne(bytes: Buffer, newline: number, known: CpuSet, idle: n
   // Indexed loops on the hot paths: an interpreted for-of allocates a result object per step.
   for (let i = 0; i < heads.length; i++) {
     const head = heads[i]!;
-    if (nl < 0) return false;
+    if (nl < 0) return REFUSED;
     let p = nl + 1;
-    if (!text.startsWith(head, p)) return false;
+    if (!text.startsWith(head, p)) return REFUSED;
     p += head.length;
     nl = text.indexOf('\n', p);
     if (idle === undefined) continue;
@@ -179,11 +215,11 @@ function cpuLinesOneByOne(bytes: Buffer, newline: number, known: CpuSet, idle: n
     // element load and six bytecodes a field (1 600 instructions a line with the loop
     // over the three, callgrind, --lite-mode).
     const user = text.indexOf(' ', p);
-    if (user <= p) return false;
+    if (user <= p) return REFUSED;
     const nice = text.indexOf(' ', user + 1);
-    if (nice <= user + 1) return false;
+    if (nice <= user + 1) return REFUSED;
     const system = text.indexOf(' ', nice + 1);
-    if (system <= nice + 1 || system >= end) return false;
+    if (system <= nice + 1 || system >= end) return REFUSED;
     p = system + 1;
     // idle, then iowait: digits one by one, as a string per field would allocate one
     // per CPU; a field longer than EXACT_DIGITS is left to parseStat, whose Number()
@@ -194,14 +230,14 @@ function cpuLinesOneByOne(bytes: Buffer, newline: number, known: CpuSet, idle: n
     let sum = 0;
     let c = bytes[p]! ^ 48;
     for (; c < 10; c = bytes[++p]! ^ 48) sum = sum * 10 + c;
-    if (c !== SPACE_XOR_0 || p === start || p - start > EXACT_DIGITS) return false;
+    if (c !== SPACE_XOR_0 || p === start || p - start > EXACT_DIGITS) return REFUSED;
     start = ++p;
     let iowait = 0;
     for (c = bytes[p]! ^ 48; c < 10; c = bytes[++p]! ^ 48) iowait = iowait * 10 + c;
-    if (p === start || p - start > EXACT_DIGITS || (c !== SPACE_XOR_0 && p !== nl)) return false;
+    if (p === start || p - start > EXACT_DIGITS || (c !== SPACE_XOR_0 && p !== nl)) return REFUSED;
     idle[i] = sum + iowait;
   }
-  return nl < 0 || text.indexOf('\ncpu', nl) < 0;
+  return nl < 0 ? ENDS_FILE : nl;
 }
 
 const PROCS_BLOCKED = Buffer.from('\nprocs_blocked ', 'latin1');

@@ -219,6 +219,17 @@ describe('scanStat', () => {
     }
   });
 
+  it('reads a cpuN line that grew past the last reading\'s string, and one more cpu line after intr, as a fresh set does', () => {
+    const intr = `intr ${'1 0 '.repeat(1500)}5\n`;
+    const set = cpuSet(['cpu0', 'cpu1']);
+    assert.deepEqual(scannedCpuIdle(Buffer.from(twoCpuStat.replace('intr 0\n', intr), 'latin1'), set), [29, 49]);
+    assert.ok(set.cut > 0 && set.cut + 4096 <= twoCpuStat.length + intr.length, 'the next string ends a page or more before the file');
+    const longer = twoCpuStat.replace('27 28', `${'9'.repeat(600)} 28`).replace('intr 0\n', intr);
+    assert.deepEqual(scannedCpuIdle(Buffer.from(longer, 'latin1'), set), [29, 49]);
+    const another = twoCpuStat.replace('intr 0\n', `${intr}cpu2 1 2 3 4 5 6 7 8\n`);
+    assert.equal(scannedCpuIdle(Buffer.from(another, 'latin1'), set), undefined);
+  });
+
   it('leaves to parseStat the per-CPU times of a cpuN line not split by single spaces', () => {
     assert.deepEqual(scannedCpuIdle(Buffer.from(twoCpuStat, 'latin1'), twoCpus), [29, 49]);
     // parseStat splits each of these into the same tokens, where the third single space

@@ -216,6 +216,45 @@ describe('hot-path readers agree with the parsers', () => {
     },
   );
 
+  // A CpuSet keeps how much of the file the last reading's string held: a reading of
+  // another text through it (lines longer or shorter, edited, cut, another cpu line in or
+  // after intr's numbers) must read what the reading that found the lines in the bytes reads.
+  property(
+    'scanStat after another reading through the same set: the answer, the times and the idle + iowait of the reading that found the lines in the bytes',
+    fc.tuple(
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.array(statField, { minLength: 10, maxLength: 10 }), { minLength: 6, maxLength: 6 }),
+      // The second reading's lines as long as to end past the first's string: its times past iowait, which neither reading reads, of up to 119 digits.
+      fc.array(fc.tuple(fc.array(statField, { minLength: 5, maxLength: 5 }), fc.array(fc.oneof(statField, fc.nat(79).map((k) => '9'.repeat(40 + k))), { minLength: 5, maxLength: 5 })).map(([a, b]) => [...a, ...b]), { minLength: 6, maxLength: 6 }),
+      fc.integer({ min: 0, max: 1600 }),
+      fc.boolean(),
+      edits,
+      fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }),
+    ),
+    ([n, first, second, intr, withIdle, list, cut]) => {
+      const names = Array.from({ length: n }, (_, i) => `cpu${i}`);
+      // intr's numbers past the string's slack and a page, so that the second reading's string ends before the file does.
+      const kernelOf = (cpus: string[][]) => ['cpu  1 2 3 4 5 6 7 8 0 0', ...names.map((c, i) => `${c} ${cpus[i]!.join(' ')}`), `intr ${'1 0 '.repeat(intr)}5`, 'processes 42', ''].join('\n');
+      const set = cpuSet(names);
+      scanStat(Buffer.from(kernelOf(first), 'latin1'), set, numberSlots(TIMES_SLOTS), withIdle ? numberSlots(n) : undefined);
+      let text = applyEdits(kernelOf(second), list);
+      if (cut !== null) text = text.slice(0, cut % (text.length + 1));
+      const bytes = Buffer.from(text, 'latin1');
+      const oldTimes = numberSlots(TIMES_SLOTS);
+      const newTimes = numberSlots(TIMES_SLOTS);
+      const oldIdle = numberSlots(n);
+      const newIdle = numberSlots(n);
+      const old = referenceScanStat(bytes, names, oldTimes, withIdle ? oldIdle : undefined);
+      const now = scanStat(bytes, set, newTimes, withIdle ? newIdle : undefined);
+      assert.equal(now, old);
+      if (old) {
+        assert.deepEqual(newTimes, oldTimes);
+        assert.deepEqual(newIdle, oldIdle);
+      }
+      return old;
+    },
+  );
+
   property(
     'scanLoadavg: what parseLoadavg gives, or nothing',
     fc.tuple(counters(6), edits),
