@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../util/clock.js';
 import { CollectorError, errorMessage } from '../util/errors.js';
-import { findExecutableAsync, runCommand } from '../util/exec.js';
+import { LAUNCHER, findExecutableAsync, runIsolated } from '../util/exec.js';
 import { holdExit } from '../util/exit.js';
 import { badLine, fraction, toNumber } from './text.js';
 import type { Collector, GpuReading } from './types.js';
@@ -34,7 +34,7 @@ export interface GpuOptions {
   enabled?: GpuEnabled | boolean;
   command?: string; // default nvidia-smi, found on PATH
   intervalMs?: number; // between queries, default 30 s
-  timeoutMs?: number; // per query, default 10 s; then SIGTERM, SIGKILL a second later
+  timeoutMs?: number; // per query, default 10 s; then SIGKILL to its process group
   staleAfterMs?: number; // a result older than this is not used, default 3 intervals
   missingRetryMs?: number; // retry interval while the command is not found, default 10 min
   signal?: AbortSignal; // the daemon's: aborting it kills a query in flight
@@ -127,14 +127,15 @@ function explanation(output: string): string | undefined {
   return line === undefined || line.length <= 200 ? line : `${line.slice(0, 200)}...`;
 }
 
-// A command that cannot be started at all: execa's message begins with the errno.
-const NOT_RUNNABLE = /^Command failed with (ENOENT|EACCES|ENOTDIR)\b/;
+// A command that cannot be started at all: not found on PATH, or the spawn's errno.
+const NOT_RUNNABLE = /^Command failed with (ENOENT|EACCES|ENOTDIR)\b|^Command failed: .* (ENOENT|EACCES|ENOTDIR)$/;
 
 // How long past its timeout a query may take to end before it is said to be stuck: the
-// timeout's SIGTERM, the SIGKILL a second later, and the reaping. A query ends only when
-// the program has exited and its output is closed; an nvidia-smi stuck in the kernel on a
-// wedged driver (a GPU fallen off the bus) never exits, whatever the signal, and a
-// program a wrapper started keeps the output open after the wrapper is killed.
+// timeout's SIGKILL to its process group, and the reaping. A query ends only when the
+// program has exited and its output is closed (a second after its exit, what it started
+// is killed and the output closed); an nvidia-smi stuck in the kernel on a wedged driver
+// (a GPU fallen off the bus), or an exec waiting on a file system that stopped
+// answering, never exits, whatever the signal.
 const STUCK_GRACE_MS = 3000;
 
 // Starts the background query (at once, then every intervalMs) and returns the
@@ -164,6 +165,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   let latest: { at: number; rows: GpuRow[] } | undefined;
   let problem: string | undefined; // why the last query gave nothing
   let missingLogged = false;
+  let launcherProblem: string | undefined; // why the last query was started without LAUNCHER
   let repeats = 0;
   // Resolved when the first query has ended, been said to be stuck, or been cancelled.
   let firstEnded = (): void => undefined;
@@ -205,8 +207,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   async function query(): Promise<void> {
     let next = intervalMs;
     try {
-      // Not installed (most CPU-only nodes): say so without loading execa, which
-      // would cost the daemon about 10 MB of memory for nothing.
+      // Not installed (most CPU-only nodes): say so, starting no process.
       // lavarank runs as root: a program another user can change would run their
       // code as root, so it is refused as child elims are (checked at every query:
       // a chmod or a new file on PATH can change the answer). What runs is the path
@@ -215,12 +216,15 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       // way that answers the pool and never the event loop held the reports and
       // SIGTERM there. Counted by holdExit: a question that never returns would hold
       // the stopped elim's exit.
+      // The launcher, env, is checked by the same rule, before each query too.
       const release = holdExit();
       let found: string | undefined;
       let vetted: ProgramCheck | undefined;
+      let launcher: ProgramCheck | undefined;
       try {
         found = await findExecutableAsync(command);
         vetted = found === undefined ? undefined : await checkProgram(found);
+        launcher = vetted?.problems.length === 0 ? await checkProgram(LAUNCHER) : undefined;
       } finally {
         release();
       }
@@ -233,10 +237,18 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
         problem = message;
         return;
       }
+      // Started by env where it passes (see IsolatedOptions.launcher): an exec of the
+      // command that waits on its file system then holds env's process, not the reports.
+      const launcherPath = launcher !== undefined && launcher.problems.length === 0 ? launcher.path : undefined;
+      const noLauncher = launcher === undefined || launcherPath !== undefined ? undefined : launcher.problems.length > 0 ? launcher.problems.join('; ') : 'the check resolved no path';
+      if (noLauncher !== undefined && noLauncher !== launcherProblem) {
+        log?.warn({ collector: NAME, command, launcher: LAUNCHER }, `${LAUNCHER} refused: ${noLauncher}; ${command} is started directly, and an exec of it that waits on its file system would hold the reports`);
+      }
+      if (launcher !== undefined) launcherProblem = noLauncher;
       const result =
         found === undefined
           ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '', stderr: '' }
-          : await untilEnded(runCommand(vetted?.path ?? found, GPU_QUERY_ARGS, { timeoutMs, signal }));
+          : await untilEnded(runIsolated(vetted?.path ?? found, GPU_QUERY_ARGS, { timeoutMs, signal, ...(launcherPath === undefined ? {} : { launcher: launcherPath }) }));
       if (signal.aborted) return; // shutting down: a cancelled query is no news
       if (!result.failed) {
         latest = { at: clock.monotonic(), rows: parseNvidiaSmi(result.stdout, `${command} output`) };

@@ -65,8 +65,8 @@ const SNIPPET_DIR = join(PACKAGE_ROOT, 'openlava-conf');
 export { WRAPPER_MARK } from './wrapper.js';
 // Where a replaced elim is kept, inside LSF_SERVERDIR.
 export const BACKUP_DIR = '.lavarank-backup';
-// The oldest Node the elim and the installer run on: execa 9, which lavarank's GPU
-// queries, check and this installer load, imports events.addAbortListener (20.5).
+// The oldest Node the elim and the installer run on: execa 9, which this installer
+// and calibration load, imports events.addAbortListener (20.5).
 export const MIN_NODE = { major: 20, minor: 5 };
 const MIN_NODE_TEXT = `${MIN_NODE.major}.${MIN_NODE.minor}`;
 // Larger than any wrapper lavarank writes; a bigger file is someone else's elim.

@@ -78,24 +78,43 @@ export function spawnSelf(argv: readonly string[], env: NodeJS.ProcessEnv): Node
   });
 }
 
+// The program runIsolated's launcher option names: env(1), which, given no variables,
+// execs its arguments in its own process.
+export const LAUNCHER = '/usr/bin/env';
+
+// Options of runIsolated.
+export interface IsolatedOptions extends RunOptions {
+  // The resolved path of LAUNCHER (checked by the caller as any program lavarank runs):
+  // file is started by it rather than directly. Node's spawn returns only once the new
+  // process has exec'd, and the exec of a program on a file system that stops answering
+  // (an NFS or autofs server gone after the caller's check in libuv's pool) waits with
+  // it, holding the caller's event loop; the launcher's own exec (a local root program)
+  // returns, and its exec of file then waits in that process, which the timeout ends.
+  // A file whose path holds '=' is started directly: env would take it for a variable.
+  launcher?: string;
+}
+
 // Runs file with args to completion like runCommand, but in a process group of its
 // own, and on timeout or abort kills the whole group with SIGKILL: for a program
 // that runs other programs synchronously and without timeouts (systeminformation),
 // so that neither it nor what it started stays behind, hung, once lavarank gives
 // up. Uses node:child_process, not execa: loading execa costs the daemon ~14 MB
 // and, on a saturated host at nice 10, more than a second.
-export function runIsolated(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+export function runIsolated(file: string, args: readonly string[], options: IsolatedOptions): Promise<RunResult> {
   if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) {
     return Promise.reject(new TypeError(`runIsolated: timeoutMs must be a positive number, received ${String(options.timeoutMs)}`));
   }
   const maxBytes = options.maxBufferBytes ?? 1024 * 1024;
+  const launcher = options.launcher !== undefined && !file.includes('=') ? options.launcher : undefined;
   return new Promise((resolve) => {
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(file, args, {
+      child = spawn(launcher ?? file, launcher === undefined ? args : ['--', file, ...args], {
         shell: false,
         detached: true, // setsid(): the child leads a new process group
         stdio: ['ignore', 'pipe', 'pipe'],
+        // A multi-call binary (busybox, a single-binary coreutils) chooses by argv[0].
+        ...(launcher === undefined ? {} : { argv0: 'env' }),
         ...(options.env === undefined ? {} : { env: options.env }),
         ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
@@ -7,6 +8,9 @@ import { createGpuCollector, parseNvidiaSmi, summarizeGpus, type GpuOptions, typ
 import { CollectorError } from '../../src/util/errors.js';
 import { eventually, fixture, recordingLog, tempDir } from './helpers.js';
 import { RunQueueWait, readPidFile } from '../helpers.js';
+import { fuseHangOver, unmountFuse } from '../faults/helpers.js';
+
+const NEED_FUSE = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
 
 // A vetting rule that lets every program run: these tests are about the query itself.
 const allowAll = (path: string): ProgramCheck => ({ problems: [], path });
@@ -271,7 +275,10 @@ test('a hung nvidia-smi is killed at the timeout and the failure logged', async 
   assert.match(entries()[0]?.msg ?? '', /timed out after 2000 milliseconds/);
 });
 
-test('a query still running after its timeout (a program stuck in the kernel) is logged and is the failure, not waited on in silence', async (t) => {
+// A program a wrapper started, or that nvidia-smi left behind, holding the query's output:
+// only the direct child was killed, so the query waited for it (60 s here), said to be
+// stuck; the timeout ends the query's whole process group.
+test("a query's timeout ends what the program started too, with its process group", async (t) => {
   const pidFile = join(tempDir(t), 'pid');
   withEnv(t, 'FAKE_GPU_PIDFILE', pidFile);
   const { log, entries } = recordingLog();
@@ -285,10 +292,45 @@ test('a query still running after its timeout (a program stuck in the kernel) is
       // ESRCH: already gone
     }
   });
-  // The program holding the query open lives 60 s: the old poller said nothing until then.
-  const entry = await eventually(() => entries()[0], 15_000);
-  assert.match(entry.msg, /still running .* after its 2000 ms timeout/);
+  await c.ready!();
+  assert.match(entries()[0]?.msg ?? '', /GPU query failed: Command timed out after 2000 milliseconds/);
+  await eventually(() => (isAlive(pid) ? undefined : true), 15_000);
+});
+
+// An nvidia-smi stuck in the kernel on a wedged driver outlives SIGKILL; so does a start
+// whose exec waits on a file system that stopped answering (root's FUSE mount here, whose
+// server holds what a main thread asks: the exec's lookup).
+test('a query still running after its timeout (a program stuck in the kernel) is logged and is the failure, not waited on in silence', { skip: NEED_FUSE }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'lavarank-test-'));
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { mode: 0o755 });
+  const server = await fuseHangOver(bin, 'exec');
+  const { log, entries } = recordingLog();
+  const c = createGpuCollector({ command: join(bin, 'nvidia-smi'), timeoutMs: 1000, intervalMs: 60_000, enabled: true, log, checkProgram: allowAll });
+  // In this order: a look into the mount from this thread would wait as the exec does.
+  t.after(async () => {
+    c.close?.();
+    await unmountFuse(server, bin);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await c.ready!();
+  assert.match(entries()[0]?.msg ?? '', /still running .* after its 1000 ms timeout/);
   assert.throws(() => c.collect(performance.now()), (err: unknown) => err instanceof CollectorError && /still running/.test(err.message));
+});
+
+// env starts the command (so that an exec waiting on its file system holds env, not the
+// reports) only where it passes the same rule as the command.
+test('a launcher the vetting rule refuses: the command is started directly, and a warning says so once', async (t) => {
+  const { log, entries } = recordingLog();
+  const refuseEnv = (path: string): ProgramCheck => (path === '/usr/bin/env' ? { problems: ['/usr/bin/env is not root\'s'], path: undefined } : { problems: [], path });
+  const c = gpu(t, 'nvidia-smi-ok', { intervalMs: 20, log, checkProgram: refuseEnv });
+  await eventually(() => c.collect(performance.now()));
+  await eventually(() => (entries().length > 0 ? true : undefined));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(
+    entries().map((e) => [e.level, e.msg]),
+    [['warn', `/usr/bin/env refused: /usr/bin/env is not root's; ${fixture('bin', 'nvidia-smi-ok')} is started directly, and an exec of it that waits on its file system would hold the reports`]],
+  );
 });
 
 test('with enabled false nvidia-smi is never run', async (t) => {

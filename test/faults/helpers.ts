@@ -572,7 +572,7 @@ export function runSimulatedDay(ticks: number): SimulatedDay {
 // every request and answers none, mounted for uid 1003 as a user's server would be; 'slow'
 // answers everything 20 ms late, any name a directory, each attribute asked of it again;
 // 'file' answers as 'main' does, every name there a regular file of root's it will not open.
-export async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' | 'file' | 'none' | 'slow' = 'statfs'): Promise<ChildProcess> {
+export async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' | 'file' | 'exec' | 'none' | 'slow' = 'statfs'): Promise<ChildProcess> {
   const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir, hung], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   server.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -42,7 +42,7 @@ async function reportsThenStop(elim: Elim, ms: number): Promise<{ reports: numbe
 // name) sits on a root-mounted FUSE server that hangs `hung` (fuseHangOver), its
 // attributes still cached: the elim started with options(dir), the server mounted after
 // 2 reports, settleMs for the elim to meet the hung directory, then 3 s of reports.
-async function reportsOverHungFuse(o: { name: string; hung: 'statfs' | 'opendir' | 'main'; options: (dir: string) => StartOptions; settleMs: number; what: string }): Promise<void> {
+async function reportsOverHungFuse(o: { name: string; hung: 'statfs' | 'opendir' | 'main' | 'exec'; options: (dir: string) => StartOptions; settleMs: number; what: string }): Promise<void> {
   const { dir: hd, cleanup } = tempDir('lavarank-hung-');
   const dir = join(hd, o.name);
   mkdirSync(dir, { mode: 0o755 });
@@ -137,6 +137,19 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
       return { testInterval: 0.5, override: { gpu: { enabled: true, command: join(bin, 'nvidia-smi'), interval: 1 } } };
     };
     await reportsOverHungFuse({ name: 'bin', hung: 'main', options, settleMs: 1500, what: "the GPU command's check on another user's FUSE mount" });
+  });
+
+  // A root-mounted file system (NFS, autofs) that stops answering after the pool's check of
+  // the GPU command and before its start: the new process's exec waits there, and libuv's
+  // spawn waits for that exec (stop 70's merge saw it once, a mount landing in that window).
+  // The server answers the pool, so the check passes every time, and never a main thread.
+  it('a GPU command on a root-mounted file system whose server answers the checks in the pool and never the exec: its queries do not stop the reports or the SIGTERM handling', async () => {
+    const options = (bin: string): StartOptions => {
+      copyFileSync(fixture('bin', 'nvidia-smi-ok'), join(bin, 'nvidia-smi'));
+      chmodSync(join(bin, 'nvidia-smi'), 0o755);
+      return { testInterval: 0.5, override: { gpu: { enabled: true, command: join(bin, 'nvidia-smi'), interval: 1 } } };
+    };
+    await reportsOverHungFuse({ name: 'bin', hung: 'exec', options, settleMs: 1500, what: "the GPU command's exec on a root-mounted file system" });
   });
 
   it("a model file on another user's FUSE mount whose server answers libuv's pool and never the event loop: its next check does not stop the reports or the SIGTERM handling", async () => {

@@ -212,6 +212,33 @@ describe('runIsolated', () => {
       cleanup();
     }
   });
+  // A stand-in for env that says it ran: the start's exec is the launcher's, the program's its own.
+  const launcherIn = (dir: string): string => {
+    const launcher = join(dir, 'launcher');
+    writeFileSync(launcher, '#!/bin/sh\necho launched "$1" >&2\nshift\nexec "$@"\n', { mode: 0o755 });
+    return launcher;
+  };
+  it('with a launcher, starts the program through it, after --, its arguments verbatim, and names the program in a failure', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const r = await runIsolated('/bin/sh', ['-c', 'echo "$1"; exit 3', 'sh', '$HOME ; rm -rf /'], { timeoutMs: 10_000, launcher: launcherIn(dir) });
+      assert.deepEqual([r.stdout, r.stderr, r.exitCode, r.reason], ['$HOME ; rm -rf /\n', 'launched --\n', 3, 'Command failed with exit code 3: /bin/sh']);
+    } finally {
+      cleanup();
+    }
+  });
+  it('with a launcher, starts a program whose path holds "=" directly, as env would take it for a variable', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      mkdirSync(join(dir, 'a=b'));
+      const program = join(dir, 'a=b', 'prog');
+      writeFileSync(program, '#!/bin/sh\necho ran\n', { mode: 0o755 });
+      const r = await runIsolated(program, [], { timeoutMs: 10_000, launcher: launcherIn(dir) });
+      assert.deepEqual([r.stdout, r.stderr, r.failed], ['ran\n', '', false]);
+    } finally {
+      cleanup();
+    }
+  });
   it('returns the output of a program that finishes', async () => {
     const r = await runIsolated('/bin/echo', ['a b'], { timeoutMs: 5000 });
     assert.deepEqual([r.failed, r.stdout], [false, 'a b\n']);
