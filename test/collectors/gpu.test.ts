@@ -210,6 +210,16 @@ test('output the parser refuses is the failure named once by the collector, not 
   assert.match(entries()[0]?.msg ?? '', /^GPU query failed: \/\S*nvidia-smi-garbage output line 1: /);
 });
 
+// A real nvidia-smi prints about 20 bytes a GPU; 60 000 rows (1 MB, under the default
+// 1 MiB bound) took the daemon from 47 to 68 MiB of RSS and held its reports for seconds.
+test('output far past what nvidia-smi prints for any number of GPUs ends the query and is the failure, not thousands of GPUs', async (t) => {
+  const { log, entries } = recordingLog();
+  const c = gpu(t, 'nvidia-smi-flood', { enabled: true, intervalMs: 60_000, log });
+  await c.ready!();
+  assert.throws(() => c.collect(performance.now()), (err: unknown) => err instanceof CollectorError && /output exceeded 65536 bytes/.test(err.message));
+  assert.match(entries()[0]?.msg ?? '', /^GPU query failed: Command's output exceeded 65536 bytes: \S*nvidia-smi-flood/);
+});
+
 test('a failing nvidia-smi with enabled true fails with its exit code', async (t) => {
   const c = gpu(t, 'nvidia-smi-fails', { enabled: true });
   await failureOf(c).then((err) => assert.match(String(err), /exit code 6/));
