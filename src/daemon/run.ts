@@ -466,7 +466,12 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
         lowerPriority();
         inventory = hostInventory(config.gpu.enabled !== false, AbortSignal.any([signal, inventoryEnd.signal]))
           .then((inv) => log.info({ inventory: inv }, 'host inventory'))
-          .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'host inventory failed'));
+          .catch((err: unknown) => {
+            // Ended by the elim's own stop (LIM's SIGTERM, LIM gone, a forced exit) while
+            // still gathering, as in an elim's first seconds: nothing failed.
+            if (signal.aborted || inventoryEnd.signal.aborted) log.info('host inventory not gathered: the elim is stopping');
+            else log.warn({ err: errorMessage(err) }, 'host inventory failed');
+          });
       }
       // RHEL 8 and 9 build PSI in and boot with it off: say so once, where the administrator looks.
       if (tick.sample !== undefined && tick.sample.pressure === undefined && tick.sample.failures.pressure === undefined) {

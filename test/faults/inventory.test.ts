@@ -56,6 +56,26 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
     }
   });
 
+  // LIM's SIGTERM in an elim's first seconds (a reconfig soon after a start, LIM closing
+  // the pipe at a protocol error) finds the inventory still gathering: the stop ends it,
+  // and nothing failed. Before, the log said `host inventory failed` ("This operation was
+  // aborted"), a warning at every such stop.
+  it('a SIGTERM while it runs is no failure: the log says the stop ended it, and no warning', async () => {
+    const { dir, cleanup } = tempDir('lavarank-inventory-');
+    const { elim, pidFile } = startWithHangingInventory(dir);
+    try {
+      await until('the inventory runs nvidia-smi', () => readPidFile(pidFile));
+      await assertStopsOnSigterm(elim);
+      const log = elim.log();
+      assert.ok(log.some((l) => l['msg'] === 'host inventory not gathered: the elim is stopping'), 'the log does not say the stop ended the inventory');
+      const inventoryWarnings = log.filter((l) => /inventory/.test(String(l['msg'])) && l['level'] !== 'info');
+      assert.deepEqual(inventoryWarnings, []);
+    } finally {
+      await elim.cleanup();
+      cleanup();
+    }
+  });
+
   // A crash is no stop: the inventory, in a process group of its own, is not ended by
   // the abort a stop makes, and ran on under PID 1 to its 15 s timeout, or for ever
   // where nvidia-smi ignores the SIGKILL it never gets.
