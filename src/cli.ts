@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { EXIT_USAGE, failureStatus, printError, print, type SubcommandMain } from './util/cliio.js';
 import { exitWhenReturned } from './util/exit.js';
 import { keepInspectorClosed } from './util/node-flags.js';
-import { isSupervisedWorker, superviseCommand, tellExitStatus } from './util/supervise.js';
+import { endAs, isSupervisedWorker, superviseCommand, tellExitStatus } from './util/supervise.js';
 import { VERSION } from './util/version.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: SubcommandMain }> }> = {
@@ -129,7 +129,7 @@ if (invokedDirectly()) {
   // Not the elim, nor its host inventory (started by the elim and by once --json, which
   // end it with its process group: a worker in a session of its own outlived that kill,
   // with its hung GPU query).
-  if (!worker && choice.kind === 'command' && choice.name !== 'run' && choice.name !== 'inventory') process.exit(await superviseCommand(argv, `lavarank ${choice.name}`, printError));
+  if (!worker && choice.kind === 'command' && choice.name !== 'run' && choice.name !== 'inventory') endAs(await superviseCommand(argv, `lavarank ${choice.name}`, printError));
   const code = await main(argv);
   if (worker) tellExitStatus(code);
   // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive,

@@ -70,23 +70,47 @@ export function tellExitStatus(code: number): void {
   }
 }
 
-// Runs this program again with argv as the worker and resolves to the status to exit
-// with. who names the command in the line said (by say, on stderr) when the worker is
-// left behind.
-export async function superviseCommand(argv: readonly string[], who: string, say: (line: string) => void): Promise<number> {
+// How a supervised command ended: the status to exit with and, when it was ended by a
+// signal (or left behind after one was forwarded to it), that signal.
+export interface Ending {
+  code: number;
+  signal?: NodeJS.Signals;
+}
+
+// The signals whose default action ends a process without a core dump, which this
+// parent can raise on itself to end as its worker did. Not SIGUSR1 (its listener keeps
+// the inspector closed), nor SIGPIPE (Node ignores it).
+const ENDING_SIGNALS: ReadonlySet<string> = new Set(['SIGHUP', 'SIGINT', 'SIGKILL', 'SIGUSR2', 'SIGALRM', 'SIGTERM', 'SIGVTALRM', 'SIGPROF', 'SIGPWR']);
+
+// Ends this process as the worker ended: by its signal where that signal's default
+// action ends a process without a core, else with its status. A shell tells the two
+// apart: it ends a loop, or a script, whose command was ended by SIGINT (bash's
+// "wait and cooperative exit"), and goes on after one that exited 130.
+export function endAs(ending: Ending): never {
+  const { signal } = ending;
+  if (signal !== undefined && ENDING_SIGNALS.has(signal)) {
+    process.removeAllListeners(signal); // Node restores the default action
+    process.kill(process.pid, signal); // not blocked here, so delivered before kill returns
+  }
+  process.exit(ending.code);
+}
+
+// Runs this program again with argv as the worker and resolves to how it ended. who
+// names the command in the line said (by say, on stderr) when the worker is left behind.
+export async function superviseCommand(argv: readonly string[], who: string, say: (line: string) => void): Promise<Ending> {
   const child = spawnSelf(argv, { ...process.env, [WORKER_MARK]: '1' });
-  return await new Promise<number>((resolve) => {
-    let stoppedBy: number | undefined;
+  return await new Promise<Ending>((resolve) => {
+    let stoppedBy: NodeJS.Signals | undefined;
     let said: number | undefined;
     let timer: NodeJS.Timeout | undefined;
     const looks = new Map<string, { call: string; since: number }>();
-    const done = (code: number): void => {
+    const done = (ending: Ending): void => {
       if (timer !== undefined) clearInterval(timer);
       for (const s of STOP_SIGNALS) process.off(s, forward);
       process.off('SIGTSTP', suspend);
       process.off('SIGCONT', resume);
       child.removeAllListeners('exit');
-      resolve(code);
+      resolve(ending);
     };
     const look = (): void => {
       const pid = child.pid;
@@ -96,7 +120,10 @@ export async function superviseCommand(argv: readonly string[], who: string, say
       // A main thread gone while the process lives: what its other threads ask holds it.
       const held = mainGone ? calls.map((c) => c.call) : calls.filter((c) => c.held).map((c) => c.call);
       if (!mainGone && held.length === 0) return;
-      const status = said ?? stoppedBy ?? 1;
+      // A status said is the command's own; without one, it was ending by the signal
+      // forwarded (endBySignal), or was held before it could say any.
+      const ending: Ending = said !== undefined ? { code: said } : stoppedBy !== undefined ? { code: 128 + constants.signals[stoppedBy], signal: stoppedBy } : { code: 1 };
+      const status = ending.code;
       if (held.length > 0) {
         say(
           escapedControlsInLines(
@@ -110,13 +137,13 @@ export async function superviseCommand(argv: readonly string[], who: string, say
       } catch {
         // already gone
       }
-      done(status);
+      done(ending);
     };
     const watch = (): void => {
       timer ??= setInterval(look, LOOK_MS);
     };
     function forward(signal: NodeJS.Signals): void {
-      stoppedBy ??= 128 + constants.signals[signal];
+      stoppedBy ??= signal;
       try {
         child.kill(signal);
       } catch {
@@ -154,9 +181,9 @@ export async function superviseCommand(argv: readonly string[], who: string, say
     });
     child.on('error', (err) => {
       say(`${who}: cannot start: ${err.message}`);
-      done(1);
+      done({ code: 1 });
     });
-    child.on('exit', (code, signal) => done(code ?? 128 + (signal === null ? 0 : constants.signals[signal])));
+    child.on('exit', (code, signal) => done(signal === null ? { code: code ?? 1 } : { code: 128 + constants.signals[signal], signal }));
   });
 }
 

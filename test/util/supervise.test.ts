@@ -57,6 +57,30 @@ describe('a supervised command', () => {
     }
   });
 
+  it('ends by SIGINT when its command was ended by SIGINT, as a shell must see it to stop a loop or a script at Ctrl-C', async () => {
+    // bash goes on with the next command of a loop or script after one that exited 130,
+    // and stops only when its command died by the signal ("wait and cooperative exit").
+    const run = await startReadingFifo([cliPath, 'simulate', '--acct', '/dev/fd/0'], { PATH: process.env['PATH'] ?? '/usr/bin:/bin' });
+    try {
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => run.child.on('exit', (code, signal) => resolve({ code, signal })));
+      run.child.kill('SIGINT');
+      assert.deepEqual(await exited, { code: null, signal: 'SIGINT' });
+    } finally {
+      run.cleanup();
+    }
+  });
+
+  it('ends by SIGKILL when its command was killed (the OOM killer), as the command itself would have', async () => {
+    const run = await startReadingFifo([cliPath, 'simulate', '--acct', '/dev/fd/0'], { PATH: process.env['PATH'] ?? '/usr/bin:/bin' });
+    try {
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => run.child.on('exit', (code, signal) => resolve({ code, signal })));
+      process.kill(run.reader, 'SIGKILL');
+      assert.deepEqual(await exited, { code: null, signal: 'SIGKILL' });
+    } finally {
+      run.cleanup();
+    }
+  });
+
   it('stops its command at Ctrl-Z (SIGTSTP) with itself, and continues it when the job is continued', async () => {
     const run = await startReadingFifo([cliPath, 'simulate', '--acct', '/dev/fd/0'], { PATH: process.env['PATH'] ?? '/usr/bin:/bin' });
     try {
