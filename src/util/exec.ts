@@ -10,6 +10,7 @@ import { access, stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { join } from 'node:path';
 import { errorMessage, errorReason } from './errors.js';
+import { CHILD_NODE_FLAGS } from './node-flags.js';
 import { checkTrustAsync, trustProblems } from './trust.js';
 import type { ResultPromise } from 'execa';
 
@@ -69,9 +70,12 @@ export async function runCommand(file: string, args: readonly string[], options:
 
 // Starts this program again (the same Node, its flags and script) with argv as a
 // supervised command's worker (src/util/supervise.ts): the terminal's stdio and an IPC
-// channel, in a session of its own, with env. No shell.
+// channel, in a session of its own, with env. No shell. Like every Node process
+// lavarank starts, its inspector has nowhere to listen before keepInspectorClosed runs:
+// root's `pkill -USR1 node` in its first tenth of a second opened it on 127.0.0.1:9229.
+// The flags this process was given come after, so that they still decide.
 export function spawnSelf(argv: readonly string[], env: NodeJS.ProcessEnv): NodeChild {
-  return spawn(process.execPath, [...process.execArgv, process.argv[1] ?? '', ...argv], {
+  return spawn(process.execPath, [...CHILD_NODE_FLAGS, ...process.execArgv, process.argv[1] ?? '', ...argv], {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     detached: true,
     env,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
 import { parseSyscallLine } from '../../src/util/supervise.js';
 import { cliPath, isAlive, startReadingFifo, until } from '../helpers.js';
 
@@ -76,6 +77,16 @@ describe('a supervised command', () => {
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => run.child.on('exit', (code, signal) => resolve({ code, signal })));
       process.kill(run.reader, 'SIGKILL');
       assert.deepEqual(await exited, { code: null, signal: 'SIGKILL' });
+    } finally {
+      run.cleanup();
+    }
+  });
+
+  it("starts its command with the inspector's port nowhere, as every Node process lavarank starts, so that a SIGUSR1 in its start-up opens no debugger to root", async () => {
+    const run = await startReadingFifo([cliPath, 'simulate', '--acct', '/dev/fd/0'], { PATH: process.env['PATH'] ?? '/usr/bin:/bin' });
+    try {
+      const args = readFileSync(`/proc/${run.reader}/cmdline`, 'utf8').split('\0');
+      assert.ok(args.includes(`--inspect-port=${INSPECTOR_NOWHERE}`), args.join(' '));
     } finally {
       run.cleanup();
     }
