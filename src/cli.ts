@@ -103,6 +103,18 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Whether a command runs in a child (src/util/supervise.ts), so that Ctrl-C ends it even
+// where the kernel holds one of its threads in a file system's request. Not the elim, nor
+// its host inventory (started by the elim and by once --json, which end it with its
+// process group: a worker in a session of its own outlived that kill, with its hung GPU
+// query), nor a command's help alone, which asks no file system and would pay a second
+// Node start (check --help: 582 M instructions of the parent's on top of the 1 070 M of
+// the command's).
+export function runsInWorker(choice: Choice): choice is Extract<Choice, { kind: 'command' }> {
+  if (choice.kind !== 'command' || choice.name === 'run' || choice.name === 'inventory') return false;
+  return !(choice.args.length === 1 && choice.args[0] === '--help');
+}
+
 // How long the exit waits for a link speed read in the pool to return before it ends the
 // process by SIGKILL: such a read takes microseconds unless the kernel holds it.
 const EXIT_WAIT_MS = 200;
@@ -124,12 +136,7 @@ if (invokedDirectly()) {
   const argv = process.argv.slice(2);
   const worker = isSupervisedWorker();
   const choice = chooseCommand(argv, isatty(1));
-  // Every command but the elim runs in a child, so that Ctrl-C ends it even where the
-  // kernel holds one of its threads in a file system's request (src/util/supervise.ts).
-  // Not the elim, nor its host inventory (started by the elim and by once --json, which
-  // end it with its process group: a worker in a session of its own outlived that kill,
-  // with its hung GPU query).
-  if (!worker && choice.kind === 'command' && choice.name !== 'run' && choice.name !== 'inventory') endAs(await superviseCommand(argv, `lavarank ${choice.name}`, printError));
+  if (!worker && runsInWorker(choice)) endAs(await superviseCommand(argv, `lavarank ${choice.name}`, printError));
   const code = await main(argv);
   if (worker) tellExitStatus(code);
   // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive,

@@ -77,6 +77,20 @@ describe('lavarank on the command line', () => {
     });
   }
 
+  it('prints a command\'s help without a second Node process: it asks no file system, so it needs no supervising child', { skip: spawnSync('strace', ['-V']).status === 0 ? false : 'needs strace' }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const trace = join(dir, 'execve');
+      const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', trace, process.execPath, cliPath, 'check', '-h'], { encoding: 'utf8', env: ENV });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^Usage: lavarank check\b/);
+      const execs = readFileSync(trace, 'utf8').split('\n').filter((l) => / execve\(.* = 0$/.test(l));
+      assert.equal(execs.length, 1, execs.join('\n'));
+    } finally {
+      cleanup();
+    }
+  });
+
   it('runs the elim when started without arguments and stdout is a pipe', async () => {
     const { dir, cleanup } = tempDir();
     try {
