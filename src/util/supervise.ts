@@ -38,8 +38,23 @@ export function isSupervisedWorker(): boolean {
     (process.channel as { unref?: () => void } | undefined)?.unref?.();
     process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
     for (const s of STOP_SIGNALS) process.on(s, endBySignal);
+    stopWithParent();
   }
   return mark;
+}
+
+// How often the worker looks whether its parent was stopped.
+const PARENT_LOOK_MS = 250;
+
+// Stops the worker when its parent is stopped by a SIGSTOP of its own (`kill -STOP` of
+// the PID the shell shows), which no handler sees: the parent forwards only the terminal's
+// Ctrl-Z, and the worker, in a session of its own, ran on while the job was stopped. The
+// parent's SIGCONT continues it.
+function stopWithParent(): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid === parent && taskState(`/proc/${parent}/stat`) === 'T') process.kill(process.pid, 'SIGSTOP');
+  }, PARENT_LOOK_MS).unref();
 }
 
 // A stop signal's default action, stdout and stderr closed first, for a command with no

@@ -104,6 +104,18 @@ describe('a supervised command', () => {
       run.cleanup();
     }
   });
+
+  it('stops its command when the parent alone is stopped (kill -STOP of its PID), and continues it with the parent', async () => {
+    const run = await startReadingFifo([cliPath, 'simulate', '--acct', '/dev/fd/0'], { PATH: process.env['PATH'] ?? '/usr/bin:/bin' });
+    try {
+      process.kill(run.child.pid!, 'SIGSTOP');
+      await until('the command stopped', () => (stateOf(run.reader) === 'T' ? true : undefined), 20_000);
+      process.kill(run.child.pid!, 'SIGCONT');
+      await until('the command running again', () => (stateOf(run.reader) === 'S' || stateOf(run.reader) === 'R' ? true : undefined), 20_000);
+    } finally {
+      run.cleanup();
+    }
+  });
 });
 
 // A process's state letter from /proc (T: stopped), or '' once it is gone.
