@@ -549,9 +549,11 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // at a history.dir still to be made below /tmp) held the stop to its whole race, and a
   // walk that was only slow went on after it, so that the exit's wait for the pool ended
   // by SIGKILL, not status 0.
+  // The other's writer, whose check did return, is closed as usual: a metrics check given
+  // up had the history's held records (up to a batch) lost without a word.
   const settleFiles = async (): Promise<void> => {
     const checked = await Promise.race([opened.then(() => true), clock.sleep(STOP_CHECKS_MS).then(() => false)]);
-    if (!checked) return giveUpChecks();
+    if (!checked) giveUpChecks();
     writeHistory();
     await Promise.allSettled([history?.close(300), metrics?.close(300)]);
   };

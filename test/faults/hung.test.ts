@@ -12,7 +12,7 @@ import { constants as osConstants, hostname } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
+import { historyRecords, startElim, type Elim, type StartOptions } from '../e2e/harness.js';
 import { fuseHangOver, unmountFuse } from './helpers.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { childrenOf, cliPath, fixture, installedCopy, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
@@ -435,7 +435,8 @@ describe("the start, with the history or the metrics directory on another user's
 describe('a SIGTERM while the directory check of the history or the metrics is out', { skip: NEED }, () => {
   // The elim started with override(mount) over a server in `hung` mode, SIGTERM after its
   // second report; its exit (none within 10 s: a thread held by the server) and its log.
-  async function stopDuringCheck(hung: 'none' | 'slow', override: (mount: string) => Record<string, Record<string, unknown>>): Promise<{ exit: { code: number | null; signal: NodeJS.Signals | null } | undefined; log: Array<Record<string, unknown>>; readied: boolean }> {
+  // With the history records written by the exit, and the reports made before the SIGTERM.
+  async function stopDuringCheck(hung: 'none' | 'slow', override: (mount: string) => Record<string, Record<string, unknown>>): Promise<{ exit: { code: number | null; signal: NodeJS.Signals | null } | undefined; log: Array<Record<string, unknown>>; readied: boolean; reports: number; history: number }> {
     const { dir, cleanup } = tempDir('lavarank-hung-');
     const mount = join(dir, 'mnt');
     mkdirSync(mount, { mode: 0o755 });
@@ -444,9 +445,10 @@ describe('a SIGTERM while the directory check of the history or the metrics is o
     try {
       await elim.waitForReports(2);
       const readied = elim.log().some((l) => l['msg'] === 'history file' || l['msg'] === 'metrics file (Prometheus text format, each tick)');
+      const reports = elim.reports().length;
       process.kill(elim.pid, 'SIGTERM');
       const exit = await Promise.race([elim.exited, sleep(10_000).then(() => undefined)]);
-      return { exit, log: elim.log(), readied };
+      return { exit, log: elim.log(), readied, reports, history: historyRecords(elim).length };
     } finally {
       await unmountFuse(server, mount);
       await elim.cleanup();
@@ -465,6 +467,12 @@ describe('a SIGTERM while the directory check of the history or the metrics is o
   it('a metrics directory on a server that reads every request and answers none: the stop gives the check up and says so', async () => {
     const r = await stopDuringCheck('none', (mount) => ({ metrics: { textfile: join(mount, 'metrics', 'lavarank.prom') } }));
     assert.ok(r.log.some((l) => /^no metrics file was written: the check of the metrics directory had not returned 1 s into the stop/.test(String(l['msg']))), JSON.stringify(r.log.slice(-4)));
+  });
+
+  it("a metrics directory on a server that answers none, the history's check returned: the stop still writes the history records it held", async () => {
+    // Two reports at 0.5 s, fewer than a batch (HISTORY_HOLD): every record is held at the SIGTERM.
+    const r = await stopDuringCheck('none', (mount) => ({ metrics: { textfile: join(mount, 'metrics', 'lavarank.prom') } }));
+    assert.ok(r.history >= r.reports && r.reports >= 2, `${r.history} history records written of the ${r.reports} reports made before the SIGTERM; errors: ${JSON.stringify(r.log.filter((l) => l['level'] === 'error' || l['level'] === 50))}`);
   });
 });
 
