@@ -4,6 +4,7 @@ import { allowedCpusOf, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
 import { kernelFile, onProcFs, procPath } from './procfs.js';
 import { badFile, badLine, byteIndex, bytesAt, counterAt, EXACT_DIGITS, latin1At, latin1Slice, numberSlots, onlySpacesAndNewlines, sameItems, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
+import { monotonicMs as processMonotonicMs } from '../util/clock.js';
 
 const NAME = 'cpu';
 
@@ -450,9 +451,9 @@ const LOAD1_MS = 60_000;
 // tick, after a change, and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
   const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen);
-  // Whether the times can be held against the clock collect() is given (wallJiffies):
+  // The clock collect() is given, where the times can be held against it (wallJiffies):
   // the kernel's own, not a fake tree's nor lxcfs's.
-  const kernelClock = options.kernelClock ?? onProcFs(file.path);
+  const kernelClock = options.kernelClock ?? (onProcFs(file.path) ? processMonotonicMs : false);
   // The CPUs a job may use (jobCpuTest): isolcpus= is read once, as it changes only
   // with a reboot; the affinity again whenever the set of online CPUs changes (a cpuset
   // rewrites it on hotplug) and every AFFINITY_CHECK_EVERY reports, never per report;
@@ -490,7 +491,9 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   let previousIdle: number[] = [];
   let spareIdle: number[] = [];
   let previousCpus: string[] | undefined; // undefined before the first reading
-  let previousMs = 0; // the clock at the last reading
+  // When the last read had returned: the kernel printed its times between collect()'s
+  // time and then, so the interval's is at least this time to the next collect()'s.
+  let previousMs = 0;
   let untimed1: number | undefined; // the CPUs' worth of time the times left out, averaged as the 1-minute load
   let previousBlocked = -1; // procs_blocked at the last reading, -1 where it had none
   // The CPU quota of lavarank's cgroup (a container's), found at start and with each
@@ -502,6 +505,12 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
     name: NAME,
     collect(monotonicMs: number) {
       const bytes = file.bytes();
+      // Not collect()'s time: a read held before the kernel printed its times (the elim
+      // preempted at nice 10, a page fault under memory pressure) moved them, not it, and
+      // the next interval's times fell short of the clock by the wait, a host's worth of
+      // CPUs for its length read as busy and untimed (1.5 s at the first of once's two
+      // reads, by strace: untimed1 1.0 on this 2-CPU VM, no program charged no tick).
+      const readMs = kernelClock === false ? monotonicMs : kernelClock();
       // Now: the bytes are a view of the buffer every reader shares, which the reads
       // below (the affinity's status, the quota's files) write over.
       const blocked = blockedIn(bytes);
@@ -537,12 +546,12 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       previousIdle = spareIdle;
       previousCpus = known.names;
       const beforeMs = previousMs;
-      previousMs = monotonicMs;
+      previousMs = readMs;
       spare = before;
       spareIdle = beforeIdle.length === known.names.length ? beforeIdle : numberSlots(known.names.length);
       if (beforeCpus === undefined || !sameItems(beforeCpus, known.names)) return undefined;
       const counted = timeBetween(before, now);
-      const wall = kernelClock ? wallJiffies(monotonicMs - beforeMs, known.names.length) : 0;
+      const wall = kernelClock === false ? 0 : wallJiffies(monotonicMs - beforeMs, known.names.length);
       const total = wall > counted ? wall : counted;
       const reading = fractionsOf(before, now, known.names.length, total);
       if (reading === undefined) return undefined;

@@ -166,11 +166,12 @@ export interface CollectorOptions {
   // pool, never on the daemon's thread. Tests that take two readings in one synchronous
   // step give a reader that answers at once.
   linkSpeedRead?: SpeedRead;
-  // Whether /proc/stat's times are the running kernel's, counted on the clock collect()
-  // is given, so that time they leave out of the interval can be told (the cpu
-  // collector's wall floor). Default: /proc/stat is on procfs. Tests give it with a fake
-  // tree and clock.
-  kernelClock?: boolean;
+  // Where /proc/stat's times are the running kernel's, so that time they leave out of the
+  // interval can be told (the cpu collector's wall floor): the clock collect() is given,
+  // read again when /proc/stat's read has returned; false where they are not. Default:
+  // the monotonic clock (src/util/clock.ts) where /proc/stat is on procfs. Tests give it
+  // with a fake tree and clock.
+  kernelClock?: false | (() => number);
   // Where a collector tells what is not a failure of one reading: a kernel read in the
   // background (a link speed) that has not returned. Default: not told.
   warn?: (message: string) => void;

@@ -3,6 +3,7 @@ import { describe, it, test, type TestContext } from 'node:test';
 import { AFFINITY_CHECK_EVERY, blockedIn, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, parseStat } from '../../src/collectors/cpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedCpuIdle, scannedStat, tempDir, writeTree } from './helpers.js';
+import type { CpuReading } from '../../src/collectors/types.js';
 
 function stat(cpu: string, ...cpus: string[]): string {
   return [`cpu  ${cpu}`, ...cpus.map((times, i) => `cpu${i} ${times}`), 'intr 1 0', 'processes 42', ''].join('\n');
@@ -392,10 +393,23 @@ function cheatedStat(root: string): void {
   writeTree(root, { 'proc/stat': stat('0 0 0 0 0 0 0 0', '0 0 0 0 0', '0 0 0 0 0') });
 }
 
+// The cpu collector of the tree at root with its times held against the clock
+// (kernelClock): collect(ms) is given ms, and its read returns heldMs later (at once by default).
+function onKernelClock(root: string): { collect(ms: number, heldMs?: number): CpuReading | undefined } {
+  let readAt = 0;
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, kernelClock: () => readAt });
+  return {
+    collect(ms, heldMs = 0) {
+      readAt = ms + heldMs;
+      return c.collect(ms);
+    },
+  };
+}
+
 test('time the kernel left out of a CPU\'s times reads as busy: a program charged no tick does not make its CPU idle', (t) => {
   const root = tempDir(t);
   cheatedStat(root);
-  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, kernelClock: true });
+  const c = onKernelClock(root);
   c.collect(0);
   writeTree(root, { 'proc/stat': stat('0 0 0 1125 0 0 0 0', '0 0 0 1000 0', '0 0 0 125 0') });
   const r = c.collect(10_000);
@@ -407,7 +421,7 @@ test('time the kernel left out of a CPU\'s times reads as busy: a program charge
 test('a program charged no tick on every CPU leaves the host nearly all busy, where it read idle', (t) => {
   const root = tempDir(t);
   cheatedStat(root);
-  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, kernelClock: true });
+  const c = onKernelClock(root);
   c.collect(0);
   writeTree(root, { 'proc/stat': stat('0 0 0 250 0 0 0 0', '0 0 0 125 0', '0 0 0 125 0') });
   const r = c.collect(10_000);
@@ -418,7 +432,7 @@ test('a program charged no tick on every CPU leaves the host nearly all busy, wh
 test('the time left out is counted in CPUs and averaged as the 1-minute load, for the load average that misses it too', (t) => {
   const root = tempDir(t);
   cheatedStat(root);
-  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, kernelClock: true });
+  const c = onKernelClock(root);
   c.collect(0);
   writeTree(root, { 'proc/stat': stat('0 0 0 250 0 0 0 0', '0 0 0 125 0', '0 0 0 125 0') });
   assert.equal(c.collect(10_000)?.untimed1, (1990 - 250) / 1000);
@@ -430,11 +444,24 @@ test('the time left out is counted in CPUs and averaged as the 1-minute load, fo
 test('times short of the clock by no more than their rounding and the tick\'s lag read as they are', (t) => {
   const root = tempDir(t);
   cheatedStat(root);
-  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, kernelClock: true });
+  const c = onKernelClock(root);
   c.collect(0);
   // An idle host's 10 s on 2 CPUs, 1 990 jiffies of 2 000 printed.
   writeTree(root, { 'proc/stat': stat('2 0 0 1988 0 0 0 0', '1 0 0 994 0', '1 0 0 994 0') });
   assert.equal(c.collect(10_000)?.busy, 2 / 1990);
+});
+
+test('a read held before the kernel printed its times does not make the next interval read busy', (t) => {
+  const root = tempDir(t);
+  cheatedStat(root);
+  const c = onKernelClock(root);
+  // Given 0, the first read waits 1.5 s (the elim preempted, a page fault) before the
+  // kernel prints: the next read, 10 s after that, finds an idle host's 10 s on 2 CPUs.
+  c.collect(0, 1500);
+  writeTree(root, { 'proc/stat': stat('2 0 0 1998 0 0 0 0', '1 0 0 999 0', '1 0 0 999 0') });
+  const r = c.collect(11_500);
+  assert.equal(r?.busy, 2 / 2000);
+  assert.equal(r?.untimed1, undefined);
 });
 
 test('the times of a tree that is not procfs are not held against the clock', (t) => {
