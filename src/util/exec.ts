@@ -281,7 +281,7 @@ export function procStatFields(text: string): string[] {
 }
 
 // The procStatFields of a process, or undefined once it is gone.
-function statFields(pid: number): string[] | undefined {
+export function statFields(pid: number): string[] | undefined {
   try {
     return procStatFields(readFileSync(`/proc/${pid}/stat`, 'latin1'));
   } catch {

@@ -13,7 +13,7 @@
 // file-system call for a second, it names that call and exits without it.
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
-import { spawnSelf } from './exec.js';
+import { spawnSelf, statFields } from './exec.js';
 import { escapedControlsInLines } from './shown.js';
 
 // Set in the child's environment (and removed from it at its start) to say it is the worker.
@@ -53,7 +53,7 @@ const PARENT_LOOK_MS = 250;
 function stopWithParent(): void {
   const parent = process.ppid;
   setInterval(() => {
-    if (process.ppid === parent && taskState(`/proc/${parent}/stat`) === 'T') process.kill(process.pid, 'SIGSTOP');
+    if (process.ppid === parent && statFields(parent)?.[0] === 'T') process.kill(process.pid, 'SIGSTOP');
   }, PARENT_LOOK_MS).unref();
 }
 
@@ -131,7 +131,7 @@ export async function superviseCommand(argv: readonly string[], who: string, say
       const pid = child.pid;
       if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
       const calls = fileSystemCalls(pid, looks, Date.now());
-      const mainGone = taskState(`/proc/${pid}/stat`) === 'Z';
+      const mainGone = statFields(pid)?.[0] === 'Z';
       // A main thread gone while the process lives: what its other threads ask holds it.
       const held = mainGone ? calls.map((c) => c.call) : calls.filter((c) => c.held).map((c) => c.call);
       if (!mainGone && held.length === 0) return;
@@ -200,17 +200,6 @@ export async function superviseCommand(argv: readonly string[], who: string, say
     });
     child.on('exit', (code, signal) => done(signal === null ? { code: code ?? 1 } : { code: 128 + constants.signals[signal], signal }));
   });
-}
-
-// A task's state letter from its stat file ('Z' for a main thread that exited while
-// another thread lives), or '' when it cannot be read.
-function taskState(file: string): string {
-  try {
-    const text = readFileSync(file, 'latin1');
-    return text.slice(text.lastIndexOf(')') + 2).charAt(0);
-  } catch {
-    return '';
-  }
 }
 
 // The file-system calls pid's threads are in, each as "lstat /path", and whether it is
