@@ -13,6 +13,7 @@ import type { CollectorName } from '../collectors/types.js';
 import { replaceFileAsync } from '../util/atomic-file.js';
 import { existingDirectoryProblems, existingDirectoryProblemsAsync, holdDirectoryAsync } from '../util/trust.js';
 import { errorMessage } from '../util/errors.js';
+import { processAlive } from '../util/exec.js';
 import { holdExit } from '../util/exit.js';
 import { reachOffLoop } from '../util/paths.js';
 import type { Tick, TickState } from './elim.js';
@@ -242,7 +243,7 @@ export class MetricsWriter {
     try {
       for (const entry of await readdir(dir)) {
         const pid = staleTempPid(entry, name);
-        if (pid === undefined || pid === process.pid || isRunning(pid)) continue;
+        if (pid === undefined || pid === process.pid || processAlive(pid)) continue;
         signal.throwIfAborted();
         const st = await lstat(join(dir, entry));
         if (!st.isFile() || st.uid !== own) continue;
@@ -281,14 +282,4 @@ export function staleTempPid(entry: string, name: string): number | undefined {
   if (!entry.startsWith(prefix) || !entry.endsWith('.tmp')) return undefined;
   const m = /^([1-9][0-9]{0,9})\.[0-9a-z]+$/.exec(entry.slice(prefix.length, -'.tmp'.length));
   return m === null ? undefined : Number(m[1]);
-}
-
-// Whether a process with this pid exists (signal 0 checks without sending: ESRCH if none).
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
 }

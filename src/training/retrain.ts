@@ -14,7 +14,7 @@ import { readAcct, skippedLines } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
 import { outputDirectoryProblemsAsync, UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
 import { escapedControls } from '../util/shown.js';
-import { procStatFields } from '../util/exec.js';
+import { processAlive, procStatFields } from '../util/exec.js';
 import type { Config } from '../config/config.js';
 import { ConfigError, ModelError, UsageError, errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { historyFiles, readHistory, type HistoryOwner, type SkippedHistoryFile } from '../history/reader.js';
@@ -599,16 +599,6 @@ function removeLeftTemps(out: string): void {
     const written = statSync(join(dir, entry), { throwIfNoEntry: false })?.mtimeMs;
     if (written === undefined || now - written < LEFT_TEMP_AGE_MS) continue;
     rmSync(join(dir, entry), { force: true });
-  }
-}
-
-// Whether a process of this pid runs on this host (EPERM: it does, as another user's).
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errorCode(err) !== 'ESRCH';
   }
 }
 

@@ -9,7 +9,7 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync 
 import { access, stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { join } from 'node:path';
-import { errorMessage, errorReason } from './errors.js';
+import { errorCode, errorMessage, errorReason } from './errors.js';
 import { CHILD_NODE_FLAGS } from './node-flags.js';
 import { checkTrustAsync, trustProblems } from './trust.js';
 import type { ResultPromise } from 'execa';
@@ -278,6 +278,17 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 // cutime [13], cstime [14], starttime [19] (proc(5)'s fields 3 on).
 export function procStatFields(text: string): string[] {
   return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+// Whether a process of this pid runs on this host (signal 0 sends nothing; EPERM: it
+// does, as another user's).
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errorCode(err) !== 'ESRCH';
+  }
 }
 
 // The procStatFields of a process, or undefined once it is gone.
