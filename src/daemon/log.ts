@@ -313,7 +313,9 @@ export function setupLoggingBeside(
     fallback = setupLoggingAsync(config, { ...options, ...(stuck === undefined ? {} : { after: stuck }) })
       .then(
         (setup) => {
-          if (setup.target.why === NO_LOCATION) return; // nothing after it can be written: settle says so
+          // stderr, the last location or none writable, is settle's own last resort: taken
+          // here it beat a location merely slow (a crash's line lost to /dev/null at a CI load).
+          if (setup.target.kind === 'stderr') return;
           const kept = pending.length;
           take(setup);
           if (chosen !== setup) return;
