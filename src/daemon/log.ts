@@ -259,8 +259,9 @@ export async function setupLoggingAsync(
 // for good, SIGKILL included, and the start that waited on it gave no report (a
 // hostile-user audit, 2026-12-06). The check is counted by holdExit, so that an exit
 // meanwhile ends the process by SIGKILL rather than join that thread for ever.
-// At a stop or a crash with that check still out, the records go to the next location
-// by the same rules (the locations after the one being checked), which says why: they
+// At a stop or a crash with that check still out past half the time the exit gives the
+// records, they go to the next location by the same rules (the locations after the one
+// being checked), which says why: they
 // went to stderr, /dev/null under LIM, and were lost without a word (2026-12-06, lost71).
 export function setupLoggingBeside(
   config: LogConfig,
@@ -272,6 +273,8 @@ export function setupLoggingBeside(
   let pendingBytes = 0;
   let dropped = 0;
   let checking: LogTarget | undefined; // the location whose questions are out
+  let stuck: LogTarget | undefined; // the location being checked when the fallback began
+  let readied: LogSetup | undefined; // the fallback's location, open, not yet taken
   const write = (record: string): void => {
     if (chosen !== undefined) return chosen.write(record);
     pending.push(record);
@@ -290,6 +293,8 @@ export function setupLoggingBeside(
       return;
     }
     chosen = setup;
+    if (readied !== undefined) void readied.close(0);
+    readied = undefined;
     for (const record of pending) setup.write(record);
     pending = [];
     pendingBytes = 0;
@@ -303,12 +308,12 @@ export function setupLoggingBeside(
     })
     .finally(released);
   // The locations after the one still being checked, readied once the process begins to
-  // end, and taken as soon as one opens; counted by holdExit, as the check is.
+  // end and taken by settle (see there); counted by holdExit, as the check is.
   let fallback: Promise<void> | undefined;
   const fallBack = (): Promise<void> => {
     if (fallback !== undefined) return fallback;
     if (chosen !== undefined) return Promise.resolve();
-    const stuck = checking;
+    stuck = checking;
     const releasedFallback = holdExit();
     fallback = setupLoggingAsync(config, { ...options, ...(stuck === undefined ? {} : { after: stuck }) })
       .then(
@@ -316,25 +321,47 @@ export function setupLoggingBeside(
           // stderr, the last location or none writable, is settle's own last resort: taken
           // here it beat a location merely slow (a crash's line lost to /dev/null at a CI load).
           if (setup.target.kind === 'stderr') return;
-          const kept = pending.length;
-          take(setup);
-          if (chosen !== setup) return;
-          const where = stuck === undefined ? 'the log location' : `the log location ${stuck.path ?? 'stderr'} (${stuck.why})`;
-          log.warn({ skipped: setup.skipped }, `${where} was still being checked when the elim began to exit (a file system that does not answer?): the ${kept} records kept meanwhile are written here, the next location`);
+          if (chosen !== undefined) void setup.close(0);
+          else readied = setup;
         },
         () => undefined, // setupLoggingAsync rejects only for a bug of its own: settle says the records are lost
       )
       .finally(releasedFallback);
     return fallback;
   };
-  // Waits at most timeoutMs for the location, or the fallback, then closes it within what
-  // is left; records still waiting then go to stderr, with one line that says so.
+  // The next location readied, where none was chosen meanwhile, with one line that says why.
+  const takeFallback = (): void => {
+    const setup = readied;
+    if (setup === undefined || chosen !== undefined) return;
+    readied = undefined;
+    const kept = pending.length;
+    take(setup);
+    const where = stuck === undefined ? 'the log location' : `the log location ${stuck.path ?? 'stderr'} (${stuck.why})`;
+    log.warn({ skipped: setup.skipped }, `${where} was still being checked when the elim began to exit (a file system that does not answer?): the ${kept} records kept meanwhile are written here, the next location`);
+  };
+  // Waits for the location being checked for the first half of timeoutMs, then for it or
+  // the next location, readied meanwhile, until timeoutMs; closes the one taken within what
+  // is left. Records still waiting then go to stderr, with one line that says so. The next
+  // location taken as soon as it opened beat a location merely slow: a crash's line, and the
+  // records kept, went to the next one for a log.file 40 directories deep (checked in 120
+  // ms; 10 crashes of 10, 2026-12-07), and a CI run's to /var/log/lavarank.
   const settle = async (timeoutMs: number): Promise<void> => {
     const began = performance.now();
     let timer: NodeJS.Timeout | undefined;
-    const fellBack = fallBack().then(() => (chosen === undefined ? ready : undefined));
-    await Promise.race([ready, fellBack, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+    const until = async (ms: number, ...events: Array<Promise<unknown>>): Promise<void> => {
+      await Promise.race([...events, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+      clearTimeout(timer);
+    };
+    const opening = fallBack();
+    await until(timeoutMs / 2, ready);
+    takeFallback();
+    if (chosen === undefined) {
+      const fellBack = opening.then(() => {
+        takeFallback();
+        return chosen === undefined ? ready : undefined;
+      });
+      await until(Math.max(0, timeoutMs - (performance.now() - began)), ready, fellBack);
+    }
     if (chosen === undefined) {
       const where = checking === undefined ? '' : ` of ${checking.path ?? 'stderr'} (${checking.why})`;
       log.error({ lines: pending.length }, `${pending.length} log records are lost: the check${where} had not returned, and no other log location could be opened, within the ${timeoutMs} ms the exit gives them; written to stderr`);

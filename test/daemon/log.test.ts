@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, constants, existsSync, linkSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -240,7 +240,8 @@ describe('setupLoggingBeside', () => {
   it("writes a crash's last line made while the location is checked with the error's stack, as one made after", async () => {
     const { dir, cleanup } = tempDir();
     try {
-      const setup = setupLoggingBeside({ ...defaultConfig().log, file: join(dir, 'lavarank.log') }, { host: 'h1', env: {}, stderrIsTty: false });
+      // An $LSF_LOGDIR of its own: the next location is not this host's /var/log/lavarank.
+      const setup = setupLoggingBeside({ ...defaultConfig().log, file: join(dir, 'lavarank.log') }, { host: 'h1', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
       assert.equal(setup.isReady(), false);
       const err = new Error('boom');
       await setup.fatalLast('uncaught exception; exiting', err, 5000);
@@ -248,6 +249,26 @@ describe('setupLoggingBeside', () => {
       assert.equal(last['msg'], 'uncaught exception; exiting');
       assert.equal(last['err'], 'boom');
       assert.equal(last['stack'], err.stack);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("writes a crash's last line, and the records kept before it, to log.file where its check is slow but returns within half the time the exit gives them, not to the next location", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      // log.file 40 directories deep: its check walks each, the next location's a few.
+      const deep = join(dir, ...Array.from({ length: 40 }, () => 'd'));
+      mkdirSync(deep, { recursive: true, mode: 0o755 });
+      const logdir = join(dir, 'logdir');
+      mkdirSync(logdir, { mode: 0o755 });
+      const setup = setupLoggingBeside({ ...defaultConfig().log, file: join(deep, 'lavarank.log') }, { host: 'h1', env: { LSF_LOGDIR: logdir }, stderrIsTty: false });
+      setup.log.info('started');
+      await setup.fatalLast('uncaught exception; exiting', new Error('boom'), 10_000);
+      assert.deepEqual(fileRecords(join(deep, 'lavarank.log')).map((r) => r['msg']), ['started', 'uncaught exception; exiting']);
+      // Readied meanwhile, the next location may have made its file, but wrote nothing there.
+      const next = join(logdir, 'lavarank.h1.log');
+      assert.equal(existsSync(next) ? readFileSync(next, 'utf8') : '', '', 'records written to the next location');
     } finally {
       cleanup();
     }
