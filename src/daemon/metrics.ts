@@ -10,7 +10,7 @@ import { lstat, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CollectorName } from '../collectors/types.js';
-import { replaceFileAsync } from '../util/atomic-file.js';
+import { replaceFileAsync, tempFilePid } from '../util/atomic-file.js';
 import { existingDirectoryProblems, existingDirectoryProblemsAsync, holdDirectoryAsync } from '../util/trust.js';
 import { errorMessage } from '../util/errors.js';
 import { processAlive } from '../util/exec.js';
@@ -231,10 +231,9 @@ export class MetricsWriter {
     }
   }
 
-  // Removes, in the held directory dir, the temp files of name (replaceFileAsync's
-  // `.NAME.PID.TIME.tmp`) whose process has ended: a forced exit's SIGKILL between a
-  // replace's open and its rename left one there for good (2 runs of 14 at a load of 25,
-  // stop70), which nothing removed. Only that pattern, only a regular file of lavarank's
+  // Removes, in the held directory dir, the temp files of name (tempFilePid) whose process
+  // has ended: a forced exit's SIGKILL between a replace's open and its rename left one
+  // there for good (2 runs of 14 at a load of 25, stop70), which nothing removed. Only that pattern, only a regular file of lavarank's
   // user (unlink removes a link, never what it points to), never a live process's.
   private async removeStale(dir: string, name: string): Promise<void> {
     const signal = this.stopping.signal;
@@ -242,7 +241,7 @@ export class MetricsWriter {
     const removed: number[] = [];
     try {
       for (const entry of await readdir(dir)) {
-        const pid = staleTempPid(entry, name);
+        const pid = tempFilePid(entry, name);
         if (pid === undefined || pid === process.pid || processAlive(pid)) continue;
         signal.throwIfAborted();
         const st = await lstat(join(dir, entry));
@@ -273,13 +272,4 @@ export class MetricsWriter {
     await this.idle(timeoutMs);
     this.stopping.abort();
   }
-}
-
-// The pid in a temp file name of replaceFileAsync's for name (`.NAME.PID.TIME.tmp`, TIME
-// base 36), or undefined for any other name.
-export function staleTempPid(entry: string, name: string): number | undefined {
-  const prefix = `.${name}.`;
-  if (!entry.startsWith(prefix) || !entry.endsWith('.tmp')) return undefined;
-  const m = /^([1-9][0-9]{0,9})\.[0-9a-z]+$/.exec(entry.slice(prefix.length, -'.tmp'.length));
-  return m === null ? undefined : Number(m[1]);
 }

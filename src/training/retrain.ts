@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAcct, skippedLines } from '../lsf/acct.js';
 import { readSuspensions, Suspensions } from '../lsf/events.js';
-import { outputDirectoryProblemsAsync, UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
+import { outputDirectoryProblemsAsync, tempFilePid, UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
 import { escapedControls } from '../util/shown.js';
 import { processAlive, procStatFields } from '../util/exec.js';
 import type { Config } from '../config/config.js';
@@ -594,8 +594,8 @@ function removeLeftTemps(out: string): void {
   const dir = dirname(out);
   const names = [basename(out), `${basename(out)}.previous`, `${basename(out)}.report.html`];
   for (const entry of readdirSync(dir)) {
-    const pid = names.map((n) => (entry.startsWith(`.${n}.`) ? /^(\d+)(?:\.[0-9a-z]+)?\.tmp$/.exec(entry.slice(n.length + 2))?.[1] : undefined)).find((p) => p !== undefined);
-    if (pid === undefined || processAlive(Number(pid))) continue;
+    const pid = names.map((n) => tempFilePid(entry, n)).find((p) => p !== undefined);
+    if (pid === undefined || processAlive(pid)) continue;
     const written = statSync(join(dir, entry), { throwIfNoEntry: false })?.mtimeMs;
     if (written === undefined || now - written < LEFT_TEMP_AGE_MS) continue;
     rmSync(join(dir, entry), { force: true });

@@ -83,7 +83,7 @@ function openDirectory(dir: string): HeldDirectory {
 
 // writeFileAtomic's steps, every name in dir (a held directory's /proc/self/fd/N).
 function writeInHeld(dir: string, name: string, text: string, mode: number): void {
-  const tmp = join(dir, `.${name}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  const tmp = join(dir, tempFileName(name));
   // Created readable by us alone: in a setgid directory it takes the directory's
   // group, and a descriptor that group opened before the chown below would read
   // what is written after it.
@@ -133,7 +133,7 @@ export function syncDirectory(dir: string): void {
 // the umask; on failure the temp file is removed and the error thrown. into: the
 // directory to make both names in instead of path's (a held one, /proc/self/fd/N).
 export async function replaceFileAsync(path: string, text: string, into = dirname(path)): Promise<void> {
-  const tmp = join(into, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  const tmp = join(into, tempFileName(basename(path)));
   const target = join(into, basename(path));
   const handle = await open(tmp, 'wx', 0o644);
   try {
@@ -153,4 +153,20 @@ export async function replaceFileAsync(path: string, text: string, into = dirnam
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+// The name of this process's temp file for name beside it (writeFileAtomic's and
+// replaceFileAsync's): `.NAME.PID.TIME.tmp`, TIME the clock in ms, base 36.
+export function tempFileName(name: string): string {
+  return `.${name}.${process.pid}.${Date.now().toString(36)}.tmp`;
+}
+
+// The pid in the name of a temp file for name (tempFileName's, or `.NAME.PID.tmp`, retrain's
+// copy of the model it replaces), or undefined for any other name: how the metrics writer and
+// retrain find those a killed process left.
+export function tempFilePid(entry: string, name: string): number | undefined {
+  const prefix = `.${name}.`;
+  if (!entry.startsWith(prefix) || !entry.endsWith('.tmp')) return undefined;
+  const m = /^([1-9][0-9]{0,9})(?:\.[0-9a-z]+)?$/.exec(entry.slice(prefix.length, -'.tmp'.length));
+  return m === null ? undefined : Number(m[1]);
 }

@@ -5,7 +5,7 @@ import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { UnsyncedRename, replaceFileAsync, writeFileAtomic } from '../../src/util/atomic-file.js';
+import { UnsyncedRename, replaceFileAsync, tempFileName, tempFilePid, writeFileAtomic } from '../../src/util/atomic-file.js';
 import { failDirectorySync, mkfifo, tempDir } from '../helpers.js';
 
 describe('writeFileAtomic', () => {
@@ -369,6 +369,16 @@ describe('replaceFileAsync', () => {
     } finally {
       undo();
       t.cleanup();
+    }
+  });
+});
+
+describe('tempFilePid', () => {
+  it("finds the pid in this process's temp file names and in retrain's copy's, and in no other name", () => {
+    assert.equal(tempFilePid(tempFileName('lavarank.prom'), 'lavarank.prom'), process.pid);
+    assert.equal(tempFilePid('.model.json.previous.4242.tmp', 'model.json.previous'), 4242);
+    for (const entry of ['.model.json.previous.4242.tmp', '.lavarank.prom.4242.x.y.tmp', '.lavarank.prom.04242.mbbq3k2x.tmp', '.lavarank.prom.4242.MBBQ.tmp', 'lavarank.prom.4242.mbbq3k2x.tmp', '.lavarank.prom.4242.mbbq3k2x.tmp~', '.lavarank.prom.12345678901.mbbq3k2x.tmp']) {
+      assert.equal(tempFilePid(entry, entry.includes('model') ? 'model.json' : 'lavarank.prom'), undefined, entry);
     }
   });
 });
