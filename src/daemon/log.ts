@@ -261,8 +261,8 @@ export async function setupLoggingAsync(
 // meanwhile ends the process by SIGKILL rather than join that thread for ever.
 // At a stop or a crash with that check still out past half the time the exit gives the
 // records, they go to the next location by the same rules (the locations after the one
-// being checked), which says why: they
-// went to stderr, /dev/null under LIM, and were lost without a word (2026-12-06, lost71).
+// being checked), which says why: they went to stderr, /dev/null under LIM, and were lost
+// without a word (2026-12-06, lost71).
 export function setupLoggingBeside(
   config: LogConfig,
   options: { host: string; env?: NodeJS.ProcessEnv; logdirFrom?: string | undefined; stderrIsTty?: boolean; name?: string },

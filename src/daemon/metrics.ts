@@ -233,8 +233,9 @@ export class MetricsWriter {
 
   // Removes, in the held directory dir, the temp files of name (tempFilePid) whose process
   // has ended: a forced exit's SIGKILL between a replace's open and its rename left one
-  // there for good (2 runs of 14 at a load of 25, stop70), which nothing removed. Only that pattern, only a regular file of lavarank's
-  // user (unlink removes a link, never what it points to), never a live process's.
+  // there for good (2 runs of 14 at a load of 25, stop70), which nothing removed. Only
+  // that pattern, only a regular file of lavarank's user (unlink removes a link, never
+  // what it points to), never a live process's.
   private async removeStale(dir: string, name: string): Promise<void> {
     const signal = this.stopping.signal;
     const own = process.geteuid?.() ?? 0;
