@@ -174,15 +174,16 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   }
   // The child elims, once started (after the first report).
   let children: ChildElims | undefined;
-  // Ends the host inventory (its process group killed) at a forced exit; a stop ends it by `signal`.
-  const inventoryEnd = new AbortController();
+  // Ends the host inventory and a GPU query (each process group killed) at a forced exit;
+  // a stop ends them by `signal`.
+  const groupsEnd = new AbortController();
   // What an exit that cannot wait for the stop (a bug, a second signal, the deadline)
-  // ends first: the child elims' groups and the host inventory's, or what the stop had
-  // not ended yet (a helper ignoring SIGTERM, inside its 0.8 s grace; an inventory in
-  // its first seconds, a crash not being a stop) ran on under PID 1.
+  // ends first: the child elims' groups, the host inventory's and a GPU query's, or what
+  // the stop had not ended yet (a helper ignoring SIGTERM, inside its 0.8 s grace; an
+  // inventory in its first seconds, a GPU query, a crash not being a stop) ran on under PID 1.
   const endGroups = (): void => {
     children?.kill();
-    inventoryEnd.abort();
+    groupsEnd.abort();
   };
   // The line that says why is queued for libuv's pool, and an exit at once, by SIGKILL
   // while that write was out, lost it: it is given FORCED_FLUSH_MS, and the pool's other
@@ -305,7 +306,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
 
   // Without the detail that only a person reads (each disk, throughput): the model does not use it.
   if (args.testKeepOpen === true) log.warn('test keep-open in use: every file is kept open, even one that is not on procfs or sysfs');
-  const collectors = collectorsFromConfig(config, { log, signal, clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
+  const collectors = collectorsFromConfig(config, { log, signal: AbortSignal.any([signal, groupsEnd.signal]), clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
   const sampler = createSampler({ collectors, clock, log });
 
   // The metrics file's and the history's directories are looked at beside the reports,
@@ -464,12 +465,12 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
       if (stopping === undefined) {
         void checkInstallation(log, signal);
         lowerPriority();
-        inventory = hostInventory(config.gpu.enabled !== false, AbortSignal.any([signal, inventoryEnd.signal]))
+        inventory = hostInventory(config.gpu.enabled !== false, AbortSignal.any([signal, groupsEnd.signal]))
           .then((inv) => log.info({ inventory: inv }, 'host inventory'))
           .catch((err: unknown) => {
             // Ended by the elim's own stop (LIM's SIGTERM, LIM gone, a forced exit) while
             // still gathering, as in an elim's first seconds: nothing failed.
-            if (signal.aborted || inventoryEnd.signal.aborted) log.info('host inventory not gathered: the elim is stopping');
+            if (signal.aborted || groupsEnd.signal.aborted) log.info('host inventory not gathered: the elim is stopping');
             else log.warn({ err: errorMessage(err) }, 'host inventory failed');
           });
       }

@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
+import { join } from 'node:path';
 import { historyRecords, startElim } from '../e2e/harness.js';
-import { fixture } from '../helpers.js';
+import { fixture, isAlive, readPidFile, tempDir, until } from '../helpers.js';
 
 describe('a crash of the elim', () => {
   it('writes the history records held for the next batch before it exits', async () => {
@@ -26,6 +27,33 @@ describe('a crash of the elim', () => {
       assert.ok(records >= before, `${records} history records for the ${before} reports read before the crash`);
     } finally {
       await elim.cleanup();
+    }
+  });
+
+  // The query runs in a process group of its own (runIsolated), which the crash's SIGKILL
+  // to the child elims' groups did not reach: a hung nvidia-smi ran on under PID 1 for its
+  // whole 60 s timeout, and one stuck in the kernel for good.
+  it('ends a GPU query under way, with its process group', async () => {
+    const { dir, cleanup } = tempDir('lavarank-crash-gpu-');
+    const pidFile = join(dir, 'gpu.pid');
+    const elim = startElim({
+      testInterval: 0.3,
+      nodeArgs: ['--import', pathToFileURL(fixture('crash-at.mjs')).href],
+      env: { CRASH_ON_SIGNAL: 'SIGUSR2', FAKE_GPU_PIDFILE: pidFile },
+      override: { gpu: { enabled: true, command: fixture('bin', 'nvidia-smi-hang'), interval: 1, timeout: 60 } },
+    });
+    let hung: number | undefined;
+    try {
+      hung = await until('the GPU query started', () => readPidFile(pidFile), 30_000);
+      process.kill(elim.pid, 'SIGUSR2');
+      await elim.exited;
+      assert.ok(elim.log().some((l) => l['msg'] === 'uncaught exception; exiting'), 'no fatal line: the exit was not the crash path');
+      const query = hung;
+      await until('the hung GPU query ended', () => (isAlive(query) ? undefined : true), 10_000);
+    } finally {
+      if (hung !== undefined && isAlive(hung)) process.kill(hung, 'SIGKILL');
+      await elim.cleanup();
+      cleanup();
     }
   });
 });
