@@ -245,16 +245,24 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       }
       // Started by env where it passes (see IsolatedOptions.launcher): an exec of the
       // command that waits on its file system then holds env's process, not the reports.
-      const launcherPath = launcher !== undefined && launcher.problems.length === 0 ? launcher.path : undefined;
-      const noLauncher = launcher === undefined || launcherPath !== undefined ? undefined : launcher.problems.length > 0 ? launcher.problems.join('; ') : 'the check resolved no path';
-      if (noLauncher !== undefined && noLauncher !== launcherProblem) {
-        log?.warn({ collector: NAME, command, launcher: LAUNCHER }, `${LAUNCHER} refused: ${noLauncher}; ${command} is started directly, and an exec of it that waits on its file system would hold the reports`);
+      // Otherwise started directly, and a warning says why, once.
+      const path = vetted?.path ?? found;
+      let launcherPath: string | undefined;
+      let direct: string | undefined; // why the command is started without env
+      if (launcher !== undefined && path !== undefined) {
+        if (path.includes('=')) direct = `its path holds "=", which ${LAUNCHER} would take for a variable`;
+        else if (launcher.problems.length > 0) direct = `${LAUNCHER} refused: ${launcher.problems.join('; ')}`;
+        else if (launcher.path === undefined) direct = `${LAUNCHER} refused: the check resolved no path`;
+        else launcherPath = launcher.path;
       }
-      if (launcher !== undefined) launcherProblem = noLauncher;
+      if (direct !== undefined && direct !== launcherProblem) {
+        log?.warn({ collector: NAME, command, launcher: LAUNCHER }, `${command} is started directly (${direct}): an exec of it that waits on its file system would hold the reports`);
+      }
+      if (launcher !== undefined) launcherProblem = direct;
       const result =
-        found === undefined
-          ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '', stderr: '' }
-          : await untilEnded(runIsolated(vetted?.path ?? found, GPU_QUERY_ARGS, { timeoutMs, signal, maxBufferBytes: MAX_OUTPUT_BYTES, ...(launcherPath === undefined ? {} : { launcher: launcherPath }) }));
+        path === undefined
+          ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '', stderr: '', exitCode: undefined, timedOut: false }
+          : await untilEnded(runIsolated(path, GPU_QUERY_ARGS, { timeoutMs, signal, maxBufferBytes: MAX_OUTPUT_BYTES, ...(launcherPath === undefined ? {} : { launcher: launcherPath }) }));
       if (signal.aborted) return; // shutting down: a cancelled query is no news
       if (!result.failed) {
         latest = { at: clock.monotonic(), rows: parseNvidiaSmi(result.stdout, `${command} output`) };

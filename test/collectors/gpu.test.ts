@@ -339,7 +339,25 @@ test('a launcher the vetting rule refuses: the command is started directly, and 
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.deepEqual(
     entries().map((e) => [e.level, e.msg]),
-    [['warn', `/usr/bin/env refused: /usr/bin/env is not root's; ${fixture('bin', 'nvidia-smi-ok')} is started directly, and an exec of it that waits on its file system would hold the reports`]],
+    [['warn', `${fixture('bin', 'nvidia-smi-ok')} is started directly (/usr/bin/env refused: /usr/bin/env is not root's): an exec of it that waits on its file system would hold the reports`]],
+  );
+});
+
+// env would take the path for a variable, so runIsolated starts it directly; nothing said so.
+test('a command whose path holds "=": it is started directly, and a warning says so once', async (t) => {
+  const dir = join(tempDir(t), 'a=b');
+  mkdirSync(dir);
+  const program = join(dir, 'nvidia-smi');
+  copyFileSync(fixture('bin', 'nvidia-smi-ok'), program);
+  const { log, entries } = recordingLog();
+  const c = createGpuCollector({ command: program, intervalMs: 20, log, checkProgram: allowAll });
+  t.after(() => c.close?.());
+  await eventually(() => c.collect(performance.now()));
+  await eventually(() => (entries().length > 0 ? true : undefined));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(
+    entries().map((e) => [e.level, e.msg]),
+    [['warn', `${program} is started directly (its path holds "=", which /usr/bin/env would take for a variable): an exec of it that waits on its file system would hold the reports`]],
   );
 });
 
