@@ -87,6 +87,34 @@ export function parseNvidiaSmi(text: string, file = 'nvidia-smi output'): GpuRow
   return rows;
 }
 
+// The line nvidia-smi prints in place of a GPU's row when it cannot reach that GPU, going
+// on with the others and exiting 15: "Unable to determine the device handle for GPU
+// 0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU" (or "...: Unknown
+// Error"; some versions write "gpu", or no space before the bus id).
+const UNREACHABLE = /^Unable to determine the device handle for gpu ?([0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f]): (.+)$/i;
+
+// The output of a failed query whose every line is either a GPU's whole row or the line
+// of a GPU nvidia-smi could not reach: the rows, and each unreachable GPU as "bus id:
+// what nvidia-smi said". Undefined for any other output (no such line, no row, a line of
+// another kind, a row the parser refuses): then the query has failed as a whole.
+export function parseNvidiaSmiPartial(stdout: string, stderr: string, file = 'nvidia-smi output'): { rows: GpuRow[]; lost: string[] } | undefined {
+  const lost: string[] = [];
+  const rest = (text: string): string[] =>
+    text.split('\n').filter((line) => {
+      const m = UNREACHABLE.exec(line.trim());
+      if (m !== null) lost.push(`${m[1] ?? ''}: ${m[2] ?? ''}`);
+      return m === null;
+    });
+  const rowLines = rest(stdout);
+  if (rest(stderr).some((line) => line.trim() !== '') || lost.length === 0) return undefined;
+  try {
+    const rows = parseNvidiaSmi(rowLines.join('\n'), file);
+    return rows.length === 0 ? undefined : { rows, lost };
+  } catch {
+    return undefined; // not whole rows: the caller's failure names the output
+  }
+}
+
 // The reading for a set of GPUs: mean and max utilisation, and the fullest GPU's memory.
 export function summarizeGpus(rows: GpuRow[], ageMs: number): GpuReading {
   const utils = rows.flatMap((r) => (r.utilPercent === undefined ? [] : [fraction(r.utilPercent / 100)]));
@@ -168,7 +196,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   if (options.signal?.aborted === true) controller.abort();
   options.signal?.addEventListener('abort', () => controller.abort(), { once: true, signal });
   let timer: NodeJS.Timeout | undefined;
-  let latest: { at: number; rows: GpuRow[] } | undefined;
+  let latest: { at: number; rows: GpuRow[]; lost?: string[] } | undefined;
   let problem: string | undefined; // why the last query gave nothing
   let missingLogged = false;
   let launcherProblem: string | undefined; // why the last query was started without LAUNCHER
@@ -183,13 +211,13 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
     timer.unref(); // the daemon's own loop keeps the process alive, not this poller
   }
 
-  function failed(message: string): void {
+  function failed(message: string, what = 'GPU query failed'): void {
     if (message === problem) {
       repeats++;
-      log?.debug({ collector: NAME, repeats }, `GPU query failed again: ${message}`);
+      log?.debug({ collector: NAME, repeats }, `${what} again: ${message}`);
     } else {
       repeats = 0;
-      log?.warn({ collector: NAME, command }, `GPU query failed: ${message}`);
+      log?.warn({ collector: NAME, command }, `${what}: ${message}`);
     }
     problem = message;
   }
@@ -264,6 +292,8 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
           ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '', stderr: '', exitCode: undefined, timedOut: false }
           : await untilEnded(runIsolated(path, GPU_QUERY_ARGS, { timeoutMs, signal, maxBufferBytes: MAX_OUTPUT_BYTES, ...(launcherPath === undefined ? {} : { launcher: launcherPath }) }));
       if (signal.aborted) return; // shutting down: a cancelled query is no news
+      // Exited (not killed): one GPU fallen off the bus among several leaves the others' rows whole.
+      const partial = result.failed && result.exitCode !== undefined ? parseNvidiaSmiPartial(result.stdout, result.stderr, `${command} output`) : undefined;
       if (!result.failed) {
         latest = { at: clock.monotonic(), rows: parseNvidiaSmi(result.stdout, `${command} output`) };
         if (problem !== undefined) log?.info({ collector: NAME, command }, 'GPU query works again');
@@ -277,6 +307,11 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
           log?.[level]({ collector: NAME, command, retryMs: missingRetryMs }, `${problem}; GPU features unavailable`);
           missingLogged = true;
         }
+      } else if (partial !== undefined) {
+        latest = { at: clock.monotonic(), rows: partial.rows, lost: partial.lost };
+        const lost = partial.lost.map((gpu) => `GPU ${gpu.length <= 200 ? gpu : `${gpu.slice(0, 200)}...`}`).join('; ');
+        failed(`${partial.lost.length === 1 ? 'a GPU' : `${partial.lost.length} GPUs`} cannot be reached, ${lost}; the other ${partial.rows.length} are read`, 'GPU query incomplete');
+        missingLogged = false;
       } else {
         const why = (result.reason ?? 'failed').split('\n')[0] ?? 'failed';
         const said = explanation(`${result.stderr}\n${result.stdout}`);
@@ -299,7 +334,10 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
     collect(monotonicMs) {
       if (latest !== undefined) {
         const ageMs = Math.max(0, monotonicMs - latest.at);
-        if (ageMs <= staleAfterMs && latest.rows.length > 0) return summarizeGpus(latest.rows, ageMs);
+        if (ageMs <= staleAfterMs && latest.rows.length > 0) {
+          const reading = summarizeGpus(latest.rows, ageMs);
+          return latest.lost === undefined ? reading : { ...reading, lost: latest.lost };
+        }
       }
       if (enabled !== 'true') return undefined;
       if (problem !== undefined) throw new CollectorError(NAME, problem);

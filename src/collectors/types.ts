@@ -122,6 +122,7 @@ export interface GpuReading {
   utilMax?: number; // 0..1
   memUsedFraction?: number; // 0..1, the fullest GPU
   ageMs: number; // how old the query result is
+  lost?: string[]; // GPUs nvidia-smi could not reach, read without them: "bus id: what it said"
 }
 
 // What each collector contributes, by collector name.

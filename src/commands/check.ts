@@ -274,8 +274,8 @@ export function requiredReadProblems(config: Readonly<Config>, now = systemClock
 
 // Runs the GPU query once as the daemon does (its vetting, timeout and parser, at most
 // gpu.timeout + 3 s): what it read, or why it failed (a driver not loaded, a GPU in
-// trouble), which the daemon would only log.
-export async function queryGpus(config: Readonly<Config>): Promise<{ gpus?: string; failure?: string }> {
+// trouble), which the daemon would only log, and the GPUs it could not reach among others it read.
+export async function queryGpus(config: Readonly<Config>): Promise<{ gpus?: string; failure?: string; lost?: string[] }> {
   const poller = createGpuCollector({
     enabled: true,
     command: config.gpu.command,
@@ -289,7 +289,7 @@ export async function queryGpus(config: Readonly<Config>): Promise<{ gpus?: stri
     const r = poller.collect(systemClock.monotonic());
     if (r === undefined) return { failure: 'no result' };
     const util = r.utilMax === undefined ? 'utilisation not reported' : `busiest ${Math.round(r.utilMax * 100)} % used`;
-    return { gpus: `${r.count} GPU${r.count === 1 ? '' : 's'}, ${util}` };
+    return { gpus: `${r.count} GPU${r.count === 1 ? '' : 's'}, ${util}`, ...(r.lost === undefined ? {} : { lost: r.lost }) };
   } catch (err) {
     return { failure: errorMessage(err).replace(/^(gpu: )+/, '') };
   } finally {
@@ -379,6 +379,9 @@ export async function main(argv: string[]): Promise<number> {
         if (query.failure !== undefined) {
           if (config.gpu.enabled === true) add('error', `gpu.command ${gpu}: the query fails: ${query.failure} (gpu.enabled is true; the rank goes on without GPU features)`);
           else add('warning', `gpu.command ${gpu}: the query fails, so GPU features are off: ${query.failure}`);
+        }
+        for (const lost of query.lost ?? []) {
+          add(config.gpu.enabled === true ? 'error' : 'warning', `gpu.command ${gpu}: cannot reach GPU ${lost}; the GPU features read the other GPUs`);
         }
       }
     }

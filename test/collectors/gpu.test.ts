@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
-import { createGpuCollector, parseNvidiaSmi, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
+import { createGpuCollector, parseNvidiaSmi, parseNvidiaSmiPartial, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { eventually, fixture, recordingLog, tempDir } from './helpers.js';
 import { RunQueueWait, readPidFile } from '../helpers.js';
@@ -79,6 +79,30 @@ test('parseNvidiaSmi refuses a GPU that reports [GPU requires reset] or [Unknown
     (err: unknown) => err instanceof CollectorError && /nvidia-smi output line 2: GPU 1 reports \[GPU requires reset\]/.test(err.message),
   );
   assert.throws(() => parseNvidiaSmi('[Unknown Error], 1000, 81920\n'), /line 1: GPU 0 reports \[Unknown Error\]/);
+});
+
+const LOST = 'Unable to determine the device handle for GPU 0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU';
+
+test('parseNvidiaSmiPartial keeps the whole rows of a failed query and names each GPU it could not reach, on stdout or stderr', () => {
+  const rows = [
+    { utilPercent: 45, memUsedMiB: 1024, memTotalMiB: 16384 },
+    { utilPercent: 85, memUsedMiB: 15000, memTotalMiB: 16384 },
+  ];
+  const lost = ['0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU'];
+  assert.deepEqual(parseNvidiaSmiPartial(`45, 1024, 16384\n${LOST}\n85, 15000, 16384\n`, ''), { rows, lost });
+  assert.deepEqual(parseNvidiaSmiPartial('45, 1024, 16384\n85, 15000, 16384\n', `${LOST}\n`), { rows, lost });
+  assert.deepEqual(parseNvidiaSmiPartial('3, 10, 80\n', 'Unable to determine the device handle for gpu0000:0B:00.0: Unknown Error\n'), {
+    rows: [{ utilPercent: 3, memUsedMiB: 10, memTotalMiB: 80 }],
+    lost: ['0000:0B:00.0: Unknown Error'],
+  });
+});
+
+test('parseNvidiaSmiPartial gives nothing where a line is neither a whole row nor an unreachable GPU, or no GPU was read', () => {
+  assert.equal(parseNvidiaSmiPartial('45, 1024, 16384\n', ''), undefined);
+  assert.equal(parseNvidiaSmiPartial(`${LOST}\n`, ''), undefined);
+  assert.equal(parseNvidiaSmiPartial(`45, 1024\n${LOST}\n`, ''), undefined);
+  assert.equal(parseNvidiaSmiPartial(`45, 1024, 16384\n${LOST}\n`, 'Failed to initialize NVML: Unknown Error\n'), undefined);
+  assert.equal(parseNvidiaSmiPartial(`[GPU requires reset], 0, 80\n${LOST}\n`, ''), undefined);
 });
 
 test('summarizeGpus gives the mean and max utilisation and the fullest GPU', () => {
@@ -232,6 +256,20 @@ test('a failing nvidia-smi fails with what it printed, which names a driver that
   const err = await failureOf(c);
   assert.match(String(err), /exit code 9.*; it printed: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver/);
   assert.match(entries()[0]?.msg ?? '', /it printed: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver/);
+});
+
+// nvidia-smi goes on past a GPU fallen off the bus and exits 15: the whole query was taken
+// for a failure, and the healthy GPUs' values were dropped with the lost one's.
+test('a GPU lost among several: the others are read, and the lost one is named in the log once', async (t) => {
+  const { log, entries } = recordingLog();
+  const c = gpu(t, 'nvidia-smi-lost', { enabled: true, log });
+  const reading = await eventually(() => c.collect(performance.now()));
+  assert.deepEqual({ ...reading, ageMs: 0 }, { count: 2, utilMean: 0.65, utilMax: 0.85, memUsedFraction: 15000 / 16384, ageMs: 0, lost: ['0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU'] });
+  await eventually(() => (entries().some((e) => e.level === 'debug') ? true : undefined));
+  assert.deepEqual(
+    entries().filter((e) => e.level !== 'debug').map((e) => [e.level, e.msg]),
+    [['warn', 'GPU query incomplete: a GPU cannot be reached, GPU 0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU; the other 2 are read']],
+  );
 });
 
 test('a hung nvidia-smi does not delay collect, and close kills it', async (t) => {

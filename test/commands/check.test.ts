@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { autogroupNote, bySeverity, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
 import { setupLoggingAsync } from '../../src/daemon/log.js';
-import { cliPath, dirWithMode, mkfifo, tempDir, writeWithMode } from '../helpers.js';
+import { cliPath, dirWithMode, fixture, mkfifo, tempDir, writeWithMode } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
 import { userLoadsBuild } from '../e2e/harness.js';
 
@@ -392,6 +392,18 @@ describe('lavarank check of lavarank alone', () => {
     const on = checkAlone('gpu: {enabled: true, command: DIR/nvidia-smi}\n', {}, ['--cpus', '16'], (dir) => void writeWithMode(join(dir, 'nvidia-smi'), noDriver, 0o755));
     assert.equal(on.status, 1, on.stdout);
     assert.match(on.stdout, /^1 error, most serious first:\n {2}ERROR {4}gpu\.command \S+\/nvidia-smi: the query fails: .*couldn't communicate with the NVIDIA driver/);
+  });
+
+  // The query failed as a whole ("the query fails, so GPU features are off") where it had read the other GPUs.
+  it('names a GPU the query could not reach and reads the others: a warning with gpu.enabled auto, an error with true', () => {
+    const lost = (dir: string): void => void writeWithMode(join(dir, 'nvidia-smi'), readFileSync(fixture('bin', 'nvidia-smi-lost'), 'utf8'), 0o755);
+    const auto = checkAlone('gpu: {enabled: auto, command: DIR/nvidia-smi}\n', {}, ['--cpus', '16'], lost);
+    assert.equal(auto.status, 0, auto.stdout);
+    assert.match(auto.stdout, /^1 warning, most serious first:\n {2}WARNING {2}gpu\.command \S+\/nvidia-smi: cannot reach GPU 0000:3B:00\.0: GPU is lost\. Reboot the system to recover this GPU; the GPU features read the other GPUs$/m);
+    assert.match(auto.stdout, /^ {2}gpu: \S+\/nvidia-smi: 2 GPUs, busiest 85 % used$/m);
+    const on = checkAlone('gpu: {enabled: true, command: DIR/nvidia-smi}\n', {}, ['--cpus', '16'], lost);
+    assert.equal(on.status, 1, on.stdout);
+    assert.match(on.stdout, /^1 error, most serious first:\n {2}ERROR {4}gpu\.command \S+\/nvidia-smi: cannot reach GPU 0000:3B:00\.0/);
   });
 
   it('says how many GPUs the query read and how busy the busiest is', () => {

@@ -68,6 +68,24 @@ describe('a GPU tool that misbehaves', { concurrency: false }, () => {
   });
 });
 
+describe('a GPU lost among several (nvidia-smi exits 15)', () => {
+  // The whole query failed ("collector failed: gpu"), the healthy GPUs' values dropped with the lost one's.
+  it('the elim reads the other GPUs, fails no collector, and names the lost GPU in its log', async () => {
+    const elim = startElim({
+      testInterval: 0.2,
+      override: { gpu: { enabled: true, command: fixture('bin', 'nvidia-smi-lost'), interval: 1, timeout: 5 } },
+    });
+    try {
+      const incomplete = await elim.waitForLog((l) => String(l['msg']).startsWith('GPU query incomplete:'), 20_000);
+      assert.match(String(incomplete['msg']), /GPU 0000:3B:00\.0: GPU is lost\. Reboot the system to recover this GPU; the other 2 are read$/);
+      await elim.waitForReports(elim.reports().length + 3);
+      assert.deepEqual(elim.log().filter((l) => /^(collector failed|GPU query failed)/.test(String(l['msg']))).map((l) => l['msg']), []);
+    } finally {
+      await elim.cleanup();
+    }
+  });
+});
+
 describe('a GPU command another user can change', () => {
   // lavarank runs as root: a program others can write would run their code as root.
   it('is never run: the query is refused, the reason logged, and GPU features are unavailable', async () => {
