@@ -90,8 +90,9 @@ export function parseNvidiaSmi(text: string, file = 'nvidia-smi output'): GpuRow
 // The line nvidia-smi prints in place of a GPU's row when it cannot reach that GPU, going
 // on with the others and exiting 15: "Unable to determine the device handle for GPU
 // 0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU" (or "...: Unknown
-// Error"; some versions write "gpu", or no space before the bus id).
-const UNREACHABLE = /^Unable to determine the device handle for gpu ?([0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f]): (.+)$/i;
+// Error"; some versions write "gpu", or no space before the bus id). Printable and short
+// only, since the log and check's terminal output quote it as it is.
+const UNREACHABLE = /^Unable to determine the device handle for gpu ?([0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f]): ([\x20-\x7e]{1,200})$/i;
 
 // The output of a failed query whose every line is either a GPU's whole row or the line
 // of a GPU nvidia-smi could not reach: the rows, and each unreachable GPU as "bus id:
@@ -309,7 +310,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
         }
       } else if (partial !== undefined) {
         latest = { at: clock.monotonic(), rows: partial.rows, lost: partial.lost };
-        const lost = partial.lost.map((gpu) => `GPU ${gpu.length <= 200 ? gpu : `${gpu.slice(0, 200)}...`}`).join('; ');
+        const lost = partial.lost.map((gpu) => `GPU ${gpu}`).join('; ');
         failed(`${partial.lost.length === 1 ? 'a GPU' : `${partial.lost.length} GPUs`} cannot be reached, ${lost}; the other ${partial.rows.length} are read`, 'GPU query incomplete');
         missingLogged = false;
       } else {

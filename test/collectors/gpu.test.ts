@@ -97,12 +97,13 @@ test('parseNvidiaSmiPartial keeps the whole rows of a failed query and names eac
   });
 });
 
-test('parseNvidiaSmiPartial gives nothing where a line is neither a whole row nor an unreachable GPU, or no GPU was read', () => {
+test('parseNvidiaSmiPartial gives nothing where a line is neither a whole row nor an unreachable GPU in plain text, or no GPU was read', () => {
   assert.equal(parseNvidiaSmiPartial('45, 1024, 16384\n', ''), undefined);
   assert.equal(parseNvidiaSmiPartial(`${LOST}\n`, ''), undefined);
   assert.equal(parseNvidiaSmiPartial(`45, 1024\n${LOST}\n`, ''), undefined);
   assert.equal(parseNvidiaSmiPartial(`45, 1024, 16384\n${LOST}\n`, 'Failed to initialize NVML: Unknown Error\n'), undefined);
   assert.equal(parseNvidiaSmiPartial(`[GPU requires reset], 0, 80\n${LOST}\n`, ''), undefined);
+  assert.equal(parseNvidiaSmiPartial(`45, 1024, 16384\n${LOST}\u001b[2J\n`, ''), undefined, 'a control character, which the log and a terminal would take as it is');
 });
 
 test('summarizeGpus gives the mean and max utilisation and the fullest GPU', () => {
