@@ -111,3 +111,15 @@ test('scanPressure reads every captured PSI file as parsePressure does, and leav
   assert.equal(scannedPressure(`full ${LINE}\nsome ${LINE}\n`), undefined);
   assert.equal(scannedPressure(`some ${LINE.replace('12.50', '-1.00')}\n`), undefined);
 });
+
+test('scanPressure leaves a number of 31 digits to parsePressure in the shortest line that holds one, and reads 30', () => {
+  const line = (kind: string, total: string) => `${kind} avg10=1.0 avg60=0.0 avg300=0.0 total=${total}\n`;
+  const thirty = '9'.repeat(30);
+  const some = line('some', '5');
+  assert.equal(line('some', `1${thirty}`).length, 74);
+  assert.equal(scannedPressure(line('some', `1${thirty}`)), undefined);
+  assert.equal(scannedPressure(some + line('full', `1${thirty}`)), undefined);
+  assert.throws(() => parsePressure(some + line('full', `1${thirty}`)), CollectorError);
+  assert.deepEqual(scannedPressure(line('some', thirty)), { some: 1, full: undefined });
+  assert.deepEqual(scannedPressure(some + line('full', thirty)), { some: 1, full: 1 });
+});

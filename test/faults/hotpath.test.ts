@@ -316,6 +316,26 @@ describe('hot-path readers agree with the parsers', () => {
     },
   );
 
+  // Numbers of 1 to 3 digits and some of 25 to 33, so that lines run from the shortest to
+  // either side of the length under which scanPressure's cheaper expression is used (a
+  // 31-digit number makes a line of 74 characters or more).
+  const psiDigits = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 3 }) }, { weight: 1, arbitrary: fc.integer({ min: 25, max: 33 }) });
+  const psiNumber = psiDigits.chain((n) => fc.stringMatching(new RegExp(`^\\d{${n}}$`)));
+  property(
+    'scanPressure: what parsePressure gives for numbers of up to 33 digits, and nothing where it rejects one',
+    fc.tuple(fc.array(psiNumber, { minLength: 14, maxLength: 14 }), fc.boolean()),
+    ([n, full]) => {
+      const line = (kind: string, a: number) => `${kind} avg10=${n[a]}.${n[a + 1]} avg60=${n[a + 2]}.${n[a + 3]} avg300=${n[a + 4]}.${n[a + 5]} total=${n[a + 6]}\n`;
+      const text = line('some', 0) + (full ? line('full', 7) : '');
+      // In the kernel's layout the reader reads exactly what the parser takes.
+      const scanned = scannedPressure(text);
+      const parsed = strict(() => parsePressure(text));
+      assert.equal(scanned !== undefined, parsed !== undefined, text);
+      if (parsed !== undefined) assert.deepEqual(scanned, { some: parsed.some.avg10, full: parsed.full?.avg10 });
+      return scanned !== undefined;
+    },
+  );
+
   // Lines of sda..sdd (whole disks: the layout) with partitions and a loop device.
   const DEVICES = [
     ['sda', 8, 0],
