@@ -165,9 +165,22 @@ function faultStall(faultsPerSec: number | undefined, cpus: number): number | un
 // stall of 1/n: rank_io 69 on 2 CPUs, 0.8 on 128, 0.4 on 256. Without the CPU count
 // (older history) n is taken as 1, the share alone. With the busy devices (a model of
 // backbone version 3: `devices`, the busiest's share `busyMax`, the disks' `queue`) the
-// CPUs in iowait are counted per busy device, as PSI's waiters are (perDevice).
-function iowaitStall(iowait: number | undefined, cpus: number | undefined, devices?: number, busyMax?: number, queue?: DiskQueue): number | undefined {
-  return iowait === undefined ? undefined : 1 - Math.exp(-perDevice(Math.max(0, iowait) * (cpus ?? 1), devices, busyMax, queue));
+// CPUs in iowait are counted per busy device, as PSI's waiters are (perDevice), with the
+// waiters `beyond` the CPUs (waitersBeyond) added first.
+function iowaitStall(iowait: number | undefined, cpus: number | undefined, devices?: number, busyMax?: number, queue?: DiskQueue, beyond = 0): number | undefined {
+  return iowait === undefined ? undefined : 1 - Math.exp(-perDevice(Math.max(0, iowait) * (cpus ?? 1) + beyond, devices, busyMax, queue));
+}
+
+// The tasks waiting for io that neither PSI nor iowait can count: the kernel's per-CPU
+// stall counts a CPU once however many waiters slept on it, and iowait counts an idle CPU
+// once, so ioWaiting and iowait × n count at most n of them; procs_blocked (io_blocked)
+// counts every task in io_schedule, so at least blocked - n wait uncounted. On a 2-CPU host
+// four tasks waiting on one disk or on NFS read as two (rank_io 196, where 4 to 256 CPUs
+// read 392) and eight as two (196 against 460, the cap; rank72, 2026-12-07). A lower bound
+// of the uncounted, never a share of the counted, so a host with no more waiters than CPUs
+// reads as before; history without io_blocked, or without the CPU count, adds none.
+export function waitersBeyond(blocked: number | undefined, n: number | undefined): number {
+  return blocked === undefined || n === undefined ? 0 : Math.max(0, blocked - n);
 }
 
 // How a model's io part reads PSI io "some": 'device' (models whose training.backboneVersion
@@ -383,10 +396,12 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
     const queueMax = finite(raw.io_queue_max) ?? 0;
     const blocked = finite(raw.io_blocked);
     const queue = queueAll === undefined ? undefined : { all: queueAll, max: queueMax, blocked };
+    // Version 3 adds the waiters beyond the machine's CPUs, which PSI and iowait cannot count.
+    const beyond = ioCost === 'device' ? waitersBeyond(blocked, machine) : 0;
     let ioFromPsi: number | undefined;
     if (psiIo !== undefined && ioCost === 'some') ioFromPsi = psiIo;
-    else if (psiIo !== undefined) ioFromPsi = 1 - Math.exp(-perDevice(ioWaiting(psiIo, ioBusy, iowait, machine), devices, diskBusy, queue));
-    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, machine, devices, diskBusy, queue)), share(diskBusy) * DISK_BUSY_STALL);
+    else if (psiIo !== undefined) ioFromPsi = 1 - Math.exp(-perDevice(ioWaiting(psiIo, ioBusy, iowait, machine) + beyond, devices, diskBusy, queue));
+    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, machine, devices, diskBusy, queue, beyond)), share(diskBusy) * DISK_BUSY_STALL);
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it
     // near 100 % while a second one still gets about half of it: ioSlowdown's argument.

@@ -528,12 +528,14 @@ export const HOST_FACTS: readonly HostFact[] = [
   },
   {
     name: 'io_blocked',
-    source: '/proc/stat: the tasks waiting for io, the mean of the interval\'s two ends (procs_blocked at the last report and this one: on local disks, NFS or FUSE alike, not capped at one a CPU as PSI io is; given with io_queue)',
+    source: '/proc/stat: the tasks waiting for io, the mean of the interval\'s two ends (procs_blocked at the last report and this one: on local disks, NFS or FUSE alike, not capped at one a CPU as PSI io is)',
     // The share of the waiters the local disks hold is io_queue over these (perDevice in
     // src/model/backbone.ts): PSI counts at most one waiter a CPU and the disks' queue is
     // not capped, so on a 2-CPU host four NFS readers ranked rank_io 116-122 alone and
-    // 55-67 beside light io on four disks (measured, 2026-12-06).
-    read: (s) => (s.disk?.queue === undefined ? undefined : s.cpu?.blocked),
+    // 55-67 beside light io on four disks (measured, 2026-12-06). And those beyond the
+    // machine's CPUs count whole (waitersBeyond), with no disk busy too: io to NFS alone.
+    // Given with io_queue alone until 2026-12-07, four NFS waiters on 2 CPUs read as two.
+    read: (s) => s.cpu?.blocked,
   },
 ];
 

@@ -141,7 +141,7 @@ describe('the default model on synthetic hosts', () => {
   // (0.7370 -> 0.7363) where the rank is steep. Stop 63 widened the tolerance above to
   // 0.5 % of the rank for it, which hid falls of 2 points at 400; the ticks now add up.
   it('ranks a host no lower when only its iowait grows, where the rank is steep (2 CPUs 74 % busy at load 5.6 under swapping)', () => {
-    const host: Required<HostState> = { cpus: 2, cores: 2, busy: 0.736496, iowait: 0.0000042, steal: 0.0915, runnable: 8, load1: 5.605, memUsed: 0, memTotalGiB: 8, swapPagesPerSec: 7454.9, majorFaultsPerSec: 0, diskBusy: 0, netUtil: 0, psiCpu: 0.736951, psiMemSome: 0.43505, psiMemFull: 0, psiIoSome: 0, psiIoFull: 0, seconds: 10 };
+    const host: Required<HostState> = { cpus: 2, cores: 2, busy: 0.736496, iowait: 0.0000042, steal: 0.0915, runnable: 8, load1: 5.605, blocked: 0, memUsed: 0, memTotalGiB: 8, swapPagesPerSec: 7454.9, majorFaultsPerSec: 0, diskBusy: 0, netUtil: 0, psiCpu: 0.736951, psiMemSome: 0.43505, psiMemFull: 0, psiIoSome: 0, psiIoFull: 0, seconds: 10 };
     const before = ranker.rank(hosts.sample(host)).rank;
     const after = ranker.rank(hosts.sample(MORE['iowait']!(host, 0.05))).rank;
     assert.ok(after >= before - 1, `rank ${before.toFixed(2)} -> ${after.toFixed(2)}`);
@@ -271,6 +271,30 @@ describe('the default model on synthetic hosts', () => {
       const r = at(m);
       assert.ok(r.rank >= alone.rank - 0.5, `${m} other disks saturated: rank ${r.rank.toFixed(1)} against ${alone.rank.toFixed(1)} alone`);
       assert.ok((r.typed?.rank_io ?? NaN) >= (alone.typed?.rank_io ?? Infinity) - 5, `${m} other disks saturated: rank_io ${String(r.typed?.rank_io)} against ${String(alone.typed?.rank_io)} alone`);
+    }
+  });
+
+  // PSI counts a CPU once however many waiters slept on it, iowait an idle CPU once: on 2
+  // CPUs four tasks waiting on one disk or on NFS read as two, rank_io 196, where 4 to 256
+  // CPUs read 392 (rank72, 2026-12-07). procs_blocked counts them all. Each waiter sleeps
+  // on a CPU of its own while there are CPUs, as the kernel spreads wake-ups.
+  it('ranks four tasks waiting on one saturated disk, and on NFS, about the same on 2, 4, 16, 64, 128 and 256 CPUs, with and without PSI', () => {
+    const at = (cpus: number, disk: boolean, psi: boolean): number => {
+      const psiIoSome = kernelPsi(Array.from({ length: Math.min(4, cpus) }, () => ({ stall: 0.99, nonIdle: 0.99 })));
+      const state = { cpus, iowait: (0.99 * Math.min(4, cpus)) / cpus, psiIoSome, blocked: 4 };
+      const sample = hosts.sample(state, disk ? { disks: [{ busy: 1, queue: 4 }] } : {});
+      if (!psi) delete sample.pressure;
+      return ranker.rank(sample).typed?.rank_io ?? NaN;
+    };
+    for (const disk of [true, false]) {
+      for (const psi of [true, false]) {
+        const big = at(16, disk, psi);
+        assert.ok(big > 380 && big < 410, `${disk ? 'disk' : 'NFS'}, PSI ${String(psi)}, 16 CPUs: rank_io ${big.toFixed(1)}`);
+        for (const cpus of [2, 4, 64, 128, 256]) {
+          const io = at(cpus, disk, psi);
+          assert.ok(Math.abs(io - big) <= 0.05 * big, `${disk ? 'disk' : 'NFS'}, PSI ${String(psi)}, ${cpus} CPUs: rank_io ${io.toFixed(1)} against ${big.toFixed(1)} on 16`);
+        }
+      }
     }
   });
 

@@ -20,6 +20,7 @@ export interface HostState {
   steal?: number; // share, 0..1
   runnable?: number; // tasks runnable at t1, besides whoever reads /proc/loadavg; default 0
   load1?: number; // the 1-minute load; default runnable
+  blocked?: number; // tasks waiting for io (procs_blocked) at t0 and t1; default 0
   memUsed?: number; // 1 - MemAvailable / MemTotal; default 0.3
   memTotalGiB?: number; // default 4 GiB per CPU
   swapPagesPerSec?: number; // pswpin + pswpout per second (half each); default 0
@@ -103,7 +104,7 @@ function render(s: Required<Omit<HostState, 'seconds'>>, t: number, layout: Host
     'ctxt 1000',
     `processes ${50_000 + Math.round(t)}`,
     `procs_running ${s.runnable + 1}`,
-    'procs_blocked 0',
+    `procs_blocked ${s.blocked}`,
     '',
   ].join('\n');
   const totalKb = Math.round(s.memTotalGiB * 1024 * 1024);
@@ -179,6 +180,7 @@ export function fullState(state: HostState): Required<HostState> {
     steal: state.steal ?? 0,
     runnable,
     load1: state.load1 ?? runnable,
+    blocked: Math.max(0, Math.round(state.blocked ?? 0)),
     memUsed: state.memUsed ?? 0.3,
     memTotalGiB: state.memTotalGiB ?? 4 * state.cpus,
     swapPagesPerSec: state.swapPagesPerSec ?? 0,

@@ -13,6 +13,7 @@ import {
   perDevice,
   smtCapacity,
   stallSlowdown,
+  waitersBeyond,
   type BackboneInput,
   type BackboneParams,
   type IoCost,
@@ -198,6 +199,24 @@ describe('backbone', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+
+  // ioWaiting and iowait × n count at most n waiters: on 2 CPUs four waiting on one disk
+  // read as two, rank_io 196 against 392 on 16 CPUs (rank72, 2026-12-07).
+  it('counts the tasks waiting for io beyond the machine\'s CPUs, which PSI and iowait cannot, from the count of tasks waiting for io', () => {
+    const host = (cpus: number, psi: boolean): Record<string, number> => ({ cpus, cpu_iowait: (0.99 * Math.min(4, cpus)) / cpus, ...(psi ? { psi_io_some: 0.99 } : {}), disk_busy_max: 1, io_devices: 1, io_queue: 4, io_queue_max: 4, io_blocked: 4 });
+    for (const psi of [true, false]) {
+      const big = backbone(host(16, psi)).io;
+      const small = backbone(host(2, psi)).io;
+      assert.ok(Math.abs(small - big) < 10 && big > 390, `PSI ${String(psi)}: rank_io ${small.toFixed(1)} on 2 CPUs, ${big.toFixed(1)} on 16`);
+      assert.equal(backbone({ ...host(2, psi), io_blocked: 2 }).io, backbone({ ...host(2, psi), io_blocked: null }).io, 'no more waiting than CPUs: as before');
+    }
+    assert.equal(waitersBeyond(4, 2), 2);
+    assert.equal(waitersBeyond(1, 2), 0);
+    assert.equal(waitersBeyond(undefined, 2), 0);
+    assert.equal(waitersBeyond(4, undefined), 0);
+    // Models fitted before version 3 rank as they were fitted.
+    assert.equal(backbone(host(2, true), DEFAULT_BACKBONE, 'waiters').io, backbone({ ...host(2, true), io_blocked: null }, DEFAULT_BACKBONE, 'waiters').io);
   });
 
   it('counts the tasks waiting for io as "some" alone without the CPU count, at least "some" and at most "some" × n', () => {
@@ -574,9 +593,15 @@ describe('the io reading of captured multi-disk hosts', () => {
     assert.ok(deepest > 1.4 && deepest < 1.6, `io_queue_max ${deepest}`);
   });
 
+  // procs_blocked 4 and 3 at the ends: 1.5 more waiters than the 2 CPUs (waitersBeyond),
+  // divided among the disks with PSI's 1.47; the deepest queue's 1.5 floors them (151.0
+  // against 146.5 for PSI's alone; a probe on one of the disks was slowed x1.4-1.6).
   it('divides none of the waiters PSI counts when each disk holds more requests than they are', (t) => {
     const four = capturedFeatures(t, 'proc-disks4');
-    assert.equal(backbone(four).io, backbone({ ...four, io_devices: null }).io);
+    assert.equal(four.io_blocked, 3.5);
+    const io = backbone(four).io;
+    const psiAlone = backbone({ ...four, io_devices: null, io_blocked: null }).io;
+    assert.ok(io >= psiAlone && io < psiAlone + 5, `rank_io ${io.toFixed(1)}, PSI's waiters undivided ${psiAlone.toFixed(1)}`);
   });
 
   // The fault measured on the same host (docs/model.md, "The io reading on real devices"):

@@ -670,12 +670,15 @@ describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', (
     assert.deepEqual([toFeatures(s).named['io_queue'], toFeatures(s).named['io_queue_max']], [null, null]);
   });
 
-  it('records as io_blocked the cpu reading\'s tasks waiting for io beside io_queue, and nothing without it', () => {
+  // With no disk busy too: io to NFS alone, whose waiters beyond the CPUs PSI cannot count.
+  it('records as io_blocked the cpu reading\'s tasks waiting for io, with or without io_queue, and nothing where the cpu reading has none', () => {
     const s = container(1, 0);
     s.cpu!.blocked = 6;
     s.disk = { busyMax: 0.5, busyMean: 0.4, busyDevices: 3.6, queue: 1.6, queueMax: 0.4 };
     assert.equal(toFeatures(s).named['io_blocked'], 6);
     s.disk = { busyMax: 0.05, busyMean: 0.05 };
+    assert.equal(toFeatures(s).named['io_blocked'], 6);
+    delete s.cpu!.blocked;
     assert.equal(toFeatures(s).named['io_blocked'], null);
   });
 

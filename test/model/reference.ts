@@ -15,6 +15,7 @@ import {
   perDevice,
   smtCapacity,
   stallSlowdown,
+  waitersBeyond,
   type BackboneInput,
   type BackboneParams,
   type BackboneResult,
@@ -163,8 +164,8 @@ function faultStall(faultsPerSec: number | undefined, cpus: number): number | un
   return faultsPerSec === undefined ? undefined : 1 - Math.exp((-Math.max(0, faultsPerSec) * FAULT_SECONDS) / cpus);
 }
 
-function iowaitStall(iowait: number | undefined, cpus: number | undefined, devices?: number, busyMax?: number, queue?: DiskQueue): number | undefined {
-  return iowait === undefined ? undefined : 1 - Math.exp(-perDevice(Math.max(0, iowait) * (cpus ?? 1), devices, busyMax, queue));
+function iowaitStall(iowait: number | undefined, cpus: number | undefined, devices?: number, busyMax?: number, queue?: DiskQueue, beyond = 0): number | undefined {
+  return iowait === undefined ? undefined : 1 - Math.exp(-perDevice(Math.max(0, iowait) * (cpus ?? 1) + beyond, devices, busyMax, queue));
 }
 
 function stallCpus(n: number | undefined, quotaHostCpus: number | undefined): number | undefined {
@@ -234,10 +235,11 @@ export function referenceBackboneWith(params: Readonly<BackboneParams>, ioCost: 
     const queueMax = value(raw, 'io_queue_max') ?? 0;
     const blocked = value(raw, 'io_blocked');
     const queue = queueAll === undefined ? undefined : { all: queueAll, max: queueMax, blocked };
+    const beyond = ioCost === 'device' ? waitersBeyond(blocked, machine) : 0;
     let ioFromPsi: number | undefined;
     if (psiIo !== undefined && ioCost === 'some') ioFromPsi = psiIo;
-    else if (psiIo !== undefined) ioFromPsi = 1 - Math.exp(-perDevice(ioWaiting(psiIo, ioBusy, iowait, machine), devices, diskBusy, queue));
-    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, machine, devices, diskBusy, queue)), share(diskBusy) * DISK_BUSY_STALL);
+    else if (psiIo !== undefined) ioFromPsi = 1 - Math.exp(-perDevice(ioWaiting(psiIo, ioBusy, iowait, machine) + beyond, devices, diskBusy, queue));
+    const ioStall = Math.max(share(ioFromPsi ?? iowaitStall(iowait, machine, devices, diskBusy, queue, beyond)), share(diskBusy) * DISK_BUSY_STALL);
 
     const netUtil = share(value(raw, 'net_util_max'));
 
