@@ -414,6 +414,43 @@ describe('backbone', () => {
     );
   });
 
+  // The inputs CONTENTION leaves out, each of which means more contention: the CPUs' busy
+  // and iowait shares with PSI (they count PSI's waiters), the tasks waiting for io, the
+  // deepest queue, and the machine's busy share where a job may use fewer CPUs or under a
+  // quota; drawn evenly, beside several devices, a queue, a job's CPUs, a quota and SMT.
+  it('never lowers any job type\'s slowdown when CPU busy, iowait, the tasks waiting for io, the deepest queue or the machine\'s busy share grows', () => {
+    const evenly = (min: number, max: number): fc.Arbitrary<number> => fc.integer({ min: 0, max: 1_000_000 }).map((i) => min + ((max - min) * i) / 1_000_000);
+    const grows = { cpu_busy: 1, cpu_iowait: 1, io_blocked: 64, io_queue_max: 16, machine_busy: 1, quota_host_busy: 1 } as const;
+    const host = fc.record({
+      cpus: fc.constantFrom(1, 2, 4, 16, 64, 256),
+      cores: fc.oneof(fc.constant(null), fc.constantFrom(1, 8, 32)),
+      machine_cpus: fc.oneof(fc.constant(null), fc.constantFrom(64, 256)),
+      quota_host_cpus: fc.oneof(fc.constant(null), fc.constantFrom(64, 256)),
+      io_devices: fc.oneof(fc.constant(null), evenly(1, 8)),
+      io_queue: fc.oneof(fc.constant(null), evenly(0, 32)),
+      psi_io_some: fc.oneof(fc.constant(null), evenly(0, 1)),
+      disk_busy_max: evenly(0, 1),
+      runnable_per_cpu: evenly(0, 8),
+      psi_mem_some: evenly(0, 1),
+      cpu_busy: evenly(0, 1),
+      cpu_iowait: evenly(0, 1),
+      io_blocked: evenly(0, 64),
+      io_queue_max: evenly(0, 16),
+      machine_busy: evenly(0, 1),
+      quota_host_busy: evenly(0, 1),
+    });
+    fc.assert(
+      fc.property(host, fc.constantFrom(...(Object.keys(grows) as (keyof typeof grows)[])), evenly(0, 1), (raw, name, more) => {
+        const before = backbone(raw);
+        const after = backbone({ ...raw, [name]: raw[name] + more * grows[name] });
+        for (const k of ['rank', 'cpu', 'mem', 'io', 'net'] as const) {
+          if (after[k] < before[k] - 1e-9) throw new Error(`${k} fell from ${before[k]} to ${after[k]} when ${name} grew by ${more * grows[name]}`);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('never ranks a host with fewer CPUs below one with more at the same counts of tasks and stalls per CPU', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 128 }), fc.integer({ min: 1, max: 64 }), fc.double({ min: 0, max: 4, noNaN: true }), (small, extra, perCpu) => {
