@@ -1,4 +1,4 @@
-// Prints the rank of the same contention on hosts of 2, 16, 64, 128 and 256 CPUs: each
+// Prints the rank of the same contention on hosts of 2, 4, 16, 64, 128 and 256 CPUs: each
 // state is generated as /proc and /sys files 10 s apart (test/helpers/synthetic-host.ts,
 // PSI weighted as the kernel weights it where other CPUs work), read by the real
 // collectors and ranked by the default model, with the rank of a CPU-, memory- and
@@ -12,18 +12,20 @@ import { parseModel } from '../src/model/model.js';
 import { modelRanker } from '../src/model/rankers.js';
 import type { RankResult } from '../src/model/rank.js';
 import { print } from '../src/util/cliio.js';
-import { hostSampler, kernelPsi, type HostState } from '../test/helpers/synthetic-host.js';
+import { hostSampler, kernelPsi, type HostLayout, type HostState } from '../test/helpers/synthetic-host.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // The host sizes of the table, in CPUs.
-export const SIZES = [2, 16, 64, 128, 256] as const;
+export const SIZES = [2, 4, 16, 64, 128, 256] as const;
 
 // A state of the table: its name, the host of n CPUs in it, whether the host has no PSI,
 // and which rank the state is about (the typical job's alone, or a job type's beside it).
 export interface SizeCase {
   name: string;
   host: (n: number) => HostState;
+  layout?: (n: number) => HostLayout; // the CPUs' own shares, the jobs' CPUs, the disks
+  quota?: number; // lavarank's cgroup's CPU quota, its work the host's runnable tasks (none throttled)
   noPsi?: boolean;
   typed?: 'rank_cpu' | 'rank_mem' | 'rank_io';
 }
@@ -32,6 +34,11 @@ export interface SizeCase {
 // the kernel weights each CPU by its non-idle time (a task asleep stalled keeps its CPU non-idle).
 const beside = (stall: number, loops: number): number => kernelPsi([{ stall, nonIdle: 1 }, ...Array.from({ length: loops }, () => ({ stall: 0, nonIdle: 1 }))]);
 const diskBeside = (loops: number): number => kernelPsi([{ stall: 0.99, nonIdle: 0.99 }, ...Array.from({ length: loops }, () => ({ stall: 0, nonIdle: 1 }))]);
+// Four tasks waiting for io on an otherwise idle host of n CPUs, each asleep on a CPU of its
+// own while there are CPUs (the kernel spreads wake-ups): iowait, PSI io and procs_blocked.
+const fourWaiting = (n: number): HostState => ({ cpus: n, iowait: (0.99 * Math.min(4, n)) / n, psiIoSome: kernelPsi(Array.from({ length: Math.min(4, n) }, () => ({ stall: 0.99, nonIdle: 0.99 }))), blocked: 4 });
+// Every CPU but the jobs' 0-1 running a loop (cpu.job_cpus "0-1"), four tasks on 0-1.
+const twoJobCpus = (n: number): HostLayout => ({ perCpu: Array.from({ length: n }, () => ({ busy: 1 })), jobCpus: [0, 1] });
 
 // The states, each the same per CPU (or per task) on every size.
 export const CASES: readonly SizeCase[] = [
@@ -52,8 +59,14 @@ export const CASES: readonly SizeCase[] = [
   { name: 'one task keeping a disk saturated, alone', host: (n) => ({ cpus: n, iowait: 0.99 / n, diskBusy: 1, psiIoSome: diskBeside(0) }), typed: 'rank_io' },
   { name: 'the same beside 1 CPU loop', host: (n) => ({ cpus: n, runnable: 1, busy: 1 / n, iowait: 0.99 / n, diskBusy: 1, psiIoSome: diskBeside(1) }), typed: 'rank_io' },
   { name: 'the same beside n/2 CPU loops', host: (n) => ({ cpus: n, runnable: n / 2, busy: 0.5, iowait: 0.99 / n, diskBusy: 1, psiIoSome: diskBeside(n / 2) }), typed: 'rank_io' },
+  { name: 'four tasks waiting on one saturated disk', host: fourWaiting, layout: () => ({ disks: [{ busy: 1, queue: 4 }] }), typed: 'rank_io' },
+  { name: 'four tasks waiting on NFS', host: fourWaiting, typed: 'rank_io' },
   { name: 'busiest link 95 % of its speed', host: (n) => ({ cpus: n, netUtil: 0.95 }) },
+  { name: 'a container of `cpus: 2` running two loops, the machine otherwise idle', host: (n) => ({ cpus: n, runnable: 2, psiCpu: 0 }), quota: 2, typed: 'rank_cpu' },
+  { name: 'jobs on CPUs 0-1 (`cpu.job_cpus`), four tasks there, a loop on every other CPU', host: (n) => ({ cpus: n, runnable: n + 2, psiCpu: 2 / n }), layout: twoJobCpus, typed: 'rank_cpu' },
   { name: 'no PSI: one task waiting on NFS (a CPU\'s worth of iowait)', host: (n) => ({ cpus: n, iowait: 1 / n }), noPsi: true, typed: 'rank_io' },
+  { name: 'no PSI: four tasks waiting on NFS', host: fourWaiting, noPsi: true, typed: 'rank_io' },
+  { name: 'no PSI: 20 % iowait beside 30 % busy, a disk 80 % busy (0.2 × n tasks waiting)', host: (n) => ({ cpus: n, runnable: Math.round(0.3 * n), busy: 0.3, iowait: 0.2, diskBusy: 0.8 }), noPsi: true, typed: 'rank_io' },
   { name: 'no PSI: 150 swapped pages and 150 major faults/s a CPU, half busy', host: (n) => ({ cpus: n, runnable: n / 2, busy: 0.5, swapPagesPerSec: 150 * n, majorFaultsPerSec: 150 * n }), noPsi: true, typed: 'rank_mem' },
   { name: 'no PSI: two tasks per CPU', host: (n) => ({ cpus: n, runnable: 2 * n }), noPsi: true, typed: 'rank_cpu' },
 ];
@@ -65,8 +78,13 @@ export function rankSizes(cases: readonly SizeCase[] = CASES, sizes: readonly nu
   try {
     return cases.map((c) =>
       sizes.map((n) => {
-        const sample = hosts.sample(c.host(n));
+        const state = c.host(n);
+        const sample = hosts.sample(state, c.layout?.(n));
         if (c.noPsi === true) delete sample.pressure;
+        if (c.quota !== undefined && sample.cpu !== undefined) {
+          const used = state.runnable ?? 0;
+          sample.cpu = { ...sample.cpu, quotaCpus: c.quota, quotaUsed: used, quotaThrottled: 0, quotaTasks1: used };
+        }
         return ranker.rank(sample);
       }),
     );

@@ -15,8 +15,8 @@ describe('rank-sizes', () => {
     assert.equal(block, sizesTable(CASES, SIZES, results));
   });
 
-  it('ranks a stall of PSI memory, steal, a saturated link and one task keeping a disk saturated within half a point on 2 to 256 CPUs', () => {
-    const flat = ['PSI memory "some" 0.8', 'PSI memory "some" 0.9', 'memory 95 % used', 'steal 20 %, a quarter of the CPUs busy', 'busiest link 95 % of its speed', 'one task keeping a disk saturated, alone'];
+  it('ranks a stall of PSI memory, steal, a saturated link, one task keeping a disk saturated, a CPU quota and a cpuset within half a point on 2 to 256 CPUs', () => {
+    const flat = ['PSI memory "some" 0.8', 'PSI memory "some" 0.9', 'memory 95 % used', 'steal 20 %, a quarter of the CPUs busy', 'busiest link 95 % of its speed', 'one task keeping a disk saturated, alone', 'a container of `cpus: 2` running two loops, the machine otherwise idle', 'jobs on CPUs 0-1 (`cpu.job_cpus`), four tasks there, a loop on every other CPU'];
     for (const name of flat) {
       const i = CASES.findIndex((c) => c.name === name);
       assert.ok(i >= 0, name);
