@@ -124,22 +124,43 @@ export function createPressureCollector(options: CollectorOptions = {}): Collect
   const keep = options.keepOpen;
   const files = { cpu: kernelFile(NAME, procPath(dir, 'cpu'), keep), memory: kernelFile(NAME, procPath(dir, 'memory'), keep), io: kernelFile(NAME, procPath(dir, 'io'), keep) };
   const avg10: Array<number | undefined> = numberSlots(6);
+  // The cpu "some" total (microseconds) and collect()'s time at the last reading, -1 before it.
+  let someTotal = -1;
+  let someMs = 0;
   function read(file: KernelFile, at: number): void {
     const text = file.text();
     if (!scanPressure(text, avg10, at)) avg10Into(parsePressure(text, file.path), avg10, at);
   }
+  // read for the cpu file, returning its "some" line's total too.
+  function readCpu(): number {
+    const text = files.cpu.text();
+    if (scanPressure(text, avg10, CPU)) {
+      // The kernel's layout, checked: the first line is "some", ending at its total.
+      const from = text.indexOf('total=') + 6;
+      return Number(text.slice(from, text.indexOf('\n', from)));
+    }
+    const parsed = parsePressure(text, files.cpu.path);
+    avg10Into(parsed, avg10, CPU);
+    return parsed.some.total;
+  }
   return {
     name: NAME,
-    collect() {
+    collect(monotonicMs: number) {
+      let total: number;
       try {
-        read(files.cpu, CPU);
+        total = readCpu();
         read(files.memory, MEMORY);
         read(files.io, IO);
       } catch (err) {
         if (isPsiUnavailable(err)) return undefined;
         throw err;
       }
-      return fractionsOf(avg10);
+      const out = fractionsOf(avg10);
+      const share = someTotal >= 0 && total >= someTotal && monotonicMs > someMs ? (total - someTotal) / ((monotonicMs - someMs) * 1000) : NaN;
+      if (share >= 0) out.cpuSomeInterval = share < 1 ? share : 1;
+      someTotal = total >= 0 ? total : -1;
+      someMs = monotonicMs;
+      return out;
     },
     close() {
       files.cpu.close();

@@ -72,6 +72,28 @@ test('the collector reads the full line of a PSI file the hot path leaves to the
   assert.deepEqual(createPressureCollector({ procRoot: root }).collect(0), { cpuSome: 0.1, cpuFull: 0.04, memorySome: 0.06, memoryFull: 0.02, ioSome: 0.5, ioFull: 0.2 });
 });
 
+test('the collector gives the share of the time since its last reading that some task waited for a CPU, from the cpu total', (t) => {
+  const root = tempDir(t);
+  const files = (cpuTotal: number, loose = false): Record<string, string> => {
+    const cpu = `some avg10=0.00 avg60=0.00 avg300=0.00 total=${cpuTotal}\nfull ${LINE}\n`;
+    return { 'pressure/cpu': loose ? cpu.replaceAll(' ', '  ') : cpu, 'pressure/memory': `some ${LINE}\nfull ${LINE}\n`, 'pressure/io': `some ${LINE}\nfull ${LINE}\n` };
+  };
+  writeTree(root, files(5_000_000));
+  const c = createPressureCollector({ procRoot: root });
+  assert.equal(c.collect(1000)?.cpuSomeInterval, undefined);
+  // 9.9 s of waiting in 10 s, though avg10 (an average a pause can move) reads 0.
+  writeTree(root, files(14_900_000));
+  assert.equal(c.collect(11_000)?.cpuSomeInterval, 0.99);
+  // The parser's path (text not in the kernel's layout) reads the same total.
+  writeTree(root, files(19_900_000, true));
+  assert.equal(c.collect(21_000)?.cpuSomeInterval, 0.5);
+  // A total that went back gives none, and the next interval starts from it.
+  writeTree(root, files(1_000_000));
+  assert.equal(c.collect(31_000)?.cpuSomeInterval, undefined);
+  writeTree(root, files(3_000_000));
+  assert.equal(c.collect(41_000)?.cpuSomeInterval, 0.2);
+});
+
 test('the collector reads the io stall of the captured fsync-ing writer', (t) => {
   const host = fakeHost(t);
   host.load('proc-disk', 't1');

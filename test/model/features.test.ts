@@ -220,6 +220,56 @@ describe('toFeatures', () => {
     assert.equal(ranker.rank(steppedAside()).rank, honest);
   });
 
+  it('counts the tasks that waited beyond one a CPU and stepped aside at the instants of the counts, from the interval\'s PSI counter', () => {
+    // Two loops a CPU: one always waits on each (PSI "some" over the interval 1), none
+    // seen at either instant.
+    const s = steppedAside();
+    s.pressure!.cpuSomeInterval = 1;
+    const f = toFeatures(s).named;
+    assert.deepEqual([f['runnable_per_cpu'], f['load1_per_cpu']], [2, 2]);
+  });
+
+  it('ranks a full host whose two loops a CPU stepped aside at the instants of the counts as one whose counts saw them', () => {
+    const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'default.json'));
+    const seen = steppedAside();
+    seen.load = { ...seen.load!, load1: 4, load1PerCpu: 2, runnable: 4, runnablePerCpu: 2 };
+    seen.pressure!.cpuSome = 1;
+    seen.pressure!.cpuSomeInterval = 1;
+    const honest = ranker.rank(seen).rank;
+    assert.ok(honest > 140, `seen ${honest}`);
+    const hidden = steppedAside();
+    hidden.pressure!.cpuSome = 1;
+    hidden.pressure!.cpuSomeInterval = 1;
+    assert.equal(ranker.rank(hidden).rank, honest);
+  });
+
+  it('never counts more tasks a CPU from the interval\'s PSI counter than the CPUs\' busy time and queues held', () => {
+    // Each CPU busy w and with a queue s ≤ w of the time; PSI weights each CPU's s by its
+    // w (collect_percpu_times). The tasks a CPU over the interval are at least mean(w) +
+    // mean(s); with no task seen at either instant, the counts are the floor alone.
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: 1, maxLength: 64 }), (cpus) => {
+        const w = cpus.map(([busy]) => busy);
+        const q = cpus.map(([busy, share]) => busy * share);
+        const n = cpus.length;
+        const weight = w.reduce((a, b) => a + b, 0);
+        if (!(weight > 0)) return;
+        const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / n;
+        const s = fullSample({ ncpu: n, busy: mean(w), runnablePerCpu: 0 });
+        s.cpu!.minBusy = Math.min(...w);
+        s.cpu!.steal = 0;
+        s.load = { ...s.load!, load1: 0, load1PerCpu: 0 };
+        s.pressure!.cpuSome = 0;
+        s.pressure!.cpuSomeInterval = Math.min(1, q.reduce((a, x, i) => a + x * w[i]!, 0) / weight);
+        const f = toFeatures(s).named;
+        const held = mean(w) + mean(q);
+        assert.ok(f['runnable_per_cpu']! <= held + 1e-9, `runnable ${f['runnable_per_cpu']} > ${held}`);
+        assert.ok(f['load1_per_cpu']! <= held + 1e-9, `load1 ${f['load1_per_cpu']} > ${held}`);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('counts tasks pinned to one CPU of an otherwise idle host as waiting no longer than the busy share, with PSI or without: a new job runs on an idle CPU', () => {
     // taskset -c 0: 4 tasks share CPU 0 of 8, so 3 always wait (PSI "some" 1) while the
     // busy share is 1/8: at most 1/8 + 4 × 1/8 / 8 per CPU, not the 4/8 read.
