@@ -244,8 +244,10 @@ export function jobCpusNote(config: Readonly<Config>, set = jobCpuSet(config)): 
   if (usable.length === online.length) return `job CPUs: all ${online.length} online (${from}${isolatedNote})${quotaText}`;
   const advice = named === undefined ? '; if jobs run elsewhere (a JOB_STARTER with taskset, launchers that pin them to isolcpus CPUs, or LIM alone pinned), name their CPUs in cpu.job_cpus' : '';
   if (usable.length === 0) return `job CPUs: none of the ${online.length} online (${from}${isolatedNote}): the rank reads every online CPU as a job's${advice}${quotaText}`;
-  const which = `${usable.length === 1 ? 'CPU' : 'CPUs'} ${cpuRanges(usable)}, ${usable.length}`; // "0 of 2" read as none
-  return `job CPUs: ${which} of the ${online.length} online (${from}${isolatedNote}): the rank reads the host as a job on these sees it (their count and busy time, and the runnable tasks less one a busy CPU outside them)${advice}${quotaText}`;
+  // The count first: "CPU 0, 1 of the 2 online" read as CPUs 0 and 1 (a cpulist's comma),
+  // and "CPU 0 of the 2 online" as none.
+  const which = `${usable.length} of the ${online.length} online, ${usable.length === 1 ? 'CPU' : 'CPUs'} ${cpuRanges(usable)}`;
+  return `job CPUs: ${which} (${from}${isolatedNote}): the rank reads the host as a job on these sees it (their count and busy time, and the runnable tasks less one a busy CPU outside them)${advice}${quotaText}`;
 }
 
 // The daemon counts a CPU quota only where it leaves fewer CPUs than a job may use.

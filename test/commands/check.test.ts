@@ -713,12 +713,34 @@ describe('jobCpusNote', () => {
       writeFileSync(join(proc, '77/comm'), 'sbatchd\n');
       assert.match(
         jobCpusNote(config) ?? '',
-        /^job CPUs: CPUs 0-1, 2 of the 4 online \(the affinity of lim \(pid 4242\), which its elim and jobs share, isolcpus 2 left out\): the rank reads the host as a job on these sees it .*name their CPUs in cpu\.job_cpus$/,
+        /^job CPUs: 2 of the 4 online, CPUs 0-1 \(the affinity of lim \(pid 4242\), which its elim and jobs share, isolcpus 2 left out\): the rank reads the host as a job on these sees it .*name their CPUs in cpu\.job_cpus$/,
       );
       const named = { ...config, cpu: { job_cpus: [1, 2, 3] } };
-      assert.match(jobCpusNote({ ...config, cpu: { job_cpus: [0] } }) ?? '', /^job CPUs: CPU 0, 1 of the 4 online \(cpu\.job_cpus\)/, 'one CPU named as a CPU, not read as a count');
+      assert.match(jobCpusNote({ ...config, cpu: { job_cpus: [0] } }) ?? '', /^job CPUs: 1 of the 4 online, CPU 0 \(cpu\.job_cpus\)/, 'one CPU named as a CPU, not read as a count');
       assert.match(jobCpusNote({ ...config, cpu: { job_cpus: [7] } }) ?? '', /^job CPUs: none of the 4 online \(cpu\.job_cpus\): the rank reads every online CPU as a job's$/, 'no online CPU named: none');
-      assert.match(jobCpusNote(named) ?? '', /^job CPUs: CPUs 1-3, 3 of the 4 online \(cpu\.job_cpus\): the rank reads the host as a job on these sees it \(their count and busy time, and the runnable tasks less one a busy CPU outside them\)$/, 'job_cpus names isolated CPUs too');
+      assert.match(jobCpusNote(named) ?? '', /^job CPUs: 3 of the 4 online, CPUs 1-3 \(cpu\.job_cpus\): the rank reads the host as a job on these sees it \(their count and busy time, and the runnable tasks less one a busy CPU outside them\)$/, 'job_cpus names isolated CPUs too');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('jobCpusNote on a host whose lim is pinned to one CPU', () => {
+  it('gives the count before the CPU list, so that one CPU does not read as the list "0, 1"', () => {
+    // On the real three-host cluster (lim pinned to CPU 0 of 2) check printed
+    // "job CPUs: CPU 0, 1 of the 2 online", which reads as CPUs 0 and 1.
+    const { dir, cleanup } = tempDir();
+    try {
+      const sys = join(dir, 'sys');
+      const proc = join(dir, 'proc');
+      mkdirSync(join(sys, 'devices/system/cpu'), { recursive: true });
+      writeFileSync(join(sys, 'devices/system/cpu/online'), '0-1\n');
+      mkdirSync(join(proc, '4242'), { recursive: true });
+      writeFileSync(join(proc, '4242/comm'), 'lim\n');
+      writeFileSync(join(proc, '4242/status'), 'Name:\tlim\nUid:\t0\t0\t0\t0\nCpus_allowed_list:\t0\n');
+      const note = jobCpusNote({ ...defaultConfig(), sys_root: sys, proc_root: proc }) ?? '';
+      assert.match(note, /^job CPUs: 1 of the 2 online, CPU 0 \(the affinity of lim \(pid 4242\)/);
+      assert.doesNotMatch(note, /CPUs? 0, 1/);
     } finally {
       cleanup();
     }
@@ -746,7 +768,7 @@ describe('jobCpusNote under a CPU quota', () => {
       for (const c of ['cpu/olq', 'cpuacct/olq']) mkdirSync(join(sys, 'fs/cgroup', c), { recursive: true });
       writeFileSync(join(sys, 'fs/cgroup/cpu/olq/cpu.cfs_period_us'), '100000\n');
       writeFileSync(join(sys, 'fs/cgroup/cpu/olq/cpu.cfs_quota_us'), '50000\n');
-      assert.match(jobCpusNote(config) ?? '', /^job CPUs: CPU 1, 1 of the 2 online \(the affinity of lim \(pid 4242\).*; lim's cgroup, which its elim and jobs share, has a CPU quota of 0\.5 CPUs, fewer: the rank reads the host as that many CPUs/);
+      assert.match(jobCpusNote(config) ?? '', /^job CPUs: 1 of the 2 online, CPU 1 \(the affinity of lim \(pid 4242\).*; lim's cgroup, which its elim and jobs share, has a CPU quota of 0\.5 CPUs, fewer: the rank reads the host as that many CPUs/);
       writeFileSync(join(sys, 'fs/cgroup/cpu/olq/cpu.cfs_quota_us'), '-1\n');
       assert.doesNotMatch(jobCpusNote(config) ?? '', /quota/, 'no quota: nothing said');
       writeFileSync(join(sys, 'fs/cgroup/cpu/olq/cpu.cfs_quota_us'), '150000\n');
