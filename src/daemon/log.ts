@@ -483,8 +483,3 @@ function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | und
 export function cliLogger(): Logger {
   return stderrLogger('warn');
 }
-
-// A logger that discards everything, for tests and pure subcommands.
-export function silentLogger(): Logger {
-  return pino({ level: 'silent' }, { write: () => undefined });
-}

@@ -6,7 +6,6 @@
 // stale values: on a pipe they are taken back before the next one is written.
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import type { Writable } from 'node:stream';
 import { isValidResourceName, isValidTextValue, MAX_TEXT_BYTES, type ResourceValue } from '../lsf/elim-parse.js';
 import { errorCode } from '../util/errors.js';
 
@@ -279,18 +278,6 @@ export function fdSink(fd = 1): ReportSink {
           throw err;
         }
       }
-    },
-  };
-}
-
-// A sink on a Node stream, for tests (a PassThrough) and embedding.
-export function streamSink(stream: Writable): ReportSink {
-  return {
-    write(line) {
-      if (stream.destroyed || stream.writableEnded) return 'closed';
-      if (stream.writableNeedDrain) return 'dropped';
-      stream.write(line);
-      return 'written';
     },
   };
 }

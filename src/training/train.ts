@@ -664,14 +664,6 @@ export async function trainModel(rows: readonly TrainingRow[], options: TrainOpt
   return { model: draft, report };
 }
 
-// A side-by-side table of holdout errors, in the order given, for a terminal or markdown.
-export function maeTable(entries: ReadonlyArray<{ name: string; mae: number; note?: string }>): string {
-  const width = Math.max(9, ...entries.map((e) => e.name.length));
-  const lines = [`| ${'predictor'.padEnd(width)} | holdout MAE | notes |`, `|${'-'.repeat(width + 2)}|------------:|-------|`];
-  for (const e of entries) lines.push(`| ${e.name.padEnd(width)} | ${e.mae.toFixed(1).padStart(11)} | ${e.note ?? ''} |`);
-  return lines.join('\n');
-}
-
 // Writes a model file atomically (writeFileAtomic): a daemon checking the file sees
 // the old or the new model, never half of one.
 export function writeModelFile(path: string, model: ModelFile): void {

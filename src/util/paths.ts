@@ -71,15 +71,6 @@ export async function isPresentAsync(path: string): Promise<boolean> {
   }
 }
 
-// True when path names an existing regular file (following symbolic links).
-export function isRegularFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false; // missing, unreadable or a dangling link
-  }
-}
-
 // The text of a regular file of at most maxBytes. What the name leads to is looked at
 // first through an O_PATH descriptor, which opens nothing (see openInput): a link put
 // there by whoever owns its directory (an LSF administrator's LSF_ENVDIR, /tmp) to a

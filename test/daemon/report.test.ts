@@ -4,9 +4,8 @@ import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it, mock } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
-import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
-import { budgetReport, fdSink, formatElimLine, formatValue, PIPE_BUF, streamSink } from '../../src/daemon/report.js';
+import { budgetReport, fdSink, formatElimLine, formatValue, PIPE_BUF } from '../../src/daemon/report.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
 describe('formatValue', () => {
@@ -331,26 +330,5 @@ describe('fdSink', () => {
     } finally {
       cleanup();
     }
-  });
-});
-
-describe('streamSink', () => {
-  it('writes to a stream and reports a destroyed one as closed', () => {
-    const stream = new PassThrough();
-    const chunks: string[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c.toString()));
-    const sink = streamSink(stream);
-    assert.equal(sink.write('1 rank 2\n'), 'written');
-    stream.destroy();
-    assert.equal(sink.write('1 rank 3\n'), 'closed');
-    assert.deepEqual(chunks, ['1 rank 2\n']);
-  });
-
-  it('drops a report, without queueing it, while the stream waits for its reader to drain', () => {
-    const stream = new PassThrough({ highWaterMark: 1 });
-    const sink = streamSink(stream);
-    assert.equal(sink.write('1 rank 2\n'), 'written');
-    assert.equal(sink.write('1 rank 3\n'), 'dropped');
-    assert.equal(stream.read()?.toString(), '1 rank 2\n');
   });
 });

@@ -14,7 +14,6 @@ import {
   fitLoadOnly,
   fitModel,
   formulaRank,
-  maeTable,
   meanAbsoluteError,
   splitHoldout,
   splitValidation,
@@ -259,16 +258,6 @@ describe('writeModelFile', () => {
     } finally {
       t.cleanup();
     }
-  });
-});
-
-describe('maeTable', () => {
-  it('lists the predictors in the order given, as a markdown table', () => {
-    const table = maeTable([{ name: 'model', mae: 9.04, note: 'this' }, { name: 'mean', mae: 40 }]);
-    const lines = table.split('\n');
-    assert.match(lines[0]!, /^\| predictor \| holdout MAE \| notes \|$/);
-    assert.match(lines[2]!, /^\| model\s+\|\s+9\.0 \| this \|$/);
-    assert.match(lines[3]!, /^\| mean\s+\|\s+40\.0 \|  \|$/);
   });
 });
 
