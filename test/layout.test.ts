@@ -145,6 +145,16 @@ describe('the layout of src/', () => {
     }
   });
 
+  it('what the daemon is built on (collectors, model, config, history, lsf, util) never imports the daemon, the commands or cli.ts', () => {
+    // Type-only imports count: a type the daemon defines for the model belongs to the model.
+    const below = ['collectors', 'model', 'config', 'history', 'lsf', 'util'];
+    for (const f of files.filter((f) => below.includes(folderOf(f)))) {
+      for (const target of allImports(join(repoRoot, f))) {
+        assert.ok(!['daemon', 'commands'].includes(folderOf(target)) && target !== 'src/cli.ts', `${f} imports ${target}`);
+      }
+    }
+  });
+
   it('only command screens and the helper programs calibrate starts print through the terminal helpers', () => {
     // probe.ts, stress.ts and jobscan.ts are programs of their own, whose stdout calibrate reads.
     const allowed = (f: string): boolean => f === 'src/cli.ts' || folderOf(f) === 'commands' || ['src/calibration/probe.ts', 'src/calibration/stress.ts', 'src/calibration/jobscan.ts'].includes(f);

@@ -7,7 +7,7 @@ import type { Document, LineCounter, Node } from 'yaml';
 import { ConfigError, errorReason } from '../util/errors.js';
 import { readOpenRegular } from '../util/paths.js';
 import { RANK_MAX, RANK_MIN } from '../model/rank.js';
-import { isValidIndexName } from '../daemon/report.js';
+import { isValidResourceName } from '../lsf/elim-parse.js';
 import { openTrustedAsync, type TrustedOpen } from '../util/trust.js';
 import { parseYamlDocument, yamlPackage } from '../util/yaml.js';
 import { parseCpuNumbers } from '../collectors/cpulist.js';
@@ -440,7 +440,7 @@ export function validateConfig(
   }
   checkKeys(c, [], top, TOP_KEYS);
   const resource = str(c, ['resource'], top['resource'], d.resource, (s) =>
-    isValidIndexName(s) && s.length <= OWN_NAME_MAX ? undefined : 'a load index name (a letter, then letters, digits or _; at most 39)',
+    isValidResourceName(s) && s.length <= OWN_NAME_MAX ? undefined : 'a load index name (a letter, then letters, digits or _; at most 39)',
   );
   const interval = num(c, ['interval'], top['interval'], d.interval, { min: 1, max: 3600 });
   let deadline: number | null = d.sample_deadline;

@@ -7,19 +7,12 @@ import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
 import { errorMessage } from '../util/errors.js';
-import { clampRank, type RankResult, type Ranker, type TypedRanks } from '../model/rank.js';
+import { clampRank, type RankResult, type RankerSource, type TypedRanks } from '../model/rank.js';
 import { PIPE_BUF, budgetReport, formatElimLine, type ExtraValues, type ReportSink, type WriteOutcome } from './report.js';
 
 // Something that samples the host; real collectors are synchronous, fakes may not be.
 export interface SampleSource {
   sample(): Sample | Promise<Sample>;
-}
-
-// The ranker in use; refresh() is called every MODEL_CHECK_EVERY ranked reports
-// (the first included) to pick up a replaced model.
-export interface RankerSource {
-  current(): Ranker;
-  refresh?(): void;
 }
 
 // How often, in ranked reports, the model file is looked at: every sixth, a minute at

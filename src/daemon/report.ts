@@ -12,12 +12,6 @@ import { errorCode } from '../util/errors.js';
 // POSIX guarantees that a write of at most this many bytes to a pipe is atomic.
 export const PIPE_BUF = 4096;
 
-// True if name can be reported as a load index: the rule child elims' names are
-// read with, so that nothing read can fail to be written.
-export function isValidIndexName(name: string): boolean {
-  return isValidResourceName(name);
-}
-
 // The fraction of a value written with three places, by thousandths: '' for none, then
 // '.001' to '.999' without trailing zeros ('.5' for 500).
 const THOUSANDTHS: readonly string[] = Array.from({ length: 1000 }, (_, i) => (i === 0 ? '' : `.${String(i).padStart(3, '0').replace(/0+$/, '')}`));
@@ -63,7 +57,7 @@ export function formatElimLine(pairs: ReadonlyArray<readonly [string, number]>):
     const name = pairs[i]![0];
     const value = pairs[i]![1];
     if (!knownNames.has(name)) {
-      if (!isValidIndexName(name)) throw new RangeError(`invalid load index name ${JSON.stringify(name)}`);
+      if (!isValidResourceName(name)) throw new RangeError(`invalid load index name ${JSON.stringify(name)}`);
       if (knownNames.size < 256) knownNames.add(name);
     }
     line += ` ${name} ${formatValue(value)}`;
@@ -123,7 +117,7 @@ export function budgetReport(own: ReadonlyArray<readonly [string, number]>, extr
     const mine = new Set<string>();
     for (const [name, value] of pairs) {
       let why: string | undefined;
-      if (!isValidIndexName(name)) why = 'not a load index name LIM accepts';
+      if (!isValidResourceName(name)) why = 'not a load index name LIM accepts';
       else if (typeof value === 'string' && !isValidTextValue(value)) why = `not printable ASCII of at most ${MAX_TEXT_BYTES} characters`;
       else if (typeof value === 'number' && !Number.isFinite(Math.fround(value))) why = 'not a finite number in LIM\'s float';
       else if (names.has(name) || mine.has(name)) why = 'already in the report';

@@ -22,9 +22,17 @@ export interface RankResult {
   backbone?: number; // the physical backbone's rank for the same inputs (src/model/backbone.ts)
 }
 
+// What turns a sample into a rank: the model's network or backbone, or the formula.
 export interface Ranker {
   readonly name: string;
   rank(sample: Sample): RankResult;
+}
+
+// The ranker in use; the daemon calls refresh() every MODEL_CHECK_EVERY ranked
+// reports (the first included) to pick up a replaced model.
+export interface RankerSource {
+  current(): Ranker;
+  refresh?(): void;
 }
 
 // Clamps to [RANK_MIN, RANK_MAX]; NaN becomes RANK_MAX, since an unknown state must not attract jobs.

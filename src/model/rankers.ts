@@ -14,12 +14,11 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import type { RankerSource } from '../daemon/elim.js';
 import { ModelError, errorMessage, errorReason } from '../util/errors.js';
 import { holdExit } from '../util/exit.js';
 import { toFeatures } from './features.js';
 import { describeLoaded, loadModel, loadModelAsync, staleBackbone, type LoadOptions, type LoadedModel } from './model.js';
-import { clampRank, formulaRanker, type Ranker } from './rank.js';
+import { clampRank, formulaRanker, type Ranker, type RankerSource } from './rank.js';
 
 // The model shipped with lavarank: models/default.json next to dist/ (dist/src/model/rankers.js → ../../../models).
 export function defaultModelPath(): string {
