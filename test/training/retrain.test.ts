@@ -681,6 +681,48 @@ describe('retrain', () => {
     );
   });
 
+  // splitByTime's input as joinAndLabel gives it: trainCount training jobs then holdoutCount
+  // held-out ones, job i starting at 1000 + i s with features all i / 100 and labels[i].
+  const stubLabelled = (trainCount: number, holdoutCount: number, labels = new Array<number>(trainCount + holdoutCount).fill(10)): Parameters<typeof splitByTime>[0] => {
+    const n = trainCount + holdoutCount;
+    const index = Int32Array.from({ length: n }, (_, i) => i);
+    const examples = { index, label: Float32Array.from(labels), trainCount, holdoutCount, cut: 1000 + trainCount, families: new Map() };
+    const join = { featuresAt: (i: number) => ({ values: new Array<number>(FEATURE_NAMES.length).fill(i / 100), mask: new Array<boolean>(FEATURE_NAMES.length).fill(true), named: {} }) };
+    const table = { start: Float64Array.from({ length: n }, (_, i) => 1000 + i) };
+    return { examples, join, table } as unknown as Parameters<typeof splitByTime>[0];
+  };
+  const calibrationRows = (count: number, label: number): Parameters<typeof splitByTime>[1] =>
+    Array.from({ length: count }, () => ({ values: new Array<number>(FEATURE_NAMES.length).fill(0), mask: new Array<boolean>(FEATURE_NAMES.length).fill(true), named: {}, label }));
+
+  test('splitByTime accepts a holdout of exactly MIN_HOLDOUT jobs and exactly MIN_TRAIN rows to train on, calibration rows counted among them', () => {
+    const split = splitByTime(stubLabelled(MIN_TRAIN - 10, MIN_HOLDOUT), calibrationRows(10, 5), { holdoutFraction: 0.2, maxTrainRows: 1000 });
+    assert.equal(split.holdoutCount, MIN_HOLDOUT);
+    assert.equal(split.trainRows.length, MIN_TRAIN);
+  });
+
+  test('splitByTime refuses one row short of MIN_TRAIN, counting the calibration rows in what it says it had', () => {
+    assert.throws(
+      () => splitByTime(stubLabelled(MIN_TRAIN - 11, MIN_HOLDOUT), calibrationRows(10, 5), { holdoutFraction: 0.2, maxTrainRows: 1000 }),
+      (err: unknown) => err instanceof ConfigError && err.message === `too few examples to train on: ${MIN_TRAIN - 1} rows before the holdout of ${MIN_HOLDOUT}, at least ${MIN_TRAIN} needed`,
+    );
+  });
+
+  test('splitByTime gives as the mean reference the mean clamped label of the calibration rows and of every training job, not only those sampled', () => {
+    // 60 training jobs labelled 5, 25, 45, ... up to 1185 (clamped to 1000), 20 held out at 9999.
+    const labels = [...Array.from({ length: 60 }, (_, i) => 20 * i + 5), ...new Array<number>(20).fill(9999)];
+    const split = splitByTime(stubLabelled(60, 20, labels), calibrationRows(4, 30), { holdoutFraction: 0.25, maxTrainRows: 10 });
+    assert.equal(split.sampledJobs, 10);
+    const training = labels.slice(0, 60).map((l) => clampRank(l));
+    const expected = (4 * 30 + training.reduce((a, b) => a + b, 0)) / 64;
+    assert.ok(Math.abs(split.references.meanLabel - expected) < 1e-9, `${split.references.meanLabel} against ${expected}`);
+  });
+
+  test('splitByTime names the start of the first and of the last held-out job', () => {
+    const split = splitByTime(stubLabelled(MIN_TRAIN, 30), [], { holdoutFraction: 0.4, maxTrainRows: 1000 });
+    assert.equal(split.firstHeld, 1000 + MIN_TRAIN);
+    assert.equal(split.lastHeld, 1000 + MIN_TRAIN + 29);
+  });
+
   test('on the real capture, whose jobs all ran under 10 s, names --min-runtime and still writes the report', async () => {
     const acct = fileURLToPath(new URL('../../../test/fixtures/openlava/lsb.acct', import.meta.url));
     const history = join(root, 'capture-history');
