@@ -817,6 +817,21 @@ test('--merge-conf and --uninstall --merge-conf change lsf.shared and lsf.cluste
   assert.deepEqual([shared, cluster].map((f) => readFileSync(f, 'utf8')), originals);
 });
 
+test('--merge-conf with an lsf.conf that sets no LSF_CONFDIR merges beside it and says once why, and says nothing of it where LSF_CONFDIR is set', async () => {
+  const t = tree('fresh');
+  writeFileSync(join(t.etc, 'lsf.conf'), `LSF_SERVERDIR=${t.sbin}\n`);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.match(readFileSync(t.shared, 'utf8'), /^rank +Numeric 10 +Y /m);
+  assert.equal(r.out.match(/note: LSF_CONFDIR is set neither in the environment nor in lsf\.conf/g)?.length, 1, r.out);
+  const u = await install(t, '--uninstall', '--merge-conf');
+  assert.equal(u.code, 0, u.err);
+  writeFileSync(join(t.etc, 'lsf.conf'), `LSF_SERVERDIR=${t.sbin}\nLSF_CONFDIR=${t.etc}\n`);
+  const set = await install(t, '--merge-conf');
+  assert.equal(set.code, 0, set.err);
+  assert.doesNotMatch(set.out, /note: (LSF_CONFDIR|undefined)/);
+});
+
 test('--merge-conf refuses an LSF_CONFDIR that is not an absolute path, which it would not expand, and changes nothing', async () => {
   const t = tree('fresh');
   writeFileSync(join(t.etc, 'lsf.conf'), `LSF_SERVERDIR=${t.sbin}\nLSF_CONFDIR=$LSF_TOP/conf\n`);
