@@ -19,10 +19,12 @@ import { escapedControls } from '../util/shown.js';
 import { holdExit } from '../util/exit.js';
 import { directoryProblems, directoryProblemsAsync, holdDirectoryAsync } from '../util/trust.js';
 
+// The log's last place to try, after log.file, LSF_LOGDIR and a terminal's stderr.
 export const DEFAULT_LOG_DIR = '/var/log/lavarank';
 // Log files are not for every user: they quote paths, child elims' output and errors.
 export const LOG_FILE_MODE = 0o640;
 
+// One place the log can go: a file or stderr, and why it was chosen.
 export interface LogTarget {
   kind: 'file' | 'stderr';
   path?: string;
@@ -30,6 +32,7 @@ export interface LogTarget {
   mustExist?: string; // a directory that must already exist: lavarank never creates OpenLava's
 }
 
+// The logger once its place is chosen, with what was tried before it.
 export interface LogSetup {
   log: Logger;
   target: LogTarget;

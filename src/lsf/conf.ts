@@ -19,6 +19,8 @@ import { ConfigError } from '../util/errors.js';
 import { limLine } from './lsf-conf.js';
 import { parseResReq } from './res-req.js';
 
+// The lines that open and close each block lavarank adds to a configuration file, and
+// the prefix of a site's line the block replaced, kept as a comment for --uninstall.
 export const BLOCK_BEGIN = '# >>> lavarank';
 export const BLOCK_END = '# <<< lavarank';
 export const WAS_PREFIX = '#lavarank-was: ';

@@ -93,6 +93,7 @@ export function isoTime(ms: number): string {
   return `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T${pad(hours, 2)}:${pad(minutes, 2)}:${pad(seconds, 2)}.${pad(millis, 3)}Z`;
 }
 
+// The real clock, for everything but tests.
 export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: monotonicMs,

@@ -14,6 +14,7 @@ import { CHILD_NODE_FLAGS } from './node-flags.js';
 import { checkTrustAsync, trustProblems } from './trust.js';
 import type { ResultPromise } from 'execa';
 
+// How runCommand starts a program: always with a timeout, and with an abort signal where given.
 export interface RunOptions {
   timeoutMs: number;
   signal?: AbortSignal;
@@ -22,6 +23,7 @@ export interface RunOptions {
   cwd?: string;
 }
 
+// What a program run by runCommand gave: its output, its status, and whether it failed.
 export interface RunResult {
   stdout: string;
   stderr: string;

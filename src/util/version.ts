@@ -10,4 +10,5 @@ function readVersion(): string {
   }
 }
 
+// This build's version, as --version prints it; 'unknown' without package.json.
 export const VERSION = readVersion();
