@@ -32,10 +32,14 @@ export interface FeatureSpec {
   // An estimate of the raw value from other features that are present, where one
   // is well founded; otherwise the idle value (0) stands in.
   readonly estimate?: { readonly from: string; readonly how: string; readonly fn: (raw: RawLookup) => number | undefined };
-  // A feature computed from other raw values (never read from a sample directly):
-  // recomputed whenever raw values are turned into features, so an edited state
-  // (recommend's added jobs) or an old history line stays consistent.
-  readonly derive?: (raw: RawLookup) => number | undefined;
+  // A feature computed from the CPU count n (> 0) and the runnable tasks per CPU r
+  // (≥ 0), the raw values of cpus and runnable_per_cpu (never read from a sample
+  // directly): recomputed whenever raw values are turned into features, so an edited
+  // state (recommend's added jobs) or an old history line stays consistent; unavailable
+  // where either is, or n is not above 0, or the result is not finite. Two numbers
+  // rather than a lookup: the daemon derives every report, and a lookup by name was a
+  // closure and a keyed load apiece in the interpreter.
+  readonly derive?: (n: number, r: number) => number;
   // host: the host's size, which no load changes; its range in training is checked
   // both ways. contention (the rest): only values above the range leave it.
   readonly kind?: 'host' | 'contention';
@@ -435,7 +439,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     cap: 1,
     source: 'online CPUs minus runnable tasks, at least 0',
     read: () => undefined,
-    derive: (v) => mapBoth(v('cpus'), v('runnable_per_cpu'), (n, r) => Math.max(0, n - r * n)),
+    derive: (n, r) => Math.max(0, n - r * n),
   },
   {
     name: 'new_task_cpu_share',
@@ -444,13 +448,9 @@ export const FEATURES: readonly FeatureSpec[] = [
     cap: 1,
     source: 'share of a CPU a new task would get: min(1, CPUs / (runnable tasks + 1))',
     read: () => undefined,
-    derive: (v) => mapBoth(v('cpus'), v('runnable_per_cpu'), (n, r) => Math.min(1, n / (r * n + 1))),
+    derive: (n, r) => Math.min(1, n / (r * n + 1)),
   },
 ];
-
-function mapBoth(a: number | undefined, b: number | undefined, f: (a: number, b: number) => number): number | undefined {
-  return a === undefined || b === undefined || !(a > 0) ? undefined : f(a, Math.max(0, b));
-}
 
 // The feature names, in order.
 export const FEATURE_NAMES: readonly string[] = FEATURES.map((f) => f.name);
@@ -654,7 +654,8 @@ const READS: ReadonlyArray<(sample: Sample) => number | undefined> = [...FEATURE
 const READ_NAMES: readonly string[] = [...FEATURES.filter((f) => f.derive === undefined), ...HOST_FACTS].map((f) => f.name);
 const READ_COUNT = READS.length;
 const FEATURE_COUNT = FEATURES.length;
-const DERIVED: readonly number[] = FEATURES.flatMap((f, i) => (f.derive === undefined ? [] : [i]));
+const DERIVES: ReadonlyArray<(n: number, r: number) => number> = FEATURES.flatMap((f) => (f.derive === undefined ? [] : [f.derive]));
+const DERIVED_NAMES: readonly string[] = FEATURES.flatMap((f) => (f.derive === undefined ? [] : [f.name]));
 const ESTIMATED: readonly number[] = FEATURES.flatMap((f, i) => (f.estimate === undefined ? [] : [i]));
 const LINEAR = 0;
 const LOG1P = 1;
@@ -693,11 +694,12 @@ function baseFeatures(sample: Sample): Record<string, number | null> {
 
 // Computes the derived features from the base ones, in place.
 function deriveInto(named: Record<string, number | null>): void {
-  const present: RawLookup = (name) => named[name] ?? undefined;
-  for (let k = 0; k < DERIVED.length; k++) {
-    const i = DERIVED[k]!;
-    const v = FEATURES[i]!.derive!(present);
-    named[FEATURE_NAMES[i]!] = v !== undefined && Number.isFinite(v) ? v : null;
+  const n = named['cpus'];
+  const r = named['runnable_per_cpu'];
+  const known = typeof n === 'number' && n > 0 && typeof r === 'number';
+  for (let k = 0; k < DERIVES.length; k++) {
+    const v = known ? DERIVES[k]!(n, Math.max(0, r)) : NaN;
+    named[DERIVED_NAMES[k]!] = v - v === 0 ? v : null; // finite alone, as in baseFeatures
   }
 }
 

@@ -648,6 +648,19 @@ describe('the daemon\'s path to the features', () => {
   it('gives random samples, damaged ones included, the features the reference gives', () => {
     fc.assert(fc.property(anySample, (sample) => assertSame(sample)), { numRuns: 2000 });
   });
+
+  // The derived features from every kind of CPU count and runnable count a history line
+  // or recommend's edited state may hold: none, null, 0, negative, tiny, huge, -0.
+  it('derives from any named record what the reference derives', () => {
+    const value = fc.oneof(fc.constant(null), fc.constant(undefined), fc.constantFrom(0, -0, 1, 2, 1e308, -1, 5e-324), fc.double());
+    const named = fc.record({ cpus: value, runnable_per_cpu: value, free_cpus: value, new_task_cpu_share: value, load1_per_cpu: value }, { requiredKeys: [] });
+    fc.assert(
+      fc.property(named, (raw) => {
+        assert.deepStrictEqual(featuresFromNamed(raw), referenceFromNamed(raw));
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
 
 describe('under a CPU quota (a container\'s cpus:, docker --cpus, CPUQuota=)', () => {

@@ -51,11 +51,23 @@ function baseFeatures(sample: Sample): Record<string, number | null> {
   return named;
 }
 
+function mapBoth(a: number | undefined, b: number | undefined, f: (a: number, b: number) => number): number | undefined {
+  return a === undefined || b === undefined || !(a > 0) ? undefined : f(a, Math.max(0, b));
+}
+
+// The derived features as FeatureSpec.derive gave them when it took a lookup by name.
+const DERIVE: Readonly<Record<string, (v: RawLookup) => number | undefined>> = {
+  free_cpus: (v) => mapBoth(v('cpus'), v('runnable_per_cpu'), (n, r) => Math.max(0, n - r * n)),
+  new_task_cpu_share: (v) => mapBoth(v('cpus'), v('runnable_per_cpu'), (n, r) => Math.min(1, n / (r * n + 1))),
+};
+
 function deriveInto(named: Record<string, number | null>): void {
   const present: RawLookup = (name) => named[name] ?? undefined;
   for (const spec of FEATURES) {
     if (spec.derive === undefined) continue;
-    const v = spec.derive(present);
+    const derive = DERIVE[spec.name];
+    if (derive === undefined) throw new Error(`the reference has no derivation of ${spec.name}`);
+    const v = derive(present);
     named[spec.name] = v !== undefined && Number.isFinite(v) ? v : null;
   }
 }
