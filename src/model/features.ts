@@ -677,17 +677,22 @@ export function rawFeatures(sample: Sample): Record<string, number | null> {
 function baseFeatures(sample: Sample): Record<string, number | null> {
   const named = { ...NO_VALUES };
   // Indexed loops here and below: the daemon runs this once per report in --lite-mode,
-  // where each step of a for-of allocates an iterator result.
-  for (let i = 0; i < READ_COUNT; i++) {
+  // where each step of a for-of allocates an iterator result. The tables in locals here
+  // and below: there each read of a module constant is a context load and a check that
+  // it is initialised.
+  const reads = READS;
+  const names = READ_NAMES;
+  const count = READ_COUNT;
+  for (let i = 0; i < count; i++) {
     let raw: number | undefined;
     try {
-      raw = READS[i]!(sample);
+      raw = reads[i]!(sample);
     } catch {
       raw = undefined; // a malformed sample from a dataset: a missing part, not a crash
     }
     // raw - raw is 0 for a finite number alone (NaN for NaN and ±Infinity): Number.isFinite
     // without its global load and call.
-    if (typeof raw === 'number' && raw - raw === 0) named[READ_NAMES[i]!] = raw;
+    if (typeof raw === 'number' && raw - raw === 0) named[names[i]!] = raw;
   }
   return named;
 }
@@ -709,20 +714,28 @@ function complete(named: Record<string, number | null>): Features {
   deriveInto(named);
   const values = IDLE_VALUES.slice();
   const mask = NO_MASK.slice();
-  for (let i = 0; i < FEATURE_COUNT; i++) {
-    const raw = named[FEATURE_NAMES[i]!];
+  const names = FEATURE_NAMES;
+  const count = FEATURE_COUNT;
+  const kinds = TRANSFORM_KIND;
+  const caps = CAP;
+  const logCaps = LOG1P_CAP;
+  const linear = LINEAR;
+  const log1p = LOG1P;
+  const inverse = INVERSE;
+  for (let i = 0; i < count; i++) {
+    const raw = named[names[i]!];
     if (typeof raw !== 'number') continue;
     // scaleValue written out over the tables above, without its two calls a feature and
     // the switch on the transform's name: the same operations in the same order, so the
     // same numbers (the reference in test/model/reference.ts scales with scaleValue).
     const x = raw > 0 ? raw : 0;
-    const kind = TRANSFORM_KIND[i];
+    const kind = kinds[i];
     let y: number;
-    if (kind === LINEAR) y = x / CAP[i]!;
-    else if (kind === LOG1P) y = Math.log1p(x) / LOG1P_CAP[i]!;
-    else if (kind === INVERSE) y = 1 / (1 + x);
+    if (kind === linear) y = x / caps[i]!;
+    else if (kind === log1p) y = Math.log1p(x) / logCaps[i]!;
+    else if (kind === inverse) y = 1 / (1 + x);
     else y = 1 - (x <= 0 ? 0 : x >= 1 ? 1 : x);
-    values[i] = kind === LINEAR || kind === LOG1P ? (y <= 0 ? 0 : y >= 1 ? 1 : y) : y;
+    values[i] = kind === linear || kind === log1p ? (y <= 0 ? 0 : y >= 1 ? 1 : y) : y;
     mask[i] = true;
   }
   // Estimates read only features that were present, never other estimates, so
