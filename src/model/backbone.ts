@@ -24,12 +24,16 @@ export interface BackboneParams {
 }
 
 // The per-resource and typical-job slowdowns, in rank points (percent).
-export interface BackboneResult {
+export interface BackboneRanks {
   rank: number; // the typical job: weights.cpu × cpu + weights.mem × mem + weights.io × io + NET_WEIGHT × net
   cpu: number; // a CPU-bound job
   mem: number; // a memory-bound job (it runs on a CPU too, so CPU sharing counts)
   io: number; // an io-bound job
   net: number; // a job bound by the busiest network link
+}
+
+// The slowdowns and how they came about.
+export interface BackboneResult extends BackboneRanks {
   parts: BackboneParts;
 }
 
@@ -320,6 +324,18 @@ export function backbone(raw: BackboneInput, params: Readonly<BackboneParams> = 
 // time (16 heap numbers, a quarter of what a call allocated). Same numbers.
 // ioCost: how PSI io "some" is read (IoCost); a model file's own (model.ts), else this build's.
 export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 'device'): (raw: BackboneInput) => BackboneResult {
+  return backboneOf(params, ioCost, true);
+}
+
+// backboneWith without the parts, for the daemon's report, which reads only the
+// slowdowns: one object of eight values less a report. Same numbers.
+export function backboneRanksWith(params: Readonly<BackboneParams>, ioCost: IoCost = 'device'): (raw: BackboneInput) => BackboneRanks {
+  return backboneOf(params, ioCost, false);
+}
+
+function backboneOf(params: Readonly<BackboneParams>, ioCost: IoCost, withParts: true): (raw: BackboneInput) => BackboneResult;
+function backboneOf(params: Readonly<BackboneParams>, ioCost: IoCost, withParts: false): (raw: BackboneInput) => BackboneRanks;
+function backboneOf(params: Readonly<BackboneParams>, ioCost: IoCost, withParts: boolean): (raw: BackboneInput) => BackboneRanks | BackboneResult {
   const a = Math.min(1, Math.max(0, params.runnableWeight));
   const loadWeight = 1 - a;
   const secondsPerPage = Math.max(0, params.secondsPerPage);
@@ -412,6 +428,7 @@ export function backboneWith(params: Readonly<BackboneParams>, ioCost: IoCost = 
     const io = 100 * ioSlowdown(ioStall);
     const net = 100 * ioSlowdown(netUtil);
     const rank = wCpu * cpu + wMem * mem + wIo * io + NET_WEIGHT * net;
+    if (!withParts) return { rank, cpu, mem, io, net };
     return {
       rank,
       cpu,

@@ -13,7 +13,7 @@ import { openTrusted, openTrustedAsync, type TrustedOpen } from '../util/trust.j
 import { taggedArray } from '../util/tagged.js';
 import { sha256Hex, sha256HexSliced } from '../util/sha256.js';
 import { FEATURES, FEATURE_NAMES, featureScaling, type FeatureScaling } from './features.js';
-import { BACKBONE_VERSION, backboneWith, type BackboneParams, type BackboneResult, type IoCost } from './backbone.js';
+import { BACKBONE_VERSION, backboneRanksWith, backboneWith, type BackboneParams, type BackboneRanks, type BackboneResult, type IoCost } from './backbone.js';
 import { ACTIVATIONS, Network, type Activation } from './network.js';
 
 // The `format` and `version` every model file starts with.
@@ -491,6 +491,7 @@ function loaded(file: ModelFile, network: Network | undefined, id: string, path?
   const below = taggedArray(n, (i) => lo[i]! - EPS);
   const host = FEATURE_NAMES.map((name) => HOST_FEATURES.has(name));
   const backbone = backboneWith(file.backbone, ioCostOf(file.training));
+  const backboneRanks = backboneRanksWith(file.backbone, ioCostOf(file.training)); // for score: no parts
   const input = taggedArray(n, () => 0); // the network's input, reused
   const out = file.residual?.output;
   const span = out === undefined ? 0 : out.rankAtOne - out.rankAtZero;
@@ -505,7 +506,7 @@ function loaded(file: ModelFile, network: Network | undefined, id: string, path?
     const correction = out.rankAtZero + network.run(input) * span;
     return outside && correction < 0 ? 0 : correction;
   };
-  const typedOf = (b: BackboneResult): TypedRanks => ({ rank_cpu: clampRank(b.cpu), rank_mem: clampRank(b.mem), rank_io: clampRank(b.io) });
+  const typedOf = (b: BackboneRanks): TypedRanks => ({ rank_cpu: clampRank(b.cpu), rank_mem: clampRank(b.mem), rank_io: clampRank(b.io) });
   const evaluate = (f: ModelInput): Evaluation => {
     const b = backbone(f.named);
     const outside: string[] = [];
@@ -518,7 +519,7 @@ function loaded(file: ModelFile, network: Network | undefined, id: string, path?
   // evaluate's rank, backbone rank and typed ranks, without what only explain shows:
   // no list of the inputs outside the ranges, which only a network needs to know of.
   const score = (f: ModelInput): Score => {
-    const b = backbone(f.named);
+    const b = backboneRanks(f.named);
     let outside = false;
     if (network !== undefined) for (let i = 0; i < n && !outside; i++) outside = outsideAt(f.values, i);
     return { rank: withLoadTieBreak(clampRank(b.rank + correctionOf(f.values, outside)), f.named['cpu_busy']), backbone: b.rank, typed: typedOf(b) };

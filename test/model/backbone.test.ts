@@ -7,6 +7,7 @@ import {
   NET_WEIGHT,
   SMT_YIELD,
   backbone,
+  backboneRanksWith,
   backboneWith,
   ioSlowdown,
   ioWaiting,
@@ -555,6 +556,19 @@ describe('backbone', () => {
         assert.deepStrictEqual(backboneWith(p, cost)(input), referenceBackbone(input, p, cost));
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('gives without the parts the slowdowns it gives with them, bit for bit', () => {
+    const anyValue = fc.oneof(fc.double({ min: -1, max: 300 }), fc.integer({ min: 0, max: 256 }), fc.constantFrom(-0, Number.POSITIVE_INFINITY, null, undefined));
+    const record = fc.record(Object.fromEntries(BACKBONE_INPUTS.map((name) => [name, anyValue])), { requiredKeys: [] });
+    fc.assert(
+      fc.property(record, fc.constantFrom<IoCost>('device', 'waiters', 'some'), (raw, cost) => {
+        const input = raw as BackboneInput;
+        const { parts: _parts, ...ranks } = backboneWith(DEFAULT_BACKBONE, cost)(input);
+        assert.deepStrictEqual(backboneRanksWith(DEFAULT_BACKBONE, cost)(input), ranks);
+      }),
+      { numRuns: 1000 },
     );
   });
 });
