@@ -291,6 +291,9 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
 
   const controller = new AbortController();
   const signal = controller.signal;
+  // The collectors' and the inventory's signal: the stop, or a forced exit (which must end
+  // a GPU query's and the inventory's process groups too).
+  const groupsSignal = AbortSignal.any([signal, groupsEnd.signal]);
 
   let rankers;
   try {
@@ -306,7 +309,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
 
   // Without the detail that only a person reads (each disk, throughput): the model does not use it.
   if (args.testKeepOpen === true) log.warn('test keep-open in use: every file is kept open, even one that is not on procfs or sysfs');
-  const collectors = collectorsFromConfig(config, { log, signal: AbortSignal.any([signal, groupsEnd.signal]), clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
+  const collectors = collectorsFromConfig(config, { log, signal: groupsSignal, clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
   const sampler = createSampler({ collectors, clock, log });
 
   // The metrics file's and the history's directories are looked at beside the reports,
@@ -465,12 +468,12 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
       if (stopping === undefined) {
         void checkInstallation(log, signal);
         lowerPriority();
-        inventory = hostInventory(config.gpu.enabled !== false, AbortSignal.any([signal, groupsEnd.signal]))
+        inventory = hostInventory(config.gpu.enabled !== false, groupsSignal)
           .then((inv) => log.info({ inventory: inv }, 'host inventory'))
           .catch((err: unknown) => {
             // Ended by the elim's own stop (LIM's SIGTERM, LIM gone, a forced exit) while
             // still gathering, as in an elim's first seconds: nothing failed.
-            if (signal.aborted || groupsEnd.signal.aborted) log.info('host inventory not gathered: the elim is stopping');
+            if (groupsSignal.aborted) log.info('host inventory not gathered: the elim is stopping');
             else log.warn({ err: errorMessage(err) }, 'host inventory failed');
           });
       }
