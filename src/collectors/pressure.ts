@@ -146,9 +146,21 @@ export function createPressureCollector(options: CollectorOptions = {}): Collect
   return {
     name: NAME,
     collect(monotonicMs: number) {
-      let total: number;
+      // The share is of this interval alone, as the cpu collector's least busy CPU it is
+      // multiplied by (accountedFor): the total is kept as soon as it is read, and a cpu
+      // file missing or refused leaves none to count from.
+      let share = NaN;
       try {
-        total = readCpu();
+        const total = readCpu();
+        if (someTotal >= 0 && total >= someTotal && monotonicMs > someMs) share = (total - someTotal) / ((monotonicMs - someMs) * 1000);
+        someTotal = total >= 0 ? total : -1;
+        someMs = monotonicMs;
+      } catch (err) {
+        someTotal = -1;
+        if (isPsiUnavailable(err)) return undefined;
+        throw err;
+      }
+      try {
         read(files.memory, MEMORY);
         read(files.io, IO);
       } catch (err) {
@@ -156,10 +168,7 @@ export function createPressureCollector(options: CollectorOptions = {}): Collect
         throw err;
       }
       const out = fractionsOf(avg10);
-      const share = someTotal >= 0 && total >= someTotal && monotonicMs > someMs ? (total - someTotal) / ((monotonicMs - someMs) * 1000) : NaN;
       if (share >= 0) out.cpuSomeInterval = share < 1 ? share : 1;
-      someTotal = total >= 0 ? total : -1;
-      someMs = monotonicMs;
       return out;
     },
     close() {

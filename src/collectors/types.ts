@@ -110,7 +110,8 @@ export interface PressureReading {
   cpuFull?: number; // only kernels >= 5.13 print "full" for cpu
   // The share of the time since the last reading that some task waited for a CPU, from
   // the cpu "some" line's total (a counter, which no pause at the reads can dodge, where
-  // avg10 is an average); absent at the first reading and where the total went back.
+  // avg10 is an average); absent at the first reading, at the first after one without
+  // the cpu file, and where the total went back.
   cpuSomeInterval?: number;
   memorySome: number;
   memoryFull: number;

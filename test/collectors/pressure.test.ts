@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { createPressureCollector, isPsiUnavailable, parsePressure } from '../../src/collectors/pressure.js';
 import { CollectorError } from '../../src/util/errors.js';
@@ -92,6 +94,33 @@ test('the collector gives the share of the time since its last reading that some
   assert.equal(c.collect(31_000)?.cpuSomeInterval, undefined);
   writeTree(root, files(3_000_000));
   assert.equal(c.collect(41_000)?.cpuSomeInterval, 0.2);
+});
+
+// The share is multiplied by the cpu collector's least busy CPU over its own last interval
+// (accountedFor): one spanning a failed reading as well would pair two intervals.
+test('the collector gives the share of the cpu total over the interval since the reading before alone, and none after PSI was missing', (t) => {
+  const root = tempDir(t);
+  const files = (cpuTotal: number, memory = `some ${LINE}\nfull ${LINE}\n`): Record<string, string> => ({
+    'pressure/cpu': `some avg10=0.00 avg60=0.00 avg300=0.00 total=${cpuTotal}\nfull ${LINE}\n`,
+    'pressure/memory': memory,
+    'pressure/io': `some ${LINE}\nfull ${LINE}\n`,
+  });
+  writeTree(root, files(0));
+  const c = createPressureCollector({ procRoot: root });
+  assert.equal(c.collect(1000)?.cpuSomeInterval, undefined);
+  // A garbled memory file fails the reading, after the cpu total was read.
+  writeTree(root, files(9_900_000, 'some avg10=x\n'));
+  assert.throws(() => c.collect(11_000), CollectorError);
+  // The last 10 s had 0.1 s of waiting: 0.01, not the 20 s mean 0.5.
+  writeTree(root, files(10_000_000));
+  assert.equal(c.collect(21_000)?.cpuSomeInterval, 0.01);
+  // PSI gone for a reading (ENOENT), then back: no reading began this interval.
+  rmSync(join(root, 'pressure', 'cpu'));
+  assert.equal(c.collect(31_000), undefined);
+  writeTree(root, files(10_100_000));
+  assert.equal(c.collect(41_000)?.cpuSomeInterval, undefined);
+  writeTree(root, files(10_200_000));
+  assert.equal(c.collect(51_000)?.cpuSomeInterval, 0.01);
 });
 
 test('the collector reads the io stall of the captured fsync-ing writer', (t) => {
