@@ -229,6 +229,21 @@ describe('toFeatures', () => {
     assert.deepEqual([f['runnable_per_cpu'], f['load1_per_cpu']], [2, 2]);
   });
 
+  it('does not count the machine\'s PSI counter as a queue on the CPUs a job may use', () => {
+    // Jobs on 2 of 64 CPUs, a loop each, none seen at either instant; two loops on each of
+    // the 62 others keep PSI "some" at 62/64 of the interval. That queue is not the job CPUs'.
+    const s = fullSample({ ncpu: 64, busy: 1, runnablePerCpu: 0 });
+    s.cpu!.minBusy = 1;
+    s.cpu!.steal = 0;
+    s.cpu!.jobCpus = 2;
+    s.cpu!.jobBusy = 1;
+    s.load = { ...s.load!, load1: 0, load1PerCpu: 0 };
+    s.pressure!.cpuSome = 62 / 64;
+    s.pressure!.cpuSomeInterval = 62 / 64;
+    const f = toFeatures(s).named;
+    assert.deepEqual([f['cpus'], f['runnable_per_cpu'], f['load1_per_cpu']], [2, 1, 1]);
+  });
+
   it('ranks a full host whose two loops a CPU stepped aside at the instants of the counts as one whose counts saw them', () => {
     const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'default.json'));
     const seen = steppedAside();
