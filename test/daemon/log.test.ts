@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
 import { chooseLogTarget, formatLogLine, LOG_FILE_MODE, logCandidates, setupLoggingAsync, setupLoggingBeside } from '../../src/daemon/log.js';
-import { dirWithMode, mkfifo, plantLink, tempDir } from '../helpers.js';
+import { fuseHangOver, unmountFuse } from '../faults/helpers.js';
+import { dirWithMode, mkfifo, plantLink, repoRoot, tempDir, until } from '../helpers.js';
 
 describe('logCandidates', () => {
   const log = defaultConfig().log;
@@ -429,6 +430,45 @@ describe('an $LSF_LOGDIR that does not exist', () => {
       assert.deepEqual(setup.skipped, [`${join(logdir, 'lavarank.h.log')} ($LSF_LOGDIR): ${logdir} does not exist, and lavarank does not create OpenLava's directory`]);
       assert.equal(existsSync(join(dir, 'lsf')), false);
     } finally {
+      cleanup();
+    }
+  });
+});
+
+// settle's last resort: the location being checked and every one after it held (a FUSE
+// server that answers nothing), so none opens within the exit's time. Under LIM stderr is
+// /dev/null; here a child process's stderr is read.
+describe('setupLoggingBeside with every log location held', { skip: process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false }, () => {
+  it('writes the records kept to stderr at a stop, with one line that says how many are lost and which check had not returned', async () => {
+    const { dir, cleanup } = tempDir();
+    const mount = join(dir, 'mnt');
+    mkdirSync(mount, { mode: 0o755 });
+    const server = await fuseHangOver(mount, 'none');
+    const script = [
+      `const { setupLoggingBeside } = await import(${JSON.stringify(join(repoRoot, 'dist', 'src', 'daemon', 'log.js'))});`,
+      `const { defaultConfig } = await import(${JSON.stringify(join(repoRoot, 'dist', 'src', 'config', 'config.js'))});`,
+      `const setup = setupLoggingBeside({ ...defaultConfig().log, file: ${JSON.stringify(join(mount, 'lavarank.log'))} }, { host: 'h1', env: { LSF_LOGDIR: ${JSON.stringify(join(mount, 'logdir'))} }, stderrIsTty: false });`,
+      "setup.log.info('kept while the location was checked');",
+      'await setup.close(400);',
+      "process.stdout.write('settled\\n');",
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      await until('the stop settled', () => (out.includes('settled') ? true : undefined), 20_000);
+      const records = err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(
+        records.map((r) => r['msg']),
+        // The line is kept as the others are, so it follows the records it counts.
+        ['kept while the location was checked', `1 log records are lost: the check of ${join(mount, 'lavarank.log')} (log.file) had not returned, and no other log location could be opened, within the 400 ms the exit gives them; written to stderr`],
+        err,
+      );
+    } finally {
+      child.kill('SIGKILL');
+      await unmountFuse(server, mount);
       cleanup();
     }
   });
