@@ -5,7 +5,7 @@
 // write is cut back to its last whole line with ftruncate, so a full disk never
 // leaves a torn line in the middle of the file; a kill can at most leave the last
 // line incomplete, and the next open ends that line before appending.
-import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, mkdir, mkdirSync, open, openSync, read, readSync, rename, stat, write, writeSync, constants, type Stats } from 'node:fs';
+import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, mkdir, mkdirSync, open, openSync, read, readSync, rename, stat, unlink, write, writeSync, constants, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode, errorReason } from './errors.js';
@@ -18,6 +18,11 @@ const closeAsync = promisify(close);
 const fstatAsync = promisify(fstat);
 const statAsync = promisify(stat);
 const renameAsync = promisify(rename);
+const unlinkAsync = promisify(unlink);
+
+// What rename(2) says when its target is a name it cannot replace: a directory (empty or
+// not, or a file where a directory is moved), or a mount point.
+const NAME_TAKEN: ReadonlySet<string> = new Set(['EISDIR', 'ENOTEMPTY', 'ENOTDIR', 'EEXIST', 'EBUSY']);
 const mkdirAsync = promisify(mkdir);
 const ftruncateAsync = promisify(ftruncate);
 const readAsync = promisify(read);
@@ -629,13 +634,22 @@ export class RotatingAppender {
     const held = await this.holdAsync();
     try {
       this.stopping.signal.throwIfAborted(); // closed meanwhile: nothing is renamed
+      // A generation whose name is taken by what a rename cannot replace is left where it
+      // is (the next rename replaces it, one generation lost), and the file itself, if it
+      // cannot become path.1, is removed so that a new one begins: in a sticky directory
+      // such as /tmp another user's directories at path.1 to path.keep failed every
+      // rotation, and the history, or the log, was written no more (2026-12-07, hostile20).
       for (let i = this.options.keep - 1; i >= 1; i--) {
         await renameAsync(this.inHeld(held, `.${i}`), this.inHeld(held, `.${i + 1}`)).catch((err: unknown) => {
-          if (errorCode(err) !== 'ENOENT') throw err;
+          if (errorCode(err) !== 'ENOENT' && !NAME_TAKEN.has(errorCode(err) ?? '')) throw err;
         });
       }
-      await renameAsync(this.inHeld(held), this.inHeld(held, '.1')).catch((err: unknown) => {
-        if (errorCode(err) !== 'ENOENT') throw err;
+      await renameAsync(this.inHeld(held), this.inHeld(held, '.1')).catch(async (err: unknown) => {
+        if (NAME_TAKEN.has(errorCode(err) ?? '')) {
+          await unlinkAsync(this.inHeld(held)).catch((gone: unknown) => {
+            if (errorCode(gone) !== 'ENOENT') throw gone;
+          });
+        } else if (errorCode(err) !== 'ENOENT') throw err;
       });
     } finally {
       if (held !== undefined) closeSync(held.fd);

@@ -290,6 +290,52 @@ describe('RotatingAppender', () => {
     }
   });
 
+  it('goes on writing when every rotated name is a directory (another user\'s in a sticky directory): rotations lose old lines, not new ones', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'x.jsonl');
+      for (const i of [1, 2, 3]) {
+        mkdirSync(`${path}.${i}`);
+        writeFileSync(join(`${path}.${i}`, 'theirs'), '');
+      }
+      const a = new RotatingAppender({ path, maxBytes: 1000, keep: 3 });
+      const line = 'x'.repeat(99); // 100 bytes with the newline
+      for (let i = 0; i < 35; i++) {
+        a.append(`${String(i).padStart(2, '0')}${line.slice(2)}`);
+        await a.flush(1000);
+      }
+      await a.close(1000);
+      assert.equal(a.stats.failures, 0);
+      assert.deepEqual(lines(path).map((l) => l.slice(0, 2)), ['30', '31', '32', '33', '34']);
+      for (const i of [1, 2, 3]) assert.deepEqual(readdirSync(`${path}.${i}`), ['theirs'], `${path}.${i}`);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('keeps the generations it can when one rotated name is a directory', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'x.jsonl');
+      mkdirSync(`${path}.2`);
+      writeFileSync(join(`${path}.2`, 'theirs'), '');
+      const a = new RotatingAppender({ path, maxBytes: 1000, keep: 3 });
+      const line = 'x'.repeat(99);
+      for (let i = 0; i < 35; i++) {
+        a.append(`${String(i).padStart(2, '0')}${line.slice(2)}`);
+        await a.flush(1000);
+      }
+      await a.close(1000);
+      assert.equal(a.stats.failures, 0);
+      assert.equal(lines(path)[0]?.slice(0, 2), '30');
+      assert.equal(lines(`${path}.1`)[0]?.slice(0, 2), '20');
+      assert.equal(lines(`${path}.2`)[0]?.slice(0, 2), '10');
+      assert.deepEqual(readdirSync(`${path}.3`), ['theirs'], 'moved along once, as a file there would be, never removed');
+    } finally {
+      cleanup();
+    }
+  });
+
   it('writes a backlog larger than max_bytes into files of at most max_bytes each, every line kept in order', async () => {
     const { dir, cleanup } = tempDir();
     try {
