@@ -5,7 +5,7 @@
 // write is cut back to its last whole line with ftruncate, so a full disk never
 // leaves a torn line in the middle of the file; a kill can at most leave the last
 // line incomplete, and the next open ends that line before appending.
-import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, mkdir, mkdirSync, open, openSync, read, readSync, rename, stat, unlink, write, writeSync, constants, type Stats } from 'node:fs';
+import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, lstat, mkdir, mkdirSync, open, openSync, read, readSync, rename, stat, unlink, write, writeSync, constants, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode, errorReason } from './errors.js';
@@ -19,6 +19,7 @@ const fstatAsync = promisify(fstat);
 const statAsync = promisify(stat);
 const renameAsync = promisify(rename);
 const unlinkAsync = promisify(unlink);
+const lstatAsync = promisify(lstat);
 
 // What rename(2) says when its target is a name it cannot replace: a directory (empty or
 // not, or a file where a directory is moved), or a mount point.
@@ -105,8 +106,11 @@ export const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_
 // directory can link a root file there for root to append to. Another user's: one
 // who made it before lavarank, in a sticky directory such as /tmp, could read every
 // line root appends (its mode is theirs to choose).
-export function unwritable(st: { isFile(): boolean; nlink: number; uid: number }, uid: number = process.geteuid?.() ?? 0): string | undefined {
-  if (!st.isFile()) return 'is not a regular file';
+export function unwritable(st: { isFile(): boolean; nlink: number; uid: number } & Partial<Pick<Stats, 'isFIFO' | 'isSocket' | 'isSymbolicLink' | 'isDirectory'>>, uid: number = process.geteuid?.() ?? 0): string | undefined {
+  if (!st.isFile()) {
+    const kind = st.isFIFO?.() ? 'a FIFO' : st.isSocket?.() ? 'a socket' : st.isSymbolicLink?.() ? 'a symbolic link' : st.isDirectory?.() ? 'a directory' : undefined;
+    return kind === undefined ? 'is not a regular file' : `is not a regular file but ${kind} of uid ${st.uid}`;
+  }
   if (st.nlink !== 1) return `has ${st.nlink} hard links`;
   if (st.uid !== uid) return `is owned by uid ${st.uid} (remove it, or chown root it)`;
   return undefined;
@@ -115,6 +119,17 @@ export function unwritable(st: { isFile(): boolean; nlink: number; uid: number }
 // The refusal of a file unwritable() names.
 export function refusal(path: string, why: string): Error {
   return Object.assign(new Error(`${path} ${why}; lavarank appends its log and history only to a regular file of one link that it owns`), { code: 'EREFUSED' });
+}
+
+// The refusal of what stands at name (the file's name in its held directory) when an
+// open with OPEN_FLAGS failed, or the open's own error: the kernel says ENXIO for a FIFO
+// and, as root in a sticky directory such as /tmp, EACCES for another user's socket or
+// link, so that the log said "permission denied" and named neither (2026-12-07, hostile20).
+// The refusal's `why` is unwritable()'s words alone.
+export async function openRefusal(name: string, path: string, err: unknown): Promise<unknown> {
+  const st = await lstatAsync(name).catch(() => undefined);
+  const why = st === undefined ? undefined : unwritable(st);
+  return why === undefined ? err : Object.assign(refusal(path, why), { cause: err, why });
 }
 
 // How often the path is checked against the open file (moved, deleted, directory removed).
@@ -563,7 +578,9 @@ export class RotatingAppender {
       let fd: number;
       try {
         this.stopping.signal.throwIfAborted(); // closed meanwhile: no file is opened
-        fd = await openAsync(this.inHeld(held), OPEN_FLAGS, this.options.fileMode ?? 0o644);
+        fd = await openAsync(this.inHeld(held), OPEN_FLAGS, this.options.fileMode ?? 0o644).catch(async (err: unknown) => {
+          throw await openRefusal(this.inHeld(held), this.options.path, err);
+        });
       } finally {
         if (held !== undefined) closeSync(held.fd);
       }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chownSync, closeSync, lchownSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, lchownSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { makeDir, makeDirSync, OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
@@ -110,7 +111,7 @@ describe('RotatingAppender', () => {
       await a.flush(1000);
       a.writeNow('last words');
       await a.close(1000);
-      assert.match(troubles[0] ?? '', /ELOOP/);
+      assert.match(troubles[0] ?? '', /h\.jsonl is not a regular file but a symbolic link of uid \d+;/);
       assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
     } finally {
       cleanup();
@@ -167,6 +168,27 @@ describe('RotatingAppender', () => {
       assert.equal(existsSync(path), false);
       assert.deepEqual(events.at(-1), { state: 'lost', lines: 1 });
     } finally {
+      cleanup();
+    }
+  });
+
+  it('names another user\'s socket at its path in a sticky directory, where the open says only EACCES', async (t) => {
+    const { dir, cleanup } = tempDir();
+    const server = createServer();
+    try {
+      chmodSync(dir, 0o1777);
+      const path = join(dir, 'h.jsonl');
+      await new Promise<void>((resolve) => server.listen(path, resolve));
+      lchownSync(path, 65534, 65534);
+      const troubles: string[] = [];
+      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 2, retryMs: 60_000, onTrouble: (e) => troubles.push(e.state === 'failing' ? String(e.error) : e.state) });
+      a.append('{"i":0}');
+      await a.close(1000);
+      if (process.geteuid?.() !== 0) return t.skip('needs root, as the daemon runs');
+      assert.equal(a.stats.linesWritten, 0);
+      assert.match(troubles[0] ?? '', /h\.jsonl is not a regular file but a socket of uid 65534; /);
+    } finally {
+      server.close();
       cleanup();
     }
   });
