@@ -1,6 +1,7 @@
 // Replacing a file so that a reader sees the old or the new content, never half of
 // one: a temp file in the same directory, fsync, rename, fsync of the directory.
 import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { directoryProblemsAsync, holdDirectory, type HeldDirectory } from './trust.js';
@@ -156,9 +157,12 @@ export async function replaceFileAsync(path: string, text: string, into = dirnam
 }
 
 // The name of this process's temp file for name beside it (writeFileAtomic's and
-// replaceFileAsync's): `.NAME.PID.TIME.tmp`, TIME the clock in ms, base 36.
+// replaceFileAsync's): `.NAME.PID.TIME.tmp`, TIME the clock in ms, base 36, then 8 random
+// hex digits. Without them every name was known ahead: in a sticky directory (a metrics
+// file's, a report's) a user who made each name of the coming seconds failed every write
+// (O_EXCL: EEXIST) for as long as they went on (2026-12-07, hostile20).
 export function tempFileName(name: string): string {
-  return `.${name}.${process.pid}.${Date.now().toString(36)}.tmp`;
+  return `.${name}.${process.pid}.${Date.now().toString(36)}${randomBytes(4).toString('hex')}.tmp`;
 }
 
 // The pid in the name of a temp file for name (tempFileName's, or `.NAME.PID.tmp`, retrain's

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs, { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
+import crypto from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -309,17 +310,46 @@ function closeFailsOnNfs(writeFails: boolean): () => void {
   };
 }
 
-// The temp file name each writer would use next, with the clock held still, and a link
-// of someone else's already there (in a sticky directory such as /tmp they can make it).
+// The temp file name each writer would use next, with the clock and the random digits held
+// still (as if someone had guessed them), and a link of someone else's already there (in a
+// sticky directory such as /tmp they can make it).
 function plantedAtTempName(t: TestContext, dir: string, name: string): { victim: string } {
   t.mock.method(Date, 'now', () => 1_700_000_000_000);
+  t.mock.method(crypto, 'randomBytes', (n: number) => Buffer.alloc(n));
+  syncBuiltinESMExports();
+  t.after(() => {
+    t.mock.restoreAll();
+    syncBuiltinESMExports();
+  });
   const victim = join(dir, 'victim');
   writeFileSync(victim, 'untouched\n', { mode: 0o600 });
-  symlinkSync(victim, join(dir, `.${name}.${process.pid}.${(1_700_000_000_000).toString(36)}.tmp`));
+  symlinkSync(victim, join(dir, `.${name}.${process.pid}.${(1_700_000_000_000).toString(36)}00000000.tmp`));
   return { victim };
 }
 
+// Every name the temp file of name would have had in the next `ms` milliseconds without its
+// random digits, made first as a user can in a sticky directory.
+function squatTempNames(dir: string, name: string, ms: number): void {
+  const now = Date.now();
+  for (let at = now - 10; at < now + ms; at++) writeFileSync(join(dir, `.${name}.${process.pid}.${at.toString(36)}.tmp`), '');
+}
+
 describe('replaceFileAsync', () => {
+  it('writes although another user made first every temp name of the clock\'s next seconds', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.prom');
+      squatTempNames(dir, 'lavarank.prom', 3000);
+      squatTempNames(dir, 'report.html', 3000);
+      await replaceFileAsync(path, 'new\n');
+      assert.equal(readFileSync(path, 'utf8'), 'new\n');
+      writeFileAtomic(join(dir, 'report.html'), 'text\n');
+      assert.equal(readFileSync(join(dir, 'report.html'), 'utf8'), 'text\n');
+    } finally {
+      cleanup();
+    }
+  });
+
   it('replaces a file with mode 0644 whatever the umask, leaving no temp file', async () => {
     const { dir, cleanup } = tempDir();
     const old = process.umask(0o077);
