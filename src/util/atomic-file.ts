@@ -1,7 +1,6 @@
 // Replacing a file so that a reader sees the old or the new content, never half of
 // one: a temp file in the same directory, fsync, rename, fsync of the directory.
-import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { directoryProblemsAsync, holdDirectory, type HeldDirectory } from './trust.js';
@@ -162,7 +161,20 @@ export async function replaceFileAsync(path: string, text: string, into = dirnam
 // file's, a report's) a user who made each name of the coming seconds failed every write
 // (O_EXCL: EEXIST) for as long as they went on (2026-12-07, hostile20).
 export function tempFileName(name: string): string {
-  return `.${name}.${process.pid}.${Date.now().toString(36)}${randomBytes(4).toString('hex')}.tmp`;
+  return `.${name}.${process.pid}.${Date.now().toString(36)}${randomHex()}.tmp`;
+}
+
+// /dev/urandom, opened at the first temp file's name and kept: node:crypto would add 0.6 MB
+// to the elim's resident set (util/sha256.ts), and Math.random's state can be worked out
+// from enough of its outputs, which the names show to anyone who lists the directory.
+let urandom: number | undefined;
+
+// 8 hex digits from the kernel's random source.
+function randomHex(): string {
+  urandom ??= openSync('/dev/urandom', constants.O_RDONLY);
+  const bytes = Buffer.alloc(4);
+  if (readSync(urandom, bytes, 0, 4, null) !== 4) throw new Error('/dev/urandom gave fewer than 4 bytes');
+  return bytes.toString('hex');
 }
 
 // The pid in the name of a temp file for name (tempFileName's, or `.NAME.PID.tmp`, retrain's

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs, { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
-import crypto from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -315,7 +314,17 @@ function closeFailsOnNfs(writeFails: boolean): () => void {
 // sticky directory such as /tmp they can make it).
 function plantedAtTempName(t: TestContext, dir: string, name: string): { victim: string } {
   t.mock.method(Date, 'now', () => 1_700_000_000_000);
-  t.mock.method(crypto, 'randomBytes', (n: number) => Buffer.alloc(n));
+  // Zeros from /dev/urandom (char device 1:9) alone; every other read as it is.
+  const realRead = fs.readSync;
+  t.mock.method(fs, 'readSync', ((fd: number, buffer: Buffer, ...rest: unknown[]) => {
+    const st = fs.fstatSync(fd);
+    if (st.isCharacterDevice() && st.rdev === 0x109) {
+      const [offset, length] = rest as [number, number];
+      buffer.fill(0, offset, offset + length);
+      return length;
+    }
+    return (realRead as (...a: unknown[]) => number)(fd, buffer, ...rest);
+  }) as typeof fs.readSync);
   syncBuiltinESMExports();
   t.after(() => {
     t.mock.restoreAll();
