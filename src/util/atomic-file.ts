@@ -169,11 +169,19 @@ export function tempFileName(name: string): string {
 // from enough of its outputs, which the names show to anyone who lists the directory.
 let urandom: number | undefined;
 
-// 8 hex digits from the kernel's random source.
+// 8 hex digits from the kernel's random source; where /dev/urandom cannot be opened (a
+// chroot or container without it) Web Crypto's, which loads the crypto module only then.
 function randomHex(): string {
-  urandom ??= openSync('/dev/urandom', constants.O_RDONLY);
   const bytes = Buffer.alloc(4);
-  if (readSync(urandom, bytes, 0, 4, null) !== 4) throw new Error('/dev/urandom gave fewer than 4 bytes');
+  if (urandom === undefined) {
+    try {
+      urandom = openSync('/dev/urandom', constants.O_RDONLY);
+    } catch {
+      urandom = -1; // no /dev/urandom here: Web Crypto below, from now on
+    }
+  }
+  if (urandom < 0) globalThis.crypto.getRandomValues(bytes);
+  else if (readSync(urandom, bytes, 0, 4, null) !== 4) throw new Error('/dev/urandom gave fewer than 4 bytes');
   return bytes.toString('hex');
 }
 

@@ -421,3 +421,28 @@ describe('tempFilePid', () => {
     }
   });
 });
+
+describe('tempFileName without /dev/urandom', () => {
+  it('takes its random digits from Web Crypto where /dev/urandom cannot be opened (a chroot without it)', () => {
+    // A child, so that the module's kept descriptor starts unset: /dev/urandom's open refused
+    // there, every other open as it is.
+    const moduleUrl = new URL('../../src/util/atomic-file.js', import.meta.url).href;
+    const script = `
+      import fs from 'node:fs';
+      import { syncBuiltinESMExports } from 'node:module';
+      const realOpen = fs.openSync;
+      fs.openSync = (path, ...rest) => {
+        if (path === '/dev/urandom') throw Object.assign(new Error("ENOENT: no such file or directory, open '/dev/urandom'"), { code: 'ENOENT' });
+        return realOpen(path, ...rest);
+      };
+      syncBuiltinESMExports();
+      const { tempFileName } = await import(${JSON.stringify(moduleUrl)});
+      process.stdout.write(JSON.stringify([tempFileName('x'), tempFileName('x'), tempFileName('x')]));
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    const names = JSON.parse(child.stdout) as string[];
+    for (const name of names) assert.match(name, /^\.x\.\d+\.[0-9a-z]+[0-9a-f]{8}\.tmp$/);
+    assert.equal(new Set(names.map((name) => name.slice(-12, -4))).size, 3, names.join(' '));
+  });
+});
