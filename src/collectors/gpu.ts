@@ -53,38 +53,56 @@ export interface GpuOptions {
 // of a GPU in MIG mode is [N/A]); any other bracketed value is an error.
 const ABSENT = /^\[(Not Supported|N\/A)\]$/;
 
-// One GPU as nvidia-smi printed it; a field is absent where it printed [Not Supported] or [N/A].
+// One GPU as nvidia-smi printed it; a field is absent where it printed [Not Supported] or
+// [N/A]. A GPU in trouble prints an error in place of a value ([GPU requires reset],
+// [Unknown Error]): its row holds that error alone, as "<index>: <error>", and no value,
+// since read as a field it does not report it would pass for an idle GPU.
 export interface GpuRow {
   utilPercent?: number;
   memUsedMiB?: number;
   memTotalMiB?: number;
+  fault?: string;
 }
 
-// Parses the csv,noheader,nounits output: one "util, used, total" line per GPU.
-export function parseNvidiaSmi(text: string, file = 'nvidia-smi output'): GpuRow[] {
+// One line of the csv output as a GPU's row, the GPU at position `index` of nvidia-smi's list.
+function parseRow(line: string, lineNo: number, index: number, file: string): GpuRow {
+  const cells = line.split(',').map((c) => c.trim());
+  if (cells.length !== 3) throw badLine(NAME, file, lineNo, line, `expected 3 comma-separated values, found ${cells.length}`);
+  // Printable and short only, since the log and check's terminal output quote it as it is.
+  const error = cells.find((cell) => !ABSENT.test(cell) && /^\[[\x20-\x5c\x5e-\x7e]{1,100}\]$/.test(cell));
+  if (error !== undefined) return { fault: `${index}: ${error}` };
+  const values = cells.map((cell) => {
+    if (ABSENT.test(cell)) return undefined;
+    const v = toNumber(cell);
+    if (v === undefined || v < 0) throw badLine(NAME, file, lineNo, line, `"${cell}" is neither a number nor [Not Supported]`);
+    return v;
+  });
+  const row: GpuRow = {};
+  if (values[0] !== undefined) row.utilPercent = values[0];
+  if (values[1] !== undefined) row.memUsedMiB = values[1];
+  if (values[2] !== undefined) row.memTotalMiB = values[2];
+  return row;
+}
+
+// Parses the csv,noheader,nounits output: one "util, used, total" line per GPU, in
+// nvidia-smi's index order. `unreachable`, where given, takes a line that stands in for a
+// GPU's row (and its place in that order) instead of the parser refusing it.
+export function parseNvidiaSmi(text: string, file = 'nvidia-smi output', unreachable?: (line: string) => boolean): GpuRow[] {
   const rows: GpuRow[] = [];
+  let index = 0;
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? '';
     if (line.trim() === '') continue;
-    const cells = line.split(',').map((c) => c.trim());
-    if (cells.length !== 3) throw badLine(NAME, file, i + 1, line, `expected 3 comma-separated values, found ${cells.length}`);
-    const values = cells.map((cell) => {
-      if (ABSENT.test(cell)) return undefined;
-      // [GPU requires reset], [Unknown Error], [GPU is lost]: a GPU in trouble, which read as
-      // a field it does not report would pass for an idle GPU.
-      if (/^\[[^\]]*\]$/.test(cell)) throw badLine(NAME, file, i + 1, line, `GPU ${rows.length} reports ${cell}`);
-      const v = toNumber(cell);
-      if (v === undefined || v < 0) throw badLine(NAME, file, i + 1, line, `"${cell}" is neither a number nor [Not Supported]`);
-      return v;
-    });
-    const row: GpuRow = {};
-    if (values[0] !== undefined) row.utilPercent = values[0];
-    if (values[1] !== undefined) row.memUsedMiB = values[1];
-    if (values[2] !== undefined) row.memTotalMiB = values[2];
-    rows.push(row);
+    if (unreachable?.(line.trim()) !== true) rows.push(parseRow(line, i + 1, index, file));
+    index++;
   }
   return rows;
+}
+
+// The rows of GPUs that gave their values, and the named errors of those in trouble.
+export function splitFaults(rows: readonly GpuRow[]): { healthy: GpuRow[]; faults: string[] } {
+  return { healthy: rows.filter((r) => r.fault === undefined), faults: rows.flatMap((r) => (r.fault === undefined ? [] : [r.fault])) };
 }
 
 // The line nvidia-smi prints in place of a GPU's row when it cannot reach that GPU, going
@@ -100,17 +118,15 @@ const UNREACHABLE = /^Unable to determine the device handle for gpu ?([0-9a-f]{4
 // another kind, a row the parser refuses): then the query has failed as a whole.
 export function parseNvidiaSmiPartial(stdout: string, stderr: string, file = 'nvidia-smi output'): { rows: GpuRow[]; lost: string[] } | undefined {
   const lost: string[] = [];
-  const rest = (text: string): string[] =>
-    text.split('\n').filter((line) => {
-      const m = UNREACHABLE.exec(line.trim());
-      if (m !== null) lost.push(`${m[1] ?? ''}: ${m[2] ?? ''}`);
-      return m === null;
-    });
-  const rowLines = rest(stdout);
-  if (rest(stderr).some((line) => line.trim() !== '') || lost.length === 0) return undefined;
+  const isLost = (line: string): boolean => {
+    const m = UNREACHABLE.exec(line);
+    if (m !== null) lost.push(`${m[1] ?? ''}: ${m[2] ?? ''}`);
+    return m !== null;
+  };
+  if (stderr.split('\n').some((line) => line.trim() !== '' && !isLost(line.trim()))) return undefined;
   try {
-    const rows = parseNvidiaSmi(rowLines.join('\n'), file);
-    return rows.length === 0 ? undefined : { rows, lost };
+    const rows = parseNvidiaSmi(stdout, file, isLost);
+    return rows.length === 0 || lost.length === 0 ? undefined : { rows, lost };
   } catch {
     return undefined; // not whole rows: the caller's failure names the output
   }
@@ -295,8 +311,19 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       if (signal.aborted) return; // shutting down: a cancelled query is no news
       // Exited (not killed): one GPU fallen off the bus among several leaves the others' rows whole.
       const partial = result.failed && result.exitCode !== undefined ? parseNvidiaSmiPartial(result.stdout, result.stderr, `${command} output`) : undefined;
-      if (!result.failed) {
-        latest = { at: clock.monotonic(), rows: parseNvidiaSmi(result.stdout, `${command} output`) };
+      // A GPU in trouble among healthy ones ([GPU requires reset] in its row) is named as a
+      // lost one is; with no healthy GPU left the query has failed.
+      const read = !result.failed ? splitFaults(parseNvidiaSmi(result.stdout, `${command} output`)) : partial === undefined ? undefined : { ...splitFaults(partial.rows), lost: partial.lost };
+      const unread = read === undefined ? [] : [...('lost' in read ? read.lost : []), ...read.faults];
+      const named = unread.map((gpu) => `GPU ${gpu}`).join('; ');
+      if (read !== undefined && read.healthy.length === 0 && read.faults.length > 0) {
+        failed(`no GPU gives its values: ${named}`);
+      } else if (read !== undefined && unread.length > 0) {
+        latest = { at: clock.monotonic(), rows: read.healthy, lost: unread };
+        failed(`${unread.length === 1 ? 'a GPU' : `${unread.length} GPUs`} cannot be reached, ${named}; the other ${read.healthy.length} ${read.healthy.length === 1 ? 'is' : 'are'} read`, 'GPU query incomplete');
+        missingLogged = false;
+      } else if (!result.failed) {
+        latest = { at: clock.monotonic(), rows: read?.healthy ?? [] };
         if (problem !== undefined) log?.info({ collector: NAME, command }, 'GPU query works again');
         problem = undefined;
         missingLogged = false;
@@ -308,11 +335,6 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
           log?.[level]({ collector: NAME, command, retryMs: missingRetryMs }, `${problem}; GPU features unavailable`);
           missingLogged = true;
         }
-      } else if (partial !== undefined) {
-        latest = { at: clock.monotonic(), rows: partial.rows, lost: partial.lost };
-        const lost = partial.lost.map((gpu) => `GPU ${gpu}`).join('; ');
-        failed(`${partial.lost.length === 1 ? 'a GPU' : `${partial.lost.length} GPUs`} cannot be reached, ${lost}; the other ${partial.rows.length} are read`, 'GPU query incomplete');
-        missingLogged = false;
       } else {
         const why = (result.reason ?? 'failed').split('\n')[0] ?? 'failed';
         const said = explanation(`${result.stderr}\n${result.stdout}`);

@@ -127,7 +127,9 @@ export interface GpuReading {
   utilMax?: number; // 0..1
   memUsedFraction?: number; // 0..1, the fullest GPU
   ageMs: number; // how old the query result is
-  lost?: string[]; // GPUs nvidia-smi could not reach, read without them: "bus id: what it said"
+  // GPUs read without, "what names it: what nvidia-smi said": those it could not reach by
+  // bus id, those in trouble ([GPU requires reset] in their row) by index
+  lost?: string[];
 }
 
 // What each collector contributes, by collector name.

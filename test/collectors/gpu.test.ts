@@ -72,13 +72,15 @@ test('parseNvidiaSmi names the line of output that is not the CSV asked for', ()
 
 // nvidia-smi prints these in place of a value for a GPU that has failed: read as a field
 // the board does not report, the GPU passed for an idle one (utilisation 0 %), unnoticed
-// even with gpu.enabled true.
-test('parseNvidiaSmi refuses a GPU that reports [GPU requires reset] or [Unknown Error], naming the GPU and the line', () => {
-  assert.throws(
-    () => parseNvidiaSmi('0, 0, 81920\n[GPU requires reset], [GPU requires reset], [GPU requires reset]\n', 'nvidia-smi output'),
-    (err: unknown) => err instanceof CollectorError && /nvidia-smi output line 2: GPU 1 reports \[GPU requires reset\]/.test(err.message),
-  );
-  assert.throws(() => parseNvidiaSmi('[Unknown Error], 1000, 81920\n'), /line 1: GPU 0 reports \[Unknown Error\]/);
+// even with gpu.enabled true; refused, they failed the whole query, the healthy GPUs' values too.
+test('parseNvidiaSmi keeps a GPU that reports [GPU requires reset] or [Unknown Error] as that error alone, named by its index', () => {
+  assert.deepEqual(parseNvidiaSmi('0, 0, 81920\n[GPU requires reset], [GPU requires reset], [GPU requires reset]\n3, [Unknown Error], 81920\n'), [
+    { utilPercent: 0, memUsedMiB: 0, memTotalMiB: 81920 },
+    { fault: '1: [GPU requires reset]' },
+    { fault: '2: [Unknown Error]' },
+  ]);
+  assert.deepEqual(parseNvidiaSmi('[Unknown Error], 1000, 81920\n'), [{ fault: '0: [Unknown Error]' }]);
+  assert.throws(() => parseNvidiaSmi('[GPU \u001b[2J], 1000, 81920\n'), /"\[GPU \u001b\[2J\]" is neither a number/, 'a control character, which the log and a terminal would take as it is');
 });
 
 const LOST = 'Unable to determine the device handle for GPU 0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU';
@@ -95,6 +97,14 @@ test('parseNvidiaSmiPartial keeps the whole rows of a failed query and names eac
     rows: [{ utilPercent: 3, memUsedMiB: 10, memTotalMiB: 80 }],
     lost: ['0000:0B:00.0: Unknown Error'],
   });
+
+// The lost GPU's line takes its place in nvidia-smi's list, so a GPU in trouble after it keeps its index.
+test('parseNvidiaSmiPartial keeps a GPU in trouble among the rows, counting the lost GPU in its index', () => {
+  assert.deepEqual(parseNvidiaSmiPartial(`45, 1024, 16384\n${LOST}\n[GPU requires reset], 0, 80\n`, ''), {
+    rows: [{ utilPercent: 45, memUsedMiB: 1024, memTotalMiB: 16384 }, { fault: '2: [GPU requires reset]' }],
+    lost: ['0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU'],
+  });
+});
 });
 
 test('parseNvidiaSmiPartial gives nothing where a line is neither a whole row nor an unreachable GPU in plain text, or no GPU was read', () => {
@@ -102,7 +112,6 @@ test('parseNvidiaSmiPartial gives nothing where a line is neither a whole row no
   assert.equal(parseNvidiaSmiPartial(`${LOST}\n`, ''), undefined);
   assert.equal(parseNvidiaSmiPartial(`45, 1024\n${LOST}\n`, ''), undefined);
   assert.equal(parseNvidiaSmiPartial(`45, 1024, 16384\n${LOST}\n`, 'Failed to initialize NVML: Unknown Error\n'), undefined);
-  assert.equal(parseNvidiaSmiPartial(`[GPU requires reset], 0, 80\n${LOST}\n`, ''), undefined);
   assert.equal(parseNvidiaSmiPartial(`45, 1024, 16384\n${LOST}\u001b[2J\n`, ''), undefined, 'a control character, which the log and a terminal would take as it is');
 });
 
@@ -271,6 +280,31 @@ test('a GPU lost among several: the others are read, and the lost one is named i
     entries().filter((e) => e.level !== 'debug').map((e) => [e.level, e.msg]),
     [['warn', 'GPU query incomplete: a GPU cannot be reached, GPU 0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU; the other 2 are read']],
   );
+});
+
+// [GPU requires reset] in one GPU's row failed the whole query: the healthy GPUs' values
+// were dropped, and with gpu.enabled true the collector failed at every report.
+test('GPUs in trouble among several: the others are read, and each one in trouble is named by its index in the log once', async (t) => {
+  const { log, entries } = recordingLog();
+  const c = gpu(t, 'nvidia-smi-reset', { enabled: true, log });
+  const reading = await eventually(() => c.collect(performance.now()));
+  assert.deepEqual({ ...reading, ageMs: 0 }, { count: 2, utilMean: 0.65, utilMax: 0.85, memUsedFraction: 15000 / 16384, ageMs: 0, lost: ['1: [GPU requires reset]', '3: [Unknown Error]'] });
+  await eventually(() => (entries().some((e) => e.level === 'debug') ? true : undefined));
+  assert.deepEqual(
+    entries().filter((e) => e.level !== 'debug').map((e) => [e.level, e.msg]),
+    [['warn', 'GPU query incomplete: 2 GPUs cannot be reached, GPU 1: [GPU requires reset]; GPU 3: [Unknown Error]; the other 2 are read']],
+  );
+});
+
+// A single GPU in trouble leaves nothing to read: the query has failed, as before, naming it.
+test('a query whose every GPU is in trouble fails, naming each', async (t) => {
+  const c = gpu(t, 'nvidia-smi-reset-all', { enabled: true });
+  const err = await failureOf(c);
+  assert.ok(err instanceof CollectorError, String(err));
+  assert.equal(err.message, 'gpu: no GPU gives its values: GPU 0: [GPU requires reset]');
+  const quiet = gpu(t, 'nvidia-smi-reset-all', { enabled: 'auto' });
+  await quiet.ready!();
+  assert.equal(quiet.collect(performance.now()), undefined);
 });
 
 test('a hung nvidia-smi does not delay collect, and close kills it', async (t) => {

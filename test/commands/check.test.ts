@@ -406,6 +406,15 @@ describe('lavarank check of lavarank alone', () => {
     assert.match(on.stdout, /^1 error, most serious first:\n {2}ERROR {4}gpu\.command \S+\/nvidia-smi: cannot reach GPU 0000:3B:00\.0/);
   });
 
+  // [GPU requires reset] in one GPU's row failed the query as a whole: "the query fails, so GPU features are off".
+  it('names each GPU in trouble by its index and reads the others', () => {
+    const reset = (dir: string): void => void writeWithMode(join(dir, 'nvidia-smi'), readFileSync(fixture('bin', 'nvidia-smi-reset'), 'utf8'), 0o755);
+    const auto = checkAlone('gpu: {enabled: auto, command: DIR/nvidia-smi}\n', {}, ['--cpus', '16'], reset);
+    assert.equal(auto.status, 0, auto.stdout);
+    assert.match(auto.stdout, /^2 warnings, most serious first:\n {2}WARNING {2}gpu\.command \S+\/nvidia-smi: cannot reach GPU 1: \[GPU requires reset\]; the GPU features read the other GPUs\n {2}WARNING {2}gpu\.command \S+\/nvidia-smi: cannot reach GPU 3: \[Unknown Error\]; /);
+    assert.match(auto.stdout, /^ {2}gpu: \S+\/nvidia-smi: 2 GPUs, busiest 85 % used$/m);
+  });
+
   it('says how many GPUs the query read and how busy the busiest is', () => {
     const r = checkAlone('gpu: {enabled: true, command: DIR/nvidia-smi}\n', {}, ['--cpus', '16'], (dir) => void writeWithMode(join(dir, 'nvidia-smi'), "#!/bin/sh\nprintf '45, 1024, 16384\\n85, 15000, 16384\\n'\n", 0o755));
     assert.equal(r.status, 0, r.stdout);
