@@ -36,14 +36,14 @@ import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.
 import { checkTrustAsync } from '../util/trust.js';
 import { metricsDirectoryProblemsAsync } from '../daemon/metrics.js';
 import { unwritable } from '../util/appender.js';
-import { isDirectoryAsync, isPresentAsync, writableProblemAsync } from '../util/paths.js';
+import { isDirectoryAsync, isPresentAsync, lowSpaceAsync, writableProblemAsync } from '../util/paths.js';
 import { recommendForCpus } from './recommend.js';
 import { cpusOption, hostCpusForRank, jobCpuSet } from './jobcpus.js';
 
 const USAGE = `Usage: lavarank check [--config FILE] [--lsf-envdir DIR] [--cluster NAME] [--queues FILE] [--lsf] [--cpus N]
 
 Checks lavarank's configuration and what it names (model, child elims, log and
-history locations, the GPU query, which it runs once, and the files a report
+history locations and the free space of their file systems, the GPU query, which it runs once, and the files a report
 needs under proc_root and sys_root, read once) and, with $LSF_ENVDIR or
 --lsf-envdir, the OpenLava side as OpenLava reads it: rank declared in lsf.shared with INCREASING Y and kept out of
 the ResourceMap, a dynamic resource mapped so that LIM starts the elim, a queue
@@ -407,6 +407,12 @@ export async function main(argv: string[]): Promise<number> {
     // The daemon could write there but will not: worth a warning even when the log then goes elsewhere.
     else if (refused) add('warning', `${why}: the log does not go to ${target.path}`);
   }
+  // A full disk stops the log without a word where anyone looks (its ENOSPC line is
+  // written once there is room again), and the history with it.
+  if (logs.chosen?.path !== undefined) {
+    const low = await lowSpaceAsync(logs.chosen.path);
+    if (low !== undefined) add('warning', `log ${logs.chosen.path}: its file system has ${low}; the log stops when it is full`);
+  }
 
   if (config.history.enabled) {
     const { dir, skipped, problems: shared } = await historyLocation(config.history.dir, env);
@@ -416,6 +422,8 @@ export async function main(argv: string[]): Promise<number> {
     for (const problem of shared) add('error', `${problem} (history would be off: root appends there, and retrain learns from it)`);
     const file = await existingFileProblem(join(dir, `${host}.jsonl`));
     if (file !== undefined && shared.length === 0) add('error', `history file ${file}: the daemon would write no history until it is removed`);
+    const low = shared.length === 0 ? await lowSpaceAsync(dir) : undefined;
+    if (low !== undefined) add('warning', `history directory ${dir}: its file system has ${low}; the history stops when it is full, and retrain learns from it`);
     notes.push(shared.length === 0 ? `history: ${dir}/${host}.jsonl` : 'history: off (its directory is refused)');
   } else {
     notes.push('history: disabled');

@@ -1,6 +1,6 @@
 // Small questions about paths that several folders ask.
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { access, lstat, open, stat, type FileHandle } from 'node:fs/promises';
+import { access, lstat, open, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { ConfigError, errorCode, errorReason } from './errors.js';
 
@@ -254,5 +254,43 @@ export async function unwritableDirectoryAsync(dir: string): Promise<string | un
     return undefined;
   } catch (err) {
     return errorCode(err) === 'ENOENT' ? 'the directory does not exist' : errorReason(err);
+  }
+}
+
+// The free space below which a file system counts as nearly full: 50 MiB, or 1 % of it
+// where that is more (a 10 MiB log rotating keeps up to 40 MiB).
+export const LOW_SPACE_BYTES = 50 * 1024 * 1024;
+export const LOW_SPACE_SHARE = 0.01;
+
+// What statfs says of a file system's blocks, in the units Node's StatFs gives them.
+export interface SpaceFigures {
+  bsize: number;
+  blocks: number;
+  bfree: number;
+}
+
+function mib(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+// How little room a file system has left, or undefined where it has enough. Free counts
+// the blocks reserved for root (bfree, not bavail): the daemon writes as root.
+export function lowSpace(figures: SpaceFigures): string | undefined {
+  const size = figures.blocks * figures.bsize;
+  const free = figures.bfree * figures.bsize;
+  if (!(size > 0) || free >= Math.max(LOW_SPACE_BYTES, LOW_SPACE_SHARE * size)) return undefined;
+  return `${mib(free)} free of ${mib(size)} (${((100 * free) / size).toFixed(1)} %)`;
+}
+
+// lowSpace of the file system holding path, or of the nearest existing directory above
+// it (a log file not yet made), with its statfs in libuv's pool; undefined where none
+// can be asked (what is wrong with the path is for the other checks to say).
+export async function lowSpaceAsync(path: string): Promise<string | undefined> {
+  for (let dir = path; ; ) {
+    const figures = await statfs(dir).catch(() => undefined);
+    if (figures !== undefined) return lowSpace(figures);
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
   }
 }

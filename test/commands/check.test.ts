@@ -335,6 +335,30 @@ function checkAlone(lines: string, env: NodeJS.ProcessEnv = {}, args: string[] =
 }
 
 describe('lavarank check of lavarank alone', () => {
+  // check said "OK" of a log on a full disk: the administrator learnt of it from the log's gap.
+  it('warns of a log and a history whose file system is nearly full', { skip: process.getuid?.() === 0 ? false : 'needs root to mount a tmpfs' }, () => {
+    const { dir, cleanup } = tempDir();
+    const full = join(dir, 'full');
+    try {
+      chmodSync(dir, 0o755);
+      mkdirSync(full);
+      const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0755', 'tmpfs', full]);
+      assert.equal(mount.status, 0, String(mount.stderr));
+      mkdirSync(join(full, 'history'), { mode: 0o755 });
+      writeFileSync(join(full, 'fill'), Buffer.alloc(7 * 1024 * 1024));
+      const config = join(dir, 'lavarank.yaml');
+      writeFileSync(config, `gpu: {enabled: false}\nlog: {file: ${full}/l.log}\nhistory: {enabled: true, dir: ${full}/history}\n`, { mode: 0o644 });
+      const r = lavarank(['check', '--config', config, '--cpus', '16']);
+      assert.match(r.stdout, /^ {2}WARNING {2}log \S+\/full\/l\.log: its file system has 1\.0 MiB free of 8\.0 MiB \(12\.5 %\); the log stops when it is full$/m);
+      assert.match(r.stdout, /^ {2}WARNING {2}history directory \S+\/full\/history: its file system has 1\.0 MiB free of 8\.0 MiB/m);
+      assert.equal(r.status, 0, r.stdout);
+    } finally {
+      spawnSync('umount', [full]);
+      cleanup();
+    }
+  });
+
+
   it('passes an interval of 5 s, the least LIM takes, and refuses 4 s as critical', () => {
     const five = checkAlone('gpu: {enabled: false}\ninterval: 5\n');
     assert.equal(five.status, 0, five.stdout);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, statfsSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/util/errors.js';
-import { fileIdentityAsync, openInput, readRegularTextAsync } from '../../src/util/paths.js';
+import { fileIdentityAsync, lowSpace, lowSpaceAsync, openInput, readRegularTextAsync } from '../../src/util/paths.js';
 import { mkfifo, tempDir } from '../helpers.js';
 
 describe('fileIdentityAsync', () => {
@@ -126,6 +126,33 @@ describe('openInput', () => {
       const { handle, stats } = await openInput(join(dir, 'link.jsonl'), 'history file');
       await handle.close();
       assert.ok(stats.isFile());
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('lowSpace', () => {
+  const MiB = 1024 * 1024;
+  it('says a file system is nearly full under 50 MiB free, or under 1 % where that is more', () => {
+    assert.equal(lowSpace({ bsize: 4096, blocks: (1024 * MiB) / 4096, bfree: (40 * MiB) / 4096 }), '40.0 MiB free of 1.0 GiB (3.9 %)');
+    assert.equal(lowSpace({ bsize: 4096, blocks: (1024 * MiB) / 4096, bfree: (60 * MiB) / 4096 }), undefined);
+    const tenTiB = (10 * 1024 * 1024 * MiB) / 4096;
+    assert.equal(lowSpace({ bsize: 4096, blocks: tenTiB, bfree: tenTiB * 0.005 }), '51.2 GiB free of 10240.0 GiB (0.5 %)');
+    assert.equal(lowSpace({ bsize: 4096, blocks: tenTiB, bfree: tenTiB * 0.02 }), undefined);
+  });
+
+  // The daemon writes as root, which the blocks reserved for root (bfree, not bavail) still take.
+  it('counts the blocks reserved for root as free, and says nothing of a file system with no blocks (proc)', () => {
+    assert.equal(lowSpace({ bsize: 4096, blocks: 1e6, bfree: 2e5 }), undefined);
+    assert.equal(lowSpace({ bsize: 4096, blocks: 0, bfree: 0 }), undefined);
+  });
+
+  it('asks the nearest existing directory of a path not made yet', async () => {
+    assert.equal(await lowSpaceAsync('/proc/nonexistent/l.log'), undefined);
+    const { dir, cleanup } = tempDir();
+    try {
+      assert.equal(await lowSpaceAsync(join(dir, 'not', 'yet', 'l.log')), lowSpace(statfsSync(dir)));
     } finally {
       cleanup();
     }
