@@ -23,7 +23,8 @@
 //   refused: it is the site's own, not a mistake about lavarank.
 // - --uninstall --merge-conf removes lavarank's marked blocks rather than
 //   restoring the backups, so edits made since the merge survive. Each changed
-//   file is backed up next to itself first, as <file>.lavarank-<UTC stamp>.
+//   file is backed up next to itself first, as <file>.lavarank-<UTC stamp>; of
+//   those the oldest and the newest KEPT_BACKUPS are kept.
 import {
   chmodSync,
   chownSync,
@@ -781,8 +782,47 @@ async function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merg
         writeAtomically(real, result.text, st.mode & 0o7777, io.uid === 0 ? { uid: st.uid, gid: st.gid } : undefined);
       },
     });
+    const stale = staleBackups(await backupsOf(real), backup);
+    if (stale.length > 0) {
+      steps.push({
+        say: `remove ${stale.length} older backup${stale.length === 1 ? '' : 's'} of ${real} (${stale.map((f) => basename(f)).join(', ')}; kept: the oldest, and the newest ${KEPT_BACKUPS})`,
+        run: () => stale.forEach((f) => unlinkSync(f)),
+      });
+    }
   }
   return files;
+}
+
+// How many of a configuration file's newest backups a merge keeps, besides the oldest.
+export const KEPT_BACKUPS = 3;
+
+// The backups of file a merge made, as regular files beside it named
+// <file>.lavarank-<UTC stamp>[-n], oldest first; looked at in libuv's pool.
+async function backupsOf(file: string): Promise<string[]> {
+  const prefix = `${basename(file)}.lavarank-`;
+  const key = (name: string): [string, number] => {
+    const m = /^(\d{8}-\d{6})(?:-(\d+))?$/.exec(name.slice(prefix.length));
+    return [m?.[1] ?? '', Number(m?.[2] ?? 1)];
+  };
+  const names = (await readdir(dirname(file))).filter((n) => n.startsWith(prefix) && key(n)[0] !== '');
+  const regular = await Promise.all(names.map(async (n) => ((await lstat(join(dirname(file), n)).catch(() => undefined))?.isFile() === true ? [n] : [])));
+  return regular
+    .flat()
+    .sort((a, b) => {
+      const [sa, na] = key(a);
+      const [sb, nb] = key(b);
+      return sa < sb ? -1 : sa > sb ? 1 : na - nb;
+    })
+    .map((n) => join(dirname(file), n));
+}
+
+// Which backups go once `made` joins them: every upgrade's merge adds one a file, which
+// nothing removed (13 sets on the test cluster). The oldest is kept, the file as it was
+// before lavarank first changed it, which an administrator leaving lavarank wants back,
+// and the newest KEPT_BACKUPS, this run's among them.
+export function staleBackups(existing: readonly string[], made: string): string[] {
+  const all = [...existing.filter((f) => f !== made), made];
+  return all.slice(1, Math.max(1, all.length - KEPT_BACKUPS));
 }
 
 // The merged lsb.queues with lavarank's reservation added to the default queues

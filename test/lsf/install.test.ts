@@ -22,7 +22,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BACKUP_DIR, WRAPPER_MARK, runInstall, wrapperText, type InstallIO } from '../../src/lsf/install.js';
+import { BACKUP_DIR, KEPT_BACKUPS, WRAPPER_MARK, runInstall, staleBackups, wrapperText, type InstallIO } from '../../src/lsf/install.js';
 import { failDirectorySync, writeWithMode } from '../helpers.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -511,6 +511,33 @@ test('--merge-conf on a fresh cluster adds rank, elimtrig and the rank queue, wi
   assert.equal(again.code, 0, again.err);
   assert.deepEqual(snapshot(t.root), before);
   assert.equal((again.out.match(/already merged; unchanged/g) ?? []).length, 3);
+});
+
+// Every upgrade's merge left one more <file>.lavarank-<time> beside each file, which
+// nothing removed (13 sets on the test cluster).
+test('--merge-conf keeps the oldest backup of a file and the newest three, this run\'s among them, and removes only its own backups', async () => {
+  const t = tree('fresh');
+  const earlier = ['20261101-000000', '20261110-000000', '20261120-000000', '20261120-000000-2', '20261125-000000'].map((s) => `${t.shared}.lavarank-${s}`);
+  earlier.forEach((f, i) => writeFileSync(f, `backup ${i}\n`));
+  const others = [`${t.shared}.lavarank-notes`, `${t.shared}.lavarank-20261102-000000.txt`];
+  others.forEach((f) => writeFileSync(f, 'not a backup\n'));
+  symlinkSync(t.shared, `${t.shared}.lavarank-20261103-000000`);
+  const dry = await install(t, '--merge-conf', '--dry-run');
+  assert.equal(dry.code, 0, dry.err);
+  assert.match(dry.out, /would: remove 2 older backups of \S*lsf\.shared \(lsf\.shared\.lavarank-20261110-000000, lsf\.shared\.lavarank-20261120-000000; kept: the oldest, and the newest 3\)$/m);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  const left = readdirSync(dirname(t.shared)).filter((f) => f.startsWith('lsf.shared.lavarank-')).sort();
+  assert.deepEqual(left, ['lsf.shared.lavarank-20261101-000000', 'lsf.shared.lavarank-20261102-000000.txt', 'lsf.shared.lavarank-20261103-000000', 'lsf.shared.lavarank-20261120-000000-2', 'lsf.shared.lavarank-20261125-000000', `lsf.shared.lavarank-${STAMP}`, 'lsf.shared.lavarank-notes']);
+  assert.equal(readFileSync(`${t.shared}.lavarank-20261101-000000`, 'utf8'), 'backup 0\n');
+});
+
+test('staleBackups keeps the oldest and the newest KEPT_BACKUPS, the one just made counted the newest', () => {
+  assert.equal(KEPT_BACKUPS, 3);
+  assert.deepEqual(staleBackups([], 'n'), []);
+  assert.deepEqual(staleBackups(['a', 'b', 'c'], 'n'), []);
+  assert.deepEqual(staleBackups(['a', 'b', 'c', 'd', 'e'], 'n'), ['b', 'c']);
+  assert.deepEqual(staleBackups(['a', 'n', 'b', 'c', 'd'], 'n'), ['b']);
 });
 
 test('--merge-conf run again keeps D changed in the rank queue (as docs/install.md advises), says so, and a third run changes nothing', async () => {
