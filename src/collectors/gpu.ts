@@ -113,9 +113,10 @@ export function splitFaults(rows: readonly GpuRow[]): { healthy: GpuRow[]; fault
 const UNREACHABLE = /^Unable to determine the device handle for gpu ?([0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f]): ([\x20-\x7e]{1,200})$/i;
 
 // The output of a failed query whose every line is either a GPU's whole row or the line
-// of a GPU nvidia-smi could not reach: the rows, and each unreachable GPU as "bus id:
-// what nvidia-smi said". Undefined for any other output (no such line, no row, a line of
-// another kind, a row the parser refuses): then the query has failed as a whole.
+// of a GPU nvidia-smi could not reach, with at least one such line or one GPU in trouble:
+// the rows, and each unreachable GPU as "bus id: what nvidia-smi said". Undefined for any
+// other output (neither, no row, a line of another kind, a row the parser refuses): then
+// the query has failed as a whole.
 export function parseNvidiaSmiPartial(stdout: string, stderr: string, file = 'nvidia-smi output'): { rows: GpuRow[]; lost: string[] } | undefined {
   const lost: string[] = [];
   const isLost = (line: string): boolean => {
@@ -126,7 +127,8 @@ export function parseNvidiaSmiPartial(stdout: string, stderr: string, file = 'nv
   if (stderr.split('\n').some((line) => line.trim() !== '' && !isLost(line.trim()))) return undefined;
   try {
     const rows = parseNvidiaSmi(stdout, file, isLost);
-    return rows.length === 0 || lost.length === 0 ? undefined : { rows, lost };
+    // Whole rows alone explain a failure only where one names a GPU in trouble.
+    return rows.length === 0 || (lost.length === 0 && rows.every((r) => r.fault === undefined)) ? undefined : { rows, lost };
   } catch {
     return undefined; // not whole rows: the caller's failure names the output
   }

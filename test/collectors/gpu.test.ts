@@ -97,6 +97,7 @@ test('parseNvidiaSmiPartial keeps the whole rows of a failed query and names eac
     rows: [{ utilPercent: 3, memUsedMiB: 10, memTotalMiB: 80 }],
     lost: ['0000:0B:00.0: Unknown Error'],
   });
+});
 
 // The lost GPU's line takes its place in nvidia-smi's list, so a GPU in trouble after it keeps its index.
 test('parseNvidiaSmiPartial keeps a GPU in trouble among the rows, counting the lost GPU in its index', () => {
@@ -104,7 +105,11 @@ test('parseNvidiaSmiPartial keeps a GPU in trouble among the rows, counting the 
     rows: [{ utilPercent: 45, memUsedMiB: 1024, memTotalMiB: 16384 }, { fault: '2: [GPU requires reset]' }],
     lost: ['0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU'],
   });
-});
+  // Whether nvidia-smi exits 0 with such a row is not known: a non-zero exit keeps the healthy rows too.
+  assert.deepEqual(parseNvidiaSmiPartial('45, 1024, 16384\n[GPU requires reset], 0, 80\n', ''), {
+    rows: [{ utilPercent: 45, memUsedMiB: 1024, memTotalMiB: 16384 }, { fault: '1: [GPU requires reset]' }],
+    lost: [],
+  });
 });
 
 test('parseNvidiaSmiPartial gives nothing where a line is neither a whole row nor an unreachable GPU in plain text, or no GPU was read', () => {
