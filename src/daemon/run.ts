@@ -10,7 +10,7 @@ import { RotatingAppender } from '../util/appender.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { PARENT_ENV, startChildElims, type ChildElims, type ChildElimSpec } from './children.js';
 import { LIM_PID_ENV, limPid, testInterval } from '../lsf/wrapper.js';
-import { findConfigAsync, loadConfigAsync, MIN_LIM_INTERVAL, type ChildElimConfig, type Config } from '../config/config.js';
+import { findConfigAsync, loadConfigAsync, MIN_LIM_INTERVAL, type ChildElimConfig, type Config, type ConfigSource } from '../config/config.js';
 import { isPresentAsync } from '../util/paths.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
@@ -136,21 +136,15 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // run as root; from / it is root's.
   process.chdir('/');
 
-  let config: Readonly<Config>;
-  let fastInterval: number | undefined;
-  try {
-    if (args.commandLineProblem !== undefined) throw new UsageError(args.commandLineProblem);
-    config = await starting.step('reading the config', loadConfigAsync(source));
-    fastInterval = testInterval(args.testInterval, env);
-  } catch (err) {
+  const read = await readConfig(args, source, env, starting);
+  if (!read.ok) {
     // The configured log location is unknown; log where the defaults would.
     const fallback = starting.logTo(setupLoggingBeside(DEFAULT_LOG_CONFIG, { host, env, logdirFrom }));
-    const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
-    const what = err instanceof UsageError ? 'invalid command line' : 'invalid configuration';
-    fallback.log.fatal({ problems, config: source.path }, `cannot start: ${what}`);
-    complain(`lavarank: cannot start: ${what}\n  ${problems.join('\n  ')}`);
-    return await closedLog(starting, fallback, err instanceof UsageError ? 2 : 1); // the README's rule: 2 for a bad command line
+    fallback.log.fatal({ problems: read.problems, config: source.path }, `cannot start: ${read.what}`);
+    complain(`lavarank: cannot start: ${read.what}\n  ${read.problems.join('\n  ')}`);
+    return await closedLog(starting, fallback, read.code);
   }
+  const { config, fastInterval } = read;
 
   // Chosen beside the start (setupLoggingBeside): its records wait meanwhile, and where it
   // went, and what was passed over, is said once it is chosen.
@@ -606,6 +600,26 @@ function childSpec(elim: ChildElimConfig): ChildElimSpec {
   if (elim.max_age !== null) spec.max_age = elim.max_age;
   if (elim.stale_value !== null) spec.stale_value = elim.stale_value;
   return spec;
+}
+
+// The config and the test interval the start runs with, or why it cannot start.
+export type ConfigRead =
+  | { ok: true; config: Readonly<Config>; fastInterval: number | undefined }
+  | { ok: false; what: 'invalid command line' | 'invalid configuration'; problems: readonly string[]; code: number };
+
+// Reads the config source names and the test interval (--test-interval, else
+// $LAVARANK_TEST_INTERVAL in env); a problem with either, or the command line's, is
+// returned, not thrown, with the exit status it gives.
+export async function readConfig(args: DaemonArgs, source: ConfigSource, env: NodeJS.ProcessEnv, starting: Pick<Starting, 'step'>): Promise<ConfigRead> {
+  try {
+    if (args.commandLineProblem !== undefined) throw new UsageError(args.commandLineProblem);
+    const config = await starting.step('reading the config', loadConfigAsync(source));
+    return { ok: true, config, fastInterval: testInterval(args.testInterval, env) };
+  } catch (err) {
+    const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
+    if (err instanceof UsageError) return { ok: false, what: 'invalid command line', problems, code: 2 }; // the README's rule: 2 for a bad command line
+    return { ok: false, what: 'invalid configuration', problems, code: 1 };
+  }
 }
 
 // How long the start may take, to its first report, before the process ends itself: a

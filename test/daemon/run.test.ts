@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { lsfAbortCode, sampleDeadlineMs, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { lsfAbortCode, readConfig, sampleDeadlineMs, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -53,6 +53,40 @@ describe('sampleDeadlineMs', () => {
     assert.equal(sampleDeadlineMs(null, 10_000, false), 5000);
     assert.equal(sampleDeadlineMs(null, 300, true), 5000);
     assert.equal(sampleDeadlineMs(null, 20_000, true), 10_000);
+  });
+});
+
+describe('readConfig (the start\'s config stage)', () => {
+  const step = { step: <T>(_what: string, work: Promise<T>): Promise<T> => work };
+  it('refuses a bad command line with status 2, before it reads any config', async () => {
+    const read = await readConfig({ commandLineProblem: 'unknown option --foo' }, { path: '/nonexistent/lavarank.yaml', why: '--config' }, {}, step);
+    assert.deepEqual(read, { ok: false, what: 'invalid command line', problems: ['unknown option --foo'], code: 2 });
+  });
+  it('gives a config file\'s problems, each naming its key, with status 1', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'lavarank.yaml');
+      writeFileSync(path, 'interval: 10\nintervall: 20\n', { mode: 0o644 });
+      const read = await readConfig({}, { path, why: '--config' }, {}, step);
+      assert.equal(read.ok, false);
+      assert.ok(!read.ok);
+      assert.equal(read.what, 'invalid configuration');
+      assert.equal(read.code, 1);
+      assert.match(read.problems.join('\n'), /intervall/);
+    } finally {
+      cleanup();
+    }
+  });
+  it('gives the config and the test interval $LAVARANK_TEST_INTERVAL sets, or status 2 for one out of range', async () => {
+    const defaults = { path: null, why: 'built-in defaults' };
+    const read = await readConfig({}, defaults, { LAVARANK_TEST_INTERVAL: '0.5' }, step);
+    assert.ok(read.ok);
+    assert.equal(read.config.interval, 10);
+    assert.equal(read.fastInterval, 0.5);
+    const bad = await readConfig({ testInterval: '0' }, defaults, {}, step);
+    assert.ok(!bad.ok);
+    assert.equal(bad.code, 2);
+    assert.match(bad.problems[0] ?? '', /--test-interval/);
   });
 });
 
