@@ -272,16 +272,14 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     return await closedLog(starting, logging, abort.code);
   }
 
-  let intervalMs = config.interval * 1000;
-  if (fastInterval !== undefined) {
-    intervalMs = fastInterval * 1000;
-    log.warn({ seconds: fastInterval }, 'test interval in use: not for LIM, which reads one report per 5 s');
-  } else if (!interactive && config.interval < MIN_LIM_INTERVAL) {
-    const why = `interval ${config.interval} s is under ${MIN_LIM_INTERVAL} s: LIM reads one report per 5 s, so faster reports pile up in the pipe and LIM shows ever older values; set interval to 10`;
-    log.fatal(why);
-    complain(`lavarank: ${why}`);
+  const interval = reportInterval(config.interval, fastInterval, interactive);
+  if (!interval.ok) {
+    log.fatal(interval.why);
+    complain(`lavarank: ${interval.why}`);
     return await closedLog(starting, logging, 1);
   }
+  const { intervalMs } = interval;
+  if (fastInterval !== undefined) log.warn({ seconds: fastInterval }, 'test interval in use: not for LIM, which reads one report per 5 s');
 
   const controller = new AbortController();
   const signal = controller.signal;
@@ -620,6 +618,16 @@ export async function readConfig(args: DaemonArgs, source: ConfigSource, env: No
     if (err instanceof UsageError) return { ok: false, what: 'invalid command line', problems, code: 2 }; // the README's rule: 2 for a bad command line
     return { ok: false, what: 'invalid configuration', problems, code: 1 };
   }
+}
+
+// The time between reports in ms: the test interval's when there is one, else the
+// config's, or why LIM cannot use the config's (under MIN_LIM_INTERVAL, not on a terminal).
+export function reportInterval(configSeconds: number, testSeconds: number | undefined, interactive: boolean): { ok: true; intervalMs: number } | { ok: false; why: string } {
+  if (testSeconds !== undefined) return { ok: true, intervalMs: testSeconds * 1000 };
+  if (!interactive && configSeconds < MIN_LIM_INTERVAL) {
+    return { ok: false, why: `interval ${configSeconds} s is under ${MIN_LIM_INTERVAL} s: LIM reads one report per 5 s, so faster reports pile up in the pipe and LIM shows ever older values; set interval to 10` };
+  }
+  return { ok: true, intervalMs: configSeconds * 1000 };
 }
 
 // How long the start may take, to its first report, before the process ends itself: a

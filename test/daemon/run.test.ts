@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { lsfAbortCode, readConfig, sampleDeadlineMs, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { lsfAbortCode, readConfig, reportInterval, sampleDeadlineMs, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -87,6 +87,21 @@ describe('readConfig (the start\'s config stage)', () => {
     assert.ok(!bad.ok);
     assert.equal(bad.code, 2);
     assert.match(bad.problems[0] ?? '', /--test-interval/);
+  });
+});
+
+describe('reportInterval (the start\'s interval stage)', () => {
+  it('takes the test interval over the config\'s, even one under the minimum LIM reads at', () => {
+    assert.deepEqual(reportInterval(10, 0.2, false), { ok: true, intervalMs: 200 });
+  });
+  it('refuses, under LIM, a config interval under the 5 s at which LIM reads, and says what to set', () => {
+    const r = reportInterval(2, undefined, false);
+    assert.ok(!r.ok);
+    assert.match(r.why, /interval 2 s is under 5 s.*set interval to 10/);
+  });
+  it('runs a short config interval on a terminal, and the configured one otherwise', () => {
+    assert.deepEqual(reportInterval(2, undefined, true), { ok: true, intervalMs: 2000 });
+    assert.deepEqual(reportInterval(15, undefined, false), { ok: true, intervalMs: 15_000 });
   });
 });
 
