@@ -62,7 +62,8 @@ export function sampleDeadlineMs(sampleDeadline: number | null, intervalMs: numb
   return underTestInterval ? Math.max(intervalMs / 2, 5000) : intervalMs / 2;
 }
 
-interface Summary {
+// The reports since the last hourly summary line, counted.
+export interface Summary {
   ticks: number;
   states: Record<string, number>;
   unread: number; // reports LIM did not read: dropped, or replaced by a newer one
@@ -71,8 +72,24 @@ interface Summary {
   rankSum: number;
 }
 
-function emptySummary(): Summary {
+// A summary of no reports.
+export function emptySummary(): Summary {
   return { ticks: 0, states: {}, unread: 0, rankMin: Number.POSITIVE_INFINITY, rankMax: Number.NEGATIVE_INFINITY, rankSum: 0 };
+}
+
+// Counts one report in summary.
+export function countReport(summary: Summary, tick: Pick<Tick, 'state' | 'outcome' | 'rank'>): void {
+  summary.ticks++;
+  summary.states[tick.state] = (summary.states[tick.state] ?? 0) + 1;
+  if (tick.outcome === 'dropped' || tick.outcome === 'replaced') summary.unread++;
+  summary.rankMin = Math.min(summary.rankMin, tick.rank);
+  summary.rankMax = Math.max(summary.rankMax, tick.rank);
+  summary.rankSum += tick.rank;
+}
+
+// The summary line's counts and the rank's min, mean and max.
+export function summaryFields(summary: Summary): { ticks: number; states: Record<string, number>; unread: number; rank: { min: number; mean: number; max: number } } {
+  return { ticks: summary.ticks, states: summary.states, unread: summary.unread, rank: { min: summary.rankMin, mean: summary.rankSum / summary.ticks, max: summary.rankMax } };
 }
 
 // --test-keep-open's rule: every file kept open, as lavarank keeps those of procfs and sysfs.
@@ -479,20 +496,12 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
       if (heldHistory.length >= HISTORY_HOLD) writeHistory();
     }
     metrics?.update(tick, sampler.stats());
-    summary.ticks++;
-    summary.states[tick.state] = (summary.states[tick.state] ?? 0) + 1;
-    if (tick.outcome === 'dropped' || tick.outcome === 'replaced') summary.unread++;
-    summary.rankMin = Math.min(summary.rankMin, tick.rank);
-    summary.rankMax = Math.max(summary.rankMax, tick.rank);
-    summary.rankSum += tick.rank;
+    countReport(summary, tick);
     if (summary.ticks >= summaryEvery) {
       const mem = process.memoryUsage();
       log.info(
         {
-          ticks: summary.ticks,
-          states: summary.states,
-          unread: summary.unread,
-          rank: { min: summary.rankMin, mean: summary.rankSum / summary.ticks, max: summary.rankMax },
+          ...summaryFields(summary),
           collectors: sampler.stats(),
           history: history?.stats,
           rssBytes: mem.rss,

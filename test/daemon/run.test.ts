@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { lsfAbortCode, readConfig, reportInterval, sampleDeadlineMs, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { countReport, emptySummary, lsfAbortCode, readConfig, reportInterval, sampleDeadlineMs, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -102,6 +102,16 @@ describe('reportInterval (the start\'s interval stage)', () => {
   it('runs a short config interval on a terminal, and the configured one otherwise', () => {
     assert.deepEqual(reportInterval(2, undefined, true), { ok: true, intervalMs: 2000 });
     assert.deepEqual(reportInterval(15, undefined, false), { ok: true, intervalMs: 15_000 });
+  });
+});
+
+describe('countReport and summaryFields (the hourly summary)', () => {
+  it('counts reports by state, those LIM did not read, and the rank\'s min, mean and max', () => {
+    const summary = emptySummary();
+    countReport(summary, { state: 'ok', outcome: 'written', rank: 1 });
+    countReport(summary, { state: 'ok', outcome: 'replaced', rank: 3 });
+    countReport(summary, { state: 'pessimistic', outcome: 'dropped', rank: 8 });
+    assert.deepEqual(summaryFields(summary), { ticks: 3, states: { ok: 2, pessimistic: 1 }, unread: 2, rank: { min: 1, mean: 4, max: 8 } });
   });
 });
 
