@@ -25,7 +25,8 @@ import { MetricsWriter, metricsDirectoryProblems, metricsDirectoryProblemsAsync 
 import { openRankersAsync } from '../model/rankers.js';
 import { reniceProcess, type ReniceResult } from './nice.js';
 import { fdSink } from './report.js';
-import { collectorsFromConfig, createSampler } from './sampler.js';
+import { collectorsFromConfig, createSampler, type CollectorStats } from './sampler.js';
+import type { CollectorName } from '../collectors/types.js';
 import { VERSION } from '../util/version.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 
@@ -204,10 +205,11 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // (some 20 questions of the pool, each a round trip of the event loop) it outlasted
   // the 150 ms at a load of 18, and the exit was by SIGKILL, not 1, in 2 runs of 5.
   let forcedCode: number | undefined;
+  let writers: Writers | undefined; // the history and metrics writers, once opened
   const forceExit = (code: number): void => {
     forcedCode ??= code;
     endGroups();
-    history?.abort();
+    writers?.abortHistory();
     void (logging.appender?.flush(FORCED_FLUSH_MS) ?? Promise.resolve()).finally(() => exitWhenReturned(code, FORCED_HOLD_MS));
   };
   // A bug must not die silently: LIM discards stderr, so the reason goes to the log
@@ -321,45 +323,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const collectors = collectorsFromConfig(config, { log, signal: groupsSignal, clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
   const sampler = createSampler({ collectors, clock, log });
 
-  // The metrics file's and the history's directories are looked at beside the reports,
-  // not before the first: each may be a name still to be made below a sticky directory
-  // (/tmp, emptied at boot), where a user can put a FUSE mount of theirs whose server
-  // reads each request and answers none. The thread that asked then waits even through
-  // SIGKILL, so the start-up deadline's kill left a zombie holding LIM's pipe: never
-  // reaped, never restarted, no rank for as long as the server ran (a hostile-user audit,
-  // 2026-12-06). Until a check returns, its writer is off (the last 60 history records kept).
-  let metrics: MetricsWriter | undefined;
-  let history: RotatingAppender | undefined;
-  const released = holdExit(); // a check that never returns would hold the stopped elim's exit
-  // Records are made while the history's check is out or its file open: not for a history found off.
-  let historyOpening = args.noHistory !== true && config.history.enabled;
-  let metricsOpening = config.metrics.textfile !== null;
-  // Aborted when the stop gives up a check still out (see STOP_CHECKS_MS): each walk then
-  // stops at its next question, and what it finds after is not used.
-  const checksEnd = new AbortController();
-  const opened = Promise.all([
-    openMetrics(config, log, checksEnd.signal).then(
-      (writer) => {
-        if (!checksEnd.signal.aborted) metrics = writer;
-      },
-      (err: unknown) => {
-        if (!checksEnd.signal.aborted) log.error({ err: errorMessage(err) }, 'metrics off: the check of its directory failed');
-      },
-    ).finally(() => (metricsOpening = false)),
-    args.noHistory === true
-      ? undefined
-      : openHistory(config, host, env, log, checksEnd.signal).then(
-          (appender) => {
-            if (checksEnd.signal.aborted) appender?.abort();
-            else history = appender;
-          },
-          (err: unknown) => {
-            if (!checksEnd.signal.aborted) log.error({ err: errorMessage(err) }, 'history off: the check of its directory failed');
-          },
-        ).finally(() => (historyOpening = false)),
-  ]).finally(released);
-  if (args.noHistory === true) log.info('history off (--no-history)');
-  else if (!config.history.enabled) log.info('history off (history.enabled: false)');
+  writers = openWriters(config, { noHistory: args.noHistory === true, host, env, log });
   let stopping: string | undefined;
   // Back to LIM's priority for the last steps of a stop: at nice 10 on a node whose
   // every CPU runs a job, the elim gets a tenth of a CPU, and its few ms of shutdown
@@ -432,31 +396,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     if (settled !== undefined) log.info({ rssBefore: settled.rssBefore, rssAfter: settled.rssAfter }, 'start-up garbage collected');
   };
 
-  // History records are written six at a time (a minute at the 10 s interval), and
-  // on stop: the elim's code runs cold, once per report, and serialising and
-  // writing a batch costs little more than one record. A SIGKILL loses at most five.
-  const heldHistory: HistoryRecord[] = [];
-  let heldDropped = 0; // records dropped while the check was out: counted in the log, as the appender's are
-  const writeHistory = (): void => {
-    // While the directory's check is out, the newest records wait (ten minutes at the 10 s interval).
-    if (history === undefined && historyOpening) {
-      const over = heldHistory.length - HISTORY_WAITING;
-      if (over <= 0) return;
-      if (heldDropped === 0) log.warn(`history: the check of its directory has not returned after ${HISTORY_WAITING} records; keeping the newest ${HISTORY_WAITING} and dropping the older ones until it does`);
-      heldDropped += over;
-      heldHistory.splice(0, over);
-      return;
-    }
-    if (heldDropped > 0 && history !== undefined) log.warn(`history: its directory's check has returned; ${heldDropped} records made while it was out were dropped`);
-    heldDropped = 0;
-    if (heldHistory.length > 0) history?.appendAll(heldHistory.map((record) => JSON.stringify(record)));
-    heldHistory.length = 0;
-  };
-
-  lastWrites = () => {
-    if (history !== undefined) writeHistory();
-    return [history?.close(300), metrics?.close(300)];
-  };
+  lastWrites = () => writers?.lastWrites() ?? [];
 
   let summary = emptySummary();
   const summaryEvery = Math.max(1, Math.round(3_600_000 / intervalMs));
@@ -491,11 +431,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
         log.warn(`no PSI (${join(config.proc_root, 'pressure')} missing or off): the rank estimates CPU, memory and io stall from other inputs, less accurately; where the kernel has PSI built in but off (RHEL 8 and 9), boot with psi=1`);
       }
     }
-    if ((history !== undefined || historyOpening) && tick.result !== undefined && tick.state === 'ok') {
-      heldHistory.push(historyRecord(tick.ts, host, tick.result));
-      if (heldHistory.length >= HISTORY_HOLD) writeHistory();
-    }
-    metrics?.update(tick, sampler.stats());
+    writers?.report(tick, () => sampler.stats());
     countReport(summary, tick);
     if (summary.ticks >= summaryEvery) {
       const mem = process.memoryUsage();
@@ -503,7 +439,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
         {
           ...summaryFields(summary),
           collectors: sampler.stats(),
-          history: history?.stats,
+          history: writers?.historyStats(),
           rssBytes: mem.rss,
           heapUsedBytes: mem.heapUsed,
           cpu: process.cpuUsage(),
@@ -549,32 +485,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const pending: Array<Promise<unknown>> = [];
   if (children !== undefined) pending.push(children.close());
   if (inventory !== undefined) pending.push(inventory);
-  // A check still under way gives its writer late, if ever: waited for STOP_CHECKS_MS, then
-  // given up. A user's server that reads its question and never answers (their FUSE mount
-  // at a history.dir still to be made below /tmp) held the stop to its whole race, and a
-  // walk that was only slow went on after it, so that the exit's wait for the pool ended
-  // by SIGKILL, not status 0.
-  // The other's writer, whose check did return, is closed as usual: a metrics check given
-  // up had the history's held records (up to a batch) lost without a word.
-  const settleFiles = async (): Promise<void> => {
-    const checked = await Promise.race([opened.then(() => true), clock.sleep(STOP_CHECKS_MS).then(() => false)]);
-    if (!checked) giveUpChecks();
-    writeHistory();
-    await Promise.allSettled([history?.close(300), metrics?.close(300)]);
-  };
-  // The records held meanwhile, and those dropped before them, were lost without a word (a
-  // hostile-user audit, 2026-12-06): said, as the appender says its own, with the metrics
-  // file's check, in one line.
-  const giveUpChecks = (): void => {
-    const lost = historyOpening ? heldHistory.length + heldDropped : 0;
-    const what = [...(historyOpening ? [`${lost} history records could not be written and are lost`] : []), ...(metricsOpening ? ['no metrics file was written'] : [])];
-    const dirs = [...(historyOpening ? ['history'] : []), ...(metricsOpening ? ['metrics'] : [])];
-    checksEnd.abort();
-    if (dirs.length === 0) return;
-    const checks = dirs.length === 1 ? `the check of the ${dirs[0]} directory` : 'the checks of the history and metrics directories';
-    log.error({ lines: lost }, `${what.join(', and ')}: ${checks} had not returned ${STOP_CHECKS_MS / 1000} s into the stop, which gives ${dirs.length === 1 ? 'it' : 'them'} up (a file system that does not answer?); a question still held in libuv's pool ends the exit by SIGKILL`);
-  };
-  pending.push(settleFiles());
+  if (writers !== undefined) pending.push(writers.settle(clock));
   await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
   log.info({ reason: stopping }, 'lavarank stopped');
   await logging.close(300);
@@ -721,6 +632,129 @@ const SETTLE_AT = 3;
 // History records kept while the check of the history's directory is out: the newest
 // ten minutes at the 10 s interval; older ones are dropped and counted.
 const HISTORY_WAITING = 60;
+
+// The history and metrics writers of a running elim (openWriters).
+export interface Writers {
+  // Keeps the report's history record, written HISTORY_HOLD at a time, and updates the
+  // metrics file with the collectors' stats (asked only when there is one).
+  report(tick: Tick, stats: () => Partial<Record<CollectorName, CollectorStats>>): void;
+  // The history file's counts for the hourly summary, while it is open.
+  historyStats(): RotatingAppender['stats'] | undefined;
+  // What a crash waits for: the held records written, and both files closed.
+  lastWrites(): Array<Promise<unknown> | undefined>;
+  // A forced exit's: the history's writes given up.
+  abortHistory(): void;
+  // The stop's: the directory checks still out waited for STOP_CHECKS_MS, then given up
+  // and what that lost said; the held records written and both files closed.
+  settle(clock: Clock): Promise<void>;
+}
+
+// The history and metrics writers, their directories checked beside the reports.
+// The metrics file's and the history's directories are looked at beside the reports,
+// not before the first: each may be a name still to be made below a sticky directory
+// (/tmp, emptied at boot), where a user can put a FUSE mount of theirs whose server
+// reads each request and answers none. The thread that asked then waits even through
+// SIGKILL, so the start-up deadline's kill left a zombie holding LIM's pipe: never
+// reaped, never restarted, no rank for as long as the server ran (a hostile-user audit,
+// 2026-12-06). Until a check returns, its writer is off (the last 60 history records kept).
+export function openWriters(config: Readonly<Config>, opts: { noHistory: boolean; host: string; env: NodeJS.ProcessEnv; log: Logger }): Writers {
+  const { host, env, log } = opts;
+  let metrics: MetricsWriter | undefined;
+  let history: RotatingAppender | undefined;
+  const released = holdExit(); // a check that never returns would hold the stopped elim's exit
+  // Records are made while the history's check is out or its file open: not for a history found off.
+  let historyOpening = !opts.noHistory && config.history.enabled;
+  let metricsOpening = config.metrics.textfile !== null;
+  // Aborted when the stop gives up a check still out (see STOP_CHECKS_MS): each walk then
+  // stops at its next question, and what it finds after is not used.
+  const checksEnd = new AbortController();
+  const opened = Promise.all([
+    openMetrics(config, log, checksEnd.signal).then(
+      (writer) => {
+        if (!checksEnd.signal.aborted) metrics = writer;
+      },
+      (err: unknown) => {
+        if (!checksEnd.signal.aborted) log.error({ err: errorMessage(err) }, 'metrics off: the check of its directory failed');
+      },
+    ).finally(() => (metricsOpening = false)),
+    opts.noHistory
+      ? undefined
+      : openHistory(config, host, env, log, checksEnd.signal).then(
+          (appender) => {
+            if (checksEnd.signal.aborted) appender?.abort();
+            else history = appender;
+          },
+          (err: unknown) => {
+            if (!checksEnd.signal.aborted) log.error({ err: errorMessage(err) }, 'history off: the check of its directory failed');
+          },
+        ).finally(() => (historyOpening = false)),
+  ]).finally(released);
+  if (opts.noHistory) log.info('history off (--no-history)');
+  else if (!config.history.enabled) log.info('history off (history.enabled: false)');
+
+  // History records are written six at a time (a minute at the 10 s interval), and
+  // on stop: the elim's code runs cold, once per report, and serialising and
+  // writing a batch costs little more than one record. A SIGKILL loses at most five.
+  const heldHistory: HistoryRecord[] = [];
+  let heldDropped = 0; // records dropped while the check was out: counted in the log, as the appender's are
+  const writeHistory = (): void => {
+    // While the directory's check is out, the newest records wait (ten minutes at the 10 s interval).
+    if (history === undefined && historyOpening) {
+      const over = heldHistory.length - HISTORY_WAITING;
+      if (over <= 0) return;
+      if (heldDropped === 0) log.warn(`history: the check of its directory has not returned after ${HISTORY_WAITING} records; keeping the newest ${HISTORY_WAITING} and dropping the older ones until it does`);
+      heldDropped += over;
+      heldHistory.splice(0, over);
+      return;
+    }
+    if (heldDropped > 0 && history !== undefined) log.warn(`history: its directory's check has returned; ${heldDropped} records made while it was out were dropped`);
+    heldDropped = 0;
+    if (heldHistory.length > 0) history?.appendAll(heldHistory.map((record) => JSON.stringify(record)));
+    heldHistory.length = 0;
+  };
+
+  // The records held meanwhile, and those dropped before them, were lost without a word (a
+  // hostile-user audit, 2026-12-06): said, as the appender says its own, with the metrics
+  // file's check, in one line.
+  const giveUpChecks = (): void => {
+    const lost = historyOpening ? heldHistory.length + heldDropped : 0;
+    const what = [...(historyOpening ? [`${lost} history records could not be written and are lost`] : []), ...(metricsOpening ? ['no metrics file was written'] : [])];
+    const dirs = [...(historyOpening ? ['history'] : []), ...(metricsOpening ? ['metrics'] : [])];
+    checksEnd.abort();
+    if (dirs.length === 0) return;
+    const checks = dirs.length === 1 ? `the check of the ${dirs[0]} directory` : 'the checks of the history and metrics directories';
+    log.error({ lines: lost }, `${what.join(', and ')}: ${checks} had not returned ${STOP_CHECKS_MS / 1000} s into the stop, which gives ${dirs.length === 1 ? 'it' : 'them'} up (a file system that does not answer?); a question still held in libuv's pool ends the exit by SIGKILL`);
+  };
+
+  return {
+    report(tick, stats) {
+      if ((history !== undefined || historyOpening) && tick.result !== undefined && tick.state === 'ok') {
+        heldHistory.push(historyRecord(tick.ts, host, tick.result));
+        if (heldHistory.length >= HISTORY_HOLD) writeHistory();
+      }
+      metrics?.update(tick, stats());
+    },
+    historyStats: () => history?.stats,
+    lastWrites() {
+      if (history !== undefined) writeHistory();
+      return [history?.close(300), metrics?.close(300)];
+    },
+    abortHistory: () => history?.abort(),
+    // A check still under way gives its writer late, if ever: waited for STOP_CHECKS_MS, then
+    // given up. A user's server that reads its question and never answers (their FUSE mount
+    // at a history.dir still to be made below /tmp) held the stop to its whole race, and a
+    // walk that was only slow went on after it, so that the exit's wait for the pool ended
+    // by SIGKILL, not status 0.
+    // The other's writer, whose check did return, is closed as usual: a metrics check given
+    // up had the history's held records (up to a batch) lost without a word.
+    async settle(clock) {
+      const checked = await Promise.race([opened.then(() => true), clock.sleep(STOP_CHECKS_MS).then(() => false)]);
+      if (!checked) giveUpChecks();
+      writeHistory();
+      await Promise.allSettled([history?.close(300), metrics?.close(300)]);
+    },
+  };
+}
 
 // Logs, once, every file of the running installation that a user other than root can
 // change (lavarank check and install refuse them too): Node loads the program's

@@ -4,8 +4,12 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlink
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { defaultConfig } from '../../src/config/config.js';
+import type { Tick } from '../../src/daemon/elim.js';
+import { systemClock } from '../../src/util/clock.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { countReport, emptySummary, lsfAbortCode, readConfig, reportInterval, sampleDeadlineMs, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { countReport, emptySummary, lsfAbortCode, openWriters, readConfig, reportInterval, sampleDeadlineMs, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -112,6 +116,42 @@ describe('countReport and summaryFields (the hourly summary)', () => {
     countReport(summary, { state: 'ok', outcome: 'replaced', rank: 3 });
     countReport(summary, { state: 'pessimistic', outcome: 'dropped', rank: 8 });
     assert.deepEqual(summaryFields(summary), { ticks: 3, states: { ok: 2, pessimistic: 1 }, unread: 2, rank: { min: 1, mean: 4, max: 8 } });
+  });
+});
+
+describe('openWriters (the start\'s history and metrics stage)', () => {
+  const tick = (seq: number, state: Tick['state'] = 'ok'): Tick => ({ seq, ts: 1000 * seq, rank: seq, state, outcome: 'written', line: `1 rank ${seq}\n`, result: { rank: seq, model: 'formula' }, durationMs: 1 });
+  it('writes the records of good reports held since the last batch at the stop, and none of the others', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = defaultConfig();
+      config.history.dir = dir;
+      const writers = openWriters(config, { noHistory: false, host: 'n1', env: {}, log: pino({ level: 'silent' }) });
+      writers.report(tick(1), () => ({}));
+      writers.report(tick(2, 'held'), () => ({}));
+      writers.report(tick(3), () => ({}));
+      await writers.settle(systemClock);
+      const lines = readFileSync(join(dir, 'n1.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ts: number; host: string; rank: number });
+      assert.deepEqual(lines.map((r) => [r.ts, r.host, r.rank]), [[1000, 'n1', 1], [3000, 'n1', 3]]);
+    } finally {
+      cleanup();
+    }
+  });
+  it('under --no-history makes no file, keeps no record, and says so in the log', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = defaultConfig();
+      config.history.dir = dir;
+      const lines: string[] = [];
+      const writers = openWriters(config, { noHistory: true, host: 'n1', env: {}, log: pino({}, { write: (l: string) => void lines.push(l) }) });
+      writers.report(tick(1), () => ({}));
+      assert.deepEqual(writers.lastWrites(), [undefined, undefined]);
+      await writers.settle(systemClock);
+      assert.deepEqual(readdirSync(dir), []);
+      assert.match(lines.join(''), /history off \(--no-history\)/);
+    } finally {
+      cleanup();
+    }
   });
 });
 
