@@ -260,30 +260,8 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     )
     .finally(lookedAtEnv);
   if (confRefusal !== undefined) log.warn(confRefusal);
-  // The String resources of lsf.shared, whose values child elims report as text: read
-  // beside the start, as only the child elims, started after the first report, need them
-  // (lsf.shared's directory may be a user's mount whose server holds the read for good).
-  let textNames: Promise<ReadonlySet<string>> | undefined;
-  let sharedRead = false; // whether that read has returned
-  if (config.elims.length > 0) {
-    const readShared = holdExit();
-    textNames = sharedTextResources(env)
-      .then(
-        (shared) => {
-          if (shared.problem !== undefined) log.warn(shared.problem);
-          else if (shared.names.size > 0) log.info({ names: [...shared.names] }, "String and dynamic Boolean resources in lsf.shared: child elims' values for them are passed on as text");
-          return shared.names;
-        },
-        (err: unknown) => {
-          log.warn({ err: errorMessage(err) }, "child elims' String resources are dropped: lsf.shared could not be read");
-          return new Set<string>();
-        },
-      )
-      .finally(() => {
-        sharedRead = true;
-        readShared();
-      });
-  }
+  // Only the child elims need them.
+  const textNames = config.elims.length > 0 ? readTextNames(env, log) : undefined;
 
   const abort = lsfAbortCode([config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : []), TRIGGER_RESOURCE], env);
   if (abort !== undefined) {
@@ -372,8 +350,8 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     // end lavarank and leave the children, in process groups of their own, running.
     // Once lsf.shared is read, unless the elim is stopping by then; a read still out is
     // said, or the child elims' resources stayed unknown without a word in the log.
-    if (textNames !== undefined && !sharedRead) log.warn(`the child elims wait for lsf.shared, whose read has not returned at the first report (a file system that does not answer?); they start once it does`);
-    void textNames?.then((names) => {
+    if (textNames !== undefined && !textNames.isRead()) log.warn(`the child elims wait for lsf.shared, whose read has not returned at the first report (a file system that does not answer?); they start once it does`);
+    void textNames?.names.then((names) => {
       if (stopping === undefined) children = startChildElims(config.elims.map(childSpec), { log, signal, clock, textNames: names, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
     });
   };
@@ -632,6 +610,38 @@ const SETTLE_AT = 3;
 // History records kept while the check of the history's directory is out: the newest
 // ten minutes at the 10 s interval; older ones are dropped and counted.
 const HISTORY_WAITING = 60;
+
+// The String resources of lsf.shared, being read (readTextNames).
+export interface TextNames {
+  names: Promise<ReadonlySet<string>>; // none where lsf.shared could not be read, which is logged
+  isRead(): boolean; // whether the read has returned
+}
+
+// The String resources of lsf.shared, whose values child elims report as text: read
+// beside the start, as only the child elims, started after the first report, need them
+// (lsf.shared's directory may be a user's mount whose server holds the read for good).
+// What was found, or why nothing was, is logged.
+export function readTextNames(env: NodeJS.ProcessEnv, log: Logger, read: (env: NodeJS.ProcessEnv) => Promise<{ names: Set<string>; problem?: string }> = sharedTextResources): TextNames {
+  let done = false;
+  const readShared = holdExit();
+  const names = read(env)
+    .then(
+      (shared) => {
+        if (shared.problem !== undefined) log.warn(shared.problem);
+        else if (shared.names.size > 0) log.info({ names: [...shared.names] }, "String and dynamic Boolean resources in lsf.shared: child elims' values for them are passed on as text");
+        return shared.names;
+      },
+      (err: unknown) => {
+        log.warn({ err: errorMessage(err) }, "child elims' String resources are dropped: lsf.shared could not be read");
+        return new Set<string>();
+      },
+    )
+    .finally(() => {
+      done = true;
+      readShared();
+    });
+  return { names, isRead: () => done };
+}
 
 // The history and metrics writers of a running elim (openWriters).
 export interface Writers {

@@ -9,7 +9,7 @@ import { defaultConfig } from '../../src/config/config.js';
 import type { Tick } from '../../src/daemon/elim.js';
 import { systemClock } from '../../src/util/clock.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { countReport, emptySummary, lsfAbortCode, openWriters, readConfig, reportInterval, sampleDeadlineMs, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { countReport, emptySummary, lsfAbortCode, openWriters, readConfig, readTextNames, reportInterval, sampleDeadlineMs, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -152,6 +152,26 @@ describe('openWriters (the start\'s history and metrics stage)', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('readTextNames (the start\'s lsf.shared stage)', () => {
+  it('gives the String resources read, says which in the log, and tells when the read has returned', async () => {
+    const lines: string[] = [];
+    let answer: (v: { names: Set<string> }) => void = () => {};
+    const text = readTextNames({}, pino({}, { write: (l: string) => void lines.push(l) }), () => new Promise((resolve) => (answer = resolve)));
+    assert.equal(text.isRead(), false);
+    answer({ names: new Set(['os_state']) });
+    assert.deepEqual(await text.names, new Set(['os_state']));
+    assert.equal(text.isRead(), true);
+    assert.match(lines.join(''), /os_state.*passed on as text/);
+  });
+  it('gives no names for a read that failed, and warns that the child elims\' String resources are dropped', async () => {
+    const lines: string[] = [];
+    const text = readTextNames({}, pino({}, { write: (l: string) => void lines.push(l) }), () => Promise.reject(new Error('EIO')));
+    assert.deepEqual(await text.names, new Set());
+    assert.equal(text.isRead(), true);
+    assert.match(lines.join(''), /"level":40.*EIO.*String resources are dropped/);
   });
 });
 
