@@ -63,6 +63,19 @@ export function sampleDeadlineMs(sampleDeadline: number | null, intervalMs: numb
   return underTestInterval ? Math.max(intervalMs / 2, 5000) : intervalMs / 2;
 }
 
+// Counts each report it is given and logs a summary line once an hour's worth at
+// intervalMs are counted, with the figures `more` gives then (the collectors', memory).
+export function hourlySummary(intervalMs: number, log: Pick<Logger, 'info'>, more: () => object): (tick: Pick<Tick, 'state' | 'outcome' | 'rank'>) => void {
+  const every = Math.max(1, Math.round(3_600_000 / intervalMs));
+  let summary = emptySummary();
+  return (tick) => {
+    countReport(summary, tick);
+    if (summary.ticks < every) return;
+    log.info({ ...summaryFields(summary), ...more() }, 'summary');
+    summary = emptySummary();
+  };
+}
+
 // The reports since the last hourly summary line, counted.
 export interface Summary {
   ticks: number;
@@ -376,8 +389,10 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
 
   lastWrites = () => writers?.lastWrites() ?? [];
 
-  let summary = emptySummary();
-  const summaryEvery = Math.max(1, Math.round(3_600_000 / intervalMs));
+  const summarize = hourlySummary(intervalMs, log, () => {
+    const mem = process.memoryUsage();
+    return { collectors: sampler.stats(), history: writers?.historyStats(), rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, cpu: process.cpuUsage() };
+  });
   let inventory: Promise<void> | undefined;
   const onTick = (tick: Tick): void => {
     checkParent();
@@ -410,22 +425,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
       }
     }
     writers?.report(tick, () => sampler.stats());
-    countReport(summary, tick);
-    if (summary.ticks >= summaryEvery) {
-      const mem = process.memoryUsage();
-      log.info(
-        {
-          ...summaryFields(summary),
-          collectors: sampler.stats(),
-          history: writers?.historyStats(),
-          rssBytes: mem.rss,
-          heapUsedBytes: mem.heapUsed,
-          cpu: process.cpuUsage(),
-        },
-        'summary',
-      );
-      summary = emptySummary();
-    }
+    summarize(tick);
   };
 
   // A failure of the loop itself (a write error stdout gives that is not a closed

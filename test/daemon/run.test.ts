@@ -9,7 +9,7 @@ import { defaultConfig } from '../../src/config/config.js';
 import type { Tick } from '../../src/daemon/elim.js';
 import { systemClock } from '../../src/util/clock.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { countReport, emptySummary, lsfAbortCode, openWriters, readConfig, readTextNames, reportInterval, sampleDeadlineMs, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { countReport, emptySummary, hourlySummary, lsfAbortCode, openWriters, readConfig, readTextNames, reportInterval, sampleDeadlineMs, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -152,6 +152,22 @@ describe('openWriters (the start\'s history and metrics stage)', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('hourlySummary', () => {
+  it('logs one summary line per hour of reports, with the figures asked for then, and starts counting again', () => {
+    const logged: Array<[Record<string, unknown>, string]> = [];
+    let asked = 0;
+    const summarize = hourlySummary(1_200_000, { info: (fields: object, msg: string) => void logged.push([fields as Record<string, unknown>, msg]) } as never, () => ({ asked: ++asked }));
+    summarize({ state: 'ok', outcome: 'written', rank: 2 });
+    summarize({ state: 'ok', outcome: 'written', rank: 4 });
+    assert.equal(logged.length, 0);
+    summarize({ state: 'held', outcome: 'dropped', rank: 6 });
+    assert.deepEqual(logged, [[{ ticks: 3, states: { ok: 2, held: 1 }, unread: 1, rank: { min: 2, mean: 4, max: 6 }, asked: 1 }, 'summary']]);
+    for (let i = 0; i < 3; i++) summarize({ state: 'ok', outcome: 'written', rank: 1 });
+    assert.equal(logged.length, 2);
+    assert.deepEqual(logged[1]?.[0]['rank'], { min: 1, mean: 1, max: 1 });
   });
 });
 
