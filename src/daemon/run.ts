@@ -156,11 +156,9 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // start on its main thread, no report and neither SIGTERM nor SIGKILL obeyed, and each
   // `lsadmin reconfig` left one more such process. A start that still does not end
   // (a server that answers nothing) ends the process at the start-up deadline.
-  const { env, refusal: confRefusal, from: logdirFrom } = await starting.step('reading lsf.conf', lsfLogdirAsync(process.env));
+  const { env, confRefusal, logdirFrom, source } = await readEnvironment(args.config, process.env, starting);
   const interactive = isatty(1);
   const host = hostname();
-  const found = await starting.step('looking for the config', findConfigAsync(args.config, env, isPresentAsync));
-  const source = found.path === null || found.path === '' ? found : { ...found, path: resolve(found.path) };
   // LIM leaves the elim in the directory LIM runs in (/tmp under OpenLava 4.0). A
   // relative name resolved there by a child elim (`python3 -m module`, a relative
   // PATH entry, a `#!/usr/bin/env` script) would be whatever another user put there,
@@ -496,6 +494,24 @@ function childSpec(elim: ChildElimConfig): ChildElimSpec {
   if (elim.max_age !== null) spec.max_age = elim.max_age;
   if (elim.stale_value !== null) spec.stale_value = elim.stale_value;
   return spec;
+}
+
+// LIM's environment completed from lsf.conf, and where the config is (readEnvironment).
+export interface StartEnvironment {
+  env: NodeJS.ProcessEnv; // LIM's, with LSF_LOGDIR from lsf.conf where LIM did not pass it
+  confRefusal: string | undefined; // why lsf.conf was not read, for the log
+  logdirFrom: string | undefined; // the lsf.conf LSF_LOGDIR came from
+  source: ConfigSource; // the config file, its path absolute, or the built-in defaults
+}
+
+// Reads LSF_LOGDIR from lsf.conf where processEnv lacks it, and finds the config
+// (--config, $LAVARANK_CONFIG, $LSF_ENVDIR/lavarank.yaml), made absolute before the
+// start leaves the directory LIM ran it in.
+export async function readEnvironment(config: string | undefined, processEnv: NodeJS.ProcessEnv, starting: Pick<Starting, 'step'>): Promise<StartEnvironment> {
+  const { env, refusal, from } = await starting.step('reading lsf.conf', lsfLogdirAsync(processEnv));
+  const found = await starting.step('looking for the config', findConfigAsync(config, env, isPresentAsync));
+  const source = found.path === null || found.path === '' ? found : { ...found, path: resolve(found.path) };
+  return { env, confRefusal: refusal, logdirFrom: from, source };
 }
 
 // The config and the test interval the start runs with, or why it cannot start.

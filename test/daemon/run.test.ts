@@ -9,7 +9,7 @@ import { defaultConfig } from '../../src/config/config.js';
 import type { Tick } from '../../src/daemon/elim.js';
 import { systemClock } from '../../src/util/clock.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { countReport, emptySummary, hourlySummary, lsfAbortCode, openWriters, readConfig, readTextNames, reportInterval, sampleDeadlineMs, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { countReport, emptySummary, hourlySummary, lsfAbortCode, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -57,6 +57,29 @@ describe('sampleDeadlineMs', () => {
     assert.equal(sampleDeadlineMs(null, 10_000, false), 5000);
     assert.equal(sampleDeadlineMs(null, 300, true), 5000);
     assert.equal(sampleDeadlineMs(null, 20_000, true), 10_000);
+  });
+});
+
+describe('readEnvironment (the start\'s first stage)', () => {
+  const step = { step: <T>(_what: string, work: Promise<T>): Promise<T> => work };
+  it('takes LSF_LOGDIR from $LSF_ENVDIR/lsf.conf and finds $LSF_ENVDIR/lavarank.yaml', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'lsf.conf'), 'LSF_LOGDIR=/var/log/openlava\n', { mode: 0o644 });
+      writeFileSync(join(dir, 'lavarank.yaml'), 'interval: 10\n', { mode: 0o644 });
+      const found = await readEnvironment(undefined, { LSF_ENVDIR: dir }, step);
+      assert.equal(found.env['LSF_LOGDIR'], '/var/log/openlava');
+      assert.equal(found.logdirFrom, join(dir, 'lsf.conf'));
+      assert.equal(found.confRefusal, undefined);
+      assert.deepEqual(found.source, { path: join(dir, 'lavarank.yaml'), why: '$LSF_ENVDIR/lavarank.yaml' });
+    } finally {
+      cleanup();
+    }
+  });
+  it('makes a relative --config absolute, from the directory LIM ran the elim in, and leaves an empty one empty', async () => {
+    const env = { LSF_LOGDIR: '/var/log/openlava' };
+    assert.deepEqual((await readEnvironment('conf/lavarank.yaml', env, step)).source, { path: join(process.cwd(), 'conf/lavarank.yaml'), why: '--config' });
+    assert.deepEqual((await readEnvironment('', env, step)).source, { path: '', why: '--config' });
   });
 });
 
