@@ -457,12 +457,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     priorityBack();
     controller.abort();
   }
-  sampler.close();
-  const pending: Array<Promise<unknown>> = [];
-  if (children !== undefined) pending.push(children.close());
-  if (inventory !== undefined) pending.push(inventory);
-  if (writers !== undefined) pending.push(writers.settle(clock));
-  await Promise.race([Promise.allSettled(pending), clock.sleep(1500)]);
+  await settleStop({ sampler, children, inventory, writers, clock });
   log.info({ reason: stopping }, 'lavarank stopped');
   await logging.close(300);
   return forcedCode ?? (failed ? 1 : 0);
@@ -658,6 +653,27 @@ export function readTextNames(env: NodeJS.ProcessEnv, log: Logger, read: (env: N
     });
   return { names, isRead: () => done };
 }
+
+// The stop's last steps once the report loop has ended: the collectors closed, then the
+// child elims, the host inventory and the writers waited for, STOP_SETTLE_MS at most, so
+// that the log's last lines and the exit still come within LIM's 2 s.
+export async function settleStop(parts: {
+  sampler: { close(): void };
+  children: { close(): Promise<unknown> } | undefined;
+  inventory: Promise<unknown> | undefined;
+  writers: Pick<Writers, 'settle'> | undefined;
+  clock: Clock;
+}): Promise<void> {
+  parts.sampler.close();
+  const pending: Array<Promise<unknown>> = [];
+  if (parts.children !== undefined) pending.push(parts.children.close());
+  if (parts.inventory !== undefined) pending.push(parts.inventory);
+  if (parts.writers !== undefined) pending.push(parts.writers.settle(parts.clock));
+  await Promise.race([Promise.allSettled(pending), parts.clock.sleep(STOP_SETTLE_MS)]);
+}
+
+// How long the stop waits for the child elims, the inventory and the writers.
+const STOP_SETTLE_MS = 1500;
 
 // The history and metrics writers of a running elim (openWriters).
 export interface Writers {

@@ -7,9 +7,9 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { defaultConfig } from '../../src/config/config.js';
 import type { Tick } from '../../src/daemon/elim.js';
-import { systemClock } from '../../src/util/clock.js';
+import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { countReport, emptySummary, hourlySummary, lsfAbortCode, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { countReport, emptySummary, hourlySummary, lsfAbortCode, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -175,6 +175,32 @@ describe('openWriters (the start\'s history and metrics stage)', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('settleStop (the stop\'s last stage)', () => {
+  it('closes the collectors, settles the writers on the clock given, and waits for the child elims and the inventory', async () => {
+    const done: string[] = [];
+    const clock = new FakeClock();
+    await settleStop({
+      sampler: { close: () => void done.push('sampler') },
+      children: { close: () => Promise.resolve(done.push('children')) },
+      inventory: Promise.reject(new Error('inventory failed')),
+      writers: {
+        settle: (c) => {
+          done.push(c === clock ? 'writers' : 'writers, another clock');
+          return Promise.resolve();
+        },
+      },
+      clock,
+    });
+    assert.deepEqual(done, ['sampler', 'children', 'writers']);
+  });
+  it('is not held by a child elim that never ends, past its 1.5 s', async () => {
+    const clock = new FakeClock();
+    const before = clock.monotonic();
+    await settleStop({ sampler: { close: () => {} }, children: { close: () => new Promise(() => {}) }, inventory: undefined, writers: undefined, clock });
+    assert.equal(clock.monotonic() - before, 1500);
   });
 });
 
