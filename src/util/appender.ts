@@ -695,12 +695,10 @@ function wholeLines(items: readonly string[], written: number): { lines: number;
 async function endsWithNewline(path: string, opened: { ino: number; size: number }): Promise<boolean> {
   let fd: number | undefined;
   try {
-    fd = await openAsync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    const st = await fstatAsync(fd);
-    if (!st.isFile() || st.ino !== opened.ino) return true;
+    fd = await openAsync(path, TAIL_FLAGS);
+    if (!isOpenedFile(await fstatAsync(fd), opened)) return true;
     const last = Buffer.alloc(1);
-    const { bytesRead } = await readAsync(fd, last, 0, 1, opened.size - 1);
-    return bytesRead !== 1 || last[0] === 0x0a;
+    return lastByteIsNewline((await readAsync(fd, last, 0, 1, opened.size - 1)).bytesRead, last);
   } catch {
     return true;
   } finally {
@@ -708,20 +706,34 @@ async function endsWithNewline(path: string, opened: { ino: number; size: number
   }
 }
 
-// endsWithNewline, synchronously, for the file opened at start and by writeNow.
+// endsWithNewline, synchronously, for the file opened at start and by writeNow; the
+// same steps and verdicts, each call made on this thread.
 function endsWithNewlineSync(path: string, opened: { ino: number; size: number }): boolean {
   let fd: number | undefined;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.ino !== opened.ino) return true;
+    fd = openSync(path, TAIL_FLAGS);
+    if (!isOpenedFile(fstatSync(fd), opened)) return true;
     const last = Buffer.alloc(1);
-    return readSync(fd, last, 0, 1, opened.size - 1) !== 1 || last[0] === 0x0a;
+    return lastByteIsNewline(readSync(fd, last, 0, 1, opened.size - 1), last);
   } catch {
     return true;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+// How endsWithNewline opens the file: never through a link, never waiting on a FIFO put in its place.
+const TAIL_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+// Whether st, from the descriptor endsWithNewline opened, is the file the writer opened;
+// another (replaced meanwhile) says nothing about it, and is taken as whole.
+function isOpenedFile(st: { isFile(): boolean; ino: number }, opened: { ino: number }): boolean {
+  return st.isFile() && st.ino === opened.ino;
+}
+
+// endsWithNewline's verdict on its one-byte read: a byte not read is taken as whole.
+function lastByteIsNewline(bytesRead: number, last: Buffer): boolean {
+  return bytesRead !== 1 || last[0] === 0x0a;
 }
 
 // A directory's problems, if any, thrown as the appender's refusal (code EREFUSED).
