@@ -249,6 +249,7 @@ export function describe(c: StressConfig): string {
   return `cpu=${c.cpuHogs} membw=${c.membw} mem=${c.mem === 0 ? 'none' : 'high'} disk=${c.disk}${squeeze > 0 ? ` squeeze=${squeeze === 1 ? 'full' : 'swap'}` : ''}`;
 }
 
+// seconds as min:ss, for the plan and the progress lines.
 export function minutes(seconds: number): string {
   const m = Math.floor(seconds / 60);
   return `${m}:${String(Math.round(seconds - m * 60)).padStart(2, '0')}`;

@@ -12,9 +12,11 @@ import { openTrustedAsync, type TrustedOpen } from '../util/trust.js';
 import { parseYamlDocument, yamlPackage } from '../util/yaml.js';
 import { parseCpuNumbers } from '../collectors/cpulist.js';
 
+// The values of log.level, most severe first (pino's levels).
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+// The config's log section.
 export interface LogConfig {
   file: string | null; // null: $LSF_LOGDIR/lavarank.<host>.log, stderr on a terminal, /var/log/lavarank/
   level: LogLevel;
@@ -22,6 +24,7 @@ export interface LogConfig {
   keep: number; // rotated files kept (file.1 ... file.N)
 }
 
+// The config's history section: where each report's features and rank are kept for retrain.
 export interface HistoryConfig {
   enabled: boolean;
   dir: string | null; // null: $LSF_LOGDIR/lavarank-history, else /var/lib/lavarank/history
@@ -29,6 +32,7 @@ export interface HistoryConfig {
   keep: number;
 }
 
+// The config's gpu section: whether and how NVIDIA GPUs are queried.
 export interface GpuConfig {
   enabled: 'auto' | boolean; // auto: query NVIDIA GPUs if nvidia-smi is found
   command: string;
@@ -36,6 +40,7 @@ export interface GpuConfig {
   timeout: number; // seconds before a query is killed
 }
 
+// The config's metrics section.
 export interface MetricsConfig {
   textfile: string | null; // a *.prom file for node_exporter's textfile collector, rewritten each tick; null: none
 }
@@ -50,6 +55,7 @@ export interface CpuConfig {
   job_cpus: readonly number[] | null; // the CPUs jobs may run on; null: lavarank's own affinity (LIM's)
 }
 
+// One entry of the config's elims list: a site's own elim that lavarank runs.
 export interface ChildElimConfig {
   name: string | null;
   command: readonly string[]; // argv; command[0] is an absolute path
@@ -57,6 +63,7 @@ export interface ChildElimConfig {
   stale_value: number | null; // reported for a stale or dead child's names; null: leave them out
 }
 
+// The whole config, as parsed, checked and frozen at start.
 export interface Config {
   resource: string;
   interval: number; // seconds between reports
@@ -658,6 +665,7 @@ export function parseConfigText(text: string, where = 'config'): Readonly<Config
   return deepFreeze(config);
 }
 
+// Which config file the start reads, and why that one.
 export interface ConfigSource {
   path: string | null; // null: built-in defaults
   why: string; // which rule chose it

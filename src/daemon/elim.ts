@@ -25,6 +25,7 @@ export const MODEL_CHECK_EVERY = 6;
 // at one look, loaded at the next if unchanged (rankers.ts), used from the report after.
 export const MODEL_TAKEN_WITHIN = 2 * MODEL_CHECK_EVERY + 1;
 
+// Whether a report's rank is the sample's, the last good one held, or pessimistic_rank.
 export type TickState = 'ok' | 'held' | 'pessimistic';
 
 // What one tick did, for history, logs and tests.
@@ -41,6 +42,7 @@ export interface Tick {
   durationMs: number;
 }
 
+// What runElim is given: its side effects (sampler, output, log, clock, signal) and the config's settings.
 export interface ElimOptions {
   sampler: SampleSource;
   rankers: RankerSource;
@@ -65,6 +67,7 @@ export interface ElimOptions {
   maxTicks?: number;
 }
 
+// Why runElim returned: stopped, stdout closed, or maxTicks reached.
 export type StopReason = 'aborted' | 'output-closed' | 'max-ticks';
 
 // Collectors without which a sample is a failure: the rank would mean nothing.

@@ -19,6 +19,7 @@ function sysReason(err: unknown): string {
   return (code === undefined ? undefined : errnoReason(code)) ?? errorReason(err);
 }
 
+// What reniceProcess did: the nice value before and after, and the threads it could not change.
 export interface ReniceResult {
   before: number; // the main thread's nice value before
   after: number;

@@ -47,6 +47,7 @@ function writeAsync(fd: number, buf: Buffer): Promise<number> {
   });
 }
 
+// How a RotatingAppender writes, rotates, holds lines and says what went wrong.
 export interface AppenderOptions {
   path: string;
   maxBytes: number; // rotate before the file would grow past this
@@ -85,6 +86,7 @@ export type TroubleEvent =
   | { state: 'recovered'; dropped: number; path: string }
   | { state: 'lost'; lines: number; path: string };
 
+// What a RotatingAppender has written, dropped and rotated since it was made.
 export interface AppenderStats {
   linesWritten: number;
   bytesWritten: number;
@@ -199,6 +201,7 @@ export function makeDirSync(dir: string, mode: number): void {
   throw Object.assign(new Error(`${dir} kept being removed while it was made`), { code: 'EAGAIN' });
 }
 
+// Appends whole lines to a file in a directory only root may change, rotating it by size.
 export class RotatingAppender {
   private fd: number | undefined;
   private ino = 0;

@@ -201,12 +201,14 @@ export function runIsolated(file: string, args: readonly string[], options: Isol
   });
 }
 
+// The options of spawnLongRunning: the signal that ends the child, and its environment.
 export interface SpawnOptions {
   signal: AbortSignal;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
 
+// A child spawnLongRunning started: its stdout a stream, its exit never a rejection.
 export type ChildProcess = ResultPromise<{ stdin: 'ignore'; stdout: 'pipe'; stderr: 'ignore'; buffer: false; reject: false }>;
 
 // Starts a long-running child (a site's own elim) whose stdout is read as a stream.

@@ -38,6 +38,7 @@
 // even where net.ipv4.ip_nonlocal_bind lets it bind, no packet to it is delivered here.
 // It does not start the inspector; it only says where one would listen.
 export const INSPECTOR_NOWHERE = '192.0.2.1:9229';
+// The Node.js options the daemon runs with (see the comment at the top of this file).
 export const DAEMON_NODE_FLAGS: readonly string[] = ['--lite-mode', '--no-expose-wasm', '--no-memory-reducer', '--single-threaded-gc', '--expose-gc', `--inspect-port=${INSPECTOR_NOWHERE}`];
 
 // What every Node process lavarank itself starts is given (the daemon's host inventory,

@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { errorCode, errorReason } from './errors.js';
 import { scanLinesSteps } from './scan-lines.js';
 
+// What a trust check accepts beyond a root-owned file others cannot write.
 export interface TrustOptions {
   uid?: number; // the user lavarank runs as; default process.geteuid()
   executable?: boolean; // the file must also have an execute bit
