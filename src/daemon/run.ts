@@ -248,29 +248,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   };
   process.on('uncaughtException', die('uncaught exception'));
   process.on('unhandledRejection', die('unhandled promise rejection'));
-  log.info(
-    {
-      version: VERSION,
-      ppid: process.ppid,
-      parent,
-      node: process.version,
-      config: source.path ?? 'built-in defaults',
-      configWhy: source.why,
-      lsfResources: env['LSF_RESOURCES'],
-      lsfMaster: env['LSF_MASTER'],
-    },
-    'lavarank starting',
-  );
-  // Warnings only, so looked at beside the start, as the log's location: LSF_LOGDIR may
-  // be a user's mount whose server holds the look for good (see setupLoggingBeside).
-  const lookedAtEnv = holdExit();
-  void lsfEnvProblemsAsync(env)
-    .then(
-      (problems) => problems.forEach((problem) => log.warn(problem)),
-      (err: unknown) => log.warn({ err: errorMessage(err) }, 'LSF_ENVDIR and LSF_LOGDIR could not be looked at'),
-    )
-    .finally(lookedAtEnv);
-  if (confRefusal !== undefined) log.warn(confRefusal);
+  void announceStart(log, { parent, env, source, confRefusal });
   // Only the child elims need them.
   const textNames = config.elims.length > 0 ? readTextNames(env, log) : undefined;
 
@@ -507,6 +485,37 @@ export async function readEnvironment(config: string | undefined, processEnv: No
   const found = await starting.step('looking for the config', findConfigAsync(config, env, isPresentAsync));
   const source = found.path === null || found.path === '' ? found : { ...found, path: resolve(found.path) };
   return { env, confRefusal: refusal, logdirFrom: from, source };
+}
+
+// Logs the start: the version, LIM's pid, the config and why that one, LSF's resources;
+// then why lsf.conf was refused, and what is wrong with LSF_ENVDIR and LSF_LOGDIR,
+// which are warnings only, so looked at beside the start, as the log's location is:
+// LSF_LOGDIR may be a user's mount whose server holds the look for good (see
+// setupLoggingBeside). Resolves once that look has returned.
+export function announceStart(log: Pick<Logger, 'info' | 'warn'>, facts: { parent: number; env: NodeJS.ProcessEnv; source: ConfigSource; confRefusal: string | undefined }): Promise<void> {
+  const { env, source } = facts;
+  log.info(
+    {
+      version: VERSION,
+      ppid: process.ppid,
+      parent: facts.parent,
+      node: process.version,
+      config: source.path ?? 'built-in defaults',
+      configWhy: source.why,
+      lsfResources: env['LSF_RESOURCES'],
+      lsfMaster: env['LSF_MASTER'],
+    },
+    'lavarank starting',
+  );
+  const lookedAtEnv = holdExit();
+  const looked = lsfEnvProblemsAsync(env)
+    .then(
+      (problems) => problems.forEach((problem) => log.warn(problem)),
+      (err: unknown) => log.warn({ err: errorMessage(err) }, 'LSF_ENVDIR and LSF_LOGDIR could not be looked at'),
+    )
+    .finally(lookedAtEnv);
+  if (facts.confRefusal !== undefined) log.warn(facts.confRefusal);
+  return looked;
 }
 
 // The config and the test interval the start runs with, or why it cannot start.

@@ -9,7 +9,7 @@ import { defaultConfig } from '../../src/config/config.js';
 import type { Tick } from '../../src/daemon/elim.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { countReport, emptySummary, hourlySummary, lsfAbortCode, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { announceStart, countReport, emptySummary, hourlySummary, lsfAbortCode, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -80,6 +80,23 @@ describe('readEnvironment (the start\'s first stage)', () => {
     const env = { LSF_LOGDIR: '/var/log/openlava' };
     assert.deepEqual((await readEnvironment('conf/lavarank.yaml', env, step)).source, { path: join(process.cwd(), 'conf/lavarank.yaml'), why: '--config' });
     assert.deepEqual((await readEnvironment('', env, step)).source, { path: '', why: '--config' });
+  });
+});
+
+describe('announceStart (the start\'s first log lines)', () => {
+  it('logs the config and why it was chosen, the refusal of lsf.conf, and an LSF_ENVDIR that does not exist', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({}, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    await announceStart(log, { parent: 4242, env: { LSF_ENVDIR: '/nonexistent/etc', LSF_RESOURCES: 'elimtrig' }, source: { path: '/etc/lavarank.yaml', why: '--config' }, confRefusal: 'lsf.conf refused: writable by others' });
+    const [first, ...rest] = lines;
+    assert.equal(first?.['msg'], 'lavarank starting');
+    assert.equal(first?.['parent'], 4242);
+    assert.equal(first?.['config'], '/etc/lavarank.yaml');
+    assert.equal(first?.['configWhy'], '--config');
+    assert.equal(first?.['lsfResources'], 'elimtrig');
+    const warnings = rest.filter((l) => l['level'] === 40).map((l) => String(l['msg']));
+    assert.ok(warnings.includes('lsf.conf refused: writable by others'), warnings.join('\n'));
+    assert.ok(warnings.some((w) => w.includes('/nonexistent/etc')), warnings.join('\n'));
   });
 });
 
