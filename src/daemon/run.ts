@@ -292,16 +292,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
 
   writers = openWriters(config, { noHistory: args.noHistory === true, host, env, log });
   let stopping: string | undefined;
-  // Back to LIM's priority for the last steps of a stop: at nice 10 on a node whose
-  // every CPU runs a job, the elim gets a tenth of a CPU, and its few ms of shutdown
-  // work stretched past LIM's 2 s, and past the 300 ms its last history lines are given.
-  const priorityBack = (): void => {
-    if (renice === undefined || renice.before >= renice.after) return;
-    const back = reniceProcess(renice.before);
-    // Info, not a warning: without root (a run by hand) raising the priority is refused, as it should be.
-    if (back.errors.length > 0) log.info({ errors: back.errors }, `could not set nice ${renice.before} back on every thread to stop in time`);
-    else log.info(`nice changed back from ${back.before} to ${back.after} to stop in time`);
-  };
+  const priority = elimPriority(config.nice, log);
   const stop = (why: string): void => {
     if (stopping !== undefined) {
       log.warn(`${why} while stopping (${stopping}); exiting now`);
@@ -311,7 +302,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     stopping = why;
     log.info(`stopping: ${why}`);
     logging.ending();
-    priorityBack();
+    priority.back();
     controller.abort();
     // LIM waits 2 s after SIGTERM before it execs a new LIM; never outlive that.
     setTimeout(() => {
@@ -326,15 +317,10 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     // action, which Node keeps, ended the elim with no word and left its children.
     process.on(sig, () => (interactive ? stop(sig) : log.info(`${sig} ignored: only SIGTERM stops the elim under LIM`)));
   }
-  // The start (Node's modules, the model, the first sample) runs at LIM's priority,
-  // nice -20: at nice 10 on a node whose every CPU runs a job it got a tenth of a CPU
-  // and the first report came seconds late. Once it is out, every thread goes to
-  // `nice`, and only then are the child elims started, so that they inherit it.
-  let renice: ReniceResult | undefined;
+  // Once the first report is out, every thread goes to `nice` (elimPriority), and
+  // only then are the child elims started, so that they inherit it.
   const lowerPriority = (): void => {
-    renice = reniceProcess(config.nice);
-    if (renice.errors.length > 0) log.warn({ errors: renice.errors }, `could not set nice ${config.nice} on every thread`);
-    log.info({ threads: renice.threads }, `nice changed from ${renice.before} to ${renice.after}`);
+    priority.lower();
     // Started once SIGTERM is handled: before that, the signal's default action would
     // end lavarank and leave the children, in process groups of their own, running.
     // Once lsf.shared is read, unless the elim is stopping by then; a read still out is
@@ -432,7 +418,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   if (stopping === undefined) {
     // The loop ended by itself (LIM closed the pipe, or went with it): the same stop.
     stopping = reason;
-    priorityBack();
+    priority.back();
     controller.abort();
   }
   await settleStop({ sampler, children, inventory, writers, clock });
@@ -630,6 +616,36 @@ const SETTLE_AT = 3;
 // History records kept while the check of the history's directory is out: the newest
 // ten minutes at the 10 s interval; older ones are dropped and counted.
 const HISTORY_WAITING = 60;
+
+// The elim's priority (elimPriority).
+export interface ElimPriority {
+  lower(): void; // every thread to the config's nice, said in the log
+  back(): void; // every thread back to the nice lower() found, for a stop; nothing before lower()
+}
+
+// The start (Node's modules, the model, the first sample) runs at LIM's priority,
+// nice -20: at nice 10 on a node whose every CPU runs a job it got a tenth of a CPU
+// and the first report came seconds late, so the priority is lowered after it. It is
+// put back for the last steps of a stop: at nice 10 on such a node the elim's few ms of
+// shutdown work stretched past LIM's 2 s, and past the 300 ms its last history lines
+// are given. renice is reniceProcess but in tests.
+export function elimPriority(nice: number, log: Pick<Logger, 'info' | 'warn'>, renice: (nice: number) => ReniceResult = reniceProcess): ElimPriority {
+  let lowered: ReniceResult | undefined;
+  return {
+    lower() {
+      lowered = renice(nice);
+      if (lowered.errors.length > 0) log.warn({ errors: lowered.errors }, `could not set nice ${nice} on every thread`);
+      log.info({ threads: lowered.threads }, `nice changed from ${lowered.before} to ${lowered.after}`);
+    },
+    back() {
+      if (lowered === undefined || lowered.before >= lowered.after) return;
+      const back = renice(lowered.before);
+      // Info, not a warning: without root (a run by hand) raising the priority is refused, as it should be.
+      if (back.errors.length > 0) log.info({ errors: back.errors }, `could not set nice ${lowered.before} back on every thread to stop in time`);
+      else log.info(`nice changed back from ${back.before} to ${back.after} to stop in time`);
+    },
+  };
+}
 
 // The String resources of lsf.shared, being read (readTextNames).
 export interface TextNames {

@@ -9,7 +9,7 @@ import { defaultConfig } from '../../src/config/config.js';
 import type { Tick } from '../../src/daemon/elim.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { announceStart, countReport, emptySummary, hourlySummary, lsfAbortCode, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { announceStart, countReport, elimPriority, emptySummary, hourlySummary, lsfAbortCode, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -192,6 +192,38 @@ describe('openWriters (the start\'s history and metrics stage)', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('elimPriority (the nice the elim runs at)', () => {
+  const recorder = (results: Array<{ before: number; after: number; errors?: string[] }>) => {
+    const asked: number[] = [];
+    const renice = (nice: number) => {
+      asked.push(nice);
+      const r = results.shift() ?? { before: 0, after: 0 };
+      return { before: r.before, after: r.after, threads: 7, errors: r.errors ?? [] };
+    };
+    return { asked, renice };
+  };
+  it('puts back, for a stop, the nice that lowering found, and says so', () => {
+    const lines: string[] = [];
+    const { asked, renice } = recorder([{ before: -20, after: 10 }, { before: 10, after: -20 }]);
+    const priority = elimPriority(10, pino({}, { write: (l: string) => void lines.push(l) }), renice);
+    priority.back();
+    assert.deepEqual(asked, [], 'nothing to put back before the priority was lowered');
+    priority.lower();
+    priority.back();
+    assert.deepEqual(asked, [10, -20]);
+    assert.match(lines.join(''), /nice changed from -20 to 10.*nice changed back from 10 to -20 to stop in time/s);
+  });
+  it('leaves alone a priority that lowering did not lower, and warns of threads it could not change', () => {
+    const lines: string[] = [];
+    const { asked, renice } = recorder([{ before: 10, after: 10, errors: ['thread 12: EPERM'] }]);
+    const priority = elimPriority(10, pino({}, { write: (l: string) => void lines.push(l) }), renice);
+    priority.lower();
+    priority.back();
+    assert.deepEqual(asked, [10]);
+    assert.match(lines.join(''), /"level":40.*EPERM.*could not set nice 10 on every thread/);
   });
 });
 
