@@ -26,7 +26,7 @@ import { openRankersAsync } from '../model/rankers.js';
 import { reniceProcess, type ReniceResult } from './nice.js';
 import { fdSink } from './report.js';
 import { collectorsFromConfig, createSampler, type CollectorStats } from './sampler.js';
-import type { CollectorName } from '../collectors/types.js';
+import type { CollectorName, Sample } from '../collectors/types.js';
 import { VERSION } from '../util/version.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 
@@ -381,10 +381,8 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
             else log.warn({ err: errorMessage(err) }, 'host inventory failed');
           });
       }
-      // RHEL 8 and 9 build PSI in and boot with it off: say so once, where the administrator looks.
-      if (tick.sample !== undefined && tick.sample.pressure === undefined && tick.sample.failures.pressure === undefined) {
-        log.warn(`no PSI (${join(config.proc_root, 'pressure')} missing or off): the rank estimates CPU, memory and io stall from other inputs, less accurately; where the kernel has PSI built in but off (RHEL 8 and 9), boot with psi=1`);
-      }
+      const noPsi = noPsiWarning(tick.sample, config.proc_root);
+      if (noPsi !== undefined) log.warn(noPsi);
     }
     writers?.report(tick, () => sampler.stats());
     summarize(tick);
@@ -616,6 +614,14 @@ const SETTLE_AT = 3;
 // History records kept while the check of the history's directory is out: the newest
 // ten minutes at the 10 s interval; older ones are dropped and counted.
 const HISTORY_WAITING = 60;
+
+// What the first report's sample says of a kernel without PSI, or undefined where it has
+// PSI, or where its read failed (that failure is reported as such). RHEL 8 and 9 build
+// PSI in and boot with it off: said once, where the administrator looks.
+export function noPsiWarning(sample: Pick<Sample, 'pressure' | 'failures'> | undefined, procRoot: string): string | undefined {
+  if (sample === undefined || sample.pressure !== undefined || sample.failures.pressure !== undefined) return undefined;
+  return `no PSI (${join(procRoot, 'pressure')} missing or off): the rank estimates CPU, memory and io stall from other inputs, less accurately; where the kernel has PSI built in but off (RHEL 8 and 9), boot with psi=1`;
+}
 
 // The elim's priority (elimPriority).
 export interface ElimPriority {

@@ -9,7 +9,7 @@ import { defaultConfig } from '../../src/config/config.js';
 import type { Tick } from '../../src/daemon/elim.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { announceStart, countReport, elimPriority, emptySummary, hourlySummary, lsfAbortCode, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { announceStart, countReport, elimPriority, emptySummary, hourlySummary, lsfAbortCode, noPsiWarning, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -192,6 +192,17 @@ describe('openWriters (the start\'s history and metrics stage)', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('noPsiWarning (the first report\'s word on PSI)', () => {
+  it('names the pressure directory of a kernel without PSI, and says how to turn it on', () => {
+    assert.match(noPsiWarning({ failures: {} }, '/host/proc') ?? '', /^no PSI \(\/host\/proc\/pressure missing or off\).*boot with psi=1$/);
+  });
+  it('says nothing where PSI was read, where its read failed, or where there was no sample', () => {
+    assert.equal(noPsiWarning({ pressure: {} as never, failures: {} }, '/proc'), undefined);
+    assert.equal(noPsiWarning({ failures: { pressure: 'EIO' } }, '/proc'), undefined);
+    assert.equal(noPsiWarning(undefined, '/proc'), undefined);
   });
 });
 
