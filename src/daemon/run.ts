@@ -186,13 +186,10 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
 
   onUsr1 = () => log.info('SIGUSR1 ignored: Node would open its inspector, which any local user could use to run code as root');
   onUsr2 = () => log.info('SIGUSR2 ignored: only SIGTERM stops the elim');
-  const parentElim = env[PARENT_ENV];
-  if (parentElim !== undefined && parentElim !== '') {
-    // Listed among lavarank's own child elims under some path the check at start
-    // did not recognise: running would start the same children again, without end.
-    const why = `started by lavarank (pid ${parentElim}) as a child elim (${PARENT_ENV} is set); refusing to run inside itself: remove lavarank from elims:`;
-    log.fatal(why);
-    complain(`lavarank: ${why}`);
+  const inside = insideItself(env);
+  if (inside !== undefined) {
+    log.fatal(inside);
+    complain(`lavarank: ${inside}`);
     return await closedLog(starting, logging, 1);
   }
   // The child elims, once started (after the first report).
@@ -500,6 +497,15 @@ export function announceStart(log: Pick<Logger, 'info' | 'warn'>, facts: { paren
     .finally(lookedAtEnv);
   if (facts.confRefusal !== undefined) log.warn(facts.confRefusal);
   return looked;
+}
+
+// Why this elim must not run, when lavarank started it as one of its own child elims
+// (PARENT_ENV set), listed under some path the check at start did not recognise:
+// running would start the same children again, without end.
+export function insideItself(env: NodeJS.ProcessEnv): string | undefined {
+  const parentElim = env[PARENT_ENV];
+  if (parentElim === undefined || parentElim === '') return undefined;
+  return `started by lavarank (pid ${parentElim}) as a child elim (${PARENT_ENV} is set); refusing to run inside itself: remove lavarank from elims:`;
 }
 
 // The config and the test interval the start runs with, or why it cannot start.

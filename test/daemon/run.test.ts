@@ -8,8 +8,9 @@ import { pino } from 'pino';
 import { defaultConfig } from '../../src/config/config.js';
 import type { Tick } from '../../src/daemon/elim.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
+import { PARENT_ENV } from '../../src/daemon/children.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { announceStart, countReport, elimPriority, emptySummary, hourlySummary, lsfAbortCode, noPsiWarning, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { announceStart, countReport, elimPriority, emptySummary, hourlySummary, insideItself, lsfAbortCode, noPsiWarning, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -131,6 +132,16 @@ describe('readConfig (the start\'s config stage)', () => {
     assert.ok(!bad.ok);
     assert.equal(bad.code, 2);
     assert.match(bad.problems[0] ?? '', /--test-interval/);
+  });
+});
+
+describe('insideItself', () => {
+  it('refuses to run as one of lavarank\'s own child elims, naming its parent and what to remove', () => {
+    assert.match(insideItself({ [PARENT_ENV]: '4242' }) ?? '', /started by lavarank \(pid 4242\) as a child elim .*remove lavarank from elims:/);
+  });
+  it('runs when lavarank did not start it, the variable unset or empty', () => {
+    assert.equal(insideItself({}), undefined);
+    assert.equal(insideItself({ [PARENT_ENV]: '' }), undefined);
   });
 });
 
