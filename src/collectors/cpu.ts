@@ -434,6 +434,12 @@ function changed(before: readonly number[] | undefined, now: readonly number[] |
   return before === undefined || now === undefined ? before !== now : !sameItems(before, now);
 }
 
+// This process's CPU time so far, user and system, in microseconds.
+function processCpuUs(): number {
+  const used = process.cpuUsage();
+  return used.user + used.system;
+}
+
 // Reports between two looks at lavarank's affinity (/proc/self/status) and the online
 // list: a minute at the 10 s interval, as for the model file.
 export const AFFINITY_CHECK_EVERY = 6;
@@ -454,6 +460,10 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   // The clock collect() is given, where the times can be held against it (wallJiffies):
   // the kernel's own, not a fake tree's nor lxcfs's.
   const kernelClock = options.kernelClock ?? (onProcFs(file.path) ? processMonotonicMs : false);
+  // lavarank's own CPU time, where the times are the running kernel's: its own work (the
+  // start's, between the baseline and the first report) is no task a job would share a
+  // CPU with, and a getrusage() a report forks nothing.
+  const ownCpuUs = options.ownCpuUs ?? (onProcFs(file.path) ? processCpuUs : false);
   // The CPUs a job may use (jobCpuTest): isolcpus= is read once, as it changes only
   // with a reboot; the affinity again whenever the set of online CPUs changes (a cpuset
   // rewrites it on hotplug) and every AFFINITY_CHECK_EVERY reports, never per report;
@@ -494,6 +504,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   // When the last read had returned: the kernel printed its times between collect()'s
   // time and then, so the interval's is at least this time to the next collect()'s.
   let previousMs = 0;
+  let previousOwnUs = -1; // ownCpuUs() at the last read, -1 where none
   let untimed1: number | undefined; // the CPUs' worth of time the times left out, averaged as the 1-minute load
   let previousBlocked = -1; // procs_blocked at the last reading, -1 where it had none
   // The CPU quota of lavarank's cgroup (a container's), found at start and with each
@@ -511,6 +522,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       // CPUs for its length read as busy and untimed (1.5 s at the first of once's two
       // reads, by strace: untimed1 1.0 on this 2-CPU VM, no program charged no tick).
       const readMs = kernelClock === false ? monotonicMs : kernelClock();
+      const ownUs = ownCpuUs === false ? -1 : ownCpuUs();
       // Now: the bytes are a view of the buffer every reader shares, which the reads
       // below (the affinity's status, the quota's files) write over.
       const blocked = blockedIn(bytes);
@@ -547,6 +559,8 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       previousCpus = known.names;
       const beforeMs = previousMs;
       previousMs = readMs;
+      const ownBeforeUs = previousOwnUs;
+      previousOwnUs = ownUs;
       spare = before;
       spareIdle = beforeIdle.length === known.names.length ? beforeIdle : numberSlots(known.names.length);
       if (beforeCpus === undefined || !sameItems(beforeCpus, known.names)) return undefined;
@@ -564,6 +578,8 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       }
       const minBusy = leastBusy(beforeIdle, previousIdle, total, job.skip);
       if (minBusy !== undefined) reading.minBusy = minBusy;
+      const readFor = readMs - beforeMs;
+      if (ownUs >= 0 && ownBeforeUs >= 0 && ownUs >= ownBeforeUs && readFor > 0) reading.own = (ownUs - ownBeforeUs) / 1000 / readFor;
       // The mean of the interval's two ends, as the disks' queue is the interval's: the
       // kernel keeps no integral of nr_iowait, and one instant strays from the interval's
       // mean (10 s intervals on a 2-CPU VM, 2026-12-06: 4.4 tasks RMS, the ends' mean 1.5).

@@ -24,6 +24,7 @@ export function createCollectors(options: CollectorsOptions = {}): Collector[] {
   if (options.jobCpus !== undefined) roots.jobCpus = options.jobCpus;
   if (options.warn !== undefined) roots.warn = options.warn;
   if (options.linkSpeedRead !== undefined) roots.linkSpeedRead = options.linkSpeedRead;
+  if (options.ownCpuUs !== undefined) roots.ownCpuUs = options.ownCpuUs;
   const collectors: Collector[] = [
     createCpuCollector(roots),
     createLoadCollector(roots),

@@ -11,6 +11,7 @@ export interface CpuReading {
   busy: number; // everything but idle and iowait
   online: number; // online CPUs counted in /proc/stat
   minBusy?: number; // the least busy online CPU's busy share (isolated CPUs and those outside lavarank's affinity left out); absent when unknown
+  own?: number; // the CPUs' worth of time lavarank's own process ran over the interval (all its threads); absent where /proc/stat is not the running kernel's
   blocked?: number; // the tasks waiting for io, the mean of procs_blocked at the interval's two ends (the reading's instant alone after a reading without it; not capped at one a CPU, as PSI io is); absent where /proc/stat has none
   // Where a job may use only some of the online CPUs (isolcpus=, an affinity or cpuset,
   // cpu.job_cpus), and at least one: how many, their busy share, and the cores they
@@ -180,6 +181,11 @@ export interface CollectorOptions {
   // the monotonic clock (src/util/clock.ts) where /proc/stat is on procfs. Tests give it
   // with a fake tree and clock.
   kernelClock?: false | (() => number);
+  // The CPU time lavarank's own process has used, in microseconds (all its threads,
+  // not its children's), so that the least busy CPU's share can be read without it.
+  // Default: process.cpuUsage() where /proc/stat is on procfs, none otherwise. Tests
+  // give it with a fake tree.
+  ownCpuUs?: false | (() => number);
   // Where a collector tells what is not a failure of one reading: a kernel read in the
   // background (a link speed) that has not returned. Default: not told.
   warn?: (message: string) => void;

@@ -256,6 +256,11 @@ function accountedFor(s: Sample, psi: number | undefined, busy: number | undefin
   if (!(floor <= busy)) floor = busy >= 0 ? busy : 0;
   const steal = s.cpu?.steal;
   if (steal !== undefined && steal > 0) floor = steal < floor ? floor - steal : 0;
+  // And less lavarank's own time (all of it, as if on the least busy CPU: each CPU ran
+  // other tasks at least that long): its start between the baseline and the first report
+  // took 0.05 of a CPU, which ranked an idle 1-CPU host 6.7 instead of 1.7 (review72).
+  const own = s.cpu?.own;
+  if (own !== undefined && own > 0) floor = own < floor ? floor - own : 0;
   // And the tasks waiting beyond them, which the same stepping aside hid (two loops a CPU
   // of a full 2-CPU host ranked 49.1 where seen they rank 147.2, 2026-12-07, hostile19):
   // at least one on a CPU while it had a queue, which PSI's counter, not an instant, gives

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, test, type TestContext } from 'node:test';
 import { AFFINITY_CHECK_EVERY, blockedIn, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, parseStat } from '../../src/collectors/cpu.js';
+import { monotonicMs } from '../../src/util/clock.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedCpuIdle, scannedStat, tempDir, writeTree } from './helpers.js';
 import type { CpuReading } from '../../src/collectors/types.js';
@@ -462,6 +463,41 @@ test('a read held before the kernel printed its times does not make the next int
   const r = c.collect(11_500);
   assert.equal(r?.busy, 2 / 2000);
   assert.equal(r?.untimed1, undefined);
+});
+
+test('the reading gives the CPUs\' worth of time lavarank\'s own process ran over the interval', (t) => {
+  const root = tempDir(t);
+  cheatedStat(root);
+  let readAt = 0;
+  let ownUs = 7_000_000; // the process's CPU time so far
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, kernelClock: () => readAt, ownCpuUs: () => ownUs });
+  c.collect(0);
+  // 0.5 s of the process's time in the 10 s interval, between the reads' returns.
+  readAt = 10_000;
+  ownUs += 500_000;
+  writeTree(root, { 'proc/stat': stat('2 0 0 1998 0 0 0 0', '1 0 0 999 0', '1 0 0 999 0') });
+  assert.equal(c.collect(10_000)?.own, 0.05);
+});
+
+test('a tree that is not procfs gives no time of lavarank\'s own, which is not the tree\'s host\'s', (t) => {
+  const root = tempDir(t);
+  cheatedStat(root);
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  writeTree(root, { 'proc/stat': stat('2 0 0 1998 0 0 0 0', '1 0 0 999 0', '1 0 0 999 0') });
+  const r = c.collect(10_000);
+  assert.ok(r !== undefined && !('own' in r), JSON.stringify(r));
+});
+
+test('the real /proc gives lavarank\'s own time over the interval from the process\'s CPU time', () => {
+  const c = createCpuCollector();
+  c.collect(monotonicMs());
+  const start = process.cpuUsage();
+  // Spin on the CPU for 20 ms of this process's time.
+  while (process.cpuUsage(start).user + process.cpuUsage(start).system < 20_000);
+  const r = c.collect(monotonicMs());
+  c.close?.();
+  assert.ok(r?.own !== undefined && r.own > 0, `own ${r?.own}`);
 });
 
 test('the times of a tree that is not procfs are not held against the clock', (t) => {

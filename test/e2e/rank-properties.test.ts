@@ -141,7 +141,7 @@ describe('the default model on synthetic hosts', () => {
   // (0.7370 -> 0.7363) where the rank is steep. Stop 63 widened the tolerance above to
   // 0.5 % of the rank for it, which hid falls of 2 points at 400; the ticks now add up.
   it('ranks a host no lower when only its iowait grows, where the rank is steep (2 CPUs 74 % busy at load 5.6 under swapping)', () => {
-    const host: Required<HostState> = { cpus: 2, cores: 2, busy: 0.736496, iowait: 0.0000042, steal: 0.0915, runnable: 8, load1: 5.605, blocked: 0, memUsed: 0, memTotalGiB: 8, swapPagesPerSec: 7454.9, majorFaultsPerSec: 0, diskBusy: 0, netUtil: 0, psiCpu: 0.736951, psiMemSome: 0.43505, psiMemFull: 0, psiIoSome: 0, psiIoFull: 0, seconds: 10 };
+    const host: Required<HostState> = { cpus: 2, cores: 2, busy: 0.736496, iowait: 0.0000042, steal: 0.0915, runnable: 8, load1: 5.605, blocked: 0, memUsed: 0, memTotalGiB: 8, swapPagesPerSec: 7454.9, majorFaultsPerSec: 0, diskBusy: 0, netUtil: 0, psiCpu: 0.736951, psiMemSome: 0.43505, psiMemFull: 0, psiIoSome: 0, psiIoFull: 0, seconds: 10, own: 0 };
     const before = ranker.rank(hosts.sample(host)).rank;
     const after = ranker.rank(hosts.sample(MORE['iowait']!(host, 0.05))).rank;
     assert.ok(after >= before - 1, `rank ${before.toFixed(2)} -> ${after.toFixed(2)}`);
@@ -154,6 +154,17 @@ describe('the default model on synthetic hosts', () => {
       assert.ok(idle < NEAR, `${cpus} CPUs idle: ${idle}`);
       assert.ok(oneFree < idle + NEAR, `${cpus} CPUs, ${cpus - 1} runnable: ${oneFree} against ${idle} idle`);
     }
+  });
+
+  // review72: the elim's start between its baseline and its first report ran 0.05 of a
+  // CPU, which the least busy CPU's floor counted as a task's: an idle 1-CPU host ranked
+  // 6.7 instead of 1.7 at the first report.
+  it('ranks a host whose only work was lavarank\'s own start near idle, on 1 CPU and where a job may use one CPU of 16', () => {
+    const alone = rankOf({ cpus: 1, busy: 0.05, own: 0.05 });
+    assert.ok(alone < 1, `1 CPU: ${alone.toFixed(2)}`);
+    const cpu0 = { perCpu: [{ busy: 0.05 }, ...Array.from({ length: 15 }, () => ({ busy: 0 }))], jobCpus: [0] };
+    const pinned = ranker.rank(hosts.sample({ cpus: 16, own: 0.05 }, cpu0)).rank;
+    assert.ok(pinned < 1, `job CPU 0 of 16: ${pinned.toFixed(2)}`);
   });
 
   // A real LIM showed this: an idle 2-CPU host ranked 107-153 at the ticks that met

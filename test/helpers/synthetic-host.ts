@@ -33,6 +33,7 @@ export interface HostState {
   psiIoSome?: number;
   psiIoFull?: number;
   seconds?: number; // from t0 to t1; default 10
+  own?: number; // lavarank's own CPU time over the window, in CPUs (part of busy: the elim's start); default 0
 }
 
 // Where the host's CPU time falls, for hosts whose CPUs differ: each CPU's own busy and
@@ -193,6 +194,7 @@ export function fullState(state: HostState): Required<HostState> {
     psiIoSome: state.psiIoSome ?? 0,
     psiIoFull: state.psiIoFull ?? 0,
     seconds: state.seconds ?? 10,
+    own: state.own ?? 0,
   };
 }
 
@@ -261,8 +263,10 @@ export function hostSampler(): HostSampler {
       rmSync(sysRoot, { recursive: true, force: true }); // the CPU list and devices may differ between hosts
       write(render(s, 0, layout));
       const jobCpus = layout.jobCpus === undefined ? {} : { jobCpus: [...layout.jobCpus] };
-      const collectors = createCollectors({ procRoot, sysRoot, gpu: { enabled: false }, linkSpeedRead: speedReadNow, ...jobCpus });
+      let ownUs = 0;
+      const collectors = createCollectors({ procRoot, sysRoot, gpu: { enabled: false }, linkSpeedRead: speedReadNow, ownCpuUs: () => ownUs, ...jobCpus });
       for (const c of collectors) c.collect(0);
+      ownUs = s.own * s.seconds * 1e6;
       write(render(s, s.seconds, layout));
       const sample: Sample = { ts: Date.UTC(2026, 11, 1, 12), failures: {} };
       for (const c of collectors) {

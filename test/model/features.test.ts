@@ -211,6 +211,48 @@ describe('toFeatures', () => {
     assert.ok(Math.abs(f['load1_per_cpu']! - 0.1) < 1e-12, `load1_per_cpu ${f['load1_per_cpu']}`);
   });
 
+  it('takes lavarank\'s own CPU time out of the least busy CPU\'s share before counting it as tasks', () => {
+    // A 1-CPU host with no task but the elim, whose start ran 0.05 of the interval.
+    const s = steppedAside();
+    s.cpu = { ...s.cpu!, online: 1, busy: 0.05, minBusy: 0.05, own: 0.05 };
+    s.load = { ...s.load!, online: 1 };
+    const f = toFeatures(s).named;
+    assert.deepEqual([f['runnable_per_cpu'], f['load1_per_cpu']], [0, 0]);
+    // A loop there, seen by the counts, still reads as one task whatever the elim ran.
+    s.cpu = { ...s.cpu!, busy: 1, minBusy: 1 };
+    s.load = { ...s.load!, load1: 1, load1PerCpu: 1, runnable: 1, runnablePerCpu: 1 };
+    const busy = toFeatures(s).named;
+    assert.deepEqual([busy['runnable_per_cpu'], busy['load1_per_cpu']], [1, 1]);
+  });
+
+  it('counts no more tasks for lavarank\'s own CPU time, and fewer by at most that time', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 256 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 4, noNaN: true }),
+        fc.double({ min: 0, max: 2, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (n, busy, least, extra, own, waited) => {
+          const s = fullSample({ ncpu: n, busy, runnablePerCpu: busy + extra });
+          s.cpu!.minBusy = least * busy;
+          s.cpu!.steal = 0;
+          s.pressure!.cpuSomeInterval = waited;
+          const without = toFeatures(s).named;
+          s.cpu!.own = own;
+          const f = toFeatures(s).named;
+          for (const name of ['runnable_per_cpu', 'load1_per_cpu']) {
+            assert.ok(f[name]! <= without[name]!, `${name} ${f[name]} above ${without[name]} with own ${own}`);
+            // Lowered by at most the elim's own time (with the queue counted over it).
+            assert.ok(f[name]! >= without[name]! - Math.min(own, 1) * (1 + waited) - 1e-12, `${name} ${f[name]} from ${without[name]} with own ${own}`);
+          }
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+
   it('ranks a full host whose tasks stepped aside at the instants of the counts as one whose counts saw them', () => {
     const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'default.json'));
     const seen = steppedAside();
