@@ -507,6 +507,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   let previousOwnUs = -1; // ownCpuUs() at the last read, -1 where none
   let untimed1: number | undefined; // the CPUs' worth of time the times left out, averaged as the 1-minute load
   let previousBlocked = -1; // procs_blocked at the last reading, -1 where it had none
+  let earlierBlocked = -1; // and at the reading before it
   // The CPU quota of lavarank's cgroup (a container's), found at start and with each
   // look at the affinity: read per report only where one is set.
   const quota = createQuotaReader(options.procRoot ?? '/proc', sysRoot, options.keepOpen);
@@ -542,6 +543,8 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       }
       withSums(now);
       const blockedBefore = previousBlocked;
+      const blockedEarlier = earlierBlocked;
+      earlierBlocked = previousBlocked;
       previousBlocked = blocked;
       if (!found && ++sinceAffinity >= AFFINITY_CHECK_EVERY) {
         sinceAffinity = 0;
@@ -580,10 +583,17 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       if (minBusy !== undefined) reading.minBusy = minBusy;
       const readFor = readMs - beforeMs;
       if (ownUs >= 0 && ownBeforeUs >= 0 && ownUs >= ownBeforeUs && readFor > 0) reading.own = (ownUs - ownBeforeUs) / 1000 / readFor;
-      // The mean of the interval's two ends, as the disks' queue is the interval's: the
-      // kernel keeps no integral of nr_iowait, and one instant strays from the interval's
-      // mean (10 s intervals on a 2-CPU VM, 2026-12-06: 4.4 tasks RMS, the ends' mean 1.5).
-      if (blocked >= 0) reading.blocked = blockedBefore >= 0 ? (blockedBefore + blocked) / 2 : blocked;
+      // The mean of the last three reads (this interval's two ends and the one before),
+      // read in unbroken order back from this one: the kernel keeps no integral of
+      // nr_iowait, and one instant strays from the interval's mean (10 s intervals on a
+      // 2-CPU VM, 2026-12-06: 4.4 tasks RMS, the ends' mean 1.5), so the two ends alone
+      // moved the waiters beyond the CPUs by up to 3 a report where the tasks' mean moved
+      // by 0.5 (2026-12-07, rank73: 1.06 tasks RMS a report, three reads 0.66). Each read
+      // weighs alike, so a host with more waiters at every read never reads fewer.
+      if (blocked >= 0) {
+        reading.blocked =
+          blockedBefore < 0 ? blocked : blockedEarlier < 0 ? (blockedBefore + blocked) / 2 : (blockedEarlier + blockedBefore + blocked) / 3;
+      }
       if (job.count > 0) {
         const jobBusy = busyOf(beforeIdle, previousIdle, total, job.skip);
         if (jobBusy !== undefined) {

@@ -136,6 +136,35 @@ test('the reading gives the tasks waiting for io as the mean of its interval\'s 
   assert.equal(c.collect(10_000)?.blocked, 4.5);
 });
 
+// procs_blocked at successive reads, each 10 s after the last, through the collector.
+function blockedSeries(t: TestContext, counts: readonly (number | undefined)[]): (number | undefined)[] {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: root });
+  return counts.map((n, i) => {
+    const line = n === undefined ? '' : `procs_blocked ${n}\n`;
+    writeTree(root, { stat: `${stat(`${100 * i} 0 0 ${100 * i} 0 0 0 0`, `${100 * i} 0 0 ${100 * i}`)}procs_running 1\n${line}` });
+    return c.collect(10_000 * i)?.blocked;
+  });
+}
+
+test('the reading gives the tasks waiting for io as the mean of the last three reads, once there are three', (t) => {
+  assert.deepEqual(blockedSeries(t, [2, 7, 3, 8]), [undefined, 4.5, 4, 6]);
+});
+
+test('a count at one read that strays from the rest moves the tasks waiting for io by a third of its excess, not a half', (t) => {
+  // Four waiters, ten at one read (rank73's series strayed by up to 3 a read): the two
+  // ends read 4, 7, 7, 4 (a step of 3); three reads 4, 6, 6, 6, 4 (steps of 2).
+  assert.deepEqual(blockedSeries(t, [4, 4, 4, 10, 4, 4, 4]).slice(1), [4, 4, 6, 6, 6, 4]);
+});
+
+test('a host with at least as many tasks waiting for io at every read never reads fewer', (t) => {
+  const fewer = [1, 3, 0, 5, 2, 2, 7];
+  const more = [1, 4, 0, 5, 3, 9, 7];
+  const a = blockedSeries(t, fewer);
+  const b = blockedSeries(t, more);
+  a.forEach((x, i) => assert.ok(x === undefined || b[i]! >= x, `read ${i}: ${b[i]} below ${x}`));
+});
+
 test('the reading gives no tasks waiting for io where the kernel prints none, and its instant alone after such a reading', (t) => {
   const root = tempDir(t);
   const c = createCpuCollector({ procRoot: root });
@@ -145,6 +174,9 @@ test('the reading gives no tasks waiting for io where the kernel prints none, an
   assert.equal(c.collect(10_000)?.blocked, undefined);
   writeTree(root, { stat: `${stat('200 0 0 200 0 0 0 0', '200 0 0 200')}procs_blocked 6\n` });
   assert.equal(c.collect(20_000)?.blocked, 6);
+  // Then the two reads since it, before the third.
+  writeTree(root, { stat: `${stat('300 0 0 300 0 0 0 0', '300 0 0 300')}procs_blocked 8\n` });
+  assert.equal(c.collect(30_000)?.blocked, 7);
 });
 
 // The readers share one buffer: /proc/self/status, read at every sixth report for the
