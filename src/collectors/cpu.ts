@@ -508,6 +508,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   let untimed1: number | undefined; // the CPUs' worth of time the times left out, averaged as the 1-minute load
   let previousBlocked = -1; // procs_blocked at the last reading, -1 where it had none
   let earlierBlocked = -1; // and at the reading before it
+  let earlierMs = 0; // when that reading's read had returned
   // The CPU quota of lavarank's cgroup (a container's), found at start and with each
   // look at the affinity: read per report only where one is set.
   const quota = createQuotaReader(options.procRoot ?? '/proc', sysRoot, options.keepOpen);
@@ -561,6 +562,8 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       previousIdle = spareIdle;
       previousCpus = known.names;
       const beforeMs = previousMs;
+      const lastFor = beforeMs - earlierMs; // the interval before this one
+      earlierMs = beforeMs;
       previousMs = readMs;
       const ownBeforeUs = previousOwnUs;
       previousOwnUs = ownUs;
@@ -589,10 +592,13 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       // 2-CPU VM, 2026-12-06: 4.4 tasks RMS, the ends' mean 1.5), so the two ends alone
       // moved the waiters beyond the CPUs by up to 3 a report where the tasks' mean moved
       // by 0.5 (2026-12-07, rank73: 1.06 tasks RMS a report, three reads 0.66). Each read
-      // weighs alike, so a host with more waiters at every read never reads fewer.
+      // weighs alike, so a host with more waiters at every read never reads fewer. The
+      // earliest only where the interval before was about as long as this one: reads at
+      // no steady pace (calibrate's, a read just before its window after another probe's
+      // end; the daemon's 0.5 s first report) would weigh one instant as an interval.
       if (blocked >= 0) {
-        reading.blocked =
-          blockedBefore < 0 ? blocked : blockedEarlier < 0 ? (blockedBefore + blocked) / 2 : (blockedEarlier + blockedBefore + blocked) / 3;
+        const steady = blockedEarlier >= 0 && lastFor > 0 && readFor > 0 && lastFor <= 2 * readFor && readFor <= 2 * lastFor;
+        reading.blocked = blockedBefore < 0 ? blocked : steady ? (blockedEarlier + blockedBefore + blocked) / 3 : (blockedBefore + blocked) / 2;
       }
       if (job.count > 0) {
         const jobBusy = busyOf(beforeIdle, previousIdle, total, job.skip);

@@ -136,16 +136,24 @@ test('the reading gives the tasks waiting for io as the mean of its interval\'s 
   assert.equal(c.collect(10_000)?.blocked, 4.5);
 });
 
-// procs_blocked at successive reads, each 10 s after the last, through the collector.
-function blockedSeries(t: TestContext, counts: readonly (number | undefined)[]): (number | undefined)[] {
+// procs_blocked at successive reads through the collector, each 10 s after the last
+// unless the times (ms) are given.
+function blockedSeries(t: TestContext, counts: readonly (number | undefined)[], times?: readonly number[]): (number | undefined)[] {
   const root = tempDir(t);
   const c = createCpuCollector({ procRoot: root });
   return counts.map((n, i) => {
     const line = n === undefined ? '' : `procs_blocked ${n}\n`;
     writeTree(root, { stat: `${stat(`${100 * i} 0 0 ${100 * i} 0 0 0 0`, `${100 * i} 0 0 ${100 * i}`)}procs_running 1\n${line}` });
-    return c.collect(10_000 * i)?.blocked;
+    return c.collect(times?.[i] ?? 10_000 * i)?.blocked;
   });
 }
+
+test('the read before the interval counts only where the interval before it was about as long: reads at no steady pace give the two ends', (t) => {
+  // calibrate: another probe's end, its next window's start 0.1 s later, the window's end
+  // 10 s after; the daemon: its baseline, the first report 0.5 s later, then every 10 s.
+  assert.deepEqual(blockedSeries(t, [9, 2, 4], [0, 100, 10_100]), [undefined, 5.5, 3]);
+  assert.deepEqual(blockedSeries(t, [2, 2, 8, 2], [0, 500, 10_500, 20_500]), [undefined, 2, 5, 4]);
+});
 
 test('the reading gives the tasks waiting for io as the mean of the last three reads, once there are three', (t) => {
   assert.deepEqual(blockedSeries(t, [2, 7, 3, 8]), [undefined, 4.5, 4, 6]);
