@@ -104,7 +104,7 @@ function childrenOf(pid: number): string[] {
 // a socket pair instead, on which lavarank's report sink skips what it does on a pipe
 // (taking back a report the reader has not read, before each write). The write end
 // is blocking, as LIM's is.
-function reportPipe(): { readEnd: Socket; writeFd: number; remove: () => void } {
+export function reportPipe(): { readEnd: Socket; writeFd: number; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'lavarank-bench-pipe-'));
   const path = join(dir, 'stdout');
   execFileSync('mkfifo', ['-m', '600', path]);
