@@ -157,20 +157,25 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     }
   };
 
-  const rankOf = (sample: Sample): { result?: RankResult; failure?: string } => {
+  // The ranker's result with its rank clamped, or why there is none. The result itself
+  // where its rank already is (every model's and the formula's): a copy of it and a
+  // wrapper around it were two objects made at each report for nothing.
+  const rankOf = (sample: Sample): RankResult | string => {
     let failure: string | undefined;
     for (let i = 0; i < required.length; i++) {
       const why = sample.failures[required[i]!];
       if (why !== undefined) failure = failure === undefined ? why : `${failure}; ${why}`;
     }
-    if (failure !== undefined) return { failure };
+    if (failure !== undefined) return failure;
     try {
       if (rankings++ % MODEL_CHECK_EVERY === 0) o.rankers.refresh?.();
       const result = o.rankers.current().rank(sample);
-      if (!Number.isFinite(result.rank)) return { failure: `model ${result.model} gave a non-finite rank` };
-      return { result: { ...result, rank: clampRank(result.rank) } };
+      if (!Number.isFinite(result.rank)) return `model ${result.model} gave a non-finite rank`;
+      const rank = clampRank(result.rank);
+      // 0 is copied: clampRank makes a -0 a 0, which the same comparison cannot tell apart.
+      return rank === result.rank && rank !== 0 ? result : { ...result, rank };
     } catch (err) {
-      return { failure: `ranking failed: ${errorMessage(err)}` };
+      return `ranking failed: ${errorMessage(err)}`;
     }
   };
 
@@ -234,29 +239,31 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     const tried = attempt(deadlineMs, began);
     const got = tried instanceof Promise ? await tried : tried;
     if (signal.aborted) break;
-    const ranked = got.sample === undefined ? { failure: got.failure } : rankOf(got.sample);
+    const ranked = got.sample === undefined ? (got.failure ?? 'no sample') : rankOf(got.sample);
+    const result = typeof ranked === 'string' ? undefined : ranked;
+    const why = typeof ranked === 'string' ? ranked : undefined;
 
     let state: TickState;
     let rank: number;
     let typed: TypedRanks | undefined;
-    if (ranked.result !== undefined) {
+    if (result !== undefined) {
       if (failures > 0) log.info({ failedTicks: failures }, `sampling recovered after ${failures} failed ticks`);
       failures = 0;
       state = 'ok';
-      rank = ranked.result.rank;
+      rank = result.rank;
       lastGood = rank;
-      typed = ranked.result.typed;
+      typed = result.typed;
       lastTyped = typed;
     } else {
       failures++;
       if (failures >= o.pessimisticAfter || lastGood === undefined) {
         if (failures === o.pessimisticAfter || (lastGood === undefined && failures === 1)) {
-          log.error({ failedTicks: failures, reason: ranked.failure }, `reporting the pessimistic rank ${o.pessimisticRank} until sampling recovers`);
+          log.error({ failedTicks: failures, reason: why }, `reporting the pessimistic rank ${o.pessimisticRank} until sampling recovers`);
         }
         state = 'pessimistic';
         rank = o.pessimisticRank;
       } else {
-        if (failures === 1) log.warn({ reason: ranked.failure }, 'sample failed; repeating the last good rank');
+        if (failures === 1) log.warn({ reason: why }, 'sample failed; repeating the last good rank');
         state = 'held';
         rank = lastGood;
         typed = lastTyped;
@@ -294,8 +301,8 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
       durationMs: clock.monotonic() - began,
     };
     if (got.sample !== undefined) tick.sample = got.sample;
-    if (ranked.result !== undefined) tick.result = ranked.result;
-    if (ranked.failure !== undefined) tick.failure = ranked.failure;
+    if (result !== undefined) tick.result = result;
+    if (why !== undefined) tick.failure = why;
     try {
       o.onTick?.(tick);
     } catch (err) {

@@ -4,6 +4,9 @@ import { FakeClock } from '../../src/util/clock.js';
 import type { Sample } from '../../src/collectors/types.js';
 import { MODEL_CHECK_EVERY, runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
 import type { Ranker } from '../../src/model/rank.js';
+import { parseModel, serializeModel } from '../../src/model/model.js';
+import { modelRanker } from '../../src/model/rankers.js';
+import { fullSample, randomModelFile } from '../model/helpers.js';
 import type { ReportSink, WriteOutcome } from '../../src/daemon/report.js';
 import { captureLog } from '../helpers.js';
 
@@ -106,6 +109,23 @@ describe('runElim', () => {
     const o = options({ sampler: scripted([new Error('no /proc')]), maxTicks: 1 });
     await runElim(o);
     assert.deepEqual(o.out.lines, ['1 rank 1000\n']);
+  });
+
+  it('reports a rank of -0 as 0, and records it as 0', async () => {
+    const ranker: Ranker = { name: 'minus', rank: () => ({ rank: -0, model: 'minus' }) };
+    const o = options({ sampler: scripted([0]), rankers: { current: () => ranker }, maxTicks: 1 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['1 rank 0\n']);
+    assert.ok(Object.is(o.ticks[0]?.result?.rank, 0));
+  });
+
+  it('hands the tick hook the ranker\'s own result, not a copy, when its rank is within range', async () => {
+    const given = { rank: 12.5, model: 'own', features: { cpu_busy: 0.1 } };
+    const ranker: Ranker = { name: 'own', rank: () => given };
+    const o = options({ sampler: scripted([0]), rankers: { current: () => ranker }, maxTicks: 1 });
+    await runElim(o);
+    assert.deepEqual(o.out.lines, ['1 rank 12.5\n']);
+    assert.equal(o.ticks[0]?.result, given);
   });
 
   it('still reports on time when a sample never finishes, and does not start another meanwhile', async () => {
@@ -217,11 +237,48 @@ describe('runElim', () => {
     assert.deepEqual(refreshedAt, [1, MODEL_CHECK_EVERY + 3]);
   });
 
+  it('writes the same report lines byte for byte for fixed samples, with a network and with the backbone alone', async () => {
+    const samples = (): Sample[] => {
+      const noPsi = fullSample({ ncpu: 128, busy: 0.3, runnablePerCpu: 0.2 });
+      delete noPsi.pressure;
+      const crowded = fullSample({ ncpu: 2, busy: 1, runnablePerCpu: 2 });
+      crowded.pressure!.cpuSome = 0.9;
+      crowded.pressure!.ioSome = 0.6;
+      // The first only sets the collectors' baselines: no report is made of it.
+      return [fullSample(), fullSample(), crowded, noPsi, fullSample({ ncpu: 64, busy: 0, runnablePerCpu: 0 })];
+    };
+    const withNetwork = randomModelFile({ seed: 7 });
+    const backboneAlone = { ...withNetwork, residual: null };
+    const lines: string[][] = [];
+    for (const file of [withNetwork, backboneAlone]) {
+      const ranker = modelRanker(parseModel(serializeModel(file), 'test'));
+      const given = samples();
+      const o = options({ sampler: { sample: () => given.shift()! }, rankers: { current: () => ranker }, typedRanks: true, maxTicks: 4 });
+      await runElim(o);
+      lines.push(o.out.lines);
+    }
+    assert.deepEqual(lines, [
+      [
+        '4 rank 0.05 rank_cpu 1.01 rank_mem 3.165 rank_io 22\n',
+        '4 rank 105.738 rank_cpu 152.525 rank_mem 157.913 rank_io 120\n',
+        '4 rank 0.03 rank_cpu 1.01 rank_mem 2.142 rank_io 460.517\n',
+        '4 rank 0 rank_cpu 1.01 rank_mem 3.165 rank_io 32\n',
+      ],
+      [
+        '4 rank 2.689 rank_cpu 1.01 rank_mem 3.165 rank_io 22\n',
+        '4 rank 152.386 rank_cpu 152.525 rank_mem 157.913 rank_io 120\n',
+        '4 rank 24.338 rank_cpu 1.01 rank_mem 2.142 rank_io 460.517\n',
+        '4 rank 3.139 rank_cpu 1.01 rank_mem 3.165 rank_io 32\n',
+      ],
+    ]);
+  });
+
   it('clamps the rank to 0..1000', async () => {
     const ranker: Ranker = { name: 'wild', rank: () => ({ rank: 5000, model: 'wild' }) };
     const o = options({ sampler: scripted([0]), rankers: { current: () => ranker }, maxTicks: 1 });
     await runElim(o);
     assert.deepEqual(o.out.lines, ['1 rank 1000\n']);
+    assert.equal(o.ticks[0]?.result?.rank, 1000);
   });
 
   it('stops when the reader has gone away', async () => {
