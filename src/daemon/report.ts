@@ -4,7 +4,7 @@
 // exactly one write(2) of at most PIPE_BUF bytes (atomic on a pipe). LIM parses
 // one report per poll, every 5 s, so reports it has not read are a backlog of
 // stale values: on a pipe they are taken back before the next one is written.
-import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readvSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { isValidResourceName, isValidTextValue, MAX_TEXT_BYTES, type ResourceValue } from '../lsf/elim-parse.js';
 import { errorCode } from '../util/errors.js';
@@ -167,7 +167,7 @@ const keepAlive: Socket[] = [];
 // read end is closed again at once: held open, it would hide LIM's death (no EPIPE).
 // This and the write that follows run in one turn of the event loop, so SIGTERM
 // cannot fall between them; a LIM polling at that very instant waits microseconds.
-function takeBackUnread(path: string, scratch: Buffer): number {
+function takeBackUnread(path: string, scratch: readonly Buffer[]): number {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   let taken = 0;
   // An empty pipe, the usual case, is an EAGAIN error from readSync: without a stack
@@ -178,7 +178,7 @@ function takeBackUnread(path: string, scratch: Buffer): number {
     for (;;) {
       let n: number;
       try {
-        n = readSync(fd, scratch, 0, scratch.length, null);
+        n = readvSync(fd, scratch);
       } catch (err) {
         if (errorCode(err) === 'EAGAIN') return taken; // the pipe is empty
         throw err;
@@ -212,7 +212,9 @@ function pause(ms: number): void {
 export function fdSink(fd = 1): ReportSink {
   let target = fd;
   let pipe: string | undefined;
-  const scratch = Buffer.allocUnsafe(64 * 1024);
+  // As the one-element list readvSync takes: readSync checks five arguments through
+  // Node's wrapped validators, readvSync two (src/collectors/procfs.ts reads so too).
+  const scratch = [Buffer.allocUnsafe(64 * 1024)];
   try {
     const st = fstatSync(fd);
     if (st.isFIFO()) {
