@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { FakeClock } from '../../src/util/clock.js';
+import { FakeClock, monotonicMs, systemClock } from '../../src/util/clock.js';
 import type { Collector, CollectorName, CpuReading, LoadReading } from '../../src/collectors/types.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { defaultConfig } from '../../src/config/config.js';
@@ -51,6 +51,20 @@ test('each collector gets the monotonic time at which it is called', () => {
   const load = scripted('load', () => LOAD);
   createSampler({ collectors: [cpu, load], clock, log: recordingLog().log }).sample();
   assert.deepEqual([cpu.seen, load.seen], [[10_000], [13_000]]);
+});
+
+test('with the system clock, each collector gets a time no earlier than the end of the one before it', () => {
+  const cpu = scripted('cpu', () => {
+    const until = monotonicMs() + 3;
+    while (monotonicMs() < until); // a read that took 3 ms
+    return CPU;
+  });
+  const load = scripted('load', () => LOAD);
+  const before = monotonicMs();
+  createSampler({ collectors: [cpu, load], clock: systemClock, log: recordingLog().log }).sample();
+  const after = monotonicMs();
+  assert.ok(cpu.seen[0]! >= before && load.seen[0]! <= after, `${before} ${cpu.seen[0]} ${load.seen[0]} ${after}`);
+  assert.ok(load.seen[0]! - cpu.seen[0]! >= 3, `${cpu.seen[0]} then ${load.seen[0]}`);
 });
 
 test('a disk busy all the time reads as saturated at the tick after one where a collector before it took 4 s', (t) => {
