@@ -10,7 +10,7 @@
 // they share the host's noise; --floor counts the reads-only floor the same way.
 //
 //   node dist/scripts/count-report.js [--node host|small|big] [--reports 24] [--warmup 40]
-//        [--interval 3] [--rounds 1] [--floor] [--build DIR]... [--keep DIR] [--js-names]
+//        [--interval 3] [--rounds 1] [--floor] [--build DIR]... [--keep DIR]
 //
 // --node: this host's /proc and /sys; or a generated node read kept open as procfs
 // is, its counters advancing every half interval (gen-bignode.ts): `small` (2 CPUs,
@@ -18,9 +18,9 @@
 // (issue 16's 128-CPU node). --build: a checkout whose `npm run build` is to be counted
 // (repeat it to compare builds; default this checkout). --keep: where to leave the
 // callgrind dumps (`callgrind_annotate --inclusive=yes FILE` reads them); else they are
-// removed. --js-names: the daemon's interpreted functions named in the dumps
-// (--interpreted-frames-native-stack, which costs instructions of its own: for a
-// profile, not a before/after figure). Needs valgrind and callgrind_control on the PATH.
+// removed; they name Node's and V8's native functions only (valgrind sees no symbols for
+// the interpreter's frames), so a figure per JavaScript function needs an in-process
+// harness. Needs valgrind and callgrind_control on the PATH.
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -168,7 +168,6 @@ async function main(): Promise<void> {
       floor: { type: 'boolean', default: false },
       build: { type: 'string', multiple: true },
       keep: { type: 'string' },
-      'js-names': { type: 'boolean', default: false },
     },
   });
   const reports = whole('reports', values.reports, 1);
@@ -186,8 +185,6 @@ async function main(): Promise<void> {
     const spec = values.node === 'big' ? BIG_NODE : values.node === 'small' ? SMALL_NODE : undefined;
     const roots: BigNodeRoots | undefined = spec === undefined ? undefined : generateBigNode(join(dir, 'node'), spec);
     const stop = spec === undefined || roots === undefined ? () => undefined : advanceCounters(roots, spec, intervalSec, { inPlace: true });
-    // Interpreted functions by name in the dumps (a few per cent more instructions: for profiles, not figures).
-    const names = values['js-names'] ? ['--interpreted-frames-native-stack'] : [];
     const runs: Counted[] = builds.map((b, i) => {
       const root = join(dir, `install${i}`);
       installInto(b, root);
@@ -196,7 +193,7 @@ async function main(): Promise<void> {
       const extra = roots === undefined ? [] : ['--test-keep-open'];
       return {
         label: `${name} ${b}`,
-        args: [...DAEMON_NODE_FLAGS, ...names, join(root, 'dist/src/cli.js'), 'run', '--test-interval', String(intervalSec), '--config', config, ...extra],
+        args: [...DAEMON_NODE_FLAGS, join(root, 'dist/src/cli.js'), 'run', '--test-interval', String(intervalSec), '--config', config, ...extra],
         cwd: dir,
         log: join(dir, `${name}.log`),
       };
