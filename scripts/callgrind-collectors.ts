@@ -5,7 +5,7 @@
 // V8 flags).
 //
 //   npm run callgrind:collectors [-- --calls 14] [--warm 4] [--only host|big] [--cpus 128]
-//                                   [--collector disk] [--keep DIR]
+//                                   [--collector disk] [--keep DIR] [--each]
 //
 // One valgrind run per root: the child calls every collector in turn, each call alone
 // between two markers (process.getegid() zeroes callgrind's counters, process.getgroups()
@@ -121,7 +121,7 @@ export function countRoot(o: RootRun): Counts {
 // One line per collector, the calls after `warm`: their median (a steady call: the look once
 // a minute is one call in AFFINITY_CHECK_EVERY), least and most, and their mean (the look
 // averaged in).
-export function formatCounts(title: string, counts: Counts, warm: number): string {
+export function formatCounts(title: string, counts: Counts, warm: number, each = false): string {
   const lines = [title];
   let total = 0;
   const k = (n: number): string => (n / 1000).toFixed(1);
@@ -131,6 +131,9 @@ export function formatCounts(title: string, counts: Counts, warm: number): strin
     const mean = kept.reduce((x, y) => x + y, 0) / kept.length;
     total += mean;
     lines.push(`  ${name.padEnd(9)} median ${k(s.median)} k (${k(s.min)}–${k(s.max)})   mean ${k(mean)} k`);
+    // Each call's count: a generated node's files are the same at the same call in every
+    // build, so two builds compare call by call where the calls' own spread is wider.
+    if (each) lines.push(`  ${''.padEnd(9)} ${kept.join(' ')}`);
   }
   lines.push(`  ${'sum'.padEnd(9)} of the means ${k(total)} k instructions a report`);
   return lines.join('\n');
@@ -150,6 +153,7 @@ async function main(): Promise<void> {
       cpus: { type: 'string', default: String(BIG_NODE.cpus) },
       collector: { type: 'string' },
       keep: { type: 'string' },
+      each: { type: 'boolean', default: false },
     },
   });
   if (values.child) {
@@ -170,13 +174,13 @@ async function main(): Promise<void> {
   const pick: Partial<RootRun> = {};
   if (values.collector !== undefined) pick.collector = values.collector;
   if (values.keep !== undefined) pick.keep = values.keep;
-  if (values.only !== 'big') console.log(formatCounts(`this host (/proc, /sys), ${calls} calls after ${warm}:`, countRoot({ procRoot: '/proc', sysRoot: '/sys', rounds, ...pick }), warm));
+  if (values.only !== 'big') console.log(formatCounts(`this host (/proc, /sys), ${calls} calls after ${warm}:`, countRoot({ procRoot: '/proc', sysRoot: '/sys', rounds, ...pick }), warm, values.each));
   if (values.only !== 'host') {
     const dir = mkdtempSync(join(tmpdir(), 'lavarank-bignode-'));
     try {
       const spec = { ...BIG_NODE, cpus };
       const roots = generateBigNode(dir, spec);
-      console.log(formatCounts(`generated node (${spec.cpus} CPUs, ${spec.disks} disks, ${spec.nics} NICs), kept open and moving, ${calls} calls after ${warm}:`, countRoot({ ...roots, rounds, moving: spec, ...pick }), warm));
+      console.log(formatCounts(`generated node (${spec.cpus} CPUs, ${spec.disks} disks, ${spec.nics} NICs), kept open and moving, ${calls} calls after ${warm}:`, countRoot({ ...roots, rounds, moving: spec, ...pick }), warm, values.each));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

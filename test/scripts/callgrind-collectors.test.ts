@@ -43,3 +43,10 @@ describe('spread and formatCounts', () => {
     assert.equal(text, ['t', '  cpu       median 2.0 k (1.0–3.0)   mean 2.0 k', '  disk      median 0.5 k (0.5–0.5)   mean 0.5 k', '  sum       of the means 2.5 k instructions a report'].join('\n'));
   });
 });
+
+describe('formatCounts with each', () => {
+  it('lists every counted call after the collector’s line', () => {
+    const text = formatCounts('t', new Map([['cpu', [9000, 1000, 3000]]]), 1, true);
+    assert.equal(text.split('\n')[2], '            1000 3000');
+  });
+});
