@@ -83,6 +83,13 @@ export function scanPressure(text: string, into: Array<number | undefined>, at: 
   return true;
 }
 
+// The total of the "some" line (microseconds) of a file scanPressure read: its first line
+// ends at it, after the line's last "=".
+export function someTotalIn(text: string): number {
+  const newline = text.indexOf('\n');
+  return Number(text.slice(text.lastIndexOf('=', newline) + 1, newline));
+}
+
 // Slots for the six avg10 values, in percent (full undefined where a file has none),
 // from numberSlots.
 const CPU = 0;
@@ -127,20 +134,13 @@ export function createPressureCollector(options: CollectorOptions = {}): Collect
   // The cpu "some" total (microseconds) and collect()'s time at the last reading, -1 before it.
   let someTotal = -1;
   let someMs = 0;
-  function read(file: KernelFile, at: number): void {
+  // Reads one file into the avg10 slots at `at`; with `total`, answers its "some" line's
+  // total (the cpu file's, for cpuSomeInterval), else -1.
+  function read(file: KernelFile, at: number, total: boolean): number {
     const text = file.text();
-    if (!scanPressure(text, avg10, at)) avg10Into(parsePressure(text, file.path), avg10, at);
-  }
-  // read for the cpu file, returning its "some" line's total too.
-  function readCpu(): number {
-    const text = files.cpu.text();
-    if (scanPressure(text, avg10, CPU)) {
-      // The kernel's layout, checked: the first line is "some", ending at its total.
-      const from = text.indexOf('total=') + 6;
-      return Number(text.slice(from, text.indexOf('\n', from)));
-    }
-    const parsed = parsePressure(text, files.cpu.path);
-    avg10Into(parsed, avg10, CPU);
+    if (scanPressure(text, avg10, at)) return total ? someTotalIn(text) : -1;
+    const parsed = parsePressure(text, file.path);
+    avg10Into(parsed, avg10, at);
     return parsed.some.total;
   }
   return {
@@ -151,7 +151,7 @@ export function createPressureCollector(options: CollectorOptions = {}): Collect
       // file missing or refused leaves none to count from.
       let share = NaN;
       try {
-        const total = readCpu();
+        const total = read(files.cpu, CPU, true);
         if (someTotal >= 0 && total >= someTotal && monotonicMs > someMs) share = (total - someTotal) / ((monotonicMs - someMs) * 1000);
         someTotal = total >= 0 ? total : -1;
         someMs = monotonicMs;
@@ -161,8 +161,8 @@ export function createPressureCollector(options: CollectorOptions = {}): Collect
         throw err;
       }
       try {
-        read(files.memory, MEMORY);
-        read(files.io, IO);
+        read(files.memory, MEMORY, false);
+        read(files.io, IO, false);
       } catch (err) {
         if (isPsiUnavailable(err)) return undefined;
         throw err;

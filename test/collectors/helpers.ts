@@ -11,7 +11,7 @@ import { diskScanFor, scanDiskstats, type DiskCounters, type DiskLayout } from '
 import { netScanFor, scanNetDev, type NetCounters, type NetLayout } from '../../src/collectors/network.js';
 import { LOAD1, RUNNING, scanLoadavg } from '../../src/collectors/loadavg.js';
 import { MEMINFO_SLOTS, scanMeminfo, scanVmstat, VMSTAT_SLOTS, type MeminfoCounters, type VmstatCounters } from '../../src/collectors/memory.js';
-import { scanPressure } from '../../src/collectors/pressure.js';
+import { scanPressure, someTotalIn } from '../../src/collectors/pressure.js';
 import { numberSlots } from '../../src/collectors/text.js';
 
 // dist/test/collectors/ -> the repository root, where the fixtures stay uncompiled.
@@ -172,10 +172,11 @@ export function scannedVmstat(bytes: Buffer): VmstatCounters | undefined {
 }
 
 // What the hot path reads of a PSI file: the avg10 of its some and full lines (full
-// undefined without one), or undefined when it leaves the text to parsePressure.
-export function scannedPressure(text: string): { some: number; full: number | undefined } | undefined {
+// undefined without one) and the some line's total, or undefined when it leaves the
+// text to parsePressure.
+export function scannedPressure(text: string): { some: number; full: number | undefined; total: number } | undefined {
   const avg10: Array<number | undefined> = numberSlots(2);
-  return scanPressure(text, avg10, 0) ? { some: avg10[0]!, full: avg10[1] } : undefined;
+  return scanPressure(text, avg10, 0) ? { some: avg10[0]!, full: avg10[1], total: someTotalIn(text) } : undefined;
 }
 
 // What the hot path reads of /proc/loadavg, or undefined when it leaves the text to parseLoadavg.

@@ -153,11 +153,11 @@ test('scanPressure reads every captured PSI file as parsePressure does, and leav
     for (const r of ['cpu', 'memory', 'io']) {
       const text = fixtureText(f, `t1/proc/pressure/${r}`);
       const parsed = parsePressure(text);
-      assert.deepEqual(scannedPressure(text), { some: parsed.some.avg10, full: parsed.full?.avg10 }, `${f} ${r}`);
+      assert.deepEqual(scannedPressure(text), { some: parsed.some.avg10, full: parsed.full?.avg10, total: parsed.some.total }, `${f} ${r}`);
     }
   }
-  assert.deepEqual(scannedPressure(`some ${LINE}\n`), { some: 12.5, full: undefined });
-  assert.deepEqual(scannedPressure(`some ${LINE}\nfull ${LINE.replace('12.50', '0.01')}\n`), { some: 12.5, full: 0.01 });
+  assert.deepEqual(scannedPressure(`some ${LINE}\n`), { some: 12.5, full: undefined, total: parsePressure(`some ${LINE}\n`).some.total });
+  assert.deepEqual(scannedPressure(`some ${LINE}\nfull ${LINE.replace('12.50', '0.01')}\n`), { some: 12.5, full: 0.01, total: parsePressure(`some ${LINE}\n`).some.total });
   assert.equal(scannedPressure(`some ${LINE}\nfull ${LINE}\nsome ${LINE}\n`), undefined);
   assert.equal(scannedPressure(`full ${LINE}\nsome ${LINE}\n`), undefined);
   assert.equal(scannedPressure(`some ${LINE.replace('12.50', '-1.00')}\n`), undefined);
@@ -171,6 +171,6 @@ test('scanPressure leaves a number of 31 digits to parsePressure in the shortest
   assert.equal(scannedPressure(line('some', `1${thirty}`)), undefined);
   assert.equal(scannedPressure(some + line('full', `1${thirty}`)), undefined);
   assert.throws(() => parsePressure(some + line('full', `1${thirty}`)), CollectorError);
-  assert.deepEqual(scannedPressure(line('some', thirty)), { some: 1, full: undefined });
-  assert.deepEqual(scannedPressure(some + line('full', thirty)), { some: 1, full: 1 });
+  assert.deepEqual(scannedPressure(line('some', thirty)), { some: 1, full: undefined, total: Number(thirty) });
+  assert.deepEqual(scannedPressure(some + line('full', thirty)), { some: 1, full: 1, total: 5 });
 });

@@ -312,7 +312,7 @@ describe('hot-path readers agree with the parsers', () => {
       const pct = (x: number) => (x / 100).toFixed(2);
       const line = (kind: string, a: number, t: string) => `${kind} avg10=${pct(avg[a]!)} avg60=${pct(avg[a + 1]!)} avg300=${pct(avg[a + 2]!)} total=${t}\n`;
       const text = applyEdits(line('some', 0, totals[0]!) + (full ? line('full', 3, totals[1]!) : ''), list);
-      return agrees(scannedPressure(text), () => parsePressure(text), (scanned, parsed) => assert.deepEqual(scanned, { some: parsed.some.avg10, full: parsed.full?.avg10 }));
+      return agrees(scannedPressure(text), () => parsePressure(text), (scanned, parsed) => assert.deepEqual(scanned, { some: parsed.some.avg10, full: parsed.full?.avg10, total: parsed.some.total }));
     },
   );
 
@@ -331,7 +331,7 @@ describe('hot-path readers agree with the parsers', () => {
       const scanned = scannedPressure(text);
       const parsed = strict(() => parsePressure(text));
       assert.equal(scanned !== undefined, parsed !== undefined, text);
-      if (parsed !== undefined) assert.deepEqual(scanned, { some: parsed.some.avg10, full: parsed.full?.avg10 });
+      if (parsed !== undefined) assert.deepEqual(scanned, { some: parsed.some.avg10, full: parsed.full?.avg10, total: parsed.some.total });
       return scanned !== undefined;
     },
   );
