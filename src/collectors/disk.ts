@@ -171,6 +171,15 @@ export function diskScanFor(layout: DiskLayout): DiskScan {
 // same counters for these disks, or rejects a line this does not read or a field it
 // only skips. Updates the layout's hints.
 export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan, sectors: boolean): boolean {
+  // What the loops read per line and per field, in locals: in the interpreter each read
+  // of a module binding is a context load and a hole check (ThrowReferenceErrorIfHole).
+  const find = byteIndex;
+  const space = SPACE;
+  const newlineByte = NEWLINE;
+  const ioTicksField = IO_TICKS;
+  const readField = READ_SECTORS;
+  const writeField = WRITE_SECTORS;
+  const exact = EXACT_DIGITS;
   if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return false;
   // Each field ends at the next space (a native search): where parseDiskstats's split
   // ends it too when no other whitespace is in the text.
@@ -191,30 +200,30 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan,
       at++;
     }
     let p = at + d.prefix.length;
-    // byteIndex, a bound builtin without a frame of its own: 64 disks × 11 searches a report.
-    const newline = byteIndex(bytes, NEWLINE, p);
+    // find (byteIndex), a bound builtin without a frame of its own: 64 disks × 11 searches a report.
+    const newline = find(bytes, newlineByte, p);
     const lineEnd = newline < 0 ? bytes.length : newline;
     // Fields 4 to 12: none may be empty (two spaces in a row), and the sectors are read
     // when asked. Whether they end before the line does is checked once, at io_ticks:
     // each search starts past the last, so a field that ran past the line's end puts
     // io_ticks' end past it too.
-    for (let field = 4; field < IO_TICKS; field++) {
-      const end = byteIndex(bytes, SPACE, p);
+    for (let field = 4; field < ioTicksField; field++) {
+      const end = find(bytes, space, p);
       if (end <= p) return false; // an empty field, or no space after it
-      if (sectors && (field === READ_SECTORS || field === WRITE_SECTORS)) {
+      if (sectors && (field === readField || field === writeField)) {
         const value = counterAt(bytes, p, end);
         if (value < 0) return false;
-        if (field === READ_SECTORS) into.readSectors[k] = value;
+        if (field === readField) into.readSectors[k] = value;
         else into.writeSectors[k] = value;
       }
       p = end + 1;
     }
-    const end = byteIndex(bytes, SPACE, p);
+    const end = find(bytes, space, p);
     if (end <= p || end >= lineEnd) return false;
     // io_ticks digit by digit here, as counterAt sums them, without its call: a byte xor
     // '0' is under 10 only for a digit. A longer field is counterAt's (Number() rounds it).
     let ticks = 0;
-    if (end - p <= EXACT_DIGITS) {
+    if (end - p <= exact) {
       for (let c = bytes[p]! ^ 48; c < 10; c = bytes[++p]! ^ 48) ticks = ticks * 10 + c;
       if (p !== end) return false;
     } else {
@@ -227,8 +236,8 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan,
     const start = p;
     let weighted = 0;
     for (let c = bytes[p]! ^ 48; c < 10; c = bytes[++p]! ^ 48) weighted = weighted * 10 + c;
-    if (p === start || (p < lineEnd && bytes[p] !== SPACE)) return false;
-    if (p - start > EXACT_DIGITS) {
+    if (p === start || (p < lineEnd && bytes[p] !== space)) return false;
+    if (p - start > exact) {
       weighted = counterAt(bytes, start, p);
       if (weighted < 0) return false; // over 30 digits: parseDiskstats refuses the line
     }
