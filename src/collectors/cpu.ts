@@ -189,6 +189,11 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
 // file, REFUSED for anything else; the lines must end inside `text`.
 function cpuLinesOneByOne(bytes: Buffer, text: string, newline: number, known: CpuSet, idle: number[] | undefined): number {
   const heads = known.heads;
+  const n = heads.length;
+  // What the loop reads per line, in locals: in the interpreter each read of a module
+  // binding is a context load and a hole check (ThrowReferenceErrorIfHole).
+  const exact = EXACT_DIGITS;
+  const spaceXor0 = SPACE_XOR_0;
   // `text` is a latin1 string of the file's start (the same characters at the same places
   // as the bytes): V8's string search and startsWith cost fewer instructions than byteIndex
   // and the name compared as two 32-bit words through a DataView (until 2026-12-06), 1 900 a
@@ -200,7 +205,7 @@ function cpuLinesOneByOne(bytes: Buffer, text: string, newline: number, known: C
   // name check, another that read all five times digit by digit, and a byteIndex that
   // was a function, a line cost 3.5 µs; this loop 1.9 µs.
   // Indexed loops on the hot paths: an interpreted for-of allocates a result object per step.
-  for (let i = 0; i < heads.length; i++) {
+  for (let i = 0; i < n; i++) {
     const head = heads[i]!;
     if (nl < 0) return REFUSED;
     let p = nl + 1;
@@ -231,11 +236,11 @@ function cpuLinesOneByOne(bytes: Buffer, text: string, newline: number, known: C
     let sum = 0;
     let c = bytes[p]! ^ 48;
     for (; c < 10; c = bytes[++p]! ^ 48) sum = sum * 10 + c;
-    if (c !== SPACE_XOR_0 || p === start || p - start > EXACT_DIGITS) return REFUSED;
+    if (c !== spaceXor0 || p === start || p - start > exact) return REFUSED;
     start = ++p;
     let iowait = 0;
     for (c = bytes[p]! ^ 48; c < 10; c = bytes[++p]! ^ 48) iowait = iowait * 10 + c;
-    if (p === start || p - start > EXACT_DIGITS || (c !== SPACE_XOR_0 && p !== nl)) return REFUSED;
+    if (p === start || p - start > exact || (c !== spaceXor0 && p !== nl)) return REFUSED;
     idle[i] = sum + iowait;
   }
   return nl < 0 ? ENDS_FILE : nl;
