@@ -119,10 +119,7 @@ function textValueAt(text: string, key: string, afterNewline: string): number {
 
 // A meminfo value as the kernel prints it ("%8lu", then " kB"): padded with spaces.
 const PADDED_COUNT = /^ *\d{1,30}$/;
-const SPACE = 32;
 const NEWLINE = 10;
-const LETTER_K = 107;
-const LETTER_B = 66;
 
 // The hot path's reading of /proc/meminfo: the seven lines used, found by name in one
 // string of the file (1.5 kB, textValueAt), their values in bytes written into `into`
@@ -132,14 +129,22 @@ const LETTER_B = 66;
 // agrees, or rejects a line this does not read.
 export function scanMeminfo(bytes: Buffer, into: Array<number | undefined>): boolean {
   const text = latin1At(bytes, 0, bytes.length);
-  for (let i = 0; i < MEMINFO_NAMES.length; i++) {
-    const at = textValueAt(text, MEMINFO_NAMES[i]!, MEMINFO_AFTER_NEWLINE[i]!);
+  // What the loop reads per name, in locals: in the interpreter each read of a module
+  // binding is a context load and a hole check (ThrowReferenceErrorIfHole).
+  const names = MEMINFO_NAMES;
+  const afterNewline = MEMINFO_AFTER_NEWLINE;
+  const valueAt = textValueAt;
+  const find = byteIndex;
+  const padded = PADDED_COUNT;
+  const newlineByte = NEWLINE;
+  for (let i = 0; i < names.length; i++) {
+    const at = valueAt(text, names[i]!, afterNewline[i]!);
     if (at < 0) return false;
-    const newline = byteIndex(bytes, NEWLINE, at);
+    const newline = find(bytes, newlineByte, at);
     const end = newline - 3; // " kB"
-    if (end <= at || bytes[end] !== SPACE || bytes[end + 1] !== LETTER_K || bytes[end + 2] !== LETTER_B) return false;
+    if (end <= at || bytes[end] !== 32 || bytes[end + 1] !== 107 || bytes[end + 2] !== 66) return false; // ' ', 'k', 'B'
     const value = text.slice(at, end);
-    if (!PADDED_COUNT.test(value)) return false;
+    if (!padded.test(value)) return false;
     into[i] = Number(value) * 1024;
   }
   return into[TOTAL]! > 0;
@@ -169,11 +174,16 @@ export const VMSTAT_SLOTS = 3;
 // read or reject; `into` may then hold some of them. When it returns true, parseVmstat
 // agrees, or rejects a line this does not read.
 export function scanVmstat(bytes: Buffer, into: Array<number | undefined>): boolean {
-  for (let i = 0; i < VMSTAT_NAMES.length; i++) {
-    const at = bytesValueAt(bytes, VMSTAT_NAMES[i]!, VMSTAT_AFTER_NEWLINE[i]!);
+  // In locals, as in scanMeminfo.
+  const names = VMSTAT_NAMES;
+  const afterNewline = VMSTAT_AFTER_NEWLINE;
+  const find = byteIndex;
+  const counter = counterAt;
+  for (let i = 0; i < names.length; i++) {
+    const at = bytesValueAt(bytes, names[i]!, afterNewline[i]!);
     if (at < 0) return false;
-    const newline = byteIndex(bytes, NEWLINE, at);
-    const v = counterAt(bytes, at, newline < 0 ? bytes.length : newline);
+    const newline = find(bytes, 10, at);
+    const v = counter(bytes, at, newline < 0 ? bytes.length : newline);
     if (v < 0) return false;
     into[i] = v;
   }
