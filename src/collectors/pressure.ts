@@ -84,10 +84,10 @@ export function scanPressure(text: string, into: Array<number | undefined>, at: 
 }
 
 // The total of the "some" line (microseconds) of a file scanPressure read: its first line
-// ends at it, after the line's last "=".
+// ends at it.
 export function someTotalIn(text: string): number {
-  const newline = text.indexOf('\n');
-  return Number(text.slice(text.lastIndexOf('=', newline) + 1, newline));
+  const from = text.indexOf('total=') + 6;
+  return Number(text.slice(from, text.indexOf('\n', from)));
 }
 
 // Slots for the six avg10 values, in percent (full undefined where a file has none),
