@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
-import { OPEN_FLAGS, RotatingAppender, makeDir, openRefusal, unwritable } from '../util/appender.js';
+import { OPEN_FLAGS, RotatingAppender, makeDir, refusedAt, unwritable } from '../util/appender.js';
 import type { LogConfig } from '../config/config.js';
 import { errorMessage, errorReason } from '../util/errors.js';
 import { isDirectoryAsync } from '../util/paths.js';
@@ -161,11 +161,14 @@ async function openLogAsync(path: string): Promise<{ fd: number; stats: Stats } 
     // O_NONBLOCK, so that a FIFO planted there is refused, not waited on.
     const held = await holdDirectoryAsync(dirname(path), 'log directory');
     if ('problems' in held) return { why: held.problems.join('; '), refused: true };
+    const name = `${held.path}/${basename(path)}`;
     try {
-      const name = `${held.path}/${basename(path)}`;
-      fd = await openAsync(name, OPEN_FLAGS, LOG_FILE_MODE).catch(async (err: unknown) => {
-        throw await openRefusal(name, path, err);
-      });
+      fd = await openAsync(name, OPEN_FLAGS, LOG_FILE_MODE);
+    } catch (err) {
+      // Named by what stands there (held.fd is still open: name goes through it).
+      const why = await refusedAt(name);
+      if (why !== undefined) return { why, refused: true };
+      throw err;
     } finally {
       closeSync(held.fd);
     }
@@ -176,8 +179,6 @@ async function openLogAsync(path: string): Promise<{ fd: number; stats: Stats } 
     return { why, refused: true };
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
-    const refused = (err as { why?: unknown }).why;
-    if (typeof refused === 'string') return { why: refused, refused: true };
     return { why: errorReason(err), refused: false };
   }
 }

@@ -123,15 +123,21 @@ export function refusal(path: string, why: string): Error {
   return Object.assign(new Error(`${path} ${why}; lavarank appends its log and history only to a regular file of one link that it owns`), { code: 'EREFUSED' });
 }
 
-// The refusal of what stands at name (the file's name in its held directory) when an
-// open with OPEN_FLAGS failed, or the open's own error: the kernel says ENXIO for a FIFO
-// and, as root in a sticky directory such as /tmp, EACCES for another user's socket or
-// link, so that the log said "permission denied" and named neither (2026-12-07, hostile20).
-// The refusal's `why` is unwritable()'s words alone.
-export async function openRefusal(name: string, path: string, err: unknown): Promise<unknown> {
+// What unwritable() says of what stands at name (the file's name in its held directory)
+// once an open with OPEN_FLAGS failed, or undefined where nothing is there to name: the
+// kernel says ENXIO for a FIFO and, as root in a sticky directory such as /tmp, EACCES for
+// another user's socket or link, so that the log said "permission denied" and named
+// neither (2026-12-07, hostile20).
+export async function refusedAt(name: string): Promise<string | undefined> {
   const st = await lstatAsync(name).catch(() => undefined);
-  const why = st === undefined ? undefined : unwritable(st);
-  return why === undefined ? err : Object.assign(refusal(path, why), { cause: err, why });
+  return st === undefined ? undefined : unwritable(st);
+}
+
+// The refusal of what stands at name when an open with OPEN_FLAGS failed (refusedAt),
+// or the open's own error.
+async function openRefusal(name: string, path: string, err: unknown): Promise<unknown> {
+  const why = await refusedAt(name);
+  return why === undefined ? err : Object.assign(refusal(path, why), { cause: err });
 }
 
 // How often the path is checked against the open file (moved, deleted, directory removed).
