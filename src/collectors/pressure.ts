@@ -141,7 +141,7 @@ export function createPressureCollector(options: CollectorOptions = {}): Collect
     if (scanPressure(text, avg10, at)) return total ? someTotalIn(text) : -1;
     const parsed = parsePressure(text, file.path);
     avg10Into(parsed, avg10, at);
-    return parsed.some.total;
+    return total ? parsed.some.total : -1;
   }
   return {
     name: NAME,
