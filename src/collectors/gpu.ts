@@ -315,8 +315,8 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       const partial = result.failed && result.exitCode !== undefined ? parseNvidiaSmiPartial(result.stdout, result.stderr, `${command} output`) : undefined;
       // A GPU in trouble among healthy ones ([GPU requires reset] in its row) is named as a
       // lost one is; with no healthy GPU left the query has failed.
-      const read = !result.failed ? splitFaults(parseNvidiaSmi(result.stdout, `${command} output`)) : partial === undefined ? undefined : { ...splitFaults(partial.rows), lost: partial.lost };
-      const unread = read === undefined ? [] : [...('lost' in read ? read.lost : []), ...read.faults];
+      const read = !result.failed ? { ...splitFaults(parseNvidiaSmi(result.stdout, `${command} output`)), lost: [] } : partial === undefined ? undefined : { ...splitFaults(partial.rows), lost: partial.lost };
+      const unread = read === undefined ? [] : [...read.lost, ...read.faults];
       const named = unread.map((gpu) => `GPU ${gpu}`).join('; ');
       if (read !== undefined && read.healthy.length === 0 && read.faults.length > 0) {
         failed(`no GPU gives its values: ${named}`);
