@@ -540,6 +540,49 @@ test('the real /proc gives lavarank\'s own time over the interval from the proce
   assert.ok(r?.own !== undefined && r.own > 0, `own ${r?.own}`);
 });
 
+// The floor takes lavarank's time off the least busy CPU's share (accountedFor): a read
+// that failed between them must leave both over the same span, since the last good read.
+test('after a read of /proc/stat that failed, lavarank\'s own time is over the same span as the least busy CPU\'s share', (t) => {
+  const root = tempDir(t);
+  cheatedStat(root);
+  let readAt = 0;
+  let ownUs = 0;
+  const c = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys`, kernelClock: () => readAt, ownCpuUs: () => ownUs });
+  c.collect(0);
+  readAt = 10_000;
+  ownUs = 100_000;
+  writeTree(root, { 'proc/stat': stat('200 0 0 1800 0 0 0 0', '100 0 0 900 0', '100 0 0 900 0') });
+  assert.equal(c.collect(10_000)?.own, 0.01);
+  readAt = 20_000;
+  ownUs = 1_000_000;
+  writeTree(root, { 'proc/stat': 'cpu  not the kernel\'s\n' });
+  assert.throws(() => c.collect(20_000), CollectorError);
+  // 20 s since the last good read: CPU 0 busy 600 of 2000 ticks, CPU 1 1000 of 2000.
+  readAt = 30_000;
+  ownUs = 1_100_000;
+  writeTree(root, { 'proc/stat': stat('1800 0 0 4200 0 0 0 0', '700 0 0 2300 0', '1100 0 0 1900 0') });
+  const r = c.collect(30_000);
+  assert.ok(r?.minBusy !== undefined && Math.abs(r.minBusy - 0.3) < 1e-12, `minBusy ${r?.minBusy}`);
+  assert.equal(r.own, 0.05);
+});
+
+test('after a read of /proc/stat that failed, the tasks waiting for io take the read before only while the pace stays within twice', (t) => {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: root });
+  const at = (i: number, blocked: number | undefined): string => `${stat(`${100 * i} 0 0 ${100 * i} 0 0 0 0`, `${100 * i} 0 0 ${100 * i}`)}${blocked === undefined ? 'garbage\n' : `procs_blocked ${blocked}\n`}`;
+  const series = (steps: ReadonlyArray<[number, number | undefined]>): Array<number | string | undefined> =>
+    steps.map(([ms, blocked], i) => {
+      writeTree(root, { stat: blocked === undefined ? 'cpu  not the kernel\'s\n' : at(i + 1, blocked) });
+      try {
+        return c.collect(ms)?.blocked;
+      } catch {
+        return 'failed';
+      }
+    });
+  // 10 s, then 20 s across the failed read: the three reads (2, 4, 9) weigh alike.
+  assert.deepEqual(series([[0, 2], [10_000, 4], [20_000, undefined], [30_000, 9]]), [undefined, 3, 'failed', 5]);
+});
+
 test('the times of a tree that is not procfs are not held against the clock', (t) => {
   const root = tempDir(t);
   cheatedStat(root);
