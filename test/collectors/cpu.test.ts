@@ -569,7 +569,7 @@ test('after a read of /proc/stat that failed, lavarank\'s own time is over the s
 test('after a read of /proc/stat that failed, the tasks waiting for io take the read before only while the pace stays within twice', (t) => {
   const root = tempDir(t);
   const c = createCpuCollector({ procRoot: root });
-  const at = (i: number, blocked: number | undefined): string => `${stat(`${100 * i} 0 0 ${100 * i} 0 0 0 0`, `${100 * i} 0 0 ${100 * i}`)}${blocked === undefined ? 'garbage\n' : `procs_blocked ${blocked}\n`}`;
+  const at = (i: number, blocked: number): string => `${stat(`${100 * i} 0 0 ${100 * i} 0 0 0 0`, `${100 * i} 0 0 ${100 * i}`)}procs_blocked ${blocked}\n`;
   const series = (steps: ReadonlyArray<[number, number | undefined]>): Array<number | string | undefined> =>
     steps.map(([ms, blocked], i) => {
       writeTree(root, { stat: blocked === undefined ? 'cpu  not the kernel\'s\n' : at(i + 1, blocked) });
