@@ -310,6 +310,17 @@ export function bySeverity(findings: readonly Finding[]): Finding[] {
 }
 
 // Checks everything and prints a report; resolves to 0 when nothing is wrong, else 1.
+// The bytes a rotating file at path may still take: max_bytes for it and each of the keep
+// generations the appender keeps, less what those already hold (lstat'd in libuv's pool).
+async function roomToGrow(path: string, maxBytes: number, keep: number): Promise<number> {
+  let held = 0;
+  for (let i = 0; i <= keep; i++) {
+    const st = await lstat(i === 0 ? path : `${path}.${i}`).catch(() => undefined);
+    if (st?.isFile() === true) held += st.size;
+  }
+  return Math.max(0, maxBytes * (keep + 1) - held);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
       config: { type: 'string' },
@@ -410,7 +421,7 @@ export async function main(argv: string[]): Promise<number> {
   // A full disk stops the log without a word where anyone looks (its ENOSPC line is
   // written once there is room again), and the history with it.
   if (logs.chosen?.path !== undefined) {
-    const low = await lowSpaceAsync(logs.chosen.path);
+    const low = await lowSpaceAsync(logs.chosen.path, await roomToGrow(logs.chosen.path, config.log.max_bytes, config.log.keep));
     if (low !== undefined) add('warning', `log ${logs.chosen.path}: its file system has ${low}; the log stops when it is full`);
   }
 
@@ -422,7 +433,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const problem of shared) add('error', `${problem} (history would be off: root appends there, and retrain learns from it)`);
     const file = await existingFileProblem(join(dir, `${host}.jsonl`));
     if (file !== undefined && shared.length === 0) add('error', `history file ${file}: the daemon would write no history until it is removed`);
-    const low = shared.length === 0 ? await lowSpaceAsync(dir) : undefined;
+    const low = shared.length === 0 ? await lowSpaceAsync(dir, await roomToGrow(join(dir, `${host}.jsonl`), config.history.max_bytes, config.history.keep)) : undefined;
     if (low !== undefined) add('warning', `history directory ${dir}: its file system has ${low}; the history stops when it is full, and retrain learns from it`);
     notes.push(shared.length === 0 ? `history: ${dir}/${host}.jsonl` : 'history: off (its directory is refused)');
   } else {

@@ -273,22 +273,26 @@ function mib(bytes: number): string {
   return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
-// How little room a file system has left, or undefined where it has enough. Free counts
-// the blocks reserved for root (bfree, not bavail): the daemon writes as root.
-export function lowSpace(figures: SpaceFigures): string | undefined {
+// How little room a file system has left, or undefined where it has enough: nearly full,
+// or with less free than `need`, the bytes its files may still take (the history's
+// defaults grow to 320 MiB, where the 50 MiB was the log's 40). Free counts the blocks
+// reserved for root (bfree, not bavail): the daemon writes as root.
+export function lowSpace(figures: SpaceFigures, need = 0): string | undefined {
   const size = figures.blocks * figures.bsize;
   const free = figures.bfree * figures.bsize;
-  if (!(size > 0) || free >= Math.max(LOW_SPACE_BYTES, LOW_SPACE_SHARE * size)) return undefined;
-  return `${mib(free)} free of ${mib(size)} (${((100 * free) / size).toFixed(1)} %)`;
+  const nearlyFull = Math.max(LOW_SPACE_BYTES, LOW_SPACE_SHARE * size);
+  if (!(size > 0) || free >= Math.max(nearlyFull, need)) return undefined;
+  const left = `${mib(free)} free of ${mib(size)} (${((100 * free) / size).toFixed(1)} %)`;
+  return free < nearlyFull ? left : `${left}, less than the ${mib(need)} its files may still take`;
 }
 
 // lowSpace of the file system holding path, or of the nearest existing directory above
 // it (a log file not yet made), with its statfs in libuv's pool; undefined where none
 // can be asked (what is wrong with the path is for the other checks to say).
-export async function lowSpaceAsync(path: string): Promise<string | undefined> {
+export async function lowSpaceAsync(path: string, need = 0): Promise<string | undefined> {
   for (let dir = path; ; ) {
     const figures = await statfs(dir).catch(() => undefined);
-    if (figures !== undefined) return lowSpace(figures);
+    if (figures !== undefined) return lowSpace(figures, need);
     const up = dirname(dir);
     if (up === dir) return undefined;
     dir = up;

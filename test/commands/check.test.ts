@@ -358,6 +358,34 @@ describe('lavarank check of lavarank alone', () => {
     }
   });
 
+  // The history's defaults grow to 320 MiB (64 MiB, four kept), the log's to 40 MiB: a
+  // history on a file system with 100 MiB free fills it, and check said nothing. Here a
+  // history of 16 MiB, four kept (80 MiB), and the log's defaults.
+  it('warns of a history whose file system cannot hold what it may still grow to, and not of the log beside it', { skip: process.getuid?.() === 0 ? false : 'needs root to mount a tmpfs' }, () => {
+    const { dir, cleanup } = tempDir();
+    const small = join(dir, 'small');
+    try {
+      chmodSync(dir, 0o755);
+      mkdirSync(small);
+      const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=100m,mode=0755', 'tmpfs', small]);
+      assert.equal(mount.status, 0, String(mount.stderr));
+      mkdirSync(join(small, 'history'), { mode: 0o755 });
+      // 10 MiB of the history already written: 70 MiB still to come, 90 MiB free.
+      writeFileSync(join(small, 'history', `${hostname()}.jsonl`), Buffer.alloc(10 * 1024 * 1024), { mode: 0o644 });
+      const config = join(dir, 'lavarank.yaml');
+      writeFileSync(config, `gpu: {enabled: false}\nlog: {file: ${small}/l.log}\nhistory: {enabled: true, dir: ${small}/history, max_bytes: 16777216, keep: 4}\n`, { mode: 0o644 });
+      const none = lavarank(['check', '--config', config, '--cpus', '16']);
+      assert.doesNotMatch(none.stdout, /file system has/, 'room for the 70 MiB still to come');
+      writeFileSync(join(small, 'fill'), Buffer.alloc(30 * 1024 * 1024));
+      const r = lavarank(['check', '--config', config, '--cpus', '16']);
+      assert.match(r.stdout, /^ {2}WARNING {2}history directory \S+\/small\/history: its file system has 60\.0 MiB free of 100\.0 MiB \(60\.0 %\), less than the 70\.0 MiB its files may still take; the history stops when it is full, and retrain learns from it$/m);
+      assert.doesNotMatch(r.stdout, /WARNING {2}log /);
+      assert.equal(r.status, 0, r.stdout);
+    } finally {
+      spawnSync('umount', [small]);
+      cleanup();
+    }
+  });
 
   it('passes an interval of 5 s, the least LIM takes, and refuses 4 s as critical', () => {
     const five = checkAlone('gpu: {enabled: false}\ninterval: 5\n');
