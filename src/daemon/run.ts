@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { RotatingAppender } from '../util/appender.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { PARENT_ENV, startChildElims, type ChildElims, type ChildElimSpec } from './children.js';
+import { PARENT_ENV, startChildElims, type ChildElimSpec } from './children.js';
 import { LIM_PID_ENV, limPid, testInterval } from '../lsf/wrapper.js';
 import { findConfigAsync, loadConfigAsync, MIN_LIM_INTERVAL, type ChildElimConfig, type Config, type ConfigSource } from '../config/config.js';
 import { isPresentAsync } from '../util/paths.js';
 import { runElim, typedRankNames, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
-import { exitNow, exitWhenReturned, holdExit, killNow } from '../util/exit.js';
+import { holdExit, killNow } from '../util/exit.js';
 import { collectGarbage } from '../util/gc.js';
 import { absolutePathAsync, runIsolated } from '../util/exec.js';
 import { packageRootOfAsync, syslogGid, treeProblemsAsync } from '../util/trust.js';
@@ -25,6 +25,7 @@ import { MetricsWriter, metricsDirectoryProblems, metricsDirectoryProblemsAsync 
 import { openRankersAsync } from '../model/rankers.js';
 import { reniceProcess, type ReniceResult } from './nice.js';
 import { fdSink } from './report.js';
+import { Stopper, stopOnSignals } from './stopper.js';
 import { collectorsFromConfig, createSampler, type CollectorStats } from './sampler.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
 import { VERSION } from '../util/version.js';
@@ -192,59 +193,10 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     complain(`lavarank: ${inside}`);
     return await closedLog(starting, logging, 1);
   }
-  // The child elims, once started (after the first report).
-  let children: ChildElims | undefined;
-  // Ends the host inventory and a GPU query (each process group killed) at a forced exit;
-  // a stop ends them by `signal`.
-  const groupsEnd = new AbortController();
-  // What an exit that cannot wait for the stop (a bug, a second signal, the deadline)
-  // ends first: the child elims' groups, the host inventory's and a GPU query's, or what
-  // the stop had not ended yet (a helper ignoring SIGTERM, inside its 0.8 s grace; an
-  // inventory in its first seconds, a GPU query, a crash not being a stop) ran on under PID 1.
-  const endGroups = (): void => {
-    children?.kill();
-    groupsEnd.abort();
-  };
-  // The line that says why is queued for libuv's pool, and an exit at once, by SIGKILL
-  // while that write was out, lost it: it is given FORCED_FLUSH_MS, and the pool's other
-  // writes (the stop's own, going on meanwhile) FORCED_HOLD_MS more before an exit by
-  // SIGKILL, both within LIM's 2 s. A stop that ends meanwhile returns this code too.
-  // The history's drain is given up first: readying the file for the stop's last batch
-  // (some 20 questions of the pool, each a round trip of the event loop) it outlasted
-  // the 150 ms at a load of 18, and the exit was by SIGKILL, not 1, in 2 runs of 5.
-  let forcedCode: number | undefined;
-  let writers: Writers | undefined; // the history and metrics writers, once opened
-  const forceExit = (code: number): void => {
-    forcedCode ??= code;
-    endGroups();
-    writers?.abortHistory();
-    void (logging.appender?.flush(FORCED_FLUSH_MS) ?? Promise.resolve()).finally(() => exitWhenReturned(code, FORCED_HOLD_MS));
-  };
-  // A bug must not die silently: LIM discards stderr, so the reason goes to the log
-  // file, written synchronously. Reports are whole or absent (one write each), so an
-  // exit here never leaves LIM half a report; LIM marks the host's rank unknown
-  // and restarts the elim 90 s after its previous start.
-  // Where the log file is not open (its directory gone or refused since), the line
-  // waits at most 300 ms for the appender's open, whose walk is asked in libuv's pool.
-  // The history records held for the next batch (up to five) and a metrics write under
-  // way get the same 300 ms: the crash wrote neither, its exit by SIGKILL while the
-  // write was out, and the records were lost without a word (lost71: 3 of 9 reports'
-  // records in 4 runs of 4); the history's close tells those it could not write.
-  let lastWrites = (): Array<Promise<unknown> | undefined> => []; // set once the writers exist
-  const die = (what: string) => (err: unknown) => {
-    const last: Array<Promise<unknown> | undefined> = [logging.fatalLast(`${what}; exiting`, err, 300)];
-    try {
-      last.push(...lastWrites());
-    } catch (failed) {
-      log.error({ err: errorMessage(failed) }, 'the history records and metrics held at the crash could not be written');
-    }
-    void Promise.allSettled(last).finally(() => {
-      endGroups();
-      exitNow(1);
-    });
-  };
-  process.on('uncaughtException', die('uncaught exception'));
-  process.on('unhandledRejection', die('unhandled promise rejection'));
+  // Its stop, forced exit and crash; the parts they end are set on it as they are made.
+  const stopper = new Stopper({ log, logging });
+  process.on('uncaughtException', stopper.crash('uncaught exception'));
+  process.on('unhandledRejection', stopper.crash('unhandled promise rejection'));
   void announceStart(log, { parent, env, source, confRefusal });
   // Only the child elims need them.
   const textNames = config.elims.length > 0 ? readTextNames(env, log) : undefined;
@@ -264,11 +216,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const { intervalMs } = interval;
   if (fastInterval !== undefined) log.warn({ seconds: fastInterval }, 'test interval in use: not for LIM, which reads one report per 5 s');
 
-  const controller = new AbortController();
-  const signal = controller.signal;
-  // The collectors' and the inventory's signal: the stop, or a forced exit (which must end
-  // a GPU query's and the inventory's process groups too).
-  const groupsSignal = AbortSignal.any([signal, groupsEnd.signal]);
+  const { signal, groupsSignal } = stopper;
 
   let rankers;
   try {
@@ -287,33 +235,11 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const collectors = collectorsFromConfig(config, { log, signal: groupsSignal, clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
   const sampler = createSampler({ collectors, clock, log });
 
-  writers = openWriters(config, { noHistory: args.noHistory === true, host, env, log });
-  let stopping: string | undefined;
+  const writers = openWriters(config, { noHistory: args.noHistory === true, host, env, log });
+  stopper.writers = writers;
   const priority = elimPriority(config.nice, log);
-  const stop = (why: string): void => {
-    if (stopping !== undefined) {
-      log.warn(`${why} while stopping (${stopping}); exiting now`);
-      forceExit(1);
-      return;
-    }
-    stopping = why;
-    log.info(`stopping: ${why}`);
-    logging.ending();
-    priority.back();
-    controller.abort();
-    // LIM waits 2 s after SIGTERM before it execs a new LIM; never outlive that.
-    setTimeout(() => {
-      log.error('shutdown took longer than 1.8 s; forcing exit');
-      forceExit(1); // by SIGKILL while a link speed read is held in the pool, as process.exit would wait for it
-    }, 1800).unref();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  for (const sig of ['SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
-    // Under LIM these reach the elim only through LIM's process group; LIM itself
-    // stops the elim with SIGTERM, so they are ignored there. SIGQUIT's default
-    // action, which Node keeps, ended the elim with no word and left its children.
-    process.on(sig, () => (interactive ? stop(sig) : log.info(`${sig} ignored: only SIGTERM stops the elim under LIM`)));
-  }
+  stopper.priority = priority;
+  stopOnSignals(stopper, interactive, log);
   // Once the first report is out, every thread goes to `nice` (elimPriority), and
   // only then are the child elims started, so that they inherit it.
   const lowerPriority = (): void => {
@@ -324,7 +250,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     // said, or the child elims' resources stayed unknown without a word in the log.
     if (textNames !== undefined && !textNames.isRead()) log.warn(`the child elims wait for lsf.shared, whose read has not returned at the first report (a file system that does not answer?); they start once it does`);
     void textNames?.names.then((names) => {
-      if (stopping === undefined) children = startChildElims(config.elims.map(childSpec), { log, signal, clock, textNames: names, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
+      if (stopper.stopping === undefined) stopper.children = startChildElims(config.elims.map(childSpec), { log, signal, clock, textNames: names, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
     });
   };
   // LIM killed (SIGKILL) sends nothing, and its pipe may be held open by others: the
@@ -333,7 +259,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // as much CPU as a whole report, so the elim wakes once per report and may outlive
   // LIM by up to one interval and the time to stop.
   const checkParent = (): void => {
-    if (stopping === undefined && process.ppid !== parent) stop(`parent process ${parent} is gone (LIM killed?)`);
+    if (stopper.stopping === undefined && process.ppid !== parent) stopper.stop(`parent process ${parent} is gone (LIM killed?)`);
   };
 
   // Start-up leaves garbage in the old generation (the config and model parsed, the
@@ -346,11 +272,9 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     if (settled !== undefined) log.info({ rssBefore: settled.rssBefore, rssAfter: settled.rssAfter }, 'start-up garbage collected');
   };
 
-  lastWrites = () => writers?.lastWrites() ?? [];
-
   const summarize = hourlySummary(intervalMs, log, () => {
     const mem = process.memoryUsage();
-    return { collectors: sampler.stats(), history: writers?.historyStats(), rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, cpu: process.cpuUsage() };
+    return { collectors: sampler.stats(), history: writers.historyStats(), rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, cpu: process.cpuUsage() };
   });
   let inventory: Promise<void> | undefined;
   const onTick = (tick: Tick): void => {
@@ -366,7 +290,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
       // once stopping: the walk would only delay the exit; nor the inventory, a Node
       // process of its own, which would be started only to be killed at once, and logged
       // as failed, when LIM died while the elim was starting.
-      if (stopping === undefined) {
+      if (stopper.stopping === undefined) {
         void checkInstallation(log, signal);
         lowerPriority();
         inventory = hostInventory(config.gpu.enabled !== false, groupsSignal)
@@ -381,7 +305,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
       const noPsi = noPsiWarning(tick.sample, config.proc_root);
       if (noPsi !== undefined) log.warn(noPsi);
     }
-    writers?.report(tick, () => sampler.stats());
+    writers.report(tick, () => sampler.stats());
     summarize(tick);
   };
 
@@ -404,22 +328,17 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     pessimisticAfter: config.pessimistic_after,
     pessimisticRank: config.pessimistic_rank,
     onTick,
-    ...(config.elims.length === 0 ? {} : { extraValues: () => children?.groups() ?? [] }),
+    ...(config.elims.length === 0 ? {} : { extraValues: () => stopper.children?.groups() ?? [] }),
   }).catch((err: unknown) => {
     failed = true;
     log.fatal({ err: errorMessage(err) }, 'the report loop failed; stopping');
     return 'the report loop failed';
   });
-  if (stopping === undefined) {
-    // The loop ended by itself (LIM closed the pipe, or went with it): the same stop.
-    stopping = reason;
-    priority.back();
-    controller.abort();
-  }
-  await settleStop({ sampler, children, inventory, writers, clock });
-  log.info({ reason: stopping }, 'lavarank stopped');
+  stopper.ended(reason);
+  await settleStop({ sampler, children: stopper.children, inventory, writers, clock });
+  log.info({ reason: stopper.stopping }, 'lavarank stopped');
   await logging.close(300);
-  return forcedCode ?? (failed ? 1 : 0);
+  return stopper.forcedCode ?? (failed ? 1 : 0);
 }
 
 // The host inventory from `lavarank inventory`, run out of process (see src/commands/inventory.ts);
@@ -603,12 +522,6 @@ function startupDeadline(ms: number, host: string): Starting {
 // before it gives them up, within its 1.5 s race: the history's last lines then have
 // their 300 ms.
 const STOP_CHECKS_MS = 1000;
-
-// How long a forced exit waits for its log line to be written, then for the pool's
-// other writes: the 1.8 s deadline's exit is then still within the 2 s LIM waits
-// after SIGTERM.
-const FORCED_FLUSH_MS = 100;
-const FORCED_HOLD_MS = 50;
 
 // The rates of the first report are measured over this long: the first report is due
 // within 2 s of the start, and on a loaded node Node and the modules take one to load.
