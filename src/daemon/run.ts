@@ -244,14 +244,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // only then are the child elims started, so that they inherit it.
   const lowerPriority = (): void => {
     priority.lower();
-    // Started once SIGTERM is handled: before that, the signal's default action would
-    // end lavarank and leave the children, in process groups of their own, running.
-    // Once lsf.shared is read, unless the elim is stopping by then; a read still out is
-    // said, or the child elims' resources stayed unknown without a word in the log.
-    if (textNames !== undefined && !textNames.isRead()) log.warn(`the child elims wait for lsf.shared, whose read has not returned at the first report (a file system that does not answer?); they start once it does`);
-    void textNames?.names.then((names) => {
-      if (stopper.stopping === undefined) stopper.children = startChildElims(config.elims.map(childSpec), { log, signal, clock, textNames: names, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] });
-    });
+    startChildrenOnceRead(textNames, stopper, log, (names) => startChildElims(config.elims.map(childSpec), { log, signal, clock, textNames: names, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] }));
   };
   // LIM killed (SIGKILL) sends nothing, and its pipe may be held open by others: the
   // parent is checked at each report (as the write would fail with EPIPE on a pipe
@@ -339,6 +332,21 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   log.info({ reason: stopper.stopping }, 'lavarank stopped');
   await logging.close(300);
   return stopper.forcedCode ?? (failed ? 1 : 0);
+}
+
+// Starts the child elims (start) once lsf.shared's String resources are read, unless the
+// elim is stopping by then, and sets them on the stopper; none without textNames (no
+// child elims configured).
+// Started once SIGTERM is handled: before that, the signal's default action would
+// end lavarank and leave the children, in process groups of their own, running.
+// A read still out is said, or the child elims' resources stayed unknown without a
+// word in the log.
+export function startChildrenOnceRead(textNames: TextNames | undefined, stopper: Pick<Stopper, 'stopping' | 'children'>, log: Pick<Logger, 'warn'>, start: (names: ReadonlySet<string>) => NonNullable<Stopper['children']>): void {
+  if (textNames === undefined) return;
+  if (!textNames.isRead()) log.warn(`the child elims wait for lsf.shared, whose read has not returned at the first report (a file system that does not answer?); they start once it does`);
+  void textNames.names.then((names) => {
+    if (stopper.stopping === undefined) stopper.children = start(names);
+  });
 }
 
 // The host inventory from `lavarank inventory`, run out of process (see src/commands/inventory.ts);

@@ -10,7 +10,7 @@ import type { Tick } from '../../src/daemon/elim.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { PARENT_ENV } from '../../src/daemon/children.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { announceStart, countReport, elimPriority, emptySummary, hourlySummary, insideItself, lsfAbortCode, noPsiWarning, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { announceStart, countReport, elimPriority, emptySummary, hourlySummary, insideItself, lsfAbortCode, noPsiWarning, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -308,6 +308,45 @@ describe('readTextNames (the start\'s lsf.shared stage)', () => {
     assert.deepEqual(await text.names, new Set());
     assert.equal(text.isRead(), true);
     assert.match(lines.join(''), /"level":40.*EIO.*String resources are dropped/);
+  });
+});
+
+describe('startChildrenOnceRead (the first report\'s child elims)', () => {
+  const textNames = (): { names: Promise<ReadonlySet<string>>; isRead: () => boolean; answer: (names: Set<string>) => void } => {
+    let answer: (names: Set<string>) => void = () => {};
+    let read = false;
+    const names = new Promise<ReadonlySet<string>>((resolve) => (answer = (n) => { read = true; resolve(n); }));
+    return { names, isRead: () => read, answer };
+  };
+  const children = { kill: () => {}, groups: () => [], close: async () => undefined };
+
+  it('starts the child elims with the String resources once lsf.shared is read, saying that the read is still out', async () => {
+    const lines: string[] = [];
+    const text = textNames();
+    const stopper: { stopping: string | undefined; children: typeof children | undefined } = { stopping: undefined, children: undefined };
+    const given: Array<ReadonlySet<string>> = [];
+    startChildrenOnceRead(text, stopper, { warn: (m: string) => void lines.push(m) } as never, (names) => (given.push(names), children));
+    assert.equal(stopper.children, undefined);
+    assert.match(lines.join(''), /the child elims wait for lsf\.shared/);
+    text.answer(new Set(['os_state']));
+    await text.names;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(stopper.children, children);
+    assert.deepEqual(given, [new Set(['os_state'])]);
+  });
+
+  it('starts none once the elim is stopping when the read returns, and says nothing of a read that has returned', async () => {
+    const lines: string[] = [];
+    const text = textNames();
+    text.answer(new Set());
+    const stopper: { stopping: string | undefined; children: typeof children | undefined } = { stopping: undefined, children: undefined };
+    let started = 0;
+    startChildrenOnceRead(text, stopper, { warn: (m: string) => void lines.push(m) } as never, () => (started++, children));
+    stopper.stopping = 'SIGTERM';
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(started, 0);
+    assert.equal(stopper.children, undefined);
+    assert.deepEqual(lines, []);
   });
 });
 
