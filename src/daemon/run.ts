@@ -275,28 +275,14 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     if (tick.seq === SETTLE_AT) settleHeap();
     if (tick.seq === 1) {
       starting.done();
-      log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
-      // The walk of the installed tree (a few thousand lstat calls, 70-80 ms of CPU
-      // cold) after the report, so that it never delays it, and still at LIM's
-      // priority: at nice 10 on a node whose CPUs all run jobs it held the event loop,
-      // and a SIGTERM with it, for 5-8 s. SETTLE_AT collects what it leaves. Neither
-      // once stopping: the walk would only delay the exit; nor the inventory, a Node
-      // process of its own, which would be started only to be killed at once, and logged
-      // as failed, when LIM died while the elim was starting.
-      if (stopper.stopping === undefined) {
-        void checkInstallation(log, signal);
-        lowerPriority();
-        inventory = hostInventory(config.gpu.enabled !== false, groupsSignal)
-          .then((inv) => log.info({ inventory: inv }, 'host inventory'))
-          .catch((err: unknown) => {
-            // Ended by the elim's own stop (LIM's SIGTERM, LIM gone, a forced exit) while
-            // still gathering, as in an elim's first seconds: nothing failed.
-            if (groupsSignal.aborted) log.info('host inventory not gathered: the elim is stopping');
-            else log.warn({ err: errorMessage(err) }, 'host inventory failed');
-          });
-      }
-      const noPsi = noPsiWarning(tick.sample, config.proc_root);
-      if (noPsi !== undefined) log.warn(noPsi);
+      inventory = afterFirstReport(tick, {
+        log,
+        stopping: stopper.stopping !== undefined,
+        procRoot: config.proc_root,
+        checkInstallation: () => void checkInstallation(log, signal),
+        lowerPriority,
+        inventory: () => gatherInventory(config.gpu.enabled !== false, groupsSignal, log),
+      });
     }
     writers.report(tick, () => sampler.stats());
     summarize(tick);
@@ -332,6 +318,47 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   log.info({ reason: stopper.stopping }, 'lavarank stopped');
   await logging.close(300);
   return stopper.forcedCode ?? (failed ? 1 : 0);
+}
+
+// The first report's work (runDaemon's tick hook): its line logged, the installation's
+// check, the priority lowered (and the child elims started) and the host inventory,
+// unless the elim is stopping, and the word on a kernel without PSI. Returns the
+// inventory under way, for the stop to wait for.
+// The walk of the installed tree (a few thousand lstat calls, 70-80 ms of CPU
+// cold) after the report, so that it never delays it, and still at LIM's
+// priority: at nice 10 on a node whose CPUs all run jobs it held the event loop,
+// and a SIGTERM with it, for 5-8 s. SETTLE_AT collects what it leaves. Neither
+// once stopping: the walk would only delay the exit; nor the inventory, a Node
+// process of its own, which would be started only to be killed at once, and logged
+// as failed, when LIM died while the elim was starting.
+export function afterFirstReport(
+  tick: Pick<Tick, 'line' | 'state' | 'sample'>,
+  parts: { log: Pick<Logger, 'info' | 'warn'>; stopping: boolean; procRoot: string; checkInstallation(): void; lowerPriority(): void; inventory(): Promise<void> },
+): Promise<void> | undefined {
+  const { log } = parts;
+  log.info({ line: tick.line.trim(), state: tick.state }, 'first report written');
+  let inventory: Promise<void> | undefined;
+  if (!parts.stopping) {
+    parts.checkInstallation();
+    parts.lowerPriority();
+    inventory = parts.inventory();
+  }
+  const noPsi = noPsiWarning(tick.sample, parts.procRoot);
+  if (noPsi !== undefined) log.warn(noPsi);
+  return inventory;
+}
+
+// Gathers the host inventory (hostInventory by default) and logs it; a failure is
+// logged too, as a warning, or, where the elim's own stop (LIM's SIGTERM, LIM gone, a
+// forced exit: groupsSignal) ended it while still gathering, as in an elim's first
+// seconds, as nothing failed. Never rejects.
+export function gatherInventory(gpus: boolean, groupsSignal: AbortSignal, log: Pick<Logger, 'info' | 'warn'>, inventory: (gpus: boolean, signal: AbortSignal) => Promise<unknown> = hostInventory): Promise<void> {
+  return inventory(gpus, groupsSignal)
+    .then((inv) => log.info({ inventory: inv }, 'host inventory'))
+    .catch((err: unknown) => {
+      if (groupsSignal.aborted) log.info('host inventory not gathered: the elim is stopping');
+      else log.warn({ err: errorMessage(err) }, 'host inventory failed');
+    });
 }
 
 // Starts the child elims (start) once lsf.shared's String resources are read, unless the

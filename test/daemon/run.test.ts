@@ -10,7 +10,7 @@ import type { Tick } from '../../src/daemon/elim.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { PARENT_ENV } from '../../src/daemon/children.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { announceStart, countReport, elimPriority, emptySummary, hourlySummary, insideItself, lsfAbortCode, noPsiWarning, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, hourlySummary, insideItself, lsfAbortCode, noPsiWarning, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -347,6 +347,69 @@ describe('startChildrenOnceRead (the first report\'s child elims)', () => {
     assert.equal(started, 0);
     assert.equal(stopper.children, undefined);
     assert.deepEqual(lines, []);
+  });
+});
+
+describe('afterFirstReport (the first report\'s work)', () => {
+  const run = (stopping: boolean, sample?: { failures: Record<string, string> }) => {
+    const done: string[] = [];
+    const lines: string[] = [];
+    const log = { info: (_: unknown, m: string) => void lines.push(`info ${m}`), warn: (m: string) => void lines.push(`warn ${m}`) };
+    const inventory = afterFirstReport(
+      { line: '1 rank 3.5\n', state: 'ok', ...(sample === undefined ? {} : { sample: sample as never }) },
+      {
+        log: log as never,
+        stopping,
+        procRoot: '/proc',
+        checkInstallation: () => void done.push('installation'),
+        lowerPriority: () => void done.push('priority'),
+        inventory: () => (done.push('inventory'), Promise.resolve()),
+      },
+    );
+    return { done, lines, inventory };
+  };
+
+  it('checks the installation, lowers the priority and gathers the inventory, returning it for the stop', async () => {
+    const { done, lines, inventory } = run(false, { failures: {} });
+    assert.deepEqual(done, ['installation', 'priority', 'inventory']);
+    assert.ok(inventory instanceof Promise);
+    assert.equal(lines[0], 'info first report written');
+    assert.match(lines[1] ?? '', /^warn no PSI/);
+  });
+
+  it('once stopping starts none of them, and still logs the report', () => {
+    const { done, lines, inventory } = run(true);
+    assert.deepEqual(done, []);
+    assert.equal(inventory, undefined);
+    assert.deepEqual(lines, ['info first report written']);
+  });
+});
+
+describe('gatherInventory', () => {
+  const logged = () => {
+    const lines: string[] = [];
+    const log = { info: (a: unknown, m?: string) => void lines.push(`info ${m ?? String(a)}`), warn: (_: unknown, m: string) => void lines.push(`warn ${m}`) };
+    return { lines, log: log as never };
+  };
+
+  it('logs the inventory gathered, with or without the GPUs as asked', async () => {
+    const { lines, log } = logged();
+    const asked: boolean[] = [];
+    await gatherInventory(false, new AbortController().signal, log, async (gpus) => (asked.push(gpus), { cpus: 2 }));
+    assert.deepEqual(asked, [false]);
+    assert.deepEqual(lines, ['info host inventory']);
+  });
+
+  it('warns of a failure, but only says the inventory was not gathered when the elim\'s stop ended it', async () => {
+    const failing = async (): Promise<unknown> => {
+      throw new Error('killed');
+    };
+    const running = logged();
+    await gatherInventory(true, new AbortController().signal, running.log, failing);
+    assert.deepEqual(running.lines, ['warn host inventory failed']);
+    const stopped = logged();
+    await gatherInventory(true, AbortSignal.abort(), stopped.log, failing);
+    assert.deepEqual(stopped.lines, ['info host inventory not gathered: the elim is stopping']);
   });
 });
 
