@@ -224,6 +224,63 @@ function historyNeeded(s: Readonly<SchedulerSettings>): number {
   return age + s.elimInterval;
 }
 
+// Brings every job's progress on h up to time t.
+function advance(h: HostState, t: number): void {
+  const dt = t - h.lastUpdate;
+  if (dt > 0) {
+    for (const r of h.jobs) {
+      r.remaining -= r.rate * dt;
+      r.cpuSeconds += r.cpuRate * dt;
+    }
+  }
+  h.lastUpdate = t;
+}
+
+// The outcome of a job that ended at t on the host named host.
+function jobOutcome(r: Readonly<Running>, host: string, t: number): JobOutcome {
+  const j = r.spec;
+  return {
+    id: j.id,
+    family: j.family,
+    type: j.type,
+    host,
+    submit: j.submit,
+    start: r.start,
+    end: t,
+    cpuSeconds: r.cpuSeconds,
+    slots: j.slots,
+    threads: j.threads,
+    ideal: r.ideal,
+    slowdown: (t - r.start) / r.ideal,
+  };
+}
+
+// Each host's totals over a run that ended at makespan: its jobs among outcomes, and
+// the busy share of its CPUs its timeline gives.
+export function hostTotals(hosts: ReadonlyArray<{ spec: Pick<HostSpec, 'name' | 'cpus'>; timeline: Pick<HostTimeline, 'at'> }>, outcomes: readonly JobOutcome[], makespan: number): HostStats[] {
+  const hostJobs = new Map<string, number>();
+  for (const o of outcomes) hostJobs.set(o.host, (hostJobs.get(o.host) ?? 0) + 1);
+  return hosts.map((h) => ({
+    name: h.spec.name,
+    cpus: h.spec.cpus,
+    jobs: hostJobs.get(h.spec.name) ?? 0,
+    utilisation: makespan > 0 ? h.timeline.at(makespan).busyIntegral / makespan : 0,
+  }));
+}
+
+// The two-choices policy's pick: of two distinct candidates drawn with rand, the one of
+// lower value (the first in the list on a tie); the only candidate, or none. The later
+// one's value is asked first, as the simulator's mbatchd view is computed on demand.
+export function twoChoices<T>(candidates: readonly T[], rand: () => number, value: (candidate: T) => number): T | undefined {
+  if (candidates.length <= 1) return candidates[0];
+  const i = Math.floor(rand() * candidates.length);
+  let j = Math.floor(rand() * (candidates.length - 1));
+  if (j >= i) j++;
+  const a = candidates[Math.min(i, j)]!;
+  const b = candidates[Math.max(i, j)]!;
+  return value(b) < value(a) ? b : a;
+}
+
 function checkInputs(hosts: readonly HostSpec[], jobs: readonly JobSpec[], o: RunOptions): void {
   if (hosts.length === 0) throw new ConfigError('no hosts to simulate');
   const maxSlots = hosts.reduce((a, h) => Math.max(a, h.mxj), 0);
@@ -267,18 +324,6 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   const traceHosts = H.slice(0, Math.min(H.length, options.traceHosts ?? 0));
   const trace = { times: [] as number[], hosts: traceHosts.map((h) => h.spec.name), running: traceHosts.map(() => [] as number[]) };
   const progressEvery = Math.max(1, Math.floor(jobs.length / 200));
-
-  // Brings every job's progress on h up to time t.
-  const advance = (h: HostState, t: number): void => {
-    const dt = t - h.lastUpdate;
-    if (dt > 0) {
-      for (const r of h.jobs) {
-        r.remaining -= r.rate * dt;
-        r.cpuSeconds += r.cpuRate * dt;
-      }
-    }
-    h.lastUpdate = t;
-  };
 
   // Solves h's rates after a change at time t, records the new level and schedules its next completion.
   const resolve = (h: HostState, t: number): void => {
@@ -403,20 +448,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     if (done.length === 0) return;
     for (const r of done) {
       const j = r.spec;
-      outcomes[r.index] = {
-        id: j.id,
-        family: j.family,
-        type: j.type,
-        host: h.spec.name,
-        submit: j.submit,
-        start: r.start,
-        end: t,
-        cpuSeconds: r.cpuSeconds,
-        slots: j.slots,
-        threads: j.threads,
-        ideal: r.ideal,
-        slowdown: (t - r.start) / r.ideal,
-      };
+      outcomes[r.index] = jobOutcome(r, h.spec.name, t);
       h.usedSlots -= j.slots;
       if (j.exclusive === true) h.exclusive = false;
       finished++;
@@ -525,16 +557,8 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
         const c = candidates(spec, t);
         return c.length === 0 ? undefined : c[Math.floor(policyRand() * c.length)];
       }
-      case 'two-choices': {
-        const c = candidates(spec, t);
-        if (c.length <= 1) return c[0];
-        const i = Math.floor(policyRand() * c.length);
-        let j = Math.floor(policyRand() * (c.length - 1));
-        if (j >= i) j++;
-        const a = c[Math.min(i, j)]!;
-        const b = c[Math.max(i, j)]!;
-        return orderValue(b, IDX_RANK) < orderValue(a, IDX_RANK) ? b : a;
-      }
+      case 'two-choices':
+        return twoChoices(candidates(spec, t), policyRand, (h) => orderValue(h, IDX_RANK));
       case 'oracle': {
         let best: HostState | undefined;
         let bestCost = Infinity;
@@ -659,19 +683,11 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
 
   const makespan = now;
   const done = outcomes as JobOutcome[];
-  const hostJobs = new Map<string, number>();
-  for (const o of done) hostJobs.set(o.host, (hostJobs.get(o.host) ?? 0) + 1);
-  const hostStats = H.map((h) => ({
-    name: h.spec.name,
-    cpus: h.spec.cpus,
-    jobs: hostJobs.get(h.spec.name) ?? 0,
-    utilisation: makespan > 0 ? h.timeline.at(makespan).busyIntegral / makespan : 0,
-  }));
   return {
     policy: policy.name,
     outcomes: done,
     makespan,
-    hosts: hostStats,
+    hosts: hostTotals(H, done, makespan),
     trace,
     counters,
     sampleAt(host: string, t: number): Sample {

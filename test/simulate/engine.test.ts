@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runWorkload, simulateWorkload } from '../../src/simulate/engine.js';
+import { hostTotals, runWorkload, simulateWorkload, twoChoices, type JobOutcome } from '../../src/simulate/engine.js';
 import { mergeHosts } from '../../src/simulate/hosts.js';
 import { TYPE_MIX } from '../../src/simulate/cluster.js';
 import type { JobSpec } from '../../src/simulate/workload.js';
@@ -224,5 +224,47 @@ describe('ties and event order', () => {
   it('places no job before the first dispatch session, and none between sessions', () => {
     const r = runWorkload(hosts(2), [cpuJob(1, 0), cpuJob(2, 13), cpuJob(3, 29.5)], { seed: 1, policy: { name: 'default', kind: 'default' } });
     assert.deepEqual(r.outcomes.map((o) => o.start), [10, 20, 30]);
+  });
+});
+
+describe('hostTotals (the run\'s last stage)', () => {
+  const timeline = (busyIntegral: number) => ({ at: () => ({ busyIntegral }) as never });
+  const ended = (host: string) => ({ host }) as JobOutcome;
+  it('counts each host\'s jobs and gives the busy share of its CPUs over the makespan', () => {
+    const totals = hostTotals(
+      [{ spec: { name: 'a', cpus: 2 }, timeline: timeline(50) }, { spec: { name: 'b', cpus: 4 }, timeline: timeline(0) }],
+      [ended('a'), ended('a'), ended('c')],
+      100,
+    );
+    assert.deepEqual(totals, [{ name: 'a', cpus: 2, jobs: 2, utilisation: 0.5 }, { name: 'b', cpus: 4, jobs: 0, utilisation: 0 }]);
+  });
+  it('gives no utilisation for a run that ended at 0', () => {
+    assert.equal(hostTotals([{ spec: { name: 'a', cpus: 2 }, timeline: timeline(5) }], [], 0)[0]?.utilisation, 0);
+  });
+});
+
+describe('twoChoices (the two-choices policy\'s pick)', () => {
+  const draws = (...values: number[]) => () => values.shift() ?? 0;
+  it('takes the lower value of two distinct candidates, whatever the draws', () => {
+    const value = (h: string) => ({ a: 3, b: 1, c: 2 })[h] ?? 0;
+    for (const [x, y] of [[0, 0], [0.99, 0.99], [0.5, 0.4], [0.1, 0.6]] as const) {
+      const picked = twoChoices(['a', 'b', 'c'], draws(x, y), value);
+      const i = Math.floor(x * 3);
+      let j = Math.floor(y * 2);
+      if (j >= i) j++;
+      assert.notEqual(i, j);
+      const pair = [['a', 'b', 'c'][i]!, ['a', 'b', 'c'][j]!];
+      assert.equal(picked, pair.sort((p, q) => value(p) - value(q))[0]);
+    }
+  });
+  it('takes the only candidate without drawing, and none of none', () => {
+    let drawn = 0;
+    const rand = () => (drawn++, 0.5);
+    assert.equal(twoChoices(['a'], rand, () => 0), 'a');
+    assert.equal(twoChoices([], rand, () => 0), undefined);
+    assert.equal(drawn, 0);
+  });
+  it('keeps the earlier candidate on a tie', () => {
+    assert.equal(twoChoices(['a', 'b'], draws(0.9, 0), () => 1), 'a');
   });
 });
