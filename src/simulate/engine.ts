@@ -281,6 +281,38 @@ export function twoChoices<T>(candidates: readonly T[], rand: () => number, valu
   return value(b) < value(a) ? b : a;
 }
 
+// The oracle's pick among the first n entries of pool: where there are more than
+// limit, limit of them drawn with rand to the front (a partial shuffle, in place),
+// each priced by cost; the cheapest, costs within 1e-3 of each other drawn between.
+// On a large cluster, a random sample of the candidates: among hundreds of hosts with
+// free slots, many are equally good, and pricing every one of them for every job
+// would cost minutes.
+export function cheapestOf<T>(pool: T[], n: number, limit: number, rand: () => number, cost: (candidate: T) => number): T | undefined {
+  const k = Math.min(n, limit);
+  if (n > k) {
+    for (let i = 0; i < k; i++) {
+      const j = i + Math.floor(rand() * (n - i));
+      const tmp = pool[i]!;
+      pool[i] = pool[j]!;
+      pool[j] = tmp;
+    }
+  }
+  let best: T | undefined;
+  let bestCost = Infinity;
+  let bestTie = Infinity;
+  for (let i = 0; i < k; i++) {
+    const h = pool[i]!;
+    const c = cost(h);
+    const tie = rand();
+    if (c < bestCost - 1e-3 || (c <= bestCost + 1e-3 && tie < bestTie)) {
+      bestCost = c;
+      bestTie = tie;
+      best = h;
+    }
+  }
+  return best;
+}
+
 function checkInputs(hosts: readonly HostSpec[], jobs: readonly JobSpec[], o: RunOptions): void {
   if (hosts.length === 0) throw new ConfigError('no hosts to simulate');
   const maxSlots = hosts.reduce((a, h) => Math.max(a, h.mxj), 0);
@@ -560,35 +592,10 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       case 'two-choices':
         return twoChoices(candidates(spec, t), policyRand, (h) => orderValue(h, IDX_RANK));
       case 'oracle': {
-        let best: HostState | undefined;
-        let bestCost = Infinity;
-        let bestTie = Infinity;
-        // On a large cluster, a random sample of the candidates: among hundreds of
-        // hosts with free slots, many are equally good, and pricing every one of them
-        // for every job would cost minutes. (A partial shuffle of a reused buffer.)
         let n = 0;
         for (const h of H) if (eligible(h, t) && fits(h, spec)) pool[n++] = h;
-        const k = Math.min(n, ORACLE_CANDIDATES);
-        if (n > k) {
-          for (let i = 0; i < k; i++) {
-            const j = i + Math.floor(policyRand() * (n - i));
-            const tmp = pool[i]!;
-            pool[i] = pool[j]!;
-            pool[j] = tmp;
-          }
-        }
         const sig = `${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io},${spec.mix.wait}:${Math.round(spec.memBytes / 2 ** 26)}`;
-        for (let i = 0; i < k; i++) {
-          const h = pool[i]!;
-          const c = oracleCost(h, spec, sig, t);
-          const tie = policyRand();
-          if (c < bestCost - 1e-3 || (c <= bestCost + 1e-3 && tie < bestTie)) {
-            bestCost = c;
-            bestTie = tie;
-            best = h;
-          }
-        }
-        return best;
+        return cheapestOf(pool, n, ORACLE_CANDIDATES, policyRand, (h) => oracleCost(h, spec, sig, t));
       }
     }
   };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hostTotals, runWorkload, simulateWorkload, twoChoices, type JobOutcome } from '../../src/simulate/engine.js';
+import { cheapestOf, hostTotals, runWorkload, simulateWorkload, twoChoices, type JobOutcome } from '../../src/simulate/engine.js';
 import { mergeHosts } from '../../src/simulate/hosts.js';
 import { TYPE_MIX } from '../../src/simulate/cluster.js';
 import type { JobSpec } from '../../src/simulate/workload.js';
@@ -266,5 +266,24 @@ describe('twoChoices (the two-choices policy\'s pick)', () => {
   });
   it('keeps the earlier candidate on a tie', () => {
     assert.equal(twoChoices(['a', 'b'], draws(0.9, 0), () => 1), 'a');
+  });
+});
+
+describe('cheapestOf (the oracle\'s pick)', () => {
+  it('takes the cheapest candidate, a cost within 1e-3 of it counting as a tie that a draw settles', () => {
+    const costs: Record<string, number> = { a: 2, b: 1, c: 1.0005, d: 5 };
+    const ties = [0.9, 0.8, 0.1, 0.2]; // one draw per candidate priced, in pool order
+    assert.equal(cheapestOf(['a', 'b', 'c', 'd'], 4, 64, () => ties.shift()!, (h) => costs[h]!), 'c');
+    assert.equal(cheapestOf(['a', 'b', 'd'], 3, 64, () => 0.5, (h) => costs[h]!), 'b');
+  });
+  it('prices only limit candidates, drawn to the front of the pool, and none beyond n', () => {
+    const priced: string[] = [];
+    const pool = ['a', 'b', 'c', 'd', 'e'];
+    const picked = cheapestOf(pool, 4, 2, () => 0.99, (h) => (priced.push(h), 0));
+    assert.equal(priced.length, 2);
+    assert.ok(!priced.includes('e'));
+    assert.deepEqual(pool.slice(0, 2), priced);
+    assert.equal(picked, priced[0]);
+    assert.equal(cheapestOf([], 0, 2, () => 0, () => 0), undefined);
   });
 });
