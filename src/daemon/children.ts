@@ -109,7 +109,8 @@ const PROBLEM_TEXT: Record<ParseProblem, string> = {
 // What LIM itself sets a String resource to when its elim dies: unknown, '-' in lsload.
 const UNKNOWN_TEXT = '-';
 
-interface Stamped {
+// A child elim's value and when it was read.
+export interface Stamped {
   value: ResourceValue;
   at: number; // clock.monotonic() when read
 }
@@ -227,6 +228,60 @@ function validateSpecs(specs: readonly ChildElimSpec[], textNames: ReadonlySet<s
   });
   if (problems.length > 0) throw new ConfigError(problems.join('; '), { problems });
   return children;
+}
+
+// What childGroups reads of a child elim, and prunes: its values, stamped on the clock.
+export interface ChildValues {
+  readonly label: string;
+  readonly values: Map<string, Stamped>;
+  readonly known: ReadonlySet<string>; // every name it has reported
+  readonly alive: boolean;
+  readonly maxAgeMs: number;
+  readonly staleValue: number | undefined;
+  readonly textNames: ReadonlySet<string>; // the String resources, whose text LIM keeps
+  readonly clashesLogged: Set<string>; // the names already said to clash
+}
+
+// The values each child elim adds to a report at `now`, per child in priority order:
+// its values no older than its max_age (renew first starts a live child's new reading
+// window), then, for each name it reported before and has no value for now,
+// stale_value or a dead child's String resource's '-'; a name that `reserved` or an
+// earlier child reports is left out, said once per child and name.
+export function childGroups<C extends ChildValues>(children: readonly C[], reserved: readonly string[], now: number, log: Pick<Logger, 'warn'>, renew: (child: C) => void): ExtraValues[] {
+  const taken = new Set(reserved);
+  const out: ExtraValues[] = [];
+  for (const child of children) {
+    const pairs: Array<[string, ResourceValue]> = [];
+    const offer = (name: string, value: ResourceValue): void => {
+      if (taken.has(name)) {
+        if (!child.clashesLogged.has(name)) {
+          child.clashesLogged.add(name);
+          log.warn({ elim: child.label, name }, `child elim ${child.label} reports ${name}, which lavarank or an earlier child in elims: already reports; its value is ignored`);
+        }
+        return;
+      }
+      taken.add(name);
+      pairs.push([name, value]);
+    };
+    if (child.alive) renew(child);
+    for (const [name, { at }] of child.values) if (!child.alive || now - at > child.maxAgeMs) child.values.delete(name);
+    for (const [name, { value }] of child.values) offer(name, value);
+    // LIM would keep showing a value left out; stale_value replaces it instead (a
+    // number: not for a String resource, whose last text LIM keeps while its elim
+    // lives). A dead child's String resource is reported '-', the text LIM gives one
+    // when its own elim dies (setUnkwnValues in lim.rload.c), so that select[os_state==ok]
+    // stops matching a host whose health elim has died.
+    if (child.staleValue !== undefined || !child.alive) {
+      for (const name of child.known) {
+        if (child.values.has(name)) continue;
+        if (!child.textNames.has(name)) {
+          if (child.staleValue !== undefined) offer(name, child.staleValue);
+        } else if (!child.alive) offer(name, UNKNOWN_TEXT);
+      }
+    }
+    out.push({ source: child.label, pairs });
+  }
+  return out;
 }
 
 // Starts every child elim of `specs` and keeps them running until close() or signal.
@@ -417,43 +472,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     }
   }
 
-  const groups = (): ExtraValues[] => {
-    const now = clock.monotonic();
-    const taken = new Set(reserved);
-    const out: ExtraValues[] = [];
-    for (const child of children) {
-      const pairs: Array<[string, ResourceValue]> = [];
-      const offer = (name: string, value: ResourceValue): void => {
-        if (taken.has(name)) {
-          if (!child.clashesLogged.has(name)) {
-            child.clashesLogged.add(name);
-            log.warn({ elim: child.label, name }, `child elim ${child.label} reports ${name}, which lavarank or an earlier child in elims: already reports; its value is ignored`);
-          }
-          return;
-        }
-        taken.add(name);
-        pairs.push([name, value]);
-      };
-      if (child.alive) newWindow(child);
-      for (const [name, { at }] of child.values) if (!child.alive || now - at > child.maxAgeMs) child.values.delete(name);
-      for (const [name, { value }] of child.values) offer(name, value);
-      // LIM would keep showing a value left out; stale_value replaces it instead (a
-      // number: not for a String resource, whose last text LIM keeps while its elim
-      // lives). A dead child's String resource is reported '-', the text LIM gives one
-      // when its own elim dies (setUnkwnValues in lim.rload.c), so that select[os_state==ok]
-      // stops matching a host whose health elim has died.
-      if (child.staleValue !== undefined || !child.alive) {
-        for (const name of child.known) {
-          if (child.values.has(name)) continue;
-          if (!child.textNames.has(name)) {
-            if (child.staleValue !== undefined) offer(name, child.staleValue);
-          } else if (!child.alive) offer(name, UNKNOWN_TEXT);
-        }
-      }
-      out.push({ source: child.label, pairs });
-    }
-    return out;
-  };
+  const groups = (): ExtraValues[] => childGroups(children, reserved, clock.monotonic(), log, newWindow);
 
   // close() first, so that no child is started after this.
   const kill = (): void => {

@@ -13,10 +13,12 @@ import {
   FLOOD_BYTES,
   STABLE_RUN_MS,
   STOP_GRACE_MS,
+  childGroups,
   childProgramAsync,
   startChildElims,
   type ChildElimSpec,
   type ChildElims,
+  type ChildValues,
 } from '../../src/daemon/children.js';
 import { FakeClock, systemClock, type Clock } from '../../src/util/clock.js';
 import type { ResourceValue } from '../../src/lsf/elim-parse.js';
@@ -593,4 +595,48 @@ test('a child whose start fails at once (ETXTBSY: its program is being written) 
   } finally {
     await h.elims.close();
   }
+});
+
+// A child elim's state as childGroups reads it.
+const childValues = (over: Partial<ChildValues> & { values?: Map<string, { value: ResourceValue; at: number }> }): ChildValues => ({
+  label: 'c',
+  values: new Map(),
+  known: new Set(),
+  alive: true,
+  maxAgeMs: 30_000,
+  staleValue: undefined,
+  textNames: new Set(),
+  clashesLogged: new Set(),
+  ...over,
+});
+
+test('childGroups drops values past max_age, gives stale_value for a number left out and - for a dead child\'s String resource', () => {
+  const warned: string[] = [];
+  const log = { warn: (_: unknown, m: string) => void warned.push(m) };
+  const fresh = childValues({ label: 'fresh', values: new Map([['a', { value: 1, at: 90_000 }], ['b', { value: 2, at: 10_000 }]]), known: new Set(['a', 'b']), staleValue: -1 });
+  const dead = childValues({ label: 'dead', alive: false, values: new Map([['os_state', { value: 'ok', at: 99_000 }]]), known: new Set(['os_state', 'n']), textNames: new Set(['os_state']) });
+  const renewed: string[] = [];
+  const groups = childGroups([fresh, dead], ['rank'], 100_000, log as never, (child) => void renewed.push(child.label));
+  assert.deepEqual(groups, [
+    { source: 'fresh', pairs: [['a', 1], ['b', -1]] },
+    { source: 'dead', pairs: [['os_state', '-']] },
+  ]);
+  assert.deepEqual(renewed, ['fresh'], 'only a live child starts a new reading window');
+  assert.deepEqual([...fresh.values.keys()], ['a']);
+  assert.deepEqual(warned, []);
+});
+
+test('childGroups leaves out a name lavarank or an earlier child reports, and says so once', () => {
+  const warned: string[] = [];
+  const log = { warn: (_: unknown, m: string) => void warned.push(m) };
+  const first = childValues({ label: 'first', values: new Map([['gpu', { value: 1, at: 0 }]]) });
+  const second = childValues({ label: 'second', values: new Map([['gpu', { value: 2, at: 0 }], ['rank', { value: 3, at: 0 }]]) });
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(childGroups([first, second], ['rank'], 0, log as never, () => {}), [
+      { source: 'first', pairs: [['gpu', 1]] },
+      { source: 'second', pairs: [] },
+    ]);
+  }
+  assert.equal(warned.length, 2);
+  assert.match(warned.join('\n'), /child elim second reports gpu.*\n.*child elim second reports rank/);
 });
