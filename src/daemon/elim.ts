@@ -87,6 +87,57 @@ function setTyped(own: Array<[string, number]>, rank: number, typed: TypedRanks 
   own[3]![1] = typed === undefined ? rank : clampRank(typed.rank_io);
 }
 
+// The rank each report gives (runElim): the sample's, else the last good one held,
+// else, after pessimisticAfter failed samples in a row or before any good one,
+// pessimisticRank; each change of course said once. Updated in place, one take() per
+// report, as the loop makes no object of its own per report.
+export class RankHolder {
+  state: TickState = 'pessimistic';
+  rank: number;
+  typed: TypedRanks | undefined; // the typed ranks going with rank, when it has them
+  private failures = 0;
+  private lastGood: number | undefined;
+  private lastTyped: TypedRanks | undefined;
+
+  constructor(
+    private readonly pessimisticAfter: number,
+    private readonly pessimisticRank: number,
+    private readonly log: Pick<Logger, 'info' | 'warn' | 'error'>,
+  ) {
+    this.rank = pessimisticRank;
+  }
+
+  // Takes one report's ranked result, or why there is none.
+  take(result: RankResult | undefined, why: string | undefined): void {
+    const { log } = this;
+    if (result !== undefined) {
+      if (this.failures > 0) log.info({ failedTicks: this.failures }, `sampling recovered after ${this.failures} failed ticks`);
+      this.failures = 0;
+      this.state = 'ok';
+      this.rank = result.rank;
+      this.lastGood = this.rank;
+      this.typed = result.typed;
+      this.lastTyped = this.typed;
+      return;
+    }
+    const failures = ++this.failures;
+    const lastGood = this.lastGood;
+    if (failures >= this.pessimisticAfter || lastGood === undefined) {
+      if (failures === this.pessimisticAfter || (lastGood === undefined && failures === 1)) {
+        log.error({ failedTicks: failures, reason: why }, `reporting the pessimistic rank ${this.pessimisticRank} until sampling recovers`);
+      }
+      this.state = 'pessimistic';
+      this.rank = this.pessimisticRank;
+      this.typed = undefined;
+    } else {
+      if (failures === 1) log.warn({ reason: why }, 'sample failed; repeating the last good rank');
+      this.state = 'held';
+      this.rank = lastGood;
+      this.typed = this.lastTyped;
+    }
+  }
+}
+
 interface Attempt {
   sample?: Sample;
   failure?: string;
@@ -98,10 +149,8 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
   const deadlineMs = o.deadlineMs ?? o.intervalMs / 2;
   const required = o.required ?? REQUIRED_COLLECTORS;
   let pending = false;
-  let lastGood: number | undefined;
-  let lastTyped: TypedRanks | undefined;
+  const holder = new RankHolder(o.pessimisticAfter, o.pessimisticRank, log);
   const typedNames: string[] = o.typedRanks === true ? typedRankNames(o.resource) : [];
-  let failures = 0;
   let rankings = 0; // reports ranked so far, for MODEL_CHECK_EVERY
   let unread = 0; // consecutive reports LIM did not read
   let unreadKind: 'dropped' | 'replaced' = 'dropped';
@@ -243,34 +292,10 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     const result = typeof ranked === 'string' ? undefined : ranked;
     const why = typeof ranked === 'string' ? ranked : undefined;
 
-    let state: TickState;
-    let rank: number;
-    let typed: TypedRanks | undefined;
-    if (result !== undefined) {
-      if (failures > 0) log.info({ failedTicks: failures }, `sampling recovered after ${failures} failed ticks`);
-      failures = 0;
-      state = 'ok';
-      rank = result.rank;
-      lastGood = rank;
-      typed = result.typed;
-      lastTyped = typed;
-    } else {
-      failures++;
-      if (failures >= o.pessimisticAfter || lastGood === undefined) {
-        if (failures === o.pessimisticAfter || (lastGood === undefined && failures === 1)) {
-          log.error({ failedTicks: failures, reason: why }, `reporting the pessimistic rank ${o.pessimisticRank} until sampling recovers`);
-        }
-        state = 'pessimistic';
-        rank = o.pessimisticRank;
-      } else {
-        if (failures === 1) log.warn({ reason: why }, 'sample failed; repeating the last good rank');
-        state = 'held';
-        rank = lastGood;
-        typed = lastTyped;
-      }
-    }
+    holder.take(result, why);
+    const { state, rank } = holder;
 
-    const line = lineFor(rank, typed);
+    const line = lineFor(rank, holder.typed);
     const outcome = o.out.write(line);
     const wrote = clock.monotonic();
     if (traceSchedule) log.debug({ seq: seq + 1, dueMs: Math.round(next - start), lateMs: Math.round(wrote - next) }, 'report written');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
 import type { Sample } from '../../src/collectors/types.js';
-import { MODEL_CHECK_EVERY, runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
+import { MODEL_CHECK_EVERY, RankHolder, runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
 import type { Ranker } from '../../src/model/rank.js';
 import { parseModel, serializeModel } from '../../src/model/model.js';
 import { modelRanker } from '../../src/model/rankers.js';
@@ -503,5 +503,38 @@ describe('runElim with typed_ranks', () => {
     const o = options({ sampler: scripted([0]), rankers: { current: () => wild }, typedRanks: true, extraValues: () => [{ source: 'site', pairs: [['rank_mem', 7], ['scratch', 1]] }], maxTicks: 1 });
     await runElim(o);
     assert.deepEqual(o.out.lines, ['5 rank 5 rank_cpu 1000 rank_mem 0 rank_io 2 scratch 1\n']);
+  });
+});
+
+describe('RankHolder (the rank a report gives)', () => {
+  const holder = () => {
+    const lines: string[] = [];
+    const at = (level: string) => (_: unknown, m: string) => void lines.push(`${level} ${m}`);
+    return { lines, h: new RankHolder(3, 1000, { info: at('info'), warn: at('warn'), error: at('error') } as never) };
+  };
+  const typed = { rank_cpu: 1, rank_mem: 2, rank_io: 3 };
+
+  it('holds the last good rank and its typed ranks, then gives the pessimistic rank at the pessimisticAfter-th failure', () => {
+    const { h, lines } = holder();
+    h.take({ rank: 7, model: 'm', typed } as never, undefined);
+    assert.deepEqual([h.state, h.rank, h.typed], ['ok', 7, typed]);
+    const seen: Array<[string, number, unknown]> = [];
+    for (let i = 0; i < 4; i++) {
+      h.take(undefined, 'EIO');
+      seen.push([h.state, h.rank, h.typed]);
+    }
+    assert.deepEqual(seen, [['held', 7, typed], ['held', 7, typed], ['pessimistic', 1000, undefined], ['pessimistic', 1000, undefined]]);
+    assert.deepEqual(lines, ['warn sample failed; repeating the last good rank', 'error reporting the pessimistic rank 1000 until sampling recovers']);
+    h.take({ rank: 5, model: 'm' } as never, undefined);
+    assert.deepEqual([h.state, h.rank, h.typed], ['ok', 5, undefined]);
+    assert.equal(lines[2], 'info sampling recovered after 4 failed ticks');
+  });
+
+  it('gives the pessimistic rank from the first failure when no sample was ever good, said once', () => {
+    const { h, lines } = holder();
+    h.take(undefined, 'no sample');
+    h.take(undefined, 'no sample');
+    assert.deepEqual([h.state, h.rank], ['pessimistic', 1000]);
+    assert.deepEqual(lines, ['error reporting the pessimistic rank 1000 until sampling recovers']);
   });
 });
