@@ -329,8 +329,16 @@ function isOurs(found: Existing): boolean {
   return found.kind === 'file' && found.text?.split('\n', 2)[1]?.startsWith(`# ${WRAPPER_MARK}`) === true;
 }
 
-function stamp(now: Date): string {
+// A UTC time as a backup's name carries it: YYYYMMDD-HHMMSS.
+export function stamp(now: Date): string {
   return now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+// The stamp and number of a backup's name after its `.lavarank-` (stamp(), then -n for
+// the n-th of the same second: freshPath), or undefined for another name.
+export function backupSuffix(suffix: string): { stamp: string; n: number } | undefined {
+  const m = /^(\d{8}-\d{6})(?:-(\d+))?$/.exec(suffix);
+  return m === null ? undefined : { stamp: m[1]!, n: Number(m[2] ?? 1) };
 }
 
 // A path that does not exist yet: base, or base-2, base-3...
@@ -801,8 +809,8 @@ export const KEPT_BACKUPS = 3;
 async function backupsOf(file: string): Promise<string[]> {
   const prefix = `${basename(file)}.lavarank-`;
   const key = (name: string): [string, number] => {
-    const m = /^(\d{8}-\d{6})(?:-(\d+))?$/.exec(name.slice(prefix.length));
-    return [m?.[1] ?? '', Number(m?.[2] ?? 1)];
+    const found = backupSuffix(name.slice(prefix.length));
+    return [found?.stamp ?? '', found?.n ?? 1];
   };
   const names = (await readdir(dirname(file))).filter((n) => n.startsWith(prefix) && key(n)[0] !== '');
   const regular = await Promise.all(names.map(async (n) => ((await lstat(join(dirname(file), n)).catch(() => undefined))?.isFile() === true ? [n] : [])));

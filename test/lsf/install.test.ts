@@ -22,7 +22,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BACKUP_DIR, KEPT_BACKUPS, WRAPPER_MARK, runInstall, staleBackups, wrapperText, type InstallIO } from '../../src/lsf/install.js';
+import { BACKUP_DIR, KEPT_BACKUPS, WRAPPER_MARK, backupSuffix, runInstall, stamp, staleBackups, wrapperText, type InstallIO } from '../../src/lsf/install.js';
 import { failDirectorySync, writeWithMode } from '../helpers.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -1149,4 +1149,12 @@ test('a configuration file refused for a NUL or a non-UTF-8 byte is named with t
   const sharedLines = readFileSync(u.shared, 'utf8').split('\n').length;
   writeFileSync(u.shared, Buffer.concat([readFileSync(u.shared), Buffer.from([0x23, 0x20, 0xe9, 0x0a])]));
   assert.match((await install(u, '--merge-conf')).err, new RegExp(`lsf\\.shared:${sharedLines}: not UTF-8 text`));
+});
+
+test('backupSuffix reads back the stamp that stamp() puts in a backup\'s name, and freshPath\'s number after it', () => {
+  const when = stamp(new Date('2026-12-07T08:15:30.123Z'));
+  assert.equal(when, '20261207-081530');
+  assert.deepEqual(backupSuffix(when), { stamp: when, n: 1 });
+  assert.deepEqual(backupSuffix(`${when}-12`), { stamp: when, n: 12 });
+  for (const other of ['', 'x', '20261207-0815', `${when}-`, `${when}.bak`, `x${when}`]) assert.equal(backupSuffix(other), undefined, other);
 });
