@@ -13,11 +13,12 @@ import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import type { Sample } from '../collectors/types.js';
 import type { Config } from '../config/config.js';
 import { ModelError, errorMessage, errorReason } from '../util/errors.js';
 import { holdExit } from '../util/exit.js';
-import { toFeatures } from './features.js';
-import { describeLoaded, loadModel, loadModelAsync, staleBackbone, type LoadOptions, type LoadedModel } from './model.js';
+import { rawFeatures, toFeatures } from './features.js';
+import { describeLoaded, loadModel, loadModelAsync, staleBackbone, type LoadOptions, type LoadedModel, type ModelInput } from './model.js';
 import { clampRank, formulaRanker, type Ranker, type RankerSource } from './rank.js';
 
 // The model shipped with lavarank: models/default.json next to dist/ (dist/src/model/rankers.js → ../../../models).
@@ -30,13 +31,25 @@ export function modelPathFor(config: Readonly<Config>, options: { defaultModelPa
   return config.model ?? options.defaultModelPath ?? defaultModelPath();
 }
 
+// The input of a model without a network: no scaled values, which its score never reads.
+const NO_SCALED: readonly number[] = Object.freeze([]);
+
+function namedOnly(sample: Sample): ModelInput & { named: Record<string, number | null> } {
+  return { values: NO_SCALED, named: rawFeatures(sample) };
+}
+
 // A ranker over a loaded model: features of the sample, the backbone and one forward
 // pass, and the backbone's per-type slowdowns for the same inputs.
 export function modelRanker(model: LoadedModel): Ranker {
+  // A model without a network reads the raw named values alone: the scaled vector, its
+  // mask and the estimates of missing inputs are the network's input, which toFeatures
+  // made at each report for nothing (40 000 of a report's 1 M instructions here,
+  // docs/collectors.md); score reads the vector only when there is a network.
+  const inputOf = model.network === undefined ? namedOnly : toFeatures;
   return {
     name: model.id,
     rank(sample) {
-      const f = toFeatures(sample);
+      const f = inputOf(sample);
       const s = model.score(f);
       return { rank: s.rank, model: model.id, features: f.named, typed: s.typed, backbone: clampRank(s.backbone) };
     },
