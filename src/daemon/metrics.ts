@@ -36,7 +36,11 @@ export interface MetricsSnapshot {
   model: string | undefined; // the model of the last good rank
   counters: MetricsCounters;
   collectors: Partial<Record<CollectorName, CollectorStats>>;
+  outputs?: OutputsFailing;
 }
+
+// Whether writing each of the elim's own files fails now, for those it writes.
+export type OutputsFailing = Partial<Record<'log' | 'history', boolean>>;
 
 // Why root must not write the metrics file in dir (see existingDirectoryProblems: the
 // writer never makes the directory, so one still to be made in /tmp could be another
@@ -88,6 +92,7 @@ export function formatMetrics(s: MetricsSnapshot): string {
   const { tick, counters } = s;
   const features = Object.entries(tick.result?.features ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number');
   const collectors = Object.entries(s.collectors) as Array<[string, CollectorStats]>;
+  const outputs = Object.entries(s.outputs ?? {}) as Array<[string, boolean]>;
   const lines = [
     ...family('lavarank_rank', 'gauge', 'The rank last reported to LIM: predicted slowdown in percent of a job started on this host now.', [[{ resource: s.resource }, tick.rank]]),
     ...family('lavarank_report_state', 'gauge', 'How the last rank was found: ok (sampled), held (sample failed, last good rank), pessimistic.', STATES.map((st) => [{ state: st }, tick.state === st ? 1 : 0] as const)),
@@ -102,6 +107,9 @@ export function formatMetrics(s: MetricsSnapshot): string {
     ...family('lavarank_pessimistic_reports_total', 'counter', 'Reports of the pessimistic rank since the elim started.', [[{}, counters.pessimistic]]),
     ...family('lavarank_collector_failures_total', 'counter', "Each collector's failures since the elim started.", collectors.map(([name, st]) => [{ collector: name }, st.failures] as const)),
     ...family('lavarank_reports_unread_total', 'counter', 'Reports LIM did not read (pipe full, or replaced by a newer one).', [[{}, counters.unread]]),
+    // The log and the history say they failed only once there is room again, and the elim's
+    // stderr is LIM's /dev/null: a full disk is otherwise seen by no one while it lasts.
+    ...family('lavarank_output_failing', 'gauge', 'Whether writing the log or the history file fails now (1: a full disk or a refused directory; its lines wait in memory, the oldest dropped past a bound).', outputs.map(([name, failing]) => [{ output: name }, failing ? 1 : 0] as const)),
     ...family('lavarank_metrics_skipped_total', 'counter', 'Ticks whose metrics were not written because the previous write was still pending.', [[{}, counters.metricsSkipped]]),
   ];
   return `${lines.join('\n')}\n`;
@@ -155,7 +163,7 @@ export class MetricsWriter {
   }
 
   // Counts the tick and starts writing the file, unless the previous write is still pending.
-  update(tick: Tick, collectors: Partial<Record<CollectorName, CollectorStats>>): void {
+  update(tick: Tick, collectors: Partial<Record<CollectorName, CollectorStats>>, outputs?: OutputsFailing): void {
     const c = this.counters;
     c.ticks++;
     if (tick.state !== 'ok') c.sampleFailures++;
@@ -168,7 +176,7 @@ export class MetricsWriter {
       return;
     }
     if (this.failing && this.now() < this.retryAt) return;
-    const text = formatMetrics({ resource: this.options.resource, version: this.options.version, tick, model: this.model, counters: { ...c }, collectors });
+    const text = formatMetrics({ resource: this.options.resource, version: this.options.version, tick, model: this.model, counters: { ...c }, collectors, ...(outputs === undefined ? {} : { outputs }) });
     const { path, log } = this.options;
     const dir = dirname(path);
     const check = this.options.directoryProblems;

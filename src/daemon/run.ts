@@ -235,7 +235,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const collectors = collectorsFromConfig(config, { log, signal: groupsSignal, clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
   const sampler = createSampler({ collectors, clock, log });
 
-  const writers = openWriters(config, { noHistory: args.noHistory === true, host, env, log });
+  const writers = openWriters(config, { noHistory: args.noHistory === true, host, env, log, logFailing: () => logging.appender?.isFailing });
   stopper.writers = writers;
   const priority = elimPriority(config.nice, log);
   stopper.priority = priority;
@@ -684,7 +684,8 @@ export interface Writers {
 // SIGKILL, so the start-up deadline's kill left a zombie holding LIM's pipe: never
 // reaped, never restarted, no rank for as long as the server ran (a hostile-user audit,
 // 2026-12-06). Until a check returns, its writer is off (the last 60 history records kept).
-export function openWriters(config: Readonly<Config>, opts: { noHistory: boolean; host: string; env: NodeJS.ProcessEnv; log: Logger }): Writers {
+// logFailing: whether the log file's writes fail now (undefined where the log is no file).
+export function openWriters(config: Readonly<Config>, opts: { noHistory: boolean; host: string; env: NodeJS.ProcessEnv; log: Logger; logFailing?: () => boolean | undefined }): Writers {
   const { host, env, log } = opts;
   let metrics: MetricsWriter | undefined;
   let history: RotatingAppender | undefined;
@@ -759,7 +760,9 @@ export function openWriters(config: Readonly<Config>, opts: { noHistory: boolean
         heldHistory.push(historyRecord(tick.ts, host, tick.result));
         if (heldHistory.length >= HISTORY_HOLD) writeHistory();
       }
-      metrics?.update(tick, stats());
+      if (metrics === undefined) return;
+      const logFailing = opts.logFailing?.();
+      metrics.update(tick, stats(), { ...(logFailing === undefined ? {} : { log: logFailing }), ...(history === undefined ? {} : { history: history.isFailing }) });
     },
     historyStats: () => history?.stats,
     lastWrites() {

@@ -336,6 +336,12 @@ export class RotatingAppender {
     return this.fd !== undefined;
   }
 
+  // Whether its last write failed (a full disk, a refused directory) and none has succeeded
+  // since: the lines wait in memory meanwhile, and what could say so is the file itself.
+  get isFailing(): boolean {
+    return this.failing;
+  }
+
   // Flushes (bounded) and closes the file. A retry that is still waiting for its
   // back-off is made at once (space may be back: this is the last chance), and the
   // lines that could not be written are counted and told (onTrouble 'lost').

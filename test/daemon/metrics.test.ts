@@ -94,6 +94,14 @@ describe('formatMetrics', () => {
     assert.equal(f.get('lavarank_feature')?.samples.some((s) => s.labels['feature']?.startsWith('gpu_')), false);
   });
 
+  it("says for each of the elim's files whether writing it fails now, and nothing of a file it does not write", () => {
+    const f = parseExposition(formatMetrics(snapshot({ outputs: { log: true, history: false } })));
+    assert.equal(sampleOf(f, 'lavarank_output_failing', { output: 'log' }), 1);
+    assert.equal(sampleOf(f, 'lavarank_output_failing', { output: 'history' }), 0);
+    const none = parseExposition(formatMetrics(snapshot({ outputs: { history: true } })));
+    assert.deepEqual(none.get('lavarank_output_failing')?.samples.map((x) => x.labels['output']), ['history']);
+  });
+
   it('escapes a model id with quotes, backslashes and newlines so it reads back the same', () => {
     const model = 'odd "model"\\\nname';
     const f = parseExposition(formatMetrics(snapshot({ model })));

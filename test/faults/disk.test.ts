@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { cliPath, fixture, isAlive, tempDir, tokenEnv } from '../helpers.js';
 import { assertStopsOnSigterm, startElim, userLoadsBuild, type Elim } from '../e2e/harness.js';
+import { parseExposition } from '../helpers/prom-parse.js';
 import { ATTACKER, badJsonLines, canMount, isRoot, mountTmpfs, sleep, until } from './helpers.js';
 
 const NEED_MOUNT = canMount ? false : 'needs root to mount a small tmpfs';
@@ -243,6 +244,36 @@ describe('the log directory', { concurrency: false }, () => {
       await elim.cleanup();
       disk.unmount();
       cleanup();
+    }
+  });
+});
+
+describe('the log and history directory full, as the metrics file shows it', { concurrency: false }, () => {
+  it('the metrics file says writing the log and the history fails while the disk is full, and no longer once space returns', { skip: NEED_MOUNT }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-disk-');
+    const disk = mountTmpfs(dir, 256 * 1024)!;
+    const metricsDir = tempDir('lavarank-disk-metrics-');
+    const prom = join(metricsDir.dir, 'lavarank.prom');
+    const logFile = join(disk.path, 'lavarank.log');
+    const override = { log: { file: logFile }, history: { dir: join(disk.path, 'history') }, metrics: { textfile: prom } };
+    const elim = startElim({ testInterval: 0.05, override });
+    const failing = (): Record<string, number> | undefined => {
+      if (!existsSync(prom)) return undefined;
+      const samples = parseExposition(readFileSync(prom, 'utf8')).get('lavarank_output_failing')?.samples ?? [];
+      return Object.fromEntries(samples.map((x) => [x.labels['output'] ?? '', x.value]));
+    };
+    try {
+      await until('both outputs written', () => (failing()?.['log'] === 0 && failing()?.['history'] === 0 && existsSync(logFile) ? true : undefined));
+      const filler = fill(disk.path);
+      await logStopsGrowing(elim, logFile);
+      await until('the metrics to say both fail', () => (failing()?.['log'] === 1 && failing()?.['history'] === 1 ? true : undefined), 10_000);
+      rmSync(filler);
+      await until('the metrics to say both write again', () => (failing()?.['log'] === 0 && failing()?.['history'] === 0 ? true : undefined), 25_000);
+    } finally {
+      await elim.cleanup();
+      disk.unmount();
+      cleanup();
+      metricsDir.cleanup();
     }
   });
 });
