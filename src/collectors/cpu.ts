@@ -2,7 +2,7 @@
 import { createQuotaReader } from './cgroup.js';
 import { allowedCpusOf, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
 import { kernelFile, onProcFs, procPath } from './procfs.js';
-import { badFile, badLine, byteIndex, bytesAt, counterAt, EXACT_DIGITS, latin1At, latin1Slice, numberSlots, onlySpacesAndNewlines, sameItems, toNumber, tokens } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, EXACT_DIGITS, latin1At, latin1Slice, numberSlots, onlySpacesAndNewlinesBefore, sameItems, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 import { monotonicMs as processMonotonicMs } from '../util/clock.js';
 
@@ -131,9 +131,9 @@ function timesInto(t: CpuTimes, into: number[]): void {
 // When it returns true, parseStat would give the same total, known.names as its cpus
 // and `idle` as its cpuIdle, or reject the file: a cpuN line's other times are not
 // read. Idle and iowait are read digit by digit (a fraction or more than 15 digits is
-// left to parseStat). Each aggregate field must be digits; with `idle`, the whole file
-// must hold no whitespace but spaces and newlines, as tokens() would split the cpuN
-// lines elsewhere.
+// left to parseStat). Each aggregate field must be digits; with `idle`, the lines up to
+// the last cpuN line must hold no whitespace but spaces and newlines, as tokens() would
+// split the cpuN lines elsewhere.
 export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: number[]): boolean {
   if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE) return false;
   let p = 4;
@@ -151,7 +151,6 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
   }
   const n = known.names.length;
   if (n === 0) return false;
-  if (idle !== undefined && !onlySpacesAndNewlines(bytes)) return false;
   // The lines are found in a latin1 string of the file (see cpuLinesOneByOne), made once a
   // report, of the file up to where the last reading's cpuN lines ended rather than all of
   // it: on a big node intr's thousands of numbers follow them (25 kB of /proc/stat's 26 on
@@ -163,8 +162,11 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
   // instructions more than the string's, which a 2-CPU host's short file does not repay.
   const cut = known.cut;
   if (cut > 0 && bytes.length - cut >= CPU_LINES_CUT_MIN) {
-    const nl = cpuLinesOneByOne(bytes, latin1Slice.call(bytes, 0, cut), newline, known, idle);
+    const text = latin1Slice.call(bytes, 0, cut);
+    const nl = cpuLinesOneByOne(bytes, text, newline, known, idle);
     if (nl >= 0) {
+      // Whitespace after the lines cannot move a field the lines hold.
+      if (idle !== undefined && !onlySpacesAndNewlinesBefore(text, nl)) return false;
       known.cut = nl + 1 + CPU_LINES_SLACK;
       // No other cpu line anywhere after them, in the whole file.
       return bytes.indexOf(CPU_LINE_AFTER, nl) < 0;
@@ -173,6 +175,7 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
   const text = latin1Slice.call(bytes, 0, bytes.length);
   const nl = cpuLinesOneByOne(bytes, text, newline, known, idle);
   if (nl === REFUSED) return false;
+  if (idle !== undefined && !onlySpacesAndNewlinesBefore(text, nl < 0 ? text.length : nl)) return false;
   known.cut = nl < 0 ? 0 : nl + 1 + CPU_LINES_SLACK;
   return nl < 0 || text.indexOf('\ncpu', nl) < 0;
 }

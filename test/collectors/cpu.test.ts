@@ -296,6 +296,13 @@ describe('scanStat', () => {
     }
   });
 
+  it('reads the cpuN lines where whitespace other than spaces comes only after them', () => {
+    for (const after of ['intr 0\t1\n', 'intr 0\r\n', 'intr 0\nctxt\u00a05\n']) {
+      const text = twoCpuStat.replace('intr 0\n', after);
+      assert.deepEqual(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), [29, 49], JSON.stringify(after));
+    }
+  });
+
   it('leaves to parseStat idle or iowait that is not a count: negative, or too large for a double', () => {
     for (const times of ['21 22 23 -24 25', '21 22 23 24 -1', '21 22 23 1e999 25', '21 22 23 24 x']) {
       const text = twoCpuStat.replace('21 22 23 24 25', times);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, sameItems, tokens, toNumber } from '../../src/collectors/text.js';
+import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, onlySpacesAndNewlinesBefore, sameItems, tokens, toNumber } from '../../src/collectors/text.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
@@ -33,6 +33,17 @@ test('onlySpacesAndNewlines finds every byte that tokens() splits on besides spa
   // U+0085 is latin1 0x85 and not whitespace to JavaScript: tokens() keeps it in the field.
   assert.equal(onlySpacesAndNewlines(bytes('cpu  1\u00852 3\n')), true);
   assert.equal(tokens('cpu  1\u00852 3').length, 3);
+});
+
+test('onlySpacesAndNewlinesBefore finds the same characters before an index, and none from it on', () => {
+  assert.equal(onlySpacesAndNewlinesBefore('cpu  1 2 3\ncpu0 1 2 3\n', 22), true);
+  for (const ch of ['\t', '\v', '\f', '\r', '\u00a0']) {
+    const text = `cpu  1${ch}2 3\nintr 0\n`;
+    assert.equal(onlySpacesAndNewlinesBefore(text, 12), false, JSON.stringify(ch));
+    assert.equal(onlySpacesAndNewlinesBefore(text, 6), true, `${JSON.stringify(ch)} at the end index`);
+    assert.equal(onlySpacesAndNewlinesBefore(`cpu  1 2 3\nintr 0${ch}\n`, 11), true, `${JSON.stringify(ch)} after the end`);
+  }
+  assert.equal(onlySpacesAndNewlinesBefore('cpu  1\u00852 3\n', 11), true);
 });
 
 test('byteIndex finds a byte from a position on, or -1', () => {
