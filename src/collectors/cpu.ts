@@ -2,7 +2,7 @@
 import { createQuotaReader } from './cgroup.js';
 import { allowedCpusOf, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
 import { kernelFile, onProcFs, procPath } from './procfs.js';
-import { badFile, badLine, byteIndex, bytesAt, counterAt, EXACT_DIGITS, latin1At, latin1Slice, numberSlots, onlySpacesAndNewlinesBefore, sameItems, toNumber, tokens } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, latin1Slice, numberSlots, onlySpacesAndNewlinesBefore, sameItems, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 import { monotonicMs as processMonotonicMs } from '../util/clock.js';
 
@@ -97,7 +97,6 @@ const ENDS_FILE = -1;
 
 const CPU = Buffer.from('cpu', 'latin1');
 const SPACE = 32;
-const SPACE_XOR_0 = SPACE ^ 48;
 const NEWLINE = 10;
 
 // A reading as the collector keeps it, in an array from numberSlots(TIMES_SLOTS): the
@@ -130,10 +129,10 @@ function timesInto(t: CpuTimes, into: number[]): void {
 // for parseStat to read or reject; `into` and `idle` may then hold some of the times.
 // When it returns true, parseStat would give the same total, known.names as its cpus
 // and `idle` as its cpuIdle, or reject the file: a cpuN line's other times are not
-// read. Idle and iowait are read digit by digit (a fraction or more than 15 digits is
-// left to parseStat). Each aggregate field must be digits; with `idle`, the lines up to
-// the last cpuN line must hold no whitespace but spaces and newlines, as tokens() would
-// split the cpuN lines elsewhere.
+// read. Idle and iowait are read by Number(), as parseStat reads them, and must each be
+// at least 0 and their sum finite. Each aggregate field must be digits; with `idle`, the
+// lines up to the last cpuN line must hold no whitespace but spaces and newlines, as
+// tokens() would split the cpuN lines elsewhere.
 export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: number[]): boolean {
   if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE) return false;
   let p = 4;
@@ -163,7 +162,7 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
   const cut = known.cut;
   if (cut > 0 && bytes.length - cut >= CPU_LINES_CUT_MIN) {
     const text = latin1Slice.call(bytes, 0, cut);
-    const nl = cpuLinesOneByOne(bytes, text, newline, known, idle);
+    const nl = cpuLinesOneByOne(text, newline, known, idle);
     if (nl >= 0) {
       // Whitespace after the lines cannot move a field the lines hold.
       if (idle !== undefined && !onlySpacesAndNewlinesBefore(text, nl)) return false;
@@ -173,7 +172,7 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
     }
   }
   const text = latin1Slice.call(bytes, 0, bytes.length);
-  const nl = cpuLinesOneByOne(bytes, text, newline, known, idle);
+  const nl = cpuLinesOneByOne(text, newline, known, idle);
   if (nl === REFUSED) return false;
   if (idle !== undefined && !onlySpacesAndNewlinesBefore(text, nl < 0 ? text.length : nl)) return false;
   known.cut = nl < 0 ? 0 : nl + 1 + CPU_LINES_SLACK;
@@ -181,7 +180,7 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
 }
 
 // scanStat's reading of the cpuN lines after the aggregate line's newline, line by line:
-// each line must start with its prefix; idle and iowait are read digit by digit. From
+// each line must start with its prefix; idle and iowait are read by Number(). From
 // stop 49 to 51 a host of 48 CPUs or more had its lines split natively instead (one
 // string, split at its spaces): cold, in process, that cost 204 against 251 µs on 128
 // CPUs and 257 against 411 µs on 256, but it allocated 60 kB more per report on 128 CPUs,
@@ -190,19 +189,14 @@ export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: nu
 // by side at a 1 s interval (docs/collectors.md, "The split taken back").
 // Answers the index of the last cpuN line's newline, ENDS_FILE when that line ends the
 // file, REFUSED for anything else; the lines must end inside `text`.
-function cpuLinesOneByOne(bytes: Buffer, text: string, newline: number, known: CpuSet, idle: number[] | undefined): number {
+function cpuLinesOneByOne(text: string, newline: number, known: CpuSet, idle: number[] | undefined): number {
   const heads = known.heads;
   const n = heads.length;
-  // What the loop reads per line, in locals: in the interpreter each read of a module
-  // binding is a context load and a hole check (ThrowReferenceErrorIfHole).
-  const exact = EXACT_DIGITS;
-  const spaceXor0 = SPACE_XOR_0;
   // `text` is a latin1 string of the file's start (the same characters at the same places
   // as the bytes): V8's string search and startsWith cost fewer instructions than byteIndex
   // and the name compared as two 32-bit words through a DataView (until 2026-12-06), 1 900 a
   // line less (callgrind, --lite-mode: 1.34 M against 1.59 M a call on 128 CPUs, 2.67
-  // against 3.16 M on 256). The digits are still read from the bytes: charCodeAt costs more
-  // than an element load.
+  // against 3.16 M on 256).
   let nl = newline;
   // One loop that calls nothing per line but the searches. With a call per line for the
   // name check, another that read all five times digit by digit, and a byteIndex that
@@ -216,7 +210,7 @@ function cpuLinesOneByOne(bytes: Buffer, text: string, newline: number, known: C
     p += head.length;
     nl = text.indexOf('\n', p);
     if (idle === undefined) continue;
-    const end = nl < 0 ? bytes.length : nl;
+    const end = nl < 0 ? text.length : nl;
     // user, nice and system, each skipped by the space after it: none may be empty (two
     // spaces in a row, which tokens() reads as one), and the last space must come before
     // the line's end. What they hold is not read: a field that is no count makes parseStat
@@ -229,22 +223,25 @@ function cpuLinesOneByOne(bytes: Buffer, text: string, newline: number, known: C
     if (nice <= user + 1) return REFUSED;
     const system = text.indexOf(' ', nice + 1);
     if (system <= nice + 1 || system >= end) return REFUSED;
-    p = system + 1;
-    // idle, then iowait: digits one by one, as a string per field would allocate one
-    // per CPU; a field longer than EXACT_DIGITS is left to parseStat, whose Number()
-    // rounds it as the sum here would not. A byte xor '0' is under 10 only for a digit
-    // (undefined, past the end, gives 48): one comparison a byte where c >= 0 && c <= 9
-    // took two; the loop's last c, 16 for a space, ends the field without a load.
-    let start = p;
-    let sum = 0;
-    let c = bytes[p]! ^ 48;
-    for (; c < 10; c = bytes[++p]! ^ 48) sum = sum * 10 + c;
-    if (c !== spaceXor0 || p === start || p - start > exact) return REFUSED;
-    start = ++p;
-    let iowait = 0;
-    for (c = bytes[p]! ^ 48; c < 10; c = bytes[++p]! ^ 48) iowait = iowait * 10 + c;
-    if (p === start || p - start > exact || (c !== spaceXor0 && p !== nl)) return REFUSED;
-    idle[i] = sum + iowait;
+    // idle, then iowait, up to the next space or the line's end, by Number() as parseStat
+    // reads each (toNumber): the same double for every field parseStat takes. Until
+    // 2026-12-07 they were read digit by digit from the bytes, about 400 instructions a
+    // digit in the interpreter against 1 000 a field for a string and its Number()
+    // (callgrind, --lite-mode), 15 digits a line on the generated 128-CPU node. A field
+    // Number() reads and parseStat does not ("1e3", "0x10", "+5") makes parseStat reject
+    // the file; one Number() does not read (NaN), a negative time or an infinite sum is
+    // left to parseStat, which rejects it, so that idle holds no such value.
+    const idleEnd = text.indexOf(' ', system + 1);
+    if (idleEnd <= system + 1 || idleEnd >= end) return REFUSED;
+    let iowaitEnd = text.indexOf(' ', idleEnd + 1);
+    if (iowaitEnd < 0 || iowaitEnd > end) iowaitEnd = end;
+    if (iowaitEnd <= idleEnd + 1) return REFUSED;
+    const idleTime = +text.slice(system + 1, idleEnd);
+    const iowait = +text.slice(idleEnd + 1, iowaitEnd);
+    if (!(idleTime >= 0 && iowait >= 0)) return REFUSED;
+    const sum = idleTime + iowait;
+    if (sum === Infinity) return REFUSED;
+    idle[i] = sum;
   }
   return nl < 0 ? ENDS_FILE : nl;
 }

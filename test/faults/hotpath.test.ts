@@ -60,7 +60,8 @@ function agrees<S, P>(scanned: S | undefined, parse: () => P, compare: (scanned:
 // A reading of scanStat (its answer, times slots and idle + iowait) against the old
 // reading's, the oracle: every text the old one read, read to the same numbers; any other
 // only where parseStat rejects it or gives the same total, CPU set and idle + iowait (since
-// 2026-12-07 whitespace other than spaces after the cpuN lines is read past).
+// 2026-12-07 whitespace other than spaces after the cpuN lines is read past, and idle and
+// iowait are read by Number(), as parseStat reads them, a fraction and more than 15 digits too).
 interface StatReading {
   read: boolean;
   times: number[];
