@@ -99,19 +99,23 @@ export function onlySpacesAndNewlines(bytes: Buffer): boolean {
 }
 
 // The same bytes as latin1 characters.
-const OTHER_SPACE_CHARS = OTHER_SPACES.map((c) => String.fromCharCode(c));
+export const OTHER_SPACE_CHARS: readonly string[] = OTHER_SPACES.map((c) => String.fromCharCode(c));
 
-// onlySpacesAndNewlines for text before `end`, for a hot path that already holds a latin1
-// string of the file: String's indexOf is V8's own memchr, where Buffer's first checks its
-// arguments in JavaScript (about 3 000 instructions a call, callgrind, --lite-mode), and the
-// text after `end` (/proc/stat's intr numbers) need not be checked.
-export function onlySpacesAndNewlinesBefore(text: string, end: number): boolean {
-  const chars = OTHER_SPACE_CHARS;
+// True if text holds none of chars (each one character) before `end`, for a hot path that
+// already holds a latin1 string of the file: String's indexOf is V8's own memchr, where
+// Buffer's first checks its arguments in JavaScript (about 3 000 instructions a call,
+// callgrind, --lite-mode), and the text from `end` on need not be checked.
+export function noneBefore(text: string, chars: readonly string[], end: number): boolean {
   for (let i = 0; i < chars.length; i++) {
     const at = text.indexOf(chars[i]!);
     if (at >= 0 && at < end) return false;
   }
   return true;
+}
+
+// onlySpacesAndNewlines for text before `end` (noneBefore).
+export function onlySpacesAndNewlinesBefore(text: string, end: number): boolean {
+  return noneBefore(text, OTHER_SPACE_CHARS, end);
 }
 
 // True if both lists hold the same items in the same order: the same device or CPU

@@ -294,12 +294,19 @@ describe('scanStat', () => {
     }
   });
 
-  it('reads idle and iowait as parseStat does where they hold a fraction or more digits than a sum of digits holds exactly', () => {
+  it('reads idle and iowait as parseStat does where they hold more digits than a sum of digits holds exactly', () => {
     // Read by Number() as parseStat reads them (until 2026-12-07 digit by digit, and these
     // were left to parseStat): a 17-digit time is the double Number() rounds it to once.
-    for (const times of ['21 22 23 24.5 25', '21 22 23 24 25.5', '21 22 23 29166729164841593 25', '21 22 23 24 29166729164841593', '21 22 23 024 25']) {
+    for (const times of ['21 22 23 29166729164841593 25', '21 22 23 24 29166729164841593', '21 22 23 024 25']) {
       const text = twoCpuStat.replace('21 22 23 24 25', times);
       assert.deepEqual(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), parseStat(text).cpuIdle, JSON.stringify(times));
+    }
+  });
+
+  it('leaves to parseStat idle or iowait that Number() reads and parseStat does not, and a fraction', () => {
+    for (const times of ['21 22 23 1e3 25', '21 22 23 24 1E3', '21 22 23 +24 25', '21 22 23 .5 25', '21 22 23 24 5.', '21 22 23 0x10 25', '21 22 23 24 0X1', '21 22 23 0o7 25', '21 22 23 0O7 25', '21 22 23 24 0b1', '21 22 23 0B1 25', '21 22 23 24.5 25']) {
+      const text = twoCpuStat.replace('21 22 23 24 25', times);
+      assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), undefined, JSON.stringify(times));
     }
   });
 
@@ -408,6 +415,17 @@ test('a garbled aggregate line after good ticks is a CollectorError naming the f
   c.collect(10_000);
   writeTree(root, { stat: stat('20 0 0 2x 0 0 0 0', '20 0 0 20') });
   assert.throws(() => c.collect(20_000), (err: unknown) => err instanceof CollectorError && err.message.includes(`${root}/stat line 1: idle is not a count`));
+});
+
+test('a cpuN line whose idle Number() reads and parseStat does not, after good ticks, is a CollectorError naming the line', (t) => {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: root });
+  writeTree(root, { stat: stat('0 0 0 0 0 0 0 0', '0 0 0 0') });
+  c.collect(0);
+  writeTree(root, { stat: stat('10 0 0 10 0 0 0 0', '10 0 0 10') });
+  c.collect(10_000);
+  writeTree(root, { stat: stat('20 0 0 20 0 0 0 0', '20 0 0 2e1 0') });
+  assert.throws(() => c.collect(20_000), (err: unknown) => err instanceof CollectorError && err.message.includes(`${root}/stat line 2: idle is not a count`));
 });
 
 test('a CPU replaced by another between ticks, with as many online, skips the tick that straddles it', (t) => {
