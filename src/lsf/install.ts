@@ -14,7 +14,8 @@
 // - A foreign elim is replaced only with --force, and is then moved to
 //   $LSF_SERVERDIR/.lavarank-backup/<name>.<UTC stamp>. LSF's MELIM runs every
 //   elim.* in LSF_SERVERDIR itself, never in a subdirectory, so a backup there
-//   is never started. --uninstall moves the newest one back.
+//   is never started. --uninstall moves the newest one back. Every install keeps
+//   there the oldest (the site's elim before lavarank) and the newest KEPT_BACKUPS.
 // - Configuration lines lavarank must change are changed, loudly, not refused:
 //   rank declared INCREASING N sends jobs to the busiest host, and rank in the
 //   ResourceMap makes order[rank] sort by free slots (OpenLava 4.0). The old line
@@ -24,7 +25,8 @@
 // - --uninstall --merge-conf removes lavarank's marked blocks rather than
 //   restoring the backups, so edits made since the merge survive. Each changed
 //   file is backed up next to itself first, as <file>.lavarank-<UTC stamp>; of
-//   those the oldest and the newest KEPT_BACKUPS are kept.
+//   those the oldest and the newest KEPT_BACKUPS are kept, by every merge, one
+//   that changes nothing included.
 import {
   chmodSync,
   chownSync,
@@ -176,7 +178,7 @@ export async function runInstall(argv: string[], io: InstallIO): Promise<number>
       if (opts['merge-conf'] === true) await planConf(opts, io, steps, 'unmerge');
       nextAfterUninstall(opts, next);
     } else {
-      await planElim(opts, io, steps);
+      await planElimBackupPruning(opts, io, steps, await planElim(opts, io, steps));
       const conf = opts['merge-conf'] === true ? await planConf(opts, io, steps, 'merge') : undefined;
       nextAfterInstall(opts, conf?.cluster, next);
     }
@@ -402,7 +404,8 @@ function writeAtomically(path: string, text: string, mode: number, owner: { uid:
   }
 }
 
-async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<void> {
+// The plan for the wrapper; returns the backup of a foreign elim it makes, if any.
+async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<string | undefined> {
   const serverdir = pathFrom(opts.serverdir, io.env, 'LSF_SERVERDIR', '--serverdir');
   const name = opts.lsf === true ? 'elim.rank' : 'elim';
   const target = join(serverdir, name);
@@ -445,7 +448,7 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
         },
       });
     }
-    return;
+    return undefined;
   }
   if (found.kind === 'file' && !isOurs(found)) {
     const firstLine = found.text?.split('\n', 1)[0] ?? `${found.st.size} bytes`;
@@ -467,7 +470,7 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
       say: `move the existing ${target} to ${backup} (LIM never runs files in a subdirectory)\n    and write ${target} in its place (mode 0755${isRoot ? ', owner root' : ''})`,
       run: () => writeAtomically(target, text, 0o755, owner, backup),
     });
-    return;
+    return backup;
   }
   await refuseUnwritable(serverdir, 'LSF_SERVERDIR', io);
   if (found.kind === 'file') steps.push({ say: `  ${target} is an earlier lavarank wrapper; it is replaced.` });
@@ -475,6 +478,25 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<vo
     say: `write ${target} (mode 0755${isRoot ? ', owner root' : ''})`,
     run: () => writeAtomically(target, text, 0o755, owner),
   });
+  return undefined;
+}
+
+// Every --force over a changed foreign elim adds a copy to BACKUP_DIR; the oldest (the
+// site's elim before lavarank) and the newest KEPT_BACKUPS are kept, at every install,
+// as for the configuration files.
+async function planElimBackupPruning(opts: Options, io: InstallIO, steps: Step[], made: string | undefined): Promise<void> {
+  const serverdir = pathFrom(opts.serverdir, io.env, 'LSF_SERVERDIR', '--serverdir');
+  const name = opts.lsf === true ? 'elim.rank' : 'elim';
+  const dir = join(serverdir, BACKUP_DIR);
+  if (!(await isDirectoryAsync(dir))) return;
+  try {
+    const stale = staleBackups(await backupsOf(join(dir, name), `${name}.`), made);
+    if (stale.length === 0) return;
+    await refuseUnwritable(dir, 'the backups\' directory', io);
+    steps.push(pruneStep(stale, join(serverdir, name)));
+  } catch (err) {
+    steps.push({ say: `  note: the older backups in ${dir} are left as they are: ${err instanceof InstallError ? err.message : errorMessage(err)}` });
+  }
 }
 
 async function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): Promise<void> {
@@ -773,6 +795,18 @@ async function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merg
     for (const note of result.notes) steps.push({ say: `  note: ${note}` });
     if (result.text === before) {
       steps.push({ say: `  ${file}: ${mode === 'merge' ? 'already merged' : 'no lavarank block'}; unchanged.` });
+      // Pruned here too: a release that changes no file would otherwise keep every older set.
+      const real = await realpath(file);
+      const stale = staleBackups(await backupsOf(real));
+      if (stale.length > 0) {
+        try {
+          await refuseUnwritable(dirname(real), `${basename(real)}'s directory`, io);
+          steps.push(pruneStep(stale, real));
+        } catch (err) {
+          if (!(err instanceof InstallError)) throw err;
+          steps.push({ say: `  note: ${stale.length} older backup${stale.length === 1 ? '' : 's'} of ${real} left: ${err.message}` });
+        }
+      }
       continue;
     }
     steps.push({ say: unifiedDiff(before, result.text, `${file} (now)`, `${file} (${mode === 'merge' ? 'merged' : 'restored'})`) });
@@ -791,23 +825,26 @@ async function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merg
       },
     });
     const stale = staleBackups(await backupsOf(real), backup);
-    if (stale.length > 0) {
-      steps.push({
-        say: `remove ${stale.length} older backup${stale.length === 1 ? '' : 's'} of ${real} (${stale.map((f) => basename(f)).join(', ')}; kept: the oldest, and the newest ${KEPT_BACKUPS})`,
-        run: () => stale.forEach((f) => unlinkSync(f)),
-      });
-    }
+    if (stale.length > 0) steps.push(pruneStep(stale, real));
   }
   return files;
+}
+
+// The step that removes the stale backups of file (a configuration file, or the elim
+// whose replaced versions BACKUP_DIR keeps).
+function pruneStep(stale: readonly string[], file: string): Step {
+  return {
+    say: `remove ${stale.length} older backup${stale.length === 1 ? '' : 's'} of ${file} (${stale.map((f) => basename(f)).join(', ')}; kept: the oldest, and the newest ${KEPT_BACKUPS})`,
+    run: () => stale.forEach((f) => unlinkSync(f)),
+  };
 }
 
 // How many of a configuration file's newest backups a merge keeps, besides the oldest.
 export const KEPT_BACKUPS = 3;
 
 // The backups of file a merge made, as regular files beside it named
-// <file>.lavarank-<UTC stamp>[-n], oldest first; looked at in libuv's pool.
-async function backupsOf(file: string): Promise<string[]> {
-  const prefix = `${basename(file)}.lavarank-`;
+// <file>.lavarank-<UTC stamp>[-n] (or prefix<UTC stamp>[-n]), oldest first; looked at in libuv's pool.
+async function backupsOf(file: string, prefix = `${basename(file)}.lavarank-`): Promise<string[]> {
   const key = (name: string): [string, number] => {
     const found = backupSuffix(name.slice(prefix.length));
     return [found?.stamp ?? '', found?.n ?? 1];
@@ -827,9 +864,9 @@ async function backupsOf(file: string): Promise<string[]> {
 // Which backups go once `made` joins them: every upgrade's merge adds one a file, which
 // nothing removed (13 sets on the test cluster). The oldest is kept, the file as it was
 // before lavarank first changed it, which an administrator leaving lavarank wants back,
-// and the newest KEPT_BACKUPS, this run's among them.
-export function staleBackups(existing: readonly string[], made: string): string[] {
-  const all = [...existing.filter((f) => f !== made), made];
+// and the newest KEPT_BACKUPS, this run's (made, if it makes one) among them.
+export function staleBackups(existing: readonly string[], made?: string): string[] {
+  const all = made === undefined ? [...existing] : [...existing.filter((f) => f !== made), made];
   return all.slice(1, Math.max(1, all.length - KEPT_BACKUPS));
 }
 

@@ -532,6 +532,51 @@ test('--merge-conf keeps the oldest backup of a file and the newest three, this 
   assert.equal(readFileSync(`${t.shared}.lavarank-20261101-000000`, 'utf8'), 'backup 0\n');
 });
 
+// A release that changed none of the files pruned nothing: its merge returned before
+// the pruning, so an old excess stayed (the administrator's leftovers, stop 74).
+test('--merge-conf that changes no file still keeps only the oldest backup of each file and the newest three, and the dry run says so', async () => {
+  const t = tree('fresh');
+  assert.equal((await install(t, '--merge-conf')).code, 0);
+  const earlier = ['20261101-000000', '20261105-000000', '20261110-000000', '20261120-000000', '20261125-000000'].map((s) => `${t.shared}.lavarank-${s}`);
+  earlier.forEach((f, i) => writeFileSync(f, `backup ${i}\n`));
+  const dry = await install(t, '--merge-conf', '--dry-run');
+  assert.equal(dry.code, 0, dry.err);
+  assert.match(dry.out, /lsf\.shared: already merged; unchanged\.\n {2}would: remove 2 older backups of \S*lsf\.shared \(lsf\.shared\.lavarank-20261105-000000, lsf\.shared\.lavarank-20261110-000000; kept: the oldest, and the newest 3\)$/m);
+  assert.equal(readdirSync(dirname(t.shared)).filter((f) => f.startsWith('lsf.shared.lavarank-')).length, 6);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.equal((r.out.match(/already merged; unchanged/g) ?? []).length, 3);
+  const left = readdirSync(dirname(t.shared)).filter((f) => f.startsWith('lsf.shared.lavarank-')).sort();
+  assert.deepEqual(left, ['lsf.shared.lavarank-20261101-000000', 'lsf.shared.lavarank-20261120-000000', 'lsf.shared.lavarank-20261125-000000', `lsf.shared.lavarank-${STAMP}`]);
+  assert.equal(readFileSync(`${t.shared}.lavarank-20261101-000000`, 'utf8'), 'backup 0\n');
+});
+
+// Every --force over a foreign elim kept one more copy in .lavarank-backup/, which nothing removed.
+test('every install keeps the oldest saved elim and the newest three in the backup directory, this run\'s among them, and the dry run says so', async () => {
+  const t = tree('fresh');
+  const dir = join(t.sbin, BACKUP_DIR);
+  mkdirSync(dir, { mode: 0o700 });
+  const saved = ['20261101-000000', '20261105-000000', '20261110-000000', '20261120-000000', '20261125-000000'].map((s) => join(dir, `elim.${s}`));
+  saved.forEach((f, i) => writeFileSync(f, `elim ${i}\n`));
+  writeFileSync(join(dir, 'elim.rank.20261102-000000'), 'another product\'s\n');
+  plantForeignElim(t);
+  const dry = await install(t, '--force', '--dry-run');
+  assert.equal(dry.code, 0, dry.err);
+  assert.match(dry.out, /would: remove 2 older backups of \S*sbin\/elim \(elim\.20261105-000000, elim\.20261110-000000; kept: the oldest, and the newest 3\)$/m);
+  const r = await install(t, '--force');
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(readdirSync(dir).sort(), ['elim.20261101-000000', 'elim.20261120-000000', 'elim.20261125-000000', `elim.${STAMP}`, 'elim.rank.20261102-000000'].sort());
+  assert.equal(readFileSync(join(dir, `elim.${STAMP}`), 'utf8'), FOREIGN);
+  // an install over its own wrapper, which changes nothing, prunes too
+  writeFileSync(join(dir, 'elim.20261102-000000'), 'elim 5\n');
+  writeFileSync(join(dir, 'elim.20261103-000000'), 'elim 6\n');
+  const again = await install(t);
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.out, /is already this wrapper; nothing to do/);
+  assert.match(again.out, /remove 2 older backups of \S*sbin\/elim \(elim\.20261102-000000, elim\.20261103-000000;/);
+  assert.deepEqual(readdirSync(dir).sort(), ['elim.20261101-000000', 'elim.20261120-000000', 'elim.20261125-000000', `elim.${STAMP}`, 'elim.rank.20261102-000000'].sort());
+});
+
 test('staleBackups keeps the oldest and the newest KEPT_BACKUPS, the one just made counted the newest', () => {
   assert.equal(KEPT_BACKUPS, 3);
   assert.deepEqual(staleBackups([], 'n'), []);
