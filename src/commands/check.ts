@@ -36,7 +36,7 @@ import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.
 import { checkTrustAsync } from '../util/trust.js';
 import { metricsDirectoryProblemsAsync } from '../daemon/metrics.js';
 import { unwritable } from '../util/appender.js';
-import { isDirectoryAsync, isPresentAsync, lowSpaceAsync, writableProblemAsync } from '../util/paths.js';
+import { fileSystemAsync, isDirectoryAsync, isPresentAsync, lowSpace, mib, rotationRoomAsync, writableProblemAsync } from '../util/paths.js';
 import { recommendForCpus } from './recommend.js';
 import { cpusOption, hostCpusForRank, jobCpuSet } from './jobcpus.js';
 
@@ -66,6 +66,24 @@ warnings alone exit 0.
 
 // This build's program, which the installed wrapper should run (dist/src/commands/check.js → dist/src/cli.js).
 const PROGRAM = fileURLToPath(new URL('../cli.js', import.meta.url));
+
+// The warnings for the daemon's rotating files whose file system has less free than
+// what they may still take there (rotationRoomAsync), summed over the files on it.
+async function lowSpaceProblems(writers: ReadonlyArray<{ what: string; file: string; room: number; warn: string }>): Promise<string[]> {
+  const found = await Promise.all(writers.map(async (w) => ({ ...w, fs: await fileSystemAsync(w.file) })));
+  const problems: string[] = [];
+  for (const w of found) {
+    if (w.fs === undefined) continue;
+    const sharing = found.filter((o) => o.fs?.dev === w.fs?.dev);
+    const room = sharing.reduce((sum, o) => sum + o.room, 0);
+    const low = lowSpace(w.fs.figures, room);
+    if (low === undefined) continue;
+    const whose = sharing.map((o) => o.what).join(' and ');
+    const their = sharing.length > 1 ? 'their' : 'its';
+    problems.push(`${w.warn} ${low}, less than the ${mib(room)} ${whose} may still take there (max_bytes × (keep + 1), less what ${their} files take now); ${w.what} stops when it is full${w.what === 'the history' ? ', and retrain learns from it' : ''}`);
+  }
+  return problems;
+}
 
 // Why the daemon would refuse the log or history file already at path (see
 // unwritable: another user's, a link, not a regular file), or undefined. Each question
@@ -310,17 +328,6 @@ export function bySeverity(findings: readonly Finding[]): Finding[] {
 }
 
 // Checks everything and prints a report; resolves to 0 when nothing is wrong, else 1.
-// The bytes a rotating file at path may still take: max_bytes for it and each of the keep
-// generations the appender keeps, less what those already hold (lstat'd in libuv's pool).
-async function roomToGrow(path: string, maxBytes: number, keep: number): Promise<number> {
-  let held = 0;
-  for (let i = 0; i <= keep; i++) {
-    const st = await lstat(i === 0 ? path : `${path}.${i}`).catch(() => undefined);
-    if (st?.isFile() === true) held += st.size;
-  }
-  return Math.max(0, maxBytes * (keep + 1) - held);
-}
-
 export async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
       config: { type: 'string' },
@@ -419,10 +426,12 @@ export async function main(argv: string[]): Promise<number> {
     else if (refused) add('warning', `${why}: the log does not go to ${target.path}`);
   }
   // A full disk stops the log without a word where anyone looks (its ENOSPC line is
-  // written once there is room again), and the history with it.
+  // written once there is room again), and the history with it: each is asked of its
+  // file system the room its rotation may still take, the two summed where they share one.
+  const writers: Array<{ what: string; file: string; room: number; warn: string }> = [];
   if (logs.chosen?.path !== undefined) {
-    const low = await lowSpaceAsync(logs.chosen.path, await roomToGrow(logs.chosen.path, config.log.max_bytes, config.log.keep));
-    if (low !== undefined) add('warning', `log ${logs.chosen.path}: its file system has ${low}; the log stops when it is full`);
+    const room = await rotationRoomAsync(logs.chosen.path, config.log.max_bytes, config.log.keep);
+    writers.push({ what: 'the log', file: logs.chosen.path, room, warn: `log ${logs.chosen.path}: its file system has` });
   }
 
   if (config.history.enabled) {
@@ -433,12 +442,15 @@ export async function main(argv: string[]): Promise<number> {
     for (const problem of shared) add('error', `${problem} (history would be off: root appends there, and retrain learns from it)`);
     const file = await existingFileProblem(join(dir, `${host}.jsonl`));
     if (file !== undefined && shared.length === 0) add('error', `history file ${file}: the daemon would write no history until it is removed`);
-    const low = shared.length === 0 ? await lowSpaceAsync(dir, await roomToGrow(join(dir, `${host}.jsonl`), config.history.max_bytes, config.history.keep)) : undefined;
-    if (low !== undefined) add('warning', `history directory ${dir}: its file system has ${low}; the history stops when it is full, and retrain learns from it`);
+    if (shared.length === 0) {
+      const file = join(dir, `${host}.jsonl`);
+      writers.push({ what: 'the history', file, room: await rotationRoomAsync(file, config.history.max_bytes, config.history.keep), warn: `history directory ${dir}: its file system has` });
+    }
     notes.push(shared.length === 0 ? `history: ${dir}/${host}.jsonl` : 'history: off (its directory is refused)');
   } else {
     notes.push('history: disabled');
   }
+  for (const problem of await lowSpaceProblems(writers)) add('warning', problem);
   if (config.metrics.textfile !== null) {
     const dir = dirname(config.metrics.textfile);
     const problems = await metricsDirectoryProblemsAsync(dir);

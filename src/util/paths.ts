@@ -257,11 +257,6 @@ export async function unwritableDirectoryAsync(dir: string): Promise<string | un
   }
 }
 
-// The free space below which a file system counts as nearly full: 50 MiB, or 1 % of it
-// where that is more (a 10 MiB log rotating keeps up to 40 MiB).
-export const LOW_SPACE_BYTES = 50 * 1024 * 1024;
-export const LOW_SPACE_SHARE = 0.01;
-
 // What statfs says of a file system's blocks, in the units Node's StatFs gives them.
 export interface SpaceFigures {
   bsize: number;
@@ -269,32 +264,40 @@ export interface SpaceFigures {
   bfree: number;
 }
 
-function mib(bytes: number): string {
+// bytes in MiB, or in GiB from 1 GiB, to one decimal.
+export function mib(bytes: number): string {
   return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
-// How little room a file system has left, or undefined where it has enough: nearly full,
-// or with less free than `need`, the bytes its files may still take (the history's
-// defaults grow to 320 MiB, where the 50 MiB was the log's 40). Free counts the blocks
-// reserved for root (bfree, not bavail): the daemon writes as root.
-export function lowSpace(figures: SpaceFigures, need = 0): string | undefined {
+// How little room a file system has left, or undefined where it has the `need` bytes
+// asked of it. Free counts the blocks reserved for root (bfree, not bavail): the daemon
+// writes as root.
+export function lowSpace(figures: SpaceFigures, need: number): string | undefined {
   const size = figures.blocks * figures.bsize;
   const free = figures.bfree * figures.bsize;
-  const nearlyFull = Math.max(LOW_SPACE_BYTES, LOW_SPACE_SHARE * size);
-  if (!(size > 0) || free >= Math.max(nearlyFull, need)) return undefined;
-  const left = `${mib(free)} free of ${mib(size)} (${((100 * free) / size).toFixed(1)} %)`;
-  return free < nearlyFull ? left : `${left}, less than the ${mib(need)} its files may still take`;
+  if (!(size > 0) || free >= need) return undefined;
+  return `${mib(free)} free of ${mib(size)} (${((100 * free) / size).toFixed(1)} %)`;
 }
 
-// lowSpace of the file system holding path, or of the nearest existing directory above
-// it (a log file not yet made), with its statfs in libuv's pool; undefined where none
-// can be asked (what is wrong with the path is for the other checks to say).
-export async function lowSpaceAsync(path: string, need = 0): Promise<string | undefined> {
+// The file system holding path, or the nearest existing directory above it (a log file
+// not yet made): its device and statfs figures, asked in libuv's pool; undefined where
+// none can be asked (what is wrong with the path is for the other checks to say).
+export async function fileSystemAsync(path: string): Promise<{ dev: number; figures: SpaceFigures } | undefined> {
   for (let dir = path; ; ) {
-    const figures = await statfs(dir).catch(() => undefined);
-    if (figures !== undefined) return lowSpace(figures, need);
+    const [st, figures] = await Promise.all([stat(dir).catch(() => undefined), statfs(dir).catch(() => undefined)]);
+    if (st !== undefined && figures !== undefined) return { dev: st.dev, figures };
     const up = dirname(dir);
     if (up === dir) return undefined;
     dir = up;
   }
+}
+
+// What a file rotated as path.1 ... path.keep at maxBytes may still add to its file
+// system: its files never take more than (keep + 1) × maxBytes, since once path.keep
+// exists each rotation replaces it, freeing what the new path takes; so this is, from
+// then on, what it writes before its next rotation. Sizes looked at in libuv's pool.
+export async function rotationRoomAsync(path: string, maxBytes: number, keep: number): Promise<number> {
+  const names = [path, ...Array.from({ length: keep }, (_, i) => `${path}.${i + 1}`)];
+  const sizes = await Promise.all(names.map(async (n) => (await lstat(n).catch(() => undefined))?.size ?? 0));
+  return Math.max(0, (keep + 1) * maxBytes - sizes.reduce((a, b) => a + b, 0));
 }

@@ -349,7 +349,7 @@ describe('lavarank check of lavarank alone', () => {
       const config = join(dir, 'lavarank.yaml');
       writeFileSync(config, `gpu: {enabled: false}\nlog: {file: ${full}/l.log}\nhistory: {enabled: true, dir: ${full}/history}\n`, { mode: 0o644 });
       const r = lavarank(['check', '--config', config, '--cpus', '16']);
-      assert.match(r.stdout, /^ {2}WARNING {2}log \S+\/full\/l\.log: its file system has 1\.0 MiB free of 8\.0 MiB \(12\.5 %\); the log stops when it is full$/m);
+      assert.match(r.stdout, /^ {2}WARNING {2}log \S+\/full\/l\.log: its file system has 1\.0 MiB free of 8\.0 MiB \(12\.5 %\), less than the 360\.0 MiB the log and the history may still take there \(max_bytes × \(keep \+ 1\), less what their files take now\); the log stops when it is full$/m);
       assert.match(r.stdout, /^ {2}WARNING {2}history directory \S+\/full\/history: its file system has 1\.0 MiB free of 8\.0 MiB/m);
       assert.equal(r.status, 0, r.stdout);
     } finally {
@@ -358,34 +358,43 @@ describe('lavarank check of lavarank alone', () => {
     }
   });
 
-  // The history's defaults grow to 320 MiB (64 MiB, four kept), the log's to 40 MiB: a
-  // history on a file system with 100 MiB free fills it, and check said nothing. Here a
-  // history of 16 MiB, four kept (80 MiB), and the log's defaults.
-  it('warns of a history whose file system cannot hold what it may still grow to, and not of the log beside it', { skip: process.getuid?.() === 0 ? false : 'needs root to mount a tmpfs' }, () => {
+  // The threshold was 50 MiB or 1 %, whatever log.max_bytes and history.max_bytes allow:
+  // 60 MiB free under a 320 MiB history passed, and 1 MiB free under 64 KiB files warned.
+  it('asks of the file system the room the log and the history may still take, from their max_bytes and keep', { skip: process.getuid?.() === 0 ? false : 'needs root to mount a tmpfs' }, () => {
     const { dir, cleanup } = tempDir();
-    const small = join(dir, 'small');
+    const disk = join(dir, 'disk');
     try {
       chmodSync(dir, 0o755);
-      mkdirSync(small);
-      const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=100m,mode=0755', 'tmpfs', small]);
+      mkdirSync(disk);
+      const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=128m,mode=0755', 'tmpfs', disk]);
       assert.equal(mount.status, 0, String(mount.stderr));
-      mkdirSync(join(small, 'history'), { mode: 0o755 });
-      // 10 MiB of the history already written: 70 MiB still to come, 90 MiB free.
-      writeFileSync(join(small, 'history', `${hostname()}.jsonl`), Buffer.alloc(10 * 1024 * 1024), { mode: 0o644 });
+      mkdirSync(join(disk, 'history'), { mode: 0o755 });
+      writeFileSync(join(disk, 'fill'), Buffer.alloc(68 * 1024 * 1024));
       const config = join(dir, 'lavarank.yaml');
-      writeFileSync(config, `gpu: {enabled: false}\nlog: {file: ${small}/l.log}\nhistory: {enabled: true, dir: ${small}/history, max_bytes: 16777216, keep: 4}\n`, { mode: 0o644 });
-      const none = lavarank(['check', '--config', config, '--cpus', '16']);
-      assert.doesNotMatch(none.stdout, /file system has/, 'room for the 70 MiB still to come');
-      writeFileSync(join(small, 'fill'), Buffer.alloc(30 * 1024 * 1024));
-      const r = lavarank(['check', '--config', config, '--cpus', '16']);
-      assert.match(r.stdout, /^ {2}WARNING {2}history directory \S+\/small\/history: its file system has 60\.0 MiB free of 100\.0 MiB \(60\.0 %\), less than the 70\.0 MiB its files may still take; the history stops when it is full, and retrain learns from it$/m);
-      assert.doesNotMatch(r.stdout, /WARNING {2}log /);
-      assert.equal(r.status, 0, r.stdout);
+      const write = (log: string, history: string): void => writeFileSync(config, `gpu: {enabled: false}\nlog: {file: ${disk}/l.log${log}}\nhistory: {enabled: true, dir: ${disk}/history${history}}\n`, { mode: 0o644 });
+      write('', ', max_bytes: 16MiB, keep: 2');
+      const big = lavarank(['check', '--config', config, '--cpus', '16']);
+      assert.match(big.stdout, /^ {2}WARNING {2}history directory \S+\/disk\/history: its file system has 60\.0 MiB free of 128\.0 MiB \(46\.9 %\), less than the 88\.0 MiB the log and the history may still take there/m);
+      assert.equal(big.status, 0, big.stdout);
+      // the rotated files already there are counted as taken: 32 MiB of the fill become two
+      writeFileSync(join(disk, 'fill'), Buffer.alloc(36 * 1024 * 1024));
+      writeFileSync(join(disk, 'history', `${hostname()}.jsonl.1`), Buffer.alloc(16 * 1024 * 1024));
+      writeFileSync(join(disk, 'history', `${hostname()}.jsonl.2`), Buffer.alloc(16 * 1024 * 1024));
+      const rotated = lavarank(['check', '--config', config, '--cpus', '16']);
+      assert.doesNotMatch(rotated.stdout, /its file system has/, rotated.stdout);
+      rmSync(join(disk, 'history'), { recursive: true });
+      mkdirSync(join(disk, 'history'), { mode: 0o755 });
+      writeFileSync(join(disk, 'fill'), Buffer.alloc(127 * 1024 * 1024));
+      write(', max_bytes: 64KiB, keep: 1', ', max_bytes: 64KiB, keep: 2');
+      const small = lavarank(['check', '--config', config, '--cpus', '16']);
+      assert.match(small.stdout, /note.*|OK|history/); // it ran
+      assert.doesNotMatch(small.stdout, /its file system has/, small.stdout);
     } finally {
-      spawnSync('umount', [small]);
+      spawnSync('umount', [disk]);
       cleanup();
     }
   });
+
 
   it('passes an interval of 5 s, the least LIM takes, and refuses 4 s as critical', () => {
     const five = checkAlone('gpu: {enabled: false}\ninterval: 5\n');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, linkSync, mkdirSync, statfsSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, statfsSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/util/errors.js';
-import { fileIdentityAsync, lowSpace, lowSpaceAsync, openInput, readRegularTextAsync } from '../../src/util/paths.js';
+import { fileIdentityAsync, fileSystemAsync, lowSpace, openInput, readRegularTextAsync, rotationRoomAsync } from '../../src/util/paths.js';
 import { mkfifo, tempDir } from '../helpers.js';
 
 describe('fileIdentityAsync', () => {
@@ -134,12 +134,12 @@ describe('openInput', () => {
 
 describe('lowSpace', () => {
   const MiB = 1024 * 1024;
-  it('says a file system is nearly full under 50 MiB free, or under 1 % where that is more', () => {
-    assert.equal(lowSpace({ bsize: 4096, blocks: (1024 * MiB) / 4096, bfree: (40 * MiB) / 4096 }), '40.0 MiB free of 1.0 GiB (3.9 %)');
-    assert.equal(lowSpace({ bsize: 4096, blocks: (1024 * MiB) / 4096, bfree: (60 * MiB) / 4096 }), undefined);
+  it('says a file system is nearly full when it has less free than the bytes asked of it, whatever its size', () => {
+    assert.equal(lowSpace({ bsize: 4096, blocks: (1024 * MiB) / 4096, bfree: (40 * MiB) / 4096 }, 41 * MiB), '40.0 MiB free of 1.0 GiB (3.9 %)');
+    assert.equal(lowSpace({ bsize: 4096, blocks: (1024 * MiB) / 4096, bfree: (40 * MiB) / 4096 }, 40 * MiB), undefined);
     const tenTiB = (10 * 1024 * 1024 * MiB) / 4096;
-    assert.equal(lowSpace({ bsize: 4096, blocks: tenTiB, bfree: tenTiB * 0.005 }), '51.2 GiB free of 10240.0 GiB (0.5 %)');
-    assert.equal(lowSpace({ bsize: 4096, blocks: tenTiB, bfree: tenTiB * 0.02 }), undefined);
+    assert.equal(lowSpace({ bsize: 4096, blocks: tenTiB, bfree: tenTiB * 0.005 }, 360 * MiB), undefined);
+    assert.equal(lowSpace({ bsize: 4096, blocks: 2048, bfree: 256 }, 2 * MiB), '1.0 MiB free of 8.0 MiB (12.5 %)');
   });
 
   // The 50 MiB was the log's (10 MiB kept three times over: 40 MiB); the history's
@@ -154,15 +154,38 @@ describe('lowSpace', () => {
 
   // The daemon writes as root, which the blocks reserved for root (bfree, not bavail) still take.
   it('counts the blocks reserved for root as free, and says nothing of a file system with no blocks (proc)', () => {
-    assert.equal(lowSpace({ bsize: 4096, blocks: 1e6, bfree: 2e5 }), undefined);
-    assert.equal(lowSpace({ bsize: 4096, blocks: 0, bfree: 0 }), undefined);
+    assert.equal(lowSpace({ bsize: 4096, blocks: 1e6, bfree: 2e5 }, 700 * MiB), undefined);
+    assert.equal(lowSpace({ bsize: 4096, blocks: 0, bfree: 0 }, MiB), undefined);
   });
 
-  it('asks the nearest existing directory of a path not made yet', async () => {
-    assert.equal(await lowSpaceAsync('/proc/nonexistent/l.log'), undefined);
+  it('asks the nearest existing directory of a path not made yet, and tells two file systems apart', async () => {
+    assert.equal(await fileSystemAsync('/proc/nonexistent/l.log').then((f) => f?.dev), statSync('/proc').dev);
     const { dir, cleanup } = tempDir();
     try {
-      assert.equal(await lowSpaceAsync(join(dir, 'not', 'yet', 'l.log')), lowSpace(statfsSync(dir)));
+      const fs = await fileSystemAsync(join(dir, 'not', 'yet', 'l.log'));
+      assert.equal(fs?.dev, statSync(dir).dev);
+      assert.equal(fs?.figures.blocks, statfsSync(dir).blocks);
+      assert.notEqual(fs?.dev, statSync('/proc').dev);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('rotationRoomAsync', () => {
+  it('is (keep + 1) × maxBytes less what the file and its rotations take now, never less than 0', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'h.jsonl');
+      assert.equal(await rotationRoomAsync(path, 1000, 3), 4000);
+      writeFileSync(path, Buffer.alloc(300));
+      writeFileSync(`${path}.1`, Buffer.alloc(990));
+      writeFileSync(`${path}.3`, Buffer.alloc(980));
+      writeFileSync(`${path}.4`, Buffer.alloc(5000)); // past keep: not the appender's
+      writeFileSync(`${path}x`, Buffer.alloc(5000));
+      assert.equal(await rotationRoomAsync(path, 1000, 3), 4000 - 300 - 990 - 980);
+      writeFileSync(`${path}.2`, Buffer.alloc(3000));
+      assert.equal(await rotationRoomAsync(path, 1000, 3), 0);
     } finally {
       cleanup();
     }
