@@ -45,16 +45,33 @@ export function isSupervisedWorker(): boolean {
 
 // How often the worker looks whether its parent was stopped.
 const PARENT_LOOK_MS = 250;
+// How long the worker told to stop (SIGTSTP) waits for its parent to be stopped.
+const PARENT_STOPPING_MS = 2000;
 
-// Stops the worker when its parent is stopped by a SIGSTOP of its own (`kill -STOP` of
-// the PID the shell shows), which no handler sees: the parent forwards only the terminal's
-// Ctrl-Z, and the worker, in a session of its own, ran on while the job was stopped. The
-// parent's SIGCONT continues it.
+// Stops the worker while its parent is stopped: at the terminal's Ctrl-Z, which the
+// parent forwards as SIGTSTP, and at a SIGSTOP of the parent's own (`kill -STOP` of the
+// PID the shell shows), which no handler sees; the worker, in a session of its own,
+// would run on while the job was stopped.
 function stopWithParent(): void {
   const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid === parent && statFields(parent)?.[0] === 'T') process.kill(process.pid, 'SIGSTOP');
-  }, PARENT_LOOK_MS).unref();
+  process.on('SIGTSTP', () => waitWhileStopped(parent, Date.now() + PARENT_STOPPING_MS));
+  setInterval(() => waitWhileStopped(parent, 0), PARENT_LOOK_MS).unref();
+}
+
+// Holds the worker's main thread (a futex wait, no code run, no output) while its parent
+// is stopped, and until `until` while it is not stopped yet. Not a SIGSTOP: a stopped
+// worker runs nothing, so once its stopped parent was killed (Ctrl-Z, then `kill -9 %1`)
+// nothing continued it, and it stayed stopped for good under init; the kernel's SIGCONT
+// to an orphaned stopped group never reaches a session of its own. Held so, it sees its
+// parent gone at its next look and ends as at any parent's end ('disconnect').
+function waitWhileStopped(parent: number, until: number): void {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    if (process.ppid !== parent) return;
+    const stopped = statFields(parent)?.[0] === 'T';
+    if (!stopped && Date.now() >= until) return;
+    Atomics.wait(cell, 0, 0, stopped ? PARENT_LOOK_MS : 10);
+  }
 }
 
 // A stop signal's default action, stdout and stderr closed first, for a command with no
@@ -169,11 +186,12 @@ export async function superviseCommand(argv: readonly string[], who: string, say
     for (const s of STOP_SIGNALS) process.on(s, forward);
     // Job control: a terminal's Ctrl-Z stops the shell's job, this process's group, which
     // the worker, in a session of its own, is not in; it would run on (and write to the
-    // terminal) while the shell shows the job stopped. The worker is stopped first, then
-    // this process; `fg` and `bg` continue this process, which continues the worker.
+    // terminal) while the shell shows the job stopped. The worker is told, then this
+    // process stops; the worker holds itself while this process is stopped
+    // (waitWhileStopped), so `fg` and `bg` continue both, and a kill of this one ends both.
     const suspend = (): void => {
       try {
-        child.kill('SIGSTOP');
+        child.kill('SIGTSTP');
       } catch {
         // the worker is gone; its exit event follows
       }
