@@ -62,6 +62,14 @@ test('parseNvidiaSmi leaves out fields printed as [Not Supported] or [N/A]', () 
   ]);
 });
 
+// NVML documents that utilisation is not given for a MIG-enabled GPU and memory is (in
+// aggregate, to root), so such a GPU is read by its memory, never as a GPU in trouble.
+test('parseNvidiaSmi reads a GPU in MIG mode, [N/A] utilisation and its memory, by its memory alone', () => {
+  const rows = parseNvidiaSmi('[N/A], 40960, 81920\n12, 1024, 81920\n');
+  assert.deepEqual(rows, [{ memUsedMiB: 40960, memTotalMiB: 81920 }, { utilPercent: 12, memUsedMiB: 1024, memTotalMiB: 81920 }]);
+  assert.deepEqual(summarizeGpus(rows, 0), { count: 2, ageMs: 0, utilMean: 0.12, utilMax: 0.12, memUsedFraction: 0.5 });
+});
+
 test('parseNvidiaSmi names the line of output that is not the CSV asked for', () => {
   assert.throws(
     () => parseNvidiaSmi('45, 1024, 16384\nNVIDIA-SMI has failed\n', 'nvidia-smi output'),
