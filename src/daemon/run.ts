@@ -246,14 +246,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     priority.lower();
     startChildrenOnceRead(textNames, stopper, log, (names) => startChildElims(config.elims.map(childSpec), { log, signal, clock, textNames: names, reserved: [config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : [])] }));
   };
-  // LIM killed (SIGKILL) sends nothing, and its pipe may be held open by others: the
-  // parent is checked at each report (as the write would fail with EPIPE on a pipe
-  // LIM took with it). Not in between: a wakeup of an idle Node process costs about
-  // as much CPU as a whole report, so the elim wakes once per report and may outlive
-  // LIM by up to one interval and the time to stop.
-  const checkParent = (): void => {
-    if (stopper.stopping === undefined && process.ppid !== parent) stopper.stop(`parent process ${parent} is gone (LIM killed?)`);
-  };
+  const checkParent = parentCheck(parent, stopper);
 
   // Start-up leaves garbage in the old generation (the config and model parsed, the
   // inventory's output), which, with V8's memory reducer off (node-flags.ts), stays
@@ -318,6 +311,19 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   log.info({ reason: stopper.stopping }, 'lavarank stopped');
   await logging.close(300);
   return stopper.forcedCode ?? (failed ? 1 : 0);
+}
+
+// The check, at each report, that LIM (parent) is still the elim's parent: stops the
+// elim once it is not, unless a stop is under way. ppid is process.ppid's but in tests.
+// LIM killed (SIGKILL) sends nothing, and its pipe may be held open by others: the
+// parent is checked at each report (as the write would fail with EPIPE on a pipe
+// LIM took with it). Not in between: a wakeup of an idle Node process costs about
+// as much CPU as a whole report, so the elim wakes once per report and may outlive
+// LIM by up to one interval and the time to stop.
+export function parentCheck(parent: number, stopper: Pick<Stopper, 'stopping' | 'stop'>, ppid: () => number = () => process.ppid): () => void {
+  return () => {
+    if (stopper.stopping === undefined && ppid() !== parent) stopper.stop(`parent process ${parent} is gone (LIM killed?)`);
+  };
 }
 
 // The first report's work (runDaemon's tick hook): its line logged, the installation's

@@ -10,7 +10,7 @@ import type { Tick } from '../../src/daemon/elim.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { PARENT_ENV } from '../../src/daemon/children.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, hourlySummary, insideItself, lsfAbortCode, noPsiWarning, openWriters, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, hourlySummary, insideItself, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -347,6 +347,26 @@ describe('startChildrenOnceRead (the first report\'s child elims)', () => {
     assert.equal(started, 0);
     assert.equal(stopper.children, undefined);
     assert.deepEqual(lines, []);
+  });
+});
+
+describe('parentCheck (LIM watched at each report)', () => {
+  it('stops the elim once its parent is no longer LIM, naming LIM\'s pid, and only once', () => {
+    let ppid = 4242;
+    const stops: string[] = [];
+    const stopper = { stopping: undefined as string | undefined, stop: (why: string) => { stops.push(why); stopper.stopping = why; } };
+    const check = parentCheck(4242, stopper, () => ppid);
+    check();
+    assert.deepEqual(stops, []);
+    ppid = 1;
+    check();
+    check();
+    assert.deepEqual(stops, ['parent process 4242 is gone (LIM killed?)']);
+  });
+  it('leaves a stop under way alone', () => {
+    const stops: string[] = [];
+    parentCheck(4242, { stopping: 'SIGTERM', stop: (why) => void stops.push(why) }, () => 1)();
+    assert.deepEqual(stops, []);
   });
 });
 
