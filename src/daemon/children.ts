@@ -115,7 +115,8 @@ export interface Stamped {
   at: number; // clock.monotonic() when read
 }
 
-class Child {
+// One child elim: its spec, its values and the state of its reading.
+export class Child {
   readonly values = new Map<string, Stamped>();
   readonly known = new Set<string>(); // every name this child has reported, for stale_value
   alive = false;
@@ -138,6 +139,68 @@ class Child {
   ) {
     this.parser = new ElimReportParser(textNames);
   }
+}
+
+// Keeps a child's parsed values, stamped now on clock, and says each problem of its
+// output once per run.
+function apply(child: Child, result: ParseResult, clock: Pick<Clock, 'monotonic'>, log: Pick<Logger, 'warn'>): void {
+  const at = clock.monotonic();
+  for (const [name, value] of result.values) {
+    child.values.set(name, { value, at });
+    if (child.known.size < MAX_KNOWN_NAMES) child.known.add(name);
+  }
+  for (const problem of result.problems) {
+    if (child.problemsLogged.has(problem)) continue;
+    child.problemsLogged.add(problem);
+    log.warn({ elim: child.label, problem }, `child elim ${child.label} wrote ${PROBLEM_TEXT[problem]}`);
+  }
+}
+
+// Called once per report: parses what was kept of a flood and starts a new
+// reading window, resuming a child whose reading was stopped.
+export function newWindow(child: Child, clock: Pick<Clock, 'monotonic'>, log: Pick<Logger, 'warn'>): void {
+  if (child.floodTail !== undefined) {
+    const tail = child.floodTail;
+    child.parser.resync();
+    child.needResync = false;
+    apply(child, child.parser.push(tail.subarray(Math.max(0, tail.length - FLOOD_TAIL_BYTES))), clock, log);
+    child.floodTail = undefined;
+  }
+  child.windowStart = clock.monotonic();
+  child.windowBytes = 0;
+  if (child.paused) {
+    child.paused = false;
+    child.process?.stdout.resume();
+  }
+}
+
+// Reads one chunk of a child's output: parsed, unless the child wrote more than
+// FLOOD_BYTES in its window, when it is read no further until the next (newWindow).
+export function readChunk(child: Child, chunk: Uint8Array, clock: Pick<Clock, 'monotonic'>, log: Pick<Logger, 'warn'>): void {
+  if (!child.alive) return;
+  if (clock.monotonic() - child.windowStart >= FLOOD_WINDOW_MS) newWindow(child, clock, log);
+  child.windowBytes += chunk.length;
+  if (child.windowBytes > FLOOD_BYTES) {
+    // Bounded CPU and memory: stop reading until the next report (the child
+    // blocks on its full pipe meanwhile) and keep only the newest chunk, which
+    // is parsed then. Reading on at the pipe's speed cost a whole CPU.
+    if (!child.problemsLogged.has('flood')) {
+      child.problemsLogged.add('flood');
+      log.warn({ elim: child.label, problem: 'flood' }, `child elim ${child.label} writes more than ${FLOOD_BYTES} bytes between two reports; it is read no further until the next, and only its newest output is read`);
+    }
+    child.floodTail = chunk;
+    child.needResync = true;
+    if (!child.paused) {
+      child.paused = true;
+      child.process?.stdout.pause();
+    }
+    return;
+  }
+  if (child.needResync) {
+    child.parser.resync();
+    child.needResync = false;
+  }
+  apply(child, child.parser.push(chunk), clock, log);
 }
 
 // Why the program of `command` must not be started, and the resolved path to
@@ -295,19 +358,6 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
   const live = new Set<Promise<void>>(); // each run of a child, from its start until its group is gone
   let closing: Promise<void> | undefined;
 
-  function apply(child: Child, result: ParseResult): void {
-    const at = clock.monotonic();
-    for (const [name, value] of result.values) {
-      child.values.set(name, { value, at });
-      if (child.known.size < MAX_KNOWN_NAMES) child.known.add(name);
-    }
-    for (const problem of result.problems) {
-      if (child.problemsLogged.has(problem)) continue;
-      child.problemsLogged.add(problem);
-      log.warn({ elim: child.label, problem }, `child elim ${child.label} wrote ${PROBLEM_TEXT[problem]}`);
-    }
-  }
-
   // LIM takes the end of an elim's output as a protocol error: it ends the elim and
   // starts it again (getusr, lim_pclose). A child that closed its stdout and runs on
   // would otherwise report nothing for as long as lavarank lives, never restarted,
@@ -322,51 +372,6 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     if (exited || child.process !== proc) return;
     log.warn({ elim: child.label }, `child elim ${child.label} closed its output but runs on; ending it, to start it again`);
     await proc.end();
-  }
-
-  // Called once per report: parses what was kept of a flood and starts a new
-  // reading window, resuming a child whose reading was stopped.
-  function newWindow(child: Child): void {
-    if (child.floodTail !== undefined) {
-      const tail = child.floodTail;
-      child.parser.resync();
-      child.needResync = false;
-      apply(child, child.parser.push(tail.subarray(Math.max(0, tail.length - FLOOD_TAIL_BYTES))));
-      child.floodTail = undefined;
-    }
-    child.windowStart = clock.monotonic();
-    child.windowBytes = 0;
-    if (child.paused) {
-      child.paused = false;
-      child.process?.stdout.resume();
-    }
-  }
-
-  function onChunk(child: Child, chunk: Uint8Array): void {
-    if (!child.alive) return;
-    if (clock.monotonic() - child.windowStart >= FLOOD_WINDOW_MS) newWindow(child);
-    child.windowBytes += chunk.length;
-    if (child.windowBytes > FLOOD_BYTES) {
-      // Bounded CPU and memory: stop reading until the next report (the child
-      // blocks on its full pipe meanwhile) and keep only the newest chunk, which
-      // is parsed then. Reading on at the pipe's speed cost a whole CPU.
-      if (!child.problemsLogged.has('flood')) {
-        child.problemsLogged.add('flood');
-        log.warn({ elim: child.label, problem: 'flood' }, `child elim ${child.label} writes more than ${FLOOD_BYTES} bytes between two reports; it is read no further until the next, and only its newest output is read`);
-      }
-      child.floodTail = chunk;
-      child.needResync = true;
-      if (!child.paused) {
-        child.paused = true;
-        child.process?.stdout.pause();
-      }
-      return;
-    }
-    if (child.needResync) {
-      child.parser.resync();
-      child.needResync = false;
-    }
-    apply(child, child.parser.push(chunk));
   }
 
   // One run of a child, from the trust check until its whole group is gone; never
@@ -412,7 +417,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     child.windowStart = clock.monotonic();
     child.windowBytes = 0;
     child.problemsLogged.clear();
-    proc.stdout.on('data', (chunk: Uint8Array) => onChunk(child, chunk));
+    proc.stdout.on('data', (chunk: Uint8Array) => readChunk(child, chunk, clock, log));
     proc.stdout.on('error', (err) => {
       log.warn({ elim: child.label, err: errorMessage(err) }, `reading child elim ${child.label} failed`);
     });
@@ -472,7 +477,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     }
   }
 
-  const groups = (): ExtraValues[] => childGroups(children, reserved, clock.monotonic(), log, newWindow);
+  const groups = (): ExtraValues[] => childGroups(children, reserved, clock.monotonic(), log, (child) => newWindow(child, clock, log));
 
   // close() first, so that no child is started after this.
   const kill = (): void => {

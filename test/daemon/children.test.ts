@@ -13,8 +13,11 @@ import {
   FLOOD_BYTES,
   STABLE_RUN_MS,
   STOP_GRACE_MS,
+  Child,
   childGroups,
   childProgramAsync,
+  newWindow,
+  readChunk,
   startChildElims,
   type ChildElimSpec,
   type ChildElims,
@@ -639,4 +642,28 @@ test('childGroups leaves out a name lavarank or an earlier child reports, and sa
   }
   assert.equal(warned.length, 2);
   assert.match(warned.join('\n'), /child elim second reports gpu.*\n.*child elim second reports rank/);
+});
+
+test('readChunk parses a child\'s output; past FLOOD_BYTES in a window it keeps only the newest chunk, read by newWindow at the next report', () => {
+  const warned: string[] = [];
+  const log = { warn: (_: unknown, m: string) => void warned.push(m) };
+  const clock = new FakeClock();
+  const child = new Child('c', '/bin/true', [], 30_000, undefined, new Set());
+  child.alive = true;
+  readChunk(child, Buffer.from('1 a 5\n'), clock, log as never);
+  assert.equal(child.values.get('a')?.value, 5);
+  const line = '1 a 7\n';
+  const flood = Buffer.from(line.repeat(Math.ceil(FLOOD_BYTES / line.length)));
+  readChunk(child, flood, clock, log as never);
+  // The newest chunk is read from its first line end: it may begin inside a report.
+  readChunk(child, Buffer.from('a 6\n1 a 8\n'), clock, log as never);
+  assert.equal(child.values.get('a')?.value, 5, 'nothing past the bound is parsed in its window');
+  assert.equal(child.paused, true);
+  assert.equal(warned.length, 1);
+  assert.match(warned[0]!, /writes more than \d+ bytes between two reports/);
+  newWindow(child, clock, log as never);
+  assert.equal(child.values.get('a')?.value, 8, 'the newest chunk is read at the next report');
+  assert.equal(child.paused, false);
+  readChunk(child, Buffer.from('1 a 9\n'), clock, log as never);
+  assert.equal(child.values.get('a')?.value, 9);
 });
