@@ -490,7 +490,7 @@ async function planElimBackupPruning(opts: Options, io: InstallIO, steps: Step[]
   const dir = join(serverdir, BACKUP_DIR);
   if (!(await isDirectoryAsync(dir))) return;
   try {
-    const stale = staleBackups(await backupsOf(join(dir, name), `${name}.`), made);
+    const stale = staleBackups(await backupsOf(join(dir, name), io.uid, `${name}.`), made);
     if (stale.length === 0) return;
     await refuseUnwritable(dir, 'the backups\' directory', io);
     steps.push(pruneStep(stale, join(serverdir, name)));
@@ -797,7 +797,7 @@ async function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merg
       steps.push({ say: `  ${file}: ${mode === 'merge' ? 'already merged' : 'no lavarank block'}; unchanged.` });
       // Pruned here too: a release that changes no file would otherwise keep every older set.
       const real = await realpath(file);
-      const stale = staleBackups(await backupsOf(real));
+      const stale = staleBackups(await backupsOf(real, io.uid));
       if (stale.length > 0) {
         try {
           await refuseUnwritable(dirname(real), `${basename(real)}'s directory`, io);
@@ -824,7 +824,7 @@ async function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merg
         writeAtomically(real, result.text, st.mode & 0o7777, io.uid === 0 ? { uid: st.uid, gid: st.gid } : undefined);
       },
     });
-    const stale = staleBackups(await backupsOf(real), backup);
+    const stale = staleBackups(await backupsOf(real, io.uid), backup);
     if (stale.length > 0) steps.push(pruneStep(stale, real));
   }
   return files;
@@ -843,14 +843,22 @@ function pruneStep(stale: readonly string[], file: string): Step {
 export const KEPT_BACKUPS = 3;
 
 // The backups of file a merge made, as regular files beside it named
-// <file>.lavarank-<UTC stamp>[-n] (or prefix<UTC stamp>[-n]), oldest first; looked at in libuv's pool.
-async function backupsOf(file: string, prefix = `${basename(file)}.lavarank-`): Promise<string[]> {
+// <file>.lavarank-<UTC stamp>[-n] (or prefix<UTC stamp>[-n]) that uid (the installer's
+// user, who made them) owns, oldest first; looked at in libuv's pool. Another user's files
+// of such names, in a sticky directory the trust check accepts, sorted first and last, so
+// that their "oldest" was kept as the file before lavarank and root removed its own real
+// ones (2026-12-07, hostile21).
+async function backupsOf(file: string, uid: number, prefix = `${basename(file)}.lavarank-`): Promise<string[]> {
   const key = (name: string): [string, number] => {
     const found = backupSuffix(name.slice(prefix.length));
     return [found?.stamp ?? '', found?.n ?? 1];
   };
   const names = (await readdir(dirname(file))).filter((n) => n.startsWith(prefix) && key(n)[0] !== '');
-  const regular = await Promise.all(names.map(async (n) => ((await lstat(join(dirname(file), n)).catch(() => undefined))?.isFile() === true ? [n] : [])));
+  const own = async (n: string): Promise<string[]> => {
+    const st = await lstat(join(dirname(file), n)).catch(() => undefined);
+    return st?.isFile() === true && st.uid === uid ? [n] : [];
+  };
+  const regular = await Promise.all(names.map(own));
   return regular
     .flat()
     .sort((a, b) => {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import {
   chmodSync,
+  chownSync,
   copyFileSync,
   existsSync,
   lstatSync,
@@ -575,6 +576,27 @@ test('every install keeps the oldest saved elim and the newest three in the back
   assert.match(again.out, /is already this wrapper; nothing to do/);
   assert.match(again.out, /remove 2 older backups of \S*sbin\/elim \(elim\.20261102-000000, elim\.20261103-000000;/);
   assert.deepEqual(readdirSync(dir).sort(), ['elim.20261101-000000', 'elim.20261120-000000', 'elim.20261125-000000', `elim.${STAMP}`, 'elim.rank.20261102-000000'].sort());
+});
+
+// In a sticky configuration directory (the trust check accepts one, as it does /tmp),
+// oltest's files named as backups, one sorting oldest and two newest, had root remove
+// its three real backups, the file before lavarank among them, and keep theirs as "the
+// oldest" (2026-12-07, hostile21).
+test('--merge-conf counts as backups only files of its own user, so another user\'s names in a sticky directory neither remove nor replace them', { skip: uid !== 0 && 'needs root to give files to another user' }, async () => {
+  const t = tree('fresh');
+  chmodSync(t.etc, 0o1777);
+  const mine = ['20261101-000000', '20261110-000000', '20261120-000000'].map((s) => `${t.shared}.lavarank-${s}`);
+  mine.forEach((f, i) => writeFileSync(f, `backup ${i}\n`));
+  const theirs = ['00000000-000000', '99991231-235959', '99991231-235959-2'].map((s) => `${t.shared}.lavarank-${s}`);
+  for (const f of theirs) {
+    writeFileSync(f, 'planted\n');
+    chownSync(f, 1003, 1003);
+  }
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.out, /remove \d+ older backups? of \S*lsf\.shared\b/);
+  for (const [i, f] of mine.entries()) assert.equal(readFileSync(f, 'utf8'), `backup ${i}\n`, f);
+  for (const f of theirs) assert.equal(readFileSync(f, 'utf8'), 'planted\n', f);
 });
 
 test('staleBackups keeps the oldest and the newest KEPT_BACKUPS, the one just made counted the newest', () => {
