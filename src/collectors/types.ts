@@ -12,7 +12,7 @@ export interface CpuReading {
   online: number; // online CPUs counted in /proc/stat
   minBusy?: number; // the least busy online CPU's busy share (isolated CPUs and those outside lavarank's affinity left out); absent when unknown
   own?: number; // the CPUs' worth of time lavarank's own process ran over the interval (all its threads); absent where /proc/stat is not the running kernel's
-  blocked?: number; // the tasks waiting for io, the mean of procs_blocked at the last three reads (this interval's two ends and the one before, where the interval before was half to twice as long, else the two ends; fewer after a reading without it; not capped at one a CPU, as PSI io is); absent where /proc/stat has none
+  blocked?: number; // the tasks waiting for io, the mean of procs_blocked at the last three peeks where the daemon takes one an interval (at an instant of no report's, the collector's peek()), else at the last three reads (this interval's two ends and the one before, where the interval before was half to twice as long, else the two ends; fewer after a reading without it); not capped at one a CPU, as PSI io is; absent where /proc/stat has none
   // Where a job may use only some of the online CPUs (isolcpus=, an affinity or cpuset,
   // cpu.job_cpus), and at least one: how many, their busy share, and the cores they
   // make where fewer than they (SMT; absent when sysfs does not say). Absent otherwise.
@@ -201,6 +201,9 @@ export interface Collector<K extends CollectorName = CollectorName> {
   // Returns this tick's values, or undefined while no delta exists yet
   // (first tick, counter went backwards). Throws CollectorError on bad input.
   collect(monotonicMs: number): SampleParts[K] | undefined;
+  // Reads what the next collect() counts at an instant of no report's, between two
+  // collect()s (the cpu collector's procs_blocked); optional, and never a failure.
+  peek?(): void;
   // Releases timers or child processes (the GPU poller); optional.
   close?(): void;
   // Settles once a collector that gathers in the background (the GPU poller) has its

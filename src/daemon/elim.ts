@@ -13,6 +13,8 @@ import { PIPE_BUF, budgetReport, formatElimLine, type ExtraValues, type ReportSi
 // Something that samples the host; real collectors are synchronous, fakes may not be.
 export interface SampleSource {
   sample(): Sample | Promise<Sample>;
+  // Called once between two reports, at a random instant of the wait (the sampler's peek).
+  peek?(): void;
 }
 
 // How often, in ranked reports, the model file is looked at: every sixth, a minute at
@@ -65,6 +67,8 @@ export interface ElimOptions {
   extraValues?: () => readonly ExtraValues[];
   onTick?: (tick: Tick) => void;
   maxTicks?: number;
+  // Where in each wait the sampler's peek falls, a share from 0 to 1; default Math.random.
+  random?: () => number;
 }
 
 // Why runElim returned: stopped, stdout closed, or maxTicks reached.
@@ -147,6 +151,7 @@ interface Attempt {
 export async function runElim(o: ElimOptions): Promise<StopReason> {
   const { clock, log, signal } = o;
   const deadlineMs = o.deadlineMs ?? o.intervalMs / 2;
+  const random = o.random ?? Math.random;
   const required = o.required ?? REQUIRED_COLLECTORS;
   let pending = false;
   const holder = new RankHolder(o.pessimisticAfter, o.pessimisticRank, log);
@@ -278,7 +283,15 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     const wait = next - clock.monotonic();
     if (wait > 0) {
       try {
-        await clock.sleep(wait, signal);
+        // The sampler's peek at an instant no other user can learn: the reports' are
+        // theirs to learn and step aside at (hostile21: io waiters out of their wait
+        // around them hid every one beyond the CPUs).
+        if (o.sampler.peek !== undefined) {
+          await clock.sleep(wait * random(), signal);
+          o.sampler.peek();
+          const left = next - clock.monotonic();
+          if (left > 0) await clock.sleep(left, signal);
+        } else await clock.sleep(wait, signal);
       } catch {
         break; // aborted while waiting: nothing half-done
       }

@@ -28,9 +28,11 @@ export interface SamplerOptions {
   log: Logger;
 }
 
-// One sample per call; stats for the periodic summary; close releases the collectors.
+// One sample per call; peek between two, at an instant of no report's; stats for the
+// periodic summary; close releases the collectors.
 export interface Sampler {
   sample(): Sample;
+  peek(): void;
   stats(): Partial<Record<CollectorName, CollectorStats>>;
   close(): void;
 }
@@ -109,6 +111,16 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
       }
       if (durations !== undefined) log.debug({ durationsMs: durations }, 'sampled');
       return sample;
+    },
+    peek() {
+      for (const c of collectors) {
+        try {
+          c.peek?.();
+        } catch (err) {
+          // A peek is never a failure: the next collect() reads the same file and says why.
+          log.debug({ collector: c.name }, `collector peek failed: ${errorMessage(err)}`);
+        }
+      }
     },
     stats() {
       const out: Partial<Record<CollectorName, CollectorStats>> = {};

@@ -217,8 +217,8 @@ export function ioWaiting(some: number, busy: number | undefined, iowait: number
 
 // The mean number of I/Os in flight on the physical disks over the interval (io_queue)
 // and on the one where it is highest (io_queue_max), and the tasks waiting for io, the
-// mean of the last three reads (io_blocked, procs_blocked; undefined in history from
-// before it).
+// mean of the last three reads, the daemon's at random instants (io_blocked,
+// procs_blocked; undefined in history from before it).
 export interface DiskQueue {
   all: number;
   max: number;

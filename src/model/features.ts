@@ -541,7 +541,7 @@ export const HOST_FACTS: readonly HostFact[] = [
   },
   {
     name: 'io_blocked',
-    source: '/proc/stat: the tasks waiting for io, procs_blocked averaged over the last three reads where they came at a steady pace, else over the interval\'s two ends (on local disks, NFS or FUSE alike, not capped at one a CPU as PSI io is)',
+    source: '/proc/stat: the tasks waiting for io, procs_blocked averaged over the last three reads (in the daemon, one an interval at a random instant; elsewhere the reports\' reads where they came at a steady pace, else the interval\'s two ends: on local disks, NFS or FUSE alike, not capped at one a CPU as PSI io is)',
     // The share of the waiters the local disks hold is io_queue over these (perDevice in
     // src/model/backbone.ts): PSI counts at most one waiter a CPU and the disks' queue is
     // not capped, so on a 2-CPU host four NFS readers ranked rank_io 116-122 alone and

@@ -88,6 +88,22 @@ describe('runElim', () => {
     assert.deepEqual(at, [1000, 11_000, 21_000]);
   });
 
+  // The reports' instants are a user's to learn (the elim's /proc/PID/schedstat, the
+  // history file's mtime): io waiters that left their wait around them hid every one
+  // beyond the CPUs from procs_blocked (hostile21). The peek's instant is drawn anew.
+  it('peeks once between two reports, at the drawn share of the wait, never at a report', async () => {
+    const clock = new FakeClock();
+    const at: number[] = [];
+    const peeks: number[] = [];
+    const shares = [0.25, 0.5, 0.9];
+    const sampler = { ...scripted([0.1]), peek: () => peeks.push(clock.monotonic()) };
+    const o = options({ sampler, clock, firstReportMs: 1000, maxTicks: 3, random: () => shares[peeks.length]! });
+    o.onTick = () => at.push(clock.monotonic());
+    await runElim(o);
+    assert.deepEqual(at, [1000, 11_000, 21_000]);
+    assert.deepEqual(peeks, [250, 6000, 20_000]);
+  });
+
   it('repeats the last good rank while failures are fewer than pessimistic_after, then reports the pessimistic rank', async () => {
     const boom = new Error('cannot open /proc/stat');
     const o = options({ sampler: scripted([0, 0.2, boom, boom, boom, boom]), maxTicks: 5 });
