@@ -531,6 +531,9 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   let peeks = 0;
   let peekNext = 0;
   let peekedSince = false;
+  // A read since the last reading failed (the file unreadable or garbled, which throws and
+  // keeps the last reading): the next interval spans it, longer than the other collectors'.
+  let failed = false;
   // The CPU quota of lavarank's cgroup (a container's), found at start and with each
   // look at the affinity: read per report only where one is set.
   const quota = createQuotaReader(options.procRoot ?? '/proc', sysRoot, options.keepOpen);
@@ -539,6 +542,9 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   return {
     name: NAME,
     collect(monotonicMs: number) {
+      // Set until this read's times replace the last reading's, so a throw before leaves it.
+      const spansFailure = failed;
+      failed = true;
       const bytes = file.bytes();
       // Not collect()'s time: a read held before the kernel printed its times (the elim
       // preempted at nice 10, a page fault under memory pressure) moved them, not it, and
@@ -587,6 +593,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       previous = now;
       previousIdle = spareIdle;
       previousCpus = known.names;
+      failed = false;
       const beforeMs = previousMs;
       const lastFor = beforeMs - earlierMs; // the interval before this one
       earlierMs = beforeMs;
@@ -610,6 +617,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       }
       const minBusy = leastBusy(beforeIdle, previousIdle, total, job.skip);
       if (minBusy !== undefined) reading.minBusy = minBusy;
+      if (spansFailure) reading.spansFailure = true;
       const readFor = readMs - beforeMs;
       if (ownUs >= 0 && ownBeforeUs >= 0 && ownUs >= ownBeforeUs && readFor > 0) reading.own = (ownUs - ownBeforeUs) / 1000 / readFor;
       // The mean of the last three reads (this interval's two ends and the one before),

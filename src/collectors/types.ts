@@ -11,6 +11,7 @@ export interface CpuReading {
   busy: number; // everything but idle and iowait
   online: number; // online CPUs counted in /proc/stat
   minBusy?: number; // the least busy online CPU's busy share (isolated CPUs and those outside lavarank's affinity left out); absent when unknown
+  spansFailure?: true; // the interval spans a read of /proc/stat that failed, so it is longer than the other collectors' (pressure's cpuSomeInterval); absent otherwise
   own?: number; // the CPUs' worth of time lavarank's own process ran over the interval (all its threads); absent where /proc/stat is not the running kernel's
   blocked?: number; // the tasks waiting for io, the mean of procs_blocked at the last three peeks where the daemon takes one an interval (at an instant of no report's, the collector's peek()), else at the last three reads (this interval's two ends and the one before, where the interval before was half to twice as long, else the two ends; fewer after a reading without it); not capped at one a CPU, as PSI io is; absent where /proc/stat has none
   // Where a job may use only some of the online CPUs (isolcpus=, an affinity or cpuset,

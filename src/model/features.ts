@@ -267,8 +267,11 @@ function accountedFor(s: Sample, psi: number | undefined, busy: number | undefin
   // over the interval (waited). The kernel weights each CPU's share by its non-idle time,
   // at most 1 and at least about the floor, so the CPUs' mean share is at least
   // waited × floor: exact with every CPU busy, and never more than an honest queue. Over
-  // all online CPUs only (PSI's): the caller passes none for a job's.
-  if (waited !== undefined && waited > 0 && waited <= 1) floor += floor * waited;
+  // all online CPUs only (PSI's): the caller passes none for a job's. Not where the CPU
+  // reading spans a failed read of /proc/stat: its floor is then of two intervals and the
+  // share of the last alone, and a host busy through the first and queued on one CPU in
+  // the second read 1.5 times its floor (rank74).
+  if (waited !== undefined && waited > 0 && waited <= 1 && s.cpu?.spansFailure !== true) floor += floor * waited;
   return shown < floor ? floor : shown;
 }
 

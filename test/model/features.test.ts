@@ -22,6 +22,9 @@ import { parseModel } from '../../src/model/model.js';
 import { modelRanker } from '../../src/model/rankers.js';
 import { repoRoot } from '../helpers.js';
 import { anySample, calibrationSamples, fullSample } from './helpers.js';
+import { createCpuCollector } from '../../src/collectors/cpu.js';
+import { createPressureCollector } from '../../src/collectors/pressure.js';
+import { tempDir, writeTree } from '../collectors/helpers.js';
 import { referenceFeatures, referenceFromNamed, referenceRaw } from './reference.js';
 
 const at = (values: readonly number[], name: string): number => values[featureIndex(name)]!;
@@ -269,6 +272,49 @@ describe('toFeatures', () => {
     s.pressure!.cpuSomeInterval = 1;
     const f = toFeatures(s).named;
     assert.deepEqual([f['runnable_per_cpu'], f['load1_per_cpu']], [2, 2]);
+  });
+
+  it('pairs no PSI share of the last interval with a least busy CPU that spans a failed read of /proc/stat', (t) => {
+    // The real cpu and pressure collectors on a 2-CPU tree at 100 Hz. 10-20 s: a task on
+    // each CPU, none waiting; /proc/stat garbled at 20 s; 20-30 s: two tasks pinned to
+    // cpu0 (PSI "some" the whole interval), cpu1 idle. The cpu reading at 30 s spans
+    // 10-30 s (least busy CPU 0.5), the PSI share 20-30 s alone (1).
+    const root = tempDir(t);
+    // Each CPU's busy ticks so far, of `ticks` each.
+    const stat = (ticks: number, cpu0: number, cpu1: number): string =>
+      [`cpu  ${cpu0 + cpu1} 0 0 ${2 * ticks - cpu0 - cpu1} 0 0 0 0 0 0`, `cpu0 ${cpu0} 0 0 ${ticks - cpu0} 0 0 0 0 0 0`, `cpu1 ${cpu1} 0 0 ${ticks - cpu1} 0 0 0 0 0 0`, 'intr 0', ''].join('\n');
+    const psi = (total: number): Record<string, string> => ({
+      'proc/pressure/cpu': `some avg10=0.00 avg60=0.00 avg300=0.00 total=${total}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n`,
+      'proc/pressure/memory': 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n',
+      'proc/pressure/io': 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n',
+    });
+    const cpu = createCpuCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+    const pressure = createPressureCollector({ procRoot: `${root}/proc` });
+    writeTree(root, { 'proc/stat': stat(0, 0, 0), ...psi(0) });
+    cpu.collect(0);
+    pressure.collect(0);
+    writeTree(root, { 'proc/stat': stat(1000, 1000, 1000), ...psi(0) });
+    cpu.collect(10_000);
+    pressure.collect(10_000);
+    writeTree(root, { 'proc/stat': 'cpu  garbled\n', ...psi(0) });
+    assert.throws(() => cpu.collect(20_000));
+    pressure.collect(20_000);
+    writeTree(root, { 'proc/stat': stat(3000, 3000, 2000), ...psi(10_000_000) });
+    const s = steppedAside();
+    s.cpu = cpu.collect(30_000)!;
+    s.pressure = pressure.collect(30_000)!;
+    assert.deepEqual([s.cpu.busy, s.cpu.minBusy, s.pressure.cpuSomeInterval], [0.75, 0.5, 1]);
+    // At least the least busy CPU's share over 10-30 s; 0.5 × (1 + 1) = 1 a CPU paired the
+    // share of 20-30 s with it, where one CPU held every task of that interval.
+    const f = toFeatures(s).named;
+    assert.deepEqual([f['runnable_per_cpu'], f['load1_per_cpu']], [0.5, 0.5]);
+    // The reading after it is of one interval again, and pairs: 30-40 s, two tasks a CPU.
+    writeTree(root, { 'proc/stat': stat(4000, 4000, 3000), ...psi(20_000_000) });
+    const next = steppedAside();
+    next.cpu = cpu.collect(40_000)!;
+    next.pressure = pressure.collect(40_000)!;
+    assert.equal(next.cpu.spansFailure, undefined);
+    assert.deepEqual([toFeatures(next).named['runnable_per_cpu'], toFeatures(next).named['load1_per_cpu']], [2, 2]);
   });
 
   it('does not count the machine\'s PSI counter as a queue on the CPUs a job may use', () => {
