@@ -276,9 +276,9 @@ describe('toFeatures', () => {
 
   it('pairs no PSI share of the last interval with a least busy CPU that spans a failed read of /proc/stat', (t) => {
     // The real cpu and pressure collectors on a 2-CPU tree at 100 Hz. 10-20 s: a task on
-    // each CPU, none waiting; /proc/stat garbled at 20 s; 20-30 s: two tasks pinned to
-    // cpu0 (PSI "some" the whole interval), cpu1 idle. The cpu reading at 30 s spans
-    // 10-30 s (least busy CPU 0.5), the PSI share 20-30 s alone (1).
+    // each CPU, none waiting; /proc/stat garbled at 20 s; 20-30 s: two tasks on each CPU
+    // (PSI "some" the whole interval). The cpu reading at 30 s spans 10-30 s (every CPU
+    // busy), the PSI share 20-30 s alone (1); the 20 s held 1.5 tasks a CPU.
     const root = tempDir(t);
     // Each CPU's busy ticks so far, of `ticks` each.
     const stat = (ticks: number, cpu0: number, cpu1: number): string =>
@@ -299,17 +299,17 @@ describe('toFeatures', () => {
     writeTree(root, { 'proc/stat': 'cpu  garbled\n', ...psi(0) });
     assert.throws(() => cpu.collect(20_000));
     pressure.collect(20_000);
-    writeTree(root, { 'proc/stat': stat(3000, 3000, 2000), ...psi(10_000_000) });
+    writeTree(root, { 'proc/stat': stat(3000, 3000, 3000), ...psi(10_000_000) });
     const s = steppedAside();
     s.cpu = cpu.collect(30_000)!;
     s.pressure = pressure.collect(30_000)!;
-    assert.deepEqual([s.cpu.busy, s.cpu.minBusy, s.pressure.cpuSomeInterval], [0.75, 0.5, 1]);
-    // At least the least busy CPU's share over 10-30 s; 0.5 × (1 + 1) = 1 a CPU paired the
-    // share of 20-30 s with it, where one CPU held every task of that interval.
+    assert.deepEqual([s.cpu.busy, s.cpu.minBusy, s.pressure.cpuSomeInterval], [1, 1, 1]);
+    // At least the least busy CPU's share over 10-30 s, a lower bound of its 1.5 tasks a
+    // CPU; 1 × (1 + 1) = 2, the share of 20-30 s paired with it, was above them.
     const f = toFeatures(s).named;
-    assert.deepEqual([f['runnable_per_cpu'], f['load1_per_cpu']], [0.5, 0.5]);
+    assert.deepEqual([f['runnable_per_cpu'], f['load1_per_cpu']], [1, 1]);
     // The reading after it is of one interval again, and pairs: 30-40 s, two tasks a CPU.
-    writeTree(root, { 'proc/stat': stat(4000, 4000, 3000), ...psi(20_000_000) });
+    writeTree(root, { 'proc/stat': stat(4000, 4000, 4000), ...psi(20_000_000) });
     const next = steppedAside();
     next.cpu = cpu.collect(40_000)!;
     next.pressure = pressure.collect(40_000)!;
