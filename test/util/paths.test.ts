@@ -142,16 +142,6 @@ describe('lowSpace', () => {
     assert.equal(lowSpace({ bsize: 4096, blocks: 2048, bfree: 256 }, 2 * MiB), '1.0 MiB free of 8.0 MiB (12.5 %)');
   });
 
-  // The 50 MiB was the log's (10 MiB kept three times over: 40 MiB); the history's
-  // defaults grow to 320 MiB (64 MiB, four kept), which a file system with 100 MiB free
-  // cannot hold, and check said nothing of it.
-  it('says a file system has too little room for what its files may still take, where that is more than 50 MiB', () => {
-    const GiB = 1024 * MiB;
-    assert.equal(lowSpace({ bsize: 4096, blocks: GiB / 4096, bfree: (100 * MiB) / 4096 }, 320 * MiB), '100.0 MiB free of 1.0 GiB (9.8 %), less than the 320.0 MiB its files may still take');
-    assert.equal(lowSpace({ bsize: 4096, blocks: GiB / 4096, bfree: (100 * MiB) / 4096 }, 80 * MiB), undefined);
-    assert.equal(lowSpace({ bsize: 4096, blocks: GiB / 4096, bfree: (40 * MiB) / 4096 }, 320 * MiB), '40.0 MiB free of 1.0 GiB (3.9 %)');
-  });
-
   // The daemon writes as root, which the blocks reserved for root (bfree, not bavail) still take.
   it('counts the blocks reserved for root as free, and says nothing of a file system with no blocks (proc)', () => {
     assert.equal(lowSpace({ bsize: 4096, blocks: 1e6, bfree: 2e5 }, 700 * MiB), undefined);
