@@ -113,11 +113,6 @@ export function noneBefore(text: string, chars: readonly string[], end: number):
   return true;
 }
 
-// onlySpacesAndNewlines for text before `end` (noneBefore).
-export function onlySpacesAndNewlinesBefore(text: string, end: number): boolean {
-  return noneBefore(text, OTHER_SPACE_CHARS, end);
-}
-
 // True if both lists hold the same items in the same order: the same device or CPU
 // names as the last reading, the same CPU numbers. An indexed loop, for the hot paths
 // that call it each report.

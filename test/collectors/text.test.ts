@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { byteIndex, counterAt, latin1At, onlySpacesAndNewlines, onlySpacesAndNewlinesBefore, sameItems, tokens, toNumber } from '../../src/collectors/text.js';
+import { byteIndex, counterAt, latin1At, noneBefore, onlySpacesAndNewlines, OTHER_SPACE_CHARS, sameItems, tokens, toNumber } from '../../src/collectors/text.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
@@ -35,7 +35,8 @@ test('onlySpacesAndNewlines finds every byte that tokens() splits on besides spa
   assert.equal(tokens('cpu  1\u00852 3').length, 3);
 });
 
-test('onlySpacesAndNewlinesBefore finds the same characters before an index, and none from it on', () => {
+test('noneBefore with OTHER_SPACE_CHARS finds the characters onlySpacesAndNewlines finds before an index, and none from it on', () => {
+  const onlySpacesAndNewlinesBefore = (text: string, end: number): boolean => noneBefore(text, OTHER_SPACE_CHARS, end);
   assert.equal(onlySpacesAndNewlinesBefore('cpu  1 2 3\ncpu0 1 2 3\n', 22), true);
   for (const ch of ['\t', '\v', '\f', '\r', '\u00a0']) {
     const text = `cpu  1${ch}2 3\nintr 0\n`;
