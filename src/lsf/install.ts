@@ -404,10 +404,14 @@ function writeAtomically(path: string, text: string, mode: number, owner: { uid:
   }
 }
 
+// Where the wrapper goes: $LSF_SERVERDIR (or --serverdir) and its name, elim.rank for LSF.
+function elimPlace(opts: Options, io: InstallIO): { serverdir: string; name: string } {
+  return { serverdir: pathFrom(opts.serverdir, io.env, 'LSF_SERVERDIR', '--serverdir'), name: opts.lsf === true ? 'elim.rank' : 'elim' };
+}
+
 // The plan for the wrapper; returns the backup of a foreign elim it makes, if any.
 async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<string | undefined> {
-  const serverdir = pathFrom(opts.serverdir, io.env, 'LSF_SERVERDIR', '--serverdir');
-  const name = opts.lsf === true ? 'elim.rank' : 'elim';
+  const { serverdir, name } = elimPlace(opts, io);
   const target = join(serverdir, name);
   refuseUntrusted((await checkTrustAsync(serverdir, 'LSF_SERVERDIR', { directory: true })).problems);
   const node = resolve(opts.node ?? process.execPath);
@@ -485,8 +489,7 @@ async function planElim(opts: Options, io: InstallIO, steps: Step[]): Promise<st
 // site's elim before lavarank) and the newest KEPT_BACKUPS are kept, at every install,
 // as for the configuration files.
 async function planElimBackupPruning(opts: Options, io: InstallIO, steps: Step[], made: string | undefined): Promise<void> {
-  const serverdir = pathFrom(opts.serverdir, io.env, 'LSF_SERVERDIR', '--serverdir');
-  const name = opts.lsf === true ? 'elim.rank' : 'elim';
+  const { serverdir, name } = elimPlace(opts, io);
   const dir = join(serverdir, BACKUP_DIR);
   if (!(await isDirectoryAsync(dir))) return;
   try {
@@ -500,8 +503,7 @@ async function planElimBackupPruning(opts: Options, io: InstallIO, steps: Step[]
 }
 
 async function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): Promise<void> {
-  const serverdir = pathFrom(opts.serverdir, io.env, 'LSF_SERVERDIR', '--serverdir');
-  const name = opts.lsf === true ? 'elim.rank' : 'elim';
+  const { serverdir, name } = elimPlace(opts, io);
   const target = join(serverdir, name);
   const found = await existing(target);
   // The wrapper under the other product's name: run as docs/install.md writes it (no
