@@ -277,7 +277,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
         inventory: () => gatherInventory(config.gpu.enabled !== false, groupsSignal, log),
       });
     }
-    writers.report(tick, () => sampler.stats());
+    writers.report(tick, sampler.stats);
     summarize(tick);
   };
 
