@@ -4,11 +4,11 @@
 // memory used, swapping, major faults, the busiest link, PSI cpu, memory and io, tasks
 // waiting for io, one disk's busy time or queue, a disk that was quiet) with the others
 // fixed never lowers the rank or a typed rank, alone on an idle host or on top of the
-// others, with and without PSI. Two steps are left out by name, each documented: PSI cpu
-// rising past the least busy CPU's share (docs/model.md, "The price"), and io added to
+// others, with and without PSI. Two steps fall, each documented: PSI cpu rising past the
+// least busy CPU's share (docs/model.md, "The price"), left out by name, and io added to
 // every disk at once, which reads the same waiters as spread over more disks (docs/model.md,
-// "The same contention on every size"): that one is held to its bound instead, rank_io no
-// lower than before over the disks' count and nothing else lower.
+// "The same contention on every size"), held to its bound instead: rank_io no lower than
+// before over the disks' count or the busiest disk's busy share, nothing else lower.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
