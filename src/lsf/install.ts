@@ -513,6 +513,10 @@ async function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): Pro
     const flag = opts.lsf === true ? 'without --lsf' : 'with --lsf';
     throw new InstallError(`${join(serverdir, otherName)} is lavarank's wrapper, installed ${flag}; run --uninstall ${flag} to remove it`);
   }
+  // What is put back is run by LIM as root: a backup directory another user made first in
+  // a sticky LSF_SERVERDIR (which install refuses, and uninstall did not) had their file
+  // put back as the elim (2026-12-07, hostile22).
+  refuseUntrusted((await checkTrustAsync(serverdir, 'LSF_SERVERDIR', { directory: true })).problems);
   steps.push({ say: `Elim: ${target}` });
   const pending = pendingName(target);
   if (await isPresentAsync(pending)) steps.push({ say: `remove ${pending}, left by an install that was interrupted`, run: () => unlinkSync(pending) });
@@ -522,17 +526,12 @@ async function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): Pro
     steps.push({ say: `  ${target} is not lavarank's wrapper; it is left alone.` });
   }
   const backups = join(serverdir, BACKUP_DIR);
-  const saved = (await existsAsync(backups))
-    ? (await readdir(backups))
-        .filter((f) => f.startsWith(`${name}.`) && /^\d{8}-\d{6}(-\d+)?$/.test(f.slice(name.length + 1)))
-        .sort()
-    : [];
-  const newest = saved.at(-1);
-  if (newest === undefined) {
+  const saved = (await isDirectoryAsync(backups)) ? await backupsOf(join(backups, name), io.uid, `${name}.`) : [];
+  const from = saved.at(-1);
+  if (from === undefined) {
     if (isOurs(found)) steps.push({ say: `remove lavarank's wrapper ${target}`, run: () => unlinkSync(target) });
     return;
   }
-  const from = join(backups, newest);
   if (found.kind !== 'none' && !isOurs(found)) {
     steps.push({ say: `  the saved elim ${from} is not put back, since ${target} is not lavarank's.` });
     return;

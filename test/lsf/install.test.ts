@@ -369,6 +369,31 @@ test('--uninstall leaves a saved elim in the backup when a foreign elim took the
   assert.equal(readFileSync(join(t.sbin, BACKUP_DIR, `elim.${STAMP}`), 'utf8'), FOREIGN);
 });
 
+// A sticky LSF_SERVERDIR (which install refuses) let oltest make the backup directory
+// first and their script in it was put back as the elim LIM runs as root; a link there,
+// or a file of several names, was put back too (2026-12-07, hostile22).
+test('--uninstall puts nothing back in an LSF_SERVERDIR others can write, and puts back only the installer\'s own plain files', async () => {
+  const t = tree('fresh');
+  const dir = join(t.sbin, BACKUP_DIR);
+  mkdirSync(dir, { mode: 0o700 });
+  writeFileSync(join(dir, 'elim.99991231-235959'), '#!/bin/sh\nid > /tmp/owned\n', { mode: 0o755 });
+  chmodSync(t.sbin, 0o1777);
+  const before = snapshot(t.root);
+  const r = await install(t, '--uninstall');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /LSF_SERVERDIR \S*sbin has mode 1777/);
+  assert.match(r.err, /Nothing was changed/);
+  assert.deepEqual(snapshot(t.root), before);
+
+  chmodSync(t.sbin, 0o755);
+  rmSync(join(dir, 'elim.99991231-235959'));
+  symlinkSync('/bin/sh', join(dir, 'elim.99991231-235959'));
+  const linked = await install(t, '--uninstall');
+  assert.equal(linked.code, 0, linked.err);
+  assert.equal(existsSync(t.elim), false);
+  assert.equal(lstatSync(join(dir, 'elim.99991231-235959')).isSymbolicLink(), true);
+});
+
 test('--lsf installs elim.rank beside an existing elim and leaves that one alone', async () => {
   const t = tree('fresh');
   plantForeignElim(t);
