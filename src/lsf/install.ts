@@ -845,10 +845,12 @@ export const KEPT_BACKUPS = 3;
 
 // The backups of file a merge made, as regular files beside it named
 // <file>.lavarank-<UTC stamp>[-n] (or prefix<UTC stamp>[-n]) that uid (the installer's
-// user, who made them) owns, oldest first; looked at in libuv's pool. Another user's files
-// of such names, in a sticky directory the trust check accepts, sorted first and last, so
-// that their "oldest" was kept as the file before lavarank and root removed its own real
-// ones (2026-12-07, hostile21).
+// user, who made them) owns, of one link, oldest first; looked at in libuv's pool. Another
+// user's files of such names, in a sticky directory the trust check accepts, sorted first
+// and last, so that their "oldest" was kept as the file before lavarank and root removed
+// its own real ones (2026-12-07, hostile21); where fs.protected_hardlinks is 0 their hard
+// links to any root file did the same (hostile22). The merge's copies and the elim's
+// backup (its second name outlives the rename that replaces the first) have one link.
 async function backupsOf(file: string, uid: number, prefix = `${basename(file)}.lavarank-`): Promise<string[]> {
   const key = (name: string): [string, number] => {
     const found = backupSuffix(name.slice(prefix.length));
@@ -857,7 +859,7 @@ async function backupsOf(file: string, uid: number, prefix = `${basename(file)}.
   const names = (await readdir(dirname(file))).filter((n) => n.startsWith(prefix) && key(n)[0] !== '');
   const own = async (n: string): Promise<string[]> => {
     const st = await lstat(join(dirname(file), n)).catch(() => undefined);
-    return st?.isFile() === true && st.uid === uid ? [n] : [];
+    return st?.isFile() === true && st.uid === uid && st.nlink === 1 ? [n] : [];
   };
   const regular = await Promise.all(names.map(own));
   return regular

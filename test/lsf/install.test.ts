@@ -624,6 +624,25 @@ test('--merge-conf counts as backups only files of its own user, so another user
   for (const f of theirs) assert.equal(readFileSync(f, 'utf8'), 'planted\n', f);
 });
 
+// Where fs.protected_hardlinks is 0, oltest's hard links to a root file (/etc/hostname),
+// named as backups sorting first and last in a sticky configuration directory, are root's
+// files: the built CLI removed root's three real backups and kept the links (hostile22).
+test('--merge-conf counts no file of several names as its backup, so hard links to the installer\'s files neither remove nor replace its backups', async () => {
+  const t = tree('fresh');
+  chmodSync(t.etc, 0o1777);
+  const mine = ['20261101-000000', '20261110-000000', '20261120-000000'].map((s) => `${t.shared}.lavarank-${s}`);
+  mine.forEach((f, i) => writeFileSync(f, `backup ${i}\n`));
+  const target = join(t.root, 'someone-elses');
+  writeFileSync(target, 'not a backup\n');
+  const links = ['00000000-000000', '99991231-235959', '99991231-235959-2'].map((s) => `${t.shared}.lavarank-${s}`);
+  for (const f of links) fs.linkSync(target, f);
+  const r = await install(t, '--merge-conf');
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.out, /remove \d+ older backups? of \S*lsf\.shared\b/);
+  for (const [i, f] of mine.entries()) assert.equal(readFileSync(f, 'utf8'), `backup ${i}\n`, f);
+  for (const f of links) assert.equal(statSync(f).nlink, 4, f);
+});
+
 test('staleBackups keeps the oldest and the newest KEPT_BACKUPS, the one just made counted the newest', () => {
   assert.equal(KEPT_BACKUPS, 3);
   assert.deepEqual(staleBackups([], 'n'), []);
