@@ -50,7 +50,7 @@ import {
 import { access, lstat, readdir, readFile, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UnsyncedRename, syncDirectory } from '../util/atomic-file.js';
+import { UnsyncedRename, randomHex, syncDirectory } from '../util/atomic-file.js';
 import { errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { runCommand } from '../util/exec.js';
@@ -356,16 +356,57 @@ function pendingName(path: string): string {
   return join(dirname(path), `.${basename(path)}.lavarank-new`);
 }
 
+// The temporary name of a configuration file's new text: pendingName's, then 8 random hex
+// digits. A configuration directory may be sticky (the trust check accepts one, as /tmp),
+// where another user's directory at the fixed name failed every merge from then on
+// (EISDIR at its unlink; the files before it written, those after not: hostile22), and
+// their file made between that unlink and the exclusive open failed the merge (EEXIST).
+function randomPendingName(path: string): string {
+  return `${pendingName(path)}.${randomHex()}`;
+}
+
+// The installer's own regular files at the temporary names of path's new text in its
+// directory (pendingName's, randomPendingName's) that an interrupted merge left.
+async function leftPending(path: string, uid: number): Promise<string[]> {
+  const fixed = basename(pendingName(path));
+  const names = (await readdir(dirname(path))).filter((n) => n === fixed || (n.startsWith(`${fixed}.`) && /^[0-9a-f]{8}$/.test(n.slice(fixed.length + 1))));
+  const own = async (n: string): Promise<string[]> => {
+    const st = await lstat(join(dirname(path), n)).catch(() => undefined);
+    return st?.isFile() === true && st.uid === uid && st.nlink === 1 ? [join(dirname(path), n)] : [];
+  };
+  return (await Promise.all(names.map(own))).flat();
+}
+
+// Copies file to base, or where base is taken when the copy is made (made meanwhile by
+// another user in a sticky directory: freshPath looked at plan time) to base-N, N random
+// (never a name another user could make first); never through whatever is at the name
+// (COPYFILE_EXCL: O_CREAT | O_EXCL, which follows no link). Returns the name used.
+function copyExclusive(file: string, base: string): string {
+  for (let tries = 0; ; tries++) {
+    const to = tries === 0 ? base : `${base}-${2 + Number.parseInt(randomHex(), 16)}`;
+    try {
+      copyFileSync(file, to, constants.COPYFILE_EXCL);
+      return to;
+    } catch (err) {
+      if (errorCode(err) !== 'EEXIST' || tries === 3) throw err;
+    }
+  }
+}
+
 // Writes through a temporary file and a rename, so LIM never starts a half-written file.
 // With aside, the file at path is kept there too, by a second name made just before the
 // rename replaces it: path names the old file or the new one at every moment, so a
 // write that fails (a full disk) or is interrupted (Ctrl-C) never leaves LIM no elim.
-function writeAtomically(path: string, text: string, mode: number, owner: { uid: number; gid: number } | undefined, aside?: string): void {
-  const tmp = pendingName(path);
-  try {
-    unlinkSync(tmp);
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw err;
+// Without tmp, the fixed pendingName, removed first (the elim's, in an LSF_SERVERDIR
+// only root can write: install refuses any other).
+function writeAtomically(path: string, text: string, mode: number, owner: { uid: number; gid: number } | undefined, aside?: string, tmp?: string): void {
+  if (tmp === undefined) {
+    tmp = pendingName(path);
+    try {
+      unlinkSync(tmp);
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err;
+    }
   }
   // Mode and owner are set on the descriptor ('wx': a new file, never a link's target),
   // not by path, which whoever can write the directory could swap for a link meanwhile.
@@ -813,16 +854,21 @@ async function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merg
     steps.push({ say: unifiedDiff(before, result.text, `${file} (now)`, `${file} (${mode === 'merge' ? 'merged' : 'restored'})`) });
     const real = await realpath(file);
     await refuseUnwritable(dirname(real), `${basename(real)}'s directory`, io);
+    for (const left of await leftPending(real, io.uid)) steps.push({ say: `remove ${left}, left by an install that was interrupted`, run: () => unlinkSync(left) });
     const backup = await freshPath(`${real}.lavarank-${when}`);
-    steps.push({
+    const copy: Step = {
       say: `back up ${real} to ${backup}`,
-      run: () => copyFileSync(real, backup, constants.COPYFILE_EXCL),
-    });
+      run: () => {
+        const made = copyExclusive(real, backup);
+        if (made !== backup) copy.say = `back up ${real} to ${made} (${basename(backup)} was made meanwhile by someone else)`;
+      },
+    };
+    steps.push(copy);
     steps.push({
       say: `write ${real}`,
       run: () => {
         const st = statSync(real);
-        writeAtomically(real, result.text, st.mode & 0o7777, io.uid === 0 ? { uid: st.uid, gid: st.gid } : undefined);
+        writeAtomically(real, result.text, st.mode & 0o7777, io.uid === 0 ? { uid: st.uid, gid: st.gid } : undefined, undefined, randomPendingName(real));
       },
     });
     const stale = staleBackups(await backupsOf(real, io.uid), backup);

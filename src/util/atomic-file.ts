@@ -171,7 +171,7 @@ let urandom: number | undefined;
 
 // 8 hex digits from the kernel's random source; where /dev/urandom cannot be opened (a
 // chroot or container without it) Web Crypto's, which loads the crypto module only then.
-function randomHex(): string {
+export function randomHex(): string {
   const bytes = Buffer.alloc(4);
   if (urandom === undefined) {
     try {

@@ -21,7 +21,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BACKUP_DIR, KEPT_BACKUPS, WRAPPER_MARK, backupSuffix, runInstall, stamp, staleBackups, wrapperText, type InstallIO } from '../../src/lsf/install.js';
 import { failDirectorySync, writeWithMode } from '../helpers.js';
@@ -506,7 +506,8 @@ test('every file install writes, and its directory after the rename, is synced t
     syncBuiltinESMExports();
   }
   for (const file of [t.elim, t.shared, t.cluster, t.queues]) {
-    const data = synced.indexOf(join(dirname(file), `.${file.slice(dirname(file).length + 1)}.lavarank-new`));
+    const pending = join(dirname(file), `.${file.slice(dirname(file).length + 1)}.lavarank-new`);
+    const data = synced.findIndex((p) => p === pending || (p.startsWith(`${pending}.`) && /^[0-9a-f]{8}$/.test(p.slice(pending.length + 1))));
     assert.ok(data >= 0, `${file}'s new text was not synced: ${synced.join(', ')}`);
     assert.ok(synced.indexOf(dirname(file), data + 1) > data, `${dirname(file)} was not synced after ${file}'s rename: ${synced.join(', ')}`);
   }
@@ -641,6 +642,45 @@ test('--merge-conf counts no file of several names as its backup, so hard links 
   assert.doesNotMatch(r.out, /remove \d+ older backups? of \S*lsf\.shared\b/);
   for (const [i, f] of mine.entries()) assert.equal(readFileSync(f, 'utf8'), `backup ${i}\n`, f);
   for (const f of links) assert.equal(statSync(f).nlink, 4, f);
+});
+
+// In a sticky configuration directory, oltest's directory at the fixed temporary name
+// `.lsf.cluster.openlava.lavarank-new` failed every merge after lsf.shared was written
+// (EISDIR at its unlink), and their file at the backup's name made after the plan looked
+// failed it before anything was written (EEXIST: 1 run of 5 against a loop making each
+// next name, on the built CLI) (2026-12-07, hostile22).
+test('--merge-conf writes through names no one can make first, takes another backup name where one is made meanwhile, and removes only its own interrupted temporary files', async () => {
+  const t = tree('fresh');
+  chmodSync(t.etc, 0o1777);
+  const squatted = join(t.etc, '.lsf.cluster.openlava.lavarank-new');
+  mkdirSync(squatted);
+  writeFileSync(join(squatted, 'theirs'), 'x');
+  const left = join(t.etc, '.lsf.shared.lavarank-new.0123abcd');
+  writeFileSync(left, 'half a file');
+  const taken = `${t.shared}.lavarank-${STAMP}`;
+  const real = fs.copyFileSync;
+  fs.copyFileSync = ((from: string, to: string, mode?: number): void => {
+    if (to === taken && !existsSync(taken)) writeFileSync(taken, 'made meanwhile\n');
+    real(from, to, mode);
+  }) as typeof fs.copyFileSync;
+  syncBuiltinESMExports();
+  let r: Run;
+  try {
+    r = await install(t, '--merge-conf');
+  } finally {
+    fs.copyFileSync = real;
+    syncBuiltinESMExports();
+  }
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /was made meanwhile by someone else/);
+  assert.equal(readFileSync(taken, 'utf8'), 'made meanwhile\n');
+  const copies = readdirSync(t.etc).filter((n) => /^lsf\.shared\.lavarank-\d{8}-\d{6}-\d+$/.test(n));
+  assert.equal(copies.length, 1, readdirSync(t.etc).join(', '));
+  assert.equal(backupSuffix(copies[0]!.slice('lsf.shared.lavarank-'.length))?.stamp, STAMP);
+  assert.match(readFileSync(t.cluster, 'utf8'), /^elimtrig +\(\[default\]\)$/m);
+  assert.equal(readFileSync(join(squatted, 'theirs'), 'utf8'), 'x');
+  assert.equal(existsSync(left), false);
+  assert.deepEqual(readdirSync(t.etc).filter((n) => n.includes('lavarank-new')), [basename(squatted)]);
 });
 
 test('staleBackups keeps the oldest and the newest KEPT_BACKUPS, the one just made counted the newest', () => {
