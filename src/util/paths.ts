@@ -1,6 +1,6 @@
 // Small questions about paths that several folders ask.
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { access, lstat, open, stat, statfs, type FileHandle } from 'node:fs/promises';
+import { access, lstat, open, realpath, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { ConfigError, errorCode, errorReason } from './errors.js';
 
@@ -279,17 +279,41 @@ export function lowSpace(figures: SpaceFigures, need: number): string | undefine
   return `${mib(free)} free of ${mib(size)} (${((100 * free) / size).toFixed(1)} %)`;
 }
 
-// The file system holding path, or the nearest existing directory above it (a log file
-// not yet made): its device and statfs figures, asked in libuv's pool; undefined where
-// none can be asked (what is wrong with the path is for the other checks to say).
-export async function fileSystemAsync(path: string): Promise<{ dev: number; figures: SpaceFigures } | undefined> {
-  for (let dir = path; ; ) {
-    const [st, figures] = await Promise.all([stat(dir).catch(() => undefined), statfs(dir).catch(() => undefined)]);
-    if (st !== undefined && figures !== undefined) return { dev: st.dev, figures };
+// The file system holding path's directory, or the nearest existing directory above it (a
+// history directory not yet made): its device and statfs figures, asked in libuv's pool,
+// of that directory's real path once each directory on it is seen (lstat) to be root's or
+// uid's; undefined where none can be asked or one is another user's (what is wrong with
+// the path is for the other checks to say). By the path as given, `check` asked the file
+// system of whatever another user put at a name still to be made below a sticky directory
+// after its trust walk: their link's target in 1 of 12 runs against a swapping loop, and
+// the sizes of their files there as the history's (2026-12-07, hostile22).
+export async function fileSystemAsync(path: string, uid = process.geteuid?.() ?? 0): Promise<{ dev: number; figures: SpaceFigures } | undefined> {
+  for (let dir = dirname(path); ; ) {
+    const real = await realpath(dir).catch(() => undefined);
+    if (real !== undefined) return (await ownedAsync(dir, uid, true)) && (await ownedAsync(real, uid, false)) ? spaceOfAsync(real) : undefined;
     const up = dirname(dir);
     if (up === dir) return undefined;
     dir = up;
   }
+}
+
+// Whether every entry on path (lstat: a link as itself) is a directory, or with links a
+// link, that root or uid owns. Asked of the path as given (no link of another user's on
+// it) and of its real path (no links left): then only root or uid can replace any of it,
+// and a statfs by the real path asks their file system.
+async function ownedAsync(path: string, uid: number, links: boolean): Promise<boolean> {
+  const entries: string[] = [];
+  for (let entry = path; ; entry = dirname(entry)) {
+    entries.push(entry);
+    if (dirname(entry) === entry) break;
+  }
+  const seen = await Promise.all(entries.map((e) => lstat(e).catch(() => undefined)));
+  return seen.every((st) => st !== undefined && (st.isDirectory() || (links && st.isSymbolicLink())) && (st.uid === 0 || st.uid === uid));
+}
+
+async function spaceOfAsync(dir: string): Promise<{ dev: number; figures: SpaceFigures } | undefined> {
+  const [st, figures] = await Promise.all([lstat(dir).catch(() => undefined), statfs(dir).catch(() => undefined)]);
+  return st !== undefined && figures !== undefined ? { dev: st.dev, figures } : undefined;
 }
 
 // What a file rotated as path.1 ... path.keep at maxBytes may still add to its file

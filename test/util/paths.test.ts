@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, linkSync, mkdirSync, statfsSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, linkSync, mkdirSync, statfsSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/util/errors.js';
@@ -156,6 +156,25 @@ describe('lowSpace', () => {
       assert.equal(fs?.dev, statSync(dir).dev);
       assert.equal(fs?.figures.blocks, statfsSync(dir).blocks);
       assert.notEqual(fs?.dev, statSync('/proc').dev);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('fileSystemAsync and another user\'s link', () => {
+  // oltest's link swapped in at a history directory still to be made below /tmp, after
+  // check's trust walk passed it: its target's file system was asked (hostile22).
+  it('follows a link of its own user but asks nothing through another user\'s', { skip: process.geteuid?.() !== 0 && 'needs root to give a link to another user' }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o1777);
+      const link = join(dir, 'hist');
+      symlinkSync('/proc', link);
+      assert.equal(await fileSystemAsync(join(link, 'vm.jsonl')).then((f) => f?.dev), statSync('/proc').dev);
+      lchownSync(link, 1003, 1003);
+      assert.equal(await fileSystemAsync(join(link, 'vm.jsonl')), undefined);
+      assert.equal(await fileSystemAsync(join(link, 'not', 'yet', 'vm.jsonl')), undefined);
     } finally {
       cleanup();
     }
