@@ -2,7 +2,7 @@
 import { createQuotaReader } from './cgroup.js';
 import { allowedCpusOf, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
 import { kernelFile, onProcFs, procPath } from './procfs.js';
-import { badFile, badLine, byteIndex, bytesAt, counterAt, latin1At, latin1Slice, noneBefore, numberSlots, OTHER_SPACE_CHARS, sameItems, toNumber, tokens } from './text.js';
+import { badFile, badLine, byteIndex, bytesAt, counterAt, DECIMAL_DIGITS, latin1At, latin1Slice, noneBefore, numberSlots, OTHER_SPACE_CHARS, sameItems, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 import { monotonicMs as processMonotonicMs } from '../util/clock.js';
 
@@ -138,7 +138,7 @@ function timesInto(t: CpuTimes, into: number[]): void {
 // When it returns true, parseStat would give the same total, known.names as its cpus
 // and `idle` as its cpuIdle, or reject the file: a cpuN line's other times are not
 // read. Idle and iowait are read by Number(), as parseStat reads them, and must each be
-// at least 0 and their sum finite. Each aggregate field must be digits; with `idle`, the
+// at least 0, of at most DECIMAL_DIGITS characters, and their sum finite. Each aggregate field must be digits; with `idle`, the
 // lines up to the last cpuN line must hold none of NOT_IN_CPU_LINES.
 export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: number[]): boolean {
   if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE) return false;
@@ -243,6 +243,8 @@ function cpuLinesOneByOne(text: string, newline: number, known: CpuSet, idle: nu
     let iowaitEnd = text.indexOf(' ', idleEnd + 1);
     if (iowaitEnd < 0 || iowaitEnd > end) iowaitEnd = end;
     if (iowaitEnd <= idleEnd + 1) return REFUSED;
+    // Number() reads any number of digits, toNumber at most DECIMAL_DIGITS (review75).
+    if (idleEnd - system - 1 > DECIMAL_DIGITS || iowaitEnd - idleEnd - 1 > DECIMAL_DIGITS) return REFUSED;
     const idleTime = +text.slice(system + 1, idleEnd);
     const iowait = +text.slice(idleEnd + 1, iowaitEnd);
     if (!(idleTime >= 0 && iowait >= 0)) return REFUSED;

@@ -136,7 +136,8 @@ export function numberSlots(n: number, at: (i: number) => number = () => 0): num
 // averages as fixed-point decimals; nvidia-smi's csv is the same. Only that form is
 // taken: no exponent, hex or Infinity, and at most 30 digits on each side, so that
 // no sum, product (kB to bytes, Mb/s to bit/s) or rate of them overflows to Infinity.
-const DECIMAL = /^-?\d{1,30}(?:\.\d{1,30})?$/;
+export const DECIMAL_DIGITS = 30;
+const DECIMAL = new RegExp(`^-?\\d{1,${DECIMAL_DIGITS}}(?:\\.\\d{1,${DECIMAL_DIGITS}})?$`);
 
 // A number from a token in that form, or undefined for anything else (including an empty token).
 export function toNumber(token: string | undefined): number | undefined {

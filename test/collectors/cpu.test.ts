@@ -340,6 +340,52 @@ describe('scanStat', () => {
     }
   });
 
+  // Since 2026-12-07 idle and iowait are read by Number(), which takes more than
+  // parseStat's toNumber; NOT_IN_CPU_LINES keeps out the characters of the forms between
+  // them. A property over fields of those characters, digits and '-', of up to 40: each
+  // reading scanStat makes must be parseStat's, so that the fast path never takes a
+  // field the parser refuses (a 31-digit time did, review75).
+  it('reads no idle or iowait that parseStat refuses, and where it reads them reads them as parseStat does', () => {
+    const alphabet = '0123456789-+.eExXoObB\tI\u00a0';
+    let seed = 75;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return Math.floor(seed / 65536) % n; // the high bits: the low ones of an LCG cycle
+    };
+    const field = (): string => {
+      const digitsOnly = next(2) === 0;
+      const length = 1 + next(40);
+      let s = next(4) === 0 ? '-' : '';
+      for (let k = 0; k < length; k++) s += digitsOnly ? String(next(10)) : alphabet[next(alphabet.length)];
+      return s;
+    };
+    let read = 0;
+    for (let run = 0; run < 4000; run++) {
+      const text = twoCpuStat.replace('21 22 23 24 25', `21 22 23 ${field()} ${field()}`);
+      const scanned = scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus);
+      if (scanned === undefined) continue;
+      read++;
+      let parsed: number[] | string;
+      try {
+        parsed = parseStat(text).cpuIdle;
+      } catch (err) {
+        parsed = (err as Error).message;
+      }
+      assert.deepEqual(scanned, parsed, JSON.stringify(text.split('\n')[2]));
+    }
+    assert.ok(read >= 200, `only ${read} of 4000 lines read by scanStat: the property hardly ran`);
+  });
+
+  it('leaves to parseStat an idle or iowait of more digits than it reads, and reads one of as many', () => {
+    const thirty = twoCpuStat.replace('21 22 23 24 25', `21 22 23 ${'1'.repeat(30)} 25`);
+    assert.deepEqual(scannedCpuIdle(Buffer.from(thirty, 'latin1'), twoCpus), parseStat(thirty).cpuIdle);
+    for (const times of [`21 22 23 ${'1'.repeat(31)} 25`, `21 22 23 24 ${'0'.repeat(40)}1`]) {
+      const text = twoCpuStat.replace('21 22 23 24 25', times);
+      assert.equal(scannedCpuIdle(Buffer.from(text, 'latin1'), twoCpus), undefined, JSON.stringify(times));
+      assert.throws(() => parseStat(text), /idle is not a count|iowait is not a count/);
+    }
+  });
+
   it('reads the cpuN lines where whitespace other than spaces comes only after them', () => {
     for (const after of ['intr 0\t1\n', 'intr 0\r\n', 'intr 0\nctxt\u00a05\n']) {
       const text = twoCpuStat.replace('intr 0\n', after);
