@@ -547,6 +547,11 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       // Set until this read's times replace the last reading's, so a throw before leaves it.
       const spansFailure = failed;
       failed = true;
+      // An interval without a peek (a stall; once's, explain's and calibrate's reads,
+      // which take none; a peek that failed, as a read that fails here does) starts them
+      // again: the reports' own reads count then. Before the read, which may throw.
+      if (!peekedSince) peeks = peekNext = 0;
+      peekedSince = false;
       const bytes = file.bytes();
       // Not collect()'s time: a read held before the kernel printed its times (the elim
       // preempted at nice 10, a page fault under memory pressure) moved them, not it, and
@@ -558,10 +563,6 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       // Now: the bytes are a view of the buffer every reader shares, which the reads
       // below (the affinity's status, the quota's files) write over.
       const blocked = blockedIn(bytes);
-      // An interval without a peek (a stall; once's, explain's and calibrate's reads,
-      // which take none) starts them again: the reports' own reads count then.
-      if (!peekedSince) peeks = peekNext = 0;
-      peekedSince = false;
       const now = spare;
       const nowIdle = spareIdle;
       let found = false; // the job CPUs were found again at this report

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, test, type TestContext } from 'node:test';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { AFFINITY_CHECK_EVERY, blockedIn, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, parseStat } from '../../src/collectors/cpu.js';
 import { monotonicMs } from '../../src/util/clock.js';
 import { CollectorError } from '../../src/util/errors.js';
@@ -201,6 +203,28 @@ test('the reading gives the tasks waiting for io as the mean of the last three p
 
 test('an interval without a peek gives the reports\' reads, and the peeks count again from the next one', (t) => {
   assert.deepEqual(peekedSeries(t, [2, 4, 6, 8], [16, undefined, 10, undefined]), [undefined, 16, 4, 10]);
+});
+
+// /proc/stat unreadable (the fds used up, ENOMEM) fails the report's read and the peeks
+// alike: the reading after it must not take peeks from before as this interval's.
+test('an interval whose peek failed, after a read that failed, gives the reports\' reads, not the peeks of before', (t) => {
+  const root = tempDir(t);
+  const c = createCpuCollector({ procRoot: root });
+  const at = (i: number, n: number): string => `${stat(`${100 * i} 0 0 ${100 * i} 0 0 0 0`, `${100 * i} 0 0 ${100 * i}`)}procs_blocked ${n}\n`;
+  writeTree(root, { stat: at(0, 2) });
+  c.collect(0);
+  writeTree(root, { stat: at(0, 16) });
+  c.peek?.();
+  writeTree(root, { stat: at(1, 4) });
+  assert.equal(c.collect(10_000)?.blocked, 16);
+  writeTree(root, { stat: at(1, 17) });
+  c.peek?.();
+  rmSync(join(root, 'stat'));
+  assert.throws(() => c.collect(20_000), CollectorError);
+  c.peek?.(); // fails as the read did: no peek this interval
+  writeTree(root, { stat: at(3, 9) });
+  // 10 s, then 20 s across the failed read: the three reads (2, 4, 9) weigh alike.
+  assert.equal(c.collect(30_000)?.blocked, 5);
 });
 
 test('the reading gives no tasks waiting for io where the kernel prints none, and its instant alone after such a reading', (t) => {
