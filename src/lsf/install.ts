@@ -898,24 +898,23 @@ export const KEPT_BACKUPS = 3;
 // links to any root file did the same (hostile22). The merge's copies and the elim's
 // backup (its second name outlives the rename that replaces the first) have one link.
 async function backupsOf(file: string, uid: number, prefix = `${basename(file)}.lavarank-`): Promise<string[]> {
-  const key = (name: string): [string, number] => {
-    const found = backupSuffix(name.slice(prefix.length));
-    return [found?.stamp ?? '', found?.n ?? 1];
-  };
-  const names = (await readdir(dirname(file))).filter((n) => n.startsWith(prefix) && key(n)[0] !== '');
   const own = async (n: string): Promise<string[]> => {
     const st = await lstat(join(dirname(file), n)).catch(() => undefined);
     return st?.isFile() === true && st.uid === uid && st.nlink === 1 ? [n] : [];
   };
-  const regular = await Promise.all(names.map(own));
-  return regular
-    .flat()
-    .sort((a, b) => {
-      const [sa, na] = key(a);
-      const [sb, nb] = key(b);
-      return sa < sb ? -1 : sa > sb ? 1 : na - nb;
-    })
-    .map((n) => join(dirname(file), n));
+  const regular = await Promise.all(backupNames(await readdir(dirname(file)), prefix).map(own));
+  return regular.flat().map((n) => join(dirname(file), n));
+}
+
+// The names of `names` that are prefix followed by a backup's suffix (backupSuffix),
+// oldest first: by stamp, then by freshPath's number (-10 after -2, which text sorts before).
+function backupNames(names: readonly string[], prefix: string): string[] {
+  const keyed: Array<{ name: string; stamp: string; n: number }> = [];
+  for (const name of names) {
+    const found = name.startsWith(prefix) ? backupSuffix(name.slice(prefix.length)) : undefined;
+    if (found !== undefined) keyed.push({ name, ...found });
+  }
+  return keyed.sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.n - b.n)).map((k) => k.name);
 }
 
 // Which backups go once `made` joins them: every upgrade's merge adds one a file, which

@@ -1234,6 +1234,22 @@ test('--uninstall puts back the newest saved elim, when several were saved', asy
   assert.deepEqual(readdirSync(backups).sort(), ['elim.20261101-000000', 'elim.20261120-000000']);
 });
 
+// freshPath numbers a second's backups -2, -3 ... -10: sorted as text, -10 came before -2
+// and the uninstall put back the ninth of ten (review75); backupsOf's order is the stamp's, then the number's.
+test('--uninstall puts back the newest saved elim of ten saved in the same second', async () => {
+  const t = tree('fresh');
+  await install(t);
+  const backups = join(t.sbin, BACKUP_DIR);
+  mkdirSync(backups, { mode: 0o700 });
+  writeFileSync(join(backups, 'elim.20261120-000000'), '#!/bin/sh\n# first\n', { mode: 0o755 });
+  for (let n = 2; n < 10; n++) writeFileSync(join(backups, `elim.20261120-000000-${n}`), `#!/bin/sh\n# ${n}\n`, { mode: 0o755 });
+  writeFileSync(join(backups, 'elim.20261120-000000-10'), FOREIGN, { mode: 0o755 });
+  const u = await install(t, '--uninstall');
+  assert.equal(u.code, 0, u.err);
+  assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
+  assert.equal(existsSync(join(backups, 'elim.20261120-000000-10')), false);
+});
+
 test('--uninstall puts the saved elim back when the wrapper is already gone', async () => {
   const t = tree('fresh');
   plantForeignElim(t);
