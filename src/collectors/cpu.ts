@@ -220,10 +220,11 @@ function cpuLinesOneByOne(text: string, newline: number, known: CpuSet, idle: nu
     const end = nl < 0 ? text.length : nl;
     // user, nice and system, each skipped by the space after it: none may be empty (two
     // spaces in a row, which tokens() reads as one), and the last space must come before
-    // the line's end. What they hold is not read: a field that is no count makes parseStat
-    // reject the file. Checking that each starts with a digit, as until 2026-12-06, cost an
-    // element load and six bytecodes a field (1 600 instructions a line with the loop
-    // over the three, callgrind, --lite-mode).
+    // the line's end. What they hold is not read: a field that is no count is rejected only
+    // where parseStat reads the file (scanStat's "or reject the file"; review75). Checking
+    // that each starts with a digit, as until 2026-12-06, cost an element load and six
+    // bytecodes a field (1 600 instructions a line with the loop over the three,
+    // callgrind, --lite-mode).
     const user = text.indexOf(' ', p);
     if (user <= p) return REFUSED;
     const nice = text.indexOf(' ', user + 1);
