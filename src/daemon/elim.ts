@@ -142,6 +142,21 @@ export class RankHolder {
   }
 }
 
+// The sampler's peek for runElim's wait, whose catch is the stop's: a throw is said once
+// a run of them and never ends the loop (review75: it did, as 'aborted', without a word).
+function peekOf(sampler: SampleSource, log: Pick<Logger, 'error'>): () => void {
+  let broken = false;
+  return () => {
+    try {
+      sampler.peek?.();
+      broken = false;
+    } catch (err) {
+      if (!broken) log.error({ err: errorMessage(err) }, `the sampler's peek between reports failed: ${errorMessage(err)}`);
+      broken = true;
+    }
+  };
+}
+
 interface Attempt {
   sample?: Sample;
   failure?: string;
@@ -270,6 +285,7 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     return built.line;
   };
 
+  const peek = peekOf(o.sampler, log);
   // When each report was due and written, for a test of the schedule on a loaded host; off at info.
   const traceSchedule = log.isLevelEnabled('debug');
   const start = clock.monotonic();
@@ -288,7 +304,7 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
         // around them hid every one beyond the CPUs).
         if (o.sampler.peek !== undefined) {
           await clock.sleep(wait * random(), signal);
-          o.sampler.peek();
+          peek();
           const left = next - clock.monotonic();
           if (left > 0) await clock.sleep(left, signal);
         } else await clock.sleep(wait, signal);

@@ -104,6 +104,21 @@ describe('runElim', () => {
     assert.deepEqual(peeks, [250, 6000, 20_000]);
   });
 
+  // The wait's catch is the stop's: a peek that threw there ended the loop as 'aborted',
+  // no report more and no word of why (review75). The daemon's sampler catches each
+  // collector's throw, but the loop is the seam every SampleSource goes through.
+  it('reports on at its times when the sampler\'s peek throws, and says so once', async () => {
+    const clock = new FakeClock();
+    const cap = captureLog();
+    const sampler = { ...scripted([0.1]), peek: () => { throw new Error('peek broke'); } };
+    const o = options({ sampler, clock, log: cap.log, firstReportMs: 1000, maxTicks: 3, random: () => 0.5 });
+    const at: number[] = [];
+    o.onTick = () => at.push(clock.monotonic());
+    assert.equal(await runElim(o), 'max-ticks');
+    assert.deepEqual(at, [1000, 11_000, 21_000]);
+    assert.deepEqual(cap.messages().filter((m) => m.includes('peek broke')), ['the sampler\'s peek between reports failed: peek broke']);
+  });
+
   it('repeats the last good rank while failures are fewer than pessimistic_after, then reports the pessimistic rank', async () => {
     const boom = new Error('cannot open /proc/stat');
     const o = options({ sampler: scripted([0, 0.2, boom, boom, boom, boom]), maxTicks: 5 });
