@@ -3,7 +3,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { errorCode } from '../util/errors.js';
 import { kernelFile, procPath, readKernelTextIfPresent } from './procfs.js';
-import { badLine, byteIndex, bytesAt, counterAt, EXACT_DIGITS, lastLineStart, lastLineStartOf, latin1Slice, numberSlots, onlySpacesAndNewlines, toNumber, tokens } from './text.js';
+import { badLine, byteIndex, bytesAt, counterAt, fieldCounter, lastLineStart, lastLineStartOf, latin1Slice, numberSlots, onlySpacesAndNewlines, toNumber, tokens } from './text.js';
 import { TableReader, keptEntries } from './table.js';
 import type { Collector, CollectorOptions, DiskDevice, DiskReading } from './types.js';
 
@@ -179,7 +179,7 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan,
   const ioTicksField = IO_TICKS;
   const readField = READ_SECTORS;
   const writeField = WRITE_SECTORS;
-  const exact = EXACT_DIGITS;
+  const fieldNumber = fieldCounter;
   if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return false;
   // Each field ends at the next space (a native search): where parseDiskstats's split
   // ends it too when no other whitespace is in the text.
@@ -220,27 +220,21 @@ export function scanDiskstats(bytes: Buffer, layout: DiskLayout, into: DiskScan,
     }
     const end = find(bytes, space, p);
     if (end <= p || end >= lineEnd) return false;
-    // io_ticks digit by digit here, as counterAt sums them, without its call: a byte xor
-    // '0' is under 10 only for a digit. A longer field is counterAt's (Number() rounds it).
-    let ticks = 0;
-    if (end - p <= exact) {
-      for (let c = bytes[p]! ^ 48; c < 10; c = bytes[++p]! ^ 48) ticks = ticks * 10 + c;
-      if (p !== end) return false;
-    } else {
-      ticks = counterAt(bytes, p, end);
-      if (ticks < 0) return false;
-    }
+    // io_ticks and the weighted time by fieldCounter (Number() of their text) rather than
+    // digit by digit (until 2026-12-07): about 1 200 instructions a disk less with the
+    // weighted time's end searched for (callgrind:collectors, the big node: 1.530 M → 1.451
+    // M a call), for two small strings a disk. Neither field holds whitespace: the text
+    // has none but spaces and newlines, and each ends at a space or the line's end.
+    const ticks = fieldNumber(bytes, p, end);
+    if (ticks < 0) return false;
     into.ioTicksMs[k] = ticks;
-    // The weighted time (field 14) in the same way, up to a space or the line's end.
+    // The weighted time (field 14), up to a space or the line's end (it ends the line
+    // before 4.18).
     p = end + 1;
-    const start = p;
-    let weighted = 0;
-    for (let c = bytes[p]! ^ 48; c < 10; c = bytes[++p]! ^ 48) weighted = weighted * 10 + c;
-    if (p === start || (p < lineEnd && bytes[p] !== space)) return false;
-    if (p - start > exact) {
-      weighted = counterAt(bytes, start, p);
-      if (weighted < 0) return false; // over 30 digits: parseDiskstats refuses the line
-    }
+    let weightedEnd = find(bytes, space, p);
+    if (weightedEnd < 0 || weightedEnd > lineEnd) weightedEnd = lineEnd;
+    const weighted = fieldNumber(bytes, p, weightedEnd);
+    if (weighted < 0) return false; // not 1 to 30 digits: parseDiskstats refuses the line
     into.weightedMs[k] = weighted;
   }
   return true;

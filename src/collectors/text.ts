@@ -85,6 +85,29 @@ export function counterAt(bytes: Buffer, start: number, end: number): number {
   return DIGITS.test(text) ? Number(text) : -1;
 }
 
+// The least counter of n digits at index n, from 2 digits on (10^(n-1)); none for 0 or 1,
+// which fieldCounter leaves to counterAt.
+const LEAST_OF_DIGITS: readonly number[] = [Infinity, Infinity, ...Array.from({ length: EXACT_DIGITS - 1 }, (_, i) => 10 ** (i + 1))];
+
+// counterAt's counter for a field that holds no whitespace (a hot path's field, delimited
+// by spaces in a text without other whitespace), by Number() of its latin1 text where
+// that is sure to be the same number: about 1 900 instructions for the slice and its
+// Number() and 1 200 for the checks against 4 300 digit by digit for 8 digits (callgrind,
+// --lite-mode). Number() also reads "1e3", "1.0", "0x1f", "+5" and "Infinity"; a field
+// of 2 to 15 characters that starts with a digit from 1 to 9 and reads as a number of as
+// many digits, whose last two are its last two characters, holds digits only: a point
+// or a sign leaves fewer digits than characters unless an exponent makes up for them,
+// and then the number ends in zeros its exponent would end in too, which only an
+// exponent of 100 or more does, past 15 digits. Anything else is counterAt's to read.
+export function fieldCounter(bytes: Buffer, start: number, end: number): number {
+  const n = end - start;
+  if (n <= EXACT_DIGITS && bytes[start]! > 48) {
+    const v = +latin1Slice.call(bytes, start, end);
+    if (v >= LEAST_OF_DIGITS[n]! && v < 1e15 && v % 100 === bytes[end - 2]! * 10 + bytes[end - 1]! - 528) return v;
+  }
+  return counterAt(bytes, start, end);
+}
+
 // The bytes other than space and newline that tokens() splits on: JavaScript's \s in
 // latin1 (tab, vertical tab, form feed, carriage return, no-break space).
 const OTHER_SPACES = [9, 11, 12, 13, 0xa0];

@@ -173,6 +173,19 @@ test('scanDiskstats reads the weighted time as parseDiskstats does, whether it e
   }
 });
 
+test('scanDiskstats leaves to parseDiskstats an io_ticks or weighted time that Number() reads and parseDiskstats refuses', () => {
+  const two = `${line('sda', 0, { ticks: 1 })}\n${line('sda1', 1, {})}\n`;
+  const layout = diskLayout(two, parseDiskstats(two).filter((d) => d.name === 'sda'))!;
+  for (const weird of ['1e2', '1e000000010', '1.5e1', '+100', '0x1F', '100.', 'Infinity']) {
+    for (const text of [two.replace(' 1 2 0 0', ` ${weird} 2 0 0`), two.replace(' 1 2 0 0', ` 1 ${weird} 0 0`)]) {
+      assert.throws(() => parseDiskstats(text), CollectorError, text);
+      assert.equal(scannedDisks(Buffer.from(text, 'latin1'), layout, false), undefined, text);
+    }
+  }
+  const text = two.replace(' 1 2 0 0', ' 123456789012345 110000000 0 0');
+  assert.deepEqual(scannedDisks(Buffer.from(text, 'latin1'), layout, false)?.map((d) => [d.ioTicksMs, d.weightedMs]), [[123_456_789_012_345, 110_000_000]]);
+});
+
 // counterAt gives -1 past 30 digits: taken as the count, the tick after read the whole
 // counter as one interval's weighted time, thousands of I/Os in flight on one disk.
 test('scanDiskstats refuses a weighted time of more than 30 digits, as parseDiskstats refuses its line', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { byteIndex, counterAt, latin1At, noneBefore, onlySpacesAndNewlines, OTHER_SPACE_CHARS, sameItems, tokens, toNumber } from '../../src/collectors/text.js';
+import { byteIndex, counterAt, fieldCounter, latin1At, noneBefore, onlySpacesAndNewlines, OTHER_SPACE_CHARS, sameItems, tokens, toNumber } from '../../src/collectors/text.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
@@ -21,6 +21,40 @@ test('counterAt refuses what is not 1 to 30 digits: signs, points, exponents, he
     assert.equal(counterAt(b, 1, 1 + Buffer.byteLength(field, 'latin1')), -1, JSON.stringify(field));
   }
   assert.equal(counterAt(bytes('1'.repeat(30)), 0, 30), Number('1'.repeat(30)));
+});
+
+// fieldCounter's reading of `field` (no whitespace in it, as its callers' fields have none) against counterAt's.
+function sameAsCounterAt(field: string): void {
+  const b = bytes(` ${field} `);
+  const end = 1 + Buffer.byteLength(field, 'latin1');
+  assert.equal(fieldCounter(b, 1, end), counterAt(b, 1, end), JSON.stringify(field));
+}
+
+test('fieldCounter reads what counterAt reads, and refuses what Number() reads in other forms: exponents, points, signs, hex', () => {
+  for (const field of ['0', '7', '42', '12345', '99999999', '110000000', '999999999999999', '000042', '0', '10', '100', '1000000000000000', '18446744073709551615', '29166729164841593']) {
+    sameAsCounterAt(field);
+    assert.equal(fieldCounter(bytes(field), 0, field.length), toNumber(field), field);
+  }
+  // "1e2" has as many digits as characters; "1e000000010" (10^10) ends as it does; "1e0100"
+  // ends in two zeros; "0xFFFFFFFFFF" (hex) has as many digits as it has characters.
+  for (const field of ['1e2', '1E2', '1e+2', '1e02', '1.5e3', '1.0', '10.', '5.', '+5', '+10', '-5', '.5', 'Infinity', '1e000000010', '12e00000010', '1e0100', '1e100', '1e0000000000100', '0x10', '0xFFFFFFFFFF', '0x174876E800', '0o17', '0b11', '0010', '1_0', '12a', 'a12', '']) {
+    sameAsCounterAt(field);
+  }
+});
+
+test('fieldCounter gives counterAt\'s number or refusal for any field without whitespace', () => {
+  // Every field of up to four characters from the characters Number() reads.
+  const chars = ['0', '1', '5', '9', '.', 'e', '+', '-', 'x'];
+  const all = (n: number): string[] => (n === 0 ? [''] : all(n - 1).flatMap((s) => chars.map((c) => s + c)));
+  for (let n = 0; n <= 4; n++) for (const field of all(n)) sameAsCounterAt(field);
+  // Random ones, and numbers in exponent form whose exponent may be padded with zeros,
+  // the form that can have as many digits as characters.
+  const field = fc.string({ unit: fc.constantFrom(...'0123456789.eE+-xXoObBIn_:/', '\u0085'), maxLength: 18 });
+  const exponent = fc
+    .tuple(fc.stringMatching(/^[1-9]\d{0,5}$/), fc.constantFrom('', '.'), fc.stringMatching(/^\d{0,3}$/), fc.constantFrom('e', 'E'), fc.constantFrom('', '+', '-'), fc.nat(10), fc.nat(120))
+    .map(([int, dot, fraction, e, sign, zeros, x]) => `${int}${dot}${dot === '' ? '' : fraction}${e}${sign}${'0'.repeat(zeros)}${x}`);
+  const digits = fc.stringMatching(/^\d{1,20}$/);
+  fc.assert(fc.property(fc.oneof(field, exponent, digits), (f) => sameAsCounterAt(f)), { numRuns: 3000 });
 });
 
 test('onlySpacesAndNewlines finds every byte that tokens() splits on besides space and newline', () => {
