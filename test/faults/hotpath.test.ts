@@ -189,7 +189,7 @@ describe('hot-path readers agree with the parsers', () => {
     { weight: 4, arbitrary: counter },
     { weight: 4, arbitrary: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.nat()).map(([zeros, n]) => '0'.repeat(zeros) + String(n)) },
     { weight: 2, arbitrary: fc.constantFrom('999999999999999', '1000000000000000', '9007199254740993', '18446744073709551615') },
-    { weight: 1, arbitrary: fc.constantFrom('', 'x1', '-5', '1.5', '+3', '1e3', '0x10') },
+    { weight: 1, arbitrary: fc.constantFrom('', 'x1', '-5', '1.5', '+3', '1e3', '0x10', '1e2', '100.', '1e000000010', '0x174876E800', '1e0100') },
   );
   property(
     "scanStat with per-CPU idle: every text the reading before 2026-12-06 read, read to the same numbers; any other only where parseStat rejects it or reads the same",
