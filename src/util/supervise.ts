@@ -128,13 +128,20 @@ export function endAs(ending: Ending): never {
 }
 
 // Runs this program again with argv as the worker and resolves to how it ended. who
-// names the command in the line said (by say, on stderr) when the worker is left behind.
-export async function superviseCommand(argv: readonly string[], who: string, say: (line: string) => void): Promise<Ending> {
-  const child = spawnSelf(argv, { ...process.env, [WORKER_MARK]: '1' });
+// names the command in the line said (by say, on stderr) when the worker is left behind;
+// start starts the worker (a test's own program in tests).
+export async function superviseCommand(
+  argv: readonly string[],
+  who: string,
+  say: (line: string) => void,
+  start: (argv: readonly string[], env: NodeJS.ProcessEnv) => ReturnType<typeof spawnSelf> = spawnSelf,
+): Promise<Ending> {
+  const child = start(argv, { ...process.env, [WORKER_MARK]: '1' });
   return await new Promise<Ending>((resolve) => {
     let stoppedBy: NodeJS.Signals | undefined;
     let said: number | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let mainGoneSince: number | undefined;
     const looks = new Map<string, { call: string; since: number }>();
     const done = (ending: Ending): void => {
       if (timer !== undefined) clearInterval(timer);
@@ -147,11 +154,20 @@ export async function superviseCommand(argv: readonly string[], who: string, say
     const look = (): void => {
       const pid = child.pid;
       if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-      const calls = fileSystemCalls(pid, looks, Date.now());
+      const now = Date.now();
+      const calls = fileSystemCalls(pid, looks, now);
       const mainGone = statFields(pid)?.[0] === 'Z';
-      // A main thread gone while the process lives: what its other threads ask holds it.
-      const held = mainGone ? calls.map((c) => c.call) : calls.filter((c) => c.held).map((c) => c.call);
-      if (!mainGone && held.length === 0) return;
+      // A worker whose every thread has ended is exiting, not held: Node reaps it, and
+      // its message and 'exit' come at this loop's next poll, after this timer. Taken as
+      // held, a worker that exited 130 (retrain's Ctrl-C) ended the command as SIGINT.
+      if (mainGone && threadCount(pid) <= 1) return;
+      // Nor is one whose main thread has just gone: its other threads end within
+      // milliseconds (a pool thread's read finishing) unless a file system holds them.
+      mainGoneSince = mainGone ? (mainGoneSince ?? now) : undefined;
+      const mainHeld = mainGoneSince !== undefined && now - mainGoneSince >= HELD_MS;
+      // A main thread gone that long while the process lives: what its other threads ask holds it.
+      const held = mainHeld ? calls.map((c) => c.call) : calls.filter((c) => c.held).map((c) => c.call);
+      if (!mainHeld && held.length === 0) return;
       // A status said is the command's own; without one, it was ending by the signal
       // forwarded (endBySignal), or was held before it could say any.
       const ending: Ending = said !== undefined ? { code: said } : stoppedBy !== undefined ? { code: 128 + constants.signals[stoppedBy], signal: stoppedBy } : { code: 1 };
@@ -218,6 +234,16 @@ export async function superviseCommand(argv: readonly string[], who: string, say
     });
     child.on('exit', (code, signal) => done(signal === null ? { code: code ?? 1 } : { code: 128 + constants.signals[signal], signal }));
   });
+}
+
+// How many threads pid has (a zombie whose threads have all ended lists its main one
+// alone), or 0 once it cannot be read.
+function threadCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return 0;
+  }
 }
 
 // The file-system calls pid's threads are in, each as "lstat /path", and whether it is

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
-import { parseSyscallLine } from '../../src/util/supervise.js';
-import { cliPath, isAlive, startReadingFifo, until } from '../helpers.js';
+import { parseSyscallLine, superviseCommand } from '../../src/util/supervise.js';
+import { cliPath, fixture, isAlive, startReadingFifo, until } from '../helpers.js';
 
 describe('parseSyscallLine', () => {
   it('reads statx on x64 as a path at its second argument, relative to the first', () => {
@@ -114,6 +114,34 @@ describe('a supervised command', () => {
       await until('the command running again', () => (!heldInFutex(run.reader) && isAlive(run.reader) ? true : undefined), 20_000);
     } finally {
       run.cleanup();
+    }
+  });
+
+  // Seen once under load in e2e/retrain's Ctrl-C (stop 74): the look that runs every
+  // 100 ms after a forwarded signal came before this process had read the worker's
+  // message and exit, saw its main thread gone, and ended as the signal. The test holds
+  // this process's event loop until the worker has exited and the look is due, so the
+  // look's timer runs before the poll that brings the message and the exit.
+  it("ends with its command's own status where the command exits at the forwarded signal before this process has seen it exit", async () => {
+    const before = new Set(process.listeners('SIGINT'));
+    let worker: ChildProcess | undefined;
+    const start = (_argv: readonly string[], env: NodeJS.ProcessEnv): ChildProcess =>
+      (worker = spawn(process.execPath, [fixture('exits-at-sigint.mjs')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], detached: true, env }));
+    const lines: string[] = [];
+    const ending = superviseCommand([], 'lavarank test', (line) => lines.push(line), start);
+    try {
+      await new Promise((resolve) => worker!.once('message', resolve));
+      const forward = process.listeners('SIGINT').find((l) => !before.has(l));
+      assert.ok(forward !== undefined, 'the supervisor listens for SIGINT');
+      forward('SIGINT');
+      const cell = new Int32Array(new SharedArrayBuffer(4));
+      const since = Date.now();
+      while ((stateOf(worker!.pid!) !== 'Z' || Date.now() - since < 300) && Date.now() - since < 20_000) Atomics.wait(cell, 0, 0, 5);
+      assert.equal(stateOf(worker!.pid!), 'Z', 'the worker exited while this loop was held');
+      assert.deepEqual(await ending, { code: 130 });
+      assert.deepEqual(lines, []);
+    } finally {
+      worker?.kill('SIGKILL');
     }
   });
 
