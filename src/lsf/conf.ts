@@ -682,6 +682,8 @@ export function hasDefaultQueueReservation(text: string, file: string, queues: r
 // while the job's order[] still wins, and jobs that give no order[] keep mbatchd's
 // own. A queue with its own RES_REQ is the site's to edit: a note says what to add,
 // naming the line where line puts it (lineInFile of the file, when text is a merge of it).
+// earlier: the queues whose reservation an earlier merge added (text is the merge,
+// without lavarank's blocks), which the note says they keep rather than get.
 export function mergeDefaultQueueReservation(
   text: string,
   file: string,
@@ -689,6 +691,7 @@ export function mergeDefaultQueueReservation(
   rusage: string,
   origin: string,
   line = (index: number): number => index + 1,
+  earlier: readonly string[] = [],
 ): MergeResult {
   const lines = splitLines(text);
   const sections = sectionsNamed(parseSections(text, file, 'mbatchd'), 'Queue');
@@ -706,7 +709,7 @@ export function mergeDefaultQueueReservation(
       edits.push({ first: section.end, last: section.end - 1, lines: block(crlf, origin, [`RES_REQ     = ${rusage}`]) });
       // mbatchd cannot reserve on an unknown value (ckResReserve, mbd.policy.c).
       notes.push(
-        `${file}: the default queue ${name} gets ${rusage}, so that -R "order[rank]" spreads bursts there; its jobs, ordinary ones included, ` +
+        `${file}: the default queue ${name} ${earlier.includes(name) ? `keeps the reservation an earlier merge gave it (${rusage})` : `gets ${rusage}`}, so that -R "order[rank]" spreads bursts there; its jobs, ordinary ones included, ` +
           `then go only to hosts that report a rank (a host without a running elim shows "-" and takes none): merge with --no-default-queue to take it out if some hosts run no lavarank.`,
       );
     } else if (!parseResReq(resReq.value).rusage.has('rank')) {

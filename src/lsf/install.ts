@@ -811,7 +811,8 @@ async function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merg
           const defaults = mbatchdDefaultQueues(paramsText, params, merged.text, path);
           // Asked for, or added by an earlier merge: a rerun keeps what the site chose.
           if (opts['default-queue'] !== true && !hasDefaultQueueReservation(t, path, defaults.queues)) return merged;
-          const done = withDefaultQueues(merged, path, defaults.queues, queue.origin, lineInFile(t));
+          const earlier = defaults.queues.filter((q) => hasDefaultQueueReservation(t, path, [q]));
+          const done = withDefaultQueues(merged, path, defaults.queues, queue.origin, lineInFile(t), earlier);
           return { ...done, notes: [...defaults.notes, ...done.notes] };
         },
       });
@@ -928,11 +929,11 @@ export function staleBackups(existing: readonly string[], made?: string): string
 
 // The merged lsb.queues with lavarank's reservation added to the default queues
 // (mergeDefaultQueueReservation), the notes of both steps kept; line: where a line of
-// the merge is in the file as it is.
-function withDefaultQueues(merged: MergeResult, file: string, queues: readonly string[], origin: string, line: (index: number) => number): MergeResult {
+// the merge is in the file as it is; earlier: the queues that file already reserves in.
+function withDefaultQueues(merged: MergeResult, file: string, queues: readonly string[], origin: string, line: (index: number) => number, earlier: readonly string[]): MergeResult {
   const rusage = rankQueueRusage(merged.text, file);
   if (queues.length === 0 || rusage === undefined) return merged;
-  const added = mergeDefaultQueueReservation(merged.text, file, queues, rusage, origin, line);
+  const added = mergeDefaultQueueReservation(merged.text, file, queues, rusage, origin, line, earlier);
   return { text: added.text, warnings: [...merged.warnings, ...added.warnings], notes: [...merged.notes, ...added.notes] };
 }
 

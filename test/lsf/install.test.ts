@@ -732,6 +732,9 @@ test('--merge-conf --default-queue gives the default queue (lsb.params DEFAULT_Q
   const again = await install(t, '--merge-conf');
   assert.equal(again.code, 0, again.err);
   assert.deepEqual(snapshot(t.root), before, 'a second merge, without the flag, keeps it and changes nothing');
+  // an upgrade's note said the queue "gets" what it already had (admin72's walk)
+  assert.match(again.out, /note: .*the default queue plain keeps the reservation an earlier merge gave it \(rusage\[rank=2:duration=45s:decay=1\]\), so that .* then go only to hosts that report a rank/);
+  assert.doesNotMatch(again.out, /default queue plain gets/);
   // the default queue follows a D changed in the rank queue's block
   writeFileSync(t.queues, readFileSync(t.queues, 'utf8').replace('order[rank] rusage[rank=2:', 'order[rank] rusage[rank=11:'));
   assert.equal((await install(t, '--merge-conf')).code, 0);
