@@ -235,7 +235,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const collectors = collectorsFromConfig(config, { log, signal: groupsSignal, clock, detail: false, ...(args.testKeepOpen === true ? { keepOpen: keepEveryFile } : {}) });
   const sampler = createSampler({ collectors, clock, log });
 
-  const writers = openWriters(config, { noHistory: args.noHistory === true, host, env, log, logFailing: () => logging.appender?.isFailing });
+  const writers = openWriters(config, { noHistory: args.noHistory === true, host, env, log, logFailing: logFailingProbed(() => logging.appender) });
   stopper.writers = writers;
   const priority = elimPriority(config.nice, log);
   stopper.priority = priority;
@@ -690,6 +690,22 @@ export interface Writers {
 // SIGKILL, so the start-up deadline's kill left a zombie holding LIM's pipe: never
 // reaped, never restarted, no rank for as long as the server ran (a hostile-user audit,
 // 2026-12-06). Until a check returns, its writer is off (the last 60 history records kept).
+// How many metrics writes apart the log's file system is asked whether it is full: once
+// a minute at the default 10 s interval, no cost a report can show (count-report).
+const SPACE_PROBE_REPORTS = 6;
+
+// Whether the log file's writes fail now, its file system asked whether it is full at
+// every SPACE_PROBE_REPORTS-th call (the metrics write's): the log at level info writes
+// about once an hour, and its gauge read 0 on a full disk until then (admin74's walk).
+export function logFailingProbed(appender: () => RotatingAppender | undefined): () => boolean | undefined {
+  let calls = 0;
+  return () => {
+    const a = appender();
+    if (a !== undefined && calls++ % SPACE_PROBE_REPORTS === 0) a.probeSpace();
+    return a?.isFailing;
+  };
+}
+
 // logFailing: whether the log file's writes fail now (undefined where the log is no file).
 export function openWriters(config: Readonly<Config>, opts: { noHistory: boolean; host: string; env: NodeJS.ProcessEnv; log: Logger; logFailing?: () => boolean | undefined }): Writers {
   const { host, env, log } = opts;

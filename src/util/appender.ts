@@ -5,7 +5,7 @@
 // write is cut back to its last whole line with ftruncate, so a full disk never
 // leaves a torn line in the middle of the file; a kill can at most leave the last
 // line incomplete, and the next open ends that line before appending.
-import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, lstat, mkdir, mkdirSync, open, openSync, read, readSync, rename, stat, unlink, write, writeSync, constants, type Stats } from 'node:fs';
+import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, lstat, mkdir, mkdirSync, open, openSync, read, readSync, rename, stat, statfs, unlink, write, writeSync, constants, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode, errorReason } from './errors.js';
@@ -218,6 +218,8 @@ export class RotatingAppender {
   private inflight: string[] | undefined; // the batch being written asynchronously
   private inflightWriting = false; // its write has begun (past the open, rotation and checks)
   private failing = false;
+  private noSpace = false; // probeSpace's last answer: the file system has no free block
+  private probing = false;
   private droppedUntold = 0; // lines dropped since the last onTrouble that counted them
   private droppingTold = false;
   private retryAt = 0;
@@ -337,9 +339,24 @@ export class RotatingAppender {
   }
 
   // Whether its last write failed (a full disk, a refused directory) and none has succeeded
-  // since: the lines wait in memory meanwhile, and what could say so is the file itself.
+  // since, or probeSpace found its file system without a free block: the lines wait in
+  // memory meanwhile, and what could say so is the file itself.
   get isFailing(): boolean {
-    return this.failing;
+    return this.failing || this.noSpace;
+  }
+
+  // Asks whether the file's file system has a free block left (statfs of its directory,
+  // in libuv's pool), writing nothing: a full disk otherwise shows at the next write
+  // only, which for a log at level info may be an hour away. One at a time, and not
+  // while a write is out (a file system that stops answering then holds one pool
+  // thread, not two); a failed question changes nothing (the next write says why).
+  probeSpace(): void {
+    if (this.probing || this.closed || this.failing || this.busy !== undefined) return;
+    this.probing = true;
+    statfs(dirname(this.options.path), (err, figures) => {
+      this.probing = false;
+      if (err === null) this.noSpace = figures.bfree === 0;
+    });
   }
 
   // Flushes (bounded) and closes the file. A retry that is still waiting for its
@@ -455,6 +472,7 @@ export class RotatingAppender {
       this.inflightWriting = false;
       this.stats.linesWritten += taken.length;
       this.stats.bytesWritten += batch.length;
+      this.noSpace = false; // a write that succeeded found room
       // Lines dropped behind a write that was slow, not failing (a hung NFS server that
       // answers again), are told with their count too, and the next overflow again.
       if (this.failing || this.droppingTold) {

@@ -7,10 +7,11 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { defaultConfig } from '../../src/config/config.js';
 import type { Tick } from '../../src/daemon/elim.js';
+import type { RotatingAppender } from '../../src/util/appender.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { PARENT_ENV } from '../../src/daemon/children.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, hourlySummary, insideItself, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, hourlySummary, insideItself, logFailingProbed, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -712,5 +713,27 @@ describe('the environment the elim reads', { concurrency: false }, () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('logFailingProbed', () => {
+  it("asks the log's file system whether it is full at the first metrics write and every sixth after, and says what the appender says", () => {
+    let probes = 0;
+    let failing = false;
+    const appender = {
+      probeSpace: () => void (probes += 1),
+      get isFailing() {
+        return failing;
+      },
+    } as unknown as RotatingAppender;
+    const logFailing = logFailingProbed(() => appender);
+    const seen: Array<boolean | undefined> = [];
+    for (let i = 0; i < 13; i++) {
+      if (i === 7) failing = true;
+      seen.push(logFailing());
+    }
+    assert.equal(probes, 3);
+    assert.deepEqual(seen, [false, false, false, false, false, false, false, true, true, true, true, true, true]);
+    assert.equal(logFailingProbed(() => undefined)(), undefined, 'no log file: no gauge');
   });
 });

@@ -278,6 +278,38 @@ describe('the log and history directory full, as the metrics file shows it', { c
   });
 });
 
+// At level info the elim logs about once an hour after its start, and the log's gauge
+// turned 1 only at its next write: on a full log disk it read 0 for up to an hour
+// (admin74's walk on the real cluster).
+describe('the log directory full while the log at level info writes nothing, as the metrics file shows it', { concurrency: false }, () => {
+  it('the metrics file says writing the log fails within a few reports, and no longer once space returns', { skip: NEED_MOUNT }, async () => {
+    const { dir, cleanup } = tempDir('lavarank-disk-');
+    const disk = mountTmpfs(dir, 256 * 1024)!;
+    const metricsDir = tempDir('lavarank-disk-metrics-');
+    const prom = join(metricsDir.dir, 'lavarank.prom');
+    const logFile = join(disk.path, 'lavarank.log');
+    const override = { log: { file: logFile, level: 'info' }, history: { dir: join(metricsDir.dir, 'history') }, metrics: { textfile: prom } };
+    const elim = startElim({ testInterval: 0.05, override });
+    const logGauge = (): number | undefined => {
+      if (!existsSync(prom)) return undefined;
+      return parseExposition(readFileSync(prom, 'utf8')).get('lavarank_output_failing')?.samples.find((x) => x.labels['output'] === 'log')?.value;
+    };
+    try {
+      await until('the log written and its gauge 0', () => (existsSync(logFile) && logGauge() === 0 ? true : undefined));
+      await logStopsGrowing(elim, logFile); // the start's lines written: none follows for an hour
+      const filler = fill(disk.path);
+      await until('the gauge to say the log fails', () => (logGauge() === 1 ? true : undefined), 10_000);
+      rmSync(filler);
+      await until('the gauge to say the log writes again', () => (logGauge() === 0 ? true : undefined), 10_000);
+    } finally {
+      await elim.cleanup();
+      disk.unmount();
+      cleanup();
+      metricsDir.cleanup();
+    }
+  });
+});
+
 describe('a file truncated by someone else (logrotate copytruncate)', () => {
   it('then a short write on a full disk leaves only whole lines, before and after space returns', { skip: NEED_MOUNT }, async () => {
     const { dir, cleanup } = tempDir('lavarank-disk-');
