@@ -5,7 +5,8 @@
 // write is cut back to its last whole line with ftruncate, so a full disk never
 // leaves a torn line in the middle of the file; a kill can at most leave the last
 // line incomplete, and the next open ends that line before appending.
-import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, lstat, mkdir, mkdirSync, open, openSync, read, readSync, rename, stat, statfs, unlink, write, writeSync, constants, type Stats } from 'node:fs';
+import { close, closeSync, fstat, fstatSync, ftruncate, ftruncateSync, lstat, mkdir, mkdirSync, open, openSync, read, readSync, rename, stat, unlink, write, writeSync, constants, type Stats } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { errorCode, errorReason } from './errors.js';
@@ -219,7 +220,6 @@ export class RotatingAppender {
   private inflightWriting = false; // its write has begun (past the open, rotation and checks)
   private failing = false;
   private noSpace = false; // probeSpace's last answer: the file system has no free block
-  private probing = false;
   private droppedUntold = 0; // lines dropped since the last onTrouble that counted them
   private droppingTold = false;
   private retryAt = 0;
@@ -347,15 +347,18 @@ export class RotatingAppender {
 
   // Asks whether the file's file system has a free block left (statfs of its directory,
   // in libuv's pool), writing nothing: a full disk otherwise shows at the next write
-  // only, which for a log at level info may be an hour away. One at a time, and not
-  // while a write is out (a file system that stops answering then holds one pool
-  // thread, not two); a failed question changes nothing (the next write says why).
+  // only, which for a log at level info may be an hour away. Asked as the one task on
+  // the file, as a write is: a file system that stops answering then holds one pool
+  // thread, not two, the lines waiting in memory meanwhile. A failed question changes
+  // nothing (the next write says why).
   probeSpace(): void {
-    if (this.probing || this.closed || this.failing || this.busy !== undefined) return;
-    this.probing = true;
-    statfs(dirname(this.options.path), (err, figures) => {
-      this.probing = false;
-      if (err === null) this.noSpace = figures.bfree === 0;
+    if (this.closed || this.failing || this.busy !== undefined) return;
+    this.run(async () => {
+      try {
+        this.noSpace = (await statfs(dirname(this.options.path))).bfree === 0;
+      } catch {
+        // unanswered here; a write tells why, and probes stop while it fails
+      }
     });
   }
 

@@ -7,7 +7,7 @@
 // loop: the reports and the SIGTERM handling go on. Needs root and /dev/fuse.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, hostname } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,6 +15,7 @@ import { describe, it } from 'node:test';
 import { historyRecords, startElim, type Elim, type StartOptions } from '../e2e/harness.js';
 import { fuseHangOver, unmountFuse } from './helpers.js';
 import { wrapperText } from '../../src/lsf/install.js';
+import { RotatingAppender } from '../../src/util/appender.js';
 import { childrenOf, cliPath, fixture, installedCopy, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
@@ -802,4 +803,38 @@ describe("lavarank simulate, recommend, retrain and calibrate with an input or o
       assert.match(r.err, said);
     });
   }
+});
+
+// The log's full-disk probe (statfs, every sixth metrics write) is the one task on the
+// file, as a write is: asked beside the writes, a log directory whose server stopped
+// answering held two of libuv's four pool threads (the probe and the next write), not one.
+describe("the log's full-disk probe on a file system whose statfs stops answering", { skip: NEED }, () => {
+  it("keeps the log's lines in memory behind it, rather than start a write beside it", async () => {
+    const { dir, cleanup } = tempDir('lavarank-hung-');
+    const mount = join(dir, 'mnt');
+    mkdirSync(mount, { mode: 0o755 });
+    const server = await fuseHangOver(mount, 'statfs');
+    const log = new RotatingAppender({ path: join(mount, 'lavarank.log'), maxBytes: 1 << 20, keep: 1, retryMs: 20 });
+    try {
+      log.probeSpace();
+      log.append('{"msg":"a line"}');
+      await sleep(1000);
+      // This process's threads waiting in statfs (the write's trust walk asks it too).
+      const statfsNr = process.arch === 'arm64' ? '43' : '137';
+      const waiting = readdirSync('/proc/self/task').filter((tid) => {
+        try {
+          return readFileSync(`/proc/self/task/${tid}/syscall`, 'latin1').split(' ', 1)[0] === statfsNr;
+        } catch {
+          return false; // the thread ended
+        }
+      });
+      assert.equal(waiting.length, 1, 'pool threads held by the log');
+      assert.equal(log.stats.failures, 0, 'a write was tried while the probe was out');
+      assert.equal(log.stats.linesWritten, 0);
+    } finally {
+      await unmountFuse(server, mount);
+      await log.close(500);
+      cleanup();
+    }
+  });
 });
