@@ -534,7 +534,7 @@ async function planElimBackupPruning(opts: Options, io: InstallIO, steps: Step[]
   const dir = join(serverdir, BACKUP_DIR);
   if (!(await isDirectoryAsync(dir))) return;
   try {
-    const stale = staleBackups(await backupsOf(join(dir, name), io.uid, `${name}.`), made);
+    const stale = staleBackups(await backupsOf(join(dir, name), await backupOwner(dir, io.uid), `${name}.`), made);
     if (stale.length === 0) return;
     await refuseUnwritable(dir, 'the backups\' directory', io);
     steps.push(pruneStep(stale, join(serverdir, name)));
@@ -567,7 +567,7 @@ async function planElimRemoval(opts: Options, io: InstallIO, steps: Step[]): Pro
     steps.push({ say: `  ${target} is not lavarank's wrapper; it is left alone.` });
   }
   const backups = join(serverdir, BACKUP_DIR);
-  const saved = (await isDirectoryAsync(backups)) ? await backupsOf(join(backups, name), io.uid, `${name}.`) : [];
+  const saved = (await isDirectoryAsync(backups)) ? await backupsOf(join(backups, name), await backupOwner(backups, io.uid), `${name}.`) : [];
   const from = saved.at(-1);
   if (from === undefined) {
     if (isOurs(found)) steps.push({ say: `remove lavarank's wrapper ${target}`, run: () => unlinkSync(target) });
@@ -898,13 +898,22 @@ export const KEPT_BACKUPS = 3;
 // its own real ones (2026-12-07, hostile21); where fs.protected_hardlinks is 0 their hard
 // links to any root file did the same (hostile22). The merge's copies and the elim's
 // backup (its second name outlives the rename that replaces the first) have one link.
-async function backupsOf(file: string, uid: number, prefix = `${basename(file)}.lavarank-`): Promise<string[]> {
+async function backupsOf(file: string, uid: number | undefined, prefix = `${basename(file)}.lavarank-`): Promise<string[]> {
   const own = async (n: string): Promise<string[]> => {
     const st = await lstat(join(dirname(file), n)).catch(() => undefined);
-    return st?.isFile() === true && st.uid === uid && st.nlink === 1 ? [n] : [];
+    return st?.isFile() === true && (uid === undefined || st.uid === uid) && st.nlink === 1 ? [n] : [];
   };
   const regular = await Promise.all(backupNames(await readdir(dirname(file)), prefix).map(own));
   return regular.flat().map((n) => join(dirname(file), n));
+}
+
+// Whose files in BACKUP_DIR count as its saved elims: anyone's where the directory is the
+// installer's and no one else can write it (only the installer put files there: a saved
+// elim keeps the site's owner, an lsfadmin's say, which uid alone never pruned nor put
+// back; review75), else the installer's only, as in a configuration directory.
+async function backupOwner(dir: string, uid: number): Promise<number | undefined> {
+  const st = await lstat(dir).catch(() => undefined);
+  return st?.isDirectory() === true && st.uid === uid && (st.mode & 0o022) === 0 ? undefined : uid;
 }
 
 // The names of `names` that are prefix followed by a backup's suffix (backupSuffix),

@@ -604,6 +604,30 @@ test('every install keeps the oldest saved elim and the newest three in the back
   assert.deepEqual(readdirSync(dir).sort(), ['elim.20261101-000000', 'elim.20261120-000000', 'elim.20261125-000000', `elim.${STAMP}`, 'elim.rank.20261102-000000'].sort());
 });
 
+// A saved elim keeps the site elim's owner (an lsfadmin's, say): counting only the
+// installer's files, a root install pruned none of them and --uninstall put none back,
+// though only the installer can write the backup directory (review75's line).
+test('the saved elims of another owner in the installer\'s own backup directory are pruned and put back like its own', { skip: uid !== 0 && 'needs root to give files to another user' }, async () => {
+  const t = tree('fresh');
+  const dir = join(t.sbin, BACKUP_DIR);
+  mkdirSync(dir, { mode: 0o700 });
+  const saved = ['20261101-000000', '20261105-000000', '20261110-000000', '20261120-000000', '20261125-000000'].map((s) => join(dir, `elim.${s}`));
+  saved.forEach((f, i) => {
+    writeFileSync(f, `elim ${i}\n`, { mode: 0o755 });
+    chownSync(f, 1003, 1003);
+  });
+  plantForeignElim(t);
+  const r = await install(t, '--force');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /remove 2 older backups of \S*sbin\/elim \(elim\.20261105-000000, elim\.20261110-000000;/);
+  assert.deepEqual(readdirSync(dir).sort(), ['elim.20261101-000000', 'elim.20261120-000000', 'elim.20261125-000000', `elim.${STAMP}`].sort());
+  rmSync(join(dir, `elim.${STAMP}`));
+  const u = await install(t, '--uninstall');
+  assert.equal(u.code, 0, u.err);
+  assert.equal(readFileSync(t.elim, 'utf8'), 'elim 4\n');
+  assert.equal(statSync(t.elim).uid, 1003);
+});
+
 // In a sticky configuration directory (the trust check accepts one, as it does /tmp),
 // oltest's files named as backups, one sorting oldest and two newest, had root remove
 // its three real backups, the file before lavarank among them, and keep theirs as "the
