@@ -28,6 +28,7 @@ import {
   type HostSpec,
   type JobType,
   type LoadItem,
+  type SampleValues,
 } from './cluster.js';
 import {
   DEFAULT_SCHEDULER,
@@ -313,6 +314,24 @@ export function cheapestOf<T>(pool: T[], n: number, limit: number, rand: () => n
   return best;
 }
 
+// The ranks the elim would report for a host's (quantized) sample values taken at
+// `at` seconds: the cached ranks of a host of the same shape in the same state, else
+// the ranker's, then kept (the cache emptied when full); counts each ranker call.
+export function cachedRank(ranker: Ranker, cache: Map<string, CachedRank>, host: Readonly<HostSpec>, v: SampleValues, at: number, counters: { rankCalls: number }): CachedRank {
+  // The disks are part of the state: two hosts that differ only in them rank apart.
+  const key = `${sampleKey(host.cpus, host.memBytes, v)}|${diskCount(host)}`;
+  let r = cache.get(key);
+  if (r === undefined) {
+    counters.rankCalls++;
+    const result: RankResult = ranker.rank(toSample(v, host.cpus, host.memBytes, Math.round(at * 1000), diskCount(host)));
+    const typed = result.typed;
+    r = { rank: result.rank, ranks: typed === undefined ? [result.rank, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD] : [result.rank, typed.rank_cpu, typed.rank_mem, typed.rank_io] };
+    if (cache.size >= RANK_CACHE_MAX) cache.clear();
+    cache.set(key, r);
+  }
+  return r;
+}
+
 function checkInputs(hosts: readonly HostSpec[], jobs: readonly JobSpec[], o: RunOptions): void {
   if (hosts.length === 0) throw new ConfigError('no hosts to simulate');
   const maxSlots = hosts.reduce((a, h) => Math.max(a, h.mxj), 0);
@@ -392,18 +411,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       return;
     }
     counters.rankSamples++;
-    const v = quantize(sampleValues(h.timeline, h.spec, at, s.elimInterval, p));
-    const key = `${sampleKey(h.spec.cpus, h.spec.memBytes, v)}|${diskCount(h.spec)}`;
-    let r = cache.get(key);
-    if (r === undefined) {
-      counters.rankCalls++;
-      const result: RankResult = options.ranker.rank(toSample(v, h.spec.cpus, h.spec.memBytes, Math.round(at * 1000), diskCount(h.spec)));
-      const typed = result.typed;
-      r = { rank: result.rank, ranks: typed === undefined ? [result.rank, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD] : [result.rank, typed.rank_cpu, typed.rank_mem, typed.rank_io] };
-      if (cache.size >= RANK_CACHE_MAX) cache.clear();
-      cache.set(key, r);
-    }
-    h.ranks = r.ranks;
+    h.ranks = cachedRank(options.ranker, cache, h.spec, quantize(sampleValues(h.timeline, h.spec, at, s.elimInterval, p)), at, counters).ranks;
   };
 
   // A load refresh at session time t: fresh values from LIM, then every running job's

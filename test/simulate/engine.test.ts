@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cheapestOf, hostTotals, runWorkload, simulateWorkload, twoChoices, type JobOutcome } from '../../src/simulate/engine.js';
+import { cachedRank, cheapestOf, hostTotals, runWorkload, simulateWorkload, twoChoices, type JobOutcome } from '../../src/simulate/engine.js';
 import { mergeHosts } from '../../src/simulate/hosts.js';
-import { TYPE_MIX } from '../../src/simulate/cluster.js';
+import { TYPE_MIX, type SampleValues } from '../../src/simulate/cluster.js';
+import { INFINIT_LOAD } from '../../src/simulate/mbatchd.js';
 import type { JobSpec } from '../../src/simulate/workload.js';
 
 const hosts = (n: number, cpus = 4) => mergeHosts(Array.from({ length: n }, (_, i) => ({ name: `h${i + 1}`, cpus, mxj: cpus })));
@@ -66,6 +67,35 @@ describe('runWorkload\'s ranks', () => {
     const byDisks = { name: 'disks', rank: (sample: import('../../src/collectors/types.js').Sample) => ({ rank: sample.disk!.devices!.length, model: 'disks' }) };
     const r = runWorkload(h, [cpuJob(1, 45, 100)], { seed: 1, policy: { name: 'rank', kind: 'rank' }, ranker: byDisks });
     assert.equal(r.outcomes[0]!.host, 'one');
+  });
+});
+
+describe('cachedRank (the rank of mbatchd\'s view, a stage of runWorkload)', () => {
+  const values: SampleValues = { busy: 0.5, iowait: 0, load1PerCpu: 0.5, runnablePerCpu: 0.5, memUsed: 0.25, diskBusy: 0, psiCpu: 0, psiIo: 0 };
+  const counting = () => {
+    const seen: number[] = [];
+    return { seen, ranker: { name: 'count', rank: (sample: import('../../src/collectors/types.js').Sample) => { seen.push(sample.disk!.devices!.length); return { rank: 10 * seen.length, model: 'count' }; } } };
+  };
+
+  it('asks the ranker once for a host state, and again for one that differs only in its disks', () => {
+    const { seen, ranker } = counting();
+    const cache = new Map();
+    const counters = { rankCalls: 0 };
+    const [eight, other] = mergeHosts([{ name: 'a', cpus: 8, mxj: 8, disks: 8 }, { name: 'b', cpus: 8, mxj: 8, disks: 1 }]);
+    const first = cachedRank(ranker, cache, eight!, values, 20, counters);
+    const again = cachedRank(ranker, cache, eight!, { ...values }, 30, counters);
+    const fewer = cachedRank(ranker, cache, other!, values, 20, counters);
+    assert.deepEqual([first.rank, again.rank, fewer.rank], [10, 10, 20]);
+    assert.deepEqual(seen, [8, 1]);
+    assert.equal(counters.rankCalls, 2);
+  });
+
+  it('gives the typed ranks as unknown (INFINIT_LOAD) for a ranker without them, and in order with them', () => {
+    const [host] = mergeHosts([{ name: 'a', cpus: 4, mxj: 4 }]);
+    const plain = cachedRank({ name: 'p', rank: () => ({ rank: 7, model: 'p' }) }, new Map(), host!, values, 0, { rankCalls: 0 });
+    assert.deepEqual(plain.ranks, [7, INFINIT_LOAD, INFINIT_LOAD, INFINIT_LOAD]);
+    const typed = cachedRank({ name: 't', rank: () => ({ rank: 7, model: 't', typed: { rank_cpu: 1, rank_mem: 2, rank_io: 3 } }) }, new Map(), host!, values, 0, { rankCalls: 0 });
+    assert.deepEqual(typed.ranks, [7, 1, 2, 3]);
   });
 });
 
