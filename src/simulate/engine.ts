@@ -332,6 +332,25 @@ export function cachedRank(ranker: Ranker, cache: Map<string, CachedRank>, host:
   return r;
 }
 
+// A dispatch session's pass over the pending jobs, in submit order: `place` starts a
+// job where the policy finds a host and gives the free slots that took, or undefined
+// where none fits; such a job waits and the later ones are still tried (a smaller job
+// may fit), until no slot is free. The jobs left pending, in order.
+export function placePending(pending: readonly number[], free: number, place: (job: number) => number | undefined): number[] {
+  const left: number[] = [];
+  for (let k = 0; k < pending.length; k++) {
+    const ji = pending[k]!;
+    if (free <= 0) {
+      for (let r = k; r < pending.length; r++) left.push(pending[r]!);
+      break;
+    }
+    const used = place(ji);
+    if (used === undefined) left.push(ji);
+    else free -= used;
+  }
+  return left;
+}
+
 function checkInputs(hosts: readonly HostSpec[], jobs: readonly JobSpec[], o: RunOptions): void {
   if (hosts.length === 0) throw new ConfigError('no hosts to simulate');
   const maxSlots = hosts.reduce((a, h) => Math.max(a, h.mxj), 0);
@@ -622,24 +641,15 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     let free = 0;
     for (const h of H) if (eligible(h, t)) free += h.free;
     if (pending.length > 0 && free > 0) {
-      const left: number[] = [];
-      for (let k = 0; k < pending.length; k++) {
-        const ji = pending[k]!;
-        if (free <= 0) {
-          for (let r = k; r < pending.length; r++) left.push(pending[r]!);
-          break;
-        }
-        const spec = jobs[ji]!;
-        const h = choose(spec, t);
-        if (h === undefined) {
-          left.push(ji);
-          continue;
-        }
+      const left = placePending(pending, free, (ji) => {
+        const h = choose(jobs[ji]!, t);
+        if (h === undefined) return undefined;
         const was = eligible(h, t) ? h.free : 0;
         startJob(ji, h, t);
-        free -= was - (eligible(h, t) ? h.free : 0);
+        const used = was - (eligible(h, t) ? h.free : 0);
         afterStart(h, t);
-      }
+        return used;
+      });
       pending.length = left.length;
       for (let r = 0; r < left.length; r++) pending[r] = left[r]!;
     }

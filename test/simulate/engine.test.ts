@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cachedRank, cheapestOf, hostTotals, runWorkload, simulateWorkload, twoChoices, type JobOutcome } from '../../src/simulate/engine.js';
+import { cachedRank, cheapestOf, hostTotals, placePending, runWorkload, simulateWorkload, twoChoices, type JobOutcome } from '../../src/simulate/engine.js';
 import { mergeHosts } from '../../src/simulate/hosts.js';
 import { TYPE_MIX, type SampleValues } from '../../src/simulate/cluster.js';
 import { INFINIT_LOAD } from '../../src/simulate/mbatchd.js';
@@ -270,6 +270,24 @@ describe('hostTotals (the run\'s last stage)', () => {
   });
   it('gives no utilisation for a run that ended at 0', () => {
     assert.equal(hostTotals([{ spec: { name: 'a', cpus: 2 }, timeline: timeline(5) }], [], 0)[0]?.utilisation, 0);
+  });
+});
+
+describe('placePending (a dispatch session\'s pass, a stage of runWorkload)', () => {
+  it('passes over a job no host takes, still tries the later ones, and keeps every job after the last free slot', () => {
+    const tried: number[] = [];
+    // Job 2 fits nowhere; each other job takes 2 slots; 5 slots free.
+    const left = placePending([1, 2, 3, 4, 5, 6], 5, (job) => {
+      tried.push(job);
+      return job === 2 ? undefined : 2;
+    });
+    assert.deepEqual(tried, [1, 2, 3, 4]);
+    assert.deepEqual(left, [2, 5, 6]);
+  });
+
+  it('tries every job while slots are free and leaves none that was placed', () => {
+    assert.deepEqual(placePending([7, 8], 3, () => 1), []);
+    assert.deepEqual(placePending([7, 8], 3, () => 0), []);
   });
 });
 
