@@ -237,6 +237,57 @@ function advance(h: HostState, t: number): void {
   h.lastUpdate = t;
 }
 
+// A job's rate alone on an idle host of h's kind, remembered per kind and job shape.
+function aloneRates(p: Readonly<ClusterParams>): (h: HostState, item: LoadItem) => number {
+  const memo = new Map<string, number>();
+  return (h, item) => {
+    const key = `${h.kind}#${item.threads}:${item.mix.cpu},${item.mix.mem},${item.mix.io},${item.mix.wait}:${Math.round(item.memBytes / 2 ** 26)}`;
+    let r = memo.get(key);
+    if (r === undefined) {
+      r = aloneRate(h.spec, item, p);
+      if (memo.size >= RANK_CACHE_MAX) memo.clear();
+      memo.set(key, r);
+    }
+    return r;
+  };
+}
+
+// The oracle's price of putting a job on h now, in the unit of the mean slowdown:
+// its own excess slowdown, plus what it adds to each job already there, for the
+// share of that job's idle run time during which both run (the shorter of the new
+// job's idle run time and what that job has left), from the cluster model itself.
+// Among hosts where that is the same (often nothing) it draws one at random:
+// preferring the least loaded, or the first, did worse (docs/simulate.md).
+function oracleCost(h: HostState, spec: JobSpec, sig: string, t: number, p: Readonly<ClusterParams>, alone: (h: HostState, item: LoadItem) => number): number {
+  // Prices depend on the host's jobs, which change with its version: one memo per host and version.
+  if (h.oracleVersion !== h.version) {
+    h.oracleMemo.clear();
+    h.oracleVersion = h.version;
+  }
+  const added = { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes };
+  let m = h.oracleMemo.get(sig);
+  if (m === undefined) {
+    const items = h.jobs.map((r) => r.item);
+    // The jobs' current rates are the host's solved state: only the state with the job added is new.
+    const after = solveRates(h.spec, [...items, added], { threads: h.bgThreads, memBytes: 0 }, p);
+    const ownAlone = alone(h, added);
+    m = {
+      own: ownAlone / after.rate[items.length]! - 1,
+      ownIdle: 1 / ownAlone, // per idle-second of work
+      others: h.jobs.map((r, i) => r.aloneRate / after.rate[i]! - r.aloneRate / r.rate),
+    };
+    h.oracleMemo.set(sig, m);
+  }
+  advance(h, t);
+  const ownIdle = spec.work * m.ownIdle;
+  let cost = m.own;
+  for (let i = 0; i < h.jobs.length; i++) {
+    const r = h.jobs[i]!;
+    cost += (m.others[i]! * Math.min(ownIdle, Math.max(0, r.remaining) / r.aloneRate)) / (r.spec.work / r.aloneRate);
+  }
+  return cost;
+}
+
 // The outcome of a job that ended at t on the host named host.
 function jobOutcome(r: Readonly<Running>, host: string, t: number): JobOutcome {
   const j = r.spec;
@@ -455,18 +506,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   // job (bsub -x), no job running there (PEND_HOST_NONEXCLUSIVE in getJUsable).
   const fits = (h: HostState, spec: JobSpec): boolean => h.free >= spec.slots && (spec.exclusive !== true || h.usedSlots === 0);
 
-  // A job's rate alone on an idle host of h's kind, remembered per kind and job shape.
-  const aloneMemo = new Map<string, number>();
-  const alone = (h: HostState, item: LoadItem): number => {
-    const key = `${h.kind}#${item.threads}:${item.mix.cpu},${item.mix.mem},${item.mix.io},${item.mix.wait}:${Math.round(item.memBytes / 2 ** 26)}`;
-    let r = aloneMemo.get(key);
-    if (r === undefined) {
-      r = aloneRate(h.spec, item, p);
-      if (aloneMemo.size >= RANK_CACHE_MAX) aloneMemo.clear();
-      aloneMemo.set(key, r);
-    }
-    return r;
-  };
+  const alone = aloneRates(p);
 
   // Starts job index ji on h at time t.
   const startJob = (ji: number, h: HostState, t: number): void => {
@@ -519,42 +559,6 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     h.jobs.length = 0;
     h.jobs.push(...keep);
     resolve(h, t);
-  };
-
-  // The oracle's price of putting a job on h now, in the unit of the mean slowdown:
-  // its own excess slowdown, plus what it adds to each job already there, for the
-  // share of that job's idle run time during which both run (the shorter of the new
-  // job's idle run time and what that job has left), from the cluster model itself.
-  // Among hosts where that is the same (often nothing) it draws one at random:
-  // preferring the least loaded, or the first, did worse (docs/simulate.md).
-  const oracleCost = (h: HostState, spec: JobSpec, sig: string, t: number): number => {
-    // Prices depend on the host's jobs, which change with its version: one memo per host and version.
-    if (h.oracleVersion !== h.version) {
-      h.oracleMemo.clear();
-      h.oracleVersion = h.version;
-    }
-    const added = { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes };
-    let m = h.oracleMemo.get(sig);
-    if (m === undefined) {
-      const items = h.jobs.map((r) => r.item);
-      // The jobs' current rates are the host's solved state: only the state with the job added is new.
-      const after = solveRates(h.spec, [...items, added], { threads: h.bgThreads, memBytes: 0 }, p);
-      const ownAlone = alone(h, added);
-      m = {
-        own: ownAlone / after.rate[items.length]! - 1,
-        ownIdle: 1 / ownAlone, // per idle-second of work
-        others: h.jobs.map((r, i) => r.aloneRate / after.rate[i]! - r.aloneRate / r.rate),
-      };
-      h.oracleMemo.set(sig, m);
-    }
-    advance(h, t);
-    const ownIdle = spec.work * m.ownIdle;
-    let cost = m.own;
-    for (let i = 0; i < h.jobs.length; i++) {
-      const r = h.jobs[i]!;
-      cost += (m.others[i]! * Math.min(ownIdle, Math.max(0, r.remaining) / r.aloneRate)) / (r.spec.work / r.aloneRate);
-    }
-    return cost;
   };
 
   // The host a policy picks for a job among the eligible hosts with enough free slots.
@@ -622,7 +626,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
         let n = 0;
         for (const h of H) if (eligible(h, t) && fits(h, spec)) pool[n++] = h;
         const sig = `${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io},${spec.mix.wait}:${Math.round(spec.memBytes / 2 ** 26)}`;
-        return cheapestOf(pool, n, ORACLE_CANDIDATES, policyRand, (h) => oracleCost(h, spec, sig, t));
+        return cheapestOf(pool, n, ORACLE_CANDIDATES, policyRand, (h) => oracleCost(h, spec, sig, t, p, alone));
       }
     }
   };
