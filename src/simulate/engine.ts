@@ -190,6 +190,64 @@ class HostState {
   }
 }
 
+interface OrderEntry {
+  key: number;
+  host: HostState;
+  version: number;
+}
+
+// The hosts in a policy's order at one dispatch session, one heap per load index,
+// built when the index is first asked from the hosts eligible then: mbatchd sorts the
+// candidates by the queue's order[] index, re-sorting as reservations change.
+class HostOrders {
+  private readonly byIndex = new Map<number, { heap: Heap<OrderEntry>; versions: number[] }>();
+
+  constructor(
+    private readonly hosts: readonly HostState[],
+    private readonly eligible: (h: HostState) => boolean,
+    private readonly value: (h: HostState, index: number) => number,
+  ) {}
+
+  private orderFor(index: number): { heap: Heap<OrderEntry>; versions: number[] } {
+    let o = this.byIndex.get(index);
+    if (o !== undefined) return o;
+    // Ties keep the host list's order (mbatchd's bubble sort swaps only when strictly out of order).
+    const heap = new Heap<OrderEntry>((a, b) => a.key < b.key || (a.key === b.key && a.host.index < b.host.index));
+    const versions = new Array<number>(this.hosts.length).fill(0);
+    for (const h of this.hosts) if (this.eligible(h)) heap.push({ key: this.value(h, index), host: h, version: 0 });
+    o = { heap, versions };
+    this.byIndex.set(index, o);
+    return o;
+  }
+
+  // The first eligible host in the index's order that fits; those that do not fit stay in it.
+  first(index: number, fits: (h: HostState) => boolean): HostState | undefined {
+    const o = this.orderFor(index);
+    const aside: OrderEntry[] = [];
+    let chosen: OrderEntry | undefined;
+    while (o.heap.size > 0) {
+      const e = o.heap.pop()!;
+      if (e.version !== o.versions[e.host.index] || !this.eligible(e.host)) continue; // stale or no longer eligible
+      if (!fits(e.host)) {
+        aside.push(e);
+        continue;
+      }
+      chosen = e;
+      break;
+    }
+    for (const e of aside) o.heap.push(e);
+    return chosen?.host;
+  }
+
+  // After a job starts on h: its entries move (a reservation raised its value) or stay.
+  started(h: HostState): void {
+    for (const [index, o] of this.byIndex) {
+      o.versions[h.index]!++;
+      if (this.eligible(h)) o.heap.push({ key: this.value(h, index), host: h, version: o.versions[h.index]! });
+    }
+  }
+}
+
 // Event kinds, in the order they are handled at the same instant: jobs that end free
 // their slots before a session looks for slots; a job submitted at a session's time
 // is seen by that session.
@@ -562,52 +620,13 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   };
 
   // The host a policy picks for a job among the eligible hosts with enough free slots.
-  interface Ordered {
-    heap: Heap<{ key: number; host: HostState; version: number }>;
-    versions: number[];
-  }
-  let ordered: Map<number, Ordered> = new Map();
   const orderValue = (h: HostState, index: number): number => {
     view(h);
     if (policy.kind === 'default') return h.r15sKey;
     return h.ranks[index]! + h.resv[index]!;
   };
-  const orderedFor = (index: number, t: number): Ordered => {
-    let o = ordered.get(index);
-    if (o !== undefined) return o;
-    // Ties keep the host list's order (mbatchd's bubble sort swaps only when strictly out of order).
-    const heap = new Heap<{ key: number; host: HostState; version: number }>((a, b) => a.key < b.key || (a.key === b.key && a.host.index < b.host.index));
-    const versions = new Array<number>(H.length).fill(0);
-    for (const h of H) if (eligible(h, t)) heap.push({ key: orderValue(h, index), host: h, version: 0 });
-    o = { heap, versions };
-    ordered.set(index, o);
-    return o;
-  };
-  const chooseOrdered = (spec: JobSpec, t: number): HostState | undefined => {
-    const index = policy.kind === 'typed' ? TYPE_INDEX[spec.type] : IDX_RANK;
-    const o = orderedFor(index, t);
-    const aside: Array<{ key: number; host: HostState; version: number }> = [];
-    let chosen: { key: number; host: HostState; version: number } | undefined;
-    while (o.heap.size > 0) {
-      const e = o.heap.pop()!;
-      if (e.version !== o.versions[e.host.index] || !eligible(e.host, t)) continue; // stale or no longer eligible
-      if (!fits(e.host, spec)) {
-        aside.push(e);
-        continue;
-      }
-      chosen = e;
-      break;
-    }
-    for (const e of aside) o.heap.push(e);
-    return chosen?.host;
-  };
-  // After a job starts on h: its entries move (a reservation raised its value) or stay.
-  const afterStart = (h: HostState, t: number): void => {
-    for (const [index, o] of ordered) {
-      o.versions[h.index]!++;
-      if (eligible(h, t)) o.heap.push({ key: orderValue(h, index), host: h, version: o.versions[h.index]! });
-    }
-  };
+  let ordered = new HostOrders(H, (h) => eligible(h, 0), orderValue);
+  const chooseOrdered = (spec: JobSpec): HostState | undefined => ordered.first(policy.kind === 'typed' ? TYPE_INDEX[spec.type] : IDX_RANK, (h) => fits(h, spec));
   const pool: HostState[] = new Array<HostState>(H.length);
   const candidates = (spec: JobSpec, t: number): HostState[] => H.filter((h) => eligible(h, t) && fits(h, spec));
   const choose = (spec: JobSpec, t: number): HostState | undefined => {
@@ -615,7 +634,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
       case 'default':
       case 'rank':
       case 'typed':
-        return chooseOrdered(spec, t);
+        return chooseOrdered(spec);
       case 'random': {
         const c = candidates(spec, t);
         return c.length === 0 ? undefined : c[Math.floor(policyRand() * c.length)];
@@ -635,7 +654,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     counters.sessions++;
     const refreshed = refreshDue(t, lastRefresh, s);
     if (refreshed) refresh(t);
-    ordered = new Map();
+    ordered = new HostOrders(H, (h) => eligible(h, t), orderValue);
     if (options.onSession !== undefined) {
       options.onSession(t, refreshed, H.map((h) => {
         view(h);
@@ -651,7 +670,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
         const was = eligible(h, t) ? h.free : 0;
         startJob(ji, h, t);
         const used = was - (eligible(h, t) ? h.free : 0);
-        afterStart(h, t);
+        ordered.started(h);
         return used;
       });
       pending.length = left.length;
