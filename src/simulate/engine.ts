@@ -346,6 +346,21 @@ function oracleCost(h: HostState, spec: JobSpec, sig: string, t: number, p: Read
   return cost;
 }
 
+// A load refresh's work on every host at time t: the reservations rebuilt from the
+// running jobs' runTime at the previous refresh, then runTime brought up to t (so a
+// reservation changes one refresh late, as in mbatchd); history older than lookback dropped.
+function refreshLoads(hosts: readonly HostState[], t: number, lookback: number, reservation: PolicySpec['reservation']): void {
+  for (const h of hosts) {
+    h.resv.fill(0);
+    h.timeline.prune(t - lookback);
+    for (const r of h.jobs) {
+      if (r.resIndex >= 0 && reservation !== undefined) h.resv[r.resIndex]! += r.spec.slots * reservedAt(reservation, r.runTime);
+      r.runTime += t - r.updStateTime;
+      r.updStateTime = t;
+    }
+  }
+}
+
 // The outcome of a job that ended at t on the host named host.
 function jobOutcome(r: Readonly<Running>, host: string, t: number): JobOutcome {
   const j = r.spec;
@@ -548,15 +563,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     counters.refreshes++;
     epoch++;
     lastRefresh = t;
-    for (const h of H) {
-      h.resv.fill(0);
-      h.timeline.prune(t - lookback);
-      for (const r of h.jobs) {
-        if (r.resIndex >= 0 && policy.reservation !== undefined) h.resv[r.resIndex]! += r.spec.slots * reservedAt(policy.reservation, r.runTime);
-        r.runTime += t - r.updStateTime;
-        r.updStateTime = t;
-      }
-    }
+    refreshLoads(H, t, lookback, policy.reservation);
   };
 
   const eligible = (h: HostState, t: number): boolean => h.free > 0 && !h.exclusive && acceptsJob(t, h.lastAccept, s, acceptInterval);
