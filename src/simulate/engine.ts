@@ -346,6 +346,22 @@ function oracleCost(h: HostState, spec: JobSpec, sig: string, t: number, p: Read
   return cost;
 }
 
+// Solves h's rates after a change at time t and records the new level (a new version
+// of the host); the time its next job ends, Infinity with none.
+function solveHost(h: HostState, t: number, p: Readonly<ClusterParams>): number {
+  // Background load is CPU-bound threads; its memory is not modelled.
+  const rates = solveRates(h.spec, h.jobs.map((r) => r.item), { threads: h.bgThreads, memBytes: 0 }, p);
+  let next = Infinity;
+  h.jobs.forEach((r, i) => {
+    r.rate = rates.rate[i]!;
+    r.cpuRate = r.item.threads * rates.cpuShare[i]! * rates.cpuGiven;
+    next = Math.min(next, t + Math.max(0, r.remaining) / r.rate);
+  });
+  h.timeline.set(t, { cpuWanting: rates.cpuWanting, ioStreams: rates.ioStreams, memUsed: rates.memUsed });
+  h.version++;
+  return next;
+}
+
 // A load refresh's work on every host at time t: the reservations rebuilt from the
 // running jobs' runTime at the previous refresh, then runTime brought up to t (so a
 // reservation changes one refresh late, as in mbatchd); history older than lookback dropped.
@@ -521,16 +537,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
 
   // Solves h's rates after a change at time t, records the new level and schedules its next completion.
   const resolve = (h: HostState, t: number): void => {
-    // Background load is CPU-bound threads; its memory is not modelled.
-    const rates = solveRates(h.spec, h.jobs.map((r) => r.item), { threads: h.bgThreads, memBytes: 0 }, p);
-    let next = Infinity;
-    h.jobs.forEach((r, i) => {
-      r.rate = rates.rate[i]!;
-      r.cpuRate = r.item.threads * rates.cpuShare[i]! * rates.cpuGiven;
-      next = Math.min(next, t + Math.max(0, r.remaining) / r.rate);
-    });
-    h.timeline.set(t, { cpuWanting: rates.cpuWanting, ioStreams: rates.ioStreams, memUsed: rates.memUsed });
-    h.version++;
+    const next = solveHost(h, t, p);
     if (next < Infinity) push(next, EV_COMPLETE, h.index, h.version);
   };
 
