@@ -346,6 +346,34 @@ function oracleCost(h: HostState, spec: JobSpec, sig: string, t: number, p: Read
   return cost;
 }
 
+// What mbatchd's view of a host is computed from, the same for a whole run.
+interface ViewInputs {
+  s: Readonly<SchedulerSettings>;
+  p: Readonly<ClusterParams>;
+  needLoad: boolean; // the r15s sort key is read
+  ranker: Ranker | undefined; // the ranks are read
+  cache: Map<string, CachedRank>;
+  counters: { rankSamples: number; rankCalls: number };
+  reading: HostReading; // scratch, reused
+}
+
+// mbatchd's view of h after the refresh at R: the r15s key from LIM's load sample and
+// the ranks from the elim's sample that reached mbatchd by then (unknown before any).
+function viewHost(h: HostState, R: number, v: ViewInputs): void {
+  if (v.needLoad) {
+    const load1 = h.timeline.readAt(loadSampleTime(h.timing, R, v.s), v.reading).load1;
+    h.r15sKey = r15sSortKey(normalizeRq(load1, h.spec.cpuFactor, h.spec.cpus), h.spec.cpuFactor);
+  }
+  if (v.ranker === undefined) return;
+  const at = rankSampleTime(h.timing, R, v.s);
+  if (at === undefined) {
+    h.ranks = UNKNOWN_RANKS;
+    return;
+  }
+  v.counters.rankSamples++;
+  h.ranks = cachedRank(v.ranker, v.cache, h.spec, quantize(sampleValues(h.timeline, h.spec, at, v.s.elimInterval, v.p)), at, v.counters).ranks;
+}
+
 // Solves h's rates after a change at time t and records the new level (a new version
 // of the host); the time its next job ends, Infinity with none.
 function solveHost(h: HostState, t: number, p: Readonly<ClusterParams>): number {
@@ -543,25 +571,19 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
 
   // mbatchd's view of h after the latest refresh, computed when first needed, and
   // only the parts the policy reads (all of them for onSession).
-  const needLoad = policy.kind === 'default' || options.onSession !== undefined;
-  const needRank = options.ranker !== undefined && (usesRank(policy) || options.onSession !== undefined);
-  const reading: HostReading = { cpuWanting: 0, ioStreams: 0, memUsed: 0, load1: 0, psiCpu: 0, psiIo: 0, busyIntegral: 0, iowaitIntegral: 0 };
+  const viewInputs: ViewInputs = {
+    s,
+    p,
+    needLoad: policy.kind === 'default' || options.onSession !== undefined,
+    ranker: usesRank(policy) || options.onSession !== undefined ? options.ranker : undefined,
+    cache,
+    counters,
+    reading: { cpuWanting: 0, ioStreams: 0, memUsed: 0, load1: 0, psiCpu: 0, psiIo: 0, busyIntegral: 0, iowaitIntegral: 0 },
+  };
   const view = (h: HostState): void => {
     if (h.viewEpoch === epoch || lastRefresh === undefined) return;
     h.viewEpoch = epoch;
-    const R = lastRefresh;
-    if (needLoad) {
-      const load1 = h.timeline.readAt(loadSampleTime(h.timing, R, s), reading).load1;
-      h.r15sKey = r15sSortKey(normalizeRq(load1, h.spec.cpuFactor, h.spec.cpus), h.spec.cpuFactor);
-    }
-    if (!needRank || options.ranker === undefined) return;
-    const at = rankSampleTime(h.timing, R, s);
-    if (at === undefined) {
-      h.ranks = UNKNOWN_RANKS;
-      return;
-    }
-    counters.rankSamples++;
-    h.ranks = cachedRank(options.ranker, cache, h.spec, quantize(sampleValues(h.timeline, h.spec, at, s.elimInterval, p)), at, counters).ranks;
+    viewHost(h, lastRefresh, viewInputs);
   };
 
   // A load refresh at session time t: fresh values from LIM, then every running job's
