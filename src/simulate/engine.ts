@@ -390,6 +390,25 @@ function solveHost(h: HostState, t: number, p: Readonly<ClusterParams>): number 
   return next;
 }
 
+// A job started at t on a host where it runs alone at aloneRate (its rates are solved next).
+function runningJob(spec: JobSpec, index: number, item: LoadItem, aloneRate: number, resIndex: number, t: number): Running {
+  return {
+    spec,
+    index,
+    item,
+    remaining: spec.work,
+    rate: 0,
+    cpuRate: 0,
+    start: t,
+    cpuSeconds: 0,
+    ideal: spec.work / aloneRate,
+    aloneRate,
+    resIndex,
+    runTime: 0,
+    updStateTime: t,
+  };
+}
+
 // A load refresh's work on every host at time t: the reservations rebuilt from the
 // running jobs' runTime at the previous refresh, then runTime brought up to t (so a
 // reservation changes one refresh late, as in mbatchd); history older than lookback dropped.
@@ -547,7 +566,6 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   const bgRand = seededRandom(options.seed * 7919 + 2);
   const policyRand = seededRandom(options.seed * 7919 + 3);
   const H = hosts.map((h, i) => new HostState(h, i, timings[i]!, p, options.keepHistory === true));
-  const byName = new Map(H.map((h) => [h.spec.name, h]));
   const events = new Heap<SimEvent>(eventLess);
   let seq = 0;
   const push = (t: number, kind: number, host = -1, version = 0): void => events.push({ t, kind, seq: seq++, host, version });
@@ -608,23 +626,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     advance(h, t);
     const resIndex = policy.reservation === undefined ? -1 : policy.kind === 'typed' ? TYPE_INDEX[spec.type] : IDX_RANK;
     const item = { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes };
-    const rate = alone(h, item);
-    const r: Running = {
-      spec,
-      index: ji,
-      item,
-      remaining: spec.work,
-      rate: 0,
-      cpuRate: 0,
-      start: t,
-      cpuSeconds: 0,
-      ideal: spec.work / rate,
-      aloneRate: rate,
-      resIndex,
-      runTime: 0,
-      updStateTime: t,
-    };
-    h.jobs.push(r);
+    h.jobs.push(runningJob(spec, ji, item, alone(h, item), resIndex, t));
     h.usedSlots += spec.slots;
     h.started++;
     h.lastAccept = t;
@@ -765,21 +767,18 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     }
   }
 
-  const makespan = now;
   const done = outcomes as JobOutcome[];
-  return {
-    policy: policy.name,
-    outcomes: done,
-    makespan,
-    hosts: hostTotals(H, done, makespan),
-    trace,
-    counters,
-    sampleAt(host: string, t: number): Sample {
-      const h = byName.get(host);
-      if (h === undefined) throw new RangeError(`sampleAt: no host named ${JSON.stringify(host)}`);
-      if (t < h.timeline.oldest) throw new RangeError(`sampleAt: ${host} at ${t} s is before the kept history (from ${h.timeline.oldest} s); run with keepHistory`);
-      return toSample(sampleValues(h.timeline, h.spec, t, s.elimInterval, p), h.spec.cpus, h.spec.memBytes, Math.round(t * 1000), diskCount(h.spec));
-    },
+  return { policy: policy.name, outcomes: done, makespan: now, hosts: hostTotals(H, done, now), trace, counters, sampleAt: samplerOf(H, s.elimInterval, p) };
+}
+
+// A finished run's sampleAt over its hosts' timelines.
+function samplerOf(hosts: readonly HostState[], elimInterval: number, p: Readonly<ClusterParams>): SimRun['sampleAt'] {
+  const byName = new Map(hosts.map((h) => [h.spec.name, h]));
+  return (host, t) => {
+    const h = byName.get(host);
+    if (h === undefined) throw new RangeError(`sampleAt: no host named ${JSON.stringify(host)}`);
+    if (t < h.timeline.oldest) throw new RangeError(`sampleAt: ${host} at ${t} s is before the kept history (from ${h.timeline.oldest} s); run with keepHistory`);
+    return toSample(sampleValues(h.timeline, h.spec, t, elimInterval, p), h.spec.cpus, h.spec.memBytes, Math.round(t * 1000), diskCount(h.spec));
   };
 }
 
