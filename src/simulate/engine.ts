@@ -409,6 +409,29 @@ function runningJob(spec: JobSpec, index: number, item: LoadItem, aloneRate: num
   };
 }
 
+// Whether the next job's arrival (Infinity with none left) is handled before the next
+// event: before a session at the same instant, after completions and background changes.
+function arrivesFirst(arrival: number, next: SimEvent | undefined): boolean {
+  return arrival < Infinity && (next === undefined || arrival < next.t || (arrival === next.t && next.kind === EV_SESSION));
+}
+
+// The mean idle period of a host's background load: what makes it busy `share` of the time.
+function meanOff(bg: Readonly<BackgroundSpec>): number {
+  return (bg.meanOn * (1 - bg.share)) / bg.share;
+}
+
+// Turns h's background load on (1 to cpus × maxCpuShare threads, drawn with rand) or
+// off; the mean time until it switches again.
+function switchBackground(h: HostState, on: boolean, bg: Readonly<BackgroundSpec>, rand: () => number): number {
+  h.bgThreads = on ? 1 + Math.floor(rand() * Math.max(1, Math.floor(h.spec.cpus * bg.maxCpuShare))) : 0;
+  return on ? bg.meanOn : meanOff(bg);
+}
+
+// What onSession is given of h: mbatchd's view, computed before.
+function hostView(h: HostState): HostView {
+  return { name: h.spec.name, r15s: h.r15sKey, rank: h.ranks[0]!, typed: [h.ranks[1]!, h.ranks[2]!, h.ranks[3]!], reserved: [h.resv[0]!, h.resv[1]!, h.resv[2]!, h.resv[3]!], running: h.jobs.length };
+}
+
 // A load refresh's work on every host at time t: the reservations rebuilt from the
 // running jobs' runTime at the previous refresh, then runTime brought up to t (so a
 // reservation changes one refresh late, as in mbatchd); history older than lookback dropped.
@@ -696,7 +719,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     if (options.onSession !== undefined) {
       options.onSession(t, refreshed, H.map((h) => {
         view(h);
-        return { name: h.spec.name, r15s: h.r15sKey, rank: h.ranks[0]!, typed: [h.ranks[1]!, h.ranks[2]!, h.ranks[3]!], reserved: [h.resv[0]!, h.resv[1]!, h.resv[2]!, h.resv[3]!], running: h.jobs.length };
+        return hostView(h);
       }));
     }
     let free = 0;
@@ -725,15 +748,14 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   const toggleBackground = (h: HostState, t: number): void => {
     advance(h, t);
     bgOn[h.index] = !bgOn[h.index];
-    h.bgThreads = bgOn[h.index] ? 1 + Math.floor(bgRand() * Math.max(1, Math.floor(h.spec.cpus * bg.maxCpuShare))) : 0;
+    const mean = switchBackground(h, bgOn[h.index]!, bg, bgRand);
     resolve(h, t);
-    const mean = bgOn[h.index] ? bg.meanOn : (bg.meanOn * (1 - bg.share)) / bg.share;
     push(t - Math.log(1 - bgRand()) * mean, EV_BACKGROUND, h.index);
   };
   if (bg.share > 0) {
     for (const h of H) {
       if (bgRand() < bg.share) toggleBackground(h, 0);
-      else push(-Math.log(1 - bgRand()) * ((bg.meanOn * (1 - bg.share)) / bg.share), EV_BACKGROUND, h.index);
+      else push(-Math.log(1 - bgRand()) * meanOff(bg), EV_BACKGROUND, h.index);
     }
   }
 
@@ -741,8 +763,7 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   while (finished < jobs.length) {
     const e = events.peek();
     const arrival = nextArrival < jobs.length ? jobs[nextArrival]!.submit : Infinity;
-    // Arrivals are handled before a session at the same instant, after completions and background changes.
-    if (arrival < Infinity && (e === undefined || arrival < e.t || (arrival === e.t && e.kind === EV_SESSION))) {
+    if (arrivesFirst(arrival, e)) {
       now = arrival;
       pending.push(nextArrival++);
       counters.events++;
