@@ -70,10 +70,10 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
     state.lastError = message;
   }
 
-  function succeeded(c: Collector, state: State): void {
-    if (state.lastError !== undefined) {
-      log.info({ collector: c.name, failedTicks: state.stats.consecutiveFailures }, 'collector recovered');
-    }
+  // Called only for a collector whose last call failed: the caller's test of lastError
+  // keeps the call off the path of every success.
+  function recovered(c: Collector, state: State): void {
+    log.info({ collector: c.name, failedTicks: state.stats.consecutiveFailures }, 'collector recovered');
     state.lastError = undefined;
     state.stats.consecutiveFailures = 0;
   }
@@ -93,7 +93,7 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
           // thrashing, /proc slow to answer) would move its read but not its time.
           const value = c.collect(sameClock ? started : clock.monotonic());
           if (value !== undefined) store(sample, c.name, value);
-          if (state.lastError !== undefined) succeeded(c, state);
+          if (state.lastError !== undefined) recovered(c, state);
         } catch (err) {
           const message = errorMessage(err);
           sample.failures[c.name] = message;

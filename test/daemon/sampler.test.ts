@@ -139,6 +139,22 @@ test('the first failure is logged at warn, repeats at debug, and the recovery at
   ]);
 });
 
+test('the recovery is logged once, with the failed ticks, and the same failure after it at warn again', () => {
+  const { log, entries } = recordingLog();
+  const results: unknown[] = [new Error('EIO'), new Error('EIO'), CPU, CPU, new Error('EIO')];
+  const sampler = createSampler({ collectors: [scripted('cpu', () => results.shift())], clock: new FakeClock(), log });
+  for (let i = 0; i < 5; i++) sampler.sample();
+  const logged = entries()
+    .filter((e) => e.msg !== 'sampled')
+    .map((e) => [e.level, e.msg, e.failedTicks]);
+  assert.deepEqual(logged, [
+    ['warn', 'collector failed: EIO', undefined],
+    ['debug', 'collector failed again: EIO', undefined],
+    ['info', 'collector recovered', 2],
+    ['warn', 'collector failed: EIO', undefined],
+  ]);
+});
+
 test('a failure with a new reason is logged at warn again', () => {
   const { log, entries } = recordingLog();
   const results: unknown[] = [new Error('EIO'), new Error('EACCES')];
