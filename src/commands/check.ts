@@ -327,6 +327,40 @@ export function bySeverity(findings: readonly Finding[]): Finding[] {
   return SEVERITIES.flatMap((s) => findings.filter((f) => f.severity === s));
 }
 
+// Where check's stages put what they find: findings by severity, and the notes of the
+// effective configuration.
+export interface CheckReport {
+  add(severity: Severity, message: string): void;
+  notes: string[];
+}
+
+// The GPU side: gpu.command found, trusted and answering, unless gpu.enabled is false;
+// what is wrong is an error where gpu.enabled is true, else a warning or a note.
+export async function checkGpu(config: Readonly<Config>, { add, notes }: CheckReport): Promise<void> {
+  if (config.gpu.enabled === false) return;
+  const gpu = await findExecutableAsync(config.gpu.command);
+  if (gpu === undefined) {
+    notes.push(`gpu: ${config.gpu.command} not found${config.gpu.enabled === 'auto' ? ' (GPU features off)' : ''}`);
+    if (config.gpu.enabled === true) add('error', `gpu.command ${config.gpu.command}: not found (gpu.enabled is true)`);
+    return;
+  }
+  const untrusted = (await checkTrustAsync(gpu, 'gpu.command', { executable: true })).problems;
+  for (const problem of untrusted) add('error', problem);
+  if (untrusted.length > 0) {
+    notes.push(`gpu: ${gpu}`);
+    return;
+  }
+  const query = await queryGpus(config);
+  notes.push(`gpu: ${gpu}: ${query.gpus ?? 'no GPUs read'}`);
+  if (query.failure !== undefined) {
+    if (config.gpu.enabled === true) add('error', `gpu.command ${gpu}: the query fails: ${query.failure} (gpu.enabled is true; the rank goes on without GPU features)`);
+    else add('warning', `gpu.command ${gpu}: the query fails, so GPU features are off: ${query.failure}`);
+  }
+  for (const lost of query.lost ?? []) {
+    add(config.gpu.enabled === true ? 'error' : 'warning', `gpu.command ${gpu}: cannot reach GPU ${lost}; the GPU features read the other GPUs`);
+  }
+}
+
 // Checks everything and prints a report; resolves to 0 when nothing is wrong, else 1.
 export async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
@@ -384,28 +418,7 @@ export async function main(argv: string[]): Promise<number> {
     notes.push(`child elim ${elim.name ?? `#${i}`}: ${elim.command.join(' ')}`);
   }
 
-  if (config.gpu.enabled !== false) {
-    const gpu = await findExecutableAsync(config.gpu.command);
-    if (gpu === undefined) {
-      notes.push(`gpu: ${config.gpu.command} not found${config.gpu.enabled === 'auto' ? ' (GPU features off)' : ''}`);
-      if (config.gpu.enabled === true) add('error', `gpu.command ${config.gpu.command}: not found (gpu.enabled is true)`);
-    } else {
-      const untrusted = (await checkTrustAsync(gpu, 'gpu.command', { executable: true })).problems;
-      for (const problem of untrusted) add('error', problem);
-      if (untrusted.length > 0) notes.push(`gpu: ${gpu}`);
-      else {
-        const query = await queryGpus(config);
-        notes.push(`gpu: ${gpu}: ${query.gpus ?? 'no GPUs read'}`);
-        if (query.failure !== undefined) {
-          if (config.gpu.enabled === true) add('error', `gpu.command ${gpu}: the query fails: ${query.failure} (gpu.enabled is true; the rank goes on without GPU features)`);
-          else add('warning', `gpu.command ${gpu}: the query fails, so GPU features are off: ${query.failure}`);
-        }
-        for (const lost of query.lost ?? []) {
-          add(config.gpu.enabled === true ? 'error' : 'warning', `gpu.command ${gpu}: cannot reach GPU ${lost}; the GPU features read the other GPUs`);
-        }
-      }
-    }
-  }
+  await checkGpu(config, { add, notes });
 
   const envdir = env['LSF_ENVDIR'];
   for (const problem of await lsfEnvProblemsAsync({ LSF_LOGDIR: env['LSF_LOGDIR'] })) add('warning', problem);

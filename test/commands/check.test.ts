@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, sym
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { autogroupNote, bySeverity, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
+import { autogroupNote, bySeverity, checkGpu, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
 import { setupLoggingAsync } from '../../src/daemon/log.js';
 import { cliPath, dirWithMode, fixture, mkfifo, tempDir, writeWithMode } from '../helpers.js';
@@ -577,6 +577,36 @@ describe('lavarank check of lavarank alone', () => {
     const r = checkAlone('gpu: {enabled: false}\n', { LSF_ENVDIR: '' });
     assert.equal(r.status, 0, r.stdout);
     assert.match(r.stdout, /^ {4}not checked: no \$LSF_ENVDIR \(pass --lsf-envdir DIR\)$/m);
+  });
+});
+
+describe('checkGpu (check\'s GPU stage, called alone)', () => {
+  const gpuFindings = async (enabled: Config['gpu']['enabled'], command: string): Promise<{ findings: string[]; notes: string[] }> => {
+    const findings: string[] = [];
+    const notes: string[] = [];
+    const config = defaultConfig();
+    await checkGpu({ ...config, gpu: { ...config.gpu, enabled, command } }, { add: (severity, message) => void findings.push(`${severity} ${message}`), notes });
+    return { findings, notes };
+  };
+
+  it('names a GPU the query cannot reach, as a warning with auto and an error with true, and notes the others read', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const program = writeWithMode(join(dir, 'nvidia-smi'), readFileSync(fixture('bin', 'nvidia-smi-lost'), 'utf8'), 0o755);
+      const auto = await gpuFindings('auto', program);
+      assert.deepEqual(auto.findings, [`warning gpu.command ${program}: cannot reach GPU 0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU; the GPU features read the other GPUs`]);
+      assert.deepEqual(auto.notes, [`gpu: ${program}: 2 GPUs, busiest 85 % used`]);
+      const on = await gpuFindings(true, program);
+      assert.deepEqual(on.findings.map((f) => f.split(' ')[0]), ['error']);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('checks nothing with gpu.enabled false, and only notes a missing program with auto', async () => {
+    assert.deepEqual(await gpuFindings(false, '/nonexistent/nvidia-smi'), { findings: [], notes: [] });
+    assert.deepEqual(await gpuFindings('auto', '/nonexistent/nvidia-smi'), { findings: [], notes: ['gpu: /nonexistent/nvidia-smi not found (GPU features off)'] });
   });
 });
 
