@@ -523,19 +523,29 @@ export async function main(argv: string[]): Promise<number> {
     if (expected !== undefined) lsfLines.push(`reservation recommended: ${expected.resReq}, from ${expected.why}`);
   }
 
+  const report = checkReport(findings, notes, lsfLines, config);
+  print(report.text);
+  return report.status;
+}
+
+// check's report, most serious finding first, then the effective configuration, as
+// lines ending in a newline; its exit status, 1 where any finding is worse than a warning.
+export function checkReport(findings: readonly Finding[], notes: readonly string[], lsfLines: readonly string[], config: Readonly<Config>): { text: string; status: 0 | 1 } {
   const sorted = bySeverity(findings);
   const failing = sorted.filter((f) => f.severity !== 'warning').length;
+  const lines: string[] = [];
   if (sorted.length === 0) {
-    print('OK: no problems');
+    lines.push('OK: no problems');
   } else {
     const counts = SEVERITIES.map((s) => [s, sorted.filter((f) => f.severity === s).length] as const).filter(([, n]) => n > 0);
-    print(`${counts.map(([s, n]) => `${n} ${s}${n === 1 || s === 'critical' ? '' : 's'}`).join(', ')}, most serious first:`);
-    print(sorted.map((f) => `  ${escapedControls(formatFinding(f))}`).join('\n'));
+    lines.push(`${counts.map(([s, n]) => `${n} ${s}${n === 1 || s === 'critical' ? '' : 's'}`).join(', ')}, most serious first:`);
+    lines.push(sorted.map((f) => `  ${escapedControls(formatFinding(f))}`).join('\n'));
   }
   // Findings and notes quote names and text others may choose: a link's target in a
   // directory another user owns, a queue of an LSF administrator's lsb.queues.
-  print(`\neffective configuration:\n${notes.map((n) => `  ${escapedControls(n)}`).join('\n')}`);
-  print(`  OpenLava:\n${lsfLines.map((l) => `    ${escapedControls(l)}`).join('\n')}`);
-  print(`  lavarank.yaml, with defaults filled in:\n${stringify(config).replace(/^/gm, '    ').trimEnd()}`);
-  return failing > 0 ? 1 : 0;
+  lines.push(`\neffective configuration:\n${notes.map((n) => `  ${escapedControls(n)}`).join('\n')}`);
+  lines.push(`  OpenLava:\n${lsfLines.map((l) => `    ${escapedControls(l)}`).join('\n')}`);
+  lines.push(`  lavarank.yaml, with defaults filled in:\n${stringify(config).replace(/^/gm, '    ').trimEnd()}`);
+  // Each part a line of its own, as print gives it one.
+  return { text: lines.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join(''), status: failing > 0 ? 1 : 0 };
 }

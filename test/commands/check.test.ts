@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, sym
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { autogroupNote, bySeverity, checkGpu, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
+import { autogroupNote, bySeverity, checkGpu, checkReport, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
 import { setupLoggingAsync } from '../../src/daemon/log.js';
 import { cliPath, dirWithMode, fixture, mkfifo, tempDir, writeWithMode } from '../helpers.js';
@@ -577,6 +577,26 @@ describe('lavarank check of lavarank alone', () => {
     const r = checkAlone('gpu: {enabled: false}\n', { LSF_ENVDIR: '' });
     assert.equal(r.status, 0, r.stdout);
     assert.match(r.stdout, /^ {4}not checked: no \$LSF_ENVDIR \(pass --lsf-envdir DIR\)$/m);
+  });
+});
+
+describe('checkReport (check\'s last stage, called alone)', () => {
+  it('counts the findings by severity, most serious first, and fails only on something worse than a warning', () => {
+    const warned = checkReport([{ severity: 'warning', message: 'w1' }, { severity: 'warning', message: 'w2' }], ['a note'], ['lsf line'], defaultConfig());
+    assert.equal(warned.status, 0);
+    assert.match(warned.text, /^2 warnings, most serious first:\n {2}WARNING {2}w1\n {2}WARNING {2}w2\n\neffective configuration:\n {2}a note\n {2}OpenLava:\n {4}lsf line\n {2}lavarank\.yaml, with defaults filled in:\n {4}/);
+    const failed = checkReport([{ severity: 'warning', message: 'w' }, { severity: 'critical', message: 'c' }, { severity: 'error', message: 'e' }], [], [], defaultConfig());
+    assert.equal(failed.status, 1);
+    assert.match(failed.text, /^1 critical, 1 error, 1 warning, most serious first:\n {2}CRITICAL c\n {2}ERROR {4}e\n {2}WARNING {2}w\n/);
+    // An empty part is the heading's line alone, as print wrote it.
+    assert.match(failed.text, /\neffective configuration:\n {2}OpenLava:\n {2}lavarank\.yaml/);
+    assert.ok(failed.text.endsWith('\n') && !failed.text.endsWith('\n\n'));
+  });
+
+  it('says OK with no finding', () => {
+    const ok = checkReport([], [], [], defaultConfig());
+    assert.equal(ok.status, 0);
+    assert.match(ok.text, /^OK: no problems\n\neffective configuration:\n/);
   });
 });
 
