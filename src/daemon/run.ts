@@ -12,7 +12,7 @@ import { PARENT_ENV, startChildElims, type ChildElimSpec } from './children.js';
 import { LIM_PID_ENV, limPid, testInterval } from '../lsf/wrapper.js';
 import { findConfigAsync, loadConfigAsync, MIN_LIM_INTERVAL, type ChildElimConfig, type Config, type ConfigSource } from '../config/config.js';
 import { isPresentAsync } from '../util/paths.js';
-import { runElim, typedRankNames, type Tick } from './elim.js';
+import { runElim, typedRankNames, type ElimOptions, type Tick } from './elim.js';
 import { ConfigError, ModelError, UsageError, errorMessage } from '../util/errors.js';
 import { holdExit, killNow } from '../util/exit.js';
 import { collectGarbage } from '../util/gc.js';
@@ -62,6 +62,20 @@ export function lsfAbortCode(names: readonly string[], env: NodeJS.ProcessEnv): 
 export function sampleDeadlineMs(sampleDeadline: number | null, intervalMs: number, underTestInterval: boolean): number {
   if (sampleDeadline !== null) return sampleDeadline * 1000;
   return underTestInterval ? Math.max(intervalMs / 2, 5000) : intervalMs / 2;
+}
+
+// The report loop's settings from the config: the resource, the report interval, the
+// first report's window, the sample's deadline and the pessimistic rank.
+export function loopSettings(config: Readonly<Config>, intervalMs: number, underTestInterval: boolean): Pick<ElimOptions, 'resource' | 'typedRanks' | 'intervalMs' | 'firstReportMs' | 'deadlineMs' | 'pessimisticAfter' | 'pessimisticRank'> {
+  return {
+    resource: config.resource,
+    typedRanks: config.typed_ranks,
+    intervalMs,
+    firstReportMs: Math.min(FIRST_REPORT_MS, intervalMs),
+    deadlineMs: sampleDeadlineMs(config.sample_deadline, intervalMs, underTestInterval),
+    pessimisticAfter: config.pessimistic_after,
+    pessimisticRank: config.pessimistic_rank,
+  };
 }
 
 // Counts each report it is given and logs a summary line once an hour's worth at
@@ -292,13 +306,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     log,
     clock,
     signal,
-    resource: config.resource,
-    typedRanks: config.typed_ranks,
-    intervalMs,
-    firstReportMs: Math.min(FIRST_REPORT_MS, intervalMs),
-    deadlineMs: sampleDeadlineMs(config.sample_deadline, intervalMs, fastInterval !== undefined),
-    pessimisticAfter: config.pessimistic_after,
-    pessimisticRank: config.pessimistic_rank,
+    ...loopSettings(config, intervalMs, fastInterval !== undefined),
     onTick,
     ...(config.elims.length === 0 ? {} : { extraValues: () => stopper.children?.groups() ?? [] }),
   }).catch((err: unknown) => {

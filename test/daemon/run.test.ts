@@ -11,7 +11,7 @@ import type { RotatingAppender } from '../../src/util/appender.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { PARENT_ENV } from '../../src/daemon/children.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, hourlySummary, insideItself, logFailingProbed, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, hourlySummary, insideItself, logFailingProbed, loopSettings, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -59,6 +59,18 @@ describe('sampleDeadlineMs', () => {
     assert.equal(sampleDeadlineMs(null, 10_000, false), 5000);
     assert.equal(sampleDeadlineMs(null, 300, true), 5000);
     assert.equal(sampleDeadlineMs(null, 20_000, true), 10_000);
+  });
+});
+
+describe('loopSettings (the report loop\'s settings, a stage of the start)', () => {
+  it('opens the first report\'s window at half a second, or the whole interval where that is shorter', () => {
+    const config = { ...defaultConfig(), resource: 'load_rank', typed_ranks: true, pessimistic_after: 5, pessimistic_rank: 900, sample_deadline: null };
+    assert.deepEqual(loopSettings(config, 10_000, false), { resource: 'load_rank', typedRanks: true, intervalMs: 10_000, firstReportMs: 500, deadlineMs: 5000, pessimisticAfter: 5, pessimisticRank: 900 });
+    assert.deepEqual(loopSettings(config, 300, true), { resource: 'load_rank', typedRanks: true, intervalMs: 300, firstReportMs: 300, deadlineMs: 5000, pessimisticAfter: 5, pessimisticRank: 900 });
+  });
+
+  it('takes sample_deadline as the deadline under a test interval too', () => {
+    assert.equal(loopSettings({ ...defaultConfig(), sample_deadline: 2 }, 300, true).deadlineMs, 2000);
   });
 });
 
