@@ -361,6 +361,35 @@ export async function checkGpu(config: Readonly<Config>, { add, notes }: CheckRe
   }
 }
 
+// A file the daemon writes and rotates: the room its rotation may still take on its file system.
+interface RotatedWriter {
+  what: string;
+  file: string;
+  room: number;
+  warn: string;
+}
+
+// The history side: its directory as the daemon chooses it, writable and not shared, and
+// its file for this host not in the way; the history file as a writer whose room is
+// checked, where the daemon would keep one.
+export async function checkHistory(config: Readonly<Config>, env: NodeJS.ProcessEnv, host: string, { add, notes }: CheckReport): Promise<RotatedWriter | undefined> {
+  if (!config.history.enabled) {
+    notes.push('history: disabled');
+    return undefined;
+  }
+  const { dir, skipped, problems: shared } = await historyLocation(config.history.dir, env);
+  if (skipped !== undefined) add('warning', `${skipped}: history goes to ${dir} instead`);
+  const why = await writableProblemAsync(dir);
+  if (why !== undefined) add('error', `history directory ${dir}: ${why}`);
+  for (const problem of shared) add('error', `${problem} (history would be off: root appends there, and retrain learns from it)`);
+  const file = join(dir, `${host}.jsonl`);
+  const inTheWay = await existingFileProblem(file);
+  if (inTheWay !== undefined && shared.length === 0) add('error', `history file ${inTheWay}: the daemon would write no history until it is removed`);
+  notes.push(shared.length === 0 ? `history: ${dir}/${host}.jsonl` : 'history: off (its directory is refused)');
+  if (shared.length > 0) return undefined;
+  return { what: 'the history', file, room: await rotationRoomAsync(file, config.history.max_bytes, config.history.keep), warn: `history directory ${dir}: its file system has` };
+}
+
 // Checks everything and prints a report; resolves to 0 when nothing is wrong, else 1.
 export async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
@@ -441,28 +470,13 @@ export async function main(argv: string[]): Promise<number> {
   // A full disk stops the log without a word where anyone looks (its ENOSPC line is
   // written once there is room again), and the history with it: each is asked of its
   // file system the room its rotation may still take, the two summed where they share one.
-  const writers: Array<{ what: string; file: string; room: number; warn: string }> = [];
+  const writers: RotatedWriter[] = [];
   if (logs.chosen?.path !== undefined) {
     const room = await rotationRoomAsync(logs.chosen.path, config.log.max_bytes, config.log.keep);
     writers.push({ what: 'the log', file: logs.chosen.path, room, warn: `log ${logs.chosen.path}: its file system has` });
   }
-
-  if (config.history.enabled) {
-    const { dir, skipped, problems: shared } = await historyLocation(config.history.dir, env);
-    if (skipped !== undefined) add('warning', `${skipped}: history goes to ${dir} instead`);
-    const why = await writableProblemAsync(dir);
-    if (why !== undefined) add('error', `history directory ${dir}: ${why}`);
-    for (const problem of shared) add('error', `${problem} (history would be off: root appends there, and retrain learns from it)`);
-    const file = await existingFileProblem(join(dir, `${host}.jsonl`));
-    if (file !== undefined && shared.length === 0) add('error', `history file ${file}: the daemon would write no history until it is removed`);
-    if (shared.length === 0) {
-      const file = join(dir, `${host}.jsonl`);
-      writers.push({ what: 'the history', file, room: await rotationRoomAsync(file, config.history.max_bytes, config.history.keep), warn: `history directory ${dir}: its file system has` });
-    }
-    notes.push(shared.length === 0 ? `history: ${dir}/${host}.jsonl` : 'history: off (its directory is refused)');
-  } else {
-    notes.push('history: disabled');
-  }
+  const history = await checkHistory(config, env, host, { add, notes });
+  if (history !== undefined) writers.push(history);
   for (const problem of await lowSpaceProblems(writers)) add('warning', problem);
   if (config.metrics.textfile !== null) {
     const dir = dirname(config.metrics.textfile);

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, sym
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { autogroupNote, bySeverity, checkGpu, checkReport, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
+import { autogroupNote, bySeverity, checkGpu, checkHistory, checkReport, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
 import { setupLoggingAsync } from '../../src/daemon/log.js';
 import { cliPath, dirWithMode, fixture, mkfifo, tempDir, writeWithMode } from '../helpers.js';
@@ -597,6 +597,34 @@ describe('checkReport (check\'s last stage, called alone)', () => {
     const ok = checkReport([], [], [], defaultConfig());
     assert.equal(ok.status, 0);
     assert.match(ok.text, /^OK: no problems\n\neffective configuration:\n/);
+  });
+});
+
+describe('checkHistory (check\'s history stage, called alone)', () => {
+  const historyFindings = async (history: Partial<Config['history']>): Promise<{ findings: string[]; notes: string[]; writer: string | undefined }> => {
+    const findings: string[] = [];
+    const notes: string[] = [];
+    const config = defaultConfig();
+    const writer = await checkHistory({ ...config, history: { ...config.history, ...history } }, {}, 'node7', { add: (severity, message) => void findings.push(`${severity} ${message}`), notes });
+    return { findings, notes, writer: writer?.file };
+  };
+
+  it('notes a disabled history and gives no file to check for room', async () => {
+    assert.deepEqual(await historyFindings({ enabled: false }), { findings: [], notes: ['history: disabled'], writer: undefined });
+  });
+
+  it('gives the host\'s file in a usable directory, and an error where a link stands in its place', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      assert.deepEqual(await historyFindings({ enabled: true, dir }), { findings: [], notes: [`history: ${dir}/node7.jsonl`], writer: join(dir, 'node7.jsonl') });
+      symlinkSync('/etc/passwd', join(dir, 'node7.jsonl'));
+      const linked = await historyFindings({ enabled: true, dir });
+      assert.deepEqual(linked.findings, [`error history file ${dir}/node7.jsonl is a symbolic link, which lavarank does not follow: the daemon would write no history until it is removed`]);
+      assert.equal(linked.writer, join(dir, 'node7.jsonl'));
+    } finally {
+      cleanup();
+    }
   });
 });
 
