@@ -26,7 +26,7 @@ import { openRankersAsync } from '../model/rankers.js';
 import { reniceProcess, type ReniceResult } from './nice.js';
 import { fdSink } from './report.js';
 import { Stopper, stopOnSignals } from './stopper.js';
-import { collectorsFromConfig, createSampler, type CollectorStats } from './sampler.js';
+import { collectorsFromConfig, createSampler, type CollectorStats, type Sampler } from './sampler.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
 import { VERSION } from '../util/version.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
@@ -262,38 +262,19 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   };
   const checkParent = parentCheck(parent, stopper);
 
-  // Start-up leaves garbage in the old generation (the config and model parsed, the
-  // inventory's output), which, with V8's memory reducer off (node-flags.ts), stays
-  // resident until the old generation fills, hours later if ever: full collections at
-  // the SETTLE_AT-th report give it back, about 2-3 MB of a 50 MB budget. Not sooner:
-  // run as the inventory came in, they gave back nothing.
-  const settleHeap = (): void => {
-    const settled = collectGarbage();
-    if (settled !== undefined) log.info({ rssBefore: settled.rssBefore, rssAfter: settled.rssAfter }, 'start-up garbage collected');
-  };
-
-  const summarize = hourlySummary(intervalMs, log, () => {
-    const mem = process.memoryUsage();
-    return { collectors: sampler.stats(), history: writers.historyStats(), rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, cpu: process.cpuUsage() };
+  const { onTick, inventory } = tickHook({
+    log,
+    intervalMs,
+    starting,
+    stopping: () => stopper.stopping !== undefined,
+    procRoot: config.proc_root,
+    checkParent,
+    checkInstallation: () => void checkInstallation(log, signal),
+    lowerPriority,
+    inventory: () => gatherInventory(config.gpu.enabled !== false, groupsSignal, log),
+    writers,
+    sampler,
   });
-  let inventory: Promise<void> | undefined;
-  const onTick = (tick: Tick): void => {
-    checkParent();
-    if (tick.seq === SETTLE_AT) settleHeap();
-    if (tick.seq === 1) {
-      starting.done();
-      inventory = afterFirstReport(tick, {
-        log,
-        stopping: stopper.stopping !== undefined,
-        procRoot: config.proc_root,
-        checkInstallation: () => void checkInstallation(log, signal),
-        lowerPriority,
-        inventory: () => gatherInventory(config.gpu.enabled !== false, groupsSignal, log),
-      });
-    }
-    writers.report(tick, sampler.stats);
-    summarize(tick);
-  };
 
   // A failure of the loop itself (a write error stdout gives that is not a closed
   // reader: ENOSPC or EDQUOT when stdout is a file) takes the normal stop, so that the
@@ -315,7 +296,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     return 'the report loop failed';
   });
   stopper.ended(reason);
-  await settleStop({ sampler, children: stopper.children, inventory, writers, clock });
+  await settleStop({ sampler, children: stopper.children, inventory: inventory(), writers, clock });
   log.info({ reason: stopper.stopping }, 'lavarank stopped');
   await logging.close(300);
   return stopper.forcedCode ?? (failed ? 1 : 0);
@@ -360,6 +341,61 @@ export function afterFirstReport(
   const noPsi = noPsiWarning(tick.sample, parts.procRoot);
   if (noPsi !== undefined) log.warn(noPsi);
   return inventory;
+}
+
+// Start-up leaves garbage in the old generation (the config and model parsed, the
+// inventory's output), which, with V8's memory reducer off (node-flags.ts), stays
+// resident until the old generation fills, hours later if ever: full collections at
+// the SETTLE_AT-th report give it back, about 2-3 MB of a 50 MB budget. Not sooner:
+// run as the inventory came in, they gave back nothing.
+function settleStartupHeap(log: Pick<Logger, 'info'>): void {
+  const settled = collectGarbage();
+  if (settled !== undefined) log.info({ rssBefore: settled.rssBefore, rssAfter: settled.rssAfter }, 'start-up garbage collected');
+}
+
+// What the report loop's tick hook acts on.
+interface TickParts {
+  log: Logger;
+  intervalMs: number;
+  starting: Pick<Starting, 'done'>;
+  stopping(): boolean;
+  procRoot: string;
+  checkParent(): void;
+  checkInstallation(): void;
+  lowerPriority(): void;
+  inventory(): Promise<void>;
+  writers: Pick<Writers, 'report' | 'historyStats'>;
+  sampler: Pick<Sampler, 'stats'>;
+}
+
+// The report loop's tick hook: LIM still the parent, the heap settled at SETTLE_AT, the
+// first report's work, the writers and the hourly summary; and the inventory under way
+// (undefined before the first report), which the stop waits for.
+function tickHook(parts: TickParts): { onTick: (tick: Tick) => void; inventory: () => Promise<void> | undefined } {
+  const { log, sampler, writers } = parts;
+  const summarize = hourlySummary(parts.intervalMs, log, () => {
+    const mem = process.memoryUsage();
+    return { collectors: sampler.stats(), history: writers.historyStats(), rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, cpu: process.cpuUsage() };
+  });
+  let inventory: Promise<void> | undefined;
+  const onTick = (tick: Tick): void => {
+    parts.checkParent();
+    if (tick.seq === SETTLE_AT) settleStartupHeap(log);
+    if (tick.seq === 1) {
+      parts.starting.done();
+      inventory = afterFirstReport(tick, {
+        log,
+        stopping: parts.stopping(),
+        procRoot: parts.procRoot,
+        checkInstallation: parts.checkInstallation,
+        lowerPriority: parts.lowerPriority,
+        inventory: parts.inventory,
+      });
+    }
+    writers.report(tick, sampler.stats);
+    summarize(tick);
+  };
+  return { onTick, inventory: () => inventory };
 }
 
 // Gathers the host inventory (hostInventory by default) and logs it; a failure is
