@@ -58,11 +58,11 @@ export interface TrainOptions {
   name?: string; // the model's name; default "model"
   source?: string[]; // the data the rows came from, recorded in the file
   seed?: number; // initial weights, shuffles and splits; default 1
-  hiddenLayers?: readonly number[]; // default [8]
+  hiddenLayers?: readonly number[]; // default [12, 8] (retrain's); the shipped default model's are DEFAULT_SETTINGS' [8]
   activation?: Activation; // sigmoid (the default) keeps the correction monotone with non-negative weights
   epochs?: number; // passes over the training rows; default 1000
   chunk?: number; // epochs between validation checks (and progress calls); default 50
-  learningRate?: number; // default 0.1
+  learningRate?: number; // default 0.2 (retrain's); the shipped default model's is DEFAULT_SETTINGS' 0.1
   momentum?: number; // default 0.3
   split?: 'random' | 'tail'; // holdout: a seeded random sample, or the last rows as given (by time); default random
   holdoutFraction?: number; // default 0.2
