@@ -392,6 +392,39 @@ export interface FitReport {
   backboneGridPoints: number;
 }
 
+// fitModel's settings: the options checked, defaults filled in.
+export interface FitSettings {
+  seed: number;
+  epochs: number;
+  chunk: number; // at most epochs
+  hiddenLayers: readonly number[];
+  activation: Activation;
+  learningRate: number;
+  momentum: number;
+  validationFraction: number;
+}
+
+// fitModel's first stage: each option checked (a ConfigError names the one out of
+// range), its default where it is left out.
+export function fitSettings(options: TrainOptions): FitSettings {
+  const epochs = positiveInt('epochs', options.epochs ?? 1000, 1_000_000);
+  const chunk = Math.min(epochs, positiveInt('chunk', options.chunk ?? 50, 1_000_000));
+  const hiddenLayers = options.hiddenLayers ?? [12, 8];
+  hiddenLayers.forEach((n, i) => positiveInt(`hiddenLayers[${i}]`, n, 512));
+  const activation = options.activation ?? 'sigmoid';
+  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`activation: expected one of ${ACTIVATIONS.join(', ')}, received ${String(activation)}`);
+  return {
+    seed: options.seed ?? 1,
+    epochs,
+    chunk,
+    hiddenLayers,
+    activation,
+    learningRate: fraction('learningRate', options.learningRate ?? 0.2, 1e-6, 0.999),
+    momentum: fraction('momentum', options.momentum ?? 0.3, 1e-6, 0.999),
+    validationFraction: fraction('validationFraction', options.validationFraction ?? 0.15, 0.01, 0.9),
+  };
+}
+
 // About how long one step of fitModel takes (a grid point of the backbone fit is
 // shorter): the deadline and the signal are checked, and the event loop given a turn
 // for Ctrl-C, between steps, so that both act within about this long at any size.
@@ -404,16 +437,7 @@ const FIRST_STEP_ROWS = 1000;
 // correction network trained on what the backbone misses.
 export async function fitModel(rows: readonly TrainingRow[], options: TrainOptions = {}): Promise<{ model: ModelFile; fit: FitReport }> {
   checkRows(rows);
-  const seed = options.seed ?? 1;
-  const epochs = positiveInt('epochs', options.epochs ?? 1000, 1_000_000);
-  const chunk = Math.min(epochs, positiveInt('chunk', options.chunk ?? 50, 1_000_000));
-  const hiddenLayers = options.hiddenLayers ?? [12, 8];
-  hiddenLayers.forEach((n, i) => positiveInt(`hiddenLayers[${i}]`, n, 512));
-  const activation = options.activation ?? 'sigmoid';
-  if (!ACTIVATIONS.includes(activation)) throw new ConfigError(`activation: expected one of ${ACTIVATIONS.join(', ')}, received ${String(activation)}`);
-  const learningRate = fraction('learningRate', options.learningRate ?? 0.2, 1e-6, 0.999);
-  const momentum = fraction('momentum', options.momentum ?? 0.3, 1e-6, 0.999);
-  const validationFraction = fraction('validationFraction', options.validationFraction ?? 0.15, 0.01, 0.9);
+  const { seed, epochs, chunk, hiddenLayers, activation, learningRate, momentum, validationFraction } = fitSettings(options);
 
   const { fitRows, validation } = splitValidation(rows, validationFraction, seed);
   if (fitRows.length < 10) throw new ConfigError(`too few rows to train: ${rows.length} (${fitRows.length} to fit, ${validation.length} to validate); need at least 10 to fit`);

@@ -13,6 +13,7 @@ import {
   chooseOutput,
   fitLoadOnly,
   fitModel,
+  fitSettings,
   formulaRank,
   meanAbsoluteError,
   splitHoldout,
@@ -279,6 +280,19 @@ describe('the synthetic calibration data', () => {
     const heavy = records.filter((r) => (r['stressors'] as { cpuHogs: number }).cpuHogs >= 12);
     // 13 to 16 tasks on 8 CPUs: the CPU half of the probe alone takes 1.6 to 2 times as long.
     assert.ok(mean(heavy.map((r) => r.slowdown)) > mean(light.map((r) => r.slowdown)) + 25);
+  });
+});
+
+describe('fitSettings (fitModel\'s first stage, called alone)', () => {
+  it('fills in the defaults, a chunk of at most the epochs', () => {
+    assert.deepEqual(fitSettings({ epochs: 20 }), { seed: 1, epochs: 20, chunk: 20, hiddenLayers: [12, 8], activation: 'sigmoid', learningRate: 0.2, momentum: 0.3, validationFraction: 0.15 });
+    assert.equal(fitSettings({}).chunk, 50);
+  });
+
+  it('names the first option out of range, in the order the options are checked', () => {
+    assert.throws(() => fitSettings({ chunk: 0, hiddenLayers: [0] }), (err: unknown) => err instanceof ConfigError && /^chunk: expected an integer from 1 to 1000000, received 0/.test(err.message));
+    assert.throws(() => fitSettings({ hiddenLayers: [8, 513] }), /hiddenLayers\[1\]: expected an integer from 1 to 512, received 513/);
+    assert.throws(() => fitSettings({ momentum: 1 }), /momentum: expected a number from 0.000001 to 0.999, received 1/);
   });
 });
 
