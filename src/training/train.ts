@@ -392,6 +392,33 @@ export interface FitReport {
   backboneGridPoints: number;
 }
 
+// The model of the backbone alone, fitModel's draft: the correction network and the
+// holdout's figures are filled in by the stages after it.
+function draftModel(options: Pick<TrainOptions, 'name' | 'now' | 'source'>, backboneParams: BackboneParams, ranges: ModelFile['ranges'], fit: { rows: number; seed: number; backboneTrainMae: number }): ModelFile {
+  return {
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    name: options.name ?? 'model',
+    features: [...FEATURE_NAMES],
+    scaling: featureScaling(),
+    backbone: backboneParams,
+    ranges,
+    residual: null,
+    training: {
+      date: (options.now?.() ?? new Date()).toISOString(),
+      source: options.source ?? [],
+      samples: fit.rows,
+      trainSamples: fit.rows,
+      holdoutSamples: 0,
+      holdoutMae: 0,
+      baselines: { mean: 0, loadOnly: 0, formula: 0 },
+      backboneVersion: BACKBONE_VERSION,
+      seed: fit.seed,
+      backboneTrainMae: fit.backboneTrainMae,
+    },
+  };
+}
+
 // fitModel's settings: the options checked, defaults filled in.
 export interface FitSettings {
   seed: number;
@@ -462,28 +489,7 @@ export async function fitModel(rows: readonly TrainingRow[], options: TrainOptio
   const { params, mae: backboneTrainMae, gridPoints: backboneGridPoints } = fitted;
   const copies = options.augmentWithoutPsi === false ? emptyCopies() : copiesWithoutPsi(fitRows, params);
   const ranges = widenRanges(rangesOf(rows), copies.values);
-  const draft: ModelFile = {
-    format: MODEL_FORMAT,
-    version: MODEL_VERSION,
-    name: options.name ?? 'model',
-    features: [...FEATURE_NAMES],
-    scaling: featureScaling(),
-    backbone: params,
-    ranges,
-    residual: null,
-    training: {
-      date: (options.now?.() ?? new Date()).toISOString(),
-      source: options.source ?? [],
-      samples: rows.length,
-      trainSamples: rows.length,
-      holdoutSamples: 0,
-      holdoutMae: 0,
-      baselines: { mean: 0, loadOnly: 0, formula: 0 },
-      backboneVersion: BACKBONE_VERSION,
-      seed,
-      backboneTrainMae,
-    },
-  };
+  const draft = draftModel(options, params, ranges, { rows: rows.length, seed, backboneTrainMae });
   const report: FitReport = {
     backboneTrainMae,
     fitSamples: fitRows.length,
