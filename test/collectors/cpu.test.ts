@@ -129,6 +129,22 @@ test('blockedIn reads the tasks waiting for io from a real /proc/stat, and -1 wh
   assert.equal(blockedIn(Buffer.from('cpu  1 2 3 4\nprocs_blocked x\n', 'latin1')), -1);
 });
 
+// blockedIn searches the file's last 512 bytes as text first, then the bytes before them.
+test('blockedIn finds the last procs_blocked line wherever it is: in the tail, before it, or across its edge', () => {
+  const filler = (n: number): string => `extra ${'9'.repeat(n - 7)}\n`; // a line of n bytes
+  const head = 'cpu  1 2 3 4\nprocs_blocked 5\n';
+  assert.equal(blockedIn(Buffer.from(`${head}${filler(600)}`, 'latin1')), 5);
+  assert.equal(blockedIn(Buffer.from(`${head}${filler(600)}procs_blocked 7\n${filler(100)}`, 'latin1')), 7);
+  for (let tail = 495; tail <= 515; tail++) {
+    // '\nprocs_blocked 8\n' begins `tail` bytes before the end, around the 512 searched as text
+    const text = `${head}${filler(700)}procs_blocked 8\n${filler(tail - 17)}`;
+    assert.equal(blockedIn(Buffer.from(text, 'latin1')), 8, `procs_blocked's newline ${tail} bytes before the end`);
+  }
+  assert.equal(blockedIn(Buffer.from(`cpu  1 2 3 4\n${filler(600)}`, 'latin1')), -1);
+  // bytes past 0x7f are one character each in latin1, so the text's offsets are the bytes'
+  assert.equal(blockedIn(Buffer.from(`${head}${'\u00e9'.repeat(300)}\nprocs_blocked 9\n${'\u00ff'.repeat(100)}\n`, 'latin1')), 9);
+});
+
 test('the reading gives the tasks waiting for io as the mean of its interval\'s two ends, read in the same scan of /proc/stat', (t) => {
   const root = tempDir(t);
   const c = createCpuCollector({ procRoot: root });
