@@ -56,6 +56,9 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
   // The daemon's clock is the one that times the collectors: then the time a collector
   // is called is the time the one before it ended, one clock read a collector, not two.
   const sameClock = clock.monotonic === monotonicMs;
+  // The collectors that peek (the cpu one): the walk over all eight and its iterator cost
+  // 6 000 instructions a peek, more than the peek's scan (callgrind, in process).
+  const peekers = collectors.filter((c) => c.peek !== undefined);
 
   // A log that runs for months must not repeat the same failure every 10 s: the first
   // failure (and any change of reason) at warn, repeats at debug, the recovery at info.
@@ -113,9 +116,10 @@ export function createSampler({ collectors, clock, log }: SamplerOptions): Sampl
       return sample;
     },
     peek() {
-      for (const c of collectors) {
+      for (let k = 0; k < peekers.length; k++) {
+        const c = peekers[k]!;
         try {
-          c.peek?.();
+          c.peek!();
         } catch (err) {
           // A peek is never a failure: the next collect() reads the same file and says why.
           log.debug({ collector: c.name }, `collector peek failed: ${errorMessage(err)}`);

@@ -318,3 +318,18 @@ test("the config's gpu.enabled: true makes a GPU command that fails a failure of
   assert.match(failure.message, /^gpu: Command failed with exit code 6: .*nvidia-smi-fails/);
   assert.equal(auto.collect(performance.now()), undefined);
 });
+
+test('peek asks each collector that peeks, in order; one that throws is logged at debug and the next still peeks', () => {
+  const { log, entries } = recordingLog();
+  const peeked: string[] = [];
+  const cpu = { ...scripted('cpu', () => CPU), peek: () => void peeked.push('cpu') };
+  const failing = { ...scripted('memory', () => undefined), peek: () => { throw new Error('no /proc/stat'); } };
+  const disk = { ...scripted('disk', () => undefined), peek: () => void peeked.push('disk') };
+  const sampler = createSampler({ collectors: [cpu, scripted('load', () => LOAD), failing, disk], clock: new FakeClock(), log });
+  sampler.peek();
+  sampler.peek();
+  assert.deepEqual(peeked, ['cpu', 'disk', 'cpu', 'disk']);
+  const debug = entries().filter((e) => e.level === 'debug');
+  assert.deepEqual(debug.map((e) => e.msg), ['collector peek failed: no /proc/stat', 'collector peek failed: no /proc/stat']);
+  assert.ok(entries().every((e) => e.level === 'debug'), 'a failed peek is never a warning');
+});
