@@ -6,6 +6,8 @@ export interface Clock {
   monotonic(): number; // ms since an arbitrary origin, never goes back
   // Resolves after ms, or rejects with an AbortError when signal aborts.
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  // Calls fn after ms, unless the function returned is called first.
+  after(ms: number, fn: () => void): () => void;
 }
 
 // What a sleep rejects with when its signal aborts, as timers/promises does.
@@ -93,17 +95,25 @@ export function isoTime(ms: number): string {
   return `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T${pad(hours, 2)}:${pad(minutes, 2)}:${pad(seconds, 2)}.${pad(millis, 3)}Z`;
 }
 
+function after(ms: number, fn: () => void): () => void {
+  const timer = setTimeout(fn, Math.max(0, ms));
+  return () => clearTimeout(timer);
+}
+
 // The real clock, for everything but tests.
 export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: monotonicMs,
   sleep,
+  after,
 };
 
 // A clock that advances only when slept on or told to, for tests and simulations.
+// Its timers (after) fire as advance passes their time, each with the clock at it.
 export class FakeClock implements Clock {
   private wall: number;
   private mono = 0;
+  private timers: Array<{ at: number; fn: () => void }> = [];
   constructor(startWallMs = Date.UTC(2026, 10, 1)) {
     this.wall = startWallMs;
   }
@@ -114,8 +124,26 @@ export class FakeClock implements Clock {
     return this.mono;
   }
   advance(ms: number): void {
-    this.wall += ms;
-    this.mono += ms;
+    const until = this.mono + ms;
+    for (;;) {
+      let first: { at: number; fn: () => void } | undefined;
+      for (const t of this.timers) if (t.at <= until && (first === undefined || t.at < first.at)) first = t;
+      if (first === undefined) break;
+      this.timers.splice(this.timers.indexOf(first), 1);
+      this.wall += first.at - this.mono;
+      this.mono = first.at;
+      first.fn();
+    }
+    this.wall += until - this.mono;
+    this.mono = until;
+  }
+  after(ms: number, fn: () => void): () => void {
+    const timer = { at: this.mono + Math.max(0, ms), fn };
+    this.timers.push(timer);
+    return () => {
+      const i = this.timers.indexOf(timer);
+      if (i >= 0) this.timers.splice(i, 1);
+    };
   }
   // Moves only the wall clock, as an NTP step or `date -s` would.
   jumpWall(ms: number): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FakeClock } from '../../src/util/clock.js';
+import { FakeClock, type Clock } from '../../src/util/clock.js';
 import type { Sample } from '../../src/collectors/types.js';
 import { MODEL_CHECK_EVERY, RankHolder, runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
 import type { Ranker } from '../../src/model/rank.js';
@@ -116,7 +116,26 @@ describe('runElim', () => {
     o.onTick = () => at.push(clock.monotonic());
     assert.equal(await runElim(o), 'max-ticks');
     assert.deepEqual(at, [1000, 11_000, 21_000]);
-    assert.deepEqual(cap.messages().filter((m) => m.includes('peek broke')), ['the sampler\'s peek between reports failed: peek broke']);
+    assert.deepEqual(cap.messages().filter((m) => m.includes('peek broke')), ['the sampler\'s peek between reports failed: peek broke; the reports go on']);
+  });
+
+  it('takes no peek after it is stopped in its wait', async () => {
+    const clock = new FakeClock();
+    const controller = new AbortController();
+    // A wait that ends only when stopped: the peek's timer is armed and not yet taken.
+    const stuck: Clock = {
+      now: () => clock.now(),
+      monotonic: () => clock.monotonic(),
+      after: (ms, fn) => clock.after(ms, fn),
+      sleep: (_ms, signal) => new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('stopped')), { once: true })),
+    };
+    const peeks: number[] = [];
+    const sampler = { ...scripted([0.1]), peek: () => peeks.push(clock.monotonic()) };
+    const o = options({ sampler, clock: stuck, signal: controller.signal, random: () => 0.5 });
+    setImmediate(() => controller.abort());
+    assert.equal(await runElim(o), 'aborted');
+    clock.advance(60_000);
+    assert.deepEqual(peeks, []);
   });
 
   it('repeats the last good rank while failures are fewer than pessimistic_after, then reports the pessimistic rank', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { isoTime, systemClock } from '../../src/util/clock.js';
+import { FakeClock, isoTime, systemClock } from '../../src/util/clock.js';
 
 describe('systemClock.sleep', () => {
   it('resolves after the time asked, with and without a signal', async () => {
@@ -82,5 +82,35 @@ describe('isoTime', () => {
     // Years before 1 too: Date writes them with a sign and six digits.
     for (const ms of [-1, -86_400_000, -62_198_755_200_001, -8.64e15, 253402300800000, 1.5, 8.64e15]) assert.equal(isoTime(ms), new Date(ms).toISOString());
     assert.throws(() => isoTime(Number.NaN), RangeError);
+  });
+});
+
+describe('FakeClock.after', () => {
+  it('calls each timer as advance passes its time, in order of time, with the clock at it; a cancelled one never', () => {
+    const clock = new FakeClock(1_000_000);
+    const calls: Array<[string, number, number]> = [];
+    const at = (name: string) => () => void calls.push([name, clock.monotonic(), clock.now()]);
+    clock.after(300, at('b'));
+    clock.after(100, at('a'));
+    const cancel = clock.after(200, at('cancelled'));
+    clock.after(5000, at('later'));
+    cancel();
+    clock.advance(1000);
+    assert.deepEqual(calls, [['a', 100, 1_000_100], ['b', 300, 1_000_300]]);
+    assert.equal(clock.monotonic(), 1000);
+    assert.equal(clock.now(), 1_001_000);
+    clock.advance(4000);
+    assert.deepEqual(calls.at(-1), ['later', 5000, 1_005_000]);
+  });
+});
+
+describe('systemClock.after', () => {
+  it('calls the function after the time asked, and never once cancelled', async () => {
+    const calls: string[] = [];
+    systemClock.after(5, () => calls.push('called'));
+    const cancel = systemClock.after(5, () => calls.push('cancelled'));
+    cancel();
+    await systemClock.sleep(30);
+    assert.deepEqual(calls, ['called']);
   });
 });
