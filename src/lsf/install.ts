@@ -370,11 +370,7 @@ function randomPendingName(path: string): string {
 async function leftPending(path: string, uid: number): Promise<string[]> {
   const fixed = basename(pendingName(path));
   const names = (await readdir(dirname(path))).filter((n) => n === fixed || (n.startsWith(`${fixed}.`) && /^[0-9a-f]{8}$/.test(n.slice(fixed.length + 1))));
-  const own = async (n: string): Promise<string[]> => {
-    const st = await lstat(join(dirname(path), n)).catch(() => undefined);
-    return st?.isFile() === true && st.uid === uid && st.nlink === 1 ? [join(dirname(path), n)] : [];
-  };
-  return (await Promise.all(names.map(own))).flat();
+  return await plainFiles(dirname(path), names, uid);
 }
 
 // Copies file to base, or where base is taken when the copy is made (made meanwhile by
@@ -899,12 +895,19 @@ export const KEPT_BACKUPS = 3;
 // links to any root file did the same (hostile22). The merge's copies and the elim's
 // backup (its second name outlives the rename that replaces the first) have one link.
 async function backupsOf(file: string, uid: number | undefined, prefix = `${basename(file)}.lavarank-`): Promise<string[]> {
+  return await plainFiles(dirname(file), backupNames(await readdir(dirname(file)), prefix), uid);
+}
+
+// The paths in dir of those names that are regular files of one link (lstat, in libuv's
+// pool) that uid owns, or anyone where uid is undefined, in the order of names: what the
+// installer takes as its own files to remove or put back, never a link, a hard link to
+// another file or another user's file.
+async function plainFiles(dir: string, names: readonly string[], uid: number | undefined): Promise<string[]> {
   const own = async (n: string): Promise<string[]> => {
-    const st = await lstat(join(dirname(file), n)).catch(() => undefined);
-    return st?.isFile() === true && (uid === undefined || st.uid === uid) && st.nlink === 1 ? [n] : [];
+    const st = await lstat(join(dir, n)).catch(() => undefined);
+    return st?.isFile() === true && (uid === undefined || st.uid === uid) && st.nlink === 1 ? [join(dir, n)] : [];
   };
-  const regular = await Promise.all(backupNames(await readdir(dirname(file)), prefix).map(own));
-  return regular.flat().map((n) => join(dirname(file), n));
+  return (await Promise.all(names.map(own))).flat();
 }
 
 // Whose files in BACKUP_DIR count as its saved elims: anyone's where the directory is the
