@@ -19,7 +19,7 @@ import { collectGarbage } from '../util/gc.js';
 import { absolutePathAsync, runIsolated } from '../util/exec.js';
 import { packageRootOfAsync, syslogGid, treeProblemsAsync } from '../util/trust.js';
 import { HISTORY_HOLD, historyDirectoryProblems, historyDirectoryProblemsAsync, historyLocation, historyRecord, type HistoryRecord } from '../history/record.js';
-import { setupLoggingAsync, setupLoggingBeside, type PendingLog } from './log.js';
+import { setupLoggingBeside, type PendingLog } from './log.js';
 import { lsfEnvProblemsAsync, lsfLogdirAsync, sharedTextResources } from './lsf-env.js';
 import { MetricsWriter, metricsDirectoryProblems, metricsDirectoryProblemsAsync } from './metrics.js';
 import { openRankersAsync } from '../model/rankers.js';
@@ -583,11 +583,12 @@ function startupDeadline(ms: number, host: string): Starting {
     setTimeout(killNow, 2000).unref();
     // A log whose location is still checked writes the line, with the records it kept,
     // where the next location by its rules opens (setupLoggingBeside): those records were lost.
-    if (logging !== undefined && !logging.isReady()) await logging.fatalLast(why, what, 1800);
-    else {
-      const log = logging ?? (await Promise.race([setupLoggingAsync(DEFAULT_LOG_CONFIG, { host }), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref())]));
-      log?.fatalNow(why, what);
-    }
+    // Held before the config gave one, the defaults' log, set up beside as well: set up
+    // whole, a $LSF_LOGDIR on the file system that held the start held the line too, and
+    // the elim ended every 90 s with no word anywhere (2026-12-07, hostile23).
+    logging ??= setupLoggingBeside(DEFAULT_LOG_CONFIG, { host });
+    if (!logging.isReady()) await logging.fatalLast(why, what, 1800);
+    else logging.fatalNow(why, what);
     killNow();
   };
   return {

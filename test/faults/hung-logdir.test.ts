@@ -11,6 +11,7 @@ import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, re
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { DEFAULT_LOG_DIR } from '../../src/daemon/log.js';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
 import { fuseHangOver, unmountFuse } from './helpers.js';
 import { isAlive, tempDir, until } from '../helpers.js';
@@ -131,6 +132,25 @@ describe("the log's location on another user's FUSE mount whose server reads eve
         const text = existsSync(next) ? readFileSync(next, 'utf8') : '(no file)';
         assert.match(text, /"msg":"start-up did not finish within 3 s: loading the model has not returned/);
         assert.match(text, /"msg":"lavarank starting"/);
+      },
+    );
+  });
+
+  // Held before the config gave a log: the deadline's line was sent down the defaults'
+  // locations from the first, $LSF_LOGDIR on the mount, given 2 s, and went nowhere; an
+  // elim ended every 90 s with no word anywhere (2026-12-07, hostile23).
+  it("the config and LSF_LOGDIR there: the start-up deadline's line goes to the default location", async () => {
+    await withSilentServer(
+      (mount) => ({ env: { LSF_LOGDIR: mount }, args: ['--config', join(mount, 'lavarank.yaml'), '--test-startup-deadline', '3'] }),
+      async (elim) => {
+        await until('the end of the pipe', () => pipeEnded(elim) || undefined, 12_000);
+        const next = join(DEFAULT_LOG_DIR, `lavarank.${hostname()}.log`);
+        const mine = (): string[] => (existsSync(next) ? readFileSync(next, 'utf8').split('\n').filter((l) => l.includes(`"pid":${elim.pid},`)) : []);
+        const lines = await until('the line in the default location', () => (mine().some((l) => l.includes('start-up did not finish')) ? mine() : undefined), 5_000).catch(mine);
+        assert.ok(
+          lines.some((l) => /"msg":"start-up did not finish within 3 s: (looking for|reading) the config has not returned/.test(l)),
+          `no start-up deadline line of elim ${elim.pid} in ${next}: ${lines.join('\n')}`,
+        );
       },
     );
   });
