@@ -646,10 +646,16 @@ export async function findLsbQueues(confdir: string, cluster: string, lsf: boole
 
 // lsf.conf's settings, read as check and OpenLava's daemons read it (lsf-conf.ts); none
 // when envdir has no lsf.conf. lsf.conf is a sh file, but only plain values are used,
-// never evaluated.
+// never evaluated. It names the directories whose files the merge rewrites, so it must
+// pass their trust check first: another user's lsf.conf named root's real configuration
+// directory, whose files passed theirs, and root's merge rewrote them (hostile23).
 async function lsfConfValues(envdir: string): Promise<Map<string, Located>> {
   const conf = join(envdir, 'lsf.conf');
   if (!(await existsAsync(conf))) return new Map();
+  const problems = (await checkTrustAsync(conf, 'lsf.conf')).problems;
+  if (problems.length > 0) {
+    throw new InstallError(`--merge-conf rewrites the files in the directories lsf.conf names, so it must be changeable by root only:\n  - ${problems.join('\n  - ')}\n  Make it and its directories root's and not writable by group or others, or pass --envdir the directory of root's lsf.conf.`);
+  }
   return readLsfConf(await readText(conf, 'lsf.conf', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf?'), conf).values;
 }
 

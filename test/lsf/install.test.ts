@@ -1352,3 +1352,23 @@ test('backupSuffix reads back the stamp that stamp() puts in a backup\'s name, a
   assert.deepEqual(backupSuffix(`${when}-12`), { stamp: when, n: 12 });
   for (const other of ['', 'x', '20261207-0815', `${when}-`, `${when}.bak`, `x${when}`]) assert.equal(backupSuffix(other), undefined, other);
 });
+
+// lsf.conf says where the files the merge rewrites are (LSF_CONFDIR, LSB_CONFDIR): one in
+// a directory of oltest's, naming root's real configuration directory, had root's merge
+// rewrite the files there, which passed their own check (2026-12-07, hostile23).
+test("--merge-conf refuses an lsf.conf another user can change, before it follows LSF_CONFDIR", { skip: uid !== 0 && 'needs root to give files to another user' }, async () => {
+  const t = tree('fresh');
+  const theirs = join(t.root, 'theirs');
+  mkdirSync(theirs, { mode: 0o755 });
+  writeFileSync(join(theirs, 'lsf.conf'), `LSF_CONFDIR=${t.etc}\nLSB_CONFDIR=${join(t.etc, 'lsbatch')}\n`);
+  chownSync(theirs, 1003, 1003);
+  chownSync(join(theirs, 'lsf.conf'), 1003, 1003);
+  const before = snapshot(t.etc);
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: InstallIO = { out: (s) => out.push(s), err: (s) => err.push(s), env: {}, now: () => NOW, uid };
+  const code = await runInstall(['--serverdir', t.sbin, '--program', t.program, '--merge-conf', '--envdir', theirs], io);
+  assert.notEqual(code, 0, out.join('\n'));
+  assert.match(err.join('\n'), new RegExp(`lsf\\.conf ${theirs}/lsf\\.conf.*owned by uid 1003`));
+  assert.deepEqual(snapshot(t.etc), before);
+});
