@@ -202,6 +202,101 @@ describe('backbone', () => {
     );
   });
 
+  // What the per-device reading does as the disks get busier with no task more waiting
+  // (rank76, 2026-12-07; docs/model.md, "Every other kind of contention raises it"): with
+  // q the waiters the disks' requests can hold and f the floor (the deepest queue, the
+  // busiest's share), w - q + max(q / k, min(q, f)) rises with the waiters, the count of
+  // tasks waiting, the floor, and falls with the disks' queue and their number, never
+  // below max(w / k, min(w, f)): the bound rank-contention holds the disks' io to.
+  // Evenly over [min, max] (fast-check's doubles crowd the ends); the deepest queue is a
+  // share of the disks' (one disk's of them all).
+  const evenly = (min: number, max: number): fc.Arbitrary<number> => fc.integer({ min: 0, max: 1_000_000 }).map((i) => min + ((max - min) * i) / 1_000_000);
+  const aggregate = fc
+    .record({
+      w: evenly(0, 64),
+      k: evenly(1, 64),
+      busy: evenly(0, 1),
+      all: evenly(0, 64),
+      deepest: evenly(0, 1),
+      blocked: fc.option(evenly(0, 128), { nil: undefined }),
+    })
+    .map(({ deepest, ...a }) => ({ ...a, max: a.all * deepest }));
+  const perDeviceOf = (a: { w: number; k: number; busy: number; all: number; max: number; blocked: number | undefined }): number =>
+    perDevice(a.w, a.k, a.busy, { all: a.all, max: a.max, blocked: a.blocked });
+  const more = evenly(0, 16);
+
+  it('reads the waiters between max(w / k, min(w, the floor)) and w, whatever the disks', () => {
+    fc.assert(
+      fc.property(aggregate, (a) => {
+        const r = perDeviceOf(a);
+        const floor = Math.max(Math.min(1, a.busy), a.max);
+        return r <= a.w + 1e-9 && r >= Math.max(a.w / a.k, Math.min(a.w, floor)) - 1e-9;
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('rises with the waiters, the count of tasks waiting, the deepest queue and the busiest disk\'s share; falls only with the disks\' queue and their number', () => {
+    fc.assert(
+      fc.property(aggregate, more, (a, d) => {
+        const r = perDeviceOf(a);
+        const eps = 1e-9 * (1 + a.w);
+        return (
+          perDeviceOf({ ...a, w: a.w + d }) >= r - eps &&
+          perDeviceOf({ ...a, blocked: (a.blocked ?? 0) + d }) >= r - eps &&
+          perDeviceOf({ ...a, max: a.max + d }) >= r - eps &&
+          perDeviceOf({ ...a, busy: Math.min(1, a.busy + d) }) >= r - eps &&
+          perDeviceOf({ ...a, all: a.all + d }) <= r + eps &&
+          perDeviceOf({ ...a, k: a.k + d }) <= r + eps
+        );
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  // The busiest disk busier, or its queue deeper by δ, with no task more waiting: it stays
+  // the busiest, so the disks' number does not rise (k = the busy shares over the
+  // busiest's) and the floor does not fall; only the δ more the disks can hold is divided,
+  // so the reading falls by at most δ (of the tasks waiting, the share the waiters are).
+  it('falls with the busiest disk\'s queue deeper by δ, busier or not, by at most δ', () => {
+    fc.assert(
+      fc.property(aggregate, evenly(0, 1), more, evenly(0, 1), (a, own, d, busier) => {
+        const busy = Math.max(a.busy, 1e-3);
+        const after = Math.min(1, busy + busier);
+        const k = (a.k * busy + (after - busy)) / after; // the others' shares over a busier busiest
+        const r = perDeviceOf({ ...a, busy });
+        const now = perDeviceOf({ ...a, busy: after, k, all: a.all + d, max: Math.max(a.max, own * a.max + d) });
+        const held = a.blocked !== undefined && a.blocked > a.w ? a.w / a.blocked : 1;
+        return now >= r - d * held - 1e-9 * (1 + a.w);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  // No reading of these inputs can both rise with a quiet disk made busy and keep what the
+  // per-device reading was made for: eight waiters beside one saturated disk holding one
+  // request (the seven it cannot hold wait elsewhere and count whole, as the NFS waiters
+  // beside 1, 2, 4 or 8 disks a tenth busy do) read as eight, and one waiter on each of 8
+  // saturated disks reads as one; the second is the first with seven quiet disks made
+  // busy one by one, every disk's busy share and queue at least as high, the tasks waiting
+  // the same. So the fall is the reading's price, not a fault of its form.
+  it('cannot rise with each quiet disk made busy and read both one waiter on each of n saturated disks as one and n waiters beside one as n', () => {
+    for (const n of [2, 4, 8, 16]) {
+      const quiet = { busy: 0.05, queue: 0.05 };
+      const saturated = { busy: 1, queue: 1 };
+      let was = Infinity;
+      for (let busyDisks = 1; busyDisks <= n; busyDisks++) {
+        const disks = Array.from({ length: n }, (_, i) => (i < busyDisks ? saturated : quiet));
+        const all = disks.reduce((sum, d) => sum + d.queue, 0);
+        const r = perDevice(n, ioDevices(disks), 1, { all, max: 1, blocked: n });
+        if (busyDisks === 1) assert.equal(r, n, `${n} waiters beside one saturated disk`);
+        if (busyDisks === n) assert.ok(Math.abs(r - 1) < 1e-12, `one waiter on each of ${n} saturated disks: ${r}`);
+        assert.ok(r <= was, `${n} disks, ${busyDisks} busy: ${r} after ${was}`);
+        was = r;
+      }
+    }
+  });
+
   // ioWaiting and iowait × n count at most n waiters: on 2 CPUs four waiting on one disk
   // read as two, rank_io 196 against 392 on 16 CPUs (rank72, 2026-12-07).
   it('counts the tasks waiting for io beyond the machine\'s CPUs, which PSI and iowait cannot, from the count of tasks waiting for io', () => {
