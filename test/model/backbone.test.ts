@@ -273,6 +273,26 @@ describe('backbone', () => {
     );
   });
 
+  // A quiet disk made busy (β of the time, φ ≥ β I/Os in flight), no task more waiting:
+  // the disks hold up to φ more, the disks' number rises, and the floor is at least its
+  // queue; so the reading falls by at most what it counted on one device before,
+  // max(q / k, min(q, f)), reached where the waiters held were all counted there.
+  it('falls with a quiet disk made busy by at most the waiters it counted on one device before', () => {
+    fc.assert(
+      fc.property(aggregate, evenly(0, 1), evenly(0, 4), (a, beta, extra) => {
+        const busy = Math.max(a.busy, 0.1);
+        const phi = beta + extra;
+        const after = Math.max(busy, beta);
+        const k = beta >= 0.1 ? (a.k * busy + beta) / after : a.k;
+        const held = Math.min(a.w, a.blocked !== undefined && a.blocked > a.w ? (a.w * a.all) / a.blocked : a.all);
+        const counted = Math.max(held / a.k, Math.min(held, Math.max(busy, a.max)));
+        const r = perDeviceOf({ ...a, busy });
+        return perDeviceOf({ ...a, busy: after, k, all: a.all + phi, max: Math.max(a.max, phi) }) >= r - counted - 1e-9 * (1 + a.w);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   // No reading of these inputs can both rise with a quiet disk made busy and keep what the
   // per-device reading was made for: eight waiters beside one saturated disk holding one
   // request (the seven it cannot hold wait elsewhere and count whole, as the NFS waiters
