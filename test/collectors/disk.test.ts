@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs, { rmSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { mock, test } from 'node:test';
+import fc from 'fast-check';
 import { NOT_IN_SYSFS, createDiskCollector, diskExclusion, diskLayout, parseDiskstats } from '../../src/collectors/disk.js';
 import { ioDevices } from '../../src/model/features.js';
 import { CollectorError } from '../../src/util/errors.js';
@@ -184,6 +185,46 @@ test('scanDiskstats leaves to parseDiskstats an io_ticks or weighted time that N
   }
   const text = two.replace(' 1 2 0 0', ' 123456789012345 110000000 0 0');
   assert.deepEqual(scannedDisks(Buffer.from(text, 'latin1'), layout, false)?.map((d) => [d.ioTicksMs, d.weightedMs]), [[123_456_789_012_345, 110_000_000]]);
+});
+
+// io_ticks and the weighted time are read by Number() where fieldCounter is sure it reads
+// a counter (review76): against the plain parser, on lines whose two fields are counters,
+// forms Number() reads and parseDiskstats refuses, and garbage.
+test('scanDiskstats reads io_ticks and the weighted time as parseDiskstats does, for any text of theirs, or leaves the line to it', () => {
+  const digits = fc.stringMatching(/^\d{1,32}$/);
+  const exponent = fc
+    .tuple(fc.stringMatching(/^[1-9]\d{0,5}$/), fc.constantFrom('', '.'), fc.stringMatching(/^\d{0,12}$/), fc.constantFrom('e', 'E'), fc.constantFrom('', '+', '-'), fc.nat(10), fc.nat(120))
+    .map(([int, dot, fraction, e, sign, zeros, x]) => `${int}${dot}${dot === '' ? '' : fraction}${e}${sign}${'0'.repeat(zeros)}${x}`);
+  const decimal = fc.tuple(fc.stringMatching(/^[1-9]\d{0,8}$/), fc.stringMatching(/^\d{0,6}$/)).map(([int, fraction]) => `${int}.${fraction}`);
+  const zeros = fc.tuple(fc.stringMatching(/^[1-9]\d{0,8}$/), fc.integer({ min: 1, max: 6 })).map(([int, k]) => `${int}00.${'0'.repeat(k)}`);
+  // 15 characters that Number() reads as an 11-digit counter ending in 10 ("1.2345678910e10").
+  const asLong = fc.tuple(fc.integer({ min: 1, max: 9 }), fc.stringMatching(/^\d{8}$/)).map(([int, fraction]) => `${int}.${fraction}10e10`);
+  const garbage = fc.string({ unit: fc.constantFrom(...'0123456789.eE+-xXoObBIn_:/'), minLength: 1, maxLength: 18 });
+  const named = fc.constantFrom('Infinity', '0x1F', '0x174876E800', '+100', '-5', '1_0', '100.', '.5', '0010', '1e0100');
+  const field = fc.oneof({ weight: 12, arbitrary: digits }, exponent, decimal, zeros, asLong, garbage, named);
+  let read = 0;
+  let refused = 0;
+  fc.assert(
+    fc.property(fc.constantFrom(14, 18, 20), field, field, (columns, ticks, weighted) => {
+      const two = `${line('sda', 0, { ticks: 1 }, columns)}\n${line('sda1', 1, {}, columns)}\n`;
+      const layout = diskLayout(two, parseDiskstats(two).filter((d) => d.name === 'sda'))!;
+      const text = two.replace(' 1 2', ` ${ticks} ${weighted}`);
+      let parsed: { ioTicksMs: number; weightedMs: number } | undefined;
+      try {
+        parsed = parseDiskstats(text).find((d) => d.name === 'sda');
+      } catch (err) {
+        assert.ok(err instanceof CollectorError, String(err));
+        refused++;
+      }
+      const scanned = scannedDisks(Buffer.from(text, 'latin1'), layout, false);
+      if (scanned === undefined) return;
+      read++;
+      assert.ok(parsed !== undefined, `read ${JSON.stringify([ticks, weighted])} where parseDiskstats refuses it`);
+      assert.deepEqual([scanned[0]?.ioTicksMs, scanned[0]?.weightedMs], [parsed.ioTicksMs, parsed.weightedMs], JSON.stringify([ticks, weighted]));
+    }),
+    { numRuns: 2000 },
+  );
+  assert.ok(read > 500 && refused > 100, `read ${read}, refused ${refused}: both kinds of line must be tried`);
 });
 
 // counterAt gives -1 past 30 digits: taken as the count, the tick after read the whole

@@ -57,6 +57,20 @@ test('fieldCounter gives counterAt\'s number or refusal for any field without wh
   fc.assert(fc.property(fc.oneof(field, exponent, digits), (f) => sameAsCounterAt(f)), { numRuns: 3000 });
 });
 
+// "100.00" is 100 and "1.0000000010e10" 10000000010: each ends in the two digits its last two
+// characters are, below 10^15, and is refused only by having fewer digits than characters
+// (LEAST_OF_DIGITS; no test reached that guard, review76).
+test('fieldCounter refuses a decimal whose fraction is zeros or as long as its exponent, which Number() reads as a counter ending in its last two characters', () => {
+  // And a fraction of as many digits as its exponent: "1.0000000010e10" is 10000000010.
+  for (const field of ['100.00', '200.000', '1300.00', '12345600.00000', '1.0000000010e10', '9.1234567810e10']) {
+    sameAsCounterAt(field);
+    assert.equal(fieldCounter(bytes(field), 0, field.length), -1, field);
+  }
+  const zeros = fc.tuple(fc.stringMatching(/^[1-9]\d{0,8}$/), fc.integer({ min: 1, max: 6 })).map(([int, k]) => `${int}00.${'0'.repeat(k)}`);
+  const asLong = fc.tuple(fc.integer({ min: 1, max: 9 }), fc.stringMatching(/^\d{0,12}$/)).map(([int, fraction]) => `${int}.${fraction}e${fraction.length}`);
+  fc.assert(fc.property(fc.oneof(zeros, asLong), (f) => sameAsCounterAt(f)), { numRuns: 1000 });
+});
+
 test('onlySpacesAndNewlines finds every byte that tokens() splits on besides space and newline', () => {
   assert.equal(onlySpacesAndNewlines(bytes('cpu  1 2 3\ncpu0 1 2 3\n')), true);
   for (const ch of ['\t', '\v', '\f', '\r', '\u00a0']) {
