@@ -119,6 +119,21 @@ describe('runElim', () => {
     assert.deepEqual(cap.messages().filter((m) => m.includes('peek broke')), ['the sampler\'s peek between reports failed: peek broke; the reports go on']);
   });
 
+  it('says a peek\'s failure again once a peek between has worked', async () => {
+    const clock = new FakeClock();
+    const cap = captureLog();
+    const works = [false, true, false, false];
+    let n = 0;
+    const sampler = { ...scripted([0.1]), peek: () => { if (!works[n++]) throw new Error(`peek ${n} broke`); } };
+    const o = options({ sampler, clock, log: cap.log, firstReportMs: 1000, maxTicks: 4, random: () => 0.5 });
+    assert.equal(await runElim(o), 'max-ticks');
+    assert.equal(n, 4);
+    assert.deepEqual(cap.messages().filter((m) => m.includes('broke')), [
+      'the sampler\'s peek between reports failed: peek 1 broke; the reports go on',
+      'the sampler\'s peek between reports failed: peek 3 broke; the reports go on',
+    ]);
+  });
+
   it('takes no peek after it is stopped in its wait', async () => {
     const clock = new FakeClock();
     const controller = new AbortController();
