@@ -727,14 +727,6 @@ export interface Writers {
   settle(clock: Clock): Promise<void>;
 }
 
-// The history and metrics writers, their directories checked beside the reports.
-// The metrics file's and the history's directories are looked at beside the reports,
-// not before the first: each may be a name still to be made below a sticky directory
-// (/tmp, emptied at boot), where a user can put a FUSE mount of theirs whose server
-// reads each request and answers none. The thread that asked then waits even through
-// SIGKILL, so the start-up deadline's kill left a zombie holding LIM's pipe: never
-// reaped, never restarted, no rank for as long as the server ran (a hostile-user audit,
-// 2026-12-06). Until a check returns, its writer is off (the last 60 history records kept).
 // How many metrics writes apart the log's file system is asked whether it is full: once
 // a minute at the default 10 s interval, no cost a report can show (count-report).
 const SPACE_PROBE_REPORTS = 6;
@@ -751,6 +743,14 @@ export function logFailingProbed(appender: () => RotatingAppender | undefined): 
   };
 }
 
+// The history and metrics writers, their directories checked beside the reports.
+// The metrics file's and the history's directories are looked at beside the reports,
+// not before the first: each may be a name still to be made below a sticky directory
+// (/tmp, emptied at boot), where a user can put a FUSE mount of theirs whose server
+// reads each request and answers none. The thread that asked then waits even through
+// SIGKILL, so the start-up deadline's kill left a zombie holding LIM's pipe: never
+// reaped, never restarted, no rank for as long as the server ran (a hostile-user audit,
+// 2026-12-06). Until a check returns, its writer is off (the last 60 history records kept).
 // logFailing: whether the log file's writes fail now (undefined where the log is no file).
 export function openWriters(config: Readonly<Config>, opts: { noHistory: boolean; host: string; env: NodeJS.ProcessEnv; log: Logger; logFailing?: () => boolean | undefined }): Writers {
   const { host, env, log } = opts;
