@@ -898,20 +898,22 @@ export const KEPT_BACKUPS = 3;
 // user's files of such names, in a sticky directory the trust check accepts, sorted first
 // and last, so that their "oldest" was kept as the file before lavarank and root removed
 // its own real ones (2026-12-07, hostile21); where fs.protected_hardlinks is 0 their hard
-// links to any root file did the same (hostile22). The merge's copies and the elim's
-// backup (its second name outlives the rename that replaces the first) have one link.
+// links to any root file did the same (hostile22). The merge's copies have one link; a
+// saved elim has as many as the site's elim had, and any where uid is undefined.
 async function backupsOf(file: string, uid: number | undefined, prefix = `${basename(file)}.lavarank-`): Promise<string[]> {
   return await plainFiles(dirname(file), backupNames(await readdir(dirname(file)), prefix), uid);
 }
 
-// The paths in dir of those names that are regular files of one link (lstat, in libuv's
-// pool) that uid owns, or anyone where uid is undefined, in the order of names: what the
-// installer takes as its own files to remove or put back, never a link, a hard link to
-// another file or another user's file.
+// The paths in dir of those names that are regular files (lstat, in libuv's pool) that
+// uid owns, of one link, or any regular file where uid is undefined (a directory no one
+// but the installer can write: no one else put a file or a link there, and a saved elim
+// keeps the links the site gave it, whose --uninstall put nothing back; review76), in the
+// order of names: what the installer takes as its own files to remove or put back, never
+// a link, another user's file or, where others can write dir, a hard link.
 async function plainFiles(dir: string, names: readonly string[], uid: number | undefined): Promise<string[]> {
   const own = async (n: string): Promise<string[]> => {
     const st = await lstat(join(dir, n)).catch(() => undefined);
-    return st?.isFile() === true && (uid === undefined || st.uid === uid) && st.nlink === 1 ? [join(dir, n)] : [];
+    return st?.isFile() === true && (uid === undefined || (st.uid === uid && st.nlink === 1)) ? [join(dir, n)] : [];
   };
   return (await Promise.all(names.map(own))).flat();
 }

@@ -17,6 +17,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  linkSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -227,6 +228,20 @@ test('--force keeps the old elim under a name LIM never runs and --uninstall put
   assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
   assert.equal(statSync(t.elim).mode & 0o777, 0o755);
   assert.equal(existsSync(join(t.sbin, BACKUP_DIR)), false);
+});
+
+// The one-link rule keeps other users' hard links out of a directory they can write; in
+// the installer's own 0700 backup directory nobody else can reach a file to link it, and
+// a site's elim that has a second name of its own (a hard link the site made) was saved
+// with two links: --uninstall then put nothing back and removed the wrapper (review76).
+test('--uninstall puts back a saved elim that has another name of the site\'s, from the installer\'s own backup directory', async () => {
+  const t = tree('fresh');
+  plantForeignElim(t);
+  linkSync(t.elim, join(t.root, 'elim-site-copy'));
+  assert.equal((await install(t, '--force')).code, 0);
+  const u = await install(t, '--uninstall');
+  assert.equal(u.code, 0, u.err);
+  assert.equal(readFileSync(t.elim, 'utf8'), FOREIGN);
 });
 
 // Runs fn with fs.<name> replaced by a version that throws ENOSPC (as on a full disk)
