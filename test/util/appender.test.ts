@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, lchownSync, constants, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+import { describe, it, mock } from 'node:test';
 import { makeDir, makeDirSync, OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
 import { exitHolds } from '../../src/util/exit.js';
 import { atLstatAnswer, mkfifo, tempDir, until } from '../helpers.js';
@@ -221,6 +223,30 @@ describe('RotatingAppender', () => {
       assert.deepEqual(lines(join(dir, 'sub', 'h.jsonl')), Array.from({ length: 100 }, (_, i) => `{"i":${i}}`));
       assert.equal(a.stats.linesWritten, 100);
     } finally {
+      cleanup();
+    }
+  });
+
+  // probeSpace (rel75) was reached only by faults/disk's full tmpfs, where a later probe
+  // also ends the state: its reset at a write that succeeds passed every test removed (review76).
+  it('probeSpace says failing where the file system has no free block, and a write that succeeds ends it', async () => {
+    const { dir, cleanup } = tempDir();
+    const statfs = mock.method(fsp, 'statfs', async () => ({ type: 0, bsize: 4096, blocks: 100, bfree: 0, bavail: 0, files: 10, ffree: 10 }));
+    syncBuiltinESMExports();
+    try {
+      const a = new RotatingAppender({ path: join(dir, 'h.jsonl'), maxBytes: 1 << 20, keep: 2 });
+      assert.equal(a.isFailing, false);
+      a.probeSpace();
+      await a.flush(1000);
+      assert.equal(statfs.mock.callCount(), 1);
+      assert.equal(a.isFailing, true, 'no free block');
+      a.append('{"i":0}');
+      await a.flush(1000);
+      assert.equal(a.isFailing, false, 'the write went through');
+      await a.close(1000);
+    } finally {
+      statfs.mock.restore();
+      syncBuiltinESMExports();
       cleanup();
     }
   });
