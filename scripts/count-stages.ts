@@ -70,6 +70,7 @@ function stagesOf(ctx: {
   history: (result: RankResult) => void;
   hook: () => void;
   loop: (n: number) => Promise<void>;
+  peeking: (n: number) => Promise<void>;
 }): Stage[] {
   const feats = toFeatures(ctx.sample);
   const own: Array<[string, number]> = [['rank', ctx.result.rank]];
@@ -87,6 +88,7 @@ function stagesOf(ctx: {
     { name: 'history record (a batch of 6 every 6th)', run: () => ctx.history(ctx.result) },
     { name: 'tick hook: parent check, summary', run: ctx.hook },
     { name: 'loop: runElim over instant stages, less its wait', run: () => undefined, whole: ctx.loop },
+    { name: '  and a peek that does nothing, less the loop', run: () => undefined, whole: ctx.peeking, less: 'loop: runElim over instant stages, less its wait' },
   ];
 }
 
@@ -133,12 +135,15 @@ async function child(node: 'small' | 'big', calls: number, dir: string): Promise
     summarize(tick);
   };
   // At 50 ms, which valgrind's slowness never puts behind schedule (a warning a report).
-  const loop = async (n: number): Promise<void> => {
+  // peek: the sampler's peek, whose wake the loop times beside the report's sleep.
+  const loopOf = (peek?: () => void) => async (n: number): Promise<void> => {
     const rankers = { current: () => ({ name: result.model, rank: () => result }) };
-    await runElim({ sampler: { sample: () => sample }, rankers, out: { write: () => 'written' }, log, clock: systemClock, signal: new AbortController().signal, resource: 'rank', intervalMs: 50, firstReportMs: 50, pessimisticAfter: 3, pessimisticRank: 1000, maxTicks: n });
+    await runElim({ sampler: peek === undefined ? { sample: () => sample } : { sample: () => sample, peek }, rankers, out: { write: () => 'written' }, log, clock: systemClock, signal: new AbortController().signal, resource: 'rank', intervalMs: 50, firstReportMs: 50, pessimisticAfter: 3, pessimisticRank: 1000, maxTicks: n });
   };
 
-  const stages = stagesOf({ sampler, instant, ranker, model, sample, result, line, sink, history, hook, loop });
+  const loop = loopOf();
+  const peeking = loopOf(() => undefined);
+  const stages = stagesOf({ sampler, instant, ranker, model, sample, result, line, sink, history, hook, loop, peeking });
   const pass = async (s: Stage, n: number): Promise<void> => {
     if (s.whole !== undefined) return s.whole(n);
     for (let i = 0; i < n; i++) {
