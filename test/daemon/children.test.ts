@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -303,11 +303,15 @@ test('a flooding child is read no further than FLOOD_BYTES between two reports: 
 });
 
 test('huge tokens are dropped with bounded memory and the reports after them are read', async () => {
-  const h = start([elim('hugetoken')]);
+  const go = join(dir, 'hugetoken.go');
+  const h = start([elim('hugetoken')], { env: { ...process.env, HUGETOKEN_GO: go } });
   try {
     assert.equal(await waitFor('after', () => valueOf(h.elims, 'after')), 7);
     // dropped as an oversized token, or (past the reading budget) skipped unparsed
     assert.ok(h.messages().some((m) => m.includes('longer than 1024 bytes') || m.includes('only its newest output is read')));
+    // The 1 MB token only now: written a fixed second later, a test process without a
+    // CPU for that second met its value alone.
+    writeFileSync(go, '');
     // the 1 MB token exceeds the flood budget: only the newest chunk, with the report, is parsed
     assert.equal(await waitFor('later', () => valueOf(h.elims, 'later')), 8);
     assert.ok(h.messages().some((m) => m.includes('only its newest output is read')));
