@@ -105,7 +105,9 @@ export function sleep(ms: number): Promise<void> {
 }
 
 // Polls until check() gives something other than undefined, or throws after timeoutMs.
-export async function until<T>(what: string, check: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+// The default guards against a hang and judges no speed: a loaded CI host took over
+// 10 s to start an elim and write its first metrics file (faults/disk, 2026-12-07).
+export async function until<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
