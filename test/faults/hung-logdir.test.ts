@@ -57,9 +57,9 @@ describe("a start held by another user's FUSE server that reads every request an
     await withSilentServer(
       (mount, dir) => ({ env: { LSF_LOGDIR: dir }, args: ['--config', join(mount, 'lavarank.yaml'), '--test-startup-deadline', '3'] }),
       async (elim) => {
-        const ended = await until('the end of the pipe', () => pipeEnded(elim) || undefined, 12_000).catch(() => false);
+        const ended = await until('the end of the pipe', () => pipeEnded(elim) || undefined).catch(() => false);
         const state = existsSync(`/proc/${elim.pid}/status`) ? /^State:\s+(.*)$/m.exec(readFileSync(`/proc/${elim.pid}/status`, 'utf8'))?.[1] : 'reaped';
-        assert.equal(ended, true, `the pipe still had a writer 12 s after a start with a 3 s start-up deadline (elim ${state})`);
+        assert.equal(ended, true, `the pipe still had a writer 60 s after a start with a 3 s start-up deadline (elim ${state})`);
         assert.equal(elim.reports().length, 0);
         assert.equal(isAlive(elim.pid), false, `the elim is ${state}`);
       },
@@ -67,25 +67,27 @@ describe("a start held by another user's FUSE server that reads every request an
   });
 });
 
-// Reports within 12 s of a start with a 5 s start-up deadline, asserted to be 3 or more.
+// Reports before the start-up deadline (the product's 60 s) or the harness's 60 s guard,
+// asserted to be 3 or more: a start held by the mount makes none. A 5 s deadline judged the
+// load too: a loaded host's start, its imports included, ran past it and exited.
 async function assertReports(elim: Elim, what: string): Promise<void> {
-  await Promise.race([elim.waitForReports(3, 12_000).catch(() => undefined), elim.exited]);
+  await Promise.race([elim.waitForReports(3).catch(() => undefined), elim.exited]);
   const reports = elim.reports().length;
   const wchan = isAlive(elim.pid) ? readFileSync(`/proc/${elim.pid}/wchan`, 'utf8') : 'not running';
-  assert.ok(reports >= 3, `${reports} reports within 12 s of the start with ${what} on the user's mount and a 5 s start-up deadline (main thread in ${wchan})`);
+  assert.ok(reports >= 3, `${reports} reports within 60 s of the start with ${what} on the user's mount (main thread in ${wchan})`);
 }
 
 describe("the log's location on another user's FUSE mount whose server reads every request and answers none", { skip: NEED }, () => {
   it('log.file there: the elim reports before its start-up deadline', async () => {
     await withSilentServer(
-      (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } }, args: ['--test-startup-deadline', '5'] }),
+      (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } } }),
       (elim) => assertReports(elim, 'log.file'),
     );
   });
 
   it("LSF_LOGDIR there (the log's default location): the elim reports before its start-up deadline", async () => {
     await withSilentServer(
-      (mount) => ({ env: { LSF_LOGDIR: mount }, override: { log: { file: null } }, args: ['--test-startup-deadline', '5'] }),
+      (mount) => ({ env: { LSF_LOGDIR: mount }, override: { log: { file: null } } }),
       (elim) => assertReports(elim, 'LSF_LOGDIR'),
     );
   });
@@ -96,11 +98,11 @@ describe("the log's location on another user's FUSE mount whose server reads eve
     await withSilentServer(
       (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } }, testInterval: 0.5 }),
       async (elim) => {
-        await elim.waitForReports(3, 12_000);
+        await elim.waitForReports(3);
         process.kill(elim.pid, 'SIGTERM');
-        const ended = await until('the end of the pipe', () => pipeEnded(elim) || undefined, 12_000).catch(() => false);
+        const ended = await until('the end of the pipe', () => pipeEnded(elim) || undefined).catch(() => false);
         const state = existsSync(`/proc/${elim.pid}/status`) ? /^State:\s+(.*)$/m.exec(readFileSync(`/proc/${elim.pid}/status`, 'utf8'))?.[1] : 'reaped';
-        assert.equal(ended, true, `the pipe still had a writer 12 s after SIGTERM (elim ${state})`);
+        assert.equal(ended, true, `the pipe still had a writer 60 s after SIGTERM (elim ${state})`);
       },
     );
   });
@@ -110,9 +112,9 @@ describe("the log's location on another user's FUSE mount whose server reads eve
     await withSilentServer(
       (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } }, testInterval: 0.5 }),
       async (elim, dir) => {
-        await elim.waitForReports(3, 12_000);
+        await elim.waitForReports(3);
         process.kill(elim.pid, 'SIGTERM');
-        await until('the end of the pipe', () => pipeEnded(elim) || undefined, 12_000);
+        await until('the end of the pipe', () => pipeEnded(elim) || undefined);
         const next = join(dir, `lavarank.${hostname()}.log`);
         const text = existsSync(next) ? readFileSync(next, 'utf8') : '(no file)';
         assert.match(text, /"msg":"lavarank starting"/);
@@ -127,7 +129,7 @@ describe("the log's location on another user's FUSE mount whose server reads eve
     await withSilentServer(
       (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } }, config: `model: ${join(mount, 'model.json')}`, args: ['--test-startup-deadline', '3'] }),
       async (elim, dir) => {
-        await until('the end of the pipe', () => pipeEnded(elim) || undefined, 12_000);
+        await until('the end of the pipe', () => pipeEnded(elim) || undefined);
         const next = join(dir, `lavarank.${hostname()}.log`);
         const text = existsSync(next) ? readFileSync(next, 'utf8') : '(no file)';
         assert.match(text, /"msg":"start-up did not finish within 3 s: loading the model has not returned/);
@@ -159,10 +161,10 @@ describe("the log's location on another user's FUSE mount whose server reads eve
     await withSilentServer(
       (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } } }),
       async (elim, dir, server) => {
-        await elim.waitForReports(3, 12_000);
+        await elim.waitForReports(3);
         server.kill('SIGKILL'); // the held check fails (ENOTCONN) and the chooser goes on
         const next = join(dir, `lavarank.${hostname()}.log`);
-        const text = await until('the next log location', () => (existsSync(next) && /log location skipped/.test(readFileSync(next, 'utf8')) ? readFileSync(next, 'utf8') : undefined), 10_000).catch(() => (existsSync(next) ? readFileSync(next, 'utf8') : '(no file)'));
+        const text = await until('the next log location', () => (existsSync(next) && /log location skipped/.test(readFileSync(next, 'utf8')) ? readFileSync(next, 'utf8') : undefined)).catch(() => (existsSync(next) ? readFileSync(next, 'utf8') : '(no file)'));
         assert.match(text, /"msg":"lavarank starting"/);
         assert.match(text, new RegExp(`log location skipped: ${dir}/mnt/lavarank.log \\(log.file\\)`));
       },
@@ -171,7 +173,7 @@ describe("the log's location on another user's FUSE mount whose server reads eve
 
   it('LSF_ENVDIR there, with child elims (lsf.shared): the elim reports before its start-up deadline', async () => {
     await withSilentServer(
-      (mount, dir) => ({ env: { LSF_ENVDIR: mount, LSF_LOGDIR: dir }, config: 'elims:\n  - name: short\n    command: [/bin/true]', args: ['--test-startup-deadline', '5'] }),
+      (mount, dir) => ({ env: { LSF_ENVDIR: mount, LSF_LOGDIR: dir }, config: 'elims:\n  - name: short\n    command: [/bin/true]' }),
       (elim) => assertReports(elim, 'LSF_ENVDIR'),
     );
   });
@@ -180,8 +182,8 @@ describe("the log's location on another user's FUSE mount whose server reads eve
     await withSilentServer(
       (mount, dir) => ({ env: { LSF_ENVDIR: mount, LSF_LOGDIR: dir }, config: 'elims:\n  - name: short\n    command: [/bin/true]' }),
       async (elim) => {
-        await elim.waitForReports(2, 12_000);
-        const said = await elim.waitForLog((l) => /^the child elims wait for lsf\.shared, whose read has not returned at the first report/.test(String(l['msg'])), 10_000).catch(() => undefined);
+        await elim.waitForReports(2);
+        const said = await elim.waitForLog((l) => /^the child elims wait for lsf\.shared, whose read has not returned at the first report/.test(String(l['msg']))).catch(() => undefined);
         assert.ok(said !== undefined, `no line about the child elims: ${elim.log().map((l) => String(l['msg'])).join(' | ')}`);
         assert.equal(said['level'], 'warn');
       },
