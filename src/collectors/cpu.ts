@@ -486,8 +486,7 @@ const LOAD1_MS = 60_000;
 // sees it. scanStat reads it while the CPU set stays the same; parseStat on the first
 // tick, after a change, and for text scanStat does not expect.
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
-  // One record: read once at the report and at the peek, whatever the CPUs and interrupts.
-  const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen, true, true);
+  const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen);
   // The clock collect() is given, where the times can be held against it (wallJiffies):
   // the kernel's own, not a fake tree's nor lxcfs's.
   const kernelClock = options.kernelClock ?? (onProcFs(file.path) ? processMonotonicMs : false);

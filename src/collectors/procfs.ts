@@ -69,9 +69,8 @@ export function openKernelFile(collector: string, path: string): number {
 // each read at the offset the previous one ended, as seq_file expects); returns the
 // length. A seq_file read returns about a page at a time, so a short read is not the
 // end: the end is a read of 0 bytes, or, for a kept file, a first read of at most
-// SHORT_READ_ENDS bytes when its records are small (shortEnds), or short of the buffer
-// when the file is one record (whole).
-function readFrom(collector: string, path: string, fd: number, position: 0 | null, shortEnds = false, whole = false): number {
+// SHORT_READ_ENDS bytes when its records are small (shortEnds).
+function readFrom(collector: string, path: string, fd: number, position: 0 | null, shortEnds = false): number {
   let length = 0;
   for (;;) {
     let n: number;
@@ -84,7 +83,7 @@ function readFrom(collector: string, path: string, fd: number, position: 0 | nul
       const why = code === 'EAGAIN' ? 'read would block (not a kernel file?)' : (code ?? String(err));
       throw new CollectorError(collector, `cannot read ${path}: ${why}`, { cause: err });
     }
-    if (n === 0 || (position === 0 && length === 0 && ((shortEnds && n <= SHORT_READ_ENDS) || (whole && n < scratch.length)))) return length + n;
+    if (n === 0 || (shortEnds && position === 0 && length === 0 && n <= SHORT_READ_ENDS)) return length + n;
     if (length > 0) {
       if (length + n > scratch.length) grow(collector, path, length, length + n);
       spill.copy(scratch, length, 0, n);
@@ -107,12 +106,6 @@ function readFrom(collector: string, path: string, fd: number, position: 0 | nul
 // to a read of 0 bytes (kernelFile's smallRecords: false). A file opened for each
 // read (a fake root, a FIFO in a kernel file's place) is too.
 const SHORT_READ_ENDS = 2048;
-// A file printed as one record (/proc/stat: stat_open's single_open_size, whose show_stat
-// is run into a buffer grown until the whole file fits) gives all of it that fits the
-// caller's buffer at its first read, so a first read short of the buffer is the whole file,
-// however long (kernelFile's wholeRecord). On a 128-CPU node /proc/stat passes 2 048 bytes,
-// and its read of 0 bytes cost 7 000 instructions twice an interval (the report's and the
-// peek's read, callgrind in process, perf22).
 
 // Makes the read buffer hold at least `needed` bytes, keeping its first `length`.
 function grow(collector: string, path: string, length: number, needed: number): void {
@@ -175,8 +168,7 @@ export interface KernelFile {
 // --lite-mode). Any other file is opened for each read. A failed read closes the
 // descriptor (a removed device's attribute fails for good), so the next read opens the
 // file again and a file that came back is found. Errors are readKernelBytes's.
-// wholeRecord: the file is one record, read once where kept (see SHORT_READ_ENDS).
-export function kernelFile(collector: string, path: string, keepOpen: (path: string) => boolean = onKernelFs, smallRecords = true, wholeRecord = false): KernelFile {
+export function kernelFile(collector: string, path: string, keepOpen: (path: string) => boolean = onKernelFs, smallRecords = true): KernelFile {
   let fd: number | undefined;
   let keep: boolean | undefined; // decided at the first open: a statfs per read would cost what keeping saves
   let view: Buffer | undefined; // the last view returned, reused while the buffer and the length are the same
@@ -193,7 +185,7 @@ export function kernelFile(collector: string, path: string, keepOpen: (path: str
     }
     let length: number;
     try {
-      length = keep === true ? readFrom(collector, path, fd, 0, smallRecords, wholeRecord) : readFrom(collector, path, fd, null);
+      length = keep === true ? readFrom(collector, path, fd, 0, smallRecords) : readFrom(collector, path, fd, null);
     } catch (err) {
       close();
       // A file that cannot be read at an offset (a stream: ESPIPE) is read as one, opened each time.

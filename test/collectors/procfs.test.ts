@@ -78,29 +78,6 @@ test('a kept file of large records (smallRecords false: /proc/diskstats, a disk 
   }
 });
 
-test('a kept file of one record (wholeRecord: /proc/stat) is read once when its first read is short of the buffer, however long; one that fills the buffer is read to its end', (t) => {
-  const dir = tempDir(t);
-  const reads = countReads(t);
-  // 25 kB: the generated 128-CPU node's /proc/stat; 200 kB: more than the 64 kB buffer's
-  // first read, read to its end (four reads and one of 0 bytes), then once in the grown buffer.
-  const cases: Array<[size: number, keep: boolean, expected: [first: number, then: number]]> = [[1200, true, [1, 1]], [25_000, true, [1, 1]], [200_000, true, [5, 1]], [25_000, false, [2, 2]]];
-  for (const [size, keep, expected] of cases) {
-    const path = join(dir, `stat${size}`);
-    const text = 'x'.repeat(size - 1) + '\n';
-    writeFileSync(path, text);
-    const file = kernelFile('cpu', path, () => keep, true, true);
-    try {
-      for (let i = 0; i < 2; i++) {
-        const before = reads();
-        assert.equal(file.text(), text, `${size} bytes read whole`);
-        assert.equal(reads() - before, expected[i], `${size} bytes, ${keep ? 'kept open' : 'opened each time'}, read ${i + 1}`);
-      }
-    } finally {
-      file.close();
-    }
-  }
-});
-
 test('a kept file whose first read gives at most half a page is read once; a longer one, and a file opened for each read, to a read of 0 bytes', (t) => {
   const dir = tempDir(t);
   const reads = countReads(t);
