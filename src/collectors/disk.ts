@@ -309,7 +309,7 @@ export function diskExclusion(name: string, sysRoot: string | undefined): string
 // Without options.detail (the daemon), only io_ticks is read: no device list, no throughput.
 export function createDiskCollector(options: CollectorOptions = {}): Collector<'disk'> {
   // Read to its end: one record is a disk with all its partitions (see SHORT_READ_ENDS).
-  const diskstats = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'diskstats'), options.keepOpen, false);
+  const diskstats = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'diskstats'), options.keepOpen, 'many');
   const file = diskstats.path;
   const sysRoot = options.sysRoot ?? '/sys';
   const detail = options.detail ?? true;

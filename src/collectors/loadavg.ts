@@ -68,7 +68,7 @@ export function createLoadCollector(options: CollectorOptions = {}): LoadCollect
   const file = kernelFile(NAME, procPath(procRoot, 'loadavg'), options.keepOpen);
   const sysRoot = options.sysRoot ?? '/sys';
   const onlineFile = kernelFile(NAME, procPath(sysRoot, 'devices/system/cpu/online'), options.keepOpen);
-  const statFile = kernelFile(NAME, procPath(procRoot, 'stat'), options.keepOpen);
+  const statFile = kernelFile(NAME, procPath(procRoot, 'stat'), options.keepOpen, 'one');
   const load = numberSlots(2);
   // The CPU list changes only with hotplug: it is parsed again only when its text does.
   let onlineText: string | undefined;

@@ -68,10 +68,12 @@ export function openKernelFile(collector: string, path: string): number {
 // or from offset 0 (position 0: a kernel file kept open is read again from its start,
 // each read at the offset the previous one ended, as seq_file expects); returns the
 // length. A seq_file read returns about a page at a time, so a short read is not the
-// end: the end is a read of 0 bytes, or, for a kept file, a first read of at most
-// SHORT_READ_ENDS bytes when its records are small (shortEnds).
-function readFrom(collector: string, path: string, fd: number, position: 0 | null, shortEnds = false): number {
+// end: the end is a read of 0 bytes, or, for a kept file, a first read short of what
+// `records` allows (Records).
+function readFrom(collector: string, path: string, fd: number, position: 0 | null, records: Records = 'many'): number {
   let length = 0;
+  // The longest first read that is the whole file; read whole only from offset 0.
+  const ends = position !== 0 ? -1 : records === 'one' ? scratch.length - 1 : records === 'small' ? SHORT_READ_ENDS : -1;
   for (;;) {
     let n: number;
     try {
@@ -83,7 +85,7 @@ function readFrom(collector: string, path: string, fd: number, position: 0 | nul
       const why = code === 'EAGAIN' ? 'read would block (not a kernel file?)' : (code ?? String(err));
       throw new CollectorError(collector, `cannot read ${path}: ${why}`, { cause: err });
     }
-    if (n === 0 || (shortEnds && position === 0 && length === 0 && n <= SHORT_READ_ENDS)) return length + n;
+    if (n === 0 || (length === 0 && n <= ends)) return length + n;
     if (length > 0) {
       if (length + n > scratch.length) grow(collector, path, length, length + n);
       spill.copy(scratch, length, 0, n);
@@ -103,9 +105,18 @@ function readFrom(collector: string, path: string, fd: number, position: 0 | nul
 // attribute comes whole in one read. Not /proc/diskstats: its record is a disk with
 // all its partitions (block/genhd.c, diskstats_show), and a disk of 30 partitions
 // after a few loop devices stops the first read at a few hundred bytes; it is read
-// to a read of 0 bytes (kernelFile's smallRecords: false). A file opened for each
+// to a read of 0 bytes (kernelFile's records: 'many'). A file opened for each
 // read (a fake root, a FIFO in a kernel file's place) is too.
 const SHORT_READ_ENDS = 2048;
+
+// What a kept file's records are, which says when its first read from offset 0 is the
+// whole file: 'one', a single_open file that prints itself as one record (/proc/stat,
+// single_open_size in fs/proc/stat.c: 25 kB on 128 CPUs), whole in any first read
+// shorter than the buffer, since seq_read_iter (and seq_read before 5.10) shows the
+// record into its own buffer, grown until it fits, and copies as much as was asked; a
+// read that fills the buffer goes on. 'small', records far under half a page
+// (SHORT_READ_ENDS). 'many', anything else, read to a read of 0 bytes.
+export type Records = 'one' | 'small' | 'many';
 
 // Makes the read buffer hold at least `needed` bytes, keeping its first `length`.
 function grow(collector: string, path: string, length: number, needed: number): void {
@@ -168,7 +179,7 @@ export interface KernelFile {
 // --lite-mode). Any other file is opened for each read. A failed read closes the
 // descriptor (a removed device's attribute fails for good), so the next read opens the
 // file again and a file that came back is found. Errors are readKernelBytes's.
-export function kernelFile(collector: string, path: string, keepOpen: (path: string) => boolean = onKernelFs, smallRecords = true): KernelFile {
+export function kernelFile(collector: string, path: string, keepOpen: (path: string) => boolean = onKernelFs, records: Records = 'small'): KernelFile {
   let fd: number | undefined;
   let keep: boolean | undefined; // decided at the first open: a statfs per read would cost what keeping saves
   let view: Buffer | undefined; // the last view returned, reused while the buffer and the length are the same
@@ -185,7 +196,7 @@ export function kernelFile(collector: string, path: string, keepOpen: (path: str
     }
     let length: number;
     try {
-      length = keep === true ? readFrom(collector, path, fd, 0, smallRecords) : readFrom(collector, path, fd, null);
+      length = keep === true ? readFrom(collector, path, fd, 0, records) : readFrom(collector, path, fd, null);
     } catch (err) {
       close();
       // A file that cannot be read at an offset (a stream: ESPIPE) is read as one, opened each time.

@@ -63,18 +63,50 @@ function countReads(t: TestContext): () => number {
   return () => spy.mock.callCount();
 }
 
-test('a kept file of large records (smallRecords false: /proc/diskstats, a disk and its partitions in one) is read to a read of 0 bytes after a short first read', (t) => {
+test('a kept file of large records (records "many": /proc/diskstats, a disk and its partitions in one) is read to a read of 0 bytes after a short first read', (t) => {
   const dir = tempDir(t);
   const reads = countReads(t);
   const path = join(dir, 'diskstats');
   writeFileSync(path, '   7       0 loop0 1 0 2 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n');
-  const file = kernelFile('disk', path, () => true, false);
+  const file = kernelFile('disk', path, () => true, 'many');
   try {
     const before = reads();
     assert.match(file.text(), /loop0/);
     assert.equal(reads() - before, 2);
   } finally {
     file.close();
+  }
+});
+
+test('a kept file of one record (/proc/stat) ends at a first read shorter than the buffer, and one longer than the buffer is still read whole', (t) => {
+  const dir = tempDir(t);
+  const reads = countReads(t);
+  // /proc/stat on 128 CPUs: 25 kB, past half a page, one seq_file record.
+  const stat = join(dir, 'stat');
+  writeFileSync(stat, `${'cpu0 1 2 3 4 5 6 7 8 9 10\n'.repeat(1000)}`);
+  const file = kernelFile('cpu', stat, () => true, 'one');
+  try {
+    for (let i = 0; i < 2; i++) {
+      const before = reads();
+      assert.equal(file.bytes().length, 26_000);
+      assert.equal(reads() - before, 1);
+    }
+  } finally {
+    file.close();
+  }
+  // Past the read buffer (64 kB or more, grown by the tests before): every byte, kept open or not.
+  const lines: string[] = [];
+  for (let i = 0; i < 120_000; i++) lines.push(`intr${i} ${i * 7919} ${i % 13}`);
+  const text = `${lines.join('\n')}\n`; // about 2.3 MB
+  writeFileSync(join(dir, 'big'), text);
+  for (const keep of [true, false]) {
+    const big = kernelFile('cpu', join(dir, 'big'), () => keep, 'one');
+    try {
+      assert.equal(big.text(), text);
+      assert.equal(big.text(), text, 'read again');
+    } finally {
+      big.close();
+    }
   }
 });
 
