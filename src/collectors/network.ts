@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { createLinkSpeeds } from './linkspeed.js';
 import { kernelFile, procPath } from './procfs.js';
-import { badLine, byteIndex, bytesAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens } from './text.js';
+import { badLine, bytesAt, lastLineStart, lastLineStartOf, latin1At, numberSlots, ratePerSec, toNumber, tokens } from './text.js';
 import { TableReader, keptEntries } from './table.js';
 import type { Collector, CollectorOptions, NetInterface, NetworkReading } from './types.js';
 
@@ -48,14 +48,13 @@ export function isPhysicalInterface(name: string, sysRoot: string): boolean {
   return name !== 'lo' && existsSync(procPath(sysRoot, 'class/net', name, 'device'));
 }
 
-const NEWLINE = 10;
+const NEWLINE_TEXT = '\n';
 
 // Where one interface's line starts in /proc/net/dev: the text from the start of the
 // line through the colon ("%6s:").
 interface NetLine {
   name: string;
-  needle: Buffer; // "\n" and the line's start
-  needleText: string;
+  needleText: string; // "\n" and the line's start
   hint: number; // where the needle was last found; the search starts a little before
 }
 
@@ -72,11 +71,11 @@ export interface NetLayout {
   interfaces: NetLine[];
 }
 
-// How many newlines the bytes hold: a native search per line, a few µs on a node's
-// handful of interfaces.
-function newlines(bytes: Uint8Array): number {
+// How many newlines the text holds: String's own search, a builtin call per line
+// (a search of the bytes goes through Function.prototype.call, twice the instructions).
+function newlines(text: string): number {
   let count = 0;
-  for (let p = byteIndex(bytes, NEWLINE, 0); p >= 0; p = byteIndex(bytes, NEWLINE, p + 1)) count++;
+  for (let p = text.indexOf(NEWLINE_TEXT); p >= 0; p = text.indexOf(NEWLINE_TEXT, p + 1)) count++;
   return count;
 }
 
@@ -105,7 +104,7 @@ export function netDevLayout(text: string, interfaces: readonly NetCounters[]): 
   for (const c of interfaces) {
     const f = found.get(c.name);
     if (f === undefined) return undefined;
-    lines.push({ name: c.name, needle: Buffer.from(`\n${f.prefix}`, 'latin1'), needleText: `\n${f.prefix}`, hint: f.at });
+    lines.push({ name: c.name, needleText: `\n${f.prefix}`, hint: f.at });
   }
   const lastAt = lastLineStart(text);
   const colon = text.indexOf(':', lastAt);
@@ -142,8 +141,10 @@ export function netScanFor(layout: NetLayout): NetScan {
 // cost 1 800 instructions), and rx and tx are matched as \d+ and their lengths checked
 // where they are read: a bounded \d{1,30} costs the regular-expression interpreter
 // about 1 400 instructions more a line than \d+ (callgrind, --lite-mode).
+// They run on the whole file's text, from the line's rx: none of their parts matches a
+// newline, and `(?![^\n])` is the line's end as `$` was in a string of the line.
 const RX_TO_TX = /\d+(?: +[^\s|]+){7} +/y;
-const TX_TO_END = /\d+(?: +[^\s|]+){7,} *$/y;
+const TX_TO_END = /\d+(?: +[^\s|]+){7,} *(?![^\n])/y;
 const MAX_DIGITS = 30; // of rx and tx, as parseNetDev's toNumber takes them
 const SPACE_CODE = 32;
 
@@ -157,43 +158,40 @@ const SPACE = ' ';
 // parseNetDev reads it all. When
 // it returns true, parseNetDev gives the same counters for these interfaces, or
 // rejects a line this does not read. Updates the hints.
-// One string per line, searched with regular expressions that only test and move
-// lastIndex: a match array and its strings (exec) allocated more than the line, and
-// walking the padding byte by byte in the interpreter took about three times as long.
+// One string of the whole file (1.6 kB on 8 NICs), searched with String's builtins and
+// with regular expressions that only test and move lastIndex: a string per line cost
+// 56 000 instructions a call more on the big node (the lines' strings, and searches of
+// the bytes through Function.prototype.call); a match array and its strings (exec)
+// allocated more than the line, and walking the padding byte by byte in the
+// interpreter took about three times as long.
 export function scanNetDev(bytes: Buffer, layout: NetLayout, into: NetScan): boolean {
-  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes)) || newlines(bytes) !== layout.lines) return false;
+  if (!bytesAt(bytes, layout.last, lastLineStartOf(bytes))) return false;
+  const text = latin1At(bytes, 0, bytes.length);
+  if (newlines(text) !== layout.lines) return false;
   for (let k = 0; k < layout.interfaces.length; k++) {
     const i = layout.interfaces[k]!;
-    let line = lineAt(bytes, i.hint);
     // Where it was: most lines do not move.
-    if (!line.startsWith(i.needleText)) {
-      let at = bytes.indexOf(i.needle, Math.max(0, i.hint - HINT_SLACK));
-      if (at < 0) at = bytes.indexOf(i.needle);
+    if (!text.startsWith(i.needleText, i.hint)) {
+      let at = text.indexOf(i.needleText, Math.max(0, i.hint - HINT_SLACK));
+      if (at < 0) at = text.indexOf(i.needleText);
       if (at < 0) return false;
       i.hint = at;
-      line = lineAt(bytes, at);
     }
-    let rxStart = i.needleText.length;
-    while (line.charCodeAt(rxStart) === SPACE_CODE) rxStart++;
+    let rxStart = i.hint + i.needleText.length;
+    while (text.charCodeAt(rxStart) === SPACE_CODE) rxStart++;
     RX_TO_TX.lastIndex = rxStart;
-    if (!RX_TO_TX.test(line)) return false;
-    const rxEnd = line.indexOf(SPACE, rxStart); // rx's digits end at the first space
+    if (!RX_TO_TX.test(text)) return false;
+    const rxEnd = text.indexOf(SPACE, rxStart); // rx's digits end at the first space
     if (rxEnd - rxStart > MAX_DIGITS) return false;
     const txStart = RX_TO_TX.lastIndex;
     TX_TO_END.lastIndex = txStart;
-    if (!TX_TO_END.test(line)) return false;
-    const txEnd = line.indexOf(SPACE, txStart); // seven fields or more follow tx
+    if (!TX_TO_END.test(text)) return false;
+    const txEnd = text.indexOf(SPACE, txStart); // seven fields or more follow tx
     if (txEnd - txStart > MAX_DIGITS) return false;
-    into.rxBytes[k] = Number(line.slice(rxStart, rxEnd));
-    into.txBytes[k] = Number(line.slice(txStart, txEnd));
+    into.rxBytes[k] = Number(text.slice(rxStart, rxEnd));
+    into.txBytes[k] = Number(text.slice(txStart, txEnd));
   }
   return true;
-}
-
-// The text of the line that starts after the newline at `at`, that newline included.
-function lineAt(bytes: Buffer, at: number): string {
-  const end = byteIndex(bytes, NEWLINE, at + 1);
-  return latin1At(bytes, at, end < 0 ? bytes.length : end);
 }
 
 // max(rx, tx) × 8 / speed, at most 1, as fraction() gives it (it is never below 0: the

@@ -30,8 +30,9 @@ export function referenceScanNetDev(bytes: Buffer, layout: NetLayout, into: NetS
     const i = layout.interfaces[k]!;
     let line = lineAt(bytes, i.hint);
     if (!line.startsWith(i.needleText)) {
-      let at = bytes.indexOf(i.needle, Math.max(0, i.hint - HINT_SLACK));
-      if (at < 0) at = bytes.indexOf(i.needle);
+      const needle = Buffer.from(i.needleText, 'latin1');
+      let at = bytes.indexOf(needle, Math.max(0, i.hint - HINT_SLACK));
+      if (at < 0) at = bytes.indexOf(needle);
       if (at < 0) return false;
       i.hint = at;
       line = lineAt(bytes, at);
