@@ -160,8 +160,8 @@ const SPACE = ' ';
 // rejects a line this does not read. Updates the hints.
 // One string of the whole file (1.6 kB on 8 NICs), searched with String's builtins and
 // with regular expressions that only test and move lastIndex: a string per line cost
-// 56 000 instructions a call more on the big node (the lines' strings, and searches of
-// the bytes through Function.prototype.call); a match array and its strings (exec)
+// about 6 000 instructions a line more (the line's string, and searches of the bytes
+// through Function.prototype.call; callgrind, --lite-mode); a match array and its strings (exec)
 // allocated more than the line, and walking the padding byte by byte in the
 // interpreter took about three times as long.
 export function scanNetDev(bytes: Buffer, layout: NetLayout, into: NetScan): boolean {
