@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../util/clock.js';
 import { CollectorError, errorMessage } from '../util/errors.js';
-import { LAUNCHER, findExecutableAsync, runIsolated } from '../util/exec.js';
+import { LAUNCHER, findExecutableAsync, runIsolated, type RunResult } from '../util/exec.js';
 import { holdExit } from '../util/exit.js';
 import { badLine, fraction, toNumber } from './text.js';
 import type { Collector, GpuReading } from './types.js';
@@ -191,6 +191,36 @@ const NOT_RUNNABLE = /^Command failed with (ENOENT|EACCES|ENOTDIR)\b|^Command fa
 // answering, never exits, whatever the signal.
 const STUCK_GRACE_MS = 3000;
 
+// What a finished query gave: the rows of the GPUs read (with those not read, named, where
+// some were not), the failure of a query that cannot be run at all, or why it gave nothing.
+export type QueryVerdict =
+  | { kind: 'read'; rows: GpuRow[] }
+  | { kind: 'incomplete'; rows: GpuRow[]; lost: string[]; message: string }
+  | { kind: 'missing'; problem: string }
+  | { kind: 'failed'; message: string };
+
+// The verdict on a query's result; throws the parser's CollectorError for a whole query's
+// output that is not the csv asked for.
+export function judgeQuery(result: RunResult, command: string): QueryVerdict {
+  // Exited (not killed): one GPU fallen off the bus among several leaves the others' rows whole.
+  const partial = result.failed && result.exitCode !== undefined ? parseNvidiaSmiPartial(result.stdout, result.stderr, `${command} output`) : undefined;
+  // A GPU in trouble among healthy ones ([GPU requires reset] in its row) is named as a
+  // lost one is; with no healthy GPU left the query has failed.
+  const read = !result.failed ? { ...splitFaults(parseNvidiaSmi(result.stdout, `${command} output`)), lost: [] } : partial === undefined ? undefined : { ...splitFaults(partial.rows), lost: partial.lost };
+  const unread = read === undefined ? [] : [...read.lost, ...read.faults];
+  const named = unread.map((gpu) => `GPU ${gpu}`).join('; ');
+  if (read !== undefined && read.healthy.length === 0 && read.faults.length > 0) return { kind: 'failed', message: `no GPU gives its values: ${named}` };
+  if (read !== undefined && unread.length > 0) {
+    const message = `${unread.length === 1 ? 'a GPU' : `${unread.length} GPUs`} cannot be reached, ${named}; the other ${read.healthy.length} ${read.healthy.length === 1 ? 'is' : 'are'} read`;
+    return { kind: 'incomplete', rows: read.healthy, lost: unread, message };
+  }
+  if (!result.failed) return { kind: 'read', rows: read?.healthy ?? [] };
+  if (NOT_RUNNABLE.test(result.reason ?? '')) return { kind: 'missing', problem: `${command} cannot be run: ${(result.reason ?? '').split('\n').pop() ?? ''}` };
+  const why = (result.reason ?? 'failed').split('\n')[0] ?? 'failed';
+  const said = explanation(`${result.stderr}\n${result.stdout}`);
+  return { kind: 'failed', message: said === undefined ? why : `${why}; it printed: ${JSON.stringify(said)}` };
+}
+
 // Starts the background query (at once, then every intervalMs) and returns the
 // collector that hands out its latest result. With enabled false nothing is run.
 export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
@@ -311,36 +341,26 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
           ? { failed: true, reason: `Command failed with ENOENT: ${command} not found on PATH`, stdout: '', stderr: '', exitCode: undefined, timedOut: false }
           : await untilEnded(runIsolated(path, GPU_QUERY_ARGS, { timeoutMs, signal, maxBufferBytes: MAX_OUTPUT_BYTES, ...(launcherPath === undefined ? {} : { launcher: launcherPath }) }));
       if (signal.aborted) return; // shutting down: a cancelled query is no news
-      // Exited (not killed): one GPU fallen off the bus among several leaves the others' rows whole.
-      const partial = result.failed && result.exitCode !== undefined ? parseNvidiaSmiPartial(result.stdout, result.stderr, `${command} output`) : undefined;
-      // A GPU in trouble among healthy ones ([GPU requires reset] in its row) is named as a
-      // lost one is; with no healthy GPU left the query has failed.
-      const read = !result.failed ? { ...splitFaults(parseNvidiaSmi(result.stdout, `${command} output`)), lost: [] } : partial === undefined ? undefined : { ...splitFaults(partial.rows), lost: partial.lost };
-      const unread = read === undefined ? [] : [...read.lost, ...read.faults];
-      const named = unread.map((gpu) => `GPU ${gpu}`).join('; ');
-      if (read !== undefined && read.healthy.length === 0 && read.faults.length > 0) {
-        failed(`no GPU gives its values: ${named}`);
-      } else if (read !== undefined && unread.length > 0) {
-        latest = { at: clock.monotonic(), rows: read.healthy, lost: unread };
-        failed(`${unread.length === 1 ? 'a GPU' : `${unread.length} GPUs`} cannot be reached, ${named}; the other ${read.healthy.length} ${read.healthy.length === 1 ? 'is' : 'are'} read`, 'GPU query incomplete');
+      const verdict = judgeQuery(result, command);
+      if (verdict.kind === 'failed') {
+        failed(verdict.message);
+      } else if (verdict.kind === 'incomplete') {
+        latest = { at: clock.monotonic(), rows: verdict.rows, lost: verdict.lost };
+        failed(verdict.message, 'GPU query incomplete');
         missingLogged = false;
-      } else if (!result.failed) {
-        latest = { at: clock.monotonic(), rows: read?.healthy ?? [] };
+      } else if (verdict.kind === 'read') {
+        latest = { at: clock.monotonic(), rows: verdict.rows };
         if (problem !== undefined) log?.info({ collector: NAME, command }, 'GPU query works again');
         problem = undefined;
         missingLogged = false;
-      } else if (NOT_RUNNABLE.test(result.reason ?? '')) {
+      } else {
         next = missingRetryMs;
-        problem = `${command} cannot be run: ${(result.reason ?? '').split('\n').pop() ?? ''}`;
+        problem = verdict.problem;
         if (!missingLogged) {
           const level = enabled === 'true' ? 'warn' : 'info';
           log?.[level]({ collector: NAME, command, retryMs: missingRetryMs }, `${problem}; GPU features unavailable`);
           missingLogged = true;
         }
-      } else {
-        const why = (result.reason ?? 'failed').split('\n')[0] ?? 'failed';
-        const said = explanation(`${result.stderr}\n${result.stdout}`);
-        failed(said === undefined ? why : `${why}; it printed: ${JSON.stringify(said)}`);
       }
     } catch (err) {
       // A CollectorError of the parser already names this collector, as collect() will.

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
-import { createGpuCollector, parseNvidiaSmi, parseNvidiaSmiPartial, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
+import { createGpuCollector, judgeQuery, parseNvidiaSmi, parseNvidiaSmiPartial, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { eventually, fixture, recordingLog, tempDir } from './helpers.js';
 import { RunQueueWait, readPidFile } from '../helpers.js';
@@ -126,6 +126,36 @@ test('parseNvidiaSmiPartial gives nothing where a line is neither a whole row no
   assert.equal(parseNvidiaSmiPartial(`45, 1024\n${LOST}\n`, ''), undefined);
   assert.equal(parseNvidiaSmiPartial(`45, 1024, 16384\n${LOST}\n`, 'Failed to initialize NVML: Unknown Error\n'), undefined);
   assert.equal(parseNvidiaSmiPartial(`45, 1024, 16384\n${LOST}\u001b[2J\n`, ''), undefined, 'a control character, which the log and a terminal would take as it is');
+});
+
+// A finished query's result as runIsolated gives it.
+function ran(fields: { stdout?: string; stderr?: string; exitCode?: number; reason?: string }) {
+  const failed = fields.exitCode !== 0 || fields.reason !== undefined;
+  return { stdout: fields.stdout ?? '', stderr: fields.stderr ?? '', exitCode: fields.exitCode, failed, timedOut: false, ...(fields.reason === undefined ? {} : { reason: fields.reason }) };
+}
+
+test('judgeQuery reads the healthy GPUs of a query that exited 15 and names the lost one and the one in trouble', () => {
+  const verdict = judgeQuery(ran({ stdout: `45, 1024, 16384\n${LOST}\n[GPU requires reset], 0, 80\n`, exitCode: 15, reason: 'Command failed with exit code 15' }), 'nvidia-smi');
+  assert.deepEqual(verdict, {
+    kind: 'incomplete',
+    rows: [{ utilPercent: 45, memUsedMiB: 1024, memTotalMiB: 16384 }],
+    lost: ['0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU', '2: [GPU requires reset]'],
+    message: '2 GPUs cannot be reached, GPU 0000:3B:00.0: GPU is lost. Reboot the system to recover this GPU; GPU 2: [GPU requires reset]; the other 1 is read',
+  });
+  assert.deepEqual(judgeQuery(ran({ stdout: '[GPU requires reset], 0, 80\n', exitCode: 0 }), 'nvidia-smi'), { kind: 'failed', message: 'no GPU gives its values: GPU 0: [GPU requires reset]' });
+  assert.deepEqual(judgeQuery(ran({ stdout: '3, 10, 80\n', exitCode: 0 }), 'nvidia-smi'), { kind: 'read', rows: [{ utilPercent: 3, memUsedMiB: 10, memTotalMiB: 80 }] });
+});
+
+test('judgeQuery tells a command that cannot be started from one that failed, and quotes why the failed one said it did', () => {
+  assert.deepEqual(judgeQuery(ran({ reason: 'Command failed with ENOENT: nvidia-smi not found on PATH' }), 'nvidia-smi'), {
+    kind: 'missing',
+    problem: 'nvidia-smi cannot be run: Command failed with ENOENT: nvidia-smi not found on PATH',
+  });
+  const driver = "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.";
+  assert.deepEqual(judgeQuery(ran({ stdout: `${driver}\n`, exitCode: 9, reason: 'Command failed with exit code 9\nmore' }), 'nvidia-smi'), {
+    kind: 'failed',
+    message: `Command failed with exit code 9; it printed: ${JSON.stringify(driver)}`,
+  });
 });
 
 test('summarizeGpus gives the mean and max utilisation and the fullest GPU', () => {
