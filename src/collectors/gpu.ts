@@ -191,6 +191,16 @@ const NOT_RUNNABLE = /^Command failed with (ENOENT|EACCES|ENOTDIR)\b|^Command fa
 // answering, never exits, whatever the signal.
 const STUCK_GRACE_MS = 3000;
 
+// How the command at `path` is started, given the launcher's check (undefined where it was
+// not checked): by the launcher at the path its check resolved, or directly, and why.
+export function launchVia(path: string | undefined, launcher: ProgramCheck | undefined): { launcherPath?: string; direct?: string } {
+  if (launcher === undefined || path === undefined) return {};
+  if (path.includes('=')) return { direct: `its path holds "=", which ${LAUNCHER} would take for a variable` };
+  if (launcher.problems.length > 0) return { direct: `${LAUNCHER} refused: ${launcher.problems.join('; ')}` };
+  if (launcher.path === undefined) return { direct: `${LAUNCHER} refused: the check resolved no path` };
+  return { launcherPath: launcher.path };
+}
+
 // What a finished query gave: the rows of the GPUs read (with those not read, named, where
 // some were not), the failure of a query that cannot be run at all, or why it gave nothing.
 export type QueryVerdict =
@@ -324,14 +334,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       // command that waits on its file system then holds env's process, not the reports.
       // Otherwise started directly, and a warning says why, once.
       const path = vetted?.path ?? found;
-      let launcherPath: string | undefined;
-      let direct: string | undefined; // why the command is started without env
-      if (launcher !== undefined && path !== undefined) {
-        if (path.includes('=')) direct = `its path holds "=", which ${LAUNCHER} would take for a variable`;
-        else if (launcher.problems.length > 0) direct = `${LAUNCHER} refused: ${launcher.problems.join('; ')}`;
-        else if (launcher.path === undefined) direct = `${LAUNCHER} refused: the check resolved no path`;
-        else launcherPath = launcher.path;
-      }
+      const { launcherPath, direct } = launchVia(path, launcher);
       if (direct !== undefined && direct !== launcherProblem) {
         log?.warn({ collector: NAME, command, launcher: LAUNCHER }, `${command} is started directly (${direct}): an exec of it that waits on its file system would hold the reports`);
       }

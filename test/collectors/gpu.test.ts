@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
-import { createGpuCollector, judgeQuery, parseNvidiaSmi, parseNvidiaSmiPartial, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
+import { createGpuCollector, judgeQuery, launchVia, parseNvidiaSmi, parseNvidiaSmiPartial, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { eventually, fixture, recordingLog, tempDir } from './helpers.js';
 import { RunQueueWait, readPidFile } from '../helpers.js';
@@ -156,6 +156,16 @@ test('judgeQuery tells a command that cannot be started from one that failed, an
     kind: 'failed',
     message: `Command failed with exit code 9; it printed: ${JSON.stringify(driver)}`,
   });
+});
+
+test('launchVia starts the command by the path the launcher\'s check resolved, and directly only with the reason', () => {
+  assert.deepEqual(launchVia('/usr/bin/nvidia-smi', { problems: [], path: '/usr/bin/env' }), { launcherPath: '/usr/bin/env' });
+  assert.deepEqual(launchVia('/opt/a=b/nvidia-smi', { problems: [], path: '/usr/bin/env' }), { direct: 'its path holds "=", which /usr/bin/env would take for a variable' });
+  assert.deepEqual(launchVia('/usr/bin/nvidia-smi', { problems: ['group-writable', 'owned by uid 1000'], path: '/usr/bin/env' }), {
+    direct: '/usr/bin/env refused: group-writable; owned by uid 1000',
+  });
+  assert.deepEqual(launchVia('/usr/bin/nvidia-smi', { problems: [], path: undefined }), { direct: '/usr/bin/env refused: the check resolved no path' });
+  assert.deepEqual(launchVia('/usr/bin/nvidia-smi', undefined), {}, 'a command refused before the launcher was checked');
 });
 
 test('summarizeGpus gives the mean and max utilisation and the fullest GPU', () => {
