@@ -191,6 +191,26 @@ const NOT_RUNNABLE = /^Command failed with (ENOENT|EACCES|ENOTDIR)\b|^Command fa
 // answering, never exits, whatever the signal.
 const STUCK_GRACE_MS = 3000;
 
+// The command found on PATH (undefined: not installed), its check, and where it passed, the
+// check of the launcher, env, by the same rule. Looked for and checked in libuv's pool
+// where checkProgram is asynchronous (the daemon's): a user's FUSE server on the way that
+// answers the pool and never the event loop held the reports and SIGTERM there. Counted by
+// holdExit: a question that never returns would hold the stopped elim's exit.
+async function vetCommand(
+  command: string,
+  checkProgram: (path: string) => ProgramCheck | Promise<ProgramCheck>,
+): Promise<{ found: string | undefined; vetted: ProgramCheck | undefined; launcher: ProgramCheck | undefined }> {
+  const release = holdExit();
+  try {
+    const found = await findExecutableAsync(command);
+    const vetted = found === undefined ? undefined : await checkProgram(found);
+    const launcher = vetted?.problems.length === 0 ? await checkProgram(LAUNCHER) : undefined;
+    return { found, vetted, launcher };
+  } finally {
+    release();
+  }
+}
+
 // How the command at `path` is started, given the launcher's check (undefined where it was
 // not checked): by the launcher at the path its check resolved, or directly, and why.
 export function launchVia(path: string | undefined, launcher: ProgramCheck | undefined): { launcherPath?: string; direct?: string } {
@@ -304,23 +324,8 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
       // lavarank runs as root: a program another user can change would run their
       // code as root, so it is refused as child elims are (checked at every query:
       // a chmod or a new file on PATH can change the answer). What runs is the path
-      // the check resolved, not `found` again. Looked for and checked in libuv's pool
-      // where checkProgram is asynchronous (the daemon's): a user's FUSE server on the
-      // way that answers the pool and never the event loop held the reports and
-      // SIGTERM there. Counted by holdExit: a question that never returns would hold
-      // the stopped elim's exit.
-      // The launcher, env, is checked by the same rule, before each query too.
-      const release = holdExit();
-      let found: string | undefined;
-      let vetted: ProgramCheck | undefined;
-      let launcher: ProgramCheck | undefined;
-      try {
-        found = await findExecutableAsync(command);
-        vetted = found === undefined ? undefined : await checkProgram(found);
-        launcher = vetted?.problems.length === 0 ? await checkProgram(LAUNCHER) : undefined;
-      } finally {
-        release();
-      }
+      // the check resolved, not `found` again.
+      const { found, vetted, launcher } = await vetCommand(command, checkProgram);
       if (signal.aborted) return; // shutting down
       const untrusted = vetted === undefined ? [] : vetted.path === undefined && vetted.problems.length === 0 ? ['the check resolved no path'] : vetted.problems;
       if (untrusted.length > 0) {
