@@ -164,6 +164,23 @@ function normalizeEnabled(value: GpuOptions['enabled']): GpuEnabled {
   throw new TypeError(`gpu.enabled must be auto, true or false, received ${JSON.stringify(value)}`);
 }
 
+// The options checked, with their defaults: a TypeError names the first one that is wrong.
+function gpuSettings(options: GpuOptions) {
+  const enabled = normalizeEnabled(options.enabled);
+  const command = options.command ?? 'nvidia-smi';
+  if (command === '') throw new TypeError('gpu.command must be a command name or path, received ""');
+  const vet = options.checkProgram;
+  if (vet === undefined && options.enabled !== false && options.enabled !== 'false') {
+    throw new TypeError('gpu.checkProgram must be a function that vets the program before it runs, received undefined');
+  }
+  const checkProgram = vet ?? ((): ProgramCheck => ({ problems: ['no gpu.checkProgram was given'], path: undefined }));
+  const intervalMs = positive('intervalMs', options.intervalMs, 30_000);
+  const timeoutMs = positive('timeoutMs', options.timeoutMs, 10_000);
+  const staleAfterMs = positive('staleAfterMs', options.staleAfterMs, 3 * intervalMs);
+  const missingRetryMs = positive('missingRetryMs', options.missingRetryMs, 600_000);
+  return { enabled, command, checkProgram, intervalMs, timeoutMs, staleAfterMs, missingRetryMs };
+}
+
 // The first line of a failed nvidia-smi's output that is not a GPU's row, which says why:
 // "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver" (exit 9),
 // "Failed to initialize NVML: Driver/library version mismatch", "Unable to determine the
@@ -254,18 +271,7 @@ export function judgeQuery(result: RunResult, command: string): QueryVerdict {
 // Starts the background query (at once, then every intervalMs) and returns the
 // collector that hands out its latest result. With enabled false nothing is run.
 export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
-  const enabled = normalizeEnabled(options.enabled);
-  const command = options.command ?? 'nvidia-smi';
-  if (command === '') throw new TypeError('gpu.command must be a command name or path, received ""');
-  const vet = options.checkProgram;
-  if (vet === undefined && options.enabled !== false && options.enabled !== 'false') {
-    throw new TypeError('gpu.checkProgram must be a function that vets the program before it runs, received undefined');
-  }
-  const checkProgram = vet ?? ((): ProgramCheck => ({ problems: ['no gpu.checkProgram was given'], path: undefined }));
-  const intervalMs = positive('intervalMs', options.intervalMs, 30_000);
-  const timeoutMs = positive('timeoutMs', options.timeoutMs, 10_000);
-  const staleAfterMs = positive('staleAfterMs', options.staleAfterMs, 3 * intervalMs);
-  const missingRetryMs = positive('missingRetryMs', options.missingRetryMs, 600_000);
+  const { enabled, command, checkProgram, intervalMs, timeoutMs, staleAfterMs, missingRetryMs } = gpuSettings(options);
   const clock = options.clock ?? systemClock;
   const log = options.log;
 
