@@ -466,6 +466,24 @@ function jobOutcome(r: Readonly<Running>, host: string, t: number): JobOutcome {
   };
 }
 
+// Brings h to time t and takes off it the jobs done by then, their outcomes recorded at
+// their index and their slots freed: how many finished. A finished job leaves the started
+// list at once; its reservation stays in the loads until the next refresh rebuilds them.
+function retireFinished(h: HostState, t: number, outcomes: Array<JobOutcome | undefined>): number {
+  advance(h, t);
+  const done = h.jobs.filter((r) => r.remaining <= r.rate * END_EPSILON);
+  if (done.length === 0) return 0;
+  for (const r of done) {
+    outcomes[r.index] = jobOutcome(r, h.spec.name, t);
+    h.usedSlots -= r.spec.slots;
+    if (r.spec.exclusive === true) h.exclusive = false;
+  }
+  const keep = h.jobs.filter((r) => r.remaining > r.rate * END_EPSILON);
+  h.jobs.length = 0;
+  h.jobs.push(...keep);
+  return done.length;
+}
+
 // Each host's totals over a run that ended at makespan: its jobs among outcomes, and
 // the busy share of its CPUs its timeline gives.
 export function hostTotals(hosts: ReadonlyArray<{ spec: Pick<HostSpec, 'name' | 'cpus'>; timeline: Pick<HostTimeline, 'at'> }>, outcomes: readonly JobOutcome[], makespan: number): HostStats[] {
@@ -661,22 +679,12 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   };
 
   const finishJobs = (h: HostState, t: number): void => {
-    advance(h, t);
-    const done = h.jobs.filter((r) => r.remaining <= r.rate * END_EPSILON);
-    if (done.length === 0) return;
-    for (const r of done) {
-      const j = r.spec;
-      outcomes[r.index] = jobOutcome(r, h.spec.name, t);
-      h.usedSlots -= j.slots;
-      if (j.exclusive === true) h.exclusive = false;
+    const n = retireFinished(h, t, outcomes);
+    if (n === 0) return;
+    for (let k = 0; k < n; k++) {
       finished++;
       if (options.onProgress !== undefined && (finished % progressEvery === 0 || finished === jobs.length)) options.onProgress(finished, jobs.length);
     }
-    // A finished job leaves the started list at once; its reservation stays in the
-    // loads until the next refresh rebuilds them.
-    const keep = h.jobs.filter((r) => r.remaining > r.rate * END_EPSILON);
-    h.jobs.length = 0;
-    h.jobs.push(...keep);
     resolve(h, t);
   };
 
