@@ -22,7 +22,7 @@ import { HISTORY_HOLD, historyDirectoryProblems, historyDirectoryProblemsAsync, 
 import { setupLoggingBeside, type PendingLog } from './log.js';
 import { lsfEnvProblemsAsync, lsfLogdirAsync, sharedTextResources } from './lsf-env.js';
 import { MetricsWriter, metricsDirectoryProblems, metricsDirectoryProblemsAsync } from './metrics.js';
-import { openRankersAsync } from '../model/rankers.js';
+import { openRankersAsync, type ModelRankers } from '../model/rankers.js';
 import { reniceProcess, type ReniceResult } from './nice.js';
 import { fdSink } from './report.js';
 import { Stopper, stopOnSignals } from './stopper.js';
@@ -232,17 +232,8 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
 
   const { signal, groupsSignal } = stopper;
 
-  let rankers;
-  try {
-    rankers = await starting.step('loading the model', openRankersAsync(config, log, { signal }));
-  } catch (err) {
-    const why = err instanceof ModelError ? err.message : errorMessage(err);
-    // Written at once, the log's location chosen: on a busy host the bounded close below can end before a queued line is written.
-    await starting.step('opening the log', logging.ready);
-    logging.fatalNow(`cannot start: ${why}`, err);
-    complain(`lavarank: cannot start: ${why}`);
-    return await closedLog(starting, logging, 1);
-  }
+  const rankers = await loadRankers(config, signal, starting, logging, complain);
+  if (typeof rankers === 'number') return rankers;
 
   // Without the detail that only a person reads (each disk, throughput): the model does not use it.
   if (args.testKeepOpen === true) log.warn('test keep-open in use: every file is kept open, even one that is not on procfs or sysfs');
@@ -549,6 +540,21 @@ export function reportInterval(configSeconds: number, testSeconds: number | unde
 // deadline under that restarts it as soon; 60 s leaves a slow start (a loaded node,
 // an NFS server slow to answer) thirty times the 2 s a start takes.
 export const STARTUP_DEADLINE_MS = 60_000;
+
+// The model's rankers, or, where the model cannot be loaded, the exit status once the
+// reason is logged and told to a terminal.
+async function loadRankers(config: Config, signal: AbortSignal, starting: Starting, logging: PendingLog, complain: (text: string) => void): Promise<ModelRankers | number> {
+  try {
+    return await starting.step('loading the model', openRankersAsync(config, logging.log, { signal }));
+  } catch (err) {
+    const why = err instanceof ModelError ? err.message : errorMessage(err);
+    // Written at once, the log's location chosen: on a busy host the bounded close below can end before a queued line is written.
+    await starting.step('opening the log', logging.ready);
+    logging.fatalNow(`cannot start: ${why}`, err);
+    complain(`lavarank: cannot start: ${why}`);
+    return await closedLog(starting, logging, 1);
+  }
+}
 
 // A start that ends before its first report waits for its log's location, as long as
 // the start-up deadline allows, so that its last lines are not left in memory; then code.
