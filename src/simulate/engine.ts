@@ -592,9 +592,8 @@ function checkInputs(hosts: readonly HostSpec[], jobs: readonly JobSpec[], o: Ru
   if (usesRank(o.policy) && o.ranker === undefined) throw new ConfigError(`policy ${o.policy.name} orders by rank: a ranker is needed`);
 }
 
-// Runs one policy over the jobs (in submit order) on the hosts.
-export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[], options: RunOptions): SimRun {
-  checkInputs(hosts, jobs, options);
+// A run's settings with their defaults, its random streams and its hosts' starting state.
+function runSetup(hosts: readonly HostSpec[], options: RunOptions) {
   const s: SchedulerSettings = { ...DEFAULT_SCHEDULER, ...options.scheduler };
   const p = options.params ?? CALIBRATED;
   const policy = options.policy;
@@ -607,6 +606,13 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
   const bgRand = seededRandom(options.seed * 7919 + 2);
   const policyRand = seededRandom(options.seed * 7919 + 3);
   const H = hosts.map((h, i) => new HostState(h, i, timings[i]!, p, options.keepHistory === true));
+  return { s, p, policy, bg, cache, acceptInterval, lookback, bgRand, policyRand, H };
+}
+
+// Runs one policy over the jobs (in submit order) on the hosts.
+export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[], options: RunOptions): SimRun {
+  checkInputs(hosts, jobs, options);
+  const { s, p, policy, bg, cache, acceptInterval, lookback, bgRand, policyRand, H } = runSetup(hosts, options);
   const events = new Heap<SimEvent>(eventLess);
   let seq = 0;
   const push = (t: number, kind: number, host = -1, version = 0): void => events.push({ t, kind, seq: seq++, host, version });
