@@ -142,6 +142,65 @@ export class RankHolder {
   }
 }
 
+// A report's line (runElim): the rank, and the typed ranks where there are names for them,
+// then the child elims' values that fit in PIPE_BUF; each value or elim left out, and each
+// elim back in, said once. The report's own name/value pairs are made once: only the values
+// change from one report to the next, and nothing keeps the pairs beyond the line built
+// from them. Every report carries every name: LIM keeps a name's last value for as long as
+// the elim lives.
+export class ReportLine {
+  private readonly own: Array<[string, number]>;
+  private readonly typed: boolean;
+  private extrasBroken = false;
+  private readonly cutOff = new Set<string>(); // sources whose values do not fit in the report now
+  private readonly refusedLogged = new Set<string>();
+
+  constructor(
+    resource: string,
+    typedNames: readonly string[],
+    private readonly extraValues: (() => readonly ExtraValues[]) | undefined,
+    private readonly log: Pick<Logger, 'info' | 'warn' | 'error'>,
+  ) {
+    this.own = [[resource, 0], ...typedNames.map((name): [string, number] => [name, 0])];
+    this.typed = typedNames.length > 0;
+  }
+
+  // The line for one report's rank and typed ranks.
+  line(rank: number, typed: TypedRanks | undefined): string {
+    const { own, log } = this;
+    own[0]![1] = rank;
+    if (this.typed) setTyped(own, rank, typed);
+    if (this.extraValues === undefined) return formatElimLine(own);
+    let extras: readonly ExtraValues[];
+    try {
+      extras = this.extraValues();
+      this.extrasBroken = false;
+    } catch (err) {
+      if (!this.extrasBroken) log.error({ err: errorMessage(err) }, 'child elim values left out of the report');
+      this.extrasBroken = true;
+      return formatElimLine(own);
+    }
+    const built = budgetReport(own, extras);
+    for (const { source, name, why } of built.refused) {
+      const key = `${source}\0${name}`;
+      if (this.refusedLogged.has(key)) continue;
+      this.refusedLogged.add(key);
+      log.warn({ elim: source, name }, `child elim ${source}'s value ${JSON.stringify(name)} left out of the report: ${why}`);
+    }
+    for (const source of built.cut) {
+      if (this.cutOff.has(source)) continue;
+      this.cutOff.add(source);
+      log.warn({ elim: source }, `child elim ${source}'s values left out of the report: with them it would exceed ${PIPE_BUF} bytes`);
+    }
+    for (const source of this.cutOff) {
+      if (built.cut.includes(source)) continue;
+      this.cutOff.delete(source);
+      log.info({ elim: source }, `child elim ${source}'s values fit in the report again`);
+    }
+    return built.line;
+  }
+}
+
 // The sampler's peek as a timer's callback, or undefined where it takes none: a throw is
 // said once a run of them and never ends the loop (review75: inside the wait, whose catch
 // is the stop's, it ended it as 'aborted' without a word; from a timer it would end the process).
@@ -176,9 +235,6 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
   let rankings = 0; // reports ranked so far, for MODEL_CHECK_EVERY
   let unread = 0; // consecutive reports LIM did not read
   let unreadKind: 'dropped' | 'replaced' = 'dropped';
-  let extrasBroken = false;
-  const cutOff = new Set<string>(); // sources whose values do not fit in the report now
-  const refusedLogged = new Set<string>();
 
   // Runs the sampler, raced against the deadline when it is asynchronous. A
   // synchronous sampler (the real collectors) gets its answer without a promise:
@@ -250,42 +306,7 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     }
   };
 
-  // The report's own name/value pairs, made once: only the values change from one
-  // report to the next, and nothing keeps the pairs beyond the line built from them.
-  // Every report carries every name: LIM keeps a name's last value for as long as the elim lives.
-  const own: Array<[string, number]> = [[o.resource, 0], ...typedNames.map((name): [string, number] => [name, 0])];
-  const lineFor = (rank: number, typed: TypedRanks | undefined): string => {
-    own[0]![1] = rank;
-    if (o.typedRanks === true) setTyped(own, rank, typed);
-    if (o.extraValues === undefined) return formatElimLine(own);
-    let extras: readonly ExtraValues[];
-    try {
-      extras = o.extraValues();
-      extrasBroken = false;
-    } catch (err) {
-      if (!extrasBroken) log.error({ err: errorMessage(err) }, 'child elim values left out of the report');
-      extrasBroken = true;
-      return formatElimLine(own);
-    }
-    const built = budgetReport(own, extras);
-    for (const { source, name, why } of built.refused) {
-      const key = `${source}\0${name}`;
-      if (refusedLogged.has(key)) continue;
-      refusedLogged.add(key);
-      log.warn({ elim: source, name }, `child elim ${source}'s value ${JSON.stringify(name)} left out of the report: ${why}`);
-    }
-    for (const source of built.cut) {
-      if (cutOff.has(source)) continue;
-      cutOff.add(source);
-      log.warn({ elim: source }, `child elim ${source}'s values left out of the report: with them it would exceed ${PIPE_BUF} bytes`);
-    }
-    for (const source of cutOff) {
-      if (built.cut.includes(source)) continue;
-      cutOff.delete(source);
-      log.info({ elim: source }, `child elim ${source}'s values fit in the report again`);
-    }
-    return built.line;
-  };
+  const report = new ReportLine(o.resource, typedNames, o.extraValues, log);
 
   const peek = peekOf(o.sampler, log);
   // When each report was due and written, for a test of the schedule on a loaded host; off at info.
@@ -330,7 +351,7 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     holder.take(result, why);
     const { state, rank } = holder;
 
-    const line = lineFor(rank, holder.typed);
+    const line = report.line(rank, holder.typed);
     const outcome = o.out.write(line);
     const wrote = clock.monotonic();
     if (traceSchedule) log.debug({ seq: seq + 1, dueMs: Math.round(next - start), lateMs: Math.round(wrote - next) }, 'report written');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock, type Clock } from '../../src/util/clock.js';
 import type { Sample } from '../../src/collectors/types.js';
-import { MODEL_CHECK_EVERY, RankHolder, runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
+import { MODEL_CHECK_EVERY, RankHolder, ReportLine, runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
 import type { Ranker } from '../../src/model/rank.js';
 import { parseModel, serializeModel } from '../../src/model/model.js';
 import { modelRanker } from '../../src/model/rankers.js';
@@ -601,5 +601,35 @@ describe('RankHolder (the rank a report gives)', () => {
     h.take(undefined, 'no sample');
     assert.deepEqual([h.state, h.rank], ['pessimistic', 1000]);
     assert.deepEqual(lines, ['error reporting the pessimistic rank 1000 until sampling recovers']);
+  });
+});
+
+describe('ReportLine (the line a report writes)', () => {
+  const logged = () => {
+    const lines: string[] = [];
+    const at = (level: string) => (_: unknown, m: string) => void lines.push(`${level} ${m}`);
+    return { lines, log: { info: at('info'), warn: at('warn'), error: at('error') } as never };
+  };
+
+  it('leaves out a child elim whose values would pass PIPE_BUF, says so once, and says once that they fit again', () => {
+    const { lines, log } = logged();
+    let many = true;
+    const big = Array.from({ length: 600 }, (_, i): [string, number] => [`v${i}`, 1]);
+    const r = new ReportLine('rank', [], () => [{ source: 'scratch', pairs: many ? big : [['v0', 1]] }, { source: 'small', pairs: [['tmp', 2]] }], log);
+    assert.equal(r.line(7, undefined), '2 rank 7 tmp 2\n');
+    assert.equal(r.line(8, undefined), '2 rank 8 tmp 2\n');
+    many = false;
+    assert.equal(r.line(9, undefined), '3 rank 9 v0 1 tmp 2\n');
+    assert.deepEqual(lines, ["warn child elim scratch's values left out of the report: with them it would exceed 4096 bytes", "info child elim scratch's values fit in the report again"]);
+  });
+
+  it('gives the typed ranks under their names, the rank where there are none, and its own values alone when the children fail, said once', () => {
+    const { lines, log } = logged();
+    const r = new ReportLine('rank', ['rank_cpu', 'rank_mem', 'rank_io'], () => {
+      throw new Error('EBADF');
+    }, log);
+    assert.equal(r.line(5, { rank_cpu: 1, rank_mem: 2, rank_io: 3 }), '4 rank 5 rank_cpu 1 rank_mem 2 rank_io 3\n');
+    assert.equal(r.line(6, undefined), '4 rank 6 rank_cpu 6 rank_mem 6 rank_io 6\n');
+    assert.deepEqual(lines, ['error child elim values left out of the report']);
   });
 });
