@@ -142,6 +142,41 @@ export class RankHolder {
   }
 }
 
+// A sample's rank (runElim): the ranker's result with its rank clamped, or why there is
+// none (a required collector's failure, a rank that is not finite, the ranker's throw);
+// the model is checked for a new version every MODEL_CHECK_EVERY rankings. The result
+// itself where its rank already is (every model's and the formula's): a copy of it and a
+// wrapper around it were two objects made at each report for nothing.
+export class Ranking {
+  private rankings = 0; // reports ranked so far, for MODEL_CHECK_EVERY
+
+  constructor(
+    private readonly rankers: RankerSource,
+    private readonly required: readonly CollectorName[],
+  ) {}
+
+  // The rank of one report's sample, or why there is none.
+  of(sample: Sample): RankResult | string {
+    const { required } = this;
+    let failure: string | undefined;
+    for (let i = 0; i < required.length; i++) {
+      const why = sample.failures[required[i]!];
+      if (why !== undefined) failure = failure === undefined ? why : `${failure}; ${why}`;
+    }
+    if (failure !== undefined) return failure;
+    try {
+      if (this.rankings++ % MODEL_CHECK_EVERY === 0) this.rankers.refresh?.();
+      const result = this.rankers.current().rank(sample);
+      if (!Number.isFinite(result.rank)) return `model ${result.model} gave a non-finite rank`;
+      const rank = clampRank(result.rank);
+      // 0 is copied: clampRank makes a -0 a 0, which the same comparison cannot tell apart.
+      return rank === result.rank && rank !== 0 ? result : { ...result, rank };
+    } catch (err) {
+      return `ranking failed: ${errorMessage(err)}`;
+    }
+  }
+}
+
 // A report's line (runElim): the rank, and the typed ranks where there are names for them,
 // then the child elims' values that fit in PIPE_BUF; each value or elim left out, and each
 // elim back in, said once. The report's own name/value pairs are made once: only the values
@@ -232,7 +267,6 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
   let pending = false;
   const holder = new RankHolder(o.pessimisticAfter, o.pessimisticRank, log);
   const typedNames: string[] = o.typedRanks === true ? typedRankNames(o.resource) : [];
-  let rankings = 0; // reports ranked so far, for MODEL_CHECK_EVERY
   let unread = 0; // consecutive reports LIM did not read
   let unreadKind: 'dropped' | 'replaced' = 'dropped';
 
@@ -284,28 +318,7 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     }
   };
 
-  // The ranker's result with its rank clamped, or why there is none. The result itself
-  // where its rank already is (every model's and the formula's): a copy of it and a
-  // wrapper around it were two objects made at each report for nothing.
-  const rankOf = (sample: Sample): RankResult | string => {
-    let failure: string | undefined;
-    for (let i = 0; i < required.length; i++) {
-      const why = sample.failures[required[i]!];
-      if (why !== undefined) failure = failure === undefined ? why : `${failure}; ${why}`;
-    }
-    if (failure !== undefined) return failure;
-    try {
-      if (rankings++ % MODEL_CHECK_EVERY === 0) o.rankers.refresh?.();
-      const result = o.rankers.current().rank(sample);
-      if (!Number.isFinite(result.rank)) return `model ${result.model} gave a non-finite rank`;
-      const rank = clampRank(result.rank);
-      // 0 is copied: clampRank makes a -0 a 0, which the same comparison cannot tell apart.
-      return rank === result.rank && rank !== 0 ? result : { ...result, rank };
-    } catch (err) {
-      return `ranking failed: ${errorMessage(err)}`;
-    }
-  };
-
+  const ranking = new Ranking(o.rankers, required);
   const report = new ReportLine(o.resource, typedNames, o.extraValues, log);
 
   const peek = peekOf(o.sampler, log);
@@ -344,7 +357,7 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     const tried = attempt(deadlineMs, began);
     const got = tried instanceof Promise ? await tried : tried;
     if (signal.aborted) break;
-    const ranked = got.sample === undefined ? (got.failure ?? 'no sample') : rankOf(got.sample);
+    const ranked = got.sample === undefined ? (got.failure ?? 'no sample') : ranking.of(got.sample);
     const result = typeof ranked === 'string' ? undefined : ranked;
     const why = typeof ranked === 'string' ? ranked : undefined;
 

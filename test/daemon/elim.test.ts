@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock, type Clock } from '../../src/util/clock.js';
 import type { Sample } from '../../src/collectors/types.js';
-import { MODEL_CHECK_EVERY, RankHolder, ReportLine, runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
+import { MODEL_CHECK_EVERY, RankHolder, Ranking, ReportLine, runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
 import type { Ranker } from '../../src/model/rank.js';
 import { parseModel, serializeModel } from '../../src/model/model.js';
 import { modelRanker } from '../../src/model/rankers.js';
@@ -631,5 +631,24 @@ describe('ReportLine (the line a report writes)', () => {
     assert.equal(r.line(5, { rank_cpu: 1, rank_mem: 2, rank_io: 3 }), '4 rank 5 rank_cpu 1 rank_mem 2 rank_io 3\n');
     assert.equal(r.line(6, undefined), '4 rank 6 rank_cpu 6 rank_mem 6 rank_io 6\n');
     assert.deepEqual(lines, ['error child elim values left out of the report']);
+  });
+});
+
+describe('Ranking (a sample\'s rank)', () => {
+  it('names every required collector that failed, refuses a rank that is not finite, and looks for a new model once every MODEL_CHECK_EVERY rankings', () => {
+    let refreshes = 0;
+    let next = 5;
+    const r = new Ranking({ current: () => ({ name: 'm', rank: () => ({ rank: next, model: 'm' }) }), refresh: () => void refreshes++ } as never, ['cpu', 'memory']);
+    const ok = { failures: {} } as unknown as Sample;
+    assert.equal(r.of({ failures: { cpu: 'cpu: EIO', memory: 'memory: EACCES' } } as unknown as Sample), 'cpu: EIO; memory: EACCES');
+    assert.equal(refreshes, 0, 'a failed sample is not a ranking');
+    assert.deepEqual(r.of(ok), { rank: 5, model: 'm' });
+    next = Number.NaN;
+    assert.equal(r.of(ok), 'model m gave a non-finite rank');
+    next = 1e9;
+    for (let i = 2; i < MODEL_CHECK_EVERY; i++) r.of(ok);
+    assert.equal(refreshes, 1);
+    assert.equal((r.of(ok) as { rank: number }).rank < 1e9, true, 'clamped');
+    assert.equal(refreshes, 2);
   });
 });
