@@ -592,50 +592,58 @@ function checkInputs(hosts: readonly HostSpec[], jobs: readonly JobSpec[], o: Ru
   if (usesRank(o.policy) && o.ranker === undefined) throw new ConfigError(`policy ${o.policy.name} orders by rank: a ranker is needed`);
 }
 
-// A run's settings with their defaults, its random streams and its hosts' starting state.
-function runSetup(hosts: readonly HostSpec[], options: RunOptions) {
+// One run as it goes: its settings, random streams and hosts, its event queue, and
+// the state every event changes (the clock, the pending jobs, the finished count, the
+// refresh epoch, the hosts' order at the current session). The stages below take it.
+export interface Sim {
+  readonly jobs: readonly JobSpec[];
+  readonly options: RunOptions;
+  readonly s: Readonly<SchedulerSettings>;
+  readonly p: Readonly<ClusterParams>;
+  readonly policy: PolicySpec;
+  readonly bg: Readonly<BackgroundSpec>;
+  readonly acceptInterval: number;
+  readonly lookback: number;
+  readonly bgRand: () => number;
+  readonly policyRand: () => number;
+  readonly H: readonly HostState[];
+  readonly events: Heap<SimEvent>;
+  seq: number; // events pushed so far: ties at one instant and kind keep their order
+  readonly outcomes: Array<JobOutcome | undefined>;
+  readonly counters: SimRun['counters'];
+  readonly pending: number[]; // job indices, in submit order
+  nextArrival: number; // the next job to arrive
+  finished: number;
+  now: number;
+  epoch: number; // of the latest refresh: a host's view is computed once per epoch
+  lastRefresh: number | undefined;
+  readonly traceHosts: readonly HostState[];
+  readonly trace: SimRun['trace'];
+  readonly progressEvery: number;
+  readonly viewInputs: ViewInputs;
+  readonly alone: (h: HostState, item: LoadItem) => number;
+  ordered: HostOrders; // the policy's order at the current session
+  readonly orderValue: (h: HostState, index: number) => number;
+  readonly pool: HostState[]; // the oracle's candidates, reused
+  readonly bgOn: boolean[]; // whether each host's background load is on
+}
+
+// A run's settings with their defaults, its random streams, its hosts' starting state
+// and an empty event queue, before any event.
+export function newSim(hosts: readonly HostSpec[], jobs: readonly JobSpec[], options: RunOptions): Sim {
   const s: SchedulerSettings = { ...DEFAULT_SCHEDULER, ...options.scheduler };
   const p = options.params ?? CALIBRATED;
   const policy = options.policy;
-  const bg = options.background ?? NO_BACKGROUND;
   const cache = options.rankCache ?? new Map<string, CachedRank>();
-  const acceptInterval = policy.acceptInterval ?? s.acceptInterval;
-  const lookback = Math.max(LOOKBACK, historyNeeded(s) + 10);
   // Separate streams, so that every policy sees the same host phases and background.
   const timings = hostTimings(hosts.length, s, seededRandom(options.seed * 7919 + 1));
   const bgRand = seededRandom(options.seed * 7919 + 2);
   const policyRand = seededRandom(options.seed * 7919 + 3);
   const H = hosts.map((h, i) => new HostState(h, i, timings[i]!, p, options.keepHistory === true));
-  return { s, p, policy, bg, cache, acceptInterval, lookback, bgRand, policyRand, H };
-}
-
-// Runs one policy over the jobs (in submit order) on the hosts.
-export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[], options: RunOptions): SimRun {
-  checkInputs(hosts, jobs, options);
-  const { s, p, policy, bg, cache, acceptInterval, lookback, bgRand, policyRand, H } = runSetup(hosts, options);
-  const events = new Heap<SimEvent>(eventLess);
-  let seq = 0;
-  const push = (t: number, kind: number, host = -1, version = 0): void => events.push({ t, kind, seq: seq++, host, version });
-  const outcomes: Array<JobOutcome | undefined> = new Array(jobs.length);
   const counters = { events: 0, sessions: 0, refreshes: 0, rankSamples: 0, rankCalls: 0 };
-  const pending: number[] = [];
-  let nextArrival = 0;
-  let finished = 0;
-  let now = 0;
-  let epoch = -1;
-  let lastRefresh: number | undefined;
   const traceHosts = H.slice(0, Math.min(H.length, options.traceHosts ?? 0));
-  const trace = { times: [] as number[], hosts: traceHosts.map((h) => h.spec.name), running: traceHosts.map(() => [] as number[]) };
-  const progressEvery = Math.max(1, Math.floor(jobs.length / 200));
-
-  // Solves h's rates after a change at time t, records the new level and schedules its next completion.
-  const resolve = (h: HostState, t: number): void => {
-    const next = solveHost(h, t, p);
-    if (next < Infinity) push(next, EV_COMPLETE, h.index, h.version);
-  };
-
-  // mbatchd's view of h after the latest refresh, computed when first needed, and
-  // only the parts the policy reads (all of them for onSession).
+  // mbatchd's view of a host is computed when first needed, and only the parts the
+  // policy reads (all of them for onSession).
   const viewInputs: ViewInputs = {
     s,
     p,
@@ -645,165 +653,240 @@ export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[]
     counters,
     reading: { cpuWanting: 0, ioStreams: 0, memUsed: 0, load1: 0, psiCpu: 0, psiIo: 0, busyIntegral: 0, iowaitIntegral: 0 },
   };
-  const view = (h: HostState): void => {
-    if (h.viewEpoch === epoch || lastRefresh === undefined) return;
-    h.viewEpoch = epoch;
-    viewHost(h, lastRefresh, viewInputs);
+  const sim: Sim = {
+    jobs,
+    options,
+    s,
+    p,
+    policy,
+    bg: options.background ?? NO_BACKGROUND,
+    acceptInterval: policy.acceptInterval ?? s.acceptInterval,
+    lookback: Math.max(LOOKBACK, historyNeeded(s) + 10),
+    bgRand,
+    policyRand,
+    H,
+    events: new Heap<SimEvent>(eventLess),
+    seq: 0,
+    outcomes: new Array<JobOutcome | undefined>(jobs.length),
+    counters,
+    pending: [],
+    nextArrival: 0,
+    finished: 0,
+    now: 0,
+    epoch: -1,
+    lastRefresh: undefined,
+    traceHosts,
+    trace: { times: [], hosts: traceHosts.map((h) => h.spec.name), running: traceHosts.map(() => []) },
+    progressEvery: Math.max(1, Math.floor(jobs.length / 200)),
+    viewInputs,
+    alone: aloneRates(p),
+    // Never read: every session builds its own before a job is placed.
+    ordered: new HostOrders(H, (h) => eligible(sim, h, 0), (h, index) => orderValue(sim, h, index)),
+    orderValue: (h, index) => orderValue(sim, h, index),
+    pool: new Array<HostState>(H.length),
+    bgOn: new Array<boolean>(H.length).fill(false),
   };
+  return sim;
+}
 
-  // A load refresh at session time t: fresh values from LIM, then every running job's
-  // reservation added with the runTime of the previous refresh, then runTime updated.
-  const refresh = (t: number): void => {
-    counters.refreshes++;
-    epoch++;
-    lastRefresh = t;
-    refreshLoads(H, t, lookback, policy.reservation);
-  };
+// Schedules an event at t, after those already scheduled at t of its kind.
+function pushEvent(sim: Sim, t: number, kind: number, host = -1, version = 0): void {
+  sim.events.push({ t, kind, seq: sim.seq++, host, version });
+}
 
-  const eligible = (h: HostState, t: number): boolean => h.free > 0 && !h.exclusive && acceptsJob(t, h.lastAccept, s, acceptInterval);
-  // Whether an eligible host can take the job: enough free slots and, for an exclusive
-  // job (bsub -x), no job running there (PEND_HOST_NONEXCLUSIVE in getJUsable).
-  const fits = (h: HostState, spec: JobSpec): boolean => h.free >= spec.slots && (spec.exclusive !== true || h.usedSlots === 0);
+// Solves h's rates after a change at time t, records the new level and schedules its next completion.
+function resolve(sim: Sim, h: HostState, t: number): void {
+  const next = solveHost(h, t, sim.p);
+  if (next < Infinity) pushEvent(sim, next, EV_COMPLETE, h.index, h.version);
+}
 
-  const alone = aloneRates(p);
+// Brings h's view up to the latest refresh (nothing before the first).
+function view(sim: Sim, h: HostState): void {
+  if (h.viewEpoch === sim.epoch || sim.lastRefresh === undefined) return;
+  h.viewEpoch = sim.epoch;
+  viewHost(h, sim.lastRefresh, sim.viewInputs);
+}
 
-  // Starts job index ji on h at time t.
-  const startJob = (ji: number, h: HostState, t: number): void => {
-    const spec = jobs[ji]!;
-    advance(h, t);
-    const resIndex = policy.reservation === undefined ? -1 : policy.kind === 'typed' ? TYPE_INDEX[spec.type] : IDX_RANK;
-    const item = { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes };
-    h.jobs.push(runningJob(spec, ji, item, alone(h, item), resIndex, t));
-    h.usedSlots += spec.slots;
-    h.started++;
-    h.lastAccept = t;
-    if (spec.exclusive === true) h.exclusive = true;
-    // adjLsbLoad at jobStarted: the whole reservation at once, for the jobs placed after
-    // it, once per slot (mbatchd adds it for each entry of the job's hPtr, one per slot).
-    if (resIndex >= 0 && policy.reservation !== undefined) h.resv[resIndex]! += spec.slots * reservedAt(policy.reservation, 0);
-    resolve(h, t);
-  };
+// A load refresh at session time t: fresh values from LIM, then every running job's
+// reservation added with the runTime of the previous refresh, then runTime updated.
+function refresh(sim: Sim, t: number): void {
+  sim.counters.refreshes++;
+  sim.epoch++;
+  sim.lastRefresh = t;
+  refreshLoads(sim.H, t, sim.lookback, sim.policy.reservation);
+}
 
-  const finishJobs = (h: HostState, t: number): void => {
-    const n = retireFinished(h, t, outcomes);
-    if (n === 0) return;
-    for (let k = 0; k < n; k++) {
-      finished++;
-      if (options.onProgress !== undefined && (finished % progressEvery === 0 || finished === jobs.length)) options.onProgress(finished, jobs.length);
+// Whether h takes a job at t at all: a free slot, no exclusive job, past its accept interval.
+function eligible(sim: Sim, h: HostState, t: number): boolean {
+  return h.free > 0 && !h.exclusive && acceptsJob(t, h.lastAccept, sim.s, sim.acceptInterval);
+}
+
+// Whether an eligible host can take the job: enough free slots and, for an exclusive
+// job (bsub -x), no job running there (PEND_HOST_NONEXCLUSIVE in getJUsable).
+function fits(h: HostState, spec: JobSpec): boolean {
+  return h.free >= spec.slots && (spec.exclusive !== true || h.usedSlots === 0);
+}
+
+// Starts job index ji on h at time t: its slots taken, its reservation added, h's rates solved.
+export function startJob(sim: Sim, ji: number, h: HostState, t: number): void {
+  const spec = sim.jobs[ji]!;
+  const policy = sim.policy;
+  advance(h, t);
+  const resIndex = policy.reservation === undefined ? -1 : policy.kind === 'typed' ? TYPE_INDEX[spec.type] : IDX_RANK;
+  const item = { threads: spec.threads, mix: spec.mix, memBytes: spec.memBytes };
+  h.jobs.push(runningJob(spec, ji, item, sim.alone(h, item), resIndex, t));
+  h.usedSlots += spec.slots;
+  h.started++;
+  h.lastAccept = t;
+  if (spec.exclusive === true) h.exclusive = true;
+  // adjLsbLoad at jobStarted: the whole reservation at once, for the jobs placed after
+  // it, once per slot (mbatchd adds it for each entry of the job's hPtr, one per slot).
+  if (resIndex >= 0 && policy.reservation !== undefined) h.resv[resIndex]! += spec.slots * reservedAt(policy.reservation, 0);
+  resolve(sim, h, t);
+}
+
+// The jobs of h done by t taken off it, counted and reported to onProgress; h's rates solved again.
+function finishJobs(sim: Sim, h: HostState, t: number): void {
+  const n = retireFinished(h, t, sim.outcomes);
+  if (n === 0) return;
+  const total = sim.jobs.length;
+  const onProgress = sim.options.onProgress;
+  for (let k = 0; k < n; k++) {
+    sim.finished++;
+    if (onProgress !== undefined && (sim.finished % sim.progressEvery === 0 || sim.finished === total)) onProgress(sim.finished, total);
+  }
+  resolve(sim, h, t);
+}
+
+// The value h is ordered by on the load index: the r15s key for the default policy,
+// else the rank there plus the reservation on it.
+function orderValue(sim: Sim, h: HostState, index: number): number {
+  view(sim, h);
+  if (sim.policy.kind === 'default') return h.r15sKey;
+  return h.ranks[index]! + h.resv[index]!;
+}
+
+// The host a policy picks for a job at t among the eligible hosts with enough free slots.
+function choose(sim: Sim, spec: JobSpec, t: number): HostState | undefined {
+  const { H, policy, policyRand } = sim;
+  switch (policy.kind) {
+    case 'default':
+    case 'rank':
+    case 'typed':
+      return sim.ordered.first(policy.kind === 'typed' ? TYPE_INDEX[spec.type] : IDX_RANK, (h) => fits(h, spec));
+    case 'random': {
+      const c = H.filter((h) => eligible(sim, h, t) && fits(h, spec));
+      return c.length === 0 ? undefined : c[Math.floor(policyRand() * c.length)];
     }
-    resolve(h, t);
-  };
-
-  // The host a policy picks for a job among the eligible hosts with enough free slots.
-  const orderValue = (h: HostState, index: number): number => {
-    view(h);
-    if (policy.kind === 'default') return h.r15sKey;
-    return h.ranks[index]! + h.resv[index]!;
-  };
-  let ordered = new HostOrders(H, (h) => eligible(h, 0), orderValue);
-  const chooseOrdered = (spec: JobSpec): HostState | undefined => ordered.first(policy.kind === 'typed' ? TYPE_INDEX[spec.type] : IDX_RANK, (h) => fits(h, spec));
-  const pool: HostState[] = new Array<HostState>(H.length);
-  const candidates = (spec: JobSpec, t: number): HostState[] => H.filter((h) => eligible(h, t) && fits(h, spec));
-  const choose = (spec: JobSpec, t: number): HostState | undefined => {
-    switch (policy.kind) {
-      case 'default':
-      case 'rank':
-      case 'typed':
-        return chooseOrdered(spec);
-      case 'random': {
-        const c = candidates(spec, t);
-        return c.length === 0 ? undefined : c[Math.floor(policyRand() * c.length)];
-      }
-      case 'two-choices':
-        return twoChoices(candidates(spec, t), policyRand, (h) => orderValue(h, IDX_RANK));
-      case 'oracle': {
-        let n = 0;
-        for (const h of H) if (eligible(h, t) && fits(h, spec)) pool[n++] = h;
-        const sig = `${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io},${spec.mix.wait}:${Math.round(spec.memBytes / 2 ** 26)}`;
-        return cheapestOf(pool, n, ORACLE_CANDIDATES, policyRand, (h) => oracleCost(h, spec, sig, t, p, alone));
-      }
-    }
-  };
-
-  const session = (t: number): void => {
-    counters.sessions++;
-    const refreshed = refreshDue(t, lastRefresh, s);
-    if (refreshed) refresh(t);
-    ordered = new HostOrders(H, (h) => eligible(h, t), orderValue);
-    if (options.onSession !== undefined) {
-      options.onSession(t, refreshed, H.map((h) => {
-        view(h);
-        return hostView(h);
-      }));
-    }
-    let free = 0;
-    for (const h of H) if (eligible(h, t)) free += h.free;
-    if (pending.length > 0 && free > 0) {
-      const left = placePending(pending, free, (ji) => {
-        const h = choose(jobs[ji]!, t);
-        if (h === undefined) return undefined;
-        const was = eligible(h, t) ? h.free : 0;
-        startJob(ji, h, t);
-        const used = was - (eligible(h, t) ? h.free : 0);
-        ordered.started(h);
-        return used;
-      });
-      pending.length = left.length;
-      for (let r = 0; r < left.length; r++) pending[r] = left[r]!;
-    }
-    if (traceHosts.length > 0) {
-      trace.times.push(t);
-      traceHosts.forEach((h, k) => trace.running[k]!.push(h.jobs.length));
-    }
-  };
-
-  // Background load: every host starts busy with probability `share`, then alternates.
-  const bgOn = new Array<boolean>(H.length).fill(false);
-  const toggleBackground = (h: HostState, t: number): void => {
-    advance(h, t);
-    bgOn[h.index] = !bgOn[h.index];
-    const mean = switchBackground(h, bgOn[h.index]!, bg, bgRand);
-    resolve(h, t);
-    push(t - Math.log(1 - bgRand()) * mean, EV_BACKGROUND, h.index);
-  };
-  if (bg.share > 0) {
-    for (const h of H) {
-      if (bgRand() < bg.share) toggleBackground(h, 0);
-      else push(-Math.log(1 - bgRand()) * meanOff(bg), EV_BACKGROUND, h.index);
+    case 'two-choices':
+      return twoChoices(
+        H.filter((h) => eligible(sim, h, t) && fits(h, spec)),
+        policyRand,
+        (h) => orderValue(sim, h, IDX_RANK),
+      );
+    case 'oracle': {
+      let n = 0;
+      for (const h of H) if (eligible(sim, h, t) && fits(h, spec)) sim.pool[n++] = h;
+      const sig = `${spec.threads}:${spec.mix.cpu},${spec.mix.mem},${spec.mix.io},${spec.mix.wait}:${Math.round(spec.memBytes / 2 ** 26)}`;
+      return cheapestOf(sim.pool, n, ORACLE_CANDIDATES, policyRand, (h) => oracleCost(h, spec, sig, t, sim.p, sim.alone));
     }
   }
+}
 
-  push(s.mbdSleep, EV_SESSION);
-  while (finished < jobs.length) {
-    const e = events.peek();
-    const arrival = nextArrival < jobs.length ? jobs[nextArrival]!.submit : Infinity;
-    if (arrivesFirst(arrival, e)) {
-      now = arrival;
-      pending.push(nextArrival++);
-      counters.events++;
-      continue;
-    }
-    if (e === undefined) throw new Error('simulation: no event left with jobs unfinished (a bug)');
-    events.pop();
-    now = e.t;
-    counters.events++;
-    const h = e.host >= 0 ? H[e.host]! : undefined;
-    switch (e.kind) {
-      case EV_COMPLETE:
-        if (h !== undefined && e.version === h.version) finishJobs(h, now);
-        break;
-      case EV_BACKGROUND:
-        if (h !== undefined) toggleBackground(h, now);
-        break;
-      case EV_SESSION:
-        session(now);
-        if (finished < jobs.length) push(now + s.mbdSleep, EV_SESSION);
-        break;
-    }
+// A dispatch session at t: a refresh if one is due, the hosts' order built again, the
+// pending jobs placed where the policy finds room, the traced hosts' jobs counted.
+export function session(sim: Sim, t: number): void {
+  const { H, options, pending } = sim;
+  sim.counters.sessions++;
+  const refreshed = refreshDue(t, sim.lastRefresh, sim.s);
+  if (refreshed) refresh(sim, t);
+  sim.ordered = new HostOrders(H, (h) => eligible(sim, h, t), sim.orderValue);
+  if (options.onSession !== undefined) {
+    options.onSession(t, refreshed, H.map((h) => {
+      view(sim, h);
+      return hostView(h);
+    }));
   }
+  let free = 0;
+  for (const h of H) if (eligible(sim, h, t)) free += h.free;
+  if (pending.length > 0 && free > 0) {
+    const left = placePending(pending, free, (ji) => {
+      const h = choose(sim, sim.jobs[ji]!, t);
+      if (h === undefined) return undefined;
+      const was = eligible(sim, h, t) ? h.free : 0;
+      startJob(sim, ji, h, t);
+      const used = was - (eligible(sim, h, t) ? h.free : 0);
+      sim.ordered.started(h);
+      return used;
+    });
+    pending.length = left.length;
+    for (let r = 0; r < left.length; r++) pending[r] = left[r]!;
+  }
+  if (sim.traceHosts.length > 0) {
+    sim.trace.times.push(t);
+    sim.traceHosts.forEach((h, k) => sim.trace.running[k]!.push(h.jobs.length));
+  }
+}
 
-  const done = outcomes as JobOutcome[];
-  return { policy: policy.name, outcomes: done, makespan: now, hosts: hostTotals(H, done, now), trace, counters, sampleAt: samplerOf(H, s.elimInterval, p) };
+// h's background load switched on or off at t, and its next switch scheduled.
+function toggleBackground(sim: Sim, h: HostState, t: number): void {
+  advance(h, t);
+  sim.bgOn[h.index] = !sim.bgOn[h.index];
+  const mean = switchBackground(h, sim.bgOn[h.index]!, sim.bg, sim.bgRand);
+  resolve(sim, h, t);
+  pushEvent(sim, t - Math.log(1 - sim.bgRand()) * mean, EV_BACKGROUND, h.index);
+}
+
+// Background load at the start: every host busy with probability `share`, its first switch scheduled.
+function startBackground(sim: Sim): void {
+  if (!(sim.bg.share > 0)) return;
+  for (const h of sim.H) {
+    if (sim.bgRand() < sim.bg.share) toggleBackground(sim, h, 0);
+    else pushEvent(sim, -Math.log(1 - sim.bgRand()) * meanOff(sim.bg), EV_BACKGROUND, h.index);
+  }
+}
+
+// Handles what comes next: the next job's arrival, else the next event (a job's end on
+// a host, a background switch, a dispatch session and the next one scheduled).
+export function step(sim: Sim): void {
+  const { jobs } = sim;
+  const e = sim.events.peek();
+  const arrival = sim.nextArrival < jobs.length ? jobs[sim.nextArrival]!.submit : Infinity;
+  if (arrivesFirst(arrival, e)) {
+    sim.now = arrival;
+    sim.pending.push(sim.nextArrival++);
+    sim.counters.events++;
+    return;
+  }
+  if (e === undefined) throw new Error('simulation: no event left with jobs unfinished (a bug)');
+  sim.events.pop();
+  sim.now = e.t;
+  sim.counters.events++;
+  const h = e.host >= 0 ? sim.H[e.host]! : undefined;
+  switch (e.kind) {
+    case EV_COMPLETE:
+      if (h !== undefined && e.version === h.version) finishJobs(sim, h, sim.now);
+      break;
+    case EV_BACKGROUND:
+      if (h !== undefined) toggleBackground(sim, h, sim.now);
+      break;
+    case EV_SESSION:
+      session(sim, sim.now);
+      if (sim.finished < jobs.length) pushEvent(sim, sim.now + sim.s.mbdSleep, EV_SESSION);
+      break;
+  }
+}
+
+// Runs one policy over the jobs (in submit order) on the hosts.
+export function runWorkload(hosts: readonly HostSpec[], jobs: readonly JobSpec[], options: RunOptions): SimRun {
+  checkInputs(hosts, jobs, options);
+  const sim = newSim(hosts, jobs, options);
+  startBackground(sim);
+  pushEvent(sim, sim.s.mbdSleep, EV_SESSION);
+  while (sim.finished < jobs.length) step(sim);
+  const done = sim.outcomes as JobOutcome[];
+  const now = sim.now;
+  return { policy: sim.policy.name, outcomes: done, makespan: now, hosts: hostTotals(sim.H, done, now), trace: sim.trace, counters: sim.counters, sampleAt: samplerOf(sim.H, sim.s.elimInterval, sim.p) };
 }
 
 // A finished run's sampleAt over its hosts' timelines.
