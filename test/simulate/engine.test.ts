@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cachedRank, cheapestOf, hostTotals, placePending, runWorkload, simulateWorkload, twoChoices, type JobOutcome } from '../../src/simulate/engine.js';
+import { cachedRank, cheapestOf, hostTotals, newSim, placePending, runWorkload, session, simulateWorkload, startJob, step, twoChoices, type JobOutcome } from '../../src/simulate/engine.js';
 import { mergeHosts } from '../../src/simulate/hosts.js';
 import { TYPE_MIX, type SampleValues } from '../../src/simulate/cluster.js';
 import { INFINIT_LOAD } from '../../src/simulate/mbatchd.js';
@@ -333,5 +333,35 @@ describe('cheapestOf (the oracle\'s pick)', () => {
     assert.deepEqual(pool.slice(0, 2), priced);
     assert.equal(picked, priced[0]);
     assert.equal(cheapestOf([], 0, 2, () => 0, () => 0), undefined);
+  });
+});
+
+describe('a run\'s stages, called alone', () => {
+  it('startJob takes the job\'s slots and adds its reservation once per slot, on its type\'s index', () => {
+    const job = { ...cpuJob(1, 0, 100), type: 'mem' as const, mix: { ...TYPE_MIX.mem }, slots: 2 };
+    const sim = newSim(hosts(1), [job], { seed: 1, policy: { name: 'typed+D3', kind: 'typed', reservation: { value: 3, duration: 60, decay: 1 } } });
+    const h = sim.H[0]!;
+    sim.nextArrival = 1; // it arrived: what a session would start
+    startJob(sim, 0, h, 5);
+    assert.deepEqual([...h.resv], [0, 0, 6, 0]);
+    assert.equal(h.free, 2);
+    assert.equal(h.lastAccept, 5);
+    // Its end is the one event scheduled: the next step retires it.
+    step(sim);
+    assert.equal(sim.finished, 1);
+    assert.equal(sim.outcomes[0]?.start, 5);
+    assert.equal(sim.outcomes[0]?.host, 'h1');
+  });
+
+  it('session places the pending jobs that fit, in submit order, and leaves the others pending', () => {
+    // Three slots: the first job takes two, the second (two) no longer fits, the third (one) does.
+    const jobs = [2, 2, 1].map((slots, i) => ({ ...cpuJob(i + 1, 0, 100), slots }));
+    const sim = newSim(hosts(1, 3), jobs, { seed: 1, policy: { name: 'default', kind: 'default' }, traceHosts: 1 });
+    sim.pending.push(0, 1, 2);
+    session(sim, 10);
+    assert.deepEqual(sim.pending, [1]);
+    assert.deepEqual(sim.H[0]!.jobs.map((r) => r.index), [0, 2]);
+    assert.deepEqual(sim.trace.running, [[2]]);
+    assert.equal(sim.counters.refreshes, 1); // the first session refreshes the loads
   });
 });
