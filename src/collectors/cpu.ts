@@ -1,7 +1,7 @@
 // CPU time fractions from /proc/stat, as deltas of the aggregate `cpu` line.
-import { createQuotaReader } from './cgroup.js';
+import { createQuotaReader, type QuotaUse } from './cgroup.js';
 import { allowedCpusOf, cpuListIn, jobCpuTest, readCores } from './cpulist.js';
-import { kernelFile, onProcFs, procPath } from './procfs.js';
+import { kernelFile, onProcFs, procPath, type KernelFile } from './procfs.js';
 import { badFile, badLine, byteIndex, bytesAt, counterAt, DECIMAL_DIGITS, latin1At, latin1Slice, noneBefore, numberSlots, OTHER_SPACE_CHARS, sameItems, toNumber, tokens } from './text.js';
 import type { Collector, CollectorOptions, CpuReading } from './types.js';
 import { monotonicMs as processMonotonicMs } from '../util/clock.js';
@@ -478,6 +478,125 @@ export const AFFINITY_CHECK_EVERY = 6;
 // include/linux/sched/loadavg.h: e^(-5 s / 60 s) a 5 s sample).
 const LOAD1_MS = 60_000;
 
+// A value averaged as the kernel averages the 1-minute load, over the times it is given.
+export class Load1Average {
+  value: number | undefined; // undefined before the first value and after a reset
+  private ms = 0;
+
+  // Adds the value seen at ms (collect()'s time): the new average, the value itself
+  // where there was none or no time passed since the last.
+  add(v: number, ms: number): number {
+    const dt = ms - this.ms;
+    const value = this.value === undefined || !(dt > 0) ? v : v + (this.value - v) * Math.exp(-dt / LOAD1_MS);
+    this.value = value;
+    this.ms = ms;
+    return value;
+  }
+}
+
+// The CPUs a job may use (jobCpuTest), as the collector follows them: isolcpus= is read
+// once, as it changes only with a reboot; the affinity again whenever the set of online
+// CPUs changes (a cpuset rewrites it on hotplug) and every AFFINITY_CHECK_EVERY reports,
+// never per report; not where cpu.job_cpus names them (the online list still is). And
+// the tasks running on the CPUs no job may use (their busy time), averaged.
+export class JobCpuTracker {
+  job: JobCpus = { skip: new Set(), count: 0, cores: undefined };
+  // The affinity and the online list the job CPUs were last found from, looked at again
+  // every AFFINITY_CHECK_EVERY reports: a cpuset can change without a CPU going on or off
+  // line (systemctl set-property AllowedCPUs=, docker update --cpuset-cpus), and under
+  // lxcfs one moved to as many other CPUs leaves the cpuN lines as they were while the
+  // online list, which numbers them (kernelCpuNumbers), changes; the affinity need not
+  // (cpu.job_cpus, or LIM's own narrower cpuset inside the container).
+  private allowed: number[] | undefined;
+  private online: number[] | undefined;
+  private sinceAffinity = 0;
+  private readonly isolated: readonly number[];
+  private readonly onlinePath: string;
+  private readonly elsewhere1 = new Load1Average();
+
+  constructor(
+    private readonly status: KernelFile, // /proc/self/status, for the affinity
+    private readonly sysRoot: string,
+    private readonly jobCpus: readonly number[] | undefined, // cpu.job_cpus
+  ) {
+    this.isolated = jobCpus === undefined ? (cpuListIn(procPath(sysRoot, 'devices/system/cpu/isolated')) ?? []) : [];
+    this.onlinePath = procPath(sysRoot, 'devices/system/cpu/online');
+  }
+
+  // Finds the job CPUs again for a new set of CPU names (/proc/stat's cpuN lines).
+  find(names: readonly string[]): void {
+    this.findFrom(names, this.jobCpus === undefined ? allowedCpusOf(this.status) : undefined, cpuListIn(this.onlinePath));
+    this.sinceAffinity = 0;
+  }
+
+  // At every AFFINITY_CHECK_EVERY-th call, looks at the affinity and the online list and
+  // finds the job CPUs again where either changed: whether it looked.
+  recheck(names: readonly string[]): boolean {
+    if (++this.sinceAffinity < AFFINITY_CHECK_EVERY) return false;
+    this.sinceAffinity = 0;
+    const affinity = this.jobCpus === undefined ? allowedCpusOf(this.status) : undefined;
+    const onlineNow = cpuListIn(this.onlinePath);
+    if (changed(this.allowed, affinity) || changed(this.online, onlineNow)) this.findFrom(names, affinity, onlineNow);
+    return true;
+  }
+
+  // Adds to a reading of total time the job CPUs' count, busy share and cores, and the
+  // tasks elsewhere averaged up to ms, where a job may use fewer than the online CPUs.
+  into(reading: CpuReading, idleBefore: readonly number[], idleNow: readonly number[], total: number, ms: number): void {
+    const job = this.job;
+    if (!(job.count > 0)) return;
+    const jobBusy = busyOf(idleBefore, idleNow, total, job.skip);
+    if (jobBusy === undefined) return;
+    reading.jobCpus = job.count;
+    reading.jobBusy = jobBusy;
+    if (job.cores !== undefined) reading.jobCores = job.cores;
+    reading.jobElsewhere1 = this.elsewhere1.add(tasksElsewhere(reading.busy, reading.online, jobBusy, job.count), ms);
+  }
+
+  close(): void {
+    this.status.close();
+  }
+
+  private findFrom(names: readonly string[], affinity: number[] | undefined, online: number[] | undefined): void {
+    this.allowed = affinity;
+    this.online = online;
+    this.job = jobCpusOf(jobCpuTest(this.jobCpus, this.isolated, affinity), kernelCpuNumbers(names, online), this.sysRoot);
+    this.elsewhere1.value = undefined;
+  }
+}
+
+// Adds to a reading the quota's CPUs, use and throttled time and its tasks averaged up to
+// ms (tasks1), where the quota is fewer CPUs than a job may use.
+export function withQuota(reading: CpuReading, use: Readonly<QuotaUse>, tasks1: Load1Average, ms: number): void {
+  if (!(use.cpus < (reading.jobCpus ?? reading.online))) return;
+  reading.quotaCpus = use.cpus;
+  reading.quotaUsed = use.used;
+  reading.quotaThrottled = use.throttled;
+  reading.quotaTasks1 = tasks1.add(use.used + use.throttled, ms);
+}
+
+// The CPUs' worth of time the times left out over an interval of ms (leftOut jiffies:
+// the clock's time beyond what the times counted), averaged with the last average as
+// the load average would have counted it: the new average, undefined where it stays
+// (no time passed, or nothing left out yet).
+export function untimedAverage(untimed1: number | undefined, leftOut: number, ms: number): number | undefined {
+  if (!(ms > 0) || !(leftOut > 0 || untimed1 !== undefined)) return undefined;
+  const untimed = (leftOut * 10) / ms;
+  return untimed1 === undefined ? untimed : untimed + (untimed1 - untimed) * Math.exp(-ms / LOAD1_MS);
+}
+
+// The clocks the times of the stat file at path are held against, unless options give them.
+function clocksOf(options: CollectorOptions, path: string): { kernelClock: false | (() => number); ownCpuUs: false | (() => number) } {
+  return {
+    // The clock collect() is given, where the times can be held against it (wallJiffies):
+    // the kernel's own, not a fake tree's nor lxcfs's.
+    kernelClock: options.kernelClock ?? (onProcFs(path) ? processMonotonicMs : false),
+    // lavarank's own CPU time, where the times are the running kernel's: its own work (the
+    // start's, between the baseline and the first report) is no task a job would share a
+    // CPU with, and a getrusage() a report forks nothing.
+    ownCpuUs: options.ownCpuUs ?? (onProcFs(path) ? processCpuUs : false),
+  };
+}
 
 // Reads /proc/stat each tick; fractions are over all online CPUs (the aggregate line
 // sums them, so 0.5 on a 2-CPU host means one CPU's worth of work), and minBusy is the
@@ -488,43 +607,10 @@ const LOAD1_MS = 60_000;
 export function createCpuCollector(options: CollectorOptions = {}): Collector<'cpu'> {
   // One record (Records): on 128 CPUs its 25 kB end in the first read, not in a second of 0 bytes.
   const file = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'stat'), options.keepOpen, 'one');
-  // The clock collect() is given, where the times can be held against it (wallJiffies):
-  // the kernel's own, not a fake tree's nor lxcfs's.
-  const kernelClock = options.kernelClock ?? (onProcFs(file.path) ? processMonotonicMs : false);
-  // lavarank's own CPU time, where the times are the running kernel's: its own work (the
-  // start's, between the baseline and the first report) is no task a job would share a
-  // CPU with, and a getrusage() a report forks nothing.
-  const ownCpuUs = options.ownCpuUs ?? (onProcFs(file.path) ? processCpuUs : false);
-  // The CPUs a job may use (jobCpuTest): isolcpus= is read once, as it changes only
-  // with a reboot; the affinity again whenever the set of online CPUs changes (a cpuset
-  // rewrites it on hotplug) and every AFFINITY_CHECK_EVERY reports, never per report;
-  // not where cpu.job_cpus names them (the online list still is).
-  const status = kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'self/status'), options.keepOpen);
+  const { kernelClock, ownCpuUs } = clocksOf(options, file.path);
   const sysRoot = options.sysRoot ?? '/sys';
-  const jobCpus = options.jobCpus;
-  const isolated = jobCpus === undefined ? (cpuListIn(procPath(sysRoot, 'devices/system/cpu/isolated')) ?? []) : [];
+  const jobs = new JobCpuTracker(kernelFile(NAME, procPath(options.procRoot ?? '/proc', 'self/status'), options.keepOpen), sysRoot, options.jobCpus);
   let known: CpuSet = cpuSet([]);
-  let job: JobCpus = { skip: new Set(), count: 0, cores: undefined };
-  // The affinity and the online list the job CPUs were last found from, looked at again
-  // every AFFINITY_CHECK_EVERY reports: a cpuset can change without a CPU going on or off
-  // line (systemctl set-property AllowedCPUs=, docker update --cpuset-cpus), and under
-  // lxcfs one moved to as many other CPUs leaves the cpuN lines as they were while the
-  // online list, which numbers them (kernelCpuNumbers), changes; the affinity need not
-  // (cpu.job_cpus, or LIM's own narrower cpuset inside the container).
-  const onlinePath = procPath(sysRoot, 'devices/system/cpu/online');
-  let allowed: number[] | undefined;
-  let online: number[] | undefined;
-  let sinceAffinity = 0;
-  const findJobCpus = (affinity: number[] | undefined, onlineNow = cpuListIn(onlinePath)): void => {
-    allowed = affinity;
-    online = onlineNow;
-    job = jobCpusOf(jobCpuTest(jobCpus, isolated, affinity), kernelCpuNumbers(known.names, online), sysRoot);
-    elsewhere1 = undefined;
-  };
-  // The tasks running on the CPUs no job may use (their busy time), averaged as the
-  // kernel averages the 1-minute load, and when that average was last brought up to date.
-  let elsewhere1: number | undefined;
-  let elsewhereMs = 0;
   // Two readings, swapped each report: the hot path writes into the older one, so that a
   // file it cannot read, and parseStat then rejects, leaves the last reading as it was.
   let previous = numberSlots(TIMES_SLOTS);
@@ -553,8 +639,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
   // The CPU quota of lavarank's cgroup (a container's), found at start and with each
   // look at the affinity: read per report only where one is set.
   const quota = createQuotaReader(options.procRoot ?? '/proc', sysRoot, options.keepOpen);
-  let tasks1: number | undefined; // the quota's cgroup's tasks, averaged as the 1-minute load
-  let tasksMs = 0;
+  const tasks1 = new Load1Average(); // the quota's cgroup's tasks
   return {
     name: NAME,
     collect(monotonicMs: number) {
@@ -584,8 +669,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
         const parsed = parseStat(latin1At(bytes, 0, bytes.length), file.path);
         if (!sameItems(parsed.cpus, known.names)) {
           known = cpuSet(parsed.cpus);
-          findJobCpus(jobCpus === undefined ? allowedCpusOf(status) : undefined);
-          sinceAffinity = 0;
+          jobs.find(known.names);
           found = true;
         }
         timesInto(parsed.total, now);
@@ -596,13 +680,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       const blockedEarlier = earlierBlocked;
       earlierBlocked = previousBlocked;
       previousBlocked = blocked;
-      if (!found && ++sinceAffinity >= AFFINITY_CHECK_EVERY) {
-        sinceAffinity = 0;
-        const affinity = jobCpus === undefined ? allowedCpusOf(status) : undefined;
-        const onlineNow = cpuListIn(onlinePath);
-        if (changed(allowed, affinity) || changed(online, onlineNow)) findJobCpus(affinity, onlineNow);
-        quota.refresh();
-      }
+      if (!found && jobs.recheck(known.names)) quota.refresh();
       const use = quota.read(monotonicMs);
       const before = previous;
       const beforeIdle = previousIdle;
@@ -625,14 +703,9 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       const total = wall > counted ? wall : counted;
       const reading = fractionsOf(before, now, known.names.length, total);
       if (reading === undefined) return undefined;
-      // The time left out, in CPUs, averaged as the load average would have counted it.
-      const ms = monotonicMs - beforeMs;
-      if (ms > 0 && (total > counted || untimed1 !== undefined)) {
-        const untimed = ((total - counted) * 10) / ms;
-        untimed1 = untimed1 === undefined ? untimed : untimed + (untimed1 - untimed) * Math.exp(-ms / LOAD1_MS);
-        reading.untimed1 = untimed1;
-      }
-      const minBusy = leastBusy(beforeIdle, previousIdle, total, job.skip);
+      const untimed = untimedAverage(untimed1, total - counted, monotonicMs - beforeMs);
+      if (untimed !== undefined) reading.untimed1 = untimed1 = untimed;
+      const minBusy = leastBusy(beforeIdle, previousIdle, total, jobs.job.skip);
       if (minBusy !== undefined) reading.minBusy = minBusy;
       if (spansFailure) reading.spansFailure = true;
       const readFor = readMs - beforeMs;
@@ -656,29 +729,8 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
         const steady = blockedEarlier >= 0 && lastFor > 0 && readFor > 0 && lastFor <= 2 * readFor && readFor <= 2 * lastFor;
         reading.blocked = blockedBefore < 0 ? blocked : steady ? (blockedEarlier + blockedBefore + blocked) / 3 : (blockedBefore + blocked) / 2;
       }
-      if (job.count > 0) {
-        const jobBusy = busyOf(beforeIdle, previousIdle, total, job.skip);
-        if (jobBusy !== undefined) {
-          reading.jobCpus = job.count;
-          reading.jobBusy = jobBusy;
-          if (job.cores !== undefined) reading.jobCores = job.cores;
-          const elsewhere = tasksElsewhere(reading.busy, reading.online, jobBusy, job.count);
-          const dt = monotonicMs - elsewhereMs;
-          elsewhere1 = elsewhere1 === undefined || !(dt > 0) ? elsewhere : elsewhere + (elsewhere1 - elsewhere) * Math.exp(-dt / LOAD1_MS);
-          elsewhereMs = monotonicMs;
-          reading.jobElsewhere1 = elsewhere1;
-        }
-      }
-      if (use !== undefined && use.cpus < (reading.jobCpus ?? reading.online)) {
-        const tasks = use.used + use.throttled;
-        const dt = monotonicMs - tasksMs;
-        tasks1 = tasks1 === undefined || !(dt > 0) ? tasks : tasks + (tasks1 - tasks) * Math.exp(-dt / LOAD1_MS);
-        tasksMs = monotonicMs;
-        reading.quotaCpus = use.cpus;
-        reading.quotaUsed = use.used;
-        reading.quotaThrottled = use.throttled;
-        reading.quotaTasks1 = tasks1;
-      }
+      jobs.into(reading, beforeIdle, previousIdle, total, monotonicMs);
+      if (use !== undefined) withQuota(reading, use, tasks1, monotonicMs);
       return reading;
     },
     peek() {
@@ -697,7 +749,7 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
     },
     close: () => {
       file.close();
-      status.close();
+      jobs.close();
       quota.close();
     },
   };
