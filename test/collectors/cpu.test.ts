@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, test, type TestContext } from 'node:test';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { AFFINITY_CHECK_EVERY, blockedIn, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, parseStat } from '../../src/collectors/cpu.js';
+import { AFFINITY_CHECK_EVERY, blockedIn, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, Load1Average, parseStat, untimedAverage, withQuota } from '../../src/collectors/cpu.js';
 import { monotonicMs } from '../../src/util/clock.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedCpuIdle, scannedStat, tempDir, writeTree } from './helpers.js';
@@ -1115,4 +1115,32 @@ test('a quota set or changed while the daemon runs is seen at the next look at t
   inContainer(root, '100000', k * 10_000_000, 0);
   const r = c.collect(k * 10_000);
   assert.deepEqual([r?.quotaCpus, r?.quotaUsed], [1, 1]);
+});
+
+describe('the cpu collector\'s stages, called alone', () => {
+  it('Load1Average takes its first value as it is, then moves 1 − 1/e of the way to a value held a minute', () => {
+    const a = new Load1Average();
+    assert.equal(a.add(4, 1_000), 4);
+    assert.ok(Math.abs(a.add(0, 61_000) - 4 / Math.E) < 1e-12);
+    assert.equal(a.add(2, 61_000), 2); // no time passed: the value as it is
+  });
+
+  it('withQuota adds a quota of fewer CPUs than a job may use, its tasks averaged, and nothing for one of as many', () => {
+    const reading = { busy: 0.5, online: 4, jobCpus: 3 } as CpuReading;
+    const tasks = new Load1Average();
+    withQuota(reading, { cpus: 3, used: 1, throttled: 0.5 }, tasks, 10_000);
+    assert.equal(reading.quotaCpus, undefined);
+    withQuota(reading, { cpus: 2, used: 1, throttled: 0.5 }, tasks, 20_000);
+    assert.equal(reading.quotaCpus, 2);
+    assert.equal(reading.quotaThrottled, 0.5);
+    assert.equal(reading.quotaTasks1, 1.5);
+  });
+
+  it('untimedAverage counts the time left out in CPUs and keeps no average while none was left out', () => {
+    assert.equal(untimedAverage(undefined, 0, 10_000), undefined);
+    assert.equal(untimedAverage(undefined, 100, 0), undefined);
+    assert.equal(untimedAverage(undefined, 100, 10_000), 0.1); // 100 jiffies of 10 ms over 10 s
+    // Once there is an average, an interval with nothing left out lowers it.
+    assert.ok(Math.abs(untimedAverage(0.1, 0, 60_000)! - 0.1 / Math.E) < 1e-12);
+  });
 });
