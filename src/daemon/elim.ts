@@ -253,35 +253,27 @@ function peekOf(sampler: SampleSource, log: Pick<Logger, 'warn'>): (() => void) 
   };
 }
 
-interface Attempt {
+// A sample, or why there is none.
+export interface Attempt {
   sample?: Sample;
   failure?: string;
 }
 
-// Runs until the signal aborts, the reader goes away, or maxTicks reports were made.
-export async function runElim(o: ElimOptions): Promise<StopReason> {
-  const { clock, log, signal } = o;
-  const deadlineMs = o.deadlineMs ?? o.intervalMs / 2;
-  const random = o.random ?? Math.random;
-  const required = o.required ?? REQUIRED_COLLECTORS;
+// The sampler's runs, each raced against a limit when it is asynchronous: the attempt
+// a report makes at the clock's began. A synchronous sampler (the real collectors) gets
+// its answer without a promise: the loop awaits only what is asynchronous. It cannot be
+// cut short, so one that took longer than the limit counts as failed once it returns: a
+// host whose kernel takes seconds to answer /proc (thrashing, a hung mount) is one to
+// hold, then avoid, not one whose smeared reading to trust. An attempt while one that
+// lost its race still runs fails at once.
+export function attemptsOf(sampler: SampleSource, clock: Clock, signal: AbortSignal): (limitMs: number, began: number) => Attempt | Promise<Attempt> {
   let pending = false;
-  const holder = new RankHolder(o.pessimisticAfter, o.pessimisticRank, log);
-  const typedNames: string[] = o.typedRanks === true ? typedRankNames(o.resource) : [];
-  let unread = 0; // consecutive reports LIM did not read
-  let unreadKind: 'dropped' | 'replaced' = 'dropped';
-
-  // Runs the sampler, raced against the deadline when it is asynchronous. A
-  // synchronous sampler (the real collectors) gets its answer without a promise:
-  // the loop awaits only what is asynchronous. It cannot be cut short, so one that
-  // took longer than the deadline counts as failed once it returns: a host whose
-  // kernel takes seconds to answer /proc (thrashing, a hung mount) is one to hold,
-  // then avoid, not one whose smeared reading to trust.
   // began: the clock when the caller starts it (the loop times its report from there).
   const attempt = (limitMs: number, began: number): Attempt | Promise<Attempt> => {
     if (pending) return { failure: 'the previous sample is still running' };
     let result: Sample | Promise<Sample>;
     try {
-      result = o.sampler.sample();
+      result = sampler.sample();
     } catch (err) {
       return { failure: `sampling failed: ${errorMessage(err)}` };
     }
@@ -317,6 +309,59 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
       signal.removeEventListener('abort', onAbort);
     }
   };
+  return attempt;
+}
+
+// The reports LIM left unread in a row, said once when they start and once, with their
+// count, when LIM reads again.
+export class UnreadReports {
+  private count = 0;
+  private kind: 'dropped' | 'replaced' = 'dropped';
+
+  constructor(private readonly log: Pick<Logger, 'warn' | 'info'>) {}
+
+  // Takes what became of a report's write.
+  note(outcome: WriteOutcome): void {
+    if (outcome === 'dropped' || outcome === 'replaced') {
+      if (this.count === 0) {
+        this.kind = outcome;
+        if (outcome === 'dropped') this.log.warn('LIM is not reading (pipe full); dropping reports until it reads again');
+        else this.log.warn('LIM had not read the previous report; each new report replaces the unread one until it reads again');
+      }
+      this.count++;
+    } else if (this.count > 0) {
+      this.log.info({ [this.kind]: this.count }, `LIM is reading again; ${this.count} reports were ${this.kind}`);
+      this.count = 0;
+    }
+  }
+}
+
+// When the report after the one due at next, written at wrote, is due: an interval
+// later, or an interval after wrote where that is less than half an interval away.
+// After a stall (a suspended VM, a starved CPU), a new grid rather than reports in
+// quick succession: LIM reads one per 5 s and would fall behind. Judged by when the
+// report was written, not by now: work after a report on time (the tick hook's start-up
+// collections, at nice 10 beside a job's busy loops in LIM's session, took 3-8 s)
+// crowds no report, and judged by now it moved the next one a whole interval past that
+// work, 8 s late.
+export function nextDue(next: number, wrote: number, intervalMs: number, log: Pick<Logger, 'warn'>): number {
+  const due = next + intervalMs;
+  if (!(due - wrote < intervalMs / 2)) return due;
+  log.warn({ lateMs: Math.round(wrote - due + intervalMs) }, 'fell behind schedule; skipping missed reports');
+  return wrote + intervalMs;
+}
+
+// Runs until the signal aborts, the reader goes away, or maxTicks reports were made.
+export async function runElim(o: ElimOptions): Promise<StopReason> {
+  const { clock, log, signal } = o;
+  const deadlineMs = o.deadlineMs ?? o.intervalMs / 2;
+  const random = o.random ?? Math.random;
+  const required = o.required ?? REQUIRED_COLLECTORS;
+  const holder = new RankHolder(o.pessimisticAfter, o.pessimisticRank, log);
+  const typedNames: string[] = o.typedRanks === true ? typedRankNames(o.resource) : [];
+  const unread = new UnreadReports(log);
+
+  const attempt = attemptsOf(o.sampler, clock, signal);
 
   const ranking = new Ranking(o.rankers, required);
   const report = new ReportLine(o.resource, typedNames, o.extraValues, log);
@@ -372,17 +417,7 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
       log.info('stdout closed by the reader; exiting');
       return 'output-closed';
     }
-    if (outcome === 'dropped' || outcome === 'replaced') {
-      if (unread === 0) {
-        unreadKind = outcome;
-        if (outcome === 'dropped') log.warn('LIM is not reading (pipe full); dropping reports until it reads again');
-        else log.warn('LIM had not read the previous report; each new report replaces the unread one until it reads again');
-      }
-      unread++;
-    } else if (unread > 0) {
-      log.info({ [unreadKind]: unread }, `LIM is reading again; ${unread} reports were ${unreadKind}`);
-      unread = 0;
-    }
+    unread.note(outcome);
 
     seq++;
     const tick: Tick = {
@@ -404,17 +439,7 @@ export async function runElim(o: ElimOptions): Promise<StopReason> {
     }
     if (o.maxTicks !== undefined && seq >= o.maxTicks) return 'max-ticks';
 
-    next += o.intervalMs;
-    // After a stall (a suspended VM, a starved CPU), start a new grid rather than
-    // send reports in quick succession: LIM reads one per 5 s and would fall behind.
-    // Judged by when this report was written, not by now: work after a report on time
-    // (the tick hook's start-up collections, at nice 10 beside a job's busy loops in
-    // LIM's session, took 3-8 s) crowds no report, and judged by now it moved the next
-    // one a whole interval past that work, 8 s late.
-    if (next - wrote < o.intervalMs / 2) {
-      log.warn({ lateMs: Math.round(wrote - next + o.intervalMs) }, 'fell behind schedule; skipping missed reports');
-      next = wrote + o.intervalMs;
-    }
+    next = nextDue(next, wrote, o.intervalMs, log);
   }
   return 'aborted';
 }
