@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock, type Clock } from '../../src/util/clock.js';
 import type { Sample } from '../../src/collectors/types.js';
-import { MODEL_CHECK_EVERY, RankHolder, Ranking, ReportLine, runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
+import { MODEL_CHECK_EVERY, RankHolder, Ranking, ReportLine, UnreadReports, attemptsOf, nextDue, runElim, type ElimOptions, type Tick } from '../../src/daemon/elim.js';
 import type { Ranker } from '../../src/model/rank.js';
 import { parseModel, serializeModel } from '../../src/model/model.js';
 import { modelRanker } from '../../src/model/rankers.js';
@@ -650,5 +650,38 @@ describe('Ranking (a sample\'s rank)', () => {
     assert.equal(refreshes, 1);
     assert.equal((r.of(ok) as { rank: number }).rank < 1e9, true, 'clamped');
     assert.equal(refreshes, 2);
+  });
+});
+
+describe('runElim\'s stages, called alone', () => {
+  it('nextDue keeps the grid for a report written on time and starts a new one after a stall', () => {
+    const { log, messages } = captureLog();
+    assert.equal(nextDue(10_000, 10_400, 10_000, log), 20_000);
+    assert.deepEqual(messages(), []);
+    // Written 6 s after it was due: the next is an interval after the write, not 4 s later.
+    assert.equal(nextDue(10_000, 16_000, 10_000, log), 26_000);
+    assert.deepEqual(messages(), ['fell behind schedule; skipping missed reports']);
+  });
+
+  it('UnreadReports says once that LIM stopped reading and, with the count, once that it reads again', () => {
+    const { log, lines } = captureLog();
+    const unread = new UnreadReports(log);
+    for (const outcome of ['written', 'dropped', 'dropped', 'replaced', 'written', 'written'] as const) unread.note(outcome);
+    assert.deepEqual(lines.map((l) => l.msg), ['LIM is not reading (pipe full); dropping reports until it reads again', 'LIM is reading again; 3 reports were dropped']);
+    assert.equal(lines[1]!['dropped'], 3);
+  });
+
+  it('attemptsOf fails a synchronous sample that took longer than its limit, and keeps one on time', () => {
+    const clock = new FakeClock();
+    let takes = 0;
+    const attempt = attemptsOf({ sample: () => (clock.advance(takes), sampleWith(0.5)) }, clock, new AbortController().signal);
+    takes = 300;
+    const late = attempt(200, clock.monotonic());
+    assert.ok(!(late instanceof Promise));
+    assert.equal(late.failure, 'sample took 300 ms, over its deadline of 200 ms');
+    takes = 100;
+    const onTime = attempt(200, clock.monotonic());
+    assert.ok(!(onTime instanceof Promise));
+    assert.equal(onTime.sample?.cpu?.busy, 0.5);
   });
 });
