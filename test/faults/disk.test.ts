@@ -14,7 +14,7 @@ import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
 import { cliPath, fixture, isAlive, tempDir, tokenEnv } from '../helpers.js';
 import { assertStopsOnSigterm, scheduleRecords, startElim, userLoadsBuild, type Elim } from '../e2e/harness.js';
 import { parseExposition } from '../helpers/prom-parse.js';
-import { ATTACKER, badJsonLines, canMount, isRoot, mountTmpfs, sleep, until } from './helpers.js';
+import { ATTACKER, badJsonLines, canMount, isRoot, sleep, smallDisk, until } from './helpers.js';
 
 const NEED_MOUNT = canMount ? false : 'needs root to mount a small tmpfs';
 const NEED_BUILD_FOR_ATTACKER = !isRoot || userLoadsBuild(ATTACKER) ? false : 'nobody cannot read this build (made under umask 077?)';
@@ -80,9 +80,8 @@ function msgs(elim: Elim): string[] {
 }
 
 describe('the history directory', { concurrency: false }, () => {
-  it('full: reports continue, the file keeps only whole lines, and writing resumes when space returns', { skip: NEED_MOUNT }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-disk-');
-    const disk = mountTmpfs(dir, 256 * 1024)!;
+  it('full: reports continue, the file keeps only whole lines, and writing resumes when space returns', { skip: NEED_MOUNT }, async (t) => {
+    const { disk } = smallDisk(t, 256 * 1024);
     const history = join(disk.path, 'history');
     const elim = startElim({ testInterval: 0.05, override: { history: { dir: history } } });
     const file = join(history, `${hostname()}.jsonl`);
@@ -103,17 +102,14 @@ describe('the history directory', { concurrency: false }, () => {
       assert.equal(typeof recovered['dropped'], 'number');
     } finally {
       await elim.cleanup();
-      disk.unmount();
-      cleanup();
     }
   });
 
   // Permissions are checked when a file is opened, and a filesystem with a file open
   // for writing cannot be made read-only, so this fault is one of the start or of a
   // reopen (rotation, a removed file), not of a file already being written.
-  it('full, space back, then SIGTERM during the retry back-off: the lines waiting are written at stop, none lost silently', { skip: NEED_MOUNT }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-disk-');
-    const disk = mountTmpfs(dir, 256 * 1024)!;
+  it('full, space back, then SIGTERM during the retry back-off: the lines waiting are written at stop, none lost silently', { skip: NEED_MOUNT }, async (t) => {
+    const { disk } = smallDisk(t, 256 * 1024);
     const history = join(disk.path, 'history');
     const elim = startElim({ testInterval: 0.05, override: { history: { dir: history } } });
     const file = join(history, `${hostname()}.jsonl`);
@@ -134,14 +130,11 @@ describe('the history directory', { concurrency: false }, () => {
       assert.deepEqual(badJsonLines(file), []);
     } finally {
       await elim.cleanup();
-      disk.unmount();
-      cleanup();
     }
   });
 
-  it('read-only at start: reports go out, and writing starts once it is writable', { skip: NEED_MOUNT }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-disk-');
-    const disk = mountTmpfs(dir, 1024 * 1024)!;
+  it('read-only at start: reports go out, and writing starts once it is writable', { skip: NEED_MOUNT }, async (t) => {
+    const { disk } = smallDisk(t, 1024 * 1024);
     disk.readOnly(true);
     const history = join(disk.path, 'history');
     const elim = startElim({ testInterval: 0.05, override: { history: { dir: history } } });
@@ -158,8 +151,6 @@ describe('the history directory', { concurrency: false }, () => {
       assert.deepEqual(badJsonLines(file), []);
     } finally {
       await elim.cleanup();
-      disk.unmount();
-      cleanup();
     }
   });
 
@@ -225,9 +216,8 @@ describe('the history directory', { concurrency: false }, () => {
 });
 
 describe('the log directory', { concurrency: false }, () => {
-  it('full: reports continue, the log keeps only whole lines, and it says how many lines were lost when space returns', { skip: NEED_MOUNT }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-disk-');
-    const disk = mountTmpfs(dir, 256 * 1024)!;
+  it('full: reports continue, the log keeps only whole lines, and it says how many lines were lost when space returns', { skip: NEED_MOUNT }, async (t) => {
+    const { disk } = smallDisk(t, 256 * 1024);
     const logFile = join(disk.path, 'lavarank.log');
     const elim = startElim({ testInterval: 0.05, override: { log: { file: logFile } } });
     try {
@@ -242,16 +232,13 @@ describe('the log directory', { concurrency: false }, () => {
       assert.match(readFileSync(logFile, 'utf8'), /"msg":"log file .* writable again; \d+ lines were lost"/);
     } finally {
       await elim.cleanup();
-      disk.unmount();
-      cleanup();
     }
   });
 });
 
 describe('the log and history directory full, as the metrics file shows it', { concurrency: false }, () => {
-  it('the metrics file says writing the log and the history fails while the disk is full, and no longer once space returns', { skip: NEED_MOUNT }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-disk-');
-    const disk = mountTmpfs(dir, 256 * 1024)!;
+  it('the metrics file says writing the log and the history fails while the disk is full, and no longer once space returns', { skip: NEED_MOUNT }, async (t) => {
+    const { disk } = smallDisk(t, 256 * 1024);
     const metricsDir = tempDir('lavarank-disk-metrics-');
     const prom = join(metricsDir.dir, 'lavarank.prom');
     const logFile = join(disk.path, 'lavarank.log');
@@ -271,8 +258,6 @@ describe('the log and history directory full, as the metrics file shows it', { c
       await until('the metrics to say both write again', () => (failing()?.['log'] === 0 && failing()?.['history'] === 0 ? true : undefined), 25_000);
     } finally {
       await elim.cleanup();
-      disk.unmount();
-      cleanup();
       metricsDir.cleanup();
     }
   });
@@ -282,9 +267,8 @@ describe('the log and history directory full, as the metrics file shows it', { c
 // turned 1 only at its next write: on a full log disk it read 0 for up to an hour
 // (admin74's walk on the real cluster).
 describe('the log directory full while the log at level info writes nothing, as the metrics file shows it', { concurrency: false }, () => {
-  it('the metrics file says writing the log fails within a few reports, and no longer once space returns', { skip: NEED_MOUNT }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-disk-');
-    const disk = mountTmpfs(dir, 256 * 1024)!;
+  it('the metrics file says writing the log fails within a few reports, and no longer once space returns', { skip: NEED_MOUNT }, async (t) => {
+    const { disk } = smallDisk(t, 256 * 1024);
     const metricsDir = tempDir('lavarank-disk-metrics-');
     const prom = join(metricsDir.dir, 'lavarank.prom');
     const logFile = join(disk.path, 'lavarank.log');
@@ -303,57 +287,48 @@ describe('the log directory full while the log at level info writes nothing, as 
       await until('the gauge to say the log writes again', () => (logGauge() === 0 ? true : undefined), 10_000);
     } finally {
       await elim.cleanup();
-      disk.unmount();
-      cleanup();
       metricsDir.cleanup();
     }
   });
 });
 
 describe('a file truncated by someone else (logrotate copytruncate)', () => {
-  it('then a short write on a full disk leaves only whole lines, before and after space returns', { skip: NEED_MOUNT }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-disk-');
-    const disk = mountTmpfs(dir, 64 * 1024)!;
+  it('then a short write on a full disk leaves only whole lines, before and after space returns', { skip: NEED_MOUNT }, async (t) => {
+    const { disk } = smallDisk(t, 64 * 1024);
     const path = join(disk.path, 'h.jsonl');
-    try {
-      let failed: () => void = () => undefined;
-      const failing = new Promise<void>((resolve) => (failed = resolve));
-      const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, retryMs: 20, onTrouble: (e) => e.state === 'failing' && failed() });
-      for (let i = 0; i < 40; i++) a.append(JSON.stringify({ i, pad: 'p'.repeat(40) }));
-      await a.flush(2000);
-      // copytruncate: the file is copied away and cut to nothing under the writer.
-      const fd = openSync(path, 'r+');
-      ftruncateSync(fd, 0);
-      closeSync(fd);
-      a.append(JSON.stringify({ i: 50 }));
-      await a.flush(2000);
-      const filler = fill(disk.path);
-      // Fits only partly in the file's last page: a short write, then ENOSPC.
-      a.append(JSON.stringify({ i: 51, pad: 'q'.repeat(5000) }));
-      // Read once the failed write was cut back and before its retry, 20 ms on: flush(300)
-      // returned mid-retry on a loaded host, and the retry's short write read as torn.
-      await failing;
-      const during = readFileSync(path, 'utf8');
-      assert.ok(during.endsWith('\n'), `a full disk left a torn line: ...${JSON.stringify(during.slice(-20))}`);
-      rmSync(filler);
-      await sleep(100);
-      a.append(JSON.stringify({ i: 52 }));
-      await a.close(30_000); // a guard: close returns once its lines are written
-      assert.deepEqual(badJsonLines(path), []);
-      const got = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
-      assert.deepEqual(got, [50, 51, 52]);
-    } finally {
-      disk.unmount();
-      cleanup();
-    }
+    let failed: () => void = () => undefined;
+    const failing = new Promise<void>((resolve) => (failed = resolve));
+    const a = new RotatingAppender({ path, maxBytes: 1 << 20, keep: 1, retryMs: 20, onTrouble: (e) => e.state === 'failing' && failed() });
+    for (let i = 0; i < 40; i++) a.append(JSON.stringify({ i, pad: 'p'.repeat(40) }));
+    await a.flush(2000);
+    // copytruncate: the file is copied away and cut to nothing under the writer.
+    const fd = openSync(path, 'r+');
+    ftruncateSync(fd, 0);
+    closeSync(fd);
+    a.append(JSON.stringify({ i: 50 }));
+    await a.flush(2000);
+    const filler = fill(disk.path);
+    // Fits only partly in the file's last page: a short write, then ENOSPC.
+    a.append(JSON.stringify({ i: 51, pad: 'q'.repeat(5000) }));
+    // Read once the failed write was cut back and before its retry, 20 ms on: flush(300)
+    // returned mid-retry on a loaded host, and the retry's short write read as torn.
+    await failing;
+    const during = readFileSync(path, 'utf8');
+    assert.ok(during.endsWith('\n'), `a full disk left a torn line: ...${JSON.stringify(during.slice(-20))}`);
+    rmSync(filler);
+    await sleep(100);
+    a.append(JSON.stringify({ i: 52 }));
+    await a.close(30_000); // a guard: close returns once its lines are written
+    assert.deepEqual(badJsonLines(path), []);
+    const got = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
+    assert.deepEqual(got, [50, 51, 52]);
   });
 });
 
 describe('stdout a file on a full disk (not what LIM gives)', () => {
-  it('the elim logs why, ends its child elims and exits 1, where the loop\'s error went to the closed stderr alone', { skip: NEED_MOUNT }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-disk-');
+  it('the elim logs why, ends its child elims and exits 1, where the loop\'s error went to the closed stderr alone', { skip: NEED_MOUNT }, async (t) => {
+    const { dir, disk } = smallDisk(t, 64 * 1024);
     chmodSync(dir, 0o755);
-    const disk = mountTmpfs(dir, 64 * 1024)!;
     const child = join(dir, 'elim.good');
     writeFileSync(child, readFileSync(fixture('elims', 'good')), { mode: 0o755 });
     chmodSync(child, 0o755);
@@ -379,8 +354,6 @@ describe('stdout a file on a full disk (not what LIM gives)', () => {
       assert.equal(isAlive(started[0]!.pid), false, 'the child elim outlived the elim');
     } finally {
       if (elim.exitCode === null) elim.kill('SIGKILL');
-      disk.unmount();
-      cleanup();
     }
   });
 });

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FakeClock } from '../../src/util/clock.js';
+import type { TestContext } from 'node:test';
 import { mkfifo } from '../helpers.js';
 import { createCollectors } from '../../src/collectors/index.js';
 import { runElim, type Tick } from '../../src/daemon/elim.js';
@@ -499,6 +500,20 @@ export function mountTmpfs(dir: string, bytes: number, name = 'disk'): SmallDisk
     },
     unmount: () => void spawnSync('umount', ['-l', path]),
   };
+}
+
+// A small tmpfs (mountTmpfs) in a temporary directory of its own, for one test: unmounted
+// and the directory removed after the test, its own finally (which stops what writes
+// there) included.
+export function smallDisk(t: TestContext, bytes: number): { dir: string; disk: SmallDisk } {
+  const { dir, cleanup } = tempDir('lavarank-disk-');
+  const disk = mountTmpfs(dir, bytes);
+  t.after(() => {
+    disk?.unmount();
+    cleanup();
+  });
+  if (disk === undefined) throw new Error(`cannot mount a tmpfs of ${bytes} bytes under ${dir}`);
+  return { dir, disk };
 }
 
 // Whether this process may mount a tmpfs (root, outside a locked-down container).
