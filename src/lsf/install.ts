@@ -649,13 +649,10 @@ export async function findLsbQueues(confdir: string, cluster: string, lsf: boole
 // never evaluated. It names the directories whose files the merge rewrites, so it must
 // pass their trust check first: another user's lsf.conf named root's real configuration
 // directory, whose files passed theirs, and root's merge rewrote them (hostile23).
-async function lsfConfValues(envdir: string): Promise<Map<string, Located>> {
+async function lsfConfValues(envdir: string, uid: number): Promise<Map<string, Located>> {
   const conf = join(envdir, 'lsf.conf');
   if (!(await existsAsync(conf))) return new Map();
-  const problems = (await checkTrustAsync(conf, 'lsf.conf')).problems;
-  if (problems.length > 0) {
-    throw new InstallError(`--merge-conf rewrites the files in the directories lsf.conf names, so it must be changeable by root only:\n  - ${problems.join('\n  - ')}\n  Make it and its directories root's and not writable by group or others, or pass --envdir the directory of root's lsf.conf.`);
-  }
+  refuseMergeInputs((await checkTrustAsync(conf, 'lsf.conf')).problems, uid);
   return readLsfConf(await readText(conf, 'lsf.conf', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf?'), conf).values;
 }
 
@@ -747,7 +744,7 @@ export function chooseCluster(
 
 async function findConfFiles(opts: Options, io: InstallIO): Promise<ConfFiles> {
   const envdir = pathFrom(opts.envdir, io.env, 'LSF_ENVDIR', '--envdir');
-  const conf = await lsfConfValues(envdir);
+  const conf = await lsfConfValues(envdir, io.uid);
   const { dir: confdir, note } = confdirOf(envdir, io.env, conf);
   const shared = join(confdir, 'lsf.shared');
   const sharedText = await readText(shared, 'lsf.shared', 'is --envdir (or LSF_ENVDIR) the directory of lsf.conf, and its LSF_CONFDIR that of lsf.shared?');
@@ -775,6 +772,17 @@ async function findConfFiles(opts: Options, io: InstallIO): Promise<ConfFiles> {
   return { envdir, confdir, ...(note === undefined ? {} : { note }), ...(chosen.note === undefined ? {} : { clusterNote: chosen.note }), cluster, shared, clusterFile, queues };
 }
 
+// The one refusal of what --merge-conf reads where anyone but root (or the installer,
+// uid, whom the trust check accepts too) could change it: the cluster's configuration
+// files and lsf.conf, which says where they are. Each problem line names the file.
+function refuseMergeInputs(problems: readonly string[], uid: number): void {
+  if (problems.length === 0) return;
+  throw new InstallError(
+    `--merge-conf rewrites the cluster's configuration files, which lsf.conf names, so both must be changeable by root only${uid === 0 ? '' : ` (or by you, uid ${uid})`}:\n  - ${problems.join('\n  - ')}\n` +
+      `  Make them and their directories root's and not writable by group or others, pass --envdir the directory of root's lsf.conf, or merge ${SNIPPET_DIR}/ by hand (each snippet says where).`,
+  );
+}
+
 async function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merge' | 'unmerge'): Promise<ConfFiles> {
   const files = await findConfFiles(opts, io);
   // Root reads, backs up and rewrites these files. Whoever else could change one of
@@ -783,12 +791,7 @@ async function planConf(opts: Options, io: InstallIO, steps: Step[], mode: 'merg
   // rewrite that file, or copy it into their directory.
   const problems: string[] = [];
   for (const f of [files.shared, files.clusterFile, files.queues]) if (f !== undefined) problems.push(...(await checkTrustAsync(f, 'configuration file')).problems);
-  if (problems.length > 0) {
-    throw new InstallError(
-      `--merge-conf rewrites the cluster's configuration files, so they must be changeable by root only${io.uid === 0 ? '' : ` (or by you, uid ${io.uid})`}:\n  - ${problems.join('\n  - ')}\n` +
-        `  Make them and their directories root's and not writable by group or others, or merge ${SNIPPET_DIR}/ by hand (each snippet says where).`,
-    );
-  }
+  refuseMergeInputs(problems, io.uid);
   const snippet = async (name: string): Promise<{ text: string; origin: string }> => {
     const origin = join(SNIPPET_DIR, name);
     return { text: await readText(origin, 'snippet', 'is this installation complete?'), origin };

@@ -1387,3 +1387,27 @@ test("--merge-conf refuses an lsf.conf another user can change, before it follow
   assert.match(err.join('\n'), new RegExp(`lsf\\.conf ${theirs}/lsf\\.conf.*owned by uid 1003`));
   assert.deepEqual(snapshot(t.etc), before);
 });
+
+// The two refusals of what --merge-conf reads were written apart, and lsf.conf's left out
+// "(or by you, uid N)", which its trust check accepts as the cluster files' does (review77).
+test('--merge-conf refuses an lsf.conf others can write in the words it refuses the files it names in, and changes nothing', async () => {
+  const t = tree('fresh');
+  const conf = join(t.etc, 'lsf.conf');
+  writeFileSync(conf, `LSF_CONFDIR=${t.etc}\n`, { mode: 0o666 });
+  chmodSync(conf, 0o666);
+  const before = snapshot(t.root);
+  const byConf = await install(t, '--merge-conf');
+  assert.equal(byConf.code, 1);
+  assert.match(byConf.err, /lsf\.conf .*lsf\.conf has mode 0666/);
+  assert.deepEqual(snapshot(t.root), before);
+  chmodSync(conf, 0o644);
+  chmodSync(t.queues, 0o666);
+  const byQueues = await install(t, '--merge-conf');
+  assert.equal(byQueues.code, 1);
+  assert.match(byQueues.err, /configuration file .*lsb\.queues has mode 0666/);
+  // The same words around each one's problem lines.
+  const words = (text: string): string[] => text.split('\n').filter((line) => !line.startsWith('  - '));
+  assert.deepEqual(words(byConf.err), words(byQueues.err));
+  assert.match(byConf.err, uid === 0 ? /changeable by root only:/ : new RegExp(`changeable by root only \\(or by you, uid ${uid}\\):`));
+  assert.match(byConf.err, /pass --envdir the directory of root's lsf\.conf/);
+});
