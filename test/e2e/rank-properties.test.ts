@@ -125,10 +125,6 @@ const anyHost: fc.Arbitrary<Required<HostState>> = fc
   );
 
 describe('the default model on synthetic hosts', () => {
-  // But for one step, documented as the price of the rule against pinned work
-  // (docs/model.md, "The price"): where PSI cpu rises past the least busy CPU's busy
-  // share, the load's waiting part is read as pinned work and capped, and the rank
-  // falls (92.0 to 78.7 on 2 CPUs 60 % busy at load 6).
   it('ranks a host of one SMT core higher with steal added to its work, and lower with its work turned to steal (CI\'s seed 1991548190)', () => {
     const host = fullState({ cpus: 2, cores: 1, busy: 0.022942 });
     const rank = (s: HostState): number => ranker.rank(hosts.sample(s)).rank;
@@ -138,6 +134,10 @@ describe('the default model on synthetic hosts', () => {
     assert.ok(turned < was - 1 && turned > 0, `the work turned to steal reads lower (${was} -> ${turned}), as docs/model.md says: if it no longer does, take that out of the page`);
   });
 
+  // But for one step, documented as the price of the rule against pinned work
+  // (docs/model.md, "The price"): where PSI cpu rises past the least busy CPU's busy
+  // share, the load's waiting part is read as pinned work and capped, and the rank
+  // falls (92.0 to 78.7 on 2 CPUs 60 % busy at load 6).
   it('never ranks a host lower when one of its contention inputs grows (tolerance 1 point), but where PSI cpu rises past the least busy CPU\'s share', () => {
     fc.assert(
       fc.property(anyHost, fc.constantFrom(...Object.keys(MORE)), evenly(0.05, 2), (host, input, by) => {
