@@ -172,6 +172,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // `lsadmin reconfig` left one more such process. A start that still does not end
   // (a server that answers nothing) ends the process at the start-up deadline.
   const { env, confRefusal, logdirFrom, source } = await readEnvironment(args.config, process.env, starting);
+  starting.environment(env, logdirFrom);
   const interactive = isatty(1);
   const host = hostname();
   // LIM leaves the elim in the directory LIM runs in (/tmp under OpenLava 4.0). A
@@ -571,6 +572,7 @@ const DEFAULT_LOG_CONFIG = { file: null, level: 'info', max_bytes: 10 * 1024 * 1
 interface Starting {
   step<T>(what: string, work: Promise<T>): Promise<T>; // names the step under way, for the deadline's line
   logTo(setup: PendingLog): PendingLog; // the log being set up, where the deadline's line goes once chosen
+  environment(env: NodeJS.ProcessEnv, logdirFrom: string | undefined): void; // LSF_LOGDIR as lsf.conf gave it, for the defaults' log
   done(): void; // the first report is out, or the start ended: no deadline
 }
 
@@ -583,6 +585,7 @@ interface Starting {
 function startupDeadline(ms: number, host: string): Starting {
   let what = 'starting';
   let logging: PendingLog | undefined;
+  let defaults: { env?: NodeJS.ProcessEnv; logdirFrom?: string | undefined } = {};
   const timer = setTimeout(() => void expire(), ms);
   const expire = async (): Promise<void> => {
     const why = `start-up did not finish within ${ms / 1000} s: ${what} has not returned (a file system that does not answer?); exiting, for LIM to start the elim again`;
@@ -592,7 +595,7 @@ function startupDeadline(ms: number, host: string): Starting {
     // Held before the config gave one, the defaults' log, set up beside as well: set up
     // whole, a $LSF_LOGDIR on the file system that held the start held the line too, and
     // the elim ended every 90 s with no word anywhere (2026-12-07, hostile23).
-    logging ??= setupLoggingBeside(DEFAULT_LOG_CONFIG, { host });
+    logging ??= setupLoggingBeside(DEFAULT_LOG_CONFIG, { host, ...defaults });
     if (!logging.isReady()) await logging.fatalLast(why, what, 1800);
     else logging.fatalNow(why, what);
     killNow();
@@ -605,6 +608,9 @@ function startupDeadline(ms: number, host: string): Starting {
     logTo(setup) {
       logging ??= setup;
       return setup;
+    },
+    environment(env, logdirFrom) {
+      defaults = { env, logdirFrom };
     },
     done: () => clearTimeout(timer),
   };

@@ -7,7 +7,7 @@
 // last rank until the server ended. Needs root and /dev/fuse.
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -153,6 +153,26 @@ describe("the log's location on another user's FUSE mount whose server reads eve
           lines.some((l) => /"msg":"start-up did not finish within 3 s: (looking for|reading) the config has not returned/.test(l)),
           `no start-up deadline line of elim ${elim.pid} in ${next}: ${lines.join('\n')}`,
         );
+      },
+    );
+  });
+
+  // The defaults' rules take LSF_LOGDIR from lsf.conf where LIM did not pass it, as the
+  // start does: the deadline's log was set up from the environment alone, and its line
+  // went to /var/log/lavarank, beside none of the site's logs (review77).
+  it("the config there and LSF_LOGDIR in lsf.conf: the start-up deadline's line goes to that LSF_LOGDIR", async () => {
+    await withSilentServer(
+      (mount, dir) => {
+        mkdirSync(join(dir, 'conf'), { mode: 0o755 });
+        mkdirSync(join(dir, 'logs'), { mode: 0o755 });
+        writeFileSync(join(dir, 'conf', 'lsf.conf'), `LSF_LOGDIR=${join(dir, 'logs')}\n`, { mode: 0o644 });
+        return { env: { LSF_ENVDIR: join(dir, 'conf') }, args: ['--config', join(mount, 'lavarank.yaml'), '--test-startup-deadline', '3'] };
+      },
+      async (elim, dir) => {
+        await until('the end of the pipe', () => pipeEnded(elim) || undefined);
+        const log = join(dir, 'logs', `lavarank.${hostname()}.log`);
+        const text = await until('the line in LSF_LOGDIR', () => (existsSync(log) && /start-up did not finish/.test(readFileSync(log, 'utf8')) ? readFileSync(log, 'utf8') : undefined), 5_000).catch(() => (existsSync(log) ? readFileSync(log, 'utf8') : '(no file)'));
+        assert.match(text, /"msg":"start-up did not finish within 3 s: (looking for|reading) the config has not returned/);
       },
     );
   });
