@@ -586,19 +586,43 @@ export function runSimulatedDay(ticks: number): SimulatedDay {
 // 'main' answers libuv's pool and never a main thread, 'none' answers INIT and then reads
 // every request and answers none, mounted for uid 1003 as a user's server would be; 'slow'
 // answers everything 20 ms late, any name a directory, each attribute asked of it again;
-// 'file' answers as 'main' does, every name there a regular file of root's it will not open.
-export async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' | 'file' | 'exec' | 'none' | 'slow' = 'statfs'): Promise<ChildProcess> {
-  const server = spawn(process.execPath, [fixture('fuse-statfs-hang.mjs'), dir, hung], { stdio: ['ignore', 'pipe', 'inherit'] });
+// 'file' answers as 'main' does, every name there a regular file of root's it will not open;
+// 'theirs' is a user's mount shown as theirs that never answers a statfs; 'silent' answers
+// nothing, not even INIT. The handle is test/fixtures/fuse-mount.mjs, which takes the
+// mount and the server down when unmountFuse closes its stdin or this process dies.
+export async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' | 'file' | 'exec' | 'none' | 'slow' | 'theirs' | 'silent' = 'statfs'): Promise<ChildProcess> {
+  // In a session of its own: a kill of the test's process group (a harness's timeout)
+  // killed the servers and left their mounts, 27 after one loaded run.
+  const mount = spawn(process.execPath, [fixture('fuse-mount.mjs'), dir, hung], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
   let out = '';
-  server.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  await until('the FUSE server mounted', () => out.includes('mounted') || undefined);
-  return server;
+  mount.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  fuseOutput.set(mount, () => out);
+  try {
+    const up = await until('the FUSE server mounted', () => out.includes('mounted') || (mount.exitCode !== null ? false : undefined));
+    if (!up) throw new Error(`the FUSE mount on ${dir} failed (exit ${mount.exitCode})`);
+  } catch (err) {
+    mount.stdin?.end();
+    throw err;
+  }
+  return mount;
+}
+
+const fuseOutput = new WeakMap<ChildProcess, () => string>();
+
+// Ends the server of a fuseHangOver mount and keeps the mount: the requests it holds fail
+// (ENOTCONN) and the threads waiting in them return.
+export async function killFuseServer(mount: ChildProcess): Promise<void> {
+  mount.kill('SIGUSR1');
+  await until('the FUSE server ended', () => (fuseOutput.get(mount)?.().includes('server ended') === true ? true : undefined));
 }
 
 // Ends a FUSE server of fuseHangOver and its mount: killing the server closes /dev/fuse, so
 // that a request it holds fails and the thread waiting in it returns; then a lazy unmount.
 export async function unmountFuse(server: ChildProcess | undefined, mount: string): Promise<void> {
-  server?.kill('SIGKILL');
-  await sleep(300);
-  spawnSync('umount', ['-l', mount]);
+  if (server !== undefined && server.exitCode === null && server.signalCode === null) {
+    const ended = new Promise((resolve) => server.on('exit', resolve));
+    server.stdin?.end();
+    await Promise.race([ended, sleep(10_000)]);
+  }
+  if (readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === mount)) spawnSync('umount', ['-l', mount]);
 }

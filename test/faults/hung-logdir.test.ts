@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_LOG_DIR } from '../../src/daemon/log.js';
 import { startElim, type Elim, type StartOptions } from '../e2e/harness.js';
-import { fuseHangOver, unmountFuse } from './helpers.js';
+import { fuseHangOver, killFuseServer, unmountFuse } from './helpers.js';
 import { isAlive, tempDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
@@ -182,7 +182,7 @@ describe("the log's location on another user's FUSE mount whose server reads eve
       (mount, dir) => ({ env: { LSF_LOGDIR: dir }, override: { log: { file: join(mount, 'lavarank.log') } } }),
       async (elim, dir, server) => {
         await elim.waitForReports(3);
-        server.kill('SIGKILL'); // the held check fails (ENOTCONN) and the chooser goes on
+        await killFuseServer(server); // the held check fails (ENOTCONN) and the chooser goes on
         const next = join(dir, `lavarank.${hostname()}.log`);
         const text = await until('the next log location', () => (existsSync(next) && /log location skipped/.test(readFileSync(next, 'utf8')) ? readFileSync(next, 'utf8') : undefined)).catch(() => (existsSync(next) ? readFileSync(next, 'utf8') : '(no file)'));
         assert.match(text, /"msg":"lavarank starting"/);

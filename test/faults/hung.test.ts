@@ -22,11 +22,7 @@ const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root 
 
 // Mounts a FUSE filesystem on dir whose daemon never answers: every lookup there waits
 // until the holder is killed, which closes /dev/fuse and ends the waits with an error.
-function hangOver(dir: string): ChildProcess {
-  return spawn('sh', ['-c', 'exec 3<>/dev/fuse; mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 lavarank-hang "$1" && exec sleep 600', 'sh', dir], { stdio: 'ignore' });
-}
-
-const mounted = (): true | undefined => (spawnSync('grep', ['-q', 'lavarank-hang', '/proc/mounts']).status === 0 ? true : undefined);
+const hangOver = (dir: string): Promise<ChildProcess> => fuseHangOver(dir, 'silent');
 
 // Sends SIGTERM (unless the elim is gone) and says how it ran on if it did so for 2 s of its
 // own time: wall time less its main thread's run-queue wait, looked at for 10 s at most, as
@@ -95,8 +91,7 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
     let holder: ChildProcess | undefined;
     try {
       await elim.waitForReports(2);
-      holder = hangOver(history);
-      await until('the hung mount', mounted);
+      holder = await hangOver(history);
       await sleep(3000); // the history's first open, at the 6th report, meets the hung directory
       const r = await reportsThenStop(elim);
       assert.ok(r.reports >= 3 && r.ranOn === undefined, `${r.reports} of 3 reports at a 0.5 s interval while the history directory hung (main thread waiting in ${r.wchan}); ${r.ranOn ?? 'stopped'}`);
@@ -214,8 +209,7 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
     let holder: ChildProcess | undefined;
     try {
       await until('the child value', () => elim.reports().find((r) => / childval 5/.test(r.line)), 15_000);
-      holder = hangOver(site); // the child exits 1 s after its start and is started again 10 s later
-      await until('the hung mount', mounted);
+      holder = await hangOver(site); // the child exits 1 s after its start and is started again 10 s later
       await sleep(12_000); // the child ended 1 s after its start; its restart, 10 s later, meets the hung directory
       const r = await reportsThenStop(elim);
       assert.ok(r.reports >= 3 && r.ranOn === undefined, `${r.reports} of 3 reports at a 0.5 s interval while the child's directory hung (main thread waiting in ${r.wchan}); ${r.ranOn ?? 'stopped'}`);
@@ -351,8 +345,7 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
     const { dir, cleanup } = tempDir('lavarank-hung-');
     const envdir = join(dir, 'conf');
     mkdirSync(envdir, { mode: 0o755 });
-    const holder = hangOver(envdir);
-    await until('the hung mount', mounted);
+    const holder = await hangOver(envdir);
     // The config there, which the first report needs; LSF_LOGDIR given, so the deadline's line goes there.
     const elim = startElim({ testInterval: 0.5, env: { LSF_LOGDIR: dir }, args: ['--config', join(envdir, 'lavarank.yaml'), '--test-startup-deadline', '5'] });
     try {
@@ -578,6 +571,7 @@ describe("lavarank check with a path it reads on another user's FUSE mount whose
     assert.match(r.out, /ERROR +log\.file .*FUSE file system that uid 1003 mounted/);
   });
 });
+
 
 // retrain, run by root by hand and from cron, looks at its inputs (--history: a
 // history.dir in a sticky directory, where a user can mount at a name still to be made;
