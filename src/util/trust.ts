@@ -342,18 +342,20 @@ function* trustWalk(path: string, what: string, options: TrustOptions): Walk<Tru
   // Each directory walked, by path, with its st_dev: an entry on another device than
   // its directory is the root of a mount, whose owners a FUSE server makes up.
   const devOf = new Map<string, number>();
-  const checkMount = function* (entry: string, st: Stats, dir: string): Walk<void> {
-    if (st.dev === devOf.get(dir)) return;
+  // true: entry is on a FUSE mount of someone else's, refused.
+  const checkMount = function* (entry: string, st: Stats, dir: string): Walk<boolean> {
+    if (st.dev === devOf.get(dir)) return false;
     let owner: number | null | undefined;
     try {
       owner = options.fuseMounter === undefined ? yield* fuseMounterWalk(entry, st.dev, '/proc/self/mountinfo', FUSE_CONNECTIONS) : options.fuseMounter(entry, st.dev);
     } catch {
       owner = undefined;
     }
-    if (owner === null || owner === 0 || owner === uid) return;
+    if (owner === null || owner === 0 || owner === uid) return false;
     problems.push(
       `${entry} on the path of ${what} ${path} is on a FUSE file system ${owner === undefined ? 'whose mounter cannot be told from /proc/self/mountinfo' : `that uid ${owner} mounted`}, whose server makes up the owners and modes it shows; it must be on a file system root mounted`,
     );
+    return true;
   };
   if (path.includes('\0')) return { real: undefined, problems: [`${what} ${JSON.stringify(path)} contains a NUL byte`] };
   let current = '/';
@@ -401,7 +403,9 @@ function* trustWalk(path: string, what: string, options: TrustOptions): Walk<Tru
       pending.unshift(...target.split('/').filter((c) => c !== '' && c !== '.'));
       continue;
     }
-    if (st.dev !== devOf.get(current)) yield* checkMount(entry, st, current);
+    // Nothing more is asked of their server: what it answers is theirs to make up, and
+    // one that never answers the chown advice's statfs held `check` and a pool thread.
+    if (st.dev !== devOf.get(current) && (yield* checkMount(entry, st, current))) return { real: undefined, problems };
     if (pending.length === 0) {
       problems.push(...(yield* fileProblemsWalk(st, path, entry, what, options, uid)));
       // In a directory others may write, a file of root's with a second name may be

@@ -572,6 +572,37 @@ describe("lavarank check with a path it reads on another user's FUSE mount whose
   });
 });
 
+// The trust walk's chown advice asks statfs (to tell NFS's root_squash) of a directory it
+// refuses for its owner; on a user's FUSE mount that shows its mount point as theirs the
+// statfs goes to their server, which need never answer: check waited for it until Ctrl-C
+// where fusectl told the mount (the FUSE rule then asks no statfs itself). Run in a mount
+// namespace of its own with fusectl mounted there, as systemd mounts it at boot.
+describe("lavarank check with a history directory on another user's FUSE mount shown as theirs, whose server never answers statfs", { skip: NEED }, () => {
+  it("refuses it by the mount's rule alone and exits 1, asking their server nothing more", async () => {
+    const { dir, cleanup } = tempDir('lavarank-hung-');
+    const mount = join(dir, 'mnt');
+    mkdirSync(mount, { mode: 0o755 });
+    const config = join(dir, 'lavarank.yaml');
+    writeFileSync(config, `history:\n  dir: ${mount}\n`, { mode: 0o644 });
+    const server = await fuseHangOver(mount, 'theirs');
+    const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t fusectl fusectl /sys/fs/fuse/connections && exec "$@"', 'sh', process.execPath, cliPath, 'check', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] } });
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const code = await Promise.race([exited, sleep(30_000).then(() => 'running' as const)]);
+      assert.notEqual(code, 'running', `lavarank check still running 30 s after its start: ${out}`);
+      assert.equal(code, 1, out);
+      assert.match(out, /history directory .*mnt is on a FUSE file system that uid 1003 mounted/);
+      assert.doesNotMatch(out, /chown root .*mnt/);
+    } finally {
+      child.kill('SIGKILL');
+      await unmountFuse(server, mount);
+      cleanup();
+    }
+  });
+});
 
 // retrain, run by root by hand and from cron, looks at its inputs (--history: a
 // history.dir in a sticky directory, where a user can mount at a name still to be made;

@@ -301,6 +301,42 @@ describe('files on another user\'s FUSE mount', () => {
     ]);
   });
 
+  // Their server need never answer: the chown advice's statfs (to tell NFS) of their mount
+  // point, shown as theirs, held `lavarank check` and a pool thread of the elim.
+  it('stops at a mount another user made: nothing more is asked there, not even the chown advice\'s statfs of what it shows as theirs', { skip: root ? false : 'needs root to mount' }, async (t) => {
+    const { dir, cleanup } = tempDir();
+    const theirs = join(dir, 'theirs');
+    mkdirSync(theirs);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755,uid=1003', 'lavarank-test', theirs], { encoding: 'utf8' });
+    t.after(() => {
+      if (mounted.status === 0) spawnSync('umount', ['-l', theirs]);
+      cleanup();
+    });
+    assert.equal(mounted.status, 0, mounted.stderr);
+    mkdirSync(join(theirs, 'history'));
+    chownSync(join(theirs, 'history'), 1003, 1003);
+    const asked: string[] = [];
+    const { statfsSync } = fs;
+    const statfs = fsPromises.statfs;
+    const mocks = [
+      mock.method(fsPromises, 'statfs', ((path: fs.PathLike) => (asked.push(String(path)), statfs(path))) as typeof fsPromises.statfs),
+      mock.method(fs, 'statfsSync', ((path: fs.PathLike) => (asked.push(String(path)), statfsSync(path))) as typeof fs.statfsSync),
+    ];
+    syncBuiltinESMExports();
+    t.after(() => {
+      for (const m of mocks) m.mock.restore();
+      syncBuiltinESMExports();
+    });
+    const fuseMounter = (entry: string): number | null => (entry === theirs ? 1003 : null);
+    const expected = [
+      `${theirs} on the path of history directory ${theirs}/history is on a FUSE file system that uid 1003 mounted, whose server makes up the owners and modes it shows; it must be on a file system root mounted`,
+    ];
+    const sync = checkTrust(join(theirs, 'history'), 'history directory', { directory: true, fuseMounter });
+    const pool = await checkTrustAsync(join(theirs, 'history'), 'history directory', { directory: true, fuseMounter });
+    assert.deepEqual([sync.problems, pool.problems], [expected, expected]);
+    assert.deepEqual(asked.filter((p) => p.startsWith(theirs)), []);
+  });
+
   it('fuseMounter tells who mounted the FUSE file system of a device from mountinfo, and nothing for a file system that is not FUSE', (t) => {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
