@@ -612,7 +612,7 @@ const fuseOutput = new WeakMap<ChildProcess, () => string>();
 // Ends the server of a fuseHangOver mount and keeps the mount: the requests it holds fail
 // (ENOTCONN) and the threads waiting in them return.
 export async function killFuseServer(mount: ChildProcess): Promise<void> {
-  mount.kill('SIGUSR1');
+  mount.kill('SIGUSR2'); // not SIGUSR1, which Node keeps for its inspector
   await until('the FUSE server ended', () => (fuseOutput.get(mount)?.().includes('server ended') === true ? true : undefined));
 }
 
