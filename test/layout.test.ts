@@ -74,6 +74,18 @@ describe('the running elim', () => {
     assert.equal(packages.has('yaml'), false, `yaml is imported: ${packages.get('yaml')?.join(' -> ')}`);
   });
 
+  // node:child_process, with the dgram and net it loads, stays resident once loaded (0.6
+  // MB): util/exec.ts requires it at the first program started, so that an elim that
+  // starts none (no GPU query, no child elims, its inventory read in process) never does.
+  for (const entry of ['src/cli.ts', 'src/commands/run.ts']) {
+    it(`never imports node:child_process from ${entry}, directly or through another file`, () => {
+      const { files } = importGraph(join(repoRoot, entry));
+      for (const [file, chain] of files) {
+        assert.ok(!staticImports(readFileSync(file, 'utf8')).some((s) => s === 'node:child_process' || s === 'child_process'), `node:child_process is imported: ${chain.join(' -> ')}`);
+      }
+    });
+  }
+
   it('reaches the model code (so the check above looks at what the daemon runs)', () => {
     const { files } = importGraph(join(repoRoot, 'src', 'commands', 'run.ts'));
     for (const f of ['src/daemon/run.ts', 'src/model/rankers.ts', 'src/model/model.ts', 'src/model/network.ts', 'src/model/features.ts']) {

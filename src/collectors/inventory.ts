@@ -6,6 +6,8 @@
 // grep, lsblk, sed, awk, ip...) and costs ~4 ms of CPU plus the children's, next to
 // users' jobs every 10 s. The collectors read the same /proc files directly instead.
 // It is imported lazily so that the daemon pays for loading it only when called.
+import { access, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type * as Si from 'systeminformation';
 import { errorMessage } from '../util/errors.js';
 
@@ -120,4 +122,137 @@ export async function collectInventory(options: InventoryOptions = {}): Promise<
   } finally {
     clearTimeout(timer);
   }
+}
+
+// Where collectLocalInventory reads: the proc and sys roots (the daemon's proc_root and
+// sys_root) and the os-release files, the first that reads (os-release(5)).
+export interface LocalInventoryOptions {
+  procRoot?: string;
+  sysRoot?: string;
+  osRelease?: readonly string[];
+}
+
+const OS_RELEASE = ['/etc/os-release', '/usr/lib/os-release'] as const;
+
+// The manufacturer of a /proc/cpuinfo vendor_id, as systeminformation names the two it knows.
+const VENDORS: Readonly<Record<string, string>> = { GenuineIntel: 'Intel', AuthenticAMD: 'AMD' };
+
+// /proc/cpuinfo as the inventory's cpu part: the first processor's vendor, model name
+// and MHz, the processors counted, the cores by their (physical id, core id) pairs and
+// the sockets by physical id; where the kernel prints no topology (arm64, s390x), each
+// processor a core and one socket. Undefined where no processor is listed.
+export function parseCpuInfo(text: string): NonNullable<Inventory['cpu']> | undefined {
+  let cores = 0;
+  let vendor = '';
+  let model = '';
+  let mhz = 0;
+  let socket = '';
+  const sockets = new Set<string>();
+  const physical = new Set<string>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const key = line.slice(0, colon).trim();
+    const value = line.slice(colon + 1).trim();
+    if (key === 'processor') cores++;
+    else if (cores === 1 && key === 'vendor_id') vendor = value;
+    else if (cores === 1 && key === 'model name') model = value;
+    else if (cores === 1 && key === 'cpu MHz') mhz = Number(value) || 0;
+    else if (key === 'physical id') sockets.add((socket = value));
+    else if (key === 'core id') physical.add(`${socket} ${value}`);
+  }
+  if (cores === 0) return undefined;
+  return {
+    manufacturer: VENDORS[vendor] ?? vendor,
+    brand: model,
+    cores,
+    physicalCores: physical.size > 0 ? physical.size : cores,
+    sockets: Math.max(1, sockets.size),
+    speedGHz: Math.round(mhz / 10) / 100,
+  };
+}
+
+// os-release(5)'s NAME and VERSION_ID, unquoted; '' for either it lacks.
+export function parseOsRelease(text: string): { distro: string; release: string } {
+  const out = { distro: '', release: '' };
+  for (const line of text.split('\n')) {
+    const m = /^(NAME|VERSION_ID)=(.*)$/.exec(line.trim());
+    if (m === null) continue;
+    const value = m[2]!.replace(/^(["'])(.*)\1$/, '$2');
+    if (m[1] === 'NAME') out.distro = value;
+    else out.release = value;
+  }
+  return out;
+}
+
+// The block devices under /sys/block that are a device's (a `device` link: disks, not
+// loop, ram, zram, dm- or md devices), with their model, vendor and size, sorted.
+async function localDisks(sysRoot: string): Promise<NonNullable<Inventory['disks']>> {
+  const names = (await readdir(join(sysRoot, 'block'))).sort();
+  const out: NonNullable<Inventory['disks']> = [];
+  for (const name of names) {
+    const dir = join(sysRoot, 'block', name);
+    if (!(await access(join(dir, 'device')).then(() => true, () => false))) continue;
+    const text = (file: string) => readFile(join(dir, file), 'latin1').then((t) => t.trim(), () => '');
+    const nvme = name.startsWith('nvme');
+    const rotational = await text('queue/rotational');
+    out.push({
+      device: `/dev/${name}`,
+      type: nvme ? 'NVMe' : rotational === '1' ? 'HD' : rotational === '0' ? 'SSD' : '',
+      name: await text('device/model'),
+      vendor: await text('device/vendor'),
+      sizeBytes: (Number(await text('size')) || 0) * 512,
+      interfaceType: nvme ? 'PCIe' : '',
+    });
+  }
+  return out;
+}
+
+// The inventory read from /proc, /sys and os-release alone, without GPUs: what the elim
+// logs where gpu.enabled is false. systeminformation is not the tool for it: it starts
+// lscpu, lsblk, `hostname -f` and others (10 processes here, 4 s), through a Node process
+// of the elim's own, since it runs them synchronously (commands/inventory.ts), and that
+// start loads node:child_process into the elim for its life (0.6 MB, util/exec.ts); the
+// same facts are a few files the kernel writes. With GPUs, systeminformation's lspci
+// search, which knows boards no nvidia-smi lists, is still run (hostInventory). Every
+// read goes through libuv's pool: none can hold the elim's thread.
+export async function collectLocalInventory(options: LocalInventoryOptions = {}): Promise<Inventory> {
+  const started = performance.now();
+  const procRoot = options.procRoot ?? '/proc';
+  const sysRoot = options.sysRoot ?? '/sys';
+  const errors: Record<string, string> = { gpus: 'not gathered (gpu.enabled is false)' };
+  const proc = (path: string) => readFile(join(procRoot, path), 'latin1');
+  async function part<T>(name: string, get: () => Promise<T>): Promise<T | null> {
+    try {
+      return await get();
+    } catch (err) {
+      errors[name] = errorMessage(err);
+      return null;
+    }
+  }
+  const [cpu, memory, disks, os] = await Promise.all([
+    part('cpu', async () => parseCpuInfo(await proc('cpuinfo')) ?? Promise.reject(new Error(`no processor in ${join(procRoot, 'cpuinfo')}`))),
+    part('memory', async () => {
+      const text = await proc('meminfo');
+      const kB = (name: string) => {
+        const m = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text);
+        if (m === null) throw new Error(`no ${name} in ${join(procRoot, 'meminfo')}`);
+        return Number(m[1]) * 1024;
+      };
+      return { totalBytes: kB('MemTotal'), swapTotalBytes: kB('SwapTotal') };
+    }),
+    part('disks', () => localDisks(sysRoot)),
+    part('os', async () => {
+      let release: { distro: string; release: string } = { distro: '', release: '' };
+      for (const file of options.osRelease ?? OS_RELEASE) {
+        const text = await readFile(file, 'utf8').catch(() => undefined);
+        if (text === undefined) continue;
+        release = parseOsRelease(text);
+        break;
+      }
+      const [kernel, hostname] = await Promise.all([proc('sys/kernel/osrelease'), proc('sys/kernel/hostname')]);
+      return { platform: process.platform as string, ...release, kernel: kernel.trim(), arch: process.arch as string, hostname: hostname.trim() };
+    }),
+  ]);
+  return { cpu, memory, disks, gpus: null, os, errors, durationMs: performance.now() - started };
 }

@@ -28,6 +28,7 @@ import { fdSink } from './report.js';
 import { Stopper, stopOnSignals } from './stopper.js';
 import { collectorsFromConfig, createSampler, type CollectorStats, type Sampler } from './sampler.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
+import { collectLocalInventory } from '../collectors/inventory.js';
 import { VERSION } from '../util/version.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 
@@ -263,7 +264,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     checkParent,
     checkInstallation: () => void checkInstallation(log, signal),
     lowerPriority,
-    inventory: () => gatherInventory(config.gpu.enabled !== false, groupsSignal, log),
+    inventory: () => gatherInventory(config.gpu.enabled !== false, groupsSignal, log, inventorySource(config)),
     writers,
     sampler,
   });
@@ -416,6 +417,16 @@ export function startChildrenOnceRead(textNames: TextNames | undefined, stopper:
   void textNames.names.then((names) => {
     if (stopper.stopping === undefined) stopper.children = start(names);
   });
+}
+
+// Where the elim's host inventory comes from: with gpu.enabled false, /proc, /sys and
+// os-release read in process (collectLocalInventory), so that an elim that runs no GPU
+// query starts no program at all and never loads node:child_process (util/exec.ts);
+// else `lavarank inventory` (hostInventory), whose systeminformation finds the GPUs
+// through lspci, and the elim loads child_process for nvidia-smi anyway.
+export function inventorySource(config: Pick<Config, 'gpu' | 'proc_root' | 'sys_root'>): (gpus: boolean, signal: AbortSignal) => Promise<unknown> {
+  if (config.gpu.enabled !== false) return hostInventory;
+  return () => collectLocalInventory({ procRoot: config.proc_root, sysRoot: config.sys_root });
 }
 
 // The host inventory from `lavarank inventory`, run out of process (see src/commands/inventory.ts);

@@ -3,8 +3,9 @@
 // nothing it starts can outlive it or hang it: through execa, imported lazily (a
 // daemon with no GPU and no child elims never loads it), except runIsolated and
 // spawnSelf, which need a process group or session of their own and use
-// node:child_process.
-import { spawn, type ChildProcess as NodeChild } from 'node:child_process';
+// node:child_process, loaded at their first call (childProcess).
+import type { ChildProcess as NodeChild } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
@@ -13,6 +14,19 @@ import { errorCode, errorMessage, errorReason } from './errors.js';
 import { CHILD_NODE_FLAGS } from './node-flags.js';
 import { checkTrustAsync, trustProblems } from './trust.js';
 import type { ResultPromise } from 'execa';
+
+// node:child_process, required at the first program started rather than imported: the
+// elim as `lavarank install` leaves it (no GPU, no child elims, its host inventory read
+// in process: collectLocalInventory) starts none, and the module with the dgram and net
+// it loads stays resident for the process's life: 0.6 MB in a bare node under the elim's
+// flags (43 427 against 44 023 kB with tty, worker_threads and assert loaded as the elim
+// has them, three runs), 0.2-0.5 MB in the elim (docs/collectors.md, "child_process left
+// unloaded"). Synchronous, as spawn is: a built-in is in the binary.
+const requireBuiltin = createRequire(import.meta.url);
+let childProcessModule: typeof import('node:child_process') | undefined;
+function childProcess(): typeof import('node:child_process') {
+  return (childProcessModule ??= requireBuiltin('node:child_process') as typeof import('node:child_process'));
+}
 
 // How runCommand starts a program: always with a timeout, and with an abort signal where given.
 export interface RunOptions {
@@ -77,7 +91,7 @@ export async function runCommand(file: string, args: readonly string[], options:
 // root's `pkill -USR1 node` in its first tenth of a second opened it on 127.0.0.1:9229.
 // The flags this process was given come after, so that they still decide.
 export function spawnSelf(argv: readonly string[], env: NodeJS.ProcessEnv): NodeChild {
-  return spawn(process.execPath, [...CHILD_NODE_FLAGS, ...process.execArgv, process.argv[1] ?? '', ...argv], {
+  return childProcess().spawn(process.execPath, [...CHILD_NODE_FLAGS, ...process.execArgv, process.argv[1] ?? '', ...argv], {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     detached: true,
     env,
@@ -113,9 +127,9 @@ export function runIsolated(file: string, args: readonly string[], options: Isol
   const maxBytes = options.maxBufferBytes ?? 1024 * 1024;
   const launcher = options.launcher !== undefined && !file.includes('=') ? options.launcher : undefined;
   return new Promise((resolve) => {
-    let child: ReturnType<typeof spawn>;
+    let child: NodeChild;
     try {
-      child = spawn(launcher ?? file, launcher === undefined ? args : ['--', file, ...args], {
+      child = childProcess().spawn(launcher ?? file, launcher === undefined ? args : ['--', file, ...args], {
         shell: false,
         detached: true, // setsid(): the child leads a new process group
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -390,9 +404,9 @@ function running(member: Member): boolean {
 // stopping right before the call cannot start anything once stopping began.
 export function spawnGroup(file: string, args: readonly string[], options: GroupOptions = {}): GroupProcess {
   const graceMs = options.graceMs ?? FORCE_KILL_AFTER_MS;
-  let child: ReturnType<typeof spawn>;
+  let child: NodeChild;
   try {
-    child = spawn(file, args, {
+    child = childProcess().spawn(file, args, {
       shell: false,
       detached: true,
       stdio: ['ignore', 'pipe', 'ignore'],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -11,7 +11,7 @@ import type { RotatingAppender } from '../../src/util/appender.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { PARENT_ENV } from '../../src/daemon/children.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, hourlySummary, insideItself, logFailingProbed, loopSettings, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, hostInventory, hourlySummary, inventorySource, insideItself, logFailingProbed, loopSettings, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -443,6 +443,17 @@ describe('gatherInventory', () => {
     const stopped = logged();
     await gatherInventory(true, AbortSignal.abort(), stopped.log, failing);
     assert.deepEqual(stopped.lines, ['info host inventory not gathered: the elim is stopping']);
+  });
+});
+
+describe('inventorySource (where the host inventory comes from)', () => {
+  it('reads this host in process with gpu.enabled false, and asks `lavarank inventory` otherwise', async () => {
+    const local = inventorySource({ gpu: { enabled: false } as never, proc_root: '/proc', sys_root: '/sys' });
+    assert.notEqual(local, hostInventory);
+    const inv = (await local(false, new AbortController().signal)) as { cpu: { cores: number } | null; gpus: unknown };
+    assert.equal(inv.cpu?.cores, cpus().length);
+    assert.equal(inv.gpus, null);
+    for (const enabled of ['auto', true] as const) assert.equal(inventorySource({ gpu: { enabled } as never, proc_root: '/proc', sys_root: '/sys' }), hostInventory);
   });
 });
 
