@@ -3,6 +3,9 @@ import { describe, it, test, type TestContext } from 'node:test';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AFFINITY_CHECK_EVERY, blockedIn, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, Load1Average, parseStat, untimedAverage, withQuota } from '../../src/collectors/cpu.js';
+import fc from 'fast-check';
+import { AFFINITY_CHECK_EVERY, blockedIn, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, parseStat, scanStat, TIMES_SLOTS } from '../../src/collectors/cpu.js';
+import { numberSlots } from '../../src/collectors/text.js';
 import { monotonicMs } from '../../src/util/clock.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureMeta, fixtureText, scannedCpuIdle, scannedStat, tempDir, writeTree } from './helpers.js';
@@ -1143,4 +1146,57 @@ describe('the cpu collector\'s stages, called alone', () => {
     // Once there is an average, an interval with nothing left out lowers it.
     assert.ok(Math.abs(untimedAverage(0.1, 0, 60_000)! - 0.1 / Math.E) < 1e-12);
   });
+});
+
+// Whole /proc/stat texts of 1 to 160 CPUs, read one after another with the CpuSet carried
+// between them as the collector carries it (its `cut` ends the next string before intr's
+// numbers where that leaves a page out), the counters gaining digits (a line grows past
+// the cut) and, now and then, a line garbled, a CPU gone or one more cpu line after intr:
+// whenever the fast path reads a text, its total and each CPU's idle + iowait are
+// parseStat's, over parseStat's CPUs; a text parseStat refuses it never reads.
+test('scanStat, carried from reading to reading, reads every /proc/stat it reads as parseStat does', () => {
+  const counter = fc.oneof(fc.nat({ max: 999 }), fc.nat(), fc.maxSafeNat());
+  const line = fc.array(counter, { minLength: 10, maxLength: 10 });
+  const garble = fc.constantFrom('none', 'none', 'none', 'none', 'double space', 'tab', 'drop cpu', 'cpu after intr', 'four times', 'plus', 'letter');
+  const stat = (aggregate: number[], cpus: number[][], intrs: number, how: string, at: number): string => {
+    const lines = [`cpu  ${aggregate.join(' ')}`, ...cpus.map((t, i) => `cpu${i} ${t.join(' ')}`)];
+    const k = 1 + (at % cpus.length);
+    if (how === 'double space') lines[k] = lines[k]!.replace(' ', '  ').replace(/ (\d+) /, ' $1  ');
+    if (how === 'tab') lines[k] = lines[k]!.replace(/ (\d+)$/, '\t$1');
+    if (how === 'drop cpu' && cpus.length > 1) lines.splice(k, 1);
+    if (how === 'four times') lines[k] = lines[k]!.split(' ').slice(0, 5).join(' ');
+    if (how === 'plus') lines[k] = lines[k]!.replace(/^(\S+ \d+ \d+ \d+ )/, '$1+');
+    if (how === 'letter') lines[k] = lines[k]!.replace(/(\d) /, '$1x ');
+    lines.push(`intr ${'7 0 '.repeat(intrs)}1`, 'ctxt 5', 'procs_blocked 0');
+    if (how === 'cpu after intr') lines.push(`cpu${cpus.length} 1 2 3 4 5 6 7 8 0 0`);
+    return `${lines.join('\n')}\n`;
+  };
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 160 }),
+      fc.array(fc.record({ aggregate: line, cpus: fc.array(line, { minLength: 160, maxLength: 160 }), intrs: fc.integer({ min: 0, max: 4000 }), how: garble, at: fc.nat() }), { minLength: 1, maxLength: 4 }),
+      (n, readings) => {
+        let known: ReturnType<typeof cpuSet> | undefined;
+        for (const r of readings) {
+          const text = stat(r.aggregate, r.cpus.slice(0, n), r.intrs, r.how, r.at);
+          let parsed: ReturnType<typeof parseStat> | undefined;
+          try {
+            parsed = parseStat(text);
+          } catch {
+            parsed = undefined;
+          }
+          known ??= cpuSet(parsed?.cpus ?? Array.from({ length: n }, (_, i) => `cpu${i}`));
+          const into = numberSlots(TIMES_SLOTS);
+          const idle = numberSlots(known.names.length);
+          if (!scanStat(Buffer.from(text, 'latin1'), known, into, idle)) continue;
+          assert.ok(parsed !== undefined, `scanStat read a text parseStat refuses (${r.how})`);
+          const t = parsed.total;
+          assert.deepEqual(into.slice(0, 8), [t.user, t.nice, t.system, t.idle, t.iowait, t.irq, t.softirq, t.steal]);
+          assert.deepEqual(parsed.cpus, known.names);
+          assert.deepEqual([...idle], parsed.cpuIdle);
+        }
+      },
+    ),
+    { numRuns: 300, seed: 24 },
+  );
 });
