@@ -183,11 +183,13 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
   it("a directory on LIM's PATH on another user's FUSE mount whose server answers libuv's pool and never a main thread: the host inventory is still gathered", async () => {
     // The inventory, a process of its own started at the first report, searches PATH
     // for the programs it runs by name: it is given root's directories of PATH alone.
+    // GPUs on (the query pointed elsewhere): with gpu.enabled false the elim reads its
+    // inventory in process and starts nothing.
     const { dir: hd, cleanup } = tempDir('lavarank-hung-');
     const bin = join(hd, 'bin');
     mkdirSync(bin, { mode: 0o755 });
     const server = await fuseHangOver(bin, 'main');
-    const elim = startElim({ testInterval: 0.5, env: { PATH: `/usr/local/bin:/usr/bin:/bin:${bin}` } });
+    const elim = startElim({ testInterval: 0.5, env: { PATH: `/usr/local/bin:/usr/bin:/bin:${bin}` }, override: { gpu: { enabled: 'auto', command: '/nonexistent/nvidia-smi' } } });
     try {
       const inventory = await elim.waitForLog((l) => /^host inventory/.test(String(l['msg'])), 20_000).catch(() => undefined);
       assert.equal(inventory?.['msg'], 'host inventory', `the host inventory ${inventory === undefined ? 'was not gathered within 20 s' : `failed: ${String(inventory['err'])}`}`);
