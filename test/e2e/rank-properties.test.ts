@@ -47,6 +47,19 @@ describe('the synthetic host', () => {
     near(s.pressure?.ioFull, 0.1, 'psi io full');
     assert.deepEqual(s.failures, {});
   });
+
+  // Rounded part by part, user, system and iowait could pass the window where busy and
+  // iowait filled it (1001 ticks of 1000, idle 0), and iowait filling it lowered the busy
+  // share read: 3 of 200 000 of the property's steps below fell so (props77, 2026-12-07).
+  it('reads the same busy share whatever iowait fills of the rest of the window, the ticks adding up to it', () => {
+    for (const [cpus, busy] of [[128, 0.523479], [2, 0.691335], [3, 0.9848008]] as const) {
+      const alone = hosts.sample({ cpus, busy });
+      for (const iowait of [(1 - busy) / 2, 1 - busy]) {
+        const s = hosts.sample({ cpus, busy, iowait });
+        assert.equal(s.cpu?.busy, alone.cpu?.busy, `${cpus} CPUs ${busy} busy, iowait ${iowait}`);
+      }
+    }
+  });
 });
 
 // One contention input of a host, and how to give it more.
@@ -130,8 +143,10 @@ describe('the default model on synthetic hosts', () => {
     const rank = (s: HostState): number => ranker.rank(hosts.sample(s)).rank;
     const was = rank(host);
     assert.ok(rank(MORE.steal!(host, 0.0847)) > was + 1, 'steal on top of the work raises the rank');
+    // 3.35 -> 2.41; CI read 2.26, where the synthetic host rounded work and steal apart and
+    // the turned host's busy share read a tick low (22 of 1000 for 0.022942; props77).
     const turned = rank({ ...host, steal: 0.0212 });
-    assert.ok(turned < was - 1 && turned > 0, `the work turned to steal reads lower (${was} -> ${turned}), as docs/model.md says: if it no longer does, take that out of the page`);
+    assert.ok(turned < was - 0.5 && turned > 0, `the work turned to steal reads lower (${was} -> ${turned}), as docs/model.md says: if it no longer does, take that out of the page`);
   });
 
   // But for one step, documented as the price of the rule against pinned work
@@ -161,6 +176,15 @@ describe('the default model on synthetic hosts', () => {
     const host: Required<HostState> = { cpus: 2, cores: 2, busy: 0.736496, iowait: 0.0000042, steal: 0.0915, runnable: 8, load1: 5.605, blocked: 0, memUsed: 0, memTotalGiB: 8, swapPagesPerSec: 7454.9, majorFaultsPerSec: 0, diskBusy: 0, netUtil: 0, psiCpu: 0.736951, psiMemSome: 0.43505, psiMemFull: 0, psiIoSome: 0, psiIoFull: 0, seconds: 10, own: 0 };
     const before = ranker.rank(hosts.sample(host)).rank;
     const after = ranker.rank(hosts.sample(MORE['iowait']!(host, 0.05))).rank;
+    assert.ok(after >= before - 1, `rank ${before.toFixed(2)} -> ${after.toFixed(2)}`);
+  });
+
+  // The property's seed of props77's search (2026-12-07): iowait filling what busy left
+  // of the window, read through ticks that passed it, lowered the rank 526.63 -> 525.56.
+  it('ranks a host no lower when its iowait grows to fill what its busy time left of the window (2 CPUs 69 % busy at load 6.6)', () => {
+    const host: Required<HostState> = { cpus: 2, cores: 2, busy: 0.691335, iowait: 0.2719542, steal: 0.0989362, runnable: 8, load1: 6.60544, blocked: 0, memUsed: 0.286041, memTotalGiB: 8, swapPagesPerSec: 0, majorFaultsPerSec: 0, diskBusy: 0.130576, netUtil: 0.440797, psiCpu: 0.89383, psiMemSome: 0.672686, psiMemFull: 0.585987537576, psiIoSome: 0.67701, psiIoFull: 0.58975424316, seconds: 10, own: 0 };
+    const before = ranker.rank(hosts.sample(host)).rank;
+    const after = ranker.rank(hosts.sample(MORE['iowait']!(host, 1.98982685))).rank;
     assert.ok(after >= before - 1, `rank ${before.toFixed(2)} -> ${after.toFixed(2)}`);
   });
 

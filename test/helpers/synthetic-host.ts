@@ -65,15 +65,21 @@ function cpuTimes(busyShare: number, iowaitShare: number, stealShare: number, t:
   const iowait = clamp01(iowaitShare);
   const busy = clamp01(Math.min(Math.max(busyShare, stealShare), 1 - iowait));
   const steal = Math.min(clamp01(stealShare), busy);
-  const working = busy - steal; // user + system
   // Counters start from a nonzero base, as on a host that has been up a while.
-  // Each a whole number of ticks, as the kernel counts; idle takes what the others left,
-  // so that the ticks add up to the window whatever the rounding: rounded apart, a step
-  // of iowait alone moved every other share by a tick of the total.
-  const user = Math.round(ticks * working * 0.85);
-  const system = Math.round(ticks * working * 0.15);
-  const waited = Math.round(ticks * iowait);
-  const stolen = Math.round(ticks * steal);
+  // Each a whole number of ticks, as the kernel counts, and idle what is left, so that
+  // the ticks add up to the window: rounded apart, a step of iowait alone moved every
+  // other share by a tick of the total (seed -398308996). Busy time, steal and iowait are
+  // each rounded on their own (user and system split what busy leaves beside steal), and
+  // iowait within what busy left: with user, system and iowait rounded apart, where busy
+  // and iowait filled the window they passed it (1001 ticks of 1000, idle 0) and iowait
+  // filling it lowered the busy share read; with steal the difference of two roundings, a
+  // step of busy alone moved steal by a tick (props77, 2026-12-07).
+  const whole = (share: number): number => Math.round(ticks * share);
+  const stolen = whole(steal);
+  const work = whole(busy) - stolen;
+  const user = Math.round(work * 0.85);
+  const system = work - user;
+  const waited = Math.min(whole(iowait), Math.round(ticks) - whole(busy));
   return [
     1_000_000 + user, // user
     0, // nice
