@@ -225,6 +225,19 @@ describe('the default model as contention of every kind rises', () => {
     );
   });
 
+  // props77's search (2026-12-07): where busy and iowait filled the window, the synthetic
+  // host's ticks passed it (1001 of 1000) and iowait filling it lowered the busy share read,
+  // the rank 932.68 -> 930.96; 2 of the property's 100 000 steps there.
+  it('never ranks lower with iowait filling what busy left, on a 128-CPU host of 8 disks', () => {
+    const h: Host = {
+      state: fullState({ cpus: 128, busy: 0.523479, iowait: 0.2323887, runnable: 486, load1: 511.990784, memUsed: 0.960076, netUtil: 1e-5, psiCpu: 0.705261, psiMemSome: 0.903723, psiIoSome: 0.655495 }),
+      disks: Array.from({ length: 8 }, (_, i) => (i < 7 ? { busy: 0.713477 * (1 - i / 8), queue: 0.635417 * (1 - i / 8) } : { busy: 0, queue: 0 })),
+      psi: true,
+    };
+    const why = fall(h, 'iowait', 1.2961475);
+    assert.equal(why, undefined, why);
+  });
+
   // 300 devices (a node with a JBOD or many LUNs): each sample writes and reads them all,
   // seconds on a loaded test machine, so one host, and the io kinds a many-disk node adds.
   it('never ranks lower with more io of one kind on a 128-CPU host of 300 disks, some busy, beside other contention', () => {
