@@ -983,6 +983,10 @@ function nextAfterInstall(opts: Options, cluster: string | undefined, next: stri
     'About 30 s later, check:',
     '  lsload -l              # every host shows a number under rank; "-" means no report yet',
     '  lsinfo                 # rank is listed with ORDER "Inc" (declared INCREASING Y)',
+    // mbatchd keeps a queue's qclose in lsb.events across mbdrestart, even with the queue
+    // taken out of lsb.queues and put back: a reinstall after the uninstall's qclose found it
+    // Closed:Active ("Queue has been closed. Job not submitted.") on OpenLava 4.0.
+    '  bqueues rank           # Open:Active; "Closed" if it was closed before an uninstall: badmin qopen rank',
     'Then submit:',
     '  bsub -q rank ./job',
     '  bsub -R "order[rank]" ./job',
@@ -997,6 +1001,7 @@ function nextAfterUninstall(opts: Options, next: string[]): void {
       'Empty the rank queue first (badmin qclose rank; bjobs -u all -q rank): at mbdrestart mbatchd moves its',
       '  jobs to lost_and_found, where they pend until you bswitch them, and drops the whole -R of a job that',
       '  names rank there ("Bad resource requirement" in its log), which then runs on any host.',
+      '  mbatchd remembers the close: if you install lavarank again later, badmin qopen rank.',
     );
   }
   next.push('On the master host, as root:', '  lsadmin reconfig       # LIM ends the running elim and starts the restored one, if any');

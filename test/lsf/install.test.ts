@@ -535,6 +535,20 @@ test('--uninstall --merge-conf, dry run or not, tells to empty the rank queue be
   assert.doesNotMatch(plain.out, /lost_and_found/);
 });
 
+// On OpenLava 4.0 the rank queue closed for an uninstall (badmin qclose rank, as its next
+// steps ask) came back Closed:Active after a reinstall's merge and mbdrestart: mbatchd keeps
+// the close in lsb.events, and bsub -q rank said "Queue has been closed. Job not submitted."
+test('the uninstall says mbatchd remembers the rank queue closed, and the install says to check it and how to open it', async () => {
+  const t = tree('fresh');
+  assert.equal((await install(t, '--merge-conf')).code, 0);
+  const u = await install(t, '--uninstall', '--merge-conf');
+  assert.equal(u.code, 0, u.err);
+  assert.match(u.out, /badmin qclose rank[\s\S]*remembers the close[^\n]*install lavarank again[^\n]*badmin qopen rank/);
+  const again = await install(t, '--merge-conf');
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.out, /^ +bqueues rank +# Open:Active; "Closed" [^\n]*: badmin qopen rank$/m);
+});
+
 test('every file install writes, and its directory after the rename, is synced to disk before install goes on', async () => {
   const t = tree('fresh');
   // What each fsync reached, in order, named by its descriptor's path at that moment.
