@@ -648,8 +648,17 @@ function modelOpened(opened: TrustedOpen, path: string): LoadedModel {
 // The text of the file the trust check opened, or its refusal by name (loadModel's and
 // loadModelAsync's one reading).
 function textOpened(opened: TrustedOpen, path: string): string {
-  if ('problems' in opened) throw new ModelError(`model file ${path} refused: ${opened.problems.join('; ')}`, { refused: true });
+  if ('problems' in opened) throw new ModelError(refusal(opened.problems, path), { refused: true });
   return readOpenModel(opened.fd, path);
+}
+
+// The trust check's problems as one message naming the file once: each problem about the
+// file itself already starts with its name (`model file F is owned by ...`); one about a
+// directory, a link or a mount on its path names the file further on.
+function refusal(problems: readonly string[], path: string): string {
+  const own = `model file ${path} `;
+  const text = problems.join('; ');
+  return problems.every((p) => p.startsWith(own)) ? text : `model file ${path} refused: ${text}`;
 }
 
 function modelAt(text: string, path: string): LoadedModel {

@@ -334,7 +334,26 @@ describe('loadModel', () => {
       const path = join(t.dir, 'm.json');
       writeFileSync(path, serializeModel(randomModelFile()));
       chmodSync(path, 0o666);
-      assert.throws(() => loadModel(path), (err: unknown) => err instanceof ModelError && /refused: .*writable by group or others/.test(err.message));
+      assert.throws(() => loadModel(path), (err: unknown) => err instanceof ModelError && /writable by group or others/.test(err.message));
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  // On the real cluster the elim's fatal line and check read `model file F refused: model
+  // file F has mode 0666, ...`, the file named twice.
+  it('names a refused file once, and a problem on its path after the file', () => {
+    const t = tempDir();
+    try {
+      const sub = join(t.dir, 'sub');
+      mkdirSync(sub, { mode: 0o755 });
+      const path = join(sub, 'm.json');
+      writeFileSync(path, serializeModel(randomModelFile()));
+      chmodSync(path, 0o666);
+      assert.throws(() => loadModel(path), (err: unknown) => err instanceof ModelError && err.message === `model file ${path} has mode 0666, writable by group or others; run: chmod go-w ${path}`);
+      chmodSync(path, 0o644);
+      chmodSync(sub, 0o777);
+      assert.throws(() => loadModel(path), (err: unknown) => err instanceof ModelError && err.message.startsWith(`model file ${path} refused: directory ${sub} above model file ${path} has mode 0777`));
     } finally {
       t.cleanup();
     }
