@@ -192,6 +192,15 @@ function takeBackUnread(path: string, scratch: readonly Buffer[]): number {
   }
 }
 
+// The atime of what fd is open on, in ms; NaN where it cannot be told.
+function atimeOf(fd: number): number {
+  try {
+    return fstatSync(fd).atimeMs;
+  } catch {
+    return Number.NaN; // the take-back then runs, and says what is wrong, or the write does
+  }
+}
+
 // Blocks the thread for ms without spinning the CPU.
 function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -203,7 +212,7 @@ function pause(ms: number): void {
 // /proc/self/fd with O_NONBLOCK: a new open file description, so nothing shared
 // changes, and a write of at most PIPE_BUF bytes to a full pipe fails with EAGAIN
 // having written nothing. Before each write, reports the reader has not read are
-// taken back (takeBackUnread), so the pipe holds at most the newest report instead
+// taken back (takeBackUnread; left out where the pipe's atime says it read), so the pipe holds at most the newest report instead
 // of up to 64 KiB of old ones (5000 reports, 14 hours of them at 10 s, which LIM
 // would read one per 5 s once it reads again). On a socket (what Node's
 // child_process gives), a net.Socket wrapper switches the descriptor to
@@ -232,48 +241,81 @@ export function fdSink(fd = 1): ReportSink {
     target = fd;
     keepAlive.push(new Socket({ fd, readable: false, writable: true }).unref());
   }
+  // Whether the reader read the last report is told by the pipe's atime, which a read of
+  // something moves (pipe_read's file_accessed): moved since that report went in, the pipe
+  // is empty (every read takes all there is, and with the pipe empty before our write
+  // nothing but our report was there to read), and the take-back's open, failing read
+  // and close (27 000 instructions and three syscalls) are left out. Where reads do not
+  // move it (an anonymous pipe since Linux 6.14, a FIFO on a noatime mount), the first
+  // report read without moving it says so, and from then on the take-back runs at every
+  // report without the look.
+  let atimeMoves: boolean | undefined;
+  let seen = Number.NaN; // the atime looked at before the last report went in whole; NaN: none
+
+  // Takes back what the reader has not read, unless the atime says it read the last
+  // report; whether anything was taken back.
+  const takeBack = (path: string): boolean => {
+    const atime = atimeMoves === false ? Number.NaN : atimeOf(target);
+    if (!Number.isNaN(seen) && !Number.isNaN(atime) && atime !== seen) {
+      atimeMoves = true;
+      seen = atime;
+      return false;
+    }
+    let taken: number;
+    try {
+      taken = takeBackUnread(path, scratch);
+    } catch (err) {
+      seen = Number.NaN;
+      // Out of descriptors or memory for a moment: tried again at the next report.
+      // Any other failure is for good (no read end can be opened here): a full pipe
+      // then drops reports instead.
+      if (!TRANSIENT_CODES.has(errorCode(err) ?? '')) pipe = undefined;
+      return false;
+    }
+    // Empty though the atime did not move: the last report was read without moving it.
+    if (taken === 0 && atimeMoves === undefined && !Number.isNaN(seen) && !Number.isNaN(atime)) atimeMoves = false;
+    seen = taken > 0 ? Number.NaN : atime; // our own read moved it
+    return taken > 0;
+  };
+
+  const send = (line: string, replaced: boolean): WriteOutcome => {
+    // A report (ASCII, at most PIPE_BUF bytes) goes out whole in one write to a
+    // pipe; only a socket may take part of it, and the rest then goes as bytes.
+    let buf: Buffer | undefined;
+    let off = 0;
+    let waited = 0;
+    for (;;) {
+      try {
+        if (buf === undefined) {
+          off = writeSync(target, line);
+          if (off >= line.length) return replaced ? 'replaced' : 'written';
+          buf = Buffer.from(line);
+        }
+        while (off < buf.length) off += writeSync(target, buf, off, buf.length - off);
+        return replaced ? 'replaced' : 'written';
+      } catch (err) {
+        const code = errorCode(err);
+        if (code === 'EAGAIN' && off === 0) return 'dropped';
+        if (code !== undefined && CLOSED_CODES.has(code)) return 'closed';
+        // Part of a report is out (only possible on a socket): LIM would block on
+        // the rest, so finish it, waiting up to a second for room.
+        if (code === 'EAGAIN' && waited < 1000) {
+          pause(10);
+          waited += 10;
+          continue;
+        }
+        if (code === 'EAGAIN') return 'closed';
+        throw err;
+      }
+    }
+  };
+
   return {
     write(line) {
-      let replaced = false;
-      if (pipe !== undefined) {
-        try {
-          replaced = takeBackUnread(pipe, scratch) > 0;
-        } catch (err) {
-          // Out of descriptors or memory for a moment: tried again at the next report.
-          // Any other failure is for good (no read end can be opened here): a full pipe
-          // then drops reports instead.
-          if (!TRANSIENT_CODES.has(errorCode(err) ?? '')) pipe = undefined;
-        }
-      }
-      // A report (ASCII, at most PIPE_BUF bytes) goes out whole in one write to a
-      // pipe; only a socket may take part of it, and the rest then goes as bytes.
-      let buf: Buffer | undefined;
-      let off = 0;
-      let waited = 0;
-      for (;;) {
-        try {
-          if (buf === undefined) {
-            off = writeSync(target, line);
-            if (off >= line.length) return replaced ? 'replaced' : 'written';
-            buf = Buffer.from(line);
-          }
-          while (off < buf.length) off += writeSync(target, buf, off, buf.length - off);
-          return replaced ? 'replaced' : 'written';
-        } catch (err) {
-          const code = errorCode(err);
-          if (code === 'EAGAIN' && off === 0) return 'dropped';
-          if (code !== undefined && CLOSED_CODES.has(code)) return 'closed';
-          // Part of a report is out (only possible on a socket): LIM would block on
-          // the rest, so finish it, waiting up to a second for room.
-          if (code === 'EAGAIN' && waited < 1000) {
-            pause(10);
-            waited += 10;
-            continue;
-          }
-          if (code === 'EAGAIN') return 'closed';
-          throw err;
-        }
-      }
+      const replaced = pipe !== undefined && takeBack(pipe);
+      const outcome = send(line, replaced);
+      if (outcome !== 'written' && outcome !== 'replaced') seen = Number.NaN;
+      return outcome;
     },
   };
 }

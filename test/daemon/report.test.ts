@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs, { closeSync, openSync, readFileSync, readSync, constants, mkdirSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
-import { describe, it, mock } from 'node:test';
+import { describe, it, mock, type TestContext } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { budgetReport, fdSink, formatElimLine, formatValue, PIPE_BUF } from '../../src/daemon/report.js';
@@ -294,6 +294,77 @@ describe('fdSink', () => {
     assert.equal(sink.write('1 rank 3\n'), 'replaced');
     const buf = Buffer.alloc(4096);
     assert.equal(buf.toString('latin1', 0, readSync(reader, buf)), '1 rank 3\n');
+  });
+
+  // A FIFO with a reader that reads when told, and the sink's opens of a read end counted.
+  function watchedFifo(t: TestContext): { reader: number; writer: number; opens: () => number; read: () => string } {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const fifo = join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, constants.O_WRONLY);
+    t.after(() => {
+      closeSync(reader);
+      closeSync(writer);
+    });
+    let opens = 0;
+    const realOpen = fs.openSync;
+    t.mock.method(fs, 'openSync', (path: fs.PathLike, flags: fs.OpenMode = 'r', mode?: fs.Mode) => {
+      if (String(path).startsWith('/proc/self/fd/') && flags === (constants.O_RDONLY | constants.O_NONBLOCK)) opens++;
+      return realOpen(path, flags, mode);
+    });
+    syncBuiltinESMExports();
+    t.after(() => {
+      mock.restoreAll();
+      syncBuiltinESMExports();
+    });
+    const buf = Buffer.alloc(4096);
+    return { reader, writer, opens: () => opens, read: () => buf.toString('latin1', 0, readSync(reader, buf)) };
+  }
+
+  // Past the kernel's coarse clock tick (at most 10 ms), so that a read moves the atime.
+  const nextTick = (): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+
+  it('opens no read end when the reader has read the last report (the pipe\'s atime moved), and takes back again when it stops', (t) => {
+    const { writer, opens, read } = watchedFifo(t);
+    const sink = fdSink(writer);
+    assert.equal(sink.write('1 rank 1\n'), 'written');
+    assert.equal(opens(), 1); // nothing known of the reader yet
+    nextTick();
+    assert.equal(read(), '1 rank 1\n');
+    assert.equal(sink.write('1 rank 2\n'), 'written');
+    assert.equal(opens(), 1, 'the take-back ran though the reader had read the last report');
+    nextTick();
+    assert.equal(sink.write('1 rank 3\n'), 'replaced'); // the reader stopped: report 2 taken back
+    assert.equal(opens(), 2);
+    assert.equal(read(), '1 rank 3\n');
+  });
+
+  it('where a read does not move the pipe\'s atime, takes back at every report and stops looking at it', (t) => {
+    const { writer, opens, read } = watchedFifo(t);
+    // As an anonymous pipe since Linux 6.14 or a FIFO on a noatime mount: the atime stays.
+    let looks = 0;
+    const realFstat = fs.fstatSync;
+    t.mock.method(fs, 'fstatSync', (fd: number) => {
+      looks++;
+      return Object.assign(realFstat(fd), { atimeMs: 1 });
+    });
+    syncBuiltinESMExports();
+    const sink = fdSink(writer);
+    const seen: Array<[string, number, number]> = [];
+    const write = (line: string): void => void seen.push([sink.write(line), looks, opens()]);
+    looks = 0;
+    write('1 rank 1\n');
+    nextTick();
+    assert.equal(read(), '1 rank 1\n');
+    write('1 rank 2\n'); // read, yet the atime did not move: no more looks
+    nextTick();
+    assert.equal(read(), '1 rank 2\n');
+    write('1 rank 3\n');
+    write('1 rank 4\n'); // not read: taken back
+    assert.equal(read(), '1 rank 4\n');
+    assert.deepEqual(seen, [['written', 1, 1], ['written', 2, 2], ['written', 2, 3], ['replaced', 2, 4]]);
   });
 
   it('drops instead of blocking when stdout is a socket nobody reads (Node child_process pipes)', async () => {
