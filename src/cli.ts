@@ -41,20 +41,23 @@ function usage(): string {
     '',
     'Options: -h, --help (also after every command); -V, --version.',
     'Config: --config, else $LAVARANK_CONFIG, else $LSF_ENVDIR/lavarank.yaml, else defaults.',
-    'Without a command, on a terminal: this help; with stdout a pipe (under LIM): run.',
+    'Without a command: this help; started by LIM (LSF_RESOURCES set, stdout a pipe): run.',
   ].join('\n');
 }
 
 // What a command line asks for: a subcommand with its arguments, the help, the
-// version, or a usage error. Pure: the terminal test is a parameter.
+// version, or a usage error. Pure: the terminal and LIM tests are parameters.
 export type Choice =
   | { kind: 'command'; name: string; args: string[] }
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'usage-error'; message: string };
 
-// Chooses what to do; stdoutIsTerminal decides what a line without a command means.
-export function chooseCommand(argv: readonly string[], stdoutIsTerminal: boolean): Choice {
+// Chooses what to do; stdoutIsTerminal and underLim decide what a line without a command
+// means: the elim where LIM started it (a hand-written wrapper may pass ELIMARGS alone),
+// else what a terminal gets. Outside LIM a pipe is an administrator's `lavarank | less`,
+// which ran a second elim as root beside LIM's, writing to its history (admin77).
+export function chooseCommand(argv: readonly string[], stdoutIsTerminal: boolean, underLim: boolean): Choice {
   const first = argv[0];
   if (first === '--version' || first === '-V') return { kind: 'version' };
   if (first === '--help' || first === '-h' || first === 'help') return { kind: 'help' };
@@ -63,7 +66,7 @@ export function chooseCommand(argv: readonly string[], stdoutIsTerminal: boolean
     if (!Object.hasOwn(COMMANDS, first)) return { kind: 'usage-error', message: `lavarank: unknown command '${first}'` };
     return { kind: 'command', name: first, args: helpAlias(argv.slice(1)) };
   }
-  if (!stdoutIsTerminal) return { kind: 'command', name: 'run', args: helpAlias([...argv]) };
+  if (!stdoutIsTerminal && underLim) return { kind: 'command', name: 'run', args: helpAlias([...argv]) };
   if (first === undefined) return { kind: 'help' };
   return { kind: 'usage-error', message: `lavarank: no command given; to run the elim in the foreground: lavarank run ${argv.join(' ')}` };
 }
@@ -76,9 +79,15 @@ function helpAlias(args: string[]): string[] {
   return args.map((a, i) => (a === '-h' && (end < 0 || i < end) ? '--help' : a));
 }
 
+// Whether LIM started this process: LIM (and LSF's MELIM) gives its elim LSF_RESOURCES
+// and LS_ELIM_RESOURCES (docs/elim-contract.md); no login shell has them.
+export function startedByLim(env: NodeJS.ProcessEnv): boolean {
+  return env['LSF_RESOURCES'] !== undefined || env['LS_ELIM_RESOURCES'] !== undefined;
+}
+
 // Parses the command line and runs the chosen subcommand; resolves to the exit status.
 export async function main(argv: string[]): Promise<number> {
-  const choice = chooseCommand(argv, isatty(1));
+  const choice = chooseCommand(argv, isatty(1), startedByLim(process.env));
   if (choice.kind === 'version' || choice.kind === 'help') {
     // Inside the try every command has: a stdout that cannot be written (a full disk)
     // printed Node's stack trace here.
@@ -135,7 +144,7 @@ if (invokedDirectly()) {
   keepInspectorClosed();
   const argv = process.argv.slice(2);
   const worker = isSupervisedWorker();
-  const choice = chooseCommand(argv, isatty(1));
+  const choice = chooseCommand(argv, isatty(1), startedByLim(process.env));
   if (!worker && runsInWorker(choice)) endAs(await superviseCommand(argv, `lavarank ${choice.name}`, printError));
   const code = await main(argv);
   if (worker) tellExitStatus(code);

@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'nod
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { chooseCommand } from '../src/cli.js';
+import { chooseCommand, startedByLim } from '../src/cli.js';
 import { VERSION } from '../src/util/version.js';
 import { cliPath, fixture, portsAfterSigusr1, repoRoot, startReadingFifo, tempDir } from './helpers.js';
 
@@ -14,48 +14,61 @@ const ENV = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
 
 describe('chooseCommand', () => {
   it('prints the help for a bare lavarank on a terminal', () => {
-    assert.deepEqual(chooseCommand([], true), { kind: 'help' });
+    assert.deepEqual(chooseCommand([], true, false), { kind: 'help' });
   });
 
   it('runs the elim for a bare lavarank whose stdout is a pipe, as under LIM with an old wrapper', () => {
-    assert.deepEqual(chooseCommand([], false), { kind: 'command', name: 'run', args: [] });
-    assert.deepEqual(chooseCommand(['--config', '/etc/l.yaml'], false), { kind: 'command', name: 'run', args: ['--config', '/etc/l.yaml'] });
+    assert.deepEqual(chooseCommand([], false, true), { kind: 'command', name: 'run', args: [] });
+    assert.deepEqual(chooseCommand(['--config', '/etc/l.yaml'], false, true), { kind: 'command', name: 'run', args: ['--config', '/etc/l.yaml'] });
+  });
+
+  it('prints the help for a bare lavarank whose stdout is a pipe outside LIM (lavarank | less), and runs no second elim', () => {
+    assert.deepEqual(chooseCommand([], false, false), { kind: 'help' });
+    const choice = chooseCommand(['--config', '/etc/l.yaml'], false, false);
+    assert.equal(choice.kind, 'usage-error');
+    assert.match(choice.kind === 'usage-error' ? choice.message : '', /lavarank run --config \/etc\/l\.yaml$/);
+  });
+
+  it('takes LIM for the starter where LSF_RESOURCES or LS_ELIM_RESOURCES is set, as LIM and MELIM set them, and only there', () => {
+    assert.equal(startedByLim({ LSF_RESOURCES: 'rank ' }), true);
+    assert.equal(startedByLim({ LS_ELIM_RESOURCES: 'r15s r1m rank' }), true);
+    assert.equal(startedByLim({ PATH: '/usr/bin', LSF_ENVDIR: '/opt/openlava/etc' }), false);
   });
 
   it('refuses options without a command on a terminal, showing the run command they meant', () => {
-    const choice = chooseCommand(['--config', '/etc/l.yaml'], true);
+    const choice = chooseCommand(['--config', '/etc/l.yaml'], true, false);
     assert.equal(choice.kind, 'usage-error');
     assert.match(choice.kind === 'usage-error' ? choice.message : '', /lavarank run --config \/etc\/l\.yaml$/);
   });
 
   it('takes -h after any command as --help, but not after --', () => {
-    assert.deepEqual(chooseCommand(['check', '-h'], true), { kind: 'command', name: 'check', args: ['--help'] });
-    assert.deepEqual(chooseCommand(['retrain', '--', '-h'], true), { kind: 'command', name: 'retrain', args: ['--', '-h'] });
+    assert.deepEqual(chooseCommand(['check', '-h'], true, false), { kind: 'command', name: 'check', args: ['--help'] });
+    assert.deepEqual(chooseCommand(['retrain', '--', '-h'], true, false), { kind: 'command', name: 'retrain', args: ['--', '-h'] });
   });
 
   it('prints the help for the word help, as for -h and --help', () => {
-    for (const first of ['help', '-h', '--help']) assert.deepEqual(chooseCommand([first], true), { kind: 'help' }, first);
+    for (const first of ['help', '-h', '--help']) assert.deepEqual(chooseCommand([first], true, false), { kind: 'help' }, first);
   });
 
   it('takes a single-dash option before any command as an option of run, not as a command', () => {
-    assert.deepEqual(chooseCommand(['-x'], false), { kind: 'command', name: 'run', args: ['-x'] });
-    assert.match(JSON.stringify(chooseCommand(['-x'], true)), /no command given/);
+    assert.deepEqual(chooseCommand(['-x'], false, true), { kind: 'command', name: 'run', args: ['-x'] });
+    assert.match(JSON.stringify(chooseCommand(['-x'], true, false)), /no command given/);
   });
 
   it('takes -h as --help for the run a bare lavarank with stdout a pipe stands for', () => {
-    assert.deepEqual(chooseCommand(['--config', '/etc/l.yaml', '-h'], false), { kind: 'command', name: 'run', args: ['--config', '/etc/l.yaml', '--help'] });
+    assert.deepEqual(chooseCommand(['--config', '/etc/l.yaml', '-h'], false, true), { kind: 'command', name: 'run', args: ['--config', '/etc/l.yaml', '--help'] });
   });
 
   it('names a property every object has (toString, constructor, __proto__) as an unknown command', () => {
     for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
-      assert.deepEqual(chooseCommand([name], true), { kind: 'usage-error', message: `lavarank: unknown command '${name}'` });
+      assert.deepEqual(chooseCommand([name], true, false), { kind: 'usage-error', message: `lavarank: unknown command '${name}'` });
     }
   });
 
   it('answers -V and --version, and names an unknown command', () => {
-    assert.deepEqual(chooseCommand(['-V'], false), { kind: 'version' });
-    assert.deepEqual(chooseCommand(['--version'], true), { kind: 'version' });
-    assert.deepEqual(chooseCommand(['chek'], true), { kind: 'usage-error', message: "lavarank: unknown command 'chek'" });
+    assert.deepEqual(chooseCommand(['-V'], false, true), { kind: 'version' });
+    assert.deepEqual(chooseCommand(['--version'], true, false), { kind: 'version' });
+    assert.deepEqual(chooseCommand(['chek'], true, false), { kind: 'usage-error', message: "lavarank: unknown command 'chek'" });
   });
 });
 
@@ -91,13 +104,13 @@ describe('lavarank on the command line', () => {
     }
   });
 
-  it('runs the elim when started without arguments and stdout is a pipe', async () => {
+  it('runs the elim when LIM starts it without arguments (LSF_RESOURCES set) and stdout is a pipe', async () => {
     const { dir, cleanup } = tempDir();
     try {
       chmodSync(dir, 0o755);
       const config = join(dir, 'lavarank.yaml');
       writeFileSync(config, `log: {file: ${join(dir, 'l.log')}}\nhistory: {enabled: false}\ngpu: {enabled: false}\n`, { mode: 0o644 });
-      const child = spawn(process.execPath, [cliPath], { env: { ...ENV, LAVARANK_CONFIG: config, LAVARANK_TEST_INTERVAL: '0.2' }, stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn(process.execPath, [cliPath], { env: { ...ENV, LSF_RESOURCES: 'rank ', LAVARANK_CONFIG: config, LAVARANK_TEST_INTERVAL: '0.2' }, stdio: ['ignore', 'pipe', 'ignore'] });
       const line = await new Promise<string>((resolve, reject) => {
         let text = '';
         child.stdout.on('data', (chunk: Buffer) => {
@@ -108,6 +121,23 @@ describe('lavarank on the command line', () => {
       });
       child.kill('SIGTERM');
       assert.match(line, /^1 rank \d+(\.\d+)?$/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('prints its help and starts no elim when an administrator pipes a bare lavarank outside LIM (lavarank | less)', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const log = join(dir, 'l.log');
+      const config = join(dir, 'lavarank.yaml');
+      writeFileSync(config, `log: {file: ${log}}\nhistory: {enabled: false}\ngpu: {enabled: false}\n`, { mode: 0o644 });
+      const r = spawnSync(process.execPath, [cliPath], { env: { ...ENV, LAVARANK_CONFIG: config, LAVARANK_TEST_INTERVAL: '0.2' }, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^Usage: lavarank /);
+      assert.doesNotMatch(r.stdout, /^1 rank/m);
+      assert.throws(() => readFileSync(log), { code: 'ENOENT' }, 'no elim started, so nothing logged');
     } finally {
       cleanup();
     }
