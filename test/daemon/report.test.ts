@@ -263,41 +263,23 @@ describe('fdSink', () => {
   });
 
   it('takes back unread reports again after a moment without descriptors (EMFILE), not for good', (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
-    const fifo = join(dir, 'fifo');
-    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    const writer = openSync(fifo, constants.O_WRONLY);
-    t.after(() => {
-      closeSync(reader);
-      closeSync(writer);
+    let fail = 0;
+    const { writer, read } = watchedFifo(t, () => {
+      if (fail === 0) return;
+      fail--;
+      throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
     });
     const sink = fdSink(writer);
-    let fail = 0;
-    const realOpen = fs.openSync;
-    t.mock.method(fs, 'openSync', (path: fs.PathLike, flags: fs.OpenMode = 'r', mode?: fs.Mode) => {
-      if (fail > 0 && String(path).startsWith('/proc/self/fd/') && flags === (constants.O_RDONLY | constants.O_NONBLOCK)) {
-        fail--;
-        throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
-      }
-      return realOpen(path, flags, mode);
-    });
-    syncBuiltinESMExports();
-    t.after(() => {
-      mock.restoreAll();
-      syncBuiltinESMExports();
-    });
     assert.equal(sink.write('1 rank 1\n'), 'written');
     fail = 1;
     assert.equal(sink.write('1 rank 2\n'), 'written'); // nothing taken back: two reports wait
     assert.equal(sink.write('1 rank 3\n'), 'replaced');
-    const buf = Buffer.alloc(4096);
-    assert.equal(buf.toString('latin1', 0, readSync(reader, buf)), '1 rank 3\n');
+    assert.equal(read(), '1 rank 3\n');
   });
 
-  // A FIFO with a reader that reads when told, and the sink's opens of a read end counted.
-  function watchedFifo(t: TestContext): { reader: number; writer: number; opens: () => number; read: () => string } {
+  // A FIFO with a reader that reads when told, and the sink's opens of a read end counted,
+  // each after onOpen, which may throw in the open's place.
+  function watchedFifo(t: TestContext, onOpen: () => void = () => undefined): { reader: number; writer: number; opens: () => number; read: () => string } {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
     const fifo = join(dir, 'fifo');
@@ -311,7 +293,10 @@ describe('fdSink', () => {
     let opens = 0;
     const realOpen = fs.openSync;
     t.mock.method(fs, 'openSync', (path: fs.PathLike, flags: fs.OpenMode = 'r', mode?: fs.Mode) => {
-      if (String(path).startsWith('/proc/self/fd/') && flags === (constants.O_RDONLY | constants.O_NONBLOCK)) opens++;
+      if (String(path).startsWith('/proc/self/fd/') && flags === (constants.O_RDONLY | constants.O_NONBLOCK)) {
+        onOpen();
+        opens++;
+      }
       return realOpen(path, flags, mode);
     });
     syncBuiltinESMExports();
