@@ -242,15 +242,15 @@ export function fdSink(fd = 1): ReportSink {
     keepAlive.push(new Socket({ fd, readable: false, writable: true }).unref());
   }
   // Whether the reader read the last report is told by the pipe's atime, which a read of
-  // something moves (pipe_read's file_accessed): moved since that report went in, the pipe
-  // is empty (every read takes all there is, and with the pipe empty before our write
-  // nothing but our report was there to read), and the take-back's open, failing read
-  // and close (27 000 instructions and three syscalls) are left out. Where reads do not
-  // move it (an anonymous pipe since Linux 6.14, a FIFO on a noatime mount), the first
-  // report read without moving it says so, and from then on the take-back runs at every
-  // report without the look.
+  // something moves (pipe_read's file_accessed): moved since it was looked at with the
+  // pipe empty before that report went in, the pipe is empty again (every read takes all
+  // there is, and nothing but our report was there to read), and the take-back's open,
+  // failing read and close (27 000 instructions and three syscalls) are left out. Where
+  // reads do not move it (an anonymous pipe since Linux 6.14, a FIFO on a noatime mount),
+  // the first report read without moving it says so, and from then on the take-back runs
+  // at every report without the look.
   let atimeMoves: boolean | undefined;
-  let seen = Number.NaN; // the atime looked at before the last report went in whole; NaN: none
+  let seen = Number.NaN; // the atime looked at with the pipe empty before the last report went in whole; NaN: none
 
   // Takes back what the reader has not read, unless the atime says it read the last
   // report; whether anything was taken back.
@@ -272,10 +272,19 @@ export function fdSink(fd = 1): ReportSink {
       if (!TRANSIENT_CODES.has(errorCode(err) ?? '')) pipe = undefined;
       return false;
     }
+    if (taken > 0) {
+      seen = Number.NaN; // our own read moved it
+      return true;
+    }
+    // Looked at again now that the pipe is found empty: a read that fell between the look
+    // above and the take-back moved the atime before our report goes in, and held against
+    // the look above it passed at the next report for a read of this one, which may wait
+    // unread behind it (review78).
+    const now = atimeMoves === false ? Number.NaN : atimeOf(target);
     // Empty though the atime did not move: the last report was read without moving it.
-    if (taken === 0 && atimeMoves === undefined && !Number.isNaN(seen) && !Number.isNaN(atime)) atimeMoves = false;
-    seen = taken > 0 ? Number.NaN : atime; // our own read moved it
-    return taken > 0;
+    if (atimeMoves === undefined && !Number.isNaN(seen) && !Number.isNaN(atime) && !Number.isNaN(now)) atimeMoves = now !== atime;
+    seen = atimeMoves === false ? Number.NaN : now;
+    return false;
   };
 
   const send = (line: string, replaced: boolean): WriteOutcome => {
