@@ -10,6 +10,7 @@ import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as Si from 'systeminformation';
 import { errorMessage } from '../util/errors.js';
+import { parseMeminfo } from './memory.js';
 
 type SiModule = typeof Si;
 
@@ -232,14 +233,10 @@ export async function collectLocalInventory(options: LocalInventoryOptions = {})
   }
   const [cpu, memory, disks, os] = await Promise.all([
     part('cpu', async () => parseCpuInfo(await proc('cpuinfo')) ?? Promise.reject(new Error(`no processor in ${join(procRoot, 'cpuinfo')}`))),
+    // The memory collector's parser: a meminfo it refuses is refused here too, by line.
     part('memory', async () => {
-      const text = await proc('meminfo');
-      const kB = (name: string) => {
-        const m = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text);
-        if (m === null) throw new Error(`no ${name} in ${join(procRoot, 'meminfo')}`);
-        return Number(m[1]) * 1024;
-      };
-      return { totalBytes: kB('MemTotal'), swapTotalBytes: kB('SwapTotal') };
+      const m = parseMeminfo(await proc('meminfo'), join(procRoot, 'meminfo'));
+      return { totalBytes: m.totalBytes, swapTotalBytes: m.swapTotalBytes };
     }),
     part('disks', () => localDisks(sysRoot)),
     part('os', async () => {

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectInventory, collectLocalInventory, parseCpuInfo, parseOsRelease } from '../../src/collectors/inventory.js';
+import { parseMeminfo } from '../../src/collectors/memory.js';
 
 // Just enough of systeminformation for the inventory; `hang` names parts that never answer.
 function fakeSi(options: { fail?: string; hang?: string } = {}) {
@@ -165,13 +166,28 @@ test('collectLocalInventory leaves a part it cannot read null, naming why, and k
   try {
     const roots = hostTree(dir);
     rmSync(join(roots.procRoot, 'cpuinfo'));
-    writeFileSync(join(roots.procRoot, 'meminfo'), 'MemTotal: 1 kB\n');
+    writeFileSync(join(roots.procRoot, 'meminfo'), 'MemTotal: 1 kB\nSwapTotal: lots kB\n');
     const inv = await collectLocalInventory(roots);
     assert.equal(inv.cpu, null);
     assert.match(inv.errors['cpu'] ?? '', /ENOENT.*cpuinfo/);
     assert.equal(inv.memory, null);
-    assert.equal(inv.errors['memory'], `no SwapTotal in ${join(roots.procRoot, 'meminfo')}`);
+    assert.match(inv.errors['memory'] ?? '', new RegExp(`${join(roots.procRoot, 'meminfo')} line 2: .*"SwapTotal: lots kB"`));
     assert.equal(inv.os?.hostname, 'n01');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('collectLocalInventory reads /proc/meminfo as the memory collector does: no SwapTotal line is no swap', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lavarank-inventory-'));
+  try {
+    const roots = hostTree(dir);
+    const text = 'MemTotal:       24683748 kB\nMemFree:        20000000 kB\nHugePages_Total:       0\n';
+    writeFileSync(join(roots.procRoot, 'meminfo'), text);
+    const inv = await collectLocalInventory(roots);
+    const counters = parseMeminfo(text);
+    assert.deepEqual(inv.memory, { totalBytes: counters.totalBytes, swapTotalBytes: counters.swapTotalBytes });
+    assert.deepEqual(inv.memory, { totalBytes: 24683748 * 1024, swapTotalBytes: 0 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
