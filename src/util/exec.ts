@@ -15,9 +15,10 @@ import { CHILD_NODE_FLAGS } from './node-flags.js';
 import { checkTrustAsync, trustProblems } from './trust.js';
 import type { ResultPromise } from 'execa';
 
-// node:child_process, required at the first program started rather than imported: the
-// elim as `lavarank install` leaves it (no GPU, no child elims, its host inventory read
-// in process: collectLocalInventory) starts none, and the module with the dgram and net
+// node:child_process, required at the first program started rather than imported: an
+// elim with gpu.enabled false and no child elims (its host inventory then read in
+// process: collectLocalInventory) starts none, while with gpu.enabled auto, what `lavarank
+// install` leaves, it starts `lavarank inventory` at least; and the module with the dgram and net
 // it loads stays resident for the process's life: 0.6 MB in a bare node under the elim's
 // flags (43 427 against 44 023 kB with tty, worker_threads and assert loaded as the elim
 // has them, three runs), 0.2-0.5 MB in the elim (docs/collectors.md, "child_process left
