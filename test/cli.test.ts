@@ -32,6 +32,9 @@ describe('chooseCommand', () => {
   it('takes LIM for the starter where LSF_RESOURCES or LS_ELIM_RESOURCES is set, as LIM and MELIM set them, and only there', () => {
     assert.equal(startedByLim({ LSF_RESOURCES: 'rank ' }), true);
     assert.equal(startedByLim({ LS_ELIM_RESOURCES: 'r15s r1m rank' }), true);
+    // OpenLava 4.0's LIM sets it whatever it holds (lim.rload.c: putEnv of an empty
+    // resbuf where no dynamic resource is this host's); IBM's checking header lets that run.
+    assert.equal(startedByLim({ LSF_RESOURCES: '' }), true);
     assert.equal(startedByLim({ PATH: '/usr/bin', LSF_ENVDIR: '/opt/openlava/etc' }), false);
   });
 
