@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep, tempDir, until } from '../helpers.js';
+import { fixture, sleep, tempDir, until } from '../helpers.js';
+import { fuseHangOver, killFuseServer, unmountFuse } from './helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
 const helpers = new URL('./helpers.js', import.meta.url).href;
@@ -70,4 +71,55 @@ describe('the fault tests\' FUSE mounts', { skip: NEED }, () => {
       assert.deepEqual(r.left, [], `processes left naming ${r.mount}`);
     });
   }
+});
+
+// The mount helper itself ended by a signal (a `kill` by hand, a hang-up), not through the
+// test: Node's default exit left the mount and its server serving.
+describe('the FUSE mount helper (test/fixtures/fuse-mount.mjs)', { skip: NEED }, () => {
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    it(`takes its mount and server down when it gets ${signal}`, async (t) => {
+      const { dir, cleanup } = tempDir('lavarank-fusemount-');
+      const mount = join(dir, 'mnt');
+      mkdirSync(mount, { mode: 0o755 });
+      const helper = spawn(process.execPath, [fixture('fuse-mount.mjs'), mount, 'none'], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+      t.after(() => {
+        helper.stdin?.end(); // where the signal did nothing: the ordinary take-down
+        for (const pid of namingDir(mount)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+        if (mountedAt(mount)) spawn('umount', ['-l', mount], { stdio: 'ignore' }).on('exit', cleanup);
+        else cleanup();
+      });
+      let out = '';
+      helper.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise((resolve) => helper.on('exit', resolve));
+      await until('the helper mounted', () => out.includes('mounted') || (helper.exitCode !== null ? false : undefined));
+      assert.ok(mountedAt(mount), `nothing mounted at ${mount}`);
+      helper.kill(signal);
+      const gone = await until('the mount gone', () => (!mountedAt(mount) ? true : undefined), 10_000).catch(() => false);
+      assert.equal(gone, true, `${mount} still mounted 10 s after the helper's ${signal}`);
+      await exited;
+      assert.deepEqual(namingDir(mount), [], `processes left naming ${mount}`);
+    });
+  }
+
+  it('ends the server alone at a SIGUSR2 sent as soon as it says mounted, keeping the mount until its stdin ends', async (t) => {
+    const { dir, cleanup } = tempDir('lavarank-fusemount-');
+    const mount = join(dir, 'mnt');
+    mkdirSync(mount, { mode: 0o755 });
+    const helper = await fuseHangOver(mount, 'none');
+    t.after(async () => {
+      await unmountFuse(helper, mount);
+      cleanup();
+    });
+    await killFuseServer(helper);
+    assert.equal(helper.exitCode, null, 'the helper ended');
+    assert.ok(mountedAt(mount), `${mount} unmounted before the helper's stdin ended`);
+    await unmountFuse(helper, mount);
+    assert.equal(mountedAt(mount), false);
+  });
 });
