@@ -1,7 +1,7 @@
 // The elim as LIM starts it (`lavarank run`). Sets up config, logs, priority and
 // the collectors, runs the report loop, and ends cleanly on SIGTERM, on a closed
 // stdout and when LIM itself is gone.
-import { hostname } from 'node:os';
+import { getPriority, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { fileURLToPath } from 'node:url';
@@ -662,11 +662,18 @@ export interface ElimPriority {
 // and the first report came seconds late, so the priority is lowered after it. It is
 // put back for the last steps of a stop: at nice 10 on such a node the elim's few ms of
 // shutdown work stretched past LIM's 2 s, and past the 300 ms its last history lines
-// are given. renice is reniceProcess but in tests.
-export function elimPriority(nice: number, log: Pick<Logger, 'info' | 'warn'>, renice: (nice: number) => ReniceResult = reniceProcess): ElimPriority {
+// are given. It never raises the priority: a LIM its administrator started at nice 19
+// gave its elim 19, and as root the elim could otherwise move itself to 10, ahead of
+// what they chose. renice is reniceProcess and current getPriority(0) but in tests.
+export function elimPriority(nice: number, log: Pick<Logger, 'info' | 'warn'>, renice: (nice: number) => ReniceResult = reniceProcess, current: () => number = () => getPriority(0)): ElimPriority {
   let lowered: ReniceResult | undefined;
   return {
     lower() {
+      const started = current();
+      if (started >= nice) {
+        log.info(`nice stays at ${started}, the one LIM gave: the configured nice ${nice} would raise the priority`);
+        return;
+      }
       lowered = renice(nice);
       if (lowered.errors.length > 0) log.warn({ errors: lowered.errors }, `could not set nice ${nice} on every thread`);
       log.info({ threads: lowered.threads }, `nice changed from ${lowered.before} to ${lowered.after}`);

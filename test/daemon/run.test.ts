@@ -243,7 +243,7 @@ describe('elimPriority (the nice the elim runs at)', () => {
   it('puts back, for a stop, the nice that lowering found, and says so', () => {
     const lines: string[] = [];
     const { asked, renice } = recorder([{ before: -20, after: 10 }, { before: 10, after: -20 }]);
-    const priority = elimPriority(10, pino({}, { write: (l: string) => void lines.push(l) }), renice);
+    const priority = elimPriority(10, pino({}, { write: (l: string) => void lines.push(l) }), renice, () => -20);
     priority.back();
     assert.deepEqual(asked, [], 'nothing to put back before the priority was lowered');
     priority.lower();
@@ -253,12 +253,23 @@ describe('elimPriority (the nice the elim runs at)', () => {
   });
   it('leaves alone a priority that lowering did not lower, and warns of threads it could not change', () => {
     const lines: string[] = [];
-    const { asked, renice } = recorder([{ before: 10, after: 10, errors: ['thread 12: EPERM'] }]);
-    const priority = elimPriority(10, pino({}, { write: (l: string) => void lines.push(l) }), renice);
+    const { asked, renice } = recorder([{ before: 0, after: 0, errors: ['thread 12: EPERM'] }]);
+    const priority = elimPriority(10, pino({}, { write: (l: string) => void lines.push(l) }), renice, () => 0);
     priority.lower();
     priority.back();
     assert.deepEqual(asked, [10]);
     assert.match(lines.join(''), /"level":40.*EPERM.*could not set nice 10 on every thread/);
+  });
+  it('never raises the priority LIM gave: started at nice 19 (or at 10), it stays there and says so', () => {
+    for (const started of [19, 10]) {
+      const lines: string[] = [];
+      const { asked, renice } = recorder([]);
+      const priority = elimPriority(10, pino({}, { write: (l: string) => void lines.push(l) }), renice, () => started);
+      priority.lower();
+      priority.back();
+      assert.deepEqual(asked, [], `started at ${started}`);
+      assert.match(lines.join(''), new RegExp(`nice stays at ${started}, the one LIM gave`));
+    }
   });
 });
 
@@ -572,6 +583,18 @@ describe('the running elim does what its config says', { concurrency: false }, (
     try {
       const [first] = await elim.waitForReports(1);
       assert.match(first!.line, /^4 load2 \S+ load2_cpu \S+ load2_mem \S+ load2_io \S+$/);
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
+  it('started at nice 19 (a LIM its administrator niced), every thread stays at 19: the configured 10 is no reason to raise it', { skip: process.getuid?.() !== 0 ? 'needs root for nice -20' : false }, async () => {
+    const elim = startElim({ testInterval: 0.3, nice: 19 });
+    try {
+      await elim.waitForLog((l) => String(l['msg']).startsWith('nice stays at 19')); // after the first report
+      const nice = threadNice(elim.pid);
+      assert.ok(nice.length > 1);
+      assert.deepEqual(new Set(nice), new Set([19]), `thread nice values: ${nice.join(', ')}`);
     } finally {
       await elim.cleanup();
     }

@@ -48,6 +48,7 @@ export interface StartOptions {
   user?: { uid: number; gid: number };
   cwd?: string; // the directory LIM leaves the elim in; default /tmp, as OpenLava 4.0's LIM
   cli?: string; // the program to run; default this build's dist/src/cli.js
+  nice?: number; // the nice value LIM runs at (from root); default -20, OpenLava's
 }
 
 // How long waitForReports and waitForLog wait by default before they fail.
@@ -218,6 +219,8 @@ export function startElim(options: StartOptions = {}): Elim {
   if (options.testInterval !== null) args.push('--test-interval', String(options.testInterval ?? 0.3));
   // The flags the installed wrapper passes, so the tests run what LIM runs.
   let node = [process.execPath, ...DAEMON_NODE_FLAGS, ...(options.nodeArgs ?? []), ...args];
+  // as-lim starts it at -20; nice's -n is relative to that.
+  if (options.nice !== undefined) node = ['nice', '-n', String(options.nice + 20), ...node];
   if (options.user !== undefined) {
     const { uid, gid } = options.user;
     chmodSync(dir, 0o755);
