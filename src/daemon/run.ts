@@ -201,6 +201,11 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
     for (const skipped of logging.skipped) log.warn(`log location skipped: ${skipped}`);
   });
 
+  const byHand = handRunNote(env, !args.noHistory && config.history.enabled);
+  if (byHand !== undefined) {
+    log.info(byHand);
+    if (isatty(2)) complain(`lavarank: ${byHand}`);
+  }
   onUsr1 = () => log.info('SIGUSR1 ignored: Node would open its inspector, which any local user could use to run code as root');
   onUsr2 = () => log.info('SIGUSR2 ignored: only SIGTERM stops the elim');
   const inside = insideItself(env);
@@ -504,6 +509,15 @@ export function announceStart(log: Pick<Logger, 'info' | 'warn'>, facts: { paren
     .finally(lookedAtEnv);
   if (facts.confRefusal !== undefined) log.warn(facts.confRefusal);
   return looked;
+}
+
+// What an administrator running the elim by hand (`$LSF_SERVERDIR/elim`, which says
+// `run`) with history on is told, on the terminal and in the log: neither variable LIM
+// gives its elim is set (the rule of cli.ts's startedByLim), so its samples would go
+// into the history LIM's elim on this host writes, which retraining reads.
+export function handRunNote(env: NodeJS.ProcessEnv, historyOn: boolean): string | undefined {
+  if (!historyOn || env['LSF_RESOURCES'] !== undefined || env['LS_ELIM_RESOURCES'] !== undefined) return undefined;
+  return "not started by LIM (neither LSF_RESOURCES nor LS_ELIM_RESOURCES is set): a run by hand; its samples go into this host's history beside those of LIM's elim: stop it and run it again with --no-history to test it";
 }
 
 // Why this elim must not run, when lavarank started it as one of its own child elims

@@ -11,7 +11,7 @@ import type { RotatingAppender } from '../../src/util/appender.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { PARENT_ENV } from '../../src/daemon/children.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, hostInventory, hourlySummary, inventorySource, insideItself, logFailingProbed, loopSettings, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, handRunNote, hostInventory, hourlySummary, inventorySource, insideItself, logFailingProbed, loopSettings, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
@@ -155,6 +155,18 @@ describe('insideItself', () => {
   it('runs when lavarank did not start it, the variable unset or empty', () => {
     assert.equal(insideItself({}), undefined);
     assert.equal(insideItself({ [PARENT_ENV]: '' }), undefined);
+  });
+});
+
+describe('handRunNote (what a run by hand is told)', () => {
+  it('tells a run without LIM\'s variables that its samples join the host\'s history, and how to test without', () => {
+    assert.match(handRunNote({}, true) ?? '', /^not started by LIM \(neither LSF_RESOURCES nor LS_ELIM_RESOURCES is set\): a run by hand; its samples go into this host's history .*--no-history/);
+  });
+  it('says nothing to a run by hand with history off (--no-history, as the README\'s hand run)', () => {
+    assert.equal(handRunNote({ PATH: '/usr/bin' }, false), undefined);
+  });
+  it('says nothing where LIM (or MELIM) started it: either variable set, even empty', () => {
+    for (const env of [{ LSF_RESOURCES: 'rank ' }, { LS_ELIM_RESOURCES: 'r15s rank ' }, { LSF_RESOURCES: '' }]) assert.equal(handRunNote(env, true), undefined, JSON.stringify(env));
   });
 });
 
@@ -595,6 +607,16 @@ describe('the running elim does what its config says', { concurrency: false }, (
       const nice = threadNice(elim.pid);
       assert.ok(nice.length > 1);
       assert.deepEqual(new Set(nice), new Set([19]), `thread nice values: ${nice.join(', ')}`);
+    } finally {
+      await elim.cleanup();
+    }
+  });
+
+  it('run by hand (neither LSF_RESOURCES nor LS_ELIM_RESOURCES set) it says so in its log, and reports as under LIM', async () => {
+    const elim = startElim({ testInterval: 0.3, env: { LSF_RESOURCES: undefined, LSF_MASTER: undefined } });
+    try {
+      await elim.waitForReports(2);
+      await elim.waitForLog((l) => String(l['msg']).startsWith('not started by LIM (neither LSF_RESOURCES nor LS_ELIM_RESOURCES is set): a run by hand; its samples go into'));
     } finally {
       await elim.cleanup();
     }
