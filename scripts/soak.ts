@@ -5,8 +5,9 @@
 // simulated day is (test/faults/soak-sim.ts): heap and RSS after a forced GC,
 // every 30 s, by a probe loaded into the daemon (scripts/soak-probe.ts); the
 // first two minutes are warm-up. Ends with SIGTERM and checks the exit. Exits 1 if
-// heap or RSS grew by 1 MB or more after warm-up, a report came 2 s late, or the
-// exit was not clean.
+// heap or RSS grew by 1 MB or more after warm-up (the lowest of the last three probes
+// against the lowest of the first three: scripts/soak-verdict.ts), a report came 2 s
+// late, or the exit was not clean.
 //   node dist/scripts/soak.js [--minutes 10] [--interval 1] [--warmup 2] [--probe-every 30]
 //                             [--without gpu,child,model] [--snapshots 120,480 --keep DIR] [--json]
 // --without leaves parts out, to find which one a growth comes from.
@@ -19,6 +20,7 @@ import { startElim } from '../test/e2e/harness.js';
 import { fixture, repoRoot, tempDir } from '../test/helpers.js';
 import { installElim, vmRssKb } from '../test/faults/helpers.js';
 import { randomModelFile } from '../test/model/helpers.js';
+import { sustainedGrowth } from './soak-verdict.js';
 
 interface Point {
   at: number;
@@ -105,8 +107,10 @@ try {
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as Point);
-  const warm = points.find((p) => p.at - started >= warmupMs) ?? points[0];
-  const last = points.at(-1);
+  const warmed = points.filter((p) => p.at - started >= warmupMs);
+  const judged = warmed.length > 0 ? warmed : points;
+  const warm = judged[0];
+  const last = judged.at(-1);
   const reports = elim.reports();
   const gaps = reports.slice(1).map((r, i) => r.at - reports[i]!.at);
   const log = elim.log();
@@ -119,10 +123,10 @@ try {
     probes: points.length,
     heapAfterWarmup: warm?.heapUsed,
     heapAtEnd: last?.heapUsed,
-    heapGrowth: warm !== undefined && last !== undefined ? last.heapUsed - warm.heapUsed : undefined,
+    heapGrowth: sustainedGrowth(judged.map((p) => p.heapUsed)),
     rssAfterWarmup: warm?.rss,
     rssAtEnd: last?.rss,
-    rssGrowth: warm !== undefined && last !== undefined ? last.rss - warm.rss : undefined,
+    rssGrowth: sustainedGrowth(judged.map((p) => p.rss)),
     vmRssKbFirst: external[0]?.rssKb,
     vmRssKbLast: external.at(-1)?.rssKb,
     modelSwitches: log.filter((l) => String(l['msg']).startsWith('model file changed; now ranking')).length,
@@ -145,6 +149,8 @@ try {
     out(`reports: ${result.reports} of ~${result.expectedReports}, longest gap ${result.maxGapMs} ms`);
     out(`heap after warm-up ${f(result.heapAfterWarmup)}, at end ${f(result.heapAtEnd)}: growth ${f(result.heapGrowth)}`);
     out(`RSS  after warm-up ${f(result.rssAfterWarmup)}, at end ${f(result.rssAtEnd)}: growth ${f(result.rssGrowth)}`);
+    out(`RSS at each probe after warm-up (MB): ${judged.map((p) => (p.rss / MB).toFixed(2)).join(' ')}`);
+    out('growth: the lowest of the last three probes less the lowest of the first three after warm-up');
     out(`VmRSS from outside: ${result.vmRssKbFirst} kB -> ${result.vmRssKbLast} kB (without forced GC)`);
     out(`model switches ${result.modelSwitches}, GPU query failures ${result.gpuFailures}, exit ${result.exitCode} ${exitMs} ms after SIGTERM`);
     out(failures.length === 0 ? 'OK' : `FAILED:\n  ${failures.join('\n  ')}`);
