@@ -49,6 +49,7 @@ export interface StartOptions {
   cwd?: string; // the directory LIM leaves the elim in; default /tmp, as OpenLava 4.0's LIM
   cli?: string; // the program to run; default this build's dist/src/cli.js
   nice?: number; // the nice value LIM runs at (from root); default -20, OpenLava's
+  stderrIsStdout?: boolean; // fd 2 a second copy of the pipe instead of closed
 }
 
 // How long waitForReports and waitForLog wait by default before they fail.
@@ -229,7 +230,7 @@ export function startElim(options: StartOptions = {}): Elim {
   }
   const child = spawn(fixture('bin', 'as-lim'), options.blockSignals === true ? [fixture('bin', 'with-signals-blocked'), ...node] : node, {
     stdio: ['ignore', out, 'ignore'],
-    env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...tokenEnv(), ...options.env, ...(options.cwd === undefined ? {} : { AS_LIM_CWD: options.cwd }) },
+    env: { PATH: process.env['PATH'], LSF_RESOURCES: 'rank ', LSF_MASTER: 'N', ...tokenEnv(), ...options.env, ...(options.cwd === undefined ? {} : { AS_LIM_CWD: options.cwd }), ...(options.stderrIsStdout === true ? { AS_LIM_STDERR_IS_STDOUT: '1' } : {}) },
   });
   closeSync(out);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
