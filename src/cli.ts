@@ -124,6 +124,20 @@ export function runsInWorker(choice: Choice): choice is Extract<Choice, { kind: 
   return !(choice.args.length === 1 && choice.args[0] === '--help');
 }
 
+// How long one file-system call of a command may hold it (heldLimitMs): as long as the
+// elim's start may take (STARTUP_DEADLINE_MS), thirty times a `check` over NFS.
+export const COMMAND_HELD_LIMIT_MS = 60_000;
+
+// The held-call limit of a supervised command, or undefined for the long runs an
+// administrator starts and leaves, where a call an NFS server's failover holds for minutes
+// should be waited out rather than end hours of work: retrain, and calibrate but its
+// --summary and --finalize, which read one dataset or journal.
+export function heldLimitMs(choice: Extract<Choice, { kind: 'command' }>): number | undefined {
+  if (choice.name === 'retrain') return undefined;
+  if (choice.name === 'calibrate' && !choice.args.some((a) => a === '--summary' || a === '--finalize' || a.startsWith('--summary=') || a.startsWith('--finalize='))) return undefined;
+  return COMMAND_HELD_LIMIT_MS;
+}
+
 // How long the exit waits for a link speed read in the pool to return before it ends the
 // process by SIGKILL: such a read takes microseconds unless the kernel holds it.
 const EXIT_WAIT_MS = 200;
@@ -145,7 +159,7 @@ if (invokedDirectly()) {
   const argv = process.argv.slice(2);
   const worker = isSupervisedWorker();
   const choice = chooseCommand(argv, isatty(1), startedByLim(process.env));
-  if (!worker && runsInWorker(choice)) endAs(await superviseCommand(argv, `lavarank ${choice.name}`, printError));
+  if (!worker && runsInWorker(choice)) endAs(await superviseCommand(argv, `lavarank ${choice.name}`, printError, undefined, heldLimitMs(choice)));
   const code = await main(argv);
   if (worker) tellExitStatus(code);
   // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive,

@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'nod
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { chooseCommand, startedByLim } from '../src/cli.js';
+import { chooseCommand, COMMAND_HELD_LIMIT_MS, heldLimitMs, startedByLim } from '../src/cli.js';
 import { VERSION } from '../src/util/version.js';
 import { cliPath, fixture, portsAfterSigusr1, repoRoot, startReadingFifo, tempDir } from './helpers.js';
 
@@ -341,5 +341,24 @@ describe('a closed output pipe (lavarank ... | head)', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('heldLimitMs', () => {
+  const limit = (argv: string[]): number | undefined => {
+    const choice = chooseCommand(argv, true, false);
+    assert.equal(choice.kind, 'command');
+    return heldLimitMs(choice as Extract<typeof choice, { kind: 'command' }>);
+  };
+
+  it('limits the commands an administrator waits for at a prompt, or a script runs on every host', () => {
+    for (const argv of [['check'], ['once', '--json'], ['explain'], ['calibrate', '--summary', 'd.jsonl'], ['calibrate', '--finalize', 'j', '--out', 'o'], ['install', '--dry-run'], ['simulate']]) {
+      assert.equal(limit(argv), COMMAND_HELD_LIMIT_MS, argv.join(' '));
+    }
+  });
+
+  it('leaves unlimited the long runs, where an NFS failover should be waited out', () => {
+    assert.equal(limit(['retrain', '--acct', '/x']), undefined);
+    assert.equal(limit(['calibrate', '--out', 'd.jsonl']), undefined);
   });
 });

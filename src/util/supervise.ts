@@ -127,24 +127,37 @@ export function endAs(ending: Ending): never {
   process.exit(ending.code);
 }
 
+// How often the parent of a command with a held-call limit looks at it before it was told to stop.
+const LIMIT_LOOK_MS = 1000;
+
+// The status a command ends with when one of its file-system calls outlived heldLimitMs.
+const HELD_LIMIT_STATUS = 1;
+
 // Runs this program again with argv as the worker and resolves to how it ended. who
 // names the command in the line said (by say, on stderr) when the worker is left behind;
-// start starts the worker (a test's own program in tests).
+// start starts the worker (a test's own program in tests). With heldLimitMs, a
+// file-system call the worker stays in that long (a user's silent FUSE server, a FIFO
+// nobody opens) is named and the worker stopped, ending with HELD_LIMIT_STATUS: where
+// nobody is at the terminal (pdsh, a configuration tool, cron) nothing else ends it.
 export async function superviseCommand(
   argv: readonly string[],
   who: string,
   say: (line: string) => void,
   start: (argv: readonly string[], env: NodeJS.ProcessEnv) => ReturnType<typeof spawnSelf> = spawnSelf,
+  heldLimitMs?: number,
 ): Promise<Ending> {
   const child = start(argv, { ...process.env, [WORKER_MARK]: '1' });
   return await new Promise<Ending>((resolve) => {
     let stoppedBy: NodeJS.Signals | undefined;
     let said: number | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let limitTimer: NodeJS.Timeout | undefined;
+    let expired = false;
     let mainGoneSince: number | undefined;
     const looks = new Map<string, { call: string; since: number }>();
     const done = (ending: Ending): void => {
       if (timer !== undefined) clearInterval(timer);
+      if (limitTimer !== undefined) clearInterval(limitTimer);
       for (const s of STOP_SIGNALS) process.off(s, forward);
       process.off('SIGTSTP', suspend);
       process.off('SIGCONT', resume);
@@ -170,7 +183,7 @@ export async function superviseCommand(
       if (!mainHeld && held.length === 0) return;
       // A status said is the command's own; without one, it was ending by the signal
       // forwarded (endBySignal), or was held before it could say any.
-      const ending: Ending = said !== undefined ? { code: said } : stoppedBy !== undefined ? { code: 128 + constants.signals[stoppedBy], signal: stoppedBy } : { code: 1 };
+      const ending: Ending = expired ? { code: HELD_LIMIT_STATUS } : said !== undefined ? { code: said } : stoppedBy !== undefined ? { code: 128 + constants.signals[stoppedBy], signal: stoppedBy } : { code: 1 };
       const status = ending.code;
       if (held.length > 0) {
         say(
@@ -188,6 +201,7 @@ export async function superviseCommand(
       done(ending);
     };
     const watch = (): void => {
+      if (limitTimer !== undefined) clearInterval(limitTimer);
       timer ??= setInterval(look, LOOK_MS);
     };
     function forward(signal: NodeJS.Signals): void {
@@ -199,6 +213,25 @@ export async function superviseCommand(
       }
       watch();
     }
+    // Before any stop, only a call held past the limit counts; it is then stopped as at
+    // a SIGTERM (its own handler, or endBySignal closing its stdout first), and look()
+    // takes over: a worker still held after that is named again and left.
+    const lookForLimit = (limit: number): void => {
+      const pid = child.pid;
+      if (pid === undefined || child.exitCode !== null || child.signalCode !== null || timer !== undefined) return;
+      const now = Date.now();
+      const over = fileSystemCalls(pid, looks, now).filter((c) => c.heldMs >= limit);
+      if (over.length === 0) return;
+      expired = true;
+      say(
+        escapedControlsInLines(
+          `${who}: gave up after ${Math.round(limit / 1000)} s in ${over.map((c) => c.call).join('; ')} ` +
+            `(a file system that does not answer, or a FIFO nobody writes?); stopping it`,
+        ),
+      );
+      forward('SIGTERM');
+    };
+    if (heldLimitMs !== undefined) limitTimer = setInterval(() => lookForLimit(heldLimitMs), Math.min(LIMIT_LOOK_MS, heldLimitMs));
     for (const s of STOP_SIGNALS) process.on(s, forward);
     // Job control: a terminal's Ctrl-Z stops the shell's job, this process's group, which
     // the worker, in a session of its own, is not in; it would run on (and write to the
@@ -232,7 +265,7 @@ export async function superviseCommand(
       say(`${who}: cannot start: ${err.message}`);
       done({ code: 1 });
     });
-    child.on('exit', (code, signal) => done(signal === null ? { code: code ?? 1 } : { code: 128 + constants.signals[signal], signal }));
+    child.on('exit', (code, signal) => done(expired ? { code: HELD_LIMIT_STATUS } : signal === null ? { code: code ?? 1 } : { code: 128 + constants.signals[signal], signal }));
   });
 }
 
@@ -246,33 +279,38 @@ function threadCount(pid: number): number {
   }
 }
 
-// The file-system calls pid's threads are in, each as "lstat /path", and whether it is
-// the same as at a look at least HELD_MS ago (looks keeps each thread's last call and
-// since when).
-function fileSystemCalls(pid: number, looks: Map<string, { call: string; since: number }>, now: number): Array<{ call: string; held: boolean }> {
+// The file-system calls pid's threads are in, each as "lstat /path", whether it is the
+// same as at a look at least HELD_MS ago, and for how long it has been (looks keeps each
+// thread's last call and since when). A call on a descriptor is the same only at the
+// same file position: a read of a large file on a slow disk, in a read at every look,
+// is making progress, not held.
+function fileSystemCalls(pid: number, looks: Map<string, { call: string; since: number }>, now: number): Array<{ call: string; held: boolean; heldMs: number }> {
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
     return [];
   }
-  const calls: Array<{ call: string; held: boolean }> = [];
+  const calls: Array<{ call: string; held: boolean; heldMs: number }> = [];
   for (const tid of tids) {
-    const call = fileSystemCall(pid, tid);
-    const before = looks.get(tid);
-    if (call === undefined) {
+    const found = fileSystemCall(pid, tid);
+    if (found === undefined) {
       looks.delete(tid);
       continue;
     }
-    if (before === undefined || before.call !== call) looks.set(tid, { call, since: now });
-    calls.push({ call, held: before !== undefined && before.call === call && now - before.since >= HELD_MS });
+    const { call, at } = found;
+    const before = looks.get(tid);
+    if (before === undefined || before.call !== at) looks.set(tid, { call: at, since: now });
+    const heldMs = before !== undefined && before.call === at ? now - before.since : 0;
+    calls.push({ call, held: heldMs >= HELD_MS, heldMs });
   }
   return calls;
 }
 
-// What a thread's system call asks of a file system ("statx /tmp/x", "read /tmp/x"), or
-// undefined when it is in none (a futex, epoll, a pipe's read) or cannot be read.
-function fileSystemCall(pid: number, tid: string): string | undefined {
+// What a thread's system call asks of a file system ("statx /tmp/x", "read /tmp/x"), with,
+// as at, the same and the descriptor's file position, or undefined when it is in none (a
+// futex, epoll, a pipe's read) or cannot be read.
+function fileSystemCall(pid: number, tid: string): { call: string; at: string } | undefined {
   let line: string;
   try {
     line = readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'latin1');
@@ -283,12 +321,25 @@ function fileSystemCall(pid: number, tid: string): string | undefined {
   if (call === undefined) return undefined;
   if (call.fd !== undefined) {
     const target = linkOf(`/proc/${pid}/fd/${call.fd}`);
-    return target?.startsWith('/') === true ? `${call.name} ${target}` : undefined;
+    if (target?.startsWith('/') !== true) return undefined;
+    const named = `${call.name} ${target}`;
+    return { call: named, at: `${named} @${filePosition(pid, call.fd) ?? '?'}` };
   }
   const path = stringAt(pid, tid, call.pathAddress!);
-  if (path === undefined) return call.name;
-  if (path.startsWith('/') || call.dirfd === undefined || call.dirfd === AT_FDCWD) return `${call.name} ${path}`;
-  return `${call.name} ${linkOf(`/proc/${pid}/fd/${call.dirfd}`) ?? '?'}/${path}`;
+  const named =
+    path === undefined ? call.name
+    : path.startsWith('/') || call.dirfd === undefined || call.dirfd === AT_FDCWD ? `${call.name} ${path}`
+    : `${call.name} ${linkOf(`/proc/${pid}/fd/${call.dirfd}`) ?? '?'}/${path}`;
+  return { call: named, at: named };
+}
+
+// The file position of pid's descriptor fd (fdinfo's pos), or undefined once it cannot be read.
+function filePosition(pid: number, fd: number): string | undefined {
+  try {
+    return /^pos:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1'))?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 const AT_FDCWD = -100;

@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
 import { parseSyscallLine, superviseCommand } from '../../src/util/supervise.js';
-import { cliPath, fixture, isAlive, startReadingFifo, until } from '../helpers.js';
+import { join } from 'node:path';
+import { cliPath, fixture, isAlive, mkfifo, startReadingFifo, tempDir, until } from '../helpers.js';
 
 // A real python3, not a version manager's shell shim found on PATH.
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
@@ -179,6 +180,47 @@ describe('a supervised command', () => {
     it('is taken as held once that lasts, and ended as the signal forwarded', async () => {
       const { ending } = await supervised(60);
       assert.deepEqual(ending, { code: 130, signal: 'SIGINT' });
+    });
+  });
+
+  // A user's FIFO, or their FUSE server that reads and never answers, where a command
+  // opens a file held `check`, `once`, `explain` and `calibrate --summary` for good where
+  // nobody was at the terminal to press Ctrl-C (pdsh, a configuration tool; hostile25).
+  describe('with a limit on one file-system call', () => {
+    const supervised = async (command: string, args: string[], limitMs: number): Promise<{ ending: unknown; lines: string[]; worker: ChildProcess }> => {
+      let worker: ChildProcess | undefined;
+      const start = (_argv: readonly string[], env: NodeJS.ProcessEnv): ChildProcess =>
+        (worker = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], detached: true, env }));
+      const lines: string[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running 20 s after its start'), 20_000)));
+      try {
+        const ending = await Promise.race([superviseCommand([], 'lavarank test', (line) => lines.push(line), start, limitMs), late]);
+        return { ending, lines, worker: worker! };
+      } finally {
+        clearTimeout(timer);
+        worker?.kill('SIGKILL');
+      }
+    };
+
+    it('names a call held past the limit, stops the command and ends with 1', async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        const fifo = join(dir, 'lsf.shared');
+        mkfifo(fifo);
+        const { ending, lines } = await supervised('cat', [fifo], 1000);
+        assert.deepEqual(ending, { code: 1 });
+        assert.equal(lines.length, 1, lines.join('\n'));
+        assert.equal(lines[0], `lavarank test: gave up after 1 s in openat ${fifo} (a file system that does not answer, or a FIFO nobody writes?); stopping it`);
+      } finally {
+        cleanup();
+      }
+    });
+
+    it('leaves a command that runs past the limit outside any file-system call', async () => {
+      const { ending, lines } = await supervised('sleep', ['2.5'], 1000);
+      assert.deepEqual(ending, { code: 0 });
+      assert.deepEqual(lines, []);
     });
   });
 
