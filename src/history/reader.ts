@@ -2,12 +2,13 @@
 // is far larger than memory, so records are streamed one file after another; a line
 // that is not a valid record (a torn write, a disk error, a hand edit) is counted and
 // skipped, never fatal.
+import type { Stats } from 'node:fs';
 import { lstat, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, errorCode, errorMessage, ParseError } from '../util/errors.js';
 import { openInput } from '../util/paths.js';
 import type { HistoryRecord } from './record.js';
-import { READ_CHUNK, readLineBatches } from '../util/lines.js';
+import { readLineBatches, streamAsOpened } from '../util/lines.js';
 
 // Checks one line of a history file and returns it as a record. Unknown keys are
 // dropped, so files from a newer daemon still read. Throws ParseError.
@@ -138,12 +139,13 @@ export interface HistoryReader extends AsyncIterable<HistoryRecord> {
 // sticky history.dir a user's own entry may lead to a device or a FIFO by now).
 async function openHistoryFile(file: string): Promise<OpenedHistory> {
   const { handle, stats } = await openInput(file, 'history file');
-  return { handle, uid: stats.uid, id: `${stats.dev}:${stats.ino}` };
+  return { handle, stats, uid: stats.uid, id: `${stats.dev}:${stats.ino}` };
 }
 
 // A history file opened: its descriptor, its owner and its device and inode.
 interface OpenedHistory {
   handle: FileHandle;
+  stats: Stats; // as opened: read to its size then (streamAsOpened)
   uid: number;
   id: string;
 }
@@ -234,10 +236,10 @@ export function readHistory(paths: string | readonly string[], options: HistoryR
     for (const group of groups) {
       const opened = await openRotation(group.files, group.follow, openOrSkip);
       try {
-        for (const { file, handle, uid } of opened) {
+        for (const { file, handle, stats: openedStats, uid } of opened) {
           stats.files += 1;
           stats.owners.push({ file, uid });
-          for await (const batch of readLineBatches(handle.createReadStream({ highWaterMark: READ_CHUNK }), lineOptions)) {
+          for await (const batch of readLineBatches(streamAsOpened(handle, openedStats), lineOptions)) {
             for (const line of batch) {
               stats.lines += 1;
               if (!line.complete) {

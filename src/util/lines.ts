@@ -1,7 +1,9 @@
 // Splitting a file or stream into lines for the lsb.acct and history readers.
 // readline cannot say whether the last line ended with a newline, and both readers
 // must skip a last line that a writer (mbatchd, the daemon) has not finished.
-import type { Readable } from 'node:stream';
+import type { Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { stripBom } from './bom.js';
 import { ConfigError } from './errors.js';
@@ -28,6 +30,21 @@ export const DEFAULT_MAX_LINE = 1024 * 1024;
 // What one read takes from a file.
 export const READ_CHUNK = 256 * 1024;
 
+// A stream of what an input opened by openInput held when it was opened: a regular file
+// is read to its size then, not to its end, which a writer (a user whose directory holds
+// the input, appending as fast as it is read) could keep ahead of for good, and retrain,
+// under cron, never ended. What is appended meanwhile is the next run's; a line torn at
+// that size is a last line without its newline, as a writer's unfinished one. A pipe (a
+// process substitution) is read to its end.
+export function streamAsOpened(handle: FileHandle, stats: Pick<Stats, 'isFile' | 'size'>): Readable {
+  if (!stats.isFile()) return handle.createReadStream({ highWaterMark: READ_CHUNK });
+  if (stats.size === 0) {
+    void handle.close();
+    return Readable.from([]);
+  }
+  return handle.createReadStream({ highWaterMark: READ_CHUNK, end: stats.size - 1 });
+}
+
 // Yields the lines of a file (by path) or a stream, a batch per chunk read, so the
 // callers pay for one await per chunk rather than per line.
 export async function* readLineBatches(input: string | Readable, options: LineOptions = {}): AsyncGenerator<Line[]> {
@@ -36,7 +53,8 @@ export async function* readLineBatches(input: string | Readable, options: LineOp
     throw new ConfigError(`maxLength: expected a positive integer, received ${String(maxLength)}`);
   }
   // A path is opened as an input (openInput): never a device, nor a FIFO it would wait on.
-  const stream = typeof input === 'string' ? (await openInput(input, 'input file')).handle.createReadStream({ highWaterMark: READ_CHUNK }) : input;
+  const opened = typeof input === 'string' ? await openInput(input, 'input file') : undefined;
+  const stream = opened === undefined ? input : streamAsOpened(opened.handle, opened.stats);
   const decoder = new StringDecoder('utf8');
   let pending = '';
   let skipping = false; // inside an overlong line, discarding up to its newline

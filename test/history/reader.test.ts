@@ -186,6 +186,19 @@ describe('readHistory', () => {
     assert.equal(reader.stats.files, 2);
   });
 
+  // A history file in a user's directory appended to as fast as it was read held retrain
+  // there for good (hostile25).
+  test('reads a file as long as it was when opened, not what is appended while it is read', async () => {
+    // Past the stream's read-ahead (two 256 KiB chunks), so that the append comes before the end is read.
+    const path = write('growing/ol1.jsonl', `${line(1)}\n`.repeat(20_000));
+    let records = 0;
+    for await (const r of readHistory(path)) {
+      if (records++ === 0) writeFileSync(path, `${line(2)}\n`.repeat(20_000), { flag: 'a' });
+      assert.equal(r.ts, 1);
+    }
+    assert.equal(records, 20_000);
+  });
+
   test('reads every record of a host whose daemon rotated its files after they were listed, none twice', async () => {
     const d = join(dir, 'rotated');
     write('rotated/ol1.jsonl.1', `${line(1)}\n${line(2)}\n`);
