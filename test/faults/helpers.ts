@@ -588,9 +588,10 @@ export function runSimulatedDay(ticks: number): SimulatedDay {
 // answers everything 20 ms late, any name a directory, each attribute asked of it again;
 // 'file' answers as 'main' does, every name there a regular file of root's it will not open;
 // 'theirs' is a user's mount shown as theirs that never answers a statfs; 'silent' answers
-// nothing, not even INIT. The handle is test/fixtures/fuse-mount.mjs, which takes the
+// nothing, not even INIT; 'drip' makes every name a 64 KiB file whose reads are each
+// answered 250 ms late with 4 KiB. The handle is test/fixtures/fuse-mount.mjs, which takes the
 // mount and the server down when unmountFuse closes its stdin or this process dies.
-export async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' | 'file' | 'exec' | 'none' | 'slow' | 'theirs' | 'silent' = 'statfs'): Promise<ChildProcess> {
+export async function fuseHangOver(dir: string, hung: 'statfs' | 'opendir' | 'main' | 'file' | 'exec' | 'none' | 'slow' | 'theirs' | 'silent' | 'drip' = 'statfs'): Promise<ChildProcess> {
   // In a session of its own: a kill of the test's process group (a harness's timeout)
   // killed the servers and left their mounts, 27 after one loaded run.
   const mount = spawn(process.execPath, [fixture('fuse-mount.mjs'), dir, hung], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
 import { parseSyscallLine, superviseCommand } from '../../src/util/supervise.js';
 import { join } from 'node:path';
 import { cliPath, fixture, isAlive, mkfifo, startReadingFifo, tempDir, until } from '../helpers.js';
+import { fuseHangOver, unmountFuse } from '../faults/helpers.js';
 
 // A real python3, not a version manager's shell shim found on PATH.
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
@@ -213,6 +214,23 @@ describe('a supervised command', () => {
         assert.equal(lines.length, 1, lines.join('\n'));
         assert.equal(lines[0], `lavarank test: gave up after 1 s in openat ${fifo} (a file system that does not answer, or a FIFO nobody writes?); stopping it`);
       } finally {
+        cleanup();
+      }
+    });
+
+    // A read of a large file on a slow disk is in a read at nearly every look; the
+    // file position that moves between looks tells it from a read a server holds.
+    it('leaves a command reading a slow file system that answers every read, past the limit', { skip: process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false }, async () => {
+      const { dir, cleanup } = tempDir();
+      const mount = join(dir, 'mnt');
+      mkdirSync(mount);
+      const server = await fuseHangOver(mount, 'drip');
+      try {
+        const { ending, lines } = await supervised('cat', [join(mount, 'lsb.acct')], 1000);
+        assert.deepEqual(lines, []);
+        assert.deepEqual(ending, { code: 0 });
+      } finally {
+        await unmountFuse(server, mount);
         cleanup();
       }
     });
