@@ -390,6 +390,23 @@ export async function checkHistory(config: Readonly<Config>, env: NodeJS.Process
   return { what: 'the history', file, room: await rotationRoomAsync(file, config.history.max_bytes, config.history.keep), warn: `history directory ${dir}: its file system has` };
 }
 
+// The log side: where the daemon would log, and each location it would pass over that
+// an administrator should hear of; the log as a writer whose room is checked, if any.
+export async function checkLog(config: Readonly<Config>, host: string, env: NodeJS.ProcessEnv, logdirFrom: string | undefined, { add, notes }: CheckReport): Promise<RotatedWriter | undefined> {
+  const logs = await logChoice(config.log, host, env, logdirFrom);
+  if (logs.chosen === undefined) add('error', 'no log location is usable; logs would be lost (set log.file)');
+  else notes.push(`log: ${logs.chosen.path} (${logs.chosen.why})`);
+  for (const { target, why, missing, refused } of logs.skipped) {
+    if (missing) continue; // lsfEnvProblems already says that $LSF_LOGDIR does not exist
+    if (target.path === config.log.file) add('error', `log.file ${target.path}: ${why}`);
+    // The daemon could write there but will not: worth a warning even when the log then goes elsewhere.
+    else if (refused) add('warning', `${why}: the log does not go to ${target.path}`);
+  }
+  if (logs.chosen?.path === undefined) return undefined;
+  const room = await rotationRoomAsync(logs.chosen.path, config.log.max_bytes, config.log.keep);
+  return { what: 'the log', file: logs.chosen.path, room, warn: `log ${logs.chosen.path}: its file system has` };
+}
+
 // Checks everything and prints a report; resolves to 0 when nothing is wrong, else 1.
 export async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
@@ -458,23 +475,12 @@ export async function main(argv: string[]): Promise<number> {
     if (shared.problem !== undefined) add('warning', shared.problem);
   }
   const host = hostname();
-  const logs = await logChoice(config.log, host, env, logdirFrom);
-  if (logs.chosen === undefined) add('error', 'no log location is usable; logs would be lost (set log.file)');
-  else notes.push(`log: ${logs.chosen.path} (${logs.chosen.why})`);
-  for (const { target, why, missing, refused } of logs.skipped) {
-    if (missing) continue; // lsfEnvProblems already says that $LSF_LOGDIR does not exist
-    if (target.path === config.log.file) add('error', `log.file ${target.path}: ${why}`);
-    // The daemon could write there but will not: worth a warning even when the log then goes elsewhere.
-    else if (refused) add('warning', `${why}: the log does not go to ${target.path}`);
-  }
   // A full disk stops the log without a word where anyone looks (its ENOSPC line is
   // written once there is room again), and the history with it: each is asked of its
   // file system the room its rotation may still take, the two summed where they share one.
   const writers: RotatedWriter[] = [];
-  if (logs.chosen?.path !== undefined) {
-    const room = await rotationRoomAsync(logs.chosen.path, config.log.max_bytes, config.log.keep);
-    writers.push({ what: 'the log', file: logs.chosen.path, room, warn: `log ${logs.chosen.path}: its file system has` });
-  }
+  const log = await checkLog(config, host, env, logdirFrom, { add, notes });
+  if (log !== undefined) writers.push(log);
   const history = await checkHistory(config, env, host, { add, notes });
   if (history !== undefined) writers.push(history);
   for (const problem of await lowSpaceProblems(writers)) add('warning', problem);

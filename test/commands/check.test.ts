@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, sym
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { autogroupNote, bySeverity, checkGpu, checkHistory, checkReport, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
+import { autogroupNote, bySeverity, checkGpu, checkHistory, checkLog, checkReport, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
 import { setupLoggingAsync } from '../../src/daemon/log.js';
 import { cliPath, dirWithMode, fixture, mkfifo, tempDir, writeWithMode } from '../helpers.js';
@@ -622,6 +622,36 @@ describe('checkHistory (check\'s history stage, called alone)', () => {
       const linked = await historyFindings({ enabled: true, dir });
       assert.deepEqual(linked.findings, [`error history file ${dir}/node7.jsonl is a symbolic link, which lavarank does not follow: the daemon would write no history until it is removed`]);
       assert.equal(linked.writer, join(dir, 'node7.jsonl'));
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('checkLog (check\'s log stage, called alone)', () => {
+  const logFindings = async (file: string, env: NodeJS.ProcessEnv): Promise<{ findings: string[]; notes: string[]; writer: string | undefined }> => {
+    const findings: string[] = [];
+    const notes: string[] = [];
+    const config = defaultConfig();
+    const writer = await checkLog({ ...config, log: { ...config.log, file } }, 'node7', env, undefined, { add: (severity, message) => void findings.push(`${severity} ${message}`), notes });
+    return { findings, notes, writer: writer?.file };
+  };
+
+  it('gives log.file as the writer to check for room, and an error naming log.file where it cannot be used, the log then going to LSF_LOGDIR', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const logdir = dirWithMode(dir, 'lsf-log', 0o755);
+      const file = join(dir, 'lavarank.log');
+      const usable = await logFindings(file, { LSF_LOGDIR: logdir });
+      assert.deepEqual(usable.findings, []);
+      assert.equal(usable.writer, file);
+      assert.match(usable.notes.join('\n'), new RegExp(`^log: ${file} `));
+      writeFileSync(join(dir, 'not-a-dir'), '');
+      const refused = await logFindings(join(dir, 'not-a-dir', 'lavarank.log'), { LSF_LOGDIR: logdir });
+      assert.equal(refused.findings.length, 1);
+      assert.match(refused.findings[0]!, new RegExp(`^error log\\.file ${dir}/not-a-dir/lavarank\\.log: `));
+      assert.equal(refused.writer, join(logdir, 'lavarank.node7.log'));
     } finally {
       cleanup();
     }
