@@ -407,6 +407,16 @@ export async function checkLog(config: Readonly<Config>, host: string, env: Node
   return { what: 'the log', file: logs.chosen.path, room, warn: `log ${logs.chosen.path}: its file system has` };
 }
 
+// The metrics side: the textfile's directory exists and is safe for root to write in.
+export async function checkMetrics(config: Readonly<Config>, { add }: CheckReport): Promise<void> {
+  if (config.metrics.textfile === null) return;
+  const dir = dirname(config.metrics.textfile);
+  const problems = await metricsDirectoryProblemsAsync(dir);
+  for (const problem of problems) add('error', `${problem} (metrics would be off)`);
+  // The daemon never makes it (README, "Metrics for Prometheus"): every write would fail.
+  if (problems.length === 0 && !(await isDirectoryAsync(dir))) add('error', `metrics.textfile ${config.metrics.textfile}: its directory ${dir} does not exist, and lavarank never makes it (metrics would not be written); create it: mkdir -m 0755 ${dir}`);
+}
+
 // Checks everything and prints a report; resolves to 0 when nothing is wrong, else 1.
 export async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
@@ -484,13 +494,7 @@ export async function main(argv: string[]): Promise<number> {
   const history = await checkHistory(config, env, host, { add, notes });
   if (history !== undefined) writers.push(history);
   for (const problem of await lowSpaceProblems(writers)) add('warning', problem);
-  if (config.metrics.textfile !== null) {
-    const dir = dirname(config.metrics.textfile);
-    const problems = await metricsDirectoryProblemsAsync(dir);
-    for (const problem of problems) add('error', `${problem} (metrics would be off)`);
-    // The daemon never makes it (README, "Metrics for Prometheus"): every write would fail.
-    if (problems.length === 0 && !(await isDirectoryAsync(dir))) add('error', `metrics.textfile ${config.metrics.textfile}: its directory ${dir} does not exist, and lavarank never makes it (metrics would not be written); create it: mkdir -m 0755 ${dir}`);
-  }
+  await checkMetrics(config, { add, notes });
   for (const problem of requiredReadProblems(config)) {
     add('critical', `${problem}: the elim would report the pessimistic rank, ${config.pessimistic_rank}, at every report (proc_root ${config.proc_root}, sys_root ${config.sys_root})`);
   }

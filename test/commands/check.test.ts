@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, sym
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { autogroupNote, bySeverity, checkGpu, checkHistory, checkLog, checkReport, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
+import { autogroupNote, bySeverity, checkGpu, checkHistory, checkLog, checkMetrics, checkReport, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
 import { setupLoggingAsync } from '../../src/daemon/log.js';
 import { cliPath, dirWithMode, fixture, mkfifo, tempDir, writeWithMode } from '../helpers.js';
@@ -652,6 +652,30 @@ describe('checkLog (check\'s log stage, called alone)', () => {
       assert.equal(refused.findings.length, 1);
       assert.match(refused.findings[0]!, new RegExp(`^error log\\.file ${dir}/not-a-dir/lavarank\\.log: `));
       assert.equal(refused.writer, join(logdir, 'lavarank.node7.log'));
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('checkMetrics (check\'s metrics stage, called alone)', () => {
+  const metricsFindings = async (textfile: string | null): Promise<string[]> => {
+    const findings: string[] = [];
+    const config = defaultConfig();
+    await checkMetrics({ ...config, metrics: { ...config.metrics, textfile } }, { add: (severity, message) => void findings.push(`${severity} ${message}`), notes: [] });
+    return findings;
+  };
+
+  it('finds nothing without a textfile or with its directory there, and an error where the directory is missing', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      assert.deepEqual(await metricsFindings(null), []);
+      assert.deepEqual(await metricsFindings(join(dir, 'lavarank.prom')), []);
+      const missing = join(dir, 'textfiles');
+      assert.deepEqual(await metricsFindings(join(missing, 'lavarank.prom')), [
+        `error metrics.textfile ${missing}/lavarank.prom: its directory ${missing} does not exist, and lavarank never makes it (metrics would not be written); create it: mkdir -m 0755 ${missing}`,
+      ]);
     } finally {
       cleanup();
     }
