@@ -32,7 +32,7 @@ import { typedRankNames } from '../daemon/elim.js';
 import { describeModel, modelPathFor } from '../model/rankers.js';
 import { loadModelAsync } from '../model/model.js';
 import { historyLocation } from '../history/record.js';
-import { checkLsf, SEVERITIES, type Finding, type Severity } from '../lsf/check.js';
+import { checkLsf, SEVERITIES, type Finding, type LsfCheckInput, type Severity } from '../lsf/check.js';
 import { checkTrustAsync } from '../util/trust.js';
 import { metricsDirectoryProblemsAsync } from '../daemon/metrics.js';
 import { unwritable } from '../util/appender.js';
@@ -417,6 +417,22 @@ export async function checkMetrics(config: Readonly<Config>, { add }: CheckRepor
   if (problems.length === 0 && !(await isDirectoryAsync(dir))) add('error', `metrics.textfile ${config.metrics.textfile}: its directory ${dir} does not exist, and lavarank never makes it (metrics would not be written); create it: mkdir -m 0755 ${dir}`);
 }
 
+// The queue reservation recommend gives for this model and --cpus, or this host's CPUs
+// for the rank; undefined where the model cannot be loaded (that problem is the model
+// stage's).
+export async function expectedReservation(config: Readonly<Config>, givenCpus: number | undefined, jobSet: ReturnType<typeof jobCpuSet>): Promise<LsfCheckInput['expected']> {
+  try {
+    const loaded = await loadModelAsync(modelPathFor(config));
+    const host = hostCpusForRank(config, availableParallelism(), jobSet);
+    const cpus = givenCpus ?? host.cpus;
+    const r = recommendForCpus(loaded, cpus, { intervalSec: config.interval, resource: config.resource });
+    const whose = givenCpus === undefined ? `${host.whose}; --cpus N for your typical node` : '--cpus';
+    return { d: r.d, t: r.t, resReq: r.resReq, why: `"lavarank recommend --cpus ${cpus}" (${whose}; model ${r.model})` };
+  } catch {
+    return undefined; // the model problem is already listed
+  }
+}
+
 // Checks everything and prints a report; resolves to 0 when nothing is wrong, else 1.
 export async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
@@ -509,17 +525,7 @@ export async function main(argv: string[]): Promise<number> {
   const jobCpus = jobCpusNote(config, jobSet);
   if (jobCpus !== undefined) notes.push(jobCpus);
 
-  let expected: { d: number; t: number; resReq: string; why: string } | undefined;
-  try {
-    const loaded = await loadModelAsync(modelPathFor(config));
-    const host = hostCpusForRank(config, availableParallelism(), jobSet);
-    const cpus = givenCpus ?? host.cpus;
-    const r = recommendForCpus(loaded, cpus, { intervalSec: config.interval, resource: config.resource });
-    const whose = givenCpus === undefined ? `${host.whose}; --cpus N for your typical node` : '--cpus';
-    expected = { d: r.d, t: r.t, resReq: r.resReq, why: `"lavarank recommend --cpus ${cpus}" (${whose}; model ${r.model})` };
-  } catch {
-    expected = undefined; // the model problem is already listed
-  }
+  const expected = await expectedReservation(config, givenCpus, jobSet);
 
   const lsfLines: string[] = [];
   if (envdir === undefined || envdir === '') {

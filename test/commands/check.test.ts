@@ -4,9 +4,12 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, sym
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { autogroupNote, bySeverity, checkGpu, checkHistory, checkLog, checkMetrics, checkReport, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
+import { autogroupNote, bySeverity, checkGpu, checkHistory, checkLog, checkMetrics, checkReport, expectedReservation, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
 import { setupLoggingAsync } from '../../src/daemon/log.js';
+import { loadModelAsync } from '../../src/model/model.js';
+import { modelPathFor } from '../../src/model/rankers.js';
+import { recommendForCpus } from '../../src/commands/recommend.js';
 import { cliPath, dirWithMode, fixture, mkfifo, tempDir, writeWithMode } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
 import { userLoadsBuild } from '../e2e/harness.js';
@@ -679,6 +682,18 @@ describe('checkMetrics (check\'s metrics stage, called alone)', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('expectedReservation (check\'s stage giving recommend\'s reservation, called alone)', () => {
+  it('is recommend\'s for --cpus, named so, and nothing where the model cannot be loaded', async () => {
+    const config = defaultConfig();
+    const model = await loadModelAsync(modelPathFor(config));
+    for (const cpus of [2, 64]) {
+      const r = recommendForCpus(model, cpus, { intervalSec: config.interval, resource: config.resource });
+      assert.deepEqual(await expectedReservation(config, cpus, undefined), { d: r.d, t: r.t, resReq: r.resReq, why: `"lavarank recommend --cpus ${cpus}" (--cpus; model ${r.model})` });
+    }
+    assert.equal(await expectedReservation({ ...config, model: '/nonexistent/lavarank-model.json' }, 2, undefined), undefined);
   });
 });
 
