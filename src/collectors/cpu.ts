@@ -598,6 +598,29 @@ function clocksOf(options: CollectorOptions, path: string): { kernelClock: false
   };
 }
 
+// procs_blocked over an interval from the reports' reads alone (no peeks): the mean of
+// the last three reads (this interval's two ends, blocked and before, and the one
+// before them, earlier), each -1 where it had none, read in unbroken order back from
+// this one: the kernel keeps no integral of nr_iowait, and one instant strays from the
+// interval's mean (10 s intervals on a 2-CPU VM, 2026-12-06: 4.4 tasks RMS, the ends'
+// mean 1.5), so the two ends alone moved the waiters beyond the CPUs by up to 3 a
+// report where the tasks' mean moved by 0.5 (2026-12-07, rank73: 1.06 tasks RMS a
+// report, three reads 0.66). Each read weighs alike, so a host with more waiters at
+// every read never reads fewer. The earliest only where the interval before (lastFor)
+// was about as long as this one (readFor): reads at no steady pace (calibrate's, a read
+// just before its window after another probe's end; the daemon's 0.5 s first report)
+// would weigh one instant as an interval. The daemon's peeks' mean is taken instead
+// where it has them: the reports' instants are a user's to learn (the elim's
+// /proc/PID/schedstat, the history file's mtime), and io waiters of theirs that left
+// their wait around them hid all beyond the CPUs (sixteen on 2 CPUs, out 9 % of the
+// time: the io part 161 for 460.5, hostile21).
+export function meanBlocked(blocked: number, before: number, earlier: number, readFor: number, lastFor: number): number | undefined {
+  if (blocked < 0) return undefined;
+  if (before < 0) return blocked;
+  const steady = earlier >= 0 && lastFor > 0 && readFor > 0 && lastFor <= 2 * readFor && readFor <= 2 * lastFor;
+  return steady ? (earlier + before + blocked) / 3 : (before + blocked) / 2;
+}
+
 // Reads /proc/stat each tick; fractions are over all online CPUs (the aggregate line
 // sums them, so 0.5 on a 2-CPU host means one CPU's worth of work), and minBusy is the
 // least busy CPU's share (leastBusy). Where a job may use only some of them, also
@@ -710,25 +733,8 @@ export function createCpuCollector(options: CollectorOptions = {}): Collector<'c
       if (spansFailure) reading.spansFailure = true;
       const readFor = readMs - beforeMs;
       if (ownUs >= 0 && ownBeforeUs >= 0 && ownUs >= ownBeforeUs && readFor > 0) reading.own = (ownUs - ownBeforeUs) / 1000 / readFor;
-      // The mean of the last three reads (this interval's two ends and the one before),
-      // read in unbroken order back from this one: the kernel keeps no integral of
-      // nr_iowait, and one instant strays from the interval's mean (10 s intervals on a
-      // 2-CPU VM, 2026-12-06: 4.4 tasks RMS, the ends' mean 1.5), so the two ends alone
-      // moved the waiters beyond the CPUs by up to 3 a report where the tasks' mean moved
-      // by 0.5 (2026-12-07, rank73: 1.06 tasks RMS a report, three reads 0.66). Each read
-      // weighs alike, so a host with more waiters at every read never reads fewer. The
-      // earliest only where the interval before was about as long as this one: reads at
-      // no steady pace (calibrate's, a read just before its window after another probe's
-      // end; the daemon's 0.5 s first report) would weigh one instant as an interval.
-      // The peeks' mean instead where the daemon takes them: the reports' instants are a
-      // user's to learn (the elim's /proc/PID/schedstat, the history file's mtime), and
-      // io waiters of theirs that left their wait around them hid all beyond the CPUs
-      // (sixteen on 2 CPUs, out 9 % of the time: the io part 161 for 460.5, hostile21).
-      if (peeks > 0) reading.blocked = meanOf(peeked, peeks);
-      else if (blocked >= 0) {
-        const steady = blockedEarlier >= 0 && lastFor > 0 && readFor > 0 && lastFor <= 2 * readFor && readFor <= 2 * lastFor;
-        reading.blocked = blockedBefore < 0 ? blocked : steady ? (blockedEarlier + blockedBefore + blocked) / 3 : (blockedBefore + blocked) / 2;
-      }
+      const blockedMean = peeks > 0 ? meanOf(peeked, peeks) : meanBlocked(blocked, blockedBefore, blockedEarlier, readFor, lastFor);
+      if (blockedMean !== undefined) reading.blocked = blockedMean;
       jobs.into(reading, beforeIdle, previousIdle, total, monotonicMs);
       if (use !== undefined) withQuota(reading, use, tasks1, monotonicMs);
       return reading;

@@ -3,7 +3,7 @@ import { describe, it, test, type TestContext } from 'node:test';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { AFFINITY_CHECK_EVERY, blockedIn, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, Load1Average, parseStat, scanStat, TIMES_SLOTS, untimedAverage, withQuota } from '../../src/collectors/cpu.js';
+import { AFFINITY_CHECK_EVERY, blockedIn, busyOf, createCpuCollector, cpuFractions, cpuSet, kernelCpuNumbers, leastBusy, Load1Average, meanBlocked, parseStat, scanStat, TIMES_SLOTS, untimedAverage, withQuota } from '../../src/collectors/cpu.js';
 import { numberSlots } from '../../src/collectors/text.js';
 import { monotonicMs } from '../../src/util/clock.js';
 import { CollectorError } from '../../src/util/errors.js';
@@ -315,6 +315,22 @@ const CAPTURES = ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory'].flatMap((
 // Two CPUs as the kernel prints them, whose cpu1 line the per-CPU tests below garble.
 const twoCpus = cpuSet(['cpu0', 'cpu1']);
 const twoCpuStat = 'cpu  1 2 3 4 5 6 7 8\ncpu0 11 12 13 14 15 16 17 18\ncpu1 21 22 23 24 25 26 27 28\nintr 0\n';
+
+describe('meanBlocked (the collector\'s procs_blocked stage, called alone)', () => {
+  it('is the last read alone at the first reading, and nothing where this read has none', () => {
+    assert.equal(meanBlocked(4, -1, -1, 10_000, 0), 4);
+    assert.equal(meanBlocked(-1, 3, 2, 10_000, 10_000), undefined);
+  });
+
+  it('takes the three reads where the interval before was about as long as this one, else the two ends', () => {
+    assert.equal(meanBlocked(6, 3, 0, 10_000, 10_000), 3);
+    assert.equal(meanBlocked(6, 3, 0, 10_000, 20_000), 3); // twice as long still counts as steady
+    assert.equal(meanBlocked(6, 3, 0, 10_000, 20_001), 4.5);
+    assert.equal(meanBlocked(6, 3, 0, 20_001, 10_000), 4.5);
+    assert.equal(meanBlocked(6, 3, -1, 10_000, 10_000), 4.5); // no earlier read
+    assert.equal(meanBlocked(6, 3, 0, 10_000, 0), 4.5); // no interval before
+  });
+});
 
 describe('scanStat', () => {
   it('reads the aggregate line and the CPU set of every captured /proc/stat as parseStat does', () => {
