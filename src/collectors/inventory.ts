@@ -233,8 +233,10 @@ export async function collectLocalInventory(options: LocalInventoryOptions = {})
   }
   const [cpu, memory, disks, os] = await Promise.all([
     part('cpu', async () => parseCpuInfo(await proc('cpuinfo')) ?? Promise.reject(new Error(`no processor in ${join(procRoot, 'cpuinfo')}`))),
-    // The memory collector's parser: a meminfo it refuses is refused here too, by line.
     part('memory', async () => {
+      // The memory collector's parser, so that the inventory and the rank read one file
+      // alike: a line it refuses fails both, and a missing SwapTotal is no swap for both
+      // (the kernel prints it always, 0 without CONFIG_SWAP; systeminformation's 0 too).
       const m = parseMeminfo(await proc('meminfo'), join(procRoot, 'meminfo'));
       return { totalBytes: m.totalBytes, swapTotalBytes: m.swapTotalBytes };
     }),
