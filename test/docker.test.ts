@@ -118,14 +118,10 @@ test('the Dockerfile has a build stage and a slim Node 20 runtime with productio
   assert.deepEqual(runtime.cmd, ['once']);
 });
 
-test('every COPY source from the build context exists and is not excluded by .dockerignore', (t) => {
+test('every COPY source from the build context exists and is not excluded by .dockerignore', () => {
   for (const stage of dockerfile) {
     for (const copy of stage.copies.filter((c) => c.from === undefined)) {
       for (const source of copy.sources) {
-        if (source === 'models' && !existsSync(at(source))) {
-          t.diagnostic('models/ does not exist yet in this branch: the lead adds the default model; not checked');
-          continue;
-        }
         assert.ok(existsSync(at(source)), `COPY ${source}: no such file or directory in the repository`);
         assert.equal(ignored(source, dockerignore), false, `COPY ${source}: excluded by .dockerignore`);
       }
@@ -149,7 +145,7 @@ test('every COPY --from=build source is copied into or compiled in the build sta
   }
 });
 
-test('the entry point runs the file tsc makes of src/cli.ts', (t) => {
+test('the entry point runs the file tsc makes of src/cli.ts', () => {
   assert.ok(runtime?.entrypoint);
   const [interpreter, ...rest] = runtime.entrypoint;
   assert.equal(interpreter, 'node');
@@ -166,10 +162,6 @@ test('the entry point runs the file tsc makes of src/cli.ts', (t) => {
   const output = posix.relative(build?.workdir ?? '/', inBuild);
   assert.equal(output, 'dist/src/cli.js');
   assert.equal(tscSource(output), 'src/cli.ts', 'tsconfig maps src/cli.ts to dist/src/cli.js');
-  if (!existsSync(at('src/cli.ts'))) {
-    t.skip('src/cli.ts does not exist yet in this branch (the lead adds the CLI); the mapping above is all that can be checked');
-    return;
-  }
   assert.ok(existsSync(at('dist/src/cli.js')), 'tsc produced dist/src/cli.js');
 });
 
