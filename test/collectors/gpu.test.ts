@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
 import { createGpuCollector, judgeQuery, launchVia, parseNvidiaSmi, parseNvidiaSmiPartial, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { eventually, fixture, recordingLog, tempDir } from './helpers.js';
+import { eventually, fixture, recordingLog, tempDir, withEnv } from './helpers.js';
 import { RunQueueWait, readPidFile } from '../helpers.js';
 import { fuseHangOver, unmountFuse } from '../faults/helpers.js';
 
@@ -32,11 +32,6 @@ function failureOf(c: { collect(monotonicMs: number): unknown }): Promise<unknow
       return err;
     }
   });
-}
-
-function withEnv(t: TestContext, name: string, value: string): void {
-  process.env[name] = value;
-  t.after(() => delete process.env[name]);
 }
 
 function isAlive(pid: number): boolean {

@@ -49,6 +49,13 @@ export function fixtureMeta(name: string): FixtureMeta {
   return JSON.parse(readFileSync(fixture(name, 'meta.json'), 'utf8')) as FixtureMeta;
 }
 
+// Sets an environment variable for one test; the fake nvidia-smi reads FAKE_GPU_CALLS
+// and FAKE_GPU_PIDFILE.
+export function withEnv(t: TestContext, name: string, value: string): void {
+  process.env[name] = value;
+  t.after(() => delete process.env[name]);
+}
+
 // A temp dir removed when the test ends.
 export function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'lavarank-test-'));

@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { FakeClock, monotonicMs, systemClock } from '../../src/util/clock.js';
 import type { Collector, CollectorName, CpuReading, LoadReading } from '../../src/collectors/types.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { collectorsFromConfig, createSampler } from '../../src/daemon/sampler.js';
 import { createDiskCollector } from '../../src/collectors/disk.js';
-import { eventually, fixture, recordingLog, tempDir, writeTree } from '../collectors/helpers.js';
-
-// Sets an environment variable for one test; the fake nvidia-smi reads FAKE_GPU_CALLS.
-function withEnv(t: TestContext, name: string, value: string): void {
-  process.env[name] = value;
-  t.after(() => delete process.env[name]);
-}
+import { eventually, fixture, recordingLog, tempDir, withEnv, writeTree } from '../collectors/helpers.js';
 
 const CPU: CpuReading = { user: 0.5, system: 0.1, iowait: 0, steal: 0, busy: 0.6, online: 2 };
 const LOAD: LoadReading = { load1: 1, load1PerCpu: 0.5, runnable: 1, runnablePerCpu: 0.5, online: 2 };
