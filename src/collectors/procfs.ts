@@ -226,6 +226,8 @@ export function readKernelTextIfPresent(collector: string, path: string): string
   return unlessMissing(() => readKernelText(collector, path));
 }
 
+// A file's path under a proc (or sys) root: the collectors' one way of naming one, so
+// that a test's tree stands in for /proc.
 export function procPath(root: string, ...parts: string[]): string {
   return join(root, ...parts);
 }

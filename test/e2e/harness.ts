@@ -160,6 +160,7 @@ export interface ScheduleRecord {
   at: number;
 }
 
+// The elim's schedule so far, one record a report written, from its log (debug level).
 export function scheduleRecords(elim: Elim): ScheduleRecord[] {
   return elim
     .log()
