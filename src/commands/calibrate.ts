@@ -171,25 +171,7 @@ export async function main(argv: string[]): Promise<number> {
   // held the main thread there.
   const refused = await outputDirectoryProblemsAsync(out, { what: 'dataset directory' });
   if (refused.length > 0) throw new ConfigError(`--out ${out}: ${refused.join('; ')}`);
-  if (args.finalize !== undefined) {
-    if ((await isPresentAsync(out)) && args.force !== true) {
-      printError(`lavarank calibrate: --out: ${out} exists; use --force to replace it`);
-      return EXIT_FAILURE;
-    }
-    const lines = finalizeRecords(readJournal(await readInput('finalize', args.finalize), args.finalize));
-    if (lines.length === 0) {
-      printError(`lavarank calibrate: --finalize ${args.finalize}: no probe run with an idle baseline in it; nothing written`);
-      return EXIT_FAILURE;
-    }
-    try {
-      writeLines(out, lines);
-    } catch (err) {
-      // Named by the option, not by the temp file the atomic write failed on.
-      throw new ConfigError(`--out ${out}: cannot be written: ${errorReason(err)}; nothing written`, { cause: err });
-    }
-    printError(`lavarank calibrate: wrote ${lines.length} lines to ${out}`);
-    return 0;
-  }
+  if (args.finalize !== undefined) return finalizeJournal(args.finalize, out, args.force === true);
   const journalPath = `${out}.partial`;
   if ((await isPresentAsync(out)) && args.force !== true) {
     printError(`lavarank calibrate: ${out} exists; use --force to replace it`);
@@ -206,6 +188,28 @@ export async function main(argv: string[]): Promise<number> {
   const config = await loadConfigAsync(await findConfigAsync(args.config, process.env, isPresentAsync));
   const log = cliLogger();
   return calibrate({ plan, out, journalPath, config, log, say: printError, swapFile: args['swap-file'] });
+}
+
+// --finalize: the dataset written to out from the journal of a run that ended without
+// writing it, unless out exists and force is not given; resolves to the exit status.
+export async function finalizeJournal(journal: string, out: string, force: boolean): Promise<number> {
+  if ((await isPresentAsync(out)) && !force) {
+    printError(`lavarank calibrate: --out: ${out} exists; use --force to replace it`);
+    return EXIT_FAILURE;
+  }
+  const lines = finalizeRecords(readJournal(await readInput('finalize', journal), journal));
+  if (lines.length === 0) {
+    printError(`lavarank calibrate: --finalize ${journal}: no probe run with an idle baseline in it; nothing written`);
+    return EXIT_FAILURE;
+  }
+  try {
+    writeLines(out, lines);
+  } catch (err) {
+    // Named by the option, not by the temp file the atomic write failed on.
+    throw new ConfigError(`--out ${out}: cannot be written: ${errorReason(err)}; nothing written`, { cause: err });
+  }
+  printError(`lavarank calibrate: wrote ${lines.length} lines to ${out}`);
+  return 0;
 }
 
 // Options of a run (or of its --dry-run plan), which --summary and --finalize run none of.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -33,6 +33,7 @@ import {
 } from '../../src/calibration/calibrate.js';
 import type { Sample } from '../../src/collectors/types.js';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
+import { finalizeJournal } from '../../src/commands/calibrate.js';
 import { dirWithMode, failDirectorySync, mkfifo, repoRoot, tempDir, until } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
@@ -369,6 +370,24 @@ test('--finalize refuses to replace an existing --out without --force, with stat
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /--out: .*out\.jsonl exists; use --force to replace it/);
   assert.equal(readFileSync(out, 'utf8'), 'precious\n');
+});
+
+test('finalizeJournal (calibrate --finalize\'s stage, called alone) writes the journal\'s finalized runs, replacing out only with force', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  chmodSync(dir, 0o755);
+  const records = [record(0, IDLE, 2), record(1, { ...IDLE, cpuHogs: 2 }, 3), record(2, IDLE, 2)];
+  const journal = join(dir, 'run.partial');
+  writeFileSync(journal, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const out = join(dir, 'out.jsonl');
+  const finalized = finalizeRecords(records).map((l) => `${JSON.stringify(l)}\n`).join('');
+  assert.equal(await finalizeJournal(journal, out, false), 0);
+  assert.equal(readFileSync(out, 'utf8'), finalized);
+  writeFileSync(out, 'precious\n');
+  assert.equal(await finalizeJournal(journal, out, false), 1);
+  assert.equal(readFileSync(out, 'utf8'), 'precious\n');
+  assert.equal(await finalizeJournal(journal, out, true), 0);
+  assert.equal(readFileSync(out, 'utf8'), finalized);
 });
 
 test('a bad count or warm-up is refused with status 2, naming the option and what was received', () => {
