@@ -232,6 +232,42 @@ export function learnedCapacity(before: number, bitsPerSec: number): number {
   return bitsPerSec < LEARNED_CEILING ? bitsPerSec : LEARNED_CEILING;
 }
 
+// The capacities learned of the links without a known speed, each from the highest rate
+// it carried in the last LEARNED_WINDOW_MS (LEARNED_FLOOR at least).
+export class LearnedSpeeds {
+  private readonly links = new Map<string, RateBuckets>();
+
+  // The link's capacity at monotonicMs, updated with this reading's rates in bytes/s
+  // (none for an idle link).
+  speed(name: string, rx: number, tx: number, monotonicMs: number): number {
+    const now = Math.floor(monotonicMs / BUCKET_MS);
+    let buckets = this.links.get(name);
+    if (rx > 0 || tx > 0) {
+      if (buckets === undefined) {
+        buckets = { index: numberSlots(LEARNED_BUCKETS, () => -LEARNED_BUCKETS), most: numberSlots(LEARNED_BUCKETS) };
+        this.links.set(name, buckets);
+      }
+      const slot = now % LEARNED_BUCKETS;
+      if (buckets.index[slot] !== now) {
+        buckets.index[slot] = now;
+        buckets.most[slot] = 0;
+      }
+      buckets.most[slot] = learnedCapacity(buckets.most[slot]!, (rx >= tx ? rx : tx) * 8);
+    }
+    let capacity = LEARNED_FLOOR;
+    if (buckets === undefined) return capacity;
+    for (let i = 0; i < LEARNED_BUCKETS; i++) {
+      if (buckets.index[i]! > now - LEARNED_BUCKETS && buckets.most[i]! > capacity) capacity = buckets.most[i]!;
+    }
+    return capacity;
+  }
+
+  // Forgets what a link carried: gone, or its name now another device's.
+  delete(name: string): void {
+    this.links.delete(name);
+  }
+}
+
 // The bits per second of options.linkSpeedMbps, checked where it is used.
 function assumedSpeed(mbps: number | undefined): number | undefined {
   if (mbps === undefined) return undefined;
@@ -268,7 +304,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): NetworkC
     ...(options.linkSpeedRead === undefined ? {} : { read: options.linkSpeedRead }),
     ...(options.keepOpen === undefined ? {} : { keepOpen: options.keepOpen }),
   }); // of the physical interfaces
-  const learned = new Map<string, RateBuckets>(); // of those without a known or assumed speed
+  const learned = new LearnedSpeeds(); // of those without a known or assumed speed
   const reclassify = new Set<string>(); // physical interfaces whose counters went back
 
   function forget(name: string): void {
@@ -276,31 +312,6 @@ export function createNetworkCollector(options: CollectorOptions = {}): NetworkC
     reclassify.delete(name);
     speeds.forget(name);
     learned.delete(name);
-  }
-
-  // The link's capacity where no speed is known, updated with this reading's rate
-  // (none for an idle link).
-  function learnedSpeed(name: string, rx: number, tx: number, monotonicMs: number): number {
-    const now = Math.floor(monotonicMs / BUCKET_MS);
-    let buckets = learned.get(name);
-    if (rx > 0 || tx > 0) {
-      if (buckets === undefined) {
-        buckets = { index: numberSlots(LEARNED_BUCKETS, () => -LEARNED_BUCKETS), most: numberSlots(LEARNED_BUCKETS) };
-        learned.set(name, buckets);
-      }
-      const slot = now % LEARNED_BUCKETS;
-      if (buckets.index[slot] !== now) {
-        buckets.index[slot] = now;
-        buckets.most[slot] = 0;
-      }
-      buckets.most[slot] = learnedCapacity(buckets.most[slot]!, (rx >= tx ? rx : tx) * 8);
-    }
-    let capacity = LEARNED_FLOOR;
-    if (buckets === undefined) return capacity;
-    for (let i = 0; i < LEARNED_BUCKETS; i++) {
-      if (buckets.index[i]! > now - LEARNED_BUCKETS && buckets.most[i]! > capacity) capacity = buckets.most[i]!;
-    }
-    return capacity;
   }
 
   const table = new TableReader<NetLayout, NetScan>(netDev, {
@@ -374,7 +385,7 @@ export function createNetworkCollector(options: CollectorOptions = {}): NetworkC
         speeds.report(name, moved);
         const speed = speeds.speed(name) ?? assumed;
         // An idle link's utilization is 0 whatever its capacity: none is learned from it.
-        const capacity = speed ?? learnedSpeed(name, rx, tx, monotonicMs);
+        const capacity = speed ?? learned.speed(name, rx, tx, monotonicMs);
         const utilization = utilizationOf(rx, tx, capacity);
         if (utilizationMax === undefined || utilization > utilizationMax) utilizationMax = utilization;
         if (interfaces === undefined) continue;

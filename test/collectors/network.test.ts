@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { SPEED_CHECK_MS } from '../../src/collectors/linkspeed.js';
-import { LEARNED_CEILING, LEARNED_FLOOR, LEARNED_WINDOW_MS, createNetworkCollector, learnedCapacity, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
+import { LEARNED_CEILING, LEARNED_FLOOR, LEARNED_WINDOW_MS, LearnedSpeeds, createNetworkCollector, learnedCapacity, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
 import { fraction } from '../../src/collectors/text.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { fakeHost, fixtureText, scannedInterfaces, tempDir, writeTree } from './helpers.js';
@@ -451,4 +451,17 @@ test('a capacity learned from one burst is forgotten within LEARNED_WINDOW_MS, s
   assert.equal(at(20_000, 1.25e9), 0.1, 'within the window the burst still counts');
   at(LEARNED_WINDOW_MS, 0);
   assert.equal(at(LEARNED_WINDOW_MS + 10_000, 1.25e9), 1, '1 Gb/s, the most the link has carried within the window');
+});
+
+test('LearnedSpeeds (the collector\'s learned-capacity stage, called alone) keeps a link\'s highest rate for the window, then the floor again', () => {
+  const learned = new LearnedSpeeds();
+  assert.equal(learned.speed('eth0', 0, 0, 0), LEARNED_FLOOR, 'an idle link never seen: the floor');
+  assert.equal(learned.speed('eth0', 500e6, 100e6, 1_000), 4e9, 'the higher direction, in bits');
+  assert.equal(learned.speed('eth0', 100e6, 0, 2_000), 4e9, 'a slower reading keeps the highest');
+  assert.equal(learned.speed('eth1', 0, 0, 2_000), LEARNED_FLOOR, 'each link its own');
+  assert.equal(learned.speed('eth0', 0, 0, LEARNED_WINDOW_MS - 1), 4e9, 'still within the window');
+  assert.equal(learned.speed('eth0', 0, 0, LEARNED_WINDOW_MS + 1_000), LEARNED_FLOOR, 'forgotten a window later');
+  learned.speed('eth0', 500e6, 0, LEARNED_WINDOW_MS + 2_000);
+  learned.delete('eth0');
+  assert.equal(learned.speed('eth0', 0, 0, LEARNED_WINDOW_MS + 3_000), LEARNED_FLOOR, 'deleted: the floor again');
 });
