@@ -7,7 +7,7 @@ import { AFFINITY_CHECK_EVERY, blockedIn, busyOf, createCpuCollector, cpuFractio
 import { numberSlots } from '../../src/collectors/text.js';
 import { monotonicMs } from '../../src/util/clock.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureMeta, fixtureText, scannedCpuIdle, scannedStat, tempDir, writeTree } from './helpers.js';
+import { CAPTURED_PROC, fakeHost, fixtureMeta, fixtureText, scannedCpuIdle, scannedStat, tempDir, writeTree } from './helpers.js';
 import type { CpuReading } from '../../src/collectors/types.js';
 
 function stat(cpu: string, ...cpus: string[]): string {
@@ -310,7 +310,7 @@ test('a missing /proc/stat is a CollectorError naming the path', (t) => {
   assert.throws(() => c.collect(0), (err: unknown) => err instanceof CollectorError && err.message.includes(`${root}/stat`));
 });
 
-const CAPTURES = ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory'].flatMap((f) => [`${f}/t0`, `${f}/t1`]);
+const CAPTURES = CAPTURED_PROC.flatMap((f) => [`${f}/t0`, `${f}/t1`]);
 
 // Two CPUs as the kernel prints them, whose cpu1 line the per-CPU tests below garble.
 const twoCpus = cpuSet(['cpu0', 'cpu1']);

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { NOT_IN_SYSFS, createDiskCollector, diskExclusion, diskLayout, parseDiskstats } from '../../src/collectors/disk.js';
 import { ioDevices } from '../../src/model/features.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureMeta, fixtureText, scannedDisks, tempDir, writeTree } from './helpers.js';
+import { CAPTURED_PROC, fakeHost, fixtureMeta, fixtureText, scannedDisks, tempDir, writeTree } from './helpers.js';
 
 // One /proc/diskstats line with the given counters, in a kernel's 14, 18 or 20 columns.
 function line(name: string, minor: number, c: { read?: number; write?: number; ticks?: number; weighted?: number }, columns = 20): string {
@@ -418,7 +418,7 @@ test('a host without a physical disk reports no devices and 0 busy', (t) => {
 });
 
 test('scanDiskstats reads the disk of every captured /proc/diskstats as parseDiskstats does', () => {
-  for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
+  for (const f of CAPTURED_PROC) {
     const t0 = fixtureText(f, 't0/proc/diskstats');
     const t1 = fixtureText(f, 't1/proc/diskstats');
     const layout = diskLayout(t0, parseDiskstats(t0).filter((d) => d.name === 'vda'));

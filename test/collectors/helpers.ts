@@ -1,6 +1,6 @@
 // Shared by the collector tests: fixture paths, fake /proc and /sys trees in temp
 // dirs, and a pino logger that records what it was given.
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,13 @@ export function openOn(path: string): number {
 export function fixture(...parts: string[]): string {
   return join(ROOT, 'test/fixtures', ...parts);
 }
+
+// Every capture of a host's /proc at two instants (test/fixtures/proc-*/t0 and t1), read
+// from the directory so that a test of "every captured" file cannot miss one added later.
+export const CAPTURED_PROC: readonly string[] = readdirSync(fixture())
+  .filter((name) => name.startsWith('proc-') && ['t0', 't1'].every((t) => existsSync(fixture(name, t, 'proc'))))
+  .sort();
+if (CAPTURED_PROC.length === 0) throw new Error(`no capture in ${fixture()}: proc-*/t0/proc and t1/proc`); // else every loop over them passes empty
 
 // The text of one captured kernel file, e.g. fixtureText('proc-idle', 't0/proc/stat').
 export function fixtureText(...parts: string[]): string {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { countCores } from '../../src/collectors/cpulist.js';
 import { createLoadCollector, parseLoadavg } from '../../src/collectors/loadavg.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureText, scannedLoadavg, tempDir, writeTree } from './helpers.js';
+import { CAPTURED_PROC, fakeHost, fixtureText, scannedLoadavg, tempDir, writeTree } from './helpers.js';
 
 test('parseLoadavg reads a real /proc/loadavg', () => {
   const text = fixtureText('proc-cpu', 't1/proc/loadavg');
@@ -73,7 +73,7 @@ test('the collector reads the captured host under CPU hogs', (t) => {
 });
 
 test('scanLoadavg reads every captured /proc/loadavg as parseLoadavg does, and leaves other text to it', () => {
-  for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
+  for (const f of CAPTURED_PROC) {
     const text = fixtureText(f, 't1/proc/loadavg');
     const parsed = parseLoadavg(text);
     assert.deepEqual(scannedLoadavg(text), { load1: parsed.load1, running: parsed.running }, f);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { createMemoryCollector, memoryFractions, parseMeminfo, parseVmstat } from '../../src/collectors/memory.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureText, scannedMeminfo, scannedVmstat, tempDir, writeTree } from './helpers.js';
+import { CAPTURED_PROC, fakeHost, fixtureText, scannedMeminfo, scannedVmstat, tempDir, writeTree } from './helpers.js';
 
 function meminfo(fields: Record<string, number>): string {
   return Object.entries(fields)
@@ -141,7 +141,7 @@ test('parseMeminfo takes only plain decimals, so kB to bytes cannot overflow to 
 });
 
 test('scanMeminfo and scanVmstat read every captured file as the parsers do', () => {
-  for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
+  for (const f of CAPTURED_PROC) {
     for (const t of ['t0', 't1']) {
       const meminfo = fixtureText(f, `${t}/proc/meminfo`);
       const vmstat = fixtureText(f, `${t}/proc/vmstat`);

@@ -5,7 +5,7 @@ import { SPEED_CHECK_MS } from '../../src/collectors/linkspeed.js';
 import { LEARNED_CEILING, LEARNED_FLOOR, LEARNED_WINDOW_MS, LearnedSpeeds, createNetworkCollector, learnedCapacity, netDevLayout, parseLinkSpeed, parseNetDev } from '../../src/collectors/network.js';
 import { fraction } from '../../src/collectors/text.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureText, scannedInterfaces, tempDir, writeTree } from './helpers.js';
+import { CAPTURED_PROC, fakeHost, fixtureText, scannedInterfaces, tempDir, writeTree } from './helpers.js';
 
 const HEADER =
   'Inter-|   Receive                                                |  Transmit\n' +
@@ -325,7 +325,7 @@ test('parseLinkSpeed gives unknown, not Infinity, for a speed in exponent notati
 });
 
 test('scanNetDev reads eth0 of every captured /proc/net/dev as parseNetDev does', () => {
-  for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
+  for (const f of CAPTURED_PROC) {
     const t0 = fixtureText(f, 't0/proc/net/dev');
     const t1 = fixtureText(f, 't1/proc/net/dev');
     const layout = netDevLayout(t0, parseNetDev(t0).filter((c) => c.name === 'eth0'));

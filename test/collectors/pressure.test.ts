@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createPressureCollector, isPsiUnavailable, parsePressure } from '../../src/collectors/pressure.js';
 import { CollectorError } from '../../src/util/errors.js';
-import { fakeHost, fixtureText, scannedPressure, tempDir, writeTree } from './helpers.js';
+import { CAPTURED_PROC, fakeHost, fixtureText, scannedPressure, tempDir, writeTree } from './helpers.js';
 
 const LINE = 'avg10=12.50 avg60=1.00 avg300=0.10 total=123';
 
@@ -149,7 +149,7 @@ test('a garbled PSI file is an error, not unavailability', (t) => {
 });
 
 test('scanPressure reads every captured PSI file as parsePressure does, and leaves other text to it', () => {
-  for (const f of ['proc-idle', 'proc-cpu', 'proc-disk', 'proc-memory']) {
+  for (const f of CAPTURED_PROC) {
     for (const r of ['cpu', 'memory', 'io']) {
       const text = fixtureText(f, `t1/proc/pressure/${r}`);
       const parsed = parsePressure(text);
