@@ -650,7 +650,7 @@ const STOP_CHECKS_MS = 1000;
 // within 2 s of the start, and on a loaded node Node and the modules take one to load.
 const FIRST_REPORT_MS = 500;
 
-// The report at which start-up's garbage is collected (see settleHeap): 20 s in at the 10 s interval.
+// The report at which start-up's garbage is collected (see settleStartupHeap): 20 s in at the 10 s interval.
 const SETTLE_AT = 3;
 
 // History records kept while the check of the history's directory is out: the newest

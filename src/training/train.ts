@@ -1,6 +1,6 @@
 // Training a rank model from {values, mask, named, label} rows, in stages:
 // fitBackbone (the physical backbone's weights, src/training/backbone-fit.ts) →
-// trainCorrection (a brain.js network, with every weight kept at or above zero so
+// the correction (fitModel: a brain.js network, with every weight kept at or above zero so
 // that more contention never lowers the rank, learns what the backbone misses,
 // within the ranges of the inputs it saw) → judge (a holdout the training never saw,
 // against the backbone alone, a ridge regression, the load-only line, the mean and

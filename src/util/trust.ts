@@ -1,6 +1,6 @@
 // lavarank runs as root on every node and acts on its config file, its model file,
 // the child elims it starts (and the files their arguments name) and the installed
-// tree it loads its own modules from (treeProblems). A file that another user can
+// tree it loads its own modules from (treeProblemsAsync). A file that another user can
 // change is a way to root, so such files are refused: the file and every directory
 // above it must be owned by root (or the user lavarank runs as) and not writable by
 // group or others (a sticky, world-writable directory such as /tmp is accepted, as for
@@ -438,7 +438,7 @@ export function trustProblems(path: string, what: string, options: TrustOptions 
   return checkTrust(path, what, options).problems;
 }
 
-// Options of treeProblems.
+// Options of treeProblemsAsync.
 export interface TreeOptions {
   uid?: number; // as TrustOptions.uid
   skip?: readonly string[]; // names of entries directly under root not walked; default ['.git']
