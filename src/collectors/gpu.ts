@@ -149,6 +149,24 @@ export function summarizeGpus(rows: GpuRow[], ageMs: number): GpuReading {
   return out;
 }
 
+// The last query's result that gave rows: when it ended (monotonic ms), its GPUs, and
+// those it could not reach.
+export interface GpuResult {
+  at: number;
+  rows: GpuRow[];
+  lost?: string[];
+}
+
+// The GPUs' reading at monotonicMs from the last query's result; undefined where there
+// is none, it listed no GPU, or it is older than staleAfterMs (collect() then says why).
+export function freshGpuReading(latest: GpuResult | undefined, monotonicMs: number, staleAfterMs: number): GpuReading | undefined {
+  if (latest === undefined) return undefined;
+  const ageMs = Math.max(0, monotonicMs - latest.at);
+  if (!(ageMs <= staleAfterMs && latest.rows.length > 0)) return undefined;
+  const reading = summarizeGpus(latest.rows, ageMs);
+  return latest.lost === undefined ? reading : { ...reading, lost: latest.lost };
+}
+
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value <= 0) {
@@ -281,7 +299,7 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   if (options.signal?.aborted === true) controller.abort();
   options.signal?.addEventListener('abort', () => controller.abort(), { once: true, signal });
   let timer: NodeJS.Timeout | undefined;
-  let latest: { at: number; rows: GpuRow[]; lost?: string[] } | undefined;
+  let latest: GpuResult | undefined;
   let problem: string | undefined; // why the last query gave nothing
   let missingLogged = false;
   let launcherProblem: string | undefined; // why the last query was started without LAUNCHER
@@ -391,13 +409,8 @@ export function createGpuCollector(options: GpuOptions = {}): Collector<'gpu'> {
   return {
     name: NAME,
     collect(monotonicMs) {
-      if (latest !== undefined) {
-        const ageMs = Math.max(0, monotonicMs - latest.at);
-        if (ageMs <= staleAfterMs && latest.rows.length > 0) {
-          const reading = summarizeGpus(latest.rows, ageMs);
-          return latest.lost === undefined ? reading : { ...reading, lost: latest.lost };
-        }
-      }
+      const reading = freshGpuReading(latest, monotonicMs, staleAfterMs);
+      if (reading !== undefined) return reading;
       if (enabled !== 'true') return undefined;
       if (problem !== undefined) throw new CollectorError(NAME, problem);
       if (latest !== undefined && latest.rows.length === 0) throw new CollectorError(NAME, `${command} listed no GPU`);

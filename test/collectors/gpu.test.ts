@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
-import { createGpuCollector, judgeQuery, launchVia, parseNvidiaSmi, parseNvidiaSmiPartial, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
+import { createGpuCollector, freshGpuReading, judgeQuery, launchVia, parseNvidiaSmi, parseNvidiaSmiPartial, summarizeGpus, type GpuOptions, type ProgramCheck } from '../../src/collectors/gpu.js';
 import { CollectorError } from '../../src/util/errors.js';
 import { eventually, fixture, recordingLog, tempDir, withEnv } from './helpers.js';
 import { RunQueueWait, readPidFile } from '../helpers.js';
@@ -496,6 +496,16 @@ test('the query runs again every intervalMs', async (t) => {
   withEnv(t, 'FAKE_GPU_CALLS', calls);
   gpu(t, 'nvidia-smi-ok', { intervalMs: 30 });
   await eventually(() => (existsSync(calls) && readFileSync(calls, 'utf8').split('\n').length > 3 ? true : undefined));
+});
+
+test('freshGpuReading (the collector\'s staleness stage, called alone) reads a result up to staleAfterMs old that lists GPUs, naming those lost', () => {
+  const rows = [{ utilPercent: 40, memUsedMiB: 1, memTotalMiB: 4 }, { utilPercent: 80, memUsedMiB: 3, memTotalMiB: 4 }];
+  assert.equal(freshGpuReading(undefined, 1_000, 500), undefined);
+  assert.deepEqual(freshGpuReading({ at: 1_000, rows }, 1_500, 500), { count: 2, ageMs: 500, utilMean: (0.4 + 0.8) / 2, utilMax: 0.8, memUsedFraction: 0.75 });
+  assert.equal(freshGpuReading({ at: 1_000, rows }, 1_501, 500), undefined, 'older than staleAfterMs');
+  assert.equal(freshGpuReading({ at: 1_000, rows: [] }, 1_000, 500), undefined, 'no GPU listed');
+  assert.deepEqual(freshGpuReading({ at: 1_000, rows, lost: ['0000:3B:00.0'] }, 900, 500)?.lost, ['0000:3B:00.0']);
+  assert.equal(freshGpuReading({ at: 1_000, rows }, 900, 500)?.ageMs, 0, 'a clock behind the result: age 0');
 });
 
 test('invalid options are rejected with the option name and the value received', () => {
