@@ -127,15 +127,6 @@ export const BACKBONE_INPUTS = [
   'io_blocked',
 ] as const;
 
-// A raw value as history records hold it: a finite number, else undefined. v - v is 0
-// for a finite number alone (NaN for NaN and ±Infinity): Number.isFinite without its
-// global load and call. Each value is read by its name where it is used (raw.cpus), a
-// named load: through one function taking the name, each was a keyed load by a name that
-// changes from call to call, the megamorphic path in the daemon's interpreter.
-function finite(v: number | null | undefined): number | undefined {
-  return typeof v === 'number' && v - v === 0 ? v : undefined;
-}
-
 // What one major fault costs the task that takes it: a 4 KiB page read back from an SSD.
 const FAULT_SECONDS = 100e-6;
 
@@ -345,21 +336,49 @@ function backboneOf(params: Readonly<BackboneParams>, ioCost: IoCost, withParts:
   const wMem = Math.max(0, params.weights.mem);
   const wIo = Math.max(0, params.weights.io);
   return (raw) => {
+    // Every raw value it reads, as history records hold it: a finite number, else
+    // undefined (v - v is 0 for a finite number alone: Number.isFinite without its global
+    // load and call). Each is read by its name (raw.cpus), a named load: through one
+    // function taking the name, each was a keyed load by a name that changes from call to
+    // call, the megamorphic path in the daemon's interpreter. And each is tested written
+    // out: through a function of the value, a call apiece cost about 200 instructions
+    // there, 4 500 of the score's 35 000 a report (docs/collectors.md, perf25).
+    let v: number | null | undefined;
+    const cpusRaw = typeof (v = raw.cpus) === 'number' && v - v === 0 ? v : undefined;
+    const runnableRaw = typeof (v = raw.runnable_per_cpu) === 'number' && v - v === 0 ? v : undefined;
+    const load1Raw = typeof (v = raw.load1_per_cpu) === 'number' && v - v === 0 ? v : undefined;
+    const coresRaw = typeof (v = raw.cores) === 'number' && v - v === 0 ? v : undefined;
+    const stealRaw = typeof (v = raw.cpu_steal) === 'number' && v - v === 0 ? v : undefined;
+    const quotaCpusRaw = typeof (v = raw.quota_host_cpus) === 'number' && v - v === 0 ? v : undefined;
+    const faults = typeof (v = raw.major_faults) === 'number' && v - v === 0 ? v : undefined;
+    const swapIo = typeof (v = raw.swap_io) === 'number' && v - v === 0 ? v : undefined;
+    const memUsedRaw = typeof (v = raw.mem_used) === 'number' && v - v === 0 ? v : undefined;
+    const psiMem = typeof (v = raw.psi_mem_some) === 'number' && v - v === 0 ? v : undefined;
+    const psiIo = typeof (v = raw.psi_io_some) === 'number' && v - v === 0 ? v : undefined;
+    const iowait = typeof (v = raw.cpu_iowait) === 'number' && v - v === 0 ? v : undefined;
+    const machineCpusRaw = typeof (v = raw.machine_cpus) === 'number' && v - v === 0 ? v : undefined;
+    const machineBusy = typeof (v = raw.machine_busy) === 'number' && v - v === 0 ? v : undefined;
+    const quotaBusy = typeof (v = raw.quota_host_busy) === 'number' && v - v === 0 ? v : undefined;
+    const cpuBusy = typeof (v = raw.cpu_busy) === 'number' && v - v === 0 ? v : undefined;
+    const diskBusy = typeof (v = raw.disk_busy_max) === 'number' && v - v === 0 ? v : undefined;
+    const ioDevicesRaw = typeof (v = raw.io_devices) === 'number' && v - v === 0 ? v : undefined;
+    const queueAll = typeof (v = raw.io_queue) === 'number' && v - v === 0 ? v : undefined;
+    const queueMaxRaw = typeof (v = raw.io_queue_max) === 'number' && v - v === 0 ? v : undefined;
+    const blocked = typeof (v = raw.io_blocked) === 'number' && v - v === 0 ? v : undefined;
+    const netUtilRaw = typeof (v = raw.net_util_max) === 'number' && v - v === 0 ? v : undefined;
     // CPU: processor sharing. With n CPUs and r other tasks wanting one, a new task
     // gets min(1, n / (r + 1)) of a CPU: on a free CPU it runs at full speed whatever
     // the host's size. r mixes the runnable count now (weight a) with the 1-minute load.
-    const cpusRaw = finite(raw.cpus);
     // Fewer than one where a CPU quota gives less (docker --cpus 0.5): a task alone gets that.
     const n = cpusRaw !== undefined && cpusRaw > 0 ? cpusRaw : undefined;
-    const runnablePerCpu = Math.max(0, finite(raw.runnable_per_cpu) ?? 0);
-    const load1PerCpu = Math.max(0, finite(raw.load1_per_cpu) ?? runnablePerCpu);
+    const runnablePerCpu = Math.max(0, runnableRaw ?? 0);
+    const load1PerCpu = Math.max(0, load1Raw ?? runnablePerCpu);
     const perCpu = a * runnablePerCpu + loadWeight * load1PerCpu;
     // Without the CPU count (history from older versions) only the per-CPU limit of a
     // large host is known: the new task waits once tasks outnumber CPUs.
     // On an SMT host (fewer cores than CPUs) a thread beside a busy sibling is not a
     // free CPU: smtCapacity. Without the core count (older history, no topology in
     // sysfs), every CPU counts as a core.
-    const coresRaw = finite(raw.cores);
     const cores = n !== undefined && coresRaw !== undefined && coresRaw >= 1 && coresRaw < n ? coresRaw : undefined;
     const tasksWithNew = n === undefined ? 0 : perCpu * n + 1;
     const cpuShare =
@@ -368,17 +387,16 @@ function backboneOf(params: Readonly<BackboneParams>, ioCost: IoCost, withParts:
         : cores === undefined
           ? Math.min(1, n / tasksWithNew)
           : Math.min(1, smtCapacity(tasksWithNew, n, cores) / tasksWithNew);
-    const steal = share(finite(raw.cpu_steal));
+    const steal = share(stealRaw);
     const cpuFactor = 1 / (cpuShare * (1 - steal));
 
     // Memory: the PSI share, the paging rate and a nearly full memory, as independent stalls.
     // Without PSI the stand-ins count the machine's faults and iowait, so they are taken
     // over the CPUs the machine has for a job, not a CPU quota's (stallCpus).
-    const over = stallCpus(n, finite(raw.quota_host_cpus));
-    const faults = finite(raw.major_faults);
-    const pages = Math.max(0, finite(raw.swap_io) ?? 0) + Math.max(0, faults ?? 0);
-    const memUsed = finite(raw.mem_used) ?? 0;
-    const fromPsi = share(finite(raw.psi_mem_some) ?? faultStall(faults, over ?? 1));
+    const over = stallCpus(n, quotaCpusRaw);
+    const pages = Math.max(0, swapIo ?? 0) + Math.max(0, faults ?? 0);
+    const memUsed = memUsedRaw ?? 0;
+    const fromPsi = share(psiMem ?? faultStall(faults, over ?? 1));
     const fromPaging = share(pages * secondsPerPage);
     const fromFull = share(Math.min(1, Math.max(0, (memUsed - from) / fullSpan)) * MEM_FULL_STALL);
     const memStall = Math.min(MAX_STALL, 1 - (1 - fromPsi) * (1 - fromPaging) * (1 - fromFull));
@@ -398,19 +416,12 @@ function backboneOf(params: Readonly<BackboneParams>, ioCost: IoCost, withParts:
     // of it and the quota's share used); history from before it reads cpu_busy, higher.
     // Where a job may use only some CPUs, over all the machine's (ioCpus): PSI io and
     // iowait are weighted over them, whatever the job's.
-    const psiIo = finite(raw.psi_io_some);
-    const iowait = finite(raw.cpu_iowait);
-    const machine = ioCpus(n, over, finite(raw.machine_cpus));
-    const machineBusy = finite(raw.machine_busy);
-    const quotaBusy = finite(raw.quota_host_busy);
-    const ioBusy = (machine !== over ? machineBusy : over !== n ? quotaBusy : undefined) ?? finite(raw.cpu_busy);
+    const machine = ioCpus(n, over, machineCpusRaw);
+    const ioBusy = (machine !== over ? machineBusy : over !== n ? quotaBusy : undefined) ?? cpuBusy;
     // Version 3 counts the waiters per busy device, PSI's or, without PSI, the CPUs in
     // iowait: read on the host, 8 saturated disks ranked rank_io 460 without PSI and 100 with it.
-    const diskBusy = finite(raw.disk_busy_max);
-    const devices = ioCost === 'device' ? finite(raw.io_devices) : undefined; // perDevice(w, undefined) is w
-    const queueAll = finite(raw.io_queue);
-    const queueMax = finite(raw.io_queue_max) ?? 0;
-    const blocked = finite(raw.io_blocked);
+    const devices = ioCost === 'device' ? ioDevicesRaw : undefined; // perDevice(w, undefined) is w
+    const queueMax = queueMaxRaw ?? 0;
     const queue = queueAll === undefined ? undefined : { all: queueAll, max: queueMax, blocked };
     // Version 3 adds the waiters beyond the machine's CPUs, which PSI and iowait cannot count.
     const beyond = ioCost === 'device' ? waitersBeyond(blocked, machine) : 0;
@@ -421,7 +432,7 @@ function backboneOf(params: Readonly<BackboneParams>, ioCost: IoCost, withParts:
 
     // Network: a link carries streams as a disk does, and one bulk transfer keeps it
     // near 100 % while a second one still gets about half of it: ioSlowdown's argument.
-    const netUtil = share(finite(raw.net_util_max));
+    const netUtil = share(netUtilRaw);
 
     const cpu = 100 * (cpuFactor - 1);
     const mem = 100 * (cpuFactor * (1 + stallSlowdown(memStall)) - 1);
