@@ -33,7 +33,7 @@ import { historyRecord, HISTORY_HOLD, type HistoryRecord } from '../src/history/
 import { loadModel, type LoadedModel } from '../src/model/model.js';
 import type { RankResult, Ranker } from '../src/model/rank.js';
 import type { Sample } from '../src/collectors/types.js';
-import { toFeatures } from '../src/model/features.js';
+import { rawFeatures, toFeatures } from '../src/model/features.js';
 import { modelRanker } from '../src/model/rankers.js';
 import { RotatingAppender } from '../src/util/appender.js';
 import { systemClock } from '../src/util/clock.js';
@@ -72,7 +72,10 @@ function stagesOf(ctx: {
   loop: (n: number) => Promise<void>;
   peeking: (n: number) => Promise<void>;
 }): Stage[] {
-  const feats = toFeatures(ctx.sample);
+  // The ranker's own input: a model without a network (the shipped one) reads the raw
+  // named values alone (modelRanker), never toFeatures' scaled vector.
+  const features = ctx.model.network === undefined ? (s: Sample) => ({ values: [] as number[], named: rawFeatures(s) }) : toFeatures;
+  const feats = features(ctx.sample);
   const own: Array<[string, number]> = [['rank', ctx.result.rank]];
   return [
     { name: 'wait: a timer and an await', run: () => undefined, less: 'self', contract: true },
@@ -81,7 +84,7 @@ function stagesOf(ctx: {
     { name: 'sampler and collectors', run: () => void ctx.sampler.sample(), contract: true },
     { name: '  of which the sampler\'s own (instant collectors)', run: () => void ctx.instant.sample() },
     { name: 'ranker: features, backbone, network', run: () => void ctx.ranker.rank(ctx.sample) },
-    { name: '  of which toFeatures', run: () => void toFeatures(ctx.sample) },
+    { name: `  of which ${ctx.model.network === undefined ? 'rawFeatures (no network)' : 'toFeatures'}`, run: () => void features(ctx.sample) },
     { name: '  of which the model\'s score', run: () => void ctx.model.score(feats) },
     { name: 'report line', run: () => void formatElimLine(own) },
     { name: 'sink: take-back and write', run: () => void ctx.sink.write(ctx.line), contract: true },
