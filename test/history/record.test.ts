@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { historyLocation, historyRecord } from '../../src/history/record.js';
+import { rawFeatures } from '../../src/model/features.js';
+import { fullSample } from '../model/helpers.js';
 
 describe('historyLocation', () => {
   it('takes history.dir when it is set, with the reasons root must not write there', async () => {
@@ -58,5 +60,20 @@ describe('historyRecord', () => {
     const features = { cpu_busy: 0.5, gpu_util: null };
     assert.deepEqual(historyRecord(1000, 'ol1', { rank: 42, model: 'linear', features }), { ts: 1000, host: 'ol1', features, rank: 42, model: 'linear' });
     assert.deepEqual(historyRecord(1000, 'ol1', { rank: 42, model: 'formula' }).features, {});
+  });
+
+  it('makes the same line, byte for byte, of the same sample: keys in their order, numbers as JSON gives them', () => {
+    // Pinned so that a cut in the record's making (rawFeatures, historyRecord) cannot move
+    // a byte of what retrain reads and sites may parse.
+    const features = rawFeatures(fullSample({ busy: 0.37, runnablePerCpu: 0.63, ncpu: 2 }));
+    const line = JSON.stringify(historyRecord(1765000000123, 'ol1', { rank: 12.345678901234567, model: 'default#0123abcd', features }));
+    assert.equal(
+      line,
+      '{"ts":1765000000123,"host":"ol1","features":{"cpu_busy":0.37,"cpu_iowait":0.05,"cpu_steal":0.01,"load1_per_cpu":0.518,"runnable_per_cpu":0.496,' +
+        '"mem_used":0.625,"swap_io":10,"major_faults":100,"disk_busy_max":0.3,"disk_busy_mean":0.3,"net_util_max":0.008,"psi_cpu_some":0.2,' +
+        '"psi_mem_some":0.01,"psi_mem_full":0,"psi_io_some":0.1,"psi_io_full":0.05,"gpu_util_max":null,"gpu_mem_used":null,"cpus":2,' +
+        '"free_cpus":1.008,"new_task_cpu_share":1,"cores":null,"quota_host_cpus":null,"quota_host_busy":null,"io_devices":1,"machine_cpus":null,' +
+        '"machine_busy":null,"io_queue":null,"io_queue_max":null,"io_blocked":null},"rank":12.345678901234567,"model":"default#0123abcd"}',
+    );
   });
 });
