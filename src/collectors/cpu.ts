@@ -409,12 +409,20 @@ export function busyOf(idleBefore: readonly number[], idleNow: readonly number[]
 
 // The tasks taken to run on the CPUs no job may use, from the busy shares of all
 // online CPUs and of the job's: one a busy CPU's worth of their time, 0 where that is
-// not a finite positive number. The collector averages it for the 1-minute load, and
-// the features (jobView) take it out of the runnable count.
+// not a finite number above ELSEWHERE_NOISE. The collector averages it for the 1-minute
+// load, and the features (jobView) take it out of the runnable count.
 export function tasksElsewhere(busy: number, online: number, jobBusy: number, jobCpus: number): number {
   const elsewhere = busy * online - jobBusy * jobCpus;
-  return elsewhere > 0 && elsewhere < Infinity ? elsewhere : 0;
+  return elsewhere > ELSEWHERE_NOISE && elsewhere < Infinity ? elsewhere : 0;
 }
+
+// The CPUs' worth of tasks elsewhere below which tasksElsewhere reads none: the rounding.
+// Each share is a quotient of ticks, so with every other CPU idle the two products differ
+// by their rounding alone (7e-15 on 64 CPUs), and read as tasks elsewhere that turned on
+// the queue bound of the 1-minute load (hostLoad1Shown), which busy CPUs outside the job's
+// call for: a host ranked 170.2 read 72.1 (props78, 2026-12-07). A tick of one CPU over a
+// minute's interval is 1.7e-4 of a CPU, far above it.
+export const ELSEWHERE_NOISE = 1e-9;
 
 // The kernel's numbers of the CPUs of the cpuN lines, in their order: the names' own,
 // except where the lines are numbered from 0 without a gap and the online list

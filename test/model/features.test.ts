@@ -22,7 +22,7 @@ import { parseModel } from '../../src/model/model.js';
 import { modelRanker } from '../../src/model/rankers.js';
 import { repoRoot } from '../helpers.js';
 import { anySample, calibrationSamples, fullSample } from './helpers.js';
-import { createCpuCollector } from '../../src/collectors/cpu.js';
+import { createCpuCollector, tasksElsewhere } from '../../src/collectors/cpu.js';
 import { createPressureCollector } from '../../src/collectors/pressure.js';
 import { tempDir, writeTree } from '../collectors/helpers.js';
 import { referenceFeatures, referenceFromNamed, referenceRaw } from './reference.js';
@@ -521,6 +521,42 @@ describe('toFeatures', () => {
     s.cpu!.jobBusy = 1;
     const f = toFeatures(s).named;
     assert.deepEqual([f['cpus'], f['cpu_busy'], f['runnable_per_cpu'], f['load1_per_cpu']], [2, 1, 4, 4]);
+  });
+
+  // The shares are quotients of ticks, and where every CPU outside the job's ran nothing
+  // busy × online and jobBusy × jobCpus differ by their rounding alone: read as tasks
+  // elsewhere (7e-15 here, the cpu collector's reading of the synthetic host of 64 CPUs,
+  // cpu.job_cpus 0-62 about 72 % busy, CPU 63 idle), it turned on the queue bound of the
+  // 1-minute load that busy CPUs elsewhere call for, 3.718 a CPU read 1.718 and the rank
+  // 170.2 read 72.1 (props78, 2026-12-07; 43 of 260 such hosts there had the noise).
+  it('takes no tasks elsewhere from the rounding of the shares where every CPU outside the job\'s ran nothing', () => {
+    const s = fullSample({ ncpu: 64, busy: 0.70678125, runnablePerCpu: 252 / 64 });
+    s.cpu = { ...s.cpu!, iowait: 0, steal: 0, minBusy: 0.708, jobCpus: 63, jobBusy: 0.718 };
+    s.load = { ...s.load!, load1: 378, load1PerCpu: 378 / 64 };
+    s.pressure = { ...s.pressure!, cpuSome: 0.5, cpuSomeInterval: 0 };
+    assert.ok(0.70678125 * 64 - 0.718 * 63 > 0, 'the products differ by their rounding');
+    assert.equal(tasksElsewhere(0.70678125, 64, 0.718, 63), 0);
+    // No queue bound: the load less what PSI says did not wait, 0.718 + 6 × 0.5 a CPU.
+    assert.equal(toFeatures(s).named['load1_per_cpu'], 3.718);
+    const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json'));
+    const rank = ranker.rank(s).rank;
+    assert.ok(rank > 150, `rank ${rank}`);
+    // One tick of CPU 63 over the 10 s is a task elsewhere, as before.
+    assert.ok(tasksElsewhere(0.70678125 + 1 / (64 * 1000), 64, 0.718, 63) > 0);
+  });
+
+  it('reads no tasks elsewhere from any job CPUs\' ticks with the other CPUs idle, and some from a tick of theirs', () => {
+    // The collector's shares: each a CPU's busy ticks over the interval's, summed over the
+    // CPUs counted (busyOf), as the host's and the job's busy shares are.
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 256 }), fc.integer({ min: 0, max: 1_000_000 }), fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 256, maxLength: 256 }), fc.constantFrom(100, 1000, 6000), (n, at, ticks, window) => {
+        const m = 1 + (at % (n - 1));
+        const busyTicks = ticks.slice(0, m).reduce((a, t) => a + Math.min(t, window), 0);
+        assert.equal(tasksElsewhere(busyTicks / (n * window), n, busyTicks / (m * window), m), 0, `${m} of ${n} CPUs, ${busyTicks} ticks of ${window}`);
+        assert.ok(tasksElsewhere((busyTicks + 1) / (n * window), n, busyTicks / (m * window), m) > 0);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('never makes the job\'s counts negative, nor raises them where the host-wide busy share was rounded below the job CPUs\'', () => {
