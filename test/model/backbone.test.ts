@@ -32,18 +32,24 @@ function cpuHost(cpus: number, runnable: number): Record<string, number | null> 
   return { cpus, runnable_per_cpu: runnable / cpus, load1_per_cpu: runnable / cpus, cpu_busy: Math.min(1, runnable / cpus), mem_used: 0.3 };
 }
 
+// A number drawn evenly between min and max, or one of the ends. fc.double draws evenly
+// over the doubles of a range, 92 % of those in 0..1 below 1e-10: drawn so, a model whose
+// memory stall fell as PSI memory rose past 0.6 passed both properties below in 4 runs of
+// 6, and fails them in every run drawn so (props78, 2026-12-07).
+const evenly = (min: number, max: number): fc.Arbitrary<number> => fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 1_000_000 }).map((i) => min + ((max - min) * i) / 1_000_000) }, { weight: 1, arbitrary: fc.constantFrom(min, max) });
+
 // The contention inputs the backbone reads, each with the range a host can show.
 const CONTENTION: Record<string, fc.Arbitrary<number>> = {
-  runnable_per_cpu: fc.double({ min: 0, max: 8, noNaN: true }),
-  load1_per_cpu: fc.double({ min: 0, max: 8, noNaN: true }),
-  cpu_steal: fc.double({ min: 0, max: 1, noNaN: true }),
-  mem_used: fc.double({ min: 0, max: 1, noNaN: true }),
-  swap_io: fc.double({ min: 0, max: 50_000, noNaN: true }),
-  major_faults: fc.double({ min: 0, max: 50_000, noNaN: true }),
-  psi_mem_some: fc.double({ min: 0, max: 1, noNaN: true }),
-  psi_io_some: fc.double({ min: 0, max: 1, noNaN: true }),
-  disk_busy_max: fc.double({ min: 0, max: 1, noNaN: true }),
-  net_util_max: fc.double({ min: 0, max: 1, noNaN: true }),
+  runnable_per_cpu: evenly(0, 8),
+  load1_per_cpu: evenly(0, 8),
+  cpu_steal: evenly(0, 1),
+  mem_used: evenly(0, 1),
+  swap_io: evenly(0, 50_000),
+  major_faults: evenly(0, 50_000),
+  psi_mem_some: evenly(0, 1),
+  psi_io_some: evenly(0, 1),
+  disk_busy_max: evenly(0, 1),
+  net_util_max: evenly(0, 1),
 };
 
 describe('backbone', () => {
@@ -498,7 +504,7 @@ describe('backbone', () => {
     const names = Object.keys(CONTENTION);
     const host = fc.record({ cpus: fc.integer({ min: 1, max: 256 }), ...CONTENTION });
     fc.assert(
-      fc.property(host, fc.constantFrom(...names), fc.double({ min: 0, max: 2, noNaN: true }), (raw, name, more) => {
+      fc.property(host, fc.constantFrom(...names), evenly(0, 2), (raw, name, more) => {
         const before = backbone(raw);
         const grown = { ...raw, [name]: (raw as Record<string, number>)[name]! + more };
         const after = backbone(grown);
@@ -516,10 +522,10 @@ describe('backbone', () => {
   it('without PSI, never lowers any job type\'s slowdown when one contention input grows, CPU busy and iowait included', () => {
     const params: BackboneParams = { ...DEFAULT_BACKBONE, secondsPerPage: 3e-7 };
     const { psi_mem_some: _m, psi_io_some: _i, ...withoutPsi } = CONTENTION;
-    const inputs = { ...withoutPsi, cpu_busy: fc.double({ min: 0, max: 1, noNaN: true }), cpu_iowait: fc.double({ min: 0, max: 1, noNaN: true }) };
+    const inputs = { ...withoutPsi, cpu_busy: evenly(0, 1), cpu_iowait: evenly(0, 1) };
     const host = fc.record({ cpus: fc.integer({ min: 1, max: 256 }), ...inputs });
     fc.assert(
-      fc.property(host, fc.constantFrom(...Object.keys(inputs)), fc.double({ min: 0, max: 1, noNaN: true }), (raw, name, more) => {
+      fc.property(host, fc.constantFrom(...Object.keys(inputs)), evenly(0, 1), (raw, name, more) => {
         const before = backbone(raw, params);
         const after = backbone({ ...raw, [name]: (raw as Record<string, number>)[name]! + more }, params);
         for (const k of ['rank', 'cpu', 'mem', 'io', 'net'] as const) {
