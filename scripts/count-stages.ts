@@ -13,12 +13,17 @@
 //
 // --keep: where to leave the callgrind dumps, the stages' the last ones in order
 // (`callgrind_annotate --inclusive=yes FILE` reads them; native functions only).
+// The sink is counted twice: on a FIFO whose reads move its atime (the bench's stdout,
+// and a pipe(2) on kernels before 6.14), where the take-back is left out, and on one
+// read through O_NOATIME, as LIM's pipe(2) is read on Linux 6.14 and later (no times
+// kept), where it runs at every report.
 // The figures are steady-state costs of code run back to back; the daemon runs each
 // stage once per interval, and pays besides for the scavenges its allocations bring
 // and the work of every sixth report (npm run count-report counts the whole daemon).
 // Needs valgrind and mkfifo on the PATH.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -67,6 +72,7 @@ function stagesOf(ctx: {
   result: RankResult;
   line: string;
   sink: ReportSink;
+  unmarked: ReportSink;
   history: (result: RankResult) => void;
   hook: () => void;
   loop: (n: number) => Promise<void>;
@@ -88,10 +94,12 @@ function stagesOf(ctx: {
     { name: '  of which the model\'s score', run: () => void ctx.model.score(feats) },
     { name: 'report line', run: () => void formatElimLine(own) },
     { name: 'sink: take-back and write', run: () => void ctx.sink.write(ctx.line), contract: true },
+    { name: '  reads moving no time (LIM\'s pipe(2), 6.14+)', run: () => void ctx.unmarked.write(ctx.line) },
     { name: 'history record (a batch of 6 every 6th)', run: () => ctx.history(ctx.result) },
     { name: 'tick hook: parent check, summary', run: ctx.hook },
     { name: 'loop: runElim over instant stages, less its wait', run: () => undefined, whole: ctx.loop },
     { name: '  and a peek that does nothing, less the loop', run: () => undefined, whole: ctx.peeking, less: 'loop: runElim over instant stages, less its wait' },
+    { name: '  and the sampler\'s peek itself (its read, its scan)', run: () => ctx.sampler.peek() },
   ];
 }
 
@@ -119,6 +127,11 @@ async function child(node: 'small' | 'big', calls: number, dir: string): Promise
   execFileSync('mkfifo', ['-m', '600', fifo]);
   const reader = spawn('cat', [fifo], { stdio: ['ignore', 'ignore', 'inherit'] });
   const sink = fdSink(openSync(fifo, 'w'));
+  // The same through a reader whose reads leave the FIFO's atime as it was.
+  const unmarkedFifo = join(dir, 'stdout-noatime');
+  execFileSync('mkfifo', ['-m', '600', unmarkedFifo]);
+  const unmarkedReader = spawn(process.execPath, [fileURLToPath(import.meta.url), '--reader', unmarkedFifo], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const unmarked = fdSink(openSync(unmarkedFifo, 'w')); // waits for the reader's open
 
   // As the daemon's writers hold and write history (src/daemon/run.ts, openWriters).
   const appender = new RotatingAppender({ path: join(dir, 'history', 'h.jsonl'), maxBytes: 64 * 1024 * 1024, keep: 2 });
@@ -146,7 +159,7 @@ async function child(node: 'small' | 'big', calls: number, dir: string): Promise
 
   const loop = loopOf();
   const peeking = loopOf(() => undefined);
-  const stages = stagesOf({ sampler, instant, ranker, model, sample, result, line, sink, history, hook, loop, peeking });
+  const stages = stagesOf({ sampler, instant, ranker, model, sample, result, line, sink, unmarked, history, hook, loop, peeking });
   const pass = async (s: Stage, n: number): Promise<void> => {
     if (s.whole !== undefined) return s.whole(n);
     for (let i = 0; i < n; i++) {
@@ -162,9 +175,18 @@ async function child(node: 'small' | 'big', calls: number, dir: string): Promise
     process.getgid?.();
   }
   reader.kill();
+  unmarkedReader.kill();
   sampler.close();
   appender.abort();
   process.stdout.write(`${JSON.stringify({ stages: stages.map(({ name, less, contract }) => ({ name, less, contract })), gone })}\n`);
+}
+
+// A FIFO's read end whose reads do not move the FIFO's atime (O_NOATIME: the caller owns
+// it or is root), as a pipe(2) is read on Linux 6.14 and later; opened without waiting
+// for a writer, the data it reads dropped.
+export function noAtimeReadEnd(path: string): Socket {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOATIME);
+  return new Socket({ fd, readable: true, writable: false }).resume();
 }
 
 // Each stage's figure from the windows' instruction counts (per call), as Stage.less says.
@@ -182,7 +204,11 @@ export function stageFigures(stages: ReadonlyArray<Pick<Stage, 'name' | 'less'>>
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { node: { type: 'string', default: 'small' }, calls: { type: 'string', default: '200' }, child: { type: 'string' }, keep: { type: 'string' } } });
+  const { values } = parseArgs({ options: { node: { type: 'string', default: 'small' }, calls: { type: 'string', default: '200' }, child: { type: 'string' }, keep: { type: 'string' }, reader: { type: 'string' } } });
+  if (values.reader !== undefined) {
+    noAtimeReadEnd(values.reader).on('error', () => undefined); // killed at the end
+    return;
+  }
   const calls = Number(values.calls);
   if (!Number.isInteger(calls) || calls < 1) throw new RangeError(`--calls: expected a whole number of at least 1, received ${JSON.stringify(values.calls)}`);
   if (values.node !== 'small' && values.node !== 'big') throw new RangeError(`--node: expected small or big, received ${JSON.stringify(values.node)}`);
