@@ -34,19 +34,56 @@ function sleepersOf(signal: AbortSignal): Set<() => void> {
   return set;
 }
 
+// Atomics.waitAsync (ES2024, in Node since 16), which TypeScript's ES2022 lib does not declare.
+const atomics = Atomics as unknown as { waitAsync(cell: Int32Array, index: number, value: number, ms: number): { async: boolean; value: Promise<string> | string } };
+// A cell nothing ever notifies: a wait on it ends by its timeout alone.
+const cell = new Int32Array(new SharedArrayBuffer(4));
+// V8's delayed tasks keep no loop alive: a ref'd handle of Node's is held while a wait is
+// pending (one interval that never fires, ref'd and unref'd by the count).
+let holder: NodeJS.Timeout | undefined;
+let pending = 0;
+
+// Calls fn after ms, unless the function returned is called first. A wait of
+// Atomics.waitAsync, which V8 ends from a delayed task of its own (a libuv timer run in
+// C++), not one of Node's timers, whose lists the interpreter runs under --lite-mode:
+// 16 800 instructions an awaited wait against 46 200-51 500 (callgrind, 300 waits).
+function timeout(ms: number, fn: () => void): () => void {
+  if (!(ms >= 1)) {
+    // Under a millisecond a wait of 0 ends without a promise; as setTimeout, the next turn.
+    const timer = setTimeout(fn, 0);
+    return () => clearTimeout(timer);
+  }
+  let live = true;
+  if (pending++ === 0) (holder ??= setInterval(() => undefined, 2 ** 31 - 1)).ref();
+  const release = (): void => {
+    live = false;
+    if (--pending === 0) holder!.unref();
+  };
+  void (atomics.waitAsync(cell, 0, 0, ms).value as Promise<string>).then(() => {
+    if (!live) return;
+    release();
+    fn();
+  });
+  return () => {
+    if (live) release();
+  };
+}
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal === undefined) return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+  if (signal === undefined) return new Promise((resolve) => void timeout(ms, resolve));
   if (signal.aborted) return Promise.reject(abortError(signal));
   const waiting = sleepersOf(signal);
   return new Promise((resolve, reject) => {
+    // Rejected from the signal's listener, at once: Atomics.notify would end the wait a
+    // task later, when a timer due in between (the peek's) could still run.
     const onAbort = (): void => {
-      clearTimeout(timer);
+      cancel();
       reject(abortError(signal));
     };
-    const timer = setTimeout(() => {
+    const cancel = timeout(ms, () => {
       waiting.delete(onAbort);
       resolve();
-    }, Math.max(0, ms));
+    });
     waiting.add(onAbort);
   });
 }
@@ -95,17 +132,12 @@ export function isoTime(ms: number): string {
   return `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T${pad(hours, 2)}:${pad(minutes, 2)}:${pad(seconds, 2)}.${pad(millis, 3)}Z`;
 }
 
-function after(ms: number, fn: () => void): () => void {
-  const timer = setTimeout(fn, Math.max(0, ms));
-  return () => clearTimeout(timer);
-}
-
 // The real clock, for everything but tests.
 export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: monotonicMs,
   sleep,
-  after,
+  after: timeout,
 };
 
 // A clock that advances only when slept on or told to, for tests and simulations.

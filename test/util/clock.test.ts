@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FakeClock, isoTime, systemClock } from '../../src/util/clock.js';
@@ -27,6 +28,29 @@ describe('systemClock.sleep', () => {
     await systemClock.sleep(5, ac.signal);
     ac.abort();
     await assert.rejects(systemClock.sleep(10_000, ac.signal), { name: 'AbortError' });
+  });
+});
+
+// Runs a module that imports systemClock and does `body` with it; its status, output and time.
+function runWithClock(body: string): { status: number | null; stdout: string; ms: number } {
+  const url = new URL('../../src/util/clock.js', import.meta.url).href;
+  const t0 = performance.now();
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', `import { systemClock } from ${JSON.stringify(url)};\n${body}`], { encoding: 'utf8', timeout: 20_000 });
+  return { status: run.status, stdout: run.stdout, ms: performance.now() - t0 };
+}
+
+describe('systemClock waits and the process', () => {
+  it('keeps a process whose only work is a wait alive until the wait ends', () => {
+    // V8's delayed tasks, which end the waits, hold no loop: without a handle of Node's
+    // the process ended at once (13, an unsettled top-level await).
+    const slept = runWithClock("await systemClock.sleep(50, new AbortController().signal); await systemClock.sleep(50); systemClock.after(50, () => process.stdout.write('after'));");
+    assert.deepEqual([slept.status, slept.stdout], [0, 'after']);
+  });
+
+  it('lets a process end once its waits are over or cancelled, not at their timeouts', () => {
+    const ended = runWithClock("await systemClock.sleep(20); const cancel = systemClock.after(60_000, () => process.stdout.write('late')); cancel(); const ac = new AbortController(); const s = systemClock.sleep(60_000, ac.signal); ac.abort(); await s.catch(() => process.stdout.write('aborted'));");
+    assert.deepEqual([ended.status, ended.stdout], [0, 'aborted']);
+    assert.ok(ended.ms < 15_000, `ended after ${Math.round(ended.ms)} ms`);
   });
 });
 
