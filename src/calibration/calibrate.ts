@@ -9,7 +9,7 @@ import { accessSync, closeSync, constants, fstatSync, ftruncateSync, mkdtempSync
 import { constants as osConstants, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from 'pino';
+import type { Logger } from '../util/logger.js';
 import { UnsyncedRename, writeFileAtomic } from '../util/atomic-file.js';
 import { stripBom } from '../util/bom.js';
 import { systemClock, type Clock } from '../util/clock.js';

@@ -2,7 +2,7 @@
 // own slower cadence. nvidia-smi can hang for seconds to minutes when the driver is
 // wedged (a GPU fallen off the bus, a driver reload), so the tick never waits for
 // it: collect() returns the latest result the background query left behind.
-import type { Logger } from 'pino';
+import type { Logger } from '../util/logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { CollectorError, errorMessage } from '../util/errors.js';
 import { LAUNCHER, findExecutableAsync, runIsolated, type RunResult } from '../util/exec.js';

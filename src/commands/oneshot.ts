@@ -1,6 +1,6 @@
 // What the interactive subcommands once and explain share: their command line, and
 // one sample of this host over a short window, what the elim would see at its next tick.
-import type { Logger } from 'pino';
+import type { Logger } from '../util/logger.js';
 import { EXIT_USAGE, print, printError } from '../util/cliio.js';
 import { errorMessage } from '../util/errors.js';
 import { numberOption, parseCommandLine } from '../util/options.js';

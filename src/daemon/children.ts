@@ -25,7 +25,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, isAbsolute } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Logger } from 'pino';
+import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import { ElimReportParser, MAX_TEXT_BYTES, type ParseProblem, type ParseResult, type ResourceValue } from '../lsf/elim-parse.js';
 import { selfReference } from '../lsf/wrapper.js';

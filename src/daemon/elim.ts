@@ -3,7 +3,7 @@
 // produces a report on time (the last good rank, then after `pessimisticAfter`
 // consecutive failures a pessimistic rank), because LIM would otherwise keep the
 // last value forever and keep sending jobs to a host in an unknown state.
-import type { Logger } from 'pino';
+import type { Logger } from '../util/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
 import { errorMessage } from '../util/errors.js';

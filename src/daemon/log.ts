@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { isatty } from 'node:tty';
-import { pino, type Logger } from 'pino';
+import { createLogger, type LevelName, type Logger } from '../util/logger.js';
 import { OPEN_FLAGS, RotatingAppender, makeDir, refusedAt, unwritable } from '../util/appender.js';
 import type { LogConfig } from '../config/config.js';
 import { errorMessage, errorReason } from '../util/errors.js';
@@ -194,11 +194,8 @@ function stderrIsTerminal(): boolean {
   }
 }
 
-const baseOptions = {
-  // pino.stdTimeFunctions.isoTime's text, without a Date (isoTime says why).
-  timestamp: () => `,"time":"${isoTime(Date.now())}"`,
-  formatters: { level: (label: string) => ({ level: label }) },
-};
+// pino.stdTimeFunctions.isoTime's text, without a Date (isoTime says why).
+const recordTime = (): string => `,"time":"${isoTime(Date.now())}"`;
 
 // One JSON log record as a line for a person at a terminal: local time, level,
 // message, then the other fields as key=value; pid, hostname and name are left out.
@@ -236,12 +233,11 @@ function stderrWriter(terminal: boolean): (record: string) => void {
 
 // A logger writing synchronously to stderr: lines for a person on a terminal, JSON
 // otherwise (under LIM stderr is /dev/null; a redirect keeps the machine format).
-function stderrLogger(level: string, name = 'lavarank', terminal = stderrIsTerminal()): Logger {
-  if (terminal) return pino({ ...baseOptions, level, name }, { write: (s: string) => writeStderr(formatLogLine(s)) });
-  return pino({ ...baseOptions, level, name }, pino.destination({ fd: 2, sync: true }));
+function stderrLogger(level: LevelName, name = 'lavarank', terminal = stderrIsTerminal()): Logger {
+  return createLogger({ level, name, time: recordTime, write: stderrWriter(terminal) });
 }
 
-// Opens the first usable log location and returns a pino logger writing there; every
+// Opens the first usable log location and returns a logger writing there; every
 // question about the locations asked in libuv's pool (chooseLogTarget), for the daemon's start.
 export async function setupLoggingAsync(
   config: LogConfig,
@@ -293,7 +289,7 @@ export function setupLoggingBeside(
       dropped++;
     }
   };
-  const log = pino({ ...baseOptions, level, name: options.name ?? 'lavarank' }, { write });
+  const log = createLogger({ level, name: options.name ?? 'lavarank', time: recordTime, write });
   const released = holdExit();
   // The first location to return is used; one returning after the fallback was taken is closed.
   const take = (setup: LogSetup): void => {
@@ -452,7 +448,7 @@ function loggingTo(choice: LogChoice, opened: { fd: number; stats: Stats } | und
         else log?.warn({ dropped: event.dropped }, `log file ${path} writable again; ${event.dropped} lines were lost`);
       },
     });
-    log = pino({ ...baseOptions, level, name: options.name ?? 'lavarank' }, { write: (s: string) => appender.append(s) });
+    log = createLogger({ level, name: options.name ?? 'lavarank', time: recordTime, write: (s: string) => appender.append(s) });
     const fatalRecord = (message: string, err: unknown): string => {
       const record = {
         level: 'fatal',

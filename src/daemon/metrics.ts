@@ -8,7 +8,7 @@
 import { closeSync } from 'node:fs';
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Logger } from 'pino';
+import type { Logger } from '../util/logger.js';
 import type { CollectorName } from '../collectors/types.js';
 import { replaceFileAsync, tempFilePid } from '../util/atomic-file.js';
 import { existingDirectoryProblems, existingDirectoryProblemsAsync, holdDirectoryAsync } from '../util/trust.js';

@@ -2,7 +2,7 @@
 // its own: one that throws leaves its part out, is named in sample.failures, and
 // never stops the others. Synchronous, since every reader is; the daemon still races
 // it against a deadline.
-import type { Logger } from 'pino';
+import type { Logger } from '../util/logger.js';
 import { monotonicMs, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { createCollectors } from '../collectors/index.js';

@@ -2,7 +2,7 @@
 // stdout), the exit a stop cannot wait for (a second signal, the stop's deadline), and
 // a crash. Each ends what runs in process groups of its own: the child elims, the host
 // inventory and a GPU query.
-import type { Logger } from 'pino';
+import type { Logger } from '../util/logger.js';
 import { errorMessage } from '../util/errors.js';
 import { exitNow, exitWhenReturned } from '../util/exit.js';
 import type { ChildElims } from './children.js';

@@ -12,7 +12,7 @@ import { statSync, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from 'pino';
+import type { Logger } from '../util/logger.js';
 import type { Sample } from '../collectors/types.js';
 import type { Config } from '../config/config.js';
 import { ModelError, errorMessage, errorReason } from '../util/errors.js';

@@ -1,0 +1,121 @@
+// A JSON-lines logger that writes the records pino writes with lavarank's options (the
+// level's label, an ISO time, pid, hostname, name, the fields, msg), for the part of
+// pino's interface lavarank uses. pino loads worker_threads, assert, sonic-boom,
+// thread-stream and a dozen modules more at require time, for transports and
+// destinations the daemon never uses: 2.6-3.2 MB of a resident set whose target is
+// 50 MB (docs/collectors.md, issue 16's fourteenth pass).
+import { hostname } from 'node:os';
+
+// The levels, most verbose first, with pino's numbers; silent logs nothing.
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Number.POSITIVE_INFINITY } as const;
+
+// A level's name, as log.level takes it.
+export type LevelName = keyof typeof LEVELS;
+
+// One level's method: fields and a message, or a message alone.
+export interface LogFn {
+  (fields: object, msg?: string): void;
+  (msg: string): void;
+}
+
+// What lavarank's code logs through; pino's own Logger has these too, so a test may pass one.
+export interface Logger {
+  readonly level: string;
+  isLevelEnabled(level: string): boolean;
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  fatal: LogFn;
+}
+
+// How a logger is made: its level, name, and where each record (one line, with its "\n") goes.
+export interface LoggerOptions {
+  level: LevelName;
+  name: string;
+  write: (record: string) => void;
+  time: () => string; // the time's text, as in ,"time":"..."; a parameter so tests pass a fixed one
+}
+
+// An Error's fields as pino's err serializer gives them: type, message, stack and its own others.
+function errorFields(err: Error): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: err.constructor.name, message: err.message, stack: err.stack };
+  for (const key of Object.keys(err)) if (!(key in out)) out[key] = (err as unknown as Record<string, unknown>)[key];
+  return out;
+}
+
+// A value as pino writes it, undefined where pino leaves the field out.
+function valueText(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+    case 'bigint': // as safe-stable-stringify, pino's fallback, writes it
+      return String(value);
+    case 'string':
+      return JSON.stringify(value);
+    default:
+      try {
+        return JSON.stringify(value);
+      } catch {
+        // A cycle or a BigInt, which pino writes through safe-stable-stringify; a log line
+        // must never throw, and no record of lavarank's holds one.
+        return JSON.stringify(String(value));
+      }
+  }
+}
+
+// One record as a line, fields in their own order after the logger's, as pino orders them.
+function record(head: string, fields: object | undefined, msg: string | undefined): string {
+  let line = head;
+  if (fields !== undefined) {
+    for (const key of Object.keys(fields)) {
+      let value = (fields as Record<string, unknown>)[key];
+      if (value === undefined) continue;
+      if (key === 'err' && value instanceof Error) value = errorFields(value);
+      const text = valueText(value);
+      if (text !== undefined) line += `,${JSON.stringify(key)}:${text}`;
+    }
+  }
+  if (msg !== undefined) line += `,"msg":${JSON.stringify(msg)}`;
+  return `${line}}\n`;
+}
+
+// A logger writing one JSON line a record to options.write.
+export function createLogger(options: LoggerOptions): Logger {
+  const threshold = Object.hasOwn(LEVELS, options.level) ? LEVELS[options.level] : undefined;
+  if (threshold === undefined) throw new TypeError(`log level must be one of ${Object.keys(LEVELS).join(', ')}, received ${JSON.stringify(options.level)}`);
+  const bindings = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"name":${JSON.stringify(options.name)}`;
+  const method = (label: Exclude<LevelName, 'silent'>): LogFn => {
+    if (LEVELS[label] < threshold) return () => undefined;
+    const head = `{"level":"${label}"`;
+    return (first: object | string, msg?: string): void => {
+      let fields: object | undefined;
+      if (typeof first === 'string') msg = first;
+      else if (first instanceof Error) {
+        fields = { err: first };
+        msg ??= first.message;
+      } else {
+        fields = first;
+        const err = (first as { err?: unknown; msg?: unknown }).err;
+        if (msg === undefined && (first as { msg?: unknown }).msg === undefined && err instanceof Object) msg = (err as { message?: string }).message;
+      }
+      options.write(record(head + options.time() + bindings, fields, msg));
+    };
+  };
+  return {
+    level: options.level,
+    isLevelEnabled: (level) => Object.hasOwn(LEVELS, level) && LEVELS[level as LevelName] >= threshold,
+    trace: method('trace'),
+    debug: method('debug'),
+    info: method('info'),
+    warn: method('warn'),
+    error: method('error'),
+    fatal: method('fatal'),
+  };
+}
