@@ -86,6 +86,15 @@ describe('the running elim', () => {
     });
   }
 
+  // pino requires worker_threads, assert, sonic-boom and thread-stream at load, for
+  // transports the elim never uses: about 3 MB of RSS (src/util/logger.ts logs instead).
+  for (const entry of ['src/cli.ts', 'src/commands/run.ts']) {
+    it(`never imports pino from ${entry}, directly or through another file`, () => {
+      const { packages } = importGraph(join(repoRoot, entry));
+      assert.equal(packages.has('pino'), false, `pino is imported: ${packages.get('pino')?.join(' -> ')}`);
+    });
+  }
+
   it('reaches the model code (so the check above looks at what the daemon runs)', () => {
     const { files } = importGraph(join(repoRoot, 'src', 'commands', 'run.ts'));
     for (const f of ['src/daemon/run.ts', 'src/model/rankers.ts', 'src/model/model.ts', 'src/model/network.ts', 'src/model/features.ts']) {
