@@ -6,7 +6,7 @@
 // by hand (or by an older guide) may start lavarank with ELIMARGS alone, and
 // under LIM stdout is a pipe.
 import { realpathSync } from 'node:fs';
-import { isatty } from 'node:tty';
+import { isTerminal } from './util/terminal.js';
 import { fileURLToPath } from 'node:url';
 import { EXIT_USAGE, failureStatus, printError, print, type SubcommandMain } from './util/cliio.js';
 import { exitWhenReturned } from './util/exit.js';
@@ -87,7 +87,7 @@ export function startedByLim(env: NodeJS.ProcessEnv): boolean {
 
 // Parses the command line and runs the chosen subcommand; resolves to the exit status.
 export async function main(argv: string[]): Promise<number> {
-  const choice = chooseCommand(argv, isatty(1), startedByLim(process.env));
+  const choice = chooseCommand(argv, isTerminal(1), startedByLim(process.env));
   if (choice.kind === 'version' || choice.kind === 'help') {
     // Inside the try every command has: a stdout that cannot be written (a full disk)
     // printed Node's stack trace here.
@@ -158,8 +158,8 @@ if (invokedDirectly()) {
   keepInspectorClosed();
   const argv = process.argv.slice(2);
   const worker = isSupervisedWorker();
-  const choice = chooseCommand(argv, isatty(1), startedByLim(process.env));
   if (!worker && runsInWorker(choice)) endAs(await superviseCommand(argv, `lavarank ${choice.name}`, printError, undefined, heldLimitMs(choice)));
+  const choice = chooseCommand(argv, isTerminal(1), startedByLim(process.env));
   const code = await main(argv);
   if (worker) tellExitStatus(code);
   // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive,

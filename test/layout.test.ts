@@ -95,6 +95,17 @@ describe('the running elim', () => {
     });
   }
 
+  // node:tty requires node:net at load; util/terminal.ts loads it only for a stdout or
+  // stderr that may be a terminal, never under LIM (a pipe and /dev/null).
+  for (const entry of ['src/cli.ts', 'src/commands/run.ts']) {
+    it(`never imports node:tty from ${entry}, directly or through another file`, () => {
+      const { files } = importGraph(join(repoRoot, entry));
+      for (const [file, chain] of files) {
+        assert.ok(!staticImports(readFileSync(file, 'utf8')).some((s) => s === 'node:tty' || s === 'tty'), `node:tty is imported: ${chain.join(' -> ')}`);
+      }
+    });
+  }
+
   it('reaches the model code (so the check above looks at what the daemon runs)', () => {
     const { files } = importGraph(join(repoRoot, 'src', 'commands', 'run.ts'));
     for (const f of ['src/daemon/run.ts', 'src/model/rankers.ts', 'src/model/model.ts', 'src/model/network.ts', 'src/model/features.ts']) {

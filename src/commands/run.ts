@@ -1,5 +1,5 @@
 // `lavarank run`: the command line of the elim; the daemon itself is src/daemon/run.ts.
-import { isatty } from 'node:tty';
+import { isTerminal } from '../util/terminal.js';
 import { runDaemon } from '../daemon/run.js';
 import { limPid, RUN_OPTIONS } from '../lsf/wrapper.js';
 import { isUsageError, print, printError } from '../util/cliio.js';
@@ -33,14 +33,14 @@ export async function main(argv: string[], clock: Clock = systemClock): Promise<
     // On a terminal, the usage error as every command gives it. Under LIM stderr is
     // closed, so an ELIMARGS mistake would end the elim with no trace anywhere: the
     // daemon logs it where its log would go, and exits 2.
-    if (isatty(1) || !isUsageError(err)) throw err;
+    if (isTerminal(1) || !isUsageError(err)) throw err;
     return runDaemon({ commandLineProblem: `${errorMessage(err)} (${JSON.stringify(argv)}); under LIM these come from ELIMARGS in lsf.cluster.<cluster>, whose quotes make one argument of what they enclose` }, printError, clock);
   }
   if (args.help === true) {
     // Started by the installed wrapper with stdout a pipe is LIM's doing (ELIMARGS):
     // the usage would reach LIM as a report, and the elim would be restarted every
     // 90 s, so it is refused there like any other bad option. By hand, it prints.
-    if (!isatty(1) && limPid(process.env) !== undefined) {
+    if (!isTerminal(1) && limPid(process.env) !== undefined) {
       return runDaemon({ commandLineProblem: `--help asks for this usage, which under LIM would be read as a report (${JSON.stringify(argv)}); remove it from ELIMARGS in lsf.cluster.<cluster>` }, printError, clock);
     }
     print(USAGE);

@@ -8,7 +8,7 @@ import { closeSync, fstat, open, writeSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { isatty } from 'node:tty';
+import { isTerminal } from '../util/terminal.js';
 import { createLogger, type LevelName, type Logger } from '../util/logger.js';
 import { OPEN_FLAGS, RotatingAppender, makeDir, refusedAt, unwritable } from '../util/appender.js';
 import type { LogConfig } from '../config/config.js';
@@ -187,11 +187,7 @@ const openAsync = promisify(open);
 const fstatAsync = promisify(fstat);
 
 function stderrIsTerminal(): boolean {
-  try {
-    return isatty(2);
-  } catch {
-    return false; // fd 2 closed
-  }
+  return isTerminal(2); // false where fd 2 is closed
 }
 
 // pino.stdTimeFunctions.isoTime's text, without a Date (isoTime says why).

@@ -3,7 +3,7 @@
 // stdout and when LIM itself is gone.
 import { getPriority, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { isatty } from 'node:tty';
+import { isTerminal } from '../util/terminal.js';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../util/logger.js';
 import { RotatingAppender } from '../util/appender.js';
@@ -174,7 +174,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // (a server that answers nothing) ends the process at the start-up deadline.
   const { env, confRefusal, logdirFrom, source } = await readEnvironment(args.config, process.env, starting);
   starting.environment(env, logdirFrom);
-  const interactive = isatty(1);
+  const interactive = isTerminal(1);
   const host = hostname();
   // LIM leaves the elim in the directory LIM runs in (/tmp under OpenLava 4.0). A
   // relative name resolved there by a child elim (`python3 -m module`, a relative
