@@ -5,7 +5,8 @@
 // one report per poll, every 5 s, so reports it has not read are a backlog of
 // stale values: on a pipe they are taken back before the next one is written.
 import { closeSync, constants, fstatSync, openSync, readvSync, writeSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import { isValidResourceName, isValidTextValue, MAX_TEXT_BYTES, type ResourceValue } from '../lsf/elim-parse.js';
 import { errorCode } from '../util/errors.js';
 
@@ -218,6 +219,13 @@ function pause(ms: number): void {
 // child_process gives), a net.Socket wrapper switches the descriptor to
 // non-blocking; the socket is never used otherwise, and its buffer cannot be
 // taken back, so a full socket drops reports.
+// fd made non-blocking by a net.Socket that holds it (see fdSink). node:net is required
+// here, not imported: loaded, it stays resident (0.2-0.4 MB), and LIM gives a pipe.
+function nonBlockingSocket(fd: number): Socket {
+  const { Socket: NetSocket } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
+  return new NetSocket({ fd, readable: false, writable: true }).unref();
+}
+
 export function fdSink(fd = 1): ReportSink {
   let target = fd;
   let pipe: string | undefined;
@@ -229,7 +237,7 @@ export function fdSink(fd = 1): ReportSink {
     if (st.isFIFO()) {
       pipe = `/proc/self/fd/${fd}`;
       target = openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK);
-    } else if (st.isSocket()) keepAlive.push(new Socket({ fd, readable: false, writable: true }).unref());
+    } else if (st.isSocket()) keepAlive.push(nonBlockingSocket(fd));
   } catch (err) {
     const code = errorCode(err);
     // EBADF: stdout closed; ENXIO: a FIFO with no reader. Either way nobody reads us.
@@ -239,7 +247,7 @@ export function fdSink(fd = 1): ReportSink {
     // drops reports instead of blocking the write, and with it SIGTERM, for good.
     pipe = undefined;
     target = fd;
-    keepAlive.push(new Socket({ fd, readable: false, writable: true }).unref());
+    keepAlive.push(nonBlockingSocket(fd));
   }
   // Whether the reader read the last report is told by the pipe's atime, which a read of
   // something moves (pipe_read's file_accessed): moved since it was looked at with the
