@@ -56,6 +56,19 @@ describe('createLogger', () => {
     assert.match(lines.ours[0]!, /"err":\{"type":"RangeError","message":"too far","stack":"RangeError: too far\\n.*"code":"EFAR"\},"msg":"too far"\}\n$/);
   });
 
+  it('writes a record holding a cycle or a BigInt without throwing, as a line of JSON', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', name: 'lavarank', time: () => TIME, write: (s) => void lines.push(s) });
+    const cycle: Record<string, unknown> = { a: 1 };
+    cycle['self'] = cycle;
+    log.info({ cycle, big: 12n, inside: { big: 3n } }, 'odd fields');
+    assert.equal(lines.length, 1);
+    const rec = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.equal(rec['big'], 12);
+    assert.equal(rec['msg'], 'odd fields');
+    assert.equal(typeof rec['cycle'], 'string');
+  });
+
   it('answers isLevelEnabled as pino does, silent included', () => {
     for (const level of [...LABELS, 'silent'] as const) {
       const { ours, theirs } = pair(level);
