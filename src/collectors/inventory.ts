@@ -131,6 +131,36 @@ export interface LocalInventoryOptions {
   procRoot?: string;
   sysRoot?: string;
   osRelease?: readonly string[];
+  gpusWhy?: string; // why there is no GPU part, for errors.gpus; default: gpu.enabled is false
+}
+
+// NVIDIA's PCI vendor id, and the PCI base class of display controllers (VGA 0x0300, 3D
+// 0x0302, which data-centre boards without a display output report, other 0x0380).
+const NVIDIA_VENDOR = 0x10de;
+const DISPLAY_CLASS = 0x03;
+
+// Whether a PCI device's sysfs vendor and class files ("0x10de", "0x030200") name an
+// NVIDIA display controller: what nvidia-smi lists. Undefined for text that is not such a file.
+export function isNvidiaDisplay(vendor: string, pciClass: string): boolean | undefined {
+  if (!/^0x[0-9a-f]{4}$/i.test(vendor.trim()) || !/^0x[0-9a-f]{6}$/i.test(pciClass.trim())) return undefined;
+  return Number(vendor.trim()) === NVIDIA_VENDOR && Number(pciClass.trim()) >> 16 === DISPLAY_CLASS;
+}
+
+// Whether any device on the PCI bus (sysRoot/bus/pci/devices) is an NVIDIA display
+// controller; undefined where the bus cannot be read, or a device's files are not what
+// the kernel writes, so that the caller does not conclude there is none. Read in libuv's pool.
+export async function nvidiaOnPciBus(sysRoot = '/sys'): Promise<boolean | undefined> {
+  const dir = join(sysRoot, 'bus', 'pci', 'devices');
+  try {
+    for (const device of await readdir(dir)) {
+      const [vendor, pciClass] = await Promise.all([readFile(join(dir, device, 'vendor'), 'latin1'), readFile(join(dir, device, 'class'), 'latin1')]);
+      const nvidia = isNvidiaDisplay(vendor, pciClass);
+      if (nvidia !== false) return nvidia;
+    }
+    return false;
+  } catch {
+    return undefined; // no sysfs, or a device that went away: not known
+  }
 }
 
 const OS_RELEASE = ['/etc/os-release', '/usr/lib/os-release'] as const;
@@ -221,7 +251,7 @@ export async function collectLocalInventory(options: LocalInventoryOptions = {})
   const started = performance.now();
   const procRoot = options.procRoot ?? '/proc';
   const sysRoot = options.sysRoot ?? '/sys';
-  const errors: Record<string, string> = { gpus: 'not gathered (gpu.enabled is false)' };
+  const errors: Record<string, string> = { gpus: options.gpusWhy ?? 'not gathered (gpu.enabled is false)' };
   const proc = (path: string) => readFile(join(procRoot, path), 'latin1');
   async function part<T>(name: string, get: () => Promise<T>): Promise<T | null> {
     try {

@@ -28,7 +28,7 @@ import { fdSink } from './report.js';
 import { Stopper, stopOnSignals } from './stopper.js';
 import { collectorsFromConfig, createSampler, type CollectorStats, type Sampler } from './sampler.js';
 import type { CollectorName, Sample } from '../collectors/types.js';
-import { collectLocalInventory } from '../collectors/inventory.js';
+import { collectLocalInventory, nvidiaOnPciBus } from '../collectors/inventory.js';
 import { VERSION } from '../util/version.js';
 import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 
@@ -427,11 +427,28 @@ export function startChildrenOnceRead(textNames: TextNames | undefined, stopper:
 // Where the elim's host inventory comes from: with gpu.enabled false, /proc, /sys and
 // os-release read in process (collectLocalInventory), so that an elim that runs no GPU
 // query starts no program at all and never loads node:child_process (util/exec.ts);
-// else `lavarank inventory` (hostInventory), whose systeminformation finds the GPUs
-// through lspci, and the elim loads child_process for nvidia-smi anyway.
-export function inventorySource(config: Pick<Config, 'gpu' | 'proc_root' | 'sys_root'>): (gpus: boolean, signal: AbortSignal) => Promise<unknown> {
-  if (config.gpu.enabled !== false) return hostInventory;
-  return () => collectLocalInventory({ procRoot: config.proc_root, sysRoot: config.sys_root });
+// likewise with auto (the default) on a host whose PCI bus holds no NVIDIA display
+// controller, as most compute nodes' does not; else `lavarank inventory` (hostInventory),
+// whose systeminformation finds the GPUs through lspci, and the elim loads child_process
+// for nvidia-smi anyway. inventory: the out-of-process one (a parameter for tests).
+export function inventorySource(
+  config: Pick<Config, 'gpu' | 'proc_root' | 'sys_root'>,
+  inventory: (gpus: boolean, signal: AbortSignal) => Promise<unknown> = hostInventory,
+): (gpus: boolean, signal: AbortSignal) => Promise<unknown> {
+  const local = (gpusWhy?: string): Promise<unknown> => collectLocalInventory({ procRoot: config.proc_root, sysRoot: config.sys_root, ...(gpusWhy === undefined ? {} : { gpusWhy }) });
+  if (config.gpu.enabled === false) return () => local();
+  if (config.gpu.enabled === true) return inventory;
+  return async (gpus, signal) => {
+    const release = holdExit(); // a sysfs read that never returns would hold the stopped elim's exit
+    let nvidia: boolean | undefined;
+    try {
+      nvidia = await nvidiaOnPciBus(config.sys_root);
+    } finally {
+      release();
+    }
+    if (nvidia === false) return local(`not gathered: no NVIDIA display controller in ${join(config.sys_root, 'bus/pci/devices')} (gpu.enabled is auto)`);
+    return inventory(gpus, signal);
+  };
 }
 
 // The host inventory from `lavarank inventory`, run out of process (see src/commands/inventory.ts);

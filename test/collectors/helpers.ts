@@ -198,3 +198,16 @@ export function scannedLoadavg(text: string): { load1: number; running: number }
   const into = numberSlots(2);
   return scanLoadavg(text, into) ? { load1: into[LOAD1]!, running: into[RUNNING]! } : undefined;
 }
+
+// A sysfs root whose PCI bus holds the given devices, as [vendor, class] file texts.
+export function pciBus(devices: Array<[string, string]>): string {
+  const root = mkdtempSync(join(tmpdir(), 'lavarank-pci-'));
+  mkdirSync(join(root, 'bus', 'pci', 'devices'), { recursive: true });
+  devices.forEach(([vendor, pciClass], i) => {
+    const dir = join(root, 'bus', 'pci', 'devices', `0000:0${i}:00.0`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'vendor'), vendor);
+    writeFileSync(join(dir, 'class'), pciClass);
+  });
+  return root;
+}

@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collectInventory, collectLocalInventory, parseCpuInfo, parseOsRelease } from '../../src/collectors/inventory.js';
 import { parseMeminfo } from '../../src/collectors/memory.js';
+import { pciBus } from './helpers.js';
+import { collectInventory, collectLocalInventory, isNvidiaDisplay, nvidiaOnPciBus, parseCpuInfo, parseOsRelease } from '../../src/collectors/inventory.js';
 
 // Just enough of systeminformation for the inventory; `hang` names parts that never answer.
 function fakeSi(options: { fail?: string; hang?: string } = {}) {
@@ -190,5 +191,27 @@ test('collectLocalInventory reads /proc/meminfo as the memory collector does: no
     assert.deepEqual(inv.memory, { totalBytes: 24683748 * 1024, swapTotalBytes: 0 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('isNvidiaDisplay: NVIDIA VGA and 3D controllers only, and nothing for text that is not a sysfs id', () => {
+  assert.equal(isNvidiaDisplay('0x10de\n', '0x030200\n'), true); // an A100/H100: 3D controller
+  assert.equal(isNvidiaDisplay('0x10de', '0x030000'), true);
+  assert.equal(isNvidiaDisplay('0x10de', '0x040300'), false); // the board's HDMI audio function
+  assert.equal(isNvidiaDisplay('0x1a03', '0x030000'), false); // a BMC's ASPEED VGA
+  assert.equal(isNvidiaDisplay('0x8086', '0x020000'), false);
+  assert.equal(isNvidiaDisplay('nvidia', '0x030000'), undefined);
+  assert.equal(isNvidiaDisplay('0x10de', '3'), undefined);
+});
+
+test('nvidiaOnPciBus: false for a bus without one, true with one, unknown where the bus cannot be read', async () => {
+  const roots = [pciBus([['0x8086', '0x060000'], ['0x1a03', '0x030000'], ['0x10de', '0x040300']]), pciBus([['0x8086', '0x060000'], ['0x10de', '0x030200']]), pciBus([['0x8086', 'bridge']])];
+  try {
+    assert.equal(await nvidiaOnPciBus(roots[0]), false);
+    assert.equal(await nvidiaOnPciBus(roots[1]), true);
+    assert.equal(await nvidiaOnPciBus(roots[2]), undefined);
+    assert.equal(await nvidiaOnPciBus(join(roots[0]!, 'missing')), undefined);
+  } finally {
+    for (const r of roots) rmSync(r, { recursive: true, force: true });
   }
 });

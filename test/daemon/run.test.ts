@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { pciBus } from '../collectors/helpers.js';
 import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -476,7 +477,28 @@ describe('inventorySource (where the host inventory comes from)', () => {
     const inv = (await local(false, new AbortController().signal)) as { cpu: { cores: number } | null; gpus: unknown };
     assert.equal(inv.cpu?.cores, cpus().length);
     assert.equal(inv.gpus, null);
-    for (const enabled of ['auto', true] as const) assert.equal(inventorySource({ gpu: { enabled } as never, proc_root: '/proc', sys_root: '/sys' }), hostInventory);
+    assert.equal(inventorySource({ gpu: { enabled: true } as never, proc_root: '/proc', sys_root: '/sys' }), hostInventory);
+  });
+
+  it('with gpu.enabled auto, reads the host in process where no NVIDIA display controller is on the PCI bus, and asks `lavarank inventory` where one is', async () => {
+    const none = pciBus([['0x8086', '0x060000'], ['0x1a03', '0x030000']]);
+    const nvidia = pciBus([['0x10de', '0x030200']]);
+    try {
+      const asked: boolean[] = [];
+      const outOfProcess = async (gpus: boolean): Promise<unknown> => (asked.push(gpus), { from: 'lavarank inventory' });
+      const local = (await inventorySource({ gpu: { enabled: 'auto' } as never, proc_root: '/proc', sys_root: none }, outOfProcess)(true, new AbortController().signal)) as { cpu: { cores: number } | null; gpus: unknown; errors: Record<string, string> };
+      assert.deepEqual(asked, []);
+      assert.equal(local.cpu?.cores, cpus().length);
+      assert.equal(local.gpus, null);
+      assert.equal(local.errors['gpus'], `not gathered: no NVIDIA display controller in ${join(none, 'bus/pci/devices')} (gpu.enabled is auto)`);
+      assert.deepEqual(await inventorySource({ gpu: { enabled: 'auto' } as never, proc_root: '/proc', sys_root: nvidia }, outOfProcess)(true, new AbortController().signal), { from: 'lavarank inventory' });
+      // A bus that cannot be read says nothing: the GPUs are looked for as before.
+      assert.deepEqual(await inventorySource({ gpu: { enabled: 'auto' } as never, proc_root: '/proc', sys_root: join(none, 'missing') }, outOfProcess)(true, new AbortController().signal), { from: 'lavarank inventory' });
+      assert.deepEqual(asked, [true, true]);
+    } finally {
+      rmSync(none, { recursive: true, force: true });
+      rmSync(nvidia, { recursive: true, force: true });
+    }
   });
 });
 
