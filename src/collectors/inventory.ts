@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type * as Si from 'systeminformation';
 import { errorMessage } from '../util/errors.js';
 import { parseMeminfo } from './memory.js';
+import { monotonicMs } from '../util/clock.js';
 
 type SiModule = typeof Si;
 
@@ -53,7 +54,7 @@ export async function collectInventory(options: InventoryOptions = {}): Promise<
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new TypeError(`inventory timeoutMs must be a positive number, received ${String(timeoutMs)}`);
   }
-  const started = performance.now();
+  const started = monotonicMs();
   const errors: Record<string, string> = {};
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
@@ -76,7 +77,7 @@ export async function collectInventory(options: InventoryOptions = {}): Promise<
   try {
     if (options.gpus === false) errors['gpus'] = 'not gathered (gpu.enabled is false)';
     const si = await part('systeminformation', options.load ?? loadSysteminformation);
-    if (si === null) return { cpu: null, memory: null, disks: null, gpus: null, os: null, errors, durationMs: performance.now() - started };
+    if (si === null) return { cpu: null, memory: null, disks: null, gpus: null, os: null, errors, durationMs: monotonicMs() - started };
     const [cpu, memory, disks, gpus, os] = await Promise.all([
       part('cpu', async () => {
         const c = await si.cpu();
@@ -119,7 +120,7 @@ export async function collectInventory(options: InventoryOptions = {}): Promise<
         return { platform: o.platform, distro: o.distro, release: o.release, kernel: o.kernel, arch: o.arch, hostname: o.hostname };
       }),
     ]);
-    return { cpu, memory, disks, gpus, os, errors, durationMs: performance.now() - started };
+    return { cpu, memory, disks, gpus, os, errors, durationMs: monotonicMs() - started };
   } finally {
     clearTimeout(timer);
   }
@@ -248,7 +249,7 @@ async function localDisks(sysRoot: string): Promise<NonNullable<Inventory['disks
 // search, which knows boards no nvidia-smi lists, is still run (hostInventory). Every
 // read goes through libuv's pool: none can hold the elim's thread.
 export async function collectLocalInventory(options: LocalInventoryOptions = {}): Promise<Inventory> {
-  const started = performance.now();
+  const started = monotonicMs();
   const procRoot = options.procRoot ?? '/proc';
   const sysRoot = options.sysRoot ?? '/sys';
   const errors: Record<string, string> = { gpus: options.gpusWhy ?? 'not gathered (gpu.enabled is false)' };
@@ -283,5 +284,5 @@ export async function collectLocalInventory(options: LocalInventoryOptions = {})
       return { platform: process.platform as string, ...release, kernel: kernel.trim(), arch: process.arch as string, hostname: hostname.trim() };
     }),
   ]);
-  return { cpu, memory, disks, gpus: null, os, errors, durationMs: performance.now() - started };
+  return { cpu, memory, disks, gpus: null, os, errors, durationMs: monotonicMs() - started };
 }

@@ -14,7 +14,7 @@ import { OPEN_FLAGS, RotatingAppender, makeDir, refusedAt, unwritable } from '..
 import type { LogConfig } from '../config/config.js';
 import { errorMessage, errorReason } from '../util/errors.js';
 import { isDirectoryAsync } from '../util/paths.js';
-import { isoTime } from '../util/clock.js';
+import { isoTime, monotonicMs } from '../util/clock.js';
 import { escapedControls } from '../util/shown.js';
 import { holdExit } from '../util/exit.js';
 import { directoryProblems, directoryProblemsAsync, holdDirectoryAsync } from '../util/trust.js';
@@ -347,7 +347,7 @@ export function setupLoggingBeside(
   // records kept, went to the next one for a log.file 40 directories deep (checked in 120
   // ms; 10 crashes of 10, 2026-12-07), and a CI run's to /var/log/lavarank.
   const settle = async (timeoutMs: number): Promise<void> => {
-    const began = performance.now();
+    const began = monotonicMs();
     let timer: NodeJS.Timeout | undefined;
     const until = async (ms: number, ...events: Array<Promise<unknown>>): Promise<void> => {
       await Promise.race([...events, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
@@ -361,14 +361,14 @@ export function setupLoggingBeside(
         takeFallback();
         return chosen === undefined ? ready : undefined;
       });
-      await until(Math.max(0, timeoutMs - (performance.now() - began)), ready, fellBack);
+      await until(Math.max(0, timeoutMs - (monotonicMs() - began)), ready, fellBack);
     }
     if (chosen === undefined) {
       const where = checking === undefined ? '' : ` of ${checking.path ?? 'stderr'} (${checking.why})`;
       log.error({ lines: pending.length }, `${pending.length} log records are lost: the check${where} had not returned, and no other log location could be opened, within the ${timeoutMs} ms the exit gives them; written to stderr`);
       for (const record of pending.splice(0)) stderrWriter(stderrIsTerminal())(record);
     }
-    await chosen?.close(Math.max(0, timeoutMs - (performance.now() - began)));
+    await chosen?.close(Math.max(0, timeoutMs - (monotonicMs() - began)));
   };
   // With the error's stack, as the log file's own fatal line (loggingTo's fatalRecord).
   const fatalRecord = (message: string, err: unknown): void => log.fatal({ err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, message);

@@ -18,6 +18,7 @@ import { holdExit } from '../util/exit.js';
 import { reachOffLoop } from '../util/paths.js';
 import type { Tick, TickState } from './elim.js';
 import type { CollectorStats } from './sampler.js';
+import { monotonicMs } from '../util/clock.js';
 
 // Counts kept across ticks, since the daemon started.
 export interface MetricsCounters {
@@ -219,7 +220,7 @@ export class MetricsWriter {
   }
 
   private now(): number {
-    return this.options.now?.() ?? performance.now();
+    return this.options.now?.() ?? monotonicMs();
   }
 
   // replaceFileAsync in the file's directory held open once it passed (holdDirectoryAsync:

@@ -13,6 +13,7 @@ import { errorCode, errorReason } from './errors.js';
 import { holdExit } from './exit.js';
 import { reachOffLoop } from './paths.js';
 import { holdDirectory, holdDirectoryAsync, nextDirectoryToMake, nextDirectoryToMakeAsync, type HeldDirectory } from './trust.js';
+import { monotonicMs } from './clock.js';
 
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
@@ -238,7 +239,7 @@ export class RotatingAppender {
   constructor(private readonly options: AppenderOptions) {
     this.maxQueueBytes = options.maxQueueBytes ?? 1024 * 1024;
     this.retryMs = options.retryMs ?? 10_000;
-    this.now = options.now ?? (() => performance.now());
+    this.now = options.now ?? (() => monotonicMs());
     if (options.opened !== undefined) {
       this.fd = options.opened.fd;
       this.ino = options.opened.stats.ino;

@@ -14,6 +14,7 @@ import { errorCode, errorMessage, errorReason } from './errors.js';
 import { CHILD_NODE_FLAGS } from './node-flags.js';
 import { checkTrustAsync, trustProblems } from './trust.js';
 import type { ResultPromise } from 'execa';
+import { monotonicMs } from './clock.js';
 
 // node:child_process, required at the first program started rather than imported: an
 // elim with gpu.enabled false and no child elims (its host inventory then read in
@@ -462,9 +463,9 @@ export function spawnGroup(file: string, args: readonly string[], options: Group
       }
       if (!reaped) known = withMembers(known, groupMembers(pgid));
       signalOurs(pgid, 'SIGTERM');
-      // performance.now(), not Date.now(): a wall clock stepped back meanwhile (NTP,
+      // monotonicMs(), not Date.now(): a wall clock stepped back meanwhile (NTP,
       // date -s) would put the SIGKILL off by the step.
-      const killAt = performance.now() + endGraceMs;
+      const killAt = monotonicMs() + endGraceMs;
       for (;;) {
         await new Promise((r) => setTimeout(r, POLL_MS));
         // Nothing of the group is left that holds its number.
@@ -472,11 +473,11 @@ export function spawnGroup(file: string, args: readonly string[], options: Group
         // Everyone seen has ended: what is left is zombies, or a process started
         // meanwhile; SIGKILL settles it without waiting out the grace period.
         if (known.length > 0 && !known.some(running)) break;
-        if (performance.now() >= killAt) break;
+        if (monotonicMs() >= killAt) break;
       }
       signalOurs(pgid, 'SIGKILL');
-      const giveUpAt = performance.now() + AFTER_KILL_MS;
-      while (performance.now() < giveUpAt && known.some(running)) await new Promise((r) => setTimeout(r, POLL_MS));
+      const giveUpAt = monotonicMs() + AFTER_KILL_MS;
+      while (monotonicMs() < giveUpAt && known.some(running)) await new Promise((r) => setTimeout(r, POLL_MS));
       await Promise.race([exited, new Promise((r) => setTimeout(r, AFTER_KILL_MS))]);
     })();
     return ending;
