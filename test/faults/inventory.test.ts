@@ -21,9 +21,10 @@ function startWithHangingInventory(dir: string, more: { env?: Record<string, str
   const elim = startElim({
     testInterval: 0.2,
     env: { PATH: `${bin}:${process.env['PATH'] ?? ''}`, FAKE_GPU_PIDFILE: pidFile, ...more.env },
-    // GPUs on, so that the inventory gathers them (with gpu.enabled false it runs no
-    // nvidia-smi), but the GPU query pointed elsewhere: only the inventory's hangs.
-    override: { gpu: { enabled: 'auto', command: '/nonexistent/nvidia-smi' } },
+    // GPUs on, so that the inventory gathers them (with gpu.enabled false, or auto on this
+    // host's PCI bus without an NVIDIA board, it runs no nvidia-smi), but the GPU query
+    // pointed elsewhere: only the inventory's hangs.
+    override: { gpu: { enabled: true, command: '/nonexistent/nvidia-smi' } },
     ...(more.nodeArgs === undefined ? {} : { nodeArgs: more.nodeArgs }),
   });
   return { elim, pidFile };
