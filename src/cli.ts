@@ -158,8 +158,8 @@ if (invokedDirectly()) {
   keepInspectorClosed();
   const argv = process.argv.slice(2);
   const worker = isSupervisedWorker();
-  if (!worker && runsInWorker(choice)) endAs(await superviseCommand(argv, `lavarank ${choice.name}`, printError, undefined, heldLimitMs(choice)));
   const choice = chooseCommand(argv, isTerminal(1), startedByLim(process.env));
+  if (!worker && runsInWorker(choice)) endAs(await superviseCommand(argv, `lavarank ${choice.name}`, printError, undefined, heldLimitMs(choice)));
   const code = await main(argv);
   if (worker) tellExitStatus(code);
   // Exit explicitly: a stray timer or a child's pipe must not keep a stopped elim alive,

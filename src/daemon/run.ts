@@ -204,7 +204,7 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   const byHand = handRunNote(env, !args.noHistory && config.history.enabled);
   if (byHand !== undefined) {
     log.info(byHand);
-    if (isatty(2)) complain(`lavarank: ${byHand}`);
+    if (isTerminal(2)) complain(`lavarank: ${byHand}`);
   }
   onUsr1 = () => log.info('SIGUSR1 ignored: Node would open its inspector, which any local user could use to run code as root');
   onUsr2 = () => log.info('SIGUSR2 ignored: only SIGTERM stops the elim');
