@@ -27,8 +27,9 @@ export interface FeatureSpec {
   readonly transform: Transform;
   readonly cap: number;
   readonly source: string;
-  // Reads the raw value from a sample; undefined when the input is unavailable.
-  readonly read: (sample: Sample) => number | undefined;
+  // Reads the raw value from a sample; undefined when the input is unavailable. view:
+  // viewOf(sample), where the caller has it (rawFeatures computes it once for every read).
+  readonly read: (sample: Sample, view?: SampleView) => number | undefined;
   // An estimate of the raw value from other features that are present, where one
   // is well founded; otherwise the idle value (0) stands in.
   readonly estimate?: { readonly from: string; readonly how: string; readonly fn: (raw: RawLookup) => number | undefined };
@@ -67,17 +68,16 @@ const sum2 = (a: number | undefined, b: number | undefined): number | undefined 
 // booted with psi=1) "some" is taken at its largest for a task that is not pinned:
 // the least busy CPU's share, or the busy share where that is unknown (accountedFor).
 // Without the CPU share the count is taken as read.
-export function runnableShown(s: Sample): number | undefined {
-  const quota = quotaView(s);
-  const host = hostRunnableShown(s);
+export function runnableShown(s: Sample, view: SampleView = viewOf(s)): number | undefined {
+  const quota = view.quota;
+  const host = hostRunnableShown(s, view.job);
   return quota === undefined ? host : withinQuota(quota, host, quota.tasks);
 }
 
-// runnableShown over the CPUs a job may use, before any CPU quota.
-function hostRunnableShown(s: Sample): number | undefined {
+// runnableShown over the CPUs a job may use (job: jobView's), before any CPU quota.
+function hostRunnableShown(s: Sample, job: JobView | undefined): number | undefined {
   const load = s.load;
   if (load === undefined) return undefined;
-  const job = jobView(s);
   if (job === undefined) return accountedFor(s, s.pressure?.cpuSome, s.cpu?.busy, load.runnablePerCpu, load.runnable, load.online, true, s.pressure?.cpuSomeInterval);
   const tasks = Math.max(0, load.runnable - job.elsewhere);
   return accountedFor(s, jobPressure(s, job), job.busy, tasks / job.cpus, tasks, job.cpus, true, undefined);
@@ -92,7 +92,7 @@ function hostRunnableShown(s: Sample): number | undefined {
 // not 4/64. Tasks queued on the other CPUs are not known apart from those on the job's
 // (procfs gives no per-CPU queue without schedstats) and count as the job's where PSI
 // lets them through. Undefined where a job may use every online CPU.
-export function jobView(s: Sample): { cpus: number; busy: number; elsewhere: number } | undefined {
+export function jobView(s: Sample): JobView | undefined {
   const cpu = s.cpu;
   const cpus = cpu?.jobCpus;
   const busy = cpu?.jobBusy;
@@ -110,13 +110,17 @@ export function jobView(s: Sample): { cpus: number; busy: number; elsewhere: num
 // leave the kernel's run queues, so /proc/loadavg does not count them, and /proc/stat
 // is the machine's: a container of `cpus: 2` on a 16-CPU machine running two loops
 // ranked 0 where a new job there gets two thirds of a CPU. Undefined without a quota.
-export function quotaView(s: Sample): { cpus: number; hostCpus: number; hostCores: number | undefined; tasks: number; tasks1: number } | undefined {
+export function quotaView(s: Sample): QuotaView | undefined {
+  return quotaOf(s, jobView(s));
+}
+
+// quotaView with the sample's jobView (job) already known.
+function quotaOf(s: Sample, job: JobView | undefined): QuotaView | undefined {
   const cpu = s.cpu;
   const q = cpu?.quotaCpus;
   const used = cpu?.quotaUsed;
   const throttled = cpu?.quotaThrottled;
   if (cpu === undefined || q === undefined || used === undefined || throttled === undefined) return undefined;
-  const job = jobView(s);
   const hostCpus = job?.cpus ?? s.load?.online ?? cpu.online;
   if (!(q > 0) || !(q < hostCpus) || !(used >= 0 && used < Infinity) || !(throttled >= 0 && throttled < Infinity)) return undefined;
   const tasks = used + throttled;
@@ -125,10 +129,44 @@ export function quotaView(s: Sample): { cpus: number; hostCpus: number; hostCore
   return { cpus: q, hostCpus, hostCores, tasks, tasks1: t1 !== undefined && t1 >= 0 && t1 < Infinity ? t1 : tasks };
 }
 
+// jobView's host as a job sees it where it may use only some of the CPUs.
+export interface JobView {
+  readonly cpus: number;
+  readonly busy: number;
+  readonly elsewhere: number;
+}
+
+// quotaView's host as a job sees it under a CPU quota.
+export interface QuotaView {
+  readonly cpus: number;
+  readonly hostCpus: number;
+  readonly hostCores: number | undefined;
+  readonly tasks: number;
+  readonly tasks1: number;
+}
+
+// A sample's jobView and quotaView, which several reads of one sample need: worked out
+// once for all of them by rawFeatures (called apiece, some 16 calls a report in the
+// interpreter, about 3 % of rawFeatures), and by any read given none.
+export interface SampleView {
+  readonly job: JobView | undefined;
+  readonly quota: QuotaView | undefined;
+}
+
+// Where a job may use every CPU and has no quota: most hosts, without an allocation.
+const UNCONFINED: SampleView = Object.freeze({ job: undefined, quota: undefined });
+
+// The view of a sample that its reads share (SampleView).
+export function viewOf(s: Sample): SampleView {
+  const job = jobView(s);
+  const quota = quotaOf(s, job);
+  return job === undefined && quota === undefined ? UNCONFINED : { job, quota };
+}
+
 // Whether a job sees fewer CPUs than the machine has: only some of them (jobView) or a
 // CPU quota (quotaView). Then the facts machine_cpus and machine_busy are given.
-function seenConfined(s: Sample): boolean {
-  return jobView(s) !== undefined || quotaView(s) !== undefined;
+function seenConfined(view: SampleView): boolean {
+  return view.job !== undefined || view.quota !== undefined;
 }
 
 // Tasks per CPU under a quota: the more contended of the quota's and the host's. A new
@@ -178,7 +216,7 @@ function smtTasksPerCpu(quota: { cpus: number; hostCpus: number; hostCores: numb
 // the job's CPUs weigh, at most their number (exact once they are all busy, the only
 // way tasks that are not pinned wait there; over their own busy time it would fall as
 // they grow busier). Never less than the host's share, and at most 1.
-function jobPressure(s: Sample, job: { cpus: number; busy: number; elsewhere: number }): number | undefined {
+function jobPressure(s: Sample, job: JobView): number | undefined {
   const psi = s.pressure?.cpuSome;
   if (psi === undefined || !(psi > 0)) return psi;
   const seen = psi * (job.busy + job.elsewhere / job.cpus);
@@ -187,9 +225,9 @@ function jobPressure(s: Sample, job: { cpus: number; busy: number; elsewhere: nu
 
 // The busy share the rank reads: of the CPUs a job may use where fewer than the online
 // ones (jobView), else of all of them. The model's cpu_busy and the formula's CPU term.
-export function cpuBusyShown(s: Sample): number | undefined {
-  const busy = jobView(s)?.busy ?? s.cpu?.busy;
-  const quota = quotaView(s);
+export function cpuBusyShown(s: Sample, view: SampleView = viewOf(s)): number | undefined {
+  const busy = view.job?.busy ?? s.cpu?.busy;
+  const quota = view.quota;
   if (quota === undefined) return busy;
   // Under a CPU quota, also the share of the quota used: the more contended.
   const used = Math.min(1, s.cpu!.quotaUsed! / quota.cpus);
@@ -284,17 +322,16 @@ function accountedFor(s: Sample, psi: number | undefined, busy: number | undefin
 // busy CPUs plus the load times PSI cpu "some" (at most the least busy CPU's share),
 // per CPU, its waiting part bounded as a queue's where tasks are pinned beside an idle
 // CPU (accountedFor). A load that CPU time and pressure account for passes.
-export function load1Shown(s: Sample): number | undefined {
-  const quota = quotaView(s);
-  const host = hostLoad1Shown(s);
+export function load1Shown(s: Sample, view: SampleView = viewOf(s)): number | undefined {
+  const quota = view.quota;
+  const host = hostLoad1Shown(s, view.job);
   return quota === undefined ? host : withinQuota(quota, host, quota.tasks1);
 }
 
-// load1Shown over the CPUs a job may use, before any CPU quota.
-function hostLoad1Shown(s: Sample): number | undefined {
+// load1Shown over the CPUs a job may use (job: jobView's), before any CPU quota.
+function hostLoad1Shown(s: Sample, job: JobView | undefined): number | undefined {
   const load = s.load;
   if (load === undefined) return undefined;
-  const job = jobView(s);
   // Tasks that ran between ticks, charged no tick (the cpu collector's untimed1), are
   // missed by the kernel's load average too, which samples the run queues at a tick: a
   // user's program on each CPU of a 2-CPU host that ran 98 % of the time and slept
@@ -437,7 +474,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     transform: 'inverse',
     cap: 1,
     source: '/sys/devices/system/cpu/online (else /proc/stat): online CPUs (those a job may use, where fewer)',
-    read: (s) => quotaView(s)?.cpus ?? jobView(s)?.cpus ?? s.load?.online ?? s.cpu?.online,
+    read: (s, v = viewOf(s)) => v.quota?.cpus ?? v.job?.cpus ?? s.load?.online ?? s.cpu?.online,
     kind: 'host',
   },
   {
@@ -467,7 +504,7 @@ export const FEATURE_NAMES: readonly string[] = FEATURES.map((f) => f.name);
 export interface HostFact {
   name: string;
   source: string;
-  read: (sample: Sample) => number | undefined;
+  read: (sample: Sample, view?: SampleView) => number | undefined; // as FeatureSpec's
 }
 
 // Recorded in history beside the features, so that retraining's backbone sees them,
@@ -478,9 +515,9 @@ export const HOST_FACTS: readonly HostFact[] = [
   {
     name: 'cores',
     source: '/sys/devices/system/cpu/cpuN/topology/core_cpus_list: cores the online CPUs (those a job may use, where fewer) make (fewer than the CPUs on an SMT host)',
-    read: (s) => {
-      const cores = jobView(s) !== undefined ? s.cpu?.jobCores : s.load?.cores;
-      const quota = quotaView(s);
+    read: (s, v = viewOf(s)) => {
+      const cores = v.job !== undefined ? s.cpu?.jobCores : s.load?.cores;
+      const quota = v.quota;
       // Under a CPU quota, the cores matter only where fewer than the quota's CPUs.
       return quota === undefined || cores === undefined || cores < quota.cpus ? cores : undefined;
     },
@@ -491,7 +528,7 @@ export const HOST_FACTS: readonly HostFact[] = [
     // Without PSI the backbone takes its fault and iowait stalls over these (stallCpus in
     // src/model/backbone.ts): over the quota's CPUs, a 128-CPU machine's faults ranked it
     // 0.7 without a quota and 178.7 under `cpus: 1`.
-    read: (s) => quotaView(s)?.hostCpus,
+    read: (s, v = viewOf(s)) => v.quota?.hostCpus,
   },
   {
     name: 'quota_host_busy',
@@ -501,7 +538,7 @@ export const HOST_FACTS: readonly HostFact[] = [
     // a container ranked below the machine without a quota; with the quota's busy share
     // over the machine's CPUs, a container running its quota's worth on an idle 16-CPU
     // machine counted 8 times the waiting a 2-CPU host with that work does.
-    read: (s) => (quotaView(s) === undefined ? undefined : (jobView(s)?.busy ?? s.cpu?.busy)),
+    read: (s, v = viewOf(s)) => (v.quota === undefined ? undefined : (v.job?.busy ?? s.cpu?.busy)),
   },
   {
     name: 'io_devices',
@@ -518,12 +555,12 @@ export const HOST_FACTS: readonly HostFact[] = [
     // time, and the disks are shared by every task whatever its CPUs. Over the job's 2 of
     // 64 CPUs, one task keeping an NFS mount busy beside 62 busy CPUs read rank_io 1.6
     // where every CPU a job's reads 98 (an audit, 2026-12-06).
-    read: (s) => (seenConfined(s) ? s.cpu?.online : undefined),
+    read: (s, v = viewOf(s)) => (seenConfined(v) ? s.cpu?.online : undefined),
   },
   {
     name: 'machine_busy',
     source: 'where machine_cpus is given, their busy share (not idle and not iowait; absent otherwise)',
-    read: (s) => (seenConfined(s) ? s.cpu?.busy : undefined),
+    read: (s, v = viewOf(s)) => (seenConfined(v) ? s.cpu?.busy : undefined),
   },
   {
     name: 'io_queue',
@@ -658,7 +695,7 @@ const NO_MASK: readonly boolean[] = taggedArray(FEATURES.length, () => false);
 // derived features and those with an estimate, by position; each feature's transform
 // as a small number, its cap and, for log1p, ln(1 + cap). Looked up through each spec
 // per report, these were a named load apiece in the interpreter.
-const READS: ReadonlyArray<(sample: Sample) => number | undefined> = [...FEATURES.filter((f) => f.derive === undefined), ...HOST_FACTS].map((f) => f.read);
+const READS: ReadonlyArray<(sample: Sample, view?: SampleView) => number | undefined> = [...FEATURES.filter((f) => f.derive === undefined), ...HOST_FACTS].map((f) => f.read);
 const READ_NAMES: readonly string[] = [...FEATURES.filter((f) => f.derive === undefined), ...HOST_FACTS].map((f) => f.name);
 const READ_COUNT = READS.length;
 const FEATURE_COUNT = FEATURES.length;
@@ -691,10 +728,16 @@ function baseFeatures(sample: Sample): Record<string, number | null> {
   const reads = READS;
   const names = READ_NAMES;
   const count = READ_COUNT;
+  let view: SampleView | undefined;
+  try {
+    view = viewOf(sample);
+  } catch {
+    view = undefined; // a malformed sample: each read that needs the view fails its own way below, as before
+  }
   for (let i = 0; i < count; i++) {
     let raw: number | undefined;
     try {
-      raw = reads[i]!(sample);
+      raw = reads[i]!(sample, view);
     } catch {
       raw = undefined; // a malformed sample from a dataset: a missing part, not a crash
     }

@@ -12,6 +12,8 @@ import {
   featureIndex,
   featuresFromNamed,
   ioDevices,
+  jobView,
+  quotaView,
   rawFeatures,
   scaleValue,
   toFeatures,
@@ -786,6 +788,19 @@ describe('the daemon\'s path to the features', () => {
 
   it('gives random samples, damaged ones included, the features the reference gives', () => {
     fc.assert(fc.property(anySample, (sample) => assertSame(sample)), { numRuns: 2000 });
+  });
+
+  // rawFeatures works out a sample's jobView and quotaView once for all its reads; the
+  // reference's reads are each given none and work them out alone.
+  it('reads a host confined both ways, a job\'s CPUs and a quota, as each read alone does', () => {
+    for (const [jobCpus, jobBusy, quotaCpus] of [[8, 0.75, 3], [8, 0.25, 7.5], [2, 1, 1], [40, 0.5, 0.5]] as const) {
+      const s = fullSample({ ncpu: 64, busy: 0.6, runnablePerCpu: 0.9 });
+      s.cpu = { ...s.cpu!, minBusy: 0.2, jobCpus, jobBusy, jobCores: jobCpus / 2, quotaCpus, quotaUsed: quotaCpus * 0.8, quotaThrottled: 0.4, quotaTasks1: quotaCpus * 1.1 };
+      s.load = { ...s.load!, cores: 32 };
+      assert.notEqual(jobView(s), undefined, `jobCpus ${jobCpus}`);
+      assert.equal(quotaView(s)?.hostCpus, jobCpus, `jobCpus ${jobCpus}: the quota taken on the job's CPUs`);
+      assertSame(s);
+    }
   });
 
   // The derived features from every kind of CPU count and runnable count a history line

@@ -115,7 +115,7 @@ function part<K extends string>(keys: readonly K[]): fc.Arbitrary<Record<K, numb
 // Samples with any subsystem present or absent and any values in the fields the features read.
 export const anySample: fc.Arbitrary<Sample> = fc
   .record({
-    cpu: part(['busy', 'iowait', 'steal', 'online', 'user', 'system', 'minBusy', 'jobCpus', 'jobBusy', 'jobCores', 'jobElsewhere1']),
+    cpu: part(['busy', 'iowait', 'steal', 'online', 'user', 'system', 'minBusy', 'jobCpus', 'jobBusy', 'jobCores', 'jobElsewhere1', 'quotaCpus', 'quotaUsed', 'quotaThrottled', 'quotaTasks1']),
     load: part(['runnablePerCpu', 'load1PerCpu', 'online', 'load1', 'runnable']),
     memory: part(['usedFraction', 'swapInPerSec', 'swapOutPerSec', 'majorFaultsPerSec', 'totalBytes']),
     disk: part(['busyMax', 'busyMean']),
