@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { CollectorError, errorReason } from '../util/errors.js';
 import { scanLines } from '../util/scan-lines.js';
 import { kernelFile, openKernelFile, readKernelTextIfPresent, unlessMissing, type KernelFile } from './procfs.js';
-import { badFile, badLine, toNumber, tokens } from './text.js';
+import { badFile, badLine, ratePerSec, toNumber, tokens } from './text.js';
 
 // The cgroup of a process in each hierarchy: v1's by controller, v2's unified one.
 export interface CgroupPaths {
@@ -559,7 +559,24 @@ interface MemoryFiles {
   limit: number; // bytes
   usage: KernelFile; // v2 memory.current, v1 memory.usage_in_bytes
   stat: KernelFile; // memory.stat
-  inactiveKey: readonly string[]; // v2 inactive_file, v1 total_inactive_file (the cgroup and its descendants, as usage)
+  // The inactive file pages (v2 inactive_file, v1 total_inactive_file: the cgroup and its
+  // descendants, as usage), then the paging counters: STAT_KEYS_V1 or STAT_KEYS_V2.
+  statKeys: readonly string[];
+  paged?: { ms: number; counts: Array<number | undefined> }; // the last report's, for rates
+}
+
+// memory.stat's inactive file pages, then its paging counters in PagingRates' order (major faults, swap-ins, swap-outs),
+// of the cgroup and its descendants: v1 has no swap counts per cgroup (its swap-ins are
+// major faults); v2 has pswpin and pswpout since Linux 6.12 (15ff4d409e1a).
+const STAT_KEYS_V1 = ['total_inactive_file', 'total_pgmajfault'] as const;
+const STAT_KEYS_V2 = ['inactive_file', 'pgmajfault', 'pswpin', 'pswpout'] as const;
+
+// The paging of a memory limit's cgroup, pages a second; a rate is absent where
+// memory.stat has no such counter, at the first report and where a counter went back.
+export interface PagingRates {
+  majorFaultsPerSec?: number;
+  swapInPerSec?: number;
+  swapOutPerSec?: number;
 }
 
 // Every memory limit over lavarank's cgroup and its ancestors (v2 memory.max and
@@ -587,7 +604,7 @@ export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], ke
       limit,
       usage: kernelFile('memory', fileIn(dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), keepOpen),
       stat: kernelFile('memory', fileIn(dir, 'memory.stat'), keepOpen),
-      inactiveKey: [v2 ? 'inactive_file' : 'total_inactive_file'],
+      statKeys: v2 ? STAT_KEYS_V2 : STAT_KEYS_V1,
     });
   }
   return levels.length === 0 ? undefined : levels;
@@ -595,11 +612,12 @@ export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], ke
 
 // Reads lavarank's cgroup's memory limits and, per report where one is set, the share
 // of the fullest in use, less the inactive file pages reclaim takes first, as
-// MemAvailable leaves them out; only limits below `belowBytes` (MemTotal) count. The
-// limits are found at the first read and again every LIMITS_CHECK_EVERY reads: a host
-// without one reads no cgroup file per report.
+// MemAvailable leaves them out, and that cgroup's paging since the last report at
+// monotonicMs (paging: absent without a rate); only limits below `belowBytes` (MemTotal)
+// count. The limits are found at the first read and again every LIMITS_CHECK_EVERY reads:
+// a host without one reads no cgroup file per report.
 export interface MemoryLimitReader {
-  read(belowBytes?: number): { limitBytes: number; usedFraction: number } | undefined;
+  read(belowBytes?: number, monotonicMs?: number): { limitBytes: number; usedFraction: number; paging?: PagingRates } | undefined;
   close(): void;
 }
 
@@ -617,7 +635,7 @@ export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepO
     levels = undefined;
   };
   return {
-    read(belowBytes = Infinity) {
+    read(belowBytes = Infinity, monotonicMs) {
       if (++since >= LIMITS_CHECK_EVERY) {
         since = 0;
         let found: MemoryFiles[] | undefined;
@@ -634,16 +652,17 @@ export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepO
         }
       }
       if (levels === undefined) return undefined;
-      let fullest: { limitBytes: number; usedFraction: number } | undefined;
+      let fullest: { limitBytes: number; usedFraction: number; paging?: PagingRates } | undefined;
       try {
         for (const files of levels) {
           if (!(files.limit < belowBytes)) continue;
           const usage = toNumber(files.usage.text().trim());
           if (usage === undefined || usage < 0) throw badFile('memory', files.usage.path, 'expected bytes');
-          const [inactive] = parseKeyed(files.stat.text(), files.inactiveKey, files.stat.path, 'memory');
+          const [inactive, ...counts] = parseKeyed(files.stat.text(), files.statKeys, files.stat.path, 'memory');
           const used = Math.max(0, usage - (inactive ?? 0)) / files.limit;
           const usedFraction = used < 1 ? used : 1;
-          if (fullest === undefined || usedFraction > fullest.usedFraction) fullest = { limitBytes: files.limit, usedFraction };
+          const paging = monotonicMs === undefined ? undefined : pagingSince(files, counts, monotonicMs);
+          if (fullest === undefined || usedFraction > fullest.usedFraction) fullest = paging === undefined ? { limitBytes: files.limit, usedFraction } : { limitBytes: files.limit, usedFraction, paging };
         }
       } catch (err) {
         close(); // this reading fails; the next ones have no limit until the next look finds it again
@@ -657,4 +676,26 @@ export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepO
       places.close();
     },
   };
+}
+
+// A level's paging rates since its last report's counts, which it then keeps; undefined
+// where none can be had (the first report, or no counter in its memory.stat).
+function pagingSince(files: MemoryFiles, counts: Array<number | undefined>, ms: number): PagingRates | undefined {
+  const last = files.paged;
+  files.paged = { ms, counts };
+  if (last === undefined) return undefined;
+  const seconds = (ms - last.ms) / 1000;
+  const rates: PagingRates = {};
+  const rate = (at: number): number | undefined => {
+    const now = counts[at];
+    const before = last.counts[at];
+    return now === undefined || before === undefined ? undefined : ratePerSec(now, before, seconds);
+  };
+  const faults = rate(0);
+  const swapIn = rate(1);
+  const swapOut = rate(2);
+  if (faults !== undefined) rates.majorFaultsPerSec = faults;
+  if (swapIn !== undefined) rates.swapInPerSec = swapIn;
+  if (swapOut !== undefined) rates.swapOutPerSec = swapOut;
+  return faults === undefined && swapIn === undefined && swapOut === undefined ? undefined : rates;
 }

@@ -268,10 +268,17 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
         if (swapOut !== undefined) reading.swapOutPerSec = swapOut;
         if (faults !== undefined) reading.majorFaultsPerSec = faults;
       }
-      const inCgroup = limit.read(reading.totalBytes);
+      const inCgroup = limit.read(reading.totalBytes, monotonicMs);
       if (inCgroup !== undefined) {
         reading.cgroupLimitBytes = inCgroup.limitBytes;
         reading.cgroupUsedFraction = inCgroup.usedFraction;
+        // A job there pages within that limit: /proc/vmstat counts every cgroup's paging on
+        // the machine (a neighbour container's swapping read as this one's), so the cgroup's
+        // own counts stand in for it, and a rate it has no counter for (v1's swap) is left out.
+        const paging = inCgroup.paging;
+        reading.majorFaultsPerSec = paging?.majorFaultsPerSec;
+        reading.swapInPerSec = paging?.swapInPerSec;
+        reading.swapOutPerSec = paging?.swapOutPerSec;
       }
       return reading;
     },

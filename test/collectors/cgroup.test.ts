@@ -488,3 +488,39 @@ test('a quota file kept open whose cgroup the kernel removes (ENODEV) is found a
   assert.equal(q.read(10_000), undefined);
   q.close();
 });
+
+test('the memory limit reader gives the paging of the fullest limit\'s cgroup and its descendants, v1\'s major faults and v2\'s swap counts too', (t) => {
+  const root = tempDir(t);
+  const v1Stat = (faults: number): string => `rss 536870912\npgmajfault 7\ntotal_inactive_file 0\ntotal_pgmajfault ${faults}\n`;
+  writeTree(root, {
+    'proc/self/cgroup': hybridCgroup,
+    'proc/self/mountinfo': hybridMounts,
+    'sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+    'sys/fs/cgroup/memory/lrq/memory.limit_in_bytes': '1073741824\n',
+    'sys/fs/cgroup/memory/lrq/memory.usage_in_bytes': '536870912\n',
+    'sys/fs/cgroup/memory/lrq/memory.stat': v1Stat(100),
+  });
+  const v1 = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.deepEqual(v1.read(Infinity, 0), { limitBytes: 1073741824, usedFraction: 0.5 }); // no rate at the first report
+  writeTree(root, { 'sys/fs/cgroup/memory/lrq/memory.stat': v1Stat(5100) });
+  assert.deepEqual(v1.read(Infinity, 10_000), { limitBytes: 1073741824, usedFraction: 0.5, paging: { majorFaultsPerSec: 500 } });
+  writeTree(root, { 'sys/fs/cgroup/memory/lrq/memory.stat': v1Stat(10) }); // the cgroup made again: no rate
+  assert.deepEqual(v1.read(Infinity, 20_000), { limitBytes: 1073741824, usedFraction: 0.5 });
+  v1.close();
+
+  const gib = 2 ** 30;
+  const v2Stat = (faults: number, swapIn: number, swapOut: number): string =>
+    `anon ${gib}\ninactive_file 0\npgfault 99999\npgmajfault ${faults}\npswpin ${swapIn}\npswpout ${swapOut}\n`;
+  writeTree(root, {
+    'proc/self/cgroup': '0::/\n',
+    'proc/self/mountinfo': v2Mountinfo,
+    'sys/fs/cgroup/memory.max': `${2 * gib}\n`,
+    'sys/fs/cgroup/memory.current': `${gib}\n`,
+    'sys/fs/cgroup/memory.stat': v2Stat(10, 20, 30),
+  });
+  const v2 = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  v2.read(Infinity, 0);
+  writeTree(root, { 'sys/fs/cgroup/memory.stat': v2Stat(1010, 2020, 30) });
+  assert.deepEqual(v2.read(Infinity, 5_000), { limitBytes: 2 * gib, usedFraction: 0.5, paging: { majorFaultsPerSec: 200, swapInPerSec: 400, swapOutPerSec: 0 } });
+  v2.close();
+});

@@ -174,3 +174,30 @@ test('a garbled line the collector reads, after good ticks, is a CollectorError 
   writeFileSync(vmstat, fixtureText('proc-idle', 't1/proc/vmstat').replace(/^pgmajfault \d+/m, 'pgmajfault 12x'));
   assert.throws(() => c.collect(3000), (err: unknown) => err instanceof CollectorError && new RegExp(`${vmstat} line \\d+: expected "name value": "pgmajfault 12x"`).test(err.message));
 });
+
+test('in a cgroup with a memory limit the paging rates are the cgroup\'s, not the machine\'s, whose swapping may be another cgroup\'s', (t) => {
+  // The real cluster's hosts ol1-ol3 (2026-12-07, lim79): one kernel, each host's LIM, elim
+  // and jobs in a v1 memory cgroup of 1 GiB; ol2's swapping read as ol1's and ol3's own.
+  const root = tempDir(t);
+  const stat = (faults: number): string => `total_inactive_file 0\ntotal_pgmajfault ${faults}\n`;
+  writeTree(root, {
+    'proc/meminfo': meminfo({ MemTotal: 16 * 1024 * 1024, MemAvailable: 12 * 1024 * 1024 }),
+    'proc/vmstat': 'pswpin 1000\npswpout 2000\npgmajfault 3000\n',
+    'proc/self/cgroup': fixtureText('cgroup', 'v1-hybrid', 'cgroup'),
+    'proc/self/mountinfo': fixtureText('cgroup', 'v1-hybrid', 'mountinfo'),
+    'sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+    'sys/fs/cgroup/memory/lrq/memory.limit_in_bytes': '1073741824\n',
+    'sys/fs/cgroup/memory/lrq/memory.usage_in_bytes': '134217728\n',
+    'sys/fs/cgroup/memory/lrq/memory.stat': stat(50),
+  });
+  const c = createMemoryCollector({ procRoot: `${root}/proc`, sysRoot: `${root}/sys` });
+  c.collect(0);
+  // Another cgroup swaps 2 500 pages a second in and out; this one faults 1 page a second.
+  writeTree(root, { 'proc/vmstat': 'pswpin 26000\npswpout 27000\npgmajfault 28000\n', 'sys/fs/cgroup/memory/lrq/memory.stat': stat(60) });
+  const r = c.collect(10_000);
+  assert.equal(r.cgroupUsedFraction, 0.125);
+  assert.equal(r.majorFaultsPerSec, 1);
+  assert.equal(r.swapInPerSec, undefined); // v1 counts no swapping per cgroup
+  assert.equal(r.swapOutPerSec, undefined);
+  c.close?.();
+});
