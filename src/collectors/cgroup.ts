@@ -565,9 +565,10 @@ interface MemoryFiles {
   paged?: { ms: number; counts: Array<number | undefined> }; // the last report's, for rates
 }
 
-// memory.stat's inactive file pages, then its paging counters in PagingRates' order (major faults, swap-ins, swap-outs),
-// of the cgroup and its descendants: v1 has no swap counts per cgroup (its swap-ins are
-// major faults); v2 has pswpin and pswpout since Linux 6.12 (15ff4d409e1a).
+// memory.stat's inactive file pages, then its paging counters in PagingRates' order
+// (major faults, swap-ins, swap-outs), of the cgroup and its descendants: v1 has no swap
+// counts per cgroup (its swap-ins are major faults); v2 has pswpin and pswpout since
+// Linux 6.12 (15ff4d409e1a).
 const STAT_KEYS_V1 = ['total_inactive_file', 'total_pgmajfault'] as const;
 const STAT_KEYS_V2 = ['inactive_file', 'pgmajfault', 'pswpin', 'pswpout'] as const;
 
