@@ -410,7 +410,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     unit: 'per-second',
     transform: 'log1p',
     cap: 10_000,
-    source: '/proc/vmstat: pswpin + pswpout, pages per second',
+    source: '/proc/vmstat: pswpin + pswpout, pages per second (under a cgroup memory limit the cgroup\'s own on v2, none on v1)',
     read: (s) => sum2(s.memory?.swapInPerSec, s.memory?.swapOutPerSec),
   },
   {
@@ -418,7 +418,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     unit: 'per-second',
     transform: 'log1p',
     cap: 10_000,
-    source: '/proc/vmstat: pgmajfault per second (pages read back from disk or swap)',
+    source: '/proc/vmstat: pgmajfault per second, pages read back from disk or swap (under a cgroup memory limit the cgroup\'s own)',
     read: (s) => s.memory?.majorFaultsPerSec,
   },
   {
