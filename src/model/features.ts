@@ -349,8 +349,11 @@ function hostLoad1Shown(s: Sample, job: JobView | undefined): number | undefined
   const perCpu = Math.max(0, load1 - elsewhere) / job.cpus;
   // Busy CPUs outside the job's may hold queues of their own (a user's threads pinned
   // there), which PSI, weighted by every busy CPU, shows below minBusy: bounded as a
-  // queue's, as pinned waiting is, else 300 threads on one isolated CPU ranked 1000.
-  return accountedFor(s, jobPressure(s, job), job.busy, perCpu, perCpu, 1, job.elsewhere > 0 || elsewhere > 0, undefined);
+  // queue's, as pinned waiting is, else 300 threads on one isolated CPU ranked 1000. Also
+  // with those CPUs idle: any number of tasks may queue on a CPU busy for a tick, so a
+  // bound switched on by that tick lowered the rank as they got busy (1000 read 661.9,
+  // props79), and a tick there is nearly always (the daemon, LIM, kernel threads).
+  return accountedFor(s, jobPressure(s, job), job.busy, perCpu, perCpu, 1, true, undefined);
 }
 
 // The share of memory in use that the rank reads: the machine's, or where lavarank's

@@ -151,14 +151,18 @@ describe('the default model on synthetic hosts', () => {
 
   // The cpu collector's shares of this host left busy × online and jobBusy × jobCpus 7e-15
   // apart with CPU 63 idle, which read as a task elsewhere turned on the 1-minute load's
-  // queue bound that busy CPUs outside the job's call for: 72.1 (props78, 2026-12-07).
+  // queue bound that busy CPUs outside the job's then called for: 72.1, 170.2 without the
+  // noise (props78, 2026-12-07). The bound now holds with those CPUs idle too (props79).
   it('ranks a host whose CPUs outside the job\'s ran nothing as such, whatever the rounding of its shares (cpu.job_cpus 0-62 of 64)', () => {
     const jobCpus = Array.from({ length: 63 }, (_, k) => k);
     const perCpu = Array.from({ length: 64 }, (_, k) => ({ busy: k < 63 ? 0.05 + 0.0731 * 9 + (k % 3) * 0.01 : 0 }));
     const s = hosts.sample({ cpus: 64, runnable: 252, load1: 378, psiCpu: 0.5 }, { perCpu, jobCpus });
     assert.equal(s.cpu?.jobElsewhere1, 0);
     const rank = ranker.rank(s).rank;
-    assert.ok(rank > 150, `rank ${rank}`);
+    const exact = structuredClone(s);
+    exact.cpu!.busy = (exact.cpu!.jobBusy! * 63) / 64;
+    assert.equal(rank, ranker.rank(exact).rank);
+    assert.ok(rank > 50, `rank ${rank}`);
   });
 
   // But for one step, documented as the price of the rule against pinned work

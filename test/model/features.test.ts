@@ -479,7 +479,7 @@ describe('toFeatures', () => {
     assert.deepEqual([g['cpu_busy'], g['runnable_per_cpu'], g['load1_per_cpu']], [0, 0, 0]);
   });
 
-  it('bounds the job\'s counts with the busy share of the job\'s CPUs, the runnable count\'s waiting part as a queue\'s and the load\'s not', () => {
+  it('bounds the job\'s counts with the busy share of the job\'s CPUs and their waiting parts as a queue\'s, the 1-minute load\'s also with the other CPUs idle', () => {
     // 4 hogs on the 2 job CPUs of a 64-CPU host whose other CPUs idle; PSI "some" 0.2.
     const s = fullSample({ ncpu: 64, busy: 2 / 64, runnablePerCpu: 4 / 64 });
     s.load = { ...s.load!, load1: 4, load1PerCpu: 4 / 64 };
@@ -490,8 +490,9 @@ describe('toFeatures', () => {
     const f = toFeatures(s).named;
     // runnable: 1 busy + waiting 4 x 0.2 / 2 = 0.4, cut to the queue's 0.2 / 0.8 = 0.25 (a count read at one instant).
     assert.ok(Math.abs(f['runnable_per_cpu']! - 1.25) < 1e-12, `runnable_per_cpu ${f['runnable_per_cpu']}`);
-    // load: 1 busy + 2 x 0.2 = 1.4, not cut as a queue's (no pinned tasks: PSI within minBusy).
-    assert.ok(Math.abs(f['load1_per_cpu']! - 1.4) < 1e-12, `load1_per_cpu ${f['load1_per_cpu']}`);
+    // load: 1 busy + 2 x 0.2 = 1.4 cut to the same 1.25, though PSI is within minBusy and
+    // no CPU elsewhere ran: a tick there would cut it (the rank fell as they got busy).
+    assert.ok(Math.abs(f['load1_per_cpu']! - 1.25) < 1e-12, `load1_per_cpu ${f['load1_per_cpu']}`);
   });
 
   it('bounds the job\'s 1-minute load as a queue\'s where CPUs outside the job\'s are busy: a user\'s threads pinned there cannot move it to the top', () => {
@@ -529,8 +530,9 @@ describe('toFeatures', () => {
   // busy × online and jobBusy × jobCpus differ by their rounding alone: read as tasks
   // elsewhere (7e-15 here, the cpu collector's reading of the synthetic host of 64 CPUs,
   // cpu.job_cpus 0-62 about 72 % busy, CPU 63 idle), it turned on the queue bound of the
-  // 1-minute load that busy CPUs elsewhere call for, 3.718 a CPU read 1.718 and the rank
-  // 170.2 read 72.1 (props78, 2026-12-07; 43 of 260 such hosts there had the noise).
+  // 1-minute load that busy CPUs elsewhere then called for, 3.718 a CPU read 1.718 and the
+  // rank 170.2 read 72.1 (props78, 2026-12-07; 43 of 260 such hosts there had the noise).
+  // The load is now bounded so with those CPUs idle too (props79), and reads 1.718 either way.
   it('takes no tasks elsewhere from the rounding of the shares where every CPU outside the job\'s ran nothing', () => {
     const s = fullSample({ ncpu: 64, busy: 0.70678125, runnablePerCpu: 252 / 64 });
     s.cpu = { ...s.cpu!, iowait: 0, steal: 0, minBusy: 0.708, jobCpus: 63, jobBusy: 0.718 };
@@ -538,11 +540,8 @@ describe('toFeatures', () => {
     s.pressure = { ...s.pressure!, cpuSome: 0.5, cpuSomeInterval: 0 };
     assert.ok(0.70678125 * 64 - 0.718 * 63 > 0, 'the products differ by their rounding');
     assert.equal(tasksElsewhere(0.70678125, 64, 0.718, 63), 0);
-    // No queue bound: the load less what PSI says did not wait, 0.718 + 6 × 0.5 a CPU.
-    assert.equal(toFeatures(s).named['load1_per_cpu'], 3.718);
-    const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json'));
-    const rank = ranker.rank(s).rank;
-    assert.ok(rank > 150, `rank ${rank}`);
+    // The queue bound: 0.718 busy + 0.5 / (1 − 0.5) a CPU, not 0.718 + 6 × 0.5.
+    assert.equal(toFeatures(s).named['load1_per_cpu'], 1.718);
     // One tick of CPU 63 over the 10 s is a task elsewhere, as before.
     assert.ok(tasksElsewhere(0.70678125 + 1 / (64 * 1000), 64, 0.718, 63) > 0);
   });
@@ -559,6 +558,64 @@ describe('toFeatures', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  // The 1-minute load's queue bound where a job may use only some CPUs was switched on by
+  // the first busy tick outside them, so their going from idle to busy lowered the rank:
+  // 235 CPUs, the job's 165 49 % busy at a load of 4 a CPU, then 44 CPUs' worth of work on
+  // the other 70 ranked 1000, then 661.9 (props78's explorer, 2026-12-07; props79).
+  it('never ranks a host lower for more work on the CPUs outside the job\'s, from idle or from busy', () => {
+    const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json'));
+    const share = fc.integer({ min: 0, max: 1_000_000 }).map((k) => k / 1_000_000);
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 256 }), share, share, share, share, share, share, fc.boolean(), fc.boolean(), share, share, (n, mAt, b, minAt, psi, p, r, idle, averaged, outAt, stepAt) => {
+        const m = 1 + Math.floor(mAt * (n - 2.000001));
+        const before = (idle ? 0 : outAt) * (n - m);
+        const s = fullSample({ ncpu: n, busy: (b * m + before) / n, runnablePerCpu: (r * 8 * m + before) / n });
+        s.cpu = { ...s.cpu!, iowait: 0, steal: 0, user: s.cpu!.busy, system: 0, minBusy: b * minAt, jobCpus: m, jobBusy: b };
+        if (averaged) s.cpu.jobElsewhere1 = before;
+        const load1 = p * 8 * m + before;
+        s.load = { ...s.load!, load1, load1PerCpu: load1 / n };
+        s.pressure = { ...s.pressure!, cpuSome: psi };
+        // The step: work on the other CPUs, each busy CPU's worth one task more in the counts.
+        const out = stepAt * (n - m - before);
+        const t = structuredClone(s);
+        t.cpu!.busy = (b * m + before + out) / n;
+        t.cpu!.user = t.cpu!.busy;
+        if (averaged) t.cpu!.jobElsewhere1 = before + out;
+        t.load = { ...t.load!, load1: load1 + out, load1PerCpu: (load1 + out) / n, runnable: s.load.runnable + out, runnablePerCpu: (s.load.runnable + out) / n };
+        const ra = ranker.rank(s).rank;
+        const rb = ranker.rank(t).rank;
+        assert.ok(rb >= ra - 1e-9 * Math.max(1, ra), `${m} of ${n} CPUs, ${before} busy elsewhere + ${out}: ${ra} -> ${rb}`);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('ranks higher, not lower, the states props78 found falling as the CPUs outside the job\'s got busy', () => {
+    const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json'));
+    // 235 CPUs, the job's 165 49 % busy, a load of 4 a CPU, the other 70 idle; then 44
+    // CPUs' worth of work there (9 on the job's): 1000 fell to 661.9.
+    const s = fullSample({ ncpu: 235, busy: 0.343365931898992, runnablePerCpu: 157.52424172591418 / 235 });
+    s.cpu = { ...s.cpu!, iowait: 0.0942, steal: 0.2789, minBusy: 0.2912, jobCpus: 165, jobBusy: 0.4890363272500795, jobCores: 82, jobElsewhere1: 0 };
+    s.load = { ...s.load!, load1: 940, load1PerCpu: 4, cores: 156 };
+    s.pressure = { ...s.pressure!, cpuSome: 0.2805 };
+    const t = structuredClone(s);
+    t.cpu = { ...t.cpu!, busy: 0.5933294761868069, jobBusy: 0.578359931105582, jobElsewhere1: 44.00303827147857 };
+    t.load = { ...t.load!, load1: 984.0030382714785, load1PerCpu: 984.0030382714785 / 235, runnable: 201.52727999739275, runnablePerCpu: 201.52727999739275 / 235 };
+    const [a, b] = [ranker.rank(s).rank, ranker.rank(t).rank];
+    assert.ok(b > a, `${a} -> ${b}`);
+    // 16 CPUs under a quota of one, the job's 4 71 % busy, then steal of 10 % on every CPU,
+    // the other 12 with it: 837.9 fell to 430.7.
+    const q = fullSample({ ncpu: 16, busy: 0.1771732071311481, runnablePerCpu: 63.95444963189959 / 16 });
+    q.cpu = { ...q.cpu!, iowait: 0.2999, steal: 0.1771732071311481, jobCpus: 4, jobBusy: 0.7086928285245924, jobElsewhere1: 0, quotaCpus: 1, quotaUsed: 0.000875, quotaThrottled: 1.99916, quotaTasks1: 2.99941, untimed1: 8 };
+    q.load = { ...q.load!, load1: 63.95922125077248, load1PerCpu: 63.95922125077248 / 16 };
+    q.pressure = { ...q.pressure!, cpuSome: 0.6136, cpuSomeInterval: 0.7677 };
+    const r = structuredClone(q);
+    r.cpu = { ...r.cpu!, busy: 0.2768523627466172, steal: 0.2768523627466172, jobBusy: 0.8083719841400614, jobElsewhere1: 1.1961498673856288 };
+    r.load = { ...r.load!, load1: 65.15537111815811, load1PerCpu: 65.15537111815811 / 16, runnable: 65.15059949928522, runnablePerCpu: 65.15059949928522 / 16 };
+    const [c, d] = [ranker.rank(q).rank, ranker.rank(r).rank];
+    assert.ok(d > c, `${c} -> ${d}`);
   });
 
   it('never makes the job\'s counts negative, nor raises them where the host-wide busy share was rounded below the job CPUs\'', () => {
