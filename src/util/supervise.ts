@@ -281,9 +281,9 @@ function threadCount(pid: number): number {
 
 // The file-system calls pid's threads are in, each as "lstat /path", whether it is the
 // same as at a look at least HELD_MS ago, and for how long it has been (looks keeps each
-// thread's last call and since when). A call on a descriptor is the same only at the
-// same file position: a read of a large file on a slow disk, in a read at every look,
-// is making progress, not held.
+// thread's last call and since when). A call on a descriptor is the same only while the
+// thread has moved no byte: a read of a large file on a slow disk, or of a FIFO its
+// writer feeds, in a read at every look, is making progress, not held.
 function fileSystemCalls(pid: number, looks: Map<string, { call: string; since: number }>, now: number): Array<{ call: string; held: boolean; heldMs: number }> {
   let tids: string[];
   try {
@@ -308,7 +308,7 @@ function fileSystemCalls(pid: number, looks: Map<string, { call: string; since: 
 }
 
 // What a thread's system call asks of a file system ("statx /tmp/x", "read /tmp/x"), with,
-// as at, the same and the descriptor's file position, or undefined when it is in none (a
+// as at, the same and the bytes the thread has moved, or undefined when it is in none (a
 // futex, epoll, a pipe's read) or cannot be read.
 function fileSystemCall(pid: number, tid: string): { call: string; at: string } | undefined {
   let line: string;
@@ -323,7 +323,7 @@ function fileSystemCall(pid: number, tid: string): { call: string; at: string } 
     const target = linkOf(`/proc/${pid}/fd/${call.fd}`);
     if (target?.startsWith('/') !== true) return undefined;
     const named = `${call.name} ${target}`;
-    return { call: named, at: `${named} @${filePosition(pid, call.fd) ?? '?'}` };
+    return { call: named, at: `${named} @${bytesMoved(pid, tid) ?? '?'}` };
   }
   const path = stringAt(pid, tid, call.pathAddress!);
   const named =
@@ -333,10 +333,16 @@ function fileSystemCall(pid: number, tid: string): { call: string; at: string } 
   return { call: named, at: named };
 }
 
-// The file position of pid's descriptor fd (fdinfo's pos), or undefined once it cannot be read.
-function filePosition(pid: number, fd: number): string | undefined {
+// The bytes a thread has read and written (its io's rchar and wchar, counted as each call
+// returns), or undefined once they cannot be read. Not the descriptor's file position: a
+// pread moves none (Node's streams read by position), nor does a FIFO's or a pipe's read,
+// so a read that returned a moment ago and a read held since the last look looked alike.
+function bytesMoved(pid: number, tid: string): string | undefined {
   try {
-    return /^pos:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1'))?.[1];
+    const io = readFileSync(`/proc/${pid}/task/${tid}/io`, 'latin1');
+    const read = /^rchar:\s*(\d+)/m.exec(io)?.[1];
+    const written = /^wchar:\s*(\d+)/m.exec(io)?.[1];
+    return read === undefined || written === undefined ? undefined : `${read}/${written}`;
   } catch {
     return undefined;
   }

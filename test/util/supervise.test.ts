@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
 import { parseSyscallLine, superviseCommand } from '../../src/util/supervise.js';
@@ -231,6 +231,50 @@ describe('a supervised command', () => {
         assert.deepEqual(ending, { code: 0 });
       } finally {
         await unmountFuse(server, mount);
+        cleanup();
+      }
+    });
+
+    // A pread moves no file position (Node's streams read by position), so the old rule,
+    // the position, took such a reader of a slow disk for held (hostile26).
+    it('leaves a command reading a slow file system by position (pread) that answers every read, past the limit', { skip: process.getuid?.() !== 0 || !existsSync('/dev/fuse') || PYTHON === undefined ? 'needs root, /dev/fuse and python3' : false }, async () => {
+      const { dir, cleanup } = tempDir();
+      const mount = join(dir, 'mnt');
+      mkdirSync(mount);
+      const server = await fuseHangOver(mount, 'drip');
+      try {
+        const preads = 'import os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\noff = 0\nwhile True:\n    b = os.pread(fd, 4096, off)\n    if not b: break\n    off += len(b)\n';
+        const { ending, lines } = await supervised(PYTHON!, ['-c', preads, join(mount, 'lsb.acct')], 1000);
+        assert.deepEqual(lines, []);
+        assert.deepEqual(ending, { code: 0 });
+      } finally {
+        await unmountFuse(server, mount);
+        cleanup();
+      }
+    });
+
+    // A FIFO's read moves no file position either: `simulate --acct <(ssh host cat …)`
+    // fed slowly was ended at the limit by a synchronous read, not by Node's (hostile26).
+    it('leaves a command reading a FIFO its writer feeds a byte at a time, past the limit', async () => {
+      const { dir, cleanup } = tempDir();
+      const fifo = join(dir, 'acct');
+      mkfifo(fifo);
+      const writer = createWriteStream(fifo);
+      let sent = 0;
+      const feed = setInterval(() => {
+        if (++sent <= 12) writer.write('x');
+        else {
+          clearInterval(feed);
+          writer.end();
+        }
+      }, 200);
+      try {
+        const { ending, lines } = await supervised('cat', [fifo], 1000);
+        assert.deepEqual(lines, []);
+        assert.deepEqual(ending, { code: 0 });
+      } finally {
+        clearInterval(feed);
+        writer.destroy();
         cleanup();
       }
     });
