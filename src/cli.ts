@@ -128,13 +128,18 @@ export function runsInWorker(choice: Choice): choice is Extract<Choice, { kind: 
 // elim's start may take (STARTUP_DEADLINE_MS), thirty times a `check` over NFS.
 export const COMMAND_HELD_LIMIT_MS = 60_000;
 
-// The held-call limit of a supervised command, or undefined for the long runs an
-// administrator starts and leaves, where a call an NFS server's failover holds for minutes
-// should be waited out rather than end hours of work: retrain, and calibrate but its
-// --summary and --finalize, which read one dataset or journal.
-export function heldLimitMs(choice: Extract<Choice, { kind: 'command' }>): number | undefined {
-  if (choice.name === 'retrain') return undefined;
-  if (choice.name === 'calibrate' && !choice.args.some((a) => a === '--summary' || a === '--finalize' || a.startsWith('--summary=') || a.startsWith('--finalize='))) return undefined;
+// How long one file-system call may hold the long runs an administrator starts and
+// leaves (retrain, calibrate's run): an NFS server's failover holds a call for minutes
+// and should be waited out rather than end hours of work, but a call held half an hour
+// is a server that will not answer; under cron, nobody else would end the run, and a
+// held retrain keeps its lock, so that every later one refuses to start.
+export const LONG_RUN_HELD_LIMIT_MS = 30 * 60_000;
+
+// The held-call limit of a supervised command: the long one for retrain, and for
+// calibrate but its --summary and --finalize, which read one dataset or journal.
+export function heldLimitMs(choice: Extract<Choice, { kind: 'command' }>): number {
+  if (choice.name === 'retrain') return LONG_RUN_HELD_LIMIT_MS;
+  if (choice.name === 'calibrate' && !choice.args.some((a) => a === '--summary' || a === '--finalize' || a.startsWith('--summary=') || a.startsWith('--finalize='))) return LONG_RUN_HELD_LIMIT_MS;
   return COMMAND_HELD_LIMIT_MS;
 }
 

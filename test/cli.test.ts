@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'nod
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { chooseCommand, COMMAND_HELD_LIMIT_MS, heldLimitMs, startedByLim } from '../src/cli.js';
+import { chooseCommand, COMMAND_HELD_LIMIT_MS, heldLimitMs, LONG_RUN_HELD_LIMIT_MS, startedByLim } from '../src/cli.js';
 import { VERSION } from '../src/util/version.js';
 import { cliPath, fixture, portsAfterSigusr1, repoRoot, startReadingFifo, tempDir } from './helpers.js';
 
@@ -357,8 +357,13 @@ describe('heldLimitMs', () => {
     }
   });
 
-  it('leaves unlimited the long runs, where an NFS failover should be waited out', () => {
-    assert.equal(limit(['retrain', '--acct', '/x']), undefined);
-    assert.equal(limit(['calibrate', '--out', 'd.jsonl']), undefined);
+  // Unlimited, a user's silent mount on retrain's path held a cron retrain, and its lock,
+  // for good: every later run refused to start (hostile26).
+  it('gives the long runs a limit long enough to wait out an NFS failover', () => {
+    for (const argv of [['retrain', '--acct', '/x'], ['calibrate', '--out', 'd.jsonl']]) {
+      const ms = limit(argv);
+      assert.equal(ms, LONG_RUN_HELD_LIMIT_MS, argv.join(' '));
+      assert.ok(ms !== undefined && ms >= 10 * 60_000 && ms <= 60 * 60_000, `${argv.join(' ')}: ${ms} ms`);
+    }
   });
 });
