@@ -161,15 +161,14 @@ const TRANSIENT_CODES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EINTR']);
 // Wrappers kept referenced so their handles are never collected.
 const keepAlive: Socket[] = [];
 
-// Reads and discards whatever the reader of a pipe has not read yet, through a read
-// end of our own opened on /proc/self/fd/N, and returns how many bytes that was.
-// Every report went in with one atomic write and every read takes all there is, so
-// the pipe only ever holds whole reports, and what is taken is whole reports. The
-// read end is closed again at once: held open, it would hide LIM's death (no EPIPE).
-// This and the write that follows run in one turn of the event loop, so SIGTERM
-// cannot fall between them; a LIM polling at that very instant waits microseconds.
-function takeBackUnread(path: string, scratch: readonly Buffer[]): number {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+// Reads and discards whatever the reader of a pipe has not read yet, through fd, a
+// non-blocking read end of our own opened on /proc/self/fd/N, and returns how many
+// bytes that was. Every report went in with one atomic write and every read takes all
+// there is, so the pipe only ever holds whole reports, and what is taken is whole
+// reports. This and the write that follows run in one turn of the event loop, so
+// SIGTERM cannot fall between them; a LIM polling at that very instant waits
+// microseconds.
+function takeBackUnread(fd: number, scratch: readonly Buffer[]): number {
   let taken = 0;
   // An empty pipe, the usual case, is an EAGAIN error from readSync: without a stack
   // trace, which is never shown, it costs a few microseconds instead of tens.
@@ -189,7 +188,6 @@ function takeBackUnread(path: string, scratch: readonly Buffer[]): number {
     }
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
-    closeSync(fd);
   }
 }
 
@@ -213,7 +211,8 @@ function pause(ms: number): void {
 // /proc/self/fd with O_NONBLOCK: a new open file description, so nothing shared
 // changes, and a write of at most PIPE_BUF bytes to a full pipe fails with EAGAIN
 // having written nothing. Before each write, reports the reader has not read are
-// taken back (takeBackUnread; left out where the pipe's atime says it read), so the pipe holds at most the newest report instead
+// taken back (takeBackUnread; left out where the pipe's atime says it read; its read end
+// kept between reports where reads do not move the atime), so the pipe holds at most the newest report instead
 // of up to 64 KiB of old ones (5000 reports, 14 hours of them at 10 s, which LIM
 // would read one per 5 s once it reads again). On a socket (what Node's
 // child_process gives), a net.Socket wrapper switches the descriptor to
@@ -262,18 +261,39 @@ export function fdSink(fd = 1): ReportSink {
 
   // Takes back what the reader has not read, unless the atime says it read the last
   // report; whether anything was taken back.
+  // The read end is closed again before the write unless the pipe was just found empty
+  // where reads do not move the atime: held open across a write, it would hide a reader
+  // gone (no EPIPE). Held there, it saves an open and a close a report (11 000
+  // instructions of 45 000, loop26), and what it hides shows one report later: the report
+  // written beside it stays unread, so the next take-back finds it, closes the read end
+  // before that write, and the write fails with EPIPE. LIM itself is not hidden: killed,
+  // it is no longer the parent (run.ts, parentCheck), and OpenLava closes the pipe only
+  // to send SIGTERM (lim.rload.c, lim_pclose).
+  let readEnd = -1;
+  const closeReadEnd = (): void => {
+    if (readEnd < 0) return;
+    const fd = readEnd;
+    readEnd = -1;
+    closeSync(fd);
+  };
+
+  // Takes back what the reader has not read, unless the atime says it read the last
+  // report; whether anything was taken back.
   const takeBack = (path: string): boolean => {
     const atime = atimeMoves === false ? Number.NaN : atimeOf(target);
     if (!Number.isNaN(seen) && !Number.isNaN(atime) && atime !== seen) {
       atimeMoves = true;
       seen = atime;
+      closeReadEnd();
       return false;
     }
     let taken: number;
     try {
-      taken = takeBackUnread(path, scratch);
+      if (readEnd < 0) readEnd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      taken = takeBackUnread(readEnd, scratch);
     } catch (err) {
       seen = Number.NaN;
+      closeReadEnd();
       // Out of descriptors or memory for a moment: tried again at the next report.
       // Any other failure is for good (no read end can be opened here): a full pipe
       // then drops reports instead.
@@ -281,6 +301,7 @@ export function fdSink(fd = 1): ReportSink {
       return false;
     }
     if (taken > 0) {
+      closeReadEnd();
       seen = Number.NaN; // our own read moved it
       return true;
     }
@@ -292,6 +313,7 @@ export function fdSink(fd = 1): ReportSink {
     // Empty though the atime did not move: the last report was read without moving it.
     if (atimeMoves === undefined && !Number.isNaN(seen) && !Number.isNaN(atime) && !Number.isNaN(now)) atimeMoves = now !== atime;
     seen = atimeMoves === false ? Number.NaN : now;
+    if (atimeMoves !== false) closeReadEnd();
     return false;
   };
 
@@ -331,7 +353,10 @@ export function fdSink(fd = 1): ReportSink {
     write(line) {
       const replaced = pipe !== undefined && takeBack(pipe);
       const outcome = send(line, replaced);
-      if (outcome !== 'written' && outcome !== 'replaced') seen = Number.NaN;
+      if (outcome !== 'written' && outcome !== 'replaced') {
+        seen = Number.NaN;
+        closeReadEnd();
+      }
       return outcome;
     },
   };

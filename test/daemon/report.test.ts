@@ -279,15 +279,20 @@ describe('fdSink', () => {
 
   // A FIFO with a reader that reads when told, and the sink's opens of a read end counted,
   // each after onOpen, which may throw in the open's place.
-  function watchedFifo(t: TestContext, onOpen: () => void = () => undefined): { reader: number; writer: number; opens: () => number; read: () => string } {
+  function watchedFifo(t: TestContext, onOpen: () => void = () => undefined): { fifo: string; reader: number; writer: number; opens: () => number; read: () => string; closeReader: () => void } {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
     const fifo = join(dir, 'fifo');
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
     const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     const writer = openSync(fifo, constants.O_WRONLY);
+    let readerOpen = true;
+    const closeReader = (): void => {
+      if (readerOpen) closeSync(reader);
+      readerOpen = false;
+    };
     t.after(() => {
-      closeSync(reader);
+      closeReader();
       closeSync(writer);
     });
     let opens = 0;
@@ -305,7 +310,7 @@ describe('fdSink', () => {
       syncBuiltinESMExports();
     });
     const buf = Buffer.alloc(4096);
-    return { reader, writer, opens: () => opens, read: () => buf.toString('latin1', 0, readSync(reader, buf)) };
+    return { fifo, reader, writer, opens: () => opens, read: () => buf.toString('latin1', 0, readSync(reader, buf)), closeReader };
   }
 
   // Past the kernel's coarse clock tick (at most 10 ms), so that a read moves the atime.
@@ -349,7 +354,71 @@ describe('fdSink', () => {
     write('1 rank 3\n');
     write('1 rank 4\n'); // not read: taken back
     assert.equal(read(), '1 rank 4\n');
-    assert.deepEqual(seen, [['written', 2, 1], ['written', 4, 2], ['written', 4, 3], ['replaced', 4, 4]]);
+    // Its read end opened once it knows, and kept until it takes a report back.
+    assert.deepEqual(seen, [['written', 2, 1], ['written', 4, 2], ['written', 4, 2], ['replaced', 4, 2]]);
+  });
+
+  // As the test above: a FIFO whose atime reads leave as it was, the sink's looks answered.
+  function unmovedAtime(t: TestContext): void {
+    const realFstat = fs.fstatSync;
+    t.mock.method(fs, 'fstatSync', (fd: number) => Object.assign(realFstat(fd), { atimeMs: 1 }));
+    syncBuiltinESMExports();
+  }
+
+  // The FIFO's read ends this process holds, the test's own included: by
+  // /proc/self/fdinfo's flags, whose O_ACCMODE is not O_WRONLY.
+  const readEndsOf = (fifo: string): number =>
+    fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        if (fs.readlinkSync(`/proc/self/fd/${fd}`) !== fifo) return false;
+        const flags = /^flags:\s*([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'))?.[1];
+        return flags !== undefined && (Number.parseInt(flags, 8) & 3) !== constants.O_WRONLY;
+      } catch {
+        return false; // the directory's own descriptor, gone once listed
+      }
+    }).length;
+
+  it('where a read does not move the pipe\'s atime, keeps one read end of its own between reports the reader read, and none once it takes one back', (t) => {
+    const { writer, read, fifo } = watchedFifo(t);
+    unmovedAtime(t);
+    const sink = fdSink(writer);
+    const ends: number[] = [];
+    for (let i = 1; i <= 4; i++) {
+      assert.equal(sink.write(`1 rank ${i}\n`), 'written');
+      assert.equal(read(), `1 rank ${i}\n`);
+      ends.push(readEndsOf(fifo) - 1); // less the reader's
+    }
+    assert.equal(sink.write('1 rank 5\n'), 'written');
+    assert.equal(sink.write('1 rank 6\n'), 'replaced');
+    ends.push(readEndsOf(fifo) - 1);
+    // None after the first report (nothing known yet), one from the second on.
+    assert.deepEqual(ends, [0, 1, 1, 1, 0]);
+  });
+
+  it('where a read does not move the pipe\'s atime and the reader closes its end having read the last report, says so at the report after the next: the next one stays unread beside the kept read end', (t) => {
+    const { writer, read, closeReader } = watchedFifo(t);
+    unmovedAtime(t);
+    const sink = fdSink(writer);
+    for (let i = 1; i <= 3; i++) {
+      assert.equal(sink.write(`1 rank ${i}\n`), 'written');
+      assert.equal(read(), `1 rank ${i}\n`);
+    }
+    closeReader();
+    assert.equal(sink.write('1 rank 4\n'), 'written');
+    assert.equal(sink.write('1 rank 5\n'), 'closed');
+  });
+
+  it('where a read does not move the pipe\'s atime and the reader closes its end leaving the last report unread, says so at the next report', (t) => {
+    const { writer, read, closeReader } = watchedFifo(t);
+    unmovedAtime(t);
+    const sink = fdSink(writer);
+    for (let i = 1; i <= 3; i++) {
+      assert.equal(sink.write(`1 rank ${i}\n`), 'written');
+      assert.equal(read(), `1 rank ${i}\n`);
+    }
+    assert.equal(sink.write('1 rank 4\n'), 'written');
+    closeReader();
+    assert.equal(sink.write('1 rank 5\n'), 'closed');
   });
 
   // A reader that reads once right after the sink's next look at the atime, before its
