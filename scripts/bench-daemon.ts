@@ -104,11 +104,13 @@ function childrenOf(pid: number): string[] {
 // a socket pair instead, on which lavarank's report sink skips what it does on a pipe
 // (taking back a report the reader has not read, before each write). The write end
 // is blocking, as LIM's is.
-export function reportPipe(): { readEnd: Socket; writeFd: number; remove: () => void } {
+// noAtime: read through O_NOATIME, so that reads leave the FIFO's atime as LIM's pipe(2)
+// is left on Linux 6.14 and later (the sink then takes back at every report).
+export function reportPipe(options: { noAtime?: boolean } = {}): { readEnd: Socket; writeFd: number; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'lavarank-bench-pipe-'));
   const path = join(dir, 'stdout');
   execFileSync('mkfifo', ['-m', '600', path]);
-  const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK); // does not wait for a writer
+  const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (options.noAtime === true ? constants.O_NOATIME : 0)); // does not wait for a writer
   const writeFd = openSync(path, constants.O_WRONLY); // a reader is there: does not wait either
   return { readEnd: new Socket({ fd: readFd, readable: true, writable: false }), writeFd, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

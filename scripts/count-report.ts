@@ -10,8 +10,11 @@
 // they share the host's noise; --floor counts the reads-only floor the same way.
 //
 //   node dist/scripts/count-report.js [--node host|small|big] [--reports 24] [--warmup 40]
-//        [--interval 3] [--rounds 1] [--floor] [--build DIR]... [--keep DIR]
+//        [--interval 3] [--rounds 1] [--floor] [--pipe fifo|lim] [--build DIR]... [--keep DIR]
 //
+// --pipe: `fifo` (the default, the bench's stdout), read so that reads move its atime;
+// `lim`, read through O_NOATIME, as LIM's pipe(2) is on Linux 6.14 and later, where
+// reads keep no times and the sink takes back at every report.
 // --node: this host's /proc and /sys; or a generated node read kept open as procfs
 // is, its counters advancing every half interval (gen-bignode.ts): `small` (2 CPUs,
 // one disk, one NIC: the same files at every run, quieter than this host's) or `big`
@@ -86,9 +89,9 @@ function lineCount(path: string | undefined): number | undefined {
 }
 
 // Runs the programs together under callgrind and counts each one's window.
-async function countTogether(runs: Counted[], o: { reports: number; warmup: number; intervalSec: number; dumpDir: string }): Promise<CountResult[]> {
+async function countTogether(runs: Counted[], o: { reports: number; warmup: number; intervalSec: number; dumpDir: string; noAtime: boolean }): Promise<CountResult[]> {
   const one = (run: Counted): Promise<CountResult> => {
-    const pipe = reportPipe();
+    const pipe = reportPipe({ noAtime: o.noAtime });
     const out = join(o.dumpDir, `${run.label.replace(/[^A-Za-z0-9_-]+/g, '-')}.%p`);
     const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...run.args], { stdio: ['ignore', pipe.writeFd, 'pipe'], cwd: run.cwd });
     closeSync(pipe.writeFd);
@@ -166,6 +169,7 @@ async function main(): Promise<void> {
       interval: { type: 'string', default: '3' },
       rounds: { type: 'string', default: '1' },
       floor: { type: 'boolean', default: false },
+      pipe: { type: 'string', default: 'fifo' },
       build: { type: 'string', multiple: true },
       keep: { type: 'string' },
     },
@@ -174,6 +178,7 @@ async function main(): Promise<void> {
   const warmup = whole('warmup', values.warmup, 1);
   const intervalSec = whole('interval', values.interval, 1);
   const rounds = whole('rounds', values.rounds, 1);
+  if (values.pipe !== 'fifo' && values.pipe !== 'lim') throw new RangeError(`--pipe: expected fifo or lim, received ${JSON.stringify(values.pipe)}`);
   if (!['host', 'small', 'big'].includes(values.node)) throw new RangeError(`--node: expected host, small or big, received ${JSON.stringify(values.node)}`);
   const here = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
   const builds = (values.build ?? [here]).map((b) => resolve(b));
@@ -206,7 +211,7 @@ async function main(): Promise<void> {
     const per = new Map<string, number[]>();
     try {
       for (let r = 1; r <= rounds; r++) {
-        const results = await countTogether(runs, { reports, warmup, intervalSec, dumpDir });
+        const results = await countTogether(runs, { reports, warmup, intervalSec, dumpDir, noAtime: values.pipe === 'lim' });
         for (const c of results) {
           per.set(c.label, [...(per.get(c.label) ?? []), c.perReport]);
           const logged = c.logLines === undefined ? '' : `, ${c.logLines} log lines in the window`;
@@ -217,7 +222,8 @@ async function main(): Promise<void> {
       stop();
     }
     const where = values.node === 'host' ? 'this host' : `a generated node of ${spec!.cpus} CPUs read kept open`;
-    process.stdout.write(`\ninstructions a report (callgrind Ir, every thread), ${where}, ${reports} reports after ${warmup}, ${intervalSec} s interval, ${rounds} round(s):\n`);
+    const read = values.pipe === 'lim' ? ', stdout read without moving its atime (LIM\'s pipe on Linux 6.14+)' : '';
+    process.stdout.write(`\ninstructions a report (callgrind Ir, every thread), ${where}${read}, ${reports} reports after ${warmup}, ${intervalSec} s interval, ${rounds} round(s):\n`);
     for (const [label, counts] of per) {
       const sorted = [...counts].sort((a, b) => a - b);
       process.stdout.write(`  ${label}: ${sorted.map((c) => Math.round(c)).join(', ')}\n`);

@@ -1,9 +1,35 @@
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { describeSpec, FLAT_TARGET, flatGrowth, measureDaemon, measureElims, sideBySide, type ElimMeasurement, type FlatPoint } from '../../scripts/bench-daemon.js';
+import { closeSync, fstatSync, writeSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { describeSpec, FLAT_TARGET, flatGrowth, measureDaemon, measureElims, reportPipe, sideBySide, type ElimMeasurement, type FlatPoint } from '../../scripts/bench-daemon.js';
 import { HISTORY_HOLD } from '../../src/history/record.js';
 import { cliPath } from '../helpers.js';
+
+// Whether a report read through reportPipe's read end moved the FIFO's atime.
+async function readMovesAtime(options: { noAtime?: boolean }): Promise<boolean> {
+  const pipe = reportPipe(options);
+  try {
+    await delay(30); // past the coarse clock's tick of the FIFO's making, which stamped its times
+    const got = new Promise((done) => pipe.readEnd.once('data', done));
+    const before = fstatSync(pipe.writeFd).atimeMs;
+    writeSync(pipe.writeFd, '1 rank 5\n');
+    await got;
+    return fstatSync(pipe.writeFd).atimeMs !== before;
+  } finally {
+    pipe.readEnd.destroy();
+    closeSync(pipe.writeFd);
+    pipe.remove();
+  }
+}
+
+describe('reportPipe', () => {
+  it('reads so that the FIFO\'s atime moves, and with noAtime as LIM\'s pipe(2) on Linux 6.14+ is read: leaving it', async () => {
+    assert.equal(await readMovesAtime({}), true);
+    assert.equal(await readMovesAtime({ noAtime: true }), false);
+  });
+});
 
 describe('measureDaemon', () => {
   it('runs the built elim as LIM would and measures its CPU per report and RSS', async () => {
