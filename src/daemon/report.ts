@@ -259,11 +259,9 @@ export function fdSink(fd = 1): ReportSink {
   let atimeMoves: boolean | undefined;
   let seen = Number.NaN; // the atime looked at with the pipe empty before the last report went in whole; NaN: none
 
-  // Takes back what the reader has not read, unless the atime says it read the last
-  // report; whether anything was taken back.
-  // The read end is closed again before the write unless the pipe was just found empty
-  // where reads do not move the atime: held open across a write, it would hide a reader
-  // gone (no EPIPE). Held there, it saves an open and a close a report (11 000
+  // The take-back's read end, -1 while none is open. It is closed again before the write
+  // unless the pipe was just found empty where reads do not move the atime: held open
+  // across a write, it would hide a reader gone (no EPIPE). Held there, it saves an open and a close a report (11 000
   // instructions of 45 000, loop26), and what it hides shows one report later: the report
   // written beside it stays unread, so the next take-back finds it, closes the read end
   // before that write, and the write fails with EPIPE. LIM itself is not hidden: killed,
