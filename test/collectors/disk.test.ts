@@ -238,6 +238,18 @@ test('scanDiskstats refuses a weighted time of more than 30 digits, as parseDisk
   assert.equal(scannedDisks(Buffer.from(two.replace(' 1 2 0 0', ` 1 ${'1'.repeat(30)} 0 0`)), layout, false)?.[0]?.weightedMs, Number('1'.repeat(30)));
 });
 
+test('scanDiskstats refuses an io_ticks or a sector count of more than 30 digits, as parseDiskstats refuses its line', () => {
+  const two = `${line('sda', 0, { ticks: 1, read: 3, write: 4 })}\n${line('sda1', 1, {})}\n`;
+  const layout = diskLayout(two, parseDiskstats(two).filter((d) => d.name === 'sda'))!;
+  const long = '1'.repeat(31);
+  for (const [text, sectors] of [[two.replace(' 1 2 0 0', ` ${long} 2 0 0`), false], [two.replace(' 3 ', ` ${long} `), true], [two.replace(' 4 ', ` ${long} `), true]] as const) {
+    assert.throws(() => parseDiskstats(text), CollectorError, text);
+    assert.equal(scannedDisks(Buffer.from(text), layout, sectors), undefined, text);
+    const thirty = text.replace(long, long.slice(1));
+    assert.deepEqual(scannedDisks(Buffer.from(thirty), layout, sectors), parseDiskstats(thirty).slice(0, 1).map((d) => (sectors ? d : { ...d, readSectors: 0, writeSectors: 0 })), thirty);
+  }
+});
+
 test('a disk whose sectors went backwards but not its io_ticks still counts as busy, without its throughput', (t) => {
   const root = tempDir(t);
   sysTree(root, ['sda', 'sdb']);

@@ -81,7 +81,7 @@ describe('gen-bignode', () => {
       const expected = parseDiskstats(later).filter((d) => /^nvme\d+n1$/.test(d.name));
       assert.notDeepEqual(expected, disks, 'the counters moved');
       assert.deepEqual(scannedDisks(Buffer.from(later, 'latin1'), layout), expected);
-      assert.deepEqual(scannedDisks(Buffer.from(later, 'latin1'), layout, false)?.map((d) => d.ioTicksMs), expected.map((d) => d.ioTicksMs));
+      assert.deepEqual(scannedDisks(Buffer.from(later, 'latin1'), layout, false)?.map((d) => [d.ioTicksMs, d.weightedMs]), expected.map((d) => [d.ioTicksMs, d.weightedMs]));
     } finally {
       cleanup();
     }
