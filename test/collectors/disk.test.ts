@@ -461,6 +461,22 @@ test('scanDiskstats gives up on whitespace other than a space, which would split
   }
 });
 
+// A hot path that reads a disk's line as long as it was at the last full reading (a
+// string of it, a search bounded by it) would cut it inside a field once it grew.
+test('scanDiskstats reads a disk line grown longer than at the last full reading as parseDiskstats does, by any number of characters', () => {
+  for (const columns of [14, 20]) {
+    const two = `${line('sda', 0, { ticks: 1 }, columns)}\n${line('sda1', 1, {}, columns)}\n`;
+    const layout = diskLayout(two, parseDiskstats(two).filter((d) => d.name === 'sda'))!;
+    for (let grown = 0; grown <= 80; grown++) {
+      const sda = line('sda', 0, { ticks: 5, weighted: 123_456_789_012 }, columns).replace(' sda 1 ', ` sda ${'1'.repeat(1 + grown)} `);
+      const text = `${sda}\n${line('sda1', 1, {}, columns)}\n`;
+      const parsed = parseDiskstats(text).slice(0, 1);
+      assert.deepEqual(scannedDisks(Buffer.from(text), layout), parsed, `${columns} columns, ${grown} more`);
+      assert.deepEqual(scannedDisks(Buffer.from(text), layout, false)?.map((d) => [d.ioTicksMs, d.weightedMs]), [[5, 123_456_789_012]], `${columns} columns, ${grown} more, io_ticks only`);
+    }
+  }
+});
+
 test('scanDiskstats finds a disk whose line moved, before or after where it was, and past the end of a shorter file', () => {
   const loops = [0, 1, 2, 3, 4].map((n) => line(`loop${n}`, n, {}).replace(/^ *8/, '   7')).join('\n');
   const three = `${loops}\n${line('sda1', 1, {})}\n${line('sda', 0, { ticks: 1 })}\n`;
