@@ -97,20 +97,13 @@ const ENDS_FILE = -1;
 
 const CPU = Buffer.from('cpu', 'latin1');
 // What scanStat leaves to parseStat where the lines up to the last cpuN line hold it:
-// whitespace but spaces and newlines, as tokens() would split the lines elsewhere. Five
-// searches of V8's memchr a report. Until 2026-12-07 (parse26) also the characters by
-// which Number(), which then read idle and iowait, reads a field that parseStat's
-// toNumber refuses ("+5", ".5", "1e3", "0x10"): ten searches more, about 12 000
-// instructions on the generated 128-CPU node; CPU_LINE_TIMES reads digits only.
-const NOT_IN_CPU_LINES: readonly string[] = OTHER_SPACE_CHARS;
-// A cpuN line after its name: user, nice and system skipped (none may be empty: two
-// spaces in a row, which tokens() reads as one), idle and iowait captured as digits
-// (parseStat's toNumber reads them so, up to DECIMAL_DIGITS), iowait ending at a space,
-// the line's end or the text's, and the rest of the line taken up to its newline. What
-// the skipped fields hold is not read: a field that is no count is rejected only where
-// parseStat reads the file (scanStat's "or reject the file"; review75). A time that is
-// not digits ("1e3", "-0", "1.5") is left to parseStat, which reads or rejects it.
-const CPU_LINE_TIMES = /[^ \n]+ [^ \n]+ [^ \n]+ (\d+) (\d+)(?![^ \n])[^\n]*/y;
+// whitespace but spaces and newlines, as tokens() would split the lines elsewhere, and
+// the characters by which Number(), which reads idle and iowait, reads a field that
+// parseStat's toNumber refuses ("+5", ".5", "5.", "1e3", "0x10", "0o7", "0b1"): such a
+// field must still make the collector fail, naming the line, as it did when the hot path
+// read digits. A fraction, which parseStat reads, is left to it too. Fifteen searches of
+// V8's memchr a report, about 18 000 instructions on the generated 128-CPU node.
+const NOT_IN_CPU_LINES: readonly string[] = [...OTHER_SPACE_CHARS, '+', '.', 'e', 'E', 'x', 'X', 'o', 'O', 'b', 'B'];
 const SPACE = 32;
 const NEWLINE = 10;
 
@@ -144,8 +137,8 @@ function timesInto(t: CpuTimes, into: number[]): void {
 // for parseStat to read or reject; `into` and `idle` may then hold some of the times.
 // When it returns true, parseStat would give the same total, known.names as its cpus
 // and `idle` as its cpuIdle, or reject the file: a cpuN line's other times are not
-// read. Idle and iowait must each be 1 to DECIMAL_DIGITS digits, read by Number() as
-// parseStat reads them. Each aggregate field must be digits; with `idle`, the
+// read. Idle and iowait are read by Number(), as parseStat reads them, and must each be
+// at least 0, of at most DECIMAL_DIGITS characters, and their sum finite. Each aggregate field must be digits; with `idle`, the
 // lines up to the last cpuN line must hold none of NOT_IN_CPU_LINES.
 export function scanStat(bytes: Buffer, known: CpuSet, into: number[], idle?: number[]): boolean {
   if (!bytesAt(bytes, CPU, 0) || bytes[3] !== SPACE) return false;
@@ -212,34 +205,53 @@ function cpuLinesOneByOne(text: string, newline: number, known: CpuSet, idle: nu
   // line less (callgrind, --lite-mode: 1.34 M against 1.59 M a call on 128 CPUs, 2.67
   // against 3.16 M on 256).
   let nl = newline;
-  // One loop that calls nothing per line but the searches and, with `idle`, one sticky
-  // expression. With a call per line for the name check, another that read all five
-  // times digit by digit, and a byteIndex that was a function, a line cost 3.5 µs; this
-  // loop 1.9 µs. Until 2026-12-07 (parse26) user, nice and system were skipped by three
-  // searches for the space after each, and idle and iowait were found by two more and
-  // read by Number() of their slices: 6 800 instructions a line against 6 100 for the
-  // expression and its captures (a scratch harness, the generated 128-CPU node's lines).
+  // One loop that calls nothing per line but the searches. With a call per line for the
+  // name check, another that read all five times digit by digit, and a byteIndex that
+  // was a function, a line cost 3.5 µs; this loop 1.9 µs.
   // Indexed loops on the hot paths: an interpreted for-of allocates a result object per step.
-  const times = CPU_LINE_TIMES;
-  const most = DECIMAL_DIGITS;
   for (let i = 0; i < n; i++) {
     const head = heads[i]!;
     if (nl < 0) return REFUSED;
-    const p = nl + 1;
+    let p = nl + 1;
     if (!text.startsWith(head, p)) return REFUSED;
-    if (idle === undefined) {
-      nl = text.indexOf('\n', p + head.length);
-      continue;
-    }
-    times.lastIndex = p + head.length;
-    const m = times.exec(text);
-    if (m === null) return REFUSED;
-    nl = times.lastIndex < text.length ? times.lastIndex : -1; // at the newline, or the text ended the line
-    const idleTime = m[1]!;
-    const iowait = m[2]!;
+    p += head.length;
+    nl = text.indexOf('\n', p);
+    if (idle === undefined) continue;
+    const end = nl < 0 ? text.length : nl;
+    // user, nice and system, each skipped by the space after it: none may be empty (two
+    // spaces in a row, which tokens() reads as one), and the last space must come before
+    // the line's end. What they hold is not read: a field that is no count is rejected only
+    // where parseStat reads the file (scanStat's "or reject the file"; review75). Checking
+    // that each starts with a digit, as until 2026-12-06, cost an element load and six
+    // bytecodes a field (1 600 instructions a line with the loop over the three,
+    // callgrind, --lite-mode).
+    const user = text.indexOf(' ', p);
+    if (user <= p) return REFUSED;
+    const nice = text.indexOf(' ', user + 1);
+    if (nice <= user + 1) return REFUSED;
+    const system = text.indexOf(' ', nice + 1);
+    if (system <= nice + 1 || system >= end) return REFUSED;
+    // idle, then iowait, up to the next space or the line's end, by Number() as parseStat
+    // reads each (toNumber): the same double for every field parseStat takes. Until
+    // 2026-12-07 they were read digit by digit from the bytes, about 400 instructions a
+    // digit in the interpreter against 1 000 a field for a string and its Number()
+    // (callgrind, --lite-mode), 15 digits a line on the generated 128-CPU node. A field
+    // Number() reads and parseStat does not ("1e3", "0x10", "+5") is kept out before
+    // (NOT_IN_CPU_LINES); one Number() does not read (NaN), a negative time or an infinite
+    // sum is left to parseStat, which rejects it, so that idle holds no such value.
+    const idleEnd = text.indexOf(' ', system + 1);
+    if (idleEnd <= system + 1 || idleEnd >= end) return REFUSED;
+    let iowaitEnd = text.indexOf(' ', idleEnd + 1);
+    if (iowaitEnd < 0 || iowaitEnd > end) iowaitEnd = end;
+    if (iowaitEnd <= idleEnd + 1) return REFUSED;
     // Number() reads any number of digits, toNumber at most DECIMAL_DIGITS (review75).
-    if (idleTime.length > most || iowait.length > most) return REFUSED;
-    idle[i] = +idleTime + +iowait;
+    if (idleEnd - system - 1 > DECIMAL_DIGITS || iowaitEnd - idleEnd - 1 > DECIMAL_DIGITS) return REFUSED;
+    const idleTime = +text.slice(system + 1, idleEnd);
+    const iowait = +text.slice(idleEnd + 1, iowaitEnd);
+    if (!(idleTime >= 0 && iowait >= 0)) return REFUSED;
+    const sum = idleTime + iowait;
+    if (sum === Infinity) return REFUSED;
+    idle[i] = sum;
   }
   return nl < 0 ? ENDS_FILE : nl;
 }
