@@ -5,7 +5,7 @@
 // one report per poll, every 5 s, so reports it has not read are a backlog of
 // stale values: on a pipe they are taken back before the next one is written.
 import { closeSync, constants, fstatSync, openSync, readvSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { lazyBuiltin } from '../util/builtin.js';
 import type { Socket } from 'node:net';
 import { isValidResourceName, isValidTextValue, MAX_TEXT_BYTES, type ResourceValue } from '../lsf/elim-parse.js';
 import { errorCode } from '../util/errors.js';
@@ -220,9 +220,9 @@ function pause(ms: number): void {
 // taken back, so a full socket drops reports.
 // fd made non-blocking by a net.Socket that holds it (see fdSink). node:net is required
 // here, not imported: loaded, it stays resident (0.2-0.4 MB), and LIM gives a pipe.
+const net = lazyBuiltin('node:net');
 function nonBlockingSocket(fd: number): Socket {
-  const { Socket: NetSocket } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
-  return new NetSocket({ fd, readable: false, writable: true }).unref();
+  return new (net().Socket)({ fd, readable: false, writable: true }).unref();
 }
 
 export function fdSink(fd = 1): ReportSink {

@@ -5,7 +5,6 @@
 // spawnSelf, which need a process group or session of their own and use
 // node:child_process, loaded at their first call (childProcess).
 import type { ChildProcess as NodeChild } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
@@ -15,6 +14,7 @@ import { CHILD_NODE_FLAGS } from './node-flags.js';
 import { checkTrustAsync, trustProblems } from './trust.js';
 import type { ResultPromise } from 'execa';
 import { monotonicMs } from './clock.js';
+import { lazyBuiltin } from './builtin.js';
 
 // node:child_process, required at the first program started rather than imported: an
 // elim with gpu.enabled false and no child elims (its host inventory then read in
@@ -23,12 +23,8 @@ import { monotonicMs } from './clock.js';
 // it loads stays resident for the process's life: 0.6 MB in a bare node under the elim's
 // flags (43 427 against 44 023 kB with tty, worker_threads and assert loaded as the elim
 // has them, three runs), 0.2-0.5 MB in the elim (docs/collectors.md, "child_process left
-// unloaded"). Synchronous, as spawn is: a built-in is in the binary.
-const requireBuiltin = createRequire(import.meta.url);
-let childProcessModule: typeof import('node:child_process') | undefined;
-function childProcess(): typeof import('node:child_process') {
-  return (childProcessModule ??= requireBuiltin('node:child_process') as typeof import('node:child_process'));
-}
+// unloaded").
+const childProcess = lazyBuiltin('node:child_process');
 
 // How runCommand starts a program: always with a timeout, and with an abort signal where given.
 export interface RunOptions {

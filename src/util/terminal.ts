@@ -2,11 +2,13 @@
 // node:tty requires node:net at load, about 0.2-0.6 MB of resident set that stays; the
 // elim asks at every start, with its stdout a pipe and its stderr /dev/null under LIM.
 import { fstatSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { lazyBuiltin } from './builtin.js';
 
 // The Linux character device major of /dev/null, /dev/zero, /dev/full and /dev/*random
 // (Documentation/admin-guide/devices.txt, "1 char: Memory devices"): never a terminal.
 const MEMORY_DEVICES = 1;
+
+const tty = lazyBuiltin('node:tty');
 
 // The major number of a device number as glibc's gnu_dev_major reads it.
 function major(rdev: number): number {
@@ -23,6 +25,5 @@ export function isTerminal(fd: number): boolean {
     return false; // closed: not a terminal
   }
   if (!stats.isCharacterDevice() || major(stats.rdev) === MEMORY_DEVICES) return false;
-  const { isatty } = createRequire(import.meta.url)('node:tty') as typeof import('node:tty');
-  return isatty(fd);
+  return tty().isatty(fd);
 }
