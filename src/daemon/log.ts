@@ -190,8 +190,8 @@ function stderrIsTerminal(): boolean {
   return isTerminal(2); // false where fd 2 is closed
 }
 
-// pino.stdTimeFunctions.isoTime's text, without a Date (isoTime says why).
-const recordTime = (): string => `,"time":"${isoTime(Date.now())}"`;
+// pino.stdTimeFunctions.isoTime's text, without a Date (isoTime says why); every elim log record's time.
+export const recordTime = (): string => `,"time":"${isoTime(Date.now())}"`;
 
 // One JSON log record as a line for a person at a terminal: local time, level,
 // message, then the other fields as key=value; pid, hostname and name are left out.

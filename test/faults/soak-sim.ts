@@ -4,7 +4,8 @@
 // change every tick, the real collectors and sampler, the
 // configured model (openRankers) replaced by another every simulated hour and
 // reloaded, the report written with fdSink, a history appender with rotation, and
-// the log through pino into its own appender. Prints one JSON object: heap and RSS
+// the log through the elim's own logger (src/util/logger.ts, as setupLogging makes it)
+// into its own appender. Prints one JSON object: heap and RSS
 // after a forced GC at the end of every simulated hour.
 //   node --expose-gc --lite-mode --no-expose-wasm --no-memory-reducer --single-threaded-gc dist/test/faults/soak-sim.js [ticks]
 // (runSimulatedDay in helpers.ts). The Node options are the installed elim's
@@ -17,8 +18,9 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
-import { pino } from 'pino';
 import { RotatingAppender } from '../../src/util/appender.js';
+import { createLogger } from '../../src/util/logger.js';
+import { recordTime } from '../../src/daemon/log.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { createCollectors } from '../../src/collectors/index.js';
 import { runElim } from '../../src/daemon/elim.js';
@@ -68,7 +70,7 @@ try {
   const host = new SyntheticHost(join(dir, 'host'), 8);
   const clock = new YieldingClock();
   const logAppender = new RotatingAppender({ path: join(dir, 'lavarank.log'), maxBytes: 256 * 1024, keep: 2 });
-  const log = pino({ level: 'info' }, { write: (s: string) => logAppender.append(s) });
+  const log = createLogger({ level: 'info', name: 'lavarank', time: recordTime, write: (s: string) => logAppender.append(s) });
   const history = new RotatingAppender({ path: join(dir, 'history', 'host.jsonl'), maxBytes: 512 * 1024, keep: 2 });
   const collectors = createCollectors({ procRoot: host.procRoot, sysRoot: host.sysRoot, gpu: { enabled: false } });
   const sampler = createSampler({ collectors, clock, log });
