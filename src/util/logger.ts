@@ -40,10 +40,66 @@ export interface LoggerOptions {
   time: () => string; // the time's text, as in ,"time":"..."; a parameter so tests pass a fixed one
 }
 
-// An Error's fields as pino's err serializer gives them: type, message, stack and its own others.
-function errorFields(err: Error): Record<string, unknown> {
-  const out: Record<string, unknown> = { type: err.constructor.name, message: err.message, stack: err.stack };
-  for (const key of Object.keys(err)) if (!(key in out)) out[key] = (err as unknown as Record<string, unknown>)[key];
+// Whether pino's err serializer treats a value as an error: anything with a string message.
+function isErrorLike(value: unknown): value is { message: string } {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { message?: unknown }).message === 'string';
+}
+
+// An error's cause as pino-std-serializers reads it: the cause property, or what a
+// VError-style cause() returns, where that is error-like.
+function errorCause(err: object): { message: string } | undefined {
+  const cause = (err as { cause?: unknown }).cause;
+  const found = typeof cause === 'function' ? (cause as () => unknown).call(err) : cause;
+  return isErrorLike(found) ? found : undefined;
+}
+
+// The message and its causes' messages, joined with ': ' (none after a VError-style
+// cause, whose message holds its cause's already), as pino's messageWithCauses.
+function messageWithCauses(err: { message: string }, seen = new Set<object>(), skip = false): string {
+  const message = skip ? '' : err.message;
+  if (seen.has(err)) return `${message}: ...`;
+  const cause = errorCause(err);
+  if (cause === undefined) return message;
+  seen.add(err);
+  const vError = typeof (err as { cause?: unknown }).cause === 'function';
+  return message + (vError ? '' : ': ') + messageWithCauses(cause, seen, vError);
+}
+
+// The stack and its causes' stacks, each after "caused by: ", as pino's stackWithCauses
+// (which returns a stack that is not a string as it is, where there is no cause).
+function stackWithCauses(err: { message: string }, seen = new Set<object>()): unknown {
+  const stack: unknown = (err as { stack?: unknown }).stack || '';
+  if (seen.has(err)) return (stack as string) + '\ncauses have become circular...';
+  const cause = errorCause(err);
+  if (cause === undefined) return stack;
+  seen.add(err);
+  return (stack as string) + '\ncaused by: ' + (stackWithCauses(cause, seen) as string);
+}
+
+// An error's fields as pino's err serializer (pino-std-serializers 7, lib/err.js) gives
+// them: type, message and stack with their causes', an AggregateError's errors, then its
+// other enumerable fields, an error-like one serialized so too unless it is the cause
+// (already in message and stack) or an error being serialized (a cycle). raw is pino's
+// own (non-enumerable, a getter never undefined), so an error's own raw is never written.
+function errorFields(err: { message: string }, inProgress = new Set<object>()): Record<string, unknown> {
+  inProgress.add(err);
+  const constructor = (err as { constructor?: unknown }).constructor;
+  const out: Record<string, unknown> = {
+    type: Object.prototype.toString.call(constructor) === '[object Function]' ? (constructor as { name: unknown }).name : (err as { name?: unknown }).name,
+    message: messageWithCauses(err),
+    stack: stackWithCauses(err),
+  };
+  const errors = (err as { errors?: unknown }).errors;
+  // pino recurses here without its cycle check, and overflows the stack on an
+  // AggregateError that holds itself; a log line must not throw, so that one is null.
+  if (Array.isArray(errors)) out['aggregateErrors'] = errors.map((e: unknown) => (isErrorLike(e) ? (inProgress.has(e) ? null : errorFields(e, inProgress)) : e));
+  for (const key in err) {
+    if (out[key] !== undefined || key === 'raw') continue;
+    const value = (err as Record<string, unknown>)[key];
+    if (!isErrorLike(value)) out[key] = value;
+    else if (key !== 'cause' && !inProgress.has(value)) out[key] = errorFields(value, inProgress);
+  }
+  inProgress.delete(err);
   return out;
 }
 
@@ -79,7 +135,7 @@ function record(head: string, fields: object | undefined, msg: string | undefine
     for (const key of Object.keys(fields)) {
       let value = (fields as Record<string, unknown>)[key];
       if (value === undefined) continue;
-      if (key === 'err' && value instanceof Error) value = errorFields(value);
+      if (key === 'err' && isErrorLike(value)) value = errorFields(value);
       const text = valueText(value);
       if (text !== undefined) line += `,${JSON.stringify(key)}:${text}`;
     }
