@@ -138,7 +138,8 @@ export interface LinkSpeeds {
   close(): void;
 }
 
-interface Link {
+// One link's speed and the state its reads are asked by (exported for its stages' tests).
+export interface Link {
   readonly name: string;
   readonly path: string;
   speed: number | undefined;
@@ -146,6 +147,27 @@ interface Link {
   moving: boolean; // moved bytes at its last report (taken as true before the first)
   queued: boolean;
   unsure: boolean; // read only when found or when its counters went back, not yet at its first bytes since
+}
+
+// Whether a known link's report at now asks for its speed to be read (LinkSpeeds.report
+// says when), its moving flag updated; a read asked is a sure one (unsure cleared).
+export function asksForRead(link: Link, moved: boolean, now: number): boolean {
+  const wasMoving = link.moving;
+  link.moving = moved;
+  if (!moved || link.queued || (wasMoving && now - link.askedAt < SPEED_CHECK_MS)) return false;
+  link.unsure = false;
+  return true;
+}
+
+// What a returned read of speed (undefined: none) does to the link: a link found, or whose
+// counters went back, may be down for a few seconds more (a driver reload: the link
+// negotiates): a read then that finds no speed keeps the last one, and the link is read
+// again at its first bytes, as a link that comes up. Until 2026-12-05 a 100 Gb/s link's
+// speed stayed unknown until SPEED_CHECK_MS later, and its traffic read as a full link
+// against LEARNED_FLOOR for as long.
+export function takeReadSpeed(link: Link, speed: number | undefined): void {
+  if (speed !== undefined || !link.unsure) link.speed = speed;
+  else link.moving = false;
 }
 
 // The speeds of the links named to report(), read one at a time.
@@ -187,16 +209,8 @@ export function createLinkSpeeds(options: LinkSpeedOptions): LinkSpeeds {
       }
       // The kernel answers EINVAL while the link is down or the driver has no speed, and
       // the file is missing on old kernels: all mean "unknown", as any failure does.
-      // A link found, or whose counters went back, may be down for a few seconds more (a
-      // driver reload: the link negotiates): a read then that finds no speed keeps the last
-      // one, and the link is read again at its first bytes, as a link that comes up. Until
-      // 2026-12-05 a 100 Gb/s link's speed stayed unknown until SPEED_CHECK_MS later, and
-      // its traffic read as a full link against LEARNED_FLOOR for as long.
       const speed = err === null && text !== undefined ? parseLinkSpeed(text) : undefined;
-      if (links.get(link.name) === link) {
-        if (speed !== undefined || !link.unsure) link.speed = speed;
-        else link.moving = false;
-      }
+      if (links.get(link.name) === link) takeReadSpeed(link, speed);
       next();
     };
     try {
@@ -227,12 +241,7 @@ export function createLinkSpeeds(options: LinkSpeedOptions): LinkSpeeds {
       if (link === undefined) {
         link = { name, path: procPath(options.sysRoot, 'class/net', name, 'speed'), speed: undefined, askedAt: now, moving: true, queued: false, unsure: true };
         links.set(name, link);
-      } else {
-        const wasMoving = link.moving;
-        link.moving = moved;
-        if (!moved || link.queued || (wasMoving && now - link.askedAt < SPEED_CHECK_MS)) return;
-        link.unsure = false;
-      }
+      } else if (!asksForRead(link, moved, now)) return;
       link.askedAt = now;
       link.queued = true;
       queue.push(link);

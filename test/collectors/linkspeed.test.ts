@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { closeSync, fstatSync, openSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { SPEED_CHECK_MS, SPEED_STUCK_MS, createLinkSpeeds, type SpeedRead } from '../../src/collectors/linkspeed.js';
+import { SPEED_CHECK_MS, SPEED_STUCK_MS, asksForRead, createLinkSpeeds, takeReadSpeed, type Link, type SpeedRead } from '../../src/collectors/linkspeed.js';
 import { exitHolds } from '../../src/util/exit.js';
 import { mkfifo } from '../helpers.js';
 import { openOn, tempDir, writeTree } from './helpers.js';
@@ -309,4 +309,40 @@ test('a stuck read that returns after close is not told as read again', () => {
   speeds.close();
   reader.answer('1000\n');
   assert.equal(warnings.length, 1);
+});
+
+// A known link at report time 0, last asked for at askedAt, moving or not at its last report.
+function knownLink(fields: Partial<Link> = {}): Link {
+  return { name: 'eth0', path: '/sys/class/net/eth0/speed', speed: 10_000, askedAt: 0, moving: true, queued: false, unsure: false, ...fields };
+}
+
+test('asksForRead: a moving link is read again only once SPEED_CHECK_MS has passed since its last read', () => {
+  const link = knownLink();
+  assert.equal(asksForRead(link, true, SPEED_CHECK_MS - 1), false);
+  assert.equal(asksForRead(link, true, SPEED_CHECK_MS), true);
+});
+
+test('asksForRead: a link that comes up (moves after an idle report) is read at once, and that read is sure', () => {
+  const link = knownLink({ moving: false, unsure: true, askedAt: 5 });
+  assert.equal(asksForRead(link, true, 10), true);
+  assert.equal(link.moving, true);
+  assert.equal(link.unsure, false);
+});
+
+test('asksForRead: an idle link, or one already queued, is not read; idle is remembered', () => {
+  const idle = knownLink();
+  assert.equal(asksForRead(idle, false, SPEED_CHECK_MS * 2), false);
+  assert.equal(idle.moving, false);
+  assert.equal(asksForRead(knownLink({ moving: false, queued: true }), true, SPEED_CHECK_MS * 2), false);
+});
+
+test('takeReadSpeed: an unsure read that finds no speed keeps the last one and waits for the first bytes; a sure one forgets it', () => {
+  const unsure = knownLink({ unsure: true });
+  takeReadSpeed(unsure, undefined);
+  assert.deepEqual([unsure.speed, unsure.moving], [10_000, false]);
+  const sure = knownLink();
+  takeReadSpeed(sure, undefined);
+  assert.deepEqual([sure.speed, sure.moving], [undefined, true]);
+  takeReadSpeed(unsure, 25_000);
+  assert.equal(unsure.speed, 25_000);
 });
