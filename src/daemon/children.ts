@@ -347,6 +347,27 @@ export function childGroups<C extends ChildValues>(children: readonly C[], reser
   return out;
 }
 
+// Readies a child for a run of proc started at now: alive, a fresh parser and reading
+// window, nothing of its last run's output kept, its problems to be said again.
+export function beginRun(child: Child, proc: GroupProcess, now: number): void {
+  child.process = proc;
+  child.alive = true;
+  child.paused = false;
+  child.parser = new ElimReportParser(child.textNames);
+  child.needResync = false;
+  child.floodTail = undefined;
+  child.windowStart = now;
+  child.windowBytes = 0;
+  child.problemsLogged.clear();
+}
+
+// Marks a child's run ended: dead, its values gone (stale_value and '-' stand for them).
+export function endRun(child: Child): void {
+  child.alive = false;
+  child.values.clear();
+  child.floodTail = undefined;
+}
+
 // Starts every child elim of `specs` and keeps them running until close() or signal.
 // Throws ConfigError, before starting anything, if a spec is invalid.
 export function startChildElims(specs: readonly ChildElimSpec[], options: ChildElimOptions): ChildElims {
@@ -408,15 +429,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
   }
 
   async function follow(child: Child, proc: GroupProcess): Promise<void> {
-    child.process = proc;
-    child.alive = true;
-    child.paused = false;
-    child.parser = new ElimReportParser(child.textNames);
-    child.needResync = false;
-    child.floodTail = undefined;
-    child.windowStart = clock.monotonic();
-    child.windowBytes = 0;
-    child.problemsLogged.clear();
+    beginRun(child, proc, clock.monotonic());
     proc.stdout.on('data', (chunk: Uint8Array) => readChunk(child, chunk, clock, log));
     proc.stdout.on('error', (err) => {
       log.warn({ elim: child.label, err: errorMessage(err) }, `reading child elim ${child.label} failed`);
@@ -424,9 +437,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     proc.stdout.once('end', () => void outputClosed(child, proc));
     if (proc.pid !== undefined) log.info({ elim: child.label, pid: proc.pid }, `child elim ${child.label} started`);
     const result = await proc.exited;
-    child.alive = false;
-    child.values.clear();
-    child.floodTail = undefined;
+    endRun(child);
     if (closing === undefined) {
       log.warn(
         { elim: child.label, exitCode: result.exitCode, signal: result.signal, reason: result.reason },

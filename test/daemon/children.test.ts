@@ -14,7 +14,9 @@ import {
   STABLE_RUN_MS,
   STOP_GRACE_MS,
   Child,
+  beginRun,
   childGroups,
+  endRun,
   childProgramAsync,
   newWindow,
   readChunk,
@@ -26,6 +28,7 @@ import {
 import { FakeClock, systemClock, type Clock } from '../../src/util/clock.js';
 import type { ResourceValue } from '../../src/lsf/elim-parse.js';
 import { ConfigError } from '../../src/util/errors.js';
+import type { GroupProcess } from '../../src/util/exec.js';
 import { MAX_CHILD_ELIMS } from '../../src/config/config.js';
 import { stragglers } from '../helpers.js';
 
@@ -670,4 +673,25 @@ test('readChunk parses a child\'s output; past FLOOD_BYTES in a window it keeps 
   assert.equal(child.paused, false);
   readChunk(child, Buffer.from('1 a 9\n'), clock, log as never);
   assert.equal(child.values.get('a')?.value, 9);
+});
+
+test('beginRun readies a child that ran before: alive, its new process, a fresh parser and window, its problems to be said again', () => {
+  const child = new Child('c', '/bin/true', [], 30_000, undefined, new Set());
+  const oldParser = child.parser;
+  Object.assign(child, { paused: true, needResync: true, floodTail: new Uint8Array(3), windowStart: 5, windowBytes: 900 });
+  child.problemsLogged.add('invalid');
+  child.clashesLogged.add('gpu');
+  const proc = { pid: 7 } as unknown as GroupProcess;
+  beginRun(child, proc, 42_000);
+  assert.equal(child.process, proc);
+  assert.notEqual(child.parser, oldParser);
+  assert.deepEqual(
+    [child.alive, child.paused, child.needResync, child.floodTail, child.windowStart, child.windowBytes, child.problemsLogged.size, child.clashesLogged.size],
+    [true, false, false, undefined, 42_000, 0, 0, 1],
+    'a clash is said once ever, not once a run',
+  );
+  child.values.set('a', { value: 1, at: 0 });
+  child.known.add('a');
+  endRun(child);
+  assert.deepEqual([child.alive, child.values.size, child.known.size, child.floodTail], [false, 0, 1, undefined]);
 });
