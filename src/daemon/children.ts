@@ -368,6 +368,23 @@ export function endRun(child: Child): void {
   child.floodTail = undefined;
 }
 
+// LIM takes the end of an elim's output as a protocol error: it ends the elim and
+// starts it again (getusr, lim_pclose). A child that closed its stdout and runs on
+// would otherwise report nothing for as long as lavarank lives, never restarted,
+// and without a word in the log: proc, whose output reached its end, is ended unless it
+// exits within EXIT_AFTER_EOF_MS or is no longer the child's.
+export async function outputClosed(child: Pick<Child, 'label' | 'process'>, proc: Pick<GroupProcess, 'exited' | 'end'>, log: Pick<Logger, 'warn'>): Promise<void> {
+  const exited = await Promise.race([
+    proc.exited.then(() => true),
+    // A real timer, not the daemon's clock: this waits on the kernel, not on a schedule.
+    // Unreferenced, and no listener on a signal: close() ends the child anyway.
+    delay(EXIT_AFTER_EOF_MS, false, { ref: false }),
+  ]);
+  if (exited || child.process !== proc) return;
+  log.warn({ elim: child.label }, `child elim ${child.label} closed its output but runs on; ending it, to start it again`);
+  await proc.end();
+}
+
 // Starts every child elim of `specs` and keeps them running until close() or signal.
 // Throws ConfigError, before starting anything, if a spec is invalid.
 export function startChildElims(specs: readonly ChildElimSpec[], options: ChildElimOptions): ChildElims {
@@ -378,22 +395,6 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
   const stop = new AbortController();
   const live = new Set<Promise<void>>(); // each run of a child, from its start until its group is gone
   let closing: Promise<void> | undefined;
-
-  // LIM takes the end of an elim's output as a protocol error: it ends the elim and
-  // starts it again (getusr, lim_pclose). A child that closed its stdout and runs on
-  // would otherwise report nothing for as long as lavarank lives, never restarted,
-  // and without a word in the log.
-  async function outputClosed(child: Child, proc: GroupProcess): Promise<void> {
-    const exited = await Promise.race([
-      proc.exited.then(() => true),
-      // A real timer, not the daemon's clock: this waits on the kernel, not on a schedule.
-      // Unreferenced, and no listener on a signal: close() ends the child anyway.
-      delay(EXIT_AFTER_EOF_MS, false, { ref: false }),
-    ]);
-    if (exited || child.process !== proc) return;
-    log.warn({ elim: child.label }, `child elim ${child.label} closed its output but runs on; ending it, to start it again`);
-    await proc.end();
-  }
 
   // One run of a child, from the trust check until its whole group is gone; never
   // throws. Everything from the second look at `closing` up to spawnGroup is
@@ -434,7 +435,7 @@ export function startChildElims(specs: readonly ChildElimSpec[], options: ChildE
     proc.stdout.on('error', (err) => {
       log.warn({ elim: child.label, err: errorMessage(err) }, `reading child elim ${child.label} failed`);
     });
-    proc.stdout.once('end', () => void outputClosed(child, proc));
+    proc.stdout.once('end', () => void outputClosed(child, proc, log));
     if (proc.pid !== undefined) log.info({ elim: child.label, pid: proc.pid }, `child elim ${child.label} started`);
     const result = await proc.exited;
     endRun(child);

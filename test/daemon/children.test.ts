@@ -17,6 +17,7 @@ import {
   beginRun,
   childGroups,
   endRun,
+  outputClosed,
   childProgramAsync,
   newWindow,
   readChunk,
@@ -694,4 +695,26 @@ test('beginRun readies a child that ran before: alive, its new process, a fresh 
   child.known.add('a');
   endRun(child);
   assert.deepEqual([child.alive, child.values.size, child.known.size, child.floodTail], [false, 0, 1, undefined]);
+});
+
+test('outputClosed ends a child that closed its output and runs on, and only that: not one that exits, nor one started again since', async () => {
+  const ended: string[] = [];
+  const warned: string[] = [];
+  const log = { warn: (_: unknown, m: string) => void warned.push(m) };
+  const proc = (name: string, exits: boolean): Pick<GroupProcess, 'exited' | 'end'> => ({
+    exited: exits ? Promise.resolve({ exitCode: 0, signal: null, reason: 'exit code 0' }) : new Promise(() => undefined),
+    end: async () => void ended.push(name),
+  });
+  const runsOn = proc('runs-on', false);
+  const exits = proc('exits', true);
+  const replaced = proc('replaced', false);
+  // outputClosed's timer is unreferenced, as the daemon's loop holds the process: this does here.
+  const hold = setInterval(() => undefined, 60_000);
+  await Promise.all([
+    outputClosed({ label: 'a', process: runsOn as GroupProcess }, runsOn, log as never),
+    outputClosed({ label: 'b', process: exits as GroupProcess }, exits, log as never),
+    outputClosed({ label: 'c', process: proc('its next run', false) as GroupProcess }, replaced, log as never),
+  ]).finally(() => clearInterval(hold));
+  assert.deepEqual(ended, ['runs-on']);
+  assert.deepEqual(warned, ['child elim a closed its output but runs on; ending it, to start it again']);
 });
