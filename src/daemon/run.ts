@@ -222,20 +222,9 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   // Only the child elims need them.
   const textNames = config.elims.length > 0 ? readTextNames(env, log) : undefined;
 
-  const abort = lsfAbortCode([config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : []), TRIGGER_RESOURCE], env);
-  if (abort !== undefined) {
-    log.warn(abort.why);
-    return await closedLog(starting, logging, abort.code);
-  }
-
-  const interval = reportInterval(config.interval, fastInterval, interactive);
-  if (!interval.ok) {
-    log.fatal(interval.why);
-    complain(`lavarank: ${interval.why}`);
-    return await closedLog(starting, logging, 1);
-  }
-  const { intervalMs } = interval;
-  if (fastInterval !== undefined) log.warn({ seconds: fastInterval }, 'test interval in use: not for LIM, which reads one report per 5 s');
+  const schedule = reportSchedule(config, env, fastInterval, interactive, log, complain);
+  if (!schedule.ok) return await closedLog(starting, logging, schedule.code);
+  const { intervalMs } = schedule;
 
   const { signal, groupsSignal } = stopper;
 
@@ -298,6 +287,32 @@ async function runStarting(args: DaemonArgs, complain: (text: string) => void, c
   log.info({ reason: stopper.stopping }, 'lavarank stopped');
   await logging.close(300);
   return stopper.forcedCode ?? (failed ? 1 : 0);
+}
+
+// Whether the elim reports, and how often: not where LSF's LSF_RESOURCES names none of
+// its resources (lsfAbortCode's status, said at warn), nor at an interval reportInterval
+// refuses (status 1, said at fatal and to complain); a test interval is warned of.
+export function reportSchedule(
+  config: Pick<Config, 'resource' | 'typed_ranks' | 'interval'>,
+  env: NodeJS.ProcessEnv,
+  fastInterval: number | undefined,
+  interactive: boolean,
+  log: Pick<Logger, 'warn' | 'fatal'>,
+  complain: (text: string) => void,
+): { ok: true; intervalMs: number } | { ok: false; code: number } {
+  const abort = lsfAbortCode([config.resource, ...(config.typed_ranks ? typedRankNames(config.resource) : []), TRIGGER_RESOURCE], env);
+  if (abort !== undefined) {
+    log.warn(abort.why);
+    return { ok: false, code: abort.code };
+  }
+  const interval = reportInterval(config.interval, fastInterval, interactive);
+  if (!interval.ok) {
+    log.fatal(interval.why);
+    complain(`lavarank: ${interval.why}`);
+    return { ok: false, code: 1 };
+  }
+  if (fastInterval !== undefined) log.warn({ seconds: fastInterval }, 'test interval in use: not for LIM, which reads one report per 5 s');
+  return { ok: true, intervalMs: interval.intervalMs };
 }
 
 // The check, at each report, that LIM (parent) is still the elim's parent: stops the

@@ -12,11 +12,41 @@ import type { RotatingAppender } from '../../src/util/appender.js';
 import { FakeClock, systemClock } from '../../src/util/clock.js';
 import { PARENT_ENV } from '../../src/daemon/children.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
-import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, handRunNote, hostInventory, hourlySummary, inventorySource, insideItself, logFailingProbed, loopSettings, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
+import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, handRunNote, hostInventory, hourlySummary, inventorySource, insideItself, logFailingProbed, loopSettings, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, reportSchedule, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
 import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
 import { FAULTS, SyntheticHost, until } from '../faults/helpers.js';
+
+describe('reportSchedule', () => {
+  // What it said, at which level, and to complain.
+  function said(): { log: { warn: (...a: unknown[]) => void; fatal: (...a: unknown[]) => void }; lines: string[] } {
+    const lines: string[] = [];
+    const at = (level: string) => (...a: unknown[]) => void lines.push(`${level}: ${String(a.at(-1))}`);
+    return { log: { warn: at('warn'), fatal: at('fatal') }, lines };
+  }
+  const LSF = { ELIM_ABORT_VALUE: '97', LSF_RESOURCES: 'rank_mem ' };
+
+  it('asks LSF about the typed ranks only where they are on: rank_mem alone in LSF_RESOURCES keeps a typed elim reporting and stops the other', () => {
+    const typed = said();
+    assert.deepEqual(reportSchedule({ resource: 'rank', typed_ranks: true, interval: 10 }, LSF, undefined, false, typed.log as never, () => undefined), { ok: true, intervalMs: 10_000 });
+    assert.deepEqual(typed.lines, []);
+    const plain = said();
+    assert.deepEqual(reportSchedule({ resource: 'rank', typed_ranks: false, interval: 10 }, LSF, undefined, false, plain.log as never, () => undefined), { ok: false, code: 97 });
+    assert.match(plain.lines.join('\n'), /^warn: .*names none of 'rank', 'elimtrig'/);
+  });
+
+  it('refuses an interval under 5 s under LIM with status 1, said at fatal and to complain; a test interval is used and warned of', () => {
+    const refused = said();
+    const complained: string[] = [];
+    assert.deepEqual(reportSchedule({ resource: 'rank', typed_ranks: false, interval: 2 }, {}, undefined, false, refused.log as never, (t) => void complained.push(t)), { ok: false, code: 1 });
+    assert.match(refused.lines.join('\n'), /^fatal: interval 2 s is under 5 s/);
+    assert.match(complained.join('\n'), /^lavarank: interval 2 s is under 5 s/);
+    const fast = said();
+    assert.deepEqual(reportSchedule({ resource: 'rank', typed_ranks: false, interval: 2 }, {}, 0.3, false, fast.log as never, () => undefined), { ok: true, intervalMs: 300 });
+    assert.deepEqual(fast.lines, ['warn: test interval in use: not for LIM, which reads one report per 5 s']);
+  });
+});
 
 describe('lsfAbortCode', () => {
   const NAMES = ['rank', TRIGGER_RESOURCE];
