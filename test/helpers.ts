@@ -60,6 +60,13 @@ export function tempDir(prefix = 'lavarank-test-'): { dir: string; cleanup: () =
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+// A fresh directory under the temp directory, removed with all it holds once test t ends.
+export function testDir(t: Pick<TestContext, 'after'>, prefix = 'lavarank-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 // Writes a file with exactly `mode` (chmod after the write, as the umask narrows the mode write gives it); returns its path.
 export function writeWithMode(path: string, text: string, mode: number): string {
   writeFileSync(path, text, { mode });

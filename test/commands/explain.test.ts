@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TIE_WEIGHT } from '../../src/model/rank.js';
@@ -11,7 +10,7 @@ import { NET_WEIGHT } from '../../src/model/backbone.js';
 import { FEATURE_NAMES, featureIndex, toFeatures } from '../../src/model/features.js';
 import { loadModel, modelFromFile } from '../../src/model/model.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
-import { cliPath, repoRoot } from '../helpers.js';
+import { cliPath, repoRoot, testDir } from '../helpers.js';
 import { fullSample, randomModelFile } from '../model/helpers.js';
 
 // A model whose backbone counts CPU work only, and whose one-layer network looks only
@@ -252,8 +251,7 @@ describe('lavarank explain with a GPU', () => {
   // nvidia-smi without persistence mode takes a second or more per run, longer than the
   // window: the sample was taken before its first result, and the GPUs read as "n/a, idle".
   it('waits for an nvidia-smi slower than the window and shows its GPUs', (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'lavarank-explain-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = testDir(t, 'lavarank-explain-');
     const smi = join(dir, 'nvidia-smi');
     writeFileSync(smi, "#!/bin/sh\nsleep 1\nprintf '100, 79000, 81920\\n'\n", { mode: 0o755 });
     const config = join(dir, 'lavarank.yaml');
@@ -281,8 +279,7 @@ describe('lavarank once and explain', () => {
 
 describe('lavarank once with the config', () => {
   it('prints the report line the elim would write, with the three per-type ranks', (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'lavarank-once-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = testDir(t, 'lavarank-once-');
     const config = join(dir, 'lavarank.yaml');
     writeFileSync(config, 'typed_ranks: true\nhistory:\n  enabled: false\n', { mode: 0o644 });
     const r = spawnSync(process.execPath, [cliPath, 'once', '--window', '0.2', '--config', config], { encoding: 'utf8' });
@@ -291,8 +288,7 @@ describe('lavarank once with the config', () => {
   });
 
   it('prints the configured resource and pessimistic_rank, and exits 1, when sampling fails', (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'lavarank-once-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = testDir(t, 'lavarank-once-');
     const config = join(dir, 'lavarank.yaml');
     // An empty proc_root: the required collectors fail.
     writeFileSync(config, `resource: load2\npessimistic_rank: 500\nproc_root: ${dir}\ngpu: {enabled: false}\nhistory: {enabled: false}\n`, { mode: 0o644 });
@@ -305,8 +301,7 @@ describe('lavarank once with the config', () => {
 
 describe('lavarank explain when sampling fails', () => {
   it('names the failed collectors under the screen and exits 1', (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'lavarank-explain-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = testDir(t, 'lavarank-explain-');
     const config = join(dir, 'lavarank.yaml');
     // An empty proc_root: the required collectors fail.
     writeFileSync(config, `proc_root: ${dir}\ngpu: {enabled: false}\nhistory: {enabled: false}\n`, { mode: 0o644 });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TIE_WEIGHT } from '../../src/model/rank.js';
@@ -23,7 +22,7 @@ import {
   saturated,
   type HostState,
 } from '../../src/commands/recommend.js';
-import { cliPath, repoRoot } from '../helpers.js';
+import { cliPath, repoRoot, testDir } from '../helpers.js';
 import { mergeHosts } from '../../src/simulate/hosts.js';
 import { fullSample, randomModelFile } from '../model/helpers.js';
 
@@ -196,8 +195,7 @@ describe('lavarank recommend', () => {
   });
 
   it("takes the resource and the elim's interval from the config: order[resource], and T from its interval", (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'lavarank-recommend-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = testDir(t, 'lavarank-recommend-');
     const config = join(dir, 'lavarank.yaml');
     writeFileSync(config, 'resource: lrank\ninterval: 5\n', { mode: 0o644 });
     const child = spawnSync(process.execPath, [cliPath, 'recommend', '--json', '--cpus', '8', '--config', config], { encoding: 'utf8' });
@@ -208,8 +206,7 @@ describe('lavarank recommend', () => {
   });
 
   it('recommends, without --cpus, for the CPUs a job may use where the config names fewer than the online ones, as the rank counts them', (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'lavarank-recommend-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = testDir(t, 'lavarank-recommend-');
     const config = join(dir, 'lavarank.yaml');
     writeFileSync(config, 'cpu:\n  job_cpus: "0"\n', { mode: 0o644 });
     const child = spawnSync(process.execPath, [cliPath, 'recommend', '--json', '--config', config], { encoding: 'utf8' });
@@ -221,8 +218,7 @@ describe('lavarank recommend', () => {
   });
 
   it('says which lines of a --data file it skipped, and recommends from the rest', (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'lavarank-recommend-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = testDir(t, 'lavarank-recommend-');
     const data = join(dir, 'calibration.jsonl');
     writeFileSync(data, `${readFileSync(join(repoRoot, 'data', 'calibration-synthetic.jsonl'), 'utf8')}not json\n`);
     const child = spawnSync(process.execPath, [cliPath, 'recommend', '--json', '--cpus', '8', '--data', data], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '', LSF_ENVDIR: '' } });
@@ -268,8 +264,7 @@ describe('options the chosen mode would ignore', () => {
 
 // Runs `lavarank recommend --hosts` on a YAML host list with a config of its own.
 function recommendOnHosts(t: { after: (fn: () => void) => void }, hosts: string, config: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'lavarank-recommend-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = testDir(t, 'lavarank-recommend-');
   writeFileSync(join(dir, 'hosts.yaml'), hosts);
   writeFileSync(join(dir, 'lavarank.yaml'), config, { mode: 0o644 });
   return spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(dir, 'hosts.yaml'), '--config', join(dir, 'lavarank.yaml'), ...args], { encoding: 'utf8' });
@@ -338,8 +333,7 @@ describe('recommend with the simulator (--hosts)', () => {
   });
 
   it("writes the chosen RES_REQ with the config's resource", (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'lavarank-recommend-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = testDir(t, 'lavarank-recommend-');
     const config = join(dir, 'lavarank.yaml');
     writeFileSync(config, 'resource: lrank\n', { mode: 0o644 });
     const child = spawnSync(process.execPath, [cliPath, 'recommend', '--hosts', join(repoRoot, 'test', 'fixtures', 'openlava', 'lshosts-l.txt'), '--jobs', '60', '--seeds', '1', '--sweep', '5', '--durations', '45', '--config', config, '--json'], { encoding: 'utf8' });
