@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMeminfo } from '../../src/collectors/memory.js';
-import { pciBus } from './helpers.js';
+import { pciBus, tempDir } from './helpers.js';
 import { collectInventory, collectLocalInventory, isNvidiaDisplay, nvidiaOnPciBus, parseCpuInfo, parseOsRelease } from '../../src/collectors/inventory.js';
 
 // Just enough of systeminformation for the inventory; `hang` names parts that never answer.
@@ -143,55 +142,43 @@ function hostTree(dir: string): { procRoot: string; sysRoot: string; osRelease: 
   return { procRoot, sysRoot, osRelease: [join(dir, 'missing'), join(dir, 'os-release')] };
 }
 
-test('collectLocalInventory reads cpu, memory, disks (devices only) and OS from the roots given, GPUs left out', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lavarank-inventory-'));
-  try {
-    const inv = await collectLocalInventory(hostTree(dir));
-    assert.deepEqual(JSON.parse(JSON.stringify(inv)), inv);
-    assert.equal(inv.cpu?.cores, 2);
-    assert.deepEqual(inv.memory, { totalBytes: 24683748 * 1024, swapTotalBytes: 0 });
-    assert.deepEqual(inv.disks, [
-      { device: '/dev/nvme0n1', type: 'NVMe', name: 'Disk Model', vendor: '', sizeBytes: 1024 * 512, interfaceType: 'PCIe' },
-      { device: '/dev/vda', type: 'HD', name: 'Disk Model', vendor: '', sizeBytes: 1024 * 512, interfaceType: '' },
-    ]);
-    assert.deepEqual(inv.os, { platform: process.platform, distro: 'Debian GNU/Linux', release: '12', kernel: '6.18.44', arch: process.arch, hostname: 'n01' });
-    assert.equal(inv.gpus, null);
-    assert.deepEqual(inv.errors, { gpus: 'not gathered (gpu.enabled is false)' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test('collectLocalInventory reads cpu, memory, disks (devices only) and OS from the roots given, GPUs left out', async (t) => {
+  const dir = tempDir(t);
+  const inv = await collectLocalInventory(hostTree(dir));
+  assert.deepEqual(JSON.parse(JSON.stringify(inv)), inv);
+  assert.equal(inv.cpu?.cores, 2);
+  assert.deepEqual(inv.memory, { totalBytes: 24683748 * 1024, swapTotalBytes: 0 });
+  assert.deepEqual(inv.disks, [
+    { device: '/dev/nvme0n1', type: 'NVMe', name: 'Disk Model', vendor: '', sizeBytes: 1024 * 512, interfaceType: 'PCIe' },
+    { device: '/dev/vda', type: 'HD', name: 'Disk Model', vendor: '', sizeBytes: 1024 * 512, interfaceType: '' },
+  ]);
+  assert.deepEqual(inv.os, { platform: process.platform, distro: 'Debian GNU/Linux', release: '12', kernel: '6.18.44', arch: process.arch, hostname: 'n01' });
+  assert.equal(inv.gpus, null);
+  assert.deepEqual(inv.errors, { gpus: 'not gathered (gpu.enabled is false)' });
 });
 
-test('collectLocalInventory leaves a part it cannot read null, naming why, and keeps the others', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lavarank-inventory-'));
-  try {
-    const roots = hostTree(dir);
-    rmSync(join(roots.procRoot, 'cpuinfo'));
-    writeFileSync(join(roots.procRoot, 'meminfo'), 'MemTotal: 1 kB\nSwapTotal: lots kB\n');
-    const inv = await collectLocalInventory(roots);
-    assert.equal(inv.cpu, null);
-    assert.match(inv.errors['cpu'] ?? '', /ENOENT.*cpuinfo/);
-    assert.equal(inv.memory, null);
-    assert.match(inv.errors['memory'] ?? '', new RegExp(`${join(roots.procRoot, 'meminfo')} line 2: .*"SwapTotal: lots kB"`));
-    assert.equal(inv.os?.hostname, 'n01');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test('collectLocalInventory leaves a part it cannot read null, naming why, and keeps the others', async (t) => {
+  const dir = tempDir(t);
+  const roots = hostTree(dir);
+  rmSync(join(roots.procRoot, 'cpuinfo'));
+  writeFileSync(join(roots.procRoot, 'meminfo'), 'MemTotal: 1 kB\nSwapTotal: lots kB\n');
+  const inv = await collectLocalInventory(roots);
+  assert.equal(inv.cpu, null);
+  assert.match(inv.errors['cpu'] ?? '', /ENOENT.*cpuinfo/);
+  assert.equal(inv.memory, null);
+  assert.match(inv.errors['memory'] ?? '', new RegExp(`${join(roots.procRoot, 'meminfo')} line 2: .*"SwapTotal: lots kB"`));
+  assert.equal(inv.os?.hostname, 'n01');
 });
 
-test('collectLocalInventory reads /proc/meminfo as the memory collector does: no SwapTotal line is no swap', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lavarank-inventory-'));
-  try {
-    const roots = hostTree(dir);
-    const text = 'MemTotal:       24683748 kB\nMemFree:        20000000 kB\nHugePages_Total:       0\n';
-    writeFileSync(join(roots.procRoot, 'meminfo'), text);
-    const inv = await collectLocalInventory(roots);
-    const counters = parseMeminfo(text);
-    assert.deepEqual(inv.memory, { totalBytes: counters.totalBytes, swapTotalBytes: counters.swapTotalBytes });
-    assert.deepEqual(inv.memory, { totalBytes: 24683748 * 1024, swapTotalBytes: 0 });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test('collectLocalInventory reads /proc/meminfo as the memory collector does: no SwapTotal line is no swap', async (t) => {
+  const dir = tempDir(t);
+  const roots = hostTree(dir);
+  const text = 'MemTotal:       24683748 kB\nMemFree:        20000000 kB\nHugePages_Total:       0\n';
+  writeFileSync(join(roots.procRoot, 'meminfo'), text);
+  const inv = await collectLocalInventory(roots);
+  const counters = parseMeminfo(text);
+  assert.deepEqual(inv.memory, { totalBytes: counters.totalBytes, swapTotalBytes: counters.swapTotalBytes });
+  assert.deepEqual(inv.memory, { totalBytes: 24683748 * 1024, swapTotalBytes: 0 });
 });
 
 test('isNvidiaDisplay: NVIDIA VGA and 3D controllers only, and nothing for text that is not a sysfs id', () => {
