@@ -31,7 +31,7 @@ import type { ResourceValue } from '../../src/lsf/elim-parse.js';
 import { ConfigError } from '../../src/util/errors.js';
 import type { GroupProcess } from '../../src/util/exec.js';
 import { MAX_CHILD_ELIMS } from '../../src/config/config.js';
-import { stragglers } from '../helpers.js';
+import { stragglers, testDir } from '../helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/elims/', import.meta.url));
 
@@ -532,63 +532,51 @@ test('a stale_value that is not a finite number is refused, naming the key', () 
   );
 });
 
-test('an absolute argument is checked whatever is there: a FIFO, a directory others write, a name others could make', { skip: process.getuid?.() === 0 ? false : 'the paths below must be root\'s' }, async () => {
-  const base = mkdtempSync(join(tmpdir(), 'lavarank-args-'));
-  try {
-    chmodSync(base, 0o755);
-    const shared = join(base, 'tmp');
-    mkdirSync(shared);
-    chmodSync(shared, 0o1777); // as /tmp
-    const own = join(base, 'site');
-    mkdirSync(own, { mode: 0o755 });
-    const fifo = join(shared, 'elim.sh');
-    assert.equal(spawnSync('mkfifo', ['-m', '0600', fifo]).status, 0);
-    const problems = async (arg: string): Promise<string> => (await childProgramAsync(['/bin/sh', arg], 'child elim x')).problems.join('; ');
-    // sh would take commands from whoever writes the FIFO
-    assert.match(await problems(fifo), /argument 1 .*elim\.sh is not a regular file/);
-    // python3 runs a directory's __main__.py: one others can write is theirs
-    assert.match(await problems(shared), /argument 1 .*tmp has mode 1777, writable by group or others/);
-    // missing: anyone could make it in the sticky directory before sh opens it
-    assert.match(await problems(join(shared, 'later.sh')), /argument 1 .*later\.sh does not exist, and .*tmp, where it would be, can be written by others/);
-    // a link to nothing in the sticky directory, from a directory of root's
-    symlinkSync(join(shared, 'later.sh'), join(own, 'link.sh'));
-    assert.match(await problems(join(own, 'link.sh')), /link\.sh does not exist, and .*tmp, where it would be, can be written by others/);
-    // only root can make it, or it is root's: accepted
-    assert.equal(await problems(join(own, 'later.sh')), '');
-    assert.equal(await problems(own), '');
-    assert.equal(await problems('/dev/null'), '');
-  } finally {
-    rmSync(base, { recursive: true, force: true });
-  }
+test('an absolute argument is checked whatever is there: a FIFO, a directory others write, a name others could make', { skip: process.getuid?.() === 0 ? false : 'the paths below must be root\'s' }, async (t) => {
+  const base = testDir(t, 'lavarank-args-');
+  chmodSync(base, 0o755);
+  const shared = join(base, 'tmp');
+  mkdirSync(shared);
+  chmodSync(shared, 0o1777); // as /tmp
+  const own = join(base, 'site');
+  mkdirSync(own, { mode: 0o755 });
+  const fifo = join(shared, 'elim.sh');
+  assert.equal(spawnSync('mkfifo', ['-m', '0600', fifo]).status, 0);
+  const problems = async (arg: string): Promise<string> => (await childProgramAsync(['/bin/sh', arg], 'child elim x')).problems.join('; ');
+  // sh would take commands from whoever writes the FIFO
+  assert.match(await problems(fifo), /argument 1 .*elim\.sh is not a regular file/);
+  // python3 runs a directory's __main__.py: one others can write is theirs
+  assert.match(await problems(shared), /argument 1 .*tmp has mode 1777, writable by group or others/);
+  // missing: anyone could make it in the sticky directory before sh opens it
+  assert.match(await problems(join(shared, 'later.sh')), /argument 1 .*later\.sh does not exist, and .*tmp, where it would be, can be written by others/);
+  // a link to nothing in the sticky directory, from a directory of root's
+  symlinkSync(join(shared, 'later.sh'), join(own, 'link.sh'));
+  assert.match(await problems(join(own, 'link.sh')), /link\.sh does not exist, and .*tmp, where it would be, can be written by others/);
+  // only root can make it, or it is root's: accepted
+  assert.equal(await problems(join(own, 'later.sh')), '');
+  assert.equal(await problems(own), '');
+  assert.equal(await problems('/dev/null'), '');
 });
 
-test('an absolute argument that does not exist yet is refused where another user owns the directory it would be in', { skip: process.getuid?.() === 0 ? false : 'chown needs root' }, async () => {
-  const base = mkdtempSync(join(tmpdir(), 'lavarank-args-'));
-  try {
-    chmodSync(base, 0o755);
-    const theirs = join(base, 'theirs');
-    mkdirSync(theirs, { mode: 0o755 });
-    chownSync(theirs, 65534, 65534); // not writable by others, yet its owner can make the script there
-    const problems = (await childProgramAsync(['/bin/sh', join(theirs, 'later.sh')], 'child elim x')).problems.join('; ');
-    assert.match(problems, /directory .*theirs above child elim x: its argument 1 .*later\.sh is owned by uid 65534/);
-  } finally {
-    rmSync(base, { recursive: true, force: true });
-  }
+test('an absolute argument that does not exist yet is refused where another user owns the directory it would be in', { skip: process.getuid?.() === 0 ? false : 'chown needs root' }, async (t) => {
+  const base = testDir(t, 'lavarank-args-');
+  chmodSync(base, 0o755);
+  const theirs = join(base, 'theirs');
+  mkdirSync(theirs, { mode: 0o755 });
+  chownSync(theirs, 65534, 65534); // not writable by others, yet its owner can make the script there
+  const problems = (await childProgramAsync(['/bin/sh', join(theirs, 'later.sh')], 'child elim x')).problems.join('; ');
+  assert.match(problems, /directory .*theirs above child elim x: its argument 1 .*later\.sh is owned by uid 65534/);
 });
 
 test('an argument naming a block device is checked as a character device is: [smartctl, -A, /dev/sda]', { skip: process.getuid?.() === 0 ? false : 'mknod needs root' }, async (t) => {
-  const base = mkdtempSync(join(tmpdir(), 'lavarank-args-'));
-  try {
-    chmodSync(base, 0o755);
-    const disk = join(base, 'sda');
-    if (spawnSync('mknod', ['-m', '0660', disk, 'b', '7', '0']).status !== 0) {
-      t.skip('no CAP_MKNOD here'); // reported as skipped, not passed
-      return;
-    }
-    assert.deepEqual((await childProgramAsync(['/bin/sh', '-A', disk], 'child elim x')).problems, []);
-  } finally {
-    rmSync(base, { recursive: true, force: true });
+  const base = testDir(t, 'lavarank-args-');
+  chmodSync(base, 0o755);
+  const disk = join(base, 'sda');
+  if (spawnSync('mknod', ['-m', '0660', disk, 'b', '7', '0']).status !== 0) {
+    t.skip('no CAP_MKNOD here'); // reported as skipped, not passed
+    return;
   }
+  assert.deepEqual((await childProgramAsync(['/bin/sh', '-A', disk], 'child elim x')).problems, []);
 });
 
 test('a child whose start fails at once (ETXTBSY: its program is being written) is started again once it can be', async () => {
