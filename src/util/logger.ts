@@ -103,8 +103,9 @@ function errorFields(err: { message: string }, inProgress = new Set<object>()): 
   return out;
 }
 
-// A value as pino writes it, undefined where pino leaves the field out.
-function valueText(value: unknown): string | undefined {
+// A value as pino writes it, undefined where pino leaves the field out; ancestors are the
+// objects it lies inside, given only past a value JSON.stringify refused.
+function valueText(value: unknown, ancestors?: object[]): string | undefined {
   switch (typeof value) {
     case 'undefined':
     case 'function':
@@ -118,14 +119,37 @@ function valueText(value: unknown): string | undefined {
     case 'string':
       return JSON.stringify(value);
     default:
+      if (ancestors !== undefined) return structureText(value as object | null, ancestors);
       try {
         return JSON.stringify(value);
       } catch {
-        // A cycle or a BigInt, which pino writes through safe-stable-stringify; a log line
-        // must never throw, and no record of lavarank's holds one.
-        return JSON.stringify(String(value));
+        // A cycle or a BigInt inside, which JSON.stringify throws at and pino writes through
+        // safe-stable-stringify: the rest of the field is kept, and a log line never throws.
+        return structureText(value as object | null, []);
       }
   }
+}
+
+// An object or null as JSON.stringify writes it, but a cycle back to one of its
+// ancestors written "[Circular]" and a BigInt as its digits, as safe-stable-stringify.
+function structureText(value: object | null, ancestors: object[]): string | undefined {
+  if (value === null) return 'null';
+  const json = (value as { toJSON?: unknown }).toJSON;
+  if (typeof json === 'function') return valueText((json as () => unknown).call(value), ancestors);
+  if (ancestors.includes(value)) return '"[Circular]"';
+  ancestors.push(value);
+  let text: string;
+  if (Array.isArray(value)) text = `[${value.map((item: unknown) => valueText(item, ancestors) ?? 'null').join(',')}]`;
+  else {
+    const parts: string[] = [];
+    for (const key of Object.keys(value)) {
+      const item = valueText((value as Record<string, unknown>)[key], ancestors);
+      if (item !== undefined) parts.push(`${JSON.stringify(key)}:${item}`);
+    }
+    text = `{${parts.join(',')}}`;
+  }
+  ancestors.pop();
+  return text;
 }
 
 // One record as a line, fields in their own order after the logger's, as pino orders them.
@@ -155,6 +179,7 @@ export function createLogger(options: LoggerOptions): Logger {
     return (first: object | string, msg?: string): void => {
       let fields: object | undefined;
       if (typeof first === 'string') msg = first;
+      else if (first === null || first === undefined) fields = undefined; // pino writes the message alone
       else if (first instanceof Error) {
         fields = { err: first };
         msg ??= first.message;

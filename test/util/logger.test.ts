@@ -130,7 +130,36 @@ describe('createLogger', () => {
     const rec = JSON.parse(lines[0]!) as Record<string, unknown>;
     assert.equal(rec['big'], 12);
     assert.equal(rec['msg'], 'odd fields');
-    assert.equal(typeof rec['cycle'], 'string');
+    assert.equal(typeof rec['cycle'], 'object');
+  });
+
+  it('keeps the rest of a field that holds a cycle or a BigInt deep inside, as pino does', () => {
+    const { ours, theirs, lines } = pair('info');
+    const cycle: Record<string, unknown> = { a: 1, when: new Date(0), list: [1n, undefined, () => 1] };
+    cycle['self'] = { back: cycle, twice: cycle };
+    const shared = { x: 1 };
+    for (const log of [ours, theirs]) log.info({ cycle, inside: { big: 3n, shared, again: shared } }, 'deep');
+    assert.deepEqual(JSON.parse(lines.ours[0]!), JSON.parse(lines.theirs[0]!));
+    const err = Object.assign(new Error('with extras'), { extra: { big: 2n } });
+    ours.error({ err });
+    const rec = JSON.parse(lines.ours[1]!) as { err: { message: string; extra: unknown } };
+    assert.deepEqual([rec.err.message, rec.err.extra], ['with extras', { big: 2 }]);
+  });
+
+  it('follows an err\'s cause chain into its message and stack, as pino does', () => {
+    const { ours, theirs, lines } = pair('info');
+    const err = new Error('outer', { cause: new TypeError('inner', { cause: 'not an error' }) });
+    ours.error({ err });
+    theirs.error({ err });
+    assert.deepEqual(lines.ours, lines.theirs);
+    assert.match(lines.ours[0]!, /"message":"outer: inner","stack":"Error: outer\\n.*\\ncaused by: TypeError: inner\\n/);
+  });
+
+  it('writes a record given null for its fields, as pino does, rather than throwing', () => {
+    const { ours, theirs, lines } = pair('info');
+    ours.info(null as unknown as object, 'no fields');
+    theirs.info(null as unknown as object, 'no fields');
+    assert.deepEqual(lines.ours, lines.theirs);
   });
 
   it('answers isLevelEnabled as pino does, silent included', () => {
