@@ -717,7 +717,7 @@ export function elimPriority(nice: number, log: Pick<Logger, 'info' | 'warn'>, r
     lower() {
       const started = current();
       if (started >= nice) {
-        log.info(`nice stays at ${started}, the one LIM gave: the configured nice ${nice} would raise the priority`);
+        log.info(`nice stays at ${started}, the one LIM gave: the configured nice ${nice} ${started > nice ? 'would raise the priority' : 'is that already'}`);
         return;
       }
       lowered = renice(nice);

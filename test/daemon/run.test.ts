@@ -312,6 +312,8 @@ describe('elimPriority (the nice the elim runs at)', () => {
       priority.back();
       assert.deepEqual(asked, [], `started at ${started}`);
       assert.match(lines.join(''), new RegExp(`nice stays at ${started}, the one LIM gave`));
+      // At the configured nice itself, nothing would be raised: the line must not say so.
+      assert.equal(/would raise/.test(lines.join('')), started > 10, `started at ${started}: ${lines.join('')}`);
     }
   });
 });
