@@ -15,6 +15,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync 
 import { constants } from 'node:os';
 import { spawnSelf, statFields } from './exec.js';
 import { escapedControlsInLines } from './shown.js';
+import { monotonicMs } from './clock.js';
 
 // Set in the child's environment (and removed from it at its start) to say it is the worker.
 const WORKER_MARK = 'LAVARANK_SUPERVISED_WORKER';
@@ -54,7 +55,7 @@ const PARENT_STOPPING_MS = 2000;
 // would run on while the job was stopped.
 function stopWithParent(): void {
   const parent = process.ppid;
-  process.on('SIGTSTP', () => waitWhileStopped(parent, Date.now() + PARENT_STOPPING_MS));
+  process.on('SIGTSTP', () => waitWhileStopped(parent, monotonicMs() + PARENT_STOPPING_MS));
   setInterval(() => waitWhileStopped(parent, 0), PARENT_LOOK_MS).unref();
 }
 
@@ -69,7 +70,7 @@ function waitWhileStopped(parent: number, until: number): void {
   for (;;) {
     if (process.ppid !== parent) return;
     const stopped = statFields(parent)?.[0] === 'T';
-    if (!stopped && Date.now() >= until) return;
+    if (!stopped && monotonicMs() >= until) return;
     Atomics.wait(cell, 0, 0, stopped ? PARENT_LOOK_MS : 10);
   }
 }
@@ -167,7 +168,7 @@ export async function superviseCommand(
     const look = (): void => {
       const pid = child.pid;
       if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-      const now = Date.now();
+      const now = monotonicMs();
       const calls = fileSystemCalls(pid, looks, now);
       const mainGone = statFields(pid)?.[0] === 'Z';
       // A worker whose every thread has ended is exiting, not held: Node reaps it, and
@@ -219,7 +220,7 @@ export async function superviseCommand(
     const lookForLimit = (limit: number): void => {
       const pid = child.pid;
       if (pid === undefined || child.exitCode !== null || child.signalCode !== null || timer !== undefined) return;
-      const now = Date.now();
+      const now = monotonicMs();
       const over = fileSystemCalls(pid, looks, now).filter((c) => c.heldMs >= limit);
       if (over.length === 0) return;
       expired = true;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
 import { parseSyscallLine, superviseCommand } from '../../src/util/supervise.js';
@@ -275,6 +276,27 @@ describe('a supervised command', () => {
       } finally {
         clearInterval(feed);
         writer.destroy();
+        cleanup();
+      }
+    });
+
+    // The wall clock stepped forward (an NTP step at boot, `date -s`) is no time held:
+    // an open of a FIFO its writer opens 2.5 s later runs to its end under a 4 s limit.
+    it('counts the time a call is held on the monotonic clock, not the wall clock that jumps', async () => {
+      const { dir, cleanup } = tempDir();
+      const realNow = Date.now;
+      const timers: NodeJS.Timeout[] = [];
+      try {
+        const fifo = join(dir, 'lsb.acct');
+        mkfifo(fifo);
+        timers.push(setTimeout(() => (Date.now = () => realNow() + 3_600_000), 1500));
+        timers.push(setTimeout(() => void open(fifo, 'w').then((h) => h.close()), 2500));
+        const { ending, lines } = await supervised('cat', [fifo], 4000);
+        assert.deepEqual(lines, []);
+        assert.deepEqual(ending, { code: 0 });
+      } finally {
+        Date.now = realNow;
+        for (const t of timers) clearTimeout(t);
         cleanup();
       }
     });
