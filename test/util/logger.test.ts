@@ -153,6 +153,14 @@ describe('createLogger', () => {
     theirs.error({ err });
     assert.deepEqual(lines.ours, lines.theirs);
     assert.match(lines.ours[0]!, /"message":"outer: inner","stack":"Error: outer\\n.*\\ncaused by: TypeError: inner\\n/);
+    const loop = new Error('first');
+    loop.cause = new Error('second', { cause: loop });
+    ours.error({ err: loop });
+    theirs.error({ err: loop });
+    const held = Object.assign(new Error('held'), { reason: new RangeError('why') });
+    ours.error({ err: held });
+    theirs.error({ err: held });
+    assert.deepEqual(lines.ours, lines.theirs);
   });
 
   it('writes a record given null for its fields, as pino does, rather than throwing', () => {
