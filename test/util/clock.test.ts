@@ -137,4 +137,16 @@ describe('systemClock.after', () => {
     await systemClock.sleep(30);
     assert.deepEqual(calls, ['called']);
   });
+
+  // Atomics.waitAsync answers a wait of 0 at once, without a promise: under a millisecond
+  // (a report's wait at its last fraction) the wait is a timer's next turn instead.
+  it('calls the function on a later turn for a time under a millisecond, 0, negative or NaN', async () => {
+    const calls: number[] = [];
+    for (const ms of [0.4, 0, -5, Number.NaN]) systemClock.after(ms, () => calls.push(ms));
+    const sleeps = [0.4, 0, -5, Number.NaN].map((ms) => systemClock.sleep(ms, new AbortController().signal));
+    await Promise.resolve();
+    assert.deepEqual(calls, []);
+    await Promise.all(sleeps);
+    assert.deepEqual(calls, [0.4, 0, -5, Number.NaN]);
+  });
 });
