@@ -100,17 +100,6 @@ function errorFields(err: { message: string }, inProgress = new Set<object>()): 
     else if (key !== 'cause' && !inProgress.has(value)) out[key] = errorFields(value, inProgress);
   }
   inProgress.delete(err);
-// those of its causes, and its own others, an Error among them as the same (a cause set
-// by assignment is in the message already; inside, those being written are left out).
-function errorFields(err: Error, inside = new Set<Error>()): Record<string, unknown> {
-  inside.add(err);
-  for (const key of Object.keys(err)) {
-    const value = (err as unknown as Record<string, unknown>)[key];
-    if (key in out) continue;
-    if (!(value instanceof Error)) out[key] = value;
-    else if (key !== 'cause' && !inside.has(value)) out[key] = errorFields(value, inside);
-  }
-  inside.delete(err);
   return out;
 }
 
