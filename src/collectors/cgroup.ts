@@ -687,14 +687,9 @@ function pagingSince(files: MemoryFiles, counts: Array<number | undefined>, ms: 
   if (last === undefined) return undefined;
   const seconds = (ms - last.ms) / 1000;
   const rates: PagingRates = {};
-  const rate = (at: number): number | undefined => {
-    const now = counts[at];
-    const before = last.counts[at];
-    return now === undefined || before === undefined ? undefined : ratePerSec(now, before, seconds);
-  };
-  const faults = rate(0);
-  const swapIn = rate(1);
-  const swapOut = rate(2);
+  const faults = ratePerSec(counts[0], last.counts[0], seconds);
+  const swapIn = ratePerSec(counts[1], last.counts[1], seconds);
+  const swapOut = ratePerSec(counts[2], last.counts[2], seconds);
   if (faults !== undefined) rates.majorFaultsPerSec = faults;
   if (swapIn !== undefined) rates.swapInPerSec = swapIn;
   if (swapOut !== undefined) rates.swapOutPerSec = swapOut;

@@ -261,9 +261,9 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
       spare = before;
       if (beforeAt !== undefined) {
         const seconds = (monotonicMs - beforeAt) / 1000;
-        const swapIn = rate(now[0], before[0], seconds);
-        const swapOut = rate(now[1], before[1], seconds);
-        const faults = rate(now[2], before[2], seconds);
+        const swapIn = ratePerSec(now[0], before[0], seconds);
+        const swapOut = ratePerSec(now[1], before[1], seconds);
+        const faults = ratePerSec(now[2], before[2], seconds);
         if (swapIn !== undefined) reading.swapInPerSec = swapIn;
         if (swapOut !== undefined) reading.swapOutPerSec = swapOut;
         if (faults !== undefined) reading.majorFaultsPerSec = faults;
@@ -290,7 +290,3 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
   };
 }
 
-// The rate of a vmstat counter, undefined when the kernel does not print it.
-function rate(now: number | undefined, before: number | undefined, seconds: number): number | undefined {
-  return now === undefined || before === undefined ? undefined : ratePerSec(now, before, seconds);
-}

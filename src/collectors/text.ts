@@ -182,9 +182,10 @@ export function badFile(collector: string, file: string, why: string): Collector
 // Counters are parsed as doubles: past 2^53 they lose a few units of precision, which
 // is far below what matters for a rate over ten seconds.
 // The per-second rate of a counter between two readings, or undefined when it went
-// backwards (wrap, device reset, reboot of the counter) or no time passed.
-export function ratePerSec(now: number, before: number, seconds: number): number | undefined {
-  if (!(seconds > 0) || now < before) return undefined;
+// backwards (wrap, device reset, reboot of the counter), no time passed or either reading
+// lacks the counter (a kernel that does not print it).
+export function ratePerSec(now: number | undefined, before: number | undefined, seconds: number): number | undefined {
+  if (now === undefined || before === undefined || !(seconds > 0) || now < before) return undefined;
   return (now - before) / seconds;
 }
 
