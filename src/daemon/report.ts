@@ -220,7 +220,7 @@ function pause(ms: number): void {
 // taken back, so a full socket drops reports.
 // fd made non-blocking by a net.Socket that holds it (see fdSink). node:net is required
 // here, not imported: loaded, it stays resident (0.2-0.4 MB), and LIM gives a pipe.
-const net = lazyBuiltin('node:net');
+const net = lazyBuiltin<typeof import('node:net')>('node:net');
 function nonBlockingSocket(fd: number): Socket {
   return new (net().Socket)({ fd, readable: false, writable: true }).unref();
 }

@@ -4,17 +4,12 @@
 // spawn, isatty and the socket wrapper are synchronous, and a built-in is in the binary.
 import { createRequire } from 'node:module';
 
-// The built-ins loaded lazily, by name, with their types.
-interface LazyBuiltins {
-  'node:child_process': typeof import('node:child_process');
-  'node:net': typeof import('node:net');
-  'node:tty': typeof import('node:tty');
-}
-
 const requireHere = createRequire(import.meta.url);
 
-// A getter for one built-in that requires it at its first call and returns the same module after.
-export function lazyBuiltin<K extends keyof LazyBuiltins>(name: K): () => LazyBuiltins[K] {
-  let loaded: LazyBuiltins[K] | undefined;
-  return () => (loaded ??= requireHere(name) as LazyBuiltins[K]);
+// A getter for one built-in, typed by its caller (`typeof import('node:net')`), that requires
+// it at its first call and returns the same module after; which built-ins load so is the
+// callers' business, and only util/exec.ts may ask for node:child_process (layout.test).
+export function lazyBuiltin<T>(name: `node:${string}`): () => T {
+  let loaded: T | undefined;
+  return () => (loaded ??= requireHere(name) as T);
 }

@@ -24,7 +24,7 @@ import { lazyBuiltin } from './builtin.js';
 // flags (43 427 against 44 023 kB with tty, worker_threads and assert loaded as the elim
 // has them, three runs), 0.2-0.5 MB in the elim (docs/collectors.md, "child_process left
 // unloaded").
-const childProcess = lazyBuiltin('node:child_process');
+const childProcess = lazyBuiltin<typeof import('node:child_process')>('node:child_process');
 
 // How runCommand starts a program: always with a timeout, and with an abort signal where given.
 export interface RunOptions {

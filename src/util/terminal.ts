@@ -8,7 +8,7 @@ import { lazyBuiltin } from './builtin.js';
 // (Documentation/admin-guide/devices.txt, "1 char: Memory devices"): never a terminal.
 const MEMORY_DEVICES = 1;
 
-const tty = lazyBuiltin('node:tty');
+const tty = lazyBuiltin<typeof import('node:tty')>('node:tty');
 
 // The major number of a device number as glibc's gnu_dev_major reads it.
 function major(rdev: number): number {
