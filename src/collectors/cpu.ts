@@ -418,10 +418,11 @@ export function tasksElsewhere(busy: number, online: number, jobBusy: number, jo
 
 // The CPUs' worth of tasks elsewhere below which tasksElsewhere reads none: the rounding.
 // Each share is a quotient of ticks, so with every other CPU idle the two products differ
-// by their rounding alone (7e-15 on 64 CPUs), and read as tasks elsewhere that turned on
-// the queue bound of the 1-minute load (hostLoad1Shown), which busy CPUs outside the job's
-// call for: a host ranked 170.2 read 72.1 (props78, 2026-12-07). A tick of one CPU over a
-// minute's interval is 1.7e-4 of a CPU, far above it.
+// by their rounding alone (7e-15 on 64 CPUs), which would be read as tasks elsewhere: it
+// once turned on the 1-minute load's queue bound (a host ranked 170.2 read 72.1, props78,
+// 2026-12-07; the bound holds always since props79) and still takes a sliver out of the
+// runnable count and the load. A tick of one CPU over a minute's interval is 1.7e-4 of a
+// CPU, far above it.
 export const ELSEWHERE_NOISE = 1e-9;
 
 // The kernel's numbers of the CPUs of the cpuN lines, in their order: the names' own,
