@@ -17,8 +17,8 @@ import { errorMessage } from '../src/util/errors.js';
 import { calibrationRows, FOREIGN_RISE_WHY, readCalibrationAsync, usableRecords } from '../src/training/dataset.js';
 import { syntheticCalibration } from '../src/training/synthetic.js';
 import { fitModel, writeModelFile, type TrainingRow } from '../src/training/train.js';
-import { crossValEntries, crossValidate, type CrossValResult } from '../src/training/crossval.js';
-import { evalTable } from '../src/training/evaluate.js';
+import { crossValEntries, crossValidate, ORDER_MIN_GAP, ORDERS, type CrossValResult, type DefaultOrderCheck, type Order } from '../src/training/crossval.js';
+import { evalTable, type MaeInterval } from '../src/training/evaluate.js';
 
 // The repository root (this file runs as dist/scripts/train-default.js).
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -78,6 +78,38 @@ export function validationReport(r: CrossValResult): string {
     `backbone minus ridge: ${d(r.backboneMinusRidge)}`,
     `decision: ${r.gate.reason}`,
     `ships: ${r.gate.pass ? 'the backbone and its correction network' : 'the backbone alone (no correction network), since the network does not pass the gate'}`,
+    ...(r.defaultOrder === undefined ? [] : ['', defaultOrderReport(r.defaultOrder)]),
+  ].join('\n');
+}
+
+// The names of the orders in defaultOrderReport's table.
+const ORDER_NAMES: Record<Order, string> = {
+  model: 'backbone + network',
+  backbone: 'backbone alone',
+  ridge: 'ridge regression',
+  loadOnly: 'load-only line (load bounded)',
+  mean: 'mean (every run alike)',
+  formula: 'formula',
+  lsfLoad: 'r15s (the load as read)',
+};
+
+// The comparison with OpenLava's default order on the same held-out runs, as printed.
+export function defaultOrderReport(c: DefaultOrderCheck): string {
+  const d = (x: MaeInterval, digits = 1): string => `${x.mae >= 0 ? '+' : ''}${x.mae.toFixed(digits)} (95 % interval ${x.lo.toFixed(digits)} – ${x.hi.toFixed(digits)})`;
+  return [
+    'against the default order, r15s:pg (r15s on Linux: /proc/loadavg\'s 1-minute load, not bounded; no run paged), on the same held-out runs:',
+    `line on r15s per CPU:            MAE ${d(c.lsfLoadLine).slice(1)}`,
+    `backbone minus load-only line:   ${d(c.backboneMinusLoadOnly)}`,
+    `backbone minus line on r15s:     ${d(c.backboneMinusLsfLoadLine)}`,
+    `order agreement: of ${Math.round(c.pairs)} pairs of held-out runs of different configurations (summed over repeats; ${c.rowsPaired} runs in a pair)`,
+    `whose slowdowns differ by ${ORDER_MIN_GAP} points or more, the share each order puts as measured (ties half; 0.500 is a coin):`,
+    '',
+    '| order | share | 95 % interval |',
+    '|---|--:|:-:|',
+    ...ORDERS.map((p) => `| ${ORDER_NAMES[p]} | ${c.order[p].mae.toFixed(3)} | ${c.order[p].lo.toFixed(3)} – ${c.order[p].hi.toFixed(3)} |`),
+    '',
+    `order, backbone minus r15s:      ${d(c.orderBackboneMinusLsfLoad, 3)}`,
+    `order, backbone minus load line: ${d(c.orderBackboneMinusLoadOnly, 3)}`,
   ].join('\n');
 }
 

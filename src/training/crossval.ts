@@ -37,6 +37,73 @@ export function predictAll(model: LoadedModel, base: Baselines, row: TrainingRow
   };
 }
 
+// Measured slowdowns closer than this, in rank points, are not a placement decision:
+// order agreement counts only pairs of runs at least this far apart.
+export const ORDER_MIN_GAP = 10;
+
+// The orders compared on held-out pairs: each predictor's rank as reported (clamped), and
+// the 1-minute load per CPU as /proc/loadavg gives it, which is what LIM's r15s is on Linux
+// and so what OpenLava's default order, r15s:pg, sorts by among hosts of one kind
+// (docs/simulate.md, "r15s"; none of these runs paged, so pg decides nothing).
+export const ORDERS = [...PREDICTORS, 'lsfLoad'] as const;
+export type Order = (typeof ORDERS)[number];
+
+// For each row of one held-out fold, how many of its pairs with rows of other
+// configurations (measured labels at least minGap apart) a score puts in the measured
+// order, ties counting half, and how many such pairs it has. Rows of one configuration
+// are not paired: placement chooses between hosts in different states.
+export function pairOrder(labels: readonly number[], scores: readonly number[], groups: readonly string[], minGap = ORDER_MIN_GAP): { right: number[]; pairs: number[] } {
+  if (scores.length !== labels.length || groups.length !== labels.length) {
+    throw new ConfigError(`pairOrder: expected as many scores and groups as labels (${labels.length}), received ${scores.length} and ${groups.length}`);
+  }
+  const right = labels.map(() => 0);
+  const pairs = labels.map(() => 0);
+  for (let i = 0; i < labels.length; i++) {
+    for (let j = i + 1; j < labels.length; j++) {
+      if (groups[i] === groups[j]) continue;
+      const gap = labels[i]! - labels[j]!;
+      if (Math.abs(gap) < minGap) continue;
+      const s = scores[i]! - scores[j]!;
+      const credit = s === 0 ? 0.5 : Math.sign(s) === Math.sign(gap) ? 1 : 0;
+      right[i]! += credit;
+      right[j]! += credit;
+      pairs[i]!++;
+      pairs[j]!++;
+    }
+  }
+  return { right, pairs };
+}
+
+// A least-squares line y = intercept + slope × x.
+export function fitLine(xs: readonly number[], ys: readonly number[]): { intercept: number; slope: number } {
+  const n = xs.length;
+  if (n === 0) return { intercept: 0, slope: 0 };
+  const mx = xs.reduce((a, x) => a + x, 0) / n;
+  const my = ys.reduce((a, y) => a + y, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (xs[i]! - mx) ** 2;
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+  }
+  const slope = sxx > 1e-12 ? sxy / sxx : 0;
+  return { intercept: my - slope * mx, slope };
+}
+
+// The checks against OpenLava's default order on the same held-out runs, when every row
+// carries the load as read (calibration rows do): a line fitted on that load, its MAE
+// and the backbone's paired margins; and every order's agreement with the measured one.
+export interface DefaultOrderCheck {
+  lsfLoadLine: MaeInterval; // MAE of a line on the 1-minute load per CPU as read (r15s)
+  backboneMinusLoadOnly: MaeInterval; // MAE, paired by row
+  backboneMinusLsfLoadLine: MaeInterval; // MAE, paired by row
+  order: Record<Order, MaeInterval>; // share of pairs ordered as measured (0.5: a coin)
+  orderBackboneMinusLsfLoad: MaeInterval; // paired by row
+  orderBackboneMinusLoadOnly: MaeInterval; // paired by row
+  pairs: number; // pairs counted, summed over repeats
+  rowsPaired: number; // rows with at least one pair
+}
+
 // What the validation found.
 export interface CrossValResult {
   rows: number;
@@ -47,6 +114,7 @@ export interface CrossValResult {
   perRepeat: Record<Predictor, number[]>; // the MAE of each repeat
   difference: { ridge: MaeInterval; backbone: MaeInterval }; // model minus each, paired by row
   backboneMinusRidge: MaeInterval; // what ships when the network fails the gate, against the ridge, paired by row
+  defaultOrder?: DefaultOrderCheck; // absent when a row lacks the load as read
   gate: GateResult;
 }
 
@@ -64,6 +132,10 @@ export async function crossValidate(rows: readonly TrainingRow[], train: TrainOp
   const signedModelMinus = { ridge: rows.map(() => 0), backbone: rows.map(() => 0) };
   const signedBackboneMinusRidge = rows.map(() => 0);
   const perRepeat = Object.fromEntries(PREDICTORS.map((p) => [p, [] as number[]])) as Record<Predictor, number[]>;
+  const withLoad = rows.every((r) => r.rawLoad1PerCpu !== undefined);
+  const lsfErr = rows.map(() => 0);
+  const right = Object.fromEntries(ORDERS.map((p) => [p, rows.map(() => 0)])) as Record<Order, number[]>;
+  const pairs = rows.map(() => 0);
   const total = o.folds * o.repeats;
   let done = 0;
   for (let r = 0; r < o.repeats; r++) {
@@ -76,6 +148,8 @@ export async function crossValidate(rows: readonly TrainingRow[], train: TrainOp
       const { model } = await fitModel(trainRows, { ...train, seed: (train.seed ?? 1) + 101 * r + f, onProgress: undefined });
       const loaded = modelFromFile(model, `fold ${f + 1} of repeat ${r + 1}`);
       const base = fitBaselines(trainRows);
+      const lsfLine = withLoad ? fitLine(trainRows.map((t) => t.rawLoad1PerCpu!), trainRows.map((t) => clampRank(t.label))) : undefined;
+      const scores = Object.fromEntries(ORDERS.map((p) => [p, [] as number[]])) as Record<Order, number[]>;
       for (const i of testIdx) {
         const row = rows[i]!;
         const y = clampRank(row.label);
@@ -89,12 +163,44 @@ export async function crossValidate(rows: readonly TrainingRow[], train: TrainOp
         signedModelMinus.ridge[i]! += (me - Math.abs(clampRank(pred.ridge) - y)) / o.repeats;
         signedModelMinus.backbone[i]! += (me - Math.abs(clampRank(pred.backbone) - y)) / o.repeats;
         signedBackboneMinusRidge[i]! += (Math.abs(clampRank(pred.backbone) - y) - Math.abs(clampRank(pred.ridge) - y)) / o.repeats;
+        for (const p of PREDICTORS) scores[p].push(clampRank(pred[p]));
+        if (lsfLine !== undefined) {
+          lsfErr[i]! += Math.abs(clampRank(lsfLine.intercept + lsfLine.slope * row.rawLoad1PerCpu!) - y) / o.repeats;
+          scores.lsfLoad.push(row.rawLoad1PerCpu!);
+        }
+      }
+      if (withLoad) {
+        const labels = testIdx.map((i) => clampRank(rows[i]!.label));
+        const testGroups = testIdx.map((i) => groups[i]!);
+        for (const p of ORDERS) {
+          const counted = pairOrder(labels, scores[p], testGroups);
+          testIdx.forEach((i, k) => {
+            right[p][i]! += counted.right[k]!;
+            if (p === 'lsfLoad') pairs[i]! += counted.pairs[k]!;
+          });
+        }
       }
       o.onFold?.(++done, total);
     }
     for (const p of PREDICTORS) perRepeat[p].push(repeatErr[p] / rows.length);
   }
   const mae = Object.fromEntries(PREDICTORS.map((p) => [p, groupBootstrap(err[p], groups, o.seed)])) as Record<Predictor, MaeInterval>;
+  let defaultOrder: DefaultOrderCheck | undefined;
+  if (withLoad) {
+    const paired = rows.map((_, i) => i).filter((i) => pairs[i]! > 0);
+    const pairedGroups = paired.map((i) => groups[i]!);
+    const share = (p: Order): number[] => paired.map((i) => right[p][i]! / pairs[i]!);
+    defaultOrder = {
+      lsfLoadLine: groupBootstrap(lsfErr, groups, o.seed),
+      backboneMinusLoadOnly: groupBootstrap(err.backbone.map((e, i) => e - err.loadOnly[i]!), groups, o.seed),
+      backboneMinusLsfLoadLine: groupBootstrap(err.backbone.map((e, i) => e - lsfErr[i]!), groups, o.seed),
+      order: Object.fromEntries(ORDERS.map((p) => [p, groupBootstrap(share(p), pairedGroups, o.seed)])) as Record<Order, MaeInterval>,
+      orderBackboneMinusLsfLoad: groupBootstrap(share('backbone').map((x, k) => x - share('lsfLoad')[k]!), pairedGroups, o.seed),
+      orderBackboneMinusLoadOnly: groupBootstrap(share('backbone').map((x, k) => x - share('loadOnly')[k]!), pairedGroups, o.seed),
+      pairs: pairs.reduce((a, n) => a + n, 0) / 2,
+      rowsPaired: paired.length,
+    };
+  }
   return {
     rows: rows.length,
     groups: new Set(groups).size,
@@ -104,6 +210,7 @@ export async function crossValidate(rows: readonly TrainingRow[], train: TrainOp
     perRepeat,
     difference: { ridge: groupBootstrap(signedModelMinus.ridge, groups, o.seed), backbone: groupBootstrap(signedModelMinus.backbone, groups, o.seed) },
     backboneMinusRidge: groupBootstrap(signedBackboneMinusRidge, groups, o.seed),
+    ...(defaultOrder === undefined ? {} : { defaultOrder }),
     gate: gateDecision({ model: mae.model.mae, backbone: mae.backbone.mae, ridge: mae.ridge.mae }),
   };
 }

@@ -122,6 +122,8 @@ export function calibrationRows(records: readonly CalibrationRecord[]): Training
     const row: TrainingRow = { values: f.values, mask: f.mask, named: f.named, label: r.slowdown };
     const group = configurationOf(r);
     if (group !== undefined) row.group = group;
+    const raw = r.sample.load?.load1PerCpu;
+    if (raw !== undefined && Number.isFinite(raw)) row.rawLoad1PerCpu = raw;
     return row;
   });
 }

@@ -41,6 +41,7 @@ export interface TrainingRow {
   named: Readonly<Record<string, number | null>>;
   label: number;
   group?: string;
+  rawLoad1PerCpu?: number; // /proc/loadavg's 1-minute load per CPU as read: LIM's r15s on Linux (calibration rows)
 }
 
 // Where training is, for a progress bar or log lines.

@@ -39,3 +39,33 @@ test('the validation report prints the backbone alone minus the ridge, which the
   assert.match(text, /^model minus ridge: +-6\.0 /m);
   assert.match(text, /^backbone minus ridge: -7\.0 \(95 % interval -8\.0 – -6\.0\)$/m);
 });
+
+test('the validation report prints the check against r15s:pg when the validation made it, and nothing of it otherwise', () => {
+  const iv = (mae: number): { mae: number; lo: number; hi: number } => ({ mae, lo: mae - 1, hi: mae + 1 });
+  const sh = (x: number): { mae: number; lo: number; hi: number } => ({ mae: x, lo: x - 0.01, hi: x + 0.01 });
+  const base = {
+    rows: 10, groups: 4, folds: 2, repeats: 1,
+    mae: { model: iv(44), backbone: iv(43), ridge: iv(50), loadOnly: iv(48), mean: iv(130), formula: iv(78) },
+    perRepeat: { model: [44], backbone: [43], ridge: [50], loadOnly: [48], mean: [130], formula: [78] },
+    difference: { ridge: iv(-6), backbone: iv(1) },
+    backboneMinusRidge: iv(-7),
+    gate: gateDecision({ model: 44, backbone: 43, ridge: 50 }),
+  };
+  assert.doesNotMatch(validationReport(base), /r15s/);
+  const text = validationReport({
+    ...base,
+    defaultOrder: {
+      lsfLoadLine: iv(61.9), backboneMinusLoadOnly: iv(-5.2), backboneMinusLsfLoadLine: iv(-18.7),
+      order: { model: sh(0.8), backbone: sh(0.81), ridge: sh(0.77), loadOnly: sh(0.75), mean: sh(0.5), formula: sh(0.7), lsfLoad: sh(0.72) },
+      orderBackboneMinusLsfLoad: sh(0.09), orderBackboneMinusLoadOnly: sh(0.006), pairs: 1234, rowsPaired: 9,
+    },
+  });
+  assert.match(text, /^line on r15s per CPU: +MAE 61\.9 \(95 % interval 60\.9 – 62\.9\)$/m);
+  assert.match(text, /^backbone minus load-only line: +-5\.2 \(95 % interval -6\.2 – -4\.2\)$/m);
+  assert.match(text, /^backbone minus line on r15s: +-18\.7 /m);
+  assert.match(text, /^\| r15s \(the load as read\) \| 0\.720 \| 0\.710 – 0\.730 \|$/m);
+  assert.match(text, /^\| backbone alone \| 0\.810 \| 0\.800 – 0\.820 \|$/m);
+  assert.match(text, /^order, backbone minus r15s: +\+0\.090 \(95 % interval 0\.080 – 0\.100\)$/m);
+  assert.match(text, /^order, backbone minus load line: \+0\.006 \(95 % interval -0\.004 – 0\.016\)$/m);
+  assert.match(text, /of 1234 pairs/);
+});

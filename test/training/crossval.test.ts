@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { crossValEntries, crossValidate, predictAll, PREDICTORS } from '../../src/training/crossval.js';
+import { crossValEntries, crossValidate, fitLine, ORDER_MIN_GAP, ORDERS, pairOrder, predictAll, PREDICTORS } from '../../src/training/crossval.js';
 import { gateDecision } from '../../src/training/evaluate.js';
 import { calibrationRows } from '../../src/training/dataset.js';
 import { syntheticCalibration } from '../../src/training/synthetic.js';
@@ -75,5 +75,62 @@ describe('predictAll, the backbone alone', () => {
     const base = fitBaselines(rows);
     assert.ok(rows.some((r) => (r.named['cpu_busy'] ?? 0) > 0), 'rows with a busy CPU, where the tie-break adds to the rank');
     for (const row of rows) assert.equal(predictAll(alone, base, row).backbone, alone.predict(row));
+  });
+});
+
+describe('pairOrder', () => {
+  it('counts only pairs of different configurations whose labels are at least the gap apart', () => {
+    // a and b share a configuration; c is 5 points from a, under the gap; d is far from all.
+    const labels = [0, 50, 5, 300];
+    const groups = ['A', 'A', 'B', 'C'];
+    const { pairs } = pairOrder(labels, [1, 2, 3, 4], groups, 10);
+    // a: d only (b same group, c within the gap); b: c, d; c: b, d; d: a, b, c
+    assert.deepEqual(pairs, [1, 2, 2, 3]);
+  });
+
+  it('gives a pair put in the measured order 1, the reverse order 0 and a tie one half, to both its rows', () => {
+    const groups = ['A', 'B'];
+    assert.deepEqual(pairOrder([0, 100], [1, 9], groups).right, [1, 1]);
+    assert.deepEqual(pairOrder([0, 100], [9, 1], groups).right, [0, 0]);
+    assert.deepEqual(pairOrder([0, 100], [4, 4], groups).right, [0.5, 0.5]);
+  });
+
+  it('refuses scores that do not match the labels, naming both counts', () => {
+    assert.throws(() => pairOrder([0, 100], [1], ['A', 'B']), (err: unknown) => err instanceof ConfigError && /as many scores and groups as labels \(2\), received 1 and 2/.test(err.message));
+  });
+});
+
+describe('fitLine', () => {
+  it('recovers the line through points on it, and a flat line where x never varies', () => {
+    const line = fitLine([0, 1, 2, 4], [3, 5, 7, 11]);
+    assert.ok(Math.abs(line.intercept - 3) < 1e-9 && Math.abs(line.slope - 2) < 1e-9, JSON.stringify(line));
+    assert.deepEqual(fitLine([2, 2, 2], [1, 2, 3]), { intercept: 2, slope: 0 });
+  });
+});
+
+describe('crossValidate, against the default order', () => {
+  it('scores r15s (the load as read) and every predictor\'s order on the same held-out pairs, a constant at exactly a coin', async () => {
+    assert.ok(rows.every((r) => r.rawLoad1PerCpu !== undefined), 'calibration rows carry the load as read');
+    const r = await crossValidate(rows, { epochs: 20, chunk: 10, hiddenLayers: [4] }, { folds: 4, repeats: 2, seed: 1 });
+    const c = r.defaultOrder;
+    assert.ok(c !== undefined);
+    assert.deepEqual(Object.keys(c.order).sort(), [...ORDERS].sort());
+    // the mean ranks every run alike: every pair a tie
+    assert.equal(c.order.mean.mae, 0.5);
+    assert.ok(c.pairs > 0 && c.rowsPaired > 0 && c.rowsPaired <= rows.length);
+    // the synthetic label rises with the load: its raw order is better than a coin
+    assert.ok(c.order.lsfLoad.mae > 0.5, String(c.order.lsfLoad.mae));
+    // paired by row over the same rows, the mean difference is the difference of the MAEs
+    assert.ok(Math.abs(c.backboneMinusLoadOnly.mae - (r.mae.backbone.mae - r.mae.loadOnly.mae)) < 1e-9);
+    assert.ok(Math.abs(c.backboneMinusLsfLoadLine.mae - (r.mae.backbone.mae - c.lsfLoadLine.mae)) < 1e-9);
+    assert.ok(Math.abs(c.orderBackboneMinusLsfLoad.mae - (c.order.backbone.mae - c.order.lsfLoad.mae)) < 1e-9);
+    assert.ok(Math.abs(c.orderBackboneMinusLoadOnly.mae - (c.order.backbone.mae - c.order.loadOnly.mae)) < 1e-9);
+    assert.ok(ORDER_MIN_GAP > 0);
+  });
+
+  it('leaves the check out when a row lacks the load as read, rather than score it as 0', async () => {
+    const without = rows.map((row, i) => (i === 0 ? { ...row, rawLoad1PerCpu: undefined } : row));
+    const r = await crossValidate(without, { epochs: 2, chunk: 10, hiddenLayers: [2] }, { folds: 2, repeats: 1, seed: 1 });
+    assert.equal(r.defaultOrder, undefined);
   });
 });

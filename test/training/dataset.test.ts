@@ -51,7 +51,8 @@ describe('calibration datasets', () => {
     const { records } = parseCalibration(good, 'd');
     const [row] = calibrationRows(records);
     const f = toFeatures(fullSample());
-    assert.deepEqual(row, { values: f.values, mask: f.mask, named: f.named, label: 42.5 });
+    // and carry the 1-minute load per CPU as read, LIM's r15s, for eval-model's check against the default order
+    assert.deepEqual(row, { values: f.values, mask: f.mask, named: f.named, label: 42.5, rawLoad1PerCpu: fullSample().load?.load1PerCpu });
   });
 
   it('are grouped by their stressor configuration, a dataset from before the squeeze counting as no squeeze', () => {
