@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { loadModel, type LoadedModel } from '../src/model/model.js';
 import { clampRank } from '../src/model/rank.js';
 import { defaultModelPath } from '../src/model/rankers.js';
-import { PREDICTORS, predictAll, type Predictor } from '../src/training/crossval.js';
+import { fitLine, ORDER_MIN_GAP, ORDERS, pairOrder, PREDICTORS, predictAll, type Order, type Predictor } from '../src/training/crossval.js';
 import { evalTable, groupBootstrap, type MaeInterval } from '../src/training/evaluate.js';
 import { fitBaselines, withoutPsi, type TrainingRow } from '../src/training/train.js';
 import { print, printError } from '../src/util/cliio.js';
@@ -35,6 +35,40 @@ export interface ScoreResult {
   runs: number;
   configs: ConfigScore[];
   mae: Record<Predictor, MaeInterval>;
+  defaultOrder?: RunsOrderCheck; // when every row carries the load as read
+}
+
+// The scored runs against OpenLava's default order (r15s:pg; r15s on Linux is the
+// 1-minute load as read): a line on it fitted on the training rows, and the share of
+// pairs of runs of different configurations each order puts as measured (crossval's pairOrder).
+export interface RunsOrderCheck {
+  lsfLoadLine: MaeInterval;
+  backboneMinusLsfLoadLine: MaeInterval; // MAE, paired by run
+  order: Record<Order, MaeInterval>;
+  orderBackboneMinusLsfLoad: MaeInterval; // paired by run
+  pairs: number;
+}
+
+// The check against the default order on runs scored as a whole (no folds: the scored
+// runs were never trained on), or undefined when a row lacks the load as read.
+export function runsOrderCheck(ranks: Record<Predictor, readonly number[]>, trainRows: readonly TrainingRow[], runs: readonly TrainingRow[], groups: readonly string[], seed: number): RunsOrderCheck | undefined {
+  if (![...trainRows, ...runs].every((r) => r.rawLoad1PerCpu !== undefined)) return undefined;
+  const line = fitLine(trainRows.map((r) => r.rawLoad1PerCpu!), trainRows.map((r) => clampRank(r.label)));
+  const labels = runs.map((r) => clampRank(r.label));
+  const lsfErr = runs.map((r, i) => Math.abs(clampRank(line.intercept + line.slope * r.rawLoad1PerCpu!) - labels[i]!));
+  const scores: Record<Order, readonly number[]> = { ...ranks, lsfLoad: runs.map((r) => r.rawLoad1PerCpu!) };
+  const counted = Object.fromEntries(ORDERS.map((p) => [p, pairOrder(labels, scores[p], groups)])) as Record<Order, ReturnType<typeof pairOrder>>;
+  const paired = runs.map((_, i) => i).filter((i) => counted.lsfLoad.pairs[i]! > 0);
+  const pairedGroups = paired.map((i) => groups[i]!);
+  const share = (p: Order): number[] => paired.map((i) => counted[p].right[i]! / counted[p].pairs[i]!);
+  const backboneErr = runs.map((_, i) => Math.abs(ranks.backbone[i]! - labels[i]!));
+  return {
+    lsfLoadLine: groupBootstrap(lsfErr, groups, seed),
+    backboneMinusLsfLoadLine: groupBootstrap(backboneErr.map((e, i) => e - lsfErr[i]!), groups, seed),
+    order: Object.fromEntries(ORDERS.map((p) => [p, groupBootstrap(share(p), pairedGroups, seed)])) as Record<Order, MaeInterval>,
+    orderBackboneMinusLsfLoad: groupBootstrap(share('backbone').map((x, k) => x - share('lsfLoad')[k]!), pairedGroups, seed),
+    pairs: counted.lsfLoad.pairs.reduce((a, n) => a + n, 0) / 2,
+  };
 }
 
 // Each predictor's rank for each run (eval-model's predictors: the model as given, and
@@ -46,6 +80,7 @@ export function scoreRuns(model: LoadedModel, trainRows: readonly TrainingRow[],
   const groups = runs.map((r, i) => r.group ?? `run ${i}`);
   const errors = Object.fromEntries(PREDICTORS.map((p) => [p, [] as number[]])) as Record<Predictor, number[]>;
   const byConfig = new Map<string, { n: number; measured: number; predicted: Record<Predictor, number> }>();
+  const ranks = Object.fromEntries(PREDICTORS.map((p) => [p, [] as number[]])) as Record<Predictor, number[]>;
   runs.forEach((row, i) => {
     const y = clampRank(row.label);
     const pred = predictAll(model, base, row);
@@ -55,6 +90,7 @@ export function scoreRuns(model: LoadedModel, trainRows: readonly TrainingRow[],
     for (const p of PREDICTORS) {
       const rank = clampRank(pred[p]);
       errors[p].push(Math.abs(rank - y));
+      ranks[p].push(rank);
       g.predicted[p] += rank;
     }
     byConfig.set(groups[i]!, g);
@@ -67,7 +103,8 @@ export function scoreRuns(model: LoadedModel, trainRows: readonly TrainingRow[],
   }));
   configs.sort((a, b) => a.measured - b.measured);
   const mae = Object.fromEntries(PREDICTORS.map((p) => [p, groupBootstrap(errors[p], groups, seed)])) as Record<Predictor, MaeInterval>;
-  return { runs: runs.length, configs, mae };
+  const defaultOrder = runsOrderCheck(ranks, trainRows, runs, groups, seed);
+  return { runs: runs.length, configs, mae, ...(defaultOrder === undefined ? {} : { defaultOrder }) };
 }
 
 const NOTES: Record<Predictor, string> = {
@@ -94,6 +131,24 @@ export function scoreReport(r: ScoreResult): string {
     'MAE in rank points; the interval resamples whole configurations',
     '',
     evalTable(PREDICTORS.map((p) => ({ name: p, interval: r.mae[p], note: NOTES[p] }))),
+    ...(r.defaultOrder === undefined ? [] : ['', runsOrderReport(r.defaultOrder)]),
+  ].join('\n');
+}
+
+// The check against the default order, as printed.
+export function runsOrderReport(c: RunsOrderCheck): string {
+  const d = (x: MaeInterval, digits: number): string => `${x.mae >= 0 ? '+' : ''}${x.mae.toFixed(digits)} (95 % interval ${x.lo.toFixed(digits)} – ${x.hi.toFixed(digits)})`;
+  return [
+    "against the default order, r15s:pg (r15s on Linux: /proc/loadavg's 1-minute load, not bounded):",
+    `line on r15s per CPU, fitted on the training datasets: MAE ${d(c.lsfLoadLine, 1).slice(1)}`,
+    `backbone minus line on r15s: ${d(c.backboneMinusLsfLoadLine, 1)}`,
+    `order agreement: of ${c.pairs} pairs of runs of different configurations whose slowdowns differ by ${ORDER_MIN_GAP} points or more, the share each order puts as measured (ties half; 0.500 is a coin):`,
+    '',
+    '| order | share | 95 % interval |',
+    '|---|--:|:-:|',
+    ...ORDERS.map((p) => `| ${p === 'lsfLoad' ? 'r15s (the load as read)' : p} | ${c.order[p].mae.toFixed(3)} | ${c.order[p].lo.toFixed(3)} – ${c.order[p].hi.toFixed(3)} |`),
+    '',
+    `order, backbone minus r15s: ${d(c.orderBackboneMinusLsfLoad, 3)}`,
   ].join('\n');
 }
 

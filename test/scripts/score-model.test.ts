@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { scoreReport, scoreRuns } from '../../scripts/score-model.js';
+import { runsOrderCheck, scoreReport, scoreRuns } from '../../scripts/score-model.js';
 import { loadModel } from '../../src/model/model.js';
 import { clampRank } from '../../src/model/rank.js';
 import { PREDICTORS } from '../../src/training/crossval.js';
@@ -109,4 +109,28 @@ test('eval-model and score-model refuse a data file that holds no calibration ru
   } finally {
     cleanup();
   }
+});
+
+test('the scored runs are set against r15s:pg: a line on the load as read, and each order\'s share of pairs put as measured', () => {
+  const r = scoreRuns(model, train, scored);
+  const c = r.defaultOrder;
+  assert.ok(c !== undefined, 'calibration rows carry the load as read');
+  assert.ok(c.pairs > 0);
+  // the mean ranks every run alike: every pair a tie
+  assert.equal(c.order.mean.mae, 0.5);
+  assert.ok(Math.abs(c.backboneMinusLsfLoadLine.mae - (r.mae.backbone.mae - c.lsfLoadLine.mae)) < 1e-9);
+  assert.ok(Math.abs(c.orderBackboneMinusLsfLoad.mae - (c.order.backbone.mae - c.order.lsfLoad.mae)) < 1e-9);
+  const text = scoreReport(r);
+  assert.match(text, /^line on r15s per CPU, fitted on the training datasets: MAE \d+\.\d \(95 % interval /m);
+  assert.match(text, /^\| r15s \(the load as read\) \| 0\.\d{3} \| /m);
+  assert.match(text, /^order, backbone minus r15s: [+-]\d\.\d{3} /m);
+});
+
+test('without the load as read on every row, no check against r15s is made rather than one on zeros', () => {
+  const ranks = Object.fromEntries(PREDICTORS.map((p) => [p, scored.map(() => 0)])) as Record<(typeof PREDICTORS)[number], number[]>;
+  const groups = scored.map((row) => row.group ?? '');
+  assert.notEqual(runsOrderCheck(ranks, train, scored, groups, 1), undefined);
+  const lacking = scored.map((row, i) => (i === 0 ? { ...row, rawLoad1PerCpu: undefined } : row));
+  assert.equal(runsOrderCheck(ranks, train, lacking, groups, 1), undefined);
+  assert.doesNotMatch(scoreReport(scoreRuns(model, train, lacking)), /r15s/);
 });
