@@ -2,7 +2,9 @@
 // saw: grouped, repeated k-fold over the calibration datasets (whole stressor
 // configurations held out), the MAE with a 95 % interval of the model, the backbone
 // alone, a ridge regression, the load-only line, the mean and the formula, and the
-// write decision. The README and docs/model.md quote its output.
+// write decision; then the same held-out runs against OpenLava's default order, r15s:pg
+// (a line on the load as read, and each order's share of pairs put as measured).
+// The README and docs/model.md quote its output.
 //
 //   npm run eval-model [-- --data data/FILE.jsonl ... --folds 5 --repeats 3 --seed 1]
 import { dirname, resolve } from 'node:path';
