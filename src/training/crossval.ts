@@ -222,7 +222,7 @@ export function crossValEntries(r: CrossValResult): EvalEntry[] {
     { name: 'backbone + network', interval: r.mae.model, note: `the full recipe, a monotone correction network on the backbone; per repeat ${spread(r.perRepeat.model)}` },
     { name: 'backbone alone', interval: r.mae.backbone, note: `src/model/backbone.ts, weights fitted per fold; per repeat ${spread(r.perRepeat.backbone)}` },
     { name: 'ridge regression', interval: r.mae.ridge, note: 'closed form on the same inputs (src/training/linear.ts, as retrain)' },
-    { name: 'load-only line', interval: r.mae.loadOnly, note: 'a + b × load1 per CPU' },
+    { name: 'load-only line', interval: r.mae.loadOnly, note: 'a + b × load1 per CPU, the load bounded as the model reads it' },
     { name: 'mean', interval: r.mae.mean, note: 'the training folds\' mean slowdown' },
     { name: 'formula', interval: r.mae.formula, note: 'the daemon\'s fallback, unfitted' },
   ];
