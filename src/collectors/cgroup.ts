@@ -614,12 +614,13 @@ export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], ke
 // Reads lavarank's cgroup's memory limits and, per report where one is set, the share
 // of the fullest in use, less the inactive file pages reclaim takes first, as
 // MemAvailable leaves them out, and the paging since the last report at monotonicMs of
-// the outermost limit's cgroup (paging: absent without a rate), whose counts hold every
-// level's below it; only limits below `belowBytes` (MemTotal) count. The fullest level's
-// paging switched with which level was fullest: a service filling past its slice's share
-// then read its own paging in place of the slice's, and without PSI a 2-CPU host whose
-// slice faulted 5 000 pages a second ranked 13.0 at 79 % of the service's limit and 7.6
-// at 85 % (props80, 2026-12-08). The limits are found at the first read and again every
+// the innermost limit's cgroup (paging: absent without a rate), the jobs' own, never a
+// sibling's (the containers of a compose project under a limit of its own, each a host);
+// only limits below `belowBytes` (MemTotal) count. The fullest level's paging switched
+// with which level was fullest: a service filling past its slice's share then read its
+// own paging in place of the slice's, and without PSI a 2-CPU host whose slice's other
+// services faulted 5 000 pages a second ranked 13.0 at 79 % of the service's limit and
+// 7.6 at 85 % (props80, 2026-12-08); the fullest limit's share is mem_used's alone. The limits are found at the first read and again every
 // LIMITS_CHECK_EVERY reads: a host without one reads no cgroup file per report.
 export interface MemoryLimitReader {
   read(belowBytes?: number, monotonicMs?: number): { limitBytes: number; usedFraction: number; paging?: PagingRates } | undefined;
@@ -667,8 +668,9 @@ export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepO
           const [inactive, ...counts] = parseKeyed(files.stat.text(), files.statKeys, files.stat.path, 'memory');
           const used = Math.max(0, usage - (inactive ?? 0)) / files.limit;
           const usedFraction = used < 1 ? used : 1;
-          // The levels go from lavarank's cgroup up: the last one counted is the outermost.
-          paging = monotonicMs === undefined ? undefined : pagingSince(files, counts, monotonicMs);
+          // The levels go from lavarank's cgroup up: the first one counted is the innermost.
+          const rates = monotonicMs === undefined ? undefined : pagingSince(files, counts, monotonicMs);
+          if (fullest === undefined) paging = rates;
           if (fullest === undefined || usedFraction > fullest.usedFraction) fullest = { limitBytes: files.limit, usedFraction };
         }
       } catch (err) {
