@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { cgroupDirs, createMemoryLimitReader, createQuotaReader, LIMITS_CHECK_EVERY, parseCfsPeriod, parseCfsQuota, parseCgroupMounts, parseCpuMax, parseKeyed, parseMemoryLimit, parseProcCgroup, placeOf, readCgroupMounts } from '../../src/collectors/cgroup.js';
 import { CollectorError, errorCode } from '../../src/util/errors.js';
 import { fixtureText, openOn, tempDir, writeTree } from './helpers.js';
@@ -394,6 +395,43 @@ test('the paging rates are the innermost limit\'s, whichever level is fullest, s
   writeTree(root, at(0.875, 0.84375, 3000, 100_000));
   assert.deepEqual(m.read(64 * gib, 20_000), { limitBytes: 4 * gib, usedFraction: 0.875, paging: { majorFaultsPerSec: 200, swapInPerSec: 20, swapOutPerSec: 0 } });
   m.close();
+});
+
+test('the paging rates never switch whose they are as the levels\' used shares move, on v1 and v2', (t) => {
+  const root = tempDir(t);
+  const gib = 2 ** 30;
+  const share = fc.integer({ min: 0, max: 1000 }).map((i) => i / 1000);
+  const rate = fc.integer({ min: 0, max: 20_000 });
+  fc.assert(
+    fc.property(fc.constantFrom(1, 2), fc.array(fc.tuple(share, share, rate, rate), { minLength: 2, maxLength: 5 }), (version, reads) => {
+      const dir = version === 2 ? 'sys/fs/cgroup/batch.slice' : 'sys/fs/cgroup/memory/batch.slice';
+      const own = `${dir}/lsf.service`;
+      const stat = (faults: number): string => (version === 2 ? `inactive_file 0\npgmajfault ${faults}\npswpin ${faults}\npswpout 0\n` : `total_inactive_file 0\ntotal_pgmajfault ${faults}\n`);
+      const limit = version === 2 ? 'memory.max' : 'memory.limit_in_bytes';
+      const usage = version === 2 ? 'memory.current' : 'memory.usage_in_bytes';
+      writeTree(root, {
+        'proc/self/cgroup': version === 2 ? '0::/batch.slice/lsf.service\n' : '4:memory:/batch.slice/lsf.service\n',
+        'proc/self/mountinfo': version === 2 ? '31 20 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n' : '32 20 0:28 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n',
+        [`${own}/${limit}`]: `${4 * gib}\n`,
+        [`${dir}/${limit}`]: `${16 * gib}\n`,
+      });
+      const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+      try {
+        let ownFaults = 0;
+        let sliceFaults = 0;
+        reads.forEach(([ownUsed, sliceUsed, ownRate, otherRate], i) => {
+          ownFaults += 10 * ownRate;
+          sliceFaults += 10 * (ownRate + otherRate); // the slice's counts hold its services'
+          writeTree(root, { [`${own}/${usage}`]: `${Math.round(ownUsed * 4 * gib)}\n`, [`${own}/memory.stat`]: stat(ownFaults), [`${dir}/${usage}`]: `${Math.round(sliceUsed * 16 * gib)}\n`, [`${dir}/memory.stat`]: stat(sliceFaults) });
+          const r = m.read(64 * gib, i * 10_000);
+          if (i > 0) assert.equal(r?.paging?.majorFaultsPerSec, ownRate, `read ${i}: lavarank's cgroup ${ownUsed}, its slice ${sliceUsed}`);
+        });
+      } finally {
+        m.close();
+      }
+    }),
+    { numRuns: 100 },
+  );
 });
 
 test('a memory limit no smaller than the machine\'s memory does not count, and a smaller one below it still does', (t) => {
