@@ -152,15 +152,25 @@ function structureText(value: object | null, ancestors: object[]): string | unde
   return text;
 }
 
+// What pino writes for a field that safe-stable-stringify cannot write either (a getter
+// or a toJSON that throws, a Proxy that refuses its keys). pino throws where an err's own
+// getter does; a log line here never throws, so such an err is written so too.
+const UNSERIALIZABLE = '"[unable to serialize, circular reference is too complex to analyze]"';
+
 // One record as a line, fields in their own order after the logger's, as pino orders them.
 function record(head: string, fields: object | undefined, msg: string | undefined): string {
   let line = head;
   if (fields !== undefined) {
     for (const key of Object.keys(fields)) {
-      let value = (fields as Record<string, unknown>)[key];
-      if (value === undefined) continue;
-      if (key === 'err' && isErrorLike(value)) value = errorFields(value);
-      const text = valueText(value);
+      let text: string | undefined;
+      try {
+        let value = (fields as Record<string, unknown>)[key];
+        if (value === undefined) continue;
+        if (key === 'err' && isErrorLike(value)) value = errorFields(value);
+        text = valueText(value);
+      } catch {
+        text = UNSERIALIZABLE;
+      }
       if (text !== undefined) line += `,${JSON.stringify(key)}:${text}`;
     }
   }

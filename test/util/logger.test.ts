@@ -163,6 +163,21 @@ describe('createLogger', () => {
     assert.deepEqual(lines.ours, lines.theirs);
   });
 
+  // review80: the fallback past JSON.stringify read the field again, so a getter or a
+  // toJSON that throws, or a Proxy that refuses its keys, threw out of the log call.
+  it('writes a field whose getter, toJSON or Proxy throws as pino does, and an err whose getter throws, rather than throwing', () => {
+    const { ours, theirs, lines } = pair('info');
+    const getter = Object.defineProperty({ a: 1 }, 'bad', { enumerable: true, get: () => { throw new Error('getter'); } });
+    const toJSON = { toJSON: () => { throw new Error('toJSON'); } };
+    const refusing = new Proxy({}, { ownKeys: () => { throw new Error('ownKeys'); } });
+    for (const log of [ours, theirs]) log.warn({ getter, toJSON, refusing, after: 2 }, 'odd');
+    assert.deepEqual(lines.ours, lines.theirs);
+    const err = Object.defineProperty(new Error('boom'), 'bad', { enumerable: true, get: () => { throw new Error('getter'); } });
+    assert.doesNotThrow(() => ours.error({ err, after: 3 }));
+    const rec = JSON.parse(lines.ours[1]!) as Record<string, unknown>;
+    assert.deepEqual([rec['err'], rec['after'], rec['msg']], ['[unable to serialize, circular reference is too complex to analyze]', 3, 'boom']);
+  });
+
   it('writes a record given null for its fields, as pino does, rather than throwing', () => {
     const { ours, theirs, lines } = pair('info');
     ours.info(null as unknown as object, 'no fields');
