@@ -662,7 +662,10 @@ export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepO
       let paging: PagingRates | undefined;
       try {
         for (const files of levels) {
-          if (!(files.limit < belowBytes)) continue;
+          if (!(files.limit < belowBytes)) {
+            files.paged = undefined; // counted again later, its first rate is since then, not since now
+            continue;
+          }
           const usage = toNumber(files.usage.text().trim());
           if (usage === undefined || usage < 0) throw badFile('memory', files.usage.path, 'expected bytes');
           const [inactive, ...counts] = parseKeyed(files.stat.text(), files.statKeys, files.stat.path, 'memory');

@@ -593,3 +593,35 @@ test('the memory limit reader gives the paging of the fullest limit\'s cgroup an
   assert.deepEqual(v2.read(Infinity, 5_000), { limitBytes: 2 * gib, usedFraction: 0.5, paging: { majorFaultsPerSec: 200, swapInPerSec: 400, swapOutPerSec: 0 } });
   v2.close();
 });
+
+// review80: a mutant that kept the first report's counts for every later rate survived.
+test('the memory limit reader gives each report the paging since the report before, not since its first', (t) => {
+  const root = tempDir(t);
+  const gib = 2 ** 30;
+  const stat = (faults: number): string => `anon ${gib}\ninactive_file 0\npgmajfault ${faults}\n`;
+  writeTree(root, { 'proc/self/cgroup': '0::/\n', 'proc/self/mountinfo': v2Mountinfo, 'sys/fs/cgroup/memory.max': `${2 * gib}\n`, 'sys/fs/cgroup/memory.current': `${gib}\n`, 'sys/fs/cgroup/memory.stat': stat(0) });
+  const r = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  r.read(Infinity, 0);
+  writeTree(root, { 'sys/fs/cgroup/memory.stat': stat(10_000) });
+  assert.deepEqual(r.read(Infinity, 10_000)?.paging, { majorFaultsPerSec: 1000 });
+  writeTree(root, { 'sys/fs/cgroup/memory.stat': stat(10_010) }); // the burst is over
+  assert.deepEqual(r.read(Infinity, 20_000)?.paging, { majorFaultsPerSec: 1 });
+  r.close();
+});
+
+// review80: a limit not below MemTotal is skipped, and its counts were kept from before:
+// lowered again (docker update) an hour later, its first rate was that hour's average.
+test('the memory limit reader gives no paging rate for a limit at the first report it counts again, rather than the average since it last counted', (t) => {
+  const root = tempDir(t);
+  const gib = 2 ** 30;
+  const stat = (faults: number): string => `anon ${gib}\ninactive_file 0\npgmajfault ${faults}\n`;
+  writeTree(root, { 'proc/self/cgroup': '0::/\n', 'proc/self/mountinfo': v2Mountinfo, 'sys/fs/cgroup/memory.max': `${2 * gib}\n`, 'sys/fs/cgroup/memory.current': `${gib}\n`, 'sys/fs/cgroup/memory.stat': stat(0) });
+  const r = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  r.read(Infinity, 0);
+  assert.equal(r.read(gib, 10_000), undefined); // MemTotal below the limit: it does not count
+  writeTree(root, { 'sys/fs/cgroup/memory.stat': stat(3_600_000) });
+  assert.deepEqual(r.read(Infinity, 3_600_000), { limitBytes: 2 * gib, usedFraction: 0.5 });
+  writeTree(root, { 'sys/fs/cgroup/memory.stat': stat(3_700_000) });
+  assert.deepEqual(r.read(Infinity, 3_610_000)?.paging, { majorFaultsPerSec: 10_000 });
+  r.close();
+});
