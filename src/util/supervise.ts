@@ -324,7 +324,7 @@ function fileSystemCall(pid: number, tid: string): { call: string; at: string } 
     const target = linkOf(`/proc/${pid}/fd/${call.fd}`);
     if (target?.startsWith('/') !== true) return undefined;
     const named = `${call.name} ${target}`;
-    return { call: named, at: `${named} @${bytesMoved(pid, tid) ?? '?'}` };
+    return { call: named, at: `${named} @${progressMark(readOrUndefined(`/proc/${pid}/task/${tid}/io`), () => readOrUndefined(`/proc/${pid}/fdinfo/${call.fd}`)) ?? '?'}` };
   }
   const path = stringAt(pid, tid, call.pathAddress!);
   const named =
@@ -334,16 +334,29 @@ function fileSystemCall(pid: number, tid: string): { call: string; at: string } 
   return { call: named, at: named };
 }
 
-// The bytes a thread has read and written (its io's rchar and wchar, counted as each call
-// returns), or undefined once they cannot be read. Not the descriptor's file position: a
-// pread moves none (Node's streams read by position), nor does a FIFO's or a pipe's read,
-// so a read that returned a moment ago and a read held since the last look looked alike.
-function bytesMoved(pid: number, tid: string): string | undefined {
-  try {
-    const io = readFileSync(`/proc/${pid}/task/${tid}/io`, 'latin1');
+// What tells a thread's call on a descriptor from the same call a moment later: the bytes
+// the thread has read and written (its io's rchar and wchar, counted as each call
+// returns), or, where the kernel has no io file (built without CONFIG_TASK_IO_ACCOUNTING)
+// or it cannot be read, the descriptor's file position (fdinfo, read only then); undefined
+// where neither can be read. The bytes first: a pread moves no position (Node's streams
+// read by position), nor does a FIFO's or a pipe's read, so a read that returned a moment
+// ago and a read held since the last look looked alike. The position still tells a read()
+// of a large file on a slow disk from a held one, as it did before the bytes were read.
+export function progressMark(io: string | undefined, fdinfo: () => string | undefined): string | undefined {
+  if (io !== undefined) {
     const read = /^rchar:\s*(\d+)/m.exec(io)?.[1];
     const written = /^wchar:\s*(\d+)/m.exec(io)?.[1];
-    return read === undefined || written === undefined ? undefined : `${read}/${written}`;
+    if (read !== undefined && written !== undefined) return `${read}/${written}`;
+  }
+  const text = fdinfo();
+  const pos = text === undefined ? undefined : /^pos:\s*(\d+)/m.exec(text)?.[1];
+  return pos === undefined ? undefined : `pos ${pos}`;
+}
+
+// A /proc file's text, or undefined where it is absent or cannot be read.
+function readOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'latin1');
   } catch {
     return undefined;
   }

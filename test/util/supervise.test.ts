@@ -4,7 +4,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { open } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
-import { parseSyscallLine, superviseCommand } from '../../src/util/supervise.js';
+import { parseSyscallLine, progressMark, superviseCommand } from '../../src/util/supervise.js';
 import { join } from 'node:path';
 import { cliPath, fixture, isAlive, mkfifo, startReadingFifo, tempDir, until } from '../helpers.js';
 import { fuseHangOver, unmountFuse } from '../faults/helpers.js';
@@ -39,6 +39,30 @@ describe('parseSyscallLine', () => {
     assert.equal(parseSyscallLine('running\n', 'x64'), undefined);
     assert.equal(parseSyscallLine('-1 0x7ffd 0x7f00\n', 'x64'), undefined);
     assert.equal(parseSyscallLine('6 0x55d0c1a0 0x0 0x0 0x0 0x0 0x0 0x0 0x0', 'ppc64'), undefined);
+  });
+});
+
+// review80: stop 79 read a thread's io alone, and where it cannot be read (a kernel built
+// without CONFIG_TASK_IO_ACCOUNTING) every look at a read() of a slow disk that moves its
+// position looked the same ("@?"): held, and stopped at the limit, where the position the
+// code before it read told it moving.
+describe('progressMark', () => {
+  const io = (rchar: number, wchar: number): string => `rchar: ${rchar}\nwchar: ${wchar}\nsyscr: 9\nsyscw: 1\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n`;
+  const fdinfo = (pos: number) => () => `pos:\t${pos}\nflags:\t0100000\nmnt_id:\t25\nino:\t1234\n`;
+
+  it('tells a thread that moved bytes from one that did not, by its io, whatever the position', () => {
+    assert.notEqual(progressMark(io(4096, 0), fdinfo(0)), progressMark(io(8192, 0), fdinfo(0)));
+    assert.equal(progressMark(io(4096, 7), fdinfo(0)), progressMark(io(4096, 7), fdinfo(65536)));
+  });
+
+  it('tells a read that moved its descriptor\'s position from a held one where the thread\'s io cannot be read', () => {
+    assert.notEqual(progressMark(undefined, fdinfo(4096)), progressMark(undefined, fdinfo(8192)));
+    assert.equal(progressMark(undefined, fdinfo(4096)), progressMark(undefined, fdinfo(4096)));
+    assert.notEqual(progressMark('garbled\n', fdinfo(4096)), progressMark('garbled\n', fdinfo(8192)));
+  });
+
+  it('gives nothing where neither the io nor the position can be read', () => {
+    assert.equal(progressMark(undefined, () => undefined), undefined);
   });
 });
 
