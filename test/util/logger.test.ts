@@ -178,6 +178,18 @@ describe('createLogger', () => {
     assert.deepEqual([rec['err'], rec['after'], rec['msg']], ['[unable to serialize, circular reference is too complex to analyze]', 3, 'boom']);
   });
 
+  // review80: a mutant that recursed into it survived the tests (pino overflows its stack there).
+  it('writes an AggregateError that holds itself with that member null, its other members serialized', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', name: 'lavarank', time: () => TIME, write: (s) => void lines.push(s) });
+    const err = new AggregateError([new RangeError('one')], 'all');
+    (err.errors as unknown[]).push(err);
+    log.error({ err });
+    const rec = JSON.parse(lines[0]!) as { err: { message: string; aggregateErrors: Array<{ message: string } | null> } };
+    assert.equal(rec.err.message, 'all');
+    assert.deepEqual(rec.err.aggregateErrors.map((e) => e?.message ?? null), ['one', null]);
+  });
+
   it('writes a record given null for its fields, as pino does, rather than throwing', () => {
     const { ours, theirs, lines } = pair('info');
     ours.info(null as unknown as object, 'no fields');
