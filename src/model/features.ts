@@ -413,7 +413,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     unit: 'per-second',
     transform: 'log1p',
     cap: 10_000,
-    source: '/proc/vmstat: pswpin + pswpout, pages per second (under a cgroup memory limit the cgroup\'s own on v2, none on v1)',
+    source: '/proc/vmstat: pswpin + pswpout, pages per second (under a cgroup memory limit the cgroup\'s own on v2 from Linux 6.12, none before it nor on v1)',
     read: (s) => sum2(s.memory?.swapInPerSec, s.memory?.swapOutPerSec),
   },
   {
