@@ -132,10 +132,15 @@ function valueText(value: unknown, ancestors?: object[]): string | undefined {
 
 // An object or null as JSON.stringify writes it, but a cycle back to one of its
 // ancestors written "[Circular]" and a BigInt as its digits, as safe-stable-stringify.
-function structureText(value: object | null, ancestors: object[]): string | undefined {
+// As both, toJSON's result is written as it is, its own toJSON not called (replaced):
+// one that returns its object (`toJSON() { return this; }`) recursed here for good.
+function structureText(value: object | null, ancestors: object[], replaced = false): string | undefined {
   if (value === null) return 'null';
   const json = (value as { toJSON?: unknown }).toJSON;
-  if (typeof json === 'function') return valueText((json as () => unknown).call(value), ancestors);
+  if (!replaced && typeof json === 'function') {
+    const result: unknown = (json as () => unknown).call(value);
+    return typeof result === 'object' ? structureText(result, ancestors, true) : valueText(result, ancestors);
+  }
   if (ancestors.includes(value)) return '"[Circular]"';
   ancestors.push(value);
   let text: string;

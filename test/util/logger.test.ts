@@ -178,6 +178,18 @@ describe('createLogger', () => {
     assert.deepEqual([rec['err'], rec['after'], rec['msg']], ['[unable to serialize, circular reference is too complex to analyze]', 3, 'boom']);
   });
 
+  // review80: the fallback called toJSON again on what toJSON returned, so one that returns
+  // its own object (beside a BigInt, where JSON.stringify gives up) recursed until the stack
+  // overflowed, and the log call threw.
+  it('writes what toJSON returns as it is, as pino does, where toJSON returns its own object beside a BigInt', () => {
+    const { ours, theirs, lines } = pair('info');
+    const self = { n: 1n, a: 2, toJSON(): unknown { return this; } };
+    const other = { toJSON: () => ({ big: 3n, inner: { toJSON: () => 'in' } }) };
+    for (const log of [ours, theirs]) log.info({ self, other }, 'toJSON');
+    assert.deepEqual(JSON.parse(lines.ours[0]!), JSON.parse(lines.theirs[0]!));
+    assert.deepEqual((JSON.parse(lines.ours[0]!) as { self: unknown }).self, { n: 1, a: 2 });
+  });
+
   // review80: a mutant that recursed into it survived the tests (pino overflows its stack there).
   it('writes an AggregateError that holds itself with that member null, its other members serialized', () => {
     const lines: string[] = [];
