@@ -187,6 +187,42 @@ test('scanDiskstats leaves to parseDiskstats an io_ticks or weighted time that N
   assert.deepEqual(scannedDisks(Buffer.from(text, 'latin1'), layout, false)?.map((d) => [d.ioTicksMs, d.weightedMs]), [[123_456_789_012_345, 110_000_000]]);
 });
 
+// True if parseDiskstats reads text and gives a line of the named device.
+function parsesAsDisk(text: string, name: string): boolean {
+  try {
+    return parseDiskstats(text).some((d) => d.name === name);
+  } catch (err) {
+    assert.ok(err instanceof CollectorError, String(err));
+    return false;
+  }
+}
+
+// The daemon's reading skips fields 4 to 12 in nine written-out steps (2026-12-08): a step
+// whose test were lost would read io_ticks a field off wherever that field is empty.
+test('scanDiskstats reads a disk line with any of fields 4 to 12 empty as parseDiskstats does, or leaves it, and leaves one cut short there', () => {
+  const two = `${line('sda', 0, { ticks: 7, weighted: 9, read: 3, write: 4 })}\n${line('sda1', 1, {})}\n`;
+  const layout = diskLayout(two, parseDiskstats(two).filter((d) => d.name === 'sda'))!;
+  const [sda = '', sda1 = ''] = two.split('\n');
+  const head = '   8       0 sda ';
+  const fields = sda.slice(head.length).split(' ');
+  for (let field = 4; field <= 12; field++) {
+    const i = field - 4;
+    // Empty: two spaces in a row, which parseDiskstats's split reads as one.
+    const empty = `${head}${[...fields.slice(0, i), '', ...fields.slice(i)].join(' ')}\n${sda1}\n`;
+    const parsed = parseDiskstats(empty).slice(0, 1);
+    // Cut short: the line ends at this field; parseDiskstats refuses it, or at 7 columns
+    // skips it as a 2.6 kernel's partition line: either way no io_ticks of sda.
+    const cut = `${head}${fields.slice(0, i + 1).join(' ')}\n${sda1}\n`;
+    assert.ok(!parsesAsDisk(cut, 'sda'), cut);
+    for (const sectors of [false, true]) {
+      const scanned = scannedDisks(Buffer.from(empty), layout, sectors);
+      if (scanned !== undefined) assert.deepEqual(scanned, parsed.map((d) => (sectors ? d : { ...d, readSectors: 0, writeSectors: 0 })), `field ${field} empty, sectors ${sectors}`);
+      assert.equal(scannedDisks(Buffer.from(cut), layout, sectors), undefined, `cut at field ${field}, sectors ${sectors}`);
+    }
+  }
+  assert.deepEqual(scannedDisks(Buffer.from(two), layout, false)?.map((d) => [d.ioTicksMs, d.weightedMs]), [[7, 9]]);
+});
+
 // io_ticks and the weighted time are read by Number() where fieldCounter is sure it reads
 // a counter (review76): against the plain parser, on lines whose two fields are counters,
 // forms Number() reads and parseDiskstats refuses, and garbage.
