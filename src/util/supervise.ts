@@ -309,8 +309,9 @@ function fileSystemCalls(pid: number, looks: Map<string, { call: string; since: 
 }
 
 // What a thread's system call asks of a file system ("statx /tmp/x", "read /tmp/x"), with,
-// as at, the same and the bytes the thread has moved, or undefined when it is in none (a
-// futex, epoll, a pipe's read) or cannot be read.
+// as at, the call by its descriptors' identity (descriptorId) and the bytes the thread
+// has moved, or undefined when it is in none (a futex, epoll, a pipe's read) or cannot be
+// read.
 function fileSystemCall(pid: number, tid: string): { call: string; at: string } | undefined {
   let line: string;
   try {
@@ -323,15 +324,28 @@ function fileSystemCall(pid: number, tid: string): { call: string; at: string } 
   if (call.fd !== undefined) {
     const target = linkOf(`/proc/${pid}/fd/${call.fd}`);
     if (target?.startsWith('/') !== true) return undefined;
-    const named = `${call.name} ${target}`;
-    return { call: named, at: `${named} @${progressMark(readOrUndefined(`/proc/${pid}/task/${tid}/io`), () => readOrUndefined(`/proc/${pid}/fdinfo/${call.fd}`)) ?? '?'}` };
+    return { call: `${call.name} ${target}`, at: `${call.name} ${descriptorId(pid, call.fd)} @${progressMark(readOrUndefined(`/proc/${pid}/task/${tid}/io`), () => readOrUndefined(`/proc/${pid}/fdinfo/${call.fd}`)) ?? '?'}` };
   }
   const path = stringAt(pid, tid, call.pathAddress!);
-  const named =
-    path === undefined ? call.name
-    : path.startsWith('/') || call.dirfd === undefined || call.dirfd === AT_FDCWD ? `${call.name} ${path}`
-    : `${call.name} ${linkOf(`/proc/${pid}/fd/${call.dirfd}`) ?? '?'}/${path}`;
-  return { call: named, at: named };
+  if (path === undefined || path.startsWith('/') || call.dirfd === undefined || call.dirfd === AT_FDCWD) {
+    const named = path === undefined ? call.name : `${call.name} ${path}`;
+    return { call: named, at: named };
+  }
+  return { call: `${call.name} ${linkOf(`/proc/${pid}/fd/${call.dirfd}`) ?? '?'}/${path}`, at: `${call.name} ${descriptorId(pid, call.dirfd)} ${path}` };
+}
+
+// What a descriptor of pid is open on, as its number, mount and inode (fdinfo's mnt_id
+// and ino, which the kernel gives without asking the file system), for the identity of
+// a call: not its path, which whoever owns a directory above the file changes at will
+// (a rename of their FUSE mount point's directory between two looks made a held read a
+// new call at every look, and a command held there waited for good; hostile27).
+function descriptorId(pid: number, fd: number): string {
+  try {
+    const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1');
+    return `${fd}:${/^mnt_id:\s*(\d+)/m.exec(info)?.[1] ?? '?'}:${/^ino:\s*(\d+)/m.exec(info)?.[1] ?? '?'}`;
+  } catch {
+    return `${fd}:?`;
+  }
 }
 
 // What tells a thread's call on a descriptor from the same call a moment later: the bytes

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
@@ -299,6 +299,34 @@ describe('a supervised command', () => {
         assert.deepEqual(ending, { code: 0 });
       } finally {
         clearInterval(feed);
+        writer.destroy();
+        cleanup();
+      }
+    });
+
+    // The descriptor's path is no part of a held call's identity: whoever owns a
+    // directory above the file (their FUSE mount point's, their FIFO's) renamed it to a
+    // new name every 200 ms, so that each look read a new path from /proc/PID/fd, took a
+    // new call and never a held one, and the command waited for good (hostile27).
+    it('names a read held past the limit though its owner renames a directory above the file at every look', async () => {
+      const { dir, cleanup } = tempDir();
+      let at = join(dir, 'n0');
+      mkdirSync(at);
+      mkfifo(join(at, 'acct'));
+      const writer = createWriteStream(join(at, 'acct')); // opened, never written: the reader waits in read
+      let renamed = 0;
+      const renames = setInterval(() => {
+        const to = join(dir, `n${++renamed}`);
+        renameSync(at, to);
+        at = to;
+      }, 200);
+      try {
+        const { ending, lines } = await supervised('cat', [join(at, 'acct')], 1000);
+        assert.deepEqual(ending, { code: 1 });
+        assert.equal(lines.length, 1, lines.join('\n'));
+        assert.match(lines[0]!, /^lavarank test: gave up after 1 s in read \/.*\/n\d+\/acct \(/);
+      } finally {
+        clearInterval(renames);
         writer.destroy();
         cleanup();
       }
