@@ -3,6 +3,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Sta
 import { access, lstat, open, realpath, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { ConfigError, errorCode, errorReason } from './errors.js';
+import { fuseMounterAsync } from './trust.js';
 
 // Reaches a path off the event loop, with a stat that waits in libuv's pool, before a
 // synchronous walk of it (a trust or directory check): on a file system that stops
@@ -214,7 +215,11 @@ const HOLES_MIN_BYTES = 64 * 1024;
 // fs.protected_hardlinks is 0), may name a root-only file (/etc/shadow, a munge key),
 // whose lines root would read and quote as malformed (retrain printed the first bytes
 // of each, into a cron job's log); both are refused unread, as checkTrust refuses them.
-// So is another user's file with holes (HOLES_RATIO).
+// So is another user's file with holes (HOLES_RATIO), and a file on another user's FUSE
+// mount: its server answers each read as late as it likes, a byte at a time, and
+// makes up the size read to, so that `retrain --acct` or `simulate --acct` of it read
+// for as long as its owner wished (progress, to the held-call limit), retrain's lock
+// held all that time (hostile27).
 export async function openInput(path: string, what: string): Promise<{ handle: FileHandle; stats: Stats }> {
   const uid = process.geteuid?.() ?? 0;
   const ours = (st: Stats): boolean => st.uid === 0 || st.uid === uid;
@@ -237,6 +242,14 @@ export async function openInput(path: string, what: string): Promise<{ handle: F
     }
     if (stats.isFile() && !ours(stats) && stats.size > HOLES_MIN_BYTES && stats.blocks * 512 * HOLES_RATIO < stats.size) {
       throw new ConfigError(`${what} ${path}: ${stats.size} bytes held in ${stats.blocks * 512} on disk, a file with holes, which no daemon or mbatchd writes (they only append); not read`);
+    }
+    if (stats.isFile()) {
+      const mounter = await fuseMounterAsync(`/proc/self/fd/${named.fd}`, stats.dev).catch(() => undefined);
+      if (mounter !== null && mounter !== 0 && mounter !== uid) {
+        throw new ConfigError(
+          `${what} ${path}: on a FUSE file system ${mounter === undefined ? 'whose mounter cannot be told from /proc/self/mountinfo' : `that uid ${mounter} mounted`}, whose server answers each read as late and as slowly as it likes; not read (copy the file to a file system root mounted)`,
+        );
+      }
     }
     if (stats.isFile()) return { handle: await open(`/proc/self/fd/${named.fd}`, constants.O_RDONLY | constants.O_NONBLOCK), stats };
   } finally {

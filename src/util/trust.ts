@@ -209,6 +209,11 @@ export function fuseMounter(entry: string, dev: number, typeOf: (path: string) =
   return runSync(fuseMounterWalk(entry, dev, mountinfo, connections), (ask) => (ask.op === 'statfs' ? typeOf(ask.path) : answerSync(ask)));
 }
 
+// fuseMounter with its questions asked in libuv's pool (a user's server may answer none).
+export function fuseMounterAsync(entry: string, dev: number): Promise<number | null | undefined> {
+  return runAsync(fuseMounterWalk(entry, dev, '/proc/self/mountinfo', FUSE_CONNECTIONS));
+}
+
 // fuseMounter as a walk: its statfs and lstat questions answered by the walk's runner.
 function* fuseMounterWalk(entry: string, dev: number, mountinfo: string, connections: string): Walk<number | null | undefined> {
   const d = BigInt(dev);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lchownSync, linkSync, mkdirSync, statfsSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, linkSync, mkdirSync, statfsSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/util/errors.js';
 import { fileIdentityAsync, fileSystemAsync, lowSpace, openInput, readRegularTextAsync, rotationRoomAsync } from '../../src/util/paths.js';
 import { mkfifo, tempDir } from '../helpers.js';
+import { fuseHangOver, unmountFuse } from '../faults/helpers.js';
 
 describe('fileIdentityAsync', () => {
   it('gives one file reached by two names, through a link or not, and one file not written yet, the same identity', async () => {
@@ -114,6 +115,26 @@ describe('openInput', () => {
       chownSync(theirs, 65534, 65534);
       await assert.rejects(openInput(join(theirs, 'lsb.acct'), '--acct'), /--acct .*lsb\.acct: 2 hard links in .*logdir, a directory others can write or own/);
     } finally {
+      cleanup();
+    }
+  });
+
+  // A user's FUSE server answers each read as late as it likes, a byte at a time: an
+  // administrator's `retrain --acct` or `simulate --acct` of a file there read for as
+  // long as its owner wished, retrain's lock held all that time (hostile27).
+  it("refuses unread a file on another user's FUSE mount, and opens one on root's", { skip: process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false }, async () => {
+    const { dir, cleanup } = tempDir();
+    const [theirs, roots] = [join(dir, 'theirs'), join(dir, 'roots')];
+    mkdirSync(theirs);
+    mkdirSync(roots);
+    const servers = [await fuseHangOver(theirs, 'file'), await fuseHangOver(roots, 'drip')];
+    try {
+      await assert.rejects(openInput(join(theirs, 'lsb.acct'), '--acct'), (err: unknown) => err instanceof ConfigError && /^--acct .*theirs\/lsb\.acct: on a FUSE file system that uid 1003 mounted, /.test(err.message));
+      const { handle } = await openInput(join(roots, 'lsb.acct'), '--acct');
+      await handle.close();
+    } finally {
+      await unmountFuse(servers[0], theirs);
+      await unmountFuse(servers[1], roots);
       cleanup();
     }
   });
