@@ -27,6 +27,8 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const LOOK_MS = 100;
 // How long a thread must stay in the same file-system call to count as held there.
 const HELD_MS = 1000;
+// How long a held worker is given to close its stdout and stderr before it is killed.
+const CLOSE_WAIT_MS = 500;
 
 // Whether this process is a supervised worker; removes the mark, so its own children
 // (calibrate's probes, execa's commands) do not inherit it.
@@ -38,6 +40,11 @@ export function isSupervisedWorker(): boolean {
     // the worker as a SIGTERM would, rather than leave it running unseen.
     (process.channel as { unref?: () => void } | undefined)?.unref?.();
     process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+    process.on('message', (m: unknown) => {
+      if (typeof m !== 'object' || m === null || (m as { closeOutput?: unknown }).closeOutput !== true) return;
+      closeOutput();
+      tellClosed();
+    });
     for (const s of STOP_SIGNALS) process.on(s, endBySignal);
     stopWithParent();
   }
@@ -81,6 +88,13 @@ function waitWhileStopped(parent: number, until: number): void {
 // their end as long, after the parent has gone.
 function endBySignal(signal: NodeJS.Signals): void {
   if (process.listenerCount(signal) > 1) return; // the command's own handler stops it
+  closeOutput();
+  process.removeAllListeners(signal); // Node restores the default action
+  process.kill(process.pid, signal);
+}
+
+// Closes stdout and stderr, which a thread the kernel holds would keep open for a reader.
+function closeOutput(): void {
   for (const fd of [1, 2]) {
     try {
       closeSync(fd);
@@ -88,8 +102,16 @@ function endBySignal(signal: NodeJS.Signals): void {
       // already closed
     }
   }
-  process.removeAllListeners(signal); // Node restores the default action
-  process.kill(process.pid, signal);
+}
+
+// Tells the parent that this worker's stdout and stderr are closed.
+function tellClosed(): void {
+  if (typeof process.send !== 'function' || !process.connected) return;
+  try {
+    process.send({ closed: true });
+  } catch {
+    // the parent is gone
+  }
 }
 
 // Tells the supervising parent the status this worker is about to exit with, so that
@@ -156,7 +178,12 @@ export async function superviseCommand(
     let expired = false;
     let mainGoneSince: number | undefined;
     const looks = new Map<string, { call: string; since: number }>();
+    let ended = false;
+    let leaving = false;
+    let closed: (() => void) | undefined; // called when the worker says its output is closed
     const done = (ending: Ending): void => {
+      if (ended) return;
+      ended = true;
       if (timer !== undefined) clearInterval(timer);
       if (limitTimer !== undefined) clearInterval(limitTimer);
       for (const s of STOP_SIGNALS) process.off(s, forward);
@@ -167,7 +194,7 @@ export async function superviseCommand(
     };
     const look = (): void => {
       const pid = child.pid;
-      if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      if (leaving || pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
       const now = monotonicMs();
       const calls = fileSystemCalls(pid, looks, now);
       const mainGone = statFields(pid)?.[0] === 'Z';
@@ -194,12 +221,34 @@ export async function superviseCommand(
           ),
         );
       }
+      leave(pid, ending);
+    };
+    // Kills a held worker and ends with ending, having asked it first to close its stdout
+    // and stderr (up to CLOSE_WAIT_MS): a command with its own stop handler (retrain,
+    // calibrate's run) keeps them open, and its held thread keeps them for whoever reads
+    // them, after this process has gone (`retrain | tail` waited 808 s for a user's FUSE
+    // server, though this process had said it was exiting; hostile27).
+    const leave = (pid: number, ending: Ending): void => {
+      leaving = true;
+      let wait: NodeJS.Timeout | undefined;
+      const finish = (): void => {
+        clearTimeout(wait);
+        closed = undefined;
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        done(ending);
+      };
+      if (!child.connected) return finish();
+      wait = setTimeout(finish, CLOSE_WAIT_MS);
+      closed = finish;
       try {
-        process.kill(pid, 'SIGKILL');
+        child.send({ closeOutput: true });
       } catch {
-        // already gone
+        finish();
       }
-      done(ending);
     };
     const watch = (): void => {
       if (limitTimer !== undefined) clearInterval(limitTimer);
@@ -261,6 +310,7 @@ export async function superviseCommand(
         said = (m as { exit: number }).exit;
         watch();
       }
+      if (typeof m === 'object' && m !== null && (m as { closed?: unknown }).closed === true) closed?.();
     });
     child.on('error', (err) => {
       say(`${who}: cannot start: ${err.message}`);

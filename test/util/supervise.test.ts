@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
 import { parseSyscallLine, progressMark, superviseCommand } from '../../src/util/supervise.js';
 import { join } from 'node:path';
-import { cliPath, fixture, isAlive, mkfifo, startReadingFifo, tempDir, until } from '../helpers.js';
+import { cliPath, fixture, isAlive, mkfifo, sleep, startReadingFifo, tempDir, until } from '../helpers.js';
 import { fuseHangOver, unmountFuse } from '../faults/helpers.js';
 
 // A real python3, not a version manager's shell shim found on PATH.
@@ -328,6 +328,41 @@ describe('a supervised command', () => {
       } finally {
         clearInterval(renames);
         writer.destroy();
+        cleanup();
+      }
+    });
+
+    // A command with its own stop handler (retrain, calibrate's run) left its stdout open
+    // where a file system held one of its threads: `retrain … | tail` waited for the
+    // server, 808 s, after this parent had said it was exiting (hostile27).
+    it("closes a held command's output before leaving it, where the command has its own stop handler", { skip: process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false }, async () => {
+      const { dir, cleanup } = tempDir();
+      const mount = join(dir, 'mnt');
+      mkdirSync(mount);
+      const server = await fuseHangOver(mount, 'none');
+      const program = [
+        `import { isSupervisedWorker } from ${JSON.stringify(new URL('../../src/util/supervise.js', import.meta.url).href)};`,
+        `import { readFile } from 'node:fs';`,
+        'isSupervisedWorker();',
+        "process.on('SIGTERM', () => process.stdout.write('stopping\\n'));",
+        `readFile(${JSON.stringify(join(mount, 'lsb.acct'))}, () => undefined);`,
+      ].join('\n');
+      let worker: ChildProcess | undefined;
+      const start = (_argv: readonly string[], env: NodeJS.ProcessEnv): ChildProcess =>
+        (worker = spawn(process.execPath, ['--input-type=module', '-e', program], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], detached: true, env }));
+      try {
+        const lines: string[] = [];
+        const ending = await superviseCommand([], 'lavarank test', (line) => lines.push(line), start, 1000);
+        assert.deepEqual(ending, { code: 1 });
+        assert.match(lines.join('\n'), /gave up after 1 s in openat /);
+        const out = worker!.stdout!;
+        const closedWithin = await Promise.race([
+          new Promise<boolean>((resolve) => (out.readableEnded ? resolve(true) : out.on('end', () => resolve(true)).resume())),
+          sleep(5000).then(() => false),
+        ]);
+        assert.ok(closedWithin, "the held command's stdout is still open 5 s after its parent ended");
+      } finally {
+        await unmountFuse(server, mount);
         cleanup();
       }
     });
