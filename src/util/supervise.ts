@@ -180,7 +180,6 @@ export async function superviseCommand(
     const looks = new Map<string, { call: string; since: number }>();
     let ended = false;
     let leaving = false;
-    let closed: (() => void) | undefined; // called when the worker says its output is closed
     const done = (ending: Ending): void => {
       if (ended) return;
       ended = true;
@@ -223,32 +222,18 @@ export async function superviseCommand(
       }
       leave(pid, ending);
     };
-    // Kills a held worker and ends with ending, having asked it first to close its stdout
-    // and stderr (up to CLOSE_WAIT_MS): a command with its own stop handler (retrain,
-    // calibrate's run) keeps them open, and its held thread keeps them for whoever reads
-    // them, after this process has gone (`retrain | tail` waited 808 s for a user's FUSE
-    // server, though this process had said it was exiting; hostile27).
+    // Kills a held worker and ends with ending, once it has closed its output (askToCloseOutput).
     const leave = (pid: number, ending: Ending): void => {
       leaving = true;
-      let wait: NodeJS.Timeout | undefined;
-      const finish = (): void => {
-        clearTimeout(wait);
-        closed = undefined;
+      void askToCloseOutput(child, CLOSE_WAIT_MS).then(() => {
+        if (ended) return; // it exited meanwhile: its pid may be another's by now
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
           // already gone
         }
         done(ending);
-      };
-      if (!child.connected) return finish();
-      wait = setTimeout(finish, CLOSE_WAIT_MS);
-      closed = finish;
-      try {
-        child.send({ closeOutput: true });
-      } catch {
-        finish();
-      }
+      });
     };
     const watch = (): void => {
       if (limitTimer !== undefined) clearInterval(limitTimer);
@@ -310,13 +295,39 @@ export async function superviseCommand(
         said = (m as { exit: number }).exit;
         watch();
       }
-      if (typeof m === 'object' && m !== null && (m as { closed?: unknown }).closed === true) closed?.();
     });
     child.on('error', (err) => {
       say(`${who}: cannot start: ${err.message}`);
       done({ code: 1 });
     });
     child.on('exit', (code, signal) => done(expired ? { code: HELD_LIMIT_STATUS } : signal === null ? { code: code ?? 1 } : { code: 128 + constants.signals[signal], signal }));
+  });
+}
+
+// Asks a worker to close its stdout and stderr, and resolves once it says it has, or after
+// waitMs (a worker whose main thread is held cannot answer): a command with its own stop
+// handler (retrain, calibrate's run) keeps them open, and a thread of it the kernel holds
+// keeps them for whoever reads them, after the parent has gone (`retrain | tail` waited
+// 808 s for a user's FUSE server, though the parent had said it was exiting; hostile27).
+function askToCloseOutput(child: ReturnType<typeof spawnSelf>, waitMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const answered = (m: unknown): void => {
+      if (typeof m === 'object' && m !== null && (m as { closed?: unknown }).closed === true) finish();
+    };
+    function finish(): void {
+      clearTimeout(timer);
+      child.off('message', answered);
+      resolve();
+    }
+    if (!child.connected) return finish();
+    timer = setTimeout(finish, waitMs);
+    child.on('message', answered);
+    try {
+      child.send({ closeOutput: true });
+    } catch {
+      finish();
+    }
   });
 }
 
