@@ -370,9 +370,9 @@ function fileSystemCalls(pid: number, looks: Map<string, { call: string; since: 
 }
 
 // What a thread's system call asks of a file system ("statx /tmp/x", "read /tmp/x"), with,
-// as at, the call by its descriptors' identity (descriptorId) and the bytes the thread
-// has moved, or undefined when it is in none (a futex, epoll, a pipe's read) or cannot be
-// read.
+// as at, the call by its descriptors' identity (descriptorId) and its progress
+// (progressMark: the bytes the thread has moved, else the file position), or undefined
+// when it is in none (a futex, epoll, a pipe's read) or cannot be read.
 function fileSystemCall(pid: number, tid: string): { call: string; at: string } | undefined {
   let line: string;
   try {
