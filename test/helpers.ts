@@ -67,6 +67,14 @@ export function testDir(t: Pick<TestContext, 'after'>, prefix = 'lavarank-test-'
   return dir;
 }
 
+// A fresh directory under the temp directory, removed with all it holds once the tests of
+// the file (called at the top level) or of the describe (called in its body) end.
+export function fileDir(prefix = 'lavarank-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 // Writes a file with exactly `mode` (chmod after the write, as the umask narrows the mode write gives it); returns its path.
 export function writeWithMode(path: string, text: string, mode: number): string {
   writeFileSync(path, text, { mode });

@@ -34,7 +34,7 @@ import {
 import type { Sample } from '../../src/collectors/types.js';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
 import { finalizeJournal } from '../../src/commands/calibrate.js';
-import { dirWithMode, failDirectorySync, mkfifo, repoRoot, tempDir, until } from '../helpers.js';
+import { dirWithMode, failDirectorySync, mkfifo, repoRoot, tempDir, testDir, until } from '../helpers.js';
 
 const calibratePath = join(repoRoot, 'dist', 'src', 'commands', 'calibrate.js');
 
@@ -253,8 +253,7 @@ test('numbers are stored with four significant digits; integers such as timestam
 });
 
 test('a process CPU time is read from /proc/<pid>/stat, even with spaces and parentheses in its name', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   mkdirSync(join(dir, '42'));
   // utime 250 and stime 50 ticks are fields 14 and 15.
   writeFileSync(join(dir, '42', 'stat'), '42 (a b) c) R 1 42 42 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 1 0 100 1000 10\n');
@@ -270,8 +269,7 @@ test('a journal with a torn last line reads back all complete records', () => {
 });
 
 test('a journal line cut short by a full disk is cut back, so the line appended once space returns is read, not refused', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const path = join(dir, 'out.jsonl.partial');
   const fd = createJournal(path);
   t.after(() => closeSync(fd));
@@ -302,8 +300,7 @@ test('a record without the foreign share or a stressor count the baseline reads 
 });
 
 test('--finalize of a journal with no run in it writes nothing and exits 1', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const journal = join(dir, 'empty.partial');
   writeFileSync(journal, '');
   const out = join(dir, 'out.jsonl');
@@ -314,8 +311,7 @@ test('--finalize of a journal with no run in it writes nothing and exits 1', (t)
 });
 
 test('--summary and --finalize refuse a FIFO at once, naming the option and the file, rather than wait on it for ever', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const fifo = join(dir, 'journal.partial');
   mkfifo(fifo);
   for (const args of [['--summary', fifo], ['--finalize', fifo, '--out', join(dir, 'out.jsonl')]]) {
@@ -327,8 +323,7 @@ test('--summary and --finalize refuse a FIFO at once, naming the option and the 
 });
 
 test('--finalize into a directory that does not exist names --out, not the temp file the write failed on', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const journal = join(dir, 'run.partial');
   writeFileSync(journal, [record(0, IDLE, 2), record(1, { ...IDLE, cpuHogs: 2 }, 3), record(2, IDLE, 2)].map((r) => `${JSON.stringify(r)}\n`).join(''));
   const out = join(dir, 'missing', 'out.jsonl');
@@ -338,8 +333,7 @@ test('--finalize into a directory that does not exist names --out, not the temp 
 });
 
 test('--summary of a directory names the option and the directory', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const r = spawnSync(process.execPath, [calibratePath, '--summary', dir], { encoding: 'utf8' });
   assert.equal(r.status, 1, r.stderr);
   assert.equal(r.stderr, `calibrate: --summary ${dir}: cannot be read: not a regular file\n`);
@@ -360,8 +354,7 @@ test('--dry-run plans with the defaults the usage gives: 10 repeats, 5 idle repe
 });
 
 test('--finalize refuses to replace an existing --out without --force, with status 1, leaving it whole', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const journal = join(dir, 'run.partial');
   writeFileSync(journal, '');
   const out = join(dir, 'out.jsonl');
@@ -373,8 +366,7 @@ test('--finalize refuses to replace an existing --out without --force, with stat
 });
 
 test('finalizeJournal (calibrate --finalize\'s stage, called alone) writes the journal\'s finalized runs, replacing out only with force', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   chmodSync(dir, 0o755);
   const records = [record(0, IDLE, 2), record(1, { ...IDLE, cpuHogs: 2 }, 3), record(2, IDLE, 2)];
   const journal = join(dir, 'run.partial');
@@ -404,8 +396,7 @@ test('a bad count or warm-up is refused with status 2, naming the option and wha
 });
 
 test('a journal that cannot be opened ends calibrate with status 1, naming it, and leaves no work directory', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const out = join(dir, 'missing', 'cal.jsonl');
   const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8', env: { ...process.env, TMPDIR: dir } });
   assert.equal(r.status, 1, r.stderr);
@@ -432,8 +423,7 @@ const shmIsTmpfs = ((): boolean => {
 })();
 
 test('with TMPDIR on tmpfs, calibrate refuses before it loads the host, with status 1, naming TMPDIR, and leaves nothing', { skip: shmIsTmpfs ? false : '/dev/shm is not a tmpfs here' }, (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const shm = mkdtempSync('/dev/shm/lavarank-test-');
   t.after(() => rmSync(shm, { recursive: true, force: true }));
   const out = join(dir, 'cal.jsonl');
@@ -450,8 +440,7 @@ test('with TMPDIR on tmpfs, calibrate refuses before it loads the host, with sta
 // (4a88fce): refused before any run, the journal not made. A config that cannot be
 // read stops the command that passed this check, at once, before the runs.
 test('with --out in a directory others can write, calibrate refuses before it makes anything there, with status 1, naming --out', { skip: process.geteuid?.() === 0 ? false : 'the refusal binds root alone (3946ef4): a user\'s own write lands only where that user may write' }, (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const open = dirWithMode(dir, 'open', 0o777);
   const out = join(open, 'cal.jsonl');
   const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out, '--config', join(dir, 'missing.yaml')], { encoding: 'utf8' });
@@ -463,8 +452,7 @@ test('with --out in a directory others can write, calibrate refuses before it ma
 // Another user who can write TMPDIR could swap calibrate's work directory for theirs and
 // plant links at the names the stressors open by path (O_TRUNC): root filled the file named.
 test('with TMPDIR a directory others can write (not sticky), calibrate refuses before it makes anything there, with status 1, naming TMPDIR', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const open = dirWithMode(dir, 'scratch', 0o777);
   const out = join(dir, 'cal.jsonl');
   const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8', env: { ...process.env, TMPDIR: open } });
@@ -478,8 +466,7 @@ test('with TMPDIR a directory others can write (not sticky), calibrate refuses b
 });
 
 test('a link planted at the journal\'s path, even to nothing, is refused without --force, with status 1, and its target is not created', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const out = join(dir, 'out.jsonl');
   const victim = join(dir, 'victim');
   symlinkSync(victim, `${out}.partial`);
@@ -490,8 +477,7 @@ test('a link planted at the journal\'s path, even to nothing, is refused without
 });
 
 test('with --force, a link at the journal\'s path is replaced by the journal, and the file it named is untouched', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const out = join(dir, 'out.jsonl');
   const journal = `${out}.partial`;
   const victim = join(dir, 'victim');
@@ -518,8 +504,7 @@ test('with --force, a link at the journal\'s path is replaced by the journal, an
 });
 
 test('calibrate refuses to overwrite an existing dataset without --force, with status 1: a file in the way, not a bad command line', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const out = join(dir, 'out.jsonl');
   writeFileSync(out, 'precious\n');
   const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8' });
@@ -529,8 +514,7 @@ test('calibrate refuses to overwrite an existing dataset without --force, with s
 });
 
 test('a journal left by a killed run is not replaced without --force, and the refusal says how to make the dataset from it', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const out = join(dir, 'out.jsonl');
   writeFileSync(`${out}.partial`, `${JSON.stringify(record(0, IDLE, 2))}\n`);
   const r = spawnSync(process.execPath, [calibratePath, '--quick', '--out', out], { encoding: 'utf8' });
@@ -569,8 +553,7 @@ function quickCalibrate(dir: string, out: string): { pid: number; exited: Promis
 // A quick calibration in a temporary directory of its own; whatever still uses that
 // directory is killed, and the directory removed, after the test.
 function quickCalibrationIn(t: TestContext): { dir: string; out: string; run: ReturnType<typeof quickCalibrate> } {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const out = join(dir, 'out.jsonl');
   const run = quickCalibrate(dir, out);
   t.after(() => processesUsing(dir).forEach((pid) => process.kill(pid, 'SIGKILL')));
@@ -578,8 +561,7 @@ function quickCalibrationIn(t: TestContext): { dir: string; out: string; run: Re
 }
 
 test('calibrate --quick writes one well-formed line per probe run', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const out = join(dir, 'out.jsonl');
   const { code, stderr } = await quickCalibrate(dir, out).exited;
   assert.equal(code, 0, stderr);
@@ -688,8 +670,7 @@ test('prepareHost sets nothing up for a plan without squeeze blocks, and release
 });
 
 test('writeDataset writes the finalized runs and removes the journal', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const out = join(dir, 'out.jsonl');
   const journal = `${out}.partial`;
   writeFileSync(journal, 'x\n');
@@ -701,8 +682,7 @@ test('writeDataset writes the finalized runs and removes the journal', (t) => {
 });
 
 test('writeDataset that cannot write the dataset keeps the journal and names it, with the command that finishes from it', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const out = join(dir, 'missing', 'out.jsonl');
   const journal = join(dir, 'out.jsonl.partial');
   writeFileSync(journal, 'the runs\n');
@@ -714,8 +694,7 @@ test('writeDataset that cannot write the dataset keeps the journal and names it,
 });
 
 test('writeDataset whose directory cannot be synced after the rename says the dataset was written, and keeps the journal', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const out = join(dir, 'out.jsonl');
   const journal = join(dir, 'out.jsonl.partial');
   writeFileSync(journal, 'the runs\n');
@@ -732,8 +711,7 @@ test('writeDataset whose directory cannot be synced after the rename says the da
 });
 
 test('a block of a dozen stressors starts and stops without a listener warning', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const warnings: string[] = [];
   const onWarning = (w: Error): void => {
     warnings.push(`${w.name}: ${w.message}`);
@@ -754,8 +732,7 @@ test('a block of a dozen stressors starts and stops without a listener warning',
 
 // The command line of one cpu stressor a block starts, read from /proc while it runs.
 async function stressorCommandLine(t: TestContext): Promise<string[]> {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const run = new AbortController();
   const group = new StressorGroup(run.signal, dir);
   t.after(() => group.killNow());

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { enableSwapFile, findMemoryCgroup, removeCgroup, squeezedMemory, swapTotalBytes } from '../../src/calibration/cgroup.js';
 import { parseCgroupMounts } from '../../src/collectors/cgroup.js';
 import type { MemoryReading } from '../../src/collectors/types.js';
-import { dirWithMode, repoRoot, syslogGroupIs, tempDir } from '../helpers.js';
+import { dirWithMode, repoRoot, syslogGroupIs, tempDir, testDir } from '../helpers.js';
 
 // mountinfo lines of a hybrid host (v1 controllers and a v2 mount) and of a pure v2 host.
 const HYBRID_MOUNTS = [
@@ -77,8 +77,7 @@ test('enableSwapFile refuses a swap file in a directory others can write, before
 });
 
 test('enableSwapFile refuses a swap file in a directory the syslog group may write (root:syslog 0775, as Ubuntu\'s /var/log): its members could rename root\'s file and link another at its name', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const logs = dirWithMode(dir, 'log', 0o775);
   syslogGroupIs(t, statSync(logs).gid);
   // No mkswap or swapon to find, so that a directory let through makes no swap on the test host.

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PROBE_WORK, probeWork, type ProbeResult } from '../../src/calibration/probe.js';
-import { dirWithMode, repoRoot, signalOnFirstEntry, tempDir } from '../helpers.js';
+import { dirWithMode, repoRoot, signalOnFirstEntry, testDir } from '../helpers.js';
 
 const probePath = join(repoRoot, 'dist', 'src', 'calibration', 'probe.js');
 
@@ -14,8 +14,7 @@ function runProbe(args: string[]): { status: number | null; lines: string[]; std
 }
 
 test('the probe prints one JSON line with its wall time, CPU time and the time of each part', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const r = runProbe(['--scale', '0.02', '--dir', dir]);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.lines.length, 1);
@@ -37,8 +36,7 @@ test('the probe does the same work on every run at the same scale, and more at a
 });
 
 test('the probe refuses a --dir others can write (not sticky), with status 1, and makes nothing there', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const open = dirWithMode(dir, 'scratch', 0o777);
   const r = runProbe(['--scale', '0.02', '--dir', open]);
   assert.equal(r.status, 1, r.stderr);
@@ -48,8 +46,7 @@ test('the probe refuses a --dir others can write (not sticky), with status 1, an
 });
 
 test('the probe leaves nothing in its directory', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   assert.equal(runProbe(['--scale', '0.02', '--dir', dir]).status, 0);
   assert.deepEqual(readdirSync(dir), []);
 });
@@ -59,8 +56,7 @@ test('a probe stopped with SIGTERM, even as soon as its directory exists, remove
   // pause), as early as calibrate's could come: a probe that made its directory
   // before handling SIGTERM died of the signal there in most rounds, leaving it.
   for (let round = 0; round < 5; round++) {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     assert.equal(await signalOnFirstEntry([probePath, '--scale', '3', '--dir', dir], dir), 143, `round ${round + 1}`);
     assert.deepEqual(readdirSync(dir), [], `round ${round + 1}`);
   }

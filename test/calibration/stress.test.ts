@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { processCpuSeconds } from '../../src/calibration/calibrate.js';
 import { isAlive, sleep, vmRssKb } from '../faults/helpers.js';
-import { dirWithMode, portsAfterSigusr1, repoRoot, signalOnFirstEntry, tempDir } from '../helpers.js';
+import { dirWithMode, portsAfterSigusr1, repoRoot, signalOnFirstEntry, testDir } from '../helpers.js';
 
 const stressPath = join(repoRoot, 'dist', 'src', 'calibration', 'stress.js');
 
@@ -88,8 +88,7 @@ async function waitUntil(what: string, cond: () => boolean, timeoutMs = 20_000):
 // Run by hand as root, as docs/calibration.md shows: whoever can write --dir could put
 // links at the names its files are opened by (O_TRUNC), and root would fill their targets.
 test('the disk stressor refuses a --dir others can write (not sticky), with status 1, and makes nothing there', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const open = dirWithMode(dir, 'scratch', 0o777);
   const r = spawnSync(process.execPath, [stressPath, 'disk', '--dir', open, '--max-seconds', '5'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 1, r.stderr);
@@ -98,8 +97,7 @@ test('the disk stressor refuses a --dir others can write (not sticky), with stat
 });
 
 test('the cpu stressor uses about one CPU until SIGTERM, then exits with 0', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const s = await start('cpu', dir);
   t.after(() => s.child.kill('SIGKILL'));
   // On a loaded host (the suite runs two files at once, and calibrate's own
@@ -117,8 +115,7 @@ test('the cpu stressor uses about one CPU until SIGTERM, then exits with 0', asy
 });
 
 test("a stressor opens no inspector at SIGUSR1: it runs as root for hours of calibration, and Node's would take any local user's code on 127.0.0.1:9229", async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const s = await start('cpu', dir, ['--intensity', '0.05']);
   t.after(() => s.child.kill('SIGKILL'));
   assert.deepEqual(await portsAfterSigusr1(s.child.pid!), []);
@@ -127,8 +124,7 @@ test("a stressor opens no inspector at SIGUSR1: it runs as root for hours of cal
 });
 
 test('a cpu stressor at intensity 0.3 uses well under one CPU', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const s = await start('cpu', dir, ['--intensity', '0.3']);
   t.after(() => s.child.kill('SIGKILL'));
   // A window where it gets under 2 % of its runnable time cannot tell it from a loop
@@ -156,8 +152,7 @@ test('a cpu stressor at intensity 0.3 uses well under one CPU', async (t) => {
 });
 
 test('the membw stressor copies between two 256 MiB buffers until SIGTERM', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const s = await start('membw', dir);
   t.after(() => s.child.kill('SIGKILL'));
   const rssKb = vmRssKb(s.child.pid!)!;
@@ -176,8 +171,7 @@ test('the membw stressor copies between two 256 MiB buffers until SIGTERM', asyn
 });
 
 test('the mem stressor holds the memory it reports, touched, until SIGTERM', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const s = await start('mem', dir, ['--intensity', '0.01']);
   t.after(() => s.child.kill('SIGKILL'));
   // The target is 1% of MemAvailable above the 3 GiB reserve: on a host already
@@ -194,8 +188,7 @@ test('the mem stressor holds the memory it reports, touched, until SIGTERM', asy
 });
 
 test('the disk stressor writes files in its own directory and removes them on SIGTERM', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const s = await start('disk', dir);
   t.after(() => s.child.kill('SIGKILL'));
   const [own] = readdirSync(dir);
@@ -214,16 +207,14 @@ test('the disk stressor signalled the moment its directory appears still removes
   // Five rounds, polled without pause: a stressor that made its directory before
   // handling SIGTERM died of the signal there, leaving the directory behind.
   for (let round = 0; round < 5; round++) {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     assert.equal(await signalOnFirstEntry([stressPath, 'disk', '--dir', dir], dir), 0, `round ${round + 1}`);
     assert.deepEqual(readdirSync(dir), [], `round ${round + 1}`);
   }
 });
 
 test('each stressor leaves, removing its files, within seconds of its parent being killed', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   // A parent that starts all four kinds as calibrate does (--parent, its own pid), prints
   // their pids once each has said it is at full load, and is then SIGKILLed. Killed
   // sooner, a stressor still loading its modules would take init for its parent and
@@ -278,8 +269,7 @@ test('a stressor refuses an unknown kind and an intensity out of range', () => {
 });
 
 test('a stressor stops by itself after --max-seconds', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const s = await start('cpu', dir, ['--max-seconds', '0.5', '--intensity', '0.1']);
   t.after(() => s.child.kill('SIGKILL'));
   const started = Date.now();
@@ -288,8 +278,7 @@ test('a stressor stops by itself after --max-seconds', async (t) => {
 });
 
 test('a stressor whose parent was gone before it started leaves by itself', async (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   // calibrate SIGKILLed while a stressor was still starting: the stressor's first look
   // at its parent already finds init, so only the pid calibrate passed shows it is gone.
   const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });

@@ -10,7 +10,7 @@ import { setupLoggingAsync } from '../../src/daemon/log.js';
 import { loadModelAsync } from '../../src/model/model.js';
 import { modelPathFor } from '../../src/model/rankers.js';
 import { recommendForCpus } from '../../src/commands/recommend.js';
-import { cliPath, dirWithMode, fixture, mkfifo, tempDir, writeWithMode } from '../helpers.js';
+import { cliPath, dirWithMode, fixture, mkfifo, tempDir, testDir, writeWithMode } from '../helpers.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
 import { userLoadsBuild } from '../e2e/harness.js';
 
@@ -339,8 +339,8 @@ function checkAlone(lines: string, env: NodeJS.ProcessEnv = {}, args: string[] =
 
 describe('lavarank check of lavarank alone', () => {
   // check said "OK" of a log on a full disk: the administrator learnt of it from the log's gap.
-  it('warns of a log and a history whose file system is nearly full', { skip: process.getuid?.() === 0 ? false : 'needs root to mount a tmpfs' }, () => {
-    const { dir, cleanup } = tempDir();
+  it('warns of a log and a history whose file system is nearly full', { skip: process.getuid?.() === 0 ? false : 'needs root to mount a tmpfs' }, (t) => {
+    const dir = testDir(t);
     const full = join(dir, 'full');
     try {
       chmodSync(dir, 0o755);
@@ -357,14 +357,13 @@ describe('lavarank check of lavarank alone', () => {
       assert.equal(r.status, 0, r.stdout);
     } finally {
       spawnSync('umount', [full]);
-      cleanup();
     }
   });
 
   // The threshold was 50 MiB or 1 %, whatever log.max_bytes and history.max_bytes allow:
   // 60 MiB free under a 320 MiB history passed, and 1 MiB free under 64 KiB files warned.
-  it('asks of the file system the room the log and the history may still take, from their max_bytes and keep', { skip: process.getuid?.() === 0 ? false : 'needs root to mount a tmpfs' }, () => {
-    const { dir, cleanup } = tempDir();
+  it('asks of the file system the room the log and the history may still take, from their max_bytes and keep', { skip: process.getuid?.() === 0 ? false : 'needs root to mount a tmpfs' }, (t) => {
+    const dir = testDir(t);
     const disk = join(dir, 'disk');
     try {
       chmodSync(dir, 0o755);
@@ -394,7 +393,6 @@ describe('lavarank check of lavarank alone', () => {
       assert.doesNotMatch(small.stdout, /its file system has/, small.stdout);
     } finally {
       spawnSync('umount', [disk]);
-      cleanup();
     }
   });
 

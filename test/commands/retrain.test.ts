@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { main, parseRetrainArgs } from '../../src/commands/retrain.js';
 import { defaultModelPath } from '../../src/model/rankers.js';
 import { EXIT_USAGE } from '../../src/training/retrain.js';
 import { ConfigError } from '../../src/util/errors.js';
-import { tempDir } from '../helpers.js';
+import { fileDir } from '../helpers.js';
 
-const { dir: root, cleanup } = tempDir('lavarank-retrain-cmd-');
-after(cleanup);
+const root = fileDir('lavarank-retrain-cmd-');
 
 describe('parseRetrainArgs', () => {
   test('gives the documented defaults', () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it, mock } from 'node:test';
 import { main, parseRankRusage, progressReporter, setupSimulation, simulationOptions } from '../../src/commands/simulate.js';
-import { cliPath, dirWithMode, failDirectorySync, fixture, mkfifo, repoRoot, tempDir } from '../helpers.js';
+import { cliPath, dirWithMode, failDirectorySync, fixture, mkfifo, repoRoot, tempDir, testDir } from '../helpers.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'simulate', ...args], { encoding: 'utf8', env: { ...process.env, LAVARANK_CONFIG: '' }, timeout: 60_000 });
 
@@ -145,8 +145,8 @@ describe('lavarank simulate --html in a place it cannot be written', () => {
 
 describe('lavarank simulate --html on a full disk', () => {
   // Reproduced on a full tmpfs: "lavarank simulate: ENOSPC: no space left on device, write", no file named.
-  it('names --html and the reason, exits with an error and leaves the report there as it was', async () => {
-    const { dir, cleanup } = tempDir();
+  it('names --html and the reason, exits with an error and leaves the report there as it was', async (t) => {
+    const dir = testDir(t);
     const html = join(dir, 'report.html');
     writeFileSync(html, 'the last report\n');
     const original = fs.writeSync;
@@ -166,7 +166,6 @@ describe('lavarank simulate --html on a full disk', () => {
     } finally {
       write.mock.restore();
       syncBuiltinESMExports();
-      cleanup();
     }
   });
 });
@@ -174,8 +173,8 @@ describe('lavarank simulate --html on a full disk', () => {
 describe('lavarank simulate --html whose directory cannot be synced', () => {
   // EIO from fsync of the directory after the rename (strace's fault injection on a real
   // run): the report had been replaced, and the message said any file there was unchanged.
-  it('says the report was written and that the sync failed, not that the file is unchanged', async () => {
-    const { dir, cleanup } = tempDir();
+  it('says the report was written and that the sync failed, not that the file is unchanged', async (t) => {
+    const dir = testDir(t);
     const html = join(dir, 'report.html');
     writeFileSync(html, 'the last report\n');
     const restoreSync = failDirectorySync();
@@ -186,7 +185,6 @@ describe('lavarank simulate --html whose directory cannot be synced', () => {
       assert.match(readFileSync(html, 'utf8'), /^<!DOCTYPE html>/);
     } finally {
       restoreSync();
-      cleanup();
     }
   });
 });

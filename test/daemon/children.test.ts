@@ -1,8 +1,7 @@
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,21 +30,19 @@ import type { ResourceValue } from '../../src/lsf/elim-parse.js';
 import { ConfigError } from '../../src/util/errors.js';
 import type { GroupProcess } from '../../src/util/exec.js';
 import { MAX_CHILD_ELIMS } from '../../src/config/config.js';
-import { stragglers, testDir } from '../helpers.js';
+import { fileDir, stragglers, testDir } from '../helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/elims/', import.meta.url));
 
 // The fixtures are copied to a private directory with mode 0755, so the trust
 // check passes whatever umask the checkout was made with.
-let dir: string;
+const dir = fileDir('lavarank-children-');
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'lavarank-children-'));
   for (const name of readdirSync(FIXTURES)) {
     copyFileSync(join(FIXTURES, name), join(dir, name));
     chmodSync(join(dir, name), 0o755);
   }
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
 
 function elim(name: string, extra: Partial<ChildElimSpec> = {}): ChildElimSpec {
   return { command: [join(dir, name)], ...extra };

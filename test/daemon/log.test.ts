@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
 import { chooseLogTarget, formatLogLine, LOG_FILE_MODE, logCandidates, setupLoggingAsync, setupLoggingBeside } from '../../src/daemon/log.js';
 import { fuseHangOver, unmountFuse } from '../faults/helpers.js';
-import { dirWithMode, mkfifo, plantLink, repoRoot, tempDir, until } from '../helpers.js';
+import { dirWithMode, mkfifo, plantLink, repoRoot, tempDir, testDir, until } from '../helpers.js';
 
 describe('logCandidates', () => {
   const log = defaultConfig().log;
@@ -117,8 +117,8 @@ describe('setupLoggingAsync', () => {
     }
   });
 
-  it('makes a missing log directory 0755 whatever the umask, and logs there', async () => {
-    const { dir, cleanup } = tempDir();
+  it('makes a missing log directory 0755 whatever the umask, and logs there', async (t) => {
+    const dir = testDir(t);
     const umask = process.umask(0); // as a daemon started with umask 0 has it
     try {
       const setup = await setupLoggingAsync({ ...defaultConfig().log, file: join(dir, 'new', 'l.log') }, { host: 'h', env: { LSF_LOGDIR: dir }, stderrIsTty: false });
@@ -128,7 +128,6 @@ describe('setupLoggingAsync', () => {
       await setup.close(1000);
     } finally {
       process.umask(umask);
-      cleanup();
     }
   });
 
@@ -299,8 +298,8 @@ describe('setupLoggingBeside', () => {
 });
 
 describe('the log file', () => {
-  it('is created readable by its owner and group only (0640): it quotes paths, child output and errors', async () => {
-    const { dir, cleanup } = tempDir();
+  it('is created readable by its owner and group only (0640): it quotes paths, child output and errors', async (t) => {
+    const dir = testDir(t);
     const umask = process.umask(0o002); // a lax umask must not widen it
     try {
       const setup = await setupLoggingAsync({ ...defaultConfig().log, file: join(dir, 'l.log') }, { host: 'h', env: {}, stderrIsTty: false });
@@ -310,7 +309,6 @@ describe('the log file', () => {
       assert.equal(LOG_FILE_MODE & 0o007, 0);
     } finally {
       process.umask(umask);
-      cleanup();
     }
   });
 
@@ -350,8 +348,8 @@ describe('a FIFO planted at the log path', () => {
     }
   });
 
-  it('that someone reads is skipped, and gets nothing', async () => {
-    const { dir, cleanup } = tempDir();
+  it('that someone reads is skipped, and gets nothing', async (t) => {
+    const dir = testDir(t);
     const fifo = join(dir, 'l.log');
     mkfifo(fifo);
     const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -365,7 +363,6 @@ describe('a FIFO planted at the log path', () => {
       assert.equal(readSync(reader, Buffer.alloc(64)), 0);
     } finally {
       closeSync(reader);
-      cleanup();
     }
   });
 });
@@ -439,8 +436,8 @@ describe('an $LSF_LOGDIR that does not exist', () => {
 // server that answers nothing), so none opens within the exit's time. Under LIM stderr is
 // /dev/null; here a child process's stderr is read.
 describe('setupLoggingBeside with every log location held', { skip: process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false }, () => {
-  it('writes the records kept to stderr at a stop, with one line that says how many are lost and which check had not returned', async () => {
-    const { dir, cleanup } = tempDir();
+  it('writes the records kept to stderr at a stop, with one line that says how many are lost and which check had not returned', async (t) => {
+    const dir = testDir(t);
     const mount = join(dir, 'mnt');
     mkdirSync(mount, { mode: 0o755 });
     const server = await fuseHangOver(mount, 'none');
@@ -469,7 +466,6 @@ describe('setupLoggingBeside with every log location held', { skip: process.getu
     } finally {
       child.kill('SIGKILL');
       await unmountFuse(server, mount);
-      cleanup();
     }
   });
 });

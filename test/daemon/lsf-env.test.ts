@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { lsfEnvProblems, lsfLogdirAsync, sharedTextResources } from '../../src/daemon/lsf-env.js';
 import { startElim } from '../e2e/harness.js';
-import { dirWithMode, tempDir, writeWithMode } from '../helpers.js';
+import { dirWithMode, tempDir, testDir, writeWithMode } from '../helpers.js';
 import { until } from '../faults/helpers.js';
 
 describe('lsfEnvProblems', () => {
@@ -157,8 +157,8 @@ describe('sharedTextResources', () => {
 });
 
 describe("the elim's log", () => {
-  it('goes to the LSF_LOGDIR of $LSF_ENVDIR/lsf.conf when LIM passes only LSF_ENVDIR, as OpenLava 4.0 does', async () => {
-    const { dir, cleanup } = tempDir('lavarank-logdir-');
+  it('goes to the LSF_LOGDIR of $LSF_ENVDIR/lsf.conf when LIM passes only LSF_ENVDIR, as OpenLava 4.0 does', async (t) => {
+    const dir = testDir(t, 'lavarank-logdir-');
     const etc = join(dir, 'etc');
     const logdir = join(dir, 'log');
     mkdirSync(etc);
@@ -173,13 +173,12 @@ describe("the elim's log", () => {
       elim.child.kill('SIGTERM');
       await elim.exited;
       elim.cleanup();
-      cleanup();
     }
   });
 
 
-  it('and history with it, without history.dir: both under the LSF_LOGDIR of lsf.conf', async () => {
-    const { dir, cleanup } = tempDir('lavarank-logdir-');
+  it('and history with it, without history.dir: both under the LSF_LOGDIR of lsf.conf', async (t) => {
+    const dir = testDir(t, 'lavarank-logdir-');
     const etc = join(dir, 'etc');
     const logdir = join(dir, 'log');
     mkdirSync(etc);
@@ -194,7 +193,6 @@ describe("the elim's log", () => {
       assert.match(readFileSync(join(logdir, `lavarank.${hostname()}.log`), 'utf8'), /"msg":"history file"/);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 

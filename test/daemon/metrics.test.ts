@@ -7,7 +7,7 @@ import type { Tick } from '../../src/daemon/elim.js';
 import { formatMetrics, metricsDirectoryProblems, MetricsWriter, type MetricsSnapshot } from '../../src/daemon/metrics.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { exitHolds } from '../../src/util/exit.js';
-import { atLstatAnswer, captureLog, tempDir, until } from '../helpers.js';
+import { atLstatAnswer, captureLog, tempDir, testDir, until } from '../helpers.js';
 import { parseExposition, sampleOf } from '../helpers/prom-parse.js';
 import { startElim } from '../e2e/harness.js';
 
@@ -110,8 +110,8 @@ describe('formatMetrics', () => {
 });
 
 describe('MetricsWriter', () => {
-  it('replaces the file each tick, mode 0644 whatever the umask, leaving no temporary file', async () => {
-    const { dir, cleanup } = tempDir();
+  it('replaces the file each tick, mode 0644 whatever the umask, leaving no temporary file', async (t) => {
+    const dir = testDir(t);
     const umask = process.umask(0o077);
     try {
       const path = join(dir, 'lavarank.prom');
@@ -127,7 +127,6 @@ describe('MetricsWriter', () => {
       assert.equal(sampleOf(f, 'lavarank_ticks_total'), 2);
     } finally {
       process.umask(umask);
-      cleanup();
     }
   });
 
@@ -427,8 +426,8 @@ describe('MetricsWriter on a directory that does not answer', () => {
 });
 
 describe('the elim with metrics.textfile', () => {
-  it('writes the metrics file as it reports', async () => {
-    const { dir, cleanup } = tempDir();
+  it('writes the metrics file as it reports', async (t) => {
+    const dir = testDir(t);
     const path = join(dir, 'lavarank.prom');
     const elim = startElim({ testInterval: 0.2, override: { metrics: { textfile: path } } });
     try {
@@ -443,7 +442,6 @@ describe('the elim with metrics.textfile', () => {
       elim.child.kill('SIGTERM');
       await elim.exited;
       elim.cleanup();
-      cleanup();
     }
   });
 });

@@ -14,7 +14,7 @@ import { PARENT_ENV } from '../../src/daemon/children.js';
 import { generateBigNode } from '../../scripts/gen-bignode.js';
 import { afterFirstReport, announceStart, countReport, elimPriority, emptySummary, gatherInventory, handRunNote, hostInventory, hourlySummary, inventorySource, insideItself, logFailingProbed, loopSettings, lsfAbortCode, noPsiWarning, openWriters, parentCheck, readConfig, readEnvironment, readTextNames, reportInterval, reportSchedule, sampleDeadlineMs, settleStop, startChildrenOnceRead, summaryFields, TRIGGER_RESOURCE } from '../../src/daemon/run.js';
 import { chooseHistoryDir, historyDirectoryProblems } from '../../src/history/record.js';
-import { cliPath, repoRoot, tempDir, tokenEnv } from '../helpers.js';
+import { cliPath, repoRoot, tempDir, testDir, tokenEnv } from '../helpers.js';
 import { startElim, threadNice, type StartOptions } from '../e2e/harness.js';
 import { FAULTS, SyntheticHost, until } from '../faults/helpers.js';
 
@@ -582,8 +582,8 @@ function openFilesUnder(pid: number, dir: string): string[] {
 }
 
 describe('lavarank run --test-keep-open', () => {
-  it('keeps every file of a generated root open between reports, and says so in the log', async () => {
-    const { dir, cleanup } = tempDir('lavarank-keep-');
+  it('keeps every file of a generated root open between reports, and says so in the log', async (t) => {
+    const dir = testDir(t, 'lavarank-keep-');
     const roots = generateBigNode(join(dir, 'node'), { cpus: 4, disks: 2, partitions: 1, loops: 0, nics: 1 });
     const config = `proc_root: ${roots.procRoot}\nsys_root: ${roots.sysRoot}\n`;
     const kept = startElim({ testInterval: 0.2, config, args: ['--test-keep-open'] });
@@ -600,7 +600,6 @@ describe('lavarank run --test-keep-open', () => {
       assert.equal(plain.log().find((l) => String(l['msg']).startsWith('test keep-open')), undefined);
     } finally {
       await Promise.all([kept.cleanup(), plain.cleanup()]);
-      cleanup();
     }
   });
 });
@@ -686,8 +685,8 @@ describe('the running elim does what its config says', { concurrency: false }, (
     }
   });
 
-  it('pessimistic_after and pessimistic_rank: the last good rank is held for pessimistic_after - 1 failed samples, then the configured rank is reported', async () => {
-    const { dir, cleanup } = tempDir('lavarank-pessimistic-');
+  it('pessimistic_after and pessimistic_rank: the last good rank is held for pessimistic_after - 1 failed samples, then the configured rank is reported', async (t) => {
+    const dir = testDir(t, 'lavarank-pessimistic-');
     const host = new SyntheticHost(join(dir, 'host'));
     const elim = startElim({ testInterval: 0.1, config: `proc_root: ${host.procRoot}\nsys_root: ${host.sysRoot}\npessimistic_after: 5\npessimistic_rank: 777\n` });
     try {
@@ -699,7 +698,6 @@ describe('the running elim does what its config says', { concurrency: false }, (
       await until('a report of rank 777', () => (elim.reports().some((r) => r.line === '1 rank 777') ? true : undefined));
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
@@ -732,8 +730,8 @@ describe('the running elim does what its config says', { concurrency: false }, (
     });
   }
 
-  it('log and history max_bytes and keep: a file that would grow past max_bytes is rotated, and keep rotated files are kept', async () => {
-    const { dir, cleanup } = tempDir('lavarank-rotate-');
+  it('log and history max_bytes and keep: a file that would grow past max_bytes is rotated, and keep rotated files are kept', async (t) => {
+    const dir = testDir(t, 'lavarank-rotate-');
     const logFile = join(dir, 'lavarank.log');
     const history = join(dir, 'history', `${hostname()}.jsonl`);
     // Each file 200 bytes short of 64 KiB, beside a rotated .1 that keep: 1 leaves no room for.
@@ -753,7 +751,6 @@ describe('the running elim does what its config says', { concurrency: false }, (
       }
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 });

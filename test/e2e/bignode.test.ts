@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { generateBigNode, type BigNodeSpec } from '../../scripts/gen-bignode.js';
 import { median } from '../../src/util/stats.js';
 import { renderHost, type HostState } from '../helpers/synthetic-host.js';
-import { RunQueueWait, tempDir } from '../helpers.js';
+import { RunQueueWait, testDir } from '../helpers.js';
 import { until } from '../faults/helpers.js';
 import { historyRecords, startElim } from './harness.js';
 
@@ -74,7 +74,7 @@ interface Tick {
 describe('the elim on a big node, as LIM runs it', { concurrency: false }, () => {
   for (const cpus of [64, 128]) {
     it(`${cpus} CPUs and 337 block devices: every report whole and on time, idle ranks low, and swapping with every disk saturated ranks far above it, read as such`, async (t) => {
-      const { dir, cleanup } = tempDir('lavarank-bignode-');
+      const dir = testDir(t, 'lavarank-bignode-');
       const spec: BigNodeSpec = { cpus, disks: 64, partitions: 4, loops: 16, nics: 8 };
       const roots = generateBigNode(dir, spec);
       const idle: HostState = { cpus, cores: cpus / 2, busy: 0.02, runnable: 0, load1: 0.5, memUsed: 0.2 };
@@ -145,7 +145,6 @@ describe('the elim on a big node, as LIM runs it', { concurrency: false }, () =>
         queued.stop();
         node.stop();
         await elim.cleanup();
-        cleanup();
       }
     });
   }

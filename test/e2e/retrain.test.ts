@@ -7,14 +7,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { generateData } from '../../scripts/gen-data.js';
 import { featuresFromNamed } from '../../src/model/features.js';
 import { loadModel } from '../../src/model/model.js';
-import { cliPath, portsAfterSigusr1, repoRoot, startReadingFifo, tempDir } from '../helpers.js';
+import { cliPath, portsAfterSigusr1, repoRoot, startReadingFifo, fileDir } from '../helpers.js';
 
-const { dir: root, cleanup } = tempDir('lavarank-e2e-retrain-');
-after(cleanup);
+const root = fileDir('lavarank-e2e-retrain-');
 
 // No config: the installed model is the embedded default, and --out is always given.
 const ENV = { PATH: process.env['PATH'], LAVARANK_CONFIG: '', LSF_ENVDIR: '' };

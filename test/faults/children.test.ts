@@ -13,7 +13,7 @@ import { processCpuSeconds } from '../../src/calibration/calibrate.js';
 import { parseConfigText } from '../../src/config/config.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
-import { RunQueueWait, cliPath, fixture, tempDir, tokenEnv } from '../helpers.js';
+import { RunQueueWait, cliPath, fixture, tempDir, testDir, tokenEnv } from '../helpers.js';
 import { assertStopsOnSigterm, lateByTheElim, REPORT_RE, scheduleRecords, startElim, threadNice, type Elim, type Report } from '../e2e/harness.js';
 import { DescendantWatch, installElim, sleep, startWithChild, startWithChildren, until, vmRssKb } from './helpers.js';
 
@@ -77,8 +77,8 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     }
   });
 
-  it("one that reports a String resource lsf.shared declares: its text reaches LIM's line as the child wrote it", async () => {
-    const { dir, cleanup } = tempDir('lavarank-text-');
+  it("one that reports a String resource lsf.shared declares: its text reaches LIM's line as the child wrote it", async (t) => {
+    const dir = testDir(t, 'lavarank-text-');
     writeFileSync(join(dir, 'lsf.shared'), 'Begin Resource\nRESOURCENAME TYPE INTERVAL INCREASING DESCRIPTION\nos_state String 60 () (OS state)\nEnd Resource\n', { mode: 0o644 });
     const elim = startElim({ testInterval: 0.2, env: { LSF_ENVDIR: dir }, config: `elims:\n  - name: text\n    command: [${installElim(dir, 'text')}]\n` });
     try {
@@ -86,12 +86,11 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       assert.match(report.line, /^3 rank \S+ os_state ok load 1\.5$/);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
   it('one that prints tokens of 200 KB and 1 MB: they are dropped, the reports after them get through, and memory stays bounded', async (t) => {
-    const { dir, cleanup } = tempDir('lavarank-hugetoken-');
+    const dir = testDir(t, 'lavarank-hugetoken-');
     const go = join(dir, 'go');
     const elim = startElim({ testInterval: 0.2, env: { HUGETOKEN_GO: go }, config: `elims:\n  - name: hugetoken\n    command: [${installElim(dir, 'hugetoken')}]\n` });
     try {
@@ -111,7 +110,6 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       assert.ok(problems.some((p) => p === 'oversized-token' || p.includes('flood')), problems.join(' | '));
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
@@ -259,8 +257,8 @@ describe('child elims that misbehave', { concurrency: false }, () => {
   // A bug's uncaught exception ends the daemon at once (its fatal line written first): the
   // children's groups must go with it, or each crash leaves them under PID 1, one more set
   // per LIM restart, as a second SIGTERM did.
-  it('a crash: the daemon exits 1, its fatal line logged, and a helper of its child that ignores SIGTERM goes with it', async () => {
-    const { dir, cleanup } = tempDir('lavarank-children-');
+  it('a crash: the daemon exits 1, its fatal line logged, and a helper of its child that ignores SIGTERM goes with it', async (t) => {
+    const dir = testDir(t, 'lavarank-children-');
     const crash = { nodeArgs: ['--import', pathToFileURL(fixture('crash-at.mjs')).href], env: { CRASH_ON_SIGNAL: 'SIGUSR2' } };
     const elim = startElim({ testInterval: 0.2, config: `elims:\n  - name: forker\n    command: [${installElim(dir, 'forker')}]\n`, ...crash });
     const watch = new DescendantWatch(elim.pid);
@@ -275,7 +273,6 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     } finally {
       watch.stop();
       await elim.cleanup();
-      cleanup();
     }
   });
 
@@ -307,8 +304,8 @@ describe('child elims that misbehave', { concurrency: false }, () => {
   // some 20 questions in libuv's pool, each a round trip of the event loop), still held
   // it: signal 9, not status 1, in 2 runs of 5 at a load of 18 with the usual history
   // directory, in every run with one 40 levels deep still to be made.
-  it('a second SIGTERM while the history\'s file is still being readied: exit status 1, not SIGKILL', async () => {
-    const { dir, cleanup } = tempDir('lavarank-children-');
+  it('a second SIGTERM while the history\'s file is still being readied: exit status 1, not SIGKILL', async (t) => {
+    const dir = testDir(t, 'lavarank-children-');
     const deep = join(dir, ...Array.from({ length: 40 }, (_, i) => `d${i}`));
     const elim = startElim({ testInterval: 1, override: { history: { dir: deep } }, config: `elims:\n  - name: stubborn\n    command: [${installElim(dir, 'stubborn')}]\n` });
     try {
@@ -318,12 +315,11 @@ describe('child elims that misbehave', { concurrency: false }, () => {
       assert.ok(elim.log().some((l) => l['msg'] === 'SIGTERM while stopping (SIGTERM); exiting now'));
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
-  it('lavarank\'s own wrapper listed as a child (the old elim after install --force) is refused, so lavarank never starts itself', async () => {
-    const { dir, cleanup } = tempDir('lavarank-children-');
+  it('lavarank\'s own wrapper listed as a child (the old elim after install --force) is refused, so lavarank never starts itself', async (t) => {
+    const dir = testDir(t, 'lavarank-children-');
     const wrapper = join(dir, 'elim');
     writeFileSync(wrapper, wrapperText(process.execPath, cliPath), { mode: 0o755 });
     const elim = startElim({ testInterval: 0.2, config: `elims:\n  - name: old\n    command: [${wrapper}, --config, CONFIG]\n` });
@@ -345,7 +341,6 @@ describe('child elims that misbehave', { concurrency: false }, () => {
     } finally {
       watch.stop();
       await elim.cleanup();
-      cleanup();
     }
   });
 

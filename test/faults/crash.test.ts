@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { join } from 'node:path';
 import { historyRecords, startElim } from '../e2e/harness.js';
-import { fixture, isAlive, readPidFile, tempDir, until } from '../helpers.js';
+import { fixture, isAlive, readPidFile, testDir, until } from '../helpers.js';
 
 describe('a crash of the elim', () => {
   it('writes the history records held for the next batch before it exits', async () => {
@@ -33,8 +33,8 @@ describe('a crash of the elim', () => {
   // The query runs in a process group of its own (runIsolated), which the crash's SIGKILL
   // to the child elims' groups did not reach: a hung nvidia-smi ran on under PID 1 for its
   // whole 60 s timeout, and one stuck in the kernel for good.
-  it('ends a GPU query under way, with its process group', async () => {
-    const { dir, cleanup } = tempDir('lavarank-crash-gpu-');
+  it('ends a GPU query under way, with its process group', async (t) => {
+    const dir = testDir(t, 'lavarank-crash-gpu-');
     const pidFile = join(dir, 'gpu.pid');
     const elim = startElim({
       testInterval: 0.3,
@@ -53,7 +53,6 @@ describe('a crash of the elim', () => {
     } finally {
       if (hung !== undefined && isAlive(hung)) process.kill(hung, 'SIGKILL');
       await elim.cleanup();
-      cleanup();
     }
   });
 });

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { RotatingAppender } from '../../src/util/appender.js';
 import { spawn } from 'node:child_process';
 import { DAEMON_NODE_FLAGS } from '../../src/util/node-flags.js';
-import { cliPath, fixture, isAlive, tempDir, tokenEnv } from '../helpers.js';
+import { cliPath, fixture, isAlive, tempDir, testDir, tokenEnv } from '../helpers.js';
 import { assertStopsOnSigterm, scheduleRecords, startElim, userLoadsBuild, type Elim } from '../e2e/harness.js';
 import { parseExposition } from '../helpers/prom-parse.js';
 import { ATTACKER, badJsonLines, canMount, isRoot, sleep, smallDisk, until } from './helpers.js';
@@ -155,8 +155,8 @@ describe('the history directory', { concurrency: false }, () => {
   });
 
   // Root writes whatever the mode, so as root the elim runs as nobody here.
-  it('permission denied at start: reports go out, and writing starts once permitted', { skip: NEED_BUILD_FOR_ATTACKER }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-disk-');
+  it('permission denied at start: reports go out, and writing starts once permitted', { skip: NEED_BUILD_FOR_ATTACKER }, async (t) => {
+    const dir = testDir(t, 'lavarank-disk-');
     const parent = join(dir, 'locked');
     mkdirSync(parent, { mode: 0o555 });
     const user = isRoot ? ATTACKER : undefined;
@@ -176,12 +176,11 @@ describe('the history directory', { concurrency: false }, () => {
     } finally {
       await elim.cleanup();
       chmodSync(parent, 0o755);
-      cleanup();
     }
   });
 
-  it('not a directory at start: reports go out, and history is off with the reason logged', async () => {
-    const { dir, cleanup } = tempDir('lavarank-disk-');
+  it('not a directory at start: reports go out, and history is off with the reason logged', async (t) => {
+    const dir = testDir(t, 'lavarank-disk-');
     writeFileSync(join(dir, 'file'), '');
     const elim = startElim({ testInterval: 0.05, override: { history: { dir: join(dir, 'file', 'history') } } });
     try {
@@ -191,12 +190,11 @@ describe('the history directory', { concurrency: false }, () => {
       await reportsContinue(elim, 'history dir under a file');
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
-  it('removed while running: reports continue, and a new file is started within the 30 s reopen check', async () => {
-    const { dir, cleanup } = tempDir('lavarank-disk-');
+  it('removed while running: reports continue, and a new file is started within the 30 s reopen check', async (t) => {
+    const dir = testDir(t, 'lavarank-disk-');
     const history = join(dir, 'history');
     const elim = startElim({ testInterval: 0.1, override: { history: { dir: history } } });
     const file = join(history, `${hostname()}.jsonl`);
@@ -210,7 +208,6 @@ describe('the history directory', { concurrency: false }, () => {
       assert.equal(elim.child.exitCode, null);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/config.js';
 import { collectorsFromConfig } from '../../src/daemon/sampler.js';
-import { captureLog, cliPath, fixture, readPidFile, tempDir } from '../helpers.js';
+import { captureLog, cliPath, fixture, readPidFile, tempDir, testDir } from '../helpers.js';
 import { startElim } from '../e2e/harness.js';
 import { installBin, isAlive, sleep, until } from './helpers.js';
 
@@ -18,8 +18,8 @@ function gaps(at: number[]): number[] {
 }
 
 describe('a GPU tool that misbehaves', { concurrency: false }, () => {
-  it('that hangs: reports stay on time and normal, the query is killed at its timeout and the failure is logged', async () => {
-    const { dir, cleanup } = tempDir('lavarank-gpu-');
+  it('that hangs: reports stay on time and normal, the query is killed at its timeout and the failure is logged', async (t) => {
+    const dir = testDir(t, 'lavarank-gpu-');
     const pidFile = join(dir, 'gpu.pid');
     const elim = startElim({
       testInterval: 0.2,
@@ -40,7 +40,6 @@ describe('a GPU tool that misbehaves', { concurrency: false }, () => {
       assert.equal(isAlive(hung), false, 'the hung nvidia-smi was not killed after its 1 s timeout');
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
@@ -88,8 +87,8 @@ describe('a GPU lost among several (nvidia-smi exits 15)', () => {
 
 describe('a GPU command another user can change', () => {
   // lavarank runs as root: a program others can write would run their code as root.
-  it('is never run: the query is refused, the reason logged, and GPU features are unavailable', async () => {
-    const { dir, cleanup } = tempDir('lavarank-gpu-');
+  it('is never run: the query is refused, the reason logged, and GPU features are unavailable', async (t) => {
+    const dir = testDir(t, 'lavarank-gpu-');
     const calls = join(dir, 'calls');
     const command = installBin(join(dir, 'bin'), 'nvidia-smi-ok', 'nvidia-smi');
     chmodSync(command, 0o777);
@@ -112,7 +111,6 @@ describe('a GPU command another user can change', () => {
       gpu.close?.();
       if (env === undefined) delete process.env['FAKE_GPU_CALLS'];
       else process.env['FAKE_GPU_CALLS'] = env;
-      cleanup();
     }
   });
 

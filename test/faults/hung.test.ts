@@ -16,7 +16,7 @@ import { historyRecords, startElim, type Elim, type StartOptions } from '../e2e/
 import { fuseHangOver, unmountFuse } from './helpers.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { RotatingAppender } from '../../src/util/appender.js';
-import { RunQueueWait, childrenOf, cliPath, fixture, installedCopy, isAlive, repoRoot, sleep, tempDir, until } from '../helpers.js';
+import { RunQueueWait, childrenOf, cliPath, fixture, installedCopy, isAlive, repoRoot, sleep, tempDir, testDir, until } from '../helpers.js';
 
 const NEED = process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false;
 
@@ -82,8 +82,8 @@ async function reportsOverHungFuse(o: { name: string; hung: 'statfs' | 'opendir'
 }
 
 describe('a history directory whose filesystem stops answering', { skip: NEED }, () => {
-  it('does not stop the reports or the SIGTERM handling', async () => {
-    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
+  it('does not stop the reports or the SIGTERM handling', async (t) => {
+    const hd = testDir(t, 'lavarank-hung-');
     const history = join(hd, 'history');
     mkdirSync(history, { mode: 0o755 });
     // 0.5 s reports: history is first opened at the 6th report (3 s in).
@@ -98,7 +98,6 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
     } finally {
       await unmountFuse(holder, history);
       await elim.cleanup();
-      cleanup();
     }
   });
 
@@ -180,12 +179,12 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
     await reportsOverHungFuse({ name: 'models', hung: 'main', options, settleMs: 3500, what: "the model file's check on another user's FUSE mount" });
   });
 
-  it("a directory on LIM's PATH on another user's FUSE mount whose server answers libuv's pool and never a main thread: the host inventory is still gathered", async () => {
+  it("a directory on LIM's PATH on another user's FUSE mount whose server answers libuv's pool and never a main thread: the host inventory is still gathered", async (t) => {
     // The inventory, a process of its own started at the first report, searches PATH
     // for the programs it runs by name: it is given root's directories of PATH alone.
     // GPUs on (the query pointed elsewhere): with gpu.enabled false the elim reads its
     // inventory in process and starts nothing.
-    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
+    const hd = testDir(t, 'lavarank-hung-');
     const bin = join(hd, 'bin');
     mkdirSync(bin, { mode: 0o755 });
     const server = await fuseHangOver(bin, 'main');
@@ -196,12 +195,11 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
     } finally {
       await unmountFuse(server, bin);
       await elim.cleanup();
-      cleanup();
     }
   });
 
-  it('a child elim whose directory stops answering: its restart does not stop the reports or the SIGTERM handling', async () => {
-    const { dir: hd, cleanup } = tempDir('lavarank-hung-');
+  it('a child elim whose directory stops answering: its restart does not stop the reports or the SIGTERM handling', async (t) => {
+    const hd = testDir(t, 'lavarank-hung-');
     const site = join(hd, 'site');
     mkdirSync(site, { mode: 0o755 });
     const child = join(site, 'elim.short');
@@ -218,7 +216,6 @@ describe('a history directory whose filesystem stops answering', { skip: NEED },
     } finally {
       await unmountFuse(holder, site);
       await elim.cleanup();
-      cleanup();
     }
   });
 });
@@ -322,10 +319,10 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
     }
   });
 
-  it("a crash while the log file is closed, its directory since on the user's mount: the elim still exits", async () => {
+  it("a crash while the log file is closed, its directory since on the user's mount: the elim still exits", async (t) => {
     // The log's directory taken by the mount after 2 reports; the appender finds its file
     // gone at its next look (30 s), refuses the mount and closes the file; then the crash.
-    const { dir, cleanup } = tempDir('lavarank-hung-');
+    const dir = testDir(t, 'lavarank-hung-');
     const logs = join(dir, 'logs');
     mkdirSync(logs, { mode: 0o755 });
     const elim = startElim({ testInterval: 0.5, override: { log: { file: join(logs, 'lavarank.log') } }, nodeArgs: ['--import', pathToFileURL(fixture('crash-at.mjs')).href], env: { CRASH_AT_MS: '38000' } });
@@ -339,12 +336,11 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
     } finally {
       await unmountFuse(server, logs);
       await elim.cleanup();
-      cleanup();
     }
   });
 
-  it('a start that does not end (a server that answers nothing) ends at the start-up deadline, its log naming the step', async () => {
-    const { dir, cleanup } = tempDir('lavarank-hung-');
+  it('a start that does not end (a server that answers nothing) ends at the start-up deadline, its log naming the step', async (t) => {
+    const dir = testDir(t, 'lavarank-hung-');
     const envdir = join(dir, 'conf');
     mkdirSync(envdir, { mode: 0o755 });
     const holder = await hangOver(envdir);
@@ -358,7 +354,6 @@ describe("the start, with a path it reads on another user's FUSE mount whose ser
     } finally {
       await unmountFuse(holder, envdir);
       await elim.cleanup();
-      cleanup();
     }
   });
 });
@@ -405,8 +400,8 @@ async function commandOverUsersFuse(command: string, args: (mount: string, dir: 
 // long as the server ran. These directories are looked at beside the reports now.
 describe("the start, with the history or the metrics directory on another user's FUSE mount whose server reads every request and answers none", { skip: NEED }, () => {
   for (const what of ['history', 'metrics'] as const) {
-    it(`a ${what} directory there: the elim reports before its start-up deadline`, async () => {
-      const { dir, cleanup } = tempDir('lavarank-hung-');
+    it(`a ${what} directory there: the elim reports before its start-up deadline`, async (t) => {
+      const dir = testDir(t, 'lavarank-hung-');
       const mount = join(dir, 'mnt');
       mkdirSync(mount, { mode: 0o755 });
       const server = await fuseHangOver(mount, 'none');
@@ -420,13 +415,12 @@ describe("the start, with the history or the metrics directory on another user's
       } finally {
         await unmountFuse(server, mount);
         await elim.cleanup();
-        cleanup();
       }
     });
   }
 
-  it('a history directory there: the records dropped while its check is out, and those lost at the stop, are said in the log', async () => {
-    const { dir, cleanup } = tempDir('lavarank-hung-');
+  it('a history directory there: the records dropped while its check is out, and those lost at the stop, are said in the log', async (t) => {
+    const dir = testDir(t, 'lavarank-hung-');
     const mount = join(dir, 'mnt');
     mkdirSync(mount, { mode: 0o755 });
     const server = await fuseHangOver(mount, 'none');
@@ -440,7 +434,6 @@ describe("the start, with the history or the metrics directory on another user's
     } finally {
       await unmountFuse(server, mount);
       await elim.cleanup();
-      cleanup();
     }
   });
 });
@@ -580,8 +573,8 @@ describe("lavarank check with a path it reads on another user's FUSE mount whose
 // where fusectl told the mount (the FUSE rule then asks no statfs itself). Run in a mount
 // namespace of its own with fusectl mounted there, as systemd mounts it at boot.
 describe("lavarank check with a history directory on another user's FUSE mount shown as theirs, whose server never answers statfs", { skip: NEED }, () => {
-  it("refuses it by the mount's rule alone and exits 1, asking their server nothing more", async () => {
-    const { dir, cleanup } = tempDir('lavarank-hung-');
+  it("refuses it by the mount's rule alone and exits 1, asking their server nothing more", async (t) => {
+    const dir = testDir(t, 'lavarank-hung-');
     const mount = join(dir, 'mnt');
     mkdirSync(mount, { mode: 0o755 });
     const config = join(dir, 'lavarank.yaml');
@@ -601,7 +594,6 @@ describe("lavarank check with a history directory on another user's FUSE mount s
     } finally {
       child.kill('SIGKILL');
       await unmountFuse(server, mount);
-      cleanup();
     }
   });
 });
@@ -685,8 +677,8 @@ describe("the installed tree's walk with another user's FUSE mount in a sticky d
     assert.match(r.out, /ERROR .*the elim's installation .*pkg\/tmp has mode 1777, writable by group or others/);
   });
 
-  it('the daemon run from such a tree reports on after its first report, logs the sticky directory, and SIGTERM ends it', async () => {
-    const { dir, cleanup } = tempDir('lavarank-hung-');
+  it('the daemon run from such a tree reports on after its first report, logs the sticky directory, and SIGTERM ends it', async (t) => {
+    const dir = testDir(t, 'lavarank-hung-');
     const pkg = installedCopy(dir);
     const sticky = join(pkg, 'tmp');
     mkdirSync(sticky);
@@ -706,7 +698,6 @@ describe("the installed tree's walk with another user's FUSE mount in a sticky d
     } finally {
       await unmountFuse(server, mount);
       await elim.cleanup();
-      cleanup();
     }
   });
 });
@@ -790,8 +781,8 @@ describe("every command stopped while a question to another user's FUSE server t
   for (const [command, args] of runs) {
     for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
       if (signal === 'SIGTERM' && command !== 'check') continue; // one command is enough for the second signal
-      it(`${command}: ${signal} ends it with status ${status} (by the signal where the command has no handler), naming the path it waits for`, async () => {
-        const { dir, cleanup } = tempDir('lavarank-hung-');
+      it(`${command}: ${signal} ends it with status ${status} (by the signal where the command has no handler), naming the path it waits for`, async (t) => {
+        const dir = testDir(t, 'lavarank-hung-');
         const mount = join(dir, 'mnt');
         mkdirSync(mount, { mode: 0o755 });
         copyFileSync(fixture('openlava/lsb.acct'), join(dir, 'lsb.acct'));
@@ -815,7 +806,6 @@ describe("every command stopped while a question to another user's FUSE server t
         } finally {
           child.kill('SIGKILL');
           await unmountFuse(server, mount);
-          cleanup();
         }
       });
     }
@@ -858,8 +848,8 @@ describe("lavarank simulate, recommend, retrain and calibrate with an input or o
 // file, as a write is: asked beside the writes, a log directory whose server stopped
 // answering held two of libuv's four pool threads (the probe and the next write), not one.
 describe("the log's full-disk probe on a file system whose statfs stops answering", { skip: NEED }, () => {
-  it("keeps the log's lines in memory behind it, rather than start a write beside it", async () => {
-    const { dir, cleanup } = tempDir('lavarank-hung-');
+  it("keeps the log's lines in memory behind it, rather than start a write beside it", async (t) => {
+    const dir = testDir(t, 'lavarank-hung-');
     const mount = join(dir, 'mnt');
     mkdirSync(mount, { mode: 0o755 });
     const server = await fuseHangOver(mount, 'statfs');
@@ -883,7 +873,6 @@ describe("the log's full-disk probe on a file system whose statfs stops answerin
     } finally {
       await unmountFuse(server, mount);
       await log.close(500);
-      cleanup();
     }
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { fixture, readPidFile, tempDir } from '../helpers.js';
+import { fixture, readPidFile, testDir } from '../helpers.js';
 import { assertStopsOnSigterm, startElim, type Elim } from '../e2e/harness.js';
 import { DescendantWatch, installBin, isAlive, sleep, until } from './helpers.js';
 
@@ -31,8 +31,8 @@ function startWithHangingInventory(dir: string, more: { env?: Record<string, str
 }
 
 describe('a host inventory that hangs', { concurrency: false }, () => {
-  it('delays no report and no exit: reports stay on time and SIGTERM ends the elim and the hung command within 2 s', async () => {
-    const { dir, cleanup } = tempDir('lavarank-inventory-');
+  it('delays no report and no exit: reports stay on time and SIGTERM ends the elim and the hung command within 2 s', async (t) => {
+    const dir = testDir(t, 'lavarank-inventory-');
     const { elim, pidFile } = startWithHangingInventory(dir);
     const watch = new DescendantWatch(elim.pid);
     try {
@@ -53,7 +53,6 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
     } finally {
       watch.stop();
       await elim.cleanup();
-      cleanup();
     }
   });
 
@@ -61,8 +60,8 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
   // the pipe at a protocol error) finds the inventory still gathering: the stop ends it,
   // and nothing failed. Before, the log said `host inventory failed` ("This operation was
   // aborted"), a warning at every such stop.
-  it('a SIGTERM while it runs is no failure: the log says the stop ended it, and no warning', async () => {
-    const { dir, cleanup } = tempDir('lavarank-inventory-');
+  it('a SIGTERM while it runs is no failure: the log says the stop ended it, and no warning', async (t) => {
+    const dir = testDir(t, 'lavarank-inventory-');
     const { elim, pidFile } = startWithHangingInventory(dir);
     try {
       await until('the inventory runs nvidia-smi', () => readPidFile(pidFile));
@@ -73,15 +72,14 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
       assert.deepEqual(inventoryWarnings, []);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
   // A crash is no stop: the inventory, in a process group of its own, is not ended by
   // the abort a stop makes, and ran on under PID 1 to its 15 s timeout, or for ever
   // where nvidia-smi ignores the SIGKILL it never gets.
-  it('a crash while it hangs ends the hung command with the elim', async () => {
-    const { dir, cleanup } = tempDir('lavarank-inventory-');
+  it('a crash while it hangs ends the hung command with the elim', async (t) => {
+    const dir = testDir(t, 'lavarank-inventory-');
     const { elim, pidFile } = startWithHangingInventory(dir, { env: { CRASH_ON_SIGNAL: 'SIGWINCH' }, nodeArgs: ['--import', pathToFileURL(fixture('crash-at.mjs')).href] });
     try {
       const hung = await until('the inventory runs nvidia-smi', () => readPidFile(pidFile));
@@ -94,7 +92,6 @@ describe('a host inventory that hangs', { concurrency: false }, () => {
       assert.equal(isAlive(hung), false, 'the hung nvidia-smi outlived the crashed elim');
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 });

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
-import { cliPath, fixture, tempDir } from '../helpers.js';
+import { cliPath, fixture, tempDir, testDir } from '../helpers.js';
 import { mkfifo, openReader } from '../e2e/harness.js';
 import { wrapperText } from '../../src/lsf/install.js';
 import { isAlive, sleep, until } from './helpers.js';
@@ -66,7 +66,7 @@ describe('LIM killed with SIGKILL', { concurrency: false }, () => {
   // were set up, 0.2 to 0.35 s after LIM's fork here: LIM killed before that left a
   // parent of 1 to compare with, and with its pipe held open the elim ran for ever.
   it('while the elim is still starting, with its pipe held open by another process: the elim exits at its first reports, without starting its host inventory', async (t) => {
-    const { dir, cleanup } = tempDir('lavarank-lim-death-');
+    const dir = testDir(t, 'lavarank-lim-death-');
     let elimPid: number | undefined;
     try {
       const fifo = mkfifo(dir);
@@ -98,7 +98,6 @@ describe('LIM killed with SIGKILL', { concurrency: false }, () => {
     } finally {
       if (elimPid !== undefined && isAlive(elimPid)) process.kill(elimPid, 'SIGTERM');
       await sleep(300);
-      cleanup();
     }
   });
 });

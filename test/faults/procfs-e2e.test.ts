@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { tempDir } from '../helpers.js';
+import { testDir } from '../helpers.js';
 import { startElim, type Elim } from '../e2e/harness.js';
 import { FAULTS, SyntheticHost, sleep, until } from './helpers.js';
 
@@ -23,7 +23,7 @@ function since(elim: Elim, from: number): number[] {
 
 describe('broken /proc files under the built daemon', { concurrency: false }, () => {
   it('keeps reporting through every fault of /proc/stat and /proc/meminfo, goes pessimistic, and recovers after each', async (t) => {
-    const { dir, cleanup } = tempDir('lavarank-procfs-e2e-');
+    const dir = testDir(t, 'lavarank-procfs-e2e-');
     const host = new SyntheticHost(join(dir, 'host'));
     const elim = startElim({
       testInterval: 0.1,
@@ -61,12 +61,11 @@ describe('broken /proc files under the built daemon', { concurrency: false }, ()
       assert.equal(elim.child.exitCode, null, 'the daemon exited');
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
-  it('says once, at the first report, that the host has no PSI and how to turn it on, and keeps reporting', async () => {
-    const { dir, cleanup } = tempDir('lavarank-procfs-e2e-');
+  it('says once, at the first report, that the host has no PSI and how to turn it on, and keeps reporting', async (t) => {
+    const dir = testDir(t, 'lavarank-procfs-e2e-');
     const host = new SyntheticHost(join(dir, 'host'));
     rmSync(join(host.procRoot, 'pressure'), { recursive: true });
     const elim = startElim({ testInterval: 0.1, config: `proc_root: ${host.procRoot}\nsys_root: ${host.sysRoot}\n` });
@@ -78,7 +77,6 @@ describe('broken /proc files under the built daemon', { concurrency: false }, ()
       assert.ok(elim.reports().every((r) => /^1 rank \d/.test(r.line)), 'a report without a rank');
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 });

@@ -20,7 +20,7 @@ import { historyDirectoryProblems } from '../../src/history/record.js';
 import { loadModel, serializeModel } from '../../src/model/model.js';
 import { RotatingAppender } from '../../src/util/appender.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
-import { captureLog, cliPath, installedCopy, plantLink, repoRoot, tempDir, writeWithMode } from '../helpers.js';
+import { captureLog, cliPath, installedCopy, plantLink, repoRoot, tempDir, testDir, writeWithMode } from '../helpers.js';
 import { randomModelFile } from '../model/helpers.js';
 import { assertStopsOnSigterm, startElim } from '../e2e/harness.js';
 import { ATTACKER, LinkSwapper, NEED_ROOT_FOR_ATTACKER, asAttacker, attackerDir, attackerFile, attackerSwap, sleep, stickyDir, symlinkAs } from './helpers.js';
@@ -105,7 +105,7 @@ describe('a user who swaps a symbolic link on the path lavarank reads or runs', 
   });
 
   it('child elim: swapped between root\'s elim and their own across many restarts, their program never runs', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
+    const dir = testDir(t, 'lavarank-security-');
     try {
       const marker = join(dir, 'pwned');
       const good = rootProgram(join(dir, 'bin'), 'elim.site', "#!/bin/sh\nprintf '1 good 1\\n'\n");
@@ -124,7 +124,6 @@ describe('a user who swaps a symbolic link on the path lavarank reads or runs', 
       assert.equal(existsSync(marker), false, "the attacker's program ran as root");
     } finally {
       rmSync(join(dir, 'pwned'), { force: true });
-      cleanup();
     }
   });
 
@@ -168,8 +167,8 @@ describe('a symbolic link planted at the log path', () => {
 });
 
 describe('an installation another user can change', () => {
-  it('is named in the log once the first report is out, with the module they could change and the fix; reports go on', async () => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
+  it('is named in the log once the first report is out, with the module they could change and the fix; reports go on', async (t) => {
+    const dir = testDir(t, 'lavarank-security-');
     const pkg = installedCopy(dir);
     const module = join(pkg, 'node_modules', 'yaml', 'package.json');
     chmodSync(module, 0o664);
@@ -184,26 +183,24 @@ describe('an installation another user can change', () => {
       await assertStopsOnSigterm(elim);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
-  it('is not mentioned when it is root\'s alone', async () => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
+  it('is not mentioned when it is root\'s alone', async (t) => {
+    const dir = testDir(t, 'lavarank-security-');
     const elim = startElim({ cli: join(installedCopy(dir), 'dist', 'src', 'cli.js') });
     try {
       await elim.waitForReports(4);
       assert.deepEqual(elim.log().filter((r) => /installation/.test(String(r['msg']))), []);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 });
 
 describe('a user who owns a directory where lavarank writes as root', () => {
-  it('history and metrics in their directory: the daemon reports on, writes nothing there or where their link points, and says why', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
+  it('history and metrics in their directory: the daemon reports on, writes nothing there or where their link points, and says why', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+    const dir = testDir(t, 'lavarank-security-');
     const theirs = attackerDir(dir, 'theirs');
     const rootOnly = join(dir, 'root-only');
     mkdirSync(rootOnly, { mode: 0o700 });
@@ -219,12 +216,11 @@ describe('a user who owns a directory where lavarank writes as root', () => {
       assert.deepEqual(readdirSync(theirs), ['history']);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
-  it('history through root\'s link that points into their directory at a name not made yet: once they make it, nothing is written there', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
+  it('history through root\'s link that points into their directory at a name not made yet: once they make it, nothing is written there', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+    const dir = testDir(t, 'lavarank-security-');
     const theirs = attackerDir(dir, 'theirs');
     const lib = join(dir, 'lib');
     mkdirSync(lib, { mode: 0o755 });
@@ -241,7 +237,6 @@ describe('a user who owns a directory where lavarank writes as root', () => {
       await assertStopsOnSigterm(elim);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 
@@ -325,8 +320,8 @@ describe('a user who owns a directory where lavarank writes as root', () => {
 });
 
 describe('a user who owns the directory of a child elim\'s script', () => {
-  it('[/bin/sh, their script]: the script is refused as a program would be, never runs, and check names it', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
+  it('[/bin/sh, their script]: the script is refused as a program would be, never runs, and check names it', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+    const dir = testDir(t, 'lavarank-security-');
     const theirs = attackerDir(dir, 'theirs');
     const marker = join(theirs, 'ran-as-root');
     const script = join(theirs, 'elim.sh');
@@ -347,7 +342,6 @@ describe('a user who owns the directory of a child elim\'s script', () => {
       assert.match(check.stdout, /child elim elims\[0\]: its argument 1 .*owned by uid 65534/);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 });
@@ -372,7 +366,7 @@ describe('a user who owns the directory of a child elim\'s script, and makes it 
     ['a file that comes and goes', (script: string, marker: string) => `while :; do printf 'id -u > ${marker}\\n' > ${script}.new; mv ${script}.new ${script}; rm -f ${script}; done`],
   ] as const) {
     it(`[/bin/sh, their script] where the script is ${kind}: it never runs`, { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
-      const { dir, cleanup } = tempDir('lavarank-security-');
+      const dir = testDir(t, 'lavarank-security-');
       const theirs = attackerDir(dir, 'theirs');
       const marker = join(theirs, 'ran-as-root');
       const script = join(theirs, 'elim.sh');
@@ -391,7 +385,6 @@ describe('a user who owns the directory of a child elim\'s script, and makes it 
         assert.ok(refusals > 0, log.messages().join('\n'));
       } finally {
         await stop();
-        cleanup();
       }
     });
   }
@@ -409,8 +402,8 @@ function theirWaitingFifo(theirs: string): { fifo: string; opened: string; write
 }
 
 describe("a user who owns the directory of a child elim's program", () => {
-  it('their program made a link to a FIFO (as to a device, whose open arms a watchdog): the check before each start refuses it and never opens what it points at', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
+  it('their program made a link to a FIFO (as to a device, whose open arms a watchdog): the check before each start refuses it and never opens what it points at', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+    const dir = testDir(t, 'lavarank-security-');
     const theirs = attackerDir(dir, 'theirs');
     const { fifo, opened, writer } = theirWaitingFifo(theirs);
     try {
@@ -423,7 +416,6 @@ describe("a user who owns the directory of a child elim's program", () => {
       assert.equal(existsSync(opened), false, 'root opened the FIFO their link pointed at');
     } finally {
       writer.kill('SIGKILL');
-      cleanup();
     }
   });
 });
@@ -492,8 +484,8 @@ describe('a user who owns the directory of lsb.acct that retrain reads (an LSF a
 });
 
 describe("a user who owns LSF_ENVDIR (an LSF administrator's account), which check and install --merge-conf read", () => {
-  it('their lsf.shared made a link to a FIFO (as to a device, whose open arms a watchdog): lavarank check never opens what it points at', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
+  it('their lsf.shared made a link to a FIFO (as to a device, whose open arms a watchdog): lavarank check never opens what it points at', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+    const dir = testDir(t, 'lavarank-security-');
     const theirs = attackerDir(dir, 'envdir');
     const { fifo, opened, writer } = theirWaitingFifo(theirs);
     try {
@@ -504,14 +496,13 @@ describe("a user who owns LSF_ENVDIR (an LSF administrator's account), which che
       assert.equal(existsSync(opened), false, 'root opened the FIFO their link pointed at');
     } finally {
       writer.kill('SIGKILL');
-      cleanup();
     }
   });
 });
 
 describe('a user who owns the directory LIM leaves the elim in', () => {
-  it('a child elim that names a program relative to its working directory never runs theirs', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
+  it('a child elim that names a program relative to its working directory never runs theirs', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+    const dir = testDir(t, 'lavarank-security-');
     const theirs = attackerDir(dir, 'theirs');
     const marker = join(theirs, 'ran-as-root');
     // As `python3 -m site_elim`, or a relative PATH entry, would: a name looked up in the working directory.
@@ -524,11 +515,10 @@ describe('a user who owns the directory LIM leaves the elim in', () => {
       assert.equal(elim.reports().some((r) => r.line.includes(' evil ')), false);
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
-  it('the daemon itself leaves their directory for /, so that nothing it runs later (the host inventory, whose tools are looked up in PATH) resolves a name there', { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
-    const { dir, cleanup } = tempDir('lavarank-security-');
+  it('the daemon itself leaves their directory for /, so that nothing it runs later (the host inventory, whose tools are looked up in PATH) resolves a name there', { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+    const dir = testDir(t, 'lavarank-security-');
     const theirs = attackerDir(dir, 'theirs');
     const elim = startElim({ cwd: theirs });
     try {
@@ -536,7 +526,6 @@ describe('a user who owns the directory LIM leaves the elim in', () => {
       assert.equal(readlinkSync(`/proc/${elim.pid}/cwd`), '/');
     } finally {
       await elim.cleanup();
-      cleanup();
     }
   });
 });
@@ -566,8 +555,8 @@ describe('a config or model file another user owns or can change, at start', { c
   ];
   const goodModel = serializeModel(randomModelFile({ seed: 7, name: 'root-model' }));
   for (const c of cases) {
-    it(`${c.kind}: ${c.name}: the daemon writes no report, exits 1 within 5 s, and the log names the file, why and the fix`, { skip: NEED_ROOT_FOR_ATTACKER }, async () => {
-      const { dir, cleanup } = tempDir('lavarank-security-');
+    it(`${c.kind}: ${c.name}: the daemon writes no report, exits 1 within 5 s, and the log names the file, why and the fix`, { skip: NEED_ROOT_FOR_ATTACKER }, async (t) => {
+      const dir = testDir(t, 'lavarank-security-');
       chmodSync(dir, 0o755);
       let elim: ReturnType<typeof startElim> | undefined;
       try {
@@ -591,7 +580,6 @@ describe('a config or model file another user owns or can change, at start', { c
         assert.match(fatal[0]!, c.why);
       } finally {
         await elim?.cleanup();
-        cleanup();
       }
     });
   }

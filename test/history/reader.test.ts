@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ParseError } from '../../src/util/errors.js';
 import type { HistoryRecord } from '../../src/history/record.js';
 import { historyFiles, parseHistoryLine, readHistory, type HistoryReadOptions } from '../../src/history/reader.js';
+import { fileDir } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'lavarank-history-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = fileDir('lavarank-history-');
 
 function line(ts: number, host = 'ol1', features: Record<string, number | null> = { cpu_busy: 0.5 }): string {
   return JSON.stringify({ ts, host, features, rank: 50, model: 'formula' });

@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildBundle, installText } from '../../scripts/bundle.js';
-import { dirWithMode, tempDir } from '../helpers.js';
+import { dirWithMode, testDir } from '../helpers.js';
 
 // A package tarball as `npm pack` makes it (files only, no directory entries), and
 // the lock file beside it; returns the tarball.
@@ -25,8 +25,7 @@ function packTiny(root: string): string {
 }
 
 test('the bundle built under umask 077 can still be read and searched by everyone, and written by its owner alone', async (t) => {
-  const { dir, cleanup } = tempDir('lavarank-bundle-test-');
-  t.after(cleanup);
+  const dir = testDir(t, 'lavarank-bundle-test-');
   const tgz = packTiny(dir);
   const umask = process.umask(0o077);
   let bundle: string;
@@ -49,8 +48,7 @@ test('the bundle built under umask 077 can still be read and searched by everyon
 // Staged in a directory another user could write, the tree could be swapped for theirs
 // between npm ci and tar: the bundle shipped their dist/src/cli.js, which root installs.
 test('a TMPDIR others can write (not sticky) is refused before anything is staged there', async (t) => {
-  const { dir, cleanup } = tempDir('lavarank-bundle-test-');
-  t.after(cleanup);
+  const dir = testDir(t, 'lavarank-bundle-test-');
   const tgz = packTiny(dir);
   const open = dirWithMode(dir, 'scratch', 0o777);
   await assert.rejects(buildBundle(tgz, dir, dir, open), (err: Error) => {

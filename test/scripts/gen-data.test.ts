@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { GEN_FEATURES, generateData, type GenOptions } from '../../scripts/gen-data.js';
 import { readAcct, type JobFinish } from '../../src/lsf/acct.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { readHistory } from '../../src/history/reader.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
 import { buildExamples } from '../../src/training/jobs.js';
+import { fileDir } from '../helpers.js';
 
-const root = mkdtempSync(join(tmpdir(), 'lavarank-gen-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = fileDir('lavarank-gen-');
 let runs = 0;
 
 async function generate(options: Omit<GenOptions, 'outDir'>) {

@@ -3,7 +3,7 @@
 // sizes, slowed by what shares their host (other jobs, background load).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { generateSimData, type SimDataResult } from '../../scripts/gen-sim-data.js';
 import { readAcct } from '../../src/lsf/acct.js';
 import { readHistory } from '../../src/history/reader.js';
@@ -11,10 +11,9 @@ import { featuresFromNamed } from '../../src/model/features.js';
 import { loadModel } from '../../src/model/model.js';
 import { buildExamples } from '../../src/training/jobs.js';
 import { retrain } from '../../src/training/retrain.js';
-import { tempDir } from '../helpers.js';
+import { fileDir } from '../helpers.js';
 
-const { dir: root, cleanup } = tempDir('lavarank-gen-sim-');
-after(cleanup);
+const root = fileDir('lavarank-gen-sim-');
 
 function corr(x: readonly number[], y: readonly number[]): number {
   const n = x.length;

@@ -5,12 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { repoRoot, tempDir } from '../helpers.js';
+import { repoRoot, testDir } from '../helpers.js';
 
 for (const name of ['retrain', 'calibrate']) {
   test(`scripts/${name} says to build lavarank first, in one line with status 1, where dist/ is missing`, (t) => {
-    const { dir, cleanup } = tempDir('lavarank-programs-');
-    t.after(cleanup);
+    const dir = testDir(t, 'lavarank-programs-');
     mkdirSync(join(dir, 'scripts'));
     writeFileSync(join(dir, 'package.json'), '{"type": "module"}\n');
     const script = join(dir, 'scripts', name);

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { JOB_STAT_EXIT, readAcct, type JobFinish } from '../../src/lsf/acct.js';
 import type { HistoryRecord } from '../../src/history/record.js';
 import { backbone } from '../../src/model/backbone.js';
@@ -10,7 +9,7 @@ import { readHistory } from '../../src/history/reader.js';
 import { buildExamples, HistoryJoin, jobKind, JobTable, labelAndSplit, noExclusions, shortHostName, type ExampleOptions } from '../../src/training/jobs.js';
 import { makeJob } from '../helpers/job.js';
 import { familyLines } from '../../src/training/retrain.js';
-import { fixture } from '../helpers.js';
+import { fileDir, fixture } from '../helpers.js';
 
 const T0 = 1_800_000_000; // epoch seconds
 
@@ -409,8 +408,7 @@ describe('joining with history', () => {
 });
 
 describe('buildExamples', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lavarank-jobs-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = fileDir('lavarank-jobs-');
 
   test('labels, joins and counts every job left out, reading history files', async () => {
     const jobs = [

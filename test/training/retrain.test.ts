@@ -4,7 +4,7 @@ import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, mock, test } from 'node:test';
+import { before, describe, mock, test } from 'node:test';
 import { generateData } from '../../scripts/gen-data.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { loadModel } from '../../src/model/model.js';
@@ -18,7 +18,7 @@ import { defaultConfig } from '../../src/config/config.js';
 import { parseRetrainArgs } from '../../src/commands/retrain.js';
 import { labelSettings, type FamilyBaseline } from '../../src/training/label.js';
 import { FEATURE_NAMES } from '../../src/model/features.js';
-import { cliPath, failDirectorySync, mkfifo, tempDir } from '../helpers.js';
+import { cliPath, failDirectorySync, fileDir, mkfifo, tempDir, testDir } from '../helpers.js';
 import { readHistory } from '../../src/history/reader.js';
 import { formatJobFinish } from '../../src/lsf/acct.js';
 import { makeJob } from '../helpers/job.js';
@@ -28,8 +28,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 
 const T0 = 1_800_000_000;
-const { dir: root, cleanup } = tempDir('lavarank-retrain-');
-after(cleanup);
+const root = fileDir('lavarank-retrain-');
 
 // Small generated data: 3 hosts, 600 ticks, 400 jobs: ~390 examples, ~78 held out.
 let small: { acctPath: string; historyDir: string };
@@ -1333,8 +1332,7 @@ describe('gatherInputs, as a cluster\'s files are named', () => {
   const status = (time: number, jStatus: number): string => `"JOB_STATUS" "33" ${time} 777 ${jStatus} 0 0 0.0000 0 0 0 0`;
 
   test('counts a job suspended 100 s as 100 s suspended whatever the order its lsb.events files are named in', async (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     // The older file: suspended (SSUSP) at +100; the newer: running again at +200, done at +1000.
     writeFileSync(join(dir, 'lsb.events.1'), `#0\n${status(T + 100, 8)}\n`);
     writeFileSync(join(dir, 'lsb.events'), `#0\n${status(T + 200, 4)}\n${status(T + 1000, 64)}\n`);
@@ -1347,8 +1345,7 @@ describe('gatherInputs, as a cluster\'s files are named', () => {
   });
 
   test('leaves out calibration runs during which others\' CPU use rose, as train-default does, and says how many', async (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const cal = join(dir, 'cal.jsonl');
     const sample = { ts: T * 1000, failures: {}, cpu: { user: 0.1, system: 0, iowait: 0, steal: 0, busy: 0.1, online: 4 } };
     writeFileSync(cal, `${JSON.stringify({ sample, slowdown: 5, foreign: { before: 0, during: 0 } })}\n${JSON.stringify({ sample, slowdown: 400, foreign: { before: 0, during: 0.6 } })}\n`);

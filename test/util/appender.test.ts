@@ -8,7 +8,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { describe, it, mock } from 'node:test';
 import { makeDir, makeDirSync, OPEN_FLAGS, RotatingAppender, type TroubleEvent } from '../../src/util/appender.js';
 import { exitHolds } from '../../src/util/exit.js';
-import { atLstatAnswer, mkfifo, tempDir, until } from '../helpers.js';
+import { atLstatAnswer, mkfifo, tempDir, testDir, until } from '../helpers.js';
 
 // Waits until the appender has failed at least n times: its open reaches the directory
 // with an asynchronous stat first, so a failure comes a pool round trip after the append.
@@ -45,8 +45,8 @@ const canMount = (() => {
 })();
 
 describe('RotatingAppender', () => {
-  it('refuses a FIFO planted at its path without waiting for a reader, and says why', async () => {
-    const { dir, cleanup } = tempDir();
+  it('refuses a FIFO planted at its path without waiting for a reader, and says why', async (t) => {
+    const dir = testDir(t);
     const path = join(dir, 'h.jsonl');
     mkfifo(path);
     try {
@@ -59,7 +59,6 @@ describe('RotatingAppender', () => {
     } finally {
       // Opening the read end lets an open that waits for one (the bug) return, so the file can end.
       closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
-      cleanup();
     }
   });
 
@@ -175,7 +174,7 @@ describe('RotatingAppender', () => {
   });
 
   it('names another user\'s socket at its path in a sticky directory, where the open says only EACCES', { skip: process.getuid?.() === 0 ? false : 'needs root to chown the socket' }, async (t) => {
-    const { dir, cleanup } = tempDir();
+    const dir = testDir(t);
     const server = createServer();
     try {
       chmodSync(dir, 0o1777);
@@ -191,12 +190,11 @@ describe('RotatingAppender', () => {
       assert.match(troubles[0] ?? '', /h\.jsonl is not a regular file but a socket of uid 65534; /);
     } finally {
       server.close();
-      cleanup();
     }
   });
 
-  it('writes nothing to a FIFO planted at its path that someone reads', async () => {
-    const { dir, cleanup } = tempDir();
+  it('writes nothing to a FIFO planted at its path that someone reads', async (t) => {
+    const dir = testDir(t);
     const path = join(dir, 'h.jsonl');
     mkfifo(path);
     const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -210,7 +208,6 @@ describe('RotatingAppender', () => {
       assert.equal(readSync(reader, Buffer.alloc(64)), 0); // nothing was written to it, and no writer holds it
     } finally {
       closeSync(reader);
-      cleanup();
     }
   });
 
@@ -229,8 +226,8 @@ describe('RotatingAppender', () => {
 
   // probeSpace (rel75) was reached only by faults/disk's full tmpfs, where a later probe
   // also ends the state: its reset at a write that succeeds passed every test removed (review76).
-  it('probeSpace says failing where the file system has no free block, and a write that succeeds ends it', async () => {
-    const { dir, cleanup } = tempDir();
+  it('probeSpace says failing where the file system has no free block, and a write that succeeds ends it', async (t) => {
+    const dir = testDir(t);
     const statfs = mock.method(fsp, 'statfs', async () => ({ type: 0, bsize: 4096, blocks: 100, bfree: 0, bavail: 0, files: 10, ffree: 10 }));
     syncBuiltinESMExports();
     try {
@@ -247,7 +244,6 @@ describe('RotatingAppender', () => {
     } finally {
       statfs.mock.restore();
       syncBuiltinESMExports();
-      cleanup();
     }
   });
 
@@ -613,8 +609,8 @@ describe('RotatingAppender', () => {
     }
   });
 
-  it('tries a failing file again 10 s after the first failure, then after twice as long each time, up to 5 minutes', async () => {
-    const { dir, cleanup } = tempDir();
+  it('tries a failing file again 10 s after the first failure, then after twice as long each time, up to 5 minutes', async (t) => {
+    const dir = testDir(t);
     let now = 0;
     writeFileSync(join(dir, 'f'), '');
     const a = new RotatingAppender({ path: join(dir, 'f', 'x'), maxBytes: 1 << 20, keep: 1, now: () => now });
@@ -632,7 +628,6 @@ describe('RotatingAppender', () => {
       }
     } finally {
       await a.close(0);
-      cleanup();
     }
   });
 
@@ -727,8 +722,8 @@ describe('RotatingAppender', () => {
     }
   });
 
-  it('on a full disk, keeps only whole lines in the file and resumes when space returns', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
-    const { dir, cleanup } = tempDir();
+  it('on a full disk, keeps only whole lines in the file and resumes when space returns', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async (t) => {
+    const dir = testDir(t);
     const disk = smallDisk(dir, 64 * 1024)!;
     try {
       const path = join(disk.path, 'history.jsonl');
@@ -751,12 +746,11 @@ describe('RotatingAppender', () => {
       assert.deepEqual(got, Array.from({ length: 41 }, (_, i) => i));
     } finally {
       disk.unmount();
-      cleanup();
     }
   });
 
-  it('at close, writes what waits for a retry at once, and tells how many lines could not be written', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
-    const { dir, cleanup } = tempDir();
+  it('at close, writes what waits for a retry at once, and tells how many lines could not be written', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async (t) => {
+    const dir = testDir(t);
     const disk = smallDisk(dir, 64 * 1024)!;
     try {
       const path = join(disk.path, 'history.jsonl');
@@ -784,11 +778,10 @@ describe('RotatingAppender', () => {
       assert.equal(lines(path).length, 10);
     } finally {
       disk.unmount();
-      cleanup();
     }
   });
-  it('writes the whole lines that fit when space comes back for part of a long outage\'s queue, in order', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
-    const { dir, cleanup } = tempDir();
+  it('writes the whole lines that fit when space comes back for part of a long outage\'s queue, in order', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async (t) => {
+    const dir = testDir(t);
     const disk = smallDisk(dir, 128 * 1024)!;
     try {
       const path = join(disk.path, 'h.jsonl');
@@ -821,7 +814,6 @@ describe('RotatingAppender', () => {
       assert.ok(readFileSync(path, 'utf8').endsWith('\n'));
     } finally {
       disk.unmount();
-      cleanup();
     }
   });
 
@@ -928,8 +920,8 @@ describe('RotatingAppender', () => {
     }
   });
 
-  it('writeNow on a full disk leaves no torn line: what follows the last whole line written is cut back', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
-    const { dir, cleanup } = tempDir();
+  it('writeNow on a full disk leaves no torn line: what follows the last whole line written is cut back', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async (t) => {
+    const dir = testDir(t);
     const disk = smallDisk(dir, 64 * 1024)!;
     try {
       const path = join(disk.path, 'lavarank.log');
@@ -943,13 +935,11 @@ describe('RotatingAppender', () => {
       assert.equal(text, '{"msg":"started"}\n');
     } finally {
       disk.unmount();
-      cleanup();
     }
   });
 
   it('counts a write under way as a task that may never return, so a stopped process is not held by a hung filesystem', (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const fifo = join(dir, 'fifo');
     mkfifo(fifo);
     // One pool thread, taken by a read that never returns (uncounted): the appender's
@@ -971,8 +961,8 @@ describe('RotatingAppender', () => {
 });
 
 describe('makeDir and makeDirSync', () => {
-  it('throw the error mkdir gave, not that the directory kept being removed, when the file system refuses to make it', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
-    const { dir, cleanup } = tempDir();
+  it('throw the error mkdir gave, not that the directory kept being removed, when the file system refuses to make it', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async (t) => {
+    const dir = testDir(t);
     const path = join(dir, 'disk');
     mkdirSync(path);
     const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=65536,nr_inodes=1', 'tmpfs', path]); // no inode left for a directory
@@ -982,7 +972,6 @@ describe('makeDir and makeDirSync', () => {
       await assert.rejects(makeDir(join(path, 'log', 'lavarank'), 0o755), { code: 'ENOSPC' });
     } finally {
       spawnSync('umount', ['-l', path]);
-      cleanup();
     }
   });
 

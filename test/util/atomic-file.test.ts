@@ -6,12 +6,11 @@ import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { UnsyncedRename, replaceFileAsync, tempFileName, tempFilePid, writeFileAtomic } from '../../src/util/atomic-file.js';
-import { failDirectorySync, mkfifo, tempDir } from '../helpers.js';
+import { failDirectorySync, mkfifo, tempDir, testDir } from '../helpers.js';
 
 describe('writeFileAtomic', () => {
   it('writes nothing through a link planted at its temp file\'s name, and refuses', (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const { victim } = plantedAtTempName(t, dir, 'm.json');
     assert.throws(() => writeFileAtomic(join(dir, 'm.json'), 'new text\n'), (err: unknown) => (err as NodeJS.ErrnoException).code === 'EEXIST');
     assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');
@@ -19,8 +18,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('removes its temp file when the write fails (fsync: EIO) and throws that error', (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     t.mock.method(fs, 'fsyncSync', () => {
       throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
     });
@@ -68,8 +66,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('syncs the directory it wrote in, held open: a link to a FIFO put in the directory\'s place after the rename is never opened', (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const theirs = join(dir, 'theirs');
     mkdirSync(theirs);
     const fifo = join(dir, 'fifo');
@@ -96,8 +93,7 @@ describe('writeFileAtomic', () => {
   // EIO from the directory's fsync after the rename (injected with strace on a real
   // retrain): the new file is in place, and a caller must not say it is unwritten.
   it('throws UnsyncedRename, the new file in place, when the directory cannot be synced after the rename', (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const path = join(dir, 'report.txt');
     writeFileSync(path, 'old\n');
     t.after(failDirectorySync());
@@ -112,8 +108,7 @@ describe('writeFileAtomic', () => {
   // A fresh install's wrapper, a first --html: 'was replaced ... undo the replacement'
   // named a file that had never been there.
   it('says of a new file whose directory cannot be synced that it was written, not that it replaced one', (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const path = join(dir, 'report.txt');
     t.after(failDirectorySync());
     assert.throws(() => writeFileAtomic(path, 'new\n'), {
@@ -123,8 +118,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('refuses a directory another user owns, and leaves nothing in a directory of root\'s they swap in for it by a link', { skip: process.getuid?.() === 0 ? false : 'needs root to act as another user' }, async (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     chmodSync(dir, 0o755);
     // retrain --report ~oltest/out/report.txt, run as root: oltest swaps out for their link.
     const home = join(dir, 'home');
@@ -153,8 +147,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('leaves no temp file and writes nothing in root\'s directory when a member of the log group swaps the directory below theirs for a link', { skip: process.getuid?.() === 0 ? false : 'needs root to act as another user' }, async (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     chmodSync(dir, 0o755);
     // A report in /var/log/lavarank, Ubuntu's /var/log root:syslog 0775, oltest in that group.
     const logs = join(dir, 'logs');
@@ -185,8 +178,7 @@ describe('writeFileAtomic', () => {
   // to make it root's: another user's swap can only send a user's own file where that
   // user may write, so the refusal is root's alone.
   it('writes, for a caller other than root, in their own group-writable directory, which only root is refused', { skip: process.getuid?.() === 0 ? false : 'needs root to act as another user' }, (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     chmodSync(dir, 0o755);
     const shared = join(dir, 'shared');
     mkdirSync(shared);
@@ -361,8 +353,8 @@ describe('replaceFileAsync', () => {
     }
   });
 
-  it('replaces a file with mode 0644 whatever the umask, leaving no temp file', async () => {
-    const { dir, cleanup } = tempDir();
+  it('replaces a file with mode 0644 whatever the umask, leaving no temp file', async (t) => {
+    const dir = testDir(t);
     const old = process.umask(0o077);
     try {
       const path = join(dir, 'lavarank.prom');
@@ -372,13 +364,11 @@ describe('replaceFileAsync', () => {
       assert.deepEqual(readdirSync(dir), ['lavarank.prom']);
     } finally {
       process.umask(old);
-      cleanup();
     }
   });
 
   it('writes nothing through a link planted at its temp file\'s name, and refuses', async (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const { victim } = plantedAtTempName(t, dir, 'lavarank.prom');
     await assert.rejects(replaceFileAsync(join(dir, 'lavarank.prom'), 'new\n'), (err: unknown) => (err as NodeJS.ErrnoException).code === 'EEXIST');
     assert.equal(readFileSync(victim, 'utf8'), 'untouched\n');

@@ -4,7 +4,7 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { absolutePath, findExecutable, forNamedCommands, procStatFields, runCommand, runIsolated, spawnGroup } from '../../src/util/exec.js';
-import { cliPath, fixture, isAlive, tempDir } from '../helpers.js';
+import { cliPath, fixture, isAlive, tempDir, testDir } from '../helpers.js';
 import { spawnSync } from 'node:child_process';
 
 describe('procStatFields', () => {
@@ -184,8 +184,8 @@ describe('runIsolated', () => {
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
     assert.deepEqual([r.failed, r.timedOut, r.stdout], [true, true, 'started\n']);
   });
-  it('ends the run soon after the program exits when something that left its group (setsid) holds the output', async () => {
-    const { dir, cleanup } = tempDir();
+  it('ends the run soon after the program exits when something that left its group (setsid) holds the output', async (t) => {
+    const dir = testDir(t);
     const pidFile = join(dir, 'pid');
     try {
       const started = Date.now();
@@ -195,11 +195,10 @@ describe('runIsolated', () => {
     } finally {
       const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : NaN;
       if (pid > 0) process.kill(pid, 'SIGKILL');
-      cleanup();
     }
   });
-  it('reports a program it cannot start at once (ETXTBSY: open for writing) as failed, without throwing', async () => {
-    const { dir, cleanup } = tempDir();
+  it('reports a program it cannot start at once (ETXTBSY: open for writing) as failed, without throwing', async (t) => {
+    const dir = testDir(t);
     const file = join(dir, 'prog');
     writeFileSync(file, '#!/bin/sh\necho hi\n', { mode: 0o755 });
     const writer = openSync(file, 'r+');
@@ -209,7 +208,6 @@ describe('runIsolated', () => {
       assert.match(r.reason ?? '', /ETXTBSY/);
     } finally {
       closeSync(writer);
-      cleanup();
     }
   });
   // A stand-in for env that says it ran: the start's exec is the launcher's, the program's its own.
@@ -246,8 +244,8 @@ describe('runIsolated', () => {
 });
 
 describe('spawnGroup', () => {
-  it('starts the program in /, never in the daemon\'s working directory', async () => {
-    const { dir, cleanup } = tempDir();
+  it('starts the program in /, never in the daemon\'s working directory', async (t) => {
+    const dir = testDir(t);
     const cwd = process.cwd();
     try {
       process.chdir(dir);
@@ -262,14 +260,13 @@ describe('spawnGroup', () => {
       assert.equal(text, '/\n');
     } finally {
       process.chdir(cwd);
-      cleanup();
     }
   });
 });
 
 describe('spawnGroup, when it cannot start or the clock steps', () => {
-  it('gives a program it cannot start at once (ETXTBSY: open for writing) as not started, with an ended output, without throwing', async () => {
-    const { dir, cleanup } = tempDir();
+  it('gives a program it cannot start at once (ETXTBSY: open for writing) as not started, with an ended output, without throwing', async (t) => {
+    const dir = testDir(t);
     const file = join(dir, 'prog');
     writeFileSync(file, '#!/bin/sh\necho hi\n', { mode: 0o755 });
     const writer = openSync(file, 'r+');
@@ -281,7 +278,6 @@ describe('spawnGroup, when it cannot start or the clock steps', () => {
       await proc.end();
     } finally {
       closeSync(writer);
-      cleanup();
     }
   });
   it('ends a group that ignores SIGTERM after its grace period though the wall clock steps back an hour meanwhile', async () => {
@@ -356,8 +352,8 @@ function pidReuse(scenario: 'at-end' | 'in-grace' | 'at-kill'): unknown {
 }
 
 describe('forNamedCommands', () => {
-  it('moves to / and keeps only the absolute PATH entries', () => {
-    const { dir, cleanup } = tempDir();
+  it('moves to / and keeps only the absolute PATH entries', (t) => {
+    const dir = testDir(t);
     const cwd = process.cwd();
     const path = process.env['PATH'];
     try {
@@ -368,7 +364,6 @@ describe('forNamedCommands', () => {
     } finally {
       process.chdir(cwd);
       process.env['PATH'] = path;
-      cleanup();
     }
   });
 });

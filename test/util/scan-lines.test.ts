@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { seededRandom } from '../../src/util/random.js';
 import { scanLines, type ScanEnd, type ScanOptions } from '../../src/util/scan-lines.js';
-import { tempDir } from '../helpers.js';
+import { testDir } from '../helpers.js';
 
 const KIB64 = 64 * 1024;
 
@@ -73,8 +73,7 @@ test('scanLines hands over the lines a whole-file split gives, on 400 generated 
 });
 
 test('scanLines reads a real file through readSync as it reads bytes handed to it', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
+  const dir = testDir(t);
   const path = join(dir, 'mountinfo');
   const text = `a\n${'b'.repeat(KIB64 + 5)}\n${'c'.repeat(KIB64 - 1)}\nd`;
   writeFileSync(path, text, 'latin1');

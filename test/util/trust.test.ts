@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it, mock, type TestContext } from 'node:test';
 import { checkTrust, checkTrustAsync, chownAdvice, directoryProblems, existingDirectoryProblems, fuseMounter, nextDirectoryToMake, openTrusted, openTrustedAsync, openTrustedOnce, packageRootOfAsync, syslogGid, treeProblemsAsync, trustProblems } from '../../src/util/trust.js';
-import { dirWithMode, mkfifo, tempDir, until, writeWithMode } from '../helpers.js';
+import { dirWithMode, mkfifo, tempDir, testDir, until, writeWithMode } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
 
@@ -338,8 +338,7 @@ describe('files on another user\'s FUSE mount', () => {
   });
 
   it('fuseMounter tells who mounted the FUSE file system of a device from mountinfo, and nothing for a file system that is not FUSE', (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const mountinfo = join(dir, 'mountinfo');
     writeFileSync(
       mountinfo,
@@ -362,8 +361,7 @@ describe('files on another user\'s FUSE mount', () => {
   // mountinfo line of 71 MB on this VM; read whole, mountinfo was past the bound and
   // root's own FUSE mount was refused.
   it("fuseMounter tells root's FUSE mount from mountinfo while a user's mount line makes the file longer than 64 MiB", (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const mountinfo = join(dir, 'mountinfo');
     const fd = openSync(mountinfo, 'w');
     writeSync(fd, '22 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n116 22 0:44 / /cvmfs/sft rw,nosuid - fuse cvmfs2 ro,user_id=0,group_id=0\n120 22 0:45 / /home/oltest/');
@@ -377,8 +375,7 @@ describe('files on another user\'s FUSE mount', () => {
   });
 
   it("fuseMounter does not take a user's mount point that spells another device's line for that device's line", (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const mountinfo = join(dir, 'mountinfo');
     // The kernel escapes a newline, a blank and a backslash in a path: `x\n116 22 0:44 / /c - fuse c user_id=0` as a mount point.
     const forged = '\\012116\\04022\\0400:44\\040/\\040/c\\040-\\040fuse\\040c\\040user_id=0';
@@ -395,8 +392,7 @@ describe('files on another user\'s FUSE mount', () => {
   });
 
   it('fuseMounter tells a FUSE mount by fusectl\'s list of connections where fusectl is mounted, and asks no statfs of the entry, which a server that stopped answering never answers', { skip: process.getuid?.() === 0 ? false : 'needs root to give an entry its mounter' }, (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const mountinfo = join(dir, 'mountinfo');
     writeFileSync(mountinfo, ['22 1 252:1 / / rw - ext4 /dev/vda1 rw', '115 22 0:43 / /tmp/h9/fz rw - fuse.lavafs lavafs rw,user_id=1003,group_id=1003,allow_other', '117 22 8:17 / /mnt/win rw - fuseblk /dev/sdb1 rw,user_id=0,group_id=0,allow_other', ''].join('\n'));
     const connections = join(dir, 'connections');
@@ -419,8 +415,7 @@ describe('files on another user\'s FUSE mount', () => {
   // A fusectl entry that cannot be looked at (here: the list is a file) is not proof that
   // no FUSE mount is there: the error reaches checkTrust, which refuses the entry.
   it('fuseMounter gives up on a fusectl list that cannot be read for a reason other than a missing entry, rather than call the entry not FUSE', (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const connections = join(dir, 'connections');
     writeFileSync(connections, '');
     const typeOf = (path: string): number => (path === connections ? 0x65735543 : 0x65735546);
@@ -430,8 +425,7 @@ describe('files on another user\'s FUSE mount', () => {
   // oltest's 65 MiB mountinfo line came before cvmfs's, mounted later by autofs: no
   // line for its device within the bound, and root's own config there was refused.
   it("fuseMounter takes the mounter from fusectl's entry, so root's FUSE mount listed after a user's 65 MiB of mountinfo is root's, and theirs theirs", { skip: process.getuid?.() === 0 ? false : 'needs root to give an entry its mounter' }, (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const mountinfo = join(dir, 'mountinfo');
     const fd = openSync(mountinfo, 'w');
     writeSync(fd, '22 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n120 22 0:45 / /home/oltest/');
@@ -451,8 +445,8 @@ describe('files on another user\'s FUSE mount', () => {
 });
 
 describe('openTrusted against a file being replaced', () => {
-  it('checks and opens again a file replaced between its check and its open, as root\'s atomic renames replace a model', async () => {
-    const { dir, cleanup } = tempDir();
+  it('checks and opens again a file replaced between its check and its open, as root\'s atomic renames replace a model', async (t) => {
+    const dir = testDir(t);
     const path = join(dir, 'rank.json');
     writeWithMode(path, '{}', 0o644);
     // Another process replaces the file by rename as fast as it can, as `lavarank retrain` does once.
@@ -487,7 +481,6 @@ describe('openTrusted against a file being replaced', () => {
       assert.ok(refused * 4 <= once, `${refused} refusals for ${once} single attempts that met a replacement`);
     } finally {
       swapper.kill('SIGKILL');
-      cleanup();
     }
   });
 
@@ -519,8 +512,7 @@ describe('openTrusted against a file being replaced', () => {
   }
 
   it('opens the newest file when it was replaced before each of the first two opens: the third check and open agree', (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const path = realpathSync(writeWithMode(join(dir, 'rank.json'), '{}', 0o644));
     const swaps = replaceBeforeOpens(t, path, 2);
     const opened = openTrusted(path, 'model file');
@@ -534,8 +526,7 @@ describe('openTrusted against a file being replaced', () => {
   });
 
   it('refuses, naming the replacement, a file replaced before each of its three opens, and keeps no descriptor', async (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const path = realpathSync(writeWithMode(join(dir, 'rank.json'), '{}', 0o644));
     const swaps = replaceBeforeOpens(t, path, 6);
     assert.deepEqual(openTrusted(path, 'model file'), { problems: [`model file ${path} was replaced while it was being checked`] });
@@ -548,8 +539,7 @@ describe('openTrusted against a file being replaced', () => {
 
 describe('openTrusted against a link swapped in after the check', () => {
   it('opens the checked name without following a link put there since: what the link points at (a FIFO, a device) is never opened', (t) => {
-    const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    const dir = testDir(t);
     const path = writeWithMode(join(dir, 'lavarank.yaml'), 'interval: 10\n', 0o644);
     const fifo = join(dir, 'fifo');
     mkfifo(fifo);
