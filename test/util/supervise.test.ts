@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { INSPECTOR_NOWHERE } from '../../src/util/node-flags.js';
 import { parseSyscallLine, progressMark, superviseCommand } from '../../src/util/supervise.js';
 import { join } from 'node:path';
-import { cliPath, fixture, isAlive, mkfifo, sleep, startReadingFifo, tempDir, until } from '../helpers.js';
+import { cliPath, fileDir, fixture, isAlive, mkfifo, sleep, startReadingFifo, tempDir, testDir, until } from '../helpers.js';
 import { fuseHangOver, unmountFuse } from '../faults/helpers.js';
 
 // A real python3, not a version manager's shell shim found on PATH.
@@ -243,45 +243,41 @@ describe('a supervised command', () => {
       }
     });
 
-    // A read of a large file on a slow disk is in a read at nearly every look; the
-    // file position that moves between looks tells it from a read a server holds.
-    it('leaves a command reading a slow file system that answers every read, past the limit', { skip: process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false }, async () => {
-      const { dir, cleanup } = tempDir();
-      const mount = join(dir, 'mnt');
-      mkdirSync(mount);
-      const server = await fuseHangOver(mount, 'drip');
-      try {
+    // One 'drip' mount serves both readers of a slow file system: it holds no state (every
+    // name a 64 KiB file, each read answered 250 ms late), so neither case sees the other's.
+    describe('on a slow FUSE file system', { skip: process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse' : false }, () => {
+      let server: ChildProcess | undefined;
+      // Registered before the directory's removal, as node:test runs after hooks in the
+      // order they were added: the directory cannot go while it is mounted (EBUSY).
+      after(() => unmountFuse(server, mount));
+      const mount = join(fileDir(), 'mnt');
+      before(async () => {
+        mkdirSync(mount);
+        server = await fuseHangOver(mount, 'drip');
+      });
+
+      // A read of a large file on a slow disk is in a read at nearly every look; the
+      // file position that moves between looks tells it from a read a server holds.
+      it('leaves a command reading a slow file system that answers every read, past the limit', async () => {
         const { ending, lines } = await supervised('cat', [join(mount, 'lsb.acct')], 1000);
         assert.deepEqual(lines, []);
         assert.deepEqual(ending, { code: 0 });
-      } finally {
-        await unmountFuse(server, mount);
-        cleanup();
-      }
-    });
+      });
 
-    // A pread moves no file position (Node's streams read by position), so the old rule,
-    // the position, took such a reader of a slow disk for held (hostile26).
-    it('leaves a command reading a slow file system by position (pread) that answers every read, past the limit', { skip: process.getuid?.() !== 0 || !existsSync('/dev/fuse') || PYTHON === undefined ? 'needs root, /dev/fuse and python3' : false }, async () => {
-      const { dir, cleanup } = tempDir();
-      const mount = join(dir, 'mnt');
-      mkdirSync(mount);
-      const server = await fuseHangOver(mount, 'drip');
-      try {
+      // A pread moves no file position (Node's streams read by position), so the old rule,
+      // the position, took such a reader of a slow disk for held (hostile26).
+      it('leaves a command reading a slow file system by position (pread) that answers every read, past the limit', { skip: PYTHON === undefined ? 'needs python3' : false }, async () => {
         const preads = 'import os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\noff = 0\nwhile True:\n    b = os.pread(fd, 4096, off)\n    if not b: break\n    off += len(b)\n';
         const { ending, lines } = await supervised(PYTHON!, ['-c', preads, join(mount, 'lsb.acct')], 1000);
         assert.deepEqual(lines, []);
         assert.deepEqual(ending, { code: 0 });
-      } finally {
-        await unmountFuse(server, mount);
-        cleanup();
-      }
+      });
     });
 
     // A FIFO's read moves no file position either: `simulate --acct <(ssh host cat …)`
     // fed slowly was ended at the limit by a synchronous read, not by Node's (hostile26).
-    it('leaves a command reading a FIFO its writer feeds a byte at a time, past the limit', async () => {
-      const { dir, cleanup } = tempDir();
+    it('leaves a command reading a FIFO its writer feeds a byte at a time, past the limit', async (t) => {
+      const dir = testDir(t);
       const fifo = join(dir, 'acct');
       mkfifo(fifo);
       const writer = createWriteStream(fifo);
@@ -300,7 +296,6 @@ describe('a supervised command', () => {
       } finally {
         clearInterval(feed);
         writer.destroy();
-        cleanup();
       }
     });
 
@@ -369,8 +364,8 @@ describe('a supervised command', () => {
 
     // The wall clock stepped forward (an NTP step at boot, `date -s`) is no time held:
     // an open of a FIFO its writer opens 2.5 s later runs to its end under a 4 s limit.
-    it('counts the time a call is held on the monotonic clock, not the wall clock that jumps', async () => {
-      const { dir, cleanup } = tempDir();
+    it('counts the time a call is held on the monotonic clock, not the wall clock that jumps', async (t) => {
+      const dir = testDir(t);
       const realNow = Date.now;
       const timers: NodeJS.Timeout[] = [];
       try {
@@ -384,7 +379,6 @@ describe('a supervised command', () => {
       } finally {
         Date.now = realNow;
         for (const t of timers) clearTimeout(t);
-        cleanup();
       }
     });
 
