@@ -15,8 +15,13 @@ describe('parseResReq', () => {
     assert.equal(r.rusage.get('mem'), '20');
   });
 
+  it('keeps a one-letter rusage name and drops a term with no name before its =', () => {
+    assert.deepEqual(Object.fromEntries(parseResReq('rusage[=5:r=1:rank=2]').rusage), { r: '1', rank: '2' });
+  });
+
   it('takes a duration as minutes without a unit, and refuses an upper-case unit as bsub does', () => {
     assert.equal(durationSeconds('45s'), 45);
+    assert.equal(durationSeconds('2m'), 120);
     assert.equal(durationSeconds('2'), 120);
     assert.equal(durationSeconds('1h'), 3600);
     assert.equal(durationSeconds('40S'), undefined);
