@@ -23,6 +23,10 @@ describe('parseJobStatusLine', () => {
     assert.equal(parseJobStatusLine(`"JOB_NEW" "33" ${T0} 42 0 1`), undefined);
   });
 
+  test('refuses a number written in quotes, as writeJobStatus never writes one', () => {
+    assert.throws(() => parseJobStatusLine(`"JOB_STATUS" "33" "${T0}" 7 8`, 'lsb.events:3'), /^ParseError: lsb\.events:3: eventTime: expected an integer, found "1800000000"$/);
+  });
+
   test('names the field of a JOB_STATUS it cannot read', () => {
     assert.throws(() => parseJobStatusLine(`"JOB_STATUS" "33" ${T0} x 8`, 'lsb.events:7'), (err: unknown) => err instanceof ParseError && err.message === 'lsb.events:7: jobId: expected an integer, found "x"');
   });
@@ -43,6 +47,13 @@ describe('Suspensions', () => {
     assert.equal(s.secondsWithin(1, 0, T0 + 150, T0 + 300), 50); // a reused id's older run does not count
     assert.equal(s.secondsWithin(2, 0, T0, T0 + 300), 0);
     assert.equal(s.jobs, 1);
+  });
+
+  test('counts no suspended time for a job pending again, whose state shares no bit with a suspension', () => {
+    const s = new Suspensions();
+    s.add({ time: T0 + 50, jobId: 9, idx: 0, jStatus: 1, rusage: true }); // PEND, requeued
+    s.add({ time: T0 + 80, jobId: 9, idx: 0, jStatus: 4 }); // RUN
+    assert.equal(s.secondsWithin(9, 0, T0, T0 + 100), 0);
   });
 
   test('counts a suspension still open at the end of the log up to the job\'s end', () => {
@@ -96,6 +107,14 @@ describe('readSuspensions', () => {
     assert.deepEqual(stats.problems, ['e:1: eventTime: expected an integer, found "a"', 'e:2: eventTime: expected an integer, found "b"']);
   });
 
+  test('counts every line it read, and a last line cut short without its newline as incomplete', async () => {
+    const text = ['#48', status(T0 + 10, 7, 8), status(T0 + 40, 7, 4)].join('\n');
+    const s = new Suspensions();
+    const stats = await readSuspensions(Readable.from([text]), s, { source: 'lsb.events' });
+    assert.deepEqual({ lines: stats.lines, incomplete: stats.incomplete, statusRecords: stats.statusRecords }, { lines: 3, incomplete: 1, statusRecords: 1 });
+    assert.equal(s.secondsWithin(7, 0, T0, T0 + 100), 90); // the cut RUN was not taken
+  });
+
   test('reads a log, locating a malformed JOB_STATUS as file:line and skipping the rest', async () => {
     const text = ['#48', `"JOB_NEW" "33" ${T0} 7 0`, status(T0 + 10, 7, 8), '"JOB_STATUS" "33" broken', status(T0 + 40, 7, 4), ''].join('\n');
     const s = new Suspensions();
@@ -134,5 +153,8 @@ describe('Suspensions.requeuedWithin', () => {
     assert.equal(s.requeuedWithin(7, 0, T0, T0 + 100), true);
     assert.equal(s.requeuedWithin(7, 0, T0 + 60, T0 + 100), false); // a later job with the same id
     assert.equal(s.requeuedWithin(8, 0, T0, T0 + 100), false);
+    // Within the same second as the submission or the start still counts (OpenLava logs whole seconds).
+    assert.equal(s.requeuedWithin(7, 0, T0 + 50, T0 + 100), true);
+    assert.equal(s.requeuedWithin(7, 0, T0, T0 + 50), true);
   });
 });
