@@ -70,43 +70,47 @@ on a disk (tmpfs is refused): the local disk jobs use for scratch; and sticky, l
 Progress goes to stderr. SIGINT or SIGTERM stops the stressors, removes the
 temporary files and writes the runs done so far; a second signal exits at once.`;
 
-// Runs the calibration (or prints its plan); resolves to the exit status.
-export async function main(argv: string[]): Promise<number> {
-  const args = parseCommandLine(argv, {
-      out: { type: 'string' },
-      repeats: { type: 'string' },
-      'idle-repeats': { type: 'string' },
-      warmup: { type: 'string' },
-      seed: { type: 'string' },
-      'probe-scale': { type: 'string' },
-      squeeze: { type: 'string' },
-      'squeeze-limit': { type: 'string' },
-      'swap-file': { type: 'string' },
-      'quiet-wait': { type: 'string' },
-      quick: { type: 'boolean' },
-      'dry-run': { type: 'boolean' },
-      force: { type: 'boolean' },
-      finalize: { type: 'string' },
-      summary: { type: 'string' },
-      config: { type: 'string' },
-      help: { type: 'boolean' },
-    });
-  if (args.help === true) {
-    print(USAGE);
-    return 0;
-  }
+// calibrate's options as parsed.
+type CalibrateArgs = ReturnType<typeof parseCalibrateArgs>;
+
+// calibrate's command line, parsed (an unknown option throws, as before any stage runs).
+function parseCalibrateArgs(argv: string[]) {
+  return parseCommandLine(argv, {
+    out: { type: 'string' },
+    repeats: { type: 'string' },
+    'idle-repeats': { type: 'string' },
+    warmup: { type: 'string' },
+    seed: { type: 'string' },
+    'probe-scale': { type: 'string' },
+    squeeze: { type: 'string' },
+    'squeeze-limit': { type: 'string' },
+    'swap-file': { type: 'string' },
+    'quiet-wait': { type: 'string' },
+    quick: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    force: { type: 'boolean' },
+    finalize: { type: 'string' },
+    summary: { type: 'string' },
+    config: { type: 'string' },
+    help: { type: 'boolean' },
+  });
+}
+
+// The plan stage: the options checked against one another and each against its range,
+// the squeeze as this host can make it, and the plan built from them; or the exit status
+// once the error that stops it is printed (the usage status for the command line's).
+export function planFromOptions(args: CalibrateArgs): { plan: Plan } | { status: number } {
   const contradiction = modeConflict(args);
   if (contradiction !== undefined) {
     printError(`lavarank calibrate: ${contradiction}`);
-    return EXIT_USAGE;
+    return { status: EXIT_USAGE };
   }
   const quick = args.quick === true;
   const mode = args.squeeze ?? 'auto';
   if (!['auto', 'yes', 'no', 'only'].includes(mode)) {
     printError(`lavarank calibrate: --squeeze: expected auto, yes, no or only, received ${JSON.stringify(mode)}`);
-    return EXIT_USAGE;
+    return { status: EXIT_USAGE };
   }
-  let plan: Plan;
   let squeeze: boolean | 'only' = false;
   try {
     const count = { integer: true, min: 1, max: 10_000 };
@@ -132,38 +136,39 @@ export async function main(argv: string[]): Promise<number> {
       else if (mode === 'yes' || mode === 'only') throw new ConfigError(`--squeeze ${mode}: this host cannot make the memory squeeze: ${support.why}`);
       else printError(`lavarank calibrate: no memory squeeze blocks: ${support.why}`);
     }
-    plan = buildPlan({ ...options, squeeze });
+    return { plan: buildPlan({ ...options, squeeze }) };
   } catch (err) {
     printError(`lavarank calibrate: ${errorMessage(err)}`);
-    return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+    return { status: err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE };
   }
-  // A run, or the plan of one: name the batch jobs already loading this host.
-  if (args.summary === undefined && args.finalize === undefined) {
-    const seen = await scanBatchJobs();
-    if ('stopped' in seen) {
-      printError(`lavarank calibrate: ${seen.stopped}: stopped while looking for running batch jobs; nothing was run`);
-      return 128 + osConstants.signals[seen.stopped]; // as a shell reports a process the signal ended, as the run does
-    }
-    if ('failed' in seen) {
-      printError(
-        `lavarank calibrate: WARNING: no running batch job is named, since the look for them (the LSB_JOBID of each process's environment) failed: ${escapedControls(seen.failed)} ` +
-          `(past ${JOB_SCAN_TIMEOUT_MS / 1000} s: a process whose memory cannot be read, such as a user's FUSE file that does not answer, or very many processes); close the host (badmin hclose) and make sure its jobs have ended before calibrating`,
-      );
-    }
-    const warning = 'failed' in seen ? undefined : batchJobsWarning(seen.jobs);
-    if (warning !== undefined) printError(`lavarank calibrate: ${warning}`);
-    if (!('failed' in seen) && seen.unreadable > 0 && process.getuid?.() !== 0) {
-      printError(`lavarank calibrate: the environment of ${seen.unreadable} processes of other users cannot be read, so their batch jobs are not named here (root sees them)`);
-    }
+}
+
+// The batch jobs stage, before a run or its plan: the batch jobs already loading this
+// host named on stderr; the exit status where a signal stopped the look, else undefined.
+export async function warnOfBatchJobs(scan: typeof scanBatchJobs = scanBatchJobs): Promise<number | undefined> {
+  const seen = await scan();
+  if ('stopped' in seen) {
+    printError(`lavarank calibrate: ${seen.stopped}: stopped while looking for running batch jobs; nothing was run`);
+    return 128 + osConstants.signals[seen.stopped]; // as a shell reports a process the signal ended, as the run does
   }
-  if (args['dry-run'] === true) {
-    print(formatPlan(plan));
-    return 0;
+  if ('failed' in seen) {
+    printError(
+      `lavarank calibrate: WARNING: no running batch job is named, since the look for them (the LSB_JOBID of each process's environment) failed: ${escapedControls(seen.failed)} ` +
+        `(past ${JOB_SCAN_TIMEOUT_MS / 1000} s: a process whose memory cannot be read, such as a user's FUSE file that does not answer, or very many processes); close the host (badmin hclose) and make sure its jobs have ended before calibrating`,
+    );
   }
-  if (args.summary !== undefined) {
-    print(summaryTable(finalizeRecords(readJournal(await readInput('summary', args.summary), args.summary))));
-    return 0;
+  const warning = 'failed' in seen ? undefined : batchJobsWarning(seen.jobs);
+  if (warning !== undefined) printError(`lavarank calibrate: ${warning}`);
+  if (!('failed' in seen) && seen.unreadable > 0 && process.getuid?.() !== 0) {
+    printError(`lavarank calibrate: the environment of ${seen.unreadable} processes of other users cannot be read, so their batch jobs are not named here (root sees them)`);
   }
+  return undefined;
+}
+
+// The run stage: the dataset's directory, the dataset and a journal of an earlier run
+// checked before hours of runs (--force replaces them), then --finalize's dataset or the
+// calibration itself; resolves to the exit status.
+export async function runPlan(args: CalibrateArgs, plan: Plan): Promise<number> {
   const out = args.out ?? `calibration-${hostname()}.jsonl`;
   // Before hours of runs, and before the journal is made beside it. This look, the two
   // below and the read of --summary's or --finalize's file are asked in libuv's pool: a
@@ -188,6 +193,31 @@ export async function main(argv: string[]): Promise<number> {
   const config = await loadConfigAsync(await findConfigAsync(args.config, process.env, isPresentAsync));
   const log = cliLogger();
   return calibrate({ plan, out, journalPath, config, log, say: printError, swapFile: args['swap-file'] });
+}
+
+// Runs the calibration (or prints its plan); resolves to the exit status.
+export async function main(argv: string[]): Promise<number> {
+  const args = parseCalibrateArgs(argv);
+  if (args.help === true) {
+    print(USAGE);
+    return 0;
+  }
+  const planned = planFromOptions(args);
+  if ('status' in planned) return planned.status;
+  // A run, or the plan of one: name the batch jobs already loading this host.
+  if (args.summary === undefined && args.finalize === undefined) {
+    const stopped = await warnOfBatchJobs();
+    if (stopped !== undefined) return stopped;
+  }
+  if (args['dry-run'] === true) {
+    print(formatPlan(planned.plan));
+    return 0;
+  }
+  if (args.summary !== undefined) {
+    print(summaryTable(finalizeRecords(readJournal(await readInput('summary', args.summary), args.summary))));
+    return 0;
+  }
+  return runPlan(args, planned.plan);
 }
 
 // --finalize: the dataset written to out from the journal of a run that ended without

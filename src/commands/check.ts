@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { EXIT_USAGE, print, printError } from '../util/cliio.js';
-import { defaultConfig, findConfigAsync, loadConfigAsync, MIN_LIM_INTERVAL, type Config, type LogConfig } from '../config/config.js';
+import { defaultConfig, findConfigAsync, loadConfigAsync, MIN_LIM_INTERVAL, type Config, type ConfigSource, type LogConfig } from '../config/config.js';
 import { ConfigError, errnoReason, errorCode, errorMessage, errorReason } from '../util/errors.js';
 import { parseCommandLine } from '../util/options.js';
 import { findExecutableAsync } from '../util/exec.js';
@@ -433,40 +433,46 @@ export async function expectedReservation(config: Readonly<Config>, givenCpus: n
   }
 }
 
-// Checks everything and prints a report; resolves to 0 when nothing is wrong, else 1.
-export async function main(argv: string[]): Promise<number> {
-  const args = parseCommandLine(argv, {
-      config: { type: 'string' },
-      'lsf-envdir': { type: 'string' },
-      cluster: { type: 'string' },
-      queues: { type: 'string' },
-      lsf: { type: 'boolean' },
-      cpus: { type: 'string' },
-      help: { type: 'boolean' },
-    });
-  if (args.help === true) {
-    print(USAGE);
-    return 0;
-  }
-  let givenCpus: number | undefined;
-  try {
-    givenCpus = cpusOption(args.cpus);
-  } catch (err) {
-    printError(`lavarank check: ${errorMessage(err)}`);
-    return EXIT_USAGE;
-  }
-  const given: NodeJS.ProcessEnv = { ...process.env, ...(args['lsf-envdir'] === undefined ? {} : { LSF_ENVDIR: args['lsf-envdir'] }) };
-  // LSF_LOGDIR from lsf.conf where the environment lacks it, as the daemon takes it.
+// check's options as parsed.
+type CheckArgs = ReturnType<typeof parseCheckArgs>;
+
+// check's command line, parsed (unknown options throw, as before any stage runs).
+function parseCheckArgs(argv: string[]) {
+  return parseCommandLine(argv, {
+    config: { type: 'string' },
+    'lsf-envdir': { type: 'string' },
+    cluster: { type: 'string' },
+    queues: { type: 'string' },
+    lsf: { type: 'boolean' },
+    cpus: { type: 'string' },
+    help: { type: 'boolean' },
+  });
+}
+
+// The environment check reads: the caller's with --lsf-envdir as LSF_ENVDIR (given), and
+// that with LSF_LOGDIR from lsf.conf where it lacks one, as the daemon takes it (env).
+export interface CheckEnvironment {
+  given: NodeJS.ProcessEnv;
+  env: NodeJS.ProcessEnv;
+  confRefusal: string | undefined;
+  logdirFrom: string | undefined;
+}
+
+// The environment stage: LSF_ENVDIR as given, then LSF_LOGDIR as the daemon finds it.
+export async function checkEnvironment(lsfEnvdir: string | undefined, base: NodeJS.ProcessEnv = process.env): Promise<CheckEnvironment> {
+  const given: NodeJS.ProcessEnv = { ...base, ...(lsfEnvdir === undefined ? {} : { LSF_ENVDIR: lsfEnvdir }) };
   const { env, refusal: confRefusal, from: logdirFrom } = await lsfLogdirAsync(given);
-  const findings: Finding[] = [];
-  const add = (severity: Severity, message: string): void => void findings.push({ severity, message });
-  const notes: string[] = [];
+  return { given, env, confRefusal, logdirFrom };
+}
+
+// The config stage: who runs check, the config as the elim would find and load it (the
+// defaults where it cannot be loaded, each problem critical) and its interval under LIM.
+export async function checkConfig(configOption: string | undefined, env: NodeJS.ProcessEnv, { add, notes }: CheckReport, uid = process.geteuid?.() ?? 0): Promise<{ source: ConfigSource; config: Readonly<Config> }> {
   // The trust checks take the files of whoever runs them as their own: run as another
   // user, check would accept that user's config and model, which the elim, run as root
   // by LIM, refuses.
-  const uid = process.geteuid?.() ?? 0;
   if (uid !== 0) add('warning', `run as uid ${uid}, not root: files are judged as uid ${uid} owns them, but the elim runs as root under LIM and refuses files root does not own; run lavarank check as root`);
-  const source = await findConfigAsync(args.config, env, isPresentAsync);
+  const source = await findConfigAsync(configOption, env, isPresentAsync);
   let config: Readonly<Config> = defaultConfig();
   try {
     config = await loadConfigAsync(source);
@@ -475,24 +481,28 @@ export async function main(argv: string[]): Promise<number> {
     for (const problem of err instanceof ConfigError ? err.problems : [errorMessage(err)]) add('critical', `${problem} (the elim would not start)`);
   }
   notes.push(`config: ${source.path ?? 'built-in defaults'} (${source.why})`);
-
   if (config.interval < MIN_LIM_INTERVAL) {
     add('critical', `interval ${config.interval} s: under LIM an interval under ${MIN_LIM_INTERVAL} s is refused (LIM reads one report per 5 s)`);
   }
+  return { source, config };
+}
 
+// The model and child elims stage: the model the config names, and each child elim's program.
+export async function checkModelAndChildren(config: Readonly<Config>, { add, notes }: CheckReport): Promise<void> {
   const model = await describeModel(config);
   notes.push(`model: ${model.description}`);
   for (const problem of model.problems) add(config.model === null ? 'error' : 'critical', problem);
   for (const warning of model.warnings) add('warning', warning);
-
   for (const [i, elim] of config.elims.entries()) {
     for (const problem of (await childProgramAsync(elim.command, `child elim elims[${i}]`)).problems) add('error', `${problem} (lavarank would not start it)`);
     notes.push(`child elim ${elim.name ?? `#${i}`}: ${elim.command.join(' ')}`);
   }
+}
 
-  await checkGpu(config, { add, notes });
-
-  const envdir = env['LSF_ENVDIR'];
+// The files stage: the LSF environment, lsf.shared where child elims need it, the log,
+// the history and the room their file systems have, the metrics and the reads a report needs.
+export async function checkFiles(config: Readonly<Config>, { env, confRefusal, logdirFrom }: CheckEnvironment, report: CheckReport): Promise<void> {
+  const { add } = report;
   for (const problem of await lsfEnvProblemsAsync({ LSF_LOGDIR: env['LSF_LOGDIR'] })) add('warning', problem);
   if (confRefusal !== undefined) add('warning', confRefusal);
   // The daemon's own reading of lsf.shared, for its child elims' String resources.
@@ -505,15 +515,20 @@ export async function main(argv: string[]): Promise<number> {
   // written once there is room again), and the history with it: each is asked of its
   // file system the room its rotation may still take, the two summed where they share one.
   const writers: RotatedWriter[] = [];
-  const log = await checkLog(config, host, env, logdirFrom, { add, notes });
+  const log = await checkLog(config, host, env, logdirFrom, report);
   if (log !== undefined) writers.push(log);
-  const history = await checkHistory(config, env, host, { add, notes });
+  const history = await checkHistory(config, env, host, report);
   if (history !== undefined) writers.push(history);
   for (const problem of await lowSpaceProblems(writers)) add('warning', problem);
-  await checkMetrics(config, { add, notes });
+  await checkMetrics(config, report);
   for (const problem of requiredReadProblems(config)) {
     add('critical', `${problem}: the elim would report the pessimistic rank, ${config.pessimistic_rank}, at every report (proc_root ${config.proc_root}, sys_root ${config.sys_root})`);
   }
+}
+
+// The host stage: what the rank makes of this host's network, pressure, CPU sharing,
+// SMT and job CPUs, as notes; the job CPUs found, for the reservation.
+export function checkHost(config: Readonly<Config>, { notes }: CheckReport): ReturnType<typeof jobCpuSet> {
   notes.push(networkNote(config));
   notes.push(pressureNote(config));
   const sharing = autogroupNote(config);
@@ -524,38 +539,76 @@ export async function main(argv: string[]): Promise<number> {
   const jobSet = jobCpuSet(config);
   const jobCpus = jobCpusNote(config, jobSet);
   if (jobCpus !== undefined) notes.push(jobCpus);
+  return jobSet;
+}
 
-  const expected = await expectedReservation(config, givenCpus, jobSet);
-
+// The OpenLava stage: lsf.shared, the cluster file, the queues and the installed elim, as
+// OpenLava reads them; its effective lines. Without $LSF_ENVDIR, the options that apply
+// to it are an error.
+export async function checkOpenLava(
+  args: Pick<CheckArgs, 'cluster' | 'queues' | 'lsf'>,
+  config: Readonly<Config>,
+  source: ConfigSource,
+  { given, env, confRefusal }: CheckEnvironment,
+  expected: LsfCheckInput['expected'],
+  { add, findings }: CheckReport & { findings: Finding[] },
+): Promise<string[]> {
+  const envdir = env['LSF_ENVDIR'];
   const lsfLines: string[] = [];
   if (envdir === undefined || envdir === '') {
     lsfLines.push('not checked: no $LSF_ENVDIR (pass --lsf-envdir DIR)');
     // Said as a problem: `check --queues FILE` alone passed with "OK: no problems", the queue unread.
     const unused = (['queues', 'cluster', 'lsf'] as const).filter((o) => args[o] !== undefined);
     if (unused.length > 0) add('error', `--${unused.join(', --')}: the OpenLava side ${unused.length === 1 ? 'it applies' : 'they apply'} to is not checked without $LSF_ENVDIR; pass --lsf-envdir DIR`);
-  } else {
-    const lsf = await checkLsf({
-      envdir,
-      resource: config.resource,
-      ...(config.typed_ranks ? { typedRanks: typedRankNames(config.resource) } : {}),
-      env: given, // so that each setting says whether it came from the environment or lsf.conf
-      program: PROGRAM,
-      childElims: config.elims.map((e) => e.command[0]!),
-      ...(source.path === null ? {} : { configPath: resolve(source.path) }),
-      ...(args.cluster === undefined ? {} : { cluster: args.cluster }),
-      ...(args.queues === undefined ? {} : { queues: args.queues }),
-      ...(args.lsf === true ? { lsf: true } : {}),
-      ...(expected === undefined ? {} : { expected }),
-      confRefused: confRefusal !== undefined, // the same lsf.conf: envdir is env's LSF_ENVDIR
-    });
-    findings.push(...lsf.findings);
-    lsfLines.push(...lsf.effective);
-    if (expected !== undefined) lsfLines.push(`reservation recommended: ${expected.resReq}, from ${expected.why}`);
+    return lsfLines;
   }
+  const lsf = await checkLsf({
+    envdir,
+    resource: config.resource,
+    ...(config.typed_ranks ? { typedRanks: typedRankNames(config.resource) } : {}),
+    env: given, // so that each setting says whether it came from the environment or lsf.conf
+    program: PROGRAM,
+    childElims: config.elims.map((e) => e.command[0]!),
+    ...(source.path === null ? {} : { configPath: resolve(source.path) }),
+    ...(args.cluster === undefined ? {} : { cluster: args.cluster }),
+    ...(args.queues === undefined ? {} : { queues: args.queues }),
+    ...(args.lsf === true ? { lsf: true } : {}),
+    ...(expected === undefined ? {} : { expected }),
+    confRefused: confRefusal !== undefined, // the same lsf.conf: envdir is env's LSF_ENVDIR
+  });
+  findings.push(...lsf.findings);
+  lsfLines.push(...lsf.effective);
+  if (expected !== undefined) lsfLines.push(`reservation recommended: ${expected.resReq}, from ${expected.why}`);
+  return lsfLines;
+}
 
-  const report = checkReport(findings, notes, lsfLines, config);
-  print(report.text);
-  return report.status;
+// Checks everything and prints a report; resolves to 0 when nothing is wrong, else 1.
+export async function main(argv: string[]): Promise<number> {
+  const args = parseCheckArgs(argv);
+  if (args.help === true) {
+    print(USAGE);
+    return 0;
+  }
+  let givenCpus: number | undefined;
+  try {
+    givenCpus = cpusOption(args.cpus);
+  } catch (err) {
+    printError(`lavarank check: ${errorMessage(err)}`);
+    return EXIT_USAGE;
+  }
+  const environment = await checkEnvironment(args['lsf-envdir']);
+  const findings: Finding[] = [];
+  const report = { add: (severity: Severity, message: string): void => void findings.push({ severity, message }), notes: [] as string[], findings };
+  const { source, config } = await checkConfig(args.config, environment.env, report);
+  await checkModelAndChildren(config, report);
+  await checkGpu(config, report);
+  await checkFiles(config, environment, report);
+  const jobSet = checkHost(config, report);
+  const expected = await expectedReservation(config, givenCpus, jobSet);
+  const lsfLines = await checkOpenLava(args, config, source, environment, expected, report);
+  const { text, status } = checkReport(findings, report.notes, lsfLines, config);
+  print(text);
+  return status;
 }
 
 // check's report, most serious finding first, then the effective configuration, as

@@ -4,13 +4,14 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, sym
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { autogroupNote, bySeverity, checkGpu, checkHistory, checkLog, checkMetrics, checkReport, expectedReservation, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
+import { autogroupNote, bySeverity, checkConfig, checkEnvironment, checkGpu, checkHistory, checkHost, checkLog, checkMetrics, checkOpenLava, checkReport, expectedReservation, formatFinding, jobCpusNote, logChoice, networkNote, pressureNote, pressureNoteFor, smtNote } from '../../src/commands/check.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
 import { setupLoggingAsync } from '../../src/daemon/log.js';
 import { loadModelAsync } from '../../src/model/model.js';
 import { modelPathFor } from '../../src/model/rankers.js';
 import { recommendForCpus } from '../../src/commands/recommend.js';
 import { cliPath, dirWithMode, fixture, mkfifo, tempDir, testDir, writeWithMode } from '../helpers.js';
+import { jobCpuSet } from '../../src/commands/jobcpus.js';
 import { lsfTree, type LsfTree } from '../helpers/lsf-tree.js';
 import { userLoadsBuild } from '../e2e/harness.js';
 
@@ -722,6 +723,63 @@ describe('checkGpu (check\'s GPU stage, called alone)', () => {
   it('checks nothing with gpu.enabled false, and only notes a missing program with auto', async () => {
     assert.deepEqual(await gpuFindings(false, '/nonexistent/nvidia-smi'), { findings: [], notes: [] });
     assert.deepEqual(await gpuFindings('auto', '/nonexistent/nvidia-smi'), { findings: [], notes: ['gpu: /nonexistent/nvidia-smi not found (GPU features off)'] });
+  });
+});
+
+describe('check\'s first stages, each called alone', () => {
+  const collecting = (): { findings: string[]; notes: string[]; add: (severity: string, message: string) => void } => {
+    const findings: string[] = [];
+    return { findings, notes: [], add: (severity, message) => void findings.push(`${severity} ${message}`) };
+  };
+
+  it('checkEnvironment takes --lsf-envdir as LSF_ENVDIR over the environment\'s, and leaves the environment without it alone', async () => {
+    const taken = await checkEnvironment('/nonexistent/lavarank-etc', { LSF_ENVDIR: '/elsewhere' });
+    assert.equal(taken.given['LSF_ENVDIR'], '/nonexistent/lavarank-etc');
+    assert.equal(taken.env['LSF_ENVDIR'], '/nonexistent/lavarank-etc');
+    const kept = await checkEnvironment(undefined, { LSF_ENVDIR: '/elsewhere' });
+    assert.equal(kept.given['LSF_ENVDIR'], '/elsewhere');
+  });
+
+  it('checkConfig warns first when run by a user other than root, and notes where the config came from', async () => {
+    const report = collecting();
+    const { source, config } = await checkConfig('/nonexistent/lavarank.yaml', {}, report, 1000);
+    assert.match(report.findings[0] ?? '', /^warning run as uid 1000, not root: /);
+    assert.deepEqual(report.findings.slice(1).map((f) => f.split(' ')[0]), ['critical']);
+    assert.equal(source.path, '/nonexistent/lavarank.yaml');
+    assert.deepEqual(config, defaultConfig());
+    assert.deepEqual(report.notes, [`config: /nonexistent/lavarank.yaml (${source.why})`]);
+  });
+
+  it('checkConfig calls an interval LIM refuses critical, and says nothing of the user as root', async (t) => {
+    const dir = testDir(t);
+    chmodSync(dir, 0o755);
+    const path = writeWithMode(join(dir, 'lavarank.yaml'), 'interval: 2\n', 0o644);
+    const report = collecting();
+    const { config } = await checkConfig(path, {}, report, 0);
+    assert.equal(config.interval, 2);
+    assert.deepEqual(report.findings, ['critical interval 2 s: under LIM an interval under 5 s is refused (LIM reads one report per 5 s)']);
+  });
+
+  it('checkOpenLava without $LSF_ENVDIR checks nothing of OpenLava and names the options that needed it as an error', async () => {
+    const config = defaultConfig();
+    const source = { path: null, why: 'built-in defaults' };
+    const environment = await checkEnvironment(undefined, {});
+    const report = collecting();
+    const lines = await checkOpenLava({ queues: '/etc/lsb.queues', cluster: undefined, lsf: true }, config, source, environment, undefined, { ...report, findings: [] });
+    assert.deepEqual(lines, ['not checked: no $LSF_ENVDIR (pass --lsf-envdir DIR)']);
+    assert.deepEqual(report.findings, ['error --queues, --lsf: the OpenLava side they apply to is not checked without $LSF_ENVDIR; pass --lsf-envdir DIR']);
+    const quiet = collecting();
+    assert.deepEqual(await checkOpenLava({ queues: undefined, cluster: undefined, lsf: undefined }, config, source, environment, undefined, { ...quiet, findings: [] }), lines);
+    assert.deepEqual(quiet.findings, []);
+  });
+
+  it('checkHost notes the network and pressure first, and gives the job CPUs it found for the reservation', () => {
+    const report = collecting();
+    const config = defaultConfig();
+    const jobSet = checkHost(config, report);
+    assert.deepEqual(report.notes.slice(0, 2), [networkNote(config), pressureNote(config)]);
+    assert.deepEqual(report.findings, []);
+    assert.deepEqual(jobSet, jobCpuSet(config));
   });
 });
 
