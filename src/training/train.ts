@@ -81,8 +81,8 @@ export interface TrainOptions {
 // What ended the training: every epoch done, the deadline, or the signal.
 export type TrainStop = 'epochs' | 'deadline' | 'signal';
 
-// The holdout comparison and what training did.
-export interface TrainReport {
+// The holdout comparison and what training did: the fit's own figures as fitModel gave them.
+export interface TrainReport extends Pick<FitReport, 'validationSamples' | 'augmentedSamples' | 'epochs' | 'bestEpoch' | 'validationMae' | 'output' | 'stopped' | 'backboneGridPoints'> {
   holdoutMae: number;
   holdoutMaeWithoutPsi: number; // the same rows as a host without PSI would send them
   baselines: { mean: number; loadOnly: number; formula: number; backbone: number; ridge: number };
@@ -91,16 +91,8 @@ export interface TrainReport {
   meanLabel: number;
   loadOnlyFit: { intercept: number; slope: number }; // rank = intercept + slope × load1 per CPU
   backbone: BackboneParams;
-  trainSamples: number;
-  validationSamples: number;
+  trainSamples: number; // the fit's fitSamples
   holdoutSamples: number;
-  augmentedSamples: number;
-  epochs: number;
-  bestEpoch: number;
-  validationMae: number;
-  output: OutputScaling | null;
-  stopped: TrainStop;
-  backboneGridPoints: number; // of BACKBONE_GRID_POINTS: fewer when stopped during the backbone fit
   elapsedMs: number;
 }
 
@@ -390,7 +382,7 @@ export interface FitReport {
   validationMae: number;
   output: OutputScaling | null;
   stopped: TrainStop;
-  backboneGridPoints: number;
+  backboneGridPoints: number; // of BACKBONE_GRID_POINTS: fewer when stopped during the backbone fit
 }
 
 // The model of the backbone alone, fitModel's draft: the correction network and the
