@@ -9,8 +9,9 @@
 // (docs/collectors.md, "cgroup limits").
 import { closeSync, existsSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { CollectorError, errorReason } from '../util/errors.js';
+import { CollectorError, errorCode, errorReason } from '../util/errors.js';
 import { scanLines } from '../util/scan-lines.js';
+import { parsePressure, scanPressure, someTotalIn } from './pressure.js';
 import { kernelFile, openKernelFile, readKernelTextIfPresent, unlessMissing, type KernelFile } from './procfs.js';
 import { badFile, badLine, ratePerSec, toNumber, tokens } from './text.js';
 
@@ -563,6 +564,53 @@ interface MemoryFiles {
   // descendants, as usage), then the paging counters: STAT_KEYS_V1 or STAT_KEYS_V2.
   statKeys: readonly string[];
   paged?: { ms: number; counts: Array<number | undefined> }; // the last report's, for rates
+  // The unified hierarchy's memory.pressure standing for this level (pressureDirOf), and
+  // its "some" total (µs) at the last report, -1 before one; absent where none is read.
+  pressure?: { file: KernelFile; total: number; ms: number };
+}
+
+// A pseudo-controller for placeOf: no v1 hierarchy holds it, so its place is lavarank's
+// cgroup in the unified hierarchy (v2's, or a hybrid host's /sys/fs/cgroup/unified).
+export const UNIFIED = 'unified';
+
+// The unified hierarchy's directory whose pressure files stand for level `at` of a
+// controller's place: the level itself on v2; on a hybrid host (v1 controllers, the
+// unified hierarchy beside them, whose cpu.pressure, io.pressure and memory.pressure
+// exist in every cgroup) the unified cgroup at the same path, else lavarank's own, which
+// LIM and its jobs share, unless that is the hierarchy's root (the machine's pressure,
+// which /proc/pressure gives). undefined where there is none.
+export function pressureDirOf(place: CgroupPlace, at: number, unified: CgroupPlace | undefined): string | undefined {
+  if (place.version === 2) return place.dirs[at];
+  if (unified === undefined || unified.version !== 2) return undefined;
+  const rel = relativeOf(place.dirs, at);
+  const root = unified.dirs[unified.dirs.length - 1];
+  const same = unified.dirs.find((_, i) => relativeOf(unified.dirs, i) === rel);
+  if (same !== undefined && same !== root) return same;
+  return unified.dirs.length > 1 ? unified.dirs[0] : undefined;
+}
+
+// Read errors of a cgroup's pressure file that mean it is gone or not kept: its cgroup
+// removed (ENODEV through the kept descriptor, ENOENT at an open), PSI off for cgroups
+// (cgroup.pressure 0, psi=0: EOPNOTSUPP).
+const PRESSURE_GONE = new Set(['ENODEV', 'ENOENT', 'EOPNOTSUPP', 'ENOTSUP']);
+
+// The share of the time since the last report that some task of a cgroup stalled, from
+// its pressure file's "some" total; at the first report, and where the total went back
+// (the cgroup made again), its avg10. Throws the read's and the parse's errors.
+function pressureShareSince(p: { file: KernelFile; total: number; ms: number }, ms: number): number {
+  const text = p.file.text();
+  const avg10: Array<number | undefined> = [undefined, undefined];
+  let total: number;
+  if (scanPressure(text, avg10, 0)) total = someTotalIn(text);
+  else {
+    const parsed = parsePressure(text, p.file.path);
+    avg10[0] = parsed.some.avg10;
+    total = parsed.some.total;
+  }
+  const share = p.total >= 0 && total >= p.total && ms > p.ms ? (total - p.total) / ((ms - p.ms) * 1000) : avg10[0]! / 100;
+  p.total = total;
+  p.ms = ms;
+  return share < 1 ? share : 1;
 }
 
 // memory.stat's inactive file pages, then its paging counters in PagingRates' order
@@ -587,12 +635,13 @@ export interface PagingRates {
 // cgroup_parent, a slice's MemoryMax=) can be the fuller. The limit files are read
 // through limits (LimitFiles).
 export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], keepOpen: ((path: string) => boolean) | undefined, limits: LimitFiles = limitFilesOnce('memory')): MemoryFiles[] | undefined {
-  const [memory] = places;
+  const [memory, unified] = places;
   if (memory === undefined) return undefined;
   const read = (dir: string, file: string): number | undefined => limits.value(fileIn(dir, file), parseMemoryLimit);
   const v2 = memory.version === 2;
   const levels: MemoryFiles[] = [];
-  for (const dir of memory.dirs) {
+  for (let at = 0; at < memory.dirs.length; at++) {
+    const dir = memory.dirs[at]!;
     let limit: number | undefined;
     if (!v2) limit = read(dir, 'memory.limit_in_bytes');
     else {
@@ -601,11 +650,13 @@ export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], ke
       limit = max === undefined ? high : high === undefined || max < high ? max : high;
     }
     if (limit === undefined) continue;
+    const pressureDir = pressureDirOf(memory, at, unified);
     levels.push({
       limit,
       usage: kernelFile('memory', fileIn(dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), keepOpen),
       stat: kernelFile('memory', fileIn(dir, 'memory.stat'), keepOpen),
       statKeys: v2 ? STAT_KEYS_V2 : STAT_KEYS_V1,
+      ...(pressureDir === undefined ? {} : { pressure: { file: kernelFile('memory', fileIn(pressureDir, 'memory.pressure'), keepOpen), total: -1, ms: 0 } }),
     });
   }
   return levels.length === 0 ? undefined : levels;
@@ -623,13 +674,26 @@ export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], ke
 // 7.6 at 85 % (props80, 2026-12-08); the fullest limit's share is mem_used's alone. The limits are found at the first read and again every
 // LIMITS_CHECK_EVERY reads: a host without one reads no cgroup file per report.
 export interface MemoryLimitReader {
-  read(belowBytes?: number, monotonicMs?: number): { limitBytes: number; usedFraction: number; paging?: PagingRates } | undefined;
+  read(belowBytes?: number, monotonicMs?: number): MemoryLimitUse | undefined;
   close(): void;
+}
+
+// What a memory limit's reader gives: the fullest limit, its share in use and its
+// cgroup's paging, and the share of the interval some task of a limited cgroup stalled
+// on memory, from its own memory.pressure (pressureDirOf), the worst of them: PSI
+// memory is the machine's, weighted over every CPU's busy time, and the backbone costs
+// it as the share itself, so a container's stall is diluted there on a busy machine.
+// Absent where no pressure file is read.
+export interface MemoryLimitUse {
+  limitBytes: number;
+  usedFraction: number;
+  paging?: PagingRates;
+  pressureSome?: number;
 }
 
 // A MemoryLimitReader for the proc and sys roots.
 export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepOpen?: (path: string) => boolean): MemoryLimitReader {
-  const places = placeFinder('memory', procRoot, sysRoot, ['memory'], 'self', keepOpen);
+  const places = placeFinder('memory', procRoot, sysRoot, ['memory', UNIFIED], 'self', keepOpen);
   const limits = limitFilesKept('memory', keepOpen);
   let levels: MemoryFiles[] | undefined;
   let since = LIMITS_CHECK_EVERY;
@@ -637,6 +701,7 @@ export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepO
     for (const files of levels ?? []) {
       files.usage.close();
       files.stat.close();
+      files.pressure?.file.close();
     }
     levels = undefined;
   };
@@ -651,20 +716,41 @@ export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepO
           limits.sweep();
         }
         if (found !== undefined && levels !== undefined && found.length === levels.length && found.every((f, i) => f.usage.path === levels![i]!.usage.path)) {
-          found.forEach((f, i) => (levels![i]!.limit = f.limit));
+          found.forEach((f, i) => {
+            const kept = levels![i]!;
+            kept.limit = f.limit;
+            // A pressure file gone since, or another one (lavarank's unified cgroup moved): the look's.
+            if (kept.pressure?.file.path !== f.pressure?.file.path || kept.pressure === undefined) {
+              kept.pressure?.file.close();
+              if (f.pressure === undefined) delete kept.pressure;
+              else kept.pressure = f.pressure;
+            }
+          });
         } else {
           close();
           levels = found;
         }
       }
       if (levels === undefined) return undefined;
-      let fullest: { limitBytes: number; usedFraction: number; paging?: PagingRates } | undefined;
+      let fullest: MemoryLimitUse | undefined;
       let paging: PagingRates | undefined;
+      let stalled: number | undefined;
       try {
         for (const files of levels) {
           if (!(files.limit < belowBytes)) {
             files.paged = undefined; // counted again later, its first rate is since then, not since now
+            if (files.pressure !== undefined) files.pressure.total = -1; // and its first stall share its avg10
             continue;
+          }
+          if (files.pressure !== undefined && monotonicMs !== undefined) {
+            try {
+              const some = pressureShareSince(files.pressure, monotonicMs);
+              if (stalled === undefined || some > stalled) stalled = some;
+            } catch (err) {
+              if (!(err instanceof CollectorError) || !PRESSURE_GONE.has(errorCode(err.cause) ?? '')) throw err;
+              files.pressure.file.close(); // gone: this level's pressure is left out until the next look
+              delete files.pressure;
+            }
           }
           const usage = toNumber(files.usage.text().trim());
           if (usage === undefined || usage < 0) throw badFile('memory', files.usage.path, 'expected bytes');
@@ -681,6 +767,7 @@ export function createMemoryLimitReader(procRoot: string, sysRoot: string, keepO
         throw err;
       }
       if (fullest !== undefined && paging !== undefined) fullest.paging = paging;
+      if (fullest !== undefined && stalled !== undefined) fullest.pressureSome = stalled;
       return fullest;
     },
     close() {

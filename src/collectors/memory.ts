@@ -279,6 +279,7 @@ export function createMemoryCollector(options: CollectorOptions = {}): MemoryCol
         reading.majorFaultsPerSec = paging?.majorFaultsPerSec;
         reading.swapInPerSec = paging?.swapInPerSec;
         reading.swapOutPerSec = paging?.swapOutPerSec;
+        if (inCgroup.pressureSome !== undefined) reading.cgroupPressureSome = inCgroup.pressureSome;
       }
       return reading;
     },

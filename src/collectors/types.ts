@@ -63,6 +63,10 @@ export interface MemoryReading {
   // less inactive file pages. Absent otherwise.
   cgroupLimitBytes?: number;
   cgroupUsedFraction?: number;
+  // With those, the share of the interval some task of a limited cgroup stalled on
+  // memory, from its own memory.pressure (the unified hierarchy's), the worst of them;
+  // absent where none can be read (v1 alone, PSI off, the unified cgroup the root).
+  cgroupPressureSome?: number;
 }
 
 // One physical disk's figures for the tick.

@@ -455,7 +455,22 @@ export const FEATURES: readonly FeatureSpec[] = [
       fn: (v) => mapDefined(v('runnable_per_cpu'), (r) => clamp01(r - 1)),
     },
   },
-  { name: 'psi_mem_some', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/pressure/memory: some avg10', read: (s) => s.pressure?.memorySome },
+  {
+    name: 'psi_mem_some',
+    unit: 'fraction',
+    transform: 'linear',
+    cap: 1,
+    source: '/proc/pressure/memory: some avg10; under a memory limit, the limited cgroup\'s own memory.pressure share of the interval where larger',
+    // PSI memory is the machine's, weighted over every CPU's busy time, and the backbone
+    // costs it as the share itself: a container stalling at its limit read diluted (on
+    // this 2-CPU VM the cgroup's 6.5-7.2 % against the machine's 4.1-5.2 %). The larger of
+    // the two: a cgroup reading never lowers the rank (docs/collectors.md, "cgroup limits").
+    read: (s) => {
+      const machine = s.pressure?.memorySome;
+      const cgroup = s.memory?.cgroupPressureSome;
+      return machine === undefined || cgroup === undefined || !(cgroup > machine) ? machine : cgroup;
+    },
+  },
   { name: 'psi_mem_full', unit: 'fraction', transform: 'linear', cap: 1, source: '/proc/pressure/memory: full avg10', read: (s) => s.pressure?.memoryFull },
   {
     name: 'psi_io_some',

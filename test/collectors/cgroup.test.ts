@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -624,4 +624,93 @@ test('the memory limit reader gives no paging rate for a limit at the first repo
   writeTree(root, { 'sys/fs/cgroup/memory.stat': stat(3_700_000) });
   assert.deepEqual(r.read(Infinity, 3_610_000)?.paging, { majorFaultsPerSec: 10_000 });
   r.close();
+});
+
+// A PSI file whose "some" line has this avg10 (percent) and total (µs).
+const psiText = (avg10: number, total: number): string => `some avg10=${avg10.toFixed(2)} avg60=0.00 avg300=0.00 total=${total}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n`;
+
+test('under a memory limit on a hybrid host, the reader gives the limited cgroup\'s own memory.pressure from the unified cgroup of the same path: avg10 first, then the interval\'s share', (t) => {
+  const root = tempDir(t);
+  const unified = 'sys/fs/cgroup/unified/lrq/memory.pressure';
+  writeTree(root, {
+    'proc/self/cgroup': hybridCgroup.replace('0::/', '0::/lrq'),
+    'proc/self/mountinfo': hybridMounts,
+    'sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+    'sys/fs/cgroup/memory/lrq/memory.limit_in_bytes': `${96 * 2 ** 20}\n`,
+    'sys/fs/cgroup/memory/lrq/memory.usage_in_bytes': `${48 * 2 ** 20}\n`,
+    'sys/fs/cgroup/memory/lrq/memory.stat': 'total_inactive_file 0\ntotal_pgmajfault 0\n',
+    'sys/fs/cgroup/unified/memory.pressure': psiText(4, 1_000_000),
+    [unified]: psiText(6.45, 1_046_554),
+  });
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`); // opened at each read: a file removed from a fake tree is gone
+  assert.equal(m.read(Infinity, 0)?.pressureSome, 0.0645);
+  writeTree(root, { [unified]: psiText(7.21, 1_746_554) });
+  assert.equal(m.read(Infinity, 10_000)?.pressureSome, 0.07, '0.7 s of 10 stalled');
+  rmSync(`${root}/${unified}`); // the unified cgroup removed (ENOENT here, ENODEV through a kept descriptor on cgroupfs)
+  assert.deepEqual(m.read(Infinity, 20_000), { limitBytes: 96 * 2 ** 20, usedFraction: 0.5, paging: { majorFaultsPerSec: 0 } }, 'gone: the limit is still read, without a pressure');
+  writeTree(root, { [unified]: psiText(1, 50) });
+  for (let i = 3; i < LIMITS_CHECK_EVERY; i++) m.read(Infinity, i * 10_000);
+  assert.equal(m.read(Infinity, 60_000)?.pressureSome, 0.01, 'back at the next look');
+  m.close();
+  assert.equal(openOn(`${root}/${unified}`), 0);
+});
+
+test('a memory limit reads no pressure where lavarank\'s unified cgroup is the hierarchy\'s root, whose files are the machine\'s, and v2\'s at the limit\'s own level', (t) => {
+  const root = tempDir(t);
+  writeTree(root, {
+    'proc/self/cgroup': hybridCgroup,
+    'proc/self/mountinfo': hybridMounts,
+    'sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+    'sys/fs/cgroup/memory/lrq/memory.limit_in_bytes': `${2 ** 30}\n`,
+    'sys/fs/cgroup/memory/lrq/memory.usage_in_bytes': '0\n',
+    'sys/fs/cgroup/memory/lrq/memory.stat': 'total_inactive_file 0\n',
+    'sys/fs/cgroup/unified/memory.pressure': psiText(50, 1),
+  });
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.deepEqual(m.read(Infinity, 0), { limitBytes: 2 ** 30, usedFraction: 0 });
+  m.close();
+  serviceTree(root, { [`${SERVICE}/memory.max`]: `${2 ** 30}\n`, [`${SERVICE}/memory.current`]: '0\n', [`${SERVICE}/memory.stat`]: 'inactive_file 0\n', [`${SERVICE}/memory.pressure`]: psiText(12.5, 9) });
+  const v2 = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.equal(v2.read(Infinity, 0)?.pressureSome, 0.125);
+  v2.close();
+});
+
+test('a memory.pressure kept open whose unified cgroup the kernel removes (ENODEV) is left out, and the memory limit still read', (t) => {
+  // A real unified hierarchy (this VM's hybrid one, or a v2 host's), as root; elsewhere nothing to remove.
+  const unified = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(join(d, 'cgroup.subtree_control')));
+  const name = `lavarank-test-${process.pid}`;
+  const dir = unified === undefined ? undefined : join(unified, name);
+  try {
+    if (dir === undefined) throw new Error('no unified hierarchy');
+    mkdirSync(dir);
+  } catch (err) {
+    t.skip(`no unified hierarchy to make a cgroup in (${errorCode(err) ?? String(err)})`);
+    return;
+  }
+  t.after(() => {
+    try {
+      rmdirSync(dir);
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err; // removed by the test
+    }
+  });
+  if (!existsSync(join(dir, 'memory.pressure'))) {
+    t.skip('no memory.pressure in a cgroup here (PSI off for cgroups)');
+    return;
+  }
+  const root = tempDir(t);
+  // The memory hierarchy a fake one (the limit), the unified one real.
+  writeTree(root, {
+    'proc/self/cgroup': `4:memory:/${name}\n0::/${name}\n`,
+    'proc/self/mountinfo': `34 30 0:31 / ${root}/memory rw,relatime - cgroup cgroup rw,memory\n40 30 0:37 / ${unified} rw,relatime - cgroup2 cgroup2 rw\n`,
+    [`memory/${name}/memory.limit_in_bytes`]: `${2 ** 30}\n`,
+    [`memory/${name}/memory.usage_in_bytes`]: '0\n',
+    [`memory/${name}/memory.stat`]: 'total_inactive_file 0\n',
+  });
+  const m = createMemoryLimitReader(`${root}/proc`, '/sys');
+  assert.equal(m.read(Infinity, 0)?.pressureSome, 0, 'an empty cgroup');
+  assert.equal(openOn(join(dir, 'memory.pressure')), 1, 'kept open on the cgroup file system');
+  rmdirSync(dir);
+  assert.deepEqual(m.read(Infinity, 10_000), { limitBytes: 2 ** 30, usedFraction: 0 });
+  m.close();
 });

@@ -1223,6 +1223,28 @@ describe('under a cgroup memory limit (a container\'s mem_limit:, docker --memor
     assert.ok(last > ranker.rank(fullSample()).rank + 10, 'a full limit ranks above the machine\'s own figure');
   });
 
+  it('reads PSI memory as the larger of the machine\'s and the limited cgroup\'s own stall, and never ranks lower as the cgroup stalls more', () => {
+    const s = fullSample();
+    const machine = s.pressure!.memorySome;
+    s.memory = { ...s.memory!, cgroupLimitBytes: 4e9, cgroupUsedFraction: 0.5, cgroupPressureSome: machine + 0.3 };
+    assert.equal(toFeatures(s).named['psi_mem_some'], machine + 0.3);
+    s.memory.cgroupPressureSome = 0;
+    assert.equal(toFeatures(s).named['psi_mem_some'], machine, 'a quiet cgroup leaves the machine\'s');
+    s.pressure = undefined;
+    s.memory.cgroupPressureSome = 0.5;
+    assert.equal(toFeatures(s).named['psi_mem_some'], null, 'no PSI on the machine: none from a cgroup either');
+    const ranker = modelRanker(parseModel(readFileSync(join(repoRoot, 'models', 'default.json'), 'utf8'), 'models/default.json'));
+    let last = -Infinity;
+    for (let some = 0; some <= 1; some += 0.02) {
+      const t = fullSample();
+      t.memory = { ...t.memory!, cgroupLimitBytes: 4e9, cgroupUsedFraction: 0.5, cgroupPressureSome: some };
+      const rank = ranker.rank(t).rank;
+      assert.ok(rank >= last, `${some}: ${rank} after ${last}`);
+      last = rank;
+    }
+    assert.ok(last > ranker.rank(fullSample()).rank + 10, 'a cgroup stalled all the time ranks above the machine\'s own figure');
+  });
+
   it('reads a host without a limit exactly as before', () => {
     const s = fullSample();
     const before = toFeatures(s);
