@@ -224,7 +224,9 @@ const CGROUP_MOUNT = / - cgroup2? /;
 // it all and failed past MAX_MOUNTINFO_BYTES, 9-11 s of the elim's time and a failed
 // cpu and memory sample a minute. Lines past maxBytes are left out, not an error.
 // undefined where the file does not exist.
-export function readCgroupMounts(collector: string, path: string, enough: (mounts: readonly CgroupMount[]) => boolean = () => false, maxBytes = MAX_MOUNTINFO_BYTES): CgroupMount[] | undefined {
+// enoughPast: asked at each other line once a cgroup mount was found (mounts made after
+// the cgroup file systems of boot): true ends the search there too.
+export function readCgroupMounts(collector: string, path: string, enough: (mounts: readonly CgroupMount[]) => boolean = () => false, maxBytes = MAX_MOUNTINFO_BYTES, enoughPast: (mounts: readonly CgroupMount[]) => boolean = () => false): CgroupMount[] | undefined {
   const fd = unlessMissing(() => openKernelFile(collector, path));
   if (fd === undefined) return undefined;
   const mounts: CgroupMount[] = [];
@@ -240,7 +242,7 @@ export function readCgroupMounts(collector: string, path: string, enough: (mount
     // A line over MAX_MOUNT_LINE_BYTES comes as undefined; true ends the search.
     scanLines(read, { maxBytes, maxLine: MAX_MOUNT_LINE_BYTES }, (line) => {
       number++;
-      if (line === undefined || !CGROUP_MOUNT.test(line)) return false;
+      if (line === undefined || !CGROUP_MOUNT.test(line)) return mounts.length > 0 && enoughPast(mounts);
       const mount = parseCgroupMountLine(line, number, path, collector);
       if (mount === undefined) return false;
       mounts.push(mount);
@@ -286,7 +288,13 @@ export function placeFinder(collector: string, procRoot: string, sysRoot: string
       // has no cgroup to place), no later line changes the places.
       const placed = (mounts: readonly CgroupMount[]): boolean =>
         controllers.every((c) => placeOf(c, paths, mounts, sysRoot) !== undefined || (!paths.v1.has(c) && paths.v2 === undefined));
-      const mounts = readCgroupMounts(collector, mountFile, placed);
+      // The unified hierarchy is looked for among the cgroup file systems alone: a host
+      // booted with v1 alone prints a "0::" line yet mounts none, and looking on for it
+      // would read every user's mount line. The real controllers placed, a line of
+      // another file system ends the search.
+      const placedBut = (mounts: readonly CgroupMount[]): boolean =>
+        controllers.every((c) => c === UNIFIED || placeOf(c, paths, mounts, sysRoot) !== undefined || (!paths.v1.has(c) && paths.v2 === undefined));
+      const mounts = readCgroupMounts(collector, mountFile, placed, undefined, controllers.includes(UNIFIED) ? placedBut : undefined);
       if (mounts === undefined) return places;
       places = controllers.map((c) => placeOf(c, paths, mounts, sysRoot));
       seen = cgroup;

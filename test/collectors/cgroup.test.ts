@@ -714,3 +714,19 @@ test('a memory.pressure kept open whose unified cgroup the kernel removes (ENODE
   assert.deepEqual(m.read(Infinity, 10_000), { limitBytes: 2 ** 30, usedFraction: 0 });
   m.close();
 });
+
+test('on a host booted with cgroup v1 alone (a "0::" line, no unified mount), the memory limit\'s look reads no mount line past the cgroup file systems', (t) => {
+  const root = tempDir(t);
+  // After the cgroup mounts, another file system's, then a line that would fail the look if read.
+  const v1Only = '34 30 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n60 26 0:50 / /home rw,relatime - ext4 /dev/vdb rw\n61 26 0:51 - cgroup x\n';
+  writeTree(root, {
+    'proc/self/cgroup': '4:memory:/lrq\n0::/\n',
+    'proc/self/mountinfo': v1Only,
+    'sys/fs/cgroup/memory/lrq/memory.limit_in_bytes': `${2 ** 30}\n`,
+    'sys/fs/cgroup/memory/lrq/memory.usage_in_bytes': '0\n',
+    'sys/fs/cgroup/memory/lrq/memory.stat': 'total_inactive_file 0\n',
+  });
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.deepEqual(m.read(Infinity, 0), { limitBytes: 2 ** 30, usedFraction: 0 });
+  m.close();
+});
