@@ -826,7 +826,7 @@ describe("lavarank simulate, recommend, retrain and calibrate with an input or o
   const runs: Array<[string, string, (mount: string, dir: string) => string[], RegExp]> = [
     ['simulate', 'its --hosts file', (mount) => ['--hosts', join(mount, 'lshosts')], /--hosts .*mnt\/lshosts: cannot read/],
     ['simulate', 'its --model', (mount) => ['--model', join(mount, 'model.json')], /mnt.*on a FUSE file system that uid 1003 mounted/],
-    ['simulate', 'its --acct', (mount) => ['--acct', join(mount, 'lsb.acct')], /--acct .*mnt\/lsb\.acct: cannot be read: EACCES/],
+    ['simulate', 'its --acct', (mount) => ['--acct', join(mount, 'lsb.acct')], /input file .*mnt\/lsb\.acct: on a FUSE file system that uid 1003 mounted/],
     ['simulate', 'its --html report', (mount) => ['--html', join(mount, 'report.html')], /--html .*mnt\/report\.html: .*FUSE file system that uid 1003 mounted/],
     ['recommend', 'its --model', (mount) => ['--model', join(mount, 'model.json')], /mnt.*on a FUSE file system that uid 1003 mounted/],
     ['recommend', 'a --data dataset', (mount) => ['--data', join(mount, 'calibration.jsonl')], /mnt\/calibration\.jsonl: cannot read the calibration dataset/],
