@@ -655,6 +655,31 @@ test('under a memory limit on a hybrid host, the reader gives the limited cgroup
   assert.equal(openOn(`${root}/${unified}`), 0);
 });
 
+// A limit skipped for a while (not below MemTotal) forgets its stall total as it forgets
+// its paging counts (review80): counted again an hour later, its first share is its
+// avg10, not the hour's average.
+test('a memory limit counted again after reports it was skipped gives its cgroup\'s avg10 first, not the stall share averaged since it last counted', (t) => {
+  const root = tempDir(t);
+  const unified = 'sys/fs/cgroup/unified/lrq/memory.pressure';
+  writeTree(root, {
+    'proc/self/cgroup': hybridCgroup.replace('0::/', '0::/lrq'),
+    'proc/self/mountinfo': hybridMounts,
+    'sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+    'sys/fs/cgroup/memory/lrq/memory.limit_in_bytes': `${96 * 2 ** 20}\n`,
+    'sys/fs/cgroup/memory/lrq/memory.usage_in_bytes': `${48 * 2 ** 20}\n`,
+    'sys/fs/cgroup/memory/lrq/memory.stat': 'total_inactive_file 0\ntotal_pgmajfault 0\n',
+    [unified]: psiText(6.45, 1_046_554),
+  });
+  const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
+  assert.equal(m.read(Infinity, 0)?.pressureSome, 0.0645);
+  assert.equal(m.read(2 ** 20, 10_000), undefined, 'MemTotal below the limit: it does not count');
+  writeTree(root, { [unified]: psiText(7.21, 1_046_554 + 1_800_000_000) }); // half of the hour stalled
+  assert.equal(m.read(Infinity, 3_600_000)?.pressureSome, 0.0721);
+  writeTree(root, { [unified]: psiText(7.3, 1_046_554 + 1_800_700_000) });
+  assert.equal(m.read(Infinity, 3_610_000)?.pressureSome, 0.07, '0.7 s of 10 stalled');
+  m.close();
+});
+
 test('a memory limit reads no pressure where lavarank\'s unified cgroup is the hierarchy\'s root, whose files are the machine\'s, and v2\'s at the limit\'s own level', (t) => {
   const root = tempDir(t);
   writeTree(root, {
