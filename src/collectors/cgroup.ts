@@ -679,15 +679,16 @@ export function findMemoryLimit(places: readonly (CgroupPlace | undefined)[], ke
 // with which level was fullest: a service filling past its slice's share then read its
 // own paging in place of the slice's, and without PSI a 2-CPU host whose slice's other
 // services faulted 5 000 pages a second ranked 13.0 at 79 % of the service's limit and
-// 7.6 at 85 % (props80, 2026-12-08); the fullest limit's share is mem_used's alone. The limits are found at the first read and again every
-// LIMITS_CHECK_EVERY reads: a host without one reads no cgroup file per report.
+// 7.6 at 85 % (props80, 2026-12-08); the fullest limit's share is mem_used's alone.
+// The limits are found at the first read and again every LIMITS_CHECK_EVERY reads: a
+// host without one reads no cgroup file per report.
 export interface MemoryLimitReader {
   read(belowBytes?: number, monotonicMs?: number): MemoryLimitUse | undefined;
   close(): void;
 }
 
-// What a memory limit's reader gives: the fullest limit, its share in use and its
-// cgroup's paging, and the share of the interval some task of a limited cgroup stalled
+// What a memory limit's reader gives: the fullest limit and its share in use, the
+// innermost limit's cgroup's paging, and the share of the interval some task of a limited cgroup stalled
 // on memory, from its own memory.pressure (pressureDirOf), the worst of them: PSI
 // memory is the machine's, weighted over every CPU's busy time, and the backbone costs
 // it as the share itself, so a container's stall is diluted there on a busy machine.
