@@ -594,17 +594,26 @@ test('the memory limit reader gives the paging of the fullest limit\'s cgroup an
   v2.close();
 });
 
+// A v2 host whose root cgroup has one memory limit of 2 GiB, half used, whose memory.stat
+// counts `faults` major faults; faultsStat gives that memory.stat alone.
+const faultsStat = (faults: number): string => `anon ${2 ** 30}\ninactive_file 0\npgmajfault ${faults}\n`;
+const halfUsedV2Limit = (faults: number): Record<string, string> => ({
+  'proc/self/cgroup': '0::/\n',
+  'proc/self/mountinfo': v2Mountinfo,
+  'sys/fs/cgroup/memory.max': `${2 * 2 ** 30}\n`,
+  'sys/fs/cgroup/memory.current': `${2 ** 30}\n`,
+  'sys/fs/cgroup/memory.stat': faultsStat(faults),
+});
+
 // review80: a mutant that kept the first report's counts for every later rate survived.
 test('the memory limit reader gives each report the paging since the report before, not since its first', (t) => {
   const root = tempDir(t);
-  const gib = 2 ** 30;
-  const stat = (faults: number): string => `anon ${gib}\ninactive_file 0\npgmajfault ${faults}\n`;
-  writeTree(root, { 'proc/self/cgroup': '0::/\n', 'proc/self/mountinfo': v2Mountinfo, 'sys/fs/cgroup/memory.max': `${2 * gib}\n`, 'sys/fs/cgroup/memory.current': `${gib}\n`, 'sys/fs/cgroup/memory.stat': stat(0) });
+  writeTree(root, halfUsedV2Limit(0));
   const r = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
   r.read(Infinity, 0);
-  writeTree(root, { 'sys/fs/cgroup/memory.stat': stat(10_000) });
+  writeTree(root, { 'sys/fs/cgroup/memory.stat': faultsStat(10_000) });
   assert.deepEqual(r.read(Infinity, 10_000)?.paging, { majorFaultsPerSec: 1000 });
-  writeTree(root, { 'sys/fs/cgroup/memory.stat': stat(10_010) }); // the burst is over
+  writeTree(root, { 'sys/fs/cgroup/memory.stat': faultsStat(10_010) }); // the burst is over
   assert.deepEqual(r.read(Infinity, 20_000)?.paging, { majorFaultsPerSec: 1 });
   r.close();
 });
@@ -614,14 +623,13 @@ test('the memory limit reader gives each report the paging since the report befo
 test('the memory limit reader gives no paging rate for a limit at the first report it counts again, rather than the average since it last counted', (t) => {
   const root = tempDir(t);
   const gib = 2 ** 30;
-  const stat = (faults: number): string => `anon ${gib}\ninactive_file 0\npgmajfault ${faults}\n`;
-  writeTree(root, { 'proc/self/cgroup': '0::/\n', 'proc/self/mountinfo': v2Mountinfo, 'sys/fs/cgroup/memory.max': `${2 * gib}\n`, 'sys/fs/cgroup/memory.current': `${gib}\n`, 'sys/fs/cgroup/memory.stat': stat(0) });
+  writeTree(root, halfUsedV2Limit(0));
   const r = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
   r.read(Infinity, 0);
   assert.equal(r.read(gib, 10_000), undefined); // MemTotal below the limit: it does not count
-  writeTree(root, { 'sys/fs/cgroup/memory.stat': stat(3_600_000) });
+  writeTree(root, { 'sys/fs/cgroup/memory.stat': faultsStat(3_600_000) });
   assert.deepEqual(r.read(Infinity, 3_600_000), { limitBytes: 2 * gib, usedFraction: 0.5 });
-  writeTree(root, { 'sys/fs/cgroup/memory.stat': stat(3_700_000) });
+  writeTree(root, { 'sys/fs/cgroup/memory.stat': faultsStat(3_700_000) });
   assert.deepEqual(r.read(Infinity, 3_610_000)?.paging, { majorFaultsPerSec: 10_000 });
   r.close();
 });
@@ -629,16 +637,22 @@ test('the memory limit reader gives no paging rate for a limit at the first repo
 // A PSI file whose "some" line has this avg10 (percent) and total (µs).
 const psiText = (avg10: number, total: number): string => `some avg10=${avg10.toFixed(2)} avg60=0.00 avg300=0.00 total=${total}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n`;
 
+// A hybrid host (v1 controllers, v2's unified hierarchy) where lavarank's cgroup lrq has a
+// v1 memory limit of 96 MiB, half used, and no major fault.
+const halfUsedHybridLimit: Record<string, string> = {
+  'proc/self/cgroup': hybridCgroup.replace('0::/', '0::/lrq'),
+  'proc/self/mountinfo': hybridMounts,
+  'sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+  'sys/fs/cgroup/memory/lrq/memory.limit_in_bytes': `${96 * 2 ** 20}\n`,
+  'sys/fs/cgroup/memory/lrq/memory.usage_in_bytes': `${48 * 2 ** 20}\n`,
+  'sys/fs/cgroup/memory/lrq/memory.stat': 'total_inactive_file 0\ntotal_pgmajfault 0\n',
+};
+
 test('under a memory limit on a hybrid host, the reader gives the limited cgroup\'s own memory.pressure from the unified cgroup of the same path: avg10 first, then the interval\'s share', (t) => {
   const root = tempDir(t);
   const unified = 'sys/fs/cgroup/unified/lrq/memory.pressure';
   writeTree(root, {
-    'proc/self/cgroup': hybridCgroup.replace('0::/', '0::/lrq'),
-    'proc/self/mountinfo': hybridMounts,
-    'sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
-    'sys/fs/cgroup/memory/lrq/memory.limit_in_bytes': `${96 * 2 ** 20}\n`,
-    'sys/fs/cgroup/memory/lrq/memory.usage_in_bytes': `${48 * 2 ** 20}\n`,
-    'sys/fs/cgroup/memory/lrq/memory.stat': 'total_inactive_file 0\ntotal_pgmajfault 0\n',
+    ...halfUsedHybridLimit,
     'sys/fs/cgroup/unified/memory.pressure': psiText(4, 1_000_000),
     [unified]: psiText(6.45, 1_046_554),
   });
@@ -662,12 +676,7 @@ test('a memory limit counted again after reports it was skipped gives its cgroup
   const root = tempDir(t);
   const unified = 'sys/fs/cgroup/unified/lrq/memory.pressure';
   writeTree(root, {
-    'proc/self/cgroup': hybridCgroup.replace('0::/', '0::/lrq'),
-    'proc/self/mountinfo': hybridMounts,
-    'sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
-    'sys/fs/cgroup/memory/lrq/memory.limit_in_bytes': `${96 * 2 ** 20}\n`,
-    'sys/fs/cgroup/memory/lrq/memory.usage_in_bytes': `${48 * 2 ** 20}\n`,
-    'sys/fs/cgroup/memory/lrq/memory.stat': 'total_inactive_file 0\ntotal_pgmajfault 0\n',
+    ...halfUsedHybridLimit,
     [unified]: psiText(6.45, 1_046_554),
   });
   const m = createMemoryLimitReader(`${root}/proc`, `${root}/sys`);
